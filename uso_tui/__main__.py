@@ -1,0 +1,3 @@
+from uso_tui.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,309 @@
+"""The domain's records. Dates are ISO strings (`YYYY-MM-DD`, timestamps `YYYY-MM-DDTHH:MM:SS`):
+they compare correctly as strings and cost nothing to store or load at 1.5 million accounts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from uso_tui.domain.schools import la_of
+
+Role = Literal["staff", "pupil"]
+ReportName = Literal["staff", "students"]
+RUN_STATUSES = ("running", "succeeded", "held", "failed", "cancelled")
+COUNT_KEYS = (
+    "fetched",
+    "created",
+    "updated",
+    "auto_linked",
+    "restored",
+    "unallocated",
+    "held_unallocations",
+    "needs_matching",
+    "future",
+    "invalid",
+    "excluded",
+    "unchanged",
+)
+
+
+def empty_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNT_KEYS, 0)
+
+
+class _Record:
+    """to_dict/from_dict for the store; unknown keys are ignored so older code reads newer files."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        names = cls._field_names()  # type: ignore[attr-defined]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def _field_names(cls) -> frozenset[str]:
+        cached = cls.__dict__.get("_names_cache")
+        if cached is None:
+            cached = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
+            cls._names_cache = cached  # type: ignore[attr-defined]
+        return cached
+
+
+@dataclass(slots=True)
+class School(_Record):
+    dfe: str
+    name: str
+    mis: str  # "iSAMS" | "Ed:gen"
+    url: str
+    client_id: str
+    reports: list[str] = field(default_factory=lambda: ["staff", "students"])
+    daily_at: str = "06:00"
+    hold_percent: float = 10.0  # hold when unallocating more than this % of linked accounts ...
+    hold_min: int = 10  # ... and at least this many
+    create_before_start_days: int = 0
+    created_at: str = ""
+    # Summary kept up to date by the store on every commit, so the home screen never loads accounts.
+    last_run_id: str | None = None
+    last_run_status: str | None = None
+    last_run_at: str | None = None
+    last_run_trigger: str | None = None
+    last_scheduled_success_at: str | None = None
+    open_cases: int = 0
+    unallocated_last_run: int = 0
+    active_accounts: int = 0
+
+    @property
+    def la(self) -> str:
+        return la_of(self.dfe)
+
+
+@dataclass(slots=True)
+class Account(_Record):
+    username: str
+    role: Role
+    forename: str
+    surname: str
+    dob: str | None
+    school: str | None  # current school's DfE; None while unallocated
+    status: Literal["active", "unallocated"] = "active"
+    source: Literal["mis", "manual"] = "manual"
+    preferred_name: str = ""
+    middle_names: str = ""
+    # The link: (link_school, link_report, mis_id). Kept while unallocated so a returning record restores.
+    mis_id: str | None = None
+    link_school: str | None = None
+    link_report: str | None = None
+    previous_school: str | None = None  # where an unallocated account was, and where a mover came from
+    email: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # held MIS fields: year group, form, UPN, title...
+    created_at: str = ""
+    reviewed: bool = False  # a non-MIS account an operator chose to keep
+    unallocated_at: str | None = None
+    unallocated_by_run: str | None = None
+    last_event: str = ""
+    last_event_at: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)  # [{at, action, school, run_id}]
+
+    @property
+    def home(self) -> str | None:
+        """The school whose file holds this account: its school, else where it was."""
+        return self.school or self.previous_school or self.link_school
+
+    @property
+    def linked(self) -> bool:
+        return self.mis_id is not None
+
+    def public(self) -> dict[str, Any]:
+        """The `accounts --json` shape (DESIGN section 5)."""
+        return {
+            "username": self.username,
+            "role": self.role,
+            "forename": self.forename,
+            "surname": self.surname,
+            "preferred_name": self.preferred_name,
+            "dob": self.dob,
+            "school": self.school,
+            "status": self.status,
+            "source": self.source,
+            "mis_id": self.mis_id,
+            "last_event": self.last_event,
+            "last_event_at": self.last_event_at,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class MisRecord(_Record):
+    """One person in a report export, minimised to the fields DESIGN section 4 lists."""
+
+    report: ReportName
+    mis_id: str
+    forename: str | None = None
+    surname: str | None = None
+    preferred_name: str | None = None
+    middle_names: str | None = None
+    dob: str | None = None  # YYYY-MM-DD when it parsed
+    dob_raw: str | None = None  # what IRIS sent when it did not parse (for the invalid reason)
+    enrolment_date: str | None = None
+    leaving_date: str | None = None
+    email: str | None = None
+    person_guid: str | None = None
+    gender: str | None = None
+    year_group: str | None = None
+    form_group: str | None = None
+    upn: str | None = None
+    title: str | None = None
+    initials: str | None = None
+    system_status: str | None = None
+    is_teaching: bool | None = None
+
+    @property
+    def role(self) -> Role:
+        return "staff" if self.report == "staff" else "pupil"
+
+    def summary(self) -> dict[str, Any]:
+        """The `matches --json` record shape."""
+        return {
+            "mis_id": self.mis_id,
+            "forename": self.forename,
+            "surname": self.surname,
+            "preferred_name": self.preferred_name,
+            "dob": self.dob,
+        }
+
+
+@dataclass(slots=True)
+class Run(_Record):
+    run_id: str
+    school: str
+    trigger: str  # "schedule" | "force" | "cli"
+    operator: str
+    reports: list[str] = field(default_factory=list)
+    status: str = "running"
+    started_at: str = ""
+    finished_at: str | None = None
+    counts: dict[str, int] = field(default_factory=empty_counts)
+    error: str | None = None
+    dry_run: bool = False
+    # Held unallocations: usernames that a `confirm` of this run unallocates.
+    held_usernames: list[str] = field(default_factory=list)
+    confirmed_by: str | None = None
+    confirmed_at: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        """The `runs --json` shape."""
+        return {
+            "run_id": self.run_id,
+            "school": self.school,
+            "trigger": self.trigger,
+            "operator": self.operator,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "counts": dict(self.counts),
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class Candidate(_Record):
+    username: str
+    school: str | None
+    score: int  # 0-100
+    forename: str = ""
+    surname: str = ""
+    preferred_name: str = ""
+    dob: str | None = None
+    status: str = "active"
+    differs: list[str] = field(default_factory=list)  # fields that differ from the record
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MatchCase(_Record):
+    case_id: str
+    school: str
+    report: str
+    role: Role
+    record: dict[str, Any]  # MisRecord.to_dict()
+    candidates: list[dict[str, Any]]  # Candidate.to_dict(), best first, at most 5
+    run_id: str | None = None
+    opened_at: str = ""
+    status: Literal["open", "resolved"] = "open"
+    decision: str | None = None  # "match:<username>" | "create:<username>" | "exclude" | "skip"
+    decided_by: str | None = None
+    decided_at: str | None = None
+
+    def mis_record(self) -> MisRecord:
+        return MisRecord.from_dict(self.record)
+
+    def public(self) -> dict[str, Any]:
+        """The `matches --json` shape."""
+        rec = self.mis_record()
+        return {
+            "case_id": self.case_id,
+            "role": self.role,
+            "record": rec.summary(),
+            "candidates": [
+                {"username": c["username"], "school": c["school"], "score": c["score"]}
+                for c in self.candidates
+            ],
+        }
+
+
+@dataclass(slots=True)
+class Exclusion(_Record):
+    id: int
+    school: str
+    forename: str
+    surname: str
+    dob: str | None = None
+    added_by: str = ""
+    added_at: str = ""
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "school": self.school,
+            "forename": self.forename,
+            "surname": self.surname,
+            "dob": self.dob,
+            "added_by": self.added_by,
+            "added_at": self.added_at,
+        }
+
+
+@dataclass(slots=True)
+class AuditEvent(_Record):
+    at: str
+    operator: str
+    school: str | None
+    action: str  # create, update, link, auto_link, move, unallocate, restore, hold, confirm, ...
+    subject: str  # username, case id, run id, school DfE...
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    run_id: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "operator": self.operator,
+            "school": self.school,
+            "action": self.action,
+            "subject": self.subject,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass(slots=True)
+class ProcessedFile(_Record):
+    """A run's export, minimised, with each record's outcome: answers "why no account?"."""
+
+    run_id: str
+    school: str
+    fetched_at: str
+    counts: dict[str, int] = field(default_factory=empty_counts)
+    # [{"record": MisRecord.to_dict(), "outcome": str, "reason": str, "username": str | None}]
+    records: list[dict[str, Any]] = field(default_factory=list)

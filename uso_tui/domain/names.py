@@ -1,0 +1,61 @@
+"""Name normalisation and username generation (DESIGN section 3)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+from anyascii import anyascii
+
+from uso_tui.domain.errors import InvalidName
+
+# Usernames stay readable in a login box; a 40-letter surname is cut, the number keeps it unique.
+MAX_SURNAME_IN_USERNAME = 20
+
+
+def normalise(name: str | None) -> str:
+    """Compatibility-decompose, drop accents, case-fold, keep letters only.
+
+    `O'Brien-Smith`, `obrien smith` and `OBRIEN-SMITH` all give `obriensmith`; `Zoë` gives `zoe`.
+    """
+    if not name:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", name)
+    # casefold after dropping marks: casefold can itself produce letters with marks (e.g. "İ").
+    no_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
+    folded = unicodedata.normalize("NFKD", no_marks.casefold())
+    return "".join(c for c in folded if c.isalpha() and not unicodedata.combining(c))
+
+
+def ascii_letters(name: str | None) -> str:
+    """Lower-case ASCII letters only, transliterating other scripts (`Nguyễn` -> `nguyen`)."""
+    if not name:
+        return ""
+    return "".join(c for c in anyascii(normalise(name)).lower() if "a" <= c <= "z")
+
+
+def username_stem(forename: str | None, surname: str | None) -> str:
+    """First initial and surname in ASCII letters, e.g. `jsmith`. Raises InvalidName if empty."""
+    first = ascii_letters(forename)
+    last = ascii_letters(surname)[:MAX_SURNAME_IN_USERNAME]
+    if not first and not last:
+        raise InvalidName(
+            f"cannot make a username: forename {forename!r} and surname {surname!r} "
+            "contain no letters"
+        )
+    if not last:
+        raise InvalidName(f"cannot make a username: surname {surname!r} contains no letters")
+    return (first[:1] + last) if first else last
+
+
+def make_username(
+    forename: str | None, surname: str | None, la_code: str, taken: Callable[[str], bool]
+) -> str:
+    """`jsmith.204`, then `jsmith2.204`, `jsmith3.204`, ... the first that `taken` says is free."""
+    stem = username_stem(forename, surname)
+    n = 1
+    while True:
+        candidate = f"{stem}{n if n > 1 else ''}.{la_code}"
+        if not taken(candidate):
+            return candidate
+        n += 1

@@ -1,0 +1,106 @@
+"""School identity and settings validation: DfE numbers, MIS kinds, MIS URLs, run times."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from uso_tui.domain.errors import InvalidInput
+
+DFE_RE = re.compile(r"^\d{3}-\d{4}$")
+MIS_KINDS = ("iSAMS", "Ed:gen")
+MIS_DOMAINS = {"iSAMS": "isams.cloud", "Ed:gen": "edgen.cloud"}
+REPORTS = ("staff", "students")
+UNSUPPORTED_REPORTS = ("contacts", "attendance", "groups")
+REPORT_LABELS = {
+    "staff": "Staff",
+    "students": "Students",
+    "contacts": "Contacts",
+    "attendance": "Attendance",
+    "groups": "Groups & Classes",
+}
+ROLE_OF_REPORT = {"staff": "staff", "students": "pupil"}
+TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def check_dfe(dfe: str) -> str:
+    dfe = (dfe or "").strip()
+    if not DFE_RE.match(dfe):
+        raise InvalidInput(f"malformed DfE number {dfe!r}: expected LLL-EEEE, e.g. 204-3210")
+    return dfe
+
+
+def la_of(dfe: str) -> str:
+    """Local authority code: the first three digits of the DfE number."""
+    return dfe[:3]
+
+
+def check_mis(mis: str) -> str:
+    for kind in MIS_KINDS:
+        if (mis or "").strip().lower() == kind.lower():
+            return kind
+    raise InvalidInput(f"unknown MIS {mis!r}: expected one of {', '.join(MIS_KINDS)}")
+
+
+def check_reports(reports: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    items = reports.split(",") if isinstance(reports, str) else list(reports)
+    out: list[str] = []
+    for raw in items:
+        r = raw.strip().lower()
+        if not r:
+            continue
+        if r in UNSUPPORTED_REPORTS:
+            raise InvalidInput(f"report {r!r} is not supported for IRIS (only staff, students)")
+        if r not in REPORTS:
+            raise InvalidInput(f"unknown report {r!r}: expected staff, students")
+        if r not in out:
+            out.append(r)
+    if not out:
+        raise InvalidInput("at least one report (staff, students) must be enabled")
+    return tuple(out)
+
+
+def check_time(hhmm: str) -> str:
+    if not TIME_RE.match((hhmm or "").strip()):
+        raise InvalidInput(f"bad time {hhmm!r}: expected HH:MM, 00:00 to 23:59")
+    return hhmm.strip()
+
+
+def parse_allowed_hosts(text: str | None) -> frozenset[str]:
+    """`host:port` entries, comma-separated (USO_TUI_ALLOWED_MIS_HOSTS or config)."""
+    return frozenset(h.strip().lower() for h in (text or "").split(",") if h.strip())
+
+
+def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset()) -> str:
+    """DESIGN section 4: https on *.isams.cloud / *.edgen.cloud, or an explicitly allowed host:port.
+
+    Returns the URL without a trailing slash. Raises InvalidInput saying what is wrong.
+    """
+    url = (url or "").strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(f"bad MIS URL {url!r}: {exc}") from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise InvalidInput(f"bad MIS URL {url!r}: expected https://<school>.isams.cloud")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise InvalidInput(f"bad MIS URL {url!r}: no credentials, query or fragment allowed")
+    hostport = f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
+    if hostport in allowed_hosts or (port is None and host in allowed_hosts):
+        return url
+    if parts.scheme != "https":
+        raise InvalidInput(
+            f"MIS URL {url!r} must use https (plain http only for hosts in allowed_mis_hosts)"
+        )
+    domain = MIS_DOMAINS.get(mis)
+    if domain and host.endswith("." + domain) and port in (None, 443):
+        return url
+    other = [d for d in MIS_DOMAINS.values() if host.endswith("." + d)]
+    if other:
+        raise InvalidInput(f"MIS URL host {host!r} does not match MIS {mis} (*.{domain})")
+    raise InvalidInput(
+        f"MIS URL host {host!r} is not allowed: expected *.{domain}, "
+        "or list it in allowed_mis_hosts / USO_TUI_ALLOWED_MIS_HOSTS"
+    )

@@ -1,0 +1,27 @@
+"""Persistence on TinyDB. The only public names are re-exported here; no TinyDB type leaves this package."""
+
+from uso_tui.store.api import (
+    SCHEMA_VERSION,
+    AccountHit,
+    NewerSchema,
+    Store,
+    StoreError,
+    Transaction,
+    UnknownAccount,
+    UnknownSchool,
+    DuplicateSchool,
+    open_store,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AccountHit",
+    "DuplicateSchool",
+    "NewerSchema",
+    "Store",
+    "StoreError",
+    "Transaction",
+    "UnknownAccount",
+    "UnknownSchool",
+    "open_store",
+]

@@ -1,0 +1,185 @@
+"""The store's API: everything above the store uses only these names.
+
+Layout on disk (all 0700 folders / 0600 files), designed for 3,000 schools and 1.5 million accounts:
+
+    DATA_DIR/
+      store.json            {"schema": N}: refused when N is newer than this code's SCHEMA_VERSION
+      config.json           {"allowed_mis_hosts": ["127.0.0.1:8765", ...]} (optional, operator-edited)
+      .lock                 fcntl.flock: serialises writers across processes
+      journal.json          present only during a multi-file commit (redo on open)
+      schools.json          TinyDB: the school directory (settings + summary), no accounts, no secrets
+      secrets/DFE.secret    the client secret, one file per school, nothing else in it
+      schools/DFE/data.json TinyDB: accounts, runs, cases, exclusions of one school
+      schools/DFE/names.idx compact text index of the school's accounts, for global search
+      schools/DFE/audit.json  the school's audit events
+      schools/DFE/files/RUN_ID.json  last processed files (30 newest kept)
+      registry/LA.json      username -> home school, for every username ending in .LA
+      recent.json           the newest audit events across all schools (bounded)
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from uso_tui.domain.errors import InvalidInput, UsoError
+from uso_tui.domain.models import (
+    Account,
+    AuditEvent,
+    Exclusion,
+    MatchCase,
+    ProcessedFile,
+    Run,
+    School,
+)
+
+SCHEMA_VERSION = 1
+
+
+class StoreError(UsoError):
+    pass
+
+
+class NewerSchema(StoreError):
+    pass
+
+
+class UnknownSchool(InvalidInput):
+    pass
+
+
+class DuplicateSchool(InvalidInput):
+    pass
+
+
+class UnknownAccount(InvalidInput):
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class AccountHit:
+    """One search result, read from the compact index (no account file is opened)."""
+
+    username: str
+    role: str
+    forename: str
+    surname: str
+    preferred_name: str
+    dob: str | None
+    school: str | None
+    home: str
+    status: str
+
+
+class Transaction:
+    """Changes staged under the write lock; committed at once, atomically, when the block exits.
+
+    Reads inside a transaction see the latest committed state (taken under the lock) plus the
+    transaction's own staged changes. An exception inside the block discards every change.
+    """
+
+    operator: str
+
+    # reads (same as Store, but fresh under the lock)
+    def school(self, dfe: str) -> School: ...
+    def school_accounts(self, dfe: str) -> list[Account]: ...
+    def la_accounts(self, la: str, role: str | None = None) -> list[Account]: ...
+    def account(self, username: str) -> Account: ...
+    def find_account(self, username: str) -> Account | None: ...
+    def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]: ...
+    def case(self, case_id: str) -> MatchCase: ...
+    def exclusions(self, dfe: str) -> list[Exclusion]: ...
+    def run(self, run_id: str) -> Run: ...
+    def runs(self, dfe: str) -> list[Run]: ...
+
+    # writes
+    def add_school(self, school: School, secret: str) -> None: ...
+    def put_school(self, school: School) -> None: ...
+    def set_secret(self, dfe: str, secret: str) -> None: ...
+    def new_username(self, forename: str, surname: str, la: str) -> str:
+        """A username unique across the store (reserved in this transaction)."""
+        ...
+
+    def put_account(self, account: Account) -> None:
+        """Insert or replace by username; a change of `home` moves it between school files."""
+        ...
+
+    def put_accounts(self, accounts: list[Account]) -> None: ...
+    def next_run_id(self, dfe: str) -> str: ...
+    def put_run(self, run: Run) -> None: ...
+    def next_case_id(self, dfe: str) -> str: ...
+    def put_case(self, case: MatchCase) -> None: ...
+    def put_cases(self, cases: list[MatchCase]) -> None: ...
+    def add_exclusion(
+        self, dfe: str, forename: str, surname: str, dob: str | None, added_at: str
+    ) -> Exclusion: ...
+    def remove_exclusion(self, dfe: str, exclusion_id: int) -> Exclusion: ...
+    def audit(self, event: AuditEvent) -> None: ...
+    def audit_many(self, events: list[AuditEvent]) -> None: ...
+    def put_processed_file(self, pf: ProcessedFile) -> None: ...
+
+
+class Store:
+    """A data directory. Cheap to open: reads store.json and nothing else until asked."""
+
+    root: Path
+
+    # settings
+    def allowed_mis_hosts(self) -> frozenset[str]:
+        """config.json's allowed_mis_hosts plus USO_TUI_ALLOWED_MIS_HOSTS."""
+        ...
+
+    def set_allowed_mis_hosts(self, hosts: list[str]) -> None: ...
+
+    # schools (the directory: never loads accounts)
+    def list_schools(self) -> list[School]: ...
+    def school(self, dfe: str) -> School: ...
+    def secret(self, dfe: str) -> str: ...
+    def has_secret(self, dfe: str) -> bool: ...
+
+    # accounts
+    def school_accounts(self, dfe: str) -> list[Account]: ...
+    def la_accounts(self, la: str, role: str | None = None) -> list[Account]: ...
+    def account(self, username: str) -> Account: ...
+    def find_account(self, username: str) -> Account | None: ...
+    def search_accounts(
+        self, text: str = "", *, school: str | None = None, status: str | None = None,
+        limit: int | None = 500,
+    ) -> list[AccountHit]:
+        """Every word of `text` must prefix-match a normalised forename, preferred name, surname,
+        username, or equal/prefix the date of birth (YYYY-MM-DD, or DD/MM/YYYY typed)."""
+        ...
+
+    # cases, exclusions, runs, audit, processed files
+    def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]: ...
+    def case(self, case_id: str) -> MatchCase: ...
+    def exclusions(self, dfe: str) -> list[Exclusion]: ...
+    def runs(self, dfe: str | None = None, limit: int | None = None) -> list[Run]:
+        """Newest first; all schools when dfe is None."""
+        ...
+
+    def run(self, run_id: str) -> Run: ...
+    def audit(self, dfe: str | None = None, limit: int | None = None,
+              subject: str | None = None) -> list[AuditEvent]:
+        """Newest first. dfe None: the recent feed across all schools."""
+        ...
+
+    def processed_files(self, dfe: str) -> list[ProcessedFile]:
+        """Newest first, at most 30 (records included)."""
+        ...
+
+    def processed_file(self, run_id: str) -> ProcessedFile | None: ...
+
+    # writing
+    def transaction(self, operator: str) -> AbstractContextManager[Transaction]: ...
+
+
+def open_store(root: str | Path, *, create: bool = True) -> Store:
+    """Open (creating when asked) the store at root; recovers an interrupted commit; raises
+    NewerSchema when the store was written by a newer uso-tui."""
+    from uso_tui.store.tinystore import TinyStore  # noqa: PLC0415
+
+    return TinyStore(Path(root), create=create)
+
+

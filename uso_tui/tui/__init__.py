@@ -1,0 +1,1 @@
+"""The Textual console. Imports domain, store API and sync; never httpx or tinydb."""
