@@ -307,3 +307,15 @@ class ProcessedFile(_Record):
     counts: dict[str, int] = field(default_factory=empty_counts)
     # [{"record": MisRecord.to_dict(), "outcome": str, "reason": str, "username": str | None}]
     records: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Export:
+    """Every page of one report, as fetched. A record repeated identically across pages is kept
+    once and its id listed in `repeated_ids`; two different records with one MIS id are both kept
+    (the planner marks them invalid)."""
+
+    report: ReportName
+    records: list[MisRecord]
+    pages: int = 0
+    repeated_ids: list[str] = field(default_factory=list)
