@@ -90,15 +90,15 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
     hostport = f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
     if hostport in allowed_hosts or (port is None and host in allowed_hosts):
         return url
-    if parts.scheme != "https":
+    domain = MIS_DOMAINS.get(mis)
+    known = [d for d in MIS_DOMAINS.values() if host.endswith("." + d)]
+    if known and parts.scheme != "https":
         raise InvalidInput(
             f"MIS URL {url!r} must use https (plain http only for hosts in allowed_mis_hosts)"
         )
-    domain = MIS_DOMAINS.get(mis)
     if domain and host.endswith("." + domain) and port in (None, 443):
         return url
-    other = [d for d in MIS_DOMAINS.values() if host.endswith("." + d)]
-    if other:
+    if known:
         raise InvalidInput(f"MIS URL host {host!r} does not match MIS {mis} (*.{domain})")
     raise InvalidInput(
         f"MIS URL host {host!r} is not allowed: expected *.{domain}, "

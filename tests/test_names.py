@@ -1,0 +1,72 @@
+"""DESIGN section 3: name normalisation and usernames."""
+
+import pytest
+
+from uso_tui.domain.errors import InvalidName
+from uso_tui.domain.names import ascii_letters, make_username, normalise, username_stem
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        ["O'Brien-Smith", "obrien smith", "OBRIEN-SMITH", " O’Brien Smith "],
+        ["Zoë", "Zoe", "ZOË", "zoe"],
+        ["Seán", "Sean", "SEAN"],
+        ["Nguyễn", "Nguyen", "NGUYEN"],
+        ["Mary-Jane", "Mary Jane", "maryjane"],
+        ["Straße", "STRASSE"],
+    ],
+)
+def test_variants_normalise_equal(variants):
+    assert len({normalise(v) for v in variants}) == 1
+
+
+def test_normalise_examples():
+    assert normalise("O'Brien-Smith") == "obriensmith"
+    assert normalise("Zoë") == "zoe"
+    assert normalise("Nguyễn") == "nguyen"
+    assert normalise("Ｊｏｈｎ") == "john"  # compatibility decomposition: full-width letters
+    assert normalise(None) == ""
+    assert normalise("  ") == ""
+
+
+def test_normalise_keeps_other_scripts_as_letters():
+    assert normalise("李小龍") == "李小龍"
+    assert ascii_letters("李小龍") == "lixiaolong"
+
+
+def test_username_first_initial_surname_and_la():
+    assert make_username("John", "Smith", "204", lambda u: False) == "jsmith.204"
+    assert make_username("Zoë", "O'Brien-Smith", "204", lambda u: False) == "zobriensmith.204"
+    assert make_username("Seán", "Nguyễn", "330", lambda u: False) == "snguyen.330"
+
+
+def test_username_numbers_for_uniqueness():
+    taken = {"jsmith.204", "jsmith2.204"}
+    assert make_username("Jane", "Smith", "204", taken.__contains__) == "jsmith3.204"
+
+
+def test_username_lowercase_ascii_only():
+    name = make_username("ÉLODIE", "D'Arcy-Ó Súilleabháin", "204", lambda u: False)
+    stem, la = name.split(".")
+    assert la == "204"
+    assert stem.isascii() and stem.isalpha() and stem.islower()
+
+
+def test_very_long_surname_is_cut_but_unique():
+    long = "Wolfeschlegelsteinhausenbergerdorff-Featherstonehaugh"
+    u1 = make_username("Hubert", long, "204", lambda u: False)
+    assert len(u1.split(".")[0]) == 21  # initial + 20 letters
+    u2 = make_username("Hubert", long, "204", {u1}.__contains__)
+    assert u2 != u1 and u2.startswith(u1.split(".")[0])
+
+
+def test_forename_without_letters_uses_surname_only():
+    assert username_stem("---", "Smith") == "smith"
+
+
+@pytest.mark.parametrize("forename,surname", [("!!!", "..."), ("", ""), (None, None), ("Ann", "'-")])
+def test_names_without_letters_are_a_clear_error(forename, surname):
+    with pytest.raises(InvalidName) as err:
+        make_username(forename, surname, "204", lambda u: False)
+    assert "no letters" in str(err.value)
