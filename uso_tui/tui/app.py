@@ -1,0 +1,244 @@
+"""The console app: global keys, navigation between screens, the command palette and force runs.
+
+Screens are constructed with the Store plus their subject (`SettingsScreen(store, dfe)`); they reach the
+app's clock and operator through `self.app`. Force runs belong to the app (see live.py) so that leaving
+the Force Run screen never cancels a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import importlib
+from collections.abc import Callable
+from datetime import datetime
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from uso_tui.store import Store
+from uso_tui.tui.live import LiveRun, RunFinished, RunProgress
+from uso_tui.tui.palette import UsoCommands
+from uso_tui.tui.widgets import Confirm, KeysHelp, screen_keys
+
+# kind -> (module under uso_tui.tui.screens, class name, takes a school?)
+SCREENS: dict[str, tuple[str, str, str]] = {
+    # "school": the screen needs a DfE; "optional": a DfE or None (all schools); "none": no subject
+    "schools": ("schools", "SchoolsScreen", "none"),
+    "school": ("school", "SchoolScreen", "school"),
+    "settings": ("settings", "SettingsScreen", "school"),
+    "force_run": ("force_run", "ForceRunScreen", "school"),
+    "matching": ("matching", "MatchingScreen", "school"),
+    "bulk_results": ("bulk_results", "BulkResultsScreen", "school"),
+    "users": ("users", "UsersScreen", "none"),
+    "non_mis": ("non_mis", "NonMisScreen", "school"),
+    "history": ("history", "RunHistoryScreen", "optional"),
+    "audit": ("history", "AuditScreen", "optional"),
+}
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+class UsoApp(App):
+    CSS_PATH = "styles.tcss"
+    TITLE = "uso-tui"
+    SUB_TITLE = "IRIS AutoUpdate console"
+    COMMANDS = App.COMMANDS | {UsoCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("question_mark", "keys", "Keys", key_display="?"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        operator: str | None = None,
+        cursor_blink: bool = True,
+        start: tuple[str, str | None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.clock = clock or _now
+        self.operator = operator or _login_name()
+        self.cursor_blink = cursor_blink
+        self.live_runs: dict[str, LiveRun] = {}
+        self._start = start  # open on this screen instead of the schools list (screenshots, tests)
+
+    # -- navigation ---------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make_screen("schools", None))
+        if self._start and self._start[0] != "schools":
+            self.push_screen(self.make_screen(*self._start))
+
+    def make_screen(self, kind: str, dfe: str | None) -> Screen:
+        module, cls_name, _subject = SCREENS[kind]
+        mod = importlib.import_module(f"uso_tui.tui.screens.{module}")
+        cls = getattr(mod, cls_name)
+        if SCREENS[kind][2] == "none":
+            return cls(self.store)
+        return cls(self.store, dfe)
+
+    def open_screen(self, kind: str, dfe: str | None = None) -> None:
+        """Push a screen; reuses a screen of the same kind and subject already on the stack."""
+        if kind == "schools":
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+            return
+        if SCREENS[kind][2] == "school" and not dfe:
+            self.notify("Choose a school first", severity="warning", markup=False)
+            return
+        for i, screen in enumerate(self.screen_stack):
+            if getattr(screen, "kind", None) == kind and getattr(screen, "dfe", None) == dfe:
+                while len(self.screen_stack) > i + 1:
+                    self.pop_screen()
+                return
+        try:
+            screen = self.make_screen(kind, dfe)
+        except (ImportError, AttributeError) as exc:
+            self.notify(f"{kind} screen is not available: {exc}", severity="error", markup=False)
+            return
+        self.push_screen(screen)
+
+    def open_school(self, dfe: str) -> None:
+        self.open_screen("school", dfe)
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_keys(self) -> None:
+        screen = self.screen
+        if isinstance(screen, KeysHelp):
+            return
+        self.push_screen(KeysHelp(screen.title or screen.__class__.__name__, screen_keys(screen)))
+
+    async def action_quit(self) -> None:
+        running = [d for d, lr in self.live_runs.items() if not lr.done]
+        if not running:
+            self.exit()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                for d in running:
+                    self.live_runs[d].cancel.set()
+                self.exit()
+
+        self.push_screen(
+            Confirm(
+                "Quit while a run is going?",
+                f"Force run in progress: {', '.join(running)}.\n"
+                "Quitting cancels it; a run cancelled before its apply step changes nothing.",
+                yes="Quit",
+                no="Stay",
+            ),
+            answer,
+        )
+
+    # -- force runs ---------------------------------------------------------------------------
+
+    def start_force_run(self, dfe: str, reports: list[str]) -> LiveRun:
+        """Start (or return the already running) console force run of a school."""
+        existing = self.live_runs.get(dfe)
+        if existing is not None and not existing.done:
+            return existing
+        live = LiveRun(dfe=dfe, operator=self.operator, started_at=self.clock(), reports=reports)
+        self.live_runs[dfe] = live
+        self.run_worker(
+            lambda: self._run_thread(live),
+            thread=True,
+            exit_on_error=False,
+            group=f"force-run-{dfe}",
+            name=f"force run {dfe}",
+        )
+        return live
+
+    def _run_thread(self, live: LiveRun) -> None:
+        from uso_tui.sync.runner import RunInProgress, run_school  # noqa: PLC0415
+
+        def on_progress(p) -> None:
+            live.apply(p, self.clock().strftime("%H:%M:%S"))
+            self.post_message(RunProgress(live.dfe))
+
+        try:
+            result = asyncio.run(
+                run_school(
+                    self.store,
+                    live.dfe,
+                    trigger="force",
+                    operator=live.operator,
+                    now=self.clock(),
+                    reports=live.reports or None,
+                    on_progress=on_progress,
+                    cancel=live.cancel,
+                )
+            )
+            with live.lock:
+                live.result = result
+                live.run_id = result.run.run_id
+                live.phase = result.run.status
+                live.counts = dict(result.run.counts)
+                if result.run.error:
+                    live.log.append(f"{self.clock():%H:%M:%S} error: {result.run.error}")
+                live.log.append(f"{self.clock():%H:%M:%S} run {result.run.status}")
+        except RunInProgress as exc:
+            with live.lock:
+                live.refused = True
+                live.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown on the screen, never crashes the console
+            with live.lock:
+                live.error = f"{type(exc).__name__}: {exc}"
+                live.phase = "failed"
+                live.log.append(f"{self.clock():%H:%M:%S} error: {live.error}")
+        finally:
+            with live.lock:
+                live.done = True
+            self.post_message(RunFinished(live.dfe))
+
+    def on_run_progress(self, message: RunProgress) -> None:
+        handler = getattr(self.screen, "live_run_changed", None)
+        if handler is not None:
+            handler(message.dfe)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        live = self.live_runs.get(message.dfe)
+        handler = getattr(self.screen, "live_run_changed", None)
+        if handler is not None:
+            handler(message.dfe)
+        if live is None:
+            return
+        # Say so wherever the operator is: the run may have been started from another screen.
+        if (
+            getattr(self.screen, "dfe", None) != message.dfe
+            or getattr(self.screen, "kind", None) != "force_run"
+        ):
+            status = (
+                live.result.run.status if live.result else ("refused" if live.refused else "failed")
+            )
+            self.notify(
+                f"Force run of {message.dfe} ended: {status}",
+                severity="warning" if status in ("held", "failed", "refused") else "information",
+                markup=False,
+            )
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "operator"
+
+
+def run_console(store: Store, *, operator: str | None = None) -> int:
+    """Open the console on a store (the CLI's `uso-tui` with no command)."""
+    UsoApp(store, operator=operator).run()
+    return 0

@@ -1,0 +1,103 @@
+"""Command palette: jump to any school (by name or DfE number) and to every screen.
+
+Textual's `Matcher.highlight` parses the candidate as markup, so school names are matched and
+highlighted here, literally; with 3,000 schools a word-prefix/substring match is also far cheaper per
+keystroke than the fuzzy matcher (which is kept for the few screen names).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+
+from uso_tui.tui.widgets import clean
+
+GLOBAL_SCREENS = [
+    ("Schools", "schools", "Home: every school"),
+    ("Users: search all accounts", "users", "Find any account"),
+    ("Run history: all schools", "history", "Every run, newest first"),
+    ("Audit log: all schools", "audit", "Every change, newest first"),
+]
+SCHOOL_SCREENS = [
+    ("School hub", "school"),
+    ("AutoUpdate settings", "settings"),
+    ("Force run", "force_run"),
+    ("Matching queue", "matching"),
+    ("Bulk results", "bulk_results"),
+    ("Non-MIS accounts", "non_mis"),
+    ("Run history", "history"),
+    ("Audit log", "audit"),
+]
+
+
+def _highlight(label: str, words: list[str]) -> Content:
+    content = Content(label)
+    low = label.lower()
+    for w in words:
+        i = low.find(w)
+        if i >= 0:
+            content = content.stylize("bold underline", i, i + len(w))
+    return content
+
+
+class UsoCommands(Provider):
+    async def startup(self) -> None:
+        store = self.app.store  # type: ignore[attr-defined]
+        try:
+            schools = await asyncio.to_thread(store.list_schools)
+        except Exception:  # noqa: BLE001 - a palette without schools still jumps to screens
+            schools = []
+        self._schools = [(s.dfe, clean(f"{s.dfe}  {s.name}")) for s in schools]
+
+    def _screen_commands(self) -> list[tuple[str, str, object]]:
+        app = self.app
+        out: list[tuple[str, str, object]] = []
+        for label, kind, help_text in GLOBAL_SCREENS:
+            out.append((label, help_text, partial(app.open_screen, kind, None)))  # type: ignore[attr-defined]
+        dfe = getattr(self.screen, "dfe", None)
+        if dfe:
+            for label, kind in SCHOOL_SCREENS:
+                out.append(
+                    (f"{label}: {dfe}", "This school", partial(app.open_screen, kind, dfe))  # type: ignore[attr-defined]
+                )
+        return out
+
+    async def discover(self) -> Hits:
+        for label, help_text, cb in self._screen_commands():
+            yield DiscoveryHit(label, cb, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        matcher = self.matcher(query)
+        for label, help_text, cb in self._screen_commands():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, Content(label), cb, text=label, help=help_text)  # type: ignore[arg-type]
+        words = [w for w in query.lower().split() if w]
+        if not words:
+            return
+        shown = 0
+        for i, (dfe, label) in enumerate(self._schools):
+            low = label.lower()
+            if all(w in low for w in words):
+                # DfE prefix and word-start matches rank first
+                score = (
+                    0.6
+                    + (0.3 if low.startswith(words[0]) else 0.0)
+                    + (0.05 if any(f" {w}" in low for w in words) else 0.0)
+                )
+                yield Hit(
+                    score,
+                    _highlight(label, words),
+                    partial(app.open_school, dfe),  # type: ignore[attr-defined]
+                    text=label,
+                    help="Open school",
+                )
+                shown += 1
+                if shown >= 50:
+                    return
+            if i % 500 == 499:
+                await asyncio.sleep(0)

@@ -1,0 +1,325 @@
+"""Home: every school in one table, problems first. Reads only the school directory (never accounts).
+
+3,000 rows: columns have fixed widths (the DataTable otherwise measures every cell before the first
+draw), rows are built in a thread, and filtering waits for a short pause in typing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from uso_tui.domain.models import School
+from uso_tui.tui.screens.base import UsoScreen
+from uso_tui.tui.widgets import LineInput, cell, clean, current_key, move_to_key
+
+# Problems first: failed, held, cases waiting, then a run going, then the rest.
+SORTS = ("attention", "dfe", "name", "mis", "last run", "cases", "unallocated")
+FILTER_DELAY = 0.12
+
+
+def attention_rank(s: School) -> int:
+    if s.last_run_status == "failed":
+        return 0
+    if s.last_run_status == "held":
+        return 1
+    if s.open_cases:
+        return 2
+    if s.last_run_status == "running":
+        return 3
+    if not s.last_run_status:
+        return 4
+    return 5
+
+
+def sort_key(name: str):
+    return {
+        "attention": lambda s: (attention_rank(s), -s.open_cases, s.dfe),
+        "dfe": lambda s: s.dfe,
+        "name": lambda s: (s.name.casefold(), s.dfe),
+        "mis": lambda s: (s.mis, s.dfe),
+        "last run": lambda s: (s.last_run_at or "", s.dfe),
+        "cases": lambda s: (s.open_cases, s.dfe),
+        "unallocated": lambda s: (s.unallocated_last_run, s.dfe),
+    }[name]
+
+
+@dataclass(slots=True)
+class Row:
+    school: School
+    haystack: str  # lower-case "dfe name mis" for the filter
+    cells: tuple[Text, ...]
+
+
+def reports_short(reports: list[str], wide: bool) -> str:
+    if wide:
+        return ", ".join("Staff" if r == "staff" else "Students" for r in reports)
+    return " ".join("S" if r == "staff" else "P" for r in reports)
+
+
+def last_run_cell(s: School) -> Text:
+    from uso_tui.tui.widgets import STATUS_STYLE, STATUS_WORD  # noqa: PLC0415
+
+    if not s.last_run_status:
+        return Text("never", style="dim", end="")
+    word = STATUS_WORD.get(s.last_run_status, s.last_run_status)
+    when = (s.last_run_at or "").replace("T", " ")
+    short = f"{when[8:10]}/{when[5:7]} {when[11:16]}" if len(when) >= 16 else when
+    out = Text(f"{word:<7}", style=STATUS_STYLE.get(s.last_run_status, ""), end="")
+    out.append(f" {short}")
+    return out
+
+
+def make_rows(schools: list[School], wide: bool) -> list[Row]:
+    rows = []
+    for s in schools:
+        cases = Text(
+            str(s.open_cases) if s.open_cases else "-",
+            justify="right",
+            end="",
+            style="bold yellow" if s.open_cases else "dim",
+        )
+        unalloc = Text(
+            str(s.unallocated_last_run) if s.unallocated_last_run else "-",
+            justify="right",
+            end="",
+            style="" if s.unallocated_last_run else "dim",
+        )
+        rows.append(
+            Row(
+                school=s,
+                haystack=f"{s.dfe} {clean(s.name)} {s.mis}".casefold(),
+                cells=(
+                    cell(s.dfe),
+                    cell(s.name),
+                    cell(s.mis),
+                    cell(reports_short(s.reports, wide)),
+                    last_run_cell(s),
+                    cases,
+                    unalloc,
+                ),
+            )
+        )
+    return rows
+
+
+class SchoolsScreen(UsoScreen):
+    kind = "schools"
+    TITLE = "Schools"
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "sort", "Sort"),
+        Binding("r", "reverse", "Reverse", show=False),
+        Binding("f", "force_run", "Force run"),
+        Binding("m", "matching", "Matching"),
+        Binding("e", "settings", "Settings", show=False),
+        Binding("u", "users", "Users"),
+        Binding("h", "history", "Runs", show=False),
+        Binding("a", "audit", "Audit", show=False),
+        Binding("g", "reload", "Reload", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, store, dfe: str | None = None) -> None:
+        super().__init__(store, None)
+        self.rows: list[Row] = []
+        self.sort_by = "attention"
+        self.reversed_ = False
+        self.filter_text = ""
+        self._filter_timer: Timer | None = None
+        self._loaded = False
+        self._wide = False
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar("Schools: loading…")
+        yield LineInput(
+            placeholder="filter: DfE, name or MIS (escape clears)", id="filter", classes="filter"
+        )
+        yield DataTable(id="schools", cursor_type="row", zebra_stripes=False)
+        yield Static("", id="empty", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        self._wide = self.app.size.width >= 110
+        fixed = {
+            "DfE": 8,
+            "MIS": 6,
+            "Reports": 15 if self._wide else 3,
+            "Last run": 19,
+            "Cases": 5,
+            "Unalloc": 7,
+        }
+        # 7 columns x 2 cells of padding, plus the scrollbar
+        name_w = max(12, self.app.size.width - sum(fixed.values()) - 7 * 2 - 2)
+        table.add_column("DfE", width=fixed["DfE"], key="dfe")
+        table.add_column("Name", width=name_w, key="name")
+        table.add_column("MIS", width=fixed["MIS"], key="mis")
+        table.add_column("Reports" if self._wide else "Rep", width=fixed["Reports"], key="reports")
+        table.add_column("Last run", width=fixed["Last run"], key="last")
+        table.add_column("Cases", width=fixed["Cases"], key="cases")
+        table.add_column("Unalloc", width=fixed["Unalloc"], key="unalloc")
+        table.focus()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        # Summaries change after runs and decisions made on other screens or by other processes.
+        if self._loaded:
+            self.load()
+
+    def live_run_changed(self, dfe: str) -> None:
+        live = self.app.live_runs.get(dfe)  # type: ignore[attr-defined]
+        if live is not None and live.done:
+            self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="schools-load")
+    def load(self) -> None:
+        schools = self.store.list_schools()
+        rows = make_rows(schools, self._wide)
+        self.app.call_from_thread(self._loaded_rows, rows)
+
+    def _loaded_rows(self, rows: list[Row]) -> None:
+        self.rows = rows
+        self._loaded = True
+        self.refill()
+
+    def visible_rows(self) -> list[Row]:
+        words = self.filter_text.casefold().split()
+        rows = self.rows
+        if words:
+            rows = [r for r in rows if all(w in r.haystack for w in words)]
+        key = sort_key(self.sort_by)
+        return sorted(rows, key=lambda r: key(r.school), reverse=self.reversed_)
+
+    def refill(self) -> None:
+        table = self.query_one(DataTable)
+        keep = current_key(table)
+        rows = self.visible_rows()
+        with self.app.batch_update():
+            table.clear()
+            # keyed by DfE so the cursor follows its school across reloads and sorts
+            for r in rows:
+                table.add_row(*r.cells, key=r.school.dfe)
+        if keep:
+            move_to_key(table, keep)
+        self._update_title(len(rows))
+        empty = self.query_one("#empty", Static)
+        if not self.rows:
+            empty.update("No schools yet. Add one with: uso-tui school add … (see uso-tui --help)")
+        elif not rows:
+            empty.update(Text(f"No school matches {clean(self.filter_text)!r}", end=""))
+        else:
+            empty.update("")
+
+    def _update_title(self, shown: int) -> None:
+        total = len(self.rows)
+        failed = sum(1 for r in self.rows if r.school.last_run_status == "failed")
+        held = sum(1 for r in self.rows if r.school.last_run_status == "held")
+        cases = sum(1 for r in self.rows if r.school.open_cases)
+        parts = [f"Schools: {total:,}"]
+        if shown != total:
+            parts.append(f"{shown:,} shown")
+        parts.append(f"{failed} failed, {held} held, {cases} with cases")
+        parts.append(f"sort: {self.sort_by}{' (reversed)' if self.reversed_ else ''}")
+        self.query_one("#title", Static).update(
+            Text(" | ".join(parts), style="bold", no_wrap=True, overflow="ellipsis")
+        )
+
+    # -- filter ---------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _typed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self.refill)
+
+    @on(Input.Submitted, "#filter")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self.refill()
+        self.query_one(DataTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus and box.value:
+            box.value = ""
+            return
+        if box.value or box.has_class("visible"):
+            box.value = ""
+            box.remove_class("visible")
+            self.filter_text = ""
+            self.refill()
+        self.query_one(DataTable).focus()
+
+    # -- sort, moves ----------------------------------------------------------------------------
+
+    def action_sort(self) -> None:
+        self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]
+        self.reversed_ = False
+        self.refill()
+
+    def action_reverse(self) -> None:
+        self.reversed_ = not self.reversed_
+        self.refill()
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    # -- open -----------------------------------------------------------------------------------
+
+    def selected(self) -> str | None:
+        return current_key(self.query_one(DataTable))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_school(event.row_key.value)  # type: ignore[attr-defined]
+
+    def _open(self, kind: str) -> None:
+        dfe = self.selected()
+        if dfe:
+            self.app.open_screen(kind, dfe)  # type: ignore[attr-defined]
+
+    def action_open(self) -> None:
+        self._open("school")
+
+    def action_force_run(self) -> None:
+        self._open("force_run")
+
+    def action_matching(self) -> None:
+        self._open("matching")
+
+    def action_settings(self) -> None:
+        self._open("settings")
+
+    def action_users(self) -> None:
+        self.app.open_screen("users")  # type: ignore[attr-defined]
+
+    def action_history(self) -> None:
+        self.app.open_screen("history")  # type: ignore[attr-defined]
+
+    def action_audit(self) -> None:
+        self.app.open_screen("audit")  # type: ignore[attr-defined]

@@ -1,0 +1,266 @@
+"""Shared console pieces: literal text, formatting, the keys help, dialogs, table helpers.
+
+Everything from the MIS or typed by a person goes through `plain`/`clean` so that it is never parsed as
+markup (DataTable parses plain `str` cells, `Content.from_markup` is used by several Textual widgets) and
+control characters are shown as visible symbols instead of moving the terminal's cursor.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
+
+_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp", "Cn"}
+
+
+def _visible(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x20:
+        return chr(0x2400 + code)  # C0 control pictures: ␀ .. ␟ (␛ for escape)
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"\\u{code:04x}"
+
+
+def clean(value: object) -> str:
+    """A string safe to show: control and format characters replaced by visible symbols."""
+    if value is None:
+        return ""
+    s = str(value)
+    if s.isprintable():  # fast path: nothing to replace (isprintable is False for Cc/Cf/Zl/Zp...)
+        return s
+    return "".join(
+        _visible(ch)
+        if (ch != " " and unicodedata.category(ch) in _BAD_CATEGORIES) or ch in "\t\n\r\x0b\x0c"
+        else ch
+        for ch in s
+    )
+
+
+def plain(value: object, style: str = "") -> Text:
+    """A rich Text holding `value` literally (no markup parsing), control characters made visible."""
+    return Text(clean(value), style=style, no_wrap=False, end="")
+
+
+def cell(value: object, style: str = "") -> Text:
+    """A DataTable cell: always a Text, never a markup str."""
+    return Text(clean(value), style=style, no_wrap=True, overflow="ellipsis", end="")
+
+
+def when(iso: str | None, *, seconds: bool = False) -> str:
+    """`2026-11-28T06:00:03` -> `2026-11-28 06:00` (or with seconds); '' for None."""
+    if not iso:
+        return ""
+    s = iso.replace("T", " ")
+    return s[:19] if seconds else s[:16]
+
+
+def ago(iso: str | None, now: datetime) -> str:
+    """A short relative time (`5m ago`, `3h ago`, `2d ago`) against the app's clock."""
+    if not iso:
+        return ""
+    try:
+        then = datetime.fromisoformat(iso)
+    except ValueError:
+        return ""
+    if then.tzinfo is not None and now.tzinfo is None:
+        then = then.replace(tzinfo=None)
+    secs = (now - then).total_seconds()
+    if secs < 0:
+        return "in future"
+    if secs < 90:
+        return "just now"
+    if secs < 5400:
+        return f"{int(secs // 60)}m ago"
+    if secs < 172800:
+        return f"{int(secs // 3600)}h ago"
+    return f"{int(secs // 86400)}d ago"
+
+
+# Outcome words carry the meaning; colour only helps (NO_COLOR=1 keeps the words).
+STATUS_STYLE = {
+    "failed": "bold red",
+    "held": "bold yellow",
+    "running": "bold cyan",
+    "cancelled": "magenta",
+    "succeeded": "green",
+}
+STATUS_WORD = {
+    "failed": "FAILED",
+    "held": "HELD",
+    "running": "running",
+    "cancelled": "cancelled",
+    "succeeded": "ok",
+}
+
+
+def status_text(status: str | None) -> Text:
+    if not status:
+        return Text("never", style="dim", end="")
+    return Text(STATUS_WORD.get(status, status), style=STATUS_STYLE.get(status, ""), end="")
+
+
+def kv_lines(pairs: Iterable[tuple[str, object]], width: int = 16) -> Text:
+    """Label/value lines; labels are ours, values literal."""
+    out = Text(end="")
+    for i, (label, value) in enumerate(pairs):
+        if i:
+            out.append("\n")
+        out.append(f"{label:<{width}}", style="bold")
+        out.append_text(value if isinstance(value, Text) else plain(value))
+    return out
+
+
+class LineInput(Input):
+    """An Input that follows the app's blink setting (tests and snapshots freeze the cursor)."""
+
+    def on_mount(self) -> None:
+        if not getattr(self.app, "cursor_blink", True):
+            self.cursor_blink = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def fill_table(
+    table: DataTable, rows: Sequence[tuple[str, Sequence[Text]]], keep_cursor: bool = True
+) -> None:
+    """Replace every row (keyed); keeps the cursor on the same key when it is still there."""
+    key = current_key(table) if keep_cursor else None
+    table.clear()
+    for row_key, cells in rows:
+        table.add_row(*cells, key=row_key)
+    if key is not None:
+        move_to_key(table, key)
+
+
+def current_key(table: DataTable) -> str | None:
+    if table.row_count == 0:
+        return None
+    try:
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except Exception:  # noqa: BLE001 - the cursor may point past the end after a clear
+        return None
+
+
+def move_to_key(table: DataTable, key: str) -> bool:
+    try:
+        index = table.get_row_index(key)
+    except Exception:  # noqa: BLE001 - row gone
+        return False
+    table.move_cursor(row=index)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Dialogs
+
+
+class KeysHelp(ModalScreen[None]):
+    """`?`: every key of the screen underneath, including those not shown in the footer."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close"),
+    ]
+
+    def __init__(self, title: str, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self._title = title
+        self._rows = rows
+
+    def compose(self) -> ComposeResult:
+        text = Text(end="")
+        text.append(f"Keys: {clean(self._title)}\n\n", style="bold")
+        for key, desc in self._rows:
+            text.append(f"{key:>14}  ", style="bold")
+            text.append(f"{desc}\n")
+        text.append("\nescape closes this help", style="dim")
+        with VerticalScroll(id="dialog", classes="dialog"):
+            yield Static(text, id="keys-help")
+
+    def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
+        self.dismiss(None)
+
+
+def screen_keys(screen) -> list[tuple[str, str]]:
+    """(key, description) for every binding active on `screen` (focused widget, screen, app)."""
+    from textual.keys import format_key  # noqa: PLC0415
+
+    seen: dict[str, list[str]] = {}
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        desc = binding.description or binding.action.replace("_", " ")
+        if not active.enabled:
+            continue
+        label = binding.key_display or screen.app.get_key_display(binding)
+        if not label:
+            label = format_key(key)
+        seen.setdefault(desc, [])
+        if label not in seen[desc]:
+            seen[desc].append(label)
+    return [(" ".join(labels), desc) for desc, labels in seen.items()]
+
+
+class Confirm(ModalScreen[bool]):
+    """Asks once and says what will happen. y / enter confirm, n / escape cancel."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, title: str, body: Text | str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self._title = title
+        self._body = body if isinstance(body, Text) else plain(body)
+        self._yes = yes
+        self._no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(plain(self._title, "bold"), classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self._body)
+            yield Static(
+                Text.assemble(
+                    ("y", "bold"), f" {self._yes}   ", ("n/escape", "bold"), f" {self._no}"
+                ),
+                classes="dialog-keys",
+            )
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class Prompt(ModalScreen[str | None]):
+    """Asks for one line of text. enter submits, escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, placeholder: str = "", value: str = "") -> None:
+        super().__init__()
+        self._title = title
+        self._placeholder = placeholder
+        self._value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(plain(self._title, "bold"), classes="dialog-title")
+            yield LineInput(value=self._value, placeholder=self._placeholder, id="prompt-input")
+            yield Static(Text("enter OK   escape cancel", style="dim"), classes="dialog-keys")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
