@@ -95,9 +95,13 @@ class Account(_Record):
     mis_id: str | None = None
     link_school: str | None = None
     link_report: str | None = None
-    previous_school: str | None = None  # where an unallocated account was, and where a mover came from
+    previous_school: str | None = (
+        None  # where an unallocated account was, and where a mover came from
+    )
     email: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)  # held MIS fields: year group, form, UPN, title...
+    extra: dict[str, Any] = field(
+        default_factory=dict
+    )  # held MIS fields: year group, form, UPN, title...
     created_at: str = ""
     reviewed: bool = False  # a non-MIS account an operator chose to keep
     unallocated_at: str | None = None
@@ -190,6 +194,11 @@ class Run(_Record):
     held_usernames: list[str] = field(default_factory=list)
     confirmed_by: str | None = None
     confirmed_at: str | None = None
+    # Who runs it (filled in by the store when a running run is put): a run whose process has died
+    # reads as failed "interrupted" instead of blocking its school forever.
+    pid: int | None = None
+    host: str | None = None
+    process_start: int | None = None
 
     def public(self) -> dict[str, Any]:
         """The `runs --json` shape."""

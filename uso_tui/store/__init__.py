@@ -3,13 +3,16 @@
 from uso_tui.store.api import (
     SCHEMA_VERSION,
     AccountHit,
+    DuplicateSchool,
     NewerSchema,
     Store,
     StoreError,
     Transaction,
     UnknownAccount,
+    UnknownCase,
+    UnknownExclusion,
+    UnknownRun,
     UnknownSchool,
-    DuplicateSchool,
     open_store,
 )
 
@@ -22,6 +25,9 @@ __all__ = [
     "StoreError",
     "Transaction",
     "UnknownAccount",
+    "UnknownCase",
+    "UnknownExclusion",
+    "UnknownRun",
     "UnknownSchool",
     "open_store",
 ]

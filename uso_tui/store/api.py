@@ -1,20 +1,24 @@
 """The store's API: everything above the store uses only these names.
 
-Layout on disk (all 0700 folders / 0600 files), designed for 3,000 schools and 1.5 million accounts:
+Layout on disk (all 0700 folders / 0600 files), designed for 3,000 schools and 1.5 million accounts.
+Every *.json document but store.json and config.json is a TinyDB database ({table: {id: doc}}):
 
     DATA_DIR/
       store.json            {"schema": N}: refused when N is newer than this code's SCHEMA_VERSION
       config.json           {"allowed_mis_hosts": ["127.0.0.1:8765", ...]} (optional, operator-edited)
-      .lock                 fcntl.flock: serialises writers across processes
-      journal.json          present only during a multi-file commit (redo on open)
-      schools.json          TinyDB: the school directory (settings + summary), no accounts, no secrets
+      .lock                 fcntl.flock: serialises writers across processes (held for a transaction)
+      .commit.lock          flock: exclusive while a commit renames its files, shared by readers
+      .staging/             a commit's new file versions before they are renamed into place
+      journal.json          present only during a multi-file commit (redone on open / next access)
+      schools.json          the school directory (settings + summary), no accounts, no secrets
       secrets/DFE.secret    the client secret, one file per school, nothing else in it
-      schools/DFE/data.json TinyDB: accounts, runs, cases, exclusions of one school
+      schools/DFE/data.json accounts, runs, cases, exclusions and counters of one school
       schools/DFE/names.idx compact text index of the school's accounts, for global search
-      schools/DFE/audit.json  the school's audit events
+      schools/DFE/audit/NNNNNNNNNN.json  the school's audit events, one segment per transaction
       schools/DFE/files/RUN_ID.json  last processed files (30 newest kept)
       registry/LA.json      username -> home school, for every username ending in .LA
-      recent.json           the newest audit events across all schools (bounded)
+      recent.json           the newest audit events, moves/creates and runs across all schools (bounded)
+      audit/NNNNNNNNNN.json audit events that belong to no school
 """
 
 from __future__ import annotations
@@ -57,6 +61,18 @@ class UnknownAccount(InvalidInput):
     pass
 
 
+class UnknownRun(InvalidInput):
+    pass
+
+
+class UnknownCase(InvalidInput):
+    pass
+
+
+class UnknownExclusion(InvalidInput):
+    pass
+
+
 @dataclass(slots=True, frozen=True)
 class AccountHit:
     """One search result, read from the compact index (no account file is opened)."""
@@ -92,6 +108,11 @@ class Transaction:
     def exclusions(self, dfe: str) -> list[Exclusion]: ...
     def run(self, run_id: str) -> Run: ...
     def runs(self, dfe: str) -> list[Run]: ...
+    def running_runs(self, dfe: str) -> list[Run]:
+        """The school's runs in progress in any process (a run whose process died is failed)."""
+        ...
+
+    def schools(self) -> list[School]: ...
 
     # writes
     def add_school(self, school: School, secret: str) -> None: ...
@@ -144,7 +165,11 @@ class Store:
     def account(self, username: str) -> Account: ...
     def find_account(self, username: str) -> Account | None: ...
     def search_accounts(
-        self, text: str = "", *, school: str | None = None, status: str | None = None,
+        self,
+        text: str = "",
+        *,
+        school: str | None = None,
+        status: str | None = None,
         limit: int | None = 500,
     ) -> list[AccountHit]:
         """Every word of `text` must prefix-match a normalised forename, preferred name, surname,
@@ -160,8 +185,9 @@ class Store:
         ...
 
     def run(self, run_id: str) -> Run: ...
-    def audit(self, dfe: str | None = None, limit: int | None = None,
-              subject: str | None = None) -> list[AuditEvent]:
+    def audit(
+        self, dfe: str | None = None, limit: int | None = None, subject: str | None = None
+    ) -> list[AuditEvent]:
         """Newest first. dfe None: the recent feed across all schools."""
         ...
 
@@ -170,6 +196,15 @@ class Store:
         ...
 
     def processed_file(self, run_id: str) -> ProcessedFile | None: ...
+
+    def running_runs(self, dfe: str | None = None) -> list[Run]:
+        """Runs in progress in any process, newest first. A run left "running" by a process that
+        has died reads as failed ("interrupted") everywhere."""
+        ...
+
+    def latest_moves(self, limit: int | None = None) -> list[AuditEvent]:
+        """The newest move and create events across all schools (bounded feed), newest first."""
+        ...
 
     # writing
     def transaction(self, operator: str) -> AbstractContextManager[Transaction]: ...
@@ -181,5 +216,3 @@ def open_store(root: str | Path, *, create: bool = True) -> Store:
     from uso_tui.store.tinystore import TinyStore  # noqa: PLC0415
 
     return TinyStore(Path(root), create=create)
-
-

@@ -1,0 +1,402 @@
+"""Ordinary behaviour of the TinyDB store through its public API."""
+
+from __future__ import annotations
+
+import pytest
+
+from uso_tui.domain.models import (
+    Account,
+    AuditEvent,
+    MatchCase,
+    ProcessedFile,
+    Run,
+    School,
+)
+from uso_tui.store import (
+    DuplicateSchool,
+    NewerSchema,
+    StoreError,
+    UnknownAccount,
+    UnknownCase,
+    UnknownRun,
+    UnknownSchool,
+    open_store,
+)
+
+NOW = "2026-09-01T06:00:00"
+
+
+def school(dfe: str, name: str = "") -> School:
+    return School(
+        dfe=dfe,
+        name=name or f"School {dfe}",
+        mis="iSAMS",
+        url=f"https://s{dfe[-4:]}.isams.cloud",
+        client_id="client",
+        created_at=NOW,
+    )
+
+
+def account(tx, dfe: str, forename: str, surname: str, dob: str = "2012-03-04", **kw) -> Account:
+    username = tx.new_username(forename, surname, dfe[:3])
+    return Account(
+        username=username,
+        role=kw.pop("role", "pupil"),
+        forename=forename,
+        surname=surname,
+        dob=dob,
+        school=dfe,
+        created_at=NOW,
+        **kw,
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "data")
+    with s.transaction("tester") as tx:
+        tx.add_school(school("204-3210", "Hill Primary"), "s3cret-204-3210")
+        tx.add_school(school("204-3211", "Vale Academy"), "s3cret-204-3211")
+        tx.add_school(school("301-0001", "Far School"), "s3cret-301-0001")
+    return s
+
+
+def test_schools_listed_from_directory(store):
+    schools = store.list_schools()
+    assert [s.dfe for s in schools] == ["204-3210", "204-3211", "301-0001"]
+    assert store.school("204-3211").name == "Vale Academy"
+    assert store.school("204-3210").active_accounts == 0
+    with pytest.raises(UnknownSchool):
+        store.school("999-9999")
+
+
+def test_duplicate_school_refused_and_nothing_written(store):
+    with pytest.raises(DuplicateSchool), store.transaction("t") as tx:
+        tx.add_school(school("204-3210"), "other")
+    assert store.secret("204-3210") == "s3cret-204-3210"
+    assert len(store.list_schools()) == 3
+
+
+def test_put_school_keeps_store_summary(store):
+    with store.transaction("t") as tx:
+        acc = account(tx, "204-3210", "Ann", "Lee")
+        tx.put_account(acc)
+    with store.transaction("t") as tx:
+        s = tx.school("204-3210")
+        s.name = "Renamed"
+        s.active_accounts = 999  # the store owns the summary fields
+        tx.put_school(s)
+    s = store.school("204-3210")
+    assert (s.name, s.active_accounts) == ("Renamed", 1)
+
+
+def test_secret_set_and_read(store):
+    assert store.has_secret("204-3210")
+    with store.transaction("t") as tx:
+        tx.set_secret("204-3210", "new-secret")
+    assert store.secret("204-3210") == "new-secret"
+    with pytest.raises(UnknownSchool), store.transaction("t") as tx:
+        tx.set_secret("204-9999", "x")
+    with pytest.raises(StoreError), store.transaction("t") as tx:
+        tx.set_secret("204-3210", "  ")
+
+
+def test_accounts_put_get_and_usernames_unique(store):
+    with store.transaction("t") as tx:
+        a1 = account(tx, "204-3210", "John", "Smith")
+        a2 = account(tx, "204-3211", "Jane", "Smith")  # reserved: jsmith.204 is taken by a1
+        tx.put_accounts([a1, a2])
+        assert tx.account(a1.username).forename == "John"
+    assert (a1.username, a2.username) == ("jsmith.204", "jsmith2.204")
+    with store.transaction("t") as tx:
+        a3 = account(tx, "204-3211", "Jim", "Smith")
+        tx.put_account(a3)
+    assert a3.username == "jsmith3.204"
+    assert store.account("jsmith2.204").school == "204-3211"
+    assert store.find_account("nobody.204") is None
+    with pytest.raises(UnknownAccount):
+        store.account("nobody.204")
+    assert sorted(a.username for a in store.school_accounts("204-3211")) == [
+        "jsmith2.204",
+        "jsmith3.204",
+    ]
+    assert store.school("204-3211").active_accounts == 2
+
+
+def test_returned_records_are_copies(store):
+    with store.transaction("t") as tx:
+        a = account(tx, "204-3210", "Ann", "Lee")
+        tx.put_account(a)
+        a.history.append({"action": "not saved"})
+        got = tx.account(a.username)
+        got.extra["x"] = 1
+        assert tx.account(a.username).history == []
+        assert tx.account(a.username).extra == {}
+
+
+def test_move_between_schools(store):
+    with store.transaction("t") as tx:
+        a = account(tx, "204-3210", "Sam", "Mover")
+        tx.put_account(a)
+    with store.transaction("t") as tx:
+        a = tx.account("smover.204")
+        a.previous_school, a.school = a.school, "301-0001"
+        tx.put_account(a)
+    assert [x.username for x in store.school_accounts("204-3210")] == []
+    assert [x.username for x in store.school_accounts("301-0001")] == ["smover.204"]
+    assert store.account("smover.204").school == "301-0001"
+    assert store.school("204-3210").active_accounts == 0
+    assert store.school("301-0001").active_accounts == 1
+    hits = store.search_accounts("mover")
+    assert [(h.username, h.home) for h in hits] == [("smover.204", "301-0001")]
+
+
+def test_unallocated_account_stays_in_home_school(store):
+    with store.transaction("t") as tx:
+        a = account(tx, "204-3210", "Una", "Gone")
+        tx.put_account(a)
+        a.previous_school, a.school, a.status = a.school, None, "unallocated"
+        tx.put_account(a)
+    got = store.account("ugone.204")
+    assert (got.school, got.status, got.home) == (None, "unallocated", "204-3210")
+    assert store.school("204-3210").active_accounts == 0
+    assert [h.username for h in store.search_accounts("", status="unallocated")] == ["ugone.204"]
+    assert store.search_accounts("", school="204-3210", status="active") == []
+
+
+def test_account_without_school_refused(store):
+    with pytest.raises(StoreError), store.transaction("t") as tx:
+        tx.put_account(Account("x.204", "pupil", "X", "Y", None, None))
+
+
+def test_la_accounts(store):
+    with store.transaction("t") as tx:
+        tx.put_accounts(
+            [
+                account(tx, "204-3210", "A", "One"),
+                account(tx, "204-3211", "B", "Two", role="staff"),
+                account(tx, "301-0001", "C", "Three"),
+            ]
+        )
+        assert len(tx.la_accounts("204")) == 2
+    assert sorted(a.username for a in store.la_accounts("204")) == ["aone.204", "btwo.204"]
+    assert [a.username for a in store.la_accounts("204", role="staff")] == ["btwo.204"]
+    assert [a.username for a in store.la_accounts("301")] == ["cthree.301"]
+
+
+def test_exception_discards_everything(store):
+    with pytest.raises(RuntimeError), store.transaction("t") as tx:
+        tx.put_account(account(tx, "204-3210", "Lost", "Change"))
+        raise RuntimeError("boom")
+    assert store.find_account("lchange.204") is None
+    assert store.school_accounts("204-3210") == []
+
+
+def test_runs_newest_first_and_ids(store):
+    with store.transaction("t") as tx:
+        ids = [tx.next_run_id("204-3210") for _ in range(3)]
+        for i, rid in enumerate(ids):
+            tx.put_run(
+                Run(
+                    rid,
+                    "204-3210",
+                    "schedule",
+                    "scheduler",
+                    status="succeeded",
+                    started_at=f"2026-09-0{i + 1}T06:00:00",
+                    finished_at=f"2026-09-0{i + 1}T06:01:00",
+                )
+            )
+    assert ids == ["204-3210-r1", "204-3210-r2", "204-3210-r3"]
+    assert [r.run_id for r in store.runs("204-3210")] == ids[::-1]
+    assert [r.run_id for r in store.runs(limit=2)] == ids[:0:-1]
+    assert store.run("204-3210-r2").started_at == "2026-09-02T06:00:00"
+    with pytest.raises(UnknownRun):
+        store.run("204-3210-r99")
+    s = store.school("204-3210")
+    assert (s.last_run_id, s.last_run_status) == ("204-3210-r3", "succeeded")
+    assert s.last_scheduled_success_at == "2026-09-03T06:00:00"
+
+
+def test_running_run_visible_then_finished(store):
+    with store.transaction("t") as tx:
+        rid = tx.next_run_id("204-3210")
+        tx.put_run(Run(rid, "204-3210", "force", "op", started_at=NOW))
+    running = store.running_runs()
+    assert [r.run_id for r in running] == [rid]
+    assert running[0].pid is not None
+    assert store.school("204-3210").last_run_status == "running"
+    with store.transaction("t") as tx:
+        assert [r.run_id for r in tx.running_runs("204-3210")] == [rid]
+        run = tx.run(rid)
+        run.status = "succeeded"
+        run.counts["unallocated"] = 4
+        tx.put_run(run)
+    assert store.running_runs() == []
+    s = store.school("204-3210")
+    assert (s.last_run_status, s.unallocated_last_run) == ("succeeded", 4)
+
+
+def test_cases(store):
+    with store.transaction("t") as tx:
+        cid = tx.next_case_id("204-3211")
+        tx.put_case(
+            MatchCase(
+                cid,
+                "204-3211",
+                "students",
+                "pupil",
+                record={"report": "students", "mis_id": "7", "forename": "A", "surname": "B"},
+                candidates=[{"username": "x.204", "school": "204-3210", "score": 90}],
+                opened_at=NOW,
+            )
+        )
+    assert cid == "204-3211-c1"
+    assert [c.case_id for c in store.cases("204-3211")] == [cid]
+    assert store.school("204-3211").open_cases == 1
+    with store.transaction("t") as tx:
+        c = tx.case(cid)
+        c.status, c.decision = "resolved", "skip"
+        tx.put_case(c)
+    assert store.cases("204-3211") == []
+    assert store.cases("204-3211", status=None)[0].decision == "skip"
+    assert store.case(cid).status == "resolved"
+    assert store.school("204-3211").open_cases == 0
+    with pytest.raises(UnknownCase):
+        store.case("204-3211-c9")
+
+
+def test_exclusions(store):
+    with store.transaction("alice") as tx:
+        e1 = tx.add_exclusion("204-3210", "Ann", "Lee", None, NOW)
+        e2 = tx.add_exclusion("204-3210", "Bob", "Ray", "2010-01-02", NOW)
+    assert (e1.id, e2.id, e1.added_by) == (1, 2, "alice")
+    assert [e.surname for e in store.exclusions("204-3210")] == ["Lee", "Ray"]
+    with store.transaction("alice") as tx:
+        assert tx.remove_exclusion("204-3210", 1).surname == "Lee"
+    assert [e.id for e in store.exclusions("204-3210")] == [2]
+    with pytest.raises(Exception, match="no exclusion 7"), store.transaction("a") as tx:
+        tx.remove_exclusion("204-3210", 7)
+
+
+def test_audit_newest_first_per_school_global_and_subject(store):
+    for i in range(3):
+        with store.transaction("op") as tx:
+            tx.audit(AuditEvent(f"2026-09-01T06:0{i}:00", "op", "204-3210", "update", f"u{i}.204"))
+            tx.audit(AuditEvent(f"2026-09-01T06:0{i}:30", "op", None, "setting", "hosts"))
+    events = store.audit("204-3210")
+    assert [e.subject for e in events] == ["u2.204", "u1.204", "u0.204"]
+    assert [e.subject for e in store.audit("204-3210", limit=2)] == ["u2.204", "u1.204"]
+    feed = store.audit(limit=3)
+    assert [e.at for e in feed] == [
+        "2026-09-01T06:02:30",
+        "2026-09-01T06:02:00",
+        "2026-09-01T06:01:30",
+    ]
+    assert [e.subject for e in store.audit("204-3210", subject="u1.204")] == ["u1.204"]
+
+
+def test_account_history_across_schools_and_latest_moves(store):
+    with store.transaction("op") as tx:
+        a = account(tx, "204-3210", "Mo", "Ver")
+        tx.put_account(a)
+        tx.audit(AuditEvent("2026-09-01T06:00:00", "op", "204-3210", "create", a.username))
+    with store.transaction("op") as tx:
+        a = tx.account("mver.204")
+        a.previous_school, a.school = "204-3210", "301-0001"
+        tx.put_account(a)
+        tx.audit(AuditEvent("2026-09-02T06:00:00", "op", "301-0001", "move", a.username))
+        tx.audit(AuditEvent("2026-09-02T06:00:01", "op", "301-0001", "update", "other.301"))
+    history = store.audit(subject="mver.204")
+    assert [(e.action, e.school) for e in history] == [
+        ("move", "301-0001"),
+        ("create", "204-3210"),
+    ]
+    assert [e.action for e in store.latest_moves()] == ["move", "create"]
+
+
+def test_processed_files_keep_newest_30(store):
+    for _ in range(33):
+        with store.transaction("op") as tx:
+            rid = tx.next_run_id("204-3210")
+            tx.put_run(Run(rid, "204-3210", "cli", "op", status="succeeded", started_at=NOW))
+            tx.put_processed_file(
+                ProcessedFile(rid, "204-3210", NOW, records=[{"outcome": "created", "rid": rid}])
+            )
+    files = store.processed_files("204-3210")
+    assert len(files) == 30
+    assert files[0].run_id == "204-3210-r33"
+    assert files[-1].run_id == "204-3210-r4"
+    assert store.processed_file("204-3210-r1") is None
+    assert store.processed_file("204-3210-r33").records[0]["rid"] == "204-3210-r33"
+
+
+def test_search_by_name_username_dob(store):
+    with store.transaction("op") as tx:
+        tx.put_accounts(
+            [
+                account(tx, "204-3210", "Seán", "O'Brien-Smith", "2011-05-06"),
+                account(tx, "204-3211", "Zoë", "Nguyễn", "2012-07-08", preferred_name="Zee"),
+                account(tx, "301-0001", "Sean", "Brown", "2011-05-06"),
+            ]
+        )
+    names = lambda hits: sorted(h.username for h in hits)  # noqa: E731
+    assert names(store.search_accounts("obrien")) == ["sobriensmith.204"]
+    assert names(store.search_accounts("smith")) == ["sobriensmith.204"]  # part of a surname
+    assert names(store.search_accounts("sean")) == ["sbrown.301", "sobriensmith.204"]
+    assert names(store.search_accounts("SEÁN o'b")) == ["sobriensmith.204"]
+    assert names(store.search_accounts("zoe nguy")) == ["znguyen.204"]
+    assert names(store.search_accounts("zee")) == ["znguyen.204"]
+    assert names(store.search_accounts("znguyen.2")) == ["znguyen.204"]
+    assert names(store.search_accounts("06/05/2011")) == ["sbrown.301", "sobriensmith.204"]
+    assert names(store.search_accounts("2011-05")) == ["sbrown.301", "sobriensmith.204"]
+    assert names(store.search_accounts("6/5/2011 brown")) == ["sbrown.301"]
+    assert names(store.search_accounts("sean", school="301-0001")) == ["sbrown.301"]
+    assert store.search_accounts("nobody") == []
+    assert len(store.search_accounts("", limit=2)) == 2
+    hit = store.search_accounts("zee")[0]
+    assert (hit.forename, hit.surname, hit.preferred_name, hit.dob) == (
+        "Zoë",
+        "Nguyễn",
+        "Zee",
+        "2012-07-08",
+    )
+
+
+def test_search_ignores_display_text_and_markup_is_literal(store):
+    with store.transaction("op") as tx:
+        tx.put_account(account(tx, "204-3210", "[bold]x[/]", "Tab\tName"))
+    hits = store.search_accounts("tab")
+    assert [(h.forename, h.surname) for h in hits] == [("[bold]x[/]", "Tab Name")]
+
+
+def test_newer_schema_refused(tmp_path):
+    root = tmp_path / "s"
+    open_store(root)
+    (root / "store.json").write_text('{"schema": 7}')
+    with pytest.raises(NewerSchema) as err:
+        open_store(root)
+    assert str(err.value) == (
+        "this store was written by a newer uso-tui (schema 7; this version reads up to 1): "
+        "upgrade uso-tui"
+    )
+
+
+def test_open_without_create(tmp_path):
+    with pytest.raises(StoreError, match="no uso-tui store"):
+        open_store(tmp_path / "missing", create=False)
+
+
+def test_nested_transaction_refused(store):
+    with (
+        store.transaction("a"),
+        pytest.raises(RuntimeError, match="already open"),
+        store.transaction("b"),
+    ):
+        pass
+
+
+def test_allowed_hosts(store, monkeypatch):
+    monkeypatch.setenv("USO_TUI_ALLOWED_MIS_HOSTS", "localhost:9000")
+    store.set_allowed_mis_hosts(["127.0.0.1:8765", " "])
+    assert store.allowed_mis_hosts() == frozenset({"127.0.0.1:8765", "localhost:9000"})

@@ -1,0 +1,64 @@
+"""Where each thing lives in a data directory (see the layout in api.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Layout:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store_json = root / "store.json"
+        self.config_json = root / "config.json"
+        self.schools_json = root / "schools.json"
+        self.recent_json = root / "recent.json"
+        self.secrets = root / "secrets"
+        self.schools = root / "schools"
+        self.registry = root / "registry"
+        self.global_audit = root / "audit"
+
+    def secret(self, dfe: str) -> Path:
+        return self.secrets / f"{dfe}.secret"
+
+    def school_dir(self, dfe: str) -> Path:
+        return self.schools / dfe
+
+    def data(self, dfe: str) -> Path:
+        return self.schools / dfe / "data.json"
+
+    def names_idx(self, dfe: str) -> Path:
+        return self.schools / dfe / "names.idx"
+
+    def audit_dir(self, dfe: str | None) -> Path:
+        return self.schools / dfe / "audit" if dfe else self.global_audit
+
+    def files_dir(self, dfe: str) -> Path:
+        return self.schools / dfe / "files"
+
+    def processed_file(self, dfe: str, run_id: str) -> Path:
+        return self.files_dir(dfe) / f"{run_id}.json"
+
+    def registry_file(self, la: str) -> Path:
+        return self.registry / f"{la}.json"
+
+
+def school_of_run(run_id: str) -> str:
+    """`204-3210-r42` -> `204-3210`."""
+    return run_id.rsplit("-r", 1)[0]
+
+
+def school_of_case(case_id: str) -> str:
+    """`204-3210-c17` -> `204-3210`."""
+    return case_id.rsplit("-c", 1)[0]
+
+
+def seq_of(ident: str) -> int:
+    """The counter of a run or case id (`204-3210-r42` -> 42); -1 when malformed."""
+    tail = ident.rsplit("-", 1)[-1][1:]
+    return int(tail) if tail.isdigit() else -1
+
+
+def la_of_username(username: str) -> str:
+    """`jsmith3.204` -> `204` (the registry file that holds it)."""
+    la = username.rsplit(".", 1)[-1] if "." in username else ""
+    return la if la.isascii() and la.isalnum() else "_"  # never a path from an odd username

@@ -1,0 +1,81 @@
+"""Locks of one data directory.
+
+- The write lock (`.lock`): held for a whole transaction. A process-local threading lock first (the
+  scheduler runs many schools in threads of one process), then a blocking `fcntl.flock` (other
+  processes; blocking flock does not starve a waiter as polling locks do).
+- The commit lock (`.commit.lock`): held exclusively by a writer only while it renames a commit's
+  files into place, and shared by readers for the duration of one read, so a read that spans
+  several files never sees half a commit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from uso_tui.store.storage import FILE_MODE
+
+_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+_held = threading.local()
+
+
+class NestedTransaction(RuntimeError):
+    pass
+
+
+def _thread_lock(root: Path) -> threading.Lock:
+    key = str(root.resolve())
+    with _thread_locks_guard:
+        lock = _thread_locks.get(key)
+        if lock is None:
+            lock = _thread_locks[key] = threading.Lock()
+        return lock
+
+
+def _open_lock_file(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    with suppress(OSError):
+        os.fchmod(fd, FILE_MODE)
+    return fd
+
+
+@contextmanager
+def flocked(path: Path, mode: int) -> Iterator[None]:
+    fd = _open_lock_file(path)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def holds_write_lock(root: Path) -> bool:
+    return str(root.resolve()) in getattr(_held, "roots", set())
+
+
+@contextmanager
+def write_lock(root: Path) -> Iterator[None]:
+    """Exclusive writer of `root`, across threads and processes. Not re-entrant: a nested
+    transaction in one thread would deadlock, so it is refused instead."""
+    key = str(root.resolve())
+    roots: set[str] = getattr(_held, "roots", None) or set()
+    _held.roots = roots
+    if key in roots:
+        raise NestedTransaction("a store transaction is already open in this thread")
+    tlock = _thread_lock(root)
+    with tlock:
+        roots.add(key)
+        try:
+            with flocked(root / ".lock", fcntl.LOCK_EX):
+                yield
+        finally:
+            roots.discard(key)
+
+
+def commit_lock(root: Path, *, shared: bool):
+    return flocked(root / ".commit.lock", fcntl.LOCK_SH if shared else fcntl.LOCK_EX)

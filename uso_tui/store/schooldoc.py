@@ -1,0 +1,120 @@
+"""One school's data file (schools/DFE/data.json) held in memory during a transaction.
+
+The file is a TinyDB database with the tables accounts, runs, cases, exclusions and meta. A
+transaction loads it once, works on plain dicts, and writes it whole once at commit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from uso_tui.store.layout import seq_of
+from uso_tui.store.liveness import is_stale, mark_interrupted
+from uso_tui.store.storage import as_table, encode, read_json, table_rows
+
+# Summary fields of School that the store derives from the school's data on every commit.
+SUMMARY_FIELDS = (
+    "last_run_id",
+    "last_run_status",
+    "last_run_at",
+    "last_run_trigger",
+    "last_scheduled_success_at",
+    "open_cases",
+    "unallocated_last_run",
+    "active_accounts",
+)
+RUNNING_KEY = "_running"  # extra key of a directory entry: the school's running runs
+
+
+def empty_meta() -> dict[str, int]:
+    return {"next_run": 1, "next_case": 1, "next_exclusion": 1, "next_audit": 1}
+
+
+class SchoolDoc:
+    def __init__(self, dfe: str) -> None:
+        self.dfe = dfe
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.cases: dict[str, dict[str, Any]] = {}
+        self.exclusions: dict[int, dict[str, Any]] = {}
+        self.meta: dict[str, int] = empty_meta()
+        self.dirty = False
+        self.index_dirty = False
+
+    @classmethod
+    def from_data(cls, dfe: str, data: dict[str, Any] | None) -> SchoolDoc:
+        doc = cls(dfe)
+        if data:
+            doc.accounts = {a["username"]: a for a in table_rows(data, "accounts")}
+            doc.runs = {r["run_id"]: r for r in table_rows(data, "runs")}
+            doc.cases = {c["case_id"]: c for c in table_rows(data, "cases")}
+            doc.exclusions = {e["id"]: e for e in table_rows(data, "exclusions")}
+            meta = table_rows(data, "meta")
+            if meta:
+                doc.meta.update(meta[0])
+        return doc
+
+    @classmethod
+    def load(cls, dfe: str, path: Path) -> SchoolDoc:
+        return cls.from_data(dfe, read_json(path))
+
+    def settle_stale_runs(self) -> None:
+        """Runs left "running" by a process that died are failed (interrupted) from now on."""
+        for run_id, run in list(self.runs.items()):
+            if is_stale(run):
+                self.runs[run_id] = mark_interrupted(run)
+                self.dirty = True
+
+    def dump(self) -> bytes:
+        runs = sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]))
+        cases = sorted(self.cases.values(), key=lambda c: seq_of(c["case_id"]))
+        return encode(
+            {
+                "accounts": as_table(list(self.accounts.values())),
+                "runs": as_table(runs),
+                "cases": as_table(cases),
+                "exclusions": as_table([self.exclusions[k] for k in sorted(self.exclusions)]),
+                "meta": as_table([self.meta]),
+            }
+        )
+
+    def newest_runs(self) -> list[dict[str, Any]]:
+        return sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]), reverse=True)
+
+    def summary(self) -> dict[str, Any]:
+        """The School summary fields (plus the running runs) for the directory."""
+        dfe = self.dfe
+        active = 0
+        for a in self.accounts.values():
+            if a["status"] == "active" and a.get("school") == dfe:
+                active += 1
+        open_cases = sum(1 for c in self.cases.values() if c["status"] == "open")
+        runs = self.newest_runs()
+        out: dict[str, Any] = {
+            "last_run_id": None,
+            "last_run_status": None,
+            "last_run_at": None,
+            "last_run_trigger": None,
+            "last_scheduled_success_at": None,
+            "open_cases": open_cases,
+            "unallocated_last_run": 0,
+            "active_accounts": active,
+            RUNNING_KEY: [r for r in runs if r["status"] == "running"],
+        }
+        if runs:
+            last = runs[0]
+            out["last_run_id"] = last["run_id"]
+            out["last_run_status"] = last["status"]
+            out["last_run_at"] = last.get("started_at")
+            out["last_run_trigger"] = last.get("trigger")
+        for r in runs:
+            if r["status"] != "running":
+                out["unallocated_last_run"] = int((r.get("counts") or {}).get("unallocated", 0))
+                break
+        # A held scheduled run did run: counting it stops run-due from re-running a held school.
+        for r in runs:
+            if r.get("trigger") == "schedule" and r["status"] in ("succeeded", "held"):
+                out["last_scheduled_success_at"] = r.get("started_at")
+                break
+        return out

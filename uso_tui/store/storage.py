@@ -1,0 +1,110 @@
+"""File primitives: the TinyDB storage class of every store document, and owner-only modes.
+
+Every document of the store is a TinyDB database (`{table: {doc_id: doc}}`), encoded with orjson.
+Nothing keeps a file handle open: a reader always sees the file another process last renamed in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb.storages import Storage
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def encode(data: Any) -> bytes:
+    return orjson.dumps(data)
+
+
+def read_json(path: Path) -> Any:
+    """The decoded file, or None when it does not exist (or is empty)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return None
+    return orjson.loads(raw) if raw else None
+
+
+def make_dir(path: Path) -> None:
+    """Create a folder (and its parents) readable by its owner only, whatever the umask."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(d, DIR_MODE)
+        os.chmod(d, DIR_MODE)
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Write and fsync a new file with mode 0600 (umask-independent); it must not exist yet."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace one file atomically: temp file in the same folder, fsync, rename, fsync the folder."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    write_new(tmp, data)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+class OrjsonStorage(Storage):
+    """TinyDB storage: orjson, atomic replace on write, mode 0600, no handle kept open.
+
+    TinyDB's own JSONStorage keeps a handle open and overwrites in place (torn files after a
+    crash, stale reads after another process renames a new file in); this one does neither.
+    """
+
+    def __init__(self, path: str | Path, **_: Any) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        return read_json(self.path)
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        atomic_write(self.path, encode(data))
+
+    def close(self) -> None:
+        pass
+
+
+def table_rows(data: dict[str, Any] | None, table: str) -> list[dict[str, Any]]:
+    """The documents of one TinyDB table, in document-id order."""
+    if not data:
+        return []
+    docs = data.get(table) or {}
+    return [docs[k] for k in sorted(docs, key=int)]
+
+
+def as_table(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A TinyDB table from a list of documents (ids 1..N in list order)."""
+    return {str(i): row for i, row in enumerate(rows, 1)}

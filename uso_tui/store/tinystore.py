@@ -1,0 +1,370 @@
+"""TinyStore: the Store on a data directory of TinyDB files (layout in api.py).
+
+Reads take no write lock: every file is replaced by rename, so a read of one file is always a
+whole commit's version; reads that span files hold the commit lock shared. Nothing is cached
+between calls, so a read always sees what any process last committed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from uso_tui.domain.models import (
+    Account,
+    AuditEvent,
+    Exclusion,
+    MatchCase,
+    ProcessedFile,
+    Run,
+    School,
+)
+from uso_tui.domain.schools import DFE_RE, la_of, parse_allowed_hosts
+from uso_tui.store import index
+from uso_tui.store.api import (
+    SCHEMA_VERSION,
+    AccountHit,
+    NewerSchema,
+    Store,
+    StoreError,
+    UnknownAccount,
+    UnknownCase,
+    UnknownRun,
+    UnknownSchool,
+)
+from uso_tui.store.audit import Recent, read_events
+from uso_tui.store.codec import from_docs
+from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
+from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
+from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
+from uso_tui.store.lock import commit_lock, write_lock
+from uso_tui.store.schooldoc import RUNNING_KEY, SchoolDoc
+from uso_tui.store.storage import DIR_MODE, encode, make_dir, read_json, table_rows
+from uso_tui.store.transaction import TinyTransaction, registry_map
+
+ENV_ALLOWED_HOSTS = "USO_TUI_ALLOWED_MIS_HOSTS"
+
+
+def _newer_schema_message(found: int) -> str:
+    return (
+        f"this store was written by a newer uso-tui (schema {found}; this version reads up to "
+        f"{SCHEMA_VERSION}): upgrade uso-tui"
+    )
+
+
+def _run_view(d: dict[str, Any]) -> dict[str, Any]:
+    return mark_interrupted(d) if is_stale(d) else d
+
+
+class TinyStore(Store):
+    def __init__(self, root: Path, *, create: bool = True) -> None:
+        self.root = Path(root)
+        self.layout = Layout(self.root)
+        if not self.layout.store_json.exists():
+            if not create:
+                raise StoreError(f"no uso-tui store at {self.root}")
+            self._create()
+        self._check_schema()
+        if needs_recovery(self.root):
+            with write_lock(self.root):
+                recover(self.root)
+
+    def __repr__(self) -> str:
+        return f"<TinyStore {str(self.root)!r}>"
+
+    def _create(self) -> None:
+        make_dir(self.root)
+        os.chmod(self.root, DIR_MODE)
+        with write_lock(self.root):
+            if not self.layout.store_json.exists():
+                commit = Commit(self.root)
+                commit.write(self.layout.store_json, encode({"schema": SCHEMA_VERSION}))
+                commit.apply()
+
+    def _check_schema(self) -> None:
+        try:
+            data = read_json(self.layout.store_json) or {}
+        except ValueError:
+            raise StoreError(f"{self.layout.store_json} is not valid JSON") from None
+        found = data.get("schema") if isinstance(data, dict) else None
+        if not isinstance(found, int):
+            raise StoreError(f"{self.layout.store_json} has no schema version")
+        if found > SCHEMA_VERSION:
+            raise NewerSchema(_newer_schema_message(found))
+
+    # ---- reading
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the commit lock shared; first finish a commit whose writer died mid-way."""
+        while True:
+            with commit_lock(self.root, shared=True):
+                if not (self.root / JOURNAL).exists():
+                    yield
+                    return
+            with write_lock(self.root):
+                recover(self.root)
+
+    def _directory_rows(self) -> list[dict[str, Any]]:
+        return table_rows(read_json(self.layout.schools_json), "schools")
+
+    def _entry(self, dfe: str) -> dict[str, Any]:
+        for row in self._directory_rows():
+            if row["dfe"] == dfe:
+                return row
+        raise UnknownSchool(f"unknown school {dfe!r}")
+
+    @staticmethod
+    def _school_view(row: dict[str, Any]) -> School:
+        school = School.from_dict(row)
+        running = row.get(RUNNING_KEY) or []
+        if school.last_run_status == "running" and running and all(map(is_stale, running)):
+            school.last_run_status = "failed"
+        return school
+
+    def _doc(self, dfe: str) -> SchoolDoc:
+        path = self.layout.data(dfe)
+        data = read_json(path)
+        if data is None:
+            self._entry(dfe)  # raises UnknownSchool
+        return SchoolDoc.from_data(dfe, data)
+
+    # settings
+
+    def allowed_mis_hosts(self) -> frozenset[str]:
+        data = read_json(self.layout.config_json) or {}
+        hosts = {
+            str(h).strip().lower() for h in data.get("allowed_mis_hosts", []) if str(h).strip()
+        }
+        return frozenset(hosts) | parse_allowed_hosts(os.environ.get(ENV_ALLOWED_HOSTS))
+
+    def set_allowed_mis_hosts(self, hosts: list[str]) -> None:
+        with write_lock(self.root):
+            recover(self.root)
+            data = read_json(self.layout.config_json) or {}
+            data["allowed_mis_hosts"] = sorted({h.strip().lower() for h in hosts if h.strip()})
+            commit = Commit(self.root)
+            commit.write(self.layout.config_json, encode(data))
+            commit.apply()
+
+    # schools
+
+    def list_schools(self) -> list[School]:
+        with self._reading():
+            rows = self._directory_rows()
+        return sorted((self._school_view(r) for r in rows), key=lambda s: s.dfe)
+
+    def school(self, dfe: str) -> School:
+        with self._reading():
+            return self._school_view(self._entry(dfe))
+
+    def secret(self, dfe: str) -> str:
+        with self._reading():
+            if not DFE_RE.match(dfe or ""):
+                raise UnknownSchool(f"unknown school {dfe!r}")
+            try:
+                return self.layout.secret(dfe).read_text()
+            except FileNotFoundError:
+                self._entry(dfe)
+                raise StoreError(f"no client secret is stored for {dfe}") from None
+
+    def has_secret(self, dfe: str) -> bool:
+        return bool(DFE_RE.match(dfe or "")) and self.layout.secret(dfe).exists()
+
+    # accounts
+
+    def school_accounts(self, dfe: str) -> list[Account]:
+        with self._reading():
+            doc = self._doc(dfe)
+        return from_docs(Account, list(doc.accounts.values()))
+
+    def _school_dirs(self) -> list[str]:
+        try:
+            names = os.listdir(self.layout.schools)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if DFE_RE.match(n))
+
+    def la_accounts(self, la: str, role: str | None = None) -> list[Account]:
+        docs: list[dict[str, Any]] = []
+        with self._reading():
+            for dfe in self._school_dirs():
+                if la_of(dfe) != la:
+                    continue
+                data = read_json(self.layout.data(dfe))
+                for a in table_rows(data, "accounts"):
+                    if role is None or a["role"] == role:
+                        docs.append(a)
+        return [Account.from_dict(d) for d in docs]
+
+    def find_account(self, username: str) -> Account | None:
+        with self._reading():
+            reg = registry_map(read_json(self.layout.registry_file(la_of_username(username))))
+            home = reg.get(username)
+            if home is None:
+                return None
+            for a in table_rows(read_json(self.layout.data(home)), "accounts"):
+                if a["username"] == username:
+                    return Account.from_dict(a)
+        return None
+
+    def account(self, username: str) -> Account:
+        found = self.find_account(username)
+        if found is None:
+            raise UnknownAccount(f"unknown account {username!r}")
+        return found
+
+    def search_accounts(
+        self,
+        text: str = "",
+        *,
+        school: str | None = None,
+        status: str | None = None,
+        limit: int | None = 500,
+    ) -> list[AccountHit]:
+        if school is not None:
+            if not DFE_RE.match(school):
+                raise UnknownSchool(f"unknown school {school!r}")
+            homes = [school]
+        else:
+            homes = self._school_dirs()
+        files = [(dfe, self.layout.names_idx(dfe)) for dfe in homes]
+        with self._reading():
+            if school is not None and not self.layout.data(school).exists():
+                self._entry(school)
+            return index.search(files, text, status=status, limit=limit)
+
+    # cases, exclusions, runs, audit, processed files
+
+    def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]:
+        with self._reading():
+            doc = self._doc(dfe)
+        rows = sorted(doc.cases.values(), key=lambda c: seq_of(c["case_id"]))
+        return [MatchCase.from_dict(c) for c in rows if status is None or c["status"] == status]
+
+    def case(self, case_id: str) -> MatchCase:
+        dfe = school_of_case(case_id)
+        with self._reading():
+            data = read_json(self.layout.data(dfe)) if DFE_RE.match(dfe) else None
+        for c in table_rows(data, "cases"):
+            if c["case_id"] == case_id:
+                return MatchCase.from_dict(c)
+        raise UnknownCase(f"unknown case {case_id!r}")
+
+    def exclusions(self, dfe: str) -> list[Exclusion]:
+        with self._reading():
+            doc = self._doc(dfe)
+        return [Exclusion.from_dict(doc.exclusions[k]) for k in sorted(doc.exclusions)]
+
+    def runs(self, dfe: str | None = None, limit: int | None = None) -> list[Run]:
+        with self._reading():
+            if dfe is None:
+                rows = Recent(read_json(self.layout.recent_json)).runs
+            else:
+                rows = self._doc(dfe).newest_runs()
+        rows = rows[:limit] if limit is not None else rows
+        return [Run.from_dict(_run_view(r)) for r in rows]
+
+    def run(self, run_id: str) -> Run:
+        dfe = school_of_run(run_id)
+        with self._reading():
+            data = read_json(self.layout.data(dfe)) if DFE_RE.match(dfe) else None
+        for r in table_rows(data, "runs"):
+            if r["run_id"] == run_id:
+                return Run.from_dict(_run_view(r))
+        raise UnknownRun(f"unknown run {run_id!r}")
+
+    def running_runs(self, dfe: str | None = None) -> list[Run]:
+        with self._reading():
+            rows = [self._entry(dfe)] if dfe is not None else self._directory_rows()
+        runs = [r for row in rows for r in row.get(RUNNING_KEY) or [] if not is_stale(r)]
+        runs.sort(key=lambda r: r.get("started_at") or "", reverse=True)
+        return from_docs(Run, runs)
+
+    def audit(
+        self, dfe: str | None = None, limit: int | None = None, subject: str | None = None
+    ) -> list[AuditEvent]:
+        with self._reading():
+            if dfe is not None:
+                if not DFE_RE.match(dfe):
+                    raise UnknownSchool(f"unknown school {dfe!r}")
+                rows = read_events(self.layout.audit_dir(dfe), limit, subject)
+            elif subject is None:
+                rows = Recent(read_json(self.layout.recent_json)).events
+            else:
+                rows = self._subject_events(subject, limit)
+        rows = rows[:limit] if limit is not None else rows
+        return [AuditEvent.from_dict(e) for e in rows]
+
+    def _subject_events(self, subject: str, limit: int | None) -> list[dict[str, Any]]:
+        """An account's events across every school it has been at (caller holds _reading)."""
+        schools: set[str] = set()
+        reg = registry_map(read_json(self.layout.registry_file(la_of_username(subject))))
+        home = reg.get(subject)
+        if home:
+            schools.add(home)
+            for a in table_rows(read_json(self.layout.data(home)), "accounts"):
+                if a["username"] == subject:
+                    for key in ("school", "previous_school", "link_school"):
+                        if a.get(key):
+                            schools.add(a[key])
+                    schools.update(h["school"] for h in a.get("history") or [] if h.get("school"))
+        for run_id_school in [school_of_case(subject), school_of_run(subject), subject]:
+            if DFE_RE.match(run_id_school):
+                schools.add(run_id_school)
+        rows: list[dict[str, Any]] = []
+        for dfe in sorted(s for s in schools if DFE_RE.match(s)):
+            rows.extend(read_events(self.layout.audit_dir(dfe), limit, subject))
+        rows.extend(read_events(self.layout.audit_dir(None), limit, subject))
+        rows.sort(key=lambda e: e.get("at") or "", reverse=True)
+        return rows
+
+    def latest_moves(self, limit: int | None = None) -> list[AuditEvent]:
+        with self._reading():
+            rows = Recent(read_json(self.layout.recent_json)).moves
+        rows = rows[:limit] if limit is not None else rows
+        return [AuditEvent.from_dict(e) for e in rows]
+
+    def processed_files(self, dfe: str) -> list[ProcessedFile]:
+        with self._reading():
+            self._entry(dfe)
+            folder = self.layout.files_dir(dfe)
+            try:
+                names = [n[:-5] for n in os.listdir(folder) if n.endswith(".json")]
+            except FileNotFoundError:
+                names = []
+            names.sort(key=seq_of, reverse=True)
+            out = []
+            for run_id in names[:30]:
+                rows = table_rows(read_json(folder / f"{run_id}.json"), "processed_file")
+                if rows:
+                    out.append(ProcessedFile.from_dict(rows[0]))
+        return out
+
+    def processed_file(self, run_id: str) -> ProcessedFile | None:
+        dfe = school_of_run(run_id)
+        if not DFE_RE.match(dfe):
+            return None
+        with self._reading():
+            rows = table_rows(read_json(self.layout.processed_file(dfe, run_id)), "processed_file")
+        return ProcessedFile.from_dict(rows[0]) if rows else None
+
+    # writing
+
+    @contextmanager
+    def transaction(self, operator: str) -> Iterator[TinyTransaction]:
+        with write_lock(self.root):
+            recover(self.root)
+            tx = TinyTransaction(self, operator)
+            try:
+                yield tx
+            except BaseException:
+                tx.discard()
+                raise
+            tx.commit()
+
+
+__all__ = ["INTERRUPTED", "TinyStore"]

@@ -1,0 +1,405 @@
+"""TinyTransaction: changes staged in memory under the write lock, written at once at commit.
+
+Each file is read at most once per transaction (school data, registries, the directory) and
+written whole at most once, through one journal commit.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from uso_tui.domain.models import (
+    Account,
+    AuditEvent,
+    Exclusion,
+    MatchCase,
+    ProcessedFile,
+    Run,
+    School,
+)
+from uso_tui.domain.names import make_username
+from uso_tui.domain.schools import check_dfe, la_of
+from uso_tui.store.api import (
+    DuplicateSchool,
+    StoreError,
+    Transaction,
+    UnknownAccount,
+    UnknownCase,
+    UnknownExclusion,
+    UnknownRun,
+    UnknownSchool,
+)
+from uso_tui.store.audit import Recent, segment_doc, segment_name
+from uso_tui.store.codec import from_doc, from_docs, to_doc, to_docs
+from uso_tui.store.index import build_index, index_fields
+from uso_tui.store.journal import Commit
+from uso_tui.store.layout import la_of_username, school_of_case, school_of_run, seq_of
+from uso_tui.store.liveness import identity
+from uso_tui.store.schooldoc import RUNNING_KEY, SUMMARY_FIELDS, SchoolDoc
+from uso_tui.store.storage import as_table, encode, make_dir, read_json, table_rows
+
+if TYPE_CHECKING:
+    from uso_tui.store.tinystore import TinyStore
+
+PROCESSED_FILES_KEPT = 30
+
+
+def registry_doc(mapping: dict[str, str]) -> dict[str, Any]:
+    return {"registry": {"1": mapping}}
+
+
+def registry_map(data: dict[str, Any] | None) -> dict[str, str]:
+    rows = table_rows(data, "registry")
+    return rows[0] if rows else {}
+
+
+class TinyTransaction(Transaction):
+    def __init__(self, store: TinyStore, operator: str) -> None:
+        self.operator = operator
+        self._store = store
+        self._lay = store.layout
+        self._dir: dict[str, dict[str, Any]] | None = None
+        self._dir_dirty = False
+        self._docs: dict[str, SchoolDoc] = {}
+        self._regs: dict[str, dict[str, str]] = {}
+        self._regs_dirty: set[str] = set()
+        self._reserved: set[str] = set()
+        self._secrets: dict[str, str] = {}
+        self._events: dict[str | None, list[dict[str, Any]]] = {}
+        self._runs_put: dict[str, dict[str, Any]] = {}
+        self._files: dict[tuple[str, str], dict[str, Any]] = {}
+        self._new_schools: set[str] = set()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<TinyTransaction operator={self.operator!r} root={str(self._lay.root)!r}>"
+
+    # ---- loading (each file once per transaction)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("this transaction has ended")
+
+    def _directory(self) -> dict[str, dict[str, Any]]:
+        self._check_open()
+        if self._dir is None:
+            rows = table_rows(read_json(self._lay.schools_json), "schools")
+            self._dir = {r["dfe"]: r for r in rows}
+        return self._dir
+
+    def _entry(self, dfe: str) -> dict[str, Any]:
+        entry = self._directory().get(dfe)
+        if entry is None:
+            raise UnknownSchool(f"unknown school {dfe!r}")
+        return entry
+
+    def _doc(self, dfe: str) -> SchoolDoc:
+        doc = self._docs.get(dfe)
+        if doc is None:
+            self._entry(dfe)
+            doc = SchoolDoc.load(dfe, self._lay.data(dfe))
+            doc.settle_stale_runs()
+            self._docs[dfe] = doc
+        return doc
+
+    def _reg(self, la: str) -> dict[str, str]:
+        reg = self._regs.get(la)
+        if reg is None:
+            reg = self._regs[la] = registry_map(read_json(self._lay.registry_file(la)))
+        return reg
+
+    def _home_of(self, username: str) -> str | None:
+        return self._reg(la_of_username(username)).get(username)
+
+    # ---- reads
+
+    def school(self, dfe: str) -> School:
+        return from_doc(School, self._entry(dfe))
+
+    def schools(self) -> list[School]:
+        return from_docs(School, [self._directory()[k] for k in sorted(self._directory())])
+
+    def school_accounts(self, dfe: str) -> list[Account]:
+        return from_docs(Account, list(self._doc(dfe).accounts.values()))
+
+    def la_accounts(self, la: str, role: str | None = None) -> list[Account]:
+        docs: list[dict[str, Any]] = []
+        for dfe in sorted(self._directory()):
+            if la_of(dfe) == la:
+                accounts = self._doc(dfe).accounts.values()
+                docs.extend(a for a in accounts if role is None or a["role"] == role)
+        return from_docs(Account, docs)
+
+    def find_account(self, username: str) -> Account | None:
+        self._check_open()
+        home = self._home_of(username)
+        if home is None or home not in self._directory():
+            return None
+        d = self._doc(home).accounts.get(username)
+        return from_doc(Account, d) if d is not None else None
+
+    def account(self, username: str) -> Account:
+        found = self.find_account(username)
+        if found is None:
+            raise UnknownAccount(f"unknown account {username!r}")
+        return found
+
+    def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]:
+        docs = sorted(self._doc(dfe).cases.values(), key=lambda c: seq_of(c["case_id"]))
+        return from_docs(MatchCase, [c for c in docs if status is None or c["status"] == status])
+
+    def case(self, case_id: str) -> MatchCase:
+        dfe = school_of_case(case_id)
+        d = self._doc(dfe).cases.get(case_id) if dfe in self._directory() else None
+        if d is None:
+            raise UnknownCase(f"unknown case {case_id!r}")
+        return from_doc(MatchCase, d)
+
+    def exclusions(self, dfe: str) -> list[Exclusion]:
+        doc = self._doc(dfe)
+        return from_docs(Exclusion, [doc.exclusions[k] for k in sorted(doc.exclusions)])
+
+    def run(self, run_id: str) -> Run:
+        dfe = school_of_run(run_id)
+        d = self._doc(dfe).runs.get(run_id) if dfe in self._directory() else None
+        if d is None:
+            raise UnknownRun(f"unknown run {run_id!r}")
+        return from_doc(Run, d)
+
+    def runs(self, dfe: str) -> list[Run]:
+        return from_docs(Run, self._doc(dfe).newest_runs())
+
+    def running_runs(self, dfe: str) -> list[Run]:
+        """The school's runs in progress (stale ones, whose process died, are already failed)."""
+        return from_docs(Run, [r for r in self._doc(dfe).newest_runs() if r["status"] == "running"])
+
+    # ---- writes
+
+    def add_school(self, school: School, secret: str) -> None:
+        dfe = check_dfe(school.dfe)
+        if dfe in self._directory():
+            raise DuplicateSchool(f"school {dfe} already exists")
+        self._check_secret(secret)
+        entry = to_doc(school)
+        doc = SchoolDoc(dfe)
+        doc.dirty = doc.index_dirty = True
+        entry.update(doc.summary())
+        self._directory()[dfe] = entry
+        self._dir_dirty = True
+        self._docs[dfe] = doc
+        self._secrets[dfe] = secret
+        self._new_schools.add(dfe)
+
+    def put_school(self, school: School) -> None:
+        """Replace a school's settings; the summary fields stay the store's own."""
+        old = self._entry(school.dfe)
+        entry = to_doc(school)
+        for key in (*SUMMARY_FIELDS, RUNNING_KEY):
+            if key in old:
+                entry[key] = old[key]
+        self._directory()[school.dfe] = entry
+        self._dir_dirty = True
+
+    @staticmethod
+    def _check_secret(secret: str) -> None:
+        if not isinstance(secret, str) or not secret.strip():
+            raise StoreError("the client secret is empty")
+
+    def set_secret(self, dfe: str, secret: str) -> None:
+        self._entry(dfe)
+        self._check_secret(secret)
+        self._secrets[dfe] = secret
+
+    def new_username(self, forename: str, surname: str, la: str) -> str:
+        reg = self._reg(la)
+        reserved = self._reserved
+        name = make_username(forename, surname, la, lambda u: u in reg or u in reserved)
+        reserved.add(name)
+        return name
+
+    def put_account(self, account: Account) -> None:
+        self.put_accounts([account])
+
+    def put_accounts(self, accounts: list[Account]) -> None:
+        self._check_open()
+        if not accounts:
+            return
+        docs = to_docs(accounts)
+        directory = self._directory()
+        for d in docs:
+            username = d["username"]
+            home = d.get("school") or d.get("previous_school") or d.get("link_school")
+            if home is None:
+                raise StoreError(f"account {username} has no school, previous or linked school")
+            if home not in directory:
+                raise UnknownSchool(f"unknown school {home!r} (account {username})")
+            la = la_of_username(username)
+            reg = self._reg(la)
+            old_home = reg.get(username)
+            if old_home is not None and old_home != home and old_home in directory:
+                old_doc = self._doc(old_home)
+                if old_doc.accounts.pop(username, None) is not None:
+                    old_doc.dirty = old_doc.index_dirty = True
+            doc = self._doc(home)
+            prev = doc.accounts.get(username)
+            if prev is None or index_fields(prev) != index_fields(d):
+                doc.index_dirty = True
+            doc.accounts[username] = d
+            doc.dirty = True
+            if old_home != home:
+                reg[username] = home
+                self._regs_dirty.add(la)
+            self._reserved.discard(username)
+
+    def next_run_id(self, dfe: str) -> str:
+        doc = self._doc(dfe)
+        n = doc.meta["next_run"]
+        doc.meta["next_run"] = n + 1
+        doc.dirty = True
+        return f"{dfe}-r{n}"
+
+    def put_run(self, run: Run) -> None:
+        d = to_doc(run)
+        if d["status"] == "running" and not d.get("pid"):
+            d.update(identity())  # lets other processes see when this run's process has died
+        doc = self._doc(run.school)
+        doc.runs[run.run_id] = d
+        doc.dirty = True
+        self._runs_put[run.run_id] = d
+
+    def next_case_id(self, dfe: str) -> str:
+        doc = self._doc(dfe)
+        n = doc.meta["next_case"]
+        doc.meta["next_case"] = n + 1
+        doc.dirty = True
+        return f"{dfe}-c{n}"
+
+    def put_case(self, case: MatchCase) -> None:
+        self.put_cases([case])
+
+    def put_cases(self, cases: list[MatchCase]) -> None:
+        for d in to_docs(cases):
+            doc = self._doc(d["school"])
+            doc.cases[d["case_id"]] = d
+            doc.dirty = True
+
+    def add_exclusion(
+        self, dfe: str, forename: str, surname: str, dob: str | None, added_at: str
+    ) -> Exclusion:
+        doc = self._doc(dfe)
+        n = doc.meta["next_exclusion"]
+        doc.meta["next_exclusion"] = n + 1
+        ex = Exclusion(
+            id=n,
+            school=dfe,
+            forename=forename,
+            surname=surname,
+            dob=dob,
+            added_by=self.operator,
+            added_at=added_at,
+        )
+        doc.exclusions[n] = to_doc(ex)
+        doc.dirty = True
+        return ex
+
+    def remove_exclusion(self, dfe: str, exclusion_id: int) -> Exclusion:
+        doc = self._doc(dfe)
+        d = doc.exclusions.pop(int(exclusion_id), None)
+        if d is None:
+            raise UnknownExclusion(f"no exclusion {exclusion_id} at {dfe}")
+        doc.dirty = True
+        return Exclusion.from_dict(d)
+
+    def audit(self, event: AuditEvent) -> None:
+        self.audit_many([event])
+
+    def audit_many(self, events: list[AuditEvent]) -> None:
+        self._check_open()
+        for d in to_docs(events):
+            self._events.setdefault(d.get("school"), []).append(d)
+
+    def put_processed_file(self, pf: ProcessedFile) -> None:
+        self._entry(pf.school)
+        self._files[(pf.school, pf.run_id)] = to_doc(pf)
+
+    # ---- commit
+
+    def commit(self) -> None:
+        """Write every change in one journal commit. Called once, under the write lock."""
+        self._check_open()
+        try:
+            self._commit()
+        finally:
+            self._closed = True
+
+    def _commit(self) -> None:
+        lay = self._lay
+        commit = Commit(lay.root)
+        recent: Recent | None = None
+        if any(self._events.values()) or self._runs_put:
+            recent = Recent(read_json(lay.recent_json))
+        for school, events in self._events.items():
+            if not events:
+                continue
+            if school is not None and school in self._directory():
+                doc = self._doc(school)
+                n = doc.meta["next_audit"]
+                doc.meta["next_audit"] = n + 1
+                doc.dirty = True
+            else:
+                assert recent is not None
+                n = recent.meta.get("next_global_audit", 1)
+                recent.meta["next_global_audit"] = n + 1
+                school = None
+            commit.write(lay.audit_dir(school) / segment_name(n), encode(segment_doc(events)))
+        if recent is not None:
+            for events in self._events.values():
+                recent.add_events(events)
+            recent.put_runs(list(self._runs_put.values()))
+            commit.write(lay.recent_json, encode(recent.dump()))
+        for (dfe, run_id), pf in self._files.items():
+            commit.write(
+                lay.processed_file(dfe, run_id), encode({"processed_file": as_table([pf])})
+            )
+        for dfe in {dfe for dfe, _ in self._files}:
+            self._prune_processed(commit, dfe)
+        for dfe, doc in self._docs.items():
+            if not doc.dirty:
+                continue
+            commit.write(lay.data(dfe), doc.dump())
+            if doc.index_dirty:
+                commit.write(lay.names_idx(dfe), build_index(doc.accounts.values()))
+            entry = self._entry(dfe)
+            for key, value in doc.summary().items():
+                if entry.get(key) != value:
+                    entry[key] = value
+                    self._dir_dirty = True
+        for la in self._regs_dirty:
+            commit.write(lay.registry_file(la), encode(registry_doc(self._regs[la])))
+        for dfe, secret in self._secrets.items():
+            commit.write(lay.secret(dfe), secret.encode())
+        if self._dir_dirty:
+            directory = self._directory()
+            rows = [directory[k] for k in sorted(directory)]
+            commit.write(lay.schools_json, encode({"schools": as_table(rows)}))
+        for dfe in self._new_schools:
+            for folder in (lay.school_dir(dfe), lay.audit_dir(dfe), lay.files_dir(dfe)):
+                make_dir(folder)
+        if self._secrets:
+            make_dir(lay.secrets)
+        commit.apply()
+
+    def _prune_processed(self, commit: Commit, dfe: str) -> None:
+        folder = self._lay.files_dir(dfe)
+        try:
+            names = {n[:-5] for n in os.listdir(folder) if n.endswith(".json")}
+        except FileNotFoundError:
+            names = set()
+        names.update(run_id for school, run_id in self._files if school == dfe)
+        newest = sorted(names, key=seq_of, reverse=True)
+        for run_id in newest[PROCESSED_FILES_KEPT:]:
+            commit.delete(self._lay.processed_file(dfe, run_id))
+
+    def discard(self) -> None:
+        self._closed = True
