@@ -1,0 +1,415 @@
+"""Force Run: start a run of one school and watch it live.
+
+The run belongs to the app (UsoApp.start_force_run): leaving this screen does not cancel it, and opening
+the screen again shows it where it is. When the school already has a run going elsewhere (the scheduler,
+another console, the command line), this screen shows that run by polling the store instead of starting
+another.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Footer, Log, ProgressBar, Static
+
+from uso_tui.domain.models import Account, Run, School
+from uso_tui.domain.schools import REPORT_LABELS
+from uso_tui.tui.live import LiveRun, ReportProgress
+from uso_tui.tui.screens.base import UsoScreen
+from uso_tui.tui.widgets import Confirm, clean, plain, status_text, when
+
+COUNTERS = [
+    ("created", "Created"),
+    ("updated", "Updated"),
+    ("auto_linked", "Auto-linked"),
+    ("restored", "Restored"),
+    ("unallocated", "Unallocated"),
+    ("held_unallocations", "Held"),
+    ("needs_matching", "To match"),
+    ("future", "Future"),
+    ("invalid", "Invalid"),
+    ("excluded", "Excluded"),
+]
+POLL_SECONDS = 1.0
+SHOW_HELD = 30  # names listed in the confirmation of a held run
+
+
+def counters_text(counts: dict[str, int]) -> Text:
+    out = Text(end="")
+    for i, (key, label) in enumerate(COUNTERS):
+        if i == 5:
+            out.append("\n")
+        elif i:
+            out.append("  ")
+        n = counts.get(key, 0)
+        out.append(f"{label} ", style="bold")
+        out.append(
+            f"{n:<5}",
+            style="yellow"
+            if n and key in ("unallocated", "held_unallocations", "needs_matching", "invalid")
+            else "",
+        )
+    return out
+
+
+def report_label(report: str, rp: ReportProgress) -> str:
+    name = REPORT_LABELS.get(report, report)
+    if rp.records_total is not None and rp.phase in ("planning", "applying", "done", "held"):
+        return f"{name:<9}{rp.phase} {rp.records_done:,}/{rp.records_total:,} records"
+    if rp.pages_done or rp.pages_total:
+        total = f"/{rp.pages_total}" if rp.pages_total else ""
+        return f"{name:<9}pages {rp.pages_done}{total} ({rp.records_done:,} records)"
+    return f"{name:<9}{rp.phase}"
+
+
+class ForceRunScreen(UsoScreen):
+    kind = "force_run"
+
+    BINDINGS = [
+        Binding("c", "cancel_run", "Cancel run"),
+        Binding("y", "confirm_held", "Confirm held"),
+        Binding("m", "matching", "Matching"),
+        Binding("b", "results", "Bulk results"),
+        Binding("r", "run_again", "Run again"),
+        Binding("escape", "app.back", "Back"),
+    ]
+
+    def __init__(self, store, dfe: str) -> None:
+        super().__init__(store, dfe)
+        self.live: LiveRun | None = None
+        self.external: Run | None = None  # a run of this school by another process
+        self.final: Run | None = None
+        self._written = 0  # log lines shown
+        self._log_seen: list[str] = []
+        self._poll: Timer | None = None
+        self._bars: dict[str, tuple[Static, ProgressBar]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"Force run {self.dfe}")
+        yield Static("", id="phase", classes="summary")
+        yield Vertical(id="bars", classes="report-progress")
+        yield Static("", id="counters", classes="summary")
+        yield Static("", id="outcome", classes="summary")
+        yield Log(id="run-log", highlight=False, auto_scroll=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.begin()
+
+    def on_screen_resume(self) -> None:
+        if self.live is not None:
+            self.render_live()
+
+    # -- starting or attaching ----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-start")
+    def begin(self) -> None:
+        """Attach to this console's run, or to another process's, or start one."""
+        from uso_tui.sync.runner import current_run  # noqa: PLC0415
+
+        try:
+            school = self.store.school(self.dfe)
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self._fatal, str(exc))
+            return
+        self.app.call_from_thread(self._show_school, school)
+        live = self.app.live_runs.get(self.dfe)  # type: ignore[attr-defined]
+        if live is not None and (not live.done or live.result is not None):
+            self.app.call_from_thread(self._attach, live)
+            return
+        try:
+            running = current_run(self.store, self.dfe)
+        except Exception:  # noqa: BLE001 - treat as none: the runner refuses a second run anyway
+            running = None
+        if running is not None:
+            self.app.call_from_thread(self._watch_external, running)
+            return
+        self.app.call_from_thread(self._start, school)
+
+    def _show_school(self, school: School) -> None:
+        self.title = f"Force run {school.dfe}"
+        self.query_one("#title", Static).update(
+            Text.assemble(
+                ("Force run  ", "bold"),
+                (f"{school.dfe}  ", "bold"),
+                plain(school.name),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+        self._reports = list(school.reports)
+
+    def _fatal(self, message: str) -> None:
+        self.query_one("#outcome", Static).update(plain(message, "bold red"))
+
+    def _start(self, school: School) -> None:
+        self.final = None
+        self.external = None
+        live = self.app.start_force_run(self.dfe, list(school.reports))  # type: ignore[attr-defined]
+        self._attach(live)
+
+    def _attach(self, live: LiveRun) -> None:
+        self.live = live
+        self._written = 0
+        self.query_one(Log).clear()
+        self._make_bars(live.reports)
+        self.render_live()
+        self.refresh_bindings()
+
+    def _make_bars(self, reports: list[str]) -> None:
+        bars = self.query_one("#bars", Vertical)
+        bars.remove_children()
+        self._bars = {}
+        for report in reports:
+            label = Static("", classes="report-label")
+            bar = ProgressBar(total=None, show_eta=False, show_percentage=True)
+            bars.mount(Horizontal(label, bar, classes="report-progress"))
+            self._bars[report] = (label, bar)
+
+    # -- live updates (RunProgress merges, so this runs at most once per frame or so) ----------
+
+    def live_run_changed(self, dfe: str) -> None:
+        if dfe == self.dfe and self.live is not None:
+            self.render_live()
+
+    def render_live(self) -> None:
+        live = self.live
+        if live is None:
+            return
+        snap = live.snapshot()
+        phase = snap["phase"]
+        run_id = snap["run_id"] or "starting"
+        head = Text(f"Run {run_id}  ", style="bold", end="")
+        head.append_text(
+            status_text(phase)
+            if phase in ("succeeded", "held", "failed", "cancelled")
+            else Text(f"phase: {phase}", style="bold cyan")
+        )
+        if not snap["done"]:
+            head.append("   (c cancels; escape leaves it running)", style="dim")
+        self.query_one("#phase", Static).update(head)
+        for report, rp in snap["per_report"].items():
+            if report not in self._bars:
+                continue
+            label, bar = self._bars[report]
+            label.update(Text(report_label(report, rp), no_wrap=True, overflow="ellipsis"))
+            if rp.records_total is not None and rp.phase in (
+                "planning",
+                "applying",
+                "done",
+                "held",
+            ):
+                bar.update(total=max(rp.records_total, 1), progress=rp.records_done)
+            elif rp.pages_total:
+                bar.update(total=rp.pages_total, progress=rp.pages_done)
+            elif snap["done"]:
+                bar.update(total=1, progress=1)
+        self.query_one("#counters", Static).update(counters_text(snap["counts"]))
+        log = self.query_one(Log)
+        lines = snap["log"]
+        # LiveRun keeps the newest lines; write those not written yet
+        new = lines[self._written :] if len(lines) >= self._written else lines
+        if new:
+            log.write_lines([clean(line) for line in new])
+            self._written = len(lines)
+        if snap["done"]:
+            self._finished(snap)
+
+    def _finished(self, snap: dict) -> None:
+        outcome = self.query_one("#outcome", Static)
+        if snap["refused"]:
+            outcome.update(plain(snap["error"] or "another run is in progress", "bold yellow"))
+            self.begin_watch_after_refusal()
+            return
+        result = snap["result"]
+        if result is None:
+            outcome.update(plain(f"Run failed: {snap['error']}", "bold red"))
+            self.refresh_bindings()
+            return
+        self.final = result.run
+        self._show_final(result.run)
+
+    def begin_watch_after_refusal(self) -> None:
+        self.live = None
+        self.begin()
+
+    def _show_final(self, run: Run) -> None:
+        outcome = self.query_one("#outcome", Static)
+        c = run.counts
+        text = Text(end="")
+        text.append_text(status_text(run.status))
+        text.append(f"  {when(run.finished_at, seconds=True)}  ")
+        if run.status == "succeeded":
+            text.append(f"{c.get('fetched', 0):,} records, {c.get('unchanged', 0):,} unchanged.")
+        elif run.status == "held":
+            text.append(
+                f"{len(run.held_usernames)} unallocations held (safety hold). "
+                "y shows who and confirms.",
+                style="bold yellow",
+            )
+        elif run.status == "cancelled":
+            text.append("Cancelled before the apply step: nothing changed.")
+        elif run.status == "failed":
+            text.append_text(plain(f"Nothing changed. {run.error or ''}", "bold red"))
+        if c.get("needs_matching"):
+            text.append(f"\n{c['needs_matching']} records wait in the matching queue (m).")
+        text.append("  b: bulk results.  r: run again.", style="dim")
+        outcome.update(text)
+        self.query_one("#counters", Static).update(counters_text(c))
+        self.refresh_bindings()
+
+    # -- another process's run ------------------------------------------------------------------
+
+    def _watch_external(self, run: Run) -> None:
+        self.external = run
+        self._make_bars([])
+        self.query_one("#phase", Static).update(
+            Text.assemble(
+                (f"Run {run.run_id}  ", "bold"),
+                ("running elsewhere", "bold cyan"),
+                f": {run.trigger} by ",
+                plain(run.operator),
+                f" since {when(run.started_at, seconds=True)}",
+            )
+        )
+        self.query_one("#outcome", Static).update(
+            Text(
+                "This school already has a run in progress; showing it instead of starting "
+                "another. Its details appear when it ends.",
+                style="yellow",
+            )
+        )
+        self.query_one(Log).write_line(
+            clean(f"{run.run_id}: {run.trigger} run by {run.operator} in another process")
+        )
+        if self._poll is None:
+            self._poll = self.set_interval(POLL_SECONDS, self.poll_external)
+        self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-poll")
+    def poll_external(self) -> None:
+        if self.external is None:
+            return
+        try:
+            run = self.store.run(self.external.run_id)
+        except Exception:  # noqa: BLE001 - try again next tick
+            return
+        self.app.call_from_thread(self._external_update, run)
+
+    def _external_update(self, run: Run) -> None:
+        self.query_one("#counters", Static).update(counters_text(run.counts))
+        if run.status == "running":
+            return
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+        self.query_one(Log).write_line(f"{run.run_id}: {run.status}")
+        self.external = None
+        self.final = run
+        self._show_final(run)
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        running = self.live is not None and not self.live.done
+        if action == "cancel_run":
+            return True if running else None
+        if action == "confirm_held":
+            return (
+                True
+                if (
+                    self.final is not None
+                    and self.final.status == "held"
+                    and not self.final.confirmed_at
+                )
+                else None
+            )
+        if action == "run_again":
+            return True if (not running and self.external is None) else None
+        return True
+
+    def action_cancel_run(self) -> None:
+        live = self.live
+        if live is None or live.done:
+            return
+        if live.phase == "applying":
+            self.say("Too late to cancel: the run is applying its changes", "warning")
+            return
+        live.cancel.set()
+        with live.lock:
+            live.log.append(f"{self.now():%H:%M:%S} cancel requested by {self.operator}")
+        self.render_live()
+
+    def action_run_again(self) -> None:
+        if self.live is not None and not self.live.done:
+            return
+        self.app.live_runs.pop(self.dfe, None)  # type: ignore[attr-defined]
+        self.live = None
+        self.final = None
+        self.query_one("#outcome", Static).update("")
+        self.begin()
+
+    def action_matching(self) -> None:
+        self.app.open_screen("matching", self.dfe)  # type: ignore[attr-defined]
+
+    def action_results(self) -> None:
+        self.app.open_screen("bulk_results", self.dfe)  # type: ignore[attr-defined]
+
+    def action_confirm_held(self) -> None:
+        if self.final is None or self.final.status != "held":
+            return
+        self.load_held(self.final)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-held")
+    def load_held(self, run: Run) -> None:
+        accounts: list[Account | None] = [
+            self.store.find_account(u) for u in run.held_usernames[:SHOW_HELD]
+        ]
+        self.app.call_from_thread(self._ask_confirm, run, accounts)
+
+    def _ask_confirm(self, run: Run, accounts: list[Account | None]) -> None:
+        n = len(run.held_usernames)
+        body = Text(
+            f"Confirming run {run.run_id} unallocates {n} accounts of {self.dfe}:\n\n", end=""
+        )
+        for username, acc in zip(run.held_usernames, accounts, strict=False):
+            body.append(f"  {username:<20} ")
+            if acc is not None:
+                body.append_text(plain(f"{acc.forename} {acc.surname}"))
+                body.append(f"  {acc.role}  {acc.dob or ''}")
+            body.append("\n")
+        if n > len(accounts):
+            body.append(f"  … and {n - len(accounts)} more\n")
+        body.append("\nThey keep their accounts and can be restored from Bulk results.")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.confirm(run.run_id)
+
+        self.app.push_screen(
+            Confirm(f"Unallocate {n} accounts?", body, yes=f"Unallocate {n}", no="Not now"),
+            answer,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-confirm")
+    def confirm(self, run_id: str) -> None:
+        from uso_tui.sync.actions import confirm_run  # noqa: PLC0415
+
+        try:
+            run = confirm_run(self.store, run_id, operator=self.operator, now=self.now())
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.say, f"Not confirmed: {exc}", "error")
+            return
+        self.app.call_from_thread(self._confirmed, run)
+
+    def _confirmed(self, run: Run) -> None:
+        self.final = run
+        self.query_one(Log).write_line(
+            clean(f"{self.now():%H:%M:%S} held unallocations confirmed by {self.operator}")
+        )
+        self._show_final(run)
+        self.say(f"Run {run.run_id} confirmed: held accounts unallocated")

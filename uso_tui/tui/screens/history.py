@@ -1,0 +1,305 @@
+"""Run history and the audit log, for one school or for all schools (dfe None), newest first.
+
+Enter shows one run (every count, the error in full, held unallocations) or one audit event (before and
+after, key by key). Everything shown is read from the store; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+
+from uso_tui.domain.models import COUNT_KEYS, AuditEvent, Run
+from uso_tui.tui.screens.listing import (
+    Col,
+    Details,
+    ListScreen,
+    ListTable,
+    Row,
+    cells,
+    change_summary,
+    diff_lines,
+    haystack,
+)
+from uso_tui.tui.widgets import kv_lines, plain, status_text, when
+
+AUDIT_LIMIT = (
+    2000  # the newest events of a school; older ones stay in the store (and `uso-tui audit`)
+)
+COUNT_LABELS = {
+    "fetched": "fetched",
+    "created": "created",
+    "updated": "updated",
+    "auto_linked": "auto-linked",
+    "restored": "restored",
+    "unallocated": "unallocated",
+    "held_unallocations": "held unallocations",
+    "needs_matching": "queued for matching",
+    "future": "future starters",
+    "invalid": "invalid",
+    "excluded": "excluded",
+    "unchanged": "unchanged",
+}
+
+
+def counts_short(counts: dict[str, int]) -> str:
+    """`+3 ~2 -1 ?4 !1`: created, updated, unallocated (or held), matching, invalid."""
+    c = counts
+    held = c.get("held_unallocations", 0)
+    out = f"+{c.get('created', 0)} ~{c.get('updated', 0)} -{c.get('unallocated', 0)}"
+    if held:
+        out += f" h{held}"
+    return out + f" ?{c.get('needs_matching', 0)} !{c.get('invalid', 0)}"
+
+
+def run_details(run: Run) -> Text:
+    pairs: list[tuple[str, object]] = [
+        ("Run", run.run_id),
+        ("School", run.school),
+        ("Status", status_text(run.status)),
+        ("Trigger", run.trigger),
+        ("Operator", run.operator),
+        ("Reports", ", ".join(run.reports) or "all enabled"),
+        ("Started", when(run.started_at, seconds=True)),
+        ("Finished", when(run.finished_at, seconds=True) or "-"),
+    ]
+    if run.dry_run:
+        pairs.append(("Dry run", "yes (nothing was applied)"))
+    if run.error:
+        pairs.append(("Error", run.error))
+    if run.confirmed_by:
+        pairs.append(("Confirmed", f"by {run.confirmed_by} at {when(run.confirmed_at)}"))
+    out = kv_lines(pairs, width=12)
+    out.append("\n\nCounts\n", style="bold")
+    for key in COUNT_KEYS:
+        out.append(f"  {COUNT_LABELS.get(key, key):<22}{run.counts.get(key, 0):>7,}\n")
+    if run.held_usernames:
+        out.append(
+            f"\nHeld unallocations ({len(run.held_usernames)}), applied only when confirmed:\n",
+            style="bold",
+        )
+        for username in run.held_usernames:
+            out.append("  ")
+            out.append_text(plain(username))
+            out.append("\n")
+    return out
+
+
+def event_details(e: AuditEvent) -> Text:
+    pairs: list[tuple[str, object]] = [
+        ("At", when(e.at, seconds=True)),
+        ("Operator", e.operator),
+        ("School", e.school or "-"),
+        ("Action", e.action),
+        ("Subject", e.subject),
+    ]
+    if e.run_id:
+        pairs.append(("Run", e.run_id))
+    out = kv_lines(pairs, width=10)
+    out.append("\n\nBefore -> after (* changed)\n", style="bold")
+    out.append_text(diff_lines(e.before, e.after))
+    return out
+
+
+def _scope(dfe: str | None) -> str:
+    return dfe if dfe else "all schools"
+
+
+class RunHistoryScreen(ListScreen):
+    kind = "history"
+
+    BINDINGS = [
+        Binding("enter", "details", "Details"),
+        *ListScreen.LIST_BINDINGS,
+        Binding("g", "reload", "Reload"),
+    ]
+
+    def __init__(self, store, dfe: str | None = None) -> None:
+        super().__init__(store, dfe)
+        self.title = f"Run history: {_scope(dfe)}"
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"Run history: {_scope(self.dfe)}")
+        yield self.filter_bar("filter: run, status, trigger, operator, error (escape clears)")
+        cols = [
+            Col("Started", "started", 16),
+            *([Col("School", "school", 8)] if self.dfe is None else []),
+            Col("Status", "status", 9),
+            Col("Trigger", "trigger", 8),
+            Col("Operator", "operator", 10),
+            Col("+new ~upd -unal ?match !inv", "counts", 27),
+            Col("Error", "error", None, 8),
+        ]
+        yield ListTable(cols, id="runs")
+        yield Static(
+            Text("+ created  ~ updated  - unallocated  h held  ? matching  ! invalid", end=""),
+            classes="hint",
+            id="legend",
+        )
+        yield Footer()
+
+    def active_table(self) -> ListTable:
+        return self.query_one("#runs", ListTable)
+
+    def on_mount(self) -> None:
+        self.active_table().focus()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history-load")
+    def load(self) -> None:
+        try:
+            runs = self.store.runs(self.dfe)
+            running = {r.run_id for r in self.store.running_runs(self.dfe)}
+        except Exception as exc:  # noqa: BLE001 - unknown school, store trouble: shown, not fatal
+            self.app.call_from_thread(self.say, f"Cannot read runs: {exc}", "error")
+            return
+        rows = [self._row(r, r.run_id in running) for r in runs]
+        self.app.call_from_thread(self._show, rows)
+
+    def _row(self, run: Run, running: bool) -> Row:
+        status = "running" if running else run.status
+        values = [
+            when(run.started_at),
+            *([run.school] if self.dfe is None else []),
+            status_text(status),
+            run.trigger,
+            run.operator,
+            counts_short(run.counts),
+            run.error or "",
+        ]
+        return Row(
+            key=run.run_id,
+            cells=cells(*values),
+            haystack=haystack(run.run_id, run.school, status, run.trigger, run.operator, run.error),
+            data=run,
+        )
+
+    def _show(self, rows: list[Row]) -> None:
+        table = self.active_table()
+        table.set_rows(rows)
+        self.filter_applied()
+
+    def filter_applied(self) -> None:
+        table = self.active_table()
+        total, shown = len(table.all_rows), len(table.shown)
+        text = f"Run history: {_scope(self.dfe)} | {total:,} runs, newest first"
+        if shown != total:
+            text += f" | {shown:,} shown"
+        self.query_one("#title", Static).update(
+            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
+        )
+
+    @on(DataTable.RowSelected, "#runs")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_details(self) -> None:
+        row = self.active_table().current()
+        if row is not None:
+            self.app.push_screen(Details(f"Run {row.key}", run_details(row.data)))
+
+
+class AuditScreen(ListScreen):
+    kind = "audit"
+
+    BINDINGS = [
+        Binding("enter", "details", "Details"),
+        *ListScreen.LIST_BINDINGS,
+        Binding("g", "reload", "Reload"),
+    ]
+
+    def __init__(self, store, dfe: str | None = None) -> None:
+        super().__init__(store, dfe)
+        self.title = f"Audit log: {_scope(dfe)}"
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"Audit log: {_scope(self.dfe)}")
+        yield self.filter_bar("filter: operator, action, subject, change (escape clears)")
+        cols = [
+            Col("At", "at", 16),
+            Col("Operator", "operator", 10),
+            *([Col("School", "school", 8)] if self.dfe is None else []),
+            Col("Action", "action", 12),
+            Col("Subject", "subject", 16),
+            Col("Change", "change", None, 10),
+        ]
+        yield ListTable(cols, id="events")
+        yield Footer()
+
+    def active_table(self) -> ListTable:
+        return self.query_one("#events", ListTable)
+
+    def on_mount(self) -> None:
+        self.active_table().focus()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-load")
+    def load(self) -> None:
+        try:
+            events = self.store.audit(self.dfe, limit=AUDIT_LIMIT)
+        except Exception as exc:  # noqa: BLE001 - shown, not fatal
+            self.app.call_from_thread(self.say, f"Cannot read the audit log: {exc}", "error")
+            return
+        rows = []
+        for i, e in enumerate(events):
+            change = change_summary(e.before, e.after)
+            values = [
+                when(e.at),
+                e.operator,
+                *([e.school or "-"] if self.dfe is None else []),
+                e.action,
+                e.subject,
+                change,
+            ]
+            rows.append(
+                Row(
+                    key=str(i),
+                    cells=cells(*values),
+                    haystack=haystack(e.at, e.operator, e.school, e.action, e.subject, change),
+                    data=e,
+                )
+            )
+        self.app.call_from_thread(self._show, rows)
+
+    def _show(self, rows: list[Row]) -> None:
+        self.active_table().set_rows(rows)
+        self.filter_applied()
+
+    def filter_applied(self) -> None:
+        table = self.active_table()
+        total, shown = len(table.all_rows), len(table.shown)
+        text = f"Audit log: {_scope(self.dfe)} | {total:,} events, newest first"
+        if total >= AUDIT_LIMIT:
+            text += f" (the newest {AUDIT_LIMIT:,})"
+        if shown != total:
+            text += f" | {shown:,} shown"
+        self.query_one("#title", Static).update(
+            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
+        )
+
+    @on(DataTable.RowSelected, "#events")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_details(self) -> None:
+        row = self.active_table().current()
+        if row is not None:
+            e: AuditEvent = row.data
+            self.app.push_screen(Details(f"{e.action}: {e.subject}", event_details(e)))

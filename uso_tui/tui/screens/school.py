@@ -1,0 +1,153 @@
+"""One school's hub: its settings and state at a glance, and a key to every per-school screen."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static
+
+from uso_tui.domain.models import Run, School
+from uso_tui.domain.schools import REPORT_LABELS
+from uso_tui.tui.screens.base import UsoScreen
+from uso_tui.tui.widgets import ago, kv_lines, plain, status_text, when
+
+MENU = [
+    ("e", "AutoUpdate settings", "settings"),
+    ("f", "Force run", "force_run"),
+    ("m", "Matching queue", "matching"),
+    ("b", "Whole School Bulk Results", "bulk_results"),
+    ("u", "Users (all schools)", "users"),
+    ("n", "Non-MIS accounts", "non_mis"),
+    ("h", "Run history", "history"),
+    ("a", "Audit log", "audit"),
+]
+
+
+class SchoolScreen(UsoScreen):
+    kind = "school"
+
+    BINDINGS = [
+        Binding("e", "go('settings')", "Settings"),
+        Binding("f", "go('force_run')", "Force run"),
+        Binding("m", "go('matching')", "Matching"),
+        Binding("b", "go('bulk_results')", "Bulk results"),
+        Binding("u", "go('users')", "Users", show=False),
+        Binding("n", "go('non_mis')", "Non-MIS"),
+        Binding("h", "go('history')", "Runs", show=False),
+        Binding("a", "go('audit')", "Audit", show=False),
+        Binding("g", "reload", "Reload", show=False),
+        Binding("escape", "app.back", "Back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"School {self.dfe}")
+        with VerticalScroll():
+            yield Static("loading…", id="summary", classes="summary")
+            yield Static(self._menu(None), id="menu", classes="summary")
+            yield Static("", id="runs", classes="summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def live_run_changed(self, dfe: str) -> None:
+        if dfe == self.dfe:
+            self.load()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_go(self, kind: str) -> None:
+        self.app.open_screen(kind, None if kind == "users" else self.dfe)  # type: ignore[attr-defined]
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="school-load")
+    def load(self) -> None:
+        try:
+            school = self.store.school(self.dfe)
+            has_secret = self.store.has_secret(self.dfe)
+            runs = self.store.runs(self.dfe, limit=5)
+        except Exception as exc:  # noqa: BLE001 - unknown school, store trouble: say it
+            self.app.call_from_thread(self._failed, str(exc))
+            return
+        self.app.call_from_thread(self._show, school, has_secret, runs)
+
+    def _failed(self, message: str) -> None:
+        self.query_one("#summary", Static).update(plain(message, "bold red"))
+
+    def _menu(self, school: School | None) -> Text:
+        # two columns: the hub must fit 80x24 with the summary above it
+        out = Text("Keys\n", style="bold", end="")
+        half = (len(MENU) + 1) // 2
+        for i in range(half):
+            for key, label, kind in MENU[i::half][:2]:
+                out.append(f"  {key}  ", style="bold")
+                extra = ""
+                if kind == "matching" and school is not None and school.open_cases:
+                    extra = f" ({school.open_cases})"
+                out.append(f"{label}{extra}".ljust(30), style="bold yellow" if extra else "")
+            out.append("\n")
+        return out
+
+    def _show(self, school: School, has_secret: bool, runs: list[Run]) -> None:
+        self.title = f"{school.dfe} {school.name}"
+        now = self.now()
+        self.query_one("#title", Static).update(
+            Text.assemble(
+                (f"{school.dfe}  ", "bold"),
+                plain(school.name, "bold"),
+                f"  (local authority {school.la})",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+        last = Text(end="")
+        if school.last_run_status:
+            last.append_text(status_text(school.last_run_status))
+            last.append(f"  {when(school.last_run_at)} ({ago(school.last_run_at, now)})")
+            if school.last_run_trigger:
+                last.append(f", {school.last_run_trigger}")
+        else:
+            last.append("never run", style="dim")
+        live = self.app.live_runs.get(self.dfe)  # type: ignore[attr-defined]
+        if live is not None and not live.done:
+            last.append("   force run in progress (f to watch)", style="bold cyan")
+        reports = ", ".join(REPORT_LABELS.get(r, r) for r in school.reports)
+        summary = kv_lines(
+            [
+                ("MIS", school.mis),
+                ("MIS URL", school.url),
+                ("Client ID", school.client_id),
+                ("Client Secret", Text("set (hidden)" if has_secret else "NOT SET", end="")),
+                ("Reports", reports),
+                ("Daily run", school.daily_at),
+                (
+                    "Safety hold",
+                    f"more than {school.hold_percent:g}% and at least {school.hold_min} accounts",
+                ),
+                ("Last run", last),
+                ("Open cases", str(school.open_cases)),
+                ("Unallocated", f"{school.unallocated_last_run} by the last run"),
+                ("Active accounts", f"{school.active_accounts:,}"),
+            ]
+        )
+        self.query_one("#summary", Static).update(summary)
+        self.query_one("#menu", Static).update(self._menu(school))
+        table = Text("Recent runs\n", style="bold", end="")
+        if not runs:
+            table.append("  none yet\n", style="dim")
+        for run in runs:
+            c = run.counts
+            table.append(f"  {when(run.started_at)}  ")
+            table.append_text(status_text(run.status))
+            table.append(
+                f"  {run.trigger:<8} {run.operator[:12]:<12} "
+                f"+{c.get('created', 0)} ~{c.get('updated', 0)} "
+                f"-{c.get('unallocated', 0)} ?{c.get('needs_matching', 0)}\n"
+            )
+        self.query_one("#runs", Static).update(table)

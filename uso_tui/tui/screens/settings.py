@@ -1,0 +1,392 @@
+"""AutoUpdate settings of one school: edit, validate as you type, save, change MIS, test connection.
+
+The client secret is never read back from the store: the field is always empty; typing replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Checkbox, Footer, Input, Static
+
+from uso_tui.domain.errors import InvalidInput, UsoError
+from uso_tui.domain.models import School
+from uso_tui.domain.schools import (
+    MIS_DOMAINS,
+    MIS_KINDS,
+    REPORT_LABELS,
+    UNSUPPORTED_REPORTS,
+    check_mis_url,
+    check_reports,
+)
+from uso_tui.tui.screens.base import UsoScreen
+from uso_tui.tui.widgets import Confirm, LineInput, clean, plain
+
+TEXT_FIELDS = [
+    # (field, label, placeholder)
+    ("name", "School name", ""),
+    ("url", "MIS URL", "https://<school>.isams.cloud"),
+    ("client_id", "Client ID", ""),
+    ("secret", "Client Secret", ""),
+    ("daily_at", "Daily run time", "HH:MM"),
+    ("hold_percent", "Hold above %", "10"),
+    ("hold_min", "Hold at least", "10"),
+    ("create_before_start_days", "Create days early", "0"),
+]
+
+
+class SettingsScreen(UsoScreen):
+    kind = "settings"
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+t", "test", "Test connection"),
+        Binding("ctrl+o", "change_mis", "Change MIS"),
+        Binding("down", "app.focus_next", "Next field", show=False),
+        Binding("up", "app.focus_previous", "Previous field", show=False),
+        Binding("escape", "leave", "Back"),
+    ]
+
+    def __init__(self, store, dfe: str) -> None:
+        super().__init__(store, dfe)
+        self.school: School | None = None
+        self.mis = ""
+        self.allowed: frozenset[str] = frozenset()
+        self.has_secret = False
+        self.errors: dict[str, str] = {}
+        self._dirty = False
+        self._loading = True
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"AutoUpdate settings {self.dfe}")
+        with VerticalScroll(id="form"):
+            with Horizontal(classes="form-row"):
+                yield Static("MIS", classes="form-label")
+                yield Static("", id="mis-value")
+            for field, label, placeholder in TEXT_FIELDS:
+                with Horizontal(classes="form-row"):
+                    yield Static(label, classes="form-label")
+                    yield LineInput(
+                        placeholder=placeholder,
+                        id=f"f-{field}",
+                        password=field == "secret",
+                    )
+                yield Static("", id=f"e-{field}", classes="form-error empty")
+            with Horizontal(classes="form-row"):
+                yield Static("Reports", classes="form-label")
+                yield Checkbox("Staff", id="r-staff")
+                yield Checkbox("Students", id="r-students")
+            yield Static("", id="e-reports", classes="form-error empty")
+            with Horizontal(classes="form-row"):
+                yield Static("", classes="form-label")
+                yield Static(
+                    Text(
+                        ", ".join(REPORT_LABELS[r] for r in UNSUPPORTED_REPORTS) + ": not for IRIS",
+                        style="dim",
+                    )
+                )
+            yield Static("", id="status", classes="summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-load")
+    def load(self) -> None:
+        try:
+            school = self.store.school(self.dfe)
+            allowed = self.store.allowed_mis_hosts()
+            has_secret = self.store.has_secret(self.dfe)
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self._set_status, plain(str(exc), "bold red"))
+            return
+        self.app.call_from_thread(self._fill, school, allowed, has_secret)
+
+    def _fill(self, school: School, allowed: frozenset[str], has_secret: bool) -> None:
+        self._loading = True
+        self.school = school
+        self.mis = school.mis
+        self.allowed = allowed
+        self.has_secret = has_secret
+        self.title = f"Settings {school.dfe}"
+        self.query_one("#title", Static).update(
+            Text.assemble(
+                ("AutoUpdate settings  ", "bold"),
+                (f"{school.dfe}  ", "bold"),
+                plain(school.name, "bold"),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+        values = {
+            "name": clean(school.name),
+            "url": school.url,
+            "client_id": clean(school.client_id),
+            "secret": "",
+            "daily_at": school.daily_at,
+            "hold_percent": f"{school.hold_percent:g}",
+            "hold_min": str(school.hold_min),
+            "create_before_start_days": str(school.create_before_start_days),
+        }
+        for field, value in values.items():
+            self.query_one(f"#f-{field}", Input).value = value
+        self._secret_placeholder()
+        self.query_one("#r-staff", Checkbox).value = "staff" in school.reports
+        self.query_one("#r-students", Checkbox).value = "students" in school.reports
+        self._show_mis()
+        self._loading = False
+        self._dirty = False
+        self.validate_all()
+        self.query_one("#f-name", Input).focus()
+
+    def _secret_placeholder(self) -> None:
+        box = self.query_one("#f-secret", Input)
+        if self.mis != (self.school.mis if self.school else self.mis):
+            box.placeholder = "required: the new MIS's secret"
+        elif self.has_secret:
+            box.placeholder = "•••••••• set; type to replace"
+        else:
+            box.placeholder = "not set; type it"
+
+    def _show_mis(self) -> None:
+        text = Text(self.mis, style="bold", end="")
+        if self.school is not None and self.mis != self.school.mis:
+            text.append(f"  (changing from {self.school.mis}; saved with ctrl+s)", style="yellow")
+        else:
+            text.append("   ctrl+o changes the MIS", style="dim")
+        self.query_one("#mis-value", Static).update(text)
+
+    def _set_status(self, text: Text) -> None:
+        self.query_one("#status", Static).update(text)
+
+    # -- validation -------------------------------------------------------------------------------
+
+    def value(self, field: str) -> str:
+        return self.query_one(f"#f-{field}", Input).value
+
+    def reports(self) -> list[str]:
+        out = []
+        if self.query_one("#r-staff", Checkbox).value:
+            out.append("staff")
+        if self.query_one("#r-students", Checkbox).value:
+            out.append("students")
+        return out
+
+    def check(self, field: str) -> object:
+        """The field's value, parsed; raises InvalidInput with the one-line reason (the same
+        checks as sync.admin.update_school, so what is shown here is what saving says)."""
+        from uso_tui.sync.admin import check_school_change, check_secret  # noqa: PLC0415
+
+        if field == "reports":
+            return list(check_reports(self.reports()))
+        v = self.value(field)
+        if field == "url":
+            return check_mis_url(v, self.mis, self.allowed)
+        if field == "secret":
+            if not v:
+                if self.school is not None and self.mis != self.school.mis:
+                    raise InvalidInput("changing the MIS needs the new Client Secret")
+                if not self.has_secret:
+                    raise InvalidInput("no Client Secret is set yet")
+                return None
+            return check_secret(v)
+        if field in ("name", "client_id", "daily_at"):
+            return check_school_change(field, v)
+        if field in ("hold_percent", "hold_min", "create_before_start_days"):
+            return check_school_change(field, v.strip())
+        raise KeyError(field)
+
+    def validate_field(self, field: str) -> bool:
+        try:
+            self.check(field)
+        except UsoError as exc:
+            self.errors[field] = str(exc)
+        else:
+            self.errors.pop(field, None)
+        box = self.query_one(f"#e-{field}", Static)
+        message = self.errors.get(field)
+        box.update(plain(message) if message else "")
+        box.set_class(not message, "empty")
+        return message is None
+
+    def validate_all(self) -> bool:
+        fields = [f for f, _, _ in TEXT_FIELDS] + ["reports"]
+        return all([self.validate_field(f) for f in fields])
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if self._loading or not event.input.id or not event.input.id.startswith("f-"):
+            return
+        self._dirty = True
+        self.validate_field(event.input.id[2:])
+
+    @on(Checkbox.Changed)
+    def _toggled(self, event: Checkbox.Changed) -> None:
+        if self._loading:
+            return
+        self._dirty = True
+        self.validate_field("reports")
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def changes(self) -> tuple[dict, str | None]:
+        """(changed settings, new secret or None) from a valid form."""
+        assert self.school is not None
+        s = self.school
+        new = {
+            "name": self.check("name"),
+            "mis": self.mis,
+            "url": self.check("url"),
+            "client_id": self.check("client_id"),
+            "reports": self.check("reports"),
+            "daily_at": self.check("daily_at"),
+            "hold_percent": self.check("hold_percent"),
+            "hold_min": self.check("hold_min"),
+            "create_before_start_days": self.check("create_before_start_days"),
+        }
+        # text fields show the stored value cleaned of control characters: unchanged if equal
+        changed = {
+            k: v
+            for k, v in new.items()
+            if getattr(s, k) != v and not (isinstance(v, str) and clean(getattr(s, k)) == v)
+        }
+        return changed, self.check("secret")  # type: ignore[return-value]
+
+    def action_save(self) -> None:
+        if self.school is None:
+            return
+        if not self.validate_all():
+            self._set_status(Text("Not saved: fix the fields marked above.", style="bold red"))
+            return
+        changes, secret = self.changes()
+        if not changes and not secret:
+            self._set_status(Text("Nothing to save.", style="dim"))
+            return
+        self._set_status(Text("Saving…"))
+        self.save(changes, secret)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
+    def save(self, changes: dict, secret: str | None) -> None:
+        from uso_tui.sync.admin import update_school  # noqa: PLC0415
+
+        try:
+            school = update_school(
+                self.store,
+                self.dfe,
+                operator=self.operator,
+                now=self.now(),
+                secret=secret,
+                **changes,
+            )
+        except UsoError as exc:
+            self.app.call_from_thread(self._set_status, plain(f"Not saved: {exc}", "bold red"))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown, never crashes the console
+            self.app.call_from_thread(
+                self._set_status, plain(f"Not saved: {type(exc).__name__}: {exc}", "bold red")
+            )
+            return
+        what = ", ".join(sorted(changes)) + (" and the secret" if secret else "")
+        self.app.call_from_thread(self._saved, school, what.lstrip(", ") or "the secret")
+
+    def _saved(self, school: School, what: str) -> None:
+        self.has_secret = self.has_secret or bool(self.value("secret"))
+        self._fill(school, self.allowed, self.has_secret)
+        self._set_status(Text(f"Saved: {what}.", style="bold green"))
+        self.say(f"Settings of {school.dfe} saved")
+
+    def action_change_mis(self) -> None:
+        if self.school is None:
+            return
+        other = next(k for k in MIS_KINDS if k != self.mis)
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            self.mis = other
+            url = self.query_one("#f-url", Input)
+            domain = MIS_DOMAINS[other]
+            url.value = ""
+            url.placeholder = f"https://<school>.{domain}"
+            self.query_one("#f-client_id", Input).value = ""
+            self.query_one("#f-secret", Input).value = ""
+            self._dirty = True
+            self._secret_placeholder()
+            self._show_mis()
+            self.validate_all()
+            url.focus()
+            self._set_status(
+                Text(f"MIS set to {other}: enter its URL, Client ID and Secret, then ctrl+s.")
+            )
+
+        self.app.push_screen(
+            Confirm(
+                f"Change MIS from {self.mis} to {other}?",
+                f"The school's MIS URL, Client ID and Client Secret must be replaced with the ones "
+                f"IRIS issued for {other}. Nothing is saved until ctrl+s.",
+                yes="Change",
+                no="Keep",
+            ),
+            answer,
+        )
+
+    def action_test(self) -> None:
+        if self.school is None:
+            return
+        for field in ("url", "client_id", "reports"):
+            if not self.validate_field(field):
+                self._set_status(Text("Fix the fields marked above to test.", style="bold red"))
+                return
+        trial = replace(
+            self.school,
+            mis=self.mis,
+            url=self.check("url"),
+            client_id=self.check("client_id"),
+            reports=self.check("reports"),
+        )
+        secret = self.value("secret") or None
+        if secret is None and (not self.has_secret or self.mis != self.school.mis):
+            self._set_status(Text("Type the Client Secret to test.", style="bold red"))
+            return
+        self._set_status(Text("Testing connection: getting a token…", style="bold cyan"))
+        self.test(trial, secret)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-test")
+    def test(self, trial: School, secret: str | None) -> None:
+        from uso_tui.sync.actions import test_connection  # noqa: PLC0415
+
+        try:
+            counts = asyncio.run(test_connection(self.store, self.dfe, school=trial, secret=secret))
+        except UsoError as exc:
+            text = plain(f"Connection failed: {exc}", "bold red")
+        except Exception as exc:  # noqa: BLE001
+            text = plain(f"Connection failed: {type(exc).__name__}: {exc}", "bold red")
+        else:
+            parts = ", ".join(f"{REPORT_LABELS.get(r, r)} {n:,} records" for r, n in counts.items())
+            text = Text(f"Connection OK: token received; {parts}.", style="bold green")
+        self.app.call_from_thread(self._set_status, text)
+
+    def action_leave(self) -> None:
+        if not self._dirty:
+            self.app.pop_screen()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.app.pop_screen()
+
+        self.app.push_screen(
+            Confirm(
+                "Discard changes?",
+                "The settings were changed and not saved.",
+                yes="Discard",
+                no="Stay",
+            ),
+            answer,
+        )
