@@ -1,0 +1,166 @@
+"""`accounts`, `account add` (User Request Single), `unallocated`, `restore`."""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+
+from uso_tui.cli.context import Context
+from uso_tui.cli.output import emit_json, person, plain, table
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account
+from uso_tui.domain.schools import check_dfe
+from uso_tui.store.api import Store
+from uso_tui.sync import admin
+
+DEFAULT_LIMIT = 500
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    acc = sub.add_parser("accounts", parents=[parent], help="list or search accounts")
+    acc.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: every school)")
+    acc.add_argument("--search", metavar="TEXT", default="", help="name, username or DOB")
+    acc.add_argument("--status", choices=("active", "unallocated"))
+    acc.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help=f"at most this many (default: all of one school, {DEFAULT_LIMIT} across schools)",
+    )
+    acc.set_defaults(func=cmd_accounts)
+
+    account = sub.add_parser("account", help="User Request Single")
+    asub = account.add_subparsers(dest="account_command", metavar="SUBCOMMAND", required=True)
+    add = asub.add_parser("add", parents=[parent], help="request one account ahead of the MIS")
+    add.add_argument("dfe", metavar="DFE")
+    add.add_argument("--role", required=True, choices=("staff", "pupil"))
+    add.add_argument("--forename", required=True)
+    add.add_argument("--surname", required=True)
+    add.add_argument("--dob", required=True, metavar="YYYY-MM-DD")
+    add.set_defaults(func=cmd_account_add)
+
+    un = sub.add_parser("unallocated", parents=[parent], help="accounts unallocated at a school")
+    un.add_argument("dfe", metavar="DFE")
+    un.set_defaults(func=cmd_unallocated)
+
+    rs = sub.add_parser("restore", parents=[parent], help="restore an unallocated account")
+    rs.add_argument("username", metavar="USERNAME")
+    rs.set_defaults(func=cmd_restore)
+
+
+def print_accounts(accounts: list[Account], ctx: Context, as_json: bool) -> None:
+    if as_json:
+        emit_json([a.public() for a in accounts], ctx.stdout)
+        return
+    table(
+        ["Username", "Role", "Name", "DOB", "School", "Status", "Source", "MIS id", "Last event"],
+        [
+            [
+                a.username,
+                a.role,
+                person(a.forename, a.surname, a.preferred_name),
+                a.dob,
+                a.school or (f"({a.previous_school})" if a.previous_school else None),
+                a.status,
+                a.source,
+                a.mis_id,
+                f"{a.last_event} {a.last_event_at.replace('T', ' ')}".strip() or None,
+            ]
+            for a in accounts
+        ],
+        out=ctx.stdout,
+    )
+
+
+def _full_accounts(store: Store, hits: list) -> list[Account]:
+    """The index gives who matched; the accounts --json shape needs the full records, read once
+    per school file."""
+    by_home: dict[str, list[str]] = defaultdict(list)
+    for h in hits:
+        by_home[h.home].append(h.username)
+    loaded: dict[str, Account] = {}
+    for home, usernames in by_home.items():
+        wanted = set(usernames)
+        for a in store.school_accounts(home):
+            if a.username in wanted:
+                loaded[a.username] = a
+    return [loaded[h.username] for h in hits if h.username in loaded]
+
+
+def _sort_key(a: Account) -> tuple:
+    return (a.surname.casefold(), a.forename.casefold(), a.username)
+
+
+def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
+    dfe = check_dfe(args.dfe) if args.dfe else None
+    if args.limit is not None and args.limit < 1:
+        raise InvalidInput("--limit must be at least 1")
+    store = ctx.store()
+    if dfe is not None and not args.search.strip():
+        accounts = [a for a in store.school_accounts(dfe) if args.status in (None, a.status)]
+        accounts.sort(key=_sort_key)
+        limit = args.limit
+    else:
+        limit = args.limit if args.limit is not None else (None if dfe else DEFAULT_LIMIT)
+        # One more than shown, to tell the operator the list was cut.
+        hits = store.search_accounts(
+            args.search,
+            school=dfe,
+            status=args.status,
+            limit=None if limit is None else limit + 1,
+        )
+        accounts = _full_accounts(store, hits)
+    if limit is not None and len(accounts) > limit:
+        accounts = accounts[:limit]
+        ctx.note(f"showing the first {limit}; narrow with --search or raise --limit")
+    print_accounts(accounts, ctx, args.json)
+    return 0
+
+
+def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
+    account = admin.add_account(
+        ctx.store(),
+        args.dfe,
+        role=args.role,
+        forename=args.forename,
+        surname=args.surname,
+        dob=args.dob,
+        operator=ctx.operator,
+        now=ctx.now(),
+    )
+    if args.json:
+        emit_json(account.public(), ctx.stdout)
+    else:
+        ctx.stdout.write(
+            f"created {account.username}: {account.role} "
+            f"{person(account.forename, account.surname)}, born {account.dob}, at {account.school}"
+            " (links to the MIS record when it arrives with the same details)\n"
+        )
+    return 0
+
+
+def cmd_unallocated(args: argparse.Namespace, ctx: Context) -> int:
+    dfe = check_dfe(args.dfe)
+    accounts = [a for a in ctx.store().school_accounts(dfe) if a.status == "unallocated"]
+    # Newest unallocations first: the ones an operator most likely wants to restore.
+    accounts.sort(key=lambda a: (a.unallocated_at or "", a.username), reverse=True)
+    print_accounts(accounts, ctx, args.json)
+    if not args.json and not accounts:
+        ctx.note(f"no unallocated accounts at {dfe}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.actions import restore_account  # noqa: PLC0415
+
+    account = restore_account(
+        ctx.store(), args.username.strip(), operator=ctx.operator, now=ctx.now()
+    )
+    if args.json:
+        emit_json(account.public(), ctx.stdout)
+    else:
+        ctx.stdout.write(
+            f"restored {account.username} ({person(account.forename, account.surname)}) "
+            f"at {plain(account.school)} as a non-MIS account\n"
+        )
+    return 0

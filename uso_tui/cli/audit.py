@@ -1,0 +1,61 @@
+"""`audit [DFE]`: who changed what, newest first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from uso_tui.cli.context import Context
+from uso_tui.cli.output import emit_json, plain, table
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import AuditEvent
+from uso_tui.domain.schools import check_dfe
+
+DEFAULT_LIMIT = 200
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    au = sub.add_parser("audit", parents=[parent], help="audit events, newest first")
+    au.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: every school)")
+    au.add_argument("--subject", metavar="SUBJECT", help="only events about this username, run...")
+    au.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"default {DEFAULT_LIMIT}")
+    au.set_defaults(func=cmd_audit)
+
+
+def _changes(event: AuditEvent) -> str:
+    """`field: before -> after` for what changed; the whole record for a create or a delete."""
+    before, after = event.before or {}, event.after or {}
+    if before and after:
+        keys = [k for k in after if before.get(k) != after.get(k)]
+        return "; ".join(f"{k}: {_short(before.get(k))} -> {_short(after.get(k))}" for k in keys)
+    data = after or before
+    return "; ".join(f"{k}: {_short(v)}" for k, v in data.items() if v not in (None, "", [], {}))
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = plain(text)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def cmd_audit(args: argparse.Namespace, ctx: Context) -> int:
+    dfe = check_dfe(args.dfe) if args.dfe else None
+    if args.limit < 1:
+        raise InvalidInput("--limit must be at least 1")
+    store = ctx.store()
+    if dfe is not None:
+        store.school(dfe)
+    events = store.audit(dfe, limit=args.limit, subject=args.subject)
+    if args.json:
+        emit_json([e.public() for e in events], ctx.stdout)
+        return 0
+    table(
+        ["At", "Operator", "School", "Action", "Subject", "Change"],
+        [
+            [e.at.replace("T", " "), e.operator, e.school, e.action, e.subject, _changes(e)]
+            for e in events
+        ],
+        out=ctx.stdout,
+    )
+    return 0

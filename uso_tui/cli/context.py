@@ -1,0 +1,55 @@
+"""What every command handler gets: the resolved data dir and operator, the clock, the store."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from uso_tui.store.api import Store, StoreError, open_store
+
+
+def local_now() -> datetime:
+    # Local wall-clock time, like the console: daily run times are the server's local times.
+    return datetime.now().replace(microsecond=0)
+
+
+@dataclass
+class Context:
+    data_dir: Path
+    operator: str
+    operator_given: bool = False  # --operator was given (run-due keeps "scheduler" otherwise)
+    data_dir_given: bool = False
+    clock: Callable[[], datetime] = local_now
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    # Secrets read during this command: scrubbed from any error line, whatever raised it.
+    secrets: list[str] = field(default_factory=list)
+    _store: Store | None = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def store(self, *, create: bool = False) -> Store:
+        """Open once. Reading commands never create a store (a mistyped --data-dir would otherwise
+        leave an empty store behind); the first `school add` does."""
+        if self._store is None:
+            if not create and not self.store_exists():
+                raise StoreError(
+                    f"no uso-tui store at {self.data_dir}: add a school with `uso-tui school add`,"
+                    " or give the store's folder with --data-dir or USO_TUI_DATA_DIR"
+                )
+            self._store = open_store(self.data_dir, create=create)
+        return self._store
+
+    def store_exists(self) -> bool:
+        return (self.data_dir / "store.json").exists()
+
+    def note(self, message: str) -> None:
+        """A line for the operator on stderr (progress, hints); stdout stays for results."""
+        self.stderr.write(message + "\n")
+        self.stderr.flush()

@@ -1,0 +1,165 @@
+"""`uso-tui`: the command line (DESIGN section 5). No command opens the console.
+
+Errors are one line on stderr: exit 2 for bad usage or bad input (nothing written), 1 for anything
+else. A full traceback only with USO_TUI_DEBUG=1. No message ever carries a client secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import NoReturn, TextIO
+
+from uso_tui.cli import accounts, apps, audit, exclusions, matches, runs, schools
+from uso_tui.cli.context import Context, local_now
+from uso_tui.cli.secret_input import PLAIN_SECRET_REFUSED, plain_secret_in
+from uso_tui.config import debug_enabled, resolve_data_dir, resolve_operator
+from uso_tui.domain.errors import InvalidInput, UsoError
+
+PROG = "uso-tui"
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+GROUPS = (schools, accounts, exclusions, matches, runs, audit, apps)
+
+
+class UsageError(InvalidInput):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """No abbreviated options (a typo must not silently pick an option, least of all a secret
+    option), and errors raised as one line instead of usage text plus sys.exit."""
+
+    redact_unrecognized = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        if Parser.redact_unrecognized and message.startswith("unrecognized arguments"):
+            # The stray word may be a secret typed in the wrong place.
+            message = "unrecognized arguments (not repeated here in case one is a secret)"
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        return version("uso-tui")
+    except Exception:  # noqa: BLE001 - not installed as a distribution (running from a checkout)
+        return "unknown"
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=PROG,
+        description="Keep schools' USO accounts in step with their IRIS iSAMS / Ed:gen MIS. "
+        "With no command, opens the console.",
+        epilog="Every command that prints accepts --json after its arguments.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="the store (else USO_TUI_DATA_DIR, else the user data dir)",
+    )
+    parser.add_argument(
+        "--operator", metavar="NAME", help="name in the audit log (else login name)"
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parent = Parser(add_help=False)
+    parent.add_argument("--json", action="store_true", help="print JSON on stdout")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for group in GROUPS:
+        group.register(sub, parent)
+    return parser
+
+
+def _redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _one_line(message: str, secrets: Sequence[str]) -> str:
+    return " ".join(_redact(message, secrets).split())
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """The console script. `clock` and the streams are for tests (the wall clock otherwise)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    err = stderr or sys.stderr
+
+    def fail(message: str, status: int, secrets: Sequence[str] = ()) -> int:
+        err.write(f"{PROG}: error: {_one_line(message, secrets)}\n")
+        err.flush()
+        return status
+
+    if plain_secret_in(argv):
+        return fail(PLAIN_SECRET_REFUSED, EXIT_USAGE)
+    Parser.redact_unrecognized = any(a.startswith("--client-secret") for a in argv)
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra and not getattr(args, "forward_unknown", False):
+            parser.error("unrecognized arguments: " + " ".join(extra))
+        args.extra = extra
+    except UsageError as exc:
+        return fail(str(exc).removeprefix(f"{PROG}: ").removeprefix(PROG + " "), EXIT_USAGE)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+
+    ctx: Context | None = None
+    try:
+        ctx = Context(
+            data_dir=resolve_data_dir(args.data_dir),
+            operator=resolve_operator(args.operator),
+            operator_given=args.operator is not None,
+            data_dir_given=args.data_dir is not None,
+            clock=clock or local_now,
+            stdin=stdin or sys.stdin,
+            stdout=stdout or sys.stdout,
+            stderr=err,
+        )
+        func = getattr(args, "func", None) or apps.cmd_console
+        if not hasattr(args, "json"):
+            args.json = False
+        status = func(args, ctx)
+        ctx.stdout.flush()
+        return status
+    except InvalidInput as exc:
+        return fail(str(exc), EXIT_USAGE, ctx.secrets if ctx else ())
+    except UsoError as exc:
+        return fail(str(exc), EXIT_ERROR, ctx.secrets if ctx else ())
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: nothing more to say to it.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stop the interpreter's flush error
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - every failure is one line unless debugging
+        if debug_enabled():
+            err.write(_redact(traceback.format_exc(), ctx.secrets if ctx else ()))
+        text = str(exc) or "no details"
+        return fail(
+            f"unexpected {type(exc).__name__}: {text} (USO_TUI_DEBUG=1 shows the traceback)",
+            EXIT_ERROR,
+            ctx.secrets if ctx else (),
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

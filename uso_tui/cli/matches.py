@@ -1,0 +1,101 @@
+"""`matches DFE` (open match cases with ranked candidates) and `resolve CASE_ID`."""
+
+from __future__ import annotations
+
+import argparse
+
+from uso_tui.cli.context import Context
+from uso_tui.cli.output import emit_json, person, plain, table
+from uso_tui.domain.models import MatchCase
+from uso_tui.domain.schools import check_dfe
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    m = sub.add_parser("matches", parents=[parent], help="open match cases of a school")
+    m.add_argument("dfe", metavar="DFE")
+    m.set_defaults(func=cmd_matches)
+
+    r = sub.add_parser("resolve", parents=[parent], help="decide a match case")
+    r.add_argument("case_id", metavar="CASE_ID")
+    how = r.add_mutually_exclusive_group(required=True)
+    how.add_argument("--match", metavar="USERNAME", help="link the record to this account")
+    how.add_argument("--create", action="store_true", help="create a new account")
+    how.add_argument("--exclude", action="store_true", help="add the name to the exclusion list")
+    how.add_argument("--skip", action="store_true", help="leave it for later")
+    r.set_defaults(func=cmd_resolve)
+
+
+def _case_json(case: MatchCase) -> dict:
+    data = case.public()
+    data.update(
+        school=case.school,
+        report=case.report,
+        status=case.status,
+        decision=case.decision,
+        run_id=case.run_id,
+    )
+    return data
+
+
+def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
+    dfe = check_dfe(args.dfe)
+    cases = ctx.store().cases(dfe, "open")
+    if args.json:
+        emit_json([_case_json(c) for c in cases], ctx.stdout)
+        return 0
+    if not cases:
+        ctx.note(f"no open match cases at {dfe}")
+        return 0
+    out = ctx.stdout
+    for n, case in enumerate(cases, 1):
+        rec = case.mis_record()
+        out.write(
+            f"{case.case_id}  ({n} of {len(cases)})  {case.role}  "
+            f"{person(rec.forename, rec.surname, rec.preferred_name)}  born {plain(rec.dob)}  "
+            f"MIS id {plain(rec.mis_id)}\n"
+        )
+        rows = [
+            [
+                f"{i}.",
+                c["username"],
+                c.get("school") or "(unallocated)",
+                f"{c['score']}%",
+                person(c.get("forename"), c.get("surname"), c.get("preferred_name")),
+                c.get("dob"),
+                ", ".join(c.get("differs") or []),
+            ]
+            for i, c in enumerate(case.candidates, 1)
+        ]
+        table(
+            ["", "Username", "School", "Score", "Name", "DOB", "Differs"],
+            rows,
+            right=(0, 3),
+            out=out,
+        )
+        out.write("\n")
+    out.write("decide with: uso-tui resolve CASE_ID (--match USERNAME | --create | --exclude)\n")
+    return 0
+
+
+def cmd_resolve(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.actions import resolve_case  # noqa: PLC0415
+
+    case = resolve_case(
+        ctx.store(),
+        args.case_id.strip(),
+        operator=ctx.operator,
+        now=ctx.now(),
+        match=args.match.strip() if args.match else None,
+        create=args.create,
+        exclude=args.exclude,
+        skip=args.skip,
+    )
+    if args.json:
+        emit_json(_case_json(case), ctx.stdout)
+    else:
+        rec = case.mis_record()
+        decision = (case.decision or "left open").replace(":", " ")
+        ctx.stdout.write(
+            f"{case.case_id} ({person(rec.forename, rec.surname)}): {plain(decision)}\n"
+        )
+    return 0

@@ -1,0 +1,87 @@
+"""Printing for the command line: aligned plain-text tables and JSON on stdout.
+
+Names come from the MIS or from operators, so control characters are shown escaped, never sent to
+the terminal (an ESC in a surname must not recolour or rewrite the screen). JSON output is the data
+as it is; json.dumps escapes control characters itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from rich.cells import cell_len
+
+
+def plain(value: Any) -> str:
+    """Text safe to print: None as '-', control characters as \\xNN escapes."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ",".join(plain(v) for v in value)
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * max(0, width - cell_len(text))
+    return gap + text if right else text + gap
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    right: Iterable[int] = (),
+    out: TextIO | None = None,
+) -> None:
+    """Columns separated by two spaces, widths by terminal cells (accents and wide letters align)."""
+    out = out or sys.stdout
+    cells = [[plain(v) for v in row] for row in rows]
+    widths = [cell_len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], cell_len(c))
+    right_cols = set(right)
+
+    def line(values: Sequence[str]) -> str:
+        parts = [_pad(v, widths[i], i in right_cols) for i, v in enumerate(values)]
+        return "  ".join(parts).rstrip()
+
+    out.write(line(list(headers)) + "\n")
+    for row in cells:
+        out.write(line(row) + "\n")
+
+
+def fields(pairs: Iterable[tuple[str, Any]], out: TextIO | None = None) -> None:
+    """`Label:  value` lines, labels aligned."""
+    out = out or sys.stdout
+    items = [(label, plain(value)) for label, value in pairs]
+    width = max((cell_len(label) for label, _ in items), default=0) + 1
+    for label, value in items:
+        out.write(_pad(label + ":", width, False) + "  " + value + "\n")
+
+
+def emit_json(data: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def counts_line(counts: dict[str, int], keys: Sequence[str] | None = None) -> str:
+    """`created 3, updated 1, ...`: only the non-zero counts (all when every one is zero)."""
+    keys = list(keys or counts)
+    shown = [f"{k.replace('_', ' ')} {counts.get(k, 0)}" for k in keys if counts.get(k)]
+    return ", ".join(shown) if shown else "no changes"
+
+
+def person(forename: Any, surname: Any, preferred: Any = None) -> str:
+    name = f"{plain(forename or '')} {plain(surname or '')}".strip()
+    if preferred and preferred != forename:
+        name += f" ({plain(preferred)})"
+    return name

@@ -1,0 +1,356 @@
+"""`sync`, `confirm`, `runs`, `run-due` and `scheduler`: running exports from the command line.
+
+Exit statuses of `sync` and `run-due`: 0 succeeded, 3 held (waiting for `confirm`), 1 failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import threading
+from datetime import datetime
+from typing import Any
+
+from uso_tui.cli.context import Context
+from uso_tui.cli.output import counts_line, emit_json, person, plain, table
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Run
+from uso_tui.domain.schools import REPORTS, check_dfe
+from uso_tui.sync.events import Progress
+
+EXIT_OK, EXIT_FAILED, EXIT_HELD = 0, 1, 3
+SCHEDULER = "scheduler"
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    s = sub.add_parser("sync", parents=[parent], help="run a school's export now")
+    s.add_argument("dfe", metavar="DFE")
+    s.add_argument("--report", choices=REPORTS, help="only this report (default: all enabled)")
+    s.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    s.set_defaults(func=cmd_sync)
+
+    c = sub.add_parser("confirm", parents=[parent], help="apply a held run's unallocations")
+    c.add_argument("run_id", metavar="RUN_ID")
+    c.set_defaults(func=cmd_confirm)
+
+    r = sub.add_parser("runs", parents=[parent], help="a school's run history, newest first")
+    r.add_argument("dfe", metavar="DFE")
+    r.add_argument("--limit", type=int, default=None)
+    r.set_defaults(func=cmd_runs)
+
+    d = sub.add_parser(
+        "run-due", parents=[parent], help="run every school whose daily time has passed"
+    )
+    d.add_argument("--at", metavar="ISO_DATETIME", help="act as if it were this time")
+    d.set_defaults(func=cmd_run_due)
+
+    sc = sub.add_parser("scheduler", help="run-due every minute, for a systemd service")
+    sc.add_argument("--interval", type=float, default=60.0, metavar="SECONDS")
+    sc.add_argument("--once", action="store_true", help="one pass, then exit")
+    sc.set_defaults(func=cmd_scheduler, json=False)
+
+
+def exit_status(status: str) -> int:
+    if status == "succeeded":
+        return EXIT_OK
+    if status == "held":
+        return EXIT_HELD
+    return EXIT_FAILED
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """The `sync --json` shape, plus the run's details."""
+    data = run.public()
+    data.update(
+        reports=list(run.reports),
+        dry_run=run.dry_run,
+        held_usernames=list(run.held_usernames),
+    )
+    return data
+
+
+def _plans(result: Any) -> list[Any]:
+    plan = getattr(result, "plan", None)
+    plans = getattr(result, "plans", None)
+    if plans:
+        return list(plans)
+    if plan is None:
+        return []
+    return list(plan) if isinstance(plan, (list, tuple)) else [plan]
+
+
+def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for p in plans:
+        for o in p.outcomes:
+            r = o.record
+            out.append(
+                {
+                    "report": p.report,
+                    "mis_id": r.mis_id,
+                    "forename": r.forename,
+                    "surname": r.surname,
+                    "preferred_name": r.preferred_name,
+                    "dob": r.dob or r.dob_raw,
+                    "outcome": o.outcome,
+                    "reason": o.reason,
+                    "username": o.username,
+                }
+            )
+        for c in p.changes:
+            if c.kind == "unallocate":
+                a = c.after
+                out.append(
+                    {
+                        "report": p.report,
+                        "mis_id": a.mis_id,
+                        "forename": a.forename,
+                        "surname": a.surname,
+                        "preferred_name": a.preferred_name,
+                        "dob": a.dob,
+                        "outcome": "unallocate",
+                        "reason": c.reason,
+                        "username": a.username,
+                    }
+                )
+    return out
+
+
+class ProgressLines:
+    """Live progress on stderr: a line when the phase, report or page count moves, and notable
+    messages. Planning and applying print once each, not per record."""
+
+    def __init__(self, ctx: Context, *, only_final: bool = False) -> None:
+        self.ctx = ctx
+        self.only_final = only_final
+        self.seen: set[tuple] = set()
+
+    def __call__(self, p: Progress) -> None:
+        where = f"{p.school} {p.report}" if p.report else p.school
+        if p.message:
+            self.ctx.note(f"{where}: {plain(p.message)}")
+        if self.only_final:
+            if p.phase in ("done", "held", "failed", "cancelled"):
+                self.ctx.note(f"{p.run_id} {p.phase}: {counts_line(p.counts)}")
+            return
+        if p.phase == "fetching":
+            key: tuple = (p.phase, p.report, p.pages_done)
+            total = p.pages_total if p.pages_total is not None else "?"
+            line = f"{where}: fetching page {p.pages_done}/{total}, {p.records_done} records"
+            if p.pages_done == 0:
+                line = f"{where}: fetching"
+        elif p.phase == "planning":
+            key = (p.phase, p.report)
+            line = f"{where}: planning {p.records_total or p.records_done} records"
+        elif p.phase in ("connecting", "applying"):
+            key = (p.phase, p.report)
+            line = f"{where}: {p.phase}"
+        else:
+            return  # the summary on stdout says how it ended
+        if key not in self.seen:
+            self.seen.add(key)
+            self.ctx.note(line)
+
+
+def _summary(run: Run, ctx: Context) -> None:
+    out = ctx.stdout
+    dry = " (dry run: nothing written)" if run.dry_run else ""
+    out.write(f"{run.run_id} {run.school} {run.status}{dry}\n")
+    if run.error:
+        out.write(f"  error: {plain(run.error)}\n")
+    out.write(f"  {counts_line(run.counts)}\n")
+    held = run.counts.get("held_unallocations", 0)
+    if run.status == "held" and not run.dry_run:
+        out.write(
+            f"  {held} unallocations are held: check them with `uso-tui runs {run.school}`, "
+            f"then apply them with `uso-tui confirm {run.run_id}`\n"
+        )
+    if run.counts.get("needs_matching") and not run.dry_run:
+        out.write(
+            f"  {run.counts['needs_matching']} records wait for matching: "
+            f"`uso-tui matches {run.school}`\n"
+        )
+
+
+def _print_plan(plans: list[Any], ctx: Context) -> None:
+    rows = [
+        [
+            o["report"],
+            o["mis_id"],
+            person(o["forename"], o["surname"], o["preferred_name"]),
+            o["dob"],
+            o["outcome"],
+            o["username"],
+            o["reason"],
+        ]
+        for o in _outcomes_json(plans)
+    ]
+    table(
+        ["Report", "MIS id", "Name", "DOB", "Outcome", "Username", "Reason"], rows, out=ctx.stdout
+    )
+    for p in plans:
+        if p.hold_reason:
+            ctx.stdout.write(f"HELD ({p.report}): {plain(p.hold_reason)}\n")
+
+
+def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.runner import run_school  # noqa: PLC0415
+
+    dfe = check_dfe(args.dfe)
+    store = ctx.store()
+    store.school(dfe)
+    cancel = threading.Event()
+    result = asyncio.run(
+        run_school(
+            store,
+            dfe,
+            trigger="cli",
+            operator=ctx.operator,
+            now=ctx.now(),
+            reports=[args.report] if args.report else None,
+            dry_run=args.dry_run,
+            on_progress=None if args.json else ProgressLines(ctx),
+            cancel=cancel,
+        )
+    )
+    run = result.run
+    plans = _plans(result) if args.dry_run else []
+    if args.json:
+        data = run_json(run)
+        if args.dry_run:
+            data["outcomes"] = _outcomes_json(plans)
+        emit_json(data, ctx.stdout)
+    else:
+        if args.dry_run and plans:
+            _print_plan(plans, ctx)
+        _summary(run, ctx)
+    return exit_status(run.status)
+
+
+def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.actions import confirm_run  # noqa: PLC0415
+
+    run = confirm_run(ctx.store(), args.run_id.strip(), operator=ctx.operator, now=ctx.now())
+    if args.json:
+        emit_json(run_json(run), ctx.stdout)
+    else:
+        n = len(run.held_usernames) or run.counts.get("unallocated", 0)
+        ctx.stdout.write(f"{run.run_id} confirmed: {n} held unallocations applied\n")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
+    dfe = check_dfe(args.dfe)
+    if args.limit is not None and args.limit < 1:
+        raise InvalidInput("--limit must be at least 1")
+    runs = ctx.store().runs(dfe, limit=args.limit)
+    if args.json:
+        emit_json([r.public() for r in runs], ctx.stdout)
+        return 0
+    table(
+        ["Run", "Trigger", "Operator", "Status", "Started", "Finished", "Counts / error"],
+        [
+            [
+                r.run_id,
+                r.trigger + (" (dry)" if r.dry_run else ""),
+                r.operator,
+                r.status,
+                r.started_at.replace("T", " "),
+                (r.finished_at or "").replace("T", " ") or None,
+                r.error if r.error else counts_line(r.counts),
+            ]
+            for r in runs
+        ],
+        out=ctx.stdout,
+    )
+    return 0
+
+
+def parse_at(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"bad --at {text!r}: expected an ISO date and time, e.g. 2026-09-01T06:30"
+        ) from None
+    if at.tzinfo is not None:
+        at = at.astimezone().replace(tzinfo=None)  # the store keeps local times
+    return at
+
+
+def _due_operator(ctx: Context) -> str:
+    return ctx.operator if ctx.operator_given else SCHEDULER
+
+
+def _print_due(results: list[Any], ctx: Context, as_json: bool) -> int:
+    runs = [r.run for r in results]
+    if as_json:
+        emit_json([run_json(r) for r in runs], ctx.stdout)
+    elif not runs:
+        ctx.stdout.write("no school is due\n")
+    else:
+        table(
+            ["Run", "School", "Status", "Counts / error"],
+            [[r.run_id, r.school, r.status, r.error or counts_line(r.counts)] for r in runs],
+            out=ctx.stdout,
+        )
+    statuses = {r.status for r in runs}
+    if statuses - {"succeeded", "held"}:
+        return EXIT_FAILED
+    return EXIT_HELD if "held" in statuses else EXIT_OK
+
+
+def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.runner import run_due  # noqa: PLC0415
+
+    now = parse_at(args.at) if args.at else ctx.now()
+    store = ctx.store()
+    progress = None if args.json else ProgressLines(ctx, only_final=True)
+    results = asyncio.run(run_due(store, now, operator=_due_operator(ctx), on_progress=progress))
+    return _print_due(results, ctx, args.json)
+
+
+def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> int:
+    """Loop for a systemd service: a pass every --interval seconds; SIGTERM ends it after the
+    pass in progress. A failing pass is logged and the loop goes on; runs are atomic, so even a
+    kill mid-pass leaves every school whole."""
+    from uso_tui.sync.runner import run_due  # noqa: PLC0415
+
+    if args.interval < 1:
+        raise InvalidInput("--interval must be at least 1 second")
+    store = ctx.store()
+    operator = _due_operator(ctx)
+    stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        ctx.note(f"scheduler started on {store.root} (pass every {args.interval:g}s)")
+        while not stop.is_set():
+            now = ctx.now()
+            try:
+                results = asyncio.run(run_due(store, now, operator=operator))
+            except Exception as exc:  # noqa: BLE001 - one bad pass must not stop the service
+                ctx.note(f"{now.isoformat(sep=' ')} pass failed: {plain(_one_line(exc))}")
+                results = []
+            for res in results:
+                r = res.run
+                ctx.note(
+                    f"{now.isoformat(sep=' ')} {r.run_id} {r.status}: "
+                    f"{plain(r.error) if r.error else counts_line(r.counts)}"
+                )
+            if args.once:
+                break
+            stop.wait(args.interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    ctx.note("scheduler stopped")
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text

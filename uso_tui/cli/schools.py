@@ -1,0 +1,187 @@
+"""`school add|list|show|set`: a school's AutoUpdate settings. The secret is never printed: only
+whether one is set."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from uso_tui.cli.context import Context
+from uso_tui.cli.output import emit_json, fields, plain, table
+from uso_tui.cli.secret_input import add_secret_options, read_secret
+from uso_tui.config import ALLOWED_HOSTS_ENV
+from uso_tui.domain.models import School
+from uso_tui.domain.schools import REPORT_LABELS, check_dfe, parse_allowed_hosts
+from uso_tui.sync import admin
+
+
+def school_json(school: School, has_secret: bool) -> dict[str, Any]:
+    data = school.to_dict()
+    data["la"] = school.la
+    data["client_secret"] = "set" if has_secret else "not set"
+    return data
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    school = sub.add_parser("school", help="add, list, show or change schools")
+    ssub = school.add_subparsers(dest="school_command", metavar="SUBCOMMAND", required=True)
+
+    add = ssub.add_parser("add", parents=[parent], help="add a school")
+    add.add_argument("dfe", metavar="DFE", help="DfE number, LLL-EEEE")
+    add.add_argument("--name", required=True)
+    add.add_argument("--mis", required=True, help="iSAMS or Ed:gen")
+    add.add_argument("--url", required=True, help="https://<school>.isams.cloud or .edgen.cloud")
+    add.add_argument("--client-id", required=True)
+    add_secret_options(add, required=True)
+    add.add_argument("--reports", default="staff,students", help="staff,students (default both)")
+    add.add_argument("--daily-at", default="06:00", metavar="HH:MM", help="daily run time")
+    add.set_defaults(func=cmd_add)
+
+    lst = ssub.add_parser("list", parents=[parent], help="every school")
+    lst.set_defaults(func=cmd_list)
+
+    show = ssub.add_parser("show", parents=[parent], help="one school's settings (not the secret)")
+    show.add_argument("dfe", metavar="DFE")
+    show.set_defaults(func=cmd_show)
+
+    st = ssub.add_parser("set", parents=[parent], help="change a school's settings")
+    st.add_argument("dfe", metavar="DFE")
+    st.add_argument("--name")
+    st.add_argument("--mis", help="iSAMS or Ed:gen (give --url too when the host changes)")
+    st.add_argument("--url")
+    st.add_argument("--client-id")
+    st.add_argument("--reports")
+    st.add_argument("--daily-at", metavar="HH:MM")
+    st.add_argument("--hold-percent", metavar="P", help="hold above this %% of linked accounts")
+    st.add_argument("--hold-min", metavar="N", help="... and at least this many")
+    st.add_argument("--create-before-start-days", metavar="N")
+    add_secret_options(st, required=False)
+    st.set_defaults(func=cmd_set)
+
+
+def _allowed_hosts(ctx: Context) -> frozenset[str]:
+    if ctx.store_exists():
+        return ctx.store().allowed_mis_hosts()
+    # No store yet: check before creating one, so that bad input leaves nothing behind.
+    return parse_allowed_hosts(os.environ.get(ALLOWED_HOSTS_ENV))
+
+
+def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
+    now = ctx.now()
+    fields_in = dict(
+        dfe=args.dfe,
+        name=args.name,
+        mis=args.mis,
+        url=args.url,
+        client_id=args.client_id,
+        reports=args.reports,
+        daily_at=args.daily_at,
+    )
+    admin.new_school(**fields_in, allowed_hosts=_allowed_hosts(ctx), now=now)
+    secret = read_secret(args, ctx)
+    assert secret is not None  # the option group is required
+    store = ctx.store(create=True)
+    school = admin.add_school(store, **fields_in, secret=secret, operator=ctx.operator, now=now)
+    if args.json:
+        emit_json(school_json(school, True), ctx.stdout)
+    else:
+        ctx.stdout.write(
+            f"added {school.dfe} {plain(school.name)}: {school.mis} {plain(school.url)}, "
+            f"reports {','.join(school.reports)}, daily at {school.daily_at}, Client Secret set\n"
+        )
+    return 0
+
+
+def _last_run(s: School) -> str:
+    if not s.last_run_at:
+        return "-"
+    return f"{s.last_run_at.replace('T', ' ')[:16]} {s.last_run_status or ''}".strip()
+
+
+def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.store()
+    schools = store.list_schools()
+    if args.json:
+        emit_json([school_json(s, store.has_secret(s.dfe)) for s in schools], ctx.stdout)
+        return 0
+    if not schools:
+        ctx.note("no schools yet: add one with `uso-tui school add`")
+        return 0
+    table(
+        ["DfE", "Name", "MIS", "Reports", "Daily", "Last run", "Cases", "Unalloc", "Active"],
+        [
+            [
+                s.dfe,
+                s.name,
+                s.mis,
+                ",".join(s.reports),
+                s.daily_at,
+                _last_run(s),
+                s.open_cases,
+                s.unallocated_last_run,
+                s.active_accounts,
+            ]
+            for s in schools
+        ],
+        right=(6, 7, 8),
+        out=ctx.stdout,
+    )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
+    dfe = check_dfe(args.dfe)
+    store = ctx.store()
+    s = store.school(dfe)
+    has_secret = store.has_secret(dfe)
+    if args.json:
+        emit_json(school_json(s, has_secret), ctx.stdout)
+        return 0
+    reports = ", ".join(REPORT_LABELS.get(r, r) for r in s.reports)
+    fields(
+        [
+            ("DfE number", s.dfe),
+            ("Name", s.name),
+            ("Local authority", s.la),
+            ("MIS", s.mis),
+            ("MIS URL", s.url),
+            ("Client ID", s.client_id),
+            ("Client Secret", "set" if has_secret else "not set"),
+            ("Reports", reports),
+            ("Not supported for IRIS", "Contacts, Attendance, Groups & Classes"),
+            ("Daily run at", s.daily_at),
+            ("Safety hold", f"more than {s.hold_percent:g}% and at least {s.hold_min}"),
+            ("Create before start", f"{s.create_before_start_days} days"),
+            ("Last run", f"{s.last_run_id} {_last_run(s)}" if s.last_run_id else "never"),
+            ("Open cases", s.open_cases),
+            ("Unallocated by last run", s.unallocated_last_run),
+            ("Active accounts", s.active_accounts),
+        ],
+        out=ctx.stdout,
+    )
+    return 0
+
+
+def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
+    dfe = check_dfe(args.dfe)
+    changes = {
+        key: getattr(args, key)
+        for key in admin.SCHOOL_FIELDS
+        if getattr(args, key, None) is not None
+    }
+    # Validate what can be checked alone before reading the secret or touching the store.
+    for key, value in changes.items():
+        admin.check_school_change(key, value)
+    store = ctx.store()
+    store.school(dfe)
+    secret = read_secret(args, ctx)
+    school = admin.update_school(
+        store, dfe, operator=ctx.operator, now=ctx.now(), secret=secret, **changes
+    )
+    if args.json:
+        emit_json(school_json(school, store.has_secret(dfe)), ctx.stdout)
+    else:
+        changed = sorted(changes) + (["client_secret"] if secret is not None else [])
+        ctx.stdout.write(f"updated {dfe}: {', '.join(c.replace('_', ' ') for c in changed)}\n")
+    return 0

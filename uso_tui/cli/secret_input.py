@@ -1,0 +1,92 @@
+"""The client secret comes from an environment variable, a file or stdin, never from a plain
+argument (it would sit in shell history and in every `ps` listing). No message here ever contains
+the secret: only the variable's name or the file's path."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from collections.abc import Sequence
+
+from uso_tui.cli.context import Context
+from uso_tui.domain.errors import InvalidInput
+
+PLAIN_SECRET_REFUSED = (
+    "a client secret is never given as a plain argument (it would show in the process list and "
+    "shell history): use --client-secret-env VAR, --client-secret-file FILE or --client-secret - "
+    "(read from stdin)"
+)
+
+
+def add_secret_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument(
+        "--client-secret-env", metavar="VAR", help="read the Client Secret from this variable"
+    )
+    group.add_argument(
+        "--client-secret-file", metavar="FILE", help="read the Client Secret from this file"
+    )
+    group.add_argument(
+        "--client-secret",
+        metavar="-",
+        help="'-': read the Client Secret from stdin (a value here is refused)",
+    )
+
+
+def plain_secret_in(argv: Sequence[str]) -> bool:
+    """True when argv gives `--client-secret VALUE` (or `=VALUE`) with anything but `-`.
+
+    Checked before argparse runs, so that no parser message can ever echo the value."""
+    for i, token in enumerate(argv):
+        if token == "--":
+            return False
+        if token == "--client-secret":
+            return i + 1 < len(argv) and argv[i + 1] != "-"
+        if token.startswith("--client-secret="):
+            return token.split("=", 1)[1] != "-"
+    return False
+
+
+def read_secret(args: argparse.Namespace, ctx: Context) -> str | None:
+    """The secret the options name, or None when none was given. Raises InvalidInput (exit 2)."""
+    if getattr(args, "client_secret", None) is not None:
+        if args.client_secret != "-":
+            raise InvalidInput(PLAIN_SECRET_REFUSED)
+        secret = _from_stdin(ctx)
+        where = "stdin"
+    elif getattr(args, "client_secret_env", None) is not None:
+        var = args.client_secret_env
+        secret = os.environ.get(var, "")
+        where = f"environment variable {var}"
+        if not secret.strip():
+            raise InvalidInput(f"{where} is unset or empty: it should hold the client secret")
+    elif getattr(args, "client_secret_file", None) is not None:
+        path = args.client_secret_file
+        where = f"file {path}"
+        try:
+            with open(path, encoding="utf-8") as fh:
+                secret = fh.read(8192)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+            raise InvalidInput(f"cannot read the client secret from {where}: {reason}") from None
+    else:
+        return None
+    secret = secret.strip()
+    if not secret:
+        raise InvalidInput(f"the client secret from {where} is empty")
+    if "\n" in secret or any(not c.isprintable() for c in secret):
+        raise InvalidInput(f"the client secret from {where} is not one line of printable text")
+    ctx.secrets.append(secret)
+    return secret
+
+
+def _from_stdin(ctx: Context) -> str:
+    stream = ctx.stdin
+    try:
+        interactive = stream.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    if interactive:
+        return getpass.getpass("Client Secret: ")
+    return stream.read(8192)

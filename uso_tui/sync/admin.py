@@ -1,0 +1,424 @@
+"""Operator changes that are not runs: school settings, User Request Single, the exclusion list.
+
+Each operation validates everything first (InvalidInput with a one-line message, nothing written),
+then commits in one transaction with its audit event. The command line and the console both use them.
+The client secret is stored through the store's secret API only and never enters an audit event.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account, AuditEvent, Exclusion, School
+from uso_tui.domain.names import normalise, username_stem
+from uso_tui.domain.schools import (
+    check_dfe,
+    check_mis,
+    check_mis_url,
+    check_reports,
+    check_time,
+    la_of,
+)
+from uso_tui.store.api import DuplicateSchool, Store
+
+ROLES = ("staff", "pupil")
+SCHOOL_FIELDS = (
+    "name",
+    "mis",
+    "url",
+    "client_id",
+    "reports",
+    "daily_at",
+    "hold_percent",
+    "hold_min",
+    "create_before_start_days",
+)
+# Settings shown in audit events and `school show`; the secret is never among them.
+SETTINGS_SHOWN = ("dfe",) + SCHOOL_FIELDS
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_TEXT = 200
+
+
+def _stamp(now: datetime) -> str:
+    return now.replace(microsecond=0).isoformat(timespec="seconds")
+
+
+def _text(value: Any, what: str, *, max_len: int = MAX_TEXT) -> str:
+    text = str(value if value is not None else "").strip()
+    if not text:
+        raise InvalidInput(f"{what} is empty")
+    if any(not c.isprintable() for c in text):
+        raise InvalidInput(f"{what} contains control characters")
+    if len(text) > max_len:
+        raise InvalidInput(f"{what} is longer than {max_len} characters")
+    return text
+
+
+def check_client_id(value: Any) -> str:
+    text = _text(value, "Client ID")
+    if any(c.isspace() for c in text):
+        raise InvalidInput("Client ID contains spaces")
+    return text
+
+
+def check_secret(secret: str | None) -> str:
+    """The message never repeats the secret, whatever is wrong with it."""
+    if secret is None or not secret.strip():
+        raise InvalidInput("client secret is empty")
+    secret = secret.strip()
+    if any(not c.isprintable() for c in secret):
+        raise InvalidInput("client secret contains control characters")
+    if len(secret) > 4096:
+        raise InvalidInput("client secret is longer than 4096 characters")
+    return secret
+
+
+def check_dob(value: Any, today: date, what: str = "date of birth") -> str:
+    text = str(value or "").strip()
+    if not _DATE_RE.match(text):
+        raise InvalidInput(f"bad {what} {text!r}: expected YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"bad {what} {text!r}: no such date") from None
+    if day > today:
+        raise InvalidInput(f"bad {what} {text}: it is in the future")
+    if day.year < 1900:
+        raise InvalidInput(f"bad {what} {text}: before 1900")
+    return text
+
+
+def check_role(role: Any) -> str:
+    r = str(role or "").strip().lower()
+    if r == "student":
+        r = "pupil"
+    if r not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}: expected staff or pupil")
+    return r
+
+
+def _check_person_name(value: Any, what: str) -> str:
+    text = _text(value, what)
+    if not normalise(text):
+        raise InvalidInput(f"{what} {text!r} contains no letters")
+    return text
+
+
+def _number(value: Any, what: str, kind: type, lo: float, hi: float) -> int | float:
+    try:
+        n = kind(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"bad {what} {value!r}: expected a number") from None
+    if isinstance(value, float) and kind is int and value != int(value):
+        raise InvalidInput(f"bad {what} {value!r}: expected a whole number")
+    if n != n or not lo <= n <= hi:  # n != n: NaN
+        raise InvalidInput(f"bad {what} {value!r}: expected {lo:g} to {hi:g}")
+    return n
+
+
+def check_school_change(field: str, value: Any) -> Any:
+    """Validate one setting on its own (the URL is checked with the MIS by the caller)."""
+    if field == "name":
+        return _text(value, "school name")
+    if field == "mis":
+        return check_mis(str(value or ""))
+    if field == "url":
+        return str(value or "").strip()
+    if field == "client_id":
+        return check_client_id(value)
+    if field == "reports":
+        return list(check_reports(value))
+    if field == "daily_at":
+        return check_time(str(value or ""))
+    if field == "hold_percent":
+        return float(_number(value, "hold percent", float, 0, 100))
+    if field == "hold_min":
+        return int(_number(value, "hold minimum", int, 0, 1_000_000))
+    if field == "create_before_start_days":
+        return int(_number(value, "create-before-start days", int, 0, 366))
+    raise InvalidInput(f"unknown school setting {field!r}")
+
+
+def school_settings(school: School) -> dict[str, Any]:
+    """The operator-set fields of a school (no secret, no run summary)."""
+    data = school.to_dict()
+    return {k: data[k] for k in SETTINGS_SHOWN}
+
+
+def new_school(
+    *,
+    dfe: str,
+    name: str,
+    mis: str,
+    url: str,
+    client_id: str,
+    reports: str | list[str] = "staff,students",
+    daily_at: str = "06:00",
+    allowed_hosts: frozenset[str] = frozenset(),
+    now: datetime,
+) -> School:
+    """A validated School, written nowhere. Raises InvalidInput saying what is wrong."""
+    dfe = check_dfe(dfe)
+    name = check_school_change("name", name)
+    mis = check_mis(mis)
+    url = check_mis_url(url, mis, allowed_hosts)
+    return School(
+        dfe=dfe,
+        name=name,
+        mis=mis,
+        url=url,
+        client_id=check_client_id(client_id),
+        reports=list(check_reports(reports)),
+        daily_at=check_time(daily_at),
+        created_at=_stamp(now),
+    )
+
+
+def add_school(
+    store: Store,
+    *,
+    dfe: str,
+    name: str,
+    mis: str,
+    url: str,
+    client_id: str,
+    secret: str,
+    reports: str | list[str] = "staff,students",
+    daily_at: str = "06:00",
+    operator: str,
+    now: datetime,
+) -> School:
+    school = new_school(
+        dfe=dfe,
+        name=name,
+        mis=mis,
+        url=url,
+        client_id=client_id,
+        reports=reports,
+        daily_at=daily_at,
+        allowed_hosts=store.allowed_mis_hosts(),
+        now=now,
+    )
+    secret = check_secret(secret)
+    with store.transaction(operator) as tx:
+        if _school_or_none(tx, school.dfe) is not None:
+            raise DuplicateSchool(f"school {school.dfe} already exists")
+        tx.add_school(school, secret)
+        tx.audit(
+            AuditEvent(
+                at=_stamp(now),
+                operator=operator,
+                school=school.dfe,
+                action="school_add",
+                subject=school.dfe,
+                before=None,
+                after={**school_settings(school), "client_secret": "set"},
+            )
+        )
+    return school
+
+
+def _school_or_none(tx: Any, dfe: str) -> School | None:
+    from uso_tui.store.api import UnknownSchool  # noqa: PLC0415
+
+    try:
+        return tx.school(dfe)
+    except UnknownSchool:
+        return None
+
+
+def update_school(
+    store: Store,
+    dfe: str,
+    *,
+    operator: str,
+    now: datetime,
+    secret: str | None = None,
+    **changes: Any,
+) -> School:
+    """Change settings of an existing school. Changing the MIS checks the URL against the new MIS
+    (give the new URL in the same call). Only the fields that change are audited."""
+    dfe = check_dfe(dfe)
+    unknown = sorted(set(changes) - set(SCHOOL_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown school setting {unknown[0]!r}")
+    clean = {k: check_school_change(k, v) for k, v in changes.items() if v is not None}
+    if secret is not None:
+        secret = check_secret(secret)
+    if not clean and secret is None:
+        raise InvalidInput("nothing to change: give at least one setting")
+    allowed = store.allowed_mis_hosts()
+    with store.transaction(operator) as tx:
+        school = tx.school(dfe)
+        mis = clean.get("mis", school.mis)
+        if "url" in clean or "mis" in clean:
+            clean["url"] = check_mis_url(clean.get("url", school.url), mis, allowed)
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for key, value in clean.items():
+            old = getattr(school, key)
+            if old != value:
+                before[key], after[key] = old, value
+                setattr(school, key, value)
+        if secret is not None:
+            # Only the fact of the change is recorded; the value stays in its own file.
+            before["client_secret"] = "set" if store.has_secret(dfe) else "not set"
+            after["client_secret"] = "replaced"
+            tx.set_secret(dfe, secret)
+        if not after:
+            return school
+        tx.put_school(school)
+        tx.audit(
+            AuditEvent(
+                at=_stamp(now),
+                operator=operator,
+                school=dfe,
+                action="school_update",
+                subject=dfe,
+                before=before,
+                after=after,
+            )
+        )
+    return school
+
+
+def _same_person(a: Account, role: str, forename: str, surname: str, dob: str) -> bool:
+    return (
+        a.role == role
+        and a.dob == dob
+        and normalise(a.surname) == normalise(surname)
+        and normalise(forename) in (normalise(a.forename), normalise(a.preferred_name))
+    )
+
+
+def add_account(
+    store: Store,
+    dfe: str,
+    *,
+    role: str,
+    forename: str,
+    surname: str,
+    dob: str,
+    operator: str,
+    now: datetime,
+) -> Account:
+    """User Request Single: an account made ahead of the MIS record, which links to it automatically
+    when the record arrives with the same details (DESIGN section 3, rule 6)."""
+    dfe = check_dfe(dfe)
+    role = check_role(role)
+    forename = _check_person_name(forename, "forename")
+    surname = _check_person_name(surname, "surname")
+    username_stem(forename, surname)  # InvalidName now rather than inside the transaction
+    dob = check_dob(dob, now.date())
+    at = _stamp(now)
+    with store.transaction(operator) as tx:
+        tx.school(dfe)
+        for existing in tx.school_accounts(dfe):
+            if existing.school == dfe and _same_person(existing, role, forename, surname, dob):
+                # A twin request would stop the automatic link (it needs exactly one account).
+                raise InvalidInput(
+                    f"{existing.username} already exists at {dfe} for {role} "
+                    f"{existing.forename} {existing.surname} born {dob}"
+                )
+        username = tx.new_username(forename, surname, la_of(dfe))
+        account = Account(
+            username=username,
+            role=role,  # type: ignore[arg-type]
+            forename=forename,
+            surname=surname,
+            dob=dob,
+            school=dfe,
+            status="active",
+            source="manual",
+            created_at=at,
+            last_event="create",
+            last_event_at=at,
+            history=[{"at": at, "action": "create", "school": dfe, "run_id": None}],
+        )
+        tx.put_account(account)
+        tx.audit(
+            AuditEvent(
+                at=at,
+                operator=operator,
+                school=dfe,
+                action="create",
+                subject=username,
+                before=None,
+                after={**account.public(), "request": "User Request Single"},
+            )
+        )
+    return account
+
+
+def add_exclusion(
+    store: Store,
+    dfe: str,
+    *,
+    forename: str,
+    surname: str,
+    dob: str | None,
+    operator: str,
+    now: datetime,
+) -> Exclusion:
+    """An MIS name that should not be in USO. Without a date of birth it excludes every record
+    with those names at the school."""
+    dfe = check_dfe(dfe)
+    forename = _check_person_name(forename, "forename")
+    surname = _check_person_name(surname, "surname")
+    dob = check_dob(dob, now.date()) if dob not in (None, "") else None
+    at = _stamp(now)
+    with store.transaction(operator) as tx:
+        tx.school(dfe)
+        for ex in tx.exclusions(dfe):
+            if (
+                normalise(ex.forename) == normalise(forename)
+                and normalise(ex.surname) == normalise(surname)
+                and ex.dob == dob
+            ):
+                raise InvalidInput(
+                    f"{forename} {surname}{' ' + dob if dob else ''} is already on the "
+                    f"exclusion list of {dfe} (id {ex.id})"
+                )
+        exclusion = tx.add_exclusion(dfe, forename, surname, dob, at)
+        tx.audit(
+            AuditEvent(
+                at=at,
+                operator=operator,
+                school=dfe,
+                action="exclusion_add",
+                subject=f"exclusion {exclusion.id}",
+                before=None,
+                after=exclusion.public(),
+            )
+        )
+    return exclusion
+
+
+def remove_exclusion(
+    store: Store, dfe: str, exclusion_id: int | str, *, operator: str, now: datetime
+) -> Exclusion:
+    dfe = check_dfe(dfe)
+    try:
+        ex_id = int(str(exclusion_id).strip())
+    except ValueError:
+        raise InvalidInput(f"bad exclusion id {exclusion_id!r}: expected a number") from None
+    with store.transaction(operator) as tx:
+        tx.school(dfe)
+        if not any(ex.id == ex_id for ex in tx.exclusions(dfe)):
+            raise InvalidInput(f"no exclusion {ex_id} at {dfe}")
+        removed = tx.remove_exclusion(dfe, ex_id)
+        tx.audit(
+            AuditEvent(
+                at=_stamp(now),
+                operator=operator,
+                school=dfe,
+                action="exclusion_remove",
+                subject=f"exclusion {ex_id}",
+                before=removed.public(),
+                after=None,
+            )
+        )
+    return removed
