@@ -189,7 +189,6 @@ class UsoApp(App):
                 live.counts = dict(result.run.counts)
                 if result.run.error:
                     live.log.append(f"{self.clock():%H:%M:%S} error: {result.run.error}")
-                live.log.append(f"{self.clock():%H:%M:%S} run {result.run.status}")
         except RunInProgress as exc:
             with live.lock:
                 live.refused = True

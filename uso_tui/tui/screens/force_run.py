@@ -119,7 +119,7 @@ class ForceRunScreen(UsoScreen):
         self.app.call_from_thread(self._show_school, school)
         live = self.app.live_runs.get(self.dfe)  # type: ignore[attr-defined]
         if live is not None and (not live.done or live.result is not None):
-            self.app.call_from_thread(self._attach, live)
+            self.app.call_from_thread(self._attach_live, live)
             return
         try:
             running = current_run(self.store, self.dfe)
@@ -150,9 +150,9 @@ class ForceRunScreen(UsoScreen):
         self.final = None
         self.external = None
         live = self.app.start_force_run(self.dfe, list(school.reports))  # type: ignore[attr-defined]
-        self._attach(live)
+        self._attach_live(live)
 
-    def _attach(self, live: LiveRun) -> None:
+    def _attach_live(self, live: LiveRun) -> None:
         self.live = live
         self._written = 0
         self.query_one(Log).clear()

@@ -112,7 +112,6 @@ class RunHistoryScreen(ListScreen):
     kind = "history"
 
     BINDINGS = [
-        Binding("enter", "details", "Details"),
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload"),
     ]
@@ -129,13 +128,13 @@ class RunHistoryScreen(ListScreen):
             *([Col("School", "school", 8)] if self.dfe is None else []),
             Col("Status", "status", 9),
             Col("Trigger", "trigger", 8),
-            Col("Operator", "operator", 10),
-            Col("+new ~upd -unal ?match !inv", "counts", 27),
-            Col("Error", "error", None, 8),
+            Col("Operator", "operator", 10, wide=True),
+            Col("Counts", "counts", 19),
+            Col("Error", "error", None, 6),
         ]
-        yield ListTable(cols, id="runs")
+        yield ListTable(cols, id="runs", openable=True)
         yield Static(
-            Text("+ created  ~ updated  - unallocated  h held  ? matching  ! invalid", end=""),
+            Text("Counts: +created ~updated -unallocated h held ?matching !invalid", end=""),
             classes="hint",
             id="legend",
         )
@@ -213,7 +212,6 @@ class AuditScreen(ListScreen):
     kind = "audit"
 
     BINDINGS = [
-        Binding("enter", "details", "Details"),
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload"),
     ]
@@ -229,11 +227,11 @@ class AuditScreen(ListScreen):
             Col("At", "at", 16),
             Col("Operator", "operator", 10),
             *([Col("School", "school", 8)] if self.dfe is None else []),
-            Col("Action", "action", 12),
+            Col("Action", "action", 10),
             Col("Subject", "subject", 16),
             Col("Change", "change", None, 10),
         ]
-        yield ListTable(cols, id="events")
+        yield ListTable(cols, id="events", openable=True)
         yield Footer()
 
     def active_table(self) -> ListTable:

@@ -24,6 +24,7 @@ from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.widgets import LineInput, cell, clean, current_key, move_to_key, plain
 
 MARK = "✓"
+WIDE = 100
 
 
 @dataclass(slots=True, frozen=True)
@@ -32,6 +33,7 @@ class Col:
     key: str
     width: int | None = None  # None: takes the width that is left (at least `min_width`)
     min_width: int = 10
+    wide: bool = False  # shown only in a terminal of at least WIDE columns
 
 
 @dataclass(slots=True)
@@ -52,32 +54,58 @@ def cells(*values: object) -> tuple[Text, ...]:
 
 
 class ListTable(DataTable):
-    """A keyed, filterable DataTable. `marks=True` adds a first column for space-marked rows."""
+    """A keyed, filterable DataTable. `marks=True` adds a first column for space-marked rows;
+    `openable=True` shows enter (which posts DataTable.RowSelected) in the footer as "Open"."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open")]
 
     def __init__(
-        self, columns: Sequence[Col], *, marks: bool = False, id: str | None = None
+        self,
+        columns: Sequence[Col],
+        *,
+        marks: bool = False,
+        openable: bool = False,
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.columns_spec = list(columns)
         self.marks = marks
+        self.openable = openable
+        self._shown_cols: list[int] = list(range(len(self.columns_spec)))
         self.all_rows: list[Row] = []
         self.shown: list[Row] = []
         self.filter_text = ""
         self.marked: set[str] = set()
         self._by_key: dict[str, Row] = {}
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_cursor" and not self.openable:
+            return False
+        return True
+
     def on_mount(self) -> None:
         width = self.app.size.width
-        fixed = sum(c.width or 0 for c in self.columns_spec) + (1 if self.marks else 0)
-        ncols = len(self.columns_spec) + (1 if self.marks else 0)
-        # two cells of padding per column, the vertical scrollbar and a little margin
-        left = width - fixed - 2 * ncols - 3
+        self._shown_cols = [
+            i for i, c in enumerate(self.columns_spec) if not c.wide or width >= WIDE
+        ]
+        specs = [self.columns_spec[i] for i in self._shown_cols]
+        fixed = sum(c.width or 0 for c in specs) + (1 if self.marks else 0)
+        ncols = len(specs) + (1 if self.marks else 0)
+        # two cells of padding per column and the vertical scrollbar
+        left = width - fixed - 2 * ncols - 2
+        flex = [c for c in specs if c.width is None]
         if self.marks:
             self.add_column(" ", width=1, key="mark")
-        for c in self.columns_spec:
-            self.add_column(c.label, width=c.width or max(c.min_width, left), key=c.key)
+        for c in specs:
+            share = left // max(1, len(flex))
+            self.add_column(c.label, width=c.width or max(c.min_width, share), key=c.key)
         if self.all_rows:
             self.refill()
+
+    def _cells(self, row: Row) -> list[Text]:
+        if len(self._shown_cols) == len(row.cells):
+            return list(row.cells)
+        return [row.cells[i] for i in self._shown_cols]
 
     # rows, filter -------------------------------------------------------------------------------
 
@@ -103,10 +131,10 @@ class ListTable(DataTable):
             self.clear()
             if self.marks:
                 for r in rows:
-                    self.add_row(self._mark_cell(r.key), *r.cells, key=r.key)
+                    self.add_row(self._mark_cell(r.key), *self._cells(r), key=r.key)
             else:
                 for r in rows:
-                    self.add_row(*r.cells, key=r.key)
+                    self.add_row(*self._cells(r), key=r.key)
         if keep is not None:
             move_to_key(self, keep)
 
@@ -190,8 +218,12 @@ def change_summary(before: dict | None, after: dict | None, limit: int = 4) -> s
     if not before and not after:
         return ""
     if not before:
+        if "forename" in after or "surname" in after:  # an account: who and where, not every key
+            who = f"{value_text(after.get('forename'))} {value_text(after.get('surname'))}"
+            rest = [value_text(after[k]) for k in ("role", "dob", "school") if after.get(k)]
+            return " ".join([who, *rest])
         keys = [k for k in after if after[k] not in (None, "", [], {})]
-        return "new: " + ", ".join(f"{k}={value_text(after[k])}" for k in keys[:limit])
+        return ", ".join(f"{k}={value_text(after[k])}" for k in keys[:limit])
     if not after:
         return "removed"
     changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
