@@ -390,7 +390,7 @@ def test_open_without_create(tmp_path):
 def test_nested_transaction_refused(store):
     with (
         store.transaction("a"),
-        pytest.raises(RuntimeError, match="already open"),
+        pytest.raises(StoreError, match="already open"),
         store.transaction("b"),
     ):
         pass

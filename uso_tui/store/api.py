@@ -8,6 +8,7 @@ Every *.json document but store.json and config.json is a TinyDB database ({tabl
       config.json           {"allowed_mis_hosts": ["127.0.0.1:8765", ...]} (optional, operator-edited)
       .lock                 fcntl.flock: serialises writers across processes (held for a transaction)
       .commit.lock          flock: exclusive while a commit renames its files, shared by readers
+      .gate.lock            flock turnstile in front of .commit.lock (readers cannot starve a writer)
       .staging/             a commit's new file versions before they are renamed into place
       journal.json          present only during a multi-file commit (redone on open / next access)
       schools.json          the school directory (settings + summary), no accounts, no secrets

@@ -5,7 +5,8 @@
   processes; blocking flock does not starve a waiter as polling locks do).
 - The commit lock (`.commit.lock`): held exclusively by a writer only while it renames a commit's
   files into place, and shared by readers for the duration of one read, so a read that spans
-  several files never sees half a commit.
+  several files never sees half a commit. Both sides pass a turnstile (`.gate.lock`) first, so
+  readers cannot starve a writer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from uso_tui.store.api import StoreError
 from uso_tui.store.storage import FILE_MODE
 
 _thread_locks: dict[str, threading.Lock] = {}
@@ -24,7 +26,7 @@ _thread_locks_guard = threading.Lock()
 _held = threading.local()
 
 
-class NestedTransaction(RuntimeError):
+class NestedTransaction(StoreError):
     pass
 
 
@@ -77,5 +79,14 @@ def write_lock(root: Path) -> Iterator[None]:
             roots.discard(key)
 
 
-def commit_lock(root: Path, *, shared: bool):
-    return flocked(root / ".commit.lock", fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+@contextmanager
+def commit_lock(root: Path, *, shared: bool) -> Iterator[None]:
+    """The commit lock, taken through a turnstile (`.gate.lock`): a writer waiting for it holds
+    the gate, so readers arriving after it wait and a stream of readers cannot starve it."""
+    fd = _open_lock_file(root / ".commit.lock")
+    try:
+        with flocked(root / ".gate.lock", fcntl.LOCK_EX):
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,77 @@
+"""Writers in several processes and threads are serialised: no update is lost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+from uso_tui.domain.models import Account, School
+from uso_tui.store import open_store
+
+DFE = "204-3210"
+N = 500
+
+
+def setup(root) -> None:
+    store = open_store(root)
+    with store.transaction("setup") as tx:
+        tx.add_school(School(DFE, "Hill", "iSAMS", "https://hill.isams.cloud", "c"), "secret")
+        tx.put_accounts(
+            [Account(f"p{i}.204", "pupil", "P", f"N{i}", "2011-01-01", DFE) for i in range(300)]
+            + [Account("counter.204", "staff", "Count", "Er", "1980-01-01", DFE)]
+        )
+
+
+def increment(root: str, times: int, who: str) -> None:
+    """Read-modify-write of one account and of the school settings, `times` times."""
+    store = open_store(root)
+    for _ in range(times):
+        with store.transaction(who) as tx:
+            a = tx.account("counter.204")
+            a.extra[who] = a.extra.get(who, 0) + 1
+            a.extra["total"] = a.extra.get("total", 0) + 1
+            tx.put_account(a)
+            s = tx.school(DFE)
+            s.hold_min += 1
+            tx.put_school(s)
+
+
+def test_two_processes_lose_no_update(tmp_path):
+    root = tmp_path / "data"
+    setup(root)
+    procs = [
+        subprocess.Popen([sys.executable, __file__, str(root), str(N), who])
+        for who in ("one", "two")
+    ]
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    store = open_store(root)
+    counter = store.account("counter.204")
+    assert counter.extra == {"one": N, "two": N, "total": 2 * N}
+    assert store.school(DFE).hold_min == 10 + 2 * N
+    assert len(store.school_accounts(DFE)) == 301
+
+
+def test_threads_of_one_process_lose_no_update(tmp_path):
+    root = tmp_path / "data"
+    setup(root)
+    errors: list[BaseException] = []
+
+    def work(who: str) -> None:
+        try:
+            increment(str(root), 100, who)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert open_store(root).account("counter.204").extra["total"] == 300
+
+
+if __name__ == "__main__":
+    increment(sys.argv[1], int(sys.argv[2]), sys.argv[3])

@@ -1,0 +1,177 @@
+"""kill -9 in the middle of large commits (including a move between two schools): the store never
+corrupts and never shows half a commit, to a reader during the commits or after recovery."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from uso_tui.domain.models import Account, AuditEvent, School
+from uso_tui.store import open_store
+
+A, B = "204-0001", "204-0002"
+PER_SCHOOL = 1000
+MOVER = "mover.204"
+MODES = ("fast", "slow-rename", "slow-staging")
+
+
+def build(root: Path) -> None:
+    store = open_store(root)
+    with store.transaction("setup") as tx:
+        for dfe in (A, B):
+            tx.add_school(School(dfe, "gen 0", "iSAMS", "https://x.isams.cloud", "c"), "secret")
+        accounts = [
+            Account(f"p{i}{dfe[-1]}.204", "pupil", f"P{i}", f"Family{dfe[-1]}", "2011-01-01", dfe)
+            for dfe in (A, B)
+            for i in range(PER_SCHOOL)
+        ]
+        accounts.append(Account(MOVER, "pupil", "Mo", "Ver", "2011-02-02", A))
+        for a in accounts:
+            a.extra["gen"] = 0
+        tx.put_accounts(accounts)
+
+
+def die_after(count: int, real):
+    """`real`, but SIGKILL this process right after its `count`-th call."""
+    calls = [0]
+
+    def wrapper(*args):
+        real(*args)
+        calls[0] += 1
+        if calls[0] == count:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return wrapper
+
+
+def child(root: str, mode: str) -> None:
+    """Commit generation after generation until killed."""
+    import uso_tui.store.journal as journal  # noqa: PLC0415
+
+    if mode.startswith("die-after-write-"):
+        journal.write_new = die_after(int(mode.rsplit("-", 1)[1]), journal.write_new)
+    elif mode.startswith("die-after-rename-"):
+        journal.os.replace = die_after(int(mode.rsplit("-", 1)[1]), os.replace)
+    # Widen the staging or the rename phase so that kills land inside each of them often.
+    elif mode == "slow-rename":
+        real_replace = os.replace
+
+        def slow_replace(src, dst):
+            time.sleep(0.02)
+            real_replace(src, dst)
+
+        journal.os.replace = slow_replace  # type: ignore[attr-defined]
+    elif mode == "slow-staging":
+        real_write_new = journal.write_new
+
+        def slow_write_new(path, data):
+            time.sleep(0.02)
+            real_write_new(path, data)
+
+        journal.write_new = slow_write_new  # type: ignore[attr-defined]
+    store = open_store(root)
+    while True:
+        with store.transaction("child") as tx:
+            g = int(tx.school(A).name.split()[1]) + 1
+            changed = []
+            for dfe in (A, B):
+                for a in tx.school_accounts(dfe):
+                    a.extra["gen"] = g
+                    if a.username == MOVER:
+                        a.previous_school, a.school = a.school, (A if g % 2 == 0 else B)
+                    changed.append(a)
+                s = tx.school(dfe)
+                s.name = f"gen {g}"
+                tx.put_school(s)
+            tx.put_accounts(changed)
+            tx.audit_many(
+                [AuditEvent("2026-09-01T06:00:00", "child", A, "update", f"gen-{g}")] * 50
+                + [AuditEvent("2026-09-01T06:00:00", "child", B, "move", f"gen-{g}")]
+            )
+
+
+def check_consistent(root: Path) -> int:
+    """Every invariant of a whole commit; returns the generation seen."""
+    store = open_store(root)
+    assert not (root / "journal.json").exists()
+    assert not os.listdir(root / ".staging")
+    schools = {s.dfe: s for s in store.list_schools()}
+    g = int(schools[A].name.split()[1])
+    assert schools[B].name == f"gen {g}"
+    accounts = {dfe: store.school_accounts(dfe) for dfe in (A, B)}
+    assert {a.extra["gen"] for dfe in (A, B) for a in accounts[dfe]} == {g}
+    movers = [dfe for dfe in (A, B) for a in accounts[dfe] if a.username == MOVER]
+    expected_home = A if g % 2 == 0 else B
+    assert movers == [expected_home]
+    assert store.account(MOVER).school == expected_home
+    for dfe in (A, B):
+        assert len(accounts[dfe]) == PER_SCHOOL + (dfe == expected_home)
+        assert schools[dfe].active_accounts == len(accounts[dfe])
+        indexed = {h.username for h in store.search_accounts("", school=dfe, limit=None)}
+        assert indexed == {a.username for a in accounts[dfe]}
+    if g:
+        assert store.audit(A, limit=1)[0].subject == f"gen-{g}"
+        assert store.audit(B, limit=1)[0].subject == f"gen-{g}"
+        assert store.audit(limit=1)[0].subject == f"gen-{g}"
+    return g
+
+
+def check_one_read(store) -> None:
+    """One read spanning both school files sees one whole commit."""
+    accounts = store.la_accounts("204")
+    gens = {a.extra["gen"] for a in accounts}
+    assert len(gens) == 1, gens
+    assert sum(a.username == MOVER for a in accounts) == 1
+    assert len(accounts) == 2 * PER_SCHOOL + 1
+
+
+def test_kill_9_at_every_step_of_a_commit(tmp_path):
+    """The writer is killed right after each file write of the staging phase and after each
+    rename (the first puts the journal in place: the commit point): recovery ends in exactly the
+    state before the commit or exactly the state after it."""
+    root = tmp_path / "data"
+    build(root)
+    files_per_commit = 9  # 2 data, 2 names.idx, registry, directory, recent feed, 2 audit segments
+    modes = [f"die-after-write-{k}" for k in range(1, files_per_commit + 2)]
+    modes += [f"die-after-rename-{k}" for k in range(1, files_per_commit + 2)]
+    for mode in modes:
+        before = check_consistent(root)
+        subprocess.run([sys.executable, __file__, str(root), mode], check=False, timeout=60)
+        interrupted_mid_rename = (root / "journal.json").exists()
+        after = check_consistent(root)
+        if mode.startswith("die-after-write-"):
+            assert after == before, mode  # killed before the commit point: nothing applied
+        else:
+            assert after == before + 1, mode  # after the commit point: redone in full
+            assert interrupted_mid_rename or mode.endswith(f"-{files_per_commit + 1}"), mode
+
+
+def test_kill_9_at_random_moments(tmp_path):
+    root = tmp_path / "data"
+    build(root)
+    rng = random.Random(7)
+    reader = open_store(root)
+    generations = []
+    for round_no in range(12):
+        proc = subprocess.Popen([sys.executable, __file__, str(root), MODES[round_no % len(MODES)]])
+        deadline = time.monotonic() + 0.4 + rng.random() * 0.8
+        reads = 0
+        while time.monotonic() < deadline:
+            check_one_read(reader)
+            reads += 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert reads > 0
+        check_one_read(reader)  # a reader with the store open finishes the dead writer's commit
+        generations.append(check_consistent(root))
+    assert generations == sorted(generations)
+    assert generations[-1] >= 10, generations  # the children did commit, many times
+
+
+if __name__ == "__main__":
+    child(sys.argv[1], sys.argv[2])
