@@ -243,6 +243,9 @@ class MatchCase(_Record):
     decision: str | None = None  # "match:<username>" | "create:<username>" | "exclude" | "skip"
     decided_by: str | None = None
     decided_at: str | None = None
+    # What undoing the decision needs: the matched account as it was, the created username, or
+    # the exclusion id (sync.actions.undo_decision).
+    undo: dict[str, Any] | None = None
 
     def mis_record(self) -> MisRecord:
         return MisRecord.from_dict(self.record)

@@ -1,0 +1,104 @@
+"""Builders shared by the sync tests (records, accounts, snapshots); holds no tests itself."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from uso_tui.domain.models import Account, Exclusion, Export, MatchCase, MisRecord, School
+from uso_tui.sync.plan import Snapshot
+
+DFE = "204-3210"
+OTHER = "204-3211"  # a local school (same LA)
+FAR = "301-1000"  # another LA
+TODAY = date(2026, 3, 10)
+
+
+def rec(
+    mis_id: str,
+    forename: str | None,
+    surname: str | None,
+    dob: str | None,
+    report: str = "students",
+    **kw,
+) -> MisRecord:
+    return MisRecord(
+        report=report, mis_id=mis_id, forename=forename, surname=surname, dob=dob, **kw
+    )
+
+
+def acc(
+    username: str,
+    forename: str,
+    surname: str,
+    dob: str | None,
+    *,
+    school: str | None = DFE,
+    mis_id: str | None = None,
+    report: str = "students",
+    role: str = "pupil",
+    **kw,
+) -> Account:
+    linked = mis_id is not None
+    return Account(
+        username=username,
+        role=role,
+        forename=forename,
+        surname=surname,
+        dob=dob,
+        school=school,
+        source="mis" if linked else "manual",
+        mis_id=mis_id,
+        link_school=kw.pop("link_school", school if linked else None),
+        link_report=report if linked else None,
+        **kw,
+    )
+
+
+def linked_acc(n: int, school: str = DFE) -> Account:
+    """Account n linked to record `p{n}` (see linked_rec)."""
+    return acc(
+        f"u{n}.204",
+        f"Pupil{chr(65 + n % 26)}",
+        f"Surname{n}",
+        "2015-01-01",
+        school=school,
+        mis_id=f"p{n}",
+    )
+
+
+def linked_rec(n: int) -> MisRecord:
+    return rec(f"p{n}", f"Pupil{chr(65 + n % 26)}", f"Surname{n}", "2015-01-01")
+
+
+def settings(**kw) -> School:
+    return School(
+        dfe=DFE, name="Test School", mis="iSAMS", url="https://t.isams.cloud", client_id="id", **kw
+    )
+
+
+def export(*records: MisRecord, report: str = "students") -> Export:
+    return Export(report=report, records=list(records), pages=1)
+
+
+def snap(
+    accounts: list[Account] = (),
+    *,
+    pool: list[Account] | None = None,
+    exclusions: list[Exclusion] = (),
+    cases: list[MatchCase] = (),
+) -> Snapshot:
+    accounts = list(accounts)
+    everyone = accounts + list(pool or [])
+    return Snapshot(
+        school=DFE,
+        accounts=accounts,
+        exclusions=list(exclusions),
+        open_cases=list(cases),
+        pool=lambda role: [a for a in everyone if a.role == role],
+    )
+
+
+def outcome_of(p, mis_id: str):
+    found = [o for o in p.outcomes if o.record.mis_id == mis_id]
+    assert len(found) == 1, found
+    return found[0]

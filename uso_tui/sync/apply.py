@@ -1,0 +1,187 @@
+"""Applying plans inside one store transaction: accounts, cases, audit events, processed file.
+
+The planner decided everything; here the decisions get their timestamps, usernames and case ids,
+and every change its audit event (who, when, what, before and after)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uso_tui.domain.models import Account, AuditEvent, MatchCase, Run
+from uso_tui.domain.schools import la_of
+from uso_tui.store.api import Transaction
+from uso_tui.sync.plan import Plan, RecordOutcome, account_from_record
+
+# Account fields an audit event shows before and after (history is left out: it only grows).
+AUDIT_FIELDS = (
+    "forename",
+    "surname",
+    "preferred_name",
+    "middle_names",
+    "dob",
+    "school",
+    "status",
+    "source",
+    "mis_id",
+    "link_school",
+    "link_report",
+    "previous_school",
+    "email",
+    "extra",
+)
+
+
+def account_diff(before: Account | None, after: Account | None) -> tuple[dict | None, dict | None]:
+    """The audit's before/after: only the fields that changed (all of them for a creation)."""
+    if before is None:
+        return None, {k: getattr(after, k) for k in AUDIT_FIELDS} if after else None
+    if after is None:
+        return {k: getattr(before, k) for k in AUDIT_FIELDS}, None
+    keys = [k for k in AUDIT_FIELDS if getattr(before, k) != getattr(after, k)]
+    return {k: getattr(before, k) for k in keys}, {k: getattr(after, k) for k in keys}
+
+
+def stamp(acc: Account, action: str, at: str, school: str | None, run_id: str | None) -> None:
+    """The account's last event and a history entry (a new list: the old state stays intact)."""
+    acc.last_event = action
+    acc.last_event_at = at
+    entry: dict[str, Any] = {"at": at, "action": action, "school": school}
+    if run_id:
+        entry["run_id"] = run_id
+    acc.history = [*acc.history, entry]
+
+
+def event(
+    txn: Transaction,
+    at: str,
+    school: str | None,
+    action: str,
+    subject: str,
+    before: dict | None = None,
+    after: dict | None = None,
+    run_id: str | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        at=at,
+        operator=txn.operator,
+        school=school,
+        action=action,
+        subject=subject,
+        before=before,
+        after=after,
+        run_id=run_id,
+    )
+
+
+def apply_plan(txn: Transaction, p: Plan, run: Run, at: str) -> list[dict[str, Any]]:
+    """Stages every change of `p` in `txn`; returns the processed-file rows of its records."""
+    dfe = p.school
+    events: list[AuditEvent] = []
+    accounts: list[Account] = []
+    usernames: dict[int, str] = {}  # id(record) -> username created for it
+
+    for ch in p.changes:
+        after = ch.after
+        if ch.kind == "unallocate":
+            after.unallocated_at = at
+            after.unallocated_by_run = run.run_id
+        stamp(after, ch.kind, at, dfe, run.run_id)
+        accounts.append(after)
+        b, a = account_diff(ch.before, after)
+        events.append(event(txn, at, dfe, ch.kind, after.username, b, a, run.run_id))
+
+    la = la_of(dfe)
+    for rec in p.creates:
+        username = txn.new_username(rec.forename or "", rec.surname or "", la)
+        acc = account_from_record(rec, dfe, username)
+        acc.created_at = at
+        stamp(acc, "create", at, dfe, run.run_id)
+        accounts.append(acc)
+        usernames[id(rec)] = username
+        events.append(
+            event(txn, at, dfe, "create", username, *account_diff(None, acc), run_id=run.run_id)
+        )
+    txn.put_accounts(accounts)
+
+    cases: list[MatchCase] = []
+    for nc in p.new_cases:
+        case = MatchCase(
+            case_id=txn.next_case_id(dfe),
+            school=dfe,
+            report=p.report,
+            role=p.role,  # type: ignore[arg-type]
+            record=nc.record.to_dict(),
+            candidates=[c.to_dict() for c in nc.candidates],
+            run_id=run.run_id,
+            opened_at=at,
+        )
+        cases.append(case)
+        events.append(
+            event(
+                txn,
+                at,
+                dfe,
+                "case_open",
+                case.case_id,
+                None,
+                {
+                    "mis_id": nc.record.mis_id,
+                    "candidates": [(c.username, c.score) for c in nc.candidates],
+                },
+                run.run_id,
+            )
+        )
+    for cc in p.case_changes:
+        case = MatchCase.from_dict(cc.case.to_dict())
+        before = {"status": case.status, "record": case.record}
+        if cc.decision is None:
+            rec = next(o.record for o in p.outcomes if o.record.mis_id == case.record["mis_id"])
+            case.record = rec.to_dict()
+            action = "case_refresh"
+        else:
+            case.status = "resolved"
+            case.decision = cc.decision
+            case.decided_by = txn.operator
+            case.decided_at = at
+            action = "case_withdrawn"
+        cases.append(case)
+        events.append(
+            event(
+                txn,
+                at,
+                dfe,
+                action,
+                case.case_id,
+                before,
+                {"status": case.status, "record": case.record, "why": cc.reason},
+                run.run_id,
+            )
+        )
+    txn.put_cases(cases)
+
+    if p.held:
+        events.append(
+            event(
+                txn,
+                at,
+                dfe,
+                "hold",
+                run.run_id,
+                None,
+                {
+                    "report": p.report,
+                    "reason": p.hold_reason,
+                    "usernames": [a.username for a in p.held],
+                },
+                run.run_id,
+            )
+        )
+    txn.audit_many(events)
+    return [_row(o, usernames) for o in p.outcomes]
+
+
+def _row(o: RecordOutcome, usernames: dict[int, str]) -> dict[str, Any]:
+    d = o.to_dict()
+    if d["username"] is None and id(o.record) in usernames:
+        d["username"] = usernames[id(o.record)]
+    return d

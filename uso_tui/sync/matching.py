@@ -1,0 +1,305 @@
+"""Finding the accounts a MIS record may belong to (DESIGN section 3, rule 6).
+
+Candidates come from an index over the local authority's accounts of one role, built once per
+plan and only when a record needs it. Blocking keys keep the comparisons few: the date of birth
+(queried as sent, with day and month swapped, and with any one digit changed, the last together
+with the surname's initial) and a phonetic surname key with the forename's initial (for dates
+mistyped in other ways and names given in the wrong order). Every pair is never compared.
+
+Scores are integer percentages from the names (forename or preferred name, either order;
+nicknames; hyphenated surnames matching in part; other scripts transliterated) and the date of
+birth (equal, day and month swapped, one digit off, two adjacent digits transposed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jellyfish
+from anyascii import anyascii
+from rapidfuzz import fuzz
+
+from uso_tui.domain.models import Account, Candidate, MisRecord
+from uso_tui.domain.names import normalise
+
+MAX_CANDIDATES = 5
+MIN_SCORE = 60
+NAME_CLOSE = 80  # a forename or surname at least this similar makes a pair worth a case
+_SPLIT = re.compile(r"[-\s]+")
+_nicknamer = None
+
+
+@lru_cache(maxsize=500_000)
+def key(name: str | None) -> str:
+    """Comparison key: normalised, then transliterated to ASCII letters (`Nguyễn`, `Дмитрий`)."""
+    n = normalise(name)
+    if not n or n.isascii():
+        return n
+    ascii_ = "".join(c for c in anyascii(n).lower() if "a" <= c <= "z")
+    return ascii_ or n
+
+
+@lru_cache(maxsize=200_000)
+def parts(name: str | None) -> tuple[str, ...]:
+    """Keys of the parts of a hyphenated or double-barrelled name (`O'Brien-Smith` -> obrien, smith)."""
+    if not name:
+        return ()
+    out = tuple(k for k in (key(p) for p in _SPLIT.split(name)) if k)
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def phonetic(k: str) -> str:
+    return jellyfish.metaphone(k) if k else ""
+
+
+@lru_cache(maxsize=50_000)
+def nick_group(k: str) -> frozenset[str]:
+    """The forename key with its nicknames and the names it is short for (the `nicknames` package)."""
+    global _nicknamer
+    if not k:
+        return frozenset()
+    if _nicknamer is None:
+        from nicknames import NickNamer  # noqa: PLC0415 - 60 ms to load: only when a case needs it
+
+        _nicknamer = NickNamer()
+    return frozenset({k} | _nicknamer.nicknames_of(k) | _nicknamer.canonicals_of(k))
+
+
+def forename_keys(forename: str | None, preferred: str | None) -> tuple[str, ...]:
+    """Keys a person answers to: forename, its first part (`Mary Jane`), preferred name."""
+    out: list[str] = []
+    for k in (key(forename), *parts(forename)[:1], key(preferred)):
+        if k and k not in out:
+            out.append(k)
+    return tuple(out)
+
+
+def forename_score(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    best = 0
+    for x in a:
+        for y in b:
+            if x == y:
+                return 100
+            if y in nick_group(x) or x in nick_group(y):
+                s = 90
+            elif min(len(x), len(y)) >= 3 and (x.startswith(y) or y.startswith(x)):
+                s = 85  # Alex / Alexander
+            else:
+                s = int(fuzz.ratio(x, y))
+            best = max(best, s)
+    return best
+
+
+def surname_score(a: str | None, b: str | None) -> int:
+    ka, kb = key(a), key(b)
+    if not ka or not kb:
+        return 0
+    if ka == kb:
+        return 100
+    s = int(fuzz.ratio(ka, kb))
+    pa, pb = parts(a), parts(b)
+    if (len(pa) > 1 or len(pb) > 1) and set(pa) & set(pb):
+        s = max(s, 85)  # one part of a double-barrelled surname
+    return s
+
+
+def swap_day_month(dob: str) -> str | None:
+    """`2012-05-03` -> `2012-03-05` when that is a date and differs."""
+    y, m, d = dob[:4], dob[5:7], dob[8:10]
+    if d == m or int(d) > 12:
+        return None
+    return f"{y}-{d}-{m}"
+
+
+def one_digit_variants(dob: str) -> list[str]:
+    """Every string with one digit of the date changed (valid or not: only used as lookups)."""
+    out = []
+    for i, c in enumerate(dob):
+        if c == "-":
+            continue
+        for r in "0123456789":
+            if r != c:
+                out.append(dob[:i] + r + dob[i + 1 :])
+    return out
+
+
+def dob_score(a: str | None, b: str | None) -> tuple[int, str]:
+    """(score, how): equal 100, day/month swapped 85, one digit off or two digits transposed 80."""
+    if not a or not b:
+        return 0, "unknown"
+    if a == b:
+        return 100, "equal"
+    if len(a) != len(b):
+        return 0, "different"
+    if swap_day_month(a) == b:
+        return 85, "day and month swapped"
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diff) == 1:
+        return 80, "one digit off"
+    if (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    ):
+        return 80, "two digits transposed"
+    return 0, "different"
+
+
+@dataclass(slots=True, frozen=True)
+class _Entry:
+    account: Account
+    fkeys: tuple[str, ...]
+    skey: str
+    sparts: tuple[str, ...]
+
+
+def _entry(a: Account) -> _Entry:
+    return _Entry(a, forename_keys(a.forename, a.preferred_name), key(a.surname), parts(a.surname))
+
+
+def score_pair(
+    rec_fkeys: tuple[str, ...], rec: MisRecord, e: _Entry
+) -> tuple[int, list[str]] | None:
+    """The score of an account for a record and why, or None when they do not resemble."""
+    acc = e.account
+    fs = forename_score(rec_fkeys, e.fkeys)
+    ss = surname_score(rec.surname, acc.surname)
+    names = (fs + ss) / 2
+    reasons: list[str] = []
+    if fs < NAME_CLOSE and ss < NAME_CLOSE:
+        # Forename and surname given in the wrong order?
+        swapped = (
+            forename_score((key(rec.surname),), e.fkeys) + surname_score(rec.forename, acc.surname)
+        ) / 2
+        if swapped < 90:
+            return None
+        names, fs, ss = swapped - 10, 100, 100
+        reasons.append("forename and surname swapped")
+    ds, how = dob_score(rec.dob, acc.dob)
+    if how == "unknown":
+        if fs < 90 or ss < 90:
+            return None
+        ds = 50
+        reasons.append("account has no date of birth")
+    elif ds == 0:
+        return None
+    elif how != "equal":
+        reasons.append(f"date of birth {how}")
+    if 85 <= fs < 100:
+        reasons.append("similar forename or nickname")
+    if ss < NAME_CLOSE:
+        reasons.append("surname differs (changed?)")
+    score = round(0.6 * names + 0.4 * ds)
+    if score < MIN_SCORE:
+        return None
+    return score, reasons
+
+
+def differs(rec: MisRecord, acc: Account, school: str) -> list[str]:
+    out = []
+    if key(rec.forename) != key(acc.forename):
+        out.append("forename")
+    if key(rec.preferred_name) != key(acc.preferred_name):
+        out.append("preferred_name")
+    if key(rec.surname) != key(acc.surname):
+        out.append("surname")
+    if rec.dob != acc.dob:
+        out.append("dob")
+    if acc.school != school:
+        out.append("school")
+    if acc.status != "active":
+        out.append("status")
+    return out
+
+
+class CandidateIndex:
+    """Blocking index over one local authority's accounts of one role."""
+
+    def __init__(self, accounts: Iterable[Account]) -> None:
+        self.entries: list[_Entry] = []
+        self.by_dob: dict[str, list[int]] = {}
+        self.by_dob_initial: dict[tuple[str, str], list[int]] = {}
+        self.by_sound: dict[tuple[str, str], list[int]] = {}
+        for a in accounts:
+            e = _entry(a)
+            i = len(self.entries)
+            self.entries.append(e)
+            initials = {p[0] for p in e.sparts} or {""}
+            if a.dob:
+                self.by_dob.setdefault(a.dob, []).append(i)
+                for c in initials:
+                    self.by_dob_initial.setdefault((a.dob, c), []).append(i)
+            finit = {f[0] for f in e.fkeys} or {""}
+            for p in e.sparts:
+                ph = phonetic(p)
+                for c in finit:
+                    self.by_sound.setdefault((ph, c), []).append(i)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _block(self, rec: MisRecord) -> set[int]:
+        found: set[int] = set()
+        dob = rec.dob
+        if dob:
+            found.update(self.by_dob.get(dob, ()))
+            swapped = swap_day_month(dob)
+            if swapped:
+                found.update(self.by_dob.get(swapped, ()))
+            initials = {p[0] for p in parts(rec.surname)}
+            for v in one_digit_variants(dob):
+                for c in initials:
+                    found.update(self.by_dob_initial.get((v, c), ()))
+        rec_f = forename_keys(rec.forename, rec.preferred_name)
+        finit = {f[0] for f in rec_f}
+        for p in parts(rec.surname):
+            ph = phonetic(p)
+            for c in finit:
+                found.update(self.by_sound.get((ph, c), ()))
+        # Names in the wrong order: the record's forename as a surname.
+        sinit = {p[0] for p in parts(rec.surname)}
+        for p in parts(rec.forename):
+            ph = phonetic(p)
+            for c in sinit:
+                found.update(self.by_sound.get((ph, c), ()))
+        return found
+
+    def candidates(
+        self, rec: MisRecord, school: str, exclude: set[str] | frozenset[str] = frozenset()
+    ) -> list[Candidate]:
+        """At most 5 candidates, best first: score, then the record's own school, then username."""
+        rec_f = forename_keys(rec.forename, rec.preferred_name)
+        scored: list[tuple[int, bool, str, Candidate]] = []
+        for i in self._block(rec):
+            e = self.entries[i]
+            acc = e.account
+            if acc.username in exclude:
+                continue
+            got = score_pair(rec_f, rec, e)
+            if got is None:
+                continue
+            score, reasons = got
+            if acc.school and acc.school != school:
+                reasons.append(f"at another school ({acc.school})")
+            elif acc.status != "active":
+                reasons.append("unallocated")
+            cand = Candidate(
+                username=acc.username,
+                school=acc.school,
+                score=score,
+                forename=acc.forename,
+                surname=acc.surname,
+                preferred_name=acc.preferred_name,
+                dob=acc.dob,
+                status=acc.status,
+                differs=differs(rec, acc, school),
+                reasons=reasons,
+            )
+            scored.append((-score, acc.school != school, acc.username, cand))
+        scored.sort(key=lambda t: t[:3])
+        return [t[3] for t in scored[:MAX_CANDIDATES]]

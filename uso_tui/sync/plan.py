@@ -1,0 +1,412 @@
+"""The planner: every decision of DESIGN section 3 for one report of one school. Pure: it reads a
+snapshot of the store and an export, and returns a Plan; it writes nothing (a dry run is a plan
+printed). Timestamps, usernames and case ids are given when the plan is applied."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from uso_tui.domain.models import (
+    Account,
+    Candidate,
+    Exclusion,
+    Export,
+    MatchCase,
+    MisRecord,
+    School,
+    empty_counts,
+)
+from uso_tui.domain.names import normalise
+from uso_tui.domain.schools import ROLE_OF_REPORT
+from uso_tui.sync.matching import CandidateIndex
+
+OLDEST_DOB = "1900-01-01"
+
+# Record outcomes (the processed file and the dry run show them with a reason).
+INVALID, FUTURE, LEAVER, EXCLUDED = "invalid", "future", "leaver", "excluded"
+UNCHANGED, UPDATED, RESTORED = "unchanged", "updated", "restored"
+AUTO_LINKED, NEEDS_MATCHING, CREATED = "auto_linked", "needs_matching", "created"
+
+
+@dataclass
+class Snapshot:
+    """What the planner needs from the store, for one school and one report.
+
+    `accounts`: every account whose file is this school's (its own, and those unallocated from
+    it). `pool(role)`: the local authority's accounts of that role (this school's included),
+    loaded only when a record needs matching. `index`: a prebuilt CandidateIndex for that pool,
+    when the caller shares one across plans (benchmarks); else built once per plan, lazily.
+    """
+
+    school: str
+    accounts: list[Account]
+    exclusions: list[Exclusion] = field(default_factory=list)
+    open_cases: list[MatchCase] = field(default_factory=list)
+    pool: Callable[[str], list[Account]] | None = None
+    index: CandidateIndex | None = None
+
+
+@dataclass
+class RecordOutcome:
+    record: MisRecord
+    outcome: str
+    reason: str
+    username: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "record": self.record.to_dict(),
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "username": self.username,
+        }
+
+
+@dataclass
+class AccountChange:
+    """An existing account's new state. kind: update, restore, auto_link, unallocate."""
+
+    kind: str
+    before: Account
+    after: Account
+    reason: str = ""
+
+    @property
+    def username(self) -> str:
+        return self.after.username
+
+
+@dataclass
+class NewCase:
+    record: MisRecord
+    candidates: list[Candidate]
+
+
+@dataclass
+class CaseChange:
+    """An open case refreshed (its record changed) or withdrawn (decision given as `decision`)."""
+
+    case: MatchCase
+    decision: str | None  # None: refreshed, still open
+    reason: str
+
+
+@dataclass
+class Plan:
+    school: str
+    report: str
+    role: str
+    today: str
+    outcomes: list[RecordOutcome] = field(default_factory=list)
+    changes: list[AccountChange] = field(default_factory=list)
+    creates: list[MisRecord] = field(default_factory=list)
+    new_cases: list[NewCase] = field(default_factory=list)
+    case_changes: list[CaseChange] = field(default_factory=list)
+    held: list[Account] = field(default_factory=list)  # unallocations held for confirmation
+    hold_reason: str | None = None
+    counts: dict[str, int] = field(default_factory=empty_counts)
+    candidates_searched: int = 0
+
+    @property
+    def is_held(self) -> bool:
+        return self.hold_reason is not None
+
+    def summary_lines(self) -> list[str]:
+        """A dry run's printout: counts, then every record's outcome and the changes."""
+        lines = [
+            f"{self.school} {self.report}: "
+            + ", ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        ]
+        for o in self.outcomes:
+            r = o.record
+            who = f"{r.forename or '?'} {r.surname or '?'} ({r.dob or r.dob_raw or 'no dob'})"
+            user = f" -> {o.username}" if o.username else ""
+            lines.append(f"  {r.mis_id or '-'}: {who}: {o.outcome}: {o.reason}{user}")
+        for c in self.changes:
+            if c.kind == "unallocate":
+                lines.append(f"  unallocate {c.username}: {c.reason}")
+        if self.hold_reason:
+            lines.append(f"  HELD: {self.hold_reason}")
+            lines.extend(f"  held: would unallocate {a.username}" for a in self.held)
+        return lines
+
+
+def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None:
+    if not rec.mis_id:
+        return "no MIS id"
+    if dup[rec.mis_id] > 1:
+        return f"MIS id {rec.mis_id} appears {dup[rec.mis_id]} times in the export"
+    missing = [
+        label
+        for label, v in (("forename", rec.forename), ("surname", rec.surname))
+        if not (v or "").strip()
+    ]
+    if rec.dob is None and rec.dob_raw is None:
+        missing.append("date of birth")
+    if missing:
+        return "missing " + ", ".join(missing)
+    if rec.dob is None:
+        return f"impossible date of birth {rec.dob_raw!r}"
+    if rec.dob > today or rec.dob < OLDEST_DOB:
+        return f"impossible date of birth {rec.dob}"
+    for label, v in (("forename", rec.forename), ("surname", rec.surname)):
+        if not normalise(v):
+            return f"{label} {v!r} contains no letters"
+    return None
+
+
+def _excluded(rec: MisRecord, exclusions: list[Exclusion]) -> Exclusion | None:
+    fnames = {normalise(rec.forename), normalise(rec.preferred_name)} - {""}
+    sname = normalise(rec.surname)
+    for ex in exclusions:
+        if normalise(ex.surname) != sname or normalise(ex.forename) not in fnames:
+            continue
+        if ex.dob and ex.dob != rec.dob:
+            continue
+        return ex
+    return None
+
+
+def _auto_key_names(forename: str | None, preferred: str | None) -> set[str]:
+    return {normalise(forename), normalise(preferred)} - {""}
+
+
+# Fields an MIS record holds for its account, besides the school and link.
+def held_fields(rec: MisRecord) -> dict[str, Any]:
+    extra = {
+        k: v
+        for k, v in (
+            ("gender", rec.gender),
+            ("year_group", rec.year_group),
+            ("form_group", rec.form_group),
+            ("upn", rec.upn),
+            ("title", rec.title),
+            ("initials", rec.initials),
+            ("person_guid", rec.person_guid),
+            ("enrolment_date", rec.enrolment_date),
+            ("system_status", rec.system_status),
+            ("is_teaching", rec.is_teaching),
+        )
+        if v is not None
+    }
+    return {
+        "forename": rec.forename or "",
+        "surname": rec.surname or "",
+        "preferred_name": rec.preferred_name or "",
+        "middle_names": rec.middle_names or "",
+        "dob": rec.dob,
+        "email": rec.email or "",
+        "extra": extra,
+    }
+
+
+def account_from_record(rec: MisRecord, school: str, username: str) -> Account:
+    """A new account for a record (creation), linked to it."""
+    return Account(
+        username=username,
+        role=rec.role,
+        school=school,
+        status="active",
+        source="mis",
+        mis_id=rec.mis_id,
+        link_school=school,
+        link_report=rec.report,
+        **held_fields(rec),
+    )
+
+
+def _changed_fields(acc: Account, held: dict[str, Any]) -> list[str]:
+    return [k for k, v in held.items() if getattr(acc, k) != v]
+
+
+def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> Plan:
+    dfe = snapshot.school
+    report = export.report
+    role = ROLE_OF_REPORT[report]
+    today_s = today.isoformat()
+    p = Plan(school=dfe, report=report, role=role, today=today_s)
+    counts = p.counts
+    counts["fetched"] = len(export.records)
+
+    linked: dict[str, Account] = {}
+    unlinked_here: dict[tuple[str, str], list[Account]] = {}  # (surname, dob) -> accounts
+    for a in snapshot.accounts:
+        if a.linked and a.link_school == dfe and a.link_report == report:
+            linked[a.mis_id] = a  # type: ignore[index]
+        elif not a.linked and a.school == dfe and a.status == "active" and a.role == role and a.dob:
+            unlinked_here.setdefault((normalise(a.surname), a.dob), []).append(a)
+    cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
+
+    dup = Counter(r.mis_id for r in export.records)
+    present: set[str] = set()
+    horizon = (today + timedelta(days=max(0, settings.create_before_start_days))).isoformat()
+    index: CandidateIndex | None = snapshot.index
+    pending: list[tuple[MisRecord, list[Account]]] = []  # auto-link targets, settled below
+
+    def out(rec: MisRecord, outcome: str, reason: str, username: str | None = None) -> None:
+        p.outcomes.append(RecordOutcome(rec, outcome, reason, username))
+        if outcome in counts:
+            counts[outcome] += 1
+
+    def withdraw(mis_id: str, decision: str, reason: str) -> None:
+        case = cases_by_id.pop(mis_id, None)
+        if case is not None:
+            p.case_changes.append(CaseChange(case, decision, reason))
+
+    for rec in export.records:
+        reason = _invalid_reason(rec, today_s, dup)
+        if reason:
+            if rec.mis_id:
+                present.add(rec.mis_id)  # an invalid record never unallocates its account
+            acc = linked.get(rec.mis_id)
+            out(
+                rec,
+                INVALID,
+                reason + ("; its account is left untouched" if acc else ""),
+                acc.username if acc else None,
+            )
+            continue
+        if rec.leaving_date and rec.leaving_date <= today_s:
+            withdraw(rec.mis_id, "withdrawn", f"left on {rec.leaving_date}")
+            acc = linked.get(rec.mis_id)
+            out(rec, LEAVER, f"leaving date {rec.leaving_date}", acc.username if acc else None)
+            continue
+        present.add(rec.mis_id)
+        acc = linked.get(rec.mis_id)
+        if acc is not None:
+            withdraw(rec.mis_id, "withdrawn", f"linked to {acc.username}")
+            _linked(p, rec, acc, dfe)
+            continue
+        if rec.enrolment_date and rec.enrolment_date > horizon:
+            out(rec, FUTURE, f"starts on {rec.enrolment_date}")
+            continue
+        ex = _excluded(rec, snapshot.exclusions)
+        if ex is not None:
+            withdraw(rec.mis_id, "withdrawn", "on the exclusion list")
+            out(rec, EXCLUDED, f"on the exclusion list (entry {ex.id})")
+            continue
+        case = cases_by_id.get(rec.mis_id)
+        if case is not None:
+            if case.record != rec.to_dict():
+                p.case_changes.append(CaseChange(case, None, "record changed in the MIS"))
+            out(rec, NEEDS_MATCHING, f"waiting in case {case.case_id}")
+            continue
+        names = _auto_key_names(rec.forename, rec.preferred_name)
+        same = [
+            a
+            for a in unlinked_here.get((normalise(rec.surname), rec.dob), ())
+            if _auto_key_names(a.forename, a.preferred_name) & names
+        ]
+        pending.append((rec, same))
+
+    # Rule 6. An account two records could auto-link to goes to neither: they become cases.
+    claims = Counter(s[0].username for _, s in pending if len(s) == 1)
+    for rec, same in pending:
+        if len(same) == 1 and claims[same[0].username] == 1:
+            _auto_link(p, rec, same[0], dfe)
+            continue
+        if index is None:
+            pool = (
+                snapshot.pool(role)
+                if snapshot.pool
+                else [a for a in snapshot.accounts if a.role == role]
+            )
+            index = CandidateIndex(pool)
+        p.candidates_searched += 1
+        cands = index.candidates(rec, dfe)
+        if cands:
+            p.new_cases.append(NewCase(rec, cands))
+            movers = [c for c in cands if c.school and c.school != dfe and c.score == 100]
+            why = (
+                f"same details at {movers[0].school}: a mover, decided by an operator"
+                if movers
+                else f"resembles {len(cands)} account(s), best {cands[0].username} "
+                f"({cands[0].score}%)"
+            )
+            out(rec, NEEDS_MATCHING, why)
+        else:
+            p.creates.append(rec)
+            out(rec, CREATED, "new: no similar account")
+
+    # Open cases whose record is gone from this complete export.
+    for mis_id in list(cases_by_id):
+        if mis_id not in present:
+            withdraw(mis_id, "withdrawn", "record no longer in the export")
+
+    _leavers(p, linked, present, dfe, settings, empty=not export.records)
+    return p
+
+
+def _linked(p: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
+    held = held_fields(rec)
+    changed = _changed_fields(acc, held)
+    if acc.status != "active" or acc.school != dfe:
+        after = dataclasses.replace(acc, **held, status="active", school=dfe, source="mis")
+        after.unallocated_at = None
+        after.unallocated_by_run = None
+        p.changes.append(AccountChange("restore", acc, after, "its MIS record is back"))
+        p.outcomes.append(RecordOutcome(rec, RESTORED, "link reappeared: restored", acc.username))
+        p.counts[RESTORED] += 1
+    elif changed:
+        after = dataclasses.replace(acc, **held)
+        p.changes.append(AccountChange("update", acc, after, "changed: " + ", ".join(changed)))
+        p.outcomes.append(
+            RecordOutcome(rec, UPDATED, "changed: " + ", ".join(changed), acc.username)
+        )
+        p.counts[UPDATED] += 1
+    else:
+        p.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", acc.username))
+        p.counts[UNCHANGED] += 1
+
+
+def _auto_link(p: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
+    after = dataclasses.replace(
+        acc,
+        **held_fields(rec),
+        source="mis",
+        mis_id=rec.mis_id,
+        link_school=dfe,
+        link_report=rec.report,
+    )
+    p.changes.append(AccountChange("auto_link", acc, after, "same names and date of birth"))
+    p.outcomes.append(
+        RecordOutcome(rec, AUTO_LINKED, "one unlinked account with the same details", acc.username)
+    )
+    p.counts[AUTO_LINKED] += 1
+
+
+def _leavers(
+    p: Plan, linked: dict[str, Account], present: set[str], dfe: str, settings: School, empty: bool
+) -> None:
+    """Rule 7 and the safety hold of rule 8."""
+    active = [a for a in linked.values() if a.status == "active" and a.school == dfe]
+    going = [a for a in active if a.mis_id not in present]
+    if not going:
+        return
+    n, total = len(going), len(active)
+    if empty:
+        p.hold_reason = f"the export is empty while {total} account(s) are linked"
+    elif n > total * settings.hold_percent / 100 and n >= settings.hold_min:
+        p.hold_reason = (
+            f"would unallocate {n} of {total} linked accounts "
+            f"(more than {settings.hold_percent:g}% and at least {settings.hold_min})"
+        )
+    if p.hold_reason:
+        p.held = going
+        p.counts["held_unallocations"] = n
+        return
+    for a in going:
+        p.changes.append(
+            AccountChange("unallocate", a, unallocated(a, dfe), "absent from the export")
+        )
+    p.counts["unallocated"] = n
+
+
+def unallocated(a: Account, dfe: str) -> Account:
+    """The account removed from its school: kept, its link kept (a returning record restores it)."""
+    return dataclasses.replace(a, status="unallocated", school=None, previous_school=dfe)

@@ -1,0 +1,462 @@
+"""The runner: fetch (outside the store lock), then plan and apply in ONE store transaction.
+
+A run is recorded "running" first (the store notes its process, so a run whose process died does
+not block its school); one run per school at a time across processes. A failed fetch records the
+failed run and changes nothing else; a cancel before the apply records a cancelled run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from uso_tui.domain.errors import UsoError
+from uso_tui.domain.models import Export, ProcessedFile, Run, School, empty_counts
+from uso_tui.domain.schools import la_of
+from uso_tui.store.api import Store, Transaction
+from uso_tui.sync.apply import apply_plan, event
+from uso_tui.sync.events import Progress
+from uso_tui.sync.plan import Plan, Snapshot, plan
+
+OnProgress = Callable[[Progress], None]
+PLAN_PROGRESS_EVERY = 500  # records between "planning" progress events
+
+
+class RunInProgress(UsoError):
+    def __init__(self, run: Run) -> None:
+        since = (run.started_at or "?")[11:19] or run.started_at
+        super().__init__(
+            f"{run.school} already has a run in progress: {run.run_id} ({run.trigger}, since {since})"
+        )
+        self.run = run
+
+
+class Cancelled(Exception):
+    """Raised inside the apply transaction to discard it when a cancel arrives in time."""
+
+
+@dataclass
+class RunResult:
+    run: Run
+    plan: Plan | None  # the plan of the last report; `plans` holds each report's
+    plans: dict[str, Plan] | None = None
+
+
+def iso(t: datetime) -> str:
+    return t.replace(microsecond=0, tzinfo=None).isoformat()
+
+
+def current_run(store: Store, dfe: str) -> Run | None:
+    """The run in progress for a school, if any (any process; a dead process's run is not)."""
+    running = store.running_runs(dfe)  # type: ignore[attr-defined]
+    return running[0] if running else None
+
+
+def snapshot_in(txn: Transaction, dfe: str) -> Snapshot:
+    """The planner's view of a school, read under the lock; the LA pool only when needed."""
+    pools: dict[str, list] = {}
+
+    def pool(role: str) -> list:
+        if role not in pools:
+            pools[role] = txn.la_accounts(la_of(dfe), role)
+        return pools[role]
+
+    return Snapshot(
+        school=dfe,
+        accounts=txn.school_accounts(dfe),
+        exclusions=txn.exclusions(dfe),
+        open_cases=txn.cases(dfe, "open"),
+        pool=pool,
+    )
+
+
+class _Progress:
+    """Emits Progress events; a failing listener never breaks a run."""
+
+    def __init__(self, run_id: str, dfe: str, listener: OnProgress | None) -> None:
+        self.run_id, self.dfe, self.listener = run_id, dfe, listener
+        self.counts = empty_counts()
+
+    def __call__(self, phase: str, report: str | None = None, **kw) -> None:
+        if self.listener is None:
+            return
+        with contextlib.suppress(Exception):
+            self.listener(
+                Progress(self.run_id, self.dfe, phase, report, counts=dict(self.counts), **kw)  # type: ignore[arg-type]
+            )
+
+
+async def _fetch_all(
+    client,
+    school: School,
+    secret: str,
+    reports: list[str],
+    emit: _Progress,
+    cancel: threading.Event | None,
+) -> dict[str, Export]:
+    async def one(report: str) -> tuple[str, Export]:
+        def on_page(done: int, total: int | None, records: int) -> None:
+            emit("fetching", report, pages_done=done, pages_total=total, records_done=records)
+
+        def on_event(message: str) -> None:
+            emit("fetching", report, message=message)
+
+        emit("fetching", report)
+        exp = await client.fetch_report(school, secret, report, on_page=on_page, on_event=on_event)
+        return report, exp
+
+    task = asyncio.ensure_future(asyncio.gather(*(one(r) for r in reports)))
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.05)
+        if cancel is not None and cancel.is_set() and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            raise Cancelled
+    return dict(task.result())
+
+
+def _error_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+async def run_school(
+    store: Store,
+    dfe: str,
+    *,
+    trigger: str,
+    operator: str,
+    now: datetime,
+    reports: list[str] | None = None,
+    dry_run: bool = False,
+    on_progress: OnProgress | None = None,
+    cancel: threading.Event | None = None,
+    client=None,
+) -> RunResult:
+    school = store.school(dfe)
+    reports = list(reports or school.reports)
+    started = time.monotonic()
+
+    def finished_at() -> str:
+        return iso(now + timedelta(seconds=time.monotonic() - started))
+
+    if dry_run:
+        run = Run(
+            run_id=f"{dfe}-dry-run",
+            school=dfe,
+            trigger=trigger,
+            operator=operator,
+            reports=reports,
+            started_at=iso(now),
+            dry_run=True,
+        )
+    else:
+        run = await asyncio.to_thread(_claim, store, dfe, trigger, operator, reports, iso(now))
+    emit = _Progress(run.run_id, dfe, on_progress)
+    emit("connecting", message=f"run {run.run_id} started ({trigger}, {operator})")
+
+    own_client = client is None
+    if own_client:
+        from uso_tui.iris.client import IrisClient  # noqa: PLC0415
+
+        client = IrisClient(allowed_hosts=store.allowed_mis_hosts())
+    try:
+        try:
+            secret = store.secret(dfe)
+            exports = await _fetch_all(client, school, secret, reports, emit, cancel)
+        except Cancelled:
+            return await _end(
+                store, run, "cancelled", "cancelled before the apply", emit, finished_at(), dry_run
+            )
+        except Exception as exc:  # noqa: BLE001 - a failed fetch is a failed run, not a crash
+            return await _end(store, run, "failed", _error_line(exc), emit, finished_at(), dry_run)
+    finally:
+        if own_client:
+            await client.aclose()
+
+    if cancel is not None and cancel.is_set():
+        return await _end(
+            store, run, "cancelled", "cancelled before the apply", emit, finished_at(), dry_run
+        )
+    for r, exp in exports.items():
+        run.counts["fetched"] += len(exp.records)
+        emit(
+            "fetching",
+            r,
+            pages_done=exp.pages,
+            pages_total=exp.pages,
+            records_done=len(exp.records),
+            records_total=len(exp.records),
+        )
+    emit.counts["fetched"] = run.counts["fetched"]
+    try:
+        if dry_run:
+            plans = await asyncio.to_thread(_dry_plan, store, dfe, exports, now, emit)
+            run.status = "held" if any(p.is_held for p in plans.values()) else "succeeded"
+            run.finished_at = finished_at()
+            _add_counts(run, plans)
+            emit(run.status if run.status == "held" else "done", message="dry run: nothing written")
+            return RunResult(run, list(plans.values())[-1] if plans else None, plans)
+        run, plans = await asyncio.to_thread(
+            _plan_and_apply, store, run, exports, now, emit, cancel, finished_at
+        )
+    except Cancelled:
+        return await _end(
+            store, run, "cancelled", "cancelled before the apply", emit, finished_at(), dry_run
+        )
+    except Exception as exc:  # noqa: BLE001 - recorded, so the school is not left "running"
+        return await _end(
+            store,
+            run,
+            "failed",
+            f"apply failed, nothing changed: {type(exc).__name__}: {_error_line(exc)}",
+            emit,
+            finished_at(),
+            dry_run,
+        )
+    emit.counts = dict(run.counts)
+    emit("held" if run.status == "held" else "done", message=f"run {run.run_id} {run.status}")
+    return RunResult(run, list(plans.values())[-1] if plans else None, plans)
+
+
+def _claim(
+    store: Store, dfe: str, trigger: str, operator: str, reports: list[str], started_at: str
+) -> Run:
+    with store.transaction(operator) as txn:
+        running = txn.running_runs(dfe)  # type: ignore[attr-defined]
+        if running:
+            raise RunInProgress(running[0])
+        run = Run(
+            run_id=txn.next_run_id(dfe),
+            school=dfe,
+            trigger=trigger,
+            operator=operator,
+            reports=reports,
+            started_at=started_at,
+        )
+        txn.put_run(run)
+    return run
+
+
+async def _end(
+    store: Store,
+    run: Run,
+    status: str,
+    error: str | None,
+    emit: _Progress,
+    finished: str,
+    dry_run: bool,
+) -> RunResult:
+    run.status = status
+    run.error = error if status != "cancelled" else None
+    run.finished_at = finished
+    if not dry_run:
+        await asyncio.to_thread(_put_final, store, run, error)
+    emit(status, message=error)  # type: ignore[arg-type]
+    return RunResult(run, None, None)
+
+
+def _put_final(store: Store, run: Run, note: str | None) -> None:
+    with store.transaction(run.operator) as txn:
+        txn.put_run(run)
+        txn.audit(
+            event(
+                txn,
+                run.finished_at or "",
+                run.school,
+                f"run_{run.status}",
+                run.run_id,
+                None,
+                {"error": note},
+                run.run_id,
+            )
+        )
+
+
+def _plan_reports(
+    snap: Snapshot, school: School, exports: dict[str, Export], now: datetime, emit: _Progress
+) -> dict[str, Plan]:
+    plans: dict[str, Plan] = {}
+    for report, exp in exports.items():
+        emit("planning", report, records_done=0, records_total=len(exp.records))
+        p = plan(exp, snap, now.date(), school)
+        plans[report] = p
+        for k, v in p.counts.items():
+            if k != "fetched":
+                emit.counts[k] += v
+        emit("planning", report, records_done=len(exp.records), records_total=len(exp.records))
+        if p.new_cases:
+            emit("planning", report, message=f"{len(p.new_cases)} record(s) queued for matching")
+        if p.is_held:
+            emit("planning", report, message=f"held: {p.hold_reason}")
+    return plans
+
+
+def _dry_plan(
+    store: Store, dfe: str, exports: dict[str, Export], now: datetime, emit: _Progress
+) -> dict[str, Plan]:
+    from uso_tui.domain.schools import la_of as _la  # noqa: PLC0415
+
+    snap = Snapshot(
+        school=dfe,
+        accounts=store.school_accounts(dfe),
+        exclusions=store.exclusions(dfe),
+        open_cases=store.cases(dfe, "open"),
+        pool=lambda role: store.la_accounts(_la(dfe), role),
+    )
+    return _plan_reports(snap, store.school(dfe), exports, now, emit)
+
+
+def _add_counts(run: Run, plans: dict[str, Plan]) -> None:
+    for p in plans.values():
+        for k, v in p.counts.items():
+            if k != "fetched":
+                run.counts[k] = run.counts.get(k, 0) + v
+
+
+def _plan_and_apply(
+    store: Store,
+    run: Run,
+    exports: dict[str, Export],
+    now: datetime,
+    emit: _Progress,
+    cancel: threading.Event | None,
+    finished_at: Callable[[], str],
+) -> tuple[Run, dict[str, Plan]]:
+    at = iso(now)
+    run = dataclasses.replace(run, counts=dict(run.counts))  # the caller's copy stays as it was
+    with store.transaction(run.operator) as txn:
+        school = txn.school(run.school)
+        plans = _plan_reports(snapshot_in(txn, run.school), school, exports, now, emit)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        emit("applying")
+        rows: list[dict] = []
+        for p in plans.values():
+            rows.extend(apply_plan(txn, p, run, at))
+        _add_counts(run, plans)
+        run.held_usernames = [a.username for p in plans.values() for a in p.held]
+        run.status = "held" if run.held_usernames else "succeeded"
+        run.finished_at = finished_at()
+        txn.put_run(run)
+        txn.put_processed_file(
+            ProcessedFile(
+                run_id=run.run_id,
+                school=run.school,
+                fetched_at=at,
+                counts=dict(run.counts),
+                records=rows,
+            )
+        )
+        txn.audit(
+            event(
+                txn,
+                run.finished_at,
+                run.school,
+                f"run_{run.status}",
+                run.run_id,
+                None,
+                {"counts": dict(run.counts), "held": len(run.held_usernames)},
+                run.run_id,
+            )
+        )
+    return run, plans
+
+
+def _due_at(school: School, now: datetime) -> datetime:
+    hh, mm = (int(x) for x in school.daily_at.split(":"))
+    return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+
+
+def due_schools(store: Store, now: datetime) -> list[School]:
+    """Schools whose daily time has passed today and with no successful scheduled run since."""
+    out = []
+    for s in store.list_schools():
+        due = _due_at(s, now)
+        if now < due:
+            continue
+        last = s.last_scheduled_success_at
+        if last and last >= iso(due):
+            continue
+        out.append(s)
+    return out
+
+
+async def run_due(
+    store: Store,
+    now: datetime,
+    *,
+    operator: str = "scheduler",
+    client=None,
+    on_progress: OnProgress | None = None,
+    max_schools: int = 64,
+) -> list[RunResult]:
+    """Runs every due school, many at once: fetches overlap; each apply runs in a thread while
+    other schools keep fetching, so the estate run is bounded by IRIS, not by our processing."""
+    schools = due_schools(store, now)
+    if not schools:
+        return []
+    own_client = client is None
+    if own_client:
+        from uso_tui.iris.client import IrisClient  # noqa: PLC0415
+
+        client = IrisClient(allowed_hosts=store.allowed_mis_hosts())
+    sem = asyncio.Semaphore(max_schools)
+
+    async def one(s: School) -> RunResult | None:
+        async with sem:
+            try:
+                return await run_school(
+                    store,
+                    s.dfe,
+                    trigger="schedule",
+                    operator=operator,
+                    now=now,
+                    on_progress=on_progress,
+                    client=client,
+                )
+            except RunInProgress:
+                return None  # already running (a force run, another scheduler): not ours
+
+    try:
+        results = await asyncio.gather(*(one(s) for s in schools))
+    finally:
+        if own_client:
+            await client.aclose()
+    return [r for r in results if r is not None]
+
+
+async def scheduler_loop(
+    store: Store,
+    *,
+    clock: Callable[[], datetime] = datetime.now,
+    sleep: Callable[[float], object] = asyncio.sleep,
+    interval: float = 60.0,
+    stop: threading.Event | None = None,
+    iterations: int | None = None,
+    on_results: Callable[[list[RunResult]], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+    client=None,
+) -> None:
+    """`uso-tui scheduler`: run_due every minute until stopped. An error in one pass is reported
+    and the loop goes on (a systemd service should not die because one school misbehaves)."""
+    n = 0
+    while stop is None or not stop.is_set():
+        try:
+            results = await run_due(store, clock(), client=client)
+            if on_results is not None:
+                on_results(results)
+        except Exception as exc:  # noqa: BLE001
+            if on_error is not None:
+                on_error(exc)
+        n += 1
+        if iterations is not None and n >= iterations:
+            return
+        await sleep(interval)  # type: ignore[misc]
