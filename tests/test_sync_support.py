@@ -102,3 +102,66 @@ def outcome_of(p, mis_id: str):
     found = [o for o in p.outcomes if o.record.mis_id == mis_id]
     assert len(found) == 1, found
     return found[0]
+
+
+# ---- a real store in tmp_path and the IRIS simulator's in-process transport ----
+
+SECRET = "runner-secret-0123456789"
+CLIENT_ID = "client-1"
+HOST = "iris.test:80"
+
+
+def iris_student(
+    mis_id: str, forename: str | None, surname: str | None, dob: str | None, **extra
+) -> dict:
+    d = {"schoolId": mis_id, "forename": forename, "surname": surname, "dob": dob}
+    d.update(extra)
+    return d
+
+
+class NoSleep:
+    async def __call__(self, seconds: float) -> None:
+        return None
+
+
+class Env:
+    """A store with schools set up, a simulator serving them, and a client over its transport."""
+
+    def __init__(self, root) -> None:
+        from uso_tui.iris.simulator import Simulator
+        from uso_tui.store import open_store
+
+        self.store = open_store(root)
+        self.store.set_allowed_mis_hosts([HOST])
+        self.sim = Simulator()
+
+    def add_school(
+        self, dfe: str = DFE, students: list[dict] = (), staff: list[dict] = (), **settings_kw
+    ) -> School:
+        school = School(
+            dfe=dfe,
+            name=f"School {dfe}",
+            mis="iSAMS",
+            url=f"http://iris.test/{dfe}",
+            client_id=CLIENT_ID,
+            reports=settings_kw.pop("reports", ["students"]),
+            created_at="2026-01-01T00:00:00",
+            **settings_kw,
+        )
+        with self.store.transaction("tester") as txn:
+            txn.add_school(school, SECRET)
+        self.sim.add_school(
+            dfe, client_id=CLIENT_ID, secret=SECRET, students=list(students), staff=list(staff)
+        )
+        return school
+
+    def client(self, **kw):
+        from uso_tui.iris.client import IrisClient
+
+        kw.setdefault("max_tries", 2)
+        return IrisClient(
+            allowed_hosts=frozenset({HOST}), transport=self.sim.transport(), sleep=NoSleep(), **kw
+        )
+
+    def set_students(self, dfe: str, students: list[dict]) -> None:
+        self.sim.set_records(dfe, "students", students)

@@ -1,0 +1,403 @@
+"""The runner on a real store (tmp_path) against the IRIS simulator's in-process transport."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from datetime import datetime
+
+import pytest
+from test_sync_support import DFE, OTHER, Env, iris_student
+
+from uso_tui.domain.models import Run
+from uso_tui.sync import actions
+from uso_tui.sync.runner import RunInProgress, current_run, run_school
+
+NOW = datetime(2026, 3, 10, 9, 30, 0)
+LATER = datetime(2026, 3, 11, 9, 30, 0)
+AMY = iris_student("1", "Amy", "Jones", "2015-04-02")
+BOB = iris_student("2", "Bob", "Smith", "2014-07-11T00:00:00")
+CAT = iris_student("3", "Cat", "Brown", "2016-01-20")
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    return Env(tmp_path / "store")
+
+
+async def sync(env: Env, dfe: str = DFE, now: datetime = NOW, **kw):
+    kw.setdefault("trigger", "cli")
+    kw.setdefault("operator", "alice")
+    async with env.client() as client:
+        return await run_school(env.store, dfe, now=now, client=client, **kw)
+
+
+def by_user(accounts):
+    return {a.username: a for a in accounts}
+
+
+def tree(root) -> dict[str, bytes]:
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            if f != ".lock":
+                with open(os.path.join(d, f), "rb") as fh:
+                    out[os.path.join(d, f)] = fh.read()
+    return out
+
+
+async def test_first_run_creates_accounts_processed_file_audit_and_summary(env):
+    env.add_school(students=[AMY, BOB, iris_student("4", None, "Lee", "2015-01-01")])
+    res = await sync(env)
+    run = res.run
+    assert run.status == "succeeded" and run.error is None
+    assert run.counts["fetched"] == 3 and run.counts["created"] == 2
+    assert run.counts["invalid"] == 1
+    accounts = by_user(env.store.school_accounts(DFE))
+    assert set(accounts) == {"ajones.204", "bsmith.204"}
+    bob = accounts["bsmith.204"]
+    assert bob.dob == "2014-07-11" and bob.mis_id == "2" and bob.link_school == DFE
+    assert bob.source == "mis" and bob.history[-1]["run_id"] == run.run_id
+    pf = env.store.processed_file(run.run_id)
+    rows = {r["record"]["mis_id"]: r for r in pf.records}
+    assert rows["2"]["outcome"] == "created" and rows["2"]["username"] == "bsmith.204"
+    assert rows["4"]["outcome"] == "invalid" and rows["4"]["reason"] == "missing forename"
+    assert set(rows["1"]["record"]) <= {
+        "report",
+        "mis_id",
+        "forename",
+        "surname",
+        "preferred_name",
+        "middle_names",
+        "dob",
+        "dob_raw",
+        "enrolment_date",
+        "leaving_date",
+        "email",
+        "person_guid",
+        "gender",
+        "year_group",
+        "form_group",
+        "upn",
+        "title",
+        "initials",
+        "system_status",
+        "is_teaching",
+    }
+    events = env.store.audit(DFE)
+    creates = [e for e in events if e.action == "create"]
+    assert {e.subject for e in creates} == {"ajones.204", "bsmith.204"}
+    assert all(e.operator == "alice" for e in events)
+    school = env.store.school(DFE)
+    assert school.last_run_id == run.run_id and school.last_run_status == "succeeded"
+    assert school.active_accounts == 2
+    assert env.store.runs(DFE)[0].public()["counts"]["created"] == 2
+
+
+async def test_second_run_of_the_same_export_changes_nothing(env):
+    env.add_school(students=[AMY, BOB, CAT])
+    await sync(env)
+    before = by_user(env.store.school_accounts(DFE))
+    events_before = len(env.store.audit(DFE))
+    res = await sync(env, now=LATER)
+    assert res.run.status == "succeeded"
+    c = res.run.counts
+    assert c["unchanged"] == 3
+    assert (
+        sum(
+            c[k]
+            for k in (
+                "created",
+                "updated",
+                "auto_linked",
+                "restored",
+                "unallocated",
+                "needs_matching",
+            )
+        )
+        == 0
+    )
+    assert by_user(env.store.school_accounts(DFE)) == before
+    new_events = env.store.audit(DFE)[: len(env.store.audit(DFE)) - events_before]
+    assert [e.action for e in new_events] == ["run_succeeded"]
+
+
+async def test_linked_update_and_leaver_by_absence(env):
+    env.add_school(students=[AMY, BOB, CAT])
+    await sync(env)
+    env.set_students(DFE, [iris_student("1", "Amy", "Jones-Patel", "2015-04-02"), BOB])
+    res = await sync(env, now=LATER)
+    assert res.run.counts["updated"] == 1 and res.run.counts["unallocated"] == 1
+    accounts = by_user(env.store.school_accounts(DFE))
+    assert accounts["ajones.204"].surname == "Jones-Patel"  # the username never changes
+    cat = accounts["cbrown.204"]
+    assert cat.status == "unallocated" and cat.school is None and cat.previous_school == DFE
+    assert cat.unallocated_by_run == res.run.run_id
+    update = next(e for e in env.store.audit(DFE) if e.action == "update")
+    assert update.before == {"surname": "Jones"} and update.after == {"surname": "Jones-Patel"}
+    # ... and the returning record restores it automatically.
+    env.set_students(DFE, [AMY, BOB, CAT])
+    res = await sync(env, now=datetime(2026, 3, 12, 9, 0))
+    assert res.run.counts["restored"] == 1
+    assert env.store.account("cbrown.204").status == "active"
+
+
+async def test_failed_fetch_changes_nothing_but_records_the_run(env):
+    env.add_school(students=[AMY])
+    await sync(env)
+    before = by_user(env.store.school_accounts(DFE))
+    env.set_students(DFE, [])
+    env.sim.set_switches(DFE, failing_pages={("students", 1)})
+    res = await sync(env, now=LATER)
+    assert res.run.status == "failed" and res.run.error and SECRET_NOT_IN(res.run.error)
+    assert by_user(env.store.school_accounts(DFE)) == before
+    stored = env.store.run(res.run.run_id)
+    assert stored.status == "failed" and stored.error == res.run.error
+    assert current_run(env.store, DFE) is None
+
+
+def SECRET_NOT_IN(text: str) -> bool:  # noqa: N802
+    from test_sync_support import SECRET
+
+    return SECRET not in text
+
+
+async def test_wrong_credentials_fail_the_run(env):
+    env.add_school(students=[AMY])
+    env.sim.set_switches(DFE, reject_credentials=True)
+    res = await sync(env)
+    assert res.run.status == "failed" and DFE in res.run.error
+    assert env.store.school_accounts(DFE) == []
+
+
+async def test_dry_run_writes_nothing(env):
+    env.add_school(students=[AMY, BOB])
+    before = tree(env.store.root)
+    res = await sync(env, dry_run=True)
+    assert res.run.counts["created"] == 2 and res.plan is not None
+    assert any("created" in ln for ln in res.plan.summary_lines())
+    assert tree(env.store.root) == before
+
+
+async def test_second_run_of_one_school_is_refused(env):
+    env.add_school(students=[AMY])
+    env.sim.set_switches(DFE, latency=0.3)
+    first = asyncio.create_task(sync(env, trigger="schedule", operator="scheduler"))
+    while current_run(env.store, DFE) is None:
+        await asyncio.sleep(0.01)
+    with pytest.raises(RunInProgress) as err:
+        await sync(env, trigger="force")
+    running = current_run(env.store, DFE)
+    assert str(err.value) == (
+        f"{DFE} already has a run in progress: {running.run_id} (schedule, since 09:30:00)"
+    )
+    res = await first
+    assert res.run.status == "succeeded" and current_run(env.store, DFE) is None
+    assert [r.status for r in env.store.runs(DFE)] == ["succeeded"]
+
+
+async def test_run_left_running_by_a_dead_process_does_not_block(env):
+    env.add_school(students=[AMY])
+    with env.store.transaction("x") as txn:
+        txn.put_run(
+            Run(
+                run_id=txn.next_run_id(DFE),
+                school=DFE,
+                trigger="schedule",
+                operator="scheduler",
+                started_at="2026-03-10T06:00:00",
+                pid=2**22 + 12345,
+                host=None,
+            )
+        )
+    res = await sync(env)
+    assert res.run.status == "succeeded"
+
+
+async def test_cancel_before_the_apply_changes_nothing(env):
+    env.add_school(students=[AMY, BOB])
+    cancel = threading.Event()
+
+    def on_progress(p):
+        if p.phase == "fetching":
+            cancel.set()
+
+    res = await sync(env, cancel=cancel, on_progress=on_progress)
+    assert res.run.status == "cancelled"
+    assert env.store.school_accounts(DFE) == []
+    assert env.store.run(res.run.run_id).status == "cancelled"
+
+
+async def test_progress_events(env):
+    env.add_school(
+        students=[
+            iris_student(str(i), f"P{chr(97 + i % 26)}x", f"S{chr(97 + i // 26)}y", "2015-04-02")
+            for i in range(120)
+        ]
+    )
+    env.sim.set_switches(DFE, max_page_size=50)
+    seen = []
+    res = await sync(env, on_progress=seen.append)
+    phases = [p.phase for p in seen]
+    assert phases[0] == "connecting" and phases[-1] == "done"
+    order = ["connecting", "fetching", "planning", "applying", "done"]
+    assert [p for p in order if p in phases] == order
+    pages = [p for p in seen if p.phase == "fetching" and p.pages_total]
+    assert pages[-1].pages_done == 3 and pages[-1].pages_total == 3
+    planned = [p for p in seen if p.phase == "planning" and p.records_total]
+    assert planned[-1].records_done == 120
+    assert seen[-1].counts["created"] == res.run.counts["created"] == 120
+    assert all(p.run_id == res.run.run_id for p in seen)
+
+
+async def test_hold_on_empty_export_then_confirm(env):
+    env.add_school(students=[AMY, BOB, CAT])
+    await sync(env)
+    env.set_students(DFE, [])
+    res = await sync(env, now=LATER, trigger="schedule", operator="scheduler")
+    assert res.run.status == "held"
+    assert sorted(res.run.held_usernames) == ["ajones.204", "bsmith.204", "cbrown.204"]
+    assert res.run.counts["held_unallocations"] == 3 and res.run.counts["unallocated"] == 0
+    assert all(a.status == "active" for a in env.store.school_accounts(DFE))
+    assert env.store.audit(DFE)[0].operator == "scheduler"
+    run = actions.confirm_run(
+        env.store, res.run.run_id, operator="bob", now=datetime(2026, 3, 11, 10, 0)
+    )
+    assert run.status == "succeeded" and run.confirmed_by == "bob"
+    assert all(a.status == "unallocated" for a in env.store.school_accounts(DFE))
+    assert env.store.run(run.run_id).counts["unallocated"] == 3
+    with pytest.raises(Exception, match="not held"):
+        actions.confirm_run(env.store, run.run_id, operator="bob", now=LATER)
+
+
+async def test_hold_over_threshold_applies_everything_else(env):
+    pupils = [
+        iris_student(str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", "2015-04-02")
+        for i in range(40)
+    ]
+    env.add_school(students=pupils)
+    await sync(env)
+    env.set_students(DFE, pupils[10:] + [iris_student("new", "Nia", "Okoro", "2015-09-09")])
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held" and len(res.run.held_usernames) == 10
+    assert res.run.counts["created"] == 1
+    assert env.store.account("nokoro.204").status == "active"
+
+
+async def test_restore_semantics(env):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    env.set_students(DFE, [BOB])
+    await sync(env, now=LATER)
+    amy = env.store.account("ajones.204")
+    assert amy.status == "unallocated"
+    restored = actions.restore_account(env.store, "ajones.204", operator="bob", now=LATER)
+    assert restored.status == "active" and restored.school == DFE
+    assert restored.mis_id is None and restored.source == "manual"
+    # The next run does not unallocate it again: it is a non-MIS account now ...
+    res = await sync(env, now=datetime(2026, 3, 12, 9, 0))
+    assert res.run.counts["unallocated"] == 0
+    assert env.store.account("ajones.204").status == "active"
+    # ... and it relinks automatically when its record returns with the same details.
+    env.set_students(DFE, [AMY, BOB])
+    res = await sync(env, now=datetime(2026, 3, 13, 9, 0))
+    assert res.run.counts["auto_linked"] == 1 and res.run.counts["created"] == 0
+    assert env.store.account("ajones.204").mis_id == "1"
+    restore_event = env.store.audit(DFE, subject="ajones.204")
+    assert "restore" in [e.action for e in restore_event]
+
+
+async def test_requested_account_links_automatically(env):
+    env.add_school(students=[AMY])
+    with env.store.transaction("bob") as txn:  # User Request Single, as admin.add_account does
+        from test_sync_support import acc
+
+        txn.put_account(acc("ajones.204", "Amy", "JONES", "2015-04-02"))
+    res = await sync(env)
+    assert res.run.counts["auto_linked"] == 1 and res.run.counts["created"] == 0
+    a = env.store.account("ajones.204")
+    assert a.mis_id == "1" and a.source == "mis"
+    assert any(e.action == "auto_link" for e in env.store.audit(DFE))
+
+
+async def test_mover_case_match_moves_the_account_and_undo(env):
+    env.add_school(OTHER, students=[AMY])
+    env.add_school(students=[iris_student("9", "Amy", "Jones", "2015-04-02")])
+    await sync(env, OTHER)
+    res = await sync(env)
+    assert res.run.counts["needs_matching"] == 1 and res.run.counts["created"] == 0
+    (case,) = env.store.cases(DFE)
+    assert case.candidates[0]["username"] == "ajones.204" and case.candidates[0]["school"] == OTHER
+    # The next run does not open the case a second time.
+    res = await sync(env, now=LATER)
+    assert res.run.counts["needs_matching"] == 1 and len(env.store.cases(DFE)) == 1
+    done = actions.resolve_case(
+        env.store, case.case_id, operator="bob", now=LATER, match="ajones.204"
+    )
+    assert done.status == "resolved" and done.decision == "match:ajones.204"
+    moved = env.store.account("ajones.204")
+    assert moved.school == DFE and moved.previous_school == OTHER and moved.mis_id == "9"
+    assert moved.history[-1]["action"] == "move"
+    assert any(e.action == "move" for e in env.store.audit(DFE))
+    assert env.store.school_accounts(OTHER) == []  # its file moved with it
+    # Undo puts it back where it was, linked as before, and reopens the case.
+    reopened = actions.undo_decision(env.store, case.case_id, operator="bob", now=LATER)
+    assert reopened.status == "open"
+    back = env.store.account("ajones.204")
+    assert back.school == OTHER and back.mis_id == "1"
+
+
+async def test_case_create_exclude_and_skip(env):
+    env.add_school(OTHER, students=[AMY, BOB])
+    env.add_school(
+        students=[
+            iris_student("9", "Amy", "Jones", "2015-04-02"),
+            iris_student("8", "Bob", "Smith", "2014-11-07"),
+        ]
+    )
+    await sync(env, OTHER)
+    await sync(env)
+    c_amy, c_bob = env.store.cases(DFE)
+    same = actions.resolve_case(env.store, c_amy.case_id, operator="bob", now=LATER, skip=True)
+    assert same.status == "open"
+    made = actions.resolve_case(env.store, c_amy.case_id, operator="bob", now=LATER, create=True)
+    assert made.decision == "create:ajones2.204"
+    assert env.store.account("ajones2.204").mis_id == "9"
+    actions.resolve_case(env.store, c_bob.case_id, operator="bob", now=LATER, exclude=True)
+    (ex,) = env.store.exclusions(DFE)
+    assert (ex.forename, ex.surname, ex.dob) == ("Bob", "Smith", "2014-11-07")
+    res = await sync(env, now=LATER)
+    assert res.run.counts["excluded"] == 1 and res.run.counts["needs_matching"] == 0
+    assert res.run.counts["unchanged"] == 1 and env.store.cases(DFE) == []
+    with pytest.raises(Exception, match="already resolved"):
+        actions.resolve_case(env.store, c_bob.case_id, operator="bob", now=LATER, create=True)
+
+
+async def test_non_mis_review_unallocate_and_link(env):
+    env.add_school(students=[AMY, BOB])
+    from test_sync_support import acc
+
+    with env.store.transaction("bob") as txn:
+        txn.put_account(acc("keep.204", "Kim", "Keep", "1990-01-01"))
+        txn.put_account(acc("drop.204", "Dan", "Drop", "1990-01-01"))
+        txn.put_account(acc("amyj.204", "Amelia", "Jonas", "2015-04-02"))
+    res = await sync(env)
+    assert res.run.counts["needs_matching"] == 1  # Amy resembles amyj.204
+    assert actions.mark_reviewed(env.store, "keep.204", operator="bob", now=LATER).reviewed
+    gone = actions.unallocate_account(env.store, "drop.204", operator="bob", now=LATER)
+    assert gone.status == "unallocated" and gone.previous_school == DFE
+    linked = actions.link_account(
+        env.store, "amyj.204", DFE, "students", "1", operator="bob", now=LATER
+    )
+    assert linked.mis_id == "1" and linked.forename == "Amy"
+    assert env.store.cases(DFE) == []  # its case is resolved by the link
+    with pytest.raises(Exception, match="linked to the MIS"):
+        actions.unallocate_account(env.store, "amyj.204", operator="bob", now=LATER)
+
+
+async def test_test_connection_counts_reports(env):
+    env.add_school(students=[AMY, BOB])
+    async with env.client() as client:
+        got = await actions.test_connection(env.store, DFE, client=client)
+    assert got == {"students": 2}
