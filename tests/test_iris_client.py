@@ -1,0 +1,446 @@
+"""IrisClient against the simulator, both in-process (httpx transport) and over a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import orjson
+import pytest
+
+from uso_tui.domain.models import School
+from uso_tui.iris.client import IrisClient
+from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
+from uso_tui.iris.server import start_background
+from uso_tui.iris.simulator import Simulator
+
+DFE = "204-3210"
+SECRET = "s3cr3t-Do-Not-Leak-0123456789"
+CLIENT_ID = "oakfield-client"
+
+
+def student(i: int, **extra) -> dict:
+    d = {
+        "schoolId": f"P{i:05d}",
+        "forename": f"Pupil{i}",
+        "surname": "Smith",
+        "dob": "2014-05-03T00:00:00",
+        "middlenames": None,
+    }
+    d.update(extra)
+    return d
+
+
+def employee(i: int) -> dict:
+    return {"id": i, "forename": f"Staff{i}", "surname": "Jones", "dateOfBirth": "1980-01-02"}
+
+
+class FakeSleep:
+    """Injected retry sleep: records the delays, waits for nothing."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@dataclass
+class Env:
+    mode: str
+    sim: Simulator
+    root: str  # http://host[:port]
+    allowed: frozenset[str]
+    transport: httpx.AsyncBaseTransport | None
+    sleep: FakeSleep
+
+    def school(self, dfe: str = DFE, name: str = "Oakfield Primary", **kw) -> School:
+        return School(
+            dfe=dfe,
+            name=name,
+            mis="iSAMS",
+            url=f"{self.root}/{dfe}",
+            client_id=kw.pop("client_id", CLIENT_ID),
+            **kw,
+        )
+
+    def client(self, **kw) -> IrisClient:
+        kw.setdefault("allowed_hosts", self.allowed)
+        kw.setdefault("sleep", self.sleep)
+        kw.setdefault("read_timeout", 5)
+        return IrisClient(transport=self.transport, **kw)
+
+    def add(self, dfe: str = DFE, n_students: int = 0, n_staff: int = 0, **switches) -> None:
+        self.sim.add_school(
+            dfe,
+            client_id=CLIENT_ID,
+            secret=SECRET,
+            name="Oakfield Primary",
+            students=[student(i) for i in range(n_students)],
+            staff=[employee(i) for i in range(1, n_staff + 1)],
+        )
+        if switches:
+            self.sim.set_switches(dfe, **switches)
+
+
+@pytest.fixture(params=["transport", "socket"])
+async def env(request) -> AsyncIterator[Env]:
+    sim = Simulator()
+    if request.param == "transport":
+        yield Env(
+            "transport",
+            sim,
+            "http://iris.test",
+            frozenset({"iris.test:80"}),
+            sim.transport(),
+            FakeSleep(),
+        )
+        return
+    root, stop = start_background(sim)
+    try:
+        yield Env("socket", sim, root, frozenset({root.removeprefix("http://")}), None, FakeSleep())
+    finally:
+        stop()
+
+
+async def test_all_pages_when_server_caps_page_size(env: Env) -> None:
+    env.add(n_students=1234, max_page_size=100)
+    pages: list[tuple[int, int | None, int]] = []
+    async with env.client(page_size=500) as c:
+        export = await c.fetch_report(
+            env.school(), SECRET, "students", on_page=lambda *a: pages.append(a)
+        )
+    assert [r.mis_id for r in export.records] == [f"P{i:05d}" for i in range(1234)]
+    assert export.pages == 13
+    assert export.repeated_ids == []
+    assert pages[-1] == (13, 13, 1234)
+    assert [p[0] for p in pages] == list(range(1, 14))
+    asked = [s.page for s in env.sim.seen if s.path == "/api/students"]
+    assert sorted(asked) == list(range(1, 14))
+
+
+async def test_staff_report_and_test_connection(env: Env) -> None:
+    env.add(n_students=7, n_staff=3)
+    async with env.client() as c:
+        export = await c.fetch_report(env.school(), SECRET, "staff")
+        counts = await c.test_connection(env.school(), SECRET)
+    assert [r.mis_id for r in export.records] == ["1", "2", "3"]
+    assert all(r.role == "staff" for r in export.records)
+    assert counts == {"staff": 3, "students": 7}
+
+
+async def test_token_expiry_mid_paging(env: Env) -> None:
+    env.add(n_students=250, max_page_size=10, token_expires_after=4)
+    async with env.client(page_size=10, max_per_host=1) as c:
+        export = await c.fetch_report(env.school(), SECRET, "students")
+    assert len(export.records) == 250
+    school = env.sim.school(DFE)
+    assert school.token_requests == 7  # 25 pages, a new token after every 4
+    assert school.api_requests == 25 + 6  # each expired token cost one refused request
+    assert env.sleep.delays == []  # a 401 is answered with a new token, not a wait
+
+
+async def test_token_cached_between_reports(env: Env) -> None:
+    env.add(n_students=5, n_staff=5)
+    async with env.client() as c:
+        await c.fetch_report(env.school(), SECRET, "students")
+        await c.fetch_report(env.school(), SECRET, "staff")
+    assert env.sim.school(DFE).token_requests == 1
+
+
+async def test_429_honours_retry_after(env: Env) -> None:
+    env.add(n_students=30, throttle_next=2, retry_after=7)
+    async with env.client(max_per_host=1, page_size=10) as c:
+        export = await c.fetch_report(env.school(), SECRET, "students")
+    assert len(export.records) == 30
+    assert env.sleep.delays == [7, 7]
+
+
+async def test_transient_503_is_retried_with_backoff(env: Env) -> None:
+    env.add(n_students=3, fail_next=2, fail_status=503)
+    events: list[str] = []
+    async with env.client(backoff_base=0.5) as c:
+        export = await c.fetch_report(env.school(), SECRET, "students", on_event=events.append)
+    assert len(export.records) == 3
+    assert len(env.sleep.delays) == 2
+    # exponential with jitter: 0.5 then 1.0, each times a factor in [0.5, 1]
+    assert 0.25 <= env.sleep.delays[0] <= 0.5
+    assert 0.5 <= env.sleep.delays[1] <= 1.0
+    assert any("503" in e for e in events)
+
+
+async def test_token_endpoint_transient_failure_is_retried(env: Env) -> None:
+    env.add(n_students=3, token_fail_next=1, fail_status=502)
+    async with env.client() as c:
+        export = await c.fetch_report(env.school(), SECRET, "students")
+    assert len(export.records) == 3
+    assert len(env.sleep.delays) == 1
+
+
+async def test_page_that_keeps_failing_is_a_clear_error_and_no_result(env: Env) -> None:
+    env.add(n_students=50, max_page_size=10, failing_pages={("students", 3)})
+    got: list[int] = []
+    async with env.client(page_size=10, max_tries=4) as c:
+        with pytest.raises(IrisError) as ei:
+            got.append(len((await c.fetch_report(env.school(), SECRET, "students")).records))
+    err = ei.value
+    assert got == []
+    assert err.school == DFE and err.status == 500
+    assert err.path == "/api/students?page=3&pageSize=10"
+    text = str(err)
+    assert "\n" not in text
+    assert DFE in text and "page=3" in text and "HTTP 500" in text
+    assert "gave up after 4 tries" in text and "An unexpected error occurred" in text
+    page3 = [s for s in env.sim.seen if s.page == 3]
+    assert len(page3) == 4
+    assert len(env.sleep.delays) == 3
+
+
+async def test_retries_bounded_by_total_time(env: Env) -> None:
+    env.add(n_students=3, throttle_next=100, retry_after=50)
+    async with env.client(max_tries=10, max_retry_seconds=120) as c:
+        with pytest.raises(IrisError) as ei:
+            await c.fetch_report(env.school(), SECRET, "students")
+    assert env.sleep.delays == [50, 50]  # a third wait would pass 120 s
+    assert ei.value.status == 429 and "retry limit" in str(ei.value)
+
+
+async def test_wrong_credentials_name_the_school(env: Env) -> None:
+    env.add(n_students=3)
+    async with env.client() as c:
+        with pytest.raises(AuthFailed) as ei:
+            await c.fetch_report(env.school(), "not-the-secret", "students")
+    text = str(ei.value)
+    assert DFE in text and "Oakfield Primary" in text and "invalid_client" in text
+    assert ei.value.status == 400 and ei.value.path == "/auth/connect/token"
+    assert "not-the-secret" not in text
+    assert env.sleep.delays == []  # wrong credentials are not transient
+    assert [s.path for s in env.sim.seen] == ["/auth/connect/token"]
+
+
+async def test_rejected_credentials_401(env: Env) -> None:
+    env.add(n_students=3, reject_credentials=True, auth_error_status=401)
+    async with env.client() as c:
+        with pytest.raises(AuthFailed) as ei:
+            await c.test_connection(env.school(), SECRET)
+    assert ei.value.status == 401 and DFE in str(ei.value)
+
+
+async def test_token_refused_twice_is_auth_failed(env: Env) -> None:
+    env.add(n_students=3, token_expires_after=0)
+    async with env.client() as c:
+        with pytest.raises(AuthFailed) as ei:
+            await c.fetch_report(env.school(), SECRET, "students")
+    assert ei.value.status == 401 and "freshly issued token" in str(ei.value)
+
+
+async def test_record_repeated_across_pages_kept_once(env: Env, caplog) -> None:
+    records = [student(i) for i in range(8)]
+    records.insert(6, dict(records[1]))  # P00001 again, on page 2 (pages of 4)
+    records.append(student(3, forename="Other"))  # same id, different person: both kept
+    env.add()
+    env.sim.set_records(DFE, "students", records)
+    caplog.set_level(logging.WARNING, logger="uso_tui.iris")
+    async with env.client(page_size=4) as c:
+        export = await c.fetch_report(env.school(), SECRET, "students")
+    ids = [r.mis_id for r in export.records]
+    assert ids.count("P00001") == 1
+    assert ids.count("P00003") == 2
+    assert len(ids) == 9
+    assert export.repeated_ids == ["P00001"]
+    assert "P00001" in caplog.text and "repeated" in caplog.text
+
+
+async def test_empty_report(env: Env) -> None:
+    env.add()
+    async with env.client() as c:
+        export = await c.fetch_report(env.school(), SECRET, "students")
+    assert export.records == [] and export.pages == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.com/x",
+        "http://oakfield.isams.cloud",
+        "http://127.0.0.1:1/204-3210",
+        "https://oakfield.edgen.cloud",
+    ],
+)
+async def test_host_not_allowed_refused_before_any_request(env: Env, url: str) -> None:
+    env.add(n_students=3)
+    seen_before = len(env.sim.seen)
+    async with env.client() as c:
+        school = env.school()
+        school.url = url
+        with pytest.raises(HostNotAllowed) as ei:
+            await c.fetch_report(school, SECRET, "students")
+        with pytest.raises(HostNotAllowed):
+            await c.test_connection(school, SECRET)
+    assert ei.value.school == DFE and DFE in str(ei.value)
+    assert len(env.sim.seen) == seen_before
+    if env.transport is not None:
+        assert env.transport.requests == []
+
+
+async def test_timeouts_are_retried(env: Env) -> None:
+    env.add(n_students=3, timeout_next=1, hang_seconds=1.0)
+    async with env.client(read_timeout=0.3) as c:
+        export = await c.fetch_report(env.school(), SECRET, "students")
+    assert len(export.records) == 3
+    assert len(env.sleep.delays) == 1
+
+
+async def test_many_schools_at_once_within_bounds(env: Env) -> None:
+    dfes = [f"204-{2000 + i}" for i in range(30)]
+    for d in dfes:
+        env.add(d, n_students=45, max_page_size=10)
+    async with env.client(page_size=10, max_per_host=2, max_connections=8) as c:
+        exports = await asyncio.gather(
+            *(c.fetch_report(env.school(d), SECRET, "students") for d in dfes)
+        )
+    assert [len(e.records) for e in exports] == [45] * 30
+    assert all(e.pages == 5 for e in exports)
+
+
+async def test_no_secret_or_token_in_errors_logs_or_repr(env: Env, caplog) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included
+    env.add(
+        n_students=40,
+        max_page_size=10,
+        token_expires_after=2,
+        throttle_next=1,
+        retry_after=0,
+        fail_next=1,
+    )
+    errors: list[BaseException] = []
+    client = env.client(page_size=10, max_tries=3)
+    async with client as c:
+        await c.fetch_report(env.school(), SECRET, "students")
+        env.sim.set_switches(DFE, failing_pages={("students", 2)})
+        for secret in (SECRET, "wrong-" + SECRET):
+            try:
+                await c.fetch_report(env.school(), secret, "students")
+            except IrisError as exc:
+                errors.append(exc)
+        tokens = list(env.sim._tokens)  # every token the simulator issued
+        assert tokens
+        texts = [caplog.text, repr(c)] + [str(e) for e in errors] + [repr(e) for e in errors]
+    assert len(errors) == 2
+    for text in texts:
+        assert SECRET not in text
+        for tok in tokens:
+            assert tok not in text
+
+
+async def test_iris_message_echoing_the_secret_is_blanked() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = request.content.decode()
+        return httpx.Response(
+            400,
+            content=orjson.dumps(
+                {"error": "invalid_client", "error_description": f"bad request body {body}"}
+            ),
+        )
+
+    transport = httpx.MockTransport(handler)
+    school = School(
+        dfe=DFE, name="Oakfield", mis="iSAMS", url="https://oak.isams.cloud", client_id=CLIENT_ID
+    )
+    async with IrisClient(transport=transport, sleep=FakeSleep()) as c:
+        with pytest.raises(AuthFailed) as ei:
+            await c.fetch_report(school, SECRET, "students")
+    assert "invalid_client" in str(ei.value)
+    assert SECRET not in str(ei.value) and "***" in str(ei.value)
+
+
+async def test_server_without_total_pages_is_followed_to_an_empty_page() -> None:
+    data = [student(i) for i in range(23)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})
+        page = int(request.url.params["page"])
+        # A server that says nothing about pages and overstates its count.
+        return httpx.Response(
+            200, json={"students": data[(page - 1) * 5 : page * 5], "page": page, "totalCount": 40}
+        )
+
+    school = School(
+        dfe=DFE, name="Oakfield", mis="iSAMS", url="https://oak.isams.cloud", client_id=CLIENT_ID
+    )
+    async with IrisClient(transport=httpx.MockTransport(handler), sleep=FakeSleep()) as c:
+        export = await c.fetch_report(school, SECRET, "students")
+    assert [r.mis_id for r in export.records] == [d["schoolId"] for d in data]
+
+
+async def test_not_found_is_not_retried() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})
+        return httpx.Response(404, json={"message": "No such endpoint"})
+
+    sleep = FakeSleep()
+    school = School(
+        dfe=DFE, name="Oakfield", mis="Ed:gen", url="https://oak.edgen.cloud", client_id=CLIENT_ID
+    )
+    async with IrisClient(transport=httpx.MockTransport(handler), sleep=sleep) as c:
+        with pytest.raises(IrisError) as ei:
+            await c.fetch_report(school, SECRET, "staff")
+    assert ei.value.status == 404 and sleep.delays == []
+    assert str(ei.value) == (
+        f"{DFE}: GET /api/humanresources/employees?page=1&pageSize=500: "
+        "HTTP 404: not found (IRIS said: No such endpoint)"
+    )
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Wraps the simulator's transport and records the most requests in flight."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.now: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+        self.total_now = 0
+        self.total_peak = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        school = request.url.path.split("/")[1]
+        self.now[school] = self.now.get(school, 0) + 1
+        self.total_now += 1
+        self.peak[school] = max(self.peak.get(school, 0), self.now[school])
+        self.total_peak = max(self.total_peak, self.total_now)
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.now[school] -= 1
+            self.total_now -= 1
+
+
+async def test_concurrency_bounded_per_school_and_overall() -> None:
+    sim = Simulator()
+    dfes = [f"330-{2000 + i}" for i in range(12)]
+    for d in dfes:
+        sim.add_school(
+            d, client_id=CLIENT_ID, secret=SECRET, students=[student(i) for i in range(60)]
+        )
+    sim.set_switches(latency=0.005, max_page_size=5)
+    counting = CountingTransport(sim.transport())
+    async with IrisClient(
+        transport=counting,
+        allowed_hosts=frozenset({"iris.test:80"}),
+        max_per_host=3,
+        max_connections=10,
+        page_size=5,
+    ) as c:
+        schools = [
+            School(dfe=d, name="", mis="iSAMS", url=f"http://iris.test/{d}", client_id=CLIENT_ID)
+            for d in dfes
+        ]
+        exports = await asyncio.gather(*(c.fetch_report(s, SECRET, "students") for s in schools))
+    assert all(len(e.records) == 60 for e in exports)
+    assert max(counting.peak.values()) == 3  # pages of one school do go in parallel, up to 3
+    assert counting.total_peak == 10

@@ -1,0 +1,139 @@
+"""IRIS JSON -> MisRecord: padding, nulls, capitals, dates with a time, the two middle-name keys."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from uso_tui.domain.models import MisRecord
+from uso_tui.domain.names import normalise
+from uso_tui.iris.parse import iso_date, parse_employee, parse_student
+
+
+def test_student_fields_cleaned() -> None:
+    rec = parse_student(
+        {
+            "schoolId": "  000123 ",
+            "forename": "  ZOË ",
+            "surname": "O'BRIEN-SMITH",
+            "preferredName": "",
+            "middlenames": "  Anne   Marie ",
+            "middleNames": "ignored for pupils",
+            "dob": "2012-05-03T00:00:00",
+            "gender": "F",
+            "yearGroup": 8,
+            "formGroup": None,
+            "enrolmentDate": "2023-09-04",
+            "leavingDate": None,
+            "uniquePupilNumber": " A123456789012 ",
+            "schoolEmailAddress": "   ",
+            "personGuid": "0f8fad5b-d9cb-469f-a165-70867728950e",
+            "nationality": "British",
+            "homeAddresses": [{"postCode": "AB1 2CD"}],
+        }
+    )
+    assert rec == MisRecord(
+        report="students",
+        mis_id="000123",
+        forename="ZOË",  # capitals kept as sent; comparison goes through normalise
+        surname="O'BRIEN-SMITH",
+        preferred_name=None,
+        middle_names="Anne   Marie",
+        dob="2012-05-03",
+        enrolment_date="2023-09-04",
+        email=None,
+        person_guid="0f8fad5b-d9cb-469f-a165-70867728950e",
+        gender="F",
+        year_group="8",
+        upn="A123456789012",
+    )
+    assert rec.role == "pupil"
+    assert normalise(rec.forename) == "zoe" and normalise(rec.surname) == "obriensmith"
+
+
+def test_employee_fields_cleaned() -> None:
+    rec = parse_employee(
+        {
+            "id": 4711,
+            "personGuid": None,
+            "title": " Mrs ",
+            "forename": "Siobhán",
+            "surname": " Ní Bhriain ",
+            "preferredName": "Shiv",
+            "middleNames": "Máire",
+            "middlenames": "ignored for staff",
+            "dateOfBirth": "1979-12-31T00:00:00.000Z",
+            "enrolmentDate": "2010-09-01T08:30:00",
+            "leavingDate": "2026-07-31T00:00:00+01:00",
+            "schoolEmailAddress": "s.nibhriain@school.sch.uk",
+            "schoolInitials": "SNB",
+            "systemStatus": "Current",
+            "isTeachingStaff": "true",
+            "religion": "None",
+            "homeAddress": {"line1": "1 High St"},
+        }
+    )
+    assert rec.report == "staff" and rec.role == "staff"
+    assert rec.mis_id == "4711"
+    assert (rec.title, rec.forename, rec.surname, rec.preferred_name, rec.middle_names) == (
+        "Mrs",
+        "Siobhán",
+        "Ní Bhriain",
+        "Shiv",
+        "Máire",
+    )
+    assert (rec.dob, rec.enrolment_date, rec.leaving_date) == (
+        "1979-12-31",
+        "2010-09-01",
+        "2026-07-31",
+    )
+    assert (rec.email, rec.initials, rec.system_status, rec.is_teaching) == (
+        "s.nibhriain@school.sch.uk",
+        "SNB",
+        "Current",
+        True,
+    )
+    assert rec.person_guid is None
+
+
+def test_only_design_fields_are_kept() -> None:
+    names = {f.name for f in fields(MisRecord)}
+    rec = parse_student({"schoolId": "1", "religion": "x", "homeAddresses": [], "contacts": []})
+    assert set(rec.to_dict()) == names
+
+
+def test_unparseable_dob_kept_raw() -> None:
+    for raw in ("03/05/2012", "2012-02-30", "not a date", "2012-13-01T00:00:00"):
+        rec = parse_student({"schoolId": "1", "dob": raw})
+        assert rec.dob is None and rec.dob_raw == raw
+    rec = parse_employee({"id": 1, "dateOfBirth": None})
+    assert rec.dob is None and rec.dob_raw is None
+    rec = parse_employee({"id": 1, "dateOfBirth": "   "})
+    assert rec.dob is None and rec.dob_raw is None
+
+
+def test_dates_with_or_without_time() -> None:
+    assert iso_date("2012-05-03") == "2012-05-03"
+    assert iso_date(" 2012-05-03T00:00:00 ") == "2012-05-03"
+    assert iso_date("2012-05-03 13:45:00") == "2012-05-03"
+    assert iso_date("2012-05-03T00:00:00Z") == "2012-05-03"
+    assert iso_date("2012-5-3") is None
+    assert iso_date(20120503) is None
+    assert iso_date(None) is None
+
+
+def test_missing_or_odd_ids() -> None:
+    assert parse_student({}).mis_id == ""
+    assert parse_student({"schoolId": None}).mis_id == ""
+    assert parse_student({"schoolId": 123}).mis_id == "123"
+    assert parse_employee({"id": 12.0}).mis_id == "12"
+    assert parse_employee({"id": True}).mis_id == ""
+
+
+def test_text_that_is_not_text() -> None:
+    rec = parse_student(
+        {"schoolId": "1", "forename": ["x"], "surname": {"a": 1}, "yearGroup": "R", "gender": True}
+    )
+    assert rec.forename is None and rec.surname is None
+    assert rec.year_group == "R" and rec.gender is None
+    assert parse_employee({"id": 1, "isTeachingStaff": "no"}).is_teaching is False
+    assert parse_employee({"id": 1, "isTeachingStaff": "maybe"}).is_teaching is None

@@ -1,0 +1,587 @@
+"""The IRIS REST client (DESIGN section 4): token, paging, retries, bounds, parsing.
+
+One IrisClient serves many schools at once (the scheduler fetches hundreds together): an overall
+bound on requests in flight (the httpx pool plus a semaphore) and a bound per school base URL.
+Tokens are cached per school until shortly before they expire. Nothing here ever logs or raises
+the client secret or a token: errors carry the school, the path, the status and IRIS's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Export, MisRecord, School
+from uso_tui.domain.schools import check_mis_url
+from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
+from uso_tui.iris.parse import PARSERS
+
+TOKEN_PATH = "/auth/connect/token"
+REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
+REPORT_KEYS = {"students": "students", "staff": "employees"}
+MAX_PAGES = 100_000  # a server that never ends its paging is an error, not an endless loop
+TRANSIENT_MIN_STATUS = 500
+
+OnPage = Callable[[int, int | None, int], None]
+OnEvent = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class _Token:
+    value: str = field(repr=False)
+    expires_at: float
+    secret_hash: bytes = field(repr=False)
+
+
+@dataclass(slots=True)
+class _Ctx:
+    """One school's fetch: who, where, and how to redact."""
+
+    school: School
+    base: str
+    secret: str = field(repr=False)
+    on_event: OnEvent | None = None
+
+    @property
+    def dfe(self) -> str:
+        return self.school.dfe
+
+
+class IrisClient:
+    def __init__(
+        self,
+        *,
+        allowed_hosts: frozenset[str] = frozenset(),
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 64,
+        max_per_host: int = 4,
+        page_size: int = 500,
+        connect_timeout: float = 10,
+        read_timeout: float = 60,
+        max_tries: int = 5,
+        max_retry_seconds: float = 120,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        log: logging.Logger | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self.page_size = page_size
+        self.max_per_host = max_per_host
+        self.max_tries = max(1, max_tries)
+        self.max_retry_seconds = max_retry_seconds
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.log = log or logging.getLogger("uso_tui.iris")
+        timeout = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
+        )
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        # verify=True always; redirects are not followed (one could lead to a non-allowed host).
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            limits=limits,
+            verify=True,
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self._all = asyncio.Semaphore(max_connections)
+        self._per_host: dict[str, asyncio.Semaphore] = {}
+        self._tokens: dict[tuple[str, str], _Token] = {}
+        self._token_locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"IrisClient(schools_with_token={len(self._tokens)})"
+
+    async def __aenter__(self) -> IrisClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._tokens.clear()
+        await self._http.aclose()
+
+    # ---- public API ----
+
+    async def fetch_report(
+        self,
+        school: School,
+        secret: str,
+        report: str,
+        on_page: OnPage | None = None,
+        on_event: OnEvent | None = None,
+    ) -> Export:
+        """Every page of one report, parsed. Raises IrisError (nothing partial) on failure."""
+        if report not in REPORT_PATHS:
+            raise IrisError(f"report {report!r} is not supported for IRIS", school=school.dfe)
+        ctx = self._ctx(school, secret, on_event)
+        key = REPORT_KEYS[report]
+        path = REPORT_PATHS[report]
+
+        first = await self._page(ctx, path, key, 1)
+        total_pages = _int(first.get("totalPages"))
+        total_count = _int(first.get("totalCount"))
+        pages: dict[int, list[dict[str, Any]]] = {1: first[key]}
+        done = 1
+        so_far = len(first[key])
+        if on_page:
+            on_page(done, total_pages, so_far)
+
+        async def one(n: int) -> None:
+            nonlocal done, so_far
+            body = await self._page(ctx, path, key, n)
+            pages[n] = body[key]
+            done += 1
+            so_far += len(body[key])
+            if on_page:
+                on_page(done, total_pages, so_far)
+
+        if first[key] and total_pages and total_pages > 1:
+            if total_pages > MAX_PAGES:
+                raise IrisError(
+                    f"IRIS reports {total_pages} pages, more than {MAX_PAGES}",
+                    school=school.dfe,
+                    path=path,
+                )
+            await _all_or_nothing([one(n) for n in range(2, total_pages + 1)])
+
+        # Records before the first empty page; a server whose totalPages undercounts (fewer
+        # records than totalCount) is followed page by page until it answers an empty page.
+        last = max(pages)
+        empty_at = next((n for n in sorted(pages) if not pages[n]), None)
+        if empty_at is None and total_count is not None:
+            received = sum(len(v) for v in pages.values())
+            while received < total_count and last < MAX_PAGES:
+                last += 1
+                await one(last)
+                if not pages[last]:
+                    break
+                received += len(pages[last])
+        if empty_at is not None and any(pages[n] for n in pages if n > empty_at):
+            self.log.warning(
+                "%s: %s page %d was empty but later pages were not; keeping them",
+                school.dfe,
+                report,
+                empty_at,
+            )
+
+        raw = [r for n in sorted(pages) for r in pages[n]]
+        export = self._build_export(ctx, report, raw, len(pages))
+        if total_count is not None and len(raw) != total_count:
+            self.log.warning(
+                "%s: %s: received %d records, IRIS's totalCount said %d",
+                school.dfe,
+                report,
+                len(raw),
+                total_count,
+            )
+        return export
+
+    async def test_connection(self, school: School, secret: str) -> dict[str, int]:
+        """Gets a token and returns {report: totalCount} for each enabled report."""
+        ctx = self._ctx(school, secret, None)
+        await self._token(ctx)
+        out: dict[str, int] = {}
+        for report in school.reports:
+            if report not in REPORT_PATHS:
+                continue
+            body = await self._page(ctx, REPORT_PATHS[report], REPORT_KEYS[report], 1, size=1)
+            count = _int(body.get("totalCount"))
+            out[report] = count if count is not None else len(body[REPORT_KEYS[report]])
+        return out
+
+    # ---- paging ----
+
+    def _ctx(self, school: School, secret: str, on_event: OnEvent | None) -> _Ctx:
+        try:
+            base = check_mis_url(school.url, school.mis, self.allowed_hosts)
+        except InvalidInput as exc:
+            raise HostNotAllowed(str(exc), school=school.dfe) from None
+        return _Ctx(school=school, base=base, secret=secret, on_event=on_event)
+
+    async def _page(
+        self, ctx: _Ctx, path: str, key: str, page: int, size: int | None = None
+    ) -> dict[str, Any]:
+        params = {"page": page, "pageSize": size or self.page_size}
+        shown = f"{path}?page={page}&pageSize={params['pageSize']}"
+        resp = await self._request(ctx, "GET", path, shown, params=params)
+        try:
+            body = orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            raise IrisError(
+                "the answer is not JSON", school=ctx.dfe, path=shown, status=resp.status_code
+            ) from None
+        if not isinstance(body, dict) or not isinstance(body.get(key), list):
+            raise IrisError(
+                f"the answer has no {key!r} list",
+                school=ctx.dfe,
+                path=shown,
+                status=resp.status_code,
+            )
+        if not all(isinstance(r, dict) for r in body[key]):
+            raise IrisError(
+                f"the {key!r} list holds something that is not a record",
+                school=ctx.dfe,
+                path=shown,
+                status=resp.status_code,
+            )
+        return body
+
+    def _build_export(
+        self, ctx: _Ctx, report: str, raw: list[dict[str, Any]], pages: int
+    ) -> Export:
+        parse = PARSERS[report]
+        seen: dict[str, list[dict[str, Any]]] = {}
+        records: list[MisRecord] = []
+        repeated: list[str] = []
+        for item in raw:
+            rec = parse(item)
+            earlier = seen.setdefault(rec.mis_id, [])
+            if any(e == item for e in earlier):
+                # The same record twice (the data moved while IRIS was paging): keep it once.
+                if rec.mis_id not in repeated:
+                    repeated.append(rec.mis_id)
+                continue
+            earlier.append(item)
+            records.append(rec)
+        if repeated:
+            shown = ", ".join(repeated[:10]) + (" ..." if len(repeated) > 10 else "")
+            self.log.warning(
+                "%s: %s: %d record(s) repeated across pages, kept once: %s",
+                ctx.dfe,
+                report,
+                len(repeated),
+                shown,
+            )
+            _event(ctx, f"{len(repeated)} record(s) repeated across pages, kept once")
+        return Export(report=report, records=records, pages=pages, repeated_ids=repeated)
+
+    # ---- requests: token, retries, bounds ----
+
+    def _host_sem(self, base: str) -> asyncio.Semaphore:
+        sem = self._per_host.get(base)
+        if sem is None:
+            sem = self._per_host[base] = asyncio.Semaphore(self.max_per_host)
+        return sem
+
+    async def _token(self, ctx: _Ctx, *, in_slot: bool = False) -> _Token:
+        """The school's cached token, or a new one. `in_slot`: the caller already holds a
+        request slot of this school, and the token request uses it."""
+        key = (ctx.base, ctx.school.client_id)
+        secret_hash = hashlib.sha256(ctx.secret.encode()).digest()
+        lock = self._token_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            tok = self._tokens.get(key)
+            if (
+                tok is not None
+                and tok.secret_hash == secret_hash
+                and self._clock() < tok.expires_at
+            ):
+                return tok
+            resp = await self._request(
+                ctx,
+                "POST",
+                TOKEN_PATH,
+                TOKEN_PATH,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": ctx.school.client_id,
+                    "client_secret": ctx.secret,
+                    "scope": "restapi",
+                },
+                auth=False,
+                in_slot=in_slot,
+            )
+            try:
+                body = orjson.loads(resp.content)
+                value = body["access_token"]
+                assert isinstance(value, str) and value
+            except Exception:
+                raise IrisError(
+                    "the token answer has no access_token",
+                    school=ctx.dfe,
+                    path=TOKEN_PATH,
+                    method="POST",
+                    status=resp.status_code,
+                ) from None
+            expires_in = _int(body.get("expires_in")) or 3600
+            # Renew a little early: a token that expires between our check and IRIS's costs a 401.
+            margin = min(60.0, expires_in * 0.1)
+            tok = _Token(
+                value=value, expires_at=self._clock() + expires_in - margin, secret_hash=secret_hash
+            )
+            self._tokens[key] = tok
+            return tok
+
+    def _drop_token(self, ctx: _Ctx, tok: _Token | None) -> None:
+        key = (ctx.base, ctx.school.client_id)
+        if tok is not None and self._tokens.get(key) is tok:
+            del self._tokens[key]
+
+    async def _request(
+        self,
+        ctx: _Ctx,
+        method: str,
+        path: str,
+        shown: str,
+        *,
+        params: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
+        auth: bool = True,
+        in_slot: bool = False,
+    ) -> httpx.Response:
+        url = ctx.base + path
+        tries = 0
+        slept = 0.0
+        started = self._clock()
+        refreshed = False
+        token: _Token | None = None
+        while True:
+            tries += 1
+            headers = {"Accept": "application/json"}
+            retry_after: float | None = None
+            try:
+                async with _Slot(self, ctx.base, held=in_slot):
+                    if auth:
+                        # Taken in the slot, just before use: a token is never shared by more
+                        # requests than the school's bound while it ages.
+                        token = await self._token(ctx, in_slot=True)
+                        headers["Authorization"] = f"Bearer {token.value}"
+                    resp = await self._http.request(
+                        method, url, params=params, data=data, headers=headers
+                    )
+                    if auth and resp.status_code == 401 and not refreshed:
+                        # Tokens expire: fetch a new one and retry once, in the same slot so
+                        # the new token is not used up by others first.
+                        refreshed = True
+                        self.log.info(
+                            "%s: %s %s: token refused (401), fetching a new one",
+                            ctx.dfe,
+                            method,
+                            shown,
+                        )
+                        _event(ctx, "token expired: fetched a new one")
+                        self._drop_token(ctx, token)
+                        token = await self._token(ctx, in_slot=True)
+                        headers["Authorization"] = f"Bearer {token.value}"
+                        resp = await self._http.request(
+                            method, url, params=params, data=data, headers=headers
+                        )
+            except httpx.TimeoutException as exc:
+                status = None
+                reason = f"timed out ({_timeout_kind(exc)})"
+            except httpx.TransportError as exc:
+                status = None
+                reason = f"connection failed ({type(exc).__name__})"
+            else:
+                status = resp.status_code
+                if 200 <= status < 300:
+                    return resp
+                iris_msg = _iris_message(resp, ctx, token)
+                if status == 401 and auth:
+                    raise AuthFailed(
+                        "IRIS refused a freshly issued token",
+                        school=ctx.dfe,
+                        path=shown,
+                        method=method,
+                        status=status,
+                        iris_message=iris_msg,
+                    )
+                if not auth and status in (400, 401) and _is_invalid_client(resp):
+                    raise AuthFailed(
+                        f"IRIS refused the Client ID/Client Secret of {_school_label(ctx)}",
+                        school=ctx.dfe,
+                        path=shown,
+                        method=method,
+                        status=status,
+                        iris_message=iris_msg,
+                    )
+                if status == 429:
+                    retry_after = _retry_after(resp)
+                    reason = "rate limited (429)"
+                elif status >= TRANSIENT_MIN_STATUS:
+                    reason = f"server error ({status})"
+                else:
+                    what = {401: "not authorised", 403: "forbidden", 404: "not found"}.get(
+                        status, "unexpected answer"
+                    )
+                    raise IrisError(
+                        what,
+                        school=ctx.dfe,
+                        path=shown,
+                        method=method,
+                        status=status,
+                        iris_message=iris_msg,
+                    )
+            # Transient: wait and retry, within the bounds. A later 401 may refresh again.
+            refreshed = False
+            if tries >= self.max_tries:
+                raise IrisError(
+                    f"{reason}; gave up after {tries} tries",
+                    school=ctx.dfe,
+                    path=shown,
+                    method=method,
+                    status=status,
+                    iris_message=_iris_message(resp, ctx, token) if status else None,
+                )
+            if retry_after is not None:
+                delay = retry_after
+            else:
+                delay = min(self.backoff_cap, self.backoff_base * 2 ** (tries - 1))
+                delay *= 0.5 + self._rng.random() / 2  # jitter: schools don't retry in step
+            elapsed = max(self._clock() - started, slept)
+            if elapsed + delay > self.max_retry_seconds:
+                raise IrisError(
+                    f"{reason}; gave up after {tries} tries: waiting {delay:.1f}s more would pass "
+                    f"the {self.max_retry_seconds:g}s retry limit",
+                    school=ctx.dfe,
+                    path=shown,
+                    method=method,
+                    status=status,
+                )
+            self.log.warning(
+                "%s: %s %s: %s, retry %d/%d in %.1fs",
+                ctx.dfe,
+                method,
+                shown,
+                reason,
+                tries + 1,
+                self.max_tries,
+                delay,
+            )
+            _event(ctx, f"{reason}: retrying in {delay:.1f}s")
+            await self._sleep(delay)
+            slept += delay
+
+
+class _Slot:
+    """A request slot: one of the school's (per base URL) and one of the client's overall."""
+
+    def __init__(self, client: IrisClient, base: str, *, held: bool) -> None:
+        self.held = held
+        self.host = client._host_sem(base)
+        self.all = client._all
+
+    async def __aenter__(self) -> None:
+        if not self.held:
+            await self.host.acquire()
+            try:
+                await self.all.acquire()
+            except BaseException:
+                self.host.release()
+                raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        if not self.held:
+            self.all.release()
+            self.host.release()
+
+
+async def _all_or_nothing(coros: list[Awaitable[None]]) -> None:
+    """Run all; on the first failure cancel the rest and raise that failure (not a group)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        pending: set[asyncio.Future[None]] = set(tasks)
+        while pending:
+            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            for t in finished:
+                if t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+    finally:
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _event(ctx: _Ctx, message: str) -> None:
+    if ctx.on_event:
+        ctx.on_event(message)
+
+
+def _school_label(ctx: _Ctx) -> str:
+    name = " ".join((ctx.school.name or "").split())
+    return f"{ctx.dfe} {name}".strip()
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _timeout_kind(exc: httpx.TimeoutException) -> str:
+    return {
+        httpx.ConnectTimeout: "connect",
+        httpx.ReadTimeout: "read",
+        httpx.WriteTimeout: "write",
+        httpx.PoolTimeout: "pool",
+    }.get(type(exc), "timeout")
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("Retry-After", "").strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff rather than read the clock
+
+
+def _is_invalid_client(resp: httpx.Response) -> bool:
+    try:
+        body = orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        return resp.status_code == 401
+    if isinstance(body, dict) and body.get("error") in ("invalid_client", "unauthorized_client"):
+        return True
+    return resp.status_code == 401
+
+
+def _iris_message(resp: httpx.Response, ctx: _Ctx, token: _Token | None) -> str | None:
+    """IRIS's own words, one short line, with the secret and token blanked if it echoed them."""
+    msg: str | None = None
+    try:
+        body = orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict):
+        bits = [
+            str(body[k])
+            for k in ("error", "error_description", "message", "title", "detail")
+            if body.get(k)
+        ]
+        msg = ": ".join(dict.fromkeys(bits)) or None
+    if msg is None:
+        msg = resp.text.strip() or resp.reason_phrase or None
+    if not msg:
+        return None
+    msg = "".join(c if c.isprintable() else " " for c in msg)
+    for hidden in (ctx.secret, token.value if token else None):
+        if hidden:
+            msg = msg.replace(hidden, "***")
+    msg = " ".join(msg.split())
+    return msg[:200] + ("..." if len(msg) > 200 else "")

@@ -1,0 +1,123 @@
+"""IRIS JSON -> MisRecord: only the fields DESIGN section 4 lists are kept.
+
+Text fields may be null, empty, padded or in capitals: padding is stripped and null/empty become
+None; capitals are kept as sent (names compare through `normalise`, and changing case is lossy:
+McDonald, O'Brien). Dates may carry a time (`2012-05-03T00:00:00`): only the date is kept. A date
+of birth that does not parse is kept verbatim in `dob_raw` so the planner can say why the record
+is invalid.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from uso_tui.domain.models import MisRecord
+
+_DATE_RE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:$|[T ]\S*\s*$)")
+
+
+def text(value: Any) -> str | None:
+    """Stripped text, or None for null/empty/blank. Numbers (a year group of 7) become text."""
+    if value is None or isinstance(value, bool):
+        return None
+    if not isinstance(value, str):
+        if isinstance(value, int | float):
+            value = str(value)
+        else:
+            return None
+    value = value.strip()
+    return value or None
+
+
+def iso_date(value: Any) -> str | None:
+    """`YYYY-MM-DD` from an ISO date or date-time string; None when absent or unparseable."""
+    if not isinstance(value, str):
+        return None
+    m = _DATE_RE.match(value)
+    if not m:
+        return None
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:  # 2012-02-30
+        return None
+
+
+def _dob(value: Any) -> tuple[str | None, str | None]:
+    """(dob, dob_raw): dob_raw only when something was sent that is not a date."""
+    parsed = iso_date(value)
+    if parsed is not None:
+        return parsed, None
+    raw = text(value)
+    return None, raw
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    t = text(value)
+    if t is None:
+        return None
+    t = t.lower()
+    if t in ("true", "yes", "y", "1"):
+        return True
+    if t in ("false", "no", "n", "0"):
+        return False
+    return None
+
+
+def _id(value: Any) -> str:
+    # A record without an id keeps "" so the planner can reject it, instead of crashing the run.
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return text(value) or ""
+
+
+def parse_student(d: dict[str, Any]) -> MisRecord:
+    dob, dob_raw = _dob(d.get("dob"))
+    return MisRecord(
+        report="students",
+        mis_id=_id(d.get("schoolId")),
+        forename=text(d.get("forename")),
+        surname=text(d.get("surname")),
+        preferred_name=text(d.get("preferredName")),
+        middle_names=text(d.get("middlenames")),
+        dob=dob,
+        dob_raw=dob_raw,
+        enrolment_date=iso_date(d.get("enrolmentDate")),
+        leaving_date=iso_date(d.get("leavingDate")),
+        email=text(d.get("schoolEmailAddress")),
+        person_guid=text(d.get("personGuid")),
+        gender=text(d.get("gender")),
+        year_group=text(d.get("yearGroup")),
+        form_group=text(d.get("formGroup")),
+        upn=text(d.get("uniquePupilNumber")),
+    )
+
+
+def parse_employee(d: dict[str, Any]) -> MisRecord:
+    dob, dob_raw = _dob(d.get("dateOfBirth"))
+    return MisRecord(
+        report="staff",
+        mis_id=_id(d.get("id")),
+        forename=text(d.get("forename")),
+        surname=text(d.get("surname")),
+        preferred_name=text(d.get("preferredName")),
+        middle_names=text(d.get("middleNames")),
+        dob=dob,
+        dob_raw=dob_raw,
+        enrolment_date=iso_date(d.get("enrolmentDate")),
+        leaving_date=iso_date(d.get("leavingDate")),
+        email=text(d.get("schoolEmailAddress")),
+        person_guid=text(d.get("personGuid")),
+        title=text(d.get("title")),
+        initials=text(d.get("schoolInitials")),
+        system_status=text(d.get("systemStatus")),
+        is_teaching=_bool(d.get("isTeachingStaff")),
+    )
+
+
+PARSERS = {"students": parse_student, "staff": parse_employee}
