@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.errors import InvalidInput, InvalidName
 from uso_tui.domain.models import Account, AuditEvent, Exclusion, School
 from uso_tui.domain.names import normalise, username_stem
 from uso_tui.domain.schools import (
@@ -103,7 +103,7 @@ def check_role(role: Any) -> str:
 def _check_person_name(value: Any, what: str) -> str:
     text = _text(value, what)
     if not normalise(text):
-        raise InvalidInput(f"{what} {text!r} contains no letters")
+        raise InvalidName(f"{what} {text!r} contains no letters")
     return text
 
 

@@ -1,0 +1,105 @@
+"""Helpers for the command-line tests: run `main(argv)` in-process on a store in tmp_path with a
+fixed clock, and take a byte-exact snapshot of a data directory."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from uso_tui.cli.main import main
+
+START = datetime(2026, 9, 1, 8, 0, 0)
+SECRET = "s3cr3t-Value-7f9a2c"  # distinctive, so a leak anywhere is found by a plain search
+
+
+class Clock:
+    """Each call is one minute after the previous: audit order is deterministic."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.t = start - timedelta(minutes=1)
+
+    def __call__(self) -> datetime:
+        self.t += timedelta(minutes=1)
+        return self.t
+
+
+@dataclass
+class Result:
+    status: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class Cli:
+    """Runs the CLI; the fixture that makes it sets USO_TEST_SECRET to SECRET."""
+
+    def __init__(self, data_dir: Path, capsys, clock: Clock | None = None) -> None:
+        self.data_dir = data_dir
+        self.capsys = capsys
+        self.clock = clock or Clock()
+
+    def __call__(self, *argv: str, stdin: str | None = None, operator: str = "alice") -> Result:
+        self.capsys.readouterr()
+        args = ["--data-dir", str(self.data_dir), "--operator", operator, *argv]
+        status = main(
+            args, clock=self.clock, stdin=io.StringIO(stdin) if stdin is not None else None
+        )
+        captured = self.capsys.readouterr()
+        return Result(status, captured.out, captured.err)
+
+    def ok(self, *argv: str, **kw) -> Result:
+        res = self(*argv, **kw)
+        assert res.status == 0, res.err
+        return res
+
+    def add_school(
+        self,
+        dfe: str = "204-3210",
+        *,
+        name: str = "Hill School",
+        url: str | None = None,
+        mis: str = "iSAMS",
+        extra: tuple[str, ...] = (),
+    ) -> Result:
+        url = url or f"https://{name.split()[0].lower()}{dfe[-4:]}.isams.cloud"
+        return self.ok(
+            "school",
+            "add",
+            dfe,
+            "--name",
+            name,
+            "--mis",
+            mis,
+            "--url",
+            url,
+            "--client-id",
+            "client-" + dfe,
+            "--client-secret-env",
+            "USO_TEST_SECRET",
+            *extra,
+        )
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes (folders listed with b'<dir>')."""
+    out: dict[str, bytes] = {}
+    if not root.exists():
+        return out
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        out[rel] = b"<dir>" if path.is_dir() else path.read_bytes()
+    return out
+
+
+def files_containing(root: Path, needle: str) -> list[str]:
+    data = needle.encode()
+    return [
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and data in p.read_bytes()
+    ]

@@ -1,0 +1,243 @@
+"""uso_tui.sync.admin: the operations the console and the command line share. Each validates first
+(InvalidInput, nothing written) and commits one transaction with its audit event."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
+from cli_support import snapshot  # noqa: E402
+
+from uso_tui.domain.errors import InvalidInput, InvalidName
+from uso_tui.store import DuplicateSchool, UnknownSchool, open_store
+from uso_tui.sync import admin
+
+NOW = datetime(2026, 9, 1, 9, 30, 0)
+DFE = "204-3210"
+SECRET = "admin-Secret-99x"
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
+    s = open_store(tmp_path / "data")
+    admin.add_school(
+        s,
+        dfe=DFE,
+        name="Hill School",
+        mis="isams",
+        url="https://hill.isams.cloud/",
+        client_id="cid",
+        secret=SECRET,
+        operator="alice",
+        now=NOW,
+    )
+    return s
+
+
+def test_add_school_normalises_and_audits(store):
+    school = store.school(DFE)
+    assert school.mis == "iSAMS" and school.url == "https://hill.isams.cloud"
+    assert school.reports == ["staff", "students"] and school.daily_at == "06:00"
+    assert school.created_at == "2026-09-01T09:30:00"
+    assert store.secret(DFE) == SECRET
+    (event,) = store.audit(DFE)
+    assert event.action == "school_add" and event.operator == "alice" and event.subject == DFE
+    assert event.after["client_secret"] == "set" and SECRET not in str(event.to_dict())
+
+
+def test_add_school_refusals_write_nothing(store):
+    before = snapshot(store.root)
+    good = dict(
+        dfe="204-3211",
+        name="Vale",
+        mis="Ed:gen",
+        url="https://vale.edgen.cloud",
+        client_id="c",
+        secret="x",
+        operator="alice",
+        now=NOW,
+    )
+    cases = [
+        ({"dfe": DFE}, DuplicateSchool, "already exists"),
+        ({"dfe": "2043211"}, InvalidInput, "malformed DfE"),
+        ({"mis": "Arbor"}, InvalidInput, "unknown MIS"),
+        ({"url": "https://vale.isams.cloud"}, InvalidInput, "does not match MIS"),
+        ({"url": "ftp://vale.edgen.cloud"}, InvalidInput, "bad MIS URL"),
+        ({"client_id": "has space"}, InvalidInput, "Client ID contains spaces"),
+        ({"secret": "  "}, InvalidInput, "client secret is empty"),
+        ({"daily_at": "24:00"}, InvalidInput, "bad time"),
+        ({"reports": "attendance"}, InvalidInput, "not supported for IRIS"),
+        ({"reports": ""}, InvalidInput, "at least one report"),
+        ({"name": "a\nb"}, InvalidInput, "control characters"),
+    ]
+    for change, exc, message in cases:
+        with pytest.raises(exc, match=message):
+            admin.add_school(store, **{**good, **change})
+    assert snapshot(store.root) == before
+
+
+def test_secret_messages_never_contain_the_secret():
+    bad = "bad\x07" + SECRET
+    with pytest.raises(InvalidInput) as info:
+        admin.check_secret(bad)
+    assert SECRET not in str(info.value)
+
+
+def test_update_school_audits_changes_only(store):
+    school = admin.update_school(
+        store,
+        DFE,
+        operator="bob",
+        now=NOW,
+        name="Hill Academy",
+        hold_percent="20",
+        hold_min=5,
+        daily_at="06:00",
+    )
+    assert school.name == "Hill Academy" and school.hold_percent == 20.0 and school.hold_min == 5
+    event = store.audit(DFE)[0]
+    assert event.action == "school_update" and event.operator == "bob"
+    assert event.before == {"name": "Hill School", "hold_percent": 10.0, "hold_min": 10}
+    assert event.after == {"name": "Hill Academy", "hold_percent": 20.0, "hold_min": 5}
+    # Same values again: nothing written, no event.
+    before = snapshot(store.root)
+    admin.update_school(store, DFE, operator="bob", now=NOW, name="Hill Academy")
+    assert snapshot(store.root) == before
+
+
+def test_update_school_mis_change_needs_matching_url(store):
+    before = snapshot(store.root)
+    with pytest.raises(InvalidInput, match="does not match MIS Ed:gen"):
+        admin.update_school(store, DFE, operator="bob", now=NOW, mis="Ed:gen")
+    with pytest.raises(InvalidInput, match="unknown school setting"):
+        admin.update_school(store, DFE, operator="bob", now=NOW, colour="red")
+    with pytest.raises(InvalidInput, match="nothing to change"):
+        admin.update_school(store, DFE, operator="bob", now=NOW)
+    with pytest.raises(UnknownSchool):
+        admin.update_school(store, "204-0000", operator="bob", now=NOW, name="X")
+    assert snapshot(store.root) == before
+    school = admin.update_school(
+        store, DFE, operator="bob", now=NOW, mis="ed:gen", url="https://hill.edgen.cloud"
+    )
+    assert (school.mis, school.url) == ("Ed:gen", "https://hill.edgen.cloud")
+
+
+def test_update_school_secret(store):
+    admin.update_school(store, DFE, operator="bob", now=NOW, secret="new-one-1")
+    assert store.secret(DFE) == "new-one-1"
+    event = store.audit(DFE)[0]
+    assert event.before == {"client_secret": "set"} and event.after == {"client_secret": "replaced"}
+
+
+def test_add_account_user_request_single(store):
+    acc = admin.add_account(
+        store,
+        DFE,
+        role="pupil",
+        forename=" Seán ",
+        surname="Nguyễn",
+        dob="2015-06-30",
+        operator="alice",
+        now=NOW,
+    )
+    assert acc.username == "snguyen.204" and acc.forename == "Seán" and acc.source == "manual"
+    assert store.account("snguyen.204").school == DFE
+    twin = admin.add_account(
+        store,
+        DFE,
+        role="staff",
+        forename="Sean",
+        surname="Nguyen",
+        dob="1990-01-01",
+        operator="alice",
+        now=NOW,
+    )
+    assert twin.username == "snguyen2.204"
+    (event, *_) = store.audit(DFE)
+    assert event.action == "create" and event.subject == "snguyen2.204"
+    before = snapshot(store.root)
+    with pytest.raises(InvalidInput, match="already exists"):
+        admin.add_account(
+            store,
+            DFE,
+            role="pupil",
+            forename="SEAN",
+            surname="nguyen",
+            dob="2015-06-30",
+            operator="alice",
+            now=NOW,
+        )
+    with pytest.raises(InvalidName):
+        admin.add_account(
+            store,
+            DFE,
+            role="pupil",
+            forename="Ann",
+            surname="'-'",
+            dob="2015-06-30",
+            operator="alice",
+            now=NOW,
+        )
+    with pytest.raises(InvalidInput, match="unknown role"):
+        admin.add_account(
+            store,
+            DFE,
+            role="parent",
+            forename="Ann",
+            surname="Lee",
+            dob="2015-06-30",
+            operator="alice",
+            now=NOW,
+        )
+    with pytest.raises(InvalidInput, match="in the future"):
+        admin.add_account(
+            store,
+            DFE,
+            role="pupil",
+            forename="Ann",
+            surname="Lee",
+            dob="2026-09-02",
+            operator="alice",
+            now=NOW,
+        )
+    with pytest.raises(InvalidInput, match="before 1900"):
+        admin.add_account(
+            store,
+            DFE,
+            role="pupil",
+            forename="Ann",
+            surname="Lee",
+            dob="1899-12-31",
+            operator="alice",
+            now=NOW,
+        )
+    assert snapshot(store.root) == before
+
+
+def test_exclusions(store):
+    ex = admin.add_exclusion(
+        store, DFE, forename="Test", surname="Pupil", dob=None, operator="alice", now=NOW
+    )
+    ex2 = admin.add_exclusion(
+        store, DFE, forename="Test", surname="Pupil", dob="2012-01-01", operator="alice", now=NOW
+    )
+    assert (ex.id, ex2.id) == (1, 2) and ex.added_by == "alice"
+    with pytest.raises(InvalidInput, match=r"already on the exclusion list of 204-3210 \(id 1\)"):
+        admin.add_exclusion(
+            store, DFE, forename="TEST", surname="pupil", dob="", operator="alice", now=NOW
+        )
+    removed = admin.remove_exclusion(store, DFE, "1", operator="bob", now=NOW)
+    assert removed.forename == "Test" and [e.id for e in store.exclusions(DFE)] == [2]
+    actions = [(e.action, e.operator) for e in store.audit(DFE)]
+    assert actions[:3] == [
+        ("exclusion_remove", "bob"),
+        ("exclusion_add", "alice"),
+        ("exclusion_add", "alice"),
+    ]
+    with pytest.raises(InvalidInput, match="no exclusion 1"):
+        admin.remove_exclusion(store, DFE, 1, operator="bob", now=NOW)

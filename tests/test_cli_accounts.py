@@ -1,0 +1,320 @@
+"""`account add`, `accounts`, `unallocated`, `exclusions`, `exclusion add|remove`, `audit` through
+main(argv): JSON shapes of DESIGN section 5, human tables, and bad input exiting 2 unwritten."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
+from cli_support import SECRET, Cli, snapshot  # noqa: E402
+
+DFE, OTHER = "204-3210", "204-3211"
+ACCOUNT_KEYS = {
+    "username",
+    "role",
+    "forename",
+    "surname",
+    "preferred_name",
+    "dob",
+    "school",
+    "status",
+    "source",
+    "mis_id",
+    "last_event",
+    "last_event_at",
+}
+AUDIT_KEYS = {"at", "operator", "school", "action", "subject", "before", "after"}
+
+
+@pytest.fixture
+def cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
+    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
+    c = Cli(tmp_path / "data", capsys)
+    c.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")
+    c.add_school(OTHER, name="Vale School", url="https://vale.isams.cloud")
+    return c
+
+
+def test_account_add_then_search(cli):
+    res = cli.ok(
+        "account",
+        "add",
+        DFE,
+        "--role",
+        "pupil",
+        "--forename",
+        "Zoë",
+        "--surname",
+        "O'Brien-Smith",
+        "--dob",
+        "2014-03-09",
+        "--json",
+    )
+    acc = res.json()
+    assert set(acc) >= ACCOUNT_KEYS
+    assert acc["username"] == "zobriensmith.204"
+    assert acc["role"] == "pupil" and acc["school"] == DFE and acc["status"] == "active"
+    assert acc["source"] == "manual" and acc["mis_id"] is None and acc["dob"] == "2014-03-09"
+    assert acc["last_event"] == "create"
+    human = cli.ok(
+        "account",
+        "add",
+        DFE,
+        "--role",
+        "staff",
+        "--forename",
+        "John",
+        "--surname",
+        "Smith",
+        "--dob",
+        "1980-01-31",
+    ).out
+    assert human.startswith("created jsmith.204: staff John Smith")
+    cli.ok(
+        "account",
+        "add",
+        OTHER,
+        "--role",
+        "staff",
+        "--forename",
+        "Jane",
+        "--surname",
+        "Smith",
+        "--dob",
+        "1979-02-01",
+    )
+
+    # Search across schools: accents and punctuation folded, every word a prefix.
+    found = cli.ok("accounts", "--search", "zoe obrien", "--json").json()
+    assert [a["username"] for a in found] == ["zobriensmith.204"]
+    assert set(found[0]) >= ACCOUNT_KEYS and found[0]["last_event"] == "create"
+    smiths = cli.ok("accounts", "--search", "j smith", "--json").json()
+    assert {a["username"] for a in smiths} == {"jsmith.204", "jsmith2.204"}
+    assert {a["school"] for a in smiths} == {DFE, OTHER}
+    by_dob = cli.ok("accounts", "--search", "1980-01-31", "--json").json()
+    assert [a["username"] for a in by_dob] == ["jsmith.204"]
+    assert cli.ok("accounts", "--search", "nobody", "--json").json() == []
+
+    # One school, whole list, human table.
+    table = cli.ok("accounts", DFE).out.splitlines()
+    assert table[0].split()[:3] == ["Username", "Role", "Name"]
+    assert any(line.startswith("jsmith.204") for line in table)
+    assert any("Zoë O'Brien-Smith" in line for line in table)
+    assert len(table) == 3
+    school = cli.ok("accounts", DFE, "--status", "active", "--json").json()
+    assert {a["username"] for a in school} == {"zobriensmith.204", "jsmith.204"}
+    assert cli.ok("accounts", DFE, "--status", "unallocated", "--json").json() == []
+    assert cli.ok("unallocated", DFE, "--json").json() == []
+    assert cli.ok("accounts", OTHER, "--search", "jane", "--json").json()[0]["forename"] == "Jane"
+
+
+def test_limit_tells_when_cut(cli):
+    for i, name in enumerate(["Ann", "Bea", "Cat"]):
+        cli.ok(
+            "account",
+            "add",
+            DFE,
+            "--role",
+            "pupil",
+            "--forename",
+            name,
+            "--surname",
+            "Jones",
+            "--dob",
+            f"2014-01-0{i + 1}",
+        )
+    res = cli.ok("accounts", "--search", "jones", "--limit", "2", "--json")
+    assert len(res.json()) == 2 and "first 2" in res.err
+
+
+def test_markup_in_names_is_printed_literally(cli):
+    cli.ok(
+        "account",
+        "add",
+        DFE,
+        "--role",
+        "pupil",
+        "--forename",
+        "[bold]x[/]",
+        "--surname",
+        "Evans",
+        "--dob",
+        "2013-05-05",
+    )
+    out = cli.ok("accounts", DFE).out
+    assert "[bold]x[/] Evans" in out
+
+
+def test_account_add_refuses_a_twin_request(cli):
+    args = (
+        "account",
+        "add",
+        DFE,
+        "--role",
+        "pupil",
+        "--forename",
+        "Ann",
+        "--surname",
+        "Lee",
+        "--dob",
+        "2014-01-01",
+    )
+    cli.ok(*args)
+    before = snapshot(cli.data_dir)
+    res = cli(*args[:6], "ANN", "--surname", "lee", "--dob", "2014-01-01")
+    assert res.status == 2 and "alee.204 already exists" in res.err
+    assert snapshot(cli.data_dir) == before
+
+
+ACCOUNT_BAD = [
+    ("bad dob", ["--dob", "2014-13-01"], "no such date"),
+    ("dob format", ["--dob", "01/02/2014"], "expected YYYY-MM-DD"),
+    ("dob in future", ["--dob", "2027-01-01"], "in the future"),
+    ("no letters", ["--forename", "123"], "contains no letters"),
+    ("empty surname", ["--surname", " "], "surname is empty"),
+    ("control characters", ["--forename", "A\x1b[31mB"], "control characters"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"), [c[1:] for c in ACCOUNT_BAD], ids=[c[0] for c in ACCOUNT_BAD]
+)
+def test_account_add_bad_input(cli, change, message):
+    args = {"--role": "pupil", "--forename": "Ann", "--surname": "Lee", "--dob": "2014-01-01"}
+    args[change[0]] = change[1]
+    flat = [x for kv in args.items() for x in kv]
+    before = snapshot(cli.data_dir)
+    res = cli("account", "add", DFE, *flat)
+    assert res.status == 2 and message in res.err and res.err.count("\n") == 1
+    assert res.out == ""
+    assert snapshot(cli.data_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            [
+                "account",
+                "add",
+                "204-9999",
+                "--role",
+                "pupil",
+                "--forename",
+                "A",
+                "--surname",
+                "B",
+                "--dob",
+                "2014-01-01",
+            ],
+            "unknown school",
+        ),
+        (
+            [
+                "account",
+                "add",
+                DFE,
+                "--role",
+                "parent",
+                "--forename",
+                "A",
+                "--surname",
+                "B",
+                "--dob",
+                "2014-01-01",
+            ],
+            "invalid choice",
+        ),
+        (["accounts", "20-1"], "malformed DfE number"),
+        (["accounts", "204-9999"], "unknown school"),
+        (["accounts", "--status", "gone"], "invalid choice"),
+        (["unallocated", "204-9999"], "unknown school"),
+        (["exclusions", "204-9999"], "unknown school"),
+        (["exclusion", "add", DFE, "--forename", "A"], "required"),
+        (
+            ["exclusion", "add", DFE, "--forename", "A", "--surname", "B", "--dob", "2014-02-30"],
+            "no such date",
+        ),
+        (["exclusion", "remove", DFE, "7"], "no exclusion 7"),
+        (["exclusion", "remove", DFE, "x"], "bad exclusion id"),
+        (["audit", "204-9999"], "unknown school"),
+        (["audit", "--limit", "0"], "--limit"),
+        (["restore", "nobody.204"], "unknown account"),
+    ],
+)
+def test_bad_input_exits_2(cli, argv, message):
+    before = snapshot(cli.data_dir)
+    res = cli(*argv)
+    assert res.status == 2, res.err
+    assert message in res.err and res.err.count("\n") == 1 and res.out == ""
+    assert snapshot(cli.data_dir) == before
+
+
+def test_exclusions_add_list_remove(cli):
+    ex = cli.ok("exclusion", "add", DFE, "--forename", "Tom", "--surname", "Test", "--json").json()
+    assert ex["id"] == 1 and ex["dob"] is None and ex["added_by"] == "alice"
+    human = cli.ok(
+        "exclusion", "add", DFE, "--forename", "Dummy", "--surname", "Pupil", "--dob", "2010-01-01"
+    ).out
+    assert human.startswith("added exclusion 2 at 204-3210: Dummy Pupil, born 2010-01-01")
+    listed = cli.ok("exclusions", DFE, "--json").json()
+    assert [(e["id"], e["forename"], e["dob"]) for e in listed] == [
+        (1, "Tom", None),
+        (2, "Dummy", "2010-01-01"),
+    ]
+    table = cli.ok("exclusions", DFE).out.splitlines()
+    assert table[0].split() == ["Id", "Forename", "Surname", "DOB", "Added", "by", "Added", "at"]
+    assert "any" in table[1]
+    dup = cli("exclusion", "add", DFE, "--forename", "TOM", "--surname", "test")
+    assert dup.status == 2 and "already on the exclusion list" in dup.err
+    assert cli.ok("exclusions", OTHER, "--json").json() == []
+    removed = cli.ok("exclusion", "remove", DFE, "1", "--json").json()
+    assert removed["id"] == 1 and removed["forename"] == "Tom"
+    assert [e["id"] for e in cli.ok("exclusions", DFE, "--json").json()] == [2]
+    assert cli.ok("exclusion", "remove", DFE, "2").out.startswith("removed exclusion 2")
+
+
+def test_audit_newest_first(cli):
+    cli.ok(
+        "account",
+        "add",
+        DFE,
+        "--role",
+        "pupil",
+        "--forename",
+        "Ann",
+        "--surname",
+        "Lee",
+        "--dob",
+        "2014-01-01",
+    )
+    cli.ok("exclusion", "add", OTHER, "--forename", "Tom", "--surname", "Test", operator="bob")
+    cli.ok("school", "set", DFE, "--daily-at", "05:00")
+    events = cli.ok("audit", "--json").json()
+    assert all(set(e) >= AUDIT_KEYS for e in events)
+    assert [e["action"] for e in events] == [
+        "school_update",
+        "exclusion_add",
+        "create",
+        "school_add",
+        "school_add",
+    ]
+    assert [e["at"] for e in events] == sorted((e["at"] for e in events), reverse=True)
+    assert events[1]["operator"] == "bob" and events[1]["school"] == OTHER
+    assert events[2]["subject"] == "alee.204" and events[2]["after"]["forename"] == "Ann"
+    assert events[0]["before"] == {"daily_at": "06:00"}
+    assert events[0]["after"] == {"daily_at": "05:00"}
+    school = cli.ok("audit", DFE, "--json").json()
+    assert [e["action"] for e in school] == ["school_update", "create", "school_add"]
+    assert [e["action"] for e in cli.ok("audit", "--subject", "alee.204", "--json").json()] == [
+        "create"
+    ]
+    assert len(cli.ok("audit", "--limit", "2", "--json").json()) == 2
+    human = cli.ok("audit", DFE).out.splitlines()
+    assert human[0].split() == ["At", "Operator", "School", "Action", "Subject", "Change"]
+    assert "daily_at: 06:00 -> 05:00" in human[1]
+    assert all(SECRET not in line for line in human)

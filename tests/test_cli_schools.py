@@ -1,0 +1,420 @@
+"""`school add|list|show|set` through main(argv): output shapes, secrets, and bad input that exits
+2 and writes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
+from cli_support import SECRET, Cli, files_containing, snapshot  # noqa: E402
+
+from uso_tui.store import open_store
+
+DFE = "204-3210"
+
+
+@pytest.fixture
+def cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
+    monkeypatch.delenv("USO_TUI_DATA_DIR", raising=False)
+    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
+    return Cli(tmp_path / "data", capsys)
+
+
+@pytest.fixture
+def one_school(cli):
+    cli.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")
+    return cli
+
+
+def test_add_list_show_human(one_school):
+    cli = one_school
+    out = cli.ok("school", "list").out.splitlines()
+    assert out[0].split() == [
+        "DfE",
+        "Name",
+        "MIS",
+        "Reports",
+        "Daily",
+        "Last",
+        "run",
+        "Cases",
+        "Unalloc",
+        "Active",
+    ]
+    assert out[1].startswith(f"{DFE}  Hill School  iSAMS  staff,students  06:00")
+    # Columns line up: every row as wide as the header's start of the "Cases" column.
+    assert out[0].index("Name") == out[1].index("Hill")
+    show = cli.ok("school", "show", DFE).out
+    assert "Client Secret:" in show and "set" in show
+    assert "MIS URL:" in show and "https://hill.isams.cloud" in show
+    assert "Not supported for IRIS:" in show and "Groups & Classes" in show
+    assert SECRET not in show
+
+
+def test_add_json_and_show_json(cli):
+    res = cli.add_school(
+        DFE,
+        name="Hill School",
+        url="https://hill.isams.cloud",
+        extra=("--reports", "students", "--daily-at", "05:30", "--json"),
+    )
+    added = res.json()
+    assert added["dfe"] == DFE and added["reports"] == ["students"]
+    assert added["daily_at"] == "05:30" and added["client_secret"] == "set"
+    shown = cli.ok("school", "show", DFE, "--json").json()
+    assert shown["mis"] == "iSAMS" and shown["url"] == "https://hill.isams.cloud"
+    assert shown["client_id"] == "client-" + DFE and shown["la"] == "204"
+    assert shown["client_secret"] == "set"
+    listed = cli.ok("school", "list", "--json").json()
+    assert [s["dfe"] for s in listed] == [DFE]
+    assert all(SECRET not in r for r in (res.out, res.err))
+
+
+def test_secret_only_in_its_own_file(cli, tmp_path, monkeypatch):
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text(SECRET + "\n")
+    res = cli.ok(
+        "school",
+        "add",
+        DFE,
+        "--name",
+        "Hill",
+        "--mis",
+        "isams",
+        "--url",
+        "https://hill.isams.cloud",
+        "--client-id",
+        "abc",
+        "--client-secret-file",
+        str(secret_file),
+        "--json",
+    )
+    assert SECRET not in res.out + res.err
+    for argv in (
+        ["school", "show", DFE, "--json"],
+        ["school", "list", "--json"],
+        ["school", "show", DFE],
+        ["audit", "--json"],
+        ["audit", DFE],
+    ):
+        res = cli.ok(*argv)
+        assert SECRET not in res.out + res.err
+    assert files_containing(cli.data_dir, SECRET) == [f"secrets/{DFE}.secret"]
+    assert open_store(cli.data_dir).secret(DFE) == SECRET  # newline stripped
+    mode = (cli.data_dir / "secrets" / f"{DFE}.secret").stat().st_mode & 0o777
+    assert mode == 0o600
+
+
+def test_secret_from_stdin_and_replaced_by_set(cli):
+    res = cli(
+        "school",
+        "add",
+        DFE,
+        "--name",
+        "Hill",
+        "--mis",
+        "iSAMS",
+        "--url",
+        "https://hill.isams.cloud",
+        "--client-id",
+        "abc",
+        "--client-secret",
+        "-",
+        stdin=SECRET + "\n",
+    )
+    assert res.status == 0, res.err
+    store = open_store(cli.data_dir)
+    assert store.secret(DFE) == SECRET
+    new = "another-S3cret-55"
+    res = cli("school", "set", DFE, "--client-secret", "-", stdin=new)
+    assert res.status == 0 and "client secret" in res.out
+    assert store.secret(DFE) == new
+    events = cli.ok("audit", DFE, "--json").json()
+    assert events[0]["action"] == "school_update"
+    assert events[0]["after"] == {"client_secret": "replaced"}
+    assert files_containing(cli.data_dir, new) == [f"secrets/{DFE}.secret"]
+    assert files_containing(cli.data_dir, SECRET) == []
+
+
+def test_set_changes_settings_and_audits_only_changes(one_school):
+    cli = one_school
+    res = cli.ok(
+        "school",
+        "set",
+        DFE,
+        "--name",
+        "Hill Academy",
+        "--daily-at",
+        "07:15",
+        "--hold-percent",
+        "25",
+        "--hold-min",
+        "4",
+        "--create-before-start-days",
+        "7",
+        "--reports",
+        "staff",
+        "--json",
+    )
+    data = res.json()
+    assert data["name"] == "Hill Academy" and data["daily_at"] == "07:15"
+    assert data["hold_percent"] == 25.0 and data["hold_min"] == 4
+    assert data["create_before_start_days"] == 7 and data["reports"] == ["staff"]
+    ev = cli.ok("audit", DFE, "--json").json()[0]
+    assert ev["action"] == "school_update" and ev["operator"] == "alice"
+    assert ev["before"]["name"] == "Hill School" and ev["after"]["name"] == "Hill Academy"
+    assert "url" not in ev["after"]
+    # Change MIS together with a URL on the new MIS's domain.
+    res = cli.ok("school", "set", DFE, "--mis", "Ed:gen", "--url", "https://hill.edgen.cloud")
+    assert "mis" in res.out and "url" in res.out
+    assert cli.ok("school", "show", DFE, "--json").json()["mis"] == "Ed:gen"
+
+
+def test_allowed_host_from_environment_and_config(cli, monkeypatch):
+    url = f"http://127.0.0.1:8765/{DFE}"
+    res = cli(
+        "school",
+        "add",
+        DFE,
+        "--name",
+        "Sim",
+        "--mis",
+        "iSAMS",
+        "--url",
+        url,
+        "--client-id",
+        "c",
+        "--client-secret-env",
+        "USO_TEST_SECRET",
+    )
+    assert res.status == 2 and "not allowed" in res.err
+    assert not cli.data_dir.exists()  # bad input on a fresh machine leaves no store behind
+    monkeypatch.setenv("USO_TUI_ALLOWED_MIS_HOSTS", "127.0.0.1:8765")
+    res = cli(
+        "school",
+        "add",
+        DFE,
+        "--name",
+        "Sim",
+        "--mis",
+        "iSAMS",
+        "--url",
+        url,
+        "--client-id",
+        "c",
+        "--client-secret-env",
+        "USO_TEST_SECRET",
+    )
+    assert res.status == 0, res.err
+    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS")
+    store = open_store(cli.data_dir)
+    store.set_allowed_mis_hosts(["127.0.0.1:9999"])
+    res = cli(
+        "school",
+        "add",
+        "204-3211",
+        "--name",
+        "Sim2",
+        "--mis",
+        "Ed:gen",
+        "--url",
+        "http://127.0.0.1:9999/204-3211",
+        "--client-id",
+        "c",
+        "--client-secret-env",
+        "USO_TEST_SECRET",
+    )
+    assert res.status == 0, res.err
+
+
+def _add(
+    dfe=DFE,
+    *,
+    name="Other",
+    mis="iSAMS",
+    url="https://other.isams.cloud",
+    secret=("--client-secret-env", "USO_TEST_SECRET"),
+    extra=(),
+):
+    return [
+        "school",
+        "add",
+        dfe,
+        "--name",
+        name,
+        "--mis",
+        mis,
+        "--url",
+        url,
+        "--client-id",
+        "cid",
+        *secret,
+        *extra,
+    ]
+
+
+BAD_INPUT = [
+    ("malformed dfe", _add("2043210"), "malformed DfE number"),
+    ("malformed dfe letters", _add("ABC-1234"), "malformed DfE number"),
+    ("unknown mis", _add("204-3299", mis="SIMS"), "unknown MIS"),
+    ("plain http", _add("204-3299", url="http://other.isams.cloud"), "https"),
+    ("host not allowed", _add("204-3299", url="https://evil.example.com"), "not allowed"),
+    ("host of other mis", _add("204-3299", url="https://x.edgen.cloud"), "does not match MIS"),
+    ("bad time", _add("204-3299", extra=("--daily-at", "25:00")), "bad time"),
+    ("bad time format", _add("204-3299", extra=("--daily-at", "6am")), "bad time"),
+    ("unsupported report", _add("204-3299", extra=("--reports", "contacts")), "not supported"),
+    ("duplicate school", _add(DFE), "already exists"),
+    ("empty name", _add("204-3299", name="  "), "school name is empty"),
+    (
+        "unset secret env",
+        _add("204-3299", secret=("--client-secret-env", "NO_SUCH_VAR_X")),
+        "NO_SUCH_VAR_X is unset or empty",
+    ),
+    (
+        "empty secret env",
+        _add("204-3299", secret=("--client-secret-env", "USO_EMPTY")),
+        "USO_EMPTY is unset or empty",
+    ),
+    (
+        "missing secret file",
+        _add("204-3299", secret=("--client-secret-file", "/nonexistent/s")),
+        "cannot read the client secret from file /nonexistent/s",
+    ),
+    (
+        "secret option missing",
+        [
+            "school",
+            "add",
+            "204-3299",
+            "--name",
+            "X",
+            "--mis",
+            "iSAMS",
+            "--url",
+            "https://x.isams.cloud",
+            "--client-id",
+            "c",
+        ],
+        "one of the arguments --client-secret-env --client-secret-file --client-secret is required",
+    ),
+    (
+        "two secret options",
+        _add("204-3299", secret=("--client-secret-env", "A", "--client-secret-file", "B")),
+        "not allowed with",
+    ),
+    ("unknown school show", ["school", "show", "204-9999"], "unknown school"),
+    ("unknown school set", ["school", "set", "204-9999", "--name", "X"], "unknown school"),
+    ("set nothing", ["school", "set", DFE], "nothing to change"),
+    (
+        "set mis without matching url",
+        ["school", "set", DFE, "--mis", "Ed:gen"],
+        "does not match MIS",
+    ),
+    ("set bad percent", ["school", "set", DFE, "--hold-percent", "150"], "bad hold percent"),
+    ("set bad hold min", ["school", "set", DFE, "--hold-min", "x"], "bad hold minimum"),
+    (
+        "set bad days",
+        ["school", "set", DFE, "--create-before-start-days", "-1"],
+        "create-before-start days",
+    ),
+    ("set malformed dfe", ["school", "set", "12", "--name", "X"], "malformed DfE number"),
+    ("missing required option", ["school", "add", "204-3299", "--name", "X"], "required"),
+    ("unknown command", ["frobnicate"], "invalid choice"),
+    ("unknown option", ["school", "list", "--colour"], "unrecognized arguments"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"), [c[1:] for c in BAD_INPUT], ids=[c[0] for c in BAD_INPUT]
+)
+def test_bad_input_exits_2_and_writes_nothing(one_school, monkeypatch, argv, message):
+    cli = one_school
+    monkeypatch.setenv("USO_EMPTY", "")
+    before = snapshot(cli.data_dir)
+    res = cli(*argv)
+    assert res.status == 2
+    assert res.out == ""
+    assert res.err.count("\n") == 1 and res.err.startswith("uso-tui")
+    assert message in res.err
+    assert snapshot(cli.data_dir) == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--client-secret", SECRET],
+        [f"--client-secret={SECRET}"],
+        ["--client-secret", SECRET, "--json"],
+    ],
+)
+def test_plain_secret_refused_and_never_echoed(one_school, argv):
+    cli = one_school
+    before = snapshot(cli.data_dir)
+    for cmd in (_add("204-3299", secret=()), ["school", "set", DFE]):
+        res = cli(*cmd, *argv)
+        assert res.status == 2
+        assert "--client-secret-env" in res.err and "--client-secret-file" in res.err
+        assert SECRET not in res.out + res.err
+        assert res.err.count("\n") == 1
+    assert snapshot(cli.data_dir) == before
+
+
+def test_stray_secret_word_not_echoed(one_school):
+    res = one_school(*_add("204-3299"), "stray-" + SECRET)
+    assert res.status == 2 and "unrecognized arguments" in res.err
+    assert SECRET not in res.err
+
+
+def test_unreadable_secret_file(one_school, tmp_path):
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    before = snapshot(one_school.data_dir)
+    res = one_school(*_add("204-3299", secret=("--client-secret-file", str(folder))))
+    assert res.status == 2 and "cannot read the client secret" in res.err
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    res = one_school(*_add("204-3299", secret=("--client-secret-file", str(empty))))
+    assert res.status == 2 and "is empty" in res.err
+    res = one_school(*_add("204-3299", secret=("--client-secret", "-")), stdin="")
+    assert res.status == 2 and "from stdin is empty" in res.err
+    assert snapshot(one_school.data_dir) == before
+
+
+def test_reading_commands_never_create_a_store(cli):
+    res = cli("school", "list")
+    assert res.status == 1 and "no uso-tui store" in res.err
+    assert not cli.data_dir.exists()
+
+
+def test_data_dir_from_environment(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
+    monkeypatch.setenv("USO_TUI_DATA_DIR", str(tmp_path / "envstore"))
+    from uso_tui.cli.main import main
+
+    status = main(_add("204-3210", url="https://hill.isams.cloud"))
+    assert status == 0
+    assert (tmp_path / "envstore" / "store.json").exists()
+    capsys.readouterr()
+
+
+def test_help_and_version(cli):
+    res = cli("--help")
+    assert res.status == 0 and "school" in res.out and "sync" in res.out
+    res = cli("school", "add", "--help")
+    assert res.status == 0 and "--client-secret-env" in res.out
+
+
+def test_console_script_help_in_subprocess():
+    exe = Path(sys.executable).with_name("uso-tui")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "uso_tui"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USO_TUI")}
+    done = subprocess.run([*cmd, "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: uso-tui")
+    assert "run-due" in done.stdout and "exclusion" in done.stdout
