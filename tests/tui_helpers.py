@@ -55,3 +55,68 @@ def demo(demo_template, tmp_path) -> Iterator[Demo]:
         yield build_demo_store(path, sim=sim, root=root, today=TODAY)
     finally:
         stop()
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text (from the app's own SVG screenshot)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    parts = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
+    return html.unescape("".join(parts)).replace("\xa0", " ")
+
+
+async def wait_for(pilot, predicate, timeout: float = 20.0) -> None:
+    """Polls a condition that depends on a thread outside Textual's workers (a run in another
+    "process", a timer); fails the test after timeout seconds."""
+    import asyncio
+    import time
+
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("condition not met in time")
+        await pilot.pause()
+        await asyncio.sleep(0.05)
+    await pilot.pause()
+
+
+def put_markup_case(store, dfe: str) -> str:
+    """Renames a school and opens a match case whose record and candidate carry markup and control
+    characters (written through the store API, as a MIS export could bring them)."""
+    from uso_tui.domain.models import Candidate, MatchCase, MisRecord
+
+    with store.transaction("test") as tx:
+        school = tx.school(dfe)
+        school.name = f"School {MARKUP_NAME}"
+        tx.put_school(school)
+        acc = next(a for a in tx.school_accounts(dfe) if a.role == "pupil" and a.status == "active")
+        acc.forename = MARKUP_NAME
+        tx.put_account(acc)
+        rec = MisRecord(
+            report="students", mis_id="X1", forename=MARKUP_NAME, surname=acc.surname, dob=acc.dob
+        )
+        cand = Candidate(
+            username=acc.username,
+            school=dfe,
+            score=88,
+            forename=MARKUP_NAME,
+            surname=acc.surname,
+            dob=acc.dob,
+            differs=[],
+            reasons=["same names"],
+        )
+        case_id = tx.next_case_id(dfe)
+        tx.put_case(
+            MatchCase(
+                case_id=case_id,
+                school=dfe,
+                report="students",
+                role="pupil",
+                record=rec.to_dict(),
+                candidates=[cand.to_dict()],
+                opened_at="2026-03-09T06:00:00",
+            )
+        )
+    return case_id

@@ -179,11 +179,29 @@ class KeysHelp(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         text = Text(end="")
-        text.append(f"Keys: {clean(self._title)}\n\n", style="bold")
-        for key, desc in self._rows:
-            text.append(f"{key:>14}  ", style="bold")
-            text.append(f"{desc}\n")
-        text.append("\nescape closes this help", style="dim")
+        text.append(f"Keys: {clean(self._title)}\n", style="bold")
+        # two columns when long, so an 80x24 terminal shows every key without scrolling
+        rows = self._rows
+        if len(rows) > 12:
+            half = (len(rows) + 1) // 2
+            left, right = rows[:half], rows[half:]
+        else:
+            left, right = rows, []
+        for i, (key, desc) in enumerate(left):
+            text.append(f"{key:>9} ", style="bold")
+            if i < len(right) and right[i][0]:
+                text.append(f"{desc[:24]:<25}")
+                text.append(f"{right[i][0]:>9} ", style="bold")
+                text.append(right[i][1][:24])
+            else:
+                text.append(desc)
+            text.append("\n")
+        for key, desc in right[len(left) :]:
+            text.append(f"{key:>9} {desc}\n")
+        for key, desc in right:
+            if not key:
+                text.append(f"{desc}\n", style="dim")
+        text.append("escape closes this help", style="dim")
         with VerticalScroll(id="dialog", classes="dialog"):
             yield Static(text, id="keys-help")
 
@@ -192,22 +210,38 @@ class KeysHelp(ModalScreen[None]):
 
 
 def screen_keys(screen) -> list[tuple[str, str]]:
-    """(key, description) for every binding active on `screen` (focused widget, screen, app)."""
+    """(key, description) for every binding active on `screen`: the screen's own and the app's
+    first, then one line for the focused widget's movement keys (arrows, page keys...)."""
     from textual.keys import format_key  # noqa: PLC0415
 
-    seen: dict[str, list[str]] = {}
+    app = screen.app
+    own: dict[str, list[str]] = {}
+    widget_keys: list[str] = []
     for key, active in screen.active_bindings.items():
         binding = active.binding
-        desc = binding.description or binding.action.replace("_", " ")
-        if not active.enabled:
+        if (
+            not active.enabled
+            or binding.system
+            or binding.action.endswith(("copy_text", "command_palette"))
+        ):
             continue
-        label = binding.key_display or screen.app.get_key_display(binding)
-        if not label:
-            label = format_key(key)
-        seen.setdefault(desc, [])
-        if label not in seen[desc]:
-            seen[desc].append(label)
-    return [(" ".join(labels), desc) for desc, labels in seen.items()]
+        label = binding.key_display or app.get_key_display(binding) or format_key(key)
+        if active.node is screen or active.node is app:
+            desc = binding.description or binding.action.replace("_", " ")
+            own.setdefault(desc, [])
+            if label not in own[desc]:
+                own[desc].append(label)
+        elif label not in widget_keys:
+            widget_keys.append(label)
+    # Textual's own focus keys after the screen's
+    rows = sorted(
+        ((" ".join(labels), desc) for desc, labels in own.items()),
+        key=lambda r: r[1].startswith("Focus "),
+    )
+    rows.append(("^p", "Command palette: any school, any screen"))
+    if widget_keys:
+        rows.append(("", "In the focused list or field: " + " ".join(widget_keys)))
+    return rows
 
 
 class Confirm(ModalScreen[bool]):

@@ -19,6 +19,7 @@ from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.widgets import Confirm, Prompt, cell, clean, current_key, plain
 
 DIFF_STYLE = "bold reverse"
+FIELD_LABELS = {"preferred_name": "preferred name", "dob": "date of birth"}
 RECORD_FIELDS = [
     ("forename", "Forename"),
     ("surname", "Surname"),
@@ -71,7 +72,8 @@ class MatchingScreen(UsoScreen):
     kind = "matching"
 
     BINDINGS = [
-        Binding("enter", "match", "Match", key_display="enter"),
+        Binding("m", "match", "Match"),
+        Binding("enter", "match", "Match", show=False),
         Binding("c", "create", "Create new"),
         Binding("x", "exclude", "Exclude"),
         Binding("s", "skip", "Skip"),
@@ -232,7 +234,7 @@ class MatchingScreen(UsoScreen):
         out = Text(end="")
         if c.differs:
             out.append("differs: ", style="bold")
-            out.append(", ".join(c.differs) + "  ")
+            out.append(", ".join(FIELD_LABELS.get(f, f) for f in c.differs) + "  ")
         if c.reasons:
             out.append_text(plain("; ".join(c.reasons)))
         if c.school and c.school != self.dfe:

@@ -60,7 +60,6 @@ class SettingsScreen(UsoScreen):
         self.allowed: frozenset[str] = frozenset()
         self.has_secret = False
         self.errors: dict[str, str] = {}
-        self._dirty = False
         self._loading = True
 
     def compose(self) -> ComposeResult:
@@ -141,7 +140,6 @@ class SettingsScreen(UsoScreen):
         self.query_one("#r-students", Checkbox).value = "students" in school.reports
         self._show_mis()
         self._loading = False
-        self._dirty = False
         self.validate_all()
         self.query_one("#f-name", Input).focus()
 
@@ -223,14 +221,12 @@ class SettingsScreen(UsoScreen):
     def _changed(self, event: Input.Changed) -> None:
         if self._loading or not event.input.id or not event.input.id.startswith("f-"):
             return
-        self._dirty = True
         self.validate_field(event.input.id[2:])
 
     @on(Checkbox.Changed)
     def _toggled(self, event: Checkbox.Changed) -> None:
         if self._loading:
             return
-        self._dirty = True
         self.validate_field("reports")
 
     # -- actions ----------------------------------------------------------------------------------
@@ -316,7 +312,6 @@ class SettingsScreen(UsoScreen):
             url.placeholder = f"https://<school>.{domain}"
             self.query_one("#f-client_id", Input).value = ""
             self.query_one("#f-secret", Input).value = ""
-            self._dirty = True
             self._secret_placeholder()
             self._show_mis()
             self.validate_all()
@@ -372,8 +367,17 @@ class SettingsScreen(UsoScreen):
             text = Text(f"Connection OK: token received; {parts}.", style="bold green")
         self.app.call_from_thread(self._set_status, text)
 
+    def has_changes(self) -> bool:
+        if self.school is None:
+            return False
+        try:
+            changes, secret = self.changes()
+        except UsoError:
+            return True  # an invalid edit is an unsaved change
+        return bool(changes or secret)
+
     def action_leave(self) -> None:
-        if not self._dirty:
+        if not self.has_changes():
             self.app.pop_screen()
             return
 

@@ -1,0 +1,270 @@
+"""End-to-end console flows on the demo store: schools, hub, palette, keys help, settings."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input
+from tui_helpers import (
+    MARKUP_NAME,
+    OPERATOR,
+    demo,  # noqa: F401 - fixture
+    demo_template,  # noqa: F401 - fixture
+    make_app,
+    put_markup_case,
+    screen_text,
+    settle,
+)
+
+from uso_tui.tui.widgets import KeysHelp, clean
+
+
+async def test_schools_problems_first_filter_sort_open(demo):
+    app = make_app(demo.store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        schools = demo.store.list_schools()
+        assert table.row_count == len(schools)
+        # the failed school (wrong secret) comes first, then those with cases waiting
+        first = table.coordinate_to_cell_key((0, 0)).row_key.value
+        assert first == demo.failed_school
+        with_cases = {s.dfe for s in schools if s.open_cases}
+        second = table.coordinate_to_cell_key((1, 0)).row_key.value
+        assert second in with_cases
+        # "/" filters as you type
+        target = schools[2]
+        await pilot.press("slash", *list(target.dfe))
+        await settle(pilot)
+        await pilot.pause(0.2)
+        assert table.row_count == 1
+        assert table.coordinate_to_cell_key((0, 0)).row_key.value == target.dfe
+        # escape clears the filter
+        await pilot.press("enter", "escape")
+        await pilot.pause(0.2)
+        assert table.row_count == len(schools)
+        # s cycles the sort: second sort is by DfE
+        await pilot.press("s")
+        keys = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        assert keys == sorted(s.dfe for s in schools)
+        await pilot.press("r")
+        keys = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        assert keys == sorted((s.dfe for s in schools), reverse=True)
+        # the cursor follows its school through sorts; enter opens it, escape goes back
+        assert table.cursor_row == keys.index(target.dfe)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.kind == "school"
+        assert app.screen.dfe == target.dfe
+        assert "Force run" in screen_text(app)
+        await pilot.press("escape")
+        assert app.screen.kind == "schools"
+
+
+async def test_hub_keys_reach_every_school_screen(demo):
+    app = make_app(demo.store)
+    dfe = demo.held_school
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_school(dfe)
+        await settle(pilot)
+        for key, kind in [("e", "settings"), ("m", "matching")]:
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen.kind == kind and app.screen.dfe == dfe
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen.kind == "school"
+
+
+async def test_palette_jumps_to_school_by_dfe_and_name(demo):
+    app = make_app(demo.store)
+    school = demo.store.list_schools()[3]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*list(school.dfe))
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.kind == "school" and app.screen.dfe == school.dfe
+        # by a word of its name, from the hub
+        word = school.name.split()[0]
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*list(f"{school.dfe[-4:]} {word}"))
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.kind == "school" and app.screen.dfe == school.dfe
+        # screens of the current school are in the palette too
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*list("AutoUpdate settings"))
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.kind == "settings" and app.screen.dfe == school.dfe
+
+
+async def test_question_mark_shows_every_key_of_the_screen(demo):
+    app = make_app(demo.store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, KeysHelp)
+        text = screen_text(app)
+        for desc in ("Filter", "Sort", "Reverse", "Force run", "Matching", "Settings", "Quit"):
+            assert desc in text
+        await pilot.press("escape")
+        assert app.screen.kind == "schools"
+        app.open_screen("matching", demo.held_school)
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        for desc in ("Match", "Create new", "Exclude", "Skip", "Undo", "Search account"):
+            assert desc in text
+
+
+async def test_settings_inline_validation_save_and_secret(demo):
+    store = demo.store
+    dfe = demo.held_school
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("settings", dfe)
+        await settle(pilot)
+        screen = app.screen
+        secret_box = screen.query_one("#f-secret", Input)
+        assert secret_box.value == "" and secret_box.password  # never prefilled, masked
+        daily = screen.query_one("#f-daily_at", Input)
+        daily.value = "25:99"
+        await pilot.pause()
+        assert "bad time" in screen_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "Not saved" in screen_text(app)
+        assert store.school(dfe).daily_at == "06:00"
+        daily.value = "07:15"
+        screen.query_one("#f-hold_min", Input).value = "x"
+        await pilot.pause()
+        assert "hold minimum" in screen_text(app)
+        screen.query_one("#f-hold_min", Input).value = "25"
+        secret_box.value = "n3w-s3cret-value"
+        await pilot.pause()
+        assert "n3w-s3cret-value" not in screen_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "Saved" in screen_text(app)
+        school = store.school(dfe)
+        assert school.daily_at == "07:15" and school.hold_min == 25
+        assert store.secret(dfe) == "n3w-s3cret-value"
+        assert secret_box.value == ""  # cleared again after saving
+        events = store.audit(dfe, limit=5)
+        assert any(e.operator == OPERATOR for e in events)
+        assert "n3w-s3cret-value" not in repr([e.to_dict() for e in events])
+
+
+async def test_settings_reports_and_unsupported_shown(demo):
+    app = make_app(demo.store)
+    dfe = demo.held_school
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("settings", dfe)
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Contacts, Attendance, Groups & Classes" in text
+        await pilot.click("#r-staff")
+        await pilot.click("#r-students")
+        await pilot.pause()
+        assert "at least one report" in screen_text(app)
+        await pilot.click("#r-students")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert demo.store.school(dfe).reports == ["students"]
+
+
+async def test_settings_test_connection_ok_and_wrong_secret(demo):
+    app = make_app(demo.store)
+    dfe = demo.held_school
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("settings", dfe)
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Connection OK" in text and "Students" in text and "Staff" in text
+        app.screen.query_one("#f-secret", Input).value = "not-the-secret"
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Connection failed" in text
+        assert "not-the-secret" not in text
+        # testing saves nothing
+        assert demo.store.secret(dfe) != "not-the-secret"
+
+
+async def test_change_mis_needs_new_url_and_secret(demo):
+    store = demo.store
+    dfe = demo.held_school
+    old = store.school(dfe)
+    other = "iSAMS" if old.mis == "Ed:gen" else "Ed:gen"
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("settings", dfe)
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.mis == other
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "Not saved" in screen_text(app)
+        assert store.school(dfe).mis == old.mis
+        # the simulator's host is allowed, so its URL passes for either MIS
+        screen.query_one("#f-url", Input).value = old.url
+        screen.query_one("#f-client_id", Input).value = "new-client"
+        screen.query_one("#f-secret", Input).value = "new-secret"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        school = store.school(dfe)
+        assert school.mis == other and school.client_id == "new-client"
+        assert store.secret(dfe) == "new-secret"
+
+
+async def test_markup_and_control_characters_shown_literally(demo):
+    store = demo.store
+    dfe = demo.held_school
+    put_markup_case(store, dfe)
+    literal = clean(MARKUP_NAME)
+    assert "␛" in literal and "[bold]x[/]" in literal
+    app = make_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert literal[:12] in screen_text(app)  # schools table (name column is cut)
+        for kind in ("school", "settings", "matching", "force_run"):
+            app.open_screen(kind, dfe)
+            await settle(pilot, 3)
+            text = screen_text(app)
+            assert "[bold]x[/]" in text, kind
+            assert "\x1b" not in text and "\x07" not in text, kind
+            app.open_screen("schools")
+            await settle(pilot)
+
+
+async def test_no_color_keeps_the_words(demo, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(demo.store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.no_color
+        text = screen_text(app)
+        assert "FAILED" in text
+        app.open_school(demo.failed_school)
+        await settle(pilot)
+        assert "FAILED" in screen_text(app)
