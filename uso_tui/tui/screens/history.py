@@ -138,7 +138,7 @@ class RunHistoryScreen(ListScreen):
             classes="hint",
             id="legend",
         )
-        yield Footer()
+        yield Footer(compact=True)
 
     def active_table(self) -> ListTable:
         return self.query_one("#runs", ListTable)
@@ -232,7 +232,7 @@ class AuditScreen(ListScreen):
             Col("Change", "change", None, 10),
         ]
         yield ListTable(cols, id="events", openable=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def active_table(self) -> ListTable:
         return self.query_one("#events", ListTable)

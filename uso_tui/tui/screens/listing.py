@@ -65,12 +65,16 @@ class ListTable(DataTable):
         *,
         marks: bool = False,
         openable: bool = False,
+        inset: int = 0,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.columns_spec = list(columns)
         self.marks = marks
         self.openable = openable
+        self.inset = (
+            inset  # columns of the terminal not available to the table (a dialog's margins)
+        )
         self._shown_cols: list[int] = list(range(len(self.columns_spec)))
         self.all_rows: list[Row] = []
         self.shown: list[Row] = []
@@ -79,12 +83,10 @@ class ListTable(DataTable):
         self._by_key: dict[str, Row] = {}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "select_cursor" and not self.openable:
-            return False
-        return True
+        return self.openable or action != "select_cursor"
 
     def on_mount(self) -> None:
-        width = self.app.size.width
+        width = self.app.size.width - self.inset
         self._shown_cols = [
             i for i, c in enumerate(self.columns_spec) if not c.wide or width >= WIDE
         ]

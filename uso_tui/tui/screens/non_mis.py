@@ -1,0 +1,452 @@
+"""Non-MIS accounts of a school: active accounts with no link to the MIS (requested by hand, restored,
+or left behind). For each: keep it (mark reviewed), unallocate it, or link it to a record of the
+school's export that has no account (an open match case or an unmatched record of the last file).
+
+Not yet reviewed accounts come first. Space marks several for keep or unallocate.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from uso_tui.domain.models import Account
+from uso_tui.domain.names import normalise
+from uso_tui.domain.schools import ROLE_OF_REPORT
+from uso_tui.tui.screens.listing import (
+    FILTER_DELAY,
+    Col,
+    ListScreen,
+    ListTable,
+    Row,
+    cells,
+    haystack,
+)
+from uso_tui.tui.screens.users import AccountScreen, full_name
+from uso_tui.tui.widgets import Confirm, LineInput, plain, when
+
+# Records of the last processed file that can take an existing account (nothing was created for
+# them); invalid and excluded records are left out on purpose.
+LINKABLE_OUTCOMES = frozenset({"needs_matching", "future"})
+
+
+def _safe_norm(s: object) -> str:
+    try:
+        return normalise(str(s or ""))
+    except Exception:  # noqa: BLE001 - a name that normalises to nothing
+        return ""
+
+
+def who(a: Account) -> str:
+    return f"{a.username} ({full_name(a.forename, a.surname)})"
+
+
+def unmatched_records(store, dfe: str) -> list[dict]:
+    """The school's open cases and the unmatched records of its last processed file, one per
+    (report, MIS id): [{"report", "mis_id", "record", "source"}]."""
+    out: dict[tuple[str, str], dict] = {}
+    for case in store.cases(dfe, "open"):
+        rec = case.record
+        out[(case.report, rec.get("mis_id"))] = {
+            "report": case.report,
+            "mis_id": rec.get("mis_id"),
+            "record": rec,
+            "source": f"case {case.case_id}",
+        }
+    # the newest file only: link_account looks a record up there (or in the open cases)
+    for f in store.processed_files(dfe)[:1]:
+        for row in f.records:
+            rec = row.get("record") or {}
+            if row.get("username") or row.get("outcome") not in LINKABLE_OUTCOMES:
+                continue
+            key = (rec.get("report"), rec.get("mis_id"))
+            out.setdefault(
+                key,
+                {
+                    "report": rec.get("report"),
+                    "mis_id": rec.get("mis_id"),
+                    "record": rec,
+                    "source": f"{row.get('outcome')} in {f.run_id}",
+                },
+            )
+    return list(out.values())
+
+
+def likeness(a: Account, rec: dict) -> int:
+    """How much a record looks like the account, to list the likely ones first (0-3)."""
+    score = 0
+    if _safe_norm(rec.get("surname")) == _safe_norm(a.surname):
+        score += 1
+    if _safe_norm(rec.get("forename")) in (_safe_norm(a.forename), _safe_norm(a.preferred_name)):
+        score += 1
+    if rec.get("dob") and rec.get("dob") == a.dob:
+        score += 1
+    return score
+
+
+class LinkPicker(ModalScreen[dict | None]):
+    """Choose the record to link an account to. enter chooses, / filters, escape cancels."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("j", "down", "Down", show=False),
+        Binding("k", "up", "Up", show=False),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    DEFAULT_CSS = """
+    LinkPicker #dialog { height: 20; max-height: 90%; }
+    LinkPicker ListTable { height: 1fr; }
+    """
+
+    def __init__(self, account: Account, records: list[dict]) -> None:
+        super().__init__()
+        self.account = account
+        self.records = records
+        self._timer = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            title = Text("Link ", style="bold", end="")
+            title.append_text(plain(who(self.account), "bold"))
+            title.append(" to a record without an account", style="bold")
+            yield Static(title, classes="dialog-title")
+            yield LineInput(placeholder="filter (escape clears)", id="filter", classes="filter")
+            yield ListTable(
+                [
+                    Col("MIS id", "mis_id", 8),
+                    Col("Name", "name", None, 12),
+                    Col("Born", "dob", 10),
+                    Col("Like", "like", 4),
+                    Col("From", "source", 20, wide=True),
+                ],
+                id="records",
+                openable=True,
+                # the dialog is at most 76 wide (styles.tcss), inside a border and a padding of one each side
+                inset=self.app.size.width - min(76, self.app.size.width) + 5,
+            )
+            yield Static(
+                Text(
+                    "enter link  / filter  escape cancel  Like: * per same surname, forename, birth"
+                ),
+                classes="dialog-keys",
+            )
+
+    def on_mount(self) -> None:
+        rows = []
+        for r in sorted(self.records, key=lambda r: -likeness(self.account, r["record"])):
+            rec = r["record"]
+            name = full_name(rec.get("forename") or "", rec.get("surname") or "")
+            rows.append(
+                Row(
+                    key=f"{r['report']}:{r['mis_id']}",
+                    cells=cells(
+                        r["mis_id"],
+                        name,
+                        rec.get("dob") or "-",
+                        "*" * likeness(self.account, rec) or "-",
+                        r["source"],
+                    ),
+                    haystack=haystack(
+                        r["mis_id"], rec.get("forename"), rec.get("surname"), rec.get("dob")
+                    ),
+                    data=r,
+                )
+            )
+        table = self.query_one(ListTable)
+        table.set_rows(rows)
+        table.focus()
+
+    @on(DataTable.RowSelected)
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        row = self.query_one(ListTable).row(event.row_key.value)
+        if row is not None:
+            self.dismiss(row.data)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(
+            FILTER_DELAY, lambda: self.query_one(ListTable).set_filter(event.value)
+        )
+
+    @on(Input.Submitted, "#filter")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one(ListTable).set_filter(event.value)
+        self.query_one(ListTable).focus()
+
+    def action_down(self) -> None:
+        self.query_one(ListTable).action_cursor_down()
+
+    def action_up(self) -> None:
+        self.query_one(ListTable).action_cursor_up()
+
+    def action_cancel(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.value or box.has_class("visible"):
+            box.value = ""
+            box.remove_class("visible")
+            self.query_one(ListTable).set_filter("")
+            self.query_one(ListTable).focus()
+            return
+        self.dismiss(None)
+
+
+class NonMisScreen(ListScreen):
+    kind = "non_mis"
+
+    BINDINGS = [
+        Binding("r", "keep", "Keep"),
+        Binding("x", "unallocate", "Unalloc"),
+        Binding("l", "link", "Link"),
+        Binding("space", "mark", "Mark", key_display="space"),
+        Binding("o", "open_account", "Account", show=False),
+        *ListScreen.LIST_BINDINGS,
+        Binding("g", "reload", "Reload", show=False),
+    ]
+
+    def __init__(self, store, dfe: str) -> None:
+        super().__init__(store, dfe)
+        self.title = f"Non-MIS accounts: {dfe}"
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"Non-MIS accounts: {self.dfe}")
+        yield self.filter_bar("filter: username, name, role (escape clears)")
+        yield ListTable(
+            [
+                Col("Username", "username", 16),
+                Col("Name", "name", None, 12),
+                Col("Born", "dob", 10),
+                Col("Role", "role", 5),
+                Col("Reviewed", "reviewed", 9),
+                Col("Source", "source", 7, wide=True),
+                Col("Created", "created", 16, wide=True),
+            ],
+            marks=True,
+            openable=True,
+            id="accounts",
+        )
+        yield Static(
+            Text("No MIS record: keep, unallocate, or link to an export record.", end=""),
+            classes="hint",
+        )
+        yield Footer(compact=True)
+
+    def active_table(self) -> ListTable:
+        return self.query_one("#accounts", ListTable)
+
+    def on_mount(self) -> None:
+        self.active_table().focus()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="non-mis-load")
+    def load(self) -> None:
+        try:
+            accounts = [
+                a
+                for a in self.store.school_accounts(self.dfe)
+                if a.status == "active" and a.school == self.dfe and not a.linked
+            ]
+        except Exception as exc:  # noqa: BLE001 - unknown school, store trouble: shown
+            self.app.call_from_thread(self.say, f"Cannot read accounts: {exc}", "error")
+            return
+        accounts.sort(key=lambda a: (a.reviewed, a.surname.casefold(), a.username))
+        rows = [
+            Row(
+                key=a.username,
+                cells=cells(
+                    a.username,
+                    full_name(a.forename, a.surname, a.preferred_name),
+                    a.dob or "-",
+                    a.role,
+                    Text("kept", end="") if a.reviewed else Text("to review", style="bold yellow"),
+                    a.source,
+                    when(a.created_at),
+                ),
+                haystack=haystack(a.username, a.forename, a.surname, a.preferred_name, a.role),
+                data=a,
+            )
+            for a in accounts
+        ]
+        self.app.call_from_thread(self._show, rows)
+
+    def _show(self, rows: list[Row]) -> None:
+        self.active_table().set_rows(rows)
+        self.filter_applied()
+
+    def filter_applied(self) -> None:
+        table = self.active_table()
+        total = len(table.all_rows)
+        to_review = sum(1 for r in table.all_rows if not r.data.reviewed)
+        text = f"Non-MIS accounts: {self.dfe} | {total} accounts, {to_review} to review"
+        if len(table.shown) != total:
+            text += f" | {len(table.shown)} shown"
+        if table.marked:
+            text += f" | {len(table.marked)} marked"
+        self.query_one("#title", Static).update(
+            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
+        )
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_mark(self) -> None:
+        self.active_table().toggle_mark()
+        self.filter_applied()
+
+    def _targets(self) -> list[Account]:
+        return [r.data for r in self.active_table().targets()]
+
+    def action_keep(self) -> None:
+        targets = self._targets()
+        if targets:
+            self.apply("keep", targets)
+
+    def action_unallocate(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        body = Text(end="")
+        body.append(f"{'These accounts are' if len(targets) > 1 else 'This account is'} ")
+        body.append(f"removed from {self.dfe} and kept (restorable from Bulk results):\n\n")
+        for a in targets:
+            body.append("  ")
+            body.append_text(plain(who(a)))
+            body.append("\n")
+        title = f"Unallocate {len(targets)} account{'s' if len(targets) > 1 else ''}?"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.apply("unallocate", targets)
+
+        self.app.push_screen(Confirm(title, body, yes="Unallocate", no="Keep as is"), answer)
+
+    @work(thread=True, exit_on_error=False, group="non-mis-apply")
+    def apply(self, what: str, targets: list[Account]) -> None:
+        from uso_tui.sync.actions import mark_reviewed, unallocate_account  # noqa: PLC0415
+
+        act = mark_reviewed if what == "keep" else unallocate_account
+        done, errors = [], []
+        for a in targets:
+            try:
+                act(self.store, a.username, operator=self.operator, now=self.now())
+                done.append(a.username)
+            except Exception as exc:  # noqa: BLE001 - each failure is reported, the rest go on
+                errors.append(f"{a.username}: {exc}")
+        self.app.call_from_thread(self._applied, what, done, errors)
+
+    def _applied(self, what: str, done: list[str], errors: list[str]) -> None:
+        table = self.active_table()
+        table.marked.clear()
+        verb = "Kept" if what == "keep" else "Unallocated"
+        if done:
+            self.say(f"{verb} {len(done)}: {', '.join(done[:5])}{' …' if len(done) > 5 else ''}")
+        for e in errors:
+            self.say(e, "error")
+        self.load()
+
+    def action_link(self) -> None:
+        row = self.active_table().current()
+        if row is not None:
+            self.find_records(row.data)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="non-mis-records")
+    def find_records(self, account: Account) -> None:
+        try:
+            records = [
+                r
+                for r in unmatched_records(self.store, self.dfe)
+                if ROLE_OF_REPORT.get(r["report"]) == account.role
+            ]
+        except Exception as exc:  # noqa: BLE001 - shown
+            self.app.call_from_thread(self.say, f"Cannot read records: {exc}", "error")
+            return
+        self.app.call_from_thread(self._pick, account, records)
+
+    def _pick(self, account: Account, records: list[dict]) -> None:
+        if not records:
+            self.say(
+                f"No {account.role} record without an account at {self.dfe} "
+                "(no open case, nothing unmatched in the last processed file)",
+                "warning",
+            )
+            return
+
+        def chosen(choice: dict | None) -> None:
+            if choice is not None:
+                self._confirm_link(account, choice)
+
+        self.app.push_screen(LinkPicker(account, records), chosen)
+
+    def _confirm_link(self, account: Account, choice: dict) -> None:
+        rec = choice["record"]
+        body = Text(end="")
+        body.append_text(plain(who(account)))
+        body.append(f"\nis linked to {choice['report']} record {choice['mis_id']}: ")
+        body.append_text(
+            plain(
+                f"{full_name(rec.get('forename') or '', rec.get('surname') or '')} {rec.get('dob') or ''}"
+            )
+        )
+        body.append(
+            "\n\nThe account takes the record's details and the next runs keep it up to date."
+        )
+        if choice["source"].startswith("case"):
+            body.append(f"\nThe record's {choice['source']} is resolved.")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.link(account, choice)
+
+        self.app.push_screen(Confirm("Link account to MIS record?", body, yes="Link"), answer)
+
+    @work(thread=True, exit_on_error=False, group="non-mis-apply")
+    def link(self, account: Account, choice: dict) -> None:
+        from uso_tui.sync.actions import link_account  # noqa: PLC0415
+
+        try:
+            link_account(
+                self.store,
+                account.username,
+                self.dfe,
+                choice["report"],
+                choice["mis_id"],
+                operator=self.operator,
+                now=self.now(),
+            )
+        except Exception as exc:  # noqa: BLE001 - shown
+            self.app.call_from_thread(self._applied, "link", [], [f"{account.username}: {exc}"])
+            return
+        self.app.call_from_thread(
+            self.say, f"Linked {account.username} to {choice['report']} record {choice['mis_id']}"
+        )
+        self.app.call_from_thread(self.load)
+
+    def action_open_account(self) -> None:
+        row = self.active_table().current()
+        if row is not None:
+            self.app.push_screen(AccountScreen(self.store, row.key))
+
+    @on(DataTable.RowSelected, "#accounts")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.app.push_screen(AccountScreen(self.store, event.row_key.value))

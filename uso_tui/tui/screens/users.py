@@ -1,0 +1,407 @@
+"""Users: find any account by name, username or date of birth across every school, and the
+"Latest move or create" feed; enter opens an account with its history from the audit log.
+
+The search runs in a thread worker after a short pause in typing (the store reads its compact names
+index, one file per school); only the newest search's answer is shown.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from uso_tui.domain.models import Account, AuditEvent
+from uso_tui.tui.screens.history import event_details
+from uso_tui.tui.screens.listing import (
+    Col,
+    Details,
+    ListScreen,
+    ListTable,
+    Row,
+    cells,
+    change_summary,
+    haystack,
+)
+from uso_tui.tui.widgets import LineInput, clean, kv_lines, plain, when
+
+SEARCH_DELAY = 0.15
+SEARCH_LIMIT = 500
+FEED_LIMIT = 500
+KIND_WORD = {"create": "+ new", "move": "> move"}  # words, so NO_COLOR keeps the meaning
+
+
+def full_name(forename: object, surname: object, preferred: object = "") -> str:
+    name = f"{clean(forename)} {clean(surname)}".strip()
+    if preferred and preferred != forename:
+        name += f" ({clean(preferred)})"
+    return name
+
+
+def _where(e: AuditEvent) -> str:
+    before = e.before if isinstance(e.before, dict) else {}
+    after = e.after if isinstance(e.after, dict) else {}
+    to = after.get("school") or e.school or "-"
+    if e.action == "move":
+        return f"{clean(before.get('school') or '?')} > {clean(to)}"
+    return clean(to)
+
+
+class UsersScreen(ListScreen):
+    kind = "users"
+    TITLE = "Users"
+
+    DEFAULT_CSS = """
+    UsersScreen #search { height: 1; border: none; padding: 0 1; background: $boost; }
+    UsersScreen #search:focus { background: $primary-background; }
+    """
+
+    BINDINGS = [
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("l", "latest", "Latest moves"),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("escape", "escape", "Back"),
+        Binding("g", "reload", "Reload", show=False),
+    ]
+
+    def __init__(self, store, dfe: str | None = None) -> None:
+        super().__init__(store, None)
+        self._search_timer: Timer | None = None
+        self.query_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar("Users: latest move or create")
+        yield LineInput(
+            placeholder="search: name, username or date of birth (YYYY-MM-DD or DD/MM/YYYY)",
+            id="search",
+        )
+        yield ListTable(
+            [
+                Col("When", "when", 16),
+                Col("Kind", "kind", 6),
+                Col("Username", "username", 16),
+                Col("Name", "name", None, 12),
+                Col("School", "school", 19),
+                Col("Operator", "operator", 10, wide=True),
+            ],
+            id="latest",
+            openable=True,
+        )
+        yield ListTable(
+            [
+                Col("Username", "username", 16),
+                Col("Name", "name", None, 12),
+                Col("Born", "dob", 10),
+                Col("Role", "role", 5),
+                Col("School", "school", 8),
+                Col("Status", "status", 11),
+            ],
+            id="hits",
+            openable=True,
+        )
+        yield Static("", id="empty", classes="hint")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#hits").display = False
+        self.query_one("#latest", ListTable).focus()
+        self.load_latest()
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def active_table(self) -> ListTable:
+        return self.query_one("#hits" if self.query_text.strip() else "#latest", ListTable)
+
+    # -- latest move or create ----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="users-latest")
+    def load_latest(self) -> None:
+        try:
+            events = self.store.latest_moves(FEED_LIMIT)
+        except Exception as exc:  # noqa: BLE001 - shown, not fatal
+            self.app.call_from_thread(self.say, f"Cannot read the latest moves: {exc}", "error")
+            return
+        events.sort(
+            key=lambda e: e.at, reverse=True
+        )  # stable: keeps the store's order within a second
+        rows = []
+        for i, e in enumerate(events):
+            after = e.after if isinstance(e.after, dict) else {}
+            name = full_name(after.get("forename", ""), after.get("surname", ""))
+            kind = Text(
+                KIND_WORD.get(e.action, e.action), style="bold" if e.action == "move" else ""
+            )
+            rows.append(
+                Row(
+                    key=f"{i}:{e.subject}",
+                    cells=cells(when(e.at), kind, e.subject, name, _where(e), e.operator),
+                    haystack=haystack(e.subject, name, e.school, e.action),
+                    data=e.subject,
+                )
+            )
+        self.app.call_from_thread(self._latest_loaded, rows)
+
+    def _latest_loaded(self, rows: list[Row]) -> None:
+        self.query_one("#latest", ListTable).set_rows(rows)
+        self._update_title()
+
+    # -- search -------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_latest(self) -> None:
+        box = self.query_one("#search", Input)
+        box.value = ""
+        self._show_search("")
+        self.query_one("#latest", ListTable).focus()
+
+    @on(Input.Changed, "#search")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DELAY, lambda: self._show_search(event.value))
+
+    @on(Input.Submitted, "#search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._show_search(event.value)
+        self.active_table().focus()
+
+    def _show_search(self, text: str) -> None:
+        self.query_text = text
+        searching = bool(text.strip())
+        self.query_one("#hits").display = searching
+        self.query_one("#latest").display = not searching
+        if searching:
+            self.search(text)
+        self._update_title()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="users-search")
+    def search(self, text: str) -> None:
+        try:
+            hits = self.store.search_accounts(text, limit=SEARCH_LIMIT)
+        except Exception as exc:  # noqa: BLE001 - shown, not fatal
+            self.app.call_from_thread(self.say, f"Search failed: {exc}", "error")
+            return
+        rows = []
+        for h in hits:
+            status = h.status if h.school else f"{h.status}"
+            rows.append(
+                Row(
+                    key=h.username,
+                    cells=cells(
+                        h.username,
+                        full_name(h.forename, h.surname, h.preferred_name),
+                        h.dob or "-",
+                        h.role,
+                        h.school or f"({h.home})",
+                        Text(status, style="" if h.status == "active" else "bold yellow"),
+                    ),
+                    haystack=haystack(h.username, h.forename, h.surname),
+                    data=h.username,
+                )
+            )
+        self.app.call_from_thread(self._hits_loaded, text, rows)
+
+    def _hits_loaded(self, text: str, rows: list[Row]) -> None:
+        if text != self.query_text:
+            return  # an older search finished after a newer one started
+        self.query_one("#hits", ListTable).set_rows(rows)
+        self._update_title()
+
+    def _update_title(self) -> None:
+        empty = self.query_one("#empty", Static)
+        if self.query_text.strip():
+            n = len(self.query_one("#hits", ListTable).all_rows)
+            more = f" (the first {SEARCH_LIMIT})" if n >= SEARCH_LIMIT else ""
+            title = Text(f"Users: {n:,} found{more} for ", style="bold", end="")
+            title.append_text(plain(repr(self.query_text.strip()), "bold"))
+            empty.update(Text("No account matches." if n == 0 else "", end=""))
+        else:
+            n = len(self.query_one("#latest", ListTable).all_rows)
+            title = Text(
+                f"Users: latest move or create ({n:,}, newest first)", style="bold", end=""
+            )
+            empty.update("")
+        title.no_wrap = True
+        title.overflow = "ellipsis"
+        self.query_one("#title", Static).update(title)
+
+    def action_escape(self) -> None:
+        box = self.query_one("#search", Input)
+        if box.value:
+            self.action_latest()
+            return
+        if box.has_focus:
+            self.query_one("#latest", ListTable).focus()
+            return
+        self.app.action_back()  # type: ignore[attr-defined]
+
+    def action_reload(self) -> None:
+        self.load_latest()
+        if self.query_text.strip():
+            self.search(self.query_text)
+
+    # -- open ---------------------------------------------------------------------------------
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        row = self.active_table().row(event.row_key.value)
+        if row is not None:
+            self.app.push_screen(AccountScreen(self.store, row.data))
+
+
+def account_fields(a: Account) -> tuple[Text, Text]:
+    """Two columns: who (names, role, birth) and where (status, school, link, dates)."""
+    who: list[tuple[str, object]] = [
+        ("Username", a.username),
+        ("Forename", a.forename),
+        ("Surname", a.surname),
+        ("Preferred", a.preferred_name or "-"),
+        ("Middle names", a.middle_names or "-"),
+        ("Role", a.role),
+        ("Born", a.dob or "-"),
+    ]
+    if a.email:
+        who.append(("Email", a.email))
+    for key, value in sorted(a.extra.items()):
+        who.append((key.replace("_", " ").capitalize()[:12], value))
+    pairs: list[tuple[str, object]] = [
+        ("Status", a.status),
+        ("School", a.school or "-"),
+    ]
+    if a.previous_school:
+        pairs.append(("Previous school", a.previous_school))
+    if a.linked:
+        pairs.append(("MIS link", f"{a.link_school} {a.link_report} {a.mis_id}"))
+    else:
+        pairs.append(("MIS link", "none (non-MIS)"))
+        pairs.append(("Reviewed", "yes, kept" if a.reviewed else "not yet"))
+    pairs.append(("Source", "MIS export" if a.source == "mis" else "by hand"))
+    if a.unallocated_at:
+        pairs.append(("Unallocated", when(a.unallocated_at)))
+        if a.unallocated_by_run:
+            pairs.append(("  by run", a.unallocated_by_run))
+    pairs.append(("Created", when(a.created_at) or "-"))
+    if a.last_event:
+        pairs.append(("Last event", f"{a.last_event} {when(a.last_event_at)}"))
+    return kv_lines(who, width=13), kv_lines(pairs, width=13)
+
+
+class AccountScreen(ListScreen):
+    """One account: its fields and its history (audit events about it, newest first)."""
+
+    kind = "account"
+
+    BINDINGS = [
+        *ListScreen.LIST_BINDINGS,
+        Binding("g", "reload", "Reload", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    AccountScreen #account-fields { height: auto; max-height: 50%; }
+    AccountScreen #account-fields Horizontal { height: auto; }
+    AccountScreen #account-fields Static { width: 1fr; height: auto; padding: 0 1; }
+    AccountScreen #history { height: 1fr; min-height: 4; }
+    """
+
+    def __init__(self, store, username: str) -> None:
+        super().__init__(store, None)
+        self.username = username
+        self.title = f"Account {clean(username)}"
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"Account {self.username}")
+        with VerticalScroll(id="account-fields"), Horizontal():
+            yield Static("loading…", id="fields")
+            yield Static("", id="fields-where")
+        yield self.filter_bar("filter history: action, school, operator (escape clears)")
+        yield Static(Text("History (audit log, newest first)", style="bold"), classes="hint")
+        yield ListTable(
+            [
+                Col("At", "at", 16),
+                Col("Action", "action", 10),
+                Col("School", "school", 8),
+                Col("Operator", "operator", 10),
+                Col("Change", "change", None, 10),
+            ],
+            id="history",
+            openable=True,
+        )
+        yield Footer(compact=True)
+
+    def active_table(self) -> ListTable:
+        return self.query_one("#history", ListTable)
+
+    def on_mount(self) -> None:
+        self.active_table().focus()
+        self.load()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="account-load")
+    def load(self) -> None:
+        try:
+            account = self.store.account(self.username)
+            events = self.store.audit(subject=self.username)
+        except Exception as exc:  # noqa: BLE001 - unknown account, store trouble: shown
+            self.app.call_from_thread(self._failed, str(exc))
+            return
+        events.sort(key=lambda e: e.at, reverse=True)
+        if not events:  # no audit events kept: the account's own short history
+            events = [
+                AuditEvent(
+                    at=h.get("at", ""),
+                    operator="",
+                    school=h.get("school"),
+                    action=h.get("action", ""),
+                    subject=self.username,
+                    run_id=h.get("run_id"),
+                )
+                for h in reversed(account.history)
+            ]
+        rows = [
+            Row(
+                key=str(i),
+                cells=cells(
+                    when(e.at),
+                    e.action,
+                    e.school or "-",
+                    e.operator,
+                    change_summary(e.before, e.after),
+                ),
+                haystack=haystack(e.action, e.school, e.operator, e.run_id),
+                data=e,
+            )
+            for i, e in enumerate(events)
+        ]
+        self.app.call_from_thread(self._show, account, rows)
+
+    def _failed(self, message: str) -> None:
+        self.query_one("#fields", Static).update(plain(message, "bold red"))
+
+    def _show(self, account: Account, rows: list[Row]) -> None:
+        who, where = account_fields(account)
+        self.query_one("#fields", Static).update(who)
+        self.query_one("#fields-where", Static).update(where)
+        self.active_table().set_rows(rows)
+
+    @on(DataTable.RowSelected, "#history")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        row = self.active_table().current()
+        if row is not None:
+            e: AuditEvent = row.data
+            self.app.push_screen(Details(f"{e.action}: {e.subject}", event_details(e)))
