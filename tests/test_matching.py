@@ -1,0 +1,99 @@
+"""Matching: scores, blocking, ranking."""
+
+from __future__ import annotations
+
+from test_sync_support import DFE, OTHER, acc, rec
+
+from uso_tui.sync.matching import (
+    CandidateIndex,
+    dob_score,
+    forename_keys,
+    forename_score,
+    key,
+    surname_score,
+    swap_day_month,
+)
+
+
+def test_dob_relations():
+    assert dob_score("2015-04-02", "2015-04-02") == (100, "equal")
+    assert dob_score("2015-04-02", "2015-02-04") == (85, "day and month swapped")
+    assert dob_score("2015-04-02", "2015-04-07") == (80, "one digit off")
+    assert dob_score("2015-04-12", "2015-04-21") == (80, "two digits transposed")
+    assert dob_score("2015-04-02", "2013-09-22")[0] == 0
+    assert dob_score(None, "2015-04-02") == (0, "unknown")
+    assert swap_day_month("2015-04-13") is None and swap_day_month("2015-04-04") is None
+
+
+def test_names_nicknames_prefixes_transliteration_and_double_barrels():
+    assert forename_score(forename_keys("William", None), forename_keys("Bill", None)) == 90
+    assert forename_score(forename_keys("Alexander", None), forename_keys("Alex", None)) >= 85
+    assert forename_score(forename_keys("Samantha", "Sam"), forename_keys("Sam", None)) == 100
+    assert forename_score(forename_keys("Mary Jane", None), forename_keys("Mary", None)) == 100
+    assert key("Nguyễn") == "nguyen" and key("Дмитрий") == "dmitrii"
+    assert forename_score(forename_keys("Дмитрий", None), forename_keys("Dmitri", None)) >= 85
+    assert surname_score("O'Brien-Smith", "Smith") >= 85
+    assert surname_score("Smith Jones", "Jones") >= 85
+    assert surname_score("obrien smith", "O'BRIEN-SMITH") == 100
+    assert surname_score("Smith", "Smyth") >= 80
+    assert surname_score("Smith", "Patel") < 50
+
+
+def _pool():
+    return [
+        acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1"),
+        acc("ajones2.204", "Amy", "Jones", "2015-02-04", school=OTHER, mis_id="2"),
+        acc("ajones3.204", "Amelia", "Jones", "2015-04-02", school=OTHER, mis_id="3"),
+        acc("bjones.204", "Ben", "Jones", "2015-04-02", mis_id="4"),  # a twin: a candidate
+        acc("zzed.204", "Zed", "Zulu", "2015-04-02", mis_id="5"),  # same dob, nothing else
+        acc("ajones4.204", "Amy", "Jones", "2009-11-30", mis_id="6"),  # same name, far dob
+        acc("tjones.204", "Amy", "Jones", "2015-04-02", mis_id="7", role="staff"),
+    ]
+
+
+def test_candidates_ranked_best_first_with_differences():
+    pool = [a for a in _pool() if a.role == "pupil"]
+    idx = CandidateIndex(pool)
+    cands = idx.candidates(rec("9", "Amy", "Jones", "2015-04-02"), DFE)
+    names = [c.username for c in cands]
+    assert names[0] == "ajones.204" and cands[0].score == 100 and cands[0].differs == []
+    assert "zzed.204" not in names and "ajones4.204" not in names
+    assert names.index("ajones2.204") < names.index("bjones.204")
+    assert all(a.score >= b.score for a, b in zip(cands, cands[1:], strict=False))
+    c2 = next(c for c in cands if c.username == "ajones2.204")
+    assert c2.differs == ["dob", "school"] and "day and month swapped" in " ".join(c2.reasons)
+    assert all(isinstance(c.score, int) for c in cands)
+
+
+def test_at_most_five_candidates():
+    pool = [acc(f"a{i}.204", "Amy", "Jones", "2015-04-02", mis_id=str(i)) for i in range(9)]
+    assert len(CandidateIndex(pool).candidates(rec("x", "Amy", "Jones", "2015-04-02"), DFE)) == 5
+
+
+def test_names_in_the_wrong_order_and_typo_in_the_dob():
+    idx = CandidateIndex([acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")])
+    assert idx.candidates(rec("9", "Jones", "Amy", "2015-04-02"), DFE)
+    assert idx.candidates(rec("9", "Amy", "Jones", "2015-04-12"), DFE)
+    assert idx.candidates(rec("9", "Amy", "Jones", "2051-04-02"), DFE)  # transposed: via names
+
+
+def test_surname_change_with_same_forename_and_dob_is_a_candidate():
+    idx = CandidateIndex([acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")])
+    (c,) = idx.candidates(rec("9", "Amy", "Patel", "2015-04-02"), DFE)
+    assert c.username == "ajones.204" and c.differs == ["surname"]
+
+
+def test_blocking_never_compares_every_pair():
+    pool = [
+        acc(
+            f"u{i}.204",
+            f"Name{i % 97}",
+            f"Fam{i % 113}x",
+            f"20{10 + i % 8}-0{1 + i % 9}-1{i % 10}",
+            mis_id=str(i),
+        )
+        for i in range(20_000)
+    ]
+    idx = CandidateIndex(pool)
+    block = idx._block(rec("x", "Amy", "Jones", "2015-04-02"))
+    assert len(block) < 500  # out of 20,000

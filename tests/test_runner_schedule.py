@@ -1,0 +1,113 @@
+"""run_due and the scheduler loop: which schools are due, catching up, concurrency."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from test_sync_support import DFE, OTHER, Env, iris_student
+
+from uso_tui.sync.runner import due_schools, run_due, scheduler_loop
+
+THIRD = "204-3212"
+AMY = iris_student("1", "Amy", "Jones", "2015-04-02")
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    e = Env(tmp_path / "store")
+    e.add_school(DFE, students=[AMY], daily_at="06:00")
+    e.add_school(OTHER, students=[iris_student("1", "Bo", "Li", "2015-04-02")], daily_at="07:00")
+    e.add_school(THIRD, students=[iris_student("1", "Cy", "Ng", "2015-04-02")], daily_at="23:30")
+    return e
+
+
+async def due(env: Env, now: datetime):
+    async with env.client() as client:
+        return await run_due(env.store, now, client=client)
+
+
+async def test_runs_schools_whose_time_has_passed_once_a_day(env):
+    results = await due(env, datetime(2026, 3, 10, 6, 30))
+    assert [r.run.school for r in results] == [DFE]
+    assert results[0].run.trigger == "schedule" and results[0].run.operator == "scheduler"
+    assert {e.operator for e in env.store.audit(DFE)} >= {"scheduler"}
+    assert await due(env, datetime(2026, 3, 10, 6, 45)) == []  # not twice the same day
+    results = await due(env, datetime(2026, 3, 10, 8, 0))
+    assert [r.run.school for r in results] == [OTHER]
+    # The next day every school whose time has passed runs again.
+    results = await due(env, datetime(2026, 3, 11, 7, 15))
+    assert sorted(r.run.school for r in results) == [DFE, OTHER]
+
+
+async def test_a_server_that_was_down_catches_up(env):
+    # Nothing ran yesterday or this morning: at 23:45 all three are due, concurrently.
+    results = await due(env, datetime(2026, 3, 10, 23, 45))
+    assert sorted(r.run.school for r in results) == sorted([DFE, OTHER, THIRD])
+    assert all(r.run.status == "succeeded" for r in results)
+
+
+async def test_a_failed_scheduled_run_is_retried_and_a_held_one_is_not(env):
+    env.sim.set_switches(DFE, reject_credentials=True)
+    (r,) = await due(env, datetime(2026, 3, 10, 6, 30))
+    assert r.run.status == "failed"
+    env.sim.set_switches(DFE, reject_credentials=False)
+    (r,) = await due(env, datetime(2026, 3, 10, 6, 31))
+    assert r.run.status == "succeeded"
+    env.set_students(DFE, [])
+    (r,) = await due(env, datetime(2026, 3, 11, 6, 1))
+    assert r.run.status == "held"
+    assert due_schools(env.store, datetime(2026, 3, 11, 6, 30)) == []
+
+
+async def test_force_run_does_not_count_as_the_scheduled_run(env):
+    from uso_tui.sync.runner import run_school
+
+    async with env.client() as client:
+        await run_school(
+            env.store,
+            DFE,
+            trigger="force",
+            operator="bob",
+            now=datetime(2026, 3, 10, 6, 10),
+            client=client,
+        )
+    assert [s.dfe for s in due_schools(env.store, datetime(2026, 3, 10, 6, 30))] == [DFE]
+
+
+async def test_scheduler_loop_calls_run_due_every_interval(env):
+    clock_times = iter(
+        [datetime(2026, 3, 10, 5, 59), datetime(2026, 3, 10, 6, 0), datetime(2026, 3, 10, 6, 1)]
+    )
+    slept: list[float] = []
+    got: list[list] = []
+
+    async def fake_sleep(s: float) -> None:
+        slept.append(s)
+
+    async with env.client() as client:
+        await scheduler_loop(
+            env.store,
+            clock=lambda: next(clock_times),
+            sleep=fake_sleep,
+            iterations=3,
+            on_results=got.append,
+            client=client,
+        )
+    assert slept == [60.0, 60.0]
+    assert [[r.run.school for r in rs] for rs in got] == [[], [DFE], []]
+
+
+async def test_scheduler_loop_survives_an_error(env):
+    errors: list[BaseException] = []
+
+    def bad_clock() -> datetime:
+        raise RuntimeError("clock broke")
+
+    async def fake_sleep(s: float) -> None:
+        return None
+
+    await scheduler_loop(
+        env.store, clock=bad_clock, sleep=fake_sleep, iterations=2, on_error=errors.append
+    )
+    assert len(errors) == 2
