@@ -45,9 +45,13 @@ class Cli:
         self.capsys = capsys
         self.clock = clock or Clock()
 
-    def __call__(self, *argv: str, stdin: str | None = None, operator: str = "alice") -> Result:
+    def __call__(
+        self, *argv: str, stdin: str | None = None, operator: str | None = "alice"
+    ) -> Result:
+        """operator None: no --operator (the login name, or `scheduler` for run-due)."""
         self.capsys.readouterr()
-        args = ["--data-dir", str(self.data_dir), "--operator", operator, *argv]
+        who = ["--operator", operator] if operator is not None else []
+        args = ["--data-dir", str(self.data_dir), *who, *argv]
         status = main(
             args, clock=self.clock, stdin=io.StringIO(stdin) if stdin is not None else None
         )

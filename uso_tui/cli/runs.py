@@ -71,13 +71,14 @@ def run_json(run: Run) -> dict[str, Any]:
 
 
 def _plans(result: Any) -> list[Any]:
-    plan = getattr(result, "plan", None)
+    """Each report's plan (RunResult.plans maps report -> Plan; .plan is the last one)."""
     plans = getattr(result, "plans", None)
+    if isinstance(plans, dict) and plans:
+        return list(plans.values())
     if plans:
         return list(plans)
-    if plan is None:
-        return []
-    return list(plan) if isinstance(plan, (list, tuple)) else [plan]
+    plan = getattr(result, "plan", None)
+    return [] if plan is None else [plan]
 
 
 def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
@@ -312,38 +313,48 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> int:
-    """Loop for a systemd service: a pass every --interval seconds; SIGTERM ends it after the
-    pass in progress. A failing pass is logged and the loop goes on; runs are atomic, so even a
+    """Loop for a systemd service: a pass every --interval seconds; SIGTERM or SIGINT ends it after
+    the pass in progress. A failing pass is logged and the loop goes on; runs are atomic, so even a
     kill mid-pass leaves every school whole."""
-    from uso_tui.sync.runner import run_due  # noqa: PLC0415
+    from uso_tui.sync.runner import scheduler_loop  # noqa: PLC0415
 
     if args.interval < 1:
         raise InvalidInput("--interval must be at least 1 second")
     store = ctx.store()
-    operator = _due_operator(ctx)
     stop = threading.Event()
+
+    async def sleep(seconds: float) -> None:
+        # Wakes at once on a stop signal instead of finishing the interval.
+        await asyncio.to_thread(stop.wait, seconds)
+
+    def on_results(results: list[Any]) -> None:
+        stamp = ctx.now().isoformat(sep=" ")
+        for res in results:
+            r = res.run
+            detail = plain(r.error) if r.error else counts_line(r.counts)
+            ctx.note(f"{stamp} {r.run_id} {r.status}: {detail}")
+
+    def on_error(exc: BaseException) -> None:
+        ctx.note(f"{ctx.now().isoformat(sep=' ')} pass failed: {plain(_one_line(exc))}")
+
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
-        ctx.note(f"scheduler started on {store.root} (pass every {args.interval:g}s)")
-        while not stop.is_set():
-            now = ctx.now()
-            try:
-                results = asyncio.run(run_due(store, now, operator=operator))
-            except Exception as exc:  # noqa: BLE001 - one bad pass must not stop the service
-                ctx.note(f"{now.isoformat(sep=' ')} pass failed: {plain(_one_line(exc))}")
-                results = []
-            for res in results:
-                r = res.run
-                ctx.note(
-                    f"{now.isoformat(sep=' ')} {r.run_id} {r.status}: "
-                    f"{plain(r.error) if r.error else counts_line(r.counts)}"
-                )
-            if args.once:
-                break
-            stop.wait(args.interval)
+        ctx.note(f"scheduler started on {store.root} (a pass every {args.interval:g}s)")
+        asyncio.run(
+            scheduler_loop(
+                store,
+                clock=ctx.clock,
+                sleep=sleep,
+                interval=args.interval,
+                stop=stop,
+                iterations=1 if args.once else None,
+                on_results=on_results,
+                on_error=on_error,
+            )
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -352,5 +363,4 @@ def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text
+    return " ".join(str(exc).split()) or type(exc).__name__

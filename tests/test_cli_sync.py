@@ -1,0 +1,349 @@
+"""`sync`, `matches`, `resolve`, `unallocated`, `restore`, `runs`, `confirm`, `run-due` and
+`scheduler` through main(argv), against the IRIS simulator served on a real socket (the CLI makes
+its own httpx client, as in production). Exit statuses: 0 succeeded, 3 held, 1 failed."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
+from cli_support import Cli, Clock, files_containing, snapshot  # noqa: E402
+
+from uso_tui.iris.server import start_background  # noqa: E402
+from uso_tui.iris.simulator import Simulator  # noqa: E402
+
+DFE, OTHER = "204-3210", "204-3211"
+CLIENT_ID, SIM_SECRET = "hill-client", "sim-Secret-4411"
+SYNC_KEYS = {"run_id", "school", "status", "counts", "error"}
+COUNT_KEYS = {
+    "fetched",
+    "created",
+    "updated",
+    "auto_linked",
+    "restored",
+    "unallocated",
+    "held_unallocations",
+    "needs_matching",
+    "future",
+    "invalid",
+    "excluded",
+    "unchanged",
+}
+RUN_KEYS = {
+    "run_id",
+    "school",
+    "trigger",
+    "operator",
+    "status",
+    "started_at",
+    "finished_at",
+    "counts",
+    "error",
+}
+
+
+def student(mis_id: str, forename: str, surname: str, dob: str, **extra) -> dict:
+    return {
+        "schoolId": mis_id,
+        "forename": forename,
+        "surname": surname,
+        "dob": dob,
+        "enrolmentDate": "2020-09-01",
+        **extra,
+    }
+
+
+AMY = student("1", "Amy", "Jones", "2015-04-02")
+BOB = student("2", "Bob", "Smith", "2014-07-11T00:00:00")
+CAT = student("3", "Cat", "Brown", "2016-01-20")
+TEACHER = {"id": 7, "forename": "Tess", "surname": "Teach", "dateOfBirth": "1980-05-05"}
+
+
+@pytest.fixture
+def sim(monkeypatch):
+    sim = Simulator()
+    root, stop = start_background(sim, port=0)
+    monkeypatch.setenv("USO_TUI_ALLOWED_MIS_HOSTS", root.removeprefix("http://"))
+    sim.root = root
+    yield sim
+    stop()
+
+
+@pytest.fixture
+def cli(tmp_path, capsys, monkeypatch, sim):
+    monkeypatch.setenv("USO_SIM_SECRET", SIM_SECRET)
+    return Cli(tmp_path / "data", capsys, Clock(datetime(2026, 9, 1, 8, 0)))
+
+
+def add(cli: Cli, sim, dfe: str = DFE, students=(), staff=(), *extra: str) -> None:
+    sim.add_school(
+        dfe, client_id=CLIENT_ID, secret=SIM_SECRET, students=list(students), staff=list(staff)
+    )
+    cli.ok(
+        "school",
+        "add",
+        dfe,
+        "--name",
+        f"School {dfe}",
+        "--mis",
+        "iSAMS",
+        "--url",
+        f"{sim.root}/{dfe}",
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret-env",
+        "USO_SIM_SECRET",
+        *extra,
+    )
+
+
+def test_sync_human_progress_and_summary(cli, sim):
+    add(cli, sim, DFE, [AMY, BOB, CAT], [TEACHER])
+    res = cli("sync", DFE)
+    assert res.status == 0, res.err
+    assert "students: fetching page 1/1" in res.err and "staff: fetching page" in res.err
+    assert "planning" in res.err and "applying" in res.err
+    first = res.out.splitlines()[0]
+    assert first.startswith(f"{DFE}-r") and first.endswith(" succeeded")
+    assert "fetched 4, created 4" in res.out
+    users = {a["username"] for a in cli.ok("accounts", DFE, "--json").json()}
+    assert users == {"ajones.204", "bsmith.204", "cbrown.204", "tteach.204"}
+    assert SIM_SECRET not in res.out + res.err
+
+
+def test_sync_json_idempotent_dry_run_and_report(cli, sim):
+    add(cli, sim, DFE, [AMY, BOB], [TEACHER])
+    before = snapshot(cli.data_dir)
+    dry = cli("sync", DFE, "--dry-run", "--json")
+    assert dry.status == 0 and dry.err == ""
+    data = dry.json()
+    assert set(data) >= SYNC_KEYS and set(data["counts"]) == COUNT_KEYS
+    assert data["dry_run"] is True and data["counts"]["created"] == 3
+    assert {(o["mis_id"], o["outcome"]) for o in data["outcomes"]} == {
+        ("1", "created"),
+        ("2", "created"),
+        ("7", "created"),
+    }
+    assert snapshot(cli.data_dir) == before  # a dry run writes nothing
+    human = cli.ok("sync", DFE, "--dry-run").out
+    assert "Outcome" in human and "Amy Jones" in human and "dry run: nothing written" in human
+
+    res = cli("sync", DFE, "--report", "students", "--json")
+    assert res.status == 0 and res.err == ""
+    run = res.json()
+    assert run["status"] == "succeeded" and run["error"] is None and run["school"] == DFE
+    assert run["counts"]["fetched"] == 2 and run["counts"]["created"] == 2
+    again = cli.ok("sync", DFE, "--json").json()
+    assert again["counts"]["created"] == 1  # the staff report this time
+    assert again["counts"]["unchanged"] == 2
+    third = cli.ok("sync", DFE, "--json").json()
+    assert third["counts"]["created"] == 0 and third["counts"]["unchanged"] == 3
+
+    runs = cli.ok("runs", DFE, "--json").json()
+    assert [r["run_id"] for r in runs] == [third["run_id"], again["run_id"], run["run_id"]]
+    assert all(set(r) >= RUN_KEYS for r in runs)
+    assert runs[0]["trigger"] == "cli" and runs[0]["operator"] == "alice"
+    table = cli.ok("runs", DFE).out.splitlines()
+    assert table[0].split()[:4] == ["Run", "Trigger", "Operator", "Status"]
+    assert len(table) == 4
+
+
+def test_match_case_resolve_unallocate_restore(cli, sim):
+    add(cli, sim, DFE, [AMY, BOB])
+    cli.ok("sync", DFE)
+    # A User Request Single account joins its record automatically ...
+    cli.ok(
+        "account",
+        "add",
+        DFE,
+        "--role",
+        "pupil",
+        "--forename",
+        "Dan",
+        "--surname",
+        "Green",
+        "--dob",
+        "2015-02-02",
+    )
+    # ... while a look-alike (Eva for Eve, same surname and date of birth) waits for a person.
+    cli.ok(
+        "account",
+        "add",
+        DFE,
+        "--role",
+        "pupil",
+        "--forename",
+        "Eve",
+        "--surname",
+        "Black",
+        "--dob",
+        "2015-03-03",
+    )
+    sim.set_records(
+        DFE,
+        "students",
+        [
+            AMY,
+            BOB,
+            student("4", "Dan", "Green", "2015-02-02"),
+            student("5", "Eva", "Blacke", "2015-03-03"),
+        ],
+    )
+    run = cli.ok("sync", DFE, "--json").json()
+    assert run["counts"]["auto_linked"] == 1 and run["counts"]["needs_matching"] == 1
+    dan = cli.ok("accounts", "--search", "dan green", "--json").json()[0]
+    assert dan["mis_id"] == "4" and dan["source"] == "mis"
+
+    cases = cli.ok("matches", DFE, "--json").json()
+    assert len(cases) == 1
+    case = cases[0]
+    assert set(case) >= {"case_id", "role", "record", "candidates"}
+    assert case["role"] == "pupil"
+    assert case["record"] == {
+        "mis_id": "5",
+        "forename": "Eva",
+        "surname": "Blacke",
+        "preferred_name": None,
+        "dob": "2015-03-03",
+    }
+    assert case["candidates"][0]["username"] == "eblack.204"
+    assert set(case["candidates"][0]) >= {"username", "school", "score"}
+    scores = [c["score"] for c in case["candidates"]]
+    assert scores == sorted(scores, reverse=True)
+    human = cli.ok("matches", DFE).out
+    assert case["case_id"] in human and "eblack.204" in human and "%" in human
+
+    before = snapshot(cli.data_dir)
+    bad = cli("resolve", case["case_id"], "--match", "nobody.204")
+    assert bad.status == 2 and "nobody.204" in bad.err
+    assert cli("resolve", case["case_id"]).status == 2  # one of --match/--create/--exclude
+    assert snapshot(cli.data_dir) == before
+    done = cli.ok("resolve", case["case_id"], "--match", "eblack.204", "--json").json()
+    assert done["status"] == "resolved" and done["decision"] == "match:eblack.204"
+    assert cli.ok("matches", DFE, "--json").json() == []
+    eve = cli.ok("accounts", "--search", "eblack", "--json").json()[0]
+    assert eve["username"] == "eblack.204" and eve["mis_id"] == "5"
+
+    # Bob leaves: one of four linked accounts is under the hold threshold, so it applies.
+    sim.set_records(
+        DFE,
+        "students",
+        [
+            AMY,
+            student("4", "Dan", "Green", "2015-02-02"),
+            student("5", "Eva", "Blacke", "2015-03-03"),
+        ],
+    )
+    run = cli.ok("sync", DFE, "--json").json()
+    assert run["status"] == "succeeded" and run["counts"]["unallocated"] == 1
+    gone = cli.ok("unallocated", DFE, "--json").json()
+    assert [a["username"] for a in gone] == ["bsmith.204"]
+    assert gone[0]["status"] == "unallocated" and gone[0]["school"] is None
+    assert "bsmith.204" in cli.ok("unallocated", DFE).out
+    restored = cli.ok("restore", "bsmith.204", "--json").json()
+    assert restored["status"] == "active" and restored["school"] == DFE
+    assert cli.ok("unallocated", DFE, "--json").json() == []
+    assert cli("restore", "ajones.204").status == 2  # not unallocated: refused
+    actions = [e["action"] for e in cli.ok("audit", DFE, "--json").json()]
+    assert actions.index("restore") < actions.index("unallocate")  # newest first
+
+
+def test_held_run_then_confirm(cli, sim):
+    add(cli, sim, DFE, [AMY, BOB, CAT])
+    cli.ok("sync", DFE)
+    cli.ok("school", "set", DFE, "--hold-percent", "10", "--hold-min", "1")
+    sim.set_records(DFE, "students", [AMY])
+    res = cli("sync", DFE)
+    assert res.status == 3
+    assert "held" in res.out and "uso-tui confirm" in res.out
+    run_id = res.out.split()[0]
+    held = cli.ok("runs", DFE, "--json").json()[0]
+    assert held["run_id"] == run_id and held["status"] == "held"
+    assert held["counts"]["held_unallocations"] == 2
+    assert cli.ok("unallocated", DFE, "--json").json() == []
+    confirmed = cli.ok("confirm", run_id, "--json").json()
+    assert confirmed["run_id"] == run_id and set(confirmed) >= SYNC_KEYS
+    assert {a["username"] for a in cli.ok("unallocated", DFE, "--json").json()} == {
+        "bsmith.204",
+        "cbrown.204",
+    }
+    assert cli("confirm", run_id).status != 0  # nothing held any more
+    assert cli("confirm", "204-3210-r999").status == 2
+
+
+def test_empty_export_is_held_with_json(cli, sim):
+    add(cli, sim, DFE, [AMY, BOB])
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", [])
+    res = cli("sync", DFE, "--json")
+    assert res.status == 3 and res.json()["status"] == "held"
+
+
+def test_failed_fetch_exits_1_and_changes_nothing(cli, sim):
+    add(cli, sim, DFE, [AMY])
+    sim.set_switches(DFE, reject_credentials=True)
+    res = cli("sync", DFE, "--json")
+    assert res.status == 1
+    run = res.json()
+    assert run["status"] == "failed" and run["error"] and DFE in run["error"]
+    assert cli.ok("accounts", DFE, "--json").json() == []
+    human = cli("sync", DFE)
+    assert human.status == 1 and "failed" in human.out and "error:" in human.out
+    for text in (res.out, res.err, human.out, human.err):
+        assert SIM_SECRET not in text
+    assert files_containing(cli.data_dir, SIM_SECRET) == [f"secrets/{DFE}.secret"]
+
+
+def test_sync_bad_input(cli, sim):
+    add(cli, sim, DFE, [AMY])
+    before = snapshot(cli.data_dir)
+    for argv, message in [
+        (["sync", "204-9999"], "unknown school"),
+        (["sync", "20-1"], "malformed DfE number"),
+        (["sync", DFE, "--report", "contacts"], "invalid choice"),
+        (["runs", "204-9999"], "unknown school"),
+        (["matches", "204-9999"], "unknown school"),
+        (["run-due", "--at", "tomorrow"], "bad --at"),
+        (["resolve", "204-3210-c99", "--create"], "unknown case"),
+    ]:
+        res = cli(*argv)
+        assert res.status == 2, (argv, res.err)
+        assert message in res.err and res.err.count("\n") == 1 and res.out == ""
+    assert snapshot(cli.data_dir) == before
+
+
+def test_run_due_and_scheduler(cli, sim):
+    add(cli, sim, DFE, [AMY], (), "--daily-at", "06:00")
+    add(cli, sim, OTHER, [BOB], (), "--daily-at", "18:00")
+    res = cli("run-due", "--at", "2026-09-01T05:59:00", "--json")
+    assert res.status == 0 and res.json() == []
+    assert "no school is due" in cli.ok("run-due", "--at", "2026-09-01T05:59").out
+    res = cli("run-due", "--at", "2026-09-01T07:00:00", "--json", operator=None)
+    assert res.status == 0
+    (run,) = res.json()
+    assert run["school"] == DFE and run["status"] == "succeeded"
+    assert set(run) >= SYNC_KEYS
+    runs = cli.ok("runs", DFE, "--json").json()
+    assert runs[0]["trigger"] == "schedule" and runs[0]["operator"] == "scheduler"
+    # Already run today: not due again until tomorrow; the other school at its own time.
+    assert cli.ok("run-due", "--at", "2026-09-01T08:00", "--json").json() == []
+    later = cli.ok("run-due", "--at", "2026-09-01T19:00", "--json").json()
+    assert [r["school"] for r in later] == [OTHER]
+
+    # A held scheduled run makes run-due exit 3; a failed one exits 1.
+    cli.ok("school", "set", DFE, "--hold-min", "1")
+    sim.set_records(DFE, "students", [])
+    res = cli("run-due", "--at", "2026-09-02T06:30")
+    assert res.status == 3 and "held" in res.out
+    sim.set_switches(OTHER, reject_credentials=True)
+    res = cli("run-due", "--at", "2026-09-02T18:30", "--json")
+    assert res.status == 1 and res.json()[0]["status"] == "failed"
+
+    # The scheduler command, one pass: the clock is past 06:00 on 2026-09-01 ... but DFE ran.
+    res = cli("scheduler", "--once")
+    assert res.status == 0
+    assert "scheduler started" in res.err and "scheduler stopped" in res.err
