@@ -20,6 +20,9 @@ def test_dob_relations():
     assert dob_score("2015-04-02", "2015-02-04") == (85, "day and month swapped")
     assert dob_score("2015-04-02", "2015-04-07") == (80, "one digit off")
     assert dob_score("2015-04-12", "2015-04-21") == (80, "two digits transposed")
+    assert dob_score("2015-04-29", "2015-04-30") == (80, "a day, month or year apart")
+    assert dob_score("2015-12-31", "2016-01-01")[0] == 80
+    assert dob_score("2009-03-02", "2010-03-02")[0] == 80
     assert dob_score("2015-04-02", "2013-09-22")[0] == 0
     assert dob_score(None, "2015-04-02") == (0, "unknown")
     assert swap_day_month("2015-04-13") is None and swap_day_month("2015-04-04") is None
@@ -75,6 +78,7 @@ def test_names_in_the_wrong_order_and_typo_in_the_dob():
     assert idx.candidates(rec("9", "Jones", "Amy", "2015-04-02"), DFE)
     assert idx.candidates(rec("9", "Amy", "Jones", "2015-04-12"), DFE)
     assert idx.candidates(rec("9", "Amy", "Jones", "2051-04-02"), DFE)  # transposed: via names
+    assert idx.candidates(rec("9", "Amy", "Jones", "2015-04-01"), DFE)  # a day before
 
 
 def test_surname_change_with_same_forename_and_dob_is_a_candidate():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import lru_cache
 
 import jellyfish
@@ -127,8 +128,42 @@ def one_digit_variants(dob: str) -> list[str]:
     return out
 
 
+def _date(s: str) -> date | None:
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        return None
+
+
+def _shift(d: date, years: int = 0, months: int = 0, days: int = 0) -> str | None:
+    if days:
+        return (d + timedelta(days=days)).isoformat()
+    m = d.month - 1 + months
+    try:
+        return d.replace(year=d.year + years + m // 12, month=m % 12 + 1).isoformat()
+    except ValueError:  # 29 February, 31st of a shorter month
+        return None
+
+
+def near_dates(dob: str) -> list[str]:
+    """A day, a month or a year either side: the slips a keyed-in date of birth often has."""
+    d = _date(dob)
+    if d is None:
+        return []
+    out = [
+        _shift(d, days=-1),
+        _shift(d, days=1),
+        _shift(d, months=-1),
+        _shift(d, months=1),
+        _shift(d, years=-1),
+        _shift(d, years=1),
+    ]
+    return [x for x in out if x]
+
+
 def dob_score(a: str | None, b: str | None) -> tuple[int, str]:
-    """(score, how): equal 100, day/month swapped 85, one digit off or two digits transposed 80."""
+    """(score, how): equal 100, day/month swapped 85, one digit off, two digits transposed, or a
+    day, month or year apart 80."""
     if not a or not b:
         return 0, "unknown"
     if a == b:
@@ -147,6 +182,8 @@ def dob_score(a: str | None, b: str | None) -> tuple[int, str]:
         and a[diff[1]] == b[diff[0]]
     ):
         return 80, "two digits transposed"
+    if b in near_dates(a):
+        return 80, "a day, month or year apart"
     return 0, "different"
 
 
@@ -252,7 +289,7 @@ class CandidateIndex:
             if swapped:
                 found.update(self.by_dob.get(swapped, ()))
             initials = {p[0] for p in parts(rec.surname)}
-            for v in one_digit_variants(dob):
+            for v in (*one_digit_variants(dob), *near_dates(dob)):
                 for c in initials:
                     found.update(self.by_dob_initial.get((v, c), ()))
         rec_f = forename_keys(rec.forename, rec.preferred_name)
