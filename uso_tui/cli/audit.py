@@ -23,14 +23,21 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     au.set_defaults(func=cmd_audit)
 
 
+MAX_CHANGE = 100  # the table stays readable; --json has everything
+
+
 def _changes(event: AuditEvent) -> str:
     """`field: before -> after` for what changed; the whole record for a create or a delete."""
     before, after = event.before or {}, event.after or {}
     if before and after:
         keys = [k for k in after if before.get(k) != after.get(k)]
-        return "; ".join(f"{k}: {_short(before.get(k))} -> {_short(after.get(k))}" for k in keys)
-    data = after or before
-    return "; ".join(f"{k}: {_short(v)}" for k, v in data.items() if v not in (None, "", [], {}))
+        text = "; ".join(f"{k}: {_short(before.get(k))} -> {_short(after.get(k))}" for k in keys)
+    else:
+        data = after or before
+        text = "; ".join(
+            f"{k}: {_short(v)}" for k, v in data.items() if v not in (None, "", [], {})
+        )
+    return text if len(text) <= MAX_CHANGE else text[: MAX_CHANGE - 1] + "…"
 
 
 def _short(value: Any) -> str:

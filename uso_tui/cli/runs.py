@@ -175,6 +175,10 @@ def _summary(run: Run, ctx: Context) -> None:
 
 
 def _print_plan(plans: list[Any], ctx: Context) -> None:
+    """Every record that would change something; unchanged ones are only counted (--json lists
+    them all)."""
+    outcomes = _outcomes_json(plans)
+    shown = [o for o in outcomes if o["outcome"] != "unchanged"]
     rows = [
         [
             o["report"],
@@ -185,11 +189,16 @@ def _print_plan(plans: list[Any], ctx: Context) -> None:
             o["username"],
             o["reason"],
         ]
-        for o in _outcomes_json(plans)
+        for o in shown
     ]
-    table(
-        ["Report", "MIS id", "Name", "DOB", "Outcome", "Username", "Reason"], rows, out=ctx.stdout
-    )
+    if rows:
+        table(
+            ["Report", "MIS id", "Name", "DOB", "Outcome", "Username", "Reason"],
+            rows,
+            out=ctx.stdout,
+        )
+    if len(shown) < len(outcomes):
+        ctx.stdout.write(f"({len(outcomes) - len(shown)} unchanged records not listed)\n")
     for p in plans:
         if p.hold_reason:
             ctx.stdout.write(f"HELD ({p.report}): {plain(p.hold_reason)}\n")
