@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, Input
+
+pytest.register_assert_rewrite("tui_helpers")
 from tui_helpers import (
     MARKUP_NAME,
     OPERATOR,
-    demo,  # noqa: F401 - fixture
-    demo_template,  # noqa: F401 - fixture
     make_app,
     put_markup_case,
     screen_text,
@@ -15,6 +16,8 @@ from tui_helpers import (
 )
 
 from uso_tui.tui.widgets import KeysHelp, clean
+
+pytest_plugins = ["tui_helpers"]  # the demo fixtures
 
 
 async def test_schools_problems_first_filter_sort_open(demo):
