@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import DataTable, Input
 
 pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import (
+from tui_helpers import (  # noqa: E402 - after register_assert_rewrite
     MARKUP_NAME,
     OPERATOR,
     make_app,
@@ -15,7 +15,7 @@ from tui_helpers import (
     settle,
 )
 
-from uso_tui.tui.widgets import KeysHelp, clean
+from uso_tui.tui.widgets import KeysHelp, clean  # noqa: E402
 
 pytest_plugins = ["tui_helpers"]  # the demo fixtures
 
