@@ -150,6 +150,12 @@ def main(
         # The reader (e.g. `| head`) went away: nothing more to say to it.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stop the interpreter's flush error
         return EXIT_ERROR
+    except OSError as exc:
+        # A folder that cannot be created, a full disk...: say what and where, in one line.
+        where = f": {exc.filename}" if exc.filename else ""
+        if debug_enabled():
+            err.write(_redact(traceback.format_exc(), ctx.secrets if ctx else ()))
+        return fail(f"{exc.strerror or exc}{where}", EXIT_ERROR, ctx.secrets if ctx else ())
     except Exception as exc:  # noqa: BLE001 - every failure is one line unless debugging
         if debug_enabled():
             err.write(_redact(traceback.format_exc(), ctx.secrets if ctx else ()))

@@ -1,0 +1,173 @@
+"""The hand-overs (console, demo, iris-sim), the global options, and how failures are reported:
+one line, exit 2 for bad input, 1 otherwise, a traceback only with USO_TUI_DEBUG=1."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
+from cli_support import SECRET, Cli  # noqa: E402
+
+from uso_tui import config  # noqa: E402
+from uso_tui.cli import schools as schools_cmd  # noqa: E402
+from uso_tui.cli.main import main  # noqa: E402
+from uso_tui.domain.models import Run  # noqa: E402
+from uso_tui.store import open_store  # noqa: E402
+
+DFE = "204-3210"
+
+
+@pytest.fixture
+def cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
+    monkeypatch.delenv("USO_TUI_DEBUG", raising=False)
+    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
+    return Cli(tmp_path / "data", capsys)
+
+
+def test_no_command_opens_the_console_on_the_store(cli, monkeypatch):
+    import uso_tui.tui.app as app
+
+    opened = []
+    monkeypatch.setattr(app, "run_console", lambda store: opened.append(store.root))
+    assert cli().status == 0
+    assert opened == [cli.data_dir]
+    assert (cli.data_dir / "store.json").exists()  # a first start makes an empty store
+    assert cli("console").status == 0 and len(opened) == 2
+
+
+def test_demo_gets_only_an_explicit_data_dir(cli, capsys, monkeypatch, tmp_path):
+    import uso_tui.demo as demo
+
+    calls = []
+    monkeypatch.setattr(demo, "run_demo", lambda data_dir: calls.append(data_dir))
+    assert cli("demo").status == 0
+    monkeypatch.setenv("USO_TUI_DATA_DIR", str(tmp_path / "configured"))
+    assert main(["demo"]) == 0
+    assert calls == [cli.data_dir, None]  # the configured store never gets demo schools
+
+
+def test_iris_sim_forwards_its_options(cli, monkeypatch):
+    import uso_tui.iris.server as server
+
+    seen = []
+    monkeypatch.setattr(server, "main", lambda argv: seen.append(argv) or 0)
+    assert cli("iris-sim", "--port", "9001", "--seed", "4", "--host", "0.0.0.0").status == 0
+    assert seen == [["--host", "0.0.0.0", "--port", "9001", "--seed", "4"]]
+    assert cli("iris-sim").status == 0 and seen[-1] == []
+
+
+def test_operator_and_data_dir_defaults(monkeypatch, tmp_path):
+    monkeypatch.setattr(config.getpass, "getuser", lambda: "carol")
+    assert config.resolve_operator(None) == "carol"
+    assert config.resolve_operator(" dave ") == "dave"
+    with pytest.raises(config.InvalidInput):
+        config.resolve_operator("")
+    with pytest.raises(config.InvalidInput):
+        config.resolve_operator("a\x1bb")
+    monkeypatch.setenv("USO_TUI_DATA_DIR", str(tmp_path / "env"))
+    assert config.resolve_data_dir(str(tmp_path / "arg")) == tmp_path / "arg"
+    assert config.resolve_data_dir(None) == tmp_path / "env"
+    monkeypatch.delenv("USO_TUI_DATA_DIR")
+    assert config.resolve_data_dir(None) == config.default_data_dir()
+    assert "uso-tui" in str(config.default_data_dir())
+
+
+def test_login_name_is_the_default_operator(cli, monkeypatch):
+    monkeypatch.setattr(config.getpass, "getuser", lambda: "carol")
+    cli.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")  # as alice
+    cli.ok("school", "set", DFE, "--name", "Hill Academy", operator=None)
+    assert cli.ok("audit", "--json").json()[0]["operator"] == "carol"
+
+
+def test_bad_operator_exits_2(cli):
+    res = cli("school", "list", operator="")
+    assert res.status == 2 and "operator name is empty" in res.err
+
+
+def test_run_in_progress_is_refused_naming_it(cli):
+    cli.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")
+    store = open_store(cli.data_dir)
+    with store.transaction("scheduler") as tx:
+        run_id = tx.next_run_id(DFE)
+        tx.put_run(
+            Run(
+                run_id=run_id,
+                school=DFE,
+                trigger="schedule",
+                operator="scheduler",
+                reports=["students"],
+                started_at="2026-09-01T06:00:03",
+            )
+        )
+    res = cli("sync", DFE, "--json")
+    assert res.status == 1 and res.out == ""
+    assert res.err.count("\n") == 1
+    assert run_id in res.err and "schedule" in res.err and "06:00:03" in res.err
+
+
+def test_unexpected_errors_are_one_line_without_secret(cli, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"disk said no\nwhile holding {SECRET}")
+
+    monkeypatch.setattr(schools_cmd.admin, "add_school", boom)
+    argv = [
+        "school",
+        "add",
+        DFE,
+        "--name",
+        "Hill",
+        "--mis",
+        "iSAMS",
+        "--url",
+        "https://hill.isams.cloud",
+        "--client-id",
+        "c",
+        "--client-secret-env",
+        "USO_TEST_SECRET",
+    ]
+    res = cli(*argv)
+    assert res.status == 1 and res.err.count("\n") == 1
+    assert "unexpected RuntimeError: disk said no" in res.err and "USO_TUI_DEBUG" in res.err
+    assert SECRET not in res.err and "Traceback" not in res.err
+    monkeypatch.setenv("USO_TUI_DEBUG", "1")
+    res = cli(*argv)
+    assert res.status == 1 and "Traceback" in res.err and SECRET not in res.err
+
+
+def test_os_errors_are_one_line(cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = Cli(blocker / "data", cli.capsys)(
+        "school",
+        "add",
+        DFE,
+        "--name",
+        "Hill",
+        "--mis",
+        "iSAMS",
+        "--url",
+        "https://hill.isams.cloud",
+        "--client-id",
+        "c",
+        "--client-secret-env",
+        "USO_TEST_SECRET",
+    )
+    assert res.status == 1 and res.err.count("\n") == 1 and "Not a directory" in res.err
+
+
+def test_newer_store_is_refused(cli):
+    cli.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")
+    (cli.data_dir / "store.json").write_text('{"schema": 999}')
+    res = cli("school", "list")
+    assert res.status == 1 and "newer uso-tui" in res.err and res.err.count("\n") == 1
+
+
+def test_json_flag_after_arguments_only_on_printing_commands(cli):
+    cli.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")
+    assert cli("school", "list", "--json").status == 0
+    res = cli("--json", "school", "list")
+    assert res.status == 2 and "--json" in res.err
