@@ -121,56 +121,37 @@ def check_consistent(root: Path) -> int:
     return g
 
 
-def check_one_read(store) -> None:
-    """One read spanning both school files sees one whole commit."""
+def check_one_read(store) -> int:
+    """One read spanning both school files sees one whole commit; returns its generation."""
     accounts = store.la_accounts("204")
     gens = {a.extra["gen"] for a in accounts}
     assert len(gens) == 1, gens
     assert sum(a.username == MOVER for a in accounts) == 1
     assert len(accounts) == 2 * PER_SCHOOL + 1
-
-
-def test_kill_9_at_every_step_of_a_commit(tmp_path):
-    """The writer is killed right after each file write of the staging phase and after each
-    rename (the first puts the journal in place: the commit point): recovery ends in exactly the
-    state before the commit or exactly the state after it."""
-    root = tmp_path / "data"
-    build(root)
-    files_per_commit = 9  # 2 data, 2 names.idx, registry, directory, recent feed, 2 audit segments
-    modes = [f"die-after-write-{k}" for k in range(1, files_per_commit + 2)]
-    modes += [f"die-after-rename-{k}" for k in range(1, files_per_commit + 2)]
-    for mode in modes:
-        before = check_consistent(root)
-        subprocess.run([sys.executable, __file__, str(root), mode], check=False, timeout=60)
-        interrupted_mid_rename = (root / "journal.json").exists()
-        after = check_consistent(root)
-        if mode.startswith("die-after-write-"):
-            assert after == before, mode  # killed before the commit point: nothing applied
-        else:
-            assert after == before + 1, mode  # after the commit point: redone in full
-            assert interrupted_mid_rename or mode.endswith(f"-{files_per_commit + 1}"), mode
+    return gens.pop()
 
 
 def test_kill_9_at_random_moments(tmp_path):
+    """Each round waits (reading all the while) until the writer has committed once, then kills
+    it at a random moment of a later commit; so the test does not depend on the machine's speed."""
     root = tmp_path / "data"
     build(root)
     rng = random.Random(7)
     reader = open_store(root)
-    generations = []
+    generations = [0]
     for round_no in range(12):
         proc = subprocess.Popen([sys.executable, __file__, str(root), MODES[round_no % len(MODES)]])
-        deadline = time.monotonic() + 0.4 + rng.random() * 0.8
-        reads = 0
+        give_up = time.monotonic() + 60
+        while check_one_read(reader) == generations[-1]:
+            assert time.monotonic() < give_up, "the writer never committed"
+        deadline = time.monotonic() + rng.random() * 0.5
         while time.monotonic() < deadline:
             check_one_read(reader)
-            reads += 1
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert reads > 0
         check_one_read(reader)  # a reader with the store open finishes the dead writer's commit
         generations.append(check_consistent(root))
-    assert generations == sorted(generations)
-    assert generations[-1] >= 10, generations  # the children did commit, many times
+    assert all(b > a for a, b in zip(generations, generations[1:], strict=False)), generations
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@ round trip is a deep copy, so a caller mutating a returned record never changes 
 
 from __future__ import annotations
 
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import orjson
@@ -18,9 +22,59 @@ def to_docs(objs: list[Any]) -> list[dict[str, Any]]:
     return orjson.loads(orjson.dumps(objs))
 
 
+def build(cls: type[T], docs: list[dict[str, Any]]) -> list[T]:
+    """Records from dicts that nothing else holds (fresh from a file or a copy)."""
+    try:
+        return [cls(**d) for d in docs]
+    except TypeError:  # a key this version does not know (file written by a newer minor version)
+        return [cls.from_dict(d) for d in docs]  # type: ignore[attr-defined]
+
+
 def from_docs(cls: type[T], docs: list[dict[str, Any]]) -> list[T]:
-    return [cls.from_dict(d) for d in orjson.loads(orjson.dumps(docs))]  # type: ignore[attr-defined]
+    """Records from staged dicts: deep copies, so that the staged data cannot be mutated."""
+    return build(cls, orjson.loads(orjson.dumps(docs)))
 
 
 def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
-    return cls.from_dict(orjson.loads(orjson.dumps(doc)))  # type: ignore[attr-defined]
+    return from_docs(cls, [doc])[0]
+
+
+def accounts_from_staged(docs: list[dict[str, Any]]) -> list[Any]:
+    """Accounts from staged dicts, cheaper than a deep copy: only their mutable containers
+    (extra, history and its entries) are copied; every other field is immutable."""
+    from uso_tui.domain.models import Account  # noqa: PLC0415
+
+    out = []
+    for d in docs:
+        d = {**d, "extra": dict(d.get("extra") or {})}
+        d["history"] = [dict(h) for h in d.get("history") or []]
+        try:
+            out.append(Account(**d))
+        except TypeError:
+            out.append(Account.from_dict(d))
+    return out
+
+
+_gc_guard = threading.Lock()
+_gc_depth = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many objects at once: loading 10,000
+    accounts otherwise triggers dozens of collections (about half the time spent). Nested and
+    thread-safe; the collector is enabled again only if it was enabled before."""
+    global _gc_depth, _gc_was_enabled
+    with _gc_guard:
+        if _gc_depth == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_guard:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_was_enabled:
+                gc.enable()

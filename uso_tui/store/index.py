@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +21,21 @@ from uso_tui.store.api import AccountHit
 _SPLIT = re.compile(r"[\s\-]+")
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+# Names repeat a great deal across an estate: normalising each distinct one once saves most of
+# the cost of indexing a school.
+_norm = lru_cache(maxsize=200_000)(normalise)
 
 
 def _tokens(d: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for field in ("forename", "preferred_name", "surname"):
         value = d.get(field) or ""
-        whole = normalise(value)
+        whole = _norm(value)
         if whole:
             out.append(whole)
         parts = _SPLIT.split(value)
         if len(parts) > 1:
-            out.extend(p for p in map(normalise, parts) if p)
+            out.extend(p for p in map(_norm, parts) if p)
     out.append(d["username"].lower())
     if d.get("dob"):
         out.append(d["dob"])
@@ -41,7 +45,6 @@ def _tokens(d: dict[str, Any]) -> list[str]:
 
 def index_line(d: dict[str, Any]) -> str:
     """The index line of one account (as its stored dict)."""
-    keys = " " + " ".join(_tokens(d))
     fields = (
         d["username"],
         d["role"],
@@ -52,7 +55,10 @@ def index_line(d: dict[str, Any]) -> str:
         d.get("surname") or "",
         d.get("preferred_name") or "",
     )
-    return keys + "\t" + "\t".join(f.translate(_CTRL) for f in fields) + "\n"
+    body = "\t".join(fields)
+    if "\n" in body or "\r" in body or body.count("\t") != len(fields) - 1:
+        body = "\t".join(f.translate(_CTRL) for f in fields)  # untrusted names: keep one line
+    return " " + " ".join(_tokens(d)) + "\t" + body + "\n"
 
 
 def index_fields(d: dict[str, Any]) -> tuple:
@@ -69,12 +75,26 @@ def index_fields(d: dict[str, Any]) -> tuple:
     )
 
 
-def build_index(accounts: Iterable[dict[str, Any]]) -> bytes:
-    lines = sorted(
-        (normalise(d.get("surname")), normalise(d.get("forename")), d["username"], index_line(d))
-        for d in accounts
-    )
-    return "".join(line for *_, line in lines).encode()
+def build_index(
+    accounts: dict[str, dict[str, Any]],
+    changed: set[str] | None = None,
+    old: bytes | None = None,
+) -> bytes:
+    """The index of a school's accounts (by username), in username order. With the previous
+    index and the usernames whose line changed, only those lines are made again."""
+    reuse: dict[str, bytes] = {}
+    if changed is not None and old:
+        for line in old.split(b"\n"):
+            first = line.find(b"\t")
+            if first != -1:
+                username = line[first + 1 : line.find(b"\t", first + 1)].decode()
+                if username not in changed:
+                    reuse[username] = line + b"\n"
+    parts = []
+    for username in sorted(accounts):
+        line = reuse.get(username)
+        parts.append(line if line is not None else index_line(accounts[username]).encode())
+    return b"".join(parts)
 
 
 def search_keys(text: str) -> list[str]:
@@ -164,4 +184,5 @@ def search(
         except FileNotFoundError:
             continue
         search_file(data, home, keys, status, limit, out)
+    out.sort(key=lambda h: (_norm(h.surname), _norm(h.forename), h.username))
     return out

@@ -41,6 +41,8 @@ class SchoolDoc:
         self.meta: dict[str, int] = empty_meta()
         self.dirty = False
         self.index_dirty = False
+        # Usernames whose index line changed; None: make the whole index again.
+        self.index_changed: set[str] | None = set()
 
     @classmethod
     def from_data(cls, dfe: str, data: dict[str, Any] | None) -> SchoolDoc:

@@ -22,6 +22,14 @@ def encode(data: Any) -> bytes:
     return orjson.dumps(data)
 
 
+def read_bytes(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
 def read_json(path: Path) -> Any:
     """The decoded file, or None when it does not exist (or is empty)."""
     try:

@@ -36,7 +36,7 @@ from uso_tui.store.api import (
     UnknownSchool,
 )
 from uso_tui.store.audit import Recent, read_events
-from uso_tui.store.codec import from_docs
+from uso_tui.store.codec import build, from_docs, gc_paused
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
@@ -125,12 +125,16 @@ class TinyStore(Store):
             school.last_run_status = "failed"
         return school
 
-    def _doc(self, dfe: str) -> SchoolDoc:
-        path = self.layout.data(dfe)
-        data = read_json(path)
+    def _data(self, dfe: str) -> dict[str, Any] | None:
+        if not DFE_RE.match(dfe or ""):
+            raise UnknownSchool(f"unknown school {dfe!r}")
+        data = read_json(self.layout.data(dfe))
         if data is None:
             self._entry(dfe)  # raises UnknownSchool
-        return SchoolDoc.from_data(dfe, data)
+        return data
+
+    def _doc(self, dfe: str) -> SchoolDoc:
+        return SchoolDoc.from_data(dfe, self._data(dfe))
 
     # settings
 
@@ -177,9 +181,10 @@ class TinyStore(Store):
     # accounts
 
     def school_accounts(self, dfe: str) -> list[Account]:
-        with self._reading():
-            doc = self._doc(dfe)
-        return from_docs(Account, list(doc.accounts.values()))
+        with gc_paused():
+            with self._reading():
+                data = self._data(dfe)
+            return build(Account, table_rows(data, "accounts"))
 
     def _school_dirs(self) -> list[str]:
         try:
@@ -190,15 +195,16 @@ class TinyStore(Store):
 
     def la_accounts(self, la: str, role: str | None = None) -> list[Account]:
         docs: list[dict[str, Any]] = []
-        with self._reading():
-            for dfe in self._school_dirs():
-                if la_of(dfe) != la:
-                    continue
-                data = read_json(self.layout.data(dfe))
-                for a in table_rows(data, "accounts"):
-                    if role is None or a["role"] == role:
-                        docs.append(a)
-        return [Account.from_dict(d) for d in docs]
+        with gc_paused():
+            with self._reading():
+                for dfe in self._school_dirs():
+                    if la_of(dfe) != la:
+                        continue
+                    data = read_json(self.layout.data(dfe))
+                    for a in table_rows(data, "accounts"):
+                        if role is None or a["role"] == role:
+                            docs.append(a)
+            return build(Account, docs)
 
     def find_account(self, username: str) -> Account | None:
         with self._reading():

@@ -31,13 +31,20 @@ from uso_tui.store.api import (
     UnknownSchool,
 )
 from uso_tui.store.audit import Recent, segment_doc, segment_name
-from uso_tui.store.codec import from_doc, from_docs, to_doc, to_docs
+from uso_tui.store.codec import (
+    accounts_from_staged,
+    from_doc,
+    from_docs,
+    gc_paused,
+    to_doc,
+    to_docs,
+)
 from uso_tui.store.index import build_index, index_fields
 from uso_tui.store.journal import Commit
 from uso_tui.store.layout import la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import identity
 from uso_tui.store.schooldoc import RUNNING_KEY, SUMMARY_FIELDS, SchoolDoc
-from uso_tui.store.storage import as_table, encode, make_dir, read_json, table_rows
+from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
 
 if TYPE_CHECKING:
     from uso_tui.store.tinystore import TinyStore
@@ -98,7 +105,8 @@ class TinyTransaction(Transaction):
         doc = self._docs.get(dfe)
         if doc is None:
             self._entry(dfe)
-            doc = SchoolDoc.load(dfe, self._lay.data(dfe))
+            with gc_paused():
+                doc = SchoolDoc.load(dfe, self._lay.data(dfe))
             doc.settle_stale_runs()
             self._docs[dfe] = doc
         return doc
@@ -121,15 +129,17 @@ class TinyTransaction(Transaction):
         return from_docs(School, [self._directory()[k] for k in sorted(self._directory())])
 
     def school_accounts(self, dfe: str) -> list[Account]:
-        return from_docs(Account, list(self._doc(dfe).accounts.values()))
+        with gc_paused():
+            return accounts_from_staged(list(self._doc(dfe).accounts.values()))
 
     def la_accounts(self, la: str, role: str | None = None) -> list[Account]:
         docs: list[dict[str, Any]] = []
-        for dfe in sorted(self._directory()):
-            if la_of(dfe) == la:
-                accounts = self._doc(dfe).accounts.values()
-                docs.extend(a for a in accounts if role is None or a["role"] == role)
-        return from_docs(Account, docs)
+        with gc_paused():
+            for dfe in sorted(self._directory()):
+                if la_of(dfe) == la:
+                    accounts = self._doc(dfe).accounts.values()
+                    docs.extend(a for a in accounts if role is None or a["role"] == role)
+            return accounts_from_staged(docs)
 
     def find_account(self, username: str) -> Account | None:
         self._check_open()
@@ -137,7 +147,7 @@ class TinyTransaction(Transaction):
         if home is None or home not in self._directory():
             return None
         d = self._doc(home).accounts.get(username)
-        return from_doc(Account, d) if d is not None else None
+        return accounts_from_staged([d])[0] if d is not None else None
 
     def account(self, username: str) -> Account:
         found = self.find_account(username)
@@ -184,6 +194,7 @@ class TinyTransaction(Transaction):
         entry = to_doc(school)
         doc = SchoolDoc(dfe)
         doc.dirty = doc.index_dirty = True
+        doc.index_changed = None
         entry.update(doc.summary())
         self._directory()[dfe] = entry
         self._dir_dirty = True
@@ -225,7 +236,8 @@ class TinyTransaction(Transaction):
         self._check_open()
         if not accounts:
             return
-        docs = to_docs(accounts)
+        with gc_paused():
+            docs = to_docs(accounts)
         directory = self._directory()
         for d in docs:
             username = d["username"]
@@ -245,6 +257,8 @@ class TinyTransaction(Transaction):
             prev = doc.accounts.get(username)
             if prev is None or index_fields(prev) != index_fields(d):
                 doc.index_dirty = True
+                if doc.index_changed is not None:
+                    doc.index_changed.add(username)
             doc.accounts[username] = d
             doc.dirty = True
             if old_home != home:
@@ -329,7 +343,8 @@ class TinyTransaction(Transaction):
         """Write every change in one journal commit. Called once, under the write lock."""
         self._check_open()
         try:
-            self._commit()
+            with gc_paused():
+                self._commit()
         finally:
             self._closed = True
 
@@ -369,7 +384,9 @@ class TinyTransaction(Transaction):
                 continue
             commit.write(lay.data(dfe), doc.dump())
             if doc.index_dirty:
-                commit.write(lay.names_idx(dfe), build_index(doc.accounts.values()))
+                path = lay.names_idx(dfe)
+                old = read_bytes(path) if doc.index_changed is not None else None
+                commit.write(path, build_index(doc.accounts, doc.index_changed, old))
             entry = self._entry(dfe)
             for key, value in doc.summary().items():
                 if entry.get(key) != value:
