@@ -171,3 +171,43 @@ def test_json_flag_after_arguments_only_on_printing_commands(cli):
     assert cli("school", "list", "--json").status == 0
     res = cli("--json", "school", "list")
     assert res.status == 2 and "--json" in res.err
+
+
+def test_scheduler_stops_on_sigterm(cli, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    open_store(cli.data_dir)  # no school: a pass touches no network whatever the real time
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USO_TUI")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uso_tui",
+            "--data-dir",
+            str(cli.data_dir),
+            "scheduler",
+            "--interval",
+            "300",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        started = b""
+        # Wait for the loop to be up (its first line), then ask it to stop as systemd would.
+        while time.monotonic() < deadline and b"scheduler started" not in started:
+            line = proc.stderr.readline()
+            started += line.encode()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "scheduler stopped" in err

@@ -418,3 +418,12 @@ def test_console_script_help_in_subprocess():
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: uso-tui")
     assert "run-due" in done.stdout and "exclusion" in done.stdout
+
+
+@pytest.mark.parametrize("option", ["--client-secret-env", "--client-secret-file"])
+def test_secret_typed_in_place_of_a_name_is_not_echoed(one_school, option):
+    before = snapshot(one_school.data_dir)
+    res = one_school(*_add("204-3299", secret=(option, SECRET)))
+    assert res.status == 2 and res.err.count("\n") == 1
+    assert SECRET not in res.err and "secret" in res.err
+    assert snapshot(one_school.data_dir) == before

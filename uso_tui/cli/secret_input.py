@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 from collections.abc import Sequence
 
 from uso_tui.cli.context import Context
 from uso_tui.domain.errors import InvalidInput
 
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")  # conventional variable names only
 PLAIN_SECRET_REFUSED = (
     "a client secret is never given as a plain argument (it would show in the process list and "
     "shell history): use --client-secret-env VAR, --client-secret-file FILE or --client-secret - "
@@ -58,12 +60,20 @@ def read_secret(args: argparse.Namespace, ctx: Context) -> str | None:
     elif getattr(args, "client_secret_env", None) is not None:
         var = args.client_secret_env
         secret = os.environ.get(var, "")
-        where = f"environment variable {var}"
+        # A secret typed where the variable's name goes must not come back in the message.
+        where = f"environment variable {var}" if ENV_NAME_RE.match(var) else "the environment"
         if not secret.strip():
-            raise InvalidInput(f"{where} is unset or empty: it should hold the client secret")
+            raise InvalidInput(
+                f"{where} has no variable of that name, or it is empty: --client-secret-env "
+                "takes the NAME of a variable that holds the secret"
+                if where == "the environment"
+                else f"{where} is unset or empty: it should hold the client secret"
+            )
     elif getattr(args, "client_secret_file", None) is not None:
         path = args.client_secret_file
-        where = f"file {path}"
+        # Likewise a secret typed where the path goes: a bare word that is no file is not shown.
+        shown = "/" in path or "." in path or os.path.exists(path)
+        where = f"file {path}" if shown else "the file given (name not shown: is it the secret?)"
         try:
             with open(path, encoding="utf-8") as fh:
                 secret = fh.read(8192)
