@@ -438,6 +438,8 @@ class BulkResultsScreen(ListScreen):
                     if pf is not None:
                         d.run, d.file = r, pf
                         break
+                else:  # no run left a file: show the newest run and say so
+                    d.run = d.runs[0] if d.runs else None
             else:
                 d.run = next((r for r in d.runs if r.run_id == want), None)
                 d.file = self.store.processed_file(want)
@@ -756,12 +758,12 @@ class BulkResultsScreen(ListScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.remove(e.id)
+                self.drop_exclusion(e.id)
 
         self.app.push_screen(Confirm("Remove from the exclusion list?", body, yes="Remove"), answer)
 
     @work(thread=True, exit_on_error=False, group="bulk-apply")
-    def remove(self, exclusion_id: int) -> None:
+    def drop_exclusion(self, exclusion_id: int) -> None:
         from uso_tui.sync.admin import remove_exclusion  # noqa: PLC0415
 
         try:

@@ -1,0 +1,537 @@
+"""Pilot tests of the records screens on a small hand-built store: bulk results (file, not matched,
+restore, exclusions, future, rejected), users and account history, non-MIS review, run history and
+the audit log. Every flow goes through the keys an operator would press and checks the store after."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, TabbedContent
+from tui_helpers import make_app, screen_text, settle
+from tui_records_data import CONTROL, HILL, MARKUP, NOW, VALE, build_store, username_of
+
+from uso_tui.tui.screens.bulk_results import BulkResultsScreen, ExclusionForm, RunPicker
+from uso_tui.tui.screens.history import AuditScreen, RunHistoryScreen
+from uso_tui.tui.screens.listing import Details, ListTable
+from uso_tui.tui.screens.non_mis import LinkPicker, NonMisScreen
+from uso_tui.tui.screens.users import AccountScreen, UsersScreen
+from uso_tui.tui.widgets import Confirm, KeysHelp
+
+
+@pytest.fixture
+def store(tmp_path):
+    return build_store(tmp_path / "store")
+
+
+def app_on(store, kind: str, dfe: str | None = None):
+    # the records screens read the clock from the app; NOW is the data's own "today"
+    app = make_app(store, start=(kind, dfe))
+    app.clock = lambda: NOW
+    return app
+
+
+def table(app, selector: str | None = None) -> ListTable:
+    screen = app.screen
+    if selector:
+        return screen.query_one(selector, ListTable)
+    return screen.active_table()
+
+
+def keys_of(table: ListTable) -> list[str]:
+    return [r.key for r in table.shown]
+
+
+def plain_rows(table: ListTable) -> list[str]:
+    return [" | ".join(c.plain for c in table._cells(r)) for r in table.shown]
+
+
+async def type_text(pilot, text: str) -> None:
+    for ch in text:
+        await pilot.press("space" if ch == " " else ch)
+
+
+# -- bulk results ---------------------------------------------------------------------------------
+
+
+async def test_bulk_file_tab_shows_outcomes_and_reasons_filter_and_details(store):
+    app = app_on(store, "bulk_results", HILL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BulkResultsScreen)
+        rows = plain_rows(table(app, "#t-file"))
+        assert len(rows) == 10
+        assert any("P7" in r and "impossible date of birth '31/02/2015'" in r for r in rows)
+        assert any(MARKUP in r for r in rows)  # literal, never markup
+        text = screen_text(app)
+        assert "204-3210-r2" in text and "needs matching 2" in text
+
+        # "why has this account not been created?": filter on the name, open the record
+        await pilot.press("slash")
+        await type_text(pilot, "babbage")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert keys_of(table(app)) == ["4"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, Details)
+        details = screen_text(app)
+        assert "needs_matching" in details and "resembles 1 account" in details
+        await pilot.press("escape")
+        await settle(pilot)
+        # escape clears the filter first, then leaves the screen
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(table(app).shown) == 10
+        assert app.screen is screen
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is not screen
+
+
+async def test_bulk_pick_an_older_run(store):
+    app = app_on(store, "bulk_results", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, RunPicker)
+        assert [r.key for r in app.screen.query_one(ListTable).shown] == [
+            "204-3210-r3",
+            "204-3210-r2",
+            "204-3210-r1",
+        ]
+        await pilot.press("j", "enter")  # the cursor starts on the shown run (r2): r1 is next
+        await settle(pilot)
+        assert isinstance(app.screen, BulkResultsScreen)
+        assert app.screen.data.run.run_id == "204-3210-r1"
+        assert plain_rows(table(app, "#t-file"))[0].startswith("P1 | Ada Lovelace")
+        assert "created" in plain_rows(table(app, "#t-file"))[0]
+        # the failed run left no file: said so, not an empty table without a word
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("k", "k", "enter")
+        await settle(pilot)
+        assert app.screen.data.run.run_id == "204-3210-r3"
+        assert "left no processed file" in screen_text(app)
+        assert "503 Service Unavailable" in screen_text(app)
+
+
+async def test_bulk_tabs_by_keys_not_matched_future_rejected(store):
+    app = app_on(store, "bulk_results", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        tabs = app.screen.query_one(TabbedContent)
+        await pilot.press("2")
+        await settle(pilot)
+        assert tabs.active == "staff"
+        assert plain_rows(table(app))[0].startswith("S2 | Kathy Johnson")
+        assert "91% kjohnson.204" in plain_rows(table(app))[0]
+        await pilot.press("3")
+        await settle(pilot)
+        assert tabs.active == "pupils" and "Charles Babbage" in plain_rows(table(app))[0]
+        await pilot.press("6")
+        await settle(pilot)
+        assert tabs.active == "future" and "2027-01-05" in plain_rows(table(app))[0]
+        await pilot.press("7")
+        await settle(pilot)
+        assert tabs.active == "rejected"
+        assert [r.split(" | ")[-1] for r in plain_rows(table(app))] == [
+            "no forename",
+            "impossible date of birth '31/02/2015'",
+        ]
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert tabs.active == "file"
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert tabs.active == "rejected"
+        # the not-matched tabs lead to the matching queue
+        await pilot.press("2", "m")
+        await settle(pilot)
+        assert app.screen.kind == "matching" and app.screen.dfe == HILL
+
+
+async def test_bulk_restore_several_confirming_once(store):
+    app = app_on(store, "bulk_results", HILL)
+    grace = username_of(store, "Grace", "Hopper")
+    edsger = username_of(store, "Edsger", "Dijkstra")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        assert set(keys_of(table(app))) == {grace, edsger}
+        # restore is offered only on its tab
+        assert app.screen.check_action("restore", ()) is True
+        await pilot.press("space", "space")
+        await settle(pilot)
+        assert table(app).marked == {grace, edsger}
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm)
+        body = screen_text(app)
+        assert "Restore 2 accounts?" in body and grace in body and edsger in body
+        await pilot.press("n")  # changing one's mind changes nothing
+        await settle(pilot)
+        assert store.account(grace).status == "unallocated"
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        for username in (grace, edsger):
+            acc = store.account(username)
+            assert (acc.status, acc.school, acc.mis_id) == ("active", HILL, None)
+        assert table(app).all_rows == []
+        assert [e.action for e in store.audit(subject=grace)][0] == "restore"
+        assert store.audit(subject=grace)[0].operator == "tester"
+        await pilot.press("1")
+        await settle(pilot)
+        assert app.screen.check_action("restore", ()) is False
+
+
+async def test_bulk_restore_highlighted_only(store):
+    app = app_on(store, "bulk_results", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        first = keys_of(table(app))[0]
+        await pilot.press("r", "y")
+        await settle(pilot)
+        assert store.account(first).status == "active"
+        assert len(table(app).all_rows) == 1
+
+
+async def test_bulk_exclusions_add_with_error_then_remove(store):
+    app = app_on(store, "bulk_results", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        assert len(table(app).all_rows) == 2
+        assert any(MARKUP in r for r in plain_rows(table(app)))
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ExclusionForm)
+        await type_text(pilot, "Visiting")
+        await pilot.press("enter")
+        await type_text(pilot, "Speaker")
+        await pilot.press("enter")
+        await type_text(pilot, "31/02/2010")
+        await pilot.press("enter")
+        await settle(pilot)
+        # a bad date is refused in the form: nothing written, the form stays
+        assert isinstance(app.screen, ExclusionForm)
+        assert "date of birth" in screen_text(app)
+        assert len(store.exclusions(HILL)) == 2
+        app.screen.query_one("#ex-dob", Input).value = ""
+        app.screen.query_one("#ex-dob", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, BulkResultsScreen)
+        added = [e for e in store.exclusions(HILL) if e.surname == "Speaker"]
+        assert len(added) == 1 and added[0].dob is None and added[0].added_by == "tester"
+        assert len(table(app).all_rows) == 3
+
+        # remove the highlighted one (the first) after one confirmation
+        first = table(app).current().data
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await settle(pilot)
+        assert first.id not in [e.id for e in store.exclusions(HILL)]
+        assert len(table(app).all_rows) == 2
+
+
+async def test_bulk_escape_cancels_exclusion_form(store):
+    app = app_on(store, "bulk_results", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("5", "a")
+        await settle(pilot)
+        await type_text(pilot, "Nobody")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BulkResultsScreen)
+        assert len(store.exclusions(HILL)) == 2
+
+
+async def test_bulk_school_never_run(store):
+    app = app_on(store, "bulk_results", VALE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "204-3211-r1" in text  # one run, no processed file kept for it
+        assert "left no processed file" in text
+
+
+# -- users ----------------------------------------------------------------------------------------
+
+
+async def test_users_latest_moves_then_search_and_account_history(store):
+    app = app_on(store, "users")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, UsersScreen)
+        latest = plain_rows(table(app, "#latest"))
+        assert latest[0].split(" | ")[1] == "> move"
+        assert "204-3210 > 204-3211" in latest[0]
+        assert all(r.split(" | ")[1] == "+ new" for r in latest[1:])
+
+        await pilot.press("slash")
+        await type_text(pilot, "dijk")
+        await settle(pilot, 3)
+        assert keys_of(table(app, "#hits")) == ["edijkstra.204"]
+        # by date of birth, typed the British way
+        app.screen.query_one("#search", Input).value = "10/12/2015"
+        await pilot.press("enter")
+        await settle(pilot, 3)
+        assert keys_of(table(app, "#hits")) == ["alovelace.204"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, AccountScreen)
+        text = screen_text(app)
+        assert "Lovelace" in text and "create" in text and "students P1" in text
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+        # escape clears the search and shows the latest moves again
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.query_one("#latest").display
+        assert screen.query_one("#search", Input).value == ""
+
+
+async def test_users_search_by_username_nothing_found(store):
+    app = app_on(store, "users")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await type_text(pilot, "zzzz")
+        await pilot.press("enter")
+        await settle(pilot, 3)
+        assert table(app, "#hits").all_rows == []
+        assert "No account matches" in screen_text(app)
+        await pilot.press("l")  # back to the latest moves, from the (empty) results
+        await settle(pilot)
+        assert app.screen.query_one("#latest").display
+
+
+async def test_account_history_of_unallocated_account_and_event_details(store):
+    grace = username_of(store, "Grace", "Hopper")
+    app = app_on(store, "users")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(AccountScreen(store, grace))
+        await settle(pilot)
+        text = screen_text(app)
+        assert "unallocated" in text and "204-3210-r2" in text
+        assert [r.data.action for r in table(app).shown] == ["unallocate", "create"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, Details)
+        assert "active -> unallocated" in screen_text(app)
+
+
+# -- non-MIS --------------------------------------------------------------------------------------
+
+
+async def test_non_mis_keep_unallocate_and_cancel(store):
+    app = app_on(store, "non_mis", HILL)
+    tim = username_of(store, "Tim", "Berners-Lee")
+    kjohnson = username_of(store, "Katherine", "Johnson")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, NonMisScreen)
+        # not reviewed first (by surname); the linked accounts are not listed
+        assert keys_of(table(app)) == [tim, kjohnson, "dvaughan.204"]
+        await pilot.press("j", "r")  # keep the highlighted one
+        await settle(pilot)
+        assert store.account(kjohnson).reviewed
+        assert keys_of(table(app)) == [tim, kjohnson, "dvaughan.204"]
+        assert "1 to review" in screen_text(app)
+        await pilot.press("k", "x")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm) and tim in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert store.account(tim).status == "active"
+        await pilot.press("x", "y")
+        await settle(pilot)
+        acc = store.account(tim)
+        assert (acc.status, acc.school) == ("unallocated", None)
+        assert tim not in keys_of(table(app))
+
+
+async def test_non_mis_link_to_an_open_case_record(store):
+    app = app_on(store, "non_mis", HILL)
+    kjohnson = username_of(store, "Katherine", "Johnson")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("j")
+        assert table(app).current().key == kjohnson
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, LinkPicker)
+        # staff account: staff records only (the open staff case)
+        picker_rows = app.screen.query_one(ListTable).shown
+        assert [r.key for r in picker_rows] == ["staff:S2"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm)
+        assert "S2" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot)
+        acc = store.account(kjohnson)
+        assert (acc.mis_id, acc.link_report, acc.link_school) == ("S2", "staff", HILL)
+        assert [c.report for c in store.cases(HILL)] == ["students"]  # the staff case is resolved
+        assert kjohnson not in keys_of(table(app))
+
+
+async def test_non_mis_link_picker_lists_future_starters_and_filters(store):
+    app = app_on(store, "non_mis", HILL)
+    tim = username_of(store, "Tim", "Berners-Lee")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert table(app).current().key == tim
+        await pilot.press("l")
+        await settle(pilot)
+        picker = app.screen
+        assert {r.key for r in picker.query_one(ListTable).shown} == {
+            "students:P4",
+            "students:P5",
+        }
+        await pilot.press("slash")
+        await type_text(pilot, "hedy")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [r.key for r in picker.query_one(ListTable).shown] == ["students:P5"]
+        await pilot.press("escape", "escape")  # clear the filter, then cancel
+        await settle(pilot)
+        assert isinstance(app.screen, NonMisScreen)
+        assert store.account(tim).mis_id is None
+
+
+# -- run history, audit ---------------------------------------------------------------------------
+
+
+async def test_run_history_overall_and_per_school_with_details(store):
+    app = app_on(store, "history", None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, RunHistoryScreen)
+        assert keys_of(table(app)) == [
+            "204-3210-r3",
+            "204-3210-r2",
+            "204-3211-r1",
+            "204-3210-r1",
+        ]
+        await pilot.press("slash")
+        await type_text(pilot, "failed")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert keys_of(table(app)) == ["204-3210-r3"]
+        await pilot.press("enter")
+        await settle(pilot)
+        details = screen_text(app)
+        assert "503 Service Unavailable" in details and "deskop" in details
+        await pilot.press("escape", "escape", "escape")
+        await settle(pilot)
+        app.open_screen("history", VALE)
+        await settle(pilot)
+        assert keys_of(table(app)) == ["204-3211-r1"]
+
+
+async def test_audit_log_filter_and_details(store):
+    app = app_on(store, "audit", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, AuditScreen)
+        events = [r.data for r in table(app).shown]
+        assert [e.at for e in events] == sorted((e.at for e in events), reverse=True)
+        await pilot.press("slash")
+        await type_text(pilot, "unallocate")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert {r.data.action for r in table(app).shown} == {"unallocate"}
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "status" in screen_text(app) and "unallocated" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, AuditScreen)
+
+
+# -- every screen: literal names, keys help, NO_COLOR ---------------------------------------------
+
+SCREENS = [
+    ("bulk_results", HILL),
+    ("users", None),
+    ("non_mis", HILL),
+    ("history", None),
+    ("audit", None),
+]
+
+
+@pytest.mark.parametrize(("kind", "dfe"), SCREENS)
+async def test_question_mark_lists_every_key(store, kind, dfe):
+    app = app_on(store, kind, dfe)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, KeysHelp)
+        text = screen_text(app)
+        assert "Back" in text
+        assert "Filter" in text or "Search" in text
+
+
+async def test_names_with_markup_and_control_characters_are_literal(store):
+    markup_user = username_of(store, MARKUP, "O'Brien-Smith")
+    control_user = username_of(store, "Zoë", CONTROL)
+    shown_control = "Lee␛[31mred␇"
+    app = app_on(store, "bulk_results", HILL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert MARKUP in text and shown_control in text
+        await pilot.press("5")
+        await settle(pilot)
+        assert MARKUP in screen_text(app) and shown_control in screen_text(app)
+
+        app.open_screen("users")
+        await settle(pilot)
+        await pilot.press("slash")
+        await type_text(pilot, "obrien")
+        await pilot.press("enter")
+        await settle(pilot, 3)
+        assert MARKUP in screen_text(app)
+        app.push_screen(AccountScreen(store, control_user))
+        await settle(pilot)
+        assert shown_control in screen_text(app)
+        assert "\x1b" not in screen_text(app)
+        app.push_screen(AccountScreen(store, markup_user))
+        await settle(pilot)
+        assert MARKUP in screen_text(app)
+
+        app.open_screen("audit", None)
+        await settle(pilot)
+        assert MARKUP in screen_text(app)  # in the change column of the account's creation
+
+
+async def test_no_color_keeps_the_words(store, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_on(store, "history", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.no_color
+        assert "FAILED" in screen_text(app)
+        app.open_screen("bulk_results", HILL)
+        await settle(pilot)
+        await pilot.press("4", "space")
+        await settle(pilot)
+        assert "✓" in screen_text(app)  # the mark is a sign, not a colour
+        await pilot.press("1")
+        await settle(pilot)
+        assert "invalid" in screen_text(app) and "needs_matching" in screen_text(app)
