@@ -32,9 +32,11 @@ def test_no_command_opens_the_console_on_the_store(cli, monkeypatch):
     import uso_tui.tui.app as app
 
     opened = []
-    monkeypatch.setattr(app, "run_console", lambda store: opened.append(store.root))
+    monkeypatch.setattr(
+        app, "run_console", lambda store, operator: opened.append((store.root, operator))
+    )
     assert cli().status == 0
-    assert opened == [cli.data_dir]
+    assert opened == [(cli.data_dir, "alice")]
     assert (cli.data_dir / "store.json").exists()  # a first start makes an empty store
     assert cli("console").status == 0 and len(opened) == 2
 
@@ -43,7 +45,7 @@ def test_demo_gets_only_an_explicit_data_dir(cli, capsys, monkeypatch, tmp_path)
     import uso_tui.demo as demo
 
     calls = []
-    monkeypatch.setattr(demo, "run_demo", lambda data_dir: calls.append(data_dir))
+    monkeypatch.setattr(demo, "run_demo", lambda data_dir, operator: calls.append(data_dir))
     assert cli("demo").status == 0
     monkeypatch.setenv("USO_TUI_DATA_DIR", str(tmp_path / "configured"))
     assert main(["demo"]) == 0

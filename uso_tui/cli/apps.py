@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 def cmd_console(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.tui.app import run_console  # noqa: PLC0415 - textual only when the console opens
 
-    result = run_console(ctx.store(create=True))
+    result = run_console(ctx.store(create=True), operator=ctx.operator)
     return result if isinstance(result, int) else 0
 
 
@@ -38,7 +38,7 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
 
     # Only an explicit --data-dir: the configured store (USO_TUI_DATA_DIR) is never filled with
     # demo schools.
-    result = run_demo(ctx.data_dir if ctx.data_dir_given else None)
+    result = run_demo(ctx.data_dir if ctx.data_dir_given else None, operator=ctx.operator)
     return result if isinstance(result, int) else 0
 
 
