@@ -400,3 +400,46 @@ def test_allowed_hosts(store, monkeypatch):
     monkeypatch.setenv("USO_TUI_ALLOWED_MIS_HOSTS", "localhost:9000")
     store.set_allowed_mis_hosts(["127.0.0.1:8765", " "])
     assert store.allowed_mis_hosts() == frozenset({"127.0.0.1:8765", "localhost:9000"})
+
+
+def test_run_of_a_dead_process_reads_as_interrupted(store, tmp_path):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys; from uso_tui.store import open_store; from uso_tui.domain.models import Run\n"
+        "s = open_store(sys.argv[1])\n"
+        "with s.transaction('sched') as tx:\n"
+        "    rid = tx.next_run_id('204-3210')\n"
+        "    tx.put_run(Run(rid, '204-3210', 'schedule', 'scheduler', started_at='2026-09-01'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(store.root)], check=True)  # exits mid-run
+    assert store.running_runs() == []
+    run = store.run("204-3210-r1")
+    assert (run.status, run.error) == (
+        "failed",
+        "interrupted: the process running it ended before it finished",
+    )
+    assert store.school("204-3210").last_run_status == "failed"
+    assert store.runs()[0].status == "failed"
+    with store.transaction("t") as tx:  # the next writer of the school records it for good
+        assert tx.running_runs("204-3210") == []
+    assert store.school("204-3210").last_run_status == "failed"
+    assert store.runs("204-3210")[0].error.startswith("interrupted")
+
+
+def test_documents_are_tinydb_databases(store):
+    from tinydb import TinyDB, where  # noqa: PLC0415
+
+    with store.transaction("t") as tx:
+        tx.put_account(account(tx, "204-3210", "Tiny", "Db"))
+    db = TinyDB(store.root / "schools" / "204-3210" / "data.json", access_mode="r")
+    try:
+        assert db.table("accounts").search(where("surname") == "Db")[0]["username"] == "tdb.204"
+    finally:
+        db.close()
+    schools = TinyDB(store.root / "schools.json", access_mode="r")
+    try:
+        assert len(schools.table("schools")) == 3
+    finally:
+        schools.close()
