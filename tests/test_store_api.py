@@ -443,3 +443,17 @@ def test_documents_are_tinydb_databases(store):
         assert len(schools.table("schools")) == 3
     finally:
         schools.close()
+
+
+def test_store_upgraded_by_another_process_is_not_written(store):
+    (store.root / "store.json").write_text('{"schema": 2}')
+    with pytest.raises(NewerSchema), store.transaction("t") as tx:
+        tx.add_exclusion("204-3210", "A", "B", None, NOW)
+
+
+def test_recent_feed_keeps_the_order_events_were_made(store):
+    with store.transaction("op") as tx:
+        tx.audit(AuditEvent(NOW, "op", "204-3210", "create", "first"))
+        tx.audit(AuditEvent(NOW, "op", "204-3211", "create", "second"))
+        tx.audit(AuditEvent(NOW, "op", "204-3210", "create", "third"))
+    assert [e.subject for e in store.audit()] == ["third", "second", "first"]

@@ -364,6 +364,7 @@ class TinyStore(Store):
     def transaction(self, operator: str) -> Iterator[TinyTransaction]:
         with write_lock(self.root):
             recover(self.root)
+            self._check_schema()  # another process may have upgraded the store since open
             tx = TinyTransaction(self, operator)
             try:
                 yield tx

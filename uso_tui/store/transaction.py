@@ -74,6 +74,7 @@ class TinyTransaction(Transaction):
         self._reserved: set[str] = set()
         self._secrets: dict[str, str] = {}
         self._events: dict[str | None, list[dict[str, Any]]] = {}
+        self._events_in_order: list[dict[str, Any]] = []  # for the recent feed
         self._runs_put: dict[str, dict[str, Any]] = {}
         self._files: dict[tuple[str, str], dict[str, Any]] = {}
         self._new_schools: set[str] = set()
@@ -332,6 +333,7 @@ class TinyTransaction(Transaction):
         self._check_open()
         for d in to_docs(events):
             self._events.setdefault(d.get("school"), []).append(d)
+            self._events_in_order.append(d)
 
     def put_processed_file(self, pf: ProcessedFile) -> None:
         self._entry(pf.school)
@@ -369,8 +371,7 @@ class TinyTransaction(Transaction):
                 school = None
             commit.write(lay.audit_dir(school) / segment_name(n), encode(segment_doc(events)))
         if recent is not None:
-            for events in self._events.values():
-                recent.add_events(events)
+            recent.add_events(self._events_in_order)
             recent.put_runs(list(self._runs_put.values()))
             commit.write(lay.recent_json, encode(recent.dump()))
         for (dfe, run_id), pf in self._files.items():
