@@ -347,3 +347,37 @@ def test_run_due_and_scheduler(cli, sim):
     res = cli("scheduler", "--once")
     assert res.status == 0
     assert "scheduler started" in res.err and "scheduler stopped" in res.err
+
+
+def test_ctrl_c_cancels_before_the_apply(cli, sim):
+    import os
+    import signal
+    import subprocess
+
+    add(cli, sim, DFE, [AMY, BOB])
+    sim.set_switches(DFE, latency=1.0)  # slow enough to interrupt mid-fetch
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uso_tui", "--data-dir", str(cli.data_dir), "sync", DFE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        seen = ""
+        while "fetching" not in seen:
+            line = proc.stderr.readline()
+            assert line, seen
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "cancelled" in out and "cancelling" in err
+    runs = cli.ok("runs", DFE, "--json").json()
+    assert runs[0]["status"] == "cancelled"
+    assert cli.ok("accounts", DFE, "--json").json() == []
+    everywhere = cli.ok("runs", "--json").json()
+    assert runs[0]["run_id"] in [r["run_id"] for r in everywhere]

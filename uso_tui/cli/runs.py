@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -34,8 +36,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     c.add_argument("run_id", metavar="RUN_ID")
     c.set_defaults(func=cmd_confirm)
 
-    r = sub.add_parser("runs", parents=[parent], help="a school's run history, newest first")
-    r.add_argument("dfe", metavar="DFE")
+    r = sub.add_parser("runs", parents=[parent], help="run history, newest first")
+    r.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: recent, all)")
     r.add_argument("--limit", type=int, default=None)
     r.set_defaults(func=cmd_runs)
 
@@ -204,6 +206,27 @@ def _print_plan(plans: list[Any], ctx: Context) -> None:
             ctx.stdout.write(f"HELD ({p.report}): {plain(p.hold_reason)}\n")
 
 
+@contextlib.contextmanager
+def _ctrl_c_cancels(cancel: threading.Event, ctx: Context) -> Iterator[None]:
+    """The first Ctrl-C asks the run to stop before its apply (recorded as cancelled, nothing
+    changed); a second one quits at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        ctx.note("cancelling: the run stops before it applies anything (Ctrl-C again to quit)")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.runner import run_school  # noqa: PLC0415
 
@@ -211,19 +234,20 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     store = ctx.store()
     store.school(dfe)
     cancel = threading.Event()
-    result = asyncio.run(
-        run_school(
-            store,
-            dfe,
-            trigger="cli",
-            operator=ctx.operator,
-            now=ctx.now(),
-            reports=[args.report] if args.report else None,
-            dry_run=args.dry_run,
-            on_progress=None if args.json else ProgressLines(ctx),
-            cancel=cancel,
+    with _ctrl_c_cancels(cancel, ctx):
+        result = asyncio.run(
+            run_school(
+                store,
+                dfe,
+                trigger="cli",
+                operator=ctx.operator,
+                now=ctx.now(),
+                reports=[args.report] if args.report else None,
+                dry_run=args.dry_run,
+                on_progress=None if args.json else ProgressLines(ctx),
+                cancel=cancel,
+            )
         )
-    )
     run = result.run
     plans = _plans(result) if args.dry_run else []
     if args.json:
@@ -251,10 +275,13 @@ def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
-    dfe = check_dfe(args.dfe)
+    dfe = check_dfe(args.dfe) if args.dfe else None
     if args.limit is not None and args.limit < 1:
         raise InvalidInput("--limit must be at least 1")
-    runs = ctx.store().runs(dfe, limit=args.limit)
+    store = ctx.store()
+    if dfe is not None:
+        store.school(dfe)
+    runs = store.runs(dfe, limit=args.limit)
     if args.json:
         emit_json([r.public() for r in runs], ctx.stdout)
         return 0
