@@ -9,14 +9,18 @@ the client secret or a token: errors carry the school, the path, the status and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hashlib
 import logging
 import random
+import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import certifi
 import httpx
 import orjson
 
@@ -31,6 +35,7 @@ REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/emplo
 REPORT_KEYS = {"students": "students", "staff": "employees"}
 MAX_PAGES = 100_000  # a server that never ends its paging is an error, not an endless loop
 TRANSIENT_MIN_STATUS = 500
+IDLE_POOLS = 32  # per-school connection pools kept open while idle
 
 OnPage = Callable[[int, int | None, int], None]
 OnEvent = Callable[[str], None]
@@ -91,18 +96,18 @@ class IrisClient:
         timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
         )
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
         # verify=True always; redirects are not followed (one could lead to a non-allowed host).
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            timeout=timeout,
-            limits=limits,
-            verify=True,
-            follow_redirects=False,
-            trust_env=False,
+        self._http_kw: dict[str, Any] = dict(
+            timeout=timeout, verify=_tls_context(), follow_redirects=False, trust_env=False
         )
+        # Without an injected transport each school gets a small pool of its own: httpcore's
+        # single pool costs time per request in proportion to all its connections, which made
+        # 300 schools at once CPU-bound in the client. Idle pools beyond IDLE_POOLS are closed.
+        self._shared: httpx.AsyncClient | None = None
+        if transport is not None:
+            self._shared = httpx.AsyncClient(transport=transport, **self._http_kw)
+        self._pools: dict[str, httpx.AsyncClient] = {}
+        self._users: dict[str, int] = {}
         self._all = asyncio.Semaphore(max_connections)
         self._per_host: dict[str, asyncio.Semaphore] = {}
         self._tokens: dict[tuple[str, str], _Token] = {}
@@ -119,7 +124,36 @@ class IrisClient:
 
     async def aclose(self) -> None:
         self._tokens.clear()
-        await self._http.aclose()
+        pools = list(self._pools.values())
+        self._pools.clear()
+        for pool in pools:
+            await pool.aclose()
+        if self._shared is not None:
+            await self._shared.aclose()
+
+    def _http(self, base: str) -> httpx.AsyncClient:
+        if self._shared is not None:
+            return self._shared
+        pool = self._pools.get(base)
+        if pool is None:
+            limits = httpx.Limits(
+                max_connections=self.max_per_host, max_keepalive_connections=self.max_per_host
+            )
+            pool = self._pools[base] = httpx.AsyncClient(limits=limits, **self._http_kw)
+        return pool
+
+    @contextlib.asynccontextmanager
+    async def _using(self, base: str) -> AsyncIterator[None]:
+        """Marks a school's pool busy; an idle pool is closed once too many are open."""
+        self._users[base] = self._users.get(base, 0) + 1
+        try:
+            yield
+        finally:
+            self._users[base] -= 1
+            if not self._users[base]:
+                del self._users[base]
+                if len(self._pools) > IDLE_POOLS and base in self._pools:
+                    await self._pools.pop(base).aclose()
 
     # ---- public API ----
 
@@ -135,6 +169,11 @@ class IrisClient:
         if report not in REPORT_PATHS:
             raise IrisError(f"report {report!r} is not supported for IRIS", school=school.dfe)
         ctx = self._ctx(school, secret, on_event)
+        async with self._using(ctx.base):
+            return await self._fetch(ctx, report, on_page)
+
+    async def _fetch(self, ctx: _Ctx, report: str, on_page: OnPage | None) -> Export:
+        school = ctx.school
         key = REPORT_KEYS[report]
         path = REPORT_PATHS[report]
 
@@ -200,14 +239,16 @@ class IrisClient:
     async def test_connection(self, school: School, secret: str) -> dict[str, int]:
         """Gets a token and returns {report: totalCount} for each enabled report."""
         ctx = self._ctx(school, secret, None)
-        await self._token(ctx)
         out: dict[str, int] = {}
-        for report in school.reports:
-            if report not in REPORT_PATHS:
-                continue
-            body = await self._page(ctx, REPORT_PATHS[report], REPORT_KEYS[report], 1, size=1)
-            count = _int(body.get("totalCount"))
-            out[report] = count if count is not None else len(body[REPORT_KEYS[report]])
+        async with self._using(ctx.base):
+            await self._token(ctx)
+            for report in school.reports:
+                if report not in REPORT_PATHS:
+                    continue
+                key = REPORT_KEYS[report]
+                body = await self._page(ctx, REPORT_PATHS[report], key, 1, size=1)
+                count = _int(body.get("totalCount"))
+                out[report] = count if count is not None else len(body[key])
         return out
 
     # ---- paging ----
@@ -367,7 +408,7 @@ class IrisClient:
                         # requests than the school's bound while it ages.
                         token = await self._token(ctx, in_slot=True)
                         headers["Authorization"] = f"Bearer {token.value}"
-                    resp = await self._http.request(
+                    resp = await self._http(ctx.base).request(
                         method, url, params=params, data=data, headers=headers
                     )
                     if auth and resp.status_code == 401 and not refreshed:
@@ -384,7 +425,7 @@ class IrisClient:
                         self._drop_token(ctx, token)
                         token = await self._token(ctx, in_slot=True)
                         headers["Authorization"] = f"Bearer {token.value}"
-                        resp = await self._http.request(
+                        resp = await self._http(ctx.base).request(
                             method, url, params=params, data=data, headers=headers
                         )
             except httpx.TimeoutException as exc:
@@ -472,6 +513,13 @@ class IrisClient:
             _event(ctx, f"{reason}: retrying in {delay:.1f}s")
             await self._sleep(delay)
             slept += delay
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context (certificates and host names checked) for every pool: loading
+    the CA bundle costs ~30 ms, too much to repeat per school."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class _Slot:

@@ -20,28 +20,43 @@ _DATE_RE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:$|[T ]\S*\s*$)")
 
 def text(value: Any) -> str | None:
     """Stripped text, or None for null/empty/blank. Numbers (a year group of 7) become text."""
+    if type(value) is str:  # the common case first: this runs for every field of every record
+        value = value.strip()
+        return value or None
     if value is None or isinstance(value, bool):
         return None
-    if not isinstance(value, str):
-        if isinstance(value, int | float):
-            value = str(value)
-        else:
-            return None
-    value = value.strip()
-    return value or None
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+_DATES: dict[str, str | None] = {}  # IRIS sends the same few thousand dates again and again
 
 
 def iso_date(value: Any) -> str | None:
     """`YYYY-MM-DD` from an ISO date or date-time string; None when absent or unparseable."""
-    if not isinstance(value, str):
+    if type(value) is not str:
         return None
+    got = _DATES.get(value, _MISSING)
+    if got is not _MISSING:
+        return got  # type: ignore[return-value]
     m = _DATE_RE.match(value)
-    if not m:
-        return None
-    try:
-        return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
-    except ValueError:  # 2012-02-30
-        return None
+    out: str | None = None
+    if m:
+        try:
+            out = date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+        except ValueError:  # 2012-02-30
+            out = None
+    if len(_DATES) > 200_000:
+        _DATES.clear()
+    _DATES[value] = out
+    return out
+
+
+_MISSING = object()
 
 
 def _dob(value: Any) -> tuple[str | None, str | None]:

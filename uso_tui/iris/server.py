@@ -137,21 +137,36 @@ def serve(
 
 
 def main(argv: list[str]) -> int:
-    """`uso-tui iris-sim [--host H] [--port P] [--seed N] [--schools N] [--latency S]`."""
+    """`uso-tui iris-sim [--host H] [--port P] [--seed N] [--schools N] [--las N] [--size N]
+    [--latency S] [--max-page-size N]`: serves until Ctrl-C."""
     p = argparse.ArgumentParser(prog="uso-tui iris-sim", description="Serve the IRIS simulator.")
     p.add_argument("--host", default=DEFAULT_HOST)
-    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     p.add_argument("--seed", type=int, default=1, help="data generator seed (default 1)")
     p.add_argument("--schools", type=int, default=6, help="how many schools (default 6)")
+    p.add_argument("--las", type=int, default=2, help="how many local authorities (default 2)")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="people per school (default: primary 50-450, secondary 600-3,000)",
+    )
     p.add_argument(
         "--latency", type=float, default=0.0, help="seconds added to every answer (default 0)"
     )
+    p.add_argument(
+        "--max-page-size", type=int, default=None, help="at most this many records per page"
+    )
     args = p.parse_args(argv)
-    if args.schools < 1:
-        p.error("--schools must be at least 1")
-    sim = make_simulator(args.seed, args.schools)
+    if args.schools < 1 or args.las < 1:
+        p.error("--schools and --las must be at least 1")
+    if args.size is not None and args.size < 2:
+        p.error("--size must be at least 2")
+    sim = make_simulator(args.seed, args.schools, args.las, size=args.size)
     if args.latency:
         sim.set_switches(latency=args.latency)
+    if args.max_page_size:
+        sim.set_switches(max_page_size=args.max_page_size)
     try:
         serve(args.host, args.port, sim=sim)
     except OSError as exc:
