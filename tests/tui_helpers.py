@@ -120,3 +120,25 @@ def put_markup_case(store, dfe: str) -> str:
             )
         )
     return case_id
+
+
+def run_all(demo: Demo) -> None:
+    """Every demo school's scheduled run against the churned estate: opens match cases, holds."""
+    import asyncio
+
+    from uso_tui.sync.runner import run_school
+
+    async def go() -> None:
+        for school in demo.store.list_schools():
+            await run_school(
+                demo.store, school.dfe, trigger="schedule", operator="scheduler", now=NOW
+            )
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def demo_ran(demo) -> Demo:
+    """The demo after every school's run of the day: the matching queues have cases."""
+    run_all(demo)
+    return demo

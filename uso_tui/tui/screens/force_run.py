@@ -206,7 +206,7 @@ class ForceRunScreen(UsoScreen):
                 bar.update(total=max(rp.records_total, 1), progress=rp.records_done)
             elif rp.pages_total:
                 bar.update(total=rp.pages_total, progress=rp.pages_done)
-            elif snap["done"]:
+            elif snap["done"] and phase in ("succeeded", "held", "done"):
                 bar.update(total=1, progress=1)
         self.query_one("#counters", Static).update(counters_text(snap["counts"]))
         log = self.query_one(Log)
@@ -242,9 +242,13 @@ class ForceRunScreen(UsoScreen):
         c = run.counts
         text = Text(end="")
         text.append_text(status_text(run.status))
-        text.append(f"  {when(run.finished_at, seconds=True)}  ")
+        text.append(f"  {when(run.finished_at)}  ")
         if run.status == "succeeded":
             text.append(f"{c.get('fetched', 0):,} records, {c.get('unchanged', 0):,} unchanged.")
+        elif run.status == "held" and run.confirmed_at:
+            text.append_text(
+                plain(f"Held unallocations confirmed by {run.confirmed_by}.", "bold green")
+            )
         elif run.status == "held":
             text.append(
                 f"{len(run.held_usernames)} unallocations held (safety hold). "
@@ -315,21 +319,18 @@ class ForceRunScreen(UsoScreen):
     # -- keys ----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # False hides a key from the footer: only what can be done now is offered
         running = self.live is not None and not self.live.done
         if action == "cancel_run":
-            return True if running else None
+            return running
         if action == "confirm_held":
             return (
-                True
-                if (
-                    self.final is not None
-                    and self.final.status == "held"
-                    and not self.final.confirmed_at
-                )
-                else None
+                self.final is not None
+                and self.final.status == "held"
+                and not self.final.confirmed_at
             )
         if action == "run_again":
-            return True if (not running and self.external is None) else None
+            return not running and self.external is None
         return True
 
     def action_cancel_run(self) -> None:

@@ -246,18 +246,19 @@ class MatchingScreen(UsoScreen):
     # -- moving --------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # False hides the key, None shows it dimmed (not possible right now)
         case = self.case
         if action in ("match", "create", "exclude", "skip", "search"):
-            if case is None or self.busy:
-                return None if case is None else False
-            if case.status != "open":
+            if case is None:
                 return False
+            if self.busy or case.status != "open":
+                return None
             if action == "match" and self.highlighted() is None:
-                return False
+                return None
         if action == "undo":
-            return True if self.decided else None
+            return bool(self.decided)
         if action == "previous":
-            return self.index > 0
+            return True if self.index > 0 else None
         return True
 
     def action_next(self) -> None:

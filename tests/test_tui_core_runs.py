@@ -1,0 +1,264 @@
+"""Force runs and the matching queue, end to end on the demo store and its simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from textual.widgets import DataTable
+
+pytest.register_assert_rewrite("tui_helpers")
+from tui_helpers import NOW, OPERATOR, make_app, screen_text, settle, wait_for  # noqa: E402
+
+from uso_tui.sync.runner import current_run, run_school  # noqa: E402
+from uso_tui.tui.live import RunProgress  # noqa: E402
+from uso_tui.tui.widgets import Confirm, Prompt  # noqa: E402
+
+pytest_plugins = ["tui_helpers"]  # the demo fixtures
+
+
+def accounts_state(store, dfe):
+    return sorted((a.username, a.status, a.school, a.mis_id) for a in store.school_accounts(dfe))
+
+
+def busiest(store):
+    return max(store.list_schools(), key=lambda s: s.open_cases)
+
+
+async def test_force_run_live_held_then_confirm(demo):
+    store, dfe = demo.store, demo.held_school
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_school(dfe)
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot, 3)
+        screen = app.screen
+        assert screen.kind == "force_run"
+        run = screen.final
+        assert run is not None and run.status == "held" and run.held_usernames
+        text = screen_text(app)
+        assert "HELD" in text and "Created" in text and "To match" in text
+        assert f"{len(run.held_usernames)} unallocations held" in text
+        before = {u: store.account(u).status for u in run.held_usernames}
+        assert set(before.values()) == {"active"}
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm)
+        dialog = screen_text(app)
+        assert f"Unallocate {len(run.held_usernames)} accounts" in dialog
+        assert run.held_usernames[0] in dialog
+        await pilot.press("y")
+        await settle(pilot)
+        after = {u: store.account(u).status for u in run.held_usernames}
+        assert set(after.values()) == {"unallocated"}
+        assert store.run(run.run_id).confirmed_by == OPERATOR
+        # the end offers the matching queue
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.screen.kind == "matching" and app.screen.dfe == dfe
+
+
+async def test_cancel_before_apply_changes_nothing(demo):
+    store, dfe = demo.store, demo.held_school
+    demo.sim.set_switches(dfe, latency=0.4)
+    before = accounts_state(store, dfe)
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("force_run", dfe)
+        await wait_for(
+            pilot,
+            lambda: app.live_runs.get(dfe) is not None and app.live_runs[dfe].run_id is not None,
+        )
+        live = app.live_runs[dfe]
+        assert not live.done
+        await pilot.press("c")
+        await settle(pilot, 3)
+        assert live.done
+        run = app.screen.final
+        assert run.status == "cancelled"
+        assert store.run(run.run_id).status == "cancelled"
+        assert "nothing changed" in screen_text(app)
+    assert accounts_state(store, dfe) == before
+
+
+async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
+    store, dfe = demo.store, demo.held_school
+    demo.sim.set_switches(dfe, latency=0.5, max_page_size=40)
+    runs_before = len(store.runs(dfe))
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("force_run", dfe)
+        await wait_for(pilot, lambda: dfe in app.live_runs)
+        live = app.live_runs[dfe]
+        await pilot.press("escape")
+        assert app.screen.kind == "schools"
+        table = app.screen.query_one(DataTable)
+        # the console answers keys while the run goes on in its worker
+        await pilot.press("s")
+        row = table.cursor_row
+        await pilot.press("k" if row else "j")
+        assert app.screen.sort_by == "dfe" and table.cursor_row == (row - 1 if row else 1)
+        assert not live.done
+        await settle(pilot, 3)
+        assert live.done and live.result.run.status == "held"
+        # reopening shows that run, it does not start another
+        app.open_screen("force_run", dfe)
+        await settle(pilot)
+        assert app.screen.final.run_id == live.result.run.run_id
+        assert len(store.runs(dfe)) == runs_before + 1
+
+
+async def test_a_run_from_another_process_is_shown_not_doubled(demo):
+    store, dfe = demo.store, demo.held_school
+    demo.sim.set_switches(dfe, latency=0.3)
+    runs_before = len(store.runs(dfe))
+    done = threading.Event()
+
+    def scheduler():
+        try:
+            asyncio.run(run_school(store, dfe, trigger="schedule", operator="scheduler", now=NOW))
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=scheduler)
+    thread.start()
+    try:
+        app = make_app(store)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: current_run(store, dfe) is not None)
+            app.open_screen("force_run", dfe)
+            await settle(pilot)
+            screen = app.screen
+            assert screen.external is not None and dfe not in app.live_runs
+            assert "running elsewhere" in screen_text(app)
+            assert "scheduler" in screen_text(app)
+            await wait_for(pilot, lambda: screen.final is not None, timeout=30)
+            assert screen.final.trigger == "schedule"
+            assert screen.final.status in ("held", "succeeded")
+    finally:
+        thread.join(timeout=30)
+    assert len(store.runs(dfe)) == runs_before + 1
+
+
+async def test_progress_floods_merge(demo):
+    store, dfe = demo.store, demo.held_school
+    handled = []
+    app = make_app(store)
+    async with app.run_test(
+        size=(80, 24),
+        message_hook=lambda m: handled.append(m) if isinstance(m, RunProgress) else None,
+    ) as pilot:
+        await settle(pilot)
+        app.open_screen("force_run", dfe)
+        await settle(pilot, 3)
+        handled.clear()
+        posted = 5000
+
+        def flood():
+            for _ in range(posted):
+                app.post_message(RunProgress(dfe))
+
+        await asyncio.to_thread(flood)
+        await settle(pilot)
+        assert 0 < len(handled) < posted / 2
+
+
+async def test_matching_queue_decisions_saved_at_once(demo_ran):
+    store = demo_ran.store
+    school = busiest(store)
+    dfe = school.dfe
+    cases = store.cases(dfe)
+    assert len(cases) >= 4
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("matching", dfe)
+        await settle(pilot)
+        screen = app.screen
+        assert f"case 1 of {len(cases)}" in screen_text(app)
+        # 1: match to the highlighted candidate (at another school: confirm the move)
+        first = cases[0]
+        cand = first.candidates[0]
+        await pilot.press("m")
+        await pilot.pause()
+        if cand["school"] != dfe:
+            assert isinstance(app.screen, Confirm)
+            assert "Move" in screen_text(app)
+            await pilot.press("y")
+        await settle(pilot)
+        assert store.case(first.case_id).decision == f"match:{cand['username']}"
+        assert store.account(cand["username"]).school == dfe
+        assert "case 2 of" in screen_text(app)
+        # 2: create a new account
+        await pilot.press("c")
+        await settle(pilot)
+        decided = store.case(cases[1].case_id)
+        assert decided.status == "resolved" and decided.decision.startswith("create:")
+        assert store.account(decided.decision.split(":", 1)[1]).school == dfe
+        # 3: exclude (asks first)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await settle(pilot)
+        assert store.case(cases[2].case_id).decision == "exclude"
+        rec = cases[2].mis_record()
+        assert any(e.surname == rec.surname for e in store.exclusions(dfe))
+        # 4: skip leaves it open
+        await pilot.press("s")
+        await settle(pilot)
+        assert store.case(cases[3].case_id).status == "open"
+        # previous goes back; undo reverses the last saved decision (the skip first, then exclude)
+        index = screen.index
+        await pilot.press("p")
+        assert screen.index == (index - 1) % len(cases)
+        await pilot.press("u")
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        assert store.case(cases[2].case_id).status == "open"
+        assert not any(e.surname == rec.surname for e in store.exclusions(dfe))
+        assert screen.case.case_id == cases[2].case_id
+
+
+async def test_matching_search_any_account(demo_ran):
+    store = demo_ran.store
+    school = busiest(store)
+    dfe = school.dfe
+    case = store.cases(dfe)[0]
+    # an account of the same role elsewhere in the store, not among the candidates
+    known = {c["username"] for c in case.candidates}
+    other = next(
+        a
+        for s in store.list_schools()
+        if s.dfe != dfe
+        for a in store.school_accounts(s.dfe)
+        if a.role == case.role and a.status == "active" and a.username not in known
+    )
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("matching", dfe)
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.screen, Prompt)
+        prompt = app.screen.query_one("#prompt-input")
+        prompt.value = other.username
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.kind == "matching"
+        assert screen.highlighted()["username"] == other.username
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)  # another school: the move is confirmed
+        await pilot.press("y")
+        await settle(pilot)
+        assert store.case(case.case_id).decision == f"match:{other.username}"
+        assert store.account(other.username).school == dfe
