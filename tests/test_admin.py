@@ -121,8 +121,19 @@ def test_update_school_mis_change_needs_matching_url(store):
     with pytest.raises(UnknownSchool):
         admin.update_school(store, "204-0000", operator="bob", now=NOW, name="X")
     assert snapshot(store.root) == before
+    with pytest.raises(InvalidInput, match="needs the new Client Secret"):
+        admin.update_school(
+            store, DFE, operator="bob", now=NOW, mis="ed:gen", url="https://hill.edgen.cloud"
+        )
+    assert snapshot(store.root) == before
     school = admin.update_school(
-        store, DFE, operator="bob", now=NOW, mis="ed:gen", url="https://hill.edgen.cloud"
+        store,
+        DFE,
+        operator="bob",
+        now=NOW,
+        mis="ed:gen",
+        url="https://hill.edgen.cloud",
+        secret="edgen-secret",
     )
     assert (school.mis, school.url) == ("Ed:gen", "https://hill.edgen.cloud")
 

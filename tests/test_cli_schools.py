@@ -171,8 +171,20 @@ def test_set_changes_settings_and_audits_only_changes(one_school):
     assert ev["before"]["name"] == "Hill School" and ev["after"]["name"] == "Hill Academy"
     assert "url" not in ev["after"]
     # Change MIS together with a URL on the new MIS's domain.
-    res = cli.ok("school", "set", DFE, "--mis", "Ed:gen", "--url", "https://hill.edgen.cloud")
-    assert "mis" in res.out and "url" in res.out
+    res = cli("school", "set", DFE, "--mis", "Ed:gen", "--url", "https://hill.edgen.cloud")
+    assert res.status == 2 and "needs the new Client Secret" in res.err
+    res = cli.ok(
+        "school",
+        "set",
+        DFE,
+        "--mis",
+        "Ed:gen",
+        "--url",
+        "https://hill.edgen.cloud",
+        "--client-secret-env",
+        "USO_TEST_SECRET",
+    )
+    assert "mis" in res.out and "url" in res.out and "client secret" in res.out
     assert cli.ok("school", "show", DFE, "--json").json()["mis"] == "Ed:gen"
 
 

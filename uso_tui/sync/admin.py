@@ -256,6 +256,9 @@ def update_school(
         mis = clean.get("mis", school.mis)
         if "url" in clean or "mis" in clean:
             clean["url"] = check_mis_url(clean.get("url", school.url), mis, allowed)
+        if mis != school.mis and secret is None:
+            # IRIS issues credentials per product: the old secret cannot work with the new MIS.
+            raise InvalidInput("changing the MIS needs the new Client Secret")
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         for key, value in clean.items():
