@@ -213,3 +213,10 @@ def test_scheduler_stops_on_sigterm(cli, tmp_path):
             proc.kill()
     assert proc.returncode == 0, err
     assert "scheduler stopped" in err
+
+
+def test_iris_sim_usage_errors_and_help_return_a_status(cli):
+    res = cli("iris-sim", "--schools", "0")
+    assert res.status == 2 and "--schools" in res.err
+    res = cli("iris-sim", "--help")
+    assert res.status == 0 and "--latency" in res.out

@@ -50,5 +50,8 @@ def cmd_iris_sim(args: argparse.Namespace, ctx: Context) -> int:
         argv += ["--host", args.host]
     if args.port is not None:
         argv += ["--port", str(args.port)]
-    result = serve_main(argv + list(getattr(args, "extra", [])))
+    try:
+        result = serve_main(argv + list(getattr(args, "extra", [])))
+    except SystemExit as exc:  # its own parser: --help, or a usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else 1
     return result if isinstance(result, int) else 0
