@@ -28,7 +28,8 @@ from uso_tui.domain.names import normalise
 
 MAX_CANDIDATES = 5
 MIN_SCORE = 60
-NAME_CLOSE = 80  # a forename or surname at least this similar makes a pair worth a case
+NAME_CLOSE = 80  # a forename or surname at least this similar
+SAME_DOB_NAMES = 75  # the mean name score needed when the date of birth is the same
 _SPLIT = re.compile(r"[-\s]+")
 _nicknamer = None
 
@@ -108,6 +109,7 @@ def surname_score(a: str | None, b: str | None) -> int:
     return s
 
 
+@lru_cache(maxsize=50_000)
 def swap_day_month(dob: str) -> str | None:
     """`2012-05-03` -> `2012-03-05` when that is a date and differs."""
     y, m, d = dob[:4], dob[5:7], dob[8:10]
@@ -116,7 +118,8 @@ def swap_day_month(dob: str) -> str | None:
     return f"{y}-{d}-{m}"
 
 
-def one_digit_variants(dob: str) -> list[str]:
+@lru_cache(maxsize=50_000)
+def one_digit_variants(dob: str) -> tuple[str, ...]:
     """Every string with one digit of the date changed (valid or not: only used as lookups)."""
     out = []
     for i, c in enumerate(dob):
@@ -125,7 +128,7 @@ def one_digit_variants(dob: str) -> list[str]:
         for r in "0123456789":
             if r != c:
                 out.append(dob[:i] + r + dob[i + 1 :])
-    return out
+    return tuple(out)
 
 
 def _date(s: str) -> date | None:
@@ -145,11 +148,12 @@ def _shift(d: date, years: int = 0, months: int = 0, days: int = 0) -> str | Non
         return None
 
 
-def near_dates(dob: str) -> list[str]:
+@lru_cache(maxsize=50_000)
+def near_dates(dob: str) -> tuple[str, ...]:
     """A day, a month or a year either side: the slips a keyed-in date of birth often has."""
     d = _date(dob)
     if d is None:
-        return []
+        return ()
     out = [
         _shift(d, days=-1),
         _shift(d, days=1),
@@ -158,9 +162,10 @@ def near_dates(dob: str) -> list[str]:
         _shift(d, years=-1),
         _shift(d, years=1),
     ]
-    return [x for x in out if x]
+    return tuple(x for x in out if x)
 
 
+@lru_cache(maxsize=500_000)
 def dob_score(a: str | None, b: str | None) -> tuple[int, str]:
     """(score, how): equal 100, day/month swapped 85, one digit off, two digits transposed, or a
     day, month or year apart 80."""
@@ -191,41 +196,52 @@ def dob_score(a: str | None, b: str | None) -> tuple[int, str]:
 class _Entry:
     account: Account
     fkeys: tuple[str, ...]
-    skey: str
-    sparts: tuple[str, ...]
-
-
-def _entry(a: Account) -> _Entry:
-    return _Entry(a, forename_keys(a.forename, a.preferred_name), key(a.surname), parts(a.surname))
 
 
 def score_pair(
-    rec_fkeys: tuple[str, ...], rec: MisRecord, e: _Entry
+    rec_fkeys: tuple[str, ...], rec: MisRecord, index: CandidateIndex, i: int
 ) -> tuple[int, list[str]] | None:
-    """The score of an account for a record and why, or None when they do not resemble."""
-    acc = e.account
-    fs = forename_score(rec_fkeys, e.fkeys)
-    ss = surname_score(rec.surname, acc.surname)
-    names = (fs + ss) / 2
-    reasons: list[str] = []
-    if fs < NAME_CLOSE and ss < NAME_CLOSE:
-        # Forename and surname given in the wrong order?
-        swapped = (
-            forename_score((key(rec.surname),), e.fkeys) + surname_score(rec.forename, acc.surname)
-        ) / 2
-        if swapped < 90:
-            return None
-        names, fs, ss = swapped - 10, 100, 100
-        reasons.append("forename and surname swapped")
+    """The score of an account for a record and why, or None when they do not resemble.
+
+    With the same date of birth the names together must be close (one of them may have changed);
+    with a date only plausibly mistyped, both names must be close: two coincidences are common in
+    a local authority of tens of thousands, three are not. Cheapest tests first: most accounts of
+    a block share only the date of birth or the sound of the surname."""
+    acc = index.accounts[i]
     ds, how = dob_score(rec.dob, acc.dob)
+    if ds == 0 and how != "unknown":
+        return None
+    ss = surname_score(rec.surname, acc.surname)
+    equal = how == "equal"
+    reasons: list[str] = []
+    if ss < (SAME_DOB_NAMES * 2 - 100 if equal else NAME_CLOSE):
+        # Only forename and surname given in the wrong order can still make a candidate.
+        if surname_score(rec.forename, acc.surname) < NAME_CLOSE:
+            return None
+        fs = forename_score(rec_fkeys, index.entry(i).fkeys)
+        if fs < NAME_CLOSE:
+            swapped = (
+                forename_score((key(rec.surname),), index.entry(i).fkeys)
+                + surname_score(rec.forename, acc.surname)
+            ) / 2
+            if swapped < 90:
+                return None
+            fs = ss = round(swapped) - 10
+            reasons.append("forename and surname swapped")
+    else:
+        fs = forename_score(rec_fkeys, index.entry(i).fkeys)
+    names = (fs + ss) / 2
     if how == "unknown":
         if fs < 90 or ss < 90:
             return None
         ds = 50
         reasons.append("account has no date of birth")
-    elif ds == 0:
-        return None
-    elif how != "equal":
+    elif equal:
+        if names < SAME_DOB_NAMES:
+            return None
+    else:
+        if fs < NAME_CLOSE or ss < NAME_CLOSE:
+            return None
         reasons.append(f"date of birth {how}")
     if 85 <= fs < 100:
         reasons.append("similar forename or nickname")
@@ -254,56 +270,123 @@ def differs(rec: MisRecord, acc: Account, school: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=200_000)
+def _initials(forename: str | None, preferred: str | None) -> frozenset[str]:
+    return frozenset(k[0] for k in forename_keys(forename, preferred))
+
+
+@lru_cache(maxsize=200_000)
+def _sounds(surname: str | None) -> tuple[tuple[str, str], ...]:
+    """(phonetic key, initial) of each part of a surname."""
+    return tuple((phonetic(p), p[0]) for p in parts(surname))
+
+
+def _years(dob: str | None) -> tuple[str, ...]:
+    if not dob or not dob[:4].isdigit():
+        return ("",)
+    y = int(dob[:4])
+    return (str(y - 1), dob[:4], str(y + 1), "")
+
+
 class CandidateIndex:
-    """Blocking index over one local authority's accounts of one role."""
+    """Blocking index over one local authority's accounts of one role.
+
+    Built in one pass that touches each account's date of birth and cached keys of its names;
+    the rest of an account's keys are computed only when it is scored."""
 
     def __init__(self, accounts: Iterable[Account]) -> None:
-        self.entries: list[_Entry] = []
-        self.by_dob: dict[str, list[int]] = {}
-        self.by_dob_initial: dict[tuple[str, str], list[int]] = {}
-        self.by_sound: dict[tuple[str, str], list[int]] = {}
-        for a in accounts:
-            e = _entry(a)
-            i = len(self.entries)
-            self.entries.append(e)
-            initials = {p[0] for p in e.sparts} or {""}
+        self.accounts: list[Account] = list(accounts)
+        self._entries: dict[int, _Entry] = {}
+        self._latest: dict[str, int] | None = None  # username -> newest position, once add()ed
+        self._dob_initial: dict[str, dict[str, list[int]]] = {}  # filled per date when asked
+        by_dob: dict[str, list[int]] = {}
+        by_sound: dict[tuple[str, str, str], list[int]] = {}
+        for i, a in enumerate(self.accounts):
+            year = a.dob[:4] if a.dob else ""
             if a.dob:
-                self.by_dob.setdefault(a.dob, []).append(i)
-                for c in initials:
-                    self.by_dob_initial.setdefault((a.dob, c), []).append(i)
-            finit = {f[0] for f in e.fkeys} or {""}
-            for p in e.sparts:
-                ph = phonetic(p)
+                got = by_dob.get(a.dob)
+                if got is None:
+                    by_dob[a.dob] = [i]
+                else:
+                    got.append(i)
+            finit = _initials(a.forename, a.preferred_name)
+            for ph, _ in _sounds(a.surname):
                 for c in finit:
-                    self.by_sound.setdefault((ph, c), []).append(i)
+                    k = (ph, c, year)
+                    got = by_sound.get(k)
+                    if got is None:
+                        by_sound[k] = [i]
+                    else:
+                        got.append(i)
+        self.by_dob = by_dob
+        self.by_sound = by_sound
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.accounts)
+
+    def add(self, account: Account) -> None:
+        """Adds (or, after a change, re-adds) an account; the old entry of its username is
+        skipped from then on."""
+        if self._latest is None:
+            self._latest = {a.username: i for i, a in enumerate(self.accounts)}
+        i = len(self.accounts)
+        self.accounts.append(account)
+        self._latest[account.username] = i
+        if account.dob:
+            self.by_dob.setdefault(account.dob, []).append(i)
+            self._dob_initial.pop(account.dob, None)
+        year = account.dob[:4] if account.dob else ""
+        for ph, _ in _sounds(account.surname):
+            for c in _initials(account.forename, account.preferred_name):
+                self.by_sound.setdefault((ph, c, year), []).append(i)
+
+    def entry(self, i: int) -> _Entry:
+        e = self._entries.get(i)
+        if e is None:
+            a = self.accounts[i]
+            e = self._entries[i] = _Entry(a, forename_keys(a.forename, a.preferred_name))
+        return e
+
+    def _by_initial(self, dob: str) -> dict[str, list[int]]:
+        sub = self._dob_initial.get(dob)
+        if sub is None:
+            sub = self._dob_initial[dob] = {}
+            for i in self.by_dob.get(dob, ()):
+                for p in parts(self.accounts[i].surname):
+                    sub.setdefault(p[:2], []).append(i)
+        return sub
 
     def _block(self, rec: MisRecord) -> set[int]:
         found: set[int] = set()
         dob = rec.dob
+        by_dob = self.by_dob
         if dob:
-            found.update(self.by_dob.get(dob, ()))
+            found.update(by_dob.get(dob, ()))
             swapped = swap_day_month(dob)
             if swapped:
-                found.update(self.by_dob.get(swapped, ()))
-            initials = {p[0] for p in parts(rec.surname)}
+                found.update(by_dob.get(swapped, ()))
+            # A mistyped date, with the surname's first two letters to keep the block small.
+            initials = {p[:2] for p in parts(rec.surname)}
             for v in (*one_digit_variants(dob), *near_dates(dob)):
-                for c in initials:
-                    found.update(self.by_dob_initial.get((v, c), ()))
-        rec_f = forename_keys(rec.forename, rec.preferred_name)
-        finit = {f[0] for f in rec_f}
-        for p in parts(rec.surname):
-            ph = phonetic(p)
+                if v in by_dob:
+                    sub = self._by_initial(v)
+                    for c in initials:
+                        found.update(sub.get(c, ()))
+        # The sound of the surname with the forename's initial, born within a year (or with no
+        # date of birth on the account): dates mistyped in other ways.
+        years = _years(dob)
+        by_sound = self.by_sound
+        finit = _initials(rec.forename, rec.preferred_name)
+        for ph, _ in _sounds(rec.surname):
             for c in finit:
-                found.update(self.by_sound.get((ph, c), ()))
+                for y in years:
+                    found.update(by_sound.get((ph, c, y), ()))
         # Names in the wrong order: the record's forename as a surname.
         sinit = {p[0] for p in parts(rec.surname)}
-        for p in parts(rec.forename):
-            ph = phonetic(p)
+        for ph, _ in _sounds(rec.forename):
             for c in sinit:
-                found.update(self.by_sound.get((ph, c), ()))
+                for y in years:
+                    found.update(by_sound.get((ph, c, y), ()))
         return found
 
     def candidates(
@@ -311,13 +394,13 @@ class CandidateIndex:
     ) -> list[Candidate]:
         """At most 5 candidates, best first: score, then the record's own school, then username."""
         rec_f = forename_keys(rec.forename, rec.preferred_name)
+        latest = self._latest
         scored: list[tuple[int, bool, str, Candidate]] = []
         for i in self._block(rec):
-            e = self.entries[i]
-            acc = e.account
-            if acc.username in exclude:
+            acc = self.accounts[i]
+            if acc.username in exclude or (latest is not None and latest[acc.username] != i):
                 continue
-            got = score_pair(rec_f, rec, e)
+            got = score_pair(rec_f, rec, self, i)
             if got is None:
                 continue
             score, reasons = got
