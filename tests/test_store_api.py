@@ -457,3 +457,13 @@ def test_recent_feed_keeps_the_order_events_were_made(store):
         tx.audit(AuditEvent(NOW, "op", "204-3211", "create", "second"))
         tx.audit(AuditEvent(NOW, "op", "204-3210", "create", "third"))
     assert [e.subject for e in store.audit()] == ["third", "second", "first"]
+
+
+def test_bad_usernames_refused_and_unsearchable_words_match_no_one(store):
+    for bad in ("a b.204", "../x.204", "", "tab\t.204"):
+        with pytest.raises(StoreError, match="invalid username"), store.transaction("t") as tx:
+            tx.put_account(Account(bad, "pupil", "A", "B", None, "204-3210"))
+    with store.transaction("t") as tx:
+        tx.put_account(account(tx, "204-3210", "Ann", "Lee"))
+    assert store.search_accounts("- ?") == []
+    assert [h.username for h in store.search_accounts("")] == ["alee.204"]

@@ -1,10 +1,11 @@
 """names.idx: one compact text line per account of a school, so a search across 1.5 million
 accounts reads plain text with C-speed substring search and parses no JSON.
 
-Line: `KEYS\\tusername\\trole\\tstatus\\tschool\\tdob\\tforename\\tsurname\\tpreferred\\n` where KEYS is
-` tok tok ...`: the normalised forename, preferred name and surname, each part of multi-part
-names, the username and the date of birth. A word prefix-matches a token exactly when
-`" " + word` occurs in KEYS.
+Line: `KEYS\\tFLAGS\\tforename\\tsurname\\tpreferred\\n`. KEYS is ` username dob tok tok ...`: the
+username, the date of birth (`~` when none), then the normalised forename, preferred name and
+surname and each part of multi-part names. A word prefix-matches a token exactly when
+`" " + word` occurs in KEYS. FLAGS is three letters: role (p/s), status (a/u), and whether the
+account is at this school (1) or unallocated from it (0).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 _norm = lru_cache(maxsize=200_000)(normalise)
 
 
-def _tokens(d: dict[str, Any]) -> list[str]:
+def _name_tokens(d: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for field in ("forename", "preferred_name", "surname"):
         value = d.get(field) or ""
@@ -36,29 +37,25 @@ def _tokens(d: dict[str, Any]) -> list[str]:
         parts = _SPLIT.split(value)
         if len(parts) > 1:
             out.extend(p for p in map(_norm, parts) if p)
-    out.append(d["username"].lower())
-    if d.get("dob"):
-        out.append(d["dob"])
     seen: set[str] = set()
     return [t for t in out if not (t in seen or seen.add(t))]
 
 
+ROLE_FLAG = {"pupil": "p", "staff": "s"}
+ROLE_OF_FLAG = {v: k for k, v in ROLE_FLAG.items()}
+STATUS_FLAG = {"active": "a", "unallocated": "u"}
+STATUS_OF_FLAG = {v: k for k, v in STATUS_FLAG.items()}
+
+
 def index_line(d: dict[str, Any]) -> str:
-    """The index line of one account (as its stored dict)."""
-    fields = (
-        d["username"],
-        d["role"],
-        d["status"],
-        d.get("school") or "",
-        d.get("dob") or "",
-        d.get("forename") or "",
-        d.get("surname") or "",
-        d.get("preferred_name") or "",
-    )
-    body = "\t".join(fields)
-    if "\n" in body or "\r" in body or body.count("\t") != len(fields) - 1:
-        body = "\t".join(f.translate(_CTRL) for f in fields)  # untrusted names: keep one line
-    return " " + " ".join(_tokens(d)) + "\t" + body + "\n"
+    """The index line of one account (as its stored dict; usernames hold no white space)."""
+    names = (d.get("forename") or "", d.get("surname") or "", d.get("preferred_name") or "")
+    body = "\t".join(names)
+    if "\n" in body or "\r" in body or body.count("\t") != 2:
+        body = "\t".join(f.translate(_CTRL) for f in names)  # untrusted names: keep one line
+    flags = ROLE_FLAG[d["role"]] + STATUS_FLAG[d["status"]] + ("1" if d.get("school") else "0")
+    keys = " ".join([d["username"].lower(), d.get("dob") or "~", *_name_tokens(d)])
+    return " " + keys + "\t" + flags + "\t" + body + "\n"
 
 
 def index_fields(d: dict[str, Any]) -> tuple:
@@ -82,17 +79,17 @@ def build_index(
 ) -> bytes:
     """The index of a school's accounts (by username), in username order. With the previous
     index and the usernames whose line changed, only those lines are made again."""
-    reuse: dict[str, bytes] = {}
+    reuse: dict[bytes, bytes] = {}
     if changed is not None and old:
+        changed_b = {u.lower().encode() for u in changed}
         for line in old.split(b"\n"):
-            first = line.find(b"\t")
-            if first != -1:
-                username = line[first + 1 : line.find(b"\t", first + 1)].decode()
-                if username not in changed:
+            if line:
+                username = line[1 : line.find(b" ", 1)]
+                if username not in changed_b:
                     reuse[username] = line + b"\n"
     parts = []
     for username in sorted(accounts):
-        line = reuse.get(username)
+        line = reuse.get(username.lower().encode())
         parts.append(line if line is not None else index_line(accounts[username]).encode())
     return b"".join(parts)
 
@@ -116,41 +113,41 @@ def search_keys(text: str) -> list[str]:
     return keys
 
 
-def _hit(line: bytes, home: str) -> tuple[str, AccountHit]:
-    keys, username, role, status, school, dob, fore, sur, pref = line.decode().split("\t")
-    hit = AccountHit(
+def _hit(line: bytes, home: str) -> AccountHit:
+    keys, flags, fore, sur, pref = line.decode().split("\t")
+    _, username, dob, *_ = keys.split(" ", 3)
+    return AccountHit(
         username=username,
-        role=role,
+        role=ROLE_OF_FLAG[flags[0]],
         forename=fore,
         surname=sur,
         preferred_name=pref,
-        dob=dob or None,
-        school=school or None,
+        dob=None if dob == "~" else dob,
+        school=home if flags[2] == "1" else None,
         home=home,
-        status=status,
+        status=STATUS_OF_FLAG[flags[1]],
     )
-    return keys, hit
 
 
 def search_file(
     data: bytes,
     home: str,
-    keys: list[str],
+    probe: bytes | None,
+    needles: list[bytes],
     status: str | None,
     limit: int | None,
     out: list[AccountHit],
 ) -> None:
-    """Append the file's matching hits to `out` (stopping at `limit` hits in all)."""
-    if not keys:
+    """Append the file's matching hits to `out` (stopping at `limit` hits in all). `probe` is
+    the needle searched for; every needle must then be in the line's KEYS."""
+    flag = STATUS_FLAG[status].encode() if status else None
+    if probe is None:
         for line in data.splitlines():
             if limit is not None and len(out) >= limit:
                 return
-            _, hit = _hit(line, home)
-            if status is None or hit.status == status:
-                out.append(hit)
+            if flag is None or line[line.find(b"\t") + 2 : line.find(b"\t") + 3] == flag:
+                out.append(_hit(line, home))
         return
-    probe = (" " + max(keys, key=len)).encode()
-    needles = [" " + k for k in keys]
     pos = data.find(probe)
     while pos != -1:
         start = data.rfind(b"\n", 0, pos) + 1
@@ -159,12 +156,17 @@ def search_file(
         if end == -1:
             end = len(data)
         if pos < tab:  # the probe hit the KEYS field, not a display name
-            line_keys, hit = _hit(data[start:end], home)
-            if (status is None or hit.status == status) and all(n in line_keys for n in needles):
+            keys = data[start:tab]
+            if all(n in keys for n in needles) and (
+                flag is None or data[tab + 2 : tab + 3] == flag
+            ):
                 if limit is not None and len(out) >= limit:
                     return
-                out.append(hit)
+                out.append(_hit(data[start:end], home))
         pos = data.find(probe, end)
+
+
+SAMPLE_FILES = 40
 
 
 def search(
@@ -173,16 +175,37 @@ def search(
     status: str | None = None,
     limit: int | None = 500,
 ) -> list[AccountHit]:
-    keys = search_keys(text)
+    needles = [(" " + k).encode() for k in search_keys(text)]
     out: list[AccountHit] = []
+    if text.split() and not needles:
+        return out  # words with nothing searchable in them (e.g. "-") match no one
+    pending: list[tuple[str, bytes]] = []
+    probe: bytes | None = None
+    chosen = not needles
+
+    def flush() -> None:
+        for home, data in pending:
+            if limit is not None and len(out) >= limit:
+                break
+            search_file(data, home, probe, needles, status, limit, out)
+        pending.clear()
+
     for home, path in files:
         if limit is not None and len(out) >= limit:
             break
         try:
             with open(path, "rb") as fh:
-                data = fh.read()
+                pending.append((home, fh.read()))
         except FileNotFoundError:
             continue
-        search_file(data, home, keys, status, limit, out)
+        if not chosen and len(pending) >= SAMPLE_FILES:
+            # The rarest word in a sample of files is the cheapest to look for everywhere.
+            probe = min(needles, key=lambda n: sum(d.count(n) for _, d in pending))
+            chosen = True
+        if chosen:
+            flush()
+    if not chosen:
+        probe = min(needles, key=lambda n: sum(d.count(n) for _, d in pending))
+    flush()
     out.sort(key=lambda h: (_norm(h.surname), _norm(h.forename), h.username))
     return out

@@ -7,6 +7,7 @@ written whole at most once, through one journal commit.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 from uso_tui.domain.models import (
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
     from uso_tui.store.tinystore import TinyStore
 
 PROCESSED_FILES_KEPT = 30
+# Usernames are generated (`jsmith3.204`); anything with white space or a path in it is refused.
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._'-]*$")
 
 
 def registry_doc(mapping: dict[str, str]) -> dict[str, Any]:
@@ -242,6 +245,8 @@ class TinyTransaction(Transaction):
         directory = self._directory()
         for d in docs:
             username = d["username"]
+            if not _USERNAME_RE.match(username or ""):
+                raise StoreError(f"invalid username {username!r}")
             home = d.get("school") or d.get("previous_school") or d.get("link_school")
             if home is None:
                 raise StoreError(f"account {username} has no school, previous or linked school")
