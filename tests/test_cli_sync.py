@@ -267,6 +267,7 @@ def test_held_run_then_confirm(cli, sim):
     assert cli.ok("unallocated", DFE, "--json").json() == []
     confirmed = cli.ok("confirm", run_id, "--json").json()
     assert confirmed["run_id"] == run_id and set(confirmed) >= SYNC_KEYS
+    assert confirmed["confirmed_unallocations"] == 2 and confirmed["status"] == "succeeded"
     assert {a["username"] for a in cli.ok("unallocated", DFE, "--json").json()} == {
         "bsmith.204",
         "cbrown.204",

@@ -265,12 +265,18 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import confirm_run  # noqa: PLC0415
 
-    run = confirm_run(ctx.store(), args.run_id.strip(), operator=ctx.operator, now=ctx.now())
+    store = ctx.store()
+    run_id = args.run_id.strip()
+    before = store.run(run_id).counts.get("unallocated", 0)
+    run = confirm_run(store, run_id, operator=ctx.operator, now=ctx.now())
+    # Accounts that changed since the run (record back, operator acted) are left alone.
+    done = run.counts.get("unallocated", 0) - before
+    skipped = max(0, len(run.held_usernames) - done)
     if args.json:
-        emit_json(run_json(run), ctx.stdout)
+        emit_json({**run_json(run), "confirmed_unallocations": done}, ctx.stdout)
     else:
-        n = len(run.held_usernames) or run.counts.get("unallocated", 0)
-        ctx.stdout.write(f"{run.run_id} confirmed: {n} held unallocations applied\n")
+        note = f" ({skipped} left alone: changed since the run)" if skipped else ""
+        ctx.stdout.write(f"{run.run_id} confirmed: {done} accounts unallocated{note}\n")
     return 0
 
 
