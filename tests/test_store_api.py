@@ -18,6 +18,7 @@ from uso_tui.store import (
     StoreError,
     UnknownAccount,
     UnknownCase,
+    UnknownExclusion,
     UnknownRun,
     UnknownSchool,
     open_store,
@@ -467,3 +468,26 @@ def test_bad_usernames_refused_and_unsearchable_words_match_no_one(store):
         tx.put_account(account(tx, "204-3210", "Ann", "Lee"))
     assert store.search_accounts("- ?") == []
     assert [h.username for h in store.search_accounts("")] == ["alee.204"]
+
+
+def test_listing_schools_reads_only_the_directory(store, monkeypatch):
+    import uso_tui.store.tinystore as tinystore  # noqa: PLC0415
+
+    with store.transaction("t") as tx:
+        tx.put_account(account(tx, "204-3210", "Ann", "Lee"))
+    read: list[str] = []
+    real = tinystore.read_json
+
+    def spy(path):
+        read.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(tinystore, "read_json", spy)
+    schools = store.list_schools()
+    assert read == ["schools.json"]
+    assert [s.active_accounts for s in schools] == [1, 0, 0]
+
+
+def test_remove_exclusion_with_a_bad_id(store):
+    with pytest.raises(UnknownExclusion), store.transaction("t") as tx:
+        tx.remove_exclusion("204-3210", "abc")

@@ -325,7 +325,10 @@ class TinyTransaction(Transaction):
 
     def remove_exclusion(self, dfe: str, exclusion_id: int) -> Exclusion:
         doc = self._doc(dfe)
-        d = doc.exclusions.pop(int(exclusion_id), None)
+        try:
+            d = doc.exclusions.pop(int(exclusion_id), None)
+        except (TypeError, ValueError):
+            d = None
         if d is None:
             raise UnknownExclusion(f"no exclusion {exclusion_id} at {dfe}")
         doc.dirty = True
