@@ -233,6 +233,13 @@ def screen_keys(screen) -> list[tuple[str, str]]:
                 own[desc].append(label)
         elif label not in widget_keys:
             widget_keys.append(label)
+    # keys of this screen that do not apply right now are listed too, marked
+    for binding in getattr(type(screen), "BINDINGS", []):
+        if not isinstance(binding, Binding) or not binding.description:
+            continue
+        if binding.description not in own and not binding.action.startswith("app."):
+            label = binding.key_display or app.get_key_display(binding) or format_key(binding.key)
+            own[f"{binding.description} (not now)"] = [label]
     # Textual's own focus keys after the screen's
     rows = sorted(
         ((" ".join(labels), desc) for desc, labels in own.items()),
