@@ -73,8 +73,11 @@ def event(
     )
 
 
-def apply_plan(txn: Transaction, p: Plan, run: Run, at: str) -> list[dict[str, Any]]:
-    """Stages every change of `p` in `txn`; returns the processed-file rows of its records."""
+def apply_plan(
+    txn: Transaction, p: Plan, run: Run, at: str, touched: list[Account] | None = None
+) -> list[dict[str, Any]]:
+    """Stages every change of `p` in `txn`; returns the processed-file rows of its records.
+    The accounts written are appended to `touched` when given."""
     dfe = p.school
     events: list[AuditEvent] = []
     accounts: list[Account] = []
@@ -102,6 +105,8 @@ def apply_plan(txn: Transaction, p: Plan, run: Run, at: str) -> list[dict[str, A
             event(txn, at, dfe, "create", username, *account_diff(None, acc), run_id=run.run_id)
         )
     txn.put_accounts(accounts)
+    if touched is not None:
+        touched.extend(accounts)
 
     cases: list[MatchCase] = []
     for nc in p.new_cases:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Phase = Literal["connecting", "fetching", "planning", "applying", "done", "held", "failed",
-                "cancelled"]
+Phase = Literal[
+    "connecting", "fetching", "planning", "applying", "done", "held", "failed", "cancelled"
+]
 
 
 @dataclass(slots=True, frozen=True)

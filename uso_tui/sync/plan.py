@@ -39,8 +39,9 @@ class Snapshot:
 
     `accounts`: every account whose file is this school's (its own, and those unallocated from
     it). `pool(role)`: the local authority's accounts of that role (this school's included),
-    loaded only when a record needs matching. `index`: a prebuilt CandidateIndex for that pool,
-    when the caller shares one across plans (benchmarks); else built once per plan, lazily.
+    loaded only when a record needs matching; the index over them is built once per plan,
+    lazily. `index` / `index_for(role)`: a prebuilt index instead, shared across the plans of a
+    daily run (runner.PoolCache).
     """
 
     school: str
@@ -49,6 +50,7 @@ class Snapshot:
     open_cases: list[MatchCase] = field(default_factory=list)
     pool: Callable[[str], list[Account]] | None = None
     index: CandidateIndex | None = None
+    index_for: Callable[[str], CandidateIndex] | None = None  # role -> a shared LA index
 
 
 @dataclass
@@ -137,6 +139,18 @@ class Plan:
 
 
 def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None:
+    f, s, d = rec.forename, rec.surname, rec.dob
+    if (  # the common case, quickly: everything there, names starting with a letter
+        f
+        and s
+        and d
+        and OLDEST_DOB <= d <= today
+        and f[0].isalpha()
+        and s[0].isalpha()
+        and rec.mis_id
+        and dup[rec.mis_id] == 1
+    ):
+        return None
     if not rec.mis_id:
         return "no MIS id"
     if dup[rec.mis_id] > 1:
@@ -155,7 +169,7 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
     if rec.dob > today or rec.dob < OLDEST_DOB:
         return f"impossible date of birth {rec.dob}"
     for label, v in (("forename", rec.forename), ("surname", rec.surname)):
-        if not normalise(v):
+        if not any(c.isalpha() for c in v):  # type: ignore[union-attr]
             return f"{label} {v!r} contains no letters"
     return None
 
@@ -311,12 +325,15 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
             _auto_link(p, rec, same[0], dfe)
             continue
         if index is None:
-            pool = (
-                snapshot.pool(role)
-                if snapshot.pool
-                else [a for a in snapshot.accounts if a.role == role]
-            )
-            index = CandidateIndex(pool)
+            if snapshot.index_for is not None:
+                index = snapshot.index_for(role)
+            else:
+                pool = (
+                    snapshot.pool(role)
+                    if snapshot.pool
+                    else [a for a in snapshot.accounts if a.role == role]
+                )
+                index = CandidateIndex(pool)
         p.candidates_searched += 1
         cands = index.candidates(rec, dfe)
         if cands:

@@ -22,6 +22,7 @@ from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import Progress
+from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import Plan, Snapshot, plan
 
 OnProgress = Callable[[Progress], None]
@@ -58,14 +59,54 @@ def current_run(store: Store, dfe: str) -> Run | None:
     return running[0] if running else None
 
 
-def snapshot_in(txn: Transaction, dfe: str) -> Snapshot:
+class PoolCache:
+    """Candidate indexes per local authority and role, shared by the runs of one run_due.
+
+    Loading a local authority's accounts and indexing them costs far more than planning a
+    school's day, and every school with a starter needs it: run_due builds each index once (from
+    the store, under the lock, when a school first needs it) and adds every account its own runs
+    write. Changes other processes commit meanwhile (an operator's decision in the console) are
+    not seen by the index: it only proposes candidates for an operator to judge; automatic
+    decisions use the school's own accounts, read fresh under the lock."""
+
+    def __init__(self, loader: Callable[[str, str], list] | None = None) -> None:
+        self._loader = loader
+        self._indexes: dict[tuple[str, str], CandidateIndex] = {}
+        self._lock = threading.Lock()
+        self.build_seconds = 0.0
+
+    def get(self, la: str, role: str, loader: Callable[[], list] | None = None) -> CandidateIndex:
+        with self._lock:
+            idx = self._indexes.get((la, role))
+            if idx is None:
+                t = time.perf_counter()
+                accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
+                idx = self._indexes[(la, role)] = CandidateIndex(accounts)
+                self.build_seconds += time.perf_counter() - t
+            return idx
+
+    def factory(self, la: str, role: str) -> Callable[[], CandidateIndex]:
+        return lambda: self.get(la, role)
+
+    def update(self, accounts: list) -> None:
+        """Accounts committed by this process: their new state replaces the old in the index."""
+        with self._lock:
+            for a in accounts:
+                home = a.school or a.previous_school or a.link_school
+                idx = self._indexes.get((la_of(home), a.role)) if home else None
+                if idx is not None:
+                    idx.add(a)
+
+
+def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> Snapshot:
     """The planner's view of a school, read under the lock; the LA pool only when needed."""
-    pools: dict[str, list] = {}
+    la = la_of(dfe)
+    loaded: dict[str, list] = {}
 
     def pool(role: str) -> list:
-        if role not in pools:
-            pools[role] = txn.la_accounts(la_of(dfe), role)
-        return pools[role]
+        if role not in loaded:
+            loaded[role] = txn.la_accounts(la, role)
+        return loaded[role]
 
     return Snapshot(
         school=dfe,
@@ -73,6 +114,7 @@ def snapshot_in(txn: Transaction, dfe: str) -> Snapshot:
         exclusions=txn.exclusions(dfe),
         open_cases=txn.cases(dfe, "open"),
         pool=pool,
+        index_for=(lambda role: pools.get(la, role, lambda: pool(role))) if pools else None,
     )
 
 
@@ -139,6 +181,7 @@ async def run_school(
     on_progress: OnProgress | None = None,
     cancel: threading.Event | None = None,
     client=None,
+    pools: PoolCache | None = None,
 ) -> RunResult:
     school = store.school(dfe)
     reports = list(reports or school.reports)
@@ -205,7 +248,7 @@ async def run_school(
             emit(run.status if run.status == "held" else "done", message="dry run: nothing written")
             return RunResult(run, list(plans.values())[-1] if plans else None, plans)
         run, plans = await asyncio.to_thread(
-            _plan_and_apply, store, run, exports, now, emit, cancel, finished_at
+            _plan_and_apply, store, run, exports, now, emit, cancel, finished_at, pools
         )
     except Cancelled:
         return await _end(
@@ -329,18 +372,20 @@ def _plan_and_apply(
     emit: _Progress,
     cancel: threading.Event | None,
     finished_at: Callable[[], str],
+    pools: PoolCache | None = None,
 ) -> tuple[Run, dict[str, Plan]]:
     at = iso(now)
     run = dataclasses.replace(run, counts=dict(run.counts))  # the caller's copy stays as it was
+    touched: list = []
     with store.transaction(run.operator) as txn:
         school = txn.school(run.school)
-        plans = _plan_reports(snapshot_in(txn, run.school), school, exports, now, emit)
+        plans = _plan_reports(snapshot_in(txn, run.school, pools), school, exports, now, emit)
         if cancel is not None and cancel.is_set():
             raise Cancelled
         emit("applying")
         rows: list[dict] = []
         for p in plans.values():
-            rows.extend(apply_plan(txn, p, run, at))
+            rows.extend(apply_plan(txn, p, run, at, touched))
         _add_counts(run, plans)
         run.held_usernames = [a.username for p in plans.values() for a in p.held]
         run.status = "held" if run.held_usernames else "succeeded"
@@ -367,6 +412,8 @@ def _plan_and_apply(
                 run.run_id,
             )
         )
+    if pools is not None:
+        pools.update(touched)  # committed: the shared index sees this school's new state
     return run, plans
 
 
@@ -409,6 +456,7 @@ async def run_due(
 
         client = IrisClient(allowed_hosts=store.allowed_mis_hosts())
     sem = asyncio.Semaphore(max_schools)
+    pools = PoolCache()
 
     async def one(s: School) -> RunResult | None:
         async with sem:
@@ -421,6 +469,7 @@ async def run_due(
                     now=now,
                     on_progress=on_progress,
                     client=client,
+                    pools=pools,
                 )
             except RunInProgress:
                 return None  # already running (a force run, another scheduler): not ours

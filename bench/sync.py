@@ -1,0 +1,377 @@
+"""bench/sync: the planner and the daily run, medians.
+
+    python -m bench.sync [--quick] [--repeat N] [--only a,b,c]
+
+(a) one 2,000-pupil export against a local authority of 50 schools and 50,000 accounts, fetch
+    excluded: the plan of a normal school day (a few starters, leavers, movers, name changes:
+    the LA index is built, lazily, for the starters) and of a school's first import (every record
+    searched against the LA). Name caches are cleared before each repetition.
+(b) the daily run of 300 schools and 150,000 accounts (15 local authorities) against the IRIS
+    simulator in another process with 20 ms latency per request, one school day of churn after
+    the store was filled, beside a fetch-only run of the same reports with the same client bounds.
+(c) planning only, one school day of churn, for 3,000 schools and 1.5 million accounts (15 local
+    authorities), each school's plan from its own accounts and its LA's pool.
+`--quick`: (a) as is, (b) with 60 schools and (c) with 300 schools; under 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bench.common import fmt_seconds, median, print_table
+from uso_tui.domain.models import Account, Export, School
+from uso_tui.iris.datagen import advance, generate_estate
+from uso_tui.iris.parse import PARSERS
+from uso_tui.sync import matching
+from uso_tui.sync.plan import Snapshot, account_from_record, plan
+
+LA = "204"
+
+
+def clear_caches() -> None:
+    for f in (matching.key, matching.parts, matching.phonetic, matching.nick_group):
+        f.cache_clear()
+
+
+def settings(dfe: str) -> School:
+    return School(dfe=dfe, name=dfe, mis="iSAMS", url="https://x.isams.cloud", client_id="x")
+
+
+def exports_of(estate, dfe: str, reports=("students", "staff")) -> dict[str, Export]:
+    out = {}
+    for r in reports:
+        parse = PARSERS[r]
+        out[r] = Export(report=r, records=[parse(d) for d in estate.iris_records(dfe, r)])
+    return out
+
+
+class Accounts:
+    """Day-0 accounts of an estate, in memory: one linked account per valid record."""
+
+    def __init__(self) -> None:
+        self.by_school: dict[str, list[Account]] = {}
+        self.n = 0
+
+    def add_estate(self, estate, only: set[str] | None = None) -> None:
+        for s in estate.schools:
+            if only is not None and s.dfe not in only:
+                continue
+            mine = self.by_school.setdefault(s.dfe, [])
+            for exp in exports_of(estate, s.dfe).values():
+                for rec in exp.records:
+                    if rec.forename and rec.surname and rec.dob and rec.mis_id:
+                        self.n += 1
+                        mine.append(account_from_record(rec, s.dfe, f"u{self.n}.{s.dfe[:3]}"))
+
+    def pool(self, la: str, role: str) -> list[Account]:
+        return [
+            a
+            for dfe, accs in self.by_school.items()
+            if dfe[:3] == la
+            for a in accs
+            if a.role == role
+        ]
+
+
+def timed_plan(exp: Export, snap: Snapshot, today, dfe: str) -> float:
+    clear_caches()
+    gc.collect()
+    t0 = time.perf_counter()
+    plan(exp, snap, today, settings(dfe))
+    return time.perf_counter() - t0
+
+
+def bench_a(repeat: int) -> list[list[object]]:
+    t0 = time.perf_counter()
+    others = generate_estate(11, 49, [LA], size=1000)
+    big = generate_estate(12, 1, [LA], size=2330)
+    target = big.schools[0].dfe
+    acc = Accounts()
+    acc.add_estate(others)
+    acc.add_estate(big)
+    pupils = len(acc.pool(LA, "pupil"))
+    total = acc.n
+    advance(big, days=1)
+    exp = exports_of(big, target, ("students",))["students"]
+    pools = {r: acc.pool(LA, r) for r in ("pupil", "staff")}
+    build = time.perf_counter() - t0
+    rows = []
+    daily = Snapshot(school=target, accounts=acc.by_school[target], pool=lambda r: pools[r])
+    p = plan(exp, daily, big.today, settings(target))
+    times = [timed_plan(exp, daily, big.today, target) for _ in range(repeat)]
+    rows.append(
+        [
+            f"(a) daily plan: {len(exp.records):,}-pupil export, LA of 50 schools / {total:,} "
+            f"accounts ({pupils:,} pupils)",
+            fmt_seconds(median(times)),
+            f"{p.candidates_searched} records searched; created {p.counts['created']}, "
+            f"cases {p.counts['needs_matching']}, updated {p.counts['updated']}",
+        ]
+    )
+    first_pool = {r: [a for a in pools[r] if a.school != target] for r in pools}
+    first = Snapshot(school=target, accounts=[], pool=lambda r: first_pool[r])
+    p = plan(exp, first, big.today, settings(target))
+    times = [timed_plan(exp, first, big.today, target) for _ in range(repeat)]
+    rows.append(
+        [
+            "(a) first import: the same export, no accounts yet at the school",
+            fmt_seconds(median(times)),
+            f"{p.candidates_searched:,} records searched; created {p.counts['created']:,}, "
+            f"cases {p.counts['needs_matching']}",
+        ]
+    )
+    print(f"  (a) data built in {build:.1f} s", file=sys.stderr)
+    return rows
+
+
+def bench_c(n_schools: int, repeat: int) -> list[list[object]]:
+    """Every school's plan for one day of churn, sharing one index per LA across the schools (as
+    run_due does), each plan from the school's own accounts."""
+    from uso_tui.sync.runner import PoolCache
+
+    t0 = time.perf_counter()
+    estate = generate_estate(21, n_schools, 15, size=500)
+    acc = Accounts()
+    acc.add_estate(estate)
+    advance(estate, days=1)
+    exports = {s.dfe: exports_of(estate, s.dfe) for s in estate.schools}
+    build = time.perf_counter() - t0
+    print(f"  (c) {acc.n:,} accounts and exports built in {build:.1f} s", file=sys.stderr)
+    stats = {}
+
+    def once() -> float:
+        clear_caches()
+        cache = PoolCache(lambda la, role: acc.pool(la, role))
+        t = time.perf_counter()
+        searched = 0
+        for s in estate.schools:
+            for exp in exports[s.dfe].values():
+                la = s.dfe[:3]
+                snap = Snapshot(
+                    school=s.dfe,
+                    accounts=acc.by_school[s.dfe],
+                    index_for=lambda role, la=la: cache.get(la, role),
+                )
+                p = plan(exp, snap, estate.today, settings(s.dfe))
+                searched += p.candidates_searched
+        stats["searched"] = searched
+        stats["index"] = cache.build_seconds
+        return time.perf_counter() - t
+
+    times = [once() for _ in range(repeat)]
+    return [
+        [
+            f"(c) planning only: {n_schools:,} schools, {acc.n:,} accounts, 15 LAs, one day's churn",
+            fmt_seconds(median(times)),
+            f"{stats['searched']:,} records searched; {fmt_seconds(stats['index'])} of it building "
+            f"the 30 LA indexes; {fmt_seconds(median(times) / n_schools)} per school",
+        ]
+    ]
+
+
+# ---------------------------------------------------------------- (b) the daily run
+
+
+def _serve_child(argv: list[str]) -> int:
+    """Child process: the generated estate, moved on by one day, served with latency."""
+    from uso_tui.iris.server import _Handler, _Server, describe  # noqa: PLC0415
+    from uso_tui.iris.simulator import Simulator
+
+    seed, schools, las, size, latency = (
+        int(argv[0]),
+        int(argv[1]),
+        int(argv[2]),
+        int(argv[3]),
+        float(argv[4]),
+    )
+    estate = generate_estate(seed, schools, las, size=size)
+    advance(estate, days=1)
+    sim = Simulator.from_estate(estate)
+    sim.set_switches(latency=latency)
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.sim = sim
+    host, port = server.server_address[:2]
+    describe(sim, f"http://{host}:{port}", sys.stdout)
+    server.serve_forever(poll_interval=0.2)
+    return 0
+
+
+def build_store(root: Path, estate, hostport: str) -> None:
+    """A store of the estate's schools with one linked account per valid day-0 record."""
+    from uso_tui.store import open_store
+
+    store = open_store(root)
+    store.set_allowed_mis_hosts([hostport])
+    root_url = f"http://{hostport}"
+    for s in estate.schools:
+        school = School(
+            dfe=s.dfe,
+            name=s.name,
+            mis=s.mis,
+            url=f"{root_url}/{s.dfe}",
+            client_id=s.client_id,
+            daily_at="06:00",
+        )
+        with store.transaction("bench") as txn:
+            txn.add_school(school, s.secret)
+            accounts = []
+            for exp in exports_of(estate, s.dfe).values():
+                for rec in exp.records:
+                    if (
+                        rec.forename
+                        and rec.surname
+                        and rec.dob
+                        and rec.mis_id
+                        and not (rec.leaving_date and rec.leaving_date <= estate.today.isoformat())
+                    ):
+                        u = txn.new_username(rec.forename, rec.surname, s.la)
+                        accounts.append(account_from_record(rec, s.dfe, u))
+            txn.put_accounts(accounts)
+
+
+def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
+    from uso_tui.iris.client import IrisClient
+    from uso_tui.store import open_store
+    from uso_tui.sync.runner import run_due
+
+    seed, las, size = 31, 15, 500
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.sync",
+        "--serve-child",
+        str(seed),
+        str(n_schools),
+        str(las),
+        str(size),
+        str(latency),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        head = proc.stdout.readline()
+        hostport = head.split()[3].removeprefix("http://")
+        proc.stdout.readline()
+        creds = {}
+        for _ in range(n_schools):
+            parts = proc.stdout.readline().split()
+            creds[parts[0]] = parts[1]
+        estate = generate_estate(seed, n_schools, las, size=size)
+        tmp = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+        t0 = time.perf_counter()
+        build_store(tmp / "base", estate, hostport)
+        n_accounts = sum(s.active_accounts for s in open_store(tmp / "base").list_schools())
+        print(
+            f"  (b) store of {n_schools} schools / {n_accounts:,} accounts built in "
+            f"{time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
+        schools = open_store(tmp / "base").list_schools()
+        secrets = {s.dfe: open_store(tmp / "base").secret(s.dfe) for s in schools}
+        now = datetime.combine(estate.today + timedelta(days=1), datetime.min.time()).replace(
+            hour=7
+        )
+
+        async def fetch_only() -> float:
+            async with IrisClient(allowed_hosts=frozenset({hostport})) as client:
+                t = time.perf_counter()
+                await asyncio.gather(
+                    *(client.fetch_report(s, secrets[s.dfe], r) for s in schools for r in s.reports)
+                )
+                return time.perf_counter() - t
+
+        async def daily(root: Path) -> tuple[float, dict]:
+            store = open_store(root)
+            t = time.perf_counter()
+            results = await run_due(store, now)
+            took = time.perf_counter() - t
+            totals: dict[str, int] = {}
+            for r in results:
+                totals[r.run.status] = totals.get(r.run.status, 0) + 1
+                for k, v in r.run.counts.items():
+                    totals[k] = totals.get(k, 0) + v
+            return took, totals
+
+        fetch_times, daily_times, totals = [], [], {}
+        for i in range(repeat):
+            fetch_times.append(asyncio.run(fetch_only()))
+            work = tmp / f"run{i}"
+            shutil.copytree(tmp / "base", work)
+            took, totals = asyncio.run(daily(work))
+            daily_times.append(took)
+            shutil.rmtree(work)
+        shutil.rmtree(tmp)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    f, d = median(fetch_times), median(daily_times)
+    detail = ", ".join(
+        f"{k} {v:,}"
+        for k, v in totals.items()
+        if v
+        and k
+        in (
+            "succeeded",
+            "held",
+            "failed",
+            "fetched",
+            "created",
+            "updated",
+            "unallocated",
+            "needs_matching",
+            "auto_linked",
+            "restored",
+        )
+    )
+    return [
+        [
+            f"(b) fetch only: {n_schools} schools, both reports, {latency * 1000:g} ms/request",
+            fmt_seconds(f),
+            "one new client, 64 connections / 4 per school",
+        ],
+        [
+            f"(b) daily run (run_due) of the same {n_schools} schools / {n_accounts:,} accounts",
+            fmt_seconds(d),
+            f"{d / f:.2f}x fetch-only; {detail}",
+        ],
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve-child"]:
+        return _serve_child(argv[1:])
+    p = argparse.ArgumentParser(prog="python -m bench.sync")
+    p.add_argument("--quick", action="store_true", help="smaller (b) and (c); under 60 s")
+    p.add_argument("--repeat", type=int, default=None)
+    p.add_argument("--only", default="a,b,c")
+    p.add_argument("--latency", type=float, default=0.02)
+    args = p.parse_args(argv)
+    repeat = args.repeat or (3 if args.quick else 5)
+    only = set(args.only.split(","))
+    rows: list[list[object]] = []
+    if "a" in only:
+        rows += bench_a(repeat)
+    if "b" in only:
+        rows += bench_b(60 if args.quick else 300, repeat, args.latency)
+    if "c" in only:
+        rows += bench_c(300 if args.quick else 3000, 1 if not args.quick else 2)
+    print_table(
+        f"bench/sync: medians of {repeat} (os: {os.cpu_count()} cores)",
+        ["case", "median", "detail"],
+        rows,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
