@@ -54,12 +54,12 @@ TITLES = {
     "future": "Future starters",
     "rejected": "Rejected records",
 }
-HINTS = {
-    "file": "Each record's outcome and reason; enter shows it all; p: another of the last 30 runs.",
-    "staff": "Staff records waiting for a matching decision: no account until decided (m: queue).",
-    "pupils": "Pupil records waiting for a matching decision: no account until decided (m: queue).",
-    "unallocated": "Unallocated by the process. space marks, r restores (active again here, non-MIS).",
-    "exclusions": "MIS names that should not be in USO: never created, never queued. a adds, d removes.",
+HINTS = {  # one line at 80 columns
+    "file": "Outcome and reason of each record; enter: all fields; p: another run's file.",
+    "staff": "Staff records waiting for a matching decision: no account yet (m: queue).",
+    "pupils": "Pupil records waiting for a matching decision: no account yet (m: queue).",
+    "unallocated": "Unallocated by the process: space marks, r restores (here, as non-MIS).",
+    "exclusions": "MIS names never created nor queued for matching: a adds, d removes.",
     "future": "Future starters of the shown file: no account until the start date.",
     "rejected": "Records rejected for missing or bad data: fix them in the MIS.",
 }
@@ -711,7 +711,10 @@ class BulkResultsScreen(ListScreen):
                 self.restore([a.username for a in targets])
 
         self.app.push_screen(
-            Confirm(f"Restore {n} account{'s' if n > 1 else ''}?", body, yes="Restore"), answer
+            Confirm(
+                f"Restore {n} account{'s' if n > 1 else ''}?", body, yes="Restore", no="Cancel"
+            ),
+            answer,
         )
 
     @work(thread=True, exit_on_error=False, group="bulk-apply")
@@ -760,7 +763,9 @@ class BulkResultsScreen(ListScreen):
             if yes:
                 self.drop_exclusion(e.id)
 
-        self.app.push_screen(Confirm("Remove from the exclusion list?", body, yes="Remove"), answer)
+        self.app.push_screen(
+            Confirm("Remove from the exclusion list?", body, yes="Remove", no="Cancel"), answer
+        )
 
     @work(thread=True, exit_on_error=False, group="bulk-apply")
     def drop_exclusion(self, exclusion_id: int) -> None:

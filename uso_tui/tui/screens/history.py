@@ -104,6 +104,16 @@ def event_details(e: AuditEvent) -> Text:
     return out
 
 
+def newest_first(e: AuditEvent) -> tuple:
+    """Sort key: newest first; events of one second keep the store's order within a school (one
+    transaction's events are in the order they happened) and schools come in a fixed order."""
+    return (_negate(e.at), e.school or "")
+
+
+def _negate(iso: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in iso or "")
+
+
 def _scope(dfe: str | None) -> str:
     return dfe if dfe else "all schools"
 
@@ -251,6 +261,7 @@ class AuditScreen(ListScreen):
     def load(self) -> None:
         try:
             events = self.store.audit(self.dfe, limit=AUDIT_LIMIT)
+            events.sort(key=newest_first)
         except Exception as exc:  # noqa: BLE001 - shown, not fatal
             self.app.call_from_thread(self.say, f"Cannot read the audit log: {exc}", "error")
             return

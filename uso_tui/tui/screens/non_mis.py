@@ -417,7 +417,9 @@ class NonMisScreen(ListScreen):
             if yes:
                 self.link(account, choice)
 
-        self.app.push_screen(Confirm("Link account to MIS record?", body, yes="Link"), answer)
+        self.app.push_screen(
+            Confirm("Link account to MIS record?", body, yes="Link", no="Cancel"), answer
+        )
 
     @work(thread=True, exit_on_error=False, group="non-mis-apply")
     def link(self, account: Account, choice: dict) -> None:

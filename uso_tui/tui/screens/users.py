@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from uso_tui.domain.models import Account, AuditEvent
-from uso_tui.tui.screens.history import event_details
+from uso_tui.tui.screens.history import event_details, newest_first
 from uso_tui.tui.screens.listing import (
     Col,
     Details,
@@ -127,9 +127,7 @@ class UsersScreen(ListScreen):
         except Exception as exc:  # noqa: BLE001 - shown, not fatal
             self.app.call_from_thread(self.say, f"Cannot read the latest moves: {exc}", "error")
             return
-        events.sort(
-            key=lambda e: e.at, reverse=True
-        )  # stable: keeps the store's order within a second
+        events.sort(key=newest_first)
         rows = []
         for i, e in enumerate(events):
             after = e.after if isinstance(e.after, dict) else {}
