@@ -222,6 +222,8 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
     assert bad.status == 2 and "nobody.204" in bad.err
     assert cli("resolve", case["case_id"]).status == 2  # one of --match/--create/--exclude
     assert snapshot(cli.data_dir) == before
+    skipped = cli.ok("resolve", case["case_id"], "--skip").out
+    assert skipped == f"{case['case_id']} (Eva Blacke): left open\n"
     done = cli.ok("resolve", case["case_id"], "--match", "eblack.204", "--json").json()
     assert done["status"] == "resolved" and done["decision"] == "match:eblack.204"
     assert cli.ok("matches", DFE, "--json").json() == []
@@ -244,7 +246,9 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
     assert [a["username"] for a in gone] == ["bsmith.204"]
     assert gone[0]["status"] == "unallocated" and gone[0]["school"] is None
     assert "bsmith.204" in cli.ok("unallocated", DFE).out
-    restored = cli.ok("restore", "bsmith.204", "--json").json()
+    restored = cli.ok("restore", "bsmith.204").out
+    assert restored.startswith("restored bsmith.204 (Bob Smith) at 204-3210 as a non-MIS")
+    restored = cli.ok("accounts", "--search", "bsmith", "--json").json()[0]
     assert restored["status"] == "active" and restored["school"] == DFE
     assert cli.ok("unallocated", DFE, "--json").json() == []
     assert cli("restore", "ajones.204").status == 2  # not unallocated: refused
