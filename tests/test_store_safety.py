@@ -121,3 +121,27 @@ def test_reader_in_another_process_sees_commit(tmp_path):
     subprocess.run([sys.executable, "-c", writer, str(root)], check=True)
     assert store.school("204-3210").name == "From Other"
     assert [s.name for s in store.list_schools()][0] == "From Other"
+
+
+def test_orjson_storage_for_tinydb_tools(tmp_path):
+    """Store files opened with TinyDB through the store's storage class: atomic replace, 0600,
+    and the store sees the change (a maintenance script holds the store's write lock)."""
+    from tinydb import TinyDB, where  # noqa: PLC0415
+
+    from uso_tui.store.lock import write_lock  # noqa: PLC0415
+    from uso_tui.store.storage import OrjsonStorage  # noqa: PLC0415
+
+    root = tmp_path / "data"
+    store = make_store(root)
+    path = root / "schools" / "204-3211" / "data.json"
+    inode = os.stat(path).st_ino
+    with write_lock(root):
+        db = TinyDB(path, storage=OrjsonStorage)
+        db.table("accounts", cache_size=0).update(
+            {"surname": "Changed"}, where("username") == "amy.204"
+        )
+        db.close()
+    assert os.stat(path).st_ino != inode  # replaced by rename, not overwritten in place
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert store.account("amy.204").surname == "Changed"
+    assert not [n for n in os.listdir(path.parent) if n.endswith(".tmp")]

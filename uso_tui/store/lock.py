@@ -56,10 +56,6 @@ def flocked(path: Path, mode: int) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the flock
 
 
-def holds_write_lock(root: Path) -> bool:
-    return str(root.resolve()) in getattr(_held, "roots", set())
-
-
 @contextmanager
 def write_lock(root: Path) -> Iterator[None]:
     """Exclusive writer of `root`, across threads and processes. Not re-entrant: a nested
