@@ -386,3 +386,43 @@ def test_ctrl_c_cancels_before_the_apply(cli, sim):
     assert cli.ok("accounts", DFE, "--json").json() == []
     everywhere = cli.ok("runs", "--json").json()
     assert runs[0]["run_id"] in [r["run_id"] for r in everywhere]
+
+
+def test_school_test_connection(cli, sim):
+    add(cli, sim, DFE, [AMY, BOB], [TEACHER])
+    res = cli.ok("school", "test", DFE, "--json").json()
+    assert res == {"school": DFE, "ok": True, "counts": {"staff": 1, "students": 2}}
+    assert cli.ok("school", "test", DFE).out == f"{DFE}: connected; Staff 1, Students 2\n"
+    sim.set_switches(DFE, reject_credentials=True)
+    bad = cli("school", "test", DFE, "--json")
+    assert bad.status == 1 and bad.out == "" and bad.err.count("\n") == 1
+    assert DFE in bad.err and SIM_SECRET not in bad.err
+    assert cli.ok("runs", DFE, "--json").json() == []  # a test is not a run
+
+
+def test_resolve_undo_reopens_the_case(cli, sim):
+    add(cli, sim, DFE, [AMY])
+    cli.ok(
+        "account",
+        "add",
+        DFE,
+        "--role",
+        "pupil",
+        "--forename",
+        "Eve",
+        "--surname",
+        "Black",
+        "--dob",
+        "2015-03-03",
+    )
+    sim.set_records(DFE, "students", [AMY, student("5", "Eva", "Blacke", "2015-03-03")])
+    cli.ok("sync", DFE)
+    (case,) = cli.ok("matches", DFE, "--json").json()
+    created = cli.ok("resolve", case["case_id"], "--create", "--json").json()
+    assert created["decision"] == "create:eblacke.204"
+    assert cli.ok("matches", DFE, "--json").json() == []
+    res = cli.ok("resolve", case["case_id"], "--undo")
+    assert res.out.startswith(f"{case['case_id']} reopened")
+    assert [c["case_id"] for c in cli.ok("matches", DFE, "--json").json()] == [case["case_id"]]
+    again = cli("resolve", case["case_id"], "--undo")
+    assert again.status == 2 and "no operator decision to undo" in again.err

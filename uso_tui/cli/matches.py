@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     how.add_argument("--create", action="store_true", help="create a new account")
     how.add_argument("--exclude", action="store_true", help="add the name to the exclusion list")
     how.add_argument("--skip", action="store_true", help="leave it for later")
+    how.add_argument(
+        "--undo", action="store_true", help="reopen a case decided by mistake, reversing it"
+    )
     r.set_defaults(func=cmd_resolve)
 
 
@@ -78,8 +81,17 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.actions import resolve_case  # noqa: PLC0415
+    from uso_tui.sync.actions import resolve_case, undo_decision  # noqa: PLC0415
 
+    if args.undo:
+        case = undo_decision(
+            ctx.store(), args.case_id.strip(), operator=ctx.operator, now=ctx.now()
+        )
+        if args.json:
+            emit_json(_case_json(case), ctx.stdout)
+        else:
+            ctx.stdout.write(f"{case.case_id} reopened: decide it again with `uso-tui resolve`\n")
+        return 0
     case = resolve_case(
         ctx.store(),
         args.case_id.strip(),

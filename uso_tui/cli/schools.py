@@ -4,6 +4,7 @@ whether one is set."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 from typing import Any
 
@@ -58,6 +59,12 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     st.add_argument("--create-before-start-days", metavar="N")
     add_secret_options(st, required=False)
     st.set_defaults(func=cmd_set)
+
+    test = ssub.add_parser(
+        "test", parents=[parent], help="get a token and count each enabled report"
+    )
+    test.add_argument("dfe", metavar="DFE")
+    test.set_defaults(func=cmd_test)
 
 
 def _allowed_hosts(ctx: Context) -> frozenset[str]:
@@ -184,4 +191,20 @@ def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
     else:
         changed = sorted(changes) + (["client_secret"] if secret is not None else [])
         ctx.stdout.write(f"updated {dfe}: {', '.join(c.replace('_', ' ') for c in changed)}\n")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace, ctx: Context) -> int:
+    """Test connection, as in the console's settings: a failure is one line and exit 1."""
+    from uso_tui.sync.actions import test_connection  # noqa: PLC0415
+
+    dfe = check_dfe(args.dfe)
+    store = ctx.store()
+    store.school(dfe)
+    counts = asyncio.run(test_connection(store, dfe))
+    if args.json:
+        emit_json({"school": dfe, "ok": True, "counts": counts}, ctx.stdout)
+    else:
+        found = ", ".join(f"{REPORT_LABELS.get(r, r)} {n}" for r, n in counts.items())
+        ctx.stdout.write(f"{dfe}: connected; {found or 'no report enabled'}\n")
     return 0

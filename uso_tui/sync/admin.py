@@ -392,7 +392,7 @@ def add_exclusion(
                 operator=operator,
                 school=dfe,
                 action="exclusion_add",
-                subject=f"exclusion {exclusion.id}",
+                subject=f"{dfe}#{exclusion.id}",
                 before=None,
                 after=exclusion.public(),
             )
@@ -419,7 +419,7 @@ def remove_exclusion(
                 operator=operator,
                 school=dfe,
                 action="exclusion_remove",
-                subject=f"exclusion {ex_id}",
+                subject=f"{dfe}#{ex_id}",
                 before=removed.public(),
                 after=None,
             )
