@@ -30,10 +30,10 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
     add = ssub.add_parser("add", parents=[parent], help="add a school")
     add.add_argument("dfe", metavar="DFE", help="DfE number, LLL-EEEE")
-    add.add_argument("--name", required=True)
+    add.add_argument("--name", required=True, help="school name")
     add.add_argument("--mis", required=True, help="iSAMS or Ed:gen")
     add.add_argument("--url", required=True, help="https://<school>.isams.cloud or .edgen.cloud")
-    add.add_argument("--client-id", required=True)
+    add.add_argument("--client-id", required=True, help="Client ID issued by IRIS")
     add_secret_options(add, required=True)
     add.add_argument("--reports", default="staff,students", help="staff,students (default both)")
     add.add_argument("--daily-at", default="06:00", metavar="HH:MM", help="daily run time")
@@ -48,11 +48,13 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
     st = ssub.add_parser("set", parents=[parent], help="change a school's settings")
     st.add_argument("dfe", metavar="DFE")
-    st.add_argument("--name")
-    st.add_argument("--mis", help="iSAMS or Ed:gen (give --url too when the host changes)")
-    st.add_argument("--url")
-    st.add_argument("--client-id")
-    st.add_argument("--reports")
+    st.add_argument("--name", help="school name")
+    st.add_argument(
+        "--mis", help="iSAMS or Ed:gen (a new MIS needs its --url and the new Client Secret)"
+    )
+    st.add_argument("--url", help="MIS URL")
+    st.add_argument("--client-id", help="Client ID issued by IRIS")
+    st.add_argument("--reports", help="staff,students, staff or students")
     st.add_argument("--daily-at", metavar="HH:MM")
     st.add_argument("--hold-percent", metavar="P", help="hold above this %% of linked accounts")
     st.add_argument("--hold-min", metavar="N", help="... and at least this many")
