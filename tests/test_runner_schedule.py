@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from test_sync_support import DFE, OTHER, Env, iris_student
 
-from uso_tui.sync.runner import due_schools, run_due, scheduler_loop
+from uso_tui.sync.runner import current_run, due_schools, run_due, scheduler_loop
 
 THIRD = "204-3212"
 AMY = iris_student("1", "Amy", "Jones", "2015-04-02")
@@ -111,3 +111,40 @@ async def test_scheduler_loop_survives_an_error(env):
         env.store, clock=bad_clock, sleep=fake_sleep, iterations=2, on_error=errors.append
     )
     assert len(errors) == 2
+
+
+async def test_a_school_whose_apply_fails_does_not_sink_the_others(env, monkeypatch):
+    import uso_tui.sync.runner as runner
+
+    real = runner._plan_reports
+
+    def broken(snap, school, exports, now, emit):
+        if school.dfe == OTHER:
+            raise RuntimeError("boom")
+        return real(snap, school, exports, now, emit)
+
+    monkeypatch.setattr(runner, "_plan_reports", broken)
+    results = await due(env, datetime(2026, 3, 10, 23, 45))
+    status = {r.run.school: r.run.status for r in results}
+    assert status == {DFE: "succeeded", OTHER: "failed", THIRD: "succeeded"}
+    failed = env.store.run(next(r.run.run_id for r in results if r.run.school == OTHER))
+    assert "apply failed, nothing changed: RuntimeError: boom" in failed.error
+    assert env.store.school_accounts(OTHER) == [] and len(env.store.school_accounts(DFE)) == 1
+    assert current_run(env.store, OTHER) is None
+
+
+async def test_run_due_skips_a_school_already_running(env):
+    from uso_tui.domain.models import Run
+
+    with env.store.transaction("bob") as txn:
+        txn.put_run(
+            Run(
+                run_id=txn.next_run_id(DFE),
+                school=DFE,
+                trigger="force",
+                operator="bob",
+                started_at="2026-03-10T06:20:00",
+            )
+        )
+    results = await due(env, datetime(2026, 3, 10, 6, 30))
+    assert results == []

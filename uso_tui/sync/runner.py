@@ -308,19 +308,7 @@ async def _end(
 
 def _put_final(store: Store, run: Run, note: str | None) -> None:
     with store.transaction(run.operator) as txn:
-        txn.put_run(run)
-        txn.audit(
-            event(
-                txn,
-                run.finished_at or "",
-                run.school,
-                f"run_{run.status}",
-                run.run_id,
-                None,
-                {"error": note},
-                run.run_id,
-            )
-        )
+        final_in(txn, run, note)
 
 
 def _plan_reports(
@@ -374,138 +362,101 @@ def _plan_and_apply(
     finished_at: Callable[[], str],
     pools: PoolCache | None = None,
 ) -> tuple[Run, dict[str, Plan]]:
-    at = iso(now)
-    run = dataclasses.replace(run, counts=dict(run.counts))  # the caller's copy stays as it was
     touched: list = []
     with store.transaction(run.operator) as txn:
-        school = txn.school(run.school)
-        plans = _plan_reports(snapshot_in(txn, run.school, pools), school, exports, now, emit)
-        if cancel is not None and cancel.is_set():
-            raise Cancelled
-        emit("applying")
-        rows: list[dict] = []
-        for p in plans.values():
-            rows.extend(apply_plan(txn, p, run, at, touched))
-        _add_counts(run, plans)
-        run.held_usernames = [a.username for p in plans.values() for a in p.held]
-        run.status = "held" if run.held_usernames else "succeeded"
-        run.finished_at = finished_at()
-        txn.put_run(run)
-        txn.put_processed_file(
-            ProcessedFile(
-                run_id=run.run_id,
-                school=run.school,
-                fetched_at=at,
-                counts=dict(run.counts),
-                records=rows,
-            )
-        )
-        txn.audit(
-            event(
-                txn,
-                run.finished_at,
-                run.school,
-                f"run_{run.status}",
-                run.run_id,
-                None,
-                {"counts": dict(run.counts), "held": len(run.held_usernames)},
-                run.run_id,
-            )
-        )
+        run, plans = apply_in(txn, run, exports, now, emit, cancel, finished_at, pools, touched)
     if pools is not None:
         pools.update(touched)  # committed: the shared index sees this school's new state
     return run, plans
 
 
-def _due_at(school: School, now: datetime) -> datetime:
-    hh, mm = (int(x) for x in school.daily_at.split(":"))
-    return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+def apply_in(
+    txn: Transaction,
+    run: Run,
+    exports: dict[str, Export],
+    now: datetime,
+    emit: _Progress,
+    cancel: threading.Event | None,
+    finished_at: Callable[[], str],
+    pools: PoolCache | None,
+    touched: list,
+) -> tuple[Run, dict[str, Plan]]:
+    """Plans a fetched run under the lock and stages all of it in `txn` (a copy of `run` is
+    returned with its outcome; the caller's stays as it was if the transaction fails)."""
+    at = iso(now)
+    run = dataclasses.replace(run, counts=dict(run.counts))
+    school = txn.school(run.school)
+    plans = _plan_reports(snapshot_in(txn, run.school, pools), school, exports, now, emit)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled
+    emit("applying")
+    rows: list[dict] = []
+    for p in plans.values():
+        rows.extend(apply_plan(txn, p, run, at, touched))
+    _add_counts(run, plans)
+    run.held_usernames = [a.username for p in plans.values() for a in p.held]
+    run.status = "held" if run.held_usernames else "succeeded"
+    run.finished_at = finished_at()
+    txn.put_run(run)
+    txn.put_processed_file(
+        ProcessedFile(
+            run_id=run.run_id,
+            school=run.school,
+            fetched_at=at,
+            counts=dict(run.counts),
+            records=rows,
+        )
+    )
+    txn.audit(
+        event(
+            txn,
+            run.finished_at,
+            run.school,
+            f"run_{run.status}",
+            run.run_id,
+            None,
+            {"counts": dict(run.counts), "held": len(run.held_usernames)},
+            run.run_id,
+        )
+    )
+    return run, plans
+
+
+def final_in(txn: Transaction, run: Run, note: str | None) -> None:
+    """Stages a run that ends without an apply (failed, cancelled)."""
+    txn.put_run(run)
+    txn.audit(
+        event(
+            txn,
+            run.finished_at or "",
+            run.school,
+            f"run_{run.status}",
+            run.run_id,
+            None,
+            {"error": note},
+            run.run_id,
+        )
+    )
+
+
+# The daily schedule lives in schedule.py; these are importable from here as the interface says.
 
 
 def due_schools(store: Store, now: datetime) -> list[School]:
-    """Schools whose daily time has passed today and with no successful scheduled run since."""
-    out = []
-    for s in store.list_schools():
-        due = _due_at(s, now)
-        if now < due:
-            continue
-        last = s.last_scheduled_success_at
-        if last and last >= iso(due):
-            continue
-        out.append(s)
-    return out
+    from uso_tui.sync.schedule import due_schools as impl  # noqa: PLC0415
+
+    return impl(store, now)
 
 
-async def run_due(
-    store: Store,
-    now: datetime,
-    *,
-    operator: str = "scheduler",
-    client=None,
-    on_progress: OnProgress | None = None,
-    max_schools: int = 64,
-) -> list[RunResult]:
-    """Runs every due school, many at once: fetches overlap; each apply runs in a thread while
-    other schools keep fetching, so the estate run is bounded by IRIS, not by our processing."""
-    schools = due_schools(store, now)
-    if not schools:
-        return []
-    own_client = client is None
-    if own_client:
-        from uso_tui.iris.client import IrisClient  # noqa: PLC0415
+async def run_due(store: Store, now: datetime, **kw) -> list[RunResult]:
+    """See schedule.run_due."""
+    from uso_tui.sync.schedule import run_due as impl  # noqa: PLC0415
 
-        client = IrisClient(allowed_hosts=store.allowed_mis_hosts())
-    sem = asyncio.Semaphore(max_schools)
-    pools = PoolCache()
-
-    async def one(s: School) -> RunResult | None:
-        async with sem:
-            try:
-                return await run_school(
-                    store,
-                    s.dfe,
-                    trigger="schedule",
-                    operator=operator,
-                    now=now,
-                    on_progress=on_progress,
-                    client=client,
-                    pools=pools,
-                )
-            except RunInProgress:
-                return None  # already running (a force run, another scheduler): not ours
-
-    try:
-        results = await asyncio.gather(*(one(s) for s in schools))
-    finally:
-        if own_client:
-            await client.aclose()
-    return [r for r in results if r is not None]
+    return await impl(store, now, **kw)
 
 
-async def scheduler_loop(
-    store: Store,
-    *,
-    clock: Callable[[], datetime] = datetime.now,
-    sleep: Callable[[float], object] = asyncio.sleep,
-    interval: float = 60.0,
-    stop: threading.Event | None = None,
-    iterations: int | None = None,
-    on_results: Callable[[list[RunResult]], None] | None = None,
-    on_error: Callable[[BaseException], None] | None = None,
-    client=None,
-) -> None:
-    """`uso-tui scheduler`: run_due every minute until stopped. An error in one pass is reported
-    and the loop goes on (a systemd service should not die because one school misbehaves)."""
-    n = 0
-    while stop is None or not stop.is_set():
-        try:
-            results = await run_due(store, clock(), client=client)
-            if on_results is not None:
-                on_results(results)
-        except Exception as exc:  # noqa: BLE001
-            if on_error is not None:
-                on_error(exc)
-        n += 1
-        if iterations is not None and n >= iterations:
-            return
-        await sleep(interval)  # type: ignore[misc]
+async def scheduler_loop(store: Store, **kw) -> None:
+    """See schedule.scheduler_loop."""
+    from uso_tui.sync.schedule import scheduler_loop as impl  # noqa: PLC0415
+
+    await impl(store, **kw)

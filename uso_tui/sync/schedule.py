@@ -1,0 +1,238 @@
+"""The daily schedule: `run_due` (cron, systemd timer, `uso-tui run-due`) and `scheduler_loop`
+(`uso-tui scheduler`).
+
+run_due is a pipeline, so the estate's run is bounded by IRIS and not by our processing:
+schools are claimed (recorded "running") a batch per transaction, fetched concurrently within
+the client's bounds, and applied as their fetches end, a batch per transaction (group commit:
+while one batch commits, the next fetches keep arriving). Each run still commits all at once or
+not at all: a batch that fails is retried one school per transaction, and the school that
+fails is recorded failed with nothing of it applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from uso_tui.domain.models import Export, Run, School
+from uso_tui.store.api import Store
+from uso_tui.sync.runner import (
+    OnProgress,
+    PoolCache,
+    RunResult,
+    _error_line,
+    _fetch_all,
+    _Progress,
+    apply_in,
+    final_in,
+    iso,
+)
+
+CLAIM_BATCH = 32
+
+
+def _due_at(school: School, now: datetime) -> datetime:
+    hh, mm = (int(x) for x in school.daily_at.split(":"))
+    return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+
+
+def due_schools(store: Store, now: datetime) -> list[School]:
+    """Schools whose daily time has passed today and with no successful scheduled run since
+    (a held scheduled run counts: it ran), so a server that was down catches up."""
+    out = []
+    for s in store.list_schools():
+        due = _due_at(s, now)
+        if now < due:
+            continue
+        last = s.last_scheduled_success_at
+        if last and last >= iso(due):
+            continue
+        out.append(s)
+    return out
+
+
+def _claim_many(store: Store, schools: list[School], operator: str, at: str) -> list[Run]:
+    """Records a running run for each school that has none; skips the others (a force run, or
+    another scheduler, has them)."""
+    runs = []
+    with store.transaction(operator) as txn:
+        for s in schools:
+            if txn.running_runs(s.dfe):  # type: ignore[attr-defined]
+                continue
+            run = Run(
+                run_id=txn.next_run_id(s.dfe),
+                school=s.dfe,
+                trigger="schedule",
+                operator=operator,
+                reports=list(s.reports),
+                started_at=at,
+            )
+            txn.put_run(run)
+            runs.append(run)
+    return runs
+
+
+class _Done:
+    """A fetched (or failed) school waiting for the committer."""
+
+    __slots__ = ("run", "exports", "error", "emit")
+
+    def __init__(
+        self, run: Run, exports: dict[str, Export] | None, error: str | None, emit: _Progress
+    ) -> None:
+        self.run, self.exports, self.error, self.emit = run, exports, error, emit
+
+
+def _stage(txn, d: _Done, now: datetime, finished: str, pools: PoolCache, touched: list):
+    if d.error is not None:
+        run = Run.from_dict(d.run.to_dict())
+        run.status, run.error, run.finished_at = "failed", d.error, finished
+        final_in(txn, run, d.error)
+        return RunResult(run, None, None)
+    run, plans = apply_in(
+        txn, d.run, d.exports or {}, now, d.emit, None, lambda: finished, pools, touched
+    )
+    return RunResult(run, list(plans.values())[-1] if plans else None, plans)
+
+
+def _commit_batch(
+    store: Store, batch: list[_Done], now: datetime, finished: str, pools: PoolCache, operator: str
+) -> list[RunResult]:
+    touched: list = []
+    try:
+        with store.transaction(operator) as txn:
+            results = [_stage(txn, d, now, finished, pools, touched) for d in batch]
+        pools.update(touched)
+        return results
+    except Exception as exc:  # noqa: BLE001 - one school's problem must not sink the others
+        if len(batch) == 1:
+            d = batch[0]
+            error = f"apply failed, nothing changed: {type(exc).__name__}: {_error_line(exc)}"
+            with store.transaction(operator) as txn:
+                return [_stage(txn, _Done(d.run, None, error, d.emit), now, finished, pools, [])]
+    out: list[RunResult] = []
+    for d in batch:
+        out.extend(_commit_batch(store, [d], now, finished, pools, operator))
+    return out
+
+
+async def run_due(
+    store: Store,
+    now: datetime,
+    *,
+    operator: str = "scheduler",
+    client=None,
+    on_progress: OnProgress | None = None,
+    max_schools: int = 64,
+) -> list[RunResult]:
+    """Runs every due school (see the module's docstring); returns each school's RunResult."""
+    schools = due_schools(store, now)
+    if not schools:
+        return []
+    own_client = client is None
+    if own_client:
+        from uso_tui.iris.client import IrisClient  # noqa: PLC0415
+
+        client = IrisClient(allowed_hosts=store.allowed_mis_hosts())
+    started = time.monotonic()
+    pools = PoolCache()
+    sem = asyncio.Semaphore(max_schools)
+    ready: list[_Done] = []
+    wake = asyncio.Event()
+    results: list[RunResult] = []
+    state = {"claimed": 0, "claiming": True}
+    by_dfe = {s.dfe: s for s in schools}
+
+    def finished_at() -> str:
+        return iso(now + timedelta(seconds=time.monotonic() - started))
+
+    async def fetch(run: Run) -> None:
+        emit = _Progress(run.run_id, run.school, on_progress)
+        try:
+            async with sem:
+                emit("connecting", message=f"run {run.run_id} started (schedule, {operator})")
+                secret = await asyncio.to_thread(store.secret, run.school)
+                exports = await _fetch_all(
+                    client, by_dfe[run.school], secret, run.reports, emit, None
+                )
+            run.counts["fetched"] = sum(len(e.records) for e in exports.values())
+            emit.counts["fetched"] = run.counts["fetched"]
+            ready.append(_Done(run, exports, None, emit))
+        except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
+            ready.append(_Done(run, None, _error_line(exc), emit))
+        wake.set()
+
+    async def claimer(tasks: list[asyncio.Task]) -> None:
+        try:
+            for i in range(0, len(schools), CLAIM_BATCH):
+                chunk = schools[i : i + CLAIM_BATCH]
+                runs = await asyncio.to_thread(_claim_many, store, chunk, operator, iso(now))
+                state["claimed"] += len(runs)
+                tasks.extend(asyncio.create_task(fetch(r)) for r in runs)
+        finally:
+            state["claiming"] = False
+            wake.set()
+
+    async def committer() -> None:
+        while state["claiming"] or len(results) < state["claimed"]:
+            await wake.wait()
+            wake.clear()
+            if not ready:
+                continue
+            batch = ready[:]
+            del ready[:]
+            done = await asyncio.to_thread(
+                _commit_batch, store, batch, now, finished_at(), pools, operator
+            )
+            for d, r in zip(batch, done, strict=True):
+                d.emit.counts = dict(r.run.counts)
+                d.emit(
+                    "failed"
+                    if r.run.status == "failed"
+                    else "held"
+                    if r.run.status == "held"
+                    else "done",
+                    message=r.run.error or f"run {r.run.run_id} {r.run.status}",
+                )
+            results.extend(done)
+
+    tasks: list[asyncio.Task] = []
+    try:
+        await asyncio.gather(claimer(tasks), committer())
+        await asyncio.gather(*tasks)
+    finally:
+        if own_client:
+            await client.aclose()
+    return results
+
+
+async def scheduler_loop(
+    store: Store,
+    *,
+    clock: Callable[[], datetime] = datetime.now,
+    sleep: Callable[[float], object] = asyncio.sleep,
+    interval: float = 60.0,
+    stop: threading.Event | None = None,
+    iterations: int | None = None,
+    on_results: Callable[[list[RunResult]], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+    client=None,
+) -> None:
+    """`uso-tui scheduler`: run_due every minute until stopped. An error in one pass is reported
+    and the loop goes on (a systemd service should not die because one school misbehaves)."""
+    n = 0
+    while stop is None or not stop.is_set():
+        try:
+            results = await run_due(store, clock(), client=client)
+            if on_results is not None:
+                on_results(results)
+        except Exception as exc:  # noqa: BLE001
+            if on_error is not None:
+                on_error(exc)
+        n += 1
+        if iterations is not None and n >= iterations:
+            return
+        await sleep(interval)  # type: ignore[misc]
