@@ -11,9 +11,9 @@ import shutil
 import pytest
 
 pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import make_app, put_markup_case, run_all, settle  # noqa: E402
+from tui_helpers import NOW, make_app, put_markup_case, run_all, settle  # noqa: E402
 
-from uso_tui.demo import PLACEHOLDER_ROOT, _point_at  # noqa: E402
+from uso_tui.demo import PLACEHOLDER_ROOT, point_at  # noqa: E402
 from uso_tui.store import open_store  # noqa: E402
 
 pytest_plugins = ["tui_helpers"]  # the demo fixtures
@@ -38,7 +38,7 @@ def snap_template(tmp_path_factory, demo_template):
         run_all(demo)
     finally:
         stop()
-    _point_at(demo.store, PLACEHOLDER_ROOT, [s.dfe for s in demo.store.list_schools()])
+    point_at(demo.store, PLACEHOLDER_ROOT, [s.dfe for s in demo.store.list_schools()], NOW)
     busiest = max(demo.store.list_schools(), key=lambda s: s.open_cases).dfe
     put_markup_case(demo.store, demo.held_school)
     return path, demo.held_school, busiest

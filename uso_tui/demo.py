@@ -110,7 +110,7 @@ def build_demo_store(
     held, failed = dfes[0], dfes[-1]
     if reuse:
         store = open_store(path)
-        _point_at(store, root, dfes)
+        point_at(store, root, dfes)
     else:
         store = _fresh(path, sim, root, held, failed)
         meta = {k: (str(v) if isinstance(v, date) else v) for k, v in params.items()}
@@ -177,7 +177,7 @@ async def _seed(store: Store, sim: Simulator, when: datetime) -> None:
             )
 
 
-def _point_at(store: Store, root: str, dfes: list[str]) -> None:
+def point_at(store: Store, root: str, dfes: list[str], now: datetime | None = None) -> None:
     """The simulator's port changes between demo sessions: follow it."""
     from uso_tui.sync.admin import update_school  # noqa: PLC0415
 
@@ -211,3 +211,14 @@ def run_demo(
         return run_console(open_store(path), operator=operator)
     finally:
         stop()
+
+
+def run_all_schools(store: Store, now: datetime) -> None:
+    """Every school's scheduled run at `now` (screenshots, benchmarks): queues fill, one is held."""
+    from uso_tui.sync.runner import run_school  # noqa: PLC0415
+
+    async def go() -> None:
+        for school in store.list_schools():
+            await run_school(store, school.dfe, trigger="schedule", operator="scheduler", now=now)
+
+    _run_sync(go())

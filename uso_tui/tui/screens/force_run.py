@@ -56,8 +56,12 @@ def counters_text(counts: dict[str, int]) -> Text:
     return out
 
 
-def report_label(report: str, rp: ReportProgress) -> str:
+def report_label(report: str, rp: ReportProgress, finished: bool = False) -> str:
     name = REPORT_LABELS.get(report, report)
+    if finished and (rp.records_total is not None or rp.pages_done):
+        total = rp.records_total if rp.records_total is not None else rp.records_done
+        pages = f", {rp.pages_done} pages" if rp.pages_done else ""
+        return f"{name:<9}{total:,} records{pages}"
     if rp.records_total is not None and rp.phase in ("planning", "applying", "done", "held"):
         return f"{name:<9}{rp.phase} {rp.records_done:,}/{rp.records_total:,} records"
     if rp.pages_done or rp.pages_total:
@@ -196,7 +200,10 @@ class ForceRunScreen(UsoScreen):
             if report not in self._bars:
                 continue
             label, bar = self._bars[report]
-            label.update(Text(report_label(report, rp), no_wrap=True, overflow="ellipsis"))
+            finished = snap["done"] and phase in ("succeeded", "held", "done")
+            label.update(
+                Text(report_label(report, rp, finished), no_wrap=True, overflow="ellipsis")
+            )
             if rp.records_total is not None and rp.phase in (
                 "planning",
                 "applying",

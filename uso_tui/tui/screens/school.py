@@ -138,16 +138,20 @@ class SchoolScreen(UsoScreen):
         )
         self.query_one("#summary", Static).update(summary)
         self.query_one("#menu", Static).update(self._menu(school))
-        table = Text("Recent runs\n", style="bold", end="")
+        table = Text("Recent runs", style="bold", end="")
+        table.append("  (created, updated, unallocated, to match)\n", style="dim")
         if not runs:
             table.append("  none yet\n", style="dim")
         for run in runs:
             c = run.counts
             table.append(f"  {when(run.started_at)}  ")
-            table.append_text(status_text(run.status))
+            word = status_text(run.status)
+            word.pad_right(10 - len(word.plain))
+            table.append_text(word)
+            table.append_text(plain(f"{run.trigger:<9}{run.operator[:12]:<13}"))
             table.append(
-                f"  {run.trigger:<8} {run.operator[:12]:<12} "
-                f"+{c.get('created', 0)} ~{c.get('updated', 0)} "
-                f"-{c.get('unallocated', 0)} ?{c.get('needs_matching', 0)}\n"
+                f"{c.get('created', 0)}, {c.get('updated', 0)}, "
+                f"{c.get('unallocated', 0) + c.get('held_unallocations', 0)}, "
+                f"{c.get('needs_matching', 0)}\n"
             )
         self.query_one("#runs", Static).update(table)
