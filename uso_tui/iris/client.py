@@ -180,7 +180,12 @@ class IrisClient:
         first = await self._page(ctx, path, key, 1)
         total_pages = _int(first.get("totalPages"))
         total_count = _int(first.get("totalCount"))
-        pages: dict[int, list[dict[str, Any]]] = {1: first[key]}
+        # Each page is parsed as it arrives: the work is spread out, so a console running a
+        # fetch in its event loop never stalls for a whole report's parsing at once.
+        parse = PARSERS[report]
+        pages: dict[int, list[tuple[dict[str, Any], MisRecord]]] = {
+            1: [(d, parse(d)) for d in first[key]]
+        }
         done = 1
         so_far = len(first[key])
         if on_page:
@@ -189,7 +194,7 @@ class IrisClient:
         async def one(n: int) -> None:
             nonlocal done, so_far
             body = await self._page(ctx, path, key, n)
-            pages[n] = body[key]
+            pages[n] = [(d, parse(d)) for d in body[key]]
             done += 1
             so_far += len(body[key])
             if on_page:
@@ -204,8 +209,8 @@ class IrisClient:
                 )
             await _all_or_nothing([one(n) for n in range(2, total_pages + 1)])
 
-        # Records before the first empty page; a server whose totalPages undercounts (fewer
-        # records than totalCount) is followed page by page until it answers an empty page.
+        # A server whose totalPages undercounts (fewer records than totalCount) is followed page
+        # by page until it answers an empty page.
         last = max(pages)
         empty_at = next((n for n in sorted(pages) if not pages[n]), None)
         if empty_at is None and total_count is not None:
@@ -289,14 +294,12 @@ class IrisClient:
         return body
 
     def _build_export(
-        self, ctx: _Ctx, report: str, raw: list[dict[str, Any]], pages: int
+        self, ctx: _Ctx, report: str, raw: list[tuple[dict[str, Any], MisRecord]], pages: int
     ) -> Export:
-        parse = PARSERS[report]
         seen: dict[str, list[dict[str, Any]]] = {}
         records: list[MisRecord] = []
         repeated: list[str] = []
-        for item in raw:
-            rec = parse(item)
+        for item, rec in raw:
             earlier = seen.setdefault(rec.mis_id, [])
             if any(e == item for e in earlier):
                 # The same record twice (the data moved while IRIS was paging): keep it once.
