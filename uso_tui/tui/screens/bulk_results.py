@@ -419,7 +419,8 @@ class BulkResultsScreen(ListScreen):
         self.load()
 
     def on_screen_resume(self) -> None:
-        self.load()
+        if self.resumed_again():
+            self.load()
 
     def action_reload(self) -> None:
         self.load()
@@ -731,7 +732,7 @@ class BulkResultsScreen(ListScreen):
         self.app.call_from_thread(self._applied, f"Restored {len(done)}", done, errors)
 
     def _applied(self, verb: str, done: list[str], errors: list[str]) -> None:
-        self.active_table().marked.clear()
+        self.active_table().clear_marks()
         if done:
             self.say(f"{verb}: {', '.join(done[:5])}{' …' if len(done) > 5 else ''}")
         for e in errors:

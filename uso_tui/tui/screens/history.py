@@ -158,7 +158,8 @@ class RunHistoryScreen(ListScreen):
         self.load()
 
     def on_screen_resume(self) -> None:
-        self.load()
+        if self.resumed_again():
+            self.load()
 
     def action_reload(self) -> None:
         self.load()
@@ -252,7 +253,8 @@ class AuditScreen(ListScreen):
         self.load()
 
     def on_screen_resume(self) -> None:
-        self.load()
+        if self.resumed_again():
+            self.load()
 
     def action_reload(self) -> None:
         self.load()

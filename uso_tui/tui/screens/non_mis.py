@@ -254,7 +254,8 @@ class NonMisScreen(ListScreen):
         self.load()
 
     def on_screen_resume(self) -> None:
-        self.load()
+        if self.resumed_again():
+            self.load()
 
     def action_reload(self) -> None:
         self.load()
@@ -355,8 +356,7 @@ class NonMisScreen(ListScreen):
         self.app.call_from_thread(self._applied, what, done, errors)
 
     def _applied(self, what: str, done: list[str], errors: list[str]) -> None:
-        table = self.active_table()
-        table.marked.clear()
+        self.active_table().clear_marks()
         verb = "Kept" if what == "keep" else "Unallocated"
         if done:
             self.say(f"{verb} {len(done)}: {', '.join(done[:5])}{' …' if len(done) > 5 else ''}")

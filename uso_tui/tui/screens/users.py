@@ -113,7 +113,8 @@ class UsersScreen(ListScreen):
         self.load_latest()
 
     def on_screen_resume(self) -> None:
-        self.action_reload()
+        if self.resumed_again():
+            self.action_reload()
 
     def active_table(self) -> ListTable:
         return self.query_one("#hits" if self.query_text.strip() else "#latest", ListTable)
