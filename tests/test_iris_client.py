@@ -458,3 +458,28 @@ async def test_concurrency_bounded_per_school_and_overall() -> None:
     assert all(len(e.records) == 60 for e in exports)
     assert max(counting.peak.values()) == 3  # pages of one school do go in parallel, up to 3
     assert counting.total_peak == 10
+
+
+async def test_connection_refused_is_retried_then_a_clear_error() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on once this socket closes
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleep = FakeSleep()
+    school = School(
+        dfe=DFE,
+        name="Oakfield",
+        mis="iSAMS",
+        url=f"http://127.0.0.1:{port}/{DFE}",
+        client_id=CLIENT_ID,
+    )
+    async with IrisClient(
+        allowed_hosts=frozenset({f"127.0.0.1:{port}"}), sleep=sleep, max_tries=3
+    ) as c:
+        with pytest.raises(IrisError) as ei:
+            await c.fetch_report(school, SECRET, "students")
+    assert len(sleep.delays) == 2
+    assert str(ei.value) == (
+        f"{DFE}: POST /auth/connect/token: connection failed (ConnectError); gave up after 3 tries"
+    )
