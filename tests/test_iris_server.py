@@ -185,3 +185,17 @@ def test_iris_sim_bad_options_and_busy_port(capsys) -> None:
         port = busy.getsockname()[1]
         assert main(["--port", str(port), "--schools", "1"]) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_refresh_serves_an_estate_changed_directly() -> None:
+    from uso_tui.iris.datagen import advance
+
+    estate = generate_estate(5, 2, 1, today=TODAY, size=120)
+    sim = Simulator.from_estate(estate)
+    dfe = estate.schools[0].dfe
+    before = list(sim.school(dfe).records("students"))
+    advance(estate, days=3)
+    assert sim.school(dfe).records("students") == before  # cached until told
+    sim.refresh()
+    assert sim.school(dfe).records("students") == estate.iris_records(dfe, "students")
+    assert sim.school(dfe).records("students") != before

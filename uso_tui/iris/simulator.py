@@ -196,10 +196,18 @@ class Simulator:
             raise RuntimeError("this simulator has no generated estate to advance")
         with self._lock:
             churn = advance(self.estate, days=days, today=today)
-            for s in self._schools.values():
-                if s.loader is not None:
-                    s.data.clear()
+            self._drop_cached()
         return churn
+
+    def refresh(self) -> None:
+        """Serve the estate's current data (after changing `sim.estate` directly)."""
+        with self._lock:
+            self._drop_cached()
+
+    def _drop_cached(self) -> None:
+        for s in self._schools.values():
+            if s.loader is not None:
+                s.data.clear()
 
     def transport(self) -> SimTransport:
         return SimTransport(self)
