@@ -148,3 +148,59 @@ async def test_run_due_skips_a_school_already_running(env):
         )
     results = await due(env, datetime(2026, 3, 10, 6, 30))
     assert results == []
+
+
+async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
+    """The estate path: whole local authorities per worker process, over a real socket."""
+    from uso_tui.iris.server import start_background
+    from uso_tui.iris.simulator import Simulator
+    from uso_tui.store import open_store
+    from uso_tui.sync import schedule
+
+    sim = Simulator()
+    root_url, stop = start_background(sim)
+    try:
+        hostport = root_url.removeprefix("http://")
+        store = open_store(tmp_path / "store")
+        store.set_allowed_mis_hosts([hostport])
+        dfes = ["204-3210", "204-3211", "301-1000", "301-1001"]
+        for i, dfe in enumerate(dfes):
+            from uso_tui.domain.models import School
+
+            with store.transaction("t") as txn:
+                txn.add_school(
+                    School(
+                        dfe=dfe,
+                        name=dfe,
+                        mis="iSAMS",
+                        url=f"{root_url}/{dfe}",
+                        client_id="c",
+                        reports=["students"],
+                    ),
+                    "secret-123456",
+                )
+            sim.add_school(
+                dfe,
+                client_id="c",
+                secret="secret-123456",
+                students=[
+                    iris_student(
+                        "1",
+                        ["Amy", "Bo", "Cy", "Di"][i],
+                        ["Jones", "Li", "Ng", "Okafor"][i],
+                        "2015-04-02",
+                    )
+                ],
+            )
+        monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+        assert schedule._spread(store.list_schools(), 2) in (
+            [dfes[:2], dfes[2:]],
+            [dfes[2:], dfes[:2]],
+        )
+        results = await schedule.run_due(store, datetime(2026, 3, 10, 7, 0), processes=2)
+        assert sorted(r.run.school for r in results) == dfes
+        assert all(r.run.status == "succeeded" and r.run.counts["created"] == 1 for r in results)
+        assert all(len(store.school_accounts(d)) == 1 for d in dfes)
+        assert due_schools(store, datetime(2026, 3, 10, 8, 0)) == []
+    finally:
+        stop()

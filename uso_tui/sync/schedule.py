@@ -12,9 +12,12 @@ fails is recorded failed with nothing of it applied.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 
 from uso_tui.domain.models import Export, Run, School
@@ -119,6 +122,10 @@ def _commit_batch(
     return out
 
 
+PARALLEL_FROM = 40  # schools due at once from which run_due spreads them over processes
+MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between processes
+
+
 async def run_due(
     store: Store,
     now: datetime,
@@ -127,11 +134,94 @@ async def run_due(
     client=None,
     on_progress: OnProgress | None = None,
     max_schools: int = 64,
+    processes: int | None = None,
 ) -> list[RunResult]:
-    """Runs every due school (see the module's docstring); returns each school's RunResult."""
+    """Runs every due school (see the module's docstring); returns each school's RunResult.
+
+    With many schools due, no client and no progress listener given, the schools are spread
+    over `processes` worker processes (default: one per CPU), whole local authorities to each,
+    so parsing, planning and writing use every core; each worker keeps a share of the
+    connection bound. The store's lock serialises their commits as it does any writers'."""
     schools = due_schools(store, now)
     if not schools:
         return []
+    if processes is None:
+        processes = os.cpu_count() or 1
+    if processes > 1 and client is None and on_progress is None and len(schools) >= PARALLEL_FROM:
+        return await _run_due_spread(store, now, schools, operator, max_schools, processes)
+    return await _run_due_here(store, now, schools, operator, client, on_progress, max_schools)
+
+
+def _spread(schools: list[School], n: int) -> list[list[str]]:
+    """Whole local authorities per worker (each builds its own LA indexes), balanced by size."""
+    by_la: dict[str, list[str]] = {}
+    for s in schools:
+        by_la.setdefault(s.la, []).append(s.dfe)
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for dfes in sorted(by_la.values(), key=len, reverse=True):
+        min(parts, key=len).extend(dfes)
+    return [p for p in parts if p]
+
+
+def _worker(
+    root: str, dfes: list[str], now: datetime, operator: str, max_schools: int, max_connections: int
+) -> list[dict]:
+    """A worker process: its share of the due schools, returned as Run dicts."""
+    from uso_tui.iris.client import IrisClient  # noqa: PLC0415
+    from uso_tui.store import open_store  # noqa: PLC0415
+
+    store = open_store(root, create=False)
+    wanted = set(dfes)
+    schools = [s for s in due_schools(store, now) if s.dfe in wanted]
+
+    async def go() -> list[RunResult]:
+        async with IrisClient(
+            allowed_hosts=store.allowed_mis_hosts(), max_connections=max_connections
+        ) as client:
+            return await _run_due_here(store, now, schools, operator, client, None, max_schools)
+
+    return [r.run.to_dict() for r in asyncio.run(go())]
+
+
+async def _run_due_spread(
+    store: Store,
+    now: datetime,
+    schools: list[School],
+    operator: str,
+    max_schools: int,
+    processes: int,
+) -> list[RunResult]:
+    parts = _spread(schools, processes)
+    share = max(4, MAX_CONNECTIONS // len(parts))
+    loop = asyncio.get_running_loop()
+    ctx = multiprocessing.get_context("spawn")  # no inherited threads, locks or event loop
+    with ProcessPoolExecutor(max_workers=len(parts), mp_context=ctx) as pool:
+        futures = [
+            loop.run_in_executor(
+                pool,
+                _worker,
+                str(store.root),
+                part,
+                now,
+                operator,
+                max(1, max_schools // len(parts)),
+                share,
+            )
+            for part in parts
+        ]
+        done = await asyncio.gather(*futures)
+    return [RunResult(Run.from_dict(d), None, None) for runs in done for d in runs]
+
+
+async def _run_due_here(
+    store: Store,
+    now: datetime,
+    schools: list[School],
+    operator: str,
+    client,
+    on_progress: OnProgress | None,
+    max_schools: int,
+) -> list[RunResult]:
     own_client = client is None
     if own_client:
         from uso_tui.iris.client import IrisClient  # noqa: PLC0415
