@@ -28,7 +28,7 @@ from uso_tui.iris.names_data import ORIGINS
 from uso_tui.store import open_store
 
 OUT = Path(__file__).parent / "out"
-BUILD_VERSION = 2  # bump when the synthetic data or the store layout changes
+BUILD_VERSION = 3  # bump when the synthetic data or the store layout changes
 BIG_SCHOOL = 3000  # the first school is a large secondary: the 2,000-record change happens there
 SIZES = {
     "10k": (10_000, 30, 3),

@@ -491,3 +491,17 @@ def test_listing_schools_reads_only_the_directory(store, monkeypatch):
 def test_remove_exclusion_with_a_bad_id(store):
     with pytest.raises(UnknownExclusion), store.transaction("t") as tx:
         tx.remove_exclusion("204-3210", "abc")
+
+
+def test_accounts_stored_without_default_fields_and_read_back_whole(store):
+    import orjson  # noqa: PLC0415
+
+    with store.transaction("t") as tx:
+        a = account(tx, "204-3210", "Ann", "Lee", extra={"upn": "X1"})
+        tx.put_account(a)
+    data = orjson.loads((store.root / "schools" / "204-3210" / "data.json").read_bytes())
+    (doc,) = data["accounts"].values()
+    assert "reviewed" not in doc and "status" not in doc and "history" not in doc
+    assert store.account(a.username) == a
+    assert store.search_accounts("ann lee")[0].status == "active"
+    assert store.school("204-3210").active_accounts == 1

@@ -7,6 +7,7 @@ import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
 import orjson
@@ -37,6 +38,29 @@ def from_docs(cls: type[T], docs: list[dict[str, Any]]) -> list[T]:
 
 def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
     return from_docs(cls, [doc])[0]
+
+
+def _account_defaults() -> dict[str, Any]:
+    from uso_tui.domain.models import Account  # noqa: PLC0415
+
+    out = {}
+    for f in fields(Account):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+# Stored account documents leave out fields that hold their default (about a quarter of the
+# bytes, and of the time to load an LA's accounts). The defaults are part of the schema: changing
+# one in domain.models needs a new SCHEMA_VERSION.
+ACCOUNT_DEFAULTS = _account_defaults()
+
+
+def slim_account(d: dict[str, Any]) -> dict[str, Any]:
+    defaults = ACCOUNT_DEFAULTS
+    return {k: v for k, v in d.items() if k not in defaults or defaults[k] != v}
 
 
 def accounts_from_staged(docs: list[dict[str, Any]]) -> list[Any]:

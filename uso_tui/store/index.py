@@ -53,7 +53,8 @@ def index_line(d: dict[str, Any]) -> str:
     body = "\t".join(names)
     if "\n" in body or "\r" in body or body.count("\t") != 2:
         body = "\t".join(f.translate(_CTRL) for f in names)  # untrusted names: keep one line
-    flags = ROLE_FLAG[d["role"]] + STATUS_FLAG[d["status"]] + ("1" if d.get("school") else "0")
+    status = d.get("status", "active")
+    flags = ROLE_FLAG[d["role"]] + STATUS_FLAG[status] + ("1" if d.get("school") else "0")
     keys = " ".join([d["username"].lower(), d.get("dob") or "~", *_name_tokens(d)])
     return " " + keys + "\t" + flags + "\t" + body + "\n"
 
@@ -63,7 +64,7 @@ def index_fields(d: dict[str, Any]) -> tuple:
     return (
         d["username"],
         d["role"],
-        d["status"],
+        d.get("status", "active"),
         d.get("school"),
         d.get("dob"),
         d.get("forename"),

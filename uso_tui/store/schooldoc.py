@@ -89,7 +89,7 @@ class SchoolDoc:
         dfe = self.dfe
         active = 0
         for a in self.accounts.values():
-            if a["status"] == "active" and a.get("school") == dfe:
+            if a.get("status", "active") == "active" and a.get("school") == dfe:
                 active += 1
         open_cases = sum(1 for c in self.cases.values() if c["status"] == "open")
         runs = self.newest_runs()

@@ -37,6 +37,7 @@ from uso_tui.store.codec import (
     from_doc,
     from_docs,
     gc_paused,
+    slim_account,
     to_doc,
     to_docs,
 )
@@ -241,7 +242,7 @@ class TinyTransaction(Transaction):
         if not accounts:
             return
         with gc_paused():
-            docs = to_docs(accounts)
+            docs = [slim_account(d) for d in to_docs(accounts)]
         directory = self._directory()
         for d in docs:
             username = d["username"]
