@@ -65,6 +65,11 @@ def registry_map(data: dict[str, Any] | None) -> dict[str, str]:
     return rows[0] if rows else {}
 
 
+def _settings_and_summary(entry: dict[str, Any]) -> dict[str, Any]:
+    """A directory entry without the store's private keys (the running runs)."""
+    return {k: v for k, v in entry.items() if k != RUNNING_KEY}
+
+
 class TinyTransaction(Transaction):
     def __init__(self, store: TinyStore, operator: str) -> None:
         self.operator = operator
@@ -128,10 +133,11 @@ class TinyTransaction(Transaction):
     # ---- reads
 
     def school(self, dfe: str) -> School:
-        return from_doc(School, self._entry(dfe))
+        return from_doc(School, _settings_and_summary(self._entry(dfe)))
 
     def schools(self) -> list[School]:
-        return from_docs(School, [self._directory()[k] for k in sorted(self._directory())])
+        directory = self._directory()
+        return from_docs(School, [_settings_and_summary(directory[k]) for k in sorted(directory)])
 
     def school_accounts(self, dfe: str) -> list[Account]:
         with gc_paused():
