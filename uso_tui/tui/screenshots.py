@@ -52,7 +52,52 @@ SHOTS: list[Shot] = [
 ]
 
 # ---- helper F: records screens (bulk results, users, non-MIS, history, audit) ----
-# SHOTS += [Shot("bulk-results", "bulk_results", "busiest"), ...]
+
+
+def _busiest(demo: Demo) -> str:
+    return max(demo.store.list_schools(), key=lambda s: s.open_cases).dfe
+
+
+def _requested_accounts(demo: Demo) -> None:
+    """Two User Request Single accounts at the busiest school: the non-MIS review has work."""
+    from uso_tui.sync.admin import add_account  # noqa: PLC0415
+
+    for role, forename, surname, dob in [
+        ("staff", "Priya", "Sharma", "1988-04-12"),
+        ("pupil", "Tomasz", "Nowak", "2016-02-29"),
+    ]:
+        add_account(
+            demo.store, _busiest(demo), role=role, forename=forename, surname=surname, dob=dob,
+            operator="operator", now=NOW,
+        )  # fmt: skip
+
+
+def _one_unallocated(demo: Demo) -> None:
+    """The held school has unallocated nobody yet: an operator unallocates a requested account."""
+    from uso_tui.sync.actions import unallocate_account  # noqa: PLC0415
+
+    dfe = _busiest(demo)
+    account = next(
+        a for a in demo.store.school_accounts(dfe) if a.status == "active" and not a.linked
+    )
+    unallocate_account(demo.store, account.username, operator="operator", now=NOW)
+
+
+SHOTS += [
+    Shot("bulk-results", "bulk_results", "busiest"),
+    Shot("non-mis", "non_mis", "busiest", prepare=_requested_accounts),
+    Shot(
+        "bulk-results-unallocated",
+        "bulk_results",
+        "busiest",
+        keys=("4",),
+        prepare=_one_unallocated,
+    ),
+    Shot("users-latest", "users"),
+    Shot("account-history", "users", keys=("enter",)),
+    Shot("run-history", "history"),
+    Shot("audit-log", "audit", "busiest"),
+]
 # ---- end of helper F's block ----
 
 # Last: these change the store (a force run of the held school, then its confirmation dialog).

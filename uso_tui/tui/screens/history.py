@@ -238,7 +238,7 @@ class AuditScreen(ListScreen):
             Col("At", "at", 16),
             Col("Operator", "operator", 10),
             *([Col("School", "school", 8)] if self.dfe is None else []),
-            Col("Action", "action", 10),
+            Col("Action", "action", 12),
             Col("Subject", "subject", 16),
             Col("Change", "change", None, 10),
         ]
