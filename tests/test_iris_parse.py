@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from uso_tui.domain.models import MisRecord
 from uso_tui.domain.names import normalise
@@ -99,6 +99,13 @@ def test_only_design_fields_are_kept() -> None:
     names = {f.name for f in fields(MisRecord)}
     rec = parse_student({"schoolId": "1", "religion": "x", "homeAddresses": [], "contacts": []})
     assert set(rec.to_dict()) == names
+    # records made by the parser's fast path behave as any other MisRecord
+    staff = parse_employee({"id": 7, "forename": "A", "surname": "B", "isTeachingStaff": True})
+    for r in (rec, staff):
+        assert MisRecord.from_dict(r.to_dict()) == r
+        assert hash(MisRecord.from_dict(r.to_dict())) == hash(r)
+        assert replace(r, forename="X").forename == "X"
+    assert staff.gender is None and staff.title is None and staff.is_teaching is True
 
 
 def test_unparseable_dob_kept_raw() -> None:
