@@ -199,3 +199,26 @@ def test_refresh_serves_an_estate_changed_directly() -> None:
     sim.refresh()
     assert sim.school(dfe).records("students") == estate.iris_records(dfe, "students")
     assert sim.school(dfe).records("students") != before
+
+
+def test_control_endpoints_advance_the_served_estate(served) -> None:
+    sim, root = served
+    status = httpx.get(f"{root}/_sim/status").json()
+    assert status["day"] == 0 and status["today"] == TODAY.isoformat()
+    assert [s["dfe"] for s in status["schools"]] == [s.dfe for s in sim.schools]
+    moved = httpx.post(f"{root}/_sim/advance?days=2")
+    assert moved.status_code == 200
+    body = moved.json()
+    assert body["day"] == 2 and body["today"] == "2026-03-04"
+    assert sum(body["changes"].values()) == len(sim.estate.last_churn) > 0
+    assert httpx.post(f"{root}/_sim/advance?days=0").status_code == 400
+    assert httpx.get(f"{root}/_sim/advance").status_code == 404
+    school = sim.schools[0]
+    auth = {"Authorization": f"Bearer {token(root, school).json()['access_token']}"}
+    served_ids = [
+        d["schoolId"]
+        for d in httpx.get(
+            f"{root}/{school.dfe}/api/students?page=1&pageSize=1000", headers=auth
+        ).json()["students"]
+    ]
+    assert served_ids == list(sim.estate.school(school.dfe).students)

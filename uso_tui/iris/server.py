@@ -109,6 +109,8 @@ def describe(sim: Simulator, root: str, out: TextIO) -> None:
             f"  {s.dfe}  {root}/{s.dfe}  client id {s.client_id}  "
             f"secret (fake, simulator only) {s.secret}  {s.name}\n"
         )
+    # after the schools: scripts read the header lines, then one line per school
+    out.write(f"Next day: curl -X POST {root}/_sim/advance  (status: {root}/_sim/status)\n")
     out.flush()
 
 
@@ -138,7 +140,7 @@ def serve(
 
 def main(argv: list[str]) -> int:
     """`uso-tui iris-sim [--host H] [--port P] [--seed N] [--schools N] [--las N] [--size N]
-    [--latency S] [--max-page-size N]`: serves until Ctrl-C."""
+    [--latency S] [--max-page-size N] [--days N]`: serves until Ctrl-C."""
     p = argparse.ArgumentParser(prog="uso-tui iris-sim", description="Serve the IRIS simulator.")
     p.add_argument("--host", default=DEFAULT_HOST)
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
@@ -157,12 +159,22 @@ def main(argv: list[str]) -> int:
     p.add_argument(
         "--max-page-size", type=int, default=None, help="at most this many records per page"
     )
+    p.add_argument(
+        "--days",
+        type=int,
+        default=0,
+        help="start this many days after day 0 (POST /_sim/advance moves on later)",
+    )
     args = p.parse_args(argv)
+    if args.days < 0:
+        p.error("--days must be 0 or more")
     if args.schools < 1 or args.las < 1:
         p.error("--schools and --las must be at least 1")
     if args.size is not None and args.size < 2:
         p.error("--size must be at least 2")
     sim = make_simulator(args.seed, args.schools, args.las, size=args.size)
+    if args.days:
+        sim.advance(days=args.days)
     if args.latency:
         sim.set_switches(latency=args.latency)
     if args.max_page_size:

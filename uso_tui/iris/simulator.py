@@ -222,6 +222,8 @@ class Simulator:
         segs = [p for p in parts.path.split("/") if p]
         dfe = segs[0] if segs else None
         rest = "/".join(segs[1:])
+        if dfe == "_sim":
+            return self._control(method, rest, parse_qs(parts.query))
         with self._lock:
             school = self._schools.get(dfe or "")
             if school is None:
@@ -258,6 +260,42 @@ class Simulator:
             )
             resp.delay = sw.latency
             return self._log(method, dfe, "/" + rest, page, resp)
+
+    def _control(self, method: str, what: str, query: dict[str, list[str]]) -> SimResponse:
+        """The simulator's own endpoints (not IRIS's), for a person trying it with curl:
+        `GET /_sim/status`, `POST /_sim/advance?days=N` (the estate moves on N days)."""
+        if what == "advance" and method == "POST" and self.estate is not None:
+            days = _qint(query, "days", 1)
+            if days is None or not 1 <= days <= 365:
+                return _json(400, {"error": "invalid_request", "message": "days: 1 to 365"})
+            churn = self.advance(days=days)
+            kinds: dict[str, int] = {}
+            for c in churn:
+                kinds[c.kind] = kinds.get(c.kind, 0) + 1
+            return _json(
+                200,
+                {"day": self.estate.day, "today": self.estate.today.isoformat(), "changes": kinds},
+            )
+        if what != "status" or method != "GET":
+            return _json(404, {"error": "not_found"})
+        with self._lock:
+            return _json(
+                200,
+                {
+                    "day": self.estate.day if self.estate else None,
+                    "today": self.estate.today.isoformat() if self.estate else None,
+                    "schools": [
+                        {
+                            "dfe": x.dfe,
+                            "name": x.name,
+                            "mis": x.mis,
+                            "api_requests": x.api_requests,
+                            "token_requests": x.token_requests,
+                        }
+                        for x in self._schools.values()
+                    ],
+                },
+            )
 
     def _log(
         self, method: str, dfe: str | None, path: str, page: int | None, resp: SimResponse
