@@ -1,7 +1,8 @@
 """The IRIS REST client (DESIGN section 4): token, paging, retries, bounds, parsing.
 
 One IrisClient serves many schools at once (the scheduler fetches hundreds together): an overall
-bound on requests in flight (the httpx pool plus a semaphore) and a bound per school base URL.
+bound on requests in flight (a semaphore) and a bound per school base URL (a semaphore and the
+school's own small connection pool).
 Tokens are cached per school until shortly before they expire. Nothing here ever logs or raises
 the client secret or a token: errors carry the school, the path, the status and IRIS's message.
 """
@@ -63,6 +64,17 @@ class _Ctx:
 
 
 class IrisClient:
+    """Use as `async with IrisClient(allowed_hosts=...) as client:`, one per event loop.
+
+    allowed_hosts: `host:port` entries that may be used besides *.isams.cloud / *.edgen.cloud
+    (DESIGN section 4). transport: an httpx transport for tests (e.g. `Simulator.transport()`).
+    max_connections / max_per_host: requests in flight overall / per school. page_size: asked
+    for; the server may answer fewer. max_tries / max_retry_seconds: bounds of the retries of
+    one request. sleep, clock, rng: injectable so tests neither wait nor depend on chance.
+    fetch_report's on_event receives notable events as one-line text ("rate limited (429):
+    retrying in 2.0s", "token expired: fetched a new one") for a run's log.
+    """
+
     def __init__(
         self,
         *,

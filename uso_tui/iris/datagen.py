@@ -1,7 +1,7 @@
 """Deterministic generator of schools, their staff and pupils, and their day-to-day churn.
 
 `generate_estate(seed, n_schools, las, today=...)` makes primary and secondary schools in several
-local authorities; `advance(estate, days=1)` moves it on by school days with starters, leavers
+local authorities; `advance(estate, days=1)` moves it on day by day with starters, leavers
 (absent, or with a leavingDate), future starters, name changes, movers between schools of one
 local authority (same person, new MIS id), missing dates of birth, near-duplicates (typos, day and
 month swapped, nicknames) and returners. Every record carries the id of the person it really is,
@@ -102,7 +102,7 @@ class Churn:
 
 @dataclass(frozen=True)
 class ChurnRates:
-    """Expected changes per record per school day."""
+    """Expected changes per record per day."""
 
     starters: float = 0.004
     future_starters: float = 0.002
@@ -698,7 +698,7 @@ def advance(
     today: date | None = None,
     rates: ChurnRates | None = None,
 ) -> list[Churn]:
-    """Moves the estate on by `days` school days (ending on `today`, default estate.today + days)
+    """Moves the estate on by `days` days, one at a time (ending on `today`, default estate.today + days)
     and returns every change made; `estate.last_churn` keeps them too."""
     if days < 1:
         raise ValueError("days must be at least 1")
