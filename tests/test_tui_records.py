@@ -535,3 +535,56 @@ async def test_no_color_keeps_the_words(store, monkeypatch):
         await pilot.press("1")
         await settle(pilot)
         assert "invalid" in screen_text(app) and "needs_matching" in screen_text(app)
+
+
+async def test_run_history_opens_a_runs_file_in_bulk_results(store):
+    app = app_on(store, "history", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "j", "b")  # the oldest run, r1
+        await settle(pilot)
+        assert isinstance(app.screen, BulkResultsScreen)
+        assert app.screen.data.run.run_id == "204-3210-r1"
+        assert [r.data["outcome"] for r in table(app, "#t-file").shown] == ["created"]
+
+
+async def test_account_screen_restores_an_unallocated_account(store):
+    grace = username_of(store, "Grace", "Hopper")
+    app = app_on(store, "users")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await type_text(pilot, "grace")
+        await pilot.press("down")  # from the search box to the results
+        await settle(pilot, 3)
+        assert table(app).has_focus and keys_of(table(app)) == [grace]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, AccountScreen)
+        assert app.screen.check_action("restore", ()) is True
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm) and "204-3210" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot)
+        assert store.account(grace).status == "active"
+        assert app.screen.check_action("restore", ()) is False  # nothing left to restore
+        assert [r.data.action for r in table(app).shown][0] == "restore"
+        # a linked, active account offers no restore: the key does nothing
+        app.push_screen(AccountScreen(store, "alovelace.204"))
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, AccountScreen)
+
+
+async def test_tables_follow_a_terminal_resize(store):
+    app = app_on(store, "bulk_results", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "Account" not in [str(c.label) for c in table(app).columns.values()]
+        await pilot.resize_terminal(120, 30)
+        await settle(pilot)
+        labels = [str(c.label) for c in table(app).columns.values()]
+        assert "Account" in labels and "Report" in labels
+        assert len(table(app).shown) == 10 and table(app).row_count == 10

@@ -122,6 +122,7 @@ class RunHistoryScreen(ListScreen):
     kind = "history"
 
     BINDINGS = [
+        Binding("b", "bulk_results", "Its file"),
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload"),
     ]
@@ -217,6 +218,16 @@ class RunHistoryScreen(ListScreen):
         row = self.active_table().current()
         if row is not None:
             self.app.push_screen(Details(f"Run {row.key}", run_details(row.data)))
+
+    def action_bulk_results(self) -> None:
+        """The run's processed file (its records with outcomes) in the school's bulk results."""
+        from uso_tui.tui.screens.bulk_results import BulkResultsScreen  # noqa: PLC0415
+
+        row = self.active_table().current()
+        if row is not None:
+            screen = BulkResultsScreen(self.store, row.data.school)
+            screen.run_id = row.key
+            self.app.push_screen(screen)
 
 
 class AuditScreen(ListScreen):

@@ -72,9 +72,8 @@ class ListTable(DataTable):
         self.columns_spec = list(columns)
         self.marks = marks
         self.openable = openable
-        self.inset = (
-            inset  # columns of the terminal not available to the table (a dialog's margins)
-        )
+        # columns of the terminal not available to the table (a dialog's margins)
+        self.inset = inset
         self._shown_cols: list[int] = list(range(len(self.columns_spec)))
         self.all_rows: list[Row] = []
         self.shown: list[Row] = []
@@ -82,12 +81,21 @@ class ListTable(DataTable):
         self.marked: set[str] = set()
         self._by_key: dict[str, Row] = {}
         self._sig: list[tuple] | None = None
+        self._built_for = 0
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.openable or action != "select_cursor"
 
     def on_mount(self) -> None:
+        self._build_columns()
+        if self.all_rows:
+            self.refill()
+
+    def _build_columns(self) -> None:
+        """Columns for the terminal's width: fixed widths, the rest to the flexible ones, and the
+        `wide` columns only in a wide terminal."""
         width = self.app.size.width - self.inset
+        self._built_for = self.app.size.width
         self._shown_cols = [
             i for i, c in enumerate(self.columns_spec) if not c.wide or width >= WIDE
         ]
@@ -102,7 +110,11 @@ class ListTable(DataTable):
         for c in specs:
             share = left // max(1, len(flex))
             self.add_column(c.label, width=c.width or max(c.min_width, share), key=c.key)
-        if self.all_rows:
+
+    def on_resize(self) -> None:
+        if self.columns and self.app.size.width != self._built_for:
+            self.clear(columns=True)
+            self._build_columns()
             self.refill()
 
     def _update_dimensions(self, new_rows) -> None:  # type: ignore[override]

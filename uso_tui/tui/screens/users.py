@@ -27,7 +27,7 @@ from uso_tui.tui.screens.listing import (
     change_summary,
     haystack,
 )
-from uso_tui.tui.widgets import LineInput, clean, kv_lines, plain, when
+from uso_tui.tui.widgets import Confirm, LineInput, clean, kv_lines, plain, when
 
 SEARCH_DELAY = 0.15
 SEARCH_LIMIT = 500
@@ -67,6 +67,8 @@ class UsersScreen(ListScreen):
         Binding("k", "cursor_up", "Up", show=False),
         Binding("escape", "escape", "Back"),
         Binding("g", "reload", "Reload", show=False),
+        # reaches the screen only from the search box (a focused table moves its own cursor)
+        Binding("down", "to_table", "To the list", show=False),
     ]
 
     def __init__(self, store, dfe: str | None = None) -> None:
@@ -155,6 +157,14 @@ class UsersScreen(ListScreen):
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()
 
+    def action_to_table(self) -> None:
+        box = self.query_one("#search", Input)
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        if box.value != self.query_text:
+            self._show_search(box.value)
+        self.active_table().focus()
+
     def action_latest(self) -> None:
         box = self.query_one("#search", Input)
         box.value = ""
@@ -179,8 +189,12 @@ class UsersScreen(ListScreen):
     def _show_search(self, text: str) -> None:
         self.query_text = text
         searching = bool(text.strip())
-        self.query_one("#hits").display = searching
-        self.query_one("#latest").display = not searching
+        hits, latest = self.query_one("#hits"), self.query_one("#latest")
+        hidden = latest if searching else hits
+        hits.display = searching
+        latest.display = not searching
+        if hidden.has_focus:  # never leave the focus on a list that is not shown
+            (hits if searching else latest).focus()
         if searching:
             self.search(text)
         self._update_title()
@@ -304,6 +318,7 @@ class AccountScreen(ListScreen):
     kind = "account"
 
     BINDINGS = [
+        Binding("r", "restore", "Restore"),
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload", show=False),
     ]
@@ -319,6 +334,7 @@ class AccountScreen(ListScreen):
         super().__init__(store, None)
         self.username = username
         self.title = f"Account {clean(username)}"
+        self.account: Account | None = None
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Account {self.username}")
@@ -391,7 +407,44 @@ class AccountScreen(ListScreen):
     def _failed(self, message: str) -> None:
         self.query_one("#fields", Static).update(plain(message, "bold red"))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "restore":
+            return self.account is not None and self.account.status == "unallocated"
+        return True
+
+    def action_restore(self) -> None:
+        a = self.account
+        if a is None or a.status != "unallocated":
+            return
+        body = plain(
+            f"{a.username} ({full_name(a.forename, a.surname)}) becomes active again at "
+            f"{a.previous_school or a.link_school or '?'} as a non-MIS account (no MIS link; listed "
+            "in the non-MIS review; relinked if its record returns with the same details)."
+        )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.restore_it()
+
+        self.app.push_screen(
+            Confirm("Restore this account?", body, yes="Restore", no="Cancel"), answer
+        )
+
+    @work(thread=True, exit_on_error=False, group="account-restore")
+    def restore_it(self) -> None:
+        from uso_tui.sync.actions import restore_account  # noqa: PLC0415
+
+        try:
+            restore_account(self.store, self.username, operator=self.operator, now=self.now())
+        except Exception as exc:  # noqa: BLE001 - shown
+            self.app.call_from_thread(self.say, f"{self.username}: {exc}", "error")
+            return
+        self.app.call_from_thread(self.say, f"Restored {self.username}")
+        self.app.call_from_thread(self.load)
+
     def _show(self, account: Account, rows: list[Row]) -> None:
+        self.account = account
+        self.refresh_bindings()
         who, where = account_fields(account)
         self.query_one("#fields", Static).update(who)
         self.query_one("#fields-where", Static).update(where)
