@@ -131,9 +131,7 @@ class LinkPicker(ModalScreen[dict | None]):
                 inset=self.app.size.width - min(76, self.app.size.width) + 5,
             )
             yield Static(
-                Text(
-                    "enter link  / filter  escape cancel  Like: * per same surname, forename, birth"
-                ),
+                Text("enter link  / filter  escape cancel  Like: * = same surname/forename/birth"),
                 classes="dialog-keys",
             )
 
