@@ -238,11 +238,12 @@ class ExclusionForm(ModalScreen[Exclusion | None]):
                 now=self.now(),
             )
         except Exception as exc:  # noqa: BLE001 - InvalidInput and store errors: shown in the form
-            self.app.call_from_thread(
-                self.query_one("#form-error", Static).update, plain(str(exc), "bold")
-            )
+            self.app.call_from_thread(self._error, str(exc))
             return
         self.app.call_from_thread(self.dismiss, ex)
+
+    def _error(self, message: str) -> None:
+        self.query_one("#form-error", Static).update(plain(message, "bold"))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
