@@ -483,3 +483,53 @@ async def test_connection_refused_is_retried_then_a_clear_error() -> None:
     assert str(ei.value) == (
         f"{DFE}: POST /auth/connect/token: connection failed (ConnectError); gave up after 3 tries"
     )
+
+
+def _mock_iris(token_requests: list[int], *, expires_in: int = 100, retry_after: str | None = None):
+    """A tiny IRIS: a token endpoint and one page of one student (429 first if retry_after)."""
+    throttled: list[bool] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            token_requests.append(1)
+            return httpx.Response(
+                200, json={"access_token": f"tok{len(token_requests)}", "expires_in": expires_in}
+            )
+        if retry_after is not None and not throttled:
+            throttled.append(True)
+            return httpx.Response(429, headers={"Retry-After": retry_after})
+        return httpx.Response(200, json={"students": [student(1)], "page": 1, "totalPages": 1})
+
+    return httpx.MockTransport(handler)
+
+
+async def test_token_cached_until_shortly_before_expiry() -> None:
+    now = [0.0]
+    tokens: list[int] = []
+    school = School(
+        dfe=DFE, name="Oakfield", mis="iSAMS", url="https://oak.isams.cloud", client_id=CLIENT_ID
+    )
+    async with IrisClient(
+        transport=_mock_iris(tokens, expires_in=100), sleep=FakeSleep(), clock=lambda: now[0]
+    ) as c:
+        await c.fetch_report(school, SECRET, "students")
+        now[0] = 89.0  # renewed 10% (at most 60 s) early
+        await c.fetch_report(school, SECRET, "students")
+        assert len(tokens) == 1
+        now[0] = 91.0
+        await c.fetch_report(school, SECRET, "students")
+        assert len(tokens) == 2
+        await c.fetch_report(school, "a-new-secret", "students")  # a changed secret: new token
+        assert len(tokens) == 3
+
+
+async def test_retry_after_as_a_date_falls_back_to_backoff() -> None:
+    sleep = FakeSleep()
+    school = School(
+        dfe=DFE, name="Oakfield", mis="iSAMS", url="https://oak.isams.cloud", client_id=CLIENT_ID
+    )
+    transport = _mock_iris([], retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
+    async with IrisClient(transport=transport, sleep=sleep, backoff_base=0.5) as c:
+        export = await c.fetch_report(school, SECRET, "students")
+    assert len(export.records) == 1
+    assert len(sleep.delays) == 1 and 0.25 <= sleep.delays[0] <= 0.5
