@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, TabbedContent
-from tui_helpers import make_app, screen_text, settle
+from tui_helpers import make_app, screen_text, settle, wait_for
 from tui_records_data import CONTROL, HILL, MARKUP, NOW, VALE, build_store, username_of
 
 from uso_tui.tui.screens.bulk_results import BulkResultsScreen, ExclusionForm, RunPicker
@@ -281,8 +281,8 @@ async def test_users_latest_moves_then_search_and_account_history(store):
 
         await pilot.press("slash")
         await type_text(pilot, "dijk")
-        await settle(pilot, 3)
-        assert keys_of(table(app, "#hits")) == ["edijkstra.204"]
+        # found as you type (after a short pause in typing), without enter
+        await wait_for(pilot, lambda: keys_of(table(app, "#hits")) == ["edijkstra.204"])
         # by date of birth, typed the British way
         app.screen.query_one("#search", Input).value = "10/12/2015"
         await pilot.press("enter")
