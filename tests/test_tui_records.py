@@ -261,7 +261,7 @@ async def test_bulk_school_never_run(store):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         text = screen_text(app)
-        assert "204-3211-r1" in text  # one run, no processed file kept for it
+        assert "204-3211-r2" in text  # its runs kept no processed file
         assert "left no processed file" in text
 
 
@@ -422,6 +422,7 @@ async def test_run_history_overall_and_per_school_with_details(store):
         await settle(pilot)
         assert isinstance(app.screen, RunHistoryScreen)
         assert keys_of(table(app)) == [
+            "204-3211-r2",
             "204-3210-r3",
             "204-3210-r2",
             "204-3211-r1",
@@ -440,7 +441,35 @@ async def test_run_history_overall_and_per_school_with_details(store):
         await settle(pilot)
         app.open_screen("history", VALE)
         await settle(pilot)
-        assert keys_of(table(app)) == ["204-3211-r1"]
+        assert keys_of(table(app)) == ["204-3211-r2", "204-3211-r1"]
+
+
+async def test_run_history_confirms_a_held_run(store):
+    liskov = username_of(store, "Barbara", "Liskov")
+    app = app_on(store, "history", VALE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert table(app).current().key == "204-3211-r2"
+        assert app.screen.check_action("confirm_held", ()) is True
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm)
+        assert "Unallocate 1 accounts?" in screen_text(app) and liskov in screen_text(app)
+        await pilot.press("n")  # not now: nothing changes
+        await settle(pilot)
+        assert store.run("204-3211-r2").status == "held"
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        run = store.run("204-3211-r2")
+        assert (run.status, run.confirmed_by) == ("succeeded", "tester")
+        assert store.account(liskov).status == "unallocated"
+        assert app.screen.check_action("confirm_held", ()) is False
+        # only a held run offers it
+        await pilot.press("j")
+        await settle(pilot)
+        assert app.screen.check_action("confirm_held", ()) is False
 
 
 async def test_audit_log_filter_and_details(store):

@@ -193,6 +193,20 @@ def build_store(root: Path) -> Store:
                 counts={**empty_counts(), "fetched": 1, "created": 1},
             )
         )
+        # the scheduler's run held by the safety hold: its school's only pupil would go
+        tx.put_run(
+            Run(
+                run_id=tx.next_run_id(VALE),
+                school=VALE,
+                trigger="schedule",
+                operator="scheduler",
+                status="held",
+                started_at="2026-11-28T09:00:00",
+                finished_at="2026-11-28T09:00:02",
+                counts={**empty_counts(), "held_unallocations": 1},
+                held_usernames=[accounts["vale1"].username],
+            )
+        )
 
         files_records = [
             (_record("students", "P1", "Ada", "Lovelace", "2015-12-10"), "unchanged", "", "ada"),

@@ -24,11 +24,11 @@ from uso_tui.tui.screens.listing import (
     diff_lines,
     haystack,
 )
-from uso_tui.tui.widgets import kv_lines, plain, status_text, when
+from uso_tui.tui.widgets import Confirm, kv_lines, plain, status_text, when
 
-AUDIT_LIMIT = (
-    2000  # the newest events of a school; older ones stay in the store (and `uso-tui audit`)
-)
+SHOW_HELD = 30  # names listed when confirming a held run
+# the newest events of a school; older ones stay in the store (and `uso-tui audit`)
+AUDIT_LIMIT = 2000
 COUNT_LABELS = {
     "fetched": "fetched",
     "created": "created",
@@ -123,6 +123,7 @@ class RunHistoryScreen(ListScreen):
 
     BINDINGS = [
         Binding("b", "bulk_results", "Its file"),
+        Binding("c", "confirm_held", "Confirm held"),
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload"),
     ]
@@ -218,6 +219,68 @@ class RunHistoryScreen(ListScreen):
         row = self.active_table().current()
         if row is not None:
             self.app.push_screen(Details(f"Run {row.key}", run_details(row.data)))
+
+    # -- a held run (the scheduler's, typically) is confirmed here too ------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "confirm_held":
+            row = self.active_table().current() if self.is_mounted else None
+            return row is not None and row.data.status == "held"
+        return True
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()
+
+    def action_confirm_held(self) -> None:
+        row = self.active_table().current()
+        if row is not None and row.data.status == "held":
+            self.load_held(row.data)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history-held")
+    def load_held(self, run: Run) -> None:
+        accounts = [self.store.find_account(u) for u in run.held_usernames[:SHOW_HELD]]
+        self.app.call_from_thread(self._ask_confirm, run, accounts)
+
+    def _ask_confirm(self, run: Run, accounts: list) -> None:
+        n = len(run.held_usernames)
+        body = Text(f"Confirming run {run.run_id} unallocates {n} accounts of {run.school}", end="")
+        body.append(" (those unchanged since the run):\n\n")
+        for username, acc in zip(run.held_usernames, accounts, strict=False):
+            body.append("  ")
+            body.append_text(plain(username))
+            if acc is not None:
+                body.append("  ")
+                body.append_text(
+                    plain(f"{acc.forename} {acc.surname}  {acc.role}  {acc.dob or ''}")
+                )
+            body.append("\n")
+        if n > len(accounts):
+            body.append(f"  … and {n - len(accounts)} more\n")
+        body.append("\nThey keep their accounts and can be restored from Bulk results.")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.confirm(run.run_id)
+
+        self.app.push_screen(
+            Confirm(f"Unallocate {n} accounts?", body, yes=f"Unallocate {n}", no="Not now"),
+            answer,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history-confirm")
+    def confirm(self, run_id: str) -> None:
+        from uso_tui.sync.actions import confirm_run  # noqa: PLC0415
+
+        try:
+            run = confirm_run(self.store, run_id, operator=self.operator, now=self.now())
+        except Exception as exc:  # noqa: BLE001 - shown
+            self.app.call_from_thread(self.say, f"Not confirmed: {exc}", "error")
+            return
+        self.app.call_from_thread(
+            self.say, f"Run {run_id} confirmed: {run.counts.get('unallocated', 0)} unallocated"
+        )
+        self.app.call_from_thread(self.load)
 
     def action_bulk_results(self) -> None:
         """The run's processed file (its records with outcomes) in the school's bulk results."""
