@@ -78,12 +78,17 @@ class PoolCache:
     def get(self, la: str, role: str, loader: Callable[[], list] | None = None) -> CandidateIndex:
         with self._lock:
             idx = self._indexes.get((la, role))
-            if idx is None:
-                t = time.perf_counter()
-                accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
-                idx = self._indexes[(la, role)] = CandidateIndex(accounts)
-                self.build_seconds += time.perf_counter() - t
+        if idx is not None:
             return idx
+        # Built without holding the lock: the loader reads the store, which may wait for a
+        # commit whose thread wants this cache (a deadlock if the lock were held).
+        t = time.perf_counter()
+        accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
+        built = CandidateIndex(accounts)
+        with self._lock:
+            idx = self._indexes.setdefault((la, role), built)
+            self.build_seconds += time.perf_counter() - t
+        return idx
 
     def factory(self, la: str, role: str) -> Callable[[], CandidateIndex]:
         return lambda: self.get(la, role)
@@ -247,8 +252,11 @@ async def run_school(
             _add_counts(run, plans)
             emit(run.status if run.status == "held" else "done", message="dry run: nothing written")
             return RunResult(run, list(plans.values())[-1] if plans else None, plans)
+        pre = await asyncio.to_thread(preplan, store, dfe, exports, now, emit, pools)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
         run, plans = await asyncio.to_thread(
-            _plan_and_apply, store, run, exports, now, emit, cancel, finished_at, pools
+            _plan_and_apply, store, run, exports, now, emit, cancel, finished_at, pools, pre
         )
     except Cancelled:
         return await _end(
@@ -361,13 +369,67 @@ def _plan_and_apply(
     cancel: threading.Event | None,
     finished_at: Callable[[], str],
     pools: PoolCache | None = None,
+    pre: Preplanned | None = None,
 ) -> tuple[Run, dict[str, Plan]]:
     touched: list = []
     with store.transaction(run.operator) as txn:
-        run, plans = apply_in(txn, run, exports, now, emit, cancel, finished_at, pools, touched)
+        run, plans = apply_in(
+            txn, run, exports, now, emit, cancel, finished_at, pools, touched, pre
+        )
     if pools is not None:
         pools.update(touched)  # committed: the shared index sees this school's new state
     return run, plans
+
+
+@dataclass
+class Preplanned:
+    """Plans made from a snapshot read without the write lock (the CPU-heavy part, so other
+    writers, other schools' runs included, are not kept waiting); apply_in uses them only if
+    the snapshot is still what the store holds under the lock, else it plans again there."""
+
+    snapshot: Snapshot
+    settings: tuple
+    plans: dict[str, Plan]
+
+
+def _settings_key(school: School) -> tuple:
+    return (school.hold_percent, school.hold_min, school.create_before_start_days)
+
+
+def preplan(
+    store: Store,
+    dfe: str,
+    exports: dict[str, Export],
+    now: datetime,
+    emit: _Progress,
+    pools: PoolCache | None,
+) -> Preplanned:
+    la = la_of(dfe)
+    snap = Snapshot(
+        school=dfe,
+        accounts=store.school_accounts(dfe),
+        exclusions=store.exclusions(dfe),
+        open_cases=store.cases(dfe, "open"),
+        pool=lambda role: store.la_accounts(la, role),
+        index_for=(
+            (lambda role: pools.get(la, role, lambda: store.la_accounts(la, role)))
+            if pools
+            else None
+        ),
+    )
+    school = store.school(dfe)
+    return Preplanned(snap, _settings_key(school), _plan_reports(snap, school, exports, now, emit))
+
+
+def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:
+    dfe = school.dfe
+    snap = pre.snapshot
+    return (
+        pre.settings == _settings_key(school)
+        and txn.school_accounts(dfe) == snap.accounts
+        and txn.exclusions(dfe) == snap.exclusions
+        and txn.cases(dfe, "open") == snap.open_cases
+    )
 
 
 def apply_in(
@@ -380,13 +442,22 @@ def apply_in(
     finished_at: Callable[[], str],
     pools: PoolCache | None,
     touched: list,
+    pre: Preplanned | None = None,
 ) -> tuple[Run, dict[str, Plan]]:
-    """Plans a fetched run under the lock and stages all of it in `txn` (a copy of `run` is
-    returned with its outcome; the caller's stays as it was if the transaction fails)."""
+    """Stages all of a fetched run in `txn`, with plans for the school as the store holds it
+    under the lock (a copy of `run` is returned with its outcome; the caller's stays as it was
+    if the transaction fails)."""
     at = iso(now)
     run = dataclasses.replace(run, counts=dict(run.counts))
     school = txn.school(run.school)
-    plans = _plan_reports(snapshot_in(txn, run.school, pools), school, exports, now, emit)
+    if pre is not None and _still_valid(pre, txn, school):
+        plans = pre.plans
+    else:
+        if pre is not None:  # something changed meanwhile: count again from the new plans
+            emit.counts = empty_counts()
+            emit.counts["fetched"] = run.counts["fetched"]
+            emit("planning", message="the school changed while planning: planned again")
+        plans = _plan_reports(snapshot_in(txn, run.school, pools), school, exports, now, emit)
     if cancel is not None and cancel.is_set():
         raise Cancelled
     emit("applying")

@@ -25,6 +25,7 @@ from uso_tui.store.api import Store
 from uso_tui.sync.runner import (
     OnProgress,
     PoolCache,
+    Preplanned,
     RunResult,
     _error_line,
     _fetch_all,
@@ -32,6 +33,7 @@ from uso_tui.sync.runner import (
     apply_in,
     final_in,
     iso,
+    preplan,
 )
 
 CLAIM_BATCH = 32
@@ -81,12 +83,18 @@ def _claim_many(store: Store, schools: list[School], operator: str, at: str) -> 
 class _Done:
     """A fetched (or failed) school waiting for the committer."""
 
-    __slots__ = ("run", "exports", "error", "emit")
+    __slots__ = ("run", "exports", "error", "emit", "pre")
 
     def __init__(
-        self, run: Run, exports: dict[str, Export] | None, error: str | None, emit: _Progress
+        self,
+        run: Run,
+        exports: dict[str, Export] | None,
+        error: str | None,
+        emit: _Progress,
+        pre: Preplanned | None = None,
     ) -> None:
         self.run, self.exports, self.error, self.emit = run, exports, error, emit
+        self.pre = pre
 
 
 def _stage(txn, d: _Done, now: datetime, finished: str, pools: PoolCache, touched: list):
@@ -96,7 +104,7 @@ def _stage(txn, d: _Done, now: datetime, finished: str, pools: PoolCache, touche
         final_in(txn, run, d.error)
         return RunResult(run, None, None)
     run, plans = apply_in(
-        txn, d.run, d.exports or {}, now, d.emit, None, lambda: finished, pools, touched
+        txn, d.run, d.exports or {}, now, d.emit, None, lambda: finished, pools, touched, d.pre
     )
     return RunResult(run, list(plans.values())[-1] if plans else None, plans)
 
@@ -242,6 +250,15 @@ async def _run_due_here(
     async def fetch(run: Run) -> None:
         emit = _Progress(run.run_id, run.school, on_progress)
         try:
+            ready.append(await fetch_and_plan(run, emit))
+        except BaseException as exc:  # the committer waits for every claimed school
+            ready.append(_Done(run, None, f"run stopped: {type(exc).__name__}", emit))
+            raise
+        finally:
+            wake.set()
+
+    async def fetch_and_plan(run: Run, emit: _Progress) -> _Done:
+        try:
             async with sem:
                 emit("connecting", message=f"run {run.run_id} started (schedule, {operator})")
                 secret = await asyncio.to_thread(store.secret, run.school)
@@ -250,10 +267,13 @@ async def _run_due_here(
                 )
             run.counts["fetched"] = sum(len(e.records) for e in exports.values())
             emit.counts["fetched"] = run.counts["fetched"]
-            ready.append(_Done(run, exports, None, emit))
         except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
-            ready.append(_Done(run, None, _error_line(exc), emit))
-        wake.set()
+            return _Done(run, None, _error_line(exc), emit)
+        try:  # plan without the lock, while other schools fetch and commit
+            pre = await asyncio.to_thread(preplan, store, run.school, exports, now, emit, pools)
+        except Exception:  # noqa: BLE001 - planned again under the lock, where it is reported
+            pre = None
+        return _Done(run, exports, None, emit, pre)
 
     async def claimer(tasks: list[asyncio.Task]) -> None:
         try:
