@@ -401,3 +401,22 @@ async def test_test_connection_counts_reports(env):
     async with env.client() as client:
         got = await actions.test_connection(env.store, DFE, client=client)
     assert got == {"students": 2}
+
+
+async def test_a_change_made_while_planning_is_planned_again_under_the_lock(env, monkeypatch):
+    import uso_tui.sync.runner as runner
+
+    env.add_school(students=[AMY, BOB])
+    real = runner.preplan
+
+    def racing(store, dfe, *args):
+        pre = real(store, dfe, *args)
+        # An operator adds Bob to the exclusion list between the plan and the apply.
+        with store.transaction("bob") as txn:
+            txn.add_exclusion(dfe, "Bob", "Smith", None, "2026-03-10T09:30:01")
+        return pre
+
+    monkeypatch.setattr(runner, "preplan", racing)
+    res = await sync(env)
+    assert res.run.counts["created"] == 1 and res.run.counts["excluded"] == 1
+    assert set(by_user(env.store.school_accounts(DFE))) == {"ajones.204"}
