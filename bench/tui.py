@@ -156,9 +156,12 @@ async def first_screen(store: Store) -> float:
     async with app.run_test(size=(120, 40)) as pilot:
         while True:
             screen = app.screen
-            if getattr(screen, "kind", "") == "schools" and screen.rows:
-                if screen.query_one(DataTable).row_count == N_SCHOOLS:
-                    break
+            if (
+                getattr(screen, "kind", "") == "schools"
+                and screen.rows
+                and screen.query_one(DataTable).row_count == N_SCHOOLS
+            ):
+                break
             await asyncio.sleep(0.001)
         filled = time.perf_counter()
         before = clock.frames
