@@ -15,6 +15,7 @@ from tui_helpers import (  # noqa: E402 - after register_assert_rewrite
     settle,
 )
 
+from uso_tui.tui.app import SCREENS  # noqa: E402
 from uso_tui.tui.widgets import KeysHelp, clean  # noqa: E402
 
 pytest_plugins = ["tui_helpers"]  # the demo fixtures
@@ -69,13 +70,23 @@ async def test_hub_keys_reach_every_school_screen(demo):
         await settle(pilot)
         app.open_school(dfe)
         await settle(pilot)
-        for key, kind in [("e", "settings"), ("m", "matching")]:
+        keys = [
+            ("e", "settings", dfe),
+            ("m", "matching", dfe),
+            ("b", "bulk_results", dfe),
+            ("n", "non_mis", dfe),
+            ("h", "history", dfe),
+            ("a", "audit", dfe),
+            ("u", "users", None),
+        ]
+        for key, kind, subject in keys:
             await pilot.press(key)
             await settle(pilot)
-            assert app.screen.kind == kind and app.screen.dfe == dfe
+            assert app.screen.__class__.__name__ == SCREENS[kind][1]
+            assert getattr(app.screen, "dfe", None) == subject
             await pilot.press("escape")
             await settle(pilot)
-            assert app.screen.kind == "school"
+            assert app.screen.kind == "school", kind
 
 
 async def test_palette_jumps_to_school_by_dfe_and_name(demo):
@@ -272,3 +283,23 @@ async def test_no_color_keeps_the_words(demo, monkeypatch):
         app.open_school(demo.failed_school)
         await settle(pilot)
         assert "FAILED" in screen_text(app)
+
+
+async def test_quit_during_a_run_asks_and_cancels(demo):
+    store, dfe = demo.store, demo.held_school
+    demo.sim.set_switches(dfe, latency=0.5, max_page_size=40)
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        live = app.start_force_run(dfe, ["staff", "students"])
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert "Quit while a run is going?" in screen_text(app)
+        await pilot.press("n")
+        assert not live.cancel.is_set()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert live.cancel.is_set()
+    await app.workers.wait_for_complete()

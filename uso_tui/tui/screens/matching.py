@@ -11,6 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Candidate, MatchCase, MisRecord
@@ -97,25 +98,25 @@ class MatchingScreen(UsoScreen):
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Matching queue {self.dfe}")
-        yield Static("loading…", id="case-record")
-        yield Static("", id="case-state", classes="summary")
-        yield DataTable(id="candidates", cursor_type="row")
+        # the record beside its candidates when the terminal is wide, above them when narrow
+        with Horizontal(id="case-body"):
+            with Vertical(id="case-left"):
+                yield Static("loading…", id="case-record")
+                yield Static("", id="case-state", classes="summary")
+            yield DataTable(id="candidates", cursor_type="row")
         yield Static("", id="candidate-detail", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        wide = self.app.size.width >= 110
+        self.set_class(self.app.size.width >= 110, "-wide")
         table.add_column("Score", width=5, key="score")
-        table.add_column("Username", width=18 if wide else 14, key="username")
-        table.add_column("Forename", width=16 if wide else 10, key="forename")
-        table.add_column("Surname", width=20 if wide else 11, key="surname")
-        table.add_column("Preferred", width=12 if wide else 7, key="preferred")
+        table.add_column("Username", width=14, key="username")
+        table.add_column("Forename", width=10, key="forename")
+        table.add_column("Surname", width=11, key="surname")
+        table.add_column("Pref.", width=7, key="preferred")
         table.add_column("DOB", width=10, key="dob")
         table.add_column("School", width=8, key="school")
-        if wide:
-            table.add_column("Status", width=11, key="status")
-        self._wide = wide
         table.focus()
         self.load()
 
@@ -197,8 +198,6 @@ class MatchingScreen(UsoScreen):
                 cell(c.dob or "—", DIFF_STYLE if "dob" in diff else ""),
                 cell(c.school or "none", "bold yellow" if c.school != self.dfe else ""),
             ]
-            if self._wide:
-                row.append(cell(c.status))
             table.add_row(*row, key=c.username)
         if table.row_count:
             table.move_cursor(row=0)

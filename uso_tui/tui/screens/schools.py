@@ -22,6 +22,7 @@ from uso_tui.tui.widgets import LineInput, cell, clean, current_key, move_to_key
 # Problems first: failed, held, cases waiting, then a run going, then the rest.
 SORTS = ("attention", "dfe", "name", "mis", "last run", "cases", "unallocated")
 FILTER_DELAY = 0.12
+REFRESH_SECONDS = 15
 
 
 def attention_rank(s: School) -> int:
@@ -140,6 +141,7 @@ class SchoolsScreen(UsoScreen):
         self._filter_timer: Timer | None = None
         self._loaded = False
         self._wide = False
+        self._signature: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield self.title_bar("Schools: loading…")
@@ -172,6 +174,12 @@ class SchoolsScreen(UsoScreen):
         table.add_column("Unalloc", width=fixed["Unalloc"], key="unalloc")
         table.focus()
         self.load()
+        # runs by the scheduler or other consoles change the summaries: look again now and then
+        self.set_interval(REFRESH_SECONDS, self._refresh_if_shown)
+
+    def _refresh_if_shown(self) -> None:
+        if self.is_current:
+            self.load()
 
     def on_screen_resume(self) -> None:
         # Summaries change after runs and decisions made on other screens or by other processes.
@@ -186,11 +194,27 @@ class SchoolsScreen(UsoScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="schools-load")
     def load(self) -> None:
         schools = self.store.list_schools()
+        signature = tuple(
+            (
+                s.dfe,
+                s.name,
+                s.mis,
+                tuple(s.reports),
+                s.last_run_status,
+                s.last_run_at,
+                s.open_cases,
+                s.unallocated_last_run,
+            )
+            for s in schools
+        )
+        if signature == self._signature:
+            return  # nothing changed: no redraw of 3,000 rows
         rows = make_rows(schools, self._wide)
-        self.app.call_from_thread(self._loaded_rows, rows)
+        self.app.call_from_thread(self._loaded_rows, rows, signature)
 
-    def _loaded_rows(self, rows: list[Row]) -> None:
+    def _loaded_rows(self, rows: list[Row], signature: tuple) -> None:
         self.rows = rows
+        self._signature = signature
         self._loaded = True
         self.refill()
 
@@ -287,6 +311,7 @@ class SchoolsScreen(UsoScreen):
         self.query_one(DataTable).action_cursor_up()
 
     def action_reload(self) -> None:
+        self._signature = None
         self.load()
 
     # -- open -----------------------------------------------------------------------------------
