@@ -255,7 +255,7 @@ class Confirm(ModalScreen[bool]):
     """Asks once and says what will happen. y / enter confirm, n / escape cancel."""
 
     BINDINGS = [
-        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("y", "answer(True)", "Yes"),  # never enter: a reflex must not move accounts
         Binding("n,escape", "answer(False)", "No"),
     ]
 

@@ -39,20 +39,15 @@ SHOW_HELD = 30  # names listed in the confirmation of a held run
 
 
 def counters_text(counts: dict[str, int]) -> Text:
+    """Four counters a line (fits 80 columns with counts up to 99,999)."""
     out = Text(end="")
     for i, (key, label) in enumerate(COUNTERS):
-        if i == 5:
+        if i and i % 4 == 0:
             out.append("\n")
-        elif i:
-            out.append("  ")
         n = counts.get(key, 0)
-        out.append(f"{label} ", style="bold")
-        out.append(
-            f"{n:<5}",
-            style="yellow"
-            if n and key in ("unallocated", "held_unallocations", "needs_matching", "invalid")
-            else "",
-        )
+        out.append(f"{label:<12}", style="bold")
+        warn = n and key in ("unallocated", "held_unallocations", "needs_matching", "invalid")
+        out.append(f"{n:>5,}  ", style="yellow" if warn else "")
     return out
 
 
@@ -60,7 +55,9 @@ def report_label(report: str, rp: ReportProgress, finished: bool = False) -> str
     name = REPORT_LABELS.get(report, report)
     if finished and (rp.records_total is not None or rp.pages_done):
         total = rp.records_total if rp.records_total is not None else rp.records_done
-        pages = f", {rp.pages_done} pages" if rp.pages_done else ""
+        pages = (
+            f", {rp.pages_done} page{'s' if rp.pages_done != 1 else ''}" if rp.pages_done else ""
+        )
         return f"{name:<9}{total:,} records{pages}"
     if rp.records_total is not None and rp.phase in ("planning", "applying", "done", "held"):
         return f"{name:<9}{rp.phase} {rp.records_done:,}/{rp.records_total:,} records"
@@ -253,9 +250,7 @@ class ForceRunScreen(UsoScreen):
         if run.status == "succeeded":
             text.append(f"{c.get('fetched', 0):,} records, {c.get('unchanged', 0):,} unchanged.")
         elif run.status == "held" and run.confirmed_at:
-            text.append_text(
-                plain(f"Held unallocations confirmed by {run.confirmed_by}.", "bold green")
-            )
+            pass  # said below
         elif run.status == "held":
             text.append(
                 f"{len(run.held_usernames)} unallocations held (safety hold). "
@@ -266,6 +261,10 @@ class ForceRunScreen(UsoScreen):
             text.append("Cancelled before the apply step: nothing changed.")
         elif run.status == "failed":
             text.append_text(plain(f"Nothing changed. {run.error or ''}", "bold red"))
+        if run.confirmed_at:
+            text.append_text(
+                plain(f"\nHeld unallocations confirmed by {run.confirmed_by}.", "bold green")
+            )
         if c.get("needs_matching"):
             text.append(f"\n{c['needs_matching']} records wait in the matching queue (m).")
         text.append("  b: bulk results.  r: run again.", style="dim")

@@ -190,7 +190,7 @@ class MatchingScreen(UsoScreen):
             c = Candidate.from_dict(cand)
             diff = set(c.differs)
             row = [
-                cell(f"{c.score}%", "bold"),
+                cell(f"{c.score}%" if "found by search" not in c.reasons else "find", "bold"),
                 cell(c.username),
                 cell(c.forename, DIFF_STYLE if "forename" in diff else ""),
                 cell(c.surname, DIFF_STYLE if "surname" in diff else ""),
