@@ -6,7 +6,8 @@ The simulator runs in its own process (`uso-tui iris-sim`, so its threads do not
 adding the latency to every request. Prints medians of: fetching one 3,000-record report (pages of
 500, then with the server capping pages at 100: pages go in parallel, up to 4 per school); and 300
 schools fetched concurrently (both reports each; 500 people a school, 200 with --quick), total
-time and requests per second. Every
+time and requests per second; then the data generator: 3,000 schools x 500 people (300 with
+--quick), one day of churn, and every report as IRIS JSON. Every
 repetition uses a new client: new tokens and new connections, as a daily run does.
 `--quick` finishes in under 30 s.
 """
@@ -22,7 +23,7 @@ import time
 from bench.common import fmt_seconds, median, print_table
 from uso_tui.domain.models import School
 from uso_tui.iris.client import IrisClient
-from uso_tui.iris.datagen import generate_estate
+from uso_tui.iris.datagen import REPORTS, advance, generate_estate
 
 REPORT_RECORDS = 3000
 
@@ -153,11 +154,37 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sim.close()
 
+    # The data generator the benchmarks and tests stand on (one run each: it is deterministic).
+    n_gen = 300 if args.quick else 3000
+    t0 = time.perf_counter()
+    estate = generate_estate(1, n_gen, 15, size=500)
+    t_gen = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    churn = advance(estate, days=1)
+    t_adv = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    n_json = sum(len(estate.iris_records(s.dfe, r)) for s in estate.schools for r in REPORTS)
+    t_json = time.perf_counter() - t0
+    gen_rows = [
+        [
+            f"generate {n_gen:,} schools x 500 people",
+            f"{estate.size:,} records",
+            fmt_seconds(t_gen),
+        ],
+        ["advance one day (churn)", f"{len(churn):,} changes", fmt_seconds(t_adv)],
+        ["every report as IRIS JSON dicts", f"{n_json:,} records", fmt_seconds(t_json)],
+    ]
+    del estate
+
     print_table(
         f"bench/iris: medians of {repeat}, simulator in another process, {ms} per request, "
         "client bounds 64 connections / 4 per school",
         ["fetch", "records", "requests", "time", "requests/s"],
         rows,
+    )
+    print()
+    print_table(
+        "bench/iris: the data generator (uso_tui.iris.datagen)", ["step", "size", "time"], gen_rows
     )
     return 0
 
