@@ -1,0 +1,59 @@
+"""The demo: built once, reused with the simulator on another port, opened by run_demo."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+
+import uso_tui.tui.app as tui_app
+from uso_tui.demo import build_demo_store, run_demo
+
+TODAY = date(2026, 3, 9)
+
+
+def test_build_then_reuse_follows_the_simulator_port(tmp_path):
+    path = tmp_path / "demo"
+    first = build_demo_store(path, root="http://127.0.0.1:8765", today=TODAY)
+    schools = first.store.list_schools()
+    assert len(schools) >= 6
+    assert {s.la for s in schools} == {"204", "205"}
+    ran = [s for s in schools if s.last_run_status == "succeeded"]
+    assert len(ran) == len(schools) - 1  # every school synced once, but the wrong-secret one
+    assert first.store.school(first.failed_school).last_run_status == "failed"
+    accounts = first.store.school_accounts(ran[0].dfe)
+    again = build_demo_store(path, root="http://127.0.0.1:9999", today=TODAY)
+    assert {s.dfe for s in again.store.list_schools()} == {s.dfe for s in schools}
+    assert all(s.url == f"http://127.0.0.1:9999/{s.dfe}" for s in again.store.list_schools())
+    assert "127.0.0.1:9999" in again.store.allowed_mis_hosts()
+    # reusing syncs nothing again
+    assert len(again.store.school_accounts(ran[0].dfe)) == len(accounts)
+    assert len(again.store.runs(ran[0].dfe)) == 1
+
+
+def test_run_demo_serves_the_simulator_and_opens_the_console(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_console(store, operator=None):
+        school = store.list_schools()[0]
+        seen["url"] = school.url
+        # the simulator answers on the URL the school was given
+        token = httpx.post(
+            f"{school.url}/auth/connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "x",
+                "client_secret": "y",
+                "scope": "restapi",
+            },
+        )
+        seen["status"] = token.status_code
+        return 0
+
+    monkeypatch.setattr(tui_app, "run_console", fake_console)
+    assert run_demo(tmp_path / "demo", operator="newcomer") == 0
+    assert seen["url"].startswith("http://127.0.0.1:")
+    assert seen["status"] in (400, 401)  # wrong credentials, but a real IRIS-like answer
+    with pytest.raises(httpx.TransportError):
+        httpx.get(seen["url"], timeout=2)  # stopped when the console closed
