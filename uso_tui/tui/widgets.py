@@ -8,7 +8,7 @@ control characters are shown as visible symbols instead of moving the terminal's
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
 from rich.text import Text
@@ -129,18 +129,6 @@ class LineInput(Input):
 
 # ---------------------------------------------------------------------------------------------
 # Tables
-
-
-def fill_table(
-    table: DataTable, rows: Sequence[tuple[str, Sequence[Text]]], keep_cursor: bool = True
-) -> None:
-    """Replace every row (keyed); keeps the cursor on the same key when it is still there."""
-    key = current_key(table) if keep_cursor else None
-    table.clear()
-    for row_key, cells in rows:
-        table.add_row(*cells, key=row_key)
-    if key is not None:
-        move_to_key(table, key)
 
 
 def current_key(table: DataTable) -> str | None:
