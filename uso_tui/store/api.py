@@ -93,7 +93,9 @@ class Transaction:
     """Changes staged under the write lock; committed at once, atomically, when the block exits.
 
     Reads inside a transaction see the latest committed state (taken under the lock) plus the
-    transaction's own staged changes. An exception inside the block discards every change.
+    transaction's own staged changes (a school's summary fields are recomputed at commit). An
+    exception inside the block discards every change. Transactions do not nest: opening one
+    inside another in the same thread raises StoreError.
     """
 
     operator: str

@@ -24,7 +24,7 @@ _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 # Names repeat a great deal across an estate: normalising each distinct one once saves most of
 # the cost of indexing a school.
-_norm = lru_cache(maxsize=200_000)(normalise)
+_norm = lru_cache(maxsize=65_536)(normalise)
 
 
 def _name_tokens(d: dict[str, Any]) -> list[str]:
