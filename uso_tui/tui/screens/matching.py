@@ -95,6 +95,7 @@ class MatchingScreen(UsoScreen):
         self.decided: list[str] = []  # case ids decided in this session, newest last
         self.busy = False
         self.extra_candidates: dict[str, list[dict]] = {}  # case id -> accounts found by search
+        self._keys_state: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Matching queue {self.dfe}")
@@ -171,7 +172,7 @@ class MatchingScreen(UsoScreen):
                 else ""
             )
             self.query_one("#candidate-detail", Static).update("")
-            self.refresh_bindings()
+            self._refresh_keys()
             return
         open_left = sum(1 for c in self.cases if c.status == "open" and not c.decision)
         title.update(
@@ -202,7 +203,22 @@ class MatchingScreen(UsoScreen):
         if table.row_count:
             table.move_cursor(row=0)
         self.show_detail()
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """The footer is rebuilt only when what the keys can do changed (it costs a few ms)."""
+        case = self.case
+        state = (
+            case is None,
+            case is not None and case.status == "open",
+            self.busy,
+            bool(self.decided),
+            self.index > 0,
+            self.highlighted() is not None,
+        )
+        if state != self._keys_state:
+            self._keys_state = state
+            self.refresh_bindings()
 
     def highlighted(self) -> dict | None:
         case = self.case
@@ -360,7 +376,7 @@ class MatchingScreen(UsoScreen):
 
     def decide(self, case_id: str, **how) -> None:
         self.busy = True
-        self.refresh_bindings()
+        self._refresh_keys()
         self._decide(case_id, how)
 
     @work(thread=True, exit_on_error=False, group="matching-decide")
@@ -377,7 +393,7 @@ class MatchingScreen(UsoScreen):
     def _not_decided(self, message: str) -> None:
         self.busy = False
         self.say(f"Not saved: {message}", "error")
-        self.refresh_bindings()
+        self._refresh_keys()
 
     def _decided(self, case: MatchCase, skipped: bool) -> None:
         self.busy = False
