@@ -1,8 +1,11 @@
-"""The runner: fetch (outside the store lock), then plan and apply in ONE store transaction.
+"""The runner: fetch (outside the store lock), plan, then apply in ONE store transaction.
 
 A run is recorded "running" first (the store notes its process, so a run whose process died does
-not block its school); one run per school at a time across processes. A failed fetch records the
-failed run and changes nothing else; a cancel before the apply records a cancelled run.
+not block its school); one run per school at a time across processes. The plan is made from a
+snapshot read without the write lock and used only if the store still holds that snapshot under
+the lock (else the school is planned again there), so every run's decisions are those of the
+state it commits on. A failed fetch records the failed run and changes nothing else; a cancel
+before the apply records a cancelled run.
 """
 
 from __future__ import annotations
@@ -22,11 +25,10 @@ from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import Progress
-from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import Plan, Snapshot, plan
+from uso_tui.sync.pools import PoolCache
 
 OnProgress = Callable[[Progress], None]
-PLAN_PROGRESS_EVERY = 500  # records between "planning" progress events
 
 
 class RunInProgress(UsoError):
@@ -57,50 +59,6 @@ def current_run(store: Store, dfe: str) -> Run | None:
     """The run in progress for a school, if any (any process; a dead process's run is not)."""
     running = store.running_runs(dfe)  # type: ignore[attr-defined]
     return running[0] if running else None
-
-
-class PoolCache:
-    """Candidate indexes per local authority and role, shared by the runs of one run_due.
-
-    Loading a local authority's accounts and indexing them costs far more than planning a
-    school's day, and every school with a starter needs it: run_due builds each index once (from
-    the store, under the lock, when a school first needs it) and adds every account its own runs
-    write. Changes other processes commit meanwhile (an operator's decision in the console) are
-    not seen by the index: it only proposes candidates for an operator to judge; automatic
-    decisions use the school's own accounts, read fresh under the lock."""
-
-    def __init__(self, loader: Callable[[str, str], list] | None = None) -> None:
-        self._loader = loader
-        self._indexes: dict[tuple[str, str], CandidateIndex] = {}
-        self._lock = threading.Lock()
-        self.build_seconds = 0.0
-
-    def get(self, la: str, role: str, loader: Callable[[], list] | None = None) -> CandidateIndex:
-        with self._lock:
-            idx = self._indexes.get((la, role))
-        if idx is not None:
-            return idx
-        # Built without holding the lock: the loader reads the store, which may wait for a
-        # commit whose thread wants this cache (a deadlock if the lock were held).
-        t = time.perf_counter()
-        accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
-        built = CandidateIndex(accounts)
-        with self._lock:
-            idx = self._indexes.setdefault((la, role), built)
-            self.build_seconds += time.perf_counter() - t
-        return idx
-
-    def factory(self, la: str, role: str) -> Callable[[], CandidateIndex]:
-        return lambda: self.get(la, role)
-
-    def update(self, accounts: list) -> None:
-        """Accounts committed by this process: their new state replaces the old in the index."""
-        with self._lock:
-            for a in accounts:
-                home = a.school or a.previous_school or a.link_school
-                idx = self._indexes.get((la_of(home), a.role)) if home else None
-                if idx is not None:
-                    idx.add(a)
 
 
 def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> Snapshot:

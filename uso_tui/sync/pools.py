@@ -1,0 +1,54 @@
+"""Candidate indexes shared by the runs of one run_due."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from uso_tui.domain.schools import la_of
+from uso_tui.sync.matching import CandidateIndex
+
+
+class PoolCache:
+    """Candidate indexes per local authority and role, shared by the runs of one run_due.
+
+    Loading a local authority's accounts and indexing them costs far more than planning a
+    school's day, and every school with a starter needs it: run_due builds each index once (from
+    the store, under the lock, when a school first needs it) and adds every account its own runs
+    write. Changes other processes commit meanwhile (an operator's decision in the console) are
+    not seen by the index: it only proposes candidates for an operator to judge; automatic
+    decisions use the school's own accounts, read fresh under the lock."""
+
+    def __init__(self, loader: Callable[[str, str], list] | None = None) -> None:
+        self._loader = loader
+        self._indexes: dict[tuple[str, str], CandidateIndex] = {}
+        self._lock = threading.Lock()
+        self.build_seconds = 0.0
+
+    def get(self, la: str, role: str, loader: Callable[[], list] | None = None) -> CandidateIndex:
+        with self._lock:
+            idx = self._indexes.get((la, role))
+        if idx is not None:
+            return idx
+        # Built without holding the lock: the loader reads the store, which may wait for a
+        # commit whose thread wants this cache (a deadlock if the lock were held).
+        t = time.perf_counter()
+        accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
+        built = CandidateIndex(accounts)
+        with self._lock:
+            idx = self._indexes.setdefault((la, role), built)
+            self.build_seconds += time.perf_counter() - t
+        return idx
+
+    def factory(self, la: str, role: str) -> Callable[[], CandidateIndex]:
+        return lambda: self.get(la, role)
+
+    def update(self, accounts: list) -> None:
+        """Accounts committed by this process: their new state replaces the old in the index."""
+        with self._lock:
+            for a in accounts:
+                home = a.school or a.previous_school or a.link_school
+                idx = self._indexes.get((la_of(home), a.role)) if home else None
+                if idx is not None:
+                    idx.add(a)
