@@ -111,6 +111,13 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
         await settle(pilot)
         assert app.screen.final.run_id == live.result.run.run_id
         assert len(store.runs(dfe)) == runs_before + 1
+        # once its end was seen, Force run starts the next run
+        await pilot.press("escape")
+        demo.sim.set_switches(dfe, latency=0.0)
+        app.open_screen("force_run", dfe)
+        await settle(pilot, 3)
+        assert app.screen.final.run_id != live.result.run.run_id
+        assert len(store.runs(dfe)) == runs_before + 2
 
 
 async def test_a_run_from_another_process_is_shown_not_doubled(demo):

@@ -48,6 +48,7 @@ class LiveRun:
     error: str | None = None  # an exception the runner raised (RunInProgress, a bug)
     refused: bool = False  # RunInProgress: another run of this school is going
     updates: int = 0  # progress events received (the UI merges their messages)
+    end_seen: bool = False  # the Force Run screen showed how it ended (then `f` starts a new run)
 
     def __post_init__(self) -> None:
         for r in self.reports:

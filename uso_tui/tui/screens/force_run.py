@@ -119,7 +119,8 @@ class ForceRunScreen(UsoScreen):
             return
         self.app.call_from_thread(self._show_school, school)
         live = self.app.live_runs.get(self.dfe)  # type: ignore[attr-defined]
-        if live is not None and (not live.done or live.result is not None):
+        # a run still going, or one that ended while the operator was elsewhere: show it
+        if live is not None and (not live.done or (live.result is not None and not live.end_seen)):
             self.app.call_from_thread(self._attach_live, live)
             return
         try:
@@ -230,6 +231,8 @@ class ForceRunScreen(UsoScreen):
             self.begin_watch_after_refusal()
             return
         result = snap["result"]
+        if self.is_current:
+            self.live.end_seen = True
         if result is None:
             outcome.update(plain(f"Run failed: {snap['error']}", "bold red"))
             self.refresh_bindings()
