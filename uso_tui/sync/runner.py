@@ -210,7 +210,7 @@ async def run_school(
             _add_counts(run, plans)
             emit(run.status if run.status == "held" else "done", message="dry run: nothing written")
             return RunResult(run, list(plans.values())[-1] if plans else None, plans)
-        pre = await asyncio.to_thread(preplan, store, dfe, exports, now, emit, pools)
+        pre = await asyncio.to_thread(preplan, store, dfe, exports, now, emit, pools, school)
         if cancel is not None and cancel.is_set():
             raise Cancelled
         run, plans = await asyncio.to_thread(
@@ -361,6 +361,7 @@ def preplan(
     now: datetime,
     emit: _Progress,
     pools: PoolCache | None,
+    school: School | None = None,
 ) -> Preplanned:
     la = la_of(dfe)
     snap = Snapshot(
@@ -375,7 +376,7 @@ def preplan(
             else None
         ),
     )
-    school = store.school(dfe)
+    school = school or store.school(dfe)  # its settings are checked again under the lock
     return Preplanned(snap, _settings_key(school), _plan_reports(snap, school, exports, now, emit))
 
 
@@ -384,9 +385,9 @@ def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:
     snap = pre.snapshot
     return (
         pre.settings == _settings_key(school)
-        and txn.school_accounts(dfe) == snap.accounts
         and txn.exclusions(dfe) == snap.exclusions
         and txn.cases(dfe, "open") == snap.open_cases
+        and txn.school_accounts(dfe) == snap.accounts
     )
 
 

@@ -270,7 +270,9 @@ async def _run_due_here(
         except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
             return _Done(run, None, _error_line(exc), emit)
         try:  # plan without the lock, while other schools fetch and commit
-            pre = await asyncio.to_thread(preplan, store, run.school, exports, now, emit, pools)
+            pre = await asyncio.to_thread(
+                preplan, store, run.school, exports, now, emit, pools, by_dfe[run.school]
+            )
         except Exception:  # noqa: BLE001 - planned again under the lock, where it is reported
             pre = None
         return _Done(run, exports, None, emit, pre)
