@@ -471,21 +471,44 @@ def test_bad_usernames_refused_and_unsearchable_words_match_no_one(store):
 
 
 def test_listing_schools_reads_only_the_directory(store, monkeypatch):
+    import uso_tui.store.hotfiles as hotfiles  # noqa: PLC0415
     import uso_tui.store.tinystore as tinystore  # noqa: PLC0415
 
     with store.transaction("t") as tx:
         tx.put_account(account(tx, "204-3210", "Ann", "Lee"))
     read: list[str] = []
-    real = tinystore.read_json
 
-    def spy(path):
-        read.append(path.name)
-        return real(path)
+    def spy(real):
+        def reader(path):
+            read.append(path.name)
+            return real(path)
 
-    monkeypatch.setattr(tinystore, "read_json", spy)
-    schools = store.list_schools()
-    assert read == ["schools.json"]
+        return reader
+
+    monkeypatch.setattr(tinystore, "read_json", spy(tinystore.read_json))
+    monkeypatch.setattr(hotfiles, "read_json", spy(hotfiles.read_json))
+    fresh = open_store(store.root)  # another process's view: nothing cached
+    assert read == ["store.json"]  # opening reads the schema version only
+    schools = fresh.list_schools()
+    assert read == ["store.json", "schools.json"]
     assert [s.active_accounts for s in schools] == [1, 0, 0]
+    fresh.list_schools()
+    assert read == ["store.json", "schools.json"]  # unchanged on disk: not parsed again
+
+
+def test_cached_directory_follows_other_writers(store):
+    other = open_store(store.root)
+    assert store.school("204-3210").name == "Hill Primary"
+    for i in range(20):  # quick successive versions of the same size
+        with other.transaction("t") as tx:
+            s = tx.school("204-3210")
+            s.name = f"Name {i:02d}"
+            tx.put_school(s)
+        assert store.school("204-3210").name == f"Name {i:02d}"
+        assert store.list_schools()[0].name == f"Name {i:02d}"
+    listed = store.list_schools()[0]
+    listed.reports.append("mutated")  # a caller's change never reaches the shared copy
+    assert store.school("204-3210").reports == ["staff", "students"]
 
 
 def test_remove_exclusion_with_a_bad_id(store):

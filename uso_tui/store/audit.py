@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from uso_tui.store.hotfiles import meta_table
 from uso_tui.store.layout import seq_of
 from uso_tui.store.storage import as_table, read_json, table_rows
 
@@ -57,7 +58,7 @@ class Recent:
         self.moves = table_rows(data, "moves")
         self.runs = table_rows(data, "runs")
         meta = table_rows(data, "meta")
-        self.meta: dict[str, int] = meta[0] if meta else {"next_global_audit": 1}
+        self.meta: dict[str, int] = dict(meta[0]) if meta else {"next_global_audit": 1}
 
     def add_events(self, events: list[dict[str, Any]]) -> None:
         """`events` oldest first (as audited)."""
@@ -77,10 +78,11 @@ class Recent:
         )
         self.runs = ordered[:RECENT_RUNS]
 
-    def dump(self) -> dict[str, Any]:
+    def dump(self, token: str) -> dict[str, Any]:
+        meta = {k: v for k, v in self.meta.items() if k != "version"}
         return {
+            "meta": meta_table(token, **meta),
             "events": as_table(self.events),
             "moves": as_table(self.moves),
             "runs": as_table(self.runs),
-            "meta": as_table([self.meta]),
         }

@@ -37,6 +37,7 @@ from uso_tui.store.api import (
 )
 from uso_tui.store.audit import Recent, read_events
 from uso_tui.store.codec import build, from_docs, gc_paused
+from uso_tui.store.hotfiles import HotFiles
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
@@ -55,6 +56,14 @@ def _newer_schema_message(found: int) -> str:
     )
 
 
+def _index_directory(data: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    return {r["dfe"]: r for r in table_rows(data, "schools")}
+
+
+def _recent(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    return data
+
+
 def _run_view(d: dict[str, Any]) -> dict[str, Any]:
     return mark_interrupted(d) if is_stale(d) else d
 
@@ -63,6 +72,7 @@ class TinyStore(Store):
     def __init__(self, root: Path, *, create: bool = True) -> None:
         self.root = Path(root)
         self.layout = Layout(self.root)
+        self.hot = HotFiles()
         if not self.layout.store_json.exists():
             if not create:
                 raise StoreError(f"no uso-tui store at {self.root}")
@@ -108,18 +118,23 @@ class TinyStore(Store):
             with write_lock(self.root):
                 recover(self.root)
 
+    def directory(self) -> dict[str, dict[str, Any]]:
+        """DfE -> directory entry, shared (never mutate): parsed once per version of the file."""
+        return self.hot.get(self.layout.schools_json, _index_directory)
+
     def _directory_rows(self) -> list[dict[str, Any]]:
-        return table_rows(read_json(self.layout.schools_json), "schools")
+        return list(self.directory().values())
 
     def _entry(self, dfe: str) -> dict[str, Any]:
-        for row in self._directory_rows():
-            if row["dfe"] == dfe:
-                return row
-        raise UnknownSchool(f"unknown school {dfe!r}")
+        entry = self.directory().get(dfe)
+        if entry is None:
+            raise UnknownSchool(f"unknown school {dfe!r}")
+        return entry
 
     @staticmethod
     def _school_view(row: dict[str, Any]) -> School:
         school = School.from_dict(row)
+        school.reports = list(school.reports)  # the row is shared: no list of it leaves here
         running = row.get(RUNNING_KEY) or []
         if school.last_run_status == "running" and running and all(map(is_stale, running)):
             school.last_run_status = "failed"
@@ -268,11 +283,11 @@ class TinyStore(Store):
     def runs(self, dfe: str | None = None, limit: int | None = None) -> list[Run]:
         with self._reading():
             if dfe is None:
-                rows = Recent(read_json(self.layout.recent_json)).runs
+                rows = Recent(self.hot.get(self.layout.recent_json, _recent)).runs
             else:
                 rows = self._doc(dfe).newest_runs()
         rows = rows[:limit] if limit is not None else rows
-        return [Run.from_dict(_run_view(r)) for r in rows]
+        return from_docs(Run, [_run_view(r) for r in rows])
 
     def run(self, run_id: str) -> Run:
         dfe = school_of_run(run_id)
@@ -299,11 +314,11 @@ class TinyStore(Store):
                     raise UnknownSchool(f"unknown school {dfe!r}")
                 rows = read_events(self.layout.audit_dir(dfe), limit, subject)
             elif subject is None:
-                rows = Recent(read_json(self.layout.recent_json)).events
+                rows = Recent(self.hot.get(self.layout.recent_json, _recent)).events
             else:
                 rows = self._subject_events(subject, limit)
         rows = rows[:limit] if limit is not None else rows
-        return [AuditEvent.from_dict(e) for e in rows]
+        return from_docs(AuditEvent, rows)
 
     def _subject_events(self, subject: str, limit: int | None) -> list[dict[str, Any]]:
         """An account's events across every school it has been at (caller holds _reading)."""
@@ -330,9 +345,9 @@ class TinyStore(Store):
 
     def latest_moves(self, limit: int | None = None) -> list[AuditEvent]:
         with self._reading():
-            rows = Recent(read_json(self.layout.recent_json)).moves
+            rows = Recent(self.hot.get(self.layout.recent_json, _recent)).moves
         rows = rows[:limit] if limit is not None else rows
-        return [AuditEvent.from_dict(e) for e in rows]
+        return from_docs(AuditEvent, rows)
 
     def processed_files(self, dfe: str) -> list[ProcessedFile]:
         with self._reading():

@@ -41,6 +41,7 @@ from uso_tui.store.codec import (
     to_doc,
     to_docs,
 )
+from uso_tui.store.hotfiles import meta_table, new_token
 from uso_tui.store.index import build_index, index_fields
 from uso_tui.store.journal import Commit
 from uso_tui.store.layout import la_of_username, school_of_case, school_of_run, seq_of
@@ -101,8 +102,8 @@ class TinyTransaction(Transaction):
     def _directory(self) -> dict[str, dict[str, Any]]:
         self._check_open()
         if self._dir is None:
-            rows = table_rows(read_json(self._lay.schools_json), "schools")
-            self._dir = {r["dfe"]: r for r in rows}
+            # A copy of the shared mapping: entries are replaced, never changed in place.
+            self._dir = dict(self._store.directory())
         return self._dir
 
     def _entry(self, dfe: str) -> dict[str, Any]:
@@ -370,7 +371,7 @@ class TinyTransaction(Transaction):
         commit = Commit(lay.root)
         recent: Recent | None = None
         if any(self._events.values()) or self._runs_put:
-            recent = Recent(read_json(lay.recent_json))
+            recent = Recent(self._store.hot.get(lay.recent_json, lambda data: data))
         for school, events in self._events.items():
             if not events:
                 continue
@@ -385,10 +386,13 @@ class TinyTransaction(Transaction):
                 recent.meta["next_global_audit"] = n + 1
                 school = None
             commit.write(lay.audit_dir(school) / segment_name(n), encode(segment_doc(events)))
+        recent_doc = None
         if recent is not None:
             recent.add_events(self._events_in_order)
             recent.put_runs(list(self._runs_put.values()))
-            commit.write(lay.recent_json, encode(recent.dump()))
+            recent_token = new_token()
+            recent_doc = recent.dump(recent_token)
+            commit.write(lay.recent_json, encode(recent_doc))
         for (dfe, run_id), pf in self._files.items():
             commit.write(
                 lay.processed_file(dfe, run_id), encode({"processed_file": as_table([pf])})
@@ -404,10 +408,10 @@ class TinyTransaction(Transaction):
                 old = read_bytes(path) if doc.index_changed is not None else None
                 commit.write(path, build_index(doc.accounts, doc.index_changed, old))
             entry = self._entry(dfe)
-            for key, value in doc.summary().items():
-                if entry.get(key) != value:
-                    entry[key] = value
-                    self._dir_dirty = True
+            summary = doc.summary()
+            if any(entry.get(key) != value for key, value in summary.items()):
+                self._directory()[dfe] = {**entry, **summary}
+                self._dir_dirty = True
         for la in self._regs_dirty:
             commit.write(lay.registry_file(la), encode(registry_doc(self._regs[la])))
         for dfe, secret in self._secrets.items():
@@ -415,13 +419,20 @@ class TinyTransaction(Transaction):
         if self._dir_dirty:
             directory = self._directory()
             rows = [directory[k] for k in sorted(directory)]
-            commit.write(lay.schools_json, encode({"schools": as_table(rows)}))
+            dir_token = new_token()
+            dir_doc = {"meta": meta_table(dir_token), "schools": as_table(rows)}
+            commit.write(lay.schools_json, encode(dir_doc))
         for dfe in self._new_schools:
             for folder in (lay.school_dir(dfe), lay.audit_dir(dfe), lay.files_dir(dfe)):
                 make_dir(folder)
         if self._secrets:
             make_dir(lay.secrets)
         commit.apply()
+        # Still under the write lock: hand what was written to the next transaction.
+        if self._dir_dirty:
+            self._store.hot.remember(lay.schools_json, dir_token, self._directory())
+        if recent_doc is not None:
+            self._store.hot.remember(lay.recent_json, recent_token, recent_doc)
 
     def _prune_processed(self, commit: Commit, dfe: str) -> None:
         folder = self._lay.files_dir(dfe)

@@ -1,0 +1,74 @@
+"""Parsed versions of the files every commit reads (the school directory, the recent feed),
+reused while the file on disk is the same version.
+
+Each write of such a file starts it with a random version token (`{"meta": {"1": {"version":
+...`), so checking that a cached parse is current costs reading the first bytes of the file,
+whatever the file system's timestamps or inode reuse. After its own commit a writer hands over
+what it wrote, so the next transaction in the process parses nothing. Values are shared between
+readers: nobody mutates them (transactions copy what they change).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from uso_tui.store.storage import read_json
+
+_TOKEN = re.compile(rb'^\{"meta":\{"1":\{"version":"([0-9a-f]{32})"')
+HEAD = 64
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def meta_table(token: str, **more: Any) -> dict[str, Any]:
+    """The first table of a versioned file (keep it first: the token is read from the head)."""
+    return {"1": {"version": token, **more}}
+
+
+def _head_token(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            m = _TOKEN.match(fh.read(HEAD))
+    except FileNotFoundError:
+        return None
+    return m.group(1).decode() if m else None
+
+
+def _data_token(data: Any) -> str | None:
+    try:
+        return data["meta"]["1"]["version"]
+    except (KeyError, TypeError):
+        return None
+
+
+class HotFiles:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[Path, tuple[str, Any]] = {}
+
+    def get(self, path: Path, parse: Callable[[Any], Any]) -> Any:
+        """parse(decoded file or None), from the cache while the file is the same version."""
+        token = _head_token(path)
+        with self._lock:
+            hit = self._items.get(path)
+        if token is not None and hit is not None and hit[0] == token:
+            return hit[1]
+        data = read_json(path)
+        value = parse(data)
+        token = _data_token(data)  # of what was actually read (the file may have changed since)
+        if token is not None:
+            with self._lock:
+                self._items[path] = (token, value)
+        return value
+
+    def remember(self, path: Path, token: str, value: Any) -> None:
+        """What this process just committed to `path` under `token`."""
+        with self._lock:
+            self._items[path] = (token, value)
