@@ -11,7 +11,8 @@ Every *.json document but store.json and config.json is a TinyDB database ({tabl
       .gate.lock            flock turnstile in front of .commit.lock (readers cannot starve a writer)
       .staging/             a commit's new file versions before they are renamed into place
       journal.json          present only during a multi-file commit (redone on open / next access)
-      schools.json          the school directory (settings + summary), no accounts, no secrets
+      schools.json          the school directory (settings + summary), no accounts, no secrets;
+                            it and recent.json start with a version token (parsed once per version)
       secrets/DFE.secret    the client secret, one file per school, nothing else in it
       schools/DFE/data.json accounts, runs, cases, exclusions and counters of one school
       schools/DFE/names.idx compact text index of the school's accounts, for global search
