@@ -180,7 +180,7 @@ class KeysHelp(ModalScreen[None]):
             if i < len(right) and right[i][0]:
                 text.append(f"{desc[:24]:<25}")
                 text.append(f"{right[i][0]:>9} ", style="bold")
-                text.append(right[i][1][:24])
+                text.append(right[i][1][:30])
             else:
                 text.append(desc)
             text.append("\n")
@@ -227,13 +227,15 @@ def screen_keys(screen) -> list[tuple[str, str]]:
             continue
         if binding.description not in own and not binding.action.startswith("app."):
             label = binding.key_display or app.get_key_display(binding) or format_key(binding.key)
-            own[f"{binding.description} (not now)"] = [label]
+            # a key a focused widget also binds (enter in a table) still does this screen's thing
+            shadowed = any(k.strip() in screen.active_bindings for k in binding.key.split(","))
+            own[binding.description if shadowed else f"{binding.description} (not now)"] = [label]
     # Textual's own focus keys after the screen's
     rows = sorted(
         ((" ".join(labels), desc) for desc, labels in own.items()),
         key=lambda r: r[1].startswith("Focus "),
     )
-    rows.append(("^p", "Command palette: any school, any screen"))
+    rows.append(("^p", "Palette: go to any school"))
     if widget_keys:
         rows.append(("", "In the focused list or field: " + " ".join(widget_keys)))
     return rows
