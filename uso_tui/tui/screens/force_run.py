@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Footer, Log, ProgressBar, Static
+from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from uso_tui.domain.models import Account, Run, School
 from uso_tui.domain.schools import REPORT_LABELS
@@ -95,7 +95,8 @@ class ForceRunScreen(UsoScreen):
         yield Vertical(id="bars", classes="report-progress")
         yield Static("", id="counters", classes="summary")
         yield Static("", id="outcome", classes="summary")
-        yield Log(id="run-log", highlight=False, auto_scroll=True)
+        # wraps long lines at 80 columns; lines are Text, never markup
+        yield RichLog(id="run-log", wrap=True, markup=False, highlight=False, max_lines=1000)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -157,7 +158,7 @@ class ForceRunScreen(UsoScreen):
     def _attach_live(self, live: LiveRun) -> None:
         self.live = live
         self._written = 0
-        self.query_one(Log).clear()
+        self.query_one(RichLog).clear()
         self._make_bars(live.reports)
         self.render_live()
         self.refresh_bindings()
@@ -214,12 +215,13 @@ class ForceRunScreen(UsoScreen):
             elif snap["done"] and phase in ("succeeded", "held", "done"):
                 bar.update(total=1, progress=1)
         self.query_one("#counters", Static).update(counters_text(snap["counts"]))
-        log = self.query_one(Log)
+        log = self.query_one(RichLog)
         lines = snap["log"]
         # LiveRun keeps the newest lines; write those not written yet
         new = lines[self._written :] if len(lines) >= self._written else lines
         if new:
-            log.write_lines([clean(line) for line in new])
+            for line in new:
+                log.write(Text(clean(line)))
             self._written = len(lines)
         if snap["done"]:
             self._finished(snap)
@@ -275,6 +277,9 @@ class ForceRunScreen(UsoScreen):
         self.query_one("#counters", Static).update(counters_text(c))
         self.refresh_bindings()
 
+    def _log_line(self, line: str) -> None:
+        self.query_one(RichLog).write(Text(clean(line)))
+
     # -- another process's run ------------------------------------------------------------------
 
     def _watch_external(self, run: Run) -> None:
@@ -296,7 +301,7 @@ class ForceRunScreen(UsoScreen):
                 style="yellow",
             )
         )
-        self.query_one(Log).write_line(
+        self._log_line(
             clean(f"{run.run_id}: {run.trigger} run by {run.operator} in another process")
         )
         if self._poll is None:
@@ -320,7 +325,7 @@ class ForceRunScreen(UsoScreen):
         if self._poll is not None:
             self._poll.stop()
             self._poll = None
-        self.query_one(Log).write_line(f"{run.run_id}: {run.status}")
+        self._log_line(f"{run.run_id}: {run.status}")
         self.external = None
         self.final = run
         self._show_final(run)
@@ -418,7 +423,7 @@ class ForceRunScreen(UsoScreen):
 
     def _confirmed(self, run: Run) -> None:
         self.final = run
-        self.query_one(Log).write_line(
+        self._log_line(
             clean(f"{self.now():%H:%M:%S} held unallocations confirmed by {self.operator}")
         )
         self._show_final(run)
