@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -130,6 +131,7 @@ def _commit_batch(
     return out
 
 
+SWITCH_INTERVAL = 0.0005
 PARALLEL_FROM = 40  # schools due at once from which run_due spreads them over processes
 MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between processes
 
@@ -178,6 +180,10 @@ def _worker(
     from uso_tui.iris.client import IrisClient  # noqa: PLC0415
     from uso_tui.store import open_store  # noqa: PLC0415
 
+    # The committing thread holds the store's lock across many file writes and fsyncs, each
+    # releasing the GIL; with the default 5 ms switch interval it waits that long to get it back
+    # from the threads parsing and planning, and every other writer waits with it.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     store = open_store(root, create=False)
     wanted = set(dfes)
     schools = [s for s in due_schools(store, now) if s.dfe in wanted]
@@ -235,6 +241,25 @@ async def _run_due_here(
         from uso_tui.iris.client import IrisClient  # noqa: PLC0415
 
         client = IrisClient(allowed_hosts=store.allowed_mis_hosts())
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, SWITCH_INTERVAL))  # see _worker; restored at the end
+    try:
+        return await _pipeline(store, now, schools, operator, client, on_progress, max_schools)
+    finally:
+        sys.setswitchinterval(switch)
+        if own_client:
+            await client.aclose()
+
+
+async def _pipeline(
+    store: Store,
+    now: datetime,
+    schools: list[School],
+    operator: str,
+    client,
+    on_progress: OnProgress | None,
+    max_schools: int,
+) -> list[RunResult]:
     started = time.monotonic()
     pools = PoolCache()
     sem = asyncio.Semaphore(max_schools)
@@ -312,12 +337,8 @@ async def _run_due_here(
             results.extend(done)
 
     tasks: list[asyncio.Task] = []
-    try:
-        await asyncio.gather(claimer(tasks), committer())
-        await asyncio.gather(*tasks)
-    finally:
-        if own_client:
-            await client.aclose()
+    await asyncio.gather(claimer(tasks), committer())
+    await asyncio.gather(*tasks)
     return results
 
 
