@@ -122,7 +122,8 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
 
 async def test_a_run_from_another_process_is_shown_not_doubled(demo):
     store, dfe = demo.store, demo.held_school
-    demo.sim.set_switches(dfe, latency=0.3)
+    # slow enough (about 3 s) to be still running when the screen opens on a loaded machine
+    demo.sim.set_switches(dfe, latency=0.5, max_page_size=40)
     runs_before = len(store.runs(dfe))
     done = threading.Event()
 
