@@ -110,6 +110,17 @@ async def test_palette_jumps_to_school_by_dfe_and_name(demo):
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.kind == "school" and app.screen.dfe == school.dfe
+        # "force 1234": a screen of any school, by a word of the screen's name
+        other = demo.store.list_schools()[1]
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*list(f"matching {other.dfe[-4:]}"))
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.kind == "matching" and app.screen.dfe == other.dfe
+        await pilot.press("escape")
+        await settle(pilot)
         # screens of the current school are in the palette too
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)

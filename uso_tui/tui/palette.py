@@ -79,25 +79,39 @@ class UsoCommands(Provider):
         words = [w for w in query.lower().split() if w]
         if not words:
             return
+        # "settings 2308" or "force oak": words naming a screen pick it, the rest pick schools
+        screen_words = [w for w in words if _screen_kinds([w])]
+        kinds = _screen_kinds(screen_words)
+        school_words = [w for w in words if w not in screen_words]
         shown = 0
         for i, (dfe, label) in enumerate(self._schools):
             low = label.lower()
-            if all(w in low for w in words):
+            if all(w in low for w in school_words):
                 # DfE prefix and word-start matches rank first
-                score = (
-                    0.6
-                    + (0.3 if low.startswith(words[0]) else 0.0)
-                    + (0.05 if any(f" {w}" in low for w in words) else 0.0)
-                )
-                yield Hit(
-                    score,
-                    _highlight(label, words),
-                    partial(app.open_school, dfe),  # type: ignore[attr-defined]
-                    text=label,
-                    help="Open school",
-                )
-                shown += 1
+                base = 0.6 + (0.3 if school_words and low.startswith(school_words[0]) else 0.0)
+                base += 0.05 if any(f" {w}" in low for w in school_words) else 0.0
+                targets = kinds or [("School hub", "school")]
+                for screen_label, kind in targets:
+                    text = label if kind == "school" else f"{screen_label}: {label}"
+                    yield Hit(
+                        base,
+                        _highlight(text, school_words),
+                        partial(app.open_screen, kind, dfe),  # type: ignore[attr-defined]
+                        text=text,
+                        help="Open school" if kind == "school" else screen_label,
+                    )
+                    shown += 1
                 if shown >= 50:
                     return
             if i % 500 == 499:
                 await asyncio.sleep(0)
+
+
+def _screen_kinds(words: list[str]) -> list[tuple[str, str]]:
+    """Per-school screens whose label has a word starting with one of `words` (3+ letters)."""
+    out = []
+    for label, kind in SCHOOL_SCREENS[1:]:  # not "School hub": "school" is in most names
+        label_words = label.lower().replace("-", " ").split()
+        if any(len(w) >= 3 and any(lw.startswith(w) for lw in label_words) for w in words):
+            out.append((label, kind))
+    return out
