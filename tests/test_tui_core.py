@@ -314,3 +314,17 @@ async def test_quit_during_a_run_asks_and_cancels(demo):
         await pilot.pause()
         assert live.cancel.is_set()
     await app.workers.wait_for_complete()
+
+
+async def test_clicking_a_header_sorts_by_it(demo):
+    app = make_app(demo.store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        await pilot.click(DataTable, offset=(14, 0))  # the Name header
+        await pilot.pause()
+        names = [table.get_row_at(i)[1].plain for i in range(table.row_count)]
+        assert app.screen.sort_by == "name" and names == sorted(names, key=str.casefold)
+        await pilot.click(DataTable, offset=(14, 0))
+        await pilot.pause()
+        assert app.screen.reversed_

@@ -300,6 +300,23 @@ class SchoolsScreen(UsoScreen):
         self.reversed_ = False
         self.refill()
 
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column header sorts by it (again: reversed); `s` does it by keyboard."""
+        by = {
+            "dfe": "dfe",
+            "name": "name",
+            "mis": "mis",
+            "last": "last run",
+            "cases": "cases",
+            "unalloc": "unallocated",
+        }.get(event.column_key.value or "")
+        if by is None:
+            return
+        self.reversed_ = not self.reversed_ if by == self.sort_by else False
+        self.sort_by = by
+        self.refill()
+
     def action_reverse(self) -> None:
         self.reversed_ = not self.reversed_
         self.refill()
