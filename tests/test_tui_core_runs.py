@@ -270,3 +270,21 @@ async def test_matching_search_any_account(demo_ran):
         await settle(pilot)
         assert store.case(case.case_id).decision == f"match:{other.username}"
         assert store.account(other.username).school == dfe
+
+
+async def test_a_failed_run_says_why_and_leads_to_settings(demo):
+    store, dfe = demo.store, demo.failed_school
+    before = accounts_state(store, dfe)
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("force_run", dfe)
+        await settle(pilot, 3)
+        assert app.screen.final.status == "failed"
+        text = screen_text(app)
+        assert "FAILED" in text and "Nothing changed" in text and "invalid_client" in text
+        assert "wrong-secret" not in text  # the secret never shows, even when it is wrong
+        await pilot.press("e")
+        await settle(pilot)
+        assert app.screen.kind == "settings" and app.screen.dfe == dfe
+    assert accounts_state(store, dfe) == before

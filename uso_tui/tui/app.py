@@ -187,8 +187,6 @@ class UsoApp(App):
                 live.run_id = result.run.run_id
                 live.phase = result.run.status
                 live.counts = dict(result.run.counts)
-                if result.run.error:
-                    live.log.append(f"{self.clock():%H:%M:%S} error: {result.run.error}")
         except RunInProgress as exc:
             with live.lock:
                 live.refused = True

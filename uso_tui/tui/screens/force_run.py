@@ -76,6 +76,7 @@ class ForceRunScreen(UsoScreen):
         Binding("m", "matching", "Matching"),
         Binding("b", "results", "Bulk results"),
         Binding("r", "run_again", "Run again"),
+        Binding("e", "settings", "Settings", show=False),
         Binding("escape", "app.back", "Back"),
     ]
 
@@ -200,9 +201,10 @@ class ForceRunScreen(UsoScreen):
                 continue
             label, bar = self._bars[report]
             finished = snap["done"] and phase in ("succeeded", "held", "done")
-            label.update(
-                Text(report_label(report, rp, finished), no_wrap=True, overflow="ellipsis")
-            )
+            words = report_label(report, rp, finished)
+            if snap["done"] and not finished:
+                words = f"{REPORT_LABELS.get(report, report):<9}{phase}"
+            label.update(Text(words, no_wrap=True, overflow="ellipsis"))
             if rp.records_total is not None and rp.phase in (
                 "planning",
                 "applying",
@@ -214,6 +216,8 @@ class ForceRunScreen(UsoScreen):
                 bar.update(total=rp.pages_total, progress=rp.pages_done)
             elif snap["done"] and phase in ("succeeded", "held", "done"):
                 bar.update(total=1, progress=1)
+            elif snap["done"]:
+                bar.update(total=1, progress=0)  # failed or cancelled: still, not pulsing
         self.query_one("#counters", Static).update(counters_text(snap["counts"]))
         log = self.query_one(RichLog)
         lines = snap["log"]
@@ -266,6 +270,7 @@ class ForceRunScreen(UsoScreen):
             text.append("Cancelled before the apply step: nothing changed.")
         elif run.status == "failed":
             text.append_text(plain(f"Nothing changed. {run.error or ''}", "bold red"))
+            text.append("\ne: check the AutoUpdate settings (URL, Client ID, Secret).")
         if run.confirmed_at:
             text.append_text(
                 plain(f"\nHeld unallocations confirmed by {run.confirmed_by}.", "bold green")
@@ -370,6 +375,9 @@ class ForceRunScreen(UsoScreen):
 
     def action_matching(self) -> None:
         self.app.open_screen("matching", self.dfe)  # type: ignore[attr-defined]
+
+    def action_settings(self) -> None:
+        self.app.open_screen("settings", self.dfe)  # type: ignore[attr-defined]
 
     def action_results(self) -> None:
         self.app.open_screen("bulk_results", self.dfe)  # type: ignore[attr-defined]
