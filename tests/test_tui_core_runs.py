@@ -288,3 +288,24 @@ async def test_a_failed_run_says_why_and_leads_to_settings(demo):
         await settle(pilot)
         assert app.screen.kind == "settings" and app.screen.dfe == dfe
     assert accounts_state(store, dfe) == before
+
+
+async def test_a_case_decided_meanwhile_elsewhere_is_not_decided_twice(demo_ran):
+    from uso_tui.sync.actions import resolve_case
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    app = make_app(store)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.open_screen("matching", dfe)
+        await settle(pilot)
+        # another console decides it first
+        resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True)
+        await pilot.press("c")
+        await settle(pilot)
+        assert "Not saved" in screen_text(app)
+        shown = app.screen.cases[0]
+        assert shown.status == "resolved" and shown.decided_by == "colleague"
+    assert len([a for a in store.school_accounts(dfe) if a.mis_id == case.mis_record().mis_id]) == 1

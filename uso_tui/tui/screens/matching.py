@@ -386,13 +386,22 @@ class MatchingScreen(UsoScreen):
         try:
             case = resolve_case(self.store, case_id, operator=self.operator, now=self.now(), **how)
         except Exception as exc:  # noqa: BLE001 - e.g. decided meanwhile by someone else
-            self.app.call_from_thread(self._not_decided, str(exc))
+            try:
+                fresh = self.store.case(case_id)  # show what it is now
+            except Exception:  # noqa: BLE001
+                fresh = None
+            self.app.call_from_thread(self._not_decided, str(exc), fresh)
             return
         self.app.call_from_thread(self._decided, case, bool(how.get("skip")))
 
-    def _not_decided(self, message: str) -> None:
+    def _not_decided(self, message: str, fresh: MatchCase | None = None) -> None:
         self.busy = False
         self.say(f"Not saved: {message}", "error")
+        if fresh is not None:
+            for i, c in enumerate(self.cases):
+                if c.case_id == fresh.case_id and fresh.status != c.status:
+                    self.cases[i] = fresh
+                    self.show()
         self._refresh_keys()
 
     def _decided(self, case: MatchCase, skipped: bool) -> None:
