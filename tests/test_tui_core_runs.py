@@ -309,3 +309,28 @@ async def test_a_case_decided_meanwhile_elsewhere_is_not_decided_twice(demo_ran)
         shown = app.screen.cases[0]
         assert shown.status == "resolved" and shown.decided_by == "colleague"
     assert len([a for a in store.school_accounts(dfe) if a.mis_id == case.mis_record().mis_id]) == 1
+
+
+def test_live_run_log_keeps_the_newest_lines_and_counts_all():
+    from datetime import datetime as dt
+
+    from uso_tui.sync.events import Progress
+    from uso_tui.tui.live import LOG_LINES, LiveRun
+
+    live = LiveRun(dfe="204-0001", operator="t", started_at=dt(2026, 3, 9), reports=["staff"])
+    for i in range(LOG_LINES + 100):
+        live.apply(
+            Progress(
+                run_id="r1",
+                school="204-0001",
+                phase="fetching",
+                report="staff",
+                pages_done=i,
+                message=f"line {i}",
+            ),
+            "10:30:00",
+        )
+    snap = live.snapshot()
+    assert snap["log_count"] == LOG_LINES + 101  # + the phase change
+    assert len(snap["log"]) == LOG_LINES and snap["log"][-1].endswith(f"line {LOG_LINES + 99}")
+    assert snap["per_report"]["staff"].pages_done == LOG_LINES + 99

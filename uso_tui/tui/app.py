@@ -195,7 +195,7 @@ class UsoApp(App):
             with live.lock:
                 live.error = f"{type(exc).__name__}: {exc}"
                 live.phase = "failed"
-                live.log.append(f"{self.clock():%H:%M:%S} error: {live.error}")
+                live.note_locked(f"{self.clock():%H:%M:%S} error: {live.error}")
         finally:
             with live.lock:
                 live.done = True

@@ -48,11 +48,22 @@ class LiveRun:
     error: str | None = None  # an exception the runner raised (RunInProgress, a bug)
     refused: bool = False  # RunInProgress: another run of this school is going
     updates: int = 0  # progress events received (the UI merges their messages)
+    log_count: int = 0  # lines ever logged (the deque keeps the newest LOG_LINES)
     end_seen: bool = False  # the Force Run screen showed how it ended (then `f` starts a new run)
 
     def __post_init__(self) -> None:
         for r in self.reports:
             self.per_report.setdefault(r, ReportProgress())
+
+    def note_locked(self, line: str) -> None:
+        """Adds a line; the caller holds `lock`."""
+        self.log.append(line)
+        self.log_count += 1
+
+    def note(self, line: str) -> None:
+        """Adds a line to the run's log (any thread)."""
+        with self.lock:
+            self.note_locked(line)
 
     def apply(self, p: Progress, stamp: str) -> None:
         """Called in the runner's thread for every progress event."""
@@ -62,7 +73,7 @@ class LiveRun:
                 self.run_id = p.run_id
             if p.phase != self.phase:
                 where = f" {p.report}" if p.report else ""
-                self.log.append(f"{stamp} {p.phase}{where}")
+                self.note_locked(f"{stamp} {p.phase}{where}")
             self.phase = p.phase
             if p.report:
                 rp = self.per_report.setdefault(p.report, ReportProgress())
@@ -77,7 +88,7 @@ class LiveRun:
                 self.counts = dict(p.counts)
             if p.message:
                 where = f"[{p.report}] " if p.report else ""
-                self.log.append(f"{stamp} {where}{p.message}")
+                self.note_locked(f"{stamp} {where}{p.message}")
 
     def snapshot(self) -> dict[str, Any]:
         """A consistent copy for the UI thread."""
@@ -88,6 +99,7 @@ class LiveRun:
                 "per_report": {k: ReportProgress(**vars(v)) for k, v in self.per_report.items()},
                 "counts": dict(self.counts),
                 "log": list(self.log),
+                "log_count": self.log_count,
                 "done": self.done,
                 "result": self.result,
                 "error": self.error,

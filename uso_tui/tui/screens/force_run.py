@@ -86,7 +86,6 @@ class ForceRunScreen(UsoScreen):
         self.external: Run | None = None  # a run of this school by another process
         self.final: Run | None = None
         self._written = 0  # log lines shown
-        self._log_seen: list[str] = []
         self._poll: Timer | None = None
         self._bars: dict[str, tuple[Static, ProgressBar]] = {}
 
@@ -145,7 +144,6 @@ class ForceRunScreen(UsoScreen):
                 overflow="ellipsis",
             )
         )
-        self._reports = list(school.reports)
 
     def _fatal(self, message: str) -> None:
         self.query_one("#outcome", Static).update(plain(message, "bold red"))
@@ -220,13 +218,13 @@ class ForceRunScreen(UsoScreen):
                 bar.update(total=1, progress=0)  # failed or cancelled: still, not pulsing
         self.query_one("#counters", Static).update(counters_text(snap["counts"]))
         log = self.query_one(RichLog)
+        # LiveRun keeps the newest lines and counts them all: write those not written yet
         lines = snap["log"]
-        # LiveRun keeps the newest lines; write those not written yet
-        new = lines[self._written :] if len(lines) >= self._written else lines
-        if new:
-            for line in new:
+        missing = snap["log_count"] - self._written
+        if missing > 0:
+            for line in lines[-missing:]:
                 log.write(Text(clean(line)))
-            self._written = len(lines)
+            self._written = snap["log_count"]
         if snap["done"]:
             self._finished(snap)
 
@@ -360,8 +358,7 @@ class ForceRunScreen(UsoScreen):
             self.say("Too late to cancel: the run is applying its changes", "warning")
             return
         live.cancel.set()
-        with live.lock:
-            live.log.append(f"{self.now():%H:%M:%S} cancel requested by {self.operator}")
+        live.note(f"{self.now():%H:%M:%S} cancel requested by {self.operator}")
         self.render_live()
 
     def action_run_again(self) -> None:
