@@ -12,6 +12,12 @@
 (c) planning only, one school day of churn, for 3,000 schools and 1.5 million accounts (15 local
     authorities), each school's plan from its own accounts and its LA's pool.
 `--quick`: (a) as is, (b) with 60 schools and (c) with 300 schools; under 60 s.
+
+What bounds (b) here: the store's write lock. Each school's run rewrites its whole data file
+twice under that lock (the "running" record, then the run's changes), each with its fsyncs;
+timing the lock-held parts of a 300-school run showed the lock busy for nearly the whole run, with
+the CPU of planning (done outside the lock) well below it. A claim that did not rewrite the
+school's accounts would remove about 40 % of that.
 """
 
 from __future__ import annotations
