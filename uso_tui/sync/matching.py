@@ -22,6 +22,7 @@ from functools import lru_cache
 import jellyfish
 from anyascii import anyascii
 from rapidfuzz import fuzz
+from rapidfuzz.distance import JaroWinkler
 
 from uso_tui.domain.models import Account, Candidate, MisRecord
 from uso_tui.domain.names import normalise
@@ -29,7 +30,7 @@ from uso_tui.domain.names import normalise
 MAX_CANDIDATES = 5
 MIN_SCORE = 60
 NAME_CLOSE = 80  # a forename or surname at least this similar
-SAME_DOB_NAMES = 75  # the mean name score needed when the date of birth is the same
+SAME_DOB_NAMES = 80  # the mean name score needed when the date of birth is the same
 _SPLIT = re.compile(r"[-\s]+")
 _nicknamer = None
 
@@ -80,7 +81,10 @@ def forename_keys(forename: str | None, preferred: str | None) -> tuple[str, ...
     return tuple(out)
 
 
-def forename_score(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+def forename_score(a: tuple[str, ...], b: tuple[str, ...], lenient: bool = False) -> int:
+    """100 equal, 90 nickname, 85 prefix (Alex / Alexander), else edit similarity; `lenient`
+    (with the same date of birth) also takes Jaro-Winkler, kinder to a slip in a short name
+    (Amy / Amie) but too kind to tell Oliver from Olivia when the date differs too."""
     best = 0
     for x in a:
         for y in b:
@@ -92,6 +96,8 @@ def forename_score(a: tuple[str, ...], b: tuple[str, ...]) -> int:
                 s = 85  # Alex / Alexander
             else:
                 s = int(fuzz.ratio(x, y))
+                if lenient:
+                    s = max(s, int(100 * JaroWinkler.normalized_similarity(x, y)))
             best = max(best, s)
     return best
 
@@ -218,7 +224,7 @@ def score_pair(
         # Only forename and surname given in the wrong order can still make a candidate.
         if surname_score(rec.forename, acc.surname) < NAME_CLOSE:
             return None
-        fs = forename_score(rec_fkeys, index.entry(i).fkeys)
+        fs = forename_score(rec_fkeys, index.entry(i).fkeys, equal)
         if fs < NAME_CLOSE:
             swapped = (
                 forename_score((key(rec.surname),), index.entry(i).fkeys)
@@ -229,7 +235,7 @@ def score_pair(
             fs = ss = round(swapped) - 10
             reasons.append("forename and surname swapped")
     else:
-        fs = forename_score(rec_fkeys, index.entry(i).fkeys)
+        fs = forename_score(rec_fkeys, index.entry(i).fkeys, equal)
     names = (fs + ss) / 2
     if how == "unknown":
         if fs < 90 or ss < 90:
