@@ -213,7 +213,6 @@ class MatchingScreen(UsoScreen):
             case is not None and case.status == "open",
             self.busy,
             bool(self.decided),
-            self.index > 0,
             self.highlighted() is not None,
         )
         if state != self._keys_state:
@@ -272,8 +271,6 @@ class MatchingScreen(UsoScreen):
                 return None
         if action == "undo":
             return bool(self.decided)
-        if action == "previous":
-            return True if self.index > 0 else None
         return True
 
     def action_next(self) -> None:
