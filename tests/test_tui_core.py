@@ -328,3 +328,14 @@ async def test_clicking_a_header_sorts_by_it(demo):
         await pilot.click(DataTable, offset=(14, 0))
         await pilot.pause()
         assert app.screen.reversed_
+
+
+async def test_a_store_error_is_shown_not_a_blank_table(demo, monkeypatch):
+    def broken():
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(demo.store, "list_schools", broken)
+    app = make_app(demo.store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "Could not read the schools: disk on fire" in screen_text(app)

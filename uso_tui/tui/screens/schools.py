@@ -193,7 +193,11 @@ class SchoolsScreen(UsoScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="schools-load")
     def load(self) -> None:
-        schools = self.store.list_schools()
+        try:
+            schools = self.store.list_schools()
+        except Exception as exc:  # noqa: BLE001 - a store problem is shown, not a blank table
+            self.app.call_from_thread(self._load_failed, str(exc))
+            return
         signature = tuple(
             (
                 s.dfe,
@@ -211,6 +215,11 @@ class SchoolsScreen(UsoScreen):
             return  # nothing changed: no redraw of 3,000 rows
         rows = make_rows(schools, self._wide)
         self.app.call_from_thread(self._loaded_rows, rows, signature)
+
+    def _load_failed(self, message: str) -> None:
+        self.query_one("#empty", Static).update(
+            Text(f"Could not read the schools: {clean(message)}", style="bold red")
+        )
 
     def _loaded_rows(self, rows: list[Row], signature: tuple) -> None:
         self.rows = rows
