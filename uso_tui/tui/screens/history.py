@@ -18,6 +18,7 @@ from uso_tui.tui.screens.listing import (
     Details,
     ListScreen,
     ListTable,
+    LoadedListScreen,
     Row,
     cells,
     change_summary,
@@ -118,8 +119,9 @@ def _scope(dfe: str | None) -> str:
     return dfe if dfe else "all schools"
 
 
-class RunHistoryScreen(ListScreen):
+class RunHistoryScreen(LoadedListScreen):
     kind = "history"
+    TABLE_ID = "runs"
 
     BINDINGS = [
         Binding("b", "bulk_results", "Its file"),
@@ -151,20 +153,6 @@ class RunHistoryScreen(ListScreen):
             id="legend",
         )
         yield Footer(compact=True)
-
-    def active_table(self) -> ListTable:
-        return self.query_one("#runs", ListTable)
-
-    def on_mount(self) -> None:
-        self.active_table().focus()
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        if self.resumed_again():
-            self.load()
-
-    def action_reload(self) -> None:
-        self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-load")
     def load(self) -> None:
@@ -293,8 +281,9 @@ class RunHistoryScreen(ListScreen):
             self.app.push_screen(screen)
 
 
-class AuditScreen(ListScreen):
+class AuditScreen(LoadedListScreen):
     kind = "audit"
+    TABLE_ID = "events"
 
     BINDINGS = [
         *ListScreen.LIST_BINDINGS,
@@ -318,20 +307,6 @@ class AuditScreen(ListScreen):
         ]
         yield ListTable(cols, id="events", openable=True)
         yield Footer(compact=True)
-
-    def active_table(self) -> ListTable:
-        return self.query_one("#events", ListTable)
-
-    def on_mount(self) -> None:
-        self.active_table().focus()
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        if self.resumed_again():
-            self.load()
-
-    def action_reload(self) -> None:
-        self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="audit-load")
     def load(self) -> None:

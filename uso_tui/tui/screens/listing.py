@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -374,3 +374,27 @@ class ListScreen(UsoScreen):
         table = self.active_table()
         if table is not None:
             table.action_cursor_up()
+
+
+class LoadedListScreen(ListScreen):
+    """A ListScreen with one table (id TABLE_ID) that a `load` worker fills: focus and load on
+    mount, reload when the screen comes back into view and on `action_reload`."""
+
+    TABLE_ID: ClassVar[str] = ""
+
+    def active_table(self) -> ListTable:
+        return self.query_one(f"#{self.TABLE_ID}", ListTable)
+
+    def on_mount(self) -> None:
+        self.active_table().focus()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        if self.resumed_again():
+            self.load()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def load(self) -> None:
+        raise NotImplementedError

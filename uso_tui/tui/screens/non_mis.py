@@ -23,6 +23,7 @@ from uso_tui.tui.screens.listing import (
     Col,
     ListScreen,
     ListTable,
+    LoadedListScreen,
     Row,
     cells,
     haystack,
@@ -204,8 +205,9 @@ class LinkPicker(ModalScreen[dict | None]):
         self.dismiss(None)
 
 
-class NonMisScreen(ListScreen):
+class NonMisScreen(LoadedListScreen):
     kind = "non_mis"
+    TABLE_ID = "accounts"
 
     BINDINGS = [
         Binding("r", "keep", "Keep"),
@@ -243,20 +245,6 @@ class NonMisScreen(ListScreen):
             classes="hint",
         )
         yield Footer(compact=True)
-
-    def active_table(self) -> ListTable:
-        return self.query_one("#accounts", ListTable)
-
-    def on_mount(self) -> None:
-        self.active_table().focus()
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        if self.resumed_again():
-            self.load()
-
-    def action_reload(self) -> None:
-        self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="non-mis-load")
     def load(self) -> None:
