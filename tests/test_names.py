@@ -65,7 +65,9 @@ def test_forename_without_letters_uses_surname_only():
     assert username_stem("---", "Smith") == "smith"
 
 
-@pytest.mark.parametrize("forename,surname", [("!!!", "..."), ("", ""), (None, None), ("Ann", "'-")])
+@pytest.mark.parametrize(
+    "forename,surname", [("!!!", "..."), ("", ""), (None, None), ("Ann", "'-")]
+)
 def test_names_without_letters_are_a_clear_error(forename, surname):
     with pytest.raises(InvalidName) as err:
         make_username(forename, surname, "204", lambda u: False)

@@ -528,3 +528,39 @@ def test_accounts_stored_without_default_fields_and_read_back_whole(store):
     assert store.account(a.username) == a
     assert store.search_accounts("ann lee")[0].status == "active"
     assert store.school("204-3210").active_accounts == 1
+
+
+def test_school_state_is_one_version_and_names_it(store):
+    with store.transaction("t") as tx:
+        tx.put_accounts([account(tx, "204-3210", "Ann", "Lee")])
+        tx.add_exclusion("204-3210", "Bob", "Ray", None, NOW)
+    state = store.school_state("204-3210")
+    assert [a.surname for a in state.accounts] == ["Lee"]
+    assert [e.surname for e in state.exclusions] == ["Ray"]
+    assert state.open_cases == []
+    assert state.version
+    with store.transaction("t") as tx:
+        assert tx.school_version("204-3210") == state.version
+        tx.school_accounts("204-3210")  # reading does not change it
+        assert tx.school_version("204-3210") == state.version
+        tx.put_accounts([account(tx, "204-3210", "Cy", "Dee")])
+        assert tx.school_version("204-3210") is None  # changed here: not comparable
+    after = store.school_state("204-3210")
+    assert after.version not in (None, state.version)
+    with store.transaction("t") as tx:  # another school's commit leaves it alone
+        tx.put_accounts([account(tx, "204-3211", "Eve", "Fox")])
+    assert store.school_state("204-3210").version == after.version
+
+
+def test_a_school_file_without_a_version_is_never_taken_as_current(store):
+    import orjson  # noqa: PLC0415
+
+    path = store.root / "schools" / "204-3210" / "data.json"
+    data = orjson.loads(path.read_bytes())
+    meta = data.pop("meta")
+    del meta["1"]["version"]
+    data["meta"] = meta  # as an older uso-tui wrote it: meta last, no token
+    path.write_bytes(orjson.dumps(data))
+    assert store.school_state("204-3210").version is None
+    with store.transaction("t") as tx:
+        assert tx.school_version("204-3210") is None

@@ -90,6 +90,20 @@ class AccountHit:
     status: str
 
 
+@dataclass(slots=True)
+class SchoolState:
+    """A school's accounts, exclusions and open cases, all read from one version of its file.
+
+    `version` names that version: a transaction's `school_version` returns the same value while
+    nothing has changed the school since (None: cannot be compared, so assume it changed)."""
+
+    dfe: str
+    version: str | None
+    accounts: list[Account]
+    exclusions: list[Exclusion]
+    open_cases: list[MatchCase]
+
+
 class Transaction:
     """Changes staged under the write lock; committed at once, atomically, when the block exits.
 
@@ -117,6 +131,10 @@ class Transaction:
         ...
 
     def schools(self) -> list[School]: ...
+    def school_version(self, dfe: str) -> str | None:
+        """The version of the school's data as committed (see SchoolState); None once this
+        transaction has changed it."""
+        ...
 
     # writes
     def add_school(self, school: School, secret: str) -> None: ...
@@ -166,6 +184,10 @@ class Store:
     # accounts
     def school_accounts(self, dfe: str) -> list[Account]: ...
     def la_accounts(self, la: str, role: str | None = None) -> list[Account]: ...
+    def school_state(self, dfe: str) -> SchoolState:
+        """Accounts, exclusions and open cases from one read of the school's file."""
+        ...
+
     def account(self, username: str) -> Account: ...
     def find_account(self, username: str) -> Account | None: ...
     def search_accounts(

@@ -32,7 +32,7 @@ def meta_table(token: str, **more: Any) -> dict[str, Any]:
     return {"1": {"version": token, **more}}
 
 
-def _head_token(path: Path) -> str | None:
+def head_token(path: Path) -> str | None:
     try:
         with open(path, "rb") as fh:
             m = _TOKEN.match(fh.read(HEAD))
@@ -55,7 +55,7 @@ class HotFiles:
 
     def get(self, path: Path, parse: Callable[[Any], Any]) -> Any:
         """parse(decoded file or None), from the cache while the file is the same version."""
-        token = _head_token(path)
+        token = head_token(path)
         with self._lock:
             hit = self._items.get(path)
         if token is not None and hit is not None and hit[0] == token:

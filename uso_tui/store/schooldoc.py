@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from uso_tui.store.hotfiles import meta_table, new_token
 from uso_tui.store.layout import seq_of
 from uso_tui.store.liveness import is_stale, mark_interrupted
 from uso_tui.store.storage import as_table, encode, read_json, table_rows
@@ -39,6 +40,9 @@ class SchoolDoc:
         self.cases: dict[str, dict[str, Any]] = {}
         self.exclusions: dict[int, dict[str, Any]] = {}
         self.meta: dict[str, int] = empty_meta()
+        # The version token of the file this was loaded from (None: new, or an older file with
+        # none); each write gets a new one, so a reader can tell its copy is still current.
+        self.version: str | None = None
         self.dirty = False
         self.index_dirty = False
         # Usernames whose index line changed; None: make the whole index again.
@@ -55,6 +59,7 @@ class SchoolDoc:
             meta = table_rows(data, "meta")
             if meta:
                 doc.meta.update(meta[0])
+                doc.version = doc.meta.pop("version", None)  # type: ignore[assignment]
         return doc
 
     @classmethod
@@ -69,15 +74,16 @@ class SchoolDoc:
                 self.dirty = True
 
     def dump(self) -> bytes:
+        """The file's new version (meta first: its version token is read from the head)."""
         runs = sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]))
         cases = sorted(self.cases.values(), key=lambda c: seq_of(c["case_id"]))
         return encode(
             {
+                "meta": meta_table(new_token(), **self.meta),
                 "accounts": as_table(list(self.accounts.values())),
                 "runs": as_table(runs),
                 "cases": as_table(cases),
                 "exclusions": as_table([self.exclusions[k] for k in sorted(self.exclusions)]),
-                "meta": as_table([self.meta]),
             }
         )
 

@@ -28,6 +28,7 @@ from uso_tui.store.api import (
     SCHEMA_VERSION,
     AccountHit,
     NewerSchema,
+    SchoolState,
     Store,
     StoreError,
     UnknownAccount,
@@ -200,6 +201,26 @@ class TinyStore(Store):
             with self._reading():
                 data = self._data(dfe)
             return build(Account, table_rows(data, "accounts"))
+
+    def school_state(self, dfe: str) -> SchoolState:
+        with gc_paused():
+            with self._reading():
+                data = self._data(dfe)
+            doc = SchoolDoc.from_data(dfe, data)
+            return SchoolState(
+                dfe=dfe,
+                version=doc.version,
+                accounts=build(Account, list(doc.accounts.values())),
+                exclusions=build(Exclusion, [doc.exclusions[k] for k in sorted(doc.exclusions)]),
+                open_cases=build(
+                    MatchCase,
+                    [
+                        c
+                        for c in sorted(doc.cases.values(), key=lambda c: seq_of(c["case_id"]))
+                        if c["status"] == "open"
+                    ],
+                ),
+            )
 
     def _school_dirs(self) -> list[str]:
         try:

@@ -41,7 +41,7 @@ from uso_tui.store.codec import (
     to_doc,
     to_docs,
 )
-from uso_tui.store.hotfiles import meta_table, new_token
+from uso_tui.store.hotfiles import head_token, meta_table, new_token
 from uso_tui.store.index import build_index, index_fields
 from uso_tui.store.journal import Commit
 from uso_tui.store.layout import la_of_username, school_of_case, school_of_run, seq_of
@@ -86,7 +86,7 @@ class TinyTransaction(Transaction):
         self._events: dict[str | None, list[dict[str, Any]]] = {}
         self._events_in_order: list[dict[str, Any]] = []  # for the recent feed
         self._runs_put: dict[str, dict[str, Any]] = {}
-        self._files: dict[tuple[str, str], dict[str, Any]] = {}
+        self._files: dict[tuple[str, str], bytes] = {}  # encoded when put: nothing copies it
         self._new_schools: set[str] = set()
         self._closed = False
 
@@ -191,6 +191,13 @@ class TinyTransaction(Transaction):
 
     def runs(self, dfe: str) -> list[Run]:
         return from_docs(Run, self._doc(dfe).newest_runs())
+
+    def school_version(self, dfe: str) -> str | None:
+        doc = self._docs.get(dfe)
+        if doc is not None:
+            return None if doc.dirty else doc.version
+        self._entry(dfe)
+        return head_token(self._lay.data(dfe))  # 64 bytes, not the whole file
 
     def running_runs(self, dfe: str) -> list[Run]:
         """The school's runs in progress (stale ones, whose process died, are already failed)."""
@@ -353,7 +360,7 @@ class TinyTransaction(Transaction):
 
     def put_processed_file(self, pf: ProcessedFile) -> None:
         self._entry(pf.school)
-        self._files[(pf.school, pf.run_id)] = to_doc(pf)
+        self._files[(pf.school, pf.run_id)] = encode({"processed_file": {"1": pf}})
 
     # ---- commit
 
@@ -393,10 +400,8 @@ class TinyTransaction(Transaction):
             recent_token = new_token()
             recent_doc = recent.dump(recent_token)
             commit.write(lay.recent_json, encode(recent_doc))
-        for (dfe, run_id), pf in self._files.items():
-            commit.write(
-                lay.processed_file(dfe, run_id), encode({"processed_file": as_table([pf])})
-            )
+        for (dfe, run_id), raw in self._files.items():
+            commit.write(lay.processed_file(dfe, run_id), raw)
         for dfe in {dfe for dfe, _ in self._files}:
             self._prune_processed(commit, dfe)
         for dfe, doc in self._docs.items():

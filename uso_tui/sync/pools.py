@@ -9,6 +9,8 @@ from collections.abc import Callable
 from uso_tui.domain.schools import la_of
 from uso_tui.sync.matching import CandidateIndex
 
+BUILD_WAIT = 30.0  # seconds a thread waits for another's build of the same index
+
 
 class PoolCache:
     """Candidate indexes per local authority and role, shared by the runs of one run_due.
@@ -23,23 +25,44 @@ class PoolCache:
     def __init__(self, loader: Callable[[str, str], list] | None = None) -> None:
         self._loader = loader
         self._indexes: dict[tuple[str, str], CandidateIndex] = {}
+        self._building: dict[tuple[str, str], threading.Event] = {}
         self._lock = threading.Lock()
         self.build_seconds = 0.0
+        self.builds = 0
 
     def get(self, la: str, role: str, loader: Callable[[], list] | None = None) -> CandidateIndex:
-        with self._lock:
-            idx = self._indexes.get((la, role))
-        if idx is not None:
-            return idx
+        key = (la, role)
+        mine: threading.Event | None = None
+        while mine is None:
+            with self._lock:
+                idx = self._indexes.get(key)
+                if idx is not None:
+                    return idx
+                pending = self._building.get(key)
+                if pending is None:
+                    mine = self._building[key] = threading.Event()
+                    break
+            # Another thread is building it: wait rather than build the same index again (the
+            # first schools of a run_due all want their LA's index at once). The wait is bounded:
+            # the builder reads the store, and a reader can wait on a commit in progress.
+            if not pending.wait(BUILD_WAIT):
+                break
         # Built without holding the lock: the loader reads the store, which may wait for a
         # commit whose thread wants this cache (a deadlock if the lock were held).
         t = time.perf_counter()
-        accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
-        built = CandidateIndex(accounts)
-        with self._lock:
-            idx = self._indexes.setdefault((la, role), built)
-            self.build_seconds += time.perf_counter() - t
-        return idx
+        try:
+            accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
+            built = CandidateIndex(accounts)
+            with self._lock:
+                idx = self._indexes.setdefault(key, built)
+                self.build_seconds += time.perf_counter() - t
+                self.builds += 1
+            return idx
+        finally:
+            if mine is not None:
+                with self._lock:
+                    self._building.pop(key, None)
+                mine.set()  # waiters look again (and build it themselves if this build failed)
 
     def factory(self, la: str, role: str) -> Callable[[], CandidateIndex]:
         return lambda: self.get(la, role)

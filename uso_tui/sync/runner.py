@@ -2,8 +2,8 @@
 
 A run is recorded "running" first (the store notes its process, so a run whose process died does
 not block its school); one run per school at a time across processes. The plan is made from a
-snapshot read without the write lock and used only if the store still holds that snapshot under
-the lock (else the school is planned again there), so every run's decisions are those of the
+snapshot read without the write lock and used only if the school's data is still that version
+under the lock (else the school is planned again there), so every run's decisions are those of the
 state it commits on. A failed fetch records the failed run and changes nothing else; a cancel
 before the apply records a cancelled run.
 """
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import Export, ProcessedFile, Run, School, empty_counts
 from uso_tui.domain.schools import la_of
-from uso_tui.store.api import Store, Transaction
+from uso_tui.store.api import SchoolState, Store, Transaction
 from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import Progress
 from uso_tui.sync.plan import Plan, Snapshot, plan
@@ -299,15 +299,7 @@ def _plan_reports(
 def _dry_plan(
     store: Store, dfe: str, exports: dict[str, Export], now: datetime, emit: _Progress
 ) -> dict[str, Plan]:
-    from uso_tui.domain.schools import la_of as _la  # noqa: PLC0415
-
-    snap = Snapshot(
-        school=dfe,
-        accounts=store.school_accounts(dfe),
-        exclusions=store.exclusions(dfe),
-        open_cases=store.cases(dfe, "open"),
-        pool=lambda role: store.la_accounts(_la(dfe), role),
-    )
+    snap = _snapshot(store.school_state(dfe), store, None)
     return _plan_reports(snap, store.school(dfe), exports, now, emit)
 
 
@@ -343,15 +335,31 @@ def _plan_and_apply(
 class Preplanned:
     """Plans made from a snapshot read without the write lock (the CPU-heavy part, so other
     writers, other schools' runs included, are not kept waiting); apply_in uses them only if
-    the snapshot is still what the store holds under the lock, else it plans again there."""
+    the school's data is still the version they were made from, else it plans again there."""
 
-    snapshot: Snapshot
+    version: str | None
     settings: tuple
     plans: dict[str, Plan]
 
 
 def _settings_key(school: School) -> tuple:
     return (school.hold_percent, school.hold_min, school.create_before_start_days)
+
+
+def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snapshot:
+    la = la_of(state.dfe)
+    return Snapshot(
+        school=state.dfe,
+        accounts=state.accounts,
+        exclusions=state.exclusions,
+        open_cases=state.open_cases,
+        pool=lambda role: store.la_accounts(la, role),
+        index_for=(
+            (lambda role: pools.get(la, role, lambda: store.la_accounts(la, role)))
+            if pools
+            else None
+        ),
+    )
 
 
 def preplan(
@@ -363,31 +371,17 @@ def preplan(
     pools: PoolCache | None,
     school: School | None = None,
 ) -> Preplanned:
-    la = la_of(dfe)
-    snap = Snapshot(
-        school=dfe,
-        accounts=store.school_accounts(dfe),
-        exclusions=store.exclusions(dfe),
-        open_cases=store.cases(dfe, "open"),
-        pool=lambda role: store.la_accounts(la, role),
-        index_for=(
-            (lambda role: pools.get(la, role, lambda: store.la_accounts(la, role)))
-            if pools
-            else None
-        ),
-    )
+    state = store.school_state(dfe)  # one read of the school's file: one version of it
     school = school or store.school(dfe)  # its settings are checked again under the lock
-    return Preplanned(snap, _settings_key(school), _plan_reports(snap, school, exports, now, emit))
+    plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, emit)
+    return Preplanned(state.version, _settings_key(school), plans)
 
 
 def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:
-    dfe = school.dfe
-    snap = pre.snapshot
     return (
-        pre.settings == _settings_key(school)
-        and txn.exclusions(dfe) == snap.exclusions
-        and txn.cases(dfe, "open") == snap.open_cases
-        and txn.school_accounts(dfe) == snap.accounts
+        pre.version is not None
+        and pre.settings == _settings_key(school)
+        and txn.school_version(school.dfe) == pre.version
     )
 
 

@@ -1,0 +1,70 @@
+"""PoolCache: one build per local authority and role, however many runs want it at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from uso_tui.domain.models import Account, MisRecord
+from uso_tui.sync import pools
+from uso_tui.sync.pools import PoolCache
+
+
+def account(username: str, school: str = "204-1000") -> Account:
+    return Account(
+        username=username,
+        role="pupil",
+        forename="Ann",
+        surname="Lee",
+        dob="2015-01-02",
+        school=school,
+    )
+
+
+def test_concurrent_gets_build_each_index_once():
+    calls = []
+
+    def loader(la: str, role: str) -> list[Account]:
+        calls.append((la, role))
+        time.sleep(0.05)  # long enough for every thread to ask while it builds
+        return [account("alee.204")]
+
+    cache = PoolCache(loader)
+    got = []
+    threads = [
+        threading.Thread(target=lambda: got.append(cache.get("204", "pupil"))) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [("204", "pupil")]
+    assert cache.builds == 1
+    assert len({id(i) for i in got}) == 1
+
+
+def test_a_failed_build_lets_the_next_caller_build(monkeypatch):
+    monkeypatch.setattr(pools, "BUILD_WAIT", 5.0)
+    attempts = []
+
+    def loader(la: str, role: str) -> list[Account]:
+        attempts.append(la)
+        if len(attempts) == 1:
+            raise OSError("disk went away")
+        return [account("alee.204")]
+
+    cache = PoolCache(loader)
+    with pytest.raises(OSError):
+        cache.get("204", "pupil")
+    assert cache.get("204", "pupil") is cache.get("204", "pupil")
+    assert len(attempts) == 2
+
+
+def test_committed_accounts_join_the_index():
+    cache = PoolCache(lambda la, role: [])
+    idx = cache.get("204", "pupil")
+    cache.update([account("alee.204")])
+    rec = MisRecord(report="students", mis_id="1", forename="Ann", surname="Lee", dob="2015-01-02")
+    assert [c.username for c in idx.candidates(rec, "204-2000")] == ["alee.204"]
