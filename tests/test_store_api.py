@@ -564,3 +564,95 @@ def test_a_school_file_without_a_version_is_never_taken_as_current(store):
     assert store.school_state("204-3210").version is None
     with store.transaction("t") as tx:
         assert tx.school_version("204-3210") is None
+
+
+def test_starting_a_run_leaves_the_school_file_alone(store):
+    data = store.root / "schools" / "204-3210" / "data.json"
+    with store.transaction("t") as tx:
+        tx.put_run(Run("204-3210-r0", "204-3210", "force", "op", status="succeeded"))
+    before = data.read_bytes()
+    with store.transaction("t") as tx:
+        rid = tx.next_run_id("204-3210")
+        tx.put_run(Run(rid, "204-3210", "schedule", "scheduler", started_at=NOW))
+    assert data.read_bytes() == before  # hundreds start at once: only the directory is written
+    assert rid == "204-3210-r1"
+    assert store.run(rid).status == "running"
+    assert [r.run_id for r in store.runs("204-3210")] == [rid, "204-3210-r0"]
+    assert store.school("204-3210").last_run_status == "running"
+    with store.transaction("t") as tx:
+        assert [r.run_id for r in tx.runs("204-3210")] == [rid, "204-3210-r0"]
+        assert tx.run(rid).trigger == "schedule"
+        assert tx.next_run_id("204-3210") == "204-3210-r2"  # the counter moved on
+        tx.add_exclusion("204-3210", "Ann", "Lee", None, NOW)  # another change to the school
+    assert store.school("204-3210").last_run_status == "running"  # still the newest run
+    assert [r.run_id for r in store.running_runs("204-3210")] == [rid]
+    with store.transaction("t") as tx:
+        run = tx.run(rid)
+        run.status = "held"
+        tx.put_run(run)
+    assert store.running_runs() == []
+    assert store.run(rid).status == "held"
+    assert store.school("204-3210").last_run_status == "held"
+
+
+def test_a_store_from_before_runs_started_in_the_directory(store):
+    """Older stores kept the run counter in data.json and running runs in it too."""
+    import orjson  # noqa: PLC0415
+
+    from uso_tui.store.liveness import identity  # noqa: PLC0415
+
+    with store.transaction("t") as tx:
+        for _ in range(2):
+            rid = tx.next_run_id("204-3210")
+            tx.put_run(Run(rid, "204-3210", "force", "op", status="succeeded", started_at=NOW))
+    path = store.root / "schools" / "204-3210" / "data.json"
+    schools = store.root / "schools.json"
+    data = orjson.loads(path.read_bytes())
+    data["meta"]["1"]["next_run"] = 7
+    data["runs"]["3"] = {
+        **Run("204-3210-r6", "204-3210", "schedule", "sched", started_at=NOW).to_dict(),
+        **identity(),
+    }
+    path.write_bytes(orjson.dumps(data))
+    directory = orjson.loads(schools.read_bytes())
+    entry = directory["schools"]["1"]
+    assert entry["dfe"] == "204-3210"
+    del entry["_next_run"]
+    entry["_running"] = [data["runs"]["3"]]
+    directory["meta"]["1"]["version"] = "0" * 32  # a new version of the file
+    schools.write_bytes(orjson.dumps(directory))
+    assert [r.run_id for r in store.running_runs("204-3210")] == ["204-3210-r6"]
+    with store.transaction("t") as tx:
+        assert [r.run_id for r in tx.running_runs("204-3210")] == ["204-3210-r6"]
+        assert tx.next_run_id("204-3210") == "204-3210-r7"
+    with store.transaction("t") as tx:
+        run = tx.run("204-3210-r6")
+        run.status = "succeeded"
+        tx.put_run(run)
+    assert store.running_runs() == []
+    assert store.run("204-3210-r6").status == "succeeded"
+
+
+def test_a_dead_run_in_the_directory_is_recorded_failed_at_the_schools_next_commit(store):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys; from uso_tui.store import open_store; from uso_tui.domain.models import Run\n"
+        "s = open_store(sys.argv[1])\n"
+        "with s.transaction('sched') as tx:\n"
+        "    rid = tx.next_run_id('204-3210')\n"
+        "    tx.put_run(Run(rid, '204-3210', 'schedule', 'scheduler', started_at='2026-09-01'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(store.root)], check=True)
+    with store.transaction("t") as tx:
+        tx.add_exclusion("204-3210", "Ann", "Lee", None, NOW)
+    import orjson  # noqa: PLC0415
+
+    data = orjson.loads((store.root / "schools" / "204-3210" / "data.json").read_bytes())
+    assert [(r["run_id"], r["status"]) for r in data["runs"].values()] == [
+        ("204-3210-r1", "failed")
+    ]
+    assert store.run("204-3210-r1").error.startswith("interrupted")
+    directory = orjson.loads((store.root / "schools.json").read_bytes())
+    assert all(not e.get("_running") for e in directory["schools"].values())

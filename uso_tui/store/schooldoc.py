@@ -25,7 +25,32 @@ SUMMARY_FIELDS = (
     "unallocated_last_run",
     "active_accounts",
 )
-RUNNING_KEY = "_running"  # extra key of a directory entry: the school's running runs
+# Private keys of a directory entry. A run in progress lives only there, with the school's run
+# counter, so starting a run (run-due starts hundreds) never rewrites the school's data file; a
+# run enters data.json when it ends.
+RUNNING_KEY = "_running"  # the school's running runs
+NEXT_RUN_KEY = "_next_run"  # the number of the school's next run
+PRIVATE_KEYS = (RUNNING_KEY, NEXT_RUN_KEY)
+
+
+def merged_runs(
+    runs: dict[str, dict[str, Any]], running: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The data file's runs and the directory's running ones, newest first (the file's copy of a
+    run wins: it is the run's end)."""
+    out = dict(runs)
+    for r in running:
+        out.setdefault(r["run_id"], r)
+    return sorted(out.values(), key=lambda r: seq_of(r["run_id"]), reverse=True)
+
+
+def last_run_fields(run: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "last_run_id": run["run_id"],
+        "last_run_status": run["status"],
+        "last_run_at": run.get("started_at"),
+        "last_run_trigger": run.get("trigger"),
+    }
 
 
 def empty_meta() -> dict[str, int]:
@@ -87,18 +112,33 @@ class SchoolDoc:
             }
         )
 
+    def settle_running(self, running: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The directory's running runs that are still running: a dead process's run is recorded
+        here as failed (interrupted), a run this file has the end of is dropped."""
+        alive = []
+        for r in running:
+            if r["run_id"] in self.runs:
+                continue
+            if is_stale(r):
+                self.runs[r["run_id"]] = mark_interrupted(r)
+                self.dirty = True
+            else:
+                alive.append(r)
+        return alive
+
     def newest_runs(self) -> list[dict[str, Any]]:
         return sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]), reverse=True)
 
-    def summary(self) -> dict[str, Any]:
-        """The School summary fields (plus the running runs) for the directory."""
+    def summary(self, running: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The School summary fields and the running runs for the directory (`running`: the
+        directory's running runs, settled)."""
         dfe = self.dfe
         active = 0
         for a in self.accounts.values():
             if a.get("status", "active") == "active" and a.get("school") == dfe:
                 active += 1
         open_cases = sum(1 for c in self.cases.values() if c["status"] == "open")
-        runs = self.newest_runs()
+        runs = merged_runs(self.runs, running or [])
         out: dict[str, Any] = {
             "last_run_id": None,
             "last_run_status": None,
@@ -111,11 +151,7 @@ class SchoolDoc:
             RUNNING_KEY: [r for r in runs if r["status"] == "running"],
         }
         if runs:
-            last = runs[0]
-            out["last_run_id"] = last["run_id"]
-            out["last_run_status"] = last["status"]
-            out["last_run_at"] = last.get("started_at")
-            out["last_run_trigger"] = last.get("trigger")
+            out.update(last_run_fields(runs[0]))
         for r in runs:
             if r["status"] != "running":
                 out["unallocated_last_run"] = int((r.get("counts") or {}).get("unallocated", 0))

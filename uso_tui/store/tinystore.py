@@ -43,7 +43,7 @@ from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
-from uso_tui.store.schooldoc import RUNNING_KEY, SchoolDoc
+from uso_tui.store.schooldoc import RUNNING_KEY, SchoolDoc, merged_runs
 from uso_tui.store.storage import DIR_MODE, encode, make_dir, read_json, table_rows
 from uso_tui.store.transaction import TinyTransaction, registry_map
 
@@ -306,15 +306,19 @@ class TinyStore(Store):
             if dfe is None:
                 rows = Recent(self.hot.get(self.layout.recent_json, _recent)).runs
             else:
-                rows = self._doc(dfe).newest_runs()
+                running = self._entry(dfe).get(RUNNING_KEY) or []
+                rows = merged_runs(self._doc(dfe).runs, running)
         rows = rows[:limit] if limit is not None else rows
         return from_docs(Run, [_run_view(r) for r in rows])
 
     def run(self, run_id: str) -> Run:
         dfe = school_of_run(run_id)
-        with self._reading():
+        running: list[dict[str, Any]] = []
+        with self._reading():  # both files of one commit: a run ending moves between them
             data = read_json(self.layout.data(dfe)) if DFE_RE.match(dfe) else None
-        for r in table_rows(data, "runs"):
+            if data is not None:  # a run in progress is in the directory until it ends
+                running = self._entry(dfe).get(RUNNING_KEY) or []
+        for r in [*table_rows(data, "runs"), *running]:
             if r["run_id"] == run_id:
                 return Run.from_dict(_run_view(r))
         raise UnknownRun(f"unknown run {run_id!r}")

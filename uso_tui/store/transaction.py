@@ -45,8 +45,16 @@ from uso_tui.store.hotfiles import head_token, meta_table, new_token
 from uso_tui.store.index import build_index, index_fields
 from uso_tui.store.journal import Commit
 from uso_tui.store.layout import la_of_username, school_of_case, school_of_run, seq_of
-from uso_tui.store.liveness import identity
-from uso_tui.store.schooldoc import RUNNING_KEY, SUMMARY_FIELDS, SchoolDoc
+from uso_tui.store.liveness import identity, is_stale
+from uso_tui.store.schooldoc import (
+    NEXT_RUN_KEY,
+    PRIVATE_KEYS,
+    RUNNING_KEY,
+    SUMMARY_FIELDS,
+    SchoolDoc,
+    last_run_fields,
+    merged_runs,
+)
 from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
 
 if TYPE_CHECKING:
@@ -67,8 +75,8 @@ def registry_map(data: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _settings_and_summary(entry: dict[str, Any]) -> dict[str, Any]:
-    """A directory entry without the store's private keys (the running runs)."""
-    return {k: v for k, v in entry.items() if k != RUNNING_KEY}
+    """A directory entry without the store's private keys (running runs, run counter)."""
+    return {k: v for k, v in entry.items() if k not in PRIVATE_KEYS}
 
 
 class TinyTransaction(Transaction):
@@ -111,6 +119,14 @@ class TinyTransaction(Transaction):
         if entry is None:
             raise UnknownSchool(f"unknown school {dfe!r}")
         return entry
+
+    def _running(self, dfe: str) -> list[dict[str, Any]]:
+        """The school's running runs as the directory has them (shared dicts: never mutated)."""
+        return list(self._entry(dfe).get(RUNNING_KEY) or [])
+
+    def _set_entry(self, dfe: str, changes: dict[str, Any]) -> None:
+        self._directory()[dfe] = {**self._entry(dfe), **changes}
+        self._dir_dirty = True
 
     def _doc(self, dfe: str) -> SchoolDoc:
         doc = self._docs.get(dfe)
@@ -184,13 +200,18 @@ class TinyTransaction(Transaction):
 
     def run(self, run_id: str) -> Run:
         dfe = school_of_run(run_id)
-        d = self._doc(dfe).runs.get(run_id) if dfe in self._directory() else None
+        d = None
+        if dfe in self._directory():
+            d = self._doc(dfe).runs.get(run_id)
+            if d is None:
+                d = next((r for r in self._running(dfe) if r["run_id"] == run_id), None)
         if d is None:
             raise UnknownRun(f"unknown run {run_id!r}")
         return from_doc(Run, d)
 
     def runs(self, dfe: str) -> list[Run]:
-        return from_docs(Run, self._doc(dfe).newest_runs())
+        doc = self._doc(dfe)
+        return from_docs(Run, merged_runs(doc.runs, doc.settle_running(self._running(dfe))))
 
     def school_version(self, dfe: str) -> str | None:
         doc = self._docs.get(dfe)
@@ -200,8 +221,17 @@ class TinyTransaction(Transaction):
         return head_token(self._lay.data(dfe))  # 64 bytes, not the whole file
 
     def running_runs(self, dfe: str) -> list[Run]:
-        """The school's runs in progress (stale ones, whose process died, are already failed)."""
-        return from_docs(Run, [r for r in self._doc(dfe).newest_runs() if r["status"] == "running"])
+        """The school's runs in progress; a run whose process died is not (read from the
+        directory alone: starting a run does not load the school's data)."""
+        rows = {r["run_id"]: r for r in self._running(dfe) if not is_stale(r)}
+        doc = self._docs.get(dfe)
+        if doc is not None:  # its ends and older stores' running runs (settled when loaded)
+            for run_id, r in doc.runs.items():
+                if r["status"] == "running":
+                    rows[run_id] = r
+                else:
+                    rows.pop(run_id, None)
+        return from_docs(Run, merged_runs({}, list(rows.values())))
 
     # ---- writes
 
@@ -215,6 +245,7 @@ class TinyTransaction(Transaction):
         doc.dirty = doc.index_dirty = True
         doc.index_changed = None
         entry.update(doc.summary())
+        entry[NEXT_RUN_KEY] = doc.meta["next_run"]
         self._directory()[dfe] = entry
         self._dir_dirty = True
         self._docs[dfe] = doc
@@ -225,7 +256,7 @@ class TinyTransaction(Transaction):
         """Replace a school's settings; the summary fields stay the store's own."""
         old = self._entry(school.dfe)
         entry = to_doc(school)
-        for key in (*SUMMARY_FIELDS, RUNNING_KEY):
+        for key in (*SUMMARY_FIELDS, *PRIVATE_KEYS):
             if key in old:
                 entry[key] = old[key]
         self._directory()[school.dfe] = entry
@@ -288,19 +319,33 @@ class TinyTransaction(Transaction):
             self._reserved.discard(username)
 
     def next_run_id(self, dfe: str) -> str:
-        doc = self._doc(dfe)
-        n = doc.meta["next_run"]
-        doc.meta["next_run"] = n + 1
-        doc.dirty = True
+        n = self._entry(dfe).get(NEXT_RUN_KEY)
+        if n is None:  # a store from before the counter moved into the directory
+            n = self._doc(dfe).meta["next_run"]
+        self._set_entry(dfe, {NEXT_RUN_KEY: n + 1})
         return f"{dfe}-r{n}"
 
     def put_run(self, run: Run) -> None:
+        """A running run goes to the directory only; a run that has ended to the school's file
+        (and leaves the directory's running runs)."""
         d = to_doc(run)
-        if d["status"] == "running" and not d.get("pid"):
-            d.update(identity())  # lets other processes see when this run's process has died
-        doc = self._doc(run.school)
-        doc.runs[run.run_id] = d
-        doc.dirty = True
+        dfe = run.school
+        running = self._running(dfe)
+        others = [r for r in running if r["run_id"] != run.run_id]
+        if d["status"] == "running":
+            if not d.get("pid"):
+                d.update(identity())  # lets other processes see when this run's process has died
+            changes = {RUNNING_KEY: [*others, d]}
+            newest = merged_runs({}, changes[RUNNING_KEY])[0]
+            if newest["run_id"] == run.run_id:
+                changes.update(last_run_fields(d))
+            self._set_entry(dfe, changes)
+        else:
+            doc = self._doc(dfe)
+            doc.runs[run.run_id] = d
+            doc.dirty = True
+            if len(others) != len(running):
+                self._set_entry(dfe, {RUNNING_KEY: others})
         self._runs_put[run.run_id] = d
 
     def next_case_id(self, dfe: str) -> str:
@@ -407,13 +452,17 @@ class TinyTransaction(Transaction):
         for dfe, doc in self._docs.items():
             if not doc.dirty:
                 continue
+            running = doc.settle_running(self._running(dfe))
+            counter = self._entry(dfe).get(NEXT_RUN_KEY)
+            if counter is not None:  # kept in step, for an older uso-tui reading this file
+                doc.meta["next_run"] = max(doc.meta["next_run"], counter)
             commit.write(lay.data(dfe), doc.dump())
             if doc.index_dirty:
                 path = lay.names_idx(dfe)
                 old = read_bytes(path) if doc.index_changed is not None else None
                 commit.write(path, build_index(doc.accounts, doc.index_changed, old))
             entry = self._entry(dfe)
-            summary = doc.summary()
+            summary = doc.summary(running)
             if any(entry.get(key) != value for key, value in summary.items()):
                 self._directory()[dfe] = {**entry, **summary}
                 self._dir_dirty = True

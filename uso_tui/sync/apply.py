@@ -10,7 +10,7 @@ from typing import Any
 from uso_tui.domain.models import Account, AuditEvent, MatchCase, Run
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Transaction
-from uso_tui.sync.plan import Plan, RecordOutcome, account_from_record
+from uso_tui.sync.plan import Plan, account_from_record
 
 # Account fields an audit event shows before and after (history is left out: it only grows).
 AUDIT_FIELDS = (
@@ -182,11 +182,11 @@ def apply_plan(
             )
         )
     txn.audit_many(events)
-    return [_row(o, usernames) for o in p.outcomes]
-
-
-def _row(o: RecordOutcome, usernames: dict[int, str]) -> dict[str, Any]:
-    d = o.to_dict()
-    if d["username"] is None and id(o.record) in usernames:
-        d["username"] = usernames[id(o.record)]
-    return d
+    if not usernames:
+        return p.rows()
+    return [
+        {**d, "username": usernames[id(o.record)]}
+        if d["username"] is None and id(o.record) in usernames
+        else d
+        for o, d in zip(p.outcomes, p.rows(), strict=True)
+    ]

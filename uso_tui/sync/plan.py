@@ -127,10 +127,18 @@ class Plan:
     hold_reason: str | None = None
     counts: dict[str, int] = field(default_factory=empty_counts)
     candidates_searched: int = 0
+    _rows: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_held(self) -> bool:
         return self.hold_reason is not None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Each record's outcome as the processed file keeps it (made once: the runner makes them
+        while planning, outside the store's lock). Shared: copy a row to change it."""
+        if self._rows is None:
+            self._rows = [o.to_dict() for o in self.outcomes]
+        return self._rows
 
     def summary_lines(self) -> list[str]:
         """A dry run's printout: counts, then every record's outcome and the changes."""

@@ -284,6 +284,7 @@ def _plan_reports(
     for report, exp in exports.items():
         emit("planning", report, records_done=0, records_total=len(exp.records))
         p = plan(exp, snap, now.date(), school)
+        p.rows()  # the processed file's rows, made here rather than under the store's lock
         plans[report] = p
         for k, v in p.counts.items():
             if k != "fetched":
