@@ -363,3 +363,28 @@ def test_dry_run_printout_lists_every_record():
     p = plan(export(OK, rec("x", None, "Lee", "2015-01-01")), snap(), TODAY, settings())
     lines = p.summary_lines()
     assert any("created" in ln for ln in lines) and any("missing forename" in ln for ln in lines)
+
+
+def test_the_quick_unchanged_check_agrees_with_the_held_fields():
+    """_holds is a shortcut for "held_fields(rec) changes nothing on the account"."""
+    import dataclasses
+
+    from uso_tui.sync.plan import _changed_fields, _holds, held_fields
+
+    base = rec("p1", "Ann", "Lee", "2015-01-02", gender="F", year_group="5", upn="A1")
+    account = acc("alee.204", "Ann", "Lee", "2015-01-02", mis_id="p1")
+    account = dataclasses.replace(account, **held_fields(base))
+    variants = [
+        base,
+        dataclasses.replace(base, forename="Anne"),
+        dataclasses.replace(base, preferred_name="Annie"),
+        dataclasses.replace(base, dob="2015-02-01"),
+        dataclasses.replace(base, gender=None),
+        dataclasses.replace(base, form_group="5B"),
+        dataclasses.replace(base, is_teaching=False),
+        dataclasses.replace(base, email="a@x.sch.uk"),
+    ]
+    for r in variants:
+        assert _holds(account, r) == (not _changed_fields(account, held_fields(r))), r
+    extra_kept = dataclasses.replace(account, extra={**account.extra, "old_key": "x"})
+    assert not _holds(extra_kept, base)

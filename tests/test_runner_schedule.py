@@ -155,7 +155,7 @@ async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
     from uso_tui.iris.server import start_background
     from uso_tui.iris.simulator import Simulator
     from uso_tui.store import open_store
-    from uso_tui.sync import schedule
+    from uso_tui.sync import schedule, spread
 
     sim = Simulator()
     root_url, stop = start_background(sim)
@@ -193,7 +193,7 @@ async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
                 ],
             )
         monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
-        assert schedule._spread(store.list_schools(), 2) in (
+        assert spread.split([s.dfe for s in store.list_schools()], 2) in (
             [dfes[:2], dfes[2:]],
             [dfes[2:], dfes[:2]],
         )

@@ -185,6 +185,34 @@ def test_la_accounts(store):
     assert [a.username for a in store.la_accounts("301")] == ["cthree.301"]
 
 
+def test_la_people_are_the_la_accounts_as_candidate_searches_see_them(store):
+    with store.transaction("t") as tx:
+        gone = account(tx, "204-3211", "Eve", "Fox", dob=None)
+        gone.school, gone.previous_school, gone.status = None, "204-3211", "unallocated"
+        tx.put_accounts(
+            [
+                account(tx, "204-3210", "Ann", "Lee", preferred_name="Annie"),
+                account(tx, "204-3211", "Bo", "O'Neil-Smith", role="staff"),
+                gone,
+                account(tx, "301-0001", "Cy", "Ray"),
+            ]
+        )
+    people = {p.username: p for p in store.la_people("204")}
+    assert set(people) == {"alee.204", "boneilsmith.204", "efox.204"}
+    ann = people["alee.204"]
+    assert (ann.forename, ann.surname, ann.preferred_name, ann.dob) == (
+        "Ann",
+        "Lee",
+        "Annie",
+        "2012-03-04",
+    )
+    assert (ann.role, ann.school, ann.status) == ("pupil", "204-3210", "active")
+    eve = people["efox.204"]
+    assert (eve.school, eve.home, eve.status, eve.dob) == (None, "204-3211", "unallocated", None)
+    assert [p.username for p in store.la_people("204", "staff")] == ["boneilsmith.204"]
+    assert [p.username for p in store.la_people("999")] == []
+
+
 def test_exception_discards_everything(store):
     with pytest.raises(RuntimeError), store.transaction("t") as tx:
         tx.put_account(account(tx, "204-3210", "Lost", "Change"))

@@ -350,7 +350,12 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
     now = parse_at(args.at) if args.at else ctx.now()
     store = ctx.store()
     progress = None if args.json else ProgressLines(ctx, only_final=True)
-    results = asyncio.run(run_due(store, now, operator=_due_operator(ctx), on_progress=progress))
+    # Start and end lines only: with many schools due, their work is spread over processes.
+    results = asyncio.run(
+        run_due(
+            store, now, operator=_due_operator(ctx), on_progress=progress, progress_detail=False
+        )
+    )
     return _print_due(results, ctx, args.json)
 
 

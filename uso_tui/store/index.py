@@ -130,6 +130,16 @@ def _hit(line: bytes, home: str) -> AccountHit:
     )
 
 
+def read_hits(data: bytes, home: str, role: str | None = None) -> list[AccountHit]:
+    """Every account of an index file (of one role when given)."""
+    flag = ROLE_FLAG[role].encode() if role else None
+    out = []
+    for line in data.splitlines():
+        if flag is None or line[line.find(b"\t") + 1 : line.find(b"\t") + 2] == flag:
+            out.append(_hit(line, home))
+    return out
+
+
 def search_file(
     data: bytes,
     home: str,

@@ -44,7 +44,7 @@ from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
 from uso_tui.store.schooldoc import RUNNING_KEY, SchoolDoc, merged_runs
-from uso_tui.store.storage import DIR_MODE, encode, make_dir, read_json, table_rows
+from uso_tui.store.storage import DIR_MODE, encode, make_dir, read_bytes, read_json, table_rows
 from uso_tui.store.transaction import TinyTransaction, registry_map
 
 ENV_ALLOWED_HOSTS = "USO_TUI_ALLOWED_MIS_HOSTS"
@@ -241,6 +241,16 @@ class TinyStore(Store):
                         if role is None or a["role"] == role:
                             docs.append(a)
             return build(Account, docs)
+
+    def la_people(self, la: str, role: str | None = None) -> list[AccountHit]:
+        out: list[AccountHit] = []
+        with self._reading():
+            for dfe in self._school_dirs():
+                if la_of(dfe) == la:
+                    data = read_bytes(self.layout.names_idx(dfe))
+                    if data:
+                        out.extend(index.read_hits(data, dfe, role))
+        return out
 
     def find_account(self, username: str) -> Account | None:
         with self._reading():

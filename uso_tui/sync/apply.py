@@ -140,8 +140,8 @@ def apply_plan(
         case = MatchCase.from_dict(cc.case.to_dict())
         before = {"status": case.status, "record": case.record}
         if cc.decision is None:
-            rec = next(o.record for o in p.outcomes if o.record.mis_id == case.record["mis_id"])
-            case.record = rec.to_dict()
+            assert cc.record is not None
+            case.record = cc.record.to_dict()
             action = "case_refresh"
         else:
             case.status = "resolved"
@@ -182,11 +182,15 @@ def apply_plan(
             )
         )
     txn.audit_many(events)
+    rows = p.rows()
     if not usernames:
-        return p.rows()
+        return rows
+    # The created records' rows get their new usernames (by MIS id: a plan sent from a worker
+    # process has its rows but not its outcomes).
+    by_id = {rec.mis_id: usernames[id(rec)] for rec in p.creates}
     return [
-        {**d, "username": usernames[id(o.record)]}
-        if d["username"] is None and id(o.record) in usernames
+        {**d, "username": by_id[d["record"]["mis_id"]]}
+        if d["outcome"] == "created" and d["username"] is None
         else d
-        for o, d in zip(p.outcomes, p.rows(), strict=True)
+        for d in rows
     ]

@@ -110,6 +110,7 @@ class CaseChange:
     case: MatchCase
     decision: str | None  # None: refreshed, still open
     reason: str
+    record: MisRecord | None = None  # a refreshed case's new record
 
 
 @dataclass
@@ -212,24 +213,46 @@ def _auto_key_names(forename: str | None, preferred: str | None) -> set[str]:
     return {normalise(forename), normalise(preferred)} - {""}
 
 
+_EXTRA_KEYS = (
+    "gender",
+    "year_group",
+    "form_group",
+    "upn",
+    "title",
+    "initials",
+    "person_guid",
+    "enrolment_date",
+    "system_status",
+    "is_teaching",
+)
+
+
+def _holds(acc: Account, rec: MisRecord) -> bool:
+    """Does the account already hold what the record says (held_fields), as on most days for
+    most records? Answered without building the fields."""
+    if (
+        acc.forename != (rec.forename or "")
+        or acc.surname != (rec.surname or "")
+        or acc.dob != rec.dob
+        or acc.preferred_name != (rec.preferred_name or "")
+        or acc.middle_names != (rec.middle_names or "")
+        or acc.email != (rec.email or "")
+    ):
+        return False
+    extra = acc.extra
+    n = 0
+    for k in _EXTRA_KEYS:
+        v = getattr(rec, k)
+        if v is not None:
+            n += 1
+            if extra.get(k) != v:
+                return False
+    return n == len(extra)
+
+
 # Fields an MIS record holds for its account, besides the school and link.
 def held_fields(rec: MisRecord) -> dict[str, Any]:
-    extra = {
-        k: v
-        for k, v in (
-            ("gender", rec.gender),
-            ("year_group", rec.year_group),
-            ("form_group", rec.form_group),
-            ("upn", rec.upn),
-            ("title", rec.title),
-            ("initials", rec.initials),
-            ("person_guid", rec.person_guid),
-            ("enrolment_date", rec.enrolment_date),
-            ("system_status", rec.system_status),
-            ("is_teaching", rec.is_teaching),
-        )
-        if v is not None
-    }
+    extra = {k: v for k in _EXTRA_KEYS if (v := getattr(rec, k)) is not None}
     return {
         "forename": rec.forename or "",
         "surname": rec.surname or "",
@@ -329,7 +352,7 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
         case = cases_by_id.get(rec.mis_id)
         if case is not None:
             if case.record != rec.to_dict():
-                p.case_changes.append(CaseChange(case, None, "record changed in the MIS"))
+                p.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
             out(rec, NEEDS_MATCHING, f"waiting in case {case.case_id}")
             continue
         names = _auto_key_names(rec.forename, rec.preferred_name)
@@ -382,6 +405,10 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
 
 
 def _linked(p: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
+    if acc.status == "active" and acc.school == dfe and _holds(acc, rec):
+        p.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", acc.username))
+        p.counts[UNCHANGED] += 1
+        return
     held = held_fields(rec)
     changed = _changed_fields(acc, held)
     if acc.status != "active" or acc.school != dfe:

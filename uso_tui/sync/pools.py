@@ -26,6 +26,8 @@ class PoolCache:
         self._loader = loader
         self._indexes: dict[tuple[str, str], CandidateIndex] = {}
         self._building: dict[tuple[str, str], threading.Event] = {}
+        self._everyone: dict[str, list] = {}  # see accounts_of
+        self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.build_seconds = 0.0
         self.builds = 0
@@ -63,6 +65,19 @@ class PoolCache:
                 with self._lock:
                     self._building.pop(key, None)
                 mine.set()  # waiters look again (and build it themselves if this build failed)
+
+    def accounts_of(self, la: str, role: str, load: Callable[[str, None], list]) -> list:
+        """The LA's accounts of a role, from one load of all its accounts (`load(la, None)`)
+        shared by the indexes of both roles: each school file of the LA is read once."""
+        with self._lock:
+            loading = self._loading.get(la)
+            if loading is None:
+                loading = self._loading[la] = threading.Lock()
+        with loading:  # one thread loads, the other role's builder waits for it
+            everyone = self._everyone.get(la)
+            if everyone is None:
+                everyone = self._everyone[la] = load(la, None)
+        return [a for a in everyone if a.role == role]
 
     def factory(self, la: str, role: str) -> Callable[[], CandidateIndex]:
         return lambda: self.get(la, role)

@@ -354,9 +354,9 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
         accounts=state.accounts,
         exclusions=state.exclusions,
         open_cases=state.open_cases,
-        pool=lambda role: store.la_accounts(la, role),
+        pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
         index_for=(
-            (lambda role: pools.get(la, role, lambda: store.la_accounts(la, role)))
+            (lambda role: pools.get(la, role, lambda: pools.accounts_of(la, role, store.la_people)))
             if pools
             else None
         ),
@@ -389,7 +389,7 @@ def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:
 def apply_in(
     txn: Transaction,
     run: Run,
-    exports: dict[str, Export],
+    exports: dict[str, Export] | Callable[[], dict[str, Export]],
     now: datetime,
     emit: _Progress,
     cancel: threading.Event | None,
@@ -400,7 +400,8 @@ def apply_in(
 ) -> tuple[Run, dict[str, Plan]]:
     """Stages all of a fetched run in `txn`, with plans for the school as the store holds it
     under the lock (a copy of `run` is returned with its outcome; the caller's stays as it was
-    if the transaction fails)."""
+    if the transaction fails). `exports` may be a function making them: they are needed only
+    when the school is planned again here."""
     at = iso(now)
     run = dataclasses.replace(run, counts=dict(run.counts))
     school = txn.school(run.school)
@@ -411,6 +412,8 @@ def apply_in(
             emit.counts = empty_counts()
             emit.counts["fetched"] = run.counts["fetched"]
             emit("planning", message="the school changed while planning: planned again")
+        if callable(exports):
+            exports = exports()
         plans = _plan_reports(snapshot_in(txn, run.school, pools), school, exports, now, emit)
     if cancel is not None and cancel.is_set():
         raise Cancelled

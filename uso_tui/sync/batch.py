@@ -1,0 +1,174 @@
+"""The pieces of a daily run that many schools share: claiming runs a batch per transaction,
+fetching and planning one school outside the store's lock, and committing fetched schools a
+batch per transaction (group commit) with one school's failure kept from the others."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+
+from uso_tui.domain.models import Export, Run, School
+from uso_tui.store.api import Store
+from uso_tui.sync.runner import (
+    PoolCache,
+    Preplanned,
+    RunResult,
+    _error_line,
+    _fetch_all,
+    _Progress,
+    apply_in,
+    final_in,
+    preplan,
+)
+
+CLAIM_BATCH = 32
+SWITCH_INTERVAL = 0.0005
+
+
+@contextlib.contextmanager
+def busy_process(*, restore: bool = True) -> Iterator[None]:
+    """Settings for a process doing a daily run, restored after it.
+
+    The thread holding the store's lock writes and fsyncs, each releasing the GIL; with the
+    default 5 ms switch interval it waits that long to get it back from the threads parsing and
+    planning, and every other writer waits with it. The cyclic collector is paused: the run
+    builds large, long-lived structures (LA indexes, exports, plans), and collections triggered
+    by its allocations would traverse them again and again (a fifth of the run's CPU, measured).
+    restore=False leaves them so (a worker process that ends after the run).
+    """
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if restore:
+            sys.setswitchinterval(switch)
+            if collecting:
+                gc.enable()
+
+
+def claim_many(store: Store, schools: list[School], operator: str, at: str) -> list[Run]:
+    """Records a running run for each school that has none; skips the others (a force run, or
+    another scheduler, has them)."""
+    runs = []
+    with store.transaction(operator) as txn:
+        for s in schools:
+            if txn.running_runs(s.dfe):
+                continue
+            run = Run(
+                run_id=txn.next_run_id(s.dfe),
+                school=s.dfe,
+                trigger="schedule",
+                operator=operator,
+                reports=list(s.reports),
+                started_at=at,
+            )
+            txn.put_run(run)
+            runs.append(run)
+    return runs
+
+
+class Done:
+    """A fetched (or failed) school waiting for the committer."""
+
+    __slots__ = ("run", "exports", "error", "emit", "pre")
+
+    def __init__(
+        self,
+        run: Run,
+        exports: dict[str, Export] | None,
+        error: str | None,
+        emit: _Progress,
+        pre: Preplanned | None = None,
+    ) -> None:
+        self.run, self.exports, self.error, self.emit = run, exports, error, emit
+        self.pre = pre
+
+
+async def fetch_and_plan(
+    store: Store,
+    run: Run,
+    school: School,
+    now: datetime,
+    client,
+    pools: PoolCache,
+    sem: asyncio.Semaphore,
+    emit: _Progress,
+    operator: str,
+) -> Done:
+    """Fetches a claimed school's reports, then plans them without the store's lock (while
+    other schools fetch and commit). Never raises for the school's own failure."""
+    try:
+        async with sem:
+            emit("connecting", message=f"run {run.run_id} started (schedule, {operator})")
+            secret = await asyncio.to_thread(store.secret, run.school)
+            exports = await _fetch_all(client, school, secret, run.reports, emit, None)
+        run.counts["fetched"] = sum(len(e.records) for e in exports.values())
+        emit.counts["fetched"] = run.counts["fetched"]
+    except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
+        return Done(run, None, _error_line(exc), emit)
+    try:
+        pre = await asyncio.to_thread(preplan, store, run.school, exports, now, emit, pools, school)
+    except Exception:  # noqa: BLE001 - planned again under the lock, where it is reported
+        pre = None
+    return Done(run, exports, None, emit, pre)
+
+
+def _stage(txn, d: Done, now: datetime, finished: str, pools: PoolCache, touched: list):
+    if d.error is not None:
+        run = Run.from_dict(d.run.to_dict())
+        run.status, run.error, run.finished_at = "failed", d.error, finished
+        final_in(txn, run, d.error)
+        return RunResult(run, None, None)
+    run, plans = apply_in(
+        txn, d.run, d.exports or {}, now, d.emit, None, lambda: finished, pools, touched, d.pre
+    )
+    return RunResult(run, list(plans.values())[-1] if plans else None, plans)
+
+
+def commit_batch(
+    store: Store,
+    batch: list[Done],
+    now: datetime,
+    finished: str,
+    pools: PoolCache,
+    operator: str,
+    touched: list | None = None,
+) -> list[RunResult]:
+    """Commits the batch in one transaction; if that fails, each school in its own, and a school
+    that still fails is recorded failed with nothing of it applied. The accounts written are
+    added to `pools` (and to `touched` when given)."""
+    written: list = []
+    try:
+        with store.transaction(operator) as txn:
+            results = [_stage(txn, d, now, finished, pools, written) for d in batch]
+        pools.update(written)
+        if touched is not None:
+            touched.extend(written)
+        return results
+    except Exception as exc:  # noqa: BLE001 - one school's problem must not sink the others
+        if len(batch) == 1:
+            d = batch[0]
+            error = f"apply failed, nothing changed: {type(exc).__name__}: {_error_line(exc)}"
+            with store.transaction(operator) as txn:
+                return [_stage(txn, Done(d.run, None, error, d.emit), now, finished, pools, [])]
+    out: list[RunResult] = []
+    for d in batch:
+        out.extend(commit_batch(store, [d], now, finished, pools, operator, touched))
+    return out
+
+
+def report_end(d: Done, r: RunResult) -> None:
+    """The run's last progress event."""
+    d.emit.counts = dict(r.run.counts)
+    status = r.run.status
+    d.emit(
+        status if status in ("failed", "held") else "done",
+        message=r.run.error or f"run {r.run.run_id} {status}",
+    )

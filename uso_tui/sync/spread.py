@@ -1,0 +1,341 @@
+"""run_due over worker processes: they fetch and plan, this process commits.
+
+Fetching and planning hundreds of schools is CPU work (parsing JSON, matching) that one Python
+process cannot keep up with, so whole local authorities go to each worker process (each builds
+its own LA indexes). Committing stays here, in a process that does nothing else: the store's
+lock is then held for the time the writes take. (Measured: a commit made inside a busy worker
+took three times its CPU time, waiting for the GIL, and the lock was busy for the whole run.)
+
+Runs are claimed here before any worker starts; each worker sends each school's fetched export
+and plans as soon as they are made, and a worker that dies has its unsent schools recorded
+failed. Plans made in a worker are checked here under the lock, as in one process: the school's
+data must still be the version they were made from, and no starter it would create may look like
+an account written earlier in this run (say at a school of the same LA in the other worker);
+otherwise the school is planned again under the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import queue as queue_mod
+import time
+from datetime import datetime, timedelta
+
+import orjson
+
+from uso_tui.domain.models import Export, MisRecord, Run, School
+from uso_tui.domain.schools import la_of
+from uso_tui.store.api import Store
+from uso_tui.sync.batch import (
+    CLAIM_BATCH,
+    Done,
+    busy_process,
+    claim_many,
+    commit_batch,
+    report_end,
+)
+from uso_tui.sync.matching import CandidateIndex
+from uso_tui.sync.runner import OnProgress, PoolCache, RunResult, _Progress, iso
+
+MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between workers
+POLL = 0.2  # seconds between looks at the workers while none has sent anything
+GATHER = 0.25  # seconds a commit waits for more schools after the first is ready
+
+
+def split(dfes: list[str], n: int) -> list[list[str]]:
+    """Whole local authorities per worker (each builds its own LA indexes), balanced by size."""
+    by_la: dict[str, list[str]] = {}
+    for dfe in dfes:
+        by_la.setdefault(la_of(dfe), []).append(dfe)
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for group in sorted(by_la.values(), key=len, reverse=True):
+        min(parts, key=len).extend(group)
+    return [p for p in parts if p]
+
+
+class _Written:
+    """The accounts this run_due has written, indexed per LA and role."""
+
+    def __init__(self) -> None:
+        self._idx: dict[tuple[str, str], CandidateIndex] = {}
+
+    def add(self, accounts: list) -> None:
+        for a in accounts:
+            home = a.school or a.previous_school or a.link_school
+            if home:
+                key = (la_of(home), a.role)
+                idx = self._idx.get(key)
+                if idx is None:
+                    idx = self._idx[key] = CandidateIndex([])
+                idx.add(a)
+
+    def stale(self, d: Done) -> bool:
+        """Would the school's plans create an account for someone written earlier in this run?"""
+        if d.pre is None:
+            return False
+        la = la_of(d.run.school)
+        for p in d.pre.plans.values():
+            idx = self._idx.get((la, p.role))
+            if idx is not None and any(idx.candidates(rec, d.run.school) for rec in p.creates):
+                return True
+        return False
+
+
+def _pack(d: Done) -> tuple:
+    """What a worker sends for a school. Its plans' rows hold every record of its exports (with
+    each export's order, should the school be planned again), so the records are not sent twice
+    and the committing process rebuilds no record objects in the common case; a school that
+    could not be planned sends its exports whole."""
+    run = d.run.to_dict()
+    if d.pre is not None and d.exports is not None:
+        orders: dict[str, list[int]] = {}
+        try:
+            for report, p in d.pre.plans.items():
+                pos = {id(o.record): i for i, o in enumerate(p.outcomes)}
+                records = d.exports[report].records
+                if len(pos) != len(records):
+                    raise KeyError(report)
+                orders[report] = [pos[id(r)] for r in records]
+        except KeyError:
+            pass
+        else:
+            packed = {}
+            for report, p in d.pre.plans.items():
+                # orjson: a tenth of pickle's time for 500 rows of plain dicts, either way
+                packed[report] = (orders[report], orjson.dumps(p.rows()))
+                p.outcomes, p._rows = [], None
+            return run, d.error, d.pre, packed
+    exports = None
+    if d.exports is not None:
+        exports = {r: [x.to_dict() for x in e.records] for r, e in d.exports.items()}
+    return run, d.error, None, exports
+
+
+def _unpack(msg: tuple, on_progress: OnProgress | None) -> Done:
+    run_d, error, pre, extra = msg
+    run = Run.from_dict(run_d)
+    emit = _Progress(run.run_id, run.school, on_progress)
+    if pre is None:
+        exports = None
+        if extra is not None:
+            exports = {
+                r: Export(report=r, records=[MisRecord.from_dict(x) for x in recs])
+                for r, recs in extra.items()
+            }
+        return Done(run, exports, error, emit)
+
+    for report, p in pre.plans.items():
+        p._rows = orjson.loads(extra[report][1])
+
+    def exports_from_rows() -> dict[str, Export]:
+        out = {}
+        for report, p in pre.plans.items():
+            rows = p.rows()
+            records = [MisRecord.from_dict(rows[i]["record"]) for i in extra[report][0]]
+            out[report] = Export(report=report, records=records)
+        return out
+
+    return Done(run, exports_from_rows, error, emit, pre)  # type: ignore[arg-type]
+
+
+async def run_spread(
+    store: Store,
+    now: datetime,
+    schools: list[School],
+    operator: str,
+    max_schools: int,
+    processes: int,
+    on_progress: OnProgress | None = None,
+) -> list[RunResult]:
+    """on_progress hears each school's start and end only (the rest happens in the workers)."""
+    started = time.monotonic()
+
+    def finished_at() -> str:
+        return iso(now + timedelta(seconds=time.monotonic() - started))
+
+    with busy_process():
+        runs: list[Run] = []
+        for i in range(0, len(schools), CLAIM_BATCH):
+            chunk = schools[i : i + CLAIM_BATCH]
+            runs += await asyncio.to_thread(claim_many, store, chunk, operator, iso(now))
+        if not runs:
+            return []
+        for r in runs:
+            _Progress(r.run_id, r.school, on_progress)(
+                "connecting", message=f"run {r.run_id} started (schedule, {operator})"
+            )
+        by_dfe = {r.school: r for r in runs}
+        parts = split(list(by_dfe), processes)
+        share = max(4, MAX_CONNECTIONS // len(parts))
+        ctx = multiprocessing.get_context("spawn")  # no inherited threads, locks or event loop
+        results_queue = ctx.Queue()
+        workers = [
+            ctx.Process(
+                target=_worker,
+                args=(
+                    str(store.root),
+                    [by_dfe[dfe].to_dict() for dfe in part],
+                    now,
+                    operator,
+                    max(1, max_schools // len(parts)),
+                    share,
+                    results_queue,
+                ),
+                name=f"uso-tui run-due worker {i + 1}",
+                daemon=True,
+            )
+            for i, part in enumerate(parts)
+        ]
+        for w in workers:
+            w.start()
+        try:
+            return await _commit_all(
+                store, now, runs, workers, results_queue, operator, finished_at, on_progress
+            )
+        finally:
+            for w in workers:
+                await asyncio.to_thread(w.join, 5)
+                if w.is_alive():
+                    w.kill()
+
+
+def _take(results_queue) -> list:
+    """What the workers send: waits a little for a first message, then gathers what arrives in
+    the next GATHER seconds (group commit: a transaction's fixed cost, rewriting the directory,
+    the LA's username registry and the recent feed, is then shared by many schools)."""
+    try:
+        got = [results_queue.get(timeout=POLL)]
+    except queue_mod.Empty:
+        return []
+    until = time.monotonic() + GATHER
+    while (left := until - time.monotonic()) > 0:
+        try:
+            got.append(results_queue.get(timeout=left))
+        except queue_mod.Empty:
+            break
+    return got
+
+
+async def _commit_all(
+    store: Store,
+    now: datetime,
+    runs: list[Run],
+    workers: list,
+    results_queue,
+    operator: str,
+    finished_at,
+    on_progress: OnProgress | None,
+) -> list[RunResult]:
+    pending = {r.run_id: r for r in runs}
+    pools = PoolCache()  # only for schools planned again here, under the lock
+    written = _Written()
+    results: list[RunResult] = []
+    ended = 0
+    while pending:
+        got = await asyncio.to_thread(_take, results_queue)
+        batch: list[Done] = []
+        for msg in got:
+            if msg is None:  # a worker has sent everything it will send
+                ended += 1
+                continue
+            d = _unpack(msg, on_progress)
+            if d.run.run_id in pending:
+                batch.append(d)
+        if batch:
+            for d in batch:
+                if written.stale(d):
+                    d.pre = None
+            touched: list = []
+            done = await asyncio.to_thread(
+                commit_batch, store, batch, now, finished_at(), pools, operator, touched
+            )
+            written.add(touched)
+            for d, r in zip(batch, done, strict=True):
+                pending.pop(r.run.run_id, None)
+                report_end(d, r)
+            results.extend(done)
+            continue
+        if not got and (ended == len(workers) or not any(w.is_alive() for w in workers)):
+            codes = ", ".join(str(w.exitcode) for w in workers)
+            lost = [
+                Done(
+                    run,
+                    None,
+                    f"run stopped: its worker process ended before sending it (exit codes {codes})",
+                    _Progress(run.run_id, run.school, on_progress),
+                )
+                for run in pending.values()
+            ]
+            done = await asyncio.to_thread(
+                commit_batch, store, lost, now, finished_at(), pools, operator
+            )
+            for d, r in zip(lost, done, strict=True):
+                report_end(d, r)
+            results += done
+            break
+    return results
+
+
+def _worker(
+    root: str,
+    run_dicts: list[dict],
+    now: datetime,
+    operator: str,
+    max_schools: int,
+    max_connections: int,
+    results_queue,
+) -> None:
+    """A worker process: fetches and plans its schools, sending each as soon as it is planned."""
+    code = 1
+    try:
+        with busy_process(restore=False):
+            asyncio.run(
+                _fetch_and_plan_all(
+                    root, run_dicts, now, operator, max_schools, max_connections, results_queue
+                )
+            )
+        code = 0
+    finally:
+        results_queue.put(None)
+        results_queue.close()
+        results_queue.join_thread()  # everything sent
+        # Ends here, without tearing down what it built (a collection and a deallocation of
+        # millions of objects: seconds of CPU for nothing).
+        os._exit(code)
+
+
+async def _fetch_and_plan_all(
+    root: str,
+    run_dicts: list[dict],
+    now: datetime,
+    operator: str,
+    max_schools: int,
+    max_connections: int,
+    results_queue,
+) -> None:
+    from uso_tui.iris.client import IrisClient  # noqa: PLC0415
+    from uso_tui.store import open_store  # noqa: PLC0415
+    from uso_tui.sync.batch import fetch_and_plan  # noqa: PLC0415
+
+    store = open_store(root, create=False)
+    schools = {s.dfe: s for s in store.list_schools()}
+    pools = PoolCache()
+    sem = asyncio.Semaphore(max_schools)
+    async with IrisClient(
+        allowed_hosts=store.allowed_mis_hosts(), max_connections=max_connections
+    ) as client:
+
+        async def one(run: Run) -> None:
+            emit = _Progress(run.run_id, run.school, None)
+            school = schools.get(run.school)
+            if school is None:
+                d = Done(run, None, "the school was removed during the run", emit)
+            else:
+                d = await fetch_and_plan(
+                    store, run, school, now, client, pools, sem, emit, operator
+                )
+            results_queue.put(_pack(d))
+
+        await asyncio.gather(*(one(Run.from_dict(d)) for d in run_dicts))
