@@ -684,3 +684,26 @@ def test_a_dead_run_in_the_directory_is_recorded_failed_at_the_schools_next_comm
     assert store.run("204-3210-r1").error.startswith("interrupted")
     directory = orjson.loads((store.root / "schools.json").read_bytes())
     assert all(not e.get("_running") for e in directory["schools"].values())
+
+
+def test_name_index_kept_up_by_changes_equals_one_made_afresh(store):
+    import orjson  # noqa: PLC0415
+
+    from uso_tui.store.index import build_index  # noqa: PLC0415
+
+    with store.transaction("t") as tx:
+        tx.put_accounts([account(tx, "204-3210", f"P{i}", f"Name{i}") for i in range(6)])
+    with store.transaction("t") as tx:
+        renamed = tx.account("pname2.204")
+        renamed.surname = "Changed"
+        mover = tx.account("pname4.204")
+        mover.school = "204-3211"
+        tx.put_accounts([renamed, mover, account(tx, "204-3210", "New", "Starter")])
+    for dfe in ("204-3210", "204-3211"):
+        folder = store.root / "schools" / dfe
+        kept = (folder / "names.idx").read_bytes()
+        rows = orjson.loads((folder / "data.json").read_bytes())["accounts"].values()
+        afresh = build_index({a["username"]: a for a in rows})
+        assert sorted(kept.splitlines()) == sorted(afresh.splitlines())
+    assert [h.username for h in store.search_accounts("changed")] == ["pname2.204"]
+    assert [h.school for h in store.search_accounts("pname4")] == ["204-3211"]

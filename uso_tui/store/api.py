@@ -28,6 +28,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from uso_tui.domain.errors import InvalidInput, UsoError
 from uso_tui.domain.models import (
@@ -75,9 +76,9 @@ class UnknownExclusion(InvalidInput):
     pass
 
 
-@dataclass(slots=True, frozen=True)
-class AccountHit:
-    """One search result, read from the compact index (no account file is opened)."""
+class AccountHit(NamedTuple):
+    """One search result, read from the compact index (no account file is opened). A tuple:
+    candidate searches make one per account of a local authority."""
 
     username: str
     role: str

@@ -78,21 +78,26 @@ def build_index(
     changed: set[str] | None = None,
     old: bytes | None = None,
 ) -> bytes:
-    """The index of a school's accounts (by username), in username order. With the previous
-    index and the usernames whose line changed, only those lines are made again."""
-    reuse: dict[bytes, bytes] = {}
-    if changed is not None and old:
-        changed_b = {u.lower().encode() for u in changed}
-        for line in old.split(b"\n"):
-            if line:
-                username = line[1 : line.find(b" ", 1)]
-                if username not in changed_b:
-                    reuse[username] = line + b"\n"
-    parts = []
-    for username in sorted(accounts):
-        line = reuse.get(username.lower().encode())
-        parts.append(line if line is not None else index_line(accounts[username]).encode())
-    return b"".join(parts)
+    """The index of a school's accounts (by username). With the previous index and the
+    usernames whose line changed (or that left), only those lines are made again: the old ones
+    are cut out and the new ones added at the end. Lines are in no particular order (searches
+    sort what they find)."""
+    if changed is None or old is None:
+        return b"".join(index_line(accounts[u]).encode() for u in sorted(accounts))
+    data = old
+    for username in changed:
+        key = b" " + username.lower().encode() + b" "
+        if data.startswith(key):
+            start = 0
+        else:
+            at = data.find(b"\n" + key)
+            if at < 0:
+                continue
+            start = at + 1
+        end = data.find(b"\n", start)
+        data = data[:start] + (data[end + 1 :] if end >= 0 else b"")
+    fresh = [index_line(accounts[u]).encode() for u in sorted(changed) if u in accounts]
+    return data + b"".join(fresh)
 
 
 def search_keys(text: str) -> list[str]:
@@ -117,16 +122,16 @@ def search_keys(text: str) -> list[str]:
 def _hit(line: bytes, home: str) -> AccountHit:
     keys, flags, fore, sur, pref = line.decode().split("\t")
     _, username, dob, *_ = keys.split(" ", 3)
-    return AccountHit(
-        username=username,
-        role=ROLE_OF_FLAG[flags[0]],
-        forename=fore,
-        surname=sur,
-        preferred_name=pref,
-        dob=None if dob == "~" else dob,
-        school=home if flags[2] == "1" else None,
-        home=home,
-        status=STATUS_OF_FLAG[flags[1]],
+    return AccountHit(  # positional: the fields' order
+        username,
+        ROLE_OF_FLAG[flags[0]],
+        fore,
+        sur,
+        pref,
+        None if dob == "~" else dob,
+        home if flags[2] == "1" else None,
+        home,
+        STATUS_OF_FLAG[flags[1]],
     )
 
 

@@ -55,7 +55,7 @@ from uso_tui.store.schooldoc import (
     last_run_fields,
     merged_runs,
 )
-from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
+from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, table_rows
 
 if TYPE_CHECKING:
     from uso_tui.store.tinystore import TinyStore
@@ -65,8 +65,9 @@ PROCESSED_FILES_KEPT = 30
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._'-]*$")
 
 
-def registry_doc(mapping: dict[str, str]) -> dict[str, Any]:
-    return {"registry": {"1": mapping}}
+def registry_doc(mapping: dict[str, str], token: str) -> dict[str, Any]:
+    """A registry file; its version token first, so a process reuses its parse while current."""
+    return {"meta": meta_table(token), "registry": {"1": mapping}}
 
 
 def registry_map(data: dict[str, Any] | None) -> dict[str, str]:
@@ -141,7 +142,9 @@ class TinyTransaction(Transaction):
     def _reg(self, la: str) -> dict[str, str]:
         reg = self._regs.get(la)
         if reg is None:
-            reg = self._regs[la] = registry_map(read_json(self._lay.registry_file(la)))
+            # A copy of the shared parse (this transaction may add to it).
+            shared = self._store.hot.get(self._lay.registry_file(la), registry_map)
+            reg = self._regs[la] = dict(shared)
         return reg
 
     def _home_of(self, username: str) -> str | None:
@@ -305,6 +308,8 @@ class TinyTransaction(Transaction):
                 old_doc = self._doc(old_home)
                 if old_doc.accounts.pop(username, None) is not None:
                     old_doc.dirty = old_doc.index_dirty = True
+                    if old_doc.index_changed is not None:
+                        old_doc.index_changed.add(username)  # its line leaves that index
             doc = self._doc(home)
             prev = doc.accounts.get(username)
             if prev is None or index_fields(prev) != index_fields(d):
@@ -466,8 +471,9 @@ class TinyTransaction(Transaction):
             if any(entry.get(key) != value for key, value in summary.items()):
                 self._directory()[dfe] = {**entry, **summary}
                 self._dir_dirty = True
-        for la in self._regs_dirty:
-            commit.write(lay.registry_file(la), encode(registry_doc(self._regs[la])))
+        reg_tokens = {la: new_token() for la in self._regs_dirty}
+        for la, token in reg_tokens.items():
+            commit.write(lay.registry_file(la), encode(registry_doc(self._regs[la], token)))
         for dfe, secret in self._secrets.items():
             commit.write(lay.secret(dfe), secret.encode())
         if self._dir_dirty:
@@ -487,6 +493,8 @@ class TinyTransaction(Transaction):
             self._store.hot.remember(lay.schools_json, dir_token, self._directory())
         if recent_doc is not None:
             self._store.hot.remember(lay.recent_json, recent_token, recent_doc)
+        for la, token in reg_tokens.items():
+            self._store.hot.remember(lay.registry_file(la), token, self._regs[la])
 
     def _prune_processed(self, commit: Commit, dfe: str) -> None:
         folder = self._lay.files_dir(dfe)

@@ -278,13 +278,19 @@ def _put_final(store: Store, run: Run, note: str | None) -> None:
 
 
 def _plan_reports(
-    snap: Snapshot, school: School, exports: dict[str, Export], now: datetime, emit: _Progress
+    snap: Snapshot,
+    school: School,
+    exports: dict[str, Export],
+    now: datetime,
+    emit: _Progress,
+    rows: bool = True,
 ) -> dict[str, Plan]:
     plans: dict[str, Plan] = {}
     for report, exp in exports.items():
         emit("planning", report, records_done=0, records_total=len(exp.records))
         p = plan(exp, snap, now.date(), school)
-        p.rows()  # the processed file's rows, made here rather than under the store's lock
+        if rows:
+            p.rows()  # the processed file's rows, made here rather than under the store's lock
         plans[report] = p
         for k, v in p.counts.items():
             if k != "fetched":
@@ -371,10 +377,11 @@ def preplan(
     emit: _Progress,
     pools: PoolCache | None,
     school: School | None = None,
+    rows: bool = True,
 ) -> Preplanned:
     state = store.school_state(dfe)  # one read of the school's file: one version of it
     school = school or store.school(dfe)  # its settings are checked again under the lock
-    plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, emit)
+    plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, emit, rows)
     return Preplanned(state.version, _settings_key(school), plans)
 
 
