@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import datetime
 
 import pytest
@@ -150,23 +152,21 @@ async def test_run_due_skips_a_school_already_running(env):
     assert results == []
 
 
-async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
-    """The estate path: whole local authorities per worker process, over a real socket."""
+@contextlib.contextmanager
+def served_estate(tmp_path, people: dict[str, tuple[str, str]]):
+    """A store of schools (DfE -> the one pupil its export holds) and the simulator serving
+    them over a real socket."""
+    from uso_tui.domain.models import School
     from uso_tui.iris.server import start_background
     from uso_tui.iris.simulator import Simulator
     from uso_tui.store import open_store
-    from uso_tui.sync import schedule, spread
 
     sim = Simulator()
     root_url, stop = start_background(sim)
     try:
-        hostport = root_url.removeprefix("http://")
         store = open_store(tmp_path / "store")
-        store.set_allowed_mis_hosts([hostport])
-        dfes = ["204-3210", "204-3211", "301-1000", "301-1001"]
-        for i, dfe in enumerate(dfes):
-            from uso_tui.domain.models import School
-
+        store.set_allowed_mis_hosts([root_url.removeprefix("http://")])
+        for dfe, (forename, surname) in people.items():
             with store.transaction("t") as txn:
                 txn.add_school(
                     School(
@@ -183,24 +183,76 @@ async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
                 dfe,
                 client_id="c",
                 secret="secret-123456",
-                students=[
-                    iris_student(
-                        "1",
-                        ["Amy", "Bo", "Cy", "Di"][i],
-                        ["Jones", "Li", "Ng", "Okafor"][i],
-                        "2015-04-02",
-                    )
-                ],
+                students=[iris_student("1", forename, surname, "2015-04-02")],
             )
-        monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
-        assert spread.split([s.dfe for s in store.list_schools()], 2) in (
-            [dfes[:2], dfes[2:]],
-            [dfes[2:], dfes[:2]],
-        )
-        results = await schedule.run_due(store, datetime(2026, 3, 10, 7, 0), processes=2)
+        yield store
+    finally:
+        stop()
+
+
+FOUR = {
+    "204-3210": ("Amy", "Jones"),
+    "204-3211": ("Bo", "Li"),
+    "301-1000": ("Cy", "Ng"),
+    "301-1001": ("Di", "Okafor"),
+}
+SEVEN = datetime(2026, 3, 10, 7, 0)
+
+
+async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
+    """The estate path: local authorities handed to worker processes, over a real socket."""
+    from uso_tui.domain.models import Run
+    from uso_tui.sync import schedule, spread
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    dfes = list(FOUR)
+    runs = [Run(f"{d}-r1", d, "schedule", "scheduler") for d in [*dfes, "204-3212"]]
+    assert [[r["school"] for r in g] for g in spread._groups(runs)] == [
+        ["204-3210", "204-3211", "204-3212"],  # an LA at a time, the largest first
+        ["301-1000", "301-1001"],
+    ]
+    with served_estate(tmp_path, FOUR) as store:
+        results = await schedule.run_due(store, SEVEN, processes=2)
         assert sorted(r.run.school for r in results) == dfes
         assert all(r.run.status == "succeeded" and r.run.counts["created"] == 1 for r in results)
         assert all(len(store.school_accounts(d)) == 1 for d in dfes)
         assert due_schools(store, datetime(2026, 3, 10, 8, 0)) == []
-    finally:
-        stop()
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_one_new_pupil_at_two_local_schools_on_one_day_is_created_once(
+    tmp_path, monkeypatch, processes
+):
+    """Both schools plan before either commits; the second to commit is planned again and asks
+    a person instead of creating a second account."""
+    from uso_tui.sync import schedule
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    same = {**FOUR, "204-3211": FOUR["204-3210"]}
+    with served_estate(tmp_path, same) as store:
+        results = await schedule.run_due(store, SEVEN, processes=processes)
+        counts = {r.run.school: r.run.counts for r in results}
+        pair = [counts["204-3210"], counts["204-3211"]]
+        assert sorted((c["created"], c["needs_matching"]) for c in pair) == [(0, 1), (1, 0)]
+        cases = store.cases("204-3210") + store.cases("204-3211")
+        assert [c.candidates[0]["school"] for c in cases] in (["204-3210"], ["204-3211"])
+
+
+async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, monkeypatch):
+    from uso_tui.sync import schedule, spread
+
+    async def dies(*args) -> None:
+        os._exit(3)
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(spread, "_start_method", lambda: "fork")  # the child has the patch
+    monkeypatch.setattr(spread, "_fetch_and_plan_all", dies)
+    with served_estate(tmp_path, FOUR) as store:
+        results = await schedule.run_due(store, SEVEN, processes=2)
+        assert sorted(r.run.school for r in results) == sorted(FOUR)
+        for r in results:
+            assert r.run.status == "failed"
+            assert "worker process ended before sending it (exit codes 3, 3)" in r.run.error
+            assert store.run(r.run.run_id).status == "failed"
+        assert store.running_runs() == []
+        assert all(store.school_accounts(d) == [] for d in FOUR)

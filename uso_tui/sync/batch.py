@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from uso_tui.domain.models import Export, Run, School
+from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
+from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.runner import (
     PoolCache,
     Preplanned,
@@ -124,7 +126,59 @@ async def fetch_and_plan(
     return Done(run, exports, None, emit, pre)
 
 
-def _stage(txn, d: Done, now: datetime, finished: str, pools: PoolCache, touched: list):
+class Written:
+    """The accounts a daily run has written so far, indexed per LA and role: a plan made before
+    they were written may create an account for someone who now has one (the same new pupil
+    at two schools of an LA on one day); such a school is planned again under the lock."""
+
+    def __init__(self) -> None:
+        self._idx: dict[tuple[str, str], CandidateIndex] = {}
+
+    @staticmethod
+    def _key(a) -> tuple[str, str] | None:
+        home = a.school or a.previous_school or a.link_school
+        return (la_of(home), a.role) if home else None
+
+    def add(self, accounts: list) -> None:
+        for a in accounts:
+            key = self._key(a)
+            if key is not None:
+                idx = self._idx.get(key)
+                if idx is None:
+                    idx = self._idx[key] = CandidateIndex([])
+                idx.add(a)
+
+    def stale(self, d: Done, staged: list) -> bool:
+        """Would the school's plans create an account for someone written earlier in this run,
+        or staged earlier in this transaction (`staged`)?"""
+        if d.pre is None:
+            return False
+        dfe = d.run.school
+        la = la_of(dfe)
+        for p in d.pre.plans.values():
+            if not p.creates:
+                continue
+            indexes = [self._idx.get((la, p.role))]
+            near = [a for a in staged if self._key(a) == (la, p.role)]
+            if near:
+                indexes.append(CandidateIndex(near))
+            for idx in indexes:
+                if idx is not None and any(idx.candidates(rec, dfe) for rec in p.creates):
+                    return True
+        return False
+
+
+def _stage(
+    txn,
+    d: Done,
+    now: datetime,
+    finished: str,
+    pools: PoolCache,
+    touched: list,
+    written: Written | None = None,
+):
+    if written is not None and written.stale(d, touched):
+        d.pre = None  # planned again under the lock, with the accounts written meanwhile
     if d.error is not None:
         run = Run.from_dict(d.run.to_dict())
         run.status, run.error, run.finished_at = "failed", d.error, finished
@@ -143,18 +197,18 @@ def commit_batch(
     finished: str,
     pools: PoolCache,
     operator: str,
-    touched: list | None = None,
+    written: Written | None = None,
 ) -> list[RunResult]:
     """Commits the batch in one transaction; if that fails, each school in its own, and a school
     that still fails is recorded failed with nothing of it applied. The accounts written are
-    added to `pools` (and to `touched` when given)."""
-    written: list = []
+    added to `pools` and `written`."""
+    staged: list = []
     try:
         with store.transaction(operator) as txn:
-            results = [_stage(txn, d, now, finished, pools, written) for d in batch]
-        pools.update(written)
-        if touched is not None:
-            touched.extend(written)
+            results = [_stage(txn, d, now, finished, pools, staged, written) for d in batch]
+        pools.update(staged)
+        if written is not None:
+            written.add(staged)
         return results
     except Exception as exc:  # noqa: BLE001 - one school's problem must not sink the others
         if len(batch) == 1:
@@ -164,7 +218,7 @@ def commit_batch(
                 return [_stage(txn, Done(d.run, None, error, d.emit), now, finished, pools, [])]
     out: list[RunResult] = []
     for d in batch:
-        out.extend(commit_batch(store, [d], now, finished, pools, operator, touched))
+        out.extend(commit_batch(store, [d], now, finished, pools, operator, written))
     return out
 
 

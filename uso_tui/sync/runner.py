@@ -421,7 +421,10 @@ def apply_in(
             emit("planning", message="the school changed while planning: planned again")
         if callable(exports):
             exports = exports()
-        plans = _plan_reports(snapshot_in(txn, run.school, pools), school, exports, now, emit)
+        # Accounts staged earlier in this transaction are in no shared index yet: then the LA's
+        # accounts are read through the transaction, which sees them.
+        snap = snapshot_in(txn, run.school, None if touched else pools)
+        plans = _plan_reports(snap, school, exports, now, emit)
     if cancel is not None and cancel.is_set():
         raise Cancelled
     emit("applying")

@@ -23,6 +23,7 @@ from uso_tui.store.api import Store
 from uso_tui.sync.batch import (
     CLAIM_BATCH,
     Done,
+    Written,
     busy_process,
     claim_many,
     commit_batch,
@@ -118,6 +119,7 @@ async def _pipeline(
 ) -> list[RunResult]:
     started = time.monotonic()
     pools = PoolCache()
+    written = Written()
     sem = asyncio.Semaphore(max_schools)
     ready: list[Done] = []
     wake = asyncio.Event()
@@ -162,7 +164,7 @@ async def _pipeline(
             batch = ready[:]
             del ready[:]
             done = await asyncio.to_thread(
-                commit_batch, store, batch, now, finished_at(), pools, operator
+                commit_batch, store, batch, now, finished_at(), pools, operator, written
             )
             for d, r in zip(batch, done, strict=True):
                 report_end(d, r)

@@ -32,56 +32,28 @@ from uso_tui.store.api import Store
 from uso_tui.sync.batch import (
     CLAIM_BATCH,
     Done,
+    Written,
     busy_process,
     claim_many,
     commit_batch,
     report_end,
 )
-from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.runner import OnProgress, PoolCache, RunResult, _Progress, iso
 
 MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between workers
 POLL = 0.2  # seconds between looks at the workers while none has sent anything
-GATHER = 0.25  # seconds a commit waits for more schools after the first is ready
+GATHER = 0.25  # seconds a commit may wait for more schools after the first is ready
+GATHER_MIN = 8  # schools in hand that end the wait
 
 
-def split(dfes: list[str], n: int) -> list[list[str]]:
-    """Whole local authorities per worker (each builds its own LA indexes), balanced by size."""
-    by_la: dict[str, list[str]] = {}
-    for dfe in dfes:
-        by_la.setdefault(la_of(dfe), []).append(dfe)
-    parts: list[list[str]] = [[] for _ in range(n)]
-    for group in sorted(by_la.values(), key=len, reverse=True):
-        min(parts, key=len).extend(group)
-    return [p for p in parts if p]
-
-
-class _Written:
-    """The accounts this run_due has written, indexed per LA and role."""
-
-    def __init__(self) -> None:
-        self._idx: dict[tuple[str, str], CandidateIndex] = {}
-
-    def add(self, accounts: list) -> None:
-        for a in accounts:
-            home = a.school or a.previous_school or a.link_school
-            if home:
-                key = (la_of(home), a.role)
-                idx = self._idx.get(key)
-                if idx is None:
-                    idx = self._idx[key] = CandidateIndex([])
-                idx.add(a)
-
-    def stale(self, d: Done) -> bool:
-        """Would the school's plans create an account for someone written earlier in this run?"""
-        if d.pre is None:
-            return False
-        la = la_of(d.run.school)
-        for p in d.pre.plans.values():
-            idx = self._idx.get((la, p.role))
-            if idx is not None and any(idx.candidates(rec, d.run.school) for rec in p.creates):
-                return True
-        return False
+def _groups(runs: list[Run]) -> list[list[dict]]:
+    """The runs by local authority, largest first: a worker takes a whole LA at a time (it
+    builds that LA's candidate indexes) and the next when it has room, so the workers stay
+    evenly loaded however the LAs differ in size."""
+    by_la: dict[str, list[dict]] = {}
+    for r in runs:
+        by_la.setdefault(la_of(r.school), []).append(r.to_dict())
+    return sorted(by_la.values(), key=len, reverse=True)
 
 
 def _pack(d: Done) -> tuple:
@@ -168,27 +140,30 @@ async def run_spread(
             _Progress(r.run_id, r.school, on_progress)(
                 "connecting", message=f"run {r.run_id} started (schedule, {operator})"
             )
-        by_dfe = {r.school: r for r in runs}
-        parts = split(list(by_dfe), processes)
-        share = max(4, MAX_CONNECTIONS // len(parts))
+        groups = _groups(runs)
+        n = max(1, min(processes, len(groups)))
         ctx = multiprocessing.get_context(_start_method())
-        results_queue = ctx.Queue()
+        results_queue, work = ctx.Queue(), ctx.Queue()
+        for group in groups:
+            work.put(group)
+        for _ in range(n):
+            work.put(None)  # no more work
         workers = [
             ctx.Process(
                 target=_worker,
                 args=(
                     str(store.root),
-                    [by_dfe[dfe].to_dict() for dfe in part],
+                    work,
                     now,
                     operator,
-                    max(1, max_schools // len(parts)),
-                    share,
+                    max(1, max_schools // n),
+                    max(4, MAX_CONNECTIONS // n),
                     results_queue,
                 ),
                 name=f"uso-tui run-due worker {i + 1}",
                 daemon=True,
             )
-            for i, part in enumerate(parts)
+            for i in range(n)
         ]
         for w in workers:
             w.start()
@@ -211,21 +186,28 @@ def _start_method() -> str:
     return "spawn"
 
 
-def _take(results_queue) -> list:
-    """What the workers send: waits a little for a first message, then gathers what arrives in
-    the next GATHER seconds (group commit: a transaction's fixed cost, rewriting the directory,
-    the LA's username registry and the recent feed, is then shared by many schools)."""
+def _take(results_queue, running: int) -> list:
+    """What the workers send: waits a little for a first message, then gathers for up to GATHER
+    seconds until GATHER_MIN schools are in hand (group commit: a transaction's fixed cost,
+    rewriting the directory, the LA's username registry and the recent feed, is then shared by
+    many schools). `running`: the workers that have not yet said they are done."""
     try:
         got = [results_queue.get(timeout=POLL)]
     except queue_mod.Empty:
         return []
     until = time.monotonic() + GATHER
-    while (left := until - time.monotonic()) > 0:
+    while True:
+        schools = sum(1 for m in got if m is not None)
+        ends = len(got) - schools
+        left = until - time.monotonic()
         try:
-            got.append(results_queue.get(timeout=left))
+            if schools >= GATHER_MIN or ends >= running or left <= 0:
+                got.append(results_queue.get_nowait())  # only what is there already
+            else:
+                got.append(results_queue.get(timeout=left))
         except queue_mod.Empty:
-            break
-    return got
+            if schools >= GATHER_MIN or ends >= running or left <= 0:
+                return got
 
 
 async def _commit_all(
@@ -240,11 +222,11 @@ async def _commit_all(
 ) -> list[RunResult]:
     pending = {r.run_id: r for r in runs}
     pools = PoolCache()  # only for schools planned again here, under the lock
-    written = _Written()
+    written = Written()
     results: list[RunResult] = []
     ended = 0
     while pending:
-        got = await asyncio.to_thread(_take, results_queue)
+        got = await asyncio.to_thread(_take, results_queue, len(workers) - ended)
         batch: list[Done] = []
         for msg in got:
             if msg is None:  # a worker has sent everything it will send
@@ -254,14 +236,9 @@ async def _commit_all(
             if d.run.run_id in pending:
                 batch.append(d)
         if batch:
-            for d in batch:
-                if written.stale(d):
-                    d.pre = None
-            touched: list = []
             done = await asyncio.to_thread(
-                commit_batch, store, batch, now, finished_at(), pools, operator, touched
+                commit_batch, store, batch, now, finished_at(), pools, operator, written
             )
-            written.add(touched)
             for d, r in zip(batch, done, strict=True):
                 pending.pop(r.run.run_id, None)
                 report_end(d, r)
@@ -290,20 +267,21 @@ async def _commit_all(
 
 def _worker(
     root: str,
-    run_dicts: list[dict],
+    work,
     now: datetime,
     operator: str,
     max_schools: int,
     max_connections: int,
     results_queue,
 ) -> None:
-    """A worker process: fetches and plans its schools, sending each as soon as it is planned."""
+    """A worker process: takes local authorities from `work` and fetches and plans their
+    schools, sending each as soon as it is planned."""
     code = 1
     try:
         with busy_process(restore=False):
             asyncio.run(
                 _fetch_and_plan_all(
-                    root, run_dicts, now, operator, max_schools, max_connections, results_queue
+                    root, work, now, operator, max_schools, max_connections, results_queue
                 )
             )
         code = 0
@@ -318,7 +296,7 @@ def _worker(
 
 async def _fetch_and_plan_all(
     root: str,
-    run_dicts: list[dict],
+    work,
     now: datetime,
     operator: str,
     max_schools: int,
@@ -333,6 +311,8 @@ async def _fetch_and_plan_all(
     schools = {s.dfe: s for s in store.list_schools()}
     pools = PoolCache()
     sem = asyncio.Semaphore(max_schools)
+    room = asyncio.Event()
+    tasks: set[asyncio.Task] = set()
     async with IrisClient(
         allowed_hosts=store.allowed_mis_hosts(), max_connections=max_connections
     ) as client:
@@ -348,4 +328,18 @@ async def _fetch_and_plan_all(
                 )
             results_queue.put(_pack(d))
 
-        await asyncio.gather(*(one(Run.from_dict(d)) for d in run_dicts))
+        def finished(task: asyncio.Task) -> None:
+            tasks.discard(task)
+            if len(tasks) < max_schools:
+                room.set()
+
+        while (group := await asyncio.to_thread(work.get)) is not None:
+            for d in group:
+                task = asyncio.create_task(one(Run.from_dict(d)))
+                tasks.add(task)
+                task.add_done_callback(finished)
+            while len(tasks) >= max_schools:  # the next LA when this one has room
+                room.clear()
+                await room.wait()
+        if tasks:
+            await asyncio.gather(*tasks)
