@@ -217,6 +217,12 @@ async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
         assert all(r.run.status == "succeeded" and r.run.counts["created"] == 1 for r in results)
         assert all(len(store.school_accounts(d)) == 1 for d in dfes)
         assert due_schools(store, datetime(2026, 3, 10, 8, 0)) == []
+        for r in results:  # the processed file, written from the worker's rows
+            (row,) = store.processed_file(r.run.run_id).records
+            assert (
+                row["outcome"] == "created" and row["record"]["forename"] == FOUR[r.run.school][0]
+            )
+            assert row["username"] == store.school_accounts(r.run.school)[0].username
 
 
 @pytest.mark.parametrize("processes", [1, 2])

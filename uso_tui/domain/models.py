@@ -319,6 +319,17 @@ class ProcessedFile(_Record):
     counts: dict[str, int] = field(default_factory=empty_counts)
     # [{"record": MisRecord.to_dict(), "outcome": str, "reason": str, "username": str | None}]
     records: list[dict[str, Any]] = field(default_factory=list)
+    # MIS id -> username of each account the run created (stored apart from the records, which
+    # are written as the planner made them; the store puts them back into the rows it reads)
+    created: dict[str, str] = field(default_factory=dict)
+
+    def with_created(self) -> ProcessedFile:
+        """The records with the created accounts' usernames in their rows."""
+        if self.created:
+            for row in self.records:
+                if row.get("username") is None and row.get("outcome") == "created":
+                    row["username"] = self.created.get((row.get("record") or {}).get("mis_id"))
+        return self
 
 
 @dataclass(slots=True)

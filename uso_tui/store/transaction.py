@@ -408,9 +408,16 @@ class TinyTransaction(Transaction):
             self._events.setdefault(d.get("school"), []).append(d)
             self._events_in_order.append(d)
 
-    def put_processed_file(self, pf: ProcessedFile) -> None:
+    def put_processed_file(self, pf: ProcessedFile, records_json: bytes | None = None) -> None:
         self._entry(pf.school)
-        self._files[(pf.school, pf.run_id)] = encode({"processed_file": {"1": pf}})
+        if records_json is None:
+            data = encode({"processed_file": {"1": pf}})
+        else:  # spliced in as it is: a school's records are not parsed again to be written
+            head = encode({"processed_file": {"1": {**to_doc(pf), "records": None}}})
+            marker = b'"records":null'
+            at = head.rindex(marker)
+            data = head[:at] + b'"records":' + records_json + head[at + len(marker) :]
+        self._files[(pf.school, pf.run_id)] = data
 
     # ---- commit
 

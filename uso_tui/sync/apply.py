@@ -75,9 +75,10 @@ def event(
 
 def apply_plan(
     txn: Transaction, p: Plan, run: Run, at: str, touched: list[Account] | None = None
-) -> list[dict[str, Any]]:
-    """Stages every change of `p` in `txn`; returns the processed-file rows of its records.
-    The accounts written are appended to `touched` when given."""
+) -> dict[str, str]:
+    """Stages every change of `p` in `txn`; returns the username of each account created, by
+    MIS id (the processed file keeps them beside the plan's rows). The accounts written are
+    appended to `touched` when given."""
     dfe = p.school
     events: list[AuditEvent] = []
     accounts: list[Account] = []
@@ -182,15 +183,4 @@ def apply_plan(
             )
         )
     txn.audit_many(events)
-    rows = p.rows()
-    if not usernames:
-        return rows
-    # The created records' rows get their new usernames (by MIS id: a plan sent from a worker
-    # process has its rows but not its outcomes).
-    by_id = {rec.mis_id: usernames[id(rec)] for rec in p.creates}
-    return [
-        {**d, "username": by_id[d["record"]["mis_id"]]}
-        if d["outcome"] == "created" and d["username"] is None
-        else d
-        for d in rows
-    ]
+    return {rec.mis_id: usernames[id(rec)] for rec in p.creates}

@@ -32,18 +32,20 @@ SWITCH_INTERVAL = 0.0005
 
 
 @contextlib.contextmanager
-def busy_process(*, restore: bool = True) -> Iterator[None]:
+def busy_process(*, restore: bool = True, commits: bool = True) -> Iterator[None]:
     """Settings for a process doing a daily run, restored after it.
 
-    The thread holding the store's lock writes and fsyncs, each releasing the GIL; with the
-    default 5 ms switch interval it waits that long to get it back from the threads parsing and
-    planning, and every other writer waits with it. The cyclic collector is paused: the run
-    builds large, long-lived structures (LA indexes, exports, plans), and collections triggered
-    by its allocations would traverse them again and again (a fifth of the run's CPU, measured).
-    restore=False leaves them so (a worker process that ends after the run).
+    commits: the process commits while other threads parse and plan. The thread holding the
+    store's lock writes and fsyncs, each releasing the GIL; with the default 5 ms switch
+    interval it waits that long to get it back, and every other writer waits with it. The
+    cyclic collector is paused: the run builds large, long-lived structures (LA indexes,
+    exports, plans), and collections triggered by its allocations would traverse them again
+    and again (a fifth of the run's CPU, measured). restore=False leaves them so (a worker
+    process that ends after the run).
     """
     switch = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
+    if commits:
+        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
     collecting = gc.isenabled()
     gc.disable()
     try:

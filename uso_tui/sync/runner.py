@@ -290,7 +290,7 @@ def _plan_reports(
         emit("planning", report, records_done=0, records_total=len(exp.records))
         p = plan(exp, snap, now.date(), school)
         if rows:
-            p.rows()  # the processed file's rows, made here rather than under the store's lock
+            p.rows_json()  # the processed file's rows, made here rather than under the lock
         plans[report] = p
         for k, v in p.counts.items():
             if k != "fetched":
@@ -428,9 +428,9 @@ def apply_in(
     if cancel is not None and cancel.is_set():
         raise Cancelled
     emit("applying")
-    rows: list[dict] = []
+    created: dict[str, str] = {}
     for p in plans.values():
-        rows.extend(apply_plan(txn, p, run, at, touched))
+        created.update(apply_plan(txn, p, run, at, touched))
     _add_counts(run, plans)
     run.held_usernames = [a.username for p in plans.values() for a in p.held]
     run.status = "held" if run.held_usernames else "succeeded"
@@ -442,8 +442,9 @@ def apply_in(
             school=run.school,
             fetched_at=at,
             counts=dict(run.counts),
-            records=rows,
-        )
+            created=created,
+        ),
+        records_json=_records_json(plans),
     )
     txn.audit(
         event(
@@ -458,6 +459,13 @@ def apply_in(
         )
     )
     return run, plans
+
+
+def _records_json(plans: dict[str, Plan]) -> bytes:
+    """Every report's rows as one JSON array (each plan's already encoded when it came from a
+    worker process)."""
+    parts = [p.rows_json()[1:-1] for p in plans.values()]
+    return b"[" + b",".join(part for part in parts if part) + b"]"
 
 
 def final_in(txn: Transaction, run: Run, note: str | None) -> None:

@@ -24,8 +24,6 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-import orjson
-
 from uso_tui.domain.models import Export, MisRecord, Run, School
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
@@ -77,9 +75,8 @@ def _pack(d: Done) -> tuple:
             packed = {}
             for report, p in d.pre.plans.items():
                 # The rows written straight from the outcomes (in C: no row is made here).
-                rows = orjson.dumps(p.outcomes if p._rows is None else p._rows)
-                packed[report] = (orders[report], rows)
-                p.outcomes, p._rows = [], None
+                packed[report] = (orders[report], p.rows_json())
+                p.outcomes, p._rows, p._rows_json = [], None, None
             return run, d.error, d.pre, packed
     exports = None
     if d.exports is not None:
@@ -101,7 +98,7 @@ def _unpack(msg: tuple, on_progress: OnProgress | None) -> Done:
         return Done(run, exports, error, emit)
 
     for report, p in pre.plans.items():
-        p._rows = orjson.loads(extra[report][1])
+        p._rows_json = extra[report][1]  # written into the processed file as it is
 
     def exports_from_rows() -> dict[str, Export]:
         out = {}
@@ -278,7 +275,7 @@ def _worker(
     schools, sending each as soon as it is planned."""
     code = 1
     try:
-        with busy_process(restore=False):
+        with busy_process(restore=False, commits=False):
             asyncio.run(
                 _fetch_and_plan_all(
                     root, work, now, operator, max_schools, max_connections, results_queue
