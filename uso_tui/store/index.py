@@ -73,6 +73,9 @@ def index_fields(d: dict[str, Any]) -> tuple:
     )
 
 
+CUT_AT_MOST = 32  # changed lines cut out one by one; more, and the old index is split once
+
+
 def build_index(
     accounts: dict[str, dict[str, Any]],
     changed: set[str] | None = None,
@@ -84,6 +87,12 @@ def build_index(
     sort what they find)."""
     if changed is None or old is None:
         return b"".join(index_line(accounts[u]).encode() for u in sorted(accounts))
+    if len(changed) > CUT_AT_MOST:  # each cut scans the file: past a few, take it apart once
+        keep = {u.lower().encode() for u in changed}
+        lines = [ln + b"\n" for ln in old.split(b"\n") if ln]
+        kept = [ln for ln in lines if ln[1 : ln.find(b" ", 1)] not in keep]
+        fresh = [index_line(accounts[u]).encode() for u in sorted(changed) if u in accounts]
+        return b"".join(kept) + b"".join(fresh)
     data = old
     for username in changed:
         key = b" " + username.lower().encode() + b" "
