@@ -707,3 +707,23 @@ def test_name_index_kept_up_by_changes_equals_one_made_afresh(store):
         assert sorted(kept.splitlines()) == sorted(afresh.splitlines())
     assert [h.username for h in store.search_accounts("changed")] == ["pname2.204"]
     assert [h.school for h in store.search_accounts("pname4")] == ["204-3211"]
+
+
+def test_name_index_with_many_changed_lines_equals_one_made_afresh(store):
+    import orjson  # noqa: PLC0415
+
+    from uso_tui.store.index import CUT_AT_MOST, build_index  # noqa: PLC0415
+
+    n = CUT_AT_MOST + 8
+    with store.transaction("t") as tx:
+        tx.put_accounts([account(tx, "204-3210", "Kim", f"Many{i}") for i in range(n + 5)])
+    with store.transaction("t") as tx:
+        changed = tx.school_accounts("204-3210")[:n]
+        for a in changed:
+            a.preferred_name = "Kit"
+        tx.put_accounts(changed)
+    folder = store.root / "schools" / "204-3210"
+    rows = orjson.loads((folder / "data.json").read_bytes())["accounts"].values()
+    afresh = build_index({a["username"]: a for a in rows})
+    assert sorted((folder / "names.idx").read_bytes().splitlines()) == sorted(afresh.splitlines())
+    assert len(store.search_accounts("kit")) == n
