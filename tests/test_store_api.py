@@ -431,7 +431,8 @@ def test_allowed_hosts(store, monkeypatch):
     assert store.allowed_mis_hosts() == frozenset({"127.0.0.1:8765", "localhost:9000"})
 
 
-def test_run_of_a_dead_process_reads_as_interrupted(store, tmp_path):
+def start_a_run_in_a_process_that_ends(store) -> None:
+    """Another process starts a run of 204-3210 (r1) and exits without ending it."""
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
@@ -442,7 +443,11 @@ def test_run_of_a_dead_process_reads_as_interrupted(store, tmp_path):
         "    rid = tx.next_run_id('204-3210')\n"
         "    tx.put_run(Run(rid, '204-3210', 'schedule', 'scheduler', started_at='2026-09-01'))\n"
     )
-    subprocess.run([sys.executable, "-c", code, str(store.root)], check=True)  # exits mid-run
+    subprocess.run([sys.executable, "-c", code, str(store.root)], check=True)
+
+
+def test_run_of_a_dead_process_reads_as_interrupted(store, tmp_path):
+    start_a_run_in_a_process_that_ends(store)
     assert store.running_runs() == []
     run = store.run("204-3210-r1")
     assert (run.status, run.error) == (
@@ -662,17 +667,7 @@ def test_a_store_from_before_runs_started_in_the_directory(store):
 
 
 def test_a_dead_run_in_the_directory_is_recorded_failed_at_the_schools_next_commit(store):
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
-    code = (
-        "import sys; from uso_tui.store import open_store; from uso_tui.domain.models import Run\n"
-        "s = open_store(sys.argv[1])\n"
-        "with s.transaction('sched') as tx:\n"
-        "    rid = tx.next_run_id('204-3210')\n"
-        "    tx.put_run(Run(rid, '204-3210', 'schedule', 'scheduler', started_at='2026-09-01'))\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(store.root)], check=True)
+    start_a_run_in_a_process_that_ends(store)
     with store.transaction("t") as tx:
         tx.add_exclusion("204-3210", "Ann", "Lee", None, NOW)
     import orjson  # noqa: PLC0415
