@@ -13,6 +13,7 @@ from uso_tui.domain.models import (
     School,
 )
 from uso_tui.store import (
+    SCHEMA_VERSION,
     DuplicateSchool,
     NewerSchema,
     StoreError,
@@ -406,9 +407,20 @@ def test_newer_schema_refused(tmp_path):
     with pytest.raises(NewerSchema) as err:
         open_store(root)
     assert str(err.value) == (
-        "this store was written by a newer uso-tui (schema 7; this version reads up to 1): "
+        "this store was written by a newer uso-tui (schema 7; this version reads up to 2): "
         "upgrade uso-tui"
     )
+
+
+def test_an_older_store_is_raised_to_this_schema_when_opened(tmp_path):
+    import orjson  # noqa: PLC0415
+
+    root = tmp_path / "s"
+    open_store(root)
+    (root / "store.json").write_text('{"schema": 1}')
+    store = open_store(root)
+    assert orjson.loads((root / "store.json").read_bytes()) == {"schema": SCHEMA_VERSION}
+    assert store.list_schools() == []
 
 
 def test_open_without_create(tmp_path):
@@ -480,7 +492,7 @@ def test_documents_are_tinydb_databases(store):
 
 
 def test_store_upgraded_by_another_process_is_not_written(store):
-    (store.root / "store.json").write_text('{"schema": 2}')
+    (store.root / "store.json").write_text(f'{{"schema": {SCHEMA_VERSION + 1}}}')
     with pytest.raises(NewerSchema), store.transaction("t") as tx:
         tx.add_exclusion("204-3210", "A", "B", None, NOW)
 

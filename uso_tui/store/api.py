@@ -4,7 +4,8 @@ Layout on disk (all 0700 folders / 0600 files), designed for 3,000 schools and 1
 Every *.json document but store.json and config.json is a TinyDB database ({table: {id: doc}}):
 
     DATA_DIR/
-      store.json            {"schema": N}: refused when N is newer than this code's SCHEMA_VERSION
+      store.json            {"schema": N}: refused when N is newer than this code's SCHEMA_VERSION,
+                            raised to it when older (older stores read as they are)
       config.json           {"allowed_mis_hosts": ["127.0.0.1:8765", ...]} (optional, operator-edited)
       .lock                 fcntl.flock: serialises writers across processes (held for a transaction)
       .commit.lock          flock: exclusive while a commit renames its files, shared by readers
@@ -41,7 +42,8 @@ from uso_tui.domain.models import (
     School,
 )
 
-SCHEMA_VERSION = 1
+# 2: a run in progress lives in the school directory (with the run counter) until it ends.
+SCHEMA_VERSION = 2
 
 
 class StoreError(UsoError):

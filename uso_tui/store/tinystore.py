@@ -78,10 +78,22 @@ class TinyStore(Store):
             if not create:
                 raise StoreError(f"no uso-tui store at {self.root}")
             self._create()
-        self._check_schema()
+        found = self._check_schema()
         if needs_recovery(self.root):
             with write_lock(self.root):
                 recover(self.root)
+        if found < SCHEMA_VERSION:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Marks an older store as this version's: what this version writes (runs in progress
+        kept in the directory) an older uso-tui would misread, so from now on it refuses it."""
+        with write_lock(self.root):
+            recover(self.root)
+            if self._check_schema() < SCHEMA_VERSION:
+                commit = Commit(self.root)
+                commit.write(self.layout.store_json, encode({"schema": SCHEMA_VERSION}))
+                commit.apply()
 
     def __repr__(self) -> str:
         return f"<TinyStore {str(self.root)!r}>"
@@ -95,7 +107,7 @@ class TinyStore(Store):
                 commit.write(self.layout.store_json, encode({"schema": SCHEMA_VERSION}))
                 commit.apply()
 
-    def _check_schema(self) -> None:
+    def _check_schema(self) -> int:
         try:
             data = read_json(self.layout.store_json) or {}
         except ValueError:
@@ -105,6 +117,7 @@ class TinyStore(Store):
             raise StoreError(f"{self.layout.store_json} has no schema version")
         if found > SCHEMA_VERSION:
             raise NewerSchema(_newer_schema_message(found))
+        return found
 
     # ---- reading
 
