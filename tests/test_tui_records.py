@@ -14,7 +14,7 @@ from uso_tui.tui.screens.history import AuditScreen, RunHistoryScreen
 from uso_tui.tui.screens.listing import Details, ListTable
 from uso_tui.tui.screens.non_mis import LinkPicker, NonMisScreen
 from uso_tui.tui.screens.users import AccountScreen, UsersScreen
-from uso_tui.tui.widgets import Confirm, KeysHelp
+from uso_tui.tui.widgets import Confirm, KeysHelp, current_key
 
 
 @pytest.fixture
@@ -145,10 +145,21 @@ async def test_bulk_tabs_by_keys_not_matched_future_rejected(store):
         await pilot.press("left_square_bracket")
         await settle(pilot)
         assert tabs.active == "rejected"
-        # the not-matched tabs lead to the matching queue
+        # the not-matched tabs lead to the matching queue, at the chosen case
         await pilot.press("2", "m")
         await settle(pilot)
         assert app.screen.kind == "matching" and app.screen.dfe == HILL
+        staff_case = app.screen.case.case_id
+        await pilot.press("escape", "3")
+        await settle(pilot)
+        pupil_case = current_key(table(app))
+        assert pupil_case != staff_case
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.kind == "matching" and app.screen.case.case_id == pupil_case
+        await pilot.press("escape", "2", "enter")  # the queue again, at the staff case
+        await settle(pilot)
+        assert app.screen.case.case_id == staff_case
 
 
 async def test_bulk_restore_several_confirming_once(store):

@@ -79,16 +79,19 @@ class UsoApp(App):
         if self._start and self._start[0] != "schools":
             self.push_screen(self.make_screen(*self._start))
 
-    def make_screen(self, kind: str, dfe: str | None) -> Screen:
+    def make_screen(self, kind: str, dfe: str | None, focus: str | None = None) -> Screen:
         module, cls_name, _subject = SCREENS[kind]
         mod = importlib.import_module(f"uso_tui.tui.screens.{module}")
         cls = getattr(mod, cls_name)
         if SCREENS[kind][2] == "none":
             return cls(self.store)
+        if focus is not None:
+            return cls(self.store, dfe, focus=focus)
         return cls(self.store, dfe)
 
-    def open_screen(self, kind: str, dfe: str | None = None) -> None:
-        """Push a screen; reuses a screen of the same kind and subject already on the stack."""
+    def open_screen(self, kind: str, dfe: str | None = None, focus: str | None = None) -> None:
+        """Push a screen; reuses a screen of the same kind and subject already on the stack.
+        focus: the item to show first (a case of the matching queue)."""
         if kind == "schools":
             while len(self.screen_stack) > 2:
                 self.pop_screen()
@@ -100,9 +103,11 @@ class UsoApp(App):
             if getattr(screen, "kind", None) == kind and getattr(screen, "dfe", None) == dfe:
                 while len(self.screen_stack) > i + 1:
                     self.pop_screen()
+                if focus is not None and hasattr(screen, "focus_item"):
+                    screen.focus_item(focus)
                 return
         try:
-            screen = self.make_screen(kind, dfe)
+            screen = self.make_screen(kind, dfe, focus)
         except (ImportError, AttributeError) as exc:
             self.notify(f"{kind} screen is not available: {exc}", severity="error", markup=False)
             return

@@ -33,7 +33,16 @@ from uso_tui.tui.screens.listing import (
     value_text,
 )
 from uso_tui.tui.screens.users import AccountScreen, full_name
-from uso_tui.tui.widgets import Confirm, LineInput, clean, kv_lines, plain, status_text, when
+from uso_tui.tui.widgets import (
+    Confirm,
+    LineInput,
+    clean,
+    current_key,
+    kv_lines,
+    plain,
+    status_text,
+    when,
+)
 
 TABS = ["file", "staff", "pupils", "unallocated", "exclusions", "future", "rejected"]
 LABELS = {  # (narrow, wide): seven tabs fit 80 columns only without their key digits
@@ -672,14 +681,16 @@ class BulkResultsScreen(ListScreen):
                 )
             )
         elif self.tab in ("staff", "pupils"):
-            self.action_matching()
+            self.app.open_screen("matching", self.dfe, focus=row.key)  # type: ignore[attr-defined]
         elif self.tab == "unallocated":
             self.app.push_screen(AccountScreen(self.store, row.key))
 
     # -- not matched --------------------------------------------------------------------------
 
     def action_matching(self) -> None:
-        self.app.open_screen("matching", self.dfe)  # type: ignore[attr-defined]
+        """The matching queue, at the highlighted case when a not-matched tab is showing."""
+        case_id = current_key(self.active_table()) if self.tab in ("staff", "pupils") else None
+        self.app.open_screen("matching", self.dfe, focus=case_id)  # type: ignore[attr-defined]
 
     # -- unallocated --------------------------------------------------------------------------
 

@@ -88,10 +88,11 @@ class MatchingScreen(UsoScreen):
         Binding("escape", "app.back", "Back"),
     ]
 
-    def __init__(self, store, dfe: str) -> None:
+    def __init__(self, store, dfe: str, focus: str | None = None) -> None:
         super().__init__(store, dfe)
         self.cases: list[MatchCase] = []
         self.index = 0
+        self.focus_case = focus  # the case to show first (chosen on another screen)
         self.decided: list[str] = []  # case ids decided in this session, newest last
         self.busy = False
         self.extra_candidates: dict[str, list[dict]] = {}  # case id -> accounts found by search
@@ -137,6 +138,18 @@ class MatchingScreen(UsoScreen):
         self.cases = cases
         self.index = 0
         self.decided = []
+        if self.focus_case is not None:
+            self.focus_item(self.focus_case)
+            return
+        self.show()
+
+    def focus_item(self, case_id: str) -> None:
+        """Show this case (before the queue has loaded: once it has)."""
+        self.focus_case = case_id
+        if not self.cases:
+            return
+        self.focus_case = None
+        self.index = next((i for i, c in enumerate(self.cases) if c.case_id == case_id), 0)
         self.show()
 
     def action_reload(self) -> None:
