@@ -18,9 +18,10 @@ from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from uso_tui.domain.models import Account, Run, School
 from uso_tui.domain.schools import REPORT_LABELS
+from uso_tui.tui.held import SHOW_HELD, held_confirm
 from uso_tui.tui.live import LiveRun, ReportProgress
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import Confirm, clean, plain, status_text, when
+from uso_tui.tui.widgets import clean, plain, status_text, when
 
 COUNTERS = [
     ("created", "Created"),
@@ -35,7 +36,6 @@ COUNTERS = [
     ("excluded", "Excluded"),
 ]
 POLL_SECONDS = 1.0
-SHOW_HELD = 30  # names listed in the confirmation of a held run
 
 
 def counters_text(counts: dict[str, int]) -> Text:
@@ -392,28 +392,11 @@ class ForceRunScreen(UsoScreen):
         self.app.call_from_thread(self._ask_confirm, run, accounts)
 
     def _ask_confirm(self, run: Run, accounts: list[Account | None]) -> None:
-        n = len(run.held_usernames)
-        body = Text(
-            f"Confirming run {run.run_id} unallocates {n} accounts of {self.dfe}:\n\n", end=""
-        )
-        for username, acc in zip(run.held_usernames, accounts, strict=False):
-            body.append(f"  {username:<20} ")
-            if acc is not None:
-                body.append_text(plain(f"{acc.forename} {acc.surname}"))
-                body.append(f"  {acc.role}  {acc.dob or ''}")
-            body.append("\n")
-        if n > len(accounts):
-            body.append(f"  … and {n - len(accounts)} more\n")
-        body.append("\nThey keep their accounts and can be restored from Bulk results.")
-
         def answer(yes: bool | None) -> None:
             if yes:
                 self.confirm(run.run_id)
 
-        self.app.push_screen(
-            Confirm(f"Unallocate {n} accounts?", body, yes=f"Unallocate {n}", no="Not now"),
-            answer,
-        )
+        self.app.push_screen(held_confirm(run, accounts), answer)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-confirm")
     def confirm(self, run_id: str) -> None:

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import COUNT_KEYS, AuditEvent, Run
+from uso_tui.tui.held import SHOW_HELD, held_confirm
 from uso_tui.tui.screens.listing import (
     Col,
     Details,
@@ -25,9 +26,8 @@ from uso_tui.tui.screens.listing import (
     diff_lines,
     haystack,
 )
-from uso_tui.tui.widgets import Confirm, kv_lines, plain, status_text, when
+from uso_tui.tui.widgets import kv_lines, plain, status_text, when
 
-SHOW_HELD = 30  # names listed when confirming a held run
 # the newest events of a school; older ones stay in the store (and `uso-tui audit`)
 AUDIT_LIMIT = 2000
 COUNT_LABELS = {
@@ -231,30 +231,11 @@ class RunHistoryScreen(LoadedListScreen):
         self.app.call_from_thread(self._ask_confirm, run, accounts)
 
     def _ask_confirm(self, run: Run, accounts: list) -> None:
-        n = len(run.held_usernames)
-        body = Text(f"Confirming run {run.run_id} unallocates {n} accounts of {run.school}", end="")
-        body.append(" (those unchanged since the run):\n\n")
-        for username, acc in zip(run.held_usernames, accounts, strict=False):
-            body.append("  ")
-            body.append_text(plain(username))
-            if acc is not None:
-                body.append("  ")
-                body.append_text(
-                    plain(f"{acc.forename} {acc.surname}  {acc.role}  {acc.dob or ''}")
-                )
-            body.append("\n")
-        if n > len(accounts):
-            body.append(f"  … and {n - len(accounts)} more\n")
-        body.append("\nThey keep their accounts and can be restored from Bulk results.")
-
         def answer(yes: bool | None) -> None:
             if yes:
                 self.confirm(run.run_id)
 
-        self.app.push_screen(
-            Confirm(f"Unallocate {n} accounts?", body, yes=f"Unallocate {n}", no="Not now"),
-            answer,
-        )
+        self.app.push_screen(held_confirm(run, accounts), answer)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-confirm")
     def confirm(self, run_id: str) -> None:
