@@ -262,3 +262,17 @@ async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, 
             assert store.run(r.run.run_id).status == "failed"
         assert store.running_runs() == []
         assert all(store.school_accounts(d) == [] for d in FOUR)
+
+
+def test_a_worker_ends_when_the_process_that_commits_is_gone():
+    """_watch_parent ends its process once its parent is no longer the one it started with."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, os\n"
+        "from uso_tui.sync.spread import _watch_parent\n"
+        "asyncio.run(_watch_parent(os.getppid() + 1))\n"  # as if the parent had changed
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=30, check=False)
+    assert done.returncode == 1

@@ -6,9 +6,9 @@ its own LA indexes). Committing stays here, in a process that does nothing else:
 lock is then held for the time the writes take. (Measured: a commit made inside a busy worker
 took three times its CPU time, waiting for the GIL, and the lock was busy for the whole run.)
 
-Runs are claimed here before any worker starts; each worker sends each school's fetched export
-and plans as soon as they are made, and a worker that dies has its unsent schools recorded
-failed. Plans made in a worker are checked here under the lock, as in one process: the school's
+Runs are claimed here before any worker starts; each worker sends each school's plans (its
+export is in their rows) as soon as they are made; a worker that dies has its unsent schools
+recorded failed, and a worker whose parent dies ends. Plans made in a worker are checked here under the lock, as in one process: the school's
 data must still be the version they were made from, and no starter it would create may look like
 an account written earlier in this run (say at a school of the same LA in the other worker);
 otherwise the school is planned again under the lock.
@@ -274,6 +274,7 @@ def _worker(
     """A worker process: takes local authorities from `work` and fetches and plans their
     schools, sending each as soon as it is planned."""
     code = 1
+    parent = os.getppid()
     try:
         with busy_process(restore=False, commits=False):
             asyncio.run(
@@ -285,7 +286,8 @@ def _worker(
     finally:
         results_queue.put(None)
         results_queue.close()
-        results_queue.join_thread()  # everything sent
+        if os.getppid() == parent:  # else nobody reads: waiting to send would never end
+            results_queue.join_thread()  # everything sent
         # Ends here, without tearing down what it built (a collection and a deallocation of
         # millions of objects: seconds of CPU for nothing).
         os._exit(code)
@@ -309,6 +311,7 @@ async def _fetch_and_plan_all(
     pools = PoolCache()
     sem = asyncio.Semaphore(max_schools)
     room = asyncio.Event()
+    watch = asyncio.create_task(_watch_parent(os.getppid()))
     tasks: set[asyncio.Task] = set()
     async with IrisClient(
         allowed_hosts=store.allowed_mis_hosts(), max_connections=max_connections
@@ -340,3 +343,13 @@ async def _fetch_and_plan_all(
                 await room.wait()
         if tasks:
             await asyncio.gather(*tasks)
+    watch.cancel()
+
+
+async def _watch_parent(parent: int) -> None:
+    """Ends the worker if the process that commits is gone (killed): its work would go nowhere,
+    and the runs it claimed read as interrupted once it is."""
+    while True:
+        await asyncio.sleep(1)
+        if os.getppid() != parent:
+            os._exit(1)
