@@ -87,14 +87,17 @@ def build_index(
     sort what they find)."""
     if changed is None or old is None:
         return b"".join(index_line(accounts[u]).encode() for u in sorted(accounts))
-    if len(changed) > CUT_AT_MOST:  # each cut scans the file: past a few, take it apart once
-        keep = {u.lower().encode() for u in changed}
-        lines = [ln + b"\n" for ln in old.split(b"\n") if ln]
-        kept = [ln for ln in lines if ln[1 : ln.find(b" ", 1)] not in keep]
-        fresh = [index_line(accounts[u]).encode() for u in sorted(changed) if u in accounts]
-        return b"".join(kept) + b"".join(fresh)
-    data = old
-    for username in changed:
+    fresh = b"".join(index_line(accounts[u]).encode() for u in sorted(changed) if u in accounts)
+    return _without(old, changed) + fresh
+
+
+def _without(data: bytes, usernames: set[str]) -> bytes:
+    """The index lines of everyone but these usernames."""
+    if len(usernames) > CUT_AT_MOST:  # each cut scans the file: past a few, take it apart once
+        drop = {u.lower().encode() for u in usernames}
+        lines = [ln + b"\n" for ln in data.split(b"\n") if ln]
+        return b"".join(ln for ln in lines if ln[1 : ln.find(b" ", 1)] not in drop)
+    for username in usernames:
         key = b" " + username.lower().encode() + b" "
         if data.startswith(key):
             start = 0
@@ -105,8 +108,7 @@ def build_index(
             start = at + 1
         end = data.find(b"\n", start)
         data = data[:start] + (data[end + 1 :] if end >= 0 else b"")
-    fresh = [index_line(accounts[u]).encode() for u in sorted(changed) if u in accounts]
-    return data + b"".join(fresh)
+    return data
 
 
 def search_keys(text: str) -> list[str]:

@@ -101,14 +101,13 @@ class SchoolDoc:
     def dump(self) -> bytes:
         """The file's new version (meta first: its version token is read from the head)."""
         runs = sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]))
-        cases = sorted(self.cases.values(), key=lambda c: seq_of(c["case_id"]))
         return encode(
             {
                 "meta": meta_table(new_token(), **self.meta),
                 "accounts": as_table(list(self.accounts.values())),
                 "runs": as_table(runs),
-                "cases": as_table(cases),
-                "exclusions": as_table([self.exclusions[k] for k in sorted(self.exclusions)]),
+                "cases": as_table(self.cases_in_order()),
+                "exclusions": as_table(self.exclusions_in_order()),
             }
         )
 
@@ -126,8 +125,13 @@ class SchoolDoc:
                 alive.append(r)
         return alive
 
-    def newest_runs(self) -> list[dict[str, Any]]:
-        return sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]), reverse=True)
+    def cases_in_order(self, status: str | None = None) -> list[dict[str, Any]]:
+        """The cases oldest first (of one status when given)."""
+        rows = sorted(self.cases.values(), key=lambda c: seq_of(c["case_id"]))
+        return rows if status is None else [c for c in rows if c["status"] == status]
+
+    def exclusions_in_order(self) -> list[dict[str, Any]]:
+        return [self.exclusions[k] for k in sorted(self.exclusions)]
 
     def summary(self, running: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The School summary fields and the running runs for the directory (`running`: the

@@ -224,15 +224,8 @@ class TinyStore(Store):
                 dfe=dfe,
                 version=doc.version,
                 accounts=build(Account, list(doc.accounts.values())),
-                exclusions=build(Exclusion, [doc.exclusions[k] for k in sorted(doc.exclusions)]),
-                open_cases=build(
-                    MatchCase,
-                    [
-                        c
-                        for c in sorted(doc.cases.values(), key=lambda c: seq_of(c["case_id"]))
-                        if c["status"] == "open"
-                    ],
-                ),
+                exclusions=build(Exclusion, doc.exclusions_in_order()),
+                open_cases=build(MatchCase, doc.cases_in_order("open")),
             )
 
     def _school_dirs(self) -> list[str]:
@@ -307,8 +300,7 @@ class TinyStore(Store):
     def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]:
         with self._reading():
             doc = self._doc(dfe)
-        rows = sorted(doc.cases.values(), key=lambda c: seq_of(c["case_id"]))
-        return [MatchCase.from_dict(c) for c in rows if status is None or c["status"] == status]
+        return [MatchCase.from_dict(c) for c in doc.cases_in_order(status)]
 
     def case(self, case_id: str) -> MatchCase:
         dfe = school_of_case(case_id)
@@ -322,7 +314,7 @@ class TinyStore(Store):
     def exclusions(self, dfe: str) -> list[Exclusion]:
         with self._reading():
             doc = self._doc(dfe)
-        return [Exclusion.from_dict(doc.exclusions[k]) for k in sorted(doc.exclusions)]
+        return [Exclusion.from_dict(e) for e in doc.exclusions_in_order()]
 
     def runs(self, dfe: str | None = None, limit: int | None = None) -> list[Run]:
         with self._reading():

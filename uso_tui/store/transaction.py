@@ -187,8 +187,7 @@ class TinyTransaction(Transaction):
         return found
 
     def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]:
-        docs = sorted(self._doc(dfe).cases.values(), key=lambda c: seq_of(c["case_id"]))
-        return from_docs(MatchCase, [c for c in docs if status is None or c["status"] == status])
+        return from_docs(MatchCase, self._doc(dfe).cases_in_order(status))
 
     def case(self, case_id: str) -> MatchCase:
         dfe = school_of_case(case_id)
@@ -198,8 +197,7 @@ class TinyTransaction(Transaction):
         return from_doc(MatchCase, d)
 
     def exclusions(self, dfe: str) -> list[Exclusion]:
-        doc = self._doc(dfe)
-        return from_docs(Exclusion, [doc.exclusions[k] for k in sorted(doc.exclusions)])
+        return from_docs(Exclusion, self._doc(dfe).exclusions_in_order())
 
     def run(self, run_id: str) -> Run:
         dfe = school_of_run(run_id)

@@ -8,10 +8,10 @@ import asyncio
 import contextlib
 import gc
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from uso_tui.domain.models import Export, Run, School
+from uso_tui.domain.models import Account, Export, Run, School
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
 from uso_tui.sync.matching import CandidateIndex
@@ -86,11 +86,13 @@ class Done:
     def __init__(
         self,
         run: Run,
-        exports: dict[str, Export] | None,
+        exports: dict[str, Export] | Callable[[], dict[str, Export]] | None,
         error: str | None,
         emit: _Progress,
         pre: Preplanned | None = None,
     ) -> None:
+        # exports: a function making them when they are needed only if the school is planned
+        # again (a plan sent by a worker holds the records in its rows)
         self.run, self.exports, self.error, self.emit = run, exports, error, emit
         self.pre = pre
 
@@ -137,8 +139,8 @@ class Written:
         self._idx: dict[tuple[str, str], CandidateIndex] = {}
 
     @staticmethod
-    def _key(a) -> tuple[str, str] | None:
-        home = a.school or a.previous_school or a.link_school
+    def _key(a: Account) -> tuple[str, str] | None:
+        home = a.home
         return (la_of(home), a.role) if home else None
 
     def add(self, accounts: list) -> None:

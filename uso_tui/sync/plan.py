@@ -55,34 +55,14 @@ class Snapshot:
     index_for: Callable[[str], CandidateIndex] | None = None  # role -> a shared LA index
 
 
-_MIS_FIELDS = tuple(f.name for f in dataclasses.fields(MisRecord))
-
-
-def record_dict(rec: MisRecord) -> dict[str, Any]:
-    """The record minimised: its fields that hold something (MisRecord.from_dict reads it back).
-    Much cheaper than dataclasses.asdict, which deep-copies: a processed file holds thousands."""
-    out = {}
-    for k in _MIS_FIELDS:
-        v = getattr(rec, k)
-        if v is not None:
-            out[k] = v
-    return out
-
-
 @dataclass
 class RecordOutcome:
+    """One record's outcome; a processed file's row is this as JSON (Plan.rows)."""
+
     record: MisRecord
     outcome: str
     reason: str
     username: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "record": record_dict(self.record),
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "username": self.username,
-        }
 
 
 @dataclass

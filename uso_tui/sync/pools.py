@@ -79,14 +79,11 @@ class PoolCache:
                 everyone = self._everyone[la] = load(la, None)
         return [a for a in everyone if a.role == role]
 
-    def factory(self, la: str, role: str) -> Callable[[], CandidateIndex]:
-        return lambda: self.get(la, role)
-
     def update(self, accounts: list) -> None:
         """Accounts committed by this process: their new state replaces the old in the index."""
         with self._lock:
             for a in accounts:
-                home = a.school or a.previous_school or a.link_school
+                home = a.home
                 idx = self._indexes.get((la_of(home), a.role)) if home else None
                 if idx is not None:
                     idx.add(a)

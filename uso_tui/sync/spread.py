@@ -108,7 +108,7 @@ def _unpack(msg: tuple, on_progress: OnProgress | None) -> Done:
             out[report] = Export(report=report, records=records)
         return out
 
-    return Done(run, exports_from_rows, error, emit, pre)  # type: ignore[arg-type]
+    return Done(run, exports_from_rows, error, emit, pre)
 
 
 async def run_spread(
