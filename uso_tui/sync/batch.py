@@ -226,7 +226,25 @@ def commit_batch(
     return out
 
 
-def report_end(d: Done, r: RunResult) -> None:
+async def commit_and_report(
+    store: Store,
+    batch: list[Done],
+    now: datetime,
+    finished: str,
+    pools: PoolCache,
+    operator: str,
+    written: Written | None = None,
+) -> list[RunResult]:
+    """commit_batch in a thread, then each run's last progress event from here."""
+    done = await asyncio.to_thread(
+        commit_batch, store, batch, now, finished, pools, operator, written
+    )
+    for d, r in zip(batch, done, strict=True):
+        _report_end(d, r)
+    return done
+
+
+def _report_end(d: Done, r: RunResult) -> None:
     """The run's last progress event."""
     d.emit.counts = dict(r.run.counts)
     status = r.run.status

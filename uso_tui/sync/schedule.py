@@ -26,9 +26,8 @@ from uso_tui.sync.batch import (
     Written,
     busy_process,
     claim_many,
-    commit_batch,
+    commit_and_report,
     fetch_and_plan,
-    report_end,
 )
 from uso_tui.sync.runner import OnProgress, PoolCache, RunResult, _Progress, iso
 
@@ -163,12 +162,9 @@ async def _pipeline(
                 continue
             batch = ready[:]
             del ready[:]
-            done = await asyncio.to_thread(
-                commit_batch, store, batch, now, finished_at(), pools, operator, written
+            results.extend(
+                await commit_and_report(store, batch, now, finished_at(), pools, operator, written)
             )
-            for d, r in zip(batch, done, strict=True):
-                report_end(d, r)
-            results.extend(done)
 
     tasks: list[asyncio.Task] = []
     await asyncio.gather(claimer(tasks), committer())

@@ -33,8 +33,7 @@ from uso_tui.sync.batch import (
     Written,
     busy_process,
     claim_many,
-    commit_batch,
-    report_end,
+    commit_and_report,
 )
 from uso_tui.sync.runner import OnProgress, PoolCache, RunResult, _Progress, iso
 
@@ -233,12 +232,11 @@ async def _commit_all(
             if d.run.run_id in pending:
                 batch.append(d)
         if batch:
-            done = await asyncio.to_thread(
-                commit_batch, store, batch, now, finished_at(), pools, operator, written
+            done = await commit_and_report(
+                store, batch, now, finished_at(), pools, operator, written
             )
-            for d, r in zip(batch, done, strict=True):
+            for r in done:
                 pending.pop(r.run.run_id, None)
-                report_end(d, r)
             results.extend(done)
             continue
         if not got and (ended == len(workers) or not any(w.is_alive() for w in workers)):
@@ -252,12 +250,7 @@ async def _commit_all(
                 )
                 for run in pending.values()
             ]
-            done = await asyncio.to_thread(
-                commit_batch, store, lost, now, finished_at(), pools, operator
-            )
-            for d, r in zip(lost, done, strict=True):
-                report_end(d, r)
-            results += done
+            results += await commit_and_report(store, lost, now, finished_at(), pools, operator)
             break
     return results
 
