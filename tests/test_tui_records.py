@@ -254,6 +254,24 @@ async def test_bulk_exclusions_add_with_error_then_remove(store):
         assert len(table(app).all_rows) == 2
 
 
+async def test_bulk_results_read_again_when_shown_again(store):
+    app = app_on(store, "bulk_results", HILL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        assert len(table(app).all_rows) == 2
+        with store.transaction("elsewhere") as tx:  # another operator, meanwhile
+            tx.add_exclusion(HILL, "Guest", "Lecturer", None, "2026-03-10T09:00:00")
+        await pilot.press("question_mark")  # another screen over it, then back
+        await settle(pilot)
+        assert isinstance(app.screen, KeysHelp)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BulkResultsScreen)
+        assert len(table(app).all_rows) == 3
+
+
 async def test_bulk_escape_cancels_exclusion_form(store):
     app = app_on(store, "bulk_results", HILL)
     async with app.run_test(size=(80, 24)) as pilot:

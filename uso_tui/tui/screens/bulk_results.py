@@ -27,6 +27,7 @@ from uso_tui.tui.screens.listing import (
     Details,
     ListScreen,
     ListTable,
+    ReloadingListScreen,
     Row,
     cells,
     haystack,
@@ -258,7 +259,7 @@ class ExclusionForm(ModalScreen[Exclusion | None]):
         self.dismiss(None)
 
 
-class BulkResultsScreen(ListScreen):
+class BulkResultsScreen(ReloadingListScreen):
     kind = "bulk_results"
 
     BINDINGS = [
@@ -428,13 +429,6 @@ class BulkResultsScreen(ListScreen):
         self.query_one("#hint", Static).update(Text(HINTS["file"], end=""))
         self.load()
 
-    def on_screen_resume(self) -> None:
-        if self.resumed_again():
-            self.load()
-
-    def action_reload(self) -> None:
-        self.load()
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="bulk-load")
     def load(self) -> None:
         try:
@@ -454,11 +448,10 @@ class BulkResultsScreen(ListScreen):
             else:
                 d.run = next((r for r in d.runs if r.run_id == want), None)
                 d.file = self.store.processed_file(want)
-            d.cases = self.store.cases(self.dfe, "open")
-            d.unallocated = [
-                a for a in self.store.school_accounts(self.dfe) if a.status == "unallocated"
-            ]
-            d.exclusions = self.store.exclusions(self.dfe)
+            state = self.store.school_state(self.dfe)  # one read of the school
+            d.cases = state.open_cases
+            d.unallocated = [a for a in state.accounts if a.status == "unallocated"]
+            d.exclusions = state.exclusions
         except Exception as exc:  # noqa: BLE001 - unknown school, store trouble: shown
             self.app.call_from_thread(self.say, f"Cannot read bulk results: {exc}", "error")
             return

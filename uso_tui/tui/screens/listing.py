@@ -376,9 +376,24 @@ class ListScreen(UsoScreen):
             table.action_cursor_up()
 
 
-class LoadedListScreen(ListScreen):
-    """A ListScreen with one table (id TABLE_ID) that a `load` worker fills: focus and load on
-    mount, reload when the screen comes back into view and on `action_reload`."""
+class ReloadingListScreen(ListScreen):
+    """A ListScreen that reads its data again when it comes back into view and on
+    `action_reload` (by default its `load` worker)."""
+
+    def on_screen_resume(self) -> None:
+        if self.resumed_again():
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+
+class LoadedListScreen(ReloadingListScreen):
+    """A ReloadingListScreen with one table (id TABLE_ID) that a `load` worker fills: focus and
+    load on mount."""
 
     TABLE_ID: ClassVar[str] = ""
 
@@ -388,13 +403,3 @@ class LoadedListScreen(ListScreen):
     def on_mount(self) -> None:
         self.active_table().focus()
         self.load()
-
-    def on_screen_resume(self) -> None:
-        if self.resumed_again():
-            self.load()
-
-    def action_reload(self) -> None:
-        self.load()
-
-    def load(self) -> None:
-        raise NotImplementedError

@@ -22,6 +22,7 @@ from uso_tui.tui.screens.listing import (
     Details,
     ListScreen,
     ListTable,
+    ReloadingListScreen,
     Row,
     cells,
     change_summary,
@@ -51,7 +52,7 @@ def _where(e: AuditEvent) -> str:
     return clean(to)
 
 
-class UsersScreen(ListScreen):
+class UsersScreen(ReloadingListScreen):
     kind = "users"
     TITLE = "Users"
 
@@ -113,10 +114,6 @@ class UsersScreen(ListScreen):
         self.query_one("#hits").display = False
         self.query_one("#latest", ListTable).focus()
         self.load_latest()
-
-    def on_screen_resume(self) -> None:
-        if self.resumed_again():
-            self.action_reload()
 
     def active_table(self) -> ListTable:
         return self.query_one("#hits" if self.query_text.strip() else "#latest", ListTable)
