@@ -107,11 +107,9 @@ async def fetch_and_plan(
     sem: asyncio.Semaphore,
     emit: _Progress,
     operator: str,
-    rows: bool = True,
 ) -> Done:
     """Fetches a claimed school's reports, then plans them without the store's lock (while
-    other schools fetch and commit), with the processed file's rows unless told not to. Never
-    raises for the school's own failure."""
+    other schools fetch and commit). Never raises for the school's own failure."""
     try:
         async with sem:
             emit("connecting", message=f"run {run.run_id} started (schedule, {operator})")
@@ -122,9 +120,7 @@ async def fetch_and_plan(
     except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
         return Done(run, None, _error_line(exc), emit)
     try:
-        pre = await asyncio.to_thread(
-            preplan, store, run.school, exports, now, emit, pools, school, rows
-        )
+        pre = await asyncio.to_thread(preplan, store, run.school, exports, now, emit, pools, school)
     except Exception:  # noqa: BLE001 - planned again under the lock, where it is reported
         pre = None
     return Done(run, exports, None, emit, pre)

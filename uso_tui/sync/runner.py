@@ -283,14 +283,11 @@ def _plan_reports(
     exports: dict[str, Export],
     now: datetime,
     emit: _Progress,
-    rows: bool = True,
 ) -> dict[str, Plan]:
     plans: dict[str, Plan] = {}
     for report, exp in exports.items():
         emit("planning", report, records_done=0, records_total=len(exp.records))
         p = plan(exp, snap, now.date(), school)
-        if rows:
-            p.rows_json()  # the processed file's rows, made here rather than under the lock
         plans[report] = p
         for k, v in p.counts.items():
             if k != "fetched":
@@ -377,11 +374,12 @@ def preplan(
     emit: _Progress,
     pools: PoolCache | None,
     school: School | None = None,
-    rows: bool = True,
 ) -> Preplanned:
     state = store.school_state(dfe)  # one read of the school's file: one version of it
     school = school or store.school(dfe)  # its settings are checked again under the lock
-    plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, emit, rows)
+    plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, emit)
+    for p in plans.values():
+        p.rows_json()  # the processed file's rows, made here rather than under the lock
     return Preplanned(state.version, _settings_key(school), plans)
 
 

@@ -73,8 +73,7 @@ def _pack(d: Done) -> tuple:
         else:
             packed = {}
             for report, p in d.pre.plans.items():
-                # The rows written straight from the outcomes (in C: no row is made here).
-                packed[report] = (orders[report], p.rows_json())
+                packed[report] = (orders[report], p.rows_json())  # made while planning
                 p.outcomes, p._rows, p._rows_json = [], None, None
             return run, d.error, d.pre, packed
     exports = None
@@ -317,7 +316,7 @@ async def _fetch_and_plan_all(
                 d = Done(run, None, "the school was removed during the run", emit)
             else:
                 d = await fetch_and_plan(
-                    store, run, school, now, client, pools, sem, emit, operator, rows=False
+                    store, run, school, now, client, pools, sem, emit, operator
                 )
             results_queue.put(_pack(d))
 
