@@ -107,20 +107,29 @@ async def fetch_and_plan(
     sem: asyncio.Semaphore,
     emit: _Progress,
     operator: str,
+    inline: bool = False,
 ) -> Done:
     """Fetches a claimed school's reports, then plans them without the store's lock (while
-    other schools fetch and commit). Never raises for the school's own failure."""
+    other schools fetch and commit). Never raises for the school's own failure.
+
+    inline: plan in the event loop's thread (a worker process, which does nothing else). In a
+    thread, planning would share the GIL with the loop parsing other schools' pages, and the
+    handoffs cost a third of a worker's CPU (measured: 11.4 s against 7.7 s for 300 schools)."""
+
+    async def call(f, *args):
+        return f(*args) if inline else await asyncio.to_thread(f, *args)
+
     try:
         async with sem:
             emit("connecting", message=f"run {run.run_id} started (schedule, {operator})")
-            secret = await asyncio.to_thread(store.secret, run.school)
+            secret = await call(store.secret, run.school)
             exports = await _fetch_all(client, school, secret, run.reports, emit, None)
         run.counts["fetched"] = sum(len(e.records) for e in exports.values())
         emit.counts["fetched"] = run.counts["fetched"]
     except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
         return Done(run, None, _error_line(exc), emit)
     try:
-        pre = await asyncio.to_thread(preplan, store, run.school, exports, now, emit, pools, school)
+        pre = await call(preplan, store, run.school, exports, now, emit, pools, school)
     except Exception:  # noqa: BLE001 - planned again under the lock, where it is reported
         pre = None
     return Done(run, exports, None, emit, pre)

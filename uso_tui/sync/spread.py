@@ -316,7 +316,7 @@ async def _fetch_and_plan_all(
                 d = Done(run, None, "the school was removed during the run", emit)
             else:
                 d = await fetch_and_plan(
-                    store, run, school, now, client, pools, sem, emit, operator
+                    store, run, school, now, client, pools, sem, emit, operator, inline=True
                 )
             results_queue.put(_pack(d))
 
