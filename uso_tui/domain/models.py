@@ -110,6 +110,17 @@ class Account(_Record):
     last_event_at: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)  # [{at, action, school, run_id}]
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Account:
+        """An account from its stored dict (fields at their default may be left out), sharing
+        nothing mutable with it: only its containers are copied, every other field is immutable."""
+        d = {**row, "extra": dict(row.get("extra") or {})}
+        d["history"] = [dict(h) for h in row.get("history") or ()]
+        try:
+            return cls(**d)
+        except TypeError:  # a key this version does not know (a newer minor version wrote it)
+            return cls.from_dict(d)
+
     @property
     def home(self) -> str | None:
         """The school whose file holds this account: its school, else where it was."""

@@ -27,9 +27,9 @@ Every *.json document but store.json and config.json is a TinyDB database ({tabl
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from uso_tui.domain.errors import InvalidInput, UsoError
 from uso_tui.domain.models import (
@@ -98,13 +98,25 @@ class SchoolState:
     """A school's accounts, exclusions and open cases, all read from one version of its file.
 
     `version` names that version: a transaction's `school_version` returns the same value while
-    nothing has changed the school since (None: cannot be compared, so assume it changed)."""
+    nothing has changed the school since (None: cannot be compared, so assume it changed).
+
+    `account_rows`: the accounts as stored (fields at their default left out), fresh from the
+    file: a plan reads them as they are and builds Account objects only for the few it changes
+    (building all of a school's is a third of the time to read it). `accounts` builds them all.
+    """
 
     dfe: str
     version: str | None
-    accounts: list[Account]
+    account_rows: list[dict[str, Any]]
     exclusions: list[Exclusion]
     open_cases: list[MatchCase]
+    _accounts: list[Account] | None = field(default=None, repr=False)
+
+    @property
+    def accounts(self) -> list[Account]:
+        if self._accounts is None:
+            self._accounts = [Account.from_row(r) for r in self.account_rows]
+        return self._accounts
 
 
 class Transaction:

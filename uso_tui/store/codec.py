@@ -64,19 +64,10 @@ def slim_account(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def accounts_from_staged(docs: list[dict[str, Any]]) -> list[Any]:
-    """Accounts from staged dicts, cheaper than a deep copy: only their mutable containers
-    (extra, history and its entries) are copied; every other field is immutable."""
+    """Accounts from staged dicts, cheaper than a deep copy (Account.from_row)."""
     from uso_tui.domain.models import Account  # noqa: PLC0415
 
-    out = []
-    for d in docs:
-        d = {**d, "extra": dict(d.get("extra") or {})}
-        d["history"] = [dict(h) for h in d.get("history") or []]
-        try:
-            out.append(Account(**d))
-        except TypeError:
-            out.append(Account.from_dict(d))
-    return out
+    return [Account.from_row(d) for d in docs]
 
 
 _gc_guard = threading.Lock()

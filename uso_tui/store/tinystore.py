@@ -223,7 +223,7 @@ class TinyStore(Store):
             return SchoolState(
                 dfe=dfe,
                 version=doc.version,
-                accounts=build(Account, list(doc.accounts.values())),
+                account_rows=list(doc.accounts.values()),
                 exclusions=build(Exclusion, doc.exclusions_in_order()),
                 open_cases=build(MatchCase, doc.cases_in_order("open")),
             )

@@ -40,19 +40,36 @@ class Snapshot:
     """What the planner needs from the store, for one school and one report.
 
     `accounts`: every account whose file is this school's (its own, and those unallocated from
-    it). `pool(role)`: the local authority's accounts of that role (this school's included),
+    it); or `rows`, the same as stored (store.SchoolState.account_rows), which the plan reads as
+    they are, building Account objects only for those it changes. `pool(role)`: the local authority's accounts of that role (this school's included),
     loaded only when a record needs matching; the index over them is built once per plan,
     lazily. `index` / `index_for(role)`: a prebuilt index instead, shared across the plans of a
     daily run (runner.PoolCache).
     """
 
     school: str
-    accounts: list[Account]
+    accounts: list[Account] = field(default_factory=list)
     exclusions: list[Exclusion] = field(default_factory=list)
     open_cases: list[MatchCase] = field(default_factory=list)
     pool: Callable[[str], list[Account]] | None = None
     index: CandidateIndex | None = None
     index_for: Callable[[str], CandidateIndex] | None = None  # role -> a shared LA index
+    rows: list[dict[str, Any]] | None = None
+
+    def all_accounts(self) -> list[Account]:
+        return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]
+
+
+# A linked account as the plan holds it: an Account, or its stored row (see Snapshot.rows).
+_Held = Account | dict[str, Any]
+
+
+def _account(x: _Held) -> Account:
+    return Account.from_row(x) if type(x) is dict else x  # type: ignore[return-value,arg-type]
+
+
+def _get(x: _Held, name: str, default: Any = None) -> Any:
+    return x.get(name, default) if type(x) is dict else getattr(x, name)  # type: ignore[union-attr]
 
 
 @dataclass
@@ -217,19 +234,26 @@ _EXTRA_KEYS = (
 )
 
 
-def _holds(acc: Account, rec: MisRecord) -> bool:
-    """Does the account already hold what the record says (held_fields), as on most days for
-    most records? Answered without building the fields."""
+def _holds(acc: _Held, rec: MisRecord) -> bool:
+    """Does the account (or its stored row) already hold what the record says (held_fields), as
+    on most days for most records? Answered without building the fields."""
+    if type(acc) is dict:
+        forename, surname, dob = acc.get("forename"), acc.get("surname"), acc.get("dob")
+        preferred, middle = acc.get("preferred_name", ""), acc.get("middle_names", "")
+        email, extra = acc.get("email", ""), acc.get("extra") or {}
+    else:
+        forename, surname, dob = acc.forename, acc.surname, acc.dob  # type: ignore[union-attr]
+        preferred, middle = acc.preferred_name, acc.middle_names  # type: ignore[union-attr]
+        email, extra = acc.email, acc.extra  # type: ignore[union-attr]
     if (
-        acc.forename != (rec.forename or "")
-        or acc.surname != (rec.surname or "")
-        or acc.dob != rec.dob
-        or acc.preferred_name != (rec.preferred_name or "")
-        or acc.middle_names != (rec.middle_names or "")
-        or acc.email != (rec.email or "")
+        forename != (rec.forename or "")
+        or surname != (rec.surname or "")
+        or dob != rec.dob
+        or preferred != (rec.preferred_name or "")
+        or middle != (rec.middle_names or "")
+        or email != (rec.email or "")
     ):
         return False
-    extra = acc.extra
     n = 0
     for k in _EXTRA_KEYS:
         v = getattr(rec, k)
@@ -282,12 +306,20 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
     counts = p.counts
     counts["fetched"] = len(export.records)
 
-    linked: dict[str, Account] = {}
+    linked: dict[str, _Held] = {}
     unlinked_here: dict[tuple[str, str], list[Account]] = {}  # (surname, dob) -> accounts
-    for a in snapshot.accounts:
-        if a.linked and a.link_school == dfe and a.link_report == report:
-            linked[a.mis_id] = a  # type: ignore[index]
-        elif not a.linked and a.school == dfe and a.status == "active" and a.role == role and a.dob:
+    for a in snapshot.accounts if snapshot.rows is None else snapshot.rows:
+        mis_id = _get(a, "mis_id")
+        if mis_id is not None:
+            if _get(a, "link_school") == dfe and _get(a, "link_report") == report:
+                linked[mis_id] = a
+        elif (
+            _get(a, "school") == dfe
+            and _get(a, "status", "active") == "active"
+            and _get(a, "role") == role
+            and _get(a, "dob")
+        ):
+            a = _account(a)
             unlinked_here.setdefault((normalise(a.surname), a.dob), []).append(a)
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
 
@@ -317,18 +349,23 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
                 rec,
                 INVALID,
                 reason + ("; its account is left untouched" if acc else ""),
-                acc.username if acc else None,
+                _get(acc, "username") if acc else None,
             )
             continue
         if rec.leaving_date and rec.leaving_date <= today_s:
             withdraw(rec.mis_id, "withdrawn", f"left on {rec.leaving_date}")
             acc = linked.get(rec.mis_id)
-            out(rec, LEAVER, f"leaving date {rec.leaving_date}", acc.username if acc else None)
+            out(
+                rec,
+                LEAVER,
+                f"leaving date {rec.leaving_date}",
+                _get(acc, "username") if acc else None,
+            )
             continue
         present.add(rec.mis_id)
         acc = linked.get(rec.mis_id)
         if acc is not None:
-            withdraw(rec.mis_id, "withdrawn", f"linked to {acc.username}")
+            withdraw(rec.mis_id, "withdrawn", f"linked to {_get(acc, 'username')}")
             _linked(p, rec, acc, dfe)
             continue
         if rec.enrolment_date and rec.enrolment_date > horizon:
@@ -366,7 +403,7 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
                 pool = (
                     snapshot.pool(role)
                     if snapshot.pool
-                    else [a for a in snapshot.accounts if a.role == role]
+                    else [a for a in snapshot.all_accounts() if a.role == role]
                 )
                 index = CandidateIndex(pool)
         p.candidates_searched += 1
@@ -394,11 +431,25 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
     return p
 
 
-def _linked(p: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
-    if acc.status == "active" and acc.school == dfe and _holds(acc, rec):
-        p.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", acc.username))
-        p.counts[UNCHANGED] += 1
-        return
+def _linked(p: Plan, rec: MisRecord, stored: _Held, dfe: str) -> None:
+    if type(stored) is dict:  # the common case first: a stored row, linked and unchanged
+        if (
+            stored.get("status", "active") == "active"
+            and stored["school"] == dfe
+            and _holds(stored, rec)
+        ):
+            p.outcomes.append(
+                RecordOutcome(rec, UNCHANGED, "linked, no change", stored["username"])
+            )
+            p.counts[UNCHANGED] += 1
+            return
+        acc = Account.from_row(stored)
+    else:
+        acc = stored  # type: ignore[assignment]
+        if acc.status == "active" and acc.school == dfe and _holds(acc, rec):
+            p.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", acc.username))
+            p.counts[UNCHANGED] += 1
+            return
     held = held_fields(rec)
     changed = _changed_fields(acc, held)
     if acc.status != "active" or acc.school != dfe:
@@ -437,11 +488,15 @@ def _auto_link(p: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
 
 
 def _leavers(
-    p: Plan, linked: dict[str, Account], present: set[str], dfe: str, settings: School, empty: bool
+    p: Plan, linked: dict[str, _Held], present: set[str], dfe: str, settings: School, empty: bool
 ) -> None:
     """Rule 7 and the safety hold of rule 8."""
-    active = [a for a in linked.values() if a.status == "active" and a.school == dfe]
-    going = [a for a in active if a.mis_id not in present]
+    active = [
+        mis_id
+        for mis_id, a in linked.items()
+        if _get(a, "status", "active") == "active" and _get(a, "school") == dfe
+    ]
+    going = [_account(linked[mis_id]) for mis_id in active if mis_id not in present]
     if not going:
         return
     n, total = len(going), len(active)

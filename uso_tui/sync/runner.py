@@ -354,7 +354,7 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
     la = la_of(state.dfe)
     return Snapshot(
         school=state.dfe,
-        accounts=state.accounts,
+        rows=state.account_rows,
         exclusions=state.exclusions,
         open_cases=state.open_cases,
         pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
