@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 from datetime import datetime
 
 import pytest
@@ -252,16 +253,40 @@ async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, 
 
     monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
     monkeypatch.setattr(spread, "_start_method", lambda: "fork")  # the child has the patch
-    monkeypatch.setattr(spread, "_fetch_and_plan_all", dies)
+    monkeypatch.setattr(spread, "_fetch_plan_commit", dies)
     with served_estate(tmp_path, FOUR) as store:
         results = await schedule.run_due(store, SEVEN, processes=2)
         assert sorted(r.run.school for r in results) == sorted(FOUR)
         for r in results:
             assert r.run.status == "failed"
-            assert "worker process ended before sending it (exit codes 3, 3)" in r.run.error
+            assert "worker process ended before committing it (exit codes 3, 3)" in r.run.error
             assert store.run(r.run.run_id).status == "failed"
         assert store.running_runs() == []
         assert all(store.school_accounts(d) == [] for d in FOUR)
+
+
+async def test_runs_a_worker_committed_but_never_reported_are_read_back(tmp_path, monkeypatch):
+    """A worker killed between its commit and its report: the parent finds the runs committed
+    and reports them as they are, instead of failing them."""
+    from uso_tui.sync import schedule, spread
+
+    commit = spread._Committer.commit
+
+    def commit_then_die(self, wait: bool) -> None:
+        self.out = queue.SimpleQueue()  # the reports go nowhere
+        commit(self, wait)
+        if not self.pending:
+            os._exit(4)
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(spread, "_start_method", lambda: "fork")  # the child has the patch
+    monkeypatch.setattr(spread._Committer, "commit", commit_then_die)
+    with served_estate(tmp_path, FOUR) as store:
+        results = await schedule.run_due(store, SEVEN, processes=2)
+        assert sorted(r.run.school for r in results) == sorted(FOUR)
+        assert all(r.run.status == "succeeded" and r.run.counts["created"] == 1 for r in results)
+        assert all(len(store.school_accounts(d)) == 1 for d in FOUR)
+        assert store.running_runs() == []
 
 
 def test_a_worker_ends_when_the_process_that_commits_is_gone():

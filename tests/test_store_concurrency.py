@@ -6,8 +6,10 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from uso_tui.domain.models import Account, School
-from uso_tui.store import open_store
+from uso_tui.store import StoreBusy, open_store
 
 DFE = "204-3210"
 N = 500
@@ -71,6 +73,49 @@ def test_threads_of_one_process_lose_no_update(tmp_path):
         t.join()
     assert errors == []
     assert open_store(root).account("counter.204").extra["total"] == 300
+
+
+def test_a_transaction_that_will_not_wait_is_refused_while_another_writer_holds_the_lock(tmp_path):
+    root = tmp_path / "data"
+    setup(root)
+    store = open_store(root)
+    holder = subprocess.Popen(  # another process holds the lock until its stdin closes
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from uso_tui.store import open_store\n"
+            f"with open_store({str(root)!r}).transaction('other'):\n"
+            "    print('holding', flush=True); sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(StoreBusy), store.transaction("me", wait=False):
+            pass
+        in_thread: list[BaseException] = []
+
+        def other_thread() -> None:  # and while a thread of this process holds it
+            try:
+                with store.transaction("me", wait=False):
+                    pass
+            except StoreBusy as exc:
+                in_thread.append(exc)
+
+        holder.stdin.close()
+        assert holder.wait(timeout=30) == 0
+        with store.transaction("me", wait=False) as tx:  # free again: taken at once
+            t = threading.Thread(target=other_thread)
+            t.start()
+            t.join()
+            tx.put_account(Account("new.204", "pupil", "N", "Ew", "2011-01-01", DFE))
+        assert len(in_thread) == 1
+        assert store.account("new.204").forename == "N"
+    finally:
+        holder.kill()
 
 
 if __name__ == "__main__":

@@ -54,6 +54,10 @@ class NewerSchema(StoreError):
     pass
 
 
+class StoreBusy(StoreError):
+    """transaction(wait=False) found another writer holding the lock."""
+
+
 class UnknownSchool(InvalidInput):
     pass
 
@@ -256,7 +260,11 @@ class Store:
         ...
 
     # writing
-    def transaction(self, operator: str) -> AbstractContextManager[Transaction]: ...
+    def transaction(
+        self, operator: str, *, wait: bool = True
+    ) -> AbstractContextManager[Transaction]:
+        """wait=False: raises StoreBusy at once if another writer holds the lock."""
+        ...
 
 
 def open_store(root: str | Path, *, create: bool = True) -> Store:

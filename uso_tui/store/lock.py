@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from uso_tui.store.api import StoreError
+from uso_tui.store.api import StoreBusy, StoreError
 from uso_tui.store.storage import FILE_MODE
 
 _thread_locks: dict[str, threading.Lock] = {}
@@ -57,22 +57,32 @@ def flocked(path: Path, mode: int) -> Iterator[None]:
 
 
 @contextmanager
-def write_lock(root: Path) -> Iterator[None]:
+def write_lock(root: Path, *, wait: bool = True) -> Iterator[None]:
     """Exclusive writer of `root`, across threads and processes. Not re-entrant: a nested
-    transaction in one thread would deadlock, so it is refused instead."""
+    transaction in one thread would deadlock, so it is refused instead. wait=False: StoreBusy
+    at once if another writer has it."""
     key = str(root.resolve())
     roots: set[str] = getattr(_held, "roots", None) or set()
     _held.roots = roots
     if key in roots:
         raise NestedTransaction("a store transaction is already open in this thread")
     tlock = _thread_lock(root)
-    with tlock:
+    if not tlock.acquire(blocking=wait):
+        raise StoreBusy("another writer holds the store's lock")
+    try:
         roots.add(key)
+        fd = _open_lock_file(root / ".lock")
         try:
-            with flocked(root / ".lock", fcntl.LOCK_EX):
-                yield
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreBusy("another writer holds the store's lock") from None
+            yield
         finally:
-            roots.discard(key)
+            os.close(fd)  # closing the descriptor releases the flock
+    finally:
+        roots.discard(key)
+        tlock.release()
 
 
 @contextmanager

@@ -416,8 +416,8 @@ class TinyStore(Store):
     # writing
 
     @contextmanager
-    def transaction(self, operator: str) -> Iterator[TinyTransaction]:
-        with write_lock(self.root):
+    def transaction(self, operator: str, *, wait: bool = True) -> Iterator[TinyTransaction]:
+        with write_lock(self.root, wait=wait):
             recover(self.root)
             self._check_schema()  # another process may have upgraded the store since open
             tx = TinyTransaction(self, operator)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from uso_tui.domain.models import Account, Export, Run, School
 from uso_tui.domain.schools import la_of
-from uso_tui.store.api import Store
+from uso_tui.store.api import Store, StoreBusy
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.runner import (
     PoolCache,
@@ -207,18 +207,22 @@ def commit_batch(
     pools: PoolCache,
     operator: str,
     written: Written | None = None,
+    wait: bool = True,
 ) -> list[RunResult]:
     """Commits the batch in one transaction; if that fails, each school in its own, and a school
     that still fails is recorded failed with nothing of it applied. The accounts written are
-    added to `pools` and `written`."""
+    added to `pools` and `written`. wait=False: StoreBusy, nothing done, if another writer
+    holds the lock."""
     staged: list = []
     try:
-        with store.transaction(operator) as txn:
+        with store.transaction(operator, wait=wait) as txn:
             results = [_stage(txn, d, now, finished, pools, staged, written) for d in batch]
         pools.update(staged)
         if written is not None:
             written.add(staged)
         return results
+    except StoreBusy:
+        raise
     except Exception as exc:  # noqa: BLE001 - one school's problem must not sink the others
         if len(batch) == 1:
             d = batch[0]
@@ -245,15 +249,15 @@ async def commit_and_report(
         commit_batch, store, batch, now, finished, pools, operator, written
     )
     for d, r in zip(batch, done, strict=True):
-        _report_end(d, r)
+        report_end(d.emit, r)
     return done
 
 
-def _report_end(d: Done, r: RunResult) -> None:
+def report_end(emit: _Progress, r: RunResult) -> None:
     """The run's last progress event."""
-    d.emit.counts = dict(r.run.counts)
+    emit.counts = dict(r.run.counts)
     status = r.run.status
-    d.emit(
+    emit(
         status if status in ("failed", "held") else "done",
         message=r.run.error or f"run {r.run.run_id} {status}",
     )

@@ -1,17 +1,19 @@
-"""run_due over worker processes: they fetch and plan, this process commits.
+"""run_due over worker processes: each fetches, plans and commits whole local authorities.
 
 Fetching and planning hundreds of schools is CPU work (parsing JSON, matching) that one Python
 process cannot keep up with, so whole local authorities go to each worker process (each builds
-its own LA indexes). Committing stays here, in a process that does nothing else: the store's
-lock is then held for the time the writes take. (Measured: a commit made inside a busy worker
-took three times its CPU time, waiting for the GIL, and the lock was busy for the whole run.)
+its own LA indexes, and the same-day duplicate check of an LA needs only its own writes). A
+worker does everything in its event loop's thread, committing its planned schools in groups
+whenever the store's lock is free (it does not wait for it until it has nothing else to do):
+threads in one process would share its GIL (measured: planning threads beside the fetching loop
+cost a third of a worker's CPU), and committing in this process instead would cost a second
+read of each school and sending each plan and export across.
 
-Runs are claimed here before any worker starts; each worker sends each school's plans (its
-export is in their rows) as soon as they are made; a worker that dies has its unsent schools
-recorded failed, and a worker whose parent dies ends. Plans made in a worker are checked here under the lock, as in one process: the school's
+Runs are claimed here before any worker starts; a worker sends each run as committed; a worker
+that dies has its runs that are still running recorded failed (what it committed stays), and a
+worker whose parent dies ends. Plans are checked under the lock as in one process: the school's
 data must still be the version they were made from, and no starter it would create may look like
-an account written earlier in this run (say at a school of the same LA in the other worker);
-otherwise the school is planned again under the lock.
+an account written earlier in this run; otherwise the school is planned again under the lock.
 """
 
 from __future__ import annotations
@@ -24,23 +26,25 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from uso_tui.domain.models import Export, MisRecord, Run, School
+from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import la_of
-from uso_tui.store.api import Store
+from uso_tui.store.api import Store, StoreBusy
 from uso_tui.sync.batch import (
     CLAIM_BATCH,
     Done,
     Written,
     busy_process,
     claim_many,
-    commit_and_report,
+    commit_batch,
+    report_end,
 )
 from uso_tui.sync.runner import OnProgress, PoolCache, RunResult, _Progress, iso
 
 MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between workers
 POLL = 0.2  # seconds between looks at the workers while none has sent anything
-GATHER = 0.25  # seconds a commit may wait for more schools after the first is ready
-GATHER_MIN = 8  # schools in hand that end the wait
+GATHER = 0.25  # seconds a planned school may wait for others to commit with
+GATHER_MIN = 8  # schools in hand that are worth a commit
+GATHER_MAX = 32  # schools in hand for which a worker waits for the lock
 
 
 def _groups(runs: list[Run]) -> list[list[dict]]:
@@ -53,62 +57,6 @@ def _groups(runs: list[Run]) -> list[list[dict]]:
     return sorted(by_la.values(), key=len, reverse=True)
 
 
-def _pack(d: Done) -> tuple:
-    """What a worker sends for a school. Its plans' rows hold every record of its exports (with
-    each export's order, should the school be planned again), so the records are not sent twice
-    and the committing process rebuilds no record objects in the common case; a school that
-    could not be planned sends its exports whole."""
-    run = d.run.to_dict()
-    if d.pre is not None and d.exports is not None:
-        orders: dict[str, list[int]] = {}
-        try:
-            for report, p in d.pre.plans.items():
-                pos = {id(o.record): i for i, o in enumerate(p.outcomes)}
-                records = d.exports[report].records
-                if len(pos) != len(records):
-                    raise KeyError(report)
-                orders[report] = [pos[id(r)] for r in records]
-        except KeyError:
-            pass
-        else:
-            packed = {}
-            for report, p in d.pre.plans.items():
-                packed[report] = (orders[report], p.rows_json())  # made while planning
-                p.outcomes, p._rows, p._rows_json = [], None, None
-            return run, d.error, d.pre, packed
-    exports = None
-    if d.exports is not None:
-        exports = {r: [x.to_dict() for x in e.records] for r, e in d.exports.items()}
-    return run, d.error, None, exports
-
-
-def _unpack(msg: tuple, on_progress: OnProgress | None) -> Done:
-    run_d, error, pre, extra = msg
-    run = Run.from_dict(run_d)
-    emit = _Progress(run.run_id, run.school, on_progress)
-    if pre is None:
-        exports = None
-        if extra is not None:
-            exports = {
-                r: Export(report=r, records=[MisRecord.from_dict(x) for x in recs])
-                for r, recs in extra.items()
-            }
-        return Done(run, exports, error, emit)
-
-    for report, p in pre.plans.items():
-        p._rows_json = extra[report][1]  # written into the processed file as it is
-
-    def exports_from_rows() -> dict[str, Export]:
-        out = {}
-        for report, p in pre.plans.items():
-            rows = p.rows()
-            records = [MisRecord.from_dict(rows[i]["record"]) for i in extra[report][0]]
-            out[report] = Export(report=report, records=records)
-        return out
-
-    return Done(run, exports_from_rows, error, emit, pre)
-
-
 async def run_spread(
     store: Store,
     now: datetime,
@@ -119,11 +67,7 @@ async def run_spread(
     on_progress: OnProgress | None = None,
 ) -> list[RunResult]:
     """on_progress hears each school's start and end only (the rest happens in the workers)."""
-    started = time.monotonic()
-
-    def finished_at() -> str:
-        return iso(now + timedelta(seconds=time.monotonic() - started))
-
+    started = time.monotonic()  # system-wide: the workers stamp finish times from it too
     with busy_process():
         runs: list[Run] = []
         for i in range(0, len(schools), CLAIM_BATCH):
@@ -143,18 +87,11 @@ async def run_spread(
             work.put(group)
         for _ in range(n):
             work.put(None)  # no more work
+        job = _Job(str(store.root), now, started, operator, max(1, max_schools // n))
         workers = [
             ctx.Process(
                 target=_worker,
-                args=(
-                    str(store.root),
-                    work,
-                    now,
-                    operator,
-                    max(1, max_schools // n),
-                    max(4, MAX_CONNECTIONS // n),
-                    results_queue,
-                ),
+                args=(job, work, max(4, MAX_CONNECTIONS // n), results_queue),
                 name=f"uso-tui run-due worker {i + 1}",
                 daemon=True,
             )
@@ -163,14 +100,25 @@ async def run_spread(
         for w in workers:
             w.start()
         try:
-            return await _commit_all(
-                store, now, runs, workers, results_queue, operator, finished_at, on_progress
-            )
+            return await _collect(store, job, runs, workers, results_queue, on_progress)
         finally:
             for w in workers:
                 await asyncio.to_thread(w.join, 5)
                 if w.is_alive():
                     w.kill()
+
+
+class _Job:
+    """What every worker of a run_due shares (sent to spawned workers: plain values only)."""
+
+    def __init__(
+        self, root: str, now: datetime, started: float, operator: str, max_schools: int
+    ) -> None:
+        self.root, self.now, self.started = root, now, started
+        self.operator, self.max_schools = operator, max_schools
+
+    def finished_at(self) -> str:
+        return iso(self.now + timedelta(seconds=time.monotonic() - self.started))
 
 
 def _start_method() -> str:
@@ -181,99 +129,76 @@ def _start_method() -> str:
     return "spawn"
 
 
-def _take(results_queue, running: int) -> list:
-    """What the workers send: waits a little for a first message, then gathers for up to GATHER
-    seconds until GATHER_MIN schools are in hand (group commit: a transaction's fixed cost,
-    rewriting the directory, the LA's username registry and the recent feed, is then shared by
-    many schools). `running`: the workers that have not yet said they are done."""
+def _next(results_queue) -> list | None:
     try:
-        got = [results_queue.get(timeout=POLL)]
+        return [results_queue.get(timeout=POLL)]
     except queue_mod.Empty:
-        return []
-    until = time.monotonic() + GATHER
-    while True:
-        schools = sum(1 for m in got if m is not None)
-        ends = len(got) - schools
-        left = until - time.monotonic()
-        try:
-            if schools >= GATHER_MIN or ends >= running or left <= 0:
-                got.append(results_queue.get_nowait())  # only what is there already
-            else:
-                got.append(results_queue.get(timeout=left))
-        except queue_mod.Empty:
-            if schools >= GATHER_MIN or ends >= running or left <= 0:
-                return got
+        return None
 
 
-async def _commit_all(
+async def _collect(
     store: Store,
-    now: datetime,
+    job: _Job,
     runs: list[Run],
     workers: list,
     results_queue,
-    operator: str,
-    finished_at,
     on_progress: OnProgress | None,
 ) -> list[RunResult]:
+    """Each run as its worker reports it committed; when the workers are gone, the runs none
+    reported: committed before their worker died (read back), else recorded failed."""
     pending = {r.run_id: r for r in runs}
-    pools = PoolCache()  # only for schools planned again here, under the lock
-    written = Written()
     results: list[RunResult] = []
     ended = 0
-    while pending:
-        got = await asyncio.to_thread(_take, results_queue, len(workers) - ended)
-        batch: list[Done] = []
+    while pending and ended < len(workers):
+        got = await asyncio.to_thread(_next, results_queue)
+        if got is None:
+            if not any(w.is_alive() for w in workers):
+                await asyncio.sleep(POLL)  # what a worker sent just before it ended
+                if results_queue.empty():
+                    break
+            continue
         for msg in got:
             if msg is None:  # a worker has sent everything it will send
                 ended += 1
                 continue
-            d = _unpack(msg, on_progress)
-            if d.run.run_id in pending:
-                batch.append(d)
-        if batch:
-            done = await commit_and_report(
-                store, batch, now, finished_at(), pools, operator, written
-            )
-            for r in done:
-                pending.pop(r.run.run_id, None)
-            results.extend(done)
-            continue
-        if not got and (ended == len(workers) or not any(w.is_alive() for w in workers)):
-            codes = ", ".join(str(w.exitcode) for w in workers)
-            lost = [
-                Done(
-                    run,
-                    None,
-                    f"run stopped: its worker process ended before sending it (exit codes {codes})",
-                    _Progress(run.run_id, run.school, on_progress),
-                )
-                for run in pending.values()
-            ]
-            results += await commit_and_report(store, lost, now, finished_at(), pools, operator)
-            break
+            run = Run.from_dict(msg)
+            if pending.pop(run.run_id, None) is not None:
+                result = RunResult(run, None)
+                report_end(_Progress(run.run_id, run.school, on_progress), result)
+                results.append(result)
+    if pending:
+        results += await asyncio.to_thread(_settle_lost, store, job, workers, pending)
+        for r in results[-len(pending) :]:
+            report_end(_Progress(r.run.run_id, r.run.school, on_progress), r)
     return results
 
 
-def _worker(
-    root: str,
-    work,
-    now: datetime,
-    operator: str,
-    max_schools: int,
-    max_connections: int,
-    results_queue,
-) -> None:
-    """A worker process: takes local authorities from `work` and fetches and plans their
-    schools, sending each as soon as it is planned."""
+def _settle_lost(store: Store, job: _Job, workers: list, pending: dict[str, Run]) -> list:
+    """Runs no worker reported: a worker died (a kill, out of memory) with them in hand."""
+    codes = ", ".join(str(w.exitcode) for w in workers)
+    running = {r.run_id for r in store.running_runs()}
+    out, lost = [], []
+    for run in pending.values():
+        if run.run_id in running:
+            error = (
+                f"run stopped: its worker process ended before committing it (exit codes {codes})"
+            )
+            lost.append(Done(run, None, error, _Progress(run.run_id, run.school, None)))
+        else:  # committed before its worker could say so
+            out.append(RunResult(store.run(run.run_id), None))
+    if lost:
+        out += commit_batch(store, lost, job.now, job.finished_at(), PoolCache(), job.operator)
+    return out
+
+
+def _worker(job: _Job, work, max_connections: int, results_queue) -> None:
+    """A worker process: takes local authorities from `work`, fetches, plans and commits their
+    schools, and sends each run as committed."""
     code = 1
     parent = os.getppid()
     try:
         with busy_process(restore=False, commits=False):
-            asyncio.run(
-                _fetch_and_plan_all(
-                    root, work, now, operator, max_schools, max_connections, results_queue
-                )
-            )
+            asyncio.run(_fetch_plan_commit(job, work, max_connections, results_queue))
         code = 0
     finally:
         results_queue.put(None)
@@ -285,23 +210,56 @@ def _worker(
         os._exit(code)
 
 
-async def _fetch_and_plan_all(
-    root: str,
-    work,
-    now: datetime,
-    operator: str,
-    max_schools: int,
-    max_connections: int,
-    results_queue,
-) -> None:
+class _Committer:
+    """A worker's planned schools, committed in groups when the lock is free: with fewer than
+    GATHER_MIN in hand it waits up to GATHER for more; it waits for the lock only with
+    GATHER_MAX in hand or at the end, else it goes on fetching and tries again later."""
+
+    def __init__(self, store: Store, job: _Job, pools: PoolCache, results_queue) -> None:
+        self.store, self.job, self.pools, self.out = store, job, pools, results_queue
+        self.written = Written()
+        self.pending: list[Done] = []
+        self.since = 0.0
+
+    def add(self, d: Done) -> None:
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(d)
+        if len(self.pending) >= GATHER_MIN or time.monotonic() - self.since >= GATHER:
+            self.commit(wait=len(self.pending) >= GATHER_MAX)
+
+    def commit(self, wait: bool) -> None:
+        if not self.pending:
+            return
+        job = self.job
+        try:
+            done = commit_batch(
+                self.store,
+                self.pending,
+                job.now,
+                job.finished_at(),
+                self.pools,
+                job.operator,
+                self.written,
+                wait=wait,
+            )
+        except StoreBusy:
+            return
+        self.pending = []
+        for r in done:
+            self.out.put(r.run.to_dict())
+
+
+async def _fetch_plan_commit(job: _Job, work, max_connections: int, results_queue) -> None:
     from uso_tui.iris.client import IrisClient  # noqa: PLC0415
     from uso_tui.store import open_store  # noqa: PLC0415
     from uso_tui.sync.batch import fetch_and_plan  # noqa: PLC0415
 
-    store = open_store(root, create=False)
+    store = open_store(job.root, create=False)
     schools = {s.dfe: s for s in store.list_schools()}
     pools = PoolCache()
-    sem = asyncio.Semaphore(max_schools)
+    committer = _Committer(store, job, pools, results_queue)
+    sem = asyncio.Semaphore(job.max_schools)
     room = asyncio.Event()
     watch = asyncio.create_task(_watch_parent(os.getppid()))
     tasks: set[asyncio.Task] = set()
@@ -316,13 +274,13 @@ async def _fetch_and_plan_all(
                 d = Done(run, None, "the school was removed during the run", emit)
             else:
                 d = await fetch_and_plan(
-                    store, run, school, now, client, pools, sem, emit, operator, inline=True
+                    store, run, school, job.now, client, pools, sem, emit, job.operator, inline=True
                 )
-            results_queue.put(_pack(d))
+            committer.add(d)
 
         def finished(task: asyncio.Task) -> None:
             tasks.discard(task)
-            if len(tasks) < max_schools:
+            if len(tasks) < job.max_schools:
                 room.set()
 
         while (group := await asyncio.to_thread(work.get)) is not None:
@@ -330,11 +288,12 @@ async def _fetch_and_plan_all(
                 task = asyncio.create_task(one(Run.from_dict(d)))
                 tasks.add(task)
                 task.add_done_callback(finished)
-            while len(tasks) >= max_schools:  # the next LA when this one has room
+            while len(tasks) >= job.max_schools:  # the next LA when this one has room
                 room.clear()
                 await room.wait()
         if tasks:
             await asyncio.gather(*tasks)
+    committer.commit(wait=True)
     watch.cancel()
 
 
