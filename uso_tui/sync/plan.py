@@ -237,8 +237,8 @@ _EXTRA_KEYS = (
 def _holds(acc: _Held, rec: MisRecord) -> bool:
     """Does the account (or its stored row) already hold what the record says (held_fields), as
     on most days for most records? Answered without building the fields."""
-    if type(acc) is dict:
-        forename, surname, dob = acc.get("forename"), acc.get("surname"), acc.get("dob")
+    if type(acc) is dict:  # forename, surname and dob have no default: always stored
+        forename, surname, dob = acc["forename"], acc["surname"], acc["dob"]
         preferred, middle = acc.get("preferred_name", ""), acc.get("middle_names", "")
         email, extra = acc.get("email", ""), acc.get("extra") or {}
     else:
@@ -308,18 +308,24 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
 
     linked: dict[str, _Held] = {}
     unlinked_here: dict[tuple[str, str], list[Account]] = {}  # (surname, dob) -> accounts
-    for a in snapshot.accounts if snapshot.rows is None else snapshot.rows:
-        mis_id = _get(a, "mis_id")
-        if mis_id is not None:
-            if _get(a, "link_school") == dfe and _get(a, "link_report") == report:
-                linked[mis_id] = a
-        elif (
-            _get(a, "school") == dfe
-            and _get(a, "status", "active") == "active"
-            and _get(a, "role") == role
-            and _get(a, "dob")
-        ):
-            a = _account(a)
+    unlinked: list[Account] = []
+    if snapshot.rows is not None:  # stored rows: fields at their default are left out
+        for r in snapshot.rows:
+            mis_id = r.get("mis_id")
+            if mis_id is not None:
+                if r.get("link_school") == dfe and r.get("link_report") == report:
+                    linked[mis_id] = r
+            elif r.get("school") == dfe and r.get("status", "active") == "active":
+                unlinked.append(Account.from_row(r))
+    else:
+        for a in snapshot.accounts:
+            if a.mis_id is not None:
+                if a.link_school == dfe and a.link_report == report:
+                    linked[a.mis_id] = a
+            elif a.school == dfe and a.status == "active":
+                unlinked.append(a)
+    for a in unlinked:
+        if a.role == role and a.dob:
             unlinked_here.setdefault((normalise(a.surname), a.dob), []).append(a)
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
 
@@ -365,7 +371,8 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
         present.add(rec.mis_id)
         acc = linked.get(rec.mis_id)
         if acc is not None:
-            withdraw(rec.mis_id, "withdrawn", f"linked to {_get(acc, 'username')}")
+            if rec.mis_id in cases_by_id:
+                withdraw(rec.mis_id, "withdrawn", f"linked to {_get(acc, 'username')}")
             _linked(p, rec, acc, dfe)
             continue
         if rec.enrolment_date and rec.enrolment_date > horizon:
@@ -494,7 +501,11 @@ def _leavers(
     active = [
         mis_id
         for mis_id, a in linked.items()
-        if _get(a, "status", "active") == "active" and _get(a, "school") == dfe
+        if (
+            a.get("status", "active") == "active" and a.get("school") == dfe
+            if type(a) is dict
+            else a.status == "active" and a.school == dfe  # type: ignore[union-attr]
+        )
     ]
     going = [_account(linked[mis_id]) for mis_id in active if mis_id not in present]
     if not going:
