@@ -597,6 +597,39 @@ def test_school_state_is_one_version_and_names_it(store):
     assert store.school_state("204-3210").version == after.version
 
 
+def test_a_transaction_adopts_a_states_parse_only_while_the_file_is_that_version(
+    store, monkeypatch
+):
+    from uso_tui.store import transaction  # noqa: PLC0415
+
+    with store.transaction("t") as tx:
+        tx.put_accounts([account(tx, "204-3210", "Ann", "Lee")])
+    state, stale = store.school_state("204-3210"), store.school_state("204-3210")
+    loads = []
+    real_load = transaction.SchoolDoc.load
+    monkeypatch.setattr(transaction.SchoolDoc, "load", lambda *a: loads.append(a) or real_load(*a))
+    with store.transaction("t") as tx:
+        assert tx.adopt(state)
+        assert not tx.adopt(state)  # given up to the first transaction
+        assert tx.school_version("204-3210") == state.version
+        tx.put_accounts([account(tx, "204-3210", "Cy", "Dee")])
+    assert loads == []  # the file was not read again
+    assert [a.surname for a in state.accounts] == ["Lee"]  # the state is as it was read
+    assert sorted(a.surname for a in store.school_accounts("204-3210")) == ["Dee", "Lee"]
+    with store.transaction("t") as tx:  # the file has changed since `stale` read it
+        assert not tx.adopt(stale)
+        assert len(tx.school_accounts("204-3210")) == 2
+    assert len(loads) == 1
+    failed = store.school_state("204-3210")
+    with pytest.raises(RuntimeError), store.transaction("t") as tx:
+        assert tx.adopt(failed)
+        tx.put_accounts([account(tx, "204-3210", "Eve", "Fox")])
+        raise RuntimeError("the commit fails")
+    with store.transaction("t") as tx:  # what the failed one changed went with it
+        assert not tx.adopt(failed)
+        assert len(tx.school_accounts("204-3210")) == 2
+
+
 def test_a_school_file_without_a_version_is_never_taken_as_current(store):
     import orjson  # noqa: PLC0415
 

@@ -115,6 +115,9 @@ class SchoolState:
     exclusions: list[Exclusion]
     open_cases: list[MatchCase]
     _accounts: list[Account] | None = field(default=None, repr=False)
+    # The store's parse of the file, which one transaction of this process may take over
+    # (Transaction.adopt) instead of reading and parsing the file again.
+    _parsed: Any = field(default=None, repr=False)
 
     @property
     def accounts(self) -> list[Account]:
@@ -153,6 +156,12 @@ class Transaction:
     def school_version(self, dfe: str) -> str | None:
         """The version of the school's data as committed (see SchoolState); None once this
         transaction has changed it."""
+        ...
+
+    def adopt(self, state: SchoolState) -> bool:
+        """Takes over the file as `state` read it, if it is still the version committed, instead
+        of reading it again (the state gives it up: the transaction may change it). Only for a
+        school this transaction has not read yet; False when it did not."""
         ...
 
     # writes

@@ -23,6 +23,7 @@ from uso_tui.domain.names import make_username
 from uso_tui.domain.schools import check_dfe, la_of
 from uso_tui.store.api import (
     DuplicateSchool,
+    SchoolState,
     StoreError,
     Transaction,
     UnknownAccount,
@@ -220,6 +221,18 @@ class TinyTransaction(Transaction):
             return None if doc.dirty else doc.version
         self._entry(dfe)
         return head_token(self._lay.data(dfe))  # 64 bytes, not the whole file
+
+    def adopt(self, state: SchoolState) -> bool:
+        doc, state._parsed = state._parsed, None  # one transaction may have it: it changes it
+        dfe = state.dfe
+        if not isinstance(doc, SchoolDoc) or doc.dirty or doc.version is None or dfe in self._docs:
+            return False
+        self._entry(dfe)
+        if head_token(self._lay.data(dfe)) != doc.version:
+            return False
+        doc.settle_stale_runs()
+        self._docs[dfe] = doc
+        return True
 
     def running_runs(self, dfe: str) -> list[Run]:
         """The school's runs in progress; a run whose process died is not (read from the

@@ -344,6 +344,7 @@ class Preplanned:
     version: str | None
     settings: tuple
     plans: dict[str, Plan]
+    state: SchoolState | None = None  # what they were made from: the commit may adopt its parse
 
 
 def _settings_key(school: School) -> tuple:
@@ -380,7 +381,7 @@ def preplan(
     plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, emit)
     for p in plans.values():
         p.rows_json()  # the processed file's rows, made here rather than under the lock
-    return Preplanned(state.version, _settings_key(school), plans)
+    return Preplanned(state.version, _settings_key(school), plans, state)
 
 
 def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:
@@ -410,6 +411,8 @@ def apply_in(
     at = iso(now)
     run = dataclasses.replace(run, counts=dict(run.counts))
     school = txn.school(run.school)
+    if pre is not None and pre.state is not None:
+        txn.adopt(pre.state)  # the file as the plans read it, if still current: not read again
     if pre is not None and _still_valid(pre, txn, school):
         plans = pre.plans
     else:
