@@ -317,6 +317,10 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
             shutil.copytree(tmp / "base", work)
             took, totals = asyncio.run(daily(work))
             daily_times.append(took)
+            print(
+                f"  (b) run {i + 1}: fetch only {fetch_times[-1]:.2f} s, daily {took:.2f} s",
+                file=sys.stderr,
+            )
             shutil.rmtree(work)
         shutil.rmtree(tmp)
     finally:
