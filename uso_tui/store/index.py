@@ -130,8 +130,8 @@ def search_keys(text: str) -> list[str]:
     return keys
 
 
-def _hit(line: bytes, home: str) -> AccountHit:
-    keys, flags, fore, sur, pref = line.decode().split("\t")
+def _hit(line: str, home: str) -> AccountHit:
+    keys, flags, fore, sur, pref = line.split("\t")
     _, username, dob, *_ = keys.split(" ", 3)
     return AccountHit(  # positional: the fields' order
         username,
@@ -148,12 +148,13 @@ def _hit(line: bytes, home: str) -> AccountHit:
 
 def read_hits(data: bytes, home: str, role: str | None = None) -> list[AccountHit]:
     """Every account of an index file (of one role when given)."""
-    flag = ROLE_FLAG[role].encode() if role else None
-    out = []
-    for line in data.splitlines():
-        if flag is None or line[line.find(b"\t") + 1 : line.find(b"\t") + 2] == flag:
-            out.append(_hit(line, home))
-    return out
+    flag = ROLE_FLAG[role] if role else None
+    lines = data.decode().split("\n")  # once per file: one decode, not one a line
+    if lines and not lines[-1]:
+        lines.pop()
+    if flag is None:
+        return [_hit(line, home) for line in lines]
+    return [_hit(line, home) for line in lines if line[line.find("\t") + 1] == flag]
 
 
 def search_file(
@@ -173,7 +174,7 @@ def search_file(
             if limit is not None and len(out) >= limit:
                 return
             if flag is None or line[line.find(b"\t") + 2 : line.find(b"\t") + 3] == flag:
-                out.append(_hit(line, home))
+                out.append(_hit(line.decode(), home))
         return
     pos = data.find(probe)
     while pos != -1:
@@ -189,7 +190,7 @@ def search_file(
             ):
                 if limit is not None and len(out) >= limit:
                     return
-                out.append(_hit(data[start:end], home))
+                out.append(_hit(data[start:end].decode(), home))
         pos = data.find(probe, end)
 
 

@@ -287,6 +287,13 @@ def _sounds(surname: str | None) -> tuple[tuple[str, str], ...]:
     return tuple((phonetic(p), p[0]) for p in parts(surname))
 
 
+@lru_cache(maxsize=200_000)
+def _sound_keys(surname: str | None, forename: str | None, preferred: str | None) -> tuple:
+    """(phonetic key of a surname part, forename initial) pairs: an account's sound blocks."""
+    finit = _initials(forename, preferred)
+    return tuple((ph, c) for ph, _ in _sounds(surname) for c in finit)
+
+
 def _years(dob: str | None) -> tuple[str, ...]:
     if not dob or not dob[:4].isdigit():
         return ("",)
@@ -308,22 +315,23 @@ class CandidateIndex:
         by_dob: dict[str, list[int]] = {}
         by_sound: dict[tuple[str, str, str], list[int]] = {}
         for i, a in enumerate(self.accounts):
-            year = a.dob[:4] if a.dob else ""
-            if a.dob:
-                got = by_dob.get(a.dob)
+            dob = a.dob
+            if dob:
+                year = dob[:4]
+                got = by_dob.get(dob)
                 if got is None:
-                    by_dob[a.dob] = [i]
+                    by_dob[dob] = [i]
                 else:
                     got.append(i)
-            finit = _initials(a.forename, a.preferred_name)
-            for ph, _ in _sounds(a.surname):
-                for c in finit:
-                    k = (ph, c, year)
-                    got = by_sound.get(k)
-                    if got is None:
-                        by_sound[k] = [i]
-                    else:
-                        got.append(i)
+            else:
+                year = ""
+            for ph, c in _sound_keys(a.surname, a.forename, a.preferred_name):
+                k = (ph, c, year)
+                got = by_sound.get(k)
+                if got is None:
+                    by_sound[k] = [i]
+                else:
+                    got.append(i)
         self.by_dob = by_dob
         self.by_sound = by_sound
 
@@ -342,9 +350,8 @@ class CandidateIndex:
             self.by_dob.setdefault(account.dob, []).append(i)
             self._dob_initial.pop(account.dob, None)
         year = account.dob[:4] if account.dob else ""
-        for ph, _ in _sounds(account.surname):
-            for c in _initials(account.forename, account.preferred_name):
-                self.by_sound.setdefault((ph, c, year), []).append(i)
+        for ph, c in _sound_keys(account.surname, account.forename, account.preferred_name):
+            self.by_sound.setdefault((ph, c, year), []).append(i)
 
     def entry(self, i: int) -> _Entry:
         e = self._entries.get(i)
