@@ -15,11 +15,13 @@
 `--quick`: (a) as is, (b) with 60 schools and (c) with 300 schools; under 60 s.
 
 What bounds (b) here: CPU. The fetch-only run is itself CPU-bound in the client (parsing about
-150,000 records takes some 5 s of one core; the 20 ms latency accounts for well under a second of
-it). The daily run does the same fetching and, besides, reads each school, plans it and commits it:
-run_due spreads fetching and planning over one worker process per core and commits in the parent,
-so it uses both cores where fetch-only uses one, but its CPU is about 2.5 times fetch-only's (about
-9-10 s in the workers, 3 s in the parent, as measured with `time` and py-spy).
+150,000 records takes 5-7 s of one core on the development machine; the 20 ms latency accounts for
+well under a second of it). The daily run does the same fetching and, besides, reads, plans and
+commits each school: run_due spreads all of it over one worker process per core, so it uses both
+cores where fetch-only uses one. Its CPU is now about twice fetch-only's (the reading, planning and
+committing a little less than the fetching itself), and one worker finishing its last local
+authority alone leaves a core idle for about half a second: so the ratio sits near 1.1-1.2. This
+machine's speed drifts by a fifth within minutes, hence the paired runs.
 """
 
 from __future__ import annotations
