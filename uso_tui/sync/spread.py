@@ -30,7 +30,6 @@ from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, StoreBusy
 from uso_tui.sync.batch import (
-    CLAIM_BATCH,
     Done,
     Written,
     busy_process,
@@ -69,10 +68,9 @@ async def run_spread(
     """on_progress hears each school's start and end only (the rest happens in the workers)."""
     started = time.monotonic()  # system-wide: the workers stamp finish times from it too
     with busy_process():
-        runs: list[Run] = []
-        for i in range(0, len(schools), CLAIM_BATCH):
-            # In this thread (nothing else runs yet): a process with no other thread can fork.
-            runs += claim_many(store, schools[i : i + CLAIM_BATCH], operator, iso(now))
+        # All in one transaction (the directory is written once), in this thread: nothing else
+        # runs yet, and a process with no other thread can fork.
+        runs = claim_many(store, schools, operator, iso(now))
         if not runs:
             return []
         for r in runs:
