@@ -20,7 +20,7 @@ well under a second of it). The daily run does the same fetching and, besides, r
 commits each school: run_due spreads all of it over one worker process per core, so it uses both
 cores where fetch-only uses one. Its CPU is now about twice fetch-only's (the reading, planning and
 committing a little less than the fetching itself), and one worker finishing its last local
-authority alone leaves a core idle for about half a second: so the ratio sits near 1.1-1.2. This
+authority alone leaves a core idle for about half a second: so the ratio sits near 1.1-1.3. This
 machine's speed drifts by a fifth within minutes, hence the paired runs.
 """
 
