@@ -223,6 +223,8 @@ class TinyTransaction(Transaction):
         return head_token(self._lay.data(dfe))  # 64 bytes, not the whole file
 
     def adopt(self, state: SchoolState) -> bool:
+        # The adopted rows are shared with what the state gave its reader (account rows, cases):
+        # this class replaces a stored row when it changes one, never edits it in place.
         doc, state._parsed = state._parsed, None  # one transaction may have it: it changes it
         dfe = state.dfe
         if not isinstance(doc, SchoolDoc) or doc.dirty or doc.version is None or dfe in self._docs:
