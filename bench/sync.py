@@ -19,9 +19,9 @@ What bounds (b) here: CPU. The fetch-only run is itself CPU-bound in the client 
 well under a second of it). The daily run does the same fetching and, besides, reads, plans and
 commits each school: run_due spreads all of it over one worker process per core, so it uses both
 cores where fetch-only uses one. Its CPU is now about twice fetch-only's (the reading, planning and
-committing a little less than the fetching itself), and one worker finishing its last local
-authority alone leaves a core idle for about half a second: so the ratio sits near 1.1-1.3. This
-machine's speed drifts by a fifth within minutes, hence the paired runs.
+committing a little less than the fetching itself), and the workers' fsyncs and their last local
+authorities leave a core idle for a few tenths of a second: so the ratio sits near 1.1-1.3. This
+machine's cores drift in speed by a fifth or more within minutes, hence the paired runs.
 """
 
 from __future__ import annotations

@@ -245,6 +245,82 @@ async def test_one_new_pupil_at_two_local_schools_on_one_day_is_created_once(
         assert [c.candidates[0]["school"] for c in cases] in (["204-3210"], ["204-3211"])
 
 
+async def test_one_new_pupil_at_two_schools_of_an_la_two_workers_share_is_created_once(
+    tmp_path, monkeypatch
+):
+    """Each worker plans one of the two schools, and both plan before either commits; the second
+    to commit sees, under the lock, the account the other process created in their LA, and is
+    planned again: a case instead of a second account."""
+    import time
+
+    from uso_tui.sync import schedule, spread
+
+    def together(step: str) -> None:  # a barrier between the two worker processes
+        (tmp_path / f"{step}-{os.getpid()}").touch()
+        until = time.monotonic() + 30
+        while len(list(tmp_path.glob(f"{step}-*"))) < 2 and time.monotonic() < until:
+            time.sleep(0.01)
+
+    init, commit = spread._Committer.__init__, spread._Committer.commit
+
+    def init_together(self, *args) -> None:
+        init(self, *args)
+        together("started")  # then each takes one group
+
+    def commit_together(self, wait: bool) -> None:
+        if wait:  # the last: none before it (GATHER below)
+            together("planned")
+        commit(self, wait)
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(spread, "_start_method", lambda: "fork")  # the children have the patches
+    monkeypatch.setattr(spread, "GATHER", 60)
+    monkeypatch.setattr(spread, "GATHER_MIN", 99)
+    monkeypatch.setattr(spread._Committer, "__init__", init_together)
+    monkeypatch.setattr(spread._Committer, "commit", commit_together)
+    by_school = {}
+    monkeypatch.setattr(  # LA 204 shared: one of its schools in each group
+        spread,
+        "_groups",
+        lambda runs, workers=1: (
+            [
+                [by_school[d].to_dict() for d in ("204-3210", "301-1000")],
+                [by_school[d].to_dict() for d in ("204-3211", "301-1001")],
+            ]
+            if not by_school.update({r.school: r for r in runs})
+            else []
+        ),
+    )
+    same = {**FOUR, "204-3211": FOUR["204-3210"]}
+    with served_estate(tmp_path / "estate", same) as store:
+        results = await schedule.run_due(store, SEVEN, processes=2, max_schools=4)
+        counts = {r.run.school: r.run.counts for r in results}
+        pair = [counts["204-3210"], counts["204-3211"]]
+        assert sorted((c["created"], c["needs_matching"]) for c in pair) == [(0, 1), (1, 0)]
+        assert len(store.school_accounts("204-3210") + store.school_accounts("204-3211")) == 1
+
+
+def test_the_last_local_authorities_are_cut_in_two_for_the_workers_to_share():
+    from uso_tui.domain.models import Run
+    from uso_tui.sync import spread
+
+    runs = [
+        Run(f"{la}-{i}000-r1", f"{la}-{i}000", "schedule", "s")
+        for la in (204, 301, 302)
+        for i in range(1, {204: 5, 301: 4, 302: 3}[la])
+    ]
+    groups = spread._groups(runs, 2)
+    assert [[r["school"][:3] for r in g] for g in groups] == [
+        ["204"] * 4,
+        ["301"] * 2,
+        ["301"],
+        ["302"],
+        ["302"],
+    ]
+    assert spread._shared(groups) == {"301", "302"}
+    assert len(spread._groups(runs, 3)) == 3  # no more LAs than workers: none cut
+
+
 async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, monkeypatch):
     from uso_tui.sync import schedule, spread
 

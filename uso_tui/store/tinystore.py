@@ -270,6 +270,10 @@ class TinyStore(Store):
                     return Account.from_dict(a)
         return None
 
+    def la_usernames(self, la: str) -> frozenset[str]:
+        with self._reading():
+            return frozenset(self.hot.get(self.layout.registry_file(la), registry_map))
+
     def account(self, username: str) -> Account:
         found = self.find_account(username)
         if found is None:

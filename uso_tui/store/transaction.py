@@ -181,6 +181,9 @@ class TinyTransaction(Transaction):
         d = self._doc(home).accounts.get(username)
         return accounts_from_staged([d])[0] if d is not None else None
 
+    def la_usernames(self, la: str) -> frozenset[str]:
+        return frozenset(self._reg(la))
+
     def account(self, username: str) -> Account:
         found = self.find_account(username)
         if found is None:

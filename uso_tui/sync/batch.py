@@ -140,8 +140,22 @@ class Written:
     they were written may create an account for someone who now has one (the same new pupil
     at two schools of an LA on one day); such a school is planned again under the lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: dict[str, frozenset[str]] | None = None) -> None:
         self._idx: dict[tuple[str, str], CandidateIndex] = {}
+        # LAs whose schools other processes of the run write too: their usernames when it began
+        self._seen = {la: set(names) for la, names in (watch or {}).items()}
+
+    def catch_up(self, txn, las: set[str]) -> list:
+        """Under the lock: the accounts other processes have created in the watched `las` since
+        the last look, added here (and returned, for the caller's candidate index)."""
+        fresh: list = []
+        for la in sorted(las & self._seen.keys()):
+            seen = self._seen[la]
+            new = txn.la_usernames(la) - seen
+            seen |= new
+            fresh += [a for a in map(txn.find_account, sorted(new)) if a is not None]
+        self.add(fresh)
+        return fresh
 
     @staticmethod
     def _key(a: Account) -> tuple[str, str] | None:
@@ -216,6 +230,8 @@ def commit_batch(
     staged: list = []
     try:
         with store.transaction(operator, wait=wait) as txn:
+            if written is not None:
+                pools.update(written.catch_up(txn, {la_of(d.run.school) for d in batch}))
             results = [_stage(txn, d, now, finished, pools, staged, written) for d in batch]
         pools.update(staged)
         if written is not None:

@@ -1,19 +1,20 @@
 """run_due over worker processes: each fetches, plans and commits whole local authorities.
 
 Fetching and planning hundreds of schools is CPU work (parsing JSON, matching) that one Python
-process cannot keep up with, so whole local authorities go to each worker process (each builds
-its own LA indexes, and the same-day duplicate check of an LA needs only its own writes). A
-worker does everything in its event loop's thread, committing its planned schools in groups
-whenever the store's lock is free (it does not wait for it until it has nothing else to do):
-threads in one process would share its GIL (measured: planning threads beside the fetching loop
-cost a third of a worker's CPU), and committing in this process instead would cost a second
-read of each school and sending each plan and export across.
+process cannot keep up with, so local authorities go to the worker processes, whole (each builds
+its own LA indexes) except the last few, cut in two so that no worker finishes alone. A worker
+does everything in its event loop's thread, committing its planned schools in groups whenever
+the store's lock is free (it does not wait for it until it has nothing else to do): threads in
+one process would share its GIL (measured: planning threads beside the fetching loop cost a
+third of a worker's CPU; a commit thread made the run slower), and committing in this process
+instead would cost a second read of each school and sending each plan and export across.
 
 Runs are claimed here before any worker starts; a worker sends each run as committed; a worker
 that dies has its runs that are still running recorded failed (what it committed stays), and a
 worker whose parent dies ends. Plans are checked under the lock as in one process: the school's
 data must still be the version they were made from, and no starter it would create may look like
-an account written earlier in this run; otherwise the school is planned again under the lock.
+an account written earlier in this run, by this worker or, in an LA two workers share, by the
+other (read from the LA's usernames under the lock); otherwise the school is planned again there.
 """
 
 from __future__ import annotations
@@ -46,14 +47,32 @@ GATHER_MIN = 8  # schools in hand that are worth a commit
 GATHER_MAX = 32  # schools in hand for which a worker waits for the lock
 
 
-def _groups(runs: list[Run]) -> list[list[dict]]:
+def _groups(runs: list[Run], workers: int = 1) -> list[list[dict]]:
     """The runs by local authority, largest first: a worker takes a whole LA at a time (it
     builds that LA's candidate indexes) and the next when it has room, so the workers stay
-    evenly loaded however the LAs differ in size."""
+    evenly loaded however the LAs differ in size. The last `workers` LAs are each cut in two
+    (two workers may then share one; see _shared): otherwise the worker that takes the last LA
+    finishes it alone while the others have nothing left."""
     by_la: dict[str, list[dict]] = {}
     for r in runs:
         by_la.setdefault(la_of(r.school), []).append(r.to_dict())
-    return sorted(by_la.values(), key=len, reverse=True)
+    groups = sorted(by_la.values(), key=len, reverse=True)
+    if workers < 2 or len(groups) <= workers:
+        return groups
+    head, tail = groups[:-workers], groups[-workers:]
+    for g in tail:
+        half = (len(g) + 1) // 2
+        head += [g[:half], g[half:]] if len(g) > 1 else [g]
+    return head
+
+
+def _shared(groups: list[list[dict]]) -> set[str]:
+    """The LAs whose schools are in more than one group."""
+    count: dict[str, int] = {}
+    for g in groups:
+        la = la_of(g[0]["school"])
+        count[la] = count.get(la, 0) + 1
+    return {la for la, n in count.items() if n > 1}
 
 
 async def run_spread(
@@ -77,7 +96,7 @@ async def run_spread(
             _Progress(r.run_id, r.school, on_progress)(
                 "connecting", message=f"run {r.run_id} started (schedule, {operator})"
             )
-        groups = _groups(runs)
+        groups = _groups(runs, processes)
         n = max(1, min(processes, len(groups)))
         ctx = multiprocessing.get_context(_start_method())
         results_queue, work = ctx.Queue(), ctx.Queue()
@@ -86,6 +105,10 @@ async def run_spread(
         for _ in range(n):
             work.put(None)  # no more work
         job = _Job(str(store.root), now, started, operator, max(1, max_schools // n))
+        # An LA two workers share: each must see the accounts the other creates there before it
+        # commits (the same new pupil at two of its schools on one day is created once). Each
+        # looks at the LA's usernames under the lock, against these, taken before any commit.
+        job.watch = {la: store.la_usernames(la) for la in _shared(groups)}
         workers = [
             ctx.Process(
                 target=_worker,
@@ -114,6 +137,7 @@ class _Job:
     ) -> None:
         self.root, self.now, self.started = root, now, started
         self.operator, self.max_schools = operator, max_schools
+        self.watch: dict[str, frozenset[str]] = {}
 
     def finished_at(self) -> str:
         return iso(self.now + timedelta(seconds=time.monotonic() - self.started))
@@ -215,7 +239,7 @@ class _Committer:
 
     def __init__(self, store: Store, job: _Job, pools: PoolCache, results_queue) -> None:
         self.store, self.job, self.pools, self.out = store, job, pools, results_queue
-        self.written = Written()
+        self.written = Written(job.watch)
         self.pending: list[Done] = []
         self.since = 0.0
 
