@@ -318,7 +318,9 @@ def test_the_last_local_authorities_are_cut_in_two_for_the_workers_to_share():
         ["302"],
     ]
     assert spread._shared(groups) == {"301", "302"}
-    assert len(spread._groups(runs, 3)) == 3  # no more LAs than workers: none cut
+    # no more LAs than workers: all cut (an estate of one LA still has every worker)
+    assert [len(g) for g in spread._groups(runs, 3)] == [2, 2, 2, 1, 1, 1]
+    assert [len(g) for g in spread._groups(runs[:4], 2)] == [2, 2]
 
 
 async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, monkeypatch):

@@ -50,16 +50,18 @@ GATHER_MAX = 32  # schools in hand for which a worker waits for the lock
 def _groups(runs: list[Run], workers: int = 1) -> list[list[dict]]:
     """The runs by local authority, largest first: a worker takes a whole LA at a time (it
     builds that LA's candidate indexes) and the next when it has room, so the workers stay
-    evenly loaded however the LAs differ in size. The last `workers` LAs are each cut in two
-    (two workers may then share one; see _shared): otherwise the worker that takes the last LA
-    finishes it alone while the others have nothing left."""
+    evenly loaded however the LAs differ in size. The last `workers` LAs (all of them when there
+    are no more) are each cut in two (two workers may then share one; see _shared): otherwise the
+    worker that takes the last LA finishes it alone while the others have nothing left, and an
+    estate of one LA would have one worker."""
     by_la: dict[str, list[dict]] = {}
     for r in runs:
         by_la.setdefault(la_of(r.school), []).append(r.to_dict())
     groups = sorted(by_la.values(), key=len, reverse=True)
-    if workers < 2 or len(groups) <= workers:
+    if workers < 2:
         return groups
-    head, tail = groups[:-workers], groups[-workers:]
+    cut = min(workers, len(groups))
+    head, tail = groups[: len(groups) - cut], groups[len(groups) - cut :]
     for g in tail:
         half = (len(g) + 1) // 2
         head += [g[:half], g[half:]] if len(g) > 1 else [g]
