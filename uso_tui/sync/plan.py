@@ -41,8 +41,9 @@ class Snapshot:
     """What the planner needs from the store, for one school and one report.
 
     `accounts`: every account whose file is this school's (its own, and those unallocated from
-    it); or `rows`, the same as stored (store.SchoolState.account_rows), which the plan reads as
-    they are, building Account objects only for those it changes. `pool(role)`: the local authority's accounts of that role (this school's included),
+    it); or `rows`, the same as stored (store.SchoolState.account_rows). The plan reads rows,
+    building Account objects only for those it changes (given accounts, it makes rows of them
+    first). `pool(role)`: the local authority's accounts of that role (this school's included),
     loaded only when a record needs matching; the index over them is built once per plan,
     lazily. `index` / `index_for(role)`: a prebuilt index instead, shared across the plans of a
     daily run (runner.PoolCache).
@@ -60,17 +61,9 @@ class Snapshot:
     def all_accounts(self) -> list[Account]:
         return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]
 
-
-# A linked account as the plan holds it: an Account, or its stored row (see Snapshot.rows).
-_Held = Account | dict[str, Any]
-
-
-def _account(x: _Held) -> Account:
-    return Account.from_row(x) if type(x) is dict else x  # type: ignore[return-value,arg-type]
-
-
-def _get(x: _Held, name: str, default: Any = None) -> Any:
-    return x.get(name, default) if type(x) is dict else getattr(x, name)  # type: ignore[union-attr]
+    def account_rows(self) -> list[dict[str, Any]]:
+        """The accounts as rows (an account's fields at their default may be left out)."""
+        return self.rows if self.rows is not None else orjson.loads(orjson.dumps(self.accounts))
 
 
 @dataclass
@@ -236,26 +229,20 @@ _EXTRA_KEYS = (
 _extra_of = operator.attrgetter(*_EXTRA_KEYS)
 
 
-def _holds(acc: _Held, rec: MisRecord) -> bool:
-    """Does the account (or its stored row) already hold what the record says (held_fields), as
-    on most days for most records? Answered without building the fields."""
-    if type(acc) is dict:  # forename, surname and dob have no default: always stored
-        forename, surname, dob = acc["forename"], acc["surname"], acc["dob"]
-        preferred, middle = acc.get("preferred_name", ""), acc.get("middle_names", "")
-        email, extra = acc.get("email", ""), acc.get("extra") or {}
-    else:
-        forename, surname, dob = acc.forename, acc.surname, acc.dob  # type: ignore[union-attr]
-        preferred, middle = acc.preferred_name, acc.middle_names  # type: ignore[union-attr]
-        email, extra = acc.email, acc.extra  # type: ignore[union-attr]
+def _holds(row: dict[str, Any], rec: MisRecord) -> bool:
+    """Does the account's row already hold what the record says (held_fields), as on most days
+    for most records? Answered without building the fields. (forename, surname and dob have no
+    default: always in a row.)"""
     if (
-        forename != (rec.forename or "")
-        or surname != (rec.surname or "")
-        or dob != rec.dob
-        or preferred != (rec.preferred_name or "")
-        or middle != (rec.middle_names or "")
-        or email != (rec.email or "")
+        row["forename"] != (rec.forename or "")
+        or row["surname"] != (rec.surname or "")
+        or row["dob"] != rec.dob
+        or row.get("preferred_name", "") != (rec.preferred_name or "")
+        or row.get("middle_names", "") != (rec.middle_names or "")
+        or row.get("email", "") != (rec.email or "")
     ):
         return False
+    extra = row.get("extra") or {}
     # extra holds exactly the record's other fields that are not None (compared in C: this
     # runs for nearly every record of every school every day)
     values = _extra_of(rec)
@@ -306,26 +293,20 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
     counts = p.counts
     counts["fetched"] = len(export.records)
 
-    linked: dict[str, _Held] = {}
+    linked: dict[str, dict[str, Any]] = {}  # MIS id -> its account's row
     unlinked_here: dict[tuple[str, str], list[Account]] = {}  # (surname, dob) -> accounts
-    unlinked: list[Account] = []
-    if snapshot.rows is not None:  # stored rows: fields at their default are left out
-        for r in snapshot.rows:
-            mis_id = r.get("mis_id")
-            if mis_id is not None:
-                if r.get("link_school") == dfe and r.get("link_report") == report:
-                    linked[mis_id] = r
-            elif r.get("school") == dfe and r.get("status", "active") == "active":
-                unlinked.append(Account.from_row(r))
-    else:
-        for a in snapshot.accounts:
-            if a.mis_id is not None:
-                if a.link_school == dfe and a.link_report == report:
-                    linked[a.mis_id] = a
-            elif a.school == dfe and a.status == "active":
-                unlinked.append(a)
-    for a in unlinked:
-        if a.role == role and a.dob:
+    for r in snapshot.account_rows():
+        mis_id = r.get("mis_id")
+        if mis_id is not None:
+            if r.get("link_school") == dfe and r.get("link_report") == report:
+                linked[mis_id] = r
+        elif (
+            r.get("school") == dfe
+            and r.get("status", "active") == "active"
+            and r["role"] == role
+            and r["dob"]
+        ):
+            a = Account.from_row(r)
             unlinked_here.setdefault((normalise(a.surname), a.dob), []).append(a)
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
 
@@ -355,7 +336,7 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
                 rec,
                 INVALID,
                 reason + ("; its account is left untouched" if acc else ""),
-                _get(acc, "username") if acc else None,
+                acc["username"] if acc else None,
             )
             continue
         if rec.leaving_date and rec.leaving_date <= today_s:
@@ -365,14 +346,14 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
                 rec,
                 LEAVER,
                 f"leaving date {rec.leaving_date}",
-                _get(acc, "username") if acc else None,
+                acc["username"] if acc else None,
             )
             continue
         present.add(rec.mis_id)
         acc = linked.get(rec.mis_id)
         if acc is not None:
             if rec.mis_id in cases_by_id:
-                withdraw(rec.mis_id, "withdrawn", f"linked to {_get(acc, 'username')}")
+                withdraw(rec.mis_id, "withdrawn", f"linked to {acc['username']}")
             _linked(p, rec, acc, dfe)
             continue
         if rec.enrolment_date and rec.enrolment_date > horizon:
@@ -438,25 +419,13 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
     return p
 
 
-def _linked(p: Plan, rec: MisRecord, stored: _Held, dfe: str) -> None:
-    if type(stored) is dict:  # the common case first: a stored row, linked and unchanged
-        if (
-            stored.get("status", "active") == "active"
-            and stored["school"] == dfe
-            and _holds(stored, rec)
-        ):
-            p.outcomes.append(
-                RecordOutcome(rec, UNCHANGED, "linked, no change", stored["username"])
-            )
-            p.counts[UNCHANGED] += 1
-            return
-        acc = Account.from_row(stored)
-    else:
-        acc = stored  # type: ignore[assignment]
-        if acc.status == "active" and acc.school == dfe and _holds(acc, rec):
-            p.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", acc.username))
-            p.counts[UNCHANGED] += 1
-            return
+def _linked(p: Plan, rec: MisRecord, row: dict[str, Any], dfe: str) -> None:
+    if row.get("status", "active") == "active" and row["school"] == dfe and _holds(row, rec):
+        # the common case, without building the account
+        p.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", row["username"]))
+        p.counts[UNCHANGED] += 1
+        return
+    acc = Account.from_row(row)
     held = held_fields(rec)
     changed = _changed_fields(acc, held)
     if acc.status != "active" or acc.school != dfe:
@@ -495,19 +464,20 @@ def _auto_link(p: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
 
 
 def _leavers(
-    p: Plan, linked: dict[str, _Held], present: set[str], dfe: str, settings: School, empty: bool
+    p: Plan,
+    linked: dict[str, dict[str, Any]],
+    present: set[str],
+    dfe: str,
+    settings: School,
+    empty: bool,
 ) -> None:
     """Rule 7 and the safety hold of rule 8."""
     active = [
         mis_id
-        for mis_id, a in linked.items()
-        if (
-            a.get("status", "active") == "active" and a.get("school") == dfe
-            if type(a) is dict
-            else a.status == "active" and a.school == dfe  # type: ignore[union-attr]
-        )
+        for mis_id, r in linked.items()
+        if r.get("status", "active") == "active" and r["school"] == dfe
     ]
-    going = [_account(linked[mis_id]) for mis_id in active if mis_id not in present]
+    going = [Account.from_row(linked[mis_id]) for mis_id in active if mis_id not in present]
     if not going:
         return
     n, total = len(going), len(active)
