@@ -106,11 +106,11 @@ async def run_spread(
             work.put(group)
         for _ in range(n):
             work.put(None)  # no more work
-        job = _Job(str(store.root), now, started, operator, max(1, max_schools // n))
         # An LA two workers share: each must see the accounts the other creates there before it
         # commits (the same new pupil at two of its schools on one day is created once). Each
         # looks at the LA's usernames under the lock, against these, taken before any commit.
-        job.watch = {la: store.la_usernames(la) for la in _shared(groups)}
+        watch = {la: store.la_usernames(la) for la in _shared(groups)}
+        job = _Job(str(store.root), now, started, operator, max(1, max_schools // n), watch)
         workers = [
             ctx.Process(
                 target=_worker,
@@ -135,11 +135,16 @@ class _Job:
     """What every worker of a run_due shares (sent to spawned workers: plain values only)."""
 
     def __init__(
-        self, root: str, now: datetime, started: float, operator: str, max_schools: int
+        self,
+        root: str,
+        now: datetime,
+        started: float,
+        operator: str,
+        max_schools: int,
+        watch: dict[str, frozenset[str]],
     ) -> None:
         self.root, self.now, self.started = root, now, started
-        self.operator, self.max_schools = operator, max_schools
-        self.watch: dict[str, frozenset[str]] = {}
+        self.operator, self.max_schools, self.watch = operator, max_schools, watch
 
     def finished_at(self) -> str:
         return iso(self.now + timedelta(seconds=time.monotonic() - self.started))
