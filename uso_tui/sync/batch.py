@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import gc
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 from uso_tui.domain.models import Account, Export, Run, School
@@ -86,13 +86,11 @@ class Done:
     def __init__(
         self,
         run: Run,
-        exports: dict[str, Export] | Callable[[], dict[str, Export]] | None,
+        exports: dict[str, Export] | None,
         error: str | None,
         emit: _Progress,
         pre: Preplanned | None = None,
     ) -> None:
-        # exports: a function making them when they are needed only if the school is planned
-        # again (a plan sent by a worker holds the records in its rows)
         self.run, self.exports, self.error, self.emit = run, exports, error, emit
         self.pre = pre
 

@@ -395,7 +395,7 @@ def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:
 def apply_in(
     txn: Transaction,
     run: Run,
-    exports: dict[str, Export] | Callable[[], dict[str, Export]],
+    exports: dict[str, Export],
     now: datetime,
     emit: _Progress,
     cancel: threading.Event | None,
@@ -406,8 +406,8 @@ def apply_in(
 ) -> tuple[Run, dict[str, Plan]]:
     """Stages all of a fetched run in `txn`, with plans for the school as the store holds it
     under the lock (a copy of `run` is returned with its outcome; the caller's stays as it was
-    if the transaction fails). `exports` may be a function making them: they are needed only
-    when the school is planned again here."""
+    if the transaction fails). `exports` are needed only when the school is planned again
+    here."""
     at = iso(now)
     run = dataclasses.replace(run, counts=dict(run.counts))
     school = txn.school(run.school)
@@ -420,8 +420,6 @@ def apply_in(
             emit.counts = empty_counts()
             emit.counts["fetched"] = run.counts["fetched"]
             emit("planning", message="the school changed while planning: planned again")
-        if callable(exports):
-            exports = exports()
         # Accounts staged earlier in this transaction are in no shared index yet: then the LA's
         # accounts are read through the transaction, which sees them.
         snap = snapshot_in(txn, run.school, None if touched else pools)
