@@ -101,6 +101,21 @@ def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
                     "username": o.username,
                 }
             )
+        for row in p.same_rows:  # recognised unchanged without being parsed (sync.seen)
+            r = row["record"]
+            out.append(
+                {
+                    "report": p.report,
+                    "mis_id": r["mis_id"],
+                    "forename": r["forename"],
+                    "surname": r["surname"],
+                    "preferred_name": r["preferred_name"],
+                    "dob": r["dob"],
+                    "outcome": row["outcome"],
+                    "reason": row["reason"],
+                    "username": row["username"],
+                }
+            )
         for c in p.changes:
             if c.kind == "unallocate":
                 a = c.after

@@ -3,6 +3,7 @@ they compare correctly as strings and cost nothing to store or load at 1.5 milli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -353,3 +354,14 @@ class Export:
     records: list[MisRecord]
     pages: int = 0
     repeated_ids: list[str] = field(default_factory=list)
+    # Fetched with a sieve (sync.seen): the records it recognised as unchanged, left unparsed
+    # (MIS id -> the raw record and the sieve's token for it), the raw record of each record
+    # parsed (by MIS id), and the parser, for a record of `same` that must be parsed after all.
+    same: dict[str, tuple[dict[str, Any], Any]] = field(default_factory=dict)
+    raw: dict[str, dict[str, Any]] | None = None
+    parse: Callable[[dict[str, Any]], MisRecord] | None = None
+
+    @property
+    def size(self) -> int:
+        """Every record fetched, parsed or not."""
+        return len(self.records) + len(self.same)

@@ -29,7 +29,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Export, MisRecord, School
 from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
-from uso_tui.iris.parse import PARSERS
+from uso_tui.iris.parse import PARSERS, record_id
 
 TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
@@ -40,6 +40,11 @@ IDLE_POOLS = 32  # per-school connection pools kept open while idle
 
 OnPage = Callable[[int, int | None, int], None]
 OnEvent = Callable[[str], None]
+# Asked before a raw record is parsed (MIS id, raw record): a token when the caller already
+# holds what the record says, so it is left unparsed (sync.seen), else None.
+Sieve = Callable[[str, dict[str, Any]], Any]
+# A raw record as fetched: (raw, its parse, None), or (raw, its MIS id, the sieve's token).
+_Item = tuple[dict[str, Any], Any, Any]
 
 
 @dataclass(slots=True)
@@ -176,15 +181,21 @@ class IrisClient:
         report: str,
         on_page: OnPage | None = None,
         on_event: OnEvent | None = None,
+        sieve: Sieve | None = None,
     ) -> Export:
-        """Every page of one report, parsed. Raises IrisError (nothing partial) on failure."""
+        """Every page of one report, parsed. Raises IrisError (nothing partial) on failure.
+
+        sieve: records it recognises are left unparsed (Export.same), and the raw record of
+        each parsed one is kept (Export.raw)."""
         if report not in REPORT_PATHS:
             raise IrisError(f"report {report!r} is not supported for IRIS", school=school.dfe)
         ctx = self._ctx(school, secret, on_event)
         async with self._using(ctx.base):
-            return await self._fetch(ctx, report, on_page)
+            return await self._fetch(ctx, report, on_page, sieve)
 
-    async def _fetch(self, ctx: _Ctx, report: str, on_page: OnPage | None) -> Export:
+    async def _fetch(
+        self, ctx: _Ctx, report: str, on_page: OnPage | None, sieve: Sieve | None = None
+    ) -> Export:
         school = ctx.school
         key = REPORT_KEYS[report]
         path = REPORT_PATHS[report]
@@ -195,9 +206,19 @@ class IrisClient:
         # Each page is parsed as it arrives: the work is spread out, so a console running a
         # fetch in its event loop never stalls for a whole report's parsing at once.
         parse = PARSERS[report]
-        pages: dict[int, list[tuple[dict[str, Any], MisRecord]]] = {
-            1: [(d, parse(d)) for d in first[key]]
-        }
+        rid = functools.partial(record_id, report)
+
+        def take(page: list[dict[str, Any]]) -> list[_Item]:
+            if sieve is None:
+                return [(d, parse(d), None) for d in page]
+            out: list[_Item] = []
+            for d in page:
+                mis_id = rid(d)
+                token = sieve(mis_id, d)
+                out.append((d, parse(d) if token is None else mis_id, token))
+            return out
+
+        pages: dict[int, list[_Item]] = {1: take(first[key])}
         done = 1
         so_far = len(first[key])
         if on_page:
@@ -206,7 +227,7 @@ class IrisClient:
         async def one(n: int) -> None:
             nonlocal done, so_far
             body = await self._page(ctx, path, key, n)
-            pages[n] = [(d, parse(d)) for d in body[key]]
+            pages[n] = take(body[key])
             done += 1
             so_far += len(body[key])
             if on_page:
@@ -242,7 +263,7 @@ class IrisClient:
             )
 
         raw = [r for n in sorted(pages) for r in pages[n]]
-        export = self._build_export(ctx, report, raw, len(pages))
+        export = self._build_export(ctx, report, raw, len(pages), sieve is not None)
         if total_count is not None and len(raw) != total_count:
             self.log.warning(
                 "%s: %s: received %d records, IRIS's totalCount said %d",
@@ -306,20 +327,22 @@ class IrisClient:
         return body
 
     def _build_export(
-        self, ctx: _Ctx, report: str, raw: list[tuple[dict[str, Any], MisRecord]], pages: int
+        self, ctx: _Ctx, report: str, raw: list[_Item], pages: int, sieved: bool = False
     ) -> Export:
-        seen: dict[str, list[dict[str, Any]]] = {}
-        records: list[MisRecord] = []
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        kept: list[_Item] = []
         repeated: list[str] = []
-        for item, rec in raw:
-            earlier = seen.setdefault(rec.mis_id, [])
-            if any(e == item for e in earlier):
+        for item in raw:
+            d, rec, token = item
+            mis_id = rec if token is not None else rec.mis_id  # type: ignore[union-attr]
+            earlier = by_id.setdefault(mis_id, [])  # type: ignore[arg-type]
+            if any(e == d for e in earlier):
                 # The same record twice (the data moved while IRIS was paging): keep it once.
-                if rec.mis_id not in repeated:
-                    repeated.append(rec.mis_id)
+                if mis_id not in repeated:
+                    repeated.append(mis_id)  # type: ignore[arg-type]
                 continue
-            earlier.append(item)
-            records.append(rec)
+            earlier.append(d)
+            kept.append(item)
         if repeated:
             shown = ", ".join(repeated[:10]) + (" ..." if len(repeated) > 10 else "")
             self.log.warning(
@@ -330,7 +353,30 @@ class IrisClient:
                 shown,
             )
             _event(ctx, f"{len(repeated)} record(s) repeated across pages, kept once")
-        return Export(report=report, records=records, pages=pages, repeated_ids=repeated)
+        if not sieved:
+            records = [rec for _, rec, _ in kept]
+            return Export(report=report, records=records, pages=pages, repeated_ids=repeated)  # type: ignore[arg-type]
+        parse = PARSERS[report]
+        parsed: list[MisRecord] = []
+        same: dict[str, tuple[dict[str, Any], Any]] = {}
+        raws: dict[str, dict[str, Any]] = {}
+        for d, rec, token in kept:
+            if token is not None:
+                if len(by_id[rec]) == 1:  # type: ignore[index]
+                    same[rec] = (d, token)  # type: ignore[index]
+                    continue
+                rec = parse(d)  # its id is sent for another record too: the planner says so
+            parsed.append(rec)  # type: ignore[arg-type]
+            raws[rec.mis_id] = d  # type: ignore[union-attr]
+        return Export(
+            report=report,
+            records=parsed,
+            pages=pages,
+            repeated_ids=repeated,
+            same=same,
+            raw=raws,
+            parse=parse,
+        )
 
     # ---- requests: token, retries, bounds ----
 

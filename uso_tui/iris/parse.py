@@ -176,3 +176,9 @@ def parse_employee(d: dict[str, Any]) -> MisRecord:
 
 
 PARSERS = {"students": parse_student, "staff": parse_employee}
+ID_KEYS = {"students": "schoolId", "staff": "id"}
+
+
+def record_id(report: str, d: dict[str, Any]) -> str:
+    """A raw record's MIS id, as its parse gives it, without parsing the rest."""
+    return _id(d.get(ID_KEYS[report]))

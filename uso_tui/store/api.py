@@ -114,6 +114,7 @@ class SchoolState:
     account_rows: list[dict[str, Any]]
     exclusions: list[Exclusion]
     open_cases: list[MatchCase]
+    seen: dict[str, dict[str, int]] = field(default_factory=dict)  # report -> fingerprints
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
     # (Transaction.adopt) instead of reading and parsing the file again.
@@ -183,6 +184,11 @@ class Transaction:
     def next_case_id(self, dfe: str) -> str: ...
     def put_case(self, case: MatchCase) -> None: ...
     def put_cases(self, cases: list[MatchCase]) -> None: ...
+
+    def put_seen(self, dfe: str, report: str, fps: dict[str, int]) -> None:
+        """Replaces the report's record fingerprints (sync.seen) in the school's file."""
+        ...
+
     def add_exclusion(
         self, dfe: str, forename: str, surname: str, dob: str | None, added_at: str
     ) -> Exclusion: ...

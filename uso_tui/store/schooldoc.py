@@ -1,6 +1,7 @@
 """One school's data file (schools/DFE/data.json) held in memory during a transaction.
 
-The file is a TinyDB database with the tables accounts, runs, cases, exclusions and meta. A
+The file is a TinyDB database with the tables accounts, runs, cases, exclusions, meta and (once a
+run has kept them) seen: each report's record fingerprints (sync.seen). A
 transaction loads it once, works on plain dicts, and writes it whole once at commit.
 """
 
@@ -64,6 +65,7 @@ class SchoolDoc:
         self.runs: dict[str, dict[str, Any]] = {}
         self.cases: dict[str, dict[str, Any]] = {}
         self.exclusions: dict[int, dict[str, Any]] = {}
+        self.seen: dict[str, dict[str, int]] = {}  # report -> MIS id -> fingerprint
         self.meta: dict[str, int] = empty_meta()
         # The version token of the file this was loaded from (None: new, or an older file with
         # none); each write gets a new one, so a reader can tell its copy is still current.
@@ -81,6 +83,7 @@ class SchoolDoc:
             doc.runs = {r["run_id"]: r for r in table_rows(data, "runs")}
             doc.cases = {c["case_id"]: c for c in table_rows(data, "cases")}
             doc.exclusions = {e["id"]: e for e in table_rows(data, "exclusions")}
+            doc.seen = {r["report"]: r["fps"] for r in table_rows(data, "seen")}
             meta = table_rows(data, "meta")
             if meta:
                 doc.meta.update(meta[0])
@@ -101,15 +104,18 @@ class SchoolDoc:
     def dump(self) -> bytes:
         """The file's new version (meta first: its version token is read from the head)."""
         runs = sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]))
-        return encode(
-            {
-                "meta": meta_table(new_token(), **self.meta),
-                "accounts": as_table(list(self.accounts.values())),
-                "runs": as_table(runs),
-                "cases": as_table(self.cases_in_order()),
-                "exclusions": as_table(self.exclusions_in_order()),
-            }
-        )
+        tables = {
+            "meta": meta_table(new_token(), **self.meta),
+            "accounts": as_table(list(self.accounts.values())),
+            "runs": as_table(runs),
+            "cases": as_table(self.cases_in_order()),
+            "exclusions": as_table(self.exclusions_in_order()),
+        }
+        if self.seen:
+            tables["seen"] = as_table(
+                [{"report": k, "fps": v} for k, v in sorted(self.seen.items())]
+            )
+        return encode(tables)
 
     def settle_running(self, running: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The directory's running runs that are still running: a dead process's run is recorded

@@ -226,6 +226,7 @@ class TinyStore(Store):
                 account_rows=list(doc.accounts.values()),
                 exclusions=build(Exclusion, doc.exclusions_in_order()),
                 open_cases=build(MatchCase, doc.cases_in_order("open")),
+                seen=doc.seen,
                 _parsed=doc,
             )
 

@@ -385,6 +385,13 @@ class TinyTransaction(Transaction):
             doc.cases[d["case_id"]] = d
             doc.dirty = True
 
+    def put_seen(self, dfe: str, report: str, fps: dict[str, int]) -> None:
+        self._check_open()
+        doc = self._doc(dfe)
+        if doc.seen.get(report) != fps:
+            doc.seen = {**doc.seen, report: fps}  # replaced, not edited: see adopt
+            doc.dirty = True
+
     def add_exclusion(
         self, dfe: str, forename: str, surname: str, dob: str | None, added_at: str
     ) -> Exclusion:

@@ -106,6 +106,8 @@ def apply_plan(
             event(txn, at, dfe, "create", username, *account_diff(None, acc), run_id=run.run_id)
         )
     txn.put_accounts(accounts)
+    if p.seen is not None:  # with the accounts they describe: both or neither are written
+        txn.put_seen(dfe, p.report, p.seen)
     if touched is not None:
         touched.extend(accounts)
 

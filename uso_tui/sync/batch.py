@@ -25,6 +25,7 @@ from uso_tui.sync.runner import (
     apply_in,
     final_in,
     preplan,
+    sieves_for,
 )
 
 CLAIM_BATCH = 32
@@ -121,13 +122,17 @@ async def fetch_and_plan(
         async with sem:
             emit("connecting", message=f"run {run.run_id} started (schedule, {operator})")
             secret = await call(store.secret, run.school)
-            exports = await _fetch_all(client, school, secret, run.reports, emit, None)
-        run.counts["fetched"] = sum(len(e.records) for e in exports.values())
+            # read before the fetch: its fingerprints let the client leave unchanged records
+            # unparsed, and the plans are made from this same read
+            state = await call(store.school_state, run.school)
+            sieves = sieves_for(state, run.reports)
+            exports = await _fetch_all(client, school, secret, run.reports, emit, None, sieves)
+        run.counts["fetched"] = sum(e.size for e in exports.values())
         emit.counts["fetched"] = run.counts["fetched"]
     except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
         return Done(run, None, _error_line(exc), emit)
     try:
-        pre = await call(preplan, store, run.school, exports, now, emit, pools, school)
+        pre = await call(preplan, store, run.school, exports, now, emit, pools, school, state)
     except Exception:  # noqa: BLE001 - planned again under the lock, where it is reported
         pre = None
     return Done(run, exports, None, emit, pre)

@@ -27,6 +27,7 @@ from uso_tui.domain.models import (
 from uso_tui.domain.names import normalise
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.sync.matching import CandidateIndex
+from uso_tui.sync.seen import canon, fingerprint, record_dict
 
 OLDEST_DOB = "1900-01-01"
 
@@ -121,6 +122,12 @@ class Plan:
     hold_reason: str | None = None
     counts: dict[str, int] = field(default_factory=empty_counts)
     candidates_searched: int = 0
+    # Records the sieve recognised as unchanged (sync.seen): their processed-file rows, not in
+    # `outcomes` (they were never parsed); the processed file lists them after the others.
+    same_rows: list[dict[str, Any]] = field(default_factory=list)
+    # The report's fingerprints after this plan (MIS id -> fingerprint), when the export kept
+    # its raw records (None: the stored ones are left as they are)
+    seen: dict[str, int] | None = None
     _rows_json: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -132,7 +139,11 @@ class Plan:
         runner makes it while planning, outside the store's lock). orjson writes the records'
         fields in C: a fifth of the time of a loop over them."""
         if self._rows_json is None:
-            self._rows_json = orjson.dumps(self.outcomes)
+            body = orjson.dumps(self.outcomes)
+            if self.same_rows:
+                more = orjson.dumps(self.same_rows)
+                body = more if body == b"[]" else body[:-1] + b"," + more[1:]
+            self._rows_json = body
         return self._rows_json
 
     def summary_lines(self) -> list[str]:
@@ -284,7 +295,7 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
     today_s = today.isoformat()
     p = Plan(school=dfe, report=report, role=role, today=today_s)
     counts = p.counts
-    counts["fetched"] = len(export.records)
+    counts["fetched"] = export.size
 
     linked: dict[str, dict[str, Any]] = {}  # MIS id -> its account's row
     unlinked_here: dict[tuple[str, str], list[Account]] = {}  # (surname, dob) -> accounts
@@ -304,7 +315,9 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
 
     dup = Counter(r.mis_id for r in export.records)
+    dup.update(export.same.keys())
     present: set[str] = set()
+    records = _unparsed(p, export, linked, cases_by_id, dup, present, today_s)
     horizon = (today + timedelta(days=max(0, settings.create_before_start_days))).isoformat()
     index: CandidateIndex | None = snapshot.index
     pending: list[tuple[MisRecord, list[Account]]] = []  # auto-link targets, settled below
@@ -319,7 +332,7 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
         if case is not None:
             p.case_changes.append(CaseChange(case, decision, reason))
 
-    for rec in export.records:
+    for rec in records:
         reason = _invalid_reason(rec, today_s, dup)
         if reason:
             if rec.mis_id:
@@ -408,8 +421,75 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
         if mis_id not in present:
             withdraw(mis_id, "withdrawn", "record no longer in the export")
 
-    _leavers(p, linked, present, dfe, settings, empty=not export.records)
+    _leavers(p, linked, present, dfe, settings, empty=not export.size)
+    if export.raw is not None:
+        _fingerprints(p, export)
     return p
+
+
+def _unparsed(
+    p: Plan,
+    export: Export,
+    linked: dict[str, dict[str, Any]],
+    cases_by_id: dict[str | None, MatchCase],
+    dup: Counter[str],
+    present: set[str],
+    today_s: str,
+) -> list[MisRecord]:
+    """The records the sieve left unparsed that are still unchanged for this snapshot (its row
+    is the one the sieve checked, active at the school, no case open for the record): each
+    gets its outcome here. The others are parsed and returned with the parsed records, to be
+    planned as usual."""
+    if not export.same:
+        return export.records
+    dfe, report = p.school, p.report
+    records = list(export.records)
+    for mis_id, (raw, (checked, fp)) in export.same.items():
+        row = linked.get(mis_id)
+        if (
+            row is checked
+            and dup[mis_id] == 1
+            and mis_id not in cases_by_id
+            and row.get("status", "active") == "active"
+            and row["school"] == dfe
+            and OLDEST_DOB <= row["dob"] <= today_s
+        ):
+            present.add(mis_id)
+            p.same_rows.append(
+                {
+                    "record": record_dict(report, mis_id, row),
+                    "outcome": UNCHANGED,
+                    "reason": "linked, no change",
+                    "username": row["username"],
+                }
+            )
+            p.counts[UNCHANGED] += 1
+            if p.seen is None:
+                p.seen = {}
+            p.seen[mis_id] = fp
+        else:
+            assert export.parse is not None
+            records.append(export.parse(raw))
+    return records
+
+
+# Outcomes after which the account holds exactly what the record says.
+_HELD_AFTER = frozenset((UNCHANGED, UPDATED, RESTORED, AUTO_LINKED, CREATED))
+
+
+def _fingerprints(p: Plan, export: Export) -> None:
+    """The report's fingerprints after this plan: those the sieve recognised, and those of the
+    records whose account will hold what they say, unless a leaving date lets their outcome
+    change while their raw JSON stays the same."""
+    seen = p.seen if p.seen is not None else {}
+    raw = export.raw or {}
+    for o in p.outcomes:
+        rec = o.record
+        if o.outcome in _HELD_AFTER and rec.leaving_date is None:
+            d = raw.get(rec.mis_id) or export.same.get(rec.mis_id, (None,))[0]
+            if d is not None:
+                seen[rec.mis_id] = fingerprint(d, canon(held_fields(rec)))
+    p.seen = seen
 
 
 def _linked(p: Plan, rec: MisRecord, row: dict[str, Any], dfe: str) -> None:

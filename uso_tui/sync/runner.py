@@ -27,6 +27,7 @@ from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import Progress
 from uso_tui.sync.plan import Plan, Snapshot, plan
 from uso_tui.sync.pools import PoolCache
+from uso_tui.sync.seen import Sieve
 
 OnProgress = Callable[[Progress], None]
 
@@ -104,6 +105,7 @@ async def _fetch_all(
     reports: list[str],
     emit: _Progress,
     cancel: threading.Event | None,
+    sieves: dict[str, Sieve] | None = None,
 ) -> dict[str, Export]:
     async def one(report: str) -> tuple[str, Export]:
         def on_page(done: int, total: int | None, records: int) -> None:
@@ -113,7 +115,10 @@ async def _fetch_all(
             emit("fetching", report, message=message)
 
         emit("fetching", report)
-        exp = await client.fetch_report(school, secret, report, on_page=on_page, on_event=on_event)
+        sieve = sieves.get(report) if sieves else None
+        exp = await client.fetch_report(
+            school, secret, report, on_page=on_page, on_event=on_event, sieve=sieve
+        )
         return report, exp
 
     task = asyncio.ensure_future(asyncio.gather(*(one(r) for r in reports)))
@@ -173,10 +178,15 @@ async def run_school(
         from uso_tui.iris.client import IrisClient  # noqa: PLC0415
 
         client = IrisClient(allowed_hosts=store.allowed_mis_hosts())
+    state: SchoolState | None = None
     try:
         try:
             secret = store.secret(dfe)
-            exports = await _fetch_all(client, school, secret, reports, emit, cancel)
+            sieves = None
+            if not dry_run:  # a dry run lists every record's outcome: all are parsed
+                state = await asyncio.to_thread(store.school_state, dfe)
+                sieves = sieves_for(state, reports)
+            exports = await _fetch_all(client, school, secret, reports, emit, cancel, sieves)
         except Cancelled:
             return await _end(
                 store, run, "cancelled", "cancelled before the apply", emit, finished_at(), dry_run
@@ -192,14 +202,14 @@ async def run_school(
             store, run, "cancelled", "cancelled before the apply", emit, finished_at(), dry_run
         )
     for r, exp in exports.items():
-        run.counts["fetched"] += len(exp.records)
+        run.counts["fetched"] += exp.size
         emit(
             "fetching",
             r,
             pages_done=exp.pages,
             pages_total=exp.pages,
-            records_done=len(exp.records),
-            records_total=len(exp.records),
+            records_done=exp.size,
+            records_total=exp.size,
         )
     emit.counts["fetched"] = run.counts["fetched"]
     try:
@@ -210,7 +220,7 @@ async def run_school(
             _add_counts(run, plans)
             emit(run.status if run.status == "held" else "done", message="dry run: nothing written")
             return RunResult(run, list(plans.values())[-1] if plans else None, plans)
-        pre = await asyncio.to_thread(preplan, store, dfe, exports, now, emit, pools, school)
+        pre = await asyncio.to_thread(preplan, store, dfe, exports, now, emit, pools, school, state)
         if cancel is not None and cancel.is_set():
             raise Cancelled
         run, plans = await asyncio.to_thread(
@@ -286,13 +296,13 @@ def _plan_reports(
 ) -> dict[str, Plan]:
     plans: dict[str, Plan] = {}
     for report, exp in exports.items():
-        emit("planning", report, records_done=0, records_total=len(exp.records))
+        emit("planning", report, records_done=0, records_total=exp.size)
         p = plan(exp, snap, now.date(), school)
         plans[report] = p
         for k, v in p.counts.items():
             if k != "fetched":
                 emit.counts[k] += v
-        emit("planning", report, records_done=len(exp.records), records_total=len(exp.records))
+        emit("planning", report, records_done=exp.size, records_total=exp.size)
         if p.new_cases:
             emit("planning", report, message=f"{len(p.new_cases)} record(s) queued for matching")
         if p.is_held:
@@ -375,13 +385,22 @@ def preplan(
     emit: _Progress,
     pools: PoolCache | None,
     school: School | None = None,
+    state: SchoolState | None = None,
 ) -> Preplanned:
-    state = store.school_state(dfe)  # one read of the school's file: one version of it
+    """Plans from `state` (the read the exports' sieves used), else from a read of the school
+    now: one read of the school's file, one version of it."""
+    if state is None:
+        state = store.school_state(dfe)
     school = school or store.school(dfe)  # its settings are checked again under the lock
     plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, emit)
     for p in plans.values():
         p.rows_json()  # the processed file's rows, made here rather than under the lock
     return Preplanned(state.version, _settings_key(school), plans, state)
+
+
+def sieves_for(state: SchoolState, reports: list[str]) -> dict[str, Sieve]:
+    """A sieve per report, over the state the plans will be made from."""
+    return {r: Sieve(state.dfe, r, state.account_rows, state.seen.get(r, {})) for r in reports}
 
 
 def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:

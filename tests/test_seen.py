@@ -1,0 +1,277 @@
+"""Unchanged records recognised without being parsed (sync.seen): the same outcome, accounts and
+processed file as parsing everything, and never trusted once the account or the rules differ."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from datetime import datetime, timedelta
+
+import orjson
+import pytest
+from test_sync_support import DFE, HOST, Env, NoSleep, iris_student, settings
+
+from uso_tui.domain.models import Export, MatchCase, MisRecord, School
+from uso_tui.iris.client import IrisClient
+from uso_tui.iris.datagen import ChurnRates, advance, generate_estate
+from uso_tui.iris.parse import PARSERS, parse_student
+from uso_tui.iris.simulator import Simulator
+from uso_tui.store import open_store
+from uso_tui.sync import runner
+from uso_tui.sync.plan import Snapshot, account_from_record, plan, unallocated
+from uso_tui.sync.runner import run_school
+from uso_tui.sync.seen import Sieve, canon, fingerprint, record_dict
+
+NOW = datetime(2026, 3, 10, 9, 30, 0)
+AMY = iris_student("1", "Amy", "Jones", "2015-04-02", yearGroup=5, formGroup="5B")
+BOB = iris_student("2", "Bob", "Smith", "2014-07-11T00:00:00")
+CAT = iris_student("3", "Cat", "Brown", "2016-01-20", preferredName="Kitty")
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    return Env(tmp_path / "store")
+
+
+async def sync(env: Env, now: datetime = NOW, **kw):
+    async with env.client() as client:
+        return await run_school(
+            env.store, DFE, now=now, client=client, trigger="cli", operator="alice", **kw
+        )
+
+
+@pytest.fixture
+def parsed(monkeypatch) -> list[str]:
+    """The MIS ids of the student records the client parses."""
+    seen: list[str] = []
+
+    def counting(d):
+        rec = parse_student(d)
+        seen.append(rec.mis_id)
+        return rec
+
+    monkeypatch.setitem(PARSERS, "students", counting)
+    return seen
+
+
+def outcomes(run_id: str, env: Env) -> dict[str, tuple[str, str | None]]:
+    pf = env.store.processed_file(run_id)
+    return {r["record"]["mis_id"]: (r["outcome"], r["username"]) for r in pf.records}
+
+
+async def test_unchanged_records_are_not_parsed_and_keep_their_processed_rows(env, parsed):
+    env.add_school(students=[AMY, BOB, CAT])
+    first = await sync(env)
+    assert sorted(parsed) == ["1", "2", "3"]
+    assert set(env.store.school_state(DFE).seen["students"]) == {"1", "2", "3"}
+
+    parsed.clear()
+    env.set_students(DFE, [AMY, {**BOB, "surname": "Smith-Jones"}, CAT])
+    second = await sync(env, NOW + timedelta(days=1))
+    assert parsed == ["2"]  # only the changed record
+    assert second.run.counts["fetched"] == 3
+    assert second.run.counts["unchanged"] == 2 and second.run.counts["updated"] == 1
+    assert [r["record"]["mis_id"] for r in second.plan.same_rows] == ["1", "3"]
+    # the processed file holds the records exactly as parsing them gives
+    rows1 = {r["record"]["mis_id"]: r for r in env.store.processed_file(first.run.run_id).records}
+    rows2 = {r["record"]["mis_id"]: r for r in env.store.processed_file(second.run.run_id).records}
+    for mis_id in ("1", "3"):
+        assert rows2[mis_id]["record"] == rows1[mis_id]["record"]
+        assert rows2[mis_id]["outcome"] == "unchanged"
+        assert rows2[mis_id]["username"] == rows1[mis_id]["username"]
+    assert rows2["2"]["record"]["surname"] == "Smith-Jones"
+
+    parsed.clear()
+    third = await sync(env, NOW + timedelta(days=2))
+    assert parsed == [] and third.run.counts["unchanged"] == 3  # Bob's new fingerprint kept
+
+
+async def test_an_account_changed_since_is_planned_from_its_parsed_record(env, parsed):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    amy = env.store.account("ajones.204")
+    with env.store.transaction("bob-at-the-desk") as txn:
+        txn.put_accounts([dataclasses.replace(amy, surname="Jonas")])
+    parsed.clear()
+    res = await sync(env, NOW + timedelta(days=1))
+    assert parsed == ["1"]
+    assert res.run.counts["updated"] == 1
+    assert env.store.account("ajones.204").surname == "Jones"  # the MIS wins again
+
+
+async def test_an_unallocated_account_whose_record_is_unchanged_is_restored(env, parsed):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    amy = env.store.account("ajones.204")
+    with env.store.transaction("alice") as txn:  # as a run that found Amy absent would have
+        txn.put_accounts([unallocated(amy, DFE)])
+    parsed.clear()
+    res = await sync(env, NOW + timedelta(days=1))
+    assert parsed == ["1"]  # recognised, but its account is not active here: parsed
+    assert res.run.counts["restored"] == 1
+    assert env.store.account("ajones.204").status == "active"
+
+
+async def test_a_record_with_a_leaving_date_keeps_no_fingerprint(env, parsed):
+    dated = {**BOB, "leavingDate": "2026-03-12T00:00:00"}
+    env.add_school(students=[AMY, dated])
+    await sync(env)
+    assert set(env.store.school_state(DFE).seen["students"]) == {"1"}
+    parsed.clear()
+    res = await sync(env, datetime(2026, 3, 12, 9, 0))  # the same raw record, now a leaver
+    assert parsed == ["2"]
+    assert outcomes(res.run.run_id, env)["2"][0] == "leaver"
+
+
+async def test_fingerprints_of_another_parser_version_are_not_recognised(env, parsed, monkeypatch):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    monkeypatch.setattr("uso_tui.sync.seen.VERSION", b"uso-seen-next\0")
+    parsed.clear()
+    res = await sync(env, NOW + timedelta(days=1))
+    assert sorted(parsed) == ["1", "2"] and res.run.counts["unchanged"] == 2
+
+
+async def test_a_dry_run_parses_and_lists_every_record(env, parsed):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    parsed.clear()
+    res = await sync(env, NOW + timedelta(days=1), dry_run=True)
+    assert sorted(parsed) == ["1", "2"]
+    assert len(res.plan.outcomes) == 2 and res.plan.same_rows == []
+
+
+# ---- the planner given recognised records ----
+
+
+def _stored(rec: MisRecord, username: str) -> dict:
+    """An account row as the store keeps it (fields at their default left out)."""
+    row = orjson.loads(orjson.dumps(account_from_record(rec, DFE, username)))
+    return {k: v for k, v in row.items() if v not in (None, "", [], {})}
+
+
+def _recognised(raw: dict, row: dict) -> Export:
+    fps = {row["mis_id"]: fingerprint(raw, canon(row))}
+    sieve = Sieve(DFE, "students", [row], fps)
+    token = sieve(row["mis_id"], raw)
+    assert token is not None
+    return Export(
+        report="students",
+        records=[],
+        pages=1,
+        same={row["mis_id"]: (raw, token)},
+        raw={},
+        parse=parse_student,
+    )
+
+
+def test_a_recognised_record_is_unchanged_only_against_the_row_it_was_checked_with():
+    row = _stored(parse_student(AMY), "ajones.204")
+    exp = _recognised(AMY, row)
+    today = NOW.date()
+    p = plan(exp, Snapshot(school=DFE, rows=[row]), today, settings())
+    assert p.outcomes == [] and p.counts["unchanged"] == 1 and len(p.same_rows) == 1
+    # a snapshot read again (another row object, even if equal): parsed and planned as usual
+    p = plan(exp, Snapshot(school=DFE, rows=[dict(row)]), today, settings())
+    assert p.same_rows == [] and [o.outcome for o in p.outcomes] == ["unchanged"]
+    assert p.seen == {"1": fingerprint(AMY, canon(row))}
+
+
+def test_a_recognised_record_with_an_open_case_is_planned_as_usual():
+    row = _stored(parse_student(AMY), "ajones.204")
+    exp = _recognised(AMY, row)
+    case = MatchCase(
+        case_id="204-3210-c1",
+        school=DFE,
+        report="students",
+        role="pupil",
+        record=parse_student(AMY).to_dict(),
+        candidates=[],
+        run_id="r",
+        opened_at="2026-03-01T00:00:00",
+    )
+    p = plan(exp, Snapshot(school=DFE, rows=[row], open_cases=[case]), NOW.date(), settings())
+    assert p.same_rows == [] and [c.decision for c in p.case_changes] == ["withdrawn"]
+
+
+def test_record_dict_is_the_parse_of_the_record_an_account_holds():
+    estate = generate_estate(5, 4, 1, today=NOW.date(), size=120)
+    sim = Simulator.from_estate(estate)
+    checked = 0
+    for school in sim.schools:
+        for report in ("students", "staff"):
+            for raw in school.records(report):
+                rec = PARSERS[report](raw)
+                if rec.leaving_date or not rec.dob or not rec.forename or not rec.surname:
+                    continue
+                row = _stored(rec, "x.204")
+                got = record_dict(report, rec.mis_id, row)
+                assert orjson.dumps(got) == orjson.dumps(rec)  # same keys, order and values
+                checked += 1
+    assert checked > 300
+
+
+# ---- many days of churn: the same store as parsing every record ----
+
+
+@contextlib.contextmanager
+def no_sieves(monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(runner, "sieves_for", lambda state, reports: None)
+        yield
+
+
+def _school_view(store, dfe: str, run_id: str) -> tuple:
+    accounts = sorted((a.to_dict() for a in store.school_accounts(dfe)), key=str)
+    pf = store.processed_file(run_id)
+    rows = sorted(orjson.dumps(r) for r in pf.records)
+    cases = sorted(
+        (c.record["mis_id"], c.status, [x["username"] for x in c.candidates])
+        for c in store.cases(dfe, status=None)
+    )
+    return accounts, rows, cases, pf.counts
+
+
+async def test_days_of_churn_give_the_same_store_with_and_without_fingerprints(
+    tmp_path, monkeypatch
+):
+    estate = generate_estate(9, 3, 1, today=NOW.date(), size=90)
+    sim = Simulator.from_estate(estate)
+    stores = {k: open_store(tmp_path / k) for k in ("sieved", "parsed")}
+    for store in stores.values():
+        store.set_allowed_mis_hosts([HOST])
+        with store.transaction("tester") as txn:
+            for s in estate.schools:
+                txn.add_school(
+                    School(
+                        dfe=s.dfe,
+                        name=s.name,
+                        mis=s.mis,
+                        url=f"http://{HOST.split(':')[0]}/{s.dfe}",
+                        client_id=s.client_id,
+                        reports=["students", "staff"],
+                        hold_min=100_000,  # a big day of churn, applied
+                    ),
+                    s.secret,
+                )
+    rates = ChurnRates().scaled(15)
+    recognised = 0
+    for day in range(4):
+        now = datetime.combine(estate.today, datetime.min.time()).replace(hour=9)
+        async with IrisClient(
+            allowed_hosts=frozenset({HOST}), transport=sim.transport(), sleep=NoSleep()
+        ) as client:
+            for s in estate.schools:
+                kw = dict(now=now, client=client, trigger="cli", operator="alice")
+                a = await run_school(stores["sieved"], s.dfe, **kw)
+                with no_sieves(monkeypatch):
+                    b = await run_school(stores["parsed"], s.dfe, **kw)
+                assert a.run.status == b.run.status == "succeeded"
+                recognised += sum(len(p.same_rows) for p in a.plans.values())
+                assert sum(len(p.same_rows) for p in b.plans.values()) == 0
+                assert _school_view(stores["sieved"], s.dfe, a.run.run_id) == _school_view(
+                    stores["parsed"], s.dfe, b.run.run_id
+                ), f"day {day}, school {s.dfe}"
+        advance(sim.estate, days=1, rates=rates)
+        sim.refresh()
+    assert recognised > 500
