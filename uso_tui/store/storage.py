@@ -113,6 +113,13 @@ def table_rows(data: dict[str, Any] | None, table: str) -> list[dict[str, Any]]:
     return [docs[k] for k in sorted(docs, key=int)]
 
 
+_ids: list[str] = []  # "1", "2", ...: making the id strings was most of as_table's time
+
+
 def as_table(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """A TinyDB table from a list of documents (ids 1..N in list order)."""
-    return {str(i): row for i, row in enumerate(rows, 1)}
+    global _ids
+    ids = _ids
+    if len(rows) > len(ids):  # made whole and swapped in: safe with threads
+        ids = _ids = [str(i) for i in range(1, 2 * len(rows) + 1)]
+    return dict(zip(ids, rows, strict=False))  # ids may be longer

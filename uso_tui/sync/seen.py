@@ -75,32 +75,34 @@ class Sieve:
         return (row, fp) if fingerprint(raw, canon(row)) == fp else None
 
 
+# MisRecord's fields in order, all None: the start of every record_dict.
+_RECORD_TEMPLATE: dict[str, Any] = dict.fromkeys(
+    (
+        "report", "mis_id", "forename", "surname", "preferred_name", "middle_names", "dob",
+        "dob_raw", "enrolment_date", "leaving_date", "email", "person_guid", "gender",
+        "year_group", "form_group", "upn", "title", "initials", "system_status", "is_teaching",
+    )
+)  # fmt: skip
+
+
 def record_dict(report: str, mis_id: str, row: dict[str, Any]) -> dict[str, Any]:
     """The record an unchanged account was written from, as MisRecord.to_dict gives it (the
     processed file's row): the account holds every field of a record without a leaving date
-    and with a valid date of birth (None in a record is "" in the account)."""
+    and with a valid date of birth ("" in the account is None in the record; extra's keys are
+    the record's field names)."""
+    d = _RECORD_TEMPLATE.copy()  # the key order of the processed file's rows
+    d["report"] = report
+    d["mis_id"] = mis_id
+    d["forename"] = row["forename"] or None
+    d["surname"] = row["surname"] or None
+    d["dob"] = row["dob"]
     g = row.get
-    e = g("extra") or {}
-    x = e.get
-    return {
-        "report": report,
-        "mis_id": mis_id,
-        "forename": row["forename"] or None,
-        "surname": row["surname"] or None,
-        "preferred_name": g("preferred_name") or None,
-        "middle_names": g("middle_names") or None,
-        "dob": row["dob"],
-        "dob_raw": None,
-        "enrolment_date": x("enrolment_date"),
-        "leaving_date": None,
-        "email": g("email") or None,
-        "person_guid": x("person_guid"),
-        "gender": x("gender"),
-        "year_group": x("year_group"),
-        "form_group": x("form_group"),
-        "upn": x("upn"),
-        "title": x("title"),
-        "initials": x("initials"),
-        "system_status": x("system_status"),
-        "is_teaching": x("is_teaching"),
-    }
+    if v := g("preferred_name"):
+        d["preferred_name"] = v
+    if v := g("middle_names"):
+        d["middle_names"] = v
+    if v := g("email"):
+        d["email"] = v
+    if extra := g("extra"):
+        d.update(extra)
+    return d
