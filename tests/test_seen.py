@@ -11,7 +11,7 @@ import orjson
 import pytest
 from test_sync_support import DFE, HOST, Env, NoSleep, iris_student, settings
 
-from uso_tui.domain.models import Export, MatchCase, MisRecord, School
+from uso_tui.domain.models import PROCESSED_COLUMNS, Export, MatchCase, MisRecord, School
 from uso_tui.iris.client import IrisClient
 from uso_tui.iris.datagen import ChurnRates, advance, generate_estate
 from uso_tui.iris.parse import PARSERS, parse_student
@@ -20,7 +20,7 @@ from uso_tui.store import open_store
 from uso_tui.sync import runner
 from uso_tui.sync.plan import Snapshot, account_from_record, plan, unallocated
 from uso_tui.sync.runner import run_school
-from uso_tui.sync.seen import Sieve, canon, fingerprint, record_dict
+from uso_tui.sync.seen import Sieve, canon, fingerprint, record_row
 
 NOW = datetime(2026, 3, 10, 9, 30, 0)
 AMY = iris_student("1", "Amy", "Jones", "2015-04-02", yearGroup=5, formGroup="5B")
@@ -71,7 +71,7 @@ async def test_unchanged_records_are_not_parsed_and_keep_their_processed_rows(en
     assert parsed == ["2"]  # only the changed record
     assert second.run.counts["fetched"] == 3
     assert second.run.counts["unchanged"] == 2 and second.run.counts["updated"] == 1
-    assert [r["record"]["mis_id"] for r in second.plan.same_rows] == ["1", "3"]
+    assert [r[1] for r in second.plan.same_rows] == ["1", "3"]  # (report, mis_id, ...)
     # the processed file holds the records exactly as parsing them gives
     rows1 = {r["record"]["mis_id"]: r for r in env.store.processed_file(first.run.run_id).records}
     rows2 = {r["record"]["mis_id"]: r for r in env.store.processed_file(second.run.run_id).records}
@@ -194,7 +194,7 @@ def test_a_recognised_record_with_an_open_case_is_planned_as_usual():
     assert p.same_rows == [] and [c.decision for c in p.case_changes] == ["withdrawn"]
 
 
-def test_record_dict_is_the_parse_of_the_record_an_account_holds():
+def test_record_row_is_the_parse_of_the_record_an_account_holds():
     estate = generate_estate(5, 4, 1, today=NOW.date(), size=120)
     sim = Simulator.from_estate(estate)
     checked = 0
@@ -205,8 +205,10 @@ def test_record_dict_is_the_parse_of_the_record_an_account_holds():
                 if rec.leaving_date or not rec.dob or not rec.forename or not rec.surname:
                     continue
                 row = _stored(rec, "x.204")
-                got = record_dict(report, rec.mis_id, row)
-                assert orjson.dumps(got) == orjson.dumps(rec)  # same keys, order and values
+                got = record_row(report, rec.mis_id, row, "unchanged", "why", "x.204")
+                want = (*(getattr(rec, k) for k in PROCESSED_COLUMNS[:-3]), "unchanged", "why")
+                assert got == (*want, "x.204")
+                assert len(got) == len(PROCESSED_COLUMNS)
                 checked += 1
     assert checked > 300
 

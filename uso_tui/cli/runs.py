@@ -17,7 +17,7 @@ from typing import Any
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import counts_line, emit_json, person, plain, table
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.domain.models import Run
+from uso_tui.domain.models import PROCESSED_COLUMNS, Run
 from uso_tui.domain.schools import REPORTS, check_dfe
 from uso_tui.sync.events import Progress
 
@@ -102,18 +102,15 @@ def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
                 }
             )
         for row in p.same_rows:  # recognised unchanged without being parsed (sync.seen)
-            r = row["record"]
+            r = dict(zip(PROCESSED_COLUMNS, row, strict=True))
             out.append(
                 {
                     "report": p.report,
-                    "mis_id": r["mis_id"],
-                    "forename": r["forename"],
-                    "surname": r["surname"],
-                    "preferred_name": r["preferred_name"],
+                    **{k: r[k] for k in ("mis_id", "forename", "surname", "preferred_name")},
                     "dob": r["dob"],
-                    "outcome": row["outcome"],
-                    "reason": row["reason"],
-                    "username": row["username"],
+                    "outcome": r["outcome"],
+                    "reason": r["reason"],
+                    "username": r["username"],
                 }
             )
         for c in p.changes:

@@ -189,6 +189,15 @@ class MisRecord(_Record):
         }
 
 
+# A processed file's row as stored: the record's fields, then its outcome.
+PROCESSED_COLUMNS: tuple[str, ...] = (
+    *(f.name for f in fields(MisRecord)),
+    "outcome",
+    "reason",
+    "username",
+)
+
+
 @dataclass(slots=True)
 class Run(_Record):
     run_id: str
@@ -334,6 +343,29 @@ class ProcessedFile(_Record):
     # MIS id -> username of each account the run created (stored apart from the records, which
     # are written as the planner made them; the store puts them back into the rows it reads)
     created: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_stored(cls, doc: dict[str, Any]) -> ProcessedFile:
+        """From its stored form: `records` as dicts, or (what runs write, a third of the size)
+        `rows`, one array of values per record in the order of `columns`."""
+        rows = doc.get("rows")
+        if rows is not None:
+            columns = doc.get("columns") or list(PROCESSED_COLUMNS)
+            n = columns.index("outcome")
+            rec_keys = columns[:n]
+            doc = {
+                **doc,
+                "records": [
+                    {
+                        "record": dict(zip(rec_keys, r[:n], strict=True)),
+                        "outcome": r[n],
+                        "reason": r[n + 1],
+                        "username": r[n + 2],
+                    }
+                    for r in rows
+                ],
+            }
+        return cls.from_dict(doc)
 
     def with_created(self) -> ProcessedFile:
         """The records with the created accounts' usernames in their rows."""

@@ -408,7 +408,7 @@ class TinyStore(Store):
             for run_id in names[:30]:
                 rows = table_rows(read_json(folder / f"{run_id}.json"), "processed_file")
                 if rows:
-                    out.append(ProcessedFile.from_dict(rows[0]).with_created())
+                    out.append(ProcessedFile.from_stored(rows[0]).with_created())
         return out
 
     def processed_file(self, run_id: str) -> ProcessedFile | None:
@@ -417,7 +417,7 @@ class TinyStore(Store):
             return None
         with self._reading():
             rows = table_rows(read_json(self.layout.processed_file(dfe, run_id)), "processed_file")
-        return ProcessedFile.from_dict(rows[0]).with_created() if rows else None
+        return ProcessedFile.from_stored(rows[0]).with_created() if rows else None
 
     # writing
 

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from uso_tui.domain.models import (
+    PROCESSED_COLUMNS,
     Account,
     AuditEvent,
     Exclusion,
@@ -431,15 +432,16 @@ class TinyTransaction(Transaction):
             self._events.setdefault(d.get("school"), []).append(d)
             self._events_in_order.append(d)
 
-    def put_processed_file(self, pf: ProcessedFile, records_json: bytes | None = None) -> None:
+    def put_processed_file(self, pf: ProcessedFile, rows_json: bytes | None = None) -> None:
         self._entry(pf.school)
-        if records_json is None:
+        if rows_json is None:
             data = encode({"processed_file": {"1": pf}})
         else:  # spliced in as it is: a school's records are not parsed again to be written
-            head = encode({"processed_file": {"1": {**to_doc(pf), "records": None}}})
-            marker = b'"records":null'
+            doc = {**to_doc(pf), "records": [], "columns": PROCESSED_COLUMNS, "rows": None}
+            head = encode({"processed_file": {"1": doc}})
+            marker = b'"rows":null'
             at = head.rindex(marker)
-            data = head[:at] + b'"records":' + records_json + head[at + len(marker) :]
+            data = head[:at] + b'"rows":' + rows_json + head[at + len(marker) :]
         self._files[(pf.school, pf.run_id)] = data
 
     # ---- commit

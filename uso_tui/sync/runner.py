@@ -462,7 +462,7 @@ def apply_in(
             counts=dict(run.counts),
             created=created,
         ),
-        records_json=_records_json(plans),
+        rows_json=_rows_json(plans),
     )
     txn.audit(
         event(
@@ -479,9 +479,8 @@ def apply_in(
     return run, plans
 
 
-def _records_json(plans: dict[str, Plan]) -> bytes:
-    """Every report's rows as one JSON array (each plan's already encoded when it came from a
-    worker process)."""
+def _rows_json(plans: dict[str, Plan]) -> bytes:
+    """Every report's rows as one JSON array (each plan's encoded when it was made)."""
     parts = [p.rows_json()[1:-1] for p in plans.values()]
     return b"[" + b",".join(part for part in parts if part) + b"]"
 

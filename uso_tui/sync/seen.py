@@ -75,34 +75,33 @@ class Sieve:
         return (row, fp) if fingerprint(raw, canon(row)) == fp else None
 
 
-# MisRecord's fields in order, all None: the start of every record_dict.
-_RECORD_TEMPLATE: dict[str, Any] = dict.fromkeys(
-    (
-        "report", "mis_id", "forename", "surname", "preferred_name", "middle_names", "dob",
-        "dob_raw", "enrolment_date", "leaving_date", "email", "person_guid", "gender",
-        "year_group", "form_group", "upn", "title", "initials", "system_status", "is_teaching",
-    )
-)  # fmt: skip
-
-
-def record_dict(report: str, mis_id: str, row: dict[str, Any]) -> dict[str, Any]:
-    """The record an unchanged account was written from, as MisRecord.to_dict gives it (the
-    processed file's row): the account holds every field of a record without a leaving date
-    and with a valid date of birth ("" in the account is None in the record; extra's keys are
-    the record's field names)."""
-    d = _RECORD_TEMPLATE.copy()  # the key order of the processed file's rows
-    d["report"] = report
-    d["mis_id"] = mis_id
-    d["forename"] = row["forename"] or None
-    d["surname"] = row["surname"] or None
-    d["dob"] = row["dob"]
+def record_row(report: str, mis_id: str, row: dict[str, Any], *outcome: str | None) -> tuple:
+    """The processed file's row (PROCESSED_COLUMNS) of the record an unchanged account was
+    written from, followed by `outcome` (outcome, reason, username): the account holds every
+    field of a record without a leaving date and with a valid date of birth ("" in the account
+    is None in the record)."""
     g = row.get
-    if v := g("preferred_name"):
-        d["preferred_name"] = v
-    if v := g("middle_names"):
-        d["middle_names"] = v
-    if v := g("email"):
-        d["email"] = v
-    if extra := g("extra"):
-        d.update(extra)
-    return d
+    x = (g("extra") or {}).get
+    return (
+        report,
+        mis_id,
+        row["forename"] or None,
+        row["surname"] or None,
+        g("preferred_name") or None,
+        g("middle_names") or None,
+        row["dob"],
+        None,  # dob_raw
+        x("enrolment_date"),
+        None,  # leaving_date
+        g("email") or None,
+        x("person_guid"),
+        x("gender"),
+        x("year_group"),
+        x("form_group"),
+        x("upn"),
+        x("title"),
+        x("initials"),
+        x("system_status"),
+        x("is_teaching"),
+        *outcome,
+    )
