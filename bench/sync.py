@@ -203,7 +203,7 @@ def bench_c(n_schools: int, repeat: int) -> list[list[object]]:
 
 def _serve_child(argv: list[str]) -> int:
     """Child process: the generated estate, served with latency."""
-    from uso_tui.iris.server import _Handler, _Server, describe  # noqa: PLC0415
+    from uso_tui.iris.server import serve  # noqa: PLC0415
     from uso_tui.iris.simulator import Simulator
 
     seed, schools, las, size, latency = (
@@ -216,11 +216,7 @@ def _serve_child(argv: list[str]) -> int:
     estate = generate_estate(seed, schools, las, size=size)
     sim = Simulator.from_estate(estate)  # day 0; the bench moves it on (POST /_sim/advance)
     sim.set_switches(latency=latency)
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.sim = sim
-    host, port = server.server_address[:2]
-    describe(sim, f"http://{host}:{port}", sys.stdout)
-    server.serve_forever(poll_interval=0.2)
+    serve("127.0.0.1", 0, sim=sim, out=sys.stdout)
     return 0
 
 
