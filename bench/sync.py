@@ -7,21 +7,23 @@
     the LA index is built, lazily, for the starters) and of a school's first import (every record
     searched against the LA). Name caches are cleared before each repetition.
 (b) the daily run of 300 schools and 150,000 accounts (15 local authorities) against the IRIS
-    simulator in another process with 20 ms latency per request, one school day of churn after
-    the store was filled, beside a fetch-only run of the same reports with the same client bounds
-    (each daily run follows its own fetch-only run; the ratio is the median of those pairs).
+    simulator in another process with 20 ms latency per request: the store is filled, a first
+    daily run is made (day 0: it parses every record and keeps their fingerprints, as every run
+    does), the simulator moves on one school day of churn, then each daily run of that day is
+    timed beside a fetch-only run of the same reports with the same client bounds (each daily
+    run follows its own fetch-only run, both after the store's copy is flushed to disk; the ratio
+    is the median of those pairs).
 (c) planning only, one school day of churn, for 3,000 schools and 1.5 million accounts (15 local
     authorities), each school's plan from its own accounts and its LA's pool.
 `--quick`: (a) as is, (b) with 60 schools and (c) with 300 schools; under 60 s.
 
-What bounds (b) here: CPU. The fetch-only run is itself CPU-bound in the client (parsing about
-150,000 records takes 5-7 s of one core on the development machine; the 20 ms latency accounts for
-well under a second of it). The daily run does the same fetching and, besides, reads, plans and
-commits each school: run_due spreads all of it over one worker process per core, so it uses both
-cores where fetch-only uses one. Its CPU is now about twice fetch-only's (the reading, planning and
-committing a little less than the fetching itself), and the workers' fsyncs and their last local
-authorities leave a core idle for a few tenths of a second: so the ratio sits near 1.1-1.3. This
-machine's cores drift in speed by a fifth or more within minutes, hence the paired runs.
+What bounds (b) here: CPU. The fetch-only run is CPU-bound in its client (HTTP, decoding and parsing
+about 150,000 records: 5-6 s of one core on the development machine; the 20 ms latency is well under
+a second of it), with the simulator on the other core. The daily run does the same fetching but
+parses only the records that changed (sync/seen.py), and besides reads, plans and commits each
+school, spread over one worker process per core: about twice fetch-only's CPU over both cores,
+shared with the simulator. Hence a ratio near 1.1. This machine's cores drift in speed by a fifth
+or more within minutes, hence the paired runs.
 """
 
 from __future__ import annotations
