@@ -407,7 +407,8 @@ def test_newer_schema_refused(tmp_path):
     with pytest.raises(NewerSchema) as err:
         open_store(root)
     assert str(err.value) == (
-        "this store was written by a newer uso-tui (schema 7; this version reads up to 2): "
+        f"this store was written by a newer uso-tui (schema 7; this version reads up to "
+        f"{SCHEMA_VERSION}): "
         "upgrade uso-tui"
     )
 
@@ -767,3 +768,34 @@ def test_name_index_with_many_changed_lines_equals_one_made_afresh(store):
     afresh = build_index({a["username"]: a for a in rows})
     assert sorted((folder / "names.idx").read_bytes().splitlines()) == sorted(afresh.splitlines())
     assert len(store.search_accounts("kit")) == n
+
+
+def test_recent_feed_folds_its_deltas_and_loses_nothing(store, monkeypatch):
+    monkeypatch.setattr("uso_tui.store.transaction.RECENT_DELTAS", 4)
+    for i in range(11):
+        with store.transaction("op") as tx:
+            at = f"2026-09-01T06:{i:02d}:00"
+            tx.audit(AuditEvent(at, "op", "204-3210", "create", f"u{i}.204"))
+            tx.audit(AuditEvent(at, "op", None, "setting", f"hosts{i}"))
+            tx.put_run(
+                Run(
+                    f"204-3210-r{i + 1}", "204-3210", "cli", "op", status="succeeded", started_at=at
+                )
+            )
+    # a delta per commit, folded into recent.json at the fourth: never four left over
+    deltas = sorted((store.root / "recent").iterdir())
+    assert 0 < len(deltas) < 4
+    # global events are numbered across folds: one segment each, none overwritten
+    assert len(list((store.root / "audit").iterdir())) == 11
+    for reader in (store, open_store(store.root)):  # this process, and one reading it afresh
+        feed = reader.audit()
+        assert [e.subject for e in feed[:4]] == ["hosts10", "u10.204", "hosts9", "u9.204"]
+        assert len(feed) == 22
+        assert [r.run_id for r in reader.runs()][:3] == [
+            "204-3210-r11",
+            "204-3210-r10",
+            "204-3210-r9",
+        ]
+        assert len(reader.runs()) == 11
+        assert [e.subject for e in reader.latest_moves()][:2] == ["u10.204", "u9.204"]
+        assert reader.audit(subject="hosts3")[0].subject == "hosts3"

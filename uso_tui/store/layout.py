@@ -12,6 +12,7 @@ class Layout:
         self.config_json = root / "config.json"
         self.schools_json = root / "schools.json"
         self.recent_json = root / "recent.json"
+        self.recent_dir = root / "recent"  # the feed's deltas (audit.py)
         self.secrets = root / "secrets"
         self.schools = root / "schools"
         self.registry = root / "registry"

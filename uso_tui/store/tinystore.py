@@ -36,7 +36,7 @@ from uso_tui.store.api import (
     UnknownRun,
     UnknownSchool,
 )
-from uso_tui.store.audit import Recent, read_events
+from uso_tui.store.audit import Deltas, Recent, delta_numbers, read_events
 from uso_tui.store.codec import build, from_docs, gc_paused
 from uso_tui.store.hotfiles import HotFiles
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
@@ -74,6 +74,7 @@ class TinyStore(Store):
         self.root = Path(root)
         self.layout = Layout(self.root)
         self.hot = HotFiles()
+        self.deltas = Deltas()  # the recent feed's deltas, parsed
         if not self.layout.store_json.exists():
             if not create:
                 raise StoreError(f"no uso-tui store at {self.root}")
@@ -322,10 +323,16 @@ class TinyStore(Store):
             doc = self._doc(dfe)
         return [Exclusion.from_dict(e) for e in doc.exclusions_in_order()]
 
+    def _feed(self) -> Recent:
+        """The recent feed: recent.json and its deltas (caller holds a read)."""
+        base = self.hot.get(self.layout.recent_json, _recent)
+        numbers = delta_numbers(self.layout.recent_dir)
+        return Recent.merged(base, self.deltas.get(self.layout.recent_dir, numbers))
+
     def runs(self, dfe: str | None = None, limit: int | None = None) -> list[Run]:
         with self._reading():
             if dfe is None:
-                rows = Recent(self.hot.get(self.layout.recent_json, _recent)).runs
+                rows = self._feed().runs
             else:
                 running = self._entry(dfe).get(RUNNING_KEY) or []
                 rows = merged_runs(self._doc(dfe).runs, running)
@@ -360,7 +367,7 @@ class TinyStore(Store):
                     raise UnknownSchool(f"unknown school {dfe!r}")
                 rows = read_events(self.layout.audit_dir(dfe), limit, subject)
             elif subject is None:
-                rows = Recent(self.hot.get(self.layout.recent_json, _recent)).events
+                rows = self._feed().events
             else:
                 rows = self._subject_events(subject, limit)
         rows = rows[:limit] if limit is not None else rows
@@ -391,7 +398,7 @@ class TinyStore(Store):
 
     def latest_moves(self, limit: int | None = None) -> list[AuditEvent]:
         with self._reading():
-            rows = Recent(self.hot.get(self.layout.recent_json, _recent)).moves
+            rows = self._feed().moves
         rows = rows[:limit] if limit is not None else rows
         return from_docs(AuditEvent, rows)
 

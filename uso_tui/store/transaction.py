@@ -33,7 +33,16 @@ from uso_tui.store.api import (
     UnknownRun,
     UnknownSchool,
 )
-from uso_tui.store.audit import Recent, segment_doc, segment_name
+from uso_tui.store.audit import (
+    RECENT_DELTAS,
+    Recent,
+    delta_doc,
+    delta_name,
+    delta_numbers,
+    merged_meta,
+    segment_doc,
+    segment_name,
+)
 from uso_tui.store.codec import (
     accounts_from_staged,
     from_doc,
@@ -458,9 +467,13 @@ class TinyTransaction(Transaction):
     def _commit(self) -> None:
         lay = self._lay
         commit = Commit(lay.root)
-        recent: Recent | None = None
+        # The recent feed (audit.py): its counters from recent.json and the deltas since.
+        meta: dict[str, int] | None = None
         if any(self._events.values()) or self._runs_put:
-            recent = Recent(self._store.hot.get(lay.recent_json, lambda data: data))
+            base = self._store.hot.get(lay.recent_json, lambda data: data)
+            numbers = delta_numbers(lay.recent_dir)
+            deltas = self._store.deltas.get(lay.recent_dir, numbers)
+            meta = merged_meta(base, deltas)
         for school, events in self._events.items():
             if not events:
                 continue
@@ -470,18 +483,25 @@ class TinyTransaction(Transaction):
                 doc.meta["next_audit"] = n + 1
                 doc.dirty = True
             else:
-                assert recent is not None
-                n = recent.meta.get("next_global_audit", 1)
-                recent.meta["next_global_audit"] = n + 1
+                assert meta is not None
+                n = meta.get("next_global_audit", 1)
+                meta["next_global_audit"] = n + 1
                 school = None
             commit.write(lay.audit_dir(school) / segment_name(n), encode(segment_doc(events)))
-        recent_doc = None
-        if recent is not None:
-            recent.add_events(self._events_in_order)
-            recent.put_runs(list(self._runs_put.values()))
-            recent_token = new_token()
-            recent_doc = recent.dump(recent_token)
-            commit.write(lay.recent_json, encode(recent_doc))
+        recent_doc = new_delta = None
+        if meta is not None:
+            n = numbers[-1] + 1 if numbers else meta.get("next_delta", 1)
+            meta["next_delta"] = n + 1
+            this = delta_doc(dict(meta), self._events_in_order, list(self._runs_put.values()))
+            if len(numbers) + 1 >= RECENT_DELTAS:  # folded into a new recent.json
+                recent_token = new_token()
+                recent_doc = Recent.merged(base, [*deltas, this]).dump(recent_token)
+                commit.write(lay.recent_json, encode(recent_doc))
+                for k in numbers:
+                    commit.delete(lay.recent_dir / delta_name(k))
+            else:
+                commit.write(lay.recent_dir / delta_name(n), encode(this))
+                new_delta = (n, this)
         for (dfe, run_id), raw in self._files.items():
             commit.write(lay.processed_file(dfe, run_id), raw)
         for dfe in {dfe for dfe, _ in self._files}:
@@ -525,6 +545,8 @@ class TinyTransaction(Transaction):
             self._store.hot.remember(lay.schools_json, dir_token, self._directory())
         if recent_doc is not None:
             self._store.hot.remember(lay.recent_json, recent_token, recent_doc)
+        if new_delta is not None:
+            self._store.deltas.remember(*new_delta)
         for la, token in reg_tokens.items():
             self._store.hot.remember(lay.registry_file(la), token, self._regs[la])
 
