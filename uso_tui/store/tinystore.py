@@ -87,8 +87,9 @@ class TinyStore(Store):
             self._upgrade()
 
     def _upgrade(self) -> None:
-        """Marks an older store as this version's: what this version writes (runs in progress
-        kept in the directory) an older uso-tui would misread, so from now on it refuses it."""
+        """Marks an older store as this version's: what this version writes an older uso-tui would
+        misread (schema 2: runs in progress kept in the directory; 3: the recent feed's deltas,
+        processed files as rows, record fingerprints), so from now on it refuses it."""
         with write_lock(self.root):
             recover(self.root)
             if self._check_schema() < SCHEMA_VERSION:
