@@ -24,6 +24,7 @@ from uso_tui.store import (
     UnknownSchool,
     open_store,
 )
+from uso_tui.store.storage import read_json, table_rows
 
 NOW = "2026-09-01T06:00:00"
 
@@ -799,3 +800,34 @@ def test_recent_feed_folds_its_deltas_and_loses_nothing(store, monkeypatch):
         assert len(reader.runs()) == 11
         assert [e.subject for e in reader.latest_moves()][:2] == ["u10.204", "u9.204"]
         assert reader.audit(subject="hosts3")[0].subject == "hosts3"
+
+
+def test_old_runs_move_to_the_schools_runs_archive(store):
+    dfe = "204-3210"
+
+    def run(i: int) -> Run:
+        trigger, status = "cli", "succeeded"
+        if i == 5:
+            status = "held"  # awaiting confirmation: stays in the school's file
+        if i == 10:
+            trigger = "schedule"  # the newest scheduled run that ran: stays too
+        at = f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00"
+        return Run(f"{dfe}-r{i}", dfe, trigger, "op", status=status, started_at=at)
+
+    with store.transaction("op") as tx:
+        for i in range(1, 151):
+            tx.put_run(run(i))
+    for i in range(151, 161):
+        with store.transaction("op") as tx:
+            tx.put_run(run(i))
+    kept = table_rows(read_json(store.root / "schools" / dfe / "data.json"), "runs")
+    archived = table_rows(read_json(store.root / "schools" / dfe / "runs-archive.json"), "runs")
+    assert len(kept) == 131 and len(archived) == 29  # archived at the 151st: 120 + 2 kept
+    assert {"204-3210-r5", "204-3210-r10"} <= {r["run_id"] for r in kept}
+    assert [r["run_id"] for r in archived][:2] == ["204-3210-r1", "204-3210-r2"]
+    runs = store.runs(dfe)
+    assert len(runs) == 160 and len({r.run_id for r in runs}) == 160
+    assert runs[0].run_id == "204-3210-r160" and runs[-1].run_id == "204-3210-r1"
+    assert [r.run_id for r in store.runs(dfe, limit=2)] == ["204-3210-r160", "204-3210-r159"]
+    assert store.run("204-3210-r3").status == "succeeded"
+    assert store.school(dfe).last_scheduled_success_at == run(10).started_at

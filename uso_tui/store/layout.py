@@ -27,6 +27,9 @@ class Layout:
     def data(self, dfe: str) -> Path:
         return self.schools / dfe / "data.json"
 
+    def runs_archive(self, dfe: str) -> Path:
+        return self.schools / dfe / "runs-archive.json"
+
     def names_idx(self, dfe: str) -> Path:
         return self.schools / dfe / "names.idx"
 

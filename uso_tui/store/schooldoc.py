@@ -54,6 +54,15 @@ def last_run_fields(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# A school's file keeps its newest RUNS_KEPT ended runs; once it has RUNS_ARCHIVE_AT, the older go to
+# the school's runs archive (read only for a long history), so the file a daily run reads and
+# rewrites does not grow by a run a day for ever. Held runs (awaiting confirmation) and the newest
+# scheduled run that did run stay.
+RUNS_KEPT = 120
+RUNS_ARCHIVE_AT = 150
+ARCHIVED_STATUSES = frozenset(("succeeded", "failed", "cancelled"))
+
+
 def empty_meta() -> dict[str, int]:
     return {"next_run": 1, "next_case": 1, "next_exclusion": 1, "next_audit": 1}
 
@@ -116,6 +125,32 @@ class SchoolDoc:
                 [{"report": k, "fps": v} for k, v in sorted(self.seen.items())]
             )
         return encode(tables)
+
+    def old_runs(self) -> list[dict[str, Any]]:
+        """Takes out (oldest first) the ended runs beyond RUNS_KEPT, once there are more than
+        RUNS_ARCHIVE_AT of them; none otherwise."""
+        if len(self.runs) <= RUNS_ARCHIVE_AT:
+            return []
+        newest = sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]), reverse=True)
+        keep = {r["run_id"] for r in newest[:RUNS_KEPT]}
+        scheduled = next(
+            (
+                r["run_id"]
+                for r in newest
+                if r.get("trigger") == "schedule" and r["status"] in ("succeeded", "held")
+            ),
+            None,
+        )
+        old = [
+            r
+            for r in reversed(newest)
+            if r["run_id"] not in keep
+            and r["run_id"] != scheduled
+            and r["status"] in ARCHIVED_STATUSES
+        ]
+        for r in old:
+            del self.runs[r["run_id"]]
+        return old
 
     def settle_running(self, running: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The directory's running runs that are still running: a dead process's run is recorded

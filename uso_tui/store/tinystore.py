@@ -337,6 +337,10 @@ class TinyStore(Store):
             else:
                 running = self._entry(dfe).get(RUNNING_KEY) or []
                 rows = merged_runs(self._doc(dfe).runs, running)
+                if limit is None or len(rows) < limit:  # the older runs, from the archive
+                    shown = {r["run_id"] for r in rows}
+                    archived = table_rows(read_json(self.layout.runs_archive(dfe)), "runs")
+                    rows += [r for r in reversed(archived) if r["run_id"] not in shown]
         rows = rows[:limit] if limit is not None else rows
         return from_docs(Run, [_run_view(r) for r in rows])
 
@@ -350,6 +354,12 @@ class TinyStore(Store):
         for r in [*table_rows(data, "runs"), *running]:
             if r["run_id"] == run_id:
                 return Run.from_dict(_run_view(r))
+        if data is not None:
+            with self._reading():
+                archived = table_rows(read_json(self.layout.runs_archive(dfe)), "runs")
+            for r in archived:
+                if r["run_id"] == run_id:
+                    return Run.from_dict(r)
         raise UnknownRun(f"unknown run {run_id!r}")
 
     def running_runs(self, dfe: str | None = None) -> list[Run]:

@@ -66,7 +66,7 @@ from uso_tui.store.schooldoc import (
     last_run_fields,
     merged_runs,
 )
-from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, table_rows
+from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
 
 if TYPE_CHECKING:
     from uso_tui.store.tinystore import TinyStore
@@ -513,6 +513,10 @@ class TinyTransaction(Transaction):
             counter = self._entry(dfe).get(NEXT_RUN_KEY)
             if counter is not None:  # kept in step, for an older uso-tui reading this file
                 doc.meta["next_run"] = max(doc.meta["next_run"], counter)
+            old = doc.old_runs()
+            if old:  # appended to the school's runs archive (oldest first)
+                archived = table_rows(read_json(lay.runs_archive(dfe)), "runs")
+                commit.write(lay.runs_archive(dfe), encode({"runs": as_table(archived + old)}))
             commit.write(lay.data(dfe), doc.dump())
             if doc.index_dirty:
                 path = lay.names_idx(dfe)
