@@ -89,7 +89,8 @@ class TinyStore(Store):
     def _upgrade(self) -> None:
         """Marks an older store as this version's: what this version writes an older uso-tui would
         misread (schema 2: runs in progress kept in the directory; 3: the recent feed's deltas,
-        processed files as rows, record fingerprints), so from now on it refuses it."""
+        processed files as rows, record fingerprints, the runs archive), so from now on it
+        refuses it."""
         with write_lock(self.root):
             recover(self.root)
             if self._check_schema() < SCHEMA_VERSION:
