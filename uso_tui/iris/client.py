@@ -43,8 +43,9 @@ OnEvent = Callable[[str], None]
 # Asked before a raw record is parsed (MIS id, raw record): a token when the caller already
 # holds what the record says, so it is left unparsed (sync.seen), else None.
 Sieve = Callable[[str, dict[str, Any]], Any]
-# A raw record as fetched: (raw, its parse, None), or (raw, its MIS id, the sieve's token).
-_Item = tuple[dict[str, Any], Any, Any]
+# A raw record as fetched: (raw, its MIS id, its parse, None), or (raw, its MIS id, None, the
+# sieve's token) when the sieve recognised it.
+_Item = tuple[dict[str, Any], str, MisRecord | None, Any]
 
 
 @dataclass(slots=True)
@@ -210,12 +211,12 @@ class IrisClient:
 
         def take(page: list[dict[str, Any]]) -> list[_Item]:
             if sieve is None:
-                return [(d, parse(d), None) for d in page]
+                return [(d, (rec := parse(d)).mis_id, rec, None) for d in page]
             out: list[_Item] = []
             for d in page:
                 mis_id = rid(d)
                 token = sieve(mis_id, d)
-                out.append((d, parse(d) if token is None else mis_id, token))
+                out.append((d, mis_id, parse(d) if token is None else None, token))
             return out
 
         pages: dict[int, list[_Item]] = {1: take(first[key])}
@@ -333,13 +334,12 @@ class IrisClient:
         kept: list[_Item] = []
         repeated: list[str] = []
         for item in raw:
-            d, rec, token = item
-            mis_id = rec if token is not None else rec.mis_id  # type: ignore[union-attr]
-            earlier = by_id.setdefault(mis_id, [])  # type: ignore[arg-type]
+            d, mis_id = item[0], item[1]
+            earlier = by_id.setdefault(mis_id, [])
             if any(e == d for e in earlier):
                 # The same record twice (the data moved while IRIS was paging): keep it once.
                 if mis_id not in repeated:
-                    repeated.append(mis_id)  # type: ignore[arg-type]
+                    repeated.append(mis_id)
                 continue
             earlier.append(d)
             kept.append(item)
@@ -354,20 +354,20 @@ class IrisClient:
             )
             _event(ctx, f"{len(repeated)} record(s) repeated across pages, kept once")
         if not sieved:
-            records = [rec for _, rec, _ in kept]
-            return Export(report=report, records=records, pages=pages, repeated_ids=repeated)  # type: ignore[arg-type]
+            records = [rec for _, _, rec, _ in kept if rec is not None]
+            return Export(report=report, records=records, pages=pages, repeated_ids=repeated)
         parse = PARSERS[report]
         parsed: list[MisRecord] = []
         same: dict[str, tuple[dict[str, Any], Any]] = {}
         raws: dict[str, dict[str, Any]] = {}
-        for d, rec, token in kept:
-            if token is not None:
-                if len(by_id[rec]) == 1:  # type: ignore[index]
-                    same[rec] = (d, token)  # type: ignore[index]
+        for d, mis_id, rec, token in kept:
+            if rec is None:
+                if len(by_id[mis_id]) == 1:
+                    same[mis_id] = (d, token)
                     continue
                 rec = parse(d)  # its id is sent for another record too: the planner says so
-            parsed.append(rec)  # type: ignore[arg-type]
-            raws[rec.mis_id] = d  # type: ignore[union-attr]
+            parsed.append(rec)
+            raws[mis_id] = d
         return Export(
             report=report,
             records=parsed,
