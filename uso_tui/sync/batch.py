@@ -14,6 +14,7 @@ from datetime import datetime
 from uso_tui.domain.models import Account, Export, Run, School
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, StoreBusy
+from uso_tui.store.layout import la_of_username
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.runner import (
     PoolCache,
@@ -167,6 +168,9 @@ class Written:
 
     def add(self, accounts: list) -> None:
         for a in accounts:
+            seen = self._seen.get(la_of_username(a.username))
+            if seen is not None:  # known here: catch_up need not read it back
+                seen.add(a.username)
             key = self._key(a)
             if key is not None:
                 idx = self._idx.get(key)
