@@ -63,6 +63,11 @@ RUNS_ARCHIVE_AT = 150
 ARCHIVED_STATUSES = frozenset(("succeeded", "failed", "cancelled"))
 
 
+def archived_runs(path: Path) -> list[dict[str, Any]]:
+    """A school's runs archive, oldest first."""
+    return table_rows(read_json(path), "runs")
+
+
 def empty_meta() -> dict[str, int]:
     return {"next_run": 1, "next_case": 1, "next_exclusion": 1, "next_audit": 1}
 

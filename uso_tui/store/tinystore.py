@@ -43,7 +43,7 @@ from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
-from uso_tui.store.schooldoc import RUNNING_KEY, SchoolDoc, merged_runs
+from uso_tui.store.schooldoc import RUNNING_KEY, SchoolDoc, archived_runs, merged_runs
 from uso_tui.store.storage import DIR_MODE, encode, make_dir, read_bytes, read_json, table_rows
 from uso_tui.store.transaction import TinyTransaction, registry_map
 
@@ -325,11 +325,17 @@ class TinyStore(Store):
             doc = self._doc(dfe)
         return [Exclusion.from_dict(e) for e in doc.exclusions_in_order()]
 
-    def _feed(self) -> Recent:
-        """The recent feed: recent.json and its deltas (caller holds a read)."""
+    def feed_parts(self) -> tuple[dict[str, Any] | None, list[int], list[dict[str, Any]]]:
+        """recent.json, and the numbers and contents of its deltas (caller holds a read or the
+        write lock)."""
         base = self.hot.get(self.layout.recent_json, _recent)
         numbers = delta_numbers(self.layout.recent_dir)
-        return Recent.merged(base, self.deltas.get(self.layout.recent_dir, numbers))
+        return base, numbers, self.deltas.get(self.layout.recent_dir, numbers)
+
+    def _feed(self) -> Recent:
+        """The recent feed (caller holds a read)."""
+        base, _, deltas = self.feed_parts()
+        return Recent.merged(base, deltas)
 
     def runs(self, dfe: str | None = None, limit: int | None = None) -> list[Run]:
         with self._reading():
@@ -340,7 +346,7 @@ class TinyStore(Store):
                 rows = merged_runs(self._doc(dfe).runs, running)
                 if limit is None or len(rows) < limit:  # the older runs, from the archive
                     shown = {r["run_id"] for r in rows}
-                    archived = table_rows(read_json(self.layout.runs_archive(dfe)), "runs")
+                    archived = archived_runs(self.layout.runs_archive(dfe))
                     rows += [r for r in reversed(archived) if r["run_id"] not in shown]
         rows = rows[:limit] if limit is not None else rows
         return from_docs(Run, [_run_view(r) for r in rows])
@@ -357,7 +363,7 @@ class TinyStore(Store):
                 return Run.from_dict(_run_view(r))
         if data is not None:
             with self._reading():
-                archived = table_rows(read_json(self.layout.runs_archive(dfe)), "runs")
+                archived = archived_runs(self.layout.runs_archive(dfe))
             for r in archived:
                 if r["run_id"] == run_id:
                     return Run.from_dict(r)

@@ -38,7 +38,6 @@ from uso_tui.store.audit import (
     Recent,
     delta_doc,
     delta_name,
-    delta_numbers,
     merged_meta,
     segment_doc,
     segment_name,
@@ -63,10 +62,11 @@ from uso_tui.store.schooldoc import (
     RUNNING_KEY,
     SUMMARY_FIELDS,
     SchoolDoc,
+    archived_runs,
     last_run_fields,
     merged_runs,
 )
-from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
+from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, table_rows
 
 if TYPE_CHECKING:
     from uso_tui.store.tinystore import TinyStore
@@ -470,9 +470,7 @@ class TinyTransaction(Transaction):
         # The recent feed (audit.py): its counters from recent.json and the deltas since.
         meta: dict[str, int] | None = None
         if any(self._events.values()) or self._runs_put:
-            base = self._store.hot.get(lay.recent_json, lambda data: data)
-            numbers = delta_numbers(lay.recent_dir)
-            deltas = self._store.deltas.get(lay.recent_dir, numbers)
+            base, numbers, deltas = self._store.feed_parts()
             meta = merged_meta(base, deltas)
         for school, events in self._events.items():
             if not events:
@@ -515,7 +513,7 @@ class TinyTransaction(Transaction):
                 doc.meta["next_run"] = max(doc.meta["next_run"], counter)
             old = doc.old_runs()
             if old:  # appended to the school's runs archive (oldest first)
-                archived = table_rows(read_json(lay.runs_archive(dfe)), "runs")
+                archived = archived_runs(lay.runs_archive(dfe))
                 commit.write(lay.runs_archive(dfe), encode({"runs": as_table(archived + old)}))
             commit.write(lay.data(dfe), doc.dump())
             if doc.index_dirty:
