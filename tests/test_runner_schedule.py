@@ -300,27 +300,30 @@ async def test_one_new_pupil_at_two_schools_of_an_la_two_workers_share_is_create
         assert len(store.school_accounts("204-3210") + store.school_accounts("204-3211")) == 1
 
 
-def test_the_last_local_authorities_are_cut_in_two_for_the_workers_to_share():
+def test_the_last_local_authorities_are_cut_in_pieces_for_the_workers_to_share():
     from uso_tui.domain.models import Run
     from uso_tui.sync import spread
 
+    sizes = {204: 9, 301: 8, 302: 6}
     runs = [
         Run(f"{la}-{i}000-r1", f"{la}-{i}000", "schedule", "s")
-        for la in (204, 301, 302)
-        for i in range(1, {204: 5, 301: 4, 302: 3}[la])
+        for la, n in sizes.items()
+        for i in range(1, n + 1)
     ]
     groups = spread._groups(runs, 2)
-    assert [[r["school"][:3] for r in g] for g in groups] == [
-        ["204"] * 4,
-        ["301"] * 2,
-        ["301"],
-        ["302"],
-        ["302"],
+    assert [(g[0]["school"][:3], len(g)) for g in groups] == [
+        ("204", 9),
+        *[("301", 2)] * 4,
+        ("302", 1),
+        ("302", 2),
+        ("302", 1),
+        ("302", 2),
     ]
+    assert sorted(r["school"] for g in groups for r in g) == sorted(r.school for r in runs)
     assert spread._shared(groups) == {"301", "302"}
     # no more LAs than workers: all cut (an estate of one LA still has every worker)
-    assert [len(g) for g in spread._groups(runs, 3)] == [2, 2, 2, 1, 1, 1]
-    assert [len(g) for g in spread._groups(runs[:4], 2)] == [2, 2]
+    assert [len(g) for g in spread._groups(runs, 3)] == [2, 2, 2, 3] + [2] * 4 + [1, 2, 1, 2]
+    assert [len(g) for g in spread._groups(runs[:4], 2)] == [1, 1, 1, 1]
 
 
 async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, monkeypatch):

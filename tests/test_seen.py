@@ -1,5 +1,5 @@
 """Unchanged records recognised without being parsed (sync.seen): the same outcome, accounts and
-processed file as parsing everything, and never trusted once the account or the rules differ."""
+processed file as parsing everything, and never trusted once an account or the rules differ."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from uso_tui.store import open_store
 from uso_tui.sync import runner
 from uso_tui.sync.plan import Snapshot, account_from_record, plan, unallocated
 from uso_tui.sync.runner import run_school
-from uso_tui.sync.seen import Sieve, canon, fingerprint, record_row
+from uso_tui.sync.seen import Sieve, fingerprint, record_row
 
 NOW = datetime(2026, 3, 10, 9, 30, 0)
 AMY = iris_student("1", "Amy", "Jones", "2015-04-02", yearGroup=5, formGroup="5B")
@@ -86,17 +86,45 @@ async def test_unchanged_records_are_not_parsed_and_keep_their_processed_rows(en
     assert parsed == [] and third.run.counts["unchanged"] == 3  # Bob's new fingerprint kept
 
 
-async def test_an_account_changed_since_is_planned_from_its_parsed_record(env, parsed):
+async def test_an_account_changed_since_drops_the_schools_fingerprints(env, parsed):
     env.add_school(students=[AMY, BOB])
     await sync(env)
     amy = env.store.account("ajones.204")
     with env.store.transaction("bob-at-the-desk") as txn:
         txn.put_accounts([dataclasses.replace(amy, surname="Jonas")])
+    assert env.store.school_state(DFE).seen == {}
     parsed.clear()
     res = await sync(env, NOW + timedelta(days=1))
-    assert parsed == ["1"]
-    assert res.run.counts["updated"] == 1
+    assert sorted(parsed) == ["1", "2"]  # every record, once
+    assert res.run.counts["updated"] == 1 and res.run.counts["unchanged"] == 1
     assert env.store.account("ajones.204").surname == "Jones"  # the MIS wins again
+    parsed.clear()
+    await sync(env, NOW + timedelta(days=2))
+    assert parsed == []  # fingerprints made again by that run
+
+
+async def test_a_change_that_leaves_every_account_as_it_was_keeps_the_fingerprints(env, parsed):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    with env.store.transaction("alice") as txn:  # an exclusion, a run record: no account
+        txn.add_exclusion(DFE, "Zed", "Zulu", None, "2026-03-10T10:00:00")
+    assert set(env.store.school_state(DFE).seen["students"]) == {"1", "2"}
+    parsed.clear()
+    await sync(env, NOW + timedelta(days=1))
+    assert parsed == []
+
+
+async def test_another_reports_run_that_changes_accounts_drops_the_fingerprints(env, parsed):
+    ann = {"id": "s1", "forename": "Ann", "surname": "Teach", "dateOfBirth": "1980-01-01"}
+    env.add_school(students=[AMY, BOB], staff=[ann], reports=["students", "staff"])
+    await sync(env)
+    assert set(env.store.school_state(DFE).seen) == {"students", "staff"}
+    env.sim.set_records(DFE, "staff", [{**ann, "surname": "Teacher"}])
+    await sync(env, NOW + timedelta(hours=1), reports=["staff"])
+    assert set(env.store.school_state(DFE).seen) == {"staff"}
+    parsed.clear()
+    res = await sync(env, NOW + timedelta(days=1))
+    assert sorted(parsed) == ["1", "2"] and res.run.counts["unchanged"] == 3
 
 
 async def test_an_unallocated_account_whose_record_is_unchanged_is_restored(env, parsed):
@@ -107,7 +135,7 @@ async def test_an_unallocated_account_whose_record_is_unchanged_is_restored(env,
         txn.put_accounts([unallocated(amy, DFE)])
     parsed.clear()
     res = await sync(env, NOW + timedelta(days=1))
-    assert parsed == ["1"]  # recognised, but its account is not active here: parsed
+    assert sorted(parsed) == ["1", "2"]  # an account changed since: every record parsed
     assert res.run.counts["restored"] == 1
     assert env.store.account("ajones.204").status == "active"
 
@@ -126,7 +154,7 @@ async def test_a_record_with_a_leaving_date_keeps_no_fingerprint(env, parsed):
 async def test_fingerprints_of_another_parser_version_are_not_recognised(env, parsed, monkeypatch):
     env.add_school(students=[AMY, BOB])
     await sync(env)
-    monkeypatch.setattr("uso_tui.sync.seen.VERSION", b"uso-seen-next\0")
+    monkeypatch.setattr("uso_tui.sync.seen.VERSION", 99)
     parsed.clear()
     res = await sync(env, NOW + timedelta(days=1))
     assert sorted(parsed) == ["1", "2"] and res.run.counts["unchanged"] == 2
@@ -151,7 +179,7 @@ def _stored(rec: MisRecord, username: str) -> dict:
 
 
 def _recognised(raw: dict, row: dict) -> Export:
-    fps = {row["mis_id"]: fingerprint(raw, canon(row))}
+    fps = {row["mis_id"]: fingerprint(raw)}
     sieve = Sieve(DFE, "students", [row], fps)
     token = sieve(row["mis_id"], raw)
     assert token is not None
@@ -174,7 +202,18 @@ def test_a_recognised_record_is_unchanged_only_against_the_row_it_was_checked_wi
     # a snapshot read again (another row object, even if equal): parsed and planned as usual
     p = plan(exp, Snapshot(school=DFE, rows=[dict(row)]), today, settings())
     assert p.same_rows == [] and [o.outcome for o in p.outcomes] == ["unchanged"]
-    assert p.seen == {"1": fingerprint(AMY, canon(row))}
+    assert p.seen == {"1": fingerprint(AMY)}
+
+
+def test_a_recognised_record_whose_account_is_not_active_here_is_planned_as_usual():
+    row = {
+        **_stored(parse_student(AMY), "ajones.204"),
+        "status": "unallocated",
+        "school": None,
+        "previous_school": DFE,
+    }
+    p = plan(_recognised(AMY, row), Snapshot(school=DFE, rows=[row]), NOW.date(), settings())
+    assert p.same_rows == [] and [o.outcome for o in p.outcomes] == ["restored"]
 
 
 def test_a_recognised_record_with_an_open_case_is_planned_as_usual():

@@ -114,7 +114,9 @@ class SchoolState:
     account_rows: list[dict[str, Any]]
     exclusions: list[Exclusion]
     open_cases: list[MatchCase]
-    seen: dict[str, dict[str, int]] = field(default_factory=dict)  # report -> fingerprints
+    # report -> fingerprints, for the reports whose accounts are as the run that made them
+    # left them (sync.seen); any change to an account since drops them
+    seen: dict[str, dict[str, int]] = field(default_factory=dict)
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
     # (Transaction.adopt) instead of reading and parsing the file again.
@@ -186,7 +188,8 @@ class Transaction:
     def put_cases(self, cases: list[MatchCase]) -> None: ...
 
     def put_seen(self, dfe: str, report: str, fps: dict[str, int]) -> None:
-        """Replaces the report's record fingerprints (sync.seen) in the school's file."""
+        """Replaces the report's record fingerprints (sync.seen) in the school's file, as made
+        for its accounts as this transaction leaves them."""
         ...
 
     def add_exclusion(

@@ -1,14 +1,18 @@
 """One school's data file (schools/DFE/data.json) held in memory during a transaction.
 
 The file is a TinyDB database with the tables accounts, runs, cases, exclusions, meta and (once a
-run has kept them) seen: each report's record fingerprints (sync.seen). A
-transaction loads it once, works on plain dicts, and writes it whole once at commit.
+run has kept them) seen: each report's record fingerprints (sync.seen), with a hash of the
+accounts table as the run that made them left it. A transaction loads it once, works on plain
+dicts, and writes it whole once at commit.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import orjson
+import xxhash
 
 from uso_tui.store.hotfiles import meta_table, new_token
 from uso_tui.store.layout import seq_of
@@ -68,6 +72,12 @@ def archived_runs(path: Path) -> list[dict[str, Any]]:
     return table_rows(read_json(path), "runs")
 
 
+def rows_hash(rows: list[dict[str, Any]]) -> int:
+    """A hash of account rows as stored: equal only if no field of any has changed (64 bits,
+    non-cryptographic: a change detector)."""
+    return xxhash.xxh3_64_intdigest(orjson.dumps(rows))
+
+
 def empty_meta() -> dict[str, int]:
     return {"next_run": 1, "next_case": 1, "next_exclusion": 1, "next_audit": 1}
 
@@ -80,6 +90,9 @@ class SchoolDoc:
         self.cases: dict[str, dict[str, Any]] = {}
         self.exclusions: dict[int, dict[str, Any]] = {}
         self.seen: dict[str, dict[str, int]] = {}  # report -> MIS id -> fingerprint
+        # report -> rows_hash of the accounts as the run that made its fingerprints left them
+        self.seen_over: dict[str, int | None] = {}
+        self.seen_put: set[str] = set()  # reports given fingerprints in this transaction
         self.meta: dict[str, int] = empty_meta()
         # The version token of the file this was loaded from (None: new, or an older file with
         # none); each write gets a new one, so a reader can tell its copy is still current.
@@ -97,7 +110,9 @@ class SchoolDoc:
             doc.runs = {r["run_id"]: r for r in table_rows(data, "runs")}
             doc.cases = {c["case_id"]: c for c in table_rows(data, "cases")}
             doc.exclusions = {e["id"]: e for e in table_rows(data, "exclusions")}
-            doc.seen = {r["report"]: r["fps"] for r in table_rows(data, "seen")}
+            seen = table_rows(data, "seen")
+            doc.seen = {r["report"]: r["fps"] for r in seen}
+            doc.seen_over = {r["report"]: r.get("accounts") for r in seen}
             meta = table_rows(data, "meta")
             if meta:
                 doc.meta.update(meta[0])
@@ -125,11 +140,26 @@ class SchoolDoc:
             "cases": as_table(self.cases_in_order()),
             "exclusions": as_table(self.exclusions_in_order()),
         }
+        if self.seen_put:  # these fingerprints go with the accounts as written now
+            over = rows_hash(list(self.accounts.values()))
+            self.seen_over = {**self.seen_over, **dict.fromkeys(self.seen_put, over)}
+            self.seen_put = set()
         if self.seen:
             tables["seen"] = as_table(
-                [{"report": k, "fps": v} for k, v in sorted(self.seen.items())]
+                [
+                    {"report": k, "fps": v, "accounts": self.seen_over.get(k)}
+                    for k, v in sorted(self.seen.items())
+                ]
             )
         return encode(tables)
+
+    def current_seen(self) -> dict[str, dict[str, int]]:
+        """The reports' fingerprints whose accounts are exactly as their run left them: a
+        change to any account since (an operator's, another report's run) drops them."""
+        if not self.seen:
+            return {}
+        now = rows_hash(list(self.accounts.values()))
+        return {r: fps for r, fps in self.seen.items() if self.seen_over.get(r) == now}
 
     def old_runs(self) -> list[dict[str, Any]]:
         """Takes out (oldest first) the ended runs beyond RUNS_KEPT, once there are more than

@@ -229,7 +229,7 @@ class TinyStore(Store):
                 account_rows=list(doc.accounts.values()),
                 exclusions=build(Exclusion, doc.exclusions_in_order()),
                 open_cases=build(MatchCase, doc.cases_in_order("open")),
-                seen=doc.seen,
+                seen=doc.current_seen(),
                 _parsed=doc,
             )
 

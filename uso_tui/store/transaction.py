@@ -398,9 +398,9 @@ class TinyTransaction(Transaction):
     def put_seen(self, dfe: str, report: str, fps: dict[str, int]) -> None:
         self._check_open()
         doc = self._doc(dfe)
-        if doc.seen.get(report) != fps:
-            doc.seen = {**doc.seen, report: fps}  # replaced, not edited: see adopt
-            doc.dirty = True
+        doc.seen = {**doc.seen, report: fps}  # replaced, not edited: see adopt
+        doc.seen_put = doc.seen_put | {report}  # stamped with the accounts when written
+        doc.dirty = True
 
     def add_exclusion(
         self, dfe: str, forename: str, surname: str, dob: str | None, added_at: str

@@ -27,7 +27,7 @@ from uso_tui.domain.models import (
 from uso_tui.domain.names import normalise
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.sync.matching import CandidateIndex
-from uso_tui.sync.seen import canon, fingerprint, record_row
+from uso_tui.sync.seen import fingerprint, record_row
 
 OLDEST_DOB = "1900-01-01"
 
@@ -485,7 +485,7 @@ def _fingerprints(p: Plan, export: Export) -> None:
         if o.outcome in _HELD_AFTER and rec.leaving_date is None:
             d = raw.get(rec.mis_id) or export.same.get(rec.mis_id, (None,))[0]
             if d is not None:
-                seen[rec.mis_id] = fingerprint(d, canon(held_fields(rec)))
+                seen[rec.mis_id] = fingerprint(d)
     p.seen = seen
 
 

@@ -3,13 +3,15 @@
 On a normal school day nearly every record of an export is exactly what it was yesterday, and
 parsing it, comparing it with its account and writing its processed row again cost most of a
 daily run's time beyond the fetch. A run keeps, per school and report, a fingerprint of each
-linked record: one hash over the record's raw JSON and the fields its account held after the
-run (`canon`). The next run's sieve hashes each raw record with its account's current fields: a
-record both unchanged in the MIS and still held by an account nobody has changed since gives the
-stored fingerprint, and the planner takes it as unchanged without parsing it. Anything else
-(a changed record, an account an operator edited, a fingerprint from an older parser) gives
-another hash and the record is parsed and planned as usual. A fingerprint is kept only for a
-record whose outcome cannot change while its raw JSON stays the same (no leaving date).
+record whose account holds what it says: a hash of the record's raw JSON. The store keeps them
+with a hash of the school's accounts as that run left them, and gives them back only while every
+account is still exactly so (SchoolState.seen): an operator's change to any account of the
+school, or another report's run, drops them and the next run parses everything once. The next
+run's sieve hashes each raw record: one that gives its stored fingerprint, while its account
+still holds it, is unchanged in the MIS since the account was written from it, and the planner
+takes it as unchanged without parsing it. Anything else (a changed record, a fingerprint from an
+older parser) is parsed and planned as usual. A fingerprint is kept only for a record whose
+outcome cannot change while its raw JSON stays the same (no leaving date).
 """
 
 from __future__ import annotations
@@ -19,42 +21,26 @@ from typing import Any
 import orjson
 import xxhash
 
-# Part of every fingerprint: change it whenever parsing or the held fields change meaning, so
-# that fingerprints made before are simply not recognised.
-VERSION = b"uso-seen-1\0"
+# The seed of every fingerprint: change it whenever parsing or the held fields change meaning,
+# so that fingerprints made before are simply not recognised.
+VERSION = 2
 
 _hash = xxhash.xxh3_64_intdigest  # non-cryptographic, 64 bits: a change detector, not a MAC
 _dumps = orjson.dumps
 
 
-def canon(row: dict[str, Any]) -> bytes:
-    """An account's fields that its MIS record sets (as stored: defaults may be left out)."""
-    g = row.get
-    return _dumps(
-        (
-            row["forename"],
-            row["surname"],
-            g("preferred_name") or "",
-            g("middle_names") or "",
-            row["dob"],
-            g("email") or "",
-            g("extra") or {},
-        ),
-        option=orjson.OPT_SORT_KEYS,  # extra's keys in any order
-    )
-
-
-def fingerprint(raw: dict[str, Any], held: bytes) -> int:
-    """The hash of a raw record with the canon of the account fields it goes with."""
-    return _hash(VERSION + _dumps(raw) + b"\0" + held)
+def fingerprint(raw: dict[str, Any]) -> int:
+    """The hash of a raw record."""
+    return _hash(_dumps(raw), VERSION)
 
 
 class Sieve:
     """Says which raw records of one report are unchanged since the last run (the client asks it
     before parsing each). `rows`: the school's accounts as stored, from the same read the plan
-    will use; `fps`: the report's fingerprints from that read. A recognised record's token is
-    the account row it was checked against and the fingerprint: the planner trusts it only if
-    its own snapshot holds that very row."""
+    will use; `fps`: the report's fingerprints from that read (given only while the accounts
+    are as the run that made them left them). A recognised record's token is the account row
+    linked to it and the fingerprint: the planner trusts it only if its own snapshot holds that
+    very row."""
 
     def __init__(
         self, dfe: str, report: str, rows: list[dict[str, Any]], fps: dict[str, int]
@@ -72,7 +58,7 @@ class Sieve:
         if row is None:
             return None
         fp = self.fps[mis_id]
-        return (row, fp) if fingerprint(raw, canon(row)) == fp else None
+        return (row, fp) if _hash(_dumps(raw), VERSION) == fp else None
 
 
 def record_row(report: str, mis_id: str, row: dict[str, Any], *outcome: str | None) -> tuple:

@@ -2,7 +2,7 @@
 
 Fetching and planning hundreds of schools is CPU work (parsing JSON, matching) that one Python
 process cannot keep up with, so local authorities go to the worker processes, whole (each builds
-its own LA indexes) except the last few, cut in two so that no worker finishes alone. A worker
+its own LA indexes) except the last few, cut in pieces so that no worker finishes alone. A worker
 does everything in its event loop's thread, committing its planned schools in groups whenever
 the store's lock is free (it does not wait for it until it has nothing else to do): threads in
 one process would share its GIL (measured: planning threads beside the fetching loop cost a
@@ -47,13 +47,17 @@ GATHER_MIN = 8  # schools in hand that are worth a commit
 GATHER_MAX = 32  # schools in hand for which a worker waits for the lock
 
 
+TAIL_PIECES = 4  # pieces of each of the last LAs (see _groups)
+
+
 def _groups(runs: list[Run], workers: int = 1) -> list[list[dict]]:
     """The runs by local authority, largest first: a worker takes a whole LA at a time (it
     builds that LA's candidate indexes) and the next when it has room, so the workers stay
     evenly loaded however the LAs differ in size. The last `workers` LAs (all of them when there
-    are no more) are each cut in two (two workers may then share one; see _shared): otherwise the
-    worker that takes the last LA finishes it alone while the others have nothing left, and an
-    estate of one LA would have one worker."""
+    are no more) are each cut in TAIL_PIECES (workers may then share one; see _shared):
+    otherwise the worker that takes the last LA finishes it alone while the others have nothing
+    left (a worker takes a group whenever it has room, so at the end one may hold a group more
+    than another), and an estate of one LA would have one worker."""
     by_la: dict[str, list[dict]] = {}
     for r in runs:
         by_la.setdefault(la_of(r.school), []).append(r.to_dict())
@@ -63,8 +67,8 @@ def _groups(runs: list[Run], workers: int = 1) -> list[list[dict]]:
     cut = min(workers, len(groups))
     head, tail = groups[: len(groups) - cut], groups[len(groups) - cut :]
     for g in tail:
-        half = (len(g) + 1) // 2
-        head += [g[:half], g[half:]] if len(g) > 1 else [g]
+        n = min(TAIL_PIECES, len(g))
+        head += [g[i * len(g) // n : (i + 1) * len(g) // n] for i in range(n)]
     return head
 
 
