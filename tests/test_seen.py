@@ -114,6 +114,19 @@ async def test_a_change_that_leaves_every_account_as_it_was_keeps_the_fingerprin
     assert parsed == []
 
 
+async def test_a_file_without_the_hash_of_its_accounts_gives_no_fingerprints(env, parsed):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    path = env.store.root / "schools" / DFE / "data.json"
+    data = orjson.loads(path.read_bytes())
+    assert data["meta"]["1"].pop("accounts_hash") is not None
+    path.write_bytes(orjson.dumps(data))  # as an older uso-tui wrote it
+    assert env.store.school_state(DFE).seen == {}
+    parsed.clear()
+    await sync(env, NOW + timedelta(days=1))
+    assert sorted(parsed) == ["1", "2"]
+
+
 async def test_another_reports_run_that_changes_accounts_drops_the_fingerprints(env, parsed):
     ann = {"id": "s1", "forename": "Ann", "surname": "Teach", "dateOfBirth": "1980-01-01"}
     env.add_school(students=[AMY, BOB], staff=[ann], reports=["students", "staff"])

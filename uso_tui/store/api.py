@@ -43,7 +43,7 @@ from uso_tui.domain.models import (
 )
 
 # 2: a run in progress lives in the school directory (with the run counter) until it ends.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class StoreError(UsoError):

@@ -1,9 +1,10 @@
 """One school's data file (schools/DFE/data.json) held in memory during a transaction.
 
 The file is a TinyDB database with the tables accounts, runs, cases, exclusions, meta and (once a
-run has kept them) seen: each report's record fingerprints (sync.seen), with a hash of the
-accounts table as the run that made them left it. A transaction loads it once, works on plain
-dicts, and writes it whole once at commit.
+run has kept them) seen: each report's record fingerprints (sync.seen), with the hash of the
+accounts table as the run that made them left it. Each write puts the hash of the accounts table
+it writes in meta. A transaction loads it once, works on plain dicts, and writes it whole once
+at commit.
 """
 
 from __future__ import annotations
@@ -72,12 +73,6 @@ def archived_runs(path: Path) -> list[dict[str, Any]]:
     return table_rows(read_json(path), "runs")
 
 
-def rows_hash(rows: list[dict[str, Any]]) -> int:
-    """A hash of account rows as stored: equal only if no field of any has changed (64 bits,
-    non-cryptographic: a change detector)."""
-    return xxhash.xxh3_64_intdigest(orjson.dumps(rows))
-
-
 def empty_meta() -> dict[str, int]:
     return {"next_run": 1, "next_case": 1, "next_exclusion": 1, "next_audit": 1}
 
@@ -90,9 +85,12 @@ class SchoolDoc:
         self.cases: dict[str, dict[str, Any]] = {}
         self.exclusions: dict[int, dict[str, Any]] = {}
         self.seen: dict[str, dict[str, int]] = {}  # report -> MIS id -> fingerprint
-        # report -> rows_hash of the accounts as the run that made its fingerprints left them
+        # report -> accounts_hash of the accounts as the run that made its fingerprints left them
         self.seen_over: dict[str, int | None] = {}
         self.seen_put: set[str] = set()  # reports given fingerprints in this transaction
+        # The hash of the accounts table of the file this was loaded from (xxh3_64 of its JSON,
+        # from meta; None: an older file), which no account change since can have left alone.
+        self.accounts_hash: int | None = None
         self.meta: dict[str, int] = empty_meta()
         # The version token of the file this was loaded from (None: new, or an older file with
         # none); each write gets a new one, so a reader can tell its copy is still current.
@@ -117,6 +115,7 @@ class SchoolDoc:
             if meta:
                 doc.meta.update(meta[0])
                 doc.version = doc.meta.pop("version", None)  # type: ignore[assignment]
+                doc.accounts_hash = doc.meta.pop("accounts_hash", None)
         return doc
 
     @classmethod
@@ -133,17 +132,19 @@ class SchoolDoc:
     def dump(self) -> bytes:
         """The file's new version (meta first: its version token is read from the head)."""
         runs = sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]))
+        accounts = encode(as_table(list(self.accounts.values())))
+        # A change detector (64 bits, non-cryptographic) for the fingerprints (see current_seen)
+        accounts_hash = xxhash.xxh3_64_intdigest(accounts)
+        if self.seen_put:  # these fingerprints go with the accounts as written now
+            self.seen_over = {**self.seen_over, **dict.fromkeys(self.seen_put, accounts_hash)}
+            self.seen_put = set()
         tables = {
-            "meta": meta_table(new_token(), **self.meta),
-            "accounts": as_table(list(self.accounts.values())),
+            "meta": meta_table(new_token(), **self.meta, accounts_hash=accounts_hash),
+            "accounts": orjson.Fragment(accounts),  # encoded once, for the hash and the file
             "runs": as_table(runs),
             "cases": as_table(self.cases_in_order()),
             "exclusions": as_table(self.exclusions_in_order()),
         }
-        if self.seen_put:  # these fingerprints go with the accounts as written now
-            over = rows_hash(list(self.accounts.values()))
-            self.seen_over = {**self.seen_over, **dict.fromkeys(self.seen_put, over)}
-            self.seen_put = set()
         if self.seen:
             tables["seen"] = as_table(
                 [
@@ -154,11 +155,12 @@ class SchoolDoc:
         return encode(tables)
 
     def current_seen(self) -> dict[str, dict[str, int]]:
-        """The reports' fingerprints whose accounts are exactly as their run left them: a
-        change to any account since (an operator's, another report's run) drops them."""
-        if not self.seen:
+        """The reports' fingerprints whose accounts are exactly as their run left them (of a
+        doc as loaded): a change to any account since (an operator's, another report's run)
+        drops them."""
+        now = self.accounts_hash
+        if not self.seen or now is None:
             return {}
-        now = rows_hash(list(self.accounts.values()))
         return {r: fps for r, fps in self.seen.items() if self.seen_over.get(r) == now}
 
     def old_runs(self) -> list[dict[str, Any]]:

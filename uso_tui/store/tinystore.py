@@ -89,8 +89,9 @@ class TinyStore(Store):
     def _upgrade(self) -> None:
         """Marks an older store as this version's: what this version writes an older uso-tui would
         misread (schema 2: runs in progress kept in the directory; 3: the recent feed's deltas,
-        processed files as rows, record fingerprints, the runs archive), so from now on it
-        refuses it."""
+        processed files as rows, record fingerprints, the runs archive; 4: the accounts hash in
+        a school's meta, which an older uso-tui would carry over while changing the accounts),
+        so from now on it refuses it."""
         with write_lock(self.root):
             recover(self.root)
             if self._check_schema() < SCHEMA_VERSION:
