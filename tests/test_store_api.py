@@ -533,7 +533,7 @@ def test_listing_schools_reads_only_the_directory(store, monkeypatch):
         return reader
 
     monkeypatch.setattr(tinystore, "read_json", spy(tinystore.read_json))
-    monkeypatch.setattr(hotfiles, "read_json", spy(hotfiles.read_json))
+    monkeypatch.setattr(hotfiles, "read_bytes", spy(hotfiles.read_bytes))
     fresh = open_store(store.root)  # another process's view: nothing cached
     assert read == ["store.json"]  # opening reads the schema version only
     schools = fresh.list_schools()
@@ -831,3 +831,73 @@ def test_old_runs_move_to_the_schools_runs_archive(store):
     assert [r.run_id for r in store.runs(dfe, limit=2)] == ["204-3210-r160", "204-3210-r159"]
     assert store.run("204-3210-r3").status == "succeeded"
     assert store.school(dfe).last_scheduled_success_at == run(10).started_at
+
+
+def test_a_registry_extended_by_each_commit_is_what_encoding_it_whole_gives(store, monkeypatch):
+    """Commits that only add usernames extend the LA's registry file; one that moves an account
+    to another school writes it whole. Either way: the file encoding the whole would give."""
+    from uso_tui.store import transaction
+    from uso_tui.store.storage import encode
+    from uso_tui.store.transaction import registry_doc
+
+    extended = []
+
+    def spy(*args):
+        got = real(*args)
+        extended.append(got is not None)
+        return got
+
+    real = transaction.registry_extended
+    monkeypatch.setattr(transaction, "registry_extended", spy)
+
+    path = store.root / "registry" / "204.json"
+
+    def check() -> dict:
+        raw = path.read_bytes()
+        data = read_json(path)
+        assert raw == encode(registry_doc(data["registry"]["1"], data["meta"]["1"]["version"]))
+        return data["registry"]["1"]
+
+    for i, name in enumerate(["Amy", "Bob", "Cat"]):
+        with store.transaction("t") as tx:
+            tx.put_account(account(tx, "204-3210" if i % 2 else "204-3211", name, "Jones"))
+        assert len(check()) == i + 1
+    with store.transaction("t") as tx:  # a move: the entry changes
+        a = tx.account("ajones.204")
+        a.previous_school, a.school = a.school, "204-3210"
+        tx.put_account(a)
+        tx.put_account(account(tx, "204-3210", "Dan", "Jones"))
+    assert check() == {
+        "ajones.204": "204-3210",
+        "bjones.204": "204-3210",
+        "cjones.204": "204-3211",
+        "djones.204": "204-3210",
+    }
+    other = open_store(store.root)  # another process, reading it fresh
+    assert other.account("djones.204").school == "204-3210"
+    with other.transaction("t") as tx:
+        tx.put_account(account(tx, "204-3211", "Eve", "Jones"))
+    with store.transaction("t") as tx:  # its cached copy is stale: read again, then extended
+        tx.put_account(account(tx, "204-3211", "Fay", "Jones"))
+    assert set(check()) == {f"{c}jones.204" for c in "abcdef"}
+    assert extended == [True] * 4  # the first commit made the file; the move rewrote it
+
+
+def test_the_directory_written_from_kept_rows_is_what_encoding_it_whole_gives(store):
+    """A commit encodes only the directory entries that changed; the file is the same."""
+    from uso_tui.store.storage import as_table, encode
+
+    other = open_store(store.root)
+    for i, writer in enumerate([store, store, other, store]):
+        with writer.transaction("t") as tx:
+            tx.put_account(account(tx, "204-3210", f"Kid{i}", "Lee"))
+            if i == 3:
+                s = tx.school("301-0001")
+                s.name = "Renamed"
+                tx.put_school(s)
+        path = store.root / "schools.json"
+        data = read_json(path)
+        rows = table_rows(data, "schools")
+        assert path.read_bytes() == encode({"meta": data["meta"], "schools": as_table(rows)})
+        assert [r["active_accounts"] for r in rows] == [i + 1, 0, 0]
+    assert store.school("301-0001").name == "Renamed"

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from uso_tui.store.storage import read_json
+import orjson
+
+from uso_tui.store.storage import read_bytes
 
 _TOKEN = re.compile(rb'^\{"meta":\{"1":\{"version":"([0-9a-f]{32})"')
 HEAD = 64
@@ -51,24 +53,59 @@ def _data_token(data: Any) -> str | None:
 class HotFiles:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: dict[Path, tuple[str, Any]] = {}
+        # path -> (token, parsed value, the file's bytes when asked to keep them)
+        self._items: dict[Path, tuple[str, Any, bytes | None]] = {}
 
     def get(self, path: Path, parse: Callable[[Any], Any]) -> Any:
         """parse(decoded file or None), from the cache while the file is the same version."""
+        return self.get_version(path, parse)[0]
+
+    def get_version(
+        self, path: Path, parse: Callable[[Any], Any], keep_raw: bool = False
+    ) -> tuple[Any, str | None, bytes | None]:
+        """(value, its version token, the file's bytes if kept) as get; keep_raw: keep the bytes
+        of what is read (a writer may then extend them instead of encoding it all again)."""
         token = head_token(path)
         with self._lock:
             hit = self._items.get(path)
-        if token is not None and hit is not None and hit[0] == token:
-            return hit[1]
-        data = read_json(path)
+        fresh = hit is not None and token is not None and hit[0] == token
+        if hit is not None and fresh and (hit[2] is not None or not keep_raw):
+            return hit[1], hit[0], hit[2]
+        raw = read_bytes(path)
+        data = orjson.loads(raw) if raw else None
         value = parse(data)
         token = _data_token(data)  # of what was actually read (the file may have changed since)
         if token is not None:
             with self._lock:
-                self._items[path] = (token, value)
-        return value
+                self._items[path] = (token, value, raw if keep_raw else None)
+        return value, token, raw if keep_raw else None
 
-    def remember(self, path: Path, token: str, value: Any) -> None:
-        """What this process just committed to `path` under `token`."""
+    def remember(self, path: Path, token: str, value: Any, raw: bytes | None = None) -> None:
+        """What this process just committed to `path` under `token` (with its bytes)."""
         with self._lock:
-            self._items[path] = (token, value)
+            self._items[path] = (token, value, raw)
+
+
+class EncodedRows:
+    """Each row of a table this process writes again and again (the school directory: a few
+    entries change per commit), kept encoded while the row stays equal: a commit encodes the
+    rows that changed, not all. Rows are never changed in place (they are replaced), so an
+    equal row encodes as the one kept; used under the write lock only."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[dict[str, Any], orjson.Fragment]] = {}
+
+    def table(self, rows: list[dict[str, Any]], key: str) -> dict[str, orjson.Fragment]:
+        """A TinyDB table of `rows` (ids 1..N in order, as as_table), identified by `key`."""
+        kept = self._rows
+        out: dict[str, orjson.Fragment] = {}
+        now: dict[str, tuple[dict[str, Any], orjson.Fragment]] = {}
+        for i, row in enumerate(rows, 1):
+            k = row[key]
+            hit = kept.get(k)
+            if hit is None or (hit[0] is not row and hit[0] != row):
+                hit = (row, orjson.Fragment(orjson.dumps(row)))
+            now[k] = hit
+            out[str(i)] = hit[1]
+        self._rows = now
+        return out

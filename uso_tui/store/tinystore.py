@@ -38,7 +38,7 @@ from uso_tui.store.api import (
 )
 from uso_tui.store.audit import Deltas, Recent, delta_numbers, read_events
 from uso_tui.store.codec import build, from_docs, gc_paused
-from uso_tui.store.hotfiles import HotFiles
+from uso_tui.store.hotfiles import EncodedRows, HotFiles
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
@@ -74,6 +74,7 @@ class TinyStore(Store):
         self.root = Path(root)
         self.layout = Layout(self.root)
         self.hot = HotFiles()
+        self.dir_rows = EncodedRows()  # the directory's entries, encoded (see _commit)
         self.deltas = Deltas()  # the recent feed's deltas, parsed
         if not self.layout.store_json.exists():
             if not create:

@@ -10,6 +10,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from uso_tui.domain.models import (
     PROCESSED_COLUMNS,
     Account,
@@ -81,6 +83,22 @@ def registry_doc(mapping: dict[str, str], token: str) -> dict[str, Any]:
     return {"meta": meta_table(token), "registry": {"1": mapping}}
 
 
+def registry_extended(
+    raw: bytes, token: str, new_token: str, added: dict[str, str]
+) -> bytes | None:
+    """The registry file `raw` (version `token`) with `added` appended, as registry_doc would
+    encode the whole (a registry only grows between moves): a few bytes copied instead of
+    tens of thousands of entries encoded at every commit. None if `raw` is not such a file."""
+    head = b'{"meta":{"1":{"version":"' + token.encode() + b'"}},"registry":{"1":{'
+    if not raw.startswith(head) or not raw.endswith(b"}}}"):
+        return None
+    body = raw[len(head) : -3]
+    more = orjson.dumps(added)[1:-1]
+    if body and more:
+        more = b"," + more
+    return head.replace(token.encode(), new_token.encode()) + body + more + b"}}}"
+
+
 def registry_map(data: dict[str, Any] | None) -> dict[str, str]:
     rows = table_rows(data, "registry")
     return rows[0] if rows else {}
@@ -101,6 +119,11 @@ class TinyTransaction(Transaction):
         self._docs: dict[str, SchoolDoc] = {}
         self._regs: dict[str, dict[str, str]] = {}
         self._regs_dirty: set[str] = set()
+        # la -> (version token, bytes) of the registry file each copy in _regs was made from,
+        # and the usernames added to it since; a move (an entry changed) rewrites it whole
+        self._reg_base: dict[str, tuple[str | None, bytes | None]] = {}
+        self._reg_added: dict[str, dict[str, str]] = {}
+        self._reg_moved: set[str] = set()
         self._reserved: set[str] = set()
         self._secrets: dict[str, str] = {}
         self._events: dict[str | None, list[dict[str, Any]]] = {}
@@ -154,8 +177,10 @@ class TinyTransaction(Transaction):
         reg = self._regs.get(la)
         if reg is None:
             # A copy of the shared parse (this transaction may add to it).
-            shared = self._store.hot.get(self._lay.registry_file(la), registry_map)
+            path = self._lay.registry_file(la)
+            shared, token, raw = self._store.hot.get_version(path, registry_map, keep_raw=True)
             reg = self._regs[la] = dict(shared)
+            self._reg_base[la] = (token, raw)
         return reg
 
     def _home_of(self, username: str) -> str | None:
@@ -347,6 +372,10 @@ class TinyTransaction(Transaction):
             if old_home != home:
                 reg[username] = home
                 self._regs_dirty.add(la)
+                if old_home is None:
+                    self._reg_added.setdefault(la, {})[username] = home
+                else:
+                    self._reg_moved.add(la)
             self._reserved.discard(username)
 
     def next_run_id(self, dfe: str) -> str:
@@ -526,15 +555,26 @@ class TinyTransaction(Transaction):
                 self._directory()[dfe] = {**entry, **summary}
                 self._dir_dirty = True
         reg_tokens = {la: new_token() for la in self._regs_dirty}
+        reg_bytes: dict[str, bytes] = {}
         for la, token in reg_tokens.items():
-            commit.write(lay.registry_file(la), encode(registry_doc(self._regs[la], token)))
+            base, raw = self._reg_base[la]
+            data = None
+            if la not in self._reg_moved and base is not None and raw is not None:
+                data = registry_extended(raw, base, token, self._reg_added.get(la, {}))
+            if data is None:
+                data = encode(registry_doc(self._regs[la], token))
+            reg_bytes[la] = data
+            commit.write(lay.registry_file(la), data)
         for dfe, secret in self._secrets.items():
             commit.write(lay.secret(dfe), secret.encode())
         if self._dir_dirty:
             directory = self._directory()
             rows = [directory[k] for k in sorted(directory)]
             dir_token = new_token()
-            dir_doc = {"meta": meta_table(dir_token), "schools": as_table(rows)}
+            dir_doc = {
+                "meta": meta_table(dir_token),
+                "schools": self._store.dir_rows.table(rows, "dfe"),
+            }
             commit.write(lay.schools_json, encode(dir_doc))
         for dfe in self._new_schools:
             for folder in (lay.school_dir(dfe), lay.audit_dir(dfe), lay.files_dir(dfe)):
@@ -550,7 +590,7 @@ class TinyTransaction(Transaction):
         if new_delta is not None:
             self._store.deltas.remember(*new_delta)
         for la, token in reg_tokens.items():
-            self._store.hot.remember(lay.registry_file(la), token, self._regs[la])
+            self._store.hot.remember(lay.registry_file(la), token, self._regs[la], reg_bytes[la])
 
     def _prune_processed(self, commit: Commit, dfe: str) -> None:
         folder = self._lay.files_dir(dfe)
