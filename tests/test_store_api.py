@@ -901,3 +901,22 @@ def test_the_directory_written_from_kept_rows_is_what_encoding_it_whole_gives(st
         assert path.read_bytes() == encode({"meta": data["meta"], "schools": as_table(rows)})
         assert [r["active_accounts"] for r in rows] == [i + 1, 0, 0]
     assert store.school("301-0001").name == "Renamed"
+
+
+def test_index_files_are_read_as_each_line_reads():
+    from uso_tui.store.index import _hit, index_line, read_hits
+
+    rows = [
+        {"username": "ajones.204", "role": "pupil", "forename": "Amy", "surname": "Jones",
+         "dob": "2015-04-02", "school": "204-3210"},
+        {"username": "bx.204", "role": "staff", "forename": "B\tob", "surname": "O'Neil-Ng\n",
+         "preferred_name": "[b]Bo[/b]", "school": None, "status": "unallocated"},
+        {"username": "cz.204", "role": "pupil", "forename": "Ça", "surname": "Zoë Ann",
+         "dob": None, "school": "204-3210"},
+    ]  # fmt: skip
+    data = "".join(index_line(r) for r in rows).encode()
+    each = [_hit(line, "204-3210") for line in data.decode().splitlines()]
+    assert read_hits(data, "204-3210") == each
+    assert read_hits(data, "204-3210", "staff") == [each[1]]
+    assert each[1].forename == "B ob" and each[1].status == "unallocated" and each[2].dob is None
+    assert read_hits(b"", "204-3210") == []

@@ -146,15 +146,34 @@ def _hit(line: str, home: str) -> AccountHit:
     )
 
 
+# An index line's fields: username and date of birth (the first two keys), the three flags, the
+# three names (index_line keeps tabs and line breaks out of them).
+_LINE = re.compile(r"^ (\S+) (\S+)[^\t\n]*\t(.)(.)(.)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)$", re.M)
+
+
 def read_hits(data: bytes, home: str, role: str | None = None) -> list[AccountHit]:
-    """Every account of an index file (of one role when given)."""
+    """Every account of an index file (of one role when given), as _hit reads each line: the
+    lines taken apart by one regular expression over the file (a local authority's candidate
+    pool reads every line of its schools' files)."""
+    make, roles, statuses = AccountHit._make, ROLE_OF_FLAG, STATUS_OF_FLAG
     flag = ROLE_FLAG[role] if role else None
-    lines = data.decode().split("\n")  # once per file: one decode, not one a line
-    if lines and not lines[-1]:
-        lines.pop()
-    if flag is None:
-        return [_hit(line, home) for line in lines]
-    return [_hit(line, home) for line in lines if line[line.find("\t") + 1] == flag]
+    return [
+        make(
+            (
+                u,
+                roles[r],
+                fore,
+                sur,
+                pref,
+                None if dob == "~" else dob,
+                home if here == "1" else None,
+                home,
+                statuses[st],
+            )
+        )
+        for u, dob, r, st, here, fore, sur, pref in _LINE.findall(data.decode())
+        if flag is None or r == flag
+    ]
 
 
 def search_file(

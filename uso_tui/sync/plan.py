@@ -446,6 +446,7 @@ def _unparsed(
         return export.records
     dfe, report = p.school, p.report
     records = list(export.records)
+    rows, seen = p.same_rows, {}
     for mis_id, (raw, (checked, fp)) in export.same.items():
         row = linked.get(mis_id)
         if (
@@ -456,17 +457,17 @@ def _unparsed(
             and row["school"] == dfe
             and OLDEST_DOB <= row["dob"] <= today_s
         ):
-            present.add(mis_id)
-            p.same_rows.append(
+            seen[mis_id] = fp
+            rows.append(
                 record_row(report, mis_id, row, UNCHANGED, "linked, no change", row["username"])
             )
-            p.counts[UNCHANGED] += 1
-            if p.seen is None:
-                p.seen = {}
-            p.seen[mis_id] = fp
         else:
             assert export.parse is not None
             records.append(export.parse(raw))
+    if seen:
+        present.update(seen)
+        p.counts[UNCHANGED] += len(seen)
+        p.seen = seen if p.seen is None else {**p.seen, **seen}
     return records
 
 
