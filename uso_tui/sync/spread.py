@@ -92,7 +92,9 @@ async def run_spread(
 ) -> list[RunResult]:
     """on_progress hears each school's start and end only (the rest happens in the workers)."""
     started = time.monotonic()  # system-wide: the workers stamp finish times from it too
-    with busy_process():
+    # commits=False: this process commits nothing (the workers do), and the workers forked from
+    # it keep its switch interval.
+    with busy_process(commits=False):
         # All in one transaction (the directory is written once), in this thread: nothing else
         # runs yet, and a process with no other thread can fork.
         runs = claim_many(store, schools, operator, iso(now))
