@@ -833,6 +833,53 @@ def test_old_runs_move_to_the_schools_runs_archive(store):
     assert store.school(dfe).last_scheduled_success_at == run(10).started_at
 
 
+def test_old_resolved_cases_move_to_the_schools_cases_archive(store):
+    dfe = "204-3211"
+
+    def case(i: int, status: str = "resolved") -> MatchCase:
+        return MatchCase(
+            f"{dfe}-c{i}",
+            dfe,
+            "students",
+            "pupil",
+            record={"report": "students", "mis_id": str(i), "forename": "A", "surname": "B"},
+            candidates=[],
+            opened_at=NOW,
+            status=status,
+            decision="skip" if status == "resolved" else None,
+        )
+
+    with store.transaction("op") as tx:  # 100 resolved, 3 open: nothing archived yet
+        tx.put_cases([case(i, "open" if i in (2, 50, 103) else "resolved") for i in range(1, 104)])
+    path = store.root / "schools" / dfe / "cases-archive.json"
+    assert not path.exists()
+    with store.transaction("op") as tx:  # the 101st resolved: the oldest 51 go
+        tx.put_case(case(104))
+    kept = table_rows(read_json(store.root / "schools" / dfe / "data.json"), "cases")
+    archived = table_rows(read_json(path), "cases")
+    assert len(kept) == 53 and len(archived) == 51  # 50 resolved and the 3 open stay
+    assert {f"{dfe}-c2", f"{dfe}-c50", f"{dfe}-c103"} <= {c["case_id"] for c in kept}
+    assert archived[0]["case_id"] == f"{dfe}-c1" and archived[-1]["case_id"] == f"{dfe}-c53"
+    assert [c.case_id for c in store.cases(dfe)] == [f"{dfe}-c{i}" for i in (2, 50, 103)]
+    every = store.cases(dfe, status=None)
+    assert [c.case_id for c in every] == [f"{dfe}-c{i}" for i in range(1, 105)]
+    assert len(store.cases(dfe, status="resolved")) == 101
+    assert store.case(f"{dfe}-c1").decision == "skip"
+    # an archived case reopened (an undo) is in the school's file again, and listed once
+    with store.transaction("op") as tx:
+        c = tx.case(f"{dfe}-c3")
+        c.status, c.decision = "open", None
+        tx.put_case(c)
+    assert store.case(f"{dfe}-c3").status == "open"
+    assert [c.case_id for c in store.cases(dfe)] == [f"{dfe}-c{i}" for i in (2, 3, 50, 103)]
+    assert [c.case_id for c in store.cases(dfe, status=None)] == [
+        f"{dfe}-c{i}" for i in range(1, 105)
+    ]
+    assert store.school(dfe).open_cases == 4
+    with pytest.raises(UnknownCase):
+        store.case(f"{dfe}-c999")
+
+
 def test_a_registry_extended_by_each_commit_is_what_encoding_it_whole_gives(store, monkeypatch):
     """Commits that only add usernames extend the LA's registry file; one that moves an account
     to another school writes it whole. Either way: the file encoding the whole would give."""

@@ -15,12 +15,16 @@ Every *.json document but store.json and config.json is a TinyDB database ({tabl
       schools.json          the school directory (settings + summary), no accounts, no secrets;
                             it and recent.json start with a version token (parsed once per version)
       secrets/DFE.secret    the client secret, one file per school, nothing else in it
-      schools/DFE/data.json accounts, runs, cases, exclusions and counters of one school
+      schools/DFE/data.json accounts, newest runs, open and recent cases, exclusions, record
+                            fingerprints and counters of one school (meta: a version token and
+                            the hash of its accounts table)
+      schools/DFE/runs-archive.json   its older ended runs; cases-archive.json: older resolved cases
       schools/DFE/names.idx compact text index of the school's accounts, for global search
       schools/DFE/audit/NNNNNNNNNN.json  the school's audit events, one segment per transaction
       schools/DFE/files/RUN_ID.json  last processed files (30 newest kept)
       registry/LA.json      username -> home school, for every username ending in .LA
       recent.json           the newest audit events, moves/creates and runs across all schools (bounded)
+      recent/NNNNNNNNNN.json  what each commit adds to it since it was last folded (every 64)
       audit/NNNNNNNNNN.json audit events that belong to no school
 """
 

@@ -30,6 +30,9 @@ class Layout:
     def runs_archive(self, dfe: str) -> Path:
         return self.schools / dfe / "runs-archive.json"
 
+    def cases_archive(self, dfe: str) -> Path:
+        return self.schools / dfe / "cases-archive.json"
+
     def names_idx(self, dfe: str) -> Path:
         return self.schools / dfe / "names.idx"
 

@@ -73,6 +73,21 @@ def archived_runs(path: Path) -> list[dict[str, Any]]:
     return table_rows(read_json(path), "runs")
 
 
+# Likewise the cases: every open case stays, and the newest CASES_KEPT resolved ones (a decision
+# can be undone while its case is at hand); once more than CASES_ARCHIVE_AT are resolved, the older
+# go to the school's cases archive. A resolved case keeps its candidates and what undoing it needs
+# (a matched account as it was, history and all): kept for ever, a school's file would grow by a
+# few kilobytes a school day.
+CASES_KEPT = 50
+CASES_ARCHIVE_AT = 100
+
+
+def archived_cases(path: Path) -> list[dict[str, Any]]:
+    """A school's cases archive, oldest first (a case reopened since may be in it too, as it was
+    when archived: the school's file has it as it is)."""
+    return table_rows(read_json(path), "cases")
+
+
 def empty_meta() -> dict[str, int]:
     return {"next_run": 1, "next_case": 1, "next_exclusion": 1, "next_audit": 1}
 
@@ -187,6 +202,18 @@ class SchoolDoc:
         ]
         for r in old:
             del self.runs[r["run_id"]]
+        return old
+
+    def old_cases(self) -> list[dict[str, Any]]:
+        """Takes out (oldest first) the resolved cases beyond CASES_KEPT, once more than
+        CASES_ARCHIVE_AT are resolved; none otherwise."""
+        resolved = [c for c in self.cases.values() if c["status"] != "open"]
+        if len(resolved) <= CASES_ARCHIVE_AT:
+            return []
+        resolved.sort(key=lambda c: seq_of(c["case_id"]))
+        old = resolved[: len(resolved) - CASES_KEPT]
+        for c in old:
+            del self.cases[c["case_id"]]
         return old
 
     def settle_running(self, running: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -43,7 +43,13 @@ from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
-from uso_tui.store.schooldoc import RUNNING_KEY, SchoolDoc, archived_runs, merged_runs
+from uso_tui.store.schooldoc import (
+    RUNNING_KEY,
+    SchoolDoc,
+    archived_cases,
+    archived_runs,
+    merged_runs,
+)
 from uso_tui.store.storage import DIR_MODE, encode, make_dir, read_bytes, read_json, table_rows
 from uso_tui.store.transaction import TinyTransaction, registry_map
 
@@ -309,17 +315,31 @@ class TinyStore(Store):
     # cases, exclusions, runs, audit, processed files
 
     def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]:
+        """Oldest first; the resolved ones include those in the school's cases archive."""
+        archived: list[dict[str, Any]] = []
         with self._reading():
             doc = self._doc(dfe)
-        return [MatchCase.from_dict(c) for c in doc.cases_in_order(status)]
+            if status != "open":
+                archived = archived_cases(self.layout.cases_archive(dfe))
+        rows = doc.cases_in_order(status)
+        if archived:
+            here = doc.cases.keys()  # a case reopened since: as the school's file has it
+            older = {c["case_id"]: c for c in archived if c["case_id"] not in here}  # last wins
+            rows += [c for c in older.values() if status is None or c["status"] == status]
+            rows.sort(key=lambda c: seq_of(c["case_id"]))
+        return [MatchCase.from_dict(c) for c in rows]
 
     def case(self, case_id: str) -> MatchCase:
         dfe = school_of_case(case_id)
-        with self._reading():
+        with self._reading():  # both files of one commit: a case moves between them
             data = read_json(self.layout.data(dfe)) if DFE_RE.match(dfe) else None
+            archived = archived_cases(self.layout.cases_archive(dfe)) if data is not None else []
         for c in table_rows(data, "cases"):
             if c["case_id"] == case_id:
                 return MatchCase.from_dict(c)
+        found = [c for c in archived if c["case_id"] == case_id]
+        if found:
+            return MatchCase.from_dict(found[-1])
         raise UnknownCase(f"unknown case {case_id!r}")
 
     def exclusions(self, dfe: str) -> list[Exclusion]:

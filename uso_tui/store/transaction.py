@@ -64,6 +64,7 @@ from uso_tui.store.schooldoc import (
     RUNNING_KEY,
     SUMMARY_FIELDS,
     SchoolDoc,
+    archived_cases,
     archived_runs,
     last_run_fields,
     merged_runs,
@@ -231,6 +232,11 @@ class TinyTransaction(Transaction):
     def case(self, case_id: str) -> MatchCase:
         dfe = school_of_case(case_id)
         d = self._doc(dfe).cases.get(case_id) if dfe in self._directory() else None
+        if d is None and dfe in self._directory():  # resolved long ago: from the archive
+            found = [
+                c for c in archived_cases(self._lay.cases_archive(dfe)) if c["case_id"] == case_id
+            ]
+            d = found[-1] if found else None
         if d is None:
             raise UnknownCase(f"unknown case {case_id!r}")
         return from_doc(MatchCase, d)
@@ -544,6 +550,13 @@ class TinyTransaction(Transaction):
             if old:  # appended to the school's runs archive (oldest first)
                 archived = archived_runs(lay.runs_archive(dfe))
                 commit.write(lay.runs_archive(dfe), encode({"runs": as_table(archived + old)}))
+            old = doc.old_cases()
+            if old:  # likewise the cases (a reopened case archived again replaces its old copy)
+                again = {c["case_id"] for c in old}
+                archived = [
+                    c for c in archived_cases(lay.cases_archive(dfe)) if c["case_id"] not in again
+                ]
+                commit.write(lay.cases_archive(dfe), encode({"cases": as_table(archived + old)}))
             commit.write(lay.data(dfe), doc.dump())
             if doc.index_dirty:
                 path = lay.names_idx(dfe)
