@@ -815,14 +815,16 @@ def test_old_runs_move_to_the_schools_runs_archive(store):
         return Run(f"{dfe}-r{i}", dfe, trigger, "op", status=status, started_at=at)
 
     with store.transaction("op") as tx:
-        for i in range(1, 151):
+        for i in range(1, 61):
             tx.put_run(run(i))
-    for i in range(151, 161):
+    assert not (store.root / "schools" / dfe / "runs-archive.json").exists()
+    for i in range(61, 161):
         with store.transaction("op") as tx:
             tx.put_run(run(i))
     kept = table_rows(read_json(store.root / "schools" / dfe / "data.json"), "runs")
     archived = table_rows(read_json(store.root / "schools" / dfe / "runs-archive.json"), "runs")
-    assert len(kept) == 131 and len(archived) == 29  # archived at the 151st: 120 + 2 kept
+    # whenever more than 60: 29 go (the newest 30 stay, and r5 and r10), at r61, r90, r119, r148
+    assert len(kept) == 44 and len(archived) == 116
     assert {"204-3210-r5", "204-3210-r10"} <= {r["run_id"] for r in kept}
     assert [r["run_id"] for r in archived][:2] == ["204-3210-r1", "204-3210-r2"]
     runs = store.runs(dfe)

@@ -63,8 +63,8 @@ def last_run_fields(run: dict[str, Any]) -> dict[str, Any]:
 # the school's runs archive (read only for a long history), so the file a daily run reads and
 # rewrites does not grow by a run a day for ever. Held runs (awaiting confirmation) and the newest
 # scheduled run that did run stay.
-RUNS_KEPT = 120
-RUNS_ARCHIVE_AT = 150
+RUNS_KEPT = 30  # a month of daily runs (a run is about 500 bytes; the console reads the archive
+RUNS_ARCHIVE_AT = 60  # for a longer history)
 ARCHIVED_STATUSES = frozenset(("succeeded", "failed", "cancelled"))
 
 
