@@ -964,8 +964,15 @@ def test_index_files_are_read_as_each_line_reads():
          "dob": None, "school": "204-3210"},
     ]  # fmt: skip
     data = "".join(index_line(r) for r in rows).encode()
-    each = [_hit(line, "204-3210") for line in data.decode().splitlines()]
+    each = [_hit(line, "204-3210") for line in data.splitlines()]
     assert read_hits(data, "204-3210") == each
+    assert [tuple(h) for h in each] == [
+        ("ajones.204", "pupil", "Amy", "Jones", "", "2015-04-02", "204-3210", "204-3210",
+         "active"),
+        ("bx.204", "staff", "B ob", "O'Neil-Ng ", "[b]Bo[/b]", None, None, "204-3210",
+         "unallocated"),
+        ("cz.204", "pupil", "Ça", "Zoë Ann", "", None, "204-3210", "204-3210", "active"),
+    ]  # fmt: skip
     assert read_hits(data, "204-3210", "staff") == [each[1]]
     assert each[1].forename == "B ob" and each[1].status == "unallocated" and each[2].dob is None
     assert read_hits(b"", "204-3210") == []

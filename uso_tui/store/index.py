@@ -130,20 +130,9 @@ def search_keys(text: str) -> list[str]:
     return keys
 
 
-def _hit(line: str, home: str) -> AccountHit:
-    keys, flags, fore, sur, pref = line.split("\t")
-    _, username, dob, *_ = keys.split(" ", 3)
-    return AccountHit(  # positional: the fields' order
-        username,
-        ROLE_OF_FLAG[flags[0]],
-        fore,
-        sur,
-        pref,
-        None if dob == "~" else dob,
-        home if flags[2] == "1" else None,
-        home,
-        STATUS_OF_FLAG[flags[1]],
-    )
+def _hit(line: bytes, home: str) -> AccountHit:
+    """The account of one index line."""
+    return read_hits(line, home)[0]
 
 
 # An index line's fields: username and date of birth (the first two keys), the three flags, the
@@ -152,9 +141,9 @@ _LINE = re.compile(r"^ (\S+) (\S+)[^\t\n]*\t(.)(.)(.)\t([^\t\n]*)\t([^\t\n]*)\t(
 
 
 def read_hits(data: bytes, home: str, role: str | None = None) -> list[AccountHit]:
-    """Every account of an index file (of one role when given), as _hit reads each line: the
-    lines taken apart by one regular expression over the file (a local authority's candidate
-    pool reads every line of its schools' files)."""
+    """Every account of an index file (of one role when given): the lines taken apart by one
+    regular expression over the file (a local authority's candidate pool reads every line of
+    its schools' files)."""
     make, roles, statuses = AccountHit._make, ROLE_OF_FLAG, STATUS_OF_FLAG
     flag = ROLE_FLAG[role] if role else None
     return [
@@ -193,7 +182,7 @@ def search_file(
             if limit is not None and len(out) >= limit:
                 return
             if flag is None or line[line.find(b"\t") + 2 : line.find(b"\t") + 3] == flag:
-                out.append(_hit(line.decode(), home))
+                out.append(_hit(line, home))
         return
     pos = data.find(probe)
     while pos != -1:
@@ -209,7 +198,7 @@ def search_file(
             ):
                 if limit is not None and len(out) >= limit:
                     return
-                out.append(_hit(data[start:end].decode(), home))
+                out.append(_hit(data[start:end], home))
         pos = data.find(probe, end)
 
 

@@ -88,6 +88,12 @@ def archived_cases(path: Path) -> list[dict[str, Any]]:
     return table_rows(read_json(path), "cases")
 
 
+def archived_case(path: Path, case_id: str) -> dict[str, Any] | None:
+    """One case of a school's cases archive (its last copy), if there."""
+    found = [c for c in archived_cases(path) if c["case_id"] == case_id]
+    return found[-1] if found else None
+
+
 def empty_meta() -> dict[str, int]:
     return {"next_run": 1, "next_case": 1, "next_exclusion": 1, "next_audit": 1}
 

@@ -46,6 +46,7 @@ from uso_tui.store.lock import commit_lock, write_lock
 from uso_tui.store.schooldoc import (
     RUNNING_KEY,
     SchoolDoc,
+    archived_case,
     archived_cases,
     archived_runs,
     merged_runs,
@@ -333,14 +334,12 @@ class TinyStore(Store):
         dfe = school_of_case(case_id)
         with self._reading():  # both files of one commit: a case moves between them
             data = read_json(self.layout.data(dfe)) if DFE_RE.match(dfe) else None
-            archived = archived_cases(self.layout.cases_archive(dfe)) if data is not None else []
-        for c in table_rows(data, "cases"):
-            if c["case_id"] == case_id:
-                return MatchCase.from_dict(c)
-        found = [c for c in archived if c["case_id"] == case_id]
-        if found:
-            return MatchCase.from_dict(found[-1])
-        raise UnknownCase(f"unknown case {case_id!r}")
+            found = next((c for c in table_rows(data, "cases") if c["case_id"] == case_id), None)
+            if found is None and data is not None:  # resolved long ago: from the archive
+                found = archived_case(self.layout.cases_archive(dfe), case_id)
+        if found is None:
+            raise UnknownCase(f"unknown case {case_id!r}")
+        return MatchCase.from_dict(found)
 
     def exclusions(self, dfe: str) -> list[Exclusion]:
         with self._reading():

@@ -64,14 +64,15 @@ from uso_tui.store.schooldoc import (
     RUNNING_KEY,
     SUMMARY_FIELDS,
     SchoolDoc,
-    archived_cases,
-    archived_runs,
+    archived_case,
     last_run_fields,
     merged_runs,
 )
-from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, table_rows
+from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from uso_tui.store.tinystore import TinyStore
 
 PROCESSED_FILES_KEPT = 30
@@ -90,14 +91,29 @@ def registry_extended(
     """The registry file `raw` (version `token`) with `added` appended, as registry_doc would
     encode the whole (a registry only grows between moves): a few bytes copied instead of
     tens of thousands of entries encoded at every commit. None if `raw` is not such a file."""
-    head = b'{"meta":{"1":{"version":"' + token.encode() + b'"}},"registry":{"1":{'
+    head = _registry_head(token)
     if not raw.startswith(head) or not raw.endswith(b"}}}"):
         return None
     body = raw[len(head) : -3]
     more = orjson.dumps(added)[1:-1]
     if body and more:
         more = b"," + more
-    return head.replace(token.encode(), new_token.encode()) + body + more + b"}}}"
+    return _registry_head(new_token) + body + more + b"}}}"
+
+
+def _registry_head(token: str) -> bytes:
+    """How registry_doc's encoding starts, up to the first entry."""
+    return b'{"meta":{"1":{"version":"' + token.encode() + b'"}},"registry":{"1":{'
+
+
+def _archive(commit: Commit, path: Path, table: str, key: str, old: list[dict[str, Any]]) -> None:
+    """Appends `old` (oldest first) to a school's archive of `table`; an entry archived again (a
+    case reopened since) replaces its earlier copy."""
+    if not old:
+        return
+    again = {d[key] for d in old}
+    kept = [d for d in table_rows(read_json(path), table) if d[key] not in again]
+    commit.write(path, encode({table: as_table(kept + old)}))
 
 
 def registry_map(data: dict[str, Any] | None) -> dict[str, str]:
@@ -231,12 +247,11 @@ class TinyTransaction(Transaction):
 
     def case(self, case_id: str) -> MatchCase:
         dfe = school_of_case(case_id)
-        d = self._doc(dfe).cases.get(case_id) if dfe in self._directory() else None
-        if d is None and dfe in self._directory():  # resolved long ago: from the archive
-            found = [
-                c for c in archived_cases(self._lay.cases_archive(dfe)) if c["case_id"] == case_id
-            ]
-            d = found[-1] if found else None
+        d = None
+        if dfe in self._directory():  # else from the archive: resolved long ago
+            d = self._doc(dfe).cases.get(case_id) or archived_case(
+                self._lay.cases_archive(dfe), case_id
+            )
         if d is None:
             raise UnknownCase(f"unknown case {case_id!r}")
         return from_doc(MatchCase, d)
@@ -546,17 +561,8 @@ class TinyTransaction(Transaction):
             counter = self._entry(dfe).get(NEXT_RUN_KEY)
             if counter is not None:  # kept in step, for an older uso-tui reading this file
                 doc.meta["next_run"] = max(doc.meta["next_run"], counter)
-            old = doc.old_runs()
-            if old:  # appended to the school's runs archive (oldest first)
-                archived = archived_runs(lay.runs_archive(dfe))
-                commit.write(lay.runs_archive(dfe), encode({"runs": as_table(archived + old)}))
-            old = doc.old_cases()
-            if old:  # likewise the cases (a reopened case archived again replaces its old copy)
-                again = {c["case_id"] for c in old}
-                archived = [
-                    c for c in archived_cases(lay.cases_archive(dfe)) if c["case_id"] not in again
-                ]
-                commit.write(lay.cases_archive(dfe), encode({"cases": as_table(archived + old)}))
+            _archive(commit, lay.runs_archive(dfe), "runs", "run_id", doc.old_runs())
+            _archive(commit, lay.cases_archive(dfe), "cases", "case_id", doc.old_cases())
             commit.write(lay.data(dfe), doc.dump())
             if doc.index_dirty:
                 path = lay.names_idx(dfe)
