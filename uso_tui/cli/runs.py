@@ -17,7 +17,7 @@ from typing import Any
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import counts_line, emit_json, person, plain, table
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.domain.models import PROCESSED_COLUMNS, Run
+from uso_tui.domain.models import Run
 from uso_tui.domain.schools import REPORTS, check_dfe
 from uso_tui.sync.events import Progress
 
@@ -84,6 +84,8 @@ def _plans(result: Any) -> list[Any]:
 
 
 def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
+    """Every record's outcome, of a dry run's plans (which parse every record: none is left in
+    Plan.same_rows)."""
     out = []
     for p in plans:
         for o in p.outcomes:
@@ -99,18 +101,6 @@ def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
                     "outcome": o.outcome,
                     "reason": o.reason,
                     "username": o.username,
-                }
-            )
-        for row in p.same_rows:  # recognised unchanged without being parsed (sync.seen)
-            r = dict(zip(PROCESSED_COLUMNS, row, strict=True))
-            out.append(
-                {
-                    "report": p.report,
-                    **{k: r[k] for k in ("mis_id", "forename", "surname", "preferred_name")},
-                    "dob": r["dob"],
-                    "outcome": r["outcome"],
-                    "reason": r["reason"],
-                    "username": r["username"],
                 }
             )
         for c in p.changes:

@@ -467,7 +467,7 @@ def _unparsed(
     if seen:
         present.update(seen)
         p.counts[UNCHANGED] += len(seen)
-        p.seen = seen if p.seen is None else {**p.seen, **seen}
+        p.seen = seen
     return records
 
 
