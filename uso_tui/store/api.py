@@ -26,6 +26,7 @@ Every *.json document but store.json and config.json is a TinyDB database ({tabl
       recent.json           the newest audit events, moves/creates and runs across all schools (bounded)
       recent/NNNNNNNNNN.json  what each commit adds to it since it was last folded (every 64)
       audit/NNNNNNNNNN.json audit events that belong to no school
+      kept.json             pairs of accounts kept apart as different people (store/kept.py)
 """
 
 from __future__ import annotations
@@ -202,6 +203,14 @@ class Transaction:
     def remove_exclusion(self, dfe: str, exclusion_id: int) -> Exclusion: ...
     def audit(self, event: AuditEvent) -> None: ...
     def audit_many(self, events: list[AuditEvent]) -> None: ...
+    def kept_pairs(self) -> frozenset[tuple[str, str]]:
+        """Pairs of usernames (sorted) marked as different people: never listed as duplicates."""
+        ...
+
+    def keep_pair(self, a: str, b: str, at: str) -> bool:
+        """Marks two accounts as different people (not audited here); False if already so."""
+        ...
+
     def put_processed_file(self, pf: ProcessedFile, rows_json: bytes | None = None) -> None:
         """rows_json: the records already encoded as a JSON array of rows, one array of values
         per record in the order of PROCESSED_COLUMNS (Plan.rows_json), written as they are in
@@ -285,6 +294,10 @@ class Store:
 
     def latest_moves(self, limit: int | None = None) -> list[AuditEvent]:
         """The newest move and create events across all schools (bounded feed), newest first."""
+        ...
+
+    def kept_pairs(self) -> frozenset[tuple[str, str]]:
+        """Pairs of usernames (sorted) marked as different people (Transaction.keep_pair)."""
         ...
 
     # writing

@@ -40,6 +40,7 @@ from uso_tui.store.audit import Deltas, Recent, delta_numbers, read_events
 from uso_tui.store.codec import build, from_docs, gc_paused
 from uso_tui.store.hotfiles import EncodedRows, HotFiles
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
+from uso_tui.store.kept import KeptReads
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
@@ -76,7 +77,7 @@ def _run_view(d: dict[str, Any]) -> dict[str, Any]:
     return mark_interrupted(d) if is_stale(d) else d
 
 
-class TinyStore(Store):
+class TinyStore(KeptReads, Store):
     def __init__(self, root: Path, *, create: bool = True) -> None:
         self.root = Path(root)
         self.layout = Layout(self.root)

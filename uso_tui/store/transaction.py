@@ -56,6 +56,7 @@ from uso_tui.store.codec import (
 from uso_tui.store.hotfiles import head_token, meta_table, new_token
 from uso_tui.store.index import build_index, index_fields
 from uso_tui.store.journal import Commit
+from uso_tui.store.kept import KeptWrites
 from uso_tui.store.layout import la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import identity, is_stale
 from uso_tui.store.schooldoc import (
@@ -126,7 +127,7 @@ def _settings_and_summary(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k not in PRIVATE_KEYS}
 
 
-class TinyTransaction(Transaction):
+class TinyTransaction(KeptWrites, Transaction):
     def __init__(self, store: TinyStore, operator: str) -> None:
         self.operator = operator
         self._store = store
@@ -600,6 +601,7 @@ class TinyTransaction(Transaction):
                 make_dir(folder)
         if self._secrets:
             make_dir(lay.secrets)
+        self._stage_kept(commit)
         commit.apply()
         # Still under the write lock: hand what was written to the next transaction.
         if self._dir_dirty:

@@ -1,0 +1,78 @@
+"""Kept pairs: two accounts an operator said are different people (DESIGN "Possible
+duplicates"), so the duplicates review stops listing them.
+
+They live in DATA_DIR/kept.json, a TinyDB document `{"kept": {id: {"a", "b", "by", "at"}}}`
+with `a < b`; it belongs to no school (the two accounts may be in different local authorities).
+A transaction stages its additions and writes the file in its one journal commit, so a keep and
+its audit events land together or not at all. Read whole: an estate keeps few such pairs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.store.storage import as_table, encode, read_json, table_rows
+
+if TYPE_CHECKING:
+    from uso_tui.store.journal import Commit
+
+KEPT_FILE = "kept.json"
+
+
+def kept_path(root: Path) -> Path:
+    return root / KEPT_FILE
+
+
+def pair_key(a: str, b: str) -> tuple[str, str]:
+    """The pair in its stored order (the two usernames sorted)."""
+    return (a, b) if a <= b else (b, a)
+
+
+def _pairs(rows: list[dict[str, Any]]) -> frozenset[tuple[str, str]]:
+    return frozenset(pair_key(r["a"], r["b"]) for r in rows)
+
+
+class KeptReads:
+    """TinyStore's reader (the store keeps `root` and `_reading`)."""
+
+    root: Path
+
+    def kept_pairs(self) -> frozenset[tuple[str, str]]:
+        with self._reading():  # type: ignore[attr-defined]
+            rows = table_rows(read_json(kept_path(self.root)), "kept")
+        return _pairs(rows)
+
+
+class KeptWrites:
+    """TinyTransaction's part: reads the file once, stages additions, writes it at commit."""
+
+    operator: str
+    _kept_rows: list[dict[str, Any]] | None = None
+    _kept_dirty = False
+
+    def _kept(self) -> list[dict[str, Any]]:
+        if self._kept_rows is None:
+            root = self._lay.root  # type: ignore[attr-defined]
+            self._kept_rows = table_rows(read_json(kept_path(root)), "kept")
+        return self._kept_rows
+
+    def kept_pairs(self) -> frozenset[tuple[str, str]]:
+        return _pairs(self._kept())
+
+    def keep_pair(self, a: str, b: str, at: str) -> bool:
+        """Marks two accounts as different people; False when they already were."""
+        if a == b:
+            raise InvalidInput(f"{a} and {b} are the same account")
+        first, second = pair_key(a, b)
+        if (first, second) in self.kept_pairs():
+            return False
+        self._kept_rows = [*self._kept(), {"a": first, "b": second, "by": self.operator, "at": at}]
+        self._kept_dirty = True
+        return True
+
+    def _stage_kept(self, commit: Commit) -> None:
+        if self._kept_dirty and self._kept_rows is not None:
+            root = self._lay.root  # type: ignore[attr-defined]
+            commit.write(kept_path(root), encode({"kept": as_table(self._kept_rows)}))
