@@ -25,6 +25,7 @@ import certifi
 import httpx
 import orjson
 
+from uso_tui.config import IrisBounds
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Export, MisRecord, School
 from uso_tui.domain.schools import check_mis_url
@@ -34,7 +35,6 @@ from uso_tui.iris.parse import PARSERS, record_id
 TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
 REPORT_KEYS = {"students": "students", "staff": "employees"}
-MAX_PAGES = 100_000  # a server that never ends its paging is an error, not an endless loop
 TRANSIENT_MIN_STATUS = 500
 IDLE_POOLS = 32  # per-school connection pools kept open while idle
 
@@ -63,6 +63,7 @@ class _Ctx:
     base: str
     secret: str = field(repr=False)
     on_event: OnEvent | None = None
+    deadline: float | None = None  # the clock's time by which the report must be fetched
 
     @property
     def dfe(self) -> str:
@@ -76,7 +77,9 @@ class IrisClient:
     (DESIGN section 4). transport: an httpx transport for tests (e.g. `Simulator.transport()`).
     max_connections / max_per_host: requests in flight overall / per school. page_size: asked
     for; the server may answer fewer. max_tries / max_retry_seconds: bounds of the retries of
-    one request. sleep, clock, rng: injectable so tests neither wait nor depend on chance.
+    one request. bounds: deadlines per request and per report, records and pages per report
+    (DESIGN section 4; config.iris_bounds reads them from config.json). sleep, clock, rng:
+    injectable so tests neither wait nor depend on chance.
     fetch_report's on_event receives notable events as one-line text ("rate limited (429):
     retrying in 2.0s", "token expired: fetched a new one") for a run's log.
     """
@@ -99,7 +102,9 @@ class IrisClient:
         backoff_cap: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        bounds: IrisBounds | None = None,
     ) -> None:
+        self.bounds = bounds or IrisBounds()
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.page_size = page_size
         self.max_per_host = max_per_host
@@ -191,8 +196,18 @@ class IrisClient:
         if report not in REPORT_PATHS:
             raise IrisError(f"report {report!r} is not supported for IRIS", school=school.dfe)
         ctx = self._ctx(school, secret, on_event)
-        async with self._using(ctx.base):
-            return await self._fetch(ctx, report, on_page, sieve)
+        limit = self.bounds.report_deadline_s
+        ctx.deadline = self._clock() + limit
+        try:
+            async with self._using(ctx.base), asyncio.timeout(limit):
+                return await self._fetch(ctx, report, on_page, sieve)
+        except TimeoutError:
+            raise IrisError(
+                f"the {report} report was not fetched within its deadline of {limit:g}s "
+                "(report_deadline_s)",
+                school=school.dfe,
+                path=REPORT_PATHS[report],
+            ) from None
 
     async def _fetch(
         self, ctx: _Ctx, report: str, on_page: OnPage | None, sieve: Sieve | None = None
@@ -201,9 +216,15 @@ class IrisClient:
         key = REPORT_KEYS[report]
         path = REPORT_PATHS[report]
 
+        bounds = self.bounds
         first = await self._page(ctx, path, key, 1)
         total_pages = _int(first.get("totalPages"))
         total_count = _int(first.get("totalCount"))
+        # A server's claims past the bounds fail at once, before any page is followed.
+        if total_pages is not None and total_pages > bounds.max_pages:
+            raise _too_many(ctx, path, f"{total_pages} pages", bounds.max_pages, "pages")
+        if total_count is not None and total_count > bounds.max_records:
+            raise _too_many(ctx, path, f"{total_count} records", bounds.max_records, "records")
         # Each page is parsed as it arrives: the work is spread out, so a console running a
         # fetch in its event loop never stalls for a whole report's parsing at once.
         parse = PARSERS[report]
@@ -219,6 +240,11 @@ class IrisClient:
                 out.append((d, mis_id, parse(d) if token is None else None, token))
             return out
 
+        def count(n: int) -> None:
+            if n > bounds.max_records:
+                raise _too_many(ctx, path, f"{n} records", bounds.max_records, "records")
+
+        count(len(first[key]))
         pages: dict[int, list[_Item]] = {1: take(first[key])}
         done = 1
         so_far = len(first[key])
@@ -228,6 +254,7 @@ class IrisClient:
         async def one(n: int) -> None:
             nonlocal done, so_far
             body = await self._page(ctx, path, key, n)
+            count(so_far + len(body[key]))  # before parsing: memory stays bounded too
             pages[n] = take(body[key])
             done += 1
             so_far += len(body[key])
@@ -235,12 +262,6 @@ class IrisClient:
                 on_page(done, total_pages, so_far)
 
         if first[key] and total_pages and total_pages > 1:
-            if total_pages > MAX_PAGES:
-                raise IrisError(
-                    f"IRIS reports {total_pages} pages, more than {MAX_PAGES}",
-                    school=school.dfe,
-                    path=path,
-                )
             await _all_or_nothing([one(n) for n in range(2, total_pages + 1)])
 
         # A server whose totalPages undercounts (fewer records than totalCount) is followed page
@@ -249,7 +270,11 @@ class IrisClient:
         empty_at = next((n for n in sorted(pages) if not pages[n]), None)
         if empty_at is None and total_count is not None:
             received = sum(len(v) for v in pages.values())
-            while received < total_count and last < MAX_PAGES:
+            while received < total_count:
+                if last >= bounds.max_pages:
+                    raise _too_many(
+                        ctx, path, f"records beyond page {last}", bounds.max_pages, "pages"
+                    )
                 last += 1
                 await one(last)
                 if not pages[last]:
@@ -469,9 +494,7 @@ class IrisClient:
                         # requests than the school's bound while it ages.
                         token = await self._token(ctx, in_slot=True)
                         headers["Authorization"] = f"Bearer {token.value}"
-                    resp = await self._http(ctx.base).request(
-                        method, url, params=params, data=data, headers=headers
-                    )
+                    resp = await self._send(ctx, method, url, params, data, headers)
                     if auth and resp.status_code == 401 and not refreshed:
                         # Tokens expire: fetch a new one and retry once, in the same slot so
                         # the new token is not used up by others first.
@@ -486,9 +509,13 @@ class IrisClient:
                         self._drop_token(ctx, token)
                         token = await self._token(ctx, in_slot=True)
                         headers["Authorization"] = f"Bearer {token.value}"
-                        resp = await self._http(ctx.base).request(
-                            method, url, params=params, data=data, headers=headers
-                        )
+                        resp = await self._send(ctx, method, url, params, data, headers)
+            except TimeoutError:
+                status = None
+                reason = (
+                    "no whole answer within the request deadline of "
+                    f"{self.bounds.request_deadline_s:g}s (request_deadline_s)"
+                )
             except httpx.TimeoutException as exc:
                 status = None
                 reason = f"timed out ({_timeout_kind(exc)})"
@@ -551,6 +578,16 @@ class IrisClient:
             else:
                 delay = min(self.backoff_cap, self.backoff_base * 2 ** (tries - 1))
                 delay *= 0.5 + self._rng.random() / 2  # jitter: schools don't retry in step
+            if ctx.deadline is not None and self._clock() + delay > ctx.deadline:
+                raise IrisError(
+                    f"{reason}; gave up after {tries} tries: waiting {delay:.1f}s more would pass "
+                    f"the report's deadline of {self.bounds.report_deadline_s:g}s "
+                    "(report_deadline_s)",
+                    school=ctx.dfe,
+                    path=shown,
+                    method=method,
+                    status=status,
+                )
             elapsed = max(self._clock() - started, slept)
             if elapsed + delay > self.max_retry_seconds:
                 raise IrisError(
@@ -574,6 +611,22 @@ class IrisClient:
             _event(ctx, f"{reason}: retrying in {delay:.1f}s")
             await self._sleep(delay)
             slept += delay
+
+    async def _send(
+        self,
+        ctx: _Ctx,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        data: dict[str, str] | None,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """One request, its body read whole within the request deadline: httpx's timeouts bound
+        each read, so a server trickling a byte at a time would pass them forever."""
+        async with asyncio.timeout(self.bounds.request_deadline_s):
+            return await self._http(ctx.base).request(
+                method, url, params=params, data=data, headers=headers
+            )
 
 
 @functools.cache
@@ -621,6 +674,14 @@ async def _all_or_nothing(coros: list[Awaitable[None]]) -> None:
             if not t.done():
                 t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _too_many(ctx: _Ctx, path: str, what: str, bound: int, unit: str) -> IrisError:
+    return IrisError(
+        f"IRIS reports {what}, more than the {bound} {unit} a report may have (max_{unit})",
+        school=ctx.dfe,
+        path=path,
+    )
 
 
 def _event(ctx: _Ctx, message: str) -> None:

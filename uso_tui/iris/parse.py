@@ -1,7 +1,9 @@
 """IRIS JSON -> MisRecord: only the fields DESIGN section 4 lists are kept.
 
 Text fields may be null, empty, padded or in capitals: padding is stripped and null/empty become
-None; capitals are kept as sent (names compare through `normalise`, and changing case is lossy:
+None; control characters (C0/C1: NUL, BEL, ESC, newlines...), bidi overrides and zero-width
+characters are removed (whitespace among them becomes a space) and a field is cut at
+MAX_TEXT characters, as operator input is (DESIGN section 4); capitals are kept as sent (names compare through `normalise`, and changing case is lossy:
 McDonald, O'Brien). Dates may carry a time (`2012-05-03T00:00:00`): only the date is kept. A date
 of birth that does not parse is kept verbatim in `dob_raw` so the planner can say why the record
 is invalid.
@@ -17,22 +19,32 @@ from typing import Any
 
 from uso_tui.domain.models import MisRecord
 
+MAX_TEXT = 200
 _DATE_RE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:$|[T ]\S*\s*$)")
 
 
 def text(value: Any) -> str | None:
     """Stripped text, or None for null/empty/blank. Numbers (a year group of 7) become text."""
     if type(value) is str:  # the common case first: this runs for every field of every record
+        if len(value) > MAX_TEXT or not value.isprintable():
+            return clean(value)
         value = value.strip()
         return value or None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
-        value = value.strip()
-        return value or None
+        return clean(str(value))
     if isinstance(value, int | float):
-        return str(value)
+        return clean(str(value))
     return None
+
+
+def clean(value: str) -> str | None:
+    """`value` without what a terminal, a screen or a file would misread (str.isprintable is
+    false for C0/C1 controls and for format characters: bidi overrides, zero-width ones), each
+    run of whitespace one space, cut at MAX_TEXT; None if nothing is left."""
+    kept = "".join(c if c.isprintable() else " " if c.isspace() else "" for c in value)
+    return " ".join(kept.split())[:MAX_TEXT].rstrip() or None
 
 
 _DATES: dict[str, str | None] = {}  # IRIS sends the same few thousand dates again and again

@@ -175,9 +175,10 @@ async def run_school(
 
     own_client = client is None
     if own_client:
+        from uso_tui.config import iris_bounds  # noqa: PLC0415
         from uso_tui.iris.client import IrisClient  # noqa: PLC0415
 
-        client = IrisClient(allowed_hosts=store.allowed_mis_hosts())
+        client = IrisClient(allowed_hosts=store.allowed_mis_hosts(), bounds=iris_bounds(store.root))
     state: SchoolState | None = None
     try:
         try:

@@ -96,9 +96,10 @@ async def _run_due_here(
 ) -> list[RunResult]:
     own_client = client is None
     if own_client:
+        from uso_tui.config import iris_bounds  # noqa: PLC0415
         from uso_tui.iris.client import IrisClient  # noqa: PLC0415
 
-        client = IrisClient(allowed_hosts=store.allowed_mis_hosts())
+        client = IrisClient(allowed_hosts=store.allowed_mis_hosts(), bounds=iris_bounds(store.root))
     try:
         with busy_process():
             return await _pipeline(store, now, schools, operator, client, on_progress, max_schools)

@@ -286,6 +286,7 @@ class _Committer:
 
 
 async def _fetch_plan_commit(job: _Job, work, max_connections: int, results_queue) -> None:
+    from uso_tui.config import iris_bounds  # noqa: PLC0415
     from uso_tui.iris.client import IrisClient  # noqa: PLC0415
     from uso_tui.store import open_store  # noqa: PLC0415
     from uso_tui.sync.batch import fetch_and_plan  # noqa: PLC0415
@@ -299,7 +300,9 @@ async def _fetch_plan_commit(job: _Job, work, max_connections: int, results_queu
     watch = asyncio.create_task(_watch_parent(os.getppid()))
     tasks: set[asyncio.Task] = set()
     async with IrisClient(
-        allowed_hosts=store.allowed_mis_hosts(), max_connections=max_connections
+        allowed_hosts=store.allowed_mis_hosts(),
+        max_connections=max_connections,
+        bounds=iris_bounds(store.root),
     ) as client:
 
         async def one(run: Run) -> None:
