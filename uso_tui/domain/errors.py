@@ -11,3 +11,12 @@ class InvalidInput(UsoError):
 
 class InvalidName(InvalidInput):
     """A name that normalises to nothing, so no username can be made from it."""
+
+
+class NeedsConfirmation(InvalidInput):
+    """An action an operator must confirm explicitly (CLI: `--force`, console: `y`) after seeing
+    `differences`; refused until then, nothing written."""
+
+    def __init__(self, message: str, differences: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.differences = list(differences or [])

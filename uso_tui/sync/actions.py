@@ -5,14 +5,25 @@ writes its audit events."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
 from uso_tui.domain.models import Account, MatchCase, MisRecord, Run, School
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.apply import account_diff, event, stamp
+from uso_tui.sync.checks import (
+    back_since,
+    exclusion_hits,
+    latest_export_ids,
+    match_differences,
+    seen_since,
+)
+from uso_tui.sync.checks import (
+    check_reports as check_reports,  # the console's Force Run and `sync --report` use it
+)
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
 
@@ -33,49 +44,138 @@ def _put(
     )
 
 
-def confirm_run(store: Store, run_id: str, *, operator: str, now: datetime) -> Run:
-    """Applies a held run's unallocations. An account that changed since the run (its record
-    came back, an operator acted) is left alone."""
+@dataclasses.dataclass(slots=True)
+class Confirmed:
+    """What confirming a held run did: the run as it ends, the accounts unallocated, those left
+    alone (their record came back or they changed since the run) and those the operator kept."""
+
+    run: Run
+    unallocated: list[str]
+    left_alone: list[str]
+    kept: list[str]
+
+
+def _chosen(run: Run, only: Iterable[str] | None, exclude: Iterable[str] | None) -> list[str]:
+    """The held usernames to confirm; a name the run does not hold is refused."""
+    if only is not None and exclude is not None:
+        raise InvalidInput("give either only or except, not both")
+    held = list(run.held_usernames)
+    given = only if only is not None else exclude
+    if given is None:
+        return held
+    if isinstance(given, str):
+        given = given.split(",")
+    names = [n.strip() for n in given if n and n.strip()]
+    if not names:
+        raise InvalidInput(f"no usernames given to {'only' if only is not None else 'except'}")
+    unknown = [n for n in names if n not in held]
+    if unknown:
+        raise InvalidInput(
+            f"{unknown[0]} is not held by run {run.run_id}"
+            + (f" (nor {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+        )
+    return [u for u in held if (u in names) == (only is not None)]
+
+
+def confirm_held(
+    store: Store,
+    run_id: str,
+    *,
+    operator: str,
+    now: datetime,
+    only: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+) -> Confirmed:
+    """Applies a held run's unallocations, all of them or those `only` names or `exclude` does
+    not; the rest are kept (a later run unallocates them if their record is still absent). An
+    account whose record came back since (a later run saw it), or that was restored, relinked
+    or changed since, is left alone."""
     at = iso(now)
     with store.transaction(operator) as txn:
         run = txn.run(run_id)
         if run.status != "held":
             raise InvalidInput(f"run {run_id} is not held (it is {run.status})")
-        done = 0
-        for username in run.held_usernames:
+        chosen = _chosen(run, only, exclude)
+        seen = seen_since(store, run)
+        done: list[str] = []
+        left: list[str] = []
+        for username in chosen:
             acc = txn.find_account(username)
-            if (
-                acc is None
-                or acc.status != "active"
-                or acc.school != run.school
-                or acc.link_school != run.school
-                or (acc.last_event_at or "") > (run.started_at or "")
-            ):
+            if acc is None or back_since(acc, run, seen):
+                left.append(username)
                 continue
             after = unallocated(dataclasses.replace(acc), run.school)
             after.unallocated_at = at
             after.unallocated_by_run = run_id
             _put(txn, acc, after, "unallocate", at, run.school, run_id)
-            done += 1
+            done.append(username)
+        kept = [u for u in run.held_usernames if u not in chosen]
         before = {"status": run.status}
         run.status = "succeeded"
         run.confirmed_by = operator
         run.confirmed_at = at
-        run.counts["unallocated"] = run.counts.get("unallocated", 0) + done
+        run.counts["unallocated"] = run.counts.get("unallocated", 0) + len(done)
         txn.put_run(run)
-        txn.audit(
-            event(
-                txn,
-                at,
-                run.school,
-                "confirm",
-                run_id,
-                before,
-                {"status": run.status, "unallocated": done},
-                run_id,
+        after_ev: dict[str, Any] = {"status": run.status, "unallocated": len(done)}
+        if left:
+            after_ev["left_alone"] = left
+        if kept:
+            after_ev["kept"] = kept
+        txn.audit(event(txn, at, run.school, "confirm", run_id, before, after_ev, run_id))
+    return Confirmed(run, done, left, kept)
+
+
+def confirm_run(
+    store: Store,
+    run_id: str,
+    *,
+    operator: str,
+    now: datetime,
+    only: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+) -> Run:
+    """confirm_held, for callers that need only the run (its confirm audit event lists the
+    accounts left alone and kept)."""
+    return confirm_held(store, run_id, operator=operator, now=now, only=only, exclude=exclude).run
+
+
+@dataclasses.dataclass(slots=True)
+class HeldAccount:
+    """One account a held run would unallocate, as an operator reviews it before confirming."""
+
+    username: str
+    forename: str
+    surname: str
+    dob: str | None
+    status: str  # active | unallocated | missing
+    case_ids: list[str]  # open match cases of the school with this account as a candidate
+    back_since: bool  # its record came back or it changed since: confirm leaves it alone
+
+
+def held_review(store: Store, run_id: str) -> list[HeldAccount]:
+    run = store.run(run_id)
+    if not run.held_usernames:
+        return []
+    seen = seen_since(store, run) if run.status == "held" else set()
+    cases: dict[str, list[str]] = {}
+    for case in store.cases(run.school, "open"):
+        for c in case.candidates:
+            cases.setdefault(c["username"], []).append(case.case_id)
+    out = []
+    for username in run.held_usernames:
+        acc = store.find_account(username)
+        out.append(
+            HeldAccount(
+                username=username,
+                forename=acc.forename if acc else "",
+                surname=acc.surname if acc else "",
+                dob=acc.dob if acc else None,
+                status=acc.status if acc else "missing",
+                case_ids=cases.get(username, []),
+                back_since=run.status == "held" and back_since(acc, run, seen),
             )
         )
-    return run
+    return out
 
 
 def _open_case(txn: Transaction, case_id: str) -> MatchCase:
@@ -115,7 +215,11 @@ def resolve_case(
     create: bool = False,
     exclude: bool = False,
     skip: bool = False,
+    force: bool = False,
 ) -> MatchCase:
+    """Decides an open case. Matching to an account that is not among its candidates raises
+    NeedsConfirmation (saying what differs) unless `force`; an account linked to another record
+    of the school's latest export is refused even then."""
     chosen = [
         n
         for n, v in (("match", match), ("create", create), ("exclude", exclude), ("skip", skip))
@@ -139,8 +243,16 @@ def resolve_case(
             raise InvalidInput(f"MIS record {rec.mis_id} is already linked to {taken[0].username}")
         if match:
             acc = txn.account(match)
-            if acc.role != case.role:
-                raise InvalidInput(f"{match} is a {acc.role} account; the record is a {case.role}")
+            seen = _preview(store, case, acc)
+            if seen.refused:
+                raise InvalidInput(seen.refused)
+            if not seen.is_candidate and not force:
+                raise NeedsConfirmation(
+                    f"{match} is not a candidate of case {case_id}; what differs: "
+                    + "; ".join(seen.differences or ["nothing"])
+                    + " (confirm to match anyway: --force)",
+                    seen.differences,
+                )
             after, action = link_to_record(acc, rec, dfe)
             _put(txn, acc, after, action, at, dfe)
             if action == "move" and acc.school:
@@ -166,7 +278,11 @@ def resolve_case(
             case.undo = {"created": username}
         else:
             ex = txn.add_exclusion(dfe, rec.forename or "", rec.surname or "", rec.dob, at)
-            txn.audit(event(txn, at, dfe, "exclusion_add", f"{dfe}#{ex.id}", None, ex.public()))
+            hits = exclusion_hits(
+                txn.school_accounts(dfe), dfe, rec.forename or "", rec.surname or "", rec.dob
+            )
+            shown = {**ex.public(), "accounts": [a.username for a in hits]} if hits else ex.public()
+            txn.audit(event(txn, at, dfe, "exclusion_add", f"{dfe}#{ex.id}", None, shown))
             case.decision = "exclude"
             case.undo = {"exclusion": ex.id}
         before = {"status": case.status, "decision": None}
@@ -188,8 +304,72 @@ def resolve_case(
     return case
 
 
+@dataclasses.dataclass(slots=True)
+class MatchPreview:
+    """What matching a case to an account would do, for the operator to see before confirming:
+    `differences` one line each (`forename: Sam -> Samuel`), `refused` why it cannot be done."""
+
+    username: str
+    is_candidate: bool
+    differences: list[str]
+    refused: str | None = None
+
+
+def _preview(store: Store, case: MatchCase, acc: Account) -> MatchPreview:
+    rec = case.mis_record()
+    refused = None
+    if case.status != "open":
+        refused = f"case {case.case_id} is already resolved ({case.decision})"
+    elif acc.role != case.role:
+        refused = f"{acc.username} is a {acc.role} account; the record is a {case.role}"
+    elif (
+        acc.mis_id is not None
+        and acc.mis_id != rec.mis_id
+        and acc.link_school == case.school
+        and acc.link_report == case.report
+        and acc.mis_id in (latest_export_ids(store, case.school, case.report) or ())
+    ):
+        refused = (
+            f"{acc.username} is linked to MIS record {acc.mis_id}, which is in the latest "
+            f"{case.report} export of {case.school}: it is another person's account"
+        )
+    return MatchPreview(
+        username=acc.username,
+        is_candidate=any(c.get("username") == acc.username for c in case.candidates),
+        differences=match_differences(rec, acc, case.school),
+        refused=refused,
+    )
+
+
+def match_preview(store: Store, case_id: str, username: str) -> MatchPreview:
+    return _preview(store, store.case(case_id), store.account(username))
+
+
+# Account.extra key of an account whose creation was undone: kept (nothing is deleted), never
+# offered for restore.
+UNDONE_CREATE = "undone_create"
+
+
+def restorable(acc: Account) -> bool:
+    """An unallocated account an operator may restore (not one whose creation was undone)."""
+    return acc.status == "unallocated" and not acc.extra.get(UNDONE_CREATE)
+
+
+def _changed_since(acc: Account, case: MatchCase, rec: MisRecord) -> bool:
+    """The account a decision made or matched is no longer as the decision left it."""
+    return (
+        acc.status != "active"
+        or acc.school != case.school
+        or acc.mis_id != rec.mis_id
+        or acc.link_school != case.school
+        or (acc.last_event_at or "") > (case.decided_at or "")
+    )
+
+
 def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -> MatchCase:
-    """Reopens a case an operator decided by mistake, reversing what the decision did."""
+    """Reopens a case an operator decided by mistake, reversing what the decision did, in this
+    session or a later one, while the account it made or matched has not changed since (else
+    refused: nothing written)."""
     at = iso(now)
     with store.transaction(operator) as txn:
         case = txn.case(case_id)
@@ -201,15 +381,16 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
         if "account" in undo:
             was = Account.from_dict(undo["account"])
             now_acc = txn.account(was.username)
-            if now_acc.mis_id != rec.mis_id or now_acc.link_school != dfe:
+            if _changed_since(now_acc, case, rec):
                 raise InvalidInput(f"{was.username} has changed since; undo it by hand")
             back = dataclasses.replace(was, history=list(now_acc.history))
             _put(txn, now_acc, back, "undo_match", at, dfe)
         elif "created" in undo:
             acc = txn.account(undo["created"])
-            if acc.mis_id != rec.mis_id:
+            if _changed_since(acc, case, rec):
                 raise InvalidInput(f"{acc.username} has changed since; undo it by hand")
-            # No account is ever deleted: the mistaken one is unallocated and unlinked.
+            # No account is ever deleted: the mistaken one is unallocated, unlinked and marked
+            # so that it is never offered for restore.
             gone = dataclasses.replace(
                 unallocated(acc, dfe),
                 mis_id=None,
@@ -217,10 +398,14 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
                 link_report=None,
                 source="manual",
                 unallocated_at=at,
+                extra={**acc.extra, UNDONE_CREATE: case_id},
             )
             _put(txn, acc, gone, "undo_create", at, dfe)
         elif "exclusion" in undo:
-            ex = txn.remove_exclusion(dfe, int(undo["exclusion"]))
+            ex_id = int(undo["exclusion"])
+            if not any(ex.id == ex_id for ex in txn.exclusions(dfe)):
+                raise InvalidInput(f"exclusion {ex_id} of {dfe} was removed since")
+            ex = txn.remove_exclusion(dfe, ex_id)
             txn.audit(event(txn, at, dfe, "exclusion_remove", f"{dfe}#{ex.id}", ex.public(), None))
         before = {"status": case.status, "decision": case.decision}
         case.status = "open"
@@ -245,6 +430,11 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
             raise InvalidInput(
                 f"{username} is not unallocated (it is {acc.status} at {acc.school})"
             )
+        if not restorable(acc):
+            raise InvalidInput(
+                f"{username} was created by mistake and undone (case {acc.extra[UNDONE_CREATE]}):"
+                " it is not restored"
+            )
         school = acc.previous_school or acc.link_school
         if not school:
             raise InvalidInput(f"{username} has no previous school to restore it to")
@@ -262,6 +452,13 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
         )
         _put(txn, acc, after, "restore", at, school)
     return after
+
+
+def accounts_for_exclusion(
+    store: Store, dfe: str, forename: str, surname: str, dob: str | None
+) -> list[Account]:
+    """The school's active accounts an exclusion of these names (and date of birth) names."""
+    return exclusion_hits(store.school_accounts(dfe), dfe, forename, surname, dob)
 
 
 def _non_mis(txn: Transaction, username: str) -> Account:

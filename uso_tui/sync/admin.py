@@ -7,7 +7,9 @@ The client secret is stored through the store's secret API only and never enters
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -23,6 +25,9 @@ from uso_tui.domain.schools import (
     la_of,
 )
 from uso_tui.store.api import DuplicateSchool, Store
+from uso_tui.sync.apply import account_diff, event, stamp
+from uso_tui.sync.checks import exclusion_hits
+from uso_tui.sync.plan import unallocated
 
 ROLES = ("staff", "pupil")
 SCHOOL_FIELDS = (
@@ -356,6 +361,33 @@ def add_account(
     return account
 
 
+@dataclass(slots=True)
+class ExclusionAdded(Exclusion):
+    """The entry added, with the active accounts of the school it names (the person may already
+    have one: an exclusion stops new accounts only) and those unallocated with it."""
+
+    accounts: list[Account] = field(default_factory=list)
+    unallocated: list[str] = field(default_factory=list)
+
+
+def _unallocate_excluded(tx: Any, acc: Account, dfe: str, at: str, subject: str) -> None:
+    """Unallocated and unlinked: a linked account would otherwise be restored by the next run
+    seeing its record, which the exclusion now keeps out."""
+    after = dataclasses.replace(
+        unallocated(acc, dfe),
+        mis_id=None,
+        link_school=None,
+        link_report=None,
+        source="manual",
+        unallocated_at=at,
+    )
+    stamp(after, "unallocate", at, dfe, None)
+    tx.put_account(after)
+    before_d, after_d = account_diff(acc, after)
+    after_d = {**(after_d or {}), "reason": f"excluded ({subject})"}
+    tx.audit(event(tx, at, dfe, "unallocate", acc.username, before_d, after_d))
+
+
 def add_exclusion(
     store: Store,
     dfe: str,
@@ -365,9 +397,11 @@ def add_exclusion(
     dob: str | None,
     operator: str,
     now: datetime,
-) -> Exclusion:
+    unallocate: bool = False,
+) -> ExclusionAdded:
     """An MIS name that should not be in USO. Without a date of birth it excludes every record
-    with those names at the school."""
+    with those names at the school. Returns the entry with the school's active accounts it
+    names; `unallocate` unallocates (and unlinks) them in the same transaction."""
     dfe = check_dfe(dfe)
     forename = _check_person_name(forename, "forename")
     surname = _check_person_name(surname, "surname")
@@ -386,18 +420,30 @@ def add_exclusion(
                     f"exclusion list of {dfe} (id {ex.id})"
                 )
         exclusion = tx.add_exclusion(dfe, forename, surname, dob, at)
+        hits = exclusion_hits(tx.school_accounts(dfe), dfe, forename, surname, dob)
+        shown = exclusion.public()
+        if hits:
+            shown["accounts"] = [a.username for a in hits]
+        subject = f"{dfe}#{exclusion.id}"
         tx.audit(
             AuditEvent(
                 at=at,
                 operator=operator,
                 school=dfe,
                 action="exclusion_add",
-                subject=f"{dfe}#{exclusion.id}",
+                subject=subject,
                 before=None,
-                after=exclusion.public(),
+                after=shown,
             )
         )
-    return exclusion
+        if unallocate:
+            for acc in hits:
+                _unallocate_excluded(tx, acc, dfe, at, subject)
+    return ExclusionAdded(
+        **exclusion.to_dict(),
+        accounts=hits,
+        unallocated=[a.username for a in hits] if unallocate else [],
+    )
 
 
 def remove_exclusion(

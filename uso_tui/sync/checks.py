@@ -1,0 +1,139 @@
+"""What the operator's actions check before they change anything (sync.actions): the reports a
+school may run, which held accounts came back since their run, what differs between a record
+and an account it would be matched to, and which accounts an exclusion names. Reads only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account, MisRecord, Run, School
+from uso_tui.domain.names import normalise
+from uso_tui.store.api import Store
+
+LEAVER = "leaver"  # a processed file's outcome for a record that counts as absent
+# Runs looked at for what came back since a held run (the store keeps the newest 30 processed
+# files, so older runs have none to read).
+RUNS_LOOKED_AT = 30
+
+
+def check_reports(school: School, reports: Iterable[str] | None) -> list[str]:
+    """The reports to run: the school's enabled ones, or those asked for, each of which must be
+    enabled (a report nobody enabled would make accounts no daily run maintains)."""
+    if reports is None:
+        return list(school.reports)
+    wanted = [r.strip().lower() for r in reports if r and r.strip()]
+    if not wanted:
+        raise InvalidInput("no report given")
+    off = [r for r in wanted if r not in school.reports]
+    if off:
+        enabled = ", ".join(school.reports) or "none"
+        raise InvalidInput(
+            f"report {off[0]} is not enabled for {school.dfe} (enabled: {enabled}); "
+            f"enable it first with `uso-tui school set {school.dfe} --reports ...`"
+        )
+    return list(dict.fromkeys(wanted))
+
+
+def run_seq(run_id: str) -> int:
+    """`204-3210-r42` -> 42 (-1 when malformed): runs of one school in the order they began."""
+    tail = run_id.rsplit("-r", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def _present(rows: Iterable[dict]) -> set[tuple[str, str]]:
+    """(report, MIS id) of every record a processed file counts as present."""
+    out = set()
+    for row in rows:
+        r = row.get("record") or {}
+        if row.get("outcome") != LEAVER and r.get("mis_id"):
+            out.add((r.get("report"), r["mis_id"]))
+    return out
+
+
+def seen_since(store: Store, run: Run) -> set[tuple[str, str]]:
+    """(report, MIS id) of every record a later run of the school saw in its export."""
+    seq = run_seq(run.run_id)
+    out: set[tuple[str, str]] = set()
+    for later in store.runs(run.school, limit=RUNS_LOOKED_AT):
+        if later.dry_run or run_seq(later.run_id) <= seq:
+            continue
+        pf = store.processed_file(later.run_id)
+        if pf is not None:
+            out |= _present(pf.records)
+    return out
+
+
+def back_since(acc: Account | None, run: Run, seen: set[tuple[str, str]]) -> bool:
+    """True when confirming `run` must leave this held account alone: it is gone, no longer
+    active and linked at the run's school (restored, relinked, moved, unallocated), changed
+    since the run began, or its record was seen again by a later run."""
+    if acc is None or acc.status != "active" or acc.school != run.school:
+        return True
+    if acc.link_school != run.school or acc.mis_id is None:
+        return True
+    if (acc.last_event_at or "") > (run.started_at or ""):
+        return True
+    return (acc.link_report, acc.mis_id) in seen
+
+
+def latest_export_ids(store: Store, dfe: str, report: str) -> set[str] | None:
+    """MIS ids present in the school's latest processed export of `report` (None: none kept)."""
+    for run in store.runs(dfe, limit=RUNS_LOOKED_AT):
+        if run.dry_run or report not in run.reports:
+            continue
+        pf = store.processed_file(run.run_id)
+        if pf is None:
+            continue
+        rows = [row for row in pf.records if (row.get("record") or {}).get("report") == report]
+        if rows:
+            return {mis_id for rep, mis_id in _present(rows) if rep == report}
+    return None
+
+
+def _show(value: object) -> str:
+    return str(value) if value not in (None, "") else "(none)"
+
+
+def match_differences(rec: MisRecord, acc: Account, dfe: str) -> list[str]:
+    """What matching would change or overrule, one line each: `forename: Sam -> Samuel`."""
+    out = []
+    for label, was, new in (
+        ("forename", acc.forename, rec.forename),
+        ("surname", acc.surname, rec.surname),
+        ("preferred name", acc.preferred_name, rec.preferred_name),
+        ("date of birth", acc.dob, rec.dob),
+    ):
+        if (was or "") != (new or ""):
+            out.append(f"{label}: {_show(was)} -> {_show(new)}")
+    upn = (acc.extra or {}).get("upn")
+    if upn and rec.upn and upn != rec.upn:
+        out.append(f"UPN: {upn} -> {rec.upn}")
+    if acc.status != "active":
+        where = f", was at {acc.previous_school}" if acc.previous_school else ""
+        out.append(f"status: {acc.status}{where} -> active at {dfe}")
+    elif acc.school != dfe:
+        out.append(f"school: {_show(acc.school)} -> {dfe} (a move)")
+    if acc.mis_id is not None:
+        out.append(
+            f"its current link: MIS id {acc.mis_id} ({acc.link_report}) at {acc.link_school}"
+            f" -> MIS id {rec.mis_id} ({rec.report}) at {dfe}"
+        )
+    return out
+
+
+def exclusion_hits(
+    accounts: Iterable[Account], dfe: str, forename: str, surname: str, dob: str | None
+) -> list[Account]:
+    """Active accounts at the school a record with these names (and date of birth, when given)
+    would be excluded as: the person excluding them may already have an account."""
+    fname, sname = normalise(forename), normalise(surname)
+    return [
+        a
+        for a in accounts
+        if a.status == "active"
+        and a.school == dfe
+        and normalise(a.surname) == sname
+        and fname in {normalise(a.forename), normalise(a.preferred_name)} - {""}
+        and (not dob or a.dob == dob)
+    ]
