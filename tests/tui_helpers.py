@@ -142,3 +142,14 @@ def demo_ran(demo) -> Demo:
     """The demo after every school's run of the day: the matching queues have cases."""
     run_all(demo)
     return demo
+
+
+def burst(app, *keys: str) -> None:
+    """Keys read from the terminal in one go (SSH lag, typing ahead): all posted to the app before
+    it handles the first, as the driver does with one read of several bytes."""
+    from textual import events
+
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)

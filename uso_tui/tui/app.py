@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from uso_tui.store import Store
+from uso_tui.tui.keys_in_turn import KeysInTurnApp
 from uso_tui.tui.live import LiveRun, RunFinished, RunProgress
 from uso_tui.tui.palette import UsoCommands
 from uso_tui.tui.widgets import Confirm, KeysHelp, screen_keys
@@ -42,7 +43,7 @@ def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
-class UsoApp(App):
+class UsoApp(KeysInTurnApp):
     CSS_PATH = "styles.tcss"
     TITLE = "uso-tui"
     SUB_TITLE = "IRIS AutoUpdate console"

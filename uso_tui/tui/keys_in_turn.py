@@ -1,0 +1,91 @@
+"""Keys typed ahead take effect in turn: the next key is handled only once the previous one has.
+
+Textual forwards each key to the focused widget the moment it is read, while the binding it triggers
+runs later (when the key bubbles back to the app) and moves focus later still (`Widget.focus` is a
+`call_later`; a pushed screen mounts in its own task). Keys read in one burst (SSH lag, typing ahead)
+therefore all reach the old focus: `/` then `meadow` opened the matching queue (`m`), Tab then a
+secret typed into the field before. The app here holds each key read from the terminal until the
+previous one has travelled its whole path (focused widget, its ancestors, the app), and until the
+screen and focus it leads to have settled.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual import events
+from textual.app import App
+from textual.dom import DOMNode
+from textual.timer import Timer
+
+SETTLE_ROUNDS = (
+    6  # a key that keeps moving focus or screens past this many rounds releases the next
+)
+SETTLE_TIMEOUT = (
+    1.0  # seconds: a key whose path closed under it (a popped screen) never blocks typing
+)
+
+
+class KeysInTurnApp(App):
+    """An App that handles the keys read from the terminal one at a time (see the module's doc)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._held_keys: deque[events.Key] = deque()
+        self._key_turn = 0  # the turn of the key in flight, 0 when none
+        self._turns = 0
+        self._turn_timer: Timer | None = None
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._key_turn:
+                self._held_keys.append(event)
+                return
+            await self._take_turn(event)
+            return
+        await super().on_event(event)
+
+    async def _take_turn(self, key: events.Key) -> None:
+        self._turns += 1
+        turn = self._key_turn = self._turns
+        self._turn_timer = self.set_timer(SETTLE_TIMEOUT, lambda: self._end_turn(turn))
+        await super().on_event(key)  # priority bindings, else forwarded to the focused widget
+        self._follow(turn, self._key_path(), 0, None, 0)
+
+    def _key_path(self) -> list[DOMNode]:
+        """Where a key goes now: the focused widget (else the screen) and its ancestors."""
+        node: DOMNode | None = self.focused or self.screen
+        path = []
+        while node is not None and node is not self:
+            path.append(node)
+            node = node._parent  # noqa: SLF001 - DOMNode.parent is typed for widgets only
+        return path
+
+    def _follow(self, turn: int, path: list[DOMNode], i: int, seen, rounds: int) -> None:
+        """Queue a marker behind the key at each node of its path in turn (a bubbling key is
+        posted to the parent while the child handles it), then behind it at the app."""
+        while i < len(path):
+            if path[i].call_later(self._follow, turn, path, i + 1, seen, rounds):
+                return
+            i += 1  # that node is closing: nothing of the key is left there
+        self.call_later(self._round_done, turn, seen, rounds)
+
+    async def _round_done(self, turn: int, seen, rounds: int) -> None:
+        if turn != self._key_turn:
+            return
+        now = (self.screen, self.focused)
+        if now == seen or rounds >= SETTLE_ROUNDS:
+            await self._end_turn(turn)
+            return
+        # the key moved focus or changed screens: let the new target mount and take its focus
+        self._follow(turn, self._key_path(), 0, now, rounds + 1)
+
+    async def _end_turn(self, turn: int) -> None:
+        if turn != self._key_turn:
+            return
+        self._key_turn = 0
+        if self._turn_timer is not None:
+            self._turn_timer.stop()
+            self._turn_timer = None
+        if self._held_keys:
+            await self._take_turn(self._held_keys.popleft())
