@@ -1,0 +1,302 @@
+"""The IRIS client against a hostile or broken server (DESIGN section 4): every bound holds, every
+malformed answer is a clear error, and nothing is followed that should not be."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from uso_tui.config import IrisBounds, iris_bounds
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import School
+from uso_tui.iris.client import IrisClient
+from uso_tui.iris.errors import IrisError
+from uso_tui.iris.parse import MAX_TEXT, parse_employee, parse_student, text
+
+DFE = "204-3210"
+SECRET = "s3cr3t-Hostile-0123456789"
+TOKEN = {"access_token": "tok-1", "expires_in": 3600, "token_type": "Bearer"}
+
+
+def school() -> School:
+    return School(dfe=DFE, name="Oak", mis="iSAMS", url="http://iris.test/x", client_id="cid")
+
+
+def pupil(i: int) -> dict:
+    return {"schoolId": f"P{i}", "forename": "Amy", "surname": "Smith", "dob": "2014-05-03"}
+
+
+class NoSleep:
+    def __init__(self, clock: list[float] | None = None) -> None:
+        self.delays: list[float] = []
+        self.clock = clock
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        if self.clock is not None:
+            self.clock[0] += seconds
+
+
+class Server:
+    """A mock IRIS: `page(request)` answers the report's pages; every request is recorded."""
+
+    def __init__(self, page, token=None) -> None:
+        self.page = page
+        self.token = token or (lambda r: httpx.Response(200, json=TOKEN))
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path.endswith("/auth/connect/token"):
+            return self.token(request)
+        return self.page(request)
+
+    def pages_asked(self) -> list[int]:
+        return [int(r.url.params["page"]) for r in self.requests if "page" in r.url.params]
+
+    def client(self, **kw) -> IrisClient:
+        kw.setdefault("sleep", NoSleep())
+        return IrisClient(
+            transport=httpx.MockTransport(self),
+            allowed_hosts=frozenset({"iris.test:80"}),
+            **kw,
+        )
+
+
+async def fetch(server: Server, **kw):
+    async with server.client(**kw) as c:
+        return await c.fetch_report(school(), SECRET, "students")
+
+
+def listing(items: list, page: int = 1, total_pages: int = 1, total: int | None = None) -> dict:
+    return {
+        "students": items,
+        "page": page,
+        "pageSize": 500,
+        "totalCount": len(items) if total is None else total,
+        "totalPages": total_pages,
+    }
+
+
+# ---- answers that are not what section 4 says
+
+
+async def test_redirect_is_an_error_and_its_target_never_asked() -> None:
+    server = Server(
+        lambda r: (
+            httpx.Response(302, headers={"Location": "http://evil.test/steal"})
+            if r.url.host == "iris.test"
+            else httpx.Response(200, json=listing([pupil(1)]))
+        )
+    )
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    assert ei.value.status == 302
+    assert {r.url.host for r in server.requests} == {"iris.test"}
+    assert len(server.pages_asked()) == 1  # a redirect is not transient: not retried
+
+
+async def test_token_redirect_is_not_followed_with_the_secret() -> None:
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([])),
+        token=lambda r: (
+            httpx.Response(307, headers={"Location": "http://evil.test/token"})
+            if r.url.host == "iris.test"
+            else httpx.Response(200, json=TOKEN)
+        ),
+    )
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    assert ei.value.status == 307 and SECRET not in str(ei.value)
+    assert {r.url.host for r in server.requests} == {"iris.test"}
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"employees": [], "totalPages": 1}', "has no 'students' list"),
+        (b'{"students": {"a": 1}}', "has no 'students' list"),
+        (b"[1, 2, 3]", "has no 'students' list"),
+        (b"<html>Service Unavailable</html>", "not JSON"),
+        (b"", "not JSON"),
+        (b'{"students": [{"schoolId": "P1"}, 7]}', "not a record"),
+        (b'{"students": [null]}', "not a record"),
+        (b'{"students": [["P1", "Amy"]]}', "not a record"),
+    ],
+)
+async def test_malformed_200_is_a_clear_error(body: bytes, says: str) -> None:
+    server = Server(lambda r: httpx.Response(200, content=body))
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    assert says in str(ei.value) and "HTTP 200" in str(ei.value)
+    assert len(server.pages_asked()) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"token_type": "Bearer", "expires_in": 3600},
+        {"access_token": "", "expires_in": 3600},
+        {"access_token": 12345},
+        ["tok"],
+    ],
+)
+async def test_token_answer_without_access_token(answer) -> None:
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([])),
+        token=lambda r: httpx.Response(200, json=answer),
+    )
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    assert "no access_token" in str(ei.value)
+    assert server.pages_asked() == []  # no report asked for without a token
+
+
+async def test_token_answer_not_json() -> None:
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([])),
+        token=lambda r: httpx.Response(200, content=b"ok"),
+    )
+    with pytest.raises(IrisError, match="no access_token"):
+        await fetch(server)
+
+
+# ---- pages and records
+
+
+async def test_total_pages_above_the_bound_fails_before_following() -> None:
+    server = Server(lambda r: httpx.Response(200, json=listing([pupil(1)], total_pages=99_999)))
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    assert "99999 pages" in str(ei.value) and "max_pages" in str(ei.value)
+    assert "2000" in str(ei.value)  # the default bound
+    assert server.pages_asked() == [1]
+
+
+async def test_total_pages_just_above_a_configured_bound() -> None:
+    server = Server(lambda r: httpx.Response(200, json=listing([pupil(1)], total_pages=6)))
+    with pytest.raises(IrisError, match="6 pages, more than the 5 pages"):
+        await fetch(server, bounds=IrisBounds(max_pages=5))
+    assert server.pages_asked() == [1]
+    ok = Server(
+        lambda r: httpx.Response(
+            200, json=listing([pupil(int(r.url.params["page"]))], int(r.url.params["page"]), 5)
+        )
+    )
+    export = await fetch(ok, bounds=IrisBounds(max_pages=5))
+    assert len(export.records) == 5
+
+
+async def test_endless_total_count_is_not_followed_past_the_page_bound() -> None:
+    """No totalPages, a totalCount that never comes: followed up to max_pages, then an error."""
+
+    def page(r: httpx.Request) -> httpx.Response:
+        n = int(r.url.params["page"])
+        return httpx.Response(200, json={"students": [pupil(n)], "totalCount": 150})
+
+    server = Server(page)
+    with pytest.raises(IrisError, match="beyond page 20, more than the 20 pages .*max_pages"):
+        await fetch(server, bounds=IrisBounds(max_pages=20))
+    assert server.pages_asked() == list(range(1, 21))
+
+
+async def test_total_count_above_the_record_bound_fails_at_once() -> None:
+    server = Server(lambda r: httpx.Response(200, json=listing([pupil(1)], total=10**9)))
+    with pytest.raises(IrisError, match="1000000000 records, .*200000 records.*max_records"):
+        await fetch(server)
+    assert server.pages_asked() == [1]
+
+
+async def test_records_past_the_bound_fail_whatever_the_server_claims() -> None:
+    def page(r: httpx.Request) -> httpx.Response:
+        n = int(r.url.params["page"])
+        items = [pupil(n * 100 + i) for i in range(4)]
+        return httpx.Response(200, json=listing(items, n, 3, total=5))  # undercounts
+
+    with pytest.raises(IrisError, match="more than the 10 records a report may have"):
+        await fetch(Server(page), bounds=IrisBounds(max_records=10))
+    export = await fetch(Server(page), bounds=IrisBounds(max_records=12))
+    assert len(export.records) == 12
+
+
+# ---- deadlines (the real-socket trickle is in test_hardening_deadline.py)
+
+
+async def test_report_deadline_bounds_its_retries() -> None:
+    """A server that is down for good: the retries stop where the report's deadline would pass,
+    whatever max_tries and max_retry_seconds allow."""
+    clock = [1000.0]
+    server = Server(lambda r: httpx.Response(503))
+    with pytest.raises(IrisError) as ei:
+        await fetch(
+            server,
+            bounds=IrisBounds(report_deadline_s=60),
+            max_tries=1000,
+            max_retry_seconds=10**6,
+            backoff_cap=8,
+            sleep=NoSleep(clock),
+            clock=lambda: clock[0],
+        )
+    assert "report_deadline_s" in str(ei.value) and "60s" in str(ei.value)
+    assert clock[0] <= 1060
+    assert 5 < len(server.pages_asked()) < 40
+
+
+# ---- text fields
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("Amy\x1b[31m", "Amy[31m"),
+        ("A\x07m\x00y", "Amy"),
+        ("Amy\nSmith\r\n", "Amy Smith"),
+        ("Amy\u202eht", "Amyht"),  # right-to-left override
+        ("A\u200bm\u200dy\ufeff", "Amy"),  # zero-width space, joiner, BOM
+        ("\u2066Amy\u2069", "Amy"),  # isolates
+        ("Amy\x85\x9b", "Amy"),  # C1: NEL, CSI
+        ("  Zoë   O'Brien ", "Zoë   O'Brien"),  # clean text is kept as sent
+        ("\x1b\x07\u200b", None),
+    ],
+)
+def test_text_fields_are_cleaned(sent: str, kept: str | None) -> None:
+    assert text(sent) == kept
+
+
+def test_text_fields_are_cut() -> None:
+    rec = parse_student({"schoolId": "P1", "forename": "A" * 1_000_000, "surname": "B" * 201})
+    assert rec.forename == "A" * MAX_TEXT and rec.surname == "B" * MAX_TEXT
+    staff = parse_employee({"id": 1, "title": "\x1b]0;pwned\x07Dr", "dateOfBirth": "x" * 999})
+    assert staff.title == "]0;pwnedDr"
+    assert len(staff.dob_raw) == MAX_TEXT and staff.dob is None
+
+
+async def test_fetched_records_are_cleaned() -> None:
+    item = pupil(1) | {"forename": "Amy\x1b[2J\u202e", "surname": "S" * 5000}
+    export = await fetch(Server(lambda r: httpx.Response(200, json=listing([item]))))
+    rec = export.records[0]
+    assert rec.forename == "Amy[2J" and rec.surname == "S" * MAX_TEXT
+
+
+# ---- config.json
+
+
+def test_bounds_read_from_config_json(tmp_path) -> None:
+    assert iris_bounds(tmp_path) == IrisBounds(120, 900, 200_000, 2_000)
+    (tmp_path / "config.json").write_text(
+        json.dumps({"allowed_mis_hosts": [], "request_deadline_s": 2.5, "max_pages": 7})
+    )
+    assert iris_bounds(tmp_path) == IrisBounds(2.5, 900, 200_000, 7)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"max_pages": 0}, {"max_records": 1.5}, {"report_deadline_s": "900"}, {"max_pages": True}],
+)
+def test_bad_bounds_in_config_json_are_refused(tmp_path, bad) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(bad))
+    with pytest.raises(InvalidInput) as ei:
+        iris_bounds(tmp_path)
+    assert "config.json" in str(ei.value) and next(iter(bad)) in str(ei.value)
