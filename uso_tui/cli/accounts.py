@@ -141,7 +141,10 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_unallocated(args: argparse.Namespace, ctx: Context) -> int:
     dfe = check_dfe(args.dfe)
-    accounts = [a for a in ctx.store().school_accounts(dfe) if a.status == "unallocated"]
+    from uso_tui.sync.actions import restorable  # noqa: PLC0415
+
+    # An account whose creation was undone is kept but is no one's: never listed for restore.
+    accounts = [a for a in ctx.store().school_accounts(dfe) if restorable(a)]
     # Newest unallocations first: the ones an operator most likely wants to restore.
     accounts.sort(key=lambda a: (a.unallocated_at or "", a.username), reverse=True)
     print_accounts(accounts, ctx, args.json)

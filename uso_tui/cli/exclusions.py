@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from uso_tui.cli.context import Context
+from uso_tui.cli.matches import excluded_warning
 from uso_tui.cli.output import emit_json, person, table
 from uso_tui.domain.models import Exclusion
 from uso_tui.domain.schools import check_dfe
@@ -23,6 +24,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add.add_argument("--forename", required=True)
     add.add_argument("--surname", required=True)
     add.add_argument("--dob", metavar="YYYY-MM-DD", help="only this date of birth (default: any)")
+    add.add_argument(
+        "--unallocate",
+        action="store_true",
+        help="also unallocate (and unlink) the school's active accounts with these details",
+    )
     add.set_defaults(func=cmd_add)
 
     rm = esub.add_parser("remove", parents=[parent], help="remove an entry by its id")
@@ -62,11 +68,26 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
         dob=args.dob,
         operator=ctx.operator,
         now=ctx.now(),
+        unallocate=args.unallocate,
     )
     if args.json:
-        emit_json(ex.public(), ctx.stdout)
+        emit_json(
+            {
+                **ex.public(),
+                "accounts": [a.public() for a in ex.accounts],
+                "unallocated": ex.unallocated,
+            },
+            ctx.stdout,
+        )
     else:
         ctx.stdout.write(_one_line("added", ex))
+        if ex.unallocated:
+            ctx.stdout.write(f"unallocated (and unlinked): {', '.join(ex.unallocated)}\n")
+    if ex.accounts and not ex.unallocated:
+        ctx.note(
+            excluded_warning(ex.accounts, ex.school)
+            + " (to unallocate: the same command with --unallocate)"
+        )
     return 0
 
 

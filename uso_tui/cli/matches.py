@@ -6,7 +6,8 @@ import argparse
 
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import emit_json, person, plain, table
-from uso_tui.domain.models import MatchCase
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account, MatchCase
 from uso_tui.domain.schools import check_dfe
 
 
@@ -24,6 +25,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     how.add_argument("--skip", action="store_true", help="leave it for later")
     how.add_argument(
         "--undo", action="store_true", help="reopen a case decided by mistake, reversing it"
+    )
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="with --match: match to an account that is not a candidate (after seeing what differs)",
     )
     r.set_defaults(func=cmd_resolve)
 
@@ -81,8 +87,14 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.actions import resolve_case, undo_decision  # noqa: PLC0415
+    from uso_tui.sync.actions import (  # noqa: PLC0415
+        accounts_for_exclusion,
+        resolve_case,
+        undo_decision,
+    )
 
+    if args.force and not args.match:
+        raise InvalidInput("--force goes with --match USERNAME only")
     if args.undo:
         case = undo_decision(
             ctx.store(), args.case_id.strip(), operator=ctx.operator, now=ctx.now()
@@ -101,13 +113,37 @@ def cmd_resolve(args: argparse.Namespace, ctx: Context) -> int:
         create=args.create,
         exclude=args.exclude,
         skip=args.skip,
+        force=args.force,
     )
+    rec = case.mis_record()
+    has = []
+    if args.exclude:  # the person may already have an account: the exclusion stops new ones only
+        has = accounts_for_exclusion(
+            ctx.store(), case.school, rec.forename or "", rec.surname or "", rec.dob
+        )
     if args.json:
-        emit_json(_case_json(case), ctx.stdout)
+        data = _case_json(case)
+        if args.exclude:
+            data["accounts"] = [a.public() for a in has]
+        emit_json(data, ctx.stdout)
     else:
-        rec = case.mis_record()
         decision = (case.decision or "left open").replace(":", " ")
         ctx.stdout.write(
             f"{case.case_id} ({person(rec.forename, rec.surname)}): {plain(decision)}\n"
         )
+    if has:
+        ctx.note(
+            excluded_warning(has, case.school)
+            + f" (to unallocate: `uso-tui exclusion add {case.school} ... --unallocate`"
+            " with the same details)"
+        )
     return 0
+
+
+def excluded_warning(accounts: list[Account], dfe: str) -> str:
+    """One line naming the active accounts an exclusion names (it leaves them as they are)."""
+    names = ", ".join(f"{a.username} ({person(a.forename, a.surname)})" for a in accounts)
+    return (
+        f"warning: {names} {'is an active account' if len(accounts) == 1 else 'are active accounts'}"
+        f" at {dfe} with the excluded name, left as {'it is' if len(accounts) == 1 else 'they are'}"
+    )

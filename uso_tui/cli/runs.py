@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from uso_tui.cli.context import Context
-from uso_tui.cli.output import counts_line, emit_json, person, plain, table
+from uso_tui.cli.output import counts_line, emit_json, fields, person, plain, table
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Run
 from uso_tui.domain.schools import REPORTS, check_dfe
@@ -34,7 +35,20 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
     c = sub.add_parser("confirm", parents=[parent], help="apply a held run's unallocations")
     c.add_argument("run_id", metavar="RUN_ID")
+    part = c.add_mutually_exclusive_group()
+    part.add_argument("--only", metavar="U1,U2", help="unallocate only these held accounts")
+    part.add_argument(
+        "--except", dest="except_", metavar="U1,U2", help="unallocate all held accounts but these"
+    )
     c.set_defaults(func=cmd_confirm)
+
+    rn = sub.add_parser("run", help="one run")
+    rsub = rn.add_subparsers(dest="run_command", metavar="SUBCOMMAND", required=True)
+    show = rsub.add_parser(
+        "show", parents=[parent], help="a run's counts, error and the accounts a held run holds"
+    )
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.set_defaults(func=cmd_run_show)
 
     r = sub.add_parser("runs", parents=[parent], help="run history, newest first")
     r.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: recent, all)")
@@ -168,7 +182,7 @@ def _summary(run: Run, ctx: Context) -> None:
     held = run.counts.get("held_unallocations", 0)
     if run.status == "held" and not run.dry_run:
         out.write(
-            f"  {held} unallocations are held: check them with `uso-tui runs {run.school}`, "
+            f"  {held} unallocations are held: check them with `uso-tui run show {run.run_id}`, "
             f"then apply them with `uso-tui confirm {run.run_id}`\n"
         )
     if run.counts.get("needs_matching") and not run.dry_run:
@@ -230,11 +244,14 @@ def _ctrl_c_cancels(cancel: threading.Event, ctx: Context) -> Iterator[None]:
 
 
 def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.actions import check_reports  # noqa: PLC0415
     from uso_tui.sync.runner import run_school  # noqa: PLC0415
 
     dfe = check_dfe(args.dfe)
     store = ctx.store()
-    store.school(dfe)
+    school = store.school(dfe)
+    if args.report:
+        check_reports(school, [args.report])  # a report the school has not enabled: refused
     cancel = threading.Event()
     with _ctrl_c_cancels(cancel, ctx):
         result = asyncio.run(
@@ -264,22 +281,128 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     return exit_status(run.status)
 
 
+def _usernames(text: str | None, option: str) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise InvalidInput(f"{option} needs usernames, e.g. {option} jsmith3.204,ajones.204")
+    return names
+
+
 def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.actions import confirm_run  # noqa: PLC0415
+    from uso_tui.sync.actions import confirm_held  # noqa: PLC0415
+
+    only = _usernames(args.only, "--only")
+    exclude = _usernames(args.except_, "--except")
+    done = confirm_held(
+        ctx.store(),
+        args.run_id.strip(),
+        operator=ctx.operator,
+        now=ctx.now(),
+        only=only,
+        exclude=exclude,
+    )
+    run = done.run
+    if args.json:
+        emit_json(
+            {
+                **run_json(run),
+                "confirmed_unallocations": len(done.unallocated),
+                "unallocated": done.unallocated,
+                "left_alone": done.left_alone,
+                "kept": done.kept,
+            },
+            ctx.stdout,
+        )
+        return 0
+    out = ctx.stdout
+    out.write(f"{run.run_id} confirmed: {len(done.unallocated)} accounts unallocated")
+    out.write(f": {', '.join(done.unallocated)}\n" if done.unallocated else "\n")
+    if done.left_alone:
+        out.write(
+            f"  left alone (record back or changed since the run): {', '.join(done.left_alone)}\n"
+        )
+    if done.kept:
+        out.write(
+            f"  kept, as asked: {', '.join(done.kept)} "
+            "(a later run unallocates them if their records are still absent)\n"
+        )
+    return 0
+
+
+def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.actions import held_review  # noqa: PLC0415
 
     store = ctx.store()
-    run_id = args.run_id.strip()
-    before = store.run(run_id).counts.get("unallocated", 0)
-    run = confirm_run(store, run_id, operator=ctx.operator, now=ctx.now())
-    # Accounts that changed since the run (record back, operator acted) are left alone.
-    done = run.counts.get("unallocated", 0) - before
-    skipped = max(0, len(run.held_usernames) - done)
+    run = store.run(args.run_id.strip())
+    held = held_review(store, run.run_id)
     if args.json:
-        emit_json({**run_json(run), "confirmed_unallocations": done}, ctx.stdout)
-    else:
-        note = f" ({skipped} left alone: changed since the run)" if skipped else ""
-        ctx.stdout.write(f"{run.run_id} confirmed: {done} accounts unallocated{note}\n")
+        data = run.public()
+        data.update(
+            reports=list(run.reports),
+            held_usernames=list(run.held_usernames),
+            held=[dataclasses.asdict(h) for h in held],
+            confirmed_by=run.confirmed_by,
+            confirmed_at=run.confirmed_at,
+            comparison=None,
+        )
+        emit_json(data, ctx.stdout)
+        return 0
+    out = ctx.stdout
+    fields(
+        [
+            ("Run", run.run_id),
+            ("School", run.school),
+            ("Reports", ", ".join(run.reports) or None),
+            ("Trigger", f"{run.trigger} by {run.operator}"),
+            ("Status", run.status),
+            ("Started", run.started_at.replace("T", " ")),
+            ("Finished", (run.finished_at or "").replace("T", " ") or None),
+            ("Counts", counts_line(run.counts)),
+            *([("Error", run.error)] if run.error else []),
+            *(
+                [("Confirmed", f"by {run.confirmed_by} at {run.confirmed_at}")]
+                if run.confirmed_by
+                else []
+            ),
+        ],
+        out=out,
+    )
+    if not held:
+        return 0
+    verb = "would unallocate" if run.status == "held" else "held"
+    out.write(f"\n{len(held)} accounts this run {verb}:\n")
+    table(
+        ["Username", "Name", "DOB", "Status", "Open cases", "Note"],
+        [
+            [
+                h.username,
+                person(h.forename, h.surname),
+                h.dob,
+                h.status,
+                ", ".join(h.case_ids) or None,
+                _held_note(h),
+            ]
+            for h in held
+        ],
+        out=out,
+    )
+    if run.status == "held":
+        out.write(
+            f"apply with `uso-tui confirm {run.run_id}` "
+            "(or --only U1,U2 / --except U1,U2 for part of them)\n"
+        )
     return 0
+
+
+def _held_note(h: Any) -> str | None:
+    notes = []
+    if h.case_ids:
+        notes.append("candidate of an open case: check it first")
+    if h.back_since:
+        notes.append("left alone by confirm: record back or changed since")
+    return "; ".join(notes) or None
 
 
 def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:

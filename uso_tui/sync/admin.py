@@ -401,7 +401,8 @@ def add_exclusion(
 ) -> ExclusionAdded:
     """An MIS name that should not be in USO. Without a date of birth it excludes every record
     with those names at the school. Returns the entry with the school's active accounts it
-    names; `unallocate` unallocates (and unlinks) them in the same transaction."""
+    names; `unallocate` unallocates (and unlinks) them in the same transaction (for an entry
+    already on the list, `unallocate` does only that)."""
     dfe = check_dfe(dfe)
     forename = _check_person_name(forename, "forename")
     surname = _check_person_name(surname, "surname")
@@ -409,33 +410,38 @@ def add_exclusion(
     at = _stamp(now)
     with store.transaction(operator) as tx:
         tx.school(dfe)
-        for ex in tx.exclusions(dfe):
-            if (
-                normalise(ex.forename) == normalise(forename)
-                and normalise(ex.surname) == normalise(surname)
-                and ex.dob == dob
-            ):
-                raise InvalidInput(
-                    f"{forename} {surname}{' ' + dob if dob else ''} is already on the "
-                    f"exclusion list of {dfe} (id {ex.id})"
-                )
-        exclusion = tx.add_exclusion(dfe, forename, surname, dob, at)
         hits = exclusion_hits(tx.school_accounts(dfe), dfe, forename, surname, dob)
-        shown = exclusion.public()
-        if hits:
-            shown["accounts"] = [a.username for a in hits]
-        subject = f"{dfe}#{exclusion.id}"
-        tx.audit(
-            AuditEvent(
-                at=at,
-                operator=operator,
-                school=dfe,
-                action="exclusion_add",
-                subject=subject,
-                before=None,
-                after=shown,
+        same = [
+            ex
+            for ex in tx.exclusions(dfe)
+            if normalise(ex.forename) == normalise(forename)
+            and normalise(ex.surname) == normalise(surname)
+            and ex.dob == dob
+        ]
+        if same and not (unallocate and hits):
+            raise InvalidInput(
+                f"{forename} {surname}{' ' + dob if dob else ''} is already on the "
+                f"exclusion list of {dfe} (id {same[0].id})"
             )
-        )
+        if same:
+            exclusion = same[0]
+        else:
+            exclusion = tx.add_exclusion(dfe, forename, surname, dob, at)
+            shown = exclusion.public()
+            if hits:
+                shown["accounts"] = [a.username for a in hits]
+            tx.audit(
+                AuditEvent(
+                    at=at,
+                    operator=operator,
+                    school=dfe,
+                    action="exclusion_add",
+                    subject=f"{dfe}#{exclusion.id}",
+                    before=None,
+                    after=shown,
+                )
+            )
+        subject = f"{dfe}#{exclusion.id}"
         if unallocate:
             for acc in hits:
                 _unallocate_excluded(tx, acc, dfe, at, subject)
