@@ -5,7 +5,8 @@ commit lock, writes `journal.json` listing the renames (the commit point), renam
 place, fsyncs the folders and removes the journal. After a crash, `recover` (run under the write
 lock before any write and by readers that find a journal) redoes a complete journal; without a
 journal the staged files are an unfinished commit and are removed. A commit of one file needs no
-journal: its rename is atomic by itself.
+journal: its rename is atomic by itself. A journal is obeyed only if every path it names is a file
+of the store (staged files in .staging); any other refuses the store, touching nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import orjson
 
+from uso_tui.store.api import StoreError
 from uso_tui.store.lock import commit_lock
 from uso_tui.store.storage import encode, fsync_dir, make_dir, write_new
 
@@ -75,16 +77,52 @@ class Commit:
         return str(path.relative_to(self.root))
 
 
+class BadJournal(StoreError):
+    """journal.json names something outside the store: it was not written by uso-tui."""
+
+
+def _checked(root: Path, doc: dict) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """The journal's renames and deletes as paths, each checked to lie inside the store."""
+    renames, deletes = doc.get("renames", []), doc.get("deletes", [])
+    if not isinstance(renames, list) or not isinstance(deletes, list):
+        raise _bad(root, "its lists are malformed")
+    inside = root.resolve()
+    staging = inside / STAGING
+
+    def path(rel: object, under: Path) -> Path:
+        p = Path(rel) if isinstance(rel, str) and rel else None
+        if p is None or p.is_absolute() or ".." in p.parts:
+            raise _bad(root, f"it names {rel!r}")
+        full = (root / p).resolve()
+        if full == under or not full.is_relative_to(under) or full.name == JOURNAL:
+            raise _bad(root, f"it names {rel!r}, outside {under}")
+        return root / p
+
+    pairs = []
+    for pair in renames:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise _bad(root, f"it lists {pair!r} as a rename")
+        pairs.append((path(pair[0], staging), path(pair[1], inside)))
+    return pairs, [path(rel, inside) for rel in deletes]
+
+
+def _bad(root: Path, why: str) -> BadJournal:
+    return BadJournal(
+        f"{root / JOURNAL} was not written by uso-tui ({why}): refusing to open the store. "
+        "Restore the data directory from a backup, or move the journal aside if you know "
+        "the last commit may be lost"
+    )
+
+
 def _redo(root: Path, doc: dict) -> None:
+    renames, deletes = _checked(root, doc)  # all checked before anything is touched
     dirs: set[Path] = {root / STAGING}
-    for tmp_rel, path_rel in doc.get("renames", []):
-        tmp, path = root / tmp_rel, root / path_rel
+    for tmp, path in renames:
         if tmp.exists():  # else renamed before the crash
             make_dir(path.parent)
             os.replace(tmp, path)
         dirs.add(path.parent)
-    for path_rel in doc.get("deletes", []):
-        path = root / path_rel
+    for path in deletes:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         dirs.add(path.parent)

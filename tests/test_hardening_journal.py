@@ -1,0 +1,197 @@
+"""The commit journal: a commit interrupted after its journal is written is finished by the next
+opener, the order of fsyncs and renames makes that safe, and a journal naming anything outside
+the store is refused without touching it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from uso_tui.domain.models import School
+from uso_tui.store import StoreError, open_store
+from uso_tui.store import journal as journal_mod
+from uso_tui.store.journal import JOURNAL, STAGING, Commit, recover
+from uso_tui.store.lock import write_lock
+
+A, B = "204-0001", "204-0002"
+
+
+def school(dfe: str, name: str) -> School:
+    return School(dfe, name, "iSAMS", "https://x.isams.cloud", "cid")
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".lock" not in p.name
+    }
+
+
+def fail_replace_at(monkeypatch, n: int) -> list[tuple[str, str]]:
+    """os.replace fails at its n-th call (as a crash would stop it there); the calls before are
+    real. Returns the renames done."""
+    real = os.replace
+    done: list[tuple[str, str]] = []
+
+    def replace(src, dst):
+        if len(done) + 1 == n:
+            raise OSError(5, "injected failure")
+        real(src, dst)
+        done.append((str(src), str(dst)))
+
+    monkeypatch.setattr(journal_mod.os, "replace", replace)
+    return done
+
+
+def three_file_commit(root: Path) -> Commit:
+    (root / "sub").mkdir(mode=0o700)
+    (root / "a.json").write_bytes(b"old a")
+    (root / "sub" / "b.json").write_bytes(b"old b")
+    (root / "gone.json").write_bytes(b"old gone")
+    commit = Commit(root)
+    commit.write(root / "a.json", b"new a")
+    commit.write(root / "sub" / "b.json", b"new b")
+    commit.write(root / "sub" / "c.json", b"new c")
+    commit.delete(root / "gone.json")
+    return commit
+
+
+def test_commit_interrupted_after_its_journal_and_one_file_is_finished(tmp_path, monkeypatch):
+    root = tmp_path
+    commit = three_file_commit(root)
+    # 1: the journal renamed in (the commit point), 2: a.json, 3: b.json fails.
+    done = fail_replace_at(monkeypatch, 3)
+    with pytest.raises(OSError, match="injected"):
+        commit.apply()
+    assert [Path(d).name for _, d in done] == [JOURNAL, "a.json"]
+    assert (root / JOURNAL).exists()
+    assert (root / "a.json").read_bytes() == b"new a"  # half applied, as a crash leaves it
+    assert (root / "sub" / "b.json").read_bytes() == b"old b"
+    assert (root / "gone.json").exists()
+
+    monkeypatch.undo()
+    with write_lock(root):
+        assert recover(root)
+    assert (root / "a.json").read_bytes() == b"new a"
+    assert (root / "sub" / "b.json").read_bytes() == b"new b"
+    assert (root / "sub" / "c.json").read_bytes() == b"new c"
+    assert not (root / "gone.json").exists()
+    assert not (root / JOURNAL).exists() and not os.listdir(root / STAGING)
+
+
+def test_commit_interrupted_before_its_journal_is_undone(tmp_path, monkeypatch):
+    root = tmp_path
+    commit = three_file_commit(root)
+    fail_replace_at(monkeypatch, 1)  # the journal never made it: the commit did not happen
+    with pytest.raises(OSError):
+        commit.apply()
+    monkeypatch.undo()
+    with write_lock(root):
+        assert recover(root)
+    assert files(root) == {"a.json": b"old a", "gone.json": b"old gone", "sub/b.json": b"old b"}
+
+
+def test_store_opened_after_an_interrupted_commit_shows_it_whole(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    store = open_store(root)
+    with store.transaction("t") as tx:
+        tx.add_school(school(A, "Old A"), "secret-a")
+    fail_replace_at(monkeypatch, 3)
+    with pytest.raises(OSError), store.transaction("t") as tx:
+        tx.add_school(school(B, "New B"), "secret-b")
+        s = tx.school(A)
+        s.name = "New A"
+        tx.put_school(s)
+    monkeypatch.undo()
+    assert (root / JOURNAL).exists()
+    reopened = open_store(root)  # recovers on open
+    assert not (root / JOURNAL).exists()
+    assert {s.dfe: s.name for s in reopened.list_schools()} == {A: "New A", B: "New B"}
+    assert reopened.secret(B) == "secret-b"
+
+
+def test_fsyncs_and_renames_in_a_safe_order(tmp_path, monkeypatch):
+    """Each staged file is fsynced before it is renamed in; each folder renamed into is fsynced
+    after its renames and before the journal goes; the journal goes only after every rename."""
+    root = tmp_path
+    commit = three_file_commit(root)
+    log: list[tuple[str, str]] = []
+    real_fsync, real_replace, real_unlink = os.fsync, os.replace, os.unlink
+
+    def fsync(fd):
+        log.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        log.append(("rename", str(src)))
+        real_replace(src, dst)
+        log.append(("renamed", str(dst)))
+
+    def unlink(path, *a, **kw):
+        log.append(("unlink", str(path)))
+        real_unlink(path, *a, **kw)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "unlink", unlink)
+    commit.apply()
+    monkeypatch.undo()
+
+    def at(kind: str, path: Path | str) -> list[int]:
+        return [i for i, e in enumerate(log) if e == (kind, str(path))]
+
+    renames = [i for i, e in enumerate(log) if e[0] == "rename"]
+    assert len(renames) == 4  # the journal and three files
+    for i in renames:
+        src = log[i][1]
+        assert at("fsync", src) and at("fsync", src)[-1] < i, f"{src} not fsynced before rename"
+    (journal_gone,) = at("unlink", root / JOURNAL)
+    assert max(renames) < journal_gone
+    assert at("unlink", root / "gone.json")[0] < journal_gone
+    for folder in (root, root / "sub"):
+        last_in = max(
+            i for i, e in enumerate(log) if e[0] == "renamed" and Path(e[1]).parent == folder
+        )
+        assert any(last_in < i < journal_gone for i in at("fsync", folder)), folder
+    assert at("fsync", root)[-1] > journal_gone  # the journal's removal is made durable
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"renames": [[".staging/0.tmp", "../victim.txt"]], "deletes": []},
+        {"renames": [], "deletes": ["../victim.txt"]},
+        {"renames": [], "deletes": ["VICTIM"]},  # absolute: filled in below
+        {"renames": [["../victim.txt", "schools.json"]], "deletes": []},
+        {"renames": [["schools.json", "store.json"]], "deletes": []},  # not a staged file
+        {"renames": [[".staging/0.tmp", "link/x.json"]], "deletes": []},  # through a symlink
+        {"renames": [[".staging/0.tmp", "store.json", "x"]], "deletes": []},
+        {"renames": "store.json", "deletes": []},
+    ],
+)
+def test_journal_naming_a_path_outside_the_store_is_refused(tmp_path, doc):
+    root = tmp_path / "data"
+    store = open_store(root)
+    with store.transaction("t") as tx:
+        tx.add_school(school(A, "A"), "secret-a")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "elsewhere").mkdir()
+    (root / "link").symlink_to(tmp_path / "elsewhere")
+    (root / STAGING / "0.tmp").write_bytes(b"{}")
+    if doc["deletes"] == ["VICTIM"]:
+        doc = {"renames": [], "deletes": [str(victim)]}
+    (root / JOURNAL).write_bytes(orjson.dumps(doc))
+    before = files(root)
+
+    with pytest.raises(StoreError) as ei:
+        open_store(root)
+    message = str(ei.value)
+    assert "journal.json" in message and "refusing to open" in message
+    assert victim.read_text() == "keep me"
+    assert files(root) == before  # nothing inside was touched either
+    assert not list((tmp_path / "elsewhere").iterdir())
