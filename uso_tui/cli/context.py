@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from uso_tui.domain.errors import InvalidInput
 from uso_tui.store.api import Store, StoreError, open_store
 
 
@@ -38,6 +39,8 @@ class Context:
         """Open once. Reading commands never create a store (a mistyped --data-dir would otherwise
         leave an empty store behind); the first `school add` does."""
         if self._store is None:
+            if self.data_dir.exists() and not self.data_dir.is_dir():
+                raise InvalidInput(f"the data directory {self.data_dir} is not a directory")
             if not create and not self.store_exists():
                 raise StoreError(
                     f"no uso-tui store at {self.data_dir}: add a school with `uso-tui school add`,"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import orjson
 from tinydb.storages import Storage
+
+from uso_tui.store.api import StoreError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -41,16 +44,37 @@ def read_json(path: Path) -> Any:
 
 
 def make_dir(path: Path) -> None:
-    """Create a folder (and its parents) readable by its owner only, whatever the umask."""
+    """Create a folder (and its parents) readable by its owner only, whatever the umask. Only
+    the folders made here get that mode: an existing one (a shared parent) is left as it is."""
     missing = []
     p = path
     while not p.exists():
         missing.append(p)
         p = p.parent
     for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(d, DIR_MODE)
+        except FileExistsError:
+            continue  # made by another process meanwhile: its maker set the mode
         os.chmod(d, DIR_MODE)
+
+
+def check_data_dir(root: Path) -> None:
+    """An existing data directory must be a folder that only its owner can change: anyone who
+    can write in it could plant a journal or swap a school's file."""
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"the data directory {root} is not a directory")
+    if st.st_mode & 0o022:
+        who = "everyone" if st.st_mode & 0o002 else "its group"
+        raise StoreError(
+            f"the data directory {root} can be changed by {who} "
+            f"(mode {stat.S_IMODE(st.st_mode):o}): refusing to use it. Give a folder of its own "
+            f"(one that does not exist yet is made owner-only), or run `chmod go-w {root}`"
+        )
 
 
 def write_new(path: Path, data: bytes) -> None:

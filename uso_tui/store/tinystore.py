@@ -52,7 +52,14 @@ from uso_tui.store.schooldoc import (
     archived_runs,
     merged_runs,
 )
-from uso_tui.store.storage import DIR_MODE, encode, make_dir, read_bytes, read_json, table_rows
+from uso_tui.store.storage import (
+    check_data_dir,
+    encode,
+    make_dir,
+    read_bytes,
+    read_json,
+    table_rows,
+)
 from uso_tui.store.transaction import TinyTransaction, registry_map
 
 ENV_ALLOWED_HOSTS = "USO_TUI_ALLOWED_MIS_HOSTS"
@@ -84,6 +91,7 @@ class TinyStore(KeptReads, Store):
         self.hot = HotFiles()
         self.dir_rows = EncodedRows()  # the directory's entries, encoded (see _commit)
         self.deltas = Deltas()  # the recent feed's deltas, parsed
+        check_data_dir(self.root)
         if not self.layout.store_json.exists():
             if not create:
                 raise StoreError(f"no uso-tui store at {self.root}")
@@ -112,8 +120,7 @@ class TinyStore(KeptReads, Store):
         return f"<TinyStore {str(self.root)!r}>"
 
     def _create(self) -> None:
-        make_dir(self.root)
-        os.chmod(self.root, DIR_MODE)
+        make_dir(self.root)  # owner-only modes on the folders it makes; an existing one is kept
         with write_lock(self.root):
             if not self.layout.store_json.exists():
                 commit = Commit(self.root)

@@ -1,0 +1,98 @@
+"""The data directory: only the folders the product makes get owner-only modes; an existing one
+others can write in is refused; a file given as the data directory is bad input."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import datetime
+
+import pytest
+from cli_support import Cli, Clock
+
+from uso_tui.store import StoreError, open_store
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def cli_at(capsys, monkeypatch):
+    monkeypatch.setenv("USO_TEST_SECRET", "s3cr3t-Datadir-0123")
+
+    def make(path):
+        return Cli(path, capsys, Clock(datetime(2026, 9, 1, 8, 0)))
+
+    return make
+
+
+def test_an_existing_owner_only_folder_keeps_its_mode(tmp_path, cli_at):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o755)  # readable by others, writable by its owner only: usable
+    cli_at(shared).add_school()
+    assert mode(shared) == 0o755
+    for made in ("schools", "secrets", "schools/204-3210"):
+        assert mode(shared / made) == 0o700, made
+
+
+def test_missing_folders_are_made_owner_only_but_not_their_parent(tmp_path, cli_at):
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    os.chmod(parent, 0o755)
+    cli_at(parent / "a" / "b").add_school()
+    assert mode(parent) == 0o755
+    assert mode(parent / "a") == 0o700 and mode(parent / "a" / "b") == 0o700
+
+
+@pytest.mark.parametrize("bits", [0o777, 0o1777, 0o770, 0o720, 0o702])
+def test_a_folder_others_can_write_in_is_refused_and_left_alone(tmp_path, cli_at, bits):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, bits)
+    res = cli_at(shared)("school", "add", "204-3210", "--name", "X", "--mis", "iSAMS",
+                         "--url", "https://x3210.isams.cloud", "--client-id", "c",
+                         "--client-secret-env", "USO_TEST_SECRET")  # fmt: skip
+    assert res.status != 0
+    assert "can be changed by" in res.err and str(shared) in res.err
+    assert stat.S_IMODE(os.stat(shared).st_mode) == bits
+    assert os.listdir(shared) == []
+
+
+def test_a_store_made_writable_by_others_since_is_refused(tmp_path, cli_at):
+    data = tmp_path / "data"
+    cli_at(data).add_school()
+    os.chmod(data, 0o777)
+    with pytest.raises(StoreError, match="can be changed by everyone"):
+        open_store(data)
+    res = cli_at(data)("school", "list")
+    assert res.status == 1 and "refusing to use it" in res.err
+
+
+@pytest.mark.parametrize("argv", [("school", "list"), ("audit",)])
+def test_a_file_as_data_directory_is_bad_input(tmp_path, cli_at, argv):
+    f = tmp_path / "notes.txt"
+    f.write_text("hello")
+    os.chmod(f, 0o644)
+    res = cli_at(f)(*argv)
+    assert res.status == 2
+    assert "not a directory" in res.err and ".lock" not in res.err
+
+
+def test_school_add_with_a_file_as_data_directory_changes_nothing(tmp_path, cli_at):
+    f = tmp_path / "notes.txt"
+    f.write_text("hello")
+    os.chmod(f, 0o644)
+    res = cli_at(f)("school", "add", "204-3210", "--name", "X", "--mis", "iSAMS",
+                    "--url", "https://x3210.isams.cloud", "--client-id", "c",
+                    "--client-secret-env", "USO_TEST_SECRET")  # fmt: skip
+    assert res.status == 2 and "not a directory" in res.err and ".lock" not in res.err
+    assert mode(f) == 0o644 and f.read_text() == "hello"
+
+
+def test_open_store_on_a_file_says_not_a_directory(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("hello")
+    with pytest.raises(StoreError, match="not a directory"):
+        open_store(f)
