@@ -51,6 +51,7 @@ class GenRecord:
     form: str | None = None
     title: str | None = None
     teaching: bool | None = None
+    upn: str | None = None  # None: the person's own UPN (pupils); "": none sent
 
     def copy(self, **changes: Any) -> GenRecord:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -98,6 +99,7 @@ class Churn:
     detail: str = ""
     from_dfe: str | None = None  # movers: the school they left
     from_mis_id: str | None = None  # movers and near-duplicates: the earlier record
+    related: int | None = None  # hazards: the other person this record may be taken for
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,9 @@ class Estate:
     _by_dfe: dict[str, GenSchool] = field(default_factory=dict, repr=False)
     _peers: dict[tuple[str, str | None], list[GenSchool]] = field(default_factory=dict, repr=False)
     _touched: dict[tuple[str, str], set[str]] = field(default_factory=dict, repr=False)
+    # What people outside the MIS did on the last day (requested and restored accounts), for the
+    # hazards of uso_tui.iris.hazards; plain `advance` leaves it empty.
+    actions: list[Any] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self._by_dfe = {s.dfe: s for s in self.schools}
@@ -649,7 +654,7 @@ def _student_json(r: GenRecord, s: GenSchool, today: date) -> dict[str, Any]:
         "formGroup": r.form,
         "enrolmentDate": _date_out(r.enrolment, isams),
         "leavingDate": _date_out(r.leaving, isams),
-        "uniquePupilNumber": _upn(r.person_id),
+        "uniquePupilNumber": _upn(r.person_id) if r.upn is None else (r.upn or None),
         "schoolEmailAddress": f"{_ascii(r.surname)[:12]}{_ascii(r.forename)[:1]}{r.mis_id[-3:]}"
         f"@{s.domain}",
         # Not used by the product, present in real answers: the parser must drop them.

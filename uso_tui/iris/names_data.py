@@ -557,3 +557,78 @@ LOCAL_AUTHORITIES: dict[str, str] = {
 
 PRIMARY_FORMS = ("Oak", "Ash", "Elm", "Birch", "Rowan", "Willow", "Hazel", "Maple")
 SECONDARY_FORMS = ("A", "B", "C", "D", "E", "F", "G", "H", "K", "L")
+
+# ---- the matching hazards' names (uso_tui.iris.hazards)
+
+# Twins and triplets whose names a matcher can confuse: (forename, gender, known-as or None,
+# middle names or None). Shared known-as names ("Sam") and shared forenames told apart only by
+# a middle name ("Muhammad" Ali / Omar) are the traps; the surname comes with the set.
+TWIN_SETS: tuple[tuple[str, tuple[tuple[str, str, str | None, str | None], ...]], ...] = (
+    ("Taylor", (("Samantha", "F", "Sam", None), ("Samuel", "M", "Sam", None))),
+    ("Khan", (("Muhammad", "M", None, "Ali"), ("Muhammad", "M", None, "Omar"))),
+    ("Khan", (("Muhammad Ali", "M", None, None), ("Muhammad Omar", "M", None, None))),
+    ("Hughes", (("Alexandra", "F", "Alex", None), ("Alexander", "M", "Alex", None))),
+    ("Wright", (("Charlotte", "F", "Charlie", None), ("Charles", "M", "Charlie", None))),
+    ("Ahmed", (("Mohammed", "M", "Mo", "Yusuf"), ("Mohammed", "M", "Mo", "Ibrahim"))),
+    ("Evans", (("Frederick", "M", "Freddie", None), ("Frederica", "F", "Freddie", None))),
+    ("Patel", (("Aarav", "M", None, None), ("Aarav", "M", None, "Jay"))),
+    ("Brown", (("Oliver", "M", "Olly", None), ("Olivia", "F", "Liv", None))),
+    ("Jones", (("Daniel", "M", "Dan", None), ("Danielle", "F", "Dani", None))),
+    (
+        "Hussain",
+        (
+            ("Muhammad", "M", None, "Ali"),
+            ("Muhammad", "M", None, "Hassan"),
+            ("Aisha", "F", None, None),
+        ),
+    ),
+    (
+        "Smith",
+        (
+            ("Samuel", "M", "Sam", None),
+            ("Samantha", "F", "Sam", None),
+            ("Thomas", "M", "Tom", None),
+        ),
+    ),
+)
+
+# Names a local authority holds many of: the same forename and surname with a near date of
+# birth is usually somebody else.
+COMMON_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("Muhammad", "Khan", "M"),
+    ("Olivia", "Smith", "F"),
+    ("Mohammed", "Ahmed", "M"),
+    ("Amelia", "Jones", "F"),
+    ("Jack", "Smith", "M"),
+    ("Muhammad", "Hussain", "M"),
+    ("Aisha", "Begum", "F"),
+    ("Oliver", "Taylor", "M"),
+)
+
+# Middle names of boys named Muhammad, who are often known by them ("Muhammad" dropped).
+MUHAMMAD_MIDDLES = ("Ali", "Omar", "Yusuf", "Ibrahim", "Hassan", "Zain", "Bilal", "Hamza")
+MUSLIM_SURNAMES = ("Khan", "Ahmed", "Hussain", "Ali", "Shah", "Chaudhry", "Rahman", "Iqbal")
+
+# Sikh naming: a forename, Singh (men) or Kaur (women), and often a family surname too, which
+# one record keeps as the surname where another has Singh or Kaur.
+SIKH_FORENAMES_F = ("Gurpreet", "Harpreet", "Manpreet", "Simran", "Jasleen", "Navneet", "Amrit")
+SIKH_FORENAMES_M = ("Harjit", "Gurdeep", "Jaspreet", "Amandeep", "Navdeep", "Manjit", "Ranjit")
+SIKH_FAMILY = ("Sandhu", "Gill", "Dhillon", "Sidhu", "Grewal", "Bains", "Johal", "Virdi")
+
+# Welsh forms of names and the English forms records also carry.
+WELSH_FORMS: tuple[tuple[str, str, str], ...] = (
+    ("Dafydd", "David", "M"),
+    ("Dewi", "David", "M"),
+    ("Siôn", "John", "M"),
+    ("Ieuan", "Evan", "M"),
+    ("Ifan", "Evan", "M"),
+    ("Gwilym", "William", "M"),
+    ("Huw", "Hugh", "M"),
+    ("Rhodri", "Roderick", "M"),
+    ("Siân", "Jane", "F"),
+    ("Catrin", "Catherine", "F"),
+    ("Mair", "Mary", "F"),
+    ("Elin", "Ellen", "F"),
+    ("Siwan", "Joan", "F"),
+)
+WELSH_SURNAMES = ("Jones", "Williams", "Davies", "Evans", "Thomas", "Roberts", "Lewis", "Pryce")
