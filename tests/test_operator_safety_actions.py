@@ -1,0 +1,246 @@
+"""Operator safety in sync.actions (issue 13) and the stale confirm (issue 14 item 10), on a real
+store against the IRIS simulator's in-process transport."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from test_runner import AMY, BOB, CAT, LATER, by_user, sync, tree
+from test_sync_support import DFE, Env, acc, iris_student
+
+from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
+from uso_tui.store import open_store
+from uso_tui.sync import actions, admin
+
+DAY3 = datetime(2026, 3, 12, 9, 30, 0)
+DAY4 = datetime(2026, 3, 13, 9, 30, 0)
+EVA = iris_student("5", "Eva", "Blacke", "2015-03-03")
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    return Env(tmp_path / "store")
+
+
+async def _held(env: Env, remaining: list[dict]) -> str:
+    """Amy, Bob and Cat synced, then a run of `remaining` held (any unallocation is held)."""
+    env.add_school(students=[AMY, BOB, CAT], hold_min=1, hold_percent=1.0)
+    await sync(env)
+    env.set_students(DFE, remaining)
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held"
+    return res.run.run_id
+
+
+async def _stale(env: Env) -> str:
+    """A run held on an empty export, then a full run that saw every record again."""
+    run_id = await _held(env, [])
+    env.set_students(DFE, [AMY, BOB, CAT])
+    assert (await sync(env, now=DAY3)).run.status == "succeeded"
+    return run_id
+
+
+async def test_confirm_of_an_old_held_run_leaves_records_seen_since_alone(env):
+    run_id = await _stale(env)
+    run = actions.confirm_run(env.store, run_id, operator="bob", now=DAY4)
+    assert all(a.status == "active" for a in env.store.school_accounts(DFE))
+    assert run.status == "succeeded" and run.counts["unallocated"] == 0
+    confirm = env.store.audit(DFE, subject=run_id)[0]
+    assert confirm.action == "confirm" and len(confirm.after["left_alone"]) == 3
+
+
+async def test_held_review_and_confirm_held_say_what_is_left_alone(env):
+    run_id = await _stale(env)
+    review = actions.held_review(env.store, run_id)
+    assert [h.back_since for h in review] == [True, True, True]
+    done = actions.confirm_held(env.store, run_id, operator="bob", now=DAY4)
+    assert done.unallocated == [] and done.kept == []
+    assert sorted(done.left_alone) == ["ajones.204", "bsmith.204", "cbrown.204"]
+
+
+async def test_confirm_in_part_only_and_except(env):
+    run_id = await _held(env, [AMY])
+    assert sorted(env.store.run(run_id).held_usernames) == ["bsmith.204", "cbrown.204"]
+    done = actions.confirm_held(env.store, run_id, operator="bob", now=DAY3, only=["bsmith.204"])
+    assert done.unallocated == ["bsmith.204"] and done.kept == ["cbrown.204"]
+    accounts = by_user(env.store.school_accounts(DFE))
+    assert accounts["bsmith.204"].status == "unallocated"
+    assert accounts["cbrown.204"].status == "active"
+    assert env.store.audit(DFE, subject=run_id)[0].after["kept"] == ["cbrown.204"]
+
+
+async def test_confirm_except_returns_a_run(env):
+    run_id = await _held(env, [AMY])
+    run = actions.confirm_run(env.store, run_id, operator="bob", now=DAY3, exclude={"bsmith.204"})
+    assert run.status == "succeeded" and run.counts["unallocated"] == 1
+    accounts = by_user(env.store.school_accounts(DFE))
+    assert accounts["cbrown.204"].status == "unallocated"
+    assert accounts["bsmith.204"].status == "active"
+
+
+async def test_confirm_refuses_names_it_does_not_hold_and_writes_nothing(env):
+    run_id = await _held(env, [AMY])
+    before = tree(env.store.root)
+    for kw in (
+        {"only": ["ajones.204"]},  # an account, but not held by this run
+        {"exclude": ["nobody.204"]},
+        {"only": []},
+        {"only": ["bsmith.204"], "exclude": ["cbrown.204"]},
+    ):
+        with pytest.raises(InvalidInput):
+            actions.confirm_run(env.store, run_id, operator="bob", now=DAY3, **kw)
+    assert tree(env.store.root) == before
+    assert env.store.run(run_id).status == "held"
+
+
+async def test_held_review_flags_candidates_of_open_cases(env):
+    # Cat comes back under a new MIS id: her held account is a candidate of the new case.
+    run_id = await _held(env, [AMY, iris_student("33", "Cat", "Brown", "2016-01-20")])
+    (case,) = env.store.cases(DFE)
+    assert "cbrown.204" in [c["username"] for c in case.candidates]
+    review = {h.username: h for h in actions.held_review(env.store, run_id)}
+    assert review["cbrown.204"].case_ids == [case.case_id]
+    assert review["bsmith.204"].case_ids == []
+    cat = review["cbrown.204"]
+    assert (cat.forename, cat.surname, cat.dob, cat.status) == (
+        "Cat",
+        "Brown",
+        "2016-01-20",
+        "active",
+    )
+    assert not cat.back_since
+
+
+async def _case_for_eva(env: Env) -> str:
+    """A case for Eva Blacke whose candidate is the requested account eblack.204 (Eve Black);
+    zulu.204 (a non-MIS account) is not a candidate."""
+    env.add_school(students=[AMY, BOB])
+    with env.store.transaction("bob") as txn:
+        txn.put_account(acc("eblack.204", "Eve", "Black", "2015-03-03"))
+        txn.put_account(acc("zulu.204", "Zed", "Zulu", "2014-01-01"))
+    env.set_students(DFE, [AMY, BOB, EVA])
+    await sync(env)
+    (case,) = env.store.cases(DFE)
+    assert [c["username"] for c in case.candidates] == ["eblack.204"]
+    return case.case_id
+
+
+async def test_match_to_a_non_candidate_needs_confirmation(env):
+    case_id = await _case_for_eva(env)
+    before = tree(env.store.root)
+    with pytest.raises(NeedsConfirmation) as err:
+        actions.resolve_case(env.store, case_id, operator="bob", now=LATER, match="zulu.204")
+    assert "forename: Zed -> Eva" in str(err.value)
+    assert "date of birth: 2014-01-01 -> 2015-03-03" in err.value.differences
+    assert tree(env.store.root) == before
+    preview = actions.match_preview(env.store, case_id, "zulu.204")
+    assert not preview.is_candidate and preview.refused is None
+    assert preview.differences == err.value.differences
+    assert actions.match_preview(env.store, case_id, "eblack.204").is_candidate
+    done = actions.resolve_case(
+        env.store, case_id, operator="bob", now=LATER, match="zulu.204", force=True
+    )
+    assert done.decision == "match:zulu.204"
+    assert env.store.account("zulu.204").mis_id == "5"
+
+
+async def test_an_account_of_a_record_in_the_latest_export_is_refused_even_with_force(env):
+    case_id = await _case_for_eva(env)
+    preview = actions.match_preview(env.store, case_id, "bsmith.204")
+    assert preview.refused and "latest students export" in preview.refused
+    assert "its current link: MIS id 2 (students) at 204-3210" in preview.differences[-1]
+    before = tree(env.store.root)
+    with pytest.raises(InvalidInput, match="another person"):
+        actions.resolve_case(
+            env.store, case_id, operator="bob", now=LATER, match="bsmith.204", force=True
+        )
+    assert tree(env.store.root) == before
+    assert env.store.account("bsmith.204").mis_id == "2"
+
+
+async def test_undo_a_create_in_a_later_session_leaves_nothing_to_restore(env, tmp_path):
+    case_id = await _case_for_eva(env)
+    made = actions.resolve_case(env.store, case_id, operator="bob", now=LATER, create=True)
+    username = made.decision.split(":")[1]
+    assert (await sync(env, now=DAY3)).run.counts["unchanged"] == 3  # nothing changes it
+    later = open_store(tmp_path / "store")  # another session
+    reopened = actions.undo_decision(later, case_id, operator="carol", now=DAY4)
+    assert reopened.status == "open"
+    gone = later.account(username)
+    assert gone.status == "unallocated" and gone.mis_id is None
+    assert username not in {a.username for a in later.school_accounts(DFE) if a.status == "active"}
+    with pytest.raises(InvalidInput, match="undone"):
+        actions.restore_account(later, username, operator="carol", now=DAY4)
+    assert not actions.restorable(gone)
+    # The reopened case decided again (exclude), then undone from yet another session.
+    actions.resolve_case(later, case_id, operator="carol", now=DAY4, exclude=True)
+    assert len(later.exclusions(DFE)) == 1
+    again = open_store(tmp_path / "store")
+    assert actions.undo_decision(again, case_id, operator="dan", now=DAY4).status == "open"
+    assert again.exclusions(DFE) == []
+
+
+async def test_undo_of_a_match_is_refused_once_the_account_changed(env):
+    case_id = await _case_for_eva(env)
+    actions.resolve_case(env.store, case_id, operator="bob", now=LATER, match="eblack.204")
+    # The MIS corrects her surname: the next run updates the account.
+    env.set_students(DFE, [AMY, BOB, iris_student("5", "Eva", "Blackwell", "2015-03-03")])
+    assert (await sync(env, now=DAY3)).run.counts["updated"] == 1
+    before = tree(env.store.root)
+    with pytest.raises(InvalidInput, match="changed since"):
+        actions.undo_decision(env.store, case_id, operator="bob", now=DAY4)
+    assert tree(env.store.root) == before
+
+
+async def test_exclusion_names_the_account_and_can_unallocate_it(env):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    found = actions.accounts_for_exclusion(env.store, DFE, "amy", "JONES", None)
+    assert [a.username for a in found] == ["ajones.204"]
+    assert actions.accounts_for_exclusion(env.store, DFE, "Amy", "Jones", "2001-01-01") == []
+    ex = admin.add_exclusion(
+        env.store, DFE, forename="Amy", surname="Jones", dob=None, operator="bob", now=LATER
+    )
+    assert [a.username for a in ex.accounts] == ["ajones.204"] and ex.unallocated == []
+    assert env.store.account("ajones.204").status == "active"  # said so, left as it is
+    # The same entry again with unallocate: the account goes, unlinked, audited.
+    again = admin.add_exclusion(
+        env.store,
+        DFE,
+        forename="Amy",
+        surname="Jones",
+        dob=None,
+        operator="bob",
+        now=LATER,
+        unallocate=True,
+    )
+    assert again.id == ex.id and again.unallocated == ["ajones.204"]
+    amy = env.store.account("ajones.204")
+    assert amy.status == "unallocated" and amy.mis_id is None
+    assert env.store.audit(DFE, subject="ajones.204")[0].action == "unallocate"
+    # Her record is excluded from now on; the next run does not bring the account back.
+    res = await sync(env, now=DAY3)
+    assert res.run.counts["excluded"] == 1 and res.run.counts["restored"] == 0
+    assert env.store.account("ajones.204").status == "unallocated"
+
+
+async def test_resolve_exclude_records_the_accounts_it_names(env):
+    env.add_school(students=[AMY])
+    with env.store.transaction("bob") as txn:  # two requested accounts alike: neither auto-links
+        txn.put_account(acc("eblack.204", "Eve", "Black", "2015-03-03"))
+        txn.put_account(acc("eblack2.204", "Eve", "Black", "2015-03-03"))
+    env.set_students(DFE, [AMY, iris_student("5", "Eve", "Black", "2015-03-03")])
+    await sync(env)
+    (case,) = env.store.cases(DFE)
+    actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, exclude=True)
+    added = next(e for e in env.store.audit(DFE) if e.action == "exclusion_add")
+    assert sorted(added.after["accounts"]) == ["eblack.204", "eblack2.204"]
+
+
+def test_check_reports_refuses_a_report_not_enabled(env):
+    school = env.add_school(reports=["students"])
+    assert actions.check_reports(school, None) == ["students"]
+    assert actions.check_reports(school, ["students"]) == ["students"]
+    with pytest.raises(InvalidInput, match="staff is not enabled"):
+        actions.check_reports(school, ["staff"])
