@@ -83,11 +83,21 @@ class World:
                 self.m["auto_links_right"] += self.person[ch.after.username] == pid
                 # The rule: only an unlinked account of the record's own school.
                 self.m["auto_links_outside_rule"] += ch.before.linked or ch.before.school != dfe
+        present = {r.mis_id for r in exp.records if not r.leaving_date}
         for rec in p.creates:
             pid = est.person_of(dfe, report, rec.mis_id)
             if measure:
                 self.m["created"] += 1
-                self.m["created_but_had_account"] += bool(self.true_accounts(pid, role))
+                # The MIS holding one person twice: the account linked to the other record
+                # present in the export is that record's (DESIGN rule 6), not a miss.
+                truth = self.true_accounts(pid, role)
+                mis_dup = {
+                    u
+                    for u in truth
+                    if self.accounts[u].link_school == dfe and self.accounts[u].mis_id in present
+                }
+                self.m["mis_duplicates"] += bool(truth) and truth <= mis_dup
+                self.m["created_but_had_account"] += bool(truth) and not truth <= mis_dup
             u = self.new_username()
             self.accounts[u] = account_from_record(rec, dfe, u)
             self.person[u] = pid

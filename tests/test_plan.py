@@ -194,11 +194,14 @@ def test_automatic_link_of_a_requested_account():
     assert ch.after.source == "mis" and not p.creates and not p.new_cases
 
 
-def test_automatic_link_by_preferred_name():
+def test_a_preferred_name_alone_never_links_automatically():
+    # DESIGN rule 6: the record's own forename must equal the account's; "Sam" requested for
+    # Samantha could be her twin Samuel's account.
     requested = acc("sjones.204", "Sam", "Jones", "2015-04-02")
     r = rec("1", "Samantha", "Jones", "2015-04-02", preferred_name="Sam")
     p = plan(export(r), snap([requested]), TODAY, settings())
-    assert outcome_of(p, "1").outcome == "auto_linked"
+    assert outcome_of(p, "1").outcome == "needs_matching"
+    assert p.new_cases[0].candidates[0].username == "sjones.204"
 
 
 def test_no_automatic_link_when_two_accounts_have_the_same_details():
@@ -242,15 +245,25 @@ def test_unlinked_account_at_another_school_is_a_case_not_a_link():
 
 def test_near_duplicate_is_a_case_never_auto_linked():
     existing = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
-    # The MIS holds the same pupil twice: a second id, day and month swapped, a typo.
+    # The pupil entered again under a second id (day and month swapped, a typo) after the
+    # first record was closed.
     dup = rec("2", "Amy", "Jomes", "2015-02-04")
-    p = plan(export(OK, dup), snap([existing]), TODAY, settings())
+    p = plan(export(dup), snap([existing]), TODAY, settings())
     assert outcome_of(p, "2").outcome == "needs_matching"
     (case,) = p.new_cases
     c = case.candidates[0]
     assert c.username == "ajones.204" and 60 <= c.score < 100
     assert set(c.differs) >= {"surname", "dob"}
-    assert not p.creates and [ch.kind for ch in p.changes] == []
+    # the account of the closed record leaves; the case can still give it back
+    assert not p.creates and [ch.kind for ch in p.changes] == ["unallocate"]
+
+
+def test_an_account_linked_to_another_record_of_the_export_is_never_a_candidate():
+    # The MIS holds the pupil twice: the account is the other record's (DESIGN rule 6).
+    existing = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
+    dup = rec("2", "Amy", "Jomes", "2015-02-04")
+    p = plan(export(OK, dup), snap([existing]), TODAY, settings())
+    assert outcome_of(p, "2").outcome == "created" and not p.new_cases
 
 
 def test_unlinked_unallocated_account_elsewhere_is_a_candidate():

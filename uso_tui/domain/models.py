@@ -99,6 +99,9 @@ class Account(_Record):
     previous_school: str | None = (
         None  # where an unallocated account was, and where a mover came from
     )
+    # A restored account's former link, "DFE/report/MIS id": it relinks automatically only to
+    # that record (DESIGN rule 6).
+    previous_link: str | None = None
     email: str = ""
     extra: dict[str, Any] = field(
         default_factory=dict
@@ -248,6 +251,8 @@ class Candidate(_Record):
     status: str = "active"
     differs: list[str] = field(default_factory=list)  # fields that differ from the record
     reasons: list[str] = field(default_factory=list)
+    # The matching model's evidence: [field, level, bits] for every field both sides have.
+    evidence: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -279,7 +284,19 @@ class MatchCase(_Record):
             "role": self.role,
             "record": rec.summary(),
             "candidates": [
-                {"username": c["username"], "school": c["school"], "score": c["score"]}
+                {
+                    "username": c["username"],
+                    "school": c["school"],
+                    "status": c.get("status", "active"),
+                    "score": c["score"],
+                    "agree": [f for f, lv, w in c.get("evidence") or () if w > 0],
+                    "differ": [f for f, lv, w in c.get("evidence") or () if w <= 0],
+                    "evidence": [
+                        {"field": f, "level": lv, "weight": w}
+                        for f, lv, w in c.get("evidence") or ()
+                    ],
+                    "reasons": list(c.get("reasons") or ()),
+                }
                 for c in self.candidates
             ],
         }

@@ -1,20 +1,24 @@
-"""Finding the accounts a MIS record may belong to (DESIGN section 3, rule 6).
+"""Finding the accounts a MIS record may belong to (DESIGN section 3, "Matching").
 
 Candidates come from an index over the local authority's accounts of one role, built once per
-plan and only when a record needs it. Blocking keys keep the comparisons few: the date of birth
-(queried as sent, with day and month swapped, and with any one digit changed, the last together
-with the surname's initial) and a phonetic surname key with the forename's initial (for dates
-mistyped in other ways and names given in the wrong order). Every pair is never compared.
+plan and only when a record needs it, plus the accounts anywhere in the store with the record's
+UPN or its names and date of birth (movers from another local authority, found by the store).
+Blocking keys keep the comparisons few: the UPN; the date of birth (as sent, with day and month
+swapped, and with any one digit changed or a day, month or year out, the last with the
+surname's first letters); a phonetic surname key with the initial of the forename, preferred
+name or a middle name (dates mistyped in other ways); names in the wrong order. Every pair is
+never compared.
 
-Scores are integer percentages from the names (forename or preferred name, either order;
-nicknames; hyphenated surnames matching in part; other scripts transliterated) and the date of
-birth (equal, day and month swapped, one digit off, two adjacent digits transposed).
+Each pair found is weighed field by field with the model of `match_model` (Fellegi-Sunter):
+each candidate carries its score (the probability that it is the person, as a percentage) and
+the evidence of every field, so an operator sees why it ranks where it does.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -22,15 +26,14 @@ from functools import lru_cache
 import jellyfish
 from anyascii import anyascii
 from rapidfuzz import fuzz
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from uso_tui.domain.models import Account, Candidate, MisRecord
 from uso_tui.domain.names import normalise
+from uso_tui.sync import match_model as model
+from uso_tui.sync.match_model import MAX_CANDIDATES, MIN_SCORE
 
-MAX_CANDIDATES = 5
-MIN_SCORE = 60
-NAME_CLOSE = 80  # a forename or surname at least this similar
-SAME_DOB_NAMES = 80  # the mean name score needed when the date of birth is the same
+__all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex", "Person", "compare"]
 _SPLIT = re.compile(r"[-\s]+")
 _nicknamer = None
 
@@ -198,87 +201,306 @@ def dob_score(a: str | None, b: str | None) -> tuple[int, str]:
     return 0, "different"
 
 
+# Welsh and English forms of a name: the same person in either (the nicknames package knows
+# English diminutives only).
+_WELSH = (
+    ("dafydd", "david"),
+    ("dewi", "david"),
+    ("sion", "john"),
+    ("ioan", "john"),
+    ("ieuan", "evan"),
+    ("gwilym", "william"),
+    ("huw", "hugh"),
+    ("rhys", "rees"),
+    ("owain", "owen"),
+    ("tomos", "thomas"),
+    ("sior", "george"),
+    ("harri", "harry"),
+    ("llywelyn", "lewis"),
+    ("gruffydd", "griffith"),
+    ("sian", "jane"),
+    ("sioned", "janet"),
+    ("catrin", "catherine"),
+    ("elen", "helen"),
+    ("mair", "mary"),
+    ("mari", "mary"),
+    ("megan", "margaret"),
+    ("gwen", "gwendolen"),
+)
+_FORMS: dict[str, frozenset[str]] = {}
+for _a, _b in _WELSH:
+    _FORMS[_a] = _FORMS.get(_a, frozenset()) | {_b}
+    _FORMS[_b] = _FORMS.get(_b, frozenset()) | {_a}
+_SIKH = frozenset({"singh", "kaur"})
+_YEAR = re.compile(r"(\d{1,2})")
+
+
+def _year_of(value: str | None) -> int | None:
+    """`Year 7`, `Y7`, `7` -> 7; Reception -> 0; nursery -> -1; anything else None."""
+    if not value:
+        return None
+    v = value.strip().lower()
+    if v.startswith(("r", "yr r", "year r")) and "1" not in v:
+        return 0
+    if v.startswith("n"):
+        return -1
+    m = _YEAR.search(v)
+    return int(m.group(1)) if m else None
+
+
+def _cohort(dob: str | None) -> int | None:
+    """The school year a child born on `dob` is in (the year starts on 1 September)."""
+    if not dob or len(dob) < 7 or not dob[:4].isdigit() or not dob[5:7].isdigit():
+        return None
+    y, m = int(dob[:4]), int(dob[5:7])
+    return y if m >= 9 else y - 1
+
+
+def _field(a: object, name: str) -> str | None:
+    """A field of an Account (some held in `extra`) or of the store's AccountHit."""
+    v = getattr(a, name, None)
+    if v is None:
+        extra = getattr(a, "extra", None)
+        if extra:
+            v = extra.get(name)
+    return v
+
+
 @dataclass(slots=True, frozen=True)
-class _Entry:
-    account: Account
-    fkeys: tuple[str, ...]
+class Person:
+    """The comparable form of a record or an account: its keys, computed once."""
+
+    fkey: str  # forename
+    fparts: tuple[str, ...]
+    pkey: str  # preferred name
+    mkeys: tuple[str, ...]  # middle names
+    skey: str  # surname
+    sparts: tuple[str, ...]
+    dob: str | None
+    upn: str
+    gender: str
+    year: int | None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every key the person answers to as a forename."""
+        out = [self.fkey]
+        if self.pkey and self.pkey != self.fkey:
+            out.append(self.pkey)
+        out.extend(p for p in self.fparts if p not in out)
+        return tuple(k for k in out if k)
 
 
-def score_pair(
-    rec_fkeys: tuple[str, ...], rec: MisRecord, index: CandidateIndex, i: int
-) -> tuple[int, list[str]] | None:
-    """The score of an account for a record and why, or None when they do not resemble.
+def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Person:
+    return Person(
+        fkey=key(forename),
+        fparts=parts(forename),
+        pkey=key(preferred),
+        mkeys=parts(middle),
+        skey=key(surname),
+        sparts=parts(surname),
+        dob=dob,
+        upn=(upn or "").strip().upper(),
+        gender=(normalise(gender)[:1] if gender else ""),
+        year=_year_of(year),
+    )
 
-    With the same date of birth the names together must be close (one of them may have changed);
-    with a date only plausibly mistyped, both names must be close: two coincidences are common in
-    a local authority of tens of thousands, three are not. Cheapest tests first: most accounts of
-    a block share only the date of birth or the sound of the surname."""
-    acc = index.accounts[i]
-    ds, how = dob_score(rec.dob, acc.dob)
-    if ds == 0 and how != "unknown":
-        return None
-    ss = surname_score(rec.surname, acc.surname)
-    equal = how == "equal"
-    reasons: list[str] = []
-    if ss < (SAME_DOB_NAMES * 2 - 100 if equal else NAME_CLOSE):
-        # Only forename and surname given in the wrong order can still make a candidate.
-        if surname_score(rec.forename, acc.surname) < NAME_CLOSE:
-            return None
-        fs = forename_score(rec_fkeys, index.entry(i).fkeys, equal)
-        if fs < NAME_CLOSE:
-            swapped = (
-                forename_score((key(rec.surname),), index.entry(i).fkeys)
-                + surname_score(rec.forename, acc.surname)
-            ) / 2
-            if swapped < 90:
-                return None
-            fs = ss = round(swapped) - 10
-            reasons.append("forename and surname swapped")
+
+def person_of_record(rec: MisRecord) -> Person:
+    return _person(
+        rec.forename,
+        rec.surname,
+        rec.preferred_name,
+        rec.middle_names,
+        rec.dob,
+        rec.upn,
+        rec.gender,
+        rec.year_group,
+    )
+
+
+def person_of_account(a: object) -> Person:
+    return _person(
+        getattr(a, "forename", ""),
+        getattr(a, "surname", ""),
+        getattr(a, "preferred_name", ""),
+        getattr(a, "middle_names", ""),
+        getattr(a, "dob", None),
+        _field(a, "upn"),
+        _field(a, "gender"),
+        _field(a, "year_group"),
+    )
+
+
+def _known_as(x: str, y: str) -> bool:
+    return y in nick_group(x) or x in nick_group(y) or y in _FORMS.get(x, ())
+
+
+def _close(x: str, y: str) -> bool:
+    """A slip: the same sound (Amy / Amie), one edit, or Jaro-Winkler's kind of nearness."""
+    if min(len(x), len(y)) < 3:
+        return False
+    return (
+        phonetic(x) == phonetic(y)
+        or OSA.distance(x, y, score_cutoff=1) <= 1
+        or JaroWinkler.normalized_similarity(x, y) >= 0.92
+    )
+
+
+def forename_level(r: Person, a: Person) -> str:
+    if r.fkey and r.fkey == a.fkey:
+        return "equal"
+    rn, an = r.names, a.names
+    if not rn or not an:
+        return ""
+    if set(rn) & set(an) or any(_known_as(x, y) for x in rn for y in an):
+        return "known_as"
+    if (r.fkey and (r.fkey in a.mkeys or r.fkey in a.fparts[1:])) or (
+        a.fkey and (a.fkey in r.mkeys or a.fkey in r.fparts[1:])
+    ):
+        return "middle"
+    for x in rn:
+        for y in an:
+            if min(len(x), len(y)) >= 3 and (x.startswith(y) or y.startswith(x)):
+                return "similar"
+            if _close(x, y):
+                return "similar"
+    return "different"
+
+
+def surname_level(r: Person, a: Person) -> str:
+    if not r.skey or not a.skey:
+        return ""
+    if r.skey == a.skey:
+        return "equal"
+    if (len(r.sparts) > 1 or len(a.sparts) > 1) and set(r.sparts) & set(a.sparts):
+        return "part"
+    if (set(r.sparts) | {r.skey}) & _SIKH or (set(a.sparts) | {a.skey}) & _SIKH:
+        return "sikh"
+    if _close(r.skey, a.skey):
+        return "similar"
+    return "different"
+
+
+_DOB_LEVEL = {
+    "equal": "equal",
+    "day and month swapped": "swapped",
+    "two digits transposed": "transposed",
+    "one digit off": "one_digit",
+    "a day, month or year apart": "near",
+    "different": "different",
+}
+
+
+def _year_level(r: Person, a: Person, dob_level: str) -> str:
+    if r.year is not None and a.year is not None:
+        gap = abs(r.year - a.year)
+    elif dob_level not in ("equal", "") and (c1 := _cohort(r.dob)) and (c2 := _cohort(a.dob)):
+        gap = abs(c1 - c2)
     else:
-        fs = forename_score(rec_fkeys, index.entry(i).fkeys, equal)
-    names = (fs + ss) / 2
-    if how == "unknown":
-        if fs < 90 or ss < 90:
-            return None
-        ds = 50
-        reasons.append("account has no date of birth")
-    elif equal:
-        if names < SAME_DOB_NAMES:
-            return None
-    else:
-        if fs < NAME_CLOSE or ss < NAME_CLOSE:
-            return None
-        reasons.append(f"date of birth {how}")
-    if 85 <= fs < 100:
-        reasons.append("similar forename or nickname")
-    if ss < NAME_CLOSE:
-        reasons.append("surname differs (changed?)")
-    score = round(0.6 * names + 0.4 * ds)
-    if score < MIN_SCORE:
-        return None
-    return score, reasons
+        return ""
+    return "equal" if gap == 0 else "adjacent" if gap == 1 else "different"
 
 
-def differs(rec: MisRecord, acc: Account, school: str) -> list[str]:
+Evidence = tuple[tuple[str, str, float], ...]
+
+
+def compare(r: Person, a: Person, tf: Callable[[str, str], float | None], pupil: bool) -> Evidence:
+    """(field, level, bits) of every field both sides have."""
+    out: list[tuple[str, str, float]] = []
+
+    def add(field_: str, level: str, freq: float | None = None) -> None:
+        if level:
+            out.append((field_, level, model.weight(field_, level, freq)))
+
+    if r.upn and a.upn:
+        add("upn", "equal" if r.upn == a.upn else "different")
+    fl = forename_level(r, a)
+    add("forename", fl, tf("forename", r.fkey) if fl == "equal" else None)
+    if r.pkey and a.pkey:
+        add("preferred", "equal" if r.pkey == a.pkey else "different")
+    if r.mkeys and a.mkeys:
+        common = set(r.mkeys) & set(a.mkeys)
+        add("middle", "equal" if r.mkeys == a.mkeys else "overlap" if common else "different")
+    sl = surname_level(r, a)
+    add("surname", sl, tf("surname", r.skey) if sl == "equal" else None)
+    if fl == "equal" and sl == "equal":
+        # Forenames and surnames are not independent (Muhammad Khan, Olivia Smith): the two
+        # agreements count for no more than how rare the whole name is.
+        whole = tf("name", f"{r.fkey} {r.skey}")
+        f, s_ = tf("forename", r.fkey), tf("surname", r.skey)
+        if whole and f and s_:
+            both = max(f, model.TF_FLOOR) * max(s_, model.TF_FLOOR)
+            if whole > both:
+                # the exact forename still counts for more than a known-as form would
+                floor = (
+                    model.weight("forename", "known_as")
+                    - model.weight("forename", "equal", f)
+                    + 0.5
+                )
+                out.append(("name", "common", max(math.log2(both / whole), min(floor, 0.0))))
+    dl = ""
+    if r.dob and a.dob:
+        dl = _DOB_LEVEL[dob_score(r.dob, a.dob)[1]]
+        add("dob", dl)
+    if r.gender in ("m", "f") and a.gender in ("m", "f"):
+        add("gender", "equal" if r.gender == a.gender else "different")
+    if pupil:
+        add("year", _year_level(r, a, dl))
+    return tuple(out)
+
+
+def _swapped(r: Person) -> Person:
+    """The record with forename and surname exchanged (names keyed in the wrong order)."""
+    return Person(
+        fkey=r.skey,
+        fparts=r.sparts,
+        pkey="",
+        mkeys=r.mkeys,
+        skey=r.fkey,
+        sparts=r.fparts,
+        dob=r.dob,
+        upn=r.upn,
+        gender=r.gender,
+        year=r.year,
+    )
+
+
+def bits_of(evidence: Evidence) -> float:
+    return sum(e[2] for e in evidence)
+
+
+def reasons_of(evidence: Evidence) -> list[str]:
+    """The evidence in words, strongest first."""
+    ranked = sorted(evidence, key=lambda e: -abs(e[2]))
+    return [f"{model.LEVEL_TEXT[(f, lv)]} ({w:+.1f})" for f, lv, w in ranked]
+
+
+def differs(rec: MisRecord, acc: object, school: str) -> list[str]:
+    """The fields of an account that differ from the record (for the console's columns)."""
     out = []
-    if key(rec.forename) != key(acc.forename):
+    if key(rec.forename) != key(getattr(acc, "forename", "")):
         out.append("forename")
-    if key(rec.preferred_name) != key(acc.preferred_name):
+    if key(rec.preferred_name) != key(getattr(acc, "preferred_name", "")):
         out.append("preferred_name")
-    if key(rec.surname) != key(acc.surname):
+    if key(rec.surname) != key(getattr(acc, "surname", "")):
         out.append("surname")
-    if rec.dob != acc.dob:
+    if rec.dob != getattr(acc, "dob", None):
         out.append("dob")
-    if acc.school != school:
+    if getattr(acc, "school", None) != school:
         out.append("school")
-    if acc.status != "active":
+    if getattr(acc, "status", "active") != "active":
         out.append("status")
     return out
 
 
 @lru_cache(maxsize=200_000)
-def _initials(forename: str | None, preferred: str | None) -> frozenset[str]:
-    return frozenset(k[0] for k in forename_keys(forename, preferred))
+def _initials(
+    forename: str | None, preferred: str | None, middle: str | None = None
+) -> frozenset[str]:
+    """Initials of the names a person may be known by: forename, preferred, middle names."""
+    keys = [*forename_keys(forename, preferred), *parts(middle), *parts(forename)[1:]]
+    return frozenset(k[0] for k in keys if k)
 
 
 @lru_cache(maxsize=200_000)
@@ -288,9 +510,11 @@ def _sounds(surname: str | None) -> tuple[tuple[str, str], ...]:
 
 
 @lru_cache(maxsize=200_000)
-def _sound_keys(surname: str | None, forename: str | None, preferred: str | None) -> tuple:
-    """(phonetic key of a surname part, forename initial) pairs: an account's sound blocks."""
-    finit = _initials(forename, preferred)
+def _sound_keys(
+    surname: str | None, forename: str | None, preferred: str | None, middle: str | None = None
+) -> tuple:
+    """(phonetic key of a surname part, initial of a name) pairs: an account's sound blocks."""
+    finit = _initials(forename, preferred, middle)
     return tuple((ph, c) for ph, _ in _sounds(surname) for c in finit)
 
 
@@ -301,19 +525,42 @@ def _years(dob: str | None) -> tuple[str, ...]:
     return (str(y - 1), dob[:4], str(y + 1), "")
 
 
+@dataclass(slots=True)
+class Scored:
+    """One account weighed against a record."""
+
+    account: object
+    person: Person
+    evidence: Evidence
+    bits: float
+    swapped: bool = False
+
+    def tiebreak(self) -> tuple:
+        """Ties are broken by agreement on preferred name, middle names and gender (DESIGN)."""
+        levels = {f: lv for f, lv, _ in self.evidence}
+        return (
+            levels.get("preferred") != "equal",
+            levels.get("middle") not in ("equal", "overlap"),
+            levels.get("gender") != "equal",
+        )
+
+
 class CandidateIndex:
     """Blocking index over one local authority's accounts of one role.
 
-    Built in one pass that touches each account's date of birth and cached keys of its names;
-    the rest of an account's keys are computed only when it is scored."""
+    Built in one pass that touches each account's date of birth, UPN and cached keys of its
+    names; the rest of an account's keys are computed only when it is weighed. Name
+    frequencies (for the model's name weights) are counted once, when first needed."""
 
     def __init__(self, accounts: Iterable[Account]) -> None:
-        self.accounts: list[Account] = list(accounts)
-        self._entries: dict[int, _Entry] = {}
+        self.accounts: list = list(accounts)
+        self._people: dict[int, Person] = {}
         self._latest: dict[str, int] | None = None  # username -> newest position, once add()ed
         self._dob_initial: dict[str, dict[str, list[int]]] = {}  # filled per date when asked
+        self._freq: dict[str, dict[str, int]] | None = None
         by_dob: dict[str, list[int]] = {}
         by_sound: dict[tuple[str, str, str], list[int]] = {}
+        by_upn: dict[str, list[int]] = {}
         for i, a in enumerate(self.accounts):
             dob = a.dob
             if dob:
@@ -325,15 +572,20 @@ class CandidateIndex:
                     got.append(i)
             else:
                 year = ""
-            for ph, c in _sound_keys(a.surname, a.forename, a.preferred_name):
+            middle = getattr(a, "middle_names", "") or None
+            for ph, c in _sound_keys(a.surname, a.forename, a.preferred_name, middle):
                 k = (ph, c, year)
                 got = by_sound.get(k)
                 if got is None:
                     by_sound[k] = [i]
                 else:
                     got.append(i)
+            upn = _field(a, "upn")
+            if upn:
+                by_upn.setdefault(upn.strip().upper(), []).append(i)
         self.by_dob = by_dob
         self.by_sound = by_sound
+        self.by_upn = by_upn
 
     def __len__(self) -> int:
         return len(self.accounts)
@@ -350,15 +602,37 @@ class CandidateIndex:
             self.by_dob.setdefault(account.dob, []).append(i)
             self._dob_initial.pop(account.dob, None)
         year = account.dob[:4] if account.dob else ""
-        for ph, c in _sound_keys(account.surname, account.forename, account.preferred_name):
+        middle = getattr(account, "middle_names", "") or None
+        for ph, c in _sound_keys(account.surname, account.forename, account.preferred_name, middle):
             self.by_sound.setdefault((ph, c, year), []).append(i)
+        upn = _field(account, "upn")
+        if upn:
+            self.by_upn.setdefault(upn.strip().upper(), []).append(i)
+        self._freq = None
 
-    def entry(self, i: int) -> _Entry:
-        e = self._entries.get(i)
-        if e is None:
-            a = self.accounts[i]
-            e = self._entries[i] = _Entry(a, forename_keys(a.forename, a.preferred_name))
-        return e
+    def person(self, i: int) -> Person:
+        p = self._people.get(i)
+        if p is None:
+            p = self._people[i] = person_of_account(self.accounts[i])
+        return p
+
+    def frequency(self, field_: str, name: str) -> float | None:
+        """How common a forename or surname key is among the pool's accounts (0..1)."""
+        if self._freq is None:
+            fore: dict[str, int] = {}
+            sur: dict[str, int] = {}
+            whole: dict[str, int] = {}
+            for a in self.accounts:
+                f = key(a.forename)
+                fore[f] = fore.get(f, 0) + 1
+                s = key(a.surname)
+                sur[s] = sur.get(s, 0) + 1
+                fs = f"{f} {s}"
+                whole[fs] = whole.get(fs, 0) + 1
+            self._freq = {"forename": fore, "surname": sur, "name": whole}
+        if not name:
+            return None
+        return model.frequency(field_, self._freq[field_].get(name, 0), len(self.accounts))
 
     def _by_initial(self, dob: str) -> dict[str, list[int]]:
         sub = self._dob_initial.get(dob)
@@ -371,9 +645,12 @@ class CandidateIndex:
 
     def _block(self, rec: MisRecord) -> set[int]:
         found: set[int] = set()
+        if rec.upn:
+            found.update(self.by_upn.get(rec.upn.strip().upper(), ()))
         dob = rec.dob
         by_dob = self.by_dob
         if dob:
+            # Same date of birth, whatever the names (a surname changed, a middle name used).
             found.update(by_dob.get(dob, ()))
             swapped = swap_day_month(dob)
             if swapped:
@@ -385,11 +662,11 @@ class CandidateIndex:
                     sub = self._by_initial(v)
                     for c in initials:
                         found.update(sub.get(c, ()))
-        # The sound of the surname with the forename's initial, born within a year (or with no
+        # The sound of the surname with the initial of a name, born within a year (or with no
         # date of birth on the account): dates mistyped in other ways.
         years = _years(dob)
         by_sound = self.by_sound
-        finit = _initials(rec.forename, rec.preferred_name)
+        finit = _initials(rec.forename, rec.preferred_name, rec.middle_names)
         for ph, _ in _sounds(rec.surname):
             for c in finit:
                 for y in years:
@@ -402,25 +679,72 @@ class CandidateIndex:
                     found.update(by_sound.get((ph, c, y), ()))
         return found
 
-    def candidates(
-        self, rec: MisRecord, school: str, exclude: set[str] | frozenset[str] = frozenset()
-    ) -> list[Candidate]:
-        """At most 5 candidates, best first: score, then the record's own school, then username."""
-        rec_f = forename_keys(rec.forename, rec.preferred_name)
+    def weigh(self, r: Person, p: Person, pupil: bool) -> tuple[Evidence, float, bool]:
+        """The evidence for one account, and whether it came from the names swapped."""
+        tf = self.frequency
+        ev = compare(r, p, tf, pupil)
+        bits = bits_of(ev)
+        levels = {f: lv for f, lv, _ in ev}
+        if levels.get("forename") == "different" and levels.get("surname") == "different":
+            ev2 = compare(_swapped(r), p, tf, pupil)
+            bits2 = bits_of(ev2)
+            if bits2 > bits:
+                return ev2, bits2, True
+        return ev, bits, False
+
+    def scored(
+        self,
+        rec: MisRecord,
+        exclude: set[str] | frozenset[str] = frozenset(),
+        extra: Iterable[object] = (),
+    ) -> list[Scored]:
+        """Every account of the record's blocks (and `extra`, accounts found elsewhere in the
+        store) weighed, best first; those in `exclude` left out."""
+        r = person_of_record(rec)
+        pupil = rec.role == "pupil"
         latest = self._latest
-        scored: list[tuple[int, bool, str, Candidate]] = []
+        out: list[Scored] = []
+        seen: set[str] = set()
         for i in self._block(rec):
             acc = self.accounts[i]
             if acc.username in exclude or (latest is not None and latest[acc.username] != i):
                 continue
-            got = score_pair(rec_f, rec, self, i)
-            if got is None:
+            seen.add(acc.username)
+            ev, bits, swapped = self.weigh(r, self.person(i), pupil)
+            out.append(Scored(acc, self.person(i), ev, bits, swapped))
+        for acc in extra:
+            if acc.username in exclude or acc.username in seen:
                 continue
-            score, reasons = got
-            if acc.school and acc.school != school:
-                reasons.append(f"at another school ({acc.school})")
-            elif acc.status != "active":
+            seen.add(acc.username)
+            p = person_of_account(acc)
+            ev, bits, swapped = self.weigh(r, p, pupil)
+            out.append(Scored(acc, p, ev, bits, swapped))
+        out.sort(key=lambda s: (-s.bits, s.tiebreak()))
+        return out
+
+    def candidates(
+        self,
+        rec: MisRecord,
+        school: str,
+        exclude: set[str] | frozenset[str] = frozenset(),
+        extra: Iterable[object] = (),
+    ) -> list[Candidate]:
+        """At most MAX_CANDIDATES candidates, best first: by the weight of evidence, then
+        preferred name, middle names and gender, then the record's own school."""
+        n = len(self.accounts)
+        ranked: list[tuple[tuple, Candidate]] = []
+        for s in self.scored(rec, exclude, extra):
+            score = model.score(s.bits, n)
+            if score < MIN_SCORE:
+                continue
+            acc = s.account
+            reasons = reasons_of(s.evidence)
+            if s.swapped:
+                reasons.insert(0, "forename and surname swapped")
+            if acc.status != "active":
                 reasons.append("unallocated")
+            elif acc.school and acc.school != school:
+                reasons.append(f"at another school ({acc.school})")
             cand = Candidate(
                 username=acc.username,
                 school=acc.school,
@@ -432,7 +756,10 @@ class CandidateIndex:
                 status=acc.status,
                 differs=differs(rec, acc, school),
                 reasons=reasons,
+                evidence=[[f, lv, round(w, 1)] for f, lv, w in s.evidence],
             )
-            scored.append((-score, acc.school != school, acc.username, cand))
-        scored.sort(key=lambda t: t[:3])
-        return [t[3] for t in scored[:MAX_CANDIDATES]]
+            ranked.append(((-score, -s.bits, s.tiebreak(), acc.school != school), cand))
+            if len(ranked) >= MAX_CANDIDATES * 3:
+                break
+        ranked.sort(key=lambda t: t[0])
+        return [c for _, c in ranked[:MAX_CANDIDATES]]

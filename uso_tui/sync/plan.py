@@ -58,6 +58,10 @@ class Snapshot:
     index: CandidateIndex | None = None
     index_for: Callable[[str], CandidateIndex] | None = None  # role -> a shared LA index
     rows: list[dict[str, Any]] | None = None
+    # (role, UPNs, {(forename key, surname key, dob)}) -> accounts anywhere in the store with
+    # one of the UPNs or the names and date of birth (store.find_people): movers from another
+    # local authority. None: the local authority's pool only.
+    wide: Callable[[str, set[str], set[tuple[str, str, str]]], list[Any]] | None = None
 
     def all_accounts(self) -> list[Account]:
         return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]
@@ -215,10 +219,6 @@ def _excluded(rec: MisRecord, exclusions: list[Exclusion]) -> Exclusion | None:
     return None
 
 
-def _auto_key_names(forename: str | None, preferred: str | None) -> set[str]:
-    return {normalise(forename), normalise(preferred)} - {""}
-
-
 _EXTRA_KEYS = (
     "gender",
     "year_group",
@@ -322,7 +322,7 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
     records = _unparsed(p, export, linked, cases_by_id, dup, present, today_s)
     horizon = (today + timedelta(days=max(0, settings.create_before_start_days))).isoformat()
     index: CandidateIndex | None = snapshot.index
-    pending: list[tuple[MisRecord, list[Account]]] = []  # auto-link targets, settled below
+    pending: list[MisRecord] = []  # unlinked records, settled below
 
     def out(rec: MisRecord, outcome: str, reason: str, username: str | None = None) -> None:
         p.outcomes.append(RecordOutcome(rec, outcome, reason, username))
@@ -378,20 +378,21 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
                 p.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
             out(rec, NEEDS_MATCHING, f"waiting in case {case.case_id}")
             continue
-        names = _auto_key_names(rec.forename, rec.preferred_name)
-        same = [
-            a
-            for a in unlinked_here.get((normalise(rec.surname), rec.dob), ())
-            if _auto_key_names(a.forename, a.preferred_name) & names
-        ]
-        pending.append((rec, same))
+        pending.append(rec)
 
-    # Rule 6. An account two records could auto-link to goes to neither: they become cases.
-    claims = Counter(s[0].username for _, s in pending if len(s) == 1)
-    for rec, same in pending:
-        if len(same) == 1 and claims[same[0].username] == 1:
-            _auto_link(p, rec, same[0], dfe)
-            continue
+    claims = _Claims(export, linked)
+    # An account linked to another record of this export is that other person: never a
+    # candidate (DESIGN rule 6).
+    taken = frozenset(linked[m]["username"] for m in present if m in linked)
+    searching: list[MisRecord] = []
+    elsewhere: dict[str, list[Any]] = {}
+    for rec in pending:
+        target = _auto_link_target(rec, unlinked_here, claims, dfe)
+        if target is not None:
+            _auto_link(p, rec, target, dfe)
+        else:
+            searching.append(rec)
+    if searching:
         if index is None:
             if snapshot.index_for is not None:
                 index = snapshot.index_for(role)
@@ -402,11 +403,20 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
                     else [a for a in snapshot.all_accounts() if a.role == role]
                 )
                 index = CandidateIndex(pool)
+        elsewhere = _found_elsewhere(snapshot, role, searching)
+    for rec in searching:
         p.candidates_searched += 1
-        cands = index.candidates(rec, dfe)
+        assert index is not None
+        cands = index.candidates(rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()))
         if cands:
             p.new_cases.append(NewCase(rec, cands))
-            movers = [c for c in cands if c.school and c.school != dfe and c.score == 100]
+            movers = [
+                c
+                for c in cands
+                if c.school
+                and c.school != dfe
+                and not {"forename", "surname", "dob"} & set(c.differs)
+            ]
             why = (
                 f"same details at {movers[0].school}: a mover, decided by an operator"
                 if movers
@@ -427,6 +437,117 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
     if export.raw is not None:
         _fingerprints(p, export)
     return p
+
+
+def _name_keys(*names: str | None) -> frozenset[str]:
+    return frozenset(normalise(n) for n in names if n) - {""}
+
+
+class _Claims:
+    """Who in the whole export (future starters, leavers, linked and invalid records included)
+    could claim an unlinked account: every record with its surname and date of birth and a
+    name in common with it."""
+
+    def __init__(self, export: Export, linked: dict[str, dict[str, Any]]) -> None:
+        self.by_key: dict[tuple[str, str], list[tuple[str, frozenset[str]]]] = {}
+        for r in export.records:
+            if r.dob and r.surname:
+                names = _name_keys(r.forename, r.preferred_name, *(r.middle_names or "").split())
+                self._add(r.surname, r.dob, r.mis_id, names)
+        for mis_id in export.same:
+            row = linked.get(mis_id)
+            if row is not None and row.get("dob"):
+                names = _name_keys(
+                    row.get("forename"),
+                    row.get("preferred_name"),
+                    *(row.get("middle_names") or "").split(),
+                )
+                self._add(row.get("surname"), row["dob"], mis_id, names)
+
+    def _add(self, surname: str | None, dob: str, mis_id: str, names: frozenset[str]) -> None:
+        self.by_key.setdefault((normalise(surname), dob), []).append((mis_id, names))
+
+    def claimants(self, acc: Account) -> set[str]:
+        names = _name_keys(acc.forename, acc.preferred_name)
+        return {
+            m for m, n in self.by_key.get((normalise(acc.surname), acc.dob or ""), ()) if n & names
+        }
+
+
+def _conflict(a: str | None, b: str | None, norm: Callable[[str], str] = normalise) -> bool:
+    return bool(a and b and norm(a) and norm(b) and norm(a) != norm(b))
+
+
+def _auto_link_target(
+    rec: MisRecord,
+    unlinked_here: dict[tuple[str, str], list[Account]],
+    claims: _Claims,
+    dfe: str,
+) -> Account | None:
+    """The one account the record links to automatically, only when nothing else could be
+    meant (DESIGN rule 6): one unlinked account of this school with the same surname, date of
+    birth and the record's own forename; no other record of the export could claim it; no
+    other unlinked account here shares a name with the record; preferred names, UPNs and
+    genders do not conflict; a restored account only to the record it was linked to before."""
+    same = unlinked_here.get((normalise(rec.surname), rec.dob or ""), ())
+    if not same:
+        return None
+    own = normalise(rec.forename)
+    names = _name_keys(rec.forename, rec.preferred_name, *(rec.middle_names or "").split())
+    exact = [a for a in same if normalise(a.forename) == own]
+    near = [a for a in same if _name_keys(a.forename, a.preferred_name) & names]
+    if len(exact) != 1 or len(near) != 1:
+        return None
+    acc = exact[0]
+    if claims.claimants(acc) != {rec.mis_id}:
+        return None
+    extra = acc.extra or {}
+    if (
+        _conflict(rec.preferred_name, acc.preferred_name)
+        or _conflict(rec.upn, extra.get("upn"), lambda v: v.strip().upper())
+        or _conflict(rec.gender, extra.get("gender"), lambda v: normalise(v)[:1])
+    ):
+        return None
+    before = acc.previous_link
+    if before and before != f"{dfe}/{rec.report}/{rec.mis_id}":
+        return None
+    return acc
+
+
+def _found_elsewhere(
+    snapshot: Snapshot, role: str, records: list[MisRecord]
+) -> dict[str, list[Any]]:
+    """Accounts anywhere in the store with a record's UPN, or its names and date of birth
+    (movers from another local authority), by the record's MIS id."""
+    if snapshot.wide is None:
+        return {}
+    upns: set[str] = set()
+    name_dobs: set[tuple[str, str, str]] = set()
+    for r in records:
+        if r.upn and r.upn.strip():
+            upns.add(r.upn.strip().upper())
+        if r.dob:
+            for f in _name_keys(r.forename, r.preferred_name):
+                name_dobs.add((f, normalise(r.surname), r.dob))
+    if not upns and not name_dobs:
+        return {}
+    found = snapshot.wide(role, upns, name_dobs)
+    by_upn: dict[str, list[Any]] = {}
+    by_names: dict[tuple[str, str, str], list[Any]] = {}
+    for a in found:
+        upn = getattr(a, "upn", None) or (getattr(a, "extra", None) or {}).get("upn")
+        if upn:
+            by_upn.setdefault(upn.strip().upper(), []).append(a)
+        for f in _name_keys(a.forename, a.preferred_name):
+            by_names.setdefault((f, normalise(a.surname), a.dob or ""), []).append(a)
+    out: dict[str, list[Any]] = {}
+    for r in records:
+        got = list(by_upn.get((r.upn or "").strip().upper(), ())) if r.upn else []
+        for f in _name_keys(r.forename, r.preferred_name):
+            got.extend(by_names.get((f, normalise(r.surname), r.dob or ""), ()))
+        if got:
+            out[r.mis_id] = got
+    return out
 
 
 def _unparsed(
@@ -526,6 +647,7 @@ def _auto_link(p: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
         mis_id=rec.mis_id,
         link_school=dfe,
         link_report=rec.report,
+        previous_link=None,
     )
     p.changes.append(AccountChange("auto_link", acc, after, "same names and date of birth"))
     p.outcomes.append(

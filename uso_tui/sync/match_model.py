@@ -1,0 +1,172 @@
+"""The matching model's parameters, in one place (DESIGN section 3, "Matching").
+
+A Fellegi-Sunter model: every field of a record and an account is compared at one of a few
+agreement levels; each level has `m`, the probability of that level when the two are the same
+person, and `u`, when they are not. A level adds log2(m / u) bits of evidence; a missing field
+adds none. For an exact agreement of forename or surname, `u` is the name's frequency among the
+local authority's accounts (so agreeing on a rare name counts for more than on a common one).
+
+The posterior probability that an account is the record's person is the evidence plus the prior
+odds: one account among the local authority's `n`, for a record that has an account at all with
+probability PRIOR_HAS_ACCOUNT. The score shown is that probability as a percentage.
+
+The m and u below were fitted on the labelled estates of `uso_tui.iris.datagen` and its hazards
+(`python -m bench.fit_matching` counts each level among true and false blocked pairs) and then
+rounded towards caution; the thresholds were chosen with `python -m bench.matching`.
+"""
+
+from __future__ import annotations
+
+import math
+
+# field -> level -> (m, u)
+LEVELS: dict[str, dict[str, tuple[float, float]]] = {
+    # The Unique Pupil Number follows a pupil between schools: equal is near-proof, different is
+    # strong evidence of two children (twins share everything else).
+    "upn": {
+        "equal": (0.97, 1e-6),
+        "different": (0.004, 0.999),
+    },
+    # The record's forename against the account's names: its own forename, a known-as form
+    # (preferred name, nickname, Welsh or English form), a middle name used as the forename
+    # ("Muhammad" dropped), a slip (prefix, typo), or nothing in common.
+    "forename": {
+        "equal": (0.86, 0.01),  # u replaced by the name's frequency
+        "known_as": (0.06, 0.004),
+        "middle": (0.04, 0.002),
+        "similar": (0.03, 0.01),
+        "different": (0.01, 0.975),
+    },
+    "preferred": {
+        "equal": (0.90, 0.02),
+        "different": (0.10, 0.98),
+    },
+    "middle": {
+        "equal": (0.80, 0.01),
+        "overlap": (0.12, 0.02),
+        "different": (0.08, 0.97),
+    },
+    # Surnames change on marriage and in families; a Sikh name (Singh, Kaur) may stand for the
+    # family surname: neither proves two people.
+    "surname": {
+        "equal": (0.86, 0.01),  # u replaced by the name's frequency
+        "part": (0.04, 0.0005),
+        "sikh": (0.01, 0.01),
+        "similar": (0.03, 0.005),
+        "different": (0.06, 0.985),
+    },
+    # Dates of birth: the slips keying makes. u is for two people of the same role in one
+    # local authority (pupils are born within a few years of each other).
+    "dob": {
+        "equal": (0.90, 2.5e-4),
+        "swapped": (0.02, 1.2e-4),
+        "transposed": (0.01, 2e-4),
+        "one_digit": (0.03, 5e-3),
+        "near": (0.03, 1.5e-3),
+        "different": (0.01, 0.993),
+    },
+    "gender": {
+        "equal": (0.985, 0.5),
+        "different": (0.015, 0.5),
+    },
+    # A pupil's year group (or, without one, the school year the date of birth falls in): a near
+    # date of birth that puts the child in another year is weaker.
+    "year": {
+        "equal": (0.95, 0.09),
+        "adjacent": (0.04, 0.16),
+        "different": (0.01, 0.75),
+    },
+}
+
+# Names at least this frequent count as this frequent (a name seen once in a small local
+# authority is not proof of anything).
+TF_FLOOR = 2e-4
+# A name's frequency is counted as if the pool had this many more accounts, each with the
+# field's `u` (small pools say little about how common a name is).
+TF_SMOOTHING = 1000
+# The prior assumes a pool of at least this many accounts (a new install's first school is
+# not evidence that people are few).
+PRIOR_MIN_POOL = 5000
+# Of the records that reach matching, the share whose person has an account in the pool.
+PRIOR_HAS_ACCOUNT = 0.25
+# A candidate needs at least this probability (percent) to be shown; at most MAX_CANDIDATES.
+MIN_SCORE = 10
+MAX_CANDIDATES = 5
+
+# Levels that are evidence against automatic decisions (DESIGN rule 6: conflicting UPNs or
+# preferred names stop an automatic link).
+CONFLICTS = frozenset({("upn", "different"), ("preferred", "different"), ("gender", "different")})
+
+
+def weight(field: str, level: str, tf: float | None = None) -> float:
+    """log2(m / u) of one comparison; `tf`: the agreeing name's frequency, for exact names."""
+    m, u = LEVELS[field][level]
+    if tf is not None and level == "equal":
+        u = max(tf, TF_FLOOR)
+    return math.log2(m / u)
+
+
+def prior_bits(pool_size: int) -> float:
+    """log2 of the prior odds that a given account of a pool of `pool_size` is the person."""
+    n = max(pool_size, PRIOR_MIN_POOL)
+    p = PRIOR_HAS_ACCOUNT / n
+    return math.log2(p / (1 - p))
+
+
+def frequency(field: str, count: int, pool_size: int) -> float:
+    """A name's smoothed frequency: `count` accounts of `pool_size` carry it (field: forename,
+    surname, or name: forename and surname together)."""
+    if field == "name":
+        u = LEVELS["forename"]["equal"][1] * LEVELS["surname"]["equal"][1]
+    else:
+        u = LEVELS[field]["equal"][1]
+    return (count + TF_SMOOTHING * u) / (pool_size + TF_SMOOTHING)
+
+
+def probability(bits: float) -> float:
+    if bits > 60:
+        return 1.0
+    if bits < -60:
+        return 0.0
+    odds = 2.0**bits
+    return odds / (1 + odds)
+
+
+def score(evidence_bits: float, pool_size: int) -> int:
+    """The posterior probability as an integer percentage, 100 only for near-certainty."""
+    p = probability(evidence_bits + prior_bits(pool_size))
+    return min(100, int(p * 100 + 0.5)) if p < 0.995 else 100
+
+
+# Phrases for the console and the CLI.
+LEVEL_TEXT: dict[tuple[str, str], str] = {
+    ("upn", "equal"): "same UPN",
+    ("upn", "different"): "different UPN",
+    ("forename", "equal"): "same forename",
+    ("forename", "known_as"): "forename known as",
+    ("forename", "middle"): "forename is a middle name",
+    ("forename", "similar"): "similar forename",
+    ("forename", "different"): "different forename",
+    ("preferred", "equal"): "same preferred name",
+    ("preferred", "different"): "different preferred name",
+    ("middle", "equal"): "same middle names",
+    ("middle", "overlap"): "a middle name in common",
+    ("middle", "different"): "different middle names",
+    ("surname", "equal"): "same surname",
+    ("surname", "part"): "part of the surname",
+    ("surname", "sikh"): "Singh/Kaur against a family surname",
+    ("surname", "similar"): "similar surname",
+    ("surname", "different"): "different surname (changed?)",
+    ("dob", "equal"): "same date of birth",
+    ("dob", "swapped"): "date of birth: day and month swapped",
+    ("dob", "transposed"): "date of birth: two digits transposed",
+    ("dob", "one_digit"): "date of birth: one digit off",
+    ("dob", "near"): "date of birth: a day, month or year apart",
+    ("dob", "different"): "different date of birth",
+    ("gender", "equal"): "same gender",
+    ("gender", "different"): "different gender",
+    ("year", "equal"): "same year group",
+    ("year", "adjacent"): "adjacent year group",
+    ("year", "different"): "another year group",
+    ("name", "common"): "a common full name",
+}
