@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -32,19 +33,48 @@ class UsageError(InvalidInput):
 
 class Parser(argparse.ArgumentParser):
     """No abbreviated options (a typo must not silently pick an option, least of all a secret
-    option), and errors raised as one line instead of usage text plus sys.exit."""
+    option), and errors raised as one line instead of usage text plus sys.exit. An error never
+    repeats a word of the command line but option names: a secret typed in the wrong place
+    (`--client-secre SECRET`, a stray word) must not reach a terminal's scrollback or a log."""
 
-    redact_unrecognized = False
+    redact_unrecognized = False  # kept for callers; every usage error is redacted now
+    _words: tuple[str, ...] = ()  # the command line being parsed
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201
+        if self.prog == PROG:  # the top parser sees the whole command line first
+            Parser._words = tuple(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
-        if Parser.redact_unrecognized and message.startswith("unrecognized arguments"):
-            # The stray word may be a secret typed in the wrong place.
-            message = "unrecognized arguments (not repeated here in case one is a secret)"
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise UsageError(f"{self.prog}: {_redacted(message)} (see {self.prog} --help)")
+
+
+_OPTION_NAME = re.compile(r"--[A-Za-z][A-Za-z0-9-]{0,40}|-h")  # every option is long but -h
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
+def _redacted(message: str) -> str:
+    """`message` without any word of the command line but option names (`--colour`)."""
+    words = Parser._words
+    if message.startswith(_UNRECOGNIZED):
+        stray = message.removeprefix(_UNRECOGNIZED).split()
+        named = [n for w in stray if _OPTION_NAME.fullmatch(n := w.split("=", 1)[0])]
+        others = len(stray) - len(named)
+        message = _UNRECOGNIZED + " ".join(named)
+        if others:
+            message += (" and " if named else "") + (
+                f"{others} other word{'s' if others > 1 else ''} "
+                "(not repeated here in case one is a secret)"
+            )
+        return message
+    for w in sorted(words, key=len, reverse=True):
+        if w and not _OPTION_NAME.fullmatch(w):
+            message = message.replace(repr(w), "(a value not repeated here)")
+    return message
 
 
 def _version() -> str:

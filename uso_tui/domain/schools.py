@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urlsplit
 
 from uso_tui.domain.errors import InvalidInput
 
-DFE_RE = re.compile(r"^\d{3}-\d{4}$")
+DFE_RE = re.compile(r"^[0-9]{3}-[0-9]{4}\Z")  # ASCII digits: \d would take any script's
 MIS_KINDS = ("iSAMS", "Ed:gen")
 MIS_DOMAINS = {"iSAMS": "isams.cloud", "Ed:gen": "edgen.cloud"}
 REPORTS = ("staff", "students")
@@ -66,6 +67,24 @@ def check_time(hhmm: str) -> str:
     return hhmm.strip()
 
 
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+
+
+def _host_ok(host: str) -> bool:
+    """A host name (IDNA; each label letters, digits and inner hyphens) or an IP address."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.split(".")
+    return len(ascii_host) <= 253 and all(_LABEL.match(label) for label in labels)
+
+
 def parse_allowed_hosts(text: str | None) -> frozenset[str]:
     """`host:port` entries, comma-separated (USO_TUI_ALLOWED_MIS_HOSTS or config)."""
     return frozenset(h.strip().lower() for h in (text or "").split(",") if h.strip())
@@ -77,6 +96,10 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
     Returns the URL without a trailing slash. Raises InvalidInput saying what is wrong.
     """
     url = (url or "").strip().rstrip("/")
+    if any(c.isspace() or not c.isprintable() or c in "\\;" for c in url):
+        raise InvalidInput(
+            f"bad MIS URL {url!r}: no spaces, backslashes, semicolons or control characters"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -85,6 +108,8 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
         raise InvalidInput(f"bad MIS URL {url!r}: expected https://<school>.isams.cloud")
+    if not _host_ok(host):
+        raise InvalidInput(f"bad MIS URL {url!r}: {host!r} is not a valid host name")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise InvalidInput(f"bad MIS URL {url!r}: no credentials, query or fragment allowed")
     hostport = f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"

@@ -1,0 +1,120 @@
+"""Bad input at the command line: DfE numbers of other scripts' digits, MIS URLs whose host no
+host name could be, and secrets typed in the wrong place, never echoed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from cli_support import SECRET, Cli, Clock, snapshot
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.schools import DFE_RE, check_dfe, check_mis_url
+
+
+@pytest.fixture
+def cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
+    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
+    c = Cli(tmp_path / "data", capsys, Clock(datetime(2026, 9, 1, 8, 0)))
+    c.add_school("204-3210")
+    return c
+
+
+def add(dfe: str = "204-3299", url: str = "https://new3299.isams.cloud") -> list[str]:
+    return ["school", "add", dfe, "--name", "New", "--mis", "iSAMS", "--url", url,
+            "--client-id", "c", "--client-secret-env", "USO_TEST_SECRET"]  # fmt: skip
+
+
+@pytest.mark.parametrize("dfe", ["٢٠٤-٣٢١٠", "２０４-３２１０", "204-321٠", "204-3210\n1"])
+def test_dfe_numbers_are_ascii_digits_only(cli, dfe):
+    assert not DFE_RE.match(dfe)
+    with pytest.raises(InvalidInput, match="malformed DfE number"):
+        check_dfe(dfe)
+    before = snapshot(cli.data_dir)
+    res = cli(*add(dfe))
+    assert res.status == 2 and "malformed DfE number" in res.err
+    assert snapshot(cli.data_dir) == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hill\\3210.isams.cloud",
+        "https://hill%2F3210.isams.cloud",
+        "https://hill%2f..%2f.isams.cloud",
+        "https://hill 3210.isams.cloud",
+        "https://hill;3210.isams.cloud",
+        "https://hill\t.isams.cloud",
+        "https://-hill.isams.cloud",
+        "https://hill..isams.cloud",
+        "https://hill_3210.isams.cloud",
+        "https://hill\u202e.isams.cloud",
+    ],
+)
+def test_mis_url_hosts_must_be_host_names(cli, url):
+    with pytest.raises(InvalidInput, match="bad MIS URL"):
+        check_mis_url(url, "iSAMS")
+    before = snapshot(cli.data_dir)
+    res = cli(*add(url=url))
+    assert res.status == 2 and "bad MIS URL" in res.err
+    assert snapshot(cli.data_dir) == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hill-3210.isams.cloud",
+        "https://bücher.isams.cloud",
+        "https://xn--bcher-kva.isams.cloud",
+    ],
+)
+def test_valid_hosts_still_accepted(url):
+    assert check_mis_url(url, "iSAMS") == url
+
+
+def test_allowed_ip_hosts_still_accepted():
+    allowed = frozenset({"127.0.0.1:8765"})
+    assert check_mis_url("http://127.0.0.1:8765/204-3210", "iSAMS", allowed)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ["--client-secre", SECRET],
+        [f"--client-secre={SECRET}"],
+        ["--clientsecret", SECRET],
+        [SECRET],
+        ["--json", SECRET],
+        ["-" + SECRET],
+    ],
+)
+def test_a_secret_after_a_misspelt_option_or_stray_is_not_echoed(cli, tail):
+    for cmd in (add(), ["school", "set", "204-3210"], ["school", "list"]):
+        res = cli(*cmd, *tail)
+        assert res.status == 2, res.err
+        assert "unrecognized arguments" in res.err
+        assert SECRET not in res.out + res.err
+        assert SECRET[:8] not in res.err
+
+
+def test_the_misspelt_option_itself_is_named(cli):
+    res = cli("school", "list", "--colour")
+    assert res.status == 2 and "unrecognized arguments: --colour" in res.err
+    res = cli("school", "list", "--client-secre", SECRET)
+    assert "--client-secre and 1 other word" in res.err and SECRET not in res.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sync", "204-3210", "--report", SECRET],
+        ["audit", "--limit", SECRET],
+        [SECRET],
+        ["school", SECRET],
+    ],
+)
+def test_a_secret_given_as_a_bad_value_is_not_echoed(cli, argv):
+    res = cli(*argv)
+    assert res.status == 2
+    assert SECRET not in res.err and "not repeated here" in res.err
