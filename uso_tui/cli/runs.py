@@ -12,7 +12,7 @@ import dataclasses
 import signal
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from uso_tui.cli.context import Context
@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "run-due", parents=[parent], help="run every school whose daily time has passed"
     )
     d.add_argument("--at", metavar="ISO_DATETIME", help="act as if it were this time")
+    d.add_argument("--force", action="store_true", help="allow --at more than a day after now")
     d.set_defaults(func=cmd_run_due)
 
     sc = sub.add_parser("scheduler", help="run-due every minute, for a systemd service")
@@ -473,6 +474,12 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.runner import run_due  # noqa: PLC0415
 
     now = parse_at(args.at) if args.at else ctx.now()
+    if now > ctx.now() + timedelta(days=1) and not args.force:
+        # A school's run then counts as done until that date: its schedule would stop silently.
+        raise InvalidInput(
+            f"--at {args.at} is more than a day after now: the schools it runs would count as "
+            "run until then, their schedule stopped (give --force if that is meant)"
+        )
     store = ctx.store()
     progress = None if args.json else ProgressLines(ctx, only_final=True)
     # Start and end lines only: with many schools due, their work is spread over processes.
