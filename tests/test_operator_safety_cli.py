@@ -106,6 +106,8 @@ def test_run_show_lists_the_held_accounts(cli, sim):
     assert "Bob Smith" in bob and "2014-07-11" in bob and "open case" not in bob
     assert "Cat Brown" in cat and case["case_id"] in cat and "candidate of an open case" in cat
     refused(cli, "run", "show", "204-3210-r99", says="unknown run")
+    confirmed = cli.ok("confirm", run_id)
+    assert f"warning: cbrown.204 is a candidate of open case {case['case_id']}" in confirmed.err
 
 
 def test_confirm_only_and_except(cli, sim):

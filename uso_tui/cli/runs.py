@@ -292,12 +292,14 @@ def _usernames(text: str | None, option: str) -> list[str] | None:
 
 
 def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.actions import confirm_held  # noqa: PLC0415
+    from uso_tui.sync.actions import confirm_held, held_review  # noqa: PLC0415
 
     only = _usernames(args.only, "--only")
     exclude = _usernames(args.except_, "--except")
+    store = ctx.store()
+    cases = {h.username: h.case_ids for h in held_review(store, args.run_id.strip())}
     done = confirm_held(
-        ctx.store(),
+        store,
         args.run_id.strip(),
         operator=ctx.operator,
         now=ctx.now(),
@@ -305,6 +307,12 @@ def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
         exclude=exclude,
     )
     run = done.run
+    for username in done.unallocated:
+        if cases.get(username):
+            ctx.note(
+                f"warning: {username} is a candidate of open case {', '.join(cases[username])}:"
+                " matching it there brings the account back"
+            )
     if args.json:
         emit_json(
             {
@@ -363,7 +371,12 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
             ("Counts", counts_line(run.counts)),
             *([("Error", run.error)] if run.error else []),
             *(
-                [("Confirmed", f"by {run.confirmed_by} at {run.confirmed_at}")]
+                [
+                    (
+                        "Confirmed",
+                        f"by {run.confirmed_by} at {(run.confirmed_at or '').replace('T', ' ')}",
+                    )
+                ]
                 if run.confirmed_by
                 else []
             ),
@@ -383,7 +396,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
                 h.dob,
                 h.status,
                 ", ".join(h.case_ids) or None,
-                _held_note(h),
+                _held_note(h, run.status == "held"),
             ]
             for h in held
         ],
@@ -397,10 +410,10 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _held_note(h: Any) -> str | None:
+def _held_note(h: Any, held: bool) -> str | None:
     notes = []
     if h.case_ids:
-        notes.append("candidate of an open case: check it first")
+        notes.append("candidate of an open case" + (": check it first" if held else ""))
     if h.back_since:
         notes.append("left alone by confirm: record back or changed since")
     return "; ".join(notes) or None
