@@ -414,15 +414,21 @@ def test_newer_schema_refused(tmp_path):
     )
 
 
-def test_an_older_store_is_raised_to_this_schema_when_opened(tmp_path):
+def test_an_older_store_is_refused_until_upgraded_explicitly(tmp_path):
     import orjson  # noqa: PLC0415
+
+    from uso_tui.store.tinystore import upgrade_store  # noqa: PLC0415
 
     root = tmp_path / "s"
     open_store(root)
     (root / "store.json").write_text('{"schema": 1}')
-    store = open_store(root)
+    with pytest.raises(StoreError, match="run `uso-tui upgrade`"):
+        open_store(root)
+    assert (root / "store.json").read_text() == '{"schema": 1}'  # never silently rewritten
+    assert upgrade_store(root) == (1, SCHEMA_VERSION)
     assert orjson.loads((root / "store.json").read_bytes()) == {"schema": SCHEMA_VERSION}
-    assert store.list_schools() == []
+    assert open_store(root).list_schools() == []
+    assert upgrade_store(root) == (SCHEMA_VERSION, SCHEMA_VERSION)
 
 
 def test_open_without_create(tmp_path):

@@ -11,6 +11,7 @@ from uso_tui.cli.output import emit_json, plain, table
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import AuditEvent
 from uso_tui.domain.schools import check_dfe
+from uso_tui.store.audit import RECENT_EVENTS
 
 DEFAULT_LIMIT = 200
 
@@ -54,6 +55,13 @@ def cmd_audit(args: argparse.Namespace, ctx: Context) -> int:
     if dfe is not None:
         store.school(dfe)
     events = store.audit(dfe, limit=args.limit, subject=args.subject)
+    if dfe is None and args.subject is None and RECENT_EVENTS <= len(events) < args.limit:
+        # Across all schools only the recent feed is read: say so rather than stop silently.
+        ctx.note(
+            f"audit: stopped at the newest {len(events)} events across all schools (the most "
+            "the recent feed keeps); older ones are listed per school: "
+            f"`uso-tui audit DFE --limit {args.limit}`, or by --subject"
+        )
     if args.json:
         emit_json([e.public() for e in events], ctx.stdout)
         return 0

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from uso_tui.store.storage import read_bytes
+from uso_tui.store.storage import decode, read_bytes
 
 _TOKEN = re.compile(rb'^\{"meta":\{"1":\{"version":"([0-9a-f]{32})"')
 HEAD = 64
@@ -72,7 +72,7 @@ class HotFiles:
         if hit is not None and fresh and (hit[2] is not None or not keep_raw):
             return hit[1], hit[0], hit[2]
         raw = read_bytes(path)
-        data = orjson.loads(raw) if raw else None
+        data = decode(path, raw)
         value = parse(data)
         token = _data_token(data)  # of what was actually read (the file may have changed since)
         if token is not None:

@@ -33,6 +33,10 @@ def read_bytes(path: Path) -> bytes | None:
         return None
 
 
+class CorruptFile(StoreError, ValueError):
+    """A store file that does not decode: damaged outside uso-tui (every write is atomic)."""
+
+
 def read_json(path: Path) -> Any:
     """The decoded file, or None when it does not exist (or is empty)."""
     try:
@@ -40,7 +44,19 @@ def read_json(path: Path) -> Any:
             raw = fh.read()
     except FileNotFoundError:
         return None
-    return orjson.loads(raw) if raw else None
+    return decode(path, raw)
+
+
+def decode(path: Path, raw: bytes | None) -> Any:
+    """A store file's bytes decoded (None if empty); CorruptFile, naming it, if they do not."""
+    try:
+        return orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise CorruptFile(
+            f"store file {path} is corrupt (not valid JSON: {exc}). uso-tui never writes a file "
+            "in place, so it was damaged from outside: restore the data directory (or this "
+            "file) from a backup; nothing was changed"
+        ) from None
 
 
 def make_dir(path: Path) -> None:

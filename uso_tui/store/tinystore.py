@@ -72,6 +72,24 @@ def _newer_schema_message(found: int) -> str:
     )
 
 
+class OlderSchema(StoreError):
+    """The store was written by an older uso-tui: `uso-tui upgrade` raises it to this version."""
+
+
+def _older_schema_message(root: Path, found: int) -> str:
+    return (
+        f"the store at {root} was written by an older uso-tui (schema {found}; this version "
+        f"uses {SCHEMA_VERSION}): run `uso-tui upgrade` to upgrade it (older versions of "
+        "uso-tui will then refuse it); nothing was changed"
+    )
+
+
+def upgrade_store(root: Path) -> tuple[int, int]:
+    """The explicit upgrade (`uso-tui upgrade`): (schema found, schema now)."""
+    store = TinyStore(Path(root), create=False, upgrade=True)
+    return store.upgraded_from, SCHEMA_VERSION
+
+
 def _index_directory(data: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     return {r["dfe"]: r for r in table_rows(data, "schools")}
 
@@ -85,7 +103,9 @@ def _run_view(d: dict[str, Any]) -> dict[str, Any]:
 
 
 class TinyStore(KeptReads, Store):
-    def __init__(self, root: Path, *, create: bool = True) -> None:
+    def __init__(self, root: Path, *, create: bool = True, upgrade: bool = False) -> None:
+        """upgrade: raise a store of an older schema to this one; without it such a store is
+        refused (OlderSchema), before anything is touched."""
         self.root = Path(root)
         self.layout = Layout(self.root)
         self.hot = HotFiles()
@@ -96,7 +116,9 @@ class TinyStore(KeptReads, Store):
             if not create:
                 raise StoreError(f"no uso-tui store at {self.root}")
             self._create()
-        found = self._check_schema()
+        found = self.upgraded_from = self._check_schema()
+        if found < SCHEMA_VERSION and not upgrade:
+            raise OlderSchema(_older_schema_message(self.root, found))
         if needs_recovery(self.root):
             with write_lock(self.root):
                 recover(self.root)
@@ -489,4 +511,4 @@ class TinyStore(KeptReads, Store):
             tx.commit()
 
 
-__all__ = ["INTERRUPTED", "TinyStore"]
+__all__ = ["INTERRUPTED", "OlderSchema", "TinyStore", "upgrade_store"]
