@@ -1,0 +1,573 @@
+"""bench/matching: matching quality on a labelled estate, the current matcher beside the OLD rules.
+
+    python -m bench.matching [--schools N] [--size N] [--days N] [--seed N] [--hazards]
+                             [--no-scale]
+
+An estate of two local authorities (uso_tui.iris.hazards: twins and triplets, requested accounts
+under known-as names, siblings, very common names, marriage and family surname changes, middle
+names, Sikh and Welsh naming, movers within and across local authorities, date slips, records
+with several errors) is imported (day 0), then moved on day by day, each school planned in turn
+as the runner would, with the cases decided as a careful operator would: by the truth (the true
+account when it is a candidate, else a new account). The same days are run twice, by
+`uso_tui.sync.plan.plan` (the current matcher) and by bench/legacy_matching.py (the OLD rules),
+each in its own store kept in memory.
+
+Measured from day 1, over the records that reach matching (unlinked, valid, started): wrong and
+correct automatic links; for records whose person has an account anywhere in the store, whether
+the true account was linked or ranked 1st, in the top 3, or absent; duplicates created (a
+creation, by the planner or by the operator for want of a true candidate, for a person who had
+an account); how many of them had their accounts linked to another record present in the same
+export (one person with two records at once: DESIGN makes such an account no candidate); cases for records whose person has no account (as a % of such records); and the
+planning time per school (both reports). Then one more day is planned against the store as it
+is and with nine times as many accounts in the same local authorities (`--no-scale` skips it).
+`--hazards` adds a table per kind of churn and hazard.
+
+`evaluate(Params(...))` returns the same figures as a dict, for tests on a small estate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bench import legacy_matching as legacy
+from bench.common import print_table
+from uso_tui.domain.models import Account, Export, MisRecord, School
+from uso_tui.domain.names import normalise
+from uso_tui.domain.schools import ROLE_OF_REPORT
+from uso_tui.iris.datagen import REPORTS, ChurnRates, Estate, generate_estate
+from uso_tui.iris.hazards import (
+    Action,
+    HazardRates,
+    advance_hazards,
+    generate_hazard_estate,
+)
+from uso_tui.iris.parse import PARSERS
+from uso_tui.sync import plan as planner
+
+MATCHERS = ("old", "current")
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = 1
+    n_schools: int = 16
+    las: tuple[str, ...] = ("204", "330")
+    size: int = 250  # people per school
+    days: int = 8
+    churn: float = 2.0  # ChurnRates scaled
+    hazards: float = 1.5  # HazardRates scaled
+    today: date = date(2026, 3, 2)
+
+
+def settings(dfe: str) -> School:
+    # No safety hold: the bench measures matching, and an operator would confirm a held run.
+    return School(
+        dfe=dfe, name=dfe, mis="iSAMS", url="https://x", client_id="id", hold_percent=100.0
+    )
+
+
+_HAS_WIDE = "wide" in {f.name for f in dataclasses.fields(planner.Snapshot)}
+
+
+def _name_keys(a: Account) -> set[tuple[str, str, str]]:
+    if not a.dob:
+        return set()
+    s = normalise(a.surname)
+    return {(f, s, a.dob) for f in (normalise(a.forename), normalise(a.preferred_name)) if f}
+
+
+def _upn(a: Account) -> str | None:
+    upn = (a.extra or {}).get("upn")
+    return upn.upper() if upn else None
+
+
+class World:
+    """One store of accounts kept in memory, with the true person behind each account, planned
+    school by school by one matcher ("old" or "current")."""
+
+    def __init__(self, estate: Estate, matcher: str) -> None:
+        self.estate = estate
+        self.matcher = matcher
+        self.accounts: dict[str, Account] = {}
+        self.person: dict[str, int] = {}  # username -> the true person (-1: filler)
+        self.of_person: dict[tuple[int, str], set[str]] = defaultdict(set)  # (pid, role)
+        self.at_home: dict[str, set[str]] = defaultdict(set)  # school -> usernames
+        self.in_la: dict[tuple[str, str], set[str]] = defaultdict(set)  # (la, role) -> usernames
+        self.by_upn: dict[str, set[str]] = defaultdict(set)
+        self.by_name_dob: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        self.n = 0
+        self.m: Counter[str] = Counter()
+        self.by_kind: dict[str, Counter[str]] = defaultdict(Counter)
+        self.times: dict[str, list[float]] = defaultdict(list)  # phase -> seconds per school
+        self.kind_of: dict[tuple[str, str, str], str] = {}  # today's (dfe, report, mis) -> kind
+
+    # ------------------------------------------------------------ the store
+
+    def new_username(self, la: str) -> str:
+        self.n += 1
+        return f"u{self.n}.{la}"
+
+    def put(self, a: Account, pid: int | None = None) -> None:
+        old = self.accounts.get(a.username)
+        u = a.username
+        if old is not None:
+            self._unindex(old)
+        else:
+            self.person[u] = -1 if pid is None else pid
+        self.accounts[u] = a
+        home = a.home or ""
+        self.at_home[home].add(u)
+        self.in_la[(home[:3], a.role)].add(u)
+        if (upn := _upn(a)) is not None:
+            self.by_upn[upn].add(u)
+        for k in _name_keys(a):
+            self.by_name_dob[k].add(u)
+        self.of_person[(self.person[u], a.role)].add(u)
+
+    def _unindex(self, a: Account) -> None:
+        u = a.username
+        home = a.home or ""
+        self.at_home[home].discard(u)
+        self.in_la[(home[:3], a.role)].discard(u)
+        if (upn := _upn(a)) is not None:
+            self.by_upn[upn].discard(u)
+        for k in _name_keys(a):
+            self.by_name_dob[k].discard(u)
+
+    def pool(self, la: str, role: str) -> list[Account]:
+        return [self.accounts[u] for u in self.in_la[(la, role)]]
+
+    def wide(
+        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
+    ) -> list[Account]:
+        found: set[str] = set()
+        for upn in upns:
+            found |= self.by_upn.get(upn.upper(), set())
+        for k in name_dobs:
+            found |= self.by_name_dob.get(k, set())
+        return [self.accounts[u] for u in sorted(found) if self.accounts[u].role == role]
+
+    def true_accounts(self, pid: int, role: str) -> set[str]:
+        return set(self.of_person.get((pid, role), ()))
+
+    def clone(self) -> World:
+        w = World(self.estate, self.matcher)
+        w.accounts = dict(self.accounts)
+        w.person = dict(self.person)
+        for name in ("of_person", "at_home", "in_la", "by_upn", "by_name_dob"):
+            copy = getattr(w, name)
+            for k, v in getattr(self, name).items():
+                copy[k] = set(v)
+        w.n = self.n
+        return w
+
+    # ------------------------------------------------------------ outside the MIS
+
+    def act(self, action: Action) -> None:
+        role = ROLE_OF_REPORT[action.report]
+        if action.kind == "request":
+            u = self.new_username(action.dfe[:3])
+            self.put(
+                Account(
+                    username=u,
+                    role=role,
+                    forename=action.forename,
+                    surname=action.surname,
+                    dob=action.dob,
+                    school=action.dfe,
+                ),
+                action.person_id,
+            )
+            self.m["requested"] += 1
+        elif action.kind == "restore":  # as uso_tui.sync.actions.restore_account
+            gone = [
+                self.accounts[u]
+                for u in sorted(self.true_accounts(action.person_id, role))
+                if self.accounts[u].status == "unallocated"
+            ]
+            if not gone:
+                self.m["restore_skipped"] += 1
+                return
+            a = gone[0]
+            self.put(
+                dataclasses.replace(
+                    a,
+                    status="active",
+                    school=a.previous_school or a.link_school,
+                    source="manual",
+                    mis_id=None,
+                    link_school=None,
+                    link_report=None,
+                    unallocated_at=None,
+                    unallocated_by_run=None,
+                    reviewed=False,
+                    history=[*a.history, {"action": "restore", "school": action.dfe}],
+                )
+            )
+            self.m["restored"] += 1
+
+    # ------------------------------------------------------------ a run
+
+    def plan(self, dfe: str, report: str) -> tuple[Export, Any]:
+        est = self.estate
+        export = Export(
+            report=report,  # type: ignore[arg-type]
+            records=[PARSERS[report](d) for d in est.iris_records(dfe, report)],
+        )
+        mine = [self.accounts[u] for u in self.at_home.get(dfe, ())]
+        la = dfe[:3]
+        if self.matcher == "old":
+            return export, legacy.legacy_plan(
+                export, mine, lambda role: self.pool(la, role), dfe, est.today
+            )
+        extra: dict[str, Any] = {"wide": self.wide} if _HAS_WIDE else {}
+        snap = planner.Snapshot(
+            school=dfe, accounts=mine, pool=lambda role: self.pool(la, role), **extra
+        )
+        return export, planner.plan(export, snap, est.today, settings(dfe))
+
+    def run(self, dfe: str, report: str, phase: str, measure: bool) -> None:
+        t0 = time.perf_counter()
+        export, p = self.plan(dfe, report)
+        self.times[phase].append(time.perf_counter() - t0)
+        self.apply(export, p, dfe, report, measure)
+
+    def apply(self, export: Export, p: Any, dfe: str, report: str, measure: bool) -> None:
+        est = self.estate
+        role = ROLE_OF_REPORT[report]
+        la = dfe[:3]
+
+        def person(rec: MisRecord) -> int:
+            pid = est.person_of(dfe, report, rec.mis_id)
+            return -2 if pid is None else pid
+
+        # What each record found, judged against the store as the plan saw it.
+        verdicts: list[tuple[MisRecord, str, int | None]] = []  # (record, outcome, rank)
+        by_id = {r.mis_id: r for r in export.records}
+        for ch in p.changes:
+            if ch.kind == "auto_link":
+                rec = by_id[ch.after.mis_id]
+                right = self.person[ch.after.username] == person(rec)
+                verdicts.append(
+                    (rec, "auto_right" if right else "auto_wrong", 1 if right else None)
+                )
+        for nc in p.new_cases:
+            verdicts.append((nc.record, "case", None))
+        for rec in p.creates:
+            verdicts.append((rec, "create", None))
+        truths = {id(rec): self.true_accounts(person(rec), role) for rec, _, _ in verdicts}
+        # Accounts linked to a record of this export that is present (DESIGN: that other
+        # record's person, never a candidate): a person with two records at once loses theirs.
+        today = est.today.isoformat()
+        present = {
+            r.mis_id for r in export.records if not (r.leaving_date and r.leaving_date <= today)
+        }
+        held = {
+            u: a.mis_id in present
+            for u in set().union(*truths.values())
+            if (a := self.accounts[u]).link_school == dfe and a.link_report == report
+        }
+
+        for ch in p.changes:
+            self.put(ch.after)
+        for rec in p.creates:
+            self.put(planner.account_from_record(rec, dfe, self.new_username(la)), person(rec))
+        operator: dict[int, str] = {}
+        for nc in p.new_cases:
+            rec = nc.record
+            names = [c.username for c in nc.candidates]
+            truth = truths[id(rec)]
+            right = [u for u in names if u in truth]
+            if right:  # the operator matches the true account ...
+                operator[id(rec)] = "match"
+                self.put(_linked(self.accounts[right[0]], rec, dfe))
+            else:  # ... or creates one
+                operator[id(rec)] = "create"
+                self.put(planner.account_from_record(rec, dfe, self.new_username(la)), person(rec))
+        if not measure:
+            return
+        for rec, outcome, _ in verdicts:
+            truth = truths[id(rec)]
+            kind = self.kind_of.get((dfe, report, rec.mis_id), "other")
+            for m in (self.m, self.by_kind[kind]):
+                m["records"] += 1
+                m["with_account" if truth else "without_account"] += 1
+                if outcome == "auto_wrong":
+                    m["auto_wrong"] += 1
+                elif outcome == "auto_right":
+                    m["auto_right"] += 1
+                rank = None
+                if outcome == "auto_right":
+                    rank = 1
+                elif outcome == "case" and truth:
+                    names = [c.username for c in _case_of(p, rec).candidates]
+                    rank = next((i + 1 for i, u in enumerate(names) if u in truth), None)
+                if truth:
+                    if all(held.get(u) for u in truth):
+                        m["held_by_other_record"] += 1
+                    if rank == 1:
+                        m["rank1"] += 1
+                    if rank is not None and rank <= 3:
+                        m["top3"] += 1
+                    if rank is None:
+                        m["absent"] += 1
+                    if outcome == "create" or operator.get(id(rec)) == "create":
+                        m["duplicates"] += 1
+                elif outcome == "case":
+                    m["noise_cases"] += 1
+                if outcome == "case":
+                    m["cases"] += 1
+
+
+def _case_of(p: Any, rec: MisRecord) -> Any:
+    return next(nc for nc in p.new_cases if nc.record is rec)
+
+
+def _linked(acc: Account, rec: MisRecord, dfe: str) -> Account:
+    """The account linked to the record at `dfe` (the operator's match: a move when elsewhere)."""
+    moving = acc.school != dfe
+    return dataclasses.replace(
+        acc,
+        **legacy.held_fields(rec),
+        status="active",
+        school=dfe,
+        source="mis",
+        mis_id=rec.mis_id,
+        link_school=dfe,
+        link_report=rec.report,
+        previous_school=(acc.school or acc.previous_school) if moving else acc.previous_school,
+        unallocated_at=None,
+        unallocated_by_run=None,
+        reviewed=False,
+    )
+
+
+# ---------------------------------------------------------------- the evaluation
+
+
+def _filler(params: Params, n_people: int) -> list[tuple[Account, int]]:
+    """About `n_people` accounts of other people in the same local authorities, at schools of
+    their own (establishment numbers 6000 and up, which no generated school has), each with a
+    UPN of its own."""
+    per_school = params.size
+    n_schools = max(len(params.las), n_people // per_school)
+    est = generate_estate(
+        params.seed + 7919, n_schools, list(params.las), today=params.today, size=per_school
+    )
+    out: list[tuple[Account, int]] = []
+    for k, s in enumerate(est.schools):
+        dfe = f"{s.la}-{6000 + k}"
+        for report in REPORTS:
+            role = ROLE_OF_REPORT[report]
+            for r in s.records(report).values():
+                extra: dict[str, Any] = {"gender": r.gender}
+                if role == "pupil":
+                    extra |= {"upn": f"F{len(out):012d}", "year_group": str(r.year)}
+                acc = Account(
+                    username=f"f{len(out)}.{s.la}",
+                    role=role,  # type: ignore[arg-type]
+                    forename=r.forename,
+                    surname=r.surname,
+                    dob=r.dob,
+                    school=dfe,
+                    source="mis",
+                    preferred_name=r.preferred or "",
+                    middle_names=r.middle or "",
+                    mis_id=r.mis_id,
+                    link_school=dfe,
+                    link_report=report,
+                    extra=extra,
+                )
+                out.append((acc, -1))
+    return out
+
+
+def _day(worlds: dict[str, World], estate: Estate, phase: str, measure: bool) -> None:
+    for w in worlds.values():
+        for a in estate.actions:
+            w.act(a)
+        for s in estate.schools:
+            for report in REPORTS:
+                w.run(s.dfe, report, phase, measure)
+
+
+def _per_school(times: list[float]) -> float:
+    """Mean seconds per school (its two reports)."""
+    return 2 * statistics.fmean(times) if times else 0.0
+
+
+def evaluate(
+    params: Params = Params(), *, scale: bool = False, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """The figures of both matchers on the estate of `params`: {"old": {...}, "current":
+    {...}, "by_kind": {kind: {"old": {...}, "current": {...}}}, "estate": {...}}. Each matcher's
+    dict holds the counts (records, with_account, without_account, auto_wrong, auto_right,
+    rank1, top3, absent, duplicates, cases, noise_cases), the shares (top3_share,
+    noise_share, ...) and seconds per school (first_import_s, daily_s, and with `scale`
+    daily_1x_s and daily_10x_s)."""
+    say = log or (lambda _msg: None)
+    estate = generate_hazard_estate(
+        params.seed, params.n_schools, list(params.las), today=params.today, size=params.size
+    )
+    say(f"estate: {len(estate.schools)} schools, {estate.size} records")
+    worlds = {m: World(estate, m) for m in MATCHERS}
+    _day(worlds, estate, "first_import", measure=False)
+    rates = ChurnRates().scaled(params.churn)
+    hazards = HazardRates().scaled(params.hazards)
+    kinds: Counter[str] = Counter()
+    for day in range(params.days):
+        churn = advance_hazards(estate, rates=rates, hazards=hazards)
+        kinds.update(c.kind for c in churn)
+        labels = {(c.dfe, c.report, c.mis_id): c.kind for c in churn}
+        for w in worlds.values():
+            w.kind_of.update(labels)
+        _day(worlds, estate, "daily", measure=True)
+        say(f"day {day + 1}: {len(churn)} changes, {len(estate.actions)} actions")
+    if scale:
+        advance_hazards(estate, rates=rates, hazards=hazards)
+        for m, w in list(worlds.items()):
+            one = w.clone()
+            _day({m: one}, estate, "daily_1x", measure=False)
+            w.times["daily_1x"] = one.times["daily_1x"]
+            ten = w.clone()
+            for acc, pid in _filler(params, 9 * len(w.accounts)):
+                ten.put(acc, pid)
+            _day({m: ten}, estate, "daily_10x", measure=False)
+            w.times["daily_10x"] = ten.times["daily_10x"]
+            w.m["accounts_10x"] = len(ten.accounts)
+            say(f"{m}: the same day planned against {len(ten.accounts)} accounts")
+    out: dict[str, Any] = {
+        "estate": {
+            "schools": len(estate.schools),
+            "records": estate.size,
+            "las": list(params.las),
+            "days": params.days,
+            "changes": dict(kinds),
+        },
+        "by_kind": {},
+    }
+    for m, w in worlds.items():
+        out[m] = _figures(w.m) | {
+            f"{phase}_s": _per_school(t) for phase, t in w.times.items()
+        } | {"accounts": len(w.accounts)}  # fmt: skip
+        for kind, counts in w.by_kind.items():
+            out["by_kind"].setdefault(kind, {})[m] = _figures(counts)
+    return out
+
+
+def _figures(m: Counter[str]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(m)
+    with_ = m["with_account"]
+    without = m["without_account"]
+    for k in ("rank1", "top3", "absent", "duplicates"):
+        out[f"{k}_share"] = m[k] / with_ if with_ else None
+    out["noise_share"] = m["noise_cases"] / without if without else None
+    return out
+
+
+# ---------------------------------------------------------------- printing
+
+
+def _pct(n: int, share: float | None) -> str:
+    return f"{n}" if share is None else f"{n} ({share:.1%})"
+
+
+def _ms(s: float | None) -> str:
+    return "-" if not s else f"{s * 1e3:.1f} ms"
+
+
+def report(res: dict[str, Any], by_kind: bool = False) -> str:
+    e = res["estate"]
+    old, cur = res["old"], res["current"]
+
+    def row(label: str, f: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [label, f(old), f(cur)]
+
+    rows = [
+        row("records reaching matching", lambda d: str(d.get("records", 0))),
+        row("wrong automatic links", lambda d: str(d.get("auto_wrong", 0))),
+        row("correct automatic links", lambda d: str(d.get("auto_right", 0))),
+        row("records whose person has an account", lambda d: str(d.get("with_account", 0))),
+        row("  true account linked or ranked 1st",
+            lambda d: _pct(d.get("rank1", 0), d["rank1_share"])),
+        row("  linked or in the top 3", lambda d: _pct(d.get("top3", 0), d["top3_share"])),
+        row("  absent", lambda d: _pct(d.get("absent", 0), d["absent_share"])),
+        row("  duplicates created", lambda d: _pct(d.get("duplicates", 0), d["duplicates_share"])),
+        row("  account linked to another record present",
+            lambda d: str(d.get("held_by_other_record", 0))),
+        row("records whose person has none", lambda d: str(d.get("without_account", 0))),
+        row("  cases without a true match",
+            lambda d: _pct(d.get("noise_cases", 0), d["noise_share"])),
+        row("cases opened", lambda d: str(d.get("cases", 0))),
+        row("time per school, first import", lambda d: _ms(d.get("first_import_s"))),
+        row("time per school, daily", lambda d: _ms(d.get("daily_s"))),
+    ]  # fmt: skip
+    if "daily_10x_s" in cur:
+        rows += [
+            row(f"  one more day, {cur['accounts']} accounts", lambda d: _ms(d.get("daily_1x_s"))),
+            row(f"  the same, {cur.get('accounts_10x', 0)} accounts",
+                lambda d: _ms(d.get("daily_10x_s"))),
+            row("  x10 accounts: time x",
+                lambda d: f"{d['daily_10x_s'] / d['daily_1x_s']:.1f}" if d.get("daily_1x_s")
+                else "-"),
+        ]  # fmt: skip
+    title = (
+        f"bench/matching: {e['schools']} schools in {len(e['las'])} local authorities "
+        f"({', '.join(e['las'])}), {e['records']} records on day 0, {e['days']} days of churn "
+        f"with hazards; cases decided by the truth"
+    )
+    text = print_table(title, ["", "OLD rules", "current"], rows)
+    if by_kind:
+        krows = []
+        for kind, d in sorted(res["by_kind"].items()):
+            o, c = d.get("old", {}), d.get("current", {})
+
+            def cell(x: dict[str, Any]) -> str:
+                if not x:
+                    return "-"
+                top3 = f"{x['top3_share']:.0%}" if x.get("top3_share") is not None else "-"
+                noise = f"{x['noise_share']:.0%}" if x.get("noise_share") is not None else "-"
+                return (
+                    f"{x.get('records', 0)}: wrong {x.get('auto_wrong', 0)} top3 {top3} "
+                    f"dup {x.get('duplicates', 0)} noise {noise}"
+                )
+
+            krows.append([kind, cell(o), cell(c)])
+        text += "\n" + print_table(
+            "by kind of record: records reaching matching: wrong automatic links, linked or in "
+            "the top 3 (of those with an account), duplicates created, cases (of those without)",
+            ["kind", "OLD rules", "current"],
+            krows,
+        )
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.matching", description=__doc__.split("\n")[0]
+    )
+    d = Params()
+    ap.add_argument("--schools", type=int, default=d.n_schools)
+    ap.add_argument("--size", type=int, default=d.size, help="people per school")
+    ap.add_argument("--days", type=int, default=d.days)
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--hazards", action="store_true", help="also a table per kind of record")
+    ap.add_argument("--no-scale", action="store_true", help="skip the x10 accounts timing")
+    args = ap.parse_args(argv)
+    params = Params(seed=args.seed, n_schools=args.schools, size=args.size, days=args.days)
+    t0 = time.perf_counter()
+    res = evaluate(params, scale=not args.no_scale, log=lambda m: print(m, flush=True))
+    report(res, by_kind=args.hazards)
+    print(f"({time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
