@@ -24,6 +24,7 @@ from uso_tui.sync.checks import (
 from uso_tui.sync.checks import (
     check_reports as check_reports,  # the console's Force Run and `sync --report` use it
 )
+from uso_tui.sync.fresh import refuse_if_created_since
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
 
@@ -270,6 +271,8 @@ def resolve_case(
             case.decision = f"match:{match}"
             case.undo = {"account": acc.to_dict()}
         elif create:
+            # a run of another school may have made this person an account since the case opened
+            refuse_if_created_since(store, txn, case)
             username = txn.new_username(rec.forename or "", rec.surname or "", la_of(dfe))
             acc = account_from_record(rec, dfe, username)
             acc.created_at = at

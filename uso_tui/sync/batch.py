@@ -11,11 +11,10 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 
-from uso_tui.domain.models import Account, Export, Run, School
+from uso_tui.domain.models import Export, Run, School
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, StoreBusy
-from uso_tui.store.layout import la_of_username
-from uso_tui.sync.matching import CandidateIndex
+from uso_tui.sync.fresh import Written
 from uso_tui.sync.runner import (
     PoolCache,
     Preplanned,
@@ -108,13 +107,17 @@ async def fetch_and_plan(
     emit: _Progress,
     operator: str,
     inline: bool = False,
+    written: Written | None = None,
 ) -> Done:
     """Fetches a claimed school's reports, then plans them without the store's lock (while
     other schools fetch and commit). Never raises for the school's own failure.
 
     inline: plan in the event loop's thread (a worker process, which does nothing else). In a
     thread, planning would share the GIL with the loop parsing other schools' pages, and the
-    handoffs cost a third of a worker's CPU (measured: 11.4 s against 7.7 s for 300 schools)."""
+    handoffs cost a third of a worker's CPU (measured: 11.4 s against 7.7 s for 300 schools).
+
+    written: the run's Written, which watches the school's LA from before it is planned (what
+    is created there meanwhile is checked under the lock)."""
 
     async def call(f, *args):
         return f(*args) if inline else await asyncio.to_thread(f, *args)
@@ -133,69 +136,12 @@ async def fetch_and_plan(
     except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
         return Done(run, None, _error_line(exc), emit)
     try:
-        pre = await call(preplan, store, run.school, exports, now, emit, pools, school, state)
+        pre = await call(
+            preplan, store, run.school, exports, now, emit, pools, school, state, written
+        )
     except Exception:  # noqa: BLE001 - planned again under the lock, where it is reported
         pre = None
     return Done(run, exports, None, emit, pre)
-
-
-class Written:
-    """The accounts a daily run has written so far, indexed per LA and role: a plan made before
-    they were written may create an account for someone who now has one (the same new pupil
-    at two schools of an LA on one day); such a school is planned again under the lock."""
-
-    def __init__(self, watch: dict[str, frozenset[str]] | None = None) -> None:
-        self._idx: dict[tuple[str, str], CandidateIndex] = {}
-        # LAs whose schools other processes of the run write too: their usernames when it began
-        self._seen = {la: set(names) for la, names in (watch or {}).items()}
-
-    def catch_up(self, txn, las: set[str]) -> list:
-        """Under the lock: the accounts other processes have created in the watched `las` since
-        the last look, added here (and returned, for the caller's candidate index)."""
-        fresh: list = []
-        for la in sorted(las & self._seen.keys()):
-            seen = self._seen[la]
-            new = txn.la_usernames(la) - seen
-            seen |= new
-            fresh += [a for a in map(txn.find_account, sorted(new)) if a is not None]
-        self.add(fresh)
-        return fresh
-
-    @staticmethod
-    def _key(a: Account) -> tuple[str, str] | None:
-        home = a.home
-        return (la_of(home), a.role) if home else None
-
-    def add(self, accounts: list) -> None:
-        for a in accounts:
-            seen = self._seen.get(la_of_username(a.username))
-            if seen is not None:  # known here: catch_up need not read it back
-                seen.add(a.username)
-            key = self._key(a)
-            if key is not None:
-                idx = self._idx.get(key)
-                if idx is None:
-                    idx = self._idx[key] = CandidateIndex([])
-                idx.add(a)
-
-    def stale(self, d: Done, staged: list) -> bool:
-        """Would the school's plans create an account for someone written earlier in this run,
-        or staged earlier in this transaction (`staged`)?"""
-        if d.pre is None:
-            return False
-        dfe = d.run.school
-        la = la_of(dfe)
-        for p in d.pre.plans.values():
-            if not p.creates:
-                continue
-            indexes = [self._idx.get((la, p.role))]
-            near = [a for a in staged if self._key(a) == (la, p.role)]
-            if near:
-                indexes.append(CandidateIndex(near))
-            for idx in indexes:
-                if idx is not None and any(idx.candidates(rec, dfe) for rec in p.creates):
-                    return True
-        return False
 
 
 def _stage(
@@ -207,15 +153,23 @@ def _stage(
     touched: list,
     written: Written | None = None,
 ):
-    if written is not None and written.stale(d, touched):
-        d.pre = None  # planned again under the lock, with the accounts written meanwhile
     if d.error is not None:
         run = Run.from_dict(d.run.to_dict())
         run.status, run.error, run.finished_at = "failed", d.error, finished
         final_in(txn, run, d.error)
         return RunResult(run, None, None)
     run, plans = apply_in(
-        txn, d.run, d.exports or {}, now, d.emit, None, lambda: finished, pools, touched, d.pre
+        txn,
+        d.run,
+        d.exports or {},
+        now,
+        d.emit,
+        None,
+        lambda: finished,
+        pools,
+        touched,
+        d.pre,
+        written,
     )
     return RunResult(run, list(plans.values())[-1] if plans else None, plans)
 

@@ -25,6 +25,7 @@ from uso_tui.domain.schools import la_of
 from uso_tui.store.api import SchoolState, Store, Transaction
 from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import Progress
+from uso_tui.sync.fresh import Written
 from uso_tui.sync.plan import Plan, Snapshot, plan
 from uso_tui.sync.pools import PoolCache
 from uso_tui.sync.seen import Sieve
@@ -221,11 +222,24 @@ async def run_school(
             _add_counts(run, plans)
             emit(run.status if run.status == "held" else "done", message="dry run: nothing written")
             return RunResult(run, list(plans.values())[-1] if plans else None, plans)
-        pre = await asyncio.to_thread(preplan, store, dfe, exports, now, emit, pools, school, state)
+        written = Written()  # what the LA gains while this run plans
+        pre = await asyncio.to_thread(
+            preplan, store, dfe, exports, now, emit, pools, school, state, written
+        )
         if cancel is not None and cancel.is_set():
             raise Cancelled
         run, plans = await asyncio.to_thread(
-            _plan_and_apply, store, run, exports, now, emit, cancel, finished_at, pools, pre
+            _plan_and_apply,
+            store,
+            run,
+            exports,
+            now,
+            emit,
+            cancel,
+            finished_at,
+            pools,
+            pre,
+            written,
         )
     except Cancelled:
         return await _end(
@@ -335,11 +349,12 @@ def _plan_and_apply(
     finished_at: Callable[[], str],
     pools: PoolCache | None = None,
     pre: Preplanned | None = None,
+    written: Written | None = None,
 ) -> tuple[Run, dict[str, Plan]]:
     touched: list = []
     with store.transaction(run.operator) as txn:
         run, plans = apply_in(
-            txn, run, exports, now, emit, cancel, finished_at, pools, touched, pre
+            txn, run, exports, now, emit, cancel, finished_at, pools, touched, pre, written
         )
     if pools is not None:
         pools.update(touched)  # committed: the shared index sees this school's new state
@@ -387,9 +402,13 @@ def preplan(
     pools: PoolCache | None,
     school: School | None = None,
     state: SchoolState | None = None,
+    written: Written | None = None,
 ) -> Preplanned:
     """Plans from `state` (the read the exports' sieves used), else from a read of the school
-    now: one read of the school's file, one version of it."""
+    now: one read of the school's file, one version of it. `written` watches the school's LA
+    from before its accounts are read (see apply_in)."""
+    if written is not None:
+        written.watch(store, la_of(dfe))
     if state is None:
         state = store.school_state(dfe)
     school = school or store.school(dfe)  # its settings are checked again under the lock
@@ -423,11 +442,15 @@ def apply_in(
     pools: PoolCache | None,
     touched: list,
     pre: Preplanned | None = None,
+    written: Written | None = None,
 ) -> tuple[Run, dict[str, Plan]]:
     """Stages all of a fetched run in `txn`, with plans for the school as the store holds it
     under the lock (a copy of `run` is returned with its outcome; the caller's stays as it was
     if the transaction fails). `exports` are needed only when the school is planned again
-    here."""
+    here. Plans made before the lock are also checked against the accounts created in the
+    school's local authority since (`written`, which watched it before they were made): a
+    record they would create that resembles one becomes a match case (one person, one
+    account, whichever of two schools' runs commits first)."""
     at = iso(now)
     run = dataclasses.replace(run, counts=dict(run.counts))
     school = txn.school(run.school)
@@ -435,6 +458,16 @@ def apply_in(
         txn.adopt(pre.state)  # the file as the plans read it, if still current: not read again
     if pre is not None and _still_valid(pre, txn, school):
         plans = pre.plans
+        if written is not None:
+            queued = written.settle(txn, plans.values(), run.school, touched)
+            if queued:
+                emit.counts["created"] -= queued
+                emit.counts["needs_matching"] += queued
+                emit(
+                    "planning",
+                    message=f"{queued} record(s) resemble accounts created meanwhile in the "
+                    "local authority: queued for matching",
+                )
     else:
         if pre is not None:  # something changed meanwhile: count again from the new plans
             emit.counts = empty_counts()

@@ -135,7 +135,16 @@ async def _pipeline(
         try:
             ready.append(
                 await fetch_and_plan(
-                    store, run, by_dfe[run.school], now, client, pools, sem, emit, operator
+                    store,
+                    run,
+                    by_dfe[run.school],
+                    now,
+                    client,
+                    pools,
+                    sem,
+                    emit,
+                    operator,
+                    written=written,
                 )
             )
         except BaseException as exc:  # the committer waits for every claimed school

@@ -12,9 +12,10 @@ instead would cost a second read of each school and sending each plan and export
 Runs are claimed here before any worker starts; a worker sends each run as committed; a worker
 that dies has its runs that are still running recorded failed (what it committed stays), and a
 worker whose parent dies ends. Plans are checked under the lock as in one process: the school's
-data must still be the version they were made from, and no starter it would create may look like
-an account written earlier in this run, by this worker or, in an LA two workers share, by the
-other (read from the LA's usernames under the lock); otherwise the school is planned again there.
+data must still be the version they were made from (otherwise the school is planned again
+there), and a starter a plan would create that looks like an account created in its LA since
+the worker first planned there (by this worker, another, or any other process: read from the
+LA's usernames under the lock, see fresh.py) becomes a match case.
 """
 
 from __future__ import annotations
@@ -112,9 +113,8 @@ async def run_spread(
             work.put(group)
         for _ in range(n):
             work.put(None)  # no more work
-        # An LA two workers share: each must see the accounts the other creates there before it
-        # commits (the same new pupil at two of its schools on one day is created once). Each
-        # looks at the LA's usernames under the lock, against these, taken before any commit.
+        # An LA two workers share: its usernames before any commit of this run (each worker
+        # watches the other LAs itself, from before it first plans there; see fresh.py).
         watch = {la: store.la_usernames(la) for la in _shared(groups)}
         job = _Job(str(store.root), now, started, operator, max(1, max_schools // n), watch)
         workers = [
@@ -312,7 +312,17 @@ async def _fetch_plan_commit(job: _Job, work, max_connections: int, results_queu
                 d = Done(run, None, "the school was removed during the run", emit)
             else:
                 d = await fetch_and_plan(
-                    store, run, school, job.now, client, pools, sem, emit, job.operator, inline=True
+                    store,
+                    run,
+                    school,
+                    job.now,
+                    client,
+                    pools,
+                    sem,
+                    emit,
+                    job.operator,
+                    inline=True,
+                    written=committer.written,
                 )
             committer.add(d)
 

@@ -1,0 +1,274 @@
+"""Two schools of one local authority synced at once by separate processes (DESIGN section 3):
+whatever the order of their commits, a new person arriving at both gets one account and a case
+at the second school; an operator's create from a case racing such a run gives one account too.
+
+Each run is a real `uso-tui sync` process against the IRIS simulator, held after it has planned
+and before it commits (its `_plan_and_apply` waits for a line on stdin), so both plan before
+either commits and the test chooses the order.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
+from cli_support import Cli, Clock  # noqa: E402
+
+from uso_tui.domain.models import MatchCase, MisRecord  # noqa: E402
+from uso_tui.iris.server import start_background  # noqa: E402
+from uso_tui.iris.simulator import Simulator  # noqa: E402
+from uso_tui.store import open_store  # noqa: E402
+
+A, B = "204-3210", "204-3211"  # two schools of local authority 204
+CLIENT_ID, SIM_SECRET = "race-client", "sim-Secret-5522"
+RUN_AT = "2026-09-01T12:00:00"  # the held runs' clock (after the setup's)
+WAIT = 60  # seconds a child may take to plan or to finish (a bound, not a pace)
+
+
+def student(mis_id: str, forename: str, surname: str, dob: str) -> dict:
+    return {
+        "schoolId": mis_id,
+        "forename": forename,
+        "surname": surname,
+        "dob": dob,
+        "enrolmentDate": "2020-09-01",
+    }
+
+
+# People that resemble no one else here: each round brings new ones to both schools.
+NEWCOMERS = [
+    ("Zebedee", "Quartermain", "2014-02-17"),
+    ("Ottoline", "Fairweather", "2013-06-05"),
+    ("Barnaby", "Oyelaran", "2015-11-23"),
+    ("Philippa", "Vandersloot", "2012-08-30"),
+    ("Cosmo", "Achterberg", "2016-03-09"),
+    ("Imelda", "Rasmussen", "2011-12-01"),
+    ("Thaddeus", "Okonkwo", "2014-09-14"),
+    ("Winifred", "Castellanos", "2013-01-27"),
+]
+ONLY_A = student("a-only", "Aurelia", "Montgomery", "2012-04-04")
+ONLY_B = student("b-only", "Bertrand", "Nakamura", "2011-05-19")
+
+
+def child(root: str, what: str, at: str) -> None:
+    """`uso-tui sync DFE --json` (what: the DfE number) or `uso-tui run-due --json` (what:
+    run-due), whose commit waits for "go" on stdin once it has planned."""
+    from uso_tui.cli.main import main  # noqa: PLC0415
+    from uso_tui.sync import batch, runner  # noqa: PLC0415
+
+    module, name = (batch, "commit_batch") if what == "run-due" else (runner, "_plan_and_apply")
+    commit = getattr(module, name)
+
+    def held(*args, **kw):
+        sys.stdout.write("planned\n")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip() != "go":
+            raise SystemExit(9)
+        return commit(*args, **kw)
+
+    setattr(module, name, held)
+    stamp = datetime.fromisoformat(at)
+    argv = ["run-due", "--at", at] if what == "run-due" else ["sync", what]
+    sys.exit(main(["--data-dir", root, "--operator", "op", *argv, "--json"], clock=lambda: stamp))
+
+
+class Held:
+    """A sync (or run-due) process held between its plan and its commit."""
+
+    def __init__(self, root: Path, dfe: str) -> None:
+        self.dfe = dfe
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, str(root), dfe, RUN_AT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def planned(self) -> None:
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        if line != "planned\n":
+            out, err = self.proc.communicate(timeout=WAIT)
+            raise AssertionError(f"{self.dfe} did not plan: {line}{out}{err}")
+
+    def commit(self) -> Any:
+        out, err = self.proc.communicate("go\n", timeout=WAIT)
+        assert self.proc.returncode == 0, err
+        return json.loads(out)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def sim(monkeypatch):
+    sim = Simulator()
+    root, stop = start_background(sim, port=0)
+    monkeypatch.setenv("USO_TUI_ALLOWED_MIS_HOSTS", root.removeprefix("http://"))
+    monkeypatch.setenv("USO_SIM_SECRET", SIM_SECRET)
+    sim.root = root
+    yield sim
+    stop()
+
+
+@pytest.fixture
+def cli(tmp_path, capsys, sim) -> Cli:
+    cli = Cli(tmp_path / "data", capsys, Clock(datetime(2026, 9, 1, 8, 0)))
+    for dfe, first in ((A, ONLY_A), (B, ONLY_B)):
+        sim.add_school(dfe, client_id=CLIENT_ID, secret=SIM_SECRET, students=[first])
+        cli.ok(
+            "school",
+            "add",
+            dfe,
+            "--name",
+            f"School {dfe}",
+            "--mis",
+            "iSAMS",
+            "--url",
+            f"{sim.root}/{dfe}",
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret-env",
+            "USO_SIM_SECRET",
+        )
+        cli.ok("sync", dfe)
+    return cli
+
+
+def accounts_of(root: Path, forename: str, surname: str) -> list:
+    return [
+        a
+        for a in open_store(root).la_accounts("204", "pupil")
+        if (a.forename, a.surname) == (forename, surname)
+    ]
+
+
+def race(root: Path, order: tuple[str, str]) -> dict[str, dict]:
+    """Both schools planned, then committed in `order`; each run's JSON by school."""
+    runs = {dfe: Held(root, dfe) for dfe in order}
+    try:
+        for r in runs.values():
+            r.planned()
+        return {dfe: runs[dfe].commit() for dfe in order}
+    finally:
+        for r in runs.values():
+            r.kill()
+
+
+@pytest.mark.slow  # two rounds of two processes each, both orders
+@pytest.mark.parametrize("order", [(A, B), (B, A)], ids=["A-first", "B-first"])
+def test_a_newcomer_at_two_schools_synced_at_once_gets_one_account(cli, sim, order):
+    root = cli.data_dir
+    arrived: dict[str, list[dict]] = {A: [ONLY_A], B: [ONLY_B]}
+    for rnd in range(2):
+        people = NEWCOMERS[rnd * 3 : rnd * 3 + 3]
+        for dfe in (A, B):
+            arrived[dfe] += [student(f"{dfe[-1]}-{rnd}-{i}", *p) for i, p in enumerate(people)]
+            sim.set_records(dfe, "students", arrived[dfe])
+        # the order of the commits alternates between rounds too
+        runs = race(root, order if rnd % 2 == 0 else order[::-1])
+        first, second = order if rnd % 2 == 0 else order[::-1]
+        assert runs[first]["counts"]["created"] == 3
+        assert runs[second]["counts"]["created"] == 0
+        assert runs[second]["counts"]["needs_matching"] == 3
+        store = open_store(root)
+        cases = {c.record["mis_id"]: c for c in store.cases(second, "open")}
+        for i, (forename, surname, _dob) in enumerate(people):
+            accounts = accounts_of(root, forename, surname)
+            assert [a.school for a in accounts] == [first], (forename, accounts)
+            case = cases[f"{second[-1]}-{rnd}-{i}"]
+            assert [c["username"] for c in case.candidates] == [accounts[0].username]
+        mine = f"{first[-1]}-{rnd}-"
+        assert [c for c in store.cases(first, "open") if c.record["mis_id"].startswith(mine)] == []
+    # a later run of both changes nothing of that: the cases wait for an operator
+    for dfe in (A, B):
+        again = json.loads(cli.ok("sync", dfe, "--json").out)
+        assert again["counts"]["created"] == 0
+
+
+@pytest.mark.parametrize("due_first", [True, False], ids=["run-due-first", "sync-first"])
+def test_a_force_run_beside_run_due_gives_a_newcomer_one_account(cli, sim, due_first):
+    """The daily run's pipeline (A is due; B is not) beside an operator's force run of B."""
+    root = cli.data_dir
+    cli.ok("school", "set", B, "--daily-at", "23:00")
+    forename, surname, dob = NEWCOMERS[7]
+    for dfe in (A, B):
+        others = ONLY_A if dfe == A else ONLY_B
+        sim.set_records(
+            dfe, "students", [others, student(f"{dfe[-1]}-new", forename, surname, dob)]
+        )
+    due, force = Held(root, "run-due"), Held(root, B)
+    try:
+        due.planned()
+        force.planned()
+        first, second = (due, force) if due_first else (force, due)
+        first.commit()
+        second.commit()
+    finally:
+        due.kill()
+        force.kill()
+    [account] = accounts_of(root, forename, surname)
+    later = B if due_first else A
+    assert account.school == (A if due_first else B)
+    [case] = open_store(root).cases(later, "open")
+    assert [c["username"] for c in case.candidates] == [account.username]
+
+
+@pytest.mark.parametrize("resolve_first", [True, False], ids=["resolve-first", "run-first"])
+def test_create_from_a_case_racing_a_run_of_another_school_gives_one_account(
+    cli, sim, resolve_first
+):
+    root = cli.data_dir
+    forename, surname, dob = NEWCOMERS[6]
+    # A case at A for the newcomer (its candidate has since become someone else, so the run at
+    # B finds no one like them)
+    store = open_store(root)
+    with store.transaction("setup") as txn:
+        case = MatchCase(
+            case_id=txn.next_case_id(A),
+            school=A,
+            report="students",
+            role="pupil",
+            record=MisRecord(
+                "students", "a-new", forename, surname, dob=dob, enrolment_date="2020-09-01"
+            ).to_dict(),
+            candidates=[],
+            opened_at="2026-09-01T09:00:00",
+        )
+        txn.put_case(case)
+    sim.set_records(B, "students", [ONLY_B, student("b-new", forename, surname, dob)])
+    run = Held(root, B)
+    try:
+        run.planned()
+        if resolve_first:
+            made = cli.ok("resolve", case.case_id, "--create", "--json").json()
+            result = run.commit()
+            assert result["counts"]["created"] == 0 and result["counts"]["needs_matching"] == 1
+            [account] = accounts_of(root, forename, surname)
+            assert account.school == A and made["decision"] == f"create:{account.username}"
+            [at_b] = open_store(root).cases(B, "open")
+            assert [c["username"] for c in at_b.candidates] == [account.username]
+        else:
+            result = run.commit()
+            assert result["counts"]["created"] == 1
+            refused = cli("resolve", case.case_id, "--create")
+            assert refused.status == 2
+            [account] = accounts_of(root, forename, surname)
+            assert account.school == B and account.username in refused.err
+            assert "--match" in refused.err
+            assert open_store(root).case(case.case_id).status == "open"
+    finally:
+        run.kill()
+
+
+if __name__ == "__main__":
+    child(*sys.argv[1:])

@@ -1,0 +1,194 @@
+"""Accounts created in a local authority after a plan was made (DESIGN section 3: runs of two
+schools of one LA at once give one new person one account and a case at the second school).
+
+A plan is made outside the store's lock, against the LA's accounts as they were then. Before it
+reads them, the run notes the LA's usernames (`Written.watch`); under the lock, the usernames
+registered since are the accounts created meanwhile, by this process or any other. A record the
+plan would create that resembles one of them becomes a match case instead. An operator's create
+from a case is checked the same way against the accounts created since the case was opened.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
+from uso_tui.domain.schools import la_of
+from uso_tui.store.api import Store, Transaction
+from uso_tui.store.layout import la_of_username
+from uso_tui.sync.matching import MAX_CANDIDATES, CandidateIndex
+from uso_tui.sync.plan import CREATED, NEEDS_MATCHING, NewCase, Plan
+
+# How long before a case was opened an account counts as made "since" it: the run that made it
+# may have started (and stamped its accounts) before the run that opened the case, and
+# committed after it.
+RUN_SPAN = timedelta(days=1)
+
+
+class Written:
+    """The accounts created or written in watched local authorities since each was first
+    watched, indexed per LA and role (one per run in a process: the daily run's pipeline or
+    worker, or one school's run)."""
+
+    def __init__(self, watch: dict[str, frozenset[str]] | None = None) -> None:
+        self._idx: dict[tuple[str, str], CandidateIndex] = {}
+        # la -> every username known to the plans of this run (the LA's when it was first
+        # watched, and those added here since)
+        self._seen = {la: set(names) for la, names in (watch or {}).items()}
+        # the LAs already caught up in a transaction (checked again under the same lock: no)
+        self._caught: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def watch(self, store: Store, la: str) -> None:
+        """Call before planning a school of `la` (before its accounts are read): what is
+        created there from now on is caught up under the lock. The first call per LA counts."""
+        if la not in self._seen:
+            self._seen.setdefault(la, set(store.la_usernames(la)))
+
+    def catch_up(self, txn: Transaction, las: set[str]) -> list:
+        """Under the lock: the accounts created in the watched `las` since the last look (by
+        other processes: this one's are added as written), added here and returned (for the
+        caller's candidate index)."""
+        done = self._caught.setdefault(txn, set())
+        fresh: list = []
+        for la in sorted((las & self._seen.keys()) - done):
+            done.add(la)
+            seen = self._seen[la]
+            new = txn.la_usernames(la) - seen
+            seen |= new
+            fresh += [a for a in map(txn.find_account, sorted(new)) if a is not None]
+        self.add(fresh)
+        return fresh
+
+    @staticmethod
+    def _key(a) -> tuple[str, str] | None:
+        home = a.home
+        return (la_of(home), a.role) if home else None
+
+    def add(self, accounts: Iterable) -> None:
+        """Accounts written by this process (committed): known, and checked against."""
+        for a in accounts:
+            seen = self._seen.get(la_of_username(a.username))
+            if seen is not None:  # known here: catch_up need not read it back
+                seen.add(a.username)
+            key = self._key(a)
+            if key is not None:
+                idx = self._idx.get(key)
+                if idx is None:
+                    idx = self._idx[key] = CandidateIndex([])
+                idx.add(a)
+
+    def settle(self, txn: Transaction, plans: Iterable[Plan], dfe: str, staged: list) -> int:
+        """Under the lock, for plans made before it: each record a plan would create that
+        resembles an account written since the LA was watched (`staged`: earlier in this
+        transaction) becomes a match case with those accounts as candidates. Returns how many."""
+        plans = [p for p in plans if p.creates]
+        la = la_of(dfe)
+        if not plans or la not in self._seen:
+            return 0
+        self.catch_up(txn, {la})
+        moved = 0
+        for p in plans:
+            indexes = [self._idx[(la, p.role)]] if (la, p.role) in self._idx else []
+            near = [a for a in staged if self._key(a) == (la, p.role)]
+            if near:
+                indexes.append(CandidateIndex(near))
+            found = {id(r): c for r in p.creates if (c := _candidates(indexes, r, dfe))}
+            moved += demote(p, found)
+        return moved
+
+
+def _candidates(indexes: list[CandidateIndex], rec: MisRecord, dfe: str) -> list[Candidate]:
+    got: dict[str, Candidate] = {}
+    for idx in indexes:
+        for c in idx.candidates(rec, dfe):
+            if c.username not in got or got[c.username].score < c.score:
+                got[c.username] = c
+    ranked = sorted(got.values(), key=lambda c: (-c.score, c.school != dfe, c.username))
+    return ranked[:MAX_CANDIDATES]
+
+
+def demote(p: Plan, found: dict[int, list[Candidate]]) -> int:
+    """Turns the creates of `p` whose record (by id) is in `found` into match cases with those
+    candidates: outcome, counts, fingerprints and the processed file's rows follow."""
+    if not found:
+        return 0
+    keep: list[MisRecord] = []
+    for rec in p.creates:
+        cands = found.get(id(rec))
+        if cands is None:
+            keep.append(rec)
+        else:
+            p.new_cases.append(NewCase(rec, cands))
+            if p.seen is not None:  # waiting for an operator: parsed again next time
+                p.seen.pop(rec.mis_id, None)
+    n = len(p.creates) - len(keep)
+    p.creates = keep
+    for o in p.outcomes:
+        cands = found.get(id(o.record))
+        if cands is not None and o.outcome == CREATED:
+            best = cands[0]
+            o.outcome = NEEDS_MATCHING
+            o.reason = (
+                f"resembles {len(cands)} account(s) created in the local authority while this "
+                f"run was planned, best {best.username} ({best.score}%)"
+            )
+    p.counts[CREATED] -= n
+    p.counts[NEEDS_MATCHING] += n
+    p._rows_json = None  # made again with the new outcomes
+    return n
+
+
+def created_since_case(store: Store, txn: Transaction, case: MatchCase) -> list[Account]:
+    """Under the lock: accounts that resemble the case's record and were created since the
+    case was opened (not among its candidates, so its operator has not seen them). An account
+    linked to another record of the case's school and report is that other person: left out."""
+    rec = case.mis_record()
+    dfe = case.school
+    shown = {c["username"] for c in case.candidates}
+    since = _minus(case.opened_at, RUN_SPAN)
+    # The LA's compact name index, read under the write lock: what is committed, and nothing
+    # commits meanwhile.
+    index = CandidateIndex(store.la_people(la_of(dfe), case.role))
+    out: list[Account] = []
+    while cands := index.candidates(rec, dfe, exclude=shown):
+        for c in cands:
+            shown.add(c.username)
+            acc = txn.find_account(c.username)
+            if acc is None or not acc.created_at or acc.created_at < since:
+                continue
+            if (
+                acc.mis_id
+                and acc.mis_id != rec.mis_id
+                and acc.link_school == dfe
+                and acc.link_report == case.report
+            ):
+                continue
+            out.append(acc)
+        if out:
+            break
+    return out
+
+
+def refuse_if_created_since(store: Store, txn: Transaction, case: MatchCase) -> None:
+    """Under the lock, before creating an account from `case`: refused (naming it) if an
+    account that resembles its record was created since the case was opened, as by a run of
+    another school of the local authority that the same new person arrived at."""
+    clash = created_since_case(store, txn, case)
+    if clash:
+        a = clash[0]
+        raise InvalidInput(
+            f"{a.username} ({a.forename} {a.surname}, born {a.dob}, at "
+            f"{a.school or a.previous_school}) was created since case {case.case_id} was opened "
+            f"and resembles its record: if it is the same person, match it "
+            f"(`uso-tui resolve {case.case_id} --match {a.username}`)"
+        )
+
+
+def _minus(at: str, span: timedelta) -> str:
+    try:
+        return (datetime.fromisoformat(at) - span).isoformat()
+    except ValueError:
+        return ""
