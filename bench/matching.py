@@ -99,8 +99,9 @@ class World:
         self.accounts: dict[str, Account] = {}
         self.person: dict[str, int] = {}  # username -> the true person (-1: filler)
         self.of_person: dict[tuple[int, str], set[str]] = defaultdict(set)  # (pid, role)
-        self.at_home: dict[str, set[str]] = defaultdict(set)  # school -> usernames
-        self.in_la: dict[tuple[str, str], set[str]] = defaultdict(set)  # (la, role) -> usernames
+        # Ordered (dicts as sets): the same pools in the same order on every run of the bench.
+        self.at_home: dict[str, dict[str, None]] = defaultdict(dict)  # school -> usernames
+        self.in_la: dict[tuple[str, str], dict[str, None]] = defaultdict(dict)  # (la, role)
         self.by_upn: dict[str, set[str]] = defaultdict(set)
         self.by_name_dob: dict[tuple[str, str, str], set[str]] = defaultdict(set)
         self.n = 0
@@ -124,8 +125,8 @@ class World:
             self.person[u] = -1 if pid is None else pid
         self.accounts[u] = a
         home = a.home or ""
-        self.at_home[home].add(u)
-        self.in_la[(home[:3], a.role)].add(u)
+        self.at_home[home][u] = None
+        self.in_la[(home[:3], a.role)][u] = None
         if (upn := _upn(a)) is not None:
             self.by_upn[upn].add(u)
         for k in _name_keys(a):
@@ -135,8 +136,8 @@ class World:
     def _unindex(self, a: Account) -> None:
         u = a.username
         home = a.home or ""
-        self.at_home[home].discard(u)
-        self.in_la[(home[:3], a.role)].discard(u)
+        self.at_home[home].pop(u, None)
+        self.in_la[(home[:3], a.role)].pop(u, None)
         if (upn := _upn(a)) is not None:
             self.by_upn[upn].discard(u)
         for k in _name_keys(a):
@@ -165,7 +166,7 @@ class World:
         for name in ("of_person", "at_home", "in_la", "by_upn", "by_name_dob"):
             copy = getattr(w, name)
             for k, v in getattr(self, name).items():
-                copy[k] = set(v)
+                copy[k] = v.copy()
         w.n = self.n
         return w
 
