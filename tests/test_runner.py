@@ -182,17 +182,30 @@ async def test_dry_run_writes_nothing(env):
 
 async def test_second_run_of_one_school_is_refused(env):
     env.add_school(students=[AMY])
-    env.sim.set_switches(DFE, latency=0.3)
-    first = asyncio.create_task(sync(env, trigger="schedule", operator="scheduler"))
-    while current_run(env.store, DFE) is None:
-        await asyncio.sleep(0.01)
-    with pytest.raises(RunInProgress) as err:
-        await sync(env, trigger="force")
-    running = current_run(env.store, DFE)
-    assert str(err.value) == (
-        f"{DFE} already has a run in progress: {running.run_id} (schedule, since 09:30:00)"
-    )
-    res = await first
+    fetching, release = asyncio.Event(), asyncio.Event()
+    async with env.client() as client:
+        fetch = client.fetch_report
+
+        async def held_fetch(*args, **kw):  # the first run stays in its fetch until released
+            fetching.set()
+            await release.wait()
+            return await fetch(*args, **kw)
+
+        client.fetch_report = held_fetch
+        first = asyncio.create_task(
+            run_school(
+                env.store, DFE, now=NOW, client=client, trigger="schedule", operator="scheduler"
+            )
+        )
+        await fetching.wait()
+        with pytest.raises(RunInProgress) as err:
+            await sync(env, trigger="force")
+        running = current_run(env.store, DFE)
+        assert str(err.value) == (
+            f"{DFE} already has a run in progress: {running.run_id} (schedule, since 09:30:00)"
+        )
+        release.set()
+        res = await first
     assert res.run.status == "succeeded" and current_run(env.store, DFE) is None
     assert [r.status for r in env.store.runs(DFE)] == ["succeeded"]
 
