@@ -345,7 +345,7 @@ def test_run_due_and_scheduler(cli, sim):
     res = cli("run-due", "--at", "2026-09-02T06:30")
     assert res.status == 3 and "held" in res.out
     sim.set_switches(OTHER, reject_credentials=True)
-    res = cli("run-due", "--at", "2026-09-02T18:30", "--json")
+    res = cli("run-due", "--at", "2026-09-02T18:30", "--json", "--force")  # > a day ahead
     assert res.status == 1 and res.json()[0]["status"] == "failed"
 
     # The scheduler command, one pass: the clock is past 06:00 on 2026-09-01 ... but DFE ran.
