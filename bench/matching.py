@@ -286,7 +286,8 @@ class World:
             rec = nc.record
             names = [c.username for c in nc.candidates]
             truth = truths[id(rec)]
-            right = [u for u in names if u in truth]
+            # DESIGN refuses a match to an account linked to another record of the export.
+            right = [u for u in names if u in truth and not held.get(u)]
             if right:  # the operator matches the true account ...
                 operator[id(rec)] = "match"
                 self.put(_linked(self.accounts[right[0]], rec, dfe))
