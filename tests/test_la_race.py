@@ -257,6 +257,11 @@ def test_create_from_a_case_racing_a_run_of_another_school_gives_one_account(
             assert account.school == A and made["decision"] == f"create:{account.username}"
             [at_b] = open_store(root).cases(B, "open")
             assert [c["username"] for c in at_b.candidates] == [account.username]
+            # the run's processed file says so too (`why` reads it)
+            pf = open_store(root).processed_file(result["run_id"])
+            assert pf is not None and "b-new" not in pf.created
+            [row] = [r for r in pf.records if r["record"]["mis_id"] == "b-new"]
+            assert row["outcome"] == "needs_matching" and account.username in row["reason"]
         else:
             result = run.commit()
             assert result["counts"]["created"] == 1
