@@ -60,7 +60,7 @@ def test_candidates_ranked_best_first_with_differences():
     idx = CandidateIndex(pool)
     cands = idx.candidates(rec("9", "Amy", "Jones", "2015-04-02"), DFE)
     names = [c.username for c in cands]
-    assert names[0] == "ajones.204" and cands[0].score == 100 and cands[0].differs == []
+    assert names[0] == "ajones.204" and cands[0].score >= 99 and cands[0].differs == []
     assert not {"zzed.204", "ajones4.204", "bjones.204"} & set(names)
     assert names.index("ajones2.204") < names.index("amjones.204")
     assert all(a.score >= b.score for a, b in zip(cands, cands[1:], strict=False))

