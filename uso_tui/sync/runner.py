@@ -4,7 +4,9 @@ A run is recorded "running" first (the store notes its process, so a run whose p
 not block its school); one run per school at a time across processes. The plan is made from a
 snapshot read without the write lock and used only if the school's data is still that version
 under the lock (else the school is planned again there), so every run's decisions are those of the
-state it commits on. A failed fetch records the failed run and changes nothing else; a cancel
+state it commits on; a record it would create that resembles an account created in the school's
+local authority since it was planned (another school's run, in any process) becomes a match case
+instead (sync.fresh). A failed fetch records the failed run and changes nothing else; a cancel
 before the apply records a cancelled run.
 """
 
