@@ -338,4 +338,4 @@ async def test_a_store_error_is_shown_not_a_blank_table(demo, monkeypatch):
     app = make_app(demo.store)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert "Could not read the schools: disk on fire" in screen_text(app)
+        assert "Could not read the schools: OSError: disk on fire" in screen_text(app)

@@ -7,7 +7,7 @@ import pytest
 from textual.widgets import DataTable, Input
 
 pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import burst, make_app, settle  # noqa: E402
+from tui_helpers import burst, make_app, screen_text, settle  # noqa: E402
 
 pytest_plugins = ["tui_helpers"]  # the demo fixtures
 
@@ -57,3 +57,24 @@ async def test_typed_ahead_tab_then_secret_goes_to_the_secret_field(demo):
         secret = app.screen.query_one("#f-secret", Input)
         assert secret.value == "s3cr3t"
         assert secret.password
+
+
+async def test_a_failed_loader_is_said_once_and_leaves_loading(demo, monkeypatch):
+    """Any screen's worker that raises: the operator reads one line saying what failed, the
+    screen stops saying "loading…", and the console goes on."""
+
+    def broken(*_a, **_k):
+        raise OSError("disk [bold]gone[/]")
+
+    app = make_app(demo.store)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(demo.store, "runs", broken)
+        app.open_school(demo.held_school)
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Cannot read the school: OSError: disk [bold]gone[/]" in text
+        assert "loading…" not in text
+        assert app.is_running
+        await pilot.press("escape")
+        assert app.screen.kind == "schools"

@@ -16,12 +16,13 @@ from datetime import datetime
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from uso_tui.store import Store
 from uso_tui.tui.keys_in_turn import KeysInTurnApp
 from uso_tui.tui.live import LiveRun, RunFinished, RunProgress
 from uso_tui.tui.palette import UsoCommands
-from uso_tui.tui.widgets import Confirm, KeysHelp, screen_keys
+from uso_tui.tui.widgets import Confirm, KeysHelp, clean, screen_keys
 
 # kind -> (module under uso_tui.tui.screens, class name, takes a school?)
 SCREENS: dict[str, tuple[str, str, str]] = {
@@ -207,6 +208,22 @@ class UsoApp(KeysInTurnApp):
                 live.done = True
             self.post_message(RunFinished(live.dfe))
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # StateChanged does not bubble: screens hand theirs over (UsoScreen)
+        if event.state == WorkerState.ERROR:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker) -> None:
+        """Every failed worker of the console, in one place: one line to the operator (the
+        worker's name says what failed) and its screen stops saying "loading…"."""
+        line = failure_line(worker.name, worker.error)
+        self.notify(line, severity="error", markup=False)
+        node = worker.node
+        screen = node if isinstance(node, Screen) else getattr(node, "screen", None)
+        failed = getattr(screen, "worker_failed", None)
+        if failed is not None:
+            failed(line)
+
     def on_run_progress(self, message: RunProgress) -> None:
         handler = getattr(self.screen, "live_run_changed", None)
         if handler is not None:
@@ -232,6 +249,14 @@ class UsoApp(KeysInTurnApp):
                 severity="warning" if status in ("held", "failed", "refused") else "information",
                 markup=False,
             )
+
+
+def failure_line(what: str, error: BaseException | None) -> str:
+    """`Not saved: case 204-1-c1 is already resolved`: one line, never markup (names, paths)."""
+    from uso_tui.domain.errors import UsoError  # noqa: PLC0415
+
+    reason = str(error) if isinstance(error, UsoError) else f"{type(error).__name__}: {error}"
+    return clean(" ".join(f"{what or 'Failed'}: {reason}".split()))
 
 
 def _login_name() -> str:

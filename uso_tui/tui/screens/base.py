@@ -8,9 +8,10 @@ from datetime import datetime
 from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from uso_tui.store import Store
-from uso_tui.tui.widgets import clean
+from uso_tui.tui.widgets import clean, plain
 
 
 class UsoScreen(Screen):
@@ -31,12 +32,23 @@ class UsoScreen(Screen):
     def operator(self) -> str:
         return self.app.operator  # type: ignore[attr-defined]
 
-    def title_bar(self, text: str, id: str = "title") -> Static:
+    def title_bar(self, text: str, id: str = "title", classes: str = "") -> Static:
         return Static(
             Text(clean(text), style="bold", no_wrap=True, overflow="ellipsis"),
-            classes="title-bar",
+            classes=f"title-bar {classes}".strip(),
             id=id,
         )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.app.worker_failed(event.worker)  # type: ignore[attr-defined]
+
+    def worker_failed(self, line: str) -> None:
+        """A worker of this screen failed (the app has told the operator): whatever still says
+        "loading…" says what went wrong instead. Screens with more state to undo extend it."""
+        for box in self.query(".loading").results(Static):
+            box.update(plain(line, "bold red"))
+            box.remove_class("loading")
 
     def say(self, message: str, severity: str = "information") -> None:
         """notify() without markup: messages often carry names and error text."""

@@ -319,7 +319,7 @@ class BulkResultsScreen(ReloadingListScreen):
         ]
         with TabbedContent(id="tabs", initial="file"):
             with TabPane(LABELS["file"][wide], id="file"):
-                yield Static("loading…", id="file-head")
+                yield Static("loading…", id="file-head", classes="loading")
                 yield ListTable(
                     [
                         *record_cols,
@@ -429,32 +429,34 @@ class BulkResultsScreen(ReloadingListScreen):
         self.query_one("#hint", Static).update(Text(HINTS["file"], end=""))
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="bulk-load")
+    @work(
+        name="Cannot read bulk results",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="bulk-load",
+    )
     def load(self) -> None:
-        try:
-            d = Loaded()
-            d.runs = self.store.runs(self.dfe, limit=30)
-            want = self.run_id
-            files = [r for r in d.runs if not r.dry_run]
-            if want is None:
-                # the newest run that left a processed file (a failed fetch leaves none)
-                for r in files:
-                    pf = self.store.processed_file(r.run_id)
-                    if pf is not None:
-                        d.run, d.file = r, pf
-                        break
-                else:  # no run left a file: show the newest run and say so
-                    d.run = d.runs[0] if d.runs else None
-            else:
-                d.run = next((r for r in d.runs if r.run_id == want), None)
-                d.file = self.store.processed_file(want)
-            state = self.store.school_state(self.dfe)  # one read of the school
-            d.cases = state.open_cases
-            d.unallocated = [a for a in state.accounts if a.status == "unallocated"]
-            d.exclusions = state.exclusions
-        except Exception as exc:  # noqa: BLE001 - unknown school, store trouble: shown
-            self.app.call_from_thread(self.say, f"Cannot read bulk results: {exc}", "error")
-            return
+        d = Loaded()
+        d.runs = self.store.runs(self.dfe, limit=30)
+        want = self.run_id
+        files = [r for r in d.runs if not r.dry_run]
+        if want is None:
+            # the newest run that left a processed file (a failed fetch leaves none)
+            for r in files:
+                pf = self.store.processed_file(r.run_id)
+                if pf is not None:
+                    d.run, d.file = r, pf
+                    break
+            else:  # no run left a file: show the newest run and say so
+                d.run = d.runs[0] if d.runs else None
+        else:
+            d.run = next((r for r in d.runs if r.run_id == want), None)
+            d.file = self.store.processed_file(want)
+        state = self.store.school_state(self.dfe)  # one read of the school
+        d.cases = state.open_cases
+        d.unallocated = [a for a in state.accounts if a.status == "unallocated"]
+        d.exclusions = state.exclusions
         rows = self._rows(d)
         self.app.call_from_thread(self._show, d, rows)
 

@@ -398,15 +398,17 @@ class ForceRunScreen(UsoScreen):
 
         self.app.push_screen(held_confirm(run, accounts), answer)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-confirm")
+    @work(
+        name="Not confirmed",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="force-run-confirm",
+    )
     def confirm(self, run_id: str) -> None:
         from uso_tui.sync.actions import confirm_run  # noqa: PLC0415
 
-        try:
-            run = confirm_run(self.store, run_id, operator=self.operator, now=self.now())
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.say, f"Not confirmed: {exc}", "error")
-            return
+        run = confirm_run(self.store, run_id, operator=self.operator, now=self.now())
         self.app.call_from_thread(self._confirmed, run)
 
     def _confirmed(self, run: Run) -> None:

@@ -154,14 +154,16 @@ class RunHistoryScreen(LoadedListScreen):
         )
         yield Footer(compact=True)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="history-load")
+    @work(
+        name="Cannot read runs",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="history-load",
+    )
     def load(self) -> None:
-        try:
-            runs = self.store.runs(self.dfe)
-            running = {r.run_id for r in self.store.running_runs(self.dfe)}
-        except Exception as exc:  # noqa: BLE001 - unknown school, store trouble: shown, not fatal
-            self.app.call_from_thread(self.say, f"Cannot read runs: {exc}", "error")
-            return
+        runs = self.store.runs(self.dfe)
+        running = {r.run_id for r in self.store.running_runs(self.dfe)}
         rows = [self._row(r, r.run_id in running) for r in runs]
         self.app.call_from_thread(self._show, rows)
 
@@ -237,15 +239,17 @@ class RunHistoryScreen(LoadedListScreen):
 
         self.app.push_screen(held_confirm(run, accounts), answer)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="history-confirm")
+    @work(
+        name="Not confirmed",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="history-confirm",
+    )
     def confirm(self, run_id: str) -> None:
         from uso_tui.sync.actions import confirm_run  # noqa: PLC0415
 
-        try:
-            run = confirm_run(self.store, run_id, operator=self.operator, now=self.now())
-        except Exception as exc:  # noqa: BLE001 - shown
-            self.app.call_from_thread(self.say, f"Not confirmed: {exc}", "error")
-            return
+        run = confirm_run(self.store, run_id, operator=self.operator, now=self.now())
         self.app.call_from_thread(
             self.say, f"Run {run_id} confirmed: {run.counts.get('unallocated', 0)} unallocated"
         )
@@ -289,14 +293,16 @@ class AuditScreen(LoadedListScreen):
         yield ListTable(cols, id="events", openable=True)
         yield Footer(compact=True)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-load")
+    @work(
+        name="Cannot read the audit log",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="audit-load",
+    )
     def load(self) -> None:
-        try:
-            events = self.store.audit(self.dfe, limit=AUDIT_LIMIT)
-            events.sort(key=newest_first)
-        except Exception as exc:  # noqa: BLE001 - shown, not fatal
-            self.app.call_from_thread(self.say, f"Cannot read the audit log: {exc}", "error")
-            return
+        events = self.store.audit(self.dfe, limit=AUDIT_LIMIT)
+        events.sort(key=newest_first)
         rows = []
         for i, e in enumerate(events):
             change = change_summary(e.before, e.after)

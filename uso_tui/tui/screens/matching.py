@@ -103,7 +103,7 @@ class MatchingScreen(UsoScreen):
         # the record beside its candidates when the terminal is wide, above them when narrow
         with Horizontal(id="case-body"):
             with Vertical(id="case-left"):
-                yield Static("loading…", id="case-record")
+                yield Static("loading…", id="case-record", classes="loading")
                 yield Static("", id="case-state", classes="summary")
             yield DataTable(id="candidates", cursor_type="row")
         yield Static("", id="candidate-detail", classes="hint")
@@ -122,17 +122,16 @@ class MatchingScreen(UsoScreen):
         table.focus()
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="matching-load")
+    @work(
+        name="Cannot read the matching queue",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="matching-load",
+    )
     def load(self) -> None:
-        try:
-            cases = self.store.cases(self.dfe, "open")
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._fatal, str(exc))
-            return
+        cases = self.store.cases(self.dfe, "open")
         self.app.call_from_thread(self._loaded, cases)
-
-    def _fatal(self, message: str) -> None:
-        self.query_one("#case-record", Static).update(plain(message, "bold red"))
 
     def _loaded(self, cases: list[MatchCase]) -> None:
         self.cases = cases
@@ -478,13 +477,15 @@ class MatchingScreen(UsoScreen):
             got,
         )
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="matching-search")
+    @work(
+        name="Search failed",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="matching-search",
+    )
     def search(self, case_id: str, text: str) -> None:
-        try:
-            hits = self.store.search_accounts(text, limit=50)
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.say, f"Search failed: {exc}", "error")
-            return
+        hits = self.store.search_accounts(text, limit=50)
         self.app.call_from_thread(self._found, case_id, text, hits)
 
     def _found(self, case_id: str, text: str, hits: list[AccountHit]) -> None:

@@ -246,17 +246,19 @@ class NonMisScreen(LoadedListScreen):
         )
         yield Footer(compact=True)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="non-mis-load")
+    @work(
+        name="Cannot read accounts",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="non-mis-load",
+    )
     def load(self) -> None:
-        try:
-            accounts = [
-                a
-                for a in self.store.school_accounts(self.dfe)
-                if a.status == "active" and a.school == self.dfe and not a.linked
-            ]
-        except Exception as exc:  # noqa: BLE001 - unknown school, store trouble: shown
-            self.app.call_from_thread(self.say, f"Cannot read accounts: {exc}", "error")
-            return
+        accounts = [
+            a
+            for a in self.store.school_accounts(self.dfe)
+            if a.status == "active" and a.school == self.dfe and not a.linked
+        ]
         accounts.sort(key=lambda a: (a.reviewed, a.surname.casefold(), a.username))
         rows = [
             Row(
@@ -355,17 +357,19 @@ class NonMisScreen(LoadedListScreen):
         if row is not None:
             self.find_records(row.data)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="non-mis-records")
+    @work(
+        name="Cannot read records",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="non-mis-records",
+    )
     def find_records(self, account: Account) -> None:
-        try:
-            records = [
-                r
-                for r in unmatched_records(self.store, self.dfe)
-                if ROLE_OF_REPORT.get(r["report"]) == account.role
-            ]
-        except Exception as exc:  # noqa: BLE001 - shown
-            self.app.call_from_thread(self.say, f"Cannot read records: {exc}", "error")
-            return
+        records = [
+            r
+            for r in unmatched_records(self.store, self.dfe)
+            if ROLE_OF_REPORT.get(r["report"]) == account.role
+        ]
         self.app.call_from_thread(self._pick, account, records)
 
     def _pick(self, account: Account, records: list[dict]) -> None:

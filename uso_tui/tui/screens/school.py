@@ -45,7 +45,7 @@ class SchoolScreen(UsoScreen):
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"School {self.dfe}")
         with VerticalScroll():
-            yield Static("loading…", id="summary", classes="summary")
+            yield Static("loading…", id="summary", classes="summary loading")
             yield Static(self._menu(None), id="menu", classes="summary")
             yield Static("", id="runs", classes="summary")
         yield Footer()
@@ -66,19 +66,18 @@ class SchoolScreen(UsoScreen):
     def action_go(self, kind: str) -> None:
         self.app.open_screen(kind, None if kind == "users" else self.dfe)  # type: ignore[attr-defined]
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="school-load")
+    @work(
+        name="Cannot read the school",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="school-load",
+    )
     def load(self) -> None:
-        try:
-            school = self.store.school(self.dfe)
-            has_secret = self.store.has_secret(self.dfe)
-            runs = self.store.runs(self.dfe, limit=5)
-        except Exception as exc:  # noqa: BLE001 - unknown school, store trouble: say it
-            self.app.call_from_thread(self._failed, str(exc))
-            return
+        school = self.store.school(self.dfe)
+        has_secret = self.store.has_secret(self.dfe)
+        runs = self.store.runs(self.dfe, limit=5)
         self.app.call_from_thread(self._show, school, has_secret, runs)
-
-    def _failed(self, message: str) -> None:
-        self.query_one("#summary", Static).update(plain(message, "bold red"))
 
     def _menu(self, school: School | None) -> Text:
         # two columns: the hub must fit 80x24 with the summary above it

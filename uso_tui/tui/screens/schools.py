@@ -144,7 +144,7 @@ class SchoolsScreen(UsoScreen):
         self._signature: tuple | None = None
 
     def compose(self) -> ComposeResult:
-        yield self.title_bar("Schools: loading…")
+        yield self.title_bar("Schools: loading…", classes="loading")
         yield LineInput(
             placeholder="filter: DfE, name or MIS (escape clears)", id="filter", classes="filter"
         )
@@ -191,13 +191,15 @@ class SchoolsScreen(UsoScreen):
         if live is not None and live.done:
             self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="schools-load")
+    @work(
+        name="Could not read the schools",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="schools-load",
+    )
     def load(self) -> None:
-        try:
-            schools = self.store.list_schools()
-        except Exception as exc:  # noqa: BLE001 - a store problem is shown, not a blank table
-            self.app.call_from_thread(self._load_failed, str(exc))
-            return
+        schools = self.store.list_schools()
         signature = tuple(
             (
                 s.dfe,
@@ -216,15 +218,11 @@ class SchoolsScreen(UsoScreen):
         rows = make_rows(schools, self._wide)
         self.app.call_from_thread(self._loaded_rows, rows, signature)
 
-    def _load_failed(self, message: str) -> None:
-        self.query_one("#empty", Static).update(
-            Text(f"Could not read the schools: {clean(message)}", style="bold red")
-        )
-
     def _loaded_rows(self, rows: list[Row], signature: tuple) -> None:
         self.rows = rows
         self._signature = signature
         self._loaded = True
+        self.query_one("#title").remove_class("loading")
         self.refill()
 
     def visible_rows(self) -> list[Row]:

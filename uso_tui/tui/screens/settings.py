@@ -96,15 +96,17 @@ class SettingsScreen(UsoScreen):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-load")
+    @work(
+        name="Cannot read the settings",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="settings-load",
+    )
     def load(self) -> None:
-        try:
-            school = self.store.school(self.dfe)
-            allowed = self.store.allowed_mis_hosts()
-            has_secret = self.store.has_secret(self.dfe)
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._set_status, plain(str(exc), "bold red"))
-            return
+        school = self.store.school(self.dfe)
+        allowed = self.store.allowed_mis_hosts()
+        has_secret = self.store.has_secret(self.dfe)
         self.app.call_from_thread(self._fill, school, allowed, has_secret)
 
     def _fill(self, school: School, allowed: frozenset[str], has_secret: bool) -> None:

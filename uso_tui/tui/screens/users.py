@@ -120,13 +120,15 @@ class UsersScreen(ReloadingListScreen):
 
     # -- latest move or create ----------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="users-latest")
+    @work(
+        name="Cannot read the latest moves",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="users-latest",
+    )
     def load_latest(self) -> None:
-        try:
-            events = self.store.latest_moves(FEED_LIMIT)
-        except Exception as exc:  # noqa: BLE001 - shown, not fatal
-            self.app.call_from_thread(self.say, f"Cannot read the latest moves: {exc}", "error")
-            return
+        events = self.store.latest_moves(FEED_LIMIT)
         events.sort(key=newest_first)
         rows = []
         for i, e in enumerate(events):
@@ -196,13 +198,11 @@ class UsersScreen(ReloadingListScreen):
             self.search(text)
         self._update_title()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="users-search")
+    @work(
+        name="Search failed", thread=True, exclusive=True, exit_on_error=False, group="users-search"
+    )
     def search(self, text: str) -> None:
-        try:
-            hits = self.store.search_accounts(text, limit=SEARCH_LIMIT)
-        except Exception as exc:  # noqa: BLE001 - shown, not fatal
-            self.app.call_from_thread(self.say, f"Search failed: {exc}", "error")
-            return
+        hits = self.store.search_accounts(text, limit=SEARCH_LIMIT)
         rows = []
         for h in hits:
             status = h.status if h.school else f"{h.status}"
@@ -336,7 +336,7 @@ class AccountScreen(ListScreen):
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Account {self.username}")
         with VerticalScroll(id="account-fields"), Horizontal():
-            yield Static("loading…", id="fields")
+            yield Static("loading…", id="fields", classes="loading")
             yield Static("", id="fields-where")
         yield self.filter_bar("filter history: action, school, operator (escape clears)")
         yield Static(Text("History (audit log, newest first)", style="bold"), classes="hint")
@@ -363,14 +363,16 @@ class AccountScreen(ListScreen):
     def action_reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="account-load")
+    @work(
+        name="Cannot read the account",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="account-load",
+    )
     def load(self) -> None:
-        try:
-            account = self.store.account(self.username)
-            events = self.store.audit(subject=self.username)
-        except Exception as exc:  # noqa: BLE001 - unknown account, store trouble: shown
-            self.app.call_from_thread(self._failed, str(exc))
-            return
+        account = self.store.account(self.username)
+        events = self.store.audit(subject=self.username)
         events.sort(key=lambda e: e.at, reverse=True)
         if not events:  # no audit events kept: the account's own short history
             events = [
@@ -401,9 +403,6 @@ class AccountScreen(ListScreen):
         ]
         self.app.call_from_thread(self._show, account, rows)
 
-    def _failed(self, message: str) -> None:
-        self.query_one("#fields", Static).update(plain(message, "bold red"))
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "restore":
             return self.account is not None and self.account.status == "unallocated"
@@ -427,15 +426,11 @@ class AccountScreen(ListScreen):
             Confirm("Restore this account?", body, yes="Restore", no="Cancel"), answer
         )
 
-    @work(thread=True, exit_on_error=False, group="account-restore")
+    @work(name="Not restored", thread=True, exit_on_error=False, group="account-restore")
     def restore_it(self) -> None:
         from uso_tui.sync.actions import restore_account  # noqa: PLC0415
 
-        try:
-            restore_account(self.store, self.username, operator=self.operator, now=self.now())
-        except Exception as exc:  # noqa: BLE001 - shown
-            self.app.call_from_thread(self.say, f"{self.username}: {exc}", "error")
-            return
+        restore_account(self.store, self.username, operator=self.operator, now=self.now())
         self.app.call_from_thread(self.say, f"Restored {self.username}")
         self.app.call_from_thread(self.load)
 
