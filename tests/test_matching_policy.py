@@ -184,3 +184,14 @@ def _day_after(dob: str) -> str:
     from datetime import date, timedelta
 
     return (date.fromisoformat(dob) + timedelta(days=1)).isoformat()
+
+
+def test_a_temporary_upn_is_no_evidence_against():
+    # A temporary UPN (ending in a letter) is replaced once the permanent one is known.
+    before = acc("ajones.204", "Amy", "Jones", DOB, school=OTHER, mis_id="5")
+    before.extra["upn"] = "A12345678901B"
+    r = rec("1", "Amy", "Jones", DOB, upn="A123456789012")
+    (c,) = CandidateIndex([before]).candidates(r, DFE)
+    assert "upn" not in {f for f, _, _ in c.evidence}
+    before.extra["upn"] = "A123456789099"
+    assert CandidateIndex([before]).candidates(r, DFE) == []

@@ -24,10 +24,11 @@ import math
 # field -> level -> (m, u)
 LEVELS: dict[str, dict[str, tuple[float, float]]] = {
     # The Unique Pupil Number follows a pupil between schools: equal is near-proof, different is
-    # strong evidence of two children (twins share everything else).
+    # strong evidence of two children (twins share everything else). A temporary UPN (ending in
+    # a letter, replaced once the permanent one is known) is compared only when equal.
     "upn": {
         "equal": (0.97, 1e-6),
-        "different": (0.004, 0.999),
+        "different": (2e-5, 0.999),
     },
     # The record's forename against the account's names: its own forename, a known-as form
     # (preferred name, nickname, Welsh or English form), a middle name used as the forename
@@ -92,7 +93,7 @@ PRIOR_MIN_POOL = 5000
 # Of the records that reach matching, the share whose person has an account in the pool.
 PRIOR_HAS_ACCOUNT = 0.25
 # A candidate needs at least this probability (percent) to be shown; at most MAX_CANDIDATES.
-MIN_SCORE = 10
+MIN_SCORE = 15
 MAX_CANDIDATES = 5
 
 # Levels that are evidence against automatic decisions (DESIGN rule 6: conflicting UPNs or

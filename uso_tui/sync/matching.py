@@ -414,7 +414,10 @@ def compare(r: Person, a: Person, tf: Callable[[str, str], float | None], pupil:
             out.append((field_, level, model.weight(field_, level, freq)))
 
     if r.upn and a.upn:
-        add("upn", "equal" if r.upn == a.upn else "different")
+        if r.upn == a.upn:
+            add("upn", "equal")
+        elif not (r.upn[-1].isalpha() or a.upn[-1].isalpha()):
+            add("upn", "different")
     fl = forename_level(r, a)
     add("forename", fl, tf("forename", r.fkey) if fl == "equal" else None)
     if r.pkey and a.pkey:
