@@ -193,11 +193,10 @@ async def test_matching_queue_decisions_saved_at_once(demo_ran):
         first = cases[0]
         cand = first.candidates[0]
         await pilot.press("m")
-        await pilot.pause()
-        if cand["school"] != dfe:
-            assert isinstance(app.screen, Confirm)
-            assert "Move" in screen_text(app)
-            await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm)  # never decided without seeing it
+        assert f"Match to {cand['username']}?" in screen_text(app)
+        await pilot.press("y")
         await settle(pilot)
         assert store.case(first.case_id).decision == f"match:{cand['username']}"
         assert store.account(cand["username"]).school == dfe
@@ -264,8 +263,11 @@ async def test_matching_search_any_account(demo_ran):
         assert screen.kind == "matching"
         assert screen.highlighted()["username"] == other.username
         await pilot.press("m")
-        await pilot.pause()
-        assert isinstance(app.screen, Confirm)  # another school: the move is confirmed
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm)  # not a candidate: what differs, then y
+        dialog = screen_text(app)
+        assert "not among the case's candidates" in dialog
+        assert f"school: {other.school} -> {dfe}" in dialog
         await pilot.press("y")
         await settle(pilot)
         assert store.case(case.case_id).decision == f"match:{other.username}"

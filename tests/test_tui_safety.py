@@ -7,7 +7,9 @@ import pytest
 from textual.widgets import DataTable, Input
 
 pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import burst, make_app, screen_text, settle  # noqa: E402
+from tui_helpers import NOW, burst, make_app, screen_text, settle  # noqa: E402
+
+from uso_tui.tui.widgets import Confirm  # noqa: E402
 
 pytest_plugins = ["tui_helpers"]  # the demo fixtures
 
@@ -78,3 +80,93 @@ async def test_a_failed_loader_is_said_once_and_leaves_loading(demo, monkeypatch
         assert app.is_running
         await pilot.press("escape")
         assert app.screen.kind == "schools"
+
+
+def busiest(store):
+    return max(store.list_schools(), key=lambda s: s.open_cases)
+
+
+async def test_enter_in_the_matching_queue_asks_first(demo_ran):
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    cand = case.candidates[0]["username"]
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("matching", dfe)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm)
+        dialog = screen_text(app)
+        assert f"Match to {cand}?" in dialog and "differs" in dialog
+        await pilot.press("escape")
+        await settle(pilot)
+        assert store.case(case.case_id).status == "open"
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+    assert store.case(case.case_id).decision == f"match:{cand}"
+
+
+async def test_undo_a_decision_of_an_earlier_session(demo_ran):
+    from uso_tui.sync.actions import resolve_case
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    made = resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True)
+    username = made.decision.split(":", 1)[1]
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("matching", dfe)
+        await settle(pilot)
+        await pilot.press("v")  # decided cases of every session too
+        await settle(pilot)
+        screen = app.screen
+        screen.focus_item(case.case_id)
+        assert screen.case.status == "resolved"
+        await pilot.press("u")
+        await settle(pilot)
+    assert store.case(case.case_id).status == "open"
+    assert store.account(username).status == "unallocated"
+
+
+async def test_skipping_every_case_still_counts_them_open(demo_ran):
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    n = len(store.cases(dfe))
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("matching", dfe)
+        await settle(pilot)
+        for _ in range(n):
+            await pilot.press("s")
+            await settle(pilot)
+        text = screen_text(app)
+        assert "no open cases" not in text
+        assert f"{n} open" in text
+
+
+async def test_an_unallocated_candidate_is_shown_unallocated(demo_ran):
+    from uso_tui.sync.plan import unallocated
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    username = case.candidates[0]["username"]
+    with store.transaction("test") as tx:
+        acc = tx.account(username)
+        tx.put_account(unallocated(acc, acc.school))
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("matching", dfe)
+        await settle(pilot)
+        text = screen_text(app)
+        assert "unalloc." in text and "unallocated: matching restores it here" in text
+        assert f"at {case.candidates[0]['school']}:" not in text

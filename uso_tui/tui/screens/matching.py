@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from uso_tui.domain.models import Candidate, MatchCase, MisRecord
+from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.widgets import Confirm, Prompt, cell, clean, current_key, plain
@@ -65,7 +65,7 @@ def decision_text(case: MatchCase) -> Text:
     out = Text(f"decided: {what}", style="bold green" if case.status == "resolved" else "yellow")
     if case.decided_by:
         out.append_text(plain(f" by {case.decided_by}", "dim"))
-    out.append("   u undoes the last decision", style="dim")
+    out.append("   u undoes this decision", style="dim")
     return out
 
 
@@ -81,6 +81,7 @@ class MatchingScreen(UsoScreen):
         Binding("p", "previous", "Previous"),
         Binding("n", "next", "Next", show=False),
         Binding("u", "undo", "Undo"),
+        Binding("v", "toggle_decided", "Decided", show=False),
         Binding("slash", "search", "Search account", key_display="/"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
@@ -97,6 +98,9 @@ class MatchingScreen(UsoScreen):
         self.busy = False
         self.extra_candidates: dict[str, list[dict]] = {}  # case id -> accounts found by search
         self._keys_state: tuple | None = None
+        self._deciding: str | None = None  # the case a decision is being saved for
+        self.with_decided = False  # v: decided cases (of any session) listed after the open ones
+        self.accounts: dict[str, Account] = {}  # candidates' accounts as they are now
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Matching queue {self.dfe}")
@@ -131,10 +135,18 @@ class MatchingScreen(UsoScreen):
     )
     def load(self) -> None:
         cases = self.store.cases(self.dfe, "open")
-        self.app.call_from_thread(self._loaded, cases)
+        if self.with_decided:
+            decided = self.store.cases(self.dfe, "resolved")
+            decided.sort(key=lambda c: c.decided_at or "", reverse=True)
+            cases += decided
+        # a candidate's school as the case saw it may be stale (unallocated, moved since)
+        names = {c["username"] for case in cases for c in case.candidates}
+        now = {u: acc for u in names if (acc := self.store.find_account(u)) is not None}
+        self.app.call_from_thread(self._loaded, cases, now)
 
-    def _loaded(self, cases: list[MatchCase]) -> None:
+    def _loaded(self, cases: list[MatchCase], accounts: dict[str, Account]) -> None:
         self.cases = cases
+        self.accounts = accounts
         self.index = 0
         self.decided = []
         if self.focus_case is not None:
@@ -168,9 +180,10 @@ class MatchingScreen(UsoScreen):
         title = self.query_one("#title", Static)
         table = self.query_one(DataTable)
         table.clear()
+        open_left = sum(1 for c in self.cases if c.status == "open")  # skipped ones included
         if case is None:
-            open_left = sum(1 for c in self.cases if c.status == "open" and not c.decision)
-            title.update(Text(f"Matching queue {self.dfe}: no open cases", style="bold"))
+            head = f"{open_left} open (skipped; p goes back)" if open_left else "no open cases"
+            title.update(Text(f"Matching queue {self.dfe}: {head}", style="bold"))
             self.query_one("#case-record", Static).update(
                 Text(
                     f"Nothing to match. {len(self.decided)} decided in this session"
@@ -179,14 +192,13 @@ class MatchingScreen(UsoScreen):
                 )
             )
             self.query_one("#case-state", Static).update(
-                Text("u undoes the last decision; g reloads the queue.", style="dim")
+                Text("u undoes the last decision; v lists decided cases; g reloads.", style="dim")
                 if self.decided
                 else ""
             )
             self.query_one("#candidate-detail", Static).update("")
             self._refresh_keys()
             return
-        open_left = sum(1 for c in self.cases if c.status == "open" and not c.decision)
         title.update(
             Text(
                 f"Matching {self.dfe}: case {self.index + 1} of {len(self.cases)} "
@@ -209,13 +221,26 @@ class MatchingScreen(UsoScreen):
                 cell(c.surname, DIFF_STYLE if "surname" in diff else ""),
                 cell(c.preferred_name, DIFF_STYLE if "preferred_name" in diff else ""),
                 cell(c.dob or "—", DIFF_STYLE if "dob" in diff else ""),
-                cell(c.school or "none", "bold yellow" if c.school != self.dfe else ""),
+                self._where_cell(c),
             ]
             table.add_row(*row, key=c.username)
         if table.row_count:
             table.move_cursor(row=0)
         self.show_detail()
         self._refresh_keys()
+
+    def _where(self, c: Candidate) -> tuple[str | None, str]:
+        """(school, status) of a candidate's account now, else as the case saw it."""
+        acc = self.accounts.get(c.username)
+        if acc is None:
+            return c.school, "active" if c.school else "unallocated"
+        return acc.school, acc.status
+
+    def _where_cell(self, c: Candidate) -> Text:
+        school, status = self._where(c)
+        if status != "active" or not school:
+            return cell("unalloc.", "yellow")
+        return cell(school, "bold yellow" if school != self.dfe else "")
 
     def _refresh_keys(self) -> None:
         """The footer is rebuilt only when what the keys can do changed (it costs a few ms)."""
@@ -263,10 +288,11 @@ class MatchingScreen(UsoScreen):
             out.append(", ".join(FIELD_LABELS.get(f, f) for f in c.differs) + "  ")
         if c.reasons:
             out.append_text(plain("; ".join(c.reasons)))
-        if c.school and c.school != self.dfe:
-            out.append(f"  at {c.school}: matching moves it here", style="bold yellow")
-        elif not c.school:
+        school, status = self._where(c)
+        if status != "active" or not school:
             out.append("  unallocated: matching restores it here", style="yellow")
+        elif school != self.dfe:
+            out.append(f"  at {school}: matching moves it here", style="bold yellow")
         detail.update(out)
 
     # -- moving --------------------------------------------------------------------------------
@@ -282,7 +308,7 @@ class MatchingScreen(UsoScreen):
             if action == "match" and self.highlighted() is None:
                 return None
         if action == "undo":
-            return bool(self.decided)
+            return bool(self.decided) or (case is not None and case.status == "resolved")
         return True
 
     def action_next(self) -> None:
@@ -321,39 +347,63 @@ class MatchingScreen(UsoScreen):
         self.action_match()
 
     def action_match(self) -> None:
+        """m / enter: never decides by itself; the account and what differs are shown first."""
         case = self.case
         cand = self.highlighted()
         if case is None or cand is None or case.status != "open" or self.busy:
             return
-        self._match_to(
-            case,
-            cand["username"],
-            cand.get("school"),
-            f"{cand.get('forename', '')} {cand.get('surname', '')}",
-        )
+        self.preview(case, cand["username"])
 
-    def _match_to(self, case: MatchCase, username: str, school: str | None, name: str) -> None:
-        if school and school != self.dfe:
-            rec = case.mis_record()
-            body = Text(end="")
-            body.append(f"{username} (")
-            body.append_text(plain(name.strip()))
-            body.append(
-                f") is at {school}. Matching moves the account to {self.dfe} and links "
-                "it to the MIS record of "
-            )
-            body.append_text(plain(f"{rec.forename or ''} {rec.surname or ''}".strip()))
-            body.append(". Its history keeps the previous school.")
+    @work(
+        name="Cannot compare",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="matching-preview",
+    )
+    def preview(self, case: MatchCase, username: str) -> None:
+        from uso_tui.sync.actions import match_preview  # noqa: PLC0415
 
-            def answer(yes: bool | None) -> None:
-                if yes:
-                    self.decide(case.case_id, match=username)
+        seen = match_preview(self.store, case.case_id, username)
+        acc = self.store.account(username)
+        self.app.call_from_thread(self._ask_match, case, acc, seen)
 
-            self.app.push_screen(
-                Confirm(f"Move {username} from {school}?", body, yes="Move", no="Cancel"), answer
-            )
+    def _ask_match(self, case: MatchCase, acc: Account, seen) -> None:
+        if seen.refused:
+            self.say(f"Not matched: {seen.refused}", "error")
             return
-        self.decide(case.case_id, match=username)
+        rec = case.mis_record()
+        body = Text(end="")
+        body.append("Link ")
+        body.append_text(
+            plain(f"{acc.username} ({acc.forename} {acc.surname}, {acc.dob or '?'})", "bold")
+        )
+        body.append(" to the MIS record of ")
+        body.append_text(
+            plain(f"{rec.forename or ''} {rec.surname or ''} ({rec.dob or '?'})", "bold")
+        )
+        body.append(f", {case.role} at {self.dfe}.\n")
+        if not seen.is_candidate:
+            body.append(
+                "\nThis account is not among the case's candidates (found by search).\n",
+                style="bold yellow",
+            )
+        body.append(
+            "\nWhat differs:\n" if seen.differences else "\nNothing differs.\n", style="bold"
+        )
+        for line in seen.differences:
+            body.append_text(plain(f"  {line}\n"))
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.decide(case.case_id, match=acc.username, force=not seen.is_candidate)
+
+        title = (
+            f"Match to {acc.username}?"
+            if seen.is_candidate
+            else f"Match to {acc.username}, not a candidate?"
+        )
+        self.app.push_screen(Confirm(title, body, yes="Match", no="Cancel"), answer)
 
     def action_create(self) -> None:
         case = self.case
@@ -385,36 +435,31 @@ class MatchingScreen(UsoScreen):
 
     def decide(self, case_id: str, **how) -> None:
         self.busy = True
+        self._deciding = case_id
         self._refresh_keys()
         self._decide(case_id, how)
 
-    @work(thread=True, exit_on_error=False, group="matching-decide")
+    @work(name="Not saved", thread=True, exit_on_error=False, group="matching-decide")
     def _decide(self, case_id: str, how: dict) -> None:
         from uso_tui.sync.actions import resolve_case  # noqa: PLC0415
 
-        try:
-            case = resolve_case(self.store, case_id, operator=self.operator, now=self.now(), **how)
-        except Exception as exc:  # noqa: BLE001 - e.g. decided meanwhile by someone else
-            try:
-                fresh = self.store.case(case_id)  # show what it is now
-            except Exception:  # noqa: BLE001
-                fresh = None
-            self.app.call_from_thread(self._not_decided, str(exc), fresh)
-            return
+        case = resolve_case(self.store, case_id, operator=self.operator, now=self.now(), **how)
         self.app.call_from_thread(self._decided, case, bool(how.get("skip")))
 
-    def _not_decided(self, message: str, fresh: MatchCase | None = None) -> None:
-        self.busy = False
-        self.say(f"Not saved: {message}", "error")
-        if fresh is not None:
-            for i, c in enumerate(self.cases):
-                if c.case_id == fresh.case_id and fresh.status != c.status:
-                    self.cases[i] = fresh
-                    self.show()
-        self._refresh_keys()
+    @work(name="Cannot read the case", thread=True, exit_on_error=False, group="matching-refresh")
+    def refresh_case(self, case_id: str) -> None:
+        """After a failed decision (decided meanwhile elsewhere...): the case as it is now."""
+        self.app.call_from_thread(self._refreshed, self.store.case(case_id))
+
+    def _refreshed(self, fresh: MatchCase) -> None:
+        for i, c in enumerate(self.cases):
+            if c.case_id == fresh.case_id and fresh.status != c.status:
+                self.cases[i] = fresh
+                self.show()
 
     def _decided(self, case: MatchCase, skipped: bool) -> None:
         self.busy = False
+        self._deciding = None
         for i, c in enumerate(self.cases):
             if c.case_id == case.case_id:
                 self.cases[i] = case
@@ -425,31 +470,52 @@ class MatchingScreen(UsoScreen):
         self._advance()
 
     def action_undo(self) -> None:
-        if not self.decided or self.busy:
+        """u: undoes the decision of the case shown (any session's), else this session's last."""
+        if self.busy:
             return
-        case_id = self.decided[-1]
+        case = self.case
+        if case is not None and case.status == "resolved":
+            case_id = case.case_id
+        elif self.decided:
+            case_id = self.decided[-1]
+        else:
+            return
         self.busy = True
+        self._deciding = case_id
         self._undo(case_id)
 
-    @work(thread=True, exit_on_error=False, group="matching-decide")
+    @work(name="Undo failed", thread=True, exit_on_error=False, group="matching-decide")
     def _undo(self, case_id: str) -> None:
         from uso_tui.sync.actions import undo_decision  # noqa: PLC0415
 
         was = next((c for c in self.cases if c.case_id == case_id), None)
-        try:
-            if was is not None and was.status == "open":
-                case = was  # a skip: nothing saved to undo beyond forgetting it
-                case = MatchCase.from_dict({**was.to_dict(), "decision": None})
-            else:
-                case = undo_decision(self.store, case_id, operator=self.operator, now=self.now())
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._not_decided, f"undo failed: {exc}")
-            return
+        if was is not None and was.status == "open":
+            case = MatchCase.from_dict({**was.to_dict(), "decision": None})  # a skip: forget it
+        else:
+            case = undo_decision(self.store, case_id, operator=self.operator, now=self.now())
         self.app.call_from_thread(self._undone, case)
+
+    def action_toggle_decided(self) -> None:
+        """v: list the decided cases of every session too (to undo one), or only open ones."""
+        self.with_decided = not self.with_decided
+        self.say(
+            "Decided cases listed after the open ones" if self.with_decided else "Open cases only"
+        )
+        self.load()
+
+    def worker_failed(self, line: str) -> None:
+        super().worker_failed(line)
+        if self.busy:  # a decision or undo failed: show the case as it is now
+            self.busy = False
+            self._refresh_keys()
+            if self._deciding:
+                self.refresh_case(self._deciding)
 
     def _undone(self, case: MatchCase) -> None:
         self.busy = False
-        self.decided.pop()
+        self._deciding = None
+        if case.case_id in self.decided:
+            self.decided.remove(case.case_id)
         for i, c in enumerate(self.cases):
             if c.case_id == case.case_id:
                 self.cases[i] = case
