@@ -972,7 +972,7 @@ def test_index_files_are_read_as_each_line_reads():
     data = "".join(index_line(r) for r in rows).encode()
     each = [_hit(line, "204-3210") for line in data.splitlines()]
     assert read_hits(data, "204-3210") == each
-    assert [tuple(h) for h in each] == [
+    assert [tuple(h)[:9] for h in each] == [  # the matching fields: tests/test_store_people
         ("ajones.204", "pupil", "Amy", "Jones", "", "2015-04-02", "204-3210", "204-3210",
          "active"),
         ("bx.204", "staff", "B ob", "O'Neil-Ng ", "[b]Bo[/b]", None, None, "204-3210",

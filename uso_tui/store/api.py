@@ -19,7 +19,8 @@ Every *.json document but store.json and config.json is a TinyDB database ({tabl
                             fingerprints and counters of one school (meta: a version token and
                             the hash of its accounts table)
       schools/DFE/runs-archive.json   its older ended runs; cases-archive.json: older resolved cases
-      schools/DFE/names.idx compact text index of the school's accounts, for global search
+      schools/DFE/names.idx compact text index of the school's accounts (index.py), for global
+                            search, candidate pools (la_people) and find_people
       schools/DFE/audit/NNNNNNNNNN.json  the school's audit events, one segment per transaction
       schools/DFE/files/RUN_ID.json  last processed files (30 newest kept)
       registry/LA.json      username -> home school, for every username ending in .LA
@@ -89,7 +90,11 @@ class UnknownExclusion(InvalidInput):
 
 class AccountHit(NamedTuple):
     """One search result, read from the compact index (no account file is opened). A tuple:
-    candidate searches make one per account of a local authority."""
+    candidate searches make one per account of a local authority.
+
+    The last four are what matching weighs: the account's middle names and its extra gender,
+    UPN (stripped, upper-cased) and year group; None (and "") when it has none, or when the
+    index line was written before the index held them."""
 
     username: str
     role: str
@@ -100,6 +105,10 @@ class AccountHit(NamedTuple):
     school: str | None
     home: str
     status: str
+    middle_names: str = ""
+    gender: str | None = None
+    upn: str | None = None
+    year_group: str | None = None
 
 
 @dataclass(slots=True)
@@ -246,6 +255,16 @@ class Store:
     def la_people(self, la: str, role: str | None = None) -> list[AccountHit]:
         """Every account homed at the LA's schools, read from their compact name indexes (no
         account file is parsed): what a search for matching candidates needs of them."""
+        ...
+
+    def find_people(
+        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
+    ) -> list[AccountHit]:
+        """The accounts of `role` at any school of the store (active or unallocated), from the
+        compact name indexes, whose UPN (stripped, upper-cased) is in `upns`, or whose
+        (forename key, surname key, date of birth) is in `name_dobs`, the forename key being
+        `normalise()` of the account's forename or of its preferred name and the surname key
+        `normalise()` of its surname. Sorted by username."""
         ...
 
     def account(self, username: str) -> Account: ...

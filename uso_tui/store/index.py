@@ -1,11 +1,15 @@
 """names.idx: one compact text line per account of a school, so a search across 1.5 million
 accounts reads plain text with C-speed substring search and parses no JSON.
 
-Line: `KEYS\\tFLAGS\\tforename\\tsurname\\tpreferred\\n`. KEYS is ` username dob tok tok ...`: the
-username, the date of birth (`~` when none), then the normalised forename, preferred name and
-surname and each part of multi-part names. A word prefix-matches a token exactly when
-`" " + word` occurs in KEYS. FLAGS is three letters: role (p/s), status (a/u), and whether the
-account is at this school (1) or unallocated from it (0).
+Line: `KEYS\\tFLAGS\\tforename\\tsurname\\tpreferred\\n`. KEYS is ` username dob tok tok ...`
+then `\\x1fmiddle\\x1fgender\\x1fupn\\x1fyear`: the username, the date of birth (`~` when
+none), the normalised forename, preferred name and surname and each part of multi-part names,
+then the fields matching weighs (the UPN stripped and upper-cased). A word prefix-matches a
+token exactly when `" " + word` occurs in KEYS; the matching fields hold no space (spaces are
+written as \\x1e), so no search word can hit them, and an older uso-tui reads the line as
+before. Lines written before those fields existed end KEYS at the last token. FLAGS is three
+letters: role (p/s), status (a/u), and whether the account is at this school (1) or
+unallocated from it (0).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from uso_tui.store.api import AccountHit
 _SPLIT = re.compile(r"[\s\-]+")
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+# The matching fields hold no space, tab, line break or field separator (see the docstring).
+_FIELD = str.maketrans(dict.fromkeys(" \t\n\r\x1f", "\x1e"))
 # Names repeat a great deal across an estate: normalising each distinct one once saves most of
 # the cost of indexing a school.
 _norm = lru_cache(maxsize=65_536)(normalise)
@@ -47,6 +53,32 @@ STATUS_FLAG = {"active": "a", "unallocated": "u"}
 STATUS_OF_FLAG = {v: k for k, v in STATUS_FLAG.items()}
 
 
+_BLANK = str.maketrans(dict.fromkeys("\t\n\r\x1e\x1f", " "))
+
+
+def upn_key(upn: Any) -> str:
+    """A UPN as AccountHit gives it and find_people compares it: stripped, upper-cased."""
+    return "" if upn is None else str(upn).translate(_BLANK).strip().upper()
+
+
+def field_text(value: Any) -> str:
+    """A matching field as its index line holds it."""
+    return "" if value is None else str(value).translate(_FIELD)
+
+
+def _matching_fields(d: dict[str, Any]) -> str:
+    extra = d.get("extra") or {}
+    return "\x1f".join(
+        (
+            "",
+            field_text(d.get("middle_names")),
+            field_text(extra.get("gender")),
+            field_text(upn_key(extra.get("upn"))),
+            field_text(extra.get("year_group")),
+        )
+    )
+
+
 def index_line(d: dict[str, Any]) -> str:
     """The index line of one account (as its stored dict; usernames hold no white space)."""
     names = (d.get("forename") or "", d.get("surname") or "", d.get("preferred_name") or "")
@@ -56,11 +88,12 @@ def index_line(d: dict[str, Any]) -> str:
     status = d.get("status", "active")
     flags = ROLE_FLAG[d["role"]] + STATUS_FLAG[status] + ("1" if d.get("school") else "0")
     keys = " ".join([d["username"].lower(), d.get("dob") or "~", *_name_tokens(d)])
-    return " " + keys + "\t" + flags + "\t" + body + "\n"
+    return " " + keys + _matching_fields(d) + "\t" + flags + "\t" + body + "\n"
 
 
 def index_fields(d: dict[str, Any]) -> tuple:
     """What the index line depends on: a put that leaves these unchanged needs no new index."""
+    extra = d.get("extra") or {}
     return (
         d["username"],
         d["role"],
@@ -70,6 +103,10 @@ def index_fields(d: dict[str, Any]) -> tuple:
         d.get("forename"),
         d.get("surname"),
         d.get("preferred_name"),
+        d.get("middle_names"),
+        extra.get("gender"),
+        extra.get("upn"),
+        extra.get("year_group"),
     )
 
 
@@ -84,11 +121,24 @@ def build_index(
     """The index of a school's accounts (by username). With the previous index and the
     usernames whose line changed (or that left), only those lines are made again: the old ones
     are cut out and the new ones added at the end. Lines are in no particular order (searches
-    sort what they find)."""
-    if changed is None or old is None:
+    sort what they find). An index with lines of the older format (without the matching
+    fields) is made again whole."""
+    if changed is None or old is None or outdated(old):
         return b"".join(index_line(accounts[u]).encode() for u in sorted(accounts))
     fresh = b"".join(index_line(accounts[u]).encode() for u in sorted(changed) if u in accounts)
     return _without(old, changed) + fresh
+
+
+def outdated(data: bytes) -> bool:
+    """Whether the index has lines without the matching fields. Whole indexes are written in one
+    format, and an incremental one appends its new lines: the first and last lines tell."""
+    if not data:
+        return False
+    last = data.rfind(b"\n", 0, len(data) - 1) + 1
+    return (
+        b"\x1f" not in data[: data.find(b"\t")]
+        or b"\x1f" not in data[last : data.find(b"\t", last)]
+    )
 
 
 def _without(data: bytes, usernames: set[str]) -> bytes:
@@ -135,9 +185,15 @@ def _hit(line: bytes, home: str) -> AccountHit:
     return read_hits(line, home)[0]
 
 
-# An index line's fields: username and date of birth (the first two keys), the three flags, the
-# three names (index_line keeps tabs and line breaks out of them).
-_LINE = re.compile(r"^ (\S+) (\S+)[^\t\n]*\t(.)(.)(.)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)$", re.M)
+# An index line's fields: username and date of birth (the first two keys), the matching fields
+# (absent from older lines; fields added after them are skipped), the three flags, the three
+# names (index_line keeps tabs and line breaks out of them).
+_M = r"\x1f([^\t\n\x1f]*)"
+_LINE = re.compile(
+    rf"^ (\S+) (\S+)[^\t\n\x1f]*(?:{_M}{_M}{_M}{_M}[^\t\n]*)?"
+    r"\t(.)(.)(.)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)$",
+    re.M,
+)
 
 
 def read_hits(data: bytes, home: str, role: str | None = None) -> list[AccountHit]:
@@ -146,6 +202,9 @@ def read_hits(data: bytes, home: str, role: str | None = None) -> list[AccountHi
     its schools' files)."""
     make, roles, statuses = AccountHit._make, ROLE_OF_FLAG, STATUS_OF_FLAG
     flag = ROLE_FLAG[role] if role else None
+    text = data.decode()
+    if "\x1e" in text:  # spaces in the matching fields (and control characters in names)
+        text = text.replace("\x1e", " ")
     return [
         make(
             (
@@ -158,9 +217,13 @@ def read_hits(data: bytes, home: str, role: str | None = None) -> list[AccountHi
                 home if here == "1" else None,
                 home,
                 statuses[st],
+                middle,
+                gender or None,
+                upn or None,
+                year or None,
             )
         )
-        for u, dob, r, st, here, fore, sur, pref in _LINE.findall(data.decode())
+        for u, dob, middle, gender, upn, year, r, st, here, fore, sur, pref in _LINE.findall(text)
         if flag is None or r == flag
     ]
 

@@ -44,6 +44,7 @@ from uso_tui.store.kept import KeptReads
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
+from uso_tui.store.people import PeopleFinder
 from uso_tui.store.schooldoc import (
     RUNNING_KEY,
     SchoolDoc,
@@ -301,6 +302,19 @@ class TinyStore(KeptReads, Store):
                     if data:
                         out.extend(index.read_hits(data, dfe, role))
         return out
+
+    def find_people(
+        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
+    ) -> list[AccountHit]:
+        finder = PeopleFinder(role, upns, name_dobs)
+        found: dict[str, AccountHit] = {}
+        if finder.patterns:
+            with self._reading():
+                for dfe in self._school_dirs():
+                    data = read_bytes(self.layout.names_idx(dfe))
+                    if data:
+                        finder.scan(data, dfe, found)
+        return [found[u] for u in sorted(found)]
 
     def find_account(self, username: str) -> Account | None:
         with self._reading():

@@ -1,0 +1,250 @@
+"""What matching reads of people from the store: the fields it weighs, carried by the compact
+name indexes (la_people), and the store-wide lookup of movers by UPN or names and date of birth
+(find_people)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from uso_tui.domain.models import Account, School
+from uso_tui.domain.names import normalise
+from uso_tui.store import open_store
+from uso_tui.store.index import index_line, read_hits
+
+NOW = "2026-09-01T06:00:00"
+
+
+def school(dfe: str) -> School:
+    return School(dfe, f"School {dfe}", "iSAMS", f"https://s{dfe[-4:]}.isams.cloud", "id")
+
+
+def account(tx, dfe: str, forename: str, surname: str, dob: str = "2012-03-04", **kw) -> Account:
+    return Account(
+        username=tx.new_username(forename, surname, dfe[:3]),
+        role=kw.pop("role", "pupil"),
+        forename=forename,
+        surname=surname,
+        dob=dob,
+        school=dfe,
+        created_at=NOW,
+        **kw,
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "data")
+    with s.transaction("tester") as tx:
+        for dfe in ("204-3210", "204-3211", "301-0001"):
+            tx.add_school(school(dfe), "secret")
+    return s
+
+
+def put(store, *specs: tuple) -> list[str]:
+    """Accounts (dfe, forename, surname, keywords) put in one transaction; their usernames."""
+    with store.transaction("tester") as tx:
+        accounts = [account(tx, dfe, f, s, **kw) for dfe, f, s, kw in specs]
+        tx.put_accounts(accounts)
+    return [a.username for a in accounts]
+
+
+def people(store, la: str = "204") -> dict[str, tuple]:
+    return {
+        h.username: (h.middle_names, h.gender, h.upn, h.year_group) for h in store.la_people(la)
+    }
+
+
+ANN = {"gender": "F", "upn": "A123456789012", "year_group": "7"}
+
+
+def test_la_people_carry_the_fields_matching_weighs(store):
+    ann, bo = put(
+        store,
+        ("204-3210", "Ann", "Lee", {"middle_names": "Mary Jane", "extra": {**ANN, "form": "7A"}}),
+        ("204-3211", "Bo", "Ray", {"role": "staff"}),
+    )
+    assert people(store) == {
+        ann: ("Mary Jane", "F", "A123456789012", "7"),
+        bo: ("", None, None, None),
+    }
+
+
+def test_a_upn_is_read_back_stripped_and_upper_cased(store):
+    (ann,) = put(store, ("204-3210", "Ann", "Lee", {"extra": {"upn": " a123456789012 "}}))
+    assert people(store)[ann][2] == "A123456789012"
+
+
+def test_hostile_matching_fields_stay_one_line(store):
+    hostile = {"gender": "M\n", "upn": "x\ty", "year_group": "7\r\n1"}
+    bad, ok = put(
+        store,
+        ("204-3210", "Ann", "Lee", {"middle_names": "A\tB\nC\rD\x1fE\x1eF", "extra": hostile}),
+        ("204-3210", "Cy", "Ng", {"extra": ANN}),
+    )
+    assert (store.root / "schools/204-3210/names.idx").read_bytes().count(b"\n") == 2
+    assert people(store) == {
+        bad: ("A B C D E F", "M ", "X Y", "7  1"),
+        ok: ("", "F", "A123456789012", "7"),
+    }
+
+
+def test_lines_written_before_the_matching_fields_still_parse():
+    line = b" ajones.204 2015-04-02 amy jones\tpa1\tAmy\tJones\t\n"
+    (hit,) = read_hits(line, "204-3210")
+    assert (hit.username, hit.forename, hit.surname, hit.dob, hit.school) == (
+        "ajones.204",
+        "Amy",
+        "Jones",
+        "2015-04-02",
+        "204-3210",
+    )
+    assert (hit.middle_names, hit.gender, hit.upn, hit.year_group) == ("", None, None, None)
+
+
+def test_fields_after_the_matching_fields_are_skipped():
+    line = index_line({"username": "a.204", "role": "pupil", "forename": "A", "surname": "B"})
+    newer = line.replace("\t", "\x1fnewfield\t", 1).encode()
+    (hit,) = read_hits(newer, "204-3210")
+    assert (hit.forename, hit.surname, hit.year_group) == ("A", "B", None)
+
+
+def _as_older_index(store, dfe: str) -> None:
+    """Rewrites the school's index as uso-tui wrote it before it held the matching fields."""
+    path = store.root / "schools" / dfe / "names.idx"
+    path.write_bytes(re.sub(rb"\x1f[^\t]*\t", b"\t", path.read_bytes()))
+
+
+def test_an_older_index_is_made_again_whole_when_one_account_changes(store):
+    ann, cy = put(
+        store,
+        ("204-3210", "Ann", "Lee", {"extra": ANN}),
+        ("204-3210", "Cy", "Ng", {"extra": {"upn": "B123456789012"}}),
+    )
+    _as_older_index(store, "204-3210")
+    assert people(store)[cy] == ("", None, None, None)
+    with store.transaction("tester") as tx:
+        a = tx.account(ann)
+        a.preferred_name = "Annie"
+        tx.put_account(a)
+    assert people(store) == {
+        ann: ("", "F", "A123456789012", "7"),
+        cy: ("", None, "B123456789012", None),
+    }
+
+
+def test_a_change_of_a_matching_field_alone_reaches_the_index(store):
+    (ann,) = put(store, ("204-3210", "Ann", "Lee", {"extra": ANN}))
+    with store.transaction("tester") as tx:
+        a = tx.account(ann)
+        a.extra = {**a.extra, "year_group": "8"}
+        a.middle_names = "Jo"
+        tx.put_account(a)
+    assert people(store)[ann] == ("Jo", "F", "A123456789012", "8")
+
+
+def test_search_does_not_hit_the_matching_fields(store):
+    (ann,) = put(store, ("204-3210", "Ann", "Lee", {"middle_names": "Xavi Quin", "extra": ANN}))
+    for text in ("xavi", "quin", "A123456789012", "a1234", "7", "f", "ann xavi"):
+        assert store.search_accounts(text) == [], text
+    assert [h.username for h in store.search_accounts("ann lee")] == [ann]
+    assert store.search_accounts("ann lee")[0].upn == "A123456789012"
+
+
+# ---- find_people
+
+
+def keys(forename: str, surname: str, dob: str) -> tuple[str, str, str]:
+    return (normalise(forename), normalise(surname), dob)
+
+
+def found(store, role="pupil", upns=(), name_dobs=()) -> list[str]:
+    return [h.username for h in store.find_people(role, set(upns), set(name_dobs))]
+
+
+def test_find_people_by_upn_in_any_local_authority(store):
+    far, _ = put(
+        store,
+        ("301-0001", "Ann", "Lee", {"extra": {"upn": "a123456789012"}}),
+        ("204-3210", "Ann", "Lee", {"extra": {"upn": "B123456789012"}}),
+    )
+    assert found(store, upns={"A123456789012"}) == [far]
+    assert found(store, upns={" a123456789012 "}) == [far]
+    assert found(store, upns={"A12345678901"}) == []  # a prefix is another UPN
+    hit = store.find_people("pupil", {"A123456789012"}, set())[0]
+    assert (hit.school, hit.home, hit.upn) == ("301-0001", "301-0001", "A123456789012")
+
+
+def test_find_people_by_names_and_date_of_birth_in_any_local_authority(store):
+    far, near, _, _ = put(
+        store,
+        ("301-0001", "Zoë", "O'Brien-Smith", {"dob": "2011-05-06"}),
+        ("204-3211", "zoe", "OBRIEN SMITH", {"dob": "2011-05-06"}),
+        ("204-3210", "Zoe", "Obrien-Smith", {"dob": "2011-05-07"}),  # another day
+        ("204-3210", "Zoe", "Brien", {"dob": "2011-05-06"}),  # another surname
+    )
+    assert found(store, name_dobs={keys("Zoe", "O'Brien Smith", "2011-05-06")}) == [near, far]
+
+
+def test_find_people_by_preferred_name(store):
+    (sam,) = put(store, ("301-0001", "Samantha", "Cole", {"preferred_name": "Sam"}))
+    assert found(store, name_dobs={keys("Sam", "Cole", "2012-03-04")}) == [sam]
+    assert found(store, name_dobs={keys("Samantha", "Cole", "2012-03-04")}) == [sam]
+
+
+def test_find_people_wants_a_whole_forename_not_a_part(store):
+    (mj,) = put(store, ("301-0001", "Mary-Jane", "Cole", {}))
+    assert found(store, name_dobs={keys("Mary", "Cole", "2012-03-04")}) == []
+    assert found(store, name_dobs={keys("Mary Jane", "Cole", "2012-03-04")}) == [mj]
+
+
+def test_find_people_ignores_other_roles(store):
+    pupil, staff = put(
+        store,
+        ("204-3210", "Ann", "Lee", {"extra": ANN}),
+        ("204-3211", "Ann", "Lee", {"role": "staff", "extra": {"upn": "A123456789012"}}),
+    )
+    wanted = {"upns": {"A123456789012"}, "name_dobs": {keys("Ann", "Lee", "2012-03-04")}}
+    assert found(store, "pupil", **wanted) == [pupil]
+    assert found(store, "staff", **wanted) == [staff]
+
+
+def test_find_people_finds_unallocated_accounts(store):
+    with store.transaction("tester") as tx:
+        gone = account(tx, "204-3210", "Eve", "Fox", extra={"upn": "C123456789012"})
+        gone.school, gone.previous_school, gone.status = None, "204-3210", "unallocated"
+        tx.put_account(gone)
+    for wanted in ({"upns": {"C123456789012"}}, {"name_dobs": {keys("Eve", "Fox", "2012-03-04")}}):
+        (hit,) = store.find_people(
+            "pupil", wanted.get("upns", set()), wanted.get("name_dobs", set())
+        )
+        assert (hit.username, hit.status, hit.school, hit.home) == (
+            gone.username,
+            "unallocated",
+            None,
+            "204-3210",
+        )
+
+
+def test_find_people_reads_lines_of_an_older_index_by_names(store):
+    (ann,) = put(store, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    _as_older_index(store, "301-0001")
+    assert found(store, name_dobs={keys("Ann", "Lee", "2012-03-04")}) == [ann]
+    assert found(store, upns={"A123456789012"}) == []  # until its school's index is made again
+
+
+def test_find_people_is_not_fooled_by_names_that_look_like_index_fields(store):
+    put(
+        store,
+        ("204-3210", "x\x1fA123456789012\x1f7", "Lee", {}),
+        ("204-3210", "Ann", "Lee 2012-03-04 ann", {"dob": "2001-01-01"}),
+    )
+    assert found(store, upns={"A123456789012"}) == []
+    assert found(store, name_dobs={keys("Ann", "Lee", "2012-03-04")}) == []
+
+
+def test_find_people_with_nothing_wanted_finds_no_one(store):
+    put(store, ("204-3210", "Ann", "Lee", {"extra": ANN}))
+    assert found(store) == []
+    assert found(store, upns={"", "  "}, name_dobs={("", "", "")}) == []
