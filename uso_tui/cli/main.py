@@ -15,7 +15,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NoReturn, TextIO
 
-from uso_tui.cli import accounts, apps, audit, exclusions, matches, runs, schools, upgrade
+from uso_tui.cli import (
+    accounts,
+    apps,
+    audit,
+    duplicates,
+    exclusions,
+    matches,
+    runs,
+    schools,
+    upgrade,
+)
 from uso_tui.cli.context import Context, local_now
 from uso_tui.cli.secret_input import PLAIN_SECRET_REFUSED, plain_secret_in
 from uso_tui.config import debug_enabled, resolve_data_dir, resolve_operator
@@ -24,7 +34,7 @@ from uso_tui.domain.errors import InvalidInput, UsoError
 PROG = "uso-tui"
 EXIT_USAGE = 2
 EXIT_ERROR = 1
-GROUPS = (schools, accounts, exclusions, matches, runs, audit, upgrade, apps)
+GROUPS = (schools, accounts, exclusions, matches, runs, audit, duplicates, upgrade, apps)
 
 
 class UsageError(InvalidInput):

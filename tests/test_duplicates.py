@@ -1,0 +1,293 @@
+"""Possible duplicates (DESIGN section 3): the finder (same UPN anywhere, same names and date of
+birth in one local authority, twins never paired, kept pairs never listed), keeping both
+(remembered, audited) and unallocating one, and the `duplicates` / `duplicate` commands."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
+from cli_support import Cli, snapshot  # noqa: E402
+
+from uso_tui.domain.models import Account, School  # noqa: E402
+from uso_tui.store import AccountHit, open_store  # noqa: E402
+from uso_tui.sync.duplicates import (  # noqa: E402
+    SAME_NAMES,
+    find_duplicates,
+    keep_both,
+    possible_duplicates,
+    unallocate_duplicate,
+)
+
+NOW = datetime(2026, 11, 28, 9, 30, 0)
+HILL, VALE, FAR = "204-3210", "204-3211", "205-1000"
+UPN = "A123456789012"
+
+
+def acc(username: str, forename: str, surname: str, dob: str | None, school: str | None, **kw):
+    kw.setdefault("role", "pupil")
+    return Account(
+        username=username, forename=forename, surname=surname, dob=dob, school=school, **kw
+    )
+
+
+def pairs_of(found) -> set[tuple[str, str]]:
+    return {d.usernames for d in found}
+
+
+# -- the finder ----------------------------------------------------------------------------------
+
+
+def test_same_upn_is_a_pair_across_local_authorities():
+    moved = acc("amyjones.205", "Amy", "Jones", "2013-04-05", FAR, extra={"upn": UPN})
+    first = acc("asmith.204", "Amy", "Smith", "2013-05-04", HILL, extra={"upn": f" {UPN.lower()}"})
+    [pair] = find_duplicates([first, moved])
+    assert pair.usernames == ("amyjones.205", "asmith.204")
+    assert pair.evidence[0] == f"same UPN {UPN}"
+    assert "different surname" in pair.evidence
+    assert "different date of birth (2013-04-05, 2013-05-04)" in pair.evidence
+    assert f"at {FAR} and {HILL}" in pair.evidence
+    assert pair.public() == {
+        "accounts": ["amyjones.205", "asmith.204"],
+        "evidence": list(pair.evidence),
+    }
+
+
+def test_same_names_and_dob_in_one_la_is_a_pair_but_not_across_las():
+    ben = acc("bcarter.204", "Ben", "Carter", "2013-01-01", HILL, mis_id="P1")
+    ben2 = acc("bcarter2.204", "BEN", "carter", "2013-01-01", VALE)
+    elsewhere = acc("bcarter.205", "Ben", "Carter", "2013-01-01", FAR)
+    [pair] = find_duplicates([ben, ben2, elsewhere])
+    assert pair.usernames == ("bcarter.204", "bcarter2.204")
+    assert pair.evidence == (SAME_NAMES, f"at {HILL} and {VALE}")
+
+
+def test_a_known_as_name_equal_to_the_other_forename_is_a_pair():
+    requested = acc("sbrown.204", "Sam", "Brown", "2014-02-02", HILL)
+    arrived = acc("sbrown2.204", "Samantha", "Brown", "2014-02-02", HILL, preferred_name="Sam")
+    [pair] = find_duplicates([requested, arrived])
+    assert pair.evidence[0] == "same known-as name, surname and date of birth"
+    assert f"both at {HILL}" in pair.evidence
+
+
+def test_twins_are_not_pairs():
+    twins = [
+        acc("slee.204", "Sam", "Lee", "2014-02-02", HILL),
+        acc("tlee.204", "Tom", "Lee", "2014-02-02", HILL),
+        # twins who share a known-as name
+        acc("slee2.204", "Samantha", "Lee", "2014-02-02", HILL, preferred_name="Sam"),
+        acc("slee3.204", "Samuel", "Lee", "2014-02-02", HILL, preferred_name="Sam"),
+        # the same names and date of birth but two UPNs: two children
+        acc("mkhan.204", "Muhammad", "Khan", "2015-03-03", HILL, extra={"upn": "B100000000001"}),
+        acc("mkhan2.204", "Muhammad", "Khan", "2015-03-03", HILL, extra={"upn": "B100000000002"}),
+    ]
+    assert pairs_of(find_duplicates(twins)) == {
+        ("slee.204", "slee2.204"),
+        ("slee.204", "slee3.204"),
+    }
+    # (a requested "Sam" could be either twin: listed with both, for an operator to decide)
+    assert find_duplicates(twins[1:]) == []
+
+
+def test_a_temporary_upn_does_not_say_two_children():
+    """A temporary UPN ends in a letter and is replaced by the permanent one: no conflict."""
+    a = acc("rali.204", "Reza", "Ali", "2015-03-03", HILL, extra={"upn": "B10000000001A"})
+    b = acc("rali2.204", "Reza", "Ali", "2015-03-03", VALE, extra={"upn": "B100000000001"})
+    assert pairs_of(find_duplicates([a, b])) == {("rali.204", "rali2.204")}
+
+
+def test_unallocated_accounts_kept_pairs_and_other_schools_are_left_out():
+    a = acc("jdoe.204", "Jo", "Doe", "2012-01-01", HILL)
+    b = acc("jdoe2.204", "Jo", "Doe", "2012-01-01", VALE)
+    gone = acc("jdoe3.204", "Jo", "Doe", "2012-01-01", None, status="unallocated")
+    assert pairs_of(find_duplicates([a, b, gone])) == {("jdoe.204", "jdoe2.204")}
+    assert find_duplicates([a, b], kept=[("jdoe2.204", "jdoe.204")]) == []
+    assert pairs_of(find_duplicates([a, b], school=VALE)) == {("jdoe.204", "jdoe2.204")}
+    assert find_duplicates([a, b], school="204-9999") == []
+
+
+def test_index_hits_are_read_as_well_as_accounts():
+    def hit(username, forename, school, **more):
+        base = AccountHit(
+            username, "pupil", forename, "Ng", "", "2012-02-02", school, school, "active"
+        )
+        return type("Hit", (), {**base._asdict(), **more})() if more else base
+
+    found = find_duplicates([hit("ang.204", "Ann", HILL), hit("ang2.204", "Ann", VALE)])
+    assert pairs_of(found) == {("ang.204", "ang2.204")}
+    found = find_duplicates([hit("x.204", "Xi", HILL, upn=UPN), hit("y.205", "Yu", FAR, upn=UPN)])
+    assert [d.evidence[0] for d in found] == [f"same UPN {UPN}"]
+
+
+def _letters(i: int) -> str:
+    out = ""
+    for _ in range(4):
+        i, r = divmod(i, 26)
+        out += chr(ord("a") + r)
+    return out
+
+
+def test_cost_is_bounded_by_the_blocks():
+    """20,000 accounts of one surname and date of birth, each with its own forename: grouped by
+    key, found at once (an all-pairs look would compare 200 million pairs)."""
+    many = [acc(f"p{i}.204", _letters(i), "Same", "2012-01-01", HILL) for i in range(20_000)]
+    dup = [acc(f"dup{i}.204", "Unique", "Same", "2012-01-01", VALE) for i in (1, 2)]
+    assert pairs_of(find_duplicates(many + dup)) == {("dup1.204", "dup2.204")}
+
+
+def test_a_placeholder_block_does_not_flood_the_review():
+    """1,000 accounts of one placeholder name: each paired with one, not with every other."""
+    same = [acc(f"t{i:04d}.204", "Test", "Test", "2000-01-01", HILL) for i in range(1000)]
+    found = find_duplicates(same)
+    assert len(found) == 999
+    assert {d.usernames[0] for d in found} == {"t0000.204"}
+
+
+# -- the store: kept pairs, the actions ----------------------------------------------------------
+
+
+def _school(dfe: str, name: str) -> School:
+    return School(
+        dfe=dfe, name=name, mis="iSAMS", url=f"https://s{dfe[-4:]}.isams.cloud", client_id="c"
+    )
+
+
+def build_estate(root: Path):
+    """Three schools in two local authorities, with a cross-LA UPN pair, a names pair in one LA,
+    twins and an unrelated pupil."""
+    store = open_store(root)
+    with store.transaction("setup") as tx:
+        for dfe, name in ((HILL, "Hill Primary"), (VALE, "Vale [b]Academy[/b]"), (FAR, "Far High")):
+            tx.add_school(_school(dfe, name), "secret")
+        tx.put_accounts(
+            [
+                acc("asmith.204", "Amy", "Smith", "2013-05-04", HILL, source="mis", mis_id="P1",
+                    link_school=HILL, link_report="students", extra={"upn": UPN}),
+                acc("ajones.205", "Amy", "Jones", "2013-05-04", FAR, source="mis", mis_id="P9",
+                    link_school=FAR, link_report="students", extra={"upn": UPN}),
+                acc("bcarter.204", "Ben", "Carter", "2013-01-01", HILL, source="mis", mis_id="P2",
+                    link_school=HILL, link_report="students"),
+                acc("bcarter2.204", "Be[n]", "Carter[/]", "2013-01-01", VALE),
+                acc("slee.204", "Sam", "Lee", "2014-02-02", HILL),
+                acc("tlee.204", "Tom", "Lee", "2014-02-02", HILL),
+                acc("zed.204", "Zed", "Other", "2011-01-01", VALE),
+            ]
+        )  # fmt: skip
+    return store
+
+
+@pytest.fixture
+def store(tmp_path):
+    return build_estate(tmp_path / "data")
+
+
+def test_store_pairs_and_per_school(store):
+    assert pairs_of(possible_duplicates(store)) == {
+        ("ajones.205", "asmith.204"),
+        ("bcarter.204", "bcarter2.204"),
+    }
+    assert pairs_of(possible_duplicates(store, FAR)) == {("ajones.205", "asmith.204")}
+    assert pairs_of(possible_duplicates(store, VALE)) == {("bcarter.204", "bcarter2.204")}
+
+
+def test_keep_both_is_remembered_audited_and_no_longer_listed(store):
+    assert keep_both(store, "bcarter2.204", "bcarter.204", operator="alice", now=NOW)
+    assert store.kept_pairs() == {("bcarter.204", "bcarter2.204")}
+    assert pairs_of(possible_duplicates(store)) == {("ajones.205", "asmith.204")}
+    for username, school, other in (
+        ("bcarter.204", HILL, "bcarter2.204"),
+        ("bcarter2.204", VALE, "bcarter.204"),
+    ):
+        [ev] = store.audit(school, subject=username)
+        assert (ev.operator, ev.action, ev.after) == (
+            "alice",
+            "duplicate_keep",
+            {"kept_apart_from": other},
+        )
+    before = snapshot(store.root)
+    assert not keep_both(store, "bcarter.204", "bcarter2.204", operator="bob", now=NOW)
+    assert snapshot(store.root) == before  # already kept: nothing written, nothing audited again
+
+
+def test_keep_is_all_or_nothing(store):
+    """The kept pair is written by the transaction's commit: a failure inside it keeps nothing."""
+    with pytest.raises(RuntimeError), store.transaction("alice") as tx:
+        tx.keep_pair("bcarter.204", "bcarter2.204", "2026-11-28T09:30:00")
+        raise RuntimeError("crash before commit")
+    assert store.kept_pairs() == frozenset()
+    assert len(possible_duplicates(store)) == 2
+
+
+def test_unallocate_one_drops_its_link_and_keeps_the_other(store):
+    gone = unallocate_duplicate(store, "asmith.204", "ajones.205", operator="alice", now=NOW)
+    assert (gone.status, gone.school, gone.previous_school, gone.mis_id) == (
+        "unallocated",
+        None,
+        HILL,
+        None,
+    )
+    assert store.account("ajones.205").status == "active"
+    [ev] = store.audit(HILL, subject="asmith.204")
+    assert (ev.operator, ev.action) == ("alice", "unallocate")
+    assert ev.after["duplicate_of"] == "ajones.205" and ev.after["status"] == "unallocated"
+    assert pairs_of(possible_duplicates(store)) == {("bcarter.204", "bcarter2.204")}
+    # the last active account of that person is never unallocated as a duplicate
+    with pytest.raises(Exception, match="not active"):
+        unallocate_duplicate(store, "ajones.205", "asmith.204", operator="alice", now=NOW)
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(store, capsys, monkeypatch):
+    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
+    return Cli(store.root, capsys)
+
+
+def test_cli_duplicates_json_shape(cli):
+    data = cli.ok("duplicates", "--json").json()
+    assert [set(d) for d in data] == [{"accounts", "evidence"}] * 2
+    assert sorted(d["accounts"] for d in data) == [
+        ["ajones.205", "asmith.204"],
+        ["bcarter.204", "bcarter2.204"],
+    ]
+    names = next(d for d in data if d["accounts"][0] == "bcarter.204")
+    assert names["evidence"][0] == SAME_NAMES
+    assert cli.ok("duplicates", VALE, "--json").json() == [names]
+
+
+def test_cli_duplicates_table_and_keep(cli, store):
+    out = cli.ok("duplicates", VALE).out
+    assert "Be[n] Carter[/]" in out and SAME_NAMES in out and "duplicate keep" in out
+    res = cli.ok("duplicate", "keep", "bcarter.204", "bcarter2.204")
+    assert "kept as different people" in res.out
+    assert cli.ok("duplicates", VALE, "--json").json() == []
+    [ev] = store.audit(VALE, subject="bcarter2.204")
+    assert (ev.operator, ev.action) == ("alice", "duplicate_keep")
+    res = cli.ok("duplicate", "unallocate", "asmith.204", "--keep", "ajones.205", "--json")
+    assert res.json()["status"] == "unallocated"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("duplicates", "20-3210"),
+        ("duplicates", "204-9999"),
+        ("duplicate", "keep", "bcarter.204"),
+        ("duplicate", "keep", "bcarter.204", "bcarter.204"),
+        ("duplicate", "keep", "bcarter.204", "nobody.204"),
+        ("duplicate", "unallocate", "zed.204", "--keep", "zed.204"),
+        ("duplicate", "unallocate", "nobody.204", "--keep", "zed.204"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(cli, store, argv):
+    before = snapshot(store.root)
+    res = cli(*argv)
+    assert res.status == 2, res.err
+    assert res.out == "" and res.err.count("\n") == 1 and res.err.startswith("uso-tui: error:")
+    assert snapshot(store.root) == before

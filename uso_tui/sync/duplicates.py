@@ -1,0 +1,284 @@
+"""Possible duplicates (DESIGN section 3): two active accounts that are probably one person, so
+that a duplicate made before (a race, an operator, an older version) is found and reviewed.
+
+A pair is two active accounts with the same UPN anywhere in the store, or, in one local
+authority and with the same role, the same normalised surname and date of birth and a forename
+or preferred name equal to the other's forename. Two preferred names alike are not enough (twins
+share a known-as name), nor are the same surname and date of birth (twins); two different UPNs
+say two children. Accounts are grouped by those keys: the cost grows with the accounts, not with
+their pairs. Pairs an operator kept as different people (Store.kept_pairs) are never listed.
+
+The finder takes Account objects (UPN and gender in `extra`) or the store's AccountHit tuples
+(their fields read where present). The actions: keep both (remembered, audited) or unallocate one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import combinations
+from typing import Any
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account
+from uso_tui.domain.names import normalise
+from uso_tui.domain.schools import la_of
+from uso_tui.store.api import Store
+from uso_tui.sync.apply import account_diff, event, stamp
+from uso_tui.sync.plan import unallocated
+from uso_tui.sync.runner import iso
+
+# A block this large is not a few duplicates but a placeholder name or UPN (test data, "Unknown"):
+# each member is paired with the first only, so one bad block cannot flood the review.
+MAX_BLOCK = 20
+ROLES = ("pupil", "staff")
+SAME_NAMES = "same names and date of birth"
+SAME_KNOWN_AS = "same known-as name, surname and date of birth"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Two accounts (Account or AccountHit, usernames in order) and why they look like one."""
+
+    first: Any
+    second: Any
+    evidence: tuple[str, ...]
+
+    @property
+    def usernames(self) -> tuple[str, str]:
+        return (self.first.username, self.second.username)
+
+    def public(self) -> dict[str, Any]:
+        """The `duplicates --json` shape (DESIGN section 5)."""
+        return {"accounts": list(self.usernames), "evidence": list(self.evidence)}
+
+
+def _get(person: Any, name: str) -> str:
+    """A field of an Account or AccountHit, else of its held MIS fields (`extra`); '' if none."""
+    value = getattr(person, name, None)
+    if value in (None, ""):
+        extra = getattr(person, "extra", None)
+        value = extra.get(name) if isinstance(extra, dict) else None
+    return "" if value is None else str(value).strip()
+
+
+def upn_of(person: Any) -> str:
+    return "".join(_get(person, "upn").split()).upper()
+
+
+def _pair(p: Any, q: Any) -> tuple[Any, Any]:
+    return (p, q) if p.username <= q.username else (q, p)
+
+
+def find_duplicates(
+    people: Iterable[Any],
+    kept: Iterable[tuple[str, str]] = (),
+    school: str | None = None,
+) -> list[Duplicate]:
+    """The pairs among `people` (unallocated ones are ignored), each with its evidence; with
+    `school`, only the pairs with an account at that school."""
+    by_name: dict[str, Any] = {}
+    for p in people:
+        if p.status == "active" and p.school:
+            by_name.setdefault(p.username, p)
+    accounts = list(by_name.values())
+    skip = {tuple(sorted(k)) for k in kept}
+    why: dict[tuple[str, str], set[str]] = defaultdict(set)
+    found: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def note(p: Any, q: Any, reason: str) -> None:
+        first, second = _pair(p, q)
+        key = (first.username, second.username)
+        if key in skip or (school is not None and school not in (p.school, q.school)):
+            return
+        found[key] = (first, second)
+        why[key].add(reason)
+
+    by_upn: dict[str, list[Any]] = defaultdict(list)
+    by_names: dict[tuple[str, ...], list[tuple[Any, bool]]] = defaultdict(list)
+    for p in accounts:
+        upn = upn_of(p)
+        if upn:
+            by_upn[upn].append(p)
+        surname = normalise(p.surname)
+        if not p.dob or not surname:
+            continue
+        forename, known_as = normalise(p.forename), normalise(p.preferred_name)
+        block = (la_of(p.school), p.role, surname, p.dob)
+        if forename:
+            by_names[(*block, forename)].append((p, True))
+        if known_as and known_as != forename:
+            by_names[(*block, known_as)].append((p, False))
+
+    for members in by_upn.values():
+        for p, q in _pairs_of(members):
+            note(p, q, "upn")
+    for block in by_names.values():
+        for (p, p_forename), (q, q_forename) in _pairs_of(block):
+            if not (p_forename or q_forename):
+                continue  # two known-as names alike: twins may share one
+            if _upns_differ(p, q):
+                continue  # two children
+            note(p, q, "names" if p_forename and q_forename else "known_as")
+
+    return _sorted(Duplicate(a, b, _evidence(a, b, why[key])) for key, (a, b) in found.items())
+
+
+def _sorted(pairs: Iterable[Duplicate]) -> list[Duplicate]:
+    return sorted(pairs, key=lambda d: (min(d.first.school, d.second.school), d.usernames))
+
+
+def _upns_differ(p: Any, q: Any) -> bool:
+    """Two permanent UPNs that differ (a temporary one ends in a letter and is replaced once
+    the permanent one is known: a difference there says nothing)."""
+    a, b = upn_of(p), upn_of(q)
+    return a != b and a[-1:].isdigit() and b[-1:].isdigit()
+
+
+def _pairs_of(members: list[Any]) -> Iterable[tuple[Any, Any]]:
+    if len(members) <= MAX_BLOCK:
+        return combinations(members, 2)
+    return ((members[0], m) for m in members[1:])
+
+
+def _evidence(a: Any, b: Any, reasons: set[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    if "upn" in reasons:
+        out.append(f"same UPN {upn_of(a)}")
+    if "names" in reasons:
+        out.append(SAME_NAMES)
+    elif "known_as" in reasons:
+        out.append(SAME_KNOWN_AS)
+    else:  # the same UPN alone: say what differs
+        if normalise(a.forename) != normalise(b.forename):
+            out.append("different forename")
+        if normalise(a.surname) != normalise(b.surname):
+            out.append("different surname")
+        if a.dob != b.dob:
+            out.append(f"different date of birth ({a.dob or '-'}, {b.dob or '-'})")
+    if a.role != b.role:
+        out.append(f"a {a.role} and a {b.role} account")
+    gender_a, gender_b = _get(a, "gender").upper(), _get(b, "gender").upper()
+    if gender_a and gender_b and gender_a != gender_b:
+        out.append(f"different gender ({gender_a}, {gender_b})")
+    out.append(f"both at {a.school}" if a.school == b.school else f"at {a.school} and {b.school}")
+    return tuple(out)
+
+
+# -- reading the store --------------------------------------------------------------------------
+
+
+def _school_people(store: Store, dfe: str) -> list[Any]:
+    """The school's active accounts and every account of the store that shares a UPN or a
+    forename-or-preferred name, surname and date of birth with one of them (from the compact
+    indexes: no account file is parsed)."""
+    store.school(dfe)  # an unknown school is refused, not an empty list
+    here = store.search_accounts("", school=dfe, status="active", limit=None)
+    upns = {u for u in map(upn_of, here) if u}
+    people = {h.username: h for h in here}
+    for role in ROLES:
+        name_dobs = {
+            (normalise(name), normalise(h.surname), h.dob)
+            for h in here
+            if h.role == role and h.dob
+            for name in (h.forename, h.preferred_name)
+            if normalise(name)
+        }
+        for h in store.find_people(role, upns, name_dobs):
+            people.setdefault(h.username, h)
+    return list(people.values())
+
+
+def possible_duplicates(store: Store, dfe: str | None = None) -> list[Duplicate]:
+    """The pairs to review (with an account at `dfe` when given), kept pairs left out. The whole
+    store is read one local authority at a time (names pairs never cross one); UPNs held in two
+    authorities are looked up again across the store at the end."""
+    kept = store.kept_pairs()
+    if dfe is not None:
+        return find_duplicates(_school_people(store, dfe), kept, school=dfe)
+    found: dict[tuple[str, str], Duplicate] = {}
+    first_la: dict[str, str] = {}  # UPN -> the first local authority seen holding it
+    shared: set[str] = set()
+    for la in sorted({s.la for s in store.list_schools()}):
+        people = [h for h in store.la_people(la) if h.status == "active" and h.school]
+        for d in find_duplicates(people, kept):
+            found[d.usernames] = d
+        for h in people:
+            upn = upn_of(h)
+            if upn and first_la.setdefault(upn, la) != la:
+                shared.add(upn)
+    if shared:
+        people = [h for role in ROLES for h in store.find_people(role, shared, set())]
+        for d in find_duplicates(people, kept):
+            found.setdefault(d.usernames, d)
+    return _sorted(found.values())
+
+
+# -- the operator's decisions -------------------------------------------------------------------
+
+
+def _two(a: str, b: str) -> tuple[str, str]:
+    a, b = (a or "").strip(), (b or "").strip()
+    if not a or not b:
+        raise InvalidInput("give two usernames")
+    if a == b:
+        raise InvalidInput(f"{a} and {b} are the same account")
+    return a, b
+
+
+def keep_both(store: Store, a: str, b: str, *, operator: str, now: datetime) -> bool:
+    """Marks two accounts as different people: never listed together again. Audited on each
+    account. False (nothing written) when they already were."""
+    a, b = _two(a, b)
+    at = iso(now)
+    with store.transaction(operator) as txn:
+        first, second = txn.account(a), txn.account(b)
+        if not txn.keep_pair(a, b, at):
+            return False
+        for acc, other in ((first, second), (second, first)):
+            txn.audit(
+                event(
+                    txn,
+                    at,
+                    acc.school or acc.home,
+                    "duplicate_keep",
+                    acc.username,
+                    None,
+                    {"kept_apart_from": other.username},
+                )
+            )
+    return True
+
+
+def unallocate_duplicate(
+    store: Store, username: str, other: str, *, operator: str, now: datetime
+) -> Account:
+    """Unallocates `username` as a duplicate of `other` (which stays active), as the unallocate
+    action does: kept, restorable, audited. Its MIS link is dropped, else its school's next run
+    would restore it; the record then comes to matching, where `other` is a candidate."""
+    username, other = _two(username, other)
+    at = iso(now)
+    with store.transaction(operator) as txn:
+        acc, keep = txn.account(username), txn.account(other)
+        if acc.status != "active" or not acc.school:
+            raise InvalidInput(f"{username} is not active at a school")
+        if keep.status != "active":
+            raise InvalidInput(f"{other} is not active: {username} is that person's only account")
+        school = acc.school
+        after = unallocated(dataclasses.replace(acc), school)
+        after.unallocated_at = at
+        if after.linked:
+            after = dataclasses.replace(
+                after, mis_id=None, link_school=None, link_report=None, source="manual"
+            )
+        stamp(after, "unallocate", at, school, None)
+        txn.put_account(after)
+        before, changed = account_diff(acc, after)
+        txn.audit(
+            event(
+                txn, at, school, "unallocate", username, before, {**changed, "duplicate_of": other}
+            )
+        )
+    return after
