@@ -126,6 +126,12 @@ def frequency(field: str, count: int, pool_size: int) -> float:
     return (count + TF_SMOOTHING * u) / (pool_size + TF_SMOOTHING)
 
 
+def min_bits(pool_size: int) -> float:
+    """The least evidence a candidate needs (MIN_SCORE, given the prior), a little under."""
+    p = (MIN_SCORE - 0.5) / 100
+    return math.log2(p / (1 - p)) - prior_bits(pool_size)
+
+
 def probability(bits: float) -> float:
     if bits > 60:
         return 1.0

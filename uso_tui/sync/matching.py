@@ -235,6 +235,7 @@ _SIKH = frozenset({"singh", "kaur"})
 _YEAR = re.compile(r"(\d{1,2})")
 
 
+@lru_cache(maxsize=1024)
 def _year_of(value: str | None) -> int | None:
     """`Year 7`, `Y7`, `7` -> 7; Reception -> 0; nursery -> -1; anything else None."""
     if not value:
@@ -257,53 +258,86 @@ def _cohort(dob: str | None) -> int | None:
 
 
 def _field(a: object, name: str) -> str | None:
-    """A field of an Account (some held in `extra`) or of the store's AccountHit."""
-    v = getattr(a, name, None)
-    if v is None:
-        extra = getattr(a, "extra", None)
-        if extra:
-            v = extra.get(name)
-    return v
+    """A field of an Account (held in `extra`) or of the store's AccountHit (its own)."""
+    if isinstance(a, Account):
+        return a.extra.get(name) if a.extra else None
+    return getattr(a, name, None)
 
 
-@dataclass(slots=True, frozen=True)
 class Person:
     """The comparable form of a record or an account: its keys, computed once."""
 
-    fkey: str  # forename
-    fparts: tuple[str, ...]
-    pkey: str  # preferred name
-    mkeys: tuple[str, ...]  # middle names
-    skey: str  # surname
-    sparts: tuple[str, ...]
-    dob: str | None
-    upn: str
-    gender: str
-    year: int | None
+    __slots__ = (
+        "fkey",
+        "fparts",
+        "pkey",
+        "mkeys",
+        "skey",
+        "sparts",
+        "dob",
+        "upn",
+        "gender",
+        "year",
+        "names",
+        "nameset",
+        "aliases",
+        "sikh",
+    )
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every key the person answers to as a forename."""
-        out = [self.fkey]
-        if self.pkey and self.pkey != self.fkey:
-            out.append(self.pkey)
-        out.extend(p for p in self.fparts if p not in out)
-        return tuple(k for k in out if k)
+    def __init__(
+        self,
+        fkey: str,
+        fparts: tuple[str, ...],
+        pkey: str,
+        mkeys: tuple[str, ...],
+        skey: str,
+        sparts: tuple[str, ...],
+        dob: str | None,
+        upn: str,
+        gender: str,
+        year: int | None,
+    ) -> None:
+        self.fkey, self.fparts, self.pkey, self.mkeys = fkey, fparts, pkey, mkeys
+        self.skey, self.sparts, self.dob = skey, sparts, dob
+        self.upn, self.gender, self.year = upn, gender, year
+        # Every key the person answers to as a forename, and the known-as forms of them.
+        names = [fkey] if fkey else []
+        if pkey and pkey != fkey:
+            names.append(pkey)
+        names.extend(p for p in fparts if p not in names)
+        self.names = tuple(names)
+        self.nameset = frozenset(names)
+        self.aliases = _aliases(self.names)
+        self.sikh = bool((frozenset(sparts) | {skey}) & _SIKH)
+
+
+@lru_cache(maxsize=200_000)
+def _aliases(names: tuple[str, ...]) -> frozenset[str]:
+    out: set[str] = set()
+    for k in names:
+        out |= nick_group(k)
+        out |= _FORMS.get(k, frozenset())
+    return frozenset(out)
 
 
 def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Person:
     return Person(
-        fkey=key(forename),
-        fparts=parts(forename),
-        pkey=key(preferred),
-        mkeys=parts(middle),
-        skey=key(surname),
-        sparts=parts(surname),
-        dob=dob,
-        upn=(upn or "").strip().upper(),
-        gender=(normalise(gender)[:1] if gender else ""),
-        year=_year_of(year),
+        key(forename),
+        parts(forename),
+        key(preferred),
+        parts(middle),
+        key(surname),
+        parts(surname),
+        dob,
+        (upn or "").strip().upper(),
+        _gender(gender),
+        _year_of(year),
     )
+
+
+@lru_cache(maxsize=1024)
+def _gender(value: str | None) -> str:
+    return normalise(value)[:1] if value else ""
 
 
 def person_of_record(rec: MisRecord) -> Person:
@@ -332,16 +366,14 @@ def person_of_account(a: object) -> Person:
     )
 
 
-def _known_as(x: str, y: str) -> bool:
-    return y in nick_group(x) or x in nick_group(y) or y in _FORMS.get(x, ())
-
-
+@lru_cache(maxsize=500_000)
 def _close(x: str, y: str) -> bool:
     """A slip: the same sound (Amy / Amie), one edit, or Jaro-Winkler's kind of nearness."""
     if min(len(x), len(y)) < 3:
         return False
     return (
-        phonetic(x) == phonetic(y)
+        (x.startswith(y) or y.startswith(x))
+        or phonetic(x) == phonetic(y)
         or OSA.distance(x, y, score_cutoff=1) <= 1
         or JaroWinkler.normalized_similarity(x, y) >= 0.92
     )
@@ -350,19 +382,17 @@ def _close(x: str, y: str) -> bool:
 def forename_level(r: Person, a: Person) -> str:
     if r.fkey and r.fkey == a.fkey:
         return "equal"
-    rn, an = r.names, a.names
+    rn, an = r.nameset, a.nameset
     if not rn or not an:
         return ""
-    if set(rn) & set(an) or any(_known_as(x, y) for x in rn for y in an):
+    if rn & an or rn & a.aliases or an & r.aliases:
         return "known_as"
     if (r.fkey and (r.fkey in a.mkeys or r.fkey in a.fparts[1:])) or (
         a.fkey and (a.fkey in r.mkeys or a.fkey in r.fparts[1:])
     ):
         return "middle"
-    for x in rn:
-        for y in an:
-            if min(len(x), len(y)) >= 3 and (x.startswith(y) or y.startswith(x)):
-                return "similar"
+    for x in r.names:
+        for y in a.names:
             if _close(x, y):
                 return "similar"
     return "different"
@@ -375,7 +405,7 @@ def surname_level(r: Person, a: Person) -> str:
         return "equal"
     if (len(r.sparts) > 1 or len(a.sparts) > 1) and set(r.sparts) & set(a.sparts):
         return "part"
-    if (set(r.sparts) | {r.skey}) & _SIKH or (set(a.sparts) | {a.skey}) & _SIKH:
+    if r.sikh or a.sikh:
         return "sikh"
     if _close(r.skey, a.skey):
         return "similar"
@@ -392,6 +422,11 @@ _DOB_LEVEL = {
 }
 
 
+@lru_cache(maxsize=500_000)
+def dob_level(a: str, b: str) -> str:
+    return _DOB_LEVEL[dob_score(a, b)[1]]
+
+
 def _year_level(r: Person, a: Person, dob_level: str) -> str:
     if r.year is not None and a.year is not None:
         gap = abs(r.year - a.year)
@@ -403,70 +438,81 @@ def _year_level(r: Person, a: Person, dob_level: str) -> str:
 
 
 Evidence = tuple[tuple[str, str, float], ...]
+# The weight of every level, once (the exact-name levels are weighed per record, by frequency).
+_W = {(f, lv): model.weight(f, lv) for f, levels in model.LEVELS.items() for lv in levels}
 
 
-def compare(r: Person, a: Person, tf: Callable[[str, str], float | None], pupil: bool) -> Evidence:
-    """(field, level, bits) of every field both sides have."""
+def compare(
+    r: Person,
+    a: Person,
+    tf: Callable[[str, str], float | None],
+    pupil: bool,
+    exact: tuple[float, float, float] | None = None,
+) -> Evidence:
+    """(field, level, bits) of every field both sides have. `exact`: the weights of the
+    record's exact forename and surname and the common-name adjustment, when already known
+    (record_weights)."""
     out: list[tuple[str, str, float]] = []
-
-    def add(field_: str, level: str, freq: float | None = None) -> None:
-        if level:
-            out.append((field_, level, model.weight(field_, level, freq)))
-
+    w = _W
     if r.upn and a.upn:
         if r.upn == a.upn:
-            add("upn", "equal")
+            out.append(("upn", "equal", w["upn", "equal"]))
         elif not (r.upn[-1].isalpha() or a.upn[-1].isalpha()):
-            add("upn", "different")
+            out.append(("upn", "different", w["upn", "different"]))
+    if exact is None:
+        exact = record_weights(r, tf)
     fl = forename_level(r, a)
-    add("forename", fl, tf("forename", r.fkey) if fl == "equal" else None)
+    if fl:
+        out.append(("forename", fl, exact[0] if fl == "equal" else w["forename", fl]))
     if r.pkey and a.pkey:
-        add("preferred", "equal" if r.pkey == a.pkey else "different")
+        lv = "equal" if r.pkey == a.pkey else "different"
+        out.append(("preferred", lv, w["preferred", lv]))
     if r.mkeys and a.mkeys:
-        common = set(r.mkeys) & set(a.mkeys)
-        add("middle", "equal" if r.mkeys == a.mkeys else "overlap" if common else "different")
+        if r.mkeys == a.mkeys:
+            lv = "equal"
+        else:
+            lv = "overlap" if set(r.mkeys) & set(a.mkeys) else "different"
+        out.append(("middle", lv, w["middle", lv]))
     sl = surname_level(r, a)
-    add("surname", sl, tf("surname", r.skey) if sl == "equal" else None)
-    if fl == "equal" and sl == "equal":
-        # Forenames and surnames are not independent (Muhammad Khan, Olivia Smith): the two
-        # agreements count for no more than how rare the whole name is.
-        whole = tf("name", f"{r.fkey} {r.skey}")
-        f, s_ = tf("forename", r.fkey), tf("surname", r.skey)
-        if whole and f and s_:
-            both = max(f, model.TF_FLOOR) * max(s_, model.TF_FLOOR)
-            if whole > both:
-                # the exact forename still counts for more than a known-as form would
-                floor = (
-                    model.weight("forename", "known_as")
-                    - model.weight("forename", "equal", f)
-                    + 0.5
-                )
-                out.append(("name", "common", max(math.log2(both / whole), min(floor, 0.0))))
+    if sl:
+        out.append(("surname", sl, exact[1] if sl == "equal" else w["surname", sl]))
+    if fl == "equal" and sl == "equal" and exact[2]:
+        out.append(("name", "common", exact[2]))
     dl = ""
     if r.dob and a.dob:
-        dl = _DOB_LEVEL[dob_score(r.dob, a.dob)[1]]
-        add("dob", dl)
+        dl = dob_level(r.dob, a.dob)
+        out.append(("dob", dl, w["dob", dl]))
     if r.gender in ("m", "f") and a.gender in ("m", "f"):
-        add("gender", "equal" if r.gender == a.gender else "different")
+        lv = "equal" if r.gender == a.gender else "different"
+        out.append(("gender", lv, w["gender", lv]))
     if pupil:
-        add("year", _year_level(r, a, dl))
+        lv = _year_level(r, a, dl)
+        if lv:
+            out.append(("year", lv, w["year", lv]))
     return tuple(out)
+
+
+def record_weights(r: Person, tf: Callable[[str, str], float | None]) -> tuple[float, float, float]:
+    """The weights of agreeing exactly on the record's forename and surname (by how common each
+    is), and the adjustment when both agree: forenames and surnames are not independent
+    (Muhammad Khan, Olivia Smith), so the two count for no more than the whole name's rarity."""
+    f, s_ = tf("forename", r.fkey), tf("surname", r.skey)
+    wf = model.weight("forename", "equal", f)
+    ws = model.weight("surname", "equal", s_)
+    adjust = 0.0
+    whole = tf("name", f"{r.fkey} {r.skey}")
+    if whole and f and s_:
+        both = max(f, model.TF_FLOOR) * max(s_, model.TF_FLOOR)
+        if whole > both:
+            # the exact forename still counts for more than a known-as form would
+            floor = _W["forename", "known_as"] - wf + 0.5
+            adjust = max(math.log2(both / whole), min(floor, 0.0))
+    return wf, ws, adjust
 
 
 def _swapped(r: Person) -> Person:
     """The record with forename and surname exchanged (names keyed in the wrong order)."""
-    return Person(
-        fkey=r.skey,
-        fparts=r.sparts,
-        pkey="",
-        mkeys=r.mkeys,
-        skey=r.fkey,
-        sparts=r.fparts,
-        dob=r.dob,
-        upn=r.upn,
-        gender=r.gender,
-        year=r.year,
-    )
+    return Person(r.skey, r.sparts, "", r.mkeys, r.fkey, r.fparts, r.dob, r.upn, r.gender, r.year)
 
 
 def bits_of(evidence: Evidence) -> float:
@@ -513,11 +559,10 @@ def _sounds(surname: str | None) -> tuple[tuple[str, str], ...]:
 
 
 @lru_cache(maxsize=200_000)
-def _sound_keys(
-    surname: str | None, forename: str | None, preferred: str | None, middle: str | None = None
-) -> tuple:
-    """(phonetic key of a surname part, initial of a name) pairs: an account's sound blocks."""
-    finit = _initials(forename, preferred, middle)
+def _sound_keys(surname: str | None, forename: str | None, preferred: str | None) -> tuple:
+    """(phonetic key of a surname part, initial of a forename or preferred name) pairs: an
+    account's sound blocks (a record looks them up with its middle names' initials too)."""
+    finit = _initials(forename, preferred)
     return tuple((ph, c) for ph, _ in _sounds(surname) for c in finit)
 
 
@@ -563,7 +608,6 @@ class CandidateIndex:
         self._freq: dict[str, dict[str, int]] | None = None
         by_dob: dict[str, list[int]] = {}
         by_sound: dict[tuple[str, str, str], list[int]] = {}
-        by_upn: dict[str, list[int]] = {}
         for i, a in enumerate(self.accounts):
             dob = a.dob
             if dob:
@@ -575,20 +619,16 @@ class CandidateIndex:
                     got.append(i)
             else:
                 year = ""
-            middle = getattr(a, "middle_names", "") or None
-            for ph, c in _sound_keys(a.surname, a.forename, a.preferred_name, middle):
+            for ph, c in _sound_keys(a.surname, a.forename, a.preferred_name):
                 k = (ph, c, year)
                 got = by_sound.get(k)
                 if got is None:
                     by_sound[k] = [i]
                 else:
                     got.append(i)
-            upn = _field(a, "upn")
-            if upn:
-                by_upn.setdefault(upn.strip().upper(), []).append(i)
         self.by_dob = by_dob
         self.by_sound = by_sound
-        self.by_upn = by_upn
+        self._by_upn: dict[str, list[int]] | None = None  # built when a record has a UPN
 
     def __len__(self) -> int:
         return len(self.accounts)
@@ -605,13 +645,23 @@ class CandidateIndex:
             self.by_dob.setdefault(account.dob, []).append(i)
             self._dob_initial.pop(account.dob, None)
         year = account.dob[:4] if account.dob else ""
-        middle = getattr(account, "middle_names", "") or None
-        for ph, c in _sound_keys(account.surname, account.forename, account.preferred_name, middle):
+        for ph, c in _sound_keys(account.surname, account.forename, account.preferred_name):
             self.by_sound.setdefault((ph, c, year), []).append(i)
         upn = _field(account, "upn")
-        if upn:
-            self.by_upn.setdefault(upn.strip().upper(), []).append(i)
+        if upn and self._by_upn is not None:
+            self._by_upn.setdefault(upn.strip().upper(), []).append(i)
         self._freq = None
+
+    @property
+    def by_upn(self) -> dict[str, list[int]]:
+        if self._by_upn is None:
+            by_upn: dict[str, list[int]] = {}
+            for i, a in enumerate(self.accounts):
+                upn = _field(a, "upn")
+                if upn:
+                    by_upn.setdefault(upn.strip().upper(), []).append(i)
+            self._by_upn = by_upn
+        return self._by_upn
 
     def person(self, i: int) -> Person:
         p = self._people.get(i)
@@ -682,14 +732,20 @@ class CandidateIndex:
                     found.update(by_sound.get((ph, c, y), ()))
         return found
 
-    def weigh(self, r: Person, p: Person, pupil: bool) -> tuple[Evidence, float, bool]:
+    def weigh(
+        self, r: Person, p: Person, pupil: bool, exact: tuple[float, float, float]
+    ) -> tuple[Evidence, float, bool]:
         """The evidence for one account, and whether it came from the names swapped."""
-        tf = self.frequency
-        ev = compare(r, p, tf, pupil)
+        ev = compare(r, p, self.frequency, pupil, exact)
         bits = bits_of(ev)
-        levels = {f: lv for f, lv, _ in ev}
-        if levels.get("forename") == "different" and levels.get("surname") == "different":
-            ev2 = compare(_swapped(r), p, tf, pupil)
+        fl = sl = ""
+        for f, lv, _ in ev:
+            if f == "forename":
+                fl = lv
+            elif f == "surname":
+                sl = lv
+        if fl == "different" and sl == "different" and (r.skey in p.nameset or p.skey in r.nameset):
+            ev2 = compare(_swapped(r), p, self.frequency, pupil)
             bits2 = bits_of(ev2)
             if bits2 > bits:
                 return ev2, bits2, True
@@ -700,10 +756,13 @@ class CandidateIndex:
         rec: MisRecord,
         exclude: set[str] | frozenset[str] = frozenset(),
         extra: Iterable[object] = (),
+        min_bits: float | None = None,
     ) -> list[Scored]:
         """Every account of the record's blocks (and `extra`, accounts found elsewhere in the
-        store) weighed, best first; those in `exclude` left out."""
+        store) weighed, best first; those in `exclude`, and those with less evidence than
+        `min_bits`, left out."""
         r = person_of_record(rec)
+        exact = record_weights(r, self.frequency)
         pupil = rec.role == "pupil"
         latest = self._latest
         out: list[Scored] = []
@@ -713,15 +772,18 @@ class CandidateIndex:
             if acc.username in exclude or (latest is not None and latest[acc.username] != i):
                 continue
             seen.add(acc.username)
-            ev, bits, swapped = self.weigh(r, self.person(i), pupil)
-            out.append(Scored(acc, self.person(i), ev, bits, swapped))
+            person = self.person(i)
+            ev, bits, swapped = self.weigh(r, person, pupil, exact)
+            if min_bits is None or bits >= min_bits:
+                out.append(Scored(acc, person, ev, bits, swapped))
         for acc in extra:
             if acc.username in exclude or acc.username in seen:
                 continue
             seen.add(acc.username)
             p = person_of_account(acc)
-            ev, bits, swapped = self.weigh(r, p, pupil)
-            out.append(Scored(acc, p, ev, bits, swapped))
+            ev, bits, swapped = self.weigh(r, p, pupil, exact)
+            if min_bits is None or bits >= min_bits:
+                out.append(Scored(acc, p, ev, bits, swapped))
         out.sort(key=lambda s: (-s.bits, s.tiebreak()))
         return out
 
@@ -736,7 +798,7 @@ class CandidateIndex:
         preferred name, middle names and gender, then the record's own school."""
         n = len(self.accounts)
         ranked: list[tuple[tuple, Candidate]] = []
-        for s in self.scored(rec, exclude, extra):
+        for s in self.scored(rec, exclude, extra, model.min_bits(n)):
             score = model.score(s.bits, n)
             if score < MIN_SCORE:
                 continue
