@@ -433,3 +433,22 @@ async def test_a_change_made_while_planning_is_planned_again_under_the_lock(env,
     res = await sync(env)
     assert res.run.counts["created"] == 1 and res.run.counts["excluded"] == 1
     assert set(by_user(env.store.school_accounts(DFE))) == {"ajones.204"}
+
+
+async def test_a_mover_from_another_local_authority_is_a_case_not_a_second_account(env):
+    # Amy has an account at a school of LA 999; she arrives at a school of LA 204 (found by the
+    # store-wide search: names and date of birth), and Bob by his UPN alone (his names changed).
+    far = "999-1234"
+    bob_before = iris_student(
+        "8", "Robert", "Smith", "2014-07-11", uniquePupilNumber="B123456789012"
+    )
+    env.add_school(far, students=[AMY, bob_before])
+    await sync(env, far)
+    env.set_students(far, [])
+    bob_now = iris_student("2", "Bobby", "Okafor", "2014-11-07", uniquePupilNumber="B123456789012")
+    env.add_school(students=[AMY, bob_now])
+    res = await sync(env, now=LATER)
+    assert res.run.counts["created"] == 0 and res.run.counts["needs_matching"] == 2
+    cases = {c.record["mis_id"]: c for c in env.store.cases(DFE)}
+    assert cases["1"].candidates[0]["username"] == "ajones.999"
+    assert cases["2"].candidates[0]["username"] == "rsmith.999"

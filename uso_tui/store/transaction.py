@@ -25,6 +25,7 @@ from uso_tui.domain.models import (
 from uso_tui.domain.names import make_username
 from uso_tui.domain.schools import check_dfe, la_of
 from uso_tui.store.api import (
+    AccountHit,
     DuplicateSchool,
     SchoolState,
     StoreError,
@@ -225,6 +226,13 @@ class TinyTransaction(KeptWrites, Transaction):
                     accounts = self._doc(dfe).accounts.values()
                     docs.extend(a for a in accounts if role is None or a["role"] == role)
             return accounts_from_staged(docs)
+
+    def find_people(
+        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
+    ) -> list[AccountHit]:
+        """Store.find_people as committed (this transaction's own accounts are in its LA)."""
+        self._check_open()
+        return self._store.find_people(role, upns, name_dobs)
 
     def find_account(self, username: str) -> Account | None:
         self._check_open()

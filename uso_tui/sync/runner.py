@@ -82,6 +82,7 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
         open_cases=txn.cases(dfe, "open"),
         pool=pool,
         index_for=(lambda role: pools.get(la, role, lambda: pool(role))) if pools else None,
+        wide=txn.find_people,
     )
 
 
@@ -392,6 +393,7 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
             if pools
             else None
         ),
+        wide=store.find_people,
     )
 
 
