@@ -11,7 +11,14 @@ import shutil
 import pytest
 
 pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import NOW, make_app, put_markup_case, run_all, settle  # noqa: E402
+from tui_helpers import (  # noqa: E402
+    NOW,
+    answer_force_run,
+    make_app,
+    put_markup_case,
+    run_all,
+    settle,
+)
 
 from uso_tui.demo import PLACEHOLDER_ROOT, point_at  # noqa: E402
 from uso_tui.store import open_store  # noqa: E402
@@ -104,6 +111,18 @@ def test_matching(snap_compare, snap, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_force_run_held(snap_compare, demo, size):
     """A live force run (served by the simulator) that ends held."""
+
+    async def before(pilot):
+        await answer_force_run(pilot)
+        await _settle(pilot)
+
+    app = make_app(demo.store, start=("force_run", demo.held_school))
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_force_run_asks(snap_compare, demo, size):
+    """Before a force run: the school, its reports (s/t narrow them), what the last run did."""
     app = make_app(demo.store, start=("force_run", demo.held_school))
     assert snap_compare(app, terminal_size=size, run_before=_settle)
 
@@ -111,6 +130,7 @@ def test_force_run_held(snap_compare, demo, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_force_run_held_confirm(snap_compare, demo, size):
     async def before(pilot):
+        await answer_force_run(pilot)
         await _settle(pilot)
         await pilot.press("y")
         await _settle(pilot)

@@ -9,7 +9,15 @@ import pytest
 from textual.widgets import DataTable
 
 pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import NOW, OPERATOR, make_app, screen_text, settle, wait_for  # noqa: E402
+from tui_helpers import (  # noqa: E402
+    NOW,
+    OPERATOR,
+    answer_force_run,
+    make_app,
+    screen_text,
+    settle,
+    wait_for,
+)
 
 from uso_tui.sync.runner import current_run, run_school  # noqa: E402
 from uso_tui.tui.live import RunProgress  # noqa: E402
@@ -34,6 +42,7 @@ async def test_force_run_live_held_then_confirm(demo):
         app.open_school(dfe)
         await settle(pilot)
         await pilot.press("f")
+        await answer_force_run(pilot)
         await settle(pilot, 3)
         screen = app.screen
         assert screen.kind == "force_run"
@@ -69,6 +78,7 @@ async def test_cancel_before_apply_changes_nothing(demo):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
         await wait_for(
             pilot,
             lambda: app.live_runs.get(dfe) is not None and app.live_runs[dfe].run_id is not None,
@@ -93,6 +103,7 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
         await wait_for(pilot, lambda: dfe in app.live_runs)
         live = app.live_runs[dfe]
         await pilot.press("escape")
@@ -108,6 +119,7 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
         assert live.done and live.result.run.status == "held"
         # reopening shows that run, it does not start another
         app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
         await settle(pilot)
         assert app.screen.final.run_id == live.result.run.run_id
         assert len(store.runs(dfe)) == runs_before + 1
@@ -115,6 +127,7 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
         await pilot.press("escape")
         demo.sim.set_switches(dfe, latency=0.0)
         app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
         await settle(pilot, 3)
         assert app.screen.final.run_id != live.result.run.run_id
         assert len(store.runs(dfe)) == runs_before + 2
@@ -140,6 +153,7 @@ async def test_a_run_from_another_process_is_shown_not_doubled(demo):
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: current_run(store, dfe) is not None)
             app.open_screen("force_run", dfe)
+            await answer_force_run(pilot)
             await settle(pilot)
             screen = app.screen
             assert screen.external is not None and dfe not in app.live_runs
@@ -163,6 +177,7 @@ async def test_progress_floods_merge(demo):
     ) as pilot:
         await settle(pilot)
         app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
         await settle(pilot, 3)
         handled.clear()
         posted = 5000
@@ -281,6 +296,7 @@ async def test_a_failed_run_says_why_and_leads_to_settings(demo):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
         await settle(pilot, 3)
         assert app.screen.final.status == "failed"
         text = screen_text(app)

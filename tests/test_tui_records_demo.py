@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import OPERATOR, make_app, screen_text, settle  # noqa: E402
+from tui_helpers import OPERATOR, answer_force_run, make_app, screen_text, settle  # noqa: E402
 
 from uso_tui.tui.screens.listing import ListTable  # noqa: E402
 from uso_tui.tui.widgets import Confirm  # noqa: E402
@@ -33,6 +33,7 @@ async def test_force_run_then_bulk_results_restore_review_search_history(demo):
         app.open_school(dfe)
         await settle(pilot)
         await pilot.press("f")
+        await answer_force_run(pilot)
         await settle(pilot, 3)
         run = app.screen.final
         assert run is not None and run.status == "held" and run.held_usernames

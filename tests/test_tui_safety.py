@@ -170,3 +170,32 @@ async def test_an_unallocated_candidate_is_shown_unallocated(demo_ran):
         text = screen_text(app)
         assert "unalloc." in text and "unallocated: matching restores it here" in text
         assert f"at {case.candidates[0]['school']}:" not in text
+
+
+async def test_force_run_asks_first_and_can_run_one_report(demo):
+    from uso_tui.tui.force_ask import ForceRunAsk
+
+    store, dfe = demo.store, demo.held_school
+    school = store.school(dfe)
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_school(dfe)
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, ForceRunAsk)
+        dialog = screen_text(app)
+        assert f"Force run {dfe}?" in dialog and "Last run:" in dialog
+        assert "[x] Staff" in dialog and "[x] Students" in dialog
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.live_runs == {} and app.screen.kind == "school"
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press("s")  # staff off: students only
+        assert "[ ] Staff" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot, 3)
+        assert app.live_runs[dfe].reports == ["students"]
+    assert school.reports == ["staff", "students"]

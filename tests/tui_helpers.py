@@ -153,3 +153,12 @@ def burst(app, *keys: str) -> None:
         event = events.Key(key, key if len(key) == 1 else None)
         event.set_sender(app)
         app._driver.send_message(event)
+
+
+async def answer_force_run(pilot, key: str = "y") -> None:
+    """A Force Run asks first (school, reports, last run): answer it when it is asked."""
+    from uso_tui.tui.force_ask import ForceRunAsk
+
+    await settle(pilot)
+    if isinstance(pilot.app.screen, ForceRunAsk):
+        await pilot.press(key)

@@ -18,6 +18,7 @@ from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from uso_tui.domain.models import Account, Run, School
 from uso_tui.domain.schools import REPORT_LABELS
+from uso_tui.tui.force_ask import ForceRunAsk
 from uso_tui.tui.held import SHOW_HELD, held_confirm
 from uso_tui.tui.live import LiveRun, ReportProgress
 from uso_tui.tui.screens.base import UsoScreen
@@ -131,7 +132,19 @@ class ForceRunScreen(UsoScreen):
         if running is not None:
             self.app.call_from_thread(self._watch_external, running)
             return
-        self.app.call_from_thread(self._start, school)
+        last = next((r for r in self.store.runs(self.dfe, limit=1) if not r.dry_run), None)
+        self.app.call_from_thread(self._ask_start, school, last)
+
+    def _ask_start(self, school: School, last: Run | None) -> None:
+        """A run changes accounts: ask first, with the reports (narrowed if wanted) and the last run."""
+
+        def answer(reports: list[str] | None) -> None:
+            if reports:
+                self._start(school, reports)
+            elif self.is_current:
+                self.app.pop_screen()
+
+        self.app.push_screen(ForceRunAsk(school, last), answer)
 
     def _show_school(self, school: School) -> None:
         self.title = f"Force run {school.dfe}"
@@ -148,10 +161,10 @@ class ForceRunScreen(UsoScreen):
     def _fatal(self, message: str) -> None:
         self.query_one("#outcome", Static).update(plain(message, "bold red"))
 
-    def _start(self, school: School) -> None:
+    def _start(self, school: School, reports: list[str]) -> None:
         self.final = None
         self.external = None
-        live = self.app.start_force_run(self.dfe, list(school.reports))  # type: ignore[attr-defined]
+        live = self.app.start_force_run(self.dfe, reports)  # type: ignore[attr-defined]
         self._attach_live(live)
 
     def _attach_live(self, live: LiveRun) -> None:
