@@ -452,3 +452,22 @@ async def test_a_mover_from_another_local_authority_is_a_case_not_a_second_accou
     cases = {c.record["mis_id"]: c for c in env.store.cases(DFE)}
     assert cases["1"].candidates[0]["username"] == "ajones.999"
     assert cases["2"].candidates[0]["username"] == "rsmith.999"
+
+
+async def test_a_restored_account_relinks_only_to_the_record_it_had(env):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    env.set_students(DFE, [BOB])
+    await sync(env, now=LATER)
+    actions.restore_account(env.store, "ajones.204", operator="alice", now=LATER)
+    assert env.store.account("ajones.204").previous_link == f"{DFE}/students/1"
+    # Another record with Amy's details (her twin, keyed with her name) does not take it ...
+    twin = iris_student("5", "Amy", "Jones", "2015-04-02")
+    env.set_students(DFE, [BOB, twin])
+    res = await sync(env, now=datetime(2026, 3, 12, 9, 0))
+    assert res.run.counts["auto_linked"] == 0 and res.run.counts["needs_matching"] == 1
+    # ... her own record does.
+    env.set_students(DFE, [BOB, AMY])
+    res = await sync(env, now=datetime(2026, 3, 13, 9, 0))
+    assert res.run.counts["auto_linked"] == 1
+    assert env.store.account("ajones.204").mis_id == "1"

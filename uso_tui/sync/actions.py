@@ -202,6 +202,7 @@ def link_to_record(acc: Account, rec: MisRecord, dfe: str) -> tuple[Account, str
         unallocated_at=None,
         unallocated_by_run=None,
         reviewed=False,
+        previous_link=None,
     )
     return after, ("move" if moving and (acc.school or acc.previous_school) else "link")
 
@@ -449,6 +450,9 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
             mis_id=None,
             link_school=None,
             link_report=None,
+            previous_link=(
+                f"{acc.link_school}/{acc.link_report}/{acc.mis_id}" if acc.mis_id else None
+            ),
             unallocated_at=None,
             unallocated_by_run=None,
             reviewed=False,
