@@ -37,6 +37,7 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "non_mis": ("non_mis", "NonMisScreen", "school"),
     "history": ("history", "RunHistoryScreen", "optional"),
     "audit": ("history", "AuditScreen", "optional"),
+    "duplicates": ("duplicates", "DuplicatesScreen", "optional"),
 }
 
 

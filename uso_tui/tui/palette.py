@@ -20,6 +20,7 @@ GLOBAL_SCREENS = [
     ("Users: search all accounts", "users", "Find any account"),
     ("Run history: all schools", "history", "Every run, newest first"),
     ("Audit log: all schools", "audit", "Every change, newest first"),
+    ("Possible duplicates: all schools", "duplicates", "Accounts that may be one person"),
 ]
 SCHOOL_SCREENS = [
     ("School hub", "school"),
@@ -30,6 +31,7 @@ SCHOOL_SCREENS = [
     ("Non-MIS accounts", "non_mis"),
     ("Run history", "history"),
     ("Audit log", "audit"),
+    ("Possible duplicates", "duplicates"),
 ]
 
 

@@ -23,6 +23,7 @@ MENU = [
     ("n", "Non-MIS accounts", "non_mis"),
     ("h", "Run history", "history"),
     ("a", "Audit log", "audit"),
+    ("d", "Possible duplicates", "duplicates"),
 ]
 
 
@@ -36,6 +37,7 @@ class SchoolScreen(UsoScreen):
         Binding("b", "go('bulk_results')", "Bulk results"),
         Binding("u", "go('users')", "Users", show=False),
         Binding("n", "go('non_mis')", "Non-MIS"),
+        Binding("d", "go('duplicates')", "Duplicates"),
         Binding("h", "go('history')", "Runs", show=False),
         Binding("a", "go('audit')", "Audit", show=False),
         Binding("g", "reload", "Reload", show=False),

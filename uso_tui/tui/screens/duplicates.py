@@ -1,0 +1,324 @@
+"""Possible duplicates of a school (or of every school): pairs of active accounts that are probably
+one person, each with its evidence. For the highlighted pair both accounts are shown side by side;
+`k` keeps both as different people (never listed together again), `u` unallocates one of them.
+
+Names come from the MIS or from operators: every cell and line is a literal rich Text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Static
+
+from uso_tui.domain.models import Account
+from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, LoadedListScreen, Row, cells
+from uso_tui.tui.screens.listing import haystack as words_of
+from uso_tui.tui.screens.users import full_name
+from uso_tui.tui.widgets import Confirm, cell, plain
+
+
+@dataclass(slots=True)
+class Pair:
+    """One possible duplicate: its two accounts as stored, and why they look like one person."""
+
+    first: Account
+    second: Account
+    evidence: tuple[str, ...]
+
+    @property
+    def accounts(self) -> tuple[Account, Account]:
+        return (self.first, self.second)
+
+
+def who(a: Account) -> Text:
+    return plain(f"{a.username} ({full_name(a.forename, a.surname, a.preferred_name)})")
+
+
+def link_of(a: Account) -> str:
+    return f"{a.link_report} record {a.mis_id} at {a.link_school}" if a.linked else "not linked"
+
+
+def side_by_side(pair: Pair) -> Table:
+    """The two accounts in two columns, field by field."""
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(width=9, no_wrap=True, style="bold")
+    grid.add_column(ratio=1)
+    grid.add_column(ratio=1)
+    a, b = pair.accounts
+    rows = [
+        ("", Text("1", style="bold"), Text("2", style="bold")),
+        ("Username", cell(a.username), cell(b.username)),
+        ("Name", cell(full_name(a.forename, a.surname)), cell(full_name(b.forename, b.surname))),
+        ("Known as", cell(a.preferred_name or "-"), cell(b.preferred_name or "-")),
+        ("Born", cell(a.dob or "-"), cell(b.dob or "-")),
+        ("School", cell(a.school or "-"), cell(b.school or "-")),
+        ("Status", cell(f"{a.status} {a.role}"), cell(f"{b.status} {b.role}")),
+        ("MIS", cell(link_of(a)), cell(link_of(b))),
+    ]
+    for label, left, right in rows:
+        grid.add_row(Text(label), left, right)
+    return grid
+
+
+def evidence_text(pair: Pair) -> Text:
+    out = Text("Evidence  ", style="bold", end="")
+    out.append_text(plain("; ".join(pair.evidence)))
+    return out
+
+
+def read_pairs(store: Any, dfe: str | None) -> list[Pair]:
+    """The possible duplicates with their accounts as stored (each school's file read once)."""
+    from uso_tui.sync.duplicates import possible_duplicates  # noqa: PLC0415
+
+    found = possible_duplicates(store, dfe)
+    wanted: dict[str, set[str]] = {}
+    for d in found:
+        for h in (d.first, d.second):
+            wanted.setdefault(getattr(h, "home", None) or h.school, set()).add(h.username)
+    accounts: dict[str, Account] = {}
+    for home, usernames in wanted.items():
+        for a in store.school_accounts(home):
+            if a.username in usernames:
+                accounts[a.username] = a
+    return [
+        Pair(accounts[d.first.username], accounts[d.second.username], d.evidence)
+        for d in found
+        if d.first.username in accounts and d.second.username in accounts
+    ]
+
+
+class WhichOne(ModalScreen[Account | None]):
+    """Which account of a pair to unallocate: 1 or 2, escape cancels."""
+
+    BINDINGS = [
+        Binding("1", "choose(0)", "First"),
+        Binding("2", "choose(1)", "Second"),
+        Binding("escape", "choose(-1)", "Cancel"),
+    ]
+
+    def __init__(self, pair: Pair) -> None:
+        super().__init__()
+        self.pair = pair
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(plain("Unallocate which account?", "bold"), classes="dialog-title")
+            body = Text(end="")
+            for n, a in enumerate(self.pair.accounts, 1):
+                body.append(f"{n}  ", style="bold")
+                body.append_text(who(a))
+                body.append(f"\n   at {a.school}, {link_of(a)}\n")
+            body.append("The other stays as it is.", style="dim")
+            yield Static(body)
+            yield Static(
+                Text.assemble(("1", "bold"), " / ", ("2", "bold"), " choose   ", ("escape", "bold"))
+                + Text(" cancel"),
+                classes="dialog-keys",
+            )
+
+    def action_choose(self, index: int) -> None:
+        self.dismiss(self.pair.accounts[index] if index >= 0 else None)
+
+
+class DuplicatesScreen(LoadedListScreen):
+    kind = "duplicates"
+    TABLE_ID = "pairs"
+
+    # `k` keeps both here (DESIGN's keys for this review), so up is the arrow key only.
+    BINDINGS = [
+        Binding("k", "keep", "Keep both"),
+        Binding("u", "unallocate", "Unallocate one"),
+        *[b for b in ListScreen.LIST_BINDINGS if b.key not in ("j", "k")],
+        Binding("g", "reload", "Reload", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    DuplicatesScreen #pairs { height: 1fr; }
+    DuplicatesScreen #pair { height: auto; padding: 0 1; }
+    DuplicatesScreen #evidence { height: auto; max-height: 3; padding: 0 1; }
+    """
+
+    def __init__(self, store, dfe: str | None = None) -> None:
+        super().__init__(store, dfe)
+        self.where = dfe or "all schools"
+        self.title = f"Possible duplicates: {self.where}"
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"Possible duplicates: {self.where}")
+        yield self.filter_bar("filter: username, name, school, evidence (escape clears)")
+        yield ListTable(
+            [
+                Col("Account 1", "first", 15),
+                Col("Account 2", "second", 15),
+                Col("Name", "name", None, 12),
+                Col("Schools", "schools", 17, wide=True),
+                Col("Evidence", "evidence", None, 14),
+            ],
+            id="pairs",
+        )
+        yield Static("loading…", id="pair", classes="loading")
+        yield Static("", id="evidence")
+        yield Footer(compact=True)
+
+    @work(
+        name="Cannot read possible duplicates",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="duplicates-load",
+    )
+    def load(self) -> None:
+        pairs = read_pairs(self.store, self.dfe)
+        rows = []
+        for p in pairs:
+            a, b = p.accounts
+            schools = a.school if a.school == b.school else f"{a.school} {b.school}"
+            rows.append(
+                Row(
+                    key=f"{a.username} {b.username}",
+                    cells=cells(
+                        a.username,
+                        b.username,
+                        full_name(a.forename, a.surname, a.preferred_name),
+                        schools,
+                        "; ".join(p.evidence),
+                    ),
+                    haystack=words_of(
+                        a.username,
+                        b.username,
+                        a.forename,
+                        a.surname,
+                        b.forename,
+                        b.surname,
+                        a.school,
+                        b.school,
+                        *p.evidence,
+                    ),  # fmt: skip
+                    data=p,
+                )
+            )
+        self.app.call_from_thread(self._show, rows)
+
+    def _show(self, rows: list[Row]) -> None:
+        box = self.query_one("#pair", Static)
+        box.remove_class("loading")
+        self.active_table().set_rows(rows)
+        self.filter_applied()
+        self._show_current()
+
+    def filter_applied(self) -> None:
+        table = self.active_table()
+        total = len(table.all_rows)
+        text = f"Possible duplicates: {self.where} | {total} pair{'' if total == 1 else 's'}"
+        if len(table.shown) != total:
+            text += f" | {len(table.shown)} shown"
+        self.query_one("#title", Static).update(
+            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
+        )
+
+    def _show_current(self) -> None:
+        box = self.query_one("#pair", Static)
+        if box.has_class("loading"):
+            return
+        row = self.active_table().current()
+        evidence = self.query_one("#evidence", Static)
+        if row is None:
+            box.update(Text("No possible duplicates to review.", style="dim"))
+            evidence.update("")
+        else:
+            box.update(side_by_side(row.data))
+            evidence.update(evidence_text(row.data))
+
+    @on(DataTable.RowHighlighted, "#pairs")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_current()
+
+    def current_pair(self) -> Pair | None:
+        row = self.active_table().current()
+        return row.data if row is not None else None
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def action_keep(self) -> None:
+        pair = self.current_pair()
+        if pair is None:
+            return
+        a, b = pair.accounts
+        body = Text(end="")
+        body.append_text(who(a))
+        body.append("\nand\n")
+        body.append_text(who(b))
+        body.append(
+            "\n\nare two different people: both stay as they are, and this pair is not listed "
+            "again. Recorded in the audit log."
+        )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.decide("keep", pair, None)
+
+        self.app.push_screen(Confirm("Keep both accounts?", body, yes="Keep both"), answer)
+
+    def action_unallocate(self) -> None:
+        pair = self.current_pair()
+        if pair is None:
+            return
+
+        def chosen(account: Account | None) -> None:
+            if account is not None:
+                self._confirm_unallocate(pair, account)
+
+        self.app.push_screen(WhichOne(pair), chosen)
+
+    def _confirm_unallocate(self, pair: Pair, account: Account) -> None:
+        other = pair.second if account is pair.first else pair.first
+        body = Text(end="")
+        body.append_text(who(account))
+        body.append(f"\nis removed from {account.school} and kept (restorable from Bulk results)")
+        if account.linked:
+            body.append(
+                f"; its link to {link_of(account)} is dropped, so that record comes to "
+                "matching at the next run"
+            )
+        body.append(".\n\nStays: ")
+        body.append_text(who(other))
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.decide("unallocate", pair, account)
+
+        self.app.push_screen(
+            Confirm(f"Unallocate {account.username}?", body, yes="Unallocate", no="Cancel"),
+            answer,
+        )
+
+    @work(name="Not saved", thread=True, exit_on_error=False, group="duplicates-apply")
+    def decide(self, what: str, pair: Pair, account: Account | None) -> None:
+        from uso_tui.sync.duplicates import keep_both, unallocate_duplicate  # noqa: PLC0415
+
+        a, b = pair.accounts
+        if what == "keep":
+            keep_both(self.store, a.username, b.username, operator=self.operator, now=self.now())
+            message = f"Kept {a.username} and {b.username} as different people"
+        else:
+            assert account is not None
+            other = b if account.username == a.username else a
+            unallocate_duplicate(
+                self.store, account.username, other.username, operator=self.operator, now=self.now()
+            )
+            message = f"Unallocated {account.username}; {other.username} stays"
+        self.app.call_from_thread(self._decided, message)
+
+    def _decided(self, message: str) -> None:
+        self.say(message)
+        self.load()
