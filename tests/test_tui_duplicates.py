@@ -99,3 +99,19 @@ async def test_unallocate_one_asks_which_then_once(store):
 def test_snapshot_80x24(snap_compare, tmp_path):
     app = make_app(build_estate(tmp_path / "data"), start=("duplicates", HILL))
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+async def test_every_school_from_the_command_palette(store):
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        for ch in "duplicates all":
+            await pilot.press("space" if ch == " " else ch)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DuplicatesScreen) and app.screen.dfe is None
+        assert shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
+        assert "Possible duplicates: all schools | 2 pairs" in screen_text(app)
