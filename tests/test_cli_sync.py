@@ -214,8 +214,16 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
     assert set(case["candidates"][0]) >= {"username", "school", "score"}
     scores = [c["score"] for c in case["candidates"]]
     assert scores == sorted(scores, reverse=True)
+    best = case["candidates"][0]
+    # each candidate says why it ranks where it does: the evidence of every field
+    assert set(best) >= {"agree", "differ", "evidence", "reasons", "status"}
+    assert {"forename", "surname", "dob"} <= set(best["agree"])
+    levels = {e["field"]: e["level"] for e in best["evidence"]}
+    assert levels["surname"] == "similar" and levels["dob"] == "equal"
+    assert all(isinstance(e["weight"], float) for e in best["evidence"])
     human = cli.ok("matches", DFE).out
     assert case["case_id"] in human and "eblack.204" in human and "%" in human
+    assert "agrees: " in human and "dob equal" in human and "surname similar" in human
 
     before = snapshot(cli.data_dir)
     bad = cli("resolve", case["case_id"], "--match", "nobody.204")

@@ -46,6 +46,19 @@ def _case_json(case: MatchCase) -> dict:
     return data
 
 
+def _why(candidate: dict) -> str:
+    """The evidence behind a candidate's rank: what agrees, then what differs, with weights."""
+    evidence = candidate.get("evidence") or ()
+    agree = [f"{f} {lv.replace('_', ' ')} ({w:+.1f})" for f, lv, w in evidence if w > 0]
+    differ = [f"{f} {lv.replace('_', ' ')} ({w:+.1f})" for f, lv, w in evidence if w <= 0]
+    parts = []
+    if agree:
+        parts.append("agrees: " + ", ".join(agree))
+    if differ:
+        parts.append("differs: " + ", ".join(differ))
+    return "; ".join(parts)
+
+
 def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
     dfe = check_dfe(args.dfe)
     cases = ctx.store().cases(dfe, "open")
@@ -81,6 +94,10 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
             right=(0, 3),
             out=out,
         )
+        for i, c in enumerate(case.candidates, 1):
+            why = _why(c)
+            if why:
+                out.write(f"  {i}. {why}\n")
         out.write("\n")
     out.write("decide with: uso-tui resolve CASE_ID (--match USERNAME | --create | --exclude)\n")
     return 0
