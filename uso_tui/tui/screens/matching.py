@@ -29,6 +29,11 @@ RECORD_FIELDS = [
 ]
 
 
+def lv_text(field: str, level: str) -> str:
+    """One comparison in words (`dob swapped`), short enough for an 80-column line."""
+    return f"{FIELD_LABELS.get(field, field)} {level.replace('_', ' ')}"
+
+
 def record_text(rec: MisRecord, role: str) -> Text:
     out = Text(end="")
     out.append("MIS record ", style="bold")
@@ -283,11 +288,26 @@ class MatchingScreen(UsoScreen):
             return
         c = Candidate.from_dict(cand)
         out = Text(end="")
-        if c.differs:
-            out.append("differs: ", style="bold")
-            out.append(", ".join(FIELD_LABELS.get(f, f) for f in c.differs) + "  ")
-        if c.reasons:
-            out.append_text(plain("; ".join(c.reasons)))
+        if c.evidence:
+            # Why it ranks here: the weight of each field, for and against.
+            agree = [f"{lv_text(f, lv)} {w:+.1f}" for f, lv, w in c.evidence if w > 0]
+            against = [f"{lv_text(f, lv)} {w:+.1f}" for f, lv, w in c.evidence if w <= 0]
+            if agree:
+                out.append("for: ", style="bold green")
+                out.append(", ".join(agree) + "  ")
+            if against:
+                out.append("against: ", style="bold red")
+                out.append(", ".join(against) + "  ")
+            # where the account is now is said below (it may have moved since the case opened)
+            extra = [r for r in c.reasons if "(" not in r and r != "unallocated"]
+            if extra:
+                out.append_text(plain("; ".join(extra)))
+        else:
+            if c.differs:
+                out.append("differs: ", style="bold")
+                out.append(", ".join(FIELD_LABELS.get(f, f) for f in c.differs) + "  ")
+            if c.reasons:
+                out.append_text(plain("; ".join(c.reasons)))
         school, status = self._where(c)
         if status != "active" or not school:
             out.append("  unallocated: matching restores it here", style="yellow")
