@@ -6,8 +6,10 @@ Builds (once; cached under bench/out/) synthetic stores of 10k, 100k and 1.5M ac
 300 and 3,000 schools in 3, 15 and 150 local authorities, through the store's own transactions
 (one per batch of schools), and prints medians of: open the store and list all schools; load one
 school's accounts; load one local authority's accounts; commit a 2,000-record change to one
-school (with its 2,000 audit events and its run); search accounts by name across the store.
-`--quick` runs only the smallest size.
+school (with its 2,000 audit events and its run); search accounts by name across the store;
+find people across the store by UPN or names and date of birth (find_people, as matching looks
+for movers from another local authority) for 1, 10 and 2,000 records, half of them people with
+an account. `--quick` runs only the smallest size.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ import orjson
 
 from bench.common import fmt_seconds, median, print_table, timings
 from uso_tui.domain.models import Account, AuditEvent, Run, School
+from uso_tui.domain.names import normalise
 from uso_tui.iris.names_data import ORIGINS
 from uso_tui.store import open_store
 
 OUT = Path(__file__).parent / "out"
-BUILD_VERSION = 3  # bump when the synthetic data or the store layout changes
+BUILD_VERSION = 4  # bump when the synthetic data or the store layout changes
 BIG_SCHOOL = 3000  # the first school is a large secondary: the 2,000-record change happens there
 SIZES = {
     "10k": (10_000, 30, 3),
@@ -40,6 +43,7 @@ TARGETS_1_5M = {
     "commit a 2,000-record change": 0.5,
     "load one local authority": 0.5,
     "search by name across the store": 1.0,
+    "find people across the store, 10 records": 1.0,
 }
 NOW = "2026-09-01T06:00:00"
 
@@ -97,7 +101,8 @@ def _accounts_for(tx, dfe: str, n: int, rng: random.Random, pick) -> list[Accoun
                 mis_id=str(100000 + i),
                 link_school=dfe,
                 link_report=report,
-                extra={} if staff else {"year_group": str(rng.randint(1, 13)), "form": "7A"},
+                middle_names=pick(role)[0] if rng.random() < 0.3 else "",
+                extra={} if staff else _pupil_extra(dfe, i, rng),
                 created_at=NOW,
                 last_event="create",
                 last_event_at=NOW,
@@ -105,6 +110,28 @@ def _accounts_for(tx, dfe: str, n: int, rng: random.Random, pick) -> list[Accoun
             )
         )
     return out
+
+
+def _pupil_extra(dfe: str, i: int, rng: random.Random) -> dict[str, str]:
+    upn = f"{rng.choice('ABCDEFGHJKLMNPQRTUVWXYZ')}{dfe[:3]}{dfe[4:]}{i:05d}"
+    year = str(rng.randint(1, 13))
+    return {"year_group": year, "form": "7A", "gender": rng.choice("MF"), "upn": upn}
+
+
+def _wanted(store, la: str, n: int, rng: random.Random) -> tuple[set[str], set[tuple]]:
+    """What matching would ask find_people for n records of a school of another local authority:
+    half of them people with an account there, half people with none anywhere."""
+    pool = store.la_people(la, "pupil")
+    upns: set[str] = set()
+    name_dobs: set[tuple[str, str, str]] = set()
+    for k, h in enumerate(rng.sample(pool, min(n, len(pool)))):
+        if k % 2 == 0:
+            upns.add(h.upn or "")
+            name_dobs.add((normalise(h.forename), normalise(h.surname), h.dob or ""))
+        else:
+            upns.add(f"Z{k:012d}")
+            name_dobs.add((normalise(h.forename) + "q", normalise(h.surname), h.dob or ""))
+    return upns, name_dobs
 
 
 def build(size: str, root: Path) -> float:
@@ -221,6 +248,14 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
         median(timings(lambda: store.search_accounts("smith"), repeat)),
         "limit 500",
     )
+    other_la = schools[-1].dfe[:3]
+    for n in (1, 10, 2000):
+        upns, name_dobs = _wanted(store, other_la, n, rng)
+        found = len(store.find_people("pupil", upns, name_dobs))
+        out[f"find people across the store, {n:,} record{'s' if n > 1 else ''}"] = (
+            median(timings(lambda u=upns, nd=name_dobs: store.find_people("pupil", u, nd), repeat)),
+            f"{len(name_dobs):,} wanted, {found} found",
+        )
     return out
 
 

@@ -80,12 +80,12 @@ def test_hostile_matching_fields_stay_one_line(store):
     hostile = {"gender": "M\n", "upn": "x\ty", "year_group": "7\r\n1"}
     bad, ok = put(
         store,
-        ("204-3210", "Ann", "Lee", {"middle_names": "A\tB\nC\rD\x1fE\x1eF", "extra": hostile}),
+        ("204-3210", "Ann", "Lee", {"middle_names": "A\tB\nC\rD\x1fE\x1eF\x1dG", "extra": hostile}),
         ("204-3210", "Cy", "Ng", {"extra": ANN}),
     )
     assert (store.root / "schools/204-3210/names.idx").read_bytes().count(b"\n") == 2
     assert people(store) == {
-        bad: ("A B C D E F", "M ", "X Y", "7  1"),
+        bad: ("A B C D E F G", "M ", "X Y", "7  1"),
         ok: ("", "F", "A123456789012", "7"),
     }
 
@@ -232,6 +232,12 @@ def test_find_people_reads_lines_of_an_older_index_by_names(store):
     _as_older_index(store, "301-0001")
     assert found(store, name_dobs={keys("Ann", "Lee", "2012-03-04")}) == [ann]
     assert found(store, upns={"A123456789012"}) == []  # until its school's index is made again
+
+
+def test_find_people_reads_a_preferred_name_after_the_forename_parts_of_an_older_line(store):
+    older = b" mjcole.301 2012-03-04 maryjane mary jane sam cole\tpa1\tMary-Jane\tCole\tSam\n"
+    (store.root / "schools/301-0001/names.idx").write_bytes(older)
+    assert found(store, name_dobs={keys("Sam", "Cole", "2012-03-04")}) == ["mjcole.301"]
 
 
 def test_find_people_is_not_fooled_by_names_that_look_like_index_fields(store):

@@ -4,7 +4,7 @@
 Every school's names.idx is scanned, at C speed, by two regular expressions made from what is
 wanted (a trie of the dates of birth, each followed by the forename keys wanted with it, and a
 trie of the UPNs, each where a line holds its UPN); only the lines they hit are parsed and
-checked exactly.
+checked exactly (a hit may also be in a display name).
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from uso_tui.store.index import _norm, field_text, read_hits, upn_key
 
 # A token of KEYS ends at a space, at the matching fields (\x1f) or, in older lines, at FLAGS.
 _TOKEN_END = rb"[ \x1f\t]"
+# The tokens before a forename or preferred name key: none or one (index_line puts the whole
+# names first); up to three in lines written before, where a forename's parts came first.
+_SKIP = rb"(?: [^ \t\x1d\x1f\n]+){0,3} "
 
 
 def _trie(tails: dict[bytes, bytes]) -> bytes:
@@ -54,30 +57,23 @@ class PeopleFinder:
         for f, _, d in self.name_dobs:
             forenames.setdefault(d.encode(), set()).add(f.encode())
         if forenames:
-            # A line starts ` username dob tokens`: the date right after the username, then any
-            # token (the forename's or the preferred name's) equal to a forename wanted with it.
-            self.patterns.append(
-                re.compile(
-                    rb"\n [^ \n]+ "
-                    + _trie(
-                        {
-                            dob: rb"[^\t\x1f\n]* " + _trie(dict.fromkeys(keys, b"")) + _TOKEN_END
-                            for dob, keys in forenames.items()
-                        }
-                    )
-                )
-            )
+            # ` username dob tokens`: the date (no other key has digits and a space before them),
+            # then the forename or preferred name key, equal to a forename wanted with it.
+            tails = {
+                dob: _SKIP + _trie(dict.fromkeys(keys, b"")) + _TOKEN_END
+                for dob, keys in forenames.items()
+            }
+            self.patterns.append(re.compile(b" " + _trie(tails)))
         if self.upns:
-            # The UPN is the third matching field: the year group and FLAGS follow it.
-            wanted = {field_text(u).encode(): rb"\x1f[^\x1f\t\n]*\t" for u in self.upns}
-            self.patterns.append(re.compile(rb"\x1f" + _trie(wanted)))
+            # The UPN is between its own separator and the year group's.
+            wanted = dict.fromkeys((field_text(u).encode() for u in self.upns), b"\x1f")
+            self.patterns.append(re.compile(rb"\x1d" + _trie(wanted)))
 
     def scan(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
         """Adds the wanted accounts of one school's index to `out` (by username)."""
-        data = b"\n" + data  # every line, the first too, starts after a line break
         for pattern in self.patterns:
             for m in pattern.finditer(data):
-                start = data.rfind(b"\n", 0, m.start() + 1) + 1
+                start = data.rfind(b"\n", 0, m.start()) + 1
                 end = data.find(b"\n", m.end())
                 line = data[start : end if end >= 0 else len(data)]
                 for hit in read_hits(line, home):
