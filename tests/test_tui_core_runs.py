@@ -20,6 +20,7 @@ from tui_helpers import (  # noqa: E402
 )
 
 from uso_tui.sync.runner import current_run, run_school  # noqa: E402
+from uso_tui.tui.held import HeldReview  # noqa: E402
 from uso_tui.tui.live import RunProgress  # noqa: E402
 from uso_tui.tui.widgets import Confirm, Prompt  # noqa: E402
 
@@ -55,9 +56,10 @@ async def test_force_run_live_held_then_confirm(demo):
         assert set(before.values()) == {"active"}
         await pilot.press("y")
         await settle(pilot)
-        assert isinstance(app.screen, Confirm)
+        assert isinstance(app.screen, HeldReview)
         dialog = screen_text(app)
-        assert f"Unallocate {len(run.held_usernames)} accounts" in dialog
+        n = len(run.held_usernames)
+        assert f"y unallocates {n} of {n}" in dialog
         assert run.held_usernames[0] in dialog
         await pilot.press("y")
         await settle(pilot)

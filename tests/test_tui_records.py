@@ -9,6 +9,7 @@ from textual.widgets import Input, TabbedContent
 from tui_helpers import make_app, screen_text, settle, wait_for
 from tui_records_data import CONTROL, HILL, MARKUP, NOW, VALE, build_store, username_of
 
+from uso_tui.tui.held import HeldReview  # noqa: E402
 from uso_tui.tui.screens.bulk_results import BulkResultsScreen, ExclusionForm, RunPicker
 from uso_tui.tui.screens.history import AuditScreen, RunHistoryScreen
 from uso_tui.tui.screens.listing import Details, ListTable
@@ -482,8 +483,8 @@ async def test_run_history_confirms_a_held_run(store):
         assert app.screen.check_action("confirm_held", ()) is True
         await pilot.press("c")
         await settle(pilot)
-        assert isinstance(app.screen, Confirm)
-        assert "Unallocate 1 accounts?" in screen_text(app) and liskov in screen_text(app)
+        assert isinstance(app.screen, HeldReview)
+        assert "y unallocates 1 of 1" in screen_text(app) and liskov in screen_text(app)
         await pilot.press("n")  # not now: nothing changes
         await settle(pilot)
         assert store.run("204-3211-r2").status == "held"

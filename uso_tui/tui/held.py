@@ -1,29 +1,187 @@
-"""The confirmation of a held run (the safety hold), asked from the force-run and history screens."""
+"""Reviewing a held run (the safety hold) before confirming it, from the Force Run and run history
+screens: every account the run would unallocate, marked; space unmarks (keeps) one; candidates of
+open match cases and accounts whose record came back are flagged; `y` confirms what the summary
+says, `n`/escape leaves the run held."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
 
-from uso_tui.domain.models import Account, Run
-from uso_tui.tui.widgets import Confirm, plain
+from uso_tui.domain.models import Run
+from uso_tui.sync.actions import Confirmed, HeldAccount
+from uso_tui.tui.screens.listing import Col, ListTable, Row, cells
+from uso_tui.tui.widgets import plain
 
-SHOW_HELD = 30  # names listed in the confirmation of a held run
+INSET = 8  # the dialog's border, padding and margins, not available to the table
 
 
-def held_confirm(run: Run, accounts: list[Account | None]) -> Confirm:
-    """The dialog for confirming `run`: its held usernames (names literal), with the accounts of
-    the first SHOW_HELD (None where one is gone)."""
-    n = len(run.held_usernames)
-    body = Text(f"Confirming run {run.run_id} unallocates {n} accounts of {run.school}", end="")
-    body.append(" (those unchanged since the run):\n\n")
-    for username, acc in zip(run.held_usernames, accounts, strict=False):
-        body.append("  ")
-        body.append_text(plain(username))
-        if acc is not None:
-            body.append("  ")
-            body.append_text(plain(f"{acc.forename} {acc.surname}  {acc.role}  {acc.dob or ''}"))
-        body.append("\n")
-    if n > len(accounts):
-        body.append(f"  … and {n - len(accounts)} more\n")
-    body.append("\nThey keep their accounts and can be restored from Bulk results.")
-    return Confirm(f"Unallocate {n} accounts?", body, yes=f"Unallocate {n}", no="Not now")
+def flag_text(h: HeldAccount) -> Text:
+    """Why an operator should look twice at this account (words, so NO_COLOR keeps them)."""
+    if h.back_since:
+        return Text("back: left alone", style="bold green", end="")
+    if h.status != "active":
+        return Text(h.status, style="dim", end="")
+    if h.case_ids:
+        # case ids start with the school's DfE, which the dialog's title says
+        first = h.case_ids[0].rsplit("-", 1)[-1]
+        more = f" +{len(h.case_ids) - 1}" if len(h.case_ids) > 1 else ""
+        return Text(f"candidate {first}{more}", style="bold yellow", end="")
+    return Text("", end="")
+
+
+class HeldReview(ModalScreen[list[str] | None]):
+    """Dismissed with the usernames the operator unmarked (kept), or None to leave the run held."""
+
+    BINDINGS = [
+        Binding("space", "toggle", "Keep / unallocate", key_display="space"),
+        Binding("a", "all", "Mark all", show=False),
+        Binding("y", "confirm", "Confirm"),
+        Binding("n,escape", "cancel", "Not now"),
+        Binding("j", "down", "Down", show=False),
+        Binding("k", "up", "Up", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    HeldReview #held-dialog { height: 90%; }
+    HeldReview #held-table { height: 1fr; min-height: 3; }
+    HeldReview #held-summary { height: auto; }
+    """
+
+    def __init__(self, run: Run, held: list[HeldAccount]) -> None:
+        super().__init__()
+        self.run = run
+        self.held = {h.username: h for h in held}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="held-dialog", classes="dialog"):
+            yield Static(
+                plain(f"Held run {self.run.run_id} of {self.run.school}", "bold"),
+                classes="dialog-title",
+            )
+            yield ListTable(
+                [
+                    Col("Username", "username", 14),
+                    Col("Name", "name", None, 10),
+                    Col("Born", "dob", 10),
+                    Col("Flag", "flag", 16),
+                ],
+                marks=True,
+                inset=INSET,
+                id="held-table",
+            )
+            yield Static("", id="held-summary")
+            yield Static(
+                Text.assemble(
+                    ("space", "bold"),
+                    " keep/unallocate   ",
+                    ("y", "bold"),
+                    " confirm   ",
+                    ("n/escape", "bold"),
+                    " not now",
+                ),
+                classes="dialog-keys",
+            )
+
+    def on_mount(self) -> None:
+        table = self.query_one(ListTable)
+        rows = [
+            Row(
+                key=h.username,
+                cells=cells(h.username, f"{h.forename} {h.surname}".strip(), h.dob or "-")
+                + (flag_text(h),),
+                haystack="",
+                data=h,
+            )
+            for h in self.held.values()
+        ]
+        # ticked: unallocated on y. Accounts whose record came back are left alone whatever
+        # the mark says, so they start unticked.
+        table.marked = {h.username for h in self.held.values() if not h.back_since}
+        table.set_rows(rows)
+        table.focus()
+        self.show_summary()
+
+    # what y does, said before it is pressed -------------------------------------------------
+
+    def chosen(self) -> list[str]:
+        marked = self.query_one(ListTable).marked
+        return [u for u, h in self.held.items() if u in marked and not h.back_since]
+
+    def kept(self) -> list[str]:
+        """Unticked by the operator (those whose record came back are left alone anyway)."""
+        marked = self.query_one(ListTable).marked
+        return [u for u, h in self.held.items() if u not in marked and not h.back_since]
+
+    def show_summary(self) -> None:
+        chosen = self.chosen()
+        n = len(self.held)
+        out = Text(end="")
+        out.append(f"y unallocates {len(chosen)} of {n}", style="bold")
+        kept = self.kept()
+        if kept:
+            out.append(f"; {len(kept)} kept (a later run unallocates them if still absent)")
+        back = [u for u, h in self.held.items() if h.back_since]
+        if back:
+            out.append(f"; {len(back)} left alone (record came back or changed since)")
+        candidates = [u for u in chosen if self.held[u].case_ids]
+        if candidates:
+            out.append(
+                f"\n{len(candidates)} ticked {'is a candidate' if len(candidates) == 1 else 'are candidates'}"
+                " of open match cases: space keeps one.",
+                style="bold yellow",
+            )
+        out.append("\nThey keep their accounts and can be restored from Bulk results.", style="dim")
+        self.query_one("#held-summary", Static).update(out)
+
+    # keys ------------------------------------------------------------------------------------
+
+    def action_toggle(self) -> None:
+        table = self.query_one(ListTable)
+        row = table.current()
+        if row is not None and row.data.back_since:
+            table.action_cursor_down()  # confirming leaves it alone: nothing to choose
+            return
+        table.toggle_mark()
+        self.show_summary()
+
+    def action_all(self) -> None:
+        table = self.query_one(ListTable)
+        table.marked = {u for u, h in self.held.items() if not h.back_since}
+        table.refill()
+        self.show_summary()
+
+    def action_down(self) -> None:
+        self.query_one(ListTable).action_cursor_down()
+
+    def action_up(self) -> None:
+        self.query_one(ListTable).action_cursor_up()
+
+    def action_confirm(self) -> None:
+        self.dismiss(self.kept())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def confirmed_line(done: Confirmed) -> str:
+    """`Run 204-3210-r4 confirmed: 12 unallocated, 2 kept, 1 left alone (record came back)`."""
+    parts = [f"{len(done.unallocated)} unallocated"]
+    if done.kept:
+        parts.append(f"{len(done.kept)} kept")
+    if done.left_alone:
+        parts.append(f"{len(done.left_alone)} left alone (record came back or changed since)")
+    return f"Run {done.run.run_id} confirmed: " + ", ".join(parts)
+
+
+def confirm_kept(store, run: Run, kept: list[str], *, operator: str, now) -> Confirmed:
+    """confirm_held with the operator's choice: all of the run's held accounts but `kept`."""
+    from uso_tui.sync.actions import confirm_held  # noqa: PLC0415
+
+    return confirm_held(
+        store, run.run_id, operator=operator, now=now, exclude=kept if kept else None
+    )

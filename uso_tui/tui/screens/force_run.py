@@ -16,10 +16,11 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, RichLog, Static
 
-from uso_tui.domain.models import Account, Run, School
+from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
+from uso_tui.sync.actions import Confirmed
 from uso_tui.tui.force_ask import ForceRunAsk
-from uso_tui.tui.held import SHOW_HELD, held_confirm
+from uso_tui.tui.held import HeldReview, confirm_kept, confirmed_line
 from uso_tui.tui.live import LiveRun, ReportProgress
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.widgets import clean, plain, status_text, when
@@ -397,19 +398,25 @@ class ForceRunScreen(UsoScreen):
             return
         self.load_held(self.final)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-held")
+    @work(
+        name="Cannot read the held accounts",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="force-run-held",
+    )
     def load_held(self, run: Run) -> None:
-        accounts: list[Account | None] = [
-            self.store.find_account(u) for u in run.held_usernames[:SHOW_HELD]
-        ]
-        self.app.call_from_thread(self._ask_confirm, run, accounts)
+        from uso_tui.sync.actions import held_review  # noqa: PLC0415
 
-    def _ask_confirm(self, run: Run, accounts: list[Account | None]) -> None:
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.confirm(run.run_id)
+        held = held_review(self.store, run.run_id)
+        self.app.call_from_thread(self._ask_confirm, run, held)
 
-        self.app.push_screen(held_confirm(run, accounts), answer)
+    def _ask_confirm(self, run: Run, held: list) -> None:
+        def answer(kept: list[str] | None) -> None:
+            if kept is not None:
+                self.confirm(run, kept)
+
+        self.app.push_screen(HeldReview(run, held), answer)
 
     @work(
         name="Not confirmed",
@@ -418,16 +425,13 @@ class ForceRunScreen(UsoScreen):
         exit_on_error=False,
         group="force-run-confirm",
     )
-    def confirm(self, run_id: str) -> None:
-        from uso_tui.sync.actions import confirm_run  # noqa: PLC0415
+    def confirm(self, run: Run, kept: list[str]) -> None:
+        done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
+        self.app.call_from_thread(self._confirmed, done)
 
-        run = confirm_run(self.store, run_id, operator=self.operator, now=self.now())
-        self.app.call_from_thread(self._confirmed, run)
-
-    def _confirmed(self, run: Run) -> None:
-        self.final = run
-        self._log_line(
-            clean(f"{self.now():%H:%M:%S} held unallocations confirmed by {self.operator}")
-        )
-        self._show_final(run)
-        self.say(f"Run {run.run_id} confirmed: held accounts unallocated")
+    def _confirmed(self, done: Confirmed) -> None:
+        self.final = done.run
+        line = confirmed_line(done)
+        self._log_line(clean(f"{self.now():%H:%M:%S} {line} by {self.operator}"))
+        self._show_final(done.run)
+        self.say(line)

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import COUNT_KEYS, AuditEvent, Run
-from uso_tui.tui.held import SHOW_HELD, held_confirm
+from uso_tui.tui.held import HeldReview, confirm_kept, confirmed_line
 from uso_tui.tui.screens.listing import (
     Col,
     Details,
@@ -227,17 +227,25 @@ class RunHistoryScreen(LoadedListScreen):
         if row is not None and row.data.status == "held":
             self.load_held(row.data)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="history-held")
+    @work(
+        name="Cannot read the held accounts",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="history-held",
+    )
     def load_held(self, run: Run) -> None:
-        accounts = [self.store.find_account(u) for u in run.held_usernames[:SHOW_HELD]]
-        self.app.call_from_thread(self._ask_confirm, run, accounts)
+        from uso_tui.sync.actions import held_review  # noqa: PLC0415
 
-    def _ask_confirm(self, run: Run, accounts: list) -> None:
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.confirm(run.run_id)
+        held = held_review(self.store, run.run_id)
+        self.app.call_from_thread(self._ask_confirm, run, held)
 
-        self.app.push_screen(held_confirm(run, accounts), answer)
+    def _ask_confirm(self, run: Run, held: list) -> None:
+        def answer(kept: list[str] | None) -> None:
+            if kept is not None:
+                self.confirm(run, kept)
+
+        self.app.push_screen(HeldReview(run, held), answer)
 
     @work(
         name="Not confirmed",
@@ -246,13 +254,9 @@ class RunHistoryScreen(LoadedListScreen):
         exit_on_error=False,
         group="history-confirm",
     )
-    def confirm(self, run_id: str) -> None:
-        from uso_tui.sync.actions import confirm_run  # noqa: PLC0415
-
-        run = confirm_run(self.store, run_id, operator=self.operator, now=self.now())
-        self.app.call_from_thread(
-            self.say, f"Run {run_id} confirmed: {run.counts.get('unallocated', 0)} unallocated"
-        )
+    def confirm(self, run: Run, kept: list[str]) -> None:
+        done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
+        self.app.call_from_thread(self.say, confirmed_line(done))
         self.app.call_from_thread(self.load)
 
     def action_bulk_results(self) -> None:

@@ -1,0 +1,123 @@
+"""Operator safety in the console, continued: held runs reviewed and confirmed in part, exclusion
+of a person who has an account, adding a school and requesting an account from the console, and
+lists that stay true after runs, decisions and undos."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.register_assert_rewrite("tui_helpers")
+from tui_helpers import OPERATOR, burst, make_app, screen_text, settle  # noqa: E402
+
+from uso_tui.domain.models import Candidate, MatchCase, MisRecord  # noqa: E402
+from uso_tui.sync.actions import held_review  # noqa: E402
+
+pytest_plugins = ["tui_helpers"]  # the demo fixtures
+
+
+def open_case_for(store, dfe: str, username: str) -> str:
+    """A match case of `dfe` whose only candidate is `username` (as a run would open it)."""
+    with store.transaction("test") as tx:
+        acc = tx.account(username)
+        rec = MisRecord(
+            report="students",
+            mis_id="NEW1",
+            forename=acc.forename,
+            surname=acc.surname,
+            dob=acc.dob,
+        )
+        cand = Candidate(
+            username=username,
+            school=dfe,
+            score=90,
+            forename=acc.forename,
+            surname=acc.surname,
+            dob=acc.dob,
+            differs=[],
+            reasons=["same names and date of birth"],
+        )
+        case_id = tx.next_case_id(dfe)
+        tx.put_case(
+            MatchCase(
+                case_id=case_id,
+                school=dfe,
+                report="students",
+                role=acc.role,
+                record=rec.to_dict(),
+                candidates=[cand.to_dict()],
+                opened_at="2026-03-09T06:00:00",
+            )
+        )
+    return case_id
+
+
+def touch(store, username: str) -> None:
+    """The account changed after the run (an operator's edit): confirming leaves it alone."""
+    with store.transaction("test") as tx:
+        acc = tx.account(username)
+        acc.last_event, acc.last_event_at = "update", "2026-03-09T23:00:00"
+        tx.put_account(acc)
+
+
+def said_lines(app) -> list[str]:
+    """The notifications the operator has been shown (they wrap on screen)."""
+    return [n.message for n in app._notifications]  # noqa: SLF001 - no public reader
+
+
+# -- 4. held runs: review, unmark, flags, confirm in part -------------------------------------
+
+
+async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
+    store, dfe = demo_ran.store, demo_ran.held_school
+    run = store.runs(dfe, limit=1)[0]
+    assert run.status == "held" and len(run.held_usernames) > 3
+    held = list(run.held_usernames)
+    case_id = open_case_for(store, dfe, held[0])
+    touch(store, held[1])
+    n = len(held)
+    review = held_review(store, run.run_id)
+    flagged = [h.username for h in review if h.case_ids and not h.back_since]
+    assert held[0] in flagged and [h.username for h in review if h.back_since] == [held[1]]
+    app = make_app(store)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.open_screen("history", dfe)
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        text = screen_text(app)
+        assert held[0] in text and f"candidate {case_id.rsplit('-', 1)[1]}" in text
+        assert "back: left alone" in text
+        assert f"y unallocates {n - 1} of {n}; 1 left alone" in text
+        assert f"{len(flagged)} ticked are candidates of open match cases" in text
+        burst(app, "space")  # the first candidate of an open case: kept
+        await settle(pilot)
+        text = screen_text(app)
+        assert f"y unallocates {n - 2} of {n}; 1 kept" in text
+        assert f"{len(flagged) - 1} ticked are candidates" in text
+        burst(app, "y")
+        await settle(pilot)
+        said = said_lines(app)
+        assert any(f"{n - 2} unallocated, 1 kept, 1 left alone" in line for line in said)
+    after = store.run(run.run_id)
+    assert (after.status, after.confirmed_by) == ("succeeded", OPERATOR)
+    assert store.account(held[0]).status == "active"
+    assert store.account(held[1]).status == "active"
+    assert {store.account(u).status for u in held[2:]} == {"unallocated"}
+
+
+async def test_leaving_the_review_leaves_the_run_held(demo_ran):
+    store, dfe = demo_ran.store, demo_ran.held_school
+    run = store.runs(dfe, limit=1)[0]
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("history", dfe)
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        burst(app, "space", "space", "escape")
+        await settle(pilot)
+        assert app.screen.kind == "history"
+    assert store.run(run.run_id).status == "held"
+    assert {store.account(u).status for u in run.held_usernames} == {"active"}
