@@ -24,6 +24,7 @@ from uso_tui.cli import (
     matches,
     runs,
     schools,
+    undo,
     upgrade,
 )
 from uso_tui.cli.context import Context, local_now
@@ -34,7 +35,7 @@ from uso_tui.domain.errors import InvalidInput, UsoError
 PROG = "uso-tui"
 EXIT_USAGE = 2
 EXIT_ERROR = 1
-GROUPS = (schools, accounts, exclusions, matches, runs, audit, duplicates, upgrade, apps)
+GROUPS = (schools, accounts, exclusions, matches, runs, undo, audit, duplicates, upgrade, apps)
 
 
 class UsageError(InvalidInput):

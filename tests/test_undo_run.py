@@ -1,0 +1,263 @@
+"""Undoing a run (issue 15 item 1): on a real store, after real runs against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from test_sync_support import DFE, Env, iris_student
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account, AuditEvent, Run
+from uso_tui.sync import admin
+from uso_tui.sync.apply import AUDIT_FIELDS
+from uso_tui.sync.runner import run_school
+from uso_tui.sync.undo import plan_undo, undo_preview, undo_run
+
+DAY1 = datetime(2026, 3, 10, 9, 0, 0)
+DAY2 = datetime(2026, 3, 11, 9, 0, 0)
+DAY3 = datetime(2026, 3, 12, 9, 0, 0)
+UNDO_AT = datetime(2026, 3, 13, 9, 0, 0)
+
+AMY = iris_student("1", "Amy", "Jones", "2015-04-02")
+BOB = iris_student("2", "Bob", "Smith", "2014-07-11")
+DAN = iris_student("5", "Dan", "Ford", "2013-02-02")
+FAY = iris_student("9", "Fay", "Hill", "2012-09-09")
+# day 2: Amy renamed, Bob gone, Fay back, Cat new, Eve arrives for her requested account, and a
+# second "Bob Smith" that resembles Bob's account opens a case
+AMY2 = iris_student("1", "Amy", "Jones-Lee", "2015-04-02")
+CAT = iris_student("3", "Cat", "Brown", "2016-01-20")
+EVE = iris_student("6", "Eve", "Green", "2015-05-05")
+BOB_TWIN = iris_student("8", "Bob", "Smith", "2014-07-12")
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    return Env(tmp_path / "store")
+
+
+def sync(env: Env, now: datetime):
+    async def go():
+        async with env.client() as client:
+            return await run_school(
+                env.store, DFE, now=now, client=client, trigger="cli", operator="alice"
+            )
+
+    return asyncio.run(go()).run
+
+
+def state(store) -> dict[str, dict]:
+    """Every account of the school's file, by the fields an undo puts back."""
+    keys = (*AUDIT_FIELDS, "username", "status")
+    return {
+        a.username: {k: getattr(a, k) for k in keys}
+        for a in store.school_accounts(DFE)
+        if not a.extra.get("undone_create")
+    }
+
+
+def setup_day2(env: Env) -> tuple[dict, Run]:
+    """Day 1 and a day where Fay left, then the day-2 run; returns the state before day 2."""
+    env.add_school(students=[AMY, BOB, DAN, FAY], hold_min=100)
+    sync(env, DAY1)
+    env.set_students(DFE, [AMY, BOB, DAN])
+    sync(env, datetime(2026, 3, 10, 18, 0, 0))  # Fay unallocated
+    admin.add_account(
+        env.store,
+        DFE,
+        role="pupil",
+        forename="Eve",
+        surname="Green",
+        dob="2015-05-05",
+        operator="desk",
+        now=datetime(2026, 3, 10, 19, 0, 0),
+    )
+    before = state(env.store)
+    env.set_students(DFE, [AMY2, DAN, FAY, CAT, EVE, BOB_TWIN])
+    run = sync(env, DAY2)
+    c = run.counts
+    assert (c["created"], c["updated"], c["unallocated"], c["restored"], c["auto_linked"]) == (
+        1,
+        1,
+        1,
+        1,
+        1,
+    )
+    assert c["needs_matching"] == 1
+    return before, run
+
+
+def test_undo_reverts_the_whole_run_where_nothing_changed_since(env):
+    before, run = setup_day2(env)
+    assert state(env.store) != before
+    p, undo = undo_run(env.store, run.run_id, operator="bob", now=UNDO_AT)
+
+    assert state(env.store) == before  # accounts, links, statuses, schools as they were
+    assert p.reverted == {
+        "created": 1,
+        "updated": 1,
+        "unallocated": 1,
+        "moved": 0,
+        "linked": 1,
+        "restored": 1,
+    }
+    assert p.left_alone == []
+    cat = next(a for a in env.store.school_accounts(DFE) if a.forename == "Cat")
+    assert cat.status == "unallocated" and cat.mis_id is None and cat.school is None
+    eve = next(a for a in env.store.school_accounts(DFE) if a.forename == "Eve")
+    assert eve.mis_id is None and eve.source == "manual" and eve.status == "active"
+    bob = next(a for a in env.store.school_accounts(DFE) if a.forename == "Bob")
+    assert bob.status == "active" and bob.unallocated_at is None
+    # the run's case is closed
+    assert env.store.cases(DFE, "open") == []
+    closed = [c for c in env.store.cases(DFE, None) if c.run_id == run.run_id]
+    assert [c.decision for c in closed] == ["withdrawn"]
+    # audited: a run of its own, one event per account reverted, and the undo itself
+    assert undo.trigger == "undo" and env.store.run(undo.run_id).status == "succeeded"
+    events = [e for e in env.store.audit(DFE) if e.run_id == undo.run_id]
+    actions = sorted(e.action for e in events)
+    assert actions == sorted(
+        [
+            "undo_create",
+            "undo_update",
+            "undo_unallocate",
+            "undo_restore",
+            "undo_auto_link",
+            "case_withdrawn",
+            "undo_run",
+        ]
+    )
+    assert all(e.operator == "bob" for e in events)
+    # once only; and an undo is not undone
+    with pytest.raises(InvalidInput, match="already undone"):
+        undo_run(env.store, run.run_id, operator="bob", now=UNDO_AT)
+    with pytest.raises(InvalidInput, match="run again instead"):
+        undo_run(env.store, undo.run_id, operator="bob", now=UNDO_AT)
+
+
+def test_accounts_changed_since_are_left_alone_and_listed(env):
+    before, run = setup_day2(env)
+    env.set_students(DFE, [iris_student("1", "Amy", "Lee", "2015-04-02"), DAN, FAY, CAT, EVE])
+    sync(env, DAY3)  # Amy renamed again: her account changed since the run
+    amy_now = next(a for a in env.store.school_accounts(DFE) if a.forename == "Amy")
+    p, _ = undo_run(env.store, run.run_id, operator="bob", now=UNDO_AT)
+    assert p.left_alone == [amy_now.username]
+    after = state(env.store)
+    assert after[amy_now.username]["surname"] == "Lee"  # left as it is
+    others = {u: v for u, v in after.items() if u != amy_now.username}
+    assert others == {u: v for u, v in before.items() if u != amy_now.username}
+
+
+def test_dry_run_writes_nothing(env, tmp_path):
+    _, run = setup_day2(env)
+    root = tmp_path / "store"
+    files = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != ".lock"}
+    p = undo_preview(env.store, run.run_id, now=UNDO_AT)
+    assert sum(p.reverted.values()) == 5 and len(p.cases) == 1
+    now = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert now == files
+
+
+def test_a_move_goes_back():
+    """Pure: a run that brought an account from another school sends it back there."""
+    acc = Account("mo.204", "pupil", "Mo", "Ve", "2011-02-02", DFE, source="mis", mis_id="4")
+    acc.link_school, acc.link_report, acc.previous_school = DFE, "students", "204-9999"
+    acc.last_event_at = "2026-03-11T09:00:00"
+    acc.history = [{"at": acc.last_event_at, "action": "restore", "run_id": "R"}]
+    ev = AuditEvent(
+        acc.last_event_at,
+        "alice",
+        DFE,
+        "restore",
+        "mo.204",
+        {"school": "204-9999", "previous_school": None},
+        {"school": DFE, "previous_school": "204-9999"},
+        "R",
+    )
+    run = Run("R", DFE, "cli", "alice")
+    p = plan_undo(run, [ev], {"mo.204": acc}, [], "2026-03-13T09:00:00")
+    assert p.reverted["moved"] == 1
+    back = p.reverts[0].back
+    assert back.school == "204-9999" and back.previous_school is None
+
+
+CHILD = """
+import os, signal, sys
+from datetime import datetime
+import uso_tui.store.journal as journal
+from uso_tui.store import open_store
+from uso_tui.sync.undo import undo_run
+what, n = sys.argv[2].split(":"); n = int(n); calls = [0]
+def dies_after(real):
+    def dying(*args):
+        real(*args)
+        calls[0] += 1
+        if calls[0] == n:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return dying
+if what == "write":  # while staging, before the commit point
+    journal.write_new = dies_after(journal.write_new)
+else:  # while renaming, after it
+    journal.os.replace = dies_after(os.replace)
+undo_run(open_store(sys.argv[1]), sys.argv[3], operator="bob", now=datetime(2026, 3, 13, 9))
+print("done")
+"""
+
+
+def test_kill_9_during_an_undo_leaves_the_store_before_or_after_it(env, tmp_path):
+    before, run = setup_day2(env)
+    root = tmp_path / "store"
+    during = state(env.store)
+    seen = set()
+    tries = [f"write:{n}" for n in (1, 2, 3)] + [f"rename:{n}" for n in range(1, 40)]
+    for n, kill_at in enumerate(tries):
+        copy = tmp_path / f"copy{n}"
+        subprocess.run(["cp", "-a", str(root), str(copy)], check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(copy), kill_at, run.run_id],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        )
+        from uso_tui.store import open_store  # noqa: PLC0415
+
+        store = open_store(copy)
+        got = state(store)
+        undone = [r for r in store.runs(DFE) if r.trigger == "undo"]
+        if got == during:
+            assert not undone and store.cases(DFE, "open")
+            seen.add("before")
+        else:
+            assert got == before and len(undone) == 1 and not store.cases(DFE, "open")
+            seen.add("after")
+        if proc.returncode == 0:  # the undo finished before its n-th rename: no more to try
+            assert "done" in proc.stdout and kill_at.startswith("rename")
+            break
+        assert proc.returncode == -signal.SIGKILL
+    assert seen == {"before", "after"}
+
+
+def test_cli_undo_run_json_and_dry_run(env, tmp_path, capsys):
+    import json  # noqa: PLC0415
+
+    from uso_tui.cli.main import main  # noqa: PLC0415
+
+    _, run = setup_day2(env)
+    base = ["--data-dir", str(tmp_path / "store"), "--operator", "bob", "undo-run", run.run_id]
+    capsys.readouterr()
+    assert main([*base, "--dry-run", "--json"], clock=lambda: UNDO_AT) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["undo_run_id"] is None and dry["reverted"]["created"] == 1
+    assert main([*base, "--json"], clock=lambda: UNDO_AT) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert set(done) >= {"run_id", "undo_run_id", "reverted", "left_alone"}
+    assert set(done["reverted"]) >= {"created", "updated", "unallocated", "moved", "linked"}
+    assert done["run_id"] == run.run_id and done["undo_run_id"].startswith(DFE)
+    assert main([*base[:-1], done["undo_run_id"]], clock=lambda: UNDO_AT) == 2
+    assert "run again instead" in capsys.readouterr().err

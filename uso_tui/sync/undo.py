@@ -1,0 +1,250 @@
+"""Undoing a run (DESIGN section 3): every change the run made is reverted in one commit where
+the account has not changed since; the accounts changed since are listed and left alone; the
+run's open match cases are closed.
+
+`plan_undo` is pure: from the run's audit events (each account's before and after, see
+sync.apply.account_diff) and the accounts as they are now, it decides what to revert.
+`undo_run` reads both under the write lock and commits the result as a run of its own
+(trigger "undo"), audited like every other change."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account, AuditEvent, MatchCase, Run, empty_counts
+from uso_tui.store.api import Store, Transaction
+from uso_tui.sync.actions import UNDONE_CREATE, _put
+from uso_tui.sync.apply import event
+from uso_tui.sync.plan import unallocated
+from uso_tui.sync.runner import iso
+
+UNDO_TRIGGER = "undo"
+# The account events a run writes (sync.apply; "unallocate" also from confirming a held run).
+ACCOUNT_ACTIONS = frozenset({"create", "update", "restore", "auto_link", "unallocate"})
+# What the reverting of each kind counts as (`undo-run --json` "reverted").
+REVERTED_KEYS = ("created", "updated", "unallocated", "moved", "linked", "restored")
+
+
+@dataclass(slots=True)
+class Revert:
+    """One account put back: `kind` says what the run did to it (a key of REVERTED_KEYS)."""
+
+    username: str
+    kind: str
+    now: Account
+    back: Account
+    action: str  # the audit action of the revert
+
+    @property
+    def name(self) -> str:
+        return f"{self.now.forename} {self.now.surname}"
+
+
+@dataclass(slots=True)
+class UndoPlan:
+    run_id: str
+    school: str
+    reverts: list[Revert] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)
+    cases: list[MatchCase] = field(default_factory=list)  # the run's open cases, to close
+
+    @property
+    def reverted(self) -> dict[str, int]:
+        out = dict.fromkeys(REVERTED_KEYS, 0)
+        for r in self.reverts:
+            out[r.kind] += 1
+        return out
+
+    def public(self, undo_run_id: str | None) -> dict[str, Any]:
+        """The `undo-run --json` shape (DESIGN section 5), plus the cases closed and each
+        account reverted."""
+        return {
+            "run_id": self.run_id,
+            "undo_run_id": undo_run_id,
+            "reverted": self.reverted,
+            "left_alone": list(self.left_alone),
+            "cases_closed": [c.case_id for c in self.cases],
+            "accounts": [{"username": r.username, "kind": r.kind} for r in self.reverts],
+        }
+
+
+def _kind(first: AuditEvent) -> str:
+    if first.action == "create":
+        return "created"
+    if first.action == "auto_link":
+        return "linked"
+    if first.action == "unallocate":
+        return "unallocated"
+    if first.action == "restore":
+        # restored from another school (its school changes): a move; from unallocated: restored
+        was = (first.before or {}).get("school")
+        return "moved" if was else "restored"
+    return "updated"
+
+
+def unchanged_since(acc: Account, run_id: str, last_at: str) -> bool:
+    """The account's last event is the run's last event on it: nothing has changed it since."""
+    last = acc.history[-1] if acc.history else {}
+    return acc.last_event_at == last_at and last.get("run_id") == run_id
+
+
+def reverted_account(
+    acc: Account, events: list[AuditEvent], run_id: str, school: str, at: str
+) -> Account:
+    """`acc` with what `events` (the run's, oldest first) changed put back as it was."""
+    if events[0].action == "create":
+        # No account is ever deleted: the created one is unallocated, unlinked and marked so
+        # that it is never offered for restore (as undoing a case's create does).
+        return dataclasses.replace(
+            unallocated(acc, acc.school or school),
+            mis_id=None,
+            link_school=None,
+            link_report=None,
+            source="manual",
+            unallocated_at=at,
+            unallocated_by_run=None,
+            extra={**acc.extra, UNDONE_CREATE: run_id},
+        )
+    old: dict[str, Any] = {}
+    for e in events:  # the first value each field had before the run changed it
+        for k, v in (e.before or {}).items():
+            old.setdefault(k, v)
+    back = dataclasses.replace(acc, **old)
+    if "extra" in old:
+        back.extra = dict(old["extra"] or {})
+    if back.status == "active":
+        back.unallocated_at = back.unallocated_by_run = None
+    elif acc.status == "active":  # unallocated again (a restore undone)
+        back.unallocated_at = at
+    return back
+
+
+def plan_undo(
+    run: Run,
+    events: list[AuditEvent],
+    accounts: dict[str, Account | None],
+    open_cases: list[MatchCase],
+    at: str,
+) -> UndoPlan:
+    """What undoing `run` does. `events`: the run's audit events (any order); `accounts`: each
+    account they name as it is now (None: gone); `open_cases`: the school's open cases."""
+    if run.trigger == UNDO_TRIGGER:
+        raise InvalidInput(f"run {run.run_id} is an undo: it cannot be undone (run again instead)")
+    mine = sorted(
+        (e for e in events if e.run_id == run.run_id and e.action in ACCOUNT_ACTIONS),
+        key=lambda e: e.at,
+    )
+    by_user: dict[str, list[AuditEvent]] = {}
+    for e in mine:
+        by_user.setdefault(e.subject, []).append(e)
+    p = UndoPlan(run.run_id, run.school)
+    for username, evs in by_user.items():
+        acc = accounts.get(username)
+        if acc is None or not unchanged_since(acc, run.run_id, evs[-1].at):
+            p.left_alone.append(username)
+            continue
+        kind = _kind(evs[0])
+        back = reverted_account(acc, evs, run.run_id, run.school, at)
+        p.reverts.append(Revert(username, kind, acc, back, f"undo_{evs[0].action}"))
+    p.left_alone.sort()
+    p.reverts.sort(key=lambda r: (REVERTED_KEYS.index(r.kind), r.username))
+    p.cases = [c for c in open_cases if c.run_id == run.run_id and c.status == "open"]
+    return p
+
+
+def _undone_by(events: list[AuditEvent], run_id: str) -> str | None:
+    for e in events:
+        if e.action == "undo_run" and e.subject == run_id:
+            return (e.after or {}).get("undo_run_id") or "an earlier undo"
+    return None
+
+
+def _plan_in(store: Store, txn: Store | Transaction, run_id: str, at: str) -> tuple[Run, UndoPlan]:
+    """The plan, read through `txn` (the store itself for a dry run)."""
+    run = txn.run(run_id)
+    if run.trigger == UNDO_TRIGGER:
+        raise InvalidInput(f"run {run_id} is an undo: it cannot be undone (run again instead)")
+    if run.status == "running":
+        raise InvalidInput(f"run {run_id} is still running")
+    if run.dry_run:
+        raise InvalidInput(f"run {run_id} was a dry run: it changed nothing")
+    school_events = store.audit(run.school)
+    done = _undone_by(school_events, run_id)
+    if done:
+        raise InvalidInput(f"run {run_id} was already undone ({done}): run again instead")
+    events = [e for e in school_events if e.run_id == run_id]
+    names = {e.subject for e in events if e.action in ACCOUNT_ACTIONS}
+    accounts = {u: txn.find_account(u) for u in sorted(names)}
+    return run, plan_undo(run, events, accounts, txn.cases(run.school, "open"), at)
+
+
+def undo_preview(store: Store, run_id: str, *, now: datetime) -> UndoPlan:
+    """What undo_run would revert and leave alone now (a dry run: nothing is written)."""
+    return _plan_in(store, store, run_id, iso(now))[1]
+
+
+def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tuple[UndoPlan, Run]:
+    """Reverts what run `run_id` changed, in one transaction, as a new run (trigger "undo")."""
+    at = iso(now)
+    with store.transaction(operator) as txn:
+        run, p = _plan_in(store, txn, run_id, at)
+        dfe = run.school
+        undo = Run(
+            run_id=txn.next_run_id(dfe),
+            school=dfe,
+            trigger=UNDO_TRIGGER,
+            operator=operator,
+            reports=list(run.reports),
+            status="succeeded",
+            started_at=at,
+            finished_at=at,
+            counts=empty_counts(),
+        )
+        for r in p.reverts:
+            _put(txn, r.now, r.back, r.action, at, dfe, undo.run_id)
+        for case in p.cases:
+            before = {"status": case.status}
+            case.status = "resolved"
+            case.decision = "withdrawn"
+            case.decided_by = operator
+            case.decided_at = at
+            txn.put_case(case)
+            txn.audit(
+                event(
+                    txn,
+                    at,
+                    dfe,
+                    "case_withdrawn",
+                    case.case_id,
+                    before,
+                    {"status": "resolved", "why": f"run {run_id} undone"},
+                    undo.run_id,
+                )
+            )
+        rev = p.reverted
+        undo.counts["unallocated"] = rev["created"] + rev["restored"]
+        undo.counts["restored"] = rev["unallocated"]
+        undo.counts["updated"] = rev["updated"] + rev["moved"] + rev["linked"]
+        txn.put_run(undo)
+        txn.audit(
+            event(
+                txn,
+                at,
+                dfe,
+                "undo_run",
+                run_id,
+                None,
+                {
+                    "undo_run_id": undo.run_id,
+                    "reverted": rev,
+                    "left_alone": p.left_alone,
+                    "cases_closed": [c.case_id for c in p.cases],
+                },
+                undo.run_id,
+            )
+        )
+    return p, undo
