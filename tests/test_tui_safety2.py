@@ -121,3 +121,76 @@ async def test_leaving_the_review_leaves_the_run_held(demo_ran):
         assert app.screen.kind == "history"
     assert store.run(run.run_id).status == "held"
     assert {store.account(u).status for u in run.held_usernames} == {"active"}
+
+
+# -- 5. excluding a person who has an account --------------------------------------------------
+
+
+def plain_pupil(store, dfe: str):
+    """An active pupil of `dfe` with ASCII names (typed key by key in the tests)."""
+    return next(
+        a
+        for a in sorted(store.school_accounts(dfe), key=lambda a: a.username)
+        if a.role == "pupil"
+        and a.status == "active"
+        and a.mis_id
+        and f"{a.forename}{a.surname}".isalpha()
+        and f"{a.forename}{a.surname}".isascii()
+    )
+
+
+async def test_exclusion_form_names_the_account_and_can_leave_it(demo):
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    app = make_app(store)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.open_screen("bulk_results", dfe)
+        await settle(pilot)
+        burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Also unallocate the account?" in text and acc.username in text
+        assert len(store.exclusions(dfe)) == 0  # nothing written before the answer
+        burst(app, "n")
+        await settle(pilot)
+        assert any(f"still active: {acc.username}" in line for line in said_lines(app))
+    assert [(e.forename, e.surname) for e in store.exclusions(dfe)] == [(acc.forename, acc.surname)]
+    assert store.account(acc.username).status == "active"
+
+
+async def test_exclusion_form_unallocates_on_y(demo):
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("bulk_results", dfe)
+        await settle(pilot)
+        burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter")
+        await settle(pilot)
+        burst(app, "y")
+        await settle(pilot)
+    after = store.account(acc.username)
+    assert after.status == "unallocated" and after.mis_id is None
+    assert len(store.exclusions(dfe)) == 1
+
+
+async def test_matching_exclude_says_who_has_an_account_and_unallocates_on_y(demo):
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    case_id = open_case_for(store, dfe, acc.username)
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("matching", dfe, focus=case_id)
+        await settle(pilot)
+        assert app.screen.case.case_id == case_id
+        burst(app, "x")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Also unallocate the account?" in text and acc.username in text
+        burst(app, "y")
+        await settle(pilot)
+    assert store.case(case_id).decision == "exclude"
+    assert store.account(acc.username).status == "unallocated"

@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from uso_tui.domain.models import Account, Exclusion, MatchCase, ProcessedFile, Run
+from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk
 from uso_tui.tui.screens.history import counts_short
 from uso_tui.tui.screens.listing import (
     Col,
@@ -180,6 +181,16 @@ class RunPicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+def excluded_line(ex, dfe: str) -> str:
+    """What adding an exclusion did, naming the accounts it unallocated or left active."""
+    line = f"Excluded {ex.forename} {ex.surname} (id {ex.id}) at {dfe}"
+    if ex.unallocated:
+        return line + f"; unallocated {', '.join(ex.unallocated)}"
+    if ex.accounts:
+        return line + f"; still active: {', '.join(a.username for a in ex.accounts)}"
+    return line
+
+
 class ExclusionForm(ModalScreen[Exclusion | None]):
     """Add a name to the exclusion list. The date of birth is optional: without it, every record
     with those names at the school is excluded. Errors show in the form; nothing is written."""
@@ -227,14 +238,39 @@ class ExclusionForm(ModalScreen[Exclusion | None]):
         if current != "ex-dob":
             self.query_one(f"#{order[order.index(current) + 1]}", Input).focus()
             return
-        self.save(
+        self.check(
             self.query_one("#ex-forename", Input).value,
             self.query_one("#ex-surname", Input).value,
             self.query_one("#ex-dob", Input).value.strip() or None,
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="exclusion-add")
-    def save(self, forename: str, surname: str, dob: str | None) -> None:
+    def check(self, forename: str, surname: str, dob: str | None) -> None:
+        """The person may already have an account here: ask before writing anything."""
+        from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
+
+        try:
+            has = accounts_for_exclusion(self.store, self.dfe, forename, surname, dob)
+        except Exception:  # noqa: BLE001 - bad input: add_exclusion says what is wrong
+            has = []
+        if has:
+            self.app.call_from_thread(self._ask, forename, surname, dob, has)
+        else:
+            self._save(forename, surname, dob, False)
+
+    def _ask(self, forename: str, surname: str, dob: str | None, has: list[Account]) -> None:
+        def answer(choice: str | None) -> None:
+            if choice is not None:
+                self.save(forename, surname, dob, choice == UNALLOCATE)
+
+        who = f"{forename} {surname}".strip() + (f" ({dob})" if dob else "")
+        self.app.push_screen(ExcludeAsk(who, self.dfe, has), answer)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="exclusion-add")
+    def save(self, forename: str, surname: str, dob: str | None, unallocate: bool) -> None:
+        self._save(forename, surname, dob, unallocate)
+
+    def _save(self, forename: str, surname: str, dob: str | None, unallocate: bool) -> None:
         from uso_tui.sync.admin import add_exclusion  # noqa: PLC0415
 
         try:
@@ -246,6 +282,7 @@ class ExclusionForm(ModalScreen[Exclusion | None]):
                 dob=dob,
                 operator=self.operator,
                 now=self.now(),
+                unallocate=unallocate,
             )
         except Exception as exc:  # noqa: BLE001 - InvalidInput and store errors: shown in the form
             self.app.call_from_thread(self._error, str(exc))
@@ -751,7 +788,7 @@ class BulkResultsScreen(ReloadingListScreen):
     def action_add_exclusion(self) -> None:
         def added(ex: Exclusion | None) -> None:
             if ex is not None:
-                self.say(f"Excluded {ex.forename} {ex.surname} (id {ex.id}) at {self.dfe}")
+                self.say(excluded_line(ex, self.dfe))
                 self.load()
 
         self.app.push_screen(ExclusionForm(self.store, self.dfe, self.operator, self.now), added)

@@ -434,7 +434,38 @@ class MatchingScreen(UsoScreen):
         case = self.case
         if case is None or case.status != "open" or self.busy:
             return
+        self.busy = True  # until the question is asked: the accounts it names are read first
+        self._exclude_check(case)
+
+    @work(
+        name="Cannot read the school's accounts",
+        thread=True,
+        exit_on_error=False,
+        group="matching-exclude",
+    )
+    def _exclude_check(self, case: MatchCase) -> None:
+        from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
+
         rec = case.mis_record()
+        has = accounts_for_exclusion(
+            self.store, case.school, rec.forename or "", rec.surname or "", rec.dob
+        )
+        self.app.call_from_thread(self._ask_exclude, case, has)
+
+    def _ask_exclude(self, case: MatchCase, has: list[Account]) -> None:
+        from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk  # noqa: PLC0415
+
+        self.busy = False
+        rec = case.mis_record()
+        if has:  # the person has an account here: say so and offer to unallocate it (y / n)
+
+            def chosen(choice: str | None) -> None:
+                if choice is not None:
+                    self.decide(case.case_id, exclude=True, unallocate=choice == UNALLOCATE)
+
+            who = f"{rec.forename or ''} {rec.surname or ''}".strip() + f" ({rec.dob or '-'})"
+            self.app.push_screen(ExcludeAsk(who, case.school, has), chosen)
+            return
         body = Text("Add ", end="")
         body.append_text(plain(f"{rec.forename or ''} {rec.surname or ''}".strip(), "bold"))
         body.append(
@@ -463,7 +494,25 @@ class MatchingScreen(UsoScreen):
     def _decide(self, case_id: str, how: dict) -> None:
         from uso_tui.sync.actions import resolve_case  # noqa: PLC0415
 
+        unallocate = how.pop("unallocate", False)
         case = resolve_case(self.store, case_id, operator=self.operator, now=self.now(), **how)
+        if unallocate:  # the exclusion is on the list now: this unallocates the accounts it names
+            from uso_tui.sync.admin import add_exclusion  # noqa: PLC0415
+
+            rec = case.mis_record()
+            ex = add_exclusion(
+                self.store,
+                case.school,
+                forename=rec.forename or "",
+                surname=rec.surname or "",
+                dob=rec.dob,
+                operator=self.operator,
+                now=self.now(),
+                unallocate=True,
+            )
+            self.app.call_from_thread(
+                self.say, f"Excluded; unallocated {', '.join(ex.unallocated) or 'none'}"
+            )
         self.app.call_from_thread(self._decided, case, bool(how.get("skip")))
 
     @work(name="Cannot read the case", thread=True, exit_on_error=False, group="matching-refresh")
