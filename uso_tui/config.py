@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import getpass
+import hashlib
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -102,3 +105,153 @@ def iris_bounds(data_dir: Path) -> IrisBounds:
             raise InvalidInput(f"{path}: {f.name} must be {kind}, not {value!r}")
         given[f.name] = value
     return IrisBounds(**given)
+
+
+# -- operators (DESIGN section 7) -----------------------------------------------------------------
+
+OPERATORS_JSON = "operators.json"
+OPERATOR_ROLES = ("desk", "admin")  # each role may do what the ones before it may
+_OPERATOR_NAME = re.compile(r"[a-z][a-z0-9._-]{0,31}")
+# The key types OpenSSH accepts in authorized_keys today (no DSA: OpenSSH refuses it).
+SSH_KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    }
+)
+MAX_KEY_COMMENT = 100
+MIN_RSA_BITS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    name: str
+    role: str
+    keys: tuple[str, ...] = ()
+
+
+def check_operator_name(value: object) -> str:
+    """A name for operators.json: it goes into a shell command line in authorized_keys and into
+    every audit event, so only lower-case letters, digits and . _ - (a letter first, 32 at most)."""
+    name = str(value if value is not None else "").strip()
+    if not _OPERATOR_NAME.fullmatch(name):
+        raise InvalidInput(
+            "bad operator name: use lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter, at most 32 characters"
+        )
+    return name
+
+
+def check_operator_role(value: object) -> str:
+    role = str(value if value is not None else "").strip().lower()
+    if role not in OPERATOR_ROLES:
+        raise InvalidInput(f"bad role {value!r}: expected admin or desk")
+    return role
+
+
+def _ssh_string(blob: bytes, at: int) -> tuple[bytes, int]:
+    if at + 4 > len(blob):
+        raise ValueError("truncated")
+    n = int.from_bytes(blob[at : at + 4], "big")
+    if at + 4 + n > len(blob):
+        raise ValueError("truncated")
+    return blob[at + 4 : at + 4 + n], at + 4 + n
+
+
+def check_ssh_key(line: object) -> str:
+    """One public key as `TYPE BASE64 [COMMENT]` (a .pub file's line), returned normalised. No
+    options (a `command=` of its own would escape the forced command), no control characters
+    (a newline would add an authorized_keys line), and the key data must decode to its type."""
+    text = str(line if line is not None else "").strip()
+    if not text:
+        raise InvalidInput("the SSH public key is empty")
+    if any(not c.isprintable() for c in text):
+        raise InvalidInput("the SSH public key contains control characters")
+    parts = text.split(None, 2)
+    kind = parts[0]
+    if kind not in SSH_KEY_TYPES:
+        shown = kind if len(kind) <= 40 and kind.isascii() else kind[:40] + "…"
+        raise InvalidInput(
+            f"not an SSH public key line: it must start with a key type "
+            f"({', '.join(sorted(SSH_KEY_TYPES))}), not {shown!r} (no options)"
+        )
+    if len(parts) < 2:
+        raise InvalidInput(f"the {kind} key has no key data")
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+        inner, at = _ssh_string(blob, 0)
+        if inner.decode("ascii") != kind:
+            raise ValueError("type mismatch")
+        if kind == "ssh-ed25519" and len(_ssh_string(blob, at)[0]) != 32:
+            raise ValueError("bad length")
+        if kind == "ssh-rsa":
+            _e, at = _ssh_string(blob, at)
+            n, _ = _ssh_string(blob, at)
+            if int.from_bytes(n, "big").bit_length() < MIN_RSA_BITS:
+                raise InvalidInput(f"the ssh-rsa key is shorter than {MIN_RSA_BITS} bits")
+    except InvalidInput:
+        raise
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        raise InvalidInput(f"the {kind} key's data is not a valid {kind} key") from None
+    comment = parts[2].strip() if len(parts) > 2 else ""
+    if len(comment) > MAX_KEY_COMMENT:
+        raise InvalidInput(f"the key's comment is longer than {MAX_KEY_COMMENT} characters")
+    return f"{kind} {parts[1]}" + (f" {comment}" if comment else "")
+
+
+def key_fingerprint(key: str) -> str:
+    """`SHA256:…` as ssh-keygen -l shows it (for audit events and listings)."""
+    blob = base64.b64decode(key.split()[1])
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    return f"SHA256:{digest}"
+
+
+def operators_path(data_dir: Path) -> Path:
+    return Path(data_dir) / OPERATORS_JSON
+
+
+def load_operators(data_dir: Path) -> dict[str, Operator] | None:
+    """DATA_DIR/operators.json, checked whole (a bad entry is an error naming the file, never
+    skipped: roles must not loosen because of a typo); None when there is no such file."""
+    path = operators_path(data_dir)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        data = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError:
+        raise InvalidInput(f"{path} is not valid JSON: correct or remove it") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path} must hold a JSON object of operators")
+    out: dict[str, Operator] = {}
+    for name, entry in data.items():
+        try:
+            if check_operator_name(name) != name:
+                raise InvalidInput("bad operator name")
+            if not isinstance(entry, dict):
+                raise InvalidInput('expected {"role": ..., "keys": [...]}')
+            keys = entry.get("keys", [])
+            if not isinstance(keys, list):
+                raise InvalidInput("keys must be a list")
+            out[name] = Operator(
+                name,
+                check_operator_role(entry.get("role")),
+                tuple(check_ssh_key(k) for k in keys),
+            )
+        except InvalidInput as exc:
+            raise InvalidInput(f"{path}: operator {name[:40]!r}: {exc}") from None
+    return out
+
+
+def operators_bytes(operators: Mapping[str, Operator]) -> bytes:
+    """operators.json's content, names in order."""
+    data = {
+        name: {"role": op.role, "keys": list(op.keys)} for name, op in sorted(operators.items())
+    }
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"

@@ -1,0 +1,106 @@
+"""Who may do what (DESIGN section 7): the role table and the check every writing action makes.
+
+An operator's role comes from DATA_DIR/operators.json. Without that file (a single-user install,
+the demo) everyone is an admin. With it, a listed name has its role; a name it does not list is
+the shell of the account that owns the data directory (cron, the administrator at the server),
+which can change any file there anyway, so it is an admin too. Operators who come over SSH
+cannot choose their name: the forced command names them, and `console --as` refuses a name the
+file does not list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from uso_tui.config import OPERATOR_ROLES, load_operators
+from uso_tui.domain.errors import InvalidInput
+
+DESK, ADMIN = "desk", "admin"
+
+# action -> the least role that may do it
+NEEDS: dict[str, str] = {
+    # the service desk: the queue, restores, held runs, force runs, requests, exclusions
+    "resolve": DESK,
+    "undo_decision": DESK,
+    "link": DESK,
+    "restore": DESK,
+    "review": DESK,
+    "unallocate": DESK,
+    "confirm": DESK,
+    "run": DESK,
+    "account_add": DESK,
+    "exclusion_add": DESK,
+    "exclusion_remove": DESK,
+    "duplicate_keep": DESK,
+    "duplicate_unallocate": DESK,
+    # administrators only
+    "school_add": ADMIN,
+    "school_remove": ADMIN,
+    "school_update": ADMIN,  # settings, the MIS and its secret
+    "mis_hosts": ADMIN,
+    "undo_run": ADMIN,
+    "operators": ADMIN,
+}
+
+WHAT = {  # for the refusal's message
+    "school_add": "adding a school",
+    "school_remove": "removing a school",
+    "school_update": "changing a school's settings",
+    "mis_hosts": "changing the allowed MIS hosts",
+    "undo_run": "undoing a run",
+    "operators": "managing operators",
+}
+
+
+class AccessDenied(InvalidInput):
+    """The operator's role does not allow the action: refused before anything is written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    name: str
+    role: str
+    listed: bool  # named in operators.json (False: no file, or the data directory's owner)
+    managed: bool  # operators.json exists
+
+    def may(self, action: str) -> bool:
+        return may(self.role, action)
+
+    def label(self) -> str:
+        """`alice (desk)` where operators.json names roles, else ''."""
+        return f"{self.name} ({self.role})" if self.managed else ""
+
+
+def may(role: str, action: str) -> bool:
+    needs = NEEDS.get(action)
+    if needs is None:
+        raise ValueError(f"no role is set for the action {action!r}")
+    return OPERATOR_ROLES.index(role) >= OPERATOR_ROLES.index(needs)
+
+
+def _root(where: Any) -> Path:
+    return Path(where.root if hasattr(where, "root") else where)
+
+
+def access_of(where: Any, operator: str) -> Access:
+    """The operator's access in a store (or its data directory)."""
+    operators = load_operators(_root(where))
+    if operators is None:
+        return Access(operator, ADMIN, listed=False, managed=False)
+    entry = operators.get(operator)
+    if entry is None:
+        return Access(operator, ADMIN, listed=False, managed=True)
+    return Access(operator, entry.role, listed=True, managed=True)
+
+
+def require(where: Any, operator: str, action: str) -> Access:
+    """Raises AccessDenied, saying which role the action needs, unless the operator may."""
+    access = access_of(where, operator)
+    if not access.may(action):
+        what = WHAT.get(action, action.replace("_", " "))
+        raise AccessDenied(
+            f"{operator} is a {access.role} operator: {what} needs the {NEEDS[action]} role"
+        )
+    return access

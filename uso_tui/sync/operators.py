@@ -1,0 +1,89 @@
+"""Adding and removing operators (DATA_DIR/operators.json): admin only, audited.
+
+The file is read, changed and replaced (atomically, mode 0600, as the store writes its files)
+under the store's write lock, inside the transaction that records the audit event, so two
+changes at once cannot lose one another. Audit events name keys by fingerprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from uso_tui.config import (
+    Operator,
+    check_operator_name,
+    check_operator_role,
+    check_ssh_key,
+    key_fingerprint,
+    load_operators,
+    operators_bytes,
+    operators_path,
+)
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.store.api import Store
+from uso_tui.store.storage import atomic_write
+from uso_tui.sync.access import require
+from uso_tui.sync.apply import event
+from uso_tui.sync.runner import iso
+
+
+def _shown(op: Operator) -> dict:
+    return {"role": op.role, "keys": [key_fingerprint(k) for k in op.keys]}
+
+
+def add_operator(
+    store: Store,
+    name: str,
+    *,
+    role: str,
+    keys: Iterable[str] = (),
+    operator: str,
+    now: datetime,
+) -> Operator:
+    """A new operator with their public keys (none: a name with a role, for the shell only)."""
+    require(store, operator, "operators")
+    name = check_operator_name(name)
+    role = check_operator_role(role)
+    clean: list[str] = []
+    for key in keys:
+        key = check_ssh_key(key)
+        if key.split()[1] not in {k.split()[1] for k in clean}:
+            clean.append(key)
+    with store.transaction(operator) as txn:
+        operators = dict(load_operators(store.root) or {})
+        if name in operators:
+            raise InvalidInput(
+                f"operator {name} already exists ({operators[name].role}): remove them first "
+                "to change their role or keys"
+            )
+        for key in clean:
+            for other in operators.values():
+                if any(k.split()[1] == key.split()[1] for k in other.keys):
+                    raise InvalidInput(
+                        f"the key {key_fingerprint(key)} already belongs to {other.name}: "
+                        "sshd would log its holder in as the first of them"
+                    )
+        new = Operator(name, role, tuple(clean))
+        operators[name] = new
+        txn.audit(event(txn, iso(now), None, "operator_add", name, None, _shown(new)))
+        atomic_write(operators_path(store.root), operators_bytes(operators))
+    return new
+
+
+def remove_operator(store: Store, name: str, *, operator: str, now: datetime) -> Operator:
+    require(store, operator, "operators")
+    name = check_operator_name(name)
+    with store.transaction(operator) as txn:
+        operators = dict(load_operators(store.root) or {})
+        gone = operators.pop(name, None)
+        if gone is None:
+            raise InvalidInput(f"no operator {name} in {operators_path(store.root)}")
+        txn.audit(event(txn, iso(now), None, "operator_remove", name, _shown(gone), None))
+        atomic_write(operators_path(store.root), operators_bytes(operators))
+    return gone
+
+
+def list_operators(store: Store, *, operator: str) -> list[Operator]:
+    require(store, operator, "operators")
+    return sorted((load_operators(store.root) or {}).values(), key=lambda o: o.name)
