@@ -13,6 +13,7 @@ from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
 from uso_tui.domain.models import Account, MatchCase, MisRecord, Run, School
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
+from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
 from uso_tui.sync.checks import (
     back_since,
@@ -91,6 +92,7 @@ def confirm_held(
     not; the rest are kept (a later run unallocates them if their record is still absent). An
     account whose record came back since (a later run saw it), or that was restored, relinked
     or changed since, is left alone."""
+    require(store, operator, "confirm")
     at = iso(now)
     with store.transaction(operator) as txn:
         run = txn.run(run_id)
@@ -222,6 +224,7 @@ def resolve_case(
     """Decides an open case. Matching to an account that is not among its candidates raises
     NeedsConfirmation (saying what differs) unless `force`; an account linked to another record
     of the school's latest export is refused even then."""
+    require(store, operator, "resolve")
     chosen = [
         n
         for n, v in (("match", match), ("create", create), ("exclude", exclude), ("skip", skip))
@@ -374,6 +377,7 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
     """Reopens a case an operator decided by mistake, reversing what the decision did, in this
     session or a later one, while the account it made or matched has not changed since (else
     refused: nothing written)."""
+    require(store, operator, "undo_decision")
     at = iso(now)
     with store.transaction(operator) as txn:
         case = txn.case(case_id)
@@ -427,6 +431,7 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
 def restore_account(store: Store, username: str, *, operator: str, now: datetime) -> Account:
     """Active again at its previous school as a non-MIS account: its link is dropped, so the next
     run does not unallocate it again; it relinks automatically if its record returns."""
+    require(store, operator, "restore")
     at = iso(now)
     with store.transaction(operator) as txn:
         acc = txn.account(username)
@@ -480,6 +485,7 @@ def _non_mis(txn: Transaction, username: str) -> Account:
 
 
 def mark_reviewed(store: Store, username: str, *, operator: str, now: datetime) -> Account:
+    require(store, operator, "review")
     at = iso(now)
     with store.transaction(operator) as txn:
         acc = _non_mis(txn, username)
@@ -489,6 +495,7 @@ def mark_reviewed(store: Store, username: str, *, operator: str, now: datetime) 
 
 
 def unallocate_account(store: Store, username: str, *, operator: str, now: datetime) -> Account:
+    require(store, operator, "unallocate")
     at = iso(now)
     with store.transaction(operator) as txn:
         acc = _non_mis(txn, username)
@@ -516,6 +523,7 @@ def link_account(
     store: Store, username: str, dfe: str, report: str, mis_id: str, *, operator: str, now: datetime
 ) -> Account:
     """Links a non-MIS account to a record of the school's export that has no account."""
+    require(store, operator, "link")
     at = iso(now)
     with store.transaction(operator) as txn:
         acc = _non_mis(txn, username)

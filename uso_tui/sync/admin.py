@@ -25,6 +25,7 @@ from uso_tui.domain.schools import (
     la_of,
 )
 from uso_tui.store.api import DuplicateSchool, Store
+from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
 from uso_tui.sync.checks import exclusion_hits
 from uso_tui.sync.plan import unallocated
@@ -196,6 +197,7 @@ def add_school(
     operator: str,
     now: datetime,
 ) -> School:
+    require(store, operator, "school_add")
     school = new_school(
         dfe=dfe,
         name=name,
@@ -246,6 +248,7 @@ def update_school(
 ) -> School:
     """Change settings of an existing school. Changing the MIS checks the URL against the new MIS
     (give the new URL in the same call). Only the fields that change are audited."""
+    require(store, operator, "school_update")
     dfe = check_dfe(dfe)
     unknown = sorted(set(changes) - set(SCHOOL_FIELDS))
     if unknown:
@@ -315,6 +318,7 @@ def add_account(
 ) -> Account:
     """User Request Single: an account made ahead of the MIS record, which links to it automatically
     when the record arrives with the same details (DESIGN section 3, rule 6)."""
+    require(store, operator, "account_add")
     dfe = check_dfe(dfe)
     role = check_role(role)
     forename = _check_person_name(forename, "forename")
@@ -403,6 +407,7 @@ def add_exclusion(
     with those names at the school. Returns the entry with the school's active accounts it
     names; `unallocate` unallocates (and unlinks) them in the same transaction (for an entry
     already on the list, `unallocate` does only that)."""
+    require(store, operator, "exclusion_add")
     dfe = check_dfe(dfe)
     forename = _check_person_name(forename, "forename")
     surname = _check_person_name(surname, "surname")
@@ -455,6 +460,7 @@ def add_exclusion(
 def remove_exclusion(
     store: Store, dfe: str, exclusion_id: int | str, *, operator: str, now: datetime
 ) -> Exclusion:
+    require(store, operator, "exclusion_remove")
     dfe = check_dfe(dfe)
     try:
         ex_id = int(str(exclusion_id).strip())

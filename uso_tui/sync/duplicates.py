@@ -26,6 +26,7 @@ from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
+from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
@@ -231,6 +232,7 @@ def _two(a: str, b: str) -> tuple[str, str]:
 def keep_both(store: Store, a: str, b: str, *, operator: str, now: datetime) -> bool:
     """Marks two accounts as different people: never listed together again. Audited on each
     account. False (nothing written) when they already were."""
+    require(store, operator, "duplicate_keep")
     a, b = _two(a, b)
     at = iso(now)
     with store.transaction(operator) as txn:
@@ -258,6 +260,7 @@ def unallocate_duplicate(
     """Unallocates `username` as a duplicate of `other` (which stays active), as the unallocate
     action does: kept, restorable, audited. Its MIS link is dropped, else its school's next run
     would restore it; the record then comes to matching, where `other` is a candidate."""
+    require(store, operator, "duplicate_unallocate")
     username, other = _two(username, other)
     at = iso(now)
     with store.transaction(operator) as txn:

@@ -25,6 +25,7 @@ from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import Export, ProcessedFile, Run, School, empty_counts
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import SchoolState, Store, Transaction
+from uso_tui.sync.access import require
 from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import Progress
 from uso_tui.sync.fresh import Written
@@ -173,6 +174,7 @@ async def run_school(
             dry_run=True,
         )
     else:
+        require(store, operator, "run")  # before the claim: a refused run is not recorded
         run = await asyncio.to_thread(_claim, store, dfe, trigger, operator, reports, iso(now))
     emit = _Progress(run.run_id, dfe, on_progress)
     emit("connecting", message=f"run {run.run_id} started ({trigger}, {operator})")

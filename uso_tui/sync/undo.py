@@ -17,6 +17,7 @@ from typing import Any
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, AuditEvent, MatchCase, Run, empty_counts
 from uso_tui.store.api import Store, Transaction
+from uso_tui.sync.access import require
 from uso_tui.sync.actions import UNDONE_CREATE, _put
 from uso_tui.sync.apply import event
 from uso_tui.sync.plan import unallocated
@@ -189,6 +190,7 @@ def undo_preview(store: Store, run_id: str, *, now: datetime) -> UndoPlan:
 
 def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tuple[UndoPlan, Run]:
     """Reverts what run `run_id` changed, in one transaction, as a new run (trigger "undo")."""
+    require(store, operator, "undo_run")
     at = iso(now)
     with store.transaction(operator) as txn:
         run, p = _plan_in(store, txn, run_id, at)
