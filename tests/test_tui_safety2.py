@@ -5,6 +5,7 @@ lists that stay true after runs, decisions and undos."""
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Input
 
 pytest.register_assert_rewrite("tui_helpers")
 from tui_helpers import OPERATOR, burst, make_app, screen_text, settle  # noqa: E402
@@ -194,3 +195,77 @@ async def test_matching_exclude_says_who_has_an_account_and_unallocates_on_y(dem
         await settle(pilot)
     assert store.case(case_id).decision == "exclude"
     assert store.account(acc.username).status == "unallocated"
+
+
+# -- 6. add a school, request an account ------------------------------------------------------
+
+
+async def test_add_school_checks_each_field_and_masks_the_secret(demo):
+    store = demo.store
+    before = {s.dfe for s in store.list_schools()}
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "n Add school" in screen_text(app).replace("\u258f", " ")
+        # bad DfE, bad URL for iSAMS, no secret: each said under its field, nothing written
+        burst(app, "n", *"204-32", "enter", *"Oak [b]Primary", "enter", *"http://x.example")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Not added: fix the fields marked above." in text
+        assert "204-32" in text and "Oak [b]Primary" in text
+        errors = app.screen.errors
+        assert set(errors) == {"dfe", "url", "client_id", "secret"}
+        assert {s.dfe for s in store.list_schools()} == before
+        form = app.screen
+        form.query_one("#f-dfe", Input).value = "204-3299"
+        form.query_one("#f-url", Input).value = "https://oak.isams.cloud"
+        form.query_one("#f-client_id", Input).focus()
+        await pilot.pause()
+        burst(app, *"oak-client", "tab", *"t0p-s3cret")
+        await settle(pilot)
+        secret = form.query_one("#f-secret", Input)
+        assert secret.password and secret.value == "t0p-s3cret"
+        assert "t0p-s3cret" not in screen_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert (app.screen.kind, app.screen.dfe) == ("school", "204-3299")
+    school = store.school("204-3299")
+    assert (school.name, school.mis, school.client_id) == ("Oak [b]Primary", "iSAMS", "oak-client")
+    assert store.secret("204-3299") == "t0p-s3cret"
+
+
+async def test_request_account_shows_the_duplicate_before_y(demo):
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    app = make_app(store)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        app.open_school(dfe)
+        await settle(pilot)
+        assert "r  Request an account" in screen_text(app)  # the hub's keys
+        await pilot.press("question_mark")
+        assert "Request account" in screen_text(app)
+        await pilot.press("escape")
+        burst(app, "r", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Not created: a duplicate" in text and acc.username in text
+        burst(app, "y", "escape")  # y creates nothing here
+        await settle(pilot)
+        n = len(store.school_accounts(dfe))
+        form = app.screen
+        form.query_one("#req-forename", Input).value = "Newton"
+        form.query_one("#req-dob", Input).focus()
+        await pilot.pause()
+        burst(app, "enter")
+        await settle(pilot)
+        assert "Create this account?" in screen_text(app)
+        assert len(store.school_accounts(dfe)) == n
+        burst(app, "y")
+        await settle(pilot)
+        assert app.screen.kind == "school"
+    made = [a for a in store.school_accounts(dfe) if a.forename == "Newton"]
+    assert len(made) == 1 and (made[0].surname, made[0].dob) == (acc.surname, acc.dob)
+    assert made[0].source == "manual" and made[0].role == "pupil"

@@ -24,6 +24,7 @@ MENU = [
     ("h", "Run history", "history"),
     ("a", "Audit log", "audit"),
     ("d", "Possible duplicates", "duplicates"),
+    ("r", "Request an account", "request"),
 ]
 
 
@@ -40,6 +41,7 @@ class SchoolScreen(UsoScreen):
         Binding("d", "go('duplicates')", "Duplicates"),
         Binding("h", "go('history')", "Runs", show=False),
         Binding("a", "go('audit')", "Audit", show=False),
+        Binding("r", "request", "Request account"),
         Binding("g", "reload", "Reload", show=False),
         Binding("escape", "app.back", "Back"),
     ]
@@ -67,6 +69,22 @@ class SchoolScreen(UsoScreen):
 
     def action_go(self, kind: str) -> None:
         self.app.open_screen(kind, None if kind == "users" else self.dfe)  # type: ignore[attr-defined]
+
+    def action_request(self) -> None:
+        """User Request Single: an account ahead of the MIS record."""
+        from uso_tui.tui.request_account import RequestAccountForm  # noqa: PLC0415
+
+        def made(acc) -> None:
+            if acc is not None:
+                self.say(
+                    f"Created {acc.username} ({acc.forename} {acc.surname}, {acc.role}) at "
+                    f"{self.dfe}: it links to the MIS record when it arrives"
+                )
+                self.load()
+
+        self.app.push_screen(
+            RequestAccountForm(self.store, self.dfe, self.operator, self.now), made
+        )
 
     @work(
         name="Cannot read the school",

@@ -123,6 +123,7 @@ class SchoolsScreen(UsoScreen):
         Binding("m", "matching", "Matching"),
         Binding("e", "settings", "Settings", show=False),
         Binding("u", "users", "Users"),
+        Binding("n", "add_school", "Add school"),
         Binding("h", "history", "Runs", show=False),
         Binding("a", "audit", "Audit", show=False),
         Binding("g", "reload", "Reload", show=False),
@@ -247,7 +248,7 @@ class SchoolsScreen(UsoScreen):
         self._update_title(len(rows))
         empty = self.query_one("#empty", Static)
         if not self.rows:
-            empty.update("No schools yet. Add one with: uso-tui school add … (see uso-tui --help)")
+            empty.update("No schools yet. n adds one (or: uso-tui school add …)")
         elif not rows:
             empty.update(Text(f"No school matches {clean(self.filter_text)!r}", end=""))
         else:
@@ -363,6 +364,11 @@ class SchoolsScreen(UsoScreen):
 
     def action_settings(self) -> None:
         self._open("settings")
+
+    def action_add_school(self) -> None:
+        from uso_tui.tui.screens.add_school import AddSchoolScreen  # noqa: PLC0415
+
+        self.app.push_screen(AddSchoolScreen(self.store))
 
     def action_users(self) -> None:
         self.app.open_screen("users")  # type: ignore[attr-defined]

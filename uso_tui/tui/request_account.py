@@ -1,0 +1,203 @@
+"""User Request Single from the console (the school hub's `r`): an account made ahead of the MIS
+record, which links to it automatically when the record arrives with the same details.
+
+The form asks role, names and date of birth; enter on the last field looks first (in a worker):
+an account of the school that `account add` would refuse as a duplicate is shown and nothing can
+be created; the same names and date of birth at another school are shown as a warning. `y`
+creates (sync.admin.add_account), `n`/escape goes back to the form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from uso_tui.domain.errors import UsoError
+from uso_tui.domain.models import Account
+from uso_tui.domain.names import normalise
+from uso_tui.store import AccountHit
+from uso_tui.tui.widgets import Confirm, LineInput, plain
+
+FIELDS = [
+    ("role", "Role", "pupil or staff"),
+    ("forename", "Forename", ""),
+    ("surname", "Surname", ""),
+    ("dob", "Date of birth", "YYYY-MM-DD"),
+]
+
+
+@dataclass(slots=True)
+class Request:
+    role: str
+    forename: str
+    surname: str
+    dob: str
+    duplicate: AccountHit | None = None  # `account add` refuses it: the same person is here
+    elsewhere: list[AccountHit] = field(default_factory=list)
+
+
+def same_person(a: AccountHit, r: Request) -> bool:
+    """sync.admin.add_account's duplicate rule: role, date of birth, surname, and the forename
+    equal to the account's forename or preferred name (normalised)."""
+    return (
+        a.role == r.role
+        and a.dob == r.dob
+        and normalise(a.surname) == normalise(r.surname)
+        and normalise(r.forename) in (normalise(a.forename), normalise(a.preferred_name))
+    )
+
+
+def request_text(r: Request, dfe: str) -> Text:
+    out = Text(end="")
+    out.append(f"A {r.role} account at {dfe} for ")
+    out.append_text(plain(f"{r.forename} {r.surname}", "bold"))
+    out.append(f", born {r.dob}.\n")
+    if r.duplicate is not None:
+        d = r.duplicate
+        out.append_text(
+            plain(
+                f"\nRefused: {d.username} ({d.forename} {d.surname}, {d.status}) already is this "
+                f"{r.role} at {dfe}: a second account would stop the automatic link.",
+                "bold red",
+            )
+        )
+        return out
+    out.append("The username is made from the name; it links to the MIS record by itself when ")
+    out.append("the record arrives with the same details.\n")
+    if r.elsewhere:
+        out.append("\nThe same names and date of birth elsewhere (a mover? match them instead):\n")
+        out.append_text(
+            plain(
+                "".join(f"  {h.username}  {h.school or '-'}  {h.status}\n" for h in r.elsewhere),
+                "bold yellow",
+            )
+        )
+    return out
+
+
+class RequestAccountForm(ModalScreen[Account | None]):
+    """Dismissed with the account made, or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    RequestAccountForm .form-row { height: 1; }
+    RequestAccountForm #req-error { height: auto; color: $error; }
+    """
+
+    def __init__(self, store, dfe: str, operator: str, now) -> None:
+        super().__init__()
+        self.store = store
+        self.dfe = dfe
+        self.operator = operator
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(
+                plain(f"Request an account at {self.dfe} (User Request Single)", "bold"),
+                classes="dialog-title",
+            )
+            for key, label, hint in FIELDS:
+                with Horizontal(classes="form-row"):
+                    yield Static(label, classes="form-label")
+                    yield LineInput(
+                        value="pupil" if key == "role" else "", placeholder=hint, id=f"req-{key}"
+                    )
+            yield Static("", id="req-error")
+            yield Static(
+                Text("enter next / check   escape cancel", style="dim"), classes="dialog-keys"
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#req-forename", Input).focus()
+
+    def value(self, key: str) -> str:
+        return self.query_one(f"#req-{key}", Input).value.strip()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id != "req-dob":
+            self.app.action_focus_next()
+            return
+        self.look(
+            self.value("role"), self.value("forename"), self.value("surname"), self.value("dob")
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="request-look")
+    def look(self, role: str, forename: str, surname: str, dob: str) -> None:
+        from uso_tui.sync.admin import check_dob, check_role  # noqa: PLC0415
+
+        try:
+            r = Request(check_role(role), forename, surname, check_dob(dob, self.now().date()))
+            for what, v in (("forename", forename), ("surname", surname)):
+                if not normalise(v):
+                    raise UsoError(f"{what} {v!r} contains no letters" if v else f"{what} is empty")
+            key = (normalise(forename), normalise(surname), r.dob)
+            hits = self.store.find_people(r.role, set(), {key})
+        except Exception as exc:  # noqa: BLE001 - bad input and store errors: shown in the form
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        for h in hits:
+            if not same_person(h, r):
+                continue
+            if h.school == self.dfe and r.duplicate is None:
+                r.duplicate = h
+            elif h.school != self.dfe:
+                r.elsewhere.append(h)
+        self.app.call_from_thread(self._ask, r)
+
+    def _ask(self, r: Request) -> None:
+        self._error("")
+
+        from uso_tui.tui.screens.listing import Details  # noqa: PLC0415
+
+        if r.duplicate is not None:  # `account add` would refuse it: nothing to confirm
+            self.app.push_screen(Details("Not created: a duplicate", request_text(r, self.dfe)))
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.create(r)
+
+        self.app.push_screen(
+            Confirm(
+                "Create this account?",
+                request_text(r, self.dfe),
+                yes="Create",
+                no="Back to the form",
+            ),
+            answer,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="request-create")
+    def create(self, r: Request) -> None:
+        from uso_tui.sync.admin import add_account  # noqa: PLC0415
+
+        try:
+            acc = add_account(
+                self.store,
+                self.dfe,
+                role=r.role,
+                forename=r.forename,
+                surname=r.surname,
+                dob=r.dob,
+                operator=self.operator,
+                now=self.now(),
+            )
+        except Exception as exc:  # noqa: BLE001 - InvalidInput (a duplicate meanwhile): shown
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        self.app.call_from_thread(self.dismiss, acc)
+
+    def _error(self, message: str) -> None:
+        self.query_one("#req-error", Static).update(plain(message, "bold"))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
