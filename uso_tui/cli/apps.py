@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
 
 from uso_tui.cli.context import Context
+from uso_tui.config import check_operator_name, load_operators, operators_path
+from uso_tui.domain.errors import InvalidInput
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     console = sub.add_parser("console", help="open the console (the default with no command)")
+    console.add_argument(
+        "--as",
+        dest="as_operator",
+        metavar="NAME",
+        help="the operator an SSH forced command names (authorized_keys, see `uso-tui operators`):"
+        " NAME must be in operators.json; --operator is ignored",
+    )
     console.set_defaults(func=cmd_console, json=False)
 
     demo = sub.add_parser(
@@ -26,9 +37,31 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     sim.set_defaults(func=cmd_iris_sim, json=False, forward_unknown=True)
 
 
+def forced_operator(name: str, ctx: Context, env: Mapping[str, str] | None = None) -> str:
+    """The operator `console --as NAME` names, checked: listed in operators.json, and no command
+    asked over SSH (the forced command only opens the console; `ssh host CMD` is refused)."""
+    env = os.environ if env is None else env
+    if env.get("SSH_ORIGINAL_COMMAND", "").strip():
+        raise InvalidInput(
+            "commands are not run over SSH: connect without a command (ssh -t) to open the console"
+        )
+    name = check_operator_name(name)
+    operators = load_operators(ctx.data_dir)
+    if operators is None or name not in operators:
+        raise InvalidInput(
+            f"{name} is not an operator of {operators_path(ctx.data_dir)}: "
+            "an admin adds them with `uso-tui operator add`"
+        )
+    return name
+
+
 def cmd_console(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.tui.app import run_console  # noqa: PLC0415 - textual only when the console opens
 
+    if getattr(args, "as_operator", None) is not None:
+        # the forced command decides who this is, whatever --operator said
+        ctx.operator = forced_operator(args.as_operator, ctx)
+        ctx.operator_given = True
     result = run_console(ctx.store(create=True), operator=ctx.operator)
     return result if isinstance(result, int) else 0
 

@@ -22,6 +22,7 @@ from uso_tui.cli import (
     duplicates,
     exclusions,
     matches,
+    operators,
     runs,
     schools,
     undo,
@@ -35,7 +36,19 @@ from uso_tui.domain.errors import InvalidInput, UsoError
 PROG = "uso-tui"
 EXIT_USAGE = 2
 EXIT_ERROR = 1
-GROUPS = (schools, accounts, exclusions, matches, runs, undo, audit, duplicates, upgrade, apps)
+GROUPS = (
+    schools,
+    accounts,
+    exclusions,
+    matches,
+    runs,
+    undo,
+    audit,
+    duplicates,
+    upgrade,
+    apps,
+    operators,
+)
 
 
 class UsageError(InvalidInput):

@@ -1,0 +1,340 @@
+"""Operators and roles (issue 16, DESIGN section 7): operators.json managed from the command line,
+the authorized_keys lines, `console --as`, and roles enforced by the actions themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import stat
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
+from cli_support import SECRET, Cli, snapshot  # noqa: E402
+from test_sync_support import DFE, Env, iris_student  # noqa: E402
+
+from uso_tui.store import open_store
+from uso_tui.sync import admin
+from uso_tui.sync.access import AccessDenied, access_of, require
+from uso_tui.sync.operators import add_operator, list_operators, remove_operator
+from uso_tui.sync.runner import run_school
+from uso_tui.sync.undo import undo_run
+
+NOW = datetime(2026, 3, 11, 9, 0, 0)
+
+
+def ssh_key(n: int, kind: str = "ssh-ed25519", comment: str = "") -> str:
+    """A well-formed public key line (no ssh-keygen needed): n picks the key bytes."""
+    def s(b: bytes) -> bytes:
+        return len(b).to_bytes(4, "big") + b
+
+    blob = s(kind.encode()) + s(bytes([n]) * 32)
+    return f"{kind} {base64.b64encode(blob).decode()}" + (f" {comment}" if comment else "")
+
+
+ALICE_KEY = ssh_key(1, comment="alice@laptop")
+BOB_KEY = ssh_key(2, comment="bob@desk")
+
+
+@pytest.fixture
+def cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
+    monkeypatch.delenv("USO_TUI_DATA_DIR", raising=False)
+    monkeypatch.delenv("SSH_ORIGINAL_COMMAND", raising=False)
+    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
+    return Cli(tmp_path / "data", capsys)
+
+
+@pytest.fixture
+def staffed(cli):
+    """A school, alice an admin and bob on the desk (added by the install's first admin)."""
+    cli.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")
+    cli.ok("operator", "add", "alice", "--role", "admin", "--key", ALICE_KEY, operator="root")
+    cli.ok("operator", "add", "bob", "--role", "desk", "--key", BOB_KEY, operator="alice")
+    return cli
+
+
+# -- operators.json through the command line ------------------------------------------------------
+
+
+def test_operator_add_list_remove_are_audited_and_written_0600(staffed, tmp_path):
+    cli = staffed
+    path = cli.data_dir / "operators.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    data = json.loads(path.read_bytes())
+    assert data == {
+        "alice": {"role": "admin", "keys": [ALICE_KEY]},
+        "bob": {"role": "desk", "keys": [BOB_KEY]},
+    }
+    listed = cli.ok("operator", "list", "--json").json()
+    assert [(o["name"], o["role"]) for o in listed] == [("alice", "admin"), ("bob", "desk")]
+    assert listed[1]["keys"][0]["key"] == BOB_KEY
+    assert listed[1]["keys"][0]["fingerprint"].startswith("SHA256:")
+    human = cli.ok("operator", "list").out
+    assert "bob" in human and "desk" in human and "bob@desk" in human
+
+    cli.ok("operator", "remove", "bob", operator="alice")
+    assert set(json.loads(path.read_bytes())) == {"alice"}
+    events = [e for e in cli.ok("audit", "--json").json() if e["action"].startswith("operator")]
+    assert [(e["action"], e["subject"], e["operator"]) for e in events] == [
+        ("operator_remove", "bob", "alice"),
+        ("operator_add", "bob", "alice"),
+        ("operator_add", "alice", "root"),
+    ]
+    assert events[1]["after"]["role"] == "desk"
+    assert events[1]["after"]["keys"][0].startswith("SHA256:")
+
+
+def test_key_file_with_several_keys(cli, tmp_path):
+    cli.add_school(DFE)
+    pub = tmp_path / "carol.pub"
+    pub.write_text(f"{ssh_key(3, comment='carol@a')}\n\n{ssh_key(4)}\n")
+    cli.ok("operator", "add", "carol", "--role", "desk", "--key-file", str(pub))
+    data = json.loads((cli.data_dir / "operators.json").read_bytes())
+    assert data["carol"]["keys"] == [ssh_key(3, comment="carol@a"), ssh_key(4)]
+
+
+BAD_ADDS = {
+    "upper-case name": ["Carol", "--role", "desk"],
+    "name with a space": ["carol smith", "--role", "desk"],
+    "name starting with a digit": ["1carol", "--role", "desk"],
+    "name too long": ["c" * 33, "--role", "desk"],
+    "unknown role": ["carol", "--role", "boss"],
+    "key with options": ["carol", "--role", "desk", "--key", 'command="/bin/sh" ' + ssh_key(3)],
+    "key with a newline": ["carol", "--role", "desk", "--key", ssh_key(3) + "\n" + ssh_key(4)],
+    "not base64": ["carol", "--role", "desk", "--key", "ssh-ed25519 AAAA!!!! x"],
+    "wrong type inside": ["carol", "--role", "desk", "--key", ssh_key(3).replace("ed25519", "rsa")],
+    "no key data": ["carol", "--role", "desk", "--key", "ssh-ed25519"],
+    "dsa key": ["carol", "--role", "desk", "--key", "ssh-dss AAAAB3NzaC1kc3MAAACBAP"],
+    "existing name": ["bob", "--role", "admin"],
+    "another's key": ["carol", "--role", "desk", "--key", BOB_KEY],
+    "missing key file": ["carol", "--role", "desk", "--key-file", "/nonexistent/carol.pub"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ADDS))
+def test_bad_operator_input_exits_2_with_one_line_and_writes_nothing(staffed, case):
+    cli = staffed
+    before = snapshot(cli.data_dir)
+    res = cli("operator", "add", *BAD_ADDS[case])
+    assert res.status == 2, (case, res.err)
+    assert res.err.count("\n") == 1 and res.err.startswith("uso-tui: error: ")
+    assert snapshot(cli.data_dir) == before
+
+
+def test_private_key_file_is_refused_without_echoing_it(staffed, tmp_path):
+    cli = staffed
+    private = tmp_path / "id_ed25519"
+    private.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n")
+    before = snapshot(cli.data_dir)
+    res = cli("operator", "add", "carol", "--role", "desk", "--key-file", str(private))
+    assert res.status == 2 and "b3BlbnNzaC1rZXkt" not in res.err
+    assert snapshot(cli.data_dir) == before
+
+
+def test_remove_unknown_operator_exits_2(staffed):
+    before = snapshot(staffed.data_dir)
+    assert staffed("operator", "remove", "zed").status == 2
+    assert snapshot(staffed.data_dir) == before
+
+
+def test_operators_prints_forced_command_lines(staffed):
+    cli = staffed
+    lines = cli.ok("operators").out.splitlines()
+    assert len(lines) == 2
+    data_dir = str(cli.data_dir.resolve())
+    for name, key, line in zip(("alice", "bob"), (ALICE_KEY, BOB_KEY), lines, strict=True):
+        assert line.startswith('command="/')
+        command, rest = line[len('command="') :].split('",', 1)
+        script, *words = command.split()
+        assert Path(script).is_absolute() and Path(script).name == "uso-tui"
+        assert Path(script).is_file()
+        assert words == ["--data-dir", data_dir, "console", "--as", name]
+        assert rest == f"restrict,pty {key}"
+    as_json = cli.ok("operators", "--json").json()
+    assert [(e["operator"], e["line"]) for e in as_json] == [("alice", lines[0]), ("bob", lines[1])]
+
+
+# -- roles: a desk operator is refused every admin action ----------------------------------------
+
+ADMIN_COMMANDS = {
+    "school add": [
+        "school", "add", "204-3211", "--name", "Dale School", "--mis", "iSAMS",
+        "--url", "https://dale.isams.cloud", "--client-id", "c", "--client-secret-env",
+        "USO_TEST_SECRET",
+    ],
+    "school set name": ["school", "set", DFE, "--name", "Renamed"],
+    "school set secret": ["school", "set", DFE, "--client-secret-env", "USO_TEST_SECRET"],
+    "school set mis": [
+        "school", "set", DFE, "--mis", "Ed:gen", "--url", "https://hill.edgen.cloud",
+        "--client-secret-env", "USO_TEST_SECRET",
+    ],
+    "school set hold": ["school", "set", DFE, "--hold-percent", "50"],
+    "operator add": ["operator", "add", "carol", "--role", "admin", "--key", ssh_key(5)],
+    "operator remove": ["operator", "remove", "alice"],
+    "operator list": ["operator", "list"],
+    "operators": ["operators"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(ADMIN_COMMANDS))
+def test_desk_operator_is_refused_admin_commands_and_nothing_is_written(staffed, case):
+    cli = staffed
+    before = snapshot(cli.data_dir)
+    res = cli(*ADMIN_COMMANDS[case], operator="bob")
+    assert res.status == 2, res.err
+    assert "bob is a desk operator" in res.err and "needs the admin role" in res.err
+    assert res.err.count("\n") == 1
+    assert snapshot(cli.data_dir) == before
+
+
+def test_admin_and_unlisted_shell_user_may_do_admin_commands(staffed):
+    staffed.ok("school", "set", DFE, "--name", "Renamed", operator="alice")
+    # the data directory's owner at the server (not in operators.json) is an admin
+    staffed.ok("school", "set", DFE, "--name", "Renamed Again", operator="root")
+
+
+def test_desk_operator_does_desk_work(staffed):
+    cli = staffed
+    made = cli.ok(
+        "account", "add", DFE, "--role", "pupil", "--forename", "Amy", "--surname", "Jones",
+        "--dob", "2015-04-02", "--json", operator="bob",
+    ).json()  # fmt: skip
+    cli.ok("exclusion", "add", DFE, "--forename", "Zed", "--surname", "Null", operator="bob")
+    ex_id = str(cli.ok("exclusions", DFE, "--json").json()[0]["id"])
+    cli.ok("exclusion", "remove", DFE, ex_id, operator="bob")
+    events = cli.ok("audit", DFE, "--json").json()
+    assert {(e["action"], e["operator"]) for e in events} >= {
+        ("create", "bob"),
+        ("exclusion_add", "bob"),
+        ("exclusion_remove", "bob"),
+    }
+    assert any(e["subject"] == made["username"] for e in events)
+
+
+def test_corrupt_operators_file_refuses_changes(staffed):
+    cli = staffed
+    (cli.data_dir / "operators.json").write_text('{"bob": {"role": "root"}}')
+    before = snapshot(cli.data_dir)
+    res = cli("school", "set", DFE, "--name", "X", operator="alice")
+    assert res.status == 2 and "operators.json" in res.err
+    assert snapshot(cli.data_dir) == before
+
+
+def test_without_operators_json_everyone_is_an_admin(cli):
+    cli.add_school(DFE)
+    assert not (cli.data_dir / "operators.json").exists()
+    cli.ok("school", "set", DFE, "--name", "Renamed", operator="anyone")
+    access = access_of(cli.data_dir, "anyone")
+    assert access.role == "admin" and access.label() == ""
+
+
+# -- roles in the actions layer -------------------------------------------------------------------
+
+
+def test_actions_refuse_a_desk_operator_and_write_nothing(tmp_path):
+    env = Env(tmp_path / "store")
+    amy = iris_student("1", "Amy", "Jones", "2015-04-02")
+    env.add_school(students=[amy])
+
+    async def sync(operator: str):
+        async with env.client() as client:
+            return await run_school(
+                env.store, DFE, now=NOW, client=client, trigger="cli", operator=operator
+            )
+
+    run = asyncio.run(sync("carol")).run
+    add_operator(env.store, "alice", role="admin", keys=[ALICE_KEY], operator="root", now=NOW)
+    add_operator(env.store, "bob", role="desk", operator="alice", now=NOW)
+    store = env.store
+    refused = {
+        "add_school": lambda: admin.add_school(
+            store, dfe="204-3299", name="New", mis="iSAMS", url="https://new.isams.cloud",
+            client_id="c", secret=SECRET, operator="bob", now=NOW,
+        ),
+        "update_school": lambda: admin.update_school(
+            store, DFE, operator="bob", now=NOW, name="Renamed"
+        ),
+        "update_secret": lambda: admin.update_school(
+            store, DFE, operator="bob", now=NOW, secret="another-secret"
+        ),
+        "undo_run": lambda: undo_run(store, run.run_id, operator="bob", now=NOW),
+        "add_operator": lambda: add_operator(
+            store, "carol", role="admin", keys=[ssh_key(9)], operator="bob", now=NOW
+        ),
+        "remove_operator": lambda: remove_operator(store, "alice", operator="bob", now=NOW),
+        "list_operators": lambda: list_operators(store, operator="bob"),
+    }  # fmt: skip
+    for what, act in refused.items():
+        before = snapshot(store.root)
+        with pytest.raises(AccessDenied, match="needs the admin role"):
+            act()
+        assert snapshot(store.root) == before, what
+    # a desk operator force-runs; the run and its audit events name them
+    assert asyncio.run(sync("bob")).run.operator == "bob"
+    # and the admin may do what the desk may not
+    admin.update_school(store, DFE, operator="alice", now=NOW, name="Renamed")
+    undo_run(store, run.run_id, operator="alice", now=NOW)
+
+
+def test_require_names_the_role_needed(tmp_path):
+    store = open_store(tmp_path / "s")
+    add_operator(store, "bob", role="desk", operator="root", now=NOW)
+    assert require(store, "bob", "restore").role == "desk"
+    with pytest.raises(AccessDenied) as err:
+        require(store, "bob", "undo_run")
+    assert str(err.value) == "bob is a desk operator: undoing a run needs the admin role"
+    with pytest.raises(ValueError):
+        require(store, "bob", "no_such_action")
+
+
+# -- console --as --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_console(monkeypatch):
+    """run_console replaced: records who the console would be for and acts as them."""
+    seen: dict = {}
+
+    def run_console(store, *, operator=None):
+        seen["operator"] = operator
+        admin.add_account(
+            store, DFE, role="pupil", forename="Cal", surname="Moss", dob="2014-01-01",
+            operator=operator, now=NOW,
+        )  # fmt: skip
+        return 0
+
+    monkeypatch.setattr("uso_tui.tui.app.run_console", run_console)
+    return seen
+
+
+def test_as_wins_over_operator_and_audit_events_carry_the_forced_name(staffed, fake_console):
+    cli = staffed
+    cli.ok("console", "--as", "bob", operator="mallory")
+    assert fake_console["operator"] == "bob"
+    created = [e for e in cli.ok("audit", DFE, "--json").json() if e["action"] == "create"]
+    assert [e["operator"] for e in created] == ["bob"]
+
+
+@pytest.mark.parametrize("name", ["zed", "Bob", "bob;sh"])
+def test_as_refuses_a_name_not_in_operators_json(staffed, fake_console, name):
+    before = snapshot(staffed.data_dir)
+    res = staffed("console", "--as", name)
+    assert res.status == 2 and "operator" in res.err
+    assert fake_console == {} and snapshot(staffed.data_dir) == before
+
+
+def test_as_refused_without_operators_json(cli, fake_console):
+    cli.add_school(DFE)
+    res = cli("console", "--as", "bob")
+    assert res.status == 2 and "operators.json" in res.err and fake_console == {}
+
+
+def test_commands_over_ssh_are_refused(staffed, fake_console, monkeypatch):
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", "uso-tui school set 204-3210 --name X")
+    res = staffed("console", "--as", "bob")
+    assert res.status == 2 and "not run over SSH" in res.err and fake_console == {}
