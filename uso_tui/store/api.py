@@ -288,6 +288,17 @@ class Store:
         username, or equal/prefix the date of birth (YYYY-MM-DD, or DD/MM/YYYY typed)."""
         ...
 
+    def why_search(self, text: str, limit: int | None = 200) -> list[dict[str, Any]]:
+        """The records of every school's latest processed file (of each report) that a search
+        finds (words as search_accounts takes them, matched against names, date of birth, MIS
+        id and UPN): dicts of why_index.WHY_FIELDS and "school", by surname."""
+        ...
+
+    def why_records(self, dfe: str | None = None, *, dated: bool = False) -> list[dict[str, Any]]:
+        """Every record of the latest processed files (of each report) of one school or all, as
+        why_search gives them; `dated`: only future starters and records with a leaving date."""
+        ...
+
     # cases, exclusions, runs, audit, processed files
     def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]: ...
     def case(self, case_id: str) -> MatchCase: ...

@@ -23,7 +23,7 @@ from uso_tui.domain.models import (
     School,
 )
 from uso_tui.domain.schools import DFE_RE, la_of, parse_allowed_hosts
-from uso_tui.store import index
+from uso_tui.store import index, why_index
 from uso_tui.store.api import (
     SCHEMA_VERSION,
     AccountHit,
@@ -356,6 +356,19 @@ class TinyStore(KeptReads, Store):
             if school is not None and not self.layout.data(school).exists():
                 self._entry(school)
             return index.search(files, text, status=status, limit=limit)
+
+    def why_search(self, text: str, limit: int | None = 200) -> list[dict[str, Any]]:
+        with self._reading():
+            return why_index.search(
+                why_index.school_files(self.layout, self._school_dirs()), text, limit
+            )
+
+    def why_records(self, dfe: str | None = None, *, dated: bool = False) -> list[dict[str, Any]]:
+        homes = [dfe] if dfe is not None else self._school_dirs()
+        with self._reading():
+            if dfe is not None:
+                self._entry(dfe)
+            return why_index.records(why_index.school_files(self.layout, homes), dated)
 
     # cases, exclusions, runs, audit, processed files
 

@@ -71,6 +71,7 @@ from uso_tui.store.schooldoc import (
     merged_runs,
 )
 from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
+from uso_tui.store.why_index import WHY_IDX, staged_index
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -149,6 +150,7 @@ class TinyTransaction(KeptWrites, Transaction):
         self._events_in_order: list[dict[str, Any]] = []  # for the recent feed
         self._runs_put: dict[str, dict[str, Any]] = {}
         self._files: dict[tuple[str, str], bytes] = {}  # encoded when put: nothing copies it
+        self._why: dict[str, bytes] = {}  # school -> its why.idx (why_index.py)
         self._new_schools: set[str] = set()
         self._closed = False
 
@@ -511,6 +513,8 @@ class TinyTransaction(KeptWrites, Transaction):
             at = head.rindex(marker)
             data = head[:at] + b'"rows":' + rows_json + head[at + len(marker) :]
         self._files[(pf.school, pf.run_id)] = data
+        path = self._lay.school_dir(pf.school) / WHY_IDX
+        self._why[pf.school] = staged_index(path, pf.run_id, rows_json, pf.records, pf.created)
 
     # ---- commit
 
@@ -563,6 +567,8 @@ class TinyTransaction(KeptWrites, Transaction):
             commit.write(lay.processed_file(dfe, run_id), raw)
         for dfe in {dfe for dfe, _ in self._files}:
             self._prune_processed(commit, dfe)
+        for dfe, why in self._why.items():
+            commit.write(lay.school_dir(dfe) / WHY_IDX, why)
         for dfe, doc in self._docs.items():
             if not doc.dirty:
                 continue

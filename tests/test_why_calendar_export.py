@@ -1,0 +1,162 @@
+"""why, calendar and export (issue 15 items 3 to 5) on a real store after real runs."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from datetime import datetime
+
+import pytest
+from test_sync_support import DFE, Env, iris_student
+
+from uso_tui.cli.main import main
+from uso_tui.sync import admin
+from uso_tui.sync.calendar import calendar
+from uso_tui.sync.export import LISTS, export_csv, safe_cell
+from uso_tui.sync.runner import run_school
+from uso_tui.sync.why import why
+
+DAY1 = datetime(2026, 3, 10, 9, 0, 0)
+DAY2 = datetime(2026, 3, 11, 9, 0, 0)
+TODAY = DAY2.date()
+
+AMY = iris_student("1", "Amy", "Jones", "2015-04-02", uniquePupilNumber="A20412345678X")
+BOB = iris_student("2", "Bob", "Smith", "2014-07-11", leavingDate="2026-04-01")
+# Ella leaves on day 2 and comes back under a new MIS id: her account is a candidate -> a case
+ELLA = iris_student("10", "Ella", "Stone", "2013-03-03")
+ELLA2 = iris_student("8", "Ella", "Stone", "2013-03-03")
+FUTURE = iris_student("3", "Cat", "Brown", "2016-01-20", enrolmentDate="2026-04-20")
+BAD = iris_student("4", None, "Nameless", "2015-01-01")
+EXCLUDED = iris_student("5", "Test", "Pupil", "2015-02-02")
+NEW = iris_student("6", "Dee", "Kaur", "2015-03-03")
+FORMULA = iris_student("7", "=HYPERLINK(1)", "+Evil", "2015-05-05")
+
+
+def sync(env: Env, now: datetime):
+    async def go():
+        async with env.client() as client:
+            return await run_school(
+                env.store, DFE, now=now, client=client, trigger="cli", operator="alice"
+            )
+
+    return asyncio.run(go()).run
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    e = Env(tmp_path / "store")
+    e.add_school(students=[AMY, BOB, ELLA], create_before_start_days=5)
+    sync(e, DAY1)
+    admin.add_exclusion(
+        e.store,
+        DFE,
+        forename="Test",
+        surname="Pupil",
+        dob=None,
+        operator="desk",
+        now=DAY1,
+    )
+    e.set_students(DFE, [AMY, BOB, ELLA2, FUTURE, BAD, EXCLUDED, NEW, FORMULA])
+    sync(e, DAY2)
+    return e
+
+
+def one(store, text):
+    hits = why(store, text)
+    assert len(hits) == 1, [(h.forename, h.surname) for h in hits]
+    return hits[0]
+
+
+def test_why_finds_each_outcome_by_each_key(env):
+    s = env.store
+    amy = one(s, "amy jones")
+    assert amy.outcome == "unchanged" and amy.username and amy.school == DFE
+    assert one(s, "a20412345678x").mis_id == "1"  # by UPN
+    assert one(s, "02/04/2015").mis_id == "1"  # by date of birth, typed the UK way
+    assert one(s, "2015-04-02").mis_id == "1"
+    dee = one(s, "6")  # by MIS id
+    assert dee.outcome == "created" and dee.username
+    case = one(s, "ella")
+    assert case.outcome == "needs_matching"
+    assert case.case_id == s.cases(DFE, "open")[0].case_id
+    assert f"case {case.case_id}" in case.summary
+    cat = one(s, "cat brown")
+    assert cat.outcome == "future" and cat.starts_on == "2026-04-20"
+    assert cat.account_on == "2026-04-15"  # five days before, as the school is set
+    bad = one(s, "nameless")
+    assert bad.outcome == "invalid" and bad.summary.startswith("rejected: ")
+    ex = one(s, "test pupil")
+    assert ex.outcome == "excluded" and ex.exclusion_id == s.exclusions(DFE)[0].id
+    assert why(s, "nobody-here") == []
+
+
+def test_why_json_shape(env, tmp_path, capsys):
+    capsys.readouterr()
+    args = ["--data-dir", str(tmp_path / "store"), "why", "2014-07-11", "--json"]
+    assert main(args, clock=lambda: DAY2) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["mis_id"] for r in rows] == ["2"]
+    keys = {"school", "report", "mis_id", "forename", "surname", "dob", "outcome", "reason"}
+    assert all(keys | {"case_id", "username", "run_id"} <= set(r) for r in rows)
+
+
+def test_why_keeps_the_other_reports_records():
+    from uso_tui.store.why_index import lines_of_records, merged, search
+
+    def recs(report, mis_id, name):
+        return [{"record": {"report": report, "mis_id": mis_id, "forename": name}}]
+
+    old = b"".join(lines_of_records("r1", recs("staff", "9", "Zed"), {}))
+    old += b"".join(lines_of_records("r1", recs("students", "1", "Old"), {}))
+    new = merged(old, lines_of_records("r2", recs("students", "1", "New"), {}), {"students"})
+    found = {h["forename"]: h["run_id"] for h in search([(DFE, new)], "9")}
+    assert found == {"Zed": "r1"}
+    assert [h["forename"] for h in search([(DFE, new)], "1")] == ["New"]
+
+
+def test_calendar_starters_and_leavers_by_date(env, tmp_path, capsys):
+    items = calendar(env.store, DFE, today=TODAY, days=60)
+    assert [(u.date, u.kind, u.mis_id) for u in items] == [
+        ("2026-04-01", "leaver", "2"),
+        ("2026-04-15", "starter", "3"),
+    ]
+    assert items[0].username  # a leaver has an account
+    assert calendar(env.store, None, today=TODAY, days=25) == items[:1]
+    capsys.readouterr()
+    args = ["--data-dir", str(tmp_path / "store"), "calendar", "--days", "60", "--json"]
+    assert main(args, clock=lambda: DAY2) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["kind"] for r in rows] == ["leaver", "starter"]
+    keys = {"date", "kind", "school", "role", "mis_id", "forename", "surname", "username"}
+    assert all(keys <= set(r) for r in rows)
+
+
+def test_safe_cell_neutralises_formulas():
+    for bad in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+        assert safe_cell(bad) == "'" + bad
+    assert safe_cell("Amy") == "Amy" and safe_cell(None) == "" and safe_cell(["a", "b"]) == "a; b"
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_every_list_exports_as_csv_that_round_trips(env, name):
+    text = export_csv(env.store, name, DFE, today=TODAY)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows and all(len(r) == len(rows[0]) for r in rows)
+    for r in rows[1:]:
+        for cell in r:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_csv_round_trips_with_formula_like_names_neutralised(env, tmp_path, capsys):
+    capsys.readouterr()
+    args = ["--data-dir", str(tmp_path / "store"), "export", "accounts", DFE, "--csv"]
+    assert main(args, clock=lambda: DAY2) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    evil = next(r for r in rows if r["surname"].endswith("Evil"))
+    assert evil["forename"] == "'=HYPERLINK(1)" and evil["surname"] == "'+Evil"
+    assert set(rows[0]) >= {"username", "role", "forename", "surname", "dob", "status"}
+    assert "upn" not in rows[0] and "extra" not in rows[0]  # data minimised
+    dee = next(r for r in rows if r["forename"] == "Dee")
+    assert dee["dob"] == "2015-03-03" and dee["school"] == DFE

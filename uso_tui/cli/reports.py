@@ -1,0 +1,106 @@
+"""`why TEXT` (what happened to a person's record), `calendar [DFE] [--days N]` (starters and
+leavers to come) and `export LIST [DFE] --csv` (any list as CSV on stdout)."""
+
+from __future__ import annotations
+
+import argparse
+
+from uso_tui.cli.context import Context
+from uso_tui.cli.output import emit_json, person, plain, table
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.schools import check_dfe
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    w = sub.add_parser(
+        "why",
+        parents=[parent],
+        help="why has this account not been created? (name, date of birth, UPN or MIS id)",
+    )
+    w.add_argument("text", metavar="TEXT", nargs="+")
+    w.set_defaults(func=cmd_why)
+
+    c = sub.add_parser("calendar", parents=[parent], help="upcoming starters and leavers")
+    c.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: every school)")
+    c.add_argument("--days", type=int, default=60, metavar="N", help="how far ahead (default 60)")
+    c.set_defaults(func=cmd_calendar)
+
+    from uso_tui.sync.export import LISTS  # noqa: PLC0415
+
+    e = sub.add_parser("export", parents=[parent], help="any list as CSV on stdout")
+    e.add_argument("list", metavar="LIST", choices=LISTS, help=", ".join(LISTS))
+    e.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: every school)")
+    e.add_argument("--csv", action="store_true", help="CSV (the only format; the default)")
+    e.set_defaults(func=cmd_export)
+
+
+def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.why import why  # noqa: PLC0415
+
+    text = " ".join(args.text).strip()
+    if not text:
+        raise InvalidInput("give a name, date of birth, UPN or MIS id to look for")
+    hits = why(ctx.store(), text)
+    if args.json:
+        emit_json([h.public() for h in hits], ctx.stdout)
+        return 0
+    if not hits:
+        ctx.note(f"no record found for {plain(text)} in the latest processed files")
+        return 0
+    out = ctx.stdout
+    for h in hits:
+        out.write(
+            f"{h.school} {h.report} {plain(h.mis_id)}: {person(h.forename, h.surname)}"
+            f" ({plain(h.dob or 'no date of birth')})\n"
+            f"  {plain(h.summary)}\n"
+        )
+        if h.outcome != "invalid" and h.reason:
+            out.write(f"  why: {plain(h.reason)}\n")
+        if h.act:
+            out.write(f"  do: {plain(h.act)}\n")
+    return 0
+
+
+def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.calendar import calendar  # noqa: PLC0415
+
+    if args.days < 0:
+        raise InvalidInput("--days must be 0 or more")
+    dfe = check_dfe(args.dfe) if args.dfe else None
+    if dfe:
+        ctx.store().school(dfe)
+    items = calendar(ctx.store(), dfe, today=ctx.now().date(), days=args.days)
+    if args.json:
+        emit_json([u.public() for u in items], ctx.stdout)
+        return 0
+    if not items:
+        ctx.note(f"no starters or leavers in the next {args.days} days")
+        return 0
+    table(
+        ["Date", "Kind", "School", "Role", "MIS id", "Name", "Username", "Starts"],
+        [
+            [
+                u.date,
+                u.kind,
+                u.school,
+                u.role,
+                u.mis_id,
+                person(u.forename, u.surname),
+                u.username or "",
+                u.starts_on or "",
+            ]
+            for u in items
+        ],
+        out=ctx.stdout,
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.export import export_csv  # noqa: PLC0415
+
+    dfe = check_dfe(args.dfe) if args.dfe else None
+    if dfe:
+        ctx.store().school(dfe)
+    ctx.stdout.write(export_csv(ctx.store(), args.list, dfe, today=ctx.now().date()))
+    return 0

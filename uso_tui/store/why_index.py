@@ -1,0 +1,256 @@
+"""why.idx: each school's latest processed records, one compact line each, so "why has this
+account not been created?" searches every school's latest export with C-speed substring search
+and parses no processed file (those are a hundred times larger).
+
+Line: `KEYS\\t[run_id, report, mis_id, forename, surname, preferred, dob, outcome, reason,
+username, enrolment_date, leaving_date, upn]\\n`. KEYS is ` tok tok ...`: the normalised
+forename, preferred name and surname (and each part of multi-part names), the date of birth,
+the MIS id and the UPN (lower-cased); a search word prefix-matches a token exactly when
+`" " + word` occurs in KEYS (the words as store.index.search_keys makes them). The payload is a
+JSON array (JSON escapes tabs and line breaks: a name cannot break a line).
+
+The transaction that writes a run's processed file writes its school's why.idx in the same
+commit: the records of the reports that run fetched replace those of the same reports; the
+other reports' records stay as their latest run left them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from uso_tui.domain.models import PROCESSED_COLUMNS
+from uso_tui.domain.names import normalise
+from uso_tui.store.index import search_keys
+
+WHY_FIELDS = (
+    "run_id",
+    "report",
+    "mis_id",
+    "forename",
+    "surname",
+    "preferred_name",
+    "dob",
+    "outcome",
+    "reason",
+    "username",
+    "enrolment_date",
+    "leaving_date",
+    "upn",
+)
+_COL = {name: i for i, name in enumerate(PROCESSED_COLUMNS)}
+_SPLIT = re.compile(r"[\s\-]+")
+_NO_SPACE = str.maketrans(dict.fromkeys(" \t\n\r", "\x1e"))
+SAMPLE_FILES = 40
+
+
+def _tokens(values: dict[str, Any]) -> str:
+    names = [values.get(k) or "" for k in ("forename", "preferred_name", "surname")]
+    toks = [normalise(n) for n in names]
+    for n in names:
+        parts = _SPLIT.split(n)
+        if len(parts) > 1:
+            toks.extend(normalise(p) for p in parts)
+    for key in ("dob", "mis_id", "upn"):
+        v = values.get(key)
+        if v:
+            toks.append(str(v).strip().lower().translate(_NO_SPACE))
+    seen: set[str] = set()
+    return "".join(f" {t}" for t in toks if t and not (t in seen or seen.add(t)))
+
+
+def why_line(values: dict[str, Any]) -> bytes:
+    """One record's line (`values`: WHY_FIELDS)."""
+    payload = orjson.dumps([values.get(k) for k in WHY_FIELDS])
+    return _tokens(values).encode() + b"\t" + payload + b"\n"
+
+
+def lines_of_rows(run_id: str, rows: list[list[Any]], created: dict[str, str]) -> list[bytes]:
+    """The lines of a processed file's rows (each the values of PROCESSED_COLUMNS)."""
+    out = []
+    for r in rows:
+        values = {k: r[_COL[k]] for k in WHY_FIELDS if k in _COL}
+        values["run_id"] = run_id
+        if values.get("username") is None and values.get("outcome") == "created":
+            values["username"] = created.get(values.get("mis_id") or "")
+        out.append(why_line(values))
+    return out
+
+
+def lines_of_records(run_id: str, records: list[dict[str, Any]], created: dict[str, str]):
+    """The lines of a processed file's records as dicts ({record, outcome, reason, username})."""
+    rows = [
+        [*((row.get("record") or {}).get(k) for k in PROCESSED_COLUMNS[:-3])]
+        + [row.get("outcome"), row.get("reason"), row.get("username")]
+        for row in records
+    ]
+    return lines_of_rows(run_id, rows, created)
+
+
+def _report_of(line: bytes) -> str | None:
+    tab = line.find(b"\t")
+    try:
+        return orjson.loads(line[tab + 1 :])[1]
+    except (orjson.JSONDecodeError, IndexError):
+        return None
+
+
+def merged(old: bytes | None, new_lines: list[bytes], reports: set[str]) -> bytes:
+    """The new lines, and the old lines of the reports the new run did not fetch."""
+    kept = []
+    if old:
+        for line in old.splitlines(keepends=True):
+            if line.endswith(b"\n") and _report_of(line) not in reports:
+                kept.append(line)
+    return b"".join(new_lines + kept)
+
+
+def reports_of_rows(rows: list[list[Any]]) -> set[str]:
+    i = _COL["report"]
+    return {r[i] for r in rows}
+
+
+def _hit(line: bytes, home: str) -> dict[str, Any]:
+    tab = line.find(b"\t")
+    values = orjson.loads(line[tab + 1 :])
+    out = dict(zip(WHY_FIELDS, values, strict=False))
+    out["school"] = home
+    return out
+
+
+def search_data(data: bytes, home: str, probe: bytes, needles: list[bytes], out: list) -> None:
+    pos = data.find(probe)
+    while pos != -1:
+        start = data.rfind(b"\n", 0, pos) + 1
+        tab = data.find(b"\t", start)
+        end = data.find(b"\n", pos)
+        if end == -1:
+            end = len(data)
+        if pos < tab and all(n in data[start:tab] for n in needles):
+            out.append(_hit(data[start:end], home))
+        pos = data.find(probe, end)
+
+
+def search(
+    files: Iterable[tuple[str, Path | bytes]], text: str, limit: int | None = 200
+) -> list[dict[str, Any]]:
+    """Every line of the files (a path, or the index itself as bytes) whose KEYS hold every
+    word of `text` as a token prefix; `limit` lines at most. An empty search finds nothing."""
+    needles = [(" " + k).encode() for k in search_keys(text)]
+    out: list[dict[str, Any]] = []
+    if not needles:
+        return out
+    pending: list[tuple[str, bytes]] = []
+    probe: bytes | None = None
+
+    def flush() -> None:
+        for home, data in pending:
+            if limit is not None and len(out) >= limit:
+                break
+            search_data(data, home, probe, needles, out)  # type: ignore[arg-type]
+        pending.clear()
+
+    for home, src in files:
+        if limit is not None and len(out) >= limit:
+            break
+        if isinstance(src, bytes):
+            data = src
+        else:
+            try:
+                with open(src, "rb") as fh:
+                    data = fh.read()
+            except FileNotFoundError:
+                continue
+        pending.append((home, data))
+        if probe is None and len(pending) >= SAMPLE_FILES:
+            # the rarest word in a sample of files is the cheapest to look for everywhere
+            probe = min(needles, key=lambda n: sum(d.count(n) for _, d in pending))
+        if probe is not None:
+            flush()
+    if probe is None:
+        probe = min(needles, key=lambda n: sum(d.count(n) for _, d in pending))
+    flush()
+    out = out[:limit] if limit is not None else out
+    out.sort(key=lambda h: (normalise(h.get("surname") or ""), h["school"], h.get("mis_id") or ""))
+    return out
+
+
+WHY_IDX = "why.idx"
+
+
+def staged_index(
+    path: Path, run_id: str, rows_json: bytes | None, records: list[dict[str, Any]], created
+) -> bytes:
+    """The school's why.idx once a run's processed file (its rows as JSON, else its records) is
+    written; `path`: the index as committed."""
+    if rows_json is not None:
+        rows = orjson.loads(rows_json)
+        lines, reports = lines_of_rows(run_id, rows, created), reports_of_rows(rows)
+    else:
+        lines = lines_of_records(run_id, records, created)
+        reports = {(r.get("record") or {}).get("report") for r in records}
+    try:
+        old = path.read_bytes()
+    except FileNotFoundError:
+        old = None
+    return merged(old, lines, reports)
+
+
+def school_files(layout: Any, dfes: Iterable[str]) -> Iterable[tuple[str, Path | bytes]]:
+    """Each school's why.idx; for a school whose runs predate it, the lines of its latest
+    processed file, made in memory (its next run writes the index)."""
+    from uso_tui.store.layout import seq_of  # noqa: PLC0415
+    from uso_tui.store.storage import read_json, table_rows  # noqa: PLC0415
+
+    for dfe in dfes:
+        path = layout.school_dir(dfe) / WHY_IDX
+        if path.exists():
+            yield dfe, path
+            continue
+        try:
+            names = [n[:-5] for n in os.listdir(layout.files_dir(dfe)) if n.endswith(".json")]
+        except FileNotFoundError:
+            continue
+        if not names:
+            continue
+        newest = max(names, key=seq_of)
+        rows = table_rows(read_json(layout.processed_file(dfe, newest)), "processed_file")
+        if rows:
+            from uso_tui.domain.models import ProcessedFile  # noqa: PLC0415
+
+            pf = ProcessedFile.from_stored(rows[0])
+            yield dfe, b"".join(lines_of_records(pf.run_id, pf.records, pf.created))
+
+
+# A line whose outcome is "future", or whose leaving date (the last but one value) is a date.
+_DATED = re.compile(
+    rb'^[^\t\n]*\t(\[[^\n]*?(?:,"future",[^\n]*|,"\d{4}-\d\d-\d\d",(?:null|"[^"\n]*")\]))$', re.M
+)
+
+
+def records(files: Iterable[tuple[str, Path | bytes]], dated: bool = False) -> list[dict[str, Any]]:
+    """Every line of the files as a dict (WHY_FIELDS and "school"); `dated`: only future
+    starters and records with a leaving date (picked out without parsing the others)."""
+    out: list[dict[str, Any]] = []
+    for home, src in files:
+        if isinstance(src, bytes):
+            data = src
+        else:
+            try:
+                data = src.read_bytes()
+            except FileNotFoundError:
+                continue
+        if dated:
+            payloads = _DATED.findall(data)
+        else:
+            payloads = [line[line.find(b"\t") + 1 :] for line in data.splitlines()]
+        for p in payloads:
+            d = dict(zip(WHY_FIELDS, orjson.loads(p), strict=False))
+            d["school"] = home
+            out.append(d)
+    return out

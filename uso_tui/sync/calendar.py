@@ -1,0 +1,72 @@
+"""What is coming (DESIGN section 5, `calendar`): future starters, with the day their account
+will be made under their school's "create N days before" setting, and known leavers, with their
+leaving dates, from the latest processed file of each school, by date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from uso_tui.domain.schools import ROLE_OF_REPORT
+from uso_tui.store.api import Store
+from uso_tui.sync.why import account_day
+
+DEFAULT_DAYS = 60
+
+
+@dataclass(slots=True)
+class Upcoming:
+    date: str  # a starter's account day, a leaver's leaving date
+    kind: str  # starter | leaver
+    school: str
+    role: str
+    mis_id: str
+    forename: str
+    surname: str
+    username: str | None
+    starts_on: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "date": self.date,
+            "kind": self.kind,
+            "school": self.school,
+            "role": self.role,
+            "mis_id": self.mis_id,
+            "forename": self.forename,
+            "surname": self.surname,
+            "username": self.username,
+            "starts_on": self.starts_on,
+        }
+
+
+def calendar(
+    store: Store, dfe: str | None, *, today: date, days: int = DEFAULT_DAYS
+) -> list[Upcoming]:
+    """Starters and leavers from `today` to `days` ahead, by date (then school and surname). A
+    starter whose account day has passed already is shown on `today` (its next run makes it)."""
+    first, last = today.isoformat(), (today + timedelta(days=max(0, days))).isoformat()
+    before = {s.dfe: s.create_before_start_days for s in store.list_schools()}
+    out = []
+    for d in store.why_records(dfe, dated=True):
+        role = ROLE_OF_REPORT.get(d.get("report") or "", "")
+        common = {
+            "school": d["school"],
+            "role": role,
+            "mis_id": d.get("mis_id") or "",
+            "forename": d.get("forename") or "",
+            "surname": d.get("surname") or "",
+            "username": d.get("username"),
+        }
+        starts = d.get("enrolment_date")
+        if d.get("outcome") == "future" and starts:
+            when = max(account_day(starts, before.get(d["school"], 0)), first)
+            if when <= last:
+                out.append(Upcoming(when, "starter", starts_on=starts, **common))
+            continue
+        leaves = d.get("leaving_date")
+        if leaves and first <= leaves <= last and d.get("outcome") != "leaver":
+            out.append(Upcoming(leaves, "leaver", **common))
+    out.sort(key=lambda u: (u.date, u.school, u.kind, u.surname.casefold(), u.mis_id))
+    return out

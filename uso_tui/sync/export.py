@@ -1,0 +1,186 @@
+"""Any list the console shows, as CSV (DESIGN section 5, `export LIST [DFE] --csv`).
+
+Columns are named as the `--json` keys of the same list and hold only what that list shows
+(no UPN, email or other held MIS field). Untrusted text is written safely for spreadsheets: a
+cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a
+spreadsheet never reads it as a formula."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account
+from uso_tui.store.api import Store
+
+LISTS = (
+    "cases",
+    "unallocated",
+    "future",
+    "rejected",
+    "non-mis",
+    "accounts",
+    "calendar",
+    "duplicates",
+)
+ACCOUNT_COLUMNS = (
+    "username",
+    "role",
+    "forename",
+    "surname",
+    "preferred_name",
+    "dob",
+    "school",
+    "status",
+    "source",
+    "mis_id",
+    "last_event",
+    "last_event_at",
+)
+RECORD_COLUMNS = ("school", "report", "mis_id", "forename", "surname", "dob")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> str:
+    """A cell as text, neutralised when a spreadsheet would read it as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (list, tuple)):
+        text = "; ".join(safe_cell(v) for v in value)
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def to_csv(columns: tuple[str, ...] | list[str], rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([safe_cell(r.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def _schools(store: Store, dfe: str | None) -> list[str]:
+    return [dfe] if dfe else [s.dfe for s in store.list_schools()]
+
+
+def _accounts(store: Store, dfe: str | None, keep: Callable[[Account, str], bool]) -> list[dict]:
+    rows = []
+    for school in _schools(store, dfe):
+        rows += [a.public() for a in store.school_accounts(school) if keep(a, school)]
+    return rows
+
+
+def _cases(store: Store, dfe: str | None) -> tuple[tuple[str, ...], list[dict]]:
+    rows = []
+    for school in _schools(store, dfe):
+        for case in store.cases(school, "open"):
+            pub = case.public()
+            rows.append(
+                {
+                    "case_id": pub["case_id"],
+                    "school": school,
+                    "role": pub["role"],
+                    **pub["record"],
+                    "candidates": [f"{c['username']} ({c['score']})" for c in pub["candidates"]],
+                }
+            )
+    cols = (
+        "case_id",
+        "school",
+        "role",
+        "mis_id",
+        "forename",
+        "surname",
+        "preferred_name",
+        "dob",
+        "candidates",
+    )
+    return cols, rows
+
+
+def _records(store: Store, dfe: str | None, outcome: str) -> list[dict]:
+    return [d for d in store.why_records(dfe) if d.get("outcome") == outcome]
+
+
+def list_rows(
+    store: Store, name: str, dfe: str | None, *, today: date
+) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+    """The columns and rows of list `name` (one of LISTS) for a school, or every school."""
+    if name == "cases":
+        return _cases(store, dfe)
+    if name == "unallocated":
+        rows = _accounts(
+            store, dfe, lambda a, s: a.status == "unallocated" and (a.previous_school == s)
+        )
+        return ACCOUNT_COLUMNS, rows
+    if name == "non-mis":
+        rows = _accounts(
+            store, dfe, lambda a, s: a.status == "active" and a.school == s and a.mis_id is None
+        )
+        for r in rows:
+            r.pop("mis_id", None)
+        return tuple(c for c in ACCOUNT_COLUMNS if c != "mis_id"), rows
+    if name == "accounts":
+        return ACCOUNT_COLUMNS, _accounts(store, dfe, lambda a, s: True)
+    if name == "future":
+        from uso_tui.sync.why import account_day  # noqa: PLC0415
+
+        before = {s.dfe: s.create_before_start_days for s in store.list_schools()}
+        rows = _records(store, dfe, "future")
+        for r in rows:
+            start = r.get("enrolment_date")
+            r["account_on"] = account_day(start, before.get(r["school"], 0)) if start else None
+        return (*RECORD_COLUMNS, "enrolment_date", "account_on"), rows
+    if name == "rejected":
+        return (*RECORD_COLUMNS, "reason"), _records(store, dfe, "invalid")
+    if name == "calendar":
+        from uso_tui.sync.calendar import calendar  # noqa: PLC0415
+
+        rows = [u.public() for u in calendar(store, dfe, today=today, days=365)]
+        cols = (
+            "date",
+            "kind",
+            "school",
+            "role",
+            "mis_id",
+            "forename",
+            "surname",
+            "username",
+            "starts_on",
+        )
+        return cols, rows
+    if name == "duplicates":
+        from uso_tui.sync.duplicates import possible_duplicates  # noqa: PLC0415
+
+        return ("accounts", "evidence"), [p.public() for p in possible_duplicates(store, dfe)]
+    raise InvalidInput(f"unknown list {name!r} (one of: {', '.join(LISTS)})")
+
+
+def export_csv(store: Store, name: str, dfe: str | None, *, today: date) -> str:
+    cols, rows = list_rows(store, name, dfe, today=today)
+    return to_csv(cols, rows)
+
+
+def export_file(
+    store: Store, name: str, dfe: str | None, *, today: date, stamp: str, folder: Path
+) -> tuple[Path, int]:
+    """Writes the list to `folder` (made if need be, readable by its owner only) and returns
+    the file and its row count."""
+    cols, rows = list_rows(store, name, dfe, today=today)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / f"{name}-{dfe or 'all'}-{stamp}.csv"
+    data = to_csv(cols, rows).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return path, len(rows)
