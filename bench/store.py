@@ -44,6 +44,7 @@ TARGETS_1_5M = {
     "load one local authority": 0.5,
     "search by name across the store": 1.0,
     "find people across the store, 10 records": 1.0,
+    "why: search every school's latest processed file": 0.3,
 }
 NOW = "2026-09-01T06:00:00"
 
@@ -248,6 +249,12 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
         median(timings(lambda: store.search_accounts("smith"), repeat)),
         "limit 500",
     )
+    _why_indexes(store, schools)
+    why_queries = iter([f"{a.forename} {a.surname}" for a in sample] * (repeat // 5 + 1))
+    out["why: search every school's latest processed file"] = (
+        median(timings(lambda: store.why_search(next(why_queries)), repeat)),
+        f"{n_schools:,} schools' why.idx, {n_accounts:,} records",
+    )
     other_la = schools[-1].dfe[:3]
     for n in (1, 10, 2000):
         upns, name_dobs = _wanted(store, other_la, n, rng)
@@ -257,6 +264,36 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
             f"{len(name_dobs):,} wanted, {found} found",
         )
     return out
+
+
+def _why_indexes(store, schools) -> None:
+    """Each school's why.idx as a run over its accounts would leave it (written once, beside the
+    cached store: the synthetic store has no runs)."""
+    from uso_tui.store.why_index import WHY_IDX, why_line  # noqa: PLC0415
+
+    for s in schools:
+        path = store.layout.school_dir(s.dfe) / WHY_IDX
+        if path.exists():
+            continue
+        lines = [
+            why_line(
+                {
+                    "run_id": f"{s.dfe}-r1",
+                    "report": a.link_report,
+                    "mis_id": a.mis_id,
+                    "forename": a.forename,
+                    "surname": a.surname,
+                    "preferred_name": a.preferred_name,
+                    "dob": a.dob,
+                    "outcome": "unchanged",
+                    "reason": "linked, no change",
+                    "username": a.username,
+                    "upn": a.extra.get("upn"),
+                }
+            )
+            for a in store.school_accounts(s.dfe)
+        ]
+        path.write_bytes(b"".join(lines))
 
 
 def disk_usage(root: Path) -> int:
