@@ -29,6 +29,7 @@ NOW = datetime(2026, 3, 11, 9, 0, 0)
 
 def ssh_key(n: int, kind: str = "ssh-ed25519", comment: str = "") -> str:
     """A well-formed public key line (no ssh-keygen needed): n picks the key bytes."""
+
     def s(b: bytes) -> bytes:
         return len(b).to_bytes(4, "big") + b
 
@@ -338,3 +339,48 @@ def test_commands_over_ssh_are_refused(staffed, fake_console, monkeypatch):
     monkeypatch.setenv("SSH_ORIGINAL_COMMAND", "uso-tui school set 204-3210 --name X")
     res = staffed("console", "--as", "bob")
     assert res.status == 2 and "not run over SSH" in res.err and fake_console == {}
+
+
+# -- the console shows who it is and greys what the role may not do ------------------------------
+
+
+def _console_store(tmp_path):
+    store = open_store(tmp_path / "console")
+    admin.add_school(
+        store, dfe=DFE, name="Hill School", mis="iSAMS", url="https://hill.isams.cloud",
+        client_id="c", secret=SECRET, operator="root", now=NOW,
+    )  # fmt: skip
+    add_operator(store, "alice", role="admin", operator="root", now=NOW)
+    add_operator(store, "bob", role="desk", operator="root", now=NOW)
+    return store
+
+
+@pytest.mark.parametrize("who", ["bob", "alice"])
+async def test_console_names_the_operator_and_greys_settings_for_the_desk(tmp_path, who):
+    from textual.widgets import Input, Static  # noqa: PLC0415
+    from tui_helpers import settle  # noqa: PLC0415
+
+    from uso_tui.tui.app import UsoApp  # noqa: PLC0415
+
+    store = _console_store(tmp_path)
+    app = UsoApp(store, operator=who, clock=lambda: NOW, cursor_blink=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        title = str(app.screen.query_one("#title", Static).render())
+        role = "desk" if who == "bob" else "admin"
+        assert title.startswith(f"{who} ({role})")
+        assert app.screen.check_action("add_school", ()) is (None if who == "bob" else True)
+        app.open_screen("settings", DFE)
+        await settle(pilot)
+        screen = app.screen
+        name_box = screen.query_one("#f-name", Input)
+        assert name_box.disabled is (who == "bob")
+        expect = None if who == "bob" else True
+        assert screen.check_action("save", ()) is expect
+        assert screen.check_action("change_mis", ()) is expect
+        before = snapshot(store.root)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        if who == "bob":
+            assert snapshot(store.root) == before
+            assert "needs the admin role" in str(screen.query_one("#status", Static).render())

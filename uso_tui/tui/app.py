@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from uso_tui.store import Store
+from uso_tui.sync.access import access_of
 from uso_tui.tui.keys_in_turn import KeysInTurnApp
 from uso_tui.tui.live import LiveRun, RunFinished, RunProgress
 from uso_tui.tui.palette import UsoCommands
@@ -71,9 +72,15 @@ class UsoApp(KeysInTurnApp):
         self.store = store
         self.clock = clock or _now
         self.operator = operator or _login_name()
+        # the operator's role (operators.json): screens hide or grey what it may not do
+        self.access = access_of(store, self.operator)
         self.cursor_blink = cursor_blink
         self.live_runs: dict[str, LiveRun] = {}
         self._start = start  # open on this screen instead of the schools list (screenshots, tests)
+
+    def may(self, action: str) -> bool:
+        """The operator's role allows `action` (a sync.access action name)."""
+        return self.access.may(action)
 
     # -- navigation ---------------------------------------------------------------------------
 

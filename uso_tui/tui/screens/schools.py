@@ -260,6 +260,9 @@ class SchoolsScreen(UsoScreen):
         held = sum(1 for r in self.rows if r.school.last_run_status == "held")
         cases = sum(1 for r in self.rows if r.school.open_cases)
         parts = [f"Schools: {total:,}"]
+        who = self.app.access.label()  # type: ignore[attr-defined]
+        if who:  # where operators.json names roles: who this console is
+            parts.insert(0, who)
         if shown != total:
             parts.append(f"{shown:,} shown")
         parts.append(f"{failed} failed, {held} held, {cases} with cases")
@@ -364,6 +367,11 @@ class SchoolsScreen(UsoScreen):
 
     def action_settings(self) -> None:
         self._open("settings")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "add_school" and not self.app.may("school_add"):  # type: ignore[attr-defined]
+            return None  # greyed: adding a school needs the admin role
+        return True
 
     def action_add_school(self) -> None:
         from uso_tui.tui.screens.add_school import AddSchoolScreen  # noqa: PLC0415

@@ -94,7 +94,17 @@ class SettingsScreen(UsoScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        if not self.app.may("school_update"):  # type: ignore[attr-defined]
+            # read only: the save would be refused (sync.access) and ctrl+s / ctrl+o are greyed
+            for box in self.query("Input, Checkbox"):
+                box.disabled = True
+            self._set_status(Text("Read only: changing settings needs the admin role.", "bold"))
         self.load()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("save", "change_mis") and not self.app.may("school_update"):  # type: ignore[attr-defined]
+            return None  # shown greyed
+        return True
 
     @work(
         name="Cannot read the settings",
