@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Input
 
 pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import OPERATOR, burst, make_app, screen_text, settle  # noqa: E402
+from tui_helpers import NOW, OPERATOR, burst, make_app, screen_text, settle  # noqa: E402
 
 from uso_tui.domain.models import Candidate, MatchCase, MisRecord  # noqa: E402
 from uso_tui.sync.actions import held_review  # noqa: E402
@@ -269,3 +269,79 @@ async def test_request_account_shows_the_duplicate_before_y(demo):
     made = [a for a in store.school_accounts(dfe) if a.forename == "Newton"]
     assert len(made) == 1 and (made[0].surname, made[0].dob) == (acc.surname, acc.dob)
     assert made[0].source == "manual" and made[0].role == "pupil"
+
+
+# -- 7. lists stay true -------------------------------------------------------------------------
+
+
+async def test_force_run_records_wait_follows_decisions(demo_ran):
+    store = demo_ran.store
+    dfe = max(store.list_schools(), key=lambda s: s.open_cases).dfe
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("force_run", dfe)
+        await settle(pilot)
+        burst(app, "y")
+        await settle(pilot, 3)
+        waiting = store.school(dfe).open_cases
+        assert waiting > 1
+        assert f"{waiting} records wait in the matching queue" in screen_text(app)
+        burst(app, "m")
+        await settle(pilot)
+        assert app.screen.kind == "matching"
+        burst(app, "c")  # create new: one case decided
+        await settle(pilot)
+        burst(app, "escape")
+        await settle(pilot)
+        assert app.screen.kind == "force_run"
+        assert store.school(dfe).open_cases == waiting - 1
+        assert f"{waiting - 1} records wait in the matching queue" in screen_text(app)
+
+
+def mover_case(store):
+    """An open case whose best candidate is active at another school (matching it is a move)."""
+    for school in store.list_schools():
+        for case in store.cases(school.dfe):
+            for c in case.candidates:
+                acc = store.find_account(c["username"])
+                if acc and acc.status == "active" and acc.school and acc.school != case.school:
+                    return case, acc
+    raise AssertionError("the demo has no mover case")
+
+
+async def test_latest_moves_are_complete_and_undone_ones_marked(demo_ran):
+    from uso_tui.sync.actions import resolve_case, undo_decision
+
+    store = demo_ran.store
+    case, acc = mover_case(store)
+    resolve_case(store, case.case_id, operator="colleague", now=NOW, match=acc.username)
+    other = next(
+        c for s in store.list_schools() for c in store.cases(s.dfe) if c.case_id != case.case_id
+    )
+    made = resolve_case(store, other.case_id, operator="colleague", now=NOW, create=True)
+    created = made.decision.split(":", 1)[1]
+    undo_decision(store, other.case_id, operator="colleague", now=NOW)
+    app = make_app(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_screen("users")
+        await settle(pilot)
+        table = app.screen.query_one("#latest")
+        rows = {r.data: [c.plain for c in r.cells] for r in table.all_rows}
+        move = rows[acc.username]
+        assert move[1] == "> move"
+        assert move[3] == f"{acc.forename} {acc.surname}"
+        assert move[4] == f"{acc.school} > {case.school}"
+        assert rows[created][1] == "undone"
+        # the undone create is not offered for restore
+        table.move_cursor(row=next(i for i, r in enumerate(table.shown) if r.data == created))
+        burst(app, "enter")
+        await settle(pilot)
+        assert app.screen.username == created
+        assert app.screen.check_action("restore", ()) is False
+        app.open_screen("bulk_results", other.school)
+        await settle(pilot)
+        burst(app, "4")
+        await settle(pilot)
+        assert created not in {r.key for r in app.screen.active_table().all_rows}

@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from uso_tui.domain.models import Account, Exclusion, MatchCase, ProcessedFile, Run
+from uso_tui.sync.actions import restorable
 from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk
 from uso_tui.tui.screens.history import counts_short
 from uso_tui.tui.screens.listing import (
@@ -492,7 +493,8 @@ class BulkResultsScreen(ReloadingListScreen):
             d.file = self.store.processed_file(want)
         state = self.store.school_state(self.dfe)  # one read of the school
         d.cases = state.open_cases
-        d.unallocated = [a for a in state.accounts if a.status == "unallocated"]
+        # not those whose creation was undone: kept, never offered for restore
+        d.unallocated = [a for a in state.accounts if restorable(a)]
         d.exclusions = state.exclusions
         rows = self._rows(d)
         self.app.call_from_thread(self._show, d, rows)

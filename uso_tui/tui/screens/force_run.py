@@ -90,6 +90,7 @@ class ForceRunScreen(UsoScreen):
         self._written = 0  # log lines shown
         self._poll: Timer | None = None
         self._bars: dict[str, tuple[Static, ProgressBar]] = {}
+        self.waiting: int | None = None  # open match cases of the school, read after the run
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Force run {self.dfe}")
@@ -107,6 +108,25 @@ class ForceRunScreen(UsoScreen):
     def on_screen_resume(self) -> None:
         if self.live is not None:
             self.render_live()
+        if self.final is not None:  # decisions made meanwhile (the matching queue, elsewhere)
+            self.count_waiting()
+
+    @work(
+        name="Cannot read the matching queue",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="force-run-waiting",
+    )
+    def count_waiting(self) -> None:
+        waiting = self.store.school(self.dfe).open_cases
+        self.app.call_from_thread(self._waiting_counted, waiting)
+
+    def _waiting_counted(self, waiting: int) -> None:
+        if waiting != self.waiting:
+            self.waiting = waiting
+            if self.final is not None:
+                self._show_final(self.final)
 
     # -- starting or attaching ----------------------------------------------------------------
 
@@ -256,6 +276,7 @@ class ForceRunScreen(UsoScreen):
             self.refresh_bindings()
             return
         self.final = result.run
+        self.waiting = None  # the run changed the queue: read it again
         self._show_final(result.run)
 
     def begin_watch_after_refusal(self) -> None:
@@ -287,10 +308,14 @@ class ForceRunScreen(UsoScreen):
             text.append_text(
                 plain(f"\nHeld unallocations confirmed by {run.confirmed_by}.", "bold green")
             )
-        if c.get("needs_matching"):
-            text.append(f"\n{c['needs_matching']} records wait in the matching queue (m).")
+        if self.waiting:  # the queue as it is now, not as the run left it
+            text.append(f"\n{self.waiting} records wait in the matching queue (m).")
+        elif self.waiting == 0 and c.get("needs_matching"):
+            text.append("\nNo records wait in the matching queue.")
         text.append("  b: bulk results.  r: run again.", style="dim")
         outcome.update(text)
+        if self.waiting is None:
+            self.count_waiting()
         self.query_one("#counters", Static).update(counters_text(c))
         self.refresh_bindings()
 
@@ -345,6 +370,7 @@ class ForceRunScreen(UsoScreen):
         self._log_line(f"{run.run_id}: {run.status}")
         self.external = None
         self.final = run
+        self.waiting = None
         self._show_final(run)
 
     # -- keys ----------------------------------------------------------------------------------
@@ -381,6 +407,7 @@ class ForceRunScreen(UsoScreen):
         self.app.live_runs.pop(self.dfe, None)  # type: ignore[attr-defined]
         self.live = None
         self.final = None
+        self.waiting = None
         self.query_one("#outcome", Static).update("")
         self.begin()
 

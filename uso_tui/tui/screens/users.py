@@ -16,6 +16,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from uso_tui.domain.models import Account, AuditEvent
+from uso_tui.sync.actions import restorable
 from uso_tui.tui.screens.history import event_details, newest_first
 from uso_tui.tui.screens.listing import (
     Col,
@@ -44,12 +45,45 @@ def full_name(forename: object, surname: object, preferred: object = "") -> str:
 
 
 def _where(e: AuditEvent) -> str:
+    """`204-2308` for a create, `204-3210 > 204-2308` for a move (its audit diff holds only the
+    fields that changed: the school it left is `before.school`, else the `previous_school` the
+    move recorded; an unallocated account moves from no school)."""
     before = e.before if isinstance(e.before, dict) else {}
     after = e.after if isinstance(e.after, dict) else {}
     to = after.get("school") or e.school or "-"
     if e.action == "move":
-        return f"{clean(before.get('school') or '?')} > {clean(to)}"
+        came = before.get("school") or after.get("previous_school") or before.get("previous_school")
+        return f"{clean(came or '?')} > {clean(to)}"
     return clean(to)
+
+
+def _names(e: AuditEvent, people: dict[str, tuple[str, str]]) -> str:
+    """The names the event changed to, else the account's names now (a move's diff has none)."""
+    before = e.before if isinstance(e.before, dict) else {}
+    after = e.after if isinstance(e.after, dict) else {}
+    now = people.get(e.subject, ("", ""))
+    forename = after.get("forename") or before.get("forename") or now[0]
+    surname = after.get("surname") or before.get("surname") or now[1]
+    return full_name(forename, surname)
+
+
+def undone_at(events: list[AuditEvent]) -> dict[str, str]:
+    """subject -> when its latest undo (undo_match, undo_create...) happened."""
+    out: dict[str, str] = {}
+    for e in events:
+        if e.action.startswith("undo") and e.at > out.get(e.subject, ""):
+            out[e.subject] = e.at
+    return out
+
+
+def people_of(store, usernames: set[str]) -> dict[str, tuple[str, str]]:
+    """username -> (forename, surname) now, read from the compact indexes of their LAs."""
+    out: dict[str, tuple[str, str]] = {}
+    for la in sorted({u.rsplit(".", 1)[-1] for u in usernames if "." in u}):
+        for h in store.la_people(la):
+            if h.username in usernames:
+                out[h.username] = (h.forename, h.surname)
+    return out
 
 
 class UsersScreen(ReloadingListScreen):
@@ -64,6 +98,7 @@ class UsersScreen(ReloadingListScreen):
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/"),
         Binding("l", "latest", "Latest moves"),
+        Binding("w", "app.open_screen('why')", "Why no account?"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("escape", "escape", "Back"),
@@ -130,18 +165,31 @@ class UsersScreen(ReloadingListScreen):
     def load_latest(self) -> None:
         events = self.store.latest_moves(FEED_LIMIT)
         events.sort(key=newest_first)
+        undone = undone_at(self.store.audit(None))
+        nameless = {
+            e.subject
+            for e in events
+            if not isinstance(e.after, dict)
+            or not (e.after.get("forename") and e.after.get("surname"))
+        }
+        people = people_of(self.store, nameless) if nameless else {}
         rows = []
         for i, e in enumerate(events):
-            after = e.after if isinstance(e.after, dict) else {}
-            name = full_name(after.get("forename", ""), after.get("surname", ""))
-            kind = Text(
-                KIND_WORD.get(e.action, e.action), style="bold" if e.action == "move" else ""
-            )
+            name = _names(e, people)
+            gone = undone.get(e.subject, "") >= e.at
+            if gone:  # undone since: kept in the feed, marked so nobody acts on it
+                kind = Text("undone", style="dim strike")
+            else:
+                kind = Text(
+                    KIND_WORD.get(e.action, e.action), style="bold" if e.action == "move" else ""
+                )
             rows.append(
                 Row(
                     key=f"{i}:{e.subject}",
                     cells=cells(when(e.at), kind, e.subject, name, _where(e), e.operator),
-                    haystack=haystack(e.subject, name, e.school, e.action),
+                    haystack=haystack(
+                        e.subject, name, e.school, e.action, "undone" if gone else ""
+                    ),
                     data=e.subject,
                 )
             )
@@ -405,12 +453,12 @@ class AccountScreen(ListScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "restore":
-            return self.account is not None and self.account.status == "unallocated"
+            return self.account is not None and restorable(self.account)
         return True
 
     def action_restore(self) -> None:
         a = self.account
-        if a is None or a.status != "unallocated":
+        if a is None or not restorable(a):
             return
         body = plain(
             f"{a.username} ({full_name(a.forename, a.surname)}) becomes active again at "
