@@ -96,7 +96,9 @@ async def test_confirm_refuses_names_it_does_not_hold_and_writes_nothing(env):
 
 async def test_held_review_flags_candidates_of_open_cases(env):
     # Cat comes back under a new MIS id: her held account is a candidate of the new case.
-    run_id = await _held(env, [AMY, iris_student("33", "Cat", "Brown", "2016-01-20")])
+    # (Bob and Cat leave with a leaving date: rule 8 holds the unallocations, the rest applies.)
+    gone = [{**BOB, "leavingDate": "2020-01-01"}, {**CAT, "leavingDate": "2020-01-01"}]
+    run_id = await _held(env, [AMY, *gone, iris_student("33", "Cat", "Brown", "2016-01-20")])
     (case,) = env.store.cases(DFE)
     assert "cbrown.204" in [c["username"] for c in case.candidates]
     review = {h.username: h for h in actions.held_review(env.store, run_id)}

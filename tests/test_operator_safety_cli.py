@@ -91,8 +91,11 @@ def test_sync_refuses_a_report_the_school_has_not_enabled(cli, sim):
 
 
 def test_run_show_lists_the_held_accounts(cli, sim):
-    # Cat comes back under a new MIS id: her held account is the candidate of an open case.
-    run_id, said = held_run(cli, sim, [AMY, student("33", "Cat", "Brown", "2016-01-20")])
+    # Bob and Cat leave (their records sent with a leaving date: rule 8 holds the
+    # unallocations, everything else applies); Cat comes back under a new MIS id: her held
+    # account is the candidate of an open case.
+    gone = [{**BOB, "leavingDate": "2020-01-01"}, {**CAT, "leavingDate": "2020-01-01"}]
+    run_id, said = held_run(cli, sim, [AMY, *gone, student("33", "Cat", "Brown", "2016-01-20")])
     assert f"`uso-tui run show {run_id}`" in said  # the hint names a command that lists them
     (case,) = cli.ok("matches", DFE, "--json").json()
     data = cli.ok("run", "show", run_id, "--json").json()

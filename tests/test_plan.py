@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from test_sync_support import (
     DFE,
     OTHER,
@@ -337,14 +339,50 @@ def test_empty_export_with_nothing_linked_is_not_held():
     assert not p.is_held
 
 
-def test_hold_over_the_threshold_but_everything_else_applies():
+def test_leavers_over_the_threshold_are_held_but_everything_else_applies():
+    # Rule 8: eleven leavers (their records sent with a leaving date, as at the end of a year).
+    accounts = [linked_acc(n) for n in range(100)]
+    records = [
+        dataclasses.replace(linked_rec(n), leaving_date="2026-03-01") if n < 11 else linked_rec(n)
+        for n in range(100)
+    ]
+    records[11] = rec("p11", "Changed", "Surname11", "2015-01-01")
+    p = plan(export(*records, OK), snap(accounts), TODAY, settings())
+    assert p.is_held and "11 of 100" in p.hold_reason and p.comparison is None
+    assert len(p.held) == 11
+    assert [c.kind for c in p.changes] == ["update"] and p.creates == [OK]
+
+
+def test_records_missing_from_the_export_hold_it_whole():
+    # The export comparison (DESIGN section 3): eleven of a hundred records no longer sent at
+    # all: nothing of the report applies until an operator confirms it.
     accounts = [linked_acc(n) for n in range(100)]
     records = [linked_rec(n) for n in range(11, 100)]
     records[0] = rec("p11", "Changed", "Surname11", "2015-01-01")
     p = plan(export(*records, OK), snap(accounts), TODAY, settings())
-    assert p.is_held and "11 of 100" in p.hold_reason
-    assert len(p.held) == 11
-    assert [c.kind for c in p.changes] == ["update"] and p.creates == [OK]
+    assert p.is_held and "89 of the 100" in p.hold_reason
+    assert p.comparison["previous_count"] == 100 and p.comparison["count"] == 89
+    assert len(p.held) == 11 and not p.changes and not p.creates and not p.new_cases
+    assert {o.outcome for o in p.outcomes} == {"held"}
+    assert len(p.outcomes) == 90
+    # accepted by an operator, it applies as it is
+    p = plan(export(*records, OK), snap(accounts), TODAY, settings(), accept=True)
+    assert not p.is_held and p.counts["unallocated"] == 11 and p.creates == [OK]
+
+
+def test_a_shifted_column_holds_the_export_whole_and_normal_churn_does_not():
+    accounts = [linked_acc(n) for n in range(100)]
+    swapped = [
+        rec(r.mis_id, r.surname, r.forename, r.dob) for r in (linked_rec(n) for n in range(100))
+    ]
+    p = plan(export(*swapped), snap(accounts), TODAY, settings())
+    assert p.is_held and p.comparison["changed_names"] == 100
+    assert not p.changes and not p.held
+    assert len(p.comparison["sample"]) == 5
+    churn = [linked_rec(n) for n in range(3, 100)]
+    churn[0] = rec("p3", "Renamed", "Surname3", "2015-01-01")
+    p = plan(export(*churn, OK), snap(accounts), TODAY, settings())
+    assert not p.is_held and p.counts["unallocated"] == 3 and p.counts["updated"] == 1
 
 
 def test_under_the_threshold_or_under_the_minimum_is_not_held():

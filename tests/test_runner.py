@@ -291,11 +291,42 @@ async def test_hold_over_threshold_applies_everything_else(env):
     ]
     env.add_school(students=pupils)
     await sync(env)
-    env.set_students(DFE, pupils[10:] + [iris_student("new", "Nia", "Okoro", "2015-09-09")])
+    leaving = [{**p, "leavingDate": "2026-03-01"} for p in pupils[:10]]
+    env.set_students(
+        DFE, leaving + pupils[10:] + [iris_student("new", "Nia", "Okoro", "2015-09-09")]
+    )
     res = await sync(env, now=LATER)
     assert res.run.status == "held" and len(res.run.held_usernames) == 10
     assert res.run.counts["created"] == 1
     assert env.store.account("nokoro.204").status == "active"
+
+
+async def test_an_export_held_whole_applies_nothing_until_confirmed(env):
+    pupils = [
+        iris_student(str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", "2015-04-02")
+        for i in range(40)
+    ]
+    env.add_school(students=pupils)
+    await sync(env)
+    before = by_user(env.store.school_accounts(DFE))
+    halved = pupils[20:] + [iris_student("new", "Nia", "Okoro", "2015-09-09")]
+    env.set_students(DFE, halved)
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held" and res.run.comparison["count"] == 20
+    assert by_user(env.store.school_accounts(DFE)) == before  # nothing applied
+    pf = env.store.processed_file(res.run.run_id)
+    assert {r["outcome"] for r in pf.records} == {"held"} and len(pf.records) == 21
+    # confirmed (keeping two of the held accounts), it applies as it is
+    keep = res.run.held_usernames[:2]
+    done = actions.confirm_held(
+        env.store, res.run.run_id, operator="alice", now=LATER, exclude=keep
+    )
+    assert len(done.unallocated) == 18 and done.kept == keep
+    assert env.store.account("nokoro.204").status == "active"
+    assert all(env.store.account(u).status == "active" for u in keep)
+    assert env.store.run(res.run.run_id).status == "succeeded"
+    rows = env.store.processed_file(res.run.run_id).records
+    assert "held" not in {r["outcome"] for r in rows}
 
 
 async def test_restore_semantics(env):

@@ -354,7 +354,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
             held=[dataclasses.asdict(h) for h in held],
             confirmed_by=run.confirmed_by,
             confirmed_at=run.confirmed_at,
-            comparison=None,
+            comparison=run.comparison,
         )
         emit_json(data, ctx.stdout)
         return 0
@@ -383,6 +383,15 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         ],
         out=out,
     )
+    if run.comparison:
+        from uso_tui.sync.compare import comparison_lines  # noqa: PLC0415
+
+        out.write("\nThe export looked wrong beside the previous one:\n")
+        out.writelines(plain(line) + "\n" for line in comparison_lines(run.comparison))
+        if run.status == "held":
+            out.write(
+                "nothing of it was applied; `uso-tui confirm RUN_ID` applies it as it is\n"
+            )
     if not held:
         return 0
     verb = "would unallocate" if run.status == "held" else "held"

@@ -216,6 +216,8 @@ class Run(_Record):
     dry_run: bool = False
     # Held unallocations: usernames that a `confirm` of this run unallocates.
     held_usernames: list[str] = field(default_factory=list)
+    # A report held whole by the export comparison (sync.compare): confirming applies it.
+    comparison: dict[str, Any] | None = None
     confirmed_by: str | None = None
     confirmed_at: str | None = None
     # Who runs it (filled in by the store when a running run is put): a run whose process has died

@@ -99,6 +99,8 @@ def confirm_held(
         if run.status != "held":
             raise InvalidInput(f"run {run_id} is not held (it is {run.status})")
         chosen = _chosen(run, only, exclude)
+        if run.comparison is not None:
+            return _confirm_whole(store, txn, run, operator, now, at, chosen)
         seen = seen_since(store, run)
         done: list[str] = []
         left: list[str] = []
@@ -125,6 +127,43 @@ def confirm_held(
         if kept:
             after_ev["kept"] = kept
         txn.audit(event(txn, at, run.school, "confirm", run_id, before, after_ev, run_id))
+    return Confirmed(run, done, left, kept)
+
+
+def _confirm_whole(
+    store: Store,
+    txn: Transaction,
+    run: Run,
+    operator: str,
+    now: datetime,
+    at: str,
+    chosen: list[str],
+) -> Confirmed:
+    """A run held whole by the export comparison: its export planned again and applied (the
+    held accounts not chosen are kept)."""
+    from uso_tui.sync.held_export import apply_held_export  # noqa: PLC0415 - imports the runner
+
+    kept = [u for u in run.held_usernames if u not in chosen]
+    plans = apply_held_export(store, txn, run, now, at, set(kept))
+    done = [c.username for p in plans.values() for c in p.changes if c.kind == "unallocate"]
+    left = [u for u in chosen if u not in done]
+    if not plans:  # the school has run since: nothing of this older export applies
+        left = list(chosen)
+    before = {"status": run.status, "comparison": run.comparison}
+    run.status = "succeeded"
+    run.confirmed_by = operator
+    run.confirmed_at = at
+    txn.put_run(run)
+    after_ev: dict[str, Any] = {
+        "status": run.status,
+        "applied": bool(plans),
+        "unallocated": len(done),
+    }
+    if left:
+        after_ev["left_alone"] = left
+    if kept:
+        after_ev["kept"] = kept
+    txn.audit(event(txn, at, run.school, "confirm", run.run_id, before, after_ev, run.run_id))
     return Confirmed(run, done, left, kept)
 
 

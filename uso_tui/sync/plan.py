@@ -26,6 +26,7 @@ from uso_tui.domain.models import (
 )
 from uso_tui.domain.names import normalise
 from uso_tui.domain.schools import ROLE_OF_REPORT
+from uso_tui.sync.compare import compare
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.seen import fingerprint, record_row
 
@@ -35,6 +36,7 @@ OLDEST_DOB = "1900-01-01"
 INVALID, FUTURE, LEAVER, EXCLUDED = "invalid", "future", "leaver", "excluded"
 UNCHANGED, UPDATED, RESTORED = "unchanged", "updated", "restored"
 AUTO_LINKED, NEEDS_MATCHING, CREATED = "auto_linked", "needs_matching", "created"
+HELD = "held"
 
 
 @dataclass
@@ -124,6 +126,8 @@ class Plan:
     case_changes: list[CaseChange] = field(default_factory=list)
     held: list[Account] = field(default_factory=list)  # unallocations held for confirmation
     hold_reason: str | None = None
+    # The export comparison when the report is held whole (sync.compare): nothing applied.
+    comparison: dict[str, Any] | None = None
     counts: dict[str, int] = field(default_factory=empty_counts)
     candidates_searched: int = 0
     # Records the sieve recognised as unchanged (sync.seen): their processed-file rows
@@ -290,7 +294,11 @@ def _changed_fields(acc: Account, held: dict[str, Any]) -> list[str]:
     return [k for k, v in held.items() if getattr(acc, k) != v]
 
 
-def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> Plan:
+def plan(
+    export: Export, snapshot: Snapshot, today: date, settings: School, *, accept: bool = False
+) -> Plan:
+    """Every decision for one report (DESIGN section 3). `accept`: an operator confirmed this
+    export (a run held whole by the comparison): nothing is held, not even unallocations."""
     dfe = snapshot.school
     report = export.report
     role = ROLE_OF_REPORT[report]
@@ -380,6 +388,29 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
             continue
         pending.append(rec)
 
+    if not accept:
+        comparison = compare(
+            report,
+            [
+                r
+                for r in linked.values()
+                if r.get("status", "active") == "active" and r["school"] == dfe
+            ],
+            {r.mis_id: r for r in export.records},
+            dup.keys(),
+            settings,
+        )
+        if comparison is not None:
+            going = [
+                Account.from_row(r)
+                for m, r in linked.items()
+                if m not in present and r.get("status", "active") == "active" and r["school"] == dfe
+            ]
+            for rec in pending:  # not yet given an outcome
+                p.outcomes.append(RecordOutcome(rec, NEEDS_MATCHING, ""))
+            _hold_whole(p, comparison, export.size, going)
+            return p
+
     claims = _Claims(export, linked)
     # An account linked to another record of this export is that other person: never a
     # candidate (DESIGN rule 6).
@@ -433,7 +464,7 @@ def plan(export: Export, snapshot: Snapshot, today: date, settings: School) -> P
         if mis_id not in present:
             withdraw(mis_id, "withdrawn", "record no longer in the export")
 
-    _leavers(p, linked, present, dfe, settings, empty=not export.size)
+    _leavers(p, linked, present, dfe, settings, empty=not export.size, hold=not accept)
     if export.raw is not None:
         _fingerprints(p, export)
     return p
@@ -550,6 +581,25 @@ def _found_elsewhere(
     return out
 
 
+def _hold_whole(p: Plan, comparison: dict[str, Any], size: int, going: list[Account]) -> None:
+    """Nothing of the report applies: every record is listed as held, with the reason; `going`,
+    the accounts confirming would unallocate, are listed as the held unallocations."""
+    reason = "report held whole: " + comparison["reason"]
+    p.changes.clear()
+    p.creates.clear()
+    p.new_cases.clear()
+    p.case_changes.clear()
+    p.held[:] = going
+    p.outcomes = [RecordOutcome(o.record, HELD, reason, o.username) for o in p.outcomes]
+    p.same_rows = [(*row[:-3], HELD, reason, row[-1]) for row in p.same_rows]
+    p.seen = None  # the fingerprints stay those of the accounts as they are
+    p.counts = empty_counts()
+    p.counts["fetched"] = size
+    p.counts["held_unallocations"] = len(going)
+    p.hold_reason = comparison["reason"]
+    p.comparison = comparison
+
+
 def _unparsed(
     p: Plan,
     export: Export,
@@ -663,8 +713,9 @@ def _leavers(
     dfe: str,
     settings: School,
     empty: bool,
+    hold: bool = True,
 ) -> None:
-    """Rule 7 and the safety hold of rule 8."""
+    """Rule 7 and the safety hold of rule 8 (unless `hold` is False: an operator confirmed)."""
     active = [
         mis_id
         for mis_id, r in linked.items()
@@ -674,7 +725,9 @@ def _leavers(
     if not going:
         return
     n, total = len(going), len(active)
-    if empty:
+    if not hold:
+        pass
+    elif empty:
         p.hold_reason = f"the export is empty while {total} account(s) are linked"
     elif n > total * settings.hold_percent / 100 and n >= settings.hold_min:
         p.hold_reason = (

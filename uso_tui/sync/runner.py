@@ -491,7 +491,8 @@ def apply_in(
         created.update(apply_plan(txn, p, run, at, touched))
     _add_counts(run, plans)
     run.held_usernames = [a.username for p in plans.values() for a in p.held]
-    run.status = "held" if run.held_usernames else "succeeded"
+    run.comparison = next((p.comparison for p in plans.values() if p.comparison), None)
+    run.status = "held" if run.held_usernames or run.comparison else "succeeded"
     run.finished_at = finished_at()
     txn.put_run(run)
     txn.put_processed_file(

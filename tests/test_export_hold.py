@@ -1,0 +1,67 @@
+"""The export comparison (DESIGN section 3, issue 15): a strange export is held whole, shown
+beside the previous one, and applied only when an operator confirms it."""
+
+from __future__ import annotations
+
+from test_cli_sync import DFE, add, student
+from test_operator_safety_cli import cli, sim  # noqa: F401 - fixtures
+
+PUPILS = [
+    student(
+        str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", f"2015-04-{1 + i % 28:02d}"
+    )
+    for i in range(40)
+]
+
+
+def _accounts(client) -> dict[str, dict]:
+    return {a["username"]: a for a in client.ok("accounts", DFE, "--json").json()}
+
+
+def test_a_shifted_column_is_held_whole_and_applied_when_confirmed(cli, sim):  # noqa: F811
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    before = _accounts(cli)
+    # every forename and surname swapped (a column shifted in the MIS's export)
+    swapped = [{**p, "forename": p["surname"], "surname": p["forename"]} for p in PUPILS]
+    sim.set_records(DFE, "students", swapped)
+    res = cli("sync", DFE, "--json")
+    assert res.status == 3
+    run = res.json()
+    assert run["status"] == "held" and run["counts"]["updated"] == 0
+    assert _accounts(cli) == before  # nothing applied
+    shown = cli.ok("run", "show", run["run_id"], "--json").json()
+    comparison = shown["comparison"]
+    assert comparison["report"] == "students" and comparison["changed_names"] == 40
+    assert comparison["previous_count"] == 40 and comparison["count"] == 40
+    assert comparison["sample"][0]["before"]["forename"] == PUPILS[0]["forename"]
+    text = cli.ok("run", "show", run["run_id"]).out
+    assert "held whole" in text and "changed name or date of birth" in text
+    cli.ok("confirm", run["run_id"])
+    after = _accounts(cli)
+    assert after.keys() == before.keys()
+    assert all(a["forename"].startswith("Fam") for a in after.values())
+
+
+def test_a_halved_export_is_held_whole_and_normal_churn_is_not(cli, sim):  # noqa: F811
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    before = _accounts(cli)
+    newcomer = student("new", "Nia", "Okoro", "2015-09-09")
+    sim.set_records(DFE, "students", PUPILS[:20] + [newcomer])
+    res = cli("sync", DFE, "--json")
+    assert res.status == 3 and res.json()["counts"]["created"] == 0
+    assert _accounts(cli) == before
+    run_id = res.json()["run_id"]
+    shown = cli.ok("run", "show", run_id, "--json").json()
+    assert shown["comparison"]["count"] == 20 and len(shown["held_usernames"]) == 20
+    # a normal day: two leavers, a starter, a name change
+    sim.set_records(
+        DFE,
+        "students",
+        [{**PUPILS[2], "surname": "Okafor"}, *PUPILS[3:38], newcomer],
+    )
+    res = cli("sync", DFE, "--json")
+    assert res.status == 0, res.err
+    counts = res.json()["counts"]
+    assert counts["created"] == 1 and counts["updated"] == 1 and counts["unallocated"] == 4

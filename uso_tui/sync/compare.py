@@ -1,0 +1,100 @@
+"""The export comparison (DESIGN section 3): an export that looks wrong is held whole.
+
+Compared with what the school's previous export left (its linked accounts: one per record the
+MIS sent before), a report is held whole, nothing of it applied, when its record count fell by
+more than the school's hold threshold, or when more than a fifth of the linked records changed
+name or date of birth at once (a shifted column, another school's data). An operator confirms
+it (sync.actions.confirm_held), and it is then planned again and applied as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from uso_tui.domain.models import MisRecord, School
+from uso_tui.domain.names import normalise
+
+CHANGED_SHARE = 0.2  # more than a fifth of the linked records at once
+SAMPLE = 5  # changes shown side by side
+
+
+def _person(forename: Any, surname: Any, dob: Any) -> tuple[str, str, str]:
+    return normalise(forename), normalise(surname), dob or ""
+
+
+def compare(
+    report: str,
+    linked_rows: list[dict[str, Any]],
+    records: dict[str, MisRecord],
+    ids: Iterable[str],
+    settings: School,
+) -> dict[str, Any] | None:
+    """The comparison when the report must be held whole, else None.
+
+    linked_rows: the school's active accounts linked to this report (the previous export's
+    records); records: this export's parsed records by MIS id (one recognised unchanged is not
+    in it and counts as unchanged); ids: every MIS id of this export. The count that matters is
+    how many of the previous records are still sent at all (a leaver with a leaving date still
+    is: many of those are the end of a school year, which rule 8 holds on its own), so a halved
+    export and another school's data are both caught."""
+    previous = len(linked_rows)
+    if not previous:
+        return None
+    sent = set(ids)
+    count = sum(1 for row in linked_rows if row["mis_id"] in sent)
+    fell = previous - count
+    changed: list[tuple[dict[str, Any], MisRecord]] = []
+    for row in linked_rows:
+        rec = records.get(row["mis_id"])
+        if rec is None:
+            continue
+        if _person(row["forename"], row["surname"], row["dob"]) != _person(
+            rec.forename, rec.surname, rec.dob
+        ):
+            changed.append((row, rec))
+    reasons = []
+    if fell > previous * settings.hold_percent / 100 and fell >= settings.hold_min:
+        reasons.append(
+            f"the {report} export holds {count} of the {previous} records linked before "
+            f"(fewer by more than {settings.hold_percent:g}%)"
+        )
+    if len(changed) > previous * CHANGED_SHARE and len(changed) >= settings.hold_min:
+        reasons.append(
+            f"{len(changed)} of {previous} linked {report} records changed name or date of "
+            "birth at once"
+        )
+    if not reasons:
+        return None
+    return {
+        "report": report,
+        "previous_count": previous,
+        "count": count,
+        "changed_names": len(changed),
+        "reason": "; ".join(reasons),
+        "sample": [
+            {
+                "mis_id": rec.mis_id,
+                "before": {"forename": row["forename"], "surname": row["surname"], "dob": row["dob"]},
+                "after": {"forename": rec.forename, "surname": rec.surname, "dob": rec.dob},
+            }
+            for row, rec in changed[:SAMPLE]
+        ],
+    }
+
+
+def comparison_lines(comparison: dict[str, Any]) -> list[str]:
+    """The comparison in words, for the command line and the console."""
+    out = [
+        f"{comparison['report']}: {comparison['count']} records now, "
+        f"{comparison['previous_count']} before; {comparison['changed_names']} linked records "
+        "changed name or date of birth",
+        f"held whole: {comparison.get('reason', '')}",
+    ]
+    for s in comparison.get("sample") or ():
+        b, a = s["before"], s["after"]
+        out.append(
+            f"  MIS id {s['mis_id']}: {b['forename']} {b['surname']} ({b['dob']}) -> "
+            f"{a['forename']} {a['surname']} ({a['dob']})"
+        )
+    return out

@@ -1,0 +1,75 @@
+"""Applying a run held whole by the export comparison, once an operator confirms it.
+
+The run's processed file keeps every record it fetched; confirming plans them again against the
+store as it is now (accepted: nothing held), applies the plans in the confirming transaction and
+writes the run's processed file again with the records' real outcomes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Export, MisRecord, ProcessedFile, Run
+from uso_tui.store.api import Store, Transaction
+from uso_tui.sync.apply import apply_plan
+from uso_tui.sync.plan import Plan, plan
+from uso_tui.sync.runner import snapshot_in
+
+
+def exports_of(store: Store, run: Run) -> dict[str, Export]:
+    """The run's fetched records by report, from its processed file."""
+    pf = store.processed_file(run.run_id)
+    if pf is None:
+        raise InvalidInput(f"run {run.run_id} has no processed file left to apply")
+    by_report: dict[str, list[MisRecord]] = {}
+    for row in pf.records:
+        rec = MisRecord.from_dict(row["record"])
+        by_report.setdefault(rec.report, []).append(rec)
+    return {
+        r: Export(report=r, records=recs, pages=0)  # type: ignore[arg-type]
+        for r, recs in by_report.items()
+    }
+
+
+def apply_held_export(
+    store: Store, txn: Transaction, run: Run, now: datetime, at: str, keep: set[str]
+) -> dict[str, Plan]:
+    """Plans the held run's records again, accepted, and stages them in `txn`; the accounts in
+    `keep` are not unallocated (the operator unmarked them). Nothing, when the school has run
+    since (its data is newer than this export): {}."""
+    newer = [
+        r
+        for r in txn.runs(run.school)
+        if r.started_at > run.started_at and r.status in ("succeeded", "held") and not r.dry_run
+    ]
+    if newer:
+        return {}  # a later export has been applied since: this one is out of date
+    exports = exports_of(store, run)
+    school = txn.school(run.school)
+    snap = snapshot_in(txn, run.school)
+    plans = {r: plan(exp, snap, now.date(), school, accept=True) for r, exp in exports.items()}
+    for p in plans.values():
+        kept = [c for c in p.changes if c.kind == "unallocate" and c.username in keep]
+        if kept:
+            p.changes = [c for c in p.changes if c not in kept]
+            p.counts["unallocated"] -= len(kept)
+    created: dict[str, str] = {}
+    for p in plans.values():
+        created.update(apply_plan(txn, p, run, at))
+    for p in plans.values():
+        for k, v in p.counts.items():
+            if k != "fetched":
+                run.counts[k] = run.counts.get(k, 0) + v
+    rows = [p.rows_json()[1:-1] for p in plans.values()]
+    txn.put_processed_file(
+        ProcessedFile(
+            run_id=run.run_id,
+            school=run.school,
+            fetched_at=at,
+            counts=dict(run.counts),
+            created=created,
+        ),
+        rows_json=b"[" + b",".join(r for r in rows if r) + b"]",
+    )
+    return plans
