@@ -472,6 +472,10 @@ def _figures(m: Counter[str]) -> dict[str, Any]:
     for k in ("rank1", "top3", "absent", "duplicates"):
         out[f"{k}_share"] = m[k] / with_ if with_ else None
     out["noise_share"] = m["noise_cases"] / without if without else None
+    # DESIGN rule 6: an account linked to another record present in the export is that
+    # record's person, never a candidate; the records left are those a matcher can serve.
+    allowed = with_ - m["held_by_other_record"]
+    out["top3_allowed_share"] = m["top3"] / allowed if allowed else None
     return out
 
 
@@ -505,6 +509,8 @@ def report(res: dict[str, Any], by_kind: bool = False) -> str:
         row("  duplicates created", lambda d: _pct(d.get("duplicates", 0), d["duplicates_share"])),
         row("  account linked to another record present",
             lambda d: str(d.get("held_by_other_record", 0))),
+        row("  linked or in the top 3, of the others",
+            lambda d: _pct(d.get("top3", 0), d["top3_allowed_share"])),
         row("records whose person has none", lambda d: str(d.get("without_account", 0))),
         row("  cases without a true match",
             lambda d: _pct(d.get("noise_cases", 0), d["noise_share"])),
