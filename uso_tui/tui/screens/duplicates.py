@@ -130,6 +130,7 @@ class WhichOne(ModalScreen[Account | None]):
 
 
 class DuplicatesScreen(LoadedListScreen):
+    EXPORT_LIST = "duplicates"
     kind = "duplicates"
     TABLE_ID = "pairs"
 
@@ -138,6 +139,7 @@ class DuplicatesScreen(LoadedListScreen):
         Binding("k", "keep", "Keep both"),
         Binding("u", "unallocate", "Unallocate one"),
         *[b for b in ListScreen.LIST_BINDINGS if b.key not in ("j", "k")],
+        ListScreen.EXPORT_BINDING,
         Binding("g", "reload", "Reload", show=False),
     ]
 

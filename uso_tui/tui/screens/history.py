@@ -26,7 +26,8 @@ from uso_tui.tui.screens.listing import (
     diff_lines,
     haystack,
 )
-from uso_tui.tui.widgets import kv_lines, plain, status_text, when
+from uso_tui.tui.undo_ask import undoable
+from uso_tui.tui.widgets import Confirm, kv_lines, plain, status_text, when
 
 # the newest events of a school; older ones stay in the store (and `uso-tui audit`)
 AUDIT_LIMIT = 2000
@@ -126,6 +127,7 @@ class RunHistoryScreen(LoadedListScreen):
     BINDINGS = [
         Binding("b", "bulk_results", "Its file"),
         Binding("c", "confirm_held", "Confirm held"),
+        Binding("U", "undo_run", "Undo run", key_display="U"),
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload"),
     ]
@@ -216,6 +218,9 @@ class RunHistoryScreen(LoadedListScreen):
         if action == "confirm_held":
             row = self.active_table().current() if self.is_mounted else None
             return row is not None and row.data.status == "held"
+        if action == "undo_run":
+            row = self.active_table().current() if self.is_mounted else None
+            return row is not None and undoable(row.data)
         return True
 
     @on(DataTable.RowHighlighted, "#runs")
@@ -257,6 +262,41 @@ class RunHistoryScreen(LoadedListScreen):
     def confirm(self, run: Run, kept: list[str]) -> None:
         done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
         self.app.call_from_thread(self.say, confirmed_line(done))
+        self.app.call_from_thread(self.load)
+
+    # -- undoing a run: a preview (counts, then the accounts), y commits ------------------------
+
+    def action_undo_run(self) -> None:
+        row = self.active_table().current()
+        if row is not None and undoable(row.data):
+            self.load_undo(row.data.run_id)
+
+    @work(name="Cannot undo", thread=True, exclusive=True, exit_on_error=False, group="undo")
+    def load_undo(self, run_id: str) -> None:
+        from uso_tui.sync.undo import undo_preview  # noqa: PLC0415
+
+        p = undo_preview(self.store, run_id, now=self.now())
+        self.app.call_from_thread(self._ask_undo, run_id, p)
+
+    def _ask_undo(self, run_id: str, p) -> None:
+        from uso_tui.tui.undo_ask import undo_body  # noqa: PLC0415
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.undo(run_id)
+
+        self.app.push_screen(
+            Confirm(f"Undo run {run_id}?", undo_body(p), yes="Undo", no="Keep"), answer
+        )
+
+    @work(name="Not undone", thread=True, exclusive=True, exit_on_error=False, group="undo")
+    def undo(self, run_id: str) -> None:
+        from uso_tui.sync.undo import undo_run  # noqa: PLC0415
+
+        p, undo = undo_run(self.store, run_id, operator=self.operator, now=self.now())
+        n = sum(p.reverted.values())
+        tail = f"; {len(p.left_alone)} changed since, left alone" if p.left_alone else ""
+        self.app.call_from_thread(self.say, f"{run_id} undone by {undo.run_id}: {n} reverted{tail}")
         self.app.call_from_thread(self.load)
 
     def action_bulk_results(self) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -291,6 +292,12 @@ def diff_lines(before: dict | None, after: dict | None) -> Text:
 FILTER_DELAY = 0.12
 
 
+def export_folder(store: Any) -> Path:
+    """Where the console writes exports: the data dir's exports/ folder (the operator's files
+    stay with the data, readable by its owner only)."""
+    return Path(store.root) / "exports"
+
+
 class ListScreen(UsoScreen):
     """A screen whose main content is one or more ListTables with a shared `/` filter bar.
 
@@ -304,6 +311,8 @@ class ListScreen(UsoScreen):
         Binding("k", "cursor_up", "Up", show=False),
         Binding("escape", "escape", "Back"),
     ]
+    # on a screen that sets EXPORT_LIST (or export_list()): writes the list as CSV
+    EXPORT_BINDING = Binding("e", "export", "Export CSV")
 
     _filter_timer: Timer | None = None
     _shown_before = False
@@ -319,6 +328,35 @@ class ListScreen(UsoScreen):
 
     def active_table(self) -> ListTable | None:
         raise NotImplementedError
+
+    def export_list(self) -> str | None:
+        """The `export` list this screen shows (sync.export.LISTS), None: no export here."""
+        return getattr(self, "EXPORT_LIST", None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "export":
+            return self.export_list() is not None
+        return super().check_action(action, parameters)
+
+    def action_export(self) -> None:
+        name = self.export_list()
+        if name is not None:
+            self._export(name, self.dfe)
+
+    @work(name="Not exported", thread=True, exit_on_error=False, group="export")
+    def _export(self, name: str, dfe: str | None) -> None:
+        from uso_tui.sync.export import export_file  # noqa: PLC0415
+
+        now = self.now()
+        path, n = export_file(
+            self.store,
+            name,
+            dfe,
+            today=now.date(),
+            stamp=now.strftime("%Y%m%d-%H%M%S"),
+            folder=export_folder(self.store),
+        )
+        self.app.call_from_thread(self.say, f"Exported {n} rows of {name} to {path}")
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

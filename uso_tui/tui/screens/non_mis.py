@@ -206,6 +206,7 @@ class LinkPicker(ModalScreen[dict | None]):
 
 
 class NonMisScreen(LoadedListScreen):
+    EXPORT_LIST = "non-mis"
     kind = "non_mis"
     TABLE_ID = "accounts"
 
@@ -216,6 +217,7 @@ class NonMisScreen(LoadedListScreen):
         Binding("space", "mark", "Mark", key_display="space"),
         Binding("o", "open_account", "Account", show=False),
         *ListScreen.LIST_BINDINGS,
+        ListScreen.EXPORT_BINDING,
         Binding("g", "reload", "Reload", show=False),
     ]
 

@@ -1,0 +1,96 @@
+"""The console's why search (from Users), calendar, run-history undo (U) and CSV export key."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from datetime import datetime
+
+import pytest
+from test_sync_support import DFE, Env, iris_student
+from tui_helpers import make_app, screen_text, settle
+
+from uso_tui.sync.runner import run_school
+
+DAY1 = datetime(2026, 3, 1, 9, 0, 0)
+DAY2 = datetime(2026, 3, 2, 9, 0, 0)
+AMY = iris_student("1", "Amy", "Jones", "2015-04-02", leavingDate="2026-03-20")
+CAT = iris_student("3", "Cat", "Brown", "2016-01-20", enrolmentDate="2026-04-01")
+EVIL = iris_student("7", "=cmd()", "+Evil", "2015-05-05")
+
+
+def sync(env: Env, now: datetime):
+    async def go():
+        async with env.client() as client:
+            return await run_school(
+                env.store, DFE, now=now, client=client, trigger="cli", operator="alice"
+            )
+
+    return asyncio.run(go()).run
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    e = Env(tmp_path / "store")
+    e.add_school(students=[AMY, CAT])
+    sync(e, DAY1)
+    e.set_students(DFE, [AMY, CAT, EVIL])
+    e.run2 = sync(e, DAY2)
+    return e
+
+
+async def test_why_search_from_users(env):
+    app = make_app(env.store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_screen("users")
+        await settle(pilot)
+        app.screen.query_one("#latest").focus()
+        await pilot.press("w")
+        await settle(pilot)
+        assert app.screen.kind == "why"
+        await pilot.press(*"cat", "enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "future starter from 2026-04-01" in text
+        assert "do: nothing to do" in text
+
+
+async def test_calendar_lists_starters_and_leavers_and_exports(env, tmp_path):
+    app = make_app(env.store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_screen("calendar", DFE)
+        await settle(pilot)
+        rows = app.screen.active_table().all_rows
+        assert [(r.data.date, r.data.kind) for r in rows] == [
+            ("2026-03-20", "leaver"),
+            ("2026-04-01", "starter"),
+        ]
+        await pilot.press("e")
+        await settle(pilot)
+    files = list((tmp_path / "store" / "exports").glob("calendar-*.csv"))
+    assert len(files) == 1
+    with open(files[0], newline="") as fh:
+        got = list(csv.DictReader(fh))
+    assert [r["kind"] for r in got] == ["leaver", "starter"]
+
+
+async def test_undo_from_run_history_previews_then_needs_y(env):
+    app = make_app(env.store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_screen("history", DFE)
+        await settle(pilot)
+        assert app.screen.active_table().current().key == env.run2.run_id
+        await pilot.press("U")
+        await settle(pilot)
+        assert "Reverts: created 1" in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert not [r for r in env.store.runs(DFE) if r.trigger == "undo"]
+        await pilot.press("U")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        undone = [r for r in env.store.runs(DFE) if r.trigger == "undo"]
+        assert len(undone) == 1
+        evil = [a for a in env.store.school_accounts(DFE) if a.surname == "+Evil"]
+        assert evil[0].status == "unallocated" and evil[0].mis_id is None

@@ -1,0 +1,151 @@
+""" "Why has this account not been created?": search every school's latest processed records by
+name, date of birth, UPN or MIS id; each record with its outcome and what to do. Enter opens the
+matching queue for a waiting record, else the school's bulk results."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from uso_tui.sync.why import WhyHit
+from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, Row, cells
+from uso_tui.tui.widgets import LineInput, plain
+
+SEARCH_DELAY = 0.15
+
+
+class WhyScreen(ListScreen):
+    kind = "why"
+    TITLE = "Why no account?"
+
+    DEFAULT_CSS = """
+    WhyScreen #why-search { height: 1; border: none; padding: 0 1; background: $boost; }
+    WhyScreen #why-search:focus { background: $primary-background; }
+    WhyScreen #hits { height: 1fr; }
+    WhyScreen #act { height: auto; padding: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("slash", "search", "Search", key_display="/"),
+        *[b for b in ListScreen.LIST_BINDINGS if b.key != "slash"],
+        Binding("down", "to_table", "To the list", show=False),
+    ]
+
+    def __init__(self, store, dfe: str | None = None) -> None:
+        super().__init__(store, None)
+        self._timer: Timer | None = None
+        self._asked = ""
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar("Why no account? The latest export of every school")
+        yield self.filter_bar()
+        yield LineInput(
+            placeholder="name, date of birth (YYYY-MM-DD or DD/MM/YYYY), UPN or MIS id",
+            id="why-search",
+        )
+        yield ListTable(
+            [
+                Col("School", "school", 8),
+                Col("MIS id", "mis_id", 8),
+                Col("Name", "name", None, 12),
+                Col("Born", "dob", 10),
+                Col("Outcome", "outcome", None, 20),
+            ],
+            id="hits",
+            openable=True,
+        )
+        yield Static("type to search", id="act", classes="hint")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#why-search", Input).focus()
+
+    def active_table(self) -> ListTable:
+        return self.query_one("#hits", ListTable)
+
+    def action_search(self) -> None:
+        self.query_one("#why-search", Input).focus()
+
+    def action_to_table(self) -> None:
+        self.active_table().focus()
+
+    @on(Input.Changed, "#why-search")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(SEARCH_DELAY, self._search_now)
+
+    @on(Input.Submitted, "#why-search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self._timer is not None:
+            self._timer.stop()
+        self._search_now()
+        self.active_table().focus()
+
+    def _search_now(self) -> None:
+        self._asked = self.query_one("#why-search", Input).value.strip()
+        self.search(self._asked)
+
+    @work(name="Cannot search", thread=True, exclusive=True, exit_on_error=False, group="why")
+    def search(self, text: str) -> None:
+        from uso_tui.sync.why import why  # noqa: PLC0415
+
+        hits = why(self.store, text) if text else []
+        self.app.call_from_thread(self._show, text, hits)
+
+    def _show(self, text: str, hits: list[WhyHit]) -> None:
+        if text != self._asked:
+            return  # an older search answered after a newer one was asked
+        rows = [
+            Row(
+                key=f"{h.school} {h.report} {h.mis_id} {n}",
+                cells=cells(
+                    h.school, h.mis_id, f"{h.forename} {h.surname}", h.dob or "", h.summary
+                ),
+                haystack="",
+                data=h,
+            )
+            for n, h in enumerate(hits)
+        ]
+        self.active_table().set_rows(rows)
+        if not text:
+            self.query_one("#act", Static).update(Text("type to search", end=""))
+        elif not hits:
+            self.query_one("#act", Static).update(
+                plain(f"no record found for {text} in the latest processed files")
+            )
+        else:
+            self._show_act(hits[0])
+
+    def _show_act(self, h: WhyHit) -> None:
+        line = Text(end="")
+        line.append_text(plain(f"{h.report}: {h.summary}", "bold"))
+        if h.reason and h.outcome != "invalid":
+            line.append_text(plain(f"\nwhy: {h.reason}"))
+        if h.act:
+            line.append_text(plain(f"\ndo: {h.act}"))
+        self.query_one("#act", Static).update(line)
+
+    @on(DataTable.RowHighlighted, "#hits")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = self.active_table().current()
+        if row is not None:
+            self._show_act(row.data)
+
+    @on(DataTable.RowSelected, "#hits")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        row = self.active_table().current()
+        if row is None:
+            return
+        h: WhyHit = row.data
+        app = self.app
+        if h.outcome == "needs_matching" and h.case_id:
+            app.open_screen("matching", h.school, focus=h.case_id)  # type: ignore[attr-defined]
+        else:
+            app.open_screen("bulk_results", h.school)  # type: ignore[attr-defined]

@@ -1,0 +1,36 @@
+"""Undoing a run from the run history: which runs may be undone, and the preview the operator
+reads before `y` (the counts first, then each account, then what is left alone)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from uso_tui.domain.models import Run
+from uso_tui.sync.undo import UNDO_TRIGGER, UndoPlan
+from uso_tui.tui.widgets import plain
+
+SHOWN = 40  # accounts listed in the preview (the rest counted)
+
+
+def undoable(run: Run) -> bool:
+    """A run that changed accounts and is not itself an undo (undoing an undo: run again)."""
+    return run.trigger != UNDO_TRIGGER and not run.dry_run and run.status in ("succeeded", "held")
+
+
+def undo_body(p: UndoPlan) -> Text:
+    counts = ", ".join(f"{k} {v}" for k, v in p.reverted.items() if v) or "nothing to revert"
+    out = Text(end="")
+    out.append("Reverts: ", style="bold")
+    out.append(counts + "\n")
+    if p.cases:
+        out.append(f"Closes {len(p.cases)} open case(s) of the run.\n")
+    if p.left_alone:
+        out.append(f"Left alone (changed since): {len(p.left_alone)}\n", style="bold yellow")
+    for r in p.reverts[:SHOWN]:
+        out.append_text(plain(f"  {r.username}  {r.kind}  {r.name}\n"))
+    if len(p.reverts) > SHOWN:
+        out.append(f"  … and {len(p.reverts) - SHOWN} more\n")
+    for u in p.left_alone[:SHOWN]:
+        out.append_text(plain(f"  {u}  left alone\n"))
+    out.append("As one audited change (a run with trigger undo). It cannot itself be undone.")
+    return out
