@@ -17,7 +17,7 @@ from uso_tui.sync.actions import Confirmed, HeldAccount
 from uso_tui.tui.screens.listing import Col, ListTable, Row, cells
 from uso_tui.tui.widgets import plain
 
-INSET = 8  # the dialog's border, padding and margins, not available to the table
+DIALOG_INNER = 72  # the .dialog's width (76) less its border and padding
 
 
 def flag_text(h: HeldAccount) -> Text:
@@ -71,7 +71,8 @@ class HeldReview(ModalScreen[list[str] | None]):
                     Col("Flag", "flag", 16),
                 ],
                 marks=True,
-                inset=INSET,
+                # the terminal's columns outside the dialog are not the table's
+                inset=max(4, self.app.size.width - DIALOG_INNER),
                 id="held-table",
             )
             yield Static("", id="held-summary")

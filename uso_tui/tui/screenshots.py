@@ -100,10 +100,11 @@ SHOTS += [
 ]
 # ---- end of helper F's block ----
 
-# Last: these change the store (a force run of the held school, then its confirmation dialog).
+# Last: these change the store (a force run of the held school, then its review before confirming).
+# The first y answers the question a Force Run asks before it starts.
 SHOTS_LAST: list[Shot] = [
-    Shot("force-run-held", "force_run", "held"),
-    Shot("force-run-confirm", "force_run", "held", keys=("y",)),
+    Shot("force-run-held", "force_run", "held", keys=("y",)),
+    Shot("force-run-confirm", "force_run", "held", keys=("y", "y")),
 ]
 
 
