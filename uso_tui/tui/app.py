@@ -39,6 +39,8 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "history": ("history", "RunHistoryScreen", "optional"),
     "audit": ("history", "AuditScreen", "optional"),
     "duplicates": ("duplicates", "DuplicatesScreen", "optional"),
+    "calendar": ("calendar", "CalendarScreen", "optional"),
+    "why": ("why", "WhyScreen", "none"),
 }
 
 

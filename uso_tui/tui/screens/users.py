@@ -98,6 +98,7 @@ class UsersScreen(ReloadingListScreen):
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/"),
         Binding("l", "latest", "Latest moves"),
+        Binding("w", "why", "Why no account?"),
         Binding("w", "app.open_screen('why')", "Why no account?"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
@@ -152,6 +153,10 @@ class UsersScreen(ReloadingListScreen):
 
     def active_table(self) -> ListTable:
         return self.query_one("#hits" if self.query_text.strip() else "#latest", ListTable)
+
+    def action_why(self) -> None:
+        """"Why has this account not been created?": the latest exports of every school."""
+        self.app.open_screen("why")  # type: ignore[attr-defined]
 
     # -- latest move or create ----------------------------------------------------------------
 
