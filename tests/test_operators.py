@@ -384,3 +384,6 @@ async def test_console_names_the_operator_and_greys_settings_for_the_desk(tmp_pa
         if who == "bob":
             assert snapshot(store.root) == before
             assert "needs the admin role" in str(screen.query_one("#status", Static).render())
+            app.open_screen("history", DFE)
+            await settle(pilot)
+            assert app.screen.check_action("undo_run", ()) is None
