@@ -93,7 +93,7 @@ PRIOR_MIN_POOL = 5000
 # Of the records that reach matching, the share whose person has an account in the pool.
 PRIOR_HAS_ACCOUNT = 0.25
 # A candidate needs at least this probability (percent) to be shown; at most MAX_CANDIDATES.
-MIN_SCORE = 15
+MIN_SCORE = 20
 MAX_CANDIDATES = 5
 
 # Levels that are evidence against automatic decisions (DESIGN rule 6: conflicting UPNs or
