@@ -53,9 +53,12 @@ def open_case_for(store, dfe: str, username: str) -> str:
 
 
 def touch(store, username: str) -> None:
-    """The account changed after the run (an operator's edit): confirming leaves it alone."""
+    """The account was unlinked after the run (made non-MIS by an operator): confirming leaves
+    it alone."""
     with store.transaction("test") as tx:
         acc = tx.account(username)
+        acc.mis_id = acc.link_school = acc.link_report = None
+        acc.source = "manual"
         acc.last_event, acc.last_event_at = "update", "2026-03-09T23:00:00"
         tx.put_account(acc)
 
@@ -63,6 +66,10 @@ def touch(store, username: str) -> None:
 def said_lines(app) -> list[str]:
     """The notifications the operator has been shown (they wrap on screen)."""
     return [n.message for n in app._notifications]  # noqa: SLF001 - no public reader
+
+
+def are(n: int) -> str:
+    return "is a candidate" if n == 1 else "are candidates"
 
 
 # -- 4. held runs: review, unmark, flags, confirm in part -------------------------------------
@@ -90,12 +97,13 @@ async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
         assert held[0] in text and f"candidate {case_id.rsplit('-', 1)[1]}" in text
         assert "back: left alone" in text
         assert f"y unallocates {n - 1} of {n}; 1 left alone" in text
-        assert f"{len(flagged)} ticked are candidates of open match cases" in text
+        assert f"{len(flagged)} ticked {are(len(flagged))} of open match cases" in text
         burst(app, "space")  # the first candidate of an open case: kept
         await settle(pilot)
         text = screen_text(app)
         assert f"y unallocates {n - 2} of {n}; 1 kept" in text
-        assert f"{len(flagged) - 1} ticked are candidates" in text
+        left = len(flagged) - 1
+        assert (f"{left} ticked {are(left)}" in text) if left else "ticked" not in text
         burst(app, "y")
         await settle(pilot)
         said = said_lines(app)
@@ -345,3 +353,23 @@ async def test_latest_moves_are_complete_and_undone_ones_marked(demo_ran):
         burst(app, "4")
         await settle(pilot)
         assert created not in {r.key for r in app.screen.active_table().all_rows}
+
+
+async def test_records_wait_after_confirming_a_run_held_whole(demo):
+    store, dfe = demo.store, demo.held_school
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_screen("force_run", dfe)
+        await settle(pilot)
+        burst(app, "y")  # start
+        await settle(pilot, 3)
+        burst(app, "y")  # review the held accounts
+        await settle(pilot)
+        burst(app, "y")  # confirm: the held reports are applied, cases open
+        await settle(pilot, 3)
+        waiting = store.school(dfe).open_cases
+        assert waiting
+        text = screen_text(app)
+        assert f"{waiting} records wait in the matching queue" in text
+        assert "\u240a" not in text  # a newline is a line break, not a visible ␊

@@ -64,7 +64,8 @@ class ForceRunAsk(ModalScreen[list[str] | None]):
                 f"{c.get('unallocated', 0)} unallocated, {c.get('needs_matching', 0)} to match"
             )
             if last.error:
-                out.append_text(plain(f"\n  {last.error}", "red"))
+                out.append("\n  ")
+                out.append_text(plain(last.error, "red"))
         return out
 
     def action_toggle(self, report: str) -> None:

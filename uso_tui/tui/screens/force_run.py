@@ -305,8 +305,9 @@ class ForceRunScreen(UsoScreen):
             text.append_text(plain(f"Nothing changed. {run.error or ''}", "bold red"))
             text.append("\ne: check the AutoUpdate settings (URL, Client ID, Secret).")
         if run.confirmed_at:
+            text.append("\n")
             text.append_text(
-                plain(f"\nHeld unallocations confirmed by {run.confirmed_by}.", "bold green")
+                plain(f"Held unallocations confirmed by {run.confirmed_by}.", "bold green")
             )
         if self.waiting:  # the queue as it is now, not as the run left it
             text.append(f"\n{self.waiting} records wait in the matching queue (m).")
@@ -458,6 +459,7 @@ class ForceRunScreen(UsoScreen):
 
     def _confirmed(self, done: Confirmed) -> None:
         self.final = done.run
+        self.waiting = None  # confirming a report held whole applies it: cases may open
         line = confirmed_line(done)
         self._log_line(clean(f"{self.now():%H:%M:%S} {line} by {self.operator}"))
         self._show_final(done.run)
