@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from datetime import datetime
@@ -502,3 +503,28 @@ async def test_a_restored_account_relinks_only_to_the_record_it_had(env):
     res = await sync(env, now=datetime(2026, 3, 13, 9, 0))
     assert res.run.counts["auto_linked"] == 1
     assert env.store.account("ajones.204").mis_id == "1"
+
+
+async def test_confirming_an_export_held_whole_leaves_alone_what_changed_since(env):
+    pupils = [
+        iris_student(str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", "2015-04-02")
+        for i in range(40)
+    ]
+    env.add_school(students=pupils)
+    await sync(env)
+    env.set_students(DFE, pupils[20:])
+    res = await sync(env, now=LATER)
+    held = res.run.held_usernames
+    # an operator acts on one of the held accounts before the run is confirmed
+    changed = held[0]
+    with env.store.transaction("bob") as txn:
+        acc = txn.account(changed)
+        txn.put_account(
+            dataclasses.replace(acc, preferred_name="Kit", last_event_at="2026-03-11T10:00:00")
+        )
+    review = {h.username: h for h in actions.held_review(env.store, res.run.run_id)}
+    assert review[changed].back_since
+    done = actions.confirm_held(env.store, res.run.run_id, operator="alice", now=LATER)
+    assert changed in done.left_alone and changed not in done.unallocated
+    assert env.store.account(changed).status == "active"
+    assert len(done.unallocated) == 19

@@ -144,7 +144,10 @@ def _confirm_whole(
     from uso_tui.sync.held_export import apply_held_export  # noqa: PLC0415 - imports the runner
 
     kept = [u for u in run.held_usernames if u not in chosen]
-    plans = apply_held_export(store, txn, run, now, at, set(kept))
+    # what held_review promised: an account changed or seen again since is left alone
+    seen = seen_since(store, run)
+    stale = [u for u in chosen if (a := txn.find_account(u)) is None or back_since(a, run, seen)]
+    plans = apply_held_export(store, txn, run, now, at, {*kept, *stale})
     done = [c.username for p in plans.values() for c in p.changes if c.kind == "unallocate"]
     left = [u for u in chosen if u not in done]
     if not plans:  # the school has run since: nothing of this older export applies
