@@ -99,7 +99,6 @@ class UsersScreen(ReloadingListScreen):
         Binding("slash", "search", "Search", key_display="/"),
         Binding("l", "latest", "Latest moves"),
         Binding("w", "why", "Why no account?"),
-        Binding("w", "app.open_screen('why')", "Why no account?"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("escape", "escape", "Back"),
