@@ -9,7 +9,9 @@ school's accounts; load one local authority's accounts; commit a 2,000-record ch
 school (with its 2,000 audit events and its run); search accounts by name across the store;
 find people across the store by UPN or names and date of birth (find_people, as matching looks
 for movers from another local authority) for 1, 10 and 2,000 records, half of them people with
-an account. `--quick` runs only the smallest size.
+an account; for 10 records also a process's first look (every school's index parsed) and a look
+after another school's commit, times the schools for what a run_due's looks cost (each school's
+plan looks once, after other schools' commits). `--quick` runs only the smallest size.
 """
 
 from __future__ import annotations
@@ -263,7 +265,36 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
             median(timings(lambda u=upns, nd=name_dobs: store.find_people("pupil", u, nd), repeat)),
             f"{len(name_dobs):,} wanted, {found} found",
         )
+    upns, name_dobs = _wanted(store, other_la, 10, rng)
+    out["find people, 10 records: a process's first look (every index parsed)"] = (
+        median(timings(lambda: open_store(root).find_people("pupil", upns, name_dobs), repeat)),
+        f"{n_schools:,} schools' names.idx",
+    )
+    after = median(_looks_after_commits(store, schools, upns, name_dobs, repeat))
+    out["find people, 10 records, after another school's commit"] = (
+        after,
+        "as in a run_due: that school's index parsed again",
+    )
+    out["a run_due's find_people (one look per school, each after a commit)"] = (
+        after * n_schools,
+        f"{n_schools:,} x the look above",
+    )
     return out
+
+
+def _looks_after_commits(store, schools, upns, name_dobs, repeat: int) -> list[float]:
+    """find_people's time, each look after a commit changing one account of another school."""
+    times = []
+    for k in range(repeat):
+        dfe = schools[(k + 1) * len(schools) // (repeat + 1)].dfe
+        with store.transaction("bench") as tx:
+            a = tx.school_accounts(dfe)[0]
+            a.preferred_name = f"Look{k}"
+            tx.put_accounts([a])
+        t = time.perf_counter()
+        store.find_people("pupil", upns, name_dobs)
+        times.append(time.perf_counter() - t)
+    return times
 
 
 def _why_indexes(store, schools) -> None:

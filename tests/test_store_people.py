@@ -4,6 +4,7 @@ name indexes (la_people), and the store-wide lookup of movers by UPN or names an
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -254,3 +255,40 @@ def test_find_people_with_nothing_wanted_finds_no_one(store):
     put(store, ("204-3210", "Ann", "Lee", {"extra": ANN}))
     assert found(store) == []
     assert found(store, upns={"", "  "}, name_dobs={("", "", "")}) == []
+
+
+def test_find_people_reads_again_only_the_indexes_that_changed(store):
+    (ann,) = put(store, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    assert found(store, upns={"A123456789012"}) == [ann]
+    reads = store.people.reads
+    assert found(store, upns={"A123456789012"}) == [ann]
+    assert store.people.reads == reads  # nothing changed: no index file parsed again
+    (bob,) = put(store, ("204-3211", "Bob", "Ng", {"extra": {"upn": "B123456789012"}}))
+    assert found(store, upns={"A123456789012", "B123456789012"}) == sorted([ann, bob])
+    assert store.people.reads == reads + 1  # the one school whose index changed
+
+
+def test_find_people_sees_what_another_process_commits_after_its_first_look(store):
+    assert found(store, upns={"A123456789012"}) == []  # this process now knows every index
+    other = open_store(store.root)  # another process: its own cache, its own commits
+    (ann,) = put(other, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    assert found(store, upns={"A123456789012"}) == [ann]
+    assert found(store, name_dobs={keys("Ann", "Lee", "2012-03-04")}) == [ann]
+    with other.transaction("tester") as tx:
+        moved = tx.account(ann)
+        moved.forename = "Anna"
+        tx.put_accounts([moved])
+    assert found(store, upns={"A123456789012"}) == [ann]
+    assert found(store, name_dobs={keys("Ann", "Lee", "2012-03-04")}) == []
+    assert found(store, name_dobs={keys("Anna", "Lee", "2012-03-04")}) == [ann]
+
+
+def test_find_people_sees_an_index_rewritten_with_the_same_size_and_time_stamps(store):
+    (ann,) = put(store, ("301-0001", "Ann", "Lee", {}))
+    path = store.root / "schools/301-0001/names.idx"
+    assert found(store, name_dobs={keys("Ann", "Lee", "2012-03-04")}) == [ann]
+    data = path.read_bytes()
+    before = path.stat()
+    path.write_bytes(data.replace(b"\tAnn\t", b"\tAnx\t").replace(b" ann ", b" anx "))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # what a coarse clock may give
+    assert found(store, name_dobs={keys("Anx", "Lee", "2012-03-04")}) == [ann]

@@ -1,19 +1,28 @@
 """find_people: the accounts, anywhere in the store, with one of some UPNs or with one of some
 (forename, surname, date of birth): movers from another local authority.
 
-Every school's names.idx is scanned, at C speed, by two regular expressions made from what is
-wanted (a trie of the dates of birth, each followed by the forename keys wanted with it, and a
-trie of the UPNs, each where a line holds its UPN); only the lines they hit are parsed and
-checked exactly (a hit may also be in a display name).
+A store object keeps, per process, which school holds which of those keys (PeopleIndex: a hash
+of each key of every index line, pointing at its school), taken from each school's names.idx
+and reused while the file is unchanged; a call then reads only the index files of the schools
+that may hold a wanted key. Those are scanned, at C speed, by two regular expressions made from
+what is wanted (a trie of the dates of birth, each followed by the forename keys wanted with
+it, and a trie of the UPNs, each where a line holds its UPN); only the lines they hit are parsed
+and checked exactly (a hit may also be in a display name).
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from uso_tui.store.api import AccountHit
-from uso_tui.store.index import _norm, field_text, read_hits, upn_key
+from uso_tui.store.index import _LINE, ROLE_FLAG, _norm, field_text, read_hits, upn_key
+from uso_tui.store.storage import read_bytes
 
 # A token of KEYS ends at a space, at the matching fields (\x1f) or, in older lines, at FLAGS.
 _TOKEN_END = rb"[ \x1f\t]"
@@ -93,3 +102,153 @@ class PeopleFinder:
             for name in (hit.forename, hit.preferred_name)
             if name
         )
+
+
+def _name_key(flag: str, forename: str, surname: str, dob: str) -> int:
+    return hash((flag, forename, surname, dob))
+
+
+def _upn_key(flag: str, upn: str) -> int:
+    return hash((flag, upn))
+
+
+def file_keys(data: bytes) -> set[int]:
+    """The keys under which PeopleFinder.wants accepts an account of an index file: its UPN, and
+    its forename and preferred name keys each with its surname key and date of birth (the lines
+    read as read_hits reads them)."""
+    text = data.decode()
+    if "\x1e" in text:
+        text = text.replace("\x1e", " ")
+    keys: set[int] = set()
+    add, norm = keys.add, _norm
+    for _, dob, _, _, upn, _, r, _, _, fore, sur, pref in _LINE.findall(text):
+        if upn:
+            add(_upn_key(r, upn))
+        if dob != "~":
+            surname = norm(sur)
+            if fore:
+                add(_name_key(r, norm(fore), surname, dob))
+            if pref:
+                add(_name_key(r, norm(pref), surname, dob))
+    return keys
+
+
+def wanted_keys(finder: PeopleFinder) -> set[int]:
+    flag = ROLE_FLAG.get(finder.role, "")
+    keys = {_upn_key(flag, u) for u in finder.upns}
+    keys.update(_name_key(flag, f, s, d) for f, s, d in finder.name_dobs)
+    return keys
+
+
+# A file changed less than this before it was read could be written again with the same time
+# stamps (file systems stamp from a clock that advances in ticks of a few milliseconds): its
+# bytes are kept and compared at the next look, until it is older than this.
+RACY_NS = 100_000_000
+
+
+def _stamp(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass(slots=True)
+class _Known:
+    stamp: tuple[int, ...] | None
+    keys: set[int]
+    raw: bytes | None  # the bytes read, while the stamp alone cannot tell a rewrite (RACY_NS)
+
+
+class PeopleIndex:
+    """Which school's names.idx has a line with a given find_people key, for one store in one
+    process (the runs of a run_due worker share it): a hash of each key of every line, pointing
+    at its school. Each look checks every school's file first (one stat each): a file that is
+    new, replaced (index files are replaced whole, by rename), or changed too recently for its
+    time stamps to tell, is read again and its keys replace those it had. So a look made after
+    a commit sees it, in whichever process it was made; the caller holds the store's read lock.
+    A hash may collide: a school it names is then scanned for nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[str, _Known] = {}
+        self._where: dict[int, str | tuple[str, ...]] = {}
+        self._paths: dict[str, str] = {}
+        self.reads = 0  # index files parsed (for benchmarks)
+
+    def find(
+        self, dfes: list[str], path_of: Callable[[str], Path], finder: PeopleFinder
+    ) -> list[AccountHit]:
+        """find_people over the schools `dfes` (their names.idx at path_of(dfe)), sorted by
+        username. The caller holds the store's read lock."""
+        found: dict[str, AccountHit] = {}
+        if finder.patterns:
+            for dfe in self.schools_with(dfes, path_of, wanted_keys(finder)):
+                data = read_bytes(path_of(dfe))
+                if data:
+                    finder.scan(data, dfe, found)
+        return [found[u] for u in sorted(found)]
+
+    def schools_with(
+        self, dfes: list[str], path_of: Callable[[str], Path], keys: set[int]
+    ) -> list[str]:
+        """The schools whose index may hold one of `keys`, every index checked first."""
+        with self._lock:
+            paths = self._paths
+            for dfe in dfes:
+                if dfe not in paths:
+                    paths[dfe] = str(path_of(dfe))
+            self._refresh({dfe: paths[dfe] for dfe in dfes})
+            found: set[str] = set()
+            where = self._where
+            for k in keys:
+                got = where.get(k)
+                if got is None:
+                    continue
+                if type(got) is str:
+                    found.add(got)
+                else:
+                    found.update(got)
+            return sorted(found)
+
+    def _refresh(self, schools: dict[str, str]) -> None:
+        now = time.time_ns()
+        known = self._known
+        for dfe in [d for d in known if d not in schools]:
+            self._replace(dfe, known.pop(dfe).keys, set())
+        for dfe, path in schools.items():
+            stamp = _stamp(path)
+            had = known.get(dfe)
+            if had is not None and had.stamp == stamp and had.raw is None:
+                continue
+            data = (read_bytes(path) if stamp is not None else None) or b""
+            if had is not None and data == had.raw:
+                keys = had.keys
+            else:
+                keys = self._parse(data, dfe)
+                self._replace(dfe, had.keys if had is not None else set(), keys)
+            racy = stamp is not None and max(stamp[3], stamp[4]) >= now - RACY_NS
+            known[dfe] = _Known(stamp, keys, data if racy else None)
+
+    def _parse(self, data: bytes, dfe: str) -> set[int]:
+        self.reads += 1
+        return file_keys(data) if data else set()
+
+    def _replace(self, dfe: str, old: set[int], new: set[int]) -> None:
+        where = self._where
+        for k in old - new:
+            got = where.get(k)
+            if got == dfe:
+                del where[k]
+            elif type(got) is tuple:
+                rest = tuple(d for d in got if d != dfe)
+                where[k] = rest[0] if len(rest) == 1 else rest
+        for k in new - old:
+            got = where.get(k)
+            if got is None:
+                where[k] = dfe
+            elif type(got) is str:
+                where[k] = (got, dfe)
+            else:
+                where[k] = (*got, dfe)

@@ -44,7 +44,7 @@ from uso_tui.store.kept import KeptReads
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
-from uso_tui.store.people import PeopleFinder
+from uso_tui.store.people import PeopleFinder, PeopleIndex
 from uso_tui.store.schooldoc import (
     RUNNING_KEY,
     SchoolDoc,
@@ -110,6 +110,7 @@ class TinyStore(KeptReads, Store):
         self.root = Path(root)
         self.layout = Layout(self.root)
         self.hot = HotFiles()
+        self.people = PeopleIndex()  # find_people's keys of every school, while unchanged
         self.dir_rows = EncodedRows()  # the directory's entries, encoded (see _commit)
         self.deltas = Deltas()  # the recent feed's deltas, parsed
         check_data_dir(self.root)
@@ -307,14 +308,10 @@ class TinyStore(KeptReads, Store):
         self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
     ) -> list[AccountHit]:
         finder = PeopleFinder(role, upns, name_dobs)
-        found: dict[str, AccountHit] = {}
-        if finder.patterns:
-            with self._reading():
-                for dfe in self._school_dirs():
-                    data = read_bytes(self.layout.names_idx(dfe))
-                    if data:
-                        finder.scan(data, dfe, found)
-        return [found[u] for u in sorted(found)]
+        if not finder.patterns:
+            return []
+        with self._reading():
+            return self.people.find(self._school_dirs(), self.layout.names_idx, finder)
 
     def find_account(self, username: str) -> Account | None:
         with self._reading():
