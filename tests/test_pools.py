@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -25,17 +24,25 @@ def account(username: str, school: str = "204-1000") -> Account:
 
 def test_concurrent_gets_build_each_index_once():
     calls = []
+    asked = []
+    everyone_asked = threading.Event()
+    lock = threading.Lock()
 
     def loader(la: str, role: str) -> list[Account]:
         calls.append((la, role))
-        time.sleep(0.05)  # long enough for every thread to ask while it builds
+        assert everyone_asked.wait(10)  # every thread asks while this one builds
         return [account("alee.204")]
+
+    def ask() -> None:
+        with lock:
+            asked.append(1)
+            if len(asked) == 8:
+                everyone_asked.set()
+        got.append(cache.get("204", "pupil"))
 
     cache = PoolCache(loader)
     got = []
-    threads = [
-        threading.Thread(target=lambda: got.append(cache.get("204", "pupil"))) for _ in range(8)
-    ]
+    threads = [threading.Thread(target=ask) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:

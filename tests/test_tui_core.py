@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input
 
 pytest.register_assert_rewrite("tui_helpers")
@@ -13,6 +14,7 @@ from tui_helpers import (  # noqa: E402 - after register_assert_rewrite
     put_markup_case,
     screen_text,
     settle,
+    wait_for,
 )
 
 from uso_tui.tui.app import SCREENS  # noqa: E402
@@ -38,13 +40,11 @@ async def test_schools_problems_first_filter_sort_open(demo_ran):
         target = schools[2]
         await pilot.press("slash", *list(target.dfe))
         await settle(pilot)
-        await pilot.pause(0.2)
-        assert table.row_count == 1
+        await wait_for(pilot, lambda: table.row_count == 1)
         assert table.coordinate_to_cell_key((0, 0)).row_key.value == target.dfe
         # escape clears the filter
         await pilot.press("enter", "escape")
-        await pilot.pause(0.2)
-        assert table.row_count == len(schools)
+        await wait_for(pilot, lambda: table.row_count == len(schools))
         # s cycles the sort: second sort is by DfE
         await pilot.press("s")
         keys = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
@@ -95,27 +95,27 @@ async def test_palette_jumps_to_school_by_dfe_and_name(demo):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*list(school.dfe))
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: _palette_offers(app))
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.kind == "school" and app.screen.dfe == school.dfe
         # by a word of its name, from the hub
         word = school.name.split()[0]
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*list(f"{school.dfe[-4:]} {word}"))
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: _palette_offers(app))
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.kind == "school" and app.screen.dfe == school.dfe
         # "force 1234": a screen of any school, by a word of the screen's name
         other = demo.store.list_schools()[1]
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*list(f"matching {other.dfe[-4:]}"))
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: _palette_offers(app))
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.kind == "matching" and app.screen.dfe == other.dfe
@@ -123,12 +123,18 @@ async def test_palette_jumps_to_school_by_dfe_and_name(demo):
         await settle(pilot)
         # screens of the current school are in the palette too
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*list("AutoUpdate settings"))
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: _palette_offers(app))
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.kind == "settings" and app.screen.dfe == school.dfe
+
+
+def _palette_offers(app) -> bool:
+    """The command palette has searched and highlights a result."""
+    results = app.screen.query_one(CommandList)
+    return results.option_count > 0 and results.highlighted is not None
 
 
 async def test_question_mark_shows_every_key_of_the_screen(demo_ran):
