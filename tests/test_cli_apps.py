@@ -42,10 +42,10 @@ def test_no_command_opens_the_console_on_the_store(cli, monkeypatch):
 
 
 def test_demo_gets_only_an_explicit_data_dir(cli, capsys, monkeypatch, tmp_path):
-    import uso_tui.demo as demo
+    import uso_tui.cli.apps as apps
 
     calls = []
-    monkeypatch.setattr(demo, "run_demo", lambda data_dir, operator: calls.append(data_dir))
+    monkeypatch.setattr(apps, "run_demo", lambda data_dir, operator: calls.append(data_dir))
     assert cli("demo").status == 0
     monkeypatch.setenv("USO_TUI_DATA_DIR", str(tmp_path / "configured"))
     assert main(["demo"]) == 0

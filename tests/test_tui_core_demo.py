@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 import uso_tui.tui.app as tui_app
-from uso_tui.demo import build_demo_store, run_demo
+from uso_tui.cli.apps import run_demo
+from uso_tui.demo import build_demo_store
 
 TODAY = date(2026, 3, 9)
 

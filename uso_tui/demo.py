@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -93,7 +95,7 @@ def build_demo_store(
 ) -> Demo:
     """Create (or reuse) the demo store at `path` and return it with its simulator, moved on to
     `today`. `root` is where the simulator is (or will be) served. `sim`, when given, must come
-    from make_demo_simulator(**demo_params(path, today)) (run_demo starts its server first)."""
+    from make_demo_simulator(**demo_params(path, today)) (serve_demo starts its server first)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     today = today or date.today()
@@ -189,14 +191,13 @@ def point_at(store: Store, root: str, dfes: list[str], now: datetime | None = No
             )
 
 
-def run_demo(
-    data_dir: str | Path | None = None, *, operator: str | None = None, latency: float = 0.05
-) -> int:
-    """Set up (or reuse) the demo store, serve the simulator in the background, open the console.
+@contextmanager
+def serve_demo(data_dir: str | Path | None = None, *, latency: float = 0.05) -> Iterator[Store]:
+    """Set up (or reuse) the demo store and serve the simulator in the background while the block
+    runs; the store is yielded for the console to open (the cli layer opens it: no arrow points up).
 
     latency: seconds the simulator adds to each request, so a force run can be watched live."""
     from uso_tui.iris.server import start_background  # noqa: PLC0415
-    from uso_tui.tui.app import run_console  # noqa: PLC0415
 
     path = Path(data_dir) if data_dir else default_demo_dir()
     path.mkdir(parents=True, exist_ok=True)
@@ -208,7 +209,7 @@ def run_demo(
         build_demo_store(path, sim=sim, root=root, today=today)
         # after seeding: small pages and a little latency make a force run worth watching
         sim.set_switches(latency=latency, max_page_size=50)
-        return run_console(open_store(path), operator=operator)
+        yield open_store(path)
     finally:
         stop()
 

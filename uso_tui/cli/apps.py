@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from uso_tui.cli.context import Context
 from uso_tui.config import check_operator_name, load_operators, operators_path
@@ -66,9 +67,18 @@ def cmd_console(args: argparse.Namespace, ctx: Context) -> int:
     return result if isinstance(result, int) else 0
 
 
-def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.demo import run_demo  # noqa: PLC0415
+def run_demo(
+    data_dir: str | Path | None = None, *, operator: str | None = None, latency: float = 0.05
+) -> int:
+    """Open the console on the demo store while the simulator serves it (stopped on close)."""
+    from uso_tui.demo import serve_demo  # noqa: PLC0415
+    from uso_tui.tui.app import run_console  # noqa: PLC0415 - textual only when the console opens
 
+    with serve_demo(data_dir, latency=latency) as store:
+        return run_console(store, operator=operator)
+
+
+def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
     # Only an explicit --data-dir: the configured store (USO_TUI_DATA_DIR) is never filled with
     # demo schools.
     result = run_demo(ctx.data_dir if ctx.data_dir_given else None, operator=ctx.operator)
