@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +46,19 @@ WHY_FIELDS = (
 )
 _COL = {name: i for i, name in enumerate(PROCESSED_COLUMNS)}
 _SPLIT = re.compile(r"[\s\-]+")
+# Names repeat across a school's records and its runs: each distinct one is normalised once.
+_norm = lru_cache(maxsize=65_536)(normalise)
 _NO_SPACE = str.maketrans(dict.fromkeys(" \t\n\r", "\x1e"))
 SAMPLE_FILES = 40
 
 
 def _tokens(values: dict[str, Any]) -> str:
     names = [values.get(k) or "" for k in ("forename", "preferred_name", "surname")]
-    toks = [normalise(n) for n in names]
+    toks = [_norm(n) for n in names]
     for n in names:
         parts = _SPLIT.split(n)
         if len(parts) > 1:
-            toks.extend(normalise(p) for p in parts)
+            toks.extend(_norm(p) for p in parts)
     for key in ("dob", "mis_id", "upn"):
         v = values.get(key)
         if v:

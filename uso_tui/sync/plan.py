@@ -411,7 +411,7 @@ def plan(
             _hold_whole(p, comparison, export.size, going)
             return p
 
-    claims = _Claims(export, linked)
+    claims = _Claims(export, linked, unlinked_here)
     # An account linked to another record of this export is that other person: never a
     # candidate (DESIGN rule 6).
     taken = frozenset(linked[m]["username"] for m in present if m in linked)
@@ -477,17 +477,26 @@ def _name_keys(*names: str | None) -> frozenset[str]:
 class _Claims:
     """Who in the whole export (future starters, leavers, linked and invalid records included)
     could claim an unlinked account: every record with its surname and date of birth and a
-    name in common with it."""
+    name in common with it. Only records with the surname and date of birth of an unlinked
+    account of the school (`wanted`) are looked at: nobody else can claim one."""
 
-    def __init__(self, export: Export, linked: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        export: Export,
+        linked: dict[str, dict[str, Any]],
+        wanted: set[tuple[str, str]] | dict[tuple[str, str], Any],
+    ) -> None:
         self.by_key: dict[tuple[str, str], list[tuple[str, frozenset[str]]]] = {}
+        if not wanted:
+            return
+        dobs = {d for _, d in wanted}
         for r in export.records:
-            if r.dob and r.surname:
+            if r.dob in dobs and r.surname and (normalise(r.surname), r.dob) in wanted:
                 names = _name_keys(r.forename, r.preferred_name, *(r.middle_names or "").split())
                 self._add(r.surname, r.dob, r.mis_id, names)
         for mis_id in export.same:
             row = linked.get(mis_id)
-            if row is not None and row.get("dob"):
+            if row is not None and row.get("dob") in dobs:
                 names = _name_keys(
                     row.get("forename"),
                     row.get("preferred_name"),
