@@ -78,10 +78,27 @@ _HAS_WIDE = "wide" in {f.name for f in dataclasses.fields(planner.Snapshot)}
 
 
 def _name_keys(a: Account) -> set[tuple[str, str, str]]:
+    """The keys Store.find_people finds an account by: each of its forename and preferred name
+    with its date of birth (any surname), and its surname with its date of birth (any
+    forename), as (forename, surname, dob) with "" for any."""
     if not a.dob:
         return set()
+    keys = {("", normalise(a.surname), a.dob)}
+    keys.update((f, "", a.dob) for f in (normalise(a.forename), normalise(a.preferred_name)) if f)
+    return keys
+
+
+def _wanted(a: Account, upns: set[str], name_dobs: set[tuple[str, str, str]]) -> bool:
+    upn = _upn(a)
+    if upn and upn.upper() in upns:
+        return True
+    if not a.dob:
+        return False
     s = normalise(a.surname)
-    return {(f, s, a.dob) for f in (normalise(a.forename), normalise(a.preferred_name)) if f}
+    if ("", s, a.dob) in name_dobs:
+        return True
+    names = {normalise(a.forename), normalise(a.preferred_name)} - {""}
+    return any((f, s, a.dob) in name_dobs or (f, "", a.dob) in name_dobs for f in names)
 
 
 def _upn(a: Account) -> str | None:
@@ -149,12 +166,17 @@ class World:
     def wide(
         self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
     ) -> list[Account]:
+        """Store.find_people over the world's accounts, with its semantics ("" is any name)."""
         found: set[str] = set()
         for upn in upns:
             found |= self.by_upn.get(upn.upper(), set())
-        for k in name_dobs:
-            found |= self.by_name_dob.get(k, set())
-        return [self.accounts[u] for u in sorted(found) if self.accounts[u].role == role]
+        for f, s, d in name_dobs:
+            found |= self.by_name_dob.get((f, "", d) if f else ("", s, d), set())
+        return [
+            self.accounts[u]
+            for u in sorted(found)
+            if self.accounts[u].role == role and _wanted(self.accounts[u], upns, name_dobs)
+        ]
 
     def true_accounts(self, pid: int, role: str) -> set[str]:
         return set(self.of_person.get((pid, role), ()))

@@ -76,7 +76,11 @@ def test_a_mover_from_another_local_authority_is_found_in_the_whole_store():
         return [
             a
             for a in (far,)
-            if a.role == role and (normalise(a.forename), normalise(a.surname), a.dob) in name_dobs
+            if a.role == role
+            and (
+                (normalise(a.forename), "", a.dob) in name_dobs
+                or ("", normalise(a.surname), a.dob) in name_dobs
+            )
         ]
 
     s = Snapshot(school=DFE, pool=lambda role: [], wide=wide)
@@ -84,7 +88,7 @@ def test_a_mover_from_another_local_authority_is_found_in_the_whole_store():
     o = outcome_of(p, "1")
     assert o.outcome == "needs_matching" and "mover" in o.reason
     assert p.new_cases[0].candidates[0].username == "ajones.999"
-    assert seen and ("amy", "jones", DOB) in seen[0][2]
+    assert seen and {("amy", "", DOB), ("", "jones", DOB)} <= seen[0][2]
 
 
 def test_the_same_upn_finds_a_pupil_whose_names_changed():

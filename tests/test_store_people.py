@@ -188,6 +188,20 @@ def test_find_people_by_names_and_date_of_birth_in_any_local_authority(store):
     assert found(store, name_dobs={keys("Zoe", "O'Brien Smith", "2011-05-06")}) == [near, far]
 
 
+def test_find_people_by_a_forename_or_a_surname_alone_with_the_date_of_birth(store):
+    # "" stands for any surname (married, mistyped) or any forename (a known-as form, a slip)
+    married, slip, other, _ = put(
+        store,
+        ("301-0001", "Joanna", "Smith", {"dob": "1984-06-30", "role": "staff"}),
+        ("301-0001", "Chalrie", "Brown", {"dob": "1984-06-30", "role": "staff"}),
+        ("204-3210", "Joanna", "Okafor", {"dob": "1984-07-01", "role": "staff"}),  # another day
+        ("204-3210", "Amy", "Lee", {"dob": "1984-06-30", "role": "staff"}),  # nothing in common
+    )
+    wanted = {("joanna", "", "1984-06-30"), ("", "brown", "1984-06-30")}
+    assert found(store, role="staff", name_dobs=wanted) == sorted([married, slip])
+    assert other not in found(store, role="staff", name_dobs={("joanna", "", "1984-06-30")})
+
+
 def test_find_people_by_preferred_name(store):
     (sam,) = put(store, ("301-0001", "Samantha", "Cole", {"preferred_name": "Sam"}))
     assert found(store, name_dobs={keys("Sam", "Cole", "2012-03-04")}) == [sam]

@@ -267,7 +267,8 @@ class Store:
         compact name indexes, whose UPN (stripped, upper-cased) is in `upns`, or whose
         (forename key, surname key, date of birth) is in `name_dobs`, the forename key being
         `normalise()` of the account's forename or of its preferred name and the surname key
-        `normalise()` of its surname. Sorted by username."""
+        `normalise()` of its surname; an empty forename or surname key stands for any (not
+        both). Sorted by username."""
         ...
 
     def account(self, username: str) -> Account: ...

@@ -1,5 +1,6 @@
 """find_people: the accounts, anywhere in the store, with one of some UPNs or with one of some
-(forename, surname, date of birth): movers from another local authority.
+(forename, surname, date of birth), "" standing for any forename or any surname: movers from
+another local authority, also those whose surname changed or was mistyped.
 
 A store object keeps, per process, which school holds which of those keys (PeopleIndex: a hash
 of each key of every index line, pointing at its school), taken from each school's names.idx
@@ -60,18 +61,26 @@ class PeopleFinder:
     ) -> None:
         self.role = role
         self.upns = {k for k in map(upn_key, upns) if k}
-        self.name_dobs = {(f, s, d) for f, s, d in name_dobs if f and s and d}
+        # "" stands for any forename or any surname (not both)
+        self.name_dobs = {(f, s, d) for f, s, d in name_dobs if (f or s) and d}
         self.patterns: list[re.Pattern[bytes]] = []
         forenames: dict[bytes, set[bytes]] = {}
+        any_forename: set[bytes] = set()
         for f, _, d in self.name_dobs:
-            forenames.setdefault(d.encode(), set()).add(f.encode())
-        if forenames:
+            if f:
+                forenames.setdefault(d.encode(), set()).add(f.encode())
+            else:
+                any_forename.add(d.encode())
+        if forenames or any_forename:
             # ` username dob tokens`: the date (no other key has digits and a space before them),
-            # then the forename or preferred name key, equal to a forename wanted with it.
+            # then the forename or preferred name key, equal to a forename wanted with it (or
+            # any line of the date, when any forename will do).
             tails = {
                 dob: _SKIP + _trie(dict.fromkeys(keys, b"")) + _TOKEN_END
                 for dob, keys in forenames.items()
+                if dob not in any_forename
             }
+            tails.update(dict.fromkeys(any_forename, b" "))
             self.patterns.append(re.compile(b" " + _trie(tails)))
         if self.upns:
             # The UPN is between its own separator and the year group's.
@@ -97,15 +106,23 @@ class PeopleFinder:
         if hit.dob is None:
             return False
         surname = _norm(hit.surname)
+        wanted = self.name_dobs
+        if ("", surname, hit.dob) in wanted:
+            return True
         return any(
-            (_norm(name), surname, hit.dob) in self.name_dobs
-            for name in (hit.forename, hit.preferred_name)
-            if name
+            (f, surname, hit.dob) in wanted or (f, "", hit.dob) in wanted
+            for f in (_norm(name) for name in (hit.forename, hit.preferred_name) if name)
         )
 
 
 def _name_key(flag: str, forename: str, surname: str, dob: str) -> int:
+    """A forename (or preferred name) with a date of birth, or a surname with one: an account
+    is kept under both, and a wanted (forename, surname, dob) is looked up by its forename."""
     return hash((flag, forename, surname, dob))
+
+
+def _wanted_key(flag: str, forename: str, surname: str, dob: str) -> int:
+    return _name_key(flag, forename, "", dob) if forename else _name_key(flag, "", surname, dob)
 
 
 def _upn_key(flag: str, upn: str) -> int:
@@ -125,18 +142,18 @@ def file_keys(data: bytes) -> set[int]:
         if upn:
             add(_upn_key(r, upn))
         if dob != "~":
-            surname = norm(sur)
+            add(_name_key(r, "", norm(sur), dob))
             if fore:
-                add(_name_key(r, norm(fore), surname, dob))
+                add(_name_key(r, norm(fore), "", dob))
             if pref:
-                add(_name_key(r, norm(pref), surname, dob))
+                add(_name_key(r, norm(pref), "", dob))
     return keys
 
 
 def wanted_keys(finder: PeopleFinder) -> set[int]:
     flag = ROLE_FLAG.get(finder.role, "")
     keys = {_upn_key(flag, u) for u in finder.upns}
-    keys.update(_name_key(flag, f, s, d) for f, s, d in finder.name_dobs)
+    keys.update(_wanted_key(flag, f, s, d) for f, s, d in finder.name_dobs)
     return keys
 
 

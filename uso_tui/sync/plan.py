@@ -557,8 +557,9 @@ def _auto_link_target(
 def _found_elsewhere(
     snapshot: Snapshot, role: str, records: list[MisRecord]
 ) -> dict[str, list[Any]]:
-    """Accounts anywhere in the store with a record's UPN, or its names and date of birth
-    (movers from another local authority), by the record's MIS id."""
+    """Accounts anywhere in the store with a record's UPN, or its date of birth and its forename
+    or its surname (movers from another local authority, also married or mistyped), by the
+    record's MIS id."""
     if snapshot.wide is None:
         return {}
     upns: set[str] = set()
@@ -567,24 +568,27 @@ def _found_elsewhere(
         if r.upn and r.upn.strip():
             upns.add(r.upn.strip().upper())
         if r.dob:
-            for f in _name_keys(r.forename, r.preferred_name):
-                name_dobs.add((f, normalise(r.surname), r.dob))
+            name_dobs.update((f, "", r.dob) for f in _name_keys(r.forename, r.preferred_name))
+            if normalise(r.surname):
+                name_dobs.add(("", normalise(r.surname), r.dob))
     if not upns and not name_dobs:
         return {}
     found = snapshot.wide(role, upns, name_dobs)
     by_upn: dict[str, list[Any]] = {}
-    by_names: dict[tuple[str, str, str], list[Any]] = {}
+    by_dob: dict[str, list[Any]] = {}
     for a in found:
         upn = getattr(a, "upn", None) or (getattr(a, "extra", None) or {}).get("upn")
         if upn:
             by_upn.setdefault(upn.strip().upper(), []).append(a)
-        for f in _name_keys(a.forename, a.preferred_name):
-            by_names.setdefault((f, normalise(a.surname), a.dob or ""), []).append(a)
+        if a.dob:
+            by_dob.setdefault(a.dob, []).append(a)
     out: dict[str, list[Any]] = {}
     for r in records:
         got = list(by_upn.get((r.upn or "").strip().upper(), ())) if r.upn else []
-        for f in _name_keys(r.forename, r.preferred_name):
-            got.extend(by_names.get((f, normalise(r.surname), r.dob or ""), ()))
+        names, surname = _name_keys(r.forename, r.preferred_name), normalise(r.surname)
+        for a in by_dob.get(r.dob or "", ()):
+            if normalise(a.surname) == surname or _name_keys(a.forename, a.preferred_name) & names:
+                got.append(a)
         if got:
             out[r.mis_id] = got
     return out
