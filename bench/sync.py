@@ -260,7 +260,7 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
 
     from uso_tui.iris.client import IrisClient
     from uso_tui.store import open_store
-    from uso_tui.sync.runner import run_due
+    from uso_tui.sync.schedule import run_due
 
     seed, las, size = 31, 15, 500
     cmd = [

@@ -10,7 +10,8 @@ from datetime import datetime
 import pytest
 from test_sync_support import DFE, OTHER, Env, iris_student
 
-from uso_tui.sync.runner import current_run, due_schools, run_due, scheduler_loop
+from uso_tui.sync.runner import current_run
+from uso_tui.sync.schedule import due_schools, run_due, scheduler_loop
 
 THIRD = "204-3212"
 AMY = iris_student("1", "Amy", "Jones", "2015-04-02")

@@ -493,7 +493,7 @@ def _print_due(results: list[Any], ctx: Context, as_json: bool) -> int:
 
 
 def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.runner import run_due  # noqa: PLC0415
+    from uso_tui.sync.schedule import run_due  # noqa: PLC0415
 
     now = parse_at(args.at) if args.at else ctx.now()
     if now > ctx.now() + timedelta(days=1) and not args.force:
@@ -517,7 +517,7 @@ def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> int:
     """Loop for a systemd service: a pass every --interval seconds; SIGTERM or SIGINT ends it after
     the pass in progress. A failing pass is logged and the loop goes on; runs are atomic, so even a
     kill mid-pass leaves every school whole."""
-    from uso_tui.sync.runner import scheduler_loop  # noqa: PLC0415
+    from uso_tui.sync.schedule import scheduler_loop  # noqa: PLC0415
 
     if args.interval < 1:
         raise InvalidInput("--interval must be at least 1 second")

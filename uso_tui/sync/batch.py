@@ -14,14 +14,13 @@ from datetime import datetime
 from uso_tui.domain.models import Export, Run, School
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, StoreBusy
+from uso_tui.sync.events import ProgressEmitter
+from uso_tui.sync.fetching import error_line, fetch_reports
 from uso_tui.sync.fresh import Written
 from uso_tui.sync.runner import (
     PoolCache,
     Preplanned,
     RunResult,
-    _error_line,
-    _fetch_all,
-    _Progress,
     apply_in,
     final_in,
     preplan,
@@ -89,7 +88,7 @@ class Done:
         run: Run,
         exports: dict[str, Export] | None,
         error: str | None,
-        emit: _Progress,
+        emit: ProgressEmitter,
         pre: Preplanned | None = None,
     ) -> None:
         self.run, self.exports, self.error, self.emit = run, exports, error, emit
@@ -104,7 +103,7 @@ async def fetch_and_plan(
     client,
     pools: PoolCache,
     sem: asyncio.Semaphore,
-    emit: _Progress,
+    emit: ProgressEmitter,
     operator: str,
     inline: bool = False,
     written: Written | None = None,
@@ -130,11 +129,11 @@ async def fetch_and_plan(
             # unparsed, and the plans are made from this same read
             state = await call(store.school_state, run.school)
             sieves = sieves_for(state, run.reports)
-            exports = await _fetch_all(client, school, secret, run.reports, emit, None, sieves)
+            exports = await fetch_reports(client, school, secret, run.reports, emit, sieves=sieves)
         run.counts["fetched"] = sum(e.size for e in exports.values())
         emit.counts["fetched"] = run.counts["fetched"]
     except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
-        return Done(run, None, _error_line(exc), emit)
+        return Done(run, None, error_line(exc), emit)
     try:
         pre = await call(
             preplan, store, run.school, exports, now, emit, pools, school, state, written
@@ -203,7 +202,7 @@ def commit_batch(
     except Exception as exc:  # noqa: BLE001 - one school's problem must not sink the others
         if len(batch) == 1:
             d = batch[0]
-            error = f"apply failed, nothing changed: {type(exc).__name__}: {_error_line(exc)}"
+            error = f"apply failed, nothing changed: {type(exc).__name__}: {error_line(exc)}"
             with store.transaction(operator) as txn:
                 return [_stage(txn, Done(d.run, None, error, d.emit), now, finished, pools, [])]
     out: list[RunResult] = []
@@ -230,7 +229,7 @@ async def commit_and_report(
     return done
 
 
-def report_end(emit: _Progress, r: RunResult) -> None:
+def report_end(emit: ProgressEmitter, r: RunResult) -> None:
     """The run's last progress event."""
     emit.counts = dict(r.run.counts)
     status = r.run.status

@@ -13,7 +13,6 @@ before the apply records a cancelled run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import threading
 import time
@@ -27,13 +26,12 @@ from uso_tui.domain.schools import la_of
 from uso_tui.store.api import SchoolState, Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import apply_plan, event
-from uso_tui.sync.events import Progress
+from uso_tui.sync.events import OnProgress, ProgressEmitter
+from uso_tui.sync.fetching import Cancelled, error_line, fetch_reports
 from uso_tui.sync.fresh import Written
 from uso_tui.sync.plan import Plan, Snapshot, plan
 from uso_tui.sync.pools import PoolCache
 from uso_tui.sync.seen import Sieve
-
-OnProgress = Callable[[Progress], None]
 
 
 class RunInProgress(UsoError):
@@ -43,10 +41,6 @@ class RunInProgress(UsoError):
             f"{run.school} already has a run in progress: {run.run_id} ({run.trigger}, since {since})"
         )
         self.run = run
-
-
-class Cancelled(Exception):
-    """Raised inside the apply transaction to discard it when a cancel arrives in time."""
 
 
 @dataclass
@@ -87,61 +81,6 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
     )
 
 
-class _Progress:
-    """Emits Progress events; a failing listener never breaks a run."""
-
-    def __init__(self, run_id: str, dfe: str, listener: OnProgress | None) -> None:
-        self.run_id, self.dfe, self.listener = run_id, dfe, listener
-        self.counts = empty_counts()
-
-    def __call__(self, phase: str, report: str | None = None, **kw) -> None:
-        if self.listener is None:
-            return
-        with contextlib.suppress(Exception):
-            self.listener(
-                Progress(self.run_id, self.dfe, phase, report, counts=dict(self.counts), **kw)  # type: ignore[arg-type]
-            )
-
-
-async def _fetch_all(
-    client,
-    school: School,
-    secret: str,
-    reports: list[str],
-    emit: _Progress,
-    cancel: threading.Event | None,
-    sieves: dict[str, Sieve] | None = None,
-) -> dict[str, Export]:
-    async def one(report: str) -> tuple[str, Export]:
-        def on_page(done: int, total: int | None, records: int) -> None:
-            emit("fetching", report, pages_done=done, pages_total=total, records_done=records)
-
-        def on_event(message: str) -> None:
-            emit("fetching", report, message=message)
-
-        emit("fetching", report)
-        sieve = sieves.get(report) if sieves else None
-        exp = await client.fetch_report(
-            school, secret, report, on_page=on_page, on_event=on_event, sieve=sieve
-        )
-        return report, exp
-
-    task = asyncio.ensure_future(asyncio.gather(*(one(r) for r in reports)))
-    while not task.done():
-        await asyncio.wait({task}, timeout=0.05)
-        if cancel is not None and cancel.is_set() and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            raise Cancelled
-    return dict(task.result())
-
-
-def _error_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 async def run_school(
     store: Store,
     dfe: str,
@@ -176,7 +115,7 @@ async def run_school(
     else:
         require(store, operator, "run")  # before the claim: a refused run is not recorded
         run = await asyncio.to_thread(_claim, store, dfe, trigger, operator, reports, iso(now))
-    emit = _Progress(run.run_id, dfe, on_progress)
+    emit = ProgressEmitter(run.run_id, dfe, on_progress)
     emit("connecting", message=f"run {run.run_id} started ({trigger}, {operator})")
 
     own_client = client is None
@@ -193,13 +132,15 @@ async def run_school(
             if not dry_run:  # a dry run lists every record's outcome: all are parsed
                 state = await asyncio.to_thread(store.school_state, dfe)
                 sieves = sieves_for(state, reports)
-            exports = await _fetch_all(client, school, secret, reports, emit, cancel, sieves)
+            exports = await fetch_reports(
+                client, school, secret, reports, emit, cancel=cancel, sieves=sieves
+            )
         except Cancelled:
             return await _end(
                 store, run, "cancelled", "cancelled before the apply", emit, finished_at(), dry_run
             )
         except Exception as exc:  # noqa: BLE001 - a failed fetch is a failed run, not a crash
-            return await _end(store, run, "failed", _error_line(exc), emit, finished_at(), dry_run)
+            return await _end(store, run, "failed", error_line(exc), emit, finished_at(), dry_run)
     finally:
         if own_client:
             await client.aclose()
@@ -255,7 +196,7 @@ async def run_school(
             store,
             run,
             "failed",
-            f"apply failed, nothing changed: {type(exc).__name__}: {_error_line(exc)}",
+            f"apply failed, nothing changed: {type(exc).__name__}: {error_line(exc)}",
             emit,
             finished_at(),
             dry_run,
@@ -289,7 +230,7 @@ async def _end(
     run: Run,
     status: str,
     error: str | None,
-    emit: _Progress,
+    emit: ProgressEmitter,
     finished: str,
     dry_run: bool,
 ) -> RunResult:
@@ -312,7 +253,7 @@ def _plan_reports(
     school: School,
     exports: dict[str, Export],
     now: datetime,
-    emit: _Progress,
+    emit: ProgressEmitter,
 ) -> dict[str, Plan]:
     plans: dict[str, Plan] = {}
     for report, exp in exports.items():
@@ -331,7 +272,7 @@ def _plan_reports(
 
 
 def _dry_plan(
-    store: Store, dfe: str, exports: dict[str, Export], now: datetime, emit: _Progress
+    store: Store, dfe: str, exports: dict[str, Export], now: datetime, emit: ProgressEmitter
 ) -> dict[str, Plan]:
     snap = _snapshot(store.school_state(dfe), store, None)
     return _plan_reports(snap, store.school(dfe), exports, now, emit)
@@ -349,7 +290,7 @@ def _plan_and_apply(
     run: Run,
     exports: dict[str, Export],
     now: datetime,
-    emit: _Progress,
+    emit: ProgressEmitter,
     cancel: threading.Event | None,
     finished_at: Callable[[], str],
     pools: PoolCache | None = None,
@@ -404,7 +345,7 @@ def preplan(
     dfe: str,
     exports: dict[str, Export],
     now: datetime,
-    emit: _Progress,
+    emit: ProgressEmitter,
     pools: PoolCache | None,
     school: School | None = None,
     state: SchoolState | None = None,
@@ -442,7 +383,7 @@ def apply_in(
     run: Run,
     exports: dict[str, Export],
     now: datetime,
-    emit: _Progress,
+    emit: ProgressEmitter,
     cancel: threading.Event | None,
     finished_at: Callable[[], str],
     pools: PoolCache | None,
@@ -541,26 +482,3 @@ def final_in(txn: Transaction, run: Run, note: str | None) -> None:
             run.run_id,
         )
     )
-
-
-# The daily schedule lives in schedule.py; these are importable from here as the interface says.
-
-
-def due_schools(store: Store, now: datetime) -> list[School]:
-    from uso_tui.sync.schedule import due_schools as impl  # noqa: PLC0415
-
-    return impl(store, now)
-
-
-async def run_due(store: Store, now: datetime, **kw) -> list[RunResult]:
-    """See schedule.run_due."""
-    from uso_tui.sync.schedule import run_due as impl  # noqa: PLC0415
-
-    return await impl(store, now, **kw)
-
-
-async def scheduler_loop(store: Store, **kw) -> None:
-    """See schedule.scheduler_loop."""
-    from uso_tui.sync.schedule import scheduler_loop as impl  # noqa: PLC0415
-
-    await impl(store, **kw)

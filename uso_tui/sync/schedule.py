@@ -29,7 +29,8 @@ from uso_tui.sync.batch import (
     commit_and_report,
     fetch_and_plan,
 )
-from uso_tui.sync.runner import OnProgress, PoolCache, RunResult, _Progress, iso
+from uso_tui.sync.events import OnProgress, ProgressEmitter
+from uso_tui.sync.runner import PoolCache, RunResult, iso
 
 
 def _due_at(school: School, now: datetime) -> datetime:
@@ -131,7 +132,7 @@ async def _pipeline(
         return iso(now + timedelta(seconds=time.monotonic() - started))
 
     async def fetch(run: Run) -> None:
-        emit = _Progress(run.run_id, run.school, on_progress)
+        emit = ProgressEmitter(run.run_id, run.school, on_progress)
         try:
             ready.append(
                 await fetch_and_plan(

@@ -39,7 +39,8 @@ from uso_tui.sync.batch import (
     commit_batch,
     report_end,
 )
-from uso_tui.sync.runner import OnProgress, PoolCache, RunResult, _Progress, iso
+from uso_tui.sync.events import OnProgress, ProgressEmitter
+from uso_tui.sync.runner import PoolCache, RunResult, iso
 
 MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between workers
 POLL = 0.2  # seconds between looks at the workers while none has sent anything
@@ -102,7 +103,7 @@ async def run_spread(
         if not runs:
             return []
         for r in runs:
-            _Progress(r.run_id, r.school, on_progress)(
+            ProgressEmitter(r.run_id, r.school, on_progress)(
                 "connecting", message=f"run {r.run_id} started (schedule, {operator})"
             )
         groups = _groups(runs, processes)
@@ -199,12 +200,12 @@ async def _collect(
             run = Run.from_dict(msg)
             if pending.pop(run.run_id, None) is not None:
                 result = RunResult(run, None)
-                report_end(_Progress(run.run_id, run.school, on_progress), result)
+                report_end(ProgressEmitter(run.run_id, run.school, on_progress), result)
                 results.append(result)
     if pending:
         results += await asyncio.to_thread(_settle_lost, store, job, workers, pending)
         for r in results[-len(pending) :]:
-            report_end(_Progress(r.run.run_id, r.run.school, on_progress), r)
+            report_end(ProgressEmitter(r.run.run_id, r.run.school, on_progress), r)
     return results
 
 
@@ -218,7 +219,7 @@ def _settle_lost(store: Store, job: _Job, workers: list, pending: dict[str, Run]
             error = (
                 f"run stopped: its worker process ended before committing it (exit codes {codes})"
             )
-            lost.append(Done(run, None, error, _Progress(run.run_id, run.school, None)))
+            lost.append(Done(run, None, error, ProgressEmitter(run.run_id, run.school, None)))
         else:  # committed before its worker could say so
             out.append(RunResult(store.run(run.run_id), None))
     if lost:
@@ -306,7 +307,7 @@ async def _fetch_plan_commit(job: _Job, work, max_connections: int, results_queu
     ) as client:
 
         async def one(run: Run) -> None:
-            emit = _Progress(run.run_id, run.school, None)
+            emit = ProgressEmitter(run.run_id, run.school, None)
             school = schools.get(run.school)
             if school is None:
                 d = Done(run, None, "the school was removed during the run", emit)

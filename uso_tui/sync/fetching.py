@@ -1,0 +1,59 @@
+"""Fetching a school's reports from its MIS, all at once, with progress and a cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+from uso_tui.domain.models import Export, School
+from uso_tui.sync.events import ProgressEmitter
+from uso_tui.sync.seen import Sieve
+
+
+class Cancelled(Exception):
+    """A cancel arrived in time: raised while fetching, or inside the apply transaction to
+    discard it."""
+
+
+async def fetch_reports(
+    client,
+    school: School,
+    secret: str,
+    reports: list[str],
+    emit: ProgressEmitter,
+    *,
+    cancel: threading.Event | None = None,
+    sieves: dict[str, Sieve] | None = None,
+) -> dict[str, Export]:
+    """Each report's export, fetched concurrently; Cancelled as soon as `cancel` is set."""
+
+    async def one(report: str) -> tuple[str, Export]:
+        def on_page(done: int, total: int | None, records: int) -> None:
+            emit("fetching", report, pages_done=done, pages_total=total, records_done=records)
+
+        def on_event(message: str) -> None:
+            emit("fetching", report, message=message)
+
+        emit("fetching", report)
+        sieve = sieves.get(report) if sieves else None
+        exp = await client.fetch_report(
+            school, secret, report, on_page=on_page, on_event=on_event, sieve=sieve
+        )
+        return report, exp
+
+    task = asyncio.ensure_future(asyncio.gather(*(one(r) for r in reports)))
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.05)
+        if cancel is not None and cancel.is_set() and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            raise Cancelled
+    return dict(task.result())
+
+
+def error_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type's name if it has none), for a run's log."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
