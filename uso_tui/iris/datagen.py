@@ -28,7 +28,7 @@ from uso_tui.iris import names_data as nd
 DEFAULT_TODAY = date(2026, 3, 2)  # a Monday in spring term; tests pass their own
 REPORTS = ("students", "staff")
 
-_ENGLISH_SURNAMES = nd.ORIGINS[0][3]
+ENGLISH_SURNAMES = nd.ORIGINS[0][3]
 _UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 
 
@@ -291,21 +291,21 @@ def _new_school(rng: random.Random, dfe: str, la: str, phase: str) -> GenSchool:
     )
 
 
-def _academic_year(today: date) -> int:
+def academic_year(today: date) -> int:
     return today.year if today.month >= 9 else today.year - 1
 
 
 _ISO: dict[int, str] = {}
 
 
-def _iso(ordinal: int) -> str:
+def iso_from_ordinal(ordinal: int) -> str:
     s = _ISO.get(ordinal)
     if s is None:
         s = _ISO[ordinal] = date.fromordinal(ordinal).isoformat()
     return s
 
 
-def _years(phase: str) -> range:
+def year_groups(phase: str) -> range:
     return range(0, 7) if phase == "primary" else range(7, 14)
 
 
@@ -314,7 +314,7 @@ def _populate(estate: Estate, school: GenSchool, people: int, issues: bool) -> N
     staff_share = 0.14 if school.phase == "primary" else 0.11
     n_staff = max(1, round(people * staff_share))
     n_pupils = max(1, people - n_staff)
-    years = _years(school.phase)
+    years = year_groups(school.phase)
     today = estate.today
     rand = rng.random
     _populate_pupils(estate, school, n_pupils, years, issues)
@@ -330,13 +330,13 @@ def _populate_pupils(estate: Estate, school: GenSchool, n: int, years: range, is
     pupils for the big benchmarks, and each function call and attribute lookup shows."""
     rng = estate.rng
     rand = rng.random
-    ctx = _pupil_ctx(school.phase, estate.today)
+    ctx = pupil_context(school.phase, estate.today)
     t = ctx.today
     n_years = len(years)
     origins = nd.ORIGINS
     table = _ORIGIN_TABLE
     n_table = _ORIGIN_TOTAL
-    english = _ENGLISH_SURNAMES
+    english = ENGLISH_SURNAMES
     n_english = len(english)
     nicknames = nd.NICKNAMES
     anglo = nd.ANGLO_PREFERRED
@@ -390,7 +390,7 @@ def _populate_pupils(estate: Estate, school: GenSchool, n: int, years: range, is
         mis_id = str(next_no)
         next_no += 1
         dob_o = dob_start[year] + int(rand() * 365)
-        dob = iso.get(dob_o) or _iso(dob_o)
+        dob = iso.get(dob_o) or iso_from_ordinal(dob_o)
         forms = forms_of[year]
         rec = GenRecord(
             pid,
@@ -402,7 +402,7 @@ def _populate_pupils(estate: Estate, school: GenSchool, n: int, years: range, is
             middle,
             dob,
             gender,
-            iso.get(enrol) or _iso(enrol),
+            iso.get(enrol) or iso_from_ordinal(enrol),
             None,
             year,
             forms[int(rand() * len(forms))],
@@ -427,12 +427,14 @@ def _day0_issues(rng: random.Random, rec: GenRecord, today: date, *, pupil: bool
     elif r < 2.0:
         rec.forename = f"  {rec.forename} "
     elif r < 2.5:
-        rec.enrolment = _iso(today.toordinal() + rng.randint(3, 60))  # future starter
+        rec.enrolment = iso_from_ordinal(today.toordinal() + rng.randint(3, 60))  # future starter
     else:
-        rec.leaving = _iso(today.toordinal() + rng.randint(5, 120))  # leaving later this year
+        rec.leaving = iso_from_ordinal(
+            today.toordinal() + rng.randint(5, 120)
+        )  # leaving later this year
 
 
-def _person_names(rand: Any, gender: str) -> tuple[str, str, str | None, str | None, int]:
+def person_names(rand: Any, gender: str) -> tuple[str, str, str | None, str | None, int]:
     """forename, surname, middle names, preferred name, origin index; only rng.random() is used
     (the generator makes 1.5 million of these in seconds)."""
     origin = _ORIGIN_TABLE[int(rand() * _ORIGIN_TOTAL)]
@@ -445,7 +447,7 @@ def _person_names(rand: Any, gender: str) -> tuple[str, str, str | None, str | N
     else:
         surname = o[3][int(rand() * len(o[3]))]
     if rand() < 0.03:  # double-barrelled
-        other = _ENGLISH_SURNAMES[int(rand() * len(_ENGLISH_SURNAMES))]
+        other = ENGLISH_SURNAMES[int(rand() * len(ENGLISH_SURNAMES))]
         if other != surname and " " not in surname:
             surname = f"{surname}-{other}"
     middle = None
@@ -473,13 +475,13 @@ _ORIGIN_TOTAL = len(_ORIGIN_TABLE)
 _EAST_ASIAN = 6
 
 
-def _new_person_id(estate: Estate) -> int:
+def new_person_id(estate: Estate) -> int:
     pid = estate.next_person
     estate.next_person += 1
     return pid
 
 
-def _new_serial(estate: Estate) -> int:
+def new_serial(estate: Estate) -> int:
     s = estate.next_serial
     estate.next_serial += 1
     return s
@@ -499,12 +501,12 @@ class _PupilCtx:
 _PUPIL_CTX: dict[tuple[str, int], _PupilCtx] = {}
 
 
-def _pupil_ctx(phase: str, today: date) -> _PupilCtx:
+def pupil_context(phase: str, today: date) -> _PupilCtx:
     key = (phase, today.toordinal())
     ctx = _PUPIL_CTX.get(key)
     if ctx is None:
-        ay = _academic_year(today)
-        years = tuple(_years(phase))
+        ay = academic_year(today)
+        years = tuple(year_groups(phase))
         entry = 0 if phase == "primary" else 7
         if phase == "primary":
             forms = {
@@ -523,8 +525,8 @@ def _pupil_ctx(phase: str, today: date) -> _PupilCtx:
     return ctx
 
 
-def _form(rng: random.Random, phase: str, year: int) -> str:
-    forms = _pupil_ctx(phase, DEFAULT_TODAY).forms.get(year) or (f"{year}A",)
+def random_form(rng: random.Random, phase: str, year: int) -> str:
+    forms = pupil_context(phase, DEFAULT_TODAY).forms.get(year) or (f"{year}A",)
     return forms[int(rng.random() * len(forms))]
 
 
@@ -538,9 +540,9 @@ def _new_pupil(
     person_id: int | None = None,
 ) -> GenRecord:
     rand = estate.rng.random
-    ctx = _pupil_ctx(school.phase, today)
+    ctx = pupil_context(school.phase, today)
     gender = "F" if rand() < 0.5 else "M"
-    forename, surname, middle, preferred, _ = _person_names(rand, gender)
+    forename, surname, middle, preferred, _ = person_names(rand, gender)
     if person_id is None:
         pid = estate.next_person
         estate.next_person += 1
@@ -568,9 +570,9 @@ def _new_pupil(
         surname,
         preferred,
         middle,
-        _iso(ctx.dob_start[year] + int(rand() * 365)),
+        iso_from_ordinal(ctx.dob_start[year] + int(rand() * 365)),
         gender,
-        _iso(enrol),
+        iso_from_ordinal(enrol),
         None,
         year,
         forms[int(rand() * len(forms))],
@@ -580,7 +582,7 @@ def _new_pupil(
 def _new_staff(estate: Estate, school: GenSchool, today: date, *, new: bool = False) -> GenRecord:
     rng = estate.rng
     gender = "F" if rng.random() < 0.72 else "M"  # most school staff are women
-    forename, surname, middle, preferred, _ = _person_names(rng.random, gender)
+    forename, surname, middle, preferred, _ = person_names(rng.random, gender)
     t = today.toordinal()
     age_days = int((22 + rng.random() * 44) * 365.25)
     dob = t - age_days
@@ -594,16 +596,16 @@ def _new_staff(estate: Estate, school: GenSchool, today: date, *, new: bool = Fa
     mis_id = str(school.next_staff)
     school.next_staff += 1
     return GenRecord(
-        person_id=_new_person_id(estate),
-        serial=_new_serial(estate),
+        person_id=new_person_id(estate),
+        serial=new_serial(estate),
         mis_id=mis_id,
         forename=forename,
         surname=surname,
         preferred=preferred,
         middle=middle,
-        dob=_iso(dob),
+        dob=iso_from_ordinal(dob),
         gender=gender,
-        enrolment=_iso(enrol),
+        enrolment=iso_from_ordinal(enrol),
         title=titles[int(rng.random() * len(titles))],
         teaching=teaching,
     )
@@ -720,7 +722,7 @@ def advance(
     return out
 
 
-def _count(rng: random.Random, rate: float, n: int) -> int:
+def draw_count(rng: random.Random, rate: float, n: int) -> int:
     expected = rate * n
     k = int(expected)
     return k + (1 if rng.random() < expected - k else 0)
@@ -736,10 +738,10 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
     # Leavers whose leaving date passed a month ago drop out of the export.
     for report in REPORTS:
         recs = school.records(report)
-        cutoff = _iso(t - 30)
+        cutoff = iso_from_ordinal(t - 30)
         old = [m for m, r in recs.items() if r.leaving is not None and r.leaving < cutoff]
         for m in old:
-            _retire(estate, school, report, m)
+            retire(estate, school, report, m)
             out.append(Churn("archived", dfe, report, m, recs_pid(estate, dfe, report, m)))
 
     for report in REPORTS:
@@ -753,13 +755,13 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
             school.records(report)[rec.mis_id] = rec
             touched.add(rec.mis_id)
 
-        for _ in range(_count(rng, rates.starters, n)):
-            rec = _starter(estate, school, pupil)
+        for _ in range(draw_count(rng, rates.starters, n)):
+            rec = new_starter(estate, school, pupil)
             add(rec)
             out.append(Churn("starter", dfe, report, rec.mis_id, rec.person_id))
-        for _ in range(_count(rng, rates.future_starters, n)):
-            rec = _starter(estate, school, pupil)
-            rec.enrolment = _iso(t + rng.randint(7, 60))
+        for _ in range(draw_count(rng, rates.future_starters, n)):
+            rec = new_starter(estate, school, pupil)
+            rec.enrolment = iso_from_ordinal(t + rng.randint(7, 60))
             add(rec)
             out.append(
                 Churn(
@@ -771,9 +773,9 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
                     f"starts {rec.enrolment}",
                 )
             )
-        for _ in range(_count(rng, rates.missing_dob, n)):
+        for _ in range(draw_count(rng, rates.missing_dob, n)):
             if rng.random() < 0.6 or not recs:
-                rec = _starter(estate, school, pupil)
+                rec = new_starter(estate, school, pupil)
                 rec.dob = None
                 add(rec)
                 out.append(
@@ -800,15 +802,15 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
                             "date of birth removed from an existing record",
                         )
                     )
-        for _ in range(_count(rng, rates.name_changes, n)):
+        for _ in range(draw_count(rng, rates.name_changes, n)):
             rec = _current(rng, recs, t_iso, touched)
             if rec:
                 detail = _change_name(rng, rec, pupil)
                 out.append(Churn("name_change", dfe, report, rec.mis_id, rec.person_id, detail))
-        for _ in range(_count(rng, rates.leavers_dated, n)):
+        for _ in range(draw_count(rng, rates.leavers_dated, n)):
             current = _current(rng, recs, t_iso, touched)
             if current:
-                current.leaving = _iso(t - rng.randint(0, 2))
+                current.leaving = iso_from_ordinal(t - rng.randint(0, 2))
                 out.append(
                     Churn(
                         "leaver_dated",
@@ -819,18 +821,18 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
                         f"leavingDate {current.leaving}",
                     )
                 )
-        for _ in range(_count(rng, rates.leavers_absent, n)):
+        for _ in range(draw_count(rng, rates.leavers_absent, n)):
             current = _current(rng, recs, t_iso, touched)
             if current:
-                _retire(estate, school, report, current.mis_id, keep_for_return=True)
+                retire(estate, school, report, current.mis_id, keep_for_return=True)
                 out.append(Churn("leaver_absent", dfe, report, current.mis_id, current.person_id))
-        for _ in range(_count(rng, rates.movers, n)):
+        for _ in range(draw_count(rng, rates.movers, n)):
             _move(estate, school, report, out, touched)
-        for _ in range(_count(rng, rates.near_duplicates, n)):
+        for _ in range(draw_count(rng, rates.near_duplicates, n)):
             current = _current(rng, recs, t_iso, touched)
             if current:
                 _near_duplicate(estate, school, report, current, out)
-        for _ in range(_count(rng, rates.returners, n)):
+        for _ in range(draw_count(rng, rates.returners, n)):
             back = [
                 i
                 for i, (rep, r) in enumerate(school.gone)
@@ -871,14 +873,14 @@ def _current(
     return None
 
 
-def _starter(estate: Estate, school: GenSchool, pupil: bool) -> GenRecord:
+def new_starter(estate: Estate, school: GenSchool, pupil: bool) -> GenRecord:
     if pupil:
-        year = estate.rng.choice(_years(school.phase))
+        year = estate.rng.choice(year_groups(school.phase))
         return _new_pupil(estate, school, year, estate.today, joined_at_start=False)
     return _new_staff(estate, school, estate.today, new=True)
 
 
-def _retire(
+def retire(
     estate: Estate, school: GenSchool, report: str, mis_id: str, *, keep_for_return: bool = False
 ) -> GenRecord:
     rec = school.records(report).pop(mis_id)
@@ -893,7 +895,7 @@ def _change_name(rng: random.Random, rec: GenRecord, pupil: bool) -> str:
     r = rng.random()
     if r < 0.55:
         before = rec.surname
-        other = _ENGLISH_SURNAMES[int(rng.random() * len(_ENGLISH_SURNAMES))]
+        other = ENGLISH_SURNAMES[int(rng.random() * len(ENGLISH_SURNAMES))]
         if not pupil or rng.random() < 0.5:
             rec.surname = other  # marriage, adoption, a parent's new name
         else:
@@ -911,7 +913,7 @@ def _change_name(rng: random.Random, rec: GenRecord, pupil: bool) -> str:
         )
         return f"preferred name {before!r} -> {rec.preferred!r}"
     before = rec.forename
-    rec.forename = _typo(rng, before.strip()) if len(before.strip()) > 3 else before + "e"
+    rec.forename = with_typo(rng, before.strip()) if len(before.strip()) > 3 else before + "e"
     return f"forename corrected {before!r} -> {rec.forename!r}"
 
 
@@ -934,18 +936,18 @@ def _move(
         mis_id = str(dest.next_pupil)
         dest.next_pupil += 1
         year = leaving.year if leaving.year is not None else 7
-        extra: dict[str, Any] = {"form": _form(rng, dest.phase, year)}
+        extra: dict[str, Any] = {"form": random_form(rng, dest.phase, year)}
     else:
         mis_id = str(dest.next_staff)
         dest.next_staff += 1
         extra = {}
     moved = leaving.copy(
-        mis_id=mis_id, serial=_new_serial(estate), enrolment=t_iso, leaving=None, **extra
+        mis_id=mis_id, serial=new_serial(estate), enrolment=t_iso, leaving=None, **extra
     )
     dest.records(report)[mis_id] = moved
     estate._touched.setdefault((dest.dfe, report), set()).add(mis_id)
     if rng.random() < 0.5:
-        _retire(estate, school, report, leaving.mis_id)  # gone from the old school's export
+        retire(estate, school, report, leaving.mis_id)  # gone from the old school's export
     else:
         leaving.leaving = t_iso  # or still there with a leaving date
     out.append(
@@ -972,7 +974,7 @@ def _near_duplicate(
     for kind in rng.sample(("typo", "dob_swap", "nickname", "dob_digit"), k=rng.randint(1, 2)):
         if kind == "typo":
             field_name = "surname" if rng.random() < 0.6 else "forename"
-            changes[field_name] = _typo(rng, getattr(orig, field_name).strip())
+            changes[field_name] = with_typo(rng, getattr(orig, field_name).strip())
             kinds.append(f"typo in {field_name}")
         elif kind == "nickname" and orig.forename.strip() in nd.NICKNAMES:
             changes["forename"] = rng.choice(nd.NICKNAMES[orig.forename.strip()])
@@ -987,7 +989,7 @@ def _near_duplicate(
                 changes["dob"] = date(d.year, d.month, day).isoformat()
                 kinds.append("date of birth one digit off")
     if not kinds:
-        changes["surname"] = _typo(rng, orig.surname.strip())
+        changes["surname"] = with_typo(rng, orig.surname.strip())
         kinds.append("typo in surname")
     pupil = report == "students"
     if pupil:
@@ -997,12 +999,12 @@ def _near_duplicate(
         mis_id = str(school.next_staff)
         school.next_staff += 1
     dup = orig.copy(
-        mis_id=mis_id, serial=_new_serial(estate), enrolment=estate.today.isoformat(), **changes
+        mis_id=mis_id, serial=new_serial(estate), enrolment=estate.today.isoformat(), **changes
     )
     school.records(report)[mis_id] = dup
     estate._touched.setdefault((school.dfe, report), set()).add(mis_id)
     if rng.random() < 0.5:  # re-entered after the old record was closed, or a plain duplicate
-        _retire(estate, school, report, orig.mis_id)
+        retire(estate, school, report, orig.mis_id)
     out.append(
         Churn(
             "near_duplicate",
@@ -1016,7 +1018,7 @@ def _near_duplicate(
     )
 
 
-def _typo(rng: random.Random, word: str) -> str:
+def with_typo(rng: random.Random, word: str) -> str:
     if len(word) < 3:
         return word + word[-1:]
     i = rng.randint(1, len(word) - 2)

@@ -182,8 +182,8 @@ def _add_twins(estate: Estate, school: GenSchool, rec: GenRecord) -> None:
     rec.surname = surname
     for forename, gender, known_as, middle in others:
         twin = rec.copy(
-            person_id=dg._new_person_id(estate),
-            serial=dg._new_serial(estate),
+            person_id=dg.new_person_id(estate),
+            serial=dg.new_serial(estate),
             mis_id=_next_mis(school, "students"),
             forename=forename,
             gender=gender,
@@ -213,7 +213,7 @@ def advance_hazards(
         out.extend(dg.advance(estate, 1, rates=rates))
         for school in estate.schools:
             for kind in HAZARD_KINDS:
-                for _ in range(dg._count(estate.rng, getattr(hazards, kind), 1)):
+                for _ in range(dg.draw_count(estate.rng, getattr(hazards, kind), 1)):
                     _SCENARIOS[kind](_Day(estate, school, out, actions))
     estate.last_churn = out
     estate.actions = actions
@@ -335,17 +335,17 @@ class _Day:
             dest = self.school  # re-entered here instead
         extra: dict[str, Any] = {}
         if pupil and rec.year is not None:
-            extra["form"] = dg._form(rng, dest.phase, rec.year)
+            extra["form"] = dg.random_form(rng, dest.phase, rec.year)
         moved = rec.copy(
             mis_id=_next_mis(dest, report),
-            serial=dg._new_serial(self.estate),
+            serial=dg.new_serial(self.estate),
             enrolment=self.today,
             leaving=None,
             **extra,
             **changes,
         )
         if rng.random() < 0.5:
-            dg._retire(self.estate, self.school, report, rec.mis_id)
+            dg.retire(self.estate, self.school, report, rec.mis_id)
         else:
             rec.leaving = self.today
         place = "here" if dest is self.school else f"at {dest.dfe}"
@@ -390,8 +390,8 @@ def _new_pupil(
 ) -> GenRecord:
     est, school = day.estate, day.school
     return GenRecord(
-        dg._new_person_id(est),
-        dg._new_serial(est),
+        dg.new_person_id(est),
+        dg.new_serial(est),
         _next_mis(school, "students"),
         forename,
         surname,
@@ -402,7 +402,7 @@ def _new_pupil(
         day.today,
         None,
         year,
-        dg._form(day.rng, school.phase, year),
+        dg.random_form(day.rng, school.phase, year),
     )
 
 
@@ -410,17 +410,17 @@ def year_of(dob: str, today: date) -> int:
     """The year group of a pupil born on `dob` (0: reception) in the academic year of `today`."""
     d = date.fromisoformat(dob)
     cohort = d.year if d.month >= 9 else d.year - 1
-    return dg._academic_year(today) - 5 - cohort
+    return dg.academic_year(today) - 5 - cohort
 
 
 def _fits(day: _Day, dob: str) -> int | None:
     year = year_of(dob, day.estate.today)
-    return year if year in dg._years(day.school.phase) else None
+    return year if year in dg.year_groups(day.school.phase) else None
 
 
 def _random_dob(day: _Day, year: int) -> str:
-    start = dg._pupil_ctx(day.school.phase, day.estate.today).dob_start[year]
-    return dg._iso(start + int(day.rng.random() * 365))
+    start = dg.pupil_context(day.school.phase, day.estate.today).dob_start[year]
+    return dg.iso_from_ordinal(start + int(day.rng.random() * 365))
 
 
 _PARTNERS = {
@@ -450,7 +450,7 @@ def _twin_of(
         gender = _GENDER_OF.get(partner, "M")
     else:
         gender = "F" if rng.random() < 0.5 else "M"
-        forename, *_ = dg._person_names(rng.random, gender)
+        forename, *_ = dg.person_names(rng.random, gender)
         if normalise(forename) == normalise(rec.forename):
             forename += "a" if gender == "F" else "o"
     middle = None
@@ -459,8 +459,8 @@ def _twin_of(
     if known_as and normalise(known_as) == normalise(forename):
         known_as = None  # Muhammad and Muhammad: the forename itself is shared
     twin = rec.copy(
-        person_id=dg._new_person_id(day.estate),
-        serial=dg._new_serial(day.estate),
+        person_id=dg.new_person_id(day.estate),
+        serial=dg.new_serial(day.estate),
         mis_id=_next_mis(day.school, "students"),
         forename=forename,
         gender=gender,
@@ -480,7 +480,7 @@ def _twin_of(
 def _twin(day: _Day) -> None:
     rng = day.rng
     surname, members = rng.choice(nd.TWIN_SETS)
-    year = rng.choice(dg._years(day.school.phase))
+    year = rng.choice(dg.year_groups(day.school.phase))
     dob = _random_dob(day, year)
     recs = [
         _new_pupil(
@@ -492,7 +492,7 @@ def _twin(day: _Day) -> None:
     later = None
     if rng.random() < 0.4:  # one starts later: a future starter of the same export
         later = requested if requested is not None and rng.random() < 0.5 else rng.choice(recs)
-        later.enrolment = dg._iso(day.estate.today.toordinal() + rng.randint(7, 40))
+        later.enrolment = dg.iso_from_ordinal(day.estate.today.toordinal() + rng.randint(7, 40))
     if requested is not None:
         known_as = requested.preferred or requested.forename.split(" ")[0]
         day.request("students", requested, known_as, day.school)
@@ -559,7 +559,7 @@ def _requested(day: _Day) -> None:
     rng = day.rng
     pupil = rng.random() < 0.7
     report = "students" if pupil else "staff"
-    rec = dg._starter(day.estate, day.school, pupil)
+    rec = dg.new_starter(day.estate, day.school, pupil)
     forename = rec.forename
     if rng.random() < 0.5:
         nicks = nd.NICKNAMES.get(rec.forename)
@@ -583,14 +583,14 @@ def _sibling(day: _Day) -> None:
             if not _valid(dob):
                 continue
         else:
-            dob = dg._iso(born.toordinal() + sign * gap)
+            dob = dg.iso_from_ordinal(born.toordinal() + sign * gap)
         year = _fits(day, dob)
         if year is not None:
             break
     else:
         return
     gender = "F" if rng.random() < 0.5 else "M"
-    forename, _, middle, preferred, _ = dg._person_names(rng.random, gender)
+    forename, _, middle, preferred, _ = dg.person_names(rng.random, gender)
     sib = _new_pupil(
         day,
         year=year,
@@ -632,7 +632,7 @@ def _common_name(day: _Day) -> None:
             dob = slipped[0]
             year = _fits(day, dob)
     if year is None:
-        year = rng.choice(dg._years(day.school.phase))
+        year = rng.choice(dg.year_groups(day.school.phase))
         dob = _random_dob(day, year)
         holder = None
     rec = _new_pupil(day, year=year, dob=dob, forename=forename, surname=surname, gender=gender)  # type: ignore[arg-type]
@@ -652,7 +652,7 @@ def _marriage(day: _Day) -> None:
     rec = day.current("staff", lambda r: r.gender == "F" or rng.random() < 0.15)
     if rec is None:
         return
-    new = rng.choice(dg._ENGLISH_SURNAMES)
+    new = rng.choice(dg.ENGLISH_SURNAMES)
     if new == rec.surname:
         new = "Marsh"
     if rng.random() < 0.2:
@@ -674,7 +674,7 @@ def _surname_change(day: _Day) -> None:
     rec = day.current("students")
     if rec is None:
         return
-    other = rng.choice(dg._ENGLISH_SURNAMES)
+    other = rng.choice(dg.ENGLISH_SURNAMES)
     new = f"{rec.surname}-{other}" if rng.random() < 0.3 else other
     if normalise(new) == normalise(rec.surname):
         new = rec.surname + "-Smith"
@@ -800,10 +800,10 @@ def _errors(rng: random.Random, rec: GenRecord, n: int) -> tuple[str, dict[str, 
         if len(notes) == n:
             break
         if kind == "forename_typo" and "forename" not in changes:
-            changes["forename"] = dg._typo(rng, rec.forename.strip())
+            changes["forename"] = dg.with_typo(rng, rec.forename.strip())
             notes.append("typo in forename")
         elif kind == "surname_typo" and "surname" not in changes:
-            changes["surname"] = dg._typo(rng, rec.surname.strip())
+            changes["surname"] = dg.with_typo(rng, rec.surname.strip())
             notes.append("typo in surname")
         elif kind == "nickname" and "forename" not in changes and rec.forename in nd.NICKNAMES:
             changes["forename"] = rng.choice(nd.NICKNAMES[rec.forename])
@@ -814,7 +814,7 @@ def _errors(rng: random.Random, rec: GenRecord, n: int) -> tuple[str, dict[str, 
                 changes["dob"] = slipped[0]
                 notes.append(slipped[1])
         elif kind == "surname_change" and "surname" not in changes:
-            changes["surname"] = f"{rec.surname.strip()}-{rng.choice(dg._ENGLISH_SURNAMES)}"
+            changes["surname"] = f"{rec.surname.strip()}-{rng.choice(dg.ENGLISH_SURNAMES)}"
             notes.append("surname double-barrelled")
         elif kind == "middle" and rec.middle and "forename" not in changes:
             changes["forename"] = rec.middle.split(" ")[0]
