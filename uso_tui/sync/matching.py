@@ -354,6 +354,18 @@ def person_of_record(rec: MisRecord) -> Person:
 
 
 def person_of_account(a: object) -> Person:
+    if isinstance(a, Account):
+        extra = a.extra or {}
+        return _person(
+            a.forename,
+            a.surname,
+            a.preferred_name,
+            a.middle_names,
+            a.dob,
+            extra.get("upn"),
+            extra.get("gender"),
+            extra.get("year_group"),
+        )
     return _person(
         getattr(a, "forename", ""),
         getattr(a, "surname", ""),
@@ -452,6 +464,17 @@ def compare(
     """(field, level, bits) of every field both sides have. `exact`: the weights of the
     record's exact forename and surname and the common-name adjustment, when already known
     (record_weights)."""
+    return _compare(r, a, tf, pupil, exact)[0]
+
+
+def _compare(
+    r: Person,
+    a: Person,
+    tf: Callable[[str, str], float | None],
+    pupil: bool,
+    exact: tuple[float, float, float] | None = None,
+) -> tuple[Evidence, float]:
+    """compare's evidence, with its total."""
     out: list[tuple[str, str, float]] = []
     w = _W
     if r.upn and a.upn:
@@ -489,7 +512,7 @@ def compare(
         lv = _year_level(r, a, dl)
         if lv:
             out.append(("year", lv, w["year", lv]))
-    return tuple(out)
+    return tuple(out), sum([e[2] for e in out])
 
 
 def record_weights(r: Person, tf: Callable[[str, str], float | None]) -> tuple[float, float, float]:
@@ -736,8 +759,7 @@ class CandidateIndex:
         self, r: Person, p: Person, pupil: bool, exact: tuple[float, float, float]
     ) -> tuple[Evidence, float, bool]:
         """The evidence for one account, and whether it came from the names swapped."""
-        ev = compare(r, p, self.frequency, pupil, exact)
-        bits = bits_of(ev)
+        ev, bits = _compare(r, p, self.frequency, pupil, exact)
         fl = sl = ""
         for f, lv, _ in ev:
             if f == "forename":
@@ -745,8 +767,7 @@ class CandidateIndex:
             elif f == "surname":
                 sl = lv
         if fl == "different" and sl == "different" and (r.skey in p.nameset or p.skey in r.nameset):
-            ev2 = compare(_swapped(r), p, self.frequency, pupil)
-            bits2 = bits_of(ev2)
+            ev2, bits2 = _compare(_swapped(r), p, self.frequency, pupil)
             if bits2 > bits:
                 return ev2, bits2, True
         return ev, bits, False
