@@ -30,7 +30,7 @@ from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
 
 
-def _put(
+def put_changed(
     txn: Transaction,
     before: Account | None,
     after: Account,
@@ -39,6 +39,7 @@ def _put(
     school: str | None,
     run_id: str | None = None,
 ) -> None:
+    """Write an account an operator's action changed, stamped, with its audit event."""
     stamp(after, action, at, after.school or school, run_id)
     txn.put_account(after)
     txn.audit(
@@ -112,7 +113,7 @@ def confirm_held(
             after = unallocated(dataclasses.replace(acc), run.school)
             after.unallocated_at = at
             after.unallocated_by_run = run_id
-            _put(txn, acc, after, "unallocate", at, run.school, run_id)
+            put_changed(txn, acc, after, "unallocate", at, run.school, run_id)
             done.append(username)
         kept = [u for u in run.held_usernames if u not in chosen]
         before = {"status": run.status}
@@ -301,7 +302,7 @@ def resolve_case(
                     seen.differences,
                 )
             after, action = link_to_record(acc, rec, dfe)
-            _put(txn, acc, after, action, at, dfe)
+            put_changed(txn, acc, after, action, at, dfe)
             if action == "move" and acc.school:
                 txn.audit(
                     event(
@@ -322,7 +323,7 @@ def resolve_case(
             username = txn.new_username(rec.forename or "", rec.surname or "", la_of(dfe))
             acc = account_from_record(rec, dfe, username)
             acc.created_at = at
-            _put(txn, None, acc, "create", at, dfe)
+            put_changed(txn, None, acc, "create", at, dfe)
             case.decision = f"create:{username}"
             case.undo = {"created": username}
         else:
@@ -434,7 +435,7 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
             if _changed_since(now_acc, case, rec):
                 raise InvalidInput(f"{was.username} has changed since; undo it by hand")
             back = dataclasses.replace(was, history=list(now_acc.history))
-            _put(txn, now_acc, back, "undo_match", at, dfe)
+            put_changed(txn, now_acc, back, "undo_match", at, dfe)
         elif "created" in undo:
             acc = txn.account(undo["created"])
             if _changed_since(acc, case, rec):
@@ -450,7 +451,7 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
                 unallocated_at=at,
                 extra={**acc.extra, UNDONE_CREATE: case_id},
             )
-            _put(txn, acc, gone, "undo_create", at, dfe)
+            put_changed(txn, acc, gone, "undo_create", at, dfe)
         elif "exclusion" in undo:
             ex_id = int(undo["exclusion"])
             if not any(ex.id == ex_id for ex in txn.exclusions(dfe)):
@@ -504,7 +505,7 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
             unallocated_by_run=None,
             reviewed=False,
         )
-        _put(txn, acc, after, "restore", at, school)
+        put_changed(txn, acc, after, "restore", at, school)
     return after
 
 
@@ -532,7 +533,7 @@ def mark_reviewed(store: Store, username: str, *, operator: str, now: datetime) 
     with store.transaction(operator) as txn:
         acc = _non_mis(txn, username)
         after = dataclasses.replace(acc, reviewed=True)
-        _put(txn, acc, after, "review", at, acc.school)
+        put_changed(txn, acc, after, "review", at, acc.school)
     return after
 
 
@@ -543,7 +544,7 @@ def unallocate_account(store: Store, username: str, *, operator: str, now: datet
         acc = _non_mis(txn, username)
         after = unallocated(dataclasses.replace(acc), acc.school)  # type: ignore[arg-type]
         after.unallocated_at = at
-        _put(txn, acc, after, "unallocate", at, acc.school)
+        put_changed(txn, acc, after, "unallocate", at, acc.school)
     return after
 
 
@@ -580,7 +581,7 @@ def link_account(
             raise InvalidInput(f"MIS record {mis_id} is already linked to {taken[0].username}")
         rec, case = _unmatched_record(store, txn, dfe, report, mis_id)
         after, action = link_to_record(acc, rec, dfe)
-        _put(txn, acc, after, action, at, dfe)
+        put_changed(txn, acc, after, action, at, dfe)
         if case is not None:
             case.status = "resolved"
             case.decision = f"match:{username}"

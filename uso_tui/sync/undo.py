@@ -18,7 +18,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, AuditEvent, MatchCase, Run, empty_counts
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
-from uso_tui.sync.actions import UNDONE_CREATE, _put
+from uso_tui.sync.actions import UNDONE_CREATE, put_changed
 from uso_tui.sync.apply import event
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
@@ -207,7 +207,7 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
             counts=empty_counts(),
         )
         for r in p.reverts:
-            _put(txn, r.now, r.back, r.action, at, dfe, undo.run_id)
+            put_changed(txn, r.now, r.back, r.action, at, dfe, undo.run_id)
         for case in p.cases:
             before = {"status": case.status}
             case.status = "resolved"
