@@ -31,17 +31,17 @@ _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 _FIELD = str.maketrans(dict.fromkeys(" \t\n\r\x1d\x1f", "\x1e"))
 # Names repeat a great deal across an estate: normalising each distinct one once saves most of
 # the cost of indexing a school.
-_norm = lru_cache(maxsize=65_536)(normalise)
+normalise_cached = lru_cache(maxsize=65_536)(normalise)
 
 
 def _name_tokens(d: dict[str, Any]) -> list[str]:
     # The whole names first: find_people looks for a forename key among the first tokens.
     values = [d.get(field) or "" for field in ("forename", "preferred_name", "surname")]
-    out = [whole for whole in map(_norm, values) if whole]
+    out = [whole for whole in map(normalise_cached, values) if whole]
     for value in values:
         parts = _SPLIT.split(value)
         if len(parts) > 1:
-            out.extend(p for p in map(_norm, parts) if p)
+            out.extend(p for p in map(normalise_cached, parts) if p)
     seen: set[str] = set()
     return [t for t in out if not (t in seen or seen.add(t))]
 
@@ -184,7 +184,7 @@ def _hit(line: bytes, home: str) -> AccountHit:
 # names (index_line keeps tabs and line breaks out of them).
 # Possessive: no field gives back what it took (a little faster).
 _F = r"([^\t\n\x1d\x1f]*+)"
-_LINE = re.compile(
+INDEX_LINE = re.compile(
     rf"^ (\S++) (\S++)[^\t\n\x1f]*+(?:\x1f{_F}\x1f{_F}\x1d{_F}\x1f{_F}[^\t\n]*+)?"
     r"\t(.)(.)(.)\t([^\t\n]*+)\t([^\t\n]*+)\t([^\t\n]*+)$",
     re.M,
@@ -219,7 +219,9 @@ def read_hits(data: bytes, home: str, role: str | None = None) -> list[AccountHi
                 year or None,
             ),
         )
-        for u, dob, middle, gender, upn, year, r, st, here, fore, sur, pref in _LINE.findall(text)
+        for u, dob, middle, gender, upn, year, r, st, here, fore, sur, pref in INDEX_LINE.findall(
+            text
+        )
         if flag is None or r == flag
     ]
 
@@ -302,5 +304,5 @@ def search(
     if not chosen:
         probe = min(needles, key=lambda n: sum(d.count(n) for _, d in pending))
     flush()
-    out.sort(key=lambda h: (_norm(h.surname), _norm(h.forename), h.username))
+    out.sort(key=lambda h: (normalise_cached(h.surname), normalise_cached(h.forename), h.username))
     return out

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uso_tui.store.api import AccountHit
-from uso_tui.store.index import _LINE, ROLE_FLAG, _norm, field_text, read_hits, upn_key
+from uso_tui.store.index import (
+    INDEX_LINE,
+    ROLE_FLAG,
+    field_text,
+    normalise_cached,
+    read_hits,
+    upn_key,
+)
 from uso_tui.store.storage import read_bytes
 
 # A token of KEYS ends at a space, at the matching fields (\x1f) or, in older lines, at FLAGS.
@@ -105,13 +112,13 @@ class PeopleFinder:
             return True
         if hit.dob is None:
             return False
-        surname = _norm(hit.surname)
+        surname = normalise_cached(hit.surname)
         wanted = self.name_dobs
         if ("", surname, hit.dob) in wanted:
             return True
         return any(
             (f, surname, hit.dob) in wanted or (f, "", hit.dob) in wanted
-            for f in (_norm(name) for name in (hit.forename, hit.preferred_name) if name)
+            for f in (normalise_cached(name) for name in (hit.forename, hit.preferred_name) if name)
         )
 
 
@@ -137,8 +144,8 @@ def file_keys(data: bytes) -> set[int]:
     if "\x1e" in text:
         text = text.replace("\x1e", " ")
     keys: set[int] = set()
-    add, norm = keys.add, _norm
-    for _, dob, _, _, upn, _, r, _, _, fore, sur, pref in _LINE.findall(text):
+    add, norm = keys.add, normalise_cached
+    for _, dob, _, _, upn, _, r, _, _, fore, sur, pref in INDEX_LINE.findall(text):
         if upn:
             add(_upn_key(r, upn))
         if dob != "~":
