@@ -107,3 +107,18 @@ def test_the_check_sees_both_kinds_of_use():
         "uses runner._fetch_all",
         "uses batch._error_line",
     ]
+
+
+def test_the_store_errors_are_a_leaf():
+    # every store module may import them without importing the store's API and implementation
+    tree = ast.parse((PACKAGE / "store" / "errors.py").read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert {name for name in imported if name and name.startswith("uso_tui.")} == {
+        "uso_tui.domain.errors"
+    }

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from uso_tui.domain.errors import InvalidInput, UsoError
 from uso_tui.domain.models import (
     Account,
     AuditEvent,
@@ -48,44 +47,21 @@ from uso_tui.domain.models import (
     School,
 )
 
+# The errors live in a leaf module; re-exported here for the callers that import them from the API.
+from uso_tui.store.errors import (  # noqa: F401
+    DuplicateSchool,
+    NewerSchema,
+    StoreBusy,
+    StoreError,
+    UnknownAccount,
+    UnknownCase,
+    UnknownExclusion,
+    UnknownRun,
+    UnknownSchool,
+)
+
 # 2: a run in progress lives in the school directory (with the run counter) until it ends.
 SCHEMA_VERSION = 4
-
-
-class StoreError(UsoError):
-    pass
-
-
-class NewerSchema(StoreError):
-    pass
-
-
-class StoreBusy(StoreError):
-    """transaction(wait=False) found another writer holding the lock."""
-
-
-class UnknownSchool(InvalidInput):
-    pass
-
-
-class DuplicateSchool(InvalidInput):
-    pass
-
-
-class UnknownAccount(InvalidInput):
-    pass
-
-
-class UnknownRun(InvalidInput):
-    pass
-
-
-class UnknownCase(InvalidInput):
-    pass
-
-
-class UnknownExclusion(InvalidInput):
-    pass
 
 
 class AccountHit(NamedTuple):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from uso_tui.store.api import StoreError
+from uso_tui.store.errors import StoreError
 from uso_tui.store.lock import commit_lock
 from uso_tui.store.storage import encode, fsync_dir, make_dir, write_new
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from uso_tui.store.api import StoreBusy, StoreError
+from uso_tui.store.errors import StoreBusy, StoreError
 from uso_tui.store.storage import FILE_MODE
 
 _thread_locks: dict[str, threading.Lock] = {}

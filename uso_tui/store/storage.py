@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from tinydb.storages import Storage
 
-from uso_tui.store.api import StoreError
+from uso_tui.store.errors import StoreError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
