@@ -109,8 +109,8 @@ class SchoolState:
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
-    # (Transaction.adopt) instead of reading and parsing the file again.
-    _parsed: Any = field(default=None, repr=False)
+    # (Transaction.adopt) instead of reading and parsing the file again; the store's own.
+    parsed: Any = field(default=None, repr=False)
 
     @property
     def accounts(self) -> list[Account]:

@@ -271,7 +271,7 @@ class TinyStore(KeptReads, Store):
                 exclusions=build(Exclusion, doc.exclusions_in_order()),
                 open_cases=build(MatchCase, doc.cases_in_order("open")),
                 seen=doc.current_seen(),
-                _parsed=doc,
+                parsed=doc,
             )
 
     def _school_dirs(self) -> list[str]:

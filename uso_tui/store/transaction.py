@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -76,7 +76,9 @@ from uso_tui.store.why_index import WHY_IDX, staged_index
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from uso_tui.store.tinystore import TinyStore
+    from uso_tui.store.audit import Deltas
+    from uso_tui.store.hotfiles import EncodedRows, HotFiles
+    from uso_tui.store.layout import Layout
 
 PROCESSED_FILES_KEPT = 30
 # Usernames are generated (`jsmith3.204`); anything with white space or a path in it is refused.
@@ -129,8 +131,26 @@ def _settings_and_summary(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k not in PRIVATE_KEYS}
 
 
+class TransactionSource(Protocol):
+    """What a transaction needs of the store that opens it (TinyStore): where the files are, the
+    caches it keeps current when it commits, and three reads of the committed state."""
+
+    layout: Layout
+    hot: HotFiles  # parsed files by version: the directory, recent feed and registries
+    dir_rows: EncodedRows  # the directory's entries, encoded
+    deltas: Deltas  # the recent feed's deltas, parsed
+
+    def directory(self) -> dict[str, dict[str, Any]]: ...
+
+    def feed_parts(self) -> tuple[dict[str, Any] | None, list[int], list[dict[str, Any]]]: ...
+
+    def find_people(
+        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
+    ) -> list[AccountHit]: ...
+
+
 class TinyTransaction(KeptWrites, Transaction):
-    def __init__(self, store: TinyStore, operator: str) -> None:
+    def __init__(self, store: TransactionSource, operator: str) -> None:
         self.operator = operator
         self._store = store
         self._lay = store.layout
@@ -295,7 +315,7 @@ class TinyTransaction(KeptWrites, Transaction):
     def adopt(self, state: SchoolState) -> bool:
         # The adopted rows are shared with what the state gave its reader (account rows, cases):
         # this class replaces a stored row when it changes one, never edits it in place.
-        doc, state._parsed = state._parsed, None  # one transaction may have it: it changes it
+        doc, state.parsed = state.parsed, None  # one transaction may have it: it changes it
         dfe = state.dfe
         if not isinstance(doc, SchoolDoc) or doc.dirty or doc.version is None or dfe in self._docs:
             return False
