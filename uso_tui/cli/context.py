@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TextIO
 
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.store.api import Store, StoreError, open_store
+from uso_tui.store import open_store
+from uso_tui.store.api import Store, StoreError
 
 
 def local_now() -> datetime:

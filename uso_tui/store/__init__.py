@@ -1,5 +1,7 @@
 """Persistence on TinyDB. The only public names are re-exported here; no TinyDB type leaves this package."""
 
+from pathlib import Path
+
 from uso_tui.store.api import (
     SCHEMA_VERSION,
     AccountHit,
@@ -15,8 +17,19 @@ from uso_tui.store.api import (
     UnknownExclusion,
     UnknownRun,
     UnknownSchool,
-    open_store,
 )
+
+
+def open_store(root: str | Path, *, create: bool = True) -> Store:
+    """Open (creating when asked) the store at root; recovers an interrupted commit; raises
+    NewerSchema when the store was written by a newer uso-tui.
+
+    Here rather than in api.py: the implementation imports the API, so the API may not import
+    the implementation (the store's modules stay acyclic)."""
+    from uso_tui.store.tinystore import TinyStore  # noqa: PLC0415
+
+    return TinyStore(Path(root), create=create)
+
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -316,11 +316,3 @@ class Store:
     ) -> AbstractContextManager[Transaction]:
         """wait=False: raises StoreBusy at once if another writer holds the lock."""
         ...
-
-
-def open_store(root: str | Path, *, create: bool = True) -> Store:
-    """Open (creating when asked) the store at root; recovers an interrupted commit; raises
-    NewerSchema when the store was written by a newer uso-tui."""
-    from uso_tui.store.tinystore import TinyStore  # noqa: PLC0415
-
-    return TinyStore(Path(root), create=create)
