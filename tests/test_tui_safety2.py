@@ -4,16 +4,11 @@ lists that stay true after runs, decisions and undos."""
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Input
+from tui_helpers import NOW, OPERATOR, burst, make_app, screen_text, settle
 
-pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import NOW, OPERATOR, burst, make_app, screen_text, settle  # noqa: E402
-
-from uso_tui.domain.models import Candidate, MatchCase, MisRecord  # noqa: E402
-from uso_tui.sync.actions import held_review  # noqa: E402
-
-pytest_plugins = ["tui_helpers"]  # the demo fixtures
+from uso_tui.domain.models import Candidate, MatchCase, MisRecord
+from uso_tui.sync.actions import held_review
 
 
 def open_case_for(store, dfe: str, username: str) -> str:
@@ -96,12 +91,12 @@ async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
         text = screen_text(app)
         assert held[0] in text and f"candidate {case_id.rsplit('-', 1)[1]}" in text
         assert "back: left alone" in text
-        assert f"y unallocates {n - 1} of {n}; 1 left alone" in text
+        assert f"unallocates {n - 1} of {n}; 1 left alone" in text
         assert f"{len(flagged)} ticked {are(len(flagged))} of open match cases" in text
         burst(app, "space")  # the first candidate of an open case: kept
         await settle(pilot)
         text = screen_text(app)
-        assert f"y unallocates {n - 2} of {n}; 1 kept" in text
+        assert f"unallocates {n - 2} of {n}; 1 kept" in text
         left = len(flagged) - 1
         assert (f"{left} ticked {are(left)}" in text) if left else "ticked" not in text
         burst(app, "y")

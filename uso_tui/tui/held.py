@@ -14,8 +14,9 @@ from textual.widgets import Static
 
 from uso_tui.domain.models import Run
 from uso_tui.sync.actions import Confirmed, HeldAccount
+from uso_tui.sync.compare import comparison_lines
+from uso_tui.tui.format import plain
 from uso_tui.tui.screens.listing import Col, ListTable, Row, cells
-from uso_tui.tui.widgets import plain
 
 DIALOG_INNER = 72  # the .dialog's width (76) less its border and padding
 
@@ -50,6 +51,7 @@ class HeldReview(ModalScreen[list[str] | None]):
     HeldReview #held-dialog { height: 90%; }
     HeldReview #held-table { height: 1fr; min-height: 3; }
     HeldReview #held-summary { height: auto; }
+    HeldReview #held-comparison { height: auto; max-height: 8; color: $warning; }
     """
 
     def __init__(self, run: Run, held: list[HeldAccount]) -> None:
@@ -63,6 +65,10 @@ class HeldReview(ModalScreen[list[str] | None]):
                 plain(f"Held run {self.run.run_id} of {self.run.school}", "bold"),
                 classes="dialog-title",
             )
+            if self.run.comparison:
+                # held whole: what looked wrong, before any account is chosen
+                lines = Text("\n").join(plain(x) for x in comparison_lines(self.run.comparison))
+                yield Static(lines, id="held-comparison")
             yield ListTable(
                 [
                     Col("Username", "username", 14),
@@ -122,7 +128,11 @@ class HeldReview(ModalScreen[list[str] | None]):
         chosen = self.chosen()
         n = len(self.held)
         out = Text(end="")
-        out.append(f"y unallocates {len(chosen)} of {n}", style="bold")
+        if self.run.comparison:
+            out.append("y applies this export as it is and ", style="bold")
+        out.append(
+            f"{'' if self.run.comparison else 'y '}unallocates {len(chosen)} of {n}", style="bold"
+        )
         kept = self.kept()
         if kept:
             out.append(f"; {len(kept)} kept (a later run unallocates them if still absent)")

@@ -19,11 +19,12 @@ from textual.widgets import Footer, ProgressBar, RichLog, Static
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
 from uso_tui.sync.actions import Confirmed
+from uso_tui.sync.compare import comparison_lines
 from uso_tui.tui.force_ask import ForceRunAsk
+from uso_tui.tui.format import clean, plain, status_text, when
 from uso_tui.tui.held import HeldReview, confirm_kept, confirmed_line
 from uso_tui.tui.live import LiveRun, ReportProgress
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import clean, plain, status_text, when
 
 COUNTERS = [
     ("created", "Created"),
@@ -293,6 +294,15 @@ class ForceRunScreen(UsoScreen):
             text.append(f"{c.get('fetched', 0):,} records, {c.get('unchanged', 0):,} unchanged.")
         elif run.status == "held" and run.confirmed_at:
             pass  # said below
+        elif run.status == "held" and run.comparison:
+            text.append(
+                "Held whole: the export looks wrong beside the previous one; nothing of it "
+                "was applied. y shows it and confirms.",
+                style="bold yellow",
+            )
+            for line in comparison_lines(run.comparison):
+                text.append("\n")
+                text.append_text(plain(line))
         elif run.status == "held":
             text.append(
                 f"{len(run.held_usernames)} unallocations held (safety hold). "
