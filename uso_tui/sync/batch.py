@@ -163,12 +163,12 @@ def _stage(
         d.exports or {},
         now,
         d.emit,
-        None,
-        lambda: finished,
-        pools,
-        touched,
-        d.pre,
-        written,
+        cancel=None,
+        finished_at=lambda: finished,
+        pools=pools,
+        touched=touched,
+        pre=d.pre,
+        written=written,
     )
     return RunResult(run, list(plans.values())[-1] if plans else None, plans)
 

@@ -300,7 +300,17 @@ def _plan_and_apply(
     touched: list = []
     with store.transaction(run.operator) as txn:
         run, plans = apply_in(
-            txn, run, exports, now, emit, cancel, finished_at, pools, touched, pre, written
+            txn,
+            run,
+            exports,
+            now,
+            emit,
+            cancel=cancel,
+            finished_at=finished_at,
+            pools=pools,
+            touched=touched,
+            pre=pre,
+            written=written,
         )
     if pools is not None:
         pools.update(touched)  # committed: the shared index sees this school's new state
@@ -384,6 +394,7 @@ def apply_in(
     exports: dict[str, Export],
     now: datetime,
     emit: ProgressEmitter,
+    *,
     cancel: threading.Event | None,
     finished_at: Callable[[], str],
     pools: PoolCache | None,
