@@ -20,10 +20,11 @@ from textual.worker import Worker, WorkerState
 
 from uso_tui.store import Store
 from uso_tui.sync.access import access_of
+from uso_tui.tui.format import clean
 from uso_tui.tui.keys_in_turn import KeysInTurnApp
 from uso_tui.tui.live import LiveRun, RunFinished, RunProgress
 from uso_tui.tui.palette import UsoCommands
-from uso_tui.tui.widgets import Confirm, KeysHelp, clean, screen_keys
+from uso_tui.tui.widgets import Confirm, KeysHelp, screen_keys
 
 # kind -> (module under uso_tui.tui.screens, class name, takes a school?)
 SCREENS: dict[str, tuple[str, str, str]] = {

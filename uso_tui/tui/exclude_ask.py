@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from uso_tui.domain.models import Account
-from uso_tui.tui.widgets import plain
+from uso_tui.tui.format import plain
 
 UNALLOCATE = "unallocate"
 KEEP = "keep"

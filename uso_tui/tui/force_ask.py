@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
-from uso_tui.tui.widgets import plain, status_text, when
+from uso_tui.tui.format import plain, status_text, when
 
 TOGGLE_KEYS = {"staff": "s", "students": "t"}
 

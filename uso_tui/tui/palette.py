@@ -13,7 +13,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from uso_tui.tui.widgets import clean
+from uso_tui.tui.format import clean
 
 GLOBAL_SCREENS = [
     ("Schools", "schools", "Home: every school"),

@@ -22,7 +22,8 @@ from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise
 from uso_tui.store import AccountHit
-from uso_tui.tui.widgets import Confirm, LineInput, plain
+from uso_tui.tui.format import plain
+from uso_tui.tui.widgets import Confirm, LineInput
 
 FIELDS = [
     ("role", "Role", "pupil or staff"),

@@ -7,7 +7,7 @@ from rich.text import Text
 
 from uso_tui.domain.models import Run
 from uso_tui.sync.undo import UNDO_TRIGGER, UndoPlan
-from uso_tui.tui.widgets import plain
+from uso_tui.tui.format import plain
 
 SHOWN = 40  # accounts listed in the preview (the rest counted)
 

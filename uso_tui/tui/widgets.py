@@ -1,15 +1,9 @@
-"""Shared console pieces: literal text, formatting, the keys help, dialogs, table helpers.
+"""Shared console widgets: the keys help, dialogs, a line input and table helpers.
 
-Everything from the MIS or typed by a person goes through `plain`/`clean` so that it is never parsed as
-markup (DataTable parses plain `str` cells, `Content.from_markup` is used by several Textual widgets) and
-control characters are shown as visible symbols instead of moving the terminal's cursor.
+Text shown in them goes through `plain`/`clean` (format.py) so that it is never parsed as markup.
 """
 
 from __future__ import annotations
-
-import unicodedata
-from collections.abc import Iterable
-from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,105 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp", "Cn"}
-
-
-def _visible(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x20:
-        return chr(0x2400 + code)  # C0 control pictures: ␀ .. ␟ (␛ for escape)
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return f"\\u{code:04x}"
-
-
-def clean(value: object) -> str:
-    """A string safe to show: control and format characters replaced by visible symbols."""
-    if value is None:
-        return ""
-    s = str(value)
-    if s.isprintable():  # fast path: nothing to replace (isprintable is False for Cc/Cf/Zl/Zp...)
-        return s
-    return "".join(
-        _visible(ch)
-        if (ch != " " and unicodedata.category(ch) in _BAD_CATEGORIES) or ch in "\t\n\r\x0b\x0c"
-        else ch
-        for ch in s
-    )
-
-
-def plain(value: object, style: str = "") -> Text:
-    """A rich Text holding `value` literally (no markup parsing), control characters made visible."""
-    return Text(clean(value), style=style, no_wrap=False, end="")
-
-
-def cell(value: object, style: str = "") -> Text:
-    """A DataTable cell: always a Text, never a markup str."""
-    return Text(clean(value), style=style, no_wrap=True, overflow="ellipsis", end="")
-
-
-def when(iso: str | None, *, seconds: bool = False) -> str:
-    """`2026-11-28T06:00:03` -> `2026-11-28 06:00` (or with seconds); '' for None."""
-    if not iso:
-        return ""
-    s = iso.replace("T", " ")
-    return s[:19] if seconds else s[:16]
-
-
-def ago(iso: str | None, now: datetime) -> str:
-    """A short relative time (`5m ago`, `3h ago`, `2d ago`) against the app's clock."""
-    if not iso:
-        return ""
-    try:
-        then = datetime.fromisoformat(iso)
-    except ValueError:
-        return ""
-    if then.tzinfo is not None and now.tzinfo is None:
-        then = then.replace(tzinfo=None)
-    secs = (now - then).total_seconds()
-    if secs < 0:
-        return "in future"
-    if secs < 90:
-        return "just now"
-    if secs < 5400:
-        return f"{int(secs // 60)}m ago"
-    if secs < 172800:
-        return f"{int(secs // 3600)}h ago"
-    return f"{int(secs // 86400)}d ago"
-
-
-# Outcome words carry the meaning; colour only helps (NO_COLOR=1 keeps the words).
-STATUS_STYLE = {
-    "failed": "bold red",
-    "held": "bold yellow",
-    "running": "bold cyan",
-    "cancelled": "magenta",
-    "succeeded": "green",
-}
-STATUS_WORD = {
-    "failed": "FAILED",
-    "held": "HELD",
-    "running": "running",
-    "cancelled": "cancelled",
-    "succeeded": "ok",
-}
-
-
-def status_text(status: str | None) -> Text:
-    if not status:
-        return Text("never", style="dim", end="")
-    return Text(STATUS_WORD.get(status, status), style=STATUS_STYLE.get(status, ""), end="")
-
-
-def kv_lines(pairs: Iterable[tuple[str, object]], width: int = 16) -> Text:
-    """Label/value lines; labels are ours, values literal."""
-    out = Text(end="")
-    for i, (label, value) in enumerate(pairs):
-        if i:
-            out.append("\n")
-        out.append(f"{label:<{width}}", style="bold")
-        out.append_text(value if isinstance(value, Text) else plain(value))
-    return out
+from uso_tui.tui.format import clean, plain
 
 
 class LineInput(Input):

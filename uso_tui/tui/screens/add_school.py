@@ -14,8 +14,9 @@ from textual.widgets import Checkbox, Footer, Input, Static
 from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import School
 from uso_tui.domain.schools import MIS_DOMAINS, MIS_KINDS, check_dfe, check_mis_url, check_reports
+from uso_tui.tui.format import plain
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import Confirm, LineInput, plain
+from uso_tui.tui.widgets import Confirm, LineInput
 
 FIELDS = [
     # (field, label, placeholder)

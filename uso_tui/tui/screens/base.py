@@ -11,7 +11,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from uso_tui.store import Store
-from uso_tui.tui.widgets import clean, plain
+from uso_tui.tui.format import clean, plain
 
 
 class UsoScreen(Screen):

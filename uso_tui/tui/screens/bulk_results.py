@@ -23,7 +23,16 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from uso_tui.domain.models import Account, Exclusion, MatchCase, ProcessedFile, Run
 from uso_tui.sync.actions import restorable
 from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk
-from uso_tui.tui.screens.history import counts_short
+from uso_tui.tui.format import (
+    clean,
+    counts_short,
+    full_name,
+    kv_lines,
+    plain,
+    status_text,
+    value_text,
+    when,
+)
 from uso_tui.tui.screens.listing import (
     Col,
     Details,
@@ -33,19 +42,9 @@ from uso_tui.tui.screens.listing import (
     Row,
     cells,
     haystack,
-    value_text,
 )
-from uso_tui.tui.screens.users import AccountScreen, full_name
-from uso_tui.tui.widgets import (
-    Confirm,
-    LineInput,
-    clean,
-    current_key,
-    kv_lines,
-    plain,
-    status_text,
-    when,
-)
+from uso_tui.tui.screens.users import AccountScreen
+from uso_tui.tui.widgets import Confirm, LineInput, current_key
 
 TABS = ["file", "staff", "pupils", "unallocated", "exclusions", "future", "rejected"]
 LABELS = {  # (narrow, wide): seven tabs fit 80 columns only without their key digits

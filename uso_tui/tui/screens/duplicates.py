@@ -20,10 +20,10 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account
+from uso_tui.tui.format import cell, full_name, plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, LoadedListScreen, Row, cells
 from uso_tui.tui.screens.listing import haystack as words_of
-from uso_tui.tui.screens.users import full_name
-from uso_tui.tui.widgets import Confirm, cell, plain
+from uso_tui.tui.widgets import Confirm
 
 
 @dataclass(slots=True)

@@ -12,7 +12,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from uso_tui.domain.models import COUNT_KEYS, AuditEvent, Run
+from uso_tui.domain.models import AuditEvent, Run
+from uso_tui.tui.format import (
+    change_summary,
+    counts_short,
+    event_details,
+    newest_first,
+    run_details,
+    status_text,
+    when,
+)
 from uso_tui.tui.held import HeldReview, confirm_kept, confirmed_line
 from uso_tui.tui.screens.listing import (
     Col,
@@ -22,98 +31,13 @@ from uso_tui.tui.screens.listing import (
     LoadedListScreen,
     Row,
     cells,
-    change_summary,
-    diff_lines,
     haystack,
 )
 from uso_tui.tui.undo_ask import undoable
-from uso_tui.tui.widgets import Confirm, kv_lines, plain, status_text, when
+from uso_tui.tui.widgets import Confirm
 
 # the newest events of a school; older ones stay in the store (and `uso-tui audit`)
 AUDIT_LIMIT = 2000
-COUNT_LABELS = {
-    "fetched": "fetched",
-    "created": "created",
-    "updated": "updated",
-    "auto_linked": "auto-linked",
-    "restored": "restored",
-    "unallocated": "unallocated",
-    "held_unallocations": "held unallocations",
-    "needs_matching": "queued for matching",
-    "future": "future starters",
-    "invalid": "invalid",
-    "excluded": "excluded",
-    "unchanged": "unchanged",
-}
-
-
-def counts_short(counts: dict[str, int]) -> str:
-    """`+3 ~2 -1 ?4 !1`: created, updated, unallocated (or held), matching, invalid."""
-    c = counts
-    held = c.get("held_unallocations", 0)
-    out = f"+{c.get('created', 0)} ~{c.get('updated', 0)} -{c.get('unallocated', 0)}"
-    if held:
-        out += f" h{held}"
-    return out + f" ?{c.get('needs_matching', 0)} !{c.get('invalid', 0)}"
-
-
-def run_details(run: Run) -> Text:
-    pairs: list[tuple[str, object]] = [
-        ("Run", run.run_id),
-        ("School", run.school),
-        ("Status", status_text(run.status)),
-        ("Trigger", run.trigger),
-        ("Operator", run.operator),
-        ("Reports", ", ".join(run.reports) or "all enabled"),
-        ("Started", when(run.started_at, seconds=True)),
-        ("Finished", when(run.finished_at, seconds=True) or "-"),
-    ]
-    if run.dry_run:
-        pairs.append(("Dry run", "yes (nothing was applied)"))
-    if run.error:
-        pairs.append(("Error", run.error))
-    if run.confirmed_by:
-        pairs.append(("Confirmed", f"by {run.confirmed_by} at {when(run.confirmed_at)}"))
-    out = kv_lines(pairs, width=12)
-    out.append("\n\nCounts\n", style="bold")
-    for key in COUNT_KEYS:
-        out.append(f"  {COUNT_LABELS.get(key, key):<22}{run.counts.get(key, 0):>7,}\n")
-    if run.held_usernames:
-        out.append(
-            f"\nHeld unallocations ({len(run.held_usernames)}), applied only when confirmed:\n",
-            style="bold",
-        )
-        for username in run.held_usernames:
-            out.append("  ")
-            out.append_text(plain(username))
-            out.append("\n")
-    return out
-
-
-def event_details(e: AuditEvent) -> Text:
-    pairs: list[tuple[str, object]] = [
-        ("At", when(e.at, seconds=True)),
-        ("Operator", e.operator),
-        ("School", e.school or "-"),
-        ("Action", e.action),
-        ("Subject", e.subject),
-    ]
-    if e.run_id:
-        pairs.append(("Run", e.run_id))
-    out = kv_lines(pairs, width=10)
-    out.append("\n\nBefore -> after (* changed)\n", style="bold")
-    out.append_text(diff_lines(e.before, e.after))
-    return out
-
-
-def newest_first(e: AuditEvent) -> tuple:
-    """Sort key: newest first; events of one second keep the store's order within a school (one
-    transaction's events are in the order they happened) and schools come in a fixed order."""
-    return (_negate(e.at), e.school or "")
-
-
-def _negate(iso: str) -> tuple[int, ...]:
-    return tuple(-ord(c) for c in iso or "")
 
 
 def _scope(dfe: str | None) -> str:

@@ -21,8 +21,9 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
+from uso_tui.tui.format import cell, clean, plain
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import LineInput, cell, clean, current_key, move_to_key, plain
+from uso_tui.tui.widgets import LineInput, current_key, move_to_key
 
 MARK = "✓"
 WIDE = 100
@@ -227,66 +228,6 @@ class Details(ModalScreen[None]):
 
     def action_scroll(self, lines: int) -> None:
         self.query_one("#details-body", VerticalScroll).scroll_relative(y=lines, animate=False)
-
-
-def value_text(value: Any) -> str:
-    """A before/after value on one line, literal."""
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(value_text(v) for v in value) or "[]"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={value_text(v)}" for k, v in value.items()) or "{}"
-    return clean(value)
-
-
-def change_summary(before: dict | None, after: dict | None, limit: int = 4) -> str:
-    """`surname: Smith -> Smith-Jones; school: 204-3210 -> -` (the keys that changed)."""
-    before = before if isinstance(before, dict) else {}
-    after = after if isinstance(after, dict) else {}
-    if not before and not after:
-        return ""
-    if not before:
-        if "forename" in after or "surname" in after:  # an account: who and where, not every key
-            who = f"{value_text(after.get('forename'))} {value_text(after.get('surname'))}"
-            rest = [value_text(after[k]) for k in ("role", "dob", "school") if after.get(k)]
-            return " ".join([who, *rest])
-        keys = [k for k in after if after[k] not in (None, "", [], {})]
-        return ", ".join(f"{k}={value_text(after[k])}" for k in keys[:limit])
-    if not after:
-        return "removed"
-    changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
-    parts = [f"{k}: {value_text(before.get(k))} -> {value_text(after.get(k))}" for k in changed]
-    more = f" (+{len(parts) - limit} more)" if len(parts) > limit else ""
-    return "; ".join(parts[:limit]) + more
-
-
-def diff_lines(before: dict | None, after: dict | None) -> Text:
-    """Every key of before/after on its own line, changed ones marked with `*` (not only colour)."""
-    before = before if isinstance(before, dict) else {}
-    after = after if isinstance(after, dict) else {}
-    out = Text(end="")
-    keys = list(dict.fromkeys([*before, *after]))
-    if not keys:
-        out.append("(no details recorded)", style="dim")
-        return out
-    width = min(22, max(len(k) for k in keys) + 2)
-    for i, k in enumerate(keys):
-        changed = before.get(k) != after.get(k)
-        if i:
-            out.append("\n")
-        out.append("* " if changed else "  ", style="bold yellow" if changed else "")
-        out.append(f"{clean(k):<{width}}", style="bold")
-        if k in before and k in after and changed:
-            out.append(value_text(before.get(k)))
-            out.append(" -> ", style="bold")
-            out.append(value_text(after.get(k)))
-        elif k in after:
-            out.append(value_text(after.get(k)))
-        else:
-            out.append(value_text(before.get(k)))
-            out.append(" (removed)", style="dim")
-    return out
 
 
 FILTER_DELAY = 0.12

@@ -16,8 +16,9 @@ from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit
+from uso_tui.tui.format import cell, clean, plain
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import Confirm, Prompt, cell, clean, current_key, plain
+from uso_tui.tui.widgets import Confirm, Prompt, current_key
 
 DIFF_STYLE = "bold reverse"
 FIELD_LABELS = {"preferred_name": "preferred name", "dob": "date of birth"}

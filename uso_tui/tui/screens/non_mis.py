@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise
 from uso_tui.domain.schools import ROLE_OF_REPORT
+from uso_tui.tui.format import full_name, plain, when
 from uso_tui.tui.screens.listing import (
     FILTER_DELAY,
     Col,
@@ -28,8 +29,8 @@ from uso_tui.tui.screens.listing import (
     cells,
     haystack,
 )
-from uso_tui.tui.screens.users import AccountScreen, full_name
-from uso_tui.tui.widgets import Confirm, LineInput, plain, when
+from uso_tui.tui.screens.users import AccountScreen
+from uso_tui.tui.widgets import Confirm, LineInput
 
 # Records of the last processed file that can take an existing account (nothing was created for
 # them); invalid and excluded records are left out on purpose.

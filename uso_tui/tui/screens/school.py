@@ -11,8 +11,8 @@ from textual.widgets import Footer, Static
 
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
+from uso_tui.tui.format import ago, kv_lines, plain, status_text, when
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import ago, kv_lines, plain, status_text, when
 
 MENU = [
     ("e", "AutoUpdate settings", "settings"),

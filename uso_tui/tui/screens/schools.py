@@ -16,8 +16,9 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from uso_tui.domain.models import School
+from uso_tui.tui.format import cell, clean
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import LineInput, cell, clean, current_key, move_to_key
+from uso_tui.tui.widgets import LineInput, current_key, move_to_key
 
 # Problems first: failed, held, cases waiting, then a run going, then the rest.
 SORTS = ("attention", "dfe", "name", "mis", "last run", "cases", "unallocated")
@@ -65,7 +66,7 @@ def reports_short(reports: list[str], wide: bool) -> str:
 
 
 def last_run_cell(s: School) -> Text:
-    from uso_tui.tui.widgets import STATUS_STYLE, STATUS_WORD  # noqa: PLC0415
+    from uso_tui.tui.format import STATUS_STYLE, STATUS_WORD  # noqa: PLC0415
 
     if not s.last_run_status:
         return Text("never", style="dim", end="")

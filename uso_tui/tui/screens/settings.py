@@ -25,8 +25,9 @@ from uso_tui.domain.schools import (
     check_mis_url,
     check_reports,
 )
+from uso_tui.tui.format import clean, plain
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import Confirm, LineInput, clean, plain
+from uso_tui.tui.widgets import Confirm, LineInput
 
 TEXT_FIELDS = [
     # (field, label, placeholder)

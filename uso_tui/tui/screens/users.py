@@ -17,7 +17,16 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from uso_tui.domain.models import Account, AuditEvent
 from uso_tui.sync.actions import restorable
-from uso_tui.tui.screens.history import event_details, newest_first
+from uso_tui.tui.format import (
+    change_summary,
+    clean,
+    event_details,
+    full_name,
+    kv_lines,
+    newest_first,
+    plain,
+    when,
+)
 from uso_tui.tui.screens.listing import (
     Col,
     Details,
@@ -26,22 +35,14 @@ from uso_tui.tui.screens.listing import (
     ReloadingListScreen,
     Row,
     cells,
-    change_summary,
     haystack,
 )
-from uso_tui.tui.widgets import Confirm, LineInput, clean, kv_lines, plain, when
+from uso_tui.tui.widgets import Confirm, LineInput
 
 SEARCH_DELAY = 0.15
 SEARCH_LIMIT = 500
 FEED_LIMIT = 500
 KIND_WORD = {"create": "+ new", "move": "> move"}  # words, so NO_COLOR keeps the meaning
-
-
-def full_name(forename: object, surname: object, preferred: object = "") -> str:
-    name = f"{clean(forename)} {clean(surname)}".strip()
-    if preferred and preferred != forename:
-        name += f" ({clean(preferred)})"
-    return name
 
 
 def _where(e: AuditEvent) -> str:
@@ -154,7 +155,7 @@ class UsersScreen(ReloadingListScreen):
         return self.query_one("#hits" if self.query_text.strip() else "#latest", ListTable)
 
     def action_why(self) -> None:
-        """"Why has this account not been created?": the latest exports of every school."""
+        """ "Why has this account not been created?": the latest exports of every school."""
         self.app.open_screen("why")  # type: ignore[attr-defined]
 
     # -- latest move or create ----------------------------------------------------------------

@@ -12,8 +12,9 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from uso_tui.sync.why import WhyHit
+from uso_tui.tui.format import plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, Row, cells
-from uso_tui.tui.widgets import LineInput, plain
+from uso_tui.tui.widgets import LineInput
 
 SEARCH_DELAY = 0.15
 

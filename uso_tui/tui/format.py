@@ -1,0 +1,265 @@
+"""How the console writes things: literal text from the MIS or a person (never markup, control
+characters made visible), times, statuses, counts, names, and audit diffs. Shared by every screen so
+that screens do not import one another for their wording."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime
+
+from rich.text import Text
+
+from uso_tui.domain.models import COUNT_KEYS, AuditEvent, Run
+
+_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp", "Cn"}
+
+
+def _visible(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x20:
+        return chr(0x2400 + code)  # C0 control pictures: ␀ .. ␟ (␛ for escape)
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"\\u{code:04x}"
+
+
+def clean(value: object) -> str:
+    """A string safe to show: control and format characters replaced by visible symbols."""
+    if value is None:
+        return ""
+    s = str(value)
+    if s.isprintable():  # fast path: nothing to replace (isprintable is False for Cc/Cf/Zl/Zp...)
+        return s
+    return "".join(
+        _visible(ch)
+        if (ch != " " and unicodedata.category(ch) in _BAD_CATEGORIES) or ch in "\t\n\r\x0b\x0c"
+        else ch
+        for ch in s
+    )
+
+
+def plain(value: object, style: str = "") -> Text:
+    """A rich Text holding `value` literally (no markup parsing), control characters made visible."""
+    return Text(clean(value), style=style, no_wrap=False, end="")
+
+
+def cell(value: object, style: str = "") -> Text:
+    """A DataTable cell: always a Text, never a markup str."""
+    return Text(clean(value), style=style, no_wrap=True, overflow="ellipsis", end="")
+
+
+def when(iso: str | None, *, seconds: bool = False) -> str:
+    """`2026-11-28T06:00:03` -> `2026-11-28 06:00` (or with seconds); '' for None."""
+    if not iso:
+        return ""
+    s = iso.replace("T", " ")
+    return s[:19] if seconds else s[:16]
+
+
+def ago(iso: str | None, now: datetime) -> str:
+    """A short relative time (`5m ago`, `3h ago`, `2d ago`) against the app's clock."""
+    if not iso:
+        return ""
+    try:
+        then = datetime.fromisoformat(iso)
+    except ValueError:
+        return ""
+    if then.tzinfo is not None and now.tzinfo is None:
+        then = then.replace(tzinfo=None)
+    secs = (now - then).total_seconds()
+    if secs < 0:
+        return "in future"
+    if secs < 90:
+        return "just now"
+    if secs < 5400:
+        return f"{int(secs // 60)}m ago"
+    if secs < 172800:
+        return f"{int(secs // 3600)}h ago"
+    return f"{int(secs // 86400)}d ago"
+
+
+# Outcome words carry the meaning; colour only helps (NO_COLOR=1 keeps the words).
+STATUS_STYLE = {
+    "failed": "bold red",
+    "held": "bold yellow",
+    "running": "bold cyan",
+    "cancelled": "magenta",
+    "succeeded": "green",
+}
+STATUS_WORD = {
+    "failed": "FAILED",
+    "held": "HELD",
+    "running": "running",
+    "cancelled": "cancelled",
+    "succeeded": "ok",
+}
+
+
+def status_text(status: str | None) -> Text:
+    if not status:
+        return Text("never", style="dim", end="")
+    return Text(STATUS_WORD.get(status, status), style=STATUS_STYLE.get(status, ""), end="")
+
+
+def kv_lines(pairs: Iterable[tuple[str, object]], width: int = 16) -> Text:
+    """Label/value lines; labels are ours, values literal."""
+    out = Text(end="")
+    for i, (label, value) in enumerate(pairs):
+        if i:
+            out.append("\n")
+        out.append(f"{label:<{width}}", style="bold")
+        out.append_text(value if isinstance(value, Text) else plain(value))
+    return out
+
+
+def full_name(forename: object, surname: object, preferred: object = "") -> str:
+    name = f"{clean(forename)} {clean(surname)}".strip()
+    if preferred and preferred != forename:
+        name += f" ({clean(preferred)})"
+    return name
+
+
+COUNT_LABELS = {
+    "fetched": "fetched",
+    "created": "created",
+    "updated": "updated",
+    "auto_linked": "auto-linked",
+    "restored": "restored",
+    "unallocated": "unallocated",
+    "held_unallocations": "held unallocations",
+    "needs_matching": "queued for matching",
+    "future": "future starters",
+    "invalid": "invalid",
+    "excluded": "excluded",
+    "unchanged": "unchanged",
+}
+
+
+def counts_short(counts: dict[str, int]) -> str:
+    """`+3 ~2 -1 ?4 !1`: created, updated, unallocated (or held), matching, invalid."""
+    c = counts
+    held = c.get("held_unallocations", 0)
+    out = f"+{c.get('created', 0)} ~{c.get('updated', 0)} -{c.get('unallocated', 0)}"
+    if held:
+        out += f" h{held}"
+    return out + f" ?{c.get('needs_matching', 0)} !{c.get('invalid', 0)}"
+
+
+def run_details(run: Run) -> Text:
+    pairs: list[tuple[str, object]] = [
+        ("Run", run.run_id),
+        ("School", run.school),
+        ("Status", status_text(run.status)),
+        ("Trigger", run.trigger),
+        ("Operator", run.operator),
+        ("Reports", ", ".join(run.reports) or "all enabled"),
+        ("Started", when(run.started_at, seconds=True)),
+        ("Finished", when(run.finished_at, seconds=True) or "-"),
+    ]
+    if run.dry_run:
+        pairs.append(("Dry run", "yes (nothing was applied)"))
+    if run.error:
+        pairs.append(("Error", run.error))
+    if run.confirmed_by:
+        pairs.append(("Confirmed", f"by {run.confirmed_by} at {when(run.confirmed_at)}"))
+    out = kv_lines(pairs, width=12)
+    out.append("\n\nCounts\n", style="bold")
+    for key in COUNT_KEYS:
+        out.append(f"  {COUNT_LABELS.get(key, key):<22}{run.counts.get(key, 0):>7,}\n")
+    if run.held_usernames:
+        out.append(
+            f"\nHeld unallocations ({len(run.held_usernames)}), applied only when confirmed:\n",
+            style="bold",
+        )
+        for username in run.held_usernames:
+            out.append("  ")
+            out.append_text(plain(username))
+            out.append("\n")
+    return out
+
+
+def event_details(e: AuditEvent) -> Text:
+    pairs: list[tuple[str, object]] = [
+        ("At", when(e.at, seconds=True)),
+        ("Operator", e.operator),
+        ("School", e.school or "-"),
+        ("Action", e.action),
+        ("Subject", e.subject),
+    ]
+    if e.run_id:
+        pairs.append(("Run", e.run_id))
+    out = kv_lines(pairs, width=10)
+    out.append("\n\nBefore -> after (* changed)\n", style="bold")
+    out.append_text(diff_lines(e.before, e.after))
+    return out
+
+
+def newest_first(e: AuditEvent) -> tuple:
+    """Sort key: newest first; events of one second keep the store's order within a school (one
+    transaction's events are in the order they happened) and schools come in a fixed order."""
+    return (_negate(e.at), e.school or "")
+
+
+def _negate(iso: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in iso or "")
+
+
+def value_text(value: object) -> str:
+    """A before/after value on one line, literal."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(value_text(v) for v in value) or "[]"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={value_text(v)}" for k, v in value.items()) or "{}"
+    return clean(value)
+
+
+def change_summary(before: dict | None, after: dict | None, limit: int = 4) -> str:
+    """`surname: Smith -> Smith-Jones; school: 204-3210 -> -` (the keys that changed)."""
+    before = before if isinstance(before, dict) else {}
+    after = after if isinstance(after, dict) else {}
+    if not before and not after:
+        return ""
+    if not before:
+        if "forename" in after or "surname" in after:  # an account: who and where, not every key
+            who = f"{value_text(after.get('forename'))} {value_text(after.get('surname'))}"
+            rest = [value_text(after[k]) for k in ("role", "dob", "school") if after.get(k)]
+            return " ".join([who, *rest])
+        keys = [k for k in after if after[k] not in (None, "", [], {})]
+        return ", ".join(f"{k}={value_text(after[k])}" for k in keys[:limit])
+    if not after:
+        return "removed"
+    changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+    parts = [f"{k}: {value_text(before.get(k))} -> {value_text(after.get(k))}" for k in changed]
+    more = f" (+{len(parts) - limit} more)" if len(parts) > limit else ""
+    return "; ".join(parts[:limit]) + more
+
+
+def diff_lines(before: dict | None, after: dict | None) -> Text:
+    """Every key of before/after on its own line, changed ones marked with `*` (not only colour)."""
+    before = before if isinstance(before, dict) else {}
+    after = after if isinstance(after, dict) else {}
+    out = Text(end="")
+    keys = list(dict.fromkeys([*before, *after]))
+    if not keys:
+        out.append("(no details recorded)", style="dim")
+        return out
+    width = min(22, max(len(k) for k in keys) + 2)
+    for i, k in enumerate(keys):
+        changed = before.get(k) != after.get(k)
+        if i:
+            out.append("\n")
+        out.append("* " if changed else "  ", style="bold yellow" if changed else "")
+        out.append(f"{clean(k):<{width}}", style="bold")
+        if k in before and k in after and changed:
+            out.append(value_text(before.get(k)))
+            out.append(" -> ", style="bold")
+            out.append(value_text(after.get(k)))
+        elif k in after:
+            out.append(value_text(after.get(k)))
+        else:
+            out.append(value_text(before.get(k)))
+            out.append(" (removed)", style="dim")
+    return out
