@@ -199,10 +199,16 @@ class Transaction:
         """Marks two accounts as different people (not audited here); False if already so."""
         ...
 
-    def put_processed_file(self, pf: ProcessedFile, rows_json: bytes | None = None) -> None:
+    def put_processed_file(
+        self,
+        pf: ProcessedFile,
+        rows_json: bytes | None = None,
+        why_draft: tuple[list[bytes], dict[int, Any], set[str]] | None = None,
+    ) -> None:
         """rows_json: the records already encoded as a JSON array of rows, one array of values
         per record in the order of PROCESSED_COLUMNS (Plan.rows_json), written as they are in
-        place of pf.records."""
+        place of pf.records. why_draft: the lines of the school's why index drafted from those
+        rows while planning (why_index.draft_lines, with the reports they are of)."""
         ...
 
 

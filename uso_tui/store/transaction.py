@@ -71,7 +71,7 @@ from uso_tui.store.schooldoc import (
     merged_runs,
 )
 from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
-from uso_tui.store.why_index import WHY_IDX, staged_index
+from uso_tui.store.why_index import WHY_IDX, staged_from_draft, staged_index
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -522,7 +522,12 @@ class TinyTransaction(KeptWrites, Transaction):
             self._events.setdefault(d.get("school"), []).append(d)
             self._events_in_order.append(d)
 
-    def put_processed_file(self, pf: ProcessedFile, rows_json: bytes | None = None) -> None:
+    def put_processed_file(
+        self,
+        pf: ProcessedFile,
+        rows_json: bytes | None = None,
+        why_draft: tuple[list[bytes], dict[int, Any], set[str]] | None = None,
+    ) -> None:
         self._entry(pf.school)
         if rows_json is None:
             data = encode({"processed_file": {"1": pf}})
@@ -534,7 +539,13 @@ class TinyTransaction(KeptWrites, Transaction):
             data = head[:at] + b'"rows":' + rows_json + head[at + len(marker) :]
         self._files[(pf.school, pf.run_id)] = data
         path = self._lay.school_dir(pf.school) / WHY_IDX
-        self._why[pf.school] = staged_index(path, pf.run_id, rows_json, pf.records, pf.created)
+        if why_draft is not None:  # its lines made while planning, outside the lock
+            lines, created_rows, reports = why_draft
+            self._why[pf.school] = staged_from_draft(
+                path, pf.run_id, lines, created_rows, reports, pf.created
+            )
+        else:
+            self._why[pf.school] = staged_index(path, pf.run_id, rows_json, pf.records, pf.created)
 
     # ---- commit
 

@@ -186,6 +186,40 @@ def search(
 WHY_IDX = "why.idx"
 
 
+# Stands for the run's id in lines drafted before it is known; MIS text is cleaned of control
+# characters, so no record's value holds it.
+RUN_PLACEHOLDER = "\x01run\x01"
+
+
+def draft_lines(rows: list[Any]) -> tuple[list[bytes], dict[int, Any]]:
+    """The lines of a plan's rows (the values of PROCESSED_COLUMNS), drafted while planning,
+    outside the store's lock: the run's id as RUN_PLACEHOLDER and, by position, the rows of
+    accounts to be created, whose usernames are known only when the plan is applied."""
+    i = _COL["outcome"]
+    lines = lines_of_rows(RUN_PLACEHOLDER, rows, {})
+    return lines, {n: r for n, r in enumerate(rows) if r[i] == "created"}
+
+
+def staged_from_draft(
+    path: Path,
+    run_id: str,
+    lines: list[bytes],
+    created_rows: dict[int, Any],
+    reports: set[str],
+    created: dict[str, str],
+) -> bytes:
+    """staged_index, from the lines drafted by draft_lines."""
+    lines = list(lines)
+    for n, row in created_rows.items():
+        lines[n] = lines_of_rows(RUN_PLACEHOLDER, [row], created)[0]
+    body = b"".join(lines).replace(orjson.dumps(RUN_PLACEHOLDER), orjson.dumps(run_id))
+    try:
+        old = path.read_bytes()
+    except FileNotFoundError:
+        old = None
+    return merged(old, [body], reports)
+
+
 def staged_index(
     path: Path, run_id: str, rows_json: bytes | None, records: list[dict[str, Any]], created
 ) -> bytes:

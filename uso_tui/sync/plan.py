@@ -26,6 +26,7 @@ from uso_tui.domain.models import (
 )
 from uso_tui.domain.names import normalise
 from uso_tui.domain.schools import ROLE_OF_REPORT
+from uso_tui.store.why_index import draft_lines
 from uso_tui.sync.compare import compare
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.seen import fingerprint, record_row
@@ -138,6 +139,9 @@ class Plan:
     # its raw records (None: the stored ones are left as they are)
     seen: dict[str, int] | None = None
     _rows_json: bytes | None = field(default=None, repr=False, compare=False)
+    _why_draft: tuple[list[bytes], dict[int, Any]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def is_held(self) -> bool:
@@ -148,12 +152,21 @@ class Plan:
         the values of PROCESSED_COLUMNS (a third of the size of a dict per record). Made once:
         the runner makes it while planning, outside the store's lock."""
         if self._rows_json is None:
-            rows = [
-                (*_record_values(o.record), o.outcome, o.reason, o.username) for o in self.outcomes
-            ]
-            rows.extend(self.same_rows)
-            self._rows_json = orjson.dumps(rows)
+            self._rows_json = orjson.dumps(self.rows())
         return self._rows_json
+
+    def rows(self) -> list[tuple]:
+        """Each record's processed-file row (the values of PROCESSED_COLUMNS)."""
+        rows = [(*_record_values(o.record), o.outcome, o.reason, o.username) for o in self.outcomes]
+        rows.extend(self.same_rows)
+        return rows
+
+    def why_draft(self) -> tuple[list[bytes], dict[int, Any]]:
+        """The lines of the school's why index for this report, drafted outside the store's
+        lock (why_index.draft_lines). Made once."""
+        if self._why_draft is None:
+            self._why_draft = draft_lines(self.rows())
+        return self._why_draft
 
     def summary_lines(self) -> list[str]:
         """A dry run's printout: counts, then every record's outcome and the changes."""

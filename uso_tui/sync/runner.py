@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import Export, ProcessedFile, Run, School, empty_counts
@@ -372,6 +373,7 @@ def preplan(
     plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, emit)
     for p in plans.values():
         p.rows_json()  # the processed file's rows, made here rather than under the lock
+        p.why_draft()  # and the lines of the school's why index
     return Preplanned(state.version, _settings_key(school), plans, state)
 
 
@@ -456,6 +458,7 @@ def apply_in(
             created=created,
         ),
         rows_json=_rows_json(plans),
+        why_draft=_why_draft(plans),
     )
     txn.audit(
         event(
@@ -470,6 +473,17 @@ def apply_in(
         )
     )
     return run, plans
+
+
+def _why_draft(plans: dict[str, Plan]) -> tuple[list[bytes], dict[int, Any], set[str]]:
+    """Every report's drafted why-index lines, one list (the created rows' positions in it)."""
+    lines: list[bytes] = []
+    created: dict[int, Any] = {}
+    for p in plans.values():
+        part, rows = p.why_draft()
+        created.update((len(lines) + n, row) for n, row in rows.items())
+        lines.extend(part)
+    return lines, created, {p.report for p in plans.values()}
 
 
 def _rows_json(plans: dict[str, Plan]) -> bytes:
