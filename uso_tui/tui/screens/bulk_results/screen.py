@@ -10,29 +10,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from uso_tui.domain.models import Account, Exclusion, MatchCase, ProcessedFile, Run
+from uso_tui.domain.models import Account, Exclusion
 from uso_tui.sync.actions import restorable
-from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk
-from uso_tui.tui.format import (
-    clean,
-    counts_short,
-    full_name,
-    kv_lines,
-    plain,
-    status_text,
-    value_text,
-    when,
+from uso_tui.tui.format import clean, full_name, plain
+from uso_tui.tui.screens.bulk_results.exclusions_tab import ExclusionForm, excluded_line
+from uso_tui.tui.screens.bulk_results.file_tab import (
+    RunPicker,
+    file_head,
+    record_details,
+    record_name,
 )
+from uso_tui.tui.screens.bulk_results.tabs import HINTS, LABELS, TABS, TITLES, Loaded, tab_rows
 from uso_tui.tui.screens.listing import (
     Col,
     Details,
@@ -40,260 +34,9 @@ from uso_tui.tui.screens.listing import (
     ListTable,
     ReloadingListScreen,
     Row,
-    cells,
-    haystack,
 )
 from uso_tui.tui.screens.users import AccountScreen
-from uso_tui.tui.widgets import Confirm, LineInput, current_key
-
-TABS = ["file", "staff", "pupils", "unallocated", "exclusions", "future", "rejected"]
-LABELS = {  # (narrow, wide): seven tabs fit 80 columns only without their key digits
-    "file": ("File", "1 Last file"),
-    "staff": ("Staff?", "2 Staff unmatched"),
-    "pupils": ("Pupils?", "3 Pupils unmatched"),
-    "unallocated": ("Unalloc", "4 Unallocated"),
-    "exclusions": ("Excl", "5 Exclusions"),
-    "future": ("Future", "6 Future"),
-    "rejected": ("Rejected", "7 Rejected"),
-}
-TITLES = {
-    "file": "Last processed file",
-    "staff": "Staff not matched",
-    "pupils": "Pupils not matched",
-    "unallocated": "Unallocated accounts",
-    "exclusions": "Exclusion list",
-    "future": "Future starters",
-    "rejected": "Rejected records",
-}
-HINTS = {  # one line at 80 columns
-    "file": "Outcome and reason of each record; enter: all fields; p: another run's file.",
-    "staff": "Staff records waiting for a matching decision: no account yet (m: queue).",
-    "pupils": "Pupil records waiting for a matching decision: no account yet (m: queue).",
-    "unallocated": "Unallocated by runs or operators: space marks, r restores (as non-MIS).",
-    "exclusions": "MIS names never created nor queued for matching: a adds, d removes.",
-    "future": "Future starters of the shown file: no account until the start date.",
-    "rejected": "Records rejected for missing or bad data: fix them in the MIS.",
-}
-OUTCOME_STYLE = {
-    "invalid": "bold red",
-    "needs_matching": "bold yellow",
-    "future": "cyan",
-    "excluded": "magenta",
-    "leaver": "yellow",
-    "created": "green",
-    "auto_linked": "green",
-    "restored": "green",
-}
-
-
-def record_name(rec: dict) -> str:
-    return full_name(rec.get("forename") or "", rec.get("surname") or "", rec.get("preferred_name"))
-
-
-def record_details(row: dict) -> Text:
-    rec = row.get("record") or {}
-    pairs: list[tuple[str, object]] = [
-        ("Outcome", row.get("outcome") or "-"),
-        ("Reason", row.get("reason") or "-"),
-        ("Account", row.get("username") or "none"),
-    ]
-    pairs += [(k.replace("_", " "), value_text(v)) for k, v in rec.items() if v not in (None, "")]
-    return kv_lines(pairs, width=16)
-
-
-@dataclass
-class Loaded:
-    """Everything the tabs show, read in one worker."""
-
-    runs: list[Run] = field(default_factory=list)
-    run: Run | None = None
-    file: ProcessedFile | None = None
-    cases: list[MatchCase] = field(default_factory=list)
-    unallocated: list[Account] = field(default_factory=list)
-    exclusions: list[Exclusion] = field(default_factory=list)
-
-
-class RunPicker(ModalScreen[str | None]):
-    """Pick one of the last 30 runs whose processed file to show."""
-
-    BINDINGS = [
-        Binding("j", "down", "Down", show=False),
-        Binding("k", "up", "Up", show=False),
-        Binding("escape", "cancel", "Cancel"),
-    ]
-    DEFAULT_CSS = (
-        "RunPicker #dialog { height: 18; max-height: 90%; } RunPicker ListTable { height: 1fr; }"
-    )
-
-    def __init__(self, runs: list[Run], current: str | None) -> None:
-        super().__init__()
-        self.runs = runs
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog"):
-            yield Static(
-                Text("Show the processed file of run", style="bold"), classes="dialog-title"
-            )
-            yield ListTable(
-                [
-                    Col("Started", "started", 16),
-                    Col("Run", "run", None, 8),
-                    Col("Status", "status", 9),
-                    Col("Counts", "counts", 19),
-                ],
-                id="runs",
-                openable=True,
-                inset=self.app.size.width - min(76, self.app.size.width) + 5,
-            )
-            yield Static(Text("enter show   escape cancel", style="dim"), classes="dialog-keys")
-
-    def on_mount(self) -> None:
-        table = self.query_one(ListTable)
-        table.set_rows(
-            Row(
-                key=r.run_id,
-                cells=cells(
-                    when(r.started_at), r.run_id, status_text(r.status), counts_short(r.counts)
-                ),
-                haystack=haystack(r.run_id, r.status),
-            )
-            for r in self.runs
-        )
-        if self.current:
-            from uso_tui.tui.widgets import move_to_key  # noqa: PLC0415
-
-            move_to_key(table, self.current)
-        table.focus()
-
-    @on(DataTable.RowSelected)
-    def _chosen(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.dismiss(event.row_key.value)
-
-    def action_down(self) -> None:
-        self.query_one(ListTable).action_cursor_down()
-
-    def action_up(self) -> None:
-        self.query_one(ListTable).action_cursor_up()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-def excluded_line(ex, dfe: str) -> str:
-    """What adding an exclusion did, naming the accounts it unallocated or left active."""
-    line = f"Excluded {ex.forename} {ex.surname} (id {ex.id}) at {dfe}"
-    if ex.unallocated:
-        return line + f"; unallocated {', '.join(ex.unallocated)}"
-    if ex.accounts:
-        return line + f"; still active: {', '.join(a.username for a in ex.accounts)}"
-    return line
-
-
-class ExclusionForm(ModalScreen[Exclusion | None]):
-    """Add a name to the exclusion list. The date of birth is optional: without it, every record
-    with those names at the school is excluded. Errors show in the form; nothing is written."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    ExclusionForm .form-row { height: 1; }
-    ExclusionForm #form-error { height: auto; color: $error; }
-    """
-
-    def __init__(self, store, dfe: str, operator: str, now) -> None:
-        super().__init__()
-        self.store = store
-        self.dfe = dfe
-        self.operator = operator
-        self.now = now
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog"):
-            yield Static(
-                Text(f"Add to the exclusion list of {self.dfe}", style="bold"),
-                classes="dialog-title",
-            )
-            for key, label, hint in [
-                ("forename", "Forename", ""),
-                ("surname", "Surname", ""),
-                ("dob", "Date of birth", "YYYY-MM-DD, optional"),
-            ]:
-                with Horizontal(classes="form-row"):
-                    yield Static(label, classes="form-label")
-                    yield LineInput(placeholder=hint, id=f"ex-{key}")
-            yield Static("", id="form-error")
-            yield Static(
-                Text("enter next / save   escape cancel", style="dim"), classes="dialog-keys"
-            )
-
-    def on_mount(self) -> None:
-        self.query_one("#ex-forename", Input).focus()
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        order = ["ex-forename", "ex-surname", "ex-dob"]
-        current = event.input.id or ""
-        if current != "ex-dob":
-            self.query_one(f"#{order[order.index(current) + 1]}", Input).focus()
-            return
-        self.check(
-            self.query_one("#ex-forename", Input).value,
-            self.query_one("#ex-surname", Input).value,
-            self.query_one("#ex-dob", Input).value.strip() or None,
-        )
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="exclusion-add")
-    def check(self, forename: str, surname: str, dob: str | None) -> None:
-        """The person may already have an account here: ask before writing anything."""
-        from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
-
-        try:
-            has = accounts_for_exclusion(self.store, self.dfe, forename, surname, dob)
-        except Exception:  # noqa: BLE001 - bad input: add_exclusion says what is wrong
-            has = []
-        if has:
-            self.app.call_from_thread(self._ask, forename, surname, dob, has)
-        else:
-            self._save(forename, surname, dob, False)
-
-    def _ask(self, forename: str, surname: str, dob: str | None, has: list[Account]) -> None:
-        def answer(choice: str | None) -> None:
-            if choice is not None:
-                self.save(forename, surname, dob, choice == UNALLOCATE)
-
-        who = f"{forename} {surname}".strip() + (f" ({dob})" if dob else "")
-        self.app.push_screen(ExcludeAsk(who, self.dfe, has), answer)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="exclusion-add")
-    def save(self, forename: str, surname: str, dob: str | None, unallocate: bool) -> None:
-        self._save(forename, surname, dob, unallocate)
-
-    def _save(self, forename: str, surname: str, dob: str | None, unallocate: bool) -> None:
-        from uso_tui.sync.admin import add_exclusion  # noqa: PLC0415
-
-        try:
-            ex = add_exclusion(
-                self.store,
-                self.dfe,
-                forename=forename,
-                surname=surname,
-                dob=dob,
-                operator=self.operator,
-                now=self.now(),
-                unallocate=unallocate,
-            )
-        except Exception as exc:  # noqa: BLE001 - InvalidInput and store errors: shown in the form
-            self.app.call_from_thread(self._error, str(exc))
-            return
-        self.app.call_from_thread(self.dismiss, ex)
-
-    def _error(self, message: str) -> None:
-        self.query_one("#form-error", Static).update(plain(message, "bold"))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+from uso_tui.tui.widgets import Confirm, current_key
 
 
 class BulkResultsScreen(ReloadingListScreen):
@@ -495,128 +238,15 @@ class BulkResultsScreen(ReloadingListScreen):
         # not those whose creation was undone: kept, never offered for restore
         d.unallocated = [a for a in state.accounts if restorable(a)]
         d.exclusions = state.exclusions
-        rows = self._rows(d)
+        rows = tab_rows(d)
         self.app.call_from_thread(self._show, d, rows)
-
-    def _rows(self, d: Loaded) -> dict[str, list[Row]]:
-        """Built in the worker: thousands of records cost the event loop nothing."""
-        rows: dict[str, list[Row]] = {t: [] for t in TABS}
-        records = d.file.records if d.file else []
-        for i, r in enumerate(records):
-            rec = r.get("record") or {}
-            outcome = r.get("outcome") or ""
-            base = (
-                rec.get("mis_id") or "-",
-                record_name(rec),
-                rec.get("dob") or rec.get("dob_raw") or "-",
-                rec.get("report") or "",
-            )
-            hay = haystack(
-                rec.get("mis_id"),
-                rec.get("forename"),
-                rec.get("surname"),
-                rec.get("preferred_name"),
-                rec.get("dob"),
-                outcome,
-                r.get("reason"),
-                r.get("username"),
-            )
-            key = f"{i}"
-            rows["file"].append(
-                Row(
-                    key,
-                    cells(
-                        *base,
-                        Text(outcome, style=OUTCOME_STYLE.get(outcome, ""), end=""),
-                        r.get("reason") or "",
-                        r.get("username") or "",
-                    ),
-                    hay,
-                    r,
-                )
-            )
-            if outcome == "future":
-                rows["future"].append(
-                    Row(
-                        key,
-                        cells(*base, rec.get("enrolment_date") or "", r.get("reason") or ""),
-                        hay,
-                        r,
-                    )
-                )
-            elif outcome == "invalid":
-                rows["rejected"].append(Row(key, cells(*base, r.get("reason") or ""), hay, r))
-        for c in d.cases:
-            rec = c.record
-            best = c.candidates[0] if c.candidates else None
-            best_text = (
-                f"{best['score']}% {best['username']} ({full_name(best.get('forename', ''), best.get('surname', ''))})"
-                if best
-                else "none"
-            )
-            row = Row(
-                c.case_id,
-                cells(
-                    c.case_id,
-                    rec.get("mis_id") or "-",
-                    record_name(rec),
-                    rec.get("dob") or "-",
-                    best_text,
-                    when(c.opened_at),
-                ),
-                haystack(
-                    c.case_id,
-                    rec.get("mis_id"),
-                    rec.get("forename"),
-                    rec.get("surname"),
-                    rec.get("dob"),
-                    best_text,
-                ),
-                c,
-            )
-            rows["staff" if c.role == "staff" else "pupils"].append(row)
-        for a in sorted(
-            d.unallocated, key=lambda a: (a.unallocated_at or "", a.username), reverse=True
-        ):
-            rows["unallocated"].append(
-                Row(
-                    a.username,
-                    cells(
-                        a.username,
-                        full_name(a.forename, a.surname, a.preferred_name),
-                        a.dob or "-",
-                        a.role,
-                        when(a.unallocated_at),
-                        a.unallocated_by_run or "operator",
-                    ),
-                    haystack(a.username, a.forename, a.surname, a.dob, a.role),
-                    a,
-                )
-            )
-        for e in d.exclusions:
-            rows["exclusions"].append(
-                Row(
-                    str(e.id),
-                    cells(
-                        str(e.id),
-                        e.forename,
-                        e.surname,
-                        e.dob or "any",
-                        when(e.added_at),
-                        e.added_by,
-                    ),
-                    haystack(e.forename, e.surname, e.dob, e.added_by),
-                    e,
-                )
-            )
-        return rows
 
     def _show(self, d: Loaded, rows: dict[str, list[Row]]) -> None:
         self.data = d
         for tab in TABS:
             self.query_one(f"#t-{tab}", ListTable).set_rows(rows[tab])
         self._update_labels(rows)
-        self.query_one("#file-head", Static).update(self._file_head(d))
+        self.query_one("#file-head", Static).update(file_head(d))
         self.filter_applied()
         self.active_table().focus()
 
@@ -627,47 +257,6 @@ class BulkResultsScreen(ReloadingListScreen):
             if tab == "file":
                 continue
             tabs.get_tab(tab).label = f"{LABELS[tab][wide]} {len(rows[tab])}"
-
-    def _file_head(self, d: Loaded) -> Text:
-        if d.run is None and d.file is None:
-            return Text("No processed file yet: the school has not been run.", style="dim", end="")
-        out = Text(end="")
-        if d.run is not None:
-            out.append(f"Run {d.run.run_id}  ", style="bold")
-            out.append_text(status_text(d.run.status))
-            out.append(f"  {when(d.run.started_at)}  {d.run.trigger} by ")
-            out.append_text(plain(d.run.operator))
-            if d.run.error:
-                out.append("\n")
-                out.append_text(plain(d.run.error, "bold red"))
-        if d.file is None:
-            out.append(
-                "\nThis run left no processed file (failed before the export was read).",
-                style="dim",
-            )
-            return out
-        c = d.file.counts
-        out.append("\n")
-        parts = [
-            f"{k.replace('_', ' ')} {c.get(k, 0)}"
-            for k in (
-                "fetched",
-                "created",
-                "updated",
-                "auto_linked",
-                "restored",
-                "unallocated",
-                "held_unallocations",
-                "needs_matching",
-                "future",
-                "invalid",
-                "excluded",
-                "unchanged",
-            )
-            if c.get(k, 0) or k in ("fetched", "created")
-        ]
-        out.append(", ".join(parts))
-        return out
 
     def filter_applied(self) -> None:
         table = self.active_table()

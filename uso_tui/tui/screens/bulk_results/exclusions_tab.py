@@ -1,0 +1,132 @@
+"""The Exclusions tab's form: add a name to the school's exclusion list, asking first when the
+person has an account there."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from uso_tui.domain.models import Account, Exclusion
+from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk
+from uso_tui.tui.format import plain
+from uso_tui.tui.widgets import LineInput
+
+
+def excluded_line(ex, dfe: str) -> str:
+    """What adding an exclusion did, naming the accounts it unallocated or left active."""
+    line = f"Excluded {ex.forename} {ex.surname} (id {ex.id}) at {dfe}"
+    if ex.unallocated:
+        return line + f"; unallocated {', '.join(ex.unallocated)}"
+    if ex.accounts:
+        return line + f"; still active: {', '.join(a.username for a in ex.accounts)}"
+    return line
+
+
+class ExclusionForm(ModalScreen[Exclusion | None]):
+    """Add a name to the exclusion list. The date of birth is optional: without it, every record
+    with those names at the school is excluded. Errors show in the form; nothing is written."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    ExclusionForm .form-row { height: 1; }
+    ExclusionForm #form-error { height: auto; color: $error; }
+    """
+
+    def __init__(self, store, dfe: str, operator: str, now) -> None:
+        super().__init__()
+        self.store = store
+        self.dfe = dfe
+        self.operator = operator
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(
+                Text(f"Add to the exclusion list of {self.dfe}", style="bold"),
+                classes="dialog-title",
+            )
+            for key, label, hint in [
+                ("forename", "Forename", ""),
+                ("surname", "Surname", ""),
+                ("dob", "Date of birth", "YYYY-MM-DD, optional"),
+            ]:
+                with Horizontal(classes="form-row"):
+                    yield Static(label, classes="form-label")
+                    yield LineInput(placeholder=hint, id=f"ex-{key}")
+            yield Static("", id="form-error")
+            yield Static(
+                Text("enter next / save   escape cancel", style="dim"), classes="dialog-keys"
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#ex-forename", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        order = ["ex-forename", "ex-surname", "ex-dob"]
+        current = event.input.id or ""
+        if current != "ex-dob":
+            self.query_one(f"#{order[order.index(current) + 1]}", Input).focus()
+            return
+        self.check(
+            self.query_one("#ex-forename", Input).value,
+            self.query_one("#ex-surname", Input).value,
+            self.query_one("#ex-dob", Input).value.strip() or None,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="exclusion-add")
+    def check(self, forename: str, surname: str, dob: str | None) -> None:
+        """The person may already have an account here: ask before writing anything."""
+        from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
+
+        try:
+            has = accounts_for_exclusion(self.store, self.dfe, forename, surname, dob)
+        except Exception:  # noqa: BLE001 - bad input: add_exclusion says what is wrong
+            has = []
+        if has:
+            self.app.call_from_thread(self._ask, forename, surname, dob, has)
+        else:
+            self._save(forename, surname, dob, False)
+
+    def _ask(self, forename: str, surname: str, dob: str | None, has: list[Account]) -> None:
+        def answer(choice: str | None) -> None:
+            if choice is not None:
+                self.save(forename, surname, dob, choice == UNALLOCATE)
+
+        who = f"{forename} {surname}".strip() + (f" ({dob})" if dob else "")
+        self.app.push_screen(ExcludeAsk(who, self.dfe, has), answer)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="exclusion-add")
+    def save(self, forename: str, surname: str, dob: str | None, unallocate: bool) -> None:
+        self._save(forename, surname, dob, unallocate)
+
+    def _save(self, forename: str, surname: str, dob: str | None, unallocate: bool) -> None:
+        from uso_tui.sync.admin import add_exclusion  # noqa: PLC0415
+
+        try:
+            ex = add_exclusion(
+                self.store,
+                self.dfe,
+                forename=forename,
+                surname=surname,
+                dob=dob,
+                operator=self.operator,
+                now=self.now(),
+                unallocate=unallocate,
+            )
+        except Exception as exc:  # noqa: BLE001 - InvalidInput and store errors: shown in the form
+            self.app.call_from_thread(self._error, str(exc))
+            return
+        self.app.call_from_thread(self.dismiss, ex)
+
+    def _error(self, message: str) -> None:
+        self.query_one("#form-error", Static).update(plain(message, "bold"))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,165 @@
+"""The File tab (and Future, Rejected: the same records): each record's outcome and reason, the
+run the file came from, and the picker of another run's file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from uso_tui.domain.models import Run
+from uso_tui.tui.format import (
+    counts_short,
+    full_name,
+    kv_lines,
+    plain,
+    status_text,
+    value_text,
+    when,
+)
+from uso_tui.tui.screens.listing import Col, ListTable, Row, cells, haystack
+
+if TYPE_CHECKING:
+    from uso_tui.tui.screens.bulk_results.tabs import Loaded
+
+OUTCOME_STYLE = {
+    "invalid": "bold red",
+    "needs_matching": "bold yellow",
+    "future": "cyan",
+    "excluded": "magenta",
+    "leaver": "yellow",
+    "created": "green",
+    "auto_linked": "green",
+    "restored": "green",
+}
+
+
+def record_name(rec: dict) -> str:
+    return full_name(rec.get("forename") or "", rec.get("surname") or "", rec.get("preferred_name"))
+
+
+def record_details(row: dict) -> Text:
+    rec = row.get("record") or {}
+    pairs: list[tuple[str, object]] = [
+        ("Outcome", row.get("outcome") or "-"),
+        ("Reason", row.get("reason") or "-"),
+        ("Account", row.get("username") or "none"),
+    ]
+    pairs += [(k.replace("_", " "), value_text(v)) for k, v in rec.items() if v not in (None, "")]
+    return kv_lines(pairs, width=16)
+
+
+def file_head(d: Loaded) -> Text:
+    if d.run is None and d.file is None:
+        return Text("No processed file yet: the school has not been run.", style="dim", end="")
+    out = Text(end="")
+    if d.run is not None:
+        out.append(f"Run {d.run.run_id}  ", style="bold")
+        out.append_text(status_text(d.run.status))
+        out.append(f"  {when(d.run.started_at)}  {d.run.trigger} by ")
+        out.append_text(plain(d.run.operator))
+        if d.run.error:
+            out.append("\n")
+            out.append_text(plain(d.run.error, "bold red"))
+    if d.file is None:
+        out.append(
+            "\nThis run left no processed file (failed before the export was read).",
+            style="dim",
+        )
+        return out
+    c = d.file.counts
+    out.append("\n")
+    parts = [
+        f"{k.replace('_', ' ')} {c.get(k, 0)}"
+        for k in (
+            "fetched",
+            "created",
+            "updated",
+            "auto_linked",
+            "restored",
+            "unallocated",
+            "held_unallocations",
+            "needs_matching",
+            "future",
+            "invalid",
+            "excluded",
+            "unchanged",
+        )
+        if c.get(k, 0) or k in ("fetched", "created")
+    ]
+    out.append(", ".join(parts))
+    return out
+
+
+class RunPicker(ModalScreen[str | None]):
+    """Pick one of the last 30 runs whose processed file to show."""
+
+    BINDINGS = [
+        Binding("j", "down", "Down", show=False),
+        Binding("k", "up", "Up", show=False),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+    DEFAULT_CSS = (
+        "RunPicker #dialog { height: 18; max-height: 90%; } RunPicker ListTable { height: 1fr; }"
+    )
+
+    def __init__(self, runs: list[Run], current: str | None) -> None:
+        super().__init__()
+        self.runs = runs
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(
+                Text("Show the processed file of run", style="bold"), classes="dialog-title"
+            )
+            yield ListTable(
+                [
+                    Col("Started", "started", 16),
+                    Col("Run", "run", None, 8),
+                    Col("Status", "status", 9),
+                    Col("Counts", "counts", 19),
+                ],
+                id="runs",
+                openable=True,
+                inset=self.app.size.width - min(76, self.app.size.width) + 5,
+            )
+            yield Static(Text("enter show   escape cancel", style="dim"), classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        table = self.query_one(ListTable)
+        table.set_rows(
+            Row(
+                key=r.run_id,
+                cells=cells(
+                    when(r.started_at), r.run_id, status_text(r.status), counts_short(r.counts)
+                ),
+                haystack=haystack(r.run_id, r.status),
+            )
+            for r in self.runs
+        )
+        if self.current:
+            from uso_tui.tui.widgets import move_to_key  # noqa: PLC0415
+
+            move_to_key(table, self.current)
+        table.focus()
+
+    @on(DataTable.RowSelected)
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.dismiss(event.row_key.value)
+
+    def action_down(self) -> None:
+        self.query_one(ListTable).action_cursor_down()
+
+    def action_up(self) -> None:
+        self.query_one(ListTable).action_cursor_up()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

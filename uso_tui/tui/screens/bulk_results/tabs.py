@@ -1,0 +1,168 @@
+"""The seven tabs of Bulk results: their names, titles and hints, what one load reads, and the
+rows each tab shows (built in the load worker: thousands of records cost the event loop nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+
+from uso_tui.domain.models import Account, Exclusion, MatchCase, ProcessedFile, Run
+from uso_tui.tui.format import full_name, when
+from uso_tui.tui.screens.bulk_results.file_tab import OUTCOME_STYLE, record_name
+from uso_tui.tui.screens.listing import Row, cells, haystack
+
+TABS = ["file", "staff", "pupils", "unallocated", "exclusions", "future", "rejected"]
+LABELS = {  # (narrow, wide): seven tabs fit 80 columns only without their key digits
+    "file": ("File", "1 Last file"),
+    "staff": ("Staff?", "2 Staff unmatched"),
+    "pupils": ("Pupils?", "3 Pupils unmatched"),
+    "unallocated": ("Unalloc", "4 Unallocated"),
+    "exclusions": ("Excl", "5 Exclusions"),
+    "future": ("Future", "6 Future"),
+    "rejected": ("Rejected", "7 Rejected"),
+}
+TITLES = {
+    "file": "Last processed file",
+    "staff": "Staff not matched",
+    "pupils": "Pupils not matched",
+    "unallocated": "Unallocated accounts",
+    "exclusions": "Exclusion list",
+    "future": "Future starters",
+    "rejected": "Rejected records",
+}
+HINTS = {  # one line at 80 columns
+    "file": "Outcome and reason of each record; enter: all fields; p: another run's file.",
+    "staff": "Staff records waiting for a matching decision: no account yet (m: queue).",
+    "pupils": "Pupil records waiting for a matching decision: no account yet (m: queue).",
+    "unallocated": "Unallocated by runs or operators: space marks, r restores (as non-MIS).",
+    "exclusions": "MIS names never created nor queued for matching: a adds, d removes.",
+    "future": "Future starters of the shown file: no account until the start date.",
+    "rejected": "Records rejected for missing or bad data: fix them in the MIS.",
+}
+
+
+@dataclass
+class Loaded:
+    """Everything the tabs show, read in one worker."""
+
+    runs: list[Run] = field(default_factory=list)
+    run: Run | None = None
+    file: ProcessedFile | None = None
+    cases: list[MatchCase] = field(default_factory=list)
+    unallocated: list[Account] = field(default_factory=list)
+    exclusions: list[Exclusion] = field(default_factory=list)
+
+
+def tab_rows(d: Loaded) -> dict[str, list[Row]]:
+    """Built in the worker: thousands of records cost the event loop nothing."""
+    rows: dict[str, list[Row]] = {t: [] for t in TABS}
+    records = d.file.records if d.file else []
+    for i, r in enumerate(records):
+        rec = r.get("record") or {}
+        outcome = r.get("outcome") or ""
+        base = (
+            rec.get("mis_id") or "-",
+            record_name(rec),
+            rec.get("dob") or rec.get("dob_raw") or "-",
+            rec.get("report") or "",
+        )
+        hay = haystack(
+            rec.get("mis_id"),
+            rec.get("forename"),
+            rec.get("surname"),
+            rec.get("preferred_name"),
+            rec.get("dob"),
+            outcome,
+            r.get("reason"),
+            r.get("username"),
+        )
+        key = f"{i}"
+        rows["file"].append(
+            Row(
+                key,
+                cells(
+                    *base,
+                    Text(outcome, style=OUTCOME_STYLE.get(outcome, ""), end=""),
+                    r.get("reason") or "",
+                    r.get("username") or "",
+                ),
+                hay,
+                r,
+            )
+        )
+        if outcome == "future":
+            rows["future"].append(
+                Row(
+                    key,
+                    cells(*base, rec.get("enrolment_date") or "", r.get("reason") or ""),
+                    hay,
+                    r,
+                )
+            )
+        elif outcome == "invalid":
+            rows["rejected"].append(Row(key, cells(*base, r.get("reason") or ""), hay, r))
+    for c in d.cases:
+        rec = c.record
+        best = c.candidates[0] if c.candidates else None
+        best_text = (
+            f"{best['score']}% {best['username']} ({full_name(best.get('forename', ''), best.get('surname', ''))})"
+            if best
+            else "none"
+        )
+        row = Row(
+            c.case_id,
+            cells(
+                c.case_id,
+                rec.get("mis_id") or "-",
+                record_name(rec),
+                rec.get("dob") or "-",
+                best_text,
+                when(c.opened_at),
+            ),
+            haystack(
+                c.case_id,
+                rec.get("mis_id"),
+                rec.get("forename"),
+                rec.get("surname"),
+                rec.get("dob"),
+                best_text,
+            ),
+            c,
+        )
+        rows["staff" if c.role == "staff" else "pupils"].append(row)
+    for a in sorted(
+        d.unallocated, key=lambda a: (a.unallocated_at or "", a.username), reverse=True
+    ):
+        rows["unallocated"].append(
+            Row(
+                a.username,
+                cells(
+                    a.username,
+                    full_name(a.forename, a.surname, a.preferred_name),
+                    a.dob or "-",
+                    a.role,
+                    when(a.unallocated_at),
+                    a.unallocated_by_run or "operator",
+                ),
+                haystack(a.username, a.forename, a.surname, a.dob, a.role),
+                a,
+            )
+        )
+    for e in d.exclusions:
+        rows["exclusions"].append(
+            Row(
+                str(e.id),
+                cells(
+                    str(e.id),
+                    e.forename,
+                    e.surname,
+                    e.dob or "any",
+                    when(e.added_at),
+                    e.added_by,
+                ),
+                haystack(e.forename, e.surname, e.dob, e.added_by),
+                e,
+            )
+        )
+    return rows
