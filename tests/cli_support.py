@@ -14,6 +14,7 @@ from uso_tui.cli.main import main
 
 START = datetime(2026, 9, 1, 8, 0, 0)
 SECRET = "s3cr3t-Value-7f9a2c"  # distinctive, so a leak anywhere is found by a plain search
+SIM_SECRET = "sim-Secret-4411"  # the simulator's client secret, given in USO_SIM_SECRET
 
 
 class Clock:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
-pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import (  # noqa: E402
+from tui_helpers import (
     NOW,
     answer_force_run,
     make_app,
@@ -20,10 +18,8 @@ from tui_helpers import (  # noqa: E402
     settle,
 )
 
-from uso_tui.demo import PLACEHOLDER_ROOT, point_at  # noqa: E402
-from uso_tui.store import open_store  # noqa: E402
-
-pytest_plugins = ["tui_helpers"]  # the demo fixtures
+from uso_tui.demo import PLACEHOLDER_ROOT, point_at
+from uso_tui.store import open_store
 
 SIZES = [(80, 24), (120, 40)]
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input
-
-pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import (  # noqa: E402 - after register_assert_rewrite
+from tui_helpers import (
     MARKUP_NAME,
     OPERATOR,
     make_app,
@@ -17,10 +14,8 @@ from tui_helpers import (  # noqa: E402 - after register_assert_rewrite
     wait_for,
 )
 
-from uso_tui.tui.app import SCREENS  # noqa: E402
-from uso_tui.tui.widgets import KeysHelp, clean  # noqa: E402
-
-pytest_plugins = ["tui_helpers"]  # the demo fixtures
+from uso_tui.tui.app import SCREENS
+from uso_tui.tui.widgets import KeysHelp, clean
 
 
 async def test_schools_problems_first_filter_sort_open(demo_ran):

@@ -4,15 +4,10 @@ search and account history, the run history and the audit log, all through the c
 
 from __future__ import annotations
 
-import pytest
+from tui_helpers import OPERATOR, answer_force_run, make_app, screen_text, settle
 
-pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import OPERATOR, answer_force_run, make_app, screen_text, settle  # noqa: E402
-
-from uso_tui.tui.screens.listing import ListTable  # noqa: E402
-from uso_tui.tui.widgets import Confirm  # noqa: E402
-
-pytest_plugins = ["tui_helpers"]  # the demo fixtures
+from uso_tui.tui.screens.listing import ListTable
+from uso_tui.tui.widgets import Confirm
 
 
 def rows(app, selector: str | None = None) -> list:

@@ -3,15 +3,10 @@ held runs reviewed, failed workers shown."""
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import DataTable, Input
+from tui_helpers import NOW, burst, make_app, screen_text, settle
 
-pytest.register_assert_rewrite("tui_helpers")
-from tui_helpers import NOW, burst, make_app, screen_text, settle  # noqa: E402
-
-from uso_tui.tui.widgets import Confirm  # noqa: E402
-
-pytest_plugins = ["tui_helpers"]  # the demo fixtures
+from uso_tui.tui.widgets import Confirm
 
 
 async def test_typed_ahead_filter_reaches_the_filter_not_the_schools_keys(demo):

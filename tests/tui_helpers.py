@@ -1,16 +1,11 @@
-"""Shared fixtures of the console tests: a demo store served by a real simulator on 127.0.0.1, a
-frozen clock, an app without cursor blink, and waiting for workers instead of sleeping."""
+"""Helpers of the console tests: a frozen clock, an app without cursor blink, and waiting for
+workers instead of sleeping. The demo store's fixtures are in conftest.py."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import date, datetime
-from pathlib import Path
 
-import pytest
-
-from uso_tui.demo import Demo, build_demo_store, demo_params, make_demo_simulator
+from uso_tui.demo import Demo
 from uso_tui.tui.app import UsoApp
 
 TODAY = date(2026, 3, 9)
@@ -33,28 +28,6 @@ async def settle(pilot, rounds: int = 2) -> None:
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
     await pilot.pause()
-
-
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo-template") / "store"
-    build_demo_store(path, today=TODAY)
-    return path
-
-
-@pytest.fixture
-def demo(demo_template, tmp_path) -> Iterator[Demo]:
-    """A fresh copy of the demo store, its simulator served on a free port."""
-    from uso_tui.iris.server import start_background
-
-    path = tmp_path / "store"
-    shutil.copytree(demo_template, path)
-    sim = make_demo_simulator(**demo_params(path, TODAY))
-    root, stop = start_background(sim)
-    try:
-        yield build_demo_store(path, sim=sim, root=root, today=TODAY)
-    finally:
-        stop()
 
 
 def screen_text(app) -> str:
@@ -135,13 +108,6 @@ def run_all(demo: Demo) -> None:
             )
 
     asyncio.run(go())
-
-
-@pytest.fixture
-def demo_ran(demo) -> Demo:
-    """The demo after every school's run of the day: the matching queues have cases."""
-    run_all(demo)
-    return demo
 
 
 def burst(app, *keys: str) -> None:
