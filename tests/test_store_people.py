@@ -12,6 +12,7 @@ import pytest
 from uso_tui.domain.models import Account, School
 from uso_tui.domain.names import normalise
 from uso_tui.store import open_store
+from uso_tui.store import people as people_mod
 from uso_tui.store.index import index_line, read_hits
 
 NOW = "2026-09-01T06:00:00"
@@ -32,6 +33,14 @@ def account(tx, dfe: str, forename: str, surname: str, dob: str = "2012-03-04", 
         created_at=NOW,
         **kw,
     )
+
+
+@pytest.fixture(autouse=True)
+def index_every_look(monkeypatch):
+    """The map of every index, checked at every look (its tests below); the looks of a cold
+    process and a run_due's trust in a fresh check have tests of their own."""
+    monkeypatch.setattr(people_mod, "RECHECK_S", 0.0)
+    monkeypatch.setattr(people_mod, "SCAN_LOOKS", 0)
 
 
 @pytest.fixture
@@ -306,3 +315,24 @@ def test_find_people_sees_an_index_rewritten_with_the_same_size_and_time_stamps(
     path.write_bytes(data.replace(b"\tAnn\t", b"\tAnx\t").replace(b" ann ", b" anx "))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # what a coarse clock may give
     assert found(store, name_dobs={keys("Anx", "Lee", "2012-03-04")}) == [ann]
+
+
+def test_a_cold_process_reads_the_indexes_without_building_the_map(store, monkeypatch):
+    monkeypatch.setattr(people_mod, "SCAN_LOOKS", 2)
+    (ann,) = put(store, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    fresh = open_store(store.root)
+    assert found(fresh, upns={"A123456789012"}) == [ann]
+    assert fresh.people.reads == 0  # scanned, no map
+    assert found(fresh, upns={"A123456789012"}) == [ann]
+    assert found(fresh, upns={"A123456789012"}) == [ann]  # the third look builds it
+    assert fresh.people.reads == 3
+
+
+def test_looks_soon_after_a_check_trust_it_then_check_again(store, monkeypatch):
+    monkeypatch.setattr(people_mod, "RECHECK_S", 60.0)
+    assert found(store, upns={"A123456789012"}) == []
+    other = open_store(store.root)
+    (ann,) = put(other, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    assert found(store, upns={"A123456789012"}) == []  # within RECHECK_S of the last check
+    monkeypatch.setattr(people_mod, "RECHECK_S", 0.0)
+    assert found(store, upns={"A123456789012"}) == [ann]

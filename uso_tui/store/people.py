@@ -164,6 +164,14 @@ def wanted_keys(finder: PeopleFinder) -> set[int]:
     return keys
 
 
+# Looks made within this many seconds of the last look at every file trust it (a run_due's
+# workers look once per school: one stat of every school's index each time was most of the
+# cost at 3,000 schools). An account committed elsewhere in the meantime is found from the
+# next look on; one of the same local authority is caught under the lock (sync.fresh).
+RECHECK_S = 1.0
+# The first looks of a process read every index without building the map (see find).
+SCAN_LOOKS = 2
+
 # A file changed less than this before it was read could be written again with the same time
 # stamps (file systems stamp from a clock that advances in ticks of a few milliseconds): its
 # bytes are kept and compared at the next look, until it is older than this.
@@ -196,6 +204,8 @@ class PeopleIndex:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._looks = 0
+        self._checked_at = -1.0  # time.monotonic() of the last look at every file
         self._known: dict[str, _Known] = {}
         self._where: dict[int, str | tuple[str, ...]] = {}
         self._paths: dict[str, str] = {}
@@ -207,7 +217,19 @@ class PeopleIndex:
         """find_people over the schools `dfes` (their names.idx at path_of(dfe)), sorted by
         username. The caller holds the store's read lock."""
         found: dict[str, AccountHit] = {}
-        if finder.patterns:
+        if not finder.patterns:
+            return []
+        with self._lock:
+            self._looks += 1
+            cold = not self._known and self._looks <= SCAN_LOOKS
+        if cold:
+            # A process that looks once or twice (a command's one run) reads every index
+            # once rather than building the map (which pays from the third look on).
+            for dfe in dfes:
+                data = read_bytes(path_of(dfe))
+                if data:
+                    finder.scan(data, dfe, found)
+        else:
             for dfe in self.schools_with(dfes, path_of, wanted_keys(finder)):
                 data = read_bytes(path_of(dfe))
                 if data:
@@ -223,7 +245,10 @@ class PeopleIndex:
             for dfe in dfes:
                 if dfe not in paths:
                     paths[dfe] = str(path_of(dfe))
-            self._refresh({dfe: paths[dfe] for dfe in dfes})
+            now = time.monotonic()
+            if now - self._checked_at >= RECHECK_S or any(d not in self._known for d in dfes):
+                self._refresh({dfe: paths[dfe] for dfe in dfes})
+                self._checked_at = time.monotonic()
             found: set[str] = set()
             where = self._where
             for k in keys:
