@@ -42,8 +42,8 @@ MAX_BODY = 1 << 20  # request bodies are token requests: a few hundred bytes
 
 class _Server:
     """HTTP/1.1 with keep-alive on one asyncio loop: every connection a task, a latency a sleep
-    that costs nothing. (A thread per connection and http.server's header parsing cost about
-    0.7 ms of CPU a request, on the same cores as the client a benchmark measures.)"""
+    that costs nothing (a thread per connection would spend the CPU that the client a benchmark
+    measures shares with it)."""
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim

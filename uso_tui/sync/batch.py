@@ -113,7 +113,7 @@ async def fetch_and_plan(
 
     inline: plan in the event loop's thread (a worker process, which does nothing else). In a
     thread, planning would share the GIL with the loop parsing other schools' pages, and the
-    handoffs cost a third of a worker's CPU (measured: 11.4 s against 7.7 s for 300 schools).
+    handoffs cost a third of a worker's CPU.
 
     written: the run's Written, which watches the school's LA from before it is planned (what
     is created there meanwhile is checked under the lock)."""
