@@ -11,7 +11,6 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.schools import check_dfe
 from uso_tui.store.api import Store
-from uso_tui.sync import admin
 
 DEFAULT_LIMIT = 500
 
@@ -118,6 +117,8 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync import admin  # noqa: PLC0415 - only the commands that use it load it
+
     account = admin.add_account(
         ctx.store(),
         args.dfe,

@@ -9,7 +9,6 @@ from uso_tui.cli.matches import excluded_warning
 from uso_tui.cli.output import emit_json, person, table
 from uso_tui.domain.models import Exclusion
 from uso_tui.domain.schools import check_dfe
-from uso_tui.sync import admin
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -60,6 +59,8 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync import admin  # noqa: PLC0415 - only the commands that use it load it
+
     ex = admin.add_exclusion(
         ctx.store(),
         args.dfe,
@@ -92,6 +93,8 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync import admin  # noqa: PLC0415 - only the commands that use it load it
+
     check_dfe(args.dfe)
     ex = admin.remove_exclusion(
         ctx.store(), args.dfe, args.exclusion_id, operator=ctx.operator, now=ctx.now()

@@ -15,7 +15,6 @@ from uso_tui.cli.context import Context
 from uso_tui.cli.output import emit_json, table
 from uso_tui.config import Operator, key_fingerprint
 from uso_tui.domain.errors import InvalidInput, UsoError
-from uso_tui.sync import operators as ops
 
 MAX_KEY_FILE = 64 * 1024
 SCRIPT = "uso-tui"
@@ -82,6 +81,8 @@ def _key_lines(paths: list[str]) -> list[str]:
 
 
 def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync import operators as ops  # noqa: PLC0415 - only the commands that use it load it
+
     keys = list(args.key) + _key_lines(args.key_file)
     store = ctx.store(create=True)
     new = ops.add_operator(
@@ -99,6 +100,8 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync import operators as ops  # noqa: PLC0415 - only the commands that use it load it
+
     gone = ops.remove_operator(ctx.store(), args.name, operator=ctx.operator, now=ctx.now())
     if args.json:
         emit_json(_public(gone), ctx.stdout)
@@ -119,6 +122,8 @@ def _public(op: Operator) -> dict:
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync import operators as ops  # noqa: PLC0415 - only the commands that use it load it
+
     listed = ops.list_operators(ctx.store(), operator=ctx.operator)
     if args.json:
         emit_json([_public(o) for o in listed], ctx.stdout)
@@ -162,6 +167,8 @@ def authorized_keys_line(name: str, key: str, data_dir: Path) -> str:
 
 
 def cmd_authorized_keys(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync import operators as ops  # noqa: PLC0415 - only the commands that use it load it
+
     listed = ops.list_operators(ctx.store(), operator=ctx.operator)
     lines = [
         {"operator": o.name, "role": o.role, "line": authorized_keys_line(o.name, k, ctx.data_dir)}

@@ -14,7 +14,6 @@ from uso_tui.cli.secret_input import add_secret_options, read_secret
 from uso_tui.config import ALLOWED_HOSTS_ENV
 from uso_tui.domain.models import School
 from uso_tui.domain.schools import REPORT_LABELS, check_dfe, parse_allowed_hosts
-from uso_tui.sync import admin
 
 
 def school_json(school: School, has_secret: bool) -> dict[str, Any]:
@@ -77,6 +76,8 @@ def _allowed_hosts(ctx: Context) -> frozenset[str]:
 
 
 def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync import admin  # noqa: PLC0415 - only the commands that use it load it
+
     now = ctx.now()
     fields_in = dict(
         dfe=args.dfe,
@@ -173,6 +174,8 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync import admin  # noqa: PLC0415 - only the commands that use it load it
+
     dfe = check_dfe(args.dfe)
     changes = {
         key: getattr(args, key)
