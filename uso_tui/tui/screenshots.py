@@ -3,8 +3,6 @@
 Builds a demo store in a temporary folder, serves it with the IRIS simulator, runs every school's day
 (so queues have cases and one school is held), then opens the console headless on each screen of
 SHOTS and saves what it shows. Times come from a fixed clock, so the pictures are repeatable.
-
-Helper F adds the records screens to SHOTS in the marked block below.
 """
 
 from __future__ import annotations
@@ -51,7 +49,7 @@ SHOTS: list[Shot] = [
     Shot("matching", "matching", "busiest"),
 ]
 
-# ---- helper F: records screens (bulk results, users, non-MIS, history, audit) ----
+# ---- records screens (bulk results, users, non-MIS, history, audit) ----
 
 
 def _busiest(demo: Demo) -> str:
@@ -97,8 +95,12 @@ SHOTS += [
     Shot("account-history", "users", keys=("enter",)),
     Shot("run-history", "history"),
     Shot("audit-log", "audit", "busiest"),
+    Shot("duplicates", "duplicates"),
+    Shot("calendar", "calendar"),
+    Shot("why", "why"),
+    Shot("add-school", "schools", keys=("n",)),
+    Shot("request-account", "school", "busiest", keys=("r",)),
 ]
-# ---- end of helper F's block ----
 
 # Last: these change the store (a force run of the held school, then its review before confirming).
 # The first y answers the question a Force Run asks before it starts.
