@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from uso_tui.store import Store
 from uso_tui.sync.access import access_of
+from uso_tui.tui.applying import error_text
 from uso_tui.tui.format import clean
 from uso_tui.tui.keys_in_turn import KeysInTurnApp
 from uso_tui.tui.live import LiveRun, RunFinished, RunProgress
@@ -264,9 +265,7 @@ class UsoApp(KeysInTurnApp):
 
 def failure_line(what: str, error: BaseException | None) -> str:
     """`Not saved: case 204-1-c1 is already resolved`: one line, never markup (names, paths)."""
-    from uso_tui.domain.errors import UsoError  # noqa: PLC0415
-
-    reason = str(error) if isinstance(error, UsoError) else f"{type(error).__name__}: {error}"
+    reason = error_text(error)
     return clean(" ".join(f"{what or 'Failed'}: {reason}".split()))
 
 

@@ -8,12 +8,17 @@ keystroke than the fuzzy matcher (which is kept for the few screen names).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from uso_tui.tui.format import clean
+
+if TYPE_CHECKING:  # the app imports this module
+    from uso_tui.tui.app import UsoApp
 
 GLOBAL_SCREENS = [
     ("Schools", "schools", "Home: every school"),
@@ -46,38 +51,40 @@ def _highlight(label: str, words: list[str]) -> Content:
 
 
 class UsoCommands(Provider):
+    @property
+    def console(self) -> UsoApp:
+        return cast("UsoApp", self.app)
+
     async def startup(self) -> None:
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.console.store
         try:
             schools = await asyncio.to_thread(store.list_schools)
         except Exception:  # noqa: BLE001 - a palette without schools still jumps to screens
             schools = []
         self._schools = [(s.dfe, clean(f"{s.dfe}  {s.name}")) for s in schools]
 
-    def _screen_commands(self) -> list[tuple[str, str, object]]:
-        app = self.app
-        out: list[tuple[str, str, object]] = []
+    def _screen_commands(self) -> list[tuple[str, str, Callable[[], None]]]:
+        app = self.console
+        out: list[tuple[str, str, Callable[[], None]]] = []
         for label, kind, help_text in GLOBAL_SCREENS:
-            out.append((label, help_text, partial(app.open_screen, kind, None)))  # type: ignore[attr-defined]
+            out.append((label, help_text, partial(app.open_screen, kind, None)))
         dfe = getattr(self.screen, "dfe", None)
         if dfe:
             for label, kind in SCHOOL_SCREENS:
-                out.append(
-                    (f"{label}: {dfe}", "This school", partial(app.open_screen, kind, dfe))  # type: ignore[attr-defined]
-                )
+                out.append((f"{label}: {dfe}", "This school", partial(app.open_screen, kind, dfe)))
         return out
 
     async def discover(self) -> Hits:
         for label, help_text, cb in self._screen_commands():
-            yield DiscoveryHit(label, cb, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(label, cb, help=help_text)
 
     async def search(self, query: str) -> Hits:
-        app = self.app
+        app = self.console
         matcher = self.matcher(query)
         for label, help_text, cb in self._screen_commands():
             score = matcher.match(label)
             if score > 0:
-                yield Hit(score, Content(label), cb, text=label, help=help_text)  # type: ignore[arg-type]
+                yield Hit(score, Content(label), cb, text=label, help=help_text)
         words = [w for w in query.lower().split() if w]
         if not words:
             return
@@ -98,7 +105,7 @@ class UsoCommands(Provider):
                     yield Hit(
                         base,
                         _highlight(text, school_words),
-                        partial(app.open_screen, kind, dfe),  # type: ignore[attr-defined]
+                        partial(app.open_screen, kind, dfe),
                         text=text,
                         help="Open school" if kind == "school" else screen_label,
                     )

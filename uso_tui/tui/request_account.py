@@ -22,6 +22,7 @@ from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise
 from uso_tui.store import AccountHit
+from uso_tui.tui.applying import attempt
 from uso_tui.tui.format import plain
 from uso_tui.tui.widgets import Confirm, LineInput
 
@@ -181,8 +182,9 @@ class RequestAccountForm(ModalScreen[Account | None]):
     def create(self, r: Request) -> None:
         from uso_tui.sync.admin import add_account  # noqa: PLC0415
 
-        try:
-            acc = add_account(
+        # InvalidInput (a duplicate meanwhile): shown in the form
+        created = attempt(
+            lambda: add_account(
                 self.store,
                 self.dfe,
                 role=r.role,
@@ -192,10 +194,11 @@ class RequestAccountForm(ModalScreen[Account | None]):
                 operator=self.operator,
                 now=self.now(),
             )
-        except Exception as exc:  # noqa: BLE001 - InvalidInput (a duplicate meanwhile): shown
-            self.app.call_from_thread(self._error, str(exc))
+        )
+        if created.error is not None:
+            self.app.call_from_thread(self._error, created.error)
             return
-        self.app.call_from_thread(self.dismiss, acc)
+        self.app.call_from_thread(self.dismiss, created.value)
 
     def _error(self, message: str) -> None:
         self.query_one("#req-error", Static).update(plain(message, "bold"))

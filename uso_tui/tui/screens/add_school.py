@@ -199,7 +199,7 @@ class AddSchoolScreen(UsoScreen):
     def _added(self, school: School) -> None:
         self.say(f"School {school.dfe} added; its first run is at {school.daily_at} or by f")
         self.app.pop_screen()
-        self.app.open_school(school.dfe)  # type: ignore[attr-defined]
+        self.app.open_school(school.dfe)
 
     def action_change_mis(self) -> None:
         self.mis = next(k for k in MIS_KINDS if k != self.mis)

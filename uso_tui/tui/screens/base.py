@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
+from textual import getters
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from uso_tui.store import Store
+from uso_tui.tui.app import UsoApp
 from uso_tui.tui.format import clean, plain
 
 
@@ -18,6 +21,8 @@ class UsoScreen(Screen):
     """Base for console screens. Subclasses set `kind` (the app's SCREENS key)."""
 
     kind = ""
+    # the console app, typed: its clock, operator, role, runs and navigation
+    app = getters.app(UsoApp)
 
     def __init__(self, store: Store, dfe: str | None = None) -> None:
         super().__init__()
@@ -26,11 +31,11 @@ class UsoScreen(Screen):
 
     # the app's clock and operator (tests freeze the clock)
     def now(self) -> datetime:
-        return self.app.clock()  # type: ignore[attr-defined]
+        return self.app.clock()
 
     @property
     def operator(self) -> str:
-        return self.app.operator  # type: ignore[attr-defined]
+        return self.app.operator
 
     def title_bar(self, text: str, id: str = "title", classes: str = "") -> Static:
         return Static(
@@ -41,7 +46,7 @@ class UsoScreen(Screen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.app.worker_failed(event.worker)  # type: ignore[attr-defined]
+            self.app.worker_failed(event.worker)
 
     def worker_failed(self, line: str) -> None:
         """A worker of this screen failed (the app has told the operator): whatever still says
@@ -50,6 +55,6 @@ class UsoScreen(Screen):
             box.update(plain(line, "bold red"))
             box.remove_class("loading")
 
-    def say(self, message: str, severity: str = "information") -> None:
+    def say(self, message: str, severity: SeverityLevel = "information") -> None:
         """notify() without markup: messages often carry names and error text."""
-        self.app.notify(clean(message), severity=severity, markup=False)  # type: ignore[arg-type]
+        self.app.notify(clean(message), severity=severity, markup=False)

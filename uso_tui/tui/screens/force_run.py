@@ -9,10 +9,11 @@ another.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, RichLog, Static
 
@@ -72,6 +73,10 @@ def report_label(report: str, rp: ReportProgress, finished: bool = False) -> str
 
 class ForceRunScreen(UsoScreen):
     kind = "force_run"
+    phase_box = getters.query_one("#phase", Static)
+    counters_box = getters.query_one("#counters", Static)
+    outcome_box = getters.query_one("#outcome", Static)
+    run_log = getters.query_one(RichLog)
 
     BINDINGS = [
         Binding("c", "cancel_run", "Cancel run"),
@@ -83,11 +88,14 @@ class ForceRunScreen(UsoScreen):
         Binding("escape", "app.back", "Back"),
     ]
 
+    # what the footer offers follows these (check_action): the keys refresh when they change
+    running: var[bool] = var(False, bindings=True)  # this console's run of the school is going
+    external: var[Run | None] = var(None, bindings=True)  # a run of it by another process
+    final: var[Run | None] = var(None, bindings=True)  # the run that ended, as shown
+
     def __init__(self, store, dfe: str) -> None:
         super().__init__(store, dfe)
         self.live: LiveRun | None = None
-        self.external: Run | None = None  # a run of this school by another process
-        self.final: Run | None = None
         self._written = 0  # log lines shown
         self._poll: Timer | None = None
         self._bars: dict[str, tuple[Static, ProgressBar]] = {}
@@ -142,7 +150,7 @@ class ForceRunScreen(UsoScreen):
             self.app.call_from_thread(self._fatal, str(exc))
             return
         self.app.call_from_thread(self._show_school, school)
-        live = self.app.live_runs.get(self.dfe)  # type: ignore[attr-defined]
+        live = self.app.live_runs.get(self.dfe)
         # a run still going, or one that ended while the operator was elsewhere: show it
         if live is not None and (not live.done or (live.result is not None and not live.end_seen)):
             self.app.call_from_thread(self._attach_live, live)
@@ -152,7 +160,7 @@ class ForceRunScreen(UsoScreen):
         except Exception:  # noqa: BLE001 - treat as none: the runner refuses a second run anyway
             running = None
         if running is not None:
-            self.app.call_from_thread(self._watch_external, running)
+            self.app.call_from_thread(self._show_external, running)
             return
         last = next((r for r in self.store.runs(self.dfe, limit=1) if not r.dry_run), None)
         self.app.call_from_thread(self._ask_start, school, last)
@@ -181,21 +189,20 @@ class ForceRunScreen(UsoScreen):
         )
 
     def _fatal(self, message: str) -> None:
-        self.query_one("#outcome", Static).update(plain(message, "bold red"))
+        self.outcome_box.update(plain(message, "bold red"))
 
     def _start(self, school: School, reports: list[str]) -> None:
         self.final = None
         self.external = None
-        live = self.app.start_force_run(self.dfe, reports)  # type: ignore[attr-defined]
+        live = self.app.start_force_run(self.dfe, reports)
         self._attach_live(live)
 
     def _attach_live(self, live: LiveRun) -> None:
         self.live = live
         self._written = 0
-        self.query_one(RichLog).clear()
+        self.run_log.clear()
         self._make_bars(live.reports)
         self.render_live()
-        self.refresh_bindings()
 
     def _make_bars(self, reports: list[str]) -> None:
         bars = self.query_one("#bars", Vertical)
@@ -228,7 +235,7 @@ class ForceRunScreen(UsoScreen):
         )
         if not snap["done"]:
             head.append("   (c cancels; escape leaves it running)", style="dim")
-        self.query_one("#phase", Static).update(head)
+        self.phase_box.update(head)
         for report, rp in snap["per_report"].items():
             if report not in self._bars:
                 continue
@@ -251,8 +258,8 @@ class ForceRunScreen(UsoScreen):
                 bar.update(total=1, progress=1)
             elif snap["done"]:
                 bar.update(total=1, progress=0)  # failed or cancelled: still, not pulsing
-        self.query_one("#counters", Static).update(counters_text(snap["counts"]))
-        log = self.query_one(RichLog)
+        self.counters_box.update(counters_text(snap["counts"]))
+        log = self.run_log
         # LiveRun keeps the newest lines and counts them all: write those not written yet
         lines = snap["log"]
         missing = snap["log_count"] - self._written
@@ -260,11 +267,12 @@ class ForceRunScreen(UsoScreen):
             for line in lines[-missing:]:
                 log.write(Text(clean(line)))
             self._written = snap["log_count"]
+        self.running = not snap["done"]
         if snap["done"]:
             self._finished(snap)
 
     def _finished(self, snap: dict) -> None:
-        outcome = self.query_one("#outcome", Static)
+        outcome = self.outcome_box
         if snap["refused"]:
             outcome.update(plain(snap["error"] or "another run is in progress", "bold yellow"))
             self.begin_watch_after_refusal()
@@ -274,7 +282,6 @@ class ForceRunScreen(UsoScreen):
             self.live.end_seen = True
         if result is None:
             outcome.update(plain(f"Run failed: {snap['error']}", "bold red"))
-            self.refresh_bindings()
             return
         self.final = result.run
         self.waiting = None  # the run changed the queue: read it again
@@ -285,7 +292,7 @@ class ForceRunScreen(UsoScreen):
         self.begin()
 
     def _show_final(self, run: Run) -> None:
-        outcome = self.query_one("#outcome", Static)
+        outcome = self.outcome_box
         c = run.counts
         text = Text(end="")
         text.append_text(status_text(run.status))
@@ -327,18 +334,17 @@ class ForceRunScreen(UsoScreen):
         outcome.update(text)
         if self.waiting is None:
             self.count_waiting()
-        self.query_one("#counters", Static).update(counters_text(c))
-        self.refresh_bindings()
+        self.counters_box.update(counters_text(c))
 
     def _log_line(self, line: str) -> None:
-        self.query_one(RichLog).write(Text(clean(line)))
+        self.run_log.write(Text(clean(line)))
 
     # -- another process's run ------------------------------------------------------------------
 
-    def _watch_external(self, run: Run) -> None:
+    def _show_external(self, run: Run) -> None:
         self.external = run
         self._make_bars([])
-        self.query_one("#phase", Static).update(
+        self.phase_box.update(
             Text.assemble(
                 (f"Run {run.run_id}  ", "bold"),
                 ("running elsewhere", "bold cyan"),
@@ -347,7 +353,7 @@ class ForceRunScreen(UsoScreen):
                 f" since {when(run.started_at, seconds=True)}",
             )
         )
-        self.query_one("#outcome", Static).update(
+        self.outcome_box.update(
             Text(
                 "This school already has a run in progress; showing it instead of starting "
                 "another. Its details appear when it ends.",
@@ -359,7 +365,6 @@ class ForceRunScreen(UsoScreen):
         )
         if self._poll is None:
             self._poll = self.set_interval(POLL_SECONDS, self.poll_external)
-        self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-poll")
     def poll_external(self) -> None:
@@ -372,7 +377,7 @@ class ForceRunScreen(UsoScreen):
         self.app.call_from_thread(self._external_update, run)
 
     def _external_update(self, run: Run) -> None:
-        self.query_one("#counters", Static).update(counters_text(run.counts))
+        self.counters_box.update(counters_text(run.counts))
         if run.status == "running":
             return
         if self._poll is not None:
@@ -388,9 +393,8 @@ class ForceRunScreen(UsoScreen):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         # False hides a key from the footer: only what can be done now is offered
-        running = self.live is not None and not self.live.done
         if action == "cancel_run":
-            return running
+            return self.running
         if action == "confirm_held":
             return (
                 self.final is not None
@@ -398,7 +402,7 @@ class ForceRunScreen(UsoScreen):
                 and not self.final.confirmed_at
             )
         if action == "run_again":
-            return not running and self.external is None
+            return not self.running and self.external is None
         return True
 
     def action_cancel_run(self) -> None:
@@ -415,21 +419,21 @@ class ForceRunScreen(UsoScreen):
     def action_run_again(self) -> None:
         if self.live is not None and not self.live.done:
             return
-        self.app.live_runs.pop(self.dfe, None)  # type: ignore[attr-defined]
+        self.app.live_runs.pop(self.dfe, None)
         self.live = None
         self.final = None
         self.waiting = None
-        self.query_one("#outcome", Static).update("")
+        self.outcome_box.update("")
         self.begin()
 
     def action_matching(self) -> None:
-        self.app.open_screen("matching", self.dfe)  # type: ignore[attr-defined]
+        self.app.open_screen("matching", self.dfe)
 
     def action_settings(self) -> None:
-        self.app.open_screen("settings", self.dfe)  # type: ignore[attr-defined]
+        self.app.open_screen("settings", self.dfe)
 
     def action_results(self) -> None:
-        self.app.open_screen("bulk_results", self.dfe)  # type: ignore[attr-defined]
+        self.app.open_screen("bulk_results", self.dfe)
 
     def action_confirm_held(self) -> None:
         if self.final is None or self.final.status != "held":

@@ -143,7 +143,7 @@ class RunHistoryScreen(LoadedListScreen):
             row = self.active_table().current() if self.is_mounted else None
             return row is not None and row.data.status == "held"
         if action == "undo_run":
-            if not self.app.may("undo_run"):  # type: ignore[attr-defined]
+            if not self.app.may("undo_run"):
                 return None  # greyed: undoing a run needs the admin role
             row = self.active_table().current() if self.is_mounted else None
             return row is not None and undoable(row.data)

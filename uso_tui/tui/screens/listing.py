@@ -342,7 +342,7 @@ class ListScreen(UsoScreen):
             if table is not None:
                 table.focus()
             return
-        self.app.action_back()  # type: ignore[attr-defined]
+        self.app.action_back()
 
     def action_cursor_down(self) -> None:
         table = self.active_table()

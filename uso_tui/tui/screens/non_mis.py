@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise
 from uso_tui.domain.schools import ROLE_OF_REPORT
+from uso_tui.tui.applying import apply_each
 from uso_tui.tui.format import full_name, plain, when
 from uso_tui.tui.screens.listing import (
     FILTER_DELAY,
@@ -337,14 +338,12 @@ class NonMisScreen(LoadedListScreen):
         from uso_tui.sync.actions import mark_reviewed, unallocate_account  # noqa: PLC0415
 
         act = mark_reviewed if what == "keep" else unallocate_account
-        done, errors = [], []
-        for a in targets:
-            try:
-                act(self.store, a.username, operator=self.operator, now=self.now())
-                done.append(a.username)
-            except Exception as exc:  # noqa: BLE001 - each failure is reported, the rest go on
-                errors.append(f"{a.username}: {exc}")
-        self.app.call_from_thread(self._applied, what, done, errors)
+        applied = apply_each(
+            targets,
+            lambda a: act(self.store, a.username, operator=self.operator, now=self.now()),
+            name=lambda a: a.username,
+        )
+        self.app.call_from_thread(self._applied, what, applied.done, applied.errors)
 
     def _applied(self, what: str, done: list[str], errors: list[str]) -> None:
         self.active_table().clear_marks()
@@ -418,18 +417,20 @@ class NonMisScreen(LoadedListScreen):
     def link(self, account: Account, choice: dict) -> None:
         from uso_tui.sync.actions import link_account  # noqa: PLC0415
 
-        try:
-            link_account(
+        linked = apply_each(
+            [account.username],
+            lambda username: link_account(
                 self.store,
-                account.username,
+                username,
                 self.dfe,
                 choice["report"],
                 choice["mis_id"],
                 operator=self.operator,
                 now=self.now(),
-            )
-        except Exception as exc:  # noqa: BLE001 - shown
-            self.app.call_from_thread(self._applied, "link", [], [f"{account.username}: {exc}"])
+            ),
+        )
+        if linked.errors:
+            self.app.call_from_thread(self._applied, "link", [], linked.errors)
             return
         self.app.call_from_thread(
             self.say, f"Linked {account.username} to {choice['report']} record {choice['mis_id']}"

@@ -68,7 +68,7 @@ class SchoolScreen(UsoScreen):
         self.load()
 
     def action_go(self, kind: str) -> None:
-        self.app.open_screen(kind, None if kind == "users" else self.dfe)  # type: ignore[attr-defined]
+        self.app.open_screen(kind, None if kind == "users" else self.dfe)
 
     def action_request(self) -> None:
         """User Request Single: an account ahead of the MIS record."""
@@ -133,7 +133,7 @@ class SchoolScreen(UsoScreen):
                 last.append(f", {school.last_run_trigger}")
         else:
             last.append("never run", style="dim")
-        live = self.app.live_runs.get(self.dfe)  # type: ignore[attr-defined]
+        live = self.app.live_runs.get(self.dfe)
         if live is not None and not live.done:
             last.append("   force run in progress (f to watch)", style="bold cyan")
         reports = ", ".join(REPORT_LABELS.get(r, r) for r in school.reports)

@@ -189,7 +189,7 @@ class SchoolsScreen(UsoScreen):
             self.load()
 
     def live_run_changed(self, dfe: str) -> None:
-        live = self.app.live_runs.get(dfe)  # type: ignore[attr-defined]
+        live = self.app.live_runs.get(dfe)
         if live is not None and live.done:
             self.load()
 
@@ -261,7 +261,7 @@ class SchoolsScreen(UsoScreen):
         held = sum(1 for r in self.rows if r.school.last_run_status == "held")
         cases = sum(1 for r in self.rows if r.school.open_cases)
         parts = [f"Schools: {total:,}"]
-        who = self.app.access.label()  # type: ignore[attr-defined]
+        who = self.app.access.label()
         if who:  # where operators.json names roles: who this console is
             parts.insert(0, who)
         if shown != total:
@@ -350,12 +350,12 @@ class SchoolsScreen(UsoScreen):
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.open_school(event.row_key.value)  # type: ignore[attr-defined]
+        self.app.open_school(event.row_key.value)
 
     def _open(self, kind: str) -> None:
         dfe = self.selected()
         if dfe:
-            self.app.open_screen(kind, dfe)  # type: ignore[attr-defined]
+            self.app.open_screen(kind, dfe)
 
     def action_open(self) -> None:
         self._open("school")
@@ -370,7 +370,7 @@ class SchoolsScreen(UsoScreen):
         self._open("settings")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "add_school" and not self.app.may("school_add"):  # type: ignore[attr-defined]
+        if action == "add_school" and not self.app.may("school_add"):
             return None  # greyed: adding a school needs the admin role
         return True
 
@@ -380,10 +380,10 @@ class SchoolsScreen(UsoScreen):
         self.app.push_screen(AddSchoolScreen(self.store))
 
     def action_users(self) -> None:
-        self.app.open_screen("users")  # type: ignore[attr-defined]
+        self.app.open_screen("users")
 
     def action_history(self) -> None:
-        self.app.open_screen("history")  # type: ignore[attr-defined]
+        self.app.open_screen("history")
 
     def action_audit(self) -> None:
-        self.app.open_screen("audit")  # type: ignore[attr-defined]
+        self.app.open_screen("audit")

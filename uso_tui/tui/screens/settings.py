@@ -25,6 +25,7 @@ from uso_tui.domain.schools import (
     check_mis_url,
     check_reports,
 )
+from uso_tui.tui.applying import attempt, error_text
 from uso_tui.tui.format import clean, plain
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.widgets import Confirm, LineInput
@@ -95,7 +96,7 @@ class SettingsScreen(UsoScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        if not self.app.may("school_update"):  # type: ignore[attr-defined]
+        if not self.app.may("school_update"):
             # read only: the save would be refused (sync.access) and ctrl+s / ctrl+o are greyed
             for box in self.query("Input, Checkbox"):
                 box.disabled = True
@@ -103,7 +104,7 @@ class SettingsScreen(UsoScreen):
         self.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("save", "change_mis") and not self.app.may("school_update"):  # type: ignore[attr-defined]
+        if action in ("save", "change_mis") and not self.app.may("school_update"):
             return None  # shown greyed
         return True
 
@@ -284,25 +285,23 @@ class SettingsScreen(UsoScreen):
     def save(self, changes: dict, secret: str | None) -> None:
         from uso_tui.sync.admin import update_school  # noqa: PLC0415
 
-        try:
-            school = update_school(
+        saved = attempt(
+            lambda: update_school(
                 self.store,
                 self.dfe,
                 operator=self.operator,
                 now=self.now(),
                 secret=secret,
                 **changes,
-            )
-        except UsoError as exc:
-            self.app.call_from_thread(self._set_status, plain(f"Not saved: {exc}", "bold red"))
-            return
-        except Exception as exc:  # noqa: BLE001 - shown, never crashes the console
-            self.app.call_from_thread(
-                self._set_status, plain(f"Not saved: {type(exc).__name__}: {exc}", "bold red")
-            )
+            ),
+            error_text,
+        )
+        if saved.error is not None:
+            line = plain(f"Not saved: {saved.error}", "bold red")
+            self.app.call_from_thread(self._set_status, line)
             return
         what = ", ".join(sorted(changes)) + (" and the secret" if secret else "")
-        self.app.call_from_thread(self._saved, school, what.lstrip(", ") or "the secret")
+        self.app.call_from_thread(self._saved, saved.value, what.lstrip(", ") or "the secret")
 
     def _saved(self, school: School, what: str) -> None:
         self.has_secret = self.has_secret or bool(self.value("secret"))
@@ -369,14 +368,16 @@ class SettingsScreen(UsoScreen):
     def test(self, trial: School, secret: str | None) -> None:
         from uso_tui.sync.actions import test_connection  # noqa: PLC0415
 
-        try:
-            counts = asyncio.run(test_connection(self.store, self.dfe, school=trial, secret=secret))
-        except UsoError as exc:
-            text = plain(f"Connection failed: {exc}", "bold red")
-        except Exception as exc:  # noqa: BLE001
-            text = plain(f"Connection failed: {type(exc).__name__}: {exc}", "bold red")
+        tried = attempt(
+            lambda: asyncio.run(test_connection(self.store, self.dfe, school=trial, secret=secret)),
+            error_text,
+        )
+        if tried.error is not None or tried.value is None:
+            text = plain(f"Connection failed: {tried.error}", "bold red")
         else:
-            parts = ", ".join(f"{REPORT_LABELS.get(r, r)} {n:,} records" for r, n in counts.items())
+            parts = ", ".join(
+                f"{REPORT_LABELS.get(r, r)} {n:,} records" for r, n in tried.value.items()
+            )
             text = Text(f"Connection OK: token received; {parts}.", style="bold green")
         self.app.call_from_thread(self._set_status, text)
 

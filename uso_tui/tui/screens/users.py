@@ -8,7 +8,7 @@ index, one file per school); only the newest search's answer is shown.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -89,6 +89,9 @@ def people_of(store, usernames: set[str]) -> dict[str, tuple[str, str]]:
 
 class UsersScreen(ReloadingListScreen):
     kind = "users"
+    latest_table = getters.query_one("#latest", ListTable)
+    hits_table = getters.query_one("#hits", ListTable)
+    search_box = getters.query_one("#search", Input)
     TITLE = "Users"
 
     DEFAULT_CSS = """
@@ -148,7 +151,7 @@ class UsersScreen(ReloadingListScreen):
 
     def on_mount(self) -> None:
         self.query_one("#hits").display = False
-        self.query_one("#latest", ListTable).focus()
+        self.latest_table.focus()
         self.load_latest()
 
     def active_table(self) -> ListTable:
@@ -156,7 +159,7 @@ class UsersScreen(ReloadingListScreen):
 
     def action_why(self) -> None:
         """ "Why has this account not been created?": the latest exports of every school."""
-        self.app.open_screen("why")  # type: ignore[attr-defined]
+        self.app.open_screen("why")
 
     # -- latest move or create ----------------------------------------------------------------
 
@@ -201,16 +204,16 @@ class UsersScreen(ReloadingListScreen):
         self.app.call_from_thread(self._latest_loaded, rows)
 
     def _latest_loaded(self, rows: list[Row]) -> None:
-        self.query_one("#latest", ListTable).set_rows(rows)
+        self.latest_table.set_rows(rows)
         self._update_title()
 
     # -- search -------------------------------------------------------------------------------
 
     def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        self.search_box.focus()
 
     def action_to_table(self) -> None:
-        box = self.query_one("#search", Input)
+        box = self.search_box
         if self._search_timer is not None:
             self._search_timer.stop()
         if box.value != self.query_text:
@@ -218,10 +221,10 @@ class UsersScreen(ReloadingListScreen):
         self.active_table().focus()
 
     def action_latest(self) -> None:
-        box = self.query_one("#search", Input)
+        box = self.search_box
         box.value = ""
         self._show_search("")
-        self.query_one("#latest", ListTable).focus()
+        self.latest_table.focus()
 
     @on(Input.Changed, "#search")
     def _typed(self, event: Input.Changed) -> None:
@@ -279,19 +282,19 @@ class UsersScreen(ReloadingListScreen):
     def _hits_loaded(self, text: str, rows: list[Row]) -> None:
         if text != self.query_text:
             return  # an older search finished after a newer one started
-        self.query_one("#hits", ListTable).set_rows(rows)
+        self.hits_table.set_rows(rows)
         self._update_title()
 
     def _update_title(self) -> None:
         empty = self.query_one("#empty", Static)
         if self.query_text.strip():
-            n = len(self.query_one("#hits", ListTable).all_rows)
+            n = len(self.hits_table.all_rows)
             more = f" (the first {SEARCH_LIMIT})" if n >= SEARCH_LIMIT else ""
             title = Text(f"Users: {n:,} found{more} for ", style="bold", end="")
             title.append_text(plain(repr(self.query_text.strip()), "bold"))
             empty.update(Text("No account matches." if n == 0 else "", end=""))
         else:
-            n = len(self.query_one("#latest", ListTable).all_rows)
+            n = len(self.latest_table.all_rows)
             title = Text(
                 f"Users: latest move or create ({n:,}, newest first)", style="bold", end=""
             )
@@ -301,14 +304,14 @@ class UsersScreen(ReloadingListScreen):
         self.query_one("#title", Static).update(title)
 
     def action_escape(self) -> None:
-        box = self.query_one("#search", Input)
+        box = self.search_box
         if box.value:
             self.action_latest()
             return
         if box.has_focus:
-            self.query_one("#latest", ListTable).focus()
+            self.latest_table.focus()
             return
-        self.app.action_back()  # type: ignore[attr-defined]
+        self.app.action_back()
 
     def action_reload(self) -> None:
         self.load_latest()

@@ -5,7 +5,7 @@ matching queue for a waiting record, else the school's bulk results."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.timer import Timer
@@ -21,6 +21,9 @@ SEARCH_DELAY = 0.15
 
 class WhyScreen(ListScreen):
     kind = "why"
+    search_box = getters.query_one("#why-search", Input)
+    act_box = getters.query_one("#act", Static)
+    hits_table = getters.query_one("#hits", ListTable)
     TITLE = "Why no account?"
 
     DEFAULT_CSS = """
@@ -63,13 +66,13 @@ class WhyScreen(ListScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#why-search", Input).focus()
+        self.search_box.focus()
 
     def active_table(self) -> ListTable:
-        return self.query_one("#hits", ListTable)
+        return self.hits_table
 
     def action_search(self) -> None:
-        self.query_one("#why-search", Input).focus()
+        self.search_box.focus()
 
     def action_to_table(self) -> None:
         self.active_table().focus()
@@ -90,7 +93,7 @@ class WhyScreen(ListScreen):
         self.active_table().focus()
 
     def _search_now(self) -> None:
-        self._asked = self.query_one("#why-search", Input).value.strip()
+        self._asked = self.search_box.value.strip()
         self.search(self._asked)
 
     @work(name="Cannot search", thread=True, exclusive=True, exit_on_error=False, group="why")
@@ -116,11 +119,9 @@ class WhyScreen(ListScreen):
         ]
         self.active_table().set_rows(rows)
         if not text:
-            self.query_one("#act", Static).update(Text("type to search", end=""))
+            self.act_box.update(Text("type to search", end=""))
         elif not hits:
-            self.query_one("#act", Static).update(
-                plain(f"no record found for {text} in the latest processed files")
-            )
+            self.act_box.update(plain(f"no record found for {text} in the latest processed files"))
         else:
             self._show_act(hits[0])
 
@@ -131,7 +132,7 @@ class WhyScreen(ListScreen):
             line.append_text(plain(f"\nwhy: {h.reason}"))
         if h.act:
             line.append_text(plain(f"\ndo: {h.act}"))
-        self.query_one("#act", Static).update(line)
+        self.act_box.update(line)
 
     @on(DataTable.RowHighlighted, "#hits")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -147,6 +148,6 @@ class WhyScreen(ListScreen):
         h: WhyHit = row.data
         app = self.app
         if h.outcome == "needs_matching" and h.case_id:
-            app.open_screen("matching", h.school, focus=h.case_id)  # type: ignore[attr-defined]
+            app.open_screen("matching", h.school, focus=h.case_id)
         else:
-            app.open_screen("bulk_results", h.school)  # type: ignore[attr-defined]
+            app.open_screen("bulk_results", h.school)

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from uso_tui.domain.models import Account, Exclusion
+from uso_tui.tui.applying import attempt
 from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk
 from uso_tui.tui.format import plain
 from uso_tui.tui.widgets import LineInput
@@ -109,8 +110,9 @@ class ExclusionForm(ModalScreen[Exclusion | None]):
     def _save(self, forename: str, surname: str, dob: str | None, unallocate: bool) -> None:
         from uso_tui.sync.admin import add_exclusion  # noqa: PLC0415
 
-        try:
-            ex = add_exclusion(
+        # InvalidInput and store errors: shown in the form
+        added = attempt(
+            lambda: add_exclusion(
                 self.store,
                 self.dfe,
                 forename=forename,
@@ -120,10 +122,11 @@ class ExclusionForm(ModalScreen[Exclusion | None]):
                 now=self.now(),
                 unallocate=unallocate,
             )
-        except Exception as exc:  # noqa: BLE001 - InvalidInput and store errors: shown in the form
-            self.app.call_from_thread(self._error, str(exc))
+        )
+        if added.error is not None:
+            self.app.call_from_thread(self._error, added.error)
             return
-        self.app.call_from_thread(self.dismiss, ex)
+        self.app.call_from_thread(self.dismiss, added.value)
 
     def _error(self, message: str) -> None:
         self.query_one("#form-error", Static).update(plain(message, "bold"))

@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from uso_tui.domain.models import Account, Exclusion
 from uso_tui.sync.actions import restorable
+from uso_tui.tui.applying import apply_each, attempt
 from uso_tui.tui.format import clean, full_name, plain
 from uso_tui.tui.screens.bulk_results.exclusions_tab import ExclusionForm, excluded_line
 from uso_tui.tui.screens.bulk_results.file_tab import (
@@ -41,6 +42,7 @@ from uso_tui.tui.widgets import Confirm, current_key
 
 class BulkResultsScreen(ReloadingListScreen):
     kind = "bulk_results"
+    tabbed = getters.query_one("#tabs", TabbedContent)
 
     BINDINGS = [
         Binding("1", "tab('file')", "File", show=False),
@@ -167,13 +169,13 @@ class BulkResultsScreen(ReloadingListScreen):
 
     @property
     def tab(self) -> str:
-        return self.query_one("#tabs", TabbedContent).active or "file"
+        return self.tabbed.active or "file"
 
     def active_table(self) -> ListTable:
         return self.query_one(f"#t-{self.tab}", ListTable)
 
     def action_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
+        self.tabbed.active = tab
 
     def action_next_tab(self) -> None:
         self.action_tab(TABS[(TABS.index(self.tab) + 1) % len(TABS)])
@@ -252,7 +254,7 @@ class BulkResultsScreen(ReloadingListScreen):
 
     def _update_labels(self, rows: dict[str, list[Row]]) -> None:
         wide = self.app.size.width >= 110
-        tabs = self.query_one("#tabs", TabbedContent)
+        tabs = self.tabbed
         for tab in TABS:
             if tab == "file":
                 continue
@@ -303,7 +305,7 @@ class BulkResultsScreen(ReloadingListScreen):
                 )
             )
         elif self.tab in ("staff", "pupils"):
-            self.app.open_screen("matching", self.dfe, focus=row.key)  # type: ignore[attr-defined]
+            self.app.open_screen("matching", self.dfe, focus=row.key)
         elif self.tab == "unallocated":
             self.app.push_screen(AccountScreen(self.store, row.key))
 
@@ -312,7 +314,7 @@ class BulkResultsScreen(ReloadingListScreen):
     def action_matching(self) -> None:
         """The matching queue, at the highlighted case when a not-matched tab is showing."""
         case_id = current_key(self.active_table()) if self.tab in ("staff", "pupils") else None
-        self.app.open_screen("matching", self.dfe, focus=case_id)  # type: ignore[attr-defined]
+        self.app.open_screen("matching", self.dfe, focus=case_id)
 
     # -- unallocated --------------------------------------------------------------------------
 
@@ -356,14 +358,15 @@ class BulkResultsScreen(ReloadingListScreen):
     def restore(self, usernames: list[str]) -> None:
         from uso_tui.sync.actions import restore_account  # noqa: PLC0415
 
-        done, errors = [], []
-        for username in usernames:
-            try:
-                restore_account(self.store, username, operator=self.operator, now=self.now())
-                done.append(username)
-            except Exception as exc:  # noqa: BLE001 - each failure reported, the rest go on
-                errors.append(f"{username}: {exc}")
-        self.app.call_from_thread(self._applied, f"Restored {len(done)}", done, errors)
+        applied = apply_each(
+            usernames,
+            lambda username: restore_account(
+                self.store, username, operator=self.operator, now=self.now()
+            ),
+        )
+        self.app.call_from_thread(
+            self._applied, f"Restored {len(applied.done)}", applied.done, applied.errors
+        )
 
     def _applied(self, verb: str, done: list[str], errors: list[str]) -> None:
         self.active_table().clear_marks()
@@ -406,11 +409,12 @@ class BulkResultsScreen(ReloadingListScreen):
     def drop_exclusion(self, exclusion_id: int) -> None:
         from uso_tui.sync.admin import remove_exclusion  # noqa: PLC0415
 
-        try:
-            remove_exclusion(
+        removed = attempt(
+            lambda: remove_exclusion(
                 self.store, self.dfe, exclusion_id, operator=self.operator, now=self.now()
             )
-        except Exception as exc:  # noqa: BLE001 - shown
-            self.app.call_from_thread(self._applied, "Removed", [], [str(exc)])
+        )
+        if removed.error is not None:
+            self.app.call_from_thread(self._applied, "Removed", [], [removed.error])
             return
         self.app.call_from_thread(self._applied, "Removed exclusion", [str(exclusion_id)], [])
