@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -134,16 +135,28 @@ class SchoolsScreen(UsoScreen):
         Binding("q", "app.quit", "Quit"),
     ]
 
+    # the list's order, (sort, reversed): changing it draws the list again
+    order: var[tuple[str, bool]] = var(("attention", False), init=False)
+
     def __init__(self, store, dfe: str | None = None) -> None:
         super().__init__(store, None)
         self.rows: list[Row] = []
-        self.sort_by = "attention"
-        self.reversed_ = False
         self.filter_text = ""
         self._filter_timer: Timer | None = None
         self._loaded = False
         self._wide = False
         self._signature: tuple | None = None
+
+    @property
+    def sort_by(self) -> str:
+        return self.order[0]
+
+    @property
+    def reversed_(self) -> bool:
+        return self.order[1]
+
+    def watch_order(self) -> None:
+        self.refill()
 
     def compose(self) -> ComposeResult:
         yield self.title_bar("Schools: loading…", classes="loading")
@@ -308,9 +321,7 @@ class SchoolsScreen(UsoScreen):
     # -- sort, moves ----------------------------------------------------------------------------
 
     def action_sort(self) -> None:
-        self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]
-        self.reversed_ = False
-        self.refill()
+        self.order = (SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)], False)
 
     @on(DataTable.HeaderSelected)
     def _header(self, event: DataTable.HeaderSelected) -> None:
@@ -325,13 +336,10 @@ class SchoolsScreen(UsoScreen):
         }.get(event.column_key.value or "")
         if by is None:
             return
-        self.reversed_ = not self.reversed_ if by == self.sort_by else False
-        self.sort_by = by
-        self.refill()
+        self.order = (by, not self.reversed_ if by == self.sort_by else False)
 
     def action_reverse(self) -> None:
-        self.reversed_ = not self.reversed_
-        self.refill()
+        self.order = (self.sort_by, not self.reversed_)
 
     def action_cursor_down(self) -> None:
         self.query_one(DataTable).action_cursor_down()

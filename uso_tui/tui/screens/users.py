@@ -12,6 +12,7 @@ from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -369,6 +370,8 @@ class AccountScreen(ListScreen):
     """One account: its fields and its history (audit events about it, newest first)."""
 
     kind = "account"
+    # the footer's Restore follows the account shown (check_action)
+    account: var[Account | None] = var(None, bindings=True)
 
     BINDINGS = [
         Binding("r", "restore", "Restore"),
@@ -387,7 +390,6 @@ class AccountScreen(ListScreen):
         super().__init__(store, None)
         self.username = username
         self.title = f"Account {clean(username)}"
-        self.account: Account | None = None
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Account {self.username}")
@@ -492,7 +494,6 @@ class AccountScreen(ListScreen):
 
     def _show(self, account: Account, rows: list[Row]) -> None:
         self.account = account
-        self.refresh_bindings()
         who, where = account_fields(account)
         self.query_one("#fields", Static).update(who)
         self.query_one("#fields-where", Static).update(where)
