@@ -12,7 +12,6 @@ sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without t
 from cli_support import SECRET, Cli  # noqa: E402
 
 from uso_tui import config  # noqa: E402
-from uso_tui.cli import schools as schools_cmd  # noqa: E402
 from uso_tui.cli.main import main  # noqa: E402
 from uso_tui.domain.models import Run  # noqa: E402
 from uso_tui.store import open_store  # noqa: E402
@@ -115,7 +114,9 @@ def test_unexpected_errors_are_one_line_without_secret(cli, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError(f"disk said no\nwhile holding {SECRET}")
 
-    monkeypatch.setattr(schools_cmd.admin, "add_school", boom)
+    from uso_tui.sync import admin  # the command imports it when it runs
+
+    monkeypatch.setattr(admin, "add_school", boom)
     argv = [
         "school",
         "add",
