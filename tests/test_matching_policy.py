@@ -199,3 +199,14 @@ def test_a_temporary_upn_is_no_evidence_against():
     assert "upn" not in {f for f, _, _ in c.evidence}
     before.extra["upn"] = "A123456789099"
     assert CandidateIndex([before]).candidates(r, DFE) == []
+
+
+def test_a_name_borne_once_is_not_weighed_as_a_common_one():
+    filler = [
+        acc(f"f{i}.204", f"Name{i}", f"Family{i}", "2013-05-05", mis_id=f"f{i}") for i in range(500)
+    ]
+    gwen = acc("gffrench.204", "Gwen", "Ffrench", "1965-06-06", school=OTHER, mis_id="g")
+    (c,) = CandidateIndex([*filler, gwen]).candidates(
+        rec("1", "Gwen", "Ffrench", "1965-06-06"), DFE
+    )
+    assert "name" not in {f for f, _, _ in c.evidence}

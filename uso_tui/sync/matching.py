@@ -693,7 +693,8 @@ class CandidateIndex:
         return p
 
     def frequency(self, field_: str, name: str) -> float | None:
-        """How common a forename or surname key is among the pool's accounts (0..1)."""
+        """How common a forename, a surname or a whole name ("name": forename and surname keys
+        with a space) is among the pool's accounts (0..1)."""
         if self._freq is None:
             fore: dict[str, int] = {}
             sur: dict[str, int] = {}
@@ -708,7 +709,12 @@ class CandidateIndex:
             self._freq = {"forename": fore, "surname": sur, "name": whole}
         if not name:
             return None
-        return model.frequency(field_, self._freq[field_].get(name, 0), len(self.accounts))
+        count = self._freq[field_].get(name, 0)
+        if field_ == "name":
+            # the other accounts with the whole name: one is usually the candidate itself, and a
+            # name borne once is no evidence that forename and surname go together
+            count = max(count - 1, 0)
+        return model.frequency(field_, count, len(self.accounts))
 
     def _by_initial(self, dob: str) -> dict[str, list[int]]:
         sub = self._dob_initial.get(dob)
