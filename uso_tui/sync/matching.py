@@ -714,6 +714,8 @@ class CandidateIndex:
             # the other accounts with the whole name: one is usually the candidate itself, and a
             # name borne once is no evidence that forename and surname go together
             count = max(count - 1, 0)
+            if not count:
+                return 0.0
         return model.frequency(field_, count, len(self.accounts))
 
     def _by_initial(self, dob: str) -> dict[str, list[int]]:
