@@ -35,7 +35,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from uso_tui.domain.models import (
     Account,
@@ -119,7 +119,7 @@ class SchoolState:
         return self._accounts
 
 
-class Transaction:
+class Transaction(Protocol):
     """Changes staged under the write lock; committed at once, atomically, when the block exits.
 
     Reads inside a transaction see the latest committed state (taken under the lock) plus the
@@ -212,7 +212,7 @@ class Transaction:
         ...
 
 
-class Store:
+class Store(Protocol):
     """A data directory. Cheap to open: reads store.json and nothing else until asked."""
 
     root: Path
