@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -147,6 +148,16 @@ class TransactionSource(Protocol):
     def find_people(
         self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
     ) -> list[AccountHit]: ...
+
+
+@dataclass(slots=True)
+class _Feed:
+    """What a commit wrote of the recent feed: a new recent.json (its token and document) or
+    one delta (its number and document)."""
+
+    recent_token: str = ""
+    recent_doc: Any = None
+    new_delta: tuple[int, Any] | None = None
 
 
 class TinyTransaction(KeptWrites, Transaction):
@@ -559,10 +570,26 @@ class TinyTransaction(KeptWrites, Transaction):
             self._closed = True
 
     def _commit(self) -> None:
+        """Stages every new file version in one journal commit, applies it, then hands what was
+        written to the process's caches (still under the write lock)."""
+        commit = Commit(self._lay.root)
+        feed = self._stage_audit_and_feed(commit)
+        self._stage_files(commit)
+        self._stage_schools(commit)
+        registries = self._stage_registries(commit)
+        dir_token = self._stage_directory(commit)
+        self._stage_folders_and_kept(commit)
+        commit.apply()
+        self._hand_over(feed, registries, dir_token)
+
+    def _stage_audit_and_feed(self, commit: Commit) -> _Feed:
+        """The audit segments of this commit, and the recent feed's delta (or, every
+        RECENT_DELTAS commits, a new recent.json folding the deltas in)."""
         lay = self._lay
-        commit = Commit(lay.root)
+        feed = _Feed()
         # The recent feed (audit.py): its counters from recent.json and the deltas since.
         meta: dict[str, int] | None = None
+        base = numbers = deltas = None
         if any(self._events.values()) or self._runs_put:
             base, numbers, deltas = self._store.feed_parts()
             meta = merged_meta(base, deltas)
@@ -580,26 +607,35 @@ class TinyTransaction(KeptWrites, Transaction):
                 meta["next_global_audit"] = n + 1
                 school = None
             commit.write(lay.audit_dir(school) / segment_name(n), encode(segment_doc(events)))
-        recent_doc = new_delta = None
         if meta is not None:
+            assert numbers is not None and deltas is not None
             n = numbers[-1] + 1 if numbers else meta.get("next_delta", 1)
             meta["next_delta"] = n + 1
             this = delta_doc(dict(meta), self._events_in_order, list(self._runs_put.values()))
             if len(numbers) + 1 >= RECENT_DELTAS:  # folded into a new recent.json
-                recent_token = new_token()
-                recent_doc = Recent.merged(base, [*deltas, this]).dump(recent_token)
-                commit.write(lay.recent_json, encode(recent_doc))
+                feed.recent_token = new_token()
+                feed.recent_doc = Recent.merged(base, [*deltas, this]).dump(feed.recent_token)
+                commit.write(lay.recent_json, encode(feed.recent_doc))
                 for k in numbers:
                     commit.delete(lay.recent_dir / delta_name(k))
             else:
                 commit.write(lay.recent_dir / delta_name(n), encode(this))
-                new_delta = (n, this)
+                feed.new_delta = (n, this)
+        return feed
+
+    def _stage_files(self, commit: Commit) -> None:
+        """Processed files (the newest kept), and each school's why index."""
+        lay = self._lay
         for (dfe, run_id), raw in self._files.items():
             commit.write(lay.processed_file(dfe, run_id), raw)
         for dfe in {dfe for dfe, _ in self._files}:
             self._prune_processed(commit, dfe)
         for dfe, why in self._why.items():
             commit.write(lay.school_dir(dfe) / WHY_IDX, why)
+
+    def _stage_schools(self, commit: Commit) -> None:
+        """Each changed school's file, archives and name index; its directory summary."""
+        lay = self._lay
         for dfe, doc in self._docs.items():
             if not doc.dirty:
                 continue
@@ -619,44 +655,59 @@ class TinyTransaction(KeptWrites, Transaction):
             if any(entry.get(key) != value for key, value in summary.items()):
                 self._directory()[dfe] = {**entry, **summary}
                 self._dir_dirty = True
-        reg_tokens = {la: new_token() for la in self._regs_dirty}
-        reg_bytes: dict[str, bytes] = {}
-        for la, token in reg_tokens.items():
+
+    def _stage_registries(self, commit: Commit) -> dict[str, tuple[str, bytes]]:
+        """Each changed local authority's username registry, and the secrets: (token, bytes)
+        of each registry written."""
+        lay = self._lay
+        written: dict[str, tuple[str, bytes]] = {}
+        for la in self._regs_dirty:
+            token = new_token()
             base, raw = self._reg_base[la]
             data = None
             if la not in self._reg_moved and base is not None and raw is not None:
                 data = registry_extended(raw, base, token, self._reg_added.get(la, {}))
             if data is None:
                 data = encode(registry_doc(self._regs[la], token))
-            reg_bytes[la] = data
+            written[la] = (token, data)
             commit.write(lay.registry_file(la), data)
         for dfe, secret in self._secrets.items():
             commit.write(lay.secret(dfe), secret.encode())
-        if self._dir_dirty:
-            directory = self._directory()
-            rows = [directory[k] for k in sorted(directory)]
-            dir_token = new_token()
-            dir_doc = {
-                "meta": meta_table(dir_token),
-                "schools": self._store.dir_rows.table(rows, "dfe"),
-            }
-            commit.write(lay.schools_json, encode(dir_doc))
+        return written
+
+    def _stage_directory(self, commit: Commit) -> str | None:
+        """The school directory, when a summary changed: its new version token."""
+        if not self._dir_dirty:
+            return None
+        directory = self._directory()
+        rows = [directory[k] for k in sorted(directory)]
+        token = new_token()
+        doc = {"meta": meta_table(token), "schools": self._store.dir_rows.table(rows, "dfe")}
+        commit.write(self._lay.schools_json, encode(doc))
+        return token
+
+    def _stage_folders_and_kept(self, commit: Commit) -> None:
+        lay = self._lay
         for dfe in self._new_schools:
             for folder in (lay.school_dir(dfe), lay.audit_dir(dfe), lay.files_dir(dfe)):
                 make_dir(folder)
         if self._secrets:
             make_dir(lay.secrets)
         self._stage_kept(commit)
-        commit.apply()
-        # Still under the write lock: hand what was written to the next transaction.
-        if self._dir_dirty:
+
+    def _hand_over(
+        self, feed: _Feed, registries: dict[str, tuple[str, bytes]], dir_token: str | None
+    ) -> None:
+        """Still under the write lock: what was written, to the next transaction."""
+        lay = self._lay
+        if dir_token is not None:
             self._store.hot.remember(lay.schools_json, dir_token, self._directory())
-        if recent_doc is not None:
-            self._store.hot.remember(lay.recent_json, recent_token, recent_doc)
-        if new_delta is not None:
-            self._store.deltas.remember(*new_delta)
-        for la, token in reg_tokens.items():
-            self._store.hot.remember(lay.registry_file(la), token, self._regs[la], reg_bytes[la])
+        if feed.recent_doc is not None:
+            self._store.hot.remember(lay.recent_json, feed.recent_token, feed.recent_doc)
+        if feed.new_delta is not None:
+            self._store.deltas.remember(*feed.new_delta)
+        for la, (token, data) in registries.items():
+            self._store.hot.remember(lay.registry_file(la), token, self._regs[la], data)
 
     def _prune_processed(self, commit: Commit, dfe: str) -> None:
         folder = self._lay.files_dir(dfe)
