@@ -128,10 +128,13 @@ class WhyScreen(ListScreen):
     def _show_act(self, h: WhyHit) -> None:
         line = Text(end="")
         line.append_text(plain(f"{h.report}: {h.summary}", "bold"))
+        # line breaks outside plain(): it shows a control character in the MIS text as a symbol
         if h.reason and h.outcome != "invalid":
-            line.append_text(plain(f"\nwhy: {h.reason}"))
+            line.append("\n")
+            line.append_text(plain(f"why: {h.reason}"))
         if h.act:
-            line.append_text(plain(f"\ndo: {h.act}"))
+            line.append("\n")
+            line.append_text(plain(f"do: {h.act}"))
         self.act_box.update(line)
 
     @on(DataTable.RowHighlighted, "#hits")
