@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
-from cli_support import snapshot  # noqa: E402
+from cli_support import snapshot
 
 from uso_tui.domain.errors import InvalidInput, InvalidName
 from uso_tui.store import DuplicateSchool, UnknownSchool, open_store

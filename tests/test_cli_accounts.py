@@ -3,13 +3,8 @@ main(argv): JSON shapes of DESIGN section 5, human tables, and bad input exiting
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
-from cli_support import SECRET, Cli, snapshot  # noqa: E402
+from cli_support import SECRET, snapshot
 
 DFE, OTHER = "204-3210", "204-3211"
 ACCOUNT_KEYS = {
@@ -30,13 +25,11 @@ AUDIT_KEYS = {"at", "operator", "school", "action", "subject", "before", "after"
 
 
 @pytest.fixture
-def cli(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
-    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
-    c = Cli(tmp_path / "data", capsys)
-    c.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")
-    c.add_school(OTHER, name="Vale School", url="https://vale.isams.cloud")
-    return c
+def cli(cli):
+    """The command line on a store of two schools."""
+    cli.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")
+    cli.add_school(OTHER, name="Vale School", url="https://vale.isams.cloud")
+    return cli
 
 
 def test_account_add_then_search(cli):

@@ -4,27 +4,16 @@ one line, exit 2 for bad input, 1 otherwise, a traceback only with USO_TUI_DEBUG
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
+from cli_support import SECRET, Cli
 
-sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
-from cli_support import SECRET, Cli  # noqa: E402
-
-from uso_tui import config  # noqa: E402
-from uso_tui.cli.main import main  # noqa: E402
-from uso_tui.domain.models import Run  # noqa: E402
-from uso_tui.store import open_store  # noqa: E402
+from uso_tui import config
+from uso_tui.cli.main import main
+from uso_tui.domain.models import Run
+from uso_tui.store import open_store
 
 DFE = "204-3210"
-
-
-@pytest.fixture
-def cli(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
-    monkeypatch.delenv("USO_TUI_DEBUG", raising=False)
-    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
-    return Cli(tmp_path / "data", capsys)
 
 
 def test_no_command_opens_the_console_on_the_store(cli, monkeypatch):

@@ -9,21 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
-from cli_support import SECRET, Cli, files_containing, snapshot  # noqa: E402
+from cli_support import SECRET, files_containing, snapshot
 
 from uso_tui.store import open_store
 
 DFE = "204-3210"
-
-
-@pytest.fixture
-def cli(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
-    monkeypatch.delenv("USO_TUI_DATA_DIR", raising=False)
-    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
-    return Cli(tmp_path / "data", capsys)
 
 
 @pytest.fixture

@@ -5,19 +5,11 @@ its own httpx client, as in production). Exit statuses: 0 succeeded, 3 held, 1 f
 from __future__ import annotations
 
 import sys
-from datetime import datetime
-from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
-from cli_support import Cli, Clock, files_containing, snapshot  # noqa: E402
-
-from uso_tui.iris.server import start_background  # noqa: E402
-from uso_tui.iris.simulator import Simulator  # noqa: E402
+from cli_support import SIM_SECRET, Cli, files_containing, snapshot
 
 DFE, OTHER = "204-3210", "204-3211"
-CLIENT_ID, SIM_SECRET = "hill-client", "sim-Secret-4411"
+CLIENT_ID = "hill-client"
 SYNC_KEYS = {"run_id", "school", "status", "counts", "error"}
 COUNT_KEYS = {
     "fetched",
@@ -61,22 +53,6 @@ AMY = student("1", "Amy", "Jones", "2015-04-02")
 BOB = student("2", "Bob", "Smith", "2014-07-11T00:00:00")
 CAT = student("3", "Cat", "Brown", "2016-01-20")
 TEACHER = {"id": 7, "forename": "Tess", "surname": "Teach", "dateOfBirth": "1980-05-05"}
-
-
-@pytest.fixture
-def sim(monkeypatch):
-    sim = Simulator()
-    root, stop = start_background(sim, port=0)
-    monkeypatch.setenv("USO_TUI_ALLOWED_MIS_HOSTS", root.removeprefix("http://"))
-    sim.root = root
-    yield sim
-    stop()
-
-
-@pytest.fixture
-def cli(tmp_path, capsys, monkeypatch, sim):
-    monkeypatch.setenv("USO_SIM_SECRET", SIM_SECRET)
-    return Cli(tmp_path / "data", capsys, Clock(datetime(2026, 9, 1, 8, 0)))
 
 
 def add(cli: Cli, sim, dfe: str = DFE, students=(), staff=(), *extra: str) -> None:

@@ -4,18 +4,15 @@ birth in one local authority, twins never paired, kept pairs never listed), keep
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from cli_support import snapshot
 
-sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
-from cli_support import Cli, snapshot  # noqa: E402
-
-from uso_tui.domain.models import Account, School  # noqa: E402
-from uso_tui.store import AccountHit, open_store  # noqa: E402
-from uso_tui.sync.duplicates import (  # noqa: E402
+from uso_tui.domain.models import Account, School
+from uso_tui.store import AccountHit, open_store
+from uso_tui.sync.duplicates import (
     SAME_NAMES,
     find_duplicates,
     keep_both,
@@ -244,9 +241,9 @@ def test_unallocate_one_drops_its_link_and_keeps_the_other(store):
 
 
 @pytest.fixture
-def cli(store, capsys, monkeypatch):
-    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
-    return Cli(store.root, capsys)
+def cli(cli_at, store):
+    """The command line on the estate of possible duplicates."""
+    return cli_at(store.root)
 
 
 def test_cli_duplicates_json_shape(cli):

@@ -3,8 +3,10 @@ beside the previous one, and applied only when an operator confirms it."""
 
 from __future__ import annotations
 
+import pytest
 from test_cli_sync import DFE, add, student
-from test_operator_safety_cli import cli, sim  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.usefixtures("sim")  # every test syncs from the simulator
 
 PUPILS = [
     student(
@@ -18,7 +20,7 @@ def _accounts(client) -> dict[str, dict]:
     return {a["username"]: a for a in client.ok("accounts", DFE, "--json").json()}
 
 
-def test_a_shifted_column_is_held_whole_and_applied_when_confirmed(cli, sim):  # noqa: F811
+def test_a_shifted_column_is_held_whole_and_applied_when_confirmed(cli, sim):
     add(cli, sim, DFE, PUPILS)
     cli.ok("sync", DFE)
     before = _accounts(cli)
@@ -43,7 +45,7 @@ def test_a_shifted_column_is_held_whole_and_applied_when_confirmed(cli, sim):  #
     assert all(a["forename"].startswith("Fam") for a in after.values())
 
 
-def test_a_halved_export_is_held_whole_and_normal_churn_is_not(cli, sim):  # noqa: F811
+def test_a_halved_export_is_held_whole_and_normal_churn_is_not(cli, sim):
     add(cli, sim, DFE, PUPILS)
     cli.ok("sync", DFE)
     before = _accounts(cli)

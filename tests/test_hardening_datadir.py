@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import datetime
 
 import pytest
-from cli_support import Cli, Clock
 
 from uso_tui.store import StoreError, open_store
 
 
 def mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
-
-
-@pytest.fixture
-def cli_at(capsys, monkeypatch):
-    monkeypatch.setenv("USO_TEST_SECRET", "s3cr3t-Datadir-0123")
-
-    def make(path):
-        return Cli(path, capsys, Clock(datetime(2026, 9, 1, 8, 0)))
-
-    return make
 
 
 def test_an_existing_owner_only_folder_keeps_its_mode(tmp_path, cli_at):

@@ -3,22 +3,18 @@ host name could be, and secrets typed in the wrong place, never echoed."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
-from cli_support import SECRET, Cli, Clock, snapshot
+from cli_support import SECRET, snapshot
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.schools import DFE_RE, check_dfe, check_mis_url
 
 
 @pytest.fixture
-def cli(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
-    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
-    c = Cli(tmp_path / "data", capsys, Clock(datetime(2026, 9, 1, 8, 0)))
-    c.add_school("204-3210")
-    return c
+def cli(cli):
+    """The command line on a store of one school."""
+    cli.add_school("204-3210")
+    return cli
 
 
 def add(dfe: str = "204-3299", url: str = "https://new3299.isams.cloud") -> list[str]:

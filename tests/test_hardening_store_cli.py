@@ -3,11 +3,9 @@ file named with what to do, `audit --limit` saying where it stopped, `run-due --
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import orjson
 import pytest
-from cli_support import SECRET, Cli, Clock, snapshot
+from cli_support import Cli, snapshot
 
 from uso_tui.domain.models import AuditEvent
 from uso_tui.store import SCHEMA_VERSION, StoreError, open_store
@@ -16,11 +14,10 @@ DFE = "204-3210"
 
 
 @pytest.fixture
-def cli(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
-    c = Cli(tmp_path / "data", capsys, Clock(datetime(2026, 9, 1, 8, 0)))
-    c.add_school(DFE)
-    return c
+def cli(cli):
+    """The command line on a store of one school."""
+    cli.add_school(DFE)
+    return cli
 
 
 def test_an_older_store_is_refused_then_upgraded_by_the_upgrade_command(cli):

@@ -17,17 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import SIM_SECRET, Cli
 
-sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
-from cli_support import Cli, Clock  # noqa: E402
-
-from uso_tui.domain.models import MatchCase, MisRecord  # noqa: E402
-from uso_tui.iris.server import start_background  # noqa: E402
-from uso_tui.iris.simulator import Simulator  # noqa: E402
-from uso_tui.store import open_store  # noqa: E402
+from uso_tui.domain.models import MatchCase, MisRecord
+from uso_tui.store import open_store
 
 A, B = "204-3210", "204-3211"  # two schools of local authority 204
-CLIENT_ID, SIM_SECRET = "race-client", "sim-Secret-5522"
+CLIENT_ID = "race-client"
 RUN_AT = "2026-09-01T12:00:00"  # the held runs' clock (after the setup's)
 WAIT = 60  # seconds a child may take to plan or to finish (a bound, not a pace)
 
@@ -60,8 +56,8 @@ ONLY_B = student("b-only", "Bertrand", "Nakamura", "2011-05-19")
 def child(root: str, what: str, at: str) -> None:
     """`uso-tui sync DFE --json` (what: the DfE number) or `uso-tui run-due --json` (what:
     run-due), whose commit waits for "go" on stdin once it has planned."""
-    from uso_tui.cli.main import main  # noqa: PLC0415
-    from uso_tui.sync import batch, runner  # noqa: PLC0415
+    from uso_tui.cli.main import main
+    from uso_tui.sync import batch, runner
 
     module, name = (batch, "commit_batch") if what == "run-due" else (runner, "_plan_and_apply")
     commit = getattr(module, name)
@@ -110,19 +106,8 @@ class Held:
 
 
 @pytest.fixture
-def sim(monkeypatch):
-    sim = Simulator()
-    root, stop = start_background(sim, port=0)
-    monkeypatch.setenv("USO_TUI_ALLOWED_MIS_HOSTS", root.removeprefix("http://"))
-    monkeypatch.setenv("USO_SIM_SECRET", SIM_SECRET)
-    sim.root = root
-    yield sim
-    stop()
-
-
-@pytest.fixture
-def cli(tmp_path, capsys, sim) -> Cli:
-    cli = Cli(tmp_path / "data", capsys, Clock(datetime(2026, 9, 1, 8, 0)))
+def cli(cli, sim) -> Cli:
+    """Both schools added and synced once."""
     for dfe, first in ((A, ONLY_A), (B, ONLY_B)):
         sim.add_school(dfe, client_id=CLIENT_ID, secret=SIM_SECRET, students=[first])
         cli.ok(

@@ -4,30 +4,11 @@ with an account. Bad input exits 2 with one line and writes nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
-from cli_support import Cli, Clock, snapshot
-from test_cli_sync import AMY, BOB, CAT, DFE, RUN_KEYS, SIM_SECRET, TEACHER, add, student
+from cli_support import Cli, snapshot
+from test_cli_sync import AMY, BOB, CAT, DFE, RUN_KEYS, TEACHER, add, student
 
-from uso_tui.iris.server import start_background
-from uso_tui.iris.simulator import Simulator
-
-
-@pytest.fixture
-def sim(monkeypatch):
-    sim = Simulator()
-    root, stop = start_background(sim, port=0)
-    monkeypatch.setenv("USO_TUI_ALLOWED_MIS_HOSTS", root.removeprefix("http://"))
-    sim.root = root
-    yield sim
-    stop()
-
-
-@pytest.fixture
-def cli(tmp_path, capsys, monkeypatch, sim):
-    monkeypatch.setenv("USO_SIM_SECRET", SIM_SECRET)
-    return Cli(tmp_path / "data", capsys, Clock(datetime(2026, 9, 1, 8, 0)))
+pytestmark = pytest.mark.usefixtures("sim")  # every test syncs from the simulator
 
 
 EVA = student("5", "Eva", "Blacke", "2015-03-03")

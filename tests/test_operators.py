@@ -7,15 +7,12 @@ import asyncio
 import base64
 import json
 import stat
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # cli_support, with or without tests/__init__
-from cli_support import SECRET, Cli, snapshot  # noqa: E402
-from test_sync_support import DFE, Env, iris_student  # noqa: E402
+from cli_support import SECRET, snapshot
+from test_sync_support import DFE, Env, iris_student
 
 from uso_tui.store import open_store
 from uso_tui.sync import admin
@@ -39,15 +36,6 @@ def ssh_key(n: int, kind: str = "ssh-ed25519", comment: str = "") -> str:
 
 ALICE_KEY = ssh_key(1, comment="alice@laptop")
 BOB_KEY = ssh_key(2, comment="bob@desk")
-
-
-@pytest.fixture
-def cli(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
-    monkeypatch.delenv("USO_TUI_DATA_DIR", raising=False)
-    monkeypatch.delenv("SSH_ORIGINAL_COMMAND", raising=False)
-    monkeypatch.setenv("USO_TEST_SECRET", SECRET)
-    return Cli(tmp_path / "data", capsys)
 
 
 @pytest.fixture
@@ -357,10 +345,10 @@ def _console_store(tmp_path):
 
 @pytest.mark.parametrize("who", ["bob", "alice"])
 async def test_console_names_the_operator_and_greys_settings_for_the_desk(tmp_path, who):
-    from textual.widgets import Input, Static  # noqa: PLC0415
-    from tui_helpers import settle  # noqa: PLC0415
+    from textual.widgets import Input, Static
+    from tui_helpers import settle
 
-    from uso_tui.tui.app import UsoApp  # noqa: PLC0415
+    from uso_tui.tui.app import UsoApp
 
     store = _console_store(tmp_path)
     app = UsoApp(store, operator=who, clock=lambda: NOW, cursor_blink=False)
