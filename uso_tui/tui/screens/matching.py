@@ -12,6 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
@@ -77,6 +78,8 @@ def decision_text(case: MatchCase) -> Text:
 
 class MatchingScreen(UsoScreen):
     kind = "matching"
+    # what the footer's keys can do now: the footer is rebuilt (a few ms) only when it changes
+    keys_state: var[tuple] = var((), bindings=True)
 
     BINDINGS = [
         Binding("m", "match", "Match"),
@@ -103,7 +106,6 @@ class MatchingScreen(UsoScreen):
         self.decided: list[str] = []  # case ids decided in this session, newest last
         self.busy = False
         self.extra_candidates: dict[str, list[dict]] = {}  # case id -> accounts found by search
-        self._keys_state: tuple | None = None
         self._deciding: str | None = None  # the case a decision is being saved for
         self.with_decided = False  # v: decided cases (of any session) listed after the open ones
         self.accounts: dict[str, Account] = {}  # candidates' accounts as they are now
@@ -249,18 +251,14 @@ class MatchingScreen(UsoScreen):
         return cell(school, "bold yellow" if school != self.dfe else "")
 
     def _refresh_keys(self) -> None:
-        """The footer is rebuilt only when what the keys can do changed (it costs a few ms)."""
         case = self.case
-        state = (
+        self.keys_state = (
             case is None,
             case is not None and case.status == "open",
             self.busy,
             bool(self.decided),
             self.highlighted() is not None,
         )
-        if state != self._keys_state:
-            self._keys_state = state
-            self.refresh_bindings()
 
     def highlighted(self) -> dict | None:
         case = self.case
