@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_sync_support import DFE, OTHER, acc, rec
+from factories import DFE, OTHER, acc, rec
 
 from uso_tui.sync.matching import (
     CandidateIndex,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from test_sync_support import DFE, OTHER, TODAY, acc, export, outcome_of, rec, settings, snap
+from factories import DFE, OTHER, TODAY, acc, export, outcome_of, rec, settings, snap
 
 from uso_tui.domain.names import normalise
 from uso_tui.sync.matching import CandidateIndex

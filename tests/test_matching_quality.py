@@ -13,7 +13,7 @@ import dataclasses
 from collections import Counter
 from datetime import timedelta
 
-from test_sync_support import settings
+from factories import settings
 
 from uso_tui.domain.models import Account, Export
 from uso_tui.domain.schools import ROLE_OF_REPORT

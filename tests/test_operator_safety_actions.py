@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from factories import DFE, Env, acc, iris_student
 from test_runner import AMY, BOB, CAT, LATER, by_user, sync, tree
-from test_sync_support import DFE, Env, acc, iris_student
 
 from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
 from uso_tui.store import open_store

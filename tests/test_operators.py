@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import SECRET, snapshot
-from test_sync_support import DFE, Env, iris_student
+from factories import DFE, Env, iris_student
 
 from uso_tui.store import open_store
 from uso_tui.sync import admin

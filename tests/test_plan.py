@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from test_sync_support import (
+from factories import (
     DFE,
     OTHER,
     TODAY,

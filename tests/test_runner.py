@@ -9,7 +9,7 @@ import threading
 from datetime import datetime
 
 import pytest
-from test_sync_support import DFE, OTHER, Env, iris_student
+from factories import DFE, OTHER, Env, iris_student
 
 from uso_tui.domain.models import Run
 from uso_tui.sync import actions
@@ -159,7 +159,7 @@ async def test_failed_fetch_changes_nothing_but_records_the_run(env):
 
 
 def SECRET_NOT_IN(text: str) -> bool:  # noqa: N802
-    from test_sync_support import SECRET
+    from factories import SECRET
 
     return SECRET not in text
 
@@ -356,7 +356,7 @@ async def test_restore_semantics(env):
 async def test_requested_account_links_automatically(env):
     env.add_school(students=[AMY])
     with env.store.transaction("bob") as txn:  # User Request Single, as admin.add_account does
-        from test_sync_support import acc
+        from factories import acc
 
         txn.put_account(acc("ajones.204", "Amy", "JONES", "2015-04-02"))
     res = await sync(env)
@@ -421,7 +421,7 @@ async def test_case_create_exclude_and_skip(env):
 
 async def test_non_mis_review_unallocate_and_link(env):
     env.add_school(students=[AMY, BOB])
-    from test_sync_support import acc
+    from factories import acc
 
     with env.store.transaction("bob") as txn:
         txn.put_account(acc("keep.204", "Kim", "Keep", "1990-01-01"))

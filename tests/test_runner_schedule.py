@@ -8,7 +8,7 @@ import queue
 from datetime import datetime
 
 import pytest
-from test_sync_support import DFE, OTHER, Env, iris_student
+from factories import DFE, OTHER, Env, iris_student
 
 from uso_tui.sync.runner import current_run
 from uso_tui.sync.schedule import due_schools, run_due, scheduler_loop

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import orjson
 import pytest
-from test_sync_support import DFE, HOST, Env, NoSleep, iris_student, settings
+from factories import DFE, HOST, Env, NoSleep, iris_student, settings
 
 from uso_tui.domain.models import PROCESSED_COLUMNS, Export, MatchCase, MisRecord, School
 from uso_tui.iris.client import IrisClient

@@ -7,7 +7,7 @@ import csv
 from datetime import datetime
 
 import pytest
-from test_sync_support import DFE, Env, iris_student
+from factories import DFE, Env, iris_student
 from tui_helpers import make_app, screen_text, settle
 
 from uso_tui.sync.runner import run_school

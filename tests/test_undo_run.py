@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from test_sync_support import DFE, Env, iris_student
+from factories import DFE, Env, iris_student
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, AuditEvent, Run

@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 
 import pytest
-from test_sync_support import DFE, Env, iris_student
+from factories import DFE, Env, iris_student
 
 from uso_tui.cli.main import main
 from uso_tui.sync import admin

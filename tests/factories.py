@@ -1,4 +1,5 @@
-"""Builders shared by the sync tests (records, accounts, snapshots); holds no tests itself."""
+"""Builders shared by the tests: MIS records, accounts, school settings, exports, snapshots, and
+a store with a simulated IRIS behind it (Env)."""
 
 from __future__ import annotations
 
