@@ -389,9 +389,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         out.write("\nThe export looked wrong beside the previous one:\n")
         out.writelines(plain(line) + "\n" for line in comparison_lines(run.comparison))
         if run.status == "held":
-            out.write(
-                "nothing of it was applied; `uso-tui confirm RUN_ID` applies it as it is\n"
-            )
+            out.write("nothing of it was applied; `uso-tui confirm RUN_ID` applies it as it is\n")
     if not held:
         return 0
     verb = "would unallocate" if run.status == "held" else "held"
