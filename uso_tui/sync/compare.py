@@ -79,7 +79,11 @@ def compare(
         "sample": [
             {
                 "mis_id": rec.mis_id,
-                "before": {"forename": row["forename"], "surname": row["surname"], "dob": row["dob"]},
+                "before": {
+                    "forename": row["forename"],
+                    "surname": row["surname"],
+                    "dob": row["dob"],
+                },
                 "after": {"forename": rec.forename, "surname": rec.surname, "dob": rec.dob},
             }
             for row, rec in changed[:SAMPLE]
