@@ -73,15 +73,36 @@ def why_line(values: dict[str, Any]) -> bytes:
     return _tokens(values).encode() + b"\t" + payload + b"\n"
 
 
+# Where each of WHY_FIELDS is in a processed file's row (run_id is not: None).
+_AT = tuple(_COL.get(k) for k in WHY_FIELDS)
+_NAMES_AT = tuple(_COL[k] for k in ("forename", "preferred_name", "surname"))
+_KEYS_AT = tuple(_COL[k] for k in ("dob", "mis_id", "upn"))
+_USER, _OUTCOME, _MIS = WHY_FIELDS.index("username"), _COL["outcome"], _COL["mis_id"]
+
+
 def lines_of_rows(run_id: str, rows: list[list[Any]], created: dict[str, str]) -> list[bytes]:
-    """The lines of a processed file's rows (each the values of PROCESSED_COLUMNS)."""
+    """The lines of a processed file's rows (each the values of PROCESSED_COLUMNS): what
+    why_line makes of each, read from the row's positions (every school's records, every
+    run: no dict per record)."""
     out = []
+    append, dumps, norm, split = out.append, orjson.dumps, _norm, _SPLIT.split
     for r in rows:
-        values = {k: r[_COL[k]] for k in WHY_FIELDS if k in _COL}
-        values["run_id"] = run_id
-        if values.get("username") is None and values.get("outcome") == "created":
-            values["username"] = created.get(values.get("mis_id") or "")
-        out.append(why_line(values))
+        payload = [run_id if i is None else r[i] for i in _AT]
+        if payload[_USER] is None and r[_OUTCOME] == "created":
+            payload[_USER] = created.get(r[_MIS] or "")
+        names = [r[i] or "" for i in _NAMES_AT]
+        toks = [norm(n) for n in names]
+        for n in names:
+            parts = split(n)
+            if len(parts) > 1:
+                toks.extend(norm(p) for p in parts)
+        for i in _KEYS_AT:
+            v = r[i]
+            if v:
+                toks.append(str(v).strip().lower().translate(_NO_SPACE))
+        seen: set[str] = set()
+        head = "".join(f" {t}" for t in toks if t and not (t in seen or seen.add(t)))
+        append(head.encode() + b"\t" + dumps(payload) + b"\n")
     return out
 
 
