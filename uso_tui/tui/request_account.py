@@ -136,16 +136,19 @@ class RequestAccountForm(ModalScreen[Account | None]):
     def look(self, role: str, forename: str, surname: str, dob: str) -> None:
         from uso_tui.sync.admin import check_dob, check_role  # noqa: PLC0415
 
-        try:
+        def read() -> tuple[Request, list[AccountHit]]:
             r = Request(check_role(role), forename, surname, check_dob(dob, self.now().date()))
             for what, v in (("forename", forename), ("surname", surname)):
                 if not normalise(v):
                     raise UsoError(f"{what} {v!r} contains no letters" if v else f"{what} is empty")
             key = (normalise(forename), normalise(surname), r.dob)
-            hits = self.store.find_people(r.role, set(), {key})
-        except Exception as exc:  # noqa: BLE001 - bad input and store errors: shown in the form
-            self.app.call_from_thread(self._error, str(exc))
+            return r, self.store.find_people(r.role, set(), {key})
+
+        looked = attempt(read)  # bad input and store errors: shown in the form
+        if looked.value is None:
+            self.app.call_from_thread(self._error, looked.error or "")
             return
+        r, hits = looked.value
         for h in hits:
             if not same_person(h, r):
                 continue

@@ -86,10 +86,10 @@ class ExclusionForm(ModalScreen[Exclusion | None]):
         """The person may already have an account here: ask before writing anything."""
         from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
 
-        try:
-            has = accounts_for_exclusion(self.store, self.dfe, forename, surname, dob)
-        except Exception:  # noqa: BLE001 - bad input: add_exclusion says what is wrong
-            has = []
+        # bad input reads as no accounts: saving says what is wrong
+        has = attempt(
+            lambda: accounts_for_exclusion(self.store, self.dfe, forename, surname, dob)
+        ).value
         if has:
             self.app.call_from_thread(self._ask, forename, surname, dob, has)
         else:
