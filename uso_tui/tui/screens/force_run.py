@@ -335,6 +335,8 @@ class ForceRunScreen(UsoScreen):
         if self.waiting is None:
             self.count_waiting()
         self.counters_box.update(counters_text(c))
+        # the outcome's lines take room from the log: its last lines stay in view
+        self.call_after_refresh(self.run_log.scroll_end, animate=False, immediate=True)
 
     def _log_line(self, line: str) -> None:
         self.run_log.write(Text(clean(line)))
