@@ -94,3 +94,27 @@ async def test_undo_from_run_history_previews_then_needs_y(env):
         assert len(undone) == 1
         evil = [a for a in env.store.school_accounts(DFE) if a.surname == "+Evil"]
         assert evil[0].status == "unallocated" and evil[0].mis_id is None
+
+
+async def test_bulk_results_tabs_and_the_matching_queue_export_their_lists(env, tmp_path):
+    exports = tmp_path / "store" / "exports"
+    app = make_app(env.store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_screen("bulk_results", DFE)
+        await settle(pilot)
+        await pilot.press("e")  # the processed file itself is no list to export
+        await settle(pilot)
+        assert not list(exports.glob("*.csv"))
+        await pilot.press("6", "e")  # future starters
+        await settle(pilot)
+        app.open_screen("matching", DFE)
+        await settle(pilot)
+        assert "Export CSV" in screen_text(app)
+        await pilot.press("e")
+        await settle(pilot)
+    (future,) = exports.glob("future-*.csv")
+    with open(future, newline="") as fh:
+        assert [r["forename"] for r in csv.DictReader(fh)] == ["Cat"]
+    (cases,) = exports.glob("cases-*.csv")
+    with open(cases, newline="") as fh:
+        assert "case_id" in next(csv.reader(fh))

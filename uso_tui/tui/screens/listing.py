@@ -239,36 +239,12 @@ def export_folder(store: Any) -> Path:
     return Path(store.root) / "exports"
 
 
-class ListScreen(UsoScreen):
-    """A screen whose main content is one or more ListTables with a shared `/` filter bar.
+class ExportsCsv(UsoScreen):
+    """`e` writes the list the screen shows (export_list(): one of sync.export.LISTS, or None
+    where nothing can be exported) as CSV into the data directory's exports/ folder, in a
+    worker, and says where."""
 
-    Subclasses yield `self.filter_bar()` in compose and implement `active_table()`.
-    escape clears the filter first, then goes back.
-    """
-
-    LIST_BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("escape", "escape", "Back"),
-    ]
-    # on a screen that sets EXPORT_LIST (or export_list()): writes the list as CSV
     EXPORT_BINDING = Binding("e", "export", "Export CSV")
-
-    _filter_timer: Timer | None = None
-    _shown_before = False
-
-    def resumed_again(self) -> bool:
-        """True when the screen comes back into view (Textual also resumes a screen when it is
-        first shown, and on_mount has loaded it then)."""
-        again, self._shown_before = self._shown_before, True
-        return again
-
-    def filter_bar(self, placeholder: str = "filter: words to find (escape clears)") -> LineInput:
-        return LineInput(placeholder=placeholder, id="filter", classes="filter")
-
-    def active_table(self) -> ListTable | None:
-        raise NotImplementedError
 
     def export_list(self) -> str | None:
         """The `export` list this screen shows (sync.export.LISTS), None: no export here."""
@@ -298,6 +274,36 @@ class ListScreen(UsoScreen):
             folder=export_folder(self.store),
         )
         self.app.call_from_thread(self.say, f"Exported {n} rows of {name} to {path}")
+
+
+class ListScreen(ExportsCsv):
+    """A screen whose main content is one or more ListTables with a shared `/` filter bar.
+
+    Subclasses yield `self.filter_bar()` in compose and implement `active_table()`.
+    escape clears the filter first, then goes back.
+    """
+
+    LIST_BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("escape", "escape", "Back"),
+    ]
+
+    _filter_timer: Timer | None = None
+    _shown_before = False
+
+    def resumed_again(self) -> bool:
+        """True when the screen comes back into view (Textual also resumes a screen when it is
+        first shown, and on_mount has loaded it then)."""
+        again, self._shown_before = self._shown_before, True
+        return again
+
+    def filter_bar(self, placeholder: str = "filter: words to find (escape clears)") -> LineInput:
+        return LineInput(placeholder=placeholder, id="filter", classes="filter")
+
+    def active_table(self) -> ListTable | None:
+        raise NotImplementedError
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

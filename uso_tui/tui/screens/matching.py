@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit
 from uso_tui.tui.format import cell, clean, plain
-from uso_tui.tui.screens.base import UsoScreen
+from uso_tui.tui.screens.listing import ExportsCsv
 from uso_tui.tui.widgets import Confirm, Prompt, current_key
 
 DIFF_STYLE = "bold reverse"
@@ -76,7 +76,8 @@ def decision_text(case: MatchCase) -> Text:
     return out
 
 
-class MatchingScreen(UsoScreen):
+class MatchingScreen(ExportsCsv):
+    EXPORT_LIST = "cases"
     kind = "matching"
     # what the footer's keys can do now: the footer is rebuilt (a few ms) only when it changes
     keys_state: var[tuple] = var((), bindings=True)
@@ -92,6 +93,7 @@ class MatchingScreen(UsoScreen):
         Binding("u", "undo", "Undo"),
         Binding("v", "toggle_decided", "Decided", show=False),
         Binding("slash", "search", "Search account", key_display="/"),
+        ExportsCsv.EXPORT_BINDING,
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "reload", "Reload", show=False),
@@ -328,6 +330,8 @@ class MatchingScreen(UsoScreen):
                 return None
         if action == "undo":
             return bool(self.decided) or (case is not None and case.status == "resolved")
+        if action == "export":
+            return True  # the school's open cases, as `uso-tui export cases DFE`
         return True
 
     def action_next(self) -> None:

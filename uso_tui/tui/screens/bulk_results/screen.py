@@ -39,6 +39,15 @@ from uso_tui.tui.screens.listing import (
 from uso_tui.tui.screens.users import AccountScreen
 from uso_tui.tui.widgets import Confirm, current_key
 
+# the tabs whose list `uso-tui export` writes (staff and pupils not matched: the open cases)
+EXPORTS = {
+    "staff": "cases",
+    "pupils": "cases",
+    "unallocated": "unallocated",
+    "future": "future",
+    "rejected": "rejected",
+}
+
 
 class BulkResultsScreen(ReloadingListScreen):
     kind = "bulk_results"
@@ -62,6 +71,7 @@ class BulkResultsScreen(ReloadingListScreen):
         Binding("r", "restore", "Restore"),
         Binding("a", "add_exclusion", "Add"),
         Binding("d,delete", "remove_exclusion", "Remove", key_display="d"),
+        ListScreen.EXPORT_BINDING,
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload", show=False),
     ]
@@ -81,6 +91,7 @@ class BulkResultsScreen(ReloadingListScreen):
         "restore": {"unallocated"},
         "add_exclusion": {"exclusions"},
         "remove_exclusion": {"exclusions"},
+        "export": set(EXPORTS),
     }
 
     def __init__(self, store, dfe: str) -> None:
@@ -170,6 +181,10 @@ class BulkResultsScreen(ReloadingListScreen):
     @property
     def tab(self) -> str:
         return self.tabbed.active or "file"
+
+    def export_list(self) -> str | None:
+        """The tab's list as `uso-tui export` names it (the file and exclusions: none)."""
+        return EXPORTS.get(self.tab)
 
     def active_table(self) -> ListTable:
         return self.query_one(f"#t-{self.tab}", ListTable)
