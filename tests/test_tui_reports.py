@@ -118,3 +118,17 @@ async def test_bulk_results_tabs_and_the_matching_queue_export_their_lists(env, 
     (cases,) = exports.glob("cases-*.csv")
     with open(cases, newline="") as fh:
         assert "case_id" in next(csv.reader(fh))
+
+
+async def test_users_exports_the_accounts(env, tmp_path):
+    app = make_app(env.store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_screen("users")
+        await settle(pilot)
+        app.screen.query_one("#latest").focus()
+        await pilot.press("e")
+        await settle(pilot)
+    (accounts,) = (tmp_path / "store" / "exports").glob("accounts-*.csv")
+    with open(accounts, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["forename"] for r in rows} >= {"Amy", "'=cmd()"}  # formula-like text neutralised

@@ -94,6 +94,7 @@ class UsersScreen(ReloadingListScreen):
     hits_table = getters.query_one("#hits", ListTable)
     search_box = getters.query_one("#search", Input)
     TITLE = "Users"
+    EXPORT_LIST = "accounts"  # every account of the store (the school's, from its hub)
 
     DEFAULT_CSS = """
     UsersScreen #search { height: 1; border: none; padding: 0 1; background: $boost; }
@@ -104,6 +105,7 @@ class UsersScreen(ReloadingListScreen):
         Binding("slash", "search", "Search", key_display="/"),
         Binding("l", "latest", "Latest moves"),
         Binding("w", "why", "Why no account?"),
+        ReloadingListScreen.EXPORT_BINDING,
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("escape", "escape", "Back"),
