@@ -132,3 +132,24 @@ async def test_users_exports_the_accounts(env, tmp_path):
     with open(accounts, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert {r["forename"] for r in rows} >= {"Amy", "'=cmd()"}  # formula-like text neutralised
+
+
+@pytest.fixture
+def held_whole(tmp_path) -> Env:
+    """A school whose second export sent a third of its records: held whole."""
+    env = Env(tmp_path / "other")
+    pupils = [iris_student(str(i), f"Kid{i}", f"Fam{i}", "2015-04-02") for i in range(30)]
+    env.add_school(students=pupils)
+    sync(env, DAY1)
+    env.set_students(DFE, pupils[:10])
+    assert sync(env, DAY2).status == "held"
+    return env
+
+
+async def test_bulk_results_show_the_comparison_of_an_export_held_whole(held_whole):
+    app = make_app(held_whole.store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_screen("bulk_results", DFE)
+        await settle(pilot)
+        text = " ".join(screen_text(app).split())
+    assert "held whole: the students export holds 10 of the 30 records linked before" in text

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from uso_tui.domain.models import Run
+from uso_tui.sync.compare import comparison_lines
 from uso_tui.tui.format import (
     counts_short,
     full_name,
@@ -67,6 +68,11 @@ def file_head(d: Loaded) -> Text:
         if d.run.error:
             out.append("\n")
             out.append_text(plain(d.run.error, "bold red"))
+        if d.run.comparison:
+            # held whole (or confirmed after it): the export beside the previous one
+            for line in comparison_lines(d.run.comparison):
+                out.append("\n")
+                out.append_text(plain(line, "yellow"))
     if d.file is None:
         out.append(
             "\nThis run left no processed file (failed before the export was read).",
