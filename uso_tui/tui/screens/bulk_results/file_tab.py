@@ -3,8 +3,6 @@ run the file came from, and the picker of another run's file."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -17,32 +15,14 @@ from uso_tui.domain.models import Run
 from uso_tui.sync.compare import comparison_lines
 from uso_tui.tui.format import (
     counts_short,
-    full_name,
     kv_lines,
     plain,
     status_text,
     value_text,
     when,
 )
+from uso_tui.tui.screens.bulk_results.tabs import Loaded
 from uso_tui.tui.screens.listing import Col, ListTable, Row, cells, haystack
-
-if TYPE_CHECKING:
-    from uso_tui.tui.screens.bulk_results.tabs import Loaded
-
-OUTCOME_STYLE = {
-    "invalid": "bold red",
-    "needs_matching": "bold yellow",
-    "future": "cyan",
-    "excluded": "magenta",
-    "leaver": "yellow",
-    "created": "green",
-    "auto_linked": "green",
-    "restored": "green",
-}
-
-
-def record_name(rec: dict) -> str:
-    return full_name(rec.get("forename") or "", rec.get("surname") or "", rec.get("preferred_name"))
 
 
 def record_details(row: dict) -> Text:

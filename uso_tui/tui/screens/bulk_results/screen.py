@@ -21,13 +21,16 @@ from uso_tui.sync.actions import restorable
 from uso_tui.tui.applying import apply_each, attempt
 from uso_tui.tui.format import clean, full_name, plain
 from uso_tui.tui.screens.bulk_results.exclusions_tab import ExclusionForm, excluded_line
-from uso_tui.tui.screens.bulk_results.file_tab import (
-    RunPicker,
-    file_head,
-    record_details,
+from uso_tui.tui.screens.bulk_results.file_tab import RunPicker, file_head, record_details
+from uso_tui.tui.screens.bulk_results.tabs import (
+    HINTS,
+    LABELS,
+    TABS,
+    TITLES,
+    Loaded,
     record_name,
+    tab_rows,
 )
-from uso_tui.tui.screens.bulk_results.tabs import HINTS, LABELS, TABS, TITLES, Loaded, tab_rows
 from uso_tui.tui.screens.listing import (
     Col,
     Details,

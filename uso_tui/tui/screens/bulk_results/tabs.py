@@ -9,8 +9,23 @@ from rich.text import Text
 
 from uso_tui.domain.models import Account, Exclusion, MatchCase, ProcessedFile, Run
 from uso_tui.tui.format import full_name, when
-from uso_tui.tui.screens.bulk_results.file_tab import OUTCOME_STYLE, record_name
 from uso_tui.tui.screens.listing import Row, cells, haystack
+
+OUTCOME_STYLE = {
+    "invalid": "bold red",
+    "needs_matching": "bold yellow",
+    "future": "cyan",
+    "excluded": "magenta",
+    "leaver": "yellow",
+    "created": "green",
+    "auto_linked": "green",
+    "restored": "green",
+}
+
+
+def record_name(rec: dict) -> str:
+    return full_name(rec.get("forename") or "", rec.get("surname") or "", rec.get("preferred_name"))
+
 
 TABS = ["file", "staff", "pupils", "unallocated", "exclusions", "future", "rejected"]
 LABELS = {  # (narrow, wide): seven tabs fit 80 columns only without their key digits
