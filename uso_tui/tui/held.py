@@ -6,6 +6,7 @@ says, `n`/escape leaves the run held."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -16,6 +17,7 @@ from uso_tui.domain.models import Run
 from uso_tui.sync.actions import Confirmed, HeldAccount
 from uso_tui.sync.compare import comparison_lines
 from uso_tui.tui.format import plain
+from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.screens.listing import Col, ListTable, Row, cells
 
 DIALOG_INNER = 72  # the .dialog's width (76) less its border and padding
@@ -196,3 +198,37 @@ def confirm_kept(store, run: Run, kept: list[str], *, operator: str, now) -> Con
     return confirm_held(
         store, run.run_id, operator=operator, now=now, exclude=kept if kept else None
     )
+
+
+class ConfirmsHeld(UsoScreen):
+    """A screen that confirms held runs: load_held(run) reads the held accounts in a worker,
+    shows the review, and confirms in a worker what the operator chose; held_confirmed(done)
+    then says what happened (each screen its own way)."""
+
+    @work(
+        name="Cannot read the held accounts",
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="held-review",
+    )
+    def load_held(self, run: Run) -> None:
+        from uso_tui.sync.actions import held_review  # noqa: PLC0415
+
+        held = held_review(self.store, run.run_id)
+        self.app.call_from_thread(self._ask_confirm, run, held)
+
+    def _ask_confirm(self, run: Run, held: list[HeldAccount]) -> None:
+        def answer(kept: list[str] | None) -> None:
+            if kept is not None:
+                self.confirm_chosen(run, kept)
+
+        self.app.push_screen(HeldReview(run, held), answer)
+
+    @work(name="Not confirmed", thread=True, exclusive=True, exit_on_error=False, group="held")
+    def confirm_chosen(self, run: Run, kept: list[str]) -> None:
+        done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
+        self.app.call_from_thread(self.held_confirmed, done)
+
+    def held_confirmed(self, done: Confirmed) -> None:
+        self.say(confirmed_line(done))

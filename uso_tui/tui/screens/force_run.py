@@ -23,9 +23,8 @@ from uso_tui.sync.actions import Confirmed
 from uso_tui.sync.compare import comparison_lines
 from uso_tui.tui.force_ask import ForceRunAsk
 from uso_tui.tui.format import clean, plain, status_text, when
-from uso_tui.tui.held import HeldReview, confirm_kept, confirmed_line
+from uso_tui.tui.held import ConfirmsHeld, confirmed_line
 from uso_tui.tui.live import LiveRun, ReportProgress
-from uso_tui.tui.screens.base import UsoScreen
 
 COUNTERS = [
     ("created", "Created"),
@@ -71,7 +70,7 @@ def report_label(report: str, rp: ReportProgress, finished: bool = False) -> str
     return f"{name:<9}{rp.phase}"
 
 
-class ForceRunScreen(UsoScreen):
+class ForceRunScreen(ConfirmsHeld):
     kind = "force_run"
     phase_box = getters.query_one("#phase", Static)
     counters_box = getters.query_one("#counters", Static)
@@ -442,38 +441,7 @@ class ForceRunScreen(UsoScreen):
             return
         self.load_held(self.final)
 
-    @work(
-        name="Cannot read the held accounts",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="force-run-held",
-    )
-    def load_held(self, run: Run) -> None:
-        from uso_tui.sync.actions import held_review  # noqa: PLC0415
-
-        held = held_review(self.store, run.run_id)
-        self.app.call_from_thread(self._ask_confirm, run, held)
-
-    def _ask_confirm(self, run: Run, held: list) -> None:
-        def answer(kept: list[str] | None) -> None:
-            if kept is not None:
-                self.confirm(run, kept)
-
-        self.app.push_screen(HeldReview(run, held), answer)
-
-    @work(
-        name="Not confirmed",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="force-run-confirm",
-    )
-    def confirm(self, run: Run, kept: list[str]) -> None:
-        done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
-        self.app.call_from_thread(self._confirmed, done)
-
-    def _confirmed(self, done: Confirmed) -> None:
+    def held_confirmed(self, done: Confirmed) -> None:
         self.final = done.run
         self.waiting = None  # confirming a report held whole applies it: cases may open
         line = confirmed_line(done)

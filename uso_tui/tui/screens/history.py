@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import AuditEvent, Run
+from uso_tui.sync.actions import Confirmed
 from uso_tui.tui.format import (
     change_summary,
     counts_short,
@@ -22,7 +23,7 @@ from uso_tui.tui.format import (
     status_text,
     when,
 )
-from uso_tui.tui.held import HeldReview, confirm_kept, confirmed_line
+from uso_tui.tui.held import ConfirmsHeld, confirmed_line
 from uso_tui.tui.screens.listing import (
     Col,
     Details,
@@ -44,7 +45,7 @@ def _scope(dfe: str | None) -> str:
     return dfe if dfe else "all schools"
 
 
-class RunHistoryScreen(LoadedListScreen):
+class RunHistoryScreen(ConfirmsHeld, LoadedListScreen):
     kind = "history"
     TABLE_ID = "runs"
 
@@ -158,37 +159,9 @@ class RunHistoryScreen(LoadedListScreen):
         if row is not None and row.data.status == "held":
             self.load_held(row.data)
 
-    @work(
-        name="Cannot read the held accounts",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="history-held",
-    )
-    def load_held(self, run: Run) -> None:
-        from uso_tui.sync.actions import held_review  # noqa: PLC0415
-
-        held = held_review(self.store, run.run_id)
-        self.app.call_from_thread(self._ask_confirm, run, held)
-
-    def _ask_confirm(self, run: Run, held: list) -> None:
-        def answer(kept: list[str] | None) -> None:
-            if kept is not None:
-                self.confirm(run, kept)
-
-        self.app.push_screen(HeldReview(run, held), answer)
-
-    @work(
-        name="Not confirmed",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="history-confirm",
-    )
-    def confirm(self, run: Run, kept: list[str]) -> None:
-        done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
-        self.app.call_from_thread(self.say, confirmed_line(done))
-        self.app.call_from_thread(self.load)
+    def held_confirmed(self, done: Confirmed) -> None:
+        self.say(confirmed_line(done))
+        self.load()
 
     # -- undoing a run: a preview (counts, then the accounts), y commits ------------------------
 
