@@ -145,15 +145,16 @@ def file_keys(data: bytes) -> set[int]:
         text = text.replace("\x1e", " ")
     keys: set[int] = set()
     add, norm = keys.add, normalise_cached
+    # _upn_key and _name_key written out: this runs for every line of every school's index
     for _, dob, _, _, upn, _, r, _, _, fore, sur, pref in INDEX_LINE.findall(text):
         if upn:
-            add(_upn_key(r, upn))
+            add(hash((r, upn)))
         if dob != "~":
-            add(_name_key(r, "", norm(sur), dob))
+            add(hash((r, "", norm(sur), dob)))
             if fore:
-                add(_name_key(r, norm(fore), "", dob))
+                add(hash((r, norm(fore), "", dob)))
             if pref:
-                add(_name_key(r, norm(pref), "", dob))
+                add(hash((r, norm(pref), "", dob)))
     return keys
 
 
