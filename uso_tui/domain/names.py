@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 
 from anyascii import anyascii
 
@@ -25,6 +26,11 @@ def normalise(name: str | None) -> str:
     no_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
     folded = unicodedata.normalize("NFKD", no_marks.casefold())
     return "".join(c for c in folded if c.isalpha() and not unicodedata.combining(c))
+
+
+# Names repeat a great deal across an estate (indexes, matching, the export comparison):
+# normalising each distinct one once saves most of the cost.
+normalise_cached = lru_cache(maxsize=65_536)(normalise)
 
 
 def ascii_letters(name: str | None) -> str:

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from uso_tui.domain.names import normalise
+from uso_tui.domain.names import normalise, normalise_cached
 from uso_tui.store.api import AccountHit
 
 _SPLIT = re.compile(r"[\s\-]+")
@@ -29,9 +28,6 @@ _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 # The matching fields hold no space, tab, line break or field separator (see the docstring).
 _FIELD = str.maketrans(dict.fromkeys(" \t\n\r\x1d\x1f", "\x1e"))
-# Names repeat a great deal across an estate: normalising each distinct one once saves most of
-# the cost of indexing a school.
-normalise_cached = lru_cache(maxsize=65_536)(normalise)
 
 
 def _name_tokens(d: dict[str, Any]) -> list[str]:

@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from uso_tui.domain.names import normalise_cached
 from uso_tui.store.api import AccountHit
 from uso_tui.store.index import (
     INDEX_LINE,
     ROLE_FLAG,
     field_text,
-    normalise_cached,
     read_hits,
     upn_key,
 )

@@ -19,14 +19,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from uso_tui.domain.models import PROCESSED_COLUMNS
-from uso_tui.domain.names import normalise
+from uso_tui.domain.names import normalise, normalise_cached
 from uso_tui.store.index import search_keys
 
 WHY_FIELDS = (
@@ -46,19 +45,17 @@ WHY_FIELDS = (
 )
 _COL = {name: i for i, name in enumerate(PROCESSED_COLUMNS)}
 _SPLIT = re.compile(r"[\s\-]+")
-# Names repeat across a school's records and its runs: each distinct one is normalised once.
-_norm = lru_cache(maxsize=65_536)(normalise)
 _NO_SPACE = str.maketrans(dict.fromkeys(" \t\n\r", "\x1e"))
 SAMPLE_FILES = 40
 
 
 def _tokens(values: dict[str, Any]) -> str:
     names = [values.get(k) or "" for k in ("forename", "preferred_name", "surname")]
-    toks = [_norm(n) for n in names]
+    toks = [normalise_cached(n) for n in names]
     for n in names:
         parts = _SPLIT.split(n)
         if len(parts) > 1:
-            toks.extend(_norm(p) for p in parts)
+            toks.extend(normalise_cached(p) for p in parts)
     for key in ("dob", "mis_id", "upn"):
         v = values.get(key)
         if v:
@@ -85,7 +82,7 @@ def lines_of_rows(run_id: str, rows: list[list[Any]], created: dict[str, str]) -
     why_line makes of each, read from the row's positions (every school's records, every
     run: no dict per record)."""
     out = []
-    append, dumps, norm, split = out.append, orjson.dumps, _norm, _SPLIT.split
+    append, dumps, norm, split = out.append, orjson.dumps, normalise_cached, _SPLIT.split
     for r in rows:
         payload = [run_id if i is None else r[i] for i in _AT]
         if payload[_USER] is None and r[_OUTCOME] == "created":

@@ -10,21 +10,17 @@ it (sync.actions.confirm_held), and it is then planned again and applied as it i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 from uso_tui.domain.models import MisRecord, School
-from uso_tui.domain.names import normalise
+from uso_tui.domain.names import normalise_cached
 
 CHANGED_SHARE = 0.2  # more than a fifth of the linked records at once
 SAMPLE = 5  # changes shown side by side
 
 
-_norm = lru_cache(maxsize=65_536)(normalise)
-
-
 def _person(forename: Any, surname: Any, dob: Any) -> tuple[str, str, str]:
-    return _norm(forename or ""), _norm(surname or ""), dob or ""
+    return normalise_cached(forename or ""), normalise_cached(surname or ""), dob or ""
 
 
 def compare(

@@ -24,7 +24,7 @@ from uso_tui.domain.models import (
     School,
     empty_counts,
 )
-from uso_tui.domain.names import normalise
+from uso_tui.domain.names import normalise_cached
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.why_index import draft_lines
 from uso_tui.sync.compare import compare
@@ -225,10 +225,10 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
 
 
 def _excluded(rec: MisRecord, exclusions: list[Exclusion]) -> Exclusion | None:
-    fnames = {normalise(rec.forename), normalise(rec.preferred_name)} - {""}
-    sname = normalise(rec.surname)
+    fnames = {normalise_cached(rec.forename), normalise_cached(rec.preferred_name)} - {""}
+    sname = normalise_cached(rec.surname)
     for ex in exclusions:
-        if normalise(ex.surname) != sname or normalise(ex.forename) not in fnames:
+        if normalise_cached(ex.surname) != sname or normalise_cached(ex.forename) not in fnames:
             continue
         if ex.dob and ex.dob != rec.dob:
             continue
@@ -334,7 +334,7 @@ def plan(
             and r["dob"]
         ):
             a = Account.from_row(r)
-            unlinked_here.setdefault((normalise(a.surname), a.dob), []).append(a)
+            unlinked_here.setdefault((normalise_cached(a.surname), a.dob), []).append(a)
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
 
     dup = Counter(r.mis_id for r in export.records)
@@ -484,7 +484,7 @@ def plan(
 
 
 def _name_keys(*names: str | None) -> frozenset[str]:
-    return frozenset(normalise(n) for n in names if n) - {""}
+    return frozenset(normalise_cached(n) for n in names if n) - {""}
 
 
 class _Claims:
@@ -504,7 +504,7 @@ class _Claims:
             return
         dobs = {d for _, d in wanted}
         for r in export.records:
-            if r.dob in dobs and r.surname and (normalise(r.surname), r.dob) in wanted:
+            if r.dob in dobs and r.surname and (normalise_cached(r.surname), r.dob) in wanted:
                 names = _name_keys(r.forename, r.preferred_name, *(r.middle_names or "").split())
                 self._add(r.surname, r.dob, r.mis_id, names)
         for mis_id in export.same:
@@ -518,16 +518,18 @@ class _Claims:
                 self._add(row.get("surname"), row["dob"], mis_id, names)
 
     def _add(self, surname: str | None, dob: str, mis_id: str, names: frozenset[str]) -> None:
-        self.by_key.setdefault((normalise(surname), dob), []).append((mis_id, names))
+        self.by_key.setdefault((normalise_cached(surname), dob), []).append((mis_id, names))
 
     def claimants(self, acc: Account) -> set[str]:
         names = _name_keys(acc.forename, acc.preferred_name)
         return {
-            m for m, n in self.by_key.get((normalise(acc.surname), acc.dob or ""), ()) if n & names
+            m
+            for m, n in self.by_key.get((normalise_cached(acc.surname), acc.dob or ""), ())
+            if n & names
         }
 
 
-def _conflict(a: str | None, b: str | None, norm: Callable[[str], str] = normalise) -> bool:
+def _conflict(a: str | None, b: str | None, norm: Callable[[str], str] = normalise_cached) -> bool:
     return bool(a and b and norm(a) and norm(b) and norm(a) != norm(b))
 
 
@@ -542,12 +544,12 @@ def _auto_link_target(
     birth and the record's own forename; no other record of the export could claim it; no
     other unlinked account here shares a name with the record; preferred names, UPNs and
     genders do not conflict; a restored account only to the record it was linked to before."""
-    same = unlinked_here.get((normalise(rec.surname), rec.dob or ""), ())
+    same = unlinked_here.get((normalise_cached(rec.surname), rec.dob or ""), ())
     if not same:
         return None
-    own = normalise(rec.forename)
+    own = normalise_cached(rec.forename)
     names = _name_keys(rec.forename, rec.preferred_name, *(rec.middle_names or "").split())
-    exact = [a for a in same if normalise(a.forename) == own]
+    exact = [a for a in same if normalise_cached(a.forename) == own]
     near = [a for a in same if _name_keys(a.forename, a.preferred_name) & names]
     if len(exact) != 1 or len(near) != 1:
         return None
@@ -558,7 +560,7 @@ def _auto_link_target(
     if (
         _conflict(rec.preferred_name, acc.preferred_name)
         or _conflict(rec.upn, extra.get("upn"), lambda v: v.strip().upper())
-        or _conflict(rec.gender, extra.get("gender"), lambda v: normalise(v)[:1])
+        or _conflict(rec.gender, extra.get("gender"), lambda v: normalise_cached(v)[:1])
     ):
         return None
     before = acc.previous_link
@@ -582,8 +584,8 @@ def _found_elsewhere(
             upns.add(r.upn.strip().upper())
         if r.dob:
             name_dobs.update((f, "", r.dob) for f in _name_keys(r.forename, r.preferred_name))
-            if normalise(r.surname):
-                name_dobs.add(("", normalise(r.surname), r.dob))
+            if normalise_cached(r.surname):
+                name_dobs.add(("", normalise_cached(r.surname), r.dob))
     if not upns and not name_dobs:
         return {}
     found = snapshot.wide(role, upns, name_dobs)
@@ -598,9 +600,12 @@ def _found_elsewhere(
     out: dict[str, list[Any]] = {}
     for r in records:
         got = list(by_upn.get((r.upn or "").strip().upper(), ())) if r.upn else []
-        names, surname = _name_keys(r.forename, r.preferred_name), normalise(r.surname)
+        names, surname = _name_keys(r.forename, r.preferred_name), normalise_cached(r.surname)
         for a in by_dob.get(r.dob or "", ()):
-            if normalise(a.surname) == surname or _name_keys(a.forename, a.preferred_name) & names:
+            if (
+                normalise_cached(a.surname) == surname
+                or _name_keys(a.forename, a.preferred_name) & names
+            ):
                 got.append(a)
         if got:
             out[r.mis_id] = got
