@@ -7,10 +7,10 @@ from factories import DFE, OTHER, acc, rec
 from uso_tui.sync.matching import (
     CandidateIndex,
     dob_score,
-    forename_keys,
-    forename_score,
+    forename_level,
     key,
-    surname_score,
+    person_of_record,
+    surname_level,
     swap_day_month,
 )
 
@@ -28,18 +28,22 @@ def test_dob_relations():
     assert swap_day_month("2015-04-13") is None and swap_day_month("2015-04-04") is None
 
 
+def _named(forename: str, surname: str = "Lee", preferred: str | None = None):
+    return person_of_record(rec("x", forename, surname, None, preferred_name=preferred))
+
+
 def test_names_nicknames_prefixes_transliteration_and_double_barrels():
-    assert forename_score(forename_keys("William", None), forename_keys("Bill", None)) == 90
-    assert forename_score(forename_keys("Alexander", None), forename_keys("Alex", None)) >= 85
-    assert forename_score(forename_keys("Samantha", "Sam"), forename_keys("Sam", None)) == 100
-    assert forename_score(forename_keys("Mary Jane", None), forename_keys("Mary", None)) == 100
+    assert forename_level(_named("William"), _named("Bill")) == "known_as"
+    assert forename_level(_named("Alexander"), _named("Alex")) in ("known_as", "similar")
+    assert forename_level(_named("Samantha", preferred="Sam"), _named("Sam")) == "known_as"
+    assert forename_level(_named("Mary Jane"), _named("Mary")) == "known_as"
     assert key("Nguyễn") == "nguyen" and key("Дмитрий") == "dmitrii"
-    assert forename_score(forename_keys("Дмитрий", None), forename_keys("Dmitri", None)) >= 85
-    assert surname_score("O'Brien-Smith", "Smith") >= 85
-    assert surname_score("Smith Jones", "Jones") >= 85
-    assert surname_score("obrien smith", "O'BRIEN-SMITH") == 100
-    assert surname_score("Smith", "Smyth") >= 80
-    assert surname_score("Smith", "Patel") < 50
+    assert forename_level(_named("Дмитрий"), _named("Dmitri")) in ("known_as", "similar")
+    assert surname_level(_named("a", "O'Brien-Smith"), _named("a", "Smith")) == "part"
+    assert surname_level(_named("a", "Smith Jones"), _named("a", "Jones")) == "part"
+    assert surname_level(_named("a", "obrien smith"), _named("a", "O'BRIEN-SMITH")) == "equal"
+    assert surname_level(_named("a", "Smith"), _named("a", "Smyth")) == "similar"
+    assert surname_level(_named("a", "Smith"), _named("a", "Patel")) == "different"
 
 
 def _pool():

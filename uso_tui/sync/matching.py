@@ -25,7 +25,6 @@ from functools import lru_cache
 
 import jellyfish
 from anyascii import anyascii
-from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from uso_tui.domain.models import Account, Candidate, MisRecord
@@ -82,40 +81,6 @@ def forename_keys(forename: str | None, preferred: str | None) -> tuple[str, ...
         if k and k not in out:
             out.append(k)
     return tuple(out)
-
-
-def forename_score(a: tuple[str, ...], b: tuple[str, ...], lenient: bool = False) -> int:
-    """100 equal, 90 nickname, 85 prefix (Alex / Alexander), else edit similarity; `lenient`
-    (with the same date of birth) also takes Jaro-Winkler, kinder to a slip in a short name
-    (Amy / Amie) but too kind to tell Oliver from Olivia when the date differs too."""
-    best = 0
-    for x in a:
-        for y in b:
-            if x == y:
-                return 100
-            if y in nick_group(x) or x in nick_group(y):
-                s = 90
-            elif min(len(x), len(y)) >= 3 and (x.startswith(y) or y.startswith(x)):
-                s = 85  # Alex / Alexander
-            else:
-                s = int(fuzz.ratio(x, y))
-                if lenient:
-                    s = max(s, int(100 * JaroWinkler.normalized_similarity(x, y)))
-            best = max(best, s)
-    return best
-
-
-def surname_score(a: str | None, b: str | None) -> int:
-    ka, kb = key(a), key(b)
-    if not ka or not kb:
-        return 0
-    if ka == kb:
-        return 100
-    s = int(fuzz.ratio(ka, kb))
-    pa, pb = parts(a), parts(b)
-    if (len(pa) > 1 or len(pb) > 1) and set(pa) & set(pb):
-        s = max(s, 85)  # one part of a double-barrelled surname
-    return s
 
 
 @lru_cache(maxsize=50_000)
@@ -536,10 +501,6 @@ def record_weights(r: Person, tf: Callable[[str, str], float | None]) -> tuple[f
 def _swapped(r: Person) -> Person:
     """The record with forename and surname exchanged (names keyed in the wrong order)."""
     return Person(r.skey, r.sparts, "", r.mkeys, r.fkey, r.fparts, r.dob, r.upn, r.gender, r.year)
-
-
-def bits_of(evidence: Evidence) -> float:
-    return sum(e[2] for e in evidence)
 
 
 def reasons_of(evidence: Evidence) -> list[str]:
