@@ -32,7 +32,7 @@ from uso_tui.domain.names import normalise
 from uso_tui.sync import match_model as model
 from uso_tui.sync.match_model import MAX_CANDIDATES, MIN_SCORE
 
-__all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex", "Person", "compare"]
+__all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex", "Person", "account_field", "compare"]
 _SPLIT = re.compile(r"[-\s]+")
 _nicknamer = None
 
@@ -222,7 +222,7 @@ def _cohort(dob: str | None) -> int | None:
     return y if m >= 9 else y - 1
 
 
-def _field(a: object, name: str) -> str | None:
+def account_field(a: object, name: str) -> str | None:
     """A field of an Account (held in `extra`) or of the store's AccountHit (its own)."""
     if isinstance(a, Account):
         return a.extra.get(name) if a.extra else None
@@ -337,9 +337,9 @@ def person_of_account(a: object) -> Person:
         getattr(a, "preferred_name", ""),
         getattr(a, "middle_names", ""),
         getattr(a, "dob", None),
-        _field(a, "upn"),
-        _field(a, "gender"),
-        _field(a, "year_group"),
+        account_field(a, "upn"),
+        account_field(a, "gender"),
+        account_field(a, "year_group"),
     )
 
 
@@ -631,7 +631,7 @@ class CandidateIndex:
         year = account.dob[:4] if account.dob else ""
         for ph, c in _sound_keys(account.surname, account.forename, account.preferred_name):
             self.by_sound.setdefault((ph, c, year), []).append(i)
-        upn = _field(account, "upn")
+        upn = account_field(account, "upn")
         if upn and self._by_upn is not None:
             self._by_upn.setdefault(upn.strip().upper(), []).append(i)
         self._freq = None
@@ -641,7 +641,7 @@ class CandidateIndex:
         if self._by_upn is None:
             by_upn: dict[str, list[int]] = {}
             for i, a in enumerate(self.accounts):
-                upn = _field(a, "upn")
+                upn = account_field(a, "upn")
                 if upn:
                     by_upn.setdefault(upn.strip().upper(), []).append(i)
             self._by_upn = by_upn

@@ -28,7 +28,7 @@ from uso_tui.domain.names import normalise_cached
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.why_index import draft_lines
 from uso_tui.sync.compare import compare
-from uso_tui.sync.matching import CandidateIndex
+from uso_tui.sync.matching import CandidateIndex, account_field
 from uso_tui.sync.seen import fingerprint, record_row
 
 OLDEST_DOB = "1900-01-01"
@@ -592,7 +592,7 @@ def _found_elsewhere(
     by_upn: dict[str, list[Any]] = {}
     by_dob: dict[str, list[Any]] = {}
     for a in found:
-        upn = getattr(a, "upn", None) or (getattr(a, "extra", None) or {}).get("upn")
+        upn = account_field(a, "upn")
         if upn:
             by_upn.setdefault(upn.strip().upper(), []).append(a)
         if a.dob:
