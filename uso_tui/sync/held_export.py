@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.domain.models import Export, MisRecord, ProcessedFile, Run
+from uso_tui.domain.models import Export, MisRecord, Run
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.apply import apply_plan
 from uso_tui.sync.plan import Plan, plan
-from uso_tui.sync.runner import snapshot_in
+from uso_tui.sync.runner import add_counts, put_processed, snapshot_in
 
 
 def exports_of(store: Store, run: Run) -> dict[str, Export]:
@@ -57,19 +57,6 @@ def apply_held_export(
     created: dict[str, str] = {}
     for p in plans.values():
         created.update(apply_plan(txn, p, run, at))
-    for p in plans.values():
-        for k, v in p.counts.items():
-            if k != "fetched":
-                run.counts[k] = run.counts.get(k, 0) + v
-    rows = [p.rows_json()[1:-1] for p in plans.values()]
-    txn.put_processed_file(
-        ProcessedFile(
-            run_id=run.run_id,
-            school=run.school,
-            fetched_at=at,
-            counts=dict(run.counts),
-            created=created,
-        ),
-        rows_json=b"[" + b",".join(r for r in rows if r) + b"]",
-    )
+    add_counts(run, plans)
+    put_processed(txn, run, plans, at, created)
     return plans

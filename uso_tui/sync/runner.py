@@ -166,7 +166,7 @@ async def run_school(
             plans = await asyncio.to_thread(_dry_plan, store, dfe, exports, now, emit)
             run.status = "held" if any(p.is_held for p in plans.values()) else "succeeded"
             run.finished_at = finished_at()
-            _add_counts(run, plans)
+            add_counts(run, plans)
             emit(run.status if run.status == "held" else "done", message="dry run: nothing written")
             return RunResult(run, list(plans.values())[-1] if plans else None, plans)
         written = Written()  # what the LA gains while this run plans
@@ -279,7 +279,8 @@ def _dry_plan(
     return _plan_reports(snap, store.school(dfe), exports, now, emit)
 
 
-def _add_counts(run: Run, plans: dict[str, Plan]) -> None:
+def add_counts(run: Run, plans: dict[str, Plan]) -> None:
+    """Adds the plans' counts to the run's (its fetched count is the fetch's own)."""
     for p in plans.values():
         for k, v in p.counts.items():
             if k != "fetched":
@@ -443,23 +444,13 @@ def apply_in(
     created: dict[str, str] = {}
     for p in plans.values():
         created.update(apply_plan(txn, p, run, at, touched))
-    _add_counts(run, plans)
+    add_counts(run, plans)
     run.held_usernames = [a.username for p in plans.values() for a in p.held]
     run.comparison = next((p.comparison for p in plans.values() if p.comparison), None)
     run.status = "held" if run.held_usernames or run.comparison else "succeeded"
     run.finished_at = finished_at()
     txn.put_run(run)
-    txn.put_processed_file(
-        ProcessedFile(
-            run_id=run.run_id,
-            school=run.school,
-            fetched_at=at,
-            counts=dict(run.counts),
-            created=created,
-        ),
-        rows_json=_rows_json(plans),
-        why_draft=_why_draft(plans),
-    )
+    put_processed(txn, run, plans, at, created)
     txn.audit(
         event(
             txn,
@@ -473,6 +464,24 @@ def apply_in(
         )
     )
     return run, plans
+
+
+def put_processed(
+    txn: Transaction, run: Run, plans: dict[str, Plan], at: str, created: dict[str, str]
+) -> None:
+    """Stages the run's processed file (its plans' rows, encoded when they were made) and the
+    school's why index (its lines drafted while planning)."""
+    txn.put_processed_file(
+        ProcessedFile(
+            run_id=run.run_id,
+            school=run.school,
+            fetched_at=at,
+            counts=dict(run.counts),
+            created=created,
+        ),
+        rows_json=_rows_json(plans),
+        why_draft=_why_draft(plans),
+    )
 
 
 def _why_draft(plans: dict[str, Plan]) -> tuple[list[bytes], dict[int, Any], set[str]]:
