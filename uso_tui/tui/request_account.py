@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from uso_tui.domain.errors import UsoError
@@ -24,7 +22,7 @@ from uso_tui.domain.names import normalise
 from uso_tui.store import AccountHit
 from uso_tui.tui.applying import attempt
 from uso_tui.tui.format import plain
-from uso_tui.tui.widgets import Confirm, LineInput
+from uso_tui.tui.widgets import Confirm, LineInput, SchoolForm
 
 FIELDS = [
     ("role", "Role", "pupil or staff"),
@@ -83,21 +81,13 @@ def request_text(r: Request, dfe: str) -> Text:
     return out
 
 
-class RequestAccountForm(ModalScreen[Account | None]):
+class RequestAccountForm(SchoolForm[Account]):
     """Dismissed with the account made, or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     RequestAccountForm .form-row { height: 1; }
     RequestAccountForm #req-error { height: auto; color: $error; }
     """
-
-    def __init__(self, store, dfe: str, operator: str, now) -> None:
-        super().__init__()
-        self.store = store
-        self.dfe = dfe
-        self.operator = operator
-        self.now = now
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -205,6 +195,3 @@ class RequestAccountForm(ModalScreen[Account | None]):
 
     def _error(self, message: str) -> None:
         self.query_one("#req-error", Static).update(plain(message, "bold"))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -5,6 +5,8 @@ Text shown in them goes through `plain`/`clean` (format.py) so that it is never 
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from uso_tui.tui.format import clean, plain
+
+FormResult = TypeVar("FormResult")
 
 
 class LineInput(Input):
@@ -47,6 +51,23 @@ def move_to_key(table: DataTable, key: str) -> bool:
 
 # ---------------------------------------------------------------------------------------------
 # Dialogs
+
+
+class SchoolForm(ModalScreen[FormResult | None]):
+    """A form that writes to one school's data as an operator, at a time the console gives;
+    dismissed with what it made, or None (escape)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, store, dfe: str, operator: str, now) -> None:
+        super().__init__()
+        self.store = store
+        self.dfe = dfe
+        self.operator = operator
+        self.now = now
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class KeysHelp(ModalScreen[None]):

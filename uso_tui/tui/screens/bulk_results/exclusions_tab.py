@@ -6,16 +6,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from uso_tui.domain.models import Account, Exclusion
 from uso_tui.tui.applying import attempt
 from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk
 from uso_tui.tui.format import plain
-from uso_tui.tui.widgets import LineInput
+from uso_tui.tui.widgets import LineInput, SchoolForm
 
 
 def excluded_line(ex, dfe: str) -> str:
@@ -28,22 +26,14 @@ def excluded_line(ex, dfe: str) -> str:
     return line
 
 
-class ExclusionForm(ModalScreen[Exclusion | None]):
+class ExclusionForm(SchoolForm[Exclusion]):
     """Add a name to the exclusion list. The date of birth is optional: without it, every record
     with those names at the school is excluded. Errors show in the form; nothing is written."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     ExclusionForm .form-row { height: 1; }
     ExclusionForm #form-error { height: auto; color: $error; }
     """
-
-    def __init__(self, store, dfe: str, operator: str, now) -> None:
-        super().__init__()
-        self.store = store
-        self.dfe = dfe
-        self.operator = operator
-        self.now = now
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -130,6 +120,3 @@ class ExclusionForm(ModalScreen[Exclusion | None]):
 
     def _error(self, message: str) -> None:
         self.query_one("#form-error", Static).update(plain(message, "bold"))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
