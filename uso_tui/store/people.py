@@ -223,18 +223,13 @@ class PeopleIndex:
         with self._lock:
             self._looks += 1
             cold = not self._known and self._looks <= SCAN_LOOKS
-        if cold:
-            # A process that looks once or twice (a command's one run) reads every index
-            # once rather than building the map (which pays from the third look on).
-            for dfe in dfes:
-                data = read_bytes(path_of(dfe))
-                if data:
-                    finder.scan(data, dfe, found)
-        else:
-            for dfe in self.schools_with(dfes, path_of, wanted_keys(finder)):
-                data = read_bytes(path_of(dfe))
-                if data:
-                    finder.scan(data, dfe, found)
+        # A process that looks once or twice (a command's one run) reads every index once
+        # rather than building the map (which pays from the third look on).
+        schools = dfes if cold else self.schools_with(dfes, path_of, wanted_keys(finder))
+        for dfe in schools:
+            data = read_bytes(path_of(dfe))
+            if data:
+                finder.scan(data, dfe, found)
         return [found[u] for u in sorted(found)]
 
     def schools_with(
