@@ -4,9 +4,11 @@ the audit log. Every flow goes through the keys an operator would press and chec
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import pytest
 from textual.widgets import Input, TabbedContent
-from tui_helpers import make_app, screen_text, settle, wait_for
+from tui_helpers import filter_by, make_app, press, screen_text, settle, type_text, wait_for
 from tui_records_data import CONTROL, HILL, MARKUP, NOW, VALE, build_store, username_of
 
 from uso_tui.tui.held import HeldReview  # noqa: E402
@@ -45,18 +47,20 @@ def plain_rows(table: ListTable) -> list[str]:
     return [" | ".join(c.plain for c in table._cells(r)) for r in table.shown]
 
 
-async def type_text(pilot, text: str) -> None:
-    for ch in text:
-        await pilot.press("space" if ch == " " else ch)
+@asynccontextmanager
+async def opened(store, kind: str, dfe: str | None = None, size=(80, 24)):
+    """The app started on a records screen, its first load done: yields (app, pilot)."""
+    app = app_on(store, kind, dfe)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        yield app, pilot
 
 
 # -- bulk results ---------------------------------------------------------------------------------
 
 
 async def test_bulk_file_tab_shows_outcomes_and_reasons_filter_and_details(store):
-    app = app_on(store, "bulk_results", HILL)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL, size=(120, 40)) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, BulkResultsScreen)
         rows = plain_rows(table(app, "#t-file"))
@@ -67,178 +71,134 @@ async def test_bulk_file_tab_shows_outcomes_and_reasons_filter_and_details(store
         assert "204-3210-r2" in text and "needs matching 2" in text
 
         # "why has this account not been created?": filter on the name, open the record
-        await pilot.press("slash")
-        await type_text(pilot, "babbage")
-        await pilot.press("enter")
-        await settle(pilot)
+        await filter_by(pilot, "babbage")
         assert keys_of(table(app)) == ["4"]
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert isinstance(app.screen, Details)
         details = screen_text(app)
         assert "needs_matching" in details and "resembles 1 account" in details
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         # escape clears the filter first, then leaves the screen
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert len(table(app).shown) == 10
         assert app.screen is screen
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert app.screen is not screen
 
 
 async def test_bulk_pick_an_older_run(store):
-    app = app_on(store, "bulk_results", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("p")
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "p")
         assert isinstance(app.screen, RunPicker)
         assert [r.key for r in app.screen.query_one(ListTable).shown] == [
             "204-3210-r3",
             "204-3210-r2",
             "204-3210-r1",
         ]
-        await pilot.press("j", "enter")  # the cursor starts on the shown run (r2): r1 is next
-        await settle(pilot)
+        await press(pilot, "j", "enter")  # the cursor starts on the shown run (r2): r1 is next
         assert isinstance(app.screen, BulkResultsScreen)
         assert app.screen.data.run.run_id == "204-3210-r1"
         assert plain_rows(table(app, "#t-file"))[0].startswith("P1 | Ada Lovelace")
         assert "created" in plain_rows(table(app, "#t-file"))[0]
         # the failed run left no file: said so, not an empty table without a word
-        await pilot.press("p")
-        await settle(pilot)
-        await pilot.press("k", "k", "enter")
-        await settle(pilot)
+        await press(pilot, "p")
+        await press(pilot, "k", "k", "enter")
         assert app.screen.data.run.run_id == "204-3210-r3"
         assert "left no processed file" in screen_text(app)
         assert "503 Service Unavailable" in screen_text(app)
 
 
 async def test_bulk_tabs_by_keys_not_matched_future_rejected(store):
-    app = app_on(store, "bulk_results", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
         tabs = app.screen.query_one(TabbedContent)
-        await pilot.press("2")
-        await settle(pilot)
+        await press(pilot, "2")
         assert tabs.active == "staff"
         assert plain_rows(table(app))[0].startswith("S2 | Kathy Johnson")
         assert "91% kjohnson.204" in plain_rows(table(app))[0]
-        await pilot.press("3")
-        await settle(pilot)
+        await press(pilot, "3")
         assert tabs.active == "pupils" and "Charles Babbage" in plain_rows(table(app))[0]
-        await pilot.press("6")
-        await settle(pilot)
+        await press(pilot, "6")
         assert tabs.active == "future" and "2027-01-05" in plain_rows(table(app))[0]
-        await pilot.press("7")
-        await settle(pilot)
+        await press(pilot, "7")
         assert tabs.active == "rejected"
         assert [r.split(" | ")[-1] for r in plain_rows(table(app))] == [
             "no forename",
             "impossible date of birth '31/02/2015'",
         ]
-        await pilot.press("right_square_bracket")
-        await settle(pilot)
+        await press(pilot, "right_square_bracket")
         assert tabs.active == "file"
-        await pilot.press("left_square_bracket")
-        await settle(pilot)
+        await press(pilot, "left_square_bracket")
         assert tabs.active == "rejected"
         # the not-matched tabs lead to the matching queue, at the chosen case
-        await pilot.press("2", "m")
-        await settle(pilot)
+        await press(pilot, "2", "m")
         assert app.screen.kind == "matching" and app.screen.dfe == HILL
         staff_case = app.screen.case.case_id
-        await pilot.press("escape", "3")
-        await settle(pilot)
+        await press(pilot, "escape", "3")
         pupil_case = current_key(table(app))
         assert pupil_case != staff_case
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert app.screen.kind == "matching" and app.screen.case.case_id == pupil_case
-        await pilot.press("escape", "2", "enter")  # the queue again, at the staff case
-        await settle(pilot)
+        await press(pilot, "escape", "2", "enter")  # the queue again, at the staff case
         assert app.screen.case.case_id == staff_case
 
 
 async def test_bulk_restore_several_confirming_once(store):
-    app = app_on(store, "bulk_results", HILL)
     grace = username_of(store, "Grace", "Hopper")
     edsger = username_of(store, "Edsger", "Dijkstra")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "4")
         assert set(keys_of(table(app))) == {grace, edsger}
         # restore is offered only on its tab
         assert app.screen.check_action("restore", ()) is True
-        await pilot.press("space", "space")
-        await settle(pilot)
+        await press(pilot, "space", "space")
         assert table(app).marked == {grace, edsger}
-        await pilot.press("r")
-        await settle(pilot)
+        await press(pilot, "r")
         assert isinstance(app.screen, Confirm)
         body = screen_text(app)
         assert "Restore 2 accounts?" in body and grace in body and edsger in body
-        await pilot.press("n")  # changing one's mind changes nothing
-        await settle(pilot)
+        await press(pilot, "n")  # changing one's mind changes nothing
         assert store.account(grace).status == "unallocated"
-        await pilot.press("r")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "r")
+        await press(pilot, "y")
         for username in (grace, edsger):
             acc = store.account(username)
             assert (acc.status, acc.school, acc.mis_id) == ("active", HILL, None)
         assert table(app).all_rows == []
         assert [e.action for e in store.audit(subject=grace)][0] == "restore"
         assert store.audit(subject=grace)[0].operator == "tester"
-        await pilot.press("1")
-        await settle(pilot)
+        await press(pilot, "1")
         assert app.screen.check_action("restore", ()) is False
 
 
 async def test_bulk_restore_highlighted_only(store):
-    app = app_on(store, "bulk_results", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("4")
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "4")
         first = keys_of(table(app))[0]
-        await pilot.press("r", "y")
-        await settle(pilot)
+        await press(pilot, "r", "y")
         assert store.account(first).status == "active"
         assert len(table(app).all_rows) == 1
 
 
 async def test_bulk_exclusions_add_with_error_then_remove(store):
-    app = app_on(store, "bulk_results", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("5")
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "5")
         assert len(table(app).all_rows) == 2
         assert any(MARKUP in r for r in plain_rows(table(app)))
-        await pilot.press("a")
-        await settle(pilot)
+        await press(pilot, "a")
         assert isinstance(app.screen, ExclusionForm)
         await type_text(pilot, "Visiting")
         await pilot.press("enter")
         await type_text(pilot, "Speaker")
         await pilot.press("enter")
         await type_text(pilot, "31/02/2010")
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         # a bad date is refused in the form: nothing written, the form stays
         assert isinstance(app.screen, ExclusionForm)
         assert "date of birth" in screen_text(app)
         assert len(store.exclusions(HILL)) == 2
         app.screen.query_one("#ex-dob", Input).value = ""
         app.screen.query_one("#ex-dob", Input).focus()
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert isinstance(app.screen, BulkResultsScreen)
         added = [e for e in store.exclusions(HILL) if e.surname == "Speaker"]
         assert len(added) == 1 and added[0].dob is None and added[0].added_by == "tester"
@@ -246,50 +206,37 @@ async def test_bulk_exclusions_add_with_error_then_remove(store):
 
         # remove the highlighted one (the first) after one confirmation
         first = table(app).current().data
-        await pilot.press("d")
-        await settle(pilot)
+        await press(pilot, "d")
         assert isinstance(app.screen, Confirm)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         assert first.id not in [e.id for e in store.exclusions(HILL)]
         assert len(table(app).all_rows) == 2
 
 
 async def test_bulk_results_read_again_when_shown_again(store):
-    app = app_on(store, "bulk_results", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("5")
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "5")
         assert len(table(app).all_rows) == 2
         with store.transaction("elsewhere") as tx:  # another operator, meanwhile
             tx.add_exclusion(HILL, "Guest", "Lecturer", None, "2026-03-10T09:00:00")
-        await pilot.press("question_mark")  # another screen over it, then back
-        await settle(pilot)
+        await press(pilot, "question_mark")  # another screen over it, then back
         assert isinstance(app.screen, KeysHelp)
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert isinstance(app.screen, BulkResultsScreen)
         assert len(table(app).all_rows) == 3
 
 
 async def test_bulk_escape_cancels_exclusion_form(store):
-    app = app_on(store, "bulk_results", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("5", "a")
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "5", "a")
         await type_text(pilot, "Nobody")
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert isinstance(app.screen, BulkResultsScreen)
         assert len(store.exclusions(HILL)) == 2
 
 
 async def test_bulk_school_never_run(store):
-    app = app_on(store, "bulk_results", VALE)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "bulk_results", VALE) as (app, pilot):
         text = screen_text(app)
         assert "204-3211-r2" in text  # its runs kept no processed file
         assert "left no processed file" in text
@@ -299,9 +246,7 @@ async def test_bulk_school_never_run(store):
 
 
 async def test_users_latest_moves_then_search_and_account_history(store):
-    app = app_on(store, "users")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "users") as (app, pilot):
         screen = app.screen
         assert isinstance(screen, UsersScreen)
         latest = plain_rows(table(app, "#latest"))
@@ -315,51 +260,38 @@ async def test_users_latest_moves_then_search_and_account_history(store):
         await wait_for(pilot, lambda: keys_of(table(app, "#hits")) == ["edijkstra.204"])
         # by date of birth, typed the British way
         app.screen.query_one("#search", Input).value = "10/12/2015"
-        await pilot.press("enter")
-        await settle(pilot, 3)
+        await press(pilot, "enter", rounds=3)
         assert keys_of(table(app, "#hits")) == ["alovelace.204"]
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert isinstance(app.screen, AccountScreen)
         text = screen_text(app)
         assert "Lovelace" in text and "create" in text and "students P1" in text
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert app.screen is screen
         # escape clears the search and shows the latest moves again
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert screen.query_one("#latest").display
         assert screen.query_one("#search", Input).value == ""
 
 
 async def test_users_search_by_username_nothing_found(store):
-    app = app_on(store, "users")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("slash")
-        await type_text(pilot, "zzzz")
-        await pilot.press("enter")
-        await settle(pilot, 3)
+    async with opened(store, "users") as (app, pilot):
+        await filter_by(pilot, "zzzz", rounds=3)
         assert table(app, "#hits").all_rows == []
         assert "No account matches" in screen_text(app)
-        await pilot.press("l")  # back to the latest moves, from the (empty) results
-        await settle(pilot)
+        await press(pilot, "l")  # back to the latest moves, from the (empty) results
         assert app.screen.query_one("#latest").display
 
 
 async def test_account_history_of_unallocated_account_and_event_details(store):
     grace = username_of(store, "Grace", "Hopper")
-    app = app_on(store, "users")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "users") as (app, pilot):
         app.push_screen(AccountScreen(store, grace))
         await settle(pilot)
         text = screen_text(app)
         assert "unallocated" in text and "204-3210-r2" in text
         assert [r.data.action for r in table(app).shown] == ["unallocate", "create"]
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert isinstance(app.screen, Details)
         assert "active -> unallocated" in screen_text(app)
 
@@ -368,51 +300,40 @@ async def test_account_history_of_unallocated_account_and_event_details(store):
 
 
 async def test_non_mis_keep_unallocate_and_cancel(store):
-    app = app_on(store, "non_mis", HILL)
     tim = username_of(store, "Tim", "Berners-Lee")
     kjohnson = username_of(store, "Katherine", "Johnson")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "non_mis", HILL) as (app, pilot):
         assert isinstance(app.screen, NonMisScreen)
         # not reviewed first (by surname); the linked accounts are not listed
         assert keys_of(table(app)) == [tim, kjohnson, "dvaughan.204"]
-        await pilot.press("j", "r")  # keep the highlighted one
-        await settle(pilot)
+        await press(pilot, "j", "r")  # keep the highlighted one
         assert store.account(kjohnson).reviewed
         assert keys_of(table(app)) == [tim, kjohnson, "dvaughan.204"]
         assert "1 to review" in screen_text(app)
-        await pilot.press("k", "x")
-        await settle(pilot)
+        await press(pilot, "k", "x")
         assert isinstance(app.screen, Confirm) and tim in screen_text(app)
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert store.account(tim).status == "active"
-        await pilot.press("x", "y")
-        await settle(pilot)
+        await press(pilot, "x", "y")
         acc = store.account(tim)
         assert (acc.status, acc.school) == ("unallocated", None)
         assert tim not in keys_of(table(app))
 
 
 async def test_non_mis_link_to_an_open_case_record(store):
-    app = app_on(store, "non_mis", HILL)
     kjohnson = username_of(store, "Katherine", "Johnson")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "non_mis", HILL) as (app, pilot):
         await pilot.press("j")
         assert table(app).current().key == kjohnson
-        await pilot.press("l")
-        await settle(pilot)
+        await press(pilot, "l")
         assert isinstance(app.screen, LinkPicker)
         # staff account: staff records only (the open staff case)
         picker_rows = app.screen.query_one(ListTable).shown
         assert [r.key for r in picker_rows] == ["staff:S2"]
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert isinstance(app.screen, Confirm)
         assert "S2" in screen_text(app)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         acc = store.account(kjohnson)
         assert (acc.mis_id, acc.link_report, acc.link_school) == ("S2", "staff", HILL)
         assert [c.report for c in store.cases(HILL)] == ["students"]  # the staff case is resolved
@@ -420,25 +341,18 @@ async def test_non_mis_link_to_an_open_case_record(store):
 
 
 async def test_non_mis_link_picker_lists_future_starters_and_filters(store):
-    app = app_on(store, "non_mis", HILL)
     tim = username_of(store, "Tim", "Berners-Lee")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "non_mis", HILL) as (app, pilot):
         assert table(app).current().key == tim
-        await pilot.press("l")
-        await settle(pilot)
+        await press(pilot, "l")
         picker = app.screen
         assert {r.key for r in picker.query_one(ListTable).shown} == {
             "students:P4",
             "students:P5",
         }
-        await pilot.press("slash")
-        await type_text(pilot, "hedy")
-        await pilot.press("enter")
-        await settle(pilot)
+        await filter_by(pilot, "hedy")
         assert [r.key for r in picker.query_one(ListTable).shown] == ["students:P5"]
-        await pilot.press("escape", "escape")  # clear the filter, then cancel
-        await settle(pilot)
+        await press(pilot, "escape", "escape")  # clear the filter, then cancel
         assert isinstance(app.screen, NonMisScreen)
         assert store.account(tim).mis_id is None
 
@@ -447,9 +361,7 @@ async def test_non_mis_link_picker_lists_future_starters_and_filters(store):
 
 
 async def test_run_history_overall_and_per_school_with_details(store):
-    app = app_on(store, "history", None)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "history", None) as (app, pilot):
         assert isinstance(app.screen, RunHistoryScreen)
         assert keys_of(table(app)) == [
             "204-3211-r2",
@@ -458,17 +370,12 @@ async def test_run_history_overall_and_per_school_with_details(store):
             "204-3211-r1",
             "204-3210-r1",
         ]
-        await pilot.press("slash")
-        await type_text(pilot, "failed")
-        await pilot.press("enter")
-        await settle(pilot)
+        await filter_by(pilot, "failed")
         assert keys_of(table(app)) == ["204-3210-r3"]
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         details = screen_text(app)
         assert "503 Service Unavailable" in details and "deskop" in details
-        await pilot.press("escape", "escape", "escape")
-        await settle(pilot)
+        await press(pilot, "escape", "escape", "escape")
         app.open_screen("history", VALE)
         await settle(pilot)
         assert keys_of(table(app)) == ["204-3211-r2", "204-3211-r1"]
@@ -476,49 +383,35 @@ async def test_run_history_overall_and_per_school_with_details(store):
 
 async def test_run_history_confirms_a_held_run(store):
     liskov = username_of(store, "Barbara", "Liskov")
-    app = app_on(store, "history", VALE)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "history", VALE) as (app, pilot):
         assert table(app).current().key == "204-3211-r2"
         assert app.screen.check_action("confirm_held", ()) is True
-        await pilot.press("c")
-        await settle(pilot)
+        await press(pilot, "c")
         assert isinstance(app.screen, HeldReview)
         assert "y unallocates 1 of 1" in screen_text(app) and liskov in screen_text(app)
-        await pilot.press("n")  # not now: nothing changes
-        await settle(pilot)
+        await press(pilot, "n")  # not now: nothing changes
         assert store.run("204-3211-r2").status == "held"
-        await pilot.press("c")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "c")
+        await press(pilot, "y")
         run = store.run("204-3211-r2")
         assert (run.status, run.confirmed_by) == ("succeeded", "tester")
         assert store.account(liskov).status == "unallocated"
         assert app.screen.check_action("confirm_held", ()) is False
         # only a held run offers it
-        await pilot.press("j")
-        await settle(pilot)
+        await press(pilot, "j")
         assert app.screen.check_action("confirm_held", ()) is False
 
 
 async def test_audit_log_filter_and_details(store):
-    app = app_on(store, "audit", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "audit", HILL) as (app, pilot):
         assert isinstance(app.screen, AuditScreen)
         events = [r.data for r in table(app).shown]
         assert [e.at for e in events] == sorted((e.at for e in events), reverse=True)
-        await pilot.press("slash")
-        await type_text(pilot, "unallocate")
-        await pilot.press("enter")
-        await settle(pilot)
+        await filter_by(pilot, "unallocate")
         assert {r.data.action for r in table(app).shown} == {"unallocate"}
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert "status" in screen_text(app) and "unallocated" in screen_text(app)
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert isinstance(app.screen, AuditScreen)
 
 
@@ -535,11 +428,8 @@ SCREENS = [
 
 @pytest.mark.parametrize(("kind", "dfe"), SCREENS)
 async def test_question_mark_lists_every_key(store, kind, dfe):
-    app = app_on(store, kind, dfe)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await settle(pilot)
+    async with opened(store, kind, dfe) as (app, pilot):
+        await press(pilot, "question_mark")
         assert isinstance(app.screen, KeysHelp)
         text = screen_text(app)
         assert "Back" in text
@@ -550,21 +440,15 @@ async def test_names_with_markup_and_control_characters_are_literal(store):
     markup_user = username_of(store, MARKUP, "O'Brien-Smith")
     control_user = username_of(store, "Zoë", CONTROL)
     shown_control = "Lee␛[31mred␇"
-    app = app_on(store, "bulk_results", HILL)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL, size=(120, 40)) as (app, pilot):
         text = screen_text(app)
         assert MARKUP in text and shown_control in text
-        await pilot.press("5")
-        await settle(pilot)
+        await press(pilot, "5")
         assert MARKUP in screen_text(app) and shown_control in screen_text(app)
 
         app.open_screen("users")
         await settle(pilot)
-        await pilot.press("slash")
-        await type_text(pilot, "obrien")
-        await pilot.press("enter")
-        await settle(pilot, 3)
+        await filter_by(pilot, "obrien", rounds=3)
         assert MARKUP in screen_text(app)
         app.push_screen(AccountScreen(store, control_user))
         await settle(pilot)
@@ -581,27 +465,20 @@ async def test_names_with_markup_and_control_characters_are_literal(store):
 
 async def test_no_color_keeps_the_words(store, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
-    app = app_on(store, "history", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "history", HILL) as (app, pilot):
         assert app.no_color
         assert "FAILED" in screen_text(app)
         app.open_screen("bulk_results", HILL)
         await settle(pilot)
-        await pilot.press("4", "space")
-        await settle(pilot)
+        await press(pilot, "4", "space")
         assert "✓" in screen_text(app)  # the mark is a sign, not a colour
-        await pilot.press("1")
-        await settle(pilot)
+        await press(pilot, "1")
         assert "invalid" in screen_text(app) and "needs_matching" in screen_text(app)
 
 
 async def test_run_history_opens_a_runs_file_in_bulk_results(store):
-    app = app_on(store, "history", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("j", "j", "b")  # the oldest run, r1
-        await settle(pilot)
+    async with opened(store, "history", HILL) as (app, pilot):
+        await press(pilot, "j", "j", "b")  # the oldest run, r1
         assert isinstance(app.screen, BulkResultsScreen)
         assert app.screen.data.run.run_id == "204-3210-r1"
         assert [r.data["outcome"] for r in table(app, "#t-file").shown] == ["created"]
@@ -609,38 +486,29 @@ async def test_run_history_opens_a_runs_file_in_bulk_results(store):
 
 async def test_account_screen_restores_an_unallocated_account(store):
     grace = username_of(store, "Grace", "Hopper")
-    app = app_on(store, "users")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "users") as (app, pilot):
         await pilot.press("slash")
         await type_text(pilot, "grace")
-        await pilot.press("down")  # from the search box to the results
-        await settle(pilot, 3)
+        await press(pilot, "down", rounds=3)  # from the search box to the results
         assert table(app).has_focus and keys_of(table(app)) == [grace]
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert isinstance(app.screen, AccountScreen)
         assert app.screen.check_action("restore", ()) is True
-        await pilot.press("r")
-        await settle(pilot)
+        await press(pilot, "r")
         assert isinstance(app.screen, Confirm) and "204-3210" in screen_text(app)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         assert store.account(grace).status == "active"
         assert app.screen.check_action("restore", ()) is False  # nothing left to restore
         assert [r.data.action for r in table(app).shown][0] == "restore"
         # a linked, active account offers no restore: the key does nothing
         app.push_screen(AccountScreen(store, "alovelace.204"))
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
+        await press(pilot, "r")
         assert isinstance(app.screen, AccountScreen)
 
 
 async def test_tables_follow_a_terminal_resize(store):
-    app = app_on(store, "bulk_results", HILL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
         assert "Account" not in [str(c.label) for c in table(app).columns.values()]
         await pilot.resize_terminal(120, 30)
         await settle(pilot)

@@ -30,6 +30,25 @@ async def settle(pilot, rounds: int = 2) -> None:
     await pilot.pause()
 
 
+async def press(pilot, *keys: str, rounds: int = 2) -> None:
+    """Presses the keys, then lets what they started finish."""
+    await pilot.press(*keys)
+    await settle(pilot, rounds)
+
+
+async def type_text(pilot, text: str) -> None:
+    """Types text key by key, as an operator would."""
+    for ch in text:
+        await pilot.press("space" if ch == " " else ch)
+
+
+async def filter_by(pilot, text: str, rounds: int = 2) -> None:
+    """`/`, the text, enter: a list screen's filter (or search), then settled."""
+    await pilot.press("slash")
+    await type_text(pilot, text)
+    await press(pilot, "enter", rounds=rounds)
+
+
 def screen_text(app) -> str:
     """What the terminal shows, as plain text (from the app's own SVG screenshot)."""
     import html
