@@ -49,7 +49,7 @@ def test_upgrade_without_a_store_creates_nothing(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("name", "argv"),
     [
-        ("schools.json", ("school", "list")),
+        ("directory/[0-9]*.json", ("school", "list")),
         (f"schools/{DFE}/data.json", ("accounts", DFE)),
         ("recent/*.json", ("audit",)),
     ],

@@ -24,6 +24,7 @@ from uso_tui.store import (
     UnknownSchool,
     open_store,
 )
+from uso_tui.store.directory import shard_of, shard_path, version_path
 from uso_tui.store.storage import read_json, table_rows
 
 NOW = "2026-09-01T06:00:00"
@@ -492,11 +493,14 @@ def test_documents_are_tinydb_databases(store):
         assert db.table("accounts").search(where("surname") == "Db")[0]["username"] == "tdb.204"
     finally:
         db.close()
-    schools = TinyDB(store.root / "schools.json", access_mode="r")
-    try:
-        assert len(schools.table("schools")) == 3
-    finally:
-        schools.close()
+    total = 0
+    for path in (store.root / "directory").glob("[0-9]*.json"):  # the directory's shards
+        schools = TinyDB(path, access_mode="r")
+        try:
+            total += len(schools.table("schools"))
+        finally:
+            schools.close()
+    assert total == 3
 
 
 def test_store_upgraded_by_another_process_is_not_written(store):
@@ -524,6 +528,7 @@ def test_bad_usernames_refused_and_unsearchable_words_match_no_one(store):
 
 
 def test_listing_schools_reads_only_the_directory(store, monkeypatch):
+    import uso_tui.store.directory as directory  # noqa: PLC0415
     import uso_tui.store.hotfiles as hotfiles  # noqa: PLC0415
     import uso_tui.store.tinystore as tinystore  # noqa: PLC0415
 
@@ -540,13 +545,15 @@ def test_listing_schools_reads_only_the_directory(store, monkeypatch):
 
     monkeypatch.setattr(tinystore, "read_json", spy(tinystore.read_json))
     monkeypatch.setattr(hotfiles, "read_bytes", spy(hotfiles.read_bytes))
+    monkeypatch.setattr(directory, "read_bytes", spy(directory.read_bytes))
     fresh = open_store(store.root)  # another process's view: nothing cached
     assert read == ["store.json"]  # opening reads the schema version only
     schools = fresh.list_schools()
-    assert read == ["store.json", "schools.json"]
+    shards = sorted(f"{directory.shard_of(s.dfe):03d}.json" for s in schools)
+    assert read == ["store.json", "version.json", *shards]  # the shards holding a school
     assert [s.active_accounts for s in schools] == [1, 0, 0]
     fresh.list_schools()
-    assert read == ["store.json", "schools.json"]  # unchanged on disk: not parsed again
+    assert read == ["store.json", "version.json", *shards]  # unchanged: not parsed again
 
 
 def test_cached_directory_follows_other_writers(store):
@@ -692,7 +699,7 @@ def test_a_store_from_before_runs_started_in_the_directory(store):
             rid = tx.next_run_id("204-3210")
             tx.put_run(Run(rid, "204-3210", "force", "op", status="succeeded", started_at=NOW))
     path = store.root / "schools" / "204-3210" / "data.json"
-    schools = store.root / "schools.json"
+    schools = shard_path(store.root / "directory", shard_of("204-3210"))
     data = orjson.loads(path.read_bytes())
     data["meta"]["1"]["next_run"] = 7
     data["runs"]["3"] = {
@@ -707,6 +714,10 @@ def test_a_store_from_before_runs_started_in_the_directory(store):
     entry["_running"] = [data["runs"]["3"]]
     directory["meta"]["1"]["version"] = "0" * 32  # a new version of the file
     schools.write_bytes(orjson.dumps(directory))
+    version = orjson.loads(version_path(store.root / "directory").read_bytes())
+    version["meta"]["1"]["version"] = "1" * 32  # and of the directory
+    version["meta"]["1"]["shards"][shard_of("204-3210")] = "0" * 32
+    version_path(store.root / "directory").write_bytes(orjson.dumps(version))
     assert [r.run_id for r in store.running_runs("204-3210")] == ["204-3210-r6"]
     with store.transaction("t") as tx:
         assert [r.run_id for r in tx.running_runs("204-3210")] == ["204-3210-r6"]
@@ -730,8 +741,9 @@ def test_a_dead_run_in_the_directory_is_recorded_failed_at_the_schools_next_comm
         ("204-3210-r1", "failed")
     ]
     assert store.run("204-3210-r1").error.startswith("interrupted")
-    directory = orjson.loads((store.root / "schools.json").read_bytes())
-    assert all(not e.get("_running") for e in directory["schools"].values())
+    for path in (store.root / "directory").glob("[0-9]*.json"):
+        directory = orjson.loads(path.read_bytes())
+        assert all(not e.get("_running") for e in directory["schools"].values())
 
 
 def test_name_index_kept_up_by_changes_equals_one_made_afresh(store):
@@ -938,8 +950,8 @@ def test_a_registry_extended_by_each_commit_is_what_encoding_it_whole_gives(stor
     assert extended == [True] * 4  # the first commit made the file; the move rewrote it
 
 
-def test_the_directory_written_from_kept_rows_is_what_encoding_it_whole_gives(store):
-    """A commit encodes only the directory entries that changed; the file is the same."""
+def test_a_directory_shard_written_is_what_encoding_it_whole_gives(store):
+    """A commit writes the shards of the entries that changed; each is a whole TinyDB file."""
     from uso_tui.store.storage import as_table, encode
 
     other = open_store(store.root)
@@ -950,11 +962,11 @@ def test_the_directory_written_from_kept_rows_is_what_encoding_it_whole_gives(st
                 s = tx.school("301-0001")
                 s.name = "Renamed"
                 tx.put_school(s)
-        path = store.root / "schools.json"
+        path = shard_path(store.root / "directory", shard_of("204-3210"))
         data = read_json(path)
         rows = table_rows(data, "schools")
         assert path.read_bytes() == encode({"meta": data["meta"], "schools": as_table(rows)})
-        assert [r["active_accounts"] for r in rows] == [i + 1, 0, 0]
+        assert [r["active_accounts"] for r in rows] == [i + 1]
     assert store.school("301-0001").name == "Renamed"
 
 

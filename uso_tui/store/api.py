@@ -12,8 +12,12 @@ Every *.json document but store.json and config.json is a TinyDB database ({tabl
       .gate.lock            flock turnstile in front of .commit.lock (readers cannot starve a writer)
       .staging/             a commit's new file versions before they are renamed into place
       journal.json          present only during a multi-file commit (redone on open / next access)
-      schools.json          the school directory (settings + summary), no accounts, no secrets;
-                            it and recent.json start with a version token (parsed once per version)
+      directory/NNN.json    the school directory (settings + summary), no accounts, no secrets, in
+                            256 shards by a hash of the DfE (directory.py): a commit writes only
+                            the shards of the schools it changed; each starts with a version token
+      directory/version.json  a token changed by every commit of the directory, and each shard's
+                            token: one small read says whether a parsed directory is current
+                            (recent.json also starts with a version token: parsed once per version)
       secrets/DFE.secret    the client secret, one file per school, nothing else in it
       schools/DFE/data.json accounts, newest runs, open and recent cases, exclusions, record
                             fingerprints and counters of one school (meta: a version token and
@@ -61,7 +65,8 @@ from uso_tui.store.errors import (  # noqa: F401
 )
 
 # 2: a run in progress lives in the school directory (with the run counter) until it ends.
-SCHEMA_VERSION = 4
+# 5: the directory in shards (directory/), no longer one schools.json.
+SCHEMA_VERSION = 5
 
 
 class AccountHit(NamedTuple):

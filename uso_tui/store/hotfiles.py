@@ -1,5 +1,6 @@
-"""Parsed versions of the files every commit reads (the school directory, the recent feed),
-reused while the file on disk is the same version.
+"""Parsed versions of the files every commit reads (the recent feed, the registries; the school
+directory's shards use the same tokens, directory.py), reused while the file on disk is the same
+version.
 
 Each write of such a file starts it with a random version token (`{"meta": {"1": {"version":
 ...`), so checking that a cached parse is current costs reading the first bytes of the file,
@@ -16,8 +17,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from uso_tui.store.storage import decode, read_bytes
 
@@ -84,28 +83,3 @@ class HotFiles:
         """What this process just committed to `path` under `token` (with its bytes)."""
         with self._lock:
             self._items[path] = (token, value, raw)
-
-
-class EncodedRows:
-    """Each row of a table this process writes again and again (the school directory: a few
-    entries change per commit), kept encoded while the row stays equal: a commit encodes the
-    rows that changed, not all. Rows are never changed in place (they are replaced), so an
-    equal row encodes as the one kept; used under the write lock only."""
-
-    def __init__(self) -> None:
-        self._rows: dict[str, tuple[dict[str, Any], orjson.Fragment]] = {}
-
-    def table(self, rows: list[dict[str, Any]], key: str) -> dict[str, orjson.Fragment]:
-        """A TinyDB table of `rows` (ids 1..N in order, as as_table), identified by `key`."""
-        kept = self._rows
-        out: dict[str, orjson.Fragment] = {}
-        now: dict[str, tuple[dict[str, Any], orjson.Fragment]] = {}
-        for i, row in enumerate(rows, 1):
-            k = row[key]
-            hit = kept.get(k)
-            if hit is None or (hit[0] is not row and hit[0] != row):
-                hit = (row, orjson.Fragment(orjson.dumps(row)))
-            now[k] = hit
-            out[str(i)] = hit[1]
-        self._rows = now
-        return out

@@ -10,7 +10,8 @@ class Layout:
         self.root = root
         self.store_json = root / "store.json"
         self.config_json = root / "config.json"
-        self.schools_json = root / "schools.json"
+        self.schools_json = root / "schools.json"  # the directory before schema 5 (upgraded)
+        self.directory = root / "directory"  # the school directory's shards (directory.py)
         self.recent_json = root / "recent.json"
         self.recent_dir = root / "recent"  # the feed's deltas (audit.py)
         self.secrets = root / "secrets"

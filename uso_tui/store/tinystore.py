@@ -38,7 +38,8 @@ from uso_tui.store.api import (
 )
 from uso_tui.store.audit import Deltas, Recent, delta_numbers, read_events
 from uso_tui.store.codec import build, from_docs, gc_paused
-from uso_tui.store.hotfiles import EncodedRows, HotFiles
+from uso_tui.store.directory import DirectoryCache, DirectoryView, stage_from_rows
+from uso_tui.store.hotfiles import HotFiles
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.kept import KeptReads
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
@@ -91,10 +92,6 @@ def upgrade_store(root: Path) -> tuple[int, int]:
     return store.upgraded_from, SCHEMA_VERSION
 
 
-def _index_directory(data: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    return {r["dfe"]: r for r in table_rows(data, "schools")}
-
-
 def _recent(data: dict[str, Any] | None) -> dict[str, Any] | None:
     return data
 
@@ -111,7 +108,7 @@ class TinyStore(KeptReads, Store):
         self.layout = Layout(self.root)
         self.hot = HotFiles()
         self.people = PeopleIndex()  # find_people's keys of every school, while unchanged
-        self.dir_rows = EncodedRows()  # the directory's entries, encoded (see _commit)
+        self.dir_cache = DirectoryCache(self.layout.directory)  # the school directory, per shard
         self.deltas = Deltas()  # the recent feed's deltas, parsed
         check_data_dir(self.root)
         if not self.layout.store_json.exists():
@@ -131,12 +128,19 @@ class TinyStore(KeptReads, Store):
         """Marks an older store as this version's: what this version writes an older uso-tui would
         misread (schema 2: runs in progress kept in the directory; 3: the recent feed's deltas,
         processed files as rows, record fingerprints, the runs archive; 4: the accounts hash in
-        a school's meta, which an older uso-tui would carry over while changing the accounts),
-        so from now on it refuses it."""
+        a school's meta, which an older uso-tui would carry over while changing the accounts;
+        5: the directory in shards, moved out of schools.json here), so from now on it refuses
+        it. One commit: a crash leaves the store as it was or upgraded."""
         with write_lock(self.root):
             recover(self.root)
             if self._check_schema() < SCHEMA_VERSION:
                 commit = Commit(self.root)
+                old = self.layout.schools_json
+                if old.exists():
+                    stage_from_rows(
+                        commit, self.layout.directory, table_rows(read_json(old), "schools")
+                    )
+                    commit.delete(old)
                 commit.write(self.layout.store_json, encode({"schema": SCHEMA_VERSION}))
                 commit.apply()
 
@@ -176,12 +180,12 @@ class TinyStore(KeptReads, Store):
             with write_lock(self.root):
                 recover(self.root)
 
-    def directory(self) -> dict[str, dict[str, Any]]:
-        """DfE -> directory entry, shared (never mutate): parsed once per version of the file."""
-        return self.hot.get(self.layout.schools_json, _index_directory)
+    def directory(self) -> DirectoryView:
+        """DfE -> directory entry, shared (never mutate): each shard parsed once per version."""
+        return self.dir_cache.get()
 
     def _directory_rows(self) -> list[dict[str, Any]]:
-        return list(self.directory().values())
+        return self.directory().rows()
 
     def _entry(self, dfe: str) -> dict[str, Any]:
         entry = self.directory().get(dfe)

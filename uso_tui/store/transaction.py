@@ -55,6 +55,7 @@ from uso_tui.store.codec import (
     to_doc,
     to_docs,
 )
+from uso_tui.store.directory import StagedDirectory, stage_shards
 from uso_tui.store.hotfiles import head_token, meta_table, new_token
 from uso_tui.store.index import build_index, index_fields
 from uso_tui.store.journal import Commit
@@ -78,7 +79,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from uso_tui.store.audit import Deltas
-    from uso_tui.store.hotfiles import EncodedRows, HotFiles
+    from uso_tui.store.directory import DirectoryCache, DirectoryView
+    from uso_tui.store.hotfiles import HotFiles
     from uso_tui.store.layout import Layout
 
 PROCESSED_FILES_KEPT = 30
@@ -137,11 +139,11 @@ class TransactionSource(Protocol):
     caches it keeps current when it commits, and three reads of the committed state."""
 
     layout: Layout
-    hot: HotFiles  # parsed files by version: the directory, recent feed and registries
-    dir_rows: EncodedRows  # the directory's entries, encoded
+    hot: HotFiles  # parsed files by version: the recent feed and registries
+    dir_cache: DirectoryCache  # the school directory, parsed per shard
     deltas: Deltas  # the recent feed's deltas, parsed
 
-    def directory(self) -> dict[str, dict[str, Any]]: ...
+    def directory(self) -> DirectoryView: ...
 
     def feed_parts(self) -> tuple[dict[str, Any] | None, list[int], list[dict[str, Any]]]: ...
 
@@ -165,8 +167,7 @@ class TinyTransaction(KeptWrites, Transaction):
         self.operator = operator
         self._store = store
         self._lay = store.layout
-        self._dir: dict[str, dict[str, Any]] | None = None
-        self._dir_dirty = False
+        self._dir: StagedDirectory | None = None
         self._docs: dict[str, SchoolDoc] = {}
         self._regs: dict[str, dict[str, str]] = {}
         self._regs_dirty: set[str] = set()
@@ -194,11 +195,11 @@ class TinyTransaction(KeptWrites, Transaction):
         if self._closed:
             raise StoreError("this transaction has ended")
 
-    def _directory(self) -> dict[str, dict[str, Any]]:
+    def _directory(self) -> StagedDirectory:
         self._check_open()
         if self._dir is None:
-            # A copy of the shared mapping: entries are replaced, never changed in place.
-            self._dir = dict(self._store.directory())
+            # Over the shared view: the entries this transaction changes are kept beside it.
+            self._dir = StagedDirectory(self._store.directory())
         return self._dir
 
     def _entry(self, dfe: str) -> dict[str, Any]:
@@ -213,7 +214,6 @@ class TinyTransaction(KeptWrites, Transaction):
 
     def _set_entry(self, dfe: str, changes: dict[str, Any]) -> None:
         self._directory()[dfe] = {**self._entry(dfe), **changes}
-        self._dir_dirty = True
 
     def _doc(self, dfe: str) -> SchoolDoc:
         doc = self._docs.get(dfe)
@@ -364,7 +364,6 @@ class TinyTransaction(KeptWrites, Transaction):
         entry.update(doc.summary())
         entry[NEXT_RUN_KEY] = doc.meta["next_run"]
         self._directory()[dfe] = entry
-        self._dir_dirty = True
         self._docs[dfe] = doc
         self._secrets[dfe] = secret
         self._new_schools.add(dfe)
@@ -377,7 +376,6 @@ class TinyTransaction(KeptWrites, Transaction):
             if key in old:
                 entry[key] = old[key]
         self._directory()[school.dfe] = entry
-        self._dir_dirty = True
 
     @staticmethod
     def _check_secret(secret: str) -> None:
@@ -577,10 +575,10 @@ class TinyTransaction(KeptWrites, Transaction):
         self._stage_files(commit)
         self._stage_schools(commit)
         registries = self._stage_registries(commit)
-        dir_token = self._stage_directory(commit)
+        directory = self._stage_directory(commit)
         self._stage_folders_and_kept(commit)
         commit.apply()
-        self._hand_over(feed, registries, dir_token)
+        self._hand_over(feed, registries, directory)
 
     def _stage_audit_and_feed(self, commit: Commit) -> _Feed:
         """The audit segments of this commit, and the recent feed's delta (or, every
@@ -654,7 +652,6 @@ class TinyTransaction(KeptWrites, Transaction):
             summary = doc.summary(running)
             if any(entry.get(key) != value for key, value in summary.items()):
                 self._directory()[dfe] = {**entry, **summary}
-                self._dir_dirty = True
 
     def _stage_registries(self, commit: Commit) -> dict[str, tuple[str, bytes]]:
         """Each changed local authority's username registry, and the secrets: (token, bytes)
@@ -675,16 +672,12 @@ class TinyTransaction(KeptWrites, Transaction):
             commit.write(lay.secret(dfe), secret.encode())
         return written
 
-    def _stage_directory(self, commit: Commit) -> str | None:
-        """The school directory, when a summary changed: its new version token."""
-        if not self._dir_dirty:
+    def _stage_directory(self, commit: Commit) -> DirectoryView | None:
+        """The directory's shards holding the entries that changed: the directory once committed."""
+        staged = self._dir
+        if staged is None or not staged.changes:
             return None
-        directory = self._directory()
-        rows = [directory[k] for k in sorted(directory)]
-        token = new_token()
-        doc = {"meta": meta_table(token), "schools": self._store.dir_rows.table(rows, "dfe")}
-        commit.write(self._lay.schools_json, encode(doc))
-        return token
+        return stage_shards(commit, self._lay.directory, staged.base, staged.changes)
 
     def _stage_folders_and_kept(self, commit: Commit) -> None:
         lay = self._lay
@@ -696,12 +689,15 @@ class TinyTransaction(KeptWrites, Transaction):
         self._stage_kept(commit)
 
     def _hand_over(
-        self, feed: _Feed, registries: dict[str, tuple[str, bytes]], dir_token: str | None
+        self,
+        feed: _Feed,
+        registries: dict[str, tuple[str, bytes]],
+        directory: DirectoryView | None,
     ) -> None:
         """Still under the write lock: what was written, to the next transaction."""
         lay = self._lay
-        if dir_token is not None:
-            self._store.hot.remember(lay.schools_json, dir_token, self._directory())
+        if directory is not None:
+            self._store.dir_cache.remember(directory)
         if feed.recent_doc is not None:
             self._store.hot.remember(lay.recent_json, feed.recent_token, feed.recent_doc)
         if feed.new_delta is not None:
