@@ -336,3 +336,32 @@ def test_looks_soon_after_a_check_trust_it_then_check_again(store, monkeypatch):
     assert found(store, upns={"A123456789012"}) == []  # within RECHECK_S of the last check
     monkeypatch.setattr(people_mod, "RECHECK_S", 0.0)
     assert found(store, upns={"A123456789012"}) == [ann]
+
+
+def test_a_changed_index_adds_the_keys_of_its_new_lines_and_is_parsed_whole_when_many_go(store):
+    names = [("Cat", "Ode"), ("Dan", "Ire"), ("Eve", "Ola"), ("Fay", "Ung")]
+    names += [(f"Kit{c}", "Roe") for c in "abcdefgh"]  # twelve lines in all
+    users = put(store, *(("301-0001", f, s, {}) for f, s in names))
+    assert found(store, name_dobs={keys("Cat", "Ode", "2012-03-04")}) == [users[0]]
+    known = store.people._known["301-0001"]  # noqa: SLF001 - the map's state is what is tested
+    (hal,) = put(store, ("301-0001", "Hal", "Ito", {"extra": {"upn": "H123456789012"}}))
+    assert found(store, upns={"H123456789012"}) == [hal]  # the new line's keys were added
+    assert store.people._known["301-0001"].keys > known.keys  # noqa: SLF001
+    with store.transaction("tester") as tx:
+        for username in users[:2]:
+            gone = tx.account(username)
+            gone.forename = "Zed"
+            tx.put_accounts([gone])
+    # The old lines' keys stay (the school is scanned for nothing), the scan finds the truth.
+    assert found(store, name_dobs={keys("Cat", "Ode", "2012-03-04")}) == []
+    assert found(store, name_dobs={keys("Zed", "Ode", "2012-03-04")}) == [users[0]]
+    assert store.people._known["301-0001"].stale == 2  # noqa: SLF001
+    with store.transaction("tester") as tx:
+        for username in users[2:4]:
+            gone = tx.account(username)
+            gone.forename = "Zed"
+            tx.put_accounts([gone])
+    assert found(store, name_dobs={keys("Zed", "Ung", "2012-03-04")}) == [users[3]]
+    again = store.people._known["301-0001"]  # noqa: SLF001
+    assert again.stale == 0  # a quarter of the lines gone: parsed whole again
+    assert hash((b"2012-03-04", b"cat")) not in again.keys

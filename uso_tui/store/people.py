@@ -24,8 +24,6 @@ from pathlib import Path
 from uso_tui.domain.names import normalise_cached
 from uso_tui.store.api import AccountHit
 from uso_tui.store.index import (
-    INDEX_LINE,
-    ROLE_FLAG,
     field_text,
     read_hits,
     upn_key,
@@ -122,46 +120,30 @@ class PeopleFinder:
         )
 
 
-def _name_key(flag: str, forename: str, surname: str, dob: str) -> int:
-    """A forename (or preferred name) with a date of birth, or a surname with one: an account
-    is kept under both, and a wanted (forename, surname, dob) is looked up by its forename."""
-    return hash((flag, forename, surname, dob))
+# The keys of an index line: its date of birth with each name token (whole names come first,
+# then the parts of multi-part names), and its UPN. An account is kept under all of them,
+# whatever its role; a wanted key is a date with one forename, preferred name or surname key.
+_TOKEN = rb"[^ \t\n\x1d\x1f]+"
+_DOB_TOKENS = re.compile(rb"(?m)^ " + _TOKEN + rb" (" + _TOKEN + rb")((?: " + _TOKEN + rb")+)")
+_UPN_FIELD = re.compile(rb"\x1d([^\x1f\t\n]+)")
 
 
-def _wanted_key(flag: str, forename: str, surname: str, dob: str) -> int:
-    return _name_key(flag, forename, "", dob) if forename else _name_key(flag, "", surname, dob)
-
-
-def _upn_key(flag: str, upn: str) -> int:
-    return hash((flag, upn))
-
-
-def file_keys(data: bytes) -> set[int]:
-    """The keys under which PeopleFinder.wants accepts an account of an index file: its UPN, and
-    its forename and preferred name keys each with its surname key and date of birth (the lines
-    read as read_hits reads them)."""
-    text = data.decode()
-    if "\x1e" in text:
-        text = text.replace("\x1e", " ")
-    keys: set[int] = set()
-    add, norm = keys.add, normalise_cached
-    # _upn_key and _name_key written out: this runs for every line of every school's index
-    for _, dob, _, _, upn, _, r, _, _, fore, sur, pref in INDEX_LINE.findall(text):
-        if upn:
-            add(hash((r, upn)))
-        if dob != "~":
-            add(hash((r, "", norm(sur), dob)))
-            if fore:
-                add(hash((r, norm(fore), "", dob)))
-            if pref:
-                add(hash((r, norm(pref), "", dob)))
+def lines_keys(data: bytes) -> set[int]:
+    """The keys under which PeopleFinder.wants may accept an account of these index lines: a
+    hash of each (date of birth, name token) and of each UPN. A superset (any token with the
+    date, any role): a school a key names by chance is scanned for nothing."""
+    keys = set(map(hash, _UPN_FIELD.findall(data)))
+    add = keys.add
+    for dob, run in _DOB_TOKENS.findall(data):
+        if dob != b"~":
+            for token in run.split():
+                add(hash((dob, token)))
     return keys
 
 
 def wanted_keys(finder: PeopleFinder) -> set[int]:
-    flag = ROLE_FLAG.get(finder.role, "")
-    keys = {_upn_key(flag, u) for u in finder.upns}
-    keys.update(_wanted_key(flag, f, s, d) for f, s, d in finder.name_dobs)
+    keys = {hash(field_text(u).encode()) for u in finder.upns}
+    keys.update(hash((d.encode(), (f or s).encode())) for f, s, d in finder.name_dobs)
     return keys
 
 
@@ -172,6 +154,10 @@ def wanted_keys(finder: PeopleFinder) -> set[int]:
 RECHECK_S = 1.0
 # The first looks of a process read every index without building the map (see find).
 SCAN_LOOKS = 2
+
+# A file is parsed whole again once this share of its lines are gone since (their keys would
+# name it for nothing).
+STALE_SHARE = 4
 
 # A file changed less than this before it was read could be written again with the same time
 # stamps (file systems stamp from a clock that advances in ticks of a few milliseconds): its
@@ -190,27 +176,29 @@ def _stamp(path: str) -> tuple[int, ...] | None:
 @dataclass(slots=True)
 class _Known:
     stamp: tuple[int, ...] | None
-    keys: set[int]
+    keys: set[int]  # lines_keys of every line read since the file was last parsed whole
+    lines: set[int]  # a hash of each line of the version last read
+    stale: int  # lines gone since the last whole parse (their keys are still in `keys`)
     raw: bytes | None  # the bytes read, while the stamp alone cannot tell a rewrite (RACY_NS)
 
 
 class PeopleIndex:
-    """Which school's names.idx has a line with a given find_people key, for one store in one
-    process (the runs of a run_due worker share it): a hash of each key of every line, pointing
-    at its school. Each look checks every school's file first (one stat each): a file that is
-    new, replaced (index files are replaced whole, by rename), or changed too recently for its
-    time stamps to tell, is read again and its keys replace those it had. So a look made after
-    a commit sees it, in whichever process it was made; the caller holds the store's read lock.
-    A hash may collide: a school it names is then scanned for nothing."""
+    """Which schools' names.idx may hold a given find_people key, for one store in one process
+    (the runs of a run_due worker share it): the keys of each school's lines. Each look checks
+    every school's file first (one stat each): a file that is new, replaced (index files are
+    replaced whole, by rename), or changed too recently for its time stamps to tell, is read
+    again, and the keys of its new lines are added (a commit changes a few lines of a school:
+    only those are parsed). Keys of lines gone stay until the file is parsed whole again, when
+    they are many: a school they name is scanned for nothing. So a look made after a commit sees
+    it, in whichever process it was made; the caller holds the store's read lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._looks = 0
         self._checked_at = -1.0  # time.monotonic() of the last look at every file
         self._known: dict[str, _Known] = {}
-        self._where: dict[int, str | tuple[str, ...]] = {}
         self._paths: dict[str, str] = {}
-        self.reads = 0  # index files parsed (for benchmarks)
+        self.reads = 0  # index files read and parsed, wholly or their new lines (benchmarks)
 
     def find(
         self, dfes: list[str], path_of: Callable[[str], Path], finder: PeopleFinder
@@ -245,55 +233,38 @@ class PeopleIndex:
             if now - self._checked_at >= RECHECK_S or any(d not in self._known for d in dfes):
                 self._refresh({dfe: paths[dfe] for dfe in dfes})
                 self._checked_at = time.monotonic()
-            found: set[str] = set()
-            where = self._where
-            for k in keys:
-                got = where.get(k)
-                if got is None:
-                    continue
-                if type(got) is str:
-                    found.add(got)
-                else:
-                    found.update(got)
-            return sorted(found)
+            return sorted(
+                dfe for dfe, known in self._known.items() if not keys.isdisjoint(known.keys)
+            )
 
     def _refresh(self, schools: dict[str, str]) -> None:
         now = time.time_ns()
         known = self._known
         for dfe in [d for d in known if d not in schools]:
-            self._replace(dfe, known.pop(dfe).keys, set())
+            del known[dfe]
         for dfe, path in schools.items():
             stamp = _stamp(path)
             had = known.get(dfe)
             if had is not None and had.stamp == stamp and had.raw is None:
                 continue
             data = (read_bytes(path) if stamp is not None else None) or b""
-            if had is not None and data == had.raw:
-                keys = had.keys
-            else:
-                keys = self._parse(data, dfe)
-                self._replace(dfe, had.keys if had is not None else set(), keys)
             racy = stamp is not None and max(stamp[3], stamp[4]) >= now - RACY_NS
-            known[dfe] = _Known(stamp, keys, data if racy else None)
+            if had is not None and data == had.raw:
+                had.stamp, had.raw = stamp, data if racy else None
+                continue
+            known[dfe] = self._read(data, had, stamp, data if racy else None)
 
-    def _parse(self, data: bytes, dfe: str) -> set[int]:
+    def _read(
+        self, data: bytes, had: _Known | None, stamp: tuple[int, ...] | None, raw: bytes | None
+    ) -> _Known:
         self.reads += 1
-        return file_keys(data) if data else set()
-
-    def _replace(self, dfe: str, old: set[int], new: set[int]) -> None:
-        where = self._where
-        for k in old - new:
-            got = where.get(k)
-            if got == dfe:
-                del where[k]
-            elif type(got) is tuple:
-                rest = tuple(d for d in got if d != dfe)
-                where[k] = rest[0] if len(rest) == 1 else rest
-        for k in new - old:
-            got = where.get(k)
-            if got is None:
-                where[k] = dfe
-            elif type(got) is str:
-                where[k] = (got, dfe)
-            else:
-                where[k] = (*got, dfe)
+        lines = data.split(b"\n")
+        hashes = list(map(hash, lines))
+        now = set(hashes)
+        if had is not None:
+            gone = had.stale + len(had.lines - now)
+            if gone * STALE_SHARE <= len(now):
+                new = [line for line, h in zip(lines, hashes, strict=True) if h not in had.lines]
+                keys = had.keys | lines_keys(b"\n".join(new)) if new else had.keys
+                return _Known(stamp, keys, now, gone, raw)
+        return _Known(stamp, lines_keys(data), now, 0, raw)
