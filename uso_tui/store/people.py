@@ -2,12 +2,12 @@
 (forename, surname, date of birth), "" standing for any forename or any surname: movers from
 another local authority, also those whose surname changed or was mistyped.
 
-A store object keeps, per process, which school holds which of those keys (PeopleIndex: a hash
-of each key of every index line, pointing at its school), taken from each school's names.idx
-and reused while the file is unchanged; a call then reads only the index files of the schools
-that may hold a wanted key. Those are scanned, at C speed, by two regular expressions made from
-what is wanted (a trie of the dates of birth, each followed by the forename keys wanted with
-it, and a trie of the UPNs, each where a line holds its UPN); only the lines they hit are parsed
+A store object keeps, per process, the keys each school's names.idx holds (PeopleIndex: a
+hash of each key of every index line), taken from the file and reused while it is unchanged; a
+call then reads only the index files of the schools that may hold a wanted key. Those are
+scanned, at C speed, by two regular expressions made from what is wanted (a trie of the dates
+of birth, each followed by the forename keys wanted with it, and a trie of the UPNs, each where
+a line holds its UPN); only the lines they hit are parsed
 and checked exactly (a hit may also be in a display name).
 """
 
