@@ -122,3 +122,18 @@ def test_blocking_never_compares_every_pair():
     idx = CandidateIndex(pool)
     block = idx._block(rec("x", "Amy", "Jones", "2015-04-02"))
     assert len(block) < 500  # out of 20,000
+
+
+def test_name_frequencies_follow_accounts_added_to_the_index():
+    pool = [acc(f"u{i}.204", "Amy", "Jones" if i % 2 else "Khan", "2015-04-02") for i in range(6)]
+    idx = CandidateIndex(pool)
+    assert idx.frequency("surname", "jones") is not None  # counted once, before the changes
+    married = acc("u1.204", "Amy", "Khan", "2015-04-02")  # one Jones becomes a Khan
+    starter = acc("u9.204", "Ivy", "Jones", "2012-01-01")
+    idx.add(married)
+    idx.add(starter)
+    fresh = CandidateIndex([married if a.username == "u1.204" else a for a in pool] + [starter])
+    fresh.frequency("surname", "jones")
+    # the counts of the accounts as they are now (the superseded Amy Jones no longer counted)
+    assert idx._freq == fresh._freq  # noqa: SLF001 - the counts are what is tested
+    assert idx._freq["surname"]["jones"] == 3  # noqa: SLF001

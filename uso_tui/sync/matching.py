@@ -623,8 +623,13 @@ class CandidateIndex:
         if self._latest is None:
             self._latest = {a.username: i for i, a in enumerate(self.accounts)}
         i = len(self.accounts)
+        before = self._latest.get(account.username)
         self.accounts.append(account)
         self._latest[account.username] = i
+        if self._freq is not None:  # counted again as it changes, not recounted for the pool
+            if before is not None:
+                self._count(self.accounts[before], -1)
+            self._count(account, 1)
         if account.dob:
             self.by_dob.setdefault(account.dob, []).append(i)
             self._dob_initial.pop(account.dob, None)
@@ -634,7 +639,6 @@ class CandidateIndex:
         upn = account_field(account, "upn")
         if upn and self._by_upn is not None:
             self._by_upn.setdefault(upn.strip().upper(), []).append(i)
-        self._freq = None
 
     @property
     def by_upn(self) -> dict[str, list[int]]:
@@ -657,17 +661,11 @@ class CandidateIndex:
         """How common a forename, a surname or a whole name ("name": forename and surname keys
         with a space) is among the pool's accounts (0..1)."""
         if self._freq is None:
-            fore: dict[str, int] = {}
-            sur: dict[str, int] = {}
-            whole: dict[str, int] = {}
-            for a in self.accounts:
-                f = key(a.forename)
-                fore[f] = fore.get(f, 0) + 1
-                s = key(a.surname)
-                sur[s] = sur.get(s, 0) + 1
-                fs = f"{f} {s}"
-                whole[fs] = whole.get(fs, 0) + 1
-            self._freq = {"forename": fore, "surname": sur, "name": whole}
+            self._freq = {"forename": {}, "surname": {}, "name": {}}
+            latest = self._latest
+            for i, a in enumerate(self.accounts):
+                if latest is None or latest[a.username] == i:
+                    self._count(a, 1)
         if not name:
             return None
         count = self._freq[field_].get(name, 0)
@@ -678,6 +676,13 @@ class CandidateIndex:
             if not count:
                 return 0.0
         return model.frequency(field_, count, len(self.accounts))
+
+    def _count(self, a: Account, step: int) -> None:
+        assert self._freq is not None
+        f, s = key(a.forename), key(a.surname)
+        for field_, name in (("forename", f), ("surname", s), ("name", f"{f} {s}")):
+            counts = self._freq[field_]
+            counts[name] = counts.get(name, 0) + step
 
     def _by_initial(self, dob: str) -> dict[str, list[int]]:
         sub = self._dob_initial.get(dob)
