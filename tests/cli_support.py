@@ -75,21 +75,94 @@ class Cli:
     ) -> Result:
         url = url or f"https://{name.split()[0].lower()}{dfe[-4:]}.isams.cloud"
         return self.ok(
-            "school",
-            "add",
-            dfe,
-            "--name",
-            name,
-            "--mis",
-            mis,
-            "--url",
-            url,
-            "--client-id",
-            "client-" + dfe,
-            "--client-secret-env",
-            "USO_TEST_SECRET",
+            *school_add_args(dfe, name=name, mis=mis, url=url, client_id="client-" + dfe),
             *extra,
         )
+
+    def add_account(
+        self,
+        dfe: str,
+        forename: str,
+        surname: str,
+        dob: str,
+        *,
+        role: str = "pupil",
+        extra: tuple[str, ...] = (),
+    ) -> Result:
+        """User Request Single through `account add`; it must succeed."""
+        return self.ok(*account_add_args(dfe, forename, surname, dob, role=role), *extra)
+
+    def add_sim_school(
+        self,
+        sim,
+        dfe: str,
+        *,
+        client_id: str,
+        students=(),
+        staff=(),
+        extra: tuple[str, ...] = (),
+    ) -> Result:
+        """A school served by the simulator (conftest's `sim`) with these records, added through
+        the command line with the simulator's secret."""
+        sim.add_school(
+            dfe, client_id=client_id, secret=SIM_SECRET, students=list(students), staff=list(staff)
+        )
+        return self.ok(
+            *school_add_args(
+                dfe,
+                name=f"School {dfe}",
+                url=f"{sim.root}/{dfe}",
+                client_id=client_id,
+                secret=("--client-secret-env", "USO_SIM_SECRET"),
+            ),
+            *extra,
+        )
+
+
+def account_add_args(
+    dfe: str, forename: str, surname: str, dob: str, *, role: str = "pupil"
+) -> list[str]:
+    """`account add`'s arguments for one person."""
+    return [
+        "account",
+        "add",
+        dfe,
+        "--role",
+        role,
+        "--forename",
+        forename,
+        "--surname",
+        surname,
+        "--dob",
+        dob,
+    ]
+
+
+def school_add_args(
+    dfe: str,
+    *,
+    name: str,
+    url: str,
+    mis: str = "iSAMS",
+    client_id: str = "c",
+    secret: tuple[str, ...] = ("--client-secret-env", "USO_TEST_SECRET"),
+) -> list[str]:
+    """`school add`'s arguments for one school; its secret read from USO_TEST_SECRET unless
+    `secret` gives other options (or none)."""
+    return [
+        "school",
+        "add",
+        dfe,
+        "--name",
+        name,
+        "--mis",
+        mis,
+        "--url",
+        url,
+        "--client-id",
+        client_id,
+        *secret,
+    ]
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -4,7 +4,7 @@ main(argv): JSON shapes of DESIGN section 5, human tables, and bad input exiting
 from __future__ import annotations
 
 import pytest
-from cli_support import SECRET, snapshot
+from cli_support import SECRET, account_add_args, snapshot
 
 DFE, OTHER = "204-3210", "204-3211"
 ACCOUNT_KEYS = {
@@ -33,53 +33,16 @@ def cli(cli):
 
 
 def test_account_add_then_search(cli):
-    res = cli.ok(
-        "account",
-        "add",
-        DFE,
-        "--role",
-        "pupil",
-        "--forename",
-        "Zoë",
-        "--surname",
-        "O'Brien-Smith",
-        "--dob",
-        "2014-03-09",
-        "--json",
-    )
+    res = cli.add_account(DFE, "Zoë", "O'Brien-Smith", "2014-03-09", extra=("--json",))
     acc = res.json()
     assert set(acc) >= ACCOUNT_KEYS
     assert acc["username"] == "zobriensmith.204"
     assert acc["role"] == "pupil" and acc["school"] == DFE and acc["status"] == "active"
     assert acc["source"] == "manual" and acc["mis_id"] is None and acc["dob"] == "2014-03-09"
     assert acc["last_event"] == "create"
-    human = cli.ok(
-        "account",
-        "add",
-        DFE,
-        "--role",
-        "staff",
-        "--forename",
-        "John",
-        "--surname",
-        "Smith",
-        "--dob",
-        "1980-01-31",
-    ).out
+    human = cli.add_account(DFE, "John", "Smith", "1980-01-31", role="staff").out
     assert human.startswith("created jsmith.204: staff John Smith")
-    cli.ok(
-        "account",
-        "add",
-        OTHER,
-        "--role",
-        "staff",
-        "--forename",
-        "Jane",
-        "--surname",
-        "Smith",
-        "--dob",
-        "1979-02-01",
-    )
+    cli.add_account(OTHER, "Jane", "Smith", "1979-02-01", role="staff")
 
     # Search across schools: accents and punctuation folded, every word a prefix.
     found = cli.ok("accounts", "--search", "zoe obrien", "--json").json()
@@ -107,58 +70,21 @@ def test_account_add_then_search(cli):
 
 def test_limit_tells_when_cut(cli):
     for i, name in enumerate(["Ann", "Bea", "Cat"]):
-        cli.ok(
-            "account",
-            "add",
-            DFE,
-            "--role",
-            "pupil",
-            "--forename",
-            name,
-            "--surname",
-            "Jones",
-            "--dob",
-            f"2014-01-0{i + 1}",
-        )
+        cli.add_account(DFE, name, "Jones", f"2014-01-0{i + 1}")
     res = cli.ok("accounts", "--search", "jones", "--limit", "2", "--json")
     assert len(res.json()) == 2 and "first 2" in res.err
 
 
 def test_markup_in_names_is_printed_literally(cli):
-    cli.ok(
-        "account",
-        "add",
-        DFE,
-        "--role",
-        "pupil",
-        "--forename",
-        "[bold]x[/]",
-        "--surname",
-        "Evans",
-        "--dob",
-        "2013-05-05",
-    )
+    cli.add_account(DFE, "[bold]x[/]", "Evans", "2013-05-05")
     out = cli.ok("accounts", DFE).out
     assert "[bold]x[/] Evans" in out
 
 
 def test_account_add_refuses_a_twin_request(cli):
-    args = (
-        "account",
-        "add",
-        DFE,
-        "--role",
-        "pupil",
-        "--forename",
-        "Ann",
-        "--surname",
-        "Lee",
-        "--dob",
-        "2014-01-01",
-    )
-    cli.ok(*args)
+    cli.add_account(DFE, "Ann", "Lee", "2014-01-01")
     before = snapshot(cli.data_dir)
-    res = cli(*args[:6], "ANN", "--surname", "lee", "--dob", "2014-01-01")
+    res = cli(*account_add_args(DFE, "ANN", "lee", "2014-01-01"))
     assert res.status == 2 and "alee.204 already exists" in res.err
     assert snapshot(cli.data_dir) == before
 
@@ -191,35 +117,11 @@ def test_account_add_bad_input(cli, change, message):
     ("argv", "message"),
     [
         (
-            [
-                "account",
-                "add",
-                "204-9999",
-                "--role",
-                "pupil",
-                "--forename",
-                "A",
-                "--surname",
-                "B",
-                "--dob",
-                "2014-01-01",
-            ],
+            account_add_args("204-9999", "A", "B", "2014-01-01"),
             "unknown school",
         ),
         (
-            [
-                "account",
-                "add",
-                DFE,
-                "--role",
-                "parent",
-                "--forename",
-                "A",
-                "--surname",
-                "B",
-                "--dob",
-                "2014-01-01",
-            ],
+            account_add_args(DFE, "A", "B", "2014-01-01", role="parent"),
             "invalid choice",
         ),
         (["accounts", "20-1"], "malformed DfE number"),
@@ -272,19 +174,7 @@ def test_exclusions_add_list_remove(cli):
 
 
 def test_audit_newest_first(cli):
-    cli.ok(
-        "account",
-        "add",
-        DFE,
-        "--role",
-        "pupil",
-        "--forename",
-        "Ann",
-        "--surname",
-        "Lee",
-        "--dob",
-        "2014-01-01",
-    )
+    cli.add_account(DFE, "Ann", "Lee", "2014-01-01")
     cli.ok("exclusion", "add", OTHER, "--forename", "Tom", "--surname", "Test", operator="bob")
     cli.ok("school", "set", DFE, "--daily-at", "05:00")
     events = cli.ok("audit", "--json").json()

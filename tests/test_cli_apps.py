@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from cli_support import SECRET, Cli
+from cli_support import SECRET, Cli, school_add_args
 
 from uso_tui import config
 from uso_tui.cli.main import main
@@ -106,21 +106,7 @@ def test_unexpected_errors_are_one_line_without_secret(cli, monkeypatch):
     from uso_tui.sync import admin  # the command imports it when it runs
 
     monkeypatch.setattr(admin, "add_school", boom)
-    argv = [
-        "school",
-        "add",
-        DFE,
-        "--name",
-        "Hill",
-        "--mis",
-        "iSAMS",
-        "--url",
-        "https://hill.isams.cloud",
-        "--client-id",
-        "c",
-        "--client-secret-env",
-        "USO_TEST_SECRET",
-    ]
+    argv = school_add_args(DFE, name="Hill", url="https://hill.isams.cloud")
     res = cli(*argv)
     assert res.status == 1 and res.err.count("\n") == 1
     assert "unexpected RuntimeError: disk said no" in res.err and "USO_TUI_DEBUG" in res.err
@@ -134,19 +120,7 @@ def test_os_errors_are_one_line(cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     res = Cli(blocker / "data", cli.capsys)(
-        "school",
-        "add",
-        DFE,
-        "--name",
-        "Hill",
-        "--mis",
-        "iSAMS",
-        "--url",
-        "https://hill.isams.cloud",
-        "--client-id",
-        "c",
-        "--client-secret-env",
-        "USO_TEST_SECRET",
+        *school_add_args(DFE, name="Hill", url="https://hill.isams.cloud")
     )
     assert res.status == 1 and res.err.count("\n") == 1 and "Not a directory" in res.err
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import SECRET, files_containing, snapshot
+from cli_support import SECRET, files_containing, school_add_args, snapshot
 
 from uso_tui.store import open_store
 
@@ -70,19 +70,14 @@ def test_secret_only_in_its_own_file(cli, tmp_path, monkeypatch):
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text(SECRET + "\n")
     res = cli.ok(
-        "school",
-        "add",
-        DFE,
-        "--name",
-        "Hill",
-        "--mis",
-        "isams",
-        "--url",
-        "https://hill.isams.cloud",
-        "--client-id",
-        "abc",
-        "--client-secret-file",
-        str(secret_file),
+        *school_add_args(
+            DFE,
+            name="Hill",
+            mis="isams",
+            url="https://hill.isams.cloud",
+            client_id="abc",
+            secret=("--client-secret-file", str(secret_file)),
+        ),
         "--json",
     )
     assert SECRET not in res.out + res.err
@@ -103,19 +98,13 @@ def test_secret_only_in_its_own_file(cli, tmp_path, monkeypatch):
 
 def test_secret_from_stdin_and_replaced_by_set(cli):
     res = cli(
-        "school",
-        "add",
-        DFE,
-        "--name",
-        "Hill",
-        "--mis",
-        "iSAMS",
-        "--url",
-        "https://hill.isams.cloud",
-        "--client-id",
-        "abc",
-        "--client-secret",
-        "-",
+        *school_add_args(
+            DFE,
+            name="Hill",
+            url="https://hill.isams.cloud",
+            client_id="abc",
+            secret=("--client-secret", "-"),
+        ),
         stdin=SECRET + "\n",
     )
     assert res.status == 0, res.err
@@ -180,57 +169,19 @@ def test_set_changes_settings_and_audits_only_changes(one_school):
 
 def test_allowed_host_from_environment_and_config(cli, monkeypatch):
     url = f"http://127.0.0.1:8765/{DFE}"
-    res = cli(
-        "school",
-        "add",
-        DFE,
-        "--name",
-        "Sim",
-        "--mis",
-        "iSAMS",
-        "--url",
-        url,
-        "--client-id",
-        "c",
-        "--client-secret-env",
-        "USO_TEST_SECRET",
-    )
+    res = cli(*school_add_args(DFE, name="Sim", url=url))
     assert res.status == 2 and "not allowed" in res.err
     assert not cli.data_dir.exists()  # bad input on a fresh machine leaves no store behind
     monkeypatch.setenv("USO_TUI_ALLOWED_MIS_HOSTS", "127.0.0.1:8765")
-    res = cli(
-        "school",
-        "add",
-        DFE,
-        "--name",
-        "Sim",
-        "--mis",
-        "iSAMS",
-        "--url",
-        url,
-        "--client-id",
-        "c",
-        "--client-secret-env",
-        "USO_TEST_SECRET",
-    )
+    res = cli(*school_add_args(DFE, name="Sim", url=url))
     assert res.status == 0, res.err
     monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS")
     store = open_store(cli.data_dir)
     store.set_allowed_mis_hosts(["127.0.0.1:9999"])
     res = cli(
-        "school",
-        "add",
-        "204-3211",
-        "--name",
-        "Sim2",
-        "--mis",
-        "Ed:gen",
-        "--url",
-        "http://127.0.0.1:9999/204-3211",
-        "--client-id",
-        "c",
-        "--client-secret-env",
-        "USO_TEST_SECRET",
+        *school_add_args(
+            "204-3211", name="Sim2", mis="Ed:gen", url="http://127.0.0.1:9999/204-3211"
+        )
     )
     assert res.status == 0, res.err
 
@@ -245,18 +196,7 @@ def _add(
     extra=(),
 ):
     return [
-        "school",
-        "add",
-        dfe,
-        "--name",
-        name,
-        "--mis",
-        mis,
-        "--url",
-        url,
-        "--client-id",
-        "cid",
-        *secret,
+        *school_add_args(dfe, name=name, mis=mis, url=url, client_id="cid", secret=secret),
         *extra,
     ]
 
@@ -290,19 +230,7 @@ BAD_INPUT = [
     ),
     (
         "secret option missing",
-        [
-            "school",
-            "add",
-            "204-3299",
-            "--name",
-            "X",
-            "--mis",
-            "iSAMS",
-            "--url",
-            "https://x.isams.cloud",
-            "--client-id",
-            "c",
-        ],
+        school_add_args("204-3299", name="X", url="https://x.isams.cloud", secret=()),
         "one of the arguments --client-secret-env --client-secret-file --client-secret is required",
     ),
     (

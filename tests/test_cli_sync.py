@@ -56,25 +56,7 @@ TEACHER = {"id": 7, "forename": "Tess", "surname": "Teach", "dateOfBirth": "1980
 
 
 def add(cli: Cli, sim, dfe: str = DFE, students=(), staff=(), *extra: str) -> None:
-    sim.add_school(
-        dfe, client_id=CLIENT_ID, secret=SIM_SECRET, students=list(students), staff=list(staff)
-    )
-    cli.ok(
-        "school",
-        "add",
-        dfe,
-        "--name",
-        f"School {dfe}",
-        "--mis",
-        "iSAMS",
-        "--url",
-        f"{sim.root}/{dfe}",
-        "--client-id",
-        CLIENT_ID,
-        "--client-secret-env",
-        "USO_SIM_SECRET",
-        *extra,
-    )
+    cli.add_sim_school(sim, dfe, client_id=CLIENT_ID, students=students, staff=staff, extra=extra)
 
 
 def test_sync_human_progress_and_summary(cli, sim):
@@ -132,33 +114,9 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
     add(cli, sim, DFE, [AMY, BOB])
     cli.ok("sync", DFE)
     # A User Request Single account joins its record automatically ...
-    cli.ok(
-        "account",
-        "add",
-        DFE,
-        "--role",
-        "pupil",
-        "--forename",
-        "Dan",
-        "--surname",
-        "Green",
-        "--dob",
-        "2015-02-02",
-    )
+    cli.add_account(DFE, "Dan", "Green", "2015-02-02")
     # ... while a look-alike (Eva for Eve, same surname and date of birth) waits for a person.
-    cli.ok(
-        "account",
-        "add",
-        DFE,
-        "--role",
-        "pupil",
-        "--forename",
-        "Eve",
-        "--surname",
-        "Black",
-        "--dob",
-        "2015-03-03",
-    )
+    cli.add_account(DFE, "Eve", "Black", "2015-03-03")
     sim.set_records(
         DFE,
         "students",
@@ -386,19 +344,7 @@ def test_school_test_connection(cli, sim):
 
 def test_resolve_undo_reopens_the_case(cli, sim):
     add(cli, sim, DFE, [AMY])
-    cli.ok(
-        "account",
-        "add",
-        DFE,
-        "--role",
-        "pupil",
-        "--forename",
-        "Eve",
-        "--surname",
-        "Black",
-        "--dob",
-        "2015-03-03",
-    )
+    cli.add_account(DFE, "Eve", "Black", "2015-03-03")
     sim.set_records(DFE, "students", [AMY, student("5", "Eva", "Blacke", "2015-03-03")])
     cli.ok("sync", DFE)
     (case,) = cli.ok("matches", DFE, "--json").json()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import SIM_SECRET, Cli
+from cli_support import Cli
 
 from uso_tui.domain.models import MatchCase, MisRecord
 from uso_tui.store import open_store
@@ -109,22 +109,7 @@ class Held:
 def cli(cli, sim) -> Cli:
     """Both schools added and synced once."""
     for dfe, first in ((A, ONLY_A), (B, ONLY_B)):
-        sim.add_school(dfe, client_id=CLIENT_ID, secret=SIM_SECRET, students=[first])
-        cli.ok(
-            "school",
-            "add",
-            dfe,
-            "--name",
-            f"School {dfe}",
-            "--mis",
-            "iSAMS",
-            "--url",
-            f"{sim.root}/{dfe}",
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret-env",
-            "USO_SIM_SECRET",
-        )
+        cli.add_sim_school(sim, dfe, client_id=CLIENT_ID, students=[first])
         cli.ok("sync", dfe)
     return cli
 

@@ -37,19 +37,7 @@ def held_run(cli: Cli, sim, remaining: list[dict]) -> tuple[str, str]:
 
 def request(cli: Cli, forename: str, surname: str, dob: str) -> None:
     """User Request Single: a non-MIS pupil account at DFE."""
-    cli.ok(
-        "account",
-        "add",
-        DFE,
-        "--role",
-        "pupil",
-        "--forename",
-        forename,
-        "--surname",
-        surname,
-        "--dob",
-        dob,
-    )
+    cli.add_account(DFE, forename, surname, dob)
 
 
 def eva_case(cli: Cli, sim) -> str:
