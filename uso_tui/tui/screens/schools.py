@@ -1,7 +1,8 @@
 """Home: every school in one table, problems first. Reads only the school directory (never accounts).
 
-3,000 rows: columns have fixed widths (the DataTable otherwise measures every cell before the first
-draw), rows are built in a thread, and filtering waits for a short pause in typing.
+Tens of thousands of rows: the directory is read and sorted in a thread, the table (fixed column
+widths) shows its first page at once and takes the rest in steps between frames, each row's cells
+are made when it is first shown, and filtering waits for a short pause in typing.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from uso_tui.domain.models import School
+from uso_tui.store.codec import gc_paused
 from uso_tui.tui.format import cell, clean
+from uso_tui.tui.growing_table import GrowingTable
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import LineInput, current_key, move_to_key
+from uso_tui.tui.widgets import LineInput, current_key
 
 # Problems first: failed, held, cases waiting, then a run going, then the rest.
 SORTS = ("attention", "dfe", "name", "mis", "last run", "cases", "unallocated")
 FILTER_DELAY = 0.12
 REFRESH_SECONDS = 15
+INLINE_SORT_ROWS = 5000  # a longer list is sorted in a thread (30,000 rows: about 0.1 s)
 
 
 def attention_rank(s: School) -> int:
@@ -57,7 +61,40 @@ def sort_key(name: str):
 class Row:
     school: School
     haystack: str  # lower-case "dfe name mis" for the filter
-    cells: tuple[Text, ...]
+    wide: bool
+    _cells: tuple[Text, ...] | None = None
+
+    @property
+    def cells(self) -> tuple[Text, ...]:
+        """Made when the row is first shown (a refill of the same rows reuses them)."""
+        if self._cells is None:
+            self._cells = school_cells(self.school, self.wide)
+        return self._cells
+
+    @staticmethod
+    def cells_of(row: Row) -> tuple[Text, ...]:
+        return row.cells
+
+    @staticmethod
+    def key_of(row: Row) -> str:
+        return row.school.dfe
+
+
+@dataclass(slots=True, frozen=True)
+class Counts:
+    """The title's counts, made with the rows (off the event loop)."""
+
+    failed: int = 0
+    held: int = 0
+    cases: int = 0
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> Counts:
+        return cls(
+            failed=sum(1 for r in rows if r.school.last_run_status == "failed"),
+            held=sum(1 for r in rows if r.school.last_run_status == "held"),
+            cases=sum(1 for r in rows if r.school.open_cases),
+        )
 
 
 def reports_short(reports: list[str], wide: bool) -> str:
@@ -79,37 +116,37 @@ def last_run_cell(s: School) -> Text:
     return out
 
 
+def school_cells(s: School, wide: bool) -> tuple[Text, ...]:
+    cases = Text(
+        str(s.open_cases) if s.open_cases else "-",
+        justify="right",
+        end="",
+        style="bold yellow" if s.open_cases else "dim",
+    )
+    unalloc = Text(
+        str(s.unallocated_last_run) if s.unallocated_last_run else "-",
+        justify="right",
+        end="",
+        style="" if s.unallocated_last_run else "dim",
+    )
+    return (
+        cell(s.dfe),
+        cell(s.name),
+        cell(s.mis),
+        cell(reports_short(s.reports, wide)),
+        last_run_cell(s),
+        cases,
+        unalloc,
+    )
+
+
 def make_rows(schools: list[School], wide: bool) -> list[Row]:
-    rows = []
-    for s in schools:
-        cases = Text(
-            str(s.open_cases) if s.open_cases else "-",
-            justify="right",
-            end="",
-            style="bold yellow" if s.open_cases else "dim",
-        )
-        unalloc = Text(
-            str(s.unallocated_last_run) if s.unallocated_last_run else "-",
-            justify="right",
-            end="",
-            style="" if s.unallocated_last_run else "dim",
-        )
-        rows.append(
-            Row(
-                school=s,
-                haystack=f"{s.dfe} {clean(s.name)} {s.mis}".casefold(),
-                cells=(
-                    cell(s.dfe),
-                    cell(s.name),
-                    cell(s.mis),
-                    cell(reports_short(s.reports, wide)),
-                    last_run_cell(s),
-                    cases,
-                    unalloc,
-                ),
-            )
-        )
-    return rows
+    return [Row(s, f"{s.dfe} {clean(s.name)} {s.mis}".casefold(), wide) for s in schools]
+
+
+def sort_rows(rows: list[Row], by: str) -> list[Row]:
+    key = sort_key(by)
+    return sorted(rows, key=lambda r: key(r.school))
 
 
 class SchoolsScreen(UsoScreen):
@@ -146,6 +183,8 @@ class SchoolsScreen(UsoScreen):
         self._loaded = False
         self._wide = False
         self._signature: tuple | None = None
+        self._orders: dict[str, list[Row]] = {}  # rows sorted by each sort asked for so far
+        self._counts = Counts()
 
     @property
     def sort_by(self) -> str:
@@ -163,7 +202,7 @@ class SchoolsScreen(UsoScreen):
         yield LineInput(
             placeholder="filter: DfE, name or MIS (escape clears)", id="filter", classes="filter"
         )
-        yield DataTable(id="schools", cursor_type="row", zebra_stripes=False)
+        yield GrowingTable(id="schools", cursor_type="row", zebra_stripes=False)
         yield Static("", id="empty", classes="hint")
         yield Footer()
 
@@ -214,51 +253,78 @@ class SchoolsScreen(UsoScreen):
         group="schools-load",
     )
     def load(self) -> None:
-        schools = self.store.list_schools()
-        signature = tuple(
-            (
-                s.dfe,
-                s.name,
-                s.mis,
-                tuple(s.reports),
-                s.last_run_status,
-                s.last_run_at,
-                s.open_cases,
-                s.unallocated_last_run,
+        # tens of thousands of records built at once: the collector would run dozens of times
+        with gc_paused():
+            schools = self.store.list_schools()
+            signature = tuple(
+                (
+                    s.dfe,
+                    s.name,
+                    s.mis,
+                    tuple(s.reports),
+                    s.last_run_status,
+                    s.last_run_at,
+                    s.open_cases,
+                    s.unallocated_last_run,
+                )
+                for s in schools
             )
-            for s in schools
-        )
-        if signature == self._signature:
-            return  # nothing changed: no redraw of 3,000 rows
-        rows = make_rows(schools, self._wide)
-        self.app.call_from_thread(self._loaded_rows, rows, signature)
+            if signature == self._signature:
+                return  # nothing changed: no redraw
+            # a school that did not change keeps its row (and the cells already made for it)
+            before = {r.school.dfe: r for r in self.rows if r.wide == self._wide}
+            rows = [
+                old if (old := before.get(s.dfe)) is not None and old.school == s else new
+                for s, new in zip(schools, make_rows(schools, self._wide), strict=True)
+            ]
+            by = self.sort_by
+            orders = {by: sort_rows(rows, by)}
+            counts = Counts.of(rows)
+        self.app.call_from_thread(self._loaded_rows, rows, orders, counts, signature)
 
-    def _loaded_rows(self, rows: list[Row], signature: tuple) -> None:
+    def _loaded_rows(
+        self, rows: list[Row], orders: dict[str, list[Row]], counts: Counts, signature: tuple
+    ) -> None:
         self.rows = rows
+        self._orders = orders
+        self._counts = counts
         self._signature = signature
         self._loaded = True
         self.query_one("#title").remove_class("loading")
         self.refill()
 
-    def visible_rows(self) -> list[Row]:
+    @work(thread=True, exclusive=True, exit_on_error=False, group="schools-sort")
+    def _sort_aside(self, rows: list[Row], by: str) -> None:
+        order = sort_rows(rows, by)
+        self.app.call_from_thread(self._sorted, rows, by, order)
+
+    def _sorted(self, rows: list[Row], by: str, order: list[Row]) -> None:
+        if rows is self.rows:
+            self._orders[by] = order
+            if by == self.sort_by:
+                self.refill()
+
+    def visible_rows(self) -> list[Row] | None:
+        """The rows to show in order; None while a long list is being sorted in a thread."""
+        by = self.sort_by
+        rows = self._orders.get(by)
+        if rows is None:
+            if len(self.rows) > INLINE_SORT_ROWS:
+                self._sort_aside(self.rows, by)
+                return None
+            rows = self._orders[by] = sort_rows(self.rows, by)
         words = self.filter_text.casefold().split()
-        rows = self.rows
         if words:
             rows = [r for r in rows if all(w in r.haystack for w in words)]
-        key = sort_key(self.sort_by)
-        return sorted(rows, key=lambda r: key(r.school), reverse=self.reversed_)
+        # every sort key ends in the DfE, so no two rows tie: reversing the list is the reverse sort
+        return rows[::-1] if self.reversed_ else rows
 
     def refill(self) -> None:
-        table = self.query_one(DataTable)
-        keep = current_key(table)
         rows = self.visible_rows()
-        with self.app.batch_update():
-            table.clear()
-            # keyed by DfE so the cursor follows its school across reloads and sorts
-            for r in rows:
-                table.add_row(*r.cells, key=r.school.dfe)
-        if keep:
-            move_to_key(table, keep)
+        if rows is None:
+            return  # drawn when the sort is ready
+        # keyed by DfE so the cursor follows its school across reloads and sorts
+        self.query_one(GrowingTable).fill(rows, Row.cells_of, Row.key_of)
         self._update_title(len(rows))
         empty = self.query_one("#empty", Static)
         if not self.rows:
@@ -270,16 +336,14 @@ class SchoolsScreen(UsoScreen):
 
     def _update_title(self, shown: int) -> None:
         total = len(self.rows)
-        failed = sum(1 for r in self.rows if r.school.last_run_status == "failed")
-        held = sum(1 for r in self.rows if r.school.last_run_status == "held")
-        cases = sum(1 for r in self.rows if r.school.open_cases)
+        counts = self._counts
         parts = [f"Schools: {total:,}"]
         who = self.app.access.label()
         if who:  # where operators.json names roles: who this console is
             parts.insert(0, who)
         if shown != total:
             parts.append(f"{shown:,} shown")
-        parts.append(f"{failed} failed, {held} held, {cases} with cases")
+        parts.append(f"{counts.failed} failed, {counts.held} held, {counts.cases} with cases")
         parts.append(f"sort: {self.sort_by}{' (reversed)' if self.reversed_ else ''}")
         self.query_one("#title", Static).update(
             Text(" | ".join(parts), style="bold", no_wrap=True, overflow="ellipsis")
@@ -354,7 +418,8 @@ class SchoolsScreen(UsoScreen):
     # -- open -----------------------------------------------------------------------------------
 
     def selected(self) -> str | None:
-        return current_key(self.query_one(DataTable))
+        table = self.query_one(GrowingTable)
+        return table.pending_key() or current_key(table)
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
