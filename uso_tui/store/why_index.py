@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -77,29 +79,42 @@ _KEYS_AT = tuple(_COL[k] for k in ("dob", "mis_id", "upn"))
 _USER, _OUTCOME, _MIS = WHY_FIELDS.index("username"), _COL["outcome"], _COL["mis_id"]
 
 
+@lru_cache(maxsize=65_536)
+def _name_keys(name: str) -> tuple[str, tuple[str, ...]]:
+    """A name's token (normalised whole) and, for a name of several parts, each part's."""
+    parts = _SPLIT.split(name)
+    more = tuple(t for t in map(normalise_cached, parts) if t) if len(parts) > 1 else ()
+    return normalise_cached(name), more
+
+
+_PAYLOAD = itemgetter(*_AT[1:])  # run_id (None in _AT) is first
+
+
 def lines_of_rows(run_id: str, rows: list[list[Any]], created: dict[str, str]) -> list[bytes]:
     """The lines of a processed file's rows (each the values of PROCESSED_COLUMNS): what
     why_line makes of each, read from the row's positions (every school's records, every
     run: no dict per record)."""
     out = []
-    append, dumps, norm, split = out.append, orjson.dumps, normalise_cached, _SPLIT.split
+    append, dumps, payload_of, keys_of = out.append, orjson.dumps, _PAYLOAD, _name_keys
+    fore_at, pref_at, sur_at = _NAMES_AT
     for r in rows:
-        payload = [run_id if i is None else r[i] for i in _AT]
+        payload = [run_id, *payload_of(r)]
         if payload[_USER] is None and r[_OUTCOME] == "created":
             payload[_USER] = created.get(r[_MIS] or "")
-        names = [r[i] or "" for i in _NAMES_AT]
-        toks = [norm(n) for n in names]
-        for n in names:
-            parts = split(n)
-            if len(parts) > 1:
-                toks.extend(norm(p) for p in parts)
+        fore, fparts = keys_of(r[fore_at] or "")
+        pref, pparts = keys_of(r[pref_at] or "")
+        sur, sparts = keys_of(r[sur_at] or "")
+        toks = [fore, pref, sur, *fparts, *pparts, *sparts]
         for i in _KEYS_AT:
             v = r[i]
             if v:
                 toks.append(str(v).strip().lower().translate(_NO_SPACE))
-        seen: set[str] = set()
-        head = "".join(f" {t}" for t in toks if t and not (t in seen or seen.add(t)))
-        append(head.encode() + b"\t" + dumps(payload) + b"\n")
+        head = " ".join(dict.fromkeys(filter(None, toks)))
+        append(
+            f" {head}".encode() + b"\t" + dumps(payload) + b"\n"
+            if head
+            else b"\t" + dumps(payload) + b"\n"
+        )
     return out
 
 
@@ -113,21 +128,17 @@ def lines_of_records(run_id: str, records: list[dict[str, Any]], created: dict[s
     return lines_of_rows(run_id, rows, created)
 
 
-def _report_of(line: bytes) -> str | None:
-    tab = line.find(b"\t")
-    try:
-        return orjson.loads(line[tab + 1 :])[1]
-    except (orjson.JSONDecodeError, IndexError):
-        return None
+# Each whole line, with its report as JSON (the payload's second value; run ids hold no quote;
+# empty when the line is not one of ours).
+_LINE_REPORT = re.compile(rb'(?m)^((?:[^\t\n]*\t\["[^"\n]*",("(?:[^"\\\n]|\\.)*"|null))?[^\n]*\n)')
 
 
 def merged(old: bytes | None, new_lines: list[bytes], reports: set[str]) -> bytes:
     """The new lines, and the old lines of the reports the new run did not fetch."""
-    kept = []
+    kept: list[bytes] = []
     if old:
-        for line in old.splitlines(keepends=True):
-            if line.endswith(b"\n") and _report_of(line) not in reports:
-                kept.append(line)
+        fetched = {orjson.dumps(r) for r in reports}  # as the lines hold them
+        kept = [line for line, r in _LINE_REPORT.findall(old) if (r or b"null") not in fetched]
     return b"".join(new_lines + kept)
 
 
