@@ -160,3 +160,48 @@ def test_csv_round_trips_with_formula_like_names_neutralised(env, tmp_path, caps
     assert "upn" not in rows[0] and "extra" not in rows[0]  # data minimised
     dee = next(r for r in rows if r["forename"] == "Dee")
     assert dee["dob"] == "2015-03-03" and dee["school"] == DFE
+
+
+def test_why_lines_of_rows_are_why_line_for_awkward_records():
+    """The fast drafting (rows by position, cached name tokens) gives what why_line gives."""
+    import orjson
+
+    from uso_tui.domain.models import PROCESSED_COLUMNS
+    from uso_tui.store.why_index import lines_of_rows, merged, why_line
+
+    names = ["Mary Ann", "Jean-Luc", "Zoë", "", None, "Anne  Marie", "O'Brien", "Nguyễn Văn"]
+    rows = []
+    for i, (fore, sur) in enumerate(zip(names, reversed(names), strict=True)):
+        values = dict.fromkeys(PROCESSED_COLUMNS)
+        values.update(
+            report=("students", "staff", 'odd "report"', None)[i % 4],
+            mis_id=f"M{i}",
+            forename=fore,
+            surname=sur,
+            preferred_name=names[(i + 3) % len(names)],
+            dob=None if i % 3 == 0 else "2012-03-04",
+            upn=(" a1 2b ", None, "A123")[i % 3],
+            outcome=("created", "unchanged")[i % 2],
+            username=None if i % 2 == 0 else f"u{i}.204",
+        )
+        rows.append(tuple(values[c] for c in PROCESSED_COLUMNS))
+    created = {"M0": "made0.204", "M4": "made4.204"}
+    expected = []
+    for row in rows:
+        values = {**dict(zip(PROCESSED_COLUMNS, row, strict=True)), "run_id": "r9"}
+        if values["username"] is None and values["outcome"] == "created":
+            values["username"] = created.get(values["mis_id"])
+        expected.append(why_line(values))
+    lines = lines_of_rows("r9", rows, created)
+    assert lines == expected
+    old = b"".join(lines) + b"not a line of ours\n"
+    for reports in ({"students"}, {'odd "report"'}, {None}, {"staff", "students"}):
+
+        def report(line: bytes):
+            try:
+                return orjson.loads(line[line.find(b"\t") + 1 :])[1]
+            except orjson.JSONDecodeError:
+                return None
+
+        kept = [line for line in old.splitlines(keepends=True) if report(line) not in reports]
+        assert merged(old, [b"new\n"], reports) == b"new\n" + b"".join(kept)
