@@ -346,7 +346,7 @@ def _console_store(tmp_path):
 @pytest.mark.parametrize("who", ["bob", "alice"])
 async def test_console_names_the_operator_and_greys_settings_for_the_desk(tmp_path, who):
     from textual.widgets import Input, Static
-    from tui_helpers import settle
+    from tui_helpers import press, settle
 
     from uso_tui.tui.app import UsoApp
 
@@ -367,8 +367,7 @@ async def test_console_names_the_operator_and_greys_settings_for_the_desk(tmp_pa
         assert screen.check_action("save", ()) is expect
         assert screen.check_action("change_mis", ()) is expect
         before = snapshot(store.root)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         if who == "bob":
             assert snapshot(store.root) == before
             assert "needs the admin role" in str(screen.query_one("#status", Static).render())

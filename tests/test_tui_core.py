@@ -7,10 +7,11 @@ from textual.widgets import DataTable, Input
 from tui_helpers import (
     MARKUP_NAME,
     OPERATOR,
-    make_app,
+    press,
     put_markup_case,
     screen_text,
     settle,
+    started,
     wait_for,
 )
 
@@ -20,9 +21,7 @@ from uso_tui.tui.widgets import KeysHelp, clean
 
 async def test_schools_problems_first_filter_sort_open(demo_ran):
     demo = demo_ran
-    app = make_app(demo.store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(demo.store) as (app, pilot):
         table = app.screen.query_one(DataTable)
         schools = demo.store.list_schools()
         assert table.row_count == len(schools)
@@ -33,8 +32,7 @@ async def test_schools_problems_first_filter_sort_open(demo_ran):
         assert set(order[2 : 2 + len(with_cases)]) == with_cases
         # "/" filters as you type
         target = schools[2]
-        await pilot.press("slash", *list(target.dfe))
-        await settle(pilot)
+        await press(pilot, "slash", *list(target.dfe))
         await wait_for(pilot, lambda: table.row_count == 1)
         assert table.coordinate_to_cell_key((0, 0)).row_key.value == target.dfe
         # escape clears the filter
@@ -49,8 +47,7 @@ async def test_schools_problems_first_filter_sort_open(demo_ran):
         assert keys == sorted((s.dfe for s in schools), reverse=True)
         # the cursor follows its school through sorts; enter opens it, escape goes back
         assert table.cursor_row == keys.index(target.dfe)
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert app.screen.kind == "school"
         assert app.screen.dfe == target.dfe
         assert "Force run" in screen_text(app)
@@ -59,12 +56,8 @@ async def test_schools_problems_first_filter_sort_open(demo_ran):
 
 
 async def test_hub_keys_reach_every_school_screen(demo):
-    app = make_app(demo.store)
     dfe = demo.held_school
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_school(dfe)
-        await settle(pilot)
+    async with started(demo.store, "school", dfe) as (app, pilot):
         keys = [
             ("e", "settings", dfe),
             ("m", "matching", dfe),
@@ -75,54 +68,29 @@ async def test_hub_keys_reach_every_school_screen(demo):
             ("u", "users", None),
         ]
         for key, kind, subject in keys:
-            await pilot.press(key)
-            await settle(pilot)
+            await press(pilot, key)
             assert app.screen.__class__.__name__ == SCREENS[kind][1]
             assert getattr(app.screen, "dfe", None) == subject
-            await pilot.press("escape")
-            await settle(pilot)
+            await press(pilot, "escape")
             assert app.screen.kind == "school", kind
 
 
 async def test_palette_jumps_to_school_by_dfe_and_name(demo):
-    app = make_app(demo.store)
     school = demo.store.list_schools()[3]
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("ctrl+p")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await pilot.press(*list(school.dfe))
-        await wait_for(pilot, lambda: _palette_offers(app))
-        await pilot.press("enter")
-        await settle(pilot)
+    async with started(demo.store) as (app, pilot):
+        await choose_in_palette(pilot, school.dfe)
         assert app.screen.kind == "school" and app.screen.dfe == school.dfe
         # by a word of its name, from the hub
         word = school.name.split()[0]
-        await pilot.press("ctrl+p")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await pilot.press(*list(f"{school.dfe[-4:]} {word}"))
-        await wait_for(pilot, lambda: _palette_offers(app))
-        await pilot.press("enter")
-        await settle(pilot)
+        await choose_in_palette(pilot, f"{school.dfe[-4:]} {word}")
         assert app.screen.kind == "school" and app.screen.dfe == school.dfe
         # "force 1234": a screen of any school, by a word of the screen's name
         other = demo.store.list_schools()[1]
-        await pilot.press("ctrl+p")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await pilot.press(*list(f"matching {other.dfe[-4:]}"))
-        await wait_for(pilot, lambda: _palette_offers(app))
-        await pilot.press("enter")
-        await settle(pilot)
+        await choose_in_palette(pilot, f"matching {other.dfe[-4:]}")
         assert app.screen.kind == "matching" and app.screen.dfe == other.dfe
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         # screens of the current school are in the palette too
-        await pilot.press("ctrl+p")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await pilot.press(*list("AutoUpdate settings"))
-        await wait_for(pilot, lambda: _palette_offers(app))
-        await pilot.press("enter")
-        await settle(pilot)
+        await choose_in_palette(pilot, "AutoUpdate settings")
         assert app.screen.kind == "settings" and app.screen.dfe == school.dfe
 
 
@@ -132,11 +100,19 @@ def _palette_offers(app) -> bool:
     return results.option_count > 0 and results.highlighted is not None
 
 
+async def choose_in_palette(pilot, typed: str) -> None:
+    """ctrl+p, the text typed, then enter on the first command the palette offers."""
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+    await pilot.press(*list(typed))
+    await wait_for(pilot, lambda: _palette_offers(app))
+    await press(pilot, "enter")
+
+
 async def test_question_mark_shows_every_key_of_the_screen(demo_ran):
     demo = demo_ran
-    app = make_app(demo.store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(demo.store) as (app, pilot):
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, KeysHelp)
@@ -157,11 +133,7 @@ async def test_question_mark_shows_every_key_of_the_screen(demo_ran):
 async def test_settings_inline_validation_save_and_secret(demo):
     store = demo.store
     dfe = demo.held_school
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("settings", dfe)
-        await settle(pilot)
+    async with started(store, "settings", dfe) as (app, pilot):
         screen = app.screen
         secret_box = screen.query_one("#f-secret", Input)
         assert secret_box.value == "" and secret_box.password  # never prefilled, masked
@@ -169,8 +141,7 @@ async def test_settings_inline_validation_save_and_secret(demo):
         daily.value = "25:99"
         await pilot.pause()
         assert "bad time" in screen_text(app)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert "Not saved" in screen_text(app)
         assert store.school(dfe).daily_at == "06:00"
         daily.value = "07:15"
@@ -181,8 +152,7 @@ async def test_settings_inline_validation_save_and_secret(demo):
         secret_box.value = "n3w-s3cret-value"
         await pilot.pause()
         assert "n3w-s3cret-value" not in screen_text(app)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert "Saved" in screen_text(app)
         school = store.school(dfe)
         assert school.daily_at == "07:15" and school.hold_min == 25
@@ -194,12 +164,8 @@ async def test_settings_inline_validation_save_and_secret(demo):
 
 
 async def test_settings_reports_and_unsupported_shown(demo):
-    app = make_app(demo.store)
     dfe = demo.held_school
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("settings", dfe)
-        await settle(pilot)
+    async with started(demo.store, "settings", dfe) as (app, pilot):
         text = screen_text(app)
         assert "Contacts, Attendance, Groups & Classes" in text
         await pilot.click("#r-staff")
@@ -207,25 +173,18 @@ async def test_settings_reports_and_unsupported_shown(demo):
         await pilot.pause()
         assert "at least one report" in screen_text(app)
         await pilot.click("#r-students")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert demo.store.school(dfe).reports == ["students"]
 
 
 async def test_settings_test_connection_ok_and_wrong_secret(demo):
-    app = make_app(demo.store)
     dfe = demo.held_school
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("settings", dfe)
-        await settle(pilot)
-        await pilot.press("ctrl+t")
-        await settle(pilot)
+    async with started(demo.store, "settings", dfe) as (app, pilot):
+        await press(pilot, "ctrl+t")
         text = screen_text(app)
         assert "Connection OK" in text and "Students" in text and "Staff" in text
         app.screen.query_one("#f-secret", Input).value = "not-the-secret"
-        await pilot.press("ctrl+t")
-        await settle(pilot)
+        await press(pilot, "ctrl+t")
         text = screen_text(app)
         assert "Connection failed" in text
         assert "not-the-secret" not in text
@@ -238,27 +197,21 @@ async def test_change_mis_needs_new_url_and_secret(demo):
     dfe = demo.held_school
     old = store.school(dfe)
     other = "iSAMS" if old.mis == "Ed:gen" else "Ed:gen"
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("settings", dfe)
-        await settle(pilot)
+    async with started(store, "settings", dfe) as (app, pilot):
         await pilot.press("ctrl+o")
         await pilot.pause()
         await pilot.press("y")
         await pilot.pause()
         screen = app.screen
         assert screen.mis == other
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert "Not saved" in screen_text(app)
         assert store.school(dfe).mis == old.mis
         # the simulator's host is allowed, so its URL passes for either MIS
         screen.query_one("#f-url", Input).value = old.url
         screen.query_one("#f-client_id", Input).value = "new-client"
         screen.query_one("#f-secret", Input).value = "new-secret"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         school = store.school(dfe)
         assert school.mis == other and school.client_id == "new-client"
         assert store.secret(dfe) == "new-secret"
@@ -270,9 +223,7 @@ async def test_markup_and_control_characters_shown_literally(demo):
     put_markup_case(store, dfe)
     literal = clean(MARKUP_NAME)
     assert "␛" in literal and "[bold]x[/]" in literal
-    app = make_app(store)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with started(store, size=(120, 40)) as (app, pilot):
         assert literal[:12] in screen_text(app)  # schools table (name column is cut)
         for kind in ("school", "settings", "matching", "force_run"):
             app.open_screen(kind, dfe)
@@ -286,9 +237,7 @@ async def test_markup_and_control_characters_shown_literally(demo):
 
 async def test_no_color_keeps_the_words(demo, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
-    app = make_app(demo.store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(demo.store) as (app, pilot):
         assert app.no_color
         text = screen_text(app)
         assert "FAILED" in text
@@ -300,9 +249,7 @@ async def test_no_color_keeps_the_words(demo, monkeypatch):
 async def test_quit_during_a_run_asks_and_cancels(demo):
     store, dfe = demo.store, demo.held_school
     demo.sim.set_switches(dfe, latency=0.5, max_page_size=40)
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(store) as (app, pilot):
         live = app.start_force_run(dfe, ["staff", "students"])
         await pilot.press("ctrl+q")
         await pilot.pause()
@@ -318,9 +265,7 @@ async def test_quit_during_a_run_asks_and_cancels(demo):
 
 
 async def test_clicking_a_header_sorts_by_it(demo):
-    app = make_app(demo.store)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with started(demo.store, size=(120, 40)) as (app, pilot):
         table = app.screen.query_one(DataTable)
         await pilot.click(DataTable, offset=(14, 0))  # the Name header
         await pilot.pause()
@@ -336,7 +281,5 @@ async def test_a_store_error_is_shown_not_a_blank_table(demo, monkeypatch):
         raise OSError("disk on fire")
 
     monkeypatch.setattr(demo.store, "list_schools", broken)
-    app = make_app(demo.store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(demo.store) as (app, pilot):
         assert "Could not read the schools: OSError: disk on fire" in screen_text(app)

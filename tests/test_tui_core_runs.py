@@ -11,8 +11,10 @@ from tui_helpers import (
     OPERATOR,
     answer_force_run,
     make_app,
+    press,
     screen_text,
     settle,
+    started,
     wait_for,
 )
 
@@ -32,11 +34,7 @@ def busiest(store):
 
 async def test_force_run_live_held_then_confirm(demo):
     store, dfe = demo.store, demo.held_school
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_school(dfe)
-        await settle(pilot)
+    async with started(store, "school", dfe) as (app, pilot):
         await pilot.press("f")
         await answer_force_run(pilot)
         await settle(pilot, 3)
@@ -54,22 +52,19 @@ async def test_force_run_live_held_then_confirm(demo):
         assert f"{run.comparison['count']} records now" in flat
         before = {u: store.account(u).status for u in run.held_usernames}
         assert set(before.values()) == {"active"}
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         assert isinstance(app.screen, HeldReview)
         dialog = screen_text(app)
         assert "held whole" in dialog
         n = len(run.held_usernames)
         assert f"unallocates {n} of {n}" in " ".join(dialog.split())
         assert run.held_usernames[0] in dialog
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         after = {u: store.account(u).status for u in run.held_usernames}
         assert set(after.values()) == {"unallocated"}
         assert store.run(run.run_id).confirmed_by == OPERATOR
         # the end offers the matching queue
-        await pilot.press("m")
-        await settle(pilot)
+        await press(pilot, "m")
         assert app.screen.kind == "matching" and app.screen.dfe == dfe
 
 
@@ -77,9 +72,7 @@ async def test_cancel_before_apply_changes_nothing(demo):
     store, dfe = demo.store, demo.held_school
     demo.sim.set_switches(dfe, latency=0.4)
     before = accounts_state(store, dfe)
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(store) as (app, pilot):
         app.open_screen("force_run", dfe)
         await answer_force_run(pilot)
         await wait_for(
@@ -88,8 +81,7 @@ async def test_cancel_before_apply_changes_nothing(demo):
         )
         live = app.live_runs[dfe]
         assert not live.done
-        await pilot.press("c")
-        await settle(pilot, 3)
+        await press(pilot, "c", rounds=3)
         assert live.done
         run = app.screen.final
         assert run.status == "cancelled"
@@ -102,9 +94,7 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
     store, dfe = demo.store, demo.held_school
     demo.sim.set_switches(dfe, latency=0.5, max_page_size=40)
     runs_before = len(store.runs(dfe))
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(store) as (app, pilot):
         app.open_screen("force_run", dfe)
         await answer_force_run(pilot)
         await wait_for(pilot, lambda: dfe in app.live_runs)
@@ -200,28 +190,21 @@ async def test_matching_queue_decisions_saved_at_once(demo_ran):
     dfe = school.dfe
     cases = store.cases(dfe)
     assert len(cases) >= 4
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("matching", dfe)
-        await settle(pilot)
+    async with started(store, "matching", dfe) as (app, pilot):
         screen = app.screen
         assert f"case 1 of {len(cases)}" in screen_text(app)
         # 1: match to the highlighted candidate (at another school: confirm the move)
         first = cases[0]
         cand = first.candidates[0]
-        await pilot.press("m")
-        await settle(pilot)
+        await press(pilot, "m")
         assert isinstance(app.screen, Confirm)  # never decided without seeing it
         assert f"Match to {cand['username']}?" in screen_text(app)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         assert store.case(first.case_id).decision == f"match:{cand['username']}"
         assert store.account(cand["username"]).school == dfe
         assert "case 2 of" in screen_text(app)
         # 2: create a new account
-        await pilot.press("c")
-        await settle(pilot)
+        await press(pilot, "c")
         decided = store.case(cases[1].case_id)
         assert decided.status == "resolved" and decided.decision.startswith("create:")
         assert store.account(decided.decision.split(":", 1)[1]).school == dfe
@@ -229,23 +212,19 @@ async def test_matching_queue_decisions_saved_at_once(demo_ran):
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, Confirm)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         assert store.case(cases[2].case_id).decision == "exclude"
         rec = cases[2].mis_record()
         assert any(e.surname == rec.surname for e in store.exclusions(dfe))
         # 4: skip leaves it open
-        await pilot.press("s")
-        await settle(pilot)
+        await press(pilot, "s")
         assert store.case(cases[3].case_id).status == "open"
         # previous goes back; undo reverses the last saved decision (the skip first, then exclude)
         index = screen.index
         await pilot.press("p")
         assert screen.index == (index - 1) % len(cases)
-        await pilot.press("u")
-        await settle(pilot)
-        await pilot.press("u")
-        await settle(pilot)
+        await press(pilot, "u")
+        await press(pilot, "u")
         assert store.case(cases[2].case_id).status == "open"
         assert not any(e.surname == rec.surname for e in store.exclusions(dfe))
         assert screen.case.case_id == cases[2].case_id
@@ -265,29 +244,22 @@ async def test_matching_search_any_account(demo_ran):
         for a in store.school_accounts(s.dfe)
         if a.role == case.role and a.status == "active" and a.username not in known
     )
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("matching", dfe)
-        await settle(pilot)
+    async with started(store, "matching", dfe) as (app, pilot):
         await pilot.press("slash")
         await pilot.pause()
         assert isinstance(app.screen, Prompt)
         prompt = app.screen.query_one("#prompt-input")
         prompt.value = other.username
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         screen = app.screen
         assert screen.kind == "matching"
         assert screen.highlighted()["username"] == other.username
-        await pilot.press("m")
-        await settle(pilot)
+        await press(pilot, "m")
         assert isinstance(app.screen, Confirm)  # not a candidate: what differs, then y
         dialog = screen_text(app)
         assert "not among the case's candidates" in dialog
         assert f"school: {other.school} -> {dfe}" in dialog
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         assert store.case(case.case_id).decision == f"match:{other.username}"
         assert store.account(other.username).school == dfe
 
@@ -295,9 +267,7 @@ async def test_matching_search_any_account(demo_ran):
 async def test_a_failed_run_says_why_and_leads_to_settings(demo):
     store, dfe = demo.store, demo.failed_school
     before = accounts_state(store, dfe)
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(store) as (app, pilot):
         app.open_screen("force_run", dfe)
         await answer_force_run(pilot)
         await settle(pilot, 3)
@@ -305,8 +275,7 @@ async def test_a_failed_run_says_why_and_leads_to_settings(demo):
         text = screen_text(app)
         assert "FAILED" in text and "Nothing changed" in text and "invalid_client" in text
         assert "wrong-secret" not in text  # the secret never shows, even when it is wrong
-        await pilot.press("e")
-        await settle(pilot)
+        await press(pilot, "e")
         assert app.screen.kind == "settings" and app.screen.dfe == dfe
     assert accounts_state(store, dfe) == before
 
@@ -317,15 +286,10 @@ async def test_a_case_decided_meanwhile_elsewhere_is_not_decided_twice(demo_ran)
     store = demo_ran.store
     dfe = busiest(store).dfe
     case = store.cases(dfe)[0]
-    app = make_app(store)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await settle(pilot)
-        app.open_screen("matching", dfe)
-        await settle(pilot)
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
         # another console decides it first
         resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True)
-        await pilot.press("c")
-        await settle(pilot)
+        await press(pilot, "c")
         assert "Not saved" in screen_text(app)
         shown = app.screen.cases[0]
         assert shown.status == "resolved" and shown.decided_by == "colleague"

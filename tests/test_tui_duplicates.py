@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from test_duplicates import FAR, HILL, VALE, build_estate
-from tui_helpers import make_app, screen_text, settle
+from tui_helpers import make_app, press, screen_text, settle, started, type_text
 
 from uso_tui.tui.screens.duplicates import DuplicatesScreen, WhichOne
 from uso_tui.tui.widgets import Confirm
@@ -22,38 +22,28 @@ def shown(app) -> list[str]:
 
 
 async def test_reached_from_the_school_hub_with_the_pair_side_by_side(store):
-    app = make_app(store, start=("school", VALE))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with started(store, start=("school", VALE), size=(100, 30)) as (app, pilot):
         assert "Duplicates" in screen_text(app)  # in the footer
-        await pilot.press("d")
-        await settle(pilot)
+        await press(pilot, "d")
         assert isinstance(app.screen, DuplicatesScreen) and app.screen.dfe == VALE
         assert shown(app) == ["bcarter.204 bcarter2.204"]
         text = screen_text(app)
         assert "Be[n] Carter[/]" in text  # literal, never markup
         assert "same names and date of birth" in text and "students record P2" in text
         assert "not linked" in text
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert app.screen.kind == "school"
 
 
 async def test_keep_both_asks_once_then_the_pair_is_gone_and_audited(store):
-    app = make_app(store, start=("duplicates", VALE))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("k")
-        await settle(pilot)
+    async with started(store, start=("duplicates", VALE)) as (app, pilot):
+        await press(pilot, "k")
         assert isinstance(app.screen, Confirm)
         assert "bcarter2.204" in screen_text(app)
-        await pilot.press("n")  # changed my mind: nothing happens
-        await settle(pilot)
+        await press(pilot, "n")  # changed my mind: nothing happens
         assert store.kept_pairs() == frozenset()
-        await pilot.press("k")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "k")
+        await press(pilot, "y")
         assert isinstance(app.screen, DuplicatesScreen)
         assert store.kept_pairs() == {("bcarter.204", "bcarter2.204")}
         assert shown(app) == []
@@ -63,20 +53,15 @@ async def test_keep_both_asks_once_then_the_pair_is_gone_and_audited(store):
 
 
 async def test_unallocate_one_asks_which_then_once(store):
-    app = make_app(store, start=("duplicates", HILL))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(store, start=("duplicates", HILL)) as (app, pilot):
         assert shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
-        await pilot.press("u")
-        await settle(pilot)
+        await press(pilot, "u")
         assert isinstance(app.screen, WhichOne)
-        await pilot.press("2")
-        await settle(pilot)
+        await press(pilot, "2")
         assert isinstance(app.screen, Confirm)
         text = screen_text(app)
         assert "asmith.204" in text and "dropped" in text and "ajones.205" in text
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         gone, stays = store.account("asmith.204"), store.account("ajones.205")
         assert (gone.status, gone.previous_school, gone.mis_id) == ("unallocated", HILL, None)
         assert (stays.status, stays.school) == ("active", FAR)
@@ -88,10 +73,8 @@ async def test_unallocate_one_asks_which_then_once(store):
         )
         assert shown(app) == ["bcarter.204 bcarter2.204"]
         # escape in the chooser changes nothing
-        await pilot.press("u")
-        await settle(pilot)
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "u")
+        await press(pilot, "escape")
         assert isinstance(app.screen, DuplicatesScreen)
         assert store.account("bcarter2.204").status == "active"
 
@@ -102,16 +85,11 @@ def test_snapshot_80x24(snap_compare, tmp_path):
 
 
 async def test_every_school_from_the_command_palette(store):
-    app = make_app(store)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with started(store, size=(100, 30)) as (app, pilot):
+        await press(pilot, "ctrl+p")
+        await type_text(pilot, "duplicates all")
         await settle(pilot)
-        await pilot.press("ctrl+p")
-        await settle(pilot)
-        for ch in "duplicates all":
-            await pilot.press("space" if ch == " " else ch)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert isinstance(app.screen, DuplicatesScreen) and app.screen.dfe is None
         assert shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
         assert "Possible duplicates: all schools | 2 pairs" in screen_text(app)

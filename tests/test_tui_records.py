@@ -4,11 +4,9 @@ the audit log. Every flow goes through the keys an operator would press and chec
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-
 import pytest
 from textual.widgets import Input, TabbedContent
-from tui_helpers import filter_by, make_app, press, screen_text, settle, type_text, wait_for
+from tui_helpers import filter_by, press, screen_text, settle, started, type_text, wait_for
 from tui_records_data import CONTROL, HILL, MARKUP, NOW, VALE, build_store, username_of
 
 from uso_tui.tui.held import HeldReview  # noqa: E402
@@ -23,13 +21,6 @@ from uso_tui.tui.widgets import Confirm, KeysHelp, current_key
 @pytest.fixture
 def store(tmp_path):
     return build_store(tmp_path / "store")
-
-
-def app_on(store, kind: str, dfe: str | None = None):
-    # the records screens read the clock from the app; NOW is the data's own "today"
-    app = make_app(store, start=(kind, dfe))
-    app.clock = lambda: NOW
-    return app
 
 
 def table(app, selector: str | None = None) -> ListTable:
@@ -47,13 +38,10 @@ def plain_rows(table: ListTable) -> list[str]:
     return [" | ".join(c.plain for c in table._cells(r)) for r in table.shown]
 
 
-@asynccontextmanager
-async def opened(store, kind: str, dfe: str | None = None, size=(80, 24)):
-    """The app started on a records screen, its first load done: yields (app, pilot)."""
-    app = app_on(store, kind, dfe)
-    async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        yield app, pilot
+def opened(store, kind: str, dfe: str | None = None, size=(80, 24)):
+    """The app started on a records screen, its first load done: yields (app, pilot). The records
+    screens read the clock from the app; NOW is the data's own "today"."""
+    return started(store, start=(kind, dfe), clock=lambda: NOW, size=size)
 
 
 # -- bulk results ---------------------------------------------------------------------------------

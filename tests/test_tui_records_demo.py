@@ -4,7 +4,7 @@ search and account history, the run history and the audit log, all through the c
 
 from __future__ import annotations
 
-from tui_helpers import OPERATOR, answer_force_run, make_app, screen_text, settle
+from tui_helpers import OPERATOR, answer_force_run, press, screen_text, settle, started
 
 from uso_tui.tui.screens.listing import ListTable
 from uso_tui.tui.widgets import Confirm
@@ -22,28 +22,20 @@ def put_cursor(app, key: str) -> None:
 
 async def test_force_run_then_bulk_results_restore_review_search_history(demo):
     store, dfe = demo.store, demo.held_school
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_school(dfe)
-        await settle(pilot)
+    async with started(store, "school", dfe) as (app, pilot):
         await pilot.press("f")
         await answer_force_run(pilot)
         await settle(pilot, 3)
         run = app.screen.final
         assert run is not None and run.status == "held" and run.held_usernames
-        await pilot.press("y")
-        await settle(pilot)
-        await pilot.press("y")  # confirm the held unallocations
-        await settle(pilot)
+        await press(pilot, "y")
+        await press(pilot, "y")  # confirm the held unallocations
         held = run.held_usernames
 
         # bulk results from the school hub: the run's file, every record with its outcome
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert app.screen.kind == "school"
-        await pilot.press("b")
-        await settle(pilot)
+        await press(pilot, "b")
         screen = app.screen
         assert screen.kind == "bulk_results" and screen.data.run.run_id == run.run_id
         pf = store.processed_file(run.run_id)
@@ -65,16 +57,13 @@ async def test_force_run_then_bulk_results_restore_review_search_history(demo):
         )
 
         # restore the first account the run unallocated
-        await pilot.press("4")
-        await settle(pilot)
+        await press(pilot, "4")
         assert set(held) <= {r.key for r in rows(app)}
         username = held[0]
         put_cursor(app, username)
-        await pilot.press("r")
-        await settle(pilot)
+        await press(pilot, "r")
         assert isinstance(app.screen, Confirm) and username in screen_text(app)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "y")
         acc = store.account(username)
         assert (acc.status, acc.school, acc.mis_id) == ("active", dfe, None)
         assert username not in {r.key for r in rows(app)}
@@ -84,8 +73,7 @@ async def test_force_run_then_bulk_results_restore_review_search_history(demo):
         await settle(pilot)
         assert username in {r.key for r in rows(app)}
         put_cursor(app, username)
-        await pilot.press("r")
-        await settle(pilot)
+        await press(pilot, "r")
         assert store.account(username).reviewed
 
         # find it and read its history
@@ -94,11 +82,9 @@ async def test_force_run_then_bulk_results_restore_review_search_history(demo):
         await pilot.press("slash")
         for ch in username:
             await pilot.press(ch if ch != "." else "full_stop")
-        await pilot.press("enter")
-        await settle(pilot, 3)
+        await press(pilot, "enter", rounds=3)
         assert [r.key for r in rows(app, "#hits")] == [username]
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         actions = [r.data.action for r in rows(app)]
         assert {"unallocate", "restore", "review"} <= set(actions)
         assert actions.index("restore") < actions.index("unallocate")  # newest first

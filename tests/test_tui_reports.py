@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 from factories import DFE, Env, iris_student
-from tui_helpers import make_app, screen_text, settle
+from tui_helpers import press, screen_text, settle, started
 
 from uso_tui.sync.runner import run_school
 
@@ -40,33 +40,24 @@ def env(tmp_path) -> Env:
 
 
 async def test_why_search_from_users(env):
-    app = make_app(env.store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        app.open_screen("users")
-        await settle(pilot)
+    async with started(env.store, "users", size=(100, 30)) as (app, pilot):
         app.screen.query_one("#latest").focus()
-        await pilot.press("w")
-        await settle(pilot)
+        await press(pilot, "w")
         assert app.screen.kind == "why"
-        await pilot.press(*"cat", "enter")
-        await settle(pilot)
+        await press(pilot, *"cat", "enter")
         text = screen_text(app)
         assert "future starter from 2026-04-01" in text
         assert "do: nothing to do" in text
 
 
 async def test_calendar_lists_starters_and_leavers_and_exports(env, tmp_path):
-    app = make_app(env.store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        app.open_screen("calendar", DFE)
-        await settle(pilot)
+    async with started(env.store, "calendar", DFE, size=(100, 30)) as (app, pilot):
         rows = app.screen.active_table().all_rows
         assert [(r.data.date, r.data.kind) for r in rows] == [
             ("2026-03-20", "leaver"),
             ("2026-04-01", "starter"),
         ]
-        await pilot.press("e")
-        await settle(pilot)
+        await press(pilot, "e")
     files = list((tmp_path / "store" / "exports").glob("calendar-*.csv"))
     assert len(files) == 1
     with open(files[0], newline="") as fh:
@@ -75,21 +66,14 @@ async def test_calendar_lists_starters_and_leavers_and_exports(env, tmp_path):
 
 
 async def test_undo_from_run_history_previews_then_needs_y(env):
-    app = make_app(env.store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        app.open_screen("history", DFE)
-        await settle(pilot)
+    async with started(env.store, "history", DFE, size=(100, 30)) as (app, pilot):
         assert app.screen.active_table().current().key == env.run2.run_id
-        await pilot.press("U")
-        await settle(pilot)
+        await press(pilot, "U")
         assert "Reverts: created 1" in screen_text(app)
-        await pilot.press("n")
-        await settle(pilot)
+        await press(pilot, "n")
         assert not [r for r in env.store.runs(DFE) if r.trigger == "undo"]
-        await pilot.press("U")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "U")
+        await press(pilot, "y")
         undone = [r for r in env.store.runs(DFE) if r.trigger == "undo"]
         assert len(undone) == 1
         evil = [a for a in env.store.school_accounts(DFE) if a.surname == "+Evil"]
@@ -98,20 +82,14 @@ async def test_undo_from_run_history_previews_then_needs_y(env):
 
 async def test_bulk_results_tabs_and_the_matching_queue_export_their_lists(env, tmp_path):
     exports = tmp_path / "store" / "exports"
-    app = make_app(env.store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        app.open_screen("bulk_results", DFE)
-        await settle(pilot)
-        await pilot.press("e")  # the processed file itself is no list to export
-        await settle(pilot)
+    async with started(env.store, "bulk_results", DFE, size=(100, 30)) as (app, pilot):
+        await press(pilot, "e")  # the processed file itself is no list to export
         assert not list(exports.glob("*.csv"))
-        await pilot.press("6", "e")  # future starters
-        await settle(pilot)
+        await press(pilot, "6", "e")  # future starters
         app.open_screen("matching", DFE)
         await settle(pilot)
         assert "Export CSV" in screen_text(app)
-        await pilot.press("e")
-        await settle(pilot)
+        await press(pilot, "e")
     (future,) = exports.glob("future-*.csv")
     with open(future, newline="") as fh:
         assert [r["forename"] for r in csv.DictReader(fh)] == ["Cat"]
@@ -121,13 +99,9 @@ async def test_bulk_results_tabs_and_the_matching_queue_export_their_lists(env, 
 
 
 async def test_users_exports_the_accounts(env, tmp_path):
-    app = make_app(env.store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        app.open_screen("users")
-        await settle(pilot)
+    async with started(env.store, "users", size=(100, 30)) as (app, pilot):
         app.screen.query_one("#latest").focus()
-        await pilot.press("e")
-        await settle(pilot)
+        await press(pilot, "e")
     (accounts,) = (tmp_path / "store" / "exports").glob("accounts-*.csv")
     with open(accounts, newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -147,9 +121,6 @@ def held_whole(tmp_path) -> Env:
 
 
 async def test_bulk_results_show_the_comparison_of_an_export_held_whole(held_whole):
-    app = make_app(held_whole.store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        app.open_screen("bulk_results", DFE)
-        await settle(pilot)
+    async with started(held_whole.store, "bulk_results", DFE, size=(100, 30)) as (app, pilot):
         text = " ".join(screen_text(app).split())
     assert "held whole: the students export holds 10 of the 30 records linked before" in text

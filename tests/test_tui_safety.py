@@ -4,7 +4,7 @@ held runs reviewed, failed workers shown."""
 from __future__ import annotations
 
 from textual.widgets import DataTable, Input
-from tui_helpers import NOW, burst, make_app, screen_text, settle
+from tui_helpers import NOW, burst, press, screen_text, settle, started
 
 from uso_tui.tui.widgets import Confirm
 
@@ -12,9 +12,7 @@ from uso_tui.tui.widgets import Confirm
 async def test_typed_ahead_filter_reaches_the_filter_not_the_schools_keys(demo):
     """`/` then a name read in one burst: `m`, `e`, `f`... are letters of the filter, not keys
     opening the matching queue, the settings or a force run."""
-    app = make_app(demo.store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(demo.store) as (app, pilot):
         burst(app, "slash", *"meadow")
         await settle(pilot)
         assert app.screen.kind == "schools"
@@ -29,9 +27,7 @@ async def test_typed_ahead_filter_reaches_the_filter_not_the_schools_keys(demo):
 async def test_typed_ahead_opening_a_screen_then_keys_go_to_that_screen(demo):
     """enter (open the school's hub) then `e` (its settings) in one burst: the settings of the
     highlighted school open, the second key is not lost on the list."""
-    app = make_app(demo.store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(demo.store) as (app, pilot):
         dfe = app.screen.selected()
         burst(app, "enter", "e")
         await settle(pilot)
@@ -39,11 +35,7 @@ async def test_typed_ahead_opening_a_screen_then_keys_go_to_that_screen(demo):
 
 
 async def test_typed_ahead_tab_then_secret_goes_to_the_secret_field(demo):
-    app = make_app(demo.store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("settings", demo.held_school)
-        await settle(pilot)
+    async with started(demo.store, "settings", demo.held_school) as (app, pilot):
         client_id = app.screen.query_one("#f-client_id", Input)
         before = client_id.value
         client_id.focus()
@@ -63,9 +55,7 @@ async def test_a_failed_loader_is_said_once_and_leaves_loading(demo, monkeypatch
     def broken(*_a, **_k):
         raise OSError("disk [bold]gone[/]")
 
-    app = make_app(demo.store)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await settle(pilot)
+    async with started(demo.store, notifications=True) as (app, pilot):
         monkeypatch.setattr(demo.store, "runs", broken)
         app.open_school(demo.held_school)
         await settle(pilot)
@@ -86,23 +76,15 @@ async def test_enter_in_the_matching_queue_asks_first(demo_ran):
     dfe = busiest(store).dfe
     case = store.cases(dfe)[0]
     cand = case.candidates[0]["username"]
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("matching", dfe)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+    async with started(store, "matching", dfe) as (app, pilot):
+        await press(pilot, "enter")
         assert isinstance(app.screen, Confirm)
         dialog = screen_text(app)
         assert f"Match to {cand}?" in dialog and "differs" in dialog
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert store.case(case.case_id).status == "open"
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await press(pilot, "enter")
+        await press(pilot, "y")
     assert store.case(case.case_id).decision == f"match:{cand}"
 
 
@@ -114,18 +96,12 @@ async def test_undo_a_decision_of_an_earlier_session(demo_ran):
     case = store.cases(dfe)[0]
     made = resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True)
     username = made.decision.split(":", 1)[1]
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("matching", dfe)
-        await settle(pilot)
-        await pilot.press("v")  # decided cases of every session too
-        await settle(pilot)
+    async with started(store, "matching", dfe) as (app, pilot):
+        await press(pilot, "v")  # decided cases of every session too
         screen = app.screen
         screen.focus_item(case.case_id)
         assert screen.case.status == "resolved"
-        await pilot.press("u")
-        await settle(pilot)
+        await press(pilot, "u")
     assert store.case(case.case_id).status == "open"
     assert store.account(username).status == "unallocated"
 
@@ -134,14 +110,9 @@ async def test_skipping_every_case_still_counts_them_open(demo_ran):
     store = demo_ran.store
     dfe = busiest(store).dfe
     n = len(store.cases(dfe))
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("matching", dfe)
-        await settle(pilot)
+    async with started(store, "matching", dfe) as (app, pilot):
         for _ in range(n):
-            await pilot.press("s")
-            await settle(pilot)
+            await press(pilot, "s")
         text = screen_text(app)
         assert "no open cases" not in text
         assert f"{n} open" in text
@@ -157,11 +128,7 @@ async def test_an_unallocated_candidate_is_shown_unallocated(demo_ran):
     with store.transaction("test") as tx:
         acc = tx.account(username)
         tx.put_account(unallocated(acc, acc.school))
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("matching", dfe)
-        await settle(pilot)
+    async with started(store, "matching", dfe) as (app, pilot):
         text = screen_text(app)
         flat = " ".join(text.split())  # the detail line may wrap
         assert "unalloc." in text and "unallocated: matching restores it here" in flat
@@ -173,25 +140,17 @@ async def test_force_run_asks_first_and_can_run_one_report(demo):
 
     store, dfe = demo.store, demo.held_school
     school = store.school(dfe)
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_school(dfe)
-        await settle(pilot)
-        await pilot.press("f")
-        await settle(pilot)
+    async with started(store, "school", dfe) as (app, pilot):
+        await press(pilot, "f")
         assert isinstance(app.screen, ForceRunAsk)
         dialog = screen_text(app)
         assert f"Force run {dfe}?" in dialog and "Last run:" in dialog
         assert "[x] Staff" in dialog and "[x] Students" in dialog
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert app.live_runs == {} and app.screen.kind == "school"
-        await pilot.press("f")
-        await settle(pilot)
+        await press(pilot, "f")
         await pilot.press("s")  # staff off: students only
         assert "[ ] Staff" in screen_text(app)
-        await pilot.press("y")
-        await settle(pilot, 3)
+        await press(pilot, "y", rounds=3)
         assert app.live_runs[dfe].reports == ["students"]
     assert school.reports == ["staff", "students"]

@@ -5,9 +5,8 @@ lists that stay true after runs, decisions and undos."""
 from __future__ import annotations
 
 from textual.widgets import Input
-from tui_helpers import NOW, OPERATOR, burst, make_app, screen_text, settle
+from tui_helpers import NOW, OPERATOR, burst, press, put_case_for, screen_text, settle, started
 
-from uso_tui.domain.models import Candidate, MatchCase, MisRecord
 from uso_tui.sync.actions import held_review
 
 
@@ -15,36 +14,9 @@ def open_case_for(store, dfe: str, username: str) -> str:
     """A match case of `dfe` whose only candidate is `username` (as a run would open it)."""
     with store.transaction("test") as tx:
         acc = tx.account(username)
-        rec = MisRecord(
-            report="students",
-            mis_id="NEW1",
-            forename=acc.forename,
-            surname=acc.surname,
-            dob=acc.dob,
+        return put_case_for(
+            tx, dfe, acc, mis_id="NEW1", score=90, reasons=["same names and date of birth"]
         )
-        cand = Candidate(
-            username=username,
-            school=dfe,
-            score=90,
-            forename=acc.forename,
-            surname=acc.surname,
-            dob=acc.dob,
-            differs=[],
-            reasons=["same names and date of birth"],
-        )
-        case_id = tx.next_case_id(dfe)
-        tx.put_case(
-            MatchCase(
-                case_id=case_id,
-                school=dfe,
-                report="students",
-                role=acc.role,
-                record=rec.to_dict(),
-                candidates=[cand.to_dict()],
-                opened_at="2026-03-09T06:00:00",
-            )
-        )
-    return case_id
 
 
 def touch(store, username: str) -> None:
@@ -81,13 +53,8 @@ async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
     review = held_review(store, run.run_id)
     flagged = [h.username for h in review if h.case_ids and not h.back_since]
     assert held[0] in flagged and [h.username for h in review if h.back_since] == [held[1]]
-    app = make_app(store)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await settle(pilot)
-        app.open_screen("history", dfe)
-        await settle(pilot)
-        await pilot.press("c")
-        await settle(pilot)
+    async with started(store, "history", dfe, notifications=True) as (app, pilot):
+        await press(pilot, "c")
         text = screen_text(app)
         assert held[0] in text and f"candidate {case_id.rsplit('-', 1)[1]}" in text
         assert "back: left alone" in text
@@ -113,13 +80,8 @@ async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
 async def test_leaving_the_review_leaves_the_run_held(demo_ran):
     store, dfe = demo_ran.store, demo_ran.held_school
     run = store.runs(dfe, limit=1)[0]
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("history", dfe)
-        await settle(pilot)
-        await pilot.press("c")
-        await settle(pilot)
+    async with started(store, "history", dfe) as (app, pilot):
+        await press(pilot, "c")
         burst(app, "space", "space", "escape")
         await settle(pilot)
         assert app.screen.kind == "history"
@@ -146,11 +108,7 @@ def plain_pupil(store, dfe: str):
 async def test_exclusion_form_names_the_account_and_can_leave_it(demo):
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)
-    app = make_app(store)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await settle(pilot)
-        app.open_screen("bulk_results", dfe)
-        await settle(pilot)
+    async with started(store, "bulk_results", dfe, notifications=True) as (app, pilot):
         burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter")
         await settle(pilot)
         text = screen_text(app)
@@ -166,11 +124,7 @@ async def test_exclusion_form_names_the_account_and_can_leave_it(demo):
 async def test_exclusion_form_unallocates_on_y(demo):
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("bulk_results", dfe)
-        await settle(pilot)
+    async with started(store, "bulk_results", dfe) as (app, pilot):
         burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter")
         await settle(pilot)
         burst(app, "y")
@@ -184,11 +138,7 @@ async def test_matching_exclude_says_who_has_an_account_and_unallocates_on_y(dem
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)
     case_id = open_case_for(store, dfe, acc.username)
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("matching", dfe, focus=case_id)
-        await settle(pilot)
+    async with started(store, "matching", dfe, case_id) as (app, pilot):
         assert app.screen.case.case_id == case_id
         burst(app, "x")
         await settle(pilot)
@@ -206,15 +156,12 @@ async def test_matching_exclude_says_who_has_an_account_and_unallocates_on_y(dem
 async def test_add_school_checks_each_field_and_masks_the_secret(demo):
     store = demo.store
     before = {s.dfe for s in store.list_schools()}
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with started(store) as (app, pilot):
         assert "n Add school" in screen_text(app).replace("\u258f", " ")
         # bad DfE, bad URL for iSAMS, no secret: each said under its field, nothing written
         burst(app, "n", *"204-32", "enter", *"Oak [b]Primary", "enter", *"http://x.example")
         await settle(pilot)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         text = screen_text(app)
         assert "Not added: fix the fields marked above." in text
         assert "204-32" in text and "Oak [b]Primary" in text
@@ -231,8 +178,7 @@ async def test_add_school_checks_each_field_and_masks_the_secret(demo):
         secret = form.query_one("#f-secret", Input)
         assert secret.password and secret.value == "t0p-s3cret"
         assert "t0p-s3cret" not in screen_text(app)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await press(pilot, "ctrl+s")
         assert (app.screen.kind, app.screen.dfe) == ("school", "204-3299")
     school = store.school("204-3299")
     assert (school.name, school.mis, school.client_id) == ("Oak [b]Primary", "iSAMS", "oak-client")
@@ -242,11 +188,7 @@ async def test_add_school_checks_each_field_and_masks_the_secret(demo):
 async def test_request_account_shows_the_duplicate_before_y(demo):
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)
-    app = make_app(store)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await settle(pilot)
-        app.open_school(dfe)
-        await settle(pilot)
+    async with started(store, "school", dfe, notifications=True) as (app, pilot):
         assert "r  Request an account" in screen_text(app)  # the hub's keys
         await pilot.press("question_mark")
         assert "Request account" in screen_text(app)
@@ -280,11 +222,7 @@ async def test_request_account_shows_the_duplicate_before_y(demo):
 async def test_force_run_records_wait_follows_decisions(demo_ran):
     store = demo_ran.store
     dfe = max(store.list_schools(), key=lambda s: s.open_cases).dfe
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("force_run", dfe)
-        await settle(pilot)
+    async with started(store, "force_run", dfe) as (app, pilot):
         burst(app, "y")
         await settle(pilot, 3)
         waiting = store.school(dfe).open_cases
@@ -325,11 +263,7 @@ async def test_latest_moves_are_complete_and_undone_ones_marked(demo_ran):
     made = resolve_case(store, other.case_id, operator="colleague", now=NOW, create=True)
     created = made.decision.split(":", 1)[1]
     undo_decision(store, other.case_id, operator="colleague", now=NOW)
-    app = make_app(store)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.open_screen("users")
-        await settle(pilot)
+    async with started(store, "users", size=(120, 40)) as (app, pilot):
         table = app.screen.query_one("#latest")
         rows = {r.data: [c.plain for c in r.cells] for r in table.all_rows}
         move = rows[acc.username]
@@ -352,11 +286,7 @@ async def test_latest_moves_are_complete_and_undone_ones_marked(demo_ran):
 
 async def test_records_wait_after_confirming_a_run_held_whole(demo):
     store, dfe = demo.store, demo.held_school
-    app = make_app(store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_screen("force_run", dfe)
-        await settle(pilot)
+    async with started(store, "force_run", dfe) as (app, pilot):
         burst(app, "y")  # start
         await settle(pilot, 3)
         burst(app, "y")  # review the held accounts

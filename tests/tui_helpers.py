@@ -3,6 +3,7 @@ workers instead of sleeping. The demo store's fixtures are in conftest.py."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 
 from uso_tui.demo import Demo
@@ -19,7 +20,23 @@ def frozen() -> datetime:
 
 
 def make_app(store, **kw) -> UsoApp:
-    return UsoApp(store, clock=frozen, operator=OPERATOR, cursor_blink=False, **kw)
+    """The console on store with the frozen clock, the test operator and no cursor blink (kw
+    overrides them or adds UsoApp's other arguments)."""
+    return UsoApp(store, **{"clock": frozen, "operator": OPERATOR, "cursor_blink": False, **kw})
+
+
+@asynccontextmanager
+async def started(store, *opening, size=(80, 24), notifications: bool = False, **kw):
+    """The console (make_app's, kw passed on) run on a terminal of `size`, its first screen
+    loaded, then the screen `opening` names (open_screen's arguments) opened and loaded:
+    yields (app, pilot)."""
+    app = make_app(store, **kw)
+    async with app.run_test(size=size, notifications=notifications) as pilot:
+        await settle(pilot)
+        if opening:
+            app.open_screen(*opening)
+            await settle(pilot)
+        yield app, pilot
 
 
 async def settle(pilot, rounds: int = 2) -> None:
@@ -74,11 +91,42 @@ async def wait_for(pilot, predicate, timeout: float = 20.0) -> None:
     await pilot.pause()
 
 
+def put_case_for(tx, dfe: str, acc, *, mis_id: str, score: int, reasons: list[str]) -> str:
+    """Opens a students case of `dfe` whose record has acc's names and date of birth and whose only
+    candidate is acc (as a run would open it); returns its id."""
+    from uso_tui.domain.models import Candidate, MatchCase, MisRecord
+
+    rec = MisRecord(
+        report="students", mis_id=mis_id, forename=acc.forename, surname=acc.surname, dob=acc.dob
+    )
+    cand = Candidate(
+        username=acc.username,
+        school=dfe,
+        score=score,
+        forename=acc.forename,
+        surname=acc.surname,
+        dob=acc.dob,
+        differs=[],
+        reasons=reasons,
+    )
+    case_id = tx.next_case_id(dfe)
+    tx.put_case(
+        MatchCase(
+            case_id=case_id,
+            school=dfe,
+            report="students",
+            role=acc.role,
+            record=rec.to_dict(),
+            candidates=[cand.to_dict()],
+            opened_at="2026-03-09T06:00:00",
+        )
+    )
+    return case_id
+
+
 def put_markup_case(store, dfe: str) -> str:
     """Renames a school and opens a match case whose record and candidate carry markup and control
     characters (written through the store API, as a MIS export could bring them)."""
-    from uso_tui.domain.models import Candidate, MatchCase, MisRecord
-
     with store.transaction("test") as tx:
         school = tx.school(dfe)
         school.name = f"School {MARKUP_NAME}"
@@ -86,32 +134,7 @@ def put_markup_case(store, dfe: str) -> str:
         acc = next(a for a in tx.school_accounts(dfe) if a.role == "pupil" and a.status == "active")
         acc.forename = MARKUP_NAME
         tx.put_account(acc)
-        rec = MisRecord(
-            report="students", mis_id="X1", forename=MARKUP_NAME, surname=acc.surname, dob=acc.dob
-        )
-        cand = Candidate(
-            username=acc.username,
-            school=dfe,
-            score=88,
-            forename=MARKUP_NAME,
-            surname=acc.surname,
-            dob=acc.dob,
-            differs=[],
-            reasons=["same names"],
-        )
-        case_id = tx.next_case_id(dfe)
-        tx.put_case(
-            MatchCase(
-                case_id=case_id,
-                school=dfe,
-                report="students",
-                role="pupil",
-                record=rec.to_dict(),
-                candidates=[cand.to_dict()],
-                opened_at="2026-03-09T06:00:00",
-            )
-        )
-    return case_id
+        return put_case_for(tx, dfe, acc, mis_id="X1", score=88, reasons=["same names"])
 
 
 def run_all(demo: Demo) -> None:
