@@ -2,15 +2,21 @@
 
     python -m bench.tui [--quick]
 
-Builds (in a temporary folder) a store of 3,000 schools: two real demo-like schools of 1,500 people
-synced once and then moved on by a fortnight of churn (so one has a long matching queue), plus 2,998
-directory-only schools (never run: the store derives run summaries from real runs). Then prints medians of:
-  - time to the first screen: from creating the app to the schools table drawn with 3,000 rows;
+First, at 3,000, 10,000 and 30,000 schools (directory-only stores built through the Store API in one
+transaction each, cached under bench/out/), every sample and the medians of:
+  - time to the first screen: from creating the app to the schools table drawn with its first page;
+  - the longest block of the event loop during a refill of the list (a new sort, a reload), and
+    how long the refill takes until every row is in.
+Then builds (in a temporary folder) a store of 3,000 schools: two real demo-like schools of 1,500
+people synced once and then moved on by a fortnight of churn (so one has a long matching queue),
+plus 2,998 directory-only schools (never run: the store derives run summaries from real runs), and
+prints medians of:
   - key-to-screen-update latency: a key sent to the app until the next frame is written, on the
     schools table (j/k) and in the matching queue (n/p next/previous case, j/k candidates);
   - the same latencies while a force run of the big school is going (fetch over HTTP from the
     simulator with 20 ms a request and 100 records a page, planning, applying).
-Target: under 50 ms a key. `--quick` repeats less and finishes in under 60 s.
+Targets: the first screen under 1 s at 30,000 schools; under 50 ms a key and a loop block.
+`--quick` repeats less; `--scale-only` skips the key latencies.
 """
 
 from __future__ import annotations
@@ -139,33 +145,156 @@ class FrameClock:
         return time.perf_counter() - t0
 
 
-async def first_screen(store: Store) -> float:
-    """App created -> the schools table holds every school and a frame showing it is written."""
-    from textual.widgets import DataTable
+SCALE_SIZES = (3_000, 10_000, 30_000)
+SCALE_VERSION = 1  # bump when the cached stores' content changes
+OUT = Path(__file__).parent / "out"
 
+
+def directory_store(n: int) -> Store:
+    """A store of `n` schools without accounts (one transaction), cached under bench/out/."""
+    root = OUT / f"tui-{n}"
+    marker = root / "bench-tui.json"
+    if marker.exists() and marker.read_text() == str(SCALE_VERSION):
+        try:
+            return open_store(root)
+        except Exception as exc:  # noqa: BLE001 - e.g. written by an older schema: build again
+            print(f"rebuilding {root}: {exc}", flush=True)
+    shutil.rmtree(root, ignore_errors=True)
+    t0 = time.perf_counter()
+    rng = random.Random(n)
+    taken: set[str] = set()
+    schools = []
+    while len(schools) < n:
+        dfe = f"{rng.randint(201, 960)}-{rng.randint(1000, 9999)}"
+        if dfe in taken:
+            continue
+        taken.add(dfe)
+        schools.append(
+            School(
+                dfe=dfe,
+                name=f"{rng.choice(['Oak', 'Ash', 'Elm', 'Birch'])} {dfe[-4:]} Primary",
+                mis=rng.choice(["iSAMS", "Ed:gen"]),
+                url=f"https://s{dfe[-4:]}{dfe[:3]}.isams.cloud",
+                client_id=f"c{dfe}",
+            )
+        )
+    store = open_store(root)
+    with store.transaction("bench") as tx:
+        for school in schools:
+            tx.add_school(school, "bench-secret")
+    marker.write_text(str(SCALE_VERSION))
+    print(f"built {root} ({n:,} schools) in {time.perf_counter() - t0:.0f} s", flush=True)
+    return store
+
+
+class LoopWatch:
+    """The longest time the event loop went without running a 1 ms ticker (a block)."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task | None = None
+
+    async def _tick(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last - 0.001)
+            last = now
+
+    def start(self) -> None:
+        self.longest = 0.0
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+
+    def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+        return self.longest
+
+
+async def wait_until(predicate, timeout: float = 60.0) -> None:
+    end = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > end:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.001)
+
+
+async def first_screen(store: Store, refills: int) -> tuple[float, list[float], list[float]]:
+    """App created -> the schools table shows its first page and a frame showing it is written;
+    then `refills` refills (sorts, then reloads), each: the longest loop block and the time until
+    every row is in."""
     from uso_tui.tui.app import UsoApp
+    from uso_tui.tui.growing_table import GrowingTable
 
     t0 = time.perf_counter()
     app = UsoApp(store, clock=lambda: NOW, operator="bench", cursor_blink=False)
     clock = FrameClock(app)
+    blocks: list[float] = []
+    spans: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
-        while True:
+
+        def table() -> GrowingTable | None:
             screen = app.screen
-            if (
-                getattr(screen, "kind", "") == "schools"
-                and screen.rows
-                and screen.query_one(DataTable).row_count == N_SCHOOLS
-            ):
-                break
-            await asyncio.sleep(0.001)
+            if getattr(screen, "kind", "") != "schools" or not screen.rows:
+                return None
+            return screen.query_one(GrowingTable)
+
+        await wait_until(lambda: (t := table()) is not None and t.row_count > 0)
         filled = time.perf_counter()
         before = clock.frames
         # the frame showing the rows, unless it was already written before the poll saw them
         while clock.frames == before and time.perf_counter() - filled < 0.25:
             await asyncio.sleep(0.001)
         elapsed = (time.perf_counter() if clock.frames > before else filled) - t0
+        grid = table()
+        assert grid is not None
+        await wait_until(lambda: not grid.filling)
+        await app.workers.wait_for_complete()
         await pilot.pause()
-    return elapsed
+        screen = app.screen
+        watch = LoopWatch()
+        for i in range(refills):
+            watch.start()
+            t1 = time.perf_counter()
+            if i % 2 == 0:
+                screen.action_sort()
+            else:
+                screen.action_reload()
+            await asyncio.sleep(0.01)
+            await app.workers.wait_for_complete()
+            await wait_until(lambda: not grid.filling and grid.row_count == len(screen.rows))
+            spans.append(time.perf_counter() - t1)
+            await pilot.pause()
+            blocks.append(watch.stop())
+    return elapsed, blocks, spans
+
+
+def scale_rows(repeat: int, refills: int) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for n in SCALE_SIZES:
+        store = directory_store(n)
+        firsts, blocks, spans = [], [], []
+        for _ in range(repeat):
+            first, block, span = asyncio.run(first_screen(store, refills))
+            firsts.append(first)
+            blocks += block
+            spans += span
+        for label, values in (
+            (f"time to first screen, {n:,} schools", firsts),
+            (f"longest loop block in a refill, {n:,} schools", blocks),
+            (f"refill until every row is in, {n:,} schools", spans),
+        ):
+            rows.append(
+                [
+                    label,
+                    fmt_seconds(median(values)),
+                    fmt_seconds(max(values)),
+                    len(values),
+                    " ".join(f"{v * 1e3:.0f}" for v in values),
+                ]
+            )
+    return rows
 
 
 async def latencies(
@@ -218,9 +347,17 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bench.tui")
     parser.add_argument("--quick", action="store_true", help="fewer repeats: under 60 s")
+    parser.add_argument("--scale-only", action="store_true", help="only the scaling figures")
     args = parser.parse_args(argv)
     repeat = 2 if args.quick else 5
     presses = 30 if args.quick else 100
+    print_table(
+        "bench/tui scaling (headless Textual; first screen under 1 s, loop blocks under 50 ms)",
+        ["measure", "median", "max", "n", "samples (ms)"],
+        scale_rows(repeat, refills=2 if args.quick else 4),
+    )
+    if args.scale_only:
+        return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench-tui-"))
     try:
         t0 = time.perf_counter()
@@ -230,7 +367,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(store.cases(queue))} open cases in {queue}",
             flush=True,
         )
-        firsts = [asyncio.run(first_screen(store)) for _ in range(repeat)]
         idle = asyncio.run(latencies(store, queue, big, presses, during_run=False))
         # slow enough that the run lasts while the keys are measured
         sim.set_switches(latency=0.15, max_page_size=50)
@@ -240,9 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             busy = asyncio.run(latencies(store, queue, big, presses, during_run=True))
         finally:
             stop()
-        rows = [
-            ["time to first screen, 3,000 schools", fmt_seconds(median(firsts)), "", len(firsts)]
-        ]
+        rows = []
         for name, values in (
             ("schools table", idle["schools"]),
             ("matching queue", idle["matching"]),
