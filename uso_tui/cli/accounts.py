@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import emit_json, person, plain, table
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.schools import check_dfe
-from uso_tui.store.api import Store
 
 DEFAULT_LIMIT = 500
 
@@ -71,21 +69,6 @@ def print_accounts(accounts: list[Account], ctx: Context, as_json: bool) -> None
     )
 
 
-def _full_accounts(store: Store, hits: list) -> list[Account]:
-    """The index gives who matched; the accounts --json shape needs the full records, read once
-    per school file."""
-    by_home: dict[str, list[str]] = defaultdict(list)
-    for h in hits:
-        by_home[h.home].append(h.username)
-    loaded: dict[str, Account] = {}
-    for home, usernames in by_home.items():
-        wanted = set(usernames)
-        for a in store.school_accounts(home):
-            if a.username in wanted:
-                loaded[a.username] = a
-    return [loaded[h.username] for h in hits if h.username in loaded]
-
-
 def _sort_key(a: Account) -> tuple:
     return (a.surname.casefold(), a.forename.casefold(), a.username)
 
@@ -108,7 +91,7 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
             status=args.status,
             limit=None if limit is None else limit + 1,
         )
-        accounts = _full_accounts(store, hits)
+        accounts = store.hit_accounts(hits)
     if limit is not None and len(accounts) > limit:
         accounts = accounts[:limit]
         ctx.note(f"showing the first {limit}; narrow with --search or raise --limit")

@@ -276,6 +276,11 @@ class Store(Protocol):
         username, or equal/prefix the date of birth (YYYY-MM-DD, or DD/MM/YYYY typed)."""
         ...
 
+    def hit_accounts(self, hits: list[AccountHit]) -> list[Account]:
+        """The accounts search hits name, in their order (any gone since left out), reading
+        only their rows of each home school's file where it can."""
+        ...
+
     def why_search(self, text: str, limit: int | None = 200) -> list[dict[str, Any]]:
         """The records of every school's latest processed file (of each report) that a search
         finds (words as search_accounts takes them, matched against names, date of birth, MIS

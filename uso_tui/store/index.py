@@ -15,6 +15,7 @@ unallocated from it (0).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -262,8 +263,28 @@ def search_file(
 SAMPLE_FILES = 40
 
 
+def read_whole(path: str | Path) -> bytes | None:
+    """A file's bytes, None if it does not exist. A search reads thousands of small files: the
+    file descriptor read directly costs half what a buffered file object does."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) > size:  # it grew since: read on to the end
+            chunks = [data]
+            while chunks[-1]:
+                chunks.append(os.read(fd, 1 << 20))
+            data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    return data
+
+
 def search(
-    files: Iterable[tuple[str, Path]],
+    files: Iterable[tuple[str, str | Path]],
     text: str,
     status: str | None = None,
     limit: int | None = 500,
@@ -286,11 +307,10 @@ def search(
     for home, path in files:
         if limit is not None and len(out) >= limit:
             break
-        try:
-            with open(path, "rb") as fh:
-                pending.append((home, fh.read()))
-        except FileNotFoundError:
+        data = read_whole(path)
+        if data is None:
             continue
+        pending.append((home, data))
         if not chosen and len(pending) >= SAMPLE_FILES:
             # The rarest word in a sample of files is the cheapest to look for everywhere.
             probe = min(needles, key=lambda n: sum(d.count(n) for _, d in pending))

@@ -23,7 +23,7 @@ from uso_tui.domain.models import (
     School,
 )
 from uso_tui.domain.schools import DFE_RE, la_of, parse_allowed_hosts
-from uso_tui.store import index, why_index
+from uso_tui.store import account_rows, index, why_index
 from uso_tui.store.api import (
     SCHEMA_VERSION,
     AccountHit,
@@ -352,11 +352,19 @@ class TinyStore(KeptReads, Store):
             homes = [school]
         else:
             homes = self._school_dirs()
-        files = [(dfe, self.layout.names_idx(dfe)) for dfe in homes]
+        # Paths as strings: at thousands of schools, Path objects cost more than the search.
+        folder, name = os.fspath(self.layout.schools), self.layout.names_idx("_").name
+        files = [(dfe, f"{folder}/{dfe}/{name}") for dfe in homes]
         with self._reading():
             if school is not None and not self.layout.data(school).exists():
                 self._entry(school)
             return index.search(files, text, status=status, limit=limit)
+
+    def hit_accounts(self, hits: list[AccountHit]) -> list[Account]:
+        with gc_paused():
+            with self._reading():
+                rows = account_rows.rows_of_hits(hits, self.layout.data)
+            return build(Account, rows)
 
     def why_search(self, text: str, limit: int | None = 200) -> list[dict[str, Any]]:
         with self._reading():

@@ -1,0 +1,99 @@
+"""A few accounts' rows of a school's data file without parsing the whole file.
+
+SchoolDoc.dump writes `{"meta":{"1":{...,"accounts_hash":H}},"accounts":{"1":{"username":...},
+"2":{...},...},"runs":...`: the accounts table is the bytes between `"accounts":` and `,"runs":`,
+and H (xxh3_64 of exactly those bytes) proves the cut is right. Inside it, each row starts with
+its username under its document id and ends where the next id's row starts (or at the table's
+end); a row whose bytes do not parse as that account's means the guess was wrong. Whenever
+anything is not as expected the answer is None and the caller parses the file whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import xxhash
+
+from uso_tui.store.api import AccountHit
+from uso_tui.store.index import read_whole
+from uso_tui.store.storage import decode, table_rows
+
+_HEAD = b'{"meta":'
+_ACCOUNTS = b',"accounts":'
+_AFTER = b',"runs":'
+
+
+def accounts_table(raw: bytes) -> bytes | None:
+    """The accounts table's bytes, when the file is laid out as SchoolDoc.dump writes it."""
+    if not raw.startswith(_HEAD):
+        return None
+    cut = raw.find(_ACCOUNTS)
+    end = raw.rfind(_AFTER)  # from the end: the tables after the accounts are small
+    if cut < 0 or end < cut:
+        return None
+    try:
+        meta = orjson.loads(raw[len(_HEAD) : cut])
+        expected = meta["1"]["accounts_hash"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    table = raw[cut + len(_ACCOUNTS) : end]
+    return table if xxhash.xxh3_64_intdigest(table) == expected else None
+
+
+def _row(table: bytes, username: str) -> dict[str, Any] | None:
+    at = table.find(b'{"username":' + orjson.dumps(username) + b",")
+    if at < 2 or table[at - 2 : at] != b'":':
+        return None
+    quote = table.rfind(b'"', 0, at - 2)
+    doc_id = table[quote + 1 : at - 2]
+    if not doc_id.isdigit() or table[quote - 1 : quote] not in (b"{", b","):
+        return None
+    end = table.find(b',"' + str(int(doc_id) + 1).encode() + b'":{"username":', at)
+    if end < 0:
+        end = len(table) - 1  # the last row: the table's closing brace follows it
+    try:
+        row = orjson.loads(table[at:end])
+    except orjson.JSONDecodeError:
+        return None
+    return row if isinstance(row, dict) and row.get("username") == username else None
+
+
+def account_rows(raw: bytes, usernames: Iterable[str]) -> list[dict[str, Any]] | None:
+    """The stored rows of these accounts of a data file's bytes (those it holds, in the order
+    asked), or None when they cannot be cut out reliably (parse the file whole then)."""
+    table = accounts_table(raw)
+    if table is None:
+        return None
+    rows = []
+    for username in usernames:
+        row = _row(table, username)
+        if row is not None:
+            rows.append(row)
+        elif b'"username":' + orjson.dumps(username) in table:
+            return None  # there, but not where expected
+    return rows
+
+
+def rows_of_hits(hits: Iterable[AccountHit], data_file: Callable[[str], Path]) -> list[dict]:
+    """The stored rows of the accounts search hits name, in their order (those no longer in
+    their home's file left out): each home's file read once, only those rows parsed if it can."""
+    by_home: dict[str, list[str]] = {}
+    order: list[tuple[str, str]] = []
+    for hit in hits:
+        by_home.setdefault(hit.home, []).append(hit.username)
+        order.append((hit.home, hit.username))
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for home, usernames in by_home.items():
+        path = data_file(home)
+        raw = read_whole(path)
+        if raw is None:
+            continue
+        rows = account_rows(raw, usernames)
+        if rows is None:
+            wanted = set(usernames)
+            rows = [r for r in table_rows(decode(path, raw), "accounts") if r["username"] in wanted]
+        found.update(((home, r["username"]), r) for r in rows)
+    return [found[key] for key in order if key in found]
