@@ -6,7 +6,6 @@ Exit statuses of `sync` and `run-due`: 0 succeeded, 3 held (waiting for `confirm
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import dataclasses
 import signal
@@ -245,6 +244,8 @@ def _ctrl_c_cancels(cancel: threading.Event, ctx: Context) -> Iterator[None]:
 
 
 def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
+    import asyncio  # noqa: PLC0415 - not loaded for the commands that only read
+
     from uso_tui.sync.actions import check_reports  # noqa: PLC0415
     from uso_tui.sync.runner import run_school  # noqa: PLC0415
 
@@ -491,6 +492,8 @@ def _print_due(results: list[Any], ctx: Context, as_json: bool) -> int:
 
 
 def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
+    import asyncio  # noqa: PLC0415
+
     from uso_tui.sync.schedule import run_due  # noqa: PLC0415
 
     now = parse_at(args.at) if args.at else ctx.now()
@@ -515,6 +518,8 @@ def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> int:
     """Loop for a systemd service: a pass every --interval seconds; SIGTERM or SIGINT ends it after
     the pass in progress. A failing pass is logged and the loop goes on; runs are atomic, so even a
     kill mid-pass leaves every school whole."""
+    import asyncio  # noqa: PLC0415
+
     from uso_tui.sync.schedule import scheduler_loop  # noqa: PLC0415
 
     if args.interval < 1:

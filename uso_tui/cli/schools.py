@@ -4,7 +4,6 @@ whether one is set."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from typing import Any
 
@@ -201,6 +200,8 @@ def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_test(args: argparse.Namespace, ctx: Context) -> int:
     """Test connection, as in the console's settings: a failure is one line and exit 1."""
+    import asyncio  # noqa: PLC0415 - not loaded for the commands that only read
+
     from uso_tui.sync.actions import test_connection  # noqa: PLC0415
 
     dfe = check_dfe(args.dfe)
