@@ -8,29 +8,27 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Checkbox, Footer, Input, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Input, Static
 
 from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import School
 from uso_tui.domain.schools import MIS_DOMAINS, MIS_KINDS, check_dfe, check_mis_url, check_reports
 from uso_tui.tui.format import plain
-from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import Confirm, LineInput
-
-FIELDS = [
-    # (field, label, placeholder)
-    ("dfe", "DfE number", "LLL-EEEE, e.g. 204-3210"),
-    ("name", "School name", ""),
-    ("url", "MIS URL", ""),
-    ("client_id", "Client ID", "issued by IRIS"),
-    ("secret", "Client Secret", "issued by IRIS; typed hidden"),
-    ("daily_at", "Daily run time", "HH:MM"),
-]
+from uso_tui.tui.screens.settings_form import SettingsForm
 
 
-class AddSchoolScreen(UsoScreen):
+class AddSchoolScreen(SettingsForm):
     kind = "add_school"
+    FIELDS = [
+        ("dfe", "DfE number", "LLL-EEEE, e.g. 204-3210"),
+        ("name", "School name", ""),
+        ("url", "MIS URL", ""),
+        ("client_id", "Client ID", "issued by IRIS"),
+        ("secret", "Client Secret", "issued by IRIS; typed hidden"),
+        ("daily_at", "Daily run time", "HH:MM"),
+    ]
+    DISCARD = ("Discard this school?", "Nothing has been added.")
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Add school"),
@@ -45,30 +43,12 @@ class AddSchoolScreen(UsoScreen):
         self.title = "Add a school"
         self.mis = MIS_KINDS[0]
         self.allowed: frozenset[str] = frozenset()
-        self.errors: dict[str, str] = {}
         self.tried = False  # errors show as the operator types only after a first save
 
     def compose(self) -> ComposeResult:
         yield self.title_bar("Add a school (as `uso-tui school add`)")
         with VerticalScroll(id="form"):
-            with Horizontal(classes="form-row"):
-                yield Static("MIS", classes="form-label")
-                yield Static("", id="mis-value")
-            for field, label, placeholder in FIELDS:
-                with Horizontal(classes="form-row"):
-                    yield Static(label, classes="form-label")
-                    yield LineInput(
-                        value="06:00" if field == "daily_at" else "",
-                        placeholder=placeholder,
-                        id=f"f-{field}",
-                        password=field == "secret",
-                    )
-                yield Static("", id=f"e-{field}", classes="form-error empty")
-            with Horizontal(classes="form-row"):
-                yield Static("Reports", classes="form-label")
-                yield Checkbox("Staff", True, id="r-staff")
-                yield Checkbox("Students", True, id="r-students")
-            yield Static("", id="e-reports", classes="form-error empty")
+            yield from self.form_rows({"daily_at": "06:00"}, reports_checked=True)
             yield Static("", id="status", classes="summary")
         yield Footer()
 
@@ -95,12 +75,6 @@ class AddSchoolScreen(UsoScreen):
 
     # -- checks: the same as `school add` -------------------------------------------------------
 
-    def value(self, field: str) -> str:
-        return self.query_one(f"#f-{field}", Input).value
-
-    def reports(self) -> list[str]:
-        return [r for r in ("staff", "students") if self.query_one(f"#r-{r}", Checkbox).value]
-
     def check(self, field: str) -> object:
         from uso_tui.sync.admin import check_school_change, check_secret  # noqa: PLC0415
 
@@ -114,52 +88,22 @@ class AddSchoolScreen(UsoScreen):
             return list(check_reports(self.reports()))
         return check_school_change(field, self.value(field))
 
-    def validate_field(self, field: str) -> bool:
-        try:
-            self.check(field)
-        except UsoError as exc:
-            self.errors[field] = str(exc)
-        else:
-            self.errors.pop(field, None)
-        self._show_error(field, self.errors.get(field))
-        return field not in self.errors
-
-    def _show_error(self, field: str, message: str | None) -> None:
-        box = self.query_one(f"#e-{field}", Static)
-        box.update(plain(message) if message else "")
-        box.set_class(not message, "empty")
-
-    def validate_all(self) -> bool:
-        return all(
-            [self.validate_field(f) for f, _, _ in FIELDS] + [self.validate_field("reports")]
-        )
-
-    @on(Input.Changed)
-    def _changed(self, event: Input.Changed) -> None:
-        if self.tried and event.input.id and event.input.id.startswith("f-"):
-            self.validate_field(event.input.id[2:])
+    def checking(self) -> bool:
+        return self.tried
 
     @on(Input.Submitted)
     def _next(self, event: Input.Submitted) -> None:
         event.stop()
         self.app.action_focus_next()
 
-    @on(Checkbox.Changed)
-    def _toggled(self, event: Checkbox.Changed) -> None:
-        if self.tried:
-            self.validate_field("reports")
-
     # -- actions --------------------------------------------------------------------------------
-
-    def _status(self, text: Text) -> None:
-        self.query_one("#status", Static).update(text)
 
     def action_save(self) -> None:
         self.tried = True
         if not self.validate_all():
-            self._status(Text("Not added: fix the fields marked above.", style="bold red"))
+            self.set_status(Text("Not added: fix the fields marked above.", style="bold red"))
             return
-        self._status(Text("Adding…"))
+        self.set_status(Text("Adding…"))
         self.save(
             {
                 "dfe": self.check("dfe"),
@@ -193,8 +137,8 @@ class AddSchoolScreen(UsoScreen):
     def _refused(self, field: str | None, message: str) -> None:
         if field is not None:
             self.errors[field] = message
-            self._show_error(field, message)
-        self._status(plain(f"Not added: {message}", "bold red"))
+            self.show_error(field, message)
+        self.set_status(plain(f"Not added: {message}", "bold red"))
 
     def _added(self, school: School) -> None:
         self.say(f"School {school.dfe} added; its first run is at {school.daily_at} or by f")
@@ -207,19 +151,5 @@ class AddSchoolScreen(UsoScreen):
         if self.tried:
             self.validate_field("url")
 
-    def typed(self) -> bool:
-        return any(self.value(f) for f, _, _ in FIELDS if f != "daily_at")
-
-    def action_leave(self) -> None:
-        if not self.typed():
-            self.app.pop_screen()
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.app.pop_screen()
-
-        self.app.push_screen(
-            Confirm("Discard this school?", "Nothing has been added.", yes="Discard", no="Stay"),
-            answer,
-        )
+    def unsaved(self) -> bool:
+        return any(self.value(f) for f, _, _ in self.FIELDS if f != "daily_at")

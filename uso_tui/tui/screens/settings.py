@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import replace
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -27,24 +27,23 @@ from uso_tui.domain.schools import (
 )
 from uso_tui.tui.applying import attempt, error_text
 from uso_tui.tui.format import clean, plain
-from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import Confirm, LineInput
-
-TEXT_FIELDS = [
-    # (field, label, placeholder)
-    ("name", "School name", ""),
-    ("url", "MIS URL", "https://<school>.isams.cloud"),
-    ("client_id", "Client ID", ""),
-    ("secret", "Client Secret", ""),
-    ("daily_at", "Daily run time", "HH:MM"),
-    ("hold_percent", "Hold above %", "10"),
-    ("hold_min", "Hold at least", "10"),
-    ("create_before_start_days", "Create days early", "0"),
-]
+from uso_tui.tui.screens.settings_form import SettingsForm
+from uso_tui.tui.widgets import Confirm
 
 
-class SettingsScreen(UsoScreen):
+class SettingsScreen(SettingsForm):
     kind = "settings"
+    FIELDS = [
+        ("name", "School name", ""),
+        ("url", "MIS URL", "https://<school>.isams.cloud"),
+        ("client_id", "Client ID", ""),
+        ("secret", "Client Secret", ""),
+        ("daily_at", "Daily run time", "HH:MM"),
+        ("hold_percent", "Hold above %", "10"),
+        ("hold_min", "Hold at least", "10"),
+        ("create_before_start_days", "Create days early", "0"),
+    ]
+    DISCARD = ("Discard changes?", "The settings were changed and not saved.")
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
@@ -61,29 +60,12 @@ class SettingsScreen(UsoScreen):
         self.mis = ""
         self.allowed: frozenset[str] = frozenset()
         self.has_secret = False
-        self.errors: dict[str, str] = {}
         self._loading = True
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"AutoUpdate settings {self.dfe}")
         with VerticalScroll(id="form"):
-            with Horizontal(classes="form-row"):
-                yield Static("MIS", classes="form-label")
-                yield Static("", id="mis-value")
-            for field, label, placeholder in TEXT_FIELDS:
-                with Horizontal(classes="form-row"):
-                    yield Static(label, classes="form-label")
-                    yield LineInput(
-                        placeholder=placeholder,
-                        id=f"f-{field}",
-                        password=field == "secret",
-                    )
-                yield Static("", id=f"e-{field}", classes="form-error empty")
-            with Horizontal(classes="form-row"):
-                yield Static("Reports", classes="form-label")
-                yield Checkbox("Staff", id="r-staff")
-                yield Checkbox("Students", id="r-students")
-            yield Static("", id="e-reports", classes="form-error empty")
+            yield from self.form_rows()
             with Horizontal(classes="form-row"):
                 yield Static("", classes="form-label")
                 yield Static(
@@ -100,7 +82,7 @@ class SettingsScreen(UsoScreen):
             # read only: the save would be refused (sync.access) and ctrl+s / ctrl+o are greyed
             for box in self.query("Input, Checkbox"):
                 box.disabled = True
-            self._set_status(Text("Read only: changing settings needs the admin role.", "bold"))
+            self.set_status(Text("Read only: changing settings needs the admin role.", "bold"))
         self.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -174,21 +156,7 @@ class SettingsScreen(UsoScreen):
             text.append("   ctrl+o changes the MIS", style="dim")
         self.query_one("#mis-value", Static).update(text)
 
-    def _set_status(self, text: Text) -> None:
-        self.query_one("#status", Static).update(text)
-
     # -- validation -------------------------------------------------------------------------------
-
-    def value(self, field: str) -> str:
-        return self.query_one(f"#f-{field}", Input).value
-
-    def reports(self) -> list[str]:
-        out = []
-        if self.query_one("#r-staff", Checkbox).value:
-            out.append("staff")
-        if self.query_one("#r-students", Checkbox).value:
-            out.append("students")
-        return out
 
     def check(self, field: str) -> object:
         """The field's value, parsed; raises InvalidInput with the one-line reason (the same
@@ -214,34 +182,8 @@ class SettingsScreen(UsoScreen):
             return check_school_change(field, v.strip())
         raise KeyError(field)
 
-    def validate_field(self, field: str) -> bool:
-        try:
-            self.check(field)
-        except UsoError as exc:
-            self.errors[field] = str(exc)
-        else:
-            self.errors.pop(field, None)
-        box = self.query_one(f"#e-{field}", Static)
-        message = self.errors.get(field)
-        box.update(plain(message) if message else "")
-        box.set_class(not message, "empty")
-        return message is None
-
-    def validate_all(self) -> bool:
-        fields = [f for f, _, _ in TEXT_FIELDS] + ["reports"]
-        return all([self.validate_field(f) for f in fields])
-
-    @on(Input.Changed)
-    def _changed(self, event: Input.Changed) -> None:
-        if self._loading or not event.input.id or not event.input.id.startswith("f-"):
-            return
-        self.validate_field(event.input.id[2:])
-
-    @on(Checkbox.Changed)
-    def _toggled(self, event: Checkbox.Changed) -> None:
-        if self._loading:
-            return
-        self.validate_field("reports")
+    def checking(self) -> bool:
+        return not self._loading
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -272,13 +214,13 @@ class SettingsScreen(UsoScreen):
         if self.school is None:
             return
         if not self.validate_all():
-            self._set_status(Text("Not saved: fix the fields marked above.", style="bold red"))
+            self.set_status(Text("Not saved: fix the fields marked above.", style="bold red"))
             return
         changes, secret = self.changes()
         if not changes and not secret:
-            self._set_status(Text("Nothing to save.", style="dim"))
+            self.set_status(Text("Nothing to save.", style="dim"))
             return
-        self._set_status(Text("Saving…"))
+        self.set_status(Text("Saving…"))
         self.save(changes, secret)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
@@ -298,7 +240,7 @@ class SettingsScreen(UsoScreen):
         )
         if saved.error is not None:
             line = plain(f"Not saved: {saved.error}", "bold red")
-            self.app.call_from_thread(self._set_status, line)
+            self.app.call_from_thread(self.set_status, line)
             return
         what = ", ".join(sorted(changes)) + (" and the secret" if secret else "")
         self.app.call_from_thread(self._saved, saved.value, what.lstrip(", ") or "the secret")
@@ -306,7 +248,7 @@ class SettingsScreen(UsoScreen):
     def _saved(self, school: School, what: str) -> None:
         self.has_secret = self.has_secret or bool(self.value("secret"))
         self._fill(school, self.allowed, self.has_secret)
-        self._set_status(Text(f"Saved: {what}.", style="bold green"))
+        self.set_status(Text(f"Saved: {what}.", style="bold green"))
         self.say(f"Settings of {school.dfe} saved")
 
     def action_change_mis(self) -> None:
@@ -328,7 +270,7 @@ class SettingsScreen(UsoScreen):
             self._show_mis()
             self.validate_all()
             url.focus()
-            self._set_status(
+            self.set_status(
                 Text(f"MIS set to {other}: enter its URL, Client ID and Secret, then ctrl+s.")
             )
 
@@ -348,7 +290,7 @@ class SettingsScreen(UsoScreen):
             return
         for field in ("url", "client_id", "reports"):
             if not self.validate_field(field):
-                self._set_status(Text("Fix the fields marked above to test.", style="bold red"))
+                self.set_status(Text("Fix the fields marked above to test.", style="bold red"))
                 return
         trial = replace(
             self.school,
@@ -359,9 +301,9 @@ class SettingsScreen(UsoScreen):
         )
         secret = self.value("secret") or None
         if secret is None and (not self.has_secret or self.mis != self.school.mis):
-            self._set_status(Text("Type the Client Secret to test.", style="bold red"))
+            self.set_status(Text("Type the Client Secret to test.", style="bold red"))
             return
-        self._set_status(Text("Testing connection: getting a token…", style="bold cyan"))
+        self.set_status(Text("Testing connection: getting a token…", style="bold cyan"))
         self.test(trial, secret)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="settings-test")
@@ -379,9 +321,9 @@ class SettingsScreen(UsoScreen):
                 f"{REPORT_LABELS.get(r, r)} {n:,} records" for r, n in tried.value.items()
             )
             text = Text(f"Connection OK: token received; {parts}.", style="bold green")
-        self.app.call_from_thread(self._set_status, text)
+        self.app.call_from_thread(self.set_status, text)
 
-    def has_changes(self) -> bool:
+    def unsaved(self) -> bool:
         if self.school is None:
             return False
         try:
@@ -389,22 +331,3 @@ class SettingsScreen(UsoScreen):
         except UsoError:
             return True  # an invalid edit is an unsaved change
         return bool(changes or secret)
-
-    def action_leave(self) -> None:
-        if not self.has_changes():
-            self.app.pop_screen()
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.app.pop_screen()
-
-        self.app.push_screen(
-            Confirm(
-                "Discard changes?",
-                "The settings were changed and not saved.",
-                yes="Discard",
-                no="Stay",
-            ),
-            answer,
-        )

@@ -1,0 +1,119 @@
+"""What the two forms of a school's settings share (adding a school, changing its settings): a row
+for the MIS, a text field a setting with its error under it, the report checkboxes, a status line,
+checks shown as the operator types, and escape that asks before discarding an edit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Checkbox, Input, Static
+
+from uso_tui.domain.errors import UsoError
+from uso_tui.tui.format import plain
+from uso_tui.tui.screens.base import UsoScreen
+from uso_tui.tui.widgets import Confirm, LineInput
+
+REPORTS = ("staff", "students")
+
+
+class SettingsForm(UsoScreen):
+    """Subclasses give FIELDS ((field, label, placeholder) of each text field), `check` (a field's
+    value parsed, or InvalidInput), `checking` (whether an edit is checked at once), `unsaved` and
+    DISCARD (the question escape asks when there is something to lose)."""
+
+    FIELDS: list[tuple[str, str, str]] = []
+    DISCARD: tuple[str, str] = ("Discard changes?", "")
+
+    def __init__(self, store, dfe: str | None) -> None:
+        super().__init__(store, dfe)
+        self.errors: dict[str, str] = {}
+
+    def form_rows(
+        self, values: Mapping[str, str] = {}, reports_checked: bool = False
+    ) -> ComposeResult:
+        """The MIS, the text fields (`values` fills some) and the reports, each error under it."""
+        with Horizontal(classes="form-row"):
+            yield Static("MIS", classes="form-label")
+            yield Static("", id="mis-value")
+        for field, label, placeholder in self.FIELDS:
+            with Horizontal(classes="form-row"):
+                yield Static(label, classes="form-label")
+                yield LineInput(
+                    value=values.get(field, ""),
+                    placeholder=placeholder,
+                    id=f"f-{field}",
+                    password=field == "secret",
+                )
+            yield Static("", id=f"e-{field}", classes="form-error empty")
+        with Horizontal(classes="form-row"):
+            yield Static("Reports", classes="form-label")
+            yield Checkbox("Staff", reports_checked, id="r-staff")
+            yield Checkbox("Students", reports_checked, id="r-students")
+        yield Static("", id="e-reports", classes="form-error empty")
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def value(self, field: str) -> str:
+        return self.query_one(f"#f-{field}", Input).value
+
+    def reports(self) -> list[str]:
+        return [r for r in REPORTS if self.query_one(f"#r-{r}", Checkbox).value]
+
+    def check(self, field: str) -> object:
+        raise NotImplementedError
+
+    def checking(self) -> bool:
+        return True
+
+    def validate_field(self, field: str) -> bool:
+        try:
+            self.check(field)
+        except UsoError as exc:
+            self.errors[field] = str(exc)
+        else:
+            self.errors.pop(field, None)
+        self.show_error(field, self.errors.get(field))
+        return field not in self.errors
+
+    def show_error(self, field: str, message: str | None) -> None:
+        box = self.query_one(f"#e-{field}", Static)
+        box.update(plain(message) if message else "")
+        box.set_class(not message, "empty")
+
+    def validate_all(self) -> bool:
+        fields = [f for f, _, _ in self.FIELDS] + ["reports"]
+        return all([self.validate_field(f) for f in fields])
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if self.checking() and event.input.id and event.input.id.startswith("f-"):
+            self.validate_field(event.input.id[2:])
+
+    @on(Checkbox.Changed)
+    def _toggled(self, event: Checkbox.Changed) -> None:
+        if self.checking():
+            self.validate_field("reports")
+
+    # -- status and leaving ---------------------------------------------------------------------
+
+    def set_status(self, text: Text) -> None:
+        self.query_one("#status", Static).update(text)
+
+    def unsaved(self) -> bool:
+        return False
+
+    def action_leave(self) -> None:
+        if not self.unsaved():
+            self.app.pop_screen()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.app.pop_screen()
+
+        question, detail = self.DISCARD
+        self.app.push_screen(Confirm(question, detail, yes="Discard", no="Stay"), answer)
