@@ -338,30 +338,58 @@ def test_looks_soon_after_a_check_trust_it_then_check_again(store, monkeypatch):
     assert found(store, upns={"A123456789012"}) == [ann]
 
 
-def test_a_changed_index_adds_the_keys_of_its_new_lines_and_is_parsed_whole_when_many_go(store):
+def key_file(store, dfe: str) -> tuple[set[int], int] | None:
+    folder = store.root / "schools" / dfe
+    index = (folder / "names.idx").read_bytes()
+    return people_mod.read_keys_file(index, (folder / "names.keys").read_bytes())
+
+
+def test_a_commit_writes_the_keys_of_its_index_and_readers_parse_no_index(store):
     names = [("Cat", "Ode"), ("Dan", "Ire"), ("Eve", "Ola"), ("Fay", "Ung")]
     names += [(f"Kit{c}", "Roe") for c in "abcdefgh"]  # twelve lines in all
     users = put(store, *(("301-0001", f, s, {}) for f, s in names))
-    assert found(store, name_dobs={keys("Cat", "Ode", "2012-03-04")}) == [users[0]]
-    known = store.people._known["301-0001"]  # noqa: SLF001 - the map's state is what is tested
+    keys, gone = key_file(store, "301-0001")
+    assert (
+        gone == 0
+        and people_mod.lines_keys((store.root / "schools/301-0001/names.idx").read_bytes()) == keys
+    )
+    reader = open_store(store.root)  # another process
+    assert found(reader, name_dobs={keys_of("Cat", "Ode")}) == [users[0]]
+    assert reader.people.parsed == 0  # every school's keys read from its key file
     (hal,) = put(store, ("301-0001", "Hal", "Ito", {"extra": {"upn": "H123456789012"}}))
-    assert found(store, upns={"H123456789012"}) == [hal]  # the new line's keys were added
-    assert store.people._known["301-0001"].keys > known.keys  # noqa: SLF001
+    assert key_file(store, "301-0001")[0] > keys  # the new line's keys added
+    assert found(reader, upns={"H123456789012"}) == [hal]
     with store.transaction("tester") as tx:
         for username in users[:2]:
-            gone = tx.account(username)
-            gone.forename = "Zed"
-            tx.put_accounts([gone])
-    # The old lines' keys stay (the school is scanned for nothing), the scan finds the truth.
-    assert found(store, name_dobs={keys("Cat", "Ode", "2012-03-04")}) == []
-    assert found(store, name_dobs={keys("Zed", "Ode", "2012-03-04")}) == [users[0]]
-    assert store.people._known["301-0001"].stale == 2  # noqa: SLF001
+            renamed = tx.account(username)
+            renamed.forename = "Zed"
+            tx.put_accounts([renamed])
+    # The old lines' keys stay (the school is scanned for nothing); the scan finds the truth.
+    assert found(reader, name_dobs={keys_of("Cat", "Ode")}) == []
+    assert found(reader, name_dobs={keys_of("Zed", "Ode")}) == [users[0]]
+    assert key_file(store, "301-0001")[1] == 3  # lines gone (or changed) since made whole
     with store.transaction("tester") as tx:
-        for username in users[2:4]:
-            gone = tx.account(username)
-            gone.forename = "Zed"
-            tx.put_accounts([gone])
-    assert found(store, name_dobs={keys("Zed", "Ung", "2012-03-04")}) == [users[3]]
-    again = store.people._known["301-0001"]  # noqa: SLF001
-    assert again.stale == 0  # a quarter of the lines gone: parsed whole again
-    assert hash((b"2012-03-04", b"cat")) not in again.keys
+        renamed = tx.account(users[3])
+        renamed.forename = "Zed"
+        tx.put_accounts([renamed])
+    keys, gone = key_file(store, "301-0001")
+    assert gone == 0  # over a quarter of the lines gone: made whole again
+    index = (store.root / "schools/301-0001/names.idx").read_bytes()
+    assert keys == people_mod.lines_keys(index)
+    assert reader.people.parsed == 0
+
+
+def test_an_index_its_key_file_does_not_describe_is_parsed(store):
+    (ann,) = put(store, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    (store.root / "schools/301-0001/names.keys").unlink()  # as a store made before key files
+    assert found(store, upns={"A123456789012"}) == [ann]
+    assert store.people.parsed == 1
+    (bob,) = put(store, ("301-0001", "Bob", "Ng", {}))  # a key file made whole again
+    assert key_file(store, "301-0001") is not None
+    other = open_store(store.root)
+    assert found(other, name_dobs={keys_of("Bob", "Ng")}) == [bob]
+    assert other.people.parsed == 0
+
+
+def keys_of(forename: str, surname: str) -> tuple[str, str, str]:
+    return keys(forename, surname, "2012-03-04")

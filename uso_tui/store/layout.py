@@ -37,6 +37,9 @@ class Layout:
     def names_idx(self, dfe: str) -> Path:
         return self.schools / dfe / "names.idx"
 
+    def names_keys(self, dfe: str) -> Path:
+        return self.schools / dfe / "names.keys"  # the index's find_people keys (people.py)
+
     def audit_dir(self, dfe: str | None) -> Path:
         return self.schools / dfe / "audit" if dfe else self.global_audit
 

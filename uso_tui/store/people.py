@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import xxhash
 
 from uso_tui.domain.names import normalise_cached
 from uso_tui.store.api import AccountHit
@@ -123,28 +128,79 @@ class PeopleFinder:
 # The keys of an index line: its date of birth with each name token (whole names come first,
 # then the parts of multi-part names), and its UPN. An account is kept under all of them,
 # whatever its role; a wanted key is a date with one forename, preferred name or surname key.
+# Hashed stably (xxh3), so that a commit can write a school's keys for every process to read.
 _TOKEN = rb"[^ \t\n\x1d\x1f]+"
 _DOB_TOKENS = re.compile(rb"(?m)^ " + _TOKEN + rb" (" + _TOKEN + rb")((?: " + _TOKEN + rb")+)")
 _UPN_FIELD = re.compile(rb"\x1d([^\x1f\t\n]+)")
+_hash = xxhash.xxh3_64_intdigest
 
 
 def lines_keys(data: bytes) -> set[int]:
     """The keys under which PeopleFinder.wants may accept an account of these index lines: a
     hash of each (date of birth, name token) and of each UPN. A superset (any token with the
     date, any role): a school a key names by chance is scanned for nothing."""
-    keys = set(map(hash, _UPN_FIELD.findall(data)))
+    keys = {_hash(b"\x1d" + upn) for upn in _UPN_FIELD.findall(data)}
     add = keys.add
     for dob, run in _DOB_TOKENS.findall(data):
         if dob != b"~":
+            prefix = dob + b" "
             for token in run.split():
-                add(hash((dob, token)))
+                add(_hash(prefix + token))
     return keys
 
 
 def wanted_keys(finder: PeopleFinder) -> set[int]:
-    keys = {hash(field_text(u).encode()) for u in finder.upns}
-    keys.update(hash((d.encode(), (f or s).encode())) for f, s, d in finder.name_dobs)
+    keys = {_hash(b"\x1d" + field_text(u).encode()) for u in finder.upns}
+    keys.update(_hash(f"{d} {f or s}".encode()) for f, s, d in finder.name_dobs)
     return keys
+
+
+# names.keys, beside each names.idx and written in the same commit: the keys of its lines, so
+# that a process learns a school's keys by reading them, not by parsing its index. Its head
+# holds the hash of the index it describes (a key file of another version of the index is
+# ignored: the index is parsed) and how many lines have gone since its keys were made whole.
+KEYS_FILE = "names.keys"
+_HEAD = struct.Struct("<8sQI")
+_MAGIC = b"USOKEYS1"
+# A key file is made whole again once this share of its index's lines are gone since (their
+# keys would name the school for nothing).
+STALE_SHARE = 4
+
+
+def keys_file(index: bytes, keys: set[int], gone: int = 0) -> bytes:
+    body = array("Q", keys)
+    if sys.byteorder != "little":
+        body.byteswap()
+    return _HEAD.pack(_MAGIC, _hash(index), gone) + body.tobytes()
+
+
+def read_keys_file(index: bytes, data: bytes | None) -> tuple[set[int], int] | None:
+    """(keys, lines gone) of a key file that describes `index`; None for any other file."""
+    if not data or len(data) < _HEAD.size or (len(data) - _HEAD.size) % 8:
+        return None
+    magic, digest, gone = _HEAD.unpack_from(data)
+    if magic != _MAGIC or digest != _hash(index):
+        return None
+    body = array("Q")
+    body.frombytes(data[_HEAD.size :])
+    if sys.byteorder != "little":
+        body.byteswap()
+    return set(body), gone
+
+
+def staged_keys(
+    index: bytes, fresh: bytes, gone: int, old_index: bytes | None, old_file: bytes | None
+) -> bytes:
+    """The key file of `index`, made of `fresh` lines (those new in it) and the lines of
+    `old_index`, `gone` of which are not in it: the old key file's keys with those of the fresh
+    lines, while it describes `old_index` and not too many lines have gone; else made whole."""
+    got = read_keys_file(old_index, old_file) if old_index is not None else None
+    if got is not None:
+        keys, was_gone = got
+        gone += was_gone
+        if gone * STALE_SHARE <= index.count(b"\n"):
+            return keys_file(index, keys | lines_keys(fresh), gone)
+    return keys_file(index, lines_keys(index))
 
 
 # Looks made within this many seconds of the last look at every file trust it (a run_due's
@@ -154,10 +210,6 @@ def wanted_keys(finder: PeopleFinder) -> set[int]:
 RECHECK_S = 1.0
 # The first looks of a process read every index without building the map (see find).
 SCAN_LOOKS = 2
-
-# A file is parsed whole again once this share of its lines are gone since (their keys would
-# name it for nothing).
-STALE_SHARE = 4
 
 # A file changed less than this before it was read could be written again with the same time
 # stamps (file systems stamp from a clock that advances in ticks of a few milliseconds): its
@@ -176,21 +228,18 @@ def _stamp(path: str) -> tuple[int, ...] | None:
 @dataclass(slots=True)
 class _Known:
     stamp: tuple[int, ...] | None
-    keys: set[int]  # lines_keys of every line read since the file was last parsed whole
-    lines: set[int]  # a hash of each line of the version last read
-    stale: int  # lines gone since the last whole parse (their keys are still in `keys`)
+    keys: set[int]
     raw: bytes | None  # the bytes read, while the stamp alone cannot tell a rewrite (RACY_NS)
 
 
 class PeopleIndex:
     """Which schools' names.idx may hold a given find_people key, for one store in one process
-    (the runs of a run_due worker share it): the keys of each school's lines. Each look checks
-    every school's file first (one stat each): a file that is new, replaced (index files are
-    replaced whole, by rename), or changed too recently for its time stamps to tell, is read
-    again, and the keys of its new lines are added (a commit changes a few lines of a school:
-    only those are parsed). Keys of lines gone stay until the file is parsed whole again, when
-    they are many: a school they name is scanned for nothing. So a look made after a commit sees
-    it, in whichever process it was made; the caller holds the store's read lock."""
+    (the runs of a run_due worker share it): the keys of each school's lines, read from its key
+    file (names.keys; its index parsed when the key file does not describe it). Each look
+    checks every school's index first (one stat each): one that is new, replaced (index files
+    are replaced whole, by rename), or changed too recently for its time stamps to tell, has its
+    keys read again. So a look made after a commit sees it, in whichever process it was made;
+    the caller holds the store's read lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -198,7 +247,8 @@ class PeopleIndex:
         self._checked_at = -1.0  # time.monotonic() of the last look at every file
         self._known: dict[str, _Known] = {}
         self._paths: dict[str, str] = {}
-        self.reads = 0  # index files read and parsed, wholly or their new lines (benchmarks)
+        self.reads = 0  # index files whose keys were read again (for tests and benchmarks)
+        self.parsed = 0  # of those, parsed (no key file describing them)
 
     def find(
         self, dfes: list[str], path_of: Callable[[str], Path], finder: PeopleFinder
@@ -249,22 +299,19 @@ class PeopleIndex:
                 continue
             data = (read_bytes(path) if stamp is not None else None) or b""
             racy = stamp is not None and max(stamp[3], stamp[4]) >= now - RACY_NS
+            raw = data if racy else None
             if had is not None and data == had.raw:
-                had.stamp, had.raw = stamp, data if racy else None
+                had.stamp, had.raw = stamp, raw
                 continue
-            known[dfe] = self._read(data, had, stamp, data if racy else None)
+            known[dfe] = _Known(stamp, self._keys(path, data), raw)
 
-    def _read(
-        self, data: bytes, had: _Known | None, stamp: tuple[int, ...] | None, raw: bytes | None
-    ) -> _Known:
+    def _keys(self, index_path: str, data: bytes) -> set[int]:
         self.reads += 1
-        lines = data.split(b"\n")
-        hashes = list(map(hash, lines))
-        now = set(hashes)
-        if had is not None:
-            gone = had.stale + len(had.lines - now)
-            if gone * STALE_SHARE <= len(now):
-                new = [line for line, h in zip(lines, hashes, strict=True) if h not in had.lines]
-                keys = had.keys | lines_keys(b"\n".join(new)) if new else had.keys
-                return _Known(stamp, keys, now, gone, raw)
-        return _Known(stamp, lines_keys(data), now, 0, raw)
+        if not data:
+            return set()
+        sidecar = os.path.join(os.path.dirname(index_path), KEYS_FILE)
+        got = read_keys_file(data, read_bytes(Path(sidecar)))
+        if got is not None:
+            return got[0]
+        self.parsed += 1
+        return lines_keys(data)

@@ -57,11 +57,12 @@ from uso_tui.store.codec import (
 )
 from uso_tui.store.directory import StagedDirectory, stage_shards
 from uso_tui.store.hotfiles import head_token, meta_table, new_token
-from uso_tui.store.index import build_index, index_fields
+from uso_tui.store.index import build_index, index_fields, index_line
 from uso_tui.store.journal import Commit
 from uso_tui.store.kept import KeptWrites
-from uso_tui.store.layout import la_of_username, school_of_case, school_of_run, seq_of
+from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import identity, is_stale
+from uso_tui.store.people import staged_keys
 from uso_tui.store.schooldoc import (
     NEXT_RUN_KEY,
     PRIVATE_KEYS,
@@ -112,6 +113,16 @@ def registry_extended(
 def _registry_head(token: str) -> bytes:
     """How registry_doc's encoding starts, up to the first entry."""
     return b'{"meta":{"1":{"version":"' + token.encode() + b'"}},"registry":{"1":{'
+
+
+def _names_keys(doc: SchoolDoc, index: bytes, old: bytes | None, lay: Layout, dfe: str) -> bytes:
+    """The school's names.keys for its new `index` (people.py): the keys of the lines that
+    changed added to those of the old index."""
+    changed = doc.index_changed
+    if old is None or changed is None:
+        return staged_keys(index, b"", 0, None, None)
+    fresh = b"".join(index_line(doc.accounts[u]).encode() for u in changed if u in doc.accounts)
+    return staged_keys(index, fresh, len(changed), old, read_bytes(lay.names_keys(dfe)))
 
 
 def _archive(commit: Commit, path: Path, table: str, key: str, old: list[dict[str, Any]]) -> None:
@@ -647,7 +658,9 @@ class TinyTransaction(KeptWrites, Transaction):
             if doc.index_dirty:
                 path = lay.names_idx(dfe)
                 old = read_bytes(path) if doc.index_changed is not None else None
-                commit.write(path, build_index(doc.accounts, doc.index_changed, old))
+                index = build_index(doc.accounts, doc.index_changed, old)
+                commit.write(path, index)
+                commit.write(lay.names_keys(dfe), _names_keys(doc, index, old, lay, dfe))
             entry = self._entry(dfe)
             summary = doc.summary(running)
             if any(entry.get(key) != value for key, value in summary.items()):
