@@ -45,9 +45,49 @@ def _scope(dfe: str | None) -> str:
     return dfe if dfe else "all schools"
 
 
-class RunHistoryScreen(ConfirmsHeld, LoadedListScreen):
+class NewestFirstScreen(LoadedListScreen):
+    """A log of one school (or of all, dfe None) read by `load`, newest first: its title says how
+    many entries there are and how many the filter shows; enter opens one (`action_details`)."""
+
+    NAME = ""  # the title: "Run history"
+    UNIT = ""  # what it counts: "runs"
+
+    def __init__(self, store, dfe: str | None = None) -> None:
+        super().__init__(store, dfe)
+        self.title = f"{self.NAME}: {_scope(dfe)}"
+
+    def _show(self, rows: list[Row]) -> None:
+        self.active_table().set_rows(rows)
+        self.filter_applied()
+
+    def counted(self, total: int) -> str:
+        return f"{self.NAME}: {_scope(self.dfe)} | {total:,} {self.UNIT}, newest first"
+
+    def filter_applied(self) -> None:
+        table = self.active_table()
+        total, shown = len(table.all_rows), len(table.shown)
+        text = self.counted(total)
+        if shown != total:
+            text += f" | {shown:,} shown"
+        self.query_one("#title", Static).update(
+            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
+        )
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == self.TABLE_ID:
+            event.stop()
+            self.action_details()
+
+    def action_details(self) -> None:
+        raise NotImplementedError
+
+
+class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
     kind = "history"
     TABLE_ID = "runs"
+    NAME = "Run history"
+    UNIT = "runs"
 
     BINDINGS = [
         Binding("b", "bulk_results", "Its file"),
@@ -57,12 +97,8 @@ class RunHistoryScreen(ConfirmsHeld, LoadedListScreen):
         Binding("g", "reload", "Reload"),
     ]
 
-    def __init__(self, store, dfe: str | None = None) -> None:
-        super().__init__(store, dfe)
-        self.title = f"Run history: {_scope(dfe)}"
-
     def compose(self) -> ComposeResult:
-        yield self.title_bar(f"Run history: {_scope(self.dfe)}")
+        yield self.title_bar(self.title)
         yield self.filter_bar("filter: run, status, trigger, operator, error (escape clears)")
         cols = [
             Col("Started", "started", 16),
@@ -111,26 +147,6 @@ class RunHistoryScreen(ConfirmsHeld, LoadedListScreen):
             haystack=haystack(run.run_id, run.school, status, run.trigger, run.operator, run.error),
             data=run,
         )
-
-    def _show(self, rows: list[Row]) -> None:
-        table = self.active_table()
-        table.set_rows(rows)
-        self.filter_applied()
-
-    def filter_applied(self) -> None:
-        table = self.active_table()
-        total, shown = len(table.all_rows), len(table.shown)
-        text = f"Run history: {_scope(self.dfe)} | {total:,} runs, newest first"
-        if shown != total:
-            text += f" | {shown:,} shown"
-        self.query_one("#title", Static).update(
-            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
-        )
-
-    @on(DataTable.RowSelected, "#runs")
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.action_details()
 
     def action_details(self) -> None:
         row = self.active_table().current()
@@ -209,21 +225,19 @@ class RunHistoryScreen(ConfirmsHeld, LoadedListScreen):
             self.app.push_screen(screen)
 
 
-class AuditScreen(LoadedListScreen):
+class AuditScreen(NewestFirstScreen):
     kind = "audit"
     TABLE_ID = "events"
+    NAME = "Audit log"
+    UNIT = "events"
 
     BINDINGS = [
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload"),
     ]
 
-    def __init__(self, store, dfe: str | None = None) -> None:
-        super().__init__(store, dfe)
-        self.title = f"Audit log: {_scope(dfe)}"
-
     def compose(self) -> ComposeResult:
-        yield self.title_bar(f"Audit log: {_scope(self.dfe)}")
+        yield self.title_bar(self.title)
         yield self.filter_bar("filter: operator, action, subject, change (escape clears)")
         cols = [
             Col("At", "at", 16),
@@ -267,26 +281,9 @@ class AuditScreen(LoadedListScreen):
             )
         self.app.call_from_thread(self._show, rows)
 
-    def _show(self, rows: list[Row]) -> None:
-        self.active_table().set_rows(rows)
-        self.filter_applied()
-
-    def filter_applied(self) -> None:
-        table = self.active_table()
-        total, shown = len(table.all_rows), len(table.shown)
-        text = f"Audit log: {_scope(self.dfe)} | {total:,} events, newest first"
-        if total >= AUDIT_LIMIT:
-            text += f" (the newest {AUDIT_LIMIT:,})"
-        if shown != total:
-            text += f" | {shown:,} shown"
-        self.query_one("#title", Static).update(
-            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
-        )
-
-    @on(DataTable.RowSelected, "#events")
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.action_details()
+    def counted(self, total: int) -> str:
+        text = super().counted(total)
+        return text + f" (the newest {AUDIT_LIMIT:,})" if total >= AUDIT_LIMIT else text
 
     def action_details(self) -> None:
         row = self.active_table().current()
