@@ -8,7 +8,15 @@ import sys
 
 from uso_tui.store import open_store
 
-NOT_NEEDED = ("asyncio", "textual", "httpx", "rapidfuzz", "uso_tui.sync.runner", "uso_tui.tui")
+NOT_NEEDED = (
+    "asyncio",
+    "textual",
+    "httpx",
+    "rapidfuzz",
+    "importlib.metadata",
+    "uso_tui.sync.runner",
+    "uso_tui.tui",
+)
 
 
 def test_a_search_in_a_fresh_process_loads_nothing_it_does_not_need(tmp_path):

@@ -112,6 +112,24 @@ def _version() -> str:
         return "unknown"
 
 
+class _Version(argparse.Action):
+    """--version, looked up only when asked: importing importlib.metadata and finding the
+    distribution cost more than many a command takes."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show program's version number and exit",
+        )
+
+    def __call__(self, parser, namespace, values, option_string=None) -> NoReturn:  # noqa: ANN001
+        sys.stdout.write(f"{parser.prog} {_version()}\n")
+        parser.exit()
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog=PROG,
@@ -127,7 +145,7 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--operator", metavar="NAME", help="name in the audit log (else login name)"
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version)
     parent = Parser(add_help=False)
     parent.add_argument("--json", action="store_true", help="print JSON on stdout")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
