@@ -133,22 +133,30 @@ _RECORD = _builder((
 ))  # fmt: skip
 
 
-def parse_student(d: dict[str, Any]) -> MisRecord:
+def _person(d: dict[str, Any], report: str, id_key: str, dob_key: str, middle_key: str) -> tuple:
+    """The fields a student and an employee share, in _RECORD's order; each report names its id,
+    date of birth and middle names under keys of its own."""
     g = d.get
-    dob, dob_raw = _dob(g("dob"))
-    return _RECORD((
-        "students",
-        _id(g("schoolId")),
+    dob, dob_raw = _dob(g(dob_key))
+    return (
+        report,
+        _id(g(id_key)),
         text(g("forename")),
         text(g("surname")),
         text(g("preferredName")),
-        text(g("middlenames")),
+        text(g(middle_key)),
         dob,
         dob_raw,
         iso_date(g("enrolmentDate")),
         iso_date(g("leavingDate")),
         text(g("schoolEmailAddress")),
         text(g("personGuid")),
+    )
+
+
+def parse_student(d: dict[str, Any]) -> MisRecord:
+    g = d.get
+    return _RECORD(_person(d, "students", "schoolId", "dob", "middlenames") + (
         text(g("gender")),
         text(g("yearGroup")),
         text(g("formGroup")),
@@ -162,20 +170,7 @@ def parse_student(d: dict[str, Any]) -> MisRecord:
 
 def parse_employee(d: dict[str, Any]) -> MisRecord:
     g = d.get
-    dob, dob_raw = _dob(g("dateOfBirth"))
-    return _RECORD((
-        "staff",
-        _id(g("id")),
-        text(g("forename")),
-        text(g("surname")),
-        text(g("preferredName")),
-        text(g("middleNames")),
-        dob,
-        dob_raw,
-        iso_date(g("enrolmentDate")),
-        iso_date(g("leavingDate")),
-        text(g("schoolEmailAddress")),
-        text(g("personGuid")),
+    return _RECORD(_person(d, "staff", "id", "dateOfBirth", "middleNames") + (
         None,  # gender: not kept for staff
         None,  # year_group
         None,  # form_group
