@@ -69,9 +69,9 @@ def child(root: str, mode: str) -> None:
     elif mode == "slow-staging":
         real_write_new = journal.write_new
 
-        def slow_write_new(path, data):
+        def slow_write_new(path, data, **kw):
             time.sleep(0.02)
-            real_write_new(path, data)
+            real_write_new(path, data, **kw)
 
         journal.write_new = slow_write_new  # type: ignore[attr-defined]
     store = open_store(root)

@@ -393,3 +393,18 @@ def test_an_index_its_key_file_does_not_describe_is_parsed(store):
 
 def keys_of(forename: str, surname: str) -> tuple[str, str, str]:
     return keys(forename, surname, "2012-03-04")
+
+
+@pytest.mark.parametrize("damage", ["empty", "older", "cut"])
+def test_a_key_file_a_power_cut_could_leave_is_ignored(store, damage):
+    """names.keys is not flushed before its commit point: empty, an older version or cut short
+    after a power cut, it does not describe its index, which is then parsed."""
+    (ann,) = put(store, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    path = store.root / "schools/301-0001/names.keys"
+    older = path.read_bytes()
+    (bob,) = put(store, ("301-0001", "Bob", "Ng", {"extra": {"upn": "B123456789012"}}))
+    data = path.read_bytes()
+    path.write_bytes({"empty": b"", "older": older, "cut": data[: len(data) - 3]}[damage])
+    reader = open_store(store.root)
+    assert found(reader, upns={"A123456789012", "B123456789012"}) == sorted([ann, bob])
+    assert reader.people.parsed == 1

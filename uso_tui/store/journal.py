@@ -30,10 +30,18 @@ class Commit:
         self.root = root
         self.writes: dict[Path, bytes] = {}
         self.deletes: set[Path] = set()
+        self.checked: set[Path] = set()  # see write
 
-    def write(self, path: Path, data: bytes) -> None:
+    def write(self, path: Path, data: bytes, *, checked: bool = False) -> None:
+        """checked: the file's readers check it against the files it describes and ignore it
+        when it does not fit (names.keys): it is not flushed to disk before the commit point,
+        as a power cut could leave it empty or old, not wrong."""
         self.deletes.discard(path)
         self.writes[path] = data
+        if checked:
+            self.checked.add(path)
+        else:
+            self.checked.discard(path)
 
     def delete(self, path: Path) -> None:
         self.writes.pop(path, None)
@@ -53,7 +61,7 @@ class Commit:
         renames: list[tuple[Path, Path]] = []
         for i, (path, data) in enumerate(self.writes.items()):
             tmp = staging / f"{i}.tmp"
-            write_new(tmp, data)
+            write_new(tmp, data, fsync=path not in self.checked)
             renames.append((tmp, path))
         fsync_dir(staging)
         with commit_lock(self.root, shared=False):

@@ -660,7 +660,8 @@ class TinyTransaction(KeptWrites, Transaction):
                 old = read_bytes(path) if doc.index_changed is not None else None
                 index = build_index(doc.accounts, doc.index_changed, old)
                 commit.write(path, index)
-                commit.write(lay.names_keys(dfe), _names_keys(doc, index, old, lay, dfe))
+                keys = _names_keys(doc, index, old, lay, dfe)
+                commit.write(lay.names_keys(dfe), keys, checked=True)  # hash of its index in it
             entry = self._entry(dfe)
             summary = doc.summary(running)
             if any(entry.get(key) != value for key, value in summary.items()):
@@ -690,7 +691,8 @@ class TinyTransaction(KeptWrites, Transaction):
         staged = self._dir
         if staged is None or not staged.changes:
             return None
-        return stage_shards(commit, self._lay.directory, staged.base, staged.changes)
+        cache = self._store.dir_cache
+        return stage_shards(commit, self._lay.directory, staged.base, staged.changes, cache.encoded)
 
     def _stage_folders_and_kept(self, commit: Commit) -> None:
         lay = self._lay
