@@ -1,6 +1,7 @@
 """bench/store: the TinyDB store at estate scale.
 
     python -m bench.store [--quick] [--size 10k|100k|1.5M] [--repeat N]
+                          [--only accounts|directory]
 
 Builds (once; cached under bench/out/) synthetic stores of 10k, 100k and 1.5M accounts over 30,
 300 and 3,000 schools in 3, 15 and 150 local authorities, through the store's own transactions
@@ -12,6 +13,8 @@ for movers from another local authority) for 1, 10 and 2,000 records, half of th
 an account; for 10 records also a process's first look (every school's index parsed) and a look
 after another school's commit, times the schools for what a run_due's looks cost (each school's
 plan looks once, after other schools' commits). `--quick` runs only the smallest size.
+Then the school directory's cost as schools grow (bench/store_directory.py); `--only accounts`
+or `--only directory` runs one of the two parts.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import orjson
 
+from bench import store_directory
 from bench.common import fmt_seconds, median, print_table, timings
 from uso_tui.domain.models import Account, AuditEvent, Run, School
 from uso_tui.domain.names import normalise
@@ -336,7 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="only the 10k store (under 30 s)")
     parser.add_argument("--size", choices=list(SIZES), action="append")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", choices=["accounts", "directory"])
     args = parser.parse_args(argv)
+    if args.only != "accounts":
+        store_directory.run(args.repeat)
+    if args.only == "directory":
+        return 0
     sizes = ["10k"] if args.quick else (args.size or list(SIZES))
     results: dict[str, dict[str, tuple[float, str]]] = {}
     notes = []

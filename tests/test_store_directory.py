@@ -134,8 +134,8 @@ def child(root: str, mode: str) -> None:
     calls = [0]
 
     def die_after(real):
-        def wrapper(*args):
-            real(*args)
+        def wrapper(*args, **kwargs):
+            real(*args, **kwargs)
             calls[0] += 1
             if calls[0] == int(n):
                 os.kill(os.getpid(), signal.SIGKILL)

@@ -17,6 +17,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from uso_tui.store.codec import gc_paused
 from uso_tui.store.hotfiles import head_token, meta_table, new_token
 from uso_tui.store.journal import Commit
 from uso_tui.store.storage import decode, encode, read_bytes, table_rows
@@ -92,9 +95,25 @@ class DirectoryView(Mapping[str, Entry]):
         return DirectoryView(tuple(new_shards), tuple(tokens), version)
 
 
-def _shard_doc(token: str, entries: dict[str, Entry]) -> dict[str, Any]:
-    rows = [entries[k] for k in sorted(entries)]
-    return {"meta": meta_table(token), "schools": {str(i): r for i, r in enumerate(rows, 1)}}
+class EncodedEntries:
+    """Each directory entry this process writes, kept encoded while it is the same object (entries
+    are replaced, never changed in place): writing a shard encodes only the entries that changed.
+    Used under the write lock only."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[Entry, orjson.Fragment]] = {}
+
+    def shard_doc(self, token: str, entries: dict[str, Entry]) -> dict[str, Any]:
+        """A shard file's document: its token, then its entries in DfE order (TinyDB ids 1..N)."""
+        kept = self._kept
+        table: dict[str, orjson.Fragment] = {}
+        for i, dfe in enumerate(sorted(entries), 1):
+            entry = entries[dfe]
+            hit = kept.get(dfe)
+            if hit is None or hit[0] is not entry:
+                hit = kept[dfe] = (entry, orjson.Fragment(orjson.dumps(entry)))
+            table[str(i)] = hit[1]
+        return {"meta": meta_table(token), "schools": table}
 
 
 def _token_of(data: Any) -> str | None:
@@ -111,6 +130,7 @@ class DirectoryCache:
         self.folder = folder
         self._lock = threading.Lock()
         self._view = DirectoryView.empty()
+        self.encoded = EncodedEntries()  # for this process's commits
 
     def get(self) -> DirectoryView:
         """The current directory: one read of version.json's head while nothing has changed."""
@@ -121,7 +141,8 @@ class DirectoryCache:
         with self._lock:  # one thread reads what changed; the others then find it current
             view = self._view
             if token is None or token != view.version:
-                view = self._view = self._read(view)
+                with gc_paused():  # a cold read builds every entry: no collections meanwhile
+                    view = self._view = self._read(view)
             return view
 
     def _read(self, old: DirectoryView) -> DirectoryView:
@@ -181,10 +202,15 @@ class StagedDirectory(Mapping[str, Entry]):
 
 
 def stage_shards(
-    commit: Commit, folder: Path, base: DirectoryView, changes: dict[str, Entry]
+    commit: Commit,
+    folder: Path,
+    base: DirectoryView,
+    changes: dict[str, Entry],
+    encoded: EncodedEntries | None = None,
 ) -> DirectoryView:
     """Stages in `commit` the shards holding `changes` (DfE -> new entry) and a new version.json;
     returns the view of the directory once committed."""
+    encoded = encoded if encoded is not None else EncodedEntries()
     by_shard: dict[int, dict[str, Entry]] = {}
     for dfe, entry in changes.items():
         by_shard.setdefault(shard_of(dfe), {})[dfe] = entry
@@ -192,7 +218,7 @@ def stage_shards(
     for i, entries in by_shard.items():
         token = new_token()
         merged = {**base.shard(i), **entries}
-        commit.write(shard_path(folder, i), encode(_shard_doc(token, merged)))
+        commit.write(shard_path(folder, i), encode(encoded.shard_doc(token, merged)))
         written[i] = (token, merged)
     version = new_token()
     view = base.replaced(written, version)

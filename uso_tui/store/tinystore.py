@@ -234,9 +234,10 @@ class TinyStore(KeptReads, Store):
     # schools
 
     def list_schools(self) -> list[School]:
-        with self._reading():
-            rows = self._directory_rows()
-        return sorted((self._school_view(r) for r in rows), key=lambda s: s.dfe)
+        with gc_paused():  # thousands of School objects built at once
+            with self._reading():
+                rows = self._directory_rows()
+            return sorted((self._school_view(r) for r in rows), key=lambda s: s.dfe)
 
     def school(self, dfe: str) -> School:
         with self._reading():

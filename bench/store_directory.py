@@ -1,0 +1,160 @@
+"""bench/store's directory part: what one school's run costs the school directory as the number
+of schools grows (3,000, 10,000 and 30,000 schools; schools without accounts, built once through
+the store's transactions and cached under bench/out/).
+
+    python -m bench.store --only directory [--repeat N]
+
+Prints medians of: open the store and list all schools (every shard read); a commit starting
+one school's run (the directory alone changes) and one ending it (its data file too); the time
+a commit spends staging the directory; and the bytes of directory files a commit writes. The
+last column is the ratio of the figure at 30,000 schools to that at 3,000.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.common import fmt_seconds, median, print_table, timings
+from uso_tui.domain.models import Run, School
+from uso_tui.store import journal, open_store, transaction
+
+OUT = Path(__file__).parent / "out"
+BUILD_VERSION = 1  # bump when the synthetic directory or the store layout changes
+DIR_SIZES = (3_000, 10_000, 30_000)
+BATCH = 5_000  # schools added per transaction while building
+NOW = "2026-09-01T06:00:00"
+
+
+def dfes(n: int) -> list[str]:
+    return [f"{201 + i % 150}-{1000 + i // 150:04d}" for i in range(n)]
+
+
+def build(n: int, root: Path) -> float:
+    """A store of `n` schools and no accounts at `root` (unless cached); seconds spent."""
+    marker = root / "bench-complete.json"
+    if marker.exists() and orjson.loads(marker.read_bytes()).get("version") == BUILD_VERSION:
+        return 0.0
+    if root.exists():
+        shutil.rmtree(root)
+    print(f"building a directory of {n:,} schools in {root} ...", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    store = open_store(root)
+    numbers = dfes(n)
+    for start in range(0, n, BATCH):
+        with store.transaction("bench") as tx:
+            for dfe in numbers[start : start + BATCH]:
+                tx.add_school(
+                    School(dfe, f"School {dfe}", "iSAMS", f"https://s{dfe[4:]}.isams.cloud", "id"),
+                    "bench-secret",
+                )
+    spent = time.perf_counter() - t0
+    marker.write_bytes(orjson.dumps({"version": BUILD_VERSION, "build_seconds": spent}))
+    return spent
+
+
+class _Spy:
+    """While active: the directory bytes each commit writes and the time it spends staging the
+    directory (wrapping the store's own functions, restored on exit)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.bytes: list[int] = []
+        self.staging: list[float] = []
+
+    def __enter__(self) -> _Spy:
+        self._apply = journal.Commit.apply
+        self._stage = transaction.TinyTransaction._stage_directory
+        spy = self
+
+        def apply(commit: journal.Commit) -> None:
+            spy.bytes.append(
+                sum(len(d) for p, d in commit.writes.items() if p.parent == spy.folder)
+            )
+            spy._apply(commit)
+
+        def stage(tx: Any, commit: journal.Commit) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return spy._stage(tx, commit)
+            finally:
+                spy.staging.append(time.perf_counter() - t0)
+
+        journal.Commit.apply = apply  # type: ignore[method-assign]
+        transaction.TinyTransaction._stage_directory = stage  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        journal.Commit.apply = self._apply  # type: ignore[method-assign]
+        transaction.TinyTransaction._stage_directory = self._stage  # type: ignore[method-assign]
+
+
+def measure(n: int, root: Path, repeat: int) -> dict[str, tuple[float, Callable[[float], str]]]:
+    """Median of each figure, with how to print it."""
+    store = open_store(root)
+    schools = store.list_schools()
+    assert len(schools) == n
+    dfe = schools[n // 2].dfe
+    out: dict[str, tuple[float, Callable[[float], str]]] = {}
+    out["open store + list all schools"] = (
+        median(timings(lambda: open_store(root).list_schools(), repeat)),
+        fmt_seconds,
+    )
+    starts: list[float] = []
+    ends: list[float] = []
+    with _Spy(store.layout.directory) as spy:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            with store.transaction("bench") as tx:
+                run_id = tx.next_run_id(dfe)
+                tx.put_run(Run(run_id, dfe, "schedule", "bench", started_at=NOW))
+            t1 = time.perf_counter()
+            with store.transaction("bench") as tx:
+                run = tx.run(run_id)
+                run.status, run.finished_at = "succeeded", NOW
+                tx.put_run(run)
+            ends.append(time.perf_counter() - t1)
+            starts.append(t1 - t0)
+    out["one school's run: commit starting it (directory only)"] = (median(starts), fmt_seconds)
+    out["one school's run: commit ending it (+ its data file)"] = (median(ends), fmt_seconds)
+    out["one school's run: directory staging per commit"] = (median(spy.staging), fmt_seconds)
+    out["one school's run: directory bytes written per commit"] = (
+        median(spy.bytes),
+        lambda b: f"{b / 1e3:.1f} kB",
+    )
+    return out
+
+
+def run(repeat: int) -> None:
+    results = {}
+    notes = []
+    for n in DIR_SIZES:
+        root = OUT / f"directory-{n // 1000}k"
+        spent = build(n, root)
+        results[n] = measure(n, root, repeat)
+        built = f"built in {spent:.0f} s" if spent else "cached build"
+        notes.append(f"{n:,} schools: {built}")
+    small, big = DIR_SIZES[0], DIR_SIZES[-1]
+    rows = []
+    for op in results[small]:
+        row: list[object] = [op]
+        for n in DIR_SIZES:
+            value, show = results[n][op]
+            row.append(show(value))
+        ratio = results[big][op][0] / results[small][op][0] if results[small][op][0] else 0.0
+        row.append(f"{ratio:.2f}x")
+        rows.append(row)
+    headers = [
+        f"school directory (median of {repeat})",
+        *(f"{n:,} schools" for n in DIR_SIZES),
+        f"{big // 1000}k / {small // 1000}k",
+    ]
+    print_table("bench/store: the school directory as schools grow", headers, rows)
+    for note in notes:
+        print(note)
