@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import Row, RowKey
 
 from uso_tui.tui.widgets import current_key
 
@@ -30,6 +30,11 @@ class GrowingTable(DataTable):
     operator has moved the cursor since."""
 
     def __init__(self, **kwargs: Any) -> None:
+        # Rows are only ever appended (one line each) or all cleared, so the rows in order and the
+        # row of each line grow with them; Textual 8.2.8 rebuilds both over every row after each
+        # change, which at 30,000 rows costs more than a frame each step.
+        self._rows_in_order: list[Row] = []
+        self._line_rows: list[tuple[RowKey, int]] = []
         super().__init__(**kwargs)
         self._items: Sequence[Any] = ()
         self._cells_of: Callable[[Any], Sequence[Text]] = lambda item: ()
@@ -95,6 +100,37 @@ class GrowingTable(DataTable):
             self._add(ROWS_PER_CHECK)
         if self.filling:
             self.call_after_refresh(self._step, fill_id)
+
+    @property
+    def ordered_rows(self) -> list[Row]:
+        return self._rows_in_order
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        return self._line_rows
+
+    def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label=None):
+        if height != 1:
+            raise ValueError("a GrowingTable's rows are one line each")
+        # An appended row changes no line already drawn: keep the drawn lines' caches (Textual
+        # keys them by a count of updates that add_row bumps, so every step drew the page again).
+        updates = self._update_count
+        row_key = super().add_row(*cells, height=1, key=key, label=label)
+        self._update_count = updates
+        self._rows_in_order.append(self.rows[row_key])
+        self._line_rows.append((row_key, 0))
+        return row_key
+
+    def clear(self, columns: bool = False):
+        self._rows_in_order = []
+        self._line_rows = []
+        return super().clear(columns)
+
+    def remove_row(self, row_key) -> None:
+        raise NotImplementedError("a GrowingTable is filled again, not edited row by row")
+
+    def sort(self, *columns, key=None, reverse: bool = False):
+        raise NotImplementedError("a GrowingTable is filled in the order wanted")
 
     def _update_dimensions(self, new_rows) -> None:  # type: ignore[override]
         # Every column has a fixed width and every row one line, yet Textual 8.2.8 measures each
