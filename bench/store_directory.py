@@ -95,51 +95,74 @@ class _Spy:
         transaction.TinyTransaction._stage_directory = self._stage  # type: ignore[method-assign]
 
 
-def measure(n: int, root: Path, repeat: int) -> dict[str, tuple[float, Callable[[float], str]]]:
-    """Median of each figure, with how to print it."""
-    store = open_store(root)
-    schools = store.list_schools()
-    assert len(schools) == n
-    dfe = schools[n // 2].dfe
-    out: dict[str, tuple[float, Callable[[float], str]]] = {}
-    out["open store + list all schools"] = (
-        median(timings(lambda: open_store(root).list_schools(), repeat)),
-        fmt_seconds,
-    )
-    starts: list[float] = []
-    ends: list[float] = []
-    with _Spy(store.layout.directory) as spy:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            with store.transaction("bench") as tx:
-                run_id = tx.next_run_id(dfe)
-                tx.put_run(Run(run_id, dfe, "schedule", "bench", started_at=NOW))
-            t1 = time.perf_counter()
-            with store.transaction("bench") as tx:
-                run = tx.run(run_id)
-                run.status, run.finished_at = "succeeded", NOW
-                tx.put_run(run)
-            ends.append(time.perf_counter() - t1)
-            starts.append(t1 - t0)
-    out["one school's run: commit starting it (directory only)"] = (median(starts), fmt_seconds)
-    out["one school's run: commit ending it (+ its data file)"] = (median(ends), fmt_seconds)
-    out["one school's run: directory staging per commit"] = (median(spy.staging), fmt_seconds)
-    out["one school's run: directory bytes written per commit"] = (
-        median(spy.bytes),
-        lambda b: f"{b / 1e3:.1f} kB",
-    )
+Figures = dict[str, tuple[float, Callable[[float], str]]]
+
+
+def _one_run(store: Any, dfe: str) -> tuple[float, float]:
+    """Seconds of the commit starting a run of `dfe` and of the one ending it."""
+    t0 = time.perf_counter()
+    with store.transaction("bench") as tx:
+        run_id = tx.next_run_id(dfe)
+        tx.put_run(Run(run_id, dfe, "schedule", "bench", started_at=NOW))
+    t1 = time.perf_counter()
+    with store.transaction("bench") as tx:
+        run = tx.run(run_id)
+        run.status, run.finished_at = "succeeded", NOW
+        tx.put_run(run)
+    return t1 - t0, time.perf_counter() - t1
+
+
+def measure(roots: dict[int, Path], repeat: int) -> dict[int, Figures]:
+    """Median of each figure at each size, with how to print it. The commits of the sizes take
+    turns, so that the machine's other work (fsync times vary) weighs on every size alike."""
+    out: dict[int, Figures] = {}
+    stores = {}
+    for n, root in roots.items():
+        out[n] = {
+            "open store + list all schools": (
+                median(timings(lambda r=root: open_store(r).list_schools(), repeat)),
+                fmt_seconds,
+            )
+        }
+        store = stores[n] = open_store(root)
+        assert len(store.list_schools()) == n  # as a run_due holds it: parsed, then kept current
+    spies = {n: _Spy(stores[n].layout.directory) for n in roots}
+    starts: dict[int, list[float]] = {n: [] for n in roots}
+    ends: dict[int, list[float]] = {n: [] for n in roots}
+    for _ in range(repeat):
+        for n, store in stores.items():
+            with spies[n]:
+                start, end = _one_run(store, dfes(n)[n // 2])
+            starts[n].append(start)
+            ends[n].append(end)
+    for n, spy in spies.items():
+        out[n]["one school's run: commit starting it (directory only)"] = (
+            median(starts[n]),
+            fmt_seconds,
+        )
+        out[n]["one school's run: commit ending it (+ its data file)"] = (
+            median(ends[n]),
+            fmt_seconds,
+        )
+        out[n]["one school's run: directory staging per commit"] = (
+            median(spy.staging),
+            fmt_seconds,
+        )
+        out[n]["one school's run: directory bytes written per commit"] = (
+            median(spy.bytes),
+            lambda b: f"{b / 1e3:.1f} kB",
+        )
     return out
 
 
 def run(repeat: int) -> None:
-    results = {}
+    roots = {n: OUT / f"directory-{n // 1000}k" for n in DIR_SIZES}
     notes = []
-    for n in DIR_SIZES:
-        root = OUT / f"directory-{n // 1000}k"
+    for n, root in roots.items():
         spent = build(n, root)
-        results[n] = measure(n, root, repeat)
         built = f"built in {spent:.0f} s" if spent else "cached build"
         notes.append(f"{n:,} schools: {built}")
+    results = measure(roots, repeat)
     small, big = DIR_SIZES[0], DIR_SIZES[-1]
     rows = []
     for op in results[small]:
