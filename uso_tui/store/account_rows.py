@@ -26,9 +26,10 @@ _ACCOUNTS = b',"accounts":'
 _AFTER = b',"runs":'
 
 
-def accounts_table(raw: bytes) -> bytes | None:
-    """The accounts table's bytes, when the file is laid out as SchoolDoc.dump writes it."""
-    if not raw.startswith(_HEAD):
+def accounts_table(raw: bytes) -> tuple[int, int] | None:
+    """Where the accounts table is in the file's bytes (start, end), when the file is laid out
+    as SchoolDoc.dump writes it."""
+    if raw[: len(_HEAD)] != _HEAD:
         return None
     cut = raw.find(_ACCOUNTS)
     end = raw.rfind(_AFTER)  # from the end: the tables after the accounts are small
@@ -39,23 +40,25 @@ def accounts_table(raw: bytes) -> bytes | None:
         expected = meta["1"]["accounts_hash"]
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
-    table = raw[cut + len(_ACCOUNTS) : end]
-    return table if xxhash.xxh3_64_intdigest(table) == expected else None
+    start = cut + len(_ACCOUNTS)
+    with memoryview(raw) as whole, whole[start:end] as table:  # no copy of the table
+        found = xxhash.xxh3_64_intdigest(table)
+    return (start, end) if found == expected else None
 
 
-def _row(table: bytes, username: str) -> dict[str, Any] | None:
-    at = table.find(b'{"username":' + orjson.dumps(username) + b",")
-    if at < 2 or table[at - 2 : at] != b'":':
+def _row(raw: bytes, start: int, stop: int, username: str) -> dict[str, Any] | None:
+    at = raw.find(b'{"username":' + orjson.dumps(username) + b",", start, stop)
+    if at < start + 2 or raw[at - 2 : at] != b'":':
         return None
-    quote = table.rfind(b'"', 0, at - 2)
-    doc_id = table[quote + 1 : at - 2]
-    if not doc_id.isdigit() or table[quote - 1 : quote] not in (b"{", b","):
+    quote = raw.rfind(b'"', start, at - 2)
+    doc_id = raw[quote + 1 : at - 2]
+    if not doc_id.isdigit() or raw[quote - 1 : quote] not in (b"{", b","):
         return None
-    end = table.find(b',"' + str(int(doc_id) + 1).encode() + b'":{"username":', at)
+    end = raw.find(b',"' + str(int(doc_id) + 1).encode() + b'":{"username":', at, stop)
     if end < 0:
-        end = len(table) - 1  # the last row: the table's closing brace follows it
+        end = stop - 1  # the last row: the table's closing brace follows it
     try:
-        row = orjson.loads(table[at:end])
+        row = orjson.loads(raw[at:end])
     except orjson.JSONDecodeError:
         return None
     return row if isinstance(row, dict) and row.get("username") == username else None
@@ -67,12 +70,13 @@ def account_rows(raw: bytes, usernames: Iterable[str]) -> list[dict[str, Any]] |
     table = accounts_table(raw)
     if table is None:
         return None
+    start, stop = table
     rows = []
     for username in usernames:
-        row = _row(table, username)
+        row = _row(raw, start, stop, username)
         if row is not None:
             rows.append(row)
-        elif b'"username":' + orjson.dumps(username) in table:
+        elif raw.find(b'"username":' + orjson.dumps(username), start, stop) >= 0:
             return None  # there, but not where expected
     return rows
 
