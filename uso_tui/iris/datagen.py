@@ -326,20 +326,14 @@ def _populate(estate: Estate, school: GenSchool, people: int, issues: bool) -> N
 
 
 def _populate_pupils(estate: Estate, school: GenSchool, n: int, years: range, issues: bool) -> None:
-    """_new_pupil inlined, the same random draws in the same order: this loop makes 1.5 million
-    pupils for the big benchmarks, and each function call and attribute lookup shows."""
+    """_new_pupil inlined but for the names (person_names), the same random draws in the same
+    order: this loop makes 1.5 million pupils for the big benchmarks, and each function call and
+    attribute lookup shows."""
     rng = estate.rng
     rand = rng.random
     ctx = pupil_context(school.phase, estate.today)
     t = ctx.today
     n_years = len(years)
-    origins = nd.ORIGINS
-    table = _ORIGIN_TABLE
-    n_table = _ORIGIN_TOTAL
-    english = ENGLISH_SURNAMES
-    n_english = len(english)
-    nicknames = nd.NICKNAMES
-    anglo = nd.ANGLO_PREFERRED
     entry_day = ctx.entry_day
     dob_start = ctx.dob_start
     forms_of = ctx.forms
@@ -351,37 +345,7 @@ def _populate_pupils(estate: Estate, school: GenSchool, n: int, years: range, is
     for _ in range(n):
         year = years[int(rand() * n_years)]
         gender = "F" if rand() < 0.5 else "M"
-        origin = table[int(rand() * n_table)]
-        o = origins[origin]
-        pool = o[1] if gender == "F" else o[2]
-        forename = pool[int(rand() * len(pool))]
-        if rand() < 0.12:
-            s2 = origins[table[int(rand() * n_table)]][3]
-            surname = s2[int(rand() * len(s2))]
-        else:
-            s1 = o[3]
-            surname = s1[int(rand() * len(s1))]
-        if rand() < 0.03:
-            other = english[int(rand() * n_english)]
-            if other != surname and " " not in surname:
-                surname = f"{surname}-{other}"
-        middle = None
-        r = rand()
-        if r < 0.45:
-            middle = pool[int(rand() * len(pool))]
-            if r < 0.08:
-                middle += " " + pool[int(rand() * len(pool))]
-            if middle == forename:
-                middle = None
-        preferred = None
-        if rand() < 0.07:
-            nicks = nicknames.get(forename)
-            if nicks:
-                preferred = nicks[int(rand() * len(nicks))]
-            elif origin == _EAST_ASIAN:
-                preferred = anglo[int(rand() * len(anglo))]
-            elif middle:
-                preferred = middle.split(" ")[0]
+        forename, surname, middle, preferred, _ = person_names(rand, gender)
         enrol = entry_day[year]
         if rand() < 0.12:
             enrol += int(rand() * max(1, t - enrol))
