@@ -40,8 +40,8 @@ def die_after(count: int, real):
     """`real`, but SIGKILL this process right after its `count`-th call."""
     calls = [0]
 
-    def wrapper(*args):
-        real(*args)
+    def wrapper(*args, **kwargs):
+        real(*args, **kwargs)
         calls[0] += 1
         if calls[0] == count:
             os.kill(os.getpid(), signal.SIGKILL)
