@@ -166,3 +166,20 @@ class Env:
 
     def set_students(self, dfe: str, students: list[dict]) -> None:
         self.sim.set_records(dfe, "students", students)
+
+    async def run(
+        self, dfe: str = DFE, *, now, trigger: str = "cli", operator: str = "alice", **kw
+    ):
+        """One run of the school through the simulator (what run_school returns)."""
+        from uso_tui.sync.runner import run_school
+
+        async with self.client() as client:
+            return await run_school(
+                self.store, dfe, now=now, client=client, trigger=trigger, operator=operator, **kw
+            )
+
+    def sync(self, now, dfe: str = DFE):
+        """A run of the school done from synchronous code: its Run."""
+        import asyncio
+
+        return asyncio.run(self.run(dfe, now=now)).run

@@ -28,10 +28,7 @@ def env(tmp_path) -> Env:
 
 
 async def sync(env: Env, dfe: str = DFE, now: datetime = NOW, **kw):
-    kw.setdefault("trigger", "cli")
-    kw.setdefault("operator", "alice")
-    async with env.client() as client:
-        return await run_school(env.store, dfe, now=now, client=client, **kw)
+    return await env.run(dfe, now=now, **kw)
 
 
 def by_user(accounts):

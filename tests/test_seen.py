@@ -34,10 +34,7 @@ def env(tmp_path) -> Env:
 
 
 async def sync(env: Env, now: datetime = NOW, **kw):
-    async with env.client() as client:
-        return await run_school(
-            env.store, DFE, now=now, client=client, trigger="cli", operator="alice", **kw
-        )
+    return await env.run(now=now, **kw)
 
 
 @pytest.fixture

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 from datetime import datetime
 
 import pytest
 from factories import DFE, Env, iris_student
 from tui_helpers import press, screen_text, settle, started
-
-from uso_tui.sync.runner import run_school
 
 DAY1 = datetime(2026, 3, 1, 9, 0, 0)
 DAY2 = datetime(2026, 3, 2, 9, 0, 0)
@@ -19,23 +16,13 @@ CAT = iris_student("3", "Cat", "Brown", "2016-01-20", enrolmentDate="2026-04-01"
 EVIL = iris_student("7", "=cmd()", "+Evil", "2015-05-05")
 
 
-def sync(env: Env, now: datetime):
-    async def go():
-        async with env.client() as client:
-            return await run_school(
-                env.store, DFE, now=now, client=client, trigger="cli", operator="alice"
-            )
-
-    return asyncio.run(go()).run
-
-
 @pytest.fixture
 def env(tmp_path) -> Env:
     e = Env(tmp_path / "store")
     e.add_school(students=[AMY, CAT])
-    sync(e, DAY1)
+    e.sync(DAY1)
     e.set_students(DFE, [AMY, CAT, EVIL])
-    e.run2 = sync(e, DAY2)
+    e.run2 = e.sync(DAY2)
     return e
 
 
@@ -114,9 +101,9 @@ def held_whole(tmp_path) -> Env:
     env = Env(tmp_path / "other")
     pupils = [iris_student(str(i), f"Kid{i}", f"Fam{i}", "2015-04-02") for i in range(30)]
     env.add_school(students=pupils)
-    sync(env, DAY1)
+    env.sync(DAY1)
     env.set_students(DFE, pupils[:10])
-    assert sync(env, DAY2).status == "held"
+    assert env.sync(DAY2).status == "held"
     return env
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -17,7 +16,6 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, AuditEvent, Run
 from uso_tui.sync import admin
 from uso_tui.sync.apply import AUDIT_FIELDS
-from uso_tui.sync.runner import run_school
 from uso_tui.sync.undo import plan_undo, undo_preview, undo_run
 
 DAY1 = datetime(2026, 3, 10, 9, 0, 0)
@@ -42,16 +40,6 @@ def env(tmp_path) -> Env:
     return Env(tmp_path / "store")
 
 
-def sync(env: Env, now: datetime):
-    async def go():
-        async with env.client() as client:
-            return await run_school(
-                env.store, DFE, now=now, client=client, trigger="cli", operator="alice"
-            )
-
-    return asyncio.run(go()).run
-
-
 def state(store) -> dict[str, dict]:
     """Every account of the school's file, by the fields an undo puts back."""
     keys = (*AUDIT_FIELDS, "username", "status")
@@ -65,9 +53,9 @@ def state(store) -> dict[str, dict]:
 def setup_day2(env: Env) -> tuple[dict, Run]:
     """Day 1 and a day where Fay left, then the day-2 run; returns the state before day 2."""
     env.add_school(students=[AMY, BOB, DAN, FAY], hold_min=100)
-    sync(env, DAY1)
+    env.sync(DAY1)
     env.set_students(DFE, [AMY, BOB, DAN])
-    sync(env, datetime(2026, 3, 10, 18, 0, 0))  # Fay unallocated
+    env.sync(datetime(2026, 3, 10, 18, 0, 0))  # Fay unallocated
     admin.add_account(
         env.store,
         DFE,
@@ -80,7 +68,7 @@ def setup_day2(env: Env) -> tuple[dict, Run]:
     )
     before = state(env.store)
     env.set_students(DFE, [AMY2, DAN, FAY, CAT, EVE, BOB_TWIN])
-    run = sync(env, DAY2)
+    run = env.sync(DAY2)
     c = run.counts
     assert (c["created"], c["updated"], c["unallocated"], c["restored"], c["auto_linked"]) == (
         1,
@@ -144,7 +132,7 @@ def test_undo_reverts_the_whole_run_where_nothing_changed_since(env):
 def test_accounts_changed_since_are_left_alone_and_listed(env):
     before, run = setup_day2(env)
     env.set_students(DFE, [iris_student("1", "Amy", "Lee", "2015-04-02"), DAN, FAY, CAT, EVE])
-    sync(env, DAY3)  # Amy renamed again: her account changed since the run
+    env.sync(DAY3)  # Amy renamed again: her account changed since the run
     amy_now = next(a for a in env.store.school_accounts(DFE) if a.forename == "Amy")
     p, _ = undo_run(env.store, run.run_id, operator="bob", now=UNDO_AT)
     assert p.left_alone == [amy_now.username]

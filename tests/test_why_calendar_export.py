@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -15,7 +14,6 @@ from uso_tui.cli.main import main
 from uso_tui.sync import admin
 from uso_tui.sync.calendar import calendar
 from uso_tui.sync.export import LISTS, export_csv, safe_cell
-from uso_tui.sync.runner import run_school
 from uso_tui.sync.why import why
 
 DAY1 = datetime(2026, 3, 10, 9, 0, 0)
@@ -34,21 +32,11 @@ NEW = iris_student("6", "Dee", "Kaur", "2015-03-03")
 FORMULA = iris_student("7", "=HYPERLINK(1)", "+Evil", "2015-05-05")
 
 
-def sync(env: Env, now: datetime):
-    async def go():
-        async with env.client() as client:
-            return await run_school(
-                env.store, DFE, now=now, client=client, trigger="cli", operator="alice"
-            )
-
-    return asyncio.run(go()).run
-
-
 @pytest.fixture
 def env(tmp_path) -> Env:
     e = Env(tmp_path / "store")
     e.add_school(students=[AMY, BOB, ELLA], create_before_start_days=5)
-    sync(e, DAY1)
+    e.sync(DAY1)
     admin.add_exclusion(
         e.store,
         DFE,
@@ -59,7 +47,7 @@ def env(tmp_path) -> Env:
         now=DAY1,
     )
     e.set_students(DFE, [AMY, BOB, ELLA2, FUTURE, BAD, EXCLUDED, NEW, FORMULA])
-    sync(e, DAY2)
+    e.sync(DAY2)
     return e
 
 
