@@ -264,8 +264,8 @@ SAMPLE_FILES = 40
 
 
 def read_whole(path: str | Path) -> bytes | None:
-    """A file's bytes, None if it does not exist. A search reads thousands of small files: the
-    file descriptor read directly costs half what a buffered file object does."""
+    """A file's bytes, None if it does not exist. A search reads thousands of small files: read
+    through the file descriptor, without a buffered file object around it."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -273,10 +273,10 @@ def read_whole(path: str | Path) -> bytes | None:
     try:
         size = os.fstat(fd).st_size
         data = os.read(fd, size + 1)
-        if len(data) > size:  # it grew since: read on to the end
+        if len(data) != size:  # changed since, or a short read: read on to the end
             chunks = [data]
-            while chunks[-1]:
-                chunks.append(os.read(fd, 1 << 20))
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
             data = b"".join(chunks)
     finally:
         os.close(fd)

@@ -353,7 +353,7 @@ class TinyStore(KeptReads, Store):
             homes = [school]
         else:
             homes = self._school_dirs()
-        # Paths as strings: at thousands of schools, Path objects cost more than the search.
+        # Paths as strings: thousands of Path objects are a noticeable part of a search.
         folder, name = os.fspath(self.layout.schools), self.layout.names_idx("_").name
         files = [(dfe, f"{folder}/{dfe}/{name}") for dfe in homes]
         with self._reading():
