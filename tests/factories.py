@@ -120,6 +120,11 @@ def iris_student(
     return d
 
 
+def enrolled_student(mis_id: str, forename: str, surname: str, dob: str, **extra) -> dict:
+    """A student record of IRIS, enrolled since 1 September 2020."""
+    return iris_student(mis_id, forename, surname, dob, enrolmentDate="2020-09-01", **extra)
+
+
 class NoSleep:
     async def __call__(self, seconds: float) -> None:
         return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 from cli_support import SIM_SECRET, Cli, files_containing, snapshot
+from factories import enrolled_student
 
 DFE, OTHER = "204-3210", "204-3211"
 CLIENT_ID = "hill-client"
@@ -38,20 +39,9 @@ RUN_KEYS = {
 }
 
 
-def student(mis_id: str, forename: str, surname: str, dob: str, **extra) -> dict:
-    return {
-        "schoolId": mis_id,
-        "forename": forename,
-        "surname": surname,
-        "dob": dob,
-        "enrolmentDate": "2020-09-01",
-        **extra,
-    }
-
-
-AMY = student("1", "Amy", "Jones", "2015-04-02")
-BOB = student("2", "Bob", "Smith", "2014-07-11T00:00:00")
-CAT = student("3", "Cat", "Brown", "2016-01-20")
+AMY = enrolled_student("1", "Amy", "Jones", "2015-04-02")
+BOB = enrolled_student("2", "Bob", "Smith", "2014-07-11T00:00:00")
+CAT = enrolled_student("3", "Cat", "Brown", "2016-01-20")
 TEACHER = {"id": 7, "forename": "Tess", "surname": "Teach", "dateOfBirth": "1980-05-05"}
 
 
@@ -123,8 +113,8 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
         [
             AMY,
             BOB,
-            student("4", "Dan", "Green", "2015-02-02"),
-            student("5", "Eva", "Blacke", "2015-03-03"),
+            enrolled_student("4", "Dan", "Green", "2015-02-02"),
+            enrolled_student("5", "Eva", "Blacke", "2015-03-03"),
         ],
     )
     run = cli.ok("sync", DFE, "--json").json()
@@ -178,8 +168,8 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
         "students",
         [
             AMY,
-            student("4", "Dan", "Green", "2015-02-02"),
-            student("5", "Eva", "Blacke", "2015-03-03"),
+            enrolled_student("4", "Dan", "Green", "2015-02-02"),
+            enrolled_student("5", "Eva", "Blacke", "2015-03-03"),
         ],
     )
     run = cli.ok("sync", DFE, "--json").json()
@@ -345,7 +335,7 @@ def test_school_test_connection(cli, sim):
 def test_resolve_undo_reopens_the_case(cli, sim):
     add(cli, sim, DFE, [AMY])
     cli.add_account(DFE, "Eve", "Black", "2015-03-03")
-    sim.set_records(DFE, "students", [AMY, student("5", "Eva", "Blacke", "2015-03-03")])
+    sim.set_records(DFE, "students", [AMY, enrolled_student("5", "Eva", "Blacke", "2015-03-03")])
     cli.ok("sync", DFE)
     (case,) = cli.ok("matches", DFE, "--json").json()
     created = cli.ok("resolve", case["case_id"], "--create", "--json").json()

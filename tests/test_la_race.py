@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from cli_support import Cli
+from factories import enrolled_student
 
 from uso_tui.domain.models import MatchCase, MisRecord
 from uso_tui.store import open_store
@@ -26,16 +27,6 @@ A, B = "204-3210", "204-3211"  # two schools of local authority 204
 CLIENT_ID = "race-client"
 RUN_AT = "2026-09-01T12:00:00"  # the held runs' clock (after the setup's)
 WAIT = 60  # seconds a child may take to plan or to finish (a bound, not a pace)
-
-
-def student(mis_id: str, forename: str, surname: str, dob: str) -> dict:
-    return {
-        "schoolId": mis_id,
-        "forename": forename,
-        "surname": surname,
-        "dob": dob,
-        "enrolmentDate": "2020-09-01",
-    }
 
 
 # People that resemble no one else here: each round brings new ones to both schools.
@@ -49,8 +40,8 @@ NEWCOMERS = [
     ("Thaddeus", "Okonkwo", "2014-09-14"),
     ("Winifred", "Castellanos", "2013-01-27"),
 ]
-ONLY_A = student("a-only", "Aurelia", "Montgomery", "2012-04-04")
-ONLY_B = student("b-only", "Bertrand", "Nakamura", "2011-05-19")
+ONLY_A = enrolled_student("a-only", "Aurelia", "Montgomery", "2012-04-04")
+ONLY_B = enrolled_student("b-only", "Bertrand", "Nakamura", "2011-05-19")
 
 
 def child(root: str, what: str, at: str) -> None:
@@ -142,7 +133,9 @@ def test_a_newcomer_at_two_schools_synced_at_once_gets_one_account(cli, sim, ord
     for rnd in range(2):
         people = NEWCOMERS[rnd * 3 : rnd * 3 + 3]
         for dfe in (A, B):
-            arrived[dfe] += [student(f"{dfe[-1]}-{rnd}-{i}", *p) for i, p in enumerate(people)]
+            arrived[dfe] += [
+                enrolled_student(f"{dfe[-1]}-{rnd}-{i}", *p) for i, p in enumerate(people)
+            ]
             sim.set_records(dfe, "students", arrived[dfe])
         # the order of the commits alternates between rounds too
         runs = race(root, order if rnd % 2 == 0 else order[::-1])
@@ -174,7 +167,7 @@ def test_a_force_run_beside_run_due_gives_a_newcomer_one_account(cli, sim, due_f
     for dfe in (A, B):
         others = ONLY_A if dfe == A else ONLY_B
         sim.set_records(
-            dfe, "students", [others, student(f"{dfe[-1]}-new", forename, surname, dob)]
+            dfe, "students", [others, enrolled_student(f"{dfe[-1]}-new", forename, surname, dob)]
         )
     due, force = Held(root, "run-due"), Held(root, B)
     try:
@@ -215,7 +208,7 @@ def test_create_from_a_case_racing_a_run_of_another_school_gives_one_account(
             opened_at="2026-09-01T09:00:00",
         )
         txn.put_case(case)
-    sim.set_records(B, "students", [ONLY_B, student("b-new", forename, surname, dob)])
+    sim.set_records(B, "students", [ONLY_B, enrolled_student("b-new", forename, surname, dob)])
     run = Held(root, B)
     try:
         run.planned()

@@ -150,22 +150,21 @@ def build_store(root: Path) -> Store:
         )
         tx.put_accounts(list(accounts.values()))
 
-        def run(
-            run_id, started, status, counts, error=None, trigger="schedule", operator="scheduler"
-        ) -> Run:
-            c = empty_counts()
-            c.update(counts)
+        def run(run_id, started, status, counts, *, finished=None, **kw) -> Run:
+            """A run of Hill (unless kw names another school) by the scheduler; it ends at
+            `finished`, else 40 seconds into the minute it started."""
+            kw.setdefault("school", HILL)
+            kw.setdefault("trigger", "schedule")
+            kw.setdefault("operator", "scheduler")
+            if kw["school"] == HILL:
+                kw.setdefault("reports", ["staff", "students"])
             return Run(
                 run_id=run_id,
-                school=HILL,
-                trigger=trigger,
-                operator=operator,
-                reports=["staff", "students"],
                 status=status,
                 started_at=started,
-                finished_at=started[:-2] + "40",
-                counts=c,
-                error=error,
+                finished_at=finished or started[:-2] + "40",
+                counts={**empty_counts(), **counts},
+                **kw,
             )
 
         tx.put_run(run(r1, "2026-11-27T06:00:03", "succeeded", {"fetched": 6, "created": 4}))
@@ -182,28 +181,24 @@ def build_store(root: Path) -> Store:
             )
         )
         tx.put_run(
-            Run(
-                run_id=tx.next_run_id(VALE),
+            run(
+                tx.next_run_id(VALE),
+                "2026-11-28T06:00:01",
+                "succeeded",
+                {"fetched": 1, "created": 1},
+                finished="2026-11-28T06:00:04",
                 school=VALE,
-                trigger="schedule",
-                operator="scheduler",
-                status="succeeded",
-                started_at="2026-11-28T06:00:01",
-                finished_at="2026-11-28T06:00:04",
-                counts={**empty_counts(), "fetched": 1, "created": 1},
             )
         )
         # the scheduler's run held by the safety hold: its school's only pupil would go
         tx.put_run(
-            Run(
-                run_id=tx.next_run_id(VALE),
+            run(
+                tx.next_run_id(VALE),
+                "2026-11-28T09:00:00",
+                "held",
+                {"held_unallocations": 1},
+                finished="2026-11-28T09:00:02",
                 school=VALE,
-                trigger="schedule",
-                operator="scheduler",
-                status="held",
-                started_at="2026-11-28T09:00:00",
-                finished_at="2026-11-28T09:00:02",
-                counts={**empty_counts(), "held_unallocations": 1},
                 held_usernames=[accounts["vale1"].username],
             )
         )
