@@ -292,15 +292,20 @@ def test_creation_when_nothing_resembles():
     assert o.outcome == "created" and p.creates == [OK] and p.counts["created"] == 1
 
 
-def test_open_case_is_not_duplicated_and_stays_pending():
-    case = MatchCase(
+def open_case_of(record) -> MatchCase:
+    """The school's case c1, open on `record`, with no candidates."""
+    return MatchCase(
         case_id=f"{DFE}-c1",
         school=DFE,
         report="students",
         role="pupil",
-        record=OK.to_dict(),
+        record=record.to_dict(),
         candidates=[],
     )
+
+
+def test_open_case_is_not_duplicated_and_stays_pending():
+    case = open_case_of(OK)
     p = plan(export(OK), snap(cases=[case]), TODAY, settings())
     o = outcome_of(p, "1")
     assert o.outcome == "needs_matching" and "c1" in o.reason
@@ -308,14 +313,7 @@ def test_open_case_is_not_duplicated_and_stays_pending():
 
 
 def test_open_case_refreshed_when_its_record_changes_and_withdrawn_when_gone():
-    case = MatchCase(
-        case_id=f"{DFE}-c1",
-        school=DFE,
-        report="students",
-        role="pupil",
-        record=OK.to_dict(),
-        candidates=[],
-    )
+    case = open_case_of(OK)
     changed = rec("1", "Amy", "Jones", "2015-04-02", form_group="5B")
     p = plan(export(changed), snap(cases=[case]), TODAY, settings())
     (cc,) = p.case_changes

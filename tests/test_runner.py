@@ -31,6 +31,14 @@ async def sync(env: Env, dfe: str = DFE, now: datetime = NOW, **kw):
     return await env.run(dfe, now=now, **kw)
 
 
+def kids(n: int) -> list[dict]:
+    """n pupils with names of their own (Kida Fama, Kidb Fama, ...)."""
+    return [
+        iris_student(str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", "2015-04-02")
+        for i in range(n)
+    ]
+
+
 def by_user(accounts):
     return {a.username: a for a in accounts}
 
@@ -283,10 +291,7 @@ async def test_hold_on_empty_export_then_confirm(env):
 
 
 async def test_hold_over_threshold_applies_everything_else(env):
-    pupils = [
-        iris_student(str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", "2015-04-02")
-        for i in range(40)
-    ]
+    pupils = kids(40)
     env.add_school(students=pupils)
     await sync(env)
     leaving = [{**p, "leavingDate": "2026-03-01"} for p in pupils[:10]]
@@ -300,10 +305,7 @@ async def test_hold_over_threshold_applies_everything_else(env):
 
 
 async def test_an_export_held_whole_applies_nothing_until_confirmed(env):
-    pupils = [
-        iris_student(str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", "2015-04-02")
-        for i in range(40)
-    ]
+    pupils = kids(40)
     env.add_school(students=pupils)
     await sync(env)
     before = by_user(env.store.school_accounts(DFE))
@@ -503,10 +505,7 @@ async def test_a_restored_account_relinks_only_to_the_record_it_had(env):
 
 
 async def test_confirming_an_export_held_whole_leaves_alone_what_changed_since(env):
-    pupils = [
-        iris_student(str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", "2015-04-02")
-        for i in range(40)
-    ]
+    pupils = kids(40)
     env.add_school(students=pupils)
     await sync(env)
     env.set_students(DFE, pupils[20:])
