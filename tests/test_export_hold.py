@@ -4,12 +4,13 @@ beside the previous one, and applied only when an operator confirms it."""
 from __future__ import annotations
 
 import pytest
-from test_cli_sync import DFE, add, student
+from factories import enrolled_student
+from test_cli_sync import DFE, add
 
 pytestmark = pytest.mark.usefixtures("sim")  # every test syncs from the simulator
 
 PUPILS = [
-    student(
+    enrolled_student(
         str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", f"2015-04-{1 + i % 28:02d}"
     )
     for i in range(40)
@@ -49,7 +50,7 @@ def test_a_halved_export_is_held_whole_and_normal_churn_is_not(cli, sim):
     add(cli, sim, DFE, PUPILS)
     cli.ok("sync", DFE)
     before = _accounts(cli)
-    newcomer = student("new", "Nia", "Okoro", "2015-09-09")
+    newcomer = enrolled_student("new", "Nia", "Okoro", "2015-09-09")
     sim.set_records(DFE, "students", PUPILS[:20] + [newcomer])
     res = cli("sync", DFE, "--json")
     assert res.status == 3 and res.json()["counts"]["created"] == 0

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 from cli_support import Cli, snapshot
-from test_cli_sync import AMY, BOB, CAT, DFE, RUN_KEYS, TEACHER, add, student
+from factories import enrolled_student
+from test_cli_sync import AMY, BOB, CAT, DFE, RUN_KEYS, TEACHER, add
 
 pytestmark = pytest.mark.usefixtures("sim")  # every test syncs from the simulator
 
 
-EVA = student("5", "Eva", "Blacke", "2015-03-03")
+EVA = enrolled_student("5", "Eva", "Blacke", "2015-03-03")
 
 
 def refused(cli: Cli, *argv: str, says: str) -> None:
@@ -64,7 +65,9 @@ def test_run_show_lists_the_held_accounts(cli, sim):
     # unallocations, everything else applies); Cat comes back under a new MIS id: her held
     # account is the candidate of an open case.
     gone = [{**BOB, "leavingDate": "2020-01-01"}, {**CAT, "leavingDate": "2020-01-01"}]
-    run_id, said = held_run(cli, sim, [AMY, *gone, student("33", "Cat", "Brown", "2016-01-20")])
+    run_id, said = held_run(
+        cli, sim, [AMY, *gone, enrolled_student("33", "Cat", "Brown", "2016-01-20")]
+    )
     assert f"`uso-tui run show {run_id}`" in said  # the hint names a command that lists them
     (case,) = cli.ok("matches", DFE, "--json").json()
     data = cli.ok("run", "show", run_id, "--json").json()
@@ -188,7 +191,7 @@ def test_resolve_exclude_warns_of_the_accounts_with_that_name(cli, sim):
     add(cli, sim, DFE, [AMY])
     request(cli, "Eve", "Black", "2015-03-03")
     # Two records alike both claim her account, so neither links automatically.
-    eve = [student(n, "Eve", "Black", "2015-03-03") for n in ("5", "6")]
+    eve = [enrolled_student(n, "Eve", "Black", "2015-03-03") for n in ("5", "6")]
     sim.set_records(DFE, "students", [AMY, *eve])
     cli.ok("sync", DFE)
     case = cli.ok("matches", DFE, "--json").json()[0]
