@@ -661,11 +661,19 @@ class CandidateIndex:
         """How common a forename, a surname or a whole name ("name": forename and surname keys
         with a space) is among the pool's accounts (0..1)."""
         if self._freq is None:
-            self._freq = {"forename": {}, "surname": {}, "name": {}}
+            fore: dict[str, int] = {}
+            sur: dict[str, int] = {}
+            whole: dict[str, int] = {}
             latest = self._latest
             for i, a in enumerate(self.accounts):
-                if latest is None or latest[a.username] == i:
-                    self._count(a, 1)
+                if latest is not None and latest[a.username] != i:
+                    continue  # superseded by a later entry of the same account
+                f, s = key(a.forename), key(a.surname)
+                fore[f] = fore.get(f, 0) + 1
+                sur[s] = sur.get(s, 0) + 1
+                fs = f"{f} {s}"
+                whole[fs] = whole.get(fs, 0) + 1
+            self._freq = {"forename": fore, "surname": sur, "name": whole}
         if not name:
             return None
         count = self._freq[field_].get(name, 0)
