@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.command import CommandList, CommandPalette
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 from tui_helpers import (
     MARKUP_NAME,
     OPERATOR,
@@ -16,17 +16,18 @@ from tui_helpers import (
 )
 
 from uso_tui.tui.app import SCREENS
+from uso_tui.tui.virtual_table import VirtualTable
 from uso_tui.tui.widgets import KeysHelp, clean
 
 
 async def test_schools_problems_first_filter_sort_open(demo_ran):
     demo = demo_ran
     async with started(demo.store) as (app, pilot):
-        table = app.screen.query_one(DataTable)
+        table = app.screen.query_one(VirtualTable)
         schools = demo.store.list_schools()
         assert table.row_count == len(schools)
         # the failed school (wrong secret) comes first, then the held one, then cases waiting
-        order = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(len(schools))]
+        order = [table.key_at(i) for i in range(len(schools))]
         assert order[:2] == [demo.failed_school, demo.held_school]
         with_cases = {s.dfe for s in schools if s.open_cases} - {demo.held_school}
         assert set(order[2 : 2 + len(with_cases)]) == with_cases
@@ -34,16 +35,16 @@ async def test_schools_problems_first_filter_sort_open(demo_ran):
         target = schools[2]
         await press(pilot, "slash", *list(target.dfe))
         await wait_for(pilot, lambda: table.row_count == 1)
-        assert table.coordinate_to_cell_key((0, 0)).row_key.value == target.dfe
+        assert table.key_at(0) == target.dfe
         # escape clears the filter
         await pilot.press("enter", "escape")
         await wait_for(pilot, lambda: table.row_count == len(schools))
         # s cycles the sort: second sort is by DfE
         await pilot.press("s")
-        keys = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        keys = [table.key_at(i) for i in range(table.row_count)]
         assert keys == sorted(s.dfe for s in schools)
         await pilot.press("r")
-        keys = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        keys = [table.key_at(i) for i in range(table.row_count)]
         assert keys == sorted((s.dfe for s in schools), reverse=True)
         # the cursor follows its school through sorts; enter opens it, escape goes back
         assert table.cursor_row == keys.index(target.dfe)
@@ -266,12 +267,12 @@ async def test_quit_during_a_run_asks_and_cancels(demo):
 
 async def test_clicking_a_header_sorts_by_it(demo):
     async with started(demo.store, size=(120, 40)) as (app, pilot):
-        table = app.screen.query_one(DataTable)
-        await pilot.click(DataTable, offset=(14, 0))  # the Name header
+        table = app.screen.query_one(VirtualTable)
+        await pilot.click(VirtualTable, offset=(14, 0))  # the Name header
         await pilot.pause()
-        names = [table.get_row_at(i)[1].plain for i in range(table.row_count)]
+        names = [table.cells_at(i)[1].plain for i in range(table.row_count)]
         assert app.screen.sort_by == "name" and names == sorted(names, key=str.casefold)
-        await pilot.click(DataTable, offset=(14, 0))
+        await pilot.click(VirtualTable, offset=(14, 0))
         await pilot.pause()
         assert app.screen.reversed_
 

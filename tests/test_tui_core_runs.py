@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from textual.widgets import DataTable
 from tui_helpers import (
     NOW,
     OPERATOR,
@@ -21,6 +20,7 @@ from tui_helpers import (
 from uso_tui.sync.runner import current_run, run_school
 from uso_tui.tui.held import HeldReview
 from uso_tui.tui.live import RunProgress
+from uso_tui.tui.virtual_table import VirtualTable
 from uso_tui.tui.widgets import Confirm, Prompt
 
 
@@ -101,7 +101,7 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
         live = app.live_runs[dfe]
         await pilot.press("escape")
         assert app.screen.kind == "schools"
-        table = app.screen.query_one(DataTable)
+        table = app.screen.query_one(VirtualTable)
         # the console answers keys while the run goes on in its worker
         await pilot.press("s")
         row = table.cursor_row

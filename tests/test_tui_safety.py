@@ -3,9 +3,10 @@ held runs reviewed, failed workers shown."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 from tui_helpers import NOW, burst, press, screen_text, settle, started
 
+from uso_tui.tui.virtual_table import VirtualTable
 from uso_tui.tui.widgets import Confirm
 
 
@@ -19,7 +20,7 @@ async def test_typed_ahead_filter_reaches_the_filter_not_the_schools_keys(demo):
         assert app.live_runs == {}
         assert app.screen.query_one("#filter", Input).value == "meadow"
         await pilot.press("enter")
-        table = app.screen.query_one(DataTable)
+        table = app.screen.query_one(VirtualTable)
         assert table.row_count == 1
         assert app.screen.selected() == "204-2308"
 

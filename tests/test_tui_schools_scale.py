@@ -1,17 +1,15 @@
-"""The schools list at estate scale: the first page is drawn before every row is in, the rest
-arrives in steps between frames, and sorting, filtering and the cursor stay right meanwhile."""
+"""The schools list at estate scale: every row is in the table at once while only the lines on
+screen are drawn, and sorting, filtering, the cursor and typed keys stay right."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from tui_helpers import make_app, settle
+from tui_helpers import burst, make_app, screen_text, settle
 
 from uso_tui.domain.models import School
 from uso_tui.store import open_store
-from uso_tui.tui.growing_table import GrowingTable
 from uso_tui.tui.screens import schools as schools_screen
+from uso_tui.tui.virtual_table import VirtualTable
 
 N = 2_000
 
@@ -42,17 +40,8 @@ def big_store(tmp_path, monkeypatch):
     return store, rows
 
 
-def shown_keys(table: GrowingTable) -> list[str]:
-    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
-
-
-async def until(predicate, timeout: float = 20.0) -> None:
-    """Yields to the loop one turn at a time until predicate() holds (fails after timeout s)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0)
+def shown_keys(table: VirtualTable) -> list[str]:
+    return [table.key_at(i) for i in range(table.row_count)]
 
 
 def expected(rows: list[School], by: str, reverse: bool = False) -> list[str]:
@@ -60,24 +49,32 @@ def expected(rows: list[School], by: str, reverse: bool = False) -> list[str]:
     return [s.dfe for s in sorted(rows, key=key, reverse=reverse)]
 
 
-async def test_first_page_is_drawn_before_every_row_is_in(big_store):
+async def test_every_row_is_in_at_once_and_only_the_lines_on_screen_are_drawn(
+    big_store, monkeypatch
+):
+    drawn: list[str] = []
+    cells = schools_screen.school_cells
+
+    def counting(school, wide):
+        drawn.append(school.dfe)
+        return cells(school, wide)
+
+    monkeypatch.setattr(schools_screen, "school_cells", counting)
     store, rows = big_store
     app = make_app(store)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(lambda: getattr(app.screen, "kind", "") == "schools")
-        table = app.screen.query_one(GrowingTable)
-        seen: list[int] = []
-        await until(lambda: seen.append(table.row_count) or table.row_count > 0)
-        first = table.row_count
-        assert 30 <= first < N  # at least a screenful, not the whole list
-        # the rows shown first are the top of the problems-first order
-        assert shown_keys(table) == expected(rows, "attention")[:first]
-        await until(lambda: seen.append(table.row_count) or not table.filling)
+        await settle(pilot)
+        table = app.screen.query_one(VirtualTable)
         assert table.row_count == N
         assert shown_keys(table) == expected(rows, "attention")
-        # the rest came in several steps, not in one go
-        assert len({c for c in seen if 0 < c < N}) >= 3
+        # a screenful of rows drawn (header, filter line, title, footer take the rest)
+        assert set(drawn) == set(expected(rows, "attention")[: len(set(drawn))])
+        assert 20 <= len(set(drawn)) < 30
+        await pilot.press("end")
         await settle(pilot)
+        assert table.cursor_row == N - 1
+        assert expected(rows, "attention")[-1] in screen_text(app)
+        assert len(set(drawn)) < 60  # the last page, not the rows between
 
 
 async def test_cursor_follows_its_school_through_a_sort_of_a_long_list(big_store):
@@ -86,33 +83,79 @@ async def test_cursor_follows_its_school_through_a_sort_of_a_long_list(big_store
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = app.screen
-        table = screen.query_one(GrowingTable)
-        await until(lambda: not table.filling)
-        target = max(s.dfe for s in rows)  # last by DfE: its row arrives in the last step
-        table.move_cursor(row=table.get_row_index(target))
+        table = screen.query_one(VirtualTable)
+        target = max(s.dfe for s in rows)  # last by DfE
+        table.move_cursor(row=table.index_of(target))
         await pilot.press("s")  # by DfE
-        await until(lambda: not table.filling)
+        await settle(pilot)
         order = expected(rows, "dfe")
         assert shown_keys(table) == order
-        assert table.cursor_row == order.index(target)
+        assert table.cursor_row == order.index(target) == N - 1
         assert screen.selected() == target
+        assert target in screen_text(app)  # scrolled to where the school now is
 
 
-async def test_a_key_typed_while_rows_arrive_moves_the_cursor_and_it_stays(big_store):
+async def test_keys_typed_ahead_move_through_a_long_list_in_turn(big_store):
     store, rows = big_store
     app = make_app(store)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = app.screen
-        table = screen.query_one(GrowingTable)
-        await until(lambda: not table.filling)
-        table.move_cursor(row=table.get_row_index(max(s.dfe for s in rows)))
-        screen.action_sort()  # by DfE: the school under the cursor arrives in a later step
-        assert table.filling and table.cursor_row == 0
-        await pilot.press("j")
-        await until(lambda: not table.filling)
-        assert table.cursor_row == 1  # not pulled back to the school it was on
-        assert screen.selected() == expected(rows, "dfe")[1]
+        table = screen.query_one(VirtualTable)
+        page = table.scrollable_content_region.height - 1  # rows under the header
+        burst(app, "s", "pagedown", "j", "j", "k", "pagedown")
+        await settle(pilot)
+        assert screen.sort_by == "dfe"
+        assert table.cursor_row == 2 * page + 1
+        assert screen.selected() == expected(rows, "dfe")[2 * page + 1]
+        burst(app, "end", "k", "home", "j")
+        await settle(pilot)
+        assert table.cursor_row == 1
+
+
+async def test_a_school_filtered_out_leaves_the_cursor_in_range_and_back_on_it_after(big_store):
+    store, rows = big_store
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one(VirtualTable)
+        table.move_cursor(row=N - 1)
+        target = table.cursor_key
+        await pilot.press("slash", *"oak 0001", "enter")
+        await settle(pilot)
+        assert 0 < table.row_count < N and target not in shown_keys(table)
+        assert 0 <= table.cursor_row < table.row_count
+        assert screen.selected() == table.key_at(table.cursor_row)
+        table.move_cursor(row=0)
+        kept = table.cursor_key
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table.row_count == N and screen.selected() == kept
+
+
+async def test_a_click_on_a_row_opens_its_school(big_store):
+    store, rows = big_store
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(VirtualTable)
+        await pilot.click(VirtualTable, offset=(20, 3))  # the third row under the header
+        await settle(pilot)
+        assert app.screen.kind == "school"
+        assert app.screen.dfe == expected(rows, "attention")[2]
+        assert table.cursor_row == 2
+
+
+async def test_names_that_look_like_markup_are_shown_as_they_are(tmp_path, monkeypatch):
+    store = open_store(tmp_path / "store")
+    rows = many_schools(3)
+    rows[0].name = "Anna [bold]Lee[/bold] [/foo]"
+    monkeypatch.setattr(store, "list_schools", lambda: list(rows))
+    app = make_app(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert "Anna [bold]Lee[/bold] [/foo]" in screen_text(app)
 
 
 async def test_a_long_list_sorts_in_a_thread_and_filters_in_order(big_store, monkeypatch):
@@ -121,15 +164,12 @@ async def test_a_long_list_sorts_in_a_thread_and_filters_in_order(big_store, mon
     app = make_app(store)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        screen = app.screen
-        table = screen.query_one(GrowingTable)
+        table = app.screen.query_one(VirtualTable)
         await pilot.press("s", "s", "r")  # by name, reversed
         await settle(pilot)
-        await until(lambda: not table.filling)
         assert shown_keys(table) == expected(rows, "name", reverse=True)
         await pilot.press("slash", *"oak 001", "enter")
         await settle(pilot)
-        await until(lambda: not table.filling)
         want = [
             s.dfe
             for s in sorted(rows, key=schools_screen.sort_key("name"), reverse=True)

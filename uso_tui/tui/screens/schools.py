@@ -1,12 +1,13 @@
 """Home: every school in one table, problems first. Reads only the school directory (never accounts).
 
-Tens of thousands of rows: the directory is read and sorted in a thread, the table (fixed column
-widths) shows its first page at once and takes the rest in steps between frames, each row's cells
-are made when it is first shown, and filtering waits for a short pause in typing.
+Tens of thousands of rows: the directory is read and sorted in a thread, the table draws only the
+lines on screen (a new list costs the event loop the same at any length), and filtering waits for a
+short pause in typing.
 """
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -15,14 +16,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import var
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from uso_tui.domain.models import School
 from uso_tui.store.codec import gc_paused
 from uso_tui.tui.format import cell, clean
-from uso_tui.tui.growing_table import GrowingTable
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import LineInput, current_key
+from uso_tui.tui.virtual_table import Column, VirtualTable
+from uso_tui.tui.widgets import LineInput
 
 # Problems first: failed, held, cases waiting, then a run going, then the rest.
 SORTS = ("attention", "dfe", "name", "mis", "last run", "cases", "unallocated")
@@ -57,23 +58,10 @@ def sort_key(name: str):
     }[name]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Row:
     school: School
     haystack: str  # lower-case "dfe name mis" for the filter
-    wide: bool
-    _cells: tuple[Text, ...] | None = None
-
-    @property
-    def cells(self) -> tuple[Text, ...]:
-        """Made when the row is first shown (a refill of the same rows reuses them)."""
-        if self._cells is None:
-            self._cells = school_cells(self.school, self.wide)
-        return self._cells
-
-    @staticmethod
-    def cells_of(row: Row) -> tuple[Text, ...]:
-        return row.cells
 
     @staticmethod
     def key_of(row: Row) -> str:
@@ -140,8 +128,8 @@ def school_cells(s: School, wide: bool) -> tuple[Text, ...]:
     )
 
 
-def make_rows(schools: list[School], wide: bool) -> list[Row]:
-    return [Row(s, f"{s.dfe} {clean(s.name)} {s.mis}".casefold(), wide) for s in schools]
+def make_rows(schools: list[School]) -> list[Row]:
+    return [Row(s, f"{s.dfe} {clean(s.name)} {s.mis}".casefold()) for s in schools]
 
 
 def sort_rows(rows: list[Row], by: str) -> list[Row]:
@@ -202,12 +190,15 @@ class SchoolsScreen(UsoScreen):
         yield LineInput(
             placeholder="filter: DfE, name or MIS (escape clears)", id="filter", classes="filter"
         )
-        yield GrowingTable(id="schools", cursor_type="row", zebra_stripes=False)
+        yield VirtualTable(self._cells_of, Row.key_of, id="schools")
         yield Static("", id="empty", classes="hint")
         yield Footer()
 
+    def _cells_of(self, row: Row) -> tuple[Text, ...]:
+        return school_cells(row.school, self._wide)
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(VirtualTable)
         self._wide = self.app.size.width >= 110
         fixed = {
             "DfE": 8,
@@ -219,13 +210,17 @@ class SchoolsScreen(UsoScreen):
         }
         # 7 columns x 2 cells of padding, plus the scrollbar
         name_w = max(12, self.app.size.width - sum(fixed.values()) - 7 * 2 - 2)
-        table.add_column("DfE", width=fixed["DfE"], key="dfe")
-        table.add_column("Name", width=name_w, key="name")
-        table.add_column("MIS", width=fixed["MIS"], key="mis")
-        table.add_column("Reports" if self._wide else "Rep", width=fixed["Reports"], key="reports")
-        table.add_column("Last run", width=fixed["Last run"], key="last")
-        table.add_column("Cases", width=fixed["Cases"], key="cases")
-        table.add_column("Unalloc", width=fixed["Unalloc"], key="unalloc")
+        table.set_columns(
+            [
+                Column("dfe", "DfE", fixed["DfE"]),
+                Column("name", "Name", name_w),
+                Column("mis", "MIS", fixed["MIS"]),
+                Column("reports", "Reports" if self._wide else "Rep", fixed["Reports"]),
+                Column("last", "Last run", fixed["Last run"]),
+                Column("cases", "Cases", fixed["Cases"]),
+                Column("unalloc", "Unalloc", fixed["Unalloc"]),
+            ]
+        )
         table.focus()
         self.load()
         # runs by the scheduler or other consoles change the summaries: look again now and then
@@ -253,7 +248,10 @@ class SchoolsScreen(UsoScreen):
         group="schools-load",
     )
     def load(self) -> None:
-        # tens of thousands of records built at once: the collector would run dozens of times
+        # Tens of thousands of records built at once: the collector would run dozens of times, and
+        # afterwards walk them all in each full collection, blocking the event loop. They hold no
+        # reference cycles (freed by their counts), so they are frozen out of its sight as made.
+        gc.collect(1)
         with gc_paused():
             schools = self.store.list_schools()
             signature = tuple(
@@ -271,15 +269,11 @@ class SchoolsScreen(UsoScreen):
             )
             if signature == self._signature:
                 return  # nothing changed: no redraw
-            # a school that did not change keeps its row (and the cells already made for it)
-            before = {r.school.dfe: r for r in self.rows if r.wide == self._wide}
-            rows = [
-                old if (old := before.get(s.dfe)) is not None and old.school == s else new
-                for s, new in zip(schools, make_rows(schools, self._wide), strict=True)
-            ]
+            rows = make_rows(schools)
             by = self.sort_by
             orders = {by: sort_rows(rows, by)}
             counts = Counts.of(rows)
+            gc.freeze()
         self.app.call_from_thread(self._loaded_rows, rows, orders, counts, signature)
 
     def _loaded_rows(
@@ -324,7 +318,7 @@ class SchoolsScreen(UsoScreen):
         if rows is None:
             return  # drawn when the sort is ready
         # keyed by DfE so the cursor follows its school across reloads and sorts
-        self.query_one(GrowingTable).fill(rows, Row.cells_of, Row.key_of)
+        self.query_one(VirtualTable).replace(rows)
         self._update_title(len(rows))
         empty = self.query_one("#empty", Static)
         if not self.rows:
@@ -368,7 +362,7 @@ class SchoolsScreen(UsoScreen):
         if self._filter_timer is not None:
             self._filter_timer.stop()
         self.refill()
-        self.query_one(DataTable).focus()
+        self.query_one(VirtualTable).focus()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -380,15 +374,15 @@ class SchoolsScreen(UsoScreen):
             box.remove_class("visible")
             self.filter_text = ""
             self.refill()
-        self.query_one(DataTable).focus()
+        self.query_one(VirtualTable).focus()
 
     # -- sort, moves ----------------------------------------------------------------------------
 
     def action_sort(self) -> None:
         self.order = (SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)], False)
 
-    @on(DataTable.HeaderSelected)
-    def _header(self, event: DataTable.HeaderSelected) -> None:
+    @on(VirtualTable.HeaderSelected)
+    def _header(self, event: VirtualTable.HeaderSelected) -> None:
         """A click on a column header sorts by it (again: reversed); `s` does it by keyboard."""
         by = {
             "dfe": "dfe",
@@ -397,7 +391,7 @@ class SchoolsScreen(UsoScreen):
             "last": "last run",
             "cases": "cases",
             "unalloc": "unallocated",
-        }.get(event.column_key.value or "")
+        }.get(event.column.key)
         if by is None:
             return
         self.order = (by, not self.reversed_ if by == self.sort_by else False)
@@ -406,10 +400,10 @@ class SchoolsScreen(UsoScreen):
         self.order = (self.sort_by, not self.reversed_)
 
     def action_cursor_down(self) -> None:
-        self.query_one(DataTable).action_cursor_down()
+        self.query_one(VirtualTable).action_cursor_down()
 
     def action_cursor_up(self) -> None:
-        self.query_one(DataTable).action_cursor_up()
+        self.query_one(VirtualTable).action_cursor_up()
 
     def action_reload(self) -> None:
         self._signature = None
@@ -418,12 +412,11 @@ class SchoolsScreen(UsoScreen):
     # -- open -----------------------------------------------------------------------------------
 
     def selected(self) -> str | None:
-        table = self.query_one(GrowingTable)
-        return table.pending_key() or current_key(table)
+        return self.query_one(VirtualTable).cursor_key
 
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.open_school(event.row_key.value)
+    @on(VirtualTable.RowSelected)
+    def _row_selected(self, event: VirtualTable.RowSelected) -> None:
+        self.app.open_school(event.key)
 
     def _open(self, kind: str) -> None:
         dfe = self.selected()
