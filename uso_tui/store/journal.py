@@ -79,7 +79,8 @@ class Commit:
             write_new(tmp_journal, encode(doc))
             os.replace(tmp_journal, self.root / JOURNAL)
             fsync_dir(self.root)  # the commit point: from here a crash is redone, not undone
-            _redo(self.root, doc)
+            # its own paths need no check (recover checks a journal found on disk)
+            _finish(self.root, renames, sorted(self.deletes))
 
     def _rel(self, path: Path) -> str:
         return str(path.relative_to(self.root))
@@ -124,6 +125,11 @@ def _bad(root: Path, why: str) -> BadJournal:
 
 def _redo(root: Path, doc: dict) -> None:
     renames, deletes = _checked(root, doc)  # all checked before anything is touched
+    _finish(root, renames, deletes)
+
+
+def _finish(root: Path, renames: list[tuple[Path, Path]], deletes: list[Path]) -> None:
+    """Renames the staged files into place, deletes, fsyncs the folders, removes the journal."""
     dirs: set[Path] = {root / STAGING}
     for tmp, path in renames:
         if tmp.exists():  # else renamed before the crash

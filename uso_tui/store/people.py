@@ -22,6 +22,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import xxhash
@@ -73,7 +74,9 @@ class PeopleFinder:
         self.upns = {k for k in map(upn_key, upns) if k}
         # "" stands for any forename or any surname (not both)
         self.name_dobs = {(f, s, d) for f, s, d in name_dobs if (f or s) and d}
-        self.patterns: list[re.Pattern[bytes]] = []
+        # The patterns' sources, compiled when a school is first scanned: most looks for a
+        # starter find no school that may hold a key, and compiling costs more than the look.
+        self.sources: list[bytes] = []
         forenames: dict[bytes, set[bytes]] = {}
         any_forename: set[bytes] = set()
         for f, _, d in self.name_dobs:
@@ -91,11 +94,15 @@ class PeopleFinder:
                 if dob not in any_forename
             }
             tails.update(dict.fromkeys(any_forename, b" "))
-            self.patterns.append(re.compile(b" " + _trie(tails)))
+            self.sources.append(b" " + _trie(tails))
         if self.upns:
             # The UPN is between its own separator and the year group's.
             wanted = dict.fromkeys((field_text(u).encode() for u in self.upns), b"\x1f")
-            self.patterns.append(re.compile(rb"\x1d" + _trie(wanted)))
+            self.sources.append(rb"\x1d" + _trie(wanted))
+
+    @cached_property
+    def patterns(self) -> list[re.Pattern[bytes]]:
+        return [re.compile(source) for source in self.sources]
 
     def scan(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
         """Adds the wanted accounts of one school's index to `out` (by username)."""
@@ -256,7 +263,7 @@ class PeopleIndex:
         """find_people over the schools `dfes` (their names.idx at path_of(dfe)), sorted by
         username. The caller holds the store's read lock."""
         found: dict[str, AccountHit] = {}
-        if not finder.patterns:
+        if not finder.sources:
             return []
         with self._lock:
             self._looks += 1

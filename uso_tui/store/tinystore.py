@@ -8,6 +8,7 @@ between calls, so a read always sees what any process last committed.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +46,7 @@ from uso_tui.store.kept import KeptReads
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
-from uso_tui.store.people import PeopleFinder, PeopleIndex
+from uso_tui.store.people import RACY_NS, PeopleFinder, PeopleIndex
 from uso_tui.store.schooldoc import (
     RUNNING_KEY,
     SchoolDoc,
@@ -110,6 +111,7 @@ class TinyStore(KeptReads, Store):
         self.people = PeopleIndex()  # find_people's keys of every school, while unchanged
         self.dir_cache = DirectoryCache(self.layout.directory)  # the school directory, per shard
         self.deltas = Deltas()  # the recent feed's deltas, parsed
+        self._folders_seen: tuple[tuple[int, ...], list[str]] | None = None  # _school_dirs
         check_data_dir(self.root)
         if not self.layout.store_json.exists():
             if not create:
@@ -280,11 +282,25 @@ class TinyStore(KeptReads, Store):
             )
 
     def _school_dirs(self) -> list[str]:
+        """The schools' folders (shared: never mutate), listed again only when the folder
+        changed (its time stamps; one changed too recently for them to tell is listed again)."""
+        folder = self.layout.schools
         try:
-            names = os.listdir(self.layout.schools)
+            st = os.stat(folder)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if DFE_RE.match(n))
+        stamp = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+        seen = self._folders_seen
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return []
+        listed = sorted(n for n in names if DFE_RE.match(n))
+        if max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - RACY_NS:
+            self._folders_seen = (stamp, listed)
+        return listed
 
     def la_accounts(self, la: str, role: str | None = None) -> list[Account]:
         docs: list[dict[str, Any]] = []
@@ -313,7 +329,7 @@ class TinyStore(KeptReads, Store):
         self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
     ) -> list[AccountHit]:
         finder = PeopleFinder(role, upns, name_dobs)
-        if not finder.patterns:
+        if not finder.sources:
             return []
         with self._reading():
             return self.people.find(self._school_dirs(), self.layout.names_idx, finder)

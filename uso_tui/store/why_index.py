@@ -48,6 +48,13 @@ WHY_FIELDS = (
 _COL = {name: i for i, name in enumerate(PROCESSED_COLUMNS)}
 _SPLIT = re.compile(r"[\s\-]+")
 _NO_SPACE = str.maketrans(dict.fromkeys(" \t\n\r", "\x1e"))
+_SPACE = re.compile(r"[ \t\n\r]").search
+
+
+def _key_token(value: Any) -> str:
+    """A date of birth, MIS id or UPN as one token (str.translate is slow: most have no space)."""
+    v = str(value).strip().lower()
+    return v.translate(_NO_SPACE) if _SPACE(v) else v
 SAMPLE_FILES = 40
 
 
@@ -61,7 +68,7 @@ def _tokens(values: dict[str, Any]) -> str:
     for key in ("dob", "mis_id", "upn"):
         v = values.get(key)
         if v:
-            toks.append(str(v).strip().lower().translate(_NO_SPACE))
+            toks.append(_key_token(v))
     seen: set[str] = set()
     return "".join(f" {t}" for t in toks if t and not (t in seen or seen.add(t)))
 
@@ -108,7 +115,7 @@ def lines_of_rows(run_id: str, rows: list[list[Any]], created: dict[str, str]) -
         for i in _KEYS_AT:
             v = r[i]
             if v:
-                toks.append(str(v).strip().lower().translate(_NO_SPACE))
+                toks.append(_key_token(v))
         head = " ".join(dict.fromkeys(filter(None, toks)))
         append(
             f" {head}".encode() + b"\t" + dumps(payload) + b"\n"
