@@ -183,8 +183,8 @@ from uso_tui.store import open_store
 from uso_tui.sync.undo import undo_run
 what, n = sys.argv[2].split(":"); n = int(n); calls = [0]
 def dies_after(real):
-    def dying(*args):
-        real(*args)
+    def dying(*args, **kwargs):
+        real(*args, **kwargs)
         calls[0] += 1
         if calls[0] == n:
             os.kill(os.getpid(), signal.SIGKILL)
