@@ -3,6 +3,9 @@ screen are drawn, and sorting, filtering, the cursor and typed keys stay right."
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 from tui_helpers import burst, make_app, screen_text, settle
 
@@ -40,8 +43,25 @@ def big_store(tmp_path, monkeypatch):
     return store, rows
 
 
+@pytest.fixture(params=["inline", "thread"])
+def arranged(request, monkeypatch) -> str:
+    """Both ways a list is sorted and filtered: on the event loop (short) and in a thread (long)."""
+    if request.param == "thread":
+        monkeypatch.setattr(schools_screen, "INLINE_ROWS", 100)
+    return request.param
+
+
 def shown_keys(table: VirtualTable) -> list[str]:
     return [table.key_at(i) for i in range(table.row_count)]
+
+
+async def until(predicate, timeout: float = 20.0) -> None:
+    """Yields to the loop one turn at a time until predicate() holds (fails after timeout s)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < end, "condition not met in time"
+        await asyncio.sleep(0)
 
 
 def expected(rows: list[School], by: str, reverse: bool = False) -> list[str]:
@@ -77,7 +97,7 @@ async def test_every_row_is_in_at_once_and_only_the_lines_on_screen_are_drawn(
         assert len(set(drawn)) < 60  # the last page, not the rows between
 
 
-async def test_cursor_follows_its_school_through_a_sort_of_a_long_list(big_store):
+async def test_cursor_follows_its_school_through_a_sort_of_a_long_list(big_store, arranged):
     store, rows = big_store
     app = make_app(store)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -113,7 +133,40 @@ async def test_keys_typed_ahead_move_through_a_long_list_in_turn(big_store):
         assert table.cursor_row == 1
 
 
-async def test_a_school_filtered_out_leaves_the_cursor_in_range_and_back_on_it_after(big_store):
+async def test_a_key_typed_while_a_long_list_is_sorted_moves_on_the_list_shown(
+    big_store, monkeypatch
+):
+    """The sort of a long list arrives later: a key typed meanwhile moves the cursor on the list
+    on screen, and the cursor then follows the school it moved to."""
+    monkeypatch.setattr(schools_screen, "INLINE_ROWS", 100)
+    store, rows = big_store
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one(VirtualTable)
+        sorting = threading.Event()
+        sort_rows = schools_screen.sort_rows
+
+        def held_sort(rows, by):
+            sorting.wait(10)
+            return sort_rows(rows, by)
+
+        monkeypatch.setattr(schools_screen, "sort_rows", held_sort)
+        burst(app, "s", "j")
+        await until(lambda: table.cursor_row == 1)
+        assert screen.sort_by == "dfe" and shown_keys(table) == expected(rows, "attention")
+        sorting.set()
+        await settle(pilot)
+        moved_to = expected(rows, "attention")[1]
+        assert shown_keys(table) == expected(rows, "dfe")
+        assert screen.selected() == moved_to
+        assert table.cursor_row == expected(rows, "dfe").index(moved_to)
+
+
+async def test_a_school_filtered_out_leaves_the_cursor_in_range_and_back_on_it_after(
+    big_store, arranged
+):
     store, rows = big_store
     app = make_app(store)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -159,7 +212,7 @@ async def test_names_that_look_like_markup_are_shown_as_they_are(tmp_path, monke
 
 
 async def test_a_long_list_sorts_in_a_thread_and_filters_in_order(big_store, monkeypatch):
-    monkeypatch.setattr(schools_screen, "INLINE_SORT_ROWS", 100)
+    monkeypatch.setattr(schools_screen, "INLINE_ROWS", 100)
     store, rows = big_store
     app = make_app(store)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -162,12 +162,16 @@ class VirtualTable(ScrollView, can_focus=True):
         self.columns = tuple(columns)
         self._changed()
 
-    def replace(self, items: Sequence[Any], *, keep: str | None = None) -> None:
-        """Show `items` instead; the cursor goes to the row keyed `keep` (default: the row it is
-        on now), else stays at its index within the new rows."""
-        keep = keep if keep is not None else self.cursor_key
+    def replace(self, items: Sequence[Any], *, found: tuple[str, int | None] | None = None) -> None:
+        """Show `items` instead, the cursor on the row with the key it is on now (else at the same
+        index). Finding that row scans the rows, unless `found` says where the caller found a key
+        in `items` (off the event loop; None: not there) and the cursor is still on that key."""
+        keep = self.cursor_key
         self._items = items
-        index = self.index_of(keep) if keep is not None else None
+        if found is not None and found[0] == keep:
+            index = found[1]
+        else:
+            index = self.index_of(keep) if keep is not None else None
         self._changed()
         self.move_cursor(self._cursor if index is None else index, post=False)
 
@@ -193,11 +197,10 @@ class VirtualTable(ScrollView, can_focus=True):
         return self._cells_of(self._items[index])
 
     def index_of(self, key: str) -> int | None:
-        key_of = self._key_of
-        for index, item in enumerate(self._items):
-            if key_of(item) == key:
-                return index
-        return None
+        items, key_of = self._items, self._key_of
+        if self._cursor < len(items) and key_of(items[self._cursor]) == key:
+            return self._cursor  # a reload in the same order: no scan
+        return next((i for i, key_i in enumerate(map(key_of, items)) if key_i == key), None)
 
     # -- cursor ---------------------------------------------------------------------------------
 
@@ -256,6 +259,9 @@ class VirtualTable(ScrollView, can_focus=True):
     def action_select_cursor(self) -> None:
         if self._items:
             self.post_message(self.RowSelected(self, self._cursor, self.cursor_key or ""))
+
+    def on_resize(self) -> None:
+        self._scroll_to_cursor()
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)

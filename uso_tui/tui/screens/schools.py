@@ -29,7 +29,7 @@ from uso_tui.tui.widgets import LineInput
 SORTS = ("attention", "dfe", "name", "mis", "last run", "cases", "unallocated")
 FILTER_DELAY = 0.12
 REFRESH_SECONDS = 15
-INLINE_SORT_ROWS = 5000  # a longer list is sorted in a thread (30,000 rows: about 0.1 s)
+INLINE_ROWS = 5000  # a longer list is sorted and filtered in a thread
 
 
 def attention_rank(s: School) -> int:
@@ -66,6 +66,22 @@ class Row:
     @staticmethod
     def key_of(row: Row) -> str:
         return row.school.dfe
+
+
+@dataclass(slots=True, frozen=True)
+class View:
+    """What the list shows: its sort, reversed or not, and the filter's words."""
+
+    by: str
+    reverse: bool
+    words: tuple[str, ...]
+
+    def of(self, order: list[Row]) -> list[Row]:
+        """The rows shown, from the rows sorted by `by`."""
+        words = self.words
+        rows = [r for r in order if all(w in r.haystack for w in words)] if words else order
+        # every sort key ends in the DfE, so no two rows tie: reversing the list is the reverse sort
+        return rows[::-1] if self.reverse else rows
 
 
 @dataclass(slots=True, frozen=True)
@@ -250,7 +266,9 @@ class SchoolsScreen(UsoScreen):
     def load(self) -> None:
         # Tens of thousands of records built at once: the collector would run dozens of times, and
         # afterwards walk them all in each full collection, blocking the event loop. They hold no
-        # reference cycles (freed by their counts), so they are frozen out of its sight as made.
+        # reference cycles (freed by their counts), so a long list is frozen out of its sight as
+        # made. Freezing keeps any garbage cycle of the moment for good: the young generations are
+        # collected first (a full collection would walk the whole heap).
         gc.collect(1)
         with gc_paused():
             schools = self.store.list_schools()
@@ -273,57 +291,74 @@ class SchoolsScreen(UsoScreen):
             by = self.sort_by
             orders = {by: sort_rows(rows, by)}
             counts = Counts.of(rows)
-            gc.freeze()
+            if len(rows) > INLINE_ROWS:
+                gc.freeze()
         self.app.call_from_thread(self._loaded_rows, rows, orders, counts, signature)
 
     def _loaded_rows(
         self, rows: list[Row], orders: dict[str, list[Row]], counts: Counts, signature: tuple
     ) -> None:
+        self._orders = orders  # first: a thread that sees the new rows sees their orders
         self.rows = rows
-        self._orders = orders
         self._counts = counts
         self._signature = signature
         self._loaded = True
         self.query_one("#title").remove_class("loading")
         self.refill()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="schools-sort")
-    def _sort_aside(self, rows: list[Row], by: str) -> None:
-        order = sort_rows(rows, by)
-        self.app.call_from_thread(self._sorted, rows, by, order)
-
-    def _sorted(self, rows: list[Row], by: str, order: list[Row]) -> None:
-        if rows is self.rows:
-            self._orders[by] = order
-            if by == self.sort_by:
-                self.refill()
-
-    def visible_rows(self) -> list[Row] | None:
-        """The rows to show in order; None while a long list is being sorted in a thread."""
-        by = self.sort_by
-        rows = self._orders.get(by)
-        if rows is None:
-            if len(self.rows) > INLINE_SORT_ROWS:
-                self._sort_aside(self.rows, by)
-                return None
-            rows = self._orders[by] = sort_rows(self.rows, by)
-        words = self.filter_text.casefold().split()
-        if words:
-            rows = [r for r in rows if all(w in r.haystack for w in words)]
-        # every sort key ends in the DfE, so no two rows tie: reversing the list is the reverse sort
-        return rows[::-1] if self.reversed_ else rows
-
     def refill(self) -> None:
-        rows = self.visible_rows()
-        if rows is None:
-            return  # drawn when the sort is ready
-        # keyed by DfE so the cursor follows its school across reloads and sorts
-        self.query_one(VirtualTable).replace(rows)
-        self._update_title(len(rows))
+        """Shows the rows in the order and filter asked for; a long list is arranged in a thread."""
+        view = View(self.sort_by, self.reversed_, tuple(self.filter_text.casefold().split()))
+        table = self.query_one(VirtualTable)
+        if len(self.rows) > INLINE_ROWS:
+            self._arrange_aside(view, table.cursor_key)
+            return
+        order = self._orders.get(view.by)
+        if order is None:
+            order = self._orders[view.by] = sort_rows(self.rows, view.by)
+        self._show(view.of(order), None)
+
+    # described in words: Textual would otherwise describe a worker by the repr of its arguments
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="schools-arrange",
+        description="arrange the schools list",
+    )
+    def _arrange_aside(self, view: View, keep: str | None) -> None:
+        rows = self.rows
+        order = self._orders.get(view.by)
+        if order is None:
+            order = sort_rows(rows, view.by)
+        shown = view.of(order)
+        at = next((i for i, r in enumerate(shown) if r.school.dfe == keep), None)
+        found = None if keep is None else (keep, at)
+        self.app.call_from_thread(self._arranged, rows, order, view, shown, found)
+
+    def _arranged(
+        self,
+        rows: list[Row],
+        order: list[Row],
+        view: View,
+        shown: list[Row],
+        found: tuple[str, int | None] | None,
+    ) -> None:
+        if rows is not self.rows:
+            return  # a reload came since: it arranges its own rows
+        self._orders[view.by] = order
+        now = View(self.sort_by, self.reversed_, tuple(self.filter_text.casefold().split()))
+        if view == now:  # else a newer arrangement is on its way
+            self._show(shown, found)
+
+    def _show(self, shown: list[Row], found: tuple[str, int | None] | None) -> None:
+        # keyed by DfE so the cursor follows its school across reloads, sorts and filters
+        self.query_one(VirtualTable).replace(shown, found=found)
+        self._update_title(len(shown))
         empty = self.query_one("#empty", Static)
         if not self.rows:
             empty.update("No schools yet. n adds one (or: uso-tui school add …)")
-        elif not rows:
+        elif not shown:
             empty.update(Text(f"No school matches {clean(self.filter_text)!r}", end=""))
         else:
             empty.update("")
