@@ -6,7 +6,6 @@ says, `n`/escape leaves the run held."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -19,6 +18,7 @@ from uso_tui.sync.compare import comparison_lines
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.screens.listing import Col, ListTable, Row, cells
+from uso_tui.tui.workers import in_thread
 
 DIALOG_INNER = 72  # the .dialog's width (76) less its border and padding
 
@@ -205,13 +205,7 @@ class ConfirmsHeld(UsoScreen):
     shows the review, and confirms in a worker what the operator chose; held_confirmed(done)
     then says what happened (each screen its own way)."""
 
-    @work(
-        name="Cannot read the held accounts",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="held-review",
-    )
+    @in_thread("held-review", failure="Cannot read the held accounts")
     def load_held(self, run: Run) -> None:
         from uso_tui.sync.actions import held_review  # noqa: PLC0415
 
@@ -225,7 +219,7 @@ class ConfirmsHeld(UsoScreen):
 
         self.app.push_screen(HeldReview(run, held), answer)
 
-    @work(name="Not confirmed", thread=True, exclusive=True, exit_on_error=False, group="held")
+    @in_thread("held", failure="Not confirmed")
     def confirm_chosen(self, run: Run, kept: list[str]) -> None:
         done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
         self.app.call_from_thread(self.held_confirmed, done)

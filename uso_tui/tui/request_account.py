@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
@@ -23,6 +23,7 @@ from uso_tui.store import AccountHit
 from uso_tui.tui.applying import attempt
 from uso_tui.tui.format import plain
 from uso_tui.tui.widgets import Confirm, LineInput, SchoolForm
+from uso_tui.tui.workers import in_thread
 
 FIELDS = [
     ("role", "Role", "pupil or staff"),
@@ -122,7 +123,7 @@ class RequestAccountForm(SchoolForm[Account]):
             self.value("role"), self.value("forename"), self.value("surname"), self.value("dob")
         )
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="request-look")
+    @in_thread("request-look")
     def look(self, role: str, forename: str, surname: str, dob: str) -> None:
         from uso_tui.sync.admin import check_dob, check_role  # noqa: PLC0415
 
@@ -171,7 +172,7 @@ class RequestAccountForm(SchoolForm[Account]):
             answer,
         )
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="request-create")
+    @in_thread("request-create")
     def create(self, r: Request) -> None:
         from uso_tui.sync.admin import add_account  # noqa: PLC0415
 

@@ -5,7 +5,7 @@ Client Secret is typed masked and never shown again."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -16,6 +16,7 @@ from uso_tui.domain.models import School
 from uso_tui.domain.schools import MIS_DOMAINS, MIS_KINDS, check_dfe, check_mis_url, check_reports
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.settings_form import SettingsForm
+from uso_tui.tui.workers import in_thread
 
 
 class AddSchoolScreen(SettingsForm):
@@ -57,13 +58,7 @@ class AddSchoolScreen(SettingsForm):
         self.query_one("#f-dfe", Input).focus()
         self.load()
 
-    @work(
-        name="Cannot read the settings",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="add-school-load",
-    )
+    @in_thread("add-school-load", failure="Cannot read the settings")
     def load(self) -> None:
         self.allowed = self.store.allowed_mis_hosts()
 
@@ -117,7 +112,7 @@ class AddSchoolScreen(SettingsForm):
             self.check("secret"),
         )
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="add-school-save")
+    @in_thread("add-school-save")
     def save(self, settings: dict, secret: str) -> None:
         from uso_tui.store.api import DuplicateSchool  # noqa: PLC0415
         from uso_tui.sync.admin import add_school  # noqa: PLC0415

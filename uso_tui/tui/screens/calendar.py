@@ -4,13 +4,13 @@ before" setting) and known leavers, by date, for one school or every school."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Footer, Static
 
 from uso_tui.sync.calendar import DEFAULT_DAYS, Upcoming
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, LoadedListScreen, Row, cells
 from uso_tui.tui.screens.listing import haystack as words_of
+from uso_tui.tui.workers import in_thread
 
 KIND_WORD = {"starter": "+ starts", "leaver": "- leaves"}  # words, so NO_COLOR keeps the meaning
 
@@ -46,13 +46,7 @@ class CalendarScreen(LoadedListScreen):
         yield Static("loading…", id="summary", classes="loading hint")
         yield Footer(compact=True)
 
-    @work(
-        name="Cannot read the calendar",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="calendar-load",
-    )
+    @in_thread("calendar-load", failure="Cannot read the calendar")
     def load(self) -> None:
         from uso_tui.sync.calendar import calendar  # noqa: PLC0415
 

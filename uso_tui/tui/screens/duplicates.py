@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -24,6 +24,7 @@ from uso_tui.tui.format import cell, full_name, plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, LoadedListScreen, Row, cells
 from uso_tui.tui.screens.listing import haystack as words_of
 from uso_tui.tui.widgets import Confirm
+from uso_tui.tui.workers import in_thread
 
 
 @dataclass(slots=True)
@@ -171,13 +172,7 @@ class DuplicatesScreen(LoadedListScreen):
         yield Static("", id="evidence")
         yield Footer(compact=True)
 
-    @work(
-        name="Cannot read possible duplicates",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="duplicates-load",
-    )
+    @in_thread("duplicates-load", failure="Cannot read possible duplicates")
     def load(self) -> None:
         pairs = read_pairs(self.store, self.dfe)
         rows = []
@@ -304,7 +299,7 @@ class DuplicatesScreen(LoadedListScreen):
             answer,
         )
 
-    @work(name="Not saved", thread=True, exit_on_error=False, group="duplicates-apply")
+    @in_thread("duplicates-apply", failure="Not saved", exclusive=False)
     def decide(self, what: str, pair: Pair, account: Account | None) -> None:
         from uso_tui.sync.duplicates import keep_both, unallocate_duplicate  # noqa: PLC0415
 

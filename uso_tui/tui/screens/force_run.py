@@ -9,7 +9,7 @@ another.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import getters, work
+from textual import getters
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -25,6 +25,7 @@ from uso_tui.tui.force_ask import ForceRunAsk
 from uso_tui.tui.format import clean, plain, status_text, when
 from uso_tui.tui.held import ConfirmsHeld, confirmed_line
 from uso_tui.tui.live import LiveRun, ReportProgress
+from uso_tui.tui.workers import in_thread
 
 COUNTERS = [
     ("created", "Created"),
@@ -119,13 +120,7 @@ class ForceRunScreen(ConfirmsHeld):
         if self.final is not None:  # decisions made meanwhile (the matching queue, elsewhere)
             self.count_waiting()
 
-    @work(
-        name="Cannot read the matching queue",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="force-run-waiting",
-    )
+    @in_thread("force-run-waiting", failure="Cannot read the matching queue")
     def count_waiting(self) -> None:
         waiting = self.store.school(self.dfe).open_cases
         self.app.call_from_thread(self._waiting_counted, waiting)
@@ -138,7 +133,7 @@ class ForceRunScreen(ConfirmsHeld):
 
     # -- starting or attaching ----------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-start")
+    @in_thread("force-run-start")
     def begin(self) -> None:
         """Attach to this console's run, or to another process's, or start one."""
         from uso_tui.sync.runner import current_run  # noqa: PLC0415
@@ -367,7 +362,7 @@ class ForceRunScreen(ConfirmsHeld):
         if self._poll is None:
             self._poll = self.set_interval(POLL_SECONDS, self.poll_external)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="force-run-poll")
+    @in_thread("force-run-poll")
     def poll_external(self) -> None:
         if self.external is None:
             return

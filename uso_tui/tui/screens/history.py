@@ -7,7 +7,7 @@ after, key by key). Everything shown is read from the store; nothing here writes
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
@@ -36,6 +36,7 @@ from uso_tui.tui.screens.listing import (
 )
 from uso_tui.tui.undo_ask import undoable
 from uso_tui.tui.widgets import Confirm
+from uso_tui.tui.workers import in_thread
 
 # the newest events of a school; older ones stay in the store (and `uso-tui audit`)
 AUDIT_LIMIT = 2000
@@ -117,13 +118,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         )
         yield Footer(compact=True)
 
-    @work(
-        name="Cannot read runs",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="history-load",
-    )
+    @in_thread("history-load", failure="Cannot read runs")
     def load(self) -> None:
         runs = self.store.runs(self.dfe)
         running = {r.run_id for r in self.store.running_runs(self.dfe)}
@@ -186,7 +181,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         if row is not None and undoable(row.data):
             self.load_undo(row.data.run_id)
 
-    @work(name="Cannot undo", thread=True, exclusive=True, exit_on_error=False, group="undo")
+    @in_thread("undo", failure="Cannot undo")
     def load_undo(self, run_id: str) -> None:
         from uso_tui.sync.undo import undo_preview  # noqa: PLC0415
 
@@ -204,7 +199,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
             Confirm(f"Undo run {run_id}?", undo_body(p), yes="Undo", no="Keep"), answer
         )
 
-    @work(name="Not undone", thread=True, exclusive=True, exit_on_error=False, group="undo")
+    @in_thread("undo", failure="Not undone")
     def undo(self, run_id: str) -> None:
         from uso_tui.sync.undo import undo_run  # noqa: PLC0415
 
@@ -250,13 +245,7 @@ class AuditScreen(NewestFirstScreen):
         yield ListTable(cols, id="events", openable=True)
         yield Footer(compact=True)
 
-    @work(
-        name="Cannot read the audit log",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="audit-load",
-    )
+    @in_thread("audit-load", failure="Cannot read the audit log")
     def load(self) -> None:
         events = self.store.audit(self.dfe, limit=AUDIT_LIMIT)
         events.sort(key=newest_first)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Input, Static
 from uso_tui.tui.format import cell, clean, plain
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.widgets import LineInput, current_key, move_to_key
+from uso_tui.tui.workers import in_thread
 
 MARK = "✓"
 WIDE = 100
@@ -260,7 +261,7 @@ class ExportsCsv(UsoScreen):
         if name is not None:
             self._export(name, self.dfe)
 
-    @work(name="Not exported", thread=True, exit_on_error=False, group="export")
+    @in_thread("export", failure="Not exported", exclusive=False)
     def _export(self, name: str, dfe: str | None) -> None:
         from uso_tui.sync.export import export_file  # noqa: PLC0415
 

@@ -8,7 +8,7 @@ list (so `p` goes back to them and `u` can undo).
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,6 +20,7 @@ from uso_tui.store import AccountHit
 from uso_tui.tui.format import cell, clean, plain
 from uso_tui.tui.screens.listing import ExportsCsv
 from uso_tui.tui.widgets import Confirm, Prompt, current_key
+from uso_tui.tui.workers import in_thread
 
 DIFF_STYLE = "bold reverse"
 FIELD_LABELS = {"preferred_name": "preferred name", "dob": "date of birth"}
@@ -136,13 +137,7 @@ class MatchingScreen(ExportsCsv):
         table.focus()
         self.load()
 
-    @work(
-        name="Cannot read the matching queue",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="matching-load",
-    )
+    @in_thread("matching-load", failure="Cannot read the matching queue")
     def load(self) -> None:
         cases = self.store.cases(self.dfe, "open")
         if self.with_decided:
@@ -377,13 +372,7 @@ class MatchingScreen(ExportsCsv):
             return
         self.preview(case, cand["username"])
 
-    @work(
-        name="Cannot compare",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="matching-preview",
-    )
+    @in_thread("matching-preview", failure="Cannot compare")
     def preview(self, case: MatchCase, username: str) -> None:
         from uso_tui.sync.actions import match_preview  # noqa: PLC0415
 
@@ -440,12 +429,7 @@ class MatchingScreen(ExportsCsv):
         self.busy = True  # until the question is asked: the accounts it names are read first
         self._exclude_check(case)
 
-    @work(
-        name="Cannot read the school's accounts",
-        thread=True,
-        exit_on_error=False,
-        group="matching-exclude",
-    )
+    @in_thread("matching-exclude", failure="Cannot read the school's accounts", exclusive=False)
     def _exclude_check(self, case: MatchCase) -> None:
         from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
 
@@ -493,7 +477,7 @@ class MatchingScreen(ExportsCsv):
         self._refresh_keys()
         self._decide(case_id, how)
 
-    @work(name="Not saved", thread=True, exit_on_error=False, group="matching-decide")
+    @in_thread("matching-decide", failure="Not saved", exclusive=False)
     def _decide(self, case_id: str, how: dict) -> None:
         from uso_tui.sync.actions import resolve_case  # noqa: PLC0415
 
@@ -518,7 +502,7 @@ class MatchingScreen(ExportsCsv):
             )
         self.app.call_from_thread(self._decided, case, bool(how.get("skip")))
 
-    @work(name="Cannot read the case", thread=True, exit_on_error=False, group="matching-refresh")
+    @in_thread("matching-refresh", failure="Cannot read the case", exclusive=False)
     def refresh_case(self, case_id: str) -> None:
         """After a failed decision (decided meanwhile elsewhere...): the case as it is now."""
         self.app.call_from_thread(self._refreshed, self.store.case(case_id))
@@ -556,7 +540,7 @@ class MatchingScreen(ExportsCsv):
         self._deciding = case_id
         self._undo(case_id)
 
-    @work(name="Undo failed", thread=True, exit_on_error=False, group="matching-decide")
+    @in_thread("matching-decide", failure="Undo failed", exclusive=False)
     def _undo(self, case_id: str) -> None:
         from uso_tui.sync.actions import undo_decision  # noqa: PLC0415
 
@@ -615,13 +599,7 @@ class MatchingScreen(ExportsCsv):
             got,
         )
 
-    @work(
-        name="Search failed",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="matching-search",
-    )
+    @in_thread("matching-search", failure="Search failed")
     def search(self, case_id: str, text: str) -> None:
         hits = self.store.search_accounts(text, limit=50)
         self.app.call_from_thread(self._found, case_id, text, hits)

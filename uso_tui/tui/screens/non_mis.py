@@ -8,7 +8,7 @@ Not yet reviewed accounts come first. Space marks several for keep or unallocate
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -32,6 +32,7 @@ from uso_tui.tui.screens.listing import (
 )
 from uso_tui.tui.screens.users import AccountScreen
 from uso_tui.tui.widgets import Confirm, LineInput
+from uso_tui.tui.workers import in_thread
 
 # Records of the last processed file that can take an existing account (nothing was created for
 # them); invalid and excluded records are left out on purpose.
@@ -250,13 +251,7 @@ class NonMisScreen(LoadedListScreen):
         )
         yield Footer(compact=True)
 
-    @work(
-        name="Cannot read accounts",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="non-mis-load",
-    )
+    @in_thread("non-mis-load", failure="Cannot read accounts")
     def load(self) -> None:
         accounts = [
             a
@@ -333,7 +328,7 @@ class NonMisScreen(LoadedListScreen):
 
         self.app.push_screen(Confirm(title, body, yes="Unallocate", no="Keep as is"), answer)
 
-    @work(thread=True, exit_on_error=False, group="non-mis-apply")
+    @in_thread("non-mis-apply", exclusive=False)
     def apply(self, what: str, targets: list[Account]) -> None:
         from uso_tui.sync.actions import mark_reviewed, unallocate_account  # noqa: PLC0415
 
@@ -359,13 +354,7 @@ class NonMisScreen(LoadedListScreen):
         if row is not None:
             self.find_records(row.data)
 
-    @work(
-        name="Cannot read records",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="non-mis-records",
-    )
+    @in_thread("non-mis-records", failure="Cannot read records")
     def find_records(self, account: Account) -> None:
         records = [
             r
@@ -413,7 +402,7 @@ class NonMisScreen(LoadedListScreen):
             Confirm("Link account to MIS record?", body, yes="Link", no="Cancel"), answer
         )
 
-    @work(thread=True, exit_on_error=False, group="non-mis-apply")
+    @in_thread("non-mis-apply", exclusive=False)
     def link(self, account: Account, choice: dict) -> None:
         from uso_tui.sync.actions import link_account  # noqa: PLC0415
 

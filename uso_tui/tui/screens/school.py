@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -13,6 +12,7 @@ from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
 from uso_tui.tui.format import ago, kv_lines, plain, status_text, when
 from uso_tui.tui.screens.base import UsoScreen
+from uso_tui.tui.workers import in_thread
 
 MENU = [
     ("e", "AutoUpdate settings", "settings"),
@@ -86,13 +86,7 @@ class SchoolScreen(UsoScreen):
             RequestAccountForm(self.store, self.dfe, self.operator, self.now), made
         )
 
-    @work(
-        name="Cannot read the school",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="school-load",
-    )
+    @in_thread("school-load", failure="Cannot read the school")
     def load(self) -> None:
         school = self.store.school(self.dfe)
         has_secret = self.store.has_secret(self.dfe)

@@ -11,7 +11,7 @@ import gc
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import var
@@ -24,6 +24,7 @@ from uso_tui.tui.format import cell, clean
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.virtual_table import Column, VirtualTable
 from uso_tui.tui.widgets import LineInput
+from uso_tui.tui.workers import in_thread
 
 # Problems first: failed, held, cases waiting, then a run going, then the rest.
 SORTS = ("attention", "dfe", "name", "mis", "last run", "cases", "unallocated")
@@ -256,13 +257,7 @@ class SchoolsScreen(UsoScreen):
         if live is not None and live.done:
             self.load()
 
-    @work(
-        name="Could not read the schools",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="schools-load",
-    )
+    @in_thread("schools-load", failure="Could not read the schools")
     def load(self) -> None:
         # Tens of thousands of records built at once: the collector would run dozens of times, and
         # afterwards walk them all in each full collection, blocking the event loop. They hold no
@@ -319,13 +314,7 @@ class SchoolsScreen(UsoScreen):
         self._show(view.of(order), None)
 
     # described in words: Textual would otherwise describe a worker by the repr of its arguments
-    @work(
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="schools-arrange",
-        description="arrange the schools list",
-    )
+    @in_thread("schools-arrange", description="arrange the schools list")
     def _arrange_aside(self, view: View, keep: str | None) -> None:
         rows = self.rows
         order = self._orders.get(view.by)

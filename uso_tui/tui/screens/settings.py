@@ -9,7 +9,6 @@ import asyncio
 from dataclasses import replace
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -29,6 +28,7 @@ from uso_tui.tui.applying import attempt, error_text
 from uso_tui.tui.format import clean, plain
 from uso_tui.tui.screens.settings_form import SettingsForm
 from uso_tui.tui.widgets import Confirm
+from uso_tui.tui.workers import in_thread
 
 
 class SettingsScreen(SettingsForm):
@@ -90,13 +90,7 @@ class SettingsScreen(SettingsForm):
             return None  # shown greyed
         return True
 
-    @work(
-        name="Cannot read the settings",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="settings-load",
-    )
+    @in_thread("settings-load", failure="Cannot read the settings")
     def load(self) -> None:
         school = self.store.school(self.dfe)
         allowed = self.store.allowed_mis_hosts()
@@ -223,7 +217,7 @@ class SettingsScreen(SettingsForm):
         self.set_status(Text("Saving…"))
         self.save(changes, secret)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
+    @in_thread("settings-save")
     def save(self, changes: dict, secret: str | None) -> None:
         from uso_tui.sync.admin import update_school  # noqa: PLC0415
 
@@ -306,7 +300,7 @@ class SettingsScreen(SettingsForm):
         self.set_status(Text("Testing connection: getting a token…", style="bold cyan"))
         self.test(trial, secret)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-test")
+    @in_thread("settings-test")
     def test(self, trial: School, secret: str | None) -> None:
         from uso_tui.sync.actions import test_connection  # noqa: PLC0415
 

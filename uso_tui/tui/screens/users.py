@@ -8,7 +8,7 @@ index, one file per school); only the newest search's answer is shown.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import getters, on, work
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -39,6 +39,7 @@ from uso_tui.tui.screens.listing import (
     haystack,
 )
 from uso_tui.tui.widgets import Confirm, LineInput
+from uso_tui.tui.workers import in_thread
 
 SEARCH_DELAY = 0.15
 SEARCH_LIMIT = 500
@@ -166,13 +167,7 @@ class UsersScreen(ReloadingListScreen):
 
     # -- latest move or create ----------------------------------------------------------------
 
-    @work(
-        name="Cannot read the latest moves",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="users-latest",
-    )
+    @in_thread("users-latest", failure="Cannot read the latest moves")
     def load_latest(self) -> None:
         events = self.store.latest_moves(FEED_LIMIT)
         events.sort(key=newest_first)
@@ -257,9 +252,7 @@ class UsersScreen(ReloadingListScreen):
             self.search(text)
         self._update_title()
 
-    @work(
-        name="Search failed", thread=True, exclusive=True, exit_on_error=False, group="users-search"
-    )
+    @in_thread("users-search", failure="Search failed")
     def search(self, text: str) -> None:
         hits = self.store.search_accounts(text, limit=SEARCH_LIMIT)
         rows = []
@@ -423,13 +416,7 @@ class AccountScreen(ListScreen):
     def action_reload(self) -> None:
         self.load()
 
-    @work(
-        name="Cannot read the account",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="account-load",
-    )
+    @in_thread("account-load", failure="Cannot read the account")
     def load(self) -> None:
         account = self.store.account(self.username)
         events = self.store.audit(subject=self.username)
@@ -486,7 +473,7 @@ class AccountScreen(ListScreen):
             Confirm("Restore this account?", body, yes="Restore", no="Cancel"), answer
         )
 
-    @work(name="Not restored", thread=True, exit_on_error=False, group="account-restore")
+    @in_thread("account-restore", failure="Not restored", exclusive=False)
     def restore_it(self) -> None:
         from uso_tui.sync.actions import restore_account  # noqa: PLC0415
 

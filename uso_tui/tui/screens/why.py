@@ -5,7 +5,7 @@ matching queue for a waiting record, else the school's bulk results."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import getters, on, work
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.timer import Timer
@@ -15,6 +15,7 @@ from uso_tui.sync.why import WhyHit
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, Row, cells
 from uso_tui.tui.widgets import LineInput
+from uso_tui.tui.workers import in_thread
 
 SEARCH_DELAY = 0.15
 
@@ -96,7 +97,7 @@ class WhyScreen(ListScreen):
         self._asked = self.search_box.value.strip()
         self.search(self._asked)
 
-    @work(name="Cannot search", thread=True, exclusive=True, exit_on_error=False, group="why")
+    @in_thread("why", failure="Cannot search")
     def search(self, text: str) -> None:
         from uso_tui.sync.why import why  # noqa: PLC0415
 

@@ -4,7 +4,7 @@ person has an account there."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
@@ -14,6 +14,7 @@ from uso_tui.tui.applying import attempt
 from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk
 from uso_tui.tui.format import plain
 from uso_tui.tui.widgets import LineInput, SchoolForm
+from uso_tui.tui.workers import in_thread
 
 
 def excluded_line(ex, dfe: str) -> str:
@@ -71,7 +72,7 @@ class ExclusionForm(SchoolForm[Exclusion]):
             self.query_one("#ex-dob", Input).value.strip() or None,
         )
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="exclusion-add")
+    @in_thread("exclusion-add")
     def check(self, forename: str, surname: str, dob: str | None) -> None:
         """The person may already have an account here: ask before writing anything."""
         from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
@@ -93,7 +94,7 @@ class ExclusionForm(SchoolForm[Exclusion]):
         who = f"{forename} {surname}".strip() + (f" ({dob})" if dob else "")
         self.app.push_screen(ExcludeAsk(who, self.dfe, has), answer)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="exclusion-add")
+    @in_thread("exclusion-add")
     def save(self, forename: str, surname: str, dob: str | None, unallocate: bool) -> None:
         self._save(forename, surname, dob, unallocate)
 

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import getters, on, work
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
@@ -41,6 +41,7 @@ from uso_tui.tui.screens.listing import (
 )
 from uso_tui.tui.screens.users import AccountScreen
 from uso_tui.tui.widgets import Confirm, current_key
+from uso_tui.tui.workers import in_thread
 
 # the tabs whose list `uso-tui export` writes (staff and pupils not matched: the open cases)
 EXPORTS = {
@@ -229,13 +230,7 @@ class BulkResultsScreen(ReloadingListScreen):
         self.query_one("#hint", Static).update(Text(HINTS["file"], end=""))
         self.load()
 
-    @work(
-        name="Cannot read bulk results",
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group="bulk-load",
-    )
+    @in_thread("bulk-load", failure="Cannot read bulk results")
     def load(self) -> None:
         d = Loaded()
         d.runs = self.store.runs(self.dfe, limit=30)
@@ -372,7 +367,7 @@ class BulkResultsScreen(ReloadingListScreen):
             answer,
         )
 
-    @work(thread=True, exit_on_error=False, group="bulk-apply")
+    @in_thread("bulk-apply", exclusive=False)
     def restore(self, usernames: list[str]) -> None:
         from uso_tui.sync.actions import restore_account  # noqa: PLC0415
 
@@ -423,7 +418,7 @@ class BulkResultsScreen(ReloadingListScreen):
             Confirm("Remove from the exclusion list?", body, yes="Remove", no="Cancel"), answer
         )
 
-    @work(thread=True, exit_on_error=False, group="bulk-apply")
+    @in_thread("bulk-apply", exclusive=False)
     def drop_exclusion(self, exclusion_id: int) -> None:
         from uso_tui.sync.admin import remove_exclusion  # noqa: PLC0415
 
