@@ -44,6 +44,26 @@ N_SCHOOLS = 3000
 TARGET = 0.050
 
 
+def random_schools(rng: random.Random, n: int, taken: set[str]) -> list[School]:
+    """`n` schools with DfE numbers not in `taken` (which gains them)."""
+    schools = []
+    while len(schools) < n:
+        dfe = f"{rng.randint(201, 960)}-{rng.randint(1000, 9999)}"
+        if dfe in taken:
+            continue
+        taken.add(dfe)
+        schools.append(
+            School(
+                dfe=dfe,
+                name=f"{rng.choice(['Oak', 'Ash', 'Elm', 'Birch'])} {dfe[-4:]} Primary",
+                mis=rng.choice(["iSAMS", "Ed:gen"]),
+                url=f"https://s{dfe[-4:]}{dfe[:3]}.isams.cloud",
+                client_id=f"c{dfe}",
+            )
+        )
+    return schools
+
+
 def build(path: Path) -> tuple[Store, Simulator, str, str]:
     """The store and its simulator; returns (store, sim, big school, queue school)."""
     from uso_tui.iris.client import IrisClient
@@ -96,22 +116,7 @@ def build(path: Path) -> tuple[Store, Simulator, str, str]:
     sim.advance(days=1, today=TODAY)
     rng = random.Random(3)
     taken = {s.dfe for s in estate.schools}
-    schools = []
-    wanted = N_SCHOOLS - len(taken)
-    while len(schools) < wanted:
-        dfe = f"{rng.randint(201, 960)}-{rng.randint(1000, 9999)}"
-        if dfe in taken:
-            continue
-        taken.add(dfe)
-        schools.append(
-            School(
-                dfe=dfe,
-                name=f"{rng.choice(['Oak', 'Ash', 'Elm', 'Birch'])} {dfe[-4:]} Primary",
-                mis=rng.choice(["iSAMS", "Ed:gen"]),
-                url=f"https://s{dfe[-4:]}{dfe[:3]}.isams.cloud",
-                client_id=f"c{dfe}",
-            )
-        )
+    schools = random_schools(rng, N_SCHOOLS - len(taken), taken)
     for i in range(0, len(schools), 500):
         with store.transaction("bench") as tx:
             for s in schools[i : i + 500]:
@@ -163,22 +168,7 @@ def directory_store(n: int) -> Store:
     shutil.rmtree(root, ignore_errors=True)
     t0 = time.perf_counter()
     rng = random.Random(n)
-    taken: set[str] = set()
-    schools = []
-    while len(schools) < n:
-        dfe = f"{rng.randint(201, 960)}-{rng.randint(1000, 9999)}"
-        if dfe in taken:
-            continue
-        taken.add(dfe)
-        schools.append(
-            School(
-                dfe=dfe,
-                name=f"{rng.choice(['Oak', 'Ash', 'Elm', 'Birch'])} {dfe[-4:]} Primary",
-                mis=rng.choice(["iSAMS", "Ed:gen"]),
-                url=f"https://s{dfe[-4:]}{dfe[:3]}.isams.cloud",
-                client_id=f"c{dfe}",
-            )
-        )
+    schools = random_schools(rng, n, set())
     store = open_store(root)
     with store.transaction("bench") as tx:
         for school in schools:
