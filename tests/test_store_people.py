@@ -408,3 +408,18 @@ def test_a_key_file_a_power_cut_could_leave_is_ignored(store, damage):
     reader = open_store(store.root)
     assert found(reader, upns={"A123456789012", "B123456789012"}) == sorted([ann, bob])
     assert reader.people.parsed == 1
+
+
+def test_upgrade_writes_the_key_files_a_store_made_before_them_lacks(store):
+    from uso_tui.store.tinystore import upgrade_store
+
+    (ann,) = put(store, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    (bob,) = put(store, ("204-3210", "Bob", "Ng", {}))
+    for dfe in ("301-0001", "204-3210"):
+        (store.root / "schools" / dfe / "names.keys").unlink()  # as made before key files
+    upgrade_store(store.root)
+    assert key_file(store, "301-0001") is not None and key_file(store, "204-3210") is not None
+    reader = open_store(store.root)
+    assert found(reader, upns={"A123456789012"}) == [ann]
+    assert found(reader, name_dobs={keys_of("Bob", "Ng")}) == [bob]
+    assert reader.people.parsed == 0

@@ -46,7 +46,13 @@ from uso_tui.store.kept import KeptReads
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
-from uso_tui.store.people import RACY_NS, PeopleFinder, PeopleIndex
+from uso_tui.store.people import (
+    RACY_NS,
+    PeopleFinder,
+    PeopleIndex,
+    read_keys_file,
+    staged_keys,
+)
 from uso_tui.store.schooldoc import (
     RUNNING_KEY,
     SchoolDoc,
@@ -90,6 +96,7 @@ def _older_schema_message(root: Path, found: int) -> str:
 def upgrade_store(root: Path) -> tuple[int, int]:
     """The explicit upgrade (`uso-tui upgrade`): (schema found, schema now)."""
     store = TinyStore(Path(root), create=False, upgrade=True)
+    store.write_missing_keys()
     return store.upgraded_from, SCHEMA_VERSION
 
 
@@ -145,6 +152,26 @@ class TinyStore(KeptReads, Store):
                     commit.delete(old)
                 commit.write(self.layout.store_json, encode({"schema": SCHEMA_VERSION}))
                 commit.apply()
+
+    def write_missing_keys(self, per_commit: int = 200) -> int:
+        """Writes the names.keys of every school whose index has none describing it (a store
+        made before key files: until a school's index changes, every process would parse it for
+        find_people). Commits of `per_commit` schools; the number written."""
+        written = 0
+        dfes = self._school_dirs()
+        for start in range(0, len(dfes), per_commit):
+            with write_lock(self.root):
+                recover(self.root)
+                commit = Commit(self.root)
+                for dfe in dfes[start : start + per_commit]:
+                    index = read_bytes(self.layout.names_idx(dfe))
+                    keys = read_bytes(self.layout.names_keys(dfe))
+                    if index and read_keys_file(index, keys) is None:
+                        data = staged_keys(index, b"", 0, None, None)
+                        commit.write(self.layout.names_keys(dfe), data, checked=True)
+                        written += 1
+                commit.apply()
+        return written
 
     def __repr__(self) -> str:
         return f"<TinyStore {str(self.root)!r}>"
