@@ -10,6 +10,7 @@ import pytest
 import uso_tui.tui.app as tui_app
 from uso_tui.cli.apps import run_demo
 from uso_tui.demo import build_demo_store
+from uso_tui.store import open_store
 
 TODAY = date(2026, 3, 9)
 
@@ -31,6 +32,16 @@ def test_build_then_reuse_follows_the_simulator_port(tmp_path):
     # reusing syncs nothing again
     assert len(again.store.school_accounts(ran[0].dfe)) == len(accounts)
     assert len(again.store.runs(ran[0].dfe)) == 1
+
+
+def test_a_demo_store_made_by_an_older_uso_tui_is_upgraded_not_refused(tmp_path):
+    path = tmp_path / "demo"
+    first = build_demo_store(path, root="http://127.0.0.1:8765", today=TODAY)
+    schools = {s.dfe for s in first.store.list_schools()}
+    (path / "store.json").write_text('{"schema": 4}')  # as an older uso-tui left it
+    again = build_demo_store(path, root="http://127.0.0.1:8765", today=TODAY)
+    assert {s.dfe for s in again.store.list_schools()} == schools
+    assert {s.dfe for s in open_store(path).list_schools()} == schools  # this version's now
 
 
 def test_run_demo_serves_the_simulator_and_opens_the_console(tmp_path, monkeypatch):

@@ -111,7 +111,8 @@ def build_demo_store(
     dfes = [s.dfe for s in sim.estate.schools]
     held, failed = dfes[0], dfes[-1]
     if reuse:
-        store = open_store(path)
+        # the demo's own store, made by an older uso-tui perhaps: upgraded, not refused
+        store = open_store(path, upgrade=True)
         point_at(store, root, dfes)
     else:
         store = _fresh(path, sim, root, held, failed)
