@@ -55,6 +55,8 @@ def _key_token(value: Any) -> str:
     """A date of birth, MIS id or UPN as one token (str.translate is slow: most have no space)."""
     v = str(value).strip().lower()
     return v.translate(_NO_SPACE) if _SPACE(v) else v
+
+
 SAMPLE_FILES = 40
 
 
