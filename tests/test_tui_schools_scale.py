@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextlib import asynccontextmanager
 
 import pytest
 from tui_helpers import burst, make_app, screen_text, settle
@@ -49,6 +50,15 @@ def arranged(request, monkeypatch) -> str:
     if request.param == "thread":
         monkeypatch.setattr(schools_screen, "INLINE_ROWS", 100)
     return request.param
+
+
+@asynccontextmanager
+async def schools_list(store, size: tuple[int, int] = (100, 30)):
+    """The console on its schools list, settled: (app, pilot, screen, table)."""
+    app = make_app(store)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        yield app, pilot, app.screen, app.screen.query_one(VirtualTable)
 
 
 def shown_keys(table: VirtualTable) -> list[str]:
@@ -99,11 +109,7 @@ async def test_every_row_is_in_at_once_and_only_the_lines_on_screen_are_drawn(
 
 async def test_cursor_follows_its_school_through_a_sort_of_a_long_list(big_store, arranged):
     store, rows = big_store
-    app = make_app(store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        table = screen.query_one(VirtualTable)
+    async with schools_list(store) as (app, pilot, screen, table):
         target = max(s.dfe for s in rows)  # last by DfE
         table.move_cursor(row=table.index_of(target))
         await pilot.press("s")  # by DfE
@@ -117,11 +123,7 @@ async def test_cursor_follows_its_school_through_a_sort_of_a_long_list(big_store
 
 async def test_keys_typed_ahead_move_through_a_long_list_in_turn(big_store):
     store, rows = big_store
-    app = make_app(store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        table = screen.query_one(VirtualTable)
+    async with schools_list(store) as (app, pilot, screen, table):
         page = table.scrollable_content_region.height - 1  # rows under the header
         burst(app, "s", "pagedown", "j", "j", "k", "pagedown")
         await settle(pilot)
@@ -140,11 +142,7 @@ async def test_a_key_typed_while_a_long_list_is_sorted_moves_on_the_list_shown(
     on screen, and the cursor then follows the school it moved to."""
     monkeypatch.setattr(schools_screen, "INLINE_ROWS", 100)
     store, rows = big_store
-    app = make_app(store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        table = screen.query_one(VirtualTable)
+    async with schools_list(store) as (app, pilot, screen, table):
         sorting = threading.Event()
         sort_rows = schools_screen.sort_rows
 
@@ -168,11 +166,7 @@ async def test_a_school_filtered_out_leaves_the_cursor_in_range_and_back_on_it_a
     big_store, arranged
 ):
     store, rows = big_store
-    app = make_app(store)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        table = screen.query_one(VirtualTable)
+    async with schools_list(store) as (app, pilot, screen, table):
         table.move_cursor(row=N - 1)
         target = table.cursor_key
         await pilot.press("slash", *"oak 0001", "enter")
