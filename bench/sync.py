@@ -20,7 +20,7 @@
 What bounds (b) here: CPU. The fetch-only run is CPU-bound in its client (HTTP, decoding and parsing
 about 150,000 records: 5-6 s of one core on the development machine; the 20 ms latency is well under
 a second of it), with the simulator on the other core. The daily run does the same fetching but
-parses only the records that changed (sync/seen.py), and besides reads, plans and commits each
+parses only the records that changed (sync/fingerprints.py), and besides reads, plans and commits each
 school, spread over one worker process per core: about twice fetch-only's CPU over both cores,
 shared with the simulator. Hence a ratio near 1.1. This machine's cores drift in speed by a fifth
 or more within minutes, hence the paired runs.
@@ -298,7 +298,7 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
         day0 = datetime.combine(estate.today, datetime.min.time()).replace(hour=7)
         now = day0 + timedelta(days=1)
         # The day before: the store's first daily run, which parses every record and keeps
-        # its fingerprints (sync.seen), as every daily run after the first finds them.
+        # its fingerprints (sync.fingerprints), as every daily run after the first finds them.
         t0 = time.perf_counter()
         asyncio.run(run_due(open_store(tmp / "base"), day0))
         first_run = time.perf_counter() - t0

@@ -204,12 +204,12 @@ SEVEN = datetime(2026, 3, 10, 7, 0)
 async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
     """The estate path: local authorities handed to worker processes, over a real socket."""
     from uso_tui.domain.models import Run
-    from uso_tui.sync import schedule, spread
+    from uso_tui.sync import schedule, worker_processes
 
     monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
     dfes = list(FOUR)
     runs = [Run(f"{d}-r1", d, "schedule", "scheduler") for d in [*dfes, "204-3212"]]
-    assert [[r["school"] for r in g] for g in spread._groups(runs)] == [
+    assert [[r["school"] for r in g] for g in worker_processes._groups(runs)] == [
         ["204-3210", "204-3211", "204-3212"],  # an LA at a time, the largest first
         ["301-1000", "301-1001"],
     ]
@@ -254,7 +254,7 @@ async def test_one_new_pupil_at_two_schools_of_an_la_two_workers_share_is_create
     planned again: a case instead of a second account."""
     import time
 
-    from uso_tui.sync import schedule, spread
+    from uso_tui.sync import schedule, worker_processes
 
     def together(step: str) -> None:  # a barrier between the two worker processes
         (tmp_path / f"{step}-{os.getpid()}").touch()
@@ -262,7 +262,7 @@ async def test_one_new_pupil_at_two_schools_of_an_la_two_workers_share_is_create
         while len(list(tmp_path.glob(f"{step}-*"))) < 2 and time.monotonic() < until:
             time.sleep(0.01)
 
-    init, commit = spread._Committer.__init__, spread._Committer.commit
+    init, commit = worker_processes._Committer.__init__, worker_processes._Committer.commit
 
     def init_together(self, *args) -> None:
         init(self, *args)
@@ -274,14 +274,16 @@ async def test_one_new_pupil_at_two_schools_of_an_la_two_workers_share_is_create
         commit(self, wait)
 
     monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(spread, "_start_method", lambda: "fork")  # the children have the patches
-    monkeypatch.setattr(spread, "GATHER", 60)
-    monkeypatch.setattr(spread, "GATHER_MIN", 99)
-    monkeypatch.setattr(spread._Committer, "__init__", init_together)
-    monkeypatch.setattr(spread._Committer, "commit", commit_together)
+    monkeypatch.setattr(
+        worker_processes, "_start_method", lambda: "fork"
+    )  # the children have the patches
+    monkeypatch.setattr(worker_processes, "GATHER", 60)
+    monkeypatch.setattr(worker_processes, "GATHER_MIN", 99)
+    monkeypatch.setattr(worker_processes._Committer, "__init__", init_together)
+    monkeypatch.setattr(worker_processes._Committer, "commit", commit_together)
     by_school = {}
     monkeypatch.setattr(  # LA 204 shared: one of its schools in each group
-        spread,
+        worker_processes,
         "_groups",
         lambda runs, workers=1: (
             [
@@ -303,7 +305,7 @@ async def test_one_new_pupil_at_two_schools_of_an_la_two_workers_share_is_create
 
 def test_the_last_local_authorities_are_cut_in_pieces_for_the_workers_to_share():
     from uso_tui.domain.models import Run
-    from uso_tui.sync import spread
+    from uso_tui.sync import worker_processes
 
     sizes = {204: 9, 301: 8, 302: 6}
     runs = [
@@ -311,7 +313,7 @@ def test_the_last_local_authorities_are_cut_in_pieces_for_the_workers_to_share()
         for la, n in sizes.items()
         for i in range(1, n + 1)
     ]
-    groups = spread._groups(runs, 2)
+    groups = worker_processes._groups(runs, 2)
     assert [(g[0]["school"][:3], len(g)) for g in groups] == [
         ("204", 9),
         *[("301", 2)] * 4,
@@ -321,21 +323,28 @@ def test_the_last_local_authorities_are_cut_in_pieces_for_the_workers_to_share()
         ("302", 2),
     ]
     assert sorted(r["school"] for g in groups for r in g) == sorted(r.school for r in runs)
-    assert spread._shared(groups) == {"301", "302"}
+    assert worker_processes._shared(groups) == {"301", "302"}
     # no more LAs than workers: all cut (an estate of one LA still has every worker)
-    assert [len(g) for g in spread._groups(runs, 3)] == [2, 2, 2, 3] + [2] * 4 + [1, 2, 1, 2]
-    assert [len(g) for g in spread._groups(runs[:4], 2)] == [1, 1, 1, 1]
+    assert [len(g) for g in worker_processes._groups(runs, 3)] == [2, 2, 2, 3] + [2] * 4 + [
+        1,
+        2,
+        1,
+        2,
+    ]
+    assert [len(g) for g in worker_processes._groups(runs[:4], 2)] == [1, 1, 1, 1]
 
 
 async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, monkeypatch):
-    from uso_tui.sync import schedule, spread
+    from uso_tui.sync import schedule, worker_processes
 
     async def dies(*args) -> None:
         os._exit(3)
 
     monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(spread, "_start_method", lambda: "fork")  # the child has the patch
-    monkeypatch.setattr(spread, "_fetch_plan_commit", dies)
+    monkeypatch.setattr(
+        worker_processes, "_start_method", lambda: "fork"
+    )  # the child has the patch
+    monkeypatch.setattr(worker_processes, "_fetch_plan_commit", dies)
     with served_estate(tmp_path, FOUR) as store:
         results = await schedule.run_due(store, SEVEN, processes=2)
         assert sorted(r.run.school for r in results) == sorted(FOUR)
@@ -350,9 +359,9 @@ async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, 
 async def test_runs_a_worker_committed_but_never_reported_are_read_back(tmp_path, monkeypatch):
     """A worker killed between its commit and its report: the parent finds the runs committed
     and reports them as they are, instead of failing them."""
-    from uso_tui.sync import schedule, spread
+    from uso_tui.sync import schedule, worker_processes
 
-    commit = spread._Committer.commit
+    commit = worker_processes._Committer.commit
 
     def commit_then_die(self, wait: bool) -> None:
         self.out = queue.SimpleQueue()  # the reports go nowhere
@@ -361,8 +370,10 @@ async def test_runs_a_worker_committed_but_never_reported_are_read_back(tmp_path
             os._exit(4)
 
     monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(spread, "_start_method", lambda: "fork")  # the child has the patch
-    monkeypatch.setattr(spread._Committer, "commit", commit_then_die)
+    monkeypatch.setattr(
+        worker_processes, "_start_method", lambda: "fork"
+    )  # the child has the patch
+    monkeypatch.setattr(worker_processes._Committer, "commit", commit_then_die)
     with served_estate(tmp_path, FOUR) as store:
         results = await schedule.run_due(store, SEVEN, processes=2)
         assert sorted(r.run.school for r in results) == sorted(FOUR)
@@ -378,7 +389,7 @@ def test_a_worker_ends_when_the_process_that_commits_is_gone():
 
     code = (
         "import asyncio, os\n"
-        "from uso_tui.sync.spread import _watch_parent\n"
+        "from uso_tui.sync.worker_processes import _watch_parent\n"
         "asyncio.run(_watch_parent(os.getppid() + 1))\n"  # as if the parent had changed
     )
     done = subprocess.run([sys.executable, "-c", code], timeout=30, check=False)

@@ -529,8 +529,8 @@ def test_bad_usernames_refused_and_unsearchable_words_match_no_one(store):
 
 def test_listing_schools_reads_only_the_directory(store, monkeypatch):
     import uso_tui.store.directory as directory  # noqa: PLC0415
-    import uso_tui.store.hotfiles as hotfiles  # noqa: PLC0415
     import uso_tui.store.tinystore as tinystore  # noqa: PLC0415
+    import uso_tui.store.version_cache as version_cache  # noqa: PLC0415
 
     with store.transaction("t") as tx:
         tx.put_account(account(tx, "204-3210", "Ann", "Lee"))
@@ -544,7 +544,7 @@ def test_listing_schools_reads_only_the_directory(store, monkeypatch):
         return reader
 
     monkeypatch.setattr(tinystore, "read_json", spy(tinystore.read_json))
-    monkeypatch.setattr(hotfiles, "read_bytes", spy(hotfiles.read_bytes))
+    monkeypatch.setattr(version_cache, "read_bytes", spy(version_cache.read_bytes))
     monkeypatch.setattr(directory, "read_bytes", spy(directory.read_bytes))
     fresh = open_store(store.root)  # another process's view: nothing cached
     assert read == ["store.json"]  # opening reads the schema version only

@@ -405,7 +405,7 @@ class Export:
     records: list[MisRecord]
     pages: int = 0
     repeated_ids: list[str] = field(default_factory=list)
-    # Fetched with a sieve (sync.seen): the records it recognised as unchanged, left unparsed
+    # Fetched with a sieve (sync.fingerprints): the records it recognised as unchanged, left unparsed
     # (MIS id -> the raw record and the sieve's token for it), the raw record of each record
     # parsed (by MIS id), and the parser, for a record of `same` that must be parsed after all.
     same: dict[str, tuple[dict[str, Any], Any]] = field(default_factory=dict)

@@ -41,7 +41,7 @@ IDLE_POOLS = 32  # per-school connection pools kept open while idle
 OnPage = Callable[[int, int | None, int], None]
 OnEvent = Callable[[str], None]
 # Asked before a raw record is parsed (MIS id, raw record): a token when the caller already
-# holds what the record says, so it is left unparsed (sync.seen), else None.
+# holds what the record says, so it is left unparsed (sync.fingerprints), else None.
 Sieve = Callable[[str, dict[str, Any]], Any]
 # A raw record as fetched: (raw, its MIS id, its parse, None), or (raw, its MIS id, None, the
 # sieve's token) when the sieve recognised it.

@@ -110,7 +110,7 @@ class SchoolState:
     exclusions: list[Exclusion]
     open_cases: list[MatchCase]
     # report -> fingerprints, for the reports whose accounts are as the run that made them
-    # left them (sync.seen); any change to an account since drops them
+    # left them (sync.fingerprints); any change to an account since drops them
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
@@ -186,7 +186,7 @@ class Transaction(Protocol):
     def put_cases(self, cases: list[MatchCase]) -> None: ...
 
     def put_seen(self, dfe: str, report: str, fps: dict[str, int]) -> None:
-        """Replaces the report's record fingerprints (sync.seen) in the school's file, as made
+        """Replaces the report's record fingerprints (sync.fingerprints) in the school's file, as made
         for its accounts as this transaction leaves them."""
         ...
 

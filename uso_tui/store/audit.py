@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from uso_tui.store.hotfiles import meta_table
 from uso_tui.store.layout import seq_of
 from uso_tui.store.storage import as_table, read_json, table_rows
+from uso_tui.store.version_cache import meta_table
 
 RECENT_EVENTS = 2000
 RECENT_MOVES = 1000

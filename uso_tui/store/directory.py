@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 
 from uso_tui.store.codec import gc_paused
-from uso_tui.store.hotfiles import head_token, meta_table, new_token
 from uso_tui.store.journal import Commit
 from uso_tui.store.storage import decode, encode, read_bytes, table_rows
+from uso_tui.store.version_cache import head_token, meta_table, new_token
 
 SHARDS = 256
 Entry = dict[str, Any]

@@ -1,7 +1,7 @@
 """One school's data file (schools/DFE/data.json) held in memory during a transaction.
 
 The file is a TinyDB database with the tables accounts, runs, cases, exclusions, meta and (once a
-run has kept them) seen: each report's record fingerprints (sync.seen), with the hash of the
+run has kept them) seen: each report's record fingerprints (sync.fingerprints), with the hash of the
 accounts table as the run that made them left it. Each write puts the hash of the accounts table
 it writes in meta. A transaction loads it once, works on plain dicts, and writes it whole once
 at commit.
@@ -15,10 +15,10 @@ from typing import Any
 import orjson
 import xxhash
 
-from uso_tui.store.hotfiles import meta_table, new_token
 from uso_tui.store.layout import seq_of
 from uso_tui.store.liveness import is_stale, mark_interrupted
 from uso_tui.store.storage import as_table, encode, read_json, table_rows
+from uso_tui.store.version_cache import meta_table, new_token
 
 # Summary fields of School that the store derives from the school's data on every commit.
 SUMMARY_FIELDS = (

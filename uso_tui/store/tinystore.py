@@ -40,7 +40,6 @@ from uso_tui.store.api import (
 from uso_tui.store.audit import Deltas, Recent, delta_numbers, read_events
 from uso_tui.store.codec import build, from_docs, gc_paused
 from uso_tui.store.directory import DirectoryCache, DirectoryView, stage_from_rows
-from uso_tui.store.hotfiles import HotFiles
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.kept import KeptReads
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
@@ -70,6 +69,7 @@ from uso_tui.store.storage import (
     table_rows,
 )
 from uso_tui.store.transaction import TinyTransaction, registry_map
+from uso_tui.store.version_cache import VersionCache
 
 ENV_ALLOWED_HOSTS = "USO_TUI_ALLOWED_MIS_HOSTS"
 
@@ -114,7 +114,7 @@ class TinyStore(KeptReads, Store):
         refused (OlderSchema), before anything is touched."""
         self.root = Path(root)
         self.layout = Layout(self.root)
-        self.hot = HotFiles()
+        self.hot = VersionCache()
         self.people = PeopleIndex()  # find_people's keys of every school, while unchanged
         self.dir_cache = DirectoryCache(self.layout.directory)  # the school directory, per shard
         self.deltas = Deltas()  # the recent feed's deltas, parsed

@@ -56,7 +56,6 @@ from uso_tui.store.codec import (
     to_docs,
 )
 from uso_tui.store.directory import StagedDirectory, stage_shards
-from uso_tui.store.hotfiles import head_token, meta_table, new_token
 from uso_tui.store.index import build_index, index_fields, index_line
 from uso_tui.store.journal import Commit
 from uso_tui.store.kept import KeptWrites
@@ -74,6 +73,7 @@ from uso_tui.store.schooldoc import (
     merged_runs,
 )
 from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
+from uso_tui.store.version_cache import head_token, meta_table, new_token
 from uso_tui.store.why_index import WHY_IDX, staged_from_draft, staged_index
 
 if TYPE_CHECKING:
@@ -81,8 +81,8 @@ if TYPE_CHECKING:
 
     from uso_tui.store.audit import Deltas
     from uso_tui.store.directory import DirectoryCache, DirectoryView
-    from uso_tui.store.hotfiles import HotFiles
     from uso_tui.store.layout import Layout
+    from uso_tui.store.version_cache import VersionCache
 
 PROCESSED_FILES_KEPT = 30
 # Usernames are generated (`jsmith3.204`); anything with white space or a path in it is refused.
@@ -150,7 +150,7 @@ class TransactionSource(Protocol):
     caches it keeps current when it commits, and three reads of the committed state."""
 
     layout: Layout
-    hot: HotFiles  # parsed files by version: the recent feed and registries
+    hot: VersionCache  # parsed files by version: the recent feed and registries
     dir_cache: DirectoryCache  # the school directory, parsed per shard
     deltas: Deltas  # the recent feed's deltas, parsed
 

@@ -16,7 +16,7 @@ from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, StoreBusy
 from uso_tui.sync.events import ProgressEmitter
 from uso_tui.sync.fetching import error_line, fetch_reports
-from uso_tui.sync.fresh import Written
+from uso_tui.sync.fresh import WrittenSinceWatch
 from uso_tui.sync.runner import (
     PoolCache,
     Preplanned,
@@ -78,7 +78,7 @@ def claim_many(store: Store, schools: list[School], operator: str, at: str) -> l
     return runs
 
 
-class Done:
+class Planned:
     """A fetched (or failed) school waiting for the committer."""
 
     __slots__ = ("run", "exports", "error", "emit", "pre")
@@ -106,8 +106,8 @@ async def fetch_and_plan(
     emit: ProgressEmitter,
     operator: str,
     inline: bool = False,
-    written: Written | None = None,
-) -> Done:
+    written: WrittenSinceWatch | None = None,
+) -> Planned:
     """Fetches a claimed school's reports, then plans them without the store's lock (while
     other schools fetch and commit). Never raises for the school's own failure.
 
@@ -115,7 +115,7 @@ async def fetch_and_plan(
     thread, planning would share the GIL with the loop parsing other schools' pages, and the
     handoffs cost a third of a worker's CPU.
 
-    written: the run's Written, which watches the school's LA from before it is planned (what
+    written: the run's WrittenSinceWatch, which watches the school's LA from before it is planned (what
     is created there meanwhile is checked under the lock)."""
 
     async def call(f, *args):
@@ -133,24 +133,24 @@ async def fetch_and_plan(
         run.counts["fetched"] = sum(e.size for e in exports.values())
         emit.counts["fetched"] = run.counts["fetched"]
     except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
-        return Done(run, None, error_line(exc), emit)
+        return Planned(run, None, error_line(exc), emit)
     try:
         pre = await call(
             preplan, store, run.school, exports, now, emit, pools, school, state, written
         )
     except Exception:  # noqa: BLE001 - planned again under the lock, where it is reported
         pre = None
-    return Done(run, exports, None, emit, pre)
+    return Planned(run, exports, None, emit, pre)
 
 
 def _stage(
     txn,
-    d: Done,
+    d: Planned,
     now: datetime,
     finished: str,
     pools: PoolCache,
     touched: list,
-    written: Written | None = None,
+    written: WrittenSinceWatch | None = None,
 ):
     if d.error is not None:
         run = Run.from_dict(d.run.to_dict())
@@ -175,12 +175,12 @@ def _stage(
 
 def commit_batch(
     store: Store,
-    batch: list[Done],
+    batch: list[Planned],
     now: datetime,
     finished: str,
     pools: PoolCache,
     operator: str,
-    written: Written | None = None,
+    written: WrittenSinceWatch | None = None,
     wait: bool = True,
 ) -> list[RunResult]:
     """Commits the batch in one transaction; if that fails, each school in its own, and a school
@@ -204,7 +204,7 @@ def commit_batch(
             d = batch[0]
             error = f"apply failed, nothing changed: {type(exc).__name__}: {error_line(exc)}"
             with store.transaction(operator) as txn:
-                return [_stage(txn, Done(d.run, None, error, d.emit), now, finished, pools, [])]
+                return [_stage(txn, Planned(d.run, None, error, d.emit), now, finished, pools, [])]
     out: list[RunResult] = []
     for d in batch:
         out.extend(commit_batch(store, [d], now, finished, pools, operator, written))
@@ -213,12 +213,12 @@ def commit_batch(
 
 async def commit_and_report(
     store: Store,
-    batch: list[Done],
+    batch: list[Planned],
     now: datetime,
     finished: str,
     pools: PoolCache,
     operator: str,
-    written: Written | None = None,
+    written: WrittenSinceWatch | None = None,
 ) -> list[RunResult]:
     """commit_batch in a thread, then each run's last progress event from here."""
     done = await asyncio.to_thread(

@@ -8,7 +8,7 @@ import threading
 
 from uso_tui.domain.models import Export, School
 from uso_tui.sync.events import ProgressEmitter
-from uso_tui.sync.seen import Sieve
+from uso_tui.sync.fingerprints import Sieve
 
 
 class Cancelled(Exception):

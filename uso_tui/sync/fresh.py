@@ -2,7 +2,7 @@
 schools of one LA at once give one new person one account and a case at the second school).
 
 A plan is made outside the store's lock, against the LA's accounts as they were then. Before it
-reads them, the run notes the LA's usernames (`Written.watch`); under the lock, the usernames
+reads them, the run notes the LA's usernames (`WrittenSinceWatch.watch`); under the lock, the usernames
 registered since are the accounts created meanwhile, by this process or any other. A record the
 plan would create that resembles one of them becomes a match case instead. An operator's create
 from a case is checked the same way against the accounts created since the case was opened.
@@ -28,7 +28,7 @@ from uso_tui.sync.plan import CREATED, NEEDS_MATCHING, NewCase, Plan
 RUN_SPAN = timedelta(days=1)
 
 
-class Written:
+class WrittenSinceWatch:
     """The accounts created or written in watched local authorities since each was first
     watched, indexed per LA and role (one per run in a process: the daily run's pipeline or
     worker, or one school's run)."""

@@ -28,8 +28,8 @@ from uso_tui.domain.names import normalise_cached
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.why_index import draft_lines
 from uso_tui.sync.compare import compare
+from uso_tui.sync.fingerprints import fingerprint, record_row
 from uso_tui.sync.matching import CandidateIndex, account_field
-from uso_tui.sync.seen import fingerprint, record_row
 
 OLDEST_DOB = "1900-01-01"
 
@@ -131,7 +131,7 @@ class Plan:
     comparison: dict[str, Any] | None = None
     counts: dict[str, int] = field(default_factory=empty_counts)
     candidates_searched: int = 0
-    # Records the sieve recognised as unchanged (sync.seen): their processed-file rows
+    # Records the sieve recognised as unchanged (sync.fingerprints): their processed-file rows
     # (PROCESSED_COLUMNS), not in `outcomes` (they were never parsed); the processed file lists
     # them after the others.
     same_rows: list[tuple] = field(default_factory=list)

@@ -29,10 +29,10 @@ from uso_tui.sync.access import require
 from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import OnProgress, ProgressEmitter
 from uso_tui.sync.fetching import Cancelled, error_line, fetch_reports
-from uso_tui.sync.fresh import Written
+from uso_tui.sync.fingerprints import Sieve
+from uso_tui.sync.fresh import WrittenSinceWatch
 from uso_tui.sync.plan import Plan, Snapshot, plan
 from uso_tui.sync.pools import PoolCache
-from uso_tui.sync.seen import Sieve
 
 
 class RunInProgress(UsoError):
@@ -169,7 +169,7 @@ async def run_school(
             add_counts(run, plans)
             emit(run.status if run.status == "held" else "done", message="dry run: nothing written")
             return RunResult(run, list(plans.values())[-1] if plans else None, plans)
-        written = Written()  # what the LA gains while this run plans
+        written = WrittenSinceWatch()  # what the LA gains while this run plans
         pre = await asyncio.to_thread(
             preplan, store, dfe, exports, now, emit, pools, school, state, written
         )
@@ -297,7 +297,7 @@ def _plan_and_apply(
     finished_at: Callable[[], str],
     pools: PoolCache | None = None,
     pre: Preplanned | None = None,
-    written: Written | None = None,
+    written: WrittenSinceWatch | None = None,
 ) -> tuple[Run, dict[str, Plan]]:
     touched: list = []
     with store.transaction(run.operator) as txn:
@@ -361,7 +361,7 @@ def preplan(
     pools: PoolCache | None,
     school: School | None = None,
     state: SchoolState | None = None,
-    written: Written | None = None,
+    written: WrittenSinceWatch | None = None,
 ) -> Preplanned:
     """Plans from `state` (the read the exports' sieves used), else from a read of the school
     now: one read of the school's file, one version of it. `written` watches the school's LA
@@ -403,7 +403,7 @@ def apply_in(
     pools: PoolCache | None,
     touched: list,
     pre: Preplanned | None = None,
-    written: Written | None = None,
+    written: WrittenSinceWatch | None = None,
 ) -> tuple[Run, dict[str, Plan]]:
     """Stages all of a fetched run in `txn`, with plans for the school as the store holds it
     under the lock (a copy of `run` is returned with its outcome; the caller's stays as it was

@@ -22,8 +22,8 @@ from uso_tui.domain.models import Run, School
 from uso_tui.store.api import Store
 from uso_tui.sync.batch import (
     CLAIM_BATCH,
-    Done,
-    Written,
+    Planned,
+    WrittenSinceWatch,
     busy_process,
     claim_many,
     commit_and_report,
@@ -71,7 +71,7 @@ async def run_due(
 
     With many schools due and no client given, the fetching and planning is spread over
     `processes` worker processes (default: one per CPU) and this process commits (see
-    spread.py), unless `on_progress` wants every event (`progress_detail`): from the workers it
+    worker_processes.py), unless `on_progress` wants every event (`progress_detail`): from the workers it
     hears only each school's start and end."""
     schools = due_schools(store, now)
     if not schools:
@@ -80,9 +80,11 @@ async def run_due(
         processes = os.cpu_count() or 1
     quiet = on_progress is None or not progress_detail
     if processes > 1 and client is None and quiet and len(schools) >= PARALLEL_FROM:
-        from uso_tui.sync.spread import run_spread  # noqa: PLC0415
+        from uso_tui.sync.worker_processes import run_over_workers  # noqa: PLC0415
 
-        return await run_spread(store, now, schools, operator, max_schools, processes, on_progress)
+        return await run_over_workers(
+            store, now, schools, operator, max_schools, processes, on_progress
+        )
     return await _run_due_here(store, now, schools, operator, client, on_progress, max_schools)
 
 
@@ -120,9 +122,9 @@ async def _pipeline(
 ) -> list[RunResult]:
     started = time.monotonic()
     pools = PoolCache()
-    written = Written()
+    written = WrittenSinceWatch()
     sem = asyncio.Semaphore(max_schools)
-    ready: list[Done] = []
+    ready: list[Planned] = []
     wake = asyncio.Event()
     results: list[RunResult] = []
     state = {"claimed": 0, "claiming": True}
@@ -149,7 +151,7 @@ async def _pipeline(
                 )
             )
         except BaseException as exc:  # the committer waits for every claimed school
-            ready.append(Done(run, None, f"run stopped: {type(exc).__name__}", emit))
+            ready.append(Planned(run, None, f"run stopped: {type(exc).__name__}", emit))
             raise
         finally:
             wake.set()

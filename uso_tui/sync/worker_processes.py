@@ -32,8 +32,8 @@ from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, StoreBusy
 from uso_tui.sync.batch import (
-    Done,
-    Written,
+    Planned,
+    WrittenSinceWatch,
     busy_process,
     claim_many,
     commit_batch,
@@ -83,7 +83,7 @@ def _shared(groups: list[list[dict]]) -> set[str]:
     return {la for la, n in count.items() if n > 1}
 
 
-async def run_spread(
+async def run_over_workers(
     store: Store,
     now: datetime,
     schools: list[School],
@@ -117,7 +117,7 @@ async def run_spread(
         # An LA two workers share: its usernames before any commit of this run (each worker
         # watches the other LAs itself, from before it first plans there; see fresh.py).
         watch = {la: store.la_usernames(la) for la in _shared(groups)}
-        job = _Job(str(store.root), now, started, operator, max(1, max_schools // n), watch)
+        job = _RunDueJob(str(store.root), now, started, operator, max(1, max_schools // n), watch)
         workers = [
             ctx.Process(
                 target=_worker,
@@ -138,7 +138,7 @@ async def run_spread(
                     w.kill()
 
 
-class _Job:
+class _RunDueJob:
     """What every worker of a run_due shares (sent to spawned workers: plain values only)."""
 
     def __init__(
@@ -174,7 +174,7 @@ def _next(results_queue) -> list | None:
 
 async def _collect(
     store: Store,
-    job: _Job,
+    job: _RunDueJob,
     runs: list[Run],
     workers: list,
     results_queue,
@@ -209,7 +209,7 @@ async def _collect(
     return results
 
 
-def _settle_lost(store: Store, job: _Job, workers: list, pending: dict[str, Run]) -> list:
+def _settle_lost(store: Store, job: _RunDueJob, workers: list, pending: dict[str, Run]) -> list:
     """Runs no worker reported: a worker died (a kill, out of memory) with them in hand."""
     codes = ", ".join(str(w.exitcode) for w in workers)
     running = {r.run_id for r in store.running_runs()}
@@ -219,7 +219,7 @@ def _settle_lost(store: Store, job: _Job, workers: list, pending: dict[str, Run]
             error = (
                 f"run stopped: its worker process ended before committing it (exit codes {codes})"
             )
-            lost.append(Done(run, None, error, ProgressEmitter(run.run_id, run.school, None)))
+            lost.append(Planned(run, None, error, ProgressEmitter(run.run_id, run.school, None)))
         else:  # committed before its worker could say so
             out.append(RunResult(store.run(run.run_id), None))
     if lost:
@@ -227,7 +227,7 @@ def _settle_lost(store: Store, job: _Job, workers: list, pending: dict[str, Run]
     return out
 
 
-def _worker(job: _Job, work, max_connections: int, results_queue) -> None:
+def _worker(job: _RunDueJob, work, max_connections: int, results_queue) -> None:
     """A worker process: takes local authorities from `work`, fetches, plans and commits their
     schools, and sends each run as committed."""
     code = 1
@@ -251,13 +251,13 @@ class _Committer:
     GATHER_MIN in hand it waits up to GATHER for more; it waits for the lock only with
     GATHER_MAX in hand or at the end, else it goes on fetching and tries again later."""
 
-    def __init__(self, store: Store, job: _Job, pools: PoolCache, results_queue) -> None:
+    def __init__(self, store: Store, job: _RunDueJob, pools: PoolCache, results_queue) -> None:
         self.store, self.job, self.pools, self.out = store, job, pools, results_queue
-        self.written = Written(job.watch)
-        self.pending: list[Done] = []
+        self.written = WrittenSinceWatch(job.watch)
+        self.pending: list[Planned] = []
         self.since = 0.0
 
-    def add(self, d: Done) -> None:
+    def add(self, d: Planned) -> None:
         if not self.pending:
             self.since = time.monotonic()
         self.pending.append(d)
@@ -286,7 +286,7 @@ class _Committer:
             self.out.put(r.run.to_dict())
 
 
-async def _fetch_plan_commit(job: _Job, work, max_connections: int, results_queue) -> None:
+async def _fetch_plan_commit(job: _RunDueJob, work, max_connections: int, results_queue) -> None:
     from uso_tui.config import iris_bounds  # noqa: PLC0415
     from uso_tui.iris.client import IrisClient  # noqa: PLC0415
     from uso_tui.store import open_store  # noqa: PLC0415
@@ -310,7 +310,7 @@ async def _fetch_plan_commit(job: _Job, work, max_connections: int, results_queu
             emit = ProgressEmitter(run.run_id, run.school, None)
             school = schools.get(run.school)
             if school is None:
-                d = Done(run, None, "the school was removed during the run", emit)
+                d = Planned(run, None, "the school was removed during the run", emit)
             else:
                 d = await fetch_and_plan(
                     store,

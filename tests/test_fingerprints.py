@@ -1,4 +1,4 @@
-"""Unchanged records recognised without being parsed (sync.seen): the same outcome, accounts and
+"""Unchanged records recognised without being parsed (sync.fingerprints): the same outcome, accounts and
 processed file as parsing everything, and never trusted once an account or the rules differ."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from uso_tui.iris.parse import PARSERS, parse_student
 from uso_tui.iris.simulator import Simulator
 from uso_tui.store import open_store
 from uso_tui.sync import runner
+from uso_tui.sync.fingerprints import Sieve, fingerprint, record_row
 from uso_tui.sync.plan import Snapshot, account_from_record, plan, unallocated
 from uso_tui.sync.runner import run_school
-from uso_tui.sync.seen import Sieve, fingerprint, record_row
 
 NOW = datetime(2026, 3, 10, 9, 30, 0)
 AMY = iris_student("1", "Amy", "Jones", "2015-04-02", yearGroup=5, formGroup="5B")
@@ -164,7 +164,7 @@ async def test_a_record_with_a_leaving_date_keeps_no_fingerprint(env, parsed):
 async def test_fingerprints_of_another_parser_version_are_not_recognised(env, parsed, monkeypatch):
     env.add_school(students=[AMY, BOB])
     await sync(env)
-    monkeypatch.setattr("uso_tui.sync.seen.VERSION", 99)
+    monkeypatch.setattr("uso_tui.sync.fingerprints.VERSION", 99)
     parsed.clear()
     res = await sync(env, NOW + timedelta(days=1))
     assert sorted(parsed) == ["1", "2"] and res.run.counts["unchanged"] == 2

@@ -49,7 +49,7 @@ def _data_token(data: Any) -> str | None:
         return None
 
 
-class HotFiles:
+class VersionCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # path -> (token, parsed value, the file's bytes when asked to keep them)
