@@ -122,10 +122,10 @@ async def test_a_school_whose_apply_fails_does_not_sink_the_others(env, monkeypa
 
     real = runner._plan_reports
 
-    def broken(snap, school, exports, now, emit):
+    def broken(snap, school, exports, now, progress):
         if school.dfe == OTHER:
             raise RuntimeError("boom")
-        return real(snap, school, exports, now, emit)
+        return real(snap, school, exports, now, progress)
 
     monkeypatch.setattr(runner, "_plan_reports", broken)
     results = await due(env, datetime(2026, 3, 10, 23, 45))

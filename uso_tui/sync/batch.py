@@ -81,17 +81,17 @@ def claim_many(store: Store, schools: list[School], operator: str, at: str) -> l
 class Planned:
     """A fetched (or failed) school waiting for the committer."""
 
-    __slots__ = ("run", "exports", "error", "emit", "pre")
+    __slots__ = ("run", "exports", "error", "progress", "pre")
 
     def __init__(
         self,
         run: Run,
         exports: dict[str, Export] | None,
         error: str | None,
-        emit: ProgressEmitter,
+        progress: ProgressEmitter,
         pre: Preplanned | None = None,
     ) -> None:
-        self.run, self.exports, self.error, self.emit = run, exports, error, emit
+        self.run, self.exports, self.error, self.progress = run, exports, error, progress
         self.pre = pre
 
 
@@ -103,7 +103,7 @@ async def fetch_and_plan(
     client,
     pools: PoolCache,
     sem: asyncio.Semaphore,
-    emit: ProgressEmitter,
+    progress: ProgressEmitter,
     operator: str,
     inline: bool = False,
     written: WrittenSinceWatch | None = None,
@@ -123,24 +123,26 @@ async def fetch_and_plan(
 
     try:
         async with sem:
-            emit("connecting", message=f"run {run.run_id} started (schedule, {operator})")
+            progress("connecting", message=f"run {run.run_id} started (schedule, {operator})")
             secret = await call(store.secret, run.school)
             # read before the fetch: its fingerprints let the client leave unchanged records
             # unparsed, and the plans are made from this same read
             state = await call(store.school_state, run.school)
             sieves = sieves_for(state, run.reports)
-            exports = await fetch_reports(client, school, secret, run.reports, emit, sieves=sieves)
+            exports = await fetch_reports(
+                client, school, secret, run.reports, progress, sieves=sieves
+            )
         run.counts["fetched"] = sum(e.size for e in exports.values())
-        emit.counts["fetched"] = run.counts["fetched"]
+        progress.counts["fetched"] = run.counts["fetched"]
     except Exception as exc:  # noqa: BLE001 - a failed fetch is that school's failed run
-        return Planned(run, None, error_line(exc), emit)
+        return Planned(run, None, error_line(exc), progress)
     try:
         pre = await call(
-            preplan, store, run.school, exports, now, emit, pools, school, state, written
+            preplan, store, run.school, exports, now, progress, pools, school, state, written
         )
     except Exception:  # noqa: BLE001 - planned again under the lock, where it is reported
         pre = None
-    return Planned(run, exports, None, emit, pre)
+    return Planned(run, exports, None, progress, pre)
 
 
 def _stage(
@@ -162,7 +164,7 @@ def _stage(
         d.run,
         d.exports or {},
         now,
-        d.emit,
+        d.progress,
         cancel=None,
         finished_at=lambda: finished,
         pools=pools,
@@ -204,7 +206,9 @@ def commit_batch(
             d = batch[0]
             error = f"apply failed, nothing changed: {type(exc).__name__}: {error_line(exc)}"
             with store.transaction(operator) as txn:
-                return [_stage(txn, Planned(d.run, None, error, d.emit), now, finished, pools, [])]
+                return [
+                    _stage(txn, Planned(d.run, None, error, d.progress), now, finished, pools, [])
+                ]
     out: list[RunResult] = []
     for d in batch:
         out.extend(commit_batch(store, [d], now, finished, pools, operator, written))
@@ -225,15 +229,15 @@ async def commit_and_report(
         commit_batch, store, batch, now, finished, pools, operator, written
     )
     for d, r in zip(batch, done, strict=True):
-        report_end(d.emit, r)
+        report_end(d.progress, r)
     return done
 
 
-def report_end(emit: ProgressEmitter, r: RunResult) -> None:
+def report_end(progress: ProgressEmitter, r: RunResult) -> None:
     """The run's last progress event."""
-    emit.counts = dict(r.run.counts)
+    progress.counts = dict(r.run.counts)
     status = r.run.status
-    emit(
+    progress(
         status if status in ("failed", "held") else "done",
         message=r.run.error or f"run {r.run.run_id} {status}",
     )

@@ -21,7 +21,7 @@ async def fetch_reports(
     school: School,
     secret: str,
     reports: list[str],
-    emit: ProgressEmitter,
+    progress: ProgressEmitter,
     *,
     cancel: threading.Event | None = None,
     sieves: dict[str, Sieve] | None = None,
@@ -30,12 +30,12 @@ async def fetch_reports(
 
     async def one(report: str) -> tuple[str, Export]:
         def on_page(done: int, total: int | None, records: int) -> None:
-            emit("fetching", report, pages_done=done, pages_total=total, records_done=records)
+            progress("fetching", report, pages_done=done, pages_total=total, records_done=records)
 
         def on_event(message: str) -> None:
-            emit("fetching", report, message=message)
+            progress("fetching", report, message=message)
 
-        emit("fetching", report)
+        progress("fetching", report)
         sieve = sieves.get(report) if sieves else None
         exp = await client.fetch_report(
             school, secret, report, on_page=on_page, on_event=on_event, sieve=sieve

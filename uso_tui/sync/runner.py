@@ -116,8 +116,8 @@ async def run_school(
     else:
         require(store, operator, "run")  # before the claim: a refused run is not recorded
         run = await asyncio.to_thread(_claim, store, dfe, trigger, operator, reports, iso(now))
-    emit = ProgressEmitter(run.run_id, dfe, on_progress)
-    emit("connecting", message=f"run {run.run_id} started ({trigger}, {operator})")
+    progress = ProgressEmitter(run.run_id, dfe, on_progress)
+    progress("connecting", message=f"run {run.run_id} started ({trigger}, {operator})")
 
     own_client = client is None
     if own_client:
@@ -134,25 +134,33 @@ async def run_school(
                 state = await asyncio.to_thread(store.school_state, dfe)
                 sieves = sieves_for(state, reports)
             exports = await fetch_reports(
-                client, school, secret, reports, emit, cancel=cancel, sieves=sieves
+                client, school, secret, reports, progress, cancel=cancel, sieves=sieves
             )
         except Cancelled:
             return await _end(
-                store, run, "cancelled", "cancelled before the apply", emit, finished_at(), dry_run
+                store,
+                run,
+                "cancelled",
+                "cancelled before the apply",
+                progress,
+                finished_at(),
+                dry_run,
             )
         except Exception as exc:  # noqa: BLE001 - a failed fetch is a failed run, not a crash
-            return await _end(store, run, "failed", error_line(exc), emit, finished_at(), dry_run)
+            return await _end(
+                store, run, "failed", error_line(exc), progress, finished_at(), dry_run
+            )
     finally:
         if own_client:
             await client.aclose()
 
     if cancel is not None and cancel.is_set():
         return await _end(
-            store, run, "cancelled", "cancelled before the apply", emit, finished_at(), dry_run
+            store, run, "cancelled", "cancelled before the apply", progress, finished_at(), dry_run
         )
     for r, exp in exports.items():
         run.counts["fetched"] += exp.size
-        emit(
+        progress(
             "fetching",
             r,
             pages_done=exp.pages,
@@ -160,18 +168,20 @@ async def run_school(
             records_done=exp.size,
             records_total=exp.size,
         )
-    emit.counts["fetched"] = run.counts["fetched"]
+    progress.counts["fetched"] = run.counts["fetched"]
     try:
         if dry_run:
-            plans = await asyncio.to_thread(_dry_plan, store, dfe, exports, now, emit)
+            plans = await asyncio.to_thread(_dry_plan, store, dfe, exports, now, progress)
             run.status = "held" if any(p.is_held for p in plans.values()) else "succeeded"
             run.finished_at = finished_at()
             add_counts(run, plans)
-            emit(run.status if run.status == "held" else "done", message="dry run: nothing written")
+            progress(
+                run.status if run.status == "held" else "done", message="dry run: nothing written"
+            )
             return RunResult(run, list(plans.values())[-1] if plans else None, plans)
         written = WrittenSinceWatch()  # what the LA gains while this run plans
         pre = await asyncio.to_thread(
-            preplan, store, dfe, exports, now, emit, pools, school, state, written
+            preplan, store, dfe, exports, now, progress, pools, school, state, written
         )
         if cancel is not None and cancel.is_set():
             raise Cancelled
@@ -181,7 +191,7 @@ async def run_school(
             run,
             exports,
             now,
-            emit,
+            progress,
             cancel,
             finished_at,
             pools,
@@ -190,7 +200,7 @@ async def run_school(
         )
     except Cancelled:
         return await _end(
-            store, run, "cancelled", "cancelled before the apply", emit, finished_at(), dry_run
+            store, run, "cancelled", "cancelled before the apply", progress, finished_at(), dry_run
         )
     except Exception as exc:  # noqa: BLE001 - recorded, so the school is not left "running"
         return await _end(
@@ -198,12 +208,12 @@ async def run_school(
             run,
             "failed",
             f"apply failed, nothing changed: {type(exc).__name__}: {error_line(exc)}",
-            emit,
+            progress,
             finished_at(),
             dry_run,
         )
-    emit.counts = dict(run.counts)
-    emit("held" if run.status == "held" else "done", message=f"run {run.run_id} {run.status}")
+    progress.counts = dict(run.counts)
+    progress("held" if run.status == "held" else "done", message=f"run {run.run_id} {run.status}")
     return RunResult(run, list(plans.values())[-1] if plans else None, plans)
 
 
@@ -231,7 +241,7 @@ async def _end(
     run: Run,
     status: str,
     error: str | None,
-    emit: ProgressEmitter,
+    progress: ProgressEmitter,
     finished: str,
     dry_run: bool,
 ) -> RunResult:
@@ -240,7 +250,7 @@ async def _end(
     run.finished_at = finished
     if not dry_run:
         await asyncio.to_thread(_put_final, store, run, error)
-    emit(status, message=error)  # type: ignore[arg-type]
+    progress(status, message=error)  # type: ignore[arg-type]
     return RunResult(run, None, None)
 
 
@@ -254,29 +264,31 @@ def _plan_reports(
     school: School,
     exports: dict[str, Export],
     now: datetime,
-    emit: ProgressEmitter,
+    progress: ProgressEmitter,
 ) -> dict[str, Plan]:
     plans: dict[str, Plan] = {}
     for report, exp in exports.items():
-        emit("planning", report, records_done=0, records_total=exp.size)
+        progress("planning", report, records_done=0, records_total=exp.size)
         p = plan(exp, snap, now.date(), school)
         plans[report] = p
         for k, v in p.counts.items():
             if k != "fetched":
-                emit.counts[k] += v
-        emit("planning", report, records_done=exp.size, records_total=exp.size)
+                progress.counts[k] += v
+        progress("planning", report, records_done=exp.size, records_total=exp.size)
         if p.new_cases:
-            emit("planning", report, message=f"{len(p.new_cases)} record(s) queued for matching")
+            progress(
+                "planning", report, message=f"{len(p.new_cases)} record(s) queued for matching"
+            )
         if p.is_held:
-            emit("planning", report, message=f"held: {p.hold_reason}")
+            progress("planning", report, message=f"held: {p.hold_reason}")
     return plans
 
 
 def _dry_plan(
-    store: Store, dfe: str, exports: dict[str, Export], now: datetime, emit: ProgressEmitter
+    store: Store, dfe: str, exports: dict[str, Export], now: datetime, progress: ProgressEmitter
 ) -> dict[str, Plan]:
     snap = _snapshot(store.school_state(dfe), store, None)
-    return _plan_reports(snap, store.school(dfe), exports, now, emit)
+    return _plan_reports(snap, store.school(dfe), exports, now, progress)
 
 
 def add_counts(run: Run, plans: dict[str, Plan]) -> None:
@@ -292,7 +304,7 @@ def _plan_and_apply(
     run: Run,
     exports: dict[str, Export],
     now: datetime,
-    emit: ProgressEmitter,
+    progress: ProgressEmitter,
     cancel: threading.Event | None,
     finished_at: Callable[[], str],
     pools: PoolCache | None = None,
@@ -306,7 +318,7 @@ def _plan_and_apply(
             run,
             exports,
             now,
-            emit,
+            progress,
             cancel=cancel,
             finished_at=finished_at,
             pools=pools,
@@ -357,7 +369,7 @@ def preplan(
     dfe: str,
     exports: dict[str, Export],
     now: datetime,
-    emit: ProgressEmitter,
+    progress: ProgressEmitter,
     pools: PoolCache | None,
     school: School | None = None,
     state: SchoolState | None = None,
@@ -371,7 +383,7 @@ def preplan(
     if state is None:
         state = store.school_state(dfe)
     school = school or store.school(dfe)  # its settings are checked again under the lock
-    plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, emit)
+    plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, progress)
     for p in plans.values():
         p.rows_json()  # the processed file's rows, made here rather than under the lock
         p.why_draft()  # and the lines of the school's why index
@@ -396,7 +408,7 @@ def apply_in(
     run: Run,
     exports: dict[str, Export],
     now: datetime,
-    emit: ProgressEmitter,
+    progress: ProgressEmitter,
     *,
     cancel: threading.Event | None,
     finished_at: Callable[[], str],
@@ -422,25 +434,25 @@ def apply_in(
         if written is not None:
             queued = written.settle(txn, plans.values(), run.school, touched)
             if queued:
-                emit.counts["created"] -= queued
-                emit.counts["needs_matching"] += queued
-                emit(
+                progress.counts["created"] -= queued
+                progress.counts["needs_matching"] += queued
+                progress(
                     "planning",
                     message=f"{queued} record(s) resemble accounts created meanwhile in the "
                     "local authority: queued for matching",
                 )
     else:
         if pre is not None:  # something changed meanwhile: count again from the new plans
-            emit.counts = empty_counts()
-            emit.counts["fetched"] = run.counts["fetched"]
-            emit("planning", message="the school changed while planning: planned again")
+            progress.counts = empty_counts()
+            progress.counts["fetched"] = run.counts["fetched"]
+            progress("planning", message="the school changed while planning: planned again")
         # Accounts staged earlier in this transaction are in no shared index yet: then the LA's
         # accounts are read through the transaction, which sees them.
         snap = snapshot_in(txn, run.school, None if touched else pools)
-        plans = _plan_reports(snap, school, exports, now, emit)
+        plans = _plan_reports(snap, school, exports, now, progress)
     if cancel is not None and cancel.is_set():
         raise Cancelled
-    emit("applying")
+    progress("applying")
     created: dict[str, str] = {}
     for p in plans.values():
         created.update(apply_plan(txn, p, run, at, touched))

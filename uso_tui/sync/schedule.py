@@ -134,7 +134,7 @@ async def _pipeline(
         return iso(now + timedelta(seconds=time.monotonic() - started))
 
     async def fetch(run: Run) -> None:
-        emit = ProgressEmitter(run.run_id, run.school, on_progress)
+        progress = ProgressEmitter(run.run_id, run.school, on_progress)
         try:
             ready.append(
                 await fetch_and_plan(
@@ -145,13 +145,13 @@ async def _pipeline(
                     client,
                     pools,
                     sem,
-                    emit,
+                    progress,
                     operator,
                     written=written,
                 )
             )
         except BaseException as exc:  # the committer waits for every claimed school
-            ready.append(Planned(run, None, f"run stopped: {type(exc).__name__}", emit))
+            ready.append(Planned(run, None, f"run stopped: {type(exc).__name__}", progress))
             raise
         finally:
             wake.set()

@@ -307,10 +307,10 @@ async def _fetch_plan_commit(job: _RunDueJob, work, max_connections: int, result
     ) as client:
 
         async def one(run: Run) -> None:
-            emit = ProgressEmitter(run.run_id, run.school, None)
+            progress = ProgressEmitter(run.run_id, run.school, None)
             school = schools.get(run.school)
             if school is None:
-                d = Planned(run, None, "the school was removed during the run", emit)
+                d = Planned(run, None, "the school was removed during the run", progress)
             else:
                 d = await fetch_and_plan(
                     store,
@@ -320,7 +320,7 @@ async def _fetch_plan_commit(job: _RunDueJob, work, max_connections: int, result
                     client,
                     pools,
                     sem,
-                    emit,
+                    progress,
                     job.operator,
                     inline=True,
                     written=committer.written,
