@@ -146,9 +146,9 @@ def script_path() -> str:
         Path(sysconfig.get_path("scripts")) / SCRIPT,
         Path(found) if (found := shutil.which(SCRIPT)) else None,
     ]
-    for c in candidates:
-        if c is not None and c.is_file():
-            return str(c.resolve())
+    for candidate in candidates:
+        if candidate is not None and candidate.is_file():
+            return str(candidate.resolve())
     raise UsoError(f"cannot find the installed {SCRIPT} script (is uso-tui installed?)")
 
 

@@ -102,8 +102,8 @@ def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
     Plan.same_rows)."""
     out = []
     for p in plans:
-        for o in p.outcomes:
-            r = o.record
+        for outcome in p.outcomes:
+            r = outcome.record
             out.append(
                 {
                     "report": p.report,
@@ -112,14 +112,14 @@ def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
                     "surname": r.surname,
                     "preferred_name": r.preferred_name,
                     "dob": r.dob or r.dob_raw,
-                    "outcome": o.outcome,
-                    "reason": o.reason,
-                    "username": o.username,
+                    "outcome": outcome.outcome,
+                    "reason": outcome.reason,
+                    "username": outcome.username,
                 }
             )
-        for c in p.changes:
-            if c.kind == "unallocate":
-                a = c.after
+        for change in p.changes:
+            if change.kind == "unallocate":
+                a = change.after
                 out.append(
                     {
                         "report": p.report,
@@ -129,7 +129,7 @@ def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
                         "preferred_name": a.preferred_name,
                         "dob": a.dob,
                         "outcome": "unallocate",
-                        "reason": c.reason,
+                        "reason": change.reason,
                         "username": a.username,
                     }
                 )

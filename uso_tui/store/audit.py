@@ -45,9 +45,9 @@ def read_events(
     out: list[dict[str, Any]] = []
     for seg in segments_newest_first(folder):
         events = table_rows(read_json(seg), "events")
-        for e in reversed(events):
-            if subject is None or e.get("subject") == subject:
-                out.append(e)
+        for event in reversed(events):
+            if subject is None or event.get("subject") == subject:
+                out.append(event)
                 if limit is not None and len(out) >= limit:
                     return out
     return out
@@ -113,8 +113,8 @@ def merged_meta(base: dict[str, Any] | None, deltas: list[dict[str, Any]]) -> di
     rows = table_rows(base, "meta")
     meta: dict[str, int] = dict(rows[0]) if rows else {"next_global_audit": 1}
     meta.pop("version", None)
-    for d in deltas:
-        rows = table_rows(d, "meta")
+    for delta in deltas:
+        rows = table_rows(delta, "meta")
         if rows:
             meta.update(rows[0])
     return meta
@@ -152,12 +152,12 @@ class Deltas:
         with self._lock:
             known = dict(self._docs)
         out = []
-        for n in numbers:
-            doc = known.get(n)
+        for number in numbers:
+            doc = known.get(number)
             if doc is None:
-                doc = read_json(folder / delta_name(n)) or {}
+                doc = read_json(folder / delta_name(number)) or {}
                 with self._lock:
-                    self._docs[n] = doc
+                    self._docs[number] = doc
             out.append(doc)
         if len(known) > len(numbers):  # folded away since: forget them
             keep = set(numbers)

@@ -625,8 +625,8 @@ class TinyTransaction(KeptWrites, Transaction):
                 feed.recent_token = new_token()
                 feed.recent_doc = Recent.merged(base, [*deltas, this]).dump(feed.recent_token)
                 commit.write(lay.recent_json, encode(feed.recent_doc))
-                for k in numbers:
-                    commit.delete(lay.recent_dir / delta_name(k))
+                for number in numbers:
+                    commit.delete(lay.recent_dir / delta_name(number))
             else:
                 commit.write(lay.recent_dir / delta_name(n), encode(this))
                 feed.new_delta = (n, this)

@@ -205,8 +205,8 @@ def held_review(store: Store, run_id: str) -> list[HeldAccount]:
     seen = seen_since(store, run) if run.status == "held" else set()
     cases: dict[str, list[str]] = {}
     for case in store.cases(run.school, "open"):
-        for c in case.candidates:
-            cases.setdefault(c["username"], []).append(case.case_id)
+        for candidate in case.candidates:
+            cases.setdefault(candidate["username"], []).append(case.case_id)
     out = []
     for username in run.held_usernames:
         acc = store.find_account(username)

@@ -64,8 +64,8 @@ def to_csv(columns: tuple[str, ...] | list[str], rows: list[dict[str, Any]]) -> 
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(columns)
-    for r in rows:
-        w.writerow([safe_cell(r.get(c)) for c in columns])
+    for row in rows:
+        w.writerow([safe_cell(row.get(c)) for c in columns])
     return out.getvalue()
 
 

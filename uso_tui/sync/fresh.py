@@ -69,16 +69,16 @@ class WrittenSinceWatch:
 
     def add(self, accounts: Iterable) -> None:
         """Accounts written by this process (committed): known, and checked against."""
-        for a in accounts:
-            seen = self._seen.get(la_of_username(a.username))
+        for account in accounts:
+            seen = self._seen.get(la_of_username(account.username))
             if seen is not None:  # known here: catch_up need not read it back
-                seen.add(a.username)
-            key = self._key(a)
+                seen.add(account.username)
+            key = self._key(account)
             if key is not None:
                 idx = self._idx.get(key)
                 if idx is None:
                     idx = self._idx[key] = CandidateIndex([])
-                idx.add(a)
+                idx.add(account)
 
     def settle(self, txn: Transaction, plans: Iterable[Plan], dfe: str, staged: list) -> int:
         """Under the lock, for plans made before it: each record a plan would create that
@@ -126,12 +126,12 @@ def demote(p: Plan, found: dict[int, list[Candidate]]) -> int:
                 p.seen.pop(rec.mis_id, None)
     n = len(p.creates) - len(keep)
     p.creates = keep
-    for o in p.outcomes:
-        cands = found.get(id(o.record))
-        if cands is not None and o.outcome == CREATED:
+    for outcome in p.outcomes:
+        cands = found.get(id(outcome.record))
+        if cands is not None and outcome.outcome == CREATED:
             best = cands[0]
-            o.outcome = NEEDS_MATCHING
-            o.reason = (
+            outcome.outcome = NEEDS_MATCHING
+            outcome.reason = (
                 f"resembles {len(cands)} account(s) created in the local authority while this "
                 f"run was planned, best {best.username} ({best.score}%)"
             )

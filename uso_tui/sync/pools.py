@@ -82,8 +82,8 @@ class PoolCache:
     def update(self, accounts: list) -> None:
         """Accounts committed by this process: their new state replaces the old in the index."""
         with self._lock:
-            for a in accounts:
-                home = a.home
-                idx = self._indexes.get((la_of(home), a.role)) if home else None
+            for account in accounts:
+                home = account.home
+                idx = self._indexes.get((la_of(home), account.role)) if home else None
                 if idx is not None:
-                    idx.add(a)
+                    idx.add(account)

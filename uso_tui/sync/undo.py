@@ -56,8 +56,8 @@ class UndoPlan:
     @property
     def reverted(self) -> dict[str, int]:
         out = dict.fromkeys(REVERTED_KEYS, 0)
-        for r in self.reverts:
-            out[r.kind] += 1
+        for revert in self.reverts:
+            out[revert.kind] += 1
         return out
 
     def public(self, undo_run_id: str | None) -> dict[str, Any]:
@@ -206,8 +206,8 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
             finished_at=at,
             counts=empty_counts(),
         )
-        for r in p.reverts:
-            put_changed(txn, r.now, r.back, r.action, at, dfe, undo.run_id)
+        for revert in p.reverts:
+            put_changed(txn, revert.now, revert.back, revert.action, at, dfe, undo.run_id)
         for case in p.cases:
             before = {"status": case.status}
             case.status = "resolved"

@@ -52,8 +52,8 @@ class LiveRun:
     end_seen: bool = False  # the Force Run screen showed how it ended (then `f` starts a new run)
 
     def __post_init__(self) -> None:
-        for r in self.reports:
-            self.per_report.setdefault(r, ReportProgress())
+        for report in self.reports:
+            self.per_report.setdefault(report, ReportProgress())
 
     def note_locked(self, line: str) -> None:
         """Adds a line; the caller holds `lock`."""

@@ -43,10 +43,10 @@ SCHOOL_SCREENS = [
 def _highlight(label: str, words: list[str]) -> Content:
     content = Content(label)
     low = label.lower()
-    for w in words:
-        i = low.find(w)
+    for word in words:
+        i = low.find(word)
         if i >= 0:
-            content = content.stylize("bold underline", i, i + len(w))
+            content = content.stylize("bold underline", i, i + len(word))
     return content
 
 

@@ -140,13 +140,13 @@ class RequestAccountForm(SchoolForm[Account]):
             self.app.call_from_thread(self._error, looked.error or "")
             return
         r, hits = looked.value
-        for h in hits:
-            if not same_person(h, r):
+        for hit in hits:
+            if not same_person(hit, r):
                 continue
-            if h.school == self.dfe and r.duplicate is None:
-                r.duplicate = h
-            elif h.school != self.dfe:
-                r.elsewhere.append(h)
+            if hit.school == self.dfe and r.duplicate is None:
+                r.duplicate = hit
+            elif hit.school != self.dfe:
+                r.elsewhere.append(hit)
         self.app.call_from_thread(self._ask, r)
 
     def _ask(self, r: Request) -> None:

@@ -316,9 +316,9 @@ class NonMisScreen(LoadedListScreen):
         body = Text(end="")
         body.append(f"{'These accounts are' if len(targets) > 1 else 'This account is'} ")
         body.append(f"removed from {self.dfe} and kept (restorable from Bulk results):\n\n")
-        for a in targets:
+        for target in targets:
             body.append("  ")
-            body.append_text(plain(who(a)))
+            body.append_text(plain(who(target)))
             body.append("\n")
         title = f"Unallocate {len(targets)} account{'s' if len(targets) > 1 else ''}?"
 
@@ -345,8 +345,8 @@ class NonMisScreen(LoadedListScreen):
         verb = "Kept" if what == "keep" else "Unallocated"
         if done:
             self.say(f"{verb} {len(done)}: {', '.join(done[:5])}{' …' if len(done) > 5 else ''}")
-        for e in errors:
-            self.say(e, "error")
+        for error in errors:
+            self.say(error, "error")
         self.load()
 
     def action_link(self) -> None:

@@ -385,8 +385,8 @@ class BulkResultsScreen(ReloadingListScreen):
         self.active_table().clear_marks()
         if done:
             self.say(f"{verb}: {', '.join(done[:5])}{' …' if len(done) > 5 else ''}")
-        for e in errors:
-            self.say(e, "error")
+        for error in errors:
+            self.say(error, "error")
         self.load()
 
     # -- exclusions ---------------------------------------------------------------------------

@@ -117,35 +117,35 @@ def tab_rows(d: Loaded) -> dict[str, list[Row]]:
             )
         elif outcome == "invalid":
             rows["rejected"].append(Row(key, cells(*base, r.get("reason") or ""), hay, r))
-    for c in d.cases:
-        rec = c.record
-        best = c.candidates[0] if c.candidates else None
+    for case in d.cases:
+        rec = case.record
+        best = case.candidates[0] if case.candidates else None
         best_text = (
             f"{best['score']}% {best['username']} ({full_name(best.get('forename', ''), best.get('surname', ''))})"
             if best
             else "none"
         )
         row = Row(
-            c.case_id,
+            case.case_id,
             cells(
-                c.case_id,
+                case.case_id,
                 rec.get("mis_id") or "-",
                 record_name(rec),
                 rec.get("dob") or "-",
                 best_text,
-                when(c.opened_at),
+                when(case.opened_at),
             ),
             haystack(
-                c.case_id,
+                case.case_id,
                 rec.get("mis_id"),
                 rec.get("forename"),
                 rec.get("surname"),
                 rec.get("dob"),
                 best_text,
             ),
-            c,
+            case,
         )
-        rows["staff" if c.role == "staff" else "pupils"].append(row)
+        rows["staff" if case.role == "staff" else "pupils"].append(row)
     for a in sorted(
         d.unallocated, key=lambda a: (a.unallocated_at or "", a.username), reverse=True
     ):
@@ -164,20 +164,20 @@ def tab_rows(d: Loaded) -> dict[str, list[Row]]:
                 a,
             )
         )
-    for e in d.exclusions:
+    for exclusion in d.exclusions:
         rows["exclusions"].append(
             Row(
-                str(e.id),
+                str(exclusion.id),
                 cells(
-                    str(e.id),
-                    e.forename,
-                    e.surname,
-                    e.dob or "any",
-                    when(e.added_at),
-                    e.added_by,
+                    str(exclusion.id),
+                    exclusion.forename,
+                    exclusion.surname,
+                    exclusion.dob or "any",
+                    when(exclusion.added_at),
+                    exclusion.added_by,
                 ),
-                haystack(e.forename, e.surname, e.dob, e.added_by),
-                e,
+                haystack(exclusion.forename, exclusion.surname, exclusion.dob, exclusion.added_by),
+                exclusion,
             )
         )
     return rows
