@@ -176,10 +176,10 @@ class Simulator:
         with self._lock:
             targets = [self._schools[dfe]] if dfe else list(self._schools.values())
             for s in targets:
-                for k, v in changes.items():
+                for k, change in changes.items():
                     if not hasattr(s.switches, k):
                         raise AttributeError(f"no switch {k!r}")
-                    setattr(s.switches, k, v)
+                    setattr(s.switches, k, change)
 
     def set_records(self, dfe: str, report: str, records: list[dict[str, Any]]) -> None:
         with self._lock:

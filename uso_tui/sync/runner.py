@@ -271,9 +271,9 @@ def _plan_reports(
         progress("planning", report, records_done=0, records_total=exp.size)
         p = plan(exp, snap, now.date(), school)
         plans[report] = p
-        for k, v in p.counts.items():
+        for k, count in p.counts.items():
             if k != "fetched":
-                progress.counts[k] += v
+                progress.counts[k] += count
         progress("planning", report, records_done=exp.size, records_total=exp.size)
         if p.new_cases:
             progress(
@@ -294,9 +294,9 @@ def _dry_plan(
 def add_counts(run: Run, plans: dict[str, Plan]) -> None:
     """Adds the plans' counts to the run's (its fetched count is the fetch's own)."""
     for p in plans.values():
-        for k, v in p.counts.items():
+        for k, count in p.counts.items():
             if k != "fetched":
-                run.counts[k] = run.counts.get(k, 0) + v
+                run.counts[k] = run.counts.get(k, 0) + count
 
 
 def _plan_and_apply(

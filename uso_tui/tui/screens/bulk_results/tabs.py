@@ -73,9 +73,9 @@ def tab_rows(d: Loaded) -> dict[str, list[Row]]:
     """Built in the worker: thousands of records cost the event loop nothing."""
     rows: dict[str, list[Row]] = {t: [] for t in TABS}
     records = d.file.records if d.file else []
-    for i, r in enumerate(records):
-        rec = r.get("record") or {}
-        outcome = r.get("outcome") or ""
+    for i, record in enumerate(records):
+        rec = record.get("record") or {}
+        outcome = record.get("outcome") or ""
         base = (
             rec.get("mis_id") or "-",
             record_name(rec),
@@ -89,8 +89,8 @@ def tab_rows(d: Loaded) -> dict[str, list[Row]]:
             rec.get("preferred_name"),
             rec.get("dob"),
             outcome,
-            r.get("reason"),
-            r.get("username"),
+            record.get("reason"),
+            record.get("username"),
         )
         key = f"{i}"
         rows["file"].append(
@@ -99,24 +99,24 @@ def tab_rows(d: Loaded) -> dict[str, list[Row]]:
                 cells(
                     *base,
                     Text(outcome, style=OUTCOME_STYLE.get(outcome, ""), end=""),
-                    r.get("reason") or "",
-                    r.get("username") or "",
+                    record.get("reason") or "",
+                    record.get("username") or "",
                 ),
                 hay,
-                r,
+                record,
             )
         )
         if outcome == "future":
             rows["future"].append(
                 Row(
                     key,
-                    cells(*base, rec.get("enrolment_date") or "", r.get("reason") or ""),
+                    cells(*base, rec.get("enrolment_date") or "", record.get("reason") or ""),
                     hay,
-                    r,
+                    record,
                 )
             )
         elif outcome == "invalid":
-            rows["rejected"].append(Row(key, cells(*base, r.get("reason") or ""), hay, r))
+            rows["rejected"].append(Row(key, cells(*base, record.get("reason") or ""), hay, record))
     for case in d.cases:
         rec = case.record
         best = case.candidates[0] if case.candidates else None
