@@ -22,7 +22,7 @@ import orjson
 from uso_tui.store.codec import gc_paused
 from uso_tui.store.journal import Commit
 from uso_tui.store.storage import decode, encode, read_bytes, table_rows
-from uso_tui.store.version_cache import head_token, meta_table, new_token
+from uso_tui.store.version_cache import data_token, head_token, meta_table, new_token
 
 SHARDS = 256
 Entry = dict[str, Any]
@@ -116,13 +116,6 @@ class EncodedEntries:
         return {"meta": meta_table(token), "schools": table}
 
 
-def _token_of(data: Any) -> str | None:
-    try:
-        return data["meta"]["1"]["version"]
-    except (KeyError, TypeError):
-        return None
-
-
 class DirectoryCache:
     """The directory as this process last read or wrote it, kept per shard."""
 
@@ -148,7 +141,7 @@ class DirectoryCache:
     def _read(self, old: DirectoryView) -> DirectoryView:
         path = version_path(self.folder)
         data = decode(path, read_bytes(path))
-        version = _token_of(data)
+        version = data_token(data)
         listed = (data or {}).get("meta", {}).get("1", {}).get("shards") or [None] * SHARDS
         changed: dict[int, tuple[str | None, dict[str, Entry]]] = {}
         whole = True  # every shard read is the version listed (a reader holding no lock may see
@@ -160,7 +153,7 @@ class DirectoryCache:
                 continue
             spath = shard_path(self.folder, i)
             sdata = decode(spath, read_bytes(spath))
-            got = _token_of(sdata)
+            got = data_token(sdata)
             changed[i] = (got, {r["dfe"]: r for r in table_rows(sdata, "schools")})
             whole = whole and got == want
         return old.replaced(changed, version if whole else None)

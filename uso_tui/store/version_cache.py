@@ -42,7 +42,8 @@ def head_token(path: Path) -> str | None:
     return m.group(1).decode() if m else None
 
 
-def _data_token(data: Any) -> str | None:
+def data_token(data: Any) -> str | None:
+    """The version token of a decoded versioned file (None when it has none)."""
     try:
         return data["meta"]["1"]["version"]
     except (KeyError, TypeError):
@@ -73,7 +74,7 @@ class VersionCache:
         raw = read_bytes(path)
         data = decode(path, raw)
         value = parse(data)
-        token = _data_token(data)  # of what was actually read (the file may have changed since)
+        token = data_token(data)  # of what was actually read (the file may have changed since)
         if token is not None:
             with self._lock:
                 self._items[path] = (token, value, raw if keep_raw else None)
