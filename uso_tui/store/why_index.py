@@ -60,25 +60,16 @@ def _key_token(value: Any) -> str:
 SAMPLE_FILES = 40
 
 
-def _tokens(values: dict[str, Any]) -> str:
-    names = [values.get(k) or "" for k in ("forename", "preferred_name", "surname")]
-    toks = [normalise_cached(n) for n in names]
-    for n in names:
-        parts = _SPLIT.split(n)
-        if len(parts) > 1:
-            toks.extend(normalise_cached(p) for p in parts)
-    for key in ("dob", "mis_id", "upn"):
-        v = values.get(key)
-        if v:
-            toks.append(_key_token(v))
-    seen: set[str] = set()
-    return "".join(f" {t}" for t in toks if t and not (t in seen or seen.add(t)))
-
-
 def why_line(values: dict[str, Any]) -> bytes:
     """One record's line (`values`: WHY_FIELDS)."""
     payload = orjson.dumps([values.get(k) for k in WHY_FIELDS])
-    return _tokens(values).encode() + b"\t" + payload + b"\n"
+    head = _keys_head(
+        values.get("forename"),
+        values.get("preferred_name"),
+        values.get("surname"),
+        (values.get("dob"), values.get("mis_id"), values.get("upn")),
+    )
+    return head.encode() + b"\t" + payload + b"\n"
 
 
 # Where each of WHY_FIELDS is in a processed file's row (run_id is not: None).
@@ -96,6 +87,20 @@ def _name_keys(name: str) -> tuple[str, tuple[str, ...]]:
     return normalise_cached(name), more
 
 
+def _keys_head(
+    forename: str | None, preferred: str | None, surname: str | None, keys: tuple[Any, ...]
+) -> str:
+    """A line's KEYS: the whole names, then their parts, then the date of birth, MIS id and
+    UPN (`keys`), each once, each after a space."""
+    fore, fparts = _name_keys(forename or "")
+    pref, pparts = _name_keys(preferred or "")
+    sur, sparts = _name_keys(surname or "")
+    toks = [fore, pref, sur, *fparts, *pparts, *sparts]
+    toks += [_key_token(v) for v in keys if v]
+    head = " ".join(dict.fromkeys(filter(None, toks)))
+    return f" {head}" if head else ""
+
+
 _PAYLOAD = itemgetter(*_AT[1:])  # run_id (None in _AT) is first
 
 
@@ -104,26 +109,15 @@ def lines_of_rows(run_id: str, rows: list[list[Any]], created: dict[str, str]) -
     why_line makes of each, read from the row's positions (every school's records, every
     run: no dict per record)."""
     out = []
-    append, dumps, payload_of, keys_of = out.append, orjson.dumps, _PAYLOAD, _name_keys
+    append, dumps, payload_of, head_of = out.append, orjson.dumps, _PAYLOAD, _keys_head
     fore_at, pref_at, sur_at = _NAMES_AT
+    dob_at, mis_at, upn_at = _KEYS_AT
     for r in rows:
         payload = [run_id, *payload_of(r)]
         if payload[_USER] is None and r[_OUTCOME] == "created":
             payload[_USER] = created.get(r[_MIS] or "")
-        fore, fparts = keys_of(r[fore_at] or "")
-        pref, pparts = keys_of(r[pref_at] or "")
-        sur, sparts = keys_of(r[sur_at] or "")
-        toks = [fore, pref, sur, *fparts, *pparts, *sparts]
-        for i in _KEYS_AT:
-            v = r[i]
-            if v:
-                toks.append(_key_token(v))
-        head = " ".join(dict.fromkeys(filter(None, toks)))
-        append(
-            f" {head}".encode() + b"\t" + dumps(payload) + b"\n"
-            if head
-            else b"\t" + dumps(payload) + b"\n"
-        )
+        head = head_of(r[fore_at], r[pref_at], r[sur_at], (r[dob_at], r[mis_at], r[upn_at]))
+        append(head.encode() + b"\t" + dumps(payload) + b"\n")
     return out
 
 
