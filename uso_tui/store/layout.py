@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+NAMES_KEYS = "names.keys"  # beside a school's names.idx: its find_people keys (people.py)
+
 
 class Layout:
     def __init__(self, root: Path) -> None:
@@ -38,7 +40,7 @@ class Layout:
         return self.schools / dfe / "names.idx"
 
     def names_keys(self, dfe: str) -> Path:
-        return self.schools / dfe / "names.keys"  # the index's find_people keys (people.py)
+        return self.schools / dfe / NAMES_KEYS
 
     def audit_dir(self, dfe: str | None) -> Path:
         return self.schools / dfe / "audit" if dfe else self.global_audit

@@ -34,6 +34,7 @@ from uso_tui.store.index import (
     read_hits,
     upn_key,
 )
+from uso_tui.store.layout import NAMES_KEYS
 from uso_tui.store.storage import read_bytes
 
 # A token of KEYS ends at a space, at the matching fields (\x1f) or, in older lines, at FLAGS.
@@ -166,7 +167,6 @@ def wanted_keys(finder: PeopleFinder) -> set[int]:
 # that a process learns a school's keys by reading them, not by parsing its index. Its head
 # holds the hash of the index it describes (a key file of another version of the index is
 # ignored: the index is parsed) and how many lines have gone since its keys were made whole.
-KEYS_FILE = "names.keys"
 _HEAD = struct.Struct("<8sQI")
 _MAGIC = b"USOKEYS1"
 # A key file is made whole again once this share of its index's lines are gone since (their
@@ -316,7 +316,7 @@ class PeopleIndex:
         self.reads += 1
         if not data:
             return set()
-        sidecar = os.path.join(os.path.dirname(index_path), KEYS_FILE)
+        sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
         got = read_keys_file(data, read_bytes(Path(sidecar)))
         if got is not None:
             return got[0]
