@@ -18,8 +18,7 @@ import orjson
 import xxhash
 
 from uso_tui.store.api import AccountHit
-from uso_tui.store.index import read_whole
-from uso_tui.store.storage import decode, table_rows
+from uso_tui.store.storage import decode, read_bytes, table_rows
 
 _HEAD = b'{"meta":'
 _ACCOUNTS = b',"accounts":'
@@ -92,7 +91,7 @@ def rows_of_hits(hits: Iterable[AccountHit], data_file: Callable[[str], Path]) -
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for home, usernames in by_home.items():
         path = data_file(home)
-        raw = read_whole(path)
+        raw = read_bytes(path)
         if raw is None:
             continue
         rows = account_rows(raw, usernames)

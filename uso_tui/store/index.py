@@ -15,7 +15,6 @@ unallocated from it (0).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 from uso_tui.domain.names import normalise, normalise_cached
 from uso_tui.store.api import AccountHit
+from uso_tui.store.storage import read_bytes
 
 _SPLIT = re.compile(r"[\s\-]+")
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -263,26 +263,6 @@ def search_file(
 SAMPLE_FILES = 40
 
 
-def read_whole(path: str | Path) -> bytes | None:
-    """A file's bytes, None if it does not exist. A search reads thousands of small files: read
-    through the file descriptor, without a buffered file object around it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1)
-        if len(data) != size:  # changed since, or a short read: read on to the end
-            chunks = [data]
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-            data = b"".join(chunks)
-    finally:
-        os.close(fd)
-    return data
-
-
 def search(
     files: Iterable[tuple[str, str | Path]],
     text: str,
@@ -307,7 +287,7 @@ def search(
     for home, path in files:
         if limit is not None and len(out) >= limit:
             break
-        data = read_whole(path)
+        data = read_bytes(path)
         if data is None:
             continue
         pending.append((home, data))

@@ -317,7 +317,7 @@ class PeopleIndex:
         if not data:
             return set()
         sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
-        got = read_keys_file(data, read_bytes(Path(sidecar)))
+        got = read_keys_file(data, read_bytes(sidecar))
         if got is not None:
             return got[0]
         self.parsed += 1
