@@ -118,12 +118,12 @@ class Account(_Record):
     def from_row(cls, row: dict[str, Any]) -> Account:
         """An account from its stored dict (fields at their default may be left out), sharing
         nothing mutable with it: only its containers are copied, every other field is immutable."""
-        d = {**row, "extra": dict(row.get("extra") or {})}
-        d["history"] = [dict(h) for h in row.get("history") or ()]
+        values = {**row, "extra": dict(row.get("extra") or {})}
+        values["history"] = [dict(h) for h in row.get("history") or ()]
         try:
-            return cls(**d)
+            return cls(**values)
         except TypeError:  # a key this version does not know (a newer minor version wrote it)
-            return cls.from_dict(d)
+            return cls.from_dict(values)
 
     @property
     def home(self) -> str | None:
@@ -370,16 +370,16 @@ class ProcessedFile(_Record):
         rows = doc.get("rows")
         if rows is not None:
             columns = doc.get("columns") or list(PROCESSED_COLUMNS)
-            n = columns.index("outcome")
-            rec_keys = columns[:n]
+            outcome_at = columns.index("outcome")
+            rec_keys = columns[:outcome_at]
             doc = {
                 **doc,
                 "records": [
                     {
-                        "record": dict(zip(rec_keys, r[:n], strict=True)),
-                        "outcome": r[n],
-                        "reason": r[n + 1],
-                        "username": r[n + 2],
+                        "record": dict(zip(rec_keys, r[:outcome_at], strict=True)),
+                        "outcome": r[outcome_at],
+                        "reason": r[outcome_at + 1],
+                        "username": r[outcome_at + 2],
                     }
                     for r in rows
                 ],

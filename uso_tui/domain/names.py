@@ -59,9 +59,9 @@ def make_username(
 ) -> str:
     """`jsmith.204`, then `jsmith2.204`, `jsmith3.204`, ... the first that `taken` says is free."""
     stem = username_stem(forename, surname)
-    n = 1
+    number = 1
     while True:
-        candidate = f"{stem}{n if n > 1 else ''}.{la_code}"
+        candidate = f"{stem}{number if number > 1 else ''}.{la_code}"
         if not taken(candidate):
             return candidate
-        n += 1
+        number += 1

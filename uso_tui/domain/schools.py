@@ -47,15 +47,17 @@ def check_reports(reports: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
     items = reports.split(",") if isinstance(reports, str) else list(reports)
     out: list[str] = []
     for raw in items:
-        r = raw.strip().lower()
-        if not r:
+        report = raw.strip().lower()
+        if not report:
             continue
-        if r in UNSUPPORTED_REPORTS:
-            raise InvalidInput(f"report {r!r} is not supported for IRIS (only staff, students)")
-        if r not in REPORTS:
-            raise InvalidInput(f"unknown report {r!r}: expected staff, students")
-        if r not in out:
-            out.append(r)
+        if report in UNSUPPORTED_REPORTS:
+            raise InvalidInput(
+                f"report {report!r} is not supported for IRIS (only staff, students)"
+            )
+        if report not in REPORTS:
+            raise InvalidInput(f"unknown report {report!r}: expected staff, students")
+        if report not in out:
+            out.append(report)
     if not out:
         raise InvalidInput("at least one report (staff, students) must be enabled")
     return tuple(out)
