@@ -25,7 +25,7 @@ OK = rec("1", "Amy", "Jones", "2015-04-02")
 
 
 def test_invalid_reasons_create_nothing():
-    p = plan(
+    planned = plan(
         export(
             rec("a", None, "Jones", "2015-01-01"),
             rec("b", "Amy", "  ", "2015-01-01"),
@@ -42,8 +42,8 @@ def test_invalid_reasons_create_nothing():
         TODAY,
         settings(),
     )
-    reasons = {o.record.mis_id + o.record.forename.__str__(): o.reason for o in p.outcomes}
-    assert all(o.outcome == "invalid" for o in p.outcomes)
+    reasons = {o.record.mis_id + o.record.forename.__str__(): o.reason for o in planned.outcomes}
+    assert all(o.outcome == "invalid" for o in planned.outcomes)
     assert reasons["aNone"] == "missing forename"
     assert reasons["bAmy"] == "missing surname"
     assert reasons["cAmy"] == "missing date of birth"
@@ -53,41 +53,49 @@ def test_invalid_reasons_create_nothing():
     assert "appears 2 times" in reasons["dupAnn"] and "appears 2 times" in reasons["dupAnne"]
     assert "contains no letters" in reasons["g---"]
     assert reasons["Ann"] == "no MIS id"
-    assert p.counts["invalid"] == 10
-    assert not p.creates and not p.new_cases and not p.changes
+    assert planned.counts["invalid"] == 10
+    assert not planned.creates and not planned.new_cases and not planned.changes
 
 
 def test_invalid_record_of_a_linked_account_leaves_it_untouched():
-    a = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
-    p = plan(export(rec("1", "Amy", None, "2015-04-02")), snap([a]), TODAY, settings())
-    o = outcome_of(p, "1")
-    assert o.outcome == "invalid" and "left untouched" in o.reason and o.username == a.username
-    assert p.changes == [] and p.counts["unallocated"] == 0 and not p.held
+    account = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
+    planned = plan(export(rec("1", "Amy", None, "2015-04-02")), snap([account]), TODAY, settings())
+    result = outcome_of(planned, "1")
+    assert (
+        result.outcome == "invalid"
+        and "left untouched" in result.reason
+        and result.username == account.username
+    )
+    assert planned.changes == [] and planned.counts["unallocated"] == 0 and not planned.held
 
 
 def test_duplicate_id_of_a_linked_account_is_not_a_leaver():
-    a = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
-    p = plan(export(OK, rec("1", "Amy", "Jones", "2015-04-03")), snap([a]), TODAY, settings())
-    assert {o.outcome for o in p.outcomes} == {"invalid"}
-    assert p.changes == []
+    account = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
+    planned = plan(
+        export(OK, rec("1", "Amy", "Jones", "2015-04-03")), snap([account]), TODAY, settings()
+    )
+    assert {o.outcome for o in planned.outcomes} == {"invalid"}
+    assert planned.changes == []
 
 
 def test_future_starter_listed_without_account():
-    r = rec("1", "Amy", "Jones", "2015-04-02", enrolment_date="2026-03-11")
-    p = plan(export(r), snap(), TODAY, settings())
-    assert outcome_of(p, "1").outcome == "future"
-    assert "2026-03-11" in outcome_of(p, "1").reason
-    assert not p.creates and p.counts["future"] == 1
+    record = rec("1", "Amy", "Jones", "2015-04-02", enrolment_date="2026-03-11")
+    planned = plan(export(record), snap(), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "future"
+    assert "2026-03-11" in outcome_of(planned, "1").reason
+    assert not planned.creates and planned.counts["future"] == 1
 
 
 def test_future_starter_created_within_create_before_start_days():
     soon = rec("1", "Amy", "Jones", "2015-04-02", enrolment_date="2026-03-15")
     later = rec("2", "Bob", "Smith", "2015-04-02", enrolment_date="2026-03-16")
     today_start = rec("3", "Cat", "Brown", "2015-04-02", enrolment_date="2026-03-10")
-    p = plan(export(soon, later, today_start), snap(), TODAY, settings(create_before_start_days=5))
-    assert outcome_of(p, "1").outcome == "created"
-    assert outcome_of(p, "2").outcome == "future"
-    assert outcome_of(p, "3").outcome == "created"
+    planned = plan(
+        export(soon, later, today_start), snap(), TODAY, settings(create_before_start_days=5)
+    )
+    assert outcome_of(planned, "1").outcome == "created"
+    assert outcome_of(planned, "2").outcome == "future"
+    assert outcome_of(planned, "3").outcome == "created"
 
 
 def test_leaver_by_leaving_date_today_or_earlier():
@@ -95,61 +103,67 @@ def test_leaver_by_leaving_date_today_or_earlier():
     records = [linked_rec(n) for n in range(30)]
     records[0] = rec("p0", "PupilA", "Surname0", "2015-01-01", leaving_date="2026-03-10")
     records[1] = rec("p1", "PupilB", "Surname1", "2015-01-01", leaving_date="2026-03-11")
-    p = plan(export(*records), snap(accounts), TODAY, settings())
-    assert outcome_of(p, "p0").outcome == "leaver"
-    assert outcome_of(p, "p1").outcome == "unchanged"
-    gone = [c for c in p.changes if c.kind == "unallocate"]
+    planned = plan(export(*records), snap(accounts), TODAY, settings())
+    assert outcome_of(planned, "p0").outcome == "leaver"
+    assert outcome_of(planned, "p1").outcome == "unchanged"
+    gone = [c for c in planned.changes if c.kind == "unallocate"]
     assert [c.username for c in gone] == ["u0.204"]
     after = gone[0].after
     assert after.status == "unallocated" and after.school is None
     assert after.previous_school == DFE and after.mis_id == "p0"  # link kept for a return
-    assert p.counts["unallocated"] == 1
+    assert planned.counts["unallocated"] == 1
 
 
 def test_leaver_by_absence_from_a_complete_export():
     accounts = [linked_acc(n) for n in range(30)]
-    p = plan(export(*[linked_rec(n) for n in range(1, 30)]), snap(accounts), TODAY, settings())
-    assert [c.username for c in p.changes if c.kind == "unallocate"] == ["u0.204"]
-    assert not p.is_held
+    planned = plan(
+        export(*[linked_rec(n) for n in range(1, 30)]), snap(accounts), TODAY, settings()
+    )
+    assert [c.username for c in planned.changes if c.kind == "unallocate"] == ["u0.204"]
+    assert not planned.is_held
 
 
 def test_manual_accounts_are_never_leavers():
     manual = acc("mgr.204", "Mo", "Green", "1980-01-01")
-    p = plan(export(OK), snap([manual]), TODAY, settings())
-    assert all(c.kind != "unallocate" for c in p.changes)
+    planned = plan(export(OK), snap([manual]), TODAY, settings())
+    assert all(c.kind != "unallocate" for c in planned.changes)
 
 
 def test_exclusion_without_dob_matches_normalised_names():
     ex = Exclusion(id=1, school=DFE, forename="seán", surname="O'BRIEN-SMITH")
-    r = rec("1", "Sean", "obrien smith", "2015-04-02")
-    p = plan(export(r), snap(exclusions=[ex]), TODAY, settings())
-    o = outcome_of(p, "1")
-    assert o.outcome == "excluded" and "entry 1" in o.reason
-    assert not p.creates and not p.new_cases and p.counts["excluded"] == 1
+    record = rec("1", "Sean", "obrien smith", "2015-04-02")
+    planned = plan(export(record), snap(exclusions=[ex]), TODAY, settings())
+    result = outcome_of(planned, "1")
+    assert result.outcome == "excluded" and "entry 1" in result.reason
+    assert not planned.creates and not planned.new_cases and planned.counts["excluded"] == 1
 
 
 def test_exclusion_with_dob_only_matches_that_dob():
     ex = Exclusion(id=2, school=DFE, forename="Amy", surname="Jones", dob="2015-04-02")
     other = rec("2", "Amy", "Jones", "2016-05-05")
-    p = plan(export(OK, other), snap(exclusions=[ex]), TODAY, settings())
-    assert outcome_of(p, "1").outcome == "excluded"
-    assert outcome_of(p, "2").outcome == "created"
+    planned = plan(export(OK, other), snap(exclusions=[ex]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "excluded"
+    assert outcome_of(planned, "2").outcome == "created"
 
 
 def test_exclusion_keeps_a_record_out_of_the_matching_queue():
     ex = Exclusion(id=1, school=DFE, forename="Amy", surname="Jones")
     near = acc("ajones.204", "Amy", "Jones", "2015-02-04", school=OTHER, mis_id="9")
-    p = plan(export(OK), snap(pool=[near], exclusions=[ex]), TODAY, settings())
-    assert outcome_of(p, "1").outcome == "excluded" and not p.new_cases
+    planned = plan(export(OK), snap(pool=[near], exclusions=[ex]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "excluded" and not planned.new_cases
 
 
 def test_linked_update_changes_names_and_keeps_username():
-    a = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
-    r = rec("1", "Amy", "Jones-Patel", "2015-04-02", year_group="5", preferred_name="Ames")
-    p = plan(export(r), snap([a]), TODAY, settings())
-    o = outcome_of(p, "1")
-    assert o.outcome == "updated" and "surname" in o.reason and o.username == "ajones.204"
-    (ch,) = p.changes
+    account = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
+    record = rec("1", "Amy", "Jones-Patel", "2015-04-02", year_group="5", preferred_name="Ames")
+    planned = plan(export(record), snap([account]), TODAY, settings())
+    result = outcome_of(planned, "1")
+    assert (
+        result.outcome == "updated"
+        and "surname" in result.reason
+        and result.username == "ajones.204"
+    )
+    (ch,) = planned.changes
     assert ch.kind == "update" and ch.after.username == "ajones.204"
     assert ch.after.surname == "Jones-Patel" and ch.after.preferred_name == "Ames"
     assert ch.after.extra["year_group"] == "5"
@@ -157,16 +171,16 @@ def test_linked_update_changes_names_and_keeps_username():
 
 
 def test_unchanged_linked_record_changes_nothing():
-    a = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
-    r = rec("1", "Amy", "Jones", "2015-04-02", year_group="5", email="a@x.sch.uk")
-    p1 = plan(export(r), snap([a]), TODAY, settings())
+    account = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
+    record = rec("1", "Amy", "Jones", "2015-04-02", year_group="5", email="a@x.sch.uk")
+    p1 = plan(export(record), snap([account]), TODAY, settings())
     (ch,) = p1.changes
-    p2 = plan(export(r), snap([ch.after]), TODAY, settings())
+    p2 = plan(export(record), snap([ch.after]), TODAY, settings())
     assert p2.changes == [] and outcome_of(p2, "1").outcome == "unchanged"
 
 
 def test_automatic_restore_when_the_link_reappears():
-    a = acc(
+    account = acc(
         "ajones.204",
         "Amy",
         "Jones",
@@ -178,71 +192,75 @@ def test_automatic_restore_when_the_link_reappears():
         previous_school=DFE,
         unallocated_at="2026-03-01T06:00:00",
     )
-    p = plan(export(OK), snap([a]), TODAY, settings())
-    o = outcome_of(p, "1")
-    assert o.outcome == "restored" and o.username == "ajones.204"
-    (ch,) = p.changes
+    planned = plan(export(OK), snap([account]), TODAY, settings())
+    result = outcome_of(planned, "1")
+    assert result.outcome == "restored" and result.username == "ajones.204"
+    (ch,) = planned.changes
     assert ch.kind == "restore" and ch.after.status == "active" and ch.after.school == DFE
-    assert ch.after.unallocated_at is None and p.counts["restored"] == 1
+    assert ch.after.unallocated_at is None and planned.counts["restored"] == 1
 
 
 def test_automatic_link_of_a_requested_account():
     requested = acc("ajones.204", "AMY", "jones", "2015-04-02")  # User Request Single
-    p = plan(export(OK), snap([requested]), TODAY, settings())
-    o = outcome_of(p, "1")
-    assert o.outcome == "auto_linked" and o.username == "ajones.204"
-    (ch,) = p.changes
+    planned = plan(export(OK), snap([requested]), TODAY, settings())
+    result = outcome_of(planned, "1")
+    assert result.outcome == "auto_linked" and result.username == "ajones.204"
+    (ch,) = planned.changes
     assert ch.kind == "auto_link" and ch.after.mis_id == "1" and ch.after.link_school == DFE
-    assert ch.after.source == "mis" and not p.creates and not p.new_cases
+    assert ch.after.source == "mis" and not planned.creates and not planned.new_cases
 
 
 def test_a_preferred_name_alone_never_links_automatically():
     # DESIGN rule 6: the record's own forename must equal the account's; "Sam" requested for
     # Samantha could be her twin Samuel's account.
     requested = acc("sjones.204", "Sam", "Jones", "2015-04-02")
-    r = rec("1", "Samantha", "Jones", "2015-04-02", preferred_name="Sam")
-    p = plan(export(r), snap([requested]), TODAY, settings())
-    assert outcome_of(p, "1").outcome == "needs_matching"
-    assert p.new_cases[0].candidates[0].username == "sjones.204"
+    record = rec("1", "Samantha", "Jones", "2015-04-02", preferred_name="Sam")
+    planned = plan(export(record), snap([requested]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert planned.new_cases[0].candidates[0].username == "sjones.204"
 
 
 def test_no_automatic_link_when_two_accounts_have_the_same_details():
     a1 = acc("ajones.204", "Amy", "Jones", "2015-04-02")
     a2 = acc("ajones2.204", "Amy", "Jones", "2015-04-02")
-    p = plan(export(OK), snap([a1, a2]), TODAY, settings())
-    assert outcome_of(p, "1").outcome == "needs_matching"
-    (case,) = p.new_cases
+    planned = plan(export(OK), snap([a1, a2]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    (case,) = planned.new_cases
     assert {c.username for c in case.candidates} == {"ajones.204", "ajones2.204"}
 
 
 def test_no_automatic_link_when_two_records_claim_one_account():
-    a = acc("ajones.204", "Amy", "Jones", "2015-04-02")
-    p = plan(export(OK, rec("2", "Amy", "Jones", "2015-04-02")), snap([a]), TODAY, settings())
-    assert [o.outcome for o in p.outcomes] == ["needs_matching", "needs_matching"]
-    assert not p.changes
+    account = acc("ajones.204", "Amy", "Jones", "2015-04-02")
+    planned = plan(
+        export(OK, rec("2", "Amy", "Jones", "2015-04-02")), snap([account]), TODAY, settings()
+    )
+    assert [o.outcome for o in planned.outcomes] == ["needs_matching", "needs_matching"]
+    assert not planned.changes
 
 
 def test_no_automatic_link_to_a_linked_or_other_role_account():
     staff = acc("ajones.204", "Amy", "Jones", "2015-04-02", role="staff")
-    p = plan(export(OK), snap([staff]), TODAY, settings())
-    assert outcome_of(p, "1").outcome == "created"
+    planned = plan(export(OK), snap([staff]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "created"
 
 
 def test_mover_at_another_school_is_always_a_case():
     mover = acc("ajones.204", "Amy", "Jones", "2015-04-02", school=OTHER, mis_id="77")
-    p = plan(export(OK), snap(pool=[mover]), TODAY, settings())
-    o = outcome_of(p, "1")
-    assert o.outcome == "needs_matching" and "mover" in o.reason
-    (case,) = p.new_cases
-    (c,) = case.candidates
-    assert c.username == "ajones.204" and c.score >= 99 and c.school == OTHER
-    assert c.differs == ["school"] and not p.changes and not p.creates
+    planned = plan(export(OK), snap(pool=[mover]), TODAY, settings())
+    result = outcome_of(planned, "1")
+    assert result.outcome == "needs_matching" and "mover" in result.reason
+    (case,) = planned.new_cases
+    (candidate,) = case.candidates
+    assert (
+        candidate.username == "ajones.204" and candidate.score >= 99 and candidate.school == OTHER
+    )
+    assert candidate.differs == ["school"] and not planned.changes and not planned.creates
 
 
 def test_unlinked_account_at_another_school_is_a_case_not_a_link():
     requested = acc("ajones.204", "Amy", "Jones", "2015-04-02", school=OTHER)
-    p = plan(export(OK), snap(pool=[requested]), TODAY, settings())
-    assert outcome_of(p, "1").outcome == "needs_matching" and not p.changes
+    planned = plan(export(OK), snap(pool=[requested]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "needs_matching" and not planned.changes
 
 
 def test_near_duplicate_is_a_case_never_auto_linked():
@@ -250,22 +268,22 @@ def test_near_duplicate_is_a_case_never_auto_linked():
     # The pupil entered again under a second id (day and month swapped, a typo) after the
     # first record was closed.
     dup = rec("2", "Amy", "Jomes", "2015-02-04")
-    p = plan(export(dup), snap([existing]), TODAY, settings())
-    assert outcome_of(p, "2").outcome == "needs_matching"
-    (case,) = p.new_cases
-    c = case.candidates[0]
-    assert c.username == "ajones.204" and 60 <= c.score < 100
-    assert set(c.differs) >= {"surname", "dob"}
+    planned = plan(export(dup), snap([existing]), TODAY, settings())
+    assert outcome_of(planned, "2").outcome == "needs_matching"
+    (case,) = planned.new_cases
+    candidate = case.candidates[0]
+    assert candidate.username == "ajones.204" and 60 <= candidate.score < 100
+    assert set(candidate.differs) >= {"surname", "dob"}
     # the account of the closed record leaves; the case can still give it back
-    assert not p.creates and [ch.kind for ch in p.changes] == ["unallocate"]
+    assert not planned.creates and [ch.kind for ch in planned.changes] == ["unallocate"]
 
 
 def test_an_account_linked_to_another_record_of_the_export_is_never_a_candidate():
     # The MIS holds the pupil twice: the account is the other record's (DESIGN rule 6).
     existing = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
     dup = rec("2", "Amy", "Jomes", "2015-02-04")
-    p = plan(export(OK, dup), snap([existing]), TODAY, settings())
-    assert outcome_of(p, "2").outcome == "created" and not p.new_cases
+    planned = plan(export(OK, dup), snap([existing]), TODAY, settings())
+    assert outcome_of(planned, "2").outcome == "created" and not planned.new_cases
 
 
 def test_unlinked_unallocated_account_elsewhere_is_a_candidate():
@@ -280,16 +298,18 @@ def test_unlinked_unallocated_account_elsewhere_is_a_candidate():
         previous_school=OTHER,
         status="unallocated",
     )
-    p = plan(export(OK), snap(pool=[left]), TODAY, settings())
-    (case,) = p.new_cases
+    planned = plan(export(OK), snap(pool=[left]), TODAY, settings())
+    (case,) = planned.new_cases
     assert case.candidates[0].status == "unallocated"
 
 
 def test_creation_when_nothing_resembles():
     other = acc("bsmith.204", "Bob", "Smith", "2014-01-01", school=OTHER, mis_id="5")
-    p = plan(export(OK), snap(pool=[other]), TODAY, settings())
-    o = outcome_of(p, "1")
-    assert o.outcome == "created" and p.creates == [OK] and p.counts["created"] == 1
+    planned = plan(export(OK), snap(pool=[other]), TODAY, settings())
+    result = outcome_of(planned, "1")
+    assert (
+        result.outcome == "created" and planned.creates == [OK] and planned.counts["created"] == 1
+    )
 
 
 def open_case_of(record) -> MatchCase:
@@ -306,35 +326,37 @@ def open_case_of(record) -> MatchCase:
 
 def test_open_case_is_not_duplicated_and_stays_pending():
     case = open_case_of(OK)
-    p = plan(export(OK), snap(cases=[case]), TODAY, settings())
-    o = outcome_of(p, "1")
-    assert o.outcome == "needs_matching" and "c1" in o.reason
-    assert not p.new_cases and not p.creates and not p.case_changes
+    planned = plan(export(OK), snap(cases=[case]), TODAY, settings())
+    result = outcome_of(planned, "1")
+    assert result.outcome == "needs_matching" and "c1" in result.reason
+    assert not planned.new_cases and not planned.creates and not planned.case_changes
 
 
 def test_open_case_refreshed_when_its_record_changes_and_withdrawn_when_gone():
     case = open_case_of(OK)
     changed = rec("1", "Amy", "Jones", "2015-04-02", form_group="5B")
-    p = plan(export(changed), snap(cases=[case]), TODAY, settings())
-    (cc,) = p.case_changes
-    assert cc.decision is None and not p.new_cases
-    p = plan(export(rec("2", "Zed", "Zulu", "2015-01-01")), snap(cases=[case]), TODAY, settings())
-    (cc,) = p.case_changes
+    planned = plan(export(changed), snap(cases=[case]), TODAY, settings())
+    (cc,) = planned.case_changes
+    assert cc.decision is None and not planned.new_cases
+    planned = plan(
+        export(rec("2", "Zed", "Zulu", "2015-01-01")), snap(cases=[case]), TODAY, settings()
+    )
+    (cc,) = planned.case_changes
     assert cc.decision == "withdrawn"
 
 
 def test_hold_on_an_empty_export_while_accounts_are_linked():
     accounts = [linked_acc(n) for n in range(3)]
-    p = plan(export(), snap(accounts), TODAY, settings())
-    assert p.is_held and "empty" in p.hold_reason
-    assert {a.username for a in p.held} == {"u0.204", "u1.204", "u2.204"}
-    assert p.counts["held_unallocations"] == 3 and p.counts["unallocated"] == 0
-    assert not [c for c in p.changes if c.kind == "unallocate"]
+    planned = plan(export(), snap(accounts), TODAY, settings())
+    assert planned.is_held and "empty" in planned.hold_reason
+    assert {a.username for a in planned.held} == {"u0.204", "u1.204", "u2.204"}
+    assert planned.counts["held_unallocations"] == 3 and planned.counts["unallocated"] == 0
+    assert not [c for c in planned.changes if c.kind == "unallocate"]
 
 
 def test_empty_export_with_nothing_linked_is_not_held():
-    p = plan(export(), snap(), TODAY, settings())
-    assert not p.is_held
+    planned = plan(export(), snap(), TODAY, settings())
+    assert not planned.is_held
 
 
 def test_leavers_over_the_threshold_are_held_but_everything_else_applies():
@@ -345,10 +367,10 @@ def test_leavers_over_the_threshold_are_held_but_everything_else_applies():
         for n in range(100)
     ]
     records[11] = rec("p11", "Changed", "Surname11", "2015-01-01")
-    p = plan(export(*records, OK), snap(accounts), TODAY, settings())
-    assert p.is_held and "11 of 100" in p.hold_reason and p.comparison is None
-    assert len(p.held) == 11
-    assert [c.kind for c in p.changes] == ["update"] and p.creates == [OK]
+    planned = plan(export(*records, OK), snap(accounts), TODAY, settings())
+    assert planned.is_held and "11 of 100" in planned.hold_reason and planned.comparison is None
+    assert len(planned.held) == 11
+    assert [c.kind for c in planned.changes] == ["update"] and planned.creates == [OK]
 
 
 def test_records_missing_from_the_export_hold_it_whole():
@@ -357,15 +379,20 @@ def test_records_missing_from_the_export_hold_it_whole():
     accounts = [linked_acc(n) for n in range(100)]
     records = [linked_rec(n) for n in range(11, 100)]
     records[0] = rec("p11", "Changed", "Surname11", "2015-01-01")
-    p = plan(export(*records, OK), snap(accounts), TODAY, settings())
-    assert p.is_held and "89 of the 100" in p.hold_reason
-    assert p.comparison["previous_count"] == 100 and p.comparison["count"] == 89
-    assert len(p.held) == 11 and not p.changes and not p.creates and not p.new_cases
-    assert {o.outcome for o in p.outcomes} == {"held"}
-    assert len(p.outcomes) == 90
+    planned = plan(export(*records, OK), snap(accounts), TODAY, settings())
+    assert planned.is_held and "89 of the 100" in planned.hold_reason
+    assert planned.comparison["previous_count"] == 100 and planned.comparison["count"] == 89
+    assert (
+        len(planned.held) == 11
+        and not planned.changes
+        and not planned.creates
+        and not planned.new_cases
+    )
+    assert {o.outcome for o in planned.outcomes} == {"held"}
+    assert len(planned.outcomes) == 90
     # accepted by an operator, it applies as it is
-    p = plan(export(*records, OK), snap(accounts), TODAY, settings(), accept=True)
-    assert not p.is_held and p.counts["unallocated"] == 11 and p.creates == [OK]
+    planned = plan(export(*records, OK), snap(accounts), TODAY, settings(), accept=True)
+    assert not planned.is_held and planned.counts["unallocated"] == 11 and planned.creates == [OK]
 
 
 def test_a_shifted_column_holds_the_export_whole_and_normal_churn_does_not():
@@ -373,44 +400,50 @@ def test_a_shifted_column_holds_the_export_whole_and_normal_churn_does_not():
     swapped = [
         rec(r.mis_id, r.surname, r.forename, r.dob) for r in (linked_rec(n) for n in range(100))
     ]
-    p = plan(export(*swapped), snap(accounts), TODAY, settings())
-    assert p.is_held and p.comparison["changed_names"] == 100
-    assert not p.changes and not p.held
-    assert len(p.comparison["sample"]) == 5
+    planned = plan(export(*swapped), snap(accounts), TODAY, settings())
+    assert planned.is_held and planned.comparison["changed_names"] == 100
+    assert not planned.changes and not planned.held
+    assert len(planned.comparison["sample"]) == 5
     churn = [linked_rec(n) for n in range(3, 100)]
     churn[0] = rec("p3", "Renamed", "Surname3", "2015-01-01")
-    p = plan(export(*churn, OK), snap(accounts), TODAY, settings())
-    assert not p.is_held and p.counts["unallocated"] == 3 and p.counts["updated"] == 1
+    planned = plan(export(*churn, OK), snap(accounts), TODAY, settings())
+    assert (
+        not planned.is_held
+        and planned.counts["unallocated"] == 3
+        and planned.counts["updated"] == 1
+    )
 
 
 def test_under_the_threshold_or_under_the_minimum_is_not_held():
     accounts = [linked_acc(n) for n in range(100)]
-    p = plan(export(*[linked_rec(n) for n in range(10, 100)]), snap(accounts), TODAY, settings())
-    assert not p.is_held and p.counts["unallocated"] == 10  # exactly 10%: not more than
+    planned = plan(
+        export(*[linked_rec(n) for n in range(10, 100)]), snap(accounts), TODAY, settings()
+    )
+    assert not planned.is_held and planned.counts["unallocated"] == 10  # exactly 10%: not more than
     small = [linked_acc(n) for n in range(20)]
-    p = plan(
+    planned = plan(
         export(*[linked_rec(n) for n in range(11, 20)]), snap(small), TODAY, settings(hold_min=12)
     )
-    assert not p.is_held and p.counts["unallocated"] == 11  # 55% but fewer than 12
+    assert not planned.is_held and planned.counts["unallocated"] == 11  # 55% but fewer than 12
 
 
 def test_staff_report_only_touches_staff_links():
     pupil = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
     staff_rec = rec("1", "Tom", "Hill", "1980-01-01", report="staff")
-    p = plan(export(staff_rec, report="staff"), snap([pupil]), TODAY, settings())
-    assert outcome_of(p, "1").outcome == "created" and not p.changes
+    planned = plan(export(staff_rec, report="staff"), snap([pupil]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "created" and not planned.changes
 
 
 def test_plan_writes_nothing_and_does_not_mutate_the_snapshot():
-    a = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
-    before = a.to_dict()
-    plan(export(rec("1", "Amy", "Smith", "2015-04-02")), snap([a]), TODAY, settings())
-    assert a.to_dict() == before
+    account = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
+    before = account.to_dict()
+    plan(export(rec("1", "Amy", "Smith", "2015-04-02")), snap([account]), TODAY, settings())
+    assert account.to_dict() == before
 
 
 def test_dry_run_printout_lists_every_record():
-    p = plan(export(OK, rec("x", None, "Lee", "2015-01-01")), snap(), TODAY, settings())
-    lines = p.summary_lines()
+    planned = plan(export(OK, rec("x", None, "Lee", "2015-01-01")), snap(), TODAY, settings())
+    lines = planned.summary_lines()
     assert any("created" in ln for ln in lines) and any("missing forename" in ln for ln in lines)
 
 
@@ -433,7 +466,9 @@ def test_the_quick_unchanged_check_agrees_with_the_held_fields():
         dataclasses.replace(base, is_teaching=False),
         dataclasses.replace(base, email="a@x.sch.uk"),
     ]
-    for r in variants:
-        assert _holds(account.to_dict(), r) == (not _changed_fields(account, held_fields(r))), r
+    for record in variants:
+        assert _holds(account.to_dict(), record) == (
+            not _changed_fields(account, held_fields(record))
+        ), record
     extra_kept = dataclasses.replace(account, extra={**account.extra, "old_key": "x"})
     assert not _holds(extra_kept.to_dict(), base)
