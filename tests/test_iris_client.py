@@ -22,20 +22,25 @@ SECRET = "s3cr3t-Do-Not-Leak-0123456789"
 CLIENT_ID = "oakfield-client"
 
 
-def student(i: int, **extra) -> dict:
-    d = {
-        "schoolId": f"P{i:05d}",
-        "forename": f"Pupil{i}",
+def student(number: int, **extra) -> dict:
+    row = {
+        "schoolId": f"P{number:05d}",
+        "forename": f"Pupil{number}",
         "surname": "Smith",
         "dob": "2014-05-03T00:00:00",
         "middlenames": None,
     }
-    d.update(extra)
-    return d
+    row.update(extra)
+    return row
 
 
-def employee(i: int) -> dict:
-    return {"id": i, "forename": f"Staff{i}", "surname": "Jones", "dateOfBirth": "1980-01-02"}
+def employee(number: int) -> dict:
+    return {
+        "id": number,
+        "forename": f"Staff{number}",
+        "surname": "Jones",
+        "dateOfBirth": "1980-01-02",
+    }
 
 
 class FakeSleep:
@@ -109,8 +114,8 @@ async def env(request) -> AsyncIterator[Env]:
 async def test_all_pages_when_server_caps_page_size(env: Env) -> None:
     env.add(n_students=1234, max_page_size=100)
     pages: list[tuple[int, int | None, int]] = []
-    async with env.client(page_size=500) as c:
-        export = await c.fetch_report(
+    async with env.client(page_size=500) as client:
+        export = await client.fetch_report(
             env.school(), SECRET, "students", on_page=lambda *a: pages.append(a)
         )
     assert [r.mis_id for r in export.records] == [f"P{i:05d}" for i in range(1234)]
@@ -124,9 +129,9 @@ async def test_all_pages_when_server_caps_page_size(env: Env) -> None:
 
 async def test_staff_report_and_test_connection(env: Env) -> None:
     env.add(n_students=7, n_staff=3)
-    async with env.client() as c:
-        export = await c.fetch_report(env.school(), SECRET, "staff")
-        counts = await c.test_connection(env.school(), SECRET)
+    async with env.client() as client:
+        export = await client.fetch_report(env.school(), SECRET, "staff")
+        counts = await client.test_connection(env.school(), SECRET)
     assert [r.mis_id for r in export.records] == ["1", "2", "3"]
     assert all(r.role == "staff" for r in export.records)
     assert counts == {"staff": 3, "students": 7}
@@ -134,8 +139,8 @@ async def test_staff_report_and_test_connection(env: Env) -> None:
 
 async def test_token_expiry_mid_paging(env: Env) -> None:
     env.add(n_students=250, max_page_size=10, token_expires_after=4)
-    async with env.client(page_size=10, max_per_host=1) as c:
-        export = await c.fetch_report(env.school(), SECRET, "students")
+    async with env.client(page_size=10, max_per_host=1) as client:
+        export = await client.fetch_report(env.school(), SECRET, "students")
     assert len(export.records) == 250
     school = env.sim.school(DFE)
     assert school.token_requests == 7  # 25 pages, a new token after every 4
@@ -145,16 +150,16 @@ async def test_token_expiry_mid_paging(env: Env) -> None:
 
 async def test_token_cached_between_reports(env: Env) -> None:
     env.add(n_students=5, n_staff=5)
-    async with env.client() as c:
-        await c.fetch_report(env.school(), SECRET, "students")
-        await c.fetch_report(env.school(), SECRET, "staff")
+    async with env.client() as client:
+        await client.fetch_report(env.school(), SECRET, "students")
+        await client.fetch_report(env.school(), SECRET, "staff")
     assert env.sim.school(DFE).token_requests == 1
 
 
 async def test_429_honours_retry_after(env: Env) -> None:
     env.add(n_students=30, throttle_next=2, retry_after=7)
-    async with env.client(max_per_host=1, page_size=10) as c:
-        export = await c.fetch_report(env.school(), SECRET, "students")
+    async with env.client(max_per_host=1, page_size=10) as client:
+        export = await client.fetch_report(env.school(), SECRET, "students")
     assert len(export.records) == 30
     assert env.sleep.delays == [7, 7]
 
@@ -162,8 +167,8 @@ async def test_429_honours_retry_after(env: Env) -> None:
 async def test_transient_503_is_retried_with_backoff(env: Env) -> None:
     env.add(n_students=3, fail_next=2, fail_status=503)
     events: list[str] = []
-    async with env.client(backoff_base=0.5) as c:
-        export = await c.fetch_report(env.school(), SECRET, "students", on_event=events.append)
+    async with env.client(backoff_base=0.5) as client:
+        export = await client.fetch_report(env.school(), SECRET, "students", on_event=events.append)
     assert len(export.records) == 3
     assert len(env.sleep.delays) == 2
     # exponential with jitter: 0.5 then 1.0, each times a factor in [0.5, 1]
@@ -174,8 +179,8 @@ async def test_transient_503_is_retried_with_backoff(env: Env) -> None:
 
 async def test_token_endpoint_transient_failure_is_retried(env: Env) -> None:
     env.add(n_students=3, token_fail_next=1, fail_status=502)
-    async with env.client() as c:
-        export = await c.fetch_report(env.school(), SECRET, "students")
+    async with env.client() as client:
+        export = await client.fetch_report(env.school(), SECRET, "students")
     assert len(export.records) == 3
     assert len(env.sleep.delays) == 1
 
@@ -183,9 +188,9 @@ async def test_token_endpoint_transient_failure_is_retried(env: Env) -> None:
 async def test_page_that_keeps_failing_is_a_clear_error_and_no_result(env: Env) -> None:
     env.add(n_students=50, max_page_size=10, failing_pages={("students", 3)})
     got: list[int] = []
-    async with env.client(page_size=10, max_tries=4) as c:
+    async with env.client(page_size=10, max_tries=4) as client:
         with pytest.raises(IrisError) as ei:
-            got.append(len((await c.fetch_report(env.school(), SECRET, "students")).records))
+            got.append(len((await client.fetch_report(env.school(), SECRET, "students")).records))
     err = ei.value
     assert got == []
     assert err.school == DFE and err.status == 500
@@ -201,18 +206,18 @@ async def test_page_that_keeps_failing_is_a_clear_error_and_no_result(env: Env) 
 
 async def test_retries_bounded_by_total_time(env: Env) -> None:
     env.add(n_students=3, throttle_next=100, retry_after=50)
-    async with env.client(max_tries=10, max_retry_seconds=120) as c:
+    async with env.client(max_tries=10, max_retry_seconds=120) as client:
         with pytest.raises(IrisError) as ei:
-            await c.fetch_report(env.school(), SECRET, "students")
+            await client.fetch_report(env.school(), SECRET, "students")
     assert env.sleep.delays == [50, 50]  # a third wait would pass 120 s
     assert ei.value.status == 429 and "retry limit" in str(ei.value)
 
 
 async def test_wrong_credentials_name_the_school(env: Env) -> None:
     env.add(n_students=3)
-    async with env.client() as c:
+    async with env.client() as client:
         with pytest.raises(AuthFailed) as ei:
-            await c.fetch_report(env.school(), "not-the-secret", "students")
+            await client.fetch_report(env.school(), "not-the-secret", "students")
     text = str(ei.value)
     assert DFE in text and "Oakfield Primary" in text and "invalid_client" in text
     assert ei.value.status == 400 and ei.value.path == "/auth/connect/token"
@@ -223,17 +228,17 @@ async def test_wrong_credentials_name_the_school(env: Env) -> None:
 
 async def test_rejected_credentials_401(env: Env) -> None:
     env.add(n_students=3, reject_credentials=True, auth_error_status=401)
-    async with env.client() as c:
+    async with env.client() as client:
         with pytest.raises(AuthFailed) as ei:
-            await c.test_connection(env.school(), SECRET)
+            await client.test_connection(env.school(), SECRET)
     assert ei.value.status == 401 and DFE in str(ei.value)
 
 
 async def test_token_refused_twice_is_auth_failed(env: Env) -> None:
     env.add(n_students=3, token_expires_after=0)
-    async with env.client() as c:
+    async with env.client() as client:
         with pytest.raises(AuthFailed) as ei:
-            await c.fetch_report(env.school(), SECRET, "students")
+            await client.fetch_report(env.school(), SECRET, "students")
     assert ei.value.status == 401 and "freshly issued token" in str(ei.value)
 
 
@@ -244,8 +249,8 @@ async def test_record_repeated_across_pages_kept_once(env: Env, caplog) -> None:
     env.add()
     env.sim.set_records(DFE, "students", records)
     caplog.set_level(logging.WARNING, logger="uso_tui.iris")
-    async with env.client(page_size=4) as c:
-        export = await c.fetch_report(env.school(), SECRET, "students")
+    async with env.client(page_size=4) as client:
+        export = await client.fetch_report(env.school(), SECRET, "students")
     ids = [r.mis_id for r in export.records]
     assert ids.count("P00001") == 1
     assert ids.count("P00003") == 2
@@ -256,8 +261,8 @@ async def test_record_repeated_across_pages_kept_once(env: Env, caplog) -> None:
 
 async def test_empty_report(env: Env) -> None:
     env.add()
-    async with env.client() as c:
-        export = await c.fetch_report(env.school(), SECRET, "students")
+    async with env.client() as client:
+        export = await client.fetch_report(env.school(), SECRET, "students")
     assert export.records == [] and export.pages == 1
 
 
@@ -273,13 +278,13 @@ async def test_empty_report(env: Env) -> None:
 async def test_host_not_allowed_refused_before_any_request(env: Env, url: str) -> None:
     env.add(n_students=3)
     seen_before = len(env.sim.seen)
-    async with env.client() as c:
+    async with env.client() as client:
         school = env.school()
         school.url = url
         with pytest.raises(HostNotAllowed) as ei:
-            await c.fetch_report(school, SECRET, "students")
+            await client.fetch_report(school, SECRET, "students")
         with pytest.raises(HostNotAllowed):
-            await c.test_connection(school, SECRET)
+            await client.test_connection(school, SECRET)
     assert ei.value.school == DFE and DFE in str(ei.value)
     assert len(env.sim.seen) == seen_before
     if env.transport is not None:
@@ -289,8 +294,8 @@ async def test_host_not_allowed_refused_before_any_request(env: Env, url: str) -
 async def test_timeouts_are_retried(env: Env) -> None:
     env.add(n_students=3, timeout_next=1, hang_seconds=3.0)
     events: list[str] = []
-    async with env.client(read_timeout=0.5) as c:
-        export = await c.fetch_report(env.school(), SECRET, "students", on_event=events.append)
+    async with env.client(read_timeout=0.5) as client:
+        export = await client.fetch_report(env.school(), SECRET, "students", on_event=events.append)
     assert len(export.records) == 3
     # at least the hung request was retried (a loaded machine may time out another one too)
     assert len(env.sleep.delays) >= 1
@@ -310,11 +315,11 @@ def test_tls_is_verified() -> None:
 
 async def test_many_schools_at_once_within_bounds(env: Env) -> None:
     dfes = [f"204-{2000 + i}" for i in range(30)]
-    for d in dfes:
-        env.add(d, n_students=45, max_page_size=10)
-    async with env.client(page_size=10, max_per_host=2, max_connections=8) as c:
+    for dfe in dfes:
+        env.add(dfe, n_students=45, max_page_size=10)
+    async with env.client(page_size=10, max_per_host=2, max_connections=8) as client:
         exports = await asyncio.gather(
-            *(c.fetch_report(env.school(d), SECRET, "students") for d in dfes)
+            *(client.fetch_report(env.school(d), SECRET, "students") for d in dfes)
         )
     assert [len(e.records) for e in exports] == [45] * 30
     assert all(e.pages == 5 for e in exports)
@@ -332,17 +337,19 @@ async def test_no_secret_or_token_in_errors_logs_or_repr(env: Env, caplog) -> No
     )
     errors: list[BaseException] = []
     client = env.client(page_size=10, max_tries=3)
-    async with client as c:
-        await c.fetch_report(env.school(), SECRET, "students")
+    async with client as open_client:
+        await open_client.fetch_report(env.school(), SECRET, "students")
         env.sim.set_switches(DFE, failing_pages={("students", 2)})
         for secret in (SECRET, "wrong-" + SECRET):
             try:
-                await c.fetch_report(env.school(), secret, "students")
+                await open_client.fetch_report(env.school(), secret, "students")
             except IrisError as exc:
                 errors.append(exc)
         tokens = list(env.sim._tokens)  # every token the simulator issued
         assert tokens
-        texts = [caplog.text, repr(c)] + [str(e) for e in errors] + [repr(e) for e in errors]
+        texts = (
+            [caplog.text, repr(open_client)] + [str(e) for e in errors] + [repr(e) for e in errors]
+        )
     assert len(errors) == 2
     for text in texts:
         assert SECRET not in text
@@ -364,9 +371,9 @@ async def test_iris_message_echoing_the_secret_is_blanked() -> None:
     school = School(
         dfe=DFE, name="Oakfield", mis="iSAMS", url="https://oak.isams.cloud", client_id=CLIENT_ID
     )
-    async with IrisClient(transport=transport, sleep=FakeSleep()) as c:
+    async with IrisClient(transport=transport, sleep=FakeSleep()) as client:
         with pytest.raises(AuthFailed) as ei:
-            await c.fetch_report(school, SECRET, "students")
+            await client.fetch_report(school, SECRET, "students")
     assert "invalid_client" in str(ei.value)
     assert SECRET not in str(ei.value) and "***" in str(ei.value)
 
@@ -386,8 +393,8 @@ async def test_server_without_total_pages_is_followed_to_an_empty_page() -> None
     school = School(
         dfe=DFE, name="Oakfield", mis="iSAMS", url="https://oak.isams.cloud", client_id=CLIENT_ID
     )
-    async with IrisClient(transport=httpx.MockTransport(handler), sleep=FakeSleep()) as c:
-        export = await c.fetch_report(school, SECRET, "students")
+    async with IrisClient(transport=httpx.MockTransport(handler), sleep=FakeSleep()) as client:
+        export = await client.fetch_report(school, SECRET, "students")
     assert [r.mis_id for r in export.records] == [d["schoolId"] for d in data]
 
 
@@ -401,9 +408,9 @@ async def test_not_found_is_not_retried() -> None:
     school = School(
         dfe=DFE, name="Oakfield", mis="Ed:gen", url="https://oak.edgen.cloud", client_id=CLIENT_ID
     )
-    async with IrisClient(transport=httpx.MockTransport(handler), sleep=sleep) as c:
+    async with IrisClient(transport=httpx.MockTransport(handler), sleep=sleep) as client:
         with pytest.raises(IrisError) as ei:
-            await c.fetch_report(school, SECRET, "staff")
+            await client.fetch_report(school, SECRET, "staff")
     assert ei.value.status == 404 and sleep.delays == []
     assert str(ei.value) == (
         f"{DFE}: GET /api/humanresources/employees?page=1&pageSize=500: "
@@ -437,9 +444,9 @@ class CountingTransport(httpx.AsyncBaseTransport):
 async def test_concurrency_bounded_per_school_and_overall() -> None:
     sim = Simulator()
     dfes = [f"330-{2000 + i}" for i in range(12)]
-    for d in dfes:
+    for dfe in dfes:
         sim.add_school(
-            d, client_id=CLIENT_ID, secret=SECRET, students=[student(i) for i in range(60)]
+            dfe, client_id=CLIENT_ID, secret=SECRET, students=[student(i) for i in range(60)]
         )
     sim.set_switches(latency=0.005, max_page_size=5)
     counting = CountingTransport(sim.transport())
@@ -449,12 +456,14 @@ async def test_concurrency_bounded_per_school_and_overall() -> None:
         max_per_host=3,
         max_connections=10,
         page_size=5,
-    ) as c:
+    ) as client:
         schools = [
             School(dfe=d, name="", mis="iSAMS", url=f"http://iris.test/{d}", client_id=CLIENT_ID)
             for d in dfes
         ]
-        exports = await asyncio.gather(*(c.fetch_report(s, SECRET, "students") for s in schools))
+        exports = await asyncio.gather(
+            *(client.fetch_report(s, SECRET, "students") for s in schools)
+        )
     assert all(len(e.records) == 60 for e in exports)
     assert max(counting.peak.values()) == 3  # pages of one school do go in parallel, up to 3
     assert counting.total_peak == 10
@@ -463,9 +472,9 @@ async def test_concurrency_bounded_per_school_and_overall() -> None:
 async def test_connection_refused_is_retried_then_a_clear_error() -> None:
     import socket
 
-    with socket.socket() as s:  # a port nobody listens on once this socket closes
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    with socket.socket() as sock:  # a port nobody listens on once this socket closes
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     sleep = FakeSleep()
     school = School(
         dfe=DFE,
@@ -476,9 +485,9 @@ async def test_connection_refused_is_retried_then_a_clear_error() -> None:
     )
     async with IrisClient(
         allowed_hosts=frozenset({f"127.0.0.1:{port}"}), sleep=sleep, max_tries=3
-    ) as c:
+    ) as client:
         with pytest.raises(IrisError) as ei:
-            await c.fetch_report(school, SECRET, "students")
+            await client.fetch_report(school, SECRET, "students")
     assert len(sleep.delays) == 2
     assert str(ei.value) == (
         f"{DFE}: POST /auth/connect/token: connection failed (ConnectError); gave up after 3 tries"
@@ -511,15 +520,15 @@ async def test_token_cached_until_shortly_before_expiry() -> None:
     )
     async with IrisClient(
         transport=_mock_iris(tokens, expires_in=100), sleep=FakeSleep(), clock=lambda: now[0]
-    ) as c:
-        await c.fetch_report(school, SECRET, "students")
+    ) as client:
+        await client.fetch_report(school, SECRET, "students")
         now[0] = 89.0  # renewed 10% (at most 60 s) early
-        await c.fetch_report(school, SECRET, "students")
+        await client.fetch_report(school, SECRET, "students")
         assert len(tokens) == 1
         now[0] = 91.0
-        await c.fetch_report(school, SECRET, "students")
+        await client.fetch_report(school, SECRET, "students")
         assert len(tokens) == 2
-        await c.fetch_report(school, "a-new-secret", "students")  # a changed secret: new token
+        await client.fetch_report(school, "a-new-secret", "students")  # a changed secret: new token
         assert len(tokens) == 3
 
 
@@ -529,7 +538,7 @@ async def test_retry_after_as_a_date_falls_back_to_backoff() -> None:
         dfe=DFE, name="Oakfield", mis="iSAMS", url="https://oak.isams.cloud", client_id=CLIENT_ID
     )
     transport = _mock_iris([], retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
-    async with IrisClient(transport=transport, sleep=sleep, backoff_base=0.5) as c:
-        export = await c.fetch_report(school, SECRET, "students")
+    async with IrisClient(transport=transport, sleep=sleep, backoff_base=0.5) as client:
+        export = await client.fetch_report(school, SECRET, "students")
     assert len(export.records) == 1
     assert len(sleep.delays) == 1 and 0.25 <= sleep.delays[0] <= 0.5
