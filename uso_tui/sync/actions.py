@@ -556,9 +556,9 @@ def _unmatched_record(
             return case.mis_record(), case
     for pf in store.processed_files(dfe)[:1]:
         for row in pf.records:
-            r = row["record"]
-            if r.get("report") == report and r.get("mis_id") == mis_id:
-                return MisRecord.from_dict(r), None
+            record = row["record"]
+            if record.get("report") == report and record.get("mis_id") == mis_id:
+                return MisRecord.from_dict(record), None
     raise InvalidInput(f"no record {mis_id} in {dfe}'s last {report} export")
 
 

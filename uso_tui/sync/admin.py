@@ -98,12 +98,12 @@ def check_dob(value: Any, today: date, what: str = "date of birth") -> str:
 
 
 def check_role(role: Any) -> str:
-    r = str(role or "").strip().lower()
-    if r == "student":
-        r = "pupil"
-    if r not in ROLES:
+    normalised = str(role or "").strip().lower()
+    if normalised == "student":
+        normalised = "pupil"
+    if normalised not in ROLES:
         raise InvalidInput(f"unknown role {role!r}: expected staff or pupil")
-    return r
+    return normalised
 
 
 def _check_person_name(value: Any, what: str) -> str:
@@ -115,14 +115,14 @@ def _check_person_name(value: Any, what: str) -> str:
 
 def _number(value: Any, what: str, kind: type, lo: float, hi: float) -> int | float:
     try:
-        n = kind(value)
+        number = kind(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"bad {what} {value!r}: expected a number") from None
     if isinstance(value, float) and kind is int and value != int(value):
         raise InvalidInput(f"bad {what} {value!r}: expected a whole number")
-    if n != n or not lo <= n <= hi:  # n != n: NaN
+    if number != number or not lo <= number <= hi:  # number != number: NaN
         raise InvalidInput(f"bad {what} {value!r}: expected {lo:g} to {hi:g}")
-    return n
+    return number
 
 
 def check_school_change(field: str, value: Any) -> Any:
@@ -296,12 +296,12 @@ def update_school(
     return school
 
 
-def _same_person(a: Account, role: str, forename: str, surname: str, dob: str) -> bool:
+def _same_person(account: Account, role: str, forename: str, surname: str, dob: str) -> bool:
     return (
-        a.role == role
-        and a.dob == dob
-        and normalise(a.surname) == normalise(surname)
-        and normalise(forename) in (normalise(a.forename), normalise(a.preferred_name))
+        account.role == role
+        and account.dob == dob
+        and normalise(account.surname) == normalise(surname)
+        and normalise(forename) in (normalise(account.forename), normalise(account.preferred_name))
     )
 
 

@@ -74,28 +74,30 @@ def event(
 
 
 def apply_plan(
-    txn: Transaction, p: Plan, run: Run, at: str, touched: list[Account] | None = None
+    txn: Transaction, plan: Plan, run: Run, at: str, touched: list[Account] | None = None
 ) -> dict[str, str]:
-    """Stages every change of `p` in `txn`; returns the username of each account created, by
+    """Stages every change of `plan` in `txn`; returns the username of each account created, by
     MIS id (the processed file keeps them beside the plan's rows). The accounts written are
     appended to `touched` when given."""
-    dfe = p.school
+    dfe = plan.school
     events: list[AuditEvent] = []
     accounts: list[Account] = []
     usernames: dict[int, str] = {}  # id(record) -> username created for it
 
-    for ch in p.changes:
+    for ch in plan.changes:
         after = ch.after
         if ch.kind == "unallocate":
             after.unallocated_at = at
             after.unallocated_by_run = run.run_id
         stamp(after, ch.kind, at, dfe, run.run_id)
         accounts.append(after)
-        b, a = account_diff(ch.before, after)
-        events.append(event(txn, at, dfe, ch.kind, after.username, b, a, run.run_id))
+        old_values, new_values = account_diff(ch.before, after)
+        events.append(
+            event(txn, at, dfe, ch.kind, after.username, old_values, new_values, run.run_id)
+        )
 
     la = la_of(dfe)
-    for rec in p.creates:
+    for rec in plan.creates:
         username = txn.new_username(rec.forename or "", rec.surname or "", la)
         acc = account_from_record(rec, dfe, username)
         acc.created_at = at
@@ -106,18 +108,18 @@ def apply_plan(
             event(txn, at, dfe, "create", username, *account_diff(None, acc), run_id=run.run_id)
         )
     txn.put_accounts(accounts)
-    if p.seen is not None:  # with the accounts they describe: both or neither are written
-        txn.put_seen(dfe, p.report, p.seen)
+    if plan.seen is not None:  # with the accounts they describe: both or neither are written
+        txn.put_seen(dfe, plan.report, plan.seen)
     if touched is not None:
         touched.extend(accounts)
 
     cases: list[MatchCase] = []
-    for nc in p.new_cases:
+    for nc in plan.new_cases:
         case = MatchCase(
             case_id=txn.next_case_id(dfe),
             school=dfe,
-            report=p.report,
-            role=p.role,  # type: ignore[arg-type]
+            report=plan.report,
+            role=plan.role,  # type: ignore[arg-type]
             record=nc.record.to_dict(),
             candidates=[c.to_dict() for c in nc.candidates],
             run_id=run.run_id,
@@ -139,7 +141,7 @@ def apply_plan(
                 run.run_id,
             )
         )
-    for cc in p.case_changes:
+    for cc in plan.case_changes:
         case = MatchCase.from_dict(cc.case.to_dict())
         before = {"status": case.status, "record": case.record}
         if cc.decision is None:
@@ -167,7 +169,7 @@ def apply_plan(
         )
     txn.put_cases(cases)
 
-    if p.held:
+    if plan.held:
         events.append(
             event(
                 txn,
@@ -177,12 +179,12 @@ def apply_plan(
                 run.run_id,
                 None,
                 {
-                    "report": p.report,
-                    "reason": p.hold_reason,
-                    "usernames": [a.username for a in p.held],
+                    "report": plan.report,
+                    "reason": plan.hold_reason,
+                    "usernames": [new_values.username for new_values in plan.held],
                 },
                 run.run_id,
             )
         )
     txn.audit_many(events)
-    return {rec.mis_id: usernames[id(rec)] for rec in p.creates}
+    return {rec.mis_id: usernames[id(rec)] for rec in plan.creates}

@@ -62,15 +62,15 @@ def claim_many(store: Store, schools: list[School], operator: str, at: str) -> l
     another scheduler, has them)."""
     runs = []
     with store.transaction(operator) as txn:
-        for s in schools:
-            if txn.running_runs(s.dfe):
+        for school in schools:
+            if txn.running_runs(school.dfe):
                 continue
             run = Run(
-                run_id=txn.next_run_id(s.dfe),
-                school=s.dfe,
+                run_id=txn.next_run_id(school.dfe),
+                school=school.dfe,
                 trigger="schedule",
                 operator=operator,
-                reports=list(s.reports),
+                reports=list(school.reports),
                 started_at=at,
             )
             txn.put_run(run)
@@ -118,8 +118,8 @@ async def fetch_and_plan(
     written: the run's WrittenSinceWatch, which watches the school's LA from before it is planned (what
     is created there meanwhile is checked under the lock)."""
 
-    async def call(f, *args):
-        return f(*args) if inline else await asyncio.to_thread(f, *args)
+    async def call(function, *args):
+        return function(*args) if inline else await asyncio.to_thread(function, *args)
 
     try:
         async with sem:
@@ -147,29 +147,29 @@ async def fetch_and_plan(
 
 def _stage(
     txn,
-    d: Planned,
+    planned: Planned,
     now: datetime,
     finished: str,
     pools: PoolCache,
     touched: list,
     written: WrittenSinceWatch | None = None,
 ):
-    if d.error is not None:
-        run = Run.from_dict(d.run.to_dict())
-        run.status, run.error, run.finished_at = "failed", d.error, finished
-        final_in(txn, run, d.error)
+    if planned.error is not None:
+        run = Run.from_dict(planned.run.to_dict())
+        run.status, run.error, run.finished_at = "failed", planned.error, finished
+        final_in(txn, run, planned.error)
         return RunResult(run, None, None)
     run, plans = apply_in(
         txn,
-        d.run,
-        d.exports or {},
+        planned.run,
+        planned.exports or {},
         now,
-        d.progress,
+        planned.progress,
         cancel=None,
         finished_at=lambda: finished,
         pools=pools,
         touched=touched,
-        pre=d.pre,
+        pre=planned.pre,
         written=written,
     )
     return RunResult(run, list(plans.values())[-1] if plans else None, plans)
@@ -193,8 +193,12 @@ def commit_batch(
     try:
         with store.transaction(operator, wait=wait) as txn:
             if written is not None:
-                pools.update(written.catch_up(txn, {la_of(d.run.school) for d in batch}))
-            results = [_stage(txn, d, now, finished, pools, staged, written) for d in batch]
+                pools.update(
+                    written.catch_up(txn, {la_of(planned.run.school) for planned in batch})
+                )
+            results = [
+                _stage(txn, planned, now, finished, pools, staged, written) for planned in batch
+            ]
         pools.update(staged)
         if written is not None:
             written.add(staged)
@@ -203,15 +207,22 @@ def commit_batch(
         raise
     except Exception as exc:  # noqa: BLE001 - one school's problem must not sink the others
         if len(batch) == 1:
-            d = batch[0]
+            planned = batch[0]
             error = f"apply failed, nothing changed: {type(exc).__name__}: {error_line(exc)}"
             with store.transaction(operator) as txn:
                 return [
-                    _stage(txn, Planned(d.run, None, error, d.progress), now, finished, pools, [])
+                    _stage(
+                        txn,
+                        Planned(planned.run, None, error, planned.progress),
+                        now,
+                        finished,
+                        pools,
+                        [],
+                    )
                 ]
     out: list[RunResult] = []
-    for d in batch:
-        out.extend(commit_batch(store, [d], now, finished, pools, operator, written))
+    for planned in batch:
+        out.extend(commit_batch(store, [planned], now, finished, pools, operator, written))
     return out
 
 
@@ -228,16 +239,16 @@ async def commit_and_report(
     done = await asyncio.to_thread(
         commit_batch, store, batch, now, finished, pools, operator, written
     )
-    for d, r in zip(batch, done, strict=True):
-        report_end(d.progress, r)
+    for planned, result in zip(batch, done, strict=True):
+        report_end(planned.progress, result)
     return done
 
 
-def report_end(progress: ProgressEmitter, r: RunResult) -> None:
+def report_end(progress: ProgressEmitter, result: RunResult) -> None:
     """The run's last progress event."""
-    progress.counts = dict(r.run.counts)
-    status = r.run.status
+    progress.counts = dict(result.run.counts)
+    status = result.run.status
     progress(
         status if status in ("failed", "held") else "done",
-        message=r.run.error or f"run {r.run.run_id} {status}",
+        message=result.run.error or f"run {result.run.run_id} {status}",
     )

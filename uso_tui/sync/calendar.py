@@ -49,24 +49,24 @@ def calendar(
     first, last = today.isoformat(), (today + timedelta(days=max(0, days))).isoformat()
     before = {s.dfe: s.create_before_start_days for s in store.list_schools()}
     out = []
-    for d in store.why_records(dfe, dated=True):
-        role = ROLE_OF_REPORT.get(d.get("report") or "", "")
+    for record in store.why_records(dfe, dated=True):
+        role = ROLE_OF_REPORT.get(record.get("report") or "", "")
         common = {
-            "school": d["school"],
+            "school": record["school"],
             "role": role,
-            "mis_id": d.get("mis_id") or "",
-            "forename": d.get("forename") or "",
-            "surname": d.get("surname") or "",
-            "username": d.get("username"),
+            "mis_id": record.get("mis_id") or "",
+            "forename": record.get("forename") or "",
+            "surname": record.get("surname") or "",
+            "username": record.get("username"),
         }
-        starts = d.get("enrolment_date")
-        if d.get("outcome") == "future" and starts:
-            when = max(account_day(starts, before.get(d["school"], 0)), first)
+        starts = record.get("enrolment_date")
+        if record.get("outcome") == "future" and starts:
+            when = max(account_day(starts, before.get(record["school"], 0)), first)
             if when <= last:
                 out.append(Upcoming(when, "starter", starts_on=starts, **common))
             continue
-        leaves = d.get("leaving_date")
-        if leaves and first <= leaves <= last and d.get("outcome") != "leaver":
+        leaves = record.get("leaving_date")
+        if leaves and first <= leaves <= last and record.get("outcome") != "leaver":
             out.append(Upcoming(leaves, "leaver", **common))
     out.sort(key=lambda u: (u.date, u.school, u.kind, u.surname.casefold(), u.mis_id))
     return out

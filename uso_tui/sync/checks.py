@@ -45,9 +45,9 @@ def _present(rows: Iterable[dict]) -> set[tuple[str, str]]:
     """(report, MIS id) of every record a processed file counts as present."""
     out = set()
     for row in rows:
-        r = row.get("record") or {}
-        if row.get("outcome") != LEAVER and r.get("mis_id"):
-            out.add((r.get("report"), r["mis_id"]))
+        record = row.get("record") or {}
+        if row.get("outcome") != LEAVER and record.get("mis_id"):
+            out.add((record.get("report"), record["mis_id"]))
     return out
 
 

@@ -95,10 +95,10 @@ def comparison_lines(comparison: dict[str, Any]) -> list[str]:
         "changed name or date of birth",
         f"held whole: {comparison.get('reason', '')}",
     ]
-    for s in comparison.get("sample") or ():
-        b, a = s["before"], s["after"]
+    for sample in comparison.get("sample") or ():
+        before, after = sample["before"], sample["after"]
         out.append(
-            f"  MIS id {s['mis_id']}: {b['forename']} {b['surname']} ({b['dob']}) -> "
-            f"{a['forename']} {a['surname']} ({a['dob']})"
+            f"  MIS id {sample['mis_id']}: {before['forename']} {before['surname']} ({before['dob']}) -> "
+            f"{after['forename']} {after['surname']} ({after['dob']})"
         )
     return out

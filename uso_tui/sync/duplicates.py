@@ -69,8 +69,8 @@ def upn_of(person: Any) -> str:
     return "".join(_get(person, "upn").split()).upper()
 
 
-def _pair(p: Any, q: Any) -> tuple[Any, Any]:
-    return (p, q) if p.username <= q.username else (q, p)
+def _pair(one: Any, other: Any) -> tuple[Any, Any]:
+    return (one, other) if one.username <= other.username else (other, one)
 
 
 def find_duplicates(
@@ -81,48 +81,48 @@ def find_duplicates(
     """The pairs among `people` (unallocated ones are ignored), each with its evidence; with
     `school`, only the pairs with an account at that school."""
     by_name: dict[str, Any] = {}
-    for p in people:
-        if p.status == "active" and p.school:
-            by_name.setdefault(p.username, p)
+    for person in people:
+        if person.status == "active" and person.school:
+            by_name.setdefault(person.username, person)
     accounts = list(by_name.values())
     skip = {tuple(sorted(k)) for k in kept}
     why: dict[tuple[str, str], set[str]] = defaultdict(set)
     found: dict[tuple[str, str], tuple[Any, Any]] = {}
 
-    def note(p: Any, q: Any, reason: str) -> None:
-        first, second = _pair(p, q)
+    def note(person: Any, other: Any, reason: str) -> None:
+        first, second = _pair(person, other)
         key = (first.username, second.username)
-        if key in skip or (school is not None and school not in (p.school, q.school)):
+        if key in skip or (school is not None and school not in (person.school, other.school)):
             return
         found[key] = (first, second)
         why[key].add(reason)
 
     by_upn: dict[str, list[Any]] = defaultdict(list)
     by_names: dict[tuple[str, ...], list[tuple[Any, bool]]] = defaultdict(list)
-    for p in accounts:
-        upn = upn_of(p)
+    for person in accounts:
+        upn = upn_of(person)
         if upn:
-            by_upn[upn].append(p)
-        surname = normalise(p.surname)
-        if not p.dob or not surname:
+            by_upn[upn].append(person)
+        surname = normalise(person.surname)
+        if not person.dob or not surname:
             continue
-        forename, known_as = normalise(p.forename), normalise(p.preferred_name)
-        block = (la_of(p.school), p.role, surname, p.dob)
+        forename, known_as = normalise(person.forename), normalise(person.preferred_name)
+        block = (la_of(person.school), person.role, surname, person.dob)
         if forename:
-            by_names[(*block, forename)].append((p, True))
+            by_names[(*block, forename)].append((person, True))
         if known_as and known_as != forename:
-            by_names[(*block, known_as)].append((p, False))
+            by_names[(*block, known_as)].append((person, False))
 
     for members in by_upn.values():
-        for p, q in _pairs_of(members):
-            note(p, q, "upn")
+        for person, other in _pairs_of(members):
+            note(person, other, "upn")
     for block in by_names.values():
-        for (p, p_forename), (q, q_forename) in _pairs_of(block):
-            if not (p_forename or q_forename):
+        for (person, person_forename), (other, other_forename) in _pairs_of(block):
+            if not (person_forename or other_forename):
                 continue  # two known-as names alike: twins may share one
-            if _upns_differ(p, q):
+            if _upns_differ(person, other):
                 continue  # two children
-            note(p, q, "names" if p_forename and q_forename else "known_as")
+            note(person, other, "names" if person_forename and other_forename else "known_as")
 
     return _sorted(Duplicate(a, b, _evidence(a, b, why[key])) for key, (a, b) in found.items())
 
@@ -131,11 +131,11 @@ def _sorted(pairs: Iterable[Duplicate]) -> list[Duplicate]:
     return sorted(pairs, key=lambda d: (min(d.first.school, d.second.school), d.usernames))
 
 
-def _upns_differ(p: Any, q: Any) -> bool:
+def _upns_differ(person: Any, other: Any) -> bool:
     """Two permanent UPNs that differ (a temporary one ends in a letter and is replaced once
     the permanent one is known: a difference there says nothing)."""
-    a, b = upn_of(p), upn_of(q)
-    return a != b and a[-1:].isdigit() and b[-1:].isdigit()
+    upn_a, upn_b = upn_of(person), upn_of(other)
+    return upn_a != upn_b and upn_a[-1:].isdigit() and upn_b[-1:].isdigit()
 
 
 def _pairs_of(members: list[Any]) -> Iterable[tuple[Any, Any]]:
@@ -144,27 +144,31 @@ def _pairs_of(members: list[Any]) -> Iterable[tuple[Any, Any]]:
     return ((members[0], m) for m in members[1:])
 
 
-def _evidence(a: Any, b: Any, reasons: set[str]) -> tuple[str, ...]:
+def _evidence(first: Any, second: Any, reasons: set[str]) -> tuple[str, ...]:
     out: list[str] = []
     if "upn" in reasons:
-        out.append(f"same UPN {upn_of(a)}")
+        out.append(f"same UPN {upn_of(first)}")
     if "names" in reasons:
         out.append(SAME_NAMES)
     elif "known_as" in reasons:
         out.append(SAME_KNOWN_AS)
     else:  # the same UPN alone: say what differs
-        if normalise(a.forename) != normalise(b.forename):
+        if normalise(first.forename) != normalise(second.forename):
             out.append("different forename")
-        if normalise(a.surname) != normalise(b.surname):
+        if normalise(first.surname) != normalise(second.surname):
             out.append("different surname")
-        if a.dob != b.dob:
-            out.append(f"different date of birth ({a.dob or '-'}, {b.dob or '-'})")
-    if a.role != b.role:
-        out.append(f"a {a.role} and a {b.role} account")
-    gender_a, gender_b = _get(a, "gender").upper(), _get(b, "gender").upper()
+        if first.dob != second.dob:
+            out.append(f"different date of birth ({first.dob or '-'}, {second.dob or '-'})")
+    if first.role != second.role:
+        out.append(f"a {first.role} and a {second.role} account")
+    gender_a, gender_b = _get(first, "gender").upper(), _get(second, "gender").upper()
     if gender_a and gender_b and gender_a != gender_b:
         out.append(f"different gender ({gender_a}, {gender_b})")
-    out.append(f"both at {a.school}" if a.school == b.school else f"at {a.school} and {b.school}")
+    out.append(
+        f"both at {first.school}"
+        if first.school == second.school
+        else f"at {first.school} and {second.school}"
+    )
     return tuple(out)
 
 
@@ -178,17 +182,17 @@ def _school_people(store: Store, dfe: str) -> list[Any]:
     store.school(dfe)  # an unknown school is refused, not an empty list
     here = store.search_accounts("", school=dfe, status="active", limit=None)
     upns = {u for u in map(upn_of, here) if u}
-    people = {h.username: h for h in here}
+    people = {hit.username: hit for hit in here}
     for role in ROLES:
         name_dobs = {
-            (normalise(name), normalise(h.surname), h.dob)
-            for h in here
-            if h.role == role and h.dob
-            for name in (h.forename, h.preferred_name)
+            (normalise(name), normalise(hit.surname), hit.dob)
+            for hit in here
+            if hit.role == role and hit.dob
+            for name in (hit.forename, hit.preferred_name)
             if normalise(name)
         }
-        for h in store.find_people(role, upns, name_dobs):
-            people.setdefault(h.username, h)
+        for hit in store.find_people(role, upns, name_dobs):
+            people.setdefault(hit.username, hit)
     return list(people.values())
 
 
@@ -203,41 +207,43 @@ def possible_duplicates(store: Store, dfe: str | None = None) -> list[Duplicate]
     first_la: dict[str, str] = {}  # UPN -> the first local authority seen holding it
     shared: set[str] = set()
     for la in sorted({s.la for s in store.list_schools()}):
-        people = [h for h in store.la_people(la) if h.status == "active" and h.school]
-        for d in find_duplicates(people, kept):
-            found[d.usernames] = d
-        for h in people:
-            upn = upn_of(h)
+        people = [hit for hit in store.la_people(la) if hit.status == "active" and hit.school]
+        for duplicate in find_duplicates(people, kept):
+            found[duplicate.usernames] = duplicate
+        for hit in people:
+            upn = upn_of(hit)
             if upn and first_la.setdefault(upn, la) != la:
                 shared.add(upn)
     if shared:
-        people = [h for role in ROLES for h in store.find_people(role, shared, set())]
-        for d in find_duplicates(people, kept):
-            found.setdefault(d.usernames, d)
+        people = [hit for role in ROLES for hit in store.find_people(role, shared, set())]
+        for duplicate in find_duplicates(people, kept):
+            found.setdefault(duplicate.usernames, duplicate)
     return _sorted(found.values())
 
 
 # -- the operator's decisions -------------------------------------------------------------------
 
 
-def _two(a: str, b: str) -> tuple[str, str]:
-    a, b = (a or "").strip(), (b or "").strip()
-    if not a or not b:
+def _two(first: str, second: str) -> tuple[str, str]:
+    first, second = (first or "").strip(), (second or "").strip()
+    if not first or not second:
         raise InvalidInput("give two usernames")
-    if a == b:
-        raise InvalidInput(f"{a} and {b} are the same account")
-    return a, b
+    if first == second:
+        raise InvalidInput(f"{first} and {second} are the same account")
+    return first, second
 
 
-def keep_both(store: Store, a: str, b: str, *, operator: str, now: datetime) -> bool:
+def keep_both(
+    store: Store, first_username: str, second_username: str, *, operator: str, now: datetime
+) -> bool:
     """Marks two accounts as different people: never listed together again. Audited on each
     account. False (nothing written) when they already were."""
     require(store, operator, "duplicate_keep")
-    a, b = _two(a, b)
+    first_username, second_username = _two(first_username, second_username)
     at = iso(now)
     with store.transaction(operator) as txn:
-        first, second = txn.account(a), txn.account(b)
-        if not txn.keep_pair(a, b, at):
+        first, second = txn.account(first_username), txn.account(second_username)
+        if not txn.keep_pair(first_username, second_username, at):
             return False
         for acc, other in ((first, second), (second, first)):
             txn.audit(

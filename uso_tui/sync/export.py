@@ -62,10 +62,10 @@ def safe_cell(value: Any) -> str:
 
 def to_csv(columns: tuple[str, ...] | list[str], rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(columns)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
     for row in rows:
-        w.writerow([safe_cell(row.get(c)) for c in columns])
+        writer.writerow([safe_cell(row.get(c)) for c in columns])
     return out.getvalue()
 
 
@@ -127,8 +127,8 @@ def list_rows(
         rows = _accounts(
             store, dfe, lambda a, s: a.status == "active" and a.school == s and a.mis_id is None
         )
-        for r in rows:
-            r.pop("mis_id", None)
+        for row in rows:
+            row.pop("mis_id", None)
         return tuple(c for c in ACCOUNT_COLUMNS if c != "mis_id"), rows
     if name == "accounts":
         return ACCOUNT_COLUMNS, _accounts(store, dfe, lambda a, s: True)
@@ -137,9 +137,9 @@ def list_rows(
 
         before = {s.dfe: s.create_before_start_days for s in store.list_schools()}
         rows = _records(store, dfe, "future")
-        for r in rows:
-            start = r.get("enrolment_date")
-            r["account_on"] = account_day(start, before.get(r["school"], 0)) if start else None
+        for row in rows:
+            start = row.get("enrolment_date")
+            row["account_on"] = account_day(start, before.get(row["school"], 0)) if start else None
         return (*RECORD_COLUMNS, "enrolment_date", "account_on"), rows
     if name == "rejected":
         return (*RECORD_COLUMNS, "reason"), _records(store, dfe, "invalid")

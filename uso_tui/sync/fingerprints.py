@@ -48,10 +48,14 @@ class Sieve:
         self.fps = fps
         self.rows: dict[str, dict[str, Any]] = {}
         if fps:
-            for r in rows:
-                mis_id = r.get("mis_id")
-                if mis_id in fps and r.get("link_school") == dfe and r.get("link_report") == report:
-                    self.rows[mis_id] = r
+            for row in rows:
+                mis_id = row.get("mis_id")
+                if (
+                    mis_id in fps
+                    and row.get("link_school") == dfe
+                    and row.get("link_report") == report
+                ):
+                    self.rows[mis_id] = row
 
     def __call__(self, mis_id: str, raw: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
         row = self.rows.get(mis_id)
@@ -66,28 +70,28 @@ def record_row(report: str, mis_id: str, row: dict[str, Any], *outcome: str | No
     written from, followed by `outcome` (outcome, reason, username): the account holds every
     field of a record without a leaving date and with a valid date of birth ("" in the account
     is None in the record)."""
-    g = row.get
-    x = (g("extra") or {}).get
+    field = row.get
+    extra = (field("extra") or {}).get
     return (
         report,
         mis_id,
         row["forename"] or None,
         row["surname"] or None,
-        g("preferred_name") or None,
-        g("middle_names") or None,
+        field("preferred_name") or None,
+        field("middle_names") or None,
         row["dob"],
         None,  # dob_raw
-        x("enrolment_date"),
+        extra("enrolment_date"),
         None,  # leaving_date
-        g("email") or None,
-        x("person_guid"),
-        x("gender"),
-        x("year_group"),
-        x("form_group"),
-        x("upn"),
-        x("title"),
-        x("initials"),
-        x("system_status"),
-        x("is_teaching"),
+        field("email") or None,
+        extra("person_guid"),
+        extra("gender"),
+        extra("year_group"),
+        extra("form_group"),
+        extra("upn"),
+        extra("title"),
+        extra("initials"),
+        extra("system_status"),
+        extra("is_teaching"),
         *outcome,
     )

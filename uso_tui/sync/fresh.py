@@ -63,9 +63,9 @@ class WrittenSinceWatch:
         return fresh
 
     @staticmethod
-    def _key(a) -> tuple[str, str] | None:
-        home = a.home
-        return (la_of(home), a.role) if home else None
+    def _key(account) -> tuple[str, str] | None:
+        home = account.home
+        return (la_of(home), account.role) if home else None
 
     def add(self, accounts: Iterable) -> None:
         """Accounts written by this process (committed): known, and checked against."""
@@ -84,49 +84,49 @@ class WrittenSinceWatch:
         """Under the lock, for plans made before it: each record a plan would create that
         resembles an account written since the LA was watched (`staged`: earlier in this
         transaction) becomes a match case with those accounts as candidates. Returns how many."""
-        plans = [p for p in plans if p.creates]
+        plans = [plan for plan in plans if plan.creates]
         la = la_of(dfe)
         if not plans or la not in self._seen:
             return 0
         self.catch_up(txn, {la})
         moved = 0
-        for p in plans:
-            indexes = [self._idx[(la, p.role)]] if (la, p.role) in self._idx else []
-            near = [a for a in staged if self._key(a) == (la, p.role)]
+        for plan in plans:
+            indexes = [self._idx[(la, plan.role)]] if (la, plan.role) in self._idx else []
+            near = [a for a in staged if self._key(a) == (la, plan.role)]
             if near:
                 indexes.append(CandidateIndex(near))
-            found = {id(r): c for r in p.creates if (c := _candidates(indexes, r, dfe))}
-            moved += demote(p, found)
+            found = {id(r): c for r in plan.creates if (c := _candidates(indexes, r, dfe))}
+            moved += demote(plan, found)
         return moved
 
 
 def _candidates(indexes: list[CandidateIndex], rec: MisRecord, dfe: str) -> list[Candidate]:
     got: dict[str, Candidate] = {}
     for idx in indexes:
-        for c in idx.candidates(rec, dfe):
-            if c.username not in got or got[c.username].score < c.score:
-                got[c.username] = c
+        for candidate in idx.candidates(rec, dfe):
+            if candidate.username not in got or got[candidate.username].score < candidate.score:
+                got[candidate.username] = candidate
     ranked = sorted(got.values(), key=lambda c: (-c.score, c.school != dfe, c.username))
     return ranked[:MAX_CANDIDATES]
 
 
-def demote(p: Plan, found: dict[int, list[Candidate]]) -> int:
-    """Turns the creates of `p` whose record (by id) is in `found` into match cases with those
+def demote(plan: Plan, found: dict[int, list[Candidate]]) -> int:
+    """Turns the creates of `plan` whose record (by id) is in `found` into match cases with those
     candidates: outcome, counts, fingerprints and the processed file's rows follow."""
     if not found:
         return 0
     keep: list[MisRecord] = []
-    for rec in p.creates:
+    for rec in plan.creates:
         cands = found.get(id(rec))
         if cands is None:
             keep.append(rec)
         else:
-            p.new_cases.append(NewCase(rec, cands))
-            if p.seen is not None:  # waiting for an operator: parsed again next time
-                p.seen.pop(rec.mis_id, None)
-    n = len(p.creates) - len(keep)
-    p.creates = keep
-    for outcome in p.outcomes:
+            plan.new_cases.append(NewCase(rec, cands))
+            if plan.seen is not None:  # waiting for an operator: parsed again next time
+                plan.seen.pop(rec.mis_id, None)
+    demoted = len(plan.creates) - len(keep)
+    plan.creates = keep
+    for outcome in plan.outcomes:
         cands = found.get(id(outcome.record))
         if cands is not None and outcome.outcome == CREATED:
             best = cands[0]
@@ -135,10 +135,10 @@ def demote(p: Plan, found: dict[int, list[Candidate]]) -> int:
                 f"resembles {len(cands)} account(s) created in the local authority while this "
                 f"run was planned, best {best.username} ({best.score}%)"
             )
-    p.counts[CREATED] -= n
-    p.counts[NEEDS_MATCHING] += n
-    p._rows_json = None  # made again with the new outcomes
-    return n
+    plan.counts[CREATED] -= demoted
+    plan.counts[NEEDS_MATCHING] += demoted
+    plan._rows_json = None  # made again with the new outcomes
+    return demoted
 
 
 def created_since_case(store: Store, txn: Transaction, case: MatchCase) -> list[Account]:
@@ -147,16 +147,16 @@ def created_since_case(store: Store, txn: Transaction, case: MatchCase) -> list[
     linked to another record of the case's school and report is that other person: left out."""
     rec = case.mis_record()
     dfe = case.school
-    shown = {c["username"] for c in case.candidates}
+    shown = {candidate["username"] for candidate in case.candidates}
     since = _minus(case.opened_at, RUN_SPAN)
     # The LA's compact name index, read under the write lock: what is committed, and nothing
     # commits meanwhile.
     index = CandidateIndex(store.la_people(la_of(dfe), case.role))
     out: list[Account] = []
     while cands := index.candidates(rec, dfe, exclude=shown):
-        for c in cands:
-            shown.add(c.username)
-            acc = txn.find_account(c.username)
+        for candidate in cands:
+            shown.add(candidate.username)
+            acc = txn.find_account(candidate.username)
             if acc is None or not acc.created_at or acc.created_at < since:
                 continue
             if (
@@ -178,12 +178,12 @@ def refuse_if_created_since(store: Store, txn: Transaction, case: MatchCase) -> 
     another school of the local authority that the same new person arrived at."""
     clash = created_since_case(store, txn, case)
     if clash:
-        a = clash[0]
+        account = clash[0]
         raise InvalidInput(
-            f"{a.username} ({a.forename} {a.surname}, born {a.dob}, at "
-            f"{a.school or a.previous_school}) was created since case {case.case_id} was opened "
+            f"{account.username} ({account.forename} {account.surname}, born {account.dob}, at "
+            f"{account.school or account.previous_school}) was created since case {case.case_id} was opened "
             f"and resembles its record: if it is the same person, match it "
-            f"(`uso-tui resolve {case.case_id} --match {a.username}`)"
+            f"(`uso-tui resolve {case.case_id} --match {account.username}`)"
         )
 
 

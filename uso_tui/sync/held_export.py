@@ -49,14 +49,14 @@ def apply_held_export(
     school = txn.school(run.school)
     snap = snapshot_in(txn, run.school)
     plans = {r: plan(exp, snap, now.date(), school, accept=True) for r, exp in exports.items()}
-    for p in plans.values():
-        kept = [c for c in p.changes if c.kind == "unallocate" and c.username in keep]
+    for report_plan in plans.values():
+        kept = [c for c in report_plan.changes if c.kind == "unallocate" and c.username in keep]
         if kept:
-            p.changes = [c for c in p.changes if c not in kept]
-            p.counts["unallocated"] -= len(kept)
+            report_plan.changes = [c for c in report_plan.changes if c not in kept]
+            report_plan.counts["unallocated"] -= len(kept)
     created: dict[str, str] = {}
-    for p in plans.values():
-        created.update(apply_plan(txn, p, run, at))
+    for report_plan in plans.values():
+        created.update(apply_plan(txn, report_plan, run, at))
     add_counts(run, plans)
     put_processed(txn, run, plans, at, created)
     return plans

@@ -51,8 +51,8 @@ class RunResult:
     plans: dict[str, Plan] | None = None
 
 
-def iso(t: datetime) -> str:
-    return t.replace(microsecond=0, tzinfo=None).isoformat()
+def iso(moment: datetime) -> str:
+    return moment.replace(microsecond=0, tzinfo=None).isoformat()
 
 
 def current_run(store: Store, dfe: str) -> Run | None:
@@ -158,11 +158,11 @@ async def run_school(
         return await _end(
             store, run, "cancelled", "cancelled before the apply", progress, finished_at(), dry_run
         )
-    for r, exp in exports.items():
+    for report, exp in exports.items():
         run.counts["fetched"] += exp.size
         progress(
             "fetching",
-            r,
+            report,
             pages_done=exp.pages,
             pages_total=exp.pages,
             records_done=exp.size,
@@ -269,18 +269,20 @@ def _plan_reports(
     plans: dict[str, Plan] = {}
     for report, exp in exports.items():
         progress("planning", report, records_done=0, records_total=exp.size)
-        p = plan(exp, snap, now.date(), school)
-        plans[report] = p
-        for k, count in p.counts.items():
-            if k != "fetched":
-                progress.counts[k] += count
+        report_plan = plan(exp, snap, now.date(), school)
+        plans[report] = report_plan
+        for key, count in report_plan.counts.items():
+            if key != "fetched":
+                progress.counts[key] += count
         progress("planning", report, records_done=exp.size, records_total=exp.size)
-        if p.new_cases:
+        if report_plan.new_cases:
             progress(
-                "planning", report, message=f"{len(p.new_cases)} record(s) queued for matching"
+                "planning",
+                report,
+                message=f"{len(report_plan.new_cases)} record(s) queued for matching",
             )
-        if p.is_held:
-            progress("planning", report, message=f"held: {p.hold_reason}")
+        if report_plan.is_held:
+            progress("planning", report, message=f"held: {report_plan.hold_reason}")
     return plans
 
 
@@ -293,10 +295,10 @@ def _dry_plan(
 
 def add_counts(run: Run, plans: dict[str, Plan]) -> None:
     """Adds the plans' counts to the run's (its fetched count is the fetch's own)."""
-    for p in plans.values():
-        for k, count in p.counts.items():
-            if k != "fetched":
-                run.counts[k] = run.counts.get(k, 0) + count
+    for report_plan in plans.values():
+        for key, count in report_plan.counts.items():
+            if key != "fetched":
+                run.counts[key] = run.counts.get(key, 0) + count
 
 
 def _plan_and_apply(
@@ -384,9 +386,9 @@ def preplan(
         state = store.school_state(dfe)
     school = school or store.school(dfe)  # its settings are checked again under the lock
     plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, progress)
-    for p in plans.values():
-        p.rows_json()  # the processed file's rows, made here rather than under the lock
-        p.why_draft()  # and the lines of the school's why index
+    for report_plan in plans.values():
+        report_plan.rows_json()  # the processed file's rows, made here rather than under the lock
+        report_plan.why_draft()  # and the lines of the school's why index
     return Preplanned(state.version, _settings_key(school), plans, state)
 
 
@@ -454,8 +456,8 @@ def apply_in(
         raise Cancelled
     progress("applying")
     created: dict[str, str] = {}
-    for p in plans.values():
-        created.update(apply_plan(txn, p, run, at, touched))
+    for report_plan in plans.values():
+        created.update(apply_plan(txn, report_plan, run, at, touched))
     add_counts(run, plans)
     run.held_usernames = [a.username for p in plans.values() for a in p.held]
     run.comparison = next((p.comparison for p in plans.values() if p.comparison), None)
@@ -500,8 +502,8 @@ def _why_draft(plans: dict[str, Plan]) -> tuple[list[bytes], dict[int, Any], set
     """Every report's drafted why-index lines, one list (the created rows' positions in it)."""
     lines: list[bytes] = []
     created: dict[int, Any] = {}
-    for p in plans.values():
-        part, rows = p.why_draft()
+    for report_plan in plans.values():
+        part, rows = report_plan.why_draft()
         created.update((len(lines) + n, row) for n, row in rows.items())
         lines.extend(part)
     return lines, created, {p.report for p in plans.values()}

@@ -42,14 +42,14 @@ def due_schools(store: Store, now: datetime) -> list[School]:
     """Schools whose daily time has passed today and with no successful scheduled run since
     (a held scheduled run counts: it ran), so a server that was down catches up."""
     out = []
-    for s in store.list_schools():
-        due = _due_at(s, now)
+    for school in store.list_schools():
+        due = _due_at(school, now)
         if now < due:
             continue
-        last = s.last_scheduled_success_at
+        last = school.last_scheduled_success_at
         if last and last >= iso(due):
             continue
-        out.append(s)
+        out.append(school)
     return out
 
 
@@ -158,8 +158,8 @@ async def _pipeline(
 
     async def claimer(tasks: list[asyncio.Task]) -> None:
         try:
-            for i in range(0, len(schools), CLAIM_BATCH):
-                chunk = schools[i : i + CLAIM_BATCH]
+            for start in range(0, len(schools), CLAIM_BATCH):
+                chunk = schools[start : start + CLAIM_BATCH]
                 runs = await asyncio.to_thread(claim_many, store, chunk, operator, iso(now))
                 state["claimed"] += len(runs)
                 tasks.extend(asyncio.create_task(fetch(r)) for r in runs)
@@ -199,7 +199,7 @@ async def scheduler_loop(
 ) -> None:
     """`uso-tui scheduler`: run_due every minute until stopped. An error in one pass is reported
     and the loop goes on (a systemd service should not die because one school misbehaves)."""
-    n = 0
+    passes = 0
     while stop is None or not stop.is_set():
         try:
             results = await run_due(store, clock(), client=client)
@@ -208,7 +208,7 @@ async def scheduler_loop(
         except Exception as exc:  # noqa: BLE001
             if on_error is not None:
                 on_error(exc)
-        n += 1
-        if iterations is not None and n >= iterations:
+        passes += 1
+        if iterations is not None and passes >= iterations:
             return
         await sleep(interval)  # type: ignore[misc]

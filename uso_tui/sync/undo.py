@@ -111,9 +111,9 @@ def reverted_account(
             extra={**acc.extra, UNDONE_CREATE: run_id},
         )
     old: dict[str, Any] = {}
-    for e in events:  # the first value each field had before the run changed it
-        for k, v in (e.before or {}).items():
-            old.setdefault(k, v)
+    for entry in events:  # the first value each field had before the run changed it
+        for name, value in (entry.before or {}).items():
+            old.setdefault(name, value)
     back = dataclasses.replace(acc, **old)
     if "extra" in old:
         back.extra = dict(old["extra"] or {})
@@ -140,27 +140,27 @@ def plan_undo(
         key=lambda e: e.at,
     )
     by_user: dict[str, list[AuditEvent]] = {}
-    for e in mine:
-        by_user.setdefault(e.subject, []).append(e)
-    p = UndoPlan(run.run_id, run.school)
+    for entry in mine:
+        by_user.setdefault(entry.subject, []).append(entry)
+    undo_plan = UndoPlan(run.run_id, run.school)
     for username, evs in by_user.items():
         acc = accounts.get(username)
         if acc is None or not unchanged_since(acc, run.run_id, evs[-1].at):
-            p.left_alone.append(username)
+            undo_plan.left_alone.append(username)
             continue
         kind = _kind(evs[0])
         back = reverted_account(acc, evs, run.run_id, run.school, at)
-        p.reverts.append(Revert(username, kind, acc, back, f"undo_{evs[0].action}"))
-    p.left_alone.sort()
-    p.reverts.sort(key=lambda r: (REVERTED_KEYS.index(r.kind), r.username))
-    p.cases = [c for c in open_cases if c.run_id == run.run_id and c.status == "open"]
-    return p
+        undo_plan.reverts.append(Revert(username, kind, acc, back, f"undo_{evs[0].action}"))
+    undo_plan.left_alone.sort()
+    undo_plan.reverts.sort(key=lambda r: (REVERTED_KEYS.index(r.kind), r.username))
+    undo_plan.cases = [c for c in open_cases if c.run_id == run.run_id and c.status == "open"]
+    return undo_plan
 
 
 def _undone_by(events: list[AuditEvent], run_id: str) -> str | None:
-    for e in events:
-        if e.action == "undo_run" and e.subject == run_id:
-            return (e.after or {}).get("undo_run_id") or "an earlier undo"
+    for entry in events:
+        if entry.action == "undo_run" and entry.subject == run_id:
+            return (entry.after or {}).get("undo_run_id") or "an earlier undo"
     return None
 
 
@@ -193,7 +193,7 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
     require(store, operator, "undo_run")
     at = iso(now)
     with store.transaction(operator) as txn:
-        run, p = _plan_in(store, txn, run_id, at)
+        run, undo_plan = _plan_in(store, txn, run_id, at)
         dfe = run.school
         undo = Run(
             run_id=txn.next_run_id(dfe),
@@ -206,9 +206,9 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
             finished_at=at,
             counts=empty_counts(),
         )
-        for revert in p.reverts:
+        for revert in undo_plan.reverts:
             put_changed(txn, revert.now, revert.back, revert.action, at, dfe, undo.run_id)
-        for case in p.cases:
+        for case in undo_plan.cases:
             before = {"status": case.status}
             case.status = "resolved"
             case.decision = "withdrawn"
@@ -227,7 +227,7 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
                     undo.run_id,
                 )
             )
-        rev = p.reverted
+        rev = undo_plan.reverted
         undo.counts["unallocated"] = rev["created"] + rev["restored"]
         undo.counts["restored"] = rev["unallocated"]
         undo.counts["updated"] = rev["updated"] + rev["moved"] + rev["linked"]
@@ -243,10 +243,10 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
                 {
                     "undo_run_id": undo.run_id,
                     "reverted": rev,
-                    "left_alone": p.left_alone,
-                    "cases_closed": [c.case_id for c in p.cases],
+                    "left_alone": undo_plan.left_alone,
+                    "cases_closed": [c.case_id for c in undo_plan.cases],
                 },
                 undo.run_id,
             )
         )
-    return p, undo
+    return undo_plan, undo

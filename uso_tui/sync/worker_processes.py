@@ -61,24 +61,26 @@ def _groups(runs: list[Run], workers: int = 1) -> list[list[dict]]:
     left (a worker takes a group whenever it has room, so at the end one may hold a group more
     than another), and an estate of one LA would have one worker."""
     by_la: dict[str, list[dict]] = {}
-    for r in runs:
-        by_la.setdefault(la_of(r.school), []).append(r.to_dict())
+    for run in runs:
+        by_la.setdefault(la_of(run.school), []).append(run.to_dict())
     groups = sorted(by_la.values(), key=len, reverse=True)
     if workers < 2:
         return groups
     cut = min(workers, len(groups))
     head, tail = groups[: len(groups) - cut], groups[len(groups) - cut :]
-    for g in tail:
-        n = min(TAIL_PIECES, len(g))
-        head += [g[i * len(g) // n : (i + 1) * len(g) // n] for i in range(n)]
+    for group in tail:
+        pieces = min(TAIL_PIECES, len(group))
+        head += [
+            group[i * len(group) // pieces : (i + 1) * len(group) // pieces] for i in range(pieces)
+        ]
     return head
 
 
 def _shared(groups: list[list[dict]]) -> set[str]:
     """The LAs whose schools are in more than one group."""
     count: dict[str, int] = {}
-    for g in groups:
-        la = la_of(g[0]["school"])
+    for group in groups:
+        la = la_of(group[0]["school"])
         count[la] = count.get(la, 0) + 1
     return {la for la, n in count.items() if n > 1}
 
@@ -102,40 +104,42 @@ async def run_over_workers(
         runs = claim_many(store, schools, operator, iso(now))
         if not runs:
             return []
-        for r in runs:
-            ProgressEmitter(r.run_id, r.school, on_progress)(
-                "connecting", message=f"run {r.run_id} started (schedule, {operator})"
+        for run in runs:
+            ProgressEmitter(run.run_id, run.school, on_progress)(
+                "connecting", message=f"run {run.run_id} started (schedule, {operator})"
             )
         groups = _groups(runs, processes)
-        n = max(1, min(processes, len(groups)))
+        worker_count = max(1, min(processes, len(groups)))
         ctx = multiprocessing.get_context(_start_method())
         results_queue, work = ctx.Queue(), ctx.Queue()
         for group in groups:
             work.put(group)
-        for _ in range(n):
+        for _ in range(worker_count):
             work.put(None)  # no more work
         # An LA two workers share: its usernames before any commit of this run (each worker
         # watches the other LAs itself, from before it first plans there; see fresh.py).
         watch = {la: store.la_usernames(la) for la in _shared(groups)}
-        job = _RunDueJob(str(store.root), now, started, operator, max(1, max_schools // n), watch)
+        job = _RunDueJob(
+            str(store.root), now, started, operator, max(1, max_schools // worker_count), watch
+        )
         workers = [
             ctx.Process(
                 target=_worker,
-                args=(job, work, max(4, MAX_CONNECTIONS // n), results_queue),
+                args=(job, work, max(4, MAX_CONNECTIONS // worker_count), results_queue),
                 name=f"uso-tui run-due worker {i + 1}",
                 daemon=True,
             )
-            for i in range(n)
+            for i in range(worker_count)
         ]
-        for w in workers:
-            w.start()
+        for worker in workers:
+            worker.start()
         try:
             return await _collect(store, job, runs, workers, results_queue, on_progress)
         finally:
-            for w in workers:
-                await asyncio.to_thread(w.join, 5)
-                if w.is_alive():
-                    w.kill()
+            for worker in workers:
+                await asyncio.to_thread(worker.join, 5)
+                if worker.is_alive():
+                    worker.kill()
 
 
 class _RunDueJob:
@@ -204,8 +208,10 @@ async def _collect(
                 results.append(result)
     if pending:
         results += await asyncio.to_thread(_settle_lost, store, job, workers, pending)
-        for r in results[-len(pending) :]:
-            report_end(ProgressEmitter(r.run.run_id, r.run.school, on_progress), r)
+        for settled in results[-len(pending) :]:
+            report_end(
+                ProgressEmitter(settled.run.run_id, settled.run.school, on_progress), settled
+            )
     return results
 
 
@@ -257,10 +263,10 @@ class _Committer:
         self.pending: list[Planned] = []
         self.since = 0.0
 
-    def add(self, d: Planned) -> None:
+    def add(self, planned: Planned) -> None:
         if not self.pending:
             self.since = time.monotonic()
-        self.pending.append(d)
+        self.pending.append(planned)
         if len(self.pending) >= GATHER_MIN or time.monotonic() - self.since >= GATHER:
             self.commit(wait=len(self.pending) >= GATHER_MAX)
 
@@ -282,8 +288,8 @@ class _Committer:
         except StoreBusy:
             return
         self.pending = []
-        for r in done:
-            self.out.put(r.run.to_dict())
+        for result in done:
+            self.out.put(result.run.to_dict())
 
 
 async def _fetch_plan_commit(job: _RunDueJob, work, max_connections: int, results_queue) -> None:
@@ -310,9 +316,9 @@ async def _fetch_plan_commit(job: _RunDueJob, work, max_connections: int, result
             progress = ProgressEmitter(run.run_id, run.school, None)
             school = schools.get(run.school)
             if school is None:
-                d = Planned(run, None, "the school was removed during the run", progress)
+                planned = Planned(run, None, "the school was removed during the run", progress)
             else:
-                d = await fetch_and_plan(
+                planned = await fetch_and_plan(
                     store,
                     run,
                     school,
@@ -325,7 +331,7 @@ async def _fetch_plan_commit(job: _RunDueJob, work, max_connections: int, result
                     inline=True,
                     written=committer.written,
                 )
-            committer.add(d)
+            committer.add(planned)
 
         def finished(task: asyncio.Task) -> None:
             tasks.discard(task)
@@ -333,8 +339,8 @@ async def _fetch_plan_commit(job: _RunDueJob, work, max_connections: int, result
                 room.set()
 
         while (group := await asyncio.to_thread(work.get)) is not None:
-            for d in group:
-                task = asyncio.create_task(one(Run.from_dict(d)))
+            for run_data in group:
+                task = asyncio.create_task(one(Run.from_dict(run_data)))
                 tasks.add(task)
                 task.add_done_callback(finished)
             while len(tasks) >= job.max_schools:  # the next LA when this one has room
