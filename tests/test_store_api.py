@@ -57,12 +57,12 @@ def account(tx, dfe: str, forename: str, surname: str, dob: str = "2012-03-04", 
 
 @pytest.fixture
 def store(tmp_path):
-    s = open_store(tmp_path / "data")
-    with s.transaction("tester") as tx:
+    new_store = open_store(tmp_path / "data")
+    with new_store.transaction("tester") as tx:
         tx.add_school(school("204-3210", "Hill Primary"), "s3cret-204-3210")
         tx.add_school(school("204-3211", "Vale Academy"), "s3cret-204-3211")
         tx.add_school(school("301-0001", "Far School"), "s3cret-301-0001")
-    return s
+    return new_store
 
 
 def test_schools_listed_from_directory(store):
@@ -86,12 +86,12 @@ def test_put_school_keeps_store_summary(store):
         acc = account(tx, "204-3210", "Ann", "Lee")
         tx.put_account(acc)
     with store.transaction("t") as tx:
-        s = tx.school("204-3210")
-        s.name = "Renamed"
-        s.active_accounts = 999  # the store owns the summary fields
-        tx.put_school(s)
-    s = store.school("204-3210")
-    assert (s.name, s.active_accounts) == ("Renamed", 1)
+        hill = tx.school("204-3210")
+        hill.name = "Renamed"
+        hill.active_accounts = 999  # the store owns the summary fields
+        tx.put_school(hill)
+    hill = store.school("204-3210")
+    assert (hill.name, hill.active_accounts) == ("Renamed", 1)
 
 
 def test_secret_set_and_read(store):
@@ -129,23 +129,23 @@ def test_accounts_put_get_and_usernames_unique(store):
 
 def test_returned_records_are_copies(store):
     with store.transaction("t") as tx:
-        a = account(tx, "204-3210", "Ann", "Lee")
-        tx.put_account(a)
-        a.history.append({"action": "not saved"})
-        got = tx.account(a.username)
+        acc = account(tx, "204-3210", "Ann", "Lee")
+        tx.put_account(acc)
+        acc.history.append({"action": "not saved"})
+        got = tx.account(acc.username)
         got.extra["x"] = 1
-        assert tx.account(a.username).history == []
-        assert tx.account(a.username).extra == {}
+        assert tx.account(acc.username).history == []
+        assert tx.account(acc.username).extra == {}
 
 
 def test_move_between_schools(store):
     with store.transaction("t") as tx:
-        a = account(tx, "204-3210", "Sam", "Mover")
-        tx.put_account(a)
+        acc = account(tx, "204-3210", "Sam", "Mover")
+        tx.put_account(acc)
     with store.transaction("t") as tx:
-        a = tx.account("smover.204")
-        a.previous_school, a.school = a.school, "301-0001"
-        tx.put_account(a)
+        acc = tx.account("smover.204")
+        acc.previous_school, acc.school = acc.school, "301-0001"
+        tx.put_account(acc)
     assert [x.username for x in store.school_accounts("204-3210")] == []
     assert [x.username for x in store.school_accounts("301-0001")] == ["smover.204"]
     assert store.account("smover.204").school == "301-0001"
@@ -157,10 +157,10 @@ def test_move_between_schools(store):
 
 def test_unallocated_account_stays_in_home_school(store):
     with store.transaction("t") as tx:
-        a = account(tx, "204-3210", "Una", "Gone")
-        tx.put_account(a)
-        a.previous_school, a.school, a.status = a.school, None, "unallocated"
-        tx.put_account(a)
+        acc = account(tx, "204-3210", "Una", "Gone")
+        tx.put_account(acc)
+        acc.previous_school, acc.school, acc.status = acc.school, None, "unallocated"
+        tx.put_account(acc)
     got = store.account("ugone.204")
     assert (got.school, got.status, got.home) == (None, "unallocated", "204-3210")
     assert store.school("204-3210").active_accounts == 0
@@ -227,7 +227,7 @@ def test_exception_discards_everything(store):
 def test_runs_newest_first_and_ids(store):
     with store.transaction("t") as tx:
         ids = [tx.next_run_id("204-3210") for _ in range(3)]
-        for i, rid in enumerate(ids):
+        for index, rid in enumerate(ids):
             tx.put_run(
                 Run(
                     rid,
@@ -235,8 +235,8 @@ def test_runs_newest_first_and_ids(store):
                     "schedule",
                     "scheduler",
                     status="succeeded",
-                    started_at=f"2026-09-0{i + 1}T06:00:00",
-                    finished_at=f"2026-09-0{i + 1}T06:01:00",
+                    started_at=f"2026-09-0{index + 1}T06:00:00",
+                    finished_at=f"2026-09-0{index + 1}T06:01:00",
                 )
             )
     assert ids == ["204-3210-r1", "204-3210-r2", "204-3210-r3"]
@@ -245,9 +245,9 @@ def test_runs_newest_first_and_ids(store):
     assert store.run("204-3210-r2").started_at == "2026-09-02T06:00:00"
     with pytest.raises(UnknownRun):
         store.run("204-3210-r99")
-    s = store.school("204-3210")
-    assert (s.last_run_id, s.last_run_status) == ("204-3210-r3", "succeeded")
-    assert s.last_scheduled_success_at == "2026-09-03T06:00:00"
+    hill = store.school("204-3210")
+    assert (hill.last_run_id, hill.last_run_status) == ("204-3210-r3", "succeeded")
+    assert hill.last_scheduled_success_at == "2026-09-03T06:00:00"
 
 
 def test_running_run_visible_then_finished(store):
@@ -265,8 +265,8 @@ def test_running_run_visible_then_finished(store):
         run.counts["unallocated"] = 4
         tx.put_run(run)
     assert store.running_runs() == []
-    s = store.school("204-3210")
-    assert (s.last_run_status, s.unallocated_last_run) == ("succeeded", 4)
+    hill = store.school("204-3210")
+    assert (hill.last_run_status, hill.unallocated_last_run) == ("succeeded", 4)
 
 
 def test_cases(store):
@@ -287,9 +287,9 @@ def test_cases(store):
     assert [c.case_id for c in store.cases("204-3211")] == [cid]
     assert store.school("204-3211").open_cases == 1
     with store.transaction("t") as tx:
-        c = tx.case(cid)
-        c.status, c.decision = "resolved", "skip"
-        tx.put_case(c)
+        case = tx.case(cid)
+        case.status, case.decision = "resolved", "skip"
+        tx.put_case(case)
     assert store.cases("204-3211") == []
     assert store.cases("204-3211", status=None)[0].decision == "skip"
     assert store.case(cid).status == "resolved"
@@ -312,10 +312,14 @@ def test_exclusions(store):
 
 
 def test_audit_newest_first_per_school_global_and_subject(store):
-    for i in range(3):
+    for minute in range(3):
         with store.transaction("op") as tx:
-            tx.audit(AuditEvent(f"2026-09-01T06:0{i}:00", "op", "204-3210", "update", f"u{i}.204"))
-            tx.audit(AuditEvent(f"2026-09-01T06:0{i}:30", "op", None, "setting", "hosts"))
+            tx.audit(
+                AuditEvent(
+                    f"2026-09-01T06:0{minute}:00", "op", "204-3210", "update", f"u{minute}.204"
+                )
+            )
+            tx.audit(AuditEvent(f"2026-09-01T06:0{minute}:30", "op", None, "setting", "hosts"))
     events = store.audit("204-3210")
     assert [e.subject for e in events] == ["u2.204", "u1.204", "u0.204"]
     assert [e.subject for e in store.audit("204-3210", limit=2)] == ["u2.204", "u1.204"]
@@ -330,14 +334,14 @@ def test_audit_newest_first_per_school_global_and_subject(store):
 
 def test_account_history_across_schools_and_latest_moves(store):
     with store.transaction("op") as tx:
-        a = account(tx, "204-3210", "Mo", "Ver")
-        tx.put_account(a)
-        tx.audit(AuditEvent("2026-09-01T06:00:00", "op", "204-3210", "create", a.username))
+        acc = account(tx, "204-3210", "Mo", "Ver")
+        tx.put_account(acc)
+        tx.audit(AuditEvent("2026-09-01T06:00:00", "op", "204-3210", "create", acc.username))
     with store.transaction("op") as tx:
-        a = tx.account("mver.204")
-        a.previous_school, a.school = "204-3210", "301-0001"
-        tx.put_account(a)
-        tx.audit(AuditEvent("2026-09-02T06:00:00", "op", "301-0001", "move", a.username))
+        acc = tx.account("mver.204")
+        acc.previous_school, acc.school = "204-3210", "301-0001"
+        tx.put_account(acc)
+        tx.audit(AuditEvent("2026-09-02T06:00:00", "op", "301-0001", "move", acc.username))
         tx.audit(AuditEvent("2026-09-02T06:00:01", "op", "301-0001", "update", "other.301"))
     history = store.audit(subject="mver.204")
     assert [(e.action, e.school) for e in history] == [
@@ -559,13 +563,13 @@ def test_listing_schools_reads_only_the_directory(store, monkeypatch):
 def test_cached_directory_follows_other_writers(store):
     other = open_store(store.root)
     assert store.school("204-3210").name == "Hill Primary"
-    for i in range(20):  # quick successive versions of the same size
+    for version in range(20):  # quick successive versions of the same size
         with other.transaction("t") as tx:
-            s = tx.school("204-3210")
-            s.name = f"Name {i:02d}"
-            tx.put_school(s)
-        assert store.school("204-3210").name == f"Name {i:02d}"
-        assert store.list_schools()[0].name == f"Name {i:02d}"
+            hill = tx.school("204-3210")
+            hill.name = f"Name {version:02d}"
+            tx.put_school(hill)
+        assert store.school("204-3210").name == f"Name {version:02d}"
+        assert store.list_schools()[0].name == f"Name {version:02d}"
     listed = store.list_schools()[0]
     listed.reports.append("mutated")  # a caller's change never reaches the shared copy
     assert store.school("204-3210").reports == ["staff", "students"]
@@ -580,12 +584,12 @@ def test_accounts_stored_without_default_fields_and_read_back_whole(store):
     import orjson  # noqa: PLC0415
 
     with store.transaction("t") as tx:
-        a = account(tx, "204-3210", "Ann", "Lee", extra={"upn": "X1"})
-        tx.put_account(a)
+        acc = account(tx, "204-3210", "Ann", "Lee", extra={"upn": "X1"})
+        tx.put_account(acc)
     data = orjson.loads((store.root / "schools" / "204-3210" / "data.json").read_bytes())
     (doc,) = data["accounts"].values()
     assert "reviewed" not in doc and "status" not in doc and "history" not in doc
-    assert store.account(a.username) == a
+    assert store.account(acc.username) == acc
     assert store.search_accounts("ann lee")[0].status == "active"
     assert store.school("204-3210").active_accounts == 1
 
@@ -774,31 +778,36 @@ def test_name_index_with_many_changed_lines_equals_one_made_afresh(store):
 
     from uso_tui.store.index import CUT_AT_MOST, build_index  # noqa: PLC0415
 
-    n = CUT_AT_MOST + 8
+    count = CUT_AT_MOST + 8
     with store.transaction("t") as tx:
-        tx.put_accounts([account(tx, "204-3210", "Kim", f"Many{i}") for i in range(n + 5)])
+        tx.put_accounts([account(tx, "204-3210", "Kim", f"Many{i}") for i in range(count + 5)])
     with store.transaction("t") as tx:
-        changed = tx.school_accounts("204-3210")[:n]
-        for a in changed:
-            a.preferred_name = "Kit"
+        changed = tx.school_accounts("204-3210")[:count]
+        for acc in changed:
+            acc.preferred_name = "Kit"
         tx.put_accounts(changed)
     folder = store.root / "schools" / "204-3210"
     rows = orjson.loads((folder / "data.json").read_bytes())["accounts"].values()
     afresh = build_index({a["username"]: a for a in rows})
     assert sorted((folder / "names.idx").read_bytes().splitlines()) == sorted(afresh.splitlines())
-    assert len(store.search_accounts("kit")) == n
+    assert len(store.search_accounts("kit")) == count
 
 
 def test_recent_feed_folds_its_deltas_and_loses_nothing(store, monkeypatch):
     monkeypatch.setattr("uso_tui.store.transaction.RECENT_DELTAS", 4)
-    for i in range(11):
+    for minute in range(11):
         with store.transaction("op") as tx:
-            at = f"2026-09-01T06:{i:02d}:00"
-            tx.audit(AuditEvent(at, "op", "204-3210", "create", f"u{i}.204"))
-            tx.audit(AuditEvent(at, "op", None, "setting", f"hosts{i}"))
+            at = f"2026-09-01T06:{minute:02d}:00"
+            tx.audit(AuditEvent(at, "op", "204-3210", "create", f"u{minute}.204"))
+            tx.audit(AuditEvent(at, "op", None, "setting", f"hosts{minute}"))
             tx.put_run(
                 Run(
-                    f"204-3210-r{i + 1}", "204-3210", "cli", "op", status="succeeded", started_at=at
+                    f"204-3210-r{minute + 1}",
+                    "204-3210",
+                    "cli",
+                    "op",
+                    status="succeeded",
+                    started_at=at,
                 )
             )
     # a delta per commit, folded into recent.json at the fourth: never four left over
@@ -823,22 +832,22 @@ def test_recent_feed_folds_its_deltas_and_loses_nothing(store, monkeypatch):
 def test_old_runs_move_to_the_schools_runs_archive(store):
     dfe = "204-3210"
 
-    def run(i: int) -> Run:
+    def run(number: int) -> Run:
         trigger, status = "cli", "succeeded"
-        if i == 5:
+        if number == 5:
             status = "held"  # awaiting confirmation: stays in the school's file
-        if i == 10:
+        if number == 10:
             trigger = "schedule"  # the newest scheduled run that ran: stays too
-        at = f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00"
-        return Run(f"{dfe}-r{i}", dfe, trigger, "op", status=status, started_at=at)
+        at = f"2026-01-01T{number // 60:02d}:{number % 60:02d}:00"
+        return Run(f"{dfe}-r{number}", dfe, trigger, "op", status=status, started_at=at)
 
     with store.transaction("op") as tx:
-        for i in range(1, 61):
-            tx.put_run(run(i))
+        for run_number in range(1, 61):
+            tx.put_run(run(run_number))
     assert not (store.root / "schools" / dfe / "runs-archive.json").exists()
-    for i in range(61, 161):
+    for run_number in range(61, 161):
         with store.transaction("op") as tx:
-            tx.put_run(run(i))
+            tx.put_run(run(run_number))
     kept = table_rows(read_json(store.root / "schools" / dfe / "data.json"), "runs")
     archived = table_rows(read_json(store.root / "schools" / dfe / "runs-archive.json"), "runs")
     # whenever more than 60: 29 go (the newest 30 stay, and r5 and r10), at r61, r90, r119, r148
@@ -856,13 +865,13 @@ def test_old_runs_move_to_the_schools_runs_archive(store):
 def test_old_resolved_cases_move_to_the_schools_cases_archive(store):
     dfe = "204-3211"
 
-    def case(i: int, status: str = "resolved") -> MatchCase:
+    def case(number: int, status: str = "resolved") -> MatchCase:
         return MatchCase(
-            f"{dfe}-c{i}",
+            f"{dfe}-c{number}",
             dfe,
             "students",
             "pupil",
-            record={"report": "students", "mis_id": str(i), "forename": "A", "surname": "B"},
+            record={"report": "students", "mis_id": str(number), "forename": "A", "surname": "B"},
             candidates=[],
             opened_at=NOW,
             status=status,
@@ -887,9 +896,9 @@ def test_old_resolved_cases_move_to_the_schools_cases_archive(store):
     assert store.case(f"{dfe}-c1").decision == "skip"
     # an archived case reopened (an undo) is in the school's file again, and listed once
     with store.transaction("op") as tx:
-        c = tx.case(f"{dfe}-c3")
-        c.status, c.decision = "open", None
-        tx.put_case(c)
+        reopened = tx.case(f"{dfe}-c3")
+        reopened.status, reopened.decision = "open", None
+        tx.put_case(reopened)
     assert store.case(f"{dfe}-c3").status == "open"
     assert [c.case_id for c in store.cases(dfe)] == [f"{dfe}-c{i}" for i in (2, 3, 50, 103)]
     assert [c.case_id for c in store.cases(dfe, status=None)] == [
@@ -925,14 +934,14 @@ def test_a_registry_extended_by_each_commit_is_what_encoding_it_whole_gives(stor
         assert raw == encode(registry_doc(data["registry"]["1"], data["meta"]["1"]["version"]))
         return data["registry"]["1"]
 
-    for i, name in enumerate(["Amy", "Bob", "Cat"]):
+    for index, name in enumerate(["Amy", "Bob", "Cat"]):
         with store.transaction("t") as tx:
-            tx.put_account(account(tx, "204-3210" if i % 2 else "204-3211", name, "Jones"))
-        assert len(check()) == i + 1
+            tx.put_account(account(tx, "204-3210" if index % 2 else "204-3211", name, "Jones"))
+        assert len(check()) == index + 1
     with store.transaction("t") as tx:  # a move: the entry changes
-        a = tx.account("ajones.204")
-        a.previous_school, a.school = a.school, "204-3210"
-        tx.put_account(a)
+        acc = tx.account("ajones.204")
+        acc.previous_school, acc.school = acc.school, "204-3210"
+        tx.put_account(acc)
         tx.put_account(account(tx, "204-3210", "Dan", "Jones"))
     assert check() == {
         "ajones.204": "204-3210",
@@ -955,18 +964,18 @@ def test_a_directory_shard_written_is_what_encoding_it_whole_gives(store):
     from uso_tui.store.storage import as_table, encode
 
     other = open_store(store.root)
-    for i, writer in enumerate([store, store, other, store]):
+    for index, writer in enumerate([store, store, other, store]):
         with writer.transaction("t") as tx:
-            tx.put_account(account(tx, "204-3210", f"Kid{i}", "Lee"))
-            if i == 3:
-                s = tx.school("301-0001")
-                s.name = "Renamed"
-                tx.put_school(s)
+            tx.put_account(account(tx, "204-3210", f"Kid{index}", "Lee"))
+            if index == 3:
+                far = tx.school("301-0001")
+                far.name = "Renamed"
+                tx.put_school(far)
         path = shard_path(store.root / "directory", shard_of("204-3210"))
         data = read_json(path)
         rows = table_rows(data, "schools")
         assert path.read_bytes() == encode({"meta": data["meta"], "schools": as_table(rows)})
-        assert [r["active_accounts"] for r in rows] == [i + 1]
+        assert [r["active_accounts"] for r in rows] == [index + 1]
     assert store.school("301-0001").name == "Renamed"
 
 
