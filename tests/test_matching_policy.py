@@ -22,9 +22,9 @@ def test_twins_sharing_a_known_as_name_never_take_the_requested_account():
     # "Sam" requested for Samantha; her twin Samuel (known as Sam) arrives first.
     requested = acc("sjones.204", "Sam", "Jones", DOB)
     samuel = rec("1", "Samuel", "Jones", DOB, preferred_name="Sam", gender="M")
-    p = _plan([samuel], [requested])
-    assert outcome_of(p, "1").outcome == "needs_matching"
-    assert not [c for c in p.changes if c.kind == "auto_link"]
+    planned = _plan([samuel], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
 
 
 def test_a_future_starter_twin_counts_as_a_claim():
@@ -33,37 +33,37 @@ def test_a_future_starter_twin_counts_as_a_claim():
     requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
     ali = rec("1", "Muhammad", "Khan", DOB, middle_names="Ali")
     omar = rec("2", "Muhammad", "Khan", DOB, middle_names="Omar", enrolment_date="2026-09-01")
-    p = _plan([ali, omar], [requested])
-    assert outcome_of(p, "2").outcome == "future"
-    assert outcome_of(p, "1").outcome == "needs_matching"
-    assert not p.changes
+    planned = _plan([ali, omar], [requested])
+    assert outcome_of(planned, "2").outcome == "future"
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert not planned.changes
 
 
 def test_conflicting_upns_stop_an_automatic_link():
     requested = acc("ajones.204", "Amy", "Jones", DOB, extra={"upn": "A123456789012"})
-    r = rec("1", "Amy", "Jones", DOB, upn="B999999999999")
-    p = _plan([r], [requested])
-    assert outcome_of(p, "1").outcome != "auto_linked"
+    record = rec("1", "Amy", "Jones", DOB, upn="B999999999999")
+    planned = _plan([record], [requested])
+    assert outcome_of(planned, "1").outcome != "auto_linked"
 
 
 def test_a_restored_account_relinks_only_to_its_previous_record():
     # Amy's account was restored after she left (her link, record 10, dropped). Her twin with
     # the same recorded names (a keying slip in the MIS) arrives as record 11.
     restored = acc("ajones.204", "Amy", "Jones", DOB, previous_link=f"{DFE}/students/10")
-    p = _plan([rec("11", "Amy", "Jones", DOB)], [restored])
-    assert outcome_of(p, "11").outcome == "needs_matching"
+    planned = _plan([rec("11", "Amy", "Jones", DOB)], [restored])
+    assert outcome_of(planned, "11").outcome == "needs_matching"
     # ... while Amy's own record coming back links automatically.
-    p = _plan([rec("10", "Amy", "Jones", DOB)], [restored])
-    assert outcome_of(p, "10").outcome == "auto_linked"
+    planned = _plan([rec("10", "Amy", "Jones", DOB)], [restored])
+    assert outcome_of(planned, "10").outcome == "auto_linked"
 
 
 def test_ties_are_broken_by_preferred_name_not_username_order():
     # Two unallocated lookalikes: the one sharing the record's preferred name ranks first,
     # though its username sorts last.
-    a = acc("aaa.204", "Robert", "Jones", DOB, school=OTHER, preferred_name="Rob")
-    z = acc("zzz.204", "Robert", "Jones", DOB, school=OTHER, preferred_name="Bobby")
-    r = rec("1", "Robert", "Jones", DOB, preferred_name="Bobby")
-    cands = CandidateIndex([a, z]).candidates(r, DFE)
+    rob = acc("aaa.204", "Robert", "Jones", DOB, school=OTHER, preferred_name="Rob")
+    bobby = acc("zzz.204", "Robert", "Jones", DOB, school=OTHER, preferred_name="Bobby")
+    record = rec("1", "Robert", "Jones", DOB, preferred_name="Bobby")
+    cands = CandidateIndex([rob, bobby]).candidates(record, DFE)
     assert [c.username for c in cands][:1] == ["zzz.204"]
 
 
@@ -83,11 +83,11 @@ def test_a_mover_from_another_local_authority_is_found_in_the_whole_store():
             )
         ]
 
-    s = Snapshot(school=DFE, pool=lambda role: [], wide=wide)
-    p = plan(export(rec("1", "Amy", "Jones", DOB)), s, TODAY, settings())
-    o = outcome_of(p, "1")
-    assert o.outcome == "needs_matching" and "mover" in o.reason
-    assert p.new_cases[0].candidates[0].username == "ajones.999"
+    snapshot = Snapshot(school=DFE, pool=lambda role: [], wide=wide)
+    planned = plan(export(rec("1", "Amy", "Jones", DOB)), snapshot, TODAY, settings())
+    result = outcome_of(planned, "1")
+    assert result.outcome == "needs_matching" and "mover" in result.reason
+    assert planned.new_cases[0].candidates[0].username == "ajones.999"
     assert seen and {("amy", "", DOB), ("", "jones", DOB)} <= seen[0][2]
 
 
@@ -101,38 +101,38 @@ def test_the_same_upn_finds_a_pupil_whose_names_changed():
         mis_id="5",
         extra={"upn": "A123456789012"},
     )
-    r = rec("1", "Amelia", "Okafor", DOB, upn="a123456789012 ")
-    p = _plan([r], pool=[old])
-    assert outcome_of(p, "1").outcome == "needs_matching"
-    assert p.new_cases[0].candidates[0].username == "ajones.204"
+    record = rec("1", "Amelia", "Okafor", DOB, upn="a123456789012 ")
+    planned = _plan([record], pool=[old])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert planned.new_cases[0].candidates[0].username == "ajones.204"
 
 
 def test_a_married_member_of_staff_is_a_candidate():
     before = acc(
         "jsmith.204", "Joanna", "Smith", "1984-06-30", school=OTHER, mis_id="9", role="staff"
     )
-    r = rec("s1", "Joanna", "Okonkwo", "1984-06-30", report="staff")
-    p = plan(
-        export(r, report="staff"),
+    record = rec("s1", "Joanna", "Okonkwo", "1984-06-30", report="staff")
+    planned = plan(
+        export(record, report="staff"),
         snap(pool=[before]),
         TODAY,
         settings(),
     )
-    assert outcome_of(p, "s1").outcome == "needs_matching"
+    assert outcome_of(planned, "s1").outcome == "needs_matching"
 
 
 def test_a_pupil_known_by_a_middle_name_is_a_candidate():
     before = acc("mkhan.204", "Muhammad", "Khan", DOB, school=OTHER, mis_id="3", middle_names="Ali")
-    p = _plan([rec("1", "Ali", "Khan", DOB)], pool=[before])
-    assert outcome_of(p, "1").outcome == "needs_matching"
-    ev = {f: lv for f, lv, _ in p.new_cases[0].candidates[0].evidence}
+    planned = _plan([rec("1", "Ali", "Khan", DOB)], pool=[before])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    ev = {f: lv for f, lv, _ in planned.new_cases[0].candidates[0].evidence}
     assert ev["forename"] == "middle"
 
 
 def test_singh_or_kaur_against_the_family_surname_is_a_candidate():
     before = acc("hsandhu.204", "Harpreet", "Sandhu", DOB, school=OTHER, mis_id="4")
-    p = _plan([rec("1", "Harpreet", "Kaur", DOB)], pool=[before])
-    assert outcome_of(p, "1").outcome == "needs_matching"
+    planned = _plan([rec("1", "Harpreet", "Kaur", DOB)], pool=[before])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
 
 
 def test_a_co_twin_with_another_upn_is_no_candidate():
@@ -144,18 +144,18 @@ def test_a_co_twin_with_another_upn_is_no_candidate():
         mis_id="1",
         extra={"upn": "A000000000001", "gender": "M"},
     )
-    r = rec("2", "Olivia", "Jones", DOB, upn="A000000000002", gender="F")
-    p = _plan([rec("1", "Oliver", "Jones", DOB, upn="A000000000001"), r], [twin])
-    assert outcome_of(p, "2").outcome == "created"
+    record = rec("2", "Olivia", "Jones", DOB, upn="A000000000002", gender="F")
+    planned = _plan([rec("1", "Oliver", "Jones", DOB, upn="A000000000001"), record], [twin])
+    assert outcome_of(planned, "2").outcome == "created"
 
 
 def test_candidates_carry_the_evidence_of_every_field():
     before = acc("ajones.204", "Amy", "Jones", "2015-02-04", school=OTHER, mis_id="1")
-    (c,) = CandidateIndex([before]).candidates(rec("9", "Amy", "Jones", DOB), DFE)
-    fields = {f: (lv, w) for f, lv, w in c.evidence}
+    (candidate,) = CandidateIndex([before]).candidates(rec("9", "Amy", "Jones", DOB), DFE)
+    fields = {f: (lv, w) for f, lv, w in candidate.evidence}
     assert fields["dob"][0] == "swapped" and fields["forename"] == ("equal", fields["forename"][1])
     assert all(isinstance(w, float) for _, w in fields.values())
-    assert any("day and month swapped" in r for r in c.reasons)
+    assert any("day and month swapped" in r for r in candidate.reasons)
 
 
 def test_a_very_common_name_counts_for_less_than_a_rare_one():
@@ -194,11 +194,11 @@ def test_a_temporary_upn_is_no_evidence_against():
     # A temporary UPN (ending in a letter) is replaced once the permanent one is known.
     before = acc("ajones.204", "Amy", "Jones", DOB, school=OTHER, mis_id="5")
     before.extra["upn"] = "A12345678901B"
-    r = rec("1", "Amy", "Jones", DOB, upn="A123456789012")
-    (c,) = CandidateIndex([before]).candidates(r, DFE)
-    assert "upn" not in {f for f, _, _ in c.evidence}
+    record = rec("1", "Amy", "Jones", DOB, upn="A123456789012")
+    (candidate,) = CandidateIndex([before]).candidates(record, DFE)
+    assert "upn" not in {f for f, _, _ in candidate.evidence}
     before.extra["upn"] = "A123456789099"
-    assert CandidateIndex([before]).candidates(r, DFE) == []
+    assert CandidateIndex([before]).candidates(record, DFE) == []
 
 
 def test_a_name_borne_once_is_not_weighed_as_a_common_one():
@@ -206,7 +206,7 @@ def test_a_name_borne_once_is_not_weighed_as_a_common_one():
         acc(f"f{i}.204", f"Name{i}", f"Family{i}", "2013-05-05", mis_id=f"f{i}") for i in range(500)
     ]
     gwen = acc("gffrench.204", "Gwen", "Ffrench", "1965-06-06", school=OTHER, mis_id="g")
-    (c,) = CandidateIndex([*filler, gwen]).candidates(
+    (candidate,) = CandidateIndex([*filler, gwen]).candidates(
         rec("1", "Gwen", "Ffrench", "1965-06-06"), DFE
     )
-    assert "name" not in {f for f, _, _ in c.evidence}
+    assert "name" not in {f for f, _, _ in candidate.evidence}
