@@ -200,7 +200,7 @@ class Transaction(Protocol):
         """Pairs of usernames (sorted) marked as different people: never listed as duplicates."""
         ...
 
-    def keep_pair(self, a: str, b: str, at: str) -> bool:
+    def keep_pair(self, username: str, other: str, at: str) -> bool:
         """Marks two accounts as different people (not audited here); False if already so."""
         ...
 

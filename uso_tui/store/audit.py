@@ -25,8 +25,8 @@ RECENT_DELTAS = 64  # deltas at which a commit folds them into recent.json
 MOVE_ACTIONS = frozenset({"move", "create"})
 
 
-def segment_name(n: int) -> str:
-    return f"{n:010d}.json"
+def segment_name(number: int) -> str:
+    return f"{number:010d}.json"
 
 
 def segments_newest_first(folder: Path) -> list[Path]:
@@ -120,8 +120,8 @@ def merged_meta(base: dict[str, Any] | None, deltas: list[dict[str, Any]]) -> di
     return meta
 
 
-def delta_name(n: int) -> str:
-    return f"{n:010d}.json"
+def delta_name(number: int) -> str:
+    return f"{number:010d}.json"
 
 
 def delta_numbers(folder: Path) -> list[int]:
@@ -165,6 +165,6 @@ class Deltas:
                 self._docs = {k: v for k, v in self._docs.items() if k in keep}
         return out
 
-    def remember(self, n: int, doc: dict[str, Any]) -> None:
+    def remember(self, number: int, doc: dict[str, Any]) -> None:
         with self._lock:
-            self._docs[n] = doc
+            self._docs[number] = doc

@@ -44,11 +44,11 @@ def _account_defaults() -> dict[str, Any]:
     from uso_tui.domain.models import Account  # noqa: PLC0415
 
     out = {}
-    for f in fields(Account):
-        if f.default is not MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not MISSING:
-            out[f.name] = f.default_factory()
+    for spec in fields(Account):
+        if spec.default is not MISSING:
+            out[spec.name] = spec.default
+        elif spec.default_factory is not MISSING:
+            out[spec.name] = spec.default_factory()
     return out
 
 
@@ -58,9 +58,9 @@ def _account_defaults() -> dict[str, Any]:
 ACCOUNT_DEFAULTS = _account_defaults()
 
 
-def slim_account(d: dict[str, Any]) -> dict[str, Any]:
+def slim_account(doc: dict[str, Any]) -> dict[str, Any]:
     defaults = ACCOUNT_DEFAULTS
-    return {k: v for k, v in d.items() if k not in defaults or defaults[k] != v}
+    return {k: v for k, v in doc.items() if k not in defaults or defaults[k] != v}
 
 
 def accounts_from_staged(docs: list[dict[str, Any]]) -> list[Any]:

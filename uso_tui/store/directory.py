@@ -89,9 +89,9 @@ class DirectoryView(Mapping[str, Entry]):
         """This view with some shards replaced ({shard: (its token, its entries)})."""
         new_shards = list(self._shards)
         tokens = list(self.tokens)
-        for i, (token, entries) in shards.items():
-            new_shards[i] = entries
-            tokens[i] = token
+        for shard, (token, entries) in shards.items():
+            new_shards[shard] = entries
+            tokens[shard] = token
         return DirectoryView(tuple(new_shards), tuple(tokens), version)
 
 
@@ -107,12 +107,12 @@ class EncodedEntries:
         """A shard file's document: its token, then its entries in DfE order (TinyDB ids 1..N)."""
         kept = self._kept
         table: dict[str, orjson.Fragment] = {}
-        for i, dfe in enumerate(sorted(entries), 1):
+        for position, dfe in enumerate(sorted(entries), 1):
             entry = entries[dfe]
             hit = kept.get(dfe)
             if hit is None or hit[0] is not entry:
                 hit = kept[dfe] = (entry, orjson.Fragment(orjson.dumps(entry)))
-            table[str(i)] = hit[1]
+            table[str(position)] = hit[1]
         return {"meta": meta_table(token), "schools": table}
 
 
@@ -145,16 +145,18 @@ class DirectoryCache:
         listed = (data or {}).get("meta", {}).get("1", {}).get("shards") or [None] * SHARDS
         changed: dict[int, tuple[str | None, dict[str, Entry]]] = {}
         whole = True  # every shard read is the version listed (a reader holding no lock may see
-        for i, want in enumerate(listed):  # a commit's files half renamed: look again next time)
-            if want == old.tokens[i]:
+        for shard, want in enumerate(
+            listed
+        ):  # a commit's files half renamed: look again next time)
+            if want == old.tokens[shard]:
                 continue
             if want is None:
-                changed[i] = (None, {})
+                changed[shard] = (None, {})
                 continue
-            spath = shard_path(self.folder, i)
+            spath = shard_path(self.folder, shard)
             sdata = decode(spath, read_bytes(spath))
             got = data_token(sdata)
-            changed[i] = (got, {r["dfe"]: r for r in table_rows(sdata, "schools")})
+            changed[shard] = (got, {r["dfe"]: r for r in table_rows(sdata, "schools")})
             whole = whole and got == want
         return old.replaced(changed, version if whole else None)
 
@@ -208,11 +210,11 @@ def stage_shards(
     for dfe, entry in changes.items():
         by_shard.setdefault(shard_of(dfe), {})[dfe] = entry
     written: dict[int, tuple[str | None, dict[str, Entry]]] = {}
-    for i, entries in by_shard.items():
+    for shard, entries in by_shard.items():
         token = new_token()
-        merged = {**base.shard(i), **entries}
-        commit.write(shard_path(folder, i), encode(encoded.shard_doc(token, merged)))
-        written[i] = (token, merged)
+        merged = {**base.shard(shard), **entries}
+        commit.write(shard_path(folder, shard), encode(encoded.shard_doc(token, merged)))
+        written[shard] = (token, merged)
     version = new_token()
     view = base.replaced(written, version)
     commit.write(version_path(folder), encode({"meta": meta_table(version, shards=view.tokens)}))

@@ -31,9 +31,9 @@ _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 _FIELD = str.maketrans(dict.fromkeys(" \t\n\r\x1d\x1f", "\x1e"))
 
 
-def _name_tokens(d: dict[str, Any]) -> list[str]:
+def _name_tokens(account: dict[str, Any]) -> list[str]:
     # The whole names first: find_people looks for a forename key among the first tokens.
-    values = [d.get(field) or "" for field in ("forename", "preferred_name", "surname")]
+    values = [account.get(field) or "" for field in ("forename", "preferred_name", "surname")]
     out = [whole for whole in map(normalise_cached, values) if whole]
     for value in values:
         parts = _SPLIT.split(value)
@@ -62,39 +62,47 @@ def field_text(value: Any) -> str:
     return "" if value is None else str(value).translate(_FIELD)
 
 
-def _matching_fields(d: dict[str, Any]) -> str:
-    extra = d.get("extra") or {}
+def _matching_fields(account: dict[str, Any]) -> str:
+    extra = account.get("extra") or {}
     return (
-        f"\x1f{field_text(d.get('middle_names'))}\x1f{field_text(extra.get('gender'))}"
+        f"\x1f{field_text(account.get('middle_names'))}\x1f{field_text(extra.get('gender'))}"
         f"\x1d{field_text(upn_key(extra.get('upn')))}\x1f{field_text(extra.get('year_group'))}"
     )
 
 
-def index_line(d: dict[str, Any]) -> str:
+def index_line(account: dict[str, Any]) -> str:
     """The index line of one account (as its stored dict; usernames hold no white space)."""
-    names = (d.get("forename") or "", d.get("surname") or "", d.get("preferred_name") or "")
+    names = (
+        account.get("forename") or "",
+        account.get("surname") or "",
+        account.get("preferred_name") or "",
+    )
     body = "\t".join(names)
     if "\n" in body or "\r" in body or body.count("\t") != 2:
         body = "\t".join(f.translate(_CTRL) for f in names)  # untrusted names: keep one line
-    status = d.get("status", "active")
-    flags = ROLE_FLAG[d["role"]] + STATUS_FLAG[status] + ("1" if d.get("school") else "0")
-    keys = " ".join([d["username"].lower(), d.get("dob") or "~", *_name_tokens(d)])
-    return " " + keys + _matching_fields(d) + "\t" + flags + "\t" + body + "\n"
+    status = account.get("status", "active")
+    flags = (
+        ROLE_FLAG[account["role"]] + STATUS_FLAG[status] + ("1" if account.get("school") else "0")
+    )
+    keys = " ".join(
+        [account["username"].lower(), account.get("dob") or "~", *_name_tokens(account)]
+    )
+    return " " + keys + _matching_fields(account) + "\t" + flags + "\t" + body + "\n"
 
 
-def index_fields(d: dict[str, Any]) -> tuple:
+def index_fields(account: dict[str, Any]) -> tuple:
     """What the index line depends on: a put that leaves these unchanged needs no new index."""
-    extra = d.get("extra") or {}
+    extra = account.get("extra") or {}
     return (
-        d["username"],
-        d["role"],
-        d.get("status", "active"),
-        d.get("school"),
-        d.get("dob"),
-        d.get("forename"),
-        d.get("surname"),
-        d.get("preferred_name"),
-        d.get("middle_names"),
+        account["username"],
+        account["role"],
+        account.get("status", "active"),
+        account.get("school"),
+        account.get("dob"),
+        account.get("forename"),
+        account.get("surname"),
+        account.get("preferred_name"),
+        account.get("middle_names"),
         extra.get("gender"),
         extra.get("upn"),
         extra.get("year_group"),
@@ -156,9 +164,9 @@ def search_keys(text: str) -> list[str]:
     """The words of a search, as index tokens: names normalised, DD/MM/YYYY as YYYY-MM-DD."""
     keys: list[str] = []
     for word in text.split():
-        m = _UK_DATE.match(word)
-        if m:
-            day, month, year = m.groups()
+        match = _UK_DATE.match(word)
+        if match:
+            day, month, year = match.groups()
             keys.append(f"{year}-{int(month):02d}-{int(day):02d}")
         elif all(c.isdigit() or c == "-" for c in word):
             keys.append(word)

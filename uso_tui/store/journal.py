@@ -59,8 +59,8 @@ class Commit:
         for parent in {p.parent for p in self.writes}:
             make_dir(parent)
         renames: list[tuple[Path, Path]] = []
-        for i, (path, data) in enumerate(self.writes.items()):
-            tmp = staging / f"{i}.tmp"
+        for number, (path, data) in enumerate(self.writes.items()):
+            tmp = staging / f"{number}.tmp"
             write_new(tmp, data, fsync=path not in self.checked)
             renames.append((tmp, path))
         fsync_dir(staging)
@@ -99,13 +99,13 @@ def _checked(root: Path, doc: dict) -> tuple[list[tuple[Path, Path]], list[Path]
     staging = inside / STAGING
 
     def path(rel: object, under: Path) -> Path:
-        p = Path(rel) if isinstance(rel, str) and rel else None
-        if p is None or p.is_absolute() or ".." in p.parts:
+        rel_path = Path(rel) if isinstance(rel, str) and rel else None
+        if rel_path is None or rel_path.is_absolute() or ".." in rel_path.parts:
             raise _bad(root, f"it names {rel!r}")
-        full = (root / p).resolve()
+        full = (root / rel_path).resolve()
         if full == under or not full.is_relative_to(under) or full.name == JOURNAL:
             raise _bad(root, f"it names {rel!r}, outside {under}")
-        return root / p
+        return root / rel_path
 
     pairs = []
     for pair in renames:
@@ -140,9 +140,9 @@ def _finish(root: Path, renames: list[tuple[Path, Path]], deletes: list[Path]) -
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         dirs.add(path.parent)
-    for d in dirs:
-        if d.exists():
-            fsync_dir(d)
+    for folder in dirs:
+        if folder.exists():
+            fsync_dir(folder)
     os.unlink(root / JOURNAL)
     fsync_dir(root)
 

@@ -25,9 +25,9 @@ def kept_path(root: Path) -> Path:
     return root / KEPT_FILE
 
 
-def pair_key(a: str, b: str) -> tuple[str, str]:
+def pair_key(first: str, second: str) -> tuple[str, str]:
     """The pair in its stored order (the two usernames sorted)."""
-    return (a, b) if a <= b else (b, a)
+    return (first, second) if first <= second else (second, first)
 
 
 def _pairs(rows: list[dict[str, Any]]) -> frozenset[tuple[str, str]]:
@@ -61,11 +61,11 @@ class KeptWrites:
     def kept_pairs(self) -> frozenset[tuple[str, str]]:
         return _pairs(self._kept())
 
-    def keep_pair(self, a: str, b: str, at: str) -> bool:
+    def keep_pair(self, username: str, other: str, at: str) -> bool:
         """Marks two accounts as different people; False when they already were."""
-        if a == b:
-            raise InvalidInput(f"{a} and {b} are the same account")
-        first, second = pair_key(a, b)
+        if username == other:
+            raise InvalidInput(f"{username} and {other} are the same account")
+        first, second = pair_key(username, other)
         if (first, second) in self.kept_pairs():
             return False
         self._kept_rows = [*self._kept(), {"a": first, "b": second, "by": self.operator, "at": at}]

@@ -80,11 +80,11 @@ class PeopleFinder:
         self.sources: list[bytes] = []
         forenames: dict[bytes, set[bytes]] = {}
         any_forename: set[bytes] = set()
-        for f, _, d in self.name_dobs:
-            if f:
-                forenames.setdefault(d.encode(), set()).add(f.encode())
+        for forename, _, dob in self.name_dobs:
+            if forename:
+                forenames.setdefault(dob.encode(), set()).add(forename.encode())
             else:
-                any_forename.add(d.encode())
+                any_forename.add(dob.encode())
         if forenames or any_forename:
             # ` username dob tokens`: the date (no other key has digits and a space before them),
             # then the forename or preferred name key, equal to a forename wanted with it (or
@@ -108,9 +108,9 @@ class PeopleFinder:
     def scan(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
         """Adds the wanted accounts of one school's index to `out` (by username)."""
         for pattern in self.patterns:
-            for m in pattern.finditer(data):
-                start = data.rfind(b"\n", 0, m.start()) + 1
-                end = data.find(b"\n", m.end())
+            for match in pattern.finditer(data):
+                start = data.rfind(b"\n", 0, match.start()) + 1
+                end = data.find(b"\n", match.end())
                 line = data[start : end if end >= 0 else len(data)]
                 for hit in read_hits(line, home):
                     if self.wants(hit):

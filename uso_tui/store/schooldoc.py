@@ -45,8 +45,8 @@ def merged_runs(
     """The data file's runs and the directory's running ones, newest first (the file's copy of a
     run wins: it is the run's end)."""
     out = dict(runs)
-    for r in running:
-        out.setdefault(r["run_id"], r)
+    for run in running:
+        out.setdefault(run["run_id"], run)
     return sorted(out.values(), key=lambda r: seq_of(r["run_id"]), reverse=True)
 
 
@@ -206,8 +206,8 @@ class SchoolDoc:
             and r["run_id"] != scheduled
             and r["status"] in ARCHIVED_STATUSES
         ]
-        for r in old:
-            del self.runs[r["run_id"]]
+        for run in old:
+            del self.runs[run["run_id"]]
         return old
 
     def old_cases(self) -> list[dict[str, Any]]:
@@ -218,22 +218,22 @@ class SchoolDoc:
             return []
         resolved.sort(key=lambda c: seq_of(c["case_id"]))
         old = resolved[: len(resolved) - CASES_KEPT]
-        for c in old:
-            del self.cases[c["case_id"]]
+        for case in old:
+            del self.cases[case["case_id"]]
         return old
 
     def settle_running(self, running: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The directory's running runs that are still running: a dead process's run is recorded
         here as failed (interrupted), a run this file has the end of is dropped."""
         alive = []
-        for r in running:
-            if r["run_id"] in self.runs:
+        for run in running:
+            if run["run_id"] in self.runs:
                 continue
-            if is_stale(r):
-                self.runs[r["run_id"]] = mark_interrupted(r)
+            if is_stale(run):
+                self.runs[run["run_id"]] = mark_interrupted(run)
                 self.dirty = True
             else:
-                alive.append(r)
+                alive.append(run)
         return alive
 
     def cases_in_order(self, status: str | None = None) -> list[dict[str, Any]]:
@@ -249,8 +249,8 @@ class SchoolDoc:
         directory's running runs, settled)."""
         dfe = self.dfe
         active = 0
-        for a in self.accounts.values():
-            if a.get("status", "active") == "active" and a.get("school") == dfe:
+        for account in self.accounts.values():
+            if account.get("status", "active") == "active" and account.get("school") == dfe:
                 active += 1
         open_cases = sum(1 for c in self.cases.values() if c["status"] == "open")
         runs = merged_runs(self.runs, running or [])
@@ -267,13 +267,13 @@ class SchoolDoc:
         }
         if runs:
             out.update(last_run_fields(runs[0]))
-        for r in runs:
-            if r["status"] != "running":
-                out["unallocated_last_run"] = int((r.get("counts") or {}).get("unallocated", 0))
+        for run in runs:
+            if run["status"] != "running":
+                out["unallocated_last_run"] = int((run.get("counts") or {}).get("unallocated", 0))
                 break
         # A held scheduled run did run: counting it stops run-due from re-running a held school.
-        for r in runs:
-            if r.get("trigger") == "schedule" and r["status"] in ("succeeded", "held"):
-                out["last_scheduled_success_at"] = r.get("started_at")
+        for run in runs:
+            if run.get("trigger") == "schedule" and run["status"] in ("succeeded", "held"):
+                out["last_scheduled_success_at"] = run.get("started_at")
                 break
         return out

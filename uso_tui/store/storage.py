@@ -75,16 +75,16 @@ def make_dir(path: Path) -> None:
     """Create a folder (and its parents) readable by its owner only, whatever the umask. Only
     the folders made here get that mode: an existing one (a shared parent) is left as it is."""
     missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
         try:
-            os.mkdir(d, DIR_MODE)
+            os.mkdir(folder, DIR_MODE)
         except FileExistsError:
             continue  # made by another process meanwhile: its maker set the mode
-        os.chmod(d, DIR_MODE)
+        os.chmod(folder, DIR_MODE)
 
 
 def check_data_dir(root: Path) -> None:
@@ -112,8 +112,8 @@ def write_new(path: Path, data: bytes, *, fsync: bool = True) -> None:
         os.fchmod(fd, FILE_MODE)
         view = memoryview(data)
         while view:
-            n = os.write(fd, view)
-            view = view[n:]
+            written = os.write(fd, view)
+            view = view[written:]
         if fsync:
             os.fsync(fd)
     finally:

@@ -104,8 +104,8 @@ def _recent(data: dict[str, Any] | None) -> dict[str, Any] | None:
     return data
 
 
-def _run_view(d: dict[str, Any]) -> dict[str, Any]:
-    return mark_interrupted(d) if is_stale(d) else d
+def _run_view(run: dict[str, Any]) -> dict[str, Any]:
+    return mark_interrupted(run) if is_stale(run) else run
 
 
 class TinyStore(KeptReads, Store):
@@ -337,9 +337,9 @@ class TinyStore(KeptReads, Store):
                     if la_of(dfe) != la:
                         continue
                     data = read_json(self.layout.data(dfe))
-                    for a in table_rows(data, "accounts"):
-                        if role is None or a["role"] == role:
-                            docs.append(a)
+                    for account in table_rows(data, "accounts"):
+                        if role is None or account["role"] == role:
+                            docs.append(account)
             return build(Account, docs)
 
     def la_people(self, la: str, role: str | None = None) -> list[AccountHit]:
@@ -367,9 +367,9 @@ class TinyStore(KeptReads, Store):
             home = reg.get(username)
             if home is None:
                 return None
-            for a in table_rows(read_json(self.layout.data(home)), "accounts"):
-                if a["username"] == username:
-                    return Account.from_dict(a)
+            for account in table_rows(read_json(self.layout.data(home)), "accounts"):
+                if account["username"] == username:
+                    return Account.from_dict(account)
         return None
 
     def la_usernames(self, la: str) -> frozenset[str]:
@@ -489,15 +489,15 @@ class TinyStore(KeptReads, Store):
             data = read_json(self.layout.data(dfe)) if DFE_RE.match(dfe) else None
             if data is not None:  # a run in progress is in the directory until it ends
                 running = self._entry(dfe).get(RUNNING_KEY) or []
-        for r in [*table_rows(data, "runs"), *running]:
-            if r["run_id"] == run_id:
-                return Run.from_dict(_run_view(r))
+        for run in [*table_rows(data, "runs"), *running]:
+            if run["run_id"] == run_id:
+                return Run.from_dict(_run_view(run))
         if data is not None:
             with self._reading():
                 archived = archived_runs(self.layout.runs_archive(dfe))
-            for r in archived:
-                if r["run_id"] == run_id:
-                    return Run.from_dict(r)
+            for run in archived:
+                if run["run_id"] == run_id:
+                    return Run.from_dict(run)
         raise UnknownRun(f"unknown run {run_id!r}")
 
     def running_runs(self, dfe: str | None = None) -> list[Run]:
@@ -529,12 +529,14 @@ class TinyStore(KeptReads, Store):
         home = reg.get(subject)
         if home:
             schools.add(home)
-            for a in table_rows(read_json(self.layout.data(home)), "accounts"):
-                if a["username"] == subject:
+            for account in table_rows(read_json(self.layout.data(home)), "accounts"):
+                if account["username"] == subject:
                     for key in ("school", "previous_school", "link_school"):
-                        if a.get(key):
-                            schools.add(a[key])
-                    schools.update(h["school"] for h in a.get("history") or [] if h.get("school"))
+                        if account.get(key):
+                            schools.add(account[key])
+                    schools.update(
+                        h["school"] for h in account.get("history") or [] if h.get("school")
+                    )
         for run_id_school in [school_of_case(subject), school_of_run(subject), subject]:
             if DFE_RE.match(run_id_school):
                 schools.add(run_id_school)

@@ -283,8 +283,8 @@ class TinyTransaction(KeptWrites, Transaction):
         home = self._home_of(username)
         if home is None or home not in self._directory():
             return None
-        d = self._doc(home).accounts.get(username)
-        return accounts_from_staged([d])[0] if d is not None else None
+        stored = self._doc(home).accounts.get(username)
+        return accounts_from_staged([stored])[0] if stored is not None else None
 
     def la_usernames(self, la: str) -> frozenset[str]:
         return frozenset(self._reg(la))
@@ -300,28 +300,28 @@ class TinyTransaction(KeptWrites, Transaction):
 
     def case(self, case_id: str) -> MatchCase:
         dfe = school_of_case(case_id)
-        d = None
+        stored = None
         if dfe in self._directory():  # else from the archive: resolved long ago
-            d = self._doc(dfe).cases.get(case_id) or archived_case(
+            stored = self._doc(dfe).cases.get(case_id) or archived_case(
                 self._lay.cases_archive(dfe), case_id
             )
-        if d is None:
+        if stored is None:
             raise UnknownCase(f"unknown case {case_id!r}")
-        return from_doc(MatchCase, d)
+        return from_doc(MatchCase, stored)
 
     def exclusions(self, dfe: str) -> list[Exclusion]:
         return from_docs(Exclusion, self._doc(dfe).exclusions_in_order())
 
     def run(self, run_id: str) -> Run:
         dfe = school_of_run(run_id)
-        d = None
+        stored = None
         if dfe in self._directory():
-            d = self._doc(dfe).runs.get(run_id)
-            if d is None:
-                d = next((r for r in self._running(dfe) if r["run_id"] == run_id), None)
-        if d is None:
+            stored = self._doc(dfe).runs.get(run_id)
+            if stored is None:
+                stored = next((r for r in self._running(dfe) if r["run_id"] == run_id), None)
+        if stored is None:
             raise UnknownRun(f"unknown run {run_id!r}")
-        return from_doc(Run, d)
+        return from_doc(Run, stored)
 
     def runs(self, dfe: str) -> list[Run]:
         doc = self._doc(dfe)
@@ -354,9 +354,9 @@ class TinyTransaction(KeptWrites, Transaction):
         rows = {r["run_id"]: r for r in self._running(dfe) if not is_stale(r)}
         doc = self._docs.get(dfe)
         if doc is not None:  # its ends and older stores' running runs (settled when loaded)
-            for run_id, r in doc.runs.items():
-                if r["status"] == "running":
-                    rows[run_id] = r
+            for run_id, run in doc.runs.items():
+                if run["status"] == "running":
+                    rows[run_id] = run
                 else:
                     rows.pop(run_id, None)
         return from_docs(Run, merged_runs({}, list(rows.values())))
@@ -415,11 +415,15 @@ class TinyTransaction(KeptWrites, Transaction):
         with gc_paused():
             docs = [slim_account(d) for d in to_docs(accounts)]
         directory = self._directory()
-        for d in docs:
-            username = d["username"]
+        for account_doc in docs:
+            username = account_doc["username"]
             if not _USERNAME_RE.match(username or ""):
                 raise StoreError(f"invalid username {username!r}")
-            home = d.get("school") or d.get("previous_school") or d.get("link_school")
+            home = (
+                account_doc.get("school")
+                or account_doc.get("previous_school")
+                or account_doc.get("link_school")
+            )
             if home is None:
                 raise StoreError(f"account {username} has no school, previous or linked school")
             if home not in directory:
@@ -435,11 +439,11 @@ class TinyTransaction(KeptWrites, Transaction):
                         old_doc.index_changed.add(username)  # its line leaves that index
             doc = self._doc(home)
             prev = doc.accounts.get(username)
-            if prev is None or index_fields(prev) != index_fields(d):
+            if prev is None or index_fields(prev) != index_fields(account_doc):
                 doc.index_dirty = True
                 if doc.index_changed is not None:
                     doc.index_changed.add(username)
-            doc.accounts[username] = d
+            doc.accounts[username] = account_doc
             doc.dirty = True
             if old_home != home:
                 reg[username] = home
@@ -451,49 +455,51 @@ class TinyTransaction(KeptWrites, Transaction):
             self._reserved.discard(username)
 
     def next_run_id(self, dfe: str) -> str:
-        n = self._entry(dfe).get(NEXT_RUN_KEY)
-        if n is None:  # a store from before the counter moved into the directory
-            n = self._doc(dfe).meta["next_run"]
-        self._set_entry(dfe, {NEXT_RUN_KEY: n + 1})
-        return f"{dfe}-r{n}"
+        number = self._entry(dfe).get(NEXT_RUN_KEY)
+        if number is None:  # a store from before the counter moved into the directory
+            number = self._doc(dfe).meta["next_run"]
+        self._set_entry(dfe, {NEXT_RUN_KEY: number + 1})
+        return f"{dfe}-r{number}"
 
     def put_run(self, run: Run) -> None:
         """A running run goes to the directory only; a run that has ended to the school's file
         (and leaves the directory's running runs)."""
-        d = to_doc(run)
+        run_doc = to_doc(run)
         dfe = run.school
         running = self._running(dfe)
         others = [r for r in running if r["run_id"] != run.run_id]
-        if d["status"] == "running":
-            if not d.get("pid"):
-                d.update(identity())  # lets other processes see when this run's process has died
-            changes = {RUNNING_KEY: [*others, d]}
+        if run_doc["status"] == "running":
+            if not run_doc.get("pid"):
+                run_doc.update(
+                    identity()
+                )  # lets other processes see when this run's process has died
+            changes = {RUNNING_KEY: [*others, run_doc]}
             newest = merged_runs({}, changes[RUNNING_KEY])[0]
             if newest["run_id"] == run.run_id:
-                changes.update(last_run_fields(d))
+                changes.update(last_run_fields(run_doc))
             self._set_entry(dfe, changes)
         else:
             doc = self._doc(dfe)
-            doc.runs[run.run_id] = d
+            doc.runs[run.run_id] = run_doc
             doc.dirty = True
             if len(others) != len(running):
                 self._set_entry(dfe, {RUNNING_KEY: others})
-        self._runs_put[run.run_id] = d
+        self._runs_put[run.run_id] = run_doc
 
     def next_case_id(self, dfe: str) -> str:
         doc = self._doc(dfe)
-        n = doc.meta["next_case"]
-        doc.meta["next_case"] = n + 1
+        number = doc.meta["next_case"]
+        doc.meta["next_case"] = number + 1
         doc.dirty = True
-        return f"{dfe}-c{n}"
+        return f"{dfe}-c{number}"
 
     def put_case(self, case: MatchCase) -> None:
         self.put_cases([case])
 
     def put_cases(self, cases: list[MatchCase]) -> None:
-        for d in to_docs(cases):
-            doc = self._doc(d["school"])
-            doc.cases[d["case_id"]] = d
+        for case_doc in to_docs(cases):
+            doc = self._doc(case_doc["school"])
+            doc.cases[case_doc["case_id"]] = case_doc
             doc.dirty = True
 
     def put_seen(self, dfe: str, report: str, fps: dict[str, int]) -> None:
@@ -507,10 +513,10 @@ class TinyTransaction(KeptWrites, Transaction):
         self, dfe: str, forename: str, surname: str, dob: str | None, added_at: str
     ) -> Exclusion:
         doc = self._doc(dfe)
-        n = doc.meta["next_exclusion"]
-        doc.meta["next_exclusion"] = n + 1
+        number = doc.meta["next_exclusion"]
+        doc.meta["next_exclusion"] = number + 1
         ex = Exclusion(
-            id=n,
+            id=number,
             school=dfe,
             forename=forename,
             surname=surname,
@@ -518,29 +524,29 @@ class TinyTransaction(KeptWrites, Transaction):
             added_by=self.operator,
             added_at=added_at,
         )
-        doc.exclusions[n] = to_doc(ex)
+        doc.exclusions[number] = to_doc(ex)
         doc.dirty = True
         return ex
 
     def remove_exclusion(self, dfe: str, exclusion_id: int) -> Exclusion:
         doc = self._doc(dfe)
         try:
-            d = doc.exclusions.pop(int(exclusion_id), None)
+            removed = doc.exclusions.pop(int(exclusion_id), None)
         except (TypeError, ValueError):
-            d = None
-        if d is None:
+            removed = None
+        if removed is None:
             raise UnknownExclusion(f"no exclusion {exclusion_id} at {dfe}")
         doc.dirty = True
-        return Exclusion.from_dict(d)
+        return Exclusion.from_dict(removed)
 
     def audit(self, event: AuditEvent) -> None:
         self.audit_many([event])
 
     def audit_many(self, events: list[AuditEvent]) -> None:
         self._check_open()
-        for d in to_docs(events):
-            self._events.setdefault(d.get("school"), []).append(d)
-            self._events_in_order.append(d)
+        for event_doc in to_docs(events):
+            self._events.setdefault(event_doc.get("school"), []).append(event_doc)
+            self._events_in_order.append(event_doc)
 
     def put_processed_file(
         self,
@@ -607,19 +613,21 @@ class TinyTransaction(KeptWrites, Transaction):
                 continue
             if school is not None and school in self._directory():
                 doc = self._doc(school)
-                n = doc.meta["next_audit"]
-                doc.meta["next_audit"] = n + 1
+                segment_number = doc.meta["next_audit"]
+                doc.meta["next_audit"] = segment_number + 1
                 doc.dirty = True
             else:
                 assert meta is not None
-                n = meta.get("next_global_audit", 1)
-                meta["next_global_audit"] = n + 1
+                segment_number = meta.get("next_global_audit", 1)
+                meta["next_global_audit"] = segment_number + 1
                 school = None
-            commit.write(lay.audit_dir(school) / segment_name(n), encode(segment_doc(events)))
+            commit.write(
+                lay.audit_dir(school) / segment_name(segment_number), encode(segment_doc(events))
+            )
         if meta is not None:
             assert numbers is not None and deltas is not None
-            n = numbers[-1] + 1 if numbers else meta.get("next_delta", 1)
-            meta["next_delta"] = n + 1
+            delta_number = numbers[-1] + 1 if numbers else meta.get("next_delta", 1)
+            meta["next_delta"] = delta_number + 1
             this = delta_doc(dict(meta), self._events_in_order, list(self._runs_put.values()))
             if len(numbers) + 1 >= RECENT_DELTAS:  # folded into a new recent.json
                 feed.recent_token = new_token()
@@ -628,8 +636,8 @@ class TinyTransaction(KeptWrites, Transaction):
                 for number in numbers:
                     commit.delete(lay.recent_dir / delta_name(number))
             else:
-                commit.write(lay.recent_dir / delta_name(n), encode(this))
-                feed.new_delta = (n, this)
+                commit.write(lay.recent_dir / delta_name(delta_number), encode(this))
+                feed.new_delta = (delta_number, this)
         return feed
 
     def _stage_files(self, commit: Commit) -> None:

@@ -36,10 +36,10 @@ def meta_table(token: str, **more: Any) -> dict[str, Any]:
 def head_token(path: Path) -> str | None:
     try:
         with open(path, "rb") as fh:
-            m = _TOKEN.match(fh.read(HEAD))
+            match = _TOKEN.match(fh.read(HEAD))
     except FileNotFoundError:
         return None
-    return m.group(1).decode() if m else None
+    return match.group(1).decode() if match else None
 
 
 def data_token(data: Any) -> str | None:

@@ -53,8 +53,8 @@ _SPACE = re.compile(r"[ \t\n\r]").search
 
 def _key_token(value: Any) -> str:
     """A date of birth, MIS id or UPN as one token (str.translate is slow: most have no space)."""
-    v = str(value).strip().lower()
-    return v.translate(_NO_SPACE) if _SPACE(v) else v
+    text = str(value).strip().lower()
+    return text.translate(_NO_SPACE) if _SPACE(text) else text
 
 
 SAMPLE_FILES = 40
@@ -112,11 +112,13 @@ def lines_of_rows(run_id: str, rows: list[list[Any]], created: dict[str, str]) -
     append, dumps, payload_of, head_of = out.append, orjson.dumps, _PAYLOAD, _keys_head
     fore_at, pref_at, sur_at = _NAMES_AT
     dob_at, mis_at, upn_at = _KEYS_AT
-    for r in rows:
-        payload = [run_id, *payload_of(r)]
-        if payload[_USER] is None and r[_OUTCOME] == "created":
-            payload[_USER] = created.get(r[_MIS] or "")
-        head = head_of(r[fore_at], r[pref_at], r[sur_at], (r[dob_at], r[mis_at], r[upn_at]))
+    for row in rows:
+        payload = [run_id, *payload_of(row)]
+        if payload[_USER] is None and row[_OUTCOME] == "created":
+            payload[_USER] = created.get(row[_MIS] or "")
+        head = head_of(
+            row[fore_at], row[pref_at], row[sur_at], (row[dob_at], row[mis_at], row[upn_at])
+        )
         append(head.encode() + b"\t" + dumps(payload) + b"\n")
     return out
 
@@ -146,8 +148,8 @@ def merged(old: bytes | None, new_lines: list[bytes], reports: set[str]) -> byte
 
 
 def reports_of_rows(rows: list[list[Any]]) -> set[str]:
-    i = _COL["report"]
-    return {r[i] for r in rows}
+    report_at = _COL["report"]
+    return {r[report_at] for r in rows}
 
 
 def _hit(line: bytes, home: str) -> dict[str, Any]:
@@ -227,9 +229,9 @@ def draft_lines(rows: list[Any]) -> tuple[list[bytes], dict[int, Any]]:
     """The lines of a plan's rows (the values of PROCESSED_COLUMNS), drafted while planning,
     outside the store's lock: the run's id as RUN_PLACEHOLDER and, by position, the rows of
     accounts to be created, whose usernames are known only when the plan is applied."""
-    i = _COL["outcome"]
+    outcome_at = _COL["outcome"]
     lines = lines_of_rows(RUN_PLACEHOLDER, rows, {})
-    return lines, {n: r for n, r in enumerate(rows) if r[i] == "created"}
+    return lines, {n: r for n, r in enumerate(rows) if r[outcome_at] == "created"}
 
 
 def staged_from_draft(
@@ -242,8 +244,8 @@ def staged_from_draft(
 ) -> bytes:
     """staged_index, from the lines drafted by draft_lines."""
     lines = list(lines)
-    for n, row in created_rows.items():
-        lines[n] = lines_of_rows(RUN_PLACEHOLDER, [row], created)[0]
+    for position, row in created_rows.items():
+        lines[position] = lines_of_rows(RUN_PLACEHOLDER, [row], created)[0]
     body = b"".join(lines).replace(orjson.dumps(RUN_PLACEHOLDER), orjson.dumps(run_id))
     try:
         old = path.read_bytes()
@@ -318,8 +320,8 @@ def records(files: Iterable[tuple[str, Path | bytes]], dated: bool = False) -> l
             payloads = _DATED.findall(data)
         else:
             payloads = [line[line.find(b"\t") + 1 :] for line in data.splitlines()]
-        for p in payloads:
-            d = dict(zip(WHY_FIELDS, orjson.loads(p), strict=False))
-            d["school"] = home
-            out.append(d)
+        for payload in payloads:
+            record = dict(zip(WHY_FIELDS, orjson.loads(payload), strict=False))
+            record["school"] = home
+            out.append(record)
     return out
