@@ -35,40 +35,40 @@ def snapshot(estate) -> dict:
 
 
 def test_same_seed_same_estate_and_churn() -> None:
-    a = generate_estate(7, 6, 2, today=TODAY)
-    b = generate_estate(7, 6, 2, today=TODAY)
-    assert snapshot(a) == snapshot(b)
-    assert [(s.dfe, s.name, s.client_id, s.secret) for s in a.schools] == [
-        (s.dfe, s.name, s.client_id, s.secret) for s in b.schools
+    first = generate_estate(7, 6, 2, today=TODAY)
+    second = generate_estate(7, 6, 2, today=TODAY)
+    assert snapshot(first) == snapshot(second)
+    assert [(s.dfe, s.name, s.client_id, s.secret) for s in first.schools] == [
+        (s.dfe, s.name, s.client_id, s.secret) for s in second.schools
     ]
-    assert advance(a, days=2) == advance(b, days=2)
-    assert snapshot(a) == snapshot(b)
-    c = generate_estate(8, 6, 2, today=TODAY)
-    assert snapshot(c) != snapshot(a)
+    assert advance(first, days=2) == advance(second, days=2)
+    assert snapshot(first) == snapshot(second)
+    other_seed = generate_estate(8, 6, 2, today=TODAY)
+    assert snapshot(other_seed) != snapshot(first)
 
 
 def test_schools_and_sizes() -> None:
-    e = generate_estate(1, 40, ["204", "811", "330"], today=TODAY)
-    dfes = [s.dfe for s in e.schools]
+    estate = generate_estate(1, 40, ["204", "811", "330"], today=TODAY)
+    dfes = [s.dfe for s in estate.schools]
     assert len(set(dfes)) == 40
     assert all(re.fullmatch(r"(204|811|330)-\d{4}", d) for d in dfes)
-    assert e.las == ["204", "330", "811"]
-    phases = Counter(s.phase for s in e.schools)
+    assert estate.las == ["204", "330", "811"]
+    phases = Counter(s.phase for s in estate.schools)
     assert phases["primary"] > 0 and phases["secondary"] > 0
-    for s in e.schools:
-        assert 50 <= s.size <= 3000
-        establishment = int(s.dfe[4:])
-        assert (2000 <= establishment < 4000) == (s.phase == "primary")
-        assert s.mis in ("iSAMS", "Ed:gen") and s.client_id and len(s.secret) >= 32
+    for school in estate.schools:
+        assert 50 <= school.size <= 3000
+        establishment = int(school.dfe[4:])
+        assert (2000 <= establishment < 4000) == (school.phase == "primary")
+        assert school.mis in ("iSAMS", "Ed:gen") and school.client_id and len(school.secret) >= 32
     sized = generate_estate(1, 3, 1, today=TODAY, size=500)
     assert [s.size for s in sized.schools] == [500, 500, 500]
 
 
 def test_names_of_many_origins() -> None:
-    e = generate_estate(3, 30, 3, today=TODAY, size=400)
+    estate = generate_estate(3, 30, 3, today=TODAY, size=400)
     names = [
         r.forename.strip() + " " + r.surname
-        for s in e.schools
+        for s in estate.schools
         for recs in (s.students, s.staff)
         for r in recs.values()
     ]
@@ -80,33 +80,33 @@ def test_names_of_many_origins() -> None:
     assert any(name.split(" ", 1)[1].isupper() and len(name) > 4 for name in names)  # capitals
     assert len(set(names)) > 0.45 * len(names)  # common names repeat, as in real schools
     assert all(normalise(n) for n in names)
-    preferred = [r.preferred for s in e.schools for r in s.students.values() if r.preferred]
+    preferred = [r.preferred for s in estate.schools for r in s.students.values() if r.preferred]
     assert len(preferred) > 50
 
 
 def test_dates_of_birth_match_year_groups() -> None:
-    e = generate_estate(5, 10, 2, today=TODAY, issues=False)
-    for s in e.schools:
-        for d in e.iris_records(s.dfe, "students"):
-            rec = parse_student(d)
-            year = int(d["yearGroup"]) if d["yearGroup"] != "R" else 0
+    estate = generate_estate(5, 10, 2, today=TODAY, issues=False)
+    for school in estate.schools:
+        for row in estate.iris_records(school.dfe, "students"):
+            rec = parse_student(row)
+            year = int(row["yearGroup"]) if row["yearGroup"] != "R" else 0
             born = date.fromisoformat(rec.dob)
             # Year N (academic year starting Sept 2025): born Sept (2020-N) to Aug (2021-N)
             assert date(2020 - year, 9, 1) <= born <= date(2021 - year, 8, 31)
             assert rec.enrolment_date <= TODAY.isoformat()
-            assert (0 <= year <= 6) if s.phase == "primary" else (7 <= year <= 13)
-        for d in e.iris_records(s.dfe, "staff"):
-            rec = parse_employee(d)
+            assert (0 <= year <= 6) if school.phase == "primary" else (7 <= year <= 13)
+        for row in estate.iris_records(school.dfe, "staff"):
+            rec = parse_employee(row)
             age = (TODAY - date.fromisoformat(rec.dob)).days / 365.25
             assert 21 < age < 67
-            assert isinstance(d["id"], int)
+            assert isinstance(row["id"], int)
             assert rec.dob < rec.enrolment_date <= TODAY.isoformat()
 
 
 def test_iris_json_shapes() -> None:
-    e = generate_estate(2, 8, 2, today=TODAY)
-    isams = next(s for s in e.schools if s.mis == "iSAMS")
-    d = e.iris_records(isams.dfe, "students")[0]
+    estate = generate_estate(2, 8, 2, today=TODAY)
+    isams = next(s for s in estate.schools if s.mis == "iSAMS")
+    student_row = estate.iris_records(isams.dfe, "students")[0]
     assert {
         "schoolId",
         "forename",
@@ -122,9 +122,9 @@ def test_iris_json_shapes() -> None:
         "uniquePupilNumber",
         "schoolEmailAddress",
         "personGuid",
-    } <= set(d)
-    assert d["dob"].endswith("T00:00:00")
-    s = e.iris_records(isams.dfe, "staff")[0]
+    } <= set(student_row)
+    assert student_row["dob"].endswith("T00:00:00")
+    staff_row = estate.iris_records(isams.dfe, "staff")[0]
     assert {
         "id",
         "personGuid",
@@ -140,59 +140,71 @@ def test_iris_json_shapes() -> None:
         "schoolInitials",
         "systemStatus",
         "isTeachingStaff",
-    } <= set(s)
+    } <= set(staff_row)
 
 
 def test_every_kind_of_churn_with_truth() -> None:
-    e = generate_estate(11, 12, 2, today=TODAY, size=300)
-    before = e.truth()
+    estate = generate_estate(11, 12, 2, today=TODAY, size=300)
+    before = estate.truth()
     persons_before = set(before.values())
-    churn = advance(e, days=1, today=TODAY + timedelta(days=1), rates=ChurnRates().scaled(4))
-    assert e.today == TODAY + timedelta(days=1) and e.day == 1
-    assert churn == e.last_churn
+    churn = advance(estate, days=1, today=TODAY + timedelta(days=1), rates=ChurnRates().scaled(4))
+    assert estate.today == TODAY + timedelta(days=1) and estate.day == 1
+    assert churn == estate.last_churn
     kinds = Counter(c.kind for c in churn)
     assert KINDS - {"returner"} <= set(kinds), kinds  # returners need earlier leavers
-    truth = e.truth()
-    t_iso = e.today.isoformat()
-    for c in churn:
-        s = e.school(c.dfe)
-        rec = s.records(c.report).get(c.mis_id)
-        if c.kind in ("leaver_absent", "archived"):
+    truth = estate.truth()
+    t_iso = estate.today.isoformat()
+    for change in churn:
+        school = estate.school(change.dfe)
+        rec = school.records(change.report).get(change.mis_id)
+        if change.kind in ("leaver_absent", "archived"):
             assert rec is None
-            assert e.person_of(c.dfe, c.report, c.mis_id) == before[(c.dfe, c.report, c.mis_id)]
+            assert (
+                estate.person_of(change.dfe, change.report, change.mis_id)
+                == before[(change.dfe, change.report, change.mis_id)]
+            )
             continue
-        assert rec is not None and truth[(c.dfe, c.report, c.mis_id)] == c.person_id
-        if c.kind == "starter":
-            assert c.person_id not in persons_before and rec.enrolment == t_iso
-        elif c.kind == "future_starter":
+        assert (
+            rec is not None
+            and truth[(change.dfe, change.report, change.mis_id)] == change.person_id
+        )
+        if change.kind == "starter":
+            assert change.person_id not in persons_before and rec.enrolment == t_iso
+        elif change.kind == "future_starter":
             assert rec.enrolment > t_iso
-        elif c.kind == "leaver_dated":
+        elif change.kind == "leaver_dated":
             assert rec.leaving <= t_iso
-        elif c.kind == "missing_dob":
+        elif change.kind == "missing_dob":
             assert rec.dob is None
-        elif c.kind == "name_change":
-            assert (c.dfe, c.report, c.mis_id) in before
-        elif c.kind == "mover":
-            assert c.from_dfe != c.dfe and c.from_dfe[:3] == c.dfe[:3]  # same local authority
-            assert before[(c.from_dfe, c.report, c.from_mis_id)] == c.person_id
-            assert (c.dfe, c.report, c.mis_id) not in before  # a new MIS id at the new school
-            old = e.school(c.from_dfe).records(c.report).get(c.from_mis_id)
+        elif change.kind == "name_change":
+            assert (change.dfe, change.report, change.mis_id) in before
+        elif change.kind == "mover":
+            assert (
+                change.from_dfe != change.dfe and change.from_dfe[:3] == change.dfe[:3]
+            )  # same local authority
+            assert before[(change.from_dfe, change.report, change.from_mis_id)] == change.person_id
+            assert (
+                change.dfe,
+                change.report,
+                change.mis_id,
+            ) not in before  # a new MIS id at the new school
+            old = estate.school(change.from_dfe).records(change.report).get(change.from_mis_id)
             assert old is None or old.leaving == t_iso
-        elif c.kind == "near_duplicate":
-            assert before[(c.dfe, c.report, c.from_mis_id)] == c.person_id
-            assert c.mis_id != c.from_mis_id and c.detail
+        elif change.kind == "near_duplicate":
+            assert before[(change.dfe, change.report, change.from_mis_id)] == change.person_id
+            assert change.mis_id != change.from_mis_id and change.detail
     # Leavers come back on a later day with their old MIS id (restore).
-    churn2 = advance(e, days=5, rates=ChurnRates().scaled(6))
+    churn2 = advance(estate, days=5, rates=ChurnRates().scaled(6))
     returners = [c for c in churn2 if c.kind == "returner"]
     assert returners
-    for c in returners:
-        assert e.person_of(c.dfe, c.report, c.mis_id) == c.person_id
+    for change in returners:
+        assert estate.person_of(change.dfe, change.report, change.mis_id) == change.person_id
 
 
 def test_near_duplicates_look_alike() -> None:
-    e = generate_estate(4, 6, 1, today=TODAY, size=600)
+    estate = generate_estate(4, 6, 1, today=TODAY, size=600)
     churn = advance(
-        e,
+        estate,
         rates=ChurnRates(
             **{
                 k: 0.0
@@ -214,9 +226,9 @@ def test_near_duplicates_look_alike() -> None:
     details = " ".join(c.detail for c in churn)
     assert "typo" in details
     assert "swapped" in details or "one digit off" in details
-    for c in churn:
-        dup = e.school(c.dfe).records(c.report)[c.mis_id]
-        assert dup.person_id == c.person_id
+    for change in churn:
+        dup = estate.school(change.dfe).records(change.report)[change.mis_id]
+        assert dup.person_id == change.person_id
 
 
 @pytest.mark.parametrize("las", [0, ["2041"], ["ab1"]])
