@@ -30,33 +30,33 @@ class World:
         self.estate = estate
         self.accounts: dict[str, Account] = {}
         self.person: dict[str, int] = {}  # username -> the true person
-        self.n = 0
-        self.m: Counter[str] = Counter()
+        self.issued = 0
+        self.tally: Counter[str] = Counter()
 
-    def home(self, a: Account) -> str | None:
-        return a.school or a.previous_school or a.link_school
+    def home(self, account: Account) -> str | None:
+        return account.school or account.previous_school or account.link_school
 
     def new_username(self) -> str:
-        self.n += 1
-        return f"user{self.n}.{self.estate.schools[0].la}"
+        self.issued += 1
+        return f"user{self.issued}.{self.estate.schools[0].la}"
 
     def true_accounts(self, pid: int, role: str) -> set[str]:
         return {u for u, p in self.person.items() if p == pid and self.accounts[u].role == role}
 
     def request(self, dfe: str, report: str, mis_id: str) -> None:
         """A User Request Single made before the record arrives: same details, no link."""
-        r = self.estate.school(dfe).records(report)[mis_id]
-        u = self.new_username()
-        self.accounts[u] = Account(
-            username=u,
+        record = self.estate.school(dfe).records(report)[mis_id]
+        username = self.new_username()
+        self.accounts[username] = Account(
+            username=username,
             role=ROLE_OF_REPORT[report],
-            forename=r.forename,
-            surname=r.surname,
-            dob=r.dob,
+            forename=record.forename,
+            surname=record.surname,
+            dob=record.dob,
             school=dfe,
         )
-        self.person[u] = r.person_id
-        self.m["requested"] += 1
+        self.person[username] = record.person_id
+        self.tally["requested"] += 1
 
     def run(self, dfe: str, report: str, measure: bool) -> None:
         est = self.estate
@@ -74,20 +74,20 @@ class World:
                 if a.role == role and (self.home(a) or "")[:3] == la
             ],
         )
-        p = plan(exp, snap, est.today, settings())
-        for ch in p.changes:
+        planned = plan(exp, snap, est.today, settings())
+        for ch in planned.changes:
             self.accounts[ch.after.username] = ch.after
             if ch.kind == "auto_link" and measure:
                 pid = est.person_of(dfe, report, ch.after.mis_id)
-                self.m["auto_links"] += 1
-                self.m["auto_links_right"] += self.person[ch.after.username] == pid
+                self.tally["auto_links"] += 1
+                self.tally["auto_links_right"] += self.person[ch.after.username] == pid
                 # The rule: only an unlinked account of the record's own school.
-                self.m["auto_links_outside_rule"] += ch.before.linked or ch.before.school != dfe
+                self.tally["auto_links_outside_rule"] += ch.before.linked or ch.before.school != dfe
         present = {r.mis_id for r in exp.records if not r.leaving_date}
-        for rec in p.creates:
+        for rec in planned.creates:
             pid = est.person_of(dfe, report, rec.mis_id)
             if measure:
-                self.m["created"] += 1
+                self.tally["created"] += 1
                 # The MIS holding one person twice: the account linked to the other record
                 # present in the export is that record's (DESIGN rule 6), not a miss.
                 truth = self.true_accounts(pid, role)
@@ -96,41 +96,41 @@ class World:
                     for u in truth
                     if self.accounts[u].link_school == dfe and self.accounts[u].mis_id in present
                 }
-                self.m["mis_duplicates"] += bool(truth) and truth <= mis_dup
-                self.m["created_but_had_account"] += bool(truth) and not truth <= mis_dup
-            u = self.new_username()
-            self.accounts[u] = account_from_record(rec, dfe, u)
-            self.person[u] = pid
-        for nc in p.new_cases:
+                self.tally["mis_duplicates"] += bool(truth) and truth <= mis_dup
+                self.tally["created_but_had_account"] += bool(truth) and not truth <= mis_dup
+            username = self.new_username()
+            self.accounts[username] = account_from_record(rec, dfe, username)
+            self.person[username] = pid
+        for nc in planned.new_cases:
             rec = nc.record
             pid = est.person_of(dfe, report, rec.mis_id)
             truth = self.true_accounts(pid, role)
             names = [c.username for c in nc.candidates]
             if measure:
-                self.m["cases"] += 1
+                self.tally["cases"] += 1
                 if truth:
-                    self.m["cases_with_account"] += 1
-                    self.m["top1"] += names[0] in truth
-                    self.m["top3"] += bool(truth & set(names[:3]))
+                    self.tally["cases_with_account"] += 1
+                    self.tally["top1"] += names[0] in truth
+                    self.tally["top3"] += bool(truth & set(names[:3]))
             right = [u for u in names if u in truth]
             if right:  # the operator matches the true account ...
                 after, _ = link_to_record(self.accounts[right[0]], rec, dfe)
                 self.accounts[after.username] = after
             else:  # ... or creates one
-                u = self.new_username()
-                self.accounts[u] = account_from_record(rec, dfe, u)
-                self.person[u] = pid
+                username = self.new_username()
+                self.accounts[username] = account_from_record(rec, dfe, username)
+                self.person[username] = pid
         if measure:
             # Records with an existing account that were created instead of matched count
             # against recall@3 too.
-            self.m["needed_match"] = (
-                self.m["cases_with_account"] + self.m["created_but_had_account"]
+            self.tally["needed_match"] = (
+                self.tally["cases_with_account"] + self.tally["created_but_had_account"]
             )
 
     def run_all(self, measure: bool) -> None:
-        for s in self.estate.schools:
+        for school in self.estate.schools:
             for report in ("students", "staff"):
-                self.run(s.dfe, report, measure)
+                self.run(school.dfe, report, measure)
 
 
 def test_matching_quality_on_generated_churn():
@@ -140,30 +140,30 @@ def test_matching_quality_on_generated_churn():
     rates = ChurnRates().scaled(6)
     for _ in range(8):
         churn = advance(estate, days=1, today=estate.today + timedelta(days=1), rates=rates)
-        for i, c in enumerate(churn):
-            if c.kind == "starter" and i % 2 == 0:
-                world.request(c.dfe, c.report, c.mis_id)
+        for index, change in enumerate(churn):
+            if change.kind == "starter" and index % 2 == 0:
+                world.request(change.dfe, change.report, change.mis_id)
         world.run_all(measure=True)
-    m = world.m
+    tally = world.tally
     kinds = Counter(c.kind for c in estate.last_churn)
-    needed = max(1, m["needed_match"])
-    recall3 = (m["top3"]) / needed
-    top1 = m["top1"] / needed
-    auto_p = m["auto_links_right"] / max(1, m["auto_links"])
-    auto_r = m["auto_links"] / max(1, m["requested"])
-    case_p = m["cases_with_account"] / max(1, m["cases"])
+    needed = max(1, tally["needed_match"])
+    recall3 = (tally["top3"]) / needed
+    top1 = tally["top1"] / needed
+    auto_p = tally["auto_links_right"] / max(1, tally["auto_links"])
+    auto_r = tally["auto_links"] / max(1, tally["requested"])
+    case_p = tally["cases_with_account"] / max(1, tally["cases"])
     print(
         f"\nmatching quality (8 schools, 8 days of churn x6; last day {dict(kinds)}):\n"
-        f"  automatic links: {m['auto_links']}, precision {auto_p:.1%}, "
-        f"recall {auto_r:.1%} of {m['requested']} requested accounts\n"
-        f"  records of someone with an account: {m['needed_match']}; true account in top 3: "
+        f"  automatic links: {tally['auto_links']}, precision {auto_p:.1%}, "
+        f"recall {auto_r:.1%} of {tally['requested']} requested accounts\n"
+        f"  records of someone with an account: {tally['needed_match']}; true account in top 3: "
         f"{recall3:.1%}, top 1: {top1:.1%}\n"
-        f"  cases: {m['cases']}, of which for someone with an account: {case_p:.1%}\n"
-        f"  created: {m['created']}, of which for someone who had an account: "
-        f"{m['created_but_had_account']}"
+        f"  cases: {tally['cases']}, of which for someone with an account: {case_p:.1%}\n"
+        f"  created: {tally['created']}, of which for someone who had an account: "
+        f"{tally['created_but_had_account']}"
     )
-    assert m["auto_links"] > 0 and m["auto_links_right"] == m["auto_links"]
-    assert m["needed_match"] >= 20
+    assert tally["auto_links"] > 0 and tally["auto_links_right"] == tally["auto_links"]
+    assert tally["needed_match"] >= 20
     assert recall3 >= 0.9
     assert top1 >= 0.8
 
@@ -177,12 +177,12 @@ def test_auto_link_is_never_made_to_a_lookalike_at_another_school():
     # where a requested account waits); never to one anywhere else.
     schools = [s.dfe for s in estate.schools]
     placed: dict[str, str] = {}
-    for u, a in list(world.accounts.items()):
-        if a.role == "pupil" and a.school:
-            other = schools[(schools.index(a.school) + 1) % len(schools)]
+    for username, account in list(world.accounts.items()):
+        if account.role == "pupil" and account.school:
+            other = schools[(schools.index(account.school) + 1) % len(schools)]
             twin = dataclasses.replace(
-                a,
-                username="twin-" + u,
+                account,
+                username="twin-" + username,
                 school=other,
                 mis_id=None,
                 link_school=None,
@@ -194,7 +194,7 @@ def test_auto_link_is_never_made_to_a_lookalike_at_another_school():
             placed[twin.username] = other
     advance(estate, days=1, today=estate.today + timedelta(days=1), rates=ChurnRates().scaled(10))
     world.run_all(measure=True)
-    assert world.m["auto_links_outside_rule"] == 0
-    for u, school in placed.items():
-        a = world.accounts[u]
-        assert not a.linked or a.link_school == school
+    assert world.tally["auto_links_outside_rule"] == 0
+    for username, school in placed.items():
+        account = world.accounts[username]
+        assert not account.linked or account.link_school == school
