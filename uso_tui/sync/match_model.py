@@ -95,6 +95,9 @@ PRIOR_HAS_ACCOUNT = 0.25
 # A candidate needs at least this probability (percent) to be shown; at most MAX_CANDIDATES.
 MIN_SCORE = 20
 MAX_CANDIDATES = 5
+# Accounts with the record's whole name are weighed whatever their date of birth, unless more
+# than this many bear it (then a wholly different date is never enough).
+NAME_BLOCK_MAX = 30
 
 # Levels that are evidence against automatic decisions (DESIGN rule 6: conflicting UPNs or
 # preferred names stop an automatic link).

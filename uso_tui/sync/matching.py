@@ -30,7 +30,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from uso_tui.domain.models import Account, Candidate, MisRecord
 from uso_tui.domain.names import normalise
 from uso_tui.sync import match_model as model
-from uso_tui.sync.match_model import MAX_CANDIDATES, MIN_SCORE
+from uso_tui.sync.match_model import MAX_CANDIDATES, MIN_SCORE, NAME_BLOCK_MAX
 
 __all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex", "Person", "account_field", "compare"]
 _SPLIT = re.compile(r"[-\s]+")
@@ -590,6 +590,7 @@ class CandidateIndex:
         self._latest: dict[str, int] | None = None  # username -> newest position, once add()ed
         self._dob_initial: dict[str, dict[str, list[int]]] = {}  # filled per date when asked
         self._freq: dict[str, dict[str, int]] | None = None
+        self._by_name: dict[str, list[int]] = {}  # "forename surname" keys -> positions
         by_dob: dict[str, list[int]] = {}
         by_sound: dict[tuple[str, str, str], list[int]] = {}
         for i, a in enumerate(self.accounts):
@@ -666,6 +667,7 @@ class CandidateIndex:
             whole: dict[str, int] = {}
             latest = self._latest
             # _count's count for the whole pool, inlined: a call per account cost twice as much
+            by_name = self._by_name
             for i, a in enumerate(self.accounts):
                 if latest is not None and latest[a.username] != i:
                     continue  # superseded by a later entry of the same account
@@ -674,6 +676,11 @@ class CandidateIndex:
                 sur[s] = sur.get(s, 0) + 1
                 fs = f"{f} {s}"
                 whole[fs] = whole.get(fs, 0) + 1
+                got = by_name.get(fs)
+                if got is None:
+                    by_name[fs] = [i]
+                else:
+                    got.append(i)
             self._freq = {"forename": fore, "surname": sur, "name": whole}
         if not name:
             return None
@@ -689,6 +696,8 @@ class CandidateIndex:
     def _count(self, a: Account, step: int) -> None:
         assert self._freq is not None
         f, s = key(a.forename), key(a.surname)
+        if step > 0:
+            self._by_name.setdefault(f"{f} {s}", []).append(len(self.accounts) - 1)
         for field_, name in (("forename", f), ("surname", s), ("name", f"{f} {s}")):
             counts = self._freq[field_]
             counts[name] = counts.get(name, 0) + step
@@ -730,6 +739,16 @@ class CandidateIndex:
             for c in finit:
                 for y in years:
                     found.update(by_sound.get((ph, c, y), ()))
+        # The same whole name, in either order, whatever the date of birth (a date keyed wholly
+        # wrong); a name so common that many bear it is left to the other blocks.
+        fk, sk = key(rec.forename), key(rec.surname)
+        if fk and sk:
+            if self._freq is None:
+                self.frequency("name", "")  # counts the pool, and indexes it by name
+            for whole in (f"{fk} {sk}", f"{sk} {fk}"):
+                got = self._by_name.get(whole, ())
+                if len(got) <= NAME_BLOCK_MAX:
+                    found.update(got)
         # Names in the wrong order: the record's forename as a surname.
         sinit = {p[0] for p in parts(rec.surname)}
         for ph, _ in _sounds(rec.forename):
