@@ -77,32 +77,38 @@ def settings(dfe: str) -> School:
 _HAS_WIDE = "wide" in {f.name for f in dataclasses.fields(planner.Snapshot)}
 
 
-def _name_keys(a: Account) -> set[tuple[str, str, str]]:
+def _name_keys(account: Account) -> set[tuple[str, str, str]]:
     """The keys Store.find_people finds an account by: each of its forename and preferred name
     with its date of birth (any surname), and its surname with its date of birth (any
     forename), as (forename, surname, dob) with "" for any."""
-    if not a.dob:
+    if not account.dob:
         return set()
-    keys = {("", normalise(a.surname), a.dob)}
-    keys.update((f, "", a.dob) for f in (normalise(a.forename), normalise(a.preferred_name)) if f)
+    keys = {("", normalise(account.surname), account.dob)}
+    keys.update(
+        (f, "", account.dob)
+        for f in (normalise(account.forename), normalise(account.preferred_name))
+        if f
+    )
     return keys
 
 
-def _wanted(a: Account, upns: set[str], name_dobs: set[tuple[str, str, str]]) -> bool:
-    upn = _upn(a)
+def _wanted(account: Account, upns: set[str], name_dobs: set[tuple[str, str, str]]) -> bool:
+    upn = _upn(account)
     if upn and upn.upper() in upns:
         return True
-    if not a.dob:
+    if not account.dob:
         return False
-    s = normalise(a.surname)
-    if ("", s, a.dob) in name_dobs:
+    surname = normalise(account.surname)
+    if ("", surname, account.dob) in name_dobs:
         return True
-    names = {normalise(a.forename), normalise(a.preferred_name)} - {""}
-    return any((f, s, a.dob) in name_dobs or (f, "", a.dob) in name_dobs for f in names)
+    names = {normalise(account.forename), normalise(account.preferred_name)} - {""}
+    return any(
+        (f, surname, account.dob) in name_dobs or (f, "", account.dob) in name_dobs for f in names
+    )
 
 
-def _upn(a: Account) -> str | None:
-    upn = (a.extra or {}).get("upn")
+def _upn(account: Account) -> str | None:
+    upn = (account.extra or {}).get("upn")
     return upn.upper() if upn else None
 
 
@@ -121,8 +127,8 @@ class World:
         self.in_la: dict[tuple[str, str], dict[str, None]] = defaultdict(dict)  # (la, role)
         self.by_upn: dict[str, set[str]] = defaultdict(set)
         self.by_name_dob: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        self.n = 0
-        self.m: Counter[str] = Counter()
+        self.issued = 0
+        self.tally: Counter[str] = Counter()
         self.by_kind: dict[str, Counter[str]] = defaultdict(Counter)
         self.times: dict[str, list[float]] = defaultdict(list)  # phase -> seconds per school
         self.kind_of: dict[tuple[str, str, str], str] = {}  # today's (dfe, report, mis) -> kind
@@ -130,35 +136,35 @@ class World:
     # ------------------------------------------------------------ the store
 
     def new_username(self, la: str) -> str:
-        self.n += 1
-        return f"u{self.n}.{la}"
+        self.issued += 1
+        return f"u{self.issued}.{la}"
 
-    def put(self, a: Account, pid: int | None = None) -> None:
-        old = self.accounts.get(a.username)
-        u = a.username
+    def put(self, account: Account, pid: int | None = None) -> None:
+        old = self.accounts.get(account.username)
+        username = account.username
         if old is not None:
             self._unindex(old)
         else:
-            self.person[u] = -1 if pid is None else pid
-        self.accounts[u] = a
-        home = a.home or ""
-        self.at_home[home][u] = None
-        self.in_la[(home[:3], a.role)][u] = None
-        if (upn := _upn(a)) is not None:
-            self.by_upn[upn].add(u)
-        for k in _name_keys(a):
-            self.by_name_dob[k].add(u)
-        self.of_person[(self.person[u], a.role)].add(u)
+            self.person[username] = -1 if pid is None else pid
+        self.accounts[username] = account
+        home = account.home or ""
+        self.at_home[home][username] = None
+        self.in_la[(home[:3], account.role)][username] = None
+        if (upn := _upn(account)) is not None:
+            self.by_upn[upn].add(username)
+        for key in _name_keys(account):
+            self.by_name_dob[key].add(username)
+        self.of_person[(self.person[username], account.role)].add(username)
 
-    def _unindex(self, a: Account) -> None:
-        u = a.username
-        home = a.home or ""
-        self.at_home[home].pop(u, None)
-        self.in_la[(home[:3], a.role)].pop(u, None)
-        if (upn := _upn(a)) is not None:
-            self.by_upn[upn].discard(u)
-        for k in _name_keys(a):
-            self.by_name_dob[k].discard(u)
+    def _unindex(self, account: Account) -> None:
+        username = account.username
+        home = account.home or ""
+        self.at_home[home].pop(username, None)
+        self.in_la[(home[:3], account.role)].pop(username, None)
+        if (upn := _upn(account)) is not None:
+            self.by_upn[upn].discard(username)
+        for key in _name_keys(account):
+            self.by_name_dob[key].discard(username)
 
     def pool(self, la: str, role: str) -> list[Account]:
         return [self.accounts[u] for u in self.in_la[(la, role)]]
@@ -170,8 +176,10 @@ class World:
         found: set[str] = set()
         for upn in upns:
             found |= self.by_upn.get(upn.upper(), set())
-        for f, s, d in name_dobs:
-            found |= self.by_name_dob.get((f, "", d) if f else ("", s, d), set())
+        for forename, surname, dob in name_dobs:
+            found |= self.by_name_dob.get(
+                (forename, "", dob) if forename else ("", surname, dob), set()
+            )
         return [
             self.accounts[u]
             for u in sorted(found)
@@ -182,25 +190,25 @@ class World:
         return set(self.of_person.get((pid, role), ()))
 
     def clone(self) -> World:
-        w = World(self.estate, self.matcher)
-        w.accounts = dict(self.accounts)
-        w.person = dict(self.person)
+        cloned = World(self.estate, self.matcher)
+        cloned.accounts = dict(self.accounts)
+        cloned.person = dict(self.person)
         for name in ("of_person", "at_home", "in_la", "by_upn", "by_name_dob"):
-            copy = getattr(w, name)
-            for k, v in getattr(self, name).items():
-                copy[k] = v.copy()
-        w.n = self.n
-        return w
+            copy = getattr(cloned, name)
+            for key, value in getattr(self, name).items():
+                copy[key] = value.copy()
+        cloned.issued = self.issued
+        return cloned
 
     # ------------------------------------------------------------ outside the MIS
 
     def act(self, action: Action) -> None:
         role = ROLE_OF_REPORT[action.report]
         if action.kind == "request":
-            u = self.new_username(action.dfe[:3])
+            username = self.new_username(action.dfe[:3])
             self.put(
                 Account(
-                    username=u,
+                    username=username,
                     role=role,
                     forename=action.forename,
                     surname=action.surname,
@@ -209,7 +217,7 @@ class World:
                 ),
                 action.person_id,
             )
-            self.m["requested"] += 1
+            self.tally["requested"] += 1
         elif action.kind == "restore":  # as uso_tui.sync.actions.restore_account
             gone = [
                 self.accounts[u]
@@ -217,14 +225,14 @@ class World:
                 if self.accounts[u].status == "unallocated"
             ]
             if not gone:
-                self.m["restore_skipped"] += 1
+                self.tally["restore_skipped"] += 1
                 return
-            a = gone[0]
+            account = gone[0]
             self.put(
                 dataclasses.replace(
-                    a,
+                    account,
                     status="active",
-                    school=a.previous_school or a.link_school,
+                    school=account.previous_school or account.link_school,
                     source="manual",
                     mis_id=None,
                     link_school=None,
@@ -232,10 +240,10 @@ class World:
                     unallocated_at=None,
                     unallocated_by_run=None,
                     reviewed=False,
-                    history=[*a.history, {"action": "restore", "school": action.dfe}],
+                    history=[*account.history, {"action": "restore", "school": action.dfe}],
                 )
             )
-            self.m["restored"] += 1
+            self.tally["restored"] += 1
 
     # ------------------------------------------------------------ a run
 
@@ -259,11 +267,11 @@ class World:
 
     def run(self, dfe: str, report: str, phase: str, measure: bool) -> None:
         t0 = time.perf_counter()
-        export, p = self.plan(dfe, report)
+        export, planned = self.plan(dfe, report)
         self.times[phase].append(time.perf_counter() - t0)
-        self.apply(export, p, dfe, report, measure)
+        self.apply(export, planned, dfe, report, measure)
 
-    def apply(self, export: Export, p: Any, dfe: str, report: str, measure: bool) -> None:
+    def apply(self, export: Export, planned: Any, dfe: str, report: str, measure: bool) -> None:
         est = self.estate
         role = ROLE_OF_REPORT[report]
         la = dfe[:3]
@@ -275,16 +283,16 @@ class World:
         # What each record found, judged against the store as the plan saw it.
         verdicts: list[tuple[MisRecord, str, int | None]] = []  # (record, outcome, rank)
         by_id = {r.mis_id: r for r in export.records}
-        for ch in p.changes:
+        for ch in planned.changes:
             if ch.kind == "auto_link":
                 rec = by_id[ch.after.mis_id]
                 right = self.person[ch.after.username] == person(rec)
                 verdicts.append(
                     (rec, "auto_right" if right else "auto_wrong", 1 if right else None)
                 )
-        for nc in p.new_cases:
+        for nc in planned.new_cases:
             verdicts.append((nc.record, "case", None))
-        for rec in p.creates:
+        for rec in planned.creates:
             verdicts.append((rec, "create", None))
         truths = {id(rec): self.true_accounts(person(rec), role) for rec, _, _ in verdicts}
         # Accounts linked to a record of this export that is present (DESIGN: that other
@@ -299,12 +307,12 @@ class World:
             if (a := self.accounts[u]).link_school == dfe and a.link_report == report
         }
 
-        for ch in p.changes:
+        for ch in planned.changes:
             self.put(ch.after)
-        for rec in p.creates:
+        for rec in planned.creates:
             self.put(planner.account_from_record(rec, dfe, self.new_username(la)), person(rec))
         operator: dict[int, str] = {}
-        for nc in p.new_cases:
+        for nc in planned.new_cases:
             rec = nc.record
             names = [c.username for c in nc.candidates]
             truth = truths[id(rec)]
@@ -321,38 +329,38 @@ class World:
         for rec, outcome, _ in verdicts:
             truth = truths[id(rec)]
             kind = self.kind_of.get((dfe, report, rec.mis_id), "other")
-            for m in (self.m, self.by_kind[kind]):
-                m["records"] += 1
-                m["with_account" if truth else "without_account"] += 1
+            for tally in (self.tally, self.by_kind[kind]):
+                tally["records"] += 1
+                tally["with_account" if truth else "without_account"] += 1
                 if outcome == "auto_wrong":
-                    m["auto_wrong"] += 1
+                    tally["auto_wrong"] += 1
                 elif outcome == "auto_right":
-                    m["auto_right"] += 1
+                    tally["auto_right"] += 1
                 rank = None
                 if outcome == "auto_right":
                     rank = 1
                 elif outcome == "case" and truth:
-                    names = [c.username for c in _case_of(p, rec).candidates]
+                    names = [c.username for c in _case_of(planned, rec).candidates]
                     rank = next((i + 1 for i, u in enumerate(names) if u in truth), None)
                 if truth:
                     if all(held.get(u) for u in truth):
-                        m["held_by_other_record"] += 1
+                        tally["held_by_other_record"] += 1
                     if rank == 1:
-                        m["rank1"] += 1
+                        tally["rank1"] += 1
                     if rank is not None and rank <= 3:
-                        m["top3"] += 1
+                        tally["top3"] += 1
                     if rank is None:
-                        m["absent"] += 1
+                        tally["absent"] += 1
                     if outcome == "create" or operator.get(id(rec)) == "create":
-                        m["duplicates"] += 1
+                        tally["duplicates"] += 1
                 elif outcome == "case":
-                    m["noise_cases"] += 1
+                    tally["noise_cases"] += 1
                 if outcome == "case":
-                    m["cases"] += 1
+                    tally["cases"] += 1
 
 
-def _case_of(p: Any, rec: MisRecord) -> Any:
-    return next(nc for nc in p.new_cases if nc.record is rec)
+def _case_of(planned: Any, rec: MisRecord) -> Any:
+    return next(nc for nc in planned.new_cases if nc.record is rec)
 
 
 def _linked(acc: Account, rec: MisRecord, dfe: str) -> Account:
@@ -387,25 +395,25 @@ def _filler(params: Params, n_people: int) -> list[tuple[Account, int]]:
         params.seed + 7919, n_schools, list(params.las), today=params.today, size=per_school
     )
     out: list[tuple[Account, int]] = []
-    for k, s in enumerate(est.schools):
-        dfe = f"{s.la}-{6000 + k}"
+    for index, school in enumerate(est.schools):
+        dfe = f"{school.la}-{6000 + index}"
         for report in REPORTS:
             role = ROLE_OF_REPORT[report]
-            for r in s.records(report).values():
-                extra: dict[str, Any] = {"gender": r.gender}
+            for record in school.records(report).values():
+                extra: dict[str, Any] = {"gender": record.gender}
                 if role == "pupil":
-                    extra |= {"upn": f"F{len(out):012d}", "year_group": str(r.year)}
+                    extra |= {"upn": f"F{len(out):012d}", "year_group": str(record.year)}
                 acc = Account(
-                    username=f"f{len(out)}.{s.la}",
+                    username=f"f{len(out)}.{school.la}",
                     role=role,  # type: ignore[arg-type]
-                    forename=r.forename,
-                    surname=r.surname,
-                    dob=r.dob,
+                    forename=record.forename,
+                    surname=record.surname,
+                    dob=record.dob,
                     school=dfe,
                     source="mis",
-                    preferred_name=r.preferred or "",
-                    middle_names=r.middle or "",
-                    mis_id=r.mis_id,
+                    preferred_name=record.preferred or "",
+                    middle_names=record.middle or "",
+                    mis_id=record.mis_id,
                     link_school=dfe,
                     link_report=report,
                     extra=extra,
@@ -415,12 +423,12 @@ def _filler(params: Params, n_people: int) -> list[tuple[Account, int]]:
 
 
 def _day(worlds: dict[str, World], estate: Estate, phase: str, measure: bool) -> None:
-    for w in worlds.values():
-        for a in estate.actions:
-            w.act(a)
-        for s in estate.schools:
+    for world in worlds.values():
+        for action in estate.actions:
+            world.act(action)
+        for school in estate.schools:
             for report in REPORTS:
-                w.run(s.dfe, report, phase, measure)
+                world.run(school.dfe, report, phase, measure)
 
 
 def _per_school(times: list[float]) -> float:
@@ -451,23 +459,23 @@ def evaluate(
         churn = advance_hazards(estate, rates=rates, hazards=hazards)
         kinds.update(c.kind for c in churn)
         labels = {(c.dfe, c.report, c.mis_id): c.kind for c in churn}
-        for w in worlds.values():
-            w.kind_of.update(labels)
+        for world in worlds.values():
+            world.kind_of.update(labels)
         _day(worlds, estate, "daily", measure=True)
         say(f"day {day + 1}: {len(churn)} changes, {len(estate.actions)} actions")
     if scale:
         advance_hazards(estate, rates=rates, hazards=hazards)
-        for m, w in list(worlds.items()):
-            one = w.clone()
-            _day({m: one}, estate, "daily_1x", measure=False)
-            w.times["daily_1x"] = one.times["daily_1x"]
-            ten = w.clone()
-            for acc, pid in _filler(params, 9 * len(w.accounts)):
+        for matcher, world in list(worlds.items()):
+            one = world.clone()
+            _day({matcher: one}, estate, "daily_1x", measure=False)
+            world.times["daily_1x"] = one.times["daily_1x"]
+            ten = world.clone()
+            for acc, pid in _filler(params, 9 * len(world.accounts)):
                 ten.put(acc, pid)
-            _day({m: ten}, estate, "daily_10x", measure=False)
-            w.times["daily_10x"] = ten.times["daily_10x"]
-            w.m["accounts_10x"] = len(ten.accounts)
-            say(f"{m}: the same day planned against {len(ten.accounts)} accounts")
+            _day({matcher: ten}, estate, "daily_10x", measure=False)
+            world.times["daily_10x"] = ten.times["daily_10x"]
+            world.tally["accounts_10x"] = len(ten.accounts)
+            say(f"{matcher}: the same day planned against {len(ten.accounts)} accounts")
     out: dict[str, Any] = {
         "estate": {
             "schools": len(estate.schools),
@@ -478,46 +486,46 @@ def evaluate(
         },
         "by_kind": {},
     }
-    for m, w in worlds.items():
-        out[m] = _figures(w.m) | {
-            f"{phase}_s": _per_school(t) for phase, t in w.times.items()
-        } | {"accounts": len(w.accounts)}  # fmt: skip
-        for kind, counts in w.by_kind.items():
-            out["by_kind"].setdefault(kind, {})[m] = _figures(counts)
+    for matcher, world in worlds.items():
+        out[matcher] = _figures(world.tally) | {
+            f"{phase}_s": _per_school(t) for phase, t in world.times.items()
+        } | {"accounts": len(world.accounts)}  # fmt: skip
+        for kind, counts in world.by_kind.items():
+            out["by_kind"].setdefault(kind, {})[matcher] = _figures(counts)
     return out
 
 
-def _figures(m: Counter[str]) -> dict[str, Any]:
-    out: dict[str, Any] = dict(m)
-    with_ = m["with_account"]
-    without = m["without_account"]
-    for k in ("rank1", "top3", "absent", "duplicates"):
-        out[f"{k}_share"] = m[k] / with_ if with_ else None
-    out["noise_share"] = m["noise_cases"] / without if without else None
+def _figures(tally: Counter[str]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(tally)
+    with_ = tally["with_account"]
+    without = tally["without_account"]
+    for key in ("rank1", "top3", "absent", "duplicates"):
+        out[f"{key}_share"] = tally[key] / with_ if with_ else None
+    out["noise_share"] = tally["noise_cases"] / without if without else None
     # DESIGN rule 6: an account linked to another record present in the export is that
     # record's person, never a candidate; the records left are those a matcher can serve.
-    allowed = with_ - m["held_by_other_record"]
-    out["top3_allowed_share"] = m["top3"] / allowed if allowed else None
+    allowed = with_ - tally["held_by_other_record"]
+    out["top3_allowed_share"] = tally["top3"] / allowed if allowed else None
     return out
 
 
 # ---------------------------------------------------------------- printing
 
 
-def _pct(n: int, share: float | None) -> str:
-    return f"{n}" if share is None else f"{n} ({share:.1%})"
+def _pct(count: int, share: float | None) -> str:
+    return f"{count}" if share is None else f"{count} ({share:.1%})"
 
 
-def _ms(s: float | None) -> str:
-    return "-" if not s else f"{s * 1e3:.1f} ms"
+def _ms(seconds: float | None) -> str:
+    return "-" if not seconds else f"{seconds * 1e3:.1f} ms"
 
 
 def report(res: dict[str, Any], by_kind: bool = False) -> str:
-    e = res["estate"]
+    estate = res["estate"]
     old, cur = res["old"], res["current"]
 
-    def row(label: str, f: Callable[[dict[str, Any]], str]) -> list[str]:
-        return [label, f(old), f(cur)]
+    def row(label: str, cell_of: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [label, cell_of(old), cell_of(cur)]
 
     rows = [
         row("records reaching matching", lambda d: str(d.get("records", 0))),
@@ -550,27 +558,33 @@ def report(res: dict[str, Any], by_kind: bool = False) -> str:
                 else "-"),
         ]  # fmt: skip
     title = (
-        f"bench/matching: {e['schools']} schools in {len(e['las'])} local authorities "
-        f"({', '.join(e['las'])}), {e['records']} records on day 0, {e['days']} days of churn "
+        f"bench/matching: {estate['schools']} schools in {len(estate['las'])} local authorities "
+        f"({', '.join(estate['las'])}), {estate['records']} records on day 0, {estate['days']} days of churn "
         f"with hazards; cases decided by the truth"
     )
     text = print_table(title, ["", "OLD rules", "current"], rows)
     if by_kind:
         krows = []
-        for kind, d in sorted(res["by_kind"].items()):
-            o, c = d.get("old", {}), d.get("current", {})
+        for kind, by_matcher in sorted(res["by_kind"].items()):
+            old_figures, current_figures = by_matcher.get("old", {}), by_matcher.get("current", {})
 
-            def cell(x: dict[str, Any]) -> str:
-                if not x:
+            def cell(figures: dict[str, Any]) -> str:
+                if not figures:
                     return "-"
-                top3 = f"{x['top3_share']:.0%}" if x.get("top3_share") is not None else "-"
-                noise = f"{x['noise_share']:.0%}" if x.get("noise_share") is not None else "-"
+                top3 = (
+                    f"{figures['top3_share']:.0%}" if figures.get("top3_share") is not None else "-"
+                )
+                noise = (
+                    f"{figures['noise_share']:.0%}"
+                    if figures.get("noise_share") is not None
+                    else "-"
+                )
                 return (
-                    f"{x.get('records', 0)}: wrong {x.get('auto_wrong', 0)} top3 {top3} "
-                    f"dup {x.get('duplicates', 0)} noise {noise}"
+                    f"{figures.get('records', 0)}: wrong {figures.get('auto_wrong', 0)} top3 {top3} "
+                    f"dup {figures.get('duplicates', 0)} noise {noise}"
                 )
 
-            krows.append([kind, cell(o), cell(c)])
+            krows.append([kind, cell(old_figures), cell(current_figures)])
         text += "\n" + print_table(
             "by kind of record: records reaching matching: wrong automatic links, linked or in "
             "the top 3 (of those with an account), duplicates created, cases (of those without)",
@@ -584,11 +598,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         prog="python -m bench.matching", description=__doc__.split("\n")[0]
     )
-    d = Params()
-    ap.add_argument("--schools", type=int, default=d.n_schools)
-    ap.add_argument("--size", type=int, default=d.size, help="people per school")
-    ap.add_argument("--days", type=int, default=d.days)
-    ap.add_argument("--seed", type=int, default=d.seed)
+    defaults = Params()
+    ap.add_argument("--schools", type=int, default=defaults.n_schools)
+    ap.add_argument("--size", type=int, default=defaults.size, help="people per school")
+    ap.add_argument("--days", type=int, default=defaults.days)
+    ap.add_argument("--seed", type=int, default=defaults.seed)
     ap.add_argument("--hazards", action="store_true", help="also a table per kind of record")
     ap.add_argument("--no-scale", action="store_true", help="skip the x10 accounts timing")
     args = ap.parse_args(argv)
