@@ -69,8 +69,8 @@ def print_accounts(accounts: list[Account], ctx: Context, as_json: bool) -> None
     )
 
 
-def _sort_key(a: Account) -> tuple:
-    return (a.surname.casefold(), a.forename.casefold(), a.username)
+def _sort_key(account: Account) -> tuple:
+    return (account.surname.casefold(), account.forename.casefold(), account.username)
 
 
 def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:

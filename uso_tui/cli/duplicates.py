@@ -11,9 +11,13 @@ from uso_tui.domain.schools import check_dfe
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    d = sub.add_parser("duplicates", parents=[parent], help="possible duplicate accounts")
-    d.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: every school)")
-    d.set_defaults(func=cmd_duplicates)
+    duplicates_parser = sub.add_parser(
+        "duplicates", parents=[parent], help="possible duplicate accounts"
+    )
+    duplicates_parser.add_argument(
+        "dfe", metavar="DFE", nargs="?", help="one school (default: every school)"
+    )
+    duplicates_parser.set_defaults(func=cmd_duplicates)
 
     one = sub.add_parser("duplicate", help="decide a possible duplicate")
     dsub = one.add_subparsers(dest="duplicate_command", metavar="SUBCOMMAND", required=True)
@@ -41,8 +45,8 @@ def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(f"no possible duplicates{f' at {dfe}' if dfe else ''}")
         return 0
     out = ctx.stdout
-    for n, pair in enumerate(pairs, 1):
-        out.write(f"{n}. {plain('; '.join(pair.evidence))}\n")
+    for number, pair in enumerate(pairs, 1):
+        out.write(f"{number}. {plain('; '.join(pair.evidence))}\n")
         table(
             ["  Username", "Role", "Name", "DOB", "School", "Status"],
             [
@@ -69,14 +73,18 @@ def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_keep(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.duplicates import keep_both  # noqa: PLC0415
 
-    a, b = args.a.strip(), args.b.strip()
-    done = keep_both(ctx.store(), a, b, operator=ctx.operator, now=ctx.now())
+    first, second = args.a.strip(), args.b.strip()
+    done = keep_both(ctx.store(), first, second, operator=ctx.operator, now=ctx.now())
     if args.json:
-        emit_json({"accounts": sorted([a, b]), "kept": True, "already": not done}, ctx.stdout)
+        emit_json(
+            {"accounts": sorted([first, second]), "kept": True, "already": not done}, ctx.stdout
+        )
     elif done:
-        ctx.stdout.write(f"{plain(a)} and {plain(b)} kept as different people\n")
+        ctx.stdout.write(f"{plain(first)} and {plain(second)} kept as different people\n")
     else:
-        ctx.stdout.write(f"{plain(a)} and {plain(b)} were already kept as different people\n")
+        ctx.stdout.write(
+            f"{plain(first)} and {plain(second)} were already kept as different people\n"
+        )
     return 0
 
 

@@ -97,9 +97,9 @@ def _redacted(message: str) -> str:
                 "(not repeated here in case one is a secret)"
             )
         return message
-    for w in sorted(words, key=len, reverse=True):
-        if w and not _OPTION_NAME.fullmatch(w):
-            message = message.replace(repr(w), "(a value not repeated here)")
+    for word in sorted(words, key=len, reverse=True):
+        if word and not _OPTION_NAME.fullmatch(word):
+            message = message.replace(repr(word), "(a value not repeated here)")
     return message
 
 

@@ -12,13 +12,15 @@ from uso_tui.domain.schools import check_dfe
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    m = sub.add_parser("matches", parents=[parent], help="open match cases of a school")
-    m.add_argument("dfe", metavar="DFE")
-    m.set_defaults(func=cmd_matches)
+    matches_parser = sub.add_parser(
+        "matches", parents=[parent], help="open match cases of a school"
+    )
+    matches_parser.add_argument("dfe", metavar="DFE")
+    matches_parser.set_defaults(func=cmd_matches)
 
-    r = sub.add_parser("resolve", parents=[parent], help="decide a match case")
-    r.add_argument("case_id", metavar="CASE_ID")
-    how = r.add_mutually_exclusive_group(required=True)
+    resolve_parser = sub.add_parser("resolve", parents=[parent], help="decide a match case")
+    resolve_parser.add_argument("case_id", metavar="CASE_ID")
+    how = resolve_parser.add_mutually_exclusive_group(required=True)
     how.add_argument("--match", metavar="USERNAME", help="link the record to this account")
     how.add_argument("--create", action="store_true", help="create a new account")
     how.add_argument("--exclude", action="store_true", help="add the name to the exclusion list")
@@ -26,12 +28,12 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     how.add_argument(
         "--undo", action="store_true", help="reopen a case decided by mistake, reversing it"
     )
-    r.add_argument(
+    resolve_parser.add_argument(
         "--force",
         action="store_true",
         help="with --match: match to an account that is not a candidate (after seeing what differs)",
     )
-    r.set_defaults(func=cmd_resolve)
+    resolve_parser.set_defaults(func=cmd_resolve)
 
 
 def _case_json(case: MatchCase) -> dict:
@@ -69,10 +71,10 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(f"no open match cases at {dfe}")
         return 0
     out = ctx.stdout
-    for n, case in enumerate(cases, 1):
+    for number, case in enumerate(cases, 1):
         rec = case.mis_record()
         out.write(
-            f"{case.case_id}  ({n} of {len(cases)})  {case.role}  "
+            f"{case.case_id}  ({number} of {len(cases)})  {case.role}  "
             f"{person(rec.forename, rec.surname, rec.preferred_name)}  born {plain(rec.dob)}  "
             f"MIS id {plain(rec.mis_id)}\n"
         )
@@ -94,10 +96,10 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
             right=(0, 3),
             out=out,
         )
-        for i, c in enumerate(case.candidates, 1):
-            why = _why(c)
+        for number, candidate in enumerate(case.candidates, 1):
+            why = _why(candidate)
             if why:
-                out.write(f"  {i}. {why}\n")
+                out.write(f"  {number}. {why}\n")
         out.write("\n")
     out.write("decide with: uso-tui resolve CASE_ID (--match USERNAME | --create | --exclude)\n")
     return 0

@@ -91,9 +91,9 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         emit_json(_public(new), ctx.stdout)
     else:
-        n = len(new.keys)
+        key_count = len(new.keys)
         ctx.stdout.write(
-            f"added operator {new.name} ({new.role}) with {n} key{'s' if n != 1 else ''}; "
+            f"added operator {new.name} ({new.role}) with {key_count} key{'s' if key_count != 1 else ''}; "
             "`uso-tui operators` prints the authorized_keys lines\n"
         )
     return 0
@@ -129,11 +129,18 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
         emit_json([_public(o) for o in listed], ctx.stdout)
         return 0
     rows = []
-    for o in listed:
-        for i, k in enumerate(o.keys or ("",)):
-            comment = k.split(None, 2)[2] if len(k.split(None, 2)) > 2 else ""
-            fp = f"{k.split()[0]} {key_fingerprint(k)}" if k else "(no key)"
-            rows.append([o.name if i == 0 else "", o.role if i == 0 else "", fp, comment])
+    for operator in listed:
+        for position, key in enumerate(operator.keys or ("",)):
+            comment = key.split(None, 2)[2] if len(key.split(None, 2)) > 2 else ""
+            fp = f"{key.split()[0]} {key_fingerprint(key)}" if key else "(no key)"
+            rows.append(
+                [
+                    operator.name if position == 0 else "",
+                    operator.role if position == 0 else "",
+                    fp,
+                    comment,
+                ]
+            )
     table(["Name", "Role", "Key", "Comment"], rows, out=ctx.stdout)
     return 0
 

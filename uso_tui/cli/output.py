@@ -46,8 +46,8 @@ def table(
     cells = [[plain(v) for v in row] for row in rows]
     widths = [cell_len(h) for h in headers]
     for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], cell_len(c))
+        for column, cell in enumerate(row):
+            widths[column] = max(widths[column], cell_len(cell))
     right_cols = set(right)
 
     def line(values: Sequence[str]) -> str:

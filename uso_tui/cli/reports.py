@@ -12,26 +12,36 @@ from uso_tui.domain.schools import check_dfe
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    w = sub.add_parser(
+    why_parser = sub.add_parser(
         "why",
         parents=[parent],
         help="why has this account not been created? (name, date of birth, UPN or MIS id)",
     )
-    w.add_argument("text", metavar="TEXT", nargs="+")
-    w.set_defaults(func=cmd_why)
+    why_parser.add_argument("text", metavar="TEXT", nargs="+")
+    why_parser.set_defaults(func=cmd_why)
 
-    c = sub.add_parser("calendar", parents=[parent], help="upcoming starters and leavers")
-    c.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: every school)")
-    c.add_argument("--days", type=int, default=60, metavar="N", help="how far ahead (default 60)")
-    c.set_defaults(func=cmd_calendar)
+    calendar_parser = sub.add_parser(
+        "calendar", parents=[parent], help="upcoming starters and leavers"
+    )
+    calendar_parser.add_argument(
+        "dfe", metavar="DFE", nargs="?", help="one school (default: every school)"
+    )
+    calendar_parser.add_argument(
+        "--days", type=int, default=60, metavar="N", help="how far ahead (default 60)"
+    )
+    calendar_parser.set_defaults(func=cmd_calendar)
 
     from uso_tui.sync.export import LISTS  # noqa: PLC0415
 
-    e = sub.add_parser("export", parents=[parent], help="any list as CSV on stdout")
-    e.add_argument("list", metavar="LIST", choices=LISTS, help=", ".join(LISTS))
-    e.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: every school)")
-    e.add_argument("--csv", action="store_true", help="CSV (the only format; the default)")
-    e.set_defaults(func=cmd_export)
+    export_parser = sub.add_parser("export", parents=[parent], help="any list as CSV on stdout")
+    export_parser.add_argument("list", metavar="LIST", choices=LISTS, help=", ".join(LISTS))
+    export_parser.add_argument(
+        "dfe", metavar="DFE", nargs="?", help="one school (default: every school)"
+    )
+    export_parser.add_argument(
+        "--csv", action="store_true", help="CSV (the only format; the default)"
+    )
+    export_parser.set_defaults(func=cmd_export)
 
 
 def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
@@ -48,16 +58,16 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(f"no record found for {plain(text)} in the latest processed files")
         return 0
     out = ctx.stdout
-    for h in hits:
+    for hit in hits:
         out.write(
-            f"{h.school} {h.report} {plain(h.mis_id)}: {person(h.forename, h.surname)}"
-            f" ({plain(h.dob or 'no date of birth')})\n"
-            f"  {plain(h.summary)}\n"
+            f"{hit.school} {hit.report} {plain(hit.mis_id)}: {person(hit.forename, hit.surname)}"
+            f" ({plain(hit.dob or 'no date of birth')})\n"
+            f"  {plain(hit.summary)}\n"
         )
-        if h.outcome != "invalid" and h.reason:
-            out.write(f"  why: {plain(h.reason)}\n")
-        if h.act:
-            out.write(f"  do: {plain(h.act)}\n")
+        if hit.outcome != "invalid" and hit.reason:
+            out.write(f"  why: {plain(hit.reason)}\n")
+        if hit.act:
+            out.write(f"  do: {plain(hit.act)}\n")
     return 0
 
 

@@ -26,20 +26,26 @@ SCHEDULER = "scheduler"
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    s = sub.add_parser("sync", parents=[parent], help="run a school's export now")
-    s.add_argument("dfe", metavar="DFE")
-    s.add_argument("--report", choices=REPORTS, help="only this report (default: all enabled)")
-    s.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    s.set_defaults(func=cmd_sync)
+    sync_parser = sub.add_parser("sync", parents=[parent], help="run a school's export now")
+    sync_parser.add_argument("dfe", metavar="DFE")
+    sync_parser.add_argument(
+        "--report", choices=REPORTS, help="only this report (default: all enabled)"
+    )
+    sync_parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan, change nothing"
+    )
+    sync_parser.set_defaults(func=cmd_sync)
 
-    c = sub.add_parser("confirm", parents=[parent], help="apply a held run's unallocations")
-    c.add_argument("run_id", metavar="RUN_ID")
-    part = c.add_mutually_exclusive_group()
+    confirm_parser = sub.add_parser(
+        "confirm", parents=[parent], help="apply a held run's unallocations"
+    )
+    confirm_parser.add_argument("run_id", metavar="RUN_ID")
+    part = confirm_parser.add_mutually_exclusive_group()
     part.add_argument("--only", metavar="U1,U2", help="unallocate only these held accounts")
     part.add_argument(
         "--except", dest="except_", metavar="U1,U2", help="unallocate all held accounts but these"
     )
-    c.set_defaults(func=cmd_confirm)
+    confirm_parser.set_defaults(func=cmd_confirm)
 
     rn = sub.add_parser("run", help="one run")
     rsub = rn.add_subparsers(dest="run_command", metavar="SUBCOMMAND", required=True)
@@ -49,17 +55,21 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     show.add_argument("run_id", metavar="RUN_ID")
     show.set_defaults(func=cmd_run_show)
 
-    r = sub.add_parser("runs", parents=[parent], help="run history, newest first")
-    r.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: recent, all)")
-    r.add_argument("--limit", type=int, default=None)
-    r.set_defaults(func=cmd_runs)
+    runs_parser = sub.add_parser("runs", parents=[parent], help="run history, newest first")
+    runs_parser.add_argument(
+        "dfe", metavar="DFE", nargs="?", help="one school (default: recent, all)"
+    )
+    runs_parser.add_argument("--limit", type=int, default=None)
+    runs_parser.set_defaults(func=cmd_runs)
 
-    d = sub.add_parser(
+    run_due_parser = sub.add_parser(
         "run-due", parents=[parent], help="run every school whose daily time has passed"
     )
-    d.add_argument("--at", metavar="ISO_DATETIME", help="act as if it were this time")
-    d.add_argument("--force", action="store_true", help="allow --at more than a day after now")
-    d.set_defaults(func=cmd_run_due)
+    run_due_parser.add_argument("--at", metavar="ISO_DATETIME", help="act as if it were this time")
+    run_due_parser.add_argument(
+        "--force", action="store_true", help="allow --at more than a day after now"
+    )
+    run_due_parser.set_defaults(func=cmd_run_due)
 
     sc = sub.add_parser("scheduler", help="run-due every minute, for a systemd service")
     sc.add_argument("--interval", type=float, default=60.0, metavar="SECONDS")
@@ -101,36 +111,36 @@ def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
     """Every record's outcome, of a dry run's plans (which parse every record: none is left in
     Plan.same_rows)."""
     out = []
-    for p in plans:
-        for outcome in p.outcomes:
-            r = outcome.record
+    for plan in plans:
+        for outcome in plan.outcomes:
+            record = outcome.record
             out.append(
                 {
-                    "report": p.report,
-                    "mis_id": r.mis_id,
-                    "forename": r.forename,
-                    "surname": r.surname,
-                    "preferred_name": r.preferred_name,
-                    "dob": r.dob or r.dob_raw,
+                    "report": plan.report,
+                    "mis_id": record.mis_id,
+                    "forename": record.forename,
+                    "surname": record.surname,
+                    "preferred_name": record.preferred_name,
+                    "dob": record.dob or record.dob_raw,
                     "outcome": outcome.outcome,
                     "reason": outcome.reason,
                     "username": outcome.username,
                 }
             )
-        for change in p.changes:
+        for change in plan.changes:
             if change.kind == "unallocate":
-                a = change.after
+                account = change.after
                 out.append(
                     {
-                        "report": p.report,
-                        "mis_id": a.mis_id,
-                        "forename": a.forename,
-                        "surname": a.surname,
-                        "preferred_name": a.preferred_name,
-                        "dob": a.dob,
+                        "report": plan.report,
+                        "mis_id": account.mis_id,
+                        "forename": account.forename,
+                        "surname": account.surname,
+                        "preferred_name": account.preferred_name,
+                        "dob": account.dob,
                         "outcome": "unallocate",
                         "reason": change.reason,
-                        "username": a.username,
+                        "username": account.username,
                     }
                 )
     return out
@@ -145,26 +155,28 @@ class ProgressLines:
         self.only_final = only_final
         self.seen: set[tuple] = set()
 
-    def __call__(self, p: Progress) -> None:
-        where = f"{p.school} {p.report}" if p.report else p.school
-        if p.message:
-            self.ctx.note(f"{where}: {plain(p.message)}")
+    def __call__(self, event: Progress) -> None:
+        where = f"{event.school} {event.report}" if event.report else event.school
+        if event.message:
+            self.ctx.note(f"{where}: {plain(event.message)}")
         if self.only_final:
-            if p.phase in ("done", "held", "failed", "cancelled"):
-                self.ctx.note(f"{p.run_id} {p.phase}: {counts_line(p.counts)}")
+            if event.phase in ("done", "held", "failed", "cancelled"):
+                self.ctx.note(f"{event.run_id} {event.phase}: {counts_line(event.counts)}")
             return
-        if p.phase == "fetching":
-            key: tuple = (p.phase, p.report, p.pages_done)
-            total = p.pages_total if p.pages_total is not None else "?"
-            line = f"{where}: fetching page {p.pages_done}/{total}, {p.records_done} records"
-            if p.pages_done == 0:
+        if event.phase == "fetching":
+            key: tuple = (event.phase, event.report, event.pages_done)
+            total = event.pages_total if event.pages_total is not None else "?"
+            line = (
+                f"{where}: fetching page {event.pages_done}/{total}, {event.records_done} records"
+            )
+            if event.pages_done == 0:
                 line = f"{where}: fetching"
-        elif p.phase == "planning":
-            key = (p.phase, p.report)
-            line = f"{where}: planning {p.records_total or p.records_done} records"
-        elif p.phase in ("connecting", "applying"):
-            key = (p.phase, p.report)
-            line = f"{where}: {p.phase}"
+        elif event.phase == "planning":
+            key = (event.phase, event.report)
+            line = f"{where}: planning {event.records_total or event.records_done} records"
+        elif event.phase in ("connecting", "applying"):
+            key = (event.phase, event.report)
+            line = f"{where}: {event.phase}"
         else:
             return  # the summary on stdout says how it ended
         if key not in self.seen:
@@ -217,9 +229,9 @@ def _print_plan(plans: list[Any], ctx: Context) -> None:
         )
     if len(shown) < len(outcomes):
         ctx.stdout.write(f"({len(outcomes) - len(shown)} unchanged records not listed)\n")
-    for p in plans:
-        if p.hold_reason:
-            ctx.stdout.write(f"HELD ({p.report}): {plain(p.hold_reason)}\n")
+    for plan in plans:
+        if plan.hold_reason:
+            ctx.stdout.write(f"HELD ({plan.report}): {plain(plan.hold_reason)}\n")
 
 
 @contextlib.contextmanager
@@ -418,11 +430,11 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _held_note(h: Any, held: bool) -> str | None:
+def _held_note(account: Any, held: bool) -> str | None:
     notes = []
-    if h.case_ids:
+    if account.case_ids:
         notes.append("candidate of an open case" + (": check it first" if held else ""))
-    if h.back_since:
+    if account.back_since:
         notes.append("left alone by confirm: record back or changed since")
     return "; ".join(notes) or None
 
@@ -534,9 +546,9 @@ def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> int:
     def on_results(results: list[Any]) -> None:
         stamp = ctx.now().isoformat(sep=" ")
         for res in results:
-            r = res.run
-            detail = plain(r.error) if r.error else counts_line(r.counts)
-            ctx.note(f"{stamp} {r.run_id} {r.status}: {detail}")
+            run = res.run
+            detail = plain(run.error) if run.error else counts_line(run.counts)
+            ctx.note(f"{stamp} {run.run_id} {run.status}: {detail}")
 
     def on_error(exc: BaseException) -> None:
         ctx.note(f"{ctx.now().isoformat(sep=' ')} pass failed: {plain(_one_line(exc))}")

@@ -102,10 +102,10 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _last_run(s: School) -> str:
-    if not s.last_run_at:
+def _last_run(school: School) -> str:
+    if not school.last_run_at:
         return "-"
-    return f"{s.last_run_at.replace('T', ' ')[:16]} {s.last_run_status or ''}".strip()
+    return f"{school.last_run_at.replace('T', ' ')[:16]} {school.last_run_status or ''}".strip()
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
@@ -142,30 +142,33 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     dfe = check_dfe(args.dfe)
     store = ctx.store()
-    s = store.school(dfe)
+    school = store.school(dfe)
     has_secret = store.has_secret(dfe)
     if args.json:
-        emit_json(school_json(s, has_secret), ctx.stdout)
+        emit_json(school_json(school, has_secret), ctx.stdout)
         return 0
-    reports = ", ".join(REPORT_LABELS.get(r, r) for r in s.reports)
+    reports = ", ".join(REPORT_LABELS.get(r, r) for r in school.reports)
     fields(
         [
-            ("DfE number", s.dfe),
-            ("Name", s.name),
-            ("Local authority", s.la),
-            ("MIS", s.mis),
-            ("MIS URL", s.url),
-            ("Client ID", s.client_id),
+            ("DfE number", school.dfe),
+            ("Name", school.name),
+            ("Local authority", school.la),
+            ("MIS", school.mis),
+            ("MIS URL", school.url),
+            ("Client ID", school.client_id),
             ("Client Secret", "set" if has_secret else "not set"),
             ("Reports", reports),
             ("Not supported for IRIS", "Contacts, Attendance, Groups & Classes"),
-            ("Daily run at", s.daily_at),
-            ("Safety hold", f"more than {s.hold_percent:g}% and at least {s.hold_min}"),
-            ("Create before start", f"{s.create_before_start_days} days"),
-            ("Last run", f"{s.last_run_id} {_last_run(s)}" if s.last_run_id else "never"),
-            ("Open cases", s.open_cases),
-            ("Unallocated by last run", s.unallocated_last_run),
-            ("Active accounts", s.active_accounts),
+            ("Daily run at", school.daily_at),
+            ("Safety hold", f"more than {school.hold_percent:g}% and at least {school.hold_min}"),
+            ("Create before start", f"{school.create_before_start_days} days"),
+            (
+                "Last run",
+                f"{school.last_run_id} {_last_run(school)}" if school.last_run_id else "never",
+            ),
+            ("Open cases", school.open_cases),
+            ("Unallocated by last run", school.unallocated_last_run),
+            ("Active accounts", school.active_accounts),
         ],
         out=ctx.stdout,
     )

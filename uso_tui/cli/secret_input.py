@@ -40,11 +40,11 @@ def plain_secret_in(argv: Sequence[str]) -> bool:
     """True when argv gives `--client-secret VALUE` (or `=VALUE`) with anything but `-`.
 
     Checked before argparse runs, so that no parser message can ever echo the value."""
-    for i, token in enumerate(argv):
+    for index, token in enumerate(argv):
         if token == "--":
             return False
         if token == "--client-secret":
-            return i + 1 < len(argv) and argv[i + 1] != "-"
+            return index + 1 < len(argv) and argv[index + 1] != "-"
         if token.startswith("--client-secret="):
             return token.split("=", 1)[1] != "-"
     return False

@@ -9,14 +9,16 @@ from uso_tui.cli.output import emit_json, plain, table
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    u = sub.add_parser(
+    undo_parser = sub.add_parser(
         "undo-run",
         parents=[parent],
         help="revert what one run changed (accounts changed since are left alone)",
     )
-    u.add_argument("run_id", metavar="RUN_ID")
-    u.add_argument("--dry-run", action="store_true", help="list what would change; write nothing")
-    u.set_defaults(func=cmd_undo_run)
+    undo_parser.add_argument("run_id", metavar="RUN_ID")
+    undo_parser.add_argument(
+        "--dry-run", action="store_true", help="list what would change; write nothing"
+    )
+    undo_parser.set_defaults(func=cmd_undo_run)
 
 
 def cmd_undo_run(args: argparse.Namespace, ctx: Context) -> int:
@@ -25,27 +27,27 @@ def cmd_undo_run(args: argparse.Namespace, ctx: Context) -> int:
     run_id = args.run_id.strip()
     store = ctx.store()
     if args.dry_run:
-        p, undo_id = undo_preview(store, run_id, now=ctx.now()), None
+        plan, undo_id = undo_preview(store, run_id, now=ctx.now()), None
     else:
-        p, undo = undo_run(store, run_id, operator=ctx.operator, now=ctx.now())
+        plan, undo = undo_run(store, run_id, operator=ctx.operator, now=ctx.now())
         undo_id = undo.run_id
     if args.json:
-        emit_json({**p.public(undo_id), "dry_run": bool(args.dry_run)}, ctx.stdout)
+        emit_json({**plan.public(undo_id), "dry_run": bool(args.dry_run)}, ctx.stdout)
         return 0
     out = ctx.stdout
-    rev = p.reverted
+    rev = plan.reverted
     head = "would revert" if args.dry_run else f"{undo_id} reverted"
     counts = ", ".join(f"{k} {v}" for k, v in rev.items() if v) or "nothing"
     out.write(f"{run_id}: {head}: {counts}\n")
-    if p.reverts:
+    if plan.reverts:
         table(
             ["  Username", "Was", "Name"],
-            [[f"  {r.username}", r.kind, plain(r.name)] for r in p.reverts],
+            [[f"  {r.username}", r.kind, plain(r.name)] for r in plan.reverts],
             out=out,
         )
-    if p.left_alone:
-        out.write(f"left alone (changed since the run): {', '.join(p.left_alone)}\n")
-    if p.cases:
+    if plan.left_alone:
+        out.write(f"left alone (changed since the run): {', '.join(plan.left_alone)}\n")
+    if plan.cases:
         verb = "would close" if args.dry_run else "closed"
-        out.write(f"{verb} the run's open cases: {', '.join(c.case_id for c in p.cases)}\n")
+        out.write(f"{verb} the run's open cases: {', '.join(c.case_id for c in plan.cases)}\n")
     return 0
