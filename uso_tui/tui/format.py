@@ -28,14 +28,16 @@ def clean(value: object) -> str:
     """A string safe to show: control and format characters replaced by visible symbols."""
     if value is None:
         return ""
-    s = str(value)
-    if s.isprintable():  # fast path: nothing to replace (isprintable is False for Cc/Cf/Zl/Zp...)
-        return s
+    text = str(value)
+    if (
+        text.isprintable()
+    ):  # fast path: nothing to replace (isprintable is False for Cc/Cf/Zl/Zp...)
+        return text
     return "".join(
         _visible(ch)
         if (ch != " " and unicodedata.category(ch) in _BAD_CATEGORIES) or ch in "\t\n\r\x0b\x0c"
         else ch
-        for ch in s
+        for ch in text
     )
 
 
@@ -53,8 +55,8 @@ def when(iso: str | None, *, seconds: bool = False) -> str:
     """`2026-11-28T06:00:03` -> `2026-11-28 06:00` (or with seconds); '' for None."""
     if not iso:
         return ""
-    s = iso.replace("T", " ")
-    return s[:19] if seconds else s[:16]
+    stamp = iso.replace("T", " ")
+    return stamp[:19] if seconds else stamp[:16]
 
 
 def ago(iso: str | None, now: datetime) -> str:
@@ -105,8 +107,8 @@ def status_text(status: str | None) -> Text:
 def kv_lines(pairs: Iterable[tuple[str, object]], width: int = 16) -> Text:
     """Label/value lines; labels are ours, values literal."""
     out = Text(end="")
-    for i, (label, value) in enumerate(pairs):
-        if i:
+    for position, (label, value) in enumerate(pairs):
+        if position:
             out.append("\n")
         out.append(f"{label:<{width}}", style="bold")
         out.append_text(value if isinstance(value, Text) else plain(value))
@@ -138,12 +140,11 @@ COUNT_LABELS = {
 
 def counts_short(counts: dict[str, int]) -> str:
     """`+3 ~2 -1 ?4 !1`: created, updated, unallocated (or held), matching, invalid."""
-    c = counts
-    held = c.get("held_unallocations", 0)
-    out = f"+{c.get('created', 0)} ~{c.get('updated', 0)} -{c.get('unallocated', 0)}"
+    held = counts.get("held_unallocations", 0)
+    out = f"+{counts.get('created', 0)} ~{counts.get('updated', 0)} -{counts.get('unallocated', 0)}"
     if held:
         out += f" h{held}"
-    return out + f" ?{c.get('needs_matching', 0)} !{c.get('invalid', 0)}"
+    return out + f" ?{counts.get('needs_matching', 0)} !{counts.get('invalid', 0)}"
 
 
 def run_details(run: Run) -> Text:
@@ -179,26 +180,26 @@ def run_details(run: Run) -> Text:
     return out
 
 
-def event_details(e: AuditEvent) -> Text:
+def event_details(entry: AuditEvent) -> Text:
     pairs: list[tuple[str, object]] = [
-        ("At", when(e.at, seconds=True)),
-        ("Operator", e.operator),
-        ("School", e.school or "-"),
-        ("Action", e.action),
-        ("Subject", e.subject),
+        ("At", when(entry.at, seconds=True)),
+        ("Operator", entry.operator),
+        ("School", entry.school or "-"),
+        ("Action", entry.action),
+        ("Subject", entry.subject),
     ]
-    if e.run_id:
-        pairs.append(("Run", e.run_id))
+    if entry.run_id:
+        pairs.append(("Run", entry.run_id))
     out = kv_lines(pairs, width=10)
     out.append("\n\nBefore -> after (* changed)\n", style="bold")
-    out.append_text(diff_lines(e.before, e.after))
+    out.append_text(diff_lines(entry.before, entry.after))
     return out
 
 
-def newest_first(e: AuditEvent) -> tuple:
+def newest_first(entry: AuditEvent) -> tuple:
     """Sort key: newest first; events of one second keep the store's order within a school (one
     transaction's events are in the order they happened) and schools come in a fixed order."""
-    return (_negate(e.at), e.school or "")
+    return (_negate(entry.at), entry.school or "")
 
 
 def _negate(iso: str) -> tuple[int, ...]:
@@ -246,20 +247,20 @@ def diff_lines(before: dict | None, after: dict | None) -> Text:
     if not keys:
         out.append("(no details recorded)", style="dim")
         return out
-    width = min(22, max(len(k) for k in keys) + 2)
-    for i, k in enumerate(keys):
-        changed = before.get(k) != after.get(k)
-        if i:
+    width = min(22, max(len(key) for key in keys) + 2)
+    for position, key in enumerate(keys):
+        changed = before.get(key) != after.get(key)
+        if position:
             out.append("\n")
         out.append("* " if changed else "  ", style="bold yellow" if changed else "")
-        out.append(f"{clean(k):<{width}}", style="bold")
-        if k in before and k in after and changed:
-            out.append(value_text(before.get(k)))
+        out.append(f"{clean(key):<{width}}", style="bold")
+        if key in before and key in after and changed:
+            out.append(value_text(before.get(key)))
             out.append(" -> ", style="bold")
-            out.append(value_text(after.get(k)))
-        elif k in after:
-            out.append(value_text(after.get(k)))
+            out.append(value_text(after.get(key)))
+        elif key in after:
+            out.append(value_text(after.get(key)))
         else:
-            out.append(value_text(before.get(k)))
+            out.append(value_text(before.get(key)))
             out.append(" (removed)", style="dim")
     return out

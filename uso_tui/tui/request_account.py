@@ -43,39 +43,41 @@ class Request:
     elsewhere: list[AccountHit] = field(default_factory=list)
 
 
-def same_person(a: AccountHit, r: Request) -> bool:
+def same_person(hit: AccountHit, request: Request) -> bool:
     """sync.admin.add_account's duplicate rule: role, date of birth, surname, and the forename
     equal to the account's forename or preferred name (normalised)."""
     return (
-        a.role == r.role
-        and a.dob == r.dob
-        and normalise(a.surname) == normalise(r.surname)
-        and normalise(r.forename) in (normalise(a.forename), normalise(a.preferred_name))
+        hit.role == request.role
+        and hit.dob == request.dob
+        and normalise(hit.surname) == normalise(request.surname)
+        and normalise(request.forename) in (normalise(hit.forename), normalise(hit.preferred_name))
     )
 
 
-def request_text(r: Request, dfe: str) -> Text:
+def request_text(request: Request, dfe: str) -> Text:
     out = Text(end="")
-    out.append(f"A {r.role} account at {dfe} for ")
-    out.append_text(plain(f"{r.forename} {r.surname}", "bold"))
-    out.append(f", born {r.dob}.\n")
-    if r.duplicate is not None:
-        d = r.duplicate
+    out.append(f"A {request.role} account at {dfe} for ")
+    out.append_text(plain(f"{request.forename} {request.surname}", "bold"))
+    out.append(f", born {request.dob}.\n")
+    if request.duplicate is not None:
+        duplicate = request.duplicate
         out.append_text(
             plain(
-                f"\nRefused: {d.username} ({d.forename} {d.surname}, {d.status}) already is this "
-                f"{r.role} at {dfe}: a second account would stop the automatic link.",
+                f"\nRefused: {duplicate.username} ({duplicate.forename} {duplicate.surname}, {duplicate.status}) already is this "
+                f"{request.role} at {dfe}: a second account would stop the automatic link.",
                 "bold red",
             )
         )
         return out
     out.append("The username is made from the name; it links to the MIS record by itself when ")
     out.append("the record arrives with the same details.\n")
-    if r.elsewhere:
+    if request.elsewhere:
         out.append("\nThe same names and date of birth elsewhere (a mover? match them instead):\n")
         out.append_text(
             plain(
-                "".join(f"  {h.username}  {h.school or '-'}  {h.status}\n" for h in r.elsewhere),
+                "".join(
+                    f"  {h.username}  {h.school or '-'}  {h.status}\n" for h in request.elsewhere
+                ),
                 "bold yellow",
             )
         )
@@ -128,44 +130,50 @@ class RequestAccountForm(SchoolForm[Account]):
         from uso_tui.sync.admin import check_dob, check_role  # noqa: PLC0415
 
         def read() -> tuple[Request, list[AccountHit]]:
-            r = Request(check_role(role), forename, surname, check_dob(dob, self.now().date()))
-            for what, v in (("forename", forename), ("surname", surname)):
-                if not normalise(v):
-                    raise UsoError(f"{what} {v!r} contains no letters" if v else f"{what} is empty")
-            key = (normalise(forename), normalise(surname), r.dob)
-            return r, self.store.find_people(r.role, set(), {key})
+            request = Request(
+                check_role(role), forename, surname, check_dob(dob, self.now().date())
+            )
+            for what, value in (("forename", forename), ("surname", surname)):
+                if not normalise(value):
+                    raise UsoError(
+                        f"{what} {value!r} contains no letters" if value else f"{what} is empty"
+                    )
+            key = (normalise(forename), normalise(surname), request.dob)
+            return request, self.store.find_people(request.role, set(), {key})
 
         looked = attempt(read)  # bad input and store errors: shown in the form
         if looked.value is None:
             self.app.call_from_thread(self._error, looked.error or "")
             return
-        r, hits = looked.value
+        request, hits = looked.value
         for hit in hits:
-            if not same_person(hit, r):
+            if not same_person(hit, request):
                 continue
-            if hit.school == self.dfe and r.duplicate is None:
-                r.duplicate = hit
+            if hit.school == self.dfe and request.duplicate is None:
+                request.duplicate = hit
             elif hit.school != self.dfe:
-                r.elsewhere.append(hit)
-        self.app.call_from_thread(self._ask, r)
+                request.elsewhere.append(hit)
+        self.app.call_from_thread(self._ask, request)
 
-    def _ask(self, r: Request) -> None:
+    def _ask(self, request: Request) -> None:
         self._error("")
 
         from uso_tui.tui.screens.listing import Details  # noqa: PLC0415
 
-        if r.duplicate is not None:  # `account add` would refuse it: nothing to confirm
-            self.app.push_screen(Details("Not created: a duplicate", request_text(r, self.dfe)))
+        if request.duplicate is not None:  # `account add` would refuse it: nothing to confirm
+            self.app.push_screen(
+                Details("Not created: a duplicate", request_text(request, self.dfe))
+            )
             return
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.create(r)
+                self.create(request)
 
         self.app.push_screen(
             Confirm(
                 "Create this account?",
-                request_text(r, self.dfe),
+                request_text(request, self.dfe),
                 yes="Create",
                 no="Back to the form",
             ),
@@ -173,7 +181,7 @@ class RequestAccountForm(SchoolForm[Account]):
         )
 
     @in_thread("request-create")
-    def create(self, r: Request) -> None:
+    def create(self, request: Request) -> None:
         from uso_tui.sync.admin import add_account  # noqa: PLC0415
 
         # InvalidInput (a duplicate meanwhile): shown in the form
@@ -181,10 +189,10 @@ class RequestAccountForm(SchoolForm[Account]):
             lambda: add_account(
                 self.store,
                 self.dfe,
-                role=r.role,
-                forename=r.forename,
-                surname=r.surname,
-                dob=r.dob,
+                role=request.role,
+                forename=request.forename,
+                surname=request.surname,
+                dob=request.dob,
                 operator=self.operator,
                 now=self.now(),
             )

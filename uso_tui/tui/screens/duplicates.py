@@ -40,12 +40,18 @@ class Pair:
         return (self.first, self.second)
 
 
-def who(a: Account) -> Text:
-    return plain(f"{a.username} ({full_name(a.forename, a.surname, a.preferred_name)})")
+def who(account: Account) -> Text:
+    return plain(
+        f"{account.username} ({full_name(account.forename, account.surname, account.preferred_name)})"
+    )
 
 
-def link_of(a: Account) -> str:
-    return f"{a.link_report} record {a.mis_id} at {a.link_school}" if a.linked else "not linked"
+def link_of(account: Account) -> str:
+    return (
+        f"{account.link_report} record {account.mis_id} at {account.link_school}"
+        if account.linked
+        else "not linked"
+    )
 
 
 def side_by_side(pair: Pair) -> Table:
@@ -54,16 +60,20 @@ def side_by_side(pair: Pair) -> Table:
     grid.add_column(width=9, no_wrap=True, style="bold")
     grid.add_column(ratio=1)
     grid.add_column(ratio=1)
-    a, b = pair.accounts
+    first, second = pair.accounts
     rows = [
         ("", Text("1", style="bold"), Text("2", style="bold")),
-        ("Username", cell(a.username), cell(b.username)),
-        ("Name", cell(full_name(a.forename, a.surname)), cell(full_name(b.forename, b.surname))),
-        ("Known as", cell(a.preferred_name or "-"), cell(b.preferred_name or "-")),
-        ("Born", cell(a.dob or "-"), cell(b.dob or "-")),
-        ("School", cell(a.school or "-"), cell(b.school or "-")),
-        ("Status", cell(f"{a.status} {a.role}"), cell(f"{b.status} {b.role}")),
-        ("MIS", cell(link_of(a)), cell(link_of(b))),
+        ("Username", cell(first.username), cell(second.username)),
+        (
+            "Name",
+            cell(full_name(first.forename, first.surname)),
+            cell(full_name(second.forename, second.surname)),
+        ),
+        ("Known as", cell(first.preferred_name or "-"), cell(second.preferred_name or "-")),
+        ("Born", cell(first.dob or "-"), cell(second.dob or "-")),
+        ("School", cell(first.school or "-"), cell(second.school or "-")),
+        ("Status", cell(f"{first.status} {first.role}"), cell(f"{second.status} {second.role}")),
+        ("MIS", cell(link_of(first)), cell(link_of(second))),
     ]
     for label, left, right in rows:
         grid.add_row(Text(label), left, right)
@@ -82,18 +92,22 @@ def read_pairs(store: Any, dfe: str | None) -> list[Pair]:
 
     found = possible_duplicates(store, dfe)
     wanted: dict[str, set[str]] = {}
-    for d in found:
-        for h in (d.first, d.second):
-            wanted.setdefault(getattr(h, "home", None) or h.school, set()).add(h.username)
+    for duplicate in found:
+        for hit in (duplicate.first, duplicate.second):
+            wanted.setdefault(getattr(hit, "home", None) or hit.school, set()).add(hit.username)
     accounts: dict[str, Account] = {}
     for home, usernames in wanted.items():
-        for a in store.school_accounts(home):
-            if a.username in usernames:
-                accounts[a.username] = a
+        for account in store.school_accounts(home):
+            if account.username in usernames:
+                accounts[account.username] = account
     return [
-        Pair(accounts[d.first.username], accounts[d.second.username], d.evidence)
-        for d in found
-        if d.first.username in accounts and d.second.username in accounts
+        Pair(
+            accounts[duplicate.first.username],
+            accounts[duplicate.second.username],
+            duplicate.evidence,
+        )
+        for duplicate in found
+        if duplicate.first.username in accounts and duplicate.second.username in accounts
     ]
 
 
@@ -114,10 +128,10 @@ class WhichOne(ModalScreen[Account | None]):
         with Vertical(id="dialog", classes="dialog"):
             yield Static(plain("Unallocate which account?", "bold"), classes="dialog-title")
             body = Text(end="")
-            for n, a in enumerate(self.pair.accounts, 1):
-                body.append(f"{n}  ", style="bold")
-                body.append_text(who(a))
-                body.append(f"\n   at {a.school}, {link_of(a)}\n")
+            for number, account in enumerate(self.pair.accounts, 1):
+                body.append(f"{number}  ", style="bold")
+                body.append_text(who(account))
+                body.append(f"\n   at {account.school}, {link_of(account)}\n")
             body.append("The other stays as it is.", style="dim")
             yield Static(body)
             yield Static(
@@ -176,31 +190,33 @@ class DuplicatesScreen(LoadedListScreen):
     def load(self) -> None:
         pairs = read_pairs(self.store, self.dfe)
         rows = []
-        for p in pairs:
-            a, b = p.accounts
-            schools = a.school if a.school == b.school else f"{a.school} {b.school}"
+        for pair in pairs:
+            first, second = pair.accounts
+            schools = (
+                first.school if first.school == second.school else f"{first.school} {second.school}"
+            )
             rows.append(
                 Row(
-                    key=f"{a.username} {b.username}",
+                    key=f"{first.username} {second.username}",
                     cells=cells(
-                        a.username,
-                        b.username,
-                        full_name(a.forename, a.surname, a.preferred_name),
+                        first.username,
+                        second.username,
+                        full_name(first.forename, first.surname, first.preferred_name),
                         schools,
-                        "; ".join(p.evidence),
+                        "; ".join(pair.evidence),
                     ),
                     haystack=words_of(
-                        a.username,
-                        b.username,
-                        a.forename,
-                        a.surname,
-                        b.forename,
-                        b.surname,
-                        a.school,
-                        b.school,
-                        *p.evidence,
+                        first.username,
+                        second.username,
+                        first.forename,
+                        first.surname,
+                        second.forename,
+                        second.surname,
+                        first.school,
+                        second.school,
+                        *pair.evidence,
                     ),  # fmt: skip
-                    data=p,
+                    data=pair,
                 )
             )
         self.app.call_from_thread(self._show, rows)
@@ -250,11 +266,11 @@ class DuplicatesScreen(LoadedListScreen):
         pair = self.current_pair()
         if pair is None:
             return
-        a, b = pair.accounts
+        first, second = pair.accounts
         body = Text(end="")
-        body.append_text(who(a))
+        body.append_text(who(first))
         body.append("\nand\n")
-        body.append_text(who(b))
+        body.append_text(who(second))
         body.append(
             "\n\nare two different people: both stay as they are, and this pair is not listed "
             "again. Recorded in the audit log."
@@ -303,13 +319,15 @@ class DuplicatesScreen(LoadedListScreen):
     def decide(self, what: str, pair: Pair, account: Account | None) -> None:
         from uso_tui.sync.duplicates import keep_both, unallocate_duplicate  # noqa: PLC0415
 
-        a, b = pair.accounts
+        first, second = pair.accounts
         if what == "keep":
-            keep_both(self.store, a.username, b.username, operator=self.operator, now=self.now())
-            message = f"Kept {a.username} and {b.username} as different people"
+            keep_both(
+                self.store, first.username, second.username, operator=self.operator, now=self.now()
+            )
+            message = f"Kept {first.username} and {second.username} as different people"
         else:
             assert account is not None
-            other = b if account.username == a.username else a
+            other = second if account.username == first.username else first
             unallocate_duplicate(
                 self.store, account.username, other.username, operator=self.operator, now=self.now()
             )

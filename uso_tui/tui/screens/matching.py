@@ -62,14 +62,14 @@ def record_text(rec: MisRecord, role: str) -> Text:
 def decision_text(case: MatchCase) -> Text:
     if case.status == "open" and not case.decision:
         return Text("open: choose a candidate, create, exclude or skip", style="bold yellow")
-    d = case.decision or ""
+    decision = case.decision or ""
     what = {
         "skip": "skipped (still open)",
         "exclude": "excluded (added to the exclusion list)",
-    }.get(d)
+    }.get(decision)
     if what is None:
-        kind, _, user = d.partition(":")
-        what = {"match": f"matched to {user}", "create": f"new account {user}"}.get(kind, d)
+        kind, _, user = decision.partition(":")
+        what = {"match": f"matched to {user}", "create": f"new account {user}"}.get(kind, decision)
     out = Text(f"decided: {what}", style="bold green" if case.status == "resolved" else "yellow")
     if case.decided_by:
         out.append_text(plain(f" by {case.decided_by}", "dim"))
@@ -185,7 +185,9 @@ class MatchingScreen(ExportsCsv):
         title = self.query_one("#title", Static)
         table = self.query_one(DataTable)
         table.clear()
-        open_left = sum(1 for c in self.cases if c.status == "open")  # skipped ones included
+        open_left = sum(
+            1 for candidate in self.cases if candidate.status == "open"
+        )  # skipped ones included
         if case is None:
             head = f"{open_left} open (skipped; p goes back)" if open_left else "no open cases"
             title.update(Text(f"Matching queue {self.dfe}: {head}", style="bold"))
@@ -217,32 +219,35 @@ class MatchingScreen(ExportsCsv):
         self.query_one("#case-record", Static).update(record_text(rec, case.role))
         self.query_one("#case-state", Static).update(decision_text(case))
         for cand in self.candidates(case):
-            c = Candidate.from_dict(cand)
-            diff = set(c.differs)
+            candidate = Candidate.from_dict(cand)
+            diff = set(candidate.differs)
             row = [
-                cell(f"{c.score}%" if "found by search" not in c.reasons else "find", "bold"),
-                cell(c.username),
-                cell(c.forename, DIFF_STYLE if "forename" in diff else ""),
-                cell(c.surname, DIFF_STYLE if "surname" in diff else ""),
-                cell(c.preferred_name, DIFF_STYLE if "preferred_name" in diff else ""),
-                cell(c.dob or "—", DIFF_STYLE if "dob" in diff else ""),
-                self._where_cell(c),
+                cell(
+                    f"{candidate.score}%" if "found by search" not in candidate.reasons else "find",
+                    "bold",
+                ),
+                cell(candidate.username),
+                cell(candidate.forename, DIFF_STYLE if "forename" in diff else ""),
+                cell(candidate.surname, DIFF_STYLE if "surname" in diff else ""),
+                cell(candidate.preferred_name, DIFF_STYLE if "preferred_name" in diff else ""),
+                cell(candidate.dob or "—", DIFF_STYLE if "dob" in diff else ""),
+                self._where_cell(candidate),
             ]
-            table.add_row(*row, key=c.username)
+            table.add_row(*row, key=candidate.username)
         if table.row_count:
             table.move_cursor(row=0)
         self.show_detail()
         self._refresh_keys()
 
-    def _where(self, c: Candidate) -> tuple[str | None, str]:
+    def _where(self, candidate: Candidate) -> tuple[str | None, str]:
         """(school, status) of a candidate's account now, else as the case saw it."""
-        acc = self.accounts.get(c.username)
+        acc = self.accounts.get(candidate.username)
         if acc is None:
-            return c.school, "active" if c.school else "unallocated"
+            return candidate.school, "active" if candidate.school else "unallocated"
         return acc.school, acc.status
 
-    def _where_cell(self, c: Candidate) -> Text:
-        school, status = self._where(c)
+    def _where_cell(self, candidate: Candidate) -> Text:
+        school, status = self._where(candidate)
         if status != "active" or not school:
             return cell("unalloc.", "yellow")
         return cell(school, "bold yellow" if school != self.dfe else "")
@@ -282,12 +287,12 @@ class MatchingScreen(ExportsCsv):
                 else ""
             )
             return
-        c = Candidate.from_dict(cand)
+        candidate = Candidate.from_dict(cand)
         out = Text(end="")
-        if c.evidence:
+        if candidate.evidence:
             # Why it ranks here: the weight of each field, for and against.
-            agree = [f"{lv_text(f, lv)} {w:+.1f}" for f, lv, w in c.evidence if w > 0]
-            against = [f"{lv_text(f, lv)} {w:+.1f}" for f, lv, w in c.evidence if w <= 0]
+            agree = [f"{lv_text(f, lv)} {w:+.1f}" for f, lv, w in candidate.evidence if w > 0]
+            against = [f"{lv_text(f, lv)} {w:+.1f}" for f, lv, w in candidate.evidence if w <= 0]
             if agree:
                 out.append("for: ", style="bold green")
                 out.append(", ".join(agree) + "  ")
@@ -295,16 +300,16 @@ class MatchingScreen(ExportsCsv):
                 out.append("against: ", style="bold red")
                 out.append(", ".join(against) + "  ")
             # where the account is now is said below (it may have moved since the case opened)
-            extra = [r for r in c.reasons if "(" not in r and r != "unallocated"]
+            extra = [r for r in candidate.reasons if "(" not in r and r != "unallocated"]
             if extra:
                 out.append_text(plain("; ".join(extra)))
         else:
-            if c.differs:
+            if candidate.differs:
                 out.append("differs: ", style="bold")
-                out.append(", ".join(FIELD_LABELS.get(f, f) for f in c.differs) + "  ")
-            if c.reasons:
-                out.append_text(plain("; ".join(c.reasons)))
-        school, status = self._where(c)
+                out.append(", ".join(FIELD_LABELS.get(f, f) for f in candidate.differs) + "  ")
+            if candidate.reasons:
+                out.append_text(plain("; ".join(candidate.reasons)))
+        school, status = self._where(candidate)
         if status != "active" or not school:
             out.append("  unallocated: matching restores it here", style="yellow")
         elif school != self.dfe:
@@ -347,15 +352,15 @@ class MatchingScreen(ExportsCsv):
 
     def _advance(self) -> None:
         """To the next undecided case after this one (wrapping), else past the end."""
-        n = len(self.cases)
-        for step in range(1, n + 1):
-            i = (self.index + step) % n
-            c = self.cases[i]
-            if c.status == "open" and not c.decision:
-                self.index = i
+        count = len(self.cases)
+        for step in range(1, count + 1):
+            position = (self.index + step) % count
+            case = self.cases[position]
+            if case.status == "open" and not case.decision:
+                self.index = position
                 self.show()
                 return
-        self.index = n  # all decided
+        self.index = count  # all decided
         self.show()
 
     # -- decisions -----------------------------------------------------------------------------
@@ -508,20 +513,22 @@ class MatchingScreen(ExportsCsv):
         self.app.call_from_thread(self._refreshed, self.store.case(case_id))
 
     def _refreshed(self, fresh: MatchCase) -> None:
-        for i, c in enumerate(self.cases):
-            if c.case_id == fresh.case_id and fresh.status != c.status:
-                self.cases[i] = fresh
+        for position, listed in enumerate(self.cases):
+            if listed.case_id == fresh.case_id and fresh.status != listed.status:
+                self.cases[position] = fresh
                 self.show()
 
     def _decided(self, case: MatchCase, skipped: bool) -> None:
         self.busy = False
         self._deciding = None
-        for i, c in enumerate(self.cases):
-            if c.case_id == case.case_id:
-                self.cases[i] = case
+        for position, listed in enumerate(self.cases):
+            if listed.case_id == case.case_id:
+                self.cases[position] = case
                 if skipped and case.status == "open" and not case.decision:
                     # resolve_case(skip) may keep no trace; remember the skip for this session
-                    self.cases[i] = MatchCase.from_dict({**case.to_dict(), "decision": "skip"})
+                    self.cases[position] = MatchCase.from_dict(
+                        {**case.to_dict(), "decision": "skip"}
+                    )
         self.decided.append(case.case_id)
         self._advance()
 
@@ -572,10 +579,10 @@ class MatchingScreen(ExportsCsv):
         self._deciding = None
         if case.case_id in self.decided:
             self.decided.remove(case.case_id)
-        for i, c in enumerate(self.cases):
-            if c.case_id == case.case_id:
-                self.cases[i] = case
-                self.index = i
+        for position, listed in enumerate(self.cases):
+            if listed.case_id == case.case_id:
+                self.cases[position] = case
+                self.index = position
         self.say(f"Undone: {case.case_id} is open again")
         self.show()
 

@@ -47,24 +47,24 @@ FEED_LIMIT = 500
 KIND_WORD = {"create": "+ new", "move": "> move"}  # words, so NO_COLOR keeps the meaning
 
 
-def _where(e: AuditEvent) -> str:
+def _where(entry: AuditEvent) -> str:
     """`204-2308` for a create, `204-3210 > 204-2308` for a move (its audit diff holds only the
     fields that changed: the school it left is `before.school`, else the `previous_school` the
     move recorded; an unallocated account moves from no school)."""
-    before = e.before if isinstance(e.before, dict) else {}
-    after = e.after if isinstance(e.after, dict) else {}
-    to = after.get("school") or e.school or "-"
-    if e.action == "move":
+    before = entry.before if isinstance(entry.before, dict) else {}
+    after = entry.after if isinstance(entry.after, dict) else {}
+    to = after.get("school") or entry.school or "-"
+    if entry.action == "move":
         came = before.get("school") or after.get("previous_school") or before.get("previous_school")
         return f"{clean(came or '?')} > {clean(to)}"
     return clean(to)
 
 
-def _names(e: AuditEvent, people: dict[str, tuple[str, str]]) -> str:
+def _names(entry: AuditEvent, people: dict[str, tuple[str, str]]) -> str:
     """The names the event changed to, else the account's names now (a move's diff has none)."""
-    before = e.before if isinstance(e.before, dict) else {}
-    after = e.after if isinstance(e.after, dict) else {}
-    now = people.get(e.subject, ("", ""))
+    before = entry.before if isinstance(entry.before, dict) else {}
+    after = entry.after if isinstance(entry.after, dict) else {}
+    now = people.get(entry.subject, ("", ""))
     forename = after.get("forename") or before.get("forename") or now[0]
     surname = after.get("surname") or before.get("surname") or now[1]
     return full_name(forename, surname)
@@ -73,9 +73,9 @@ def _names(e: AuditEvent, people: dict[str, tuple[str, str]]) -> str:
 def undone_at(events: list[AuditEvent]) -> dict[str, str]:
     """subject -> when its latest undo (undo_match, undo_create...) happened."""
     out: dict[str, str] = {}
-    for e in events:
-        if e.action.startswith("undo") and e.at > out.get(e.subject, ""):
-            out[e.subject] = e.at
+    for entry in events:
+        if entry.action.startswith("undo") and entry.at > out.get(entry.subject, ""):
+            out[entry.subject] = entry.at
     return out
 
 
@@ -83,9 +83,9 @@ def people_of(store, usernames: set[str]) -> dict[str, tuple[str, str]]:
     """username -> (forename, surname) now, read from the compact indexes of their LAs."""
     out: dict[str, tuple[str, str]] = {}
     for la in sorted({u.rsplit(".", 1)[-1] for u in usernames if "." in u}):
-        for h in store.la_people(la):
-            if h.username in usernames:
-                out[h.username] = (h.forename, h.surname)
+        for hit in store.la_people(la):
+            if hit.username in usernames:
+                out[hit.username] = (hit.forename, hit.surname)
     return out
 
 
@@ -173,30 +173,33 @@ class UsersScreen(ReloadingListScreen):
         events.sort(key=newest_first)
         undone = undone_at(self.store.audit(None))
         nameless = {
-            e.subject
-            for e in events
-            if not isinstance(e.after, dict)
-            or not (e.after.get("forename") and e.after.get("surname"))
+            entry.subject
+            for entry in events
+            if not isinstance(entry.after, dict)
+            or not (entry.after.get("forename") and entry.after.get("surname"))
         }
         people = people_of(self.store, nameless) if nameless else {}
         rows = []
-        for i, e in enumerate(events):
-            name = _names(e, people)
-            gone = undone.get(e.subject, "") >= e.at
+        for position, entry in enumerate(events):
+            name = _names(entry, people)
+            gone = undone.get(entry.subject, "") >= entry.at
             if gone:  # undone since: kept in the feed, marked so nobody acts on it
                 kind = Text("undone", style="dim strike")
             else:
                 kind = Text(
-                    KIND_WORD.get(e.action, e.action), style="bold" if e.action == "move" else ""
+                    KIND_WORD.get(entry.action, entry.action),
+                    style="bold" if entry.action == "move" else "",
                 )
             rows.append(
                 Row(
-                    key=f"{i}:{e.subject}",
-                    cells=cells(when(e.at), kind, e.subject, name, _where(e), e.operator),
-                    haystack=haystack(
-                        e.subject, name, e.school, e.action, "undone" if gone else ""
+                    key=f"{position}:{entry.subject}",
+                    cells=cells(
+                        when(entry.at), kind, entry.subject, name, _where(entry), entry.operator
                     ),
-                    data=e.subject,
+                    haystack=haystack(
+                        entry.subject, name, entry.school, entry.action, "undone" if gone else ""
+                    ),
+                    data=entry.subject,
                 )
             )
         self.app.call_from_thread(self._latest_loaded, rows)
@@ -256,21 +259,21 @@ class UsersScreen(ReloadingListScreen):
     def search(self, text: str) -> None:
         hits = self.store.search_accounts(text, limit=SEARCH_LIMIT)
         rows = []
-        for h in hits:
-            status = h.status if h.school else f"{h.status}"
+        for hit in hits:
+            status = hit.status if hit.school else f"{hit.status}"
             rows.append(
                 Row(
-                    key=h.username,
+                    key=hit.username,
                     cells=cells(
-                        h.username,
-                        full_name(h.forename, h.surname, h.preferred_name),
-                        h.dob or "-",
-                        h.role,
-                        h.school or f"({h.home})",
-                        Text(status, style="" if h.status == "active" else "bold yellow"),
+                        hit.username,
+                        full_name(hit.forename, hit.surname, hit.preferred_name),
+                        hit.dob or "-",
+                        hit.role,
+                        hit.school or f"({hit.home})",
+                        Text(status, style="" if hit.status == "active" else "bold yellow"),
                     ),
-                    haystack=haystack(h.username, h.forename, h.surname),
-                    data=h.username,
+                    haystack=haystack(hit.username, hit.forename, hit.surname),
+                    data=hit.username,
                 )
             )
         self.app.call_from_thread(self._hits_loaded, text, rows)
@@ -284,15 +287,15 @@ class UsersScreen(ReloadingListScreen):
     def _update_title(self) -> None:
         empty = self.query_one("#empty", Static)
         if self.query_text.strip():
-            n = len(self.hits_table.all_rows)
-            more = f" (the first {SEARCH_LIMIT})" if n >= SEARCH_LIMIT else ""
-            title = Text(f"Users: {n:,} found{more} for ", style="bold", end="")
+            count = len(self.hits_table.all_rows)
+            more = f" (the first {SEARCH_LIMIT})" if count >= SEARCH_LIMIT else ""
+            title = Text(f"Users: {count:,} found{more} for ", style="bold", end="")
             title.append_text(plain(repr(self.query_text.strip()), "bold"))
-            empty.update(Text("No account matches." if n == 0 else "", end=""))
+            empty.update(Text("No account matches." if count == 0 else "", end=""))
         else:
-            n = len(self.latest_table.all_rows)
+            count = len(self.latest_table.all_rows)
             title = Text(
-                f"Users: latest move or create ({n:,}, newest first)", style="bold", end=""
+                f"Users: latest move or create ({count:,}, newest first)", style="bold", end=""
             )
             empty.update("")
         title.no_wrap = True
@@ -324,40 +327,40 @@ class UsersScreen(ReloadingListScreen):
             self.app.push_screen(AccountScreen(self.store, row.data))
 
 
-def account_fields(a: Account) -> tuple[Text, Text]:
+def account_fields(account: Account) -> tuple[Text, Text]:
     """Two columns: who (names, role, birth) and where (status, school, link, dates)."""
     who: list[tuple[str, object]] = [
-        ("Username", a.username),
-        ("Forename", a.forename),
-        ("Surname", a.surname),
-        ("Preferred", a.preferred_name or "-"),
-        ("Middle names", a.middle_names or "-"),
-        ("Role", a.role),
-        ("Born", a.dob or "-"),
+        ("Username", account.username),
+        ("Forename", account.forename),
+        ("Surname", account.surname),
+        ("Preferred", account.preferred_name or "-"),
+        ("Middle names", account.middle_names or "-"),
+        ("Role", account.role),
+        ("Born", account.dob or "-"),
     ]
-    if a.email:
-        who.append(("Email", a.email))
-    for key, value in sorted(a.extra.items()):
+    if account.email:
+        who.append(("Email", account.email))
+    for key, value in sorted(account.extra.items()):
         who.append((key.replace("_", " ").capitalize()[:12], value))
     pairs: list[tuple[str, object]] = [
-        ("Status", a.status),
-        ("School", a.school or "-"),
+        ("Status", account.status),
+        ("School", account.school or "-"),
     ]
-    if a.previous_school:
-        pairs.append(("Previous school", a.previous_school))
-    if a.linked:
-        pairs.append(("MIS link", f"{a.link_school} {a.link_report} {a.mis_id}"))
+    if account.previous_school:
+        pairs.append(("Previous school", account.previous_school))
+    if account.linked:
+        pairs.append(("MIS link", f"{account.link_school} {account.link_report} {account.mis_id}"))
     else:
         pairs.append(("MIS link", "none (non-MIS)"))
-        pairs.append(("Reviewed", "yes, kept" if a.reviewed else "not yet"))
-    pairs.append(("Source", "MIS export" if a.source == "mis" else "by hand"))
-    if a.unallocated_at:
-        pairs.append(("Unallocated", when(a.unallocated_at)))
-        if a.unallocated_by_run:
-            pairs.append(("  by run", a.unallocated_by_run))
-    pairs.append(("Created", when(a.created_at) or "-"))
-    if a.last_event:
-        pairs.append(("Last event", f"{a.last_event} {when(a.last_event_at)}"))
+        pairs.append(("Reviewed", "yes, kept" if account.reviewed else "not yet"))
+    pairs.append(("Source", "MIS export" if account.source == "mis" else "by hand"))
+    if account.unallocated_at:
+        pairs.append(("Unallocated", when(account.unallocated_at)))
+        if account.unallocated_by_run:
+            pairs.append(("  by run", account.unallocated_by_run))
+    pairs.append(("Created", when(account.created_at) or "-"))
+    if account.last_event:
+        pairs.append(("Last event", f"{account.last_event} {when(account.last_event_at)}"))
     return kv_lines(who, width=13), kv_lines(pairs, width=13)
 
 
@@ -456,12 +459,12 @@ class AccountScreen(ListScreen):
         return True
 
     def action_restore(self) -> None:
-        a = self.account
-        if a is None or not restorable(a):
+        account = self.account
+        if account is None or not restorable(account):
             return
         body = plain(
-            f"{a.username} ({full_name(a.forename, a.surname)}) becomes active again at "
-            f"{a.previous_school or a.link_school or '?'} as a non-MIS account (no MIS link; listed "
+            f"{account.username} ({full_name(account.forename, account.surname)}) becomes active again at "
+            f"{account.previous_school or account.link_school or '?'} as a non-MIS account (no MIS link; listed "
             "in the non-MIS review; relinked if its record returns with the same details)."
         )
 
@@ -493,5 +496,5 @@ class AccountScreen(ListScreen):
         event.stop()
         row = self.active_table().current()
         if row is not None:
-            e: AuditEvent = row.data
-            self.app.push_screen(Details(f"{e.action}: {e.subject}", event_details(e)))
+            entry: AuditEvent = row.data
+            self.app.push_screen(Details(f"{entry.action}: {entry.subject}", event_details(entry)))
