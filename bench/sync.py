@@ -53,8 +53,8 @@ LA = "204"
 
 
 def clear_caches() -> None:
-    for f in (matching.key, matching.parts, matching.phonetic, matching.nick_group):
-        f.cache_clear()
+    for cached in (matching.key, matching.parts, matching.phonetic, matching.nick_group):
+        cached.cache_clear()
 
 
 def settings(dfe: str) -> School:
@@ -63,9 +63,11 @@ def settings(dfe: str) -> School:
 
 def exports_of(estate, dfe: str, reports=("students", "staff")) -> dict[str, Export]:
     out = {}
-    for r in reports:
-        parse = PARSERS[r]
-        out[r] = Export(report=r, records=[parse(d) for d in estate.iris_records(dfe, r)])
+    for report in reports:
+        parse = PARSERS[report]
+        out[report] = Export(
+            report=report, records=[parse(d) for d in estate.iris_records(dfe, report)]
+        )
     return out
 
 
@@ -77,15 +79,17 @@ class Accounts:
         self.n = 0
 
     def add_estate(self, estate, only: set[str] | None = None) -> None:
-        for s in estate.schools:
-            if only is not None and s.dfe not in only:
+        for school in estate.schools:
+            if only is not None and school.dfe not in only:
                 continue
-            mine = self.by_school.setdefault(s.dfe, [])
-            for exp in exports_of(estate, s.dfe).values():
+            mine = self.by_school.setdefault(school.dfe, [])
+            for exp in exports_of(estate, school.dfe).values():
                 for rec in exp.records:
                     if rec.forename and rec.surname and rec.dob and rec.mis_id:
                         self.n += 1
-                        mine.append(account_from_record(rec, s.dfe, f"u{self.n}.{s.dfe[:3]}"))
+                        mine.append(
+                            account_from_record(rec, school.dfe, f"u{self.n}.{school.dfe[:3]}")
+                        )
 
     def pool(self, la: str, role: str) -> list[Account]:
         return [
@@ -126,27 +130,27 @@ def bench_a(repeat: int) -> list[list[object]]:
     rows = []
     # rows, as the store gives a plan (made here, outside the timing)
     daily = Snapshot(school=target, rows=as_rows(acc.by_school[target]), pool=lambda r: pools[r])
-    p = plan(exp, daily, big.today, settings(target))
+    planned = plan(exp, daily, big.today, settings(target))
     times = [timed_plan(exp, daily, big.today, target) for _ in range(repeat)]
     rows.append(
         [
             f"(a) daily plan: {len(exp.records):,}-pupil export, LA of 50 schools / {total:,} "
             f"accounts ({pupils:,} pupils)",
             fmt_seconds(median(times)),
-            f"{p.candidates_searched} records searched; created {p.counts['created']}, "
-            f"cases {p.counts['needs_matching']}, updated {p.counts['updated']}",
+            f"{planned.candidates_searched} records searched; created {planned.counts['created']}, "
+            f"cases {planned.counts['needs_matching']}, updated {planned.counts['updated']}",
         ]
     )
     first_pool = {r: [a for a in pools[r] if a.school != target] for r in pools}
     first = Snapshot(school=target, accounts=[], pool=lambda r: first_pool[r])
-    p = plan(exp, first, big.today, settings(target))
+    planned = plan(exp, first, big.today, settings(target))
     times = [timed_plan(exp, first, big.today, target) for _ in range(repeat)]
     rows.append(
         [
             "(a) first import: the same export, no accounts yet at the school",
             fmt_seconds(median(times)),
-            f"{p.candidates_searched:,} records searched; created {p.counts['created']:,}, "
-            f"cases {p.counts['needs_matching']}",
+            f"{planned.candidates_searched:,} records searched; created {planned.counts['created']:,}, "
+            f"cases {planned.counts['needs_matching']}",
         ]
     )
     print(f"  (a) data built in {build:.1f} s", file=sys.stderr)
@@ -173,21 +177,21 @@ def bench_c(n_schools: int, repeat: int) -> list[list[object]]:
     def once() -> float:
         clear_caches()
         cache = PoolCache(lambda la, role: acc.pool(la, role))
-        t = time.perf_counter()
+        started = time.perf_counter()
         searched = 0
-        for s in estate.schools:
-            for exp in exports[s.dfe].values():
-                la = s.dfe[:3]
+        for school in estate.schools:
+            for exp in exports[school.dfe].values():
+                la = school.dfe[:3]
                 snap = Snapshot(
-                    school=s.dfe,
-                    rows=rows[s.dfe],
+                    school=school.dfe,
+                    rows=rows[school.dfe],
                     index_for=lambda role, la=la: cache.get(la, role),
                 )
-                p = plan(exp, snap, estate.today, settings(s.dfe))
-                searched += p.candidates_searched
+                planned = plan(exp, snap, estate.today, settings(school.dfe))
+                searched += planned.candidates_searched
         stats["searched"] = searched
         stats["index"] = cache.build_seconds
-        return time.perf_counter() - t
+        return time.perf_counter() - started
 
     times = [once() for _ in range(repeat)]
     return [
@@ -229,19 +233,19 @@ def build_store(root: Path, estate, hostport: str) -> None:
     store = open_store(root)
     store.set_allowed_mis_hosts([hostport])
     root_url = f"http://{hostport}"
-    for s in estate.schools:
+    for generated in estate.schools:
         school = School(
-            dfe=s.dfe,
-            name=s.name,
-            mis=s.mis,
-            url=f"{root_url}/{s.dfe}",
-            client_id=s.client_id,
+            dfe=generated.dfe,
+            name=generated.name,
+            mis=generated.mis,
+            url=f"{root_url}/{generated.dfe}",
+            client_id=generated.client_id,
             daily_at="06:00",
         )
         with store.transaction("bench") as txn:
-            txn.add_school(school, s.secret)
+            txn.add_school(school, generated.secret)
             accounts = []
-            for exp in exports_of(estate, s.dfe).values():
+            for exp in exports_of(estate, generated.dfe).values():
                 for rec in exp.records:
                     if (
                         rec.forename
@@ -250,8 +254,8 @@ def build_store(root: Path, estate, hostport: str) -> None:
                         and rec.mis_id
                         and not (rec.leaving_date and rec.leaving_date <= estate.today.isoformat())
                     ):
-                        u = txn.new_username(rec.forename, rec.surname, s.la)
-                        accounts.append(account_from_record(rec, s.dfe, u))
+                        username = txn.new_username(rec.forename, rec.surname, generated.la)
+                        accounts.append(account_from_record(rec, generated.dfe, username))
             txn.put_accounts(accounts)
 
 
@@ -308,28 +312,28 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
 
         async def fetch_only() -> float:
             async with IrisClient(allowed_hosts=frozenset({hostport})) as client:
-                t = time.perf_counter()
+                started = time.perf_counter()
                 await asyncio.gather(
                     *(client.fetch_report(s, secrets[s.dfe], r) for s in schools for r in s.reports)
                 )
-                return time.perf_counter() - t
+                return time.perf_counter() - started
 
         async def daily(root: Path) -> tuple[float, dict]:
             store = open_store(root)
-            t = time.perf_counter()
+            started = time.perf_counter()
             results = await run_due(store, now)
-            took = time.perf_counter() - t
+            took = time.perf_counter() - started
             totals: dict[str, int] = {}
-            for r in results:
-                totals[r.run.status] = totals.get(r.run.status, 0) + 1
-                for k, v in r.run.counts.items():
-                    totals[k] = totals.get(k, 0) + v
+            for result in results:
+                totals[result.run.status] = totals.get(result.run.status, 0) + 1
+                for key, value in result.run.counts.items():
+                    totals[key] = totals.get(key, 0) + value
             return took, totals
 
         asyncio.run(fetch_only())  # unmeasured: the simulator makes each report's pages once
         fetch_times, daily_times, totals = [], [], {}
-        for i in range(repeat):
-            work = tmp / f"run{i}"
+        for run_index in range(repeat):
+            work = tmp / f"run{run_index}"
             shutil.copytree(tmp / "base", work)
             # The copy's hundred megabytes on disk before timing anything: else the daily run's
             # fsyncs wait for the kernel to write them out (ext4 orders a commit after them).
@@ -338,7 +342,7 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
             took, totals = asyncio.run(daily(work))
             daily_times.append(took)
             print(
-                f"  (b) run {i + 1}: fetch only {fetch_times[-1]:.2f} s, daily {took:.2f} s",
+                f"  (b) run {run_index + 1}: fetch only {fetch_times[-1]:.2f} s, daily {took:.2f} s",
                 file=sys.stderr,
             )
             shutil.rmtree(work)
@@ -346,7 +350,7 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    f, d = median(fetch_times), median(daily_times)
+    fetch_median, daily_median = median(fetch_times), median(daily_times)
     # Each daily run beside the fetch-only run just before it: this machine's speed drifts by
     # a fifth within minutes, which the ratio of two medians would take for our own.
     ratio = median([dt / ft for dt, ft in zip(daily_times, fetch_times, strict=True)])
@@ -371,7 +375,7 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
     return [
         [
             f"(b) fetch only: {n_schools} schools, both reports, {latency * 1000:g} ms/request",
-            fmt_seconds(f),
+            fmt_seconds(fetch_median),
             "one new client, 64 connections / 4 per school",
         ],
         [
@@ -381,8 +385,8 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
         ],
         [
             f"(b) daily run (run_due) of the same {n_schools} schools / {n_accounts:,} accounts",
-            fmt_seconds(d),
-            f"{ratio:.2f}x fetch-only (median of {repeat} paired runs; {d / f:.2f}x the medians); "
+            fmt_seconds(daily_median),
+            f"{ratio:.2f}x fetch-only (median of {repeat} paired runs; {daily_median / fetch_median:.2f}x the medians); "
             f"{detail}",
         ],
     ]
@@ -392,12 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--serve-child"]:
         return _serve_child(argv[1:])
-    p = argparse.ArgumentParser(prog="python -m bench.sync")
-    p.add_argument("--quick", action="store_true", help="smaller (b) and (c); under 60 s")
-    p.add_argument("--repeat", type=int, default=None)
-    p.add_argument("--only", default="a,b,c")
-    p.add_argument("--latency", type=float, default=0.02)
-    args = p.parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m bench.sync")
+    parser.add_argument("--quick", action="store_true", help="smaller (b) and (c); under 60 s")
+    parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--only", default="a,b,c")
+    parser.add_argument("--latency", type=float, default=0.02)
+    args = parser.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 5)
     only = set(args.only.split(","))
     rows: list[list[object]] = []
