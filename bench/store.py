@@ -85,11 +85,11 @@ def _name_picker(rng: random.Random):
     return pick
 
 
-def _accounts_for(tx, dfe: str, n: int, rng: random.Random, pick) -> list[Account]:
+def _accounts_for(tx, dfe: str, count: int, rng: random.Random, pick) -> list[Account]:
     out = []
     la = dfe[:3]
-    for i in range(n):
-        staff = i % 10 == 0
+    for number in range(count):
+        staff = number % 10 == 0
         role = "staff" if staff else "pupil"
         forename, surname = pick(role)
         year = rng.randint(1960, 2000) if staff else rng.randint(2008, 2020)
@@ -105,11 +105,11 @@ def _accounts_for(tx, dfe: str, n: int, rng: random.Random, pick) -> list[Accoun
                 school=dfe,
                 source="mis",
                 preferred_name=forename[:3] if rng.random() < 0.05 else "",
-                mis_id=str(100000 + i),
+                mis_id=str(100000 + number),
                 link_school=dfe,
                 link_report=report,
                 middle_names=pick(role)[0] if rng.random() < 0.3 else "",
-                extra={} if staff else _pupil_extra(dfe, i, rng),
+                extra={} if staff else _pupil_extra(dfe, number, rng),
                 created_at=NOW,
                 last_event="create",
                 last_event_at=NOW,
@@ -119,25 +119,27 @@ def _accounts_for(tx, dfe: str, n: int, rng: random.Random, pick) -> list[Accoun
     return out
 
 
-def _pupil_extra(dfe: str, i: int, rng: random.Random) -> dict[str, str]:
-    upn = f"{rng.choice('ABCDEFGHJKLMNPQRTUVWXYZ')}{dfe[:3]}{dfe[4:]}{i:05d}"
+def _pupil_extra(dfe: str, number: int, rng: random.Random) -> dict[str, str]:
+    upn = f"{rng.choice('ABCDEFGHJKLMNPQRTUVWXYZ')}{dfe[:3]}{dfe[4:]}{number:05d}"
     year = str(rng.randint(1, 13))
     return {"year_group": year, "form": "7A", "gender": rng.choice("MF"), "upn": upn}
 
 
-def _wanted(store, la: str, n: int, rng: random.Random) -> tuple[set[str], set[tuple]]:
-    """What matching would ask find_people for n records of a school of another local authority:
-    half of them people with an account there, half people with none anywhere."""
+def _wanted(store, la: str, count: int, rng: random.Random) -> tuple[set[str], set[tuple]]:
+    """What matching would ask find_people for `count` records of a school of another local
+    authority: half of them people with an account there, half people with none anywhere."""
     pool = store.la_people(la, "pupil")
     upns: set[str] = set()
     name_dobs: set[tuple[str, str, str]] = set()
-    for k, h in enumerate(rng.sample(pool, min(n, len(pool)))):
-        if k % 2 == 0:
-            upns.add(h.upn or "")
-            name_dobs.add((normalise(h.forename), normalise(h.surname), h.dob or ""))
+    for position, person in enumerate(rng.sample(pool, min(count, len(pool)))):
+        if position % 2 == 0:
+            upns.add(person.upn or "")
+            name_dobs.add((normalise(person.forename), normalise(person.surname), person.dob or ""))
         else:
-            upns.add(f"Z{k:012d}")
-            name_dobs.add((normalise(h.forename) + "q", normalise(h.surname), h.dob or ""))
+            upns.add(f"Z{position:012d}")
+            name_dobs.add(
+                (normalise(person.forename) + "q", normalise(person.surname), person.dob or "")
+            )
     return upns, name_dobs
 
 
@@ -160,14 +162,14 @@ def build(size: str, root: Path) -> float:
     for start in range(0, n_schools, batch):
         with store.transaction("bench") as tx:
             accounts: list[Account] = []
-            for dfe, n in zip(
+            for dfe, school_size in zip(
                 dfes[start : start + batch], sizes[start : start + batch], strict=True
             ):
                 tx.add_school(
                     School(dfe, f"School {dfe}", "iSAMS", f"https://s{dfe[4:]}.isams.cloud", "id"),
                     "bench-secret",
                 )
-                accounts.extend(_accounts_for(tx, dfe, n, rng, pick))
+                accounts.extend(_accounts_for(tx, dfe, school_size, rng, pick))
             tx.put_accounts(accounts)
     spent = time.perf_counter() - t0
     marker.write_bytes(orjson.dumps({"version": BUILD_VERSION, "build_seconds": spent}))
@@ -184,18 +186,18 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
     la = big[:3]
     out: dict[str, tuple[float, str]] = {}
 
-    t = timings(lambda: open_store(root).list_schools(), repeat)
-    out["open store + list all schools"] = (median(t), f"{n_schools} schools")
+    times = timings(lambda: open_store(root).list_schools(), repeat)
+    out["open store + list all schools"] = (median(times), f"{n_schools} schools")
 
     n_big = len(store.school_accounts(big))
-    t = timings(lambda: store.school_accounts(big), repeat)
-    out["load one school's accounts"] = (median(t), f"{n_big} accounts")
+    times = timings(lambda: store.school_accounts(big), repeat)
+    out["load one school's accounts"] = (median(times), f"{n_big} accounts")
 
     la_accounts = store.la_accounts(la)
     n_la_schools = len({a.home for a in la_accounts})
-    t = timings(lambda: store.la_accounts(la), repeat)
+    times = timings(lambda: store.la_accounts(la), repeat)
     out["load one local authority"] = (
-        median(t),
+        median(times),
         f"{len(la_accounts)} accounts, {n_la_schools} schools",
     )
 
@@ -207,19 +209,19 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
             run_id = tx.next_run_id(big)
             changed = tx.school_accounts(big)[:2000]
             events = []
-            for a in changed:
-                before = {"preferred_name": a.preferred_name}
-                a.preferred_name = f"Pref{rep[0]}"
-                a.last_event, a.last_event_at = "update", NOW
+            for account in changed:
+                before = {"preferred_name": account.preferred_name}
+                account.preferred_name = f"Pref{rep[0]}"
+                account.last_event, account.last_event_at = "update", NOW
                 events.append(
                     AuditEvent(
                         NOW,
                         "bench",
                         big,
                         "update",
-                        a.username,
+                        account.username,
                         before,
-                        {"preferred_name": a.preferred_name},
+                        {"preferred_name": account.preferred_name},
                         run_id,
                     )
                 )
@@ -231,8 +233,8 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
                 )
             )
 
-    t = timings(commit_change, repeat)
-    out["commit a 2,000-record change"] = (median(t), f"school of {n_big}")
+    times = timings(commit_change, repeat)
+    out["commit a 2,000-record change"] = (median(times), f"school of {n_big}")
 
     rng = random.Random(5)
     sample = rng.sample(store.school_accounts(schools[len(schools) // 2].dfe), 5)
@@ -242,9 +244,9 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
     def search() -> None:
         hits.append(len(store.search_accounts(next(queries), limit=None)))
 
-    t = timings(search, repeat)
+    times = timings(search, repeat)
     out["search by name across the store"] = (
-        median(t),
+        median(times),
         f"{n_accounts:,} accounts, all {int(median(hits))} hits",
     )
     out["search, no match (whole store scanned)"] = (
@@ -262,10 +264,10 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
         f"{n_schools:,} schools' why.idx, {n_accounts:,} records",
     )
     other_la = schools[-1].dfe[:3]
-    for n in (1, 10, 2000):
-        upns, name_dobs = _wanted(store, other_la, n, rng)
+    for count in (1, 10, 2000):
+        upns, name_dobs = _wanted(store, other_la, count, rng)
         found = len(store.find_people("pupil", upns, name_dobs))
-        out[f"find people across the store, {n:,} record{'s' if n > 1 else ''}"] = (
+        out[f"find people across the store, {count:,} record{'s' if count > 1 else ''}"] = (
             median(timings(lambda u=upns, nd=name_dobs: store.find_people("pupil", u, nd), repeat)),
             f"{len(name_dobs):,} wanted, {found} found",
         )
@@ -289,15 +291,15 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
 def _looks_after_commits(store, schools, upns, name_dobs, repeat: int) -> list[float]:
     """find_people's time, each look after a commit changing one account of another school."""
     times = []
-    for k in range(repeat):
-        dfe = schools[(k + 1) * len(schools) // (repeat + 1)].dfe
+    for look in range(repeat):
+        dfe = schools[(look + 1) * len(schools) // (repeat + 1)].dfe
         with store.transaction("bench") as tx:
-            a = tx.school_accounts(dfe)[0]
-            a.preferred_name = f"Look{k}"
-            tx.put_accounts([a])
-        t = time.perf_counter()
+            account = tx.school_accounts(dfe)[0]
+            account.preferred_name = f"Look{look}"
+            tx.put_accounts([account])
+        started = time.perf_counter()
         store.find_people("pupil", upns, name_dobs)
-        times.append(time.perf_counter() - t)
+        times.append(time.perf_counter() - started)
     return times
 
 
@@ -306,14 +308,14 @@ def _why_indexes(store, schools) -> None:
     cached store: the synthetic store has no runs)."""
     from uso_tui.store.why_index import WHY_IDX, why_line  # noqa: PLC0415
 
-    for s in schools:
-        path = store.layout.school_dir(s.dfe) / WHY_IDX
+    for school in schools:
+        path = store.layout.school_dir(school.dfe) / WHY_IDX
         if path.exists():
             continue
         lines = [
             why_line(
                 {
-                    "run_id": f"{s.dfe}-r1",
+                    "run_id": f"{school.dfe}-r1",
                     "report": a.link_report,
                     "mis_id": a.mis_id,
                     "forename": a.forename,
@@ -326,7 +328,7 @@ def _why_indexes(store, schools) -> None:
                     "upn": a.extra.get("upn"),
                 }
             )
-            for a in store.school_accounts(s.dfe)
+            for a in store.school_accounts(school.dfe)
         ]
         path.write_bytes(b"".join(lines))
 
