@@ -43,44 +43,46 @@ def fit(seeds: int, days: int, random_pairs: int = 40) -> tuple[dict, dict]:
         estate = generate_hazard_estate(seed=seed, n_schools=12, las=2, size=250)
         accounts: dict[int, list[Account]] = defaultdict(list)  # person -> accounts
         by_la_role: dict[tuple[str, str], list[Account]] = defaultdict(list)
-        n = 0
-        for s in estate.schools:
+        issued = 0
+        for school in estate.schools:
             for report in ("students", "staff"):
                 parse = PARSERS[report]
-                for d in estate.iris_records(s.dfe, report):
-                    rec = parse(d)
-                    pid = estate.person_of(s.dfe, report, rec.mis_id)
-                    n += 1
-                    a = _account(rec, f"u{n}", s.dfe)
-                    accounts[pid].append(a)
-                    by_la_role[(s.la, a.role)].append(a)
+                for row in estate.iris_records(school.dfe, report):
+                    rec = parse(row)
+                    pid = estate.person_of(school.dfe, report, rec.mis_id)
+                    issued += 1
+                    account = _account(rec, f"u{issued}", school.dfe)
+                    accounts[pid].append(account)
+                    by_la_role[(school.la, account.role)].append(account)
         for _ in range(days):
             churn = advance_hazards(estate, 1)
-            for c in churn:
-                recs = estate.school(c.dfe).records(c.report)
-                if c.mis_id not in recs:
+            for change in churn:
+                recs = estate.school(change.dfe).records(change.report)
+                if change.mis_id not in recs:
                     continue
-                d = next(
+                row = next(
                     x
-                    for x in estate.iris_records(c.dfe, c.report)
-                    if str(x.get("schoolId", x.get("id"))) == c.mis_id
+                    for x in estate.iris_records(change.dfe, change.report)
+                    if str(x.get("schoolId", x.get("id"))) == change.mis_id
                 )
-                rec = PARSERS[c.report](d)
+                rec = PARSERS[change.report](row)
                 if not rec.dob or not rec.forename or not rec.surname:
                     continue
-                role = ROLE_OF_REPORT[c.report]
-                r = person_of_record(rec)
+                role = ROLE_OF_REPORT[change.report]
+                person = person_of_record(rec)
                 pupil = role == "pupil"
-                for a in accounts.get(c.person_id, ()):
-                    if a.role == role:
-                        for f, lv, _w in compare(r, person_of_account(a), _no_tf, pupil):
-                            true_levels[f][lv] += 1
-                pool = by_la_role[(c.dfe[:3], role)]
-                for a in rng.sample(pool, min(random_pairs, len(pool))):
-                    if a in accounts.get(c.person_id, ()):
+                for account in accounts.get(change.person_id, ()):
+                    if account.role == role:
+                        for field, lv, _w in compare(
+                            person, person_of_account(account), _no_tf, pupil
+                        ):
+                            true_levels[field][lv] += 1
+                pool = by_la_role[(change.dfe[:3], role)]
+                for account in rng.sample(pool, min(random_pairs, len(pool))):
+                    if account in accounts.get(change.person_id, ()):
                         continue
-                    for f, lv, _w in compare(r, person_of_account(a), _no_tf, pupil):
-                        false_levels[f][lv] += 1
+                    for field, lv, _w in compare(person, person_of_account(account), _no_tf, pupil):
+                        false_levels[field][lv] += 1
     return true_levels, false_levels
 
 
@@ -94,12 +96,12 @@ def main() -> None:
         f"{'field':10} {'level':11} {'m fitted':>9} {'m model':>8} {'u fitted':>9} {'u model':>8}"
     )
     for field, levels in match_model.LEVELS.items():
-        t = sum(true_levels[field].values()) or 1
-        f = sum(false_levels[field].values()) or 1
-        for level, (m, u) in levels.items():
-            mf = true_levels[field][level] / t
-            uf = false_levels[field][level] / f
-            print(f"{field:10} {level:11} {mf:9.4f} {m:8.4f} {uf:9.5f} {u:8.5f}")
+        true_total = sum(true_levels[field].values()) or 1
+        false_total = sum(false_levels[field].values()) or 1
+        for level, (m_model, u_model) in levels.items():
+            mf = true_levels[field][level] / true_total
+            uf = false_levels[field][level] / false_total
+            print(f"{field:10} {level:11} {mf:9.4f} {m_model:8.4f} {uf:9.5f} {u_model:8.5f}")
 
 
 if __name__ == "__main__":
