@@ -23,14 +23,14 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
         return "-"
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} us"
-    if s < 1:
-        return f"{s * 1e3:.1f} ms"
-    return f"{s:.2f} s"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
 
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -119,17 +119,17 @@ async def fetch_all(sim: Sim, reports: tuple[str, ...]) -> tuple[float, int, int
 
 def run_case(label: str, sim: Sim, reports: tuple[str, ...], repeat: int) -> list[object]:
     results = [asyncio.run(fetch_all(sim, reports)) for _ in range(repeat)]
-    t = median([r[0] for r in results])
+    elapsed = median([r[0] for r in results])
     requests, records = results[0][1], results[0][2]
-    return [label, f"{records:,}", requests, fmt_seconds(t), f"{requests / t:,.0f}"]
+    return [label, f"{records:,}", requests, fmt_seconds(elapsed), f"{requests / elapsed:,.0f}"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.iris")
-    p.add_argument("--quick", action="store_true", help="fewer repetitions (under 30 s)")
-    p.add_argument("--repeat", type=int, default=None)
-    p.add_argument("--latency", type=float, default=0.02, help="seconds per request (0.02)")
-    args = p.parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m bench.iris")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (under 30 s)")
+    parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds per request (0.02)")
+    args = parser.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 7)
     ms = f"{args.latency * 1000:g} ms"
     rows: list[list[object]] = []

@@ -32,22 +32,24 @@ BATCH = 5_000  # schools added per transaction while building
 NOW = "2026-09-01T06:00:00"
 
 
-def dfes(n: int) -> list[str]:
-    return [f"{201 + i % 150}-{1000 + i // 150:04d}" for i in range(n)]
+def dfes(count: int) -> list[str]:
+    return [f"{201 + i % 150}-{1000 + i // 150:04d}" for i in range(count)]
 
 
-def build(n: int, root: Path) -> float:
-    """A store of `n` schools and no accounts at `root` (unless cached); seconds spent."""
+def build(n_schools: int, root: Path) -> float:
+    """A store of `n_schools` schools and no accounts at `root` (unless cached); seconds spent."""
     marker = root / "bench-complete.json"
     if marker.exists() and orjson.loads(marker.read_bytes()).get("version") == BUILD_VERSION:
         return 0.0
     if root.exists():
         shutil.rmtree(root)
-    print(f"building a directory of {n:,} schools in {root} ...", file=sys.stderr, flush=True)
+    print(
+        f"building a directory of {n_schools:,} schools in {root} ...", file=sys.stderr, flush=True
+    )
     t0 = time.perf_counter()
     store = open_store(root)
-    numbers = dfes(n)
-    for start in range(0, n, BATCH):
+    numbers = dfes(n_schools)
+    for start in range(0, n_schools, BATCH):
         with store.transaction("bench") as tx:
             for dfe in numbers[start : start + BATCH]:
                 tx.add_school(
@@ -117,38 +119,38 @@ def measure(roots: dict[int, Path], repeat: int) -> dict[int, Figures]:
     turns, so that the machine's other work (fsync times vary) weighs on every size alike."""
     out: dict[int, Figures] = {}
     stores = {}
-    for n, root in roots.items():
-        out[n] = {
+    for size, root in roots.items():
+        out[size] = {
             "open store + list all schools": (
                 median(timings(lambda r=root: open_store(r).list_schools(), repeat)),
                 fmt_seconds,
             )
         }
-        store = stores[n] = open_store(root)
-        assert len(store.list_schools()) == n  # as a run_due holds it: parsed, then kept current
+        store = stores[size] = open_store(root)
+        assert len(store.list_schools()) == size  # as a run_due holds it: parsed, then kept current
     spies = {n: _Spy(stores[n].layout.directory) for n in roots}
     starts: dict[int, list[float]] = {n: [] for n in roots}
     ends: dict[int, list[float]] = {n: [] for n in roots}
     for _ in range(repeat):
-        for n, store in stores.items():
-            with spies[n]:
-                start, end = _one_run(store, dfes(n)[n // 2])
-            starts[n].append(start)
-            ends[n].append(end)
-    for n, spy in spies.items():
-        out[n]["one school's run: commit starting it (directory only)"] = (
-            median(starts[n]),
+        for size, store in stores.items():
+            with spies[size]:
+                start, end = _one_run(store, dfes(size)[size // 2])
+            starts[size].append(start)
+            ends[size].append(end)
+    for size, spy in spies.items():
+        out[size]["one school's run: commit starting it (directory only)"] = (
+            median(starts[size]),
             fmt_seconds,
         )
-        out[n]["one school's run: commit ending it (+ its data file)"] = (
-            median(ends[n]),
+        out[size]["one school's run: commit ending it (+ its data file)"] = (
+            median(ends[size]),
             fmt_seconds,
         )
-        out[n]["one school's run: directory staging per commit"] = (
+        out[size]["one school's run: directory staging per commit"] = (
             median(spy.staging),
             fmt_seconds,
         )
-        out[n]["one school's run: directory bytes written per commit"] = (
+        out[size]["one school's run: directory bytes written per commit"] = (
             median(spy.bytes),
             lambda b: f"{b / 1e3:.1f} kB",
         )
@@ -158,17 +160,17 @@ def measure(roots: dict[int, Path], repeat: int) -> dict[int, Figures]:
 def run(repeat: int) -> None:
     roots = {n: OUT / f"directory-{n // 1000}k" for n in DIR_SIZES}
     notes = []
-    for n, root in roots.items():
-        spent = build(n, root)
+    for size, root in roots.items():
+        spent = build(size, root)
         built = f"built in {spent:.0f} s" if spent else "cached build"
-        notes.append(f"{n:,} schools: {built}")
+        notes.append(f"{size:,} schools: {built}")
     results = measure(roots, repeat)
     small, big = DIR_SIZES[0], DIR_SIZES[-1]
     rows = []
     for op in results[small]:
         row: list[object] = [op]
-        for n in DIR_SIZES:
-            value, show = results[n][op]
+        for size in DIR_SIZES:
+            value, show = results[size][op]
             row.append(show(value))
         ratio = results[big][op][0] / results[small][op][0] if results[small][op][0] else 0.0
         row.append(f"{ratio:.2f}x")

@@ -44,10 +44,10 @@ N_SCHOOLS = 3000
 TARGET = 0.050
 
 
-def random_schools(rng: random.Random, n: int, taken: set[str]) -> list[School]:
-    """`n` schools with DfE numbers not in `taken` (which gains them)."""
+def random_schools(rng: random.Random, count: int, taken: set[str]) -> list[School]:
+    """`count` schools with DfE numbers not in `taken` (which gains them)."""
     schools = []
-    while len(schools) < n:
+    while len(schools) < count:
         dfe = f"{rng.randint(201, 960)}-{rng.randint(1000, 9999)}"
         if dfe in taken:
             continue
@@ -117,10 +117,10 @@ def build(path: Path) -> tuple[Store, Simulator, str, str]:
     rng = random.Random(3)
     taken = {s.dfe for s in estate.schools}
     schools = random_schools(rng, N_SCHOOLS - len(taken), taken)
-    for i in range(0, len(schools), 500):
+    for start in range(0, len(schools), 500):
         with store.transaction("bench") as tx:
-            for s in schools[i : i + 500]:
-                tx.add_school(s, "bench-secret")
+            for school in schools[start : start + 500]:
+                tx.add_school(school, "bench-secret")
     return store, sim, estate.schools[0].dfe, estate.schools[1].dfe
 
 
@@ -156,9 +156,9 @@ SCALE_VERSION = 1  # bump when the cached stores' content changes
 OUT = Path(__file__).parent / "out"
 
 
-def directory_store(n: int) -> Store:
-    """A store of `n` schools without accounts (one transaction), cached under bench/out/."""
-    root = OUT / f"tui-{n}"
+def directory_store(n_schools: int) -> Store:
+    """A store of `n_schools` schools without accounts (one transaction), cached under bench/out/."""
+    root = OUT / f"tui-{n_schools}"
     marker = root / "bench-tui.json"
     if marker.exists() and marker.read_text() == str(SCALE_VERSION):
         try:
@@ -167,14 +167,14 @@ def directory_store(n: int) -> Store:
             print(f"rebuilding {root}: {exc}", flush=True)
     shutil.rmtree(root, ignore_errors=True)
     t0 = time.perf_counter()
-    rng = random.Random(n)
-    schools = random_schools(rng, n, set())
+    rng = random.Random(n_schools)
+    schools = random_schools(rng, n_schools, set())
     store = open_store(root)
     with store.transaction("bench") as tx:
         for school in schools:
             tx.add_school(school, "bench-secret")
     marker.write_text(str(SCALE_VERSION))
-    print(f"built {root} ({n:,} schools) in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"built {root} ({n_schools:,} schools) in {time.perf_counter() - t0:.0f} s", flush=True)
     return store
 
 
@@ -244,10 +244,10 @@ async def first_screen(store: Store, refills: int) -> tuple[float, list[float], 
         await pilot.pause()
         screen = app.screen
         watch = LoopWatch()
-        for i in range(refills):
+        for refill in range(refills):
             watch.start()
             t1 = time.perf_counter()
-            if i % 2 == 0:
+            if refill % 2 == 0:
                 screen.action_sort()
             else:
                 screen.action_reload()
@@ -260,11 +260,11 @@ async def first_screen(store: Store, refills: int) -> tuple[float, list[float], 
     return elapsed, blocks, spans
 
 
-def directory_reads(n: int, repeat: int) -> tuple[list[float], list[float]]:
+def directory_reads(n_schools: int, repeat: int) -> tuple[list[float], list[float]]:
     """`list_schools` on a store just opened (cold), then once more on the same store (warm)."""
     colds, warms = [], []
     for _ in range(repeat):
-        store = open_store(OUT / f"tui-{n}")
+        store = open_store(OUT / f"tui-{n_schools}")
         t0 = time.perf_counter()
         store.list_schools()
         colds.append(time.perf_counter() - t0)
@@ -276,9 +276,9 @@ def directory_reads(n: int, repeat: int) -> tuple[list[float], list[float]]:
 
 def scale_rows(repeat: int, refills: int) -> list[list[object]]:
     rows: list[list[object]] = []
-    for n in SCALE_SIZES:
-        store = directory_store(n)
-        colds, warms = directory_reads(n, repeat)
+    for n_schools in SCALE_SIZES:
+        store = directory_store(n_schools)
+        colds, warms = directory_reads(n_schools, repeat)
         firsts, blocks, spans = [], [], []
         for _ in range(repeat):
             first, block, span = asyncio.run(first_screen(store, refills))
@@ -286,11 +286,11 @@ def scale_rows(repeat: int, refills: int) -> list[list[object]]:
             blocks += block
             spans += span
         for label, values in (
-            (f"directory read, cold, {n:,} schools", colds),
-            (f"directory read, warm, {n:,} schools", warms),
-            (f"time to first screen, {n:,} schools", firsts),
-            (f"longest loop block in a refill, {n:,} schools", blocks),
-            (f"refill until the table holds it, {n:,} schools", spans),
+            (f"directory read, cold, {n_schools:,} schools", colds),
+            (f"directory read, warm, {n_schools:,} schools", warms),
+            (f"time to first screen, {n_schools:,} schools", firsts),
+            (f"longest loop block in a refill, {n_schools:,} schools", blocks),
+            (f"refill until the table holds it, {n_schools:,} schools", spans),
         ):
             rows.append(
                 [
@@ -323,10 +323,10 @@ async def latencies(
             while live.phase == "connecting" and not live.done:
                 await asyncio.sleep(0.01)
         reports = list(store.school(big_school).reports)
-        for i in range(presses):
+        for press in range(presses):
             if live is not None and live.done:  # keep a run going: start the next one
                 live = app.start_force_run(big_school, reports)
-            value = await clock.key_latency(app, "j" if i % 2 == 0 else "k")
+            value = await clock.key_latency(app, "j" if press % 2 == 0 else "k")
             if live is None or not live.done:  # during a run, only keys answered during it
                 out["schools"].append(value)
             await asyncio.sleep(0.01)
@@ -336,10 +336,10 @@ async def latencies(
         while not app.screen.cases and time.perf_counter() < end:
             await asyncio.sleep(0.01)
         keys = ["n", "j", "p", "k"]
-        for i in range(presses):
+        for press in range(presses):
             if live is not None and live.done:
                 live = app.start_force_run(big_school, reports)
-            value = await clock.key_latency(app, keys[i % len(keys)])
+            value = await clock.key_latency(app, keys[press % len(keys)])
             if live is None or not live.done:
                 out["matching"].append(value)
             await asyncio.sleep(0.01)
