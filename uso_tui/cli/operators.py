@@ -93,7 +93,8 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
     else:
         key_count = len(new.keys)
         ctx.stdout.write(
-            f"added operator {new.name} ({new.role}) with {key_count} key{'s' if key_count != 1 else ''}; "
+            f"added operator {new.name} ({new.role}) with {key_count} "
+            f"key{'s' if key_count != 1 else ''}; "
             "`uso-tui operators` prints the authorized_keys lines\n"
         )
     return 0

@@ -234,15 +234,15 @@ class IrisClient:
             if sieve is None:
                 return [(d, (rec := parse(d)).mis_id, rec, None) for d in page]
             out: list[_Item] = []
-            for d in page:
-                mis_id = rid(d)
-                token = sieve(mis_id, d)
-                out.append((d, mis_id, parse(d) if token is None else None, token))
+            for doc in page:
+                mis_id = rid(doc)
+                token = sieve(mis_id, doc)
+                out.append((doc, mis_id, parse(doc) if token is None else None, token))
             return out
 
-        def count(n: int) -> None:
-            if n > bounds.max_records:
-                raise _too_many(ctx, path, f"{n} records", bounds.max_records, "records")
+        def count(records: int) -> None:
+            if records > bounds.max_records:
+                raise _too_many(ctx, path, f"{records} records", bounds.max_records, "records")
 
         count(len(first[key]))
         pages: dict[int, list[_Item]] = {1: take(first[key])}
@@ -251,11 +251,11 @@ class IrisClient:
         if on_page:
             on_page(done, total_pages, so_far)
 
-        async def one(n: int) -> None:
+        async def one(page_number: int) -> None:
             nonlocal done, so_far
-            body = await self._page(ctx, path, key, n)
+            body = await self._page(ctx, path, key, page_number)
             count(so_far + len(body[key]))  # before parsing: memory stays bounded too
-            pages[n] = take(body[key])
+            pages[page_number] = take(body[key])
             done += 1
             so_far += len(body[key])
             if on_page:
@@ -359,14 +359,14 @@ class IrisClient:
         kept: list[_Item] = []
         repeated: list[str] = []
         for item in raw:
-            d, mis_id = item[0], item[1]
+            doc, mis_id = item[0], item[1]
             earlier = by_id.setdefault(mis_id, [])
-            if any(e == d for e in earlier):
+            if any(e == doc for e in earlier):
                 # The same record twice (the data moved while IRIS was paging): keep it once.
                 if mis_id not in repeated:
                     repeated.append(mis_id)
                 continue
-            earlier.append(d)
+            earlier.append(doc)
             kept.append(item)
         if repeated:
             shown = ", ".join(repeated[:10]) + (" ..." if len(repeated) > 10 else "")
@@ -385,14 +385,14 @@ class IrisClient:
         parsed: list[MisRecord] = []
         same: dict[str, tuple[dict[str, Any], Any]] = {}
         raws: dict[str, dict[str, Any]] = {}
-        for d, mis_id, rec, token in kept:
+        for doc, mis_id, rec, token in kept:
             if rec is None:
                 if len(by_id[mis_id]) == 1:
-                    same[mis_id] = (d, token)
+                    same[mis_id] = (doc, token)
                     continue
-                rec = parse(d)  # its id is sent for another record too: the planner says so
+                rec = parse(doc)  # its id is sent for another record too: the planner says so
             parsed.append(rec)
-            raws[mis_id] = d
+            raws[mis_id] = doc
         return Export(
             report=report,
             records=parsed,
@@ -666,13 +666,13 @@ async def _all_or_nothing(coros: list[Awaitable[None]]) -> None:
         pending: set[asyncio.Future[None]] = set(tasks)
         while pending:
             finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
-            for t in finished:
-                if t.exception() is not None:
-                    raise t.exception()  # type: ignore[misc]
+            for task in finished:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
     finally:
-        for t in tasks:
-            if not t.done():
-                t.cancel()
+        for task in tasks:
+            if not task.done():
+                task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 

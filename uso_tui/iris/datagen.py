@@ -161,9 +161,9 @@ class Estate:
 
     def iris_records(self, dfe: str, report: str) -> list[dict[str, Any]]:
         """The report as IRIS would send it (JSON dicts, in MIS id order of creation)."""
-        s = self._by_dfe[dfe]
+        school = self._by_dfe[dfe]
         conv = _student_json if report == "students" else _staff_json
-        return [conv(r, s, self.today) for r in s.records(report).values()]
+        return [conv(r, school, self.today) for r in school.records(report).values()]
 
     def truth(self) -> dict[tuple[str, str, str], int]:
         """(dfe, report, mis_id) -> person id, for every current record."""
@@ -176,9 +176,9 @@ class Estate:
 
     def person_of(self, dfe: str, report: str, mis_id: str) -> int | None:
         """The person behind any record ever generated (current or since removed)."""
-        r = self._by_dfe[dfe].records(report).get(mis_id)
-        if r is not None:
-            return r.person_id
+        rec = self._by_dfe[dfe].records(report).get(mis_id)
+        if rec is not None:
+            return rec.person_id
         return self.retired.get((dfe, report, mis_id))
 
     @property
@@ -229,8 +229,8 @@ def _generate(
 ) -> Estate:
     estate = Estate(seed=seed, today=today, schools=[], rng=rng)
     used: set[str] = set()
-    for i in range(n_schools):
-        la = la_codes[i % len(la_codes)]
+    for position in range(n_schools):
+        la = la_codes[position % len(la_codes)]
         phase = "secondary" if rng.random() < secondary_share else "primary"
         dfe = _new_dfe(rng, la, phase, used)
         people = (
@@ -299,10 +299,10 @@ _ISO: dict[int, str] = {}
 
 
 def iso_from_ordinal(ordinal: int) -> str:
-    s = _ISO.get(ordinal)
-    if s is None:
-        s = _ISO[ordinal] = date.fromordinal(ordinal).isoformat()
-    return s
+    iso = _ISO.get(ordinal)
+    if iso is None:
+        iso = _ISO[ordinal] = date.fromordinal(ordinal).isoformat()
+    return iso
 
 
 def year_groups(phase: str) -> range:
@@ -325,14 +325,16 @@ def _populate(estate: Estate, school: GenSchool, people: int, issues: bool) -> N
         school.staff[rec.mis_id] = rec
 
 
-def _populate_pupils(estate: Estate, school: GenSchool, n: int, years: range, issues: bool) -> None:
+def _populate_pupils(
+    estate: Estate, school: GenSchool, count: int, years: range, issues: bool
+) -> None:
     """_new_pupil inlined but for the names (person_names), the same random draws in the same
     order: this loop makes 1.5 million pupils for the big benchmarks, and each function call and
     attribute lookup shows."""
     rng = estate.rng
     rand = rng.random
     ctx = pupil_context(school.phase, estate.today)
-    t = ctx.today
+    today_no = ctx.today
     n_years = len(years)
     entry_day = ctx.entry_day
     dob_start = ctx.dob_start
@@ -342,15 +344,15 @@ def _populate_pupils(estate: Estate, school: GenSchool, n: int, years: range, is
     pid = estate.next_person
     serial = estate.next_serial
     next_no = school.next_pupil
-    for _ in range(n):
+    for _ in range(count):
         year = years[int(rand() * n_years)]
         gender = "F" if rand() < 0.5 else "M"
         forename, surname, middle, preferred, _ = person_names(rand, gender)
         enrol = entry_day[year]
         if rand() < 0.12:
-            enrol += int(rand() * max(1, t - enrol))
-        if enrol > t:
-            enrol = t
+            enrol += int(rand() * max(1, today_no - enrol))
+        if enrol > today_no:
+            enrol = today_no
         mis_id = str(next_no)
         next_no += 1
         dob_o = dob_start[year] + int(rand() * 365)
@@ -383,14 +385,14 @@ def _populate_pupils(estate: Estate, school: GenSchool, n: int, years: range, is
 
 def _day0_issues(rng: random.Random, rec: GenRecord, today: date, *, pupil: bool) -> None:
     """Called for ~3% of pupils and ~4% of staff: what real day-0 exports hold."""
-    r = rng.random() * (3 if pupil else 4)
-    if r < 0.2:
+    roll = rng.random() * (3 if pupil else 4)
+    if roll < 0.2:
         rec.dob = None
-    elif r < 1.2:
+    elif roll < 1.2:
         rec.surname = rec.surname.upper()
-    elif r < 2.0:
+    elif roll < 2.0:
         rec.forename = f"  {rec.forename} "
-    elif r < 2.5:
+    elif roll < 2.5:
         rec.enrolment = iso_from_ordinal(today.toordinal() + rng.randint(3, 60))  # future starter
     else:
         rec.leaving = iso_from_ordinal(
@@ -402,23 +404,23 @@ def person_names(rand: Any, gender: str) -> tuple[str, str, str | None, str | No
     """forename, surname, middle names, preferred name, origin index; only rng.random() is used
     (the generator makes 1.5 million of these in seconds)."""
     origin = _ORIGIN_TABLE[int(rand() * _ORIGIN_TOTAL)]
-    o = nd.ORIGINS[origin]
-    pool = o[1] if gender == "F" else o[2]
+    origin_row = nd.ORIGINS[origin]
+    pool = origin_row[1] if gender == "F" else origin_row[2]
     forename = pool[int(rand() * len(pool))]
     if rand() < 0.12:  # mixed families: a surname of another origin
         s2 = nd.ORIGINS[_ORIGIN_TABLE[int(rand() * _ORIGIN_TOTAL)]][3]
         surname = s2[int(rand() * len(s2))]
     else:
-        surname = o[3][int(rand() * len(o[3]))]
+        surname = origin_row[3][int(rand() * len(origin_row[3]))]
     if rand() < 0.03:  # double-barrelled
         other = ENGLISH_SURNAMES[int(rand() * len(ENGLISH_SURNAMES))]
         if other != surname and " " not in surname:
             surname = f"{surname}-{other}"
     middle = None
-    r = rand()
-    if r < 0.45:
+    roll = rand()
+    if roll < 0.45:
         middle = pool[int(rand() * len(pool))]
-        if r < 0.08:
+        if roll < 0.08:
             middle += " " + pool[int(rand() * len(pool))]
         if middle == forename:
             middle = None
@@ -446,9 +448,9 @@ def new_person_id(estate: Estate) -> int:
 
 
 def new_serial(estate: Estate) -> int:
-    s = estate.next_serial
+    serial = estate.next_serial
     estate.next_serial += 1
-    return s
+    return serial
 
 
 @dataclass(slots=True)
@@ -512,15 +514,15 @@ def _new_pupil(
         estate.next_person += 1
     else:
         pid = person_id
-    t = ctx.today
+    today_no = ctx.today
     if joined_at_start:
         enrol = ctx.entry_day[year]
         if rand() < 0.12:  # joined later, mid-way
-            enrol += int(rand() * max(1, t - enrol))
-        if enrol > t:
-            enrol = t
+            enrol += int(rand() * max(1, today_no - enrol))
+        if enrol > today_no:
+            enrol = today_no
     else:
-        enrol = t
+        enrol = today_no
     mis_id = str(school.next_pupil)
     school.next_pupil += 1
     serial = estate.next_serial
@@ -547,14 +549,14 @@ def _new_staff(estate: Estate, school: GenSchool, today: date, *, new: bool = Fa
     rng = estate.rng
     gender = "F" if rng.random() < 0.72 else "M"  # most school staff are women
     forename, surname, middle, preferred, _ = person_names(rng.random, gender)
-    t = today.toordinal()
+    today_no = today.toordinal()
     age_days = int((22 + rng.random() * 44) * 365.25)
-    dob = t - age_days
+    dob = today_no - age_days
     if new:
-        enrol = t
+        enrol = today_no
     else:
         max_service = max(30, age_days - int(21 * 365.25))
-        enrol = t - int(rng.random() * min(max_service, 25 * 365))
+        enrol = today_no - int(rng.random() * min(max_service, 25 * 365))
     teaching = rng.random() < 0.55
     titles = nd.TITLES_F if gender == "F" else nd.TITLES_M
     mis_id = str(school.next_staff)
@@ -581,10 +583,10 @@ _ASCII: dict[str, str] = {}
 
 
 def _ascii(name: str) -> str:
-    a = _ASCII.get(name)
-    if a is None:
-        a = _ASCII[name] = ascii_letters(name)
-    return a
+    ascii_name = _ASCII.get(name)
+    if ascii_name is None:
+        ascii_name = _ASCII[name] = ascii_letters(name)
+    return ascii_name
 
 
 def _upn(pid: int) -> str:
@@ -593,8 +595,8 @@ def _upn(pid: int) -> str:
 
 
 def _guid(serial: int) -> str:
-    h = f"{(serial * 0x9E3779B97F4A7C15F39CC0605CEDC835) % (1 << 128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+    digits = f"{(serial * 0x9E3779B97F4A7C15F39CC0605CEDC835) % (1 << 128):032x}"
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-a{digits[17:20]}-{digits[20:]}"
 
 
 def _date_out(value: str | None, with_time: bool) -> str | None:
@@ -603,59 +605,59 @@ def _date_out(value: str | None, with_time: bool) -> str | None:
     return value + "T00:00:00" if with_time else value
 
 
-def _student_json(r: GenRecord, s: GenSchool, today: date) -> dict[str, Any]:
-    isams = s.mis == "iSAMS"  # iSAMS sends null and date-times; Ed:gen "" and plain dates
+def _student_json(rec: GenRecord, school: GenSchool, today: date) -> dict[str, Any]:
+    isams = school.mis == "iSAMS"  # iSAMS sends null and date-times; Ed:gen "" and plain dates
     empty = None if isams else ""
-    year = r.year
+    year = rec.year
     return {
-        "schoolId": r.mis_id,
-        "personGuid": _guid(r.serial),
-        "forename": r.forename,
-        "surname": r.surname,
-        "preferredName": r.preferred or empty,
-        "middlenames": r.middle or empty,
-        "dob": _date_out(r.dob, isams),
-        "gender": r.gender,
+        "schoolId": rec.mis_id,
+        "personGuid": _guid(rec.serial),
+        "forename": rec.forename,
+        "surname": rec.surname,
+        "preferredName": rec.preferred or empty,
+        "middlenames": rec.middle or empty,
+        "dob": _date_out(rec.dob, isams),
+        "gender": rec.gender,
         "yearGroup": year if isams else ("R" if year == 0 else str(year)),
-        "formGroup": r.form,
-        "enrolmentDate": _date_out(r.enrolment, isams),
-        "leavingDate": _date_out(r.leaving, isams),
-        "uniquePupilNumber": _upn(r.person_id) if r.upn is None else (r.upn or None),
-        "schoolEmailAddress": f"{_ascii(r.surname)[:12]}{_ascii(r.forename)[:1]}{r.mis_id[-3:]}"
-        f"@{s.domain}",
+        "formGroup": rec.form,
+        "enrolmentDate": _date_out(rec.enrolment, isams),
+        "leavingDate": _date_out(rec.leaving, isams),
+        "uniquePupilNumber": _upn(rec.person_id) if rec.upn is None else (rec.upn or None),
+        "schoolEmailAddress": f"{_ascii(rec.surname)[:12]}{_ascii(rec.forename)[:1]}"
+        f"{rec.mis_id[-3:]}@{school.domain}",
         # Not used by the product, present in real answers: the parser must drop them.
         "nationality": "British",
         "homeAddresses": [{"postCode": "ZZ99 3ZZ"}],
     }
 
 
-def _staff_json(r: GenRecord, s: GenSchool, today: date) -> dict[str, Any]:
-    isams = s.mis == "iSAMS"
+def _staff_json(rec: GenRecord, school: GenSchool, today: date) -> dict[str, Any]:
+    isams = school.mis == "iSAMS"
     empty = None if isams else ""
-    if r.enrolment > today.isoformat():
+    if rec.enrolment > today.isoformat():
         status = "Future"
-    elif r.leaving is not None and r.leaving <= today.isoformat():
+    elif rec.leaving is not None and rec.leaving <= today.isoformat():
         status = "Leaver"
     else:
         status = "Current"
-    initials = (_ascii(r.forename)[:1] + _ascii(r.surname)[:2]).upper()
+    initials = (_ascii(rec.forename)[:1] + _ascii(rec.surname)[:2]).upper()
     return {
-        "id": int(r.mis_id),
-        "personGuid": _guid(r.serial),
-        "title": r.title,
-        "forename": r.forename,
-        "surname": r.surname,
-        "preferredName": r.preferred or empty,
-        "middleNames": r.middle or empty,
-        "dateOfBirth": _date_out(r.dob, isams),
-        "enrolmentDate": _date_out(r.enrolment, isams),
-        "leavingDate": _date_out(r.leaving, isams),
-        "schoolEmailAddress": f"{_ascii(r.forename)[:1]}.{_ascii(r.surname)[:16]}{r.mis_id}"
-        f"@{s.domain}",
+        "id": int(rec.mis_id),
+        "personGuid": _guid(rec.serial),
+        "title": rec.title,
+        "forename": rec.forename,
+        "surname": rec.surname,
+        "preferredName": rec.preferred or empty,
+        "middleNames": rec.middle or empty,
+        "dateOfBirth": _date_out(rec.dob, isams),
+        "enrolmentDate": _date_out(rec.enrolment, isams),
+        "leavingDate": _date_out(rec.leaving, isams),
+        "schoolEmailAddress": f"{_ascii(rec.forename)[:1]}.{_ascii(rec.surname)[:16]}{rec.mis_id}"
+        f"@{school.domain}",
         "schoolInitials": initials,
         "systemStatus": status,
-        "isTeachingStaff": r.teaching,
-        "gender": r.gender,
+        "isTeachingStaff": rec.teaching,
+        "gender": rec.gender,
         "religion": None,
     }
 
@@ -676,8 +678,8 @@ def advance(
     end = today or (estate.today + timedelta(days=days))
     rates = rates or ChurnRates()
     out: list[Churn] = []
-    for i in range(days):
-        estate.today = end - timedelta(days=days - 1 - i)
+    for step in range(days):
+        estate.today = end - timedelta(days=days - 1 - step)
         estate.day += 1
         estate._touched = {}
         for school in estate.schools:
@@ -686,31 +688,33 @@ def advance(
     return out
 
 
-def draw_count(rng: random.Random, rate: float, n: int) -> int:
-    expected = rate * n
-    k = int(expected)
-    return k + (1 if rng.random() < expected - k else 0)
+def draw_count(rng: random.Random, rate: float, population: int) -> int:
+    expected = rate * population
+    whole = int(expected)
+    return whole + (1 if rng.random() < expected - whole else 0)
 
 
 def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: list[Churn]) -> None:
     rng = estate.rng
     today = estate.today
-    t = today.toordinal()
-    t_iso = today.isoformat()
+    today_no = today.toordinal()
+    today_iso = today.isoformat()
     dfe = school.dfe
 
     # Leavers whose leaving date passed a month ago drop out of the export.
     for report in REPORTS:
         recs = school.records(report)
-        cutoff = iso_from_ordinal(t - 30)
+        cutoff = iso_from_ordinal(today_no - 30)
         old = [m for m, r in recs.items() if r.leaving is not None and r.leaving < cutoff]
-        for m in old:
-            retire(estate, school, report, m)
-            out.append(Churn("archived", dfe, report, m, recs_pid(estate, dfe, report, m)))
+        for mis_id in old:
+            retire(estate, school, report, mis_id)
+            out.append(
+                Churn("archived", dfe, report, mis_id, recs_pid(estate, dfe, report, mis_id))
+            )
 
     for report in REPORTS:
         recs = school.records(report)
-        n = len(recs)
+        count = len(recs)
         pupil = report == "students"
         # A record changes at most once a day, so each change can be checked on its own.
         touched = estate._touched.setdefault((dfe, report), set())
@@ -719,13 +723,13 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
             school.records(report)[rec.mis_id] = rec
             touched.add(rec.mis_id)
 
-        for _ in range(draw_count(rng, rates.starters, n)):
+        for _ in range(draw_count(rng, rates.starters, count)):
             rec = new_starter(estate, school, pupil)
             add(rec)
             out.append(Churn("starter", dfe, report, rec.mis_id, rec.person_id))
-        for _ in range(draw_count(rng, rates.future_starters, n)):
+        for _ in range(draw_count(rng, rates.future_starters, count)):
             rec = new_starter(estate, school, pupil)
-            rec.enrolment = iso_from_ordinal(t + rng.randint(7, 60))
+            rec.enrolment = iso_from_ordinal(today_no + rng.randint(7, 60))
             add(rec)
             out.append(
                 Churn(
@@ -737,7 +741,7 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
                     f"starts {rec.enrolment}",
                 )
             )
-        for _ in range(draw_count(rng, rates.missing_dob, n)):
+        for _ in range(draw_count(rng, rates.missing_dob, count)):
             if rng.random() < 0.6 or not recs:
                 rec = new_starter(estate, school, pupil)
                 rec.dob = None
@@ -753,7 +757,7 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
                     )
                 )
             else:
-                rec = _current(rng, recs, t_iso, touched)
+                rec = _current(rng, recs, today_iso, touched)
                 if rec:
                     rec.dob = None
                     out.append(
@@ -766,15 +770,15 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
                             "date of birth removed from an existing record",
                         )
                     )
-        for _ in range(draw_count(rng, rates.name_changes, n)):
-            rec = _current(rng, recs, t_iso, touched)
+        for _ in range(draw_count(rng, rates.name_changes, count)):
+            rec = _current(rng, recs, today_iso, touched)
             if rec:
                 detail = _change_name(rng, rec, pupil)
                 out.append(Churn("name_change", dfe, report, rec.mis_id, rec.person_id, detail))
-        for _ in range(draw_count(rng, rates.leavers_dated, n)):
-            current = _current(rng, recs, t_iso, touched)
+        for _ in range(draw_count(rng, rates.leavers_dated, count)):
+            current = _current(rng, recs, today_iso, touched)
             if current:
-                current.leaving = iso_from_ordinal(t - rng.randint(0, 2))
+                current.leaving = iso_from_ordinal(today_no - rng.randint(0, 2))
                 out.append(
                     Churn(
                         "leaver_dated",
@@ -785,18 +789,18 @@ def _churn_school(estate: Estate, school: GenSchool, rates: ChurnRates, out: lis
                         f"leavingDate {current.leaving}",
                     )
                 )
-        for _ in range(draw_count(rng, rates.leavers_absent, n)):
-            current = _current(rng, recs, t_iso, touched)
+        for _ in range(draw_count(rng, rates.leavers_absent, count)):
+            current = _current(rng, recs, today_iso, touched)
             if current:
                 retire(estate, school, report, current.mis_id, keep_for_return=True)
                 out.append(Churn("leaver_absent", dfe, report, current.mis_id, current.person_id))
-        for _ in range(draw_count(rng, rates.movers, n)):
+        for _ in range(draw_count(rng, rates.movers, count)):
             _move(estate, school, report, out, touched)
-        for _ in range(draw_count(rng, rates.near_duplicates, n)):
-            current = _current(rng, recs, t_iso, touched)
+        for _ in range(draw_count(rng, rates.near_duplicates, count)):
+            current = _current(rng, recs, today_iso, touched)
             if current:
                 _near_duplicate(estate, school, report, current, out)
-        for _ in range(draw_count(rng, rates.returners, n)):
+        for _ in range(draw_count(rng, rates.returners, count)):
             back = [
                 i
                 for i, (rep, r) in enumerate(school.gone)
@@ -830,10 +834,10 @@ def _current(
         return None
     keys = list(recs)
     for _ in range(8):
-        r = recs[keys[int(rng.random() * len(keys))]]
-        if r.leaving is None and r.enrolment <= t_iso and r.mis_id not in touched:
-            touched.add(r.mis_id)
-            return r
+        rec = recs[keys[int(rng.random() * len(keys))]]
+        if rec.leaving is None and rec.enrolment <= t_iso and rec.mis_id not in touched:
+            touched.add(rec.mis_id)
+            return rec
     return None
 
 
@@ -856,8 +860,8 @@ def retire(
 
 
 def _change_name(rng: random.Random, rec: GenRecord, pupil: bool) -> str:
-    r = rng.random()
-    if r < 0.55:
+    roll = rng.random()
+    if roll < 0.55:
         before = rec.surname
         other = ENGLISH_SURNAMES[int(rng.random() * len(ENGLISH_SURNAMES))]
         if not pupil or rng.random() < 0.5:
@@ -867,7 +871,7 @@ def _change_name(rng: random.Random, rec: GenRecord, pupil: bool) -> str:
         if rec.surname == before:
             rec.surname = before + "-Smith"
         return f"surname {before!r} -> {rec.surname!r}"
-    if r < 0.8:
+    if roll < 0.8:
         before = rec.preferred
         nicks = nd.NICKNAMES.get(rec.forename.strip())
         rec.preferred = (
@@ -944,13 +948,13 @@ def _near_duplicate(
             changes["forename"] = rng.choice(nd.NICKNAMES[orig.forename.strip()])
             kinds.append("nickname")
         elif kind in ("dob_swap", "dob_digit") and orig.dob:
-            d = date.fromisoformat(orig.dob)
-            if kind == "dob_swap" and d.day <= 12 and d.day != d.month:
-                changes["dob"] = date(d.year, d.day, d.month).isoformat()
+            born = date.fromisoformat(orig.dob)
+            if kind == "dob_swap" and born.day <= 12 and born.day != born.month:
+                changes["dob"] = date(born.year, born.day, born.month).isoformat()
                 kinds.append("day and month swapped")
             else:
-                day = d.day + 1 if d.day < 28 else d.day - 1
-                changes["dob"] = date(d.year, d.month, day).isoformat()
+                day = born.day + 1 if born.day < 28 else born.day - 1
+                changes["dob"] = date(born.year, born.month, day).isoformat()
                 kinds.append("date of birth one digit off")
     if not kinds:
         changes["surname"] = with_typo(rng, orig.surname.strip())
@@ -985,12 +989,12 @@ def _near_duplicate(
 def with_typo(rng: random.Random, word: str) -> str:
     if len(word) < 3:
         return word + word[-1:]
-    i = rng.randint(1, len(word) - 2)
+    at = rng.randint(1, len(word) - 2)
     kind = rng.random()
     if kind < 0.4:  # swap two neighbours
-        out = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        out = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
     elif kind < 0.7:  # drop one
-        out = word[:i] + word[i + 1 :]
+        out = word[:at] + word[at + 1 :]
     else:  # double one
-        out = word[:i] + word[i] + word[i:]
-    return out if out != word else word[:i] + word[i + 1 :]
+        out = word[:at] + word[at] + word[at:]
+    return out if out != word else word[:at] + word[at + 1 :]

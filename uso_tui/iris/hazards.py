@@ -114,24 +114,24 @@ def generate_hazard_estate(
         for rec in list(school.students.values()):
             if rec.dob is None:
                 continue
-            r = rng.random()
-            if r < 0.02:
+            roll = rng.random()
+            if roll < 0.02:
                 _rename_common(rng, rec)
-            elif r < 0.035 and rec.gender == "M":
+            elif roll < 0.035 and rec.gender == "M":
                 _rename_muhammad(rng, rec)
-            elif r < 0.045:
+            elif roll < 0.045:
                 _rename_sikh(rng, rec)
-            elif r < 0.055:
+            elif roll < 0.055:
                 _rename_welsh(rng, rec)
-            elif r < 0.065:
+            elif roll < 0.065:
                 _add_twins(estate, school, rec)
         for rec in list(school.staff.values()):
-            r = rng.random()
-            if r < 0.02:
+            roll = rng.random()
+            if roll < 0.02:
                 _rename_common(rng, rec)
-            elif r < 0.03:
+            elif roll < 0.03:
                 _rename_sikh(rng, rec)
-            elif r < 0.04:
+            elif roll < 0.04:
                 _rename_welsh(rng, rec)
     return estate
 
@@ -321,8 +321,8 @@ class _Day:
         rng = self.rng
         pupil = report == "students"
         if where == "any":
-            r = rng.random()
-            where = "same" if r < 0.25 else ("la" if r < 0.7 else "cross")
+            roll = rng.random()
+            where = "same" if roll < 0.25 else ("la" if roll < 0.7 else "cross")
         phase = self.school.phase if pupil else None
         dest = (
             self.school
@@ -408,8 +408,8 @@ def _new_pupil(
 
 def year_of(dob: str, today: date) -> int:
     """The year group of a pupil born on `dob` (0: reception) in the academic year of `today`."""
-    d = date.fromisoformat(dob)
-    cohort = d.year if d.month >= 9 else d.year - 1
+    born = date.fromisoformat(dob)
+    cohort = born.year if born.month >= 9 else born.year - 1
     return dg.academic_year(today) - 5 - cohort
 
 
@@ -497,14 +497,14 @@ def _twin(day: _Day) -> None:
         known_as = requested.preferred or requested.forename.split(" ")[0]
         day.request("students", requested, known_as, day.school)
     ids = [r.person_id for r in recs]
-    for r in recs:
+    for twin in recs:
         notes = [f"one of {len(recs)} ({' / '.join(x.forename for x in recs)})"]
-        if r is requested:
+        if twin is requested:
             notes.append(f"requested as {known_as}")
-        if r is later:
-            notes.append(f"starts {r.enrolment}")
-        other = next(i for i in ids if i != r.person_id)
-        day.add(day.school, "students", r, "twin", "; ".join(notes), related=other)
+        if twin is later:
+            notes.append(f"starts {twin.enrolment}")
+        other = next(i for i in ids if i != twin.person_id)
+        day.add(day.school, "students", twin, "twin", "; ".join(notes), related=other)
 
 
 def _cotwin(day: _Day) -> None:
@@ -529,8 +529,8 @@ def _restored_cotwin(day: _Day) -> None:
     ]
     if not gone:
         return
-    i, rec = gone[int(day.rng.random() * len(gone))]
-    del school.gone[i]  # restored by hand: it does not come back as a returner
+    position, rec = gone[int(day.rng.random() * len(gone))]
+    del school.gone[position]  # restored by hand: it does not come back as a returner
     touched.add(rec.mis_id)
     day.actions.append(
         Action(
@@ -790,14 +790,14 @@ def _multi_error(day: _Day) -> None:
     day.reappear(report, rec, "multi_error", note, **changes)
 
 
-def _errors(rng: random.Random, rec: GenRecord, n: int) -> tuple[str, dict[str, Any]]:
-    """`n` different keying errors (or changes) of a record: (what, the changed fields)."""
+def _errors(rng: random.Random, rec: GenRecord, count: int) -> tuple[str, dict[str, Any]]:
+    """`count` different keying errors (or changes) of a record: (what, the changed fields)."""
     changes: dict[str, Any] = {}
     notes: list[str] = []
     kinds = ["forename_typo", "surname_typo", "nickname", "dob", "surname_change", "middle"]
     rng.shuffle(kinds)
     for kind in kinds:
-        if len(notes) == n:
+        if len(notes) == count:
             break
         if kind == "forename_typo" and "forename" not in changes:
             changes["forename"] = dg.with_typo(rng, rec.forename.strip())
@@ -836,26 +836,26 @@ DOB_SLIPS = (
 def slip_dob(rng: random.Random, dob: str) -> tuple[str, str] | None:
     """A date of birth keyed wrongly, as people do: (the slipped date, how), or None when no
     slip of the tried kinds gives another valid date."""
-    d = date.fromisoformat(dob)
+    born = date.fromisoformat(dob)
     for how in rng.sample(DOB_SLIPS, k=len(DOB_SLIPS)):
         got: str | None = None
         if how == "day and month swapped":
-            if d.day <= 12 and d.day != d.month:
-                got = date(d.year, d.day, d.month).isoformat()
+            if born.day <= 12 and born.day != born.month:
+                got = date(born.year, born.day, born.month).isoformat()
         elif how == "one digit":
-            i = rng.choice((3, 6, 9))  # the last digit of the year, month or day
-            got = dob[:i] + str((int(dob[i]) + rng.randint(1, 9)) % 10) + dob[i + 1 :]
+            at = rng.choice((3, 6, 9))  # the last digit of the year, month or day
+            got = dob[:at] + str((int(dob[at]) + rng.randint(1, 9)) % 10) + dob[at + 1 :]
         elif how == "two digits transposed":
-            i = rng.choice((2, 8))  # within the year's last two, or the day
-            got = dob[:i] + dob[i + 1] + dob[i] + dob[i + 2 :]
+            at = rng.choice((2, 8))  # within the year's last two, or the day
+            got = dob[:at] + dob[at + 1] + dob[at] + dob[at + 2 :]
         elif how == "a day out":
-            got = (d + timedelta(days=rng.choice((-1, 1)))).isoformat()
+            got = (born + timedelta(days=rng.choice((-1, 1)))).isoformat()
         elif how == "a month out":
-            m = d.month + rng.choice((-1, 1))
-            if 1 <= m <= 12:
-                got = f"{d.year:04d}-{m:02d}-{d.day:02d}"
+            month = born.month + rng.choice((-1, 1))
+            if 1 <= month <= 12:
+                got = f"{born.year:04d}-{month:02d}-{born.day:02d}"
         else:
-            got = f"{d.year + rng.choice((-1, 1)):04d}-{d.month:02d}-{d.day:02d}"
+            got = f"{born.year + rng.choice((-1, 1)):04d}-{born.month:02d}-{born.day:02d}"
         if got and got != dob and _valid(got):
             return got, how
     return None

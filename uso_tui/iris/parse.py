@@ -57,11 +57,11 @@ def iso_date(value: Any) -> str | None:
     got = _DATES.get(value, _MISSING)
     if got is not _MISSING:
         return got  # type: ignore[return-value]
-    m = _DATE_RE.match(value)
+    match = _DATE_RE.match(value)
     out: str | None = None
-    if m:
+    if match:
         try:
-            out = date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+            out = date(int(match[1]), int(match[2]), int(match[3])).isoformat()
         except ValueError:  # 2012-02-30
             out = None
     if len(_DATES) > 200_000:
@@ -85,13 +85,13 @@ def _dob(value: Any) -> tuple[str | None, str | None]:
 def _bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
-    t = text(value)
-    if t is None:
+    word = text(value)
+    if word is None:
         return None
-    t = t.lower()
-    if t in ("true", "yes", "y", "1"):
+    word = word.lower()
+    if word in ("true", "yes", "y", "1"):
         return True
-    if t in ("false", "no", "n", "0"):
+    if word in ("false", "no", "n", "0"):
         return False
     return None
 
@@ -133,34 +133,34 @@ _RECORD = _builder((
 ))  # fmt: skip
 
 
-def _person(d: dict[str, Any], report: str, id_key: str, dob_key: str, middle_key: str) -> tuple:
+def _person(doc: dict[str, Any], report: str, id_key: str, dob_key: str, middle_key: str) -> tuple:
     """The fields a student and an employee share, in _RECORD's order; each report names its id,
     date of birth and middle names under keys of its own."""
-    g = d.get
-    dob, dob_raw = _dob(g(dob_key))
+    get = doc.get
+    dob, dob_raw = _dob(get(dob_key))
     return (
         report,
-        _id(g(id_key)),
-        text(g("forename")),
-        text(g("surname")),
-        text(g("preferredName")),
-        text(g(middle_key)),
+        _id(get(id_key)),
+        text(get("forename")),
+        text(get("surname")),
+        text(get("preferredName")),
+        text(get(middle_key)),
         dob,
         dob_raw,
-        iso_date(g("enrolmentDate")),
-        iso_date(g("leavingDate")),
-        text(g("schoolEmailAddress")),
-        text(g("personGuid")),
+        iso_date(get("enrolmentDate")),
+        iso_date(get("leavingDate")),
+        text(get("schoolEmailAddress")),
+        text(get("personGuid")),
     )
 
 
-def parse_student(d: dict[str, Any]) -> MisRecord:
-    g = d.get
-    return _RECORD(_person(d, "students", "schoolId", "dob", "middlenames") + (
-        text(g("gender")),
-        text(g("yearGroup")),
-        text(g("formGroup")),
-        text(g("uniquePupilNumber")),
+def parse_student(doc: dict[str, Any]) -> MisRecord:
+    get = doc.get
+    return _RECORD(_person(doc, "students", "schoolId", "dob", "middlenames") + (
+        text(get("gender")),
+        text(get("yearGroup")),
+        text(get("formGroup")),
+        text(get("uniquePupilNumber")),
         None,  # title
         None,  # initials
         None,  # system_status
@@ -168,17 +168,17 @@ def parse_student(d: dict[str, Any]) -> MisRecord:
     ))  # fmt: skip
 
 
-def parse_employee(d: dict[str, Any]) -> MisRecord:
-    g = d.get
-    return _RECORD(_person(d, "staff", "id", "dateOfBirth", "middleNames") + (
+def parse_employee(doc: dict[str, Any]) -> MisRecord:
+    get = doc.get
+    return _RECORD(_person(doc, "staff", "id", "dateOfBirth", "middleNames") + (
         None,  # gender: not kept for staff
         None,  # year_group
         None,  # form_group
         None,  # upn
-        text(g("title")),
-        text(g("schoolInitials")),
-        text(g("systemStatus")),
-        _bool(g("isTeachingStaff")),
+        text(get("title")),
+        text(get("schoolInitials")),
+        text(get("systemStatus")),
+        _bool(get("isTeachingStaff")),
     ))  # fmt: skip
 
 
@@ -186,6 +186,6 @@ PARSERS = {"students": parse_student, "staff": parse_employee}
 ID_KEYS = {"students": "schoolId", "staff": "id"}
 
 
-def record_id(report: str, d: dict[str, Any]) -> str:
+def record_id(report: str, doc: dict[str, Any]) -> str:
     """A raw record's MIS id, as its parse gives it, without parsing the rest."""
-    return _id(d.get(ID_KEYS[report]))
+    return _id(doc.get(ID_KEYS[report]))

@@ -79,10 +79,10 @@ class _Server:
         method, target, version = parts
         headers = _Headers()
         while True:
-            h = await reader.readline()
-            if h in (b"\r\n", b"\n", b""):
+            header_line = await reader.readline()
+            if header_line in (b"\r\n", b"\n", b""):
                 break
-            key, _, value = h.decode("latin-1").partition(":")
+            key, _, value = header_line.decode("latin-1").partition(":")
             headers[key.strip().lower()] = value.strip()
         try:
             length = int(headers.get("content-length") or 0)
@@ -193,10 +193,10 @@ def start_background(
 def describe(sim: Simulator, root: str, out: TextIO) -> None:
     out.write(f"IRIS simulator at {root}  (day {sim.estate.day if sim.estate else 0})\n")
     out.write(f"Allow it with USO_TUI_ALLOWED_MIS_HOSTS={root.removeprefix('http://')}\n")
-    for s in sim.schools:
+    for school in sim.schools:
         out.write(
-            f"  {s.dfe}  {root}/{s.dfe}  client id {s.client_id}  "
-            f"secret (fake, simulator only) {s.secret}  {s.name}\n"
+            f"  {school.dfe}  {root}/{school.dfe}  client id {school.client_id}  "
+            f"secret (fake, simulator only) {school.secret}  {school.name}\n"
         )
     # after the schools: scripts read the header lines, then one line per school
     out.write(f"Next day: curl -X POST {root}/_sim/advance  (status: {root}/_sim/status)\n")
@@ -233,37 +233,39 @@ def serve(
 def main(argv: list[str]) -> int:
     """`uso-tui iris-sim [--host H] [--port P] [--seed N] [--schools N] [--las N] [--size N]
     [--latency S] [--max-page-size N] [--days N]`: serves until Ctrl-C."""
-    p = argparse.ArgumentParser(prog="uso-tui iris-sim", description="Serve the IRIS simulator.")
-    p.add_argument("--host", default=DEFAULT_HOST)
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    p.add_argument("--seed", type=int, default=1, help="data generator seed (default 1)")
-    p.add_argument("--schools", type=int, default=6, help="how many schools (default 6)")
-    p.add_argument("--las", type=int, default=2, help="how many local authorities (default 2)")
-    p.add_argument(
+    parser = argparse.ArgumentParser(
+        prog="uso-tui iris-sim", description="Serve the IRIS simulator."
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1, help="data generator seed (default 1)")
+    parser.add_argument("--schools", type=int, default=6, help="how many schools (default 6)")
+    parser.add_argument("--las", type=int, default=2, help="how many local authorities (default 2)")
+    parser.add_argument(
         "--size",
         type=int,
         default=None,
         help="people per school (default: primary 50-450, secondary 600-3,000)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--latency", type=float, default=0.0, help="seconds added to every answer (default 0)"
     )
-    p.add_argument(
+    parser.add_argument(
         "--max-page-size", type=int, default=None, help="at most this many records per page"
     )
-    p.add_argument(
+    parser.add_argument(
         "--days",
         type=int,
         default=0,
         help="start this many days after day 0 (POST /_sim/advance moves on later)",
     )
-    args = p.parse_args(argv)
+    args = parser.parse_args(argv)
     if args.days < 0:
-        p.error("--days must be 0 or more")
+        parser.error("--days must be 0 or more")
     if args.schools < 1 or args.las < 1:
-        p.error("--schools and --las must be at least 1")
+        parser.error("--schools and --las must be at least 1")
     if args.size is not None and args.size < 2:
-        p.error("--size must be at least 2")
+        parser.error("--size must be at least 2")
     sim = make_simulator(args.seed, args.schools, args.las, size=args.size)
     if args.days:
         sim.advance(days=args.days)

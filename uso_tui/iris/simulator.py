@@ -148,7 +148,7 @@ class Simulator:
         staff: list[dict[str, Any]] | None = None,
         switches: Switches | None = None,
     ) -> SimSchool:
-        s = SimSchool(
+        school = SimSchool(
             dfe=dfe,
             client_id=client_id,
             secret=secret,
@@ -156,10 +156,10 @@ class Simulator:
             mis=mis,
             switches=switches or Switches(),
         )
-        s.data = {"students": list(students or []), "staff": list(staff or [])}
+        school.data = {"students": list(students or []), "staff": list(staff or [])}
         with self._lock:
-            self._schools[dfe] = s
-        return s
+            self._schools[dfe] = school
+        return school
 
     def school(self, dfe: str) -> SimSchool:
         return self._schools[dfe]
@@ -175,11 +175,11 @@ class Simulator:
         """Change switches of one school, or of every school when dfe is None."""
         with self._lock:
             targets = [self._schools[dfe]] if dfe else list(self._schools.values())
-            for s in targets:
-                for k, change in changes.items():
-                    if not hasattr(s.switches, k):
-                        raise AttributeError(f"no switch {k!r}")
-                    setattr(s.switches, k, change)
+            for school in targets:
+                for switch, change in changes.items():
+                    if not hasattr(school.switches, switch):
+                        raise AttributeError(f"no switch {switch!r}")
+                    setattr(school.switches, switch, change)
 
     def set_records(self, dfe: str, report: str, records: list[dict[str, Any]]) -> None:
         with self._lock:
@@ -188,9 +188,9 @@ class Simulator:
 
     def expire_tokens(self, dfe: str | None = None) -> None:
         with self._lock:
-            for t in self._tokens.values():
-                if dfe is None or t.dfe == dfe:
-                    t.revoked = True
+            for token in self._tokens.values():
+                if dfe is None or token.dfe == dfe:
+                    token.revoked = True
 
     def advance(self, days: int = 1, today: Any = None) -> list[Churn]:
         """Moves the estate on (starters, leavers, movers...) and serves the new data."""
@@ -209,10 +209,10 @@ class Simulator:
             self._drop_cached()
 
     def _drop_cached(self) -> None:
-        for s in self._schools.values():
-            if s.loader is not None:
-                s.data.clear()
-                s.pages.clear()
+        for school in self._schools.values():
+            if school.loader is not None:
+                school.data.clear()
+                school.pages.clear()
 
     def transport(self) -> SimTransport:
         return SimTransport(self)
@@ -275,8 +275,8 @@ class Simulator:
                 return _json(400, {"error": "invalid_request", "message": "days: 1 to 365"})
             churn = self.advance(days=days)
             kinds: dict[str, int] = {}
-            for c in churn:
-                kinds[c.kind] = kinds.get(c.kind, 0) + 1
+            for change in churn:
+                kinds[change.kind] = kinds.get(change.kind, 0) + 1
             return _json(
                 200,
                 {"day": self.estate.day, "today": self.estate.today.isoformat(), "changes": kinds},
@@ -428,10 +428,10 @@ JSON_TYPE = "application/json; charset=utf-8"
 
 
 def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> SimResponse:
-    h = {"Content-Type": JSON_TYPE}
+    all_headers = {"Content-Type": JSON_TYPE}
     if headers:
-        h.update(headers)
-    return SimResponse(status, orjson.dumps(obj), h)
+        all_headers.update(headers)
+    return SimResponse(status, orjson.dumps(obj), all_headers)
 
 
 class SimTransport(httpx.AsyncBaseTransport):
