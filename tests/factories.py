@@ -55,20 +55,20 @@ def acc(
     )
 
 
-def linked_acc(n: int, school: str = DFE) -> Account:
-    """Account n linked to record `p{n}` (see linked_rec)."""
+def linked_acc(number: int, school: str = DFE) -> Account:
+    """Account `number`, linked to record `p{number}` (see linked_rec)."""
     return acc(
-        f"u{n}.204",
-        f"Pupil{chr(65 + n % 26)}",
-        f"Surname{n}",
+        f"u{number}.204",
+        f"Pupil{chr(65 + number % 26)}",
+        f"Surname{number}",
         "2015-01-01",
         school=school,
-        mis_id=f"p{n}",
+        mis_id=f"p{number}",
     )
 
 
-def linked_rec(n: int) -> MisRecord:
-    return rec(f"p{n}", f"Pupil{chr(65 + n % 26)}", f"Surname{n}", "2015-01-01")
+def linked_rec(number: int) -> MisRecord:
+    return rec(f"p{number}", f"Pupil{chr(65 + number % 26)}", f"Surname{number}", "2015-01-01")
 
 
 def settings(**kw) -> School:
@@ -99,8 +99,8 @@ def snap(
     )
 
 
-def outcome_of(p, mis_id: str):
-    found = [o for o in p.outcomes if o.record.mis_id == mis_id]
+def outcome_of(planned, mis_id: str):
+    found = [o for o in planned.outcomes if o.record.mis_id == mis_id]
     assert len(found) == 1, found
     return found[0]
 
@@ -115,9 +115,9 @@ HOST = "iris.test:80"
 def iris_student(
     mis_id: str, forename: str | None, surname: str | None, dob: str | None, **extra
 ) -> dict:
-    d = {"schoolId": mis_id, "forename": forename, "surname": surname, "dob": dob}
-    d.update(extra)
-    return d
+    row = {"schoolId": mis_id, "forename": forename, "surname": surname, "dob": dob}
+    row.update(extra)
+    return row
 
 
 def enrolled_student(mis_id: str, forename: str, surname: str, dob: str, **extra) -> dict:
