@@ -42,8 +42,8 @@ def parsed(monkeypatch) -> list[str]:
     """The MIS ids of the student records the client parses."""
     seen: list[str] = []
 
-    def counting(d):
-        rec = parse_student(d)
+    def counting(row):
+        rec = parse_student(row)
         seen.append(rec.mis_id)
         return rec
 
@@ -207,12 +207,14 @@ def test_a_recognised_record_is_unchanged_only_against_the_row_it_was_checked_wi
     row = _stored(parse_student(AMY), "ajones.204")
     exp = _recognised(AMY, row)
     today = NOW.date()
-    p = plan(exp, Snapshot(school=DFE, rows=[row]), today, settings())
-    assert p.outcomes == [] and p.counts["unchanged"] == 1 and len(p.same_rows) == 1
+    planned = plan(exp, Snapshot(school=DFE, rows=[row]), today, settings())
+    assert (
+        planned.outcomes == [] and planned.counts["unchanged"] == 1 and len(planned.same_rows) == 1
+    )
     # a snapshot read again (another row object, even if equal): parsed and planned as usual
-    p = plan(exp, Snapshot(school=DFE, rows=[dict(row)]), today, settings())
-    assert p.same_rows == [] and [o.outcome for o in p.outcomes] == ["unchanged"]
-    assert p.seen == {"1": fingerprint(AMY)}
+    planned = plan(exp, Snapshot(school=DFE, rows=[dict(row)]), today, settings())
+    assert planned.same_rows == [] and [o.outcome for o in planned.outcomes] == ["unchanged"]
+    assert planned.seen == {"1": fingerprint(AMY)}
 
 
 def test_a_recognised_record_whose_account_is_not_active_here_is_planned_as_usual():
@@ -222,8 +224,8 @@ def test_a_recognised_record_whose_account_is_not_active_here_is_planned_as_usua
         "school": None,
         "previous_school": DFE,
     }
-    p = plan(_recognised(AMY, row), Snapshot(school=DFE, rows=[row]), NOW.date(), settings())
-    assert p.same_rows == [] and [o.outcome for o in p.outcomes] == ["restored"]
+    planned = plan(_recognised(AMY, row), Snapshot(school=DFE, rows=[row]), NOW.date(), settings())
+    assert planned.same_rows == [] and [o.outcome for o in planned.outcomes] == ["restored"]
 
 
 def test_a_recognised_record_with_an_open_case_is_planned_as_usual():
@@ -239,8 +241,8 @@ def test_a_recognised_record_with_an_open_case_is_planned_as_usual():
         run_id="r",
         opened_at="2026-03-01T00:00:00",
     )
-    p = plan(exp, Snapshot(school=DFE, rows=[row], open_cases=[case]), NOW.date(), settings())
-    assert p.same_rows == [] and [c.decision for c in p.case_changes] == ["withdrawn"]
+    planned = plan(exp, Snapshot(school=DFE, rows=[row], open_cases=[case]), NOW.date(), settings())
+    assert planned.same_rows == [] and [c.decision for c in planned.case_changes] == ["withdrawn"]
 
 
 def test_record_row_is_the_parse_of_the_record_an_account_holds():
@@ -267,8 +269,8 @@ def test_record_row_is_the_parse_of_the_record_an_account_holds():
 
 @contextlib.contextmanager
 def no_sieves(monkeypatch):
-    with monkeypatch.context() as m:
-        m.setattr(runner, "sieves_for", lambda state, reports: None)
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "sieves_for", lambda state, reports: None)
         yield
 
 
@@ -292,18 +294,18 @@ async def test_days_of_churn_give_the_same_store_with_and_without_fingerprints(
     for store in stores.values():
         store.set_allowed_mis_hosts([HOST])
         with store.transaction("tester") as txn:
-            for s in estate.schools:
+            for school in estate.schools:
                 txn.add_school(
                     School(
-                        dfe=s.dfe,
-                        name=s.name,
-                        mis=s.mis,
-                        url=f"http://{HOST.split(':')[0]}/{s.dfe}",
-                        client_id=s.client_id,
+                        dfe=school.dfe,
+                        name=school.name,
+                        mis=school.mis,
+                        url=f"http://{HOST.split(':')[0]}/{school.dfe}",
+                        client_id=school.client_id,
                         reports=["students", "staff"],
                         hold_min=100_000,  # a big day of churn, applied
                     ),
-                    s.secret,
+                    school.secret,
                 )
     rates = ChurnRates().scaled(15)
     recognised = 0
@@ -312,17 +314,19 @@ async def test_days_of_churn_give_the_same_store_with_and_without_fingerprints(
         async with IrisClient(
             allowed_hosts=frozenset({HOST}), transport=sim.transport(), sleep=NoSleep()
         ) as client:
-            for s in estate.schools:
+            for school in estate.schools:
                 kw = dict(now=now, client=client, trigger="cli", operator="alice")
-                a = await run_school(stores["sieved"], s.dfe, **kw)
+                sieved_result = await run_school(stores["sieved"], school.dfe, **kw)
                 with no_sieves(monkeypatch):
-                    b = await run_school(stores["parsed"], s.dfe, **kw)
-                assert a.run.status == b.run.status == "succeeded"
-                recognised += sum(len(p.same_rows) for p in a.plans.values())
-                assert sum(len(p.same_rows) for p in b.plans.values()) == 0
-                assert _school_view(stores["sieved"], s.dfe, a.run.run_id) == _school_view(
-                    stores["parsed"], s.dfe, b.run.run_id
-                ), f"day {day}, school {s.dfe}"
+                    parsed_result = await run_school(stores["parsed"], school.dfe, **kw)
+                assert sieved_result.run.status == parsed_result.run.status == "succeeded"
+                recognised += sum(len(p.same_rows) for p in sieved_result.plans.values())
+                assert sum(len(p.same_rows) for p in parsed_result.plans.values()) == 0
+                assert _school_view(
+                    stores["sieved"], school.dfe, sieved_result.run.run_id
+                ) == _school_view(stores["parsed"], school.dfe, parsed_result.run.run_id), (
+                    f"day {day}, school {school.dfe}"
+                )
         advance(sim.estate, days=1, rates=rates)
         sim.refresh()
     assert recognised > 500
