@@ -14,7 +14,7 @@ from pathlib import Path
 from uso_tui.domain.models import Account, AuditEvent, School
 from uso_tui.store import open_store
 
-A, B = "204-0001", "204-0002"
+SCHOOL_A, SCHOOL_B = "204-0001", "204-0002"
 PER_SCHOOL = 1000
 MOVER = "mover.204"
 MODES = ("fast", "slow-rename", "slow-staging")
@@ -23,16 +23,16 @@ MODES = ("fast", "slow-rename", "slow-staging")
 def build(root: Path) -> None:
     store = open_store(root)
     with store.transaction("setup") as tx:
-        for dfe in (A, B):
+        for dfe in (SCHOOL_A, SCHOOL_B):
             tx.add_school(School(dfe, "gen 0", "iSAMS", "https://x.isams.cloud", "c"), "secret")
         accounts = [
             Account(f"p{i}{dfe[-1]}.204", "pupil", f"P{i}", f"Family{dfe[-1]}", "2011-01-01", dfe)
-            for dfe in (A, B)
+            for dfe in (SCHOOL_A, SCHOOL_B)
             for i in range(PER_SCHOOL)
         ]
-        accounts.append(Account(MOVER, "pupil", "Mo", "Ver", "2011-02-02", A))
-        for a in accounts:
-            a.extra["gen"] = 0
+        accounts.append(Account(MOVER, "pupil", "Mo", "Ver", "2011-02-02", SCHOOL_A))
+        for account in accounts:
+            account.extra["gen"] = 0
         tx.put_accounts(accounts)
 
 
@@ -77,21 +77,33 @@ def child(root: str, mode: str) -> None:
     store = open_store(root)
     while True:
         with store.transaction("child") as tx:
-            g = int(tx.school(A).name.split()[1]) + 1
+            generation = int(tx.school(SCHOOL_A).name.split()[1]) + 1
             changed = []
-            for dfe in (A, B):
-                for a in tx.school_accounts(dfe):
-                    a.extra["gen"] = g
-                    if a.username == MOVER:
-                        a.previous_school, a.school = a.school, (A if g % 2 == 0 else B)
-                    changed.append(a)
-                s = tx.school(dfe)
-                s.name = f"gen {g}"
-                tx.put_school(s)
+            for dfe in (SCHOOL_A, SCHOOL_B):
+                for account in tx.school_accounts(dfe):
+                    account.extra["gen"] = generation
+                    if account.username == MOVER:
+                        account.previous_school, account.school = (
+                            account.school,
+                            (SCHOOL_A if generation % 2 == 0 else SCHOOL_B),
+                        )
+                    changed.append(account)
+                school = tx.school(dfe)
+                school.name = f"gen {generation}"
+                tx.put_school(school)
             tx.put_accounts(changed)
             tx.audit_many(
-                [AuditEvent("2026-09-01T06:00:00", "child", A, "update", f"gen-{g}")] * 50
-                + [AuditEvent("2026-09-01T06:00:00", "child", B, "move", f"gen-{g}")]
+                [
+                    AuditEvent(
+                        "2026-09-01T06:00:00", "child", SCHOOL_A, "update", f"gen-{generation}"
+                    )
+                ]
+                * 50
+                + [
+                    AuditEvent(
+                        "2026-09-01T06:00:00", "child", SCHOOL_B, "move", f"gen-{generation}"
+                    )
+                ]
             )
 
 
@@ -101,24 +113,24 @@ def check_consistent(root: Path) -> int:
     assert not (root / "journal.json").exists()
     assert not os.listdir(root / ".staging")
     schools = {s.dfe: s for s in store.list_schools()}
-    g = int(schools[A].name.split()[1])
-    assert schools[B].name == f"gen {g}"
-    accounts = {dfe: store.school_accounts(dfe) for dfe in (A, B)}
-    assert {a.extra["gen"] for dfe in (A, B) for a in accounts[dfe]} == {g}
-    movers = [dfe for dfe in (A, B) for a in accounts[dfe] if a.username == MOVER]
-    expected_home = A if g % 2 == 0 else B
+    generation = int(schools[SCHOOL_A].name.split()[1])
+    assert schools[SCHOOL_B].name == f"gen {generation}"
+    accounts = {dfe: store.school_accounts(dfe) for dfe in (SCHOOL_A, SCHOOL_B)}
+    assert {a.extra["gen"] for dfe in (SCHOOL_A, SCHOOL_B) for a in accounts[dfe]} == {generation}
+    movers = [dfe for dfe in (SCHOOL_A, SCHOOL_B) for a in accounts[dfe] if a.username == MOVER]
+    expected_home = SCHOOL_A if generation % 2 == 0 else SCHOOL_B
     assert movers == [expected_home]
     assert store.account(MOVER).school == expected_home
-    for dfe in (A, B):
+    for dfe in (SCHOOL_A, SCHOOL_B):
         assert len(accounts[dfe]) == PER_SCHOOL + (dfe == expected_home)
         assert schools[dfe].active_accounts == len(accounts[dfe])
         indexed = {h.username for h in store.search_accounts("", school=dfe, limit=None)}
         assert indexed == {a.username for a in accounts[dfe]}
-    if g:
-        assert store.audit(A, limit=1)[0].subject == f"gen-{g}"
-        assert store.audit(B, limit=1)[0].subject == f"gen-{g}"
-        assert store.audit(limit=1)[0].subject == f"gen-{g}"
-    return g
+    if generation:
+        assert store.audit(SCHOOL_A, limit=1)[0].subject == f"gen-{generation}"
+        assert store.audit(SCHOOL_B, limit=1)[0].subject == f"gen-{generation}"
+        assert store.audit(limit=1)[0].subject == f"gen-{generation}"
+    return generation
 
 
 def check_one_read(store) -> int:
