@@ -23,7 +23,7 @@ from factories import enrolled_student
 from uso_tui.domain.models import MatchCase, MisRecord
 from uso_tui.store import open_store
 
-A, B = "204-3210", "204-3211"  # two schools of local authority 204
+SCHOOL_A, SCHOOL_B = "204-3210", "204-3211"  # two schools of local authority 204
 CLIENT_ID = "race-client"
 RUN_AT = "2026-09-01T12:00:00"  # the held runs' clock (after the setup's)
 WAIT = 60  # seconds a child may take to plan or to finish (a bound, not a pace)
@@ -99,7 +99,7 @@ class Held:
 @pytest.fixture
 def cli(cli, sim) -> Cli:
     """Both schools added and synced once."""
-    for dfe, first in ((A, ONLY_A), (B, ONLY_B)):
+    for dfe, first in ((SCHOOL_A, ONLY_A), (SCHOOL_B, ONLY_B)):
         cli.add_sim_school(sim, dfe, client_id=CLIENT_ID, students=[first])
         cli.ok("sync", dfe)
     return cli
@@ -117,22 +117,24 @@ def race(root: Path, order: tuple[str, str]) -> dict[str, dict]:
     """Both schools planned, then committed in `order`; each run's JSON by school."""
     runs = {dfe: Held(root, dfe) for dfe in order}
     try:
-        for r in runs.values():
-            r.planned()
+        for held in runs.values():
+            held.planned()
         return {dfe: runs[dfe].commit() for dfe in order}
     finally:
-        for r in runs.values():
-            r.kill()
+        for held in runs.values():
+            held.kill()
 
 
 @pytest.mark.slow  # two rounds of two processes each, both orders
-@pytest.mark.parametrize("order", [(A, B), (B, A)], ids=["A-first", "B-first"])
+@pytest.mark.parametrize(
+    "order", [(SCHOOL_A, SCHOOL_B), (SCHOOL_B, SCHOOL_A)], ids=["A-first", "B-first"]
+)
 def test_a_newcomer_at_two_schools_synced_at_once_gets_one_account(cli, sim, order):
     root = cli.data_dir
-    arrived: dict[str, list[dict]] = {A: [ONLY_A], B: [ONLY_B]}
+    arrived: dict[str, list[dict]] = {SCHOOL_A: [ONLY_A], SCHOOL_B: [ONLY_B]}
     for rnd in range(2):
         people = NEWCOMERS[rnd * 3 : rnd * 3 + 3]
-        for dfe in (A, B):
+        for dfe in (SCHOOL_A, SCHOOL_B):
             arrived[dfe] += [
                 enrolled_student(f"{dfe[-1]}-{rnd}-{i}", *p) for i, p in enumerate(people)
             ]
@@ -145,15 +147,15 @@ def test_a_newcomer_at_two_schools_synced_at_once_gets_one_account(cli, sim, ord
         assert runs[second]["counts"]["needs_matching"] == 3
         store = open_store(root)
         cases = {c.record["mis_id"]: c for c in store.cases(second, "open")}
-        for i, (forename, surname, _dob) in enumerate(people):
+        for index, (forename, surname, _dob) in enumerate(people):
             accounts = accounts_of(root, forename, surname)
             assert [a.school for a in accounts] == [first], (forename, accounts)
-            case = cases[f"{second[-1]}-{rnd}-{i}"]
+            case = cases[f"{second[-1]}-{rnd}-{index}"]
             assert [c["username"] for c in case.candidates] == [accounts[0].username]
         mine = f"{first[-1]}-{rnd}-"
         assert [c for c in store.cases(first, "open") if c.record["mis_id"].startswith(mine)] == []
     # a later run of both changes nothing of that: the cases wait for an operator
-    for dfe in (A, B):
+    for dfe in (SCHOOL_A, SCHOOL_B):
         again = json.loads(cli.ok("sync", dfe, "--json").out)
         assert again["counts"]["created"] == 0
 
@@ -162,14 +164,14 @@ def test_a_newcomer_at_two_schools_synced_at_once_gets_one_account(cli, sim, ord
 def test_a_force_run_beside_run_due_gives_a_newcomer_one_account(cli, sim, due_first):
     """The daily run's pipeline (A is due; B is not) beside an operator's force run of B."""
     root = cli.data_dir
-    cli.ok("school", "set", B, "--daily-at", "23:00")
+    cli.ok("school", "set", SCHOOL_B, "--daily-at", "23:00")
     forename, surname, dob = NEWCOMERS[7]
-    for dfe in (A, B):
-        others = ONLY_A if dfe == A else ONLY_B
+    for dfe in (SCHOOL_A, SCHOOL_B):
+        others = ONLY_A if dfe == SCHOOL_A else ONLY_B
         sim.set_records(
             dfe, "students", [others, enrolled_student(f"{dfe[-1]}-new", forename, surname, dob)]
         )
-    due, force = Held(root, "run-due"), Held(root, B)
+    due, force = Held(root, "run-due"), Held(root, SCHOOL_B)
     try:
         due.planned()
         force.planned()
@@ -180,8 +182,8 @@ def test_a_force_run_beside_run_due_gives_a_newcomer_one_account(cli, sim, due_f
         due.kill()
         force.kill()
     [account] = accounts_of(root, forename, surname)
-    later = B if due_first else A
-    assert account.school == (A if due_first else B)
+    later = SCHOOL_B if due_first else SCHOOL_A
+    assert account.school == (SCHOOL_A if due_first else SCHOOL_B)
     [case] = open_store(root).cases(later, "open")
     assert [c["username"] for c in case.candidates] == [account.username]
 
@@ -197,8 +199,8 @@ def test_create_from_a_case_racing_a_run_of_another_school_gives_one_account(
     store = open_store(root)
     with store.transaction("setup") as txn:
         case = MatchCase(
-            case_id=txn.next_case_id(A),
-            school=A,
+            case_id=txn.next_case_id(SCHOOL_A),
+            school=SCHOOL_A,
             report="students",
             role="pupil",
             record=MisRecord(
@@ -208,8 +210,10 @@ def test_create_from_a_case_racing_a_run_of_another_school_gives_one_account(
             opened_at="2026-09-01T09:00:00",
         )
         txn.put_case(case)
-    sim.set_records(B, "students", [ONLY_B, enrolled_student("b-new", forename, surname, dob)])
-    run = Held(root, B)
+    sim.set_records(
+        SCHOOL_B, "students", [ONLY_B, enrolled_student("b-new", forename, surname, dob)]
+    )
+    run = Held(root, SCHOOL_B)
     try:
         run.planned()
         if resolve_first:
@@ -217,8 +221,8 @@ def test_create_from_a_case_racing_a_run_of_another_school_gives_one_account(
             result = run.commit()
             assert result["counts"]["created"] == 0 and result["counts"]["needs_matching"] == 1
             [account] = accounts_of(root, forename, surname)
-            assert account.school == A and made["decision"] == f"create:{account.username}"
-            [at_b] = open_store(root).cases(B, "open")
+            assert account.school == SCHOOL_A and made["decision"] == f"create:{account.username}"
+            [at_b] = open_store(root).cases(SCHOOL_B, "open")
             assert [c["username"] for c in at_b.candidates] == [account.username]
             # the run's processed file says so too (`why` reads it)
             pf = open_store(root).processed_file(result["run_id"])
@@ -231,7 +235,7 @@ def test_create_from_a_case_racing_a_run_of_another_school_gives_one_account(
             refused = cli("resolve", case.case_id, "--create")
             assert refused.status == 2
             [account] = accounts_of(root, forename, surname)
-            assert account.school == B and account.username in refused.err
+            assert account.school == SCHOOL_B and account.username in refused.err
             assert "--match" in refused.err
             assert open_store(root).case(case.case_id).status == "open"
     finally:

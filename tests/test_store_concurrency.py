@@ -12,7 +12,7 @@ from uso_tui.domain.models import Account, School
 from uso_tui.store import StoreBusy, open_store
 
 DFE = "204-3210"
-N = 500
+INCREMENTS = 500
 
 
 def setup(root) -> None:
@@ -30,28 +30,28 @@ def increment(root: str, times: int, who: str) -> None:
     store = open_store(root)
     for _ in range(times):
         with store.transaction(who) as tx:
-            a = tx.account("counter.204")
-            a.extra[who] = a.extra.get(who, 0) + 1
-            a.extra["total"] = a.extra.get("total", 0) + 1
-            tx.put_account(a)
-            s = tx.school(DFE)
-            s.hold_min += 1
-            tx.put_school(s)
+            counter = tx.account("counter.204")
+            counter.extra[who] = counter.extra.get(who, 0) + 1
+            counter.extra["total"] = counter.extra.get("total", 0) + 1
+            tx.put_account(counter)
+            school = tx.school(DFE)
+            school.hold_min += 1
+            tx.put_school(school)
 
 
 def test_two_processes_lose_no_update(tmp_path):
     root = tmp_path / "data"
     setup(root)
     procs = [
-        subprocess.Popen([sys.executable, __file__, str(root), str(N), who])
+        subprocess.Popen([sys.executable, __file__, str(root), str(INCREMENTS), who])
         for who in ("one", "two")
     ]
-    for p in procs:
-        assert p.wait(timeout=120) == 0
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
     store = open_store(root)
     counter = store.account("counter.204")
-    assert counter.extra == {"one": N, "two": N, "total": 2 * N}
-    assert store.school(DFE).hold_min == 10 + 2 * N
+    assert counter.extra == {"one": INCREMENTS, "two": INCREMENTS, "total": 2 * INCREMENTS}
+    assert store.school(DFE).hold_min == 10 + 2 * INCREMENTS
     assert len(store.school_accounts(DFE)) == 301
 
 
@@ -67,10 +67,10 @@ def test_threads_of_one_process_lose_no_update(tmp_path):
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(w,)) for w in ("a", "b", "c")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert errors == []
     assert open_store(root).account("counter.204").extra["total"] == 300
 
@@ -108,9 +108,9 @@ def test_a_transaction_that_will_not_wait_is_refused_while_another_writer_holds_
         holder.stdin.close()
         assert holder.wait(timeout=30) == 0
         with store.transaction("me", wait=False) as tx:  # free again: taken at once
-            t = threading.Thread(target=other_thread)
-            t.start()
-            t.join()
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            thread.join()
             tx.put_account(Account("new.204", "pupil", "N", "Ew", "2011-01-01", DFE))
         assert len(in_thread) == 1
         assert store.account("new.204").forename == "N"

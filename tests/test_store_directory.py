@@ -23,8 +23,8 @@ from uso_tui.store.storage import as_table, table_rows
 from uso_tui.store.tinystore import OlderSchema, upgrade_store
 
 NOW = "2026-09-01T06:00:00"
-A, B = "204-3210", "204-3211"  # in different shards
-DFES = [A, B, *(f"301-{1000 + i}" for i in range(40))]
+SCHOOL_A, SCHOOL_B = "204-3210", "204-3211"  # in different shards
+DFES = [SCHOOL_A, SCHOOL_B, *(f"301-{1000 + i}" for i in range(40))]
 
 
 def school(dfe: str, name: str = "") -> School:
@@ -67,35 +67,35 @@ def written(monkeypatch) -> list[set[str]]:
 
 
 def test_a_commit_writes_only_the_shard_of_the_school_it_changed(store, written):
-    assert A != B and shard_of(A) != shard_of(B)
+    assert SCHOOL_A != SCHOOL_B and shard_of(SCHOOL_A) != shard_of(SCHOOL_B)
     before = shard_files(store)
     assert len(before) > 2
     with store.transaction("op") as tx:  # a run started: only the directory changes
-        rid = tx.next_run_id(A)
-        tx.put_run(Run(rid, A, "cli", "op", started_at=NOW))
-    mine = shard_path(folder(store), shard_of(A)).name
+        rid = tx.next_run_id(SCHOOL_A)
+        tx.put_run(Run(rid, SCHOOL_A, "cli", "op", started_at=NOW))
+    mine = shard_path(folder(store), shard_of(SCHOOL_A)).name
     assert written == [{mine, "version.json"}]
     after = shard_files(store)
     assert {n for n in after if after[n] != before[n]} == {mine}
-    assert store.school(A).last_run_status == "running"
+    assert store.school(SCHOOL_A).last_run_status == "running"
     with store.transaction("op") as tx:  # and ended
         run = tx.run(rid)
         run.status, run.finished_at = "succeeded", NOW
         tx.put_run(run)
     assert written[-1] == {mine, "version.json"}
-    assert store.school(A).last_run_status == "succeeded"
+    assert store.school(SCHOOL_A).last_run_status == "succeeded"
     assert [s.dfe for s in store.list_schools()] == sorted(DFES)
 
 
 def test_a_commit_that_changes_no_school_writes_no_directory_file(store, written):
     with store.transaction("op") as tx:
-        tx.set_secret(A, "another-secret")
+        tx.set_secret(SCHOOL_A, "another-secret")
     assert written == [set()]
 
 
 def test_another_process_sees_a_change_reading_only_its_shard(store, monkeypatch):
     other = open_store(store.root)  # another process: its own cache
-    assert other.school(A).name == f"School {A}"
+    assert other.school(SCHOOL_A).name == f"School {SCHOOL_A}"
     read: list[str] = []
     real = directory.read_bytes
 
@@ -105,13 +105,13 @@ def test_another_process_sees_a_change_reading_only_its_shard(store, monkeypatch
 
     monkeypatch.setattr(directory, "read_bytes", spy)
     with store.transaction("op") as tx:
-        s = tx.school(B)
-        s.name = "Renamed"
-        tx.put_school(s)
+        renamed = tx.school(SCHOOL_B)
+        renamed.name = "Renamed"
+        tx.put_school(renamed)
     assert read == []  # the writer's own cache took what it wrote
-    assert other.school(B).name == "Renamed"
-    assert read == ["version.json", shard_path(folder(store), shard_of(B)).name]
-    assert other.school(A).name == f"School {A}"
+    assert other.school(SCHOOL_B).name == "Renamed"
+    assert read == ["version.json", shard_path(folder(store), shard_of(SCHOOL_B)).name]
+    assert other.school(SCHOOL_A).name == f"School {SCHOOL_A}"
     assert len(other.list_schools()) == len(DFES)
     assert len(read) == 2  # current again: nothing more read
 
@@ -129,15 +129,16 @@ def test_a_school_added_by_another_process_is_seen(store):
 
 
 def child(root: str, mode: str) -> None:
-    """Renames both schools in one commit, killed right after the n-th staged write or rename."""
-    what, n = mode.rsplit("-", 1)
+    """Renames both schools in one commit, killed right after the `at_call`-th staged write or
+    rename."""
+    what, at_call = mode.rsplit("-", 1)
     calls = [0]
 
     def die_after(real):
         def wrapper(*args, **kwargs):
             real(*args, **kwargs)
             calls[0] += 1
-            if calls[0] == int(n):
+            if calls[0] == int(at_call):
                 os.kill(os.getpid(), signal.SIGKILL)
 
         return wrapper
@@ -148,10 +149,10 @@ def child(root: str, mode: str) -> None:
         journal.os.replace = die_after(os.replace)
     store = open_store(root)
     with store.transaction("child") as tx:
-        for dfe in (A, B):
-            s = tx.school(dfe)
-            s.name = "after"
-            tx.put_school(s)
+        for dfe in (SCHOOL_A, SCHOOL_B):
+            renamed = tx.school(dfe)
+            renamed.name = "after"
+            tx.put_school(renamed)
 
 
 @pytest.mark.parametrize(
@@ -166,12 +167,18 @@ def child(root: str, mode: str) -> None:
 )
 def test_a_kill_mid_commit_leaves_both_schools_before_or_both_after(store, mode, after):
     reader = open_store(store.root)
-    assert reader.school(A).name == f"School {A}"  # its cache holds the version before
+    assert (
+        reader.school(SCHOOL_A).name == f"School {SCHOOL_A}"
+    )  # its cache holds the version before
     proc = subprocess.run([sys.executable, __file__, str(store.root), mode], check=False)
     assert proc.returncode == -signal.SIGKILL
-    expected = {A: "after", B: "after"} if after else {A: f"School {A}", B: f"School {B}"}
+    expected = (
+        {SCHOOL_A: "after", SCHOOL_B: "after"}
+        if after
+        else {SCHOOL_A: f"School {SCHOOL_A}", SCHOOL_B: f"School {SCHOOL_B}"}
+    )
     names = {s.dfe: s.name for s in reader.list_schools()}  # finishes or drops the dead commit
-    assert {dfe: names[dfe] for dfe in (A, B)} == expected
+    assert {dfe: names[dfe] for dfe in (SCHOOL_A, SCHOOL_B)} == expected
     assert {s.dfe: s.name for s in open_store(store.root).list_schools()} == names
 
 
@@ -195,8 +202,8 @@ def to_schema_4(root: Path) -> list[dict]:
 
 def test_upgrade_moves_schools_json_into_shards(store):
     with store.transaction("op") as tx:
-        rid = tx.next_run_id(A)
-        tx.put_run(Run(rid, A, "cli", "op", started_at=NOW))
+        rid = tx.next_run_id(SCHOOL_A)
+        tx.put_run(Run(rid, SCHOOL_A, "cli", "op", started_at=NOW))
     before = [s.to_dict() for s in store.list_schools()]
     root = store.root
     rows = to_schema_4(root)
@@ -208,7 +215,7 @@ def test_upgrade_moves_schools_json_into_shards(store):
     assert version_path(root / "directory").exists()
     upgraded = open_store(root)
     assert [s.to_dict() for s in upgraded.list_schools()] == before
-    assert [r.run_id for r in upgraded.running_runs(A)] == [rid]  # private keys kept
+    assert [r.run_id for r in upgraded.running_runs(SCHOOL_A)] == [rid]  # private keys kept
     stored = []
     for path in (root / "directory").glob("[0-9]*.json"):
         shard_rows = table_rows(orjson.loads(path.read_bytes()), "schools")
@@ -216,8 +223,10 @@ def test_upgrade_moves_schools_json_into_shards(store):
         stored += shard_rows
     assert sorted(stored, key=lambda r: r["dfe"]) == rows
     with upgraded.transaction("op") as tx:  # and written as this version writes it
-        tx.put_run(Run(rid, A, "cli", "op", status="succeeded", started_at=NOW, finished_at=NOW))
-    assert open_store(root).school(A).last_run_status == "succeeded"
+        tx.put_run(
+            Run(rid, SCHOOL_A, "cli", "op", status="succeeded", started_at=NOW, finished_at=NOW)
+        )
+    assert open_store(root).school(SCHOOL_A).last_run_status == "succeeded"
 
 
 if __name__ == "__main__":
