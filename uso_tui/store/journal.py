@@ -1,6 +1,6 @@
 """All-or-nothing commits of several files.
 
-A commit stages every new file version in DATA_DIR/.staging (written, fsynced), then, holding the
+A commit stages every new file version in DATA_DIR/.staging (written, flushed), then, holding the
 commit lock, writes `journal.json` listing the renames (the commit point), renames every file into
 place, fsyncs the folders and removes the journal. After a crash, `recover` (run under the write
 lock before any write and by readers that find a journal) redoes a complete journal; without a
@@ -19,7 +19,7 @@ import orjson
 
 from uso_tui.store.errors import StoreError
 from uso_tui.store.lock import commit_lock
-from uso_tui.store.storage import encode, fsync_dir, make_dir, write_new
+from uso_tui.store.storage import encode, flush_all, fsync_dir, make_dir, write_new
 
 JOURNAL = "journal.json"
 STAGING = ".staging"
@@ -61,9 +61,9 @@ class Commit:
         renames: list[tuple[Path, Path]] = []
         for number, (path, data) in enumerate(self.writes.items()):
             tmp = staging / f"{number}.tmp"
-            write_new(tmp, data, fsync=path not in self.checked)
+            write_new(tmp, data, fsync=False)
             renames.append((tmp, path))
-        fsync_dir(staging)
+        flush_all(staging, [t for t, path in renames if path not in self.checked], [staging])
         with commit_lock(self.root, shared=False):
             if len(renames) == 1 and not self.deletes:
                 tmp, path = renames[0]
@@ -140,10 +140,9 @@ def _finish(root: Path, renames: list[tuple[Path, Path]], deletes: list[Path]) -
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         dirs.add(path.parent)
-    for folder in dirs:
-        if folder.exists():
-            fsync_dir(folder)
+    flush_all(root, (), [folder for folder in dirs if folder.exists()])
     os.unlink(root / JOURNAL)
+    # durable before the next commit stages files under the same names in .staging
     fsync_dir(root)
 
 

@@ -7,8 +7,11 @@ Nothing keeps a file handle open: a reader always sees the file another process 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +129,45 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def flush_all(root: Path, files: Iterable[Path] = (), folders: Iterable[Path] = ()) -> None:
+    """Make `files` and the entries of `folders` durable. On Linux one syncfs of `root`'s file
+    system does it (one flush of the file system's journal instead of one per file: a commit
+    writes dozens); elsewhere each file, then each folder, is fsynced."""
+    syncfs = _syncfs()
+    if syncfs is not None:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in folders:
+        fsync_dir(folder)
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs(2), or None where there is none (imported when first needed: a search
+    that writes nothing does not load ctypes)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
 
 
 def atomic_write(path: Path, data: bytes) -> None:
