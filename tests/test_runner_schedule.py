@@ -19,11 +19,15 @@ AMY = iris_student("1", "Amy", "Jones", "2015-04-02")
 
 @pytest.fixture
 def env(tmp_path) -> Env:
-    e = Env(tmp_path / "store")
-    e.add_school(DFE, students=[AMY], daily_at="06:00")
-    e.add_school(OTHER, students=[iris_student("1", "Bo", "Li", "2015-04-02")], daily_at="07:00")
-    e.add_school(THIRD, students=[iris_student("1", "Cy", "Ng", "2015-04-02")], daily_at="23:30")
-    return e
+    new_env = Env(tmp_path / "store")
+    new_env.add_school(DFE, students=[AMY], daily_at="06:00")
+    new_env.add_school(
+        OTHER, students=[iris_student("1", "Bo", "Li", "2015-04-02")], daily_at="07:00"
+    )
+    new_env.add_school(
+        THIRD, students=[iris_student("1", "Cy", "Ng", "2015-04-02")], daily_at="23:30"
+    )
+    return new_env
 
 
 async def due(env: Env, now: datetime):
@@ -53,14 +57,14 @@ async def test_a_server_that_was_down_catches_up(env):
 
 async def test_a_failed_scheduled_run_is_retried_and_a_held_one_is_not(env):
     env.sim.set_switches(DFE, reject_credentials=True)
-    (r,) = await due(env, datetime(2026, 3, 10, 6, 30))
-    assert r.run.status == "failed"
+    (result,) = await due(env, datetime(2026, 3, 10, 6, 30))
+    assert result.run.status == "failed"
     env.sim.set_switches(DFE, reject_credentials=False)
-    (r,) = await due(env, datetime(2026, 3, 10, 6, 31))
-    assert r.run.status == "succeeded"
+    (result,) = await due(env, datetime(2026, 3, 10, 6, 31))
+    assert result.run.status == "succeeded"
     env.set_students(DFE, [])
-    (r,) = await due(env, datetime(2026, 3, 11, 6, 1))
-    assert r.run.status == "held"
+    (result,) = await due(env, datetime(2026, 3, 11, 6, 1))
+    assert result.run.status == "held"
     assert due_schools(env.store, datetime(2026, 3, 11, 6, 30)) == []
 
 
@@ -86,8 +90,8 @@ async def test_scheduler_loop_calls_run_due_every_interval(env):
     slept: list[float] = []
     got: list[list] = []
 
-    async def fake_sleep(s: float) -> None:
-        slept.append(s)
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
 
     async with env.client() as client:
         await scheduler_loop(
@@ -108,7 +112,7 @@ async def test_scheduler_loop_survives_an_error(env):
     def bad_clock() -> datetime:
         raise RuntimeError("clock broke")
 
-    async def fake_sleep(s: float) -> None:
+    async def fake_sleep(seconds: float) -> None:
         return None
 
     await scheduler_loop(
@@ -219,12 +223,13 @@ async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
         assert all(r.run.status == "succeeded" and r.run.counts["created"] == 1 for r in results)
         assert all(len(store.school_accounts(d)) == 1 for d in dfes)
         assert due_schools(store, datetime(2026, 3, 10, 8, 0)) == []
-        for r in results:  # the processed file, written from the worker's rows
-            (row,) = store.processed_file(r.run.run_id).records
+        for result in results:  # the processed file, written from the worker's rows
+            (row,) = store.processed_file(result.run.run_id).records
             assert (
-                row["outcome"] == "created" and row["record"]["forename"] == FOUR[r.run.school][0]
+                row["outcome"] == "created"
+                and row["record"]["forename"] == FOUR[result.run.school][0]
             )
-            assert row["username"] == store.school_accounts(r.run.school)[0].username
+            assert row["username"] == store.school_accounts(result.run.school)[0].username
 
 
 @pytest.mark.parametrize("processes", [1, 2])
@@ -348,10 +353,10 @@ async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, 
     with served_estate(tmp_path, FOUR) as store:
         results = await schedule.run_due(store, SEVEN, processes=2)
         assert sorted(r.run.school for r in results) == sorted(FOUR)
-        for r in results:
-            assert r.run.status == "failed"
-            assert "worker process ended before committing it (exit codes 3, 3)" in r.run.error
-            assert store.run(r.run.run_id).status == "failed"
+        for result in results:
+            assert result.run.status == "failed"
+            assert "worker process ended before committing it (exit codes 3, 3)" in result.run.error
+            assert store.run(result.run.run_id).status == "failed"
         assert store.running_runs() == []
         assert all(store.school_accounts(d) == [] for d in FOUR)
 
