@@ -92,19 +92,19 @@ def test_twins_are_not_pairs():
 
 def test_a_temporary_upn_does_not_say_two_children():
     """A temporary UPN ends in a letter and is replaced by the permanent one: no conflict."""
-    a = acc("rali.204", "Reza", "Ali", "2015-03-03", HILL, extra={"upn": "B10000000001A"})
-    b = acc("rali2.204", "Reza", "Ali", "2015-03-03", VALE, extra={"upn": "B100000000001"})
-    assert pairs_of(find_duplicates([a, b])) == {("rali.204", "rali2.204")}
+    temporary = acc("rali.204", "Reza", "Ali", "2015-03-03", HILL, extra={"upn": "B10000000001A"})
+    permanent = acc("rali2.204", "Reza", "Ali", "2015-03-03", VALE, extra={"upn": "B100000000001"})
+    assert pairs_of(find_duplicates([temporary, permanent])) == {("rali.204", "rali2.204")}
 
 
 def test_unallocated_accounts_kept_pairs_and_other_schools_are_left_out():
-    a = acc("jdoe.204", "Jo", "Doe", "2012-01-01", HILL)
-    b = acc("jdoe2.204", "Jo", "Doe", "2012-01-01", VALE)
+    at_hill = acc("jdoe.204", "Jo", "Doe", "2012-01-01", HILL)
+    at_vale = acc("jdoe2.204", "Jo", "Doe", "2012-01-01", VALE)
     gone = acc("jdoe3.204", "Jo", "Doe", "2012-01-01", None, status="unallocated")
-    assert pairs_of(find_duplicates([a, b, gone])) == {("jdoe.204", "jdoe2.204")}
-    assert find_duplicates([a, b], kept=[("jdoe2.204", "jdoe.204")]) == []
-    assert pairs_of(find_duplicates([a, b], school=VALE)) == {("jdoe.204", "jdoe2.204")}
-    assert find_duplicates([a, b], school="204-9999") == []
+    assert pairs_of(find_duplicates([at_hill, at_vale, gone])) == {("jdoe.204", "jdoe2.204")}
+    assert find_duplicates([at_hill, at_vale], kept=[("jdoe2.204", "jdoe.204")]) == []
+    assert pairs_of(find_duplicates([at_hill, at_vale], school=VALE)) == {("jdoe.204", "jdoe2.204")}
+    assert find_duplicates([at_hill, at_vale], school="204-9999") == []
 
 
 def test_index_hits_are_read_as_well_as_accounts():
@@ -120,11 +120,11 @@ def test_index_hits_are_read_as_well_as_accounts():
     assert [d.evidence[0] for d in found] == [f"same UPN {UPN}"]
 
 
-def _letters(i: int) -> str:
+def _letters(number: int) -> str:
     out = ""
     for _ in range(4):
-        i, r = divmod(i, 26)
-        out += chr(ord("a") + r)
+        number, digit = divmod(number, 26)
+        out += chr(ord("a") + digit)
     return out
 
 

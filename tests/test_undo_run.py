@@ -69,25 +69,31 @@ def setup_day2(env: Env) -> tuple[dict, Run]:
     before = state(env.store)
     env.set_students(DFE, [AMY2, DAN, FAY, CAT, EVE, BOB_TWIN])
     run = env.sync(DAY2)
-    c = run.counts
-    assert (c["created"], c["updated"], c["unallocated"], c["restored"], c["auto_linked"]) == (
+    counts = run.counts
+    assert (
+        counts["created"],
+        counts["updated"],
+        counts["unallocated"],
+        counts["restored"],
+        counts["auto_linked"],
+    ) == (
         1,
         1,
         1,
         1,
         1,
     )
-    assert c["needs_matching"] == 1
+    assert counts["needs_matching"] == 1
     return before, run
 
 
 def test_undo_reverts_the_whole_run_where_nothing_changed_since(env):
     before, run = setup_day2(env)
     assert state(env.store) != before
-    p, undo = undo_run(env.store, run.run_id, operator="bob", now=UNDO_AT)
+    undo_plan, undo = undo_run(env.store, run.run_id, operator="bob", now=UNDO_AT)
 
     assert state(env.store) == before  # accounts, links, statuses, schools as they were
-    assert p.reverted == {
+    assert undo_plan.reverted == {
         "created": 1,
         "updated": 1,
         "unallocated": 1,
@@ -95,7 +101,7 @@ def test_undo_reverts_the_whole_run_where_nothing_changed_since(env):
         "linked": 1,
         "restored": 1,
     }
-    assert p.left_alone == []
+    assert undo_plan.left_alone == []
     cat = next(a for a in env.store.school_accounts(DFE) if a.forename == "Cat")
     assert cat.status == "unallocated" and cat.mis_id is None and cat.school is None
     eve = next(a for a in env.store.school_accounts(DFE) if a.forename == "Eve")
@@ -134,8 +140,8 @@ def test_accounts_changed_since_are_left_alone_and_listed(env):
     env.set_students(DFE, [iris_student("1", "Amy", "Lee", "2015-04-02"), DAN, FAY, CAT, EVE])
     env.sync(DAY3)  # Amy renamed again: her account changed since the run
     amy_now = next(a for a in env.store.school_accounts(DFE) if a.forename == "Amy")
-    p, _ = undo_run(env.store, run.run_id, operator="bob", now=UNDO_AT)
-    assert p.left_alone == [amy_now.username]
+    undo_plan, _ = undo_run(env.store, run.run_id, operator="bob", now=UNDO_AT)
+    assert undo_plan.left_alone == [amy_now.username]
     after = state(env.store)
     assert after[amy_now.username]["surname"] == "Lee"  # left as it is
     others = {u: v for u, v in after.items() if u != amy_now.username}
@@ -146,8 +152,8 @@ def test_dry_run_writes_nothing(env, tmp_path):
     _, run = setup_day2(env)
     root = tmp_path / "store"
     files = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != ".lock"}
-    p = undo_preview(env.store, run.run_id, now=UNDO_AT)
-    assert sum(p.reverted.values()) == 5 and len(p.cases) == 1
+    undo_plan = undo_preview(env.store, run.run_id, now=UNDO_AT)
+    assert sum(undo_plan.reverted.values()) == 5 and len(undo_plan.cases) == 1
     now = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != ".lock"}
     assert now == files
 
@@ -169,9 +175,9 @@ def test_a_move_goes_back():
         "R",
     )
     run = Run("R", DFE, "cli", "alice")
-    p = plan_undo(run, [ev], {"mo.204": acc}, [], "2026-03-13T09:00:00")
-    assert p.reverted["moved"] == 1
-    back = p.reverts[0].back
+    undo_plan = plan_undo(run, [ev], {"mo.204": acc}, [], "2026-03-13T09:00:00")
+    assert undo_plan.reverted["moved"] == 1
+    back = undo_plan.reverts[0].back
     assert back.school == "204-9999" and back.previous_school is None
 
 
@@ -204,8 +210,8 @@ def test_kill_9_during_an_undo_leaves_the_store_before_or_after_it(env, tmp_path
     during = state(env.store)
     seen = set()
     tries = [f"write:{n}" for n in (1, 2, 3)] + [f"rename:{n}" for n in range(1, 40)]
-    for n, kill_at in enumerate(tries):
-        copy = tmp_path / f"copy{n}"
+    for attempt, kill_at in enumerate(tries):
+        copy = tmp_path / f"copy{attempt}"
         subprocess.run(["cp", "-a", str(root), str(copy)], check=True)
         proc = subprocess.run(
             [sys.executable, "-c", CHILD, str(copy), kill_at, run.run_id],
