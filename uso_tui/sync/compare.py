@@ -98,7 +98,8 @@ def comparison_lines(comparison: dict[str, Any]) -> list[str]:
     for sample in comparison.get("sample") or ():
         before, after = sample["before"], sample["after"]
         out.append(
-            f"  MIS id {sample['mis_id']}: {before['forename']} {before['surname']} ({before['dob']}) -> "
+            f"  MIS id {sample['mis_id']}: "
+            f"{before['forename']} {before['surname']} ({before['dob']}) -> "
             f"{after['forename']} {after['surname']} ({after['dob']})"
         )
     return out

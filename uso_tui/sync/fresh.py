@@ -181,7 +181,8 @@ def refuse_if_created_since(store: Store, txn: Transaction, case: MatchCase) -> 
         account = clash[0]
         raise InvalidInput(
             f"{account.username} ({account.forename} {account.surname}, born {account.dob}, at "
-            f"{account.school or account.previous_school}) was created since case {case.case_id} was opened "
+            f"{account.school or account.previous_school}) was created since case {case.case_id} "
+            f"was opened "
             f"and resembles its record: if it is the same person, match it "
             f"(`uso-tui resolve {case.case_id} --match {account.username}`)"
         )

@@ -113,9 +113,9 @@ class UsoApp(KeysInTurnApp):
         if SCREENS[kind][2] == "school" and not dfe:
             self.notify("Choose a school first", severity="warning", markup=False)
             return
-        for i, screen in enumerate(self.screen_stack):
+        for depth, screen in enumerate(self.screen_stack):
             if getattr(screen, "kind", None) == kind and getattr(screen, "dfe", None) == dfe:
-                while len(self.screen_stack) > i + 1:
+                while len(self.screen_stack) > depth + 1:
                     self.pop_screen()
                 if focus is not None and hasattr(screen, "focus_item"):
                     screen.focus_item(focus)
@@ -148,8 +148,8 @@ class UsoApp(KeysInTurnApp):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                for d in running:
-                    self.live_runs[d].cancel.set()
+                for dfe in running:
+                    self.live_runs[dfe].cancel.set()
                 self.exit()
 
         self.push_screen(
@@ -184,8 +184,8 @@ class UsoApp(KeysInTurnApp):
     def _run_thread(self, live: LiveRun) -> None:
         from uso_tui.sync.runner import RunInProgress, run_school  # noqa: PLC0415
 
-        def on_progress(p) -> None:
-            live.apply(p, self.clock().strftime("%H:%M:%S"))
+        def on_progress(progress) -> None:
+            live.apply(progress, self.clock().strftime("%H:%M:%S"))
             self.post_message(RunProgress(live.dfe))
 
         try:

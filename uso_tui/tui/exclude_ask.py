@@ -21,10 +21,15 @@ KEEP = "keep"
 
 def accounts_text(accounts: list[Account]) -> Text:
     out = Text(end="")
-    for a in accounts:
+    for account in accounts:
         out.append("  ")
-        out.append_text(plain(f"{a.username}  {a.forename} {a.surname}  {a.role}  {a.dob or ''}"))
-        out.append("  MIS-linked\n" if a.mis_id else "  non-MIS\n", style="dim")
+        out.append_text(
+            plain(
+                f"{account.username}  {account.forename} {account.surname}  "
+                f"{account.role}  {account.dob or ''}"
+            )
+        )
+        out.append("  MIS-linked\n" if account.mis_id else "  non-MIS\n", style="dim")
     return out
 
 
@@ -44,21 +49,25 @@ class ExcludeAsk(ModalScreen[str | None]):
         self.accounts = accounts
 
     def compose(self) -> ComposeResult:
-        n = len(self.accounts)
+        count = len(self.accounts)
         body = Text(end="")
         body.append_text(plain(self.who, "bold"))
         body.append(
-            f" {'has an active account' if n == 1 else f'has {n} active accounts'} at {self.dfe}:\n"
+            f" {'has an active account' if count == 1 else f'has {count} active accounts'} "
+            f"at {self.dfe}:\n"
         )
         body.append_text(accounts_text(self.accounts))
         body.append(
             "\nAn exclusion stops new accounts only: without y the "
-            f"{'account stays' if n == 1 else 'accounts stay'} active and linked. Unallocated "
+            f"{'account stays' if count == 1 else 'accounts stay'} active and linked. Unallocated "
             "accounts are kept and can be restored from Bulk results."
         )
         with Vertical(id="dialog", classes="dialog"):
             yield Static(
-                plain(f"Also unallocate {'the account' if n == 1 else f'{n} accounts'}?", "bold"),
+                plain(
+                    f"Also unallocate {'the account' if count == 1 else f'{count} accounts'}?",
+                    "bold",
+                ),
                 classes="dialog-title",
             )
             with VerticalScroll(classes="dialog-body"):

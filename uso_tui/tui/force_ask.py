@@ -58,10 +58,11 @@ class ForceRunAsk(ModalScreen[list[str] | None]):
         else:
             out.append_text(status_text(last.status))
             out.append(f" {when(last.started_at)} ({last.trigger})")
-            c = last.counts
+            counts = last.counts
             out.append(
-                f"\n  {c.get('created', 0)} created, {c.get('updated', 0)} updated, "
-                f"{c.get('unallocated', 0)} unallocated, {c.get('needs_matching', 0)} to match"
+                f"\n  {counts.get('created', 0)} created, {counts.get('updated', 0)} updated, "
+                f"{counts.get('unallocated', 0)} unallocated, "
+                f"{counts.get('needs_matching', 0)} to match"
             )
             if last.error:
                 out.append("\n  ")

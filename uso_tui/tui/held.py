@@ -23,16 +23,16 @@ from uso_tui.tui.workers import in_thread
 DIALOG_INNER = 72  # the .dialog's width (76) less its border and padding
 
 
-def flag_text(h: HeldAccount) -> Text:
+def flag_text(held: HeldAccount) -> Text:
     """Why an operator should look twice at this account (words, so NO_COLOR keeps them)."""
-    if h.back_since:
+    if held.back_since:
         return Text("back: left alone", style="bold green", end="")
-    if h.status != "active":
-        return Text(h.status, style="dim", end="")
-    if h.case_ids:
+    if held.status != "active":
+        return Text(held.status, style="dim", end="")
+    if held.case_ids:
         # case ids start with the school's DfE, which the dialog's title says
-        first = h.case_ids[0].rsplit("-", 1)[-1]
-        more = f" +{len(h.case_ids) - 1}" if len(h.case_ids) > 1 else ""
+        first = held.case_ids[0].rsplit("-", 1)[-1]
+        more = f" +{len(held.case_ids) - 1}" if len(held.case_ids) > 1 else ""
         return Text(f"candidate {first}{more}", style="bold yellow", end="")
     return Text("", end="")
 
@@ -128,12 +128,13 @@ class HeldReview(ModalScreen[list[str] | None]):
 
     def show_summary(self) -> None:
         chosen = self.chosen()
-        n = len(self.held)
+        count = len(self.held)
         out = Text(end="")
         if self.run.comparison:
             out.append("y applies this export as it is and ", style="bold")
         out.append(
-            f"{'' if self.run.comparison else 'y '}unallocates {len(chosen)} of {n}", style="bold"
+            f"{'' if self.run.comparison else 'y '}unallocates {len(chosen)} of {count}",
+            style="bold",
         )
         kept = self.kept()
         if kept:

@@ -61,13 +61,13 @@ class KeysInTurnApp(App):
             node = node._parent  # noqa: SLF001 - DOMNode.parent is typed for widgets only
         return path
 
-    def _follow(self, turn: int, path: list[DOMNode], i: int, seen, rounds: int) -> None:
+    def _follow(self, turn: int, path: list[DOMNode], index: int, seen, rounds: int) -> None:
         """Queue a marker behind the key at each node of its path in turn (a bubbling key is
         posted to the parent while the child handles it), then behind it at the app."""
-        while i < len(path):
-            if path[i].call_later(self._follow, turn, path, i + 1, seen, rounds):
+        while index < len(path):
+            if path[index].call_later(self._follow, turn, path, index + 1, seen, rounds):
                 return
-            i += 1  # that node is closing: nothing of the key is left there
+            index += 1  # that node is closing: nothing of the key is left there
         self.call_later(self._round_done, turn, seen, rounds)
 
     async def _round_done(self, turn: int, seen, rounds: int) -> None:

@@ -65,30 +65,30 @@ class LiveRun:
         with self.lock:
             self.note_locked(line)
 
-    def apply(self, p: Progress, stamp: str) -> None:
+    def apply(self, progress: Progress, stamp: str) -> None:
         """Called in the runner's thread for every progress event."""
         with self.lock:
             self.updates += 1
-            if p.run_id:
-                self.run_id = p.run_id
-            if p.phase != self.phase:
-                where = f" {p.report}" if p.report else ""
-                self.note_locked(f"{stamp} {p.phase}{where}")
-            self.phase = p.phase
-            if p.report:
-                rp = self.per_report.setdefault(p.report, ReportProgress())
-                rp.phase = p.phase
-                rp.pages_done = max(rp.pages_done, p.pages_done)
-                if p.pages_total is not None:
-                    rp.pages_total = p.pages_total
-                if p.records_total is not None or p.records_done:
-                    rp.records_done = p.records_done
-                    rp.records_total = p.records_total
-            if p.counts:
-                self.counts = dict(p.counts)
-            if p.message:
-                where = f"[{p.report}] " if p.report else ""
-                self.note_locked(f"{stamp} {where}{p.message}")
+            if progress.run_id:
+                self.run_id = progress.run_id
+            if progress.phase != self.phase:
+                where = f" {progress.report}" if progress.report else ""
+                self.note_locked(f"{stamp} {progress.phase}{where}")
+            self.phase = progress.phase
+            if progress.report:
+                rp = self.per_report.setdefault(progress.report, ReportProgress())
+                rp.phase = progress.phase
+                rp.pages_done = max(rp.pages_done, progress.pages_done)
+                if progress.pages_total is not None:
+                    rp.pages_total = progress.pages_total
+                if progress.records_total is not None or progress.records_done:
+                    rp.records_done = progress.records_done
+                    rp.records_total = progress.records_total
+            if progress.counts:
+                self.counts = dict(progress.counts)
+            if progress.message:
+                where = f"[{progress.report}] " if progress.report else ""
+                self.note_locked(f"{stamp} {where}{progress.message}")
 
     def snapshot(self) -> dict[str, Any]:
         """A consistent copy for the UI thread."""

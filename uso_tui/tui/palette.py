@@ -44,9 +44,9 @@ def _highlight(label: str, words: list[str]) -> Content:
     content = Content(label)
     low = label.lower()
     for word in words:
-        i = low.find(word)
-        if i >= 0:
-            content = content.stylize("bold underline", i, i + len(word))
+        start = low.find(word)
+        if start >= 0:
+            content = content.stylize("bold underline", start, start + len(word))
     return content
 
 
@@ -93,7 +93,7 @@ class UsoCommands(Provider):
         kinds = _screen_kinds(screen_words)
         school_words = [w for w in words if w not in screen_words]
         shown = 0
-        for i, (dfe, label) in enumerate(self._schools):
+        for position, (dfe, label) in enumerate(self._schools):
             low = label.lower()
             if all(w in low for w in school_words):
                 # DfE prefix and word-start matches rank first
@@ -112,7 +112,7 @@ class UsoCommands(Provider):
                     shown += 1
                 if shown >= 50:
                     return
-            if i % 500 == 499:
+            if position % 500 == 499:
                 await asyncio.sleep(0)
 
 

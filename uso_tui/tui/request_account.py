@@ -63,7 +63,8 @@ def request_text(request: Request, dfe: str) -> Text:
         duplicate = request.duplicate
         out.append_text(
             plain(
-                f"\nRefused: {duplicate.username} ({duplicate.forename} {duplicate.surname}, {duplicate.status}) already is this "
+                f"\nRefused: {duplicate.username} ({duplicate.forename} {duplicate.surname}, "
+                f"{duplicate.status}) already is this "
                 f"{request.role} at {dfe}: a second account would stop the automatic link.",
                 "bold red",
             )

@@ -17,20 +17,24 @@ def undoable(run: Run) -> bool:
     return run.trigger != UNDO_TRIGGER and not run.dry_run and run.status in ("succeeded", "held")
 
 
-def undo_body(p: UndoPlan) -> Text:
-    counts = ", ".join(f"{k} {v}" for k, v in p.reverted.items() if v) or "nothing to revert"
+def undo_body(undo_plan: UndoPlan) -> Text:
+    counts = (
+        ", ".join(f"{k} {v}" for k, v in undo_plan.reverted.items() if v) or "nothing to revert"
+    )
     out = Text(end="")
     out.append("Reverts: ", style="bold")
     out.append(counts + "\n")
-    if p.cases:
-        out.append(f"Closes {len(p.cases)} open case(s) of the run.\n")
-    if p.left_alone:
-        out.append(f"Left alone (changed since): {len(p.left_alone)}\n", style="bold yellow")
-    for r in p.reverts[:SHOWN]:
-        out.append_text(plain(f"  {r.username}  {r.kind}  {r.name}\n"))
-    if len(p.reverts) > SHOWN:
-        out.append(f"  … and {len(p.reverts) - SHOWN} more\n")
-    for u in p.left_alone[:SHOWN]:
-        out.append_text(plain(f"  {u}  left alone\n"))
+    if undo_plan.cases:
+        out.append(f"Closes {len(undo_plan.cases)} open case(s) of the run.\n")
+    if undo_plan.left_alone:
+        out.append(
+            f"Left alone (changed since): {len(undo_plan.left_alone)}\n", style="bold yellow"
+        )
+    for revert in undo_plan.reverts[:SHOWN]:
+        out.append_text(plain(f"  {revert.username}  {revert.kind}  {revert.name}\n"))
+    if len(undo_plan.reverts) > SHOWN:
+        out.append(f"  … and {len(undo_plan.reverts) - SHOWN} more\n")
+    for username in undo_plan.left_alone[:SHOWN]:
+        out.append_text(plain(f"  {username}  left alone\n"))
     out.append("As one audited change (a run with trigger undo). It cannot itself be undone.")
     return out

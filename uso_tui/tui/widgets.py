@@ -92,12 +92,12 @@ class KeysHelp(ModalScreen[None]):
             left, right = rows[:half], rows[half:]
         else:
             left, right = rows, []
-        for i, (key, desc) in enumerate(left):
+        for position, (key, desc) in enumerate(left):
             text.append(f"{key:>9} ", style="bold")
-            if i < len(right) and right[i][0]:
+            if position < len(right) and right[position][0]:
                 text.append(f"{desc[:24]:<25}")
-                text.append(f"{right[i][0]:>9} ", style="bold")
-                text.append(right[i][1][:30])
+                text.append(f"{right[position][0]:>9} ", style="bold")
+                text.append(right[position][1][:30])
             else:
                 text.append(desc)
             text.append("\n")

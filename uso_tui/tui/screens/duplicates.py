@@ -41,9 +41,8 @@ class Pair:
 
 
 def who(account: Account) -> Text:
-    return plain(
-        f"{account.username} ({full_name(account.forename, account.surname, account.preferred_name)})"
-    )
+    name = full_name(account.forename, account.surname, account.preferred_name)
+    return plain(f"{account.username} ({name})")
 
 
 def link_of(account: Account) -> str:

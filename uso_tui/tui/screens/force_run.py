@@ -45,13 +45,13 @@ POLL_SECONDS = 1.0
 def counters_text(counts: dict[str, int]) -> Text:
     """Four counters a line (fits 80 columns with counts up to 99,999)."""
     out = Text(end="")
-    for i, (key, label) in enumerate(COUNTERS):
-        if i and i % 4 == 0:
+    for position, (key, label) in enumerate(COUNTERS):
+        if position and position % 4 == 0:
             out.append("\n")
-        n = counts.get(key, 0)
+        count = counts.get(key, 0)
         out.append(f"{label:<12}", style="bold")
-        warn = n and key in ("unallocated", "held_unallocations", "needs_matching", "invalid")
-        out.append(f"{n:>5,}  ", style="yellow" if warn else "")
+        warn = count and key in ("unallocated", "held_unallocations", "needs_matching", "invalid")
+        out.append(f"{count:>5,}  ", style="yellow" if warn else "")
     return out
 
 
@@ -287,12 +287,14 @@ class ForceRunScreen(ConfirmsHeld):
 
     def _show_final(self, run: Run) -> None:
         outcome = self.outcome_box
-        c = run.counts
+        counts = run.counts
         text = Text(end="")
         text.append_text(status_text(run.status))
         text.append(f"  {when(run.finished_at)}  ")
         if run.status == "succeeded":
-            text.append(f"{c.get('fetched', 0):,} records, {c.get('unchanged', 0):,} unchanged.")
+            text.append(
+                f"{counts.get('fetched', 0):,} records, {counts.get('unchanged', 0):,} unchanged."
+            )
         elif run.status == "held" and run.confirmed_at:
             pass  # said below
         elif run.status == "held" and run.comparison:
@@ -322,13 +324,13 @@ class ForceRunScreen(ConfirmsHeld):
             )
         if self.waiting:  # the queue as it is now, not as the run left it
             text.append(f"\n{self.waiting} records wait in the matching queue (m).")
-        elif self.waiting == 0 and c.get("needs_matching"):
+        elif self.waiting == 0 and counts.get("needs_matching"):
             text.append("\nNo records wait in the matching queue.")
         text.append("  b: bulk results.  r: run again.", style="dim")
         outcome.update(text)
         if self.waiting is None:
             self.count_waiting()
-        self.counters_box.update(counters_text(c))
+        self.counters_box.update(counters_text(counts))
         # the outcome's lines take room from the log: its last lines stay in view
         self.call_after_refresh(self.run_log.scroll_end, animate=False, immediate=True)
 

@@ -185,10 +185,10 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
     def load_undo(self, run_id: str) -> None:
         from uso_tui.sync.undo import undo_preview  # noqa: PLC0415
 
-        p = undo_preview(self.store, run_id, now=self.now())
-        self.app.call_from_thread(self._ask_undo, run_id, p)
+        undo_plan = undo_preview(self.store, run_id, now=self.now())
+        self.app.call_from_thread(self._ask_undo, run_id, undo_plan)
 
-    def _ask_undo(self, run_id: str, p) -> None:
+    def _ask_undo(self, run_id: str, undo_plan) -> None:
         from uso_tui.tui.undo_ask import undo_body  # noqa: PLC0415
 
         def answer(yes: bool | None) -> None:
@@ -196,17 +196,23 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
                 self.undo(run_id)
 
         self.app.push_screen(
-            Confirm(f"Undo run {run_id}?", undo_body(p), yes="Undo", no="Keep"), answer
+            Confirm(f"Undo run {run_id}?", undo_body(undo_plan), yes="Undo", no="Keep"), answer
         )
 
     @in_thread("undo", failure="Not undone")
     def undo(self, run_id: str) -> None:
         from uso_tui.sync.undo import undo_run  # noqa: PLC0415
 
-        p, undo = undo_run(self.store, run_id, operator=self.operator, now=self.now())
-        n = sum(p.reverted.values())
-        tail = f"; {len(p.left_alone)} changed since, left alone" if p.left_alone else ""
-        self.app.call_from_thread(self.say, f"{run_id} undone by {undo.run_id}: {n} reverted{tail}")
+        undo_plan, undo = undo_run(self.store, run_id, operator=self.operator, now=self.now())
+        reverted = sum(undo_plan.reverted.values())
+        tail = (
+            f"; {len(undo_plan.left_alone)} changed since, left alone"
+            if undo_plan.left_alone
+            else ""
+        )
+        self.app.call_from_thread(
+            self.say, f"{run_id} undone by {undo.run_id}: {reverted} reverted{tail}"
+        )
         self.app.call_from_thread(self.load)
 
     def action_bulk_results(self) -> None:
@@ -250,22 +256,24 @@ class AuditScreen(NewestFirstScreen):
         events = self.store.audit(self.dfe, limit=AUDIT_LIMIT)
         events.sort(key=newest_first)
         rows = []
-        for i, e in enumerate(events):
-            change = change_summary(e.before, e.after)
+        for position, entry in enumerate(events):
+            change = change_summary(entry.before, entry.after)
             values = [
-                when(e.at),
-                e.operator,
-                *([e.school or "-"] if self.dfe is None else []),
-                e.action,
-                e.subject,
+                when(entry.at),
+                entry.operator,
+                *([entry.school or "-"] if self.dfe is None else []),
+                entry.action,
+                entry.subject,
                 change,
             ]
             rows.append(
                 Row(
-                    key=str(i),
+                    key=str(position),
                     cells=cells(*values),
-                    haystack=haystack(e.at, e.operator, e.school, e.action, e.subject, change),
-                    data=e,
+                    haystack=haystack(
+                        entry.at, entry.operator, entry.school, entry.action, entry.subject, change
+                    ),
+                    data=entry,
                 )
             )
         self.app.call_from_thread(self._show, rows)
@@ -277,5 +285,5 @@ class AuditScreen(NewestFirstScreen):
     def action_details(self) -> None:
         row = self.active_table().current()
         if row is not None:
-            e: AuditEvent = row.data
-            self.app.push_screen(Details(f"{e.action}: {e.subject}", event_details(e)))
+            entry: AuditEvent = row.data
+            self.app.push_screen(Details(f"{entry.action}: {entry.subject}", event_details(entry)))

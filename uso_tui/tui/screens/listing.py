@@ -100,19 +100,21 @@ class ListTable(DataTable):
         width = self.app.size.width - self.inset
         self._built_for = self.app.size.width
         self._shown_cols = [
-            i for i, c in enumerate(self.columns_spec) if not c.wide or width >= WIDE
+            i for i, spec in enumerate(self.columns_spec) if not spec.wide or width >= WIDE
         ]
         specs = [self.columns_spec[i] for i in self._shown_cols]
-        fixed = sum(c.width or 0 for c in specs) + (1 if self.marks else 0)
+        fixed = sum(spec.width or 0 for spec in specs) + (1 if self.marks else 0)
         ncols = len(specs) + (1 if self.marks else 0)
         # two cells of padding per column and the vertical scrollbar
         left = width - fixed - 2 * ncols - 2
-        flex = [c for c in specs if c.width is None]
+        flex = [spec for spec in specs if spec.width is None]
         if self.marks:
             self.add_column(" ", width=1, key="mark")
-        for c in specs:
+        for spec in specs:
             share = left // max(1, len(flex))
-            self.add_column(c.label, width=c.width or max(c.min_width, share), key=c.key)
+            self.add_column(
+                spec.label, width=spec.width or max(spec.min_width, share), key=spec.key
+            )
 
     def on_resize(self) -> None:
         if self.columns and self.app.size.width != self._built_for:
@@ -155,17 +157,17 @@ class ListTable(DataTable):
         words = self.filter_text.casefold().split()
         rows = self.all_rows
         if words:
-            rows = [r for r in rows if all(w in r.haystack for w in words)]
+            rows = [row for row in rows if all(w in row.haystack for w in words)]
         self.shown = rows
         keep = current_key(self)
         with self.app.batch_update():
             self.clear()
             if self.marks:
-                for r in rows:
-                    self.add_row(self._mark_cell(r.key), *self._cells(r), key=r.key)
+                for row in rows:
+                    self.add_row(self._mark_cell(row.key), *self._cells(row), key=row.key)
             else:
-                for r in rows:
-                    self.add_row(*self._cells(r), key=r.key)
+                for row in rows:
+                    self.add_row(*self._cells(row), key=row.key)
         if keep is not None:
             move_to_key(self, keep)
 
@@ -266,7 +268,7 @@ class ExportsCsv(UsoScreen):
         from uso_tui.sync.export import export_file  # noqa: PLC0415
 
         now = self.now()
-        path, n = export_file(
+        path, row_count = export_file(
             self.store,
             name,
             dfe,
@@ -274,7 +276,7 @@ class ExportsCsv(UsoScreen):
             stamp=now.strftime("%Y%m%d-%H%M%S"),
             folder=export_folder(self.store),
         )
-        self.app.call_from_thread(self.say, f"Exported {n} rows of {name} to {path}")
+        self.app.call_from_thread(self.say, f"Exported {row_count} rows of {name} to {path}")
 
 
 class ListScreen(ExportsCsv):

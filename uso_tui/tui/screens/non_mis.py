@@ -39,15 +39,15 @@ from uso_tui.tui.workers import in_thread
 LINKABLE_OUTCOMES = frozenset({"needs_matching", "future"})
 
 
-def _safe_norm(s: object) -> str:
+def _safe_norm(value: object) -> str:
     try:
-        return normalise(str(s or ""))
+        return normalise(str(value or ""))
     except Exception:  # noqa: BLE001 - a name that normalises to nothing
         return ""
 
 
-def who(a: Account) -> str:
-    return f"{a.username} ({full_name(a.forename, a.surname)})"
+def who(account: Account) -> str:
+    return f"{account.username} ({full_name(account.forename, account.surname)})"
 
 
 def unmatched_records(store, dfe: str) -> list[dict]:
@@ -63,8 +63,8 @@ def unmatched_records(store, dfe: str) -> list[dict]:
             "source": f"case {case.case_id}",
         }
     # the newest file only: link_account looks a record up there (or in the open cases)
-    for f in store.processed_files(dfe)[:1]:
-        for row in f.records:
+    for processed in store.processed_files(dfe)[:1]:
+        for row in processed.records:
             rec = row.get("record") or {}
             if row.get("username") or row.get("outcome") not in LINKABLE_OUTCOMES:
                 continue
@@ -75,20 +75,23 @@ def unmatched_records(store, dfe: str) -> list[dict]:
                     "report": rec.get("report"),
                     "mis_id": rec.get("mis_id"),
                     "record": rec,
-                    "source": f"{row.get('outcome')} in {f.run_id}",
+                    "source": f"{row.get('outcome')} in {processed.run_id}",
                 },
             )
     return list(out.values())
 
 
-def likeness(a: Account, rec: dict) -> int:
+def likeness(account: Account, rec: dict) -> int:
     """How much a record looks like the account, to list the likely ones first (0-3)."""
     score = 0
-    if _safe_norm(rec.get("surname")) == _safe_norm(a.surname):
+    if _safe_norm(rec.get("surname")) == _safe_norm(account.surname):
         score += 1
-    if _safe_norm(rec.get("forename")) in (_safe_norm(a.forename), _safe_norm(a.preferred_name)):
+    if _safe_norm(rec.get("forename")) in (
+        _safe_norm(account.forename),
+        _safe_norm(account.preferred_name),
+    ):
         score += 1
-    if rec.get("dob") and rec.get("dob") == a.dob:
+    if rec.get("dob") and rec.get("dob") == account.dob:
         score += 1
     return score
 
@@ -141,23 +144,23 @@ class LinkPicker(ModalScreen[dict | None]):
 
     def on_mount(self) -> None:
         rows = []
-        for r in sorted(self.records, key=lambda r: -likeness(self.account, r["record"])):
-            rec = r["record"]
+        for row in sorted(self.records, key=lambda row: -likeness(self.account, row["record"])):
+            rec = row["record"]
             name = full_name(rec.get("forename") or "", rec.get("surname") or "")
             rows.append(
                 Row(
-                    key=f"{r['report']}:{r['mis_id']}",
+                    key=f"{row['report']}:{row['mis_id']}",
                     cells=cells(
-                        r["mis_id"],
+                        row["mis_id"],
                         name,
                         rec.get("dob") or "-",
                         "*" * likeness(self.account, rec) or "-",
-                        r["source"],
+                        row["source"],
                     ),
                     haystack=haystack(
-                        r["mis_id"], rec.get("forename"), rec.get("surname"), rec.get("dob")
+                        row["mis_id"], rec.get("forename"), rec.get("surname"), rec.get("dob")
                     ),
-                    data=r,
+                    data=row,
                 )
             )
         table = self.query_one(ListTable)

@@ -97,8 +97,8 @@ class SchoolScreen(UsoScreen):
         # two columns: the hub must fit 80x24 with the summary above it
         out = Text("Keys\n", style="bold", end="")
         half = (len(MENU) + 1) // 2
-        for i in range(half):
-            for key, label, kind in MENU[i::half][:2]:
+        for line in range(half):
+            for key, label, kind in MENU[line::half][:2]:
                 out.append(f"  {key}  ", style="bold")
                 extra = ""
                 if kind == "matching" and school is not None and school.open_cases:
@@ -156,15 +156,15 @@ class SchoolScreen(UsoScreen):
         if not runs:
             table.append("  none yet\n", style="dim")
         for run in runs:
-            c = run.counts
+            counts = run.counts
             table.append(f"  {when(run.started_at)}  ")
             word = status_text(run.status)
             word.pad_right(10 - len(word.plain))
             table.append_text(word)
             table.append_text(plain(f"{run.trigger:<9}{run.operator[:12]:<13}"))
             table.append(
-                f"{c.get('created', 0)}, {c.get('updated', 0)}, "
-                f"{c.get('unallocated', 0) + c.get('held_unallocations', 0)}, "
-                f"{c.get('needs_matching', 0)}\n"
+                f"{counts.get('created', 0)}, {counts.get('updated', 0)}, "
+                f"{counts.get('unallocated', 0) + counts.get('held_unallocations', 0)}, "
+                f"{counts.get('needs_matching', 0)}\n"
             )
         self.query_one("#runs", Static).update(table)

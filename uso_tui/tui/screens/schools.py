@@ -34,16 +34,16 @@ REFRESH_SECONDS = 15
 INLINE_ROWS = 5000  # a longer list is sorted and filtered in a thread
 
 
-def attention_rank(s: School) -> int:
-    if s.last_run_status == "failed":
+def attention_rank(school: School) -> int:
+    if school.last_run_status == "failed":
         return 0
-    if s.last_run_status == "held":
+    if school.last_run_status == "held":
         return 1
-    if s.open_cases:
+    if school.open_cases:
         return 2
-    if s.last_run_status == "running":
+    if school.last_run_status == "running":
         return 3
-    if not s.last_run_status:
+    if not school.last_run_status:
         return 4
     return 5
 
@@ -109,38 +109,38 @@ def reports_short(reports: list[str], wide: bool) -> str:
     return " ".join("S" if r == "staff" else "P" for r in reports)
 
 
-def last_run_cell(s: School) -> Text:
+def last_run_cell(school: School) -> Text:
     from uso_tui.tui.format import STATUS_STYLE, STATUS_WORD  # noqa: PLC0415
 
-    if not s.last_run_status:
+    if not school.last_run_status:
         return Text("never", style="dim", end="")
-    word = STATUS_WORD.get(s.last_run_status, s.last_run_status)
-    when = (s.last_run_at or "").replace("T", " ")
+    word = STATUS_WORD.get(school.last_run_status, school.last_run_status)
+    when = (school.last_run_at or "").replace("T", " ")
     short = f"{when[8:10]}/{when[5:7]} {when[11:16]}" if len(when) >= 16 else when
-    out = Text(f"{word:<7}", style=STATUS_STYLE.get(s.last_run_status, ""), end="")
+    out = Text(f"{word:<7}", style=STATUS_STYLE.get(school.last_run_status, ""), end="")
     out.append(f" {short}")
     return out
 
 
-def school_cells(s: School, wide: bool) -> tuple[Text, ...]:
+def school_cells(school: School, wide: bool) -> tuple[Text, ...]:
     cases = Text(
-        str(s.open_cases) if s.open_cases else "-",
+        str(school.open_cases) if school.open_cases else "-",
         justify="right",
         end="",
-        style="bold yellow" if s.open_cases else "dim",
+        style="bold yellow" if school.open_cases else "dim",
     )
     unalloc = Text(
-        str(s.unallocated_last_run) if s.unallocated_last_run else "-",
+        str(school.unallocated_last_run) if school.unallocated_last_run else "-",
         justify="right",
         end="",
-        style="" if s.unallocated_last_run else "dim",
+        style="" if school.unallocated_last_run else "dim",
     )
     return (
-        cell(s.dfe),
-        cell(s.name),
-        cell(s.mis),
-        cell(reports_short(s.reports, wide)),
-        last_run_cell(s),
+        cell(school.dfe),
+        cell(school.name),
+        cell(school.mis),
+        cell(reports_short(school.reports, wide)),
+        last_run_cell(school),
         cases,
         unalloc,
     )

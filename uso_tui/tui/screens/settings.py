@@ -159,21 +159,21 @@ class SettingsScreen(SettingsForm):
 
         if field == "reports":
             return list(check_reports(self.reports()))
-        v = self.value(field)
+        value = self.value(field)
         if field == "url":
-            return check_mis_url(v, self.mis, self.allowed)
+            return check_mis_url(value, self.mis, self.allowed)
         if field == "secret":
-            if not v:
+            if not value:
                 if self.school is not None and self.mis != self.school.mis:
                     raise InvalidInput("changing the MIS needs the new Client Secret")
                 if not self.has_secret:
                     raise InvalidInput("no Client Secret is set yet")
                 return None
-            return check_secret(v)
+            return check_secret(value)
         if field in ("name", "client_id", "daily_at"):
-            return check_school_change(field, v)
+            return check_school_change(field, value)
         if field in ("hold_percent", "hold_min", "create_before_start_days"):
-            return check_school_change(field, v.strip())
+            return check_school_change(field, value.strip())
         raise KeyError(field)
 
     def checking(self) -> bool:
@@ -184,7 +184,7 @@ class SettingsScreen(SettingsForm):
     def changes(self) -> tuple[dict, str | None]:
         """(changed settings, new secret or None) from a valid form."""
         assert self.school is not None
-        s = self.school
+        school = self.school
         new = {
             "name": self.check("name"),
             "mis": self.mis,
@@ -200,7 +200,8 @@ class SettingsScreen(SettingsForm):
         changed = {
             k: v
             for k, v in new.items()
-            if getattr(s, k) != v and not (isinstance(v, str) and clean(getattr(s, k)) == v)
+            if getattr(school, k) != v
+            and not (isinstance(v, str) and clean(getattr(school, k)) == v)
         }
         return changed, self.check("secret")  # type: ignore[return-value]
 

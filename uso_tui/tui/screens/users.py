@@ -463,8 +463,10 @@ class AccountScreen(ListScreen):
         if account is None or not restorable(account):
             return
         body = plain(
-            f"{account.username} ({full_name(account.forename, account.surname)}) becomes active again at "
-            f"{account.previous_school or account.link_school or '?'} as a non-MIS account (no MIS link; listed "
+            f"{account.username} ({full_name(account.forename, account.surname)}) "
+            "becomes active again at "
+            f"{account.previous_school or account.link_school or '?'} "
+            "as a non-MIS account (no MIS link; listed "
             "in the non-MIS review; relinked if its record returns with the same details)."
         )
 

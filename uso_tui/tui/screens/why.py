@@ -126,16 +126,16 @@ class WhyScreen(ListScreen):
         else:
             self._show_act(hits[0])
 
-    def _show_act(self, h: WhyHit) -> None:
+    def _show_act(self, hit: WhyHit) -> None:
         line = Text(end="")
-        line.append_text(plain(f"{h.report}: {h.summary}", "bold"))
+        line.append_text(plain(f"{hit.report}: {hit.summary}", "bold"))
         # line breaks outside plain(): it shows a control character in the MIS text as a symbol
-        if h.reason and h.outcome != "invalid":
+        if hit.reason and hit.outcome != "invalid":
             line.append("\n")
-            line.append_text(plain(f"why: {h.reason}"))
-        if h.act:
+            line.append_text(plain(f"why: {hit.reason}"))
+        if hit.act:
             line.append("\n")
-            line.append_text(plain(f"do: {h.act}"))
+            line.append_text(plain(f"do: {hit.act}"))
         self.act_box.update(line)
 
     @on(DataTable.RowHighlighted, "#hits")
@@ -149,9 +149,9 @@ class WhyScreen(ListScreen):
         row = self.active_table().current()
         if row is None:
             return
-        h: WhyHit = row.data
+        hit: WhyHit = row.data
         app = self.app
-        if h.outcome == "needs_matching" and h.case_id:
-            app.open_screen("matching", h.school, focus=h.case_id)
+        if hit.outcome == "needs_matching" and hit.case_id:
+            app.open_screen("matching", hit.school, focus=hit.case_id)
         else:
-            app.open_screen("bulk_results", h.school)
+            app.open_screen("bulk_results", hit.school)

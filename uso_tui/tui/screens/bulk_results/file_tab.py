@@ -36,33 +36,33 @@ def record_details(row: dict) -> Text:
     return kv_lines(pairs, width=16)
 
 
-def file_head(d: Loaded) -> Text:
-    if d.run is None and d.file is None:
+def file_head(loaded: Loaded) -> Text:
+    if loaded.run is None and loaded.file is None:
         return Text("No processed file yet: the school has not been run.", style="dim", end="")
     out = Text(end="")
-    if d.run is not None:
-        out.append(f"Run {d.run.run_id}  ", style="bold")
-        out.append_text(status_text(d.run.status))
-        out.append(f"  {when(d.run.started_at)}  {d.run.trigger} by ")
-        out.append_text(plain(d.run.operator))
-        if d.run.error:
+    if loaded.run is not None:
+        out.append(f"Run {loaded.run.run_id}  ", style="bold")
+        out.append_text(status_text(loaded.run.status))
+        out.append(f"  {when(loaded.run.started_at)}  {loaded.run.trigger} by ")
+        out.append_text(plain(loaded.run.operator))
+        if loaded.run.error:
             out.append("\n")
-            out.append_text(plain(d.run.error, "bold red"))
-        if d.run.comparison:
+            out.append_text(plain(loaded.run.error, "bold red"))
+        if loaded.run.comparison:
             # held whole (or confirmed after it): the export beside the previous one
-            for line in comparison_lines(d.run.comparison):
+            for line in comparison_lines(loaded.run.comparison):
                 out.append("\n")
                 out.append_text(plain(line, "yellow"))
-    if d.file is None:
+    if loaded.file is None:
         out.append(
             "\nThis run left no processed file (failed before the export was read).",
             style="dim",
         )
         return out
-    c = d.file.counts
+    counts = loaded.file.counts
     out.append("\n")
     parts = [
-        f"{k.replace('_', ' ')} {c.get(k, 0)}"
+        f"{k.replace('_', ' ')} {counts.get(k, 0)}"
         for k in (
             "fetched",
             "created",
@@ -77,7 +77,7 @@ def file_head(d: Loaded) -> Text:
             "excluded",
             "unchanged",
         )
-        if c.get(k, 0) or k in ("fetched", "created")
+        if counts.get(k, 0) or k in ("fetched", "created")
     ]
     out.append(", ".join(parts))
     return out

@@ -232,36 +232,36 @@ class BulkResultsScreen(ReloadingListScreen):
 
     @in_thread("bulk-load", failure="Cannot read bulk results")
     def load(self) -> None:
-        d = Loaded()
-        d.runs = self.store.runs(self.dfe, limit=30)
+        loaded = Loaded()
+        loaded.runs = self.store.runs(self.dfe, limit=30)
         want = self.run_id
-        files = [r for r in d.runs if not r.dry_run]
+        files = [run for run in loaded.runs if not run.dry_run]
         if want is None:
             # the newest run that left a processed file (a failed fetch leaves none)
-            for r in files:
-                pf = self.store.processed_file(r.run_id)
+            for run in files:
+                pf = self.store.processed_file(run.run_id)
                 if pf is not None:
-                    d.run, d.file = r, pf
+                    loaded.run, loaded.file = run, pf
                     break
             else:  # no run left a file: show the newest run and say so
-                d.run = d.runs[0] if d.runs else None
+                loaded.run = loaded.runs[0] if loaded.runs else None
         else:
-            d.run = next((r for r in d.runs if r.run_id == want), None)
-            d.file = self.store.processed_file(want)
+            loaded.run = next((run for run in loaded.runs if run.run_id == want), None)
+            loaded.file = self.store.processed_file(want)
         state = self.store.school_state(self.dfe)  # one read of the school
-        d.cases = state.open_cases
+        loaded.cases = state.open_cases
         # not those whose creation was undone: kept, never offered for restore
-        d.unallocated = [a for a in state.accounts if restorable(a)]
-        d.exclusions = state.exclusions
-        rows = tab_rows(d)
-        self.app.call_from_thread(self._show, d, rows)
+        loaded.unallocated = [a for a in state.accounts if restorable(a)]
+        loaded.exclusions = state.exclusions
+        rows = tab_rows(loaded)
+        self.app.call_from_thread(self._show, loaded, rows)
 
-    def _show(self, d: Loaded, rows: dict[str, list[Row]]) -> None:
-        self.data = d
+    def _show(self, loaded: Loaded, rows: dict[str, list[Row]]) -> None:
+        self.data = loaded
         for tab in TABS:
             self.query_one(f"#t-{tab}", ListTable).set_rows(rows[tab])
         self._update_labels(rows)
-        self.query_one("#file-head", Static).update(file_head(d))
+        self.query_one("#file-head", Static).update(file_head(loaded))
         self.filter_applied()
         self.active_table().focus()
 
@@ -339,30 +339,33 @@ class BulkResultsScreen(ReloadingListScreen):
         targets: list[Account] = [r.data for r in self.active_table().targets()]
         if not targets:
             return
-        n = len(targets)
+        count = len(targets)
         body = Text(end="")
         body.append(
-            f"{'These accounts become' if n > 1 else 'This account becomes'} active again at "
+            f"{'These accounts become' if count > 1 else 'This account becomes'} active again at "
             "the previous school, as non-MIS (no MIS link; listed in the non-MIS review; relinked "
             "if the record returns with the same details):\n\n"
         )
-        for a in targets:
+        for account in targets:
             body.append("  ")
             body.append_text(
                 plain(
-                    f"{a.username} ({full_name(a.forename, a.surname)}) -> "
-                    f"{a.previous_school or a.link_school or '?'}"
+                    f"{account.username} ({full_name(account.forename, account.surname)}) -> "
+                    f"{account.previous_school or account.link_school or '?'}"
                 )
             )
             body.append("\n")
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.restore([a.username for a in targets])
+                self.restore([account.username for account in targets])
 
         self.app.push_screen(
             Confirm(
-                f"Restore {n} account{'s' if n > 1 else ''}?", body, yes="Restore", no="Cancel"
+                f"Restore {count} account{'s' if count > 1 else ''}?",
+                body,
+                yes="Restore",
+                no="Cancel",
             ),
             answer,
         )
@@ -403,16 +406,21 @@ class BulkResultsScreen(ReloadingListScreen):
         row = self.active_table().current()
         if row is None:
             return
-        e: Exclusion = row.data
+        exclusion: Exclusion = row.data
         body = Text(end="")
-        body.append_text(plain(f"{e.id}: {e.forename} {e.surname} (born {e.dob or 'any date'})"))
+        body.append_text(
+            plain(
+                f"{exclusion.id}: {exclusion.forename} {exclusion.surname} "
+                f"(born {exclusion.dob or 'any date'})"
+            )
+        )
         body.append(
             "\n\nRecords with this name are no longer excluded: the next run creates or matches them."
         )
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.drop_exclusion(e.id)
+                self.drop_exclusion(exclusion.id)
 
         self.app.push_screen(
             Confirm("Remove from the exclusion list?", body, yes="Remove", no="Cancel"), answer

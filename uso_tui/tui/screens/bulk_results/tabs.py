@@ -69,11 +69,11 @@ class Loaded:
     exclusions: list[Exclusion] = field(default_factory=list)
 
 
-def tab_rows(d: Loaded) -> dict[str, list[Row]]:
+def tab_rows(loaded: Loaded) -> dict[str, list[Row]]:
     """Built in the worker: thousands of records cost the event loop nothing."""
     rows: dict[str, list[Row]] = {t: [] for t in TABS}
-    records = d.file.records if d.file else []
-    for i, record in enumerate(records):
+    records = loaded.file.records if loaded.file else []
+    for position, record in enumerate(records):
         rec = record.get("record") or {}
         outcome = record.get("outcome") or ""
         base = (
@@ -92,7 +92,7 @@ def tab_rows(d: Loaded) -> dict[str, list[Row]]:
             record.get("reason"),
             record.get("username"),
         )
-        key = f"{i}"
+        key = f"{position}"
         rows["file"].append(
             Row(
                 key,
@@ -117,7 +117,7 @@ def tab_rows(d: Loaded) -> dict[str, list[Row]]:
             )
         elif outcome == "invalid":
             rows["rejected"].append(Row(key, cells(*base, record.get("reason") or ""), hay, record))
-    for case in d.cases:
+    for case in loaded.cases:
         rec = case.record
         best = case.candidates[0] if case.candidates else None
         best_text = (
@@ -146,25 +146,29 @@ def tab_rows(d: Loaded) -> dict[str, list[Row]]:
             case,
         )
         rows["staff" if case.role == "staff" else "pupils"].append(row)
-    for a in sorted(
-        d.unallocated, key=lambda a: (a.unallocated_at or "", a.username), reverse=True
+    for account in sorted(
+        loaded.unallocated,
+        key=lambda a: (a.unallocated_at or "", a.username),
+        reverse=True,
     ):
         rows["unallocated"].append(
             Row(
-                a.username,
+                account.username,
                 cells(
-                    a.username,
-                    full_name(a.forename, a.surname, a.preferred_name),
-                    a.dob or "-",
-                    a.role,
-                    when(a.unallocated_at),
-                    a.unallocated_by_run or "operator",
+                    account.username,
+                    full_name(account.forename, account.surname, account.preferred_name),
+                    account.dob or "-",
+                    account.role,
+                    when(account.unallocated_at),
+                    account.unallocated_by_run or "operator",
                 ),
-                haystack(a.username, a.forename, a.surname, a.dob, a.role),
-                a,
+                haystack(
+                    account.username, account.forename, account.surname, account.dob, account.role
+                ),
+                account,
             )
         )
-    for exclusion in d.exclusions:
+    for exclusion in loaded.exclusions:
         rows["exclusions"].append(
             Row(
                 str(exclusion.id),
