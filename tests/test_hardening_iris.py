@@ -24,8 +24,8 @@ def school() -> School:
     return School(dfe=DFE, name="Oak", mis="iSAMS", url="http://iris.test/x", client_id="cid")
 
 
-def pupil(i: int) -> dict:
-    return {"schoolId": f"P{i}", "forename": "Amy", "surname": "Smith", "dob": "2014-05-03"}
+def pupil(number: int) -> dict:
+    return {"schoolId": f"P{number}", "forename": "Amy", "surname": "Smith", "dob": "2014-05-03"}
 
 
 class NoSleep:
@@ -66,8 +66,8 @@ class Server:
 
 
 async def fetch(server: Server, **kw):
-    async with server.client(**kw) as c:
-        return await c.fetch_report(school(), SECRET, "students")
+    async with server.client(**kw) as client:
+        return await client.fetch_report(school(), SECRET, "students")
 
 
 def listing(items: list, page: int = 1, total_pages: int = 1, total: int | None = None) -> dict:
@@ -192,9 +192,9 @@ async def test_total_pages_just_above_a_configured_bound() -> None:
 async def test_endless_total_count_is_not_followed_past_the_page_bound() -> None:
     """No totalPages, a totalCount that never comes: followed up to max_pages, then an error."""
 
-    def page(r: httpx.Request) -> httpx.Response:
-        n = int(r.url.params["page"])
-        return httpx.Response(200, json={"students": [pupil(n)], "totalCount": 150})
+    def page(request: httpx.Request) -> httpx.Response:
+        page_number = int(request.url.params["page"])
+        return httpx.Response(200, json={"students": [pupil(page_number)], "totalCount": 150})
 
     server = Server(page)
     with pytest.raises(IrisError, match="beyond page 20, more than the 20 pages .*max_pages"):
@@ -210,10 +210,10 @@ async def test_total_count_above_the_record_bound_fails_at_once() -> None:
 
 
 async def test_records_past_the_bound_fail_whatever_the_server_claims() -> None:
-    def page(r: httpx.Request) -> httpx.Response:
-        n = int(r.url.params["page"])
-        items = [pupil(n * 100 + i) for i in range(4)]
-        return httpx.Response(200, json=listing(items, n, 3, total=5))  # undercounts
+    def page(request: httpx.Request) -> httpx.Response:
+        page_number = int(request.url.params["page"])
+        items = [pupil(page_number * 100 + i) for i in range(4)]
+        return httpx.Response(200, json=listing(items, page_number, 3, total=5))  # undercounts
 
     with pytest.raises(IrisError, match="more than the 10 records a report may have"):
         await fetch(Server(page), bounds=IrisBounds(max_records=10))

@@ -31,11 +31,11 @@ async def sync(env: Env, dfe: str = DFE, now: datetime = NOW, **kw):
     return await env.run(dfe, now=now, **kw)
 
 
-def kids(n: int) -> list[dict]:
-    """n pupils with names of their own (Kida Fama, Kidb Fama, ...)."""
+def kids(count: int) -> list[dict]:
+    """`count` pupils with names of their own (Kida Fama, Kidb Fama, ...)."""
     return [
         iris_student(str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", "2015-04-02")
-        for i in range(n)
+        for i in range(count)
     ]
 
 
@@ -45,11 +45,11 @@ def by_user(accounts):
 
 def tree(root) -> dict[str, bytes]:
     out = {}
-    for d, _, files in os.walk(root):
-        for f in files:
-            if f != ".lock":
-                with open(os.path.join(d, f), "rb") as fh:
-                    out[os.path.join(d, f)] = fh.read()
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name != ".lock":
+                with open(os.path.join(folder, name), "rb") as fh:
+                    out[os.path.join(folder, name)] = fh.read()
     return out
 
 
@@ -108,11 +108,11 @@ async def test_second_run_of_the_same_export_changes_nothing(env):
     events_before = len(env.store.audit(DFE))
     res = await sync(env, now=LATER)
     assert res.run.status == "succeeded"
-    c = res.run.counts
-    assert c["unchanged"] == 3
+    counts = res.run.counts
+    assert counts["unchanged"] == 3
     assert (
         sum(
-            c[k]
+            counts[k]
             for k in (
                 "created",
                 "updated",
@@ -238,8 +238,8 @@ async def test_cancel_before_the_apply_changes_nothing(env):
     env.add_school(students=[AMY, BOB])
     cancel = threading.Event()
 
-    def on_progress(p):
-        if p.phase == "fetching":
+    def on_progress(progress):
+        if progress.phase == "fetching":
             cancel.set()
 
     res = await sync(env, cancel=cancel, on_progress=on_progress)
@@ -360,8 +360,8 @@ async def test_requested_account_links_automatically(env):
         txn.put_account(acc("ajones.204", "Amy", "JONES", "2015-04-02"))
     res = await sync(env)
     assert res.run.counts["auto_linked"] == 1 and res.run.counts["created"] == 0
-    a = env.store.account("ajones.204")
-    assert a.mis_id == "1" and a.source == "mis"
+    account = env.store.account("ajones.204")
+    assert account.mis_id == "1" and account.source == "mis"
     assert any(e.action == "auto_link" for e in env.store.audit(DFE))
 
 
