@@ -34,11 +34,11 @@ FORMULA = iris_student("7", "=HYPERLINK(1)", "+Evil", "2015-05-05")
 
 @pytest.fixture
 def env(tmp_path) -> Env:
-    e = Env(tmp_path / "store")
-    e.add_school(students=[AMY, BOB, ELLA], create_before_start_days=5)
-    e.sync(DAY1)
+    new_env = Env(tmp_path / "store")
+    new_env.add_school(students=[AMY, BOB, ELLA], create_before_start_days=5)
+    new_env.sync(DAY1)
     admin.add_exclusion(
-        e.store,
+        new_env.store,
         DFE,
         forename="Test",
         surname="Pupil",
@@ -46,9 +46,9 @@ def env(tmp_path) -> Env:
         operator="desk",
         now=DAY1,
     )
-    e.set_students(DFE, [AMY, BOB, ELLA2, FUTURE, BAD, EXCLUDED, NEW, FORMULA])
-    e.sync(DAY2)
-    return e
+    new_env.set_students(DFE, [AMY, BOB, ELLA2, FUTURE, BAD, EXCLUDED, NEW, FORMULA])
+    new_env.sync(DAY2)
+    return new_env
 
 
 def one(store, text):
@@ -58,26 +58,26 @@ def one(store, text):
 
 
 def test_why_finds_each_outcome_by_each_key(env):
-    s = env.store
-    amy = one(s, "amy jones")
+    store = env.store
+    amy = one(store, "amy jones")
     assert amy.outcome == "unchanged" and amy.username and amy.school == DFE
-    assert one(s, "a20412345678x").mis_id == "1"  # by UPN
-    assert one(s, "02/04/2015").mis_id == "1"  # by date of birth, typed the UK way
-    assert one(s, "2015-04-02").mis_id == "1"
-    dee = one(s, "6")  # by MIS id
+    assert one(store, "a20412345678x").mis_id == "1"  # by UPN
+    assert one(store, "02/04/2015").mis_id == "1"  # by date of birth, typed the UK way
+    assert one(store, "2015-04-02").mis_id == "1"
+    dee = one(store, "6")  # by MIS id
     assert dee.outcome == "created" and dee.username
-    case = one(s, "ella")
+    case = one(store, "ella")
     assert case.outcome == "needs_matching"
-    assert case.case_id == s.cases(DFE, "open")[0].case_id
+    assert case.case_id == store.cases(DFE, "open")[0].case_id
     assert f"case {case.case_id}" in case.summary
-    cat = one(s, "cat brown")
+    cat = one(store, "cat brown")
     assert cat.outcome == "future" and cat.starts_on == "2026-04-20"
     assert cat.account_on == "2026-04-15"  # five days before, as the school is set
-    bad = one(s, "nameless")
+    bad = one(store, "nameless")
     assert bad.outcome == "invalid" and bad.summary.startswith("rejected: ")
-    ex = one(s, "test pupil")
-    assert ex.outcome == "excluded" and ex.exclusion_id == s.exclusions(DFE)[0].id
-    assert why(s, "nobody-here") == []
+    ex = one(store, "test pupil")
+    assert ex.outcome == "excluded" and ex.exclusion_id == store.exclusions(DFE)[0].id
+    assert why(store, "nobody-here") == []
 
 
 def test_why_json_shape(env, tmp_path, capsys):
@@ -132,8 +132,8 @@ def test_every_list_exports_as_csv_that_round_trips(env, name):
     text = export_csv(env.store, name, DFE, today=TODAY)
     rows = list(csv.reader(io.StringIO(text)))
     assert rows and all(len(r) == len(rows[0]) for r in rows)
-    for r in rows[1:]:
-        for cell in r:
+    for row in rows[1:]:
+        for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
 
 
@@ -159,18 +159,18 @@ def test_why_lines_of_rows_are_why_line_for_awkward_records():
 
     names = ["Mary Ann", "Jean-Luc", "Zoë", "", None, "Anne  Marie", "O'Brien", "Nguyễn Văn"]
     rows = []
-    for i, (fore, sur) in enumerate(zip(names, reversed(names), strict=True)):
+    for index, (fore, sur) in enumerate(zip(names, reversed(names), strict=True)):
         values = dict.fromkeys(PROCESSED_COLUMNS)
         values.update(
-            report=("students", "staff", 'odd "report"', None)[i % 4],
-            mis_id=f"M{i}",
+            report=("students", "staff", 'odd "report"', None)[index % 4],
+            mis_id=f"M{index}",
             forename=fore,
             surname=sur,
-            preferred_name=names[(i + 3) % len(names)],
-            dob=None if i % 3 == 0 else "2012-03-04",
-            upn=(" a1 2b ", None, "A123")[i % 3],
-            outcome=("created", "unchanged")[i % 2],
-            username=None if i % 2 == 0 else f"u{i}.204",
+            preferred_name=names[(index + 3) % len(names)],
+            dob=None if index % 3 == 0 else "2012-03-04",
+            upn=(" a1 2b ", None, "A123")[index % 3],
+            outcome=("created", "unchanged")[index % 2],
+            username=None if index % 2 == 0 else f"u{index}.204",
         )
         rows.append(tuple(values[c] for c in PROCESSED_COLUMNS))
     created = {"M0": "made0.204", "M4": "made4.204"}
