@@ -40,11 +40,11 @@ _nicknamer = None
 @lru_cache(maxsize=500_000)
 def key(name: str | None) -> str:
     """Comparison key: normalised, then transliterated to ASCII letters (`Nguyễn`, `Дмитрий`)."""
-    n = normalise(name)
-    if not n or n.isascii():
-        return n
-    ascii_ = "".join(c for c in anyascii(n).lower() if "a" <= c <= "z")
-    return ascii_ or n
+    normalised = normalise(name)
+    if not normalised or normalised.isascii():
+        return normalised
+    ascii_ = "".join(c for c in anyascii(normalised).lower() if "a" <= c <= "z")
+    return ascii_ or normalised
 
 
 @lru_cache(maxsize=200_000)
@@ -57,67 +57,73 @@ def parts(name: str | None) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=200_000)
-def phonetic(k: str) -> str:
-    return jellyfish.metaphone(k) if k else ""
+def phonetic(name_key: str) -> str:
+    return jellyfish.metaphone(name_key) if name_key else ""
 
 
 @lru_cache(maxsize=50_000)
-def nick_group(k: str) -> frozenset[str]:
+def nick_group(forename_key: str) -> frozenset[str]:
     """The forename key with its nicknames and the names it is short for (the `nicknames` package)."""
     global _nicknamer
-    if not k:
+    if not forename_key:
         return frozenset()
     if _nicknamer is None:
         from nicknames import NickNamer  # noqa: PLC0415 - 60 ms to load: only when a case needs it
 
         _nicknamer = NickNamer()
-    return frozenset({k} | _nicknamer.nicknames_of(k) | _nicknamer.canonicals_of(k))
+    return frozenset(
+        {forename_key}
+        | _nicknamer.nicknames_of(forename_key)
+        | _nicknamer.canonicals_of(forename_key)
+    )
 
 
 def forename_keys(forename: str | None, preferred: str | None) -> tuple[str, ...]:
     """Keys a person answers to: forename, its first part (`Mary Jane`), preferred name."""
     out: list[str] = []
-    for k in (key(forename), *parts(forename)[:1], key(preferred)):
-        if k and k not in out:
-            out.append(k)
+    for name_key in (key(forename), *parts(forename)[:1], key(preferred)):
+        if name_key and name_key not in out:
+            out.append(name_key)
     return tuple(out)
 
 
 @lru_cache(maxsize=50_000)
 def swap_day_month(dob: str) -> str | None:
     """`2012-05-03` -> `2012-03-05` when that is a date and differs."""
-    y, m, d = dob[:4], dob[5:7], dob[8:10]
-    if d == m or int(d) > 12:
+    year, month, day = dob[:4], dob[5:7], dob[8:10]
+    if day == month or int(day) > 12:
         return None
-    return f"{y}-{d}-{m}"
+    return f"{year}-{day}-{month}"
 
 
 @lru_cache(maxsize=50_000)
 def one_digit_variants(dob: str) -> tuple[str, ...]:
     """Every string with one digit of the date changed (valid or not: only used as lookups)."""
     out = []
-    for i, c in enumerate(dob):
-        if c == "-":
+    for position, char in enumerate(dob):
+        if char == "-":
             continue
-        for r in "0123456789":
-            if r != c:
-                out.append(dob[:i] + r + dob[i + 1 :])
+        for digit in "0123456789":
+            if digit != char:
+                out.append(dob[:position] + digit + dob[position + 1 :])
     return tuple(out)
 
 
-def _date(s: str) -> date | None:
+def _date(iso: str) -> date | None:
     try:
-        return date.fromisoformat(s)
+        return date.fromisoformat(iso)
     except ValueError:
         return None
 
 
-def _shift(d: date, years: int = 0, months: int = 0, days: int = 0) -> str | None:
+def _shift(start: date, years: int = 0, months: int = 0, days: int = 0) -> str | None:
     if days:
-        return (d + timedelta(days=days)).isoformat()
-    m = d.month - 1 + months
+        return (start + timedelta(days=days)).isoformat()
+    month0 = start.month - 1 + months  # counted from 0, may run past either end of the year
     try:
-        return d.replace(year=d.year + years + m // 12, month=m % 12 + 1).isoformat()
+        return start.replace(
+            year=start.year + years + month0 // 12, month=month0 % 12 + 1
+        ).isoformat()
     except ValueError:  # 29 February, 31st of a shorter month
         return None
 
@@ -125,43 +131,43 @@ def _shift(d: date, years: int = 0, months: int = 0, days: int = 0) -> str | Non
 @lru_cache(maxsize=50_000)
 def near_dates(dob: str) -> tuple[str, ...]:
     """A day, a month or a year either side: the slips a keyed-in date of birth often has."""
-    d = _date(dob)
-    if d is None:
+    born = _date(dob)
+    if born is None:
         return ()
     out = [
-        _shift(d, days=-1),
-        _shift(d, days=1),
-        _shift(d, months=-1),
-        _shift(d, months=1),
-        _shift(d, years=-1),
-        _shift(d, years=1),
+        _shift(born, days=-1),
+        _shift(born, days=1),
+        _shift(born, months=-1),
+        _shift(born, months=1),
+        _shift(born, years=-1),
+        _shift(born, years=1),
     ]
     return tuple(x for x in out if x)
 
 
 @lru_cache(maxsize=500_000)
-def dob_score(a: str | None, b: str | None) -> tuple[int, str]:
+def dob_score(dob: str | None, other: str | None) -> tuple[int, str]:
     """(score, how): equal 100, day/month swapped 85, one digit off, two digits transposed, or a
     day, month or year apart 80."""
-    if not a or not b:
+    if not dob or not other:
         return 0, "unknown"
-    if a == b:
+    if dob == other:
         return 100, "equal"
-    if len(a) != len(b):
+    if len(dob) != len(other):
         return 0, "different"
-    if swap_day_month(a) == b:
+    if swap_day_month(dob) == other:
         return 85, "day and month swapped"
-    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    diff = [i for i in range(len(dob)) if dob[i] != other[i]]
     if len(diff) == 1:
         return 80, "one digit off"
     if (
         len(diff) == 2
         and diff[1] == diff[0] + 1
-        and a[diff[0]] == b[diff[1]]
-        and a[diff[1]] == b[diff[0]]
+        and dob[diff[0]] == other[diff[1]]
+        and dob[diff[1]] == other[diff[0]]
     ):
         return 80, "two digits transposed"
-    if b in near_dates(a):
+    if other in near_dates(dob):
         return 80, "a day, month or year apart"
     return 0, "different"
 
@@ -193,9 +199,9 @@ _WELSH = (
     ("gwen", "gwendolen"),
 )
 _FORMS: dict[str, frozenset[str]] = {}
-for _a, _b in _WELSH:
-    _FORMS[_a] = _FORMS.get(_a, frozenset()) | {_b}
-    _FORMS[_b] = _FORMS.get(_b, frozenset()) | {_a}
+for _welsh, _english in _WELSH:
+    _FORMS[_welsh] = _FORMS.get(_welsh, frozenset()) | {_english}
+    _FORMS[_english] = _FORMS.get(_english, frozenset()) | {_welsh}
 _SIKH = frozenset({"singh", "kaur"})
 _YEAR = re.compile(r"(\d{1,2})")
 
@@ -205,28 +211,28 @@ def _year_of(value: str | None) -> int | None:
     """`Year 7`, `Y7`, `7` -> 7; Reception -> 0; nursery -> -1; anything else None."""
     if not value:
         return None
-    v = value.strip().lower()
-    if v.startswith(("r", "yr r", "year r")) and "1" not in v:
+    text = value.strip().lower()
+    if text.startswith(("r", "yr r", "year r")) and "1" not in text:
         return 0
-    if v.startswith("n"):
+    if text.startswith("n"):
         return -1
-    m = _YEAR.search(v)
-    return int(m.group(1)) if m else None
+    match = _YEAR.search(text)
+    return int(match.group(1)) if match else None
 
 
 def _cohort(dob: str | None) -> int | None:
     """The school year a child born on `dob` is in (the year starts on 1 September)."""
     if not dob or len(dob) < 7 or not dob[:4].isdigit() or not dob[5:7].isdigit():
         return None
-    y, m = int(dob[:4]), int(dob[5:7])
-    return y if m >= 9 else y - 1
+    year, month = int(dob[:4]), int(dob[5:7])
+    return year if month >= 9 else year - 1
 
 
-def account_field(a: object, name: str) -> str | None:
+def account_field(account: object, name: str) -> str | None:
     """A field of an Account (held in `extra`) or of the store's AccountHit (its own)."""
-    if isinstance(a, Account):
-        return a.extra.get(name) if a.extra else None
-    return getattr(a, name, None)
+    if isinstance(account, Account):
+        return account.extra.get(name) if account.extra else None
+    return getattr(account, name, None)
 
 
 class Person:
@@ -279,9 +285,9 @@ class Person:
 @lru_cache(maxsize=200_000)
 def _aliases(names: tuple[str, ...]) -> frozenset[str]:
     out: set[str] = set()
-    for k in names:
-        out |= nick_group(k)
-        out |= _FORMS.get(k, frozenset())
+    for name_key in names:
+        out |= nick_group(name_key)
+        out |= _FORMS.get(name_key, frozenset())
     return frozenset(out)
 
 
@@ -318,73 +324,75 @@ def person_of_record(rec: MisRecord) -> Person:
     )
 
 
-def person_of_account(a: object) -> Person:
-    if isinstance(a, Account):
-        extra = a.extra or {}
+def person_of_account(account: object) -> Person:
+    if isinstance(account, Account):
+        extra = account.extra or {}
         return _person(
-            a.forename,
-            a.surname,
-            a.preferred_name,
-            a.middle_names,
-            a.dob,
+            account.forename,
+            account.surname,
+            account.preferred_name,
+            account.middle_names,
+            account.dob,
             extra.get("upn"),
             extra.get("gender"),
             extra.get("year_group"),
         )
     return _person(
-        getattr(a, "forename", ""),
-        getattr(a, "surname", ""),
-        getattr(a, "preferred_name", ""),
-        getattr(a, "middle_names", ""),
-        getattr(a, "dob", None),
-        account_field(a, "upn"),
-        account_field(a, "gender"),
-        account_field(a, "year_group"),
+        getattr(account, "forename", ""),
+        getattr(account, "surname", ""),
+        getattr(account, "preferred_name", ""),
+        getattr(account, "middle_names", ""),
+        getattr(account, "dob", None),
+        account_field(account, "upn"),
+        account_field(account, "gender"),
+        account_field(account, "year_group"),
     )
 
 
 @lru_cache(maxsize=500_000)
-def _close(x: str, y: str) -> bool:
+def _close(name: str, other: str) -> bool:
     """A slip: the same sound (Amy / Amie), one edit, or Jaro-Winkler's kind of nearness."""
-    if min(len(x), len(y)) < 3:
+    if min(len(name), len(other)) < 3:
         return False
     return (
-        (x.startswith(y) or y.startswith(x))
-        or phonetic(x) == phonetic(y)
-        or OSA.distance(x, y, score_cutoff=1) <= 1
-        or JaroWinkler.normalized_similarity(x, y) >= 0.92
+        (name.startswith(other) or other.startswith(name))
+        or phonetic(name) == phonetic(other)
+        or OSA.distance(name, other, score_cutoff=1) <= 1
+        or JaroWinkler.normalized_similarity(name, other) >= 0.92
     )
 
 
-def forename_level(r: Person, a: Person) -> str:
-    if r.fkey and r.fkey == a.fkey:
+def forename_level(record: Person, account: Person) -> str:
+    if record.fkey and record.fkey == account.fkey:
         return "equal"
-    rn, an = r.nameset, a.nameset
-    if not rn or not an:
+    rec_names, acc_names = record.nameset, account.nameset
+    if not rec_names or not acc_names:
         return ""
-    if rn & an or rn & a.aliases or an & r.aliases:
+    if rec_names & acc_names or rec_names & account.aliases or acc_names & record.aliases:
         return "known_as"
-    if (r.fkey and (r.fkey in a.mkeys or r.fkey in a.fparts[1:])) or (
-        a.fkey and (a.fkey in r.mkeys or a.fkey in r.fparts[1:])
+    if (record.fkey and (record.fkey in account.mkeys or record.fkey in account.fparts[1:])) or (
+        account.fkey and (account.fkey in record.mkeys or account.fkey in record.fparts[1:])
     ):
         return "middle"
-    for x in r.names:
-        for y in a.names:
-            if _close(x, y):
+    for rec_name in record.names:
+        for acc_name in account.names:
+            if _close(rec_name, acc_name):
                 return "similar"
     return "different"
 
 
-def surname_level(r: Person, a: Person) -> str:
-    if not r.skey or not a.skey:
+def surname_level(record: Person, account: Person) -> str:
+    if not record.skey or not account.skey:
         return ""
-    if r.skey == a.skey:
+    if record.skey == account.skey:
         return "equal"
-    if (len(r.sparts) > 1 or len(a.sparts) > 1) and set(r.sparts) & set(a.sparts):
+    if (len(record.sparts) > 1 or len(account.sparts) > 1) and set(record.sparts) & set(
+        account.sparts
+    ):
         return "part"
-    if r.sikh or a.sikh:
+    if record.sikh or account.sikh:
         return "sikh"
-    if _close(r.skey, a.skey):
+    if _close(record.skey, account.skey):
         return "similar"
     return "different"
 
@@ -400,15 +408,19 @@ _DOB_LEVEL = {
 
 
 @lru_cache(maxsize=500_000)
-def dob_level(a: str, b: str) -> str:
-    return _DOB_LEVEL[dob_score(a, b)[1]]
+def dob_level(rec_dob: str, acc_dob: str) -> str:
+    return _DOB_LEVEL[dob_score(rec_dob, acc_dob)[1]]
 
 
-def _year_level(r: Person, a: Person, dob_level: str) -> str:
-    if r.year is not None and a.year is not None:
-        gap = abs(r.year - a.year)
-    elif dob_level not in ("equal", "") and (c1 := _cohort(r.dob)) and (c2 := _cohort(a.dob)):
-        gap = abs(c1 - c2)
+def _year_level(record: Person, account: Person, dob_level: str) -> str:
+    if record.year is not None and account.year is not None:
+        gap = abs(record.year - account.year)
+    elif (
+        dob_level not in ("equal", "")
+        and (rec_cohort := _cohort(record.dob))
+        and (acc_cohort := _cohort(account.dob))
+    ):
+        gap = abs(rec_cohort - acc_cohort)
     else:
         return ""
     return "equal" if gap == 0 else "adjacent" if gap == 1 else "different"
@@ -416,12 +428,16 @@ def _year_level(r: Person, a: Person, dob_level: str) -> str:
 
 Evidence = tuple[tuple[str, str, float], ...]
 # The weight of every level, once (the exact-name levels are weighed per record, by frequency).
-_W = {(f, lv): model.weight(f, lv) for f, levels in model.LEVELS.items() for lv in levels}
+_W = {
+    (field, level): model.weight(field, level)
+    for field, levels in model.LEVELS.items()
+    for level in levels
+}
 
 
 def compare(
-    r: Person,
-    a: Person,
+    record: Person,
+    account: Person,
     tf: Callable[[str, str], float | None],
     pupil: bool,
     exact: tuple[float, float, float] | None = None,
@@ -429,68 +445,70 @@ def compare(
     """(field, level, bits) of every field both sides have. `exact`: the weights of the
     record's exact forename and surname and the common-name adjustment, when already known
     (record_weights)."""
-    return _compare(r, a, tf, pupil, exact)[0]
+    return _compare(record, account, tf, pupil, exact)[0]
 
 
 def _compare(
-    r: Person,
-    a: Person,
+    record: Person,
+    account: Person,
     tf: Callable[[str, str], float | None],
     pupil: bool,
     exact: tuple[float, float, float] | None = None,
 ) -> tuple[Evidence, float]:
     """compare's evidence, with its total."""
     out: list[tuple[str, str, float]] = []
-    w = _W
-    if r.upn and a.upn:
-        if r.upn == a.upn:
-            out.append(("upn", "equal", w["upn", "equal"]))
-        elif not (r.upn[-1].isalpha() or a.upn[-1].isalpha()):
-            out.append(("upn", "different", w["upn", "different"]))
+    weights = _W
+    if record.upn and account.upn:
+        if record.upn == account.upn:
+            out.append(("upn", "equal", weights["upn", "equal"]))
+        elif not (record.upn[-1].isalpha() or account.upn[-1].isalpha()):
+            out.append(("upn", "different", weights["upn", "different"]))
     if exact is None:
-        exact = record_weights(r, tf)
-    fl = forename_level(r, a)
+        exact = record_weights(record, tf)
+    fl = forename_level(record, account)
     if fl:
-        out.append(("forename", fl, exact[0] if fl == "equal" else w["forename", fl]))
-    if r.pkey and a.pkey:
-        lv = "equal" if r.pkey == a.pkey else "different"
-        out.append(("preferred", lv, w["preferred", lv]))
-    if r.mkeys and a.mkeys:
-        if r.mkeys == a.mkeys:
-            lv = "equal"
+        out.append(("forename", fl, exact[0] if fl == "equal" else weights["forename", fl]))
+    if record.pkey and account.pkey:
+        level = "equal" if record.pkey == account.pkey else "different"
+        out.append(("preferred", level, weights["preferred", level]))
+    if record.mkeys and account.mkeys:
+        if record.mkeys == account.mkeys:
+            level = "equal"
         else:
-            lv = "overlap" if set(r.mkeys) & set(a.mkeys) else "different"
-        out.append(("middle", lv, w["middle", lv]))
-    sl = surname_level(r, a)
+            level = "overlap" if set(record.mkeys) & set(account.mkeys) else "different"
+        out.append(("middle", level, weights["middle", level]))
+    sl = surname_level(record, account)
     if sl:
-        out.append(("surname", sl, exact[1] if sl == "equal" else w["surname", sl]))
+        out.append(("surname", sl, exact[1] if sl == "equal" else weights["surname", sl]))
     if fl == "equal" and sl == "equal" and exact[2]:
         out.append(("name", "common", exact[2]))
     dl = ""
-    if r.dob and a.dob:
-        dl = dob_level(r.dob, a.dob)
-        out.append(("dob", dl, w["dob", dl]))
-    if r.gender in ("m", "f") and a.gender in ("m", "f"):
-        lv = "equal" if r.gender == a.gender else "different"
-        out.append(("gender", lv, w["gender", lv]))
+    if record.dob and account.dob:
+        dl = dob_level(record.dob, account.dob)
+        out.append(("dob", dl, weights["dob", dl]))
+    if record.gender in ("m", "f") and account.gender in ("m", "f"):
+        level = "equal" if record.gender == account.gender else "different"
+        out.append(("gender", level, weights["gender", level]))
     if pupil:
-        lv = _year_level(r, a, dl)
-        if lv:
-            out.append(("year", lv, w["year", lv]))
+        level = _year_level(record, account, dl)
+        if level:
+            out.append(("year", level, weights["year", level]))
     return tuple(out), sum([e[2] for e in out])
 
 
-def record_weights(r: Person, tf: Callable[[str, str], float | None]) -> tuple[float, float, float]:
+def record_weights(
+    record: Person, tf: Callable[[str, str], float | None]
+) -> tuple[float, float, float]:
     """The weights of agreeing exactly on the record's forename and surname (by how common each
     is), and the adjustment when both agree: forenames and surnames are not independent
     (Muhammad Khan, Olivia Smith), so the two count for no more than the whole name's rarity."""
-    f, s_ = tf("forename", r.fkey), tf("surname", r.skey)
-    wf = model.weight("forename", "equal", f)
-    ws = model.weight("surname", "equal", s_)
+    fore_tf, sur_tf = tf("forename", record.fkey), tf("surname", record.skey)
+    wf = model.weight("forename", "equal", fore_tf)
+    ws = model.weight("surname", "equal", sur_tf)
     adjust = 0.0
-    whole = tf("name", f"{r.fkey} {r.skey}")
-    if whole and f and s_:
-        both = max(f, model.TF_FLOOR) * max(s_, model.TF_FLOOR)
+    whole = tf("name", f"{record.fkey} {record.skey}")
+    if whole and fore_tf and sur_tf:
+        both = max(fore_tf, model.TF_FLOOR) * max(sur_tf, model.TF_FLOOR)
         if whole > both:
             # the exact forename still counts for more than a known-as form would
             floor = _W["forename", "known_as"] - wf + 0.5
@@ -498,15 +516,26 @@ def record_weights(r: Person, tf: Callable[[str, str], float | None]) -> tuple[f
     return wf, ws, adjust
 
 
-def _swapped(r: Person) -> Person:
+def _swapped(record: Person) -> Person:
     """The record with forename and surname exchanged (names keyed in the wrong order)."""
-    return Person(r.skey, r.sparts, "", r.mkeys, r.fkey, r.fparts, r.dob, r.upn, r.gender, r.year)
+    return Person(
+        record.skey,
+        record.sparts,
+        "",
+        record.mkeys,
+        record.fkey,
+        record.fparts,
+        record.dob,
+        record.upn,
+        record.gender,
+        record.year,
+    )
 
 
 def reasons_of(evidence: Evidence) -> list[str]:
     """The evidence in words, strongest first."""
     ranked = sorted(evidence, key=lambda e: -abs(e[2]))
-    return [f"{model.LEVEL_TEXT[(f, lv)]} ({w:+.1f})" for f, lv, w in ranked]
+    return [f"{model.LEVEL_TEXT[(field, level)]} ({bits:+.1f})" for field, level, bits in ranked]
 
 
 def differs(rec: MisRecord, acc: object, school: str) -> list[str]:
@@ -553,8 +582,8 @@ def _sound_keys(surname: str | None, forename: str | None, preferred: str | None
 def _years(dob: str | None) -> tuple[str, ...]:
     if not dob or not dob[:4].isdigit():
         return ("",)
-    y = int(dob[:4])
-    return (str(y - 1), dob[:4], str(y + 1), "")
+    year = int(dob[:4])
+    return (str(year - 1), dob[:4], str(year + 1), "")
 
 
 @dataclass(slots=True)
@@ -569,7 +598,7 @@ class Scored:
 
     def tiebreak(self) -> tuple:
         """Ties are broken by agreement on preferred name, middle names and gender (DESIGN)."""
-        levels = {f: lv for f, lv, _ in self.evidence}
+        levels = {field: level for field, level, _ in self.evidence}
         return (
             levels.get("preferred") != "equal",
             levels.get("middle") not in ("equal", "overlap"),
@@ -593,24 +622,26 @@ class CandidateIndex:
         self._by_name: dict[str, list[int]] = {}  # "forename surname" keys -> positions
         by_dob: dict[str, list[int]] = {}
         by_sound: dict[tuple[str, str, str], list[int]] = {}
-        for i, a in enumerate(self.accounts):
-            dob = a.dob
+        for position, account in enumerate(self.accounts):
+            dob = account.dob
             if dob:
                 year = dob[:4]
                 got = by_dob.get(dob)
                 if got is None:
-                    by_dob[dob] = [i]
+                    by_dob[dob] = [position]
                 else:
-                    got.append(i)
+                    got.append(position)
             else:
                 year = ""
-            for ph, c in _sound_keys(a.surname, a.forename, a.preferred_name):
-                k = (ph, c, year)
-                got = by_sound.get(k)
+            for sound, initial in _sound_keys(
+                account.surname, account.forename, account.preferred_name
+            ):
+                block = (sound, initial, year)
+                got = by_sound.get(block)
                 if got is None:
-                    by_sound[k] = [i]
+                    by_sound[block] = [position]
                 else:
-                    got.append(i)
+                    got.append(position)
         self.by_dob = by_dob
         self.by_sound = by_sound
         self._by_upn: dict[str, list[int]] | None = None  # built when a record has a UPN
@@ -623,40 +654,42 @@ class CandidateIndex:
         skipped from then on."""
         if self._latest is None:
             self._latest = {a.username: i for i, a in enumerate(self.accounts)}
-        i = len(self.accounts)
+        position = len(self.accounts)
         before = self._latest.get(account.username)
         self.accounts.append(account)
-        self._latest[account.username] = i
+        self._latest[account.username] = position
         if self._freq is not None:  # counted again as it changes, not recounted for the pool
             if before is not None:
                 self._count(self.accounts[before], -1)
             self._count(account, 1)
         if account.dob:
-            self.by_dob.setdefault(account.dob, []).append(i)
+            self.by_dob.setdefault(account.dob, []).append(position)
             self._dob_initial.pop(account.dob, None)
         year = account.dob[:4] if account.dob else ""
-        for ph, c in _sound_keys(account.surname, account.forename, account.preferred_name):
-            self.by_sound.setdefault((ph, c, year), []).append(i)
+        for sound, initial in _sound_keys(
+            account.surname, account.forename, account.preferred_name
+        ):
+            self.by_sound.setdefault((sound, initial, year), []).append(position)
         upn = account_field(account, "upn")
         if upn and self._by_upn is not None:
-            self._by_upn.setdefault(upn.strip().upper(), []).append(i)
+            self._by_upn.setdefault(upn.strip().upper(), []).append(position)
 
     @property
     def by_upn(self) -> dict[str, list[int]]:
         if self._by_upn is None:
             by_upn: dict[str, list[int]] = {}
-            for i, a in enumerate(self.accounts):
-                upn = account_field(a, "upn")
+            for position, account in enumerate(self.accounts):
+                upn = account_field(account, "upn")
                 if upn:
-                    by_upn.setdefault(upn.strip().upper(), []).append(i)
+                    by_upn.setdefault(upn.strip().upper(), []).append(position)
             self._by_upn = by_upn
         return self._by_upn
 
-    def person(self, i: int) -> Person:
-        p = self._people.get(i)
-        if p is None:
-            p = self._people[i] = person_of_account(self.accounts[i])
-        return p
+    def person(self, position: int) -> Person:
+        person = self._people.get(position)
+        if person is None:
+            person = self._people[position] = person_of_account(self.accounts[position])
+        return person
 
     def frequency(self, field_: str, name: str) -> float | None:
         """How common a forename, a surname or a whole name ("name": forename and surname keys
@@ -668,19 +701,19 @@ class CandidateIndex:
             latest = self._latest
             # _count's count for the whole pool, inlined: a call per account cost twice as much
             by_name = self._by_name
-            for i, a in enumerate(self.accounts):
-                if latest is not None and latest[a.username] != i:
+            for position, account in enumerate(self.accounts):
+                if latest is not None and latest[account.username] != position:
                     continue  # superseded by a later entry of the same account
-                f, s = key(a.forename), key(a.surname)
-                fore[f] = fore.get(f, 0) + 1
-                sur[s] = sur.get(s, 0) + 1
-                fs = f"{f} {s}"
-                whole[fs] = whole.get(fs, 0) + 1
-                got = by_name.get(fs)
+                fkey, skey = key(account.forename), key(account.surname)
+                fore[fkey] = fore.get(fkey, 0) + 1
+                sur[skey] = sur.get(skey, 0) + 1
+                full = f"{fkey} {skey}"
+                whole[full] = whole.get(full, 0) + 1
+                got = by_name.get(full)
                 if got is None:
-                    by_name[fs] = [i]
+                    by_name[full] = [position]
                 else:
-                    got.append(i)
+                    got.append(position)
             self._freq = {"forename": fore, "surname": sur, "name": whole}
         if not name:
             return None
@@ -693,12 +726,12 @@ class CandidateIndex:
                 return 0.0
         return model.frequency(field_, count, len(self.accounts))
 
-    def _count(self, a: Account, step: int) -> None:
+    def _count(self, account: Account, step: int) -> None:
         assert self._freq is not None
-        f, s = key(a.forename), key(a.surname)
+        fkey, skey = key(account.forename), key(account.surname)
         if step > 0:
-            self._by_name.setdefault(f"{f} {s}", []).append(len(self.accounts) - 1)
-        for field_, name in (("forename", f), ("surname", s), ("name", f"{f} {s}")):
+            self._by_name.setdefault(f"{fkey} {skey}", []).append(len(self.accounts) - 1)
+        for field_, name in (("forename", fkey), ("surname", skey), ("name", f"{fkey} {skey}")):
             counts = self._freq[field_]
             counts[name] = counts.get(name, 0) + step
 
@@ -706,9 +739,9 @@ class CandidateIndex:
         sub = self._dob_initial.get(dob)
         if sub is None:
             sub = self._dob_initial[dob] = {}
-            for i in self.by_dob.get(dob, ()):
-                for p in parts(self.accounts[i].surname):
-                    sub.setdefault(p[:2], []).append(i)
+            for position in self.by_dob.get(dob, ()):
+                for part in parts(self.accounts[position].surname):
+                    sub.setdefault(part[:2], []).append(position)
         return sub
 
     def _block(self, rec: MisRecord) -> set[int]:
@@ -725,20 +758,20 @@ class CandidateIndex:
                 found.update(by_dob.get(swapped, ()))
             # A mistyped date, with the surname's first two letters to keep the block small.
             initials = {p[:2] for p in parts(rec.surname)}
-            for v in (*one_digit_variants(dob), *near_dates(dob)):
-                if v in by_dob:
-                    sub = self._by_initial(v)
-                    for c in initials:
-                        found.update(sub.get(c, ()))
+            for variant in (*one_digit_variants(dob), *near_dates(dob)):
+                if variant in by_dob:
+                    sub = self._by_initial(variant)
+                    for initial in initials:
+                        found.update(sub.get(initial, ()))
         # The sound of the surname with the initial of a name, born within a year (or with no
         # date of birth on the account): dates mistyped in other ways.
         years = _years(dob)
         by_sound = self.by_sound
         finit = _initials(rec.forename, rec.preferred_name, rec.middle_names)
-        for ph, _ in _sounds(rec.surname):
-            for c in finit:
-                for y in years:
-                    found.update(by_sound.get((ph, c, y), ()))
+        for sound, _ in _sounds(rec.surname):
+            for initial in finit:
+                for year in years:
+                    found.update(by_sound.get((sound, initial, year), ()))
         # The same whole name, in either order, whatever the date of birth (a date keyed wholly
         # wrong); a name so common that many bear it is left to the other blocks.
         fk, sk = key(rec.forename), key(rec.surname)
@@ -751,25 +784,29 @@ class CandidateIndex:
                     found.update(got)
         # Names in the wrong order: the record's forename as a surname.
         sinit = {p[0] for p in parts(rec.surname)}
-        for ph, _ in _sounds(rec.forename):
-            for c in sinit:
-                for y in years:
-                    found.update(by_sound.get((ph, c, y), ()))
+        for sound, _ in _sounds(rec.forename):
+            for initial in sinit:
+                for year in years:
+                    found.update(by_sound.get((sound, initial, year), ()))
         return found
 
     def weigh(
-        self, r: Person, p: Person, pupil: bool, exact: tuple[float, float, float]
+        self, record: Person, account: Person, pupil: bool, exact: tuple[float, float, float]
     ) -> tuple[Evidence, float, bool]:
         """The evidence for one account, and whether it came from the names swapped."""
-        ev, bits = _compare(r, p, self.frequency, pupil, exact)
+        ev, bits = _compare(record, account, self.frequency, pupil, exact)
         fl = sl = ""
-        for f, lv, _ in ev:
-            if f == "forename":
-                fl = lv
-            elif f == "surname":
-                sl = lv
-        if fl == "different" and sl == "different" and (r.skey in p.nameset or p.skey in r.nameset):
-            ev2, bits2 = _compare(_swapped(r), p, self.frequency, pupil)
+        for field, level, _ in ev:
+            if field == "forename":
+                fl = level
+            elif field == "surname":
+                sl = level
+        if (
+            fl == "different"
+            and sl == "different"
+            and (record.skey in account.nameset or account.skey in record.nameset)
+        ):
+            ev2, bits2 = _compare(_swapped(record), account, self.frequency, pupil)
             if bits2 > bits:
                 return ev2, bits2, True
         return ev, bits, False
@@ -784,29 +821,29 @@ class CandidateIndex:
         """Every account of the record's blocks (and `extra`, accounts found elsewhere in the
         store) weighed, best first; those in `exclude`, and those with less evidence than
         `min_bits`, left out."""
-        r = person_of_record(rec)
-        exact = record_weights(r, self.frequency)
+        rec_person = person_of_record(rec)
+        exact = record_weights(rec_person, self.frequency)
         pupil = rec.role == "pupil"
         latest = self._latest
         out: list[Scored] = []
         seen: set[str] = set()
-        for i in self._block(rec):
-            acc = self.accounts[i]
-            if acc.username in exclude or (latest is not None and latest[acc.username] != i):
+        for position in self._block(rec):
+            acc = self.accounts[position]
+            if acc.username in exclude or (latest is not None and latest[acc.username] != position):
                 continue
             seen.add(acc.username)
-            person = self.person(i)
-            ev, bits, swapped = self.weigh(r, person, pupil, exact)
+            person = self.person(position)
+            ev, bits, swapped = self.weigh(rec_person, person, pupil, exact)
             if min_bits is None or bits >= min_bits:
                 out.append(Scored(acc, person, ev, bits, swapped))
         for acc in extra:
             if acc.username in exclude or acc.username in seen:
                 continue
             seen.add(acc.username)
-            p = person_of_account(acc)
-            ev, bits, swapped = self.weigh(r, p, pupil, exact)
+            person = person_of_account(acc)
+            ev, bits, swapped = self.weigh(rec_person, person, pupil, exact)
             if min_bits is None or bits >= min_bits:
-                out.append(Scored(acc, p, ev, bits, swapped))
+                out.append(Scored(acc, person, ev, bits, swapped))
         out.sort(key=lambda s: (-s.bits, s.tiebreak()))
         return out
 
@@ -819,15 +856,15 @@ class CandidateIndex:
     ) -> list[Candidate]:
         """At most MAX_CANDIDATES candidates, best first: by the weight of evidence, then
         preferred name, middle names and gender, then the record's own school."""
-        n = len(self.accounts)
+        pool_size = len(self.accounts)
         ranked: list[tuple[tuple, Candidate]] = []
-        for s in self.scored(rec, exclude, extra, model.min_bits(n)):
-            score = model.score(s.bits, n)
+        for weighed in self.scored(rec, exclude, extra, model.min_bits(pool_size)):
+            score = model.score(weighed.bits, pool_size)
             if score < MIN_SCORE:
                 continue
-            acc = s.account
-            reasons = reasons_of(s.evidence)
-            if s.swapped:
+            acc = weighed.account
+            reasons = reasons_of(weighed.evidence)
+            if weighed.swapped:
                 reasons.insert(0, "forename and surname swapped")
             if acc.status != "active":
                 reasons.append("unallocated")
@@ -844,9 +881,11 @@ class CandidateIndex:
                 status=acc.status,
                 differs=differs(rec, acc, school),
                 reasons=reasons,
-                evidence=[[f, lv, round(w, 1)] for f, lv, w in s.evidence],
+                evidence=[
+                    [field, level, round(bits, 1)] for field, level, bits in weighed.evidence
+                ],
             )
-            ranked.append(((-score, -s.bits, s.tiebreak(), acc.school != school), cand))
+            ranked.append(((-score, -weighed.bits, weighed.tiebreak(), acc.school != school), cand))
             if len(ranked) >= MAX_CANDIDATES * 3:
                 break
         ranked.sort(key=lambda t: t[0])
