@@ -94,16 +94,16 @@ def iris_bounds(data_dir: Path) -> IrisBounds:
     if not isinstance(data, dict):
         raise InvalidInput(f"{path} must hold a JSON object")
     given: dict[str, float | int] = {}
-    for f in fields(IrisBounds):
-        if f.name not in data:
+    for bound in fields(IrisBounds):
+        if bound.name not in data:
             continue
-        value = data[f.name]
-        whole = f.type == "int"
+        value = data[bound.name]
+        whole = bound.type == "int"
         ok = isinstance(value, int) if whole else isinstance(value, int | float)
         if isinstance(value, bool) or not ok or not math.isfinite(value) or value <= 0:
             kind = "a positive whole number" if whole else "a positive number of seconds"
-            raise InvalidInput(f"{path}: {f.name} must be {kind}, not {value!r}")
-        given[f.name] = value
+            raise InvalidInput(f"{path}: {bound.name} must be {kind}, not {value!r}")
+        given[bound.name] = value
     return IrisBounds(**given)
 
 
@@ -157,10 +157,10 @@ def check_operator_role(value: object) -> str:
 def _ssh_string(blob: bytes, at: int) -> tuple[bytes, int]:
     if at + 4 > len(blob):
         raise ValueError("truncated")
-    n = int.from_bytes(blob[at : at + 4], "big")
-    if at + 4 + n > len(blob):
+    length = int.from_bytes(blob[at : at + 4], "big")
+    if at + 4 + length > len(blob):
         raise ValueError("truncated")
-    return blob[at + 4 : at + 4 + n], at + 4 + n
+    return blob[at + 4 : at + 4 + length], at + 4 + length
 
 
 def check_ssh_key(line: object) -> str:
@@ -190,9 +190,9 @@ def check_ssh_key(line: object) -> str:
         if kind == "ssh-ed25519" and len(_ssh_string(blob, at)[0]) != 32:
             raise ValueError("bad length")
         if kind == "ssh-rsa":
-            _e, at = _ssh_string(blob, at)
-            n, _ = _ssh_string(blob, at)
-            if int.from_bytes(n, "big").bit_length() < MIN_RSA_BITS:
+            _exponent, at = _ssh_string(blob, at)
+            modulus, _ = _ssh_string(blob, at)
+            if int.from_bytes(modulus, "big").bit_length() < MIN_RSA_BITS:
                 raise InvalidInput(f"the ssh-rsa key is shorter than {MIN_RSA_BITS} bits")
     except InvalidInput:
         raise

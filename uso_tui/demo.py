@@ -75,8 +75,8 @@ def demo_params(path: Path, today: date, churn_days: int = CHURN_DAYS) -> dict:
     meta_file = path / META
     if meta_file.exists():
         saved = json.loads(meta_file.read_text())
-        for k in ("seed", "schools", "size"):
-            params[k] = saved.get(k, params[k])
+        for name in ("seed", "schools", "size"):
+            params[name] = saved.get(name, params[name])
         if saved.get("day0"):
             params["day0"] = date.fromisoformat(saved["day0"])
     return params

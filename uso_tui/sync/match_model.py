@@ -106,6 +106,8 @@ CONFLICTS = frozenset({("upn", "different"), ("preferred", "different"), ("gende
 
 def weight(field: str, level: str, tf: float | None = None) -> float:
     """log2(m / u) of one comparison; `tf`: the agreeing name's frequency, for exact names."""
+    # m and u: the Fellegi-Sunter probabilities of the level among true and among random pairs
+    # (the field's standard notation, kept here and in `frequency`).
     m, u = LEVELS[field][level]
     if tf is not None and level == "equal":
         u = max(tf, TF_FLOOR)
@@ -114,9 +116,9 @@ def weight(field: str, level: str, tf: float | None = None) -> float:
 
 def prior_bits(pool_size: int) -> float:
     """log2 of the prior odds that a given account of a pool of `pool_size` is the person."""
-    n = max(pool_size, PRIOR_MIN_POOL)
-    p = PRIOR_HAS_ACCOUNT / n
-    return math.log2(p / (1 - p))
+    pool = max(pool_size, PRIOR_MIN_POOL)
+    prior = PRIOR_HAS_ACCOUNT / pool
+    return math.log2(prior / (1 - prior))
 
 
 def frequency(field: str, count: int, pool_size: int) -> float:
@@ -131,8 +133,8 @@ def frequency(field: str, count: int, pool_size: int) -> float:
 
 def min_bits(pool_size: int) -> float:
     """The least evidence a candidate needs (MIN_SCORE, given the prior), a little under."""
-    p = (MIN_SCORE - 0.5) / 100
-    return math.log2(p / (1 - p)) - prior_bits(pool_size)
+    least = (MIN_SCORE - 0.5) / 100
+    return math.log2(least / (1 - least)) - prior_bits(pool_size)
 
 
 def probability(bits: float) -> float:
@@ -146,8 +148,8 @@ def probability(bits: float) -> float:
 
 def score(evidence_bits: float, pool_size: int) -> int:
     """The posterior probability as an integer percentage, 100 only for near-certainty."""
-    p = probability(evidence_bits + prior_bits(pool_size))
-    return 100 if p >= 0.9995 else min(99, int(p * 100 + 0.5))
+    posterior = probability(evidence_bits + prior_bits(pool_size))
+    return 100 if posterior >= 0.9995 else min(99, int(posterior * 100 + 0.5))
 
 
 # Phrases for the console and the CLI.

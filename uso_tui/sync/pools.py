@@ -51,13 +51,13 @@ class PoolCache:
                 break
         # Built without holding the lock: the loader reads the store, which may wait for a
         # commit whose thread wants this cache (a deadlock if the lock were held).
-        t = time.perf_counter()
+        started = time.perf_counter()
         try:
             accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
             built = CandidateIndex(accounts)
             with self._lock:
                 idx = self._indexes.setdefault(key, built)
-                self.build_seconds += time.perf_counter() - t
+                self.build_seconds += time.perf_counter() - started
                 self.builds += 1
             return idx
         finally:

@@ -71,23 +71,23 @@ class WhyHit:
     @property
     def summary(self) -> str:
         """One line: the outcome in words, as an operator reads it."""
-        o = self.outcome
-        if o == "needs_matching":
+        outcome = self.outcome
+        if outcome == "needs_matching":
             return f"waiting in the matching queue as case {self.case_id or '?'}"
-        if o == "future":
+        if outcome == "future":
             tail = f" (account made on {self.account_on})" if self.account_on else ""
             return f"future starter from {self.starts_on or '?'}{tail}"
-        if o == "invalid":
+        if outcome == "invalid":
             return f"rejected: {self.reason}"
-        if o == "excluded":
+        if outcome == "excluded":
             return (
                 f"excluded by entry {self.exclusion_id if self.exclusion_id is not None else '?'}"
             )
-        if o in ("created", "linked", "unchanged", "updated"):
-            return f"{o}: {self.username or '?'}"
-        if o == "unallocated":
+        if outcome in ("created", "linked", "unchanged", "updated"):
+            return f"{outcome}: {self.username or '?'}"
+        if outcome == "unallocated":
             return f"a leaver: {self.reason}"
-        return f"{o}: {self.reason}"
+        return f"{outcome}: {self.reason}"
 
 
 def account_day(starts_on: str, days_before: int) -> str:
@@ -95,22 +95,22 @@ def account_day(starts_on: str, days_before: int) -> str:
     return (date.fromisoformat(starts_on) - timedelta(days=max(0, days_before))).isoformat()
 
 
-def _act(h: WhyHit) -> str:
-    o = h.outcome
-    if o == "needs_matching":
-        return f"decide case {h.case_id or '?'}: Matching queue of {h.school} (m), or `uso-tui matches {h.school}`"
-    if o == "future":
+def _act(hit: WhyHit) -> str:
+    outcome = hit.outcome
+    if outcome == "needs_matching":
+        return f"decide case {hit.case_id or '?'}: Matching queue of {hit.school} (m), or `uso-tui matches {hit.school}`"
+    if outcome == "future":
         return "nothing to do: made by the school's run that day; User Request Single (a) to make it sooner"
-    if o == "invalid":
+    if outcome == "invalid":
         return "the school corrects the record in its MIS; the next run takes it"
-    if o == "excluded":
-        return f"remove exclusion {h.exclusion_id} of {h.school} (Bulk results, exclusions) if the person should have an account"
-    if o == "held":
-        return f"confirm run {h.run_id} (Run history) once the export is right"
-    if o == "unallocated":
+    if outcome == "excluded":
+        return f"remove exclusion {hit.exclusion_id} of {hit.school} (Bulk results, exclusions) if the person should have an account"
+    if outcome == "held":
+        return f"confirm run {hit.run_id} (Run history) once the export is right"
+    if outcome == "unallocated":
         return "the MIS has a leaving date: restore from Bulk results (unallocated) if wrong"
-    if h.username:
-        return f"open {h.username} in Users (enter)"
+    if hit.username:
+        return f"open {hit.username} in Users (enter)"
     return ""
 
 
@@ -126,46 +126,46 @@ def why(store: Store, text: str, *, limit: int | None = WHY_LIMIT) -> list[WhyHi
     settings: dict[str, int] = {}
     cases: dict[str, list[MatchCase]] = {}
     out = []
-    for d in found:
-        dfe = d["school"]
-        outcome = OUTCOMES.get(d.get("outcome") or "", d.get("outcome") or "")
-        reason = d.get("reason") or ""
-        h = WhyHit(
+    for row in found:
+        dfe = row["school"]
+        outcome = OUTCOMES.get(row.get("outcome") or "", row.get("outcome") or "")
+        reason = row.get("reason") or ""
+        hit = WhyHit(
             school=dfe,
-            report=d.get("report") or "",
-            mis_id=d.get("mis_id") or "",
-            forename=d.get("forename") or "",
-            surname=d.get("surname") or "",
-            dob=d.get("dob"),
+            report=row.get("report") or "",
+            mis_id=row.get("mis_id") or "",
+            forename=row.get("forename") or "",
+            surname=row.get("surname") or "",
+            dob=row.get("dob"),
             outcome=outcome,
             reason=reason,
             case_id=None,
-            username=d.get("username"),
-            run_id=d.get("run_id") or "",
+            username=row.get("username"),
+            run_id=row.get("run_id") or "",
         )
         if outcome == "needs_matching":
             if dfe not in cases:
                 cases[dfe] = store.cases(dfe, None)
-            case = _case_for(cases[dfe], h.report, h.mis_id)
+            case = _case_for(cases[dfe], hit.report, hit.mis_id)
             if case is not None:
-                h.case_id = case.case_id
+                hit.case_id = case.case_id
                 if case.status != "open":
-                    h.reason = f"{reason}; case decided since ({case.decision})"
+                    hit.reason = f"{reason}; case decided since ({case.decision})"
             else:
-                m = _CASE.search(reason)
-                h.case_id = m.group(1) if m else None
+                match = _CASE.search(reason)
+                hit.case_id = match.group(1) if match else None
         elif outcome == "excluded":
-            m = _ENTRY.search(reason)
-            h.exclusion_id = int(m.group(1)) if m else None
+            match = _ENTRY.search(reason)
+            hit.exclusion_id = int(match.group(1)) if match else None
         elif outcome == "future":
-            h.starts_on = d.get("enrolment_date")
-            if h.starts_on:
+            hit.starts_on = row.get("enrolment_date")
+            if hit.starts_on:
                 if dfe not in settings:
                     try:
                         settings[dfe] = store.school(dfe).create_before_start_days
                     except UnknownSchool:
                         settings[dfe] = 0
-                h.account_on = account_day(h.starts_on, settings[dfe])
-        h.act = _act(h)
-        out.append(h)
+                hit.account_on = account_day(hit.starts_on, settings[dfe])
+        hit.act = _act(hit)
+        out.append(hit)
     return out
