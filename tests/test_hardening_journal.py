@@ -16,7 +16,7 @@ from uso_tui.store import journal as journal_mod
 from uso_tui.store.journal import JOURNAL, STAGING, Commit, recover
 from uso_tui.store.lock import write_lock
 
-A, B = "204-0001", "204-0002"
+DFE_A, DFE_B = "204-0001", "204-0002"
 
 
 def school(dfe: str, name: str) -> School:
@@ -31,14 +31,14 @@ def files(root: Path) -> dict[str, bytes]:
     }
 
 
-def fail_replace_at(monkeypatch, n: int) -> list[tuple[str, str]]:
-    """os.replace fails at its n-th call (as a crash would stop it there); the calls before are
+def fail_replace_at(monkeypatch, failing_call: int) -> list[tuple[str, str]]:
+    """os.replace fails at its `failing_call`-th call (as a crash would stop it there); the calls before are
     real. Returns the renames done."""
     real = os.replace
     done: list[tuple[str, str]] = []
 
     def replace(src, dst):
-        if len(done) + 1 == n:
+        if len(done) + 1 == failing_call:
             raise OSError(5, "injected failure")
         real(src, dst)
         done.append((str(src), str(dst)))
@@ -99,19 +99,19 @@ def test_store_opened_after_an_interrupted_commit_shows_it_whole(tmp_path, monke
     root = tmp_path / "data"
     store = open_store(root)
     with store.transaction("t") as tx:
-        tx.add_school(school(A, "Old A"), "secret-a")
+        tx.add_school(school(DFE_A, "Old A"), "secret-a")
     fail_replace_at(monkeypatch, 3)
     with pytest.raises(OSError), store.transaction("t") as tx:
-        tx.add_school(school(B, "New B"), "secret-b")
-        s = tx.school(A)
-        s.name = "New A"
-        tx.put_school(s)
+        tx.add_school(school(DFE_B, "New B"), "secret-b")
+        school_a = tx.school(DFE_A)
+        school_a.name = "New A"
+        tx.put_school(school_a)
     monkeypatch.undo()
     assert (root / JOURNAL).exists()
     reopened = open_store(root)  # recovers on open
     assert not (root / JOURNAL).exists()
-    assert {s.dfe: s.name for s in reopened.list_schools()} == {A: "New A", B: "New B"}
-    assert reopened.secret(B) == "secret-b"
+    assert {s.dfe: s.name for s in reopened.list_schools()} == {DFE_A: "New A", DFE_B: "New B"}
+    assert reopened.secret(DFE_B) == "secret-b"
 
 
 @pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync each"])
@@ -142,9 +142,9 @@ def test_fsyncs_and_renames_in_a_safe_order(tmp_path, monkeypatch, syncfs):
         real_replace(src, dst)
         log.append(("renamed", str(dst)))
 
-    def unlink(path, *a, **kw):
+    def unlink(path, *args, **kwargs):
         log.append(("unlink", str(path)))
-        real_unlink(path, *a, **kw)
+        real_unlink(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
@@ -155,11 +155,11 @@ def test_fsyncs_and_renames_in_a_safe_order(tmp_path, monkeypatch, syncfs):
     def at(kind: str, path: Path | str) -> list[int]:
         return [i for i, e in enumerate(log) if e in ((kind, str(path)), (kind, "*"))]
 
-    renames = [i for i, e in enumerate(log) if e[0] == "rename"]
+    renames = [position for position, e in enumerate(log) if e[0] == "rename"]
     assert len(renames) == 4  # the journal and three files
-    for i in renames:
-        src = log[i][1]
-        assert any(j < i for j in at("fsync", src)), f"{src} not fsynced before rename"
+    for position in renames:
+        src = log[position][1]
+        assert any(j < position for j in at("fsync", src)), f"{src} not fsynced before rename"
     (journal_gone,) = at("unlink", root / JOURNAL)
     assert max(renames) < journal_gone
     assert at("unlink", root / "gone.json")[0] < journal_gone
@@ -188,7 +188,7 @@ def test_journal_naming_a_path_outside_the_store_is_refused(tmp_path, doc):
     root = tmp_path / "data"
     store = open_store(root)
     with store.transaction("t") as tx:
-        tx.add_school(school(A, "A"), "secret-a")
+        tx.add_school(school(DFE_A, "A"), "secret-a")
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     (tmp_path / "elsewhere").mkdir()
