@@ -20,9 +20,9 @@ SECRET = "admin-Secret-99x"
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
-    s = open_store(tmp_path / "data")
+    store = open_store(tmp_path / "data")
     admin.add_school(
-        s,
+        store,
         dfe=DFE,
         name="Hill School",
         mis="isams",
@@ -32,7 +32,7 @@ def store(tmp_path, monkeypatch):
         operator="alice",
         now=NOW,
     )
-    return s
+    return store
 
 
 def test_add_school_normalises_and_audits(store):

@@ -69,8 +69,8 @@ def test_account_add_then_search(cli):
 
 
 def test_limit_tells_when_cut(cli):
-    for i, name in enumerate(["Ann", "Bea", "Cat"]):
-        cli.add_account(DFE, name, "Jones", f"2014-01-0{i + 1}")
+    for index, name in enumerate(["Ann", "Bea", "Cat"]):
+        cli.add_account(DFE, name, "Jones", f"2014-01-0{index + 1}")
     res = cli.ok("accounts", "--search", "jones", "--limit", "2", "--json")
     assert len(res.json()) == 2 and "first 2" in res.err
 

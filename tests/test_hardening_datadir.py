@@ -60,27 +60,27 @@ def test_a_store_made_writable_by_others_since_is_refused(tmp_path, cli_at):
 
 @pytest.mark.parametrize("argv", [("school", "list"), ("audit",)])
 def test_a_file_as_data_directory_is_bad_input(tmp_path, cli_at, argv):
-    f = tmp_path / "notes.txt"
-    f.write_text("hello")
-    os.chmod(f, 0o644)
-    res = cli_at(f)(*argv)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    os.chmod(notes, 0o644)
+    res = cli_at(notes)(*argv)
     assert res.status == 2
     assert "not a directory" in res.err and ".lock" not in res.err
 
 
 def test_school_add_with_a_file_as_data_directory_changes_nothing(tmp_path, cli_at):
-    f = tmp_path / "notes.txt"
-    f.write_text("hello")
-    os.chmod(f, 0o644)
-    res = cli_at(f)("school", "add", "204-3210", "--name", "X", "--mis", "iSAMS",
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    os.chmod(notes, 0o644)
+    res = cli_at(notes)("school", "add", "204-3210", "--name", "X", "--mis", "iSAMS",
                     "--url", "https://x3210.isams.cloud", "--client-id", "c",
                     "--client-secret-env", "USO_TEST_SECRET")  # fmt: skip
     assert res.status == 2 and "not a directory" in res.err and ".lock" not in res.err
-    assert mode(f) == 0o644 and f.read_text() == "hello"
+    assert mode(notes) == 0o644 and notes.read_text() == "hello"
 
 
 def test_open_store_on_a_file_says_not_a_directory(tmp_path):
-    f = tmp_path / "notes.txt"
-    f.write_text("hello")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
     with pytest.raises(StoreError, match="not a directory"):
-        open_store(f)
+        open_store(notes)

@@ -63,8 +63,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 + f"Content-Length: {len(body)}\r\n\r\n".encode()
             )
             try:
-                for i in range(len(body)):
-                    self.wfile.write(body[i : i + 1])
+                for position in range(len(body)):
+                    self.wfile.write(body[position : position + 1])
                     self.wfile.flush()
                     # The hostile server's own pace, not a wait of the test's.
                     if slow and self.server.closing.wait(1.0):

@@ -101,10 +101,10 @@ def test_only_design_fields_are_kept() -> None:
     assert set(rec.to_dict()) == names
     # records made by the parser's fast path behave as any other MisRecord
     staff = parse_employee({"id": 7, "forename": "A", "surname": "B", "isTeachingStaff": True})
-    for r in (rec, staff):
-        assert MisRecord.from_dict(r.to_dict()) == r
-        assert hash(MisRecord.from_dict(r.to_dict())) == hash(r)
-        assert replace(r, forename="X").forename == "X"
+    for record in (rec, staff):
+        assert MisRecord.from_dict(record.to_dict()) == record
+        assert hash(MisRecord.from_dict(record.to_dict())) == hash(record)
+        assert replace(record, forename="X").forename == "X"
     assert staff.gender is None and staff.title is None and staff.is_teaching is True
 
 

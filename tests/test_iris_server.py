@@ -94,8 +94,8 @@ def test_runtime_switches_over_the_socket(served) -> None:
     auth = {"Authorization": f"Bearer {token(root, school).json()['access_token']}"}
     url = f"{root}/{school.dfe}/api/students"
     sim.set_switches(school.dfe, throttle_next=1, retry_after=3)
-    r = httpx.get(url, headers=auth)
-    assert r.status_code == 429 and r.headers["Retry-After"] == "3"
+    response = httpx.get(url, headers=auth)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "3"
     sim.set_switches(school.dfe, fail_next=1, fail_status=503)
     assert httpx.get(url, headers=auth).status_code == 503
     assert httpx.get(url, headers=auth).status_code == 200
@@ -125,12 +125,12 @@ async def test_estate_day_by_day_through_the_client() -> None:
     ids0 = {r.mis_id for r in day0.records}
     ids1 = {r.mis_id for r in day1.records}
     assert ids0 == before and len(day0.records) == len(before)
-    mine = [c for c in churn if c.dfe == gs.dfe and c.report == "students"]
-    for c in mine:
-        if c.kind in ("leaver_absent", "archived"):
-            assert c.mis_id in ids0 and c.mis_id not in ids1
-        elif c.kind in ("starter", "future_starter", "mover", "near_duplicate"):
-            assert c.mis_id not in ids0 and c.mis_id in ids1
+    mine = [change for change in churn if change.dfe == gs.dfe and change.report == "students"]
+    for change in mine:
+        if change.kind in ("leaver_absent", "archived"):
+            assert change.mis_id in ids0 and change.mis_id not in ids1
+        elif change.kind in ("starter", "future_starter", "mover", "near_duplicate"):
+            assert change.mis_id not in ids0 and change.mis_id in ids1
     assert ids1 == set(gs.students)
 
 
@@ -160,7 +160,7 @@ def test_iris_sim_command_serves_generated_schools() -> None:
         for parts in lines:
             dfe, url, client_id, secret = parts[0], parts[1], parts[4], parts[9]
             assert url == f"{root}/{dfe}"
-            r = httpx.post(
+            response = httpx.post(
                 f"{url}/auth/connect/token",
                 data={
                     "grant_type": "client_credentials",
@@ -169,7 +169,7 @@ def test_iris_sim_command_serves_generated_schools() -> None:
                     "scope": "restapi",
                 },
             )
-            assert r.status_code == 200
+            assert response.status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -88,12 +88,12 @@ def test_names_in_the_wrong_order_and_typo_in_the_dob():
 
 def test_surname_change_with_same_dob_is_a_candidate_a_mere_coincidence_is_not():
     idx = CandidateIndex([acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")])
-    (c,) = idx.candidates(rec("9", "Amy", "Jones-Patel", "2015-04-02"), DFE)
-    assert c.username == "ajones.204" and c.differs == ["surname"]
+    (candidate,) = idx.candidates(rec("9", "Amy", "Jones-Patel", "2015-04-02"), DFE)
+    assert candidate.username == "ajones.204" and candidate.differs == ["surname"]
     # Same forename and date of birth, another surname: a surname changed in the family is
     # still a candidate (DESIGN "Matching"), weaker than a surname that shares a part.
     (other,) = idx.candidates(rec("9", "Amy", "Okafor", "2015-04-02"), DFE)
-    assert other.username == "ajones.204" and other.score < c.score
+    assert other.username == "ajones.204" and other.score < candidate.score
     # A plausibly mistyped date needs both names close.
     assert idx.candidates(rec("9", "Amy", "Jones", "2015-04-03"), DFE)
     assert idx.candidates(rec("9", "Amy", "Jonas-Smith", "2015-04-03"), DFE) == []
@@ -102,8 +102,8 @@ def test_surname_change_with_same_dob_is_a_candidate_a_mere_coincidence_is_not()
 def test_index_add_replaces_an_account():
     idx = CandidateIndex([acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")])
     idx.add(acc("ajones.204", "Amy", "Jones", "2015-04-02", school=OTHER, mis_id="1"))
-    (c,) = idx.candidates(rec("9", "Amy", "Jones", "2015-04-02"), DFE)
-    assert c.school == OTHER
+    (candidate,) = idx.candidates(rec("9", "Amy", "Jones", "2015-04-02"), DFE)
+    assert candidate.school == OTHER
     idx.add(acc("bbrown.204", "Bea", "Brown", "2014-01-01", mis_id="2"))
     assert idx.candidates(rec("9", "Bea", "Brown", "2014-01-01"), DFE)[0].username == "bbrown.204"
 

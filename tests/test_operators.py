@@ -24,13 +24,13 @@ from uso_tui.sync.undo import undo_run
 NOW = datetime(2026, 3, 11, 9, 0, 0)
 
 
-def ssh_key(n: int, kind: str = "ssh-ed25519", comment: str = "") -> str:
-    """A well-formed public key line (no ssh-keygen needed): n picks the key bytes."""
+def ssh_key(fill: int, kind: str = "ssh-ed25519", comment: str = "") -> str:
+    """A well-formed public key line (no ssh-keygen needed): `fill` picks the key bytes."""
 
-    def s(b: bytes) -> bytes:
-        return len(b).to_bytes(4, "big") + b
+    def wire(data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + data
 
-    blob = s(kind.encode()) + s(bytes([n]) * 32)
+    blob = wire(kind.encode()) + wire(bytes([fill]) * 32)
     return f"{kind} {base64.b64encode(blob).decode()}" + (f" {comment}" if comment else "")
 
 

@@ -43,10 +43,10 @@ def test_concurrent_gets_build_each_index_once():
     cache = PoolCache(loader)
     got = []
     threads = [threading.Thread(target=ask) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert calls == [("204", "pupil")]
     assert cache.builds == 1
     assert len({id(i) for i in got}) == 1

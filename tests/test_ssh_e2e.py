@@ -47,9 +47,9 @@ ANSI = re.compile(rb"\x1b\[[0-9;?<=>]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_until(predicate: Callable[[], object], what: str, timeout: float = TIMEOUT) -> object:
@@ -172,8 +172,8 @@ def server(tmp_path_factory) -> Iterator[Server]:
     def listening() -> bool:
         if sshd.poll() is not None:
             raise AssertionError(f"sshd exited: {(tmp / 'sshd.log').read_text()}")
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
 
     try:
         wait_until(listening, "sshd to listen")

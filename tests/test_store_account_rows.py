@@ -21,8 +21,8 @@ TRICKY = 'Ann","2":{"username":"x'
 
 @pytest.fixture
 def store(tmp_path):
-    s = open_store(tmp_path / "data", create=True)
-    with s.transaction("test") as tx:
+    store = open_store(tmp_path / "data", create=True)
+    with store.transaction("test") as tx:
         for dfe in (DFE, OTHER):
             tx.add_school(School(dfe, f"School {dfe}", "iSAMS", "https://s.isams.cloud", "id"), "s")
         tx.put_accounts(
@@ -33,7 +33,7 @@ def store(tmp_path):
                 acc("dsmith.204", "Dan", "Smith", "2013-03-03", school=OTHER),
             ]
         )
-    return s
+    return store
 
 
 def rows_by_parse(store, dfe: str) -> dict[str, dict]:

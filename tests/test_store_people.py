@@ -45,11 +45,11 @@ def index_every_look(monkeypatch):
 
 @pytest.fixture
 def store(tmp_path):
-    s = open_store(tmp_path / "data")
-    with s.transaction("tester") as tx:
+    store = open_store(tmp_path / "data")
+    with store.transaction("tester") as tx:
         for dfe in ("204-3210", "204-3211", "301-0001"):
             tx.add_school(school(dfe), "secret")
-    return s
+    return store
 
 
 def put(store, *specs: tuple) -> list[str]:
@@ -135,9 +135,9 @@ def test_an_older_index_is_made_again_whole_when_one_account_changes(store):
     _as_older_index(store, "204-3210")
     assert people(store)[cy] == ("", None, None, None)
     with store.transaction("tester") as tx:
-        a = tx.account(ann)
-        a.preferred_name = "Annie"
-        tx.put_account(a)
+        ann_account = tx.account(ann)
+        ann_account.preferred_name = "Annie"
+        tx.put_account(ann_account)
     assert people(store) == {
         ann: ("", "F", "A123456789012", "7"),
         cy: ("", None, "B123456789012", None),
@@ -147,10 +147,10 @@ def test_an_older_index_is_made_again_whole_when_one_account_changes(store):
 def test_a_change_of_a_matching_field_alone_reaches_the_index(store):
     (ann,) = put(store, ("204-3210", "Ann", "Lee", {"extra": ANN}))
     with store.transaction("tester") as tx:
-        a = tx.account(ann)
-        a.extra = {**a.extra, "year_group": "8"}
-        a.middle_names = "Jo"
-        tx.put_account(a)
+        ann_account = tx.account(ann)
+        ann_account.extra = {**ann_account.extra, "year_group": "8"}
+        ann_account.middle_names = "Jo"
+        tx.put_account(ann_account)
     assert people(store)[ann] == ("Jo", "F", "A123456789012", "8")
 
 

@@ -33,9 +33,9 @@ def make_store(root, umask: int = 0o022):
             tx.audit(AuditEvent(NOW, "op", None, "hosts", "config"))
             tx.add_exclusion("204-3211", "Ex", "Cluded", None, NOW)
         with store.transaction("op") as tx:  # a multi-file commit through the journal
-            a = tx.account("amy.204")
-            a.school, a.previous_school = "204-3211", "204-3210"
-            tx.put_account(a)
+            account = tx.account("amy.204")
+            account.school, account.previous_school = "204-3211", "204-3210"
+            tx.put_account(account)
         store.set_allowed_mis_hosts(["127.0.0.1:8765"])
     finally:
         os.umask(old)
@@ -105,12 +105,12 @@ def test_reader_in_another_process_sees_commit(tmp_path):
 
     assert other() == "Hill 204-3211"
     with store.transaction("op") as tx:
-        s = tx.school("204-3210")
-        s.name = "Hill Renamed"
-        tx.put_school(s)
-        a = tx.account("amy.204")
-        a.school = "204-3210"
-        tx.put_account(a)
+        school = tx.school("204-3210")
+        school.name = "Hill Renamed"
+        tx.put_school(school)
+        account = tx.account("amy.204")
+        account.school = "204-3210"
+        tx.put_account(account)
     assert other() == "Hill Renamed 204-3210"
     # and this process sees another process's commit, with no stale cache
     writer = (
@@ -120,7 +120,7 @@ def test_reader_in_another_process_sees_commit(tmp_path):
     )
     subprocess.run([sys.executable, "-c", writer, str(root)], check=True)
     assert store.school("204-3210").name == "From Other"
-    assert [s.name for s in store.list_schools()][0] == "From Other"
+    assert [school.name for school in store.list_schools()][0] == "From Other"
 
 
 def test_orjson_storage_for_tinydb_tools(tmp_path):

@@ -56,8 +56,8 @@ async def test_force_run_live_held_then_confirm(demo):
         assert isinstance(app.screen, HeldReview)
         dialog = screen_text(app)
         assert "held whole" in dialog
-        n = len(run.held_usernames)
-        assert f"unallocates {n} of {n}" in " ".join(dialog.split())
+        held_count = len(run.held_usernames)
+        assert f"unallocates {held_count} of {held_count}" in " ".join(dialog.split())
         assert run.held_usernames[0] in dialog
         await press(pilot, "y")
         after = {u: store.account(u).status for u in run.held_usernames}
@@ -303,15 +303,15 @@ def test_live_run_log_keeps_the_newest_lines_and_counts_all():
     from uso_tui.tui.live import LOG_LINES, LiveRun
 
     live = LiveRun(dfe="204-0001", operator="t", started_at=dt(2026, 3, 9), reports=["staff"])
-    for i in range(LOG_LINES + 100):
+    for number in range(LOG_LINES + 100):
         live.apply(
             Progress(
                 run_id="r1",
                 school="204-0001",
                 phase="fetching",
                 report="staff",
-                pages_done=i,
-                message=f"line {i}",
+                pages_done=number,
+                message=f"line {number}",
             ),
             "10:30:00",
         )

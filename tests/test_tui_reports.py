@@ -18,12 +18,12 @@ EVIL = iris_student("7", "=cmd()", "+Evil", "2015-05-05")
 
 @pytest.fixture
 def env(tmp_path) -> Env:
-    e = Env(tmp_path / "store")
-    e.add_school(students=[AMY, CAT])
-    e.sync(DAY1)
-    e.set_students(DFE, [AMY, CAT, EVIL])
-    e.run2 = e.sync(DAY2)
-    return e
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, CAT])
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, CAT, EVIL])
+    env.run2 = env.sync(DAY2)
+    return env
 
 
 async def test_why_search_from_users(env):

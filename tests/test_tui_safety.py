@@ -110,13 +110,13 @@ async def test_undo_a_decision_of_an_earlier_session(demo_ran):
 async def test_skipping_every_case_still_counts_them_open(demo_ran):
     store = demo_ran.store
     dfe = busiest(store).dfe
-    n = len(store.cases(dfe))
+    open_count = len(store.cases(dfe))
     async with started(store, "matching", dfe) as (app, pilot):
-        for _ in range(n):
+        for _ in range(open_count):
             await press(pilot, "s")
         text = screen_text(app)
         assert "no open cases" not in text
-        assert f"{n} open" in text
+        assert f"{open_count} open" in text
 
 
 async def test_an_unallocated_candidate_is_shown_unallocated(demo_ran):

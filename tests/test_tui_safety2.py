@@ -35,8 +35,8 @@ def said_lines(app) -> list[str]:
     return [n.message for n in app._notifications]  # noqa: SLF001 - no public reader
 
 
-def are(n: int) -> str:
-    return "is a candidate" if n == 1 else "are candidates"
+def are(count: int) -> str:
+    return "is a candidate" if count == 1 else "are candidates"
 
 
 # -- 4. held runs: review, unmark, flags, confirm in part -------------------------------------
@@ -49,7 +49,7 @@ async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
     held = list(run.held_usernames)
     case_id = open_case_for(store, dfe, held[0])
     touch(store, held[1])
-    n = len(held)
+    held_count = len(held)
     review = held_review(store, run.run_id)
     flagged = [h.username for h in review if h.case_ids and not h.back_since]
     assert held[0] in flagged and [h.username for h in review if h.back_since] == [held[1]]
@@ -58,18 +58,18 @@ async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
         text = screen_text(app)
         assert held[0] in text and f"candidate {case_id.rsplit('-', 1)[1]}" in text
         assert "back: left alone" in text
-        assert f"unallocates {n - 1} of {n}; 1 left alone" in text
+        assert f"unallocates {held_count - 1} of {held_count}; 1 left alone" in text
         assert f"{len(flagged)} ticked {are(len(flagged))} of open match cases" in text
         burst(app, "space")  # the first candidate of an open case: kept
         await settle(pilot)
         text = screen_text(app)
-        assert f"unallocates {n - 2} of {n}; 1 kept" in text
+        assert f"unallocates {held_count - 2} of {held_count}; 1 kept" in text
         left = len(flagged) - 1
         assert (f"{left} ticked {are(left)}" in text) if left else "ticked" not in text
         burst(app, "y")
         await settle(pilot)
         said = said_lines(app)
-        assert any(f"{n - 2} unallocated, 1 kept, 1 left alone" in line for line in said)
+        assert any(f"{held_count - 2} unallocated, 1 kept, 1 left alone" in line for line in said)
     after = store.run(run.run_id)
     assert (after.status, after.confirmed_by) == ("succeeded", OPERATOR)
     assert store.account(held[0]).status == "active"
@@ -199,7 +199,7 @@ async def test_request_account_shows_the_duplicate_before_y(demo):
         assert "Not created: a duplicate" in text and acc.username in text
         burst(app, "y", "escape")  # y creates nothing here
         await settle(pilot)
-        n = len(store.school_accounts(dfe))
+        accounts_before = len(store.school_accounts(dfe))
         form = app.screen
         form.query_one("#req-forename", Input).value = "Newton"
         form.query_one("#req-dob", Input).focus()
@@ -207,7 +207,7 @@ async def test_request_account_shows_the_duplicate_before_y(demo):
         burst(app, "enter")
         await settle(pilot)
         assert "Create this account?" in screen_text(app)
-        assert len(store.school_accounts(dfe)) == n
+        assert len(store.school_accounts(dfe)) == accounts_before
         burst(app, "y")
         await settle(pilot)
         assert app.screen.kind == "school"
@@ -244,8 +244,8 @@ def mover_case(store):
     """An open case whose best candidate is active at another school (matching it is a move)."""
     for school in store.list_schools():
         for case in store.cases(school.dfe):
-            for c in case.candidates:
-                acc = store.find_account(c["username"])
+            for candidate in case.candidates:
+                acc = store.find_account(candidate["username"])
                 if acc and acc.status == "active" and acc.school and acc.school != case.school:
                     return case, acc
     raise AssertionError("the demo has no mover case")

@@ -15,22 +15,22 @@ from uso_tui.store import open_store
 from uso_tui.tui.screens import schools as schools_screen
 from uso_tui.tui.virtual_table import VirtualTable
 
-N = 2_000
+SCHOOLS = 2_000
 
 
-def many_schools(n: int) -> list[School]:
+def many_schools(count: int) -> list[School]:
     out = []
-    for i in range(n):
-        dfe = f"{201 + i // 9000:03d}-{1000 + i % 9000:04d}"
+    for index in range(count):
+        dfe = f"{201 + index // 9000:03d}-{1000 + index % 9000:04d}"
         out.append(
             School(
                 dfe=dfe,
-                name=f"{['Oak', 'Ash', 'Elm'][i % 3]} {i:05d} Primary",
-                mis="iSAMS" if i % 2 else "Ed:gen",
-                url=f"https://s{i}.isams.cloud",
-                client_id=f"c{i}",
-                open_cases=1 if i % 7 == 0 else 0,
-                last_run_status=["failed", "held", "succeeded", None][i % 4],
+                name=f"{['Oak', 'Ash', 'Elm'][index % 3]} {index:05d} Primary",
+                mis="iSAMS" if index % 2 else "Ed:gen",
+                url=f"https://s{index}.isams.cloud",
+                client_id=f"c{index}",
+                open_cases=1 if index % 7 == 0 else 0,
+                last_run_status=["failed", "held", "succeeded", None][index % 4],
             )
         )
     return out
@@ -39,7 +39,7 @@ def many_schools(n: int) -> list[School]:
 @pytest.fixture
 def big_store(tmp_path, monkeypatch):
     store = open_store(tmp_path / "store")
-    rows = many_schools(N)
+    rows = many_schools(SCHOOLS)
     monkeypatch.setattr(store, "list_schools", lambda: list(rows))
     return store, rows
 
@@ -95,14 +95,14 @@ async def test_every_row_is_in_at_once_and_only_the_lines_on_screen_are_drawn(
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         table = app.screen.query_one(VirtualTable)
-        assert table.row_count == N
+        assert table.row_count == SCHOOLS
         assert shown_keys(table) == expected(rows, "attention")
         # a screenful of rows drawn (header, filter line, title, footer take the rest)
         assert set(drawn) == set(expected(rows, "attention")[: len(set(drawn))])
         assert 20 <= len(set(drawn)) < 30
         await pilot.press("end")
         await settle(pilot)
-        assert table.cursor_row == N - 1
+        assert table.cursor_row == SCHOOLS - 1
         assert expected(rows, "attention")[-1] in screen_text(app)
         assert len(set(drawn)) < 60  # the last page, not the rows between
 
@@ -116,7 +116,7 @@ async def test_cursor_follows_its_school_through_a_sort_of_a_long_list(big_store
         await settle(pilot)
         order = expected(rows, "dfe")
         assert shown_keys(table) == order
-        assert table.cursor_row == order.index(target) == N - 1
+        assert table.cursor_row == order.index(target) == SCHOOLS - 1
         assert screen.selected() == target
         assert target in screen_text(app)  # scrolled to where the school now is
 
@@ -167,18 +167,18 @@ async def test_a_school_filtered_out_leaves_the_cursor_in_range_and_back_on_it_a
 ):
     store, rows = big_store
     async with schools_list(store) as (app, pilot, screen, table):
-        table.move_cursor(row=N - 1)
+        table.move_cursor(row=SCHOOLS - 1)
         target = table.cursor_key
         await pilot.press("slash", *"oak 0001", "enter")
         await settle(pilot)
-        assert 0 < table.row_count < N and target not in shown_keys(table)
+        assert 0 < table.row_count < SCHOOLS and target not in shown_keys(table)
         assert 0 <= table.cursor_row < table.row_count
         assert screen.selected() == table.key_at(table.cursor_row)
         table.move_cursor(row=0)
         kept = table.cursor_key
         await pilot.press("escape")
         await settle(pilot)
-        assert table.row_count == N and screen.selected() == kept
+        assert table.row_count == SCHOOLS and screen.selected() == kept
 
 
 async def test_a_click_on_a_row_opens_its_school(big_store):

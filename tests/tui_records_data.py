@@ -69,7 +69,7 @@ def build_store(root: Path) -> Store:
         r3 = tx.next_run_id(HILL)
 
         def acc(key, forename, surname, dob, role="pupil", school=HILL, **kw) -> Account:
-            a = Account(
+            account = Account(
                 username=tx.new_username(forename, surname, "204"),
                 role=role,
                 forename=forename,
@@ -79,8 +79,8 @@ def build_store(root: Path) -> Store:
                 created_at=kw.pop("created_at", "2026-11-20T06:00:05"),
                 **kw,
             )
-            accounts[key] = a
-            return a
+            accounts[key] = account
+            return account
 
         linked = dict(source="mis", link_school=HILL)
         acc("ada", "Ada", "Lovelace", "2015-12-10", mis_id="P1", link_report="students", **linked)
@@ -319,16 +319,16 @@ def build_store(root: Path) -> Store:
         tx.add_exclusion(HILL, MARKUP, CONTROL, None, "2026-11-03T10:00:00")
 
         events = []
-        for a in accounts.values():
+        for account in accounts.values():
             events.append(
                 AuditEvent(
-                    at=a.created_at,
+                    at=account.created_at,
                     operator="scheduler",
-                    school=a.school or HILL,
+                    school=account.school or HILL,
                     action="create",
-                    subject=a.username,
+                    subject=account.username,
                     before=None,
-                    after=a.public(),
+                    after=account.public(),
                     run_id=r1,
                 )
             )
