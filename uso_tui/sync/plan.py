@@ -174,14 +174,16 @@ class Plan:
             f"{self.school} {self.report}: "
             + ", ".join(f"{k} {v}" for k, v in self.counts.items() if v)
         ]
-        for o in self.outcomes:
-            r = o.record
-            who = f"{r.forename or '?'} {r.surname or '?'} ({r.dob or r.dob_raw or 'no dob'})"
-            user = f" -> {o.username}" if o.username else ""
-            lines.append(f"  {r.mis_id or '-'}: {who}: {o.outcome}: {o.reason}{user}")
-        for c in self.changes:
-            if c.kind == "unallocate":
-                lines.append(f"  unallocate {c.username}: {c.reason}")
+        for outcome in self.outcomes:
+            record = outcome.record
+            who = f"{record.forename or '?'} {record.surname or '?'} ({record.dob or record.dob_raw or 'no dob'})"
+            user = f" -> {outcome.username}" if outcome.username else ""
+            lines.append(
+                f"  {record.mis_id or '-'}: {who}: {outcome.outcome}: {outcome.reason}{user}"
+            )
+        for change in self.changes:
+            if change.kind == "unallocate":
+                lines.append(f"  unallocate {change.username}: {change.reason}")
         if self.hold_reason:
             lines.append(f"  HELD: {self.hold_reason}")
             lines.extend(f"  held: would unallocate {a.username}" for a in self.held)
@@ -189,14 +191,14 @@ class Plan:
 
 
 def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None:
-    f, s, d = rec.forename, rec.surname, rec.dob
+    forename, surname, dob = rec.forename, rec.surname, rec.dob
     if (  # the common case, quickly: everything there, names starting with a letter
-        f
-        and s
-        and d
-        and OLDEST_DOB <= d <= today
-        and f[0].isalpha()
-        and s[0].isalpha()
+        forename
+        and surname
+        and dob
+        and OLDEST_DOB <= dob <= today
+        and forename[0].isalpha()
+        and surname[0].isalpha()
         and rec.mis_id
         and dup[rec.mis_id] == 1
     ):
@@ -207,8 +209,8 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
         return f"MIS id {rec.mis_id} appears {dup[rec.mis_id]} times in the export"
     missing = [
         label
-        for label, v in (("forename", rec.forename), ("surname", rec.surname))
-        if not (v or "").strip()
+        for label, value in (("forename", rec.forename), ("surname", rec.surname))
+        if not (value or "").strip()
     ]
     if rec.dob is None and rec.dob_raw is None:
         missing.append("date of birth")
@@ -218,9 +220,9 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
         return f"impossible date of birth {rec.dob_raw!r}"
     if rec.dob > today or rec.dob < OLDEST_DOB:
         return f"impossible date of birth {rec.dob}"
-    for label, v in (("forename", rec.forename), ("surname", rec.surname)):
-        if not any(c.isalpha() for c in v):  # type: ignore[union-attr]
-            return f"{label} {v!r} contains no letters"
+    for label, value in (("forename", rec.forename), ("surname", rec.surname)):
+        if not any(c.isalpha() for c in value):  # type: ignore[union-attr]
+            return f"{label} {value!r} contains no letters"
     return None
 
 
@@ -316,44 +318,46 @@ def plan(
     report = export.report
     role = ROLE_OF_REPORT[report]
     today_s = today.isoformat()
-    p = Plan(school=dfe, report=report, role=role, today=today_s)
-    counts = p.counts
+    planned = Plan(school=dfe, report=report, role=role, today=today_s)
+    counts = planned.counts
     counts["fetched"] = export.size
 
     linked: dict[str, dict[str, Any]] = {}  # MIS id -> its account's row
     unlinked_here: dict[tuple[str, str], list[Account]] = {}  # (surname, dob) -> accounts
-    for r in snapshot.account_rows():
-        mis_id = r.get("mis_id")
+    for row in snapshot.account_rows():
+        mis_id = row.get("mis_id")
         if mis_id is not None:
-            if r.get("link_school") == dfe and r.get("link_report") == report:
-                linked[mis_id] = r
+            if row.get("link_school") == dfe and row.get("link_report") == report:
+                linked[mis_id] = row
         elif (
-            r.get("school") == dfe
-            and r.get("status", "active") == "active"
-            and r["role"] == role
-            and r["dob"]
+            row.get("school") == dfe
+            and row.get("status", "active") == "active"
+            and row["role"] == role
+            and row["dob"]
         ):
-            a = Account.from_row(r)
-            unlinked_here.setdefault((normalise_cached(a.surname), a.dob), []).append(a)
+            account = Account.from_row(row)
+            unlinked_here.setdefault((normalise_cached(account.surname), account.dob), []).append(
+                account
+            )
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
 
     dup = Counter(r.mis_id for r in export.records)
     dup.update(export.same.keys())
     present: set[str] = set()
-    records = _unparsed(p, export, linked, cases_by_id, dup, present, today_s)
+    records = _unparsed(planned, export, linked, cases_by_id, dup, present, today_s)
     horizon = (today + timedelta(days=max(0, settings.create_before_start_days))).isoformat()
     index: CandidateIndex | None = snapshot.index
     pending: list[MisRecord] = []  # unlinked records, settled below
 
     def out(rec: MisRecord, outcome: str, reason: str, username: str | None = None) -> None:
-        p.outcomes.append(RecordOutcome(rec, outcome, reason, username))
+        planned.outcomes.append(RecordOutcome(rec, outcome, reason, username))
         if outcome in counts:
             counts[outcome] += 1
 
     def withdraw(mis_id: str, decision: str, reason: str) -> None:
         case = cases_by_id.pop(mis_id, None)
         if case is not None:
-            p.case_changes.append(CaseChange(case, decision, reason))
+            planned.case_changes.append(CaseChange(case, decision, reason))
 
     for rec in records:
         reason = _invalid_reason(rec, today_s, dup)
@@ -383,7 +387,7 @@ def plan(
         if acc is not None:
             if rec.mis_id in cases_by_id:
                 withdraw(rec.mis_id, "withdrawn", f"linked to {acc['username']}")
-            _linked(p, rec, acc, dfe)
+            _linked(planned, rec, acc, dfe)
             continue
         if rec.enrolment_date and rec.enrolment_date > horizon:
             out(rec, FUTURE, f"starts on {rec.enrolment_date}")
@@ -396,7 +400,9 @@ def plan(
         case = cases_by_id.get(rec.mis_id)
         if case is not None:
             if case.record != rec.to_dict():
-                p.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
+                planned.case_changes.append(
+                    CaseChange(case, None, "record changed in the MIS", rec)
+                )
             out(rec, NEEDS_MATCHING, f"waiting in case {case.case_id}")
             continue
         pending.append(rec)
@@ -420,9 +426,9 @@ def plan(
                 if m not in present and r.get("status", "active") == "active" and r["school"] == dfe
             ]
             for rec in pending:  # not yet given an outcome
-                p.outcomes.append(RecordOutcome(rec, NEEDS_MATCHING, ""))
-            _hold_whole(p, comparison, export.size, going)
-            return p
+                planned.outcomes.append(RecordOutcome(rec, NEEDS_MATCHING, ""))
+            _hold_whole(planned, comparison, export.size, going)
+            return planned
 
     claims = _Claims(export, linked, unlinked_here)
     # An account linked to another record of this export is that other person: never a
@@ -433,7 +439,7 @@ def plan(
     for rec in pending:
         target = _auto_link_target(rec, unlinked_here, claims, dfe)
         if target is not None:
-            _auto_link(p, rec, target, dfe)
+            _auto_link(planned, rec, target, dfe)
         else:
             searching.append(rec)
     if searching:
@@ -449,11 +455,11 @@ def plan(
                 index = CandidateIndex(pool)
         elsewhere = _found_elsewhere(snapshot, role, searching)
     for rec in searching:
-        p.candidates_searched += 1
+        planned.candidates_searched += 1
         assert index is not None
         cands = index.candidates(rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()))
         if cands:
-            p.new_cases.append(NewCase(rec, cands))
+            planned.new_cases.append(NewCase(rec, cands))
             movers = [
                 c
                 for c in cands
@@ -469,7 +475,7 @@ def plan(
             )
             out(rec, NEEDS_MATCHING, why)
         else:
-            p.creates.append(rec)
+            planned.creates.append(rec)
             out(rec, CREATED, "new: no similar account")
 
     # Open cases whose record is gone from this complete export.
@@ -477,10 +483,10 @@ def plan(
         if mis_id not in present:
             withdraw(mis_id, "withdrawn", "record no longer in the export")
 
-    _leavers(p, linked, present, dfe, settings, empty=not export.size, hold=not accept)
+    _leavers(planned, linked, present, dfe, settings, empty=not export.size, hold=not accept)
     if export.raw is not None:
-        _fingerprints(p, export)
-    return p
+        _fingerprints(planned, export)
+    return planned
 
 
 def _name_keys(*names: str | None) -> frozenset[str]:
@@ -503,10 +509,16 @@ class _Claims:
         if not wanted:
             return
         dobs = {d for _, d in wanted}
-        for r in export.records:
-            if r.dob in dobs and r.surname and (normalise_cached(r.surname), r.dob) in wanted:
-                names = _name_keys(r.forename, r.preferred_name, *(r.middle_names or "").split())
-                self._add(r.surname, r.dob, r.mis_id, names)
+        for record in export.records:
+            if (
+                record.dob in dobs
+                and record.surname
+                and (normalise_cached(record.surname), record.dob) in wanted
+            ):
+                names = _name_keys(
+                    record.forename, record.preferred_name, *(record.middle_names or "").split()
+                )
+                self._add(record.surname, record.dob, record.mis_id, names)
         for mis_id in export.same:
             row = linked.get(mis_id)
             if row is not None and row.get("dob") in dobs:
@@ -529,8 +541,18 @@ class _Claims:
         }
 
 
-def _conflict(a: str | None, b: str | None, norm: Callable[[str], str] = normalise_cached) -> bool:
-    return bool(a and b and norm(a) and norm(b) and norm(a) != norm(b))
+def _conflict(
+    record_value: str | None,
+    account_value: str | None,
+    norm: Callable[[str], str] = normalise_cached,
+) -> bool:
+    return bool(
+        record_value
+        and account_value
+        and norm(record_value)
+        and norm(account_value)
+        and norm(record_value) != norm(account_value)
+    )
 
 
 def _auto_link_target(
@@ -579,60 +601,65 @@ def _found_elsewhere(
         return {}
     upns: set[str] = set()
     name_dobs: set[tuple[str, str, str]] = set()
-    for r in records:
-        if r.upn and r.upn.strip():
-            upns.add(r.upn.strip().upper())
-        if r.dob:
-            name_dobs.update((f, "", r.dob) for f in _name_keys(r.forename, r.preferred_name))
-            if normalise_cached(r.surname):
-                name_dobs.add(("", normalise_cached(r.surname), r.dob))
+    for record in records:
+        if record.upn and record.upn.strip():
+            upns.add(record.upn.strip().upper())
+        if record.dob:
+            name_dobs.update(
+                (f, "", record.dob) for f in _name_keys(record.forename, record.preferred_name)
+            )
+            if normalise_cached(record.surname):
+                name_dobs.add(("", normalise_cached(record.surname), record.dob))
     if not upns and not name_dobs:
         return {}
     found = snapshot.wide(role, upns, name_dobs)
     by_upn: dict[str, list[Any]] = {}
     by_dob: dict[str, list[Any]] = {}
-    for a in found:
-        upn = account_field(a, "upn")
+    for account in found:
+        upn = account_field(account, "upn")
         if upn:
-            by_upn.setdefault(upn.strip().upper(), []).append(a)
-        if a.dob:
-            by_dob.setdefault(a.dob, []).append(a)
+            by_upn.setdefault(upn.strip().upper(), []).append(account)
+        if account.dob:
+            by_dob.setdefault(account.dob, []).append(account)
     out: dict[str, list[Any]] = {}
-    for r in records:
-        got = list(by_upn.get((r.upn or "").strip().upper(), ())) if r.upn else []
-        names, surname = _name_keys(r.forename, r.preferred_name), normalise_cached(r.surname)
-        for a in by_dob.get(r.dob or "", ()):
+    for record in records:
+        got = list(by_upn.get((record.upn or "").strip().upper(), ())) if record.upn else []
+        names, surname = (
+            _name_keys(record.forename, record.preferred_name),
+            normalise_cached(record.surname),
+        )
+        for account in by_dob.get(record.dob or "", ()):
             if (
-                normalise_cached(a.surname) == surname
-                or _name_keys(a.forename, a.preferred_name) & names
+                normalise_cached(account.surname) == surname
+                or _name_keys(account.forename, account.preferred_name) & names
             ):
-                got.append(a)
+                got.append(account)
         if got:
-            out[r.mis_id] = got
+            out[record.mis_id] = got
     return out
 
 
-def _hold_whole(p: Plan, comparison: dict[str, Any], size: int, going: list[Account]) -> None:
+def _hold_whole(planned: Plan, comparison: dict[str, Any], size: int, going: list[Account]) -> None:
     """Nothing of the report applies: every record is listed as held, with the reason; `going`,
     the accounts confirming would unallocate, are listed as the held unallocations."""
     reason = "report held whole: " + comparison["reason"]
-    p.changes.clear()
-    p.creates.clear()
-    p.new_cases.clear()
-    p.case_changes.clear()
-    p.held[:] = going
-    p.outcomes = [RecordOutcome(o.record, HELD, reason, o.username) for o in p.outcomes]
-    p.same_rows = [(*row[:-3], HELD, reason, row[-1]) for row in p.same_rows]
-    p.seen = None  # the fingerprints stay those of the accounts as they are
-    p.counts = empty_counts()
-    p.counts["fetched"] = size
-    p.counts["held_unallocations"] = len(going)
-    p.hold_reason = comparison["reason"]
-    p.comparison = comparison
+    planned.changes.clear()
+    planned.creates.clear()
+    planned.new_cases.clear()
+    planned.case_changes.clear()
+    planned.held[:] = going
+    planned.outcomes = [RecordOutcome(o.record, HELD, reason, o.username) for o in planned.outcomes]
+    planned.same_rows = [(*row[:-3], HELD, reason, row[-1]) for row in planned.same_rows]
+    planned.seen = None  # the fingerprints stay those of the accounts as they are
+    planned.counts = empty_counts()
+    planned.counts["fetched"] = size
+    planned.counts["held_unallocations"] = len(going)
+    planned.hold_reason = comparison["reason"]
+    planned.comparison = comparison
 
 
 def _unparsed(
-    p: Plan,
+    planned: Plan,
     export: Export,
     linked: dict[str, dict[str, Any]],
     cases_by_id: dict[str | None, MatchCase],
@@ -646,9 +673,9 @@ def _unparsed(
     planned as usual."""
     if not export.same:
         return export.records
-    dfe, report = p.school, p.report
+    dfe, report = planned.school, planned.report
     records = list(export.records)
-    rows, seen = p.same_rows, {}
+    rows, seen = planned.same_rows, {}
     for mis_id, (raw, (checked, fp)) in export.same.items():
         row = linked.get(mis_id)
         if (
@@ -668,8 +695,8 @@ def _unparsed(
             records.append(export.parse(raw))
     if seen:
         present.update(seen)
-        p.counts[UNCHANGED] += len(seen)
-        p.seen = seen
+        planned.counts[UNCHANGED] += len(seen)
+        planned.seen = seen
     return records
 
 
@@ -677,26 +704,26 @@ def _unparsed(
 _HELD_AFTER = frozenset((UNCHANGED, UPDATED, RESTORED, AUTO_LINKED, CREATED))
 
 
-def _fingerprints(p: Plan, export: Export) -> None:
+def _fingerprints(planned: Plan, export: Export) -> None:
     """The report's fingerprints after this plan: those the sieve recognised, and those of the
     records whose account will hold what they say, unless a leaving date lets their outcome
     change while their raw JSON stays the same."""
-    seen = p.seen if p.seen is not None else {}
+    seen = planned.seen if planned.seen is not None else {}
     raw = export.raw or {}
-    for o in p.outcomes:
-        rec = o.record
-        if o.outcome in _HELD_AFTER and rec.leaving_date is None:
-            d = raw.get(rec.mis_id) or export.same.get(rec.mis_id, (None,))[0]
-            if d is not None:
-                seen[rec.mis_id] = fingerprint(d)
-    p.seen = seen
+    for outcome in planned.outcomes:
+        rec = outcome.record
+        if outcome.outcome in _HELD_AFTER and rec.leaving_date is None:
+            raw_record = raw.get(rec.mis_id) or export.same.get(rec.mis_id, (None,))[0]
+            if raw_record is not None:
+                seen[rec.mis_id] = fingerprint(raw_record)
+    planned.seen = seen
 
 
-def _linked(p: Plan, rec: MisRecord, row: dict[str, Any], dfe: str) -> None:
+def _linked(planned: Plan, rec: MisRecord, row: dict[str, Any], dfe: str) -> None:
     if row.get("status", "active") == "active" and row["school"] == dfe and _holds(row, rec):
         # the common case, without building the account
-        p.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", row["username"]))
-        p.counts[UNCHANGED] += 1
+        planned.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", row["username"]))
+        planned.counts[UNCHANGED] += 1
         return
     acc = Account.from_row(row)
     held = held_fields(rec)
@@ -705,22 +732,26 @@ def _linked(p: Plan, rec: MisRecord, row: dict[str, Any], dfe: str) -> None:
         after = dataclasses.replace(acc, **held, status="active", school=dfe, source="mis")
         after.unallocated_at = None
         after.unallocated_by_run = None
-        p.changes.append(AccountChange("restore", acc, after, "its MIS record is back"))
-        p.outcomes.append(RecordOutcome(rec, RESTORED, "link reappeared: restored", acc.username))
-        p.counts[RESTORED] += 1
+        planned.changes.append(AccountChange("restore", acc, after, "its MIS record is back"))
+        planned.outcomes.append(
+            RecordOutcome(rec, RESTORED, "link reappeared: restored", acc.username)
+        )
+        planned.counts[RESTORED] += 1
     elif changed:
         after = dataclasses.replace(acc, **held)
-        p.changes.append(AccountChange("update", acc, after, "changed: " + ", ".join(changed)))
-        p.outcomes.append(
+        planned.changes.append(
+            AccountChange("update", acc, after, "changed: " + ", ".join(changed))
+        )
+        planned.outcomes.append(
             RecordOutcome(rec, UPDATED, "changed: " + ", ".join(changed), acc.username)
         )
-        p.counts[UPDATED] += 1
+        planned.counts[UPDATED] += 1
     else:
-        p.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", acc.username))
-        p.counts[UNCHANGED] += 1
+        planned.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", acc.username))
+        planned.counts[UNCHANGED] += 1
 
 
-def _auto_link(p: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
+def _auto_link(planned: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
     after = dataclasses.replace(
         acc,
         **held_fields(rec),
@@ -730,15 +761,15 @@ def _auto_link(p: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
         link_report=rec.report,
         previous_link=None,
     )
-    p.changes.append(AccountChange("auto_link", acc, after, "same names and date of birth"))
-    p.outcomes.append(
+    planned.changes.append(AccountChange("auto_link", acc, after, "same names and date of birth"))
+    planned.outcomes.append(
         RecordOutcome(rec, AUTO_LINKED, "one unlinked account with the same details", acc.username)
     )
-    p.counts[AUTO_LINKED] += 1
+    planned.counts[AUTO_LINKED] += 1
 
 
 def _leavers(
-    p: Plan,
+    planned: Plan,
     linked: dict[str, dict[str, Any]],
     present: set[str],
     dfe: str,
@@ -755,27 +786,29 @@ def _leavers(
     going = [Account.from_row(linked[mis_id]) for mis_id in active if mis_id not in present]
     if not going:
         return
-    n, total = len(going), len(active)
+    leaving, total = len(going), len(active)
     if not hold:
         pass
     elif empty:
-        p.hold_reason = f"the export is empty while {total} account(s) are linked"
-    elif n > total * settings.hold_percent / 100 and n >= settings.hold_min:
-        p.hold_reason = (
-            f"would unallocate {n} of {total} linked accounts "
+        planned.hold_reason = f"the export is empty while {total} account(s) are linked"
+    elif leaving > total * settings.hold_percent / 100 and leaving >= settings.hold_min:
+        planned.hold_reason = (
+            f"would unallocate {leaving} of {total} linked accounts "
             f"(more than {settings.hold_percent:g}% and at least {settings.hold_min})"
         )
-    if p.hold_reason:
-        p.held = going
-        p.counts["held_unallocations"] = n
+    if planned.hold_reason:
+        planned.held = going
+        planned.counts["held_unallocations"] = leaving
         return
-    for a in going:
-        p.changes.append(
-            AccountChange("unallocate", a, unallocated(a, dfe), "absent from the export")
+    for account in going:
+        planned.changes.append(
+            AccountChange(
+                "unallocate", account, unallocated(account, dfe), "absent from the export"
+            )
         )
-    p.counts["unallocated"] = n
+    planned.counts["unallocated"] = leaving
 
 
-def unallocated(a: Account, dfe: str) -> Account:
+def unallocated(account: Account, dfe: str) -> Account:
     """The account removed from its school: kept, its link kept (a returning record restores it)."""
-    return dataclasses.replace(a, status="unallocated", school=None, previous_school=dfe)
+    return dataclasses.replace(account, status="unallocated", school=None, previous_school=dfe)
