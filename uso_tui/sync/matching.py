@@ -271,15 +271,26 @@ class Person:
         self.fkey, self.fparts, self.pkey, self.mkeys = fkey, fparts, pkey, mkeys
         self.skey, self.sparts, self.dob = skey, sparts, dob
         self.upn, self.gender, self.year = upn, gender, year
-        # Every key the person answers to as a forename, and the known-as forms of them.
-        names = [fkey] if fkey else []
-        if pkey and pkey != fkey:
-            names.append(pkey)
-        names.extend(p for p in fparts if p not in names)
-        self.names = tuple(names)
-        self.nameset = frozenset(names)
-        self.aliases = _aliases(self.names)
-        self.sikh = bool((frozenset(sparts) | {skey}) & _SIKH)
+        self.names, self.nameset, self.aliases = _forenames(fkey, pkey, fparts)
+        self.sikh = _is_sikh(skey, sparts)
+
+
+@lru_cache(maxsize=200_000)
+def _forenames(
+    fkey: str, pkey: str, fparts: tuple[str, ...]
+) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
+    """Every key a person answers to as a forename, as a tuple and a set, and the known-as
+    forms of them (once per name: most forenames are shared by many accounts)."""
+    names = [fkey] if fkey else []
+    if pkey and pkey != fkey:
+        names.append(pkey)
+    names.extend(part for part in fparts if part not in names)
+    return tuple(names), frozenset(names), _aliases(tuple(names))
+
+
+@lru_cache(maxsize=200_000)
+def _is_sikh(skey: str, sparts: tuple[str, ...]) -> bool:
+    return skey in _SIKH or not _SIKH.isdisjoint(sparts)
 
 
 @lru_cache(maxsize=200_000)
@@ -679,7 +690,12 @@ class CandidateIndex:
         if self._by_upn is None:
             by_upn: dict[str, list[int]] = {}
             for position, account in enumerate(self.accounts):
-                upn = account_field(account, "upn")
+                # account_field, inlined: a call per account of the pool cost as much again
+                if isinstance(account, Account):
+                    extra = account.extra
+                    upn = extra.get("upn") if extra else None
+                else:
+                    upn = getattr(account, "upn", None)
                 if upn:
                     by_upn.setdefault(upn.strip().upper(), []).append(position)
             self._by_upn = by_upn
