@@ -134,7 +134,8 @@ def fsync_dir(path: Path) -> None:
 def flush_all(root: Path, files: Iterable[Path] = (), folders: Iterable[Path] = ()) -> None:
     """Make `files` and the entries of `folders` durable. On Linux one syncfs of `root`'s file
     system does it (one flush of the file system's journal instead of one per file: a commit
-    writes dozens); elsewhere each file, then each folder, is fsynced."""
+    writes dozens), which also flushes whatever other programs wrote there; elsewhere each
+    file, then each folder, is fsynced."""
     syncfs = _syncfs()
     if syncfs is not None:
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
