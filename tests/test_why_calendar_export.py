@@ -193,3 +193,41 @@ def test_why_lines_of_rows_are_why_line_for_awkward_records():
 
         kept = [line for line in old.splitlines(keepends=True) if report(line) not in reports]
         assert merged(old, [b"new\n"], reports) == b"new\n" + b"".join(kept)
+
+
+def test_a_run_reuses_the_keys_of_unchanged_lines_and_remakes_changed_ones():
+    """Lines drafted with the KEYS of the index as it is are byte-identical to lines drafted
+    from scratch, for the rows that are unchanged and for those that changed."""
+    from uso_tui.domain.models import PROCESSED_COLUMNS
+    from uso_tui.store.why_index import known_heads, lines_of_rows
+
+    def row(mis_id, forename, surname, outcome="unchanged", username="u1.204"):
+        values = dict.fromkeys(PROCESSED_COLUMNS)
+        values.update(
+            report="students",
+            mis_id=mis_id,
+            forename=forename,
+            surname=surname,
+            dob="2014-05-06",
+            upn="A1",
+            outcome=outcome,
+            username=username,
+        )
+        return tuple(values[c] for c in PROCESSED_COLUMNS)
+
+    before = [row("1", "Mary Ann", "Lee"), row("2", "Zoë", "O'Brien"), row("3", "Jo", "Khan")]
+    index = b"".join(lines_of_rows("r1", before, {})) + b"not a line of ours\n"
+    heads = known_heads(index)
+    assert len(heads) == 3
+    after = [
+        before[0],  # unchanged: its KEYS come from the index
+        row("2", "Zoe", "Brien"),  # renamed: its KEYS are made again
+        row("3", "Jo", "Khan", outcome="created", username=None),  # filled in when applied
+        row("4", "Ann", "Lee"),  # new
+    ]
+    created = {"3": "jkhan.204"}
+    assert lines_of_rows("r2", after, created, heads) == lines_of_rows("r2", after, created)
+    # the reuse is real: a KEYS known for a payload is taken as it is
+    marked = {body: b" marked" for body in heads}
+    first = lines_of_rows("r2", after, created, marked)[0]
+    assert first.startswith(b" marked\t") and b" mary " not in first

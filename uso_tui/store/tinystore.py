@@ -423,6 +423,10 @@ class TinyStore(KeptReads, Store):
                 self._entry(dfe)
             return why_index.records(why_index.school_files(self.layout, homes), dated)
 
+    def why_heads(self, dfe: str) -> dict[bytes, bytes]:
+        # no lock: the file is replaced whole, and a line's KEYS fit its payload in any version
+        return why_index.known_heads(read_bytes(self.layout.school_dir(dfe) / why_index.WHY_IDX))
+
     # cases, exclusions, runs, audit, processed files
 
     def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]:

@@ -91,7 +91,9 @@ def _keys_head(
     forename: str | None, preferred: str | None, surname: str | None, keys: tuple[Any, ...]
 ) -> str:
     """A line's KEYS: the whole names, then their parts, then the date of birth, MIS id and
-    UPN (`keys`), each once, each after a space."""
+    UPN (`keys`), each once, each after a space. Runs reuse the KEYS of lines already written
+    (known_heads): a change to what KEYS hold must rewrite every school's why.idx (an upgrade
+    step), or unchanged records keep the old KEYS."""
     fore, fparts = _name_keys(forename or "")
     pref, pparts = _name_keys(preferred or "")
     sur, sparts = _name_keys(surname or "")
@@ -104,22 +106,56 @@ def _keys_head(
 _PAYLOAD = itemgetter(*_AT[1:])  # run_id (None in _AT) is first
 
 
-def lines_of_rows(run_id: str, rows: list[list[Any]], created: dict[str, str]) -> list[bytes]:
+def lines_of_rows(
+    run_id: str,
+    rows: list[list[Any]],
+    created: dict[str, str],
+    heads: dict[bytes, bytes] | None = None,
+) -> list[bytes]:
     """The lines of a processed file's rows (each the values of PROCESSED_COLUMNS): what
     why_line makes of each, read from the row's positions (every school's records, every
-    run: no dict per record)."""
+    run: no dict per record). `heads` (known_heads of the school's why.idx): the KEYS of lines
+    already written, by the rest of their payload; a row with the same payload takes its KEYS
+    from there rather than tokenising its names again (most records are as they were)."""
     out = []
     append, dumps, payload_of, head_of = out.append, orjson.dumps, _PAYLOAD, _keys_head
+    known = heads or {}
     fore_at, pref_at, sur_at = _NAMES_AT
     dob_at, mis_at, upn_at = _KEYS_AT
+    # the payload is `[run_id,` and then the rest, encoded on its own as `[rest...]`
+    start = b"\t[" + dumps(run_id) + b","
+    user_at = _USER - 1
     for row in rows:
-        payload = [run_id, *payload_of(row)]
-        if payload[_USER] is None and row[_OUTCOME] == "created":
-            payload[_USER] = created.get(row[_MIS] or "")
-        head = head_of(
-            row[fore_at], row[pref_at], row[sur_at], (row[dob_at], row[mis_at], row[upn_at])
-        )
-        append(head.encode() + b"\t" + dumps(payload) + b"\n")
+        rest = payload_of(row)
+        if rest[user_at] is None and row[_OUTCOME] == "created":
+            rest = list(rest)
+            rest[user_at] = created.get(row[_MIS] or "")
+        body = dumps(rest)
+        head = known.get(body)
+        if head is None:
+            head = head_of(
+                row[fore_at], row[pref_at], row[sur_at], (row[dob_at], row[mis_at], row[upn_at])
+            ).encode()
+        append(head + start + body[1:] + b"\n")
+    return out
+
+
+def known_heads(index: bytes | None) -> dict[bytes, bytes]:
+    """The KEYS of each line of a why.idx, by the rest of its payload after the run id (as
+    `[rest...]`): what lines_of_rows may reuse. KEYS are made from the payload's own values, so
+    a line's KEYS are right for any row with the same payload, however old the line. Lines not
+    of ours are left out."""
+    out: dict[bytes, bytes] = {}
+    if not index:
+        return out
+    for line in index.split(b"\n"):
+        tab = line.find(b'\t["')
+        if tab < 0:
+            continue
+        close = line.find(b'",', tab + 3)  # run ids hold no quote
+        if close < 0:
+            continue
+        out[b"[" + line[close + 2 :]] = line[:tab]
     return out
 
 
@@ -225,12 +261,15 @@ WHY_IDX = "why.idx"
 RUN_PLACEHOLDER = "\x01run\x01"
 
 
-def draft_lines(rows: list[Any]) -> tuple[list[bytes], dict[int, Any]]:
+def draft_lines(
+    rows: list[Any], heads: dict[bytes, bytes] | None = None
+) -> tuple[list[bytes], dict[int, Any]]:
     """The lines of a plan's rows (the values of PROCESSED_COLUMNS), drafted while planning,
     outside the store's lock: the run's id as RUN_PLACEHOLDER and, by position, the rows of
-    accounts to be created, whose usernames are known only when the plan is applied."""
+    accounts to be created, whose usernames are known only when the plan is applied. `heads`:
+    see lines_of_rows."""
     outcome_at = _COL["outcome"]
-    lines = lines_of_rows(RUN_PLACEHOLDER, rows, {})
+    lines = lines_of_rows(RUN_PLACEHOLDER, rows, {}, heads)
     return lines, {n: r for n, r in enumerate(rows) if r[outcome_at] == "created"}
 
 

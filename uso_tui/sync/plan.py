@@ -161,11 +161,14 @@ class Plan:
         rows.extend(self.same_rows)
         return rows
 
-    def why_draft(self) -> tuple[list[bytes], dict[int, Any]]:
+    def why_draft(
+        self, heads: dict[bytes, bytes] | None = None
+    ) -> tuple[list[bytes], dict[int, Any]]:
         """The lines of the school's why index for this report, drafted outside the store's
-        lock (why_index.draft_lines). Made once."""
+        lock (why_index.draft_lines; `heads`: the KEYS of the school's index as it is, to reuse
+        for the records whose line is unchanged). Made once."""
         if self._why_draft is None:
-            self._why_draft = draft_lines(self.rows())
+            self._why_draft = draft_lines(self.rows(), heads)
         return self._why_draft
 
     def summary_lines(self) -> list[str]:

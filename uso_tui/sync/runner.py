@@ -386,9 +386,10 @@ def preplan(
         state = store.school_state(dfe)
     school = school or store.school(dfe)  # its settings are checked again under the lock
     plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, progress)
+    heads = store.why_heads(dfe)
     for report_plan in plans.values():
         report_plan.rows_json()  # the processed file's rows, made here rather than under the lock
-        report_plan.why_draft()  # and the lines of the school's why index
+        report_plan.why_draft(heads)  # and the lines of the school's why index
     return Preplanned(state.version, _settings_key(school), plans, state)
 
 
