@@ -8,6 +8,7 @@ the Force Run screen never cancels a run.
 from __future__ import annotations
 
 import asyncio
+import gc
 import getpass
 import importlib
 from collections.abc import Callable
@@ -71,6 +72,7 @@ class UsoApp(KeysInTurnApp):
         operator: str | None = None,
         cursor_blink: bool = True,
         start: tuple[str, str | None] | None = None,
+        freeze_startup: bool = False,
     ) -> None:
         super().__init__()
         self.store = store
@@ -81,6 +83,7 @@ class UsoApp(KeysInTurnApp):
         self.cursor_blink = cursor_blink
         self.live_runs: dict[str, LiveRun] = {}
         self._start = start  # open on this screen instead of the schools list (screenshots, tests)
+        self._freeze_startup = freeze_startup
 
     def may(self, action: str) -> bool:
         """The operator's role allows `action` (a sync.access action name)."""
@@ -92,6 +95,8 @@ class UsoApp(KeysInTurnApp):
         self.push_screen(self.make_screen("schools", None))
         if self._start and self._start[0] != "schools":
             self.push_screen(self.make_screen(*self._start))
+        if self._freeze_startup:
+            self.call_after_refresh(_freeze_startup_heap)
 
     def make_screen(self, kind: str, dfe: str | None, focus: str | None = None) -> Screen:
         module, cls_name, _subject = SCREENS[kind]
@@ -276,7 +281,16 @@ def _login_name() -> str:
         return "operator"
 
 
+def _freeze_startup_heap() -> None:
+    """Everything alive once the first screen is up (modules, Textual, the app; in the demo the
+    simulator's estate) lives as long as the console: moved out of the cyclic collector's
+    sight, so that a full collection walks only what came after, not the whole heap (a key
+    pressed during one waited about 90 ms). Collected first: no garbage is kept."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_console(store: Store, *, operator: str | None = None) -> int:
     """Open the console on a store (the CLI's `uso-tui` with no command)."""
-    UsoApp(store, operator=operator).run()
+    UsoApp(store, operator=operator, freeze_startup=True).run()
     return 0
