@@ -121,6 +121,18 @@ def test_a_married_member_of_staff_is_a_candidate():
     assert outcome_of(planned, "s1").outcome == "needs_matching"
 
 
+def test_a_married_member_of_staff_whose_forename_was_mistyped_is_a_candidate():
+    # a slip in the forename (two letters transposed) on top of the new surname
+    before = acc(
+        "jsmith.204", "Joanna", "Smith", "1984-06-30", school=OTHER, mis_id="9", role="staff"
+    )
+    record = rec("s1", "Jaonna", "Okonkwo", "1984-06-30", report="staff")
+    planned = plan(export(record, report="staff"), snap(pool=[before]), TODAY, settings())
+    assert outcome_of(planned, "s1").outcome == "needs_matching"
+    evidence = {field: level for field, level, _ in planned.new_cases[0].candidates[0].evidence}
+    assert evidence["forename"] == "similar" and evidence["surname"] == "different"
+
+
 def test_a_pupil_known_by_a_middle_name_is_a_candidate():
     before = acc("mkhan.204", "Muhammad", "Khan", DOB, school=OTHER, mis_id="3", middle_names="Ali")
     planned = _plan([rec("1", "Ali", "Khan", DOB)], pool=[before])

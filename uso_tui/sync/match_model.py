@@ -37,7 +37,7 @@ LEVELS: dict[str, dict[str, tuple[float, float]]] = {
         "equal": (0.86, 0.01),  # u replaced by the name's frequency
         "known_as": (0.06, 0.002),
         "middle": (0.04, 0.005),
-        "similar": (0.05, 0.003),
+        "similar": (0.05, 0.002),
         "different": (0.01, 0.985),
     },
     "preferred": {
