@@ -70,3 +70,15 @@ def test_a_name_many_bear_with_another_date_of_birth_is_a_new_person():
     record = rec("s1", "Muhammad", "Khan", "1999-12-31", report="staff")
     planned = _plan_staff(record, pool)
     assert outcome_of(planned, "s1").outcome == "created"
+
+
+def test_a_date_with_two_digits_exchanged_finds_the_account():
+    # 1921 keyed for 1912, and a slip in the surname: no block of the date's own or its one-digit
+    # variants holds the account, the exchanged digits' block does
+    before = _staff("amason.204", "Amy", "Mason", "1912-11-26", "9")
+    record = rec("s1", "Amy", "Masno", "1921-11-26", report="staff")
+    planned = _plan_staff(record, [before])
+    assert outcome_of(planned, "s1").outcome == "needs_matching"
+    best = planned.new_cases[0].candidates[0]
+    assert best.username == "amason.204"
+    assert ["dob", "transposed"] in [field[:2] for field in best.evidence]

@@ -109,6 +109,17 @@ def one_digit_variants(dob: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=50_000)
+def transposed_variants(dob: str) -> tuple[str, ...]:
+    """Every string with two neighbouring digits of the date exchanged (`1921` for `1912`)."""
+    out = []
+    for position in range(len(dob) - 1):
+        first, second = dob[position], dob[position + 1]
+        if first != second and first.isdigit() and second.isdigit():
+            out.append(dob[:position] + second + first + dob[position + 2 :])
+    return tuple(out)
+
+
 def _date(iso: str) -> date | None:
     try:
         return date.fromisoformat(iso)
@@ -772,9 +783,14 @@ class CandidateIndex:
             swapped = swap_day_month(dob)
             if swapped:
                 found.update(by_dob.get(swapped, ()))
-            # A mistyped date, with the surname's first two letters to keep the block small.
+            # A mistyped date (a digit changed, two exchanged, a day, month or year out), with the
+            # surname's first two letters to keep the block small.
             initials = {p[:2] for p in parts(rec.surname)}
-            for variant in (*one_digit_variants(dob), *near_dates(dob)):
+            for variant in (
+                *one_digit_variants(dob),
+                *transposed_variants(dob),
+                *near_dates(dob),
+            ):
                 if variant in by_dob:
                     sub = self._by_initial(variant)
                     for initial in initials:
