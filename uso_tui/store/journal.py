@@ -2,7 +2,7 @@
 
 A commit stages every new file version in DATA_DIR/.staging (written, flushed), then, holding the
 commit lock, writes `journal.json` listing the renames (the commit point), renames every file into
-place, fsyncs the folders and removes the journal. After a crash, `recover` (run under the write
+place, flushes the folders and removes the journal. After a crash, `recover` (run under the write
 lock before any write and by readers that find a journal) redoes a complete journal; without a
 journal the staged files are an unfinished commit and are removed. A commit of one file needs no
 journal: its rename is atomic by itself. A journal is obeyed only if every path it names is a file
@@ -129,7 +129,7 @@ def _redo(root: Path, doc: dict) -> None:
 
 
 def _finish(root: Path, renames: list[tuple[Path, Path]], deletes: list[Path]) -> None:
-    """Renames the staged files into place, deletes, fsyncs the folders, removes the journal."""
+    """Renames the staged files into place, deletes, flushes the folders, removes the journal."""
     dirs: set[Path] = {root / STAGING}
     for tmp, path in renames:
         if tmp.exists():  # else renamed before the crash
