@@ -300,3 +300,58 @@ def test_bad_bounds_in_config_json_are_refused(tmp_path, bad) -> None:
     with pytest.raises(InvalidInput) as ei:
         iris_bounds(tmp_path)
     assert "config.json" in str(ei.value) and next(iter(bad)) in str(ei.value)
+
+
+# ---- answers too large to hold
+
+
+class EndlessBody(httpx.AsyncByteStream):
+    """A body that never ends, sent as fast as it is read; counts what was read."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def __aiter__(self):
+        chunk = b'{"students": [' + b" " * 65_536
+        while True:
+            self.sent += len(chunk)
+            yield chunk
+
+
+async def test_an_answer_without_end_fails_at_the_byte_bound() -> None:
+    body = EndlessBody()
+    server = Server(lambda r: httpx.Response(200, stream=body))
+    with pytest.raises(IrisError, match="larger than the 1,048,576 bytes .*max_answer_bytes"):
+        await fetch(server, bounds=IrisBounds(max_answer_bytes=1024 * 1024))
+    assert body.sent < 2 * 1024 * 1024  # stopped reading at the bound, not at the end of memory
+
+
+async def test_a_gzip_bomb_fails_at_the_byte_bound_as_it_inflates() -> None:
+    import gzip
+
+    inflated = b'{"students": [' + b" " * (64 * 1024 * 1024) + b"]}"
+    bomb = gzip.compress(inflated, compresslevel=9)
+    assert len(bomb) < 200_000  # small on the wire
+    server = Server(
+        lambda r: httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
+    )
+    with pytest.raises(IrisError, match="max_answer_bytes"):
+        await fetch(server, bounds=IrisBounds(max_answer_bytes=4 * 1024 * 1024))
+
+
+async def test_a_compressed_answer_within_the_bound_reads_as_usual() -> None:
+    import gzip
+
+    page = json.dumps(listing([pupil(1), pupil(2)])).encode()
+    server = Server(
+        lambda r: httpx.Response(
+            200, content=gzip.compress(page), headers={"Content-Encoding": "gzip"}
+        )
+    )
+    export = await fetch(server, bounds=IrisBounds(max_answer_bytes=len(page)))
+    assert [r.mis_id for r in export.records] == ["P1", "P2"]
+
+
+def test_the_byte_bound_can_be_set_in_config_json(tmp_path) -> None:
+    (tmp_path / "config.json").write_text('{"max_answer_bytes": 1000}')
+    assert iris_bounds(tmp_path).max_answer_bytes == 1000

@@ -76,11 +76,15 @@ class IrisBounds:
     report_deadline_s: float = 900.0  # all of a report's pages and retries
     max_records: int = 200_000  # per report
     max_pages: int = 2_000  # per report
+    # one answer's body as decoded (a compressed answer counts as it expands): a server that
+    # sends without end, or a small gzip that inflates to gigabytes, fails the run, not the
+    # process's memory
+    max_answer_bytes: int = 64 * 1024 * 1024
 
 
 def iris_bounds(data_dir: Path) -> IrisBounds:
     """The bounds DATA_DIR/config.json sets (`request_deadline_s`, `report_deadline_s`,
-    `max_records`, `max_pages`), the defaults for those it does not. A value that is not a
+    `max_records`, `max_pages`, `max_answer_bytes`), the defaults for those it does not. A value that is not a
     positive number is an error naming the file and the key, not silently ignored."""
     path = Path(data_dir) / CONFIG_JSON
     try:

@@ -621,12 +621,57 @@ class IrisClient:
         data: dict[str, str] | None,
         headers: dict[str, str],
     ) -> httpx.Response:
-        """One request, its body read whole within the request deadline: httpx's timeouts bound
-        each read, so a server trickling a byte at a time would pass them forever."""
+        """One request, its body read whole within the request deadline (httpx's timeouts bound
+        each read, so a server trickling a byte at a time would pass them forever) and up to
+        max_answer_bytes as decoded (a server sending without end, or a gzip bomb, would fill
+        the memory first)."""
+        http = self._http(ctx.base)
+        request = http.build_request(method, url, params=params, data=data, headers=headers)
         async with asyncio.timeout(self.bounds.request_deadline_s):
-            return await self._http(ctx.base).request(
-                method, url, params=params, data=data, headers=headers
-            )
+            streamed = await http.send(request, stream=True)
+            try:
+                body = await _read_bounded(streamed, self.bounds.max_answer_bytes, ctx, method, url)
+            finally:
+                await streamed.aclose()
+        # the body as decoded: the headers that described its encoding no longer apply
+        kept = [
+            (name, value)
+            for name, value in streamed.headers.multi_items()
+            if name.lower() not in _BODY_HEADERS
+        ]
+        return httpx.Response(streamed.status_code, headers=kept, content=body, request=request)
+
+
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+async def _read_bounded(
+    response: httpx.Response, limit: int, ctx: _Ctx, method: str, url: str
+) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if (
+        declared.isdigit()
+        and int(declared) > limit
+        and not response.headers.get("content-encoding")
+    ):
+        raise _too_large(ctx, method, url, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(ctx, method, url, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(ctx: _Ctx, method: str, url: str, limit: int) -> IrisError:
+    return IrisError(
+        f"the answer is larger than the {limit:,} bytes one answer may have (max_answer_bytes)",
+        school=ctx.dfe,
+        path=httpx.URL(url).path,
+        method=method,
+    )
 
 
 @functools.cache
