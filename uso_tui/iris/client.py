@@ -476,7 +476,7 @@ class IrisClient:
         data: dict[str, str] | None = None,
         auth: bool = True,
         in_slot: bool = False,
-    ) -> httpx.Response:
+    ) -> Answer:
         url = ctx.base + path
         tries = 0
         slept = 0.0
@@ -620,7 +620,7 @@ class IrisClient:
         params: dict[str, Any] | None,
         data: dict[str, str] | None,
         headers: dict[str, str],
-    ) -> httpx.Response:
+    ) -> Answer:
         """One request, its body read whole within the request deadline (httpx's timeouts bound
         each read, so a server trickling a byte at a time would pass them forever) and up to
         max_answer_bytes as decoded (a server sending without end, or a gzip bomb, would fill
@@ -633,16 +633,24 @@ class IrisClient:
                 body = await _read_bounded(streamed, self.bounds.max_answer_bytes, ctx, method, url)
             finally:
                 await streamed.aclose()
-        # the body as decoded: the headers that described its encoding no longer apply
-        kept = [
-            (name, value)
-            for name, value in streamed.headers.multi_items()
-            if name.lower() not in _BODY_HEADERS
-        ]
-        return httpx.Response(streamed.status_code, headers=kept, content=body, request=request)
+        return Answer(streamed.status_code, streamed.headers, body)
 
 
-_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+class Answer:
+    """A whole answer: its status, headers and body as decoded (read within the bounds)."""
+
+    __slots__ = ("status_code", "headers", "content")
+
+    def __init__(self, status_code: int, headers: httpx.Headers, content: bytes) -> None:
+        self.status_code, self.headers, self.content = status_code, headers, content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    @property
+    def reason_phrase(self) -> str:
+        return httpx.codes.get_reason_phrase(self.status_code)
 
 
 async def _read_bounded(
@@ -758,7 +766,7 @@ def _timeout_kind(exc: httpx.TimeoutException) -> str:
     }.get(type(exc), "timeout")
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
+def _retry_after(resp: Answer) -> float | None:
     value = resp.headers.get("Retry-After", "").strip()
     try:
         return max(0.0, float(value))
@@ -766,7 +774,7 @@ def _retry_after(resp: httpx.Response) -> float | None:
         return None  # an HTTP date: fall back to our own backoff rather than read the clock
 
 
-def _is_invalid_client(resp: httpx.Response) -> bool:
+def _is_invalid_client(resp: Answer) -> bool:
     try:
         body = orjson.loads(resp.content)
     except orjson.JSONDecodeError:
@@ -776,7 +784,7 @@ def _is_invalid_client(resp: httpx.Response) -> bool:
     return resp.status_code == 401
 
 
-def _iris_message(resp: httpx.Response, ctx: _Ctx, token: _Token | None) -> str | None:
+def _iris_message(resp: Answer, ctx: _Ctx, token: _Token | None) -> str | None:
     """IRIS's own words, one short line, with the secret and token blanked if it echoed them."""
     msg: str | None = None
     try:
