@@ -306,10 +306,10 @@ def _looks_after_commits(store, schools, upns, name_dobs, repeat: int) -> list[f
 def _why_indexes(store, schools) -> None:
     """Each school's why.idx as a run over its accounts would leave it (written once, beside the
     cached store: the synthetic store has no runs)."""
-    from uso_tui.store.why_index import WHY_IDX, why_line  # noqa: PLC0415
+    from uso_tui.store.why_index import why_line  # noqa: PLC0415
 
     for school in schools:
-        path = store.layout.school_dir(school.dfe) / WHY_IDX
+        path = store.layout.why_idx(school.dfe)
         if path.exists():
             continue
         lines = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 NAMES_KEYS = "names.keys"  # beside a school's names.idx: its find_people keys (people.py)
+WHY_IDX = "why.idx"  # a school's latest processed records, one line each (why_index.py)
 
 
 class Layout:
@@ -41,6 +42,9 @@ class Layout:
 
     def names_keys(self, dfe: str) -> Path:
         return self.schools / dfe / NAMES_KEYS
+
+    def why_idx(self, dfe: str) -> Path:
+        return self.schools / dfe / WHY_IDX
 
     def audit_dir(self, dfe: str | None) -> Path:
         return self.schools / dfe / "audit" if dfe else self.global_audit

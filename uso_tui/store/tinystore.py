@@ -425,7 +425,7 @@ class TinyStore(KeptReads, Store):
 
     def why_heads(self, dfe: str) -> dict[bytes, bytes]:
         # no lock: the file is replaced whole, and a line's KEYS fit its payload in any version
-        return why_index.known_heads(read_bytes(self.layout.school_dir(dfe) / why_index.WHY_IDX))
+        return why_index.known_heads(read_bytes(self.layout.why_idx(dfe)))
 
     # cases, exclusions, runs, audit, processed files
 

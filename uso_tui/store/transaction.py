@@ -74,7 +74,7 @@ from uso_tui.store.schooldoc import (
 )
 from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
 from uso_tui.store.version_cache import head_token, meta_table, new_token
-from uso_tui.store.why_index import WHY_IDX, staged_from_draft, staged_index
+from uso_tui.store.why_index import staged_from_draft, staged_index
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -564,7 +564,7 @@ class TinyTransaction(KeptWrites, Transaction):
             at = head.rindex(marker)
             data = head[:at] + b'"rows":' + rows_json + head[at + len(marker) :]
         self._files[(pf.school, pf.run_id)] = data
-        path = self._lay.school_dir(pf.school) / WHY_IDX
+        path = self._lay.why_idx(pf.school)
         if why_draft is not None:  # its lines made while planning, outside the lock
             lines, created_rows, reports = why_draft
             self._why[pf.school] = staged_from_draft(
@@ -648,7 +648,7 @@ class TinyTransaction(KeptWrites, Transaction):
         for dfe in {dfe for dfe, _ in self._files}:
             self._prune_processed(commit, dfe)
         for dfe, why in self._why.items():
-            commit.write(lay.school_dir(dfe) / WHY_IDX, why)
+            commit.write(lay.why_idx(dfe), why)
 
     def _stage_schools(self, commit: Commit) -> None:
         """Each changed school's file, archives and name index; its directory summary."""

@@ -253,9 +253,6 @@ def search(
     return out
 
 
-WHY_IDX = "why.idx"
-
-
 # Stands for the run's id in lines drafted before it is known; MIS text is cleaned of control
 # characters, so no record's value holds it.
 RUN_PLACEHOLDER = "\x01run\x01"
@@ -318,7 +315,7 @@ def school_files(layout: Any, dfes: Iterable[str]) -> Iterable[tuple[str, Path |
     from uso_tui.store.storage import read_json, table_rows  # noqa: PLC0415
 
     for dfe in dfes:
-        path = layout.school_dir(dfe) / WHY_IDX
+        path = layout.why_idx(dfe)
         if path.exists():
             yield dfe, path
             continue
