@@ -494,7 +494,7 @@ class IrisClient:
                         # requests than the school's bound while it ages.
                         token = await self._token(ctx, in_slot=True)
                         headers["Authorization"] = f"Bearer {token.value}"
-                    resp = await self._send(ctx, method, url, params, data, headers)
+                    resp = await self._send(ctx, method, url, shown, params, data, headers)
                     if auth and resp.status_code == 401 and not refreshed:
                         # Tokens expire: fetch a new one and retry once, in the same slot so
                         # the new token is not used up by others first.
@@ -509,7 +509,7 @@ class IrisClient:
                         self._drop_token(ctx, token)
                         token = await self._token(ctx, in_slot=True)
                         headers["Authorization"] = f"Bearer {token.value}"
-                        resp = await self._send(ctx, method, url, params, data, headers)
+                        resp = await self._send(ctx, method, url, shown, params, data, headers)
             except TimeoutError:
                 status = None
                 reason = (
@@ -617,6 +617,7 @@ class IrisClient:
         ctx: _Ctx,
         method: str,
         url: str,
+        shown: str,
         params: dict[str, Any] | None,
         data: dict[str, str] | None,
         headers: dict[str, str],
@@ -630,7 +631,9 @@ class IrisClient:
         async with asyncio.timeout(self.bounds.request_deadline_s):
             streamed = await http.send(request, stream=True)
             try:
-                body = await _read_bounded(streamed, self.bounds.max_answer_bytes, ctx, method, url)
+                body = await _read_bounded(
+                    streamed, self.bounds.max_answer_bytes, ctx, method, shown
+                )
             finally:
                 await streamed.aclose()
         return Answer(streamed.status_code, streamed.headers, body)
@@ -654,32 +657,22 @@ class Answer:
 
 
 async def _read_bounded(
-    response: httpx.Response, limit: int, ctx: _Ctx, method: str, url: str
+    response: httpx.Response, limit: int, ctx: _Ctx, method: str, shown: str
 ) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if (
-        declared.isdigit()
-        and int(declared) > limit
-        and not response.headers.get("content-encoding")
-    ):
-        raise _too_large(ctx, method, url, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > limit:
-            raise _too_large(ctx, method, url, limit)
+            raise IrisError(
+                f"the answer is larger than the {limit:,} bytes one answer may have "
+                "(max_answer_bytes)",
+                school=ctx.dfe,
+                path=shown,
+                method=method,
+            )
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(ctx: _Ctx, method: str, url: str, limit: int) -> IrisError:
-    return IrisError(
-        f"the answer is larger than the {limit:,} bytes one answer may have (max_answer_bytes)",
-        school=ctx.dfe,
-        path=httpx.URL(url).path,
-        method=method,
-    )
 
 
 @functools.cache
