@@ -168,15 +168,9 @@ def dob_score(dob: str | None, other: str | None) -> tuple[int, str]:
         return 0, "different"
     if swap_day_month(dob) == other:
         return 85, "day and month swapped"
-    diff = [i for i in range(len(dob)) if dob[i] != other[i]]
-    if len(diff) == 1:
+    if sum(a != b for a, b in zip(dob, other, strict=True)) == 1:
         return 80, "one digit off"
-    if (
-        len(diff) == 2
-        and diff[1] == diff[0] + 1
-        and dob[diff[0]] == other[diff[1]]
-        and dob[diff[1]] == other[diff[0]]
-    ):
+    if other in transposed_variants(dob):  # the slips the date blocks look up
         return 80, "two digits transposed"
     if other in near_dates(dob):
         return 80, "a day, month or year apart"
@@ -284,6 +278,11 @@ class Person:
         self.upn, self.gender, self.year = upn, gender, year
         self.names, self.nameset, self.aliases = _forenames(fkey, pkey, fparts)
         self.sikh = _is_sikh(skey, sparts)
+
+
+def _whole_name(account: Account) -> str:
+    """The key of an account's forename and surname together (_by_name, the "name" counts)."""
+    return f"{key(account.forename)} {key(account.surname)}"
 
 
 @lru_cache(maxsize=200_000)
@@ -684,6 +683,7 @@ class CandidateIndex:
             if before is not None:
                 self._count(self.accounts[before], -1)
             self._count(account, 1)
+            self._by_name.setdefault(_whole_name(account), []).append(position)
         if account.dob:
             self.by_dob.setdefault(account.dob, []).append(position)
             self._dob_initial.pop(account.dob, None)
@@ -721,6 +721,20 @@ class CandidateIndex:
     def frequency(self, field_: str, name: str) -> float | None:
         """How common a forename, a surname or a whole name ("name": forename and surname keys
         with a space) is among the pool's accounts (0..1)."""
+        if not name:
+            return None
+        count = self._counted()[field_].get(name, 0)
+        if field_ == "name":
+            # the other accounts with the whole name: one is usually the candidate itself, and a
+            # name borne once is no evidence that forename and surname go together
+            count = max(count - 1, 0)
+            if not count:
+                return 0.0
+        return model.frequency(field_, count, len(self.accounts))
+
+    def _counted(self) -> dict[str, dict[str, int]]:
+        """The pool's name counts, made once (and the accounts by whole name, _by_name, in the
+        same pass); add() keeps both in step."""
         if self._freq is None:
             fore: dict[str, int] = {}
             sur: dict[str, int] = {}
@@ -742,22 +756,11 @@ class CandidateIndex:
                 else:
                     got.append(position)
             self._freq = {"forename": fore, "surname": sur, "name": whole}
-        if not name:
-            return None
-        count = self._freq[field_].get(name, 0)
-        if field_ == "name":
-            # the other accounts with the whole name: one is usually the candidate itself, and a
-            # name borne once is no evidence that forename and surname go together
-            count = max(count - 1, 0)
-            if not count:
-                return 0.0
-        return model.frequency(field_, count, len(self.accounts))
+        return self._freq
 
     def _count(self, account: Account, step: int) -> None:
         assert self._freq is not None
         fkey, skey = key(account.forename), key(account.surname)
-        if step > 0:
-            self._by_name.setdefault(f"{fkey} {skey}", []).append(len(self.accounts) - 1)
         for field_, name in (("forename", fkey), ("surname", skey), ("name", f"{fkey} {skey}")):
             counts = self._freq[field_]
             counts[name] = counts.get(name, 0) + step
@@ -808,8 +811,7 @@ class CandidateIndex:
         # wrong); a name so common that many bear it is left to the other blocks.
         fk, sk = key(rec.forename), key(rec.surname)
         if fk and sk:
-            if self._freq is None:
-                self.frequency("name", "")  # counts the pool, and indexes it by name
+            self._counted()  # indexes the pool by whole name (_by_name) as it counts it
             for whole in (f"{fk} {sk}", f"{sk} {fk}"):
                 got = self._by_name.get(whole, ())
                 if len(got) <= NAME_BLOCK_MAX:
