@@ -65,6 +65,20 @@ def test_a_rare_name_in_the_wrong_order_with_another_date_is_a_candidate():
     assert planned.new_cases[0].candidates[0].username == "xokonkwo.204"
 
 
+def test_common_names_keyed_the_wrong_way_round_with_another_date_are_a_candidate():
+    # John is a common forename and Smith a common surname, so the record's names in their own
+    # order say little; the account holds them the other way round, where each is rare
+    before = _staff("sjohn.204", "Smith", "John", "1971-03-05", "9")
+    common = [
+        *(_staff(f"j{n}.204", "John", f"Surname{n}", "1970-01-01", f"j{n}") for n in range(300)),
+        *(_staff(f"s{n}.204", f"Forename{n}", "Smith", "1970-01-01", f"s{n}") for n in range(300)),
+    ]
+    record = rec("s1", "John", "Smith", "1987-11-23", report="staff")
+    planned = _plan_staff(record, [before, *common, *LA_STAFF])
+    assert outcome_of(planned, "s1").outcome == "needs_matching"
+    assert planned.new_cases[0].candidates[0].username == "sjohn.204"
+
+
 def test_a_name_many_bear_with_another_date_of_birth_is_a_new_person():
     pool = [*_others(40, "Muhammad", "Khan"), *LA_STAFF]
     record = rec("s1", "Muhammad", "Khan", "1999-12-31", report="staff")
@@ -82,3 +96,37 @@ def test_a_date_with_two_digits_exchanged_finds_the_account():
     best = planned.new_cases[0].candidates[0]
     assert best.username == "amason.204"
     assert ["dob", "transposed"] in [field[:2] for field in best.evidence]
+
+
+def test_the_bound_drops_only_accounts_that_could_not_reach_the_least_evidence():
+    """scored(min_bits) skips accounts on UPN, date and surname before weighing the rest: it
+    must keep exactly those a full weighing keeps, here on a churned estate with every hazard
+    and at several thresholds (the lower ones keep many near misses)."""
+    from uso_tui.iris.hazards import HazardRates, advance_hazards, generate_hazard_estate
+    from uso_tui.iris.parse import PARSERS
+    from uso_tui.sync.matching import CandidateIndex
+    from uso_tui.sync.plan import account_from_record
+
+    estate = generate_hazard_estate(5, 6, 1, today=TODAY, size=120)
+    pools: dict[str, list] = {"students": [], "staff": []}
+    for school in estate.schools:
+        for report, pool in pools.items():
+            for row in estate.iris_records(school.dfe, report):
+                record = PARSERS[report](row)
+                if record.forename and record.surname and record.dob:
+                    pool.append(account_from_record(record, school.dfe, f"u{len(pool)}{report}"))
+    advance_hazards(estate, days=3, hazards=HazardRates().scaled(3))
+    compared = kept = 0
+    for report, pool in pools.items():
+        index = CandidateIndex(pool)
+        for school in estate.schools:
+            for row in estate.iris_records(school.dfe, report):
+                record = PARSERS[report](row)
+                full = index.scored(record)
+                for least in (-5.0, 5.0, 15.0):
+                    bounded = index.scored(record, min_bits=least)
+                    expected = [(s.account.username, s.bits) for s in full if s.bits >= least]
+                    assert [(s.account.username, s.bits) for s in bounded] == expected
+                    compared += 1
+                    kept += len(expected)
+    assert compared > 1000 and kept > 1000

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
 
 import jellyfish
 from anyascii import anyascii
@@ -168,7 +169,7 @@ def dob_score(dob: str | None, other: str | None) -> tuple[int, str]:
         return 0, "different"
     if swap_day_month(dob) == other:
         return 85, "day and month swapped"
-    if sum(a != b for a, b in zip(dob, other, strict=True)) == 1:
+    if sum(map(str.__ne__, dob, other)) == 1:
         return 80, "one digit off"
     if other in transposed_variants(dob):  # the slips the date blocks look up
         return 80, "two digits transposed"
@@ -447,12 +448,31 @@ def _year_level(record: Person, account: Person, dob_level: str) -> str:
     return "equal" if gap == 0 else "adjacent" if gap == 1 else "different"
 
 
+def upn_level(upn: str, other: str) -> str:
+    """Two normalised UPNs: equal, different, or "" (one missing, or either a temporary UPN,
+    which ends in a letter and says nothing about the child)."""
+    if not upn or not other:
+        return ""
+    if upn == other:
+        return "equal"
+    return "" if upn[-1].isalpha() or other[-1].isalpha() else "different"
+
+
 Evidence = tuple[tuple[str, str, float], ...]
 # The weight of every level, once (the exact-name levels are weighed per record, by frequency).
 _W = {
     (field, level): model.weight(field, level)
     for field, levels in model.LEVELS.items()
     for level in levels
+}
+# The most a field can add whatever the other side holds (exact names aside: record_weights).
+_MOST = {
+    field: max(0.0, *(weight for (name, _), weight in _W.items() if name == field))
+    for field in model.LEVELS
+}
+_MOST_INEXACT = {
+    field: max(weight for (name, level), weight in _W.items() if name == field and level != "equal")
+    for field in ("forename", "surname")
 }
 
 
@@ -479,11 +499,9 @@ def _compare(
     """compare's evidence, with its total."""
     out: list[tuple[str, str, float]] = []
     weights = _W
-    if record.upn and account.upn:
-        if record.upn == account.upn:
-            out.append(("upn", "equal", weights["upn", "equal"]))
-        elif not (record.upn[-1].isalpha() or account.upn[-1].isalpha()):
-            out.append(("upn", "different", weights["upn", "different"]))
+    level = upn_level(record.upn, account.upn)
+    if level:
+        out.append(("upn", level, weights["upn", level]))
     if exact is None:
         exact = record_weights(record, tf)
     fl = forename_level(record, account)
@@ -625,6 +643,35 @@ class Scored:
             levels.get("middle") not in ("equal", "overlap"),
             levels.get("gender") != "equal",
         )
+
+
+def _settled(rec_upn: str, rec_dob: str | None, account: object) -> float:
+    """The weight of an account's UPN and date of birth against a record's (compare's, read
+    from the account without making its Person)."""
+    if isinstance(account, Account):
+        upn = account.extra.get("upn") if account.extra else None
+    else:
+        upn = getattr(account, "upn", None)
+    bits = 0.0
+    if upn and rec_upn:
+        level = upn_level(rec_upn, upn.strip().upper())
+        if level:
+            bits += _W["upn", level]
+    dob = getattr(account, "dob", None)
+    if rec_dob and dob:
+        bits += _W["dob", dob_level(rec_dob, dob)]
+    return bits
+
+
+def _surname_bits(record: Person, account: Person, exact: tuple[float, float, float]) -> float:
+    """The surname's weight, or +inf where weigh could try the names the other way round (so
+    that nothing is decided on the surname alone)."""
+    if record.skey in account.nameset or account.skey in record.nameset:
+        return math.inf
+    level = surname_level(record, account)
+    if not level:
+        return 0.0
+    return exact[1] if level == "equal" else _W["surname", level]
 
 
 class CandidateIndex:
@@ -845,6 +892,46 @@ class CandidateIndex:
                 return ev2, bits2, True
         return ev, bits, False
 
+    def _most(
+        self, record: Person, exact: tuple[float, float, float], pupil: bool
+    ) -> tuple[float, float]:
+        """The most any account could gain on the record's fields other than UPN and date of
+        birth: (with its names in either order, as weigh may swap them; with its surname
+        already weighed)."""
+        swapped = record_weights(_swapped(record), self.frequency)
+        fore, sur = _MOST_INEXACT["forename"], _MOST_INEXACT["surname"]
+        rest = _MOST["gender"] if record.gender in ("m", "f") else 0.0
+        if record.pkey:
+            rest += _MOST["preferred"]
+        if record.mkeys:
+            rest += _MOST["middle"]
+        if pupil:
+            rest += _MOST["year"]
+        names = max(
+            max(exact[0], fore) + max(exact[1], sur),
+            max(swapped[0], fore) + max(swapped[1], sur),
+        )
+        return names + rest, max(exact[0], fore) + rest
+
+    def _to_weigh(
+        self, rec: MisRecord, exclude: set[str] | frozenset[str], extra: Iterable[object]
+    ) -> Iterator[tuple[Any, int | None]]:
+        """(account, its position in the pool, or None for one of `extra`), once each: the
+        record's blocks, then `extra`, less `exclude` and entries superseded by add()."""
+        latest = self._latest
+        seen: set[str] = set()
+        for position in self._block(rec):
+            acc = self.accounts[position]
+            if acc.username in exclude or (latest is not None and latest[acc.username] != position):
+                continue
+            seen.add(acc.username)
+            yield acc, position
+        for acc in extra:
+            if acc.username in exclude or acc.username in seen:
+                continue
+            seen.add(acc.username)
+            yield acc, None
+
     def scored(
         self,
         rec: MisRecord,
@@ -858,23 +945,24 @@ class CandidateIndex:
         rec_person = person_of_record(rec)
         exact = record_weights(rec_person, self.frequency)
         pupil = rec.role == "pupil"
-        latest = self._latest
+        # Most blocked accounts are plainly someone else (another UPN, another date): the most
+        # their names and the record's other fields could add is reckoned once, so those are
+        # dropped on UPN and date alone, before their names are compared. The bound is exact:
+        # no account it drops could have reached `min_bits`.
+        need = need_named = None
+        if min_bits is not None:
+            most, most_named = self._most(rec_person, exact, pupil)
+            need, need_named = min_bits - most, min_bits - most_named
+        rec_upn, rec_dob = rec_person.upn, rec_person.dob
         out: list[Scored] = []
-        seen: set[str] = set()
-        for position in self._block(rec):
-            acc = self.accounts[position]
-            if acc.username in exclude or (latest is not None and latest[acc.username] != position):
+        for acc, position in self._to_weigh(rec, exclude, extra):
+            if need is not None:
+                settled = _settled(rec_upn, rec_dob, acc)
+                if settled < need:
+                    continue
+            person = person_of_account(acc) if position is None else self.person(position)
+            if need is not None and settled + _surname_bits(rec_person, person, exact) < need_named:
                 continue
-            seen.add(acc.username)
-            person = self.person(position)
-            ev, bits, swapped = self.weigh(rec_person, person, pupil, exact)
-            if min_bits is None or bits >= min_bits:
-                out.append(Scored(acc, person, ev, bits, swapped))
-        for acc in extra:
-            if acc.username in exclude or acc.username in seen:
-                continue
-            seen.add(acc.username)
-            person = person_of_account(acc)
             ev, bits, swapped = self.weigh(rec_person, person, pupil, exact)
             if min_bits is None or bits >= min_bits:
                 out.append(Scored(acc, person, ev, bits, swapped))
