@@ -18,7 +18,8 @@ the true account was linked or ranked 1st, in the top 3, or absent; duplicates c
 creation, by the planner or by the operator for want of a true candidate, for a person who had
 an account); how many of them had their accounts linked to another record present in the same
 export (one person with two records at once: DESIGN makes such an account no candidate); cases for records whose person has no account (as a % of such records); and the
-planning time per school (both reports). Then one more day is planned against the store as it
+planning time per school (both reports); at the end, the people left with two active accounts
+and how many of them the possible-duplicates review lists. Then one more day is planned against the store as it
 is and with nine times as many accounts in the same local authorities (`--no-scale` skips it).
 `--hazards` adds a table per kind of churn and hazard.
 
@@ -51,6 +52,7 @@ from uso_tui.iris.hazards import (
 )
 from uso_tui.iris.parse import PARSERS
 from uso_tui.sync import plan as planner
+from uso_tui.sync.duplicates import find_duplicates
 
 MATCHERS = ("old", "current")
 
@@ -487,11 +489,31 @@ def evaluate(
         "by_kind": {},
     }
     for matcher, world in worlds.items():
+        world.tally.update(_doubled(world))
         out[matcher] = _figures(world.tally) | {
             f"{phase}_s": _per_school(t) for phase, t in world.times.items()
         } | {"accounts": len(world.accounts)}  # fmt: skip
         for kind, counts in world.by_kind.items():
             out["by_kind"].setdefault(kind, {})[matcher] = _figures(counts)
+    return out
+
+
+def _doubled(world: World) -> Counter[str]:
+    """People left with two or more active accounts of one role (`doubled`), and of them those
+    the possible-duplicates review (`uso-tui duplicates`) lists with a pair of their own
+    accounts (`doubled_listed`)."""
+    owner = world.person
+    listed = {
+        (owner[pair.first.username], pair.first.role)
+        for pair in find_duplicates(world.accounts.values())
+        if owner[pair.first.username] == owner[pair.second.username]
+    }
+    out: Counter[str] = Counter()
+    for (pid, role), usernames in world.of_person.items():
+        active = [u for u in usernames if world.accounts[u].status == "active"]
+        if pid >= 0 and len(active) > 1:
+            out["doubled"] += 1
+            out["doubled_listed"] += (pid, role) in listed
     return out
 
 
@@ -545,6 +567,9 @@ def report(res: dict[str, Any], by_kind: bool = False) -> str:
         row("  cases without a true match",
             lambda d: _pct(d.get("noise_cases", 0), d["noise_share"])),
         row("cases opened", lambda d: str(d.get("cases", 0))),
+        row("people left with two active accounts", lambda d: str(d.get("doubled", 0))),
+        row("  of them, listed by `uso-tui duplicates`",
+            lambda d: str(d.get("doubled_listed", 0))),
         row("time per school, first import", lambda d: _ms(d.get("first_import_s"))),
         row("time per school, daily", lambda d: _ms(d.get("daily_s"))),
     ]  # fmt: skip

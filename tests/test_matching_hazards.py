@@ -232,3 +232,37 @@ def test_bench_evaluates_both_matchers_by_the_truth() -> None:
     old = res["by_kind"]["mover_cross_la"]["old"]
     assert old["duplicates"] == old["with_account"] > 0
     assert res["old"]["auto_wrong"] > 0
+
+
+def test_bench_counts_people_left_with_two_accounts_and_those_the_review_lists() -> None:
+    from bench.matching import World, _doubled
+    from uso_tui.domain.models import Account
+
+    def account(username, forename, surname, pid, upn=None, status="active"):
+        return (
+            Account(
+                username=username,
+                role="pupil",
+                forename=forename,
+                surname=surname,
+                dob="2015-04-01",
+                school="204-1000",
+                status=status,
+                extra={"upn": upn} if upn else {},
+            ),
+            pid,
+        )
+
+    world = World(None, "current")  # type: ignore[arg-type]
+    for acc, pid in (
+        account("a1.204", "Ann", "Lee", 1, upn="A123456789012"),  # two, one UPN: listed
+        account("a2.204", "Anne", "Leigh", 1, upn="A123456789012"),
+        account("b1.204", "Bob", "Hart", 2),  # two, nothing alike enough: not listed
+        account("b2.204", "Robert", "Hort", 2),
+        account("c1.204", "Cy", "Moss", 3),  # one active, one unallocated: not doubled
+        account("c2.204", "Cy", "Moss", 3, status="unallocated"),
+        account("d1.204", "Di", "Kay", 4),  # another person with the same names: not counted
+        account("d2.204", "Di", "Kay", 5),
+    ):
+        world.put(acc, pid)
+    assert _doubled(world) == {"doubled": 2, "doubled_listed": 1}
