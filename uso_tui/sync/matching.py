@@ -896,8 +896,8 @@ class CandidateIndex:
         self, record: Person, exact: tuple[float, float, float], pupil: bool
     ) -> tuple[float, float]:
         """The most any account could gain on the record's fields other than UPN and date of
-        birth: (with its names in either order, as weigh may swap them; with its surname
-        already weighed)."""
+        birth: (its names included, in either order as weigh may swap them; its surname left
+        out, for an account whose surname is weighed on its own and cannot be swapped)."""
         swapped = record_weights(_swapped(record), self.frequency)
         fore, sur = _MOST_INEXACT["forename"], _MOST_INEXACT["surname"]
         rest = _MOST["gender"] if record.gender in ("m", "f") else 0.0
@@ -952,7 +952,8 @@ class CandidateIndex:
         need = need_named = None
         if min_bits is not None:
             most, most_named = self._most(rec_person, exact, pupil)
-            need, need_named = min_bits - most, min_bits - most_named
+            # a hair under: the bound's sum and compare's may round differently
+            need, need_named = min_bits - most - 1e-9, min_bits - most_named - 1e-9
         rec_upn, rec_dob = rec_person.upn, rec_person.dob
         out: list[Scored] = []
         for acc, position in self._to_weigh(rec, exclude, extra):
