@@ -79,6 +79,42 @@ def test_common_names_keyed_the_wrong_way_round_with_another_date_are_a_candidat
     assert planned.new_cases[0].candidates[0].username == "sjohn.204"
 
 
+# 2,000 members of staff whose date of birth was not known, keyed as 1 January 2000 (names of
+# the LA's usual kind), beside the LA's staff.
+PLACEHOLDER = "2000-01-01"
+UNKNOWN_DATES = [
+    _staff(f"p{n}.204", _FORE[(n * 7) % 200], _SUR[(n * 3) % 100], PLACEHOLDER, f"p{n}")
+    for n in range(2_000)
+]
+
+
+def test_a_placeholder_date_many_hold_weighs_little():
+    before = _staff("xokonkwo.204", "Ximena", "Okonkwo-Thistlewood", PLACEHOLDER, "9")
+    pool = [before, *UNKNOWN_DATES, *LA_STAFF]
+    # a rare name on the placeholder date: a candidate by its name, the date adding little
+    planned = _plan_staff(
+        rec("s1", "Ximena", "Okonkwo-Thistlewood", PLACEHOLDER, report="staff"), pool
+    )
+    best = planned.new_cases[0].candidates[0]
+    assert best.username == "xokonkwo.204"
+    assert [f for f in best.evidence if f[0] == "dob"][0][1:] < ["equal", 4.0]
+    # a slip of a common name on it is a new person, not a case against every holder of the date
+    lookalike = UNKNOWN_DATES[0]
+    record = rec("s2", lookalike.forename + "e", lookalike.surname, PLACEHOLDER, report="staff")
+    assert outcome_of(_plan_staff(record, pool), "s2").outcome == "created"
+
+
+def test_a_placeholder_date_is_no_block():
+    from uso_tui.sync.matching import CandidateIndex
+
+    index = CandidateIndex([*UNKNOWN_DATES, *LA_STAFF])
+    record = rec("s1", "Quentin", "Zabrowski", PLACEHOLDER, report="staff")
+    assert len(index._block(record)) < 50  # not the 2,000 holders of the date
+    # a real date is still a block, whatever the names
+    real = rec("s2", "Quentin", "Zabrowski", LA_STAFF[0].dob, report="staff")
+    assert {LA_STAFF[0].username} <= {index.accounts[p].username for p in index._block(real)}
+
+
 def test_a_name_many_bear_with_another_date_of_birth_is_a_new_person():
     pool = [*_others(40, "Muhammad", "Khan"), *LA_STAFF]
     record = rec("s1", "Muhammad", "Khan", "1999-12-31", report="staff")

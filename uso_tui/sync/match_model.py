@@ -98,6 +98,11 @@ MAX_CANDIDATES = 5
 # Accounts with the record's whole name are weighed whatever their date of birth, unless more
 # than this many bear it (then a wholly different date is never enough).
 NAME_BLOCK_MAX = 30
+# A date of birth more accounts of the pool hold than this is a placeholder (01/01/2000 keyed for
+# everyone whose date was not known), not a birthday: it is no block, and agreeing on it weighs
+# only as much as its share of the pool says. Real dates stay far below it (a local authority's
+# busiest birthday has a few dozen pupils).
+DOB_CROWD = 200
 
 # Levels that are evidence against automatic decisions (DESIGN rule 6: conflicting UPNs or
 # preferred names stop an automatic link).
@@ -123,7 +128,7 @@ def prior_bits(pool_size: int) -> float:
 
 def frequency(field: str, count: int, pool_size: int) -> float:
     """A name's smoothed frequency: `count` accounts of `pool_size` carry it (field: forename,
-    surname, or name: forename and surname together)."""
+    surname, or name: forename and surname together; or dob, a placeholder date)."""
     if field == "name":
         u = LEVELS["forename"]["equal"][1] * LEVELS["surname"]["equal"][1]
     else:

@@ -31,7 +31,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from uso_tui.domain.models import Account, Candidate, MisRecord
 from uso_tui.domain.names import normalise
 from uso_tui.sync import match_model as model
-from uso_tui.sync.match_model import MAX_CANDIDATES, MIN_SCORE, NAME_BLOCK_MAX
+from uso_tui.sync.match_model import DOB_CROWD, MAX_CANDIDATES, MIN_SCORE, NAME_BLOCK_MAX
 
 __all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex", "Person", "account_field", "compare"]
 _SPLIT = re.compile(r"[-\s]+")
@@ -481,7 +481,7 @@ def compare(
     account: Person,
     tf: Callable[[str, str], float | None],
     pupil: bool,
-    exact: tuple[float, float, float] | None = None,
+    exact: tuple[float, float, float, float] | None = None,
 ) -> Evidence:
     """(field, level, bits) of every field both sides have. `exact`: the weights of the
     record's exact forename and surname and the common-name adjustment, when already known
@@ -494,7 +494,7 @@ def _compare(
     account: Person,
     tf: Callable[[str, str], float | None],
     pupil: bool,
-    exact: tuple[float, float, float] | None = None,
+    exact: tuple[float, float, float, float] | None = None,
 ) -> tuple[Evidence, float]:
     """compare's evidence, with its total."""
     out: list[tuple[str, str, float]] = []
@@ -524,7 +524,7 @@ def _compare(
     dl = ""
     if record.dob and account.dob:
         dl = dob_level(record.dob, account.dob)
-        out.append(("dob", dl, weights["dob", dl]))
+        out.append(("dob", dl, exact[3] if dl == "equal" else weights["dob", dl]))
     if record.gender in ("m", "f") and account.gender in ("m", "f"):
         level = "equal" if record.gender == account.gender else "different"
         out.append(("gender", level, weights["gender", level]))
@@ -537,10 +537,11 @@ def _compare(
 
 def record_weights(
     record: Person, tf: Callable[[str, str], float | None]
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """The weights of agreeing exactly on the record's forename and surname (by how common each
-    is), and the adjustment when both agree: forenames and surnames are not independent
-    (Muhammad Khan, Olivia Smith), so the two count for no more than the whole name's rarity."""
+    is), the adjustment when both agree: forenames and surnames are not independent
+    (Muhammad Khan, Olivia Smith), so the two count for no more than the whole name's rarity;
+    and the weight of agreeing on its date of birth (less for a placeholder date, DOB_CROWD)."""
     fore_tf, sur_tf = tf("forename", record.fkey), tf("surname", record.skey)
     wf = model.weight("forename", "equal", fore_tf)
     ws = model.weight("surname", "equal", sur_tf)
@@ -552,7 +553,9 @@ def record_weights(
             # the exact forename still counts for more than a known-as form would
             floor = _W["forename", "known_as"] - wf + 0.5
             adjust = max(math.log2(both / whole), min(floor, 0.0))
-    return wf, ws, adjust
+    crowd = tf("dob", record.dob) if record.dob else None
+    wd = _W["dob", "equal"] if crowd is None else model.weight("dob", "equal", crowd)
+    return wf, ws, adjust, wd
 
 
 def _swapped(record: Person) -> Person:
@@ -645,9 +648,9 @@ class Scored:
         )
 
 
-def _settled(rec_upn: str, rec_dob: str | None, account: object) -> float:
+def _settled(rec_upn: str, rec_dob: str | None, same_dob: float, account: object) -> float:
     """The weight of an account's UPN and date of birth against a record's (compare's, read
-    from the account without making its Person)."""
+    from the account without making its Person; `same_dob`: the weight of the same date)."""
     if isinstance(account, Account):
         upn = account.extra.get("upn") if account.extra else None
     else:
@@ -659,11 +662,14 @@ def _settled(rec_upn: str, rec_dob: str | None, account: object) -> float:
             bits += _W["upn", level]
     dob = getattr(account, "dob", None)
     if rec_dob and dob:
-        bits += _W["dob", dob_level(rec_dob, dob)]
+        level = dob_level(rec_dob, dob)
+        bits += same_dob if level == "equal" else _W["dob", level]
     return bits
 
 
-def _surname_bits(record: Person, account: Person, exact: tuple[float, float, float]) -> float:
+def _surname_bits(
+    record: Person, account: Person, exact: tuple[float, float, float, float]
+) -> float:
     """The surname's weight, or +inf where weigh could try the names the other way round (so
     that nothing is decided on the surname alone)."""
     if record.skey in account.nameset or account.skey in record.nameset:
@@ -767,9 +773,13 @@ class CandidateIndex:
 
     def frequency(self, field_: str, name: str) -> float | None:
         """How common a forename, a surname or a whole name ("name": forename and surname keys
-        with a space) is among the pool's accounts (0..1)."""
+        with a space) is among the pool's accounts (0..1); for "dob", a placeholder date's
+        share (None for any other date)."""
         if not name:
             return None
+        if field_ == "dob":  # only a placeholder date's (DOB_CROWD): real dates weigh alike
+            count = len(self.by_dob.get(name, ()))
+            return model.frequency("dob", count, len(self.accounts)) if count > DOB_CROWD else None
         count = self._counted()[field_].get(name, 0)
         if field_ == "name":
             # the other accounts with the whole name: one is usually the candidate itself, and a
@@ -828,11 +838,12 @@ class CandidateIndex:
         dob = rec.dob
         by_dob = self.by_dob
         if dob:
-            # Same date of birth, whatever the names (a surname changed, a middle name used).
-            found.update(by_dob.get(dob, ()))
-            swapped = swap_day_month(dob)
-            if swapped:
-                found.update(by_dob.get(swapped, ()))
+            # Same date of birth, whatever the names (a surname changed, a middle name used);
+            # not a placeholder date, which many hold (the name blocks still look there).
+            for same in (dob, swap_day_month(dob)):
+                got = by_dob.get(same, ()) if same else ()
+                if len(got) <= DOB_CROWD:
+                    found.update(got)
             # A mistyped date (a digit changed, two exchanged, a day, month or year out), with the
             # surname's first two letters to keep the block small.
             initials = {p[:2] for p in parts(rec.surname)}
@@ -872,7 +883,7 @@ class CandidateIndex:
         return found
 
     def weigh(
-        self, record: Person, account: Person, pupil: bool, exact: tuple[float, float, float]
+        self, record: Person, account: Person, pupil: bool, exact: tuple[float, float, float, float]
     ) -> tuple[Evidence, float, bool]:
         """The evidence for one account, and whether it came from the names swapped."""
         ev, bits = _compare(record, account, self.frequency, pupil, exact)
@@ -893,7 +904,7 @@ class CandidateIndex:
         return ev, bits, False
 
     def _most(
-        self, record: Person, exact: tuple[float, float, float], pupil: bool
+        self, record: Person, exact: tuple[float, float, float, float], pupil: bool
     ) -> tuple[float, float]:
         """The most any account could gain on the record's fields other than UPN and date of
         birth: (its names included, in either order as weigh may swap them; its surname left
@@ -958,7 +969,7 @@ class CandidateIndex:
         out: list[Scored] = []
         for acc, position in self._to_weigh(rec, exclude, extra):
             if need is not None:
-                settled = _settled(rec_upn, rec_dob, acc)
+                settled = _settled(rec_upn, rec_dob, exact[3], acc)
                 if settled < need:
                     continue
             person = person_of_account(acc) if position is None else self.person(position)
