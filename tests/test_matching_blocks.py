@@ -115,6 +115,46 @@ def test_a_placeholder_date_is_no_block():
     assert {LA_STAFF[0].username} <= {index.accounts[p].username for p in index._block(real)}
 
 
+# 40 pupils of the LA keyed with one dummy UPN, and 300 Olivia Smiths (a common name).
+DUMMY_UPN = "0000000000000"
+DUMMIES = [
+    acc(f"d{n}.204", _FORE[n], _SUR[n % 100], f"2014-0{1 + n % 9}-1{n % 9}", school=OTHER,
+        mis_id=f"d{n}", extra={"upn": DUMMY_UPN})
+    for n in range(40)
+]  # fmt: skip
+SMITHS = [
+    acc(f"s{n}.204", "Olivia", "Smith", f"20{10 + n % 8}-0{1 + n % 9}-2{n % 8}", school=OTHER,
+        mis_id=f"s{n}", extra={"upn": f"S{n:012d}"})
+    for n in range(300)
+]  # fmt: skip
+
+
+def _plan_pupil(record, pool):
+    return plan(export(record), snap(pool=pool), TODAY, settings())
+
+
+def test_a_dummy_upn_on_the_record_is_no_evidence_against_the_account():
+    mover = acc("osmith.204", "Olivia", "Smith", "2015-03-04", school=OTHER, mis_id="7",
+                extra={"upn": "A123456789012"})  # fmt: skip
+    record = rec("p1", "Olivia", "Smith", "2015-03-04", upn=DUMMY_UPN)
+    planned = _plan_pupil(record, [mover, *DUMMIES, *SMITHS])
+    assert outcome_of(planned, "p1").outcome == "needs_matching"
+    best = planned.new_cases[0].candidates[0]
+    assert best.username == "osmith.204"
+    assert "upn" not in [field[0] for field in best.evidence]
+    # nor evidence for those who share it
+    assert not {c.username for c in planned.new_cases[0].candidates} & {d.username for d in DUMMIES}
+
+
+def test_a_dummy_upn_on_the_account_is_no_evidence_against_the_record():
+    mover = acc("osmith.204", "Olivia", "Smith", "2015-03-04", school=OTHER, mis_id="7",
+                extra={"upn": DUMMY_UPN})  # fmt: skip
+    record = rec("p1", "Olivia", "Smith", "2015-03-04", upn="A123456789012")
+    planned = _plan_pupil(record, [mover, *DUMMIES, *SMITHS])
+    assert outcome_of(planned, "p1").outcome == "needs_matching"
+    assert planned.new_cases[0].candidates[0].username == "osmith.204"
+
+
 def test_a_name_many_bear_with_another_date_of_birth_is_a_new_person():
     pool = [*_others(40, "Muhammad", "Khan"), *LA_STAFF]
     record = rec("s1", "Muhammad", "Khan", "1999-12-31", report="staff")

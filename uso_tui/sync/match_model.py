@@ -103,6 +103,10 @@ NAME_BLOCK_MAX = 30
 # only as much as its share of the pool says. Real dates stay far below it (a local authority's
 # busiest birthday has a few dozen pupils).
 DOB_CROWD = 200
+# A UPN more accounts hold than this is a placeholder too (a dummy number keyed for pupils without
+# one): it is no block and no evidence either way. A real UPN is one child's (a few accounts at
+# most, when duplicates were made).
+UPN_CROWD = 10
 
 # Levels that are evidence against automatic decisions (DESIGN rule 6: conflicting UPNs or
 # preferred names stop an automatic link).

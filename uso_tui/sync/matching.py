@@ -31,7 +31,13 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from uso_tui.domain.models import Account, Candidate, MisRecord
 from uso_tui.domain.names import normalise
 from uso_tui.sync import match_model as model
-from uso_tui.sync.match_model import DOB_CROWD, MAX_CANDIDATES, MIN_SCORE, NAME_BLOCK_MAX
+from uso_tui.sync.match_model import (
+    DOB_CROWD,
+    MAX_CANDIDATES,
+    MIN_SCORE,
+    NAME_BLOCK_MAX,
+    UPN_CROWD,
+)
 
 __all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex", "Person", "account_field", "compare"]
 _SPLIT = re.compile(r"[-\s]+")
@@ -648,16 +654,20 @@ class Scored:
         )
 
 
-def _settled(rec_upn: str, rec_dob: str | None, same_dob: float, account: object) -> float:
+def _settled(
+    rec_upn: str, rec_dob: str | None, same_dob: float, account: object, placeholders: set[str]
+) -> float:
     """The weight of an account's UPN and date of birth against a record's (compare's, read
-    from the account without making its Person; `same_dob`: the weight of the same date)."""
+    from the account without making its Person; `same_dob`: the weight of the same date;
+    `placeholders`: UPNs that are no evidence)."""
     if isinstance(account, Account):
         upn = account.extra.get("upn") if account.extra else None
     else:
         upn = getattr(account, "upn", None)
     bits = 0.0
     if upn and rec_upn:
-        level = upn_level(rec_upn, upn.strip().upper())
+        upn = upn.strip().upper()
+        level = upn_level(rec_upn, upn) if upn not in placeholders else ""
         if level:
             bits += _W["upn", level]
     dob = getattr(account, "dob", None)
@@ -719,6 +729,7 @@ class CandidateIndex:
         self.by_dob = by_dob
         self.by_sound = by_sound
         self._by_upn: dict[str, list[int]] | None = None  # built when a record has a UPN
+        self.placeholder_upns: set[str] = set()  # UPN_CROWD: known once _by_upn is built
 
     def __len__(self) -> int:
         return len(self.accounts)
@@ -747,7 +758,11 @@ class CandidateIndex:
             self.by_sound.setdefault((sound, initial, year), []).append(position)
         upn = account_field(account, "upn")
         if upn and self._by_upn is not None:
-            self._by_upn.setdefault(upn.strip().upper(), []).append(position)
+            upn = upn.strip().upper()
+            holders = self._by_upn.setdefault(upn, [])
+            holders.append(position)
+            if len(holders) > UPN_CROWD:
+                self._placeholders({upn})
 
     @property
     def by_upn(self) -> dict[str, list[int]]:
@@ -763,12 +778,28 @@ class CandidateIndex:
                 if upn:
                     by_upn.setdefault(upn.strip().upper(), []).append(position)
             self._by_upn = by_upn
+            self._placeholders({upn for upn, got in by_upn.items() if len(got) > UPN_CROWD})
         return self._by_upn
+
+    def _placeholders(self, upns: set[str]) -> None:
+        """Takes `upns` as placeholders: the Persons made so far no longer hold them."""
+        if upns - self.placeholder_upns:
+            self.placeholder_upns |= upns
+            for person in self._people.values():
+                if person.upn in upns:
+                    person.upn = ""
 
     def person(self, position: int) -> Person:
         person = self._people.get(position)
         if person is None:
-            person = self._people[position] = person_of_account(self.accounts[position])
+            person = self._people[position] = self._person_of(self.accounts[position])
+        return person
+
+    def _person_of(self, account: object) -> Person:
+        """The account's Person, without a placeholder UPN (UPN_CROWD)."""
+        person = person_of_account(account)
+        if person.upn in self.placeholder_upns:
+            person.upn = ""
         return person
 
     def frequency(self, field_: str, name: str) -> float | None:
@@ -833,8 +864,11 @@ class CandidateIndex:
 
     def _block(self, rec: MisRecord) -> set[int]:
         found: set[int] = set()
-        if rec.upn:
-            found.update(self.by_upn.get(rec.upn.strip().upper(), ()))
+        upn = (rec.upn or "").strip().upper()
+        if upn:
+            got = self.by_upn.get(upn, ())
+            if len(got) <= UPN_CROWD:
+                found.update(got)
         dob = rec.dob
         by_dob = self.by_dob
         if dob:
@@ -954,6 +988,8 @@ class CandidateIndex:
         store) weighed, best first; those in `exclude`, and those with less evidence than
         `min_bits`, left out."""
         rec_person = person_of_record(rec)
+        if rec_person.upn and len(self.by_upn.get(rec_person.upn, ())) > UPN_CROWD:
+            rec_person.upn = ""  # a placeholder: no evidence either way
         exact = record_weights(rec_person, self.frequency)
         pupil = rec.role == "pupil"
         # Most blocked accounts are plainly someone else (another UPN, another date): the most
@@ -969,10 +1005,10 @@ class CandidateIndex:
         out: list[Scored] = []
         for acc, position in self._to_weigh(rec, exclude, extra):
             if need is not None:
-                settled = _settled(rec_upn, rec_dob, exact[3], acc)
+                settled = _settled(rec_upn, rec_dob, exact[3], acc, self.placeholder_upns)
                 if settled < need:
                     continue
-            person = person_of_account(acc) if position is None else self.person(position)
+            person = self._person_of(acc) if position is None else self.person(position)
             if need is not None and settled + _surname_bits(rec_person, person, exact) < need_named:
                 continue
             ev, bits, swapped = self.weigh(rec_person, person, pupil, exact)

@@ -29,6 +29,7 @@ from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.why_index import draft_lines
 from uso_tui.sync.compare import compare
 from uso_tui.sync.fingerprints import fingerprint, record_row
+from uso_tui.sync.match_model import UPN_CROWD
 from uso_tui.sync.matching import CandidateIndex, account_field
 
 OLDEST_DOB = "1900-01-01"
@@ -627,6 +628,8 @@ def _found_elsewhere(
     out: dict[str, list[Any]] = {}
     for record in records:
         got = list(by_upn.get((record.upn or "").strip().upper(), ())) if record.upn else []
+        if len(got) > UPN_CROWD:
+            got = []  # a placeholder UPN, not this child's (match_model.UPN_CROWD)
         names, surname = (
             _name_keys(record.forename, record.preferred_name),
             normalise_cached(record.surname),
