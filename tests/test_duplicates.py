@@ -144,6 +144,27 @@ def test_a_placeholder_block_does_not_flood_the_review():
     assert {d.usernames[0] for d in found} == {"t0000.204"}
 
 
+def test_a_dummy_upn_many_hold_pairs_nobody():
+    """40 pupils keyed with one dummy UPN are 40 children, not one (match_model.UPN_CROWD); two
+    accounts with one real UPN are still a pair."""
+    dummies = [
+        acc(
+            f"d{i:02d}.204",
+            _letters(i),
+            "Child",
+            "2012-01-01",
+            HILL,
+            extra={"upn": "0000000000000"},
+        )
+        for i in range(40)
+    ]
+    twice = [
+        acc(f"r{i}.204", "Ann", f"Lee{i}", "2013-02-02", HILL, extra={"upn": "A123456789012"})
+        for i in (1, 2)
+    ]
+    assert pairs_of(find_duplicates(dummies + twice)) == {("r1.204", "r2.204")}
+
+
 # -- the store: kept pairs, the actions ----------------------------------------------------------
 
 

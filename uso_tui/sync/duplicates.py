@@ -28,11 +28,13 @@ from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
+from uso_tui.sync.match_model import UPN_CROWD
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
 
-# A block this large is not a few duplicates but a placeholder name or UPN (test data, "Unknown"):
-# each member is paired with the first only, so one bad block cannot flood the review.
+# A block this large is not a few duplicates but a placeholder name (test data, "Unknown"): each
+# member is paired with the first only, so one bad block cannot flood the review. (A UPN that many
+# hold is no evidence at all: match_model.UPN_CROWD.)
 MAX_BLOCK = 20
 ROLES = ("pupil", "staff")
 SAME_NAMES = "same names and date of birth"
@@ -114,6 +116,8 @@ def find_duplicates(
             by_names[(*block, known_as)].append((person, False))
 
     for members in by_upn.values():
+        if len(members) > UPN_CROWD:
+            continue  # a dummy number keyed for many (match_model.UPN_CROWD), not one child's
         for person, other in _pairs_of(members):
             note(person, other, "upn")
     for block in by_names.values():
