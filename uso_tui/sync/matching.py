@@ -693,9 +693,10 @@ def _surname_bits(
 class CandidateIndex:
     """Blocking index over one local authority's accounts of one role.
 
-    Built in one pass that touches each account's date of birth, UPN and cached keys of its
-    names; the rest of an account's keys are computed only when it is weighed. Name
-    frequencies (for the model's name weights) are counted once, when first needed."""
+    Built in one pass over the accounts' dates of birth; the sound blocks of a year of birth
+    are made when a record first looks in that year, the UPN index when a record first has a
+    UPN, and the name frequencies (for the model's name weights) when first needed. An
+    account's other keys are computed only when it is weighed."""
 
     def __init__(self, accounts: Iterable[Account]) -> None:
         self.accounts: list = list(accounts)
@@ -705,29 +706,28 @@ class CandidateIndex:
         self._freq: dict[str, dict[str, int]] | None = None
         self._by_name: dict[str, list[int]] = {}  # "forename surname" keys -> positions
         by_dob: dict[str, list[int]] = {}
-        by_sound: dict[tuple[str, str, str], list[int]] = {}
+        by_year: dict[str, list[int]] = {"": []}
         for position, account in enumerate(self.accounts):
             dob = account.dob
             if dob:
-                year = dob[:4]
                 got = by_dob.get(dob)
                 if got is None:
                     by_dob[dob] = [position]
                 else:
                     got.append(position)
-            else:
-                year = ""
-            for sound, initial in _sound_keys(
-                account.surname, account.forename, account.preferred_name
-            ):
-                block = (sound, initial, year)
-                got = by_sound.get(block)
+                got = by_year.get(dob[:4])
                 if got is None:
-                    by_sound[block] = [position]
+                    by_year[dob[:4]] = [position]
                 else:
                     got.append(position)
+            else:
+                by_year[""].append(position)
         self.by_dob = by_dob
-        self.by_sound = by_sound
+        self._by_year = by_year
+        # (sound of a surname part, initial of a name) -> positions, per year of birth ("": no
+        # date), made for a year when a record first looks there: a day's records are born in
+        # a few of the pool's years.
+        self._sounds_in: dict[str, dict[tuple[str, str], list[int]]] = {}
         self._by_upn: dict[str, list[int]] | None = None  # built when a record has a UPN
         self.placeholder_upns: set[str] = set()  # UPN_CROWD: known once _by_upn is built
 
@@ -752,10 +752,11 @@ class CandidateIndex:
             self.by_dob.setdefault(account.dob, []).append(position)
             self._dob_initial.pop(account.dob, None)
         year = account.dob[:4] if account.dob else ""
-        for sound, initial in _sound_keys(
-            account.surname, account.forename, account.preferred_name
-        ):
-            self.by_sound.setdefault((sound, initial, year), []).append(position)
+        self._by_year.setdefault(year, []).append(position)
+        sounds = self._sounds_in.get(year)
+        if sounds is not None:
+            for block in _sound_keys(account.surname, account.forename, account.preferred_name):
+                sounds.setdefault(block, []).append(position)
         upn = account_field(account, "upn")
         if upn and self._by_upn is not None:
             upn = upn.strip().upper()
@@ -853,6 +854,22 @@ class CandidateIndex:
             counts = self._freq[field_]
             counts[name] = counts.get(name, 0) + step
 
+    def sounds_in(self, year: str) -> dict[tuple[str, str], list[int]]:
+        """The sound blocks of the accounts born in `year` ("": without a date of birth)."""
+        sounds = self._sounds_in.get(year)
+        if sounds is None:
+            sounds = self._sounds_in[year] = {}
+            accounts = self.accounts
+            for position in self._by_year.get(year, ()):
+                account = accounts[position]
+                for block in _sound_keys(account.surname, account.forename, account.preferred_name):
+                    got = sounds.get(block)
+                    if got is None:
+                        sounds[block] = [position]
+                    else:
+                        got.append(position)
+        return sounds
+
     def _by_initial(self, dob: str) -> dict[str, list[int]]:
         sub = self._dob_initial.get(dob)
         if sub is None:
@@ -892,13 +909,12 @@ class CandidateIndex:
                         found.update(sub.get(initial, ()))
         # The sound of the surname with the initial of a name, born within a year (or with no
         # date of birth on the account): dates mistyped in other ways.
-        years = _years(dob)
-        by_sound = self.by_sound
+        in_years = [self.sounds_in(year) for year in _years(dob)]
         finit = _initials(rec.forename, rec.preferred_name, rec.middle_names)
         for sound, _ in _sounds(rec.surname):
             for initial in finit:
-                for year in years:
-                    found.update(by_sound.get((sound, initial, year), ()))
+                for sounds in in_years:
+                    found.update(sounds.get((sound, initial), ()))
         # The same whole name, in either order, whatever the date of birth (a date keyed wholly
         # wrong); a name so common that many bear it is left to the other blocks.
         fk, sk = key(rec.forename), key(rec.surname)
@@ -912,8 +928,8 @@ class CandidateIndex:
         sinit = {p[0] for p in parts(rec.surname)}
         for sound, _ in _sounds(rec.forename):
             for initial in sinit:
-                for year in years:
-                    found.update(by_sound.get((sound, initial, year), ()))
+                for sounds in in_years:
+                    found.update(sounds.get((sound, initial), ()))
         return found
 
     def weigh(
