@@ -222,3 +222,21 @@ def test_a_name_borne_once_is_not_weighed_as_a_common_one():
         rec("1", "Gwen", "Ffrench", "1965-06-06"), DFE
     )
     assert "name" not in {f for f, _, _ in candidate.evidence}
+
+
+def test_short_forms_from_other_languages_are_known_as_names():
+    # accounts requested at the school under the name the person goes by
+    for forename, requested in (
+        ("Muhammad", "Mo"),
+        ("Małgorzata", "Gosia"),
+        ("Oluwaseun", "Seun"),
+        ("Katarzyna", "Kasia"),
+    ):
+        account = acc("req.204", requested, "Rahman", "2012-09-08")
+        planned = plan(
+            export(rec("1", forename, "Rahman", "2012-09-08")), snap([account]), TODAY, settings()
+        )
+        assert outcome_of(planned, "1").outcome == "needs_matching", forename  # never automatic
+        best = planned.new_cases[0].candidates[0]
+        assert best.username == "req.204"
+        assert ["forename", "known_as"] in [field[:2] for field in best.evidence], forename

@@ -31,6 +31,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from uso_tui.domain.models import Account, Candidate, MisRecord
 from uso_tui.domain.names import normalise
 from uso_tui.sync import match_model as model
+from uso_tui.sync import name_forms
 from uso_tui.sync.match_model import (
     DOB_CROWD,
     MAX_CANDIDATES,
@@ -184,36 +185,14 @@ def dob_score(dob: str | None, other: str | None) -> tuple[int, str]:
     return 0, "different"
 
 
-# Welsh and English forms of a name: the same person in either (the nicknames package knows
-# English diminutives only).
-_WELSH = (
-    ("dafydd", "david"),
-    ("dewi", "david"),
-    ("sion", "john"),
-    ("ioan", "john"),
-    ("ieuan", "evan"),
-    ("gwilym", "william"),
-    ("huw", "hugh"),
-    ("rhys", "rees"),
-    ("owain", "owen"),
-    ("tomos", "thomas"),
-    ("sior", "george"),
-    ("harri", "harry"),
-    ("llywelyn", "lewis"),
-    ("gruffydd", "griffith"),
-    ("sian", "jane"),
-    ("sioned", "janet"),
-    ("catrin", "catherine"),
-    ("elen", "helen"),
-    ("mair", "mary"),
-    ("mari", "mary"),
-    ("megan", "margaret"),
-    ("gwen", "gwendolen"),
-)
+# Forms of a name the nicknames package does not know (Welsh, and short forms from other
+# languages): the same person in either.
 _FORMS: dict[str, frozenset[str]] = {}
-for _welsh, _english in _WELSH:
-    _FORMS[_welsh] = _FORMS.get(_welsh, frozenset()) | {_english}
-    _FORMS[_english] = _FORMS.get(_english, frozenset()) | {_welsh}
+for _one, _other in name_forms.PAIRS:
+    _FORMS[key(_one)] = _FORMS.get(key(_one), frozenset()) | {key(_other)}
+    _FORMS[key(_other)] = _FORMS.get(key(_other), frozenset()) | {key(_one)}
+# Yoruba names in "Oluwa-" (God) are often used without it: Oluwaseun is known as Seun.
+_OLUWA = "oluwa"
 _SIKH = frozenset({"singh", "kaur"})
 _YEAR = re.compile(r"(\d{1,2})")
 
@@ -316,6 +295,8 @@ def _aliases(names: tuple[str, ...]) -> frozenset[str]:
     for name_key in names:
         out |= nick_group(name_key)
         out |= _FORMS.get(name_key, frozenset())
+        if name_key.startswith(_OLUWA) and len(name_key) > len(_OLUWA) + 2:
+            out.add(name_key[len(_OLUWA) :])
     return frozenset(out)
 
 
