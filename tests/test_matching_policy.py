@@ -231,6 +231,8 @@ def test_short_forms_from_other_languages_are_known_as_names():
         ("Małgorzata", "Gosia"),
         ("Oluwaseun", "Seun"),
         ("Katarzyna", "Kasia"),
+        ("Piotr", "Peter"),
+        ("Ayesha", "Aisha"),
     ):
         account = acc("req.204", requested, "Rahman", "2012-09-08")
         planned = plan(
