@@ -242,3 +242,17 @@ def test_short_forms_from_other_languages_are_known_as_names():
         best = planned.new_cases[0].candidates[0]
         assert best.username == "req.204"
         assert ["forename", "known_as"] in [field[:2] for field in best.evidence], forename
+
+
+def test_twins_both_resembling_one_account_each_say_so():
+    # "Sam" requested for one of the twins: both cases hold it, and each says the other wants it
+    requested = acc("sjones.204", "Sam", "Jones", DOB)
+    samuel = rec("1", "Samuel", "Jones", DOB, preferred_name="Sam", gender="M")
+    samantha = rec("2", "Samantha", "Jones", DOB, preferred_name="Sam", gender="F")
+    planned = _plan([samuel, samantha], [requested])
+    reasons = {nc.record.mis_id: nc.candidates[0].reasons for nc in planned.new_cases}
+    assert "also a candidate for Samantha Jones, record 2 in this export" in reasons["1"]
+    assert "also a candidate for Samuel Jones, record 1 in this export" in reasons["2"]
+    # a candidate of one case only says nothing of the kind
+    alone = _plan([samuel], [requested]).new_cases[0].candidates[0].reasons
+    assert not [r for r in alone if r.startswith("also a candidate")]

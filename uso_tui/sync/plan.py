@@ -482,6 +482,7 @@ def plan(
             planned.creates.append(rec)
             out(rec, CREATED, "new: no similar account")
 
+    _contested(planned.new_cases)
     # Open cases whose record is gone from this complete export.
     for mis_id in list(cases_by_id):
         if mis_id not in present:
@@ -491,6 +492,25 @@ def plan(
     if export.raw is not None:
         _fingerprints(planned, export)
     return planned
+
+
+def _contested(cases: list[NewCase]) -> None:
+    """A candidate of two or more of the new cases (twins, one account requested for either)
+    says so in each: its score weighs one record against the account, not the two records
+    against each other."""
+    wanted: dict[str, list[MisRecord]] = {}
+    for case in cases:
+        for cand in case.candidates:
+            wanted.setdefault(cand.username, []).append(case.record)
+    for case in cases:
+        for cand in case.candidates:
+            others = [r for r in wanted[cand.username] if r is not case.record]
+            if others:
+                named = "; ".join(
+                    f"{r.forename} {r.surname}, record {r.mis_id}" for r in others[:3]
+                )
+                more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+                cand.reasons.append(f"also a candidate for {named}{more} in this export")
 
 
 def _name_keys(*names: str | None) -> frozenset[str]:
