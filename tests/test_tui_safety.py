@@ -155,3 +155,24 @@ async def test_force_run_asks_first_and_can_run_one_report(demo):
         await press(pilot, "y", rounds=3)
         assert app.live_runs[dfe].reports == ["students"]
     assert school.reports == ["staff", "students"]
+
+
+async def test_a_candidate_two_cases_want_says_so_literally(demo_ran):
+    import dataclasses
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    first = dict(case.candidates[0])
+    first["reasons"] = [
+        *first.get("reasons", []),
+        "also a candidate for Sam [b]Jones[/b], record 2 in this export",
+    ]
+    with store.transaction("test") as tx:
+        tx.put_case(dataclasses.replace(case, candidates=[first, *case.candidates[1:]]))
+    async with started(store, "matching", dfe) as (app, pilot):
+        screen = app.screen
+        screen.focus_item(case.case_id)
+        await settle(pilot)
+        flat = " ".join(screen_text(app).split())  # the detail line may wrap
+        assert "also a candidate for Sam [b]Jones[/b], record 2 in this export" in flat
