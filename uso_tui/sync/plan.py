@@ -504,13 +504,13 @@ def _contested(cases: list[NewCase]) -> None:
             wanted.setdefault(cand.username, []).append(case.record)
     for case in cases:
         for cand in case.candidates:
-            others = [r for r in wanted[cand.username] if r is not case.record]
-            if others:
-                named = "; ".join(
-                    f"{r.forename} {r.surname}, record {r.mis_id}" for r in others[:3]
-                )
-                more = f" and {len(others) - 3} more" if len(others) > 3 else ""
-                cand.reasons.append(f"also a candidate for {named}{more} in this export")
+            holders = wanted[cand.username]  # this case's record among them, once
+            if len(holders) > 1:
+                others = [r for r in holders[:4] if r is not case.record][:3]
+                named = "; ".join(f"{r.forename} {r.surname}, record {r.mis_id}" for r in others)
+                more = len(holders) - 1 - len(others)
+                more_text = f" and {more} more" if more else ""
+                cand.reasons.append(f"also a candidate for {named}{more_text} in this export")
 
 
 def _name_keys(*names: str | None) -> frozenset[str]:
