@@ -256,3 +256,12 @@ def test_twins_both_resembling_one_account_each_say_so():
     # a candidate of one case only says nothing of the kind
     alone = _plan([samuel], [requested]).new_cases[0].candidates[0].reasons
     assert not [r for r in alone if r.startswith("also a candidate")]
+
+
+def test_every_name_form_pair_joins_two_different_names():
+    from uso_tui.sync import name_forms
+    from uso_tui.sync.matching import key
+
+    for one, other in name_forms.PAIRS:
+        assert key(one) and key(other) and key(one) != key(other), (one, other)
+    assert len(set(name_forms.PAIRS)) == len(name_forms.PAIRS)
