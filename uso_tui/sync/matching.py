@@ -641,10 +641,7 @@ def _settled(
     """The weight of an account's UPN and date of birth against a record's (compare's, read
     from the account without making its Person; `same_dob`: the weight of the same date;
     `placeholders`: UPNs that are no evidence)."""
-    if isinstance(account, Account):
-        upn = account.extra.get("upn") if account.extra else None
-    else:
-        upn = getattr(account, "upn", None)
+    upn = account_field(account, "upn")
     bits = 0.0
     if upn and rec_upn:
         upn = upn.strip().upper()
@@ -763,6 +760,11 @@ class CandidateIndex:
             self._placeholders({upn for upn, got in by_upn.items() if len(got) > UPN_CROWD})
         return self._by_upn
 
+    def is_placeholder_upn(self, upn: str) -> bool:
+        """Whether more accounts of the pool hold this (normalised) UPN than one child would
+        (UPN_CROWD): a dummy number."""
+        return len(self.by_upn.get(upn, ())) > UPN_CROWD
+
     def _placeholders(self, upns: set[str]) -> None:
         """Takes `upns` as placeholders: the Persons made so far no longer hold them."""
         if upns - self.placeholder_upns:
@@ -863,10 +865,8 @@ class CandidateIndex:
     def _block(self, rec: MisRecord) -> set[int]:
         found: set[int] = set()
         upn = (rec.upn or "").strip().upper()
-        if upn:
-            got = self.by_upn.get(upn, ())
-            if len(got) <= UPN_CROWD:
-                found.update(got)
+        if upn and not self.is_placeholder_upn(upn):
+            found.update(self.by_upn.get(upn, ()))
         dob = rec.dob
         by_dob = self.by_dob
         if dob:
@@ -985,8 +985,8 @@ class CandidateIndex:
         store) weighed, best first; those in `exclude`, and those with less evidence than
         `min_bits`, left out."""
         rec_person = person_of_record(rec)
-        if rec_person.upn and len(self.by_upn.get(rec_person.upn, ())) > UPN_CROWD:
-            rec_person.upn = ""  # a placeholder: no evidence either way
+        if rec_person.upn and self.is_placeholder_upn(rec_person.upn):
+            rec_person.upn = ""  # no evidence either way
         exact = record_weights(rec_person, self.frequency)
         pupil = rec.role == "pupil"
         # Most blocked accounts are plainly someone else (another UPN, another date): the most
