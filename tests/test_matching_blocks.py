@@ -3,6 +3,8 @@ is rare, in either order; a name many bear is left to the date and sound blocks.
 
 from __future__ import annotations
 
+import dataclasses
+
 from factories import OTHER, TODAY, acc, export, outcome_of, rec, settings, snap
 
 from uso_tui.sync.plan import plan
@@ -153,6 +155,23 @@ def test_a_dummy_upn_on_the_account_is_no_evidence_against_the_record():
     planned = _plan_pupil(record, [mover, *DUMMIES, *SMITHS])
     assert outcome_of(planned, "p1").outcome == "needs_matching"
     assert planned.new_cases[0].candidates[0].username == "osmith.204"
+
+
+def test_a_dummy_upn_is_not_looked_for_across_the_store():
+    """The store-wide mover lookup is not asked for a UPN the LA holds as a dummy (what it found
+    would only be thrown away); a real UPN is still asked for."""
+    asked: list[set[str]] = []
+
+    def wide(role, upns, name_dobs):
+        asked.append(set(upns))
+        return []
+
+    for upn, wanted in ((DUMMY_UPN, set()), ("A123456789012", {"A123456789012"})):
+        asked.clear()
+        record = rec("p1", "Olivia", "Smith", "2015-03-04", upn=upn)
+        snapshot = dataclasses.replace(snap(pool=[*DUMMIES, *SMITHS]), wide=wide)
+        plan(export(record), snapshot, TODAY, settings())
+        assert asked == [wanted]
 
 
 def test_a_name_many_bear_with_another_date_of_birth_is_a_new_person():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -608,6 +609,18 @@ def _sound_keys(surname: str | None, forename: str | None, preferred: str | None
     return tuple((ph, c) for ph, _ in _sounds(surname) for c in finit)
 
 
+def _grouped(values: list) -> dict[Any, list[int]]:
+    """The positions in `values` of each value, ascending."""
+    out: dict[Any, list[int]] = {}
+    for position, value in enumerate(values):
+        got = out.get(value)
+        if got is None:
+            out[value] = [position]
+        else:
+            got.append(position)
+    return out
+
+
 def _years(dob: str | None) -> tuple[str, ...]:
     if not dob or not dob[:4].isdigit():
         return ("",)
@@ -683,23 +696,21 @@ class CandidateIndex:
         self._dob_initial: dict[str, dict[str, list[int]]] = {}  # filled per date when asked
         self._freq: dict[str, dict[str, int]] | None = None
         self._by_name: dict[str, list[int]] = {}  # "forename surname" keys -> positions
-        by_dob: dict[str, list[int]] = {}
+        # Positions grouped by a plain attribute (one dict step per account); what is costly
+        # (keys, sounds) is then reckoned once per distinct value, not once per account.
+        by_dob = _grouped([a.dob for a in self.accounts])
+        by_dob.pop(None, None)
+        by_dob.pop("", None)
         by_year: dict[str, list[int]] = {"": []}
-        for position, account in enumerate(self.accounts):
-            dob = account.dob
-            if dob:
-                got = by_dob.get(dob)
-                if got is None:
-                    by_dob[dob] = [position]
-                else:
-                    got.append(position)
-                got = by_year.get(dob[:4])
-                if got is None:
-                    by_year[dob[:4]] = [position]
-                else:
-                    got.append(position)
+        for dob, positions in by_dob.items():
+            got = by_year.get(dob[:4])
+            if got is None:
+                by_year[dob[:4]] = list(positions)
             else:
-                by_year[""].append(position)
+                got += positions
+        for positions in by_year.values():
+            positions.sort()
+        by_year[""] = [p for p, a in enumerate(self.accounts) if not a.dob]
         self.by_dob = by_dob
         self._by_year = by_year
         # (sound of a surname part, initial of a name) -> positions, per year of birth ("": no
@@ -746,16 +757,15 @@ class CandidateIndex:
     @property
     def by_upn(self) -> dict[str, list[int]]:
         if self._by_upn is None:
-            by_upn: dict[str, list[int]] = {}
-            for position, account in enumerate(self.accounts):
+            upns = [
                 # account_field, inlined: a call per account of the pool cost as much again
-                if isinstance(account, Account):
-                    extra = account.extra
-                    upn = extra.get("upn") if extra else None
-                else:
-                    upn = getattr(account, "upn", None)
-                if upn:
-                    by_upn.setdefault(upn.strip().upper(), []).append(position)
+                (a.extra.get("upn") if a.extra else None)
+                if isinstance(a, Account)
+                else getattr(a, "upn", None)
+                for a in self.accounts
+            ]
+            by_upn = _grouped([upn.strip().upper() if upn else "" for upn in upns])
+            by_upn.pop("", None)
             self._by_upn = by_upn
             self._placeholders({upn for upn, got in by_upn.items() if len(got) > UPN_CROWD})
         return self._by_upn
@@ -808,25 +818,20 @@ class CandidateIndex:
         """The pool's name counts, made once (and the accounts by whole name, _by_name, in the
         same pass); add() keeps both in step."""
         if self._freq is None:
-            fore: dict[str, int] = {}
-            sur: dict[str, int] = {}
-            whole: dict[str, int] = {}
-            latest = self._latest
-            # _count's count for the whole pool, inlined: a call per account cost twice as much
-            by_name = self._by_name
-            for position, account in enumerate(self.accounts):
-                if latest is not None and latest[account.username] != position:
-                    continue  # superseded by a later entry of the same account
-                fkey, skey = key(account.forename), key(account.surname)
-                fore[fkey] = fore.get(fkey, 0) + 1
-                sur[skey] = sur.get(skey, 0) + 1
-                full = f"{fkey} {skey}"
-                whole[full] = whole.get(full, 0) + 1
-                got = by_name.get(full)
-                if got is None:
-                    by_name[full] = [position]
-                else:
-                    got.append(position)
+            accounts, latest = self.accounts, self._latest
+            live: range | list[int] = range(len(accounts))
+            if latest is not None:  # entries superseded by a later one of the same account
+                live = [p for p in live if latest[accounts[p].username] == p]
+            fkeys = list(map(key, [accounts[p].forename for p in live]))
+            skeys = list(map(key, [accounts[p].surname for p in live]))
+            wholes = list(map(" ".join, zip(fkeys, skeys, strict=True)))  # as _whole_name
+            fore, sur, whole = Counter(fkeys), Counter(skeys), Counter(wholes)
+            if latest is None:
+                self._by_name = _grouped(wholes)
+            else:
+                self._by_name = {
+                    name: [live[i] for i in at] for name, at in _grouped(wholes).items()
+                }
             self._freq = {"forename": fore, "surname": sur, "name": whole}
         return self._freq
 
@@ -843,14 +848,20 @@ class CandidateIndex:
         if sounds is None:
             sounds = self._sounds_in[year] = {}
             accounts = self.accounts
-            for position in self._by_year.get(year, ()):
-                account = accounts[position]
-                for block in _sound_keys(account.surname, account.forename, account.preferred_name):
-                    got = sounds.get(block)
-                    if got is None:
-                        sounds[block] = [position]
-                    else:
-                        got.append(position)
+            positions = self._by_year.get(year, [])
+            # by surname first: its sounds are reckoned once per surname, not once per account
+            for surname, at in _grouped([accounts[p].surname for p in positions]).items():
+                surname_sounds = [ph for ph, _ in _sounds(surname)]
+                for i in at if surname_sounds else ():
+                    position = positions[i]
+                    account = accounts[position]
+                    for initial in _initials(account.forename, account.preferred_name):
+                        for ph in surname_sounds:
+                            got = sounds.get((ph, initial))
+                            if got is None:
+                                sounds[(ph, initial)] = [position]
+                            else:
+                                got.append(position)
         return sounds
 
     def _by_initial(self, dob: str) -> dict[str, list[int]]:

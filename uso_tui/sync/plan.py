@@ -457,7 +457,7 @@ def plan(
                     else [a for a in snapshot.all_accounts() if a.role == role]
                 )
                 index = CandidateIndex(pool)
-        elsewhere = _found_elsewhere(snapshot, role, searching)
+        elsewhere = _found_elsewhere(snapshot, role, searching, index)
     for rec in searching:
         planned.candidates_searched += 1
         assert index is not None
@@ -616,18 +616,19 @@ def _auto_link_target(
 
 
 def _found_elsewhere(
-    snapshot: Snapshot, role: str, records: list[MisRecord]
+    snapshot: Snapshot, role: str, records: list[MisRecord], index: CandidateIndex | None = None
 ) -> dict[str, list[Any]]:
     """Accounts anywhere in the store with a record's UPN, or its date of birth and its forename
     or its surname (movers from another local authority, also married or mistyped), by the
-    record's MIS id."""
+    record's MIS id. A UPN the LA's `index` already holds as a dummy is not looked for."""
     if snapshot.wide is None:
         return {}
     upns: set[str] = set()
     name_dobs: set[tuple[str, str, str]] = set()
     for record in records:
-        if record.upn and record.upn.strip():
-            upns.add(record.upn.strip().upper())
+        upn = (record.upn or "").strip().upper()
+        if upn and not (index is not None and index.is_placeholder_upn(upn)):
+            upns.add(upn)
         if record.dob:
             name_dobs.update(
                 (f, "", record.dob) for f in _name_keys(record.forename, record.preferred_name)
