@@ -696,21 +696,23 @@ class CandidateIndex:
         self._dob_initial: dict[str, dict[str, list[int]]] = {}  # filled per date when asked
         self._freq: dict[str, dict[str, int]] | None = None
         self._by_name: dict[str, list[int]] = {}  # "forename surname" keys -> positions
-        # Positions grouped by a plain attribute (one dict step per account); what is costly
-        # (keys, sounds) is then reckoned once per distinct value, not once per account.
-        by_dob = _grouped([a.dob for a in self.accounts])
-        by_dob.pop(None, None)
-        by_dob.pop("", None)
+        by_dob: dict[str, list[int]] = {}
         by_year: dict[str, list[int]] = {"": []}
-        for dob, positions in by_dob.items():
-            got = by_year.get(dob[:4])
-            if got is None:
-                by_year[dob[:4]] = list(positions)
+        for position, account in enumerate(self.accounts):
+            dob = account.dob
+            if dob:
+                got = by_dob.get(dob)
+                if got is None:
+                    by_dob[dob] = [position]
+                else:
+                    got.append(position)
+                got = by_year.get(dob[:4])
+                if got is None:
+                    by_year[dob[:4]] = [position]
+                else:
+                    got.append(position)
             else:
-                got += positions
-        for positions in by_year.values():
-            positions.sort()
-        by_year[""] = [p for p, a in enumerate(self.accounts) if not a.dob]
+                by_year[""].append(position)
         self.by_dob = by_dob
         self._by_year = by_year
         # (sound of a surname part, initial of a name) -> positions, per year of birth ("": no
