@@ -3,10 +3,6 @@ round trip is a deep copy, so a caller mutating a returned record never changes 
 
 from __future__ import annotations
 
-import gc
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
@@ -68,28 +64,3 @@ def accounts_from_staged(docs: list[dict[str, Any]]) -> list[Any]:
     from uso_tui.domain.models import Account  # noqa: PLC0415
 
     return [Account.from_row(d) for d in docs]
-
-
-_gc_guard = threading.Lock()
-_gc_depth = 0
-_gc_was_enabled = True
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many objects at once: loading 10,000
-    accounts otherwise triggers dozens of collections (about half the time spent). Nested and
-    thread-safe; the collector is enabled again only if it was enabled before."""
-    global _gc_depth, _gc_was_enabled
-    with _gc_guard:
-        if _gc_depth == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_guard:
-            _gc_depth -= 1
-            if _gc_depth == 0 and _gc_was_enabled:
-                gc.enable()

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from uso_tui.store.codec import gc_paused
+from uso_tui.domain.collector import gc_paused
 from uso_tui.store.journal import Commit
 from uso_tui.store.storage import decode, encode, read_bytes, table_rows
 from uso_tui.store.version_cache import data_token, head_token, meta_table, new_token

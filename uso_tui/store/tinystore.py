@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.models import (
     Account,
     AuditEvent,
@@ -38,7 +39,7 @@ from uso_tui.store.api import (
     UnknownSchool,
 )
 from uso_tui.store.audit import Deltas, Recent, delta_numbers, read_events
-from uso_tui.store.codec import build, from_docs, gc_paused
+from uso_tui.store.codec import build, from_docs
 from uso_tui.store.directory import DirectoryCache, DirectoryView, stage_from_rows
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.kept import KeptReads

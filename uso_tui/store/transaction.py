@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.models import (
     PROCESSED_COLUMNS,
     Account,
@@ -50,7 +51,6 @@ from uso_tui.store.codec import (
     accounts_from_staged,
     from_doc,
     from_docs,
-    gc_paused,
     slim_account,
     to_doc,
     to_docs,

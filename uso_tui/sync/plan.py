@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.models import (
     Account,
     Candidate,
@@ -318,6 +319,13 @@ def plan(
 ) -> Plan:
     """Every decision for one report (DESIGN section 3). `accept`: an operator confirmed this
     export (a run held whole by the comparison): nothing is held, not even unallocations."""
+    # A plan builds hundreds of thousands of objects (its LA's candidate index, its rows):
+    # collections walking them again and again took a third of a one-school plan.
+    with gc_paused():
+        return _plan(export, snapshot, today, settings, accept)
+
+
+def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, accept: bool) -> Plan:
     dfe = snapshot.school
     report = export.report
     role = ROLE_OF_REPORT[report]

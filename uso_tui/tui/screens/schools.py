@@ -19,8 +19,8 @@ from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
+from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.models import School
-from uso_tui.store.codec import gc_paused
 from uso_tui.tui.format import cell, clean
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.virtual_table import Column, VirtualTable
