@@ -624,7 +624,7 @@ def _auto_link_target(
 
 
 def _found_elsewhere(
-    snapshot: Snapshot, role: str, records: list[MisRecord], index: CandidateIndex | None = None
+    snapshot: Snapshot, role: str, records: list[MisRecord], index: CandidateIndex
 ) -> dict[str, list[Any]]:
     """Accounts anywhere in the store with a record's UPN, or its date of birth and its forename
     or its surname (movers from another local authority, also married or mistyped), by the
@@ -635,7 +635,7 @@ def _found_elsewhere(
     name_dobs: set[tuple[str, str, str]] = set()
     for record in records:
         upn = (record.upn or "").strip().upper()
-        if upn and not (index is not None and index.is_placeholder_upn(upn)):
+        if upn and not index.is_placeholder_upn(upn):
             upns.add(upn)
         if record.dob:
             name_dobs.update(
