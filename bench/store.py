@@ -35,9 +35,10 @@ from uso_tui.domain.models import Account, AuditEvent, Run, School
 from uso_tui.domain.names import normalise
 from uso_tui.iris.names_data import ORIGINS
 from uso_tui.store import open_store
+from uso_tui.sync.matching import date_slips
 
 OUT = Path(__file__).parent / "out"
-BUILD_VERSION = 4  # bump when the synthetic data or the store layout changes
+BUILD_VERSION = 5  # bump when the synthetic data or the store layout changes
 BIG_SCHOOL = 3000  # the first school is a large secondary: the 2,000-record change happens there
 SIZES = {
     "10k": (10_000, 30, 3),
@@ -132,14 +133,15 @@ def _wanted(store, la: str, count: int, rng: random.Random) -> tuple[set[str], s
     upns: set[str] = set()
     name_dobs: set[tuple[str, str, str]] = set()
     for position, person in enumerate(rng.sample(pool, min(count, len(pool)))):
+        forename, surname, dob = normalise(person.forename), normalise(person.surname), person.dob
         if position % 2 == 0:
             upns.add(person.upn or "")
-            name_dobs.add((normalise(person.forename), normalise(person.surname), person.dob or ""))
         else:
             upns.add(f"Z{position:012d}")
-            name_dobs.add(
-                (normalise(person.forename) + "q", normalise(person.surname), person.dob or "")
-            )
+            forename, surname = forename + "q", surname + "q"  # nobody's
+        if dob:  # as sync.plan._found_elsewhere asks
+            name_dobs.update({(forename, "", dob), ("", surname, dob)})
+            name_dobs.update((forename, surname, slip) for slip in date_slips(dob))
     return upns, name_dobs
 
 

@@ -91,6 +91,31 @@ def test_a_mover_from_another_local_authority_is_found_in_the_whole_store():
     assert seen and {("amy", "", DOB), ("", "jones", DOB)} <= seen[0][2]
 
 
+def test_a_mover_from_another_local_authority_with_a_date_slip_is_found(tmp_path):
+    """Staff carry no UPN: a mover from another local authority whose date of birth was keyed
+    with a slip (a digit, two exchanged, a day, month or year out) is found by the whole names
+    with each slip of the date, through the store's lookup (one digit here: 1975 for 1976)."""
+    from uso_tui.domain.models import School
+    from uso_tui.store import open_store
+
+    store = open_store(tmp_path / "data")
+    far_school = School("999-1234", "Far", "iSAMS", "https://far.isams.cloud", "id")
+    with store.transaction("tester") as tx:
+        tx.add_school(far_school, "secret")
+        far = acc(tx.new_username("Oliver", "Clarke", "999"), "Oliver", "Clarke", "1975-04-10",
+                  school="999-1234", mis_id="77", role="staff")  # fmt: skip
+        namesake = acc(tx.new_username("Oliver", "Clarke", "999"), "Oliver", "Clarke",
+                       "1962-08-30", school="999-1234", mis_id="78", role="staff")  # fmt: skip
+        tx.put_accounts([far, namesake])
+    snapshot = Snapshot(school=DFE, pool=lambda role: [], wide=store.find_people)
+    record = rec("1", "Oliver", "Clarke", "1976-04-10", report="staff")
+    planned = plan(export(record, report="staff"), snapshot, TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    (case,) = planned.new_cases
+    assert [c.username for c in case.candidates] == [far.username]  # not the namesake
+    assert ["dob", "one_digit"] in [field[:2] for field in case.candidates[0].evidence]
+
+
 def test_the_same_upn_finds_a_pupil_whose_names_changed():
     old = acc(
         "ajones.204",

@@ -1,6 +1,8 @@
 """find_people: the accounts, anywhere in the store, with one of some UPNs or with one of some
 (forename, surname, date of birth), "" standing for any forename or any surname: movers from
-another local authority, also those whose surname changed or was mistyped.
+another local authority, also those whose surname changed or was mistyped. A triple with both
+names is looked for by its names (the caller may ask for one name with many dates: the slips of
+a keyed-in date of birth).
 
 A store object keeps, per process, the keys each school's names.idx holds (PeopleIndex: a
 hash of each key of every index line), taken from the file and reused while it is unchanged; a
@@ -75,12 +77,22 @@ class PeopleFinder:
         self.upns = {k for k in map(upn_key, upns) if k}
         # "" stands for any forename or any surname (not both)
         self.name_dobs = {(f, s, d) for f, s, d in name_dobs if (f or s) and d}
+        # Triples with both names, looked for by the pair (pair_key), whatever their dates.
+        self.pairs = {(f, s) for f, s, _ in self.name_dobs if f and s}
         # The patterns' sources, compiled when a school is first scanned: most looks for a
         # starter find no school that may hold a key, and compiling costs more than the look.
         self.sources: list[bytes] = []
+        self.pair_sources: list[bytes] = []
+        if self.pairs:
+            # Any date, then the forename or preferred name key of a pair (wants() checks the
+            # surname and the date).
+            fores = dict.fromkeys((f.encode() for f, _ in self.pairs), b"")
+            self.pair_sources.append(rb" \d{4}-\d\d-\d\d" + _SKIP + _trie(fores) + _TOKEN_END)
         forenames: dict[bytes, set[bytes]] = {}
         any_forename: set[bytes] = set()
-        for forename, _, dob in self.name_dobs:
+        for forename, surname, dob in self.name_dobs:
+            if forename and surname:
+                continue  # a pair's
             if forename:
                 forenames.setdefault(dob.encode(), set()).add(forename.encode())
             else:
@@ -101,13 +113,22 @@ class PeopleFinder:
             wanted = dict.fromkeys((field_text(u).encode() for u in self.upns), b"\x1f")
             self.sources.append(rb"\x1d" + _trie(wanted))
 
+    @property
+    def wants_any(self) -> bool:
+        return bool(self.sources or self.pair_sources)
+
     @cached_property
     def patterns(self) -> list[re.Pattern[bytes]]:
         return [re.compile(source) for source in self.sources]
 
-    def scan(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
-        """Adds the wanted accounts of one school's index to `out` (by username)."""
-        for pattern in self.patterns:
+    @cached_property
+    def pair_patterns(self) -> list[re.Pattern[bytes]]:
+        return [re.compile(source) for source in self.pair_sources]
+
+    def scan(self, data: bytes, home: str, out: dict[str, AccountHit], pairs: bool = False) -> None:
+        """Adds the wanted accounts of one school's index to `out` (by username); `pairs`: those
+        of the name pairs, else the others."""
+        for pattern in self.pair_patterns if pairs else self.patterns:
             for match in pattern.finditer(data):
                 start = data.rfind(b"\n", 0, match.start()) + 1
                 end = data.find(b"\n", match.end())
@@ -134,12 +155,15 @@ class PeopleFinder:
 
 
 # The keys of an index line: its date of birth with each name token (whole names come first,
-# then the parts of multi-part names), and its UPN. An account is kept under all of them,
-# whatever its role; a wanted key is a date with one forename, preferred name or surname key.
-# Hashed stably (xxh3), so that a commit can write a school's keys for every process to read.
+# then the parts of multi-part names), its UPN, and its forename and preferred name each with its
+# surname (pair_key). An account is kept under all of them, whatever its role; a wanted key is a
+# date with one forename, preferred name or surname key, a UPN, or a pair. Hashed stably (xxh3),
+# so that a commit can write a school's keys for every process to read.
 _TOKEN = rb"[^ \t\n\x1d\x1f]+"
 _DOB_TOKENS = re.compile(rb"(?m)^ " + _TOKEN + rb" (" + _TOKEN + rb")((?: " + _TOKEN + rb")+)")
 _UPN_FIELD = re.compile(rb"\x1d([^\x1f\t\n]+)")
+# A line's names as written (forename, surname, preferred), after KEYS and FLAGS.
+_NAMES = re.compile(rb"(?m)^[^\t\n]*\t[^\t\n]*\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)$")
 _hash = xxhash.xxh3_64_intdigest
 
 
@@ -154,13 +178,30 @@ def lines_keys(data: bytes) -> set[int]:
             prefix = dob + b" "
             for token in run.split():
                 add(_hash(prefix + token))
+    for forename, surname, preferred in _NAMES.findall(data):
+        sur = normalise_cached(surname.decode("utf-8", "replace"))
+        if sur:
+            for name in (forename, preferred):
+                fore = normalise_cached(name.decode("utf-8", "replace")) if name else ""
+                if fore:
+                    add(pair_key(fore, sur))
     return keys
+
+
+def pair_key(forename: str, surname: str) -> int:
+    """The key of an account by its (normalised) forename or preferred name and surname."""
+    return _hash(f"\x1e{forename} {surname}".encode())
 
 
 def wanted_keys(finder: PeopleFinder) -> set[int]:
+    """The keys of what `finder` wants, but the name pairs' (pair_keys)."""
     keys = {_hash(b"\x1d" + field_text(u).encode()) for u in finder.upns}
-    keys.update(_hash(f"{d} {f or s}".encode()) for f, s, d in finder.name_dobs)
+    keys.update(_hash(f"{d} {f or s}".encode()) for f, s, d in finder.name_dobs if not (f and s))
     return keys
+
+
+def pair_keys(finder: PeopleFinder) -> set[int]:
+    return {pair_key(f, s) for f, s in finder.pairs}
 
 
 # names.keys, beside each names.idx and written in the same commit: the keys of its lines, so
@@ -168,7 +209,7 @@ def wanted_keys(finder: PeopleFinder) -> set[int]:
 # holds the hash of the index it describes (a key file of another version of the index is
 # ignored: the index is parsed) and how many lines have gone since its keys were made whole.
 _HEAD = struct.Struct("<8sQI")
-_MAGIC = b"USOKEYS1"
+_MAGIC = b"USOKEYS2"  # 2: with the name pairs' keys (an older file is made again)
 # A key file is made whole again once this share of its index's lines are gone since (their
 # keys would name the school for nothing).
 STALE_SHARE = 4
@@ -263,18 +304,29 @@ class PeopleIndex:
         """find_people over the schools `dfes` (their names.idx at path_of(dfe)), sorted by
         username. The caller holds the store's read lock."""
         found: dict[str, AccountHit] = {}
-        if not finder.sources:
+        if not finder.wants_any:
             return []
         with self._lock:
             self._looks += 1
             cold = not self._known and self._looks <= SCAN_LOOKS
         # A process that looks once or twice (a command's one run) reads every index once
         # rather than building the map (which pays from the third look on).
-        schools = dfes if cold else self.schools_with(dfes, path_of, wanted_keys(finder))
-        for dfe in schools:
+        if cold:
+            plain = set(dfes) if finder.sources else set()
+            pairs = set(dfes) if finder.pair_sources else set()
+        else:
+            plain = pairs = set()
+            if finder.sources:
+                plain = set(self.schools_with(dfes, path_of, wanted_keys(finder)))
+            if finder.pair_sources:
+                pairs = set(self.schools_with(dfes, path_of, pair_keys(finder)))
+        for dfe in sorted(plain | pairs):
             data = read_bytes(path_of(dfe))
             if data:
-                finder.scan(data, dfe, found)
+                if dfe in plain:
+                    finder.scan(data, dfe, found)
+                if dfe in pairs:
+                    finder.scan(data, dfe, found, pairs=True)
         return [found[u] for u in sorted(found)]
 
     def schools_with(

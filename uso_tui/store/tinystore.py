@@ -357,7 +357,7 @@ class TinyStore(KeptReads, Store):
         self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
     ) -> list[AccountHit]:
         finder = PeopleFinder(role, upns, name_dobs)
-        if not finder.sources:
+        if not finder.wants_any:
             return []
         with self._reading():
             return self.people.find(self._school_dirs(), self.layout.names_idx, finder)

@@ -165,6 +165,18 @@ def near_dates(dob: str) -> tuple[str, ...]:
     return tuple(x for x in out if x)
 
 
+@lru_cache(maxsize=50_000)
+def date_slips(dob: str) -> frozenset[str]:
+    """The dates a keyed-in date of birth may have been meant as (the date blocks' slips: day and
+    month swapped, a digit changed, two exchanged, a day, month or year out), not itself."""
+    swapped = swap_day_month(dob)
+    out = {*one_digit_variants(dob), *transposed_variants(dob), *near_dates(dob)}
+    if swapped:
+        out.add(swapped)
+    out.discard(dob)
+    return frozenset(out)
+
+
 @lru_cache(maxsize=500_000)
 def dob_score(dob: str | None, other: str | None) -> tuple[int, str]:
     """(score, how): equal 100, day/month swapped 85, one digit off, two digits transposed, or a

@@ -31,7 +31,7 @@ from uso_tui.store.why_index import draft_lines
 from uso_tui.sync.compare import compare
 from uso_tui.sync.fingerprints import fingerprint, record_row
 from uso_tui.sync.match_model import UPN_CROWD
-from uso_tui.sync.matching import CandidateIndex, account_field
+from uso_tui.sync.matching import CandidateIndex, account_field, date_slips
 
 OLDEST_DOB = "1900-01-01"
 
@@ -627,8 +627,10 @@ def _found_elsewhere(
     snapshot: Snapshot, role: str, records: list[MisRecord], index: CandidateIndex
 ) -> dict[str, list[Any]]:
     """Accounts anywhere in the store with a record's UPN, or its date of birth and its forename
-    or its surname (movers from another local authority, also married or mistyped), by the
-    record's MIS id. A UPN the LA's `index` already holds as a dummy is not looked for."""
+    or its surname (movers from another local authority, also married or mistyped), or its
+    forename and surname and a slip of its date (matching.date_slips: a mover whose date was
+    keyed wrongly at either school), by the record's MIS id. A UPN the LA's `index` already
+    holds as a dummy is not looked for."""
     if snapshot.wide is None:
         return {}
     upns: set[str] = set()
@@ -638,15 +640,18 @@ def _found_elsewhere(
         if upn and not index.is_placeholder_upn(upn):
             upns.add(upn)
         if record.dob:
-            name_dobs.update(
-                (f, "", record.dob) for f in _name_keys(record.forename, record.preferred_name)
-            )
-            if normalise_cached(record.surname):
-                name_dobs.add(("", normalise_cached(record.surname), record.dob))
+            names = _name_keys(record.forename, record.preferred_name)
+            surname = normalise_cached(record.surname)
+            name_dobs.update((f, "", record.dob) for f in names)
+            if surname:
+                name_dobs.add(("", surname, record.dob))
+                slips = date_slips(record.dob)
+                name_dobs.update((f, surname, d) for f in names for d in slips)
     if not upns and not name_dobs:
         return {}
     found = snapshot.wide(role, upns, name_dobs)
     by_upn: dict[str, list[Any]] = {}
+    by_surname: dict[str, list[Any]] = {}
     by_dob: dict[str, list[Any]] = {}
     for account in found:
         upn = account_field(account, "upn")
@@ -654,6 +659,7 @@ def _found_elsewhere(
             by_upn.setdefault(upn.strip().upper(), []).append(account)
         if account.dob:
             by_dob.setdefault(account.dob, []).append(account)
+            by_surname.setdefault(normalise_cached(account.surname), []).append(account)
     out: dict[str, list[Any]] = {}
     for record in records:
         got = list(by_upn.get((record.upn or "").strip().upper(), ())) if record.upn else []
@@ -669,6 +675,14 @@ def _found_elsewhere(
                 or _name_keys(account.forename, account.preferred_name) & names
             ):
                 got.append(account)
+        if record.dob and surname:
+            slips = date_slips(record.dob)
+            got.extend(
+                account
+                for account in by_surname.get(surname, ())
+                if account.dob in slips
+                and _name_keys(account.forename, account.preferred_name) & names
+            )
         if got:
             out[record.mis_id] = got
     return out
