@@ -24,7 +24,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import xxhash
@@ -44,6 +44,12 @@ _TOKEN_END = rb"[ \x1f\t]"
 # The tokens before a forename or preferred name key: none or one (index_line puts the whole
 # names first); up to three in lines written before, where a forename's parts came first.
 _SKIP = rb"(?: [^ \t\x1d\x1f\n]+){0,3} "
+
+
+@lru_cache(maxsize=4096)
+def _token_pattern(token: bytes) -> re.Pattern[bytes]:
+    """A name key as a whole token of KEYS."""
+    return re.compile(b" " + re.escape(token) + _TOKEN_END)
 
 
 def _trie(tails: dict[bytes, bytes]) -> bytes:
@@ -77,17 +83,19 @@ class PeopleFinder:
         self.upns = {k for k in map(upn_key, upns) if k}
         # "" stands for any forename or any surname (not both)
         self.name_dobs = {(f, s, d) for f, s, d in name_dobs if (f or s) and d}
-        # Triples with both names, looked for by the pair (pair_key), whatever their dates.
-        self.pairs = {(f, s) for f, s, _ in self.name_dobs if f and s}
+        # Triples with both names: their dates by name pair, looked for by pair_keys.
+        self.pairs: dict[tuple[str, str], set[str]] = {}
+        for f, s, d in self.name_dobs:
+            if f and s:
+                self.pairs.setdefault((f, s), set()).add(d)
         # The patterns' sources, compiled when a school is first scanned: most looks for a
         # starter find no school that may hold a key, and compiling costs more than the look.
         self.sources: list[bytes] = []
-        self.pair_sources: list[bytes] = []
-        if self.pairs:
-            # Any date, then the forename or preferred name key of a pair (wants() checks the
-            # surname and the date).
-            fores = dict.fromkeys((f.encode() for f, _ in self.pairs), b"")
-            self.pair_sources.append(rb" \d{4}-\d\d-\d\d" + _SKIP + _trie(fores) + _TOKEN_END)
+        # The pairs' dates by forename key (a school the pairs' keys name is scanned for the
+        # forename alone: one small pattern each, kept compiled across looks).
+        self.pair_dates: dict[bytes, set[bytes]] = {}
+        for (f, _), dates in self.pairs.items():
+            self.pair_dates.setdefault(f.encode(), set()).update(d.encode() for d in dates)
         forenames: dict[bytes, set[bytes]] = {}
         any_forename: set[bytes] = set()
         for forename, surname, dob in self.name_dobs:
@@ -115,27 +123,37 @@ class PeopleFinder:
 
     @property
     def wants_any(self) -> bool:
-        return bool(self.sources or self.pair_sources)
+        return bool(self.sources or self.pairs)
 
     @cached_property
     def patterns(self) -> list[re.Pattern[bytes]]:
         return [re.compile(source) for source in self.sources]
 
-    @cached_property
-    def pair_patterns(self) -> list[re.Pattern[bytes]]:
-        return [re.compile(source) for source in self.pair_sources]
-
-    def scan(self, data: bytes, home: str, out: dict[str, AccountHit], pairs: bool = False) -> None:
-        """Adds the wanted accounts of one school's index to `out` (by username); `pairs`: those
-        of the name pairs, else the others."""
-        for pattern in self.pair_patterns if pairs else self.patterns:
+    def scan(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
+        """Adds the wanted accounts of one school's index to `out` (by username), but the name
+        pairs' (scan_pairs)."""
+        for pattern in self.patterns:
             for match in pattern.finditer(data):
-                start = data.rfind(b"\n", 0, match.start()) + 1
-                end = data.find(b"\n", match.end())
-                line = data[start : end if end >= 0 else len(data)]
-                for hit in read_hits(line, home):
-                    if self.wants(hit):
-                        out[hit.username] = hit
+                self._take(data, match.start(), home, out)
+
+    def scan_pairs(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
+        """Adds the name pairs' accounts of one school's index to `out`: each line holding a
+        pair's forename key as a token, with one of the pair's dates (wants() checks the rest)."""
+        for forename, dates in self.pair_dates.items():
+            for match in _token_pattern(forename).finditer(data):
+                at = match.start()
+                # ` username dob tok ...`: the date before the token (else a name field: read)
+                head = data[data.rfind(b"\n", 0, at) + 1 : at].split(b" ", 3)
+                if len(head) < 3 or head[2] in dates:
+                    self._take(data, at, home, out)
+
+    def _take(self, data: bytes, at: int, home: str, out: dict[str, AccountHit]) -> None:
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        line = data[start : end if end >= 0 else len(data)]
+        for hit in read_hits(line, home):
+            if self.wants(hit):
+                out[hit.username] = hit
 
     def wants(self, hit: AccountHit) -> bool:
         if hit.role != self.role:
@@ -156,14 +174,17 @@ class PeopleFinder:
 
 # The keys of an index line: its date of birth with each name token (whole names come first,
 # then the parts of multi-part names), its UPN, and its forename and preferred name each with its
-# surname (pair_key). An account is kept under all of them, whatever its role; a wanted key is a
+# surname and a part of its date (pair_key). An account is kept under all of them, whatever its role; a wanted key is a
 # date with one forename, preferred name or surname key, a UPN, or a pair. Hashed stably (xxh3),
 # so that a commit can write a school's keys for every process to read.
 _TOKEN = rb"[^ \t\n\x1d\x1f]+"
 _DOB_TOKENS = re.compile(rb"(?m)^ " + _TOKEN + rb" (" + _TOKEN + rb")((?: " + _TOKEN + rb")+)")
 _UPN_FIELD = re.compile(rb"\x1d([^\x1f\t\n]+)")
-# A line's names as written (forename, surname, preferred), after KEYS and FLAGS.
-_NAMES = re.compile(rb"(?m)^[^\t\n]*\t[^\t\n]*\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)$")
+# A line's date of birth, and its names as written (forename, surname, preferred) after KEYS
+# and FLAGS.
+_NAMES = re.compile(
+    rb"(?m)^ [^ \t\n]+ ([^ \t\n]+)[^\t\n]*\t[^\t\n]*\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)$"
+)
 _hash = xxhash.xxh3_64_intdigest
 
 
@@ -178,19 +199,39 @@ def lines_keys(data: bytes) -> set[int]:
             prefix = dob + b" "
             for token in run.split():
                 add(_hash(prefix + token))
-    for forename, surname, preferred in _NAMES.findall(data):
+    for dob, forename, surname, preferred in _NAMES.findall(data):
         sur = normalise_cached(surname.decode("utf-8", "replace"))
-        if sur:
+        if sur and dob != b"~":
+            born = dob.decode()
             for name in (forename, preferred):
                 fore = normalise_cached(name.decode("utf-8", "replace")) if name else ""
                 if fore:
-                    add(pair_key(fore, sur))
+                    add(pair_key(fore, sur, born[:4]))
+                    add(pair_key(fore, sur, born[5:]))
     return keys
 
 
-def pair_key(forename: str, surname: str) -> int:
-    """The key of an account by its (normalised) forename or preferred name and surname."""
-    return _hash(f"\x1e{forename} {surname}".encode())
+def pair_key(forename: str, surname: str, part: str) -> int:
+    """A key of an account by its (normalised) forename or preferred name, its surname and a part
+    of its date of birth: the year (`1975`) or the month and day (`04-10`). A slip of a date
+    keeps one of the two but for a few (pair_parts): a pair is looked for with a slipped date
+    under a key or two, and names many bear are not looked for in every school."""
+    return _hash(f"\x1e{forename} {surname} {part}".encode())
+
+
+def pair_parts(dates: set[str]) -> set[str]:
+    """Few date parts (years, months and days) that each of `dates` has one of: greedily, the
+    part most of the dates not yet covered share."""
+    left, parts = set(dates), set()
+    while left:
+        counts: dict[str, int] = {}
+        for d in left:
+            for part in (d[:4], d[5:]):
+                counts[part] = counts.get(part, 0) + 1
+        best = max(sorted(counts), key=counts.__getitem__)
+        parts.add(best)
+        left = {d for d in left if best not in (d[:4], d[5:])}
+    return parts
 
 
 def wanted_keys(finder: PeopleFinder) -> set[int]:
@@ -201,7 +242,9 @@ def wanted_keys(finder: PeopleFinder) -> set[int]:
 
 
 def pair_keys(finder: PeopleFinder) -> set[int]:
-    return {pair_key(f, s) for f, s in finder.pairs}
+    return {
+        pair_key(f, s, part) for (f, s), dates in finder.pairs.items() for part in pair_parts(dates)
+    }
 
 
 # names.keys, beside each names.idx and written in the same commit: the keys of its lines, so
@@ -313,12 +356,12 @@ class PeopleIndex:
         # rather than building the map (which pays from the third look on).
         if cold:
             plain = set(dfes) if finder.sources else set()
-            pairs = set(dfes) if finder.pair_sources else set()
+            pairs = set(dfes) if finder.pairs else set()
         else:
             plain = pairs = set()
             if finder.sources:
                 plain = set(self.schools_with(dfes, path_of, wanted_keys(finder)))
-            if finder.pair_sources:
+            if finder.pairs:
                 pairs = set(self.schools_with(dfes, path_of, pair_keys(finder)))
         for dfe in sorted(plain | pairs):
             data = read_bytes(path_of(dfe))
@@ -326,7 +369,7 @@ class PeopleIndex:
                 if dfe in plain:
                     finder.scan(data, dfe, found)
                 if dfe in pairs:
-                    finder.scan(data, dfe, found, pairs=True)
+                    finder.scan_pairs(data, dfe, found)
         return [found[u] for u in sorted(found)]
 
     def schools_with(
