@@ -134,7 +134,8 @@ class PeopleFinder:
         pairs' (scan_pairs)."""
         for pattern in self.patterns:
             for match in pattern.finditer(data):
-                self._take(data, match.start(), home, out)
+                at = match.start()
+                self._take(data, data.rfind(b"\n", 0, at) + 1, at, home, out)
 
     def scan_pairs(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
         """Adds the name pairs' accounts of one school's index to `out`: each line holding a
@@ -142,13 +143,17 @@ class PeopleFinder:
         for forename, dates in self.pair_dates.items():
             for match in _token_pattern(forename).finditer(data):
                 at = match.start()
-                # ` username dob tok ...`: the date before the token (else a name field: read)
-                head = data[data.rfind(b"\n", 0, at) + 1 : at].split(b" ", 3)
+                start = data.rfind(b"\n", 0, at) + 1
+                # a line is ` username dob tok ...`: its date is checked before it is parsed (a
+                # line not of that shape is parsed, and wants() judges it)
+                head = data[start:at].split(b" ", 3)
                 if len(head) < 3 or head[2] in dates:
-                    self._take(data, at, home, out)
+                    self._take(data, start, at, home, out)
 
-    def _take(self, data: bytes, at: int, home: str, out: dict[str, AccountHit]) -> None:
-        start = data.rfind(b"\n", 0, at) + 1
+    def _take(
+        self, data: bytes, start: int, at: int, home: str, out: dict[str, AccountHit]
+    ) -> None:
+        """The wanted accounts of the line from `start` that holds position `at`."""
         end = data.find(b"\n", at)
         line = data[start : end if end >= 0 else len(data)]
         for hit in read_hits(line, home):
@@ -174,9 +179,10 @@ class PeopleFinder:
 
 # The keys of an index line: its date of birth with each name token (whole names come first,
 # then the parts of multi-part names), its UPN, and its forename and preferred name each with its
-# surname and a part of its date (pair_key). An account is kept under all of them, whatever its role; a wanted key is a
-# date with one forename, preferred name or surname key, a UPN, or a pair. Hashed stably (xxh3),
-# so that a commit can write a school's keys for every process to read.
+# surname and a part of its date (pair_key). An account is kept under all of them, whatever its
+# role; a wanted key is a date with one forename, preferred name or surname key, a UPN, or a
+# pair's. Hashed stably (xxh3), so that a commit can write a school's keys for every process to
+# read.
 _TOKEN = rb"[^ \t\n\x1d\x1f]+"
 _DOB_TOKENS = re.compile(rb"(?m)^ " + _TOKEN + rb" (" + _TOKEN + rb")((?: " + _TOKEN + rb")+)")
 _UPN_FIELD = re.compile(rb"\x1d([^\x1f\t\n]+)")
