@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -41,15 +42,12 @@ from uso_tui.store.storage import read_bytes
 
 # A token of KEYS ends at a space, at the matching fields (\x1f) or, in older lines, at FLAGS.
 _TOKEN_END = rb"[ \x1f\t]"
+_TOKEN_ENDS = frozenset(b" \x1f\t")
+# Up to this many dates and UPNs, a look searches for each plainly; more, by a pattern.
+FEW_NEEDLES = 24
 # The tokens before a forename or preferred name key: none or one (index_line puts the whole
 # names first); up to three in lines written before, where a forename's parts came first.
 _SKIP = rb"(?: [^ \t\x1d\x1f\n]+){0,3} "
-
-
-@lru_cache(maxsize=4096)
-def _token_pattern(token: bytes) -> re.Pattern[bytes]:
-    """A name key as a whole token of KEYS."""
-    return re.compile(b" " + re.escape(token) + _TOKEN_END)
 
 
 def _trie(tails: dict[bytes, bytes]) -> bytes:
@@ -83,72 +81,118 @@ class PeopleFinder:
         self.upns = {k for k in map(upn_key, upns) if k}
         # "" stands for any forename or any surname (not both)
         self.name_dobs = {(f, s, d) for f, s, d in name_dobs if (f or s) and d}
-        # Triples with both names: their dates by name pair, looked for by pair_keys.
+        # Triples with both names: their dates by name pair, looked for by pair_forenames.
         self.pairs: dict[tuple[str, str], set[str]] = {}
         for f, s, d in self.name_dobs:
             if f and s:
                 self.pairs.setdefault((f, s), set()).add(d)
-        # The patterns' sources, compiled when a school is first scanned: most looks for a
-        # starter find no school that may hold a key, and compiling costs more than the look.
-        self.sources: list[bytes] = []
-        # The pairs' dates by forename key (a school the pairs' keys name is scanned for the
-        # forename alone: one small pattern each, kept compiled across looks).
+        # The pairs' dates by forename key: a school is scanned for the forenames of the pairs
+        # whose keys it holds (pair_forenames), each found as a token and its line's date checked.
         self.pair_dates: dict[bytes, set[bytes]] = {}
         for (f, _), dates in self.pairs.items():
             self.pair_dates.setdefault(f.encode(), set()).update(d.encode() for d in dates)
-        forenames: dict[bytes, set[bytes]] = {}
-        any_forename: set[bytes] = set()
+        # The dates of the triples with one name, each with the forename keys wanted with it
+        # (None: any forename, for a surname, which wants() checks).
+        self.dates: dict[bytes, set[bytes] | None] = {}
         for forename, surname, dob in self.name_dobs:
             if forename and surname:
                 continue  # a pair's
-            if forename:
-                forenames.setdefault(dob.encode(), set()).add(forename.encode())
+            if not forename:
+                self.dates[dob.encode()] = None
             else:
-                any_forename.add(dob.encode())
-        if forenames or any_forename:
+                wanted = self.dates.setdefault(dob.encode(), set())
+                if wanted is not None:
+                    wanted.add(forename.encode())
+        self.upn_fields = [field_text(u).encode() for u in self.upns]
+
+    @property
+    def wants_any(self) -> bool:
+        return bool(self.dates or self.upns or self.pairs)
+
+    @property
+    def wants_plain(self) -> bool:
+        """Whether scan() has anything to look for."""
+        return bool(self.dates or self.upns)
+
+    @cached_property
+    def patterns(self) -> list[re.Pattern[bytes]]:
+        """scan()'s patterns for a look at many dates or UPNs, compiled when a school is
+        first scanned: most looks find no school that may hold a key."""
+        sources = []
+        if self.dates:
             # ` username dob tokens`: the date (no other key has digits and a space before them),
             # then the forename or preferred name key, equal to a forename wanted with it (or
             # any line of the date, when any forename will do).
             tails = {
-                dob: _SKIP + _trie(dict.fromkeys(keys, b"")) + _TOKEN_END
-                for dob, keys in forenames.items()
-                if dob not in any_forename
+                dob: b" " if keys is None else _SKIP + _trie(dict.fromkeys(keys, b"")) + _TOKEN_END
+                for dob, keys in self.dates.items()
             }
-            tails.update(dict.fromkeys(any_forename, b" "))
-            self.sources.append(b" " + _trie(tails))
+            sources.append(b" " + _trie(tails))
         if self.upns:
             # The UPN is between its own separator and the year group's.
-            wanted = dict.fromkeys((field_text(u).encode() for u in self.upns), b"\x1f")
-            self.sources.append(rb"\x1d" + _trie(wanted))
-
-    @property
-    def wants_any(self) -> bool:
-        return bool(self.sources or self.pairs)
-
-    @cached_property
-    def patterns(self) -> list[re.Pattern[bytes]]:
-        return [re.compile(source) for source in self.sources]
+            sources.append(rb"\x1d" + _trie(dict.fromkeys(self.upn_fields, b"\x1f")))
+        return [re.compile(source) for source in sources]
 
     def scan(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
         """Adds the wanted accounts of one school's index to `out` (by username), but the name
-        pairs' (scan_pairs)."""
-        for pattern in self.patterns:
-            for match in pattern.finditer(data):
-                at = match.start()
-                self._take(data, data.rfind(b"\n", 0, at) + 1, at, home, out)
-
-    def scan_pairs(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
-        """Adds the name pairs' accounts of one school's index to `out`: each line holding a
-        pair's forename key as a token, with one of the pair's dates (wants() checks the rest)."""
-        for forename, dates in self.pair_dates.items():
-            for match in _token_pattern(forename).finditer(data):
-                at = match.start()
+        pairs' (scan_pairs). A few dates and UPNs are each searched for plainly (a line of a
+        date wanted is parsed, and wants() judges it); many, by the patterns, in one pass."""
+        if len(self.dates) + len(self.upns) > FEW_NEEDLES:
+            for pattern in self.patterns:
+                for match in pattern.finditer(data):
+                    at = match.start()
+                    self._take(data, data.rfind(b"\n", 0, at) + 1, at, home, out)
+            return
+        for dob in self.dates:
+            needle = b" " + dob + b" "
+            at = data.find(needle)
+            while at >= 0:
                 start = data.rfind(b"\n", 0, at) + 1
-                # a line is ` username dob tok ...`: its date is checked before it is parsed (a
-                # line not of that shape is parsed, and wants() judges it)
-                head = data[start:at].split(b" ", 3)
-                if len(head) < 3 or head[2] in dates:
+                if data.count(b" ", start, at) == 1:  # the line's date, after its username
                     self._take(data, start, at, home, out)
+                at = data.find(needle, at + len(needle))
+        for upn in self.upn_fields:
+            needle = b"\x1d" + upn + b"\x1f"
+            at = data.find(needle)
+            while at >= 0:
+                self._take(data, data.rfind(b"\n", 0, at) + 1, at, home, out)
+                at = data.find(needle, at + len(needle))
+
+    @cached_property
+    def pair_forenames(self) -> dict[int, bytes]:
+        """Each pair key (pair_key) of what is wanted, with the forename key its pair is
+        scanned for."""
+        out: dict[int, bytes] = {}
+        for (f, s), dates in self.pairs.items():
+            forename = f.encode()
+            for part in pair_parts(frozenset(dates)):
+                out[pair_key(f, s, part)] = forename
+        return out
+
+    def scan_pairs(
+        self, data: bytes, home: str, out: dict[str, AccountHit], forenames: Iterable[bytes]
+    ) -> None:
+        """Adds the name pairs' accounts of one school's index to `out`: each line holding one of
+        `forenames` (keys of pair_dates) as a token, with one of its pairs' dates (wants()
+        checks the rest). A plain search for the token (far faster than a pattern's)."""
+        size = len(data)
+        for forename in forenames:
+            dates = self.pair_dates[forename]
+            needle = b" " + forename
+            at = data.find(needle)
+            while at >= 0:
+                end = at + len(needle)
+                if end < size and data[end] in _TOKEN_ENDS:
+                    start = data.rfind(b"\n", 0, at) + 1
+                    # a line is ` username dob tok ...`: its date is checked before it is
+                    # parsed (a line not of that shape is parsed, and wants() judges it)
+                    head = data[start:at].split(b" ", 3)
+                    if len(head) < 3 or head[2] in dates:
+                        self._take(data, start, at, home, out)
+                        end = data.find(b"\n", at)  # the line is taken whole
+                        if end < 0:
+                            break
+                at = data.find(needle, end)
 
     def _take(
         self, data: bytes, start: int, at: int, home: str, out: dict[str, AccountHit]
@@ -225,19 +269,22 @@ def pair_key(forename: str, surname: str, part: str) -> int:
     return _hash(f"\x1e{forename} {surname} {part}".encode())
 
 
-def pair_parts(dates: set[str]) -> set[str]:
+@lru_cache(maxsize=1024)  # a record's forename and preferred name ask with the same dates
+def pair_parts(dates: frozenset[str]) -> frozenset[str]:
     """Few date parts (years, months and days) that each of `dates` has one of: greedily, the
-    part most of the dates not yet covered share."""
-    left, parts = set(dates), set()
+    part most of the dates not yet covered share (the least such part on a tie)."""
+    left, parts = list(dates), set()
     while left:
-        counts: dict[str, int] = {}
-        for d in left:
-            for part in (d[:4], d[5:]):
-                counts[part] = counts.get(part, 0) + 1
-        best = max(sorted(counts), key=counts.__getitem__)
+        counts = Counter(d[:4] for d in left)
+        counts.update(d[5:] for d in left)
+        best = min(counts.items(), key=_most_first)[0]
         parts.add(best)
-        left = {d for d in left if best not in (d[:4], d[5:])}
-    return parts
+        left = [d for d in left if d[:4] != best and d[5:] != best]
+    return frozenset(parts)
+
+
+def _most_first(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
 
 
 def wanted_keys(finder: PeopleFinder) -> set[int]:
@@ -245,12 +292,6 @@ def wanted_keys(finder: PeopleFinder) -> set[int]:
     keys = {_hash(b"\x1d" + field_text(u).encode()) for u in finder.upns}
     keys.update(_hash(f"{d} {f or s}".encode()) for f, s, d in finder.name_dobs if not (f and s))
     return keys
-
-
-def pair_keys(finder: PeopleFinder) -> set[int]:
-    return {
-        pair_key(f, s, part) for (f, s), dates in finder.pairs.items() for part in pair_parts(dates)
-    }
 
 
 # names.keys, beside each names.idx and written in the same commit: the keys of its lines, so
@@ -361,27 +402,31 @@ class PeopleIndex:
         # A process that looks once or twice (a command's one run) reads every index once
         # rather than building the map (which pays from the third look on).
         if cold:
-            plain = set(dfes) if finder.sources else set()
-            pairs = set(dfes) if finder.pairs else set()
+            plain = set(dfes) if finder.wants_plain else set()
+            every = list(finder.pair_dates)
+            pairs = dict.fromkeys(dfes, every) if every else {}
         else:
-            plain = pairs = set()
-            if finder.sources:
-                plain = set(self.schools_with(dfes, path_of, wanted_keys(finder)))
-            if finder.pairs:
-                pairs = set(self.schools_with(dfes, path_of, pair_keys(finder)))
-        for dfe in sorted(plain | pairs):
+            plain_keys = wanted_keys(finder) if finder.wants_plain else set()
+            plain, pairs = self.named(dfes, path_of, plain_keys, finder.pair_forenames)
+        for dfe in sorted(plain | pairs.keys()):
             data = read_bytes(path_of(dfe))
             if data:
                 if dfe in plain:
                     finder.scan(data, dfe, found)
                 if dfe in pairs:
-                    finder.scan_pairs(data, dfe, found)
+                    finder.scan_pairs(data, dfe, found, pairs[dfe])
         return [found[u] for u in sorted(found)]
 
-    def schools_with(
-        self, dfes: list[str], path_of: Callable[[str], Path], keys: set[int]
-    ) -> list[str]:
-        """The schools whose index may hold one of `keys`, every index checked first."""
+    def named(
+        self,
+        dfes: list[str],
+        path_of: Callable[[str], Path],
+        keys: set[int],
+        pair_forenames: dict[int, bytes],
+    ) -> tuple[set[str], dict[str, set[bytes]]]:
+        """The schools whose index may hold one of `keys`, and those whose index may hold one
+        of the pair keys of `pair_forenames` with the forenames of those keys; every index
+        checked first."""
         with self._lock:
             paths = self._paths
             for dfe in dfes:
@@ -391,9 +436,18 @@ class PeopleIndex:
             if now - self._checked_at >= RECHECK_S or any(d not in self._known for d in dfes):
                 self._refresh({dfe: paths[dfe] for dfe in dfes})
                 self._checked_at = time.monotonic()
-            return sorted(
-                dfe for dfe, known in self._known.items() if not keys.isdisjoint(known.keys)
-            )
+            every = keys | pair_forenames.keys()
+            plain: set[str] = set()
+            pairs: dict[str, set[bytes]] = {}
+            for dfe, known in self._known.items():
+                if every.isdisjoint(known.keys):
+                    continue  # most schools: one set look per key wanted
+                if not keys.isdisjoint(known.keys):
+                    plain.add(dfe)
+                held = [f for k, f in pair_forenames.items() if k in known.keys]
+                if held:
+                    pairs[dfe] = set(held)
+            return plain, pairs
 
     def _refresh(self, schools: dict[str, str]) -> None:
         now = time.time_ns()
