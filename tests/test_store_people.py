@@ -235,6 +235,25 @@ def test_find_people_by_both_names_finds_them_on_any_of_the_dates_asked(store):
     assert found(reader, name_dobs=wanted) == []  # pupils
 
 
+@pytest.mark.parametrize("padding", [0, people_mod.FEW_NEEDLES + 5])
+def test_find_people_finds_the_same_with_few_or_many_dates_and_upns_asked(store, padding):
+    """A look at a few dates and UPNs searches for each plainly, a look at many (a first import)
+    scans with patterns: each finds the accounts asked for, and only those."""
+    by_forename, by_surname, by_upn, _, _ = put(
+        store,
+        ("301-0001", "Joanna", "Smith", {"dob": "2011-06-30"}),
+        ("204-3211", "Chalrie", "Brown", {"dob": "2011-07-30"}),
+        ("204-3210", "Amy", "Lee", {"extra": {"upn": "A123456789012"}}),
+        ("204-3210", "Joanna", "Okafor", {"dob": "2011-07-01"}),  # another day
+        # the date asked, but in a name only: the line's own date is another
+        ("204-3210", "Kim 2011-06-30", "Lee", {"dob": "2011-01-02"}),
+    )
+    wanted = {("joanna", "", "2011-06-30"), ("", "brown", "2011-07-30")}
+    wanted |= {("", "nobody", f"2001-01-{day:02}") for day in range(1, padding + 1)}
+    upns = {"A123456789012"} | {f"Z{n:012}" for n in range(padding)}
+    assert found(store, upns=upns, name_dobs=wanted) == sorted([by_forename, by_surname, by_upn])
+
+
 def test_a_key_file_of_an_older_version_is_ignored_and_made_again(store):
     """Key files written before the name pairs' keys do not describe their index: it is parsed
     (so the pairs are found), and the next commit writes the key file whole."""
