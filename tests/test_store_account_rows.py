@@ -11,7 +11,7 @@ from factories import acc
 
 from uso_tui.domain.models import School
 from uso_tui.store import open_store
-from uso_tui.store.account_rows import account_rows
+from uso_tui.store.account_rows import account_rows, accounts_table
 from uso_tui.store.storage import read_json, table_rows
 
 DFE, OTHER = "204-3210", "204-3211"
@@ -74,3 +74,41 @@ def test_an_account_no_longer_in_its_home_file_is_left_out(store):
     moved = [h._replace(home=OTHER) if h.username == "csmith.204" else h for h in hits]
     kept = [h.username for h in hits if h.username != "csmith.204"]
     assert [a.username for a in store.hit_accounts(moved)] == kept
+
+
+def test_a_commit_that_changes_no_account_writes_the_accounts_table_as_it_was(store, monkeypatch):
+    """A school's file rewritten with no account changed (a daily run's run record) carries its
+    accounts table over byte for byte, not encoded again; a change of one account is written."""
+    from uso_tui.store import schooldoc
+
+    path = store.layout.data(DFE)
+    before = path.read_bytes()
+    encoded = []
+    real_encode = schooldoc.encode
+    monkeypatch.setattr(schooldoc, "encode", lambda v: encoded.append(v) or real_encode(v))
+    state = store.school_state(DFE)
+    with store.transaction("test") as tx:
+        assert tx.adopt(state)
+        tx.add_exclusion(DFE, "Zed", "Nobody", None, "2026-01-01T00:00:00")  # the file changes
+    after = path.read_bytes()
+    assert after != before
+    span_before, span_after = accounts_table(before), accounts_table(after)
+    assert before[slice(*span_before)] == after[slice(*span_after)]
+    assert rows_by_parse(store, DFE)["asmith.204"]["forename"] == TRICKY
+    assert len(encoded) == 1  # the whole file, once; not the accounts table alone
+
+    with store.transaction("test") as tx:
+        tx.put_accounts([acc("bsmith.204", "Bob", "Smith", "2012-02-02")])
+    assert rows_by_parse(store, DFE)["bsmith.204"]["forename"] == "Bob"
+    assert accounts_table(path.read_bytes()) is not None  # its hash is of what was written
+
+
+def test_an_accounts_table_that_does_not_match_its_hash_is_encoded_again(store):
+    """A file whose accounts table was changed from outside (its hash no longer matches) has its
+    accounts written from what was parsed at the next commit, and a hash that matches again."""
+    path = store.layout.data(DFE)
+    path.write_bytes(path.read_bytes().replace(b'"Ben"', b'"Bob"'))
+    with store.transaction("test") as tx:
+        tx.add_exclusion(DFE, "Zed", "Nobody", None, "2026-01-01T00:00:00")
+    assert accounts_table(path.read_bytes()) is not None
+    assert rows_by_parse(store, DFE)["bsmith.204"]["forename"] == "Bob"

@@ -15,9 +15,10 @@ from typing import Any
 import orjson
 import xxhash
 
+from uso_tui.store.account_rows import accounts_table
 from uso_tui.store.layout import seq_of
 from uso_tui.store.liveness import is_stale, mark_interrupted
-from uso_tui.store.storage import as_table, encode, read_json, table_rows
+from uso_tui.store.storage import as_table, encode, read_json, read_json_raw, table_rows
 from uso_tui.store.version_cache import meta_table, new_token
 
 # Summary fields of School that the store derives from the school's data on every commit.
@@ -117,13 +118,21 @@ class SchoolDoc:
         # none); each write gets a new one, so a reader can tell its copy is still current.
         self.version: str | None = None
         self.dirty = False
+        self.accounts_changed = False  # an account put or taken out since this was loaded
+        # The bytes of the file this was loaded from: its accounts table is written again as it
+        # is while no account has changed (dump), rather than encoded again.
+        self.raw: bytes | None = None
         self.index_dirty = False
         # Usernames whose index line changed; None: make the whole index again.
         self.index_changed: set[str] | None = set()
 
     @classmethod
-    def from_data(cls, dfe: str, data: dict[str, Any] | None) -> SchoolDoc:
+    def from_data(
+        cls, dfe: str, data: dict[str, Any] | None, raw: bytes | None = None
+    ) -> SchoolDoc:
+        """`raw`: the bytes `data` was decoded from, if at hand."""
         doc = cls(dfe)
+        doc.raw = raw
         if data:
             doc.accounts = {a["username"]: a for a in table_rows(data, "accounts")}
             doc.runs = {r["run_id"]: r for r in table_rows(data, "runs")}
@@ -141,7 +150,7 @@ class SchoolDoc:
 
     @classmethod
     def load(cls, dfe: str, path: Path) -> SchoolDoc:
-        return cls.from_data(dfe, read_json(path))
+        return cls.from_data(dfe, *read_json_raw(path))
 
     def settle_stale_runs(self) -> None:
         """Runs left "running" by a process that died are failed (interrupted) from now on."""
@@ -153,7 +162,9 @@ class SchoolDoc:
     def dump(self) -> bytes:
         """The file's new version (meta first: its version token is read from the head)."""
         runs = sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]))
-        accounts = encode(as_table(list(self.accounts.values())))
+        accounts = self._accounts_as_loaded()
+        if accounts is None:
+            accounts = encode(as_table(list(self.accounts.values())))
         # A change detector (64 bits, non-cryptographic) for the fingerprints (see current_seen)
         accounts_hash = xxhash.xxh3_64_intdigest(accounts)
         if self.seen_put:  # these fingerprints go with the accounts as written now
@@ -174,6 +185,14 @@ class SchoolDoc:
                 ]
             )
         return encode(tables)
+
+    def _accounts_as_loaded(self) -> bytes | None:
+        """The accounts table's bytes in the file this was loaded from, while no account has
+        changed (account_rows.accounts_table finds them and checks them against meta's hash)."""
+        if self.raw is None or self.accounts_changed:
+            return None
+        span = accounts_table(self.raw)
+        return None if span is None else self.raw[span[0] : span[1]]
 
     def current_seen(self) -> dict[str, dict[str, int]]:
         """The reports' fingerprints whose accounts are exactly as their run left them (of a

@@ -54,12 +54,17 @@ class CorruptFile(StoreError, ValueError):
 
 def read_json(path: Path) -> Any:
     """The decoded file, or None when it does not exist (or is empty)."""
+    return read_json_raw(path)[0]
+
+
+def read_json_raw(path: Path) -> tuple[Any, bytes | None]:
+    """The decoded file and its bytes; (None, None) when it does not exist."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
     except FileNotFoundError:
-        return None
-    return decode(path, raw)
+        return None, None
+    return decode(path, raw), raw
 
 
 def decode(path: Path, raw: bytes | None) -> Any:

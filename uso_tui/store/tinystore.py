@@ -67,6 +67,7 @@ from uso_tui.store.storage import (
     make_dir,
     read_bytes,
     read_json,
+    read_json_raw,
     table_rows,
 )
 from uso_tui.store.transaction import TinyTransaction, registry_map
@@ -233,12 +234,15 @@ class TinyStore(KeptReads, Store):
         return school
 
     def _data(self, dfe: str) -> dict[str, Any] | None:
+        return self._data_raw(dfe)[0]
+
+    def _data_raw(self, dfe: str) -> tuple[dict[str, Any] | None, bytes | None]:
         if not DFE_RE.match(dfe or ""):
             raise UnknownSchool(f"unknown school {dfe!r}")
-        data = read_json(self.layout.data(dfe))
+        data, raw = read_json_raw(self.layout.data(dfe))
         if data is None:
             self._entry(dfe)  # raises UnknownSchool
-        return data
+        return data, raw
 
     def _doc(self, dfe: str) -> SchoolDoc:
         return SchoolDoc.from_data(dfe, self._data(dfe))
@@ -297,8 +301,8 @@ class TinyStore(KeptReads, Store):
     def school_state(self, dfe: str) -> SchoolState:
         with gc_paused():
             with self._reading():
-                data = self._data(dfe)
-            doc = SchoolDoc.from_data(dfe, data)
+                data, raw = self._data_raw(dfe)
+            doc = SchoolDoc.from_data(dfe, data, raw)
             return SchoolState(
                 dfe=dfe,
                 version=doc.version,

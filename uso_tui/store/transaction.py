@@ -434,7 +434,7 @@ class TinyTransaction(KeptWrites, Transaction):
             if old_home is not None and old_home != home and old_home in directory:
                 old_doc = self._doc(old_home)
                 if old_doc.accounts.pop(username, None) is not None:
-                    old_doc.dirty = old_doc.index_dirty = True
+                    old_doc.dirty = old_doc.index_dirty = old_doc.accounts_changed = True
                     if old_doc.index_changed is not None:
                         old_doc.index_changed.add(username)  # its line leaves that index
             doc = self._doc(home)
@@ -444,7 +444,7 @@ class TinyTransaction(KeptWrites, Transaction):
                 if doc.index_changed is not None:
                     doc.index_changed.add(username)
             doc.accounts[username] = account_doc
-            doc.dirty = True
+            doc.dirty = doc.accounts_changed = True
             if old_home != home:
                 reg[username] = home
                 self._regs_dirty.add(la)
