@@ -440,6 +440,9 @@ def test_a_commit_writes_the_keys_of_its_index_and_readers_parse_no_index(store)
     index = (store.root / "schools/301-0001/names.idx").read_bytes()
     assert keys == people_mod.lines_keys(index)
     assert reader.people.parsed == 0
+    # made whole, each key once; between, a commit appends its lines' keys to the file
+    size = (store.root / "schools/301-0001/names.keys").stat().st_size
+    assert size == people_mod._HEAD.size + 8 * len(keys)
 
 
 def test_an_index_its_key_file_does_not_describe_is_parsed(store):

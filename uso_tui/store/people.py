@@ -305,20 +305,28 @@ _MAGIC = b"USOKEYS2"  # 2: with the name pairs' keys (an older file is made agai
 STALE_SHARE = 4
 
 
-def keys_file(index: bytes, keys: set[int], gone: int = 0) -> bytes:
-    body = array("Q", keys)
+def keys_file(index: bytes, keys: Iterable[int], gone: int = 0, body: bytes = b"") -> bytes:
+    """The key file of `index`: `body` (keys already packed) followed by `keys`."""
+    packed = array("Q", keys)
     if sys.byteorder != "little":
-        body.byteswap()
-    return _HEAD.pack(_MAGIC, _hash(index), gone) + body.tobytes()
+        packed.byteswap()
+    return _HEAD.pack(_MAGIC, _hash(index), gone) + body + packed.tobytes()
+
+
+def _described(index: bytes, data: bytes | None) -> int | None:
+    """The lines gone of a key file that describes `index`; None for any other file."""
+    if not data or len(data) < _HEAD.size or (len(data) - _HEAD.size) % 8:
+        return None
+    magic, digest, gone = _HEAD.unpack_from(data)
+    return gone if magic == _MAGIC and digest == _hash(index) else None
 
 
 def read_keys_file(index: bytes, data: bytes | None) -> tuple[set[int], int] | None:
     """(keys, lines gone) of a key file that describes `index`; None for any other file."""
-    if not data or len(data) < _HEAD.size or (len(data) - _HEAD.size) % 8:
+    gone = _described(index, data)
+    if gone is None:
         return None
-    magic, digest, gone = _HEAD.unpack_from(data)
-    if magic != _MAGIC or digest != _hash(index):
-        return None
+    assert data is not None
     body = array("Q")
     body.frombytes(data[_HEAD.size :])
     if sys.byteorder != "little":
@@ -330,14 +338,15 @@ def staged_keys(
     index: bytes, fresh: bytes, gone: int, old_index: bytes | None, old_file: bytes | None
 ) -> bytes:
     """The key file of `index`, made of `fresh` lines (those new in it) and the lines of
-    `old_index`, `gone` of which are not in it: the old key file's keys with those of the fresh
-    lines, while it describes `old_index` and not too many lines have gone; else made whole."""
-    got = read_keys_file(old_index, old_file) if old_index is not None else None
-    if got is not None:
-        keys, was_gone = got
+    `old_index`, `gone` of which are not in it: the old key file's keys followed by those of
+    the fresh lines (a key held twice is read once), while it describes `old_index` and not too
+    many lines have gone; else made whole."""
+    was_gone = _described(old_index, old_file) if old_index is not None else None
+    if was_gone is not None:
+        assert old_file is not None
         gone += was_gone
         if gone * STALE_SHARE <= index.count(b"\n"):
-            return keys_file(index, keys | lines_keys(fresh), gone)
+            return keys_file(index, lines_keys(fresh), gone, old_file[_HEAD.size :])
     return keys_file(index, lines_keys(index))
 
 
