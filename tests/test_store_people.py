@@ -254,6 +254,30 @@ def test_find_people_finds_the_same_with_few_or_many_dates_and_upns_asked(store,
     assert found(store, upns=upns, name_dobs=wanted) == sorted([by_forename, by_surname, by_upn])
 
 
+@pytest.mark.parametrize("cold", [True, False])
+def test_find_people_by_many_pairs_finds_the_same_cold_or_warm(store, monkeypatch, cold):
+    """A process's first look scans every school for every pair's forename in one pass; later
+    looks scan a school for the forenames whose keys it holds, one by one. Both find the pairs
+    asked for, by whole forename, on the dates asked."""
+    monkeypatch.setattr(people_mod, "SCAN_LOOKS", 2 if cold else 0)
+    oliver, liv, _, _ = put(
+        store,
+        ("301-0001", "Oliver", "Clarke", {"dob": "1975-04-10", "role": "staff"}),
+        (
+            "204-3210",
+            "Olivia",
+            "Clarkson",
+            {"dob": "1980-02-03", "role": "staff", "preferred_name": "Liv"},
+        ),
+        ("204-3211", "Olive", "Clarke", {"dob": "1975-04-10", "role": "staff"}),  # a prefix
+        ("204-3211", "Oliver", "Clarke", {"dob": "1975-05-10", "role": "staff"}),  # not asked
+    )
+    wanted = {("oliver", "clarke", "1975-04-10"), ("liv", "clarkson", "1980-02-03")}
+    wanted |= {(f"name{c}", "nobody", "1990-01-01") for c in "abcdefgh"}
+    reader = open_store(store.root)
+    assert found(reader, role="staff", name_dobs=wanted) == sorted([oliver, liv])
+
+
 def test_a_key_file_of_an_older_version_is_ignored_and_made_again(store):
     """Key files written before the name pairs' keys do not describe their index: it is parsed
     (so the pairs are found), and the next commit writes the key file whole."""
