@@ -6,11 +6,11 @@ a keyed-in date of birth).
 
 A store object keeps, per process, the keys each school's names.idx holds (PeopleIndex: a
 hash of each key of every index line), taken from the file and reused while it is unchanged; a
-call then reads only the index files of the schools that may hold a wanted key. Those are
-scanned, at C speed, by two regular expressions made from what is wanted (a trie of the dates
-of birth, each followed by the forename keys wanted with it, and a trie of the UPNs, each where
-a line holds its UPN); only the lines they hit are parsed
-and checked exactly (a hit may also be in a display name).
+call then reads only the index files of the schools that may hold a wanted key, and scans each
+for what its keys say it may hold, at C speed: each date of birth, UPN or pair's forename found
+by a plain search (bytes.find) when a look wants few, or by one regular expression of them all
+(a trie) when it wants many. Only the lines hit are parsed and checked exactly (a hit may also
+be in a display name).
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ from uso_tui.store.storage import read_bytes
 # A token of KEYS ends at a space, at the matching fields (\x1f) or, in older lines, at FLAGS.
 _TOKEN_END = rb"[ \x1f\t]"
 _TOKEN_ENDS = frozenset(b" \x1f\t")
-# Up to this many dates and UPNs, a look searches for each plainly; more, by a pattern.
+# Up to this many dates and UPNs, or pairs' forenames, a school is searched for each plainly;
+# for more, by one pattern (a plain search costs a pass over the index each).
 FEW_NEEDLES = 24
+FEW_FORENAMES = 6
 # The tokens before a forename or preferred name key: none or one (index_line puts the whole
 # names first); up to three in lines written before, where a forename's parts came first.
 _SKIP = rb"(?: [^ \t\x1d\x1f\n]+){0,3} "
@@ -174,8 +176,9 @@ class PeopleFinder:
     ) -> None:
         """Adds the name pairs' accounts of one school's index to `out`: each line holding one of
         `forenames` (keys of pair_dates) as a token, with one of its pairs' dates (wants()
-        checks the rest). A plain search for the token (far faster than a pattern's)."""
-        if len(forenames) > FEW_NEEDLES // 4:  # a cold look: every forename, in one pass
+        checks the rest). Few forenames are each searched for plainly; many (a process's first
+        look scans every school for every forename) by one pattern, in one pass."""
+        if len(forenames) > FEW_FORENAMES:
             for match in self.pairs_pattern.finditer(data):
                 at = match.start()
                 if match.group(1) in forenames:
