@@ -6,7 +6,7 @@ from dataclasses import fields, replace
 
 from uso_tui.domain.models import MisRecord
 from uso_tui.domain.names import normalise
-from uso_tui.iris.parse import iso_date, parse_employee, parse_student
+from uso_tui.iris.parse import iso_date, parse_employee, parse_student, record_id
 
 
 def test_student_fields_cleaned() -> None:
@@ -144,3 +144,14 @@ def test_text_that_is_not_text() -> None:
     assert rec.year_group == "R" and rec.gender is None
     assert parse_employee({"id": 1, "isTeachingStaff": "no"}).is_teaching is False
     assert parse_employee({"id": 1, "isTeachingStaff": "maybe"}).is_teaching is None
+
+
+def test_record_id_is_the_id_a_parse_gives() -> None:
+    """The fetch reads each record's id before deciding whether to parse it (sync.fingerprints):
+    it must be the id the parse would give, whatever the MIS sends."""
+    odd = ["123", " 123 ", "12\u200b3", "\u0661\u0662", "Ab9", "x" * 201, "", "a b", "7\n"]
+    for value in [*odd, 12, 12.0, 12.5, True, None, ["1"]]:
+        student = {"schoolId": value, "forename": "Ann", "surname": "Lee"}
+        employee = {"id": value, "forename": "Ann", "surname": "Lee"}
+        assert record_id("students", student) == parse_student(student).mis_id, value
+        assert record_id("staff", employee) == parse_employee(employee).mis_id, value

@@ -188,4 +188,8 @@ ID_KEYS = {"students": "schoolId", "staff": "id"}
 
 def record_id(report: str, doc: dict[str, Any]) -> str:
     """A raw record's MIS id, as its parse gives it, without parsing the rest."""
-    return _id(doc.get(ID_KEYS[report]))
+    value = doc.get(ID_KEYS[report])
+    # the common case, quickly: letters and digits only, which text() keeps as they are
+    if type(value) is str and value.isalnum() and len(value) <= MAX_TEXT:
+        return value
+    return _id(value)

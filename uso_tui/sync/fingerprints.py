@@ -46,16 +46,15 @@ class Sieve:
         self, dfe: str, report: str, rows: list[dict[str, Any]], fps: dict[str, int]
     ) -> None:
         self.fps = fps
-        self.rows: dict[str, dict[str, Any]] = {}
-        if fps:
-            for row in rows:
-                mis_id = row.get("mis_id")
-                if (
-                    mis_id in fps
-                    and row.get("link_school") == dfe
-                    and row.get("link_report") == report
-                ):
-                    self.rows[mis_id] = row
+        self.rows: dict[str, dict[str, Any]] = (
+            sieves(dfe, rows, {report: fps})[report].rows if fps else {}
+        )
+
+    @classmethod
+    def _over(cls, fps: dict[str, int], rows: dict[str, dict[str, Any]]) -> Sieve:
+        sieve = cls.__new__(cls)
+        sieve.fps, sieve.rows = fps, rows
+        return sieve
 
     def __call__(self, mis_id: str, raw: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
         row = self.rows.get(mis_id)
@@ -63,6 +62,22 @@ class Sieve:
             return None
         fp = self.fps[mis_id]
         return (row, fp) if _hash(_dumps(raw), VERSION) == fp else None
+
+
+def sieves(
+    dfe: str, rows: list[dict[str, Any]], fps: dict[str, dict[str, int]]
+) -> dict[str, Sieve]:
+    """A Sieve per report of `fps` (report -> its fingerprints), from one pass over the school's
+    account rows."""
+    linked: dict[str, dict[str, dict[str, Any]]] = {report: {} for report in fps}
+    if any(fps.values()):
+        for row in rows:
+            mis_id = row.get("mis_id")
+            if mis_id is not None and row.get("link_school") == dfe:
+                got = linked.get(row.get("link_report"))  # type: ignore[arg-type]
+                if got is not None and mis_id in fps[row["link_report"]]:
+                    got[mis_id] = row
+    return {report: Sieve._over(fps[report], linked[report]) for report in fps}
 
 
 def record_row(report: str, mis_id: str, row: dict[str, Any], *outcome: str | None) -> tuple:

@@ -29,7 +29,7 @@ from uso_tui.sync.access import require
 from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import OnProgress, ProgressEmitter
 from uso_tui.sync.fetching import Cancelled, error_line, fetch_reports
-from uso_tui.sync.fingerprints import Sieve
+from uso_tui.sync.fingerprints import Sieve, sieves
 from uso_tui.sync.fresh import WrittenSinceWatch
 from uso_tui.sync.plan import Plan, Snapshot, plan
 from uso_tui.sync.pools import PoolCache
@@ -395,7 +395,7 @@ def preplan(
 
 def sieves_for(state: SchoolState, reports: list[str]) -> dict[str, Sieve]:
     """A sieve per report, over the state the plans will be made from."""
-    return {r: Sieve(state.dfe, r, state.account_rows, state.seen.get(r, {})) for r in reports}
+    return sieves(state.dfe, state.account_rows, {r: state.seen.get(r, {}) for r in reports})
 
 
 def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:
