@@ -23,7 +23,7 @@ import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -111,11 +111,6 @@ class PeopleFinder:
     def wants_any(self) -> bool:
         return bool(self.dates or self.upns or self.pairs)
 
-    @property
-    def wants_plain(self) -> bool:
-        """Whether scan() has anything to look for."""
-        return bool(self.dates or self.upns)
-
     @cached_property
     def patterns(self) -> list[re.Pattern[bytes]]:
         """scan()'s patterns for a look at many dates or UPNs, compiled when a school is
@@ -135,29 +130,43 @@ class PeopleFinder:
             sources.append(rb"\x1d" + _trie(dict.fromkeys(self.upn_fields, b"\x1f")))
         return [re.compile(source) for source in sources]
 
-    def scan(self, data: bytes, home: str, out: dict[str, AccountHit]) -> None:
+    @cached_property
+    def needles(self) -> dict[int, bytes]:
+        """Each key of what is wanted but the pairs' (a date with a name key, a UPN), with what
+        scan() searches a school's index for when the school holds the key: ` dob ` (the line's
+        date, after its username) or the UPN between its separators."""
+        out = {_hash(b"\x1d" + u): b"\x1d" + u + b"\x1f" for u in self.upn_fields}
+        for f, s, d in self.name_dobs:
+            if not (f and s):
+                out[_hash(f"{d} {f or s}".encode())] = f" {d} ".encode()
+        return out
+
+    def scan(
+        self,
+        data: bytes,
+        home: str,
+        out: dict[str, AccountHit],
+        needles: Collection[bytes] | None = None,
+    ) -> None:
         """Adds the wanted accounts of one school's index to `out` (by username), but the name
-        pairs' (scan_pairs). A few dates and UPNs are each searched for plainly (a line of a
-        date wanted is parsed, and wants() judges it); many, by the patterns, in one pass."""
-        if len(self.dates) + len(self.upns) > FEW_NEEDLES:
+        pairs' (scan_pairs): those of `needles` (values of self.needles; None: all). A few are
+        each searched for plainly (a line of a date wanted is parsed, and wants() judges it);
+        many, by the patterns, in one pass."""
+        if needles is None:
+            needles = set(self.needles.values())
+        if len(needles) > FEW_NEEDLES:
             for pattern in self.patterns:
                 for match in pattern.finditer(data):
                     at = match.start()
                     self._take(data, data.rfind(b"\n", 0, at) + 1, at, home, out)
             return
-        for dob in self.dates:
-            needle = b" " + dob + b" "
+        for needle in needles:
+            dated = needle[0] == 0x20  # ` dob `, else a UPN's
             at = data.find(needle)
             while at >= 0:
                 start = data.rfind(b"\n", 0, at) + 1
-                if data.count(b" ", start, at) == 1:  # the line's date, after its username
+                if not dated or data.count(b" ", start, at) == 1:
                     self._take(data, start, at, home, out)
-                at = data.find(needle, at + len(needle))
-        for upn in self.upn_fields:
-            needle = b"\x1d" + upn + b"\x1f"
-            at = data.find(needle)
-            while at >= 0:
-                self._take(data, data.rfind(b"\n", 0, at) + 1, at, home, out)
                 at = data.find(needle, at + len(needle))
 
     @cached_property
@@ -309,13 +318,6 @@ def _most_first(item: tuple[str, int]) -> tuple[int, str]:
     return -item[1], item[0]
 
 
-def wanted_keys(finder: PeopleFinder) -> set[int]:
-    """The keys of what `finder` wants, but the name pairs' (pair_keys)."""
-    keys = {_hash(b"\x1d" + field_text(u).encode()) for u in finder.upns}
-    keys.update(_hash(f"{d} {f or s}".encode()) for f, s, d in finder.name_dobs if not (f and s))
-    return keys
-
-
 # names.keys, beside each names.idx and written in the same commit: the keys of its lines, so
 # that a process learns a school's keys by reading them, not by parsing its index. Its head
 # holds the hash of the index it describes (a key file of another version of the index is
@@ -433,17 +435,17 @@ class PeopleIndex:
         # A process that looks once or twice (a command's one run) reads every index once
         # rather than building the map (which pays from the third look on).
         if cold:
-            plain = set(dfes) if finder.wants_plain else set()
-            every = list(finder.pair_dates)
-            pairs = dict.fromkeys(dfes, every) if every else {}
+            every = set(finder.needles.values())
+            plain = dict.fromkeys(dfes, every) if every else {}
+            forenames = list(finder.pair_dates)
+            pairs = dict.fromkeys(dfes, forenames) if forenames else {}
         else:
-            plain_keys = wanted_keys(finder) if finder.wants_plain else set()
-            plain, pairs = self.named(dfes, path_of, plain_keys, finder.pair_forenames)
-        for dfe in sorted(plain | pairs.keys()):
+            plain, pairs = self.named(dfes, path_of, finder.needles, finder.pair_forenames)
+        for dfe in sorted(plain.keys() | pairs.keys()):
             data = read_bytes(path_of(dfe))
             if data:
                 if dfe in plain:
-                    finder.scan(data, dfe, found)
+                    finder.scan(data, dfe, found, plain[dfe])
                 if dfe in pairs:
                     finder.scan_pairs(data, dfe, found, pairs[dfe])
         return [found[u] for u in sorted(found)]
@@ -452,12 +454,12 @@ class PeopleIndex:
         self,
         dfes: list[str],
         path_of: Callable[[str], Path],
-        keys: set[int],
+        needles: dict[int, bytes],
         pair_forenames: dict[int, bytes],
-    ) -> tuple[set[str], dict[str, set[bytes]]]:
-        """The schools whose index may hold one of `keys`, and those whose index may hold one
-        of the pair keys of `pair_forenames` with the forenames of those keys; every index
-        checked first."""
+    ) -> tuple[dict[str, set[bytes]], dict[str, set[bytes]]]:
+        """The schools whose index may hold one of the keys of `needles`, each with the needles
+        of the keys it holds, and likewise for the pair keys of `pair_forenames` and their
+        forenames; every index checked first."""
         with self._lock:
             paths = self._paths
             for dfe in dfes:
@@ -467,17 +469,19 @@ class PeopleIndex:
             if now - self._checked_at >= RECHECK_S or any(d not in self._known for d in dfes):
                 self._refresh({dfe: paths[dfe] for dfe in dfes})
                 self._checked_at = time.monotonic()
-            every = keys | pair_forenames.keys()
-            plain: set[str] = set()
+            every = needles.keys() | pair_forenames.keys()
+            plain: dict[str, set[bytes]] = {}
             pairs: dict[str, set[bytes]] = {}
             for dfe, known in self._known.items():
-                if every.isdisjoint(known.keys):
+                keys = known.keys
+                if every.isdisjoint(keys):
                     continue  # most schools: one set look per key wanted
-                if not keys.isdisjoint(known.keys):
-                    plain.add(dfe)
-                held = [f for k, f in pair_forenames.items() if k in known.keys]
+                held = {n for k, n in needles.items() if k in keys}
                 if held:
-                    pairs[dfe] = set(held)
+                    plain[dfe] = held
+                held = {f for k, f in pair_forenames.items() if k in keys}
+                if held:
+                    pairs[dfe] = held
             return plain, pairs
 
     def _refresh(self, schools: dict[str, str]) -> None:
