@@ -18,12 +18,12 @@
 `--quick`: (a) as is, (b) with 60 schools and (c) with 300 schools; under 60 s.
 
 What bounds (b) here: CPU. The fetch-only run is CPU-bound in its client (HTTP, decoding and parsing
-about 150,000 records: 5-6 s of one core on the development machine; the 20 ms latency is well under
-a second of it), with the simulator on the other core. The daily run does the same fetching but
-parses only the records that changed (sync/fingerprints.py), and besides reads, plans and commits each
-school, spread over one worker process per core: about twice fetch-only's CPU over both cores,
-shared with the simulator. Hence a ratio near 1.1. This machine's cores drift in speed by a fifth
-or more within minutes, hence the paired runs.
+about 150,000 records: 3-4.5 s of one core on the development machine; the 20 ms latency is well under
+a second of it), with the simulator on the other core, mostly idle (it serves pages it made once).
+The daily run does the same fetching but parses only the records that changed
+(sync/fingerprints.py), and besides reads, plans and commits each school, spread over one worker
+process per core: about two and a half times fetch-only's CPU, over both cores, hence a ratio near
+1.5. This machine's cores drift in speed by a fifth or more within minutes, hence the paired runs.
 """
 
 from __future__ import annotations
