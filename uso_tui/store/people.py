@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 import xxhash
@@ -82,29 +83,39 @@ class PeopleFinder:
         self.role = role
         self.upns = {k for k in map(upn_key, upns) if k}
         # "" stands for any forename or any surname (not both)
-        self.name_dobs = {(f, s, d) for f, s, d in name_dobs if (f or s) and d}
+        self.name_dobs: set[tuple[str, str, str]] = set()
         # Triples with both names: their dates by name pair, looked for by pair_forenames.
         self.pairs: dict[tuple[str, str], set[str]] = {}
-        for f, s, d in self.name_dobs:
-            if f and s:
-                self.pairs.setdefault((f, s), set()).add(d)
-        # The pairs' dates by forename key: a school is scanned for the forenames of the pairs
-        # whose keys it holds (pair_forenames), each found as a token and its line's date checked.
-        self.pair_dates: dict[bytes, set[bytes]] = {}
-        for (f, _), dates in self.pairs.items():
-            self.pair_dates.setdefault(f.encode(), set()).update(d.encode() for d in dates)
         # The dates of the triples with one name, each with the forename keys wanted with it
         # (None: any forename, for a surname, which wants() checks).
         self.dates: dict[bytes, set[bytes] | None] = {}
-        for forename, surname, dob in self.name_dobs:
+        # The triples with one name, as (date, name): their keys (needles).
+        self.singles: list[tuple[str, str]] = []
+        keep, pairs, dates = self.name_dobs.add, self.pairs, self.dates
+        for triple in name_dobs:  # one pass: a first import asks for a hundred thousand
+            forename, surname, dob = triple
+            if not dob or not (forename or surname):
+                continue
+            keep(triple)
             if forename and surname:
-                continue  # a pair's
+                got = pairs.get((forename, surname))
+                if got is None:
+                    pairs[(forename, surname)] = {dob}
+                else:
+                    got.add(dob)
+                continue
+            self.singles.append((dob, forename or surname))
             if not forename:
-                self.dates[dob.encode()] = None
+                dates[dob.encode()] = None
             else:
-                wanted = self.dates.setdefault(dob.encode(), set())
+                wanted = dates.setdefault(dob.encode(), set())
                 if wanted is not None:
                     wanted.add(forename.encode())
+        # The pairs' dates by forename key: a school is scanned for the forenames of the pairs
+        # whose keys it holds (pair_forenames), each found as a token and its line's date checked.
+        self.pair_dates: dict[bytes, set[str]] = {}
+        for (f, _), born in pairs.items():
+            self.pair_dates.setdefault(f.encode(), set()).update(born)
         self.upn_fields = [field_text(u).encode() for u in self.upns]
 
     @property
@@ -136,9 +147,8 @@ class PeopleFinder:
         scan() searches a school's index for when the school holds the key: ` dob ` (the line's
         date, after its username) or the UPN between its separators."""
         out = {_hash(b"\x1d" + u): b"\x1d" + u + b"\x1f" for u in self.upn_fields}
-        for f, s, d in self.name_dobs:
-            if not (f and s):
-                out[_hash(f"{d} {f or s}".encode())] = f" {d} ".encode()
+        for dob, name in self.singles:
+            out[_hash(f"{dob} {name}".encode())] = f" {dob} ".encode()
         return out
 
     def scan(
@@ -213,14 +223,14 @@ class PeopleFinder:
         return re.compile(b" (" + _trie(dict.fromkeys(self.pair_dates, b"")) + b")" + _TOKEN_END)
 
     def _take_dated(
-        self, data: bytes, at: int, dates: set[bytes], home: str, out: dict[str, AccountHit]
+        self, data: bytes, at: int, dates: set[str], home: str, out: dict[str, AccountHit]
     ) -> bool:
         """Takes the line holding position `at` if its date of birth is one of `dates`. A line
         is ` username dob tok ...`: its date is checked before it is parsed (a line not of that
         shape is parsed, and wants() judges it)."""
         start = data.rfind(b"\n", 0, at) + 1
         head = data[start:at].split(b" ", 3)
-        if len(head) < 3 or head[2] in dates:
+        if len(head) < 3 or head[2].decode(errors="replace") in dates:
             self._take(data, start, at, home, out)
             return True
         return False
@@ -300,22 +310,22 @@ def pair_key(forename: str, surname: str, part: str) -> int:
     return _hash(f"\x1e{forename} {surname} {part}".encode())
 
 
-@lru_cache(maxsize=1024)  # a record's forename and preferred name ask with the same dates
+@lru_cache(maxsize=4096)  # a record's forename and preferred name ask with the same dates
 def pair_parts(dates: frozenset[str]) -> frozenset[str]:
     """Few date parts (years, months and days) that each of `dates` has one of: greedily, the
     part most of the dates not yet covered share (the least such part on a tie)."""
     left, parts = list(dates), set()
     while left:
-        counts = Counter(d[:4] for d in left)
-        counts.update(d[5:] for d in left)
-        best = min(counts.items(), key=_most_first)[0]
+        counts = Counter(map(_YEAR, left))
+        counts.update(map(_MONTH_DAY, left))
+        most = max(counts.values())
+        best = min(part for part, count in counts.items() if count == most)
         parts.add(best)
         left = [d for d in left if d[:4] != best and d[5:] != best]
     return frozenset(parts)
 
 
-def _most_first(item: tuple[str, int]) -> tuple[int, str]:
-    return -item[1], item[0]
+_YEAR, _MONTH_DAY = itemgetter(slice(None, 4)), itemgetter(slice(5, None))
 
 
 # names.keys, beside each names.idx and written in the same commit: the keys of its lines, so
@@ -469,19 +479,21 @@ class PeopleIndex:
             if now - self._checked_at >= RECHECK_S or any(d not in self._known for d in dfes):
                 self._refresh({dfe: paths[dfe] for dfe in dfes})
                 self._checked_at = time.monotonic()
-            every = needles.keys() | pair_forenames.keys()
+            plain_keys, pair_keys = set(needles), set(pair_forenames)
+            every = plain_keys | pair_keys
             plain: dict[str, set[bytes]] = {}
             pairs: dict[str, set[bytes]] = {}
             for dfe, known in self._known.items():
                 keys = known.keys
                 if every.isdisjoint(keys):
                     continue  # most schools: one set look per key wanted
-                held = {n for k, n in needles.items() if k in keys}
+                # (set operations walk the smaller set: few keys wanted, or a first import's many)
+                held = plain_keys & keys
                 if held:
-                    plain[dfe] = held
-                held = {f for k, f in pair_forenames.items() if k in keys}
+                    plain[dfe] = {needles[k] for k in held}
+                held = pair_keys & keys
                 if held:
-                    pairs[dfe] = held
+                    pairs[dfe] = {pair_forenames[k] for k in held}
             return plain, pairs
 
     def _refresh(self, schools: dict[str, str]) -> None:
