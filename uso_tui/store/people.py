@@ -46,8 +46,8 @@ _TOKEN_END = rb"[ \x1f\t]"
 _TOKEN_ENDS = frozenset(b" \x1f\t")
 # Up to this many dates and UPNs, or pairs' forenames, a school is searched for each plainly;
 # for more, by one pattern (a plain search costs a pass over the index each).
-FEW_NEEDLES = 24
-FEW_FORENAMES = 6
+FEW_NEEDLES = 4
+FEW_FORENAMES = 3
 # The tokens before a forename or preferred name key: none or one (index_line puts the whole
 # names first); up to three in lines written before, where a forename's parts came first.
 _SKIP = rb"(?: [^ \t\x1d\x1f\n]+){0,3} "
