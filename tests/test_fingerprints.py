@@ -18,7 +18,7 @@ from uso_tui.iris.parse import PARSERS, parse_student
 from uso_tui.iris.simulator import Simulator
 from uso_tui.store import open_store
 from uso_tui.sync import runner
-from uso_tui.sync.fingerprints import Sieve, fingerprint, record_row
+from uso_tui.sync.fingerprints import fingerprint, record_row, sieves
 from uso_tui.sync.plan import Snapshot, account_from_record, plan, unallocated
 from uso_tui.sync.runner import run_school
 
@@ -190,7 +190,7 @@ def _stored(rec: MisRecord, username: str) -> dict:
 
 def _recognised(raw: dict, row: dict) -> Export:
     fps = {row["mis_id"]: fingerprint(raw)}
-    sieve = Sieve(DFE, "students", [row], fps)
+    sieve = sieves(DFE, [row], {"students": fps})["students"]
     token = sieve(row["mis_id"], raw)
     assert token is not None
     return Export(

@@ -36,25 +36,14 @@ def fingerprint(raw: dict[str, Any]) -> int:
 
 class Sieve:
     """Says which raw records of one report are unchanged since the last run (the client asks it
-    before parsing each). `rows`: the school's accounts as stored, from the same read the plan
-    will use; `fps`: the report's fingerprints from that read (given only while the accounts
-    are as the run that made them left them). A recognised record's token is the account row
-    linked to it and the fingerprint: the planner trusts it only if its own snapshot holds that
-    very row."""
+    before parsing each). Made by sieves(): `fps`, the report's fingerprints from the school's
+    read the plan will use (given only while the accounts are as the run that made them left
+    them); `rows`, the account rows of that read linked to the report, by MIS id. A recognised
+    record's token is the account row linked to it and the fingerprint: the planner trusts it
+    only if its own snapshot holds that very row."""
 
-    def __init__(
-        self, dfe: str, report: str, rows: list[dict[str, Any]], fps: dict[str, int]
-    ) -> None:
-        self.fps = fps
-        self.rows: dict[str, dict[str, Any]] = (
-            sieves(dfe, rows, {report: fps})[report].rows if fps else {}
-        )
-
-    @classmethod
-    def _over(cls, fps: dict[str, int], rows: dict[str, dict[str, Any]]) -> Sieve:
-        sieve = cls.__new__(cls)
-        sieve.fps, sieve.rows = fps, rows
-        return sieve
+    def __init__(self, fps: dict[str, int], rows: dict[str, dict[str, Any]]) -> None:
+        self.fps, self.rows = fps, rows
 
     def __call__(self, mis_id: str, raw: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
         row = self.rows.get(mis_id)
@@ -68,7 +57,7 @@ def sieves(
     dfe: str, rows: list[dict[str, Any]], fps: dict[str, dict[str, int]]
 ) -> dict[str, Sieve]:
     """A Sieve per report of `fps` (report -> its fingerprints), from one pass over the school's
-    account rows."""
+    account rows as stored (`rows`)."""
     linked: dict[str, dict[str, dict[str, Any]]] = {report: {} for report in fps}
     if any(fps.values()):
         for row in rows:
@@ -77,7 +66,7 @@ def sieves(
                 got = linked.get(row.get("link_report"))  # type: ignore[arg-type]
                 if got is not None and mis_id in fps[row["link_report"]]:
                     got[mis_id] = row
-    return {report: Sieve._over(fps[report], linked[report]) for report in fps}
+    return {report: Sieve(fps[report], linked[report]) for report in fps}
 
 
 def record_row(report: str, mis_id: str, row: dict[str, Any], *outcome: str | None) -> tuple:
