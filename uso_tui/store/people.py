@@ -156,14 +156,12 @@ class PeopleFinder:
         data: bytes,
         home: str,
         out: dict[str, AccountHit],
-        needles: Collection[bytes] | None = None,
+        needles: Collection[bytes],
     ) -> None:
         """Adds the wanted accounts of one school's index to `out` (by username), but the name
-        pairs' (scan_pairs): those of `needles` (values of self.needles; None: all). A few are
-        each searched for plainly (a line of a date wanted is parsed, and wants() judges it);
-        many, by the patterns, in one pass."""
-        if needles is None:
-            needles = set(self.needles.values())
+        pairs' (scan_pairs): those of `needles` (values of self.needles). A few are each
+        searched for plainly (a line of a date wanted is parsed, and wants() judges it); many,
+        by the patterns, in one pass."""
         if len(needles) > FEW_NEEDLES:
             for pattern in self.patterns:
                 for match in pattern.finditer(data):
@@ -452,7 +450,7 @@ class PeopleIndex:
         else:
             plain, pairs = self.named(dfes, path_of, finder.needles, finder.pair_forenames)
         for dfe in sorted(plain.keys() | pairs.keys()):
-            data = read_bytes(path_of(dfe))
+            data = read_bytes(self._paths.get(dfe) or path_of(dfe))  # named() keeps each path
             if data:
                 if dfe in plain:
                     finder.scan(data, dfe, found, plain[dfe])

@@ -163,10 +163,12 @@ class SchoolDoc:
         """The file's new version (meta first: its version token is read from the head)."""
         runs = sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]))
         accounts = self._accounts_as_loaded()
-        if accounts is None:
+        if accounts is not None:  # the hash meta holds is of these very bytes (checked)
+            accounts_hash = self.accounts_hash
+        else:
             accounts = encode(as_table(list(self.accounts.values())))
-        # A change detector (64 bits, non-cryptographic) for the fingerprints (see current_seen)
-        accounts_hash = xxhash.xxh3_64_intdigest(accounts)
+            # A change detector (64 bits, non-cryptographic) for the fingerprints (current_seen)
+            accounts_hash = xxhash.xxh3_64_intdigest(accounts)
         if self.seen_put:  # these fingerprints go with the accounts as written now
             self.seen_over = {**self.seen_over, **dict.fromkeys(self.seen_put, accounts_hash)}
             self.seen_put = set()

@@ -63,9 +63,9 @@ def sieves(
         for row in rows:
             mis_id = row.get("mis_id")
             if mis_id is not None and row.get("link_school") == dfe:
-                got = linked.get(row.get("link_report"))  # type: ignore[arg-type]
-                if got is not None and mis_id in fps[row["link_report"]]:
-                    got[mis_id] = row
+                report = row.get("link_report")
+                if report in linked and mis_id in fps[report]:
+                    linked[report][mis_id] = row
     return {report: Sieve(fps[report], linked[report]) for report in fps}
 
 
