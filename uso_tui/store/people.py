@@ -429,6 +429,12 @@ class PeopleIndex:
         self.reads = 0  # index files whose keys were read again (for tests and benchmarks)
         self.parsed = 0  # of those, parsed (no key file describing them)
 
+    def expect_many_looks(self) -> None:
+        """This process will look many times (a run_due worker): its first look makes the map
+        rather than scanning every index (see find)."""
+        with self._lock:
+            self._looks = max(self._looks, SCAN_LOOKS)
+
     def find(
         self, dfes: list[str], path_of: Callable[[str], Path], finder: PeopleFinder
     ) -> list[AccountHit]:

@@ -366,6 +366,9 @@ class TinyStore(KeptReads, Store):
         with self._reading():
             return self.people.find(self._school_dirs(), self.layout.names_idx, finder)
 
+    def expect_many_finds(self) -> None:
+        self.people.expect_many_looks()
+
     def find_account(self, username: str) -> Account | None:
         with self._reading():
             reg = registry_map(read_json(self.layout.registry_file(la_of_username(username))))

@@ -70,20 +70,27 @@ def phonetic(name_key: str) -> str:
     return jellyfish.metaphone(name_key) if name_key else ""
 
 
+def load_nicknames() -> Any:
+    """The `nicknames` package's table, loaded at first need (60 ms: only when a case needs it,
+    or before run_due forks its workers)."""
+    global _nicknamer
+    if _nicknamer is None:
+        from nicknames import NickNamer  # noqa: PLC0415
+
+        _nicknamer = NickNamer()
+    return _nicknamer
+
+
 @lru_cache(maxsize=50_000)
 def nick_group(forename_key: str) -> frozenset[str]:
     """The forename key with its nicknames and the names it is short for (the `nicknames` package)."""
-    global _nicknamer
     if not forename_key:
         return frozenset()
-    if _nicknamer is None:
-        from nicknames import NickNamer  # noqa: PLC0415 - 60 ms to load: only when a case needs it
-
-        _nicknamer = NickNamer()
+    nicknamer = load_nicknames()
     return frozenset(
         {forename_key}
-        | _nicknamer.nicknames_of(forename_key)
-        | _nicknamer.canonicals_of(forename_key)
+        | nicknamer.nicknames_of(forename_key)
+        | nicknamer.canonicals_of(forename_key)
     )
 
 

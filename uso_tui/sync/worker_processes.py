@@ -110,7 +110,10 @@ async def run_over_workers(
             )
         groups = _groups(runs, processes)
         worker_count = max(1, min(processes, len(groups)))
-        ctx = multiprocessing.get_context(_start_method())
+        method = _start_method()
+        if method == "fork":
+            _preload()
+        ctx = multiprocessing.get_context(method)
         results_queue, work = ctx.Queue(), ctx.Queue()
         for group in groups:
             work.put(group)
@@ -159,6 +162,17 @@ class _RunDueJob:
 
     def finished_at(self) -> str:
         return iso(self.now + timedelta(seconds=time.monotonic() - self.started))
+
+
+def _preload() -> None:
+    """What every worker loads, loaded once here before they are forked (each would load it
+    again: httpx, the nickname table, ctypes for syncfs)."""
+    import ctypes  # noqa: F401, PLC0415
+
+    import uso_tui.iris.client  # noqa: F401, PLC0415
+    from uso_tui.sync.matching import load_nicknames  # noqa: PLC0415
+
+    load_nicknames()
 
 
 def _start_method() -> str:
@@ -299,6 +313,7 @@ async def _fetch_plan_commit(job: _RunDueJob, work, max_connections: int, result
     from uso_tui.sync.batch import fetch_and_plan  # noqa: PLC0415
 
     store = open_store(job.root, create=False)
+    store.expect_many_finds()  # a look per school planned
     schools = {s.dfe: s for s in store.list_schools()}
     pools = PoolCache()
     committer = _Committer(store, job, pools, results_queue)
