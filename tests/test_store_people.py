@@ -488,6 +488,30 @@ def test_a_commit_writes_the_keys_of_its_index_and_readers_parse_no_index(store)
     assert size == people_mod._HEAD.size + 8 * len(keys)
 
 
+def test_a_key_file_appended_to_is_read_from_where_the_last_read_ended(store):
+    (ann, *kits) = put(  # twelve lines: one more is appended to the key file (STALE_SHARE)
+        store,
+        ("301-0001", "Ann", "Lee", {"extra": ANN}),
+        *(("301-0001", f"Kit{c}", "Roe", {}) for c in "abcdefghijk"),
+    )
+    reader = open_store(store.root)  # another process, which keeps the schools' keys
+    reader.expect_many_finds()
+    assert found(reader, upns={"A123456789012"}) == [ann]
+    (bob,) = put(store, ("301-0001", "Bob", "Ng", {"extra": {"upn": "B123456789012"}}))
+    assert found(reader, upns={"A123456789012", "B123456789012"}) == sorted([ann, bob])
+    assert reader.people.appended == 1  # only the keys the commit appended were read
+    # Over a quarter of the lines changed: the key file is made whole, and read whole.
+    with store.transaction("tester") as tx:
+        for username in kits[:4]:
+            renamed = tx.account(username)
+            renamed.forename = "Zed"
+            tx.put_accounts([renamed])
+    assert key_file(store, "301-0001")[1] == 0  # made whole
+    assert found(reader, name_dobs={keys_of("Zed", "Roe")}) == sorted(kits[:4])
+    assert found(reader, upns={"A123456789012", "B123456789012"}) == sorted([ann, bob])
+    assert reader.people.appended == 1
+
+
 def test_an_index_its_key_file_does_not_describe_is_parsed(store):
     (ann,) = put(store, ("301-0001", "Ann", "Lee", {"extra": ANN}))
     (store.root / "schools/301-0001/names.keys").unlink()  # as a store made before key files

@@ -359,11 +359,23 @@ def read_keys_file(index: bytes, data: bytes | None) -> tuple[set[int], int] | N
     if gone is None:
         return None
     assert data is not None
-    body = array("Q")
-    body.frombytes(data[_HEAD.size :])
+    return set(_unpacked(data[_HEAD.size :])), gone
+
+
+def _keys_body(index: bytes, data: bytes | None) -> bytes | None:
+    """The packed keys of a key file that describes `index`; None for any other file."""
+    if _described(index, data) is None:
+        return None
+    assert data is not None
+    return data[_HEAD.size :]
+
+
+def _unpacked(body: bytes) -> array:
+    keys = array("Q")
+    keys.frombytes(body)
     if sys.byteorder != "little":
-        body.byteswap()
-    return set(body), gone
+        keys.byteswap()
+    return keys
 
 
 def staged_keys(
@@ -409,6 +421,9 @@ class _Known:
     stamp: tuple[int, ...] | None
     keys: set[int]
     raw: bytes | None  # the bytes read, while the stamp alone cannot tell a rewrite (RACY_NS)
+    # the size and hash of the key file's packed keys that `keys` holds (None: the index was
+    # parsed): a key file that starts with them has had keys appended, and only those are read
+    body: tuple[int, int] | None = None
 
 
 class PeopleIndex:
@@ -428,6 +443,7 @@ class PeopleIndex:
         self._paths: dict[str, str] = {}
         self.reads = 0  # index files whose keys were read again (for tests and benchmarks)
         self.parsed = 0  # of those, parsed (no key file describing them)
+        self.appended = 0  # of those, read from where the key file read before ended
 
     def expect_many_looks(self) -> None:
         """This process will look many times (a run_due worker): its first look makes the map
@@ -516,15 +532,28 @@ class PeopleIndex:
             if had is not None and data == had.raw:
                 had.stamp, had.raw = stamp, raw
                 continue
-            known[dfe] = _Known(stamp, self._keys(path, data), raw)
+            keys, body = self._keys(path, data, had)
+            known[dfe] = _Known(stamp, keys, raw, body)
 
-    def _keys(self, index_path: str, data: bytes) -> set[int]:
+    def _keys(
+        self, index_path: str, data: bytes, had: _Known | None
+    ) -> tuple[set[int], tuple[int, int] | None]:
+        """The keys of a school's index `data`, and the size and hash of the key file's packed
+        keys they were read from (None: parsed from the index). A key file that starts with the
+        keys `had` holds (a commit appended to it) adds only the keys after them to that set."""
         self.reads += 1
         if not data:
-            return set()
+            return set(), None
         sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
-        got = read_keys_file(data, read_bytes(sidecar))
-        if got is not None:
-            return got[0]
-        self.parsed += 1
-        return lines_keys(data)
+        body = _keys_body(data, read_bytes(sidecar))
+        if body is None:
+            self.parsed += 1
+            return lines_keys(data), None
+        mark = (len(body), _hash(body))
+        if had is not None and had.body is not None:
+            size, digest = had.body
+            if len(body) >= size and _hash(body[:size]) == digest:
+                self.appended += 1
+                had.keys.update(_unpacked(body[size:]))
+                return had.keys, mark
+        return set(_unpacked(body)), mark
