@@ -355,19 +355,17 @@ def _described(index: bytes, data: bytes | None) -> int | None:
 
 def read_keys_file(index: bytes, data: bytes | None) -> tuple[set[int], int] | None:
     """(keys, lines gone) of a key file that describes `index`; None for any other file."""
+    got = _keys_body(index, data)
+    return None if got is None else (set(_unpacked(got[0])), got[1])
+
+
+def _keys_body(index: bytes, data: bytes | None) -> tuple[bytes, int] | None:
+    """(packed keys, lines gone) of a key file that describes `index`; None for any other file."""
     gone = _described(index, data)
     if gone is None:
         return None
     assert data is not None
-    return set(_unpacked(data[_HEAD.size :])), gone
-
-
-def _keys_body(index: bytes, data: bytes | None) -> bytes | None:
-    """The packed keys of a key file that describes `index`; None for any other file."""
-    if _described(index, data) is None:
-        return None
-    assert data is not None
-    return data[_HEAD.size :]
+    return data[_HEAD.size :], gone
 
 
 def _unpacked(body: bytes) -> array:
@@ -545,15 +543,25 @@ class PeopleIndex:
         if not data:
             return set(), None
         sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
-        body = _keys_body(data, read_bytes(sidecar))
-        if body is None:
+        got = _keys_body(data, read_bytes(sidecar))
+        if got is None:
             self.parsed += 1
             return lines_keys(data), None
-        mark = (len(body), _hash(body))
-        if had is not None and had.body is not None:
-            size, digest = had.body
-            if len(body) >= size and _hash(body[:size]) == digest:
-                self.appended += 1
-                had.keys.update(_unpacked(body[size:]))
-                return had.keys, mark
+        body = got[0]
+        # one pass of the hash: over the keys read before (if the file still has as many), then
+        # over the rest
+        size, before = had.body if had is not None and had.body is not None else (-1, None)
+        digest, view = xxhash.xxh3_64(), memoryview(body)
+        appended = 0 <= size <= len(body)
+        if appended:
+            digest.update(view[:size])
+            appended = digest.intdigest() == before
+            view = view[size:]
+        digest.update(view)
+        mark = (len(body), digest.intdigest())
+        if appended:
+            assert had is not None
+            self.appended += 1
+            had.keys.update(_unpacked(body[size:]))
+            return had.keys, mark
         return set(_unpacked(body)), mark
