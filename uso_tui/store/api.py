@@ -260,7 +260,7 @@ class Store(Protocol):
 
     def expect_many_finds(self) -> None:
         """This process will call find_people many times (a run_due worker): it prepares for
-        that at the first call rather than at the third."""
+        that now (reads what every look needs) rather than at the third call."""
         ...
 
     def account(self, username: str) -> Account: ...

@@ -443,12 +443,6 @@ class PeopleIndex:
         self.parsed = 0  # of those, parsed (no key file describing them)
         self.appended = 0  # of those, read from where the key file read before ended
 
-    def expect_many_looks(self) -> None:
-        """This process will look many times (a run_due worker): its first look makes the map
-        rather than scanning every index (see find)."""
-        with self._lock:
-            self._looks = max(self._looks, SCAN_LOOKS)
-
     def find(
         self, dfes: list[str], path_of: Callable[[str], Path], finder: PeopleFinder
     ) -> list[AccountHit]:
@@ -489,14 +483,7 @@ class PeopleIndex:
         of the keys it holds, and likewise for the pair keys of `pair_forenames` and their
         forenames; every index checked first."""
         with self._lock:
-            paths = self._paths
-            for dfe in dfes:
-                if dfe not in paths:
-                    paths[dfe] = str(path_of(dfe))
-            now = time.monotonic()
-            if now - self._checked_at >= RECHECK_S or any(d not in self._known for d in dfes):
-                self._refresh({dfe: paths[dfe] for dfe in dfes})
-                self._checked_at = time.monotonic()
+            self._current(dfes, path_of)
             plain_keys, pair_keys = set(needles), set(pair_forenames)
             every = plain_keys | pair_keys
             plain: dict[str, set[bytes]] = {}
@@ -513,6 +500,24 @@ class PeopleIndex:
                 if held:
                     pairs[dfe] = {pair_forenames[k] for k in held}
             return plain, pairs
+
+    def prime(self, dfes: list[str], path_of: Callable[[str], Path]) -> None:
+        """Reads every school's keys now (a run_due worker, before its first school arrives)."""
+        with self._lock:
+            self._looks = max(self._looks, SCAN_LOOKS)
+            self._current(dfes, path_of)
+
+    def _current(self, dfes: list[str], path_of: Callable[[str], Path]) -> None:
+        """The map of `dfes`' keys, checked against their files at most every RECHECK_S (and
+        whenever a school is new to it). The caller holds self._lock."""
+        paths = self._paths
+        for dfe in dfes:
+            if dfe not in paths:
+                paths[dfe] = str(path_of(dfe))
+        now = time.monotonic()
+        if now - self._checked_at >= RECHECK_S or any(d not in self._known for d in dfes):
+            self._refresh({dfe: paths[dfe] for dfe in dfes})
+            self._checked_at = time.monotonic()
 
     def _refresh(self, schools: dict[str, str]) -> None:
         now = time.time_ns()

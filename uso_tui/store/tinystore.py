@@ -367,7 +367,8 @@ class TinyStore(KeptReads, Store):
             return self.people.find(self._school_dirs(), self.layout.names_idx, finder)
 
     def expect_many_finds(self) -> None:
-        self.people.expect_many_looks()
+        with self._reading():
+            self.people.prime(self._school_dirs(), self.layout.names_idx)
 
     def find_account(self, username: str) -> Account | None:
         with self._reading():

@@ -99,36 +99,23 @@ async def run_over_workers(
     # commits=False: this process commits nothing (the workers do), and the workers forked from
     # it keep its switch interval.
     with busy_process(commits=False):
-        # All in one transaction (the directory is written once), in this thread: nothing else
-        # runs yet, and a process with no other thread can fork.
-        runs = claim_many(store, schools, operator, iso(now))
-        if not runs:
-            return []
-        for run in runs:
-            ProgressEmitter(run.run_id, run.school, on_progress)(
-                "connecting", message=f"run {run.run_id} started (schedule, {operator})"
-            )
-        groups = _groups(runs, processes)
-        worker_count = max(1, min(processes, len(groups)))
+        # The workers start first, from this thread while nothing else runs (a process with no
+        # other thread can fork), and open the store and read what their lookups need while this
+        # process claims the runs: else one core idles through the claim.
+        worker_count = max(1, min(processes, len(schools)))
         method = _start_method()
         if method == "fork":
             _preload()
         ctx = multiprocessing.get_context(method)
         results_queue, work = ctx.Queue(), ctx.Queue()
-        for group in groups:
-            work.put(group)
-        for _ in range(worker_count):
-            work.put(None)  # no more work
-        # An LA two workers share: its usernames before any commit of this run (each worker
-        # watches the other LAs itself, from before it first plans there; see fresh.py).
-        watch = {la: store.la_usernames(la) for la in _shared(groups)}
+        starts = [ctx.Queue() for _ in range(worker_count)]
         job = _RunDueJob(
-            str(store.root), now, started, operator, max(1, max_schools // worker_count), watch
+            str(store.root), now, started, operator, max(1, max_schools // worker_count)
         )
         workers = [
             ctx.Process(
                 target=_worker,
-                args=(job, work, max(4, MAX_CONNECTIONS // worker_count), results_queue),
+                args=(job, starts[i], work, max(4, MAX_CONNECTIONS // worker_count), results_queue),
                 name=f"uso-tui run-due worker {i + 1}",
                 daemon=True,
             )
@@ -137,12 +124,46 @@ async def run_over_workers(
         for worker in workers:
             worker.start()
         try:
+            runs = _hand_out(store, schools, operator, now, starts, work, on_progress)
             return await _collect(store, job, runs, workers, results_queue, on_progress)
         finally:
             for worker in workers:
                 await asyncio.to_thread(worker.join, 5)
                 if worker.is_alive():
                     worker.kill()
+
+
+def _hand_out(
+    store: Store,
+    schools: list[School],
+    operator: str,
+    now: datetime,
+    starts: list,
+    work,
+    on_progress: OnProgress | None,
+) -> list[Run]:
+    """Claims the runs (all in one transaction: the directory is written once) and hands them
+    out: each worker's `starts` queue gets the usernames of each LA that two workers share, as
+    they are before any commit of this run (each worker watches the other LAs itself, from
+    before it first plans there; see fresh.py); `work` gets the groups, then one None per worker.
+    If the claim fails, every worker's start is None."""
+    watch = None
+    try:
+        runs = claim_many(store, schools, operator, iso(now))
+        for run in runs:
+            ProgressEmitter(run.run_id, run.school, on_progress)(
+                "connecting", message=f"run {run.run_id} started (schedule, {operator})"
+            )
+        groups = _groups(runs, len(starts))
+        watch = {la: store.la_usernames(la) for la in _shared(groups)}
+        for group in groups:
+            work.put(group)
+    finally:
+        for start in starts:
+            start.put(watch)
+            start.cancel_join_thread()  # a worker that died never reads it: do not wait for it
+            work.put(None)  # no more work
+    return runs
 
 
 class _RunDueJob:
@@ -155,10 +176,9 @@ class _RunDueJob:
         started: float,
         operator: str,
         max_schools: int,
-        watch: dict[str, frozenset[str]],
     ) -> None:
         self.root, self.now, self.started = root, now, started
-        self.operator, self.max_schools, self.watch = operator, max_schools, watch
+        self.operator, self.max_schools = operator, max_schools
 
     def finished_at(self) -> str:
         return iso(self.now + timedelta(seconds=time.monotonic() - self.started))
@@ -247,14 +267,14 @@ def _settle_lost(store: Store, job: _RunDueJob, workers: list, pending: dict[str
     return out
 
 
-def _worker(job: _RunDueJob, work, max_connections: int, results_queue) -> None:
+def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue) -> None:
     """A worker process: takes local authorities from `work`, fetches, plans and commits their
     schools, and sends each run as committed."""
     code = 1
     parent = os.getppid()
     try:
         with busy_process(restore=False, commits=False):
-            asyncio.run(_fetch_plan_commit(job, work, max_connections, results_queue))
+            asyncio.run(_fetch_plan_commit(job, start, work, max_connections, results_queue))
         code = 0
     finally:
         results_queue.put(None)
@@ -271,9 +291,16 @@ class _Committer:
     GATHER_MIN in hand it waits up to GATHER for more; it waits for the lock only with
     GATHER_MAX in hand or at the end, else it goes on fetching and tries again later."""
 
-    def __init__(self, store: Store, job: _RunDueJob, pools: PoolCache, results_queue) -> None:
+    def __init__(
+        self,
+        store: Store,
+        job: _RunDueJob,
+        pools: PoolCache,
+        results_queue,
+        watch: dict[str, frozenset[str]],
+    ) -> None:
         self.store, self.job, self.pools, self.out = store, job, pools, results_queue
-        self.written = WrittenSinceWatch(job.watch)
+        self.written = WrittenSinceWatch(watch)
         self.pending: list[Planned] = []
         self.since = 0.0
 
@@ -306,17 +333,22 @@ class _Committer:
             self.out.put(result.run.to_dict())
 
 
-async def _fetch_plan_commit(job: _RunDueJob, work, max_connections: int, results_queue) -> None:
+async def _fetch_plan_commit(
+    job: _RunDueJob, start, work, max_connections: int, results_queue
+) -> None:
     from uso_tui.config import iris_bounds  # noqa: PLC0415
     from uso_tui.iris.client import IrisClient  # noqa: PLC0415
     from uso_tui.store import open_store  # noqa: PLC0415
     from uso_tui.sync.batch import fetch_and_plan  # noqa: PLC0415
 
     store = open_store(job.root, create=False)
-    store.expect_many_finds()  # a look per school planned
-    schools = {s.dfe: s for s in store.list_schools()}
+    store.expect_many_finds()  # a look per school planned; read while the parent claims
+    shared = await asyncio.to_thread(start.get)  # the usernames of the LAs shared with others
+    if shared is None:  # the claim failed
+        return
+    schools = {s.dfe: s for s in store.list_schools()}  # as claimed
     pools = PoolCache()
-    committer = _Committer(store, job, pools, results_queue)
+    committer = _Committer(store, job, pools, results_queue, shared)
     sem = asyncio.Semaphore(job.max_schools)
     room = asyncio.Event()
     watch = asyncio.create_task(_watch_parent(os.getppid()))
