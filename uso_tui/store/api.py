@@ -263,6 +263,13 @@ class Store(Protocol):
         that now (reads what every look needs) rather than at the third call."""
         ...
 
+    def freeing_in_background(self) -> AbstractContextManager[None]:
+        """Within it, this process (one that commits often and has an event loop to keep going:
+        a run_due worker) has the old versions of the files its commits replace freed by a
+        thread of its own rather than by the committing thread; leaving it waits until all are
+        freed. Not for a process that forks meanwhile."""
+        ...
+
     def account(self, username: str) -> Account: ...
     def find_account(self, username: str) -> Account | None: ...
     def la_usernames(self, la: str) -> frozenset[str]:

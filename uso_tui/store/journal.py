@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 
 from uso_tui.store.errors import StoreError
+from uso_tui.store.freeing import free, keep_old
 from uso_tui.store.lock import commit_lock
 from uso_tui.store.storage import encode, flush_all, fsync_dir, make_dir, write_new
 
@@ -64,23 +65,31 @@ class Commit:
             write_new(tmp, data, fsync=False)
             renames.append((tmp, path))
         flush_all(staging, [t for t, path in renames if path not in self.checked], [staging])
-        with commit_lock(self.root, shared=False):
-            if len(renames) == 1 and not self.deletes:
-                tmp, path = renames[0]
-                os.replace(tmp, path)
-                fsync_dir(path.parent)
-                fsync_dir(staging)
-                return
-            doc = {
-                "renames": [[self._rel(t), self._rel(p)] for t, p in renames],
-                "deletes": sorted(self._rel(p) for p in self.deletes),
-            }
-            tmp_journal = staging / "journal.tmp"
-            write_new(tmp_journal, encode(doc))
-            os.replace(tmp_journal, self.root / JOURNAL)
-            fsync_dir(self.root)  # the commit point: from here a crash is redone, not undone
-            # its own paths need no check (recover checks a journal found on disk)
-            _finish(self.root, renames, sorted(self.deletes))
+        # the versions replaced or deleted are freed after the lock (see freeing.py)
+        old = keep_old(self.root, [*self.writes, *self.deletes])
+        try:
+            with commit_lock(self.root, shared=False):
+                self._apply_locked(staging, renames)
+        finally:
+            free(old)
+
+    def _apply_locked(self, staging: Path, renames: list[tuple[Path, Path]]) -> None:
+        if len(renames) == 1 and not self.deletes:
+            tmp, path = renames[0]
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+            fsync_dir(staging)
+            return
+        doc = {
+            "renames": [[self._rel(t), self._rel(p)] for t, p in renames],
+            "deletes": sorted(self._rel(p) for p in self.deletes),
+        }
+        tmp_journal = staging / "journal.tmp"
+        write_new(tmp_journal, encode(doc))
+        os.replace(tmp_journal, self.root / JOURNAL)
+        fsync_dir(self.root)  # the commit point: from here a crash is redone, not undone
+        # its own paths need no check (recover checks a journal found on disk)
+        _finish(self.root, renames, sorted(self.deletes))
 
     def _rel(self, path: Path) -> str:
         return str(path.relative_to(self.root))

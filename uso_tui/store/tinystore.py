@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from uso_tui.domain.models import (
     School,
 )
 from uso_tui.domain.schools import DFE_RE, la_of, parse_allowed_hosts
-from uso_tui.store import account_rows, index, why_index
+from uso_tui.store import account_rows, freeing, index, why_index
 from uso_tui.store.api import (
     SCHEMA_VERSION,
     AccountHit,
@@ -365,6 +365,9 @@ class TinyStore(KeptReads, Store):
             return []
         with self._reading():
             return self.people.find(self._school_dirs(), self.layout.names_idx, finder)
+
+    def freeing_in_background(self) -> AbstractContextManager[None]:
+        return freeing.in_background()
 
     def expect_many_finds(self) -> None:
         with self._reading():

@@ -270,11 +270,18 @@ def _settle_lost(store: Store, job: _RunDueJob, workers: list, pending: dict[str
 def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue) -> None:
     """A worker process: takes local authorities from `work`, fetches, plans and commits their
     schools, and sends each run as committed."""
+    from uso_tui.store import open_store  # noqa: PLC0415
+
     code = 1
     parent = os.getppid()
     try:
         with busy_process(restore=False, commits=False):
-            asyncio.run(_fetch_plan_commit(job, start, work, max_connections, results_queue))
+            store = open_store(job.root, create=False)
+            # freeing a replaced file waits on the disk: not in the event loop's thread
+            with store.freeing_in_background():
+                asyncio.run(
+                    _fetch_plan_commit(store, job, start, work, max_connections, results_queue)
+                )
         code = 0
     finally:
         results_queue.put(None)
@@ -334,14 +341,12 @@ class _Committer:
 
 
 async def _fetch_plan_commit(
-    job: _RunDueJob, start, work, max_connections: int, results_queue
+    store: Store, job: _RunDueJob, start, work, max_connections: int, results_queue
 ) -> None:
     from uso_tui.config import iris_bounds  # noqa: PLC0415
     from uso_tui.iris.client import IrisClient  # noqa: PLC0415
-    from uso_tui.store import open_store  # noqa: PLC0415
     from uso_tui.sync.batch import fetch_and_plan  # noqa: PLC0415
 
-    store = open_store(job.root, create=False)
     store.expect_many_finds()  # a look per school planned; read while the parent claims
     shared = await asyncio.to_thread(start.get)  # the usernames of the LAs shared with others
     if shared is None:  # the claim failed
