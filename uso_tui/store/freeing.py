@@ -93,7 +93,7 @@ def _sweep(folder: Path, pid: int) -> None:
     """Links left by processes that are gone (killed before freeing what they kept)."""
     try:
         names = os.listdir(folder)
-    except FileNotFoundError:
+    except OSError:  # gone, or not a folder: commits then free as before
         return
     for name in names:
         owner = name.partition(".")[0]
