@@ -305,9 +305,9 @@ async def test_timeouts_are_retried(env: Env) -> None:
 def test_tls_is_verified() -> None:
     import ssl
 
-    from uso_tui.iris.client import _tls_context
+    from uso_tui.iris.client import tls_context
 
-    ctx = _tls_context()
+    ctx = tls_context()
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     client = IrisClient()
     assert client._http_kw["verify"] is ctx

@@ -121,7 +121,7 @@ class IrisClient:
         )
         # verify=True always; redirects are not followed (one could lead to a non-allowed host).
         self._http_kw: dict[str, Any] = dict(
-            timeout=timeout, verify=_tls_context(), follow_redirects=False, trust_env=False
+            timeout=timeout, verify=tls_context(), follow_redirects=False, trust_env=False
         )
         # Without an injected transport each school gets a small pool of its own: httpcore's
         # single pool costs time per request in proportion to all its connections, which made
@@ -676,7 +676,7 @@ async def _read_bounded(
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """One verifying TLS context (certificates and host names checked) for every pool: loading
     the CA bundle costs ~30 ms, too much to repeat per school."""
     return ssl.create_default_context(cafile=certifi.where())
