@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import gc
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -210,6 +211,15 @@ def bench_c(n_schools: int, repeat: int) -> list[list[object]]:
 # ---------------------------------------------------------------- (b) the daily run
 
 
+def cpu_seconds() -> float:
+    """CPU used so far by this process and its children that have ended (the workers)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _serve_child(argv: list[str]) -> int:
     """Child process: the generated estate, served with latency."""
     from uso_tui.iris.server import serve  # noqa: PLC0415
@@ -341,14 +351,19 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
         gc.collect()
         gc.freeze()
         fetch_times, daily_times, totals = [], [], {}
+        fetch_cpu, daily_cpu = [], []
         for run_index in range(repeat):
             work = tmp / f"run{run_index}"
             shutil.copytree(tmp / "base", work)
             # The copy's hundred megabytes on disk before timing anything: else the daily run's
             # fsyncs wait for the kernel to write them out (ext4 orders a commit after them).
             os.sync()
+            c0 = cpu_seconds()
             fetch_times.append(asyncio.run(fetch_only()))
+            c1 = cpu_seconds()
             took, totals = asyncio.run(daily(work))
+            daily_cpu.append(cpu_seconds() - c1)  # the workers are joined (waited for) by then
+            fetch_cpu.append(c1 - c0)
             daily_times.append(took)
             print(
                 f"  (b) run {run_index + 1}: fetch only {fetch_times[-1]:.2f} s, daily {took:.2f} s",
@@ -397,6 +412,8 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
             f"(b) daily run (run_due) of the same {n_schools} schools / {n_accounts:,} accounts",
             fmt_seconds(daily_median),
             f"{ratio:.2f}x fetch-only (median of {repeat} paired runs; {daily_median / fetch_median:.2f}x the medians); "
+            f"CPU {median(daily_cpu) / median(fetch_cpu):.2f}x fetch-only's "
+            f"({median(daily_cpu):.1f} s against {median(fetch_cpu):.1f} s, the simulator's not counted); "
             f"{detail}",
         ],
     ]
