@@ -361,6 +361,29 @@ async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, 
         assert all(store.school_accounts(d) == [] for d in FOUR)
 
 
+async def test_workers_run_at_a_lower_priority_than_the_process_that_starts_them(
+    tmp_path, monkeypatch
+):
+    """A scheduled run's workers yield the CPU to interactive work (an operator's console)."""
+    from uso_tui.sync import schedule, worker_processes
+
+    seen = tmp_path / "niceness"
+
+    async def note_niceness(*args) -> None:
+        with open(seen, "a") as handle:
+            handle.write(f"{os.nice(0)}\n")
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(
+        worker_processes, "_start_method", lambda: "fork"
+    )  # the children have the patch
+    monkeypatch.setattr(worker_processes, "_fetch_plan_commit", note_niceness)
+    with served_estate(tmp_path / "estate", FOUR) as store:
+        await schedule.run_due(store, SEVEN, processes=2)
+    expected = min(19, os.nice(0) + worker_processes.WORKER_NICE)
+    assert seen.read_text().split() == [str(expected)] * 2
+
+
 async def test_runs_a_worker_committed_but_never_reported_are_read_back(tmp_path, monkeypatch):
     """A worker killed between its commit and its report: the parent finds the runs committed
     and reports them as they are, instead of failing them."""

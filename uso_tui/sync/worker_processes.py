@@ -21,6 +21,7 @@ LA's usernames under the lock, see fresh.py) becomes a match case.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import queue as queue_mod
@@ -50,6 +51,10 @@ GATHER_MAX = 32  # schools in hand for which a worker waits for the lock
 
 
 TAIL_PIECES = 4  # pieces of each of the last LAs (see _groups)
+# A run's workers yield the CPU to interactive work on the same host (an operator's console over
+# SSH while the morning run keeps every core busy): a batch job, run at a lower priority. Where
+# the CPU is free this changes nothing.
+WORKER_NICE = 5
 
 
 def _groups(runs: list[Run], workers: int = 1) -> list[list[dict]]:
@@ -276,6 +281,8 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue) -
     code = 1
     parent = os.getppid()
     try:
+        with contextlib.suppress(OSError):  # not on every platform
+            os.nice(WORKER_NICE)
         with busy_process(restore=False, commits=False):
             store = open_store(job.root, create=False)
             # freeing a replaced file waits on the disk: not in the event loop's thread
