@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from uso_tui.store.liveness import process_alive
 from uso_tui.store.storage import make_dir
 
 FREEING = ".freeing"
@@ -97,16 +98,6 @@ def _sweep(folder: Path, pid: int) -> None:
         return
     for name in names:
         owner = name.partition(".")[0]
-        if owner.isdigit() and int(owner) != pid and not _alive(int(owner)):
+        if owner.isdigit() and int(owner) != pid and not process_alive(int(owner)):
             with contextlib.suppress(OSError):
                 os.unlink(folder / name)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

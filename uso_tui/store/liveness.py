@@ -40,7 +40,9 @@ def identity() -> dict[str, Any]:
     return {"pid": pid, "host": _host(), "process_start": _start_time(pid)}
 
 
-def _alive(pid: int, start: int | None) -> bool:
+def process_alive(pid: int, start: int | None = None) -> bool:
+    """Whether process `pid` is running (not gone, not a zombie); `start`, its start time when
+    known, tells a recycled pid from it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -63,7 +65,7 @@ def is_stale(run: dict[str, Any]) -> bool:
         return False
     if run.get("host") and run["host"] != _host():
         return False
-    return not _alive(int(run["pid"]), run.get("process_start"))
+    return not process_alive(int(run["pid"]), run.get("process_start"))
 
 
 def mark_interrupted(run: dict[str, Any]) -> dict[str, Any]:
