@@ -503,12 +503,14 @@ def _doubled(world: World) -> Counter[str]:
     the possible-duplicates review (`uso-tui duplicates`) lists with a pair of their own
     accounts (`doubled_listed`)."""
     owner = world.person
+    pairs = find_duplicates(world.accounts.values())
     listed = {
         (owner[pair.first.username], pair.first.role)
-        for pair in find_duplicates(world.accounts.values())
+        for pair in pairs
         if owner[pair.first.username] == owner[pair.second.username]
     }
     out: Counter[str] = Counter()
+    out["listed_apart"] = sum(owner[p.first.username] != owner[p.second.username] for p in pairs)
     for (pid, role), usernames in world.of_person.items():
         active = [u for u in usernames if world.accounts[u].status == "active"]
         if pid >= 0 and len(active) > 1:
@@ -570,6 +572,8 @@ def report(res: dict[str, Any], by_kind: bool = False) -> str:
         row("people left with two active accounts", lambda d: str(d.get("doubled", 0))),
         row("  of them, listed by `uso-tui duplicates`",
             lambda d: str(d.get("doubled_listed", 0))),
+        row("pairs `uso-tui duplicates` lists that are two people",
+            lambda d: str(d.get("listed_apart", 0))),
         row("time per school, first import", lambda d: _ms(d.get("first_import_s"))),
         row("time per school, daily", lambda d: _ms(d.get("daily_s"))),
     ]  # fmt: skip

@@ -165,6 +165,93 @@ def test_a_dummy_upn_many_hold_pairs_nobody():
     assert pairs_of(find_duplicates(dummies + twice)) == {("r1.204", "r2.204")}
 
 
+# -- near pairs: one person keyed twice with a slip ----------------------------------------------
+
+FORENAMES = ("Oliver", "Grace", "Noah", "Isla", "Leo", "Freya", "Arlo", "Ivy", "Ezra", "Maya")
+SURNAMES = ("Hughes", "Patel", "Nowak", "Okafor", "Byrne", "Singh", "Wood", "Clarke", "Shah")
+
+
+def crowd(school: str = HILL, role: str = "pupil") -> list[Account]:
+    """Ninety other people of the local authority: the names' frequencies the model weighs by."""
+    return [
+        acc(f"c{i:02d}.204", FORENAMES[i % 10], SURNAMES[i % 9], f"20{10 + i % 5}-0{1 + i % 9}-1{i % 8}",
+            school, role=role)
+        for i in range(90)
+    ]  # fmt: skip
+
+
+def near(*people: Account, role: str = "pupil") -> list:
+    return [d for d in find_duplicates([*crowd(role=role), *people]) if "probably" in d.evidence[0]]
+
+
+def test_the_same_names_born_a_day_apart_are_a_near_pair():
+    one = acc("xli.204", "Xiaoling", "Li-Edwards", "2011-05-17", HILL)
+    two = acc("xli2.204", "Xiaoling", "Li-Edwards", "2011-05-18", VALE)
+    [pair] = near(one, two)
+    assert pair.usernames == ("xli.204", "xli2.204")
+    assert pair.evidence[0].startswith("probably one person (")
+    assert f"at {HILL} and {VALE}" in pair.evidence
+
+
+def test_a_short_forename_or_a_misspelt_surname_with_a_date_slip_is_a_near_pair():
+    kate = acc("kc.204", "Kate", "Cartwright", "1995-08-29", HILL, role="staff")
+    katherine = acc("kc2.204", "Katherine", "Cartwright", "1995-08-30", HILL, role="staff")
+    zoe = acc("zw.204", "Zoë", "White", "1996-02-22", HILL, role="staff")
+    zoe2 = acc("zw2.204", "Zoe", "Wihte", "1996-02-23", VALE, role="staff")
+    margaret = acc("ml.204", "Margaret", "Lewis", "1973-06-11", HILL, role="staff")
+    swapped = acc("ml2.204", "Margaret", "Lewis", "1973-11-06", VALE, role="staff")
+    found = near(kate, katherine, zoe, zoe2, margaret, swapped, role="staff")
+    assert pairs_of(found) == {("kc.204", "kc2.204"), ("zw.204", "zw2.204"), ("ml.204", "ml2.204")}
+
+
+def test_twins_and_different_people_are_not_near_pairs():
+    # Pupils born the same day with one surname could be twins, whatever their forenames.
+    dani = acc("dj.204", "Dani", "Jones", "2021-03-11", HILL)
+    daniel = acc("dj2.204", "Daniel", "Jones", "2021-03-11", HILL)
+    # Different permanent UPNs say two children; different genders two people.
+    ava = acc("ab.204", "Ava", "Brooke", "2012-02-02", HILL, extra={"upn": "A111111111111"})
+    ava2 = acc("ab2.204", "Ava", "Brooke", "2012-02-03", VALE, extra={"upn": "B222222222222"})
+    sam = acc("sq.204", "Sam", "Quinn", "2012-07-07", HILL, extra={"gender": "F"})
+    sam2 = acc("sq2.204", "Sam", "Quinn", "2012-07-08", VALE, extra={"gender": "M"})
+    # Another forename and surname, only a date alike: nothing to go on.
+    eve = acc("eh.204", "Eve", "Hart", "2012-09-09", HILL)
+    tom = acc("tk.204", "Tom", "Kay", "2012-09-10", VALE)
+    # The same slip across two local authorities: names pairs never cross one.
+    far = acc("xli.205", "Xiaoling", "Li-Edwards", "2011-05-18", FAR)
+    xli = acc("xli.204", "Xiaoling", "Li-Edwards", "2011-05-17", HILL)
+    assert near(dani, daniel, ava, ava2, sam, sam2, eve, tom, far, xli) == []
+    # The same two as staff (grown-up twins rarely work in one authority): a near pair.
+    staff = [
+        acc(a.username, a.forename, a.surname, a.dob, a.school, role="staff")
+        for a in (dani, daniel)
+    ]
+    assert pairs_of(near(*staff, role="staff")) == {("dj.204", "dj2.204")}
+
+
+def test_a_near_pair_kept_apart_is_not_listed():
+    one = acc("xli.204", "Xiaoling", "Li-Edwards", "2011-05-17", HILL)
+    two = acc("xli2.204", "Xiaoling", "Li-Edwards", "2011-05-18", VALE)
+    assert find_duplicates([*crowd(), one, two], kept=[("xli2.204", "xli.204")]) == []
+
+
+def test_a_schools_review_lists_near_pairs_with_accounts_elsewhere_in_its_la(tmp_path):
+    store = open_store(tmp_path / "data")
+    with store.transaction("setup") as tx:
+        for dfe, name in ((HILL, "Hill Primary"), (VALE, "Vale Academy"), (FAR, "Far High")):
+            tx.add_school(_school(dfe, name), "secret")
+        tx.put_accounts(
+            [
+                *crowd(VALE),
+                acc("xli.204", "Xiaoling", "Li-Edwards", "2011-05-17", HILL),
+                acc("xli2.204", "Xiaoling", "Li-Edwards", "2011-05-18", VALE),
+                acc("xli.205", "Xiaoling", "Li-Edwards", "2011-05-17", FAR),
+            ]
+        )
+    assert pairs_of(possible_duplicates(store, HILL)) == {("xli.204", "xli2.204")}
+    assert pairs_of(possible_duplicates(store)) == {("xli.204", "xli2.204")}
+    assert possible_duplicates(store, FAR) == []
+
+
 # -- the store: kept pairs, the actions ----------------------------------------------------------
 
 

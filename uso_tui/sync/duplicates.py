@@ -8,6 +8,15 @@ share a known-as name), nor are the same surname and date of birth (twins); two 
 say two children. Accounts are grouped by those keys: the cost grows with the accounts, not with
 their pairs. Pairs an operator kept as different people (Store.kept_pairs) are never listed.
 
+One person keyed twice with a slip is a pair too (a near pair): in one local authority and role,
+two accounts with the same surname or the same forename, born the same day or a slip apart (a day
+or a month out, day and month swapped), that the matching model, weighing one as a candidate for
+the other in that pool, finds probably one person (NEAR_SCORE), nothing against it (a different
+UPN, preferred name or gender, or a wholly different forename or surname: see NEAR_AGAINST). So "Kate" and "Katherine Cartwright" born a day apart are listed,
+and twins (another forename) are not; nor are two pupils born the same day with one surname and
+forenames that differ at all ("Dani" and "Daniel" may be twins: the rule above lists them only
+with the same forename).
+
 The finder takes Account objects (UPN and gender in `extra`) or the store's AccountHit tuples
 (their fields read where present). The actions: keep both (remembered, audited) or unallocate one.
 """
@@ -18,17 +27,19 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
-from uso_tui.domain.names import normalise
+from uso_tui.domain.names import normalise, normalise_cached
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
-from uso_tui.sync.match_model import UPN_CROWD
+from uso_tui.sync.match_model import CONFLICTS, UPN_CROWD
+from uso_tui.sync.matching import CandidateIndex, near_dates, reasons_of, swap_day_month
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
 
@@ -39,6 +50,13 @@ MAX_BLOCK = 20
 ROLES = ("pupil", "staff")
 SAME_NAMES = "same names and date of birth"
 SAME_KNOWN_AS = "same known-as name, surname and date of birth"
+# The least score at which a near pair is listed: the model's chance that an account of the pool
+# is the person keyed (match_model.score), more likely one person than two.
+NEAR_SCORE = 50
+# Levels no near pair may have besides CONFLICTS: a wholly different forename or surname with
+# the other name and the date alike is as often two people (in an authority of thousands, some
+# share a forename and a birthday) as a marriage, which the review cannot tell apart.
+NEAR_AGAINST = CONFLICTS | {("forename", "different"), ("surname", "different")}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,10 +123,11 @@ def find_duplicates(
         upn = upn_of(person)
         if upn:
             by_upn[upn].append(person)
-        surname = normalise(person.surname)
+        surname = normalise_cached(person.surname)
         if not person.dob or not surname:
             continue
-        forename, known_as = normalise(person.forename), normalise(person.preferred_name)
+        forename = normalise_cached(person.forename)
+        known_as = normalise_cached(person.preferred_name)
         block = (la_of(person.school), person.role, surname, person.dob)
         if forename:
             by_names[(*block, forename)].append((person, True))
@@ -128,7 +147,92 @@ def find_duplicates(
                 continue  # two children
             note(person, other, "names" if person_forename and other_forename else "known_as")
 
-    return _sorted(Duplicate(a, b, _evidence(a, b, why[key])) for key, (a, b) in found.items())
+    near: dict[tuple[str, str], str] = {}  # pair -> its evidence in words
+    for group in _by_la_and_role(accounts).values():
+        for person, other, words in _near_pairs(group, found.keys() | skip, school):
+            near[_pair(person, other)[0].username, _pair(person, other)[1].username] = words
+            note(person, other, "near")
+
+    return _sorted(
+        Duplicate(a, b, _evidence(a, b, why[key], near.get(key))) for key, (a, b) in found.items()
+    )
+
+
+def _by_la_and_role(accounts: list[Any]) -> dict[tuple[str, str], list[Any]]:
+    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for person in accounts:
+        groups[(la_of(person.school), person.role)].append(person)
+    return groups
+
+
+def _twins(person: Any, other: Any) -> bool:
+    """Two pupils who could be twins: born the same day, one surname (their forenames differ,
+    else the same-names rule would have paired them)."""
+    return (
+        person.role == "pupil"
+        and person.dob == other.dob
+        and normalise(person.surname) == normalise(other.surname)
+    )
+
+
+@lru_cache(maxsize=65_536)  # a few thousand birthdays, held by many each
+def _slips(dob: str) -> frozenset[str]:
+    """The commonest slips of a date (a day or a month out, day and month swapped)."""
+    swapped = swap_day_month(dob)
+    return frozenset((*near_dates(dob)[:4], *((swapped,) if swapped else ())))
+
+
+def _near_pairs(
+    group: list[Any], known: set[tuple[str, str]], school: str | None = None
+) -> Iterable[tuple[Any, Any, str]]:
+    """The near pairs of one LA and role (see the module's docstring), pairs in `known` left
+    out, with an account at `school` when given: (account, account, the evidence in words).
+    The accounts are grouped by surname and by forename, then by date of birth; in a group,
+    those born the same day or a slip apart are weighed by the model (few: most names are held
+    by a few people of an authority, on other days)."""
+    blocks: dict[tuple[str, str], dict[str, list[Any]]] = {}
+    for person in group:
+        if person.dob:
+            for name in (
+                ("s", normalise_cached(person.surname)),
+                ("f", normalise_cached(person.forename)),
+            ):
+                if name[1]:
+                    blocks.setdefault(name, {}).setdefault(person.dob, []).append(person)
+    index: CandidateIndex | None = None
+    seen: set[tuple[str, str]] = set(known)
+    for by_dob in blocks.values():
+        for dob, members in by_dob.items():
+            if len(members) > MAX_BLOCK:
+                continue  # a placeholder date many hold: no evidence of one person
+            close = by_dob.keys() & _slips(dob) if len(by_dob) > 1 else ()
+            if not close and len(members) == 1:
+                continue  # most: no one else of that name born that day or near it
+            others = [o for d in (dob, *close) if len(by_dob[d]) <= MAX_BLOCK for o in by_dob[d]]
+            for person in members:
+                for other in others:
+                    if other is person or (
+                        school is not None and school not in (person.school, other.school)
+                    ):
+                        continue
+                    first, second = _pair(person, other)
+                    key = (first.username, second.username)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    if _upns_differ(person, other) or _twins(person, other):
+                        continue  # two children
+                    if index is None:
+                        index = CandidateIndex(group)  # names weighed by how common in the LA
+                    weighed = index.weigh_pair(first, second)
+                    if weighed is None:
+                        continue  # another forename or surname altogether (see NEAR_AGAINST)
+                    score, evidence = weighed
+                    if score < NEAR_SCORE or any((f, lv) in NEAR_AGAINST for f, lv, _ in evidence):
+                        continue
+                    against = [r for r in reasons_of(evidence) if "(-" in r]
+                    words = f"probably one person ({score}%)"
+                    yield first, second, words + (": " + ", ".join(against) if against else "")
 
 
 def _sorted(pairs: Iterable[Duplicate]) -> list[Duplicate]:
@@ -148,7 +252,9 @@ def _pairs_of(members: list[Any]) -> Iterable[tuple[Any, Any]]:
     return ((members[0], m) for m in members[1:])
 
 
-def _evidence(first: Any, second: Any, reasons: set[str]) -> tuple[str, ...]:
+def _evidence(
+    first: Any, second: Any, reasons: set[str], near: str | None = None
+) -> tuple[str, ...]:
     out: list[str] = []
     if "upn" in reasons:
         out.append(f"same UPN {upn_of(first)}")
@@ -156,6 +262,8 @@ def _evidence(first: Any, second: Any, reasons: set[str]) -> tuple[str, ...]:
         out.append(SAME_NAMES)
     elif "known_as" in reasons:
         out.append(SAME_KNOWN_AS)
+    elif near is not None:
+        out.append(near)
     else:  # the same UPN alone: say what differs
         if normalise(first.forename) != normalise(second.forename):
             out.append("different forename")
@@ -180,23 +288,20 @@ def _evidence(first: Any, second: Any, reasons: set[str]) -> tuple[str, ...]:
 
 
 def _school_people(store: Store, dfe: str) -> list[Any]:
-    """The school's active accounts and every account of the store that shares a UPN or a
-    forename-or-preferred name, surname and date of birth with one of them (from the compact
+    """The active accounts of the school's local authority (pairs by names never cross one) and
+    every account of the store that shares a UPN with one at the school (from the compact
     indexes: no account file is parsed)."""
     store.school(dfe)  # an unknown school is refused, not an empty list
-    here = store.search_accounts("", school=dfe, status="active", limit=None)
-    upns = {u for u in map(upn_of, here) if u}
-    people = {hit.username: hit for hit in here}
-    for role in ROLES:
-        name_dobs = {
-            (normalise(name), normalise(hit.surname), hit.dob)
-            for hit in here
-            if hit.role == role and hit.dob
-            for name in (hit.forename, hit.preferred_name)
-            if normalise(name)
-        }
-        for hit in store.find_people(role, upns, name_dobs):
-            people.setdefault(hit.username, hit)
+    people = {
+        hit.username: hit
+        for hit in store.la_people(la_of(dfe))
+        if hit.status == "active" and hit.school
+    }
+    upns = {u for hit in people.values() if hit.school == dfe and (u := upn_of(hit))}
+    if upns:
+        for role in ROLES:
+            for hit in store.find_people(role, upns, set()):
+                people.setdefault(hit.username, hit)
     return list(people.values())
 
 

@@ -945,11 +945,45 @@ class CandidateIndex:
                     found.update(sounds.get((sound, initial), ()))
         return found
 
+    def weigh_pair(self, one: object, other: object) -> tuple[int, Evidence] | None:
+        """Two accounts of this pool as one person: the score `other` would have as a candidate
+        for a record keyed as `one` is, and the evidence; None, unweighed, when their forenames
+        or their surnames differ wholly. Names weigh by how common they are in the pool without
+        `one` (a record is not in the pool it is matched against)."""
+        first, second = self._person_of(one), self._person_of(other)
+        if "different" in (forename_level(first, second), surname_level(first, second)):
+            return None
+        fk, sk = key(getattr(one, "forename", "")), key(getattr(one, "surname", ""))
+        own = {"forename": fk, "surname": sk, "name": f"{fk} {sk}"}
+        size = max(len(self.accounts) - 1, 1)
+
+        def frequency(field_: str, name: str) -> float | None:
+            if not name or own.get(field_) != name:
+                return self.frequency(field_, name)
+            count = self._counted()[field_].get(name, 0) - 1  # less `one`
+            if field_ == "name":  # less the candidate too (see frequency)
+                count -= 1
+                if count <= 0:
+                    return 0.0
+            return model.frequency(field_, max(count, 0), size)
+
+        exact = record_weights(first, frequency)
+        pupil = getattr(one, "role", "") == "pupil"
+        evidence, bits, _ = self.weigh(first, second, pupil, exact, frequency)
+        return model.score(bits, size), evidence
+
     def weigh(
-        self, record: Person, account: Person, pupil: bool, exact: tuple[float, float, float, float]
+        self,
+        record: Person,
+        account: Person,
+        pupil: bool,
+        exact: tuple[float, float, float, float],
+        frequency: Callable[[str, str], float | None] | None = None,
     ) -> tuple[Evidence, float, bool]:
-        """The evidence for one account, and whether it came from the names swapped."""
-        ev, bits = _compare(record, account, self.frequency, pupil, exact)
+        """The evidence for one account, and whether it came from the names swapped
+        (`frequency`: the pool's own, unless given)."""
+        frequency = frequency or self.frequency
+        ev, bits = _compare(record, account, frequency, pupil, exact)
         fl = sl = ""
         for field, level, _ in ev:
             if field == "forename":
@@ -961,7 +995,7 @@ class CandidateIndex:
             and sl == "different"
             and (record.skey in account.nameset or account.skey in record.nameset)
         ):
-            ev2, bits2 = _compare(_swapped(record), account, self.frequency, pupil)
+            ev2, bits2 = _compare(_swapped(record), account, frequency, pupil)
             if bits2 > bits:
                 return ev2, bits2, True
         return ev, bits, False
