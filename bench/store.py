@@ -12,7 +12,8 @@ find people across the store by UPN or names and date of birth (find_people, as 
 for movers from another local authority) for 1, 10 and 2,000 records, half of them people with
 an account; for 10 records also a process's first look (every school's index parsed) and a look
 after another school's commit, times the schools for what a run_due's looks cost (each school's
-plan looks once, after other schools' commits). `--quick` runs only the smallest size.
+plan looks once, after other schools' commits); the possible-duplicates review of one school and
+of the whole store. `--quick` runs only the smallest size.
 Then the school directory's cost as schools grow (bench/store_directory.py); `--only accounts`
 or `--only directory` runs one of the two parts.
 """
@@ -35,6 +36,7 @@ from uso_tui.domain.models import Account, AuditEvent, Run, School
 from uso_tui.domain.names import normalise
 from uso_tui.iris.names_data import ORIGINS
 from uso_tui.store import open_store
+from uso_tui.sync.duplicates import possible_duplicates
 from uso_tui.sync.matching import date_slips
 
 OUT = Path(__file__).parent / "out"
@@ -286,6 +288,15 @@ def measure(size: str, root: Path, repeat: int) -> dict[str, tuple[float, str]]:
     out["a run_due's find_people (one look per school, each after a commit)"] = (
         after * n_schools,
         f"{n_schools:,} x the look above",
+    )
+    pairs: list[int] = []
+    out["possible duplicates: one school's review (its LA read, near pairs weighed)"] = (
+        median(timings(lambda: pairs.append(len(possible_duplicates(store, big))), repeat)),
+        f"{len(la_accounts):,} accounts in its LA, {pairs[-1]} pairs",
+    )
+    out["possible duplicates: the whole store's review"] = (
+        median(timings(lambda: pairs.append(len(possible_duplicates(store))), min(repeat, 3))),
+        f"{n_accounts:,} accounts, {pairs[-1]} pairs",
     )
     return out
 
