@@ -92,10 +92,12 @@ def build_demo_store(
     schools: int = DEMO_SCHOOLS,
     size: int | None = DEMO_SIZE,
     churn_days: int = CHURN_DAYS,
+    now: datetime | None = None,
 ) -> Demo:
     """Create (or reuse) the demo store at `path` and return it with its simulator, moved on to
     `today`. `root` is where the simulator is (or will be) served. `sim`, when given, must come
-    from make_demo_simulator(**demo_params(path, today)) (serve_demo starts its server first)."""
+    from make_demo_simulator(**demo_params(path, today)) (serve_demo starts its server first).
+    `now` stamps what reusing the store changes (the clock's time if not given)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     today = today or date.today()
@@ -113,7 +115,7 @@ def build_demo_store(
     if reuse:
         # the demo's own store, made by an older uso-tui perhaps: upgraded, not refused
         store = open_store(path, upgrade=True)
-        point_at(store, root, dfes)
+        point_at(store, root, dfes, now)
     else:
         store = _fresh(path, sim, root, held, failed)
         meta = {k: (str(v) if isinstance(v, date) else v) for k, v in params.items()}
@@ -188,7 +190,11 @@ def point_at(store: Store, root: str, dfes: list[str], now: datetime | None = No
     for school in store.list_schools():
         if school.dfe in dfes and not school.url.startswith(root + "/"):
             update_school(
-                store, school.dfe, operator=OPERATOR, now=datetime.now(), url=f"{root}/{school.dfe}"
+                store,
+                school.dfe,
+                operator=OPERATOR,
+                now=now or datetime.now(),
+                url=f"{root}/{school.dfe}",
             )
 
 

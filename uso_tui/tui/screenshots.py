@@ -158,7 +158,7 @@ def make_screenshots(out: Path, shots: list[Shot] | None = None) -> list[Path]:
         sim = make_demo_simulator(**demo_params(path, TODAY))
         root, stop = start_background(sim)
         try:
-            demo = build_demo_store(path, sim=sim, root=root, today=TODAY)
+            demo = build_demo_store(path, sim=sim, root=root, today=TODAY, now=NOW)
             run_all_schools(demo.store, NOW)
             dfes = [s.dfe for s in demo.store.list_schools()]
             # the simulator's port differs each time: show a fixed one in the pictures
