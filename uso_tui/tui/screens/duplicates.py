@@ -82,6 +82,21 @@ def side_by_side(pair: Pair) -> Table:
 def evidence_text(pair: Pair) -> Text:
     out = Text("Evidence  ", style="bold", end="")
     out.append_text(plain("; ".join(pair.evidence)))
+    first, second = pair.accounts
+    if (
+        first.linked
+        and second.linked
+        and (first.link_school, first.link_report) == (second.link_school, second.link_report)
+    ):
+        # Both records are in the same export: unallocating one here, its record comes back
+        # to matching at the next run (the other account is never its candidate: DESIGN).
+        out.append("\nThe MIS holds this person twice", style="bold")
+        out.append_text(
+            plain(
+                f" ({first.link_report} records {first.mis_id} and {second.mis_id} at "
+                f"{first.link_school}): ask the school to merge them"
+            )
+        )
     return out
 
 
@@ -160,7 +175,7 @@ class DuplicatesScreen(LoadedListScreen):
     DEFAULT_CSS = """
     DuplicatesScreen #pairs { height: 1fr; }
     DuplicatesScreen #pair { height: auto; padding: 0 1; }
-    DuplicatesScreen #evidence { height: auto; max-height: 3; padding: 0 1; }
+    DuplicatesScreen #evidence { height: auto; max-height: 5; padding: 0 1; }
     """
 
     def __init__(self, store, dfe: str | None = None) -> None:
