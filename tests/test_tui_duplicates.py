@@ -106,7 +106,10 @@ def test_a_pair_linked_to_two_records_of_one_export_says_the_mis_holds_the_perso
 
     twice = Pair(linked("b1.204", "P1"), linked("b2.204", "P2"), ("same names and date of birth",))
     text = evidence_text(twice).plain
-    assert "The MIS holds this person twice (students records P1 and P2 at 204-3210): ask the school to merge them" in text
+    assert (
+        "The MIS holds this person twice (students records P1 and P2 at 204-3210): ask the school to merge them"
+        in text
+    )
     # Records of two schools (a mover), or one account not linked: nothing said.
     moved = Pair(linked("b1.204", "P1"), linked("b2.204", "P2", VALE), twice.evidence)
     manual = Pair(linked("b1.204", "P1"), acc("b2.204", "Ben", "Carter", None, HILL), ())
