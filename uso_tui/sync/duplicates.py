@@ -87,7 +87,11 @@ def _get(person: Any, name: str) -> str:
 
 
 def upn_of(person: Any) -> str:
-    return "".join(_get(person, "upn").split()).upper()
+    value = getattr(person, "upn", None) or _get(person, "upn")  # an AccountHit's, or extra's
+    if not value:
+        return ""
+    value = str(value)
+    return value.upper() if value.isalnum() else "".join(value.split()).upper()
 
 
 def _pair(one: Any, other: Any) -> tuple[Any, Any]:
