@@ -252,6 +252,33 @@ def test_a_schools_review_lists_near_pairs_with_accounts_elsewhere_in_its_la(tmp
     assert possible_duplicates(store, FAR) == []
 
 
+def test_a_pair_linked_to_two_records_of_one_export_says_the_mis_holds_the_person_twice(tmp_path):
+    def linked(username: str, mis_id: str, school: str, dob: str = "2013-01-01") -> Account:
+        return acc(username, "Ben", "Carter", dob, school, source="mis", mis_id=mis_id,
+                   link_school=school, link_report="students")  # fmt: skip
+
+    store = open_store(tmp_path / "data")
+    with store.transaction("setup") as tx:
+        for dfe, name in ((HILL, "Hill Primary"), (VALE, "Vale Academy")):
+            tx.add_school(_school(dfe, name), "secret")
+        tx.put_accounts(
+            [
+                linked("b1.204", "P1", HILL),  # one export's two records: said
+                linked("b2.204", "P2", HILL),
+                linked("c1.204", "P3", HILL, "2012-02-02"),  # two schools' records: not said
+                linked("c2.204", "P4", VALE, "2012-02-02"),
+            ]
+        )
+    said = {d.usernames: d.evidence[-1] for d in possible_duplicates(store)}
+    assert said[("b1.204", "b2.204")] == (
+        f"the MIS holds this person twice (students records P1 and P2 at {HILL}): "
+        "ask the school to merge them"
+    )
+    assert "twice" not in said[("c1.204", "c2.204")]
+    [pair] = possible_duplicates(store, HILL)[:1]
+    assert "twice" in pair.evidence[-1]
+
+
 # -- the store: kept pairs, the actions ----------------------------------------------------------
 
 

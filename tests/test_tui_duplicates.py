@@ -93,25 +93,3 @@ async def test_every_school_from_the_command_palette(store):
         assert isinstance(app.screen, DuplicatesScreen) and app.screen.dfe is None
         assert shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
         assert "Possible duplicates: all schools | 2 pairs" in screen_text(app)
-
-
-def test_a_pair_linked_to_two_records_of_one_export_says_the_mis_holds_the_person_twice():
-    from test_duplicates import acc
-
-    from uso_tui.tui.screens.duplicates import Pair, evidence_text
-
-    def linked(username: str, mis_id: str, school: str = HILL, report: str = "students"):
-        return acc(username, "Ben", "Carter", "2013-01-01", school, source="mis", mis_id=mis_id,
-                   link_school=school, link_report=report)  # fmt: skip
-
-    twice = Pair(linked("b1.204", "P1"), linked("b2.204", "P2"), ("same names and date of birth",))
-    text = evidence_text(twice).plain
-    assert (
-        "The MIS holds this person twice (students records P1 and P2 at 204-3210): ask the school to merge them"
-        in text
-    )
-    # Records of two schools (a mover), or one account not linked: nothing said.
-    moved = Pair(linked("b1.204", "P1"), linked("b2.204", "P2", VALE), twice.evidence)
-    manual = Pair(linked("b1.204", "P1"), acc("b2.204", "Ben", "Carter", None, HILL), ())
-    assert "holds this person twice" not in evidence_text(moved).plain
-    assert "holds this person twice" not in evidence_text(manual).plain

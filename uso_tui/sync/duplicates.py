@@ -317,7 +317,36 @@ def possible_duplicates(store: Store, dfe: str | None = None) -> list[Duplicate]
     meanwhile (a console holds many objects: each collection the reading triggers would walk
     them all; measured at 1.5M accounts, three times as long)."""
     with gc_paused():
-        return _possible_duplicates(store, dfe)
+        return _held_twice(store, _possible_duplicates(store, dfe))
+
+
+def _held_twice(store: Store, pairs: list[Duplicate]) -> list[Duplicate]:
+    """The pairs whose two accounts are linked to two records of one MIS export say so: the MIS
+    holds the person twice. Unallocating one here, its record comes back to matching at the next
+    run (the other account, linked to a record present, is never its candidate): the records
+    are to be merged at the school. Reads the account files of those pairs' schools only."""
+    wanted: dict[str, set[str]] = {}
+    for pair in pairs:
+        if pair.first.school == pair.second.school:
+            for hit in (pair.first, pair.second):
+                wanted.setdefault(getattr(hit, "home", None) or hit.school, set()).add(hit.username)
+    links: dict[str, tuple[str | None, str | None, str | None]] = {}
+    for home, usernames in wanted.items():
+        for account in store.school_accounts(home):
+            if account.username in usernames and account.linked:
+                links[account.username] = (account.link_school, account.link_report, account.mis_id)
+    out = []
+    for pair in pairs:
+        one, other = links.get(pair.first.username), links.get(pair.second.username)
+        if one and other and one[:2] == other[:2]:
+            school, report = one[:2]
+            said = (
+                f"the MIS holds this person twice ({report} records {one[2]} and {other[2]} "
+                f"at {school}): ask the school to merge them"
+            )
+            pair = dataclasses.replace(pair, evidence=(*pair.evidence, said))
+        out.append(pair)
+    return out
 
 
 def _possible_duplicates(store: Store, dfe: str | None) -> list[Duplicate]:

@@ -82,21 +82,6 @@ def side_by_side(pair: Pair) -> Table:
 def evidence_text(pair: Pair) -> Text:
     out = Text("Evidence  ", style="bold", end="")
     out.append_text(plain("; ".join(pair.evidence)))
-    first, second = pair.accounts
-    if (
-        first.linked
-        and second.linked
-        and (first.link_school, first.link_report) == (second.link_school, second.link_report)
-    ):
-        # Both records are in the same export: unallocating one here, its record comes back
-        # to matching at the next run (the other account is never its candidate: DESIGN).
-        out.append("\nThe MIS holds this person twice", style="bold")
-        out.append_text(
-            plain(
-                f" ({first.link_report} records {first.mis_id} and {second.mis_id} at "
-                f"{first.link_school}): ask the school to merge them"
-            )
-        )
     return out
 
 
