@@ -12,10 +12,13 @@ One person keyed twice with a slip is a pair too (a near pair): in one local aut
 two accounts with the same surname or the same forename, born the same day or a slip apart (a day
 or a month out, day and month swapped), that the matching model, weighing one as a candidate for
 the other in that pool, finds probably one person (NEAR_SCORE), nothing against it (a different
-UPN, preferred name or gender, or a wholly different forename or surname: see NEAR_AGAINST). So "Kate" and "Katherine Cartwright" born a day apart are listed,
-and twins (another forename) are not; nor are two pupils born the same day with one surname and
-forenames that differ at all ("Dani" and "Daniel" may be twins: the rule above lists them only
-with the same forename).
+UPN, preferred name or gender, or a wholly different forename or surname: see NEAR_AGAINST). So
+"Kate" and "Katherine Cartwright" born a day apart are listed, and twins (another forename) are
+not; nor are two pupils born the same day with one surname and forenames that differ at all
+("Dani" and "Daniel" may be twins: the rule above lists them only with the same forename).
+
+A pair whose two accounts are linked to two records of one MIS export also says that the MIS holds
+the person twice (_held_twice).
 
 The finder takes Account objects (UPN and gender in `extra`) or the store's AccountHit tuples
 (their fields read where present). The actions: keep both (remembered, audited) or unallocate one.
@@ -154,9 +157,9 @@ def find_duplicates(
 
     near: dict[tuple[str, str], str] = {}  # pair -> its evidence in words
     for group in _by_la_and_role(accounts).values():
-        for person, other, words in _near_pairs(group, found.keys() | skip, school):
-            near[_pair(person, other)[0].username, _pair(person, other)[1].username] = words
-            note(person, other, "near")
+        for first, second, words in _near_pairs(group, found.keys() | skip, school):
+            near[(first.username, second.username)] = words  # in _pair's order
+            note(first, second, "near")
 
     return _sorted(
         Duplicate(a, b, _evidence(a, b, why[key], near.get(key))) for key, (a, b) in found.items()
