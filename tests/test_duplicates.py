@@ -423,3 +423,18 @@ def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(cli, store, argv
     assert res.status == 2, res.err
     assert res.out == "" and res.err.count("\n") == 1 and res.err.startswith("uso-tui: error:")
     assert snapshot(store.root) == before
+
+
+def test_a_pair_weighs_its_names_as_rare_as_they_are_without_itself():
+    # The pair's own two accounts make "Xiaoling Li-Edwards" a name two people hold: weighed as
+    # a candidate for a record is, against the pool without that record, it is held once.
+    from uso_tui.sync.matching import CandidateIndex
+
+    one = acc("xli.204", "Xiaoling", "Li-Edwards", "2011-05-17", HILL)
+    two = acc("xli2.204", "Xiaoling", "Li-Edwards", "2011-05-18", VALE)
+    score, evidence = CandidateIndex([*crowd(), one, two]).weigh_pair(one, two)
+    assert ("name", "common") not in {(field, level) for field, level, _ in evidence}
+    assert score >= 80
+    # Another forename altogether: not weighed at all.
+    other = acc("ali.204", "Amir", "Li-Edwards", "2011-05-17", VALE)
+    assert CandidateIndex([*crowd(), one, other]).weigh_pair(one, other) is None
