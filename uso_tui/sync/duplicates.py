@@ -42,8 +42,8 @@ from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
-from uso_tui.sync.match_model import CONFLICTS, UPN_CROWD
-from uso_tui.sync.matching import CandidateIndex, near_dates, reasons_of, swap_day_month
+from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD
+from uso_tui.sync.matching import CandidateIndex, near_dates, swap_day_month
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
 
@@ -238,9 +238,18 @@ def _near_pairs(
                     score, evidence = weighed
                     if score < NEAR_SCORE or any((f, lv) in NEAR_AGAINST for f, lv, _ in evidence):
                         continue
-                    against = [r for r in reasons_of(evidence) if "(-" in r]
-                    words = f"probably one person ({score}%)"
-                    yield first, second, words + (": " + ", ".join(against) if against else "")
+                    yield first, second, _near_words(score, evidence)
+
+
+def _near_words(score: int, evidence: Any) -> str:
+    """A near pair's evidence in words: the model's score, then what is not the same (strongest
+    first), so the operator sees at once where the two differ."""
+    words = f"probably one person ({score}%)"
+    ranked = sorted(evidence, key=lambda e: -abs(e[2]))
+    differs = [
+        LEVEL_TEXT[(f, lv)] for f, lv, _ in ranked if lv != "equal" and (f, lv) in LEVEL_TEXT
+    ]
+    return words + (": " + ", ".join(differs) if differs else "")
 
 
 def _sorted(pairs: Iterable[Duplicate]) -> list[Duplicate]:
