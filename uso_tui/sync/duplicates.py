@@ -179,13 +179,14 @@ def _twins(person: Any, other: Any) -> bool:
     return (
         person.role == "pupil"
         and person.dob == other.dob
-        and normalise(person.surname) == normalise(other.surname)
+        and normalise_cached(person.surname) == normalise_cached(other.surname)
     )
 
 
 @lru_cache(maxsize=65_536)  # a few thousand birthdays, held by many each
 def _slips(dob: str) -> frozenset[str]:
-    """The commonest slips of a date (a day or a month out, day and month swapped)."""
+    """The commonest slips of a date (a day or a month out, day and month swapped): near_dates'
+    first four (the day either side, then the month; its last two are the years)."""
     swapped = swap_day_month(dob)
     return frozenset((*near_dates(dob)[:4], *((swapped,) if swapped else ())))
 
@@ -323,38 +324,55 @@ def _school_people(store: Store, dfe: str) -> list[Any]:
 
 
 def possible_duplicates(store: Store, dfe: str | None = None) -> list[Duplicate]:
-    """The pairs to review (with an account at `dfe` when given), kept pairs left out. The whole
-    store is read one local authority at a time (names pairs never cross one); UPNs held in two
+    """The pairs to review (with an account at `dfe` when given), kept pairs left out: see
+    reviewed()."""
+    return reviewed(store, dfe)[0]
+
+
+def reviewed(store: Store, dfe: str | None = None) -> tuple[list[Duplicate], dict[str, Account]]:
+    """The pairs to review (with an account at `dfe` when given), kept pairs left out, and their
+    accounts as stored, by username (each of their schools' files read once). The whole store is
+    read one local authority at a time (names pairs never cross one); UPNs held in two
     authorities are looked up again across the store at the end. The collector is paused
     meanwhile (a console holds many objects: each collection the reading triggers would walk
     them all; measured at 1.5M accounts, three times as long)."""
     with gc_paused():
-        return _held_twice(store, _possible_duplicates(store, dfe))
+        pairs = _possible_duplicates(store, dfe)
+        accounts = _accounts_of(store, pairs)
+        return _held_twice(pairs, accounts), accounts
 
 
-def _held_twice(store: Store, pairs: list[Duplicate]) -> list[Duplicate]:
+def _accounts_of(store: Store, pairs: list[Duplicate]) -> dict[str, Account]:
+    wanted: dict[str, set[str]] = {}
+    for pair in pairs:
+        for hit in (pair.first, pair.second):
+            wanted.setdefault(getattr(hit, "home", None) or hit.school, set()).add(hit.username)
+    return {
+        account.username: account
+        for home, usernames in wanted.items()
+        for account in store.school_accounts(home)
+        if account.username in usernames
+    }
+
+
+def _held_twice(pairs: list[Duplicate], accounts: dict[str, Account]) -> list[Duplicate]:
     """The pairs whose two accounts are linked to two records of one MIS export say so: the MIS
     holds the person twice. Unallocating one here, its record comes back to matching at the next
     run (the other account, linked to a record present, is never its candidate): the records
-    are to be merged at the school. Reads the account files of those pairs' schools only."""
-    wanted: dict[str, set[str]] = {}
-    for pair in pairs:
-        if pair.first.school == pair.second.school:
-            for hit in (pair.first, pair.second):
-                wanted.setdefault(getattr(hit, "home", None) or hit.school, set()).add(hit.username)
-    links: dict[str, tuple[str | None, str | None, str | None]] = {}
-    for home, usernames in wanted.items():
-        for account in store.school_accounts(home):
-            if account.username in usernames and account.linked:
-                links[account.username] = (account.link_school, account.link_report, account.mis_id)
+    are to be merged at the school."""
     out = []
     for pair in pairs:
-        one, other = links.get(pair.first.username), links.get(pair.second.username)
-        if one and other and one[:2] == other[:2]:
-            school, report = one[:2]
+        one, other = accounts.get(pair.first.username), accounts.get(pair.second.username)
+        if (
+            one is not None
+            and other is not None
+            and one.linked
+            and other.linked
+            and (one.link_school, one.link_report) == (other.link_school, other.link_report)
+        ):
             said = (
-                f"the MIS holds this person twice ({report} records {one[2]} and {other[2]} "
-                f"at {school}): ask the school to merge them"
+                f"the MIS holds this person twice ({one.link_report} records {one.mis_id} and "
+                f"{other.mis_id} at {one.link_school}): ask the school to merge them"
             )
             pair = dataclasses.replace(pair, evidence=(*pair.evidence, said))
         out.append(pair)

@@ -86,19 +86,10 @@ def evidence_text(pair: Pair) -> Text:
 
 
 def read_pairs(store: Any, dfe: str | None) -> list[Pair]:
-    """The possible duplicates with their accounts as stored (each school's file read once)."""
-    from uso_tui.sync.duplicates import possible_duplicates  # noqa: PLC0415
+    """The possible duplicates with their accounts as stored."""
+    from uso_tui.sync.duplicates import reviewed  # noqa: PLC0415
 
-    found = possible_duplicates(store, dfe)
-    wanted: dict[str, set[str]] = {}
-    for duplicate in found:
-        for hit in (duplicate.first, duplicate.second):
-            wanted.setdefault(getattr(hit, "home", None) or hit.school, set()).add(hit.username)
-    accounts: dict[str, Account] = {}
-    for home, usernames in wanted.items():
-        for account in store.school_accounts(home):
-            if account.username in usernames:
-                accounts[account.username] = account
+    found, accounts = reviewed(store, dfe)
     return [
         Pair(
             accounts[duplicate.first.username],
