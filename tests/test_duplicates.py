@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from cli_support import snapshot
 
-from uso_tui.domain.models import Account, School
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account, Export, MisRecord, School
 from uso_tui.store import AccountHit, open_store
 from uso_tui.sync.duplicates import (
     SAME_NAMES,
@@ -19,6 +20,7 @@ from uso_tui.sync.duplicates import (
     possible_duplicates,
     unallocate_duplicate,
 )
+from uso_tui.sync.plan import Snapshot, plan
 
 NOW = datetime(2026, 11, 28, 9, 30, 0)
 HILL, VALE, FAR = "204-3210", "204-3211", "205-1000"
@@ -252,23 +254,30 @@ def test_a_schools_review_lists_near_pairs_with_accounts_elsewhere_in_its_la(tmp
     assert possible_duplicates(store, FAR) == []
 
 
-def test_a_pair_linked_to_two_records_of_one_export_says_the_mis_holds_the_person_twice(tmp_path):
-    def linked(username: str, mis_id: str, school: str, dob: str = "2013-01-01") -> Account:
-        return acc(username, "Ben", "Carter", dob, school, source="mis", mis_id=mis_id,
-                   link_school=school, link_report="students")  # fmt: skip
+def _linked(username: str, mis_id: str, school: str, dob: str = "2013-01-01") -> Account:
+    return acc(username, "Ben", "Carter", dob, school, source="mis", mis_id=mis_id,
+               link_school=school, link_report="students")  # fmt: skip
 
-    store = open_store(tmp_path / "data")
+
+def held_twice_estate(root: Path):
+    """Ben Carter held twice by Hill's MIS (b1, b2), and once each by Hill's and Vale's (c1, c2)."""
+    store = open_store(root)
     with store.transaction("setup") as tx:
         for dfe, name in ((HILL, "Hill Primary"), (VALE, "Vale Academy")):
             tx.add_school(_school(dfe, name), "secret")
         tx.put_accounts(
             [
-                linked("b1.204", "P1", HILL),  # one export's two records: said
-                linked("b2.204", "P2", HILL),
-                linked("c1.204", "P3", HILL, "2012-02-02"),  # two schools' records: not said
-                linked("c2.204", "P4", VALE, "2012-02-02"),
+                _linked("b1.204", "P1", HILL),  # one export's two records: said
+                _linked("b2.204", "P2", HILL),
+                _linked("c1.204", "P3", HILL, "2012-02-02"),  # two schools' records: not said
+                _linked("c2.204", "P4", VALE, "2012-02-02"),
             ]
         )
+    return store
+
+
+def test_a_pair_linked_to_two_records_of_one_export_says_the_mis_holds_the_person_twice(tmp_path):
+    store = held_twice_estate(tmp_path / "data")
     said = {d.usernames: d.evidence[-1] for d in possible_duplicates(store)}
     assert said[("b1.204", "b2.204")] == (
         f"the MIS holds this person twice (students records P1 and P2 at {HILL}): "
@@ -277,6 +286,35 @@ def test_a_pair_linked_to_two_records_of_one_export_says_the_mis_holds_the_perso
     assert "twice" not in said[("c1.204", "c2.204")]
     [pair] = possible_duplicates(store, HILL)[:1]
     assert "twice" in pair.evidence[-1]
+
+
+def test_neither_account_of_a_pair_the_mis_holds_twice_is_unallocated(tmp_path):
+    """Unallocated, b2's record P2 would come back to matching at the next run with b2 itself
+    its best candidate (b1, linked to P1 of the same export, is never one): the fix is the
+    school's. Once it merges the records, the run unallocates b2 as a leaver."""
+    store = held_twice_estate(tmp_path / "data")
+    before = snapshot(store.root)
+    for gone, stays in (("b2.204", "b1.204"), ("b1.204", "b2.204")):
+        with pytest.raises(InvalidInput, match="holds this person twice.*merge the two records"):
+            unallocate_duplicate(store, gone, stays, operator="alice", now=NOW)
+    assert snapshot(store.root) == before
+    # two schools' records of one person: the school's own duplicate, unallocated as asked
+    unallocate_duplicate(store, "c2.204", "c1.204", operator="alice", now=NOW)
+    assert store.account("c2.204").status == "unallocated"
+    # the school merges P2 into P1: its next run unallocates b2, left without a record
+    merged = Export(
+        report="students", records=[_record("P1"), _record("P3", "2012-02-02")], pages=1
+    )
+    snap = Snapshot(school=HILL, accounts=store.school_accounts(HILL), pool=lambda role: [])
+    planned = plan(merged, snap, NOW.date(), _school(HILL, "Hill Primary"))
+    assert [c.username for c in planned.changes if c.kind == "unallocate"] == ["b2.204"]
+
+
+def _record(mis_id: str, dob: str = "2013-01-01"):
+    return MisRecord(
+        report="students", mis_id=mis_id, forename="Ben", surname="Carter", dob=dob,
+        enrolment_date="2020-09-01",
+    )  # fmt: skip
 
 
 # -- the store: kept pairs, the actions ----------------------------------------------------------
@@ -438,3 +476,12 @@ def test_a_pair_weighs_its_names_as_rare_as_they_are_without_itself():
     # Another forename altogether: not weighed at all.
     other = acc("ali.204", "Amir", "Li-Edwards", "2011-05-17", VALE)
     assert CandidateIndex([*crowd(), one, other]).weigh_pair(one, other) is None
+
+
+def test_cli_refuses_to_unallocate_one_of_a_pair_the_mis_holds_twice(cli_at, tmp_path):
+    store = held_twice_estate(tmp_path / "data")
+    before = snapshot(store.root)
+    res = cli_at(store.root)("duplicate", "unallocate", "b2.204", "--keep", "b1.204")
+    assert res.status == 2 and res.out == "" and res.err.count("\n") == 1
+    assert "b2.204 stays: the MIS holds this person twice (students records P2 and P1" in res.err
+    assert snapshot(store.root) == before

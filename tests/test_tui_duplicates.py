@@ -5,7 +5,7 @@ both, unallocate one; the store is checked after each. Plus a snapshot at 80x24.
 from __future__ import annotations
 
 import pytest
-from test_duplicates import FAR, HILL, VALE, build_estate
+from test_duplicates import FAR, HILL, VALE, build_estate, held_twice_estate
 from tui_helpers import make_app, press, screen_text, settle, started, type_text
 
 from uso_tui.tui.screens.duplicates import DuplicatesScreen, WhichOne
@@ -77,6 +77,19 @@ async def test_unallocate_one_asks_which_then_once(store):
         await press(pilot, "escape")
         assert isinstance(app.screen, DuplicatesScreen)
         assert store.account("bcarter2.204").status == "active"
+
+
+async def test_unallocate_refuses_a_pair_the_mis_holds_twice_before_asking(tmp_path):
+    store = held_twice_estate(tmp_path / "data")
+    async with started(store, start=("duplicates", HILL)) as (app, pilot):
+        assert shown(app)[0] == "b1.204 b2.204"
+        await press(pilot, "u", "2", "y")  # typed ahead: nothing is chosen, nothing confirmed
+        assert isinstance(app.screen, DuplicatesScreen)
+        [note] = [n.message for n in app._notifications]
+        assert note.startswith("Both stay: the MIS holds this person twice (students records P1")
+        assert "ask the school to merge the two records" in note
+        assert {store.account(u).status for u in ("b1.204", "b2.204")} == {"active"}
+        assert store.audit(HILL, subject="b2.204") == []
 
 
 def test_snapshot_80x24(snap_compare, tmp_path):

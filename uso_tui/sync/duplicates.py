@@ -57,6 +57,12 @@ SAME_KNOWN_AS = "same known-as name, surname and date of birth"
 # The least score at which a near pair is listed: the model's chance that an account of the pool
 # is the person keyed (match_model.score), more likely one person than two.
 NEAR_SCORE = 50
+# Why neither account of a pair the MIS holds twice is unallocated here: its record would come
+# back to matching at the next run, its own account the best candidate.
+MERGE_AT_SCHOOL = (
+    "Unallocated here, its record would come back to matching at the next run: ask the school "
+    "to merge the two records, and the run after that unallocates the account left without one"
+)
 # Levels no near pair may have besides CONFLICTS: a wholly different forename or surname with
 # the other name and the date alike is as often two people (in an authority of thousands, some
 # share a forename and a birthday) as a marriage, which the review cannot tell apart.
@@ -355,6 +361,19 @@ def _accounts_of(store: Store, pairs: list[Duplicate]) -> dict[str, Account]:
     }
 
 
+def held_twice(one: Account, other: Account) -> str | None:
+    """What says that the MIS holds one person twice: the two accounts are linked to two
+    records of one export. None when they are not."""
+    if not (one.linked and other.linked):
+        return None
+    if (one.link_school, one.link_report) != (other.link_school, other.link_report):
+        return None
+    return (
+        f"the MIS holds this person twice ({one.link_report} records {one.mis_id} and "
+        f"{other.mis_id} at {one.link_school})"
+    )
+
+
 def _held_twice(pairs: list[Duplicate], accounts: dict[str, Account]) -> list[Duplicate]:
     """The pairs whose two accounts are linked to two records of one MIS export say so: the MIS
     holds the person twice. Unallocating one here, its record comes back to matching at the next
@@ -363,18 +382,10 @@ def _held_twice(pairs: list[Duplicate], accounts: dict[str, Account]) -> list[Du
     out = []
     for pair in pairs:
         one, other = accounts.get(pair.first.username), accounts.get(pair.second.username)
-        if (
-            one is not None
-            and other is not None
-            and one.linked
-            and other.linked
-            and (one.link_school, one.link_report) == (other.link_school, other.link_report)
-        ):
-            said = (
-                f"the MIS holds this person twice ({one.link_report} records {one.mis_id} and "
-                f"{other.mis_id} at {one.link_school}): ask the school to merge them"
-            )
-            pair = dataclasses.replace(pair, evidence=(*pair.evidence, said))
+        said = held_twice(one, other) if one is not None and other is not None else None
+        if said is not None:
+            evidence = (*pair.evidence, f"{said}: ask the school to merge them")
+            pair = dataclasses.replace(pair, evidence=evidence)
         out.append(pair)
     return out
 
@@ -455,6 +466,9 @@ def unallocate_duplicate(
             raise InvalidInput(f"{username} is not active at a school")
         if keep.status != "active":
             raise InvalidInput(f"{other} is not active: {username} is that person's only account")
+        twice = held_twice(acc, keep)
+        if twice is not None:
+            raise InvalidInput(f"{username} stays: {twice}. {MERGE_AT_SCHOOL}")
         school = acc.school
         after = unallocated(dataclasses.replace(acc), school)
         after.unallocated_at = at

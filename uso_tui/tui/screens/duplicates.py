@@ -276,6 +276,12 @@ class DuplicatesScreen(LoadedListScreen):
         pair = self.current_pair()
         if pair is None:
             return
+        from uso_tui.sync.duplicates import MERGE_AT_SCHOOL, held_twice  # noqa: PLC0415
+
+        twice = held_twice(*pair.accounts)
+        if twice is not None:  # said before a choice is asked for, not after
+            self.say(f"Both stay: {twice}. {MERGE_AT_SCHOOL}", "warning")
+            return
 
         def chosen(account: Account | None) -> None:
             if account is not None:
