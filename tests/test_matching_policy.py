@@ -158,6 +158,24 @@ def test_a_married_member_of_staff_whose_forename_was_mistyped_is_a_candidate():
     assert evidence["forename"] == "similar" and evidence["surname"] == "different"
 
 
+def _another_forename(role: str, report: str):
+    """Xiaoling Chen has an account at a local school; Lily Chen, born the same day, arrives."""
+    before = acc("xchen.204", "Xiaoling", "Chen", "1990-02-11", school=OTHER, mis_id="9", role=role)
+    record = rec("s1", "Lily", "Chen", "1990-02-11", report=report)
+    return plan(export(record, report=report), snap(pool=[before]), TODAY, settings())
+
+
+def test_a_member_of_staff_going_by_another_forename_is_a_candidate_a_pupil_is_not():
+    """Staff alike in surname and date of birth with another forename: the same person going by
+    an English name (no co-twin among staff to speak of). Pupils alike so are mostly twins."""
+    staff = _another_forename("staff", "staff")
+    assert outcome_of(staff, "s1").outcome == "needs_matching"
+    [best] = staff.new_cases[0].candidates
+    evidence = {field: level for field, level, _ in best.evidence}
+    assert evidence == {"forename": "different", "surname": "equal", "dob": "equal"}
+    assert outcome_of(_another_forename("pupil", "students"), "s1").outcome == "created"
+
+
 def test_a_pupil_known_by_a_middle_name_is_a_candidate():
     before = acc("mkhan.204", "Muhammad", "Khan", DOB, school=OTHER, mis_id="3", middle_names="Ali")
     planned = _plan([rec("1", "Ali", "Khan", DOB)], pool=[before])

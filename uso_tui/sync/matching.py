@@ -472,13 +472,20 @@ _W = {
     for field, levels in model.LEVELS.items()
     for level in levels
 }
+# The same for staff: their levels of match_model.STAFF_LEVELS weigh otherwise.
+_W_STAFF = {
+    (field, level): model.weight(field, level, staff=True)
+    for field, levels in model.LEVELS.items()
+    for level in levels
+}
 # The most a field can add whatever the other side holds (exact names aside: record_weights).
+_BOTH = [*_W.items(), *_W_STAFF.items()]
 _MOST = {
-    field: max(0.0, *(weight for (name, _), weight in _W.items() if name == field))
+    field: max(0.0, *(weight for (name, _), weight in _BOTH if name == field))
     for field in model.LEVELS
 }
 _MOST_INEXACT = {
-    field: max(weight for (name, level), weight in _W.items() if name == field and level != "equal")
+    field: max(weight for (name, level), weight in _BOTH if name == field and level != "equal")
     for field in ("forename", "surname")
 }
 
@@ -505,7 +512,7 @@ def _compare(
 ) -> tuple[Evidence, float]:
     """compare's evidence, with its total."""
     out: list[tuple[str, str, float]] = []
-    weights = _W
+    weights = _W if pupil else _W_STAFF
     level = upn_level(record.upn, account.upn)
     if level:
         out.append(("upn", level, weights["upn", level]))
