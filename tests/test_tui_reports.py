@@ -56,7 +56,9 @@ async def test_undo_from_run_history_previews_then_needs_y(env):
     async with started(env.store, "history", DFE, size=(100, 30)) as (app, pilot):
         assert app.screen.active_table().current().key == env.run2.run_id
         await press(pilot, "U")
-        assert "Reverts: created 1" in screen_text(app)
+        text = screen_text(app)
+        assert "Reverts: created 1" in text
+        assert "\u240a" not in text  # each reverted account on a line of its own
         await press(pilot, "n")
         assert not [r for r in env.store.runs(DFE) if r.trigger == "undo"]
         await press(pilot, "U")

@@ -82,6 +82,7 @@ async def test_enter_in_the_matching_queue_asks_first(demo_ran):
         assert isinstance(app.screen, Confirm)
         dialog = screen_text(app)
         assert f"Match to {cand}?" in dialog and "differs" in dialog
+        assert "\u240a" not in dialog  # each difference on a line of its own
         await press(pilot, "escape")
         assert store.case(case.case_id).status == "open"
         await press(pilot, "enter")

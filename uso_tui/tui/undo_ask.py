@@ -31,10 +31,12 @@ def undo_body(undo_plan: UndoPlan) -> Text:
             f"Left alone (changed since): {len(undo_plan.left_alone)}\n", style="bold yellow"
         )
     for revert in undo_plan.reverts[:SHOWN]:
-        out.append_text(plain(f"  {revert.username}  {revert.kind}  {revert.name}\n"))
+        out.append_text(plain(f"  {revert.username}  {revert.kind}  {revert.name}"))
+        out.append("\n")
     if len(undo_plan.reverts) > SHOWN:
         out.append(f"  … and {len(undo_plan.reverts) - SHOWN} more\n")
     for username in undo_plan.left_alone[:SHOWN]:
-        out.append_text(plain(f"  {username}  left alone\n"))
+        out.append_text(plain(f"  {username}  left alone"))
+        out.append("\n")
     out.append("As one audited change (a run with trigger undo). It cannot itself be undone.")
     return out

@@ -409,7 +409,8 @@ class MatchingScreen(ExportsCsv):
             "\nWhat differs:\n" if seen.differences else "\nNothing differs.\n", style="bold"
         )
         for line in seen.differences:
-            body.append_text(plain(f"  {line}\n"))
+            body.append_text(plain(f"  {line}"))  # plain() shows a line break as a symbol
+            body.append("\n")
 
         def answer(yes: bool | None) -> None:
             if yes:
