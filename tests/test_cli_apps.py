@@ -40,6 +40,28 @@ def test_demo_gets_only_an_explicit_data_dir(cli, capsys, monkeypatch, tmp_path)
     assert calls == [cli.data_dir, None]  # the configured store never gets demo schools
 
 
+def test_a_second_demo_on_one_store_is_refused_while_the_first_is_open(
+    cli_at, demo_template, monkeypatch, tmp_path
+):
+    """Each demo serves its own simulator and points the schools at it: a second one on the
+    same store would leave the first one's runs failing to connect."""
+    import shutil
+
+    import uso_tui.tui.app as app
+
+    path = tmp_path / "demo"
+    shutil.copytree(demo_template, path)
+    demo = cli_at(path)
+    seconds = []
+    monkeypatch.setattr(app, "run_console", lambda store, operator: seconds.append(demo("demo")))
+    assert demo("demo").status == 0
+    [second] = seconds
+    assert second.status == 1 and second.out == "" and second.err.count("\n") == 1
+    assert f"the demo at {path} is open in another terminal" in second.err
+    monkeypatch.setattr(app, "run_console", lambda store, operator: seconds.append("opened"))
+    assert demo("demo").status == 0 and seconds[-1] == "opened"  # closed: free again
+
+
 def test_iris_sim_forwards_its_options(cli, monkeypatch):
     import uso_tui.iris.server as server
 

@@ -12,6 +12,7 @@ Reopening the demo reuses the store; the simulator's port may differ, so the sch
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from uso_tui.domain.errors import UsoError
 from uso_tui.iris.datagen import generate_estate
 from uso_tui.iris.simulator import Simulator
 from uso_tui.store import Store, open_store
@@ -32,6 +34,7 @@ DEMO_SIZE = 180  # people per school: big enough for cases, small enough to seed
 CHURN_DAYS = 10  # school days the simulator moves on after seeding: a fortnight of churn
 PLACEHOLDER_ROOT = "http://127.0.0.1:8765"
 META = "demo.json"
+DEMO_LOCK = "demo.lock"  # held by the process serving the demo (see _only_demo)
 OPERATOR = "demo"
 
 
@@ -209,16 +212,39 @@ def serve_demo(data_dir: str | Path | None = None, *, latency: float = 0.05) -> 
     path = Path(data_dir) if data_dir else default_demo_dir()
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
-    today = date.today()
-    sim = make_demo_simulator(**demo_params(path, today))
-    root, stop = start_background(sim)
+    with _only_demo(path):
+        today = date.today()
+        sim = make_demo_simulator(**demo_params(path, today))
+        root, stop = start_background(sim)
+        try:
+            build_demo_store(path, sim=sim, root=root, today=today)
+            # after seeding: small pages and a little latency make a force run worth watching
+            sim.set_switches(latency=latency, max_page_size=50)
+            yield open_store(path)
+        finally:
+            stop()
+
+
+class DemoInUse(UsoError):
+    """The demo store is open in another process."""
+
+
+@contextmanager
+def _only_demo(path: Path) -> Iterator[None]:
+    """One demo per store at a time: each serves its own simulator on a port of its own and
+    points the schools at it, so a second would leave the first one's runs failing to connect."""
+    fd = os.open(path / DEMO_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        build_demo_store(path, sim=sim, root=root, today=today)
-        # after seeding: small pages and a little latency make a force run worth watching
-        sim.set_switches(latency=latency, max_page_size=50)
-        yield open_store(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DemoInUse(
+                f"the demo at {path} is open in another terminal: close it there first, or "
+                "open another demo on a store of its own: uso-tui --data-dir DIR demo"
+            ) from None
+        yield
     finally:
-        stop()
+        os.close(fd)  # releases the lock
 
 
 def run_all_schools(store: Store, now: datetime) -> None:
