@@ -102,6 +102,8 @@ def main() -> None:
             mf = true_levels[field][level] / true_total
             uf = false_levels[field][level] / false_total
             print(f"{field:10} {level:11} {mf:9.4f} {m_model:8.4f} {uf:9.5f} {u_model:8.5f}")
+    for (field, level), (m_model, u_model) in match_model.STAFF_LEVELS.items():
+        print(f"for staff, {field} {level}: m {m_model:.4f}, u {u_model:.5f} (STAFF_LEVELS)")
 
 
 if __name__ == "__main__":
