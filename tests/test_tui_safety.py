@@ -90,6 +90,58 @@ async def test_enter_in_the_matching_queue_asks_first(demo_ran):
     assert store.case(case.case_id).decision == f"match:{cand}"
 
 
+async def test_typed_ahead_decisions_each_reach_their_question_and_case(demo_ran):
+    """Keys read in one burst over a slow link: `m` `y` confirms the match it asked about (the
+    question is asked after a check in a thread), `escape` after `m` cancels it, and `c` `c`
+    creates for this case and the next (the second waits until the first is saved)."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    cases = store.cases(dfe)
+    assert len(cases) >= 4
+    first = cases[0].candidates[0]["username"]
+    async with started(store, "matching", dfe) as (app, pilot):
+        burst(app, "m", "escape")
+        await settle(pilot, 3)
+        assert app.screen.kind == "matching" and store.case(cases[0].case_id).status == "open"
+        burst(app, "m", "y", "c", "c")
+        await settle(pilot, 6)
+        assert app.screen.kind == "matching"
+        assert store.case(cases[0].case_id).decision == f"match:{first}"
+        for case in cases[1:3]:
+            assert store.case(case.case_id).decision.startswith("create:"), case.case_id
+        assert store.case(cases[3].case_id).status == "open"
+        assert f"case 4 of {len(cases)}" in screen_text(app)
+
+
+async def test_typed_ahead_y_never_confirms_a_match_outside_the_candidates(demo_ran):
+    """An account found by search is not a candidate: its differences are read before any key
+    answers, so a `y` typed with the `m` is dropped."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    known = {c["username"] for c in case.candidates}
+    other = next(
+        a
+        for s in store.list_schools()
+        if s.dfe != dfe
+        for a in store.school_accounts(s.dfe)
+        if a.role == case.role and a.status == "active" and a.username not in known
+    )
+    async with started(store, "matching", dfe) as (app, pilot):
+        await pilot.press("slash")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = other.username
+        await press(pilot, "enter")
+        assert app.screen.highlighted()["username"] == other.username
+        burst(app, "m", "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        assert "not among the case's candidates" in screen_text(app)
+        assert store.case(case.case_id).status == "open"
+        await press(pilot, "y")  # read, then answered
+        assert store.case(case.case_id).decision == f"match:{other.username}"
+
+
 async def test_undo_a_decision_of_an_earlier_session(demo_ran):
     from uso_tui.sync.actions import resolve_case
 

@@ -6,12 +6,16 @@ runs later (when the key bubbles back to the app) and moves focus later still (`
 therefore all reach the old focus: `/` then `meadow` opened the matching queue (`m`), Tab then a
 secret typed into the field before. The app here holds each key read from the terminal until the
 previous one has travelled its whole path (focused widget, its ancestors, the app), and until the
-screen and focus it leads to have settled.
+screen and focus it leads to have settled. A key whose effect comes from a thread (the matching
+queue reads what a match would change before asking; a decision is saved before the next case is
+shown) holds the next keys until the screen says it is done (`hold_keys`): `m` then `y` confirms
+the match asked about, `c` `c` creates for this case and the next.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from textual import events
 from textual.app import App
@@ -24,6 +28,9 @@ SETTLE_ROUNDS = (
 SETTLE_TIMEOUT = (
     1.0  # seconds: a key whose path closed under it (a popped screen) never blocks typing
 )
+# seconds the keys after a key that holds them (hold_keys) wait at most: a check or a save in a
+# thread that takes longer lets them go to the screen as it is (which ignores what it cannot do)
+HOLD_TIMEOUT = 5.0
 
 
 class KeysInTurnApp(App):
@@ -35,6 +42,7 @@ class KeysInTurnApp(App):
         self._key_turn = 0  # the turn of the key in flight, 0 when none
         self._turns = 0
         self._turn_timer: Timer | None = None
+        self._holds: dict[int, int] = {}  # turn -> holds not yet released (hold_keys)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
@@ -70,9 +78,42 @@ class KeysInTurnApp(App):
             index += 1  # that node is closing: nothing of the key is left there
         self.call_later(self._round_done, turn, seen, rounds)
 
+    def hold_keys(self) -> Callable[[], None]:
+        """Called while a key is handled: the keys after it wait until the returned release is
+        called (at most HOLD_TIMEOUT), then until the screen and focus it led to have settled.
+        Outside a key's turn (a click) nothing waits and the release does nothing."""
+        turn = self._key_turn
+        if not turn:
+            return lambda: None
+        self._holds[turn] = self._holds.get(turn, 0) + 1
+        if self._turn_timer is not None:
+            self._turn_timer.stop()
+        self._turn_timer = self.set_timer(HOLD_TIMEOUT, lambda: self._end_turn(turn))
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            left = self._holds.get(turn, 0) - 1
+            if left > 0:
+                self._holds[turn] = left
+                return
+            self._holds.pop(turn, None)
+            if turn == self._key_turn:  # follow the key again: what it led to settles first
+                self._follow(turn, self._key_path(), 0, None, 0)
+
+        return release
+
+    def drop_typed_ahead(self) -> None:
+        """Forget the keys read but not yet handled: a question that must be read before it is
+        answered (a match to an account that is not a candidate)."""
+        self._held_keys.clear()
+
     async def _round_done(self, turn: int, seen, rounds: int) -> None:
-        if turn != self._key_turn:
-            return
+        if turn != self._key_turn or self._holds.get(turn):
+            return  # another turn; or held: the release follows the key again
         now = (self.screen, self.focused)
         if now == seen or rounds >= SETTLE_ROUNDS:
             await self._end_turn(turn)
@@ -84,6 +125,7 @@ class KeysInTurnApp(App):
         if turn != self._key_turn:
             return
         self._key_turn = 0
+        self._holds.pop(turn, None)
         if self._turn_timer is not None:
             self._turn_timer.stop()
             self._turn_timer = None
