@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, TabbedContent
-from tui_helpers import filter_by, press, screen_text, settle, started, type_text, wait_for
+from tui_helpers import burst, filter_by, press, screen_text, settle, started, type_text, wait_for
 from tui_records_data import CONTROL, HILL, MARKUP, NOW, VALE, build_store, username_of
 
 from uso_tui.tui.held import HeldReview  # noqa: E402
@@ -326,6 +326,20 @@ async def test_non_mis_link_to_an_open_case_record(store):
         assert (acc.mis_id, acc.link_report, acc.link_school) == ("S2", "staff", HILL)
         assert [c.report for c in store.cases(HILL)] == ["students"]  # the staff case is resolved
         assert kjohnson not in keys_of(table(app))
+
+
+async def test_non_mis_link_keys_typed_ahead_choose_and_confirm(store):
+    """`l`, enter, `y` read in one burst: the picker (filled from a thread) takes the enter,
+    the confirmation the `y`."""
+    kjohnson = username_of(store, "Katherine", "Johnson")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        await pilot.press("j")
+        assert table(app).current().key == kjohnson
+        burst(app, "l", "enter", "y")
+        await settle(pilot, 4)
+        acc = store.account(kjohnson)
+        assert (acc.mis_id, acc.link_report, acc.link_school) == ("S2", "staff", HILL)
+        assert isinstance(app.screen, NonMisScreen)
 
 
 async def test_non_mis_link_picker_lists_future_starters_and_filters(store):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 from factories import DFE, Env, iris_student
-from tui_helpers import press, screen_text, settle, started
+from tui_helpers import burst, press, screen_text, settle, started
 
 DAY1 = datetime(2026, 3, 1, 9, 0, 0)
 DAY2 = datetime(2026, 3, 2, 9, 0, 0)
@@ -67,6 +67,20 @@ async def test_undo_from_run_history_previews_then_needs_y(env):
         assert len(undone) == 1
         evil = [a for a in env.store.school_accounts(DFE) if a.surname == "+Evil"]
         assert evil[0].status == "unallocated" and evil[0].mis_id is None
+
+
+async def test_undo_keys_typed_ahead_answer_the_preview(env):
+    """`U` then `n` (or `y`) read in one burst: the answer waits for the preview (made in a
+    thread) and answers it, rather than reaching the run history before it."""
+    async with started(env.store, "history", DFE, size=(100, 30)) as (app, pilot):
+        burst(app, "U", "n")
+        await settle(pilot, 4)
+        assert app.screen.kind == "history"
+        assert not [r for r in env.store.runs(DFE) if r.trigger == "undo"]
+        burst(app, "U", "y")
+        await settle(pilot, 4)
+        assert app.screen.kind == "history"
+        assert len([r for r in env.store.runs(DFE) if r.trigger == "undo"]) == 1
 
 
 async def test_bulk_results_tabs_and_the_matching_queue_export_their_lists(env, tmp_path):

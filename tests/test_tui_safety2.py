@@ -122,13 +122,13 @@ async def test_exclusion_form_names_the_account_and_can_leave_it(demo):
 
 
 async def test_exclusion_form_unallocates_on_y(demo):
+    """The form, its enter and the `y` in one burst: the `y` answers the question asked after
+    the check (in a thread), not the date's field."""
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)
     async with started(store, "bulk_results", dfe) as (app, pilot):
-        burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter")
-        await settle(pilot)
-        burst(app, "y")
-        await settle(pilot)
+        burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter", "y")
+        await settle(pilot, 4)
     after = store.account(acc.username)
     assert after.status == "unallocated" and after.mis_id is None
     assert len(store.exclusions(dfe)) == 1
@@ -214,6 +214,18 @@ async def test_request_account_shows_the_duplicate_before_y(demo):
     made = [a for a in store.school_accounts(dfe) if a.forename == "Newton"]
     assert len(made) == 1 and (made[0].surname, made[0].dob) == (acc.surname, acc.dob)
     assert made[0].source == "manual" and made[0].role == "pupil"
+
+
+async def test_request_account_typed_in_one_burst_with_its_y(demo):
+    """The form, its enter and the `y` read at once: the `y` waits for the question (asked after
+    a look in a thread) instead of landing in the date's field."""
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "r", *"Ottoline", "enter", *"Quill", "enter", *"2016-02-03", "enter", "y")
+        await settle(pilot, 4)
+        assert app.screen.kind == "school"
+    made = [a for a in store.school_accounts(dfe) if a.forename == "Ottoline"]
+    assert len(made) == 1 and (made[0].surname, made[0].dob) == ("Quill", "2016-02-03")
 
 
 # -- 7. lists stay true -------------------------------------------------------------------------

@@ -131,3 +131,21 @@ class KeysInTurnApp(App):
             self._turn_timer = None
         if self._held_keys:
             await self._take_turn(self._held_keys.popleft())
+
+
+class HoldsKeys:
+    """For a screen whose key starts a thread the next keys depend on (a check before a
+    question, a decision being saved): hold_keys() from the key's action, keys_go() once the
+    question is asked or the result shown (or the thread failed)."""
+
+    _release_keys: Callable[[], None] | None = None
+
+    def hold_keys(self) -> None:
+        self.keys_go()
+        hold = getattr(self.app, "hold_keys", None)  # type: ignore[attr-defined]
+        self._release_keys = hold() if hold is not None else None
+
+    def keys_go(self) -> None:
+        release, self._release_keys = self._release_keys, None
+        if release is not None:
+            release()

@@ -122,6 +122,7 @@ class RequestAccountForm(SchoolForm[Account]):
         if event.input.id != "req-dob":
             self.app.action_focus_next()
             return
+        self.hold_keys()  # a `y` typed ahead answers the question, not the date's field
         self.look(
             self.value("role"), self.value("forename"), self.value("surname"), self.value("dob")
         )
@@ -157,7 +158,7 @@ class RequestAccountForm(SchoolForm[Account]):
         self.app.call_from_thread(self._ask, request)
 
     def _ask(self, request: Request) -> None:
-        self._error("")
+        self.query_one("#req-error", Static).update("")
 
         from uso_tui.tui.screens.listing import Details  # noqa: PLC0415
 
@@ -165,10 +166,12 @@ class RequestAccountForm(SchoolForm[Account]):
             self.app.push_screen(
                 Details("Not created: a duplicate", request_text(request, self.dfe))
             )
+            self.keys_go()
             return
 
         def answer(yes: bool | None) -> None:
             if yes:
+                self.hold_keys()  # keys typed ahead are for the screen the form returns to
                 self.create(request)
 
         self.app.push_screen(
@@ -180,6 +183,7 @@ class RequestAccountForm(SchoolForm[Account]):
             ),
             answer,
         )
+        self.keys_go()
 
     @in_thread("request-create")
     def create(self, request: Request) -> None:
@@ -201,7 +205,12 @@ class RequestAccountForm(SchoolForm[Account]):
         if created.error is not None:
             self.app.call_from_thread(self._error, created.error)
             return
-        self.app.call_from_thread(self.dismiss, created.value)
+        self.app.call_from_thread(self._created, created.value)
+
+    def _created(self, account: Account) -> None:
+        self.dismiss(account)
+        self.keys_go()
 
     def _error(self, message: str) -> None:
         self.query_one("#req-error", Static).update(plain(message, "bold"))
+        self.keys_go()

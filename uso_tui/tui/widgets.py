@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from uso_tui.tui.format import clean, plain
+from uso_tui.tui.keys_in_turn import HoldsKeys
 
 FormResult = TypeVar("FormResult")
 
@@ -53,7 +54,7 @@ def move_to_key(table: DataTable, key: str) -> bool:
 # Dialogs
 
 
-class SchoolForm(ModalScreen[FormResult | None]):
+class SchoolForm(HoldsKeys, ModalScreen[FormResult | None]):
     """A form that writes to one school's data as an operator, at a time the console gives;
     dismissed with what it made, or None (escape)."""
 

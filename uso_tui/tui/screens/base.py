@@ -15,9 +15,10 @@ from textual.worker import Worker, WorkerState
 from uso_tui.store import Store
 from uso_tui.tui.app import UsoApp
 from uso_tui.tui.format import clean, plain
+from uso_tui.tui.keys_in_turn import HoldsKeys
 
 
-class UsoScreen(Screen):
+class UsoScreen(HoldsKeys, Screen):
     """Base for console screens. Subclasses set `kind` (the app's SCREENS key)."""
 
     kind = ""
@@ -51,6 +52,7 @@ class UsoScreen(Screen):
     def worker_failed(self, line: str) -> None:
         """A worker of this screen failed (the app has told the operator): whatever still says
         "loading…" says what went wrong instead. Screens with more state to undo extend it."""
+        self.keys_go()
         for box in self.query(".loading").results(Static):
             box.update(plain(line, "bold red"))
             box.remove_class("loading")

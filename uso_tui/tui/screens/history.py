@@ -179,6 +179,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
     def action_undo_run(self) -> None:
         row = self.active_table().current()
         if row is not None and undoable(row.data):
+            self.hold_keys()  # a `y` typed ahead answers the preview, once it is shown
             self.load_undo(row.data.run_id)
 
     @in_thread("undo", failure="Cannot undo")
@@ -198,6 +199,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         self.app.push_screen(
             Confirm(f"Undo run {run_id}?", undo_body(undo_plan), yes="Undo", no="Keep"), answer
         )
+        self.keys_go()
 
     @in_thread("undo", failure="Not undone")
     def undo(self, run_id: str) -> None:

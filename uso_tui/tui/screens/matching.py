@@ -110,7 +110,6 @@ class MatchingScreen(ExportsCsv):
         self.busy = False
         self.extra_candidates: dict[str, list[dict]] = {}  # case id -> accounts found by search
         self._deciding: str | None = None  # the case a decision is being saved for
-        self._release_keys = None  # lets keys typed ahead go (see _hold_keys)
         self.with_decided = False  # v: decided cases (of any session) listed after the open ones
         self.accounts: dict[str, Account] = {}  # candidates' accounts as they are now
 
@@ -366,17 +365,6 @@ class MatchingScreen(ExportsCsv):
 
     # -- decisions -----------------------------------------------------------------------------
 
-    def _hold_keys(self) -> None:
-        """The keys typed after this one wait until _keys_go (see keys_in_turn.py)."""
-        self._keys_go()
-        hold = getattr(self.app, "hold_keys", None)
-        self._release_keys = hold() if hold is not None else None
-
-    def _keys_go(self) -> None:
-        release, self._release_keys = self._release_keys, None
-        if release is not None:
-            release()
-
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         self.action_match()
@@ -387,7 +375,7 @@ class MatchingScreen(ExportsCsv):
         cand = self.highlighted()
         if case is None or cand is None or case.status != "open" or self.busy:
             return
-        self._hold_keys()  # a `y` typed ahead is for the question, once it is asked
+        self.hold_keys()  # a `y` typed ahead is for the question, once it is asked
         self.preview(case, cand["username"])
 
     @in_thread("matching-preview", failure="Cannot compare")
@@ -400,7 +388,7 @@ class MatchingScreen(ExportsCsv):
 
     def _ask_match(self, case: MatchCase, acc: Account, seen) -> None:
         if seen.refused:
-            self._keys_go()
+            self.keys_go()
             self.say(f"Not matched: {seen.refused}", "error")
             return
         rec = case.mis_record()
@@ -436,11 +424,9 @@ class MatchingScreen(ExportsCsv):
             else f"Match to {acc.username}, not a candidate?"
         )
         if not seen.is_candidate:  # what differs is read before any key answers
-            drop = getattr(self.app, "drop_typed_ahead", None)
-            if drop is not None:
-                drop()
+            self.app.drop_typed_ahead()
         self.app.push_screen(Confirm(title, body, yes="Match", no="Cancel"), answer)
-        self._keys_go()
+        self.keys_go()
 
     def action_create(self) -> None:
         case = self.case
@@ -452,7 +438,7 @@ class MatchingScreen(ExportsCsv):
         if case is None or case.status != "open" or self.busy:
             return
         self.busy = True  # until the question is asked: the accounts it names are read first
-        self._hold_keys()
+        self.hold_keys()
         self._exclude_check(case)
 
     @in_thread("matching-exclude", failure="Cannot read the school's accounts", exclusive=False)
@@ -478,7 +464,7 @@ class MatchingScreen(ExportsCsv):
 
             who = f"{rec.forename or ''} {rec.surname or ''}".strip() + f" ({rec.dob or '-'})"
             self.app.push_screen(ExcludeAsk(who, case.school, has), chosen)
-            self._keys_go()
+            self.keys_go()
             return
         body = Text("Add ", end="")
         body.append_text(plain(f"{rec.forename or ''} {rec.surname or ''}".strip(), "bold"))
@@ -492,7 +478,7 @@ class MatchingScreen(ExportsCsv):
                 self.decide(case.case_id, exclude=True)
 
         self.app.push_screen(Confirm("Exclude this record?", body, yes="Exclude"), answer)
-        self._keys_go()
+        self.keys_go()
 
     def action_skip(self) -> None:
         case = self.case
@@ -501,7 +487,7 @@ class MatchingScreen(ExportsCsv):
 
     def decide(self, case_id: str, **how) -> None:
         self.busy = True
-        self._hold_keys()  # keys typed ahead are for the next case, once it is shown
+        self.hold_keys()  # keys typed ahead are for the next case, once it is shown
         self._deciding = case_id
         self._refresh_keys()
         self._decide(case_id, how)
@@ -555,7 +541,7 @@ class MatchingScreen(ExportsCsv):
                     )
         self.decided.append(case.case_id)
         self._advance()
-        self._keys_go()
+        self.keys_go()
 
     def action_undo(self) -> None:
         """u: undoes the decision of the case shown (any session's), else this session's last."""
@@ -569,7 +555,7 @@ class MatchingScreen(ExportsCsv):
         else:
             return
         self.busy = True
-        self._hold_keys()
+        self.hold_keys()
         self._deciding = case_id
         self._undo(case_id)
 
@@ -594,7 +580,6 @@ class MatchingScreen(ExportsCsv):
 
     def worker_failed(self, line: str) -> None:
         super().worker_failed(line)
-        self._keys_go()
         if self.busy:  # a decision or undo failed: show the case as it is now
             self.busy = False
             self._refresh_keys()
@@ -612,7 +597,7 @@ class MatchingScreen(ExportsCsv):
                 self.index = position
         self.say(f"Undone: {case.case_id} is open again")
         self.show()
-        self._keys_go()
+        self.keys_go()
 
     # -- search any account --------------------------------------------------------------------
 

@@ -355,6 +355,7 @@ class NonMisScreen(LoadedListScreen):
     def action_link(self) -> None:
         row = self.active_table().current()
         if row is not None:
+            self.hold_keys()  # keys typed ahead choose in the picker, once it is shown
             self.find_records(row.data)
 
     @in_thread("non-mis-records", failure="Cannot read records")
@@ -368,6 +369,7 @@ class NonMisScreen(LoadedListScreen):
 
     def _pick(self, account: Account, records: list[dict]) -> None:
         if not records:
+            self.keys_go()
             self.say(
                 f"No {account.role} record without an account at {self.dfe} "
                 "(no open case, nothing unmatched in the last processed file)",
@@ -380,6 +382,7 @@ class NonMisScreen(LoadedListScreen):
                 self._confirm_link(account, choice)
 
         self.app.push_screen(LinkPicker(account, records), chosen)
+        self.keys_go()
 
     def _confirm_link(self, account: Account, choice: dict) -> None:
         rec = choice["record"]

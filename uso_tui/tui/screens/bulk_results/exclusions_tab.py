@@ -66,6 +66,7 @@ class ExclusionForm(SchoolForm[Exclusion]):
         if current != "ex-dob":
             self.query_one(f"#{order[order.index(current) + 1]}", Input).focus()
             return
+        self.hold_keys()  # keys typed ahead answer what the check leads to, not the date's field
         self.check(
             self.query_one("#ex-forename", Input).value,
             self.query_one("#ex-surname", Input).value,
@@ -89,10 +90,12 @@ class ExclusionForm(SchoolForm[Exclusion]):
     def _ask(self, forename: str, surname: str, dob: str | None, has: list[Account]) -> None:
         def answer(choice: str | None) -> None:
             if choice is not None:
+                self.hold_keys()
                 self.save(forename, surname, dob, choice == UNALLOCATE)
 
         who = f"{forename} {surname}".strip() + (f" ({dob})" if dob else "")
         self.app.push_screen(ExcludeAsk(who, self.dfe, has), answer)
+        self.keys_go()
 
     @in_thread("exclusion-add")
     def save(self, forename: str, surname: str, dob: str | None, unallocate: bool) -> None:
@@ -117,7 +120,12 @@ class ExclusionForm(SchoolForm[Exclusion]):
         if added.error is not None:
             self.app.call_from_thread(self._error, added.error)
             return
-        self.app.call_from_thread(self.dismiss, added.value)
+        self.app.call_from_thread(self._saved, added.value)
+
+    def _saved(self, exclusion: Exclusion) -> None:
+        self.dismiss(exclusion)
+        self.keys_go()
 
     def _error(self, message: str) -> None:
         self.query_one("#form-error", Static).update(plain(message, "bold"))
+        self.keys_go()
