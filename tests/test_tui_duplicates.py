@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from test_duplicates import FAR, HILL, VALE, build_estate, held_twice_estate
-from tui_helpers import make_app, press, screen_text, settle, started, type_text
+from tui_helpers import burst, make_app, press, screen_text, settle, started, type_text
 
 from uso_tui.tui.screens.duplicates import DuplicatesScreen, WhichOne
 from uso_tui.tui.widgets import Confirm
@@ -77,6 +77,19 @@ async def test_unallocate_one_asks_which_then_once(store):
         await press(pilot, "escape")
         assert isinstance(app.screen, DuplicatesScreen)
         assert store.account("bcarter2.204").status == "active"
+
+
+async def test_keys_typed_ahead_decide_one_pair_then_the_next(store):
+    """`k` `y` `u` `2` `y` in one burst: both pairs kept or unallocated as meant, the second
+    decision on the list as the first left it."""
+    async with started(store, "duplicates", HILL) as (app, pilot):
+        assert shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
+        burst(app, "k", "y", "u", "2", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, DuplicatesScreen) and shown(app) == []
+    assert store.kept_pairs() == {("ajones.205", "asmith.204")}
+    assert store.account("bcarter2.204").status == "unallocated"
+    assert store.account("bcarter.204").status == "active"
 
 
 async def test_unallocate_refuses_a_pair_the_mis_holds_twice_before_asking(tmp_path):

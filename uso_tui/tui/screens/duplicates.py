@@ -7,6 +7,7 @@ Names come from the MIS or from operators: every cell and line is a literal rich
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +159,11 @@ class DuplicatesScreen(LoadedListScreen):
         super().__init__(store, dfe)
         self.where = dfe or "all schools"
         self.title = f"Possible duplicates: {self.where}"
+        # A load shows the pairs as they were when it began: one begun before a decision was
+        # saved (the screen reloads as a dialog closes) is not shown over a later one, and keys
+        # typed ahead wait for one begun after it (see decide).
+        self._shown_from = 0.0  # when the load shown last began (time.monotonic)
+        self._keys_after = None  # keys typed ahead wait for a load begun after this
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Possible duplicates: {self.where}")
@@ -178,6 +184,7 @@ class DuplicatesScreen(LoadedListScreen):
 
     @in_thread("duplicates-load", failure="Cannot read possible duplicates")
     def load(self) -> None:
+        began = time.monotonic()
         pairs = read_pairs(self.store, self.dfe)
         rows = []
         for pair in pairs:
@@ -209,14 +216,20 @@ class DuplicatesScreen(LoadedListScreen):
                     data=pair,
                 )
             )
-        self.app.call_from_thread(self._show, rows)
+        self.app.call_from_thread(self._show, rows, began)
 
-    def _show(self, rows: list[Row]) -> None:
+    def _show(self, rows: list[Row], began: float) -> None:
+        if began < self._shown_from:
+            return  # an older read than the one shown
+        self._shown_from = began
         box = self.query_one("#pair", Static)
         box.remove_class("loading")
         self.active_table().set_rows(rows)
         self.filter_applied()
         self._show_current()
+        if self._keys_after is not None and began >= self._keys_after:
+            self._keys_after = None
+            self.keys_go()  # the list as the decision left it: keys typed ahead act on it
 
     def filter_applied(self) -> None:
         table = self.active_table()
@@ -268,6 +281,7 @@ class DuplicatesScreen(LoadedListScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
+                self.hold_keys()  # keys typed ahead are for the list as it is after this
                 self.decide("keep", pair, None)
 
         self.app.push_screen(Confirm("Keep both accounts?", body, yes="Keep both"), answer)
@@ -304,6 +318,7 @@ class DuplicatesScreen(LoadedListScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
+                self.hold_keys()
                 self.decide("unallocate", pair, account)
 
         self.app.push_screen(
@@ -328,8 +343,9 @@ class DuplicatesScreen(LoadedListScreen):
                 self.store, account.username, other.username, operator=self.operator, now=self.now()
             )
             message = f"Unallocated {account.username}; {other.username} stays"
-        self.app.call_from_thread(self._decided, message)
+        self.app.call_from_thread(self._decided, message, time.monotonic())
 
-    def _decided(self, message: str) -> None:
+    def _decided(self, message: str, saved: float) -> None:
+        self._keys_after = saved
         self.say(message)
         self.load()
