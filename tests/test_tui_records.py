@@ -308,6 +308,20 @@ async def test_non_mis_keep_unallocate_and_cancel(store):
         assert tim not in keys_of(table(app))
 
 
+async def test_non_mis_keys_typed_ahead_act_on_the_list_each_decision_leaves(store):
+    """`x` `y` `x` `y` in one burst: the first account, then the one that takes its place (not
+    the first again, as the list read before the first was saved still showed it)."""
+    tim = username_of(store, "Tim", "Berners-Lee")
+    kjohnson = username_of(store, "Katherine", "Johnson")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        assert keys_of(table(app)) == [tim, kjohnson, "dvaughan.204"]
+        burst(app, "x", "y", "x", "y")
+        await settle(pilot, 6)
+        assert keys_of(table(app)) == ["dvaughan.204"]
+    assert store.account(tim).status == store.account(kjohnson).status == "unallocated"
+    assert store.account("dvaughan.204").status == "active"
+
+
 async def test_non_mis_link_to_an_open_case_record(store):
     kjohnson = username_of(store, "Katherine", "Johnson")
     async with opened(store, "non_mis", HILL) as (app, pilot):

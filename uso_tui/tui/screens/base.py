@@ -49,6 +49,27 @@ class UsoScreen(HoldsKeys, Screen):
         if event.state == WorkerState.ERROR:
             self.app.worker_failed(event.worker)
 
+    # -- a list reloaded after a decision (keys typed ahead act on it as the decision left it) --
+
+    def shown_read(self, began: float) -> bool:
+        """From a load's _show, with when its read began (time.monotonic, in its thread): False
+        for a read older than the one shown (a reload begun as a dialog closed, before the
+        decision was saved), which is not shown. A read begun after the last decision was saved
+        lets the keys typed ahead go (held by decide_then_reload)."""
+        if began < getattr(self, "_shown_from", 0.0):
+            return False
+        self._shown_from = began
+        after = getattr(self, "_keys_after", None)
+        if after is not None and began >= after:
+            self._keys_after = None
+            self.keys_go()
+        return True
+
+    def decision_saved(self, saved: float) -> None:
+        """In the UI thread, once a decision is saved (`saved`: time.monotonic then): the keys
+        held since it was asked for wait for a read begun after it."""
+        self._keys_after = saved
+
     def worker_failed(self, line: str) -> None:
         """A worker of this screen failed (the app has told the operator): whatever still says
         "loading…" says what went wrong instead. Screens with more state to undo extend it."""

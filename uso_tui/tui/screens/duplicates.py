@@ -159,11 +159,6 @@ class DuplicatesScreen(LoadedListScreen):
         super().__init__(store, dfe)
         self.where = dfe or "all schools"
         self.title = f"Possible duplicates: {self.where}"
-        # A load shows the pairs as they were when it began: one begun before a decision was
-        # saved (the screen reloads as a dialog closes) is not shown over a later one, and keys
-        # typed ahead wait for one begun after it (see decide).
-        self._shown_from = 0.0  # when the load shown last began (time.monotonic)
-        self._keys_after = None  # keys typed ahead wait for a load begun after this
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Possible duplicates: {self.where}")
@@ -219,17 +214,13 @@ class DuplicatesScreen(LoadedListScreen):
         self.app.call_from_thread(self._show, rows, began)
 
     def _show(self, rows: list[Row], began: float) -> None:
-        if began < self._shown_from:
-            return  # an older read than the one shown
-        self._shown_from = began
+        if not self.shown_read(began):
+            return
         box = self.query_one("#pair", Static)
         box.remove_class("loading")
         self.active_table().set_rows(rows)
         self.filter_applied()
         self._show_current()
-        if self._keys_after is not None and began >= self._keys_after:
-            self._keys_after = None
-            self.keys_go()  # the list as the decision left it: keys typed ahead act on it
 
     def filter_applied(self) -> None:
         table = self.active_table()
@@ -346,6 +337,6 @@ class DuplicatesScreen(LoadedListScreen):
         self.app.call_from_thread(self._decided, message, time.monotonic())
 
     def _decided(self, message: str, saved: float) -> None:
-        self._keys_after = saved
+        self.decision_saved(saved)
         self.say(message)
         self.load()

@@ -7,6 +7,8 @@ Not yet reviewed accounts come first. Space marks several for keep or unallocate
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -256,6 +258,7 @@ class NonMisScreen(LoadedListScreen):
 
     @in_thread("non-mis-load", failure="Cannot read accounts")
     def load(self) -> None:
+        began = time.monotonic()
         accounts = [
             a
             for a in self.store.school_accounts(self.dfe)
@@ -279,9 +282,11 @@ class NonMisScreen(LoadedListScreen):
             )
             for a in accounts
         ]
-        self.app.call_from_thread(self._show, rows)
+        self.app.call_from_thread(self._show, rows, began)
 
-    def _show(self, rows: list[Row]) -> None:
+    def _show(self, rows: list[Row], began: float) -> None:
+        if not self.shown_read(began):
+            return
         self.active_table().set_rows(rows)
         self.filter_applied()
 
@@ -310,6 +315,7 @@ class NonMisScreen(LoadedListScreen):
     def action_keep(self) -> None:
         targets = self._targets()
         if targets:
+            self.hold_keys()  # keys typed ahead act on the list as this leaves it
             self.apply("keep", targets)
 
     def action_unallocate(self) -> None:
@@ -327,6 +333,7 @@ class NonMisScreen(LoadedListScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
+                self.hold_keys()
                 self.apply("unallocate", targets)
 
         self.app.push_screen(Confirm(title, body, yes="Unallocate", no="Keep as is"), answer)
@@ -341,9 +348,12 @@ class NonMisScreen(LoadedListScreen):
             lambda a: act(self.store, a.username, operator=self.operator, now=self.now()),
             name=lambda a: a.username,
         )
-        self.app.call_from_thread(self._applied, what, applied.done, applied.errors)
+        self.app.call_from_thread(
+            self._applied, what, applied.done, applied.errors, time.monotonic()
+        )
 
-    def _applied(self, what: str, done: list[str], errors: list[str]) -> None:
+    def _applied(self, what: str, done: list[str], errors: list[str], saved: float) -> None:
+        self.decision_saved(saved)
         self.active_table().clear_marks()
         verb = "Kept" if what == "keep" else "Unallocated"
         if done:
@@ -402,6 +412,7 @@ class NonMisScreen(LoadedListScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
+                self.hold_keys()
                 self.link(account, choice)
 
         self.app.push_screen(
@@ -425,11 +436,12 @@ class NonMisScreen(LoadedListScreen):
             ),
         )
         if linked.errors:
-            self.app.call_from_thread(self._applied, "link", [], linked.errors)
+            self.app.call_from_thread(self._applied, "link", [], linked.errors, time.monotonic())
             return
         self.app.call_from_thread(
             self.say, f"Linked {account.username} to {choice['report']} record {choice['mis_id']}"
         )
+        self.app.call_from_thread(self.decision_saved, time.monotonic())
         self.app.call_from_thread(self.load)
 
     def action_open_account(self) -> None:
