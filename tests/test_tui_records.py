@@ -167,6 +167,19 @@ async def test_bulk_restore_highlighted_only(store):
         assert len(table(app).all_rows) == 1
 
 
+async def test_bulk_restore_keys_typed_ahead_restore_one_then_the_next(store):
+    """`r` `y` `r` `y` in one burst: both accounts restored (the second `r` on the list as the
+    first restore left it)."""
+    grace = username_of(store, "Grace", "Hopper")
+    edsger = username_of(store, "Edsger", "Dijkstra")
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "4")
+        burst(app, "r", "y", "r", "y")
+        await settle(pilot, 6)
+        assert table(app).all_rows == []
+    assert store.account(grace).status == store.account(edsger).status == "active"
+
+
 async def test_bulk_exclusions_add_with_error_then_remove(store):
     async with opened(store, "bulk_results", HILL) as (app, pilot):
         await press(pilot, "5")

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import getters, on
 from textual.app import ComposeResult
@@ -232,6 +234,7 @@ class BulkResultsScreen(ReloadingListScreen):
 
     @in_thread("bulk-load", failure="Cannot read bulk results")
     def load(self) -> None:
+        began = time.monotonic()
         loaded = Loaded()
         loaded.runs = self.store.runs(self.dfe, limit=30)
         want = self.run_id
@@ -254,9 +257,11 @@ class BulkResultsScreen(ReloadingListScreen):
         loaded.unallocated = [a for a in state.accounts if restorable(a)]
         loaded.exclusions = state.exclusions
         rows = tab_rows(loaded)
-        self.app.call_from_thread(self._show, loaded, rows)
+        self.app.call_from_thread(self._show, loaded, rows, began)
 
-    def _show(self, loaded: Loaded, rows: dict[str, list[Row]]) -> None:
+    def _show(self, loaded: Loaded, rows: dict[str, list[Row]], began: float) -> None:
+        if not self.shown_read(began):
+            return
         self.data = loaded
         for tab in TABS:
             self.query_one(f"#t-{tab}", ListTable).set_rows(rows[tab])
@@ -358,6 +363,7 @@ class BulkResultsScreen(ReloadingListScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
+                self.hold_keys()  # keys typed ahead act on the list as this leaves it
                 self.restore([account.username for account in targets])
 
         self.app.push_screen(
@@ -381,10 +387,15 @@ class BulkResultsScreen(ReloadingListScreen):
             ),
         )
         self.app.call_from_thread(
-            self._applied, f"Restored {len(applied.done)}", applied.done, applied.errors
+            self._applied,
+            f"Restored {len(applied.done)}",
+            applied.done,
+            applied.errors,
+            time.monotonic(),
         )
 
-    def _applied(self, verb: str, done: list[str], errors: list[str]) -> None:
+    def _applied(self, verb: str, done: list[str], errors: list[str], saved: float) -> None:
+        self.decision_saved(saved)
         self.active_table().clear_marks()
         if done:
             self.say(f"{verb}: {', '.join(done[:5])}{' …' if len(done) > 5 else ''}")
@@ -420,6 +431,7 @@ class BulkResultsScreen(ReloadingListScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
+                self.hold_keys()
                 self.drop_exclusion(exclusion.id)
 
         self.app.push_screen(
@@ -436,6 +448,10 @@ class BulkResultsScreen(ReloadingListScreen):
             )
         )
         if removed.error is not None:
-            self.app.call_from_thread(self._applied, "Removed", [], [removed.error])
+            self.app.call_from_thread(
+                self._applied, "Removed", [], [removed.error], time.monotonic()
+            )
             return
-        self.app.call_from_thread(self._applied, "Removed exclusion", [str(exclusion_id)], [])
+        self.app.call_from_thread(
+            self._applied, "Removed exclusion", [str(exclusion_id)], [], time.monotonic()
+        )
