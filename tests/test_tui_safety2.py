@@ -77,6 +77,19 @@ async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
     assert {store.account(u).status for u in held[2:]} == {"unallocated"}
 
 
+async def test_a_held_run_confirmed_with_keys_typed_ahead(demo_ran):
+    """`c` then the review's `y` read in one burst: the `y` waits for the review (read in a
+    thread) and confirms it."""
+    store, dfe = demo_ran.store, demo_ran.held_school
+    run = store.runs(dfe, limit=1)[0]
+    assert run.status == "held"
+    async with started(store, "history", dfe) as (app, pilot):
+        burst(app, "c", "y")
+        await settle(pilot, 6)
+        assert app.screen.kind == "history"
+    assert store.run(run.run_id).status == "succeeded"
+
+
 async def test_leaving_the_review_leaves_the_run_held(demo_ran):
     store, dfe = demo_ran.store, demo_ran.held_school
     run = store.runs(dfe, limit=1)[0]

@@ -206,8 +206,12 @@ class ConfirmsHeld(UsoScreen):
     shows the review, and confirms in a worker what the operator chose; held_confirmed(done)
     then says what happened (each screen its own way)."""
 
-    @in_thread("held-review", failure="Cannot read the held accounts")
     def load_held(self, run: Run) -> None:
+        self.hold_keys()  # keys typed ahead are for the review, once it is shown
+        self._read_held(run)
+
+    @in_thread("held-review", failure="Cannot read the held accounts")
+    def _read_held(self, run: Run) -> None:
         from uso_tui.sync.actions import held_review  # noqa: PLC0415
 
         held = held_review(self.store, run.run_id)
@@ -216,14 +220,20 @@ class ConfirmsHeld(UsoScreen):
     def _ask_confirm(self, run: Run, held: list[HeldAccount]) -> None:
         def answer(kept: list[str] | None) -> None:
             if kept is not None:
+                self.hold_keys()  # and then for the screen as the confirmation leaves it
                 self.confirm_chosen(run, kept)
 
         self.app.push_screen(HeldReview(run, held), answer)
+        self.keys_go()
 
     @in_thread("held", failure="Not confirmed")
     def confirm_chosen(self, run: Run, kept: list[str]) -> None:
         done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
-        self.app.call_from_thread(self.held_confirmed, done)
+        self.app.call_from_thread(self._confirmed, done)
+
+    def _confirmed(self, done: Confirmed) -> None:
+        self.held_confirmed(done)
+        self.keys_go()
 
     def held_confirmed(self, done: Confirmed) -> None:
         self.say(confirmed_line(done))
