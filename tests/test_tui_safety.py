@@ -210,6 +210,16 @@ async def test_force_run_asks_first_and_can_run_one_report(demo):
     assert school.reports == ["staff", "students"]
 
 
+async def test_force_run_keys_typed_ahead_answer_its_question(demo):
+    """`f` `s` `y` read in one burst from the school hub: they wait for the question (asked
+    after the school and its last run are read in a thread): a run of the students only."""
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "f", "s", "y")
+        await settle(pilot, 4)
+        assert app.live_runs[dfe].reports == ["students"]
+
+
 async def test_a_candidate_two_cases_want_says_so_literally(demo_ran):
     import dataclasses
 

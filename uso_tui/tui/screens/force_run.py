@@ -112,6 +112,7 @@ class ForceRunScreen(ConfirmsHeld):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.hold_keys()  # a `y` typed ahead answers the question, once it is asked
         self.begin()
 
     def on_screen_resume(self) -> None:
@@ -169,6 +170,7 @@ class ForceRunScreen(ConfirmsHeld):
                 self.app.pop_screen()
 
         self.app.push_screen(ForceRunAsk(school, last), answer)
+        self.keys_go()
 
     def _show_school(self, school: School) -> None:
         self.title = f"Force run {school.dfe}"
@@ -184,6 +186,7 @@ class ForceRunScreen(ConfirmsHeld):
 
     def _fatal(self, message: str) -> None:
         self.outcome_box.update(plain(message, "bold red"))
+        self.keys_go()
 
     def _start(self, school: School, reports: list[str]) -> None:
         self.final = None
@@ -192,6 +195,7 @@ class ForceRunScreen(ConfirmsHeld):
         self._attach_live(live)
 
     def _attach_live(self, live: LiveRun) -> None:
+        self.keys_go()
         self.live = live
         self._written = 0
         self.run_log.clear()
@@ -340,6 +344,7 @@ class ForceRunScreen(ConfirmsHeld):
     # -- another process's run ------------------------------------------------------------------
 
     def _show_external(self, run: Run) -> None:
+        self.keys_go()
         self.external = run
         self._make_bars([])
         self.phase_box.update(
