@@ -7,6 +7,7 @@ from textual.widgets import Input
 from tui_helpers import (
     MARKUP_NAME,
     OPERATOR,
+    burst,
     press,
     put_markup_case,
     screen_text,
@@ -162,6 +163,21 @@ async def test_settings_inline_validation_save_and_secret(demo):
         events = store.audit(dfe, limit=5)
         assert any(e.operator == OPERATOR for e in events)
         assert "n3w-s3cret-value" not in repr([e.to_dict() for e in events])
+
+
+async def test_settings_saved_then_left_with_keys_typed_ahead(demo):
+    """ctrl+s then escape read in one burst: the escape waits for the save (in a thread), so
+    it leaves the saved settings instead of asking to discard them."""
+    store = demo.store
+    dfe = demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        await press(pilot, "e")
+        app.screen.query_one("#f-daily_at", Input).value = "07:45"
+        await pilot.pause()
+        burst(app, "ctrl+s", "escape")
+        await settle(pilot, 4)
+        assert app.screen.kind == "school"
+    assert store.school(dfe).daily_at == "07:45"
 
 
 async def test_settings_reports_and_unsupported_shown(demo):

@@ -99,6 +99,7 @@ class AddSchoolScreen(SettingsForm):
             self.set_status(Text("Not added: fix the fields marked above.", style="bold red"))
             return
         self.set_status(Text("Adding…"))
+        self.hold_keys()  # keys typed ahead are for the school's hub, not the form's fields
         self.save(
             {
                 "dfe": self.check("dfe"),
@@ -134,11 +135,13 @@ class AddSchoolScreen(SettingsForm):
             self.errors[field] = message
             self.show_error(field, message)
         self.set_status(plain(f"Not added: {message}", "bold red"))
+        self.keys_go()
 
     def _added(self, school: School) -> None:
         self.say(f"School {school.dfe} added; its first run is at {school.daily_at} or by f")
         self.app.pop_screen()
         self.app.open_school(school.dfe)
+        self.keys_go()
 
     def action_change_mis(self) -> None:
         self.mis = next(k for k in MIS_KINDS if k != self.mis)

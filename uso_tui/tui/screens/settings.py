@@ -216,6 +216,7 @@ class SettingsScreen(SettingsForm):
             self.set_status(Text("Nothing to save.", style="dim"))
             return
         self.set_status(Text("Saving…"))
+        self.hold_keys()  # keys typed ahead (escape to leave) act once it is saved
         self.save(changes, secret)
 
     @in_thread("settings-save")
@@ -235,16 +236,21 @@ class SettingsScreen(SettingsForm):
         )
         if saved.error is not None:
             line = plain(f"Not saved: {saved.error}", "bold red")
-            self.app.call_from_thread(self.set_status, line)
+            self.app.call_from_thread(self._not_saved, line)
             return
         what = ", ".join(sorted(changes)) + (" and the secret" if secret else "")
         self.app.call_from_thread(self._saved, saved.value, what.lstrip(", ") or "the secret")
+
+    def _not_saved(self, line: Text) -> None:
+        self.set_status(line)
+        self.keys_go()
 
     def _saved(self, school: School, what: str) -> None:
         self.has_secret = self.has_secret or bool(self.value("secret"))
         self._fill(school, self.allowed, self.has_secret)
         self.set_status(Text(f"Saved: {what}.", style="bold green"))
         self.say(f"Settings of {school.dfe} saved")
+        self.keys_go()
 
     def action_change_mis(self) -> None:
         if self.school is None:
