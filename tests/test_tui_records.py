@@ -275,6 +275,17 @@ async def test_users_latest_moves_then_search_and_account_history(store):
         assert screen.query_one("#search", Input).value == ""
 
 
+async def test_users_search_then_enter_typed_ahead_opens_the_first_hit(store):
+    """`/`, a name, enter, enter in one burst: the second enter waits for the hits (searched in
+    a thread) and opens the first of them, not a row of the list shown before."""
+    async with opened(store, "users") as (app, pilot):
+        assert keys_of(table(app, "#latest"))[0] != "alovelace.204"
+        burst(app, "slash", *"lovelace", "enter", "enter")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, AccountScreen)
+        assert app.screen.username == "alovelace.204"
+
+
 async def test_users_search_by_username_nothing_found(store):
     async with opened(store, "users") as (app, pilot):
         await filter_by(pilot, "zzzz", rounds=3)

@@ -37,6 +37,15 @@ async def test_why_search_from_users(env):
         assert "do: nothing to do" in text
 
 
+async def test_why_search_then_enter_typed_ahead_opens_its_first_hit(env):
+    """A name, enter, enter in one burst: the second enter waits for the hits (searched in a
+    thread) and opens the first of them (its school's bulk results, at the record)."""
+    async with started(env.store, "why", size=(100, 30)) as (app, pilot):
+        burst(app, *"amy", "enter", "enter")
+        await settle(pilot, 4)
+        assert (app.screen.kind, app.screen.dfe) == ("bulk_results", DFE)
+
+
 async def test_calendar_lists_starters_and_leavers_and_exports(env, tmp_path):
     async with started(env.store, "calendar", DFE, size=(100, 30)) as (app, pilot):
         rows = app.screen.active_table().all_rows

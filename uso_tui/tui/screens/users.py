@@ -218,6 +218,7 @@ class UsersScreen(ReloadingListScreen):
         if self._search_timer is not None:
             self._search_timer.stop()
         if box.value != self.query_text:
+            self._hold_for_hits(box.value)
             self._show_search(box.value)
         self.active_table().focus()
 
@@ -239,8 +240,15 @@ class UsersScreen(ReloadingListScreen):
         event.stop()
         if self._search_timer is not None:
             self._search_timer.stop()
+        self._hold_for_hits(event.value)
         self._show_search(event.value)
         self.active_table().focus()
+
+    def _hold_for_hits(self, text: str) -> None:
+        """Keys typed ahead (enter opens the first hit) wait for this search's hits, not act on
+        the list shown before them."""
+        if text.strip():
+            self.hold_keys()
 
     def _show_search(self, text: str) -> None:
         self.query_text = text
@@ -283,6 +291,7 @@ class UsersScreen(ReloadingListScreen):
             return  # an older search finished after a newer one started
         self.hits_table.set_rows(rows)
         self._update_title()
+        self.keys_go()
 
     def _update_title(self) -> None:
         empty = self.query_one("#empty", Static)

@@ -90,6 +90,8 @@ class WhyScreen(ListScreen):
         event.stop()
         if self._timer is not None:
             self._timer.stop()
+        if self.search_box.value.strip():
+            self.hold_keys()  # keys typed ahead act on these hits, not those shown before
         self._search_now()
         self.active_table().focus()
 
@@ -125,6 +127,7 @@ class WhyScreen(ListScreen):
             self.act_box.update(plain(f"no record found for {text} in the latest processed files"))
         else:
             self._show_act(hits[0])
+        self.keys_go()
 
     def _show_act(self, hit: WhyHit) -> None:
         line = Text(end="")
