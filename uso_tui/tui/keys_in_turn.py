@@ -6,10 +6,10 @@ runs later (when the key bubbles back to the app) and moves focus later still (`
 therefore all reach the old focus: `/` then `meadow` opened the matching queue (`m`), Tab then a
 secret typed into the field before. The app here holds each key read from the terminal until the
 previous one has travelled its whole path (focused widget, its ancestors, the app), and until the
-screen and focus it leads to have settled. A key whose effect comes from a thread (the matching
-queue reads what a match would change before asking; a decision is saved before the next case is
-shown) holds the next keys until the screen says it is done (`hold_keys`): `m` then `y` confirms
-the match asked about, `c` `c` creates for this case and the next.
+screen and focus it leads to have settled. A key whose effect comes from a thread (a read before
+a question is asked, a decision saved before the list or the next case is shown, a search's hits)
+holds the next keys until its screen says that effect is there (`hold_keys`, `HoldsKeys`): `m`
+then `y` confirms the match asked about, `c` `c` creates for this case and the next.
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ class UsoScreen(HoldsKeys, Screen):
         super().__init__()
         self.store = store
         self.dfe = dfe
+        self._shown_from = 0.0  # when the read shown last began (shown_read)
+        self._keys_after: float | None = None  # keys held until a read begun after this
 
     # the app's clock and operator (tests freeze the clock)
     def now(self) -> datetime:
@@ -55,11 +57,11 @@ class UsoScreen(HoldsKeys, Screen):
         """From a load's _show, with when its read began (time.monotonic, in its thread): False
         for a read older than the one shown (a reload begun as a dialog closed, before the
         decision was saved), which is not shown. A read begun after the last decision was saved
-        lets the keys typed ahead go (held by decide_then_reload)."""
-        if began < getattr(self, "_shown_from", 0.0):
+        lets go the keys typed ahead (held when the decision was asked for: hold_keys)."""
+        if began < self._shown_from:
             return False
         self._shown_from = began
-        after = getattr(self, "_keys_after", None)
+        after = self._keys_after
         if after is not None and began >= after:
             self._keys_after = None
             self.keys_go()
