@@ -10,6 +10,7 @@ from tui_helpers import (
     OPERATOR,
     answer_force_run,
     make_app,
+    not_a_candidate,
     press,
     screen_text,
     settle,
@@ -235,15 +236,7 @@ async def test_matching_search_any_account(demo_ran):
     school = busiest(store)
     dfe = school.dfe
     case = store.cases(dfe)[0]
-    # an account of the same role elsewhere in the store, not among the candidates
-    known = {c["username"] for c in case.candidates}
-    other = next(
-        a
-        for s in store.list_schools()
-        if s.dfe != dfe
-        for a in store.school_accounts(s.dfe)
-        if a.role == case.role and a.status == "active" and a.username not in known
-    )
+    other = not_a_candidate(store, dfe, case)  # found by search
     async with started(store, "matching", dfe) as (app, pilot):
         await pilot.press("slash")
         await pilot.pause()

@@ -4,7 +4,7 @@ held runs reviewed, failed workers shown."""
 from __future__ import annotations
 
 from textual.widgets import Input
-from tui_helpers import NOW, burst, press, screen_text, settle, started
+from tui_helpers import NOW, burst, not_a_candidate, press, screen_text, settle, started
 
 from uso_tui.tui.virtual_table import VirtualTable
 from uso_tui.tui.widgets import Confirm
@@ -119,14 +119,7 @@ async def test_typed_ahead_y_never_confirms_a_match_outside_the_candidates(demo_
     store = demo_ran.store
     dfe = busiest(store).dfe
     case = store.cases(dfe)[0]
-    known = {c["username"] for c in case.candidates}
-    other = next(
-        a
-        for s in store.list_schools()
-        if s.dfe != dfe
-        for a in store.school_accounts(s.dfe)
-        if a.role == case.role and a.status == "active" and a.username not in known
-    )
+    other = not_a_candidate(store, dfe, case)  # found by search
     async with started(store, "matching", dfe) as (app, pilot):
         await pilot.press("slash")
         await pilot.pause()

@@ -170,3 +170,16 @@ async def answer_force_run(pilot, key: str = "y") -> None:
     await settle(pilot)
     if isinstance(pilot.app.screen, ForceRunAsk):
         await pilot.press(key)
+
+
+def not_a_candidate(store, dfe: str, case):
+    """An active account of the case's role at another school, not among its candidates (what
+    an operator finds with the matching queue's search)."""
+    known = {c["username"] for c in case.candidates}
+    return next(
+        a
+        for s in store.list_schools()
+        if s.dfe != dfe
+        for a in store.school_accounts(s.dfe)
+        if a.role == case.role and a.status == "active" and a.username not in known
+    )
