@@ -96,6 +96,32 @@ async def test_palette_jumps_to_school_by_dfe_and_name(demo):
         assert app.screen.kind == "settings" and app.screen.dfe == school.dfe
 
 
+async def test_palette_typed_ahead_opens_what_was_typed_not_a_first_guess(demo, monkeypatch):
+    """ctrl+p, `matching 2714`, enter in one burst: the enter waits for the palette's search of
+    the whole text (slow here, as over thousands of schools), else it finds no hit yet or the
+    first hit of the text typed so far (another school's matching queue, where the next keys
+    typed ahead would decide its cases)."""
+    import asyncio
+
+    from uso_tui.tui.palette import UsoCommands
+
+    searching = UsoCommands.search
+
+    async def slowly(self, query):
+        await asyncio.sleep(0.05)
+        async for hit in searching(self, query):
+            yield hit
+
+    monkeypatch.setattr(UsoCommands, "search", slowly)
+    schools = demo.store.list_schools()
+    async with started(demo.store) as (app, pilot):
+        for school in (schools[1], schools[2]):
+            burst(app, "ctrl+p", *"matching", "space", *school.dfe[-4:], "enter")
+            await settle(pilot, 6)
+            assert (app.screen.kind, app.screen.dfe) == ("matching", school.dfe)
+            await press(pilot, "escape")
+
+
 def _palette_offers(app) -> bool:
     """The command palette has searched and highlights a result."""
     results = app.screen.query_one(CommandList)

@@ -158,7 +158,8 @@ def burst(app, *keys: str) -> None:
     from textual import events
 
     for key in keys:
-        event = events.Key(key, key if len(key) == 1 else None)
+        char = " " if key == "space" else key if len(key) == 1 else None  # as a terminal sends it
+        event = events.Key(key, char)
         event.set_sender(app)
         app._driver.send_message(event)
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from textual.app import App
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -25,7 +26,7 @@ from uso_tui.tui.applying import error_text
 from uso_tui.tui.format import clean
 from uso_tui.tui.keys_in_turn import KeysInTurnApp
 from uso_tui.tui.live import LiveRun, RunFinished, RunProgress
-from uso_tui.tui.palette import UsoCommands
+from uso_tui.tui.palette import UsoCommands, UsoPalette
 from uso_tui.tui.widgets import Confirm, KeysHelp, screen_keys
 
 # kind -> (module under uso_tui.tui.screens, class name, takes a school?)
@@ -138,6 +139,11 @@ class UsoApp(KeysInTurnApp):
     def action_back(self) -> None:
         if len(self.screen_stack) > 2:
             self.pop_screen()
+
+    def action_command_palette(self) -> None:
+        """ctrl+p: the palette that says when its list is up to date (keys typed ahead)."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(UsoPalette(id="--command-palette"))
 
     def action_keys(self) -> None:
         screen = self.screen

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 from textual import events
 from textual.app import App
@@ -31,6 +32,7 @@ SETTLE_TIMEOUT = (
 # seconds the keys after a key that holds them (hold_keys) wait at most: a check or a save in a
 # thread that takes longer lets them go to the screen as it is (which ignores what it cannot do)
 HOLD_TIMEOUT = 5.0
+BUSY_POLL = 0.01  # seconds between looks at a screen that is busy (KeysInTurnApp.busy)
 
 
 class KeysInTurnApp(App):
@@ -111,10 +113,19 @@ class KeysInTurnApp(App):
         answered (a match to an account that is not a candidate)."""
         self._held_keys.clear()
 
+    def busy(self) -> bool:
+        """True while the screen shown is still working out what a key typed there leads to (a
+        search in the command palette): the next key waits (at most SETTLE_TIMEOUT)."""
+        searching = getattr(self.screen, "searching", None)
+        return bool(searching is not None and searching())
+
     async def _round_done(self, turn: int, seen, rounds: int) -> None:
         if turn != self._key_turn or self._holds.get(turn):
             return  # another turn; or held: the release follows the key again
         now = (self.screen, self.focused)
+        if self.busy():  # look again shortly (the turn's timer still bounds the wait)
+            self.set_timer(BUSY_POLL, partial(self._round_done, turn, now, rounds))
+            return
         if now == seen or rounds >= SETTLE_ROUNDS:
             await self._end_turn(turn)
             return

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual import work
+from textual.command import CommandInput, CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from uso_tui.tui.format import clean
@@ -124,3 +125,24 @@ def _screen_kinds(words: list[str]) -> list[tuple[str, str]]:
         if any(len(w) >= 3 and any(lw.startswith(w) for lw in label_words) for w in words):
             out.append((label, kind))
     return out
+
+
+class UsoPalette(CommandPalette):
+    """The command palette, saying when its list shows the hits of what is typed: keys typed
+    ahead (`ctrl+p`, `matching 2714`, enter) wait for it (KeysInTurnApp.busy), else the enter
+    picks the first hit of the text typed so far (another school's matching queue)."""
+
+    searched: str | None = None  # the text whose search has finished
+
+    @work(exclusive=True, group=CommandPalette._GATHER_COMMANDS_GROUP)
+    async def _gather_commands(self, search_value: str) -> None:
+        await CommandPalette._gather_commands.__wrapped__(self, search_value)
+        self.searched = search_value
+
+    def searching(self) -> bool:
+        """True while the list may not show the hits of the text in the input yet."""
+        try:
+            typed = self.query_one(CommandInput).value.strip()
+        except Exception:  # noqa: BLE001 - not mounted (yet, or any more): nothing to wait for
+            return False
+        return bool(typed) and typed != self.searched
