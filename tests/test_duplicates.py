@@ -410,6 +410,16 @@ def test_unallocate_one_drops_its_link_and_keeps_the_other(store):
         unallocate_duplicate(store, "ajones.205", "asmith.204", operator="alice", now=NOW)
 
 
+def test_a_pair_kept_as_two_people_is_not_unallocated_from_a_view_older_than_the_keep(store):
+    """Another operator kept the pair while this one's review still listed it: unallocating
+    one of them as a duplicate is refused, nothing written."""
+    assert keep_both(store, "bcarter.204", "bcarter2.204", operator="bob", now=NOW)
+    before = snapshot(store.root)
+    with pytest.raises(InvalidInput, match="were kept as different people"):
+        unallocate_duplicate(store, "bcarter2.204", "bcarter.204", operator="alice", now=NOW)
+    assert snapshot(store.root) == before
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 

@@ -469,6 +469,11 @@ def unallocate_duplicate(
         twice = held_twice(acc, keep)
         if twice is not None:
             raise InvalidInput(f"{username} stays: {twice}. {MERGE_AT_SCHOOL}")
+        if tuple(sorted((username, other))) in txn.kept_pairs():  # decided meanwhile, elsewhere
+            raise InvalidInput(
+                f"{username} stays: {username} and {other} were kept as different people "
+                "(the audit log of either says by whom and when)"
+            )
         school = acc.school
         after = unallocated(dataclasses.replace(acc), school)
         after.unallocated_at = at
