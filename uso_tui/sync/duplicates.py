@@ -12,7 +12,7 @@ One person keyed twice with a slip is a pair too (a near pair): in one local aut
 two accounts with the same surname or the same forename, born the same day or a slip apart (a day
 or a month out, day and month swapped), that the matching model, weighing one as a candidate for
 the other in that pool, finds probably one person (NEAR_SCORE), nothing against it (a different
-UPN, preferred name or gender, or a wholly different forename or surname: see NEAR_AGAINST). So
+UPN, preferred name or gender; a wholly different forename or surname is not weighed). So
 "Kate" and "Katherine Cartwright" born a day apart are listed, and twins (another forename) are
 not; nor are two pupils born the same day with one surname and forenames that differ at all
 ("Dani" and "Daniel" may be twins: the rule above lists them only with the same forename).
@@ -40,6 +40,7 @@ from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise, normalise_cached
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
+from uso_tui.store.kept import pair_key
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
 from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD
@@ -63,10 +64,6 @@ MERGE_AT_SCHOOL = (
     "Unallocated here, its record would come back to matching at the next run: ask the school "
     "to merge the two records, and the run after that unallocates the account left without one"
 )
-# Levels no near pair may have besides CONFLICTS: a wholly different forename or surname with
-# the other name and the date alike is as often two people (in an authority of thousands, some
-# share a forename and a birthday) as a marriage, which the review cannot tell apart.
-NEAR_AGAINST = CONFLICTS | {("forename", "different"), ("surname", "different")}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -241,9 +238,13 @@ def _near_pairs(
                         index = CandidateIndex(group)  # names weighed by how common in the LA
                     weighed = index.weigh_pair(first, second)
                     if weighed is None:
-                        continue  # another forename or surname altogether (see NEAR_AGAINST)
+                        # A wholly different forename or surname, the other name and the date
+                        # alike, is as often two people (in an authority of thousands, some share
+                        # a forename and a birthday) as a marriage: the review cannot tell them
+                        # apart. weigh_pair leaves such pairs unweighed.
+                        continue
                     score, evidence = weighed
-                    if score < NEAR_SCORE or any((f, lv) in NEAR_AGAINST for f, lv, _ in evidence):
+                    if score < NEAR_SCORE or any((f, lv) in CONFLICTS for f, lv, _ in evidence):
                         continue
                     yield first, second, _near_words(score, evidence)
 
@@ -469,7 +470,7 @@ def unallocate_duplicate(
         twice = held_twice(acc, keep)
         if twice is not None:
             raise InvalidInput(f"{username} stays: {twice}. {MERGE_AT_SCHOOL}")
-        if tuple(sorted((username, other))) in txn.kept_pairs():  # decided meanwhile, elsewhere
+        if pair_key(username, other) in txn.kept_pairs():  # decided meanwhile, elsewhere
             raise InvalidInput(
                 f"{username} stays: {username} and {other} were kept as different people "
                 "(the audit log of either says by whom and when)"
