@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from uso_tui.domain.errors import UsoError
 from uso_tui.iris.datagen import generate_estate
 from uso_tui.iris.simulator import Simulator
 from uso_tui.store import Store, open_store
+from uso_tui.store.lock import flocked
 
 DEMO_SEED = 7
 DEMO_SCHOOLS = 8
@@ -233,18 +234,15 @@ class DemoInUse(UsoError):
 def _only_demo(path: Path) -> Iterator[None]:
     """One demo per store at a time: each serves its own simulator on a port of its own and
     points the schools at it, so a second would leave the first one's runs failing to connect."""
-    fd = os.open(path / DEMO_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+    with ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.enter_context(flocked(path / DEMO_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB))
         except BlockingIOError:
             raise DemoInUse(
                 f"the demo at {path} is open in another terminal: close it there first, or "
                 "open another demo on a store of its own: uso-tui --data-dir DIR demo"
             ) from None
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def run_all_schools(store: Store, now: datetime) -> None:
