@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, cast
 from textual import work
 from textual.command import CommandInput, CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.css.query import NoMatches
 
 from uso_tui.tui.format import clean
 
@@ -143,6 +144,6 @@ class UsoPalette(CommandPalette):
         """True while the list may not show the hits of the text in the input yet."""
         try:
             typed = self.query_one(CommandInput).value.strip()
-        except Exception:  # noqa: BLE001 - not mounted (yet, or any more): nothing to wait for
+        except NoMatches:  # not mounted (yet, or any more): nothing to wait for
             return False
         return bool(typed) and typed != self.searched
