@@ -92,6 +92,16 @@ async def test_keys_typed_ahead_decide_one_pair_then_the_next(store):
     assert store.account("bcarter.204").status == "active"
 
 
+async def test_keys_typed_ahead_as_the_review_opens_act_on_its_pairs(store):
+    """`d` from the school's hub, then `k` `y` in the same burst: they wait for the pairs
+    (read in a thread) and keep the first."""
+    async with started(store, start=("school", VALE)) as (app, pilot):
+        burst(app, "d", "k", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, DuplicatesScreen)
+    assert store.kept_pairs() == {("bcarter.204", "bcarter2.204")}
+
+
 async def test_unallocate_refuses_a_pair_the_mis_holds_twice_before_asking(tmp_path):
     store = held_twice_estate(tmp_path / "data")
     async with started(store, start=("duplicates", HILL)) as (app, pilot):

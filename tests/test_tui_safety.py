@@ -113,6 +113,19 @@ async def test_typed_ahead_decisions_each_reach_their_question_and_case(demo_ran
         assert f"case 4 of {len(cases)}" in screen_text(app)
 
 
+async def test_typed_ahead_decision_as_the_queue_opens(demo_ran):
+    """`m` (open the queue from the school's hub), then `m` `y` in the same burst: they wait
+    for the cases (read in a thread) and match the first one."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    first = store.cases(dfe)[0]
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "m", "m", "y")
+        await settle(pilot, 6)
+        assert app.screen.kind == "matching"
+    assert store.case(first.case_id).decision == f"match:{first.candidates[0]['username']}"
+
+
 async def test_typed_ahead_y_never_confirms_a_match_outside_the_candidates(demo_ran):
     """An account found by search is not a candidate: its differences are read before any key
     answers, so a `y` typed with the `m` is dropped."""

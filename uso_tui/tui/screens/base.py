@@ -56,14 +56,15 @@ class UsoScreen(HoldsKeys, Screen):
     def shown_read(self, began: float) -> bool:
         """From a load's _show, with when its read began (time.monotonic, in its thread): False
         for a read older than the one shown (a reload begun as a dialog closed, before the
-        decision was saved), which is not shown. A read begun after the last decision was saved
-        lets go the keys typed ahead (held when the decision was asked for: hold_keys)."""
+        decision was saved), which is not shown. The first read shown, and a read begun after
+        the last decision was saved, let go the keys typed ahead (held as the screen opened, or
+        when the decision was asked for: hold_keys)."""
         if began < self._shown_from:
             return False
-        self._shown_from = began
+        first, self._shown_from = self._shown_from == 0.0, began
         after = self._keys_after
-        if after is not None and began >= after:
-            self._keys_after = None
+        if first or (after is not None and began >= after):  # keys held since it opened, or
+            self._keys_after = None  # since a decision
             self.keys_go()
         return True
 

@@ -135,6 +135,7 @@ class MatchingScreen(ExportsCsv):
         table.add_column("DOB", width=10, key="dob")
         table.add_column("School", width=8, key="school")
         table.focus()
+        self.hold_keys()  # keys typed ahead as the queue opens act on its cases once shown
         self.load()
 
     @in_thread("matching-load", failure="Cannot read the matching queue")
@@ -156,8 +157,9 @@ class MatchingScreen(ExportsCsv):
         self.decided = []
         if self.focus_case is not None:
             self.focus_item(self.focus_case)
-            return
-        self.show()
+        else:
+            self.show()
+        self.keys_go()
 
     def focus_item(self, case_id: str) -> None:
         """Show this case (before the queue has loaded: once it has)."""

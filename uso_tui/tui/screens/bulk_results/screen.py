@@ -230,6 +230,7 @@ class BulkResultsScreen(ReloadingListScreen):
 
     def on_mount(self) -> None:
         self.query_one("#hint", Static).update(Text(HINTS["file"], end=""))
+        self.hold_keys()  # keys typed ahead as it opens act on its rows once shown (shown_read)
         self.load()
 
     @in_thread("bulk-load", failure="Cannot read bulk results")
