@@ -41,9 +41,16 @@ async def started(store, *opening, size=(80, 24), notifications: bool = False, *
 
 async def settle(pilot, rounds: int = 2) -> None:
     """Let messages flow and every worker finish (no sleeping on the wall clock)."""
+    from textual.worker import WorkerCancelled
+
     for _ in range(rounds):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        for _attempt in range(5):
+            try:
+                await pilot.app.workers.wait_for_complete()
+                break
+            except WorkerCancelled:  # superseded by a newer one of its group: wait for that
+                continue
     await pilot.pause()
 
 

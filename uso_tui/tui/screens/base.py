@@ -51,6 +51,23 @@ class UsoScreen(HoldsKeys, Screen):
         if event.state == WorkerState.ERROR:
             self.app.worker_failed(event.worker)
 
+    # -- keys typed as a screen opens act on what its first read shows --
+
+    _opening_hold: object = None
+
+    def hold_keys_while_opening(self) -> None:
+        """From on_mount, before the first read starts in a thread: the keys typed with the one
+        that opened the screen (`h` then enter) wait for its rows (shown_first)."""
+        self.hold_keys()
+        self._opening_hold = self._release_keys
+
+    def shown_first(self) -> None:
+        """From a load's _show: the first read shown lets go the keys held as the screen opened
+        (not a hold a later key started: a reload's rows are no answer to that)."""
+        hold, self._opening_hold = self._opening_hold, None
+        if hold is not None and hold is self._release_keys:
+            self.keys_go()
+
     # -- a list reloaded after a decision (keys typed ahead act on it as the decision left it) --
 
     def shown_read(self, began: float) -> bool:

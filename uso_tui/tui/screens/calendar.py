@@ -73,6 +73,7 @@ class CalendarScreen(LoadedListScreen):
 
     def _show(self, items: list[Upcoming], rows: list[Row]) -> None:
         self.active_table().set_rows(rows)
+        self.shown_first()
         starters = sum(u.kind == "starter" for u in items)
         box = self.query_one("#summary", Static)
         box.remove_class("loading")

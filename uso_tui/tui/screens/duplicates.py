@@ -177,11 +177,6 @@ class DuplicatesScreen(LoadedListScreen):
         yield Static("", id="evidence")
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        # Runs before the list screen's own on_mount (which loads): keys typed ahead as the
-        # screen opens act on its rows once shown (shown_read lets them go).
-        self.hold_keys()
-
     @in_thread("duplicates-load", failure="Cannot read possible duplicates")
     def load(self) -> None:
         began = time.monotonic()

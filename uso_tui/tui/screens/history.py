@@ -60,6 +60,7 @@ class NewestFirstScreen(LoadedListScreen):
     def _show(self, rows: list[Row]) -> None:
         self.active_table().set_rows(rows)
         self.filter_applied()
+        self.shown_first()
 
     def counted(self, total: int) -> str:
         return f"{self.NAME}: {_scope(self.dfe)} | {total:,} {self.UNIT}, newest first"

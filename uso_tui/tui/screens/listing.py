@@ -390,4 +390,5 @@ class LoadedListScreen(ReloadingListScreen):
 
     def on_mount(self) -> None:
         self.active_table().focus()
+        self.hold_keys_while_opening()  # its _show calls shown_first
         self.load()

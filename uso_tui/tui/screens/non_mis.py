@@ -256,11 +256,6 @@ class NonMisScreen(LoadedListScreen):
         )
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        # Runs before the list screen's own on_mount (which loads): keys typed ahead as the
-        # screen opens act on its rows once shown (shown_read lets them go).
-        self.hold_keys()
-
     @in_thread("non-mis-load", failure="Cannot read accounts")
     def load(self) -> None:
         began = time.monotonic()

@@ -156,6 +156,7 @@ class UsersScreen(ReloadingListScreen):
     def on_mount(self) -> None:
         self.query_one("#hits").display = False
         self.latest_table.focus()
+        self.hold_keys_while_opening()
         self.load_latest()
 
     def active_table(self) -> ListTable:
@@ -207,6 +208,7 @@ class UsersScreen(ReloadingListScreen):
     def _latest_loaded(self, rows: list[Row]) -> None:
         self.latest_table.set_rows(rows)
         self._update_title()
+        self.shown_first()
 
     # -- search -------------------------------------------------------------------------------
 
@@ -423,6 +425,7 @@ class AccountScreen(ListScreen):
 
     def on_mount(self) -> None:
         self.active_table().focus()
+        self.hold_keys_while_opening()
         self.load()
 
     def action_reload(self) -> None:
@@ -501,6 +504,7 @@ class AccountScreen(ListScreen):
         self.query_one("#fields", Static).update(who)
         self.query_one("#fields-where", Static).update(where)
         self.active_table().set_rows(rows)
+        self.shown_first()
 
     @on(DataTable.RowSelected, "#history")
     def _selected(self, event: DataTable.RowSelected) -> None:
