@@ -28,6 +28,7 @@ import orjson
 
 from uso_tui.domain.models import PROCESSED_COLUMNS
 from uso_tui.domain.names import normalise, normalise_cached
+from uso_tui.domain.schools import REPORTS
 from uso_tui.store.index import search_keys
 
 WHY_FIELDS = (
@@ -175,7 +176,8 @@ _LINE_REPORT = re.compile(rb'(?m)^((?:[^\t\n]*\t\["[^"\n]*",("(?:[^"\\\n]|\\.)*"
 
 
 def merged(old: bytes | None, new_lines: list[bytes], reports: set[str]) -> bytes:
-    """The new lines, and the old lines of the reports the new run did not fetch."""
+    """The new lines, and the old lines of the reports the new run did not fetch (`old`: see
+    _old_index)."""
     kept: list[bytes] = []
     if old:
         fetched = {orjson.dumps(r) for r in reports}  # as the lines hold them
@@ -283,11 +285,7 @@ def staged_from_draft(
     for position, row in created_rows.items():
         lines[position] = lines_of_rows(RUN_PLACEHOLDER, [row], created)[0]
     body = b"".join(lines).replace(orjson.dumps(RUN_PLACEHOLDER), orjson.dumps(run_id))
-    try:
-        old = path.read_bytes()
-    except FileNotFoundError:
-        old = None
-    return merged(old, [body], reports)
+    return merged(_old_index(path, reports), [body], reports)
 
 
 def staged_index(
@@ -301,11 +299,19 @@ def staged_index(
     else:
         lines = lines_of_records(run_id, records, created)
         reports = {(r.get("record") or {}).get("report") for r in records}
+    return merged(_old_index(path, reports), lines, reports)
+
+
+def _old_index(path: Path, reports: set[str]) -> bytes | None:
+    """The index as committed, whose lines of the reports not in `reports` stay; None when the
+    run fetched every report there is (the usual day: nothing of the old index stays, and it is
+    neither read nor scanned under the store's lock)."""
+    if reports.issuperset(REPORTS):
+        return None
     try:
-        old = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        old = None
-    return merged(old, lines, reports)
+        return None
 
 
 def school_files(layout: Any, dfes: Iterable[str]) -> Iterable[tuple[str, Path | bytes]]:
