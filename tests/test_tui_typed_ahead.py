@@ -1,0 +1,82 @@
+"""Keys typed ahead over a slow link end where the same keys pressed one at a time end: each
+sequence is run twice on copies of the demo store after its runs, once key by key (each key's
+work finished before the next) and once in one burst with every store read made in a thread
+slowed (as over a large store), and the two end states are compared: the screen, the focus,
+the audit log's length and each school's open cases."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import pytest
+from tui_helpers import burst, settle, started
+
+from uso_tui.store import open_store
+
+# From the schools list, across the screens whose keys start work in a thread; each sequence
+# changes something (a decision, a run, an account) or opens a screen from loaded rows.
+SEQUENCES = [
+    "j j enter m m y",
+    "j enter h c y",
+    "j enter a enter",
+    "j enter d k y",
+    "j enter b 4 r y",
+    "j j enter f y escape m m y",
+    "ctrl+p m a t c h i n g enter m y",
+    "j enter r A d a enter L o v e enter 2 0 1 6 - 0 1 - 0 1 enter y",
+    "slash t h o r n enter enter m y",
+    "u w s m i enter enter",
+]
+
+
+def slowed(store) -> None:
+    """Every public method of `store`, called from a thread, 50 ms slower."""
+    for name in dir(store):
+        if name.startswith("_"):
+            continue
+        attr = getattr(store, name)
+        if not callable(attr):
+            continue
+
+        def wrap(fn):
+            def inner(*a, **k):
+                if threading.current_thread() is not threading.main_thread():
+                    time.sleep(0.05)
+                return fn(*a, **k)
+
+            return inner
+
+        setattr(store, name, wrap(attr))
+
+
+def end_state(app, store) -> list:
+    """The screen and focus, the audit log's length, each school's open cases."""
+    out = [type(app.screen).__name__, getattr(app.focused, "id", None), len(store.audit(None))]
+    out += [(s.dfe, len(store.cases(s.dfe, "open"))) for s in store.list_schools()]
+    return out
+
+
+@pytest.mark.parametrize("seq", SEQUENCES)
+async def test_typed_ahead_ends_where_key_by_key_ends(demo_ran, seq, tmp_path):
+    keys = seq.split()
+    one_by_one, typed_ahead = tmp_path / "one", tmp_path / "burst"
+    shutil.copytree(demo_ran.store.root, one_by_one)
+    shutil.copytree(demo_ran.store.root, typed_ahead)
+    store = open_store(one_by_one)
+    async with started(store) as (app, pilot):
+        before = end_state(app, store)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot, 3)
+        expected = end_state(app, store)
+    assert expected != before  # the sequence does something
+    store = open_store(typed_ahead)
+    slowed(store)
+    async with started(store) as (app, pilot):
+        burst(app, *keys)
+        for _ in range(20):  # the burst's keys and the work they start, in turn
+            await pilot.pause(0.05)
+            await settle(pilot, 2)
+        assert end_state(app, store) == expected
