@@ -104,6 +104,27 @@ def test_why_keeps_the_other_reports_records():
     assert [h["forename"] for h in search([(DFE, new)], "1")] == ["New"]
 
 
+def test_a_run_of_one_report_keeps_the_others_lines_from_the_index_on_disk(tmp_path):
+    from uso_tui.store.why_index import lines_of_records, search, staged_from_draft
+
+    def recs(report, mis_id, name):
+        return [{"record": {"report": report, "mis_id": mis_id, "forename": name}}]
+
+    path = tmp_path / "why.idx"
+    path.write_bytes(
+        b"".join(lines_of_records("r1", recs("staff", "9", "Zed"), {}))
+        + b"".join(lines_of_records("r1", recs("students", "1", "Old"), {}))
+    )
+    new_lines = lines_of_records("r2", recs("students", "1", "New"), {})
+    one = staged_from_draft(path, "r2", new_lines, {}, {"students"}, {})
+    assert {h["forename"] for h in search([(DFE, one)], "9")} == {"Zed"}
+    assert [h["forename"] for h in search([(DFE, one)], "1")] == ["New"]
+    # both reports fetched: the index is the new lines alone (the old one is not even read)
+    path.write_bytes(b"not an index\n")
+    both = staged_from_draft(path, "r2", new_lines, {}, {"students", "staff"}, {})
+    assert both == b"".join(new_lines)
+
+
 def test_calendar_starters_and_leavers_by_date(env, tmp_path, capsys):
     items = calendar(env.store, DFE, today=TODAY, days=60)
     assert [(u.date, u.kind, u.mis_id) for u in items] == [
