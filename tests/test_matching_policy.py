@@ -8,6 +8,7 @@ import dataclasses
 from factories import DFE, OTHER, TODAY, acc, export, outcome_of, rec, settings, snap
 
 from uso_tui.domain.names import normalise
+from uso_tui.sync.match_model import MIN_SCORE, MIN_SCORE_STAFF
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import Snapshot, plan
 
@@ -174,6 +175,26 @@ def test_a_member_of_staff_going_by_another_forename_is_a_candidate_a_pupil_is_n
     evidence = {field: level for field, level, _ in best.evidence}
     assert evidence == {"forename": "different", "surname": "equal", "dob": "equal"}
     assert outcome_of(_another_forename("pupil", "students"), "s1").outcome == "created"
+
+
+def test_a_weak_candidate_is_shown_for_staff_not_for_pupils():
+    """Lily Chan, born the day Xiaoling Chen was: another forename and a surname a letter apart
+    (an English name taken, a slip), about one chance in nine. Shown for staff (a case, not a
+    second account), whose pool has no twins or siblings to make such candidates mostly someone
+    else; for a pupil, under the least score shown (MIN_SCORE), a new account."""
+
+    def arriving(role: str, report: str):
+        before = acc(
+            "xchen.204", "Xiaoling", "Chen", "1990-02-11", school=OTHER, mis_id="9", role=role
+        )
+        record = rec("s1", "Lily", "Chan", "1990-02-11", report=report)
+        return plan(export(record, report=report), snap(pool=[before]), TODAY, settings())
+
+    staff = arriving("staff", "staff")
+    assert outcome_of(staff, "s1").outcome == "needs_matching"
+    [best] = staff.new_cases[0].candidates
+    assert MIN_SCORE_STAFF <= best.score < MIN_SCORE
+    assert outcome_of(arriving("pupil", "students"), "s1").outcome == "created"
 
 
 def test_a_pupil_known_by_a_middle_name_is_a_candidate():

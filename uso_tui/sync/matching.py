@@ -1099,9 +1099,13 @@ class CandidateIndex:
         preferred name, middle names and gender, then the record's own school."""
         pool_size = len(self.accounts)
         ranked: list[tuple[tuple, Candidate]] = []
-        for weighed in self.scored(rec, exclude, extra, model.min_bits(pool_size)):
+        staff = rec.role != "pupil"
+        least = model.least_score(staff)
+        weighed_all = self.scored(rec, exclude, extra, model.min_bits(pool_size, staff))
+        total = sum(model.odds(w.bits, pool_size) for w in weighed_all) if staff else 0.0
+        for weighed in weighed_all:
             score = model.score(weighed.bits, pool_size)
-            if score < MIN_SCORE:
+            if score < least or not model.shown(score, weighed.bits, total, pool_size):
                 continue
             acc = weighed.account
             reasons = reasons_of(weighed.evidence)
