@@ -613,7 +613,6 @@ def differs(rec: MisRecord, acc: object, school: str) -> list[str]:
 
 
 @lru_cache(maxsize=200_000)
-@lru_cache(maxsize=200_000)  # every account of an LA, as its sound blocks are built
 def _initials(
     forename: str | None, preferred: str | None, middle: str | None = None
 ) -> frozenset[str]:
