@@ -31,7 +31,7 @@ SEQUENCES = [
 ]
 
 
-def slowed(store) -> None:
+def every_read_slowed(store) -> None:
     """Every public method of `store`, called from a thread, 50 ms slower."""
     for name in dir(store):
         if name.startswith("_"):
@@ -73,7 +73,7 @@ async def test_typed_ahead_ends_where_key_by_key_ends(demo_ran, seq, tmp_path):
         expected = end_state(app, store)
     assert expected != before  # the sequence does something
     store = open_store(typed_ahead)
-    slowed(store)
+    every_read_slowed(store)
     async with started(store) as (app, pilot):
         burst(app, *keys)
         for _ in range(20):  # the burst's keys and the work they start, in turn
