@@ -170,13 +170,17 @@ def odds(evidence_bits: float, pool_size: int) -> float:
     return 2.0 ** min(evidence_bits + prior_bits(pool_size), 60.0)
 
 
-def shown(percent: int, evidence_bits: float, total_odds: float, pool_size: int) -> bool:
-    """Whether a candidate scoring `percent` is shown: from MIN_SCORE always; under it (a member
-    of staff's, from MIN_SCORE_STAFF) only if it keeps that chance against every account that
-    looks as much like the record (`total_odds`: the candidates' odds summed). One of ten
-    accounts alike (a common name on a placeholder date) is no lead."""
+def shown(
+    percent: int, evidence_bits: float, total_odds: float, pool_size: int, staff: bool
+) -> bool:
+    """Whether a candidate scoring `percent` is shown: from MIN_SCORE always; under it, a member
+    of staff's from MIN_SCORE_STAFF if it keeps that chance against every account that looks as
+    much like the record (`total_odds`: the candidates' odds summed). One of ten accounts alike
+    (a common name on a placeholder date) is no lead."""
     if percent >= MIN_SCORE:
         return True
+    if not staff or percent < MIN_SCORE_STAFF:
+        return False
     share = odds(evidence_bits, pool_size) / (1.0 + total_odds)
     return share * 100 >= MIN_SCORE_STAFF - 0.5
 

@@ -466,18 +466,19 @@ def upn_level(upn: str, other: str) -> str:
 
 
 Evidence = tuple[tuple[str, str, float], ...]
-# The weight of every level, once (the exact-name levels are weighed per record, by frequency).
-_W = {
-    (field, level): model.weight(field, level)
-    for field, levels in model.LEVELS.items()
-    for level in levels
-}
-# The same for staff: their levels of match_model.STAFF_LEVELS weigh otherwise.
-_W_STAFF = {
-    (field, level): model.weight(field, level, staff=True)
-    for field, levels in model.LEVELS.items()
-    for level in levels
-}
+
+
+def _weights(staff: bool) -> dict[tuple[str, str], float]:
+    return {
+        (field, level): model.weight(field, level, staff=staff)
+        for field, levels in model.LEVELS.items()
+        for level in levels
+    }
+
+
+# The weight of every level, once (the exact-name levels are weighed per record, by frequency);
+# for staff, their levels of match_model.STAFF_LEVELS weigh otherwise.
+_W, _W_STAFF = _weights(staff=False), _weights(staff=True)
 # The most a field can add whatever the other side holds (exact names aside: record_weights).
 _BOTH = [*_W.items(), *_W_STAFF.items()]
 _MOST = {
@@ -1099,12 +1100,11 @@ class CandidateIndex:
         pool_size = len(self.accounts)
         ranked: list[tuple[tuple, Candidate]] = []
         staff = rec.role != "pupil"
-        least = model.least_score(staff)
         weighed_all = self.scored(rec, exclude, extra, model.min_bits(pool_size, staff))
         total = sum(model.odds(w.bits, pool_size) for w in weighed_all) if staff else 0.0
         for weighed in weighed_all:
             score = model.score(weighed.bits, pool_size)
-            if score < least or not model.shown(score, weighed.bits, total, pool_size):
+            if not model.shown(score, weighed.bits, total, pool_size, staff):
                 continue
             acc = weighed.account
             reasons = reasons_of(weighed.evidence)
