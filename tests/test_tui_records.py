@@ -4,11 +4,19 @@ the audit log. Every flow goes through the keys an operator would press and chec
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from textual.widgets import Input, TabbedContent
-from tui_helpers import burst, filter_by, press, screen_text, settle, started, type_text, wait_for
+from tui_helpers import (
+    burst,
+    filter_by,
+    press,
+    screen_text,
+    settle,
+    slowed,
+    started,
+    type_text,
+    wait_for,
+)
 from tui_records_data import CONTROL, HILL, MARKUP, NOW, VALE, build_store, username_of
 
 from uso_tui.tui.held import HeldReview  # noqa: E402
@@ -457,22 +465,11 @@ async def test_audit_log_filter_and_details(store):
         assert isinstance(app.screen, AuditScreen)
 
 
-def slowed(monkeypatch, store, name: str) -> None:
-    """The store's read `name` as slow as over a large store (in the screen's thread)."""
-    read = getattr(store, name)
-
-    def slowly(*args, **kwargs):
-        time.sleep(0.3)
-        return read(*args, **kwargs)
-
-    monkeypatch.setattr(store, name, slowly)
-
-
 async def test_keys_typed_as_the_run_history_opens_act_on_its_runs(store, monkeypatch):
     """`h` from the school's hub, then `c` `y` in the same burst: they wait for the runs (read in
     a thread) and confirm the newest, held."""
     liskov = username_of(store, "Barbara", "Liskov")
-    slowed(monkeypatch, store, "runs")
+    slowed(monkeypatch, store, "runs", seconds=0.3)
     async with started(store, "school", VALE) as (app, pilot):
         burst(app, "h", "c", "y")
         await settle(pilot, 6)
@@ -483,7 +480,7 @@ async def test_keys_typed_as_the_run_history_opens_act_on_its_runs(store, monkey
 
 async def test_keys_typed_as_the_audit_log_opens_act_on_its_events(store, monkeypatch):
     """`a` then enter: the newest event's details, once the log is read."""
-    slowed(monkeypatch, store, "audit")
+    slowed(monkeypatch, store, "audit", seconds=0.3)
     async with started(store, "school", HILL) as (app, pilot):
         burst(app, "a", "enter")
         await settle(pilot, 6)
@@ -494,7 +491,7 @@ async def test_keys_typed_as_the_audit_log_opens_act_on_its_events(store, monkey
 
 async def test_keys_typed_as_users_open_act_on_the_latest_moves(store, monkeypatch):
     """`u` then enter: the account of the latest move, once the moves are read."""
-    slowed(monkeypatch, store, "latest_moves")
+    slowed(monkeypatch, store, "latest_moves", seconds=0.3)
     async with started(store, "school", HILL) as (app, pilot):
         burst(app, "u", "enter")
         await settle(pilot, 6)
@@ -509,7 +506,7 @@ async def test_keys_typed_ahead_find_open_and_restore_an_account(store, monkeypa
     """A search, the account it finds opened, and its restore confirmed, all typed in one burst:
     `r` waits for the account (read in a thread) to be shown."""
     grace = username_of(store, "Grace", "Hopper")
-    slowed(monkeypatch, store, "account")
+    slowed(monkeypatch, store, "account", seconds=0.3)
     async with started(store, "users") as (app, pilot):
         burst(app, "slash", *"hopper", "enter", "enter", "r", "y")
         await settle(pilot, 6)

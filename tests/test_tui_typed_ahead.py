@@ -7,11 +7,9 @@ the audit log's length and each school's open cases."""
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 
 import pytest
-from tui_helpers import burst, settle, started
+from tui_helpers import burst, settle, slowed, started
 
 from uso_tui.store import open_store
 
@@ -31,26 +29,6 @@ SEQUENCES = [
 ]
 
 
-def every_read_slowed(store) -> None:
-    """Every public method of `store`, called from a thread, 50 ms slower."""
-    for name in dir(store):
-        if name.startswith("_"):
-            continue
-        attr = getattr(store, name)
-        if not callable(attr):
-            continue
-
-        def wrap(fn):
-            def inner(*a, **k):
-                if threading.current_thread() is not threading.main_thread():
-                    time.sleep(0.05)
-                return fn(*a, **k)
-
-            return inner
-
-        setattr(store, name, wrap(attr))
-
-
 def end_state(app, store) -> list:
     """The screen and focus, the audit log's length, each school's open cases."""
     out = [type(app.screen).__name__, getattr(app.focused, "id", None), len(store.audit(None))]
@@ -59,7 +37,7 @@ def end_state(app, store) -> list:
 
 
 @pytest.mark.parametrize("seq", SEQUENCES)
-async def test_typed_ahead_ends_where_key_by_key_ends(demo_ran, seq, tmp_path):
+async def test_typed_ahead_ends_where_key_by_key_ends(demo_ran, seq, tmp_path, monkeypatch):
     keys = seq.split()
     one_by_one, typed_ahead = tmp_path / "one", tmp_path / "burst"
     shutil.copytree(demo_ran.store.root, one_by_one)
@@ -73,7 +51,7 @@ async def test_typed_ahead_ends_where_key_by_key_ends(demo_ran, seq, tmp_path):
         expected = end_state(app, store)
     assert expected != before  # the sequence does something
     store = open_store(typed_ahead)
-    every_read_slowed(store)
+    slowed(monkeypatch, store)
     async with started(store) as (app, pilot):
         burst(app, *keys)
         for _ in range(20):  # the burst's keys and the work they start, in turn

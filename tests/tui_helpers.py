@@ -159,6 +159,25 @@ def run_all(demo: Demo) -> None:
     asyncio.run(go())
 
 
+def slowed(monkeypatch, store, *names: str, seconds: float = 0.05) -> None:
+    """The store's methods `names` (every public one when none is named), called from a thread
+    (a screen's read or save), `seconds` slower: as over a large store."""
+    import threading
+    import time
+
+    for name in names or [n for n in dir(store) if not n.startswith("_")]:
+        method = getattr(store, name)
+        if not callable(method):
+            continue
+
+        def slowly(*args, _method=method, **kwargs):
+            if threading.current_thread() is not threading.main_thread():
+                time.sleep(seconds)
+            return _method(*args, **kwargs)
+
+        monkeypatch.setattr(store, name, slowly)
+
+
 def burst(app, *keys: str) -> None:
     """Keys read from the terminal in one go (SSH lag, typing ahead): all posted to the app before
     it handles the first, as the driver does with one read of several bytes."""
