@@ -370,7 +370,9 @@ def bench_b(n_schools: int, repeat: int, latency: float) -> list[list[object]]:
                 f"  (b) run {run_index + 1}: fetch only {fetch_times[-1]:.2f} s, daily {took:.2f} s",
                 file=sys.stderr,
             )
-            shutil.rmtree(work)
+            # Each copy is deleted at the end, not here: deleting a store's thousands of files
+            # makes the next run's new files slower to create for half a minute (ext4 without
+            # a journal searches past recently freed inodes), a cost no real daily run meets.
         shutil.rmtree(tmp)
     finally:
         gc.unfreeze()

@@ -1,7 +1,8 @@
 """A commit frees the versions it replaces or deletes after its lock, not under it: under the
 lock each has a second name, so its rename or unlink frees nothing; once the commit is done
 nothing of them is left, whether freed at once, by a worker's thread, or (a process that died)
-by the next process to commit."""
+by the next process to commit. A worker writes its next commits into them instead, but never
+into one that a reader still has open or that is still in use."""
 
 from __future__ import annotations
 
@@ -102,7 +103,9 @@ def test_a_failed_commit_frees_its_links_and_changes_nothing(tmp_path, monkeypat
     assert os.stat(tmp_path / "a.json").st_nlink == 1
 
 
-def test_in_the_background_old_versions_are_freed_by_a_thread_and_all_by_the_end(tmp_path):
+def test_in_the_background_old_versions_are_freed_by_a_thread_and_all_by_the_end(
+    tmp_path, monkeypatch
+):
     freed_by: list[str] = []
     real = freeing._unlink_all
 
@@ -110,22 +113,95 @@ def test_in_the_background_old_versions_are_freed_by_a_thread_and_all_by_the_end
         freed_by.append(threading.current_thread().name)
         real(links)
 
-    freeing._unlink_all = unlink_all
-    try:
-        with freeing.in_background():
-            four_file_commit(tmp_path).apply()
-            second = Commit(tmp_path)
-            second.write(tmp_path / "a.json", b"newer a")
-            second.apply()
-        assert os.listdir(tmp_path / FREEING) == []  # leaving it waited for every one
-    finally:
-        freeing._unlink_all = real
-    assert freed_by == ["uso-tui freeing"] * 2
+    monkeypatch.setattr(freeing, "_unlink_all", unlink_all)
+    monkeypatch.setattr(freeing, "SPARE_MAX", 1)  # one kept to be written into, the rest freed
+    with freeing.in_background():
+        four_file_commit(tmp_path).apply()
+        second = Commit(tmp_path)
+        second.write(tmp_path / "a.json", b"newer a")
+        second.apply()
+    assert os.listdir(tmp_path / FREEING) == []  # leaving it waited for every one
+    assert freed_by and set(freed_by) == {"uso-tui freeing"}
     assert (tmp_path / "a.json").read_bytes() == b"newer a"
     # outside it, at once and in the committing thread
+    freed_by.clear()
     third = Commit(tmp_path)
     third.write(tmp_path / "a.json", b"newest a")
     third.apply()
+    assert os.listdir(tmp_path / FREEING) == []
+    assert freed_by == ["MainThread"]
+
+
+leases = pytest.mark.skipif(freeing._SETLEASE is None, reason="no file leases here (Linux only)")
+
+
+def inode(path: Path) -> int:
+    return os.stat(path).st_ino
+
+
+@leases
+def test_a_worker_writes_its_next_commits_into_the_versions_it_replaced(tmp_path):
+    """In the background (a run_due worker) a replaced version is written into by a later
+    commit instead of a new file being made and the old one freed; the content is whole."""
+    with freeing.in_background():
+        commit = four_file_commit(tmp_path)
+        old = {inode(tmp_path / name) for name in ("a.json", "b.json", "gone.json")}
+        commit.apply()
+        second = Commit(tmp_path)
+        second.write(tmp_path / "a.json", b"a, shorter")
+        second.write(tmp_path / "c.json", b"c" * 5000)
+        second.apply()
+        assert {inode(tmp_path / "a.json"), inode(tmp_path / "c.json")} <= old
+        assert (tmp_path / "a.json").read_bytes() == b"a, shorter"
+        assert (tmp_path / "c.json").read_bytes() == b"c" * 5000
+        assert os.stat(tmp_path / "c.json").st_mode & 0o777 == 0o600
+    assert os.listdir(tmp_path / FREEING) == []
+    assert not list((tmp_path / ".staging").glob("*.tmp"))
+
+
+@leases
+def test_a_version_a_reader_has_open_is_never_written_into(tmp_path):
+    """A reader that opened a file before a commit replaced it reads the old version whole,
+    whatever the worker commits next: that version is freed, not reused."""
+    (tmp_path / "a.json").write_bytes(b"old a" * 1000)
+    with freeing.in_background():
+        with open(tmp_path / "a.json", "rb") as reader:
+            first = reader.read(10)
+            commit = Commit(tmp_path)
+            commit.write(tmp_path / "a.json", b"new a")
+            commit.apply()
+            kept = inode(tmp_path / "a.json")
+            second = Commit(tmp_path)
+            second.write(tmp_path / "b.json", b"b" * 10_000)
+            second.apply()
+            assert first + reader.read() == b"old a" * 1000
+            assert inode(tmp_path / "b.json") != os.fstat(reader.fileno()).st_ino
+        assert inode(tmp_path / "a.json") == kept
+    assert os.listdir(tmp_path / FREEING) == []
+
+
+@leases
+def test_a_kept_version_that_still_has_its_name_is_never_written_into(tmp_path, monkeypatch):
+    """A commit that failed before its renames leaves the old versions in place: what it kept
+    of them is still the live file, and a later commit must not write into it."""
+    commit = four_file_commit(tmp_path)
+    real_replace = journal_mod.os.replace
+
+    def fails(src, dst):
+        raise OSError(5, "injected failure")
+
+    with freeing.in_background():
+        monkeypatch.setattr(journal_mod.os, "replace", fails)
+        with pytest.raises(OSError, match="injected"):
+            commit.apply()
+        monkeypatch.setattr(journal_mod.os, "replace", real_replace)
+        journal_mod.recover(tmp_path)  # as the next transaction does: the staged files go
+        second = Commit(tmp_path)
+        second.write(tmp_path / "c.json", b"c")
+        second.apply()
+        assert (tmp_path / "a.json").read_bytes() == b"old a"
+        assert (tmp_path / "gone.json").read_bytes() == b"old gone"
+        assert (tmp_path / "c.json").read_bytes() == b"c"
     assert os.listdir(tmp_path / FREEING) == []
 
 

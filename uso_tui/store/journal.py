@@ -18,9 +18,9 @@ from pathlib import Path
 import orjson
 
 from uso_tui.store.errors import StoreError
-from uso_tui.store.freeing import free, keep_old
+from uso_tui.store.freeing import free, keep_old, reuse
 from uso_tui.store.lock import commit_lock
-from uso_tui.store.storage import encode, flush_all, fsync_dir, make_dir, write_new
+from uso_tui.store.storage import encode, flush_all, fsync_dir, make_dir, write_into, write_new
 
 JOURNAL = "journal.json"
 STAGING = ".staging"
@@ -62,7 +62,11 @@ class Commit:
         renames: list[tuple[Path, Path]] = []
         for number, (path, data) in enumerate(self.writes.items()):
             tmp = staging / f"{number}.tmp"
-            write_new(tmp, data, fsync=False)
+            fd = reuse(tmp)  # an old version this process freed, written into (freeing.py)
+            if fd is None:
+                write_new(tmp, data, fsync=False)
+            else:
+                write_into(fd, data, fsync=False)
             renames.append((tmp, path))
         flush_all(staging, [t for t, path in renames if path not in self.checked], [staging])
         # the versions replaced or deleted are freed after the lock (see freeing.py)

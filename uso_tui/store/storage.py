@@ -115,13 +115,19 @@ def check_data_dir(root: Path) -> None:
 
 def write_new(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Write and fsync a new file with mode 0600 (umask-independent); it must not exist yet."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    write_into(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), data, fsync=fsync)
+
+
+def write_into(fd: int, data: bytes, *, fsync: bool = True) -> None:
+    """Write `data` as the whole content of the file open at `fd` (at its start: one just
+    opened), mode 0600, and close it."""
     try:
         os.fchmod(fd, FILE_MODE)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
+        os.ftruncate(fd, len(data))  # a file written into before may have been longer
         if fsync:
             os.fsync(fd)
     finally:
