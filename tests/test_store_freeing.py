@@ -139,8 +139,14 @@ def inode(path: Path) -> int:
     return os.stat(path).st_ino
 
 
+@pytest.fixture
+def no_age(monkeypatch):
+    """Spares written into as soon as they are freed (SPARE_AGE has a test of its own)."""
+    monkeypatch.setattr(freeing, "SPARE_AGE", 0.0)
+
+
 @leases
-def test_a_worker_writes_its_next_commits_into_the_versions_it_replaced(tmp_path):
+def test_a_worker_writes_its_next_commits_into_the_versions_it_replaced(tmp_path, no_age):
     """In the background (a run_due worker) a replaced version is written into by a later
     commit instead of a new file being made and the old one freed; the content is whole."""
     with freeing.in_background():
@@ -160,7 +166,7 @@ def test_a_worker_writes_its_next_commits_into_the_versions_it_replaced(tmp_path
 
 
 @leases
-def test_a_version_a_reader_has_open_is_never_written_into(tmp_path):
+def test_a_version_a_reader_has_open_is_never_written_into(tmp_path, no_age):
     """A reader that opened a file before a commit replaced it reads the old version whole,
     whatever the worker commits next: that version is freed, not reused."""
     (tmp_path / "a.json").write_bytes(b"old a" * 1000)
@@ -181,7 +187,9 @@ def test_a_version_a_reader_has_open_is_never_written_into(tmp_path):
 
 
 @leases
-def test_a_kept_version_that_still_has_its_name_is_never_written_into(tmp_path, monkeypatch):
+def test_a_kept_version_that_still_has_its_name_is_never_written_into(
+    tmp_path, monkeypatch, no_age
+):
     """A commit that failed before its renames leaves the old versions in place: what it kept
     of them is still the live file, and a later commit must not write into it."""
     commit = four_file_commit(tmp_path)
@@ -202,6 +210,29 @@ def test_a_kept_version_that_still_has_its_name_is_never_written_into(tmp_path, 
         assert (tmp_path / "a.json").read_bytes() == b"old a"
         assert (tmp_path / "gone.json").read_bytes() == b"old gone"
         assert (tmp_path / "c.json").read_bytes() == b"c"
+    assert os.listdir(tmp_path / FREEING) == []
+
+
+@leases
+def test_a_version_replaced_less_than_a_moment_ago_is_not_written_into(tmp_path, monkeypatch):
+    """A reader holding no lock may have found a file by its name just before a commit
+    replaced it: what was replaced under SPARE_AGE ago is left alone; older, it is reused."""
+    clock = [1000.0]
+    monkeypatch.setattr(freeing.time, "monotonic", lambda: clock[0])
+    with freeing.in_background():
+        commit = four_file_commit(tmp_path)
+        old = {inode(tmp_path / name) for name in ("a.json", "b.json", "gone.json")}
+        commit.apply()
+        clock[0] += freeing.SPARE_AGE / 2
+        young = Commit(tmp_path)
+        young.write(tmp_path / "c.json", b"c")
+        young.apply()
+        assert inode(tmp_path / "c.json") not in old
+        clock[0] += freeing.SPARE_AGE
+        aged = Commit(tmp_path)
+        aged.write(tmp_path / "d.json", b"d")
+        aged.apply()
+        assert inode(tmp_path / "d.json") in old
     assert os.listdir(tmp_path / FREEING) == []
 
 

@@ -15,8 +15,10 @@ versions as spares and writes its next commits' staged files into them (reuse) r
 new files: making a file and freeing one each cost the file system far more than rewriting one
 (on ext4 without a journal a new file's inode is searched for past every inode freed in the
 last half minute: a tenth of a daily run's CPU, measured). A spare is only written into when
-nothing else has it open (a write lease is granted, Linux) and it has no other name: a reader
-that opened the old version before the commit replaced it keeps reading that version whole.
+nothing else has it open (a write lease is granted, Linux), it has no other name, and it was
+replaced SPARE_AGE ago or more: a reader that opened the old version before the commit replaced
+it keeps reading that version whole (a reader holding no lock could in theory have found the
+file by its name before the rename and open it just after: not a second later).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import queue
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,8 +45,12 @@ _ready: set[tuple[str, int]] = set()  # (folder, pid): made and swept by this pr
 _background: queue.SimpleQueue | None = None
 # Old versions kept to be written into (reuse), within in_background only; at most SPARE_MAX (a
 # commit of a batch of schools replaces a few hundred files).
-_spares: collections.deque[str] = collections.deque()
+_spares: collections.deque[tuple[float, str]] = (
+    collections.deque()
+)  # (time.monotonic() freed, link)
+_spares_lock = threading.Lock()
 SPARE_MAX = 512
+SPARE_AGE = 1.0  # seconds
 _SETLEASE = getattr(fcntl, "F_SETLEASE", None)  # Linux only: elsewhere no spare is kept
 
 
@@ -75,8 +82,10 @@ def free(links: list[str]) -> None:
         _unlink_all(links)
         return
     if _SETLEASE is not None:
-        room = max(0, SPARE_MAX - len(_spares))
-        _spares.extend(links[:room])
+        with _spares_lock:
+            room = max(0, SPARE_MAX - len(_spares))
+            now = time.monotonic()
+            _spares.extend((now, link) for link in links[:room])
         links = links[room:]
     if links:
         _background.put(links)
@@ -86,11 +95,11 @@ def reuse(dest: Path) -> int | None:
     """A spare old version (see free) renamed to `dest`, open for writing (the caller writes the
     whole file and closes it); None when there is none fit to be written into (then write a new
     file). Spares that are not fit are freed."""
-    while _spares:
-        try:
-            link = _spares.popleft()
-        except IndexError:  # taken by another thread meanwhile
-            return None
+    while True:
+        with _spares_lock:
+            if not _spares or time.monotonic() - _spares[0][0] < SPARE_AGE:
+                return None  # (the rest were freed later)
+            link = _spares.popleft()[1]
         fd = _private(link)
         if fd is not None:
             try:
@@ -102,7 +111,6 @@ def reuse(dest: Path) -> int | None:
             _background.put([link])
         else:
             _unlink_all([link])
-    return None
 
 
 def _private(link: str) -> int | None:
@@ -138,8 +146,9 @@ def in_background() -> Iterator[None]:
         yield
     finally:
         _background = None
-        spares = list(_spares)
-        _spares.clear()
+        with _spares_lock:
+            spares = [link for _, link in _spares]
+            _spares.clear()
         todo.put(spares)
         todo.put(None)
         reaper.join()
