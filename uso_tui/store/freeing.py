@@ -18,7 +18,7 @@ last half minute: a tenth of a daily run's CPU, measured). A spare is only writt
 nothing else has it open (a write lease is granted, Linux), it has no other name, and it was
 replaced SPARE_AGE ago or more: a reader that opened the old version before the commit replaced
 it keeps reading that version whole (a reader holding no lock could in theory have found the
-file by its name before the rename and open it just after: not a second later).
+file by its name before the rename and open it just after: not a quarter second later).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ _spares: collections.deque[tuple[float, str]] = (
 )  # (time.monotonic() freed, link)
 _spares_lock = threading.Lock()
 SPARE_MAX = 512
-SPARE_AGE = 1.0  # seconds
+SPARE_AGE = 0.25  # seconds (a longer wait has a run_due make more new files: measured)
 _SETLEASE = getattr(fcntl, "F_SETLEASE", None)  # Linux only: elsewhere no spare is kept
 
 
