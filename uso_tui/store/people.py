@@ -417,58 +417,11 @@ def _stamp(path: str) -> tuple[int, ...] | None:
 @dataclass(slots=True)
 class _Known:
     stamp: tuple[int, ...] | None
-    count: int  # the keys read from it (a key file's, with the keys it holds twice)
+    keys: set[int]
     raw: bytes | None  # the bytes read, while the stamp alone cannot tell a rewrite (RACY_NS)
-    # the size and hash of the key file's packed keys read (None: the index was parsed): a key
-    # file that starts with them has had keys appended, and only those are read
+    # the size and hash of the key file's packed keys that `keys` holds (None: the index was
+    # parsed): a key file that starts with them has had keys appended, and only those are read
     body: tuple[int, int] | None = None
-
-
-SEVERAL = -1  # KeyMap.owner's value for a key more than one school holds
-# The map is made again once it holds this many times the keys the schools now hold (keys a
-# school no longer holds stay in it until then: a look at one scans that school for nothing).
-STALE_FACTOR = 2
-STALE_MIN = 100_000  # (a small map is not worth making again)
-
-
-class KeyMap:
-    """The schools that hold each key, for every school at once: a look costs a few dict looks
-    per key it wants, however many schools there are (looking in each school's own set of keys
-    cost a set look per key and school: 27 ms a look at 3,000 schools). A school's keys are
-    added as they are read; those it no longer holds stay until the map is made again."""
-
-    def __init__(self) -> None:
-        self.owner: dict[int, int] = {}  # key -> the slot of the one school holding it, or SEVERAL
-        self.several: dict[int, set[int]] = {}
-        self.slots: list[str] = []
-        self._slot_of: dict[str, int] = {}
-
-    def add(self, dfe: str, keys: Iterable[int]) -> None:
-        slot = self._slot_of.get(dfe)
-        if slot is None:
-            slot = self._slot_of[dfe] = len(self.slots)
-            self.slots.append(dfe)
-        fresh = dict.fromkeys(keys, slot)
-        owner, several = self.owner, self.several
-        for key in owner.keys() & fresh.keys():  # (walks the smaller of the two)
-            held = owner[key]
-            if held == slot:
-                continue
-            if held == SEVERAL:
-                several[key].add(slot)
-            else:
-                several[key] = {held, slot}
-            del fresh[key]
-            owner[key] = SEVERAL
-        owner.update(fresh)
-
-    def holders(self, key: int) -> Iterable[str]:
-        held = self.owner.get(key)
-        if held is None:
-            return ()
-        if held == SEVERAL:
-            return [self.slots[slot] for slot in self.several[key]]
-        return (self.slots[held],)
 
 
 class PeopleIndex:
@@ -485,7 +438,6 @@ class PeopleIndex:
         self._looks = 0
         self._checked_at = -1.0  # time.monotonic() of the last look at every file
         self._known: dict[str, _Known] = {}
-        self._map = KeyMap()
         self._paths: dict[str, str] = {}
         self.reads = 0  # index files whose keys were read again (for tests and benchmarks)
         self.parsed = 0  # of those, parsed (no key file describing them)
@@ -532,18 +484,21 @@ class PeopleIndex:
         forenames; every index checked first."""
         with self._lock:
             self._current(dfes, path_of)
-            known, holders = self._known, self._map.holders
+            plain_keys, pair_keys = set(needles), set(pair_forenames)
+            every = plain_keys | pair_keys
             plain: dict[str, set[bytes]] = {}
             pairs: dict[str, set[bytes]] = {}
-            for wanted, out in ((needles, plain), (pair_forenames, pairs)):
-                for key, what in wanted.items():
-                    for dfe in holders(key):
-                        if dfe in known:  # (a school gone from the store stays in the map)
-                            got = out.get(dfe)
-                            if got is None:
-                                out[dfe] = {what}
-                            else:
-                                got.add(what)
+            for dfe, known in self._known.items():
+                keys = known.keys
+                if every.isdisjoint(keys):
+                    continue  # most schools: one set look per key wanted
+                # (set operations walk the smaller set: few keys wanted, or a first import's many)
+                held = plain_keys & keys
+                if held:
+                    plain[dfe] = {needles[k] for k in held}
+                held = pair_keys & keys
+                if held:
+                    pairs[dfe] = {pair_forenames[k] for k in held}
             return plain, pairs
 
     def prime(self, dfes: list[str], path_of: Callable[[str], Path]) -> None:
@@ -580,35 +535,23 @@ class PeopleIndex:
             if had is not None and data == had.raw:
                 had.stamp, had.raw = stamp, raw
                 continue
-            keys, body, appended = self._keys(path, data, had)
-            self._map.add(dfe, keys)
-            count = len(keys) + (had.count if appended and had is not None else 0)
-            known[dfe] = _Known(stamp, count, raw, body)
-        live = sum(k.count for k in known.values())
-        if len(self._map.owner) > STALE_FACTOR * live + STALE_MIN:
-            # Mostly keys schools no longer hold: made again from every school's keys.
-            self._map = KeyMap()
-            for dfe, path in schools.items():
-                had = known.pop(dfe, None)
-                if had is not None:
-                    keys, body, _ = self._keys(path, read_bytes(path) or b"", None)
-                    self._map.add(dfe, keys)
-                    known[dfe] = _Known(had.stamp, len(keys), had.raw, body)
+            keys, body = self._keys(path, data, had)
+            known[dfe] = _Known(stamp, keys, raw, body)
 
     def _keys(
         self, index_path: str, data: bytes, had: _Known | None
-    ) -> tuple[Collection[int], tuple[int, int] | None, bool]:
-        """The keys of a school's index `data`, the size and hash of the key file's packed keys
-        they were read from (None: parsed from the index), and whether they are only those a
-        commit appended to the key file `had` was read from (the keys after those read then)."""
+    ) -> tuple[set[int], tuple[int, int] | None]:
+        """The keys of a school's index `data`, and the size and hash of the key file's packed
+        keys they were read from (None: parsed from the index). A key file that starts with the
+        keys `had` holds (a commit appended to it) adds only the keys after them to that set."""
         self.reads += 1
         if not data:
-            return (), None, False
+            return set(), None
         sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
         got = _keys_body(data, read_bytes(sidecar))
         if got is None:
             self.parsed += 1
-            return lines_keys(data), None, False
+            return lines_keys(data), None
         body = got[0]
         # one pass of the hash: over the keys read before (if the file still has as many), then
         # over the rest
@@ -622,6 +565,8 @@ class PeopleIndex:
         digest.update(view)
         mark = (len(body), digest.intdigest())
         if appended:
+            assert had is not None
             self.appended += 1
-            return _unpacked(body[size:]), mark, True
-        return _unpacked(body), mark, False
+            had.keys.update(_unpacked(body[size:]))
+            return had.keys, mark
+        return set(_unpacked(body)), mark
