@@ -254,3 +254,31 @@ def test_links_left_by_a_process_that_died_are_removed_by_the_next_to_commit(tmp
     commit.write(tmp_path / "a.json", b"a")
     commit.apply()
     assert os.listdir(folder) == [f"{os.getppid()}.3"]
+
+
+@leases
+def test_a_checked_file_written_into_an_old_version_is_flushed(tmp_path, monkeypatch, no_age):
+    """A checked file (names.keys) is not flushed before the commit point when new: a power cut
+    leaves it empty or old, which its readers tell. Written into another file's old version it
+    could be left part new, part old bytes: then it is flushed like any other."""
+    flushed: list[set[str]] = []
+    real = journal_mod.flush_all
+
+    def flush_all(root, files=(), folders=()):
+        if Path(root).name == journal_mod.STAGING:  # the staged files' flush, not the folders'
+            flushed.append({Path(f).name for f in files})
+        real(root, files, folders)
+
+    monkeypatch.setattr(journal_mod, "flush_all", flush_all)
+    (tmp_path / "a.json").write_bytes(b"old a")
+    with freeing.in_background():
+        first = Commit(tmp_path)
+        first.write(tmp_path / "a.json", b"new a")
+        first.write(tmp_path / "a.keys", b"keys", checked=True)
+        first.apply()
+        assert flushed[-1] == {"0.tmp"}  # a.json; the new key file is not flushed
+        second = Commit(tmp_path)
+        second.write(tmp_path / "b.keys", b"more keys", checked=True)  # into a.json's old version
+        second.apply()
+        assert flushed[-1] == {"0.tmp"}
+        assert (tmp_path / "b.keys").read_bytes() == b"more keys"

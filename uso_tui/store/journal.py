@@ -60,6 +60,7 @@ class Commit:
         for parent in {p.parent for p in self.writes}:
             make_dir(parent)
         renames: list[tuple[Path, Path]] = []
+        flush: list[Path] = []
         for number, (path, data) in enumerate(self.writes.items()):
             tmp = staging / f"{number}.tmp"
             fd = reuse(tmp)  # an old version this process freed, written into (freeing.py)
@@ -68,7 +69,11 @@ class Commit:
             else:
                 write_into(fd, data, fsync=False)
             renames.append((tmp, path))
-        flush_all(staging, [t for t, path in renames if path not in self.checked], [staging])
+            # A checked file written into an old version is flushed too: a power cut could
+            # leave it part new, part another file's old bytes, which its check may not tell.
+            if path not in self.checked or fd is not None:
+                flush.append(tmp)
+        flush_all(staging, flush, [staging])
         # the versions replaced or deleted are freed after the lock (see freeing.py)
         old = keep_old(self.root, [*self.writes, *self.deletes])
         try:
