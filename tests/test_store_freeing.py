@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -282,3 +283,65 @@ def test_a_checked_file_written_into_an_old_version_is_flushed(tmp_path, monkeyp
         second.apply()
         assert flushed[-1] == {"0.tmp"}
         assert (tmp_path / "b.keys").read_bytes() == b"more keys"
+
+
+def versioned(n: int) -> bytes:
+    """The n-th version of a file: its length and every byte tell whether it was read whole."""
+    return f"{n}:".encode() + bytes([n % 251]) * (500 + (n * 7919) % 20_000) + b"#END"
+
+
+def whole(data: bytes) -> bool:
+    head, _, rest = data.partition(b":")
+    if not head.isdigit() or not rest.endswith(b"#END"):
+        return False
+    n = int(head)
+    return data == versioned(n)
+
+
+@leases
+def test_readers_holding_no_lock_read_every_version_whole_while_a_worker_reuses_files(tmp_path):
+    """A worker commits the same files again and again, writing into the versions it replaced,
+    while readers holding no lock read them over and over: every read is one whole version."""
+    names = [f"f{i}.json" for i in range(6)]
+    for name in names:
+        (tmp_path / name).write_bytes(versioned(0))
+    stop = threading.Event()
+    bad: list[bytes] = []
+    reads = [0]
+
+    def reader(pause: float) -> None:
+        while not stop.is_set():
+            for name in names:
+                with open(tmp_path / name, "rb") as fh:
+                    first = fh.read(16)
+                    time.sleep(pause)  # still open while the next commits come
+                    data = first + fh.read()
+                reads[0] += 1
+                if not whole(data):
+                    bad.append(data[:40])
+
+    # a quick reader, and one that keeps each file open for longer than a spare waits
+    pauses = (0.0005, 1.5 * freeing.SPARE_AGE)
+    threads = [threading.Thread(target=reader, args=(pause,)) for pause in pauses]
+    for thread in threads:
+        thread.start()
+    inodes: list[int] = []
+    try:
+        with freeing.in_background():
+            started, n = time.monotonic(), 0
+            while time.monotonic() - started < 4 * freeing.SPARE_AGE + 0.5:
+                n += 1
+                commit = Commit(tmp_path)
+                for name in names:
+                    commit.write(tmp_path / name, versioned(n))
+                commit.apply()
+                inodes += [inode(tmp_path / name) for name in names]
+                time.sleep(0.01)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert not bad
+    assert reads[0] > 100
+    assert len(inodes) > len(set(inodes))  # old versions were written into
+    assert all(whole((tmp_path / name).read_bytes()) for name in names)
