@@ -6,7 +6,9 @@ into one that a reader still has open or that is still in use."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -345,3 +347,44 @@ def test_readers_holding_no_lock_read_every_version_whole_while_a_worker_reuses_
     assert reads[0] > 100
     assert len(inodes) > len(set(inodes))  # old versions were written into
     assert all(whole((tmp_path / name).read_bytes()) for name in names)
+
+
+@leases
+def test_a_lease_broken_by_another_process_does_not_end_the_worker(tmp_path):
+    """Another process opening a spare while its lease is held (a backup reading .freeing at
+    that instant) breaks the lease, which signals SIGIO, whose default ends a process: a worker
+    ignores it while it keeps spares, and the opener reads the file once the lease is let go."""
+    path = tmp_path / "spare.json"
+    path.write_bytes(b"an old version")
+    before = signal.getsignal(signal.SIGIO)
+    with freeing.in_background():
+        fd = os.open(path, os.O_RDWR)
+        fcntl.fcntl(fd, freeing._SETLEASE, fcntl.F_WRLCK)
+        opener = subprocess.Popen(
+            [sys.executable, "-c", f"print(open({str(path)!r}).read())"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(0.5)  # its open breaks the lease: SIGIO to this process
+        fcntl.fcntl(fd, freeing._SETLEASE, fcntl.F_UNLCK)
+        os.close(fd)
+        out, _ = opener.communicate(timeout=30)
+        assert out.strip() == "an old version"
+    assert signal.getsignal(signal.SIGIO) == before
+
+
+def test_outside_the_main_thread_no_spare_is_kept(tmp_path):
+    """SIGIO can be ignored from the main thread only: elsewhere old versions are freed, as
+    without spares."""
+    spares: list[int] = []
+
+    def commit() -> None:
+        with freeing.in_background():
+            four_file_commit(tmp_path).apply()
+            spares.append(len(freeing._spares))
+
+    thread = threading.Thread(target=commit)
+    thread.start()
+    thread.join()
+    assert spares == [0]
+    assert os.listdir(tmp_path / FREEING) == []

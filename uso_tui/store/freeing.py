@@ -29,6 +29,7 @@ import fcntl
 import itertools
 import os
 import queue
+import signal
 import stat
 import threading
 import time
@@ -52,6 +53,7 @@ _spares_lock = threading.Lock()
 SPARE_MAX = 512
 SPARE_AGE = 0.25  # seconds (a longer wait has a run_due make more new files: measured)
 _SETLEASE = getattr(fcntl, "F_SETLEASE", None)  # Linux only: elsewhere no spare is kept
+_reusing = False  # spares kept (within in_background, where lease breaks cannot end the process)
 
 
 def keep_old(root: Path, paths: list[Path]) -> list[str]:
@@ -81,7 +83,7 @@ def free(links: list[str]) -> None:
     if _background is None:
         _unlink_all(links)
         return
-    if _SETLEASE is not None:
+    if _reusing:
         with _spares_lock:
             room = max(0, SPARE_MAX - len(_spares))
             now = time.monotonic()
@@ -137,14 +139,27 @@ def in_background() -> Iterator[None]:
     """Within it, this process frees old versions in a thread of its own (a run_due worker);
     leaving it waits until all are freed. Not for a process that forks meanwhile (it must then
     have no other thread)."""
-    global _background
+    global _background, _reusing
     todo: queue.SimpleQueue = queue.SimpleQueue()
     reaper = threading.Thread(target=_reaper, args=(todo,), name="uso-tui freeing", daemon=True)
     reaper.start()
     _background = todo
+    # Another process opening a spare while its lease is held (a backup reading .freeing, in
+    # the instant between granting and releasing it) breaks the lease, which signals SIGIO to
+    # this process: its default ends the process. Ignored here; no spare is kept where it
+    # cannot be (signals are set from the main thread only).
+    sigio, ignored = None, False
+    if _SETLEASE is not None:
+        with contextlib.suppress(ValueError):
+            sigio = signal.signal(signal.SIGIO, signal.SIG_IGN)
+            ignored = True
+    _reusing = ignored
     try:
         yield
     finally:
+        _reusing = False
+        if ignored:
+            signal.signal(signal.SIGIO, signal.SIG_DFL if sigio is None else sigio)
         _background = None
         with _spares_lock:
             spares = [link for _, link in _spares]
