@@ -117,7 +117,8 @@ async def test_palette_typed_ahead_opens_what_was_typed_not_a_first_guess(demo, 
     async with started(demo.store) as (app, pilot):
         for school in (schools[1], schools[2]):
             burst(app, "ctrl+p", *"matching", "space", *school.dfe[-4:], "enter")
-            await settle(pilot, 6)
+            # (the palette's search runs on a timer of its own: waited for, not counted rounds)
+            await wait_for(pilot, lambda: getattr(app.screen, "kind", None) == "matching")
             assert (app.screen.kind, app.screen.dfe) == ("matching", school.dfe)
             await press(pilot, "escape")
 
