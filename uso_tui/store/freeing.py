@@ -44,11 +44,9 @@ FREEING = ".freeing"
 _names = itertools.count()
 _ready: set[tuple[str, int]] = set()  # (folder, pid): made and swept by this process
 _background: queue.SimpleQueue | None = None
-# Old versions kept to be written into (reuse), within in_background only; at most SPARE_MAX (a
-# commit of a batch of schools replaces a few hundred files).
-_spares: collections.deque[tuple[float, str]] = (
-    collections.deque()
-)  # (time.monotonic() freed, link)
+# Old versions kept to be written into (reuse), within in_background only, as (time.monotonic()
+# when freed, link); at most SPARE_MAX (a commit of a batch of schools replaces a few hundred).
+_spares: collections.deque[tuple[float, str]] = collections.deque()
 _spares_lock = threading.Lock()
 SPARE_MAX = 512
 SPARE_AGE = 0.25  # seconds (a longer wait has a run_due make more new files: measured)
@@ -136,9 +134,10 @@ def _private(link: str) -> int | None:
 
 @contextlib.contextmanager
 def in_background() -> Iterator[None]:
-    """Within it, this process frees old versions in a thread of its own (a run_due worker);
-    leaving it waits until all are freed. Not for a process that forks meanwhile (it must then
-    have no other thread)."""
+    """Within it, this process frees old versions in a thread of its own (a run_due worker) and
+    keeps some as spares its next commits write into (reuse); leaving it frees the spares too and
+    waits until all are freed. Not for a process that forks meanwhile (it must then have no
+    other thread)."""
     global _background, _reusing
     todo: queue.SimpleQueue = queue.SimpleQueue()
     reaper = threading.Thread(target=_reaper, args=(todo,), name="uso-tui freeing", daemon=True)
