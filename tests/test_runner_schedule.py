@@ -342,7 +342,11 @@ def test_the_last_local_authorities_are_cut_in_pieces_for_the_workers_to_share()
 async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, monkeypatch):
     from uso_tui.sync import schedule, worker_processes
 
-    async def dies(*args) -> None:
+    async def dies(store, *args) -> None:
+        # as if killed with old versions kept (freeing.py): a link of its own in .freeing
+        folder = store.root / ".freeing"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.link(store.root / "config.json", folder / f"{os.getpid()}.1")
         os._exit(3)
 
     monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
@@ -359,6 +363,7 @@ async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, 
             assert store.run(result.run.run_id).status == "failed"
         assert store.running_runs() == []
         assert all(store.school_accounts(d) == [] for d in FOUR)
+        assert os.listdir(store.root / ".freeing") == []  # what the dead kept is freed
 
 
 async def test_workers_run_at_a_lower_priority_than_the_process_that_starts_them(

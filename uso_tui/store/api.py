@@ -266,8 +266,14 @@ class Store(Protocol):
     def freeing_in_background(self) -> AbstractContextManager[None]:
         """Within it, this process (one that commits often and has an event loop to keep going:
         a run_due worker) has the old versions of the files its commits replace freed by a
-        thread of its own rather than by the committing thread; leaving it waits until all are
-        freed. Not for a process that forks meanwhile."""
+        thread of its own rather than by the committing thread, and writes its next commits into
+        some of them; leaving it waits until all are freed. Not for a process that forks
+        meanwhile."""
+        ...
+
+    def free_left_by_the_dead(self) -> None:
+        """Frees the old versions that processes which have ended kept (a run_due worker killed
+        with hundreds in hand), rather than at the next commit of another process."""
         ...
 
     def account(self, username: str) -> Account: ...

@@ -179,6 +179,12 @@ def _unlink_all(links: list[str]) -> None:
             os.unlink(link)
 
 
+def sweep(root: Path) -> None:
+    """Frees what processes that are gone kept in FREEING (no lock needed: nothing reads those
+    names, and a live process's are left alone)."""
+    _sweep(root / FREEING, os.getpid())
+
+
 def _sweep(folder: Path, pid: int) -> None:
     """Links left by processes that are gone (killed before freeing what they kept)."""
     try:

@@ -369,6 +369,9 @@ class TinyStore(KeptReads, Store):
     def freeing_in_background(self) -> AbstractContextManager[None]:
         return freeing.in_background()
 
+    def free_left_by_the_dead(self) -> None:
+        freeing.sweep(self.root)
+
     def expect_many_finds(self) -> None:
         with self._reading():
             self.people.prime(self._school_dirs(), self.layout.names_idx)

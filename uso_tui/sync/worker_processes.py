@@ -136,6 +136,9 @@ async def run_over_workers(
                 await asyncio.to_thread(worker.join, 5)
                 if worker.is_alive():
                     worker.kill()
+                    await asyncio.to_thread(worker.join, 5)
+            if any(worker.exitcode for worker in workers):  # ended with spares in hand, maybe
+                await asyncio.to_thread(store.free_left_by_the_dead)
 
 
 def _hand_out(
