@@ -129,3 +129,39 @@ async def test_every_school_from_the_command_palette(store):
         assert isinstance(app.screen, DuplicatesScreen) and app.screen.dfe is None
         assert shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
         assert "Possible duplicates: all schools | 2 pairs" in screen_text(app)
+
+
+async def test_a_decision_takes_its_pairs_out_without_reading_every_school_again(
+    store, monkeypatch
+):
+    """The review of every school reads the whole store (seconds at thousands of schools), and
+    keys typed after a decision wait for the list it leaves: the pairs it settled leave the list,
+    which is not read again (`g` does). Unallocating an account takes every pair it was in."""
+    reads: list[str] = []
+    real = store.la_people
+
+    def counted(la, *args, **kwargs):
+        reads.append(la)
+        return real(la, *args, **kwargs)
+
+    monkeypatch.setattr(store, "la_people", counted)
+    async with started(store, start=("duplicates", None)) as (app, pilot):
+        assert shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
+        before = len(reads)
+        assert before > 0
+        burst(app, "down", "u", "2", "y")  # the second pair: unallocate bcarter2.204
+        await settle(pilot, 6)
+        assert shown(app) == ["ajones.205 asmith.204"]
+        assert store.account("bcarter2.204").status == "unallocated"
+        assert "Possible duplicates: all schools | 1 pair" in screen_text(app)
+        burst(app, "k", "y")
+        await settle(pilot, 6)
+        assert shown(app) == [] and "No possible duplicates" in screen_text(app)
+        assert len(reads) == before  # no review of the whole store again
+        await press(pilot, "g")  # read again on request: nothing left to review
+        assert len(reads) > before and shown(app) == []
+        again = len(reads)
+        await press(pilot, "ctrl+p")  # another screen over it: read again once back
+        await press(pilot, "escape")
+        assert isinstance(app.screen, DuplicatesScreen) and len(reads) > again
+    assert store.kept_pairs() == {("ajones.205", "asmith.204")}

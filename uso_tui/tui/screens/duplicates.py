@@ -8,6 +8,7 @@ Names come from the MIS or from operators: every cell and line is a literal rich
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,6 +257,25 @@ class DuplicatesScreen(LoadedListScreen):
 
     # -- decisions ----------------------------------------------------------------------------
 
+    _questions: tuple[ModalScreen, ...] = ()  # the questions it has asked (ask)
+    _away = False  # another screen has been over it since it was last shown
+
+    def ask(self, question: ModalScreen, answered: Callable[[Any], None]) -> None:
+        """Pushes one of this review's questions: coming back from it is no reason to read the
+        pairs again (the decision takes its pairs out itself, _decided); coming back from any
+        other screen is."""
+        self._questions = (*self._questions[-3:], question)
+        self.app.push_screen(question, answered)
+
+    def on_screen_suspend(self) -> None:
+        top = self.app.screen
+        if top is not self and top not in self._questions:
+            self._away = True
+
+    def reload_on_resume(self) -> bool:
+        away, self._away = self._away, False
+        return away
+
     def action_keep(self) -> None:
         pair = self.current_pair()
         if pair is None:
@@ -275,7 +295,7 @@ class DuplicatesScreen(LoadedListScreen):
                 self.hold_keys()  # keys typed ahead are for the list as it is after this
                 self.decide("keep", pair, None)
 
-        self.app.push_screen(Confirm("Keep both accounts?", body, yes="Keep both"), answer)
+        self.ask(Confirm("Keep both accounts?", body, yes="Keep both"), answer)
 
     def action_unallocate(self) -> None:
         pair = self.current_pair()
@@ -292,7 +312,7 @@ class DuplicatesScreen(LoadedListScreen):
             if account is not None:
                 self._confirm_unallocate(pair, account)
 
-        self.app.push_screen(WhichOne(pair), chosen)
+        self.ask(WhichOne(pair), chosen)
 
     def _confirm_unallocate(self, pair: Pair, account: Account) -> None:
         other = pair.second if account is pair.first else pair.first
@@ -312,7 +332,7 @@ class DuplicatesScreen(LoadedListScreen):
                 self.hold_keys()
                 self.decide("unallocate", pair, account)
 
-        self.app.push_screen(
+        self.ask(
             Confirm(f"Unallocate {account.username}?", body, yes="Unallocate", no="Cancel"),
             answer,
         )
@@ -327,6 +347,9 @@ class DuplicatesScreen(LoadedListScreen):
                 self.store, first.username, second.username, operator=self.operator, now=self.now()
             )
             message = f"Kept {first.username} and {second.username} as different people"
+
+            def settled(names: set[str]) -> bool:
+                return names == {first.username, second.username}
         else:
             assert account is not None
             other = second if account.username == first.username else first
@@ -334,9 +357,22 @@ class DuplicatesScreen(LoadedListScreen):
                 self.store, account.username, other.username, operator=self.operator, now=self.now()
             )
             message = f"Unallocated {account.username}; {other.username} stays"
-        self.app.call_from_thread(self._decided, message, time.monotonic())
 
-    def _decided(self, message: str, saved: float) -> None:
+            def settled(names: set[str]) -> bool:
+                return account.username in names  # no longer active: in no pair
+
+        self.app.call_from_thread(self._decided, message, time.monotonic(), settled)
+
+    def _decided(self, message: str, saved: float, settled: Callable[[set[str]], bool]) -> None:
+        """The pairs the decision settled leave the list, which is not read again: the review of
+        every school reads the whole store (seconds at thousands of schools), and keys typed
+        ahead wait for the list the decision leaves. Keeping or unallocating one pair changes no
+        other (`g` reads the store again, for what others changed meanwhile)."""
         self.decision_saved(saved)
         self.say(message)
-        self.load()
+        rows = [
+            row
+            for row in self.active_table().all_rows
+            if not settled({a.username for a in row.data.accounts})
+        ]
+        self._show(rows, time.monotonic())

@@ -369,8 +369,13 @@ class ReloadingListScreen(ListScreen):
     `action_reload` (by default its `load` worker)."""
 
     def on_screen_resume(self) -> None:
-        if self.resumed_again():
+        if self.resumed_again() and self.reload_on_resume():
             self.action_reload()
+
+    def reload_on_resume(self) -> bool:
+        """Whether coming back into view now reads the data again (a screen back from its own
+        question may know better)."""
+        return True
 
     def action_reload(self) -> None:
         self.load()
