@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import pytest
 from test_duplicates import FAR, HILL, VALE, build_estate, held_twice_estate
-from tui_helpers import burst, make_app, press, screen_text, settle, started, type_text
+from tui_helpers import (
+    burst,
+    make_app,
+    press,
+    screen_text,
+    settle,
+    slowed,
+    started,
+    type_text,
+    wait_for,
+)
 
 from uso_tui.tui.screens.duplicates import DuplicatesScreen, WhichOne
 from uso_tui.tui.widgets import Confirm
@@ -165,3 +175,27 @@ async def test_a_decision_takes_its_pairs_out_without_reading_every_school_again
         await press(pilot, "escape")
         assert isinstance(app.screen, DuplicatesScreen) and len(reads) > again
     assert store.kept_pairs() == {("ajones.205", "asmith.204")}
+
+
+async def test_every_schools_review_says_how_far_it_has_read(store, monkeypatch):
+    """Every school's review reads the store one local authority at a time (seconds at
+    thousands of schools): until its pairs are shown it says how far it has come; leaving while
+    it reads is no error."""
+    slowed(monkeypatch, store, "la_people", seconds=0.3)
+    async with started(store, start=("school", VALE)) as (app, pilot):
+        burst(app, "ctrl+p", *"duplicates", "space", *"all", "enter")
+
+        def reading() -> str:
+            screen = app.screen
+            duplicates = getattr(screen, "kind", None) == "duplicates"
+            return str(screen.query_one("#pair").render()) if duplicates else ""
+
+        await wait_for(pilot, lambda: "local authority 1 of 2" in reading())
+        await wait_for(
+            pilot, lambda: shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
+        )
+        assert "local authority" not in screen_text(app)
+        await press(pilot, "g")  # read again, and left while it reads
+        await press(pilot, "escape")
+        await settle(pilot, 4)
+        assert app.screen.kind == "school" and not app._notifications

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache
 from itertools import combinations
@@ -336,15 +336,17 @@ def possible_duplicates(store: Store, dfe: str | None = None) -> list[Duplicate]
     return reviewed(store, dfe)[0]
 
 
-def reviewed(store: Store, dfe: str | None = None) -> tuple[list[Duplicate], dict[str, Account]]:
+def reviewed(
+    store: Store, dfe: str | None = None, progress: Callable[[int, int], None] | None = None
+) -> tuple[list[Duplicate], dict[str, Account]]:
     """The pairs to review (with an account at `dfe` when given), kept pairs left out, and their
     accounts as stored, by username (each of their schools' files read once). The whole store is
-    read one local authority at a time (names pairs never cross one); UPNs held in two
-    authorities are looked up again across the store at the end. The collector is paused
-    meanwhile (a console holds many objects: each collection the reading triggers would walk
-    them all; measured at 1.5M accounts, three times as long)."""
+    read one local authority at a time (names pairs never cross one; `progress(done, total)`
+    hears each), and UPNs held in two authorities are looked up again across the store at the
+    end. The collector is paused meanwhile (a console holds many objects: each collection the
+    reading triggers would walk them all; measured at 1.5M accounts, three times as long)."""
     with gc_paused():
-        pairs = _possible_duplicates(store, dfe)
+        pairs = _possible_duplicates(store, dfe, progress)
         accounts = _accounts_of(store, pairs)
         return _held_twice(pairs, accounts), accounts
 
@@ -391,14 +393,19 @@ def _held_twice(pairs: list[Duplicate], accounts: dict[str, Account]) -> list[Du
     return out
 
 
-def _possible_duplicates(store: Store, dfe: str | None) -> list[Duplicate]:
+def _possible_duplicates(
+    store: Store, dfe: str | None, progress: Callable[[int, int], None] | None = None
+) -> list[Duplicate]:
     kept = store.kept_pairs()
     if dfe is not None:
         return find_duplicates(_school_people(store, dfe), kept, school=dfe)
     found: dict[tuple[str, str], Duplicate] = {}
     first_la: dict[str, str] = {}  # UPN -> the first local authority seen holding it
     shared: set[str] = set()
-    for la in sorted({s.la for s in store.list_schools()}):
+    las = sorted({s.la for s in store.list_schools()})
+    for done, la in enumerate(las):
+        if progress is not None:
+            progress(done, len(las))
         people = [hit for hit in store.la_people(la) if hit.status == "active" and hit.school]
         for duplicate in find_duplicates(people, kept):
             found[duplicate.usernames] = duplicate

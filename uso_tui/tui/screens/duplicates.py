@@ -87,11 +87,14 @@ def evidence_text(pair: Pair) -> Text:
     return out
 
 
-def read_pairs(store: Any, dfe: str | None) -> list[Pair]:
-    """The possible duplicates with their accounts as stored."""
+def read_pairs(
+    store: Any, dfe: str | None, progress: Callable[[int, int], None] | None = None
+) -> list[Pair]:
+    """The possible duplicates with their accounts as stored (`progress` hears each local
+    authority read when every school's are)."""
     from uso_tui.sync.duplicates import reviewed  # noqa: PLC0415
 
-    found, accounts = reviewed(store, dfe)
+    found, accounts = reviewed(store, dfe, progress)
     return [
         Pair(
             accounts[duplicate.first.username],
@@ -181,7 +184,11 @@ class DuplicatesScreen(LoadedListScreen):
     @in_thread("duplicates-load", failure="Cannot read possible duplicates")
     def load(self) -> None:
         began = time.monotonic()
-        pairs = read_pairs(self.store, self.dfe)
+        pairs = read_pairs(
+            self.store,
+            self.dfe,
+            lambda done, total: self.app.call_from_thread(self._reading, done, total),
+        )
         rows = []
         for pair in pairs:
             first, second = pair.accounts
@@ -213,6 +220,15 @@ class DuplicatesScreen(LoadedListScreen):
                 )
             )
         self.app.call_from_thread(self._show, rows, began)
+
+    def _reading(self, done: int, total: int) -> None:
+        """Every school's review as it reads the store (seconds at thousands of schools): how
+        far it has come, while nothing is shown yet."""
+        if not self.is_mounted:  # left while it read
+            return
+        box = self.query_one("#pair", Static)
+        if box.has_class("loading"):
+            box.update(f"loading… local authority {done + 1} of {total}")
 
     def _show(self, rows: list[Row], began: float) -> None:
         if not self.shown_read(began):
