@@ -93,9 +93,12 @@ def _get(person: Any, name: str) -> str:
 
 
 def upn_of(person: Any) -> str:
-    value = getattr(person, "upn", None) or _get(person, "upn")  # an AccountHit's, or extra's
+    value = getattr(person, "upn", None)  # an AccountHit's
     if not value:
-        return ""
+        extra = getattr(person, "extra", None)  # an Account's held MIS fields
+        value = extra.get("upn") if isinstance(extra, dict) else None
+        if not value:
+            return ""  # (most staff: asked of every account of the store)
     value = str(value)
     return value.upper() if value.isalnum() else "".join(value.split()).upper()
 
