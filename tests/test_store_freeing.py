@@ -381,10 +381,38 @@ def test_outside_the_main_thread_no_spare_is_kept(tmp_path):
     def commit() -> None:
         with freeing.in_background():
             four_file_commit(tmp_path).apply()
-            spares.append(len(freeing._spares))
+            spares.append(freeing._spare_count)
 
     thread = threading.Thread(target=commit)
     thread.start()
     thread.join()
     assert spares == [0]
+    assert os.listdir(tmp_path / FREEING) == []
+
+
+@leases
+def test_a_spare_of_the_same_kind_is_written_into_first(tmp_path, no_age):
+    """Another school's data file or key file replaced earlier is about the size of the one
+    being written: written into, it frees or takes few blocks (a large spare cut short frees
+    its tail, waiting on the disk with discard)."""
+    for school in ("s1", "s2"):
+        (tmp_path / school).mkdir()
+    (tmp_path / "s1" / "data.json").write_bytes(b"d" * 200_000)
+    (tmp_path / "s1" / "names.keys").write_bytes(b"k" * 2_000)
+    with freeing.in_background():
+        first = Commit(tmp_path)
+        old_data = inode(tmp_path / "s1" / "data.json")
+        old_keys = inode(tmp_path / "s1" / "names.keys")
+        first.write(tmp_path / "s1" / "data.json", b"D" * 200_000)  # freed first
+        first.write(tmp_path / "s1" / "names.keys", b"K" * 2_000)
+        first.apply()
+        second = Commit(tmp_path)
+        second.write(tmp_path / "s2" / "names.keys", b"keys" * 500)
+        second.apply()
+        assert inode(tmp_path / "s2" / "names.keys") == old_keys
+        third = Commit(tmp_path)
+        third.write(tmp_path / "s2" / "why.idx", b"w" * 100)  # no spare of its kind: any other
+        third.apply()
+        assert inode(tmp_path / "s2" / "why.idx") == old_data
+        assert (tmp_path / "s2" / "why.idx").read_bytes() == b"w" * 100
     assert os.listdir(tmp_path / FREEING) == []

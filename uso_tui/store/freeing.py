@@ -29,6 +29,7 @@ import fcntl
 import itertools
 import os
 import queue
+import re
 import signal
 import stat
 import threading
@@ -44,10 +45,13 @@ FREEING = ".freeing"
 _names = itertools.count()
 _ready: set[tuple[str, int]] = set()  # (folder, pid): made and swept by this process
 _background: queue.SimpleQueue | None = None
-# Old versions kept to be written into (reuse), within in_background only, as (time.monotonic()
-# when freed, link); at most SPARE_MAX (a commit of a batch of schools replaces a few hundred).
-_spares: collections.deque[tuple[float, str]] = collections.deque()
+# Old versions kept to be written into (reuse), within in_background only, by kind (what file
+# each was: _kind), as (time.monotonic() when freed, link); SPARE_MAX in all (a commit of a
+# batch of schools replaces a few hundred).
+_spares: dict[str, collections.deque[tuple[float, str]]] = {}
+_spare_count = 0
 _spares_lock = threading.Lock()
+_DIGITS = re.compile(r"[0-9]+")
 SPARE_MAX = 512
 SPARE_AGE = 0.25  # seconds (a longer wait has a run_due make more new files: measured)
 _SETLEASE = getattr(fcntl, "F_SETLEASE", None)  # Linux only: elsewhere no spare is kept
@@ -65,7 +69,7 @@ def keep_old(root: Path, paths: list[Path]) -> list[str]:
         _ready.add((str(folder), pid))
     links: list[str] = []
     for path in paths:
-        link = os.path.join(folder, f"{pid}.{next(_names)}")
+        link = os.path.join(folder, f"{pid}.{next(_names)}.{_kind(path)}")
         try:
             os.link(path, link, follow_symlinks=False)
         except OSError:  # a new file; or no hard links here: the rename frees it, as before
@@ -76,6 +80,7 @@ def keep_old(root: Path, paths: list[Path]) -> list[str]:
 
 def free(links: list[str]) -> None:
     """Frees the old versions kept by keep_old (in the background if this process asked)."""
+    global _spare_count
     if not links:
         return
     if _background is None:
@@ -83,23 +88,46 @@ def free(links: list[str]) -> None:
         return
     if _reusing:
         with _spares_lock:
-            room = max(0, SPARE_MAX - len(_spares))
+            room = max(0, SPARE_MAX - _spare_count)
             now = time.monotonic()
-            _spares.extend((now, link) for link in links[:room])
+            for link in links[:room]:
+                _spares.setdefault(link.rpartition(".")[2], collections.deque()).append((now, link))
+            _spare_count += len(links[:room])
         links = links[room:]
     if links:
         _background.put(links)
 
 
-def reuse(dest: Path) -> int | None:
-    """A spare old version (see free) renamed to `dest`, open for writing (the caller writes the
-    whole file and closes it); None when there is none fit to be written into (then write a new
-    file). Spares that are not fit are freed."""
+def _kind(path: Path) -> str:
+    """What file `path` is, its numbers left out (a school's data file, a directory shard, a
+    processed file): a spare of the same kind is about the size to be written into it, so
+    writing frees or takes few blocks."""
+    return _DIGITS.sub("N", f"{path.parent.name}_{path.name}").replace(".", "_")
+
+
+def _take_spare(kind: str) -> str | None:
+    """An aged spare, of `kind` if there is one, else of any kind. Caller holds _spares_lock."""
+    global _spare_count
+    now = time.monotonic()
+    queues = [_spares.get(kind), *_spares.values()]
+    for queue_ in queues:
+        if queue_ and now - queue_[0][0] >= SPARE_AGE:
+            _spare_count -= 1
+            return queue_.popleft()[1]
+    return None
+
+
+def reuse(dest: Path, path: Path | None = None) -> int | None:
+    """A spare old version (see free), of the kind of `path` (the file the caller is staging)
+    when there is one, renamed to `dest` and open for writing (the caller writes the whole file
+    and closes it); None when there is none fit to be written into (then write a new file).
+    Spares that are not fit are freed."""
+    kind = _kind(path) if path is not None else ""
     while True:
         with _spares_lock:
-            if not _spares or time.monotonic() - _spares[0][0] < SPARE_AGE:
-                return None  # (the rest were freed later)
-            link = _spares.popleft()[1]
+            link = _take_spare(kind)
+        if link is None:
+            return None
         fd = _private(link)
         if fd is not None:
             try:
@@ -138,7 +166,7 @@ def in_background() -> Iterator[None]:
     keeps some as spares its next commits write into (reuse); leaving it frees the spares too and
     waits until all are freed. Not for a process that forks meanwhile (it must then have no
     other thread)."""
-    global _background, _reusing
+    global _background, _reusing, _spare_count
     todo: queue.SimpleQueue = queue.SimpleQueue()
     reaper = threading.Thread(target=_reaper, args=(todo,), name="uso-tui freeing", daemon=True)
     reaper.start()
@@ -161,8 +189,9 @@ def in_background() -> Iterator[None]:
             signal.signal(signal.SIGIO, signal.SIG_DFL if sigio is None else sigio)
         _background = None
         with _spares_lock:
-            spares = [link for _, link in _spares]
+            spares = [link for queue_ in _spares.values() for _, link in queue_]
             _spares.clear()
+            _spare_count = 0
         todo.put(spares)
         todo.put(None)
         reaper.join()

@@ -63,7 +63,7 @@ class Commit:
         flush: list[Path] = []
         for number, (path, data) in enumerate(self.writes.items()):
             tmp = staging / f"{number}.tmp"
-            fd = reuse(tmp)  # an old version this process freed, written into (freeing.py)
+            fd = reuse(tmp, path)  # an old version this process freed, written into (freeing.py)
             if fd is None:
                 write_new(tmp, data, fsync=False)
             else:
