@@ -381,7 +381,7 @@ def test_outside_the_main_thread_no_spare_is_kept(tmp_path):
     def commit() -> None:
         with freeing.in_background():
             four_file_commit(tmp_path).apply()
-            spares.append(freeing._spare_count)
+            spares.append(freeing.spare_count())
 
     thread = threading.Thread(target=commit)
     thread.start()

@@ -49,7 +49,6 @@ _background: queue.SimpleQueue | None = None
 # each was: _kind), as (time.monotonic() when freed, link); SPARE_MAX in all (a commit of a
 # batch of schools replaces a few hundred).
 _spares: dict[str, collections.deque[tuple[float, str]]] = {}
-_spare_count = 0
 _spares_lock = threading.Lock()
 _DIGITS = re.compile(r"[0-9]+")
 SPARE_MAX = 512
@@ -80,7 +79,6 @@ def keep_old(root: Path, paths: list[Path]) -> list[str]:
 
 def free(links: list[str]) -> None:
     """Frees the old versions kept by keep_old (in the background if this process asked)."""
-    global _spare_count
     if not links:
         return
     if _background is None:
@@ -88,11 +86,10 @@ def free(links: list[str]) -> None:
         return
     if _reusing:
         with _spares_lock:
-            room = max(0, SPARE_MAX - _spare_count)
+            room = max(0, SPARE_MAX - spare_count())
             now = time.monotonic()
             for link in links[:room]:
                 _spares.setdefault(link.rpartition(".")[2], collections.deque()).append((now, link))
-            _spare_count += len(links[:room])
         links = links[room:]
     if links:
         _background.put(links)
@@ -105,24 +102,26 @@ def _kind(path: Path) -> str:
     return _DIGITS.sub("N", f"{path.parent.name}_{path.name}").replace(".", "_")
 
 
+def spare_count() -> int:
+    """The spares kept (a handful of kinds: summed, not counted apart)."""
+    return sum(map(len, _spares.values()))
+
+
 def _take_spare(kind: str) -> str | None:
     """An aged spare, of `kind` if there is one, else of any kind. Caller holds _spares_lock."""
-    global _spare_count
     now = time.monotonic()
-    queues = [_spares.get(kind), *_spares.values()]
-    for queue_ in queues:
+    for queue_ in (_spares.get(kind), *_spares.values()):
         if queue_ and now - queue_[0][0] >= SPARE_AGE:
-            _spare_count -= 1
             return queue_.popleft()[1]
     return None
 
 
-def reuse(dest: Path, path: Path | None = None) -> int | None:
+def reuse(dest: Path, path: Path) -> int | None:
     """A spare old version (see free), of the kind of `path` (the file the caller is staging)
     when there is one, renamed to `dest` and open for writing (the caller writes the whole file
     and closes it); None when there is none fit to be written into (then write a new file).
     Spares that are not fit are freed."""
-    kind = _kind(path) if path is not None else ""
+    kind = _kind(path)
     while True:
         with _spares_lock:
             link = _take_spare(kind)
@@ -166,7 +165,7 @@ def in_background() -> Iterator[None]:
     keeps some as spares its next commits write into (reuse); leaving it frees the spares too and
     waits until all are freed. Not for a process that forks meanwhile (it must then have no
     other thread)."""
-    global _background, _reusing, _spare_count
+    global _background, _reusing
     todo: queue.SimpleQueue = queue.SimpleQueue()
     reaper = threading.Thread(target=_reaper, args=(todo,), name="uso-tui freeing", daemon=True)
     reaper.start()
@@ -191,7 +190,6 @@ def in_background() -> Iterator[None]:
         with _spares_lock:
             spares = [link for queue_ in _spares.values() for _, link in queue_]
             _spares.clear()
-            _spare_count = 0
         todo.put(spares)
         todo.put(None)
         reaper.join()
