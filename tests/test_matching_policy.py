@@ -225,6 +225,32 @@ def test_a_co_twin_with_another_upn_is_no_candidate():
     assert outcome_of(planned, "2").outcome == "created"
 
 
+def test_a_co_twin_known_by_the_same_name_is_not_alike_twice():
+    # Mai (known as Kevin) left and her account was restored, UPN kept; her twin Thao, also
+    # known as Kevin, starts. The one name both answer to is one piece of evidence, not a
+    # known-as forename and an equal preferred name besides.
+    restored = acc(
+        "mjones.204",
+        "Mai",
+        "Jones",
+        DOB,
+        preferred_name="Kevin",
+        extra={"upn": "A000000000001", "gender": "F", "year_group": "5"},
+    )
+    thao = rec("2", "Thao", "Jones", DOB, preferred_name="Kevin", upn="A000000000002", gender="F")
+    thao = dataclasses.replace(thao, year_group="5")
+    scored = CandidateIndex([restored]).scored(thao)
+    assert [(f, lv) for f, lv, _ in scored[0].evidence if f in ("forename", "preferred")] == [
+        ("forename", "known_as")
+    ]
+    assert outcome_of(_plan([thao], [restored]), "2").outcome == "created"
+    # Names that agree besides the shared one still count each: the same forename and the same
+    # preferred name.
+    same = dataclasses.replace(thao, forename="Mai", upn=None)
+    fields = {f: lv for f, lv, _ in CandidateIndex([restored]).scored(same)[0].evidence}
+    assert fields["forename"] == "equal" and fields["preferred"] == "equal"
+
+
 def test_candidates_carry_the_evidence_of_every_field():
     before = acc("ajones.204", "Amy", "Jones", "2015-02-04", school=OTHER, mis_id="1")
     (candidate,) = CandidateIndex([before]).candidates(rec("9", "Amy", "Jones", DOB), DFE)

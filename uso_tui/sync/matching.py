@@ -522,7 +522,9 @@ def _compare(
     fl = forename_level(record, account)
     if fl:
         out.append(("forename", fl, exact[0] if fl == "equal" else weights["forename", fl]))
-    if record.pkey and account.pkey:
+    # Two equal preferred names behind a known-as forename are one fact (both answer to that
+    # name), weighed once as the forename's level: twins known by one name are not alike twice.
+    if record.pkey and account.pkey and not (fl == "known_as" and record.pkey == account.pkey):
         level = "equal" if record.pkey == account.pkey else "different"
         out.append(("preferred", level, weights["preferred", level]))
     if record.mkeys and account.mkeys:
