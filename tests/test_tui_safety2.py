@@ -163,6 +163,35 @@ async def test_matching_exclude_says_who_has_an_account_and_unallocates_on_y(dem
     assert store.account(acc.username).status == "unallocated"
 
 
+async def test_a_candidate_linked_by_another_case_is_shown_as_another_persons(demo):
+    """Twins both resembling one requested account: matching the first twin links it, and the
+    second twin's case then says the account is now another person's (a match is refused)
+    before the operator tries, and again after an undo it is free."""
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    touch(store, acc.username)  # an account no record holds (requested by the school)
+    with store.transaction("test") as tx:
+        shared = tx.account(acc.username)
+        first = put_case_for(tx, dfe, shared, mis_id="NEW1", score=90, reasons=["twin"])
+        second = put_case_for(tx, dfe, shared, mis_id="NEW2", score=90, reasons=["twin"])
+    async with started(store, "matching", dfe, first) as (app, pilot):
+        assert "taken" not in screen_text(app)
+        burst(app, "m", "y")  # the first twin matched; the queue moves to the second
+        await settle(pilot, 4)
+        assert app.screen.case.case_id == second
+        text = screen_text(app)
+        assert "taken" in text
+        assert "now linked to MIS record NEW1 of this school: another person's account" in text
+        burst(app, "u")  # undone: the account is free again
+        await settle(pilot, 4)
+        assert app.screen.case.case_id == first
+        burst(app, "n")
+        await settle(pilot)
+        assert app.screen.case.case_id == second
+        assert "taken" not in screen_text(app)
+    assert store.case(first).status == "open" and store.account(acc.username).mis_id is None
+
+
 # -- 6. add a school, request an account ------------------------------------------------------
 
 

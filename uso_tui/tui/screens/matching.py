@@ -233,7 +233,7 @@ class MatchingScreen(ExportsCsv):
                 cell(candidate.surname, DIFF_STYLE if "surname" in diff else ""),
                 cell(candidate.preferred_name, DIFF_STYLE if "preferred_name" in diff else ""),
                 cell(candidate.dob or "—", DIFF_STYLE if "dob" in diff else ""),
-                self._where_cell(candidate),
+                self._where_cell(case, candidate),
             ]
             table.add_row(*row, key=candidate.username)
         if table.row_count:
@@ -248,7 +248,21 @@ class MatchingScreen(ExportsCsv):
             return candidate.school, "active" if candidate.school else "unallocated"
         return acc.school, acc.status
 
-    def _where_cell(self, candidate: Candidate) -> Text:
+    def _taken_by(self, case: MatchCase, candidate: Candidate) -> str | None:
+        """The MIS id of another record of the case's school and report that the candidate's
+        account is linked to now (a twin's case decided first, a later run): another person's
+        account, which a match would be refused."""
+        acc = self.accounts.get(candidate.username)
+        if acc is None or acc.status != "active" or not acc.mis_id:
+            return None
+        mine = case.record.get("mis_id")
+        if acc.mis_id == mine or (acc.link_school, acc.link_report) != (case.school, case.report):
+            return None
+        return acc.mis_id
+
+    def _where_cell(self, case: MatchCase, candidate: Candidate) -> Text:
+        if self._taken_by(case, candidate) is not None:
+            return cell("taken", "bold red")
         school, status = self._where(candidate)
         if status != "active" or not school:
             return cell("unalloc.", "yellow")
@@ -312,7 +326,12 @@ class MatchingScreen(ExportsCsv):
             if candidate.reasons:
                 out.append_text(plain("; ".join(candidate.reasons)))
         school, status = self._where(candidate)
-        if status != "active" or not school:
+        taken = self._taken_by(self.case, candidate) if self.case is not None else None
+        if taken is not None:
+            out.append("  now linked to ", style="bold red")
+            out.append_text(plain(f"MIS record {taken}", "bold red"))
+            out.append(" of this school: another person's account", style="bold red")
+        elif status != "active" or not school:
             out.append("  unallocated: matching restores it here", style="yellow")
         elif school != self.dfe:
             out.append(f"  at {school}: matching moves it here", style="bold yellow")
@@ -517,7 +536,8 @@ class MatchingScreen(ExportsCsv):
             self.app.call_from_thread(
                 self.say, f"Excluded; unallocated {', '.join(ex.unallocated) or 'none'}"
             )
-        self.app.call_from_thread(self._decided, case, bool(how.get("skip")))
+        fresh = self._fresh(case, how.get("match") or "")
+        self.app.call_from_thread(self._decided, case, bool(how.get("skip")), fresh)
 
     @in_thread("matching-refresh", failure="Cannot read the case", exclusive=False)
     def refresh_case(self, case_id: str) -> None:
@@ -530,7 +550,8 @@ class MatchingScreen(ExportsCsv):
                 self.cases[position] = fresh
                 self.show()
 
-    def _decided(self, case: MatchCase, skipped: bool) -> None:
+    def _decided(self, case: MatchCase, skipped: bool, fresh: dict[str, Account]) -> None:
+        self.accounts.update(fresh)
         self.busy = False
         self._deciding = None
         for position, listed in enumerate(self.cases):
@@ -570,7 +591,16 @@ class MatchingScreen(ExportsCsv):
             case = MatchCase.from_dict({**was.to_dict(), "decision": None})  # a skip: forget it
         else:
             case = undo_decision(self.store, case_id, operator=self.operator, now=self.now())
-        self.app.call_from_thread(self._undone, case)
+        self.app.call_from_thread(self._undone, case, self._fresh(was or case))
+
+    def _fresh(self, case: MatchCase, also: str = "") -> dict[str, Account]:
+        """The accounts of the case's candidates (and `also`, and the account it was matched
+        to) as they are now: a match links one, an undo unlinks it, and the same account may be
+        a candidate of another case shown (a twin's)."""
+        decision = case.decision or ""
+        matched = decision.removeprefix("match:") if decision.startswith("match:") else ""
+        names = {c["username"] for c in case.candidates} | {also, matched}
+        return {u: acc for u in names if u and (acc := self.store.find_account(u)) is not None}
 
     def action_toggle_decided(self) -> None:
         """v: list the decided cases of every session too (to undo one), or only open ones."""
@@ -588,7 +618,8 @@ class MatchingScreen(ExportsCsv):
             if self._deciding:
                 self.refresh_case(self._deciding)
 
-    def _undone(self, case: MatchCase) -> None:
+    def _undone(self, case: MatchCase, fresh: dict[str, Account]) -> None:
+        self.accounts.update(fresh)
         self.busy = False
         self._deciding = None
         if case.case_id in self.decided:
