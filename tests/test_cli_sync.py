@@ -188,6 +188,29 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
     assert actions.index("restore") < actions.index("unallocate")  # newest first
 
 
+def test_matches_says_when_a_twins_decision_took_the_candidate(cli, sim):
+    """Twins both known as Sam, and a "Sam Jones" requested for one of them: each is a case with
+    that account. Matched to the first, the second's case lists it as taken, and matching it
+    again is refused."""
+    add(cli, sim, DFE, [AMY])
+    cli.ok("sync", DFE)
+    cli.add_account(DFE, "Sam", "Jones", "2016-05-05")
+    twins = [
+        enrolled_student("8", "Samuel", "Jones", "2016-05-05", preferredName="Sam"),
+        enrolled_student("9", "Samantha", "Jones", "2016-05-05", preferredName="Sam"),
+    ]
+    sim.set_records(DFE, "students", [AMY, *twins])
+    assert cli.ok("sync", DFE, "--json").json()["counts"]["needs_matching"] == 2
+    first, second = cli.ok("matches", DFE, "--json").json()
+    assert [c["username"] for c in second["candidates"]] == ["sjones.204"]
+    assert "taken" not in cli.ok("matches", DFE).out
+    cli.ok("resolve", first["case_id"], "--match", "sjones.204")
+    human = cli.ok("matches", DFE).out
+    assert second["case_id"] in human and f"taken (MIS id {first['record']['mis_id']})" in human
+    refused = cli("resolve", second["case_id"], "--match", "sjones.204")
+    assert refused.status == 2 and "another person's account" in refused.err
+
+
 def test_held_run_then_confirm(cli, sim):
     add(cli, sim, DFE, [AMY, BOB, CAT])
     cli.ok("sync", DFE)

@@ -61,6 +61,17 @@ def _why(candidate: dict) -> str:
     return "; ".join(parts)
 
 
+def _where(case: MatchCase, candidate: dict, acc: Account | None) -> str:
+    """A candidate's school now (as the case saw it if the account is not found); `taken` when
+    another record of the school has been linked to it since."""
+    if acc is None:
+        return candidate.get("school") or "(unallocated)"
+    taken = case.taken_by(acc)
+    if taken is not None:
+        return f"taken (MIS id {taken})"
+    return acc.school if acc.status == "active" and acc.school else "(unallocated)"
+
+
 def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
     dfe = check_dfe(args.dfe)
     cases = ctx.store().cases(dfe, "open")
@@ -71,6 +82,13 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(f"no open match cases at {dfe}")
         return 0
     out = ctx.stdout
+    store = ctx.store()
+    # where each candidate's account is now (moved, unallocated, linked to another record since)
+    now = {
+        u: acc
+        for u in {c["username"] for case in cases for c in case.candidates}
+        if (acc := store.find_account(u)) is not None
+    }
     for number, case in enumerate(cases, 1):
         rec = case.mis_record()
         out.write(
@@ -82,7 +100,7 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
             [
                 f"{i}.",
                 c["username"],
-                c.get("school") or "(unallocated)",
+                _where(case, c, now.get(c["username"])),
                 f"{c['score']}%",
                 person(c.get("forename"), c.get("surname"), c.get("preferred_name")),
                 c.get("dob"),

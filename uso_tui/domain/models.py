@@ -278,6 +278,16 @@ class MatchCase(_Record):
     def mis_record(self) -> MisRecord:
         return MisRecord.from_dict(self.record)
 
+    def taken_by(self, acc: Account) -> str | None:
+        """The MIS id of another record of this case's school and report that `acc` (one of its
+        candidates, as it is now) is linked to: another person's account (a twin's case decided
+        first, a later run), which a match would be refused."""
+        if acc.status != "active" or not acc.mis_id or acc.mis_id == self.record.get("mis_id"):
+            return None
+        if (acc.link_school, acc.link_report) != (self.school, self.report):
+            return None
+        return acc.mis_id
+
     def public(self) -> dict[str, Any]:
         """The `matches --json` shape."""
         rec = self.mis_record()

@@ -249,16 +249,8 @@ class MatchingScreen(ExportsCsv):
         return acc.school, acc.status
 
     def _taken_by(self, case: MatchCase, candidate: Candidate) -> str | None:
-        """The MIS id of another record of the case's school and report that the candidate's
-        account is linked to now (a twin's case decided first, a later run): another person's
-        account, which a match would be refused."""
         acc = self.accounts.get(candidate.username)
-        if acc is None or acc.status != "active" or not acc.mis_id:
-            return None
-        mine = case.record.get("mis_id")
-        if acc.mis_id == mine or (acc.link_school, acc.link_report) != (case.school, case.report):
-            return None
-        return acc.mis_id
+        return case.taken_by(acc) if acc is not None else None
 
     def _where_cell(self, case: MatchCase, candidate: Candidate) -> Text:
         if self._taken_by(case, candidate) is not None:
