@@ -123,6 +123,38 @@ async def test_palette_typed_ahead_opens_what_was_typed_not_a_first_guess(demo, 
             await press(pilot, "escape")
 
 
+async def test_palette_typed_ahead_waits_for_a_search_slower_than_a_second(demo, monkeypatch):
+    """The same over a slow host: the search of the whole text takes longer than a key's usual
+    wait, and the text typed one key before also matches another school, whose queue the enter
+    must not open."""
+    import asyncio
+
+    from uso_tui.tui.palette import UsoCommands
+
+    numbers = {s.dfe[-4:]: s.dfe for s in demo.store.list_schools()}
+    # a school whose number typed but for its last digit names another school first
+    typed, target = next(
+        (number[:k], dfe)
+        for number, dfe in sorted(numbers.items())
+        for k in (2, 3, 4)
+        if [n for n in numbers if n.startswith(number[:k])] == [number]
+        and min(d for n, d in numbers.items() if n.startswith(number[: k - 1])) != dfe
+    )
+    searching = UsoCommands.search
+
+    async def slowly(self, query):
+        if query.endswith(typed):
+            await asyncio.sleep(1.5)
+        async for hit in searching(self, query):
+            yield hit
+
+    monkeypatch.setattr(UsoCommands, "search", slowly)
+    async with started(demo.store) as (app, pilot):
+        burst(app, "ctrl+p", *"matching", "space", *typed, "enter")
+        await wait_for(pilot, lambda: getattr(app.screen, "kind", None) == "matching")
+        assert (app.screen.kind, app.screen.dfe) == ("matching", target)
+
+
 def _palette_offers(app) -> bool:
     """The command palette has searched and highlights a result."""
     results = app.screen.query_one(CommandList)

@@ -45,6 +45,7 @@ class KeysInTurnApp(App):
         self._turns = 0
         self._turn_timer: Timer | None = None
         self._holds: dict[int, int] = {}  # turn -> holds not yet released (hold_keys)
+        self._busy_turn = 0  # the turn whose wait for a busy screen was lengthened (busy)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
@@ -115,7 +116,7 @@ class KeysInTurnApp(App):
 
     def busy(self) -> bool:
         """True while the screen shown is still working out what a key typed there leads to (a
-        search in the command palette): the next key waits (at most SETTLE_TIMEOUT)."""
+        search in the command palette): the next key waits (at most HOLD_TIMEOUT)."""
         searching = getattr(self.screen, "searching", None)
         return bool(searching is not None and searching())
 
@@ -123,7 +124,15 @@ class KeysInTurnApp(App):
         if turn != self._key_turn or self._holds.get(turn):
             return  # another turn; or held: the release follows the key again
         now = (self.screen, self.focused)
-        if self.busy():  # look again shortly (the turn's timer still bounds the wait)
+        if self.busy():  # look again shortly
+            if self._busy_turn != turn:
+                # a search under way is a pending effect like a hold: bounded by HOLD_TIMEOUT,
+                # not SETTLE_TIMEOUT (a slow search let `matching 2714` enter open another
+                # school's queue)
+                self._busy_turn = turn
+                if self._turn_timer is not None:
+                    self._turn_timer.stop()
+                self._turn_timer = self.set_timer(HOLD_TIMEOUT, lambda: self._end_turn(turn))
             self.set_timer(BUSY_POLL, partial(self._round_done, turn, now, rounds))
             return
         if now == seen or rounds >= SETTLE_ROUNDS:
