@@ -120,6 +120,11 @@ def test_accounts_put_get_and_usernames_unique(store):
     assert store.find_account("nobody.204") is None
     with pytest.raises(UnknownAccount):
         store.account("nobody.204")
+    # many at once: each registry and school file read once, the missing left out
+    wanted = ["jsmith.204", "jsmith3.204", "nobody.204", "jsmith2.204", "nobody.330"]
+    found = store.find_accounts(wanted)
+    assert found == {u: store.account(u) for u in wanted if not u.startswith("nobody")}
+    assert store.find_accounts([]) == {}
     assert sorted(a.username for a in store.school_accounts("204-3211")) == [
         "jsmith2.204",
         "jsmith3.204",

@@ -82,13 +82,8 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(f"no open match cases at {dfe}")
         return 0
     out = ctx.stdout
-    store = ctx.store()
     # where each candidate's account is now (moved, unallocated, linked to another record since)
-    now = {
-        u: acc
-        for u in {c["username"] for case in cases for c in case.candidates}
-        if (acc := store.find_account(u)) is not None
-    }
+    now = ctx.store().find_accounts({c["username"] for case in cases for c in case.candidates})
     for number, case in enumerate(cases, 1):
         rec = case.mis_record()
         out.write(

@@ -36,6 +36,7 @@ Every *.json document but store.json and config.json is a TinyDB database ({tabl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,6 +279,11 @@ class Store(Protocol):
 
     def account(self, username: str) -> Account: ...
     def find_account(self, username: str) -> Account | None: ...
+    def find_accounts(self, usernames: Iterable[str]) -> dict[str, Account]:
+        """The accounts of `usernames` that exist, by username: each local authority's registry
+        and each home school's file read once (find_account reads both for each)."""
+        ...
+
     def la_usernames(self, la: str) -> frozenset[str]:
         """Every username of the local authority (`*.LA`), from its username registry."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -386,6 +386,25 @@ class TinyStore(KeptReads, Store):
                 if account["username"] == username:
                     return Account.from_dict(account)
         return None
+
+    def find_accounts(self, usernames: Iterable[str]) -> dict[str, Account]:
+        by_la: dict[str, set[str]] = {}
+        for username in usernames:
+            by_la.setdefault(la_of_username(username), set()).add(username)
+        found: dict[str, Account] = {}
+        with self._reading():
+            by_home: dict[str, set[str]] = {}
+            for la, wanted in by_la.items():
+                reg = registry_map(read_json(self.layout.registry_file(la)))
+                for username in wanted:
+                    home = reg.get(username)
+                    if home is not None:
+                        by_home.setdefault(home, set()).add(username)
+            for home, wanted in by_home.items():
+                for row in table_rows(read_json(self.layout.data(home)), "accounts"):
+                    if row["username"] in wanted:
+                        found[row["username"]] = Account.from_dict(row)
+        return found
 
     def la_usernames(self, la: str) -> frozenset[str]:
         with self._reading():

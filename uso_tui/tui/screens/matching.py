@@ -146,8 +146,7 @@ class MatchingScreen(ExportsCsv):
             decided.sort(key=lambda c: c.decided_at or "", reverse=True)
             cases += decided
         # a candidate's school as the case saw it may be stale (unallocated, moved since)
-        names = {c["username"] for case in cases for c in case.candidates}
-        now = {u: acc for u in names if (acc := self.store.find_account(u)) is not None}
+        now = self.store.find_accounts({c["username"] for case in cases for c in case.candidates})
         self.app.call_from_thread(self._loaded, cases, now)
 
     def _loaded(self, cases: list[MatchCase], accounts: dict[str, Account]) -> None:
@@ -592,7 +591,7 @@ class MatchingScreen(ExportsCsv):
         decision = case.decision or ""
         matched = decision.removeprefix("match:") if decision.startswith("match:") else ""
         names = {c["username"] for c in case.candidates} | {also, matched}
-        return {u: acc for u in names if u and (acc := self.store.find_account(u)) is not None}
+        return self.store.find_accounts(u for u in names if u)
 
     def action_toggle_decided(self) -> None:
         """v: list the decided cases of every session too (to undo one), or only open ones."""
