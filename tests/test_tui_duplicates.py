@@ -12,7 +12,6 @@ from tui_helpers import (
     press,
     screen_text,
     settle,
-    slowed,
     started,
     type_text,
     wait_for,
@@ -181,7 +180,21 @@ async def test_every_schools_review_says_how_far_it_has_read(store, monkeypatch)
     """Every school's review reads the store one local authority at a time (seconds at
     thousands of schools): until its pairs are shown it says how far it has come; leaving while
     it reads is no error."""
-    slowed(monkeypatch, store, "la_people", seconds=0.3)
+    import threading
+    import time
+
+    read = store.la_people
+    seen = threading.Event()  # the first authority's read waits until its progress was seen
+
+    def la_people(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            return read(*args, **kwargs)
+        if not seen.wait(20):  # (a read in progress past a test's glance, however loaded)
+            raise AssertionError("the progress was never shown")
+        time.sleep(0.3)  # the next ones as over a large store
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(store, "la_people", la_people)
     async with started(store, start=("school", VALE)) as (app, pilot):
         burst(app, "ctrl+p", *"duplicates", "space", *"all", "enter")
 
@@ -191,6 +204,7 @@ async def test_every_schools_review_says_how_far_it_has_read(store, monkeypatch)
             return str(screen.query_one("#pair").render()) if duplicates else ""
 
         await wait_for(pilot, lambda: "local authority 1 of 2" in reading())
+        seen.set()
         await wait_for(
             pilot, lambda: shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
         )
