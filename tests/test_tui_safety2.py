@@ -192,6 +192,27 @@ async def test_a_candidate_linked_by_another_case_is_shown_as_another_persons(de
     assert store.case(first).status == "open" and store.account(acc.username).mis_id is None
 
 
+async def test_a_decision_saved_is_not_called_failed_when_the_refresh_after_it_fails(demo):
+    """After a decision the console reads its candidates' accounts again (one may be another
+    case's candidate); that read failing loses the refresh only, not the decision's message."""
+    from uso_tui.store import StoreError
+
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    case_id = open_case_for(store, dfe, acc.username)
+    async with started(store, "matching", dfe, case_id, notifications=True) as (app, pilot):
+
+        def fails(usernames):
+            raise StoreError("the disk went away")
+
+        store.find_accounts = fails
+        burst(app, "c")
+        await settle(pilot, 4)
+        assert not [line for line in said_lines(app) if "Not saved" in line]
+        assert app.screen.decided == [case_id]
+    assert store.case(case_id).decision.startswith("create:")
+
+
 # -- 6. add a school, request an account ------------------------------------------------------
 
 

@@ -127,8 +127,8 @@ class KeysInTurnApp(App):
         if self.busy():  # look again shortly
             if self._busy_turn != turn:
                 # a search under way is a pending effect like a hold: bounded by HOLD_TIMEOUT,
-                # not SETTLE_TIMEOUT (a slow search let `matching 2714` enter open another
-                # school's queue)
+                # not SETTLE_TIMEOUT (a search slower than that let `matching 232` enter open
+                # the first hit of `matching 23`: another school's queue)
                 self._busy_turn = turn
                 if self._turn_timer is not None:
                     self._turn_timer.stop()

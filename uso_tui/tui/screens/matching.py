@@ -16,7 +16,7 @@ from textual.reactive import var
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
-from uso_tui.store import AccountHit
+from uso_tui.store import AccountHit, StoreError
 from uso_tui.tui.format import cell, clean, plain
 from uso_tui.tui.screens.listing import ExportsCsv
 from uso_tui.tui.widgets import Confirm, Prompt, current_key
@@ -591,7 +591,10 @@ class MatchingScreen(ExportsCsv):
         decision = case.decision or ""
         matched = decision.removeprefix("match:") if decision.startswith("match:") else ""
         names = {c["username"] for c in case.candidates} | {also, matched}
-        return self.store.find_accounts(u for u in names if u)
+        try:
+            return self.store.find_accounts(u for u in names if u)
+        except (StoreError, OSError):  # the decision is saved: only this refresh is lost
+            return {}
 
     def action_toggle_decided(self) -> None:
         """v: list the decided cases of every session too (to undo one), or only open ones."""
