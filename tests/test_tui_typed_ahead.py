@@ -23,6 +23,7 @@ SEQUENCES = [
     "j enter b 4 r y",
     "j j enter f y escape m m y",
     "ctrl+p m a t c h i n g enter m y",
+    "ctrl+p m a t c h i n g space 2 7 1 4 enter m y",
     "j enter r A d a enter L o v e enter 2 0 1 6 - 0 1 - 0 1 enter y",
     "slash t h o r n enter enter m y",
     "u w s m i enter enter",

@@ -12,8 +12,16 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
-from textual import work
-from textual.command import CommandInput, CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual import events, work
+from textual.command import (
+    CommandInput,
+    CommandList,
+    CommandPalette,
+    DiscoveryHit,
+    Hit,
+    Hits,
+    Provider,
+)
 from textual.content import Content
 from textual.css.query import NoMatches
 
@@ -134,6 +142,19 @@ class UsoPalette(CommandPalette):
     picks the first hit of the text typed so far (another school's matching queue)."""
 
     searched: str | None = None  # the text whose search has finished
+    choosing = False  # an enter picked the highlighted hit: the palette is about to close
+
+    def on_key(self, event: events.Key) -> None:
+        # (bubbled from the input, before the enter's selection closes the palette a few
+        # messages later: keys typed after it wait for the screen it opens, see searching)
+        if event.key == "enter":
+            try:
+                hits = self.query_one(CommandList)
+            except NoMatches:
+                return
+            self.choosing = hits.option_count > 0 and hits.highlighted is not None
+        else:
+            self.choosing = False
 
     @work(exclusive=True, group=CommandPalette._GATHER_COMMANDS_GROUP)
     async def _gather_commands(self, search_value: str) -> None:
@@ -141,7 +162,10 @@ class UsoPalette(CommandPalette):
         self.searched = search_value
 
     def searching(self) -> bool:
-        """True while the list may not show the hits of the text in the input yet."""
+        """True while the list may not show the hits of the text in the input yet, or while
+        the hit an enter picked is being opened."""
+        if self.choosing:
+            return True
         try:
             typed = self.query_one(CommandInput).value.strip()
         except NoMatches:  # not mounted (yet, or any more): nothing to wait for
