@@ -81,6 +81,11 @@ def test_markup_in_names_is_printed_literally(cli):
     assert "[bold]x[/] Evans" in out
 
 
+def test_account_add_takes_a_date_as_typed_in_the_uk(cli):
+    made = cli.ok(*account_add_args(DFE, "Zoe", "Hart", "28/02/2014"), "--json").json()
+    assert made["dob"] == "2014-02-28"
+
+
 def test_account_add_refuses_a_twin_request(cli):
     cli.add_account(DFE, "Ann", "Lee", "2014-01-01")
     before = snapshot(cli.data_dir)
@@ -91,7 +96,8 @@ def test_account_add_refuses_a_twin_request(cli):
 
 ACCOUNT_BAD = [
     ("bad dob", ["--dob", "2014-13-01"], "no such date"),
-    ("dob format", ["--dob", "01/02/2014"], "expected YYYY-MM-DD"),
+    ("dob format", ["--dob", "2014/02/01"], "expected YYYY-MM-DD or DD/MM/YYYY"),
+    ("bad dob as typed in the UK", ["--dob", "31/02/2014"], "'31/02/2014': no such date"),
     ("dob in future", ["--dob", "2027-01-01"], "in the future"),
     ("no letters", ["--forename", "123"], "contains no letters"),
     ("empty surname", ["--surname", " "], "surname is empty"),

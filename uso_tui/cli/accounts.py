@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add.add_argument("--role", required=True, choices=("staff", "pupil"))
     add.add_argument("--forename", required=True)
     add.add_argument("--surname", required=True)
-    add.add_argument("--dob", required=True, metavar="YYYY-MM-DD")
+    add.add_argument("--dob", required=True, metavar="DATE", help="YYYY-MM-DD or DD/MM/YYYY")
     add.set_defaults(func=cmd_account_add)
 
     un = sub.add_parser("unallocated", parents=[parent], help="accounts unallocated at a school")

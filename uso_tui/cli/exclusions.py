@@ -22,7 +22,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add.add_argument("dfe", metavar="DFE")
     add.add_argument("--forename", required=True)
     add.add_argument("--surname", required=True)
-    add.add_argument("--dob", metavar="YYYY-MM-DD", help="only this date of birth (default: any)")
+    add.add_argument(
+        "--dob",
+        metavar="DATE",
+        help="only this date of birth (YYYY-MM-DD or DD/MM/YYYY; default: any)",
+    )
     add.add_argument(
         "--unallocate",
         action="store_true",

@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from uso_tui.domain.dates import from_uk
 from uso_tui.domain.names import normalise, normalise_cached
 from uso_tui.store.api import AccountHit
 from uso_tui.store.storage import read_bytes
 
 _SPLIT = re.compile(r"[\s\-]+")
-_UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 # The matching fields hold no space, tab, line break or field separator (see the docstring).
 _FIELD = str.maketrans(dict.fromkeys(" \t\n\r\x1d\x1f", "\x1e"))
@@ -164,10 +164,9 @@ def search_keys(text: str) -> list[str]:
     """The words of a search, as index tokens: names normalised, DD/MM/YYYY as YYYY-MM-DD."""
     keys: list[str] = []
     for word in text.split():
-        match = _UK_DATE.match(word)
-        if match:
-            day, month, year = match.groups()
-            keys.append(f"{year}-{int(month):02d}-{int(day):02d}")
+        iso = from_uk(word)
+        if iso is not None:
+            keys.append(iso)
         elif all(c.isdigit() or c == "-" for c in word):
             keys.append(word)
         elif any(c.isdigit() or c == "." for c in word):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from uso_tui.domain.dates import from_uk
 from uso_tui.domain.errors import InvalidInput, InvalidName
 from uso_tui.domain.models import Account, AuditEvent, Exclusion, School
 from uso_tui.domain.names import normalise, username_stem
@@ -83,17 +84,19 @@ def check_secret(secret: str | None) -> str:
 
 
 def check_dob(value: Any, today: date, what: str = "date of birth") -> str:
-    text = str(value or "").strip()
+    """The date as YYYY-MM-DD; typed so or as DD/MM/YYYY (day first, as in the UK)."""
+    typed = str(value or "").strip()
+    text = from_uk(typed) or typed
     if not _DATE_RE.match(text):
-        raise InvalidInput(f"bad {what} {text!r}: expected YYYY-MM-DD")
+        raise InvalidInput(f"bad {what} {typed!r}: expected YYYY-MM-DD or DD/MM/YYYY")
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"bad {what} {text!r}: no such date") from None
+        raise InvalidInput(f"bad {what} {typed!r}: no such date") from None
     if day > today:
-        raise InvalidInput(f"bad {what} {text}: it is in the future")
+        raise InvalidInput(f"bad {what} {typed}: it is in the future")
     if day.year < 1900:
-        raise InvalidInput(f"bad {what} {text}: before 1900")
+        raise InvalidInput(f"bad {what} {typed}: before 1900")
     return text
 
 

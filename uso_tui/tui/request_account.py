@@ -29,7 +29,7 @@ FIELDS = [
     ("role", "Role", "pupil or staff"),
     ("forename", "Forename", ""),
     ("surname", "Surname", ""),
-    ("dob", "Date of birth", "YYYY-MM-DD"),
+    ("dob", "Date of birth", "YYYY-MM-DD or DD/MM/YYYY"),
 ]
 
 
