@@ -298,5 +298,8 @@ def _freeze_startup_heap() -> None:
 
 def run_console(store: Store, *, operator: str | None = None) -> int:
     """Open the console on a store (the CLI's `uso-tui` with no command)."""
+    from uso_tui.tui.terminal_input import install  # noqa: PLC0415
+
+    install()  # an escape typed ahead stays an escape
     UsoApp(store, operator=operator, freeze_startup=True).run()
     return 0

@@ -1,0 +1,61 @@
+"""Escape typed ahead (uso_tui.tui.terminal_input): Escape and the next key read from the
+terminal in one go stay two keys; escape sequences and pasted text are left alone."""
+
+from __future__ import annotations
+
+import pytest
+from textual import events
+
+from uso_tui.tui.terminal_input import TypedAheadParser, split_escapes
+
+
+def keys(*reads: str, parser_class=TypedAheadParser) -> list[str]:
+    """The keys the terminal parser makes of these reads (each one read of the terminal), once
+    the escape delay has passed."""
+    import time
+
+    parser = parser_class()
+    out = []
+    for data in reads:
+        out += list(parser.feed(data))
+    time.sleep(0.15)  # past the parser's escape delay (a lone escape waits that long)
+    out += list(parser.tick())
+    return [e.key if isinstance(e, events.Key) else type(e).__name__ for e in out]
+
+
+@pytest.mark.parametrize(
+    ("read", "expected"),
+    [
+        ("\x1bu", ["escape", "u"]),  # was alt+u
+        ("\x1b/", ["escape", "slash"]),  # was slash: the escape lost
+        ("\x1b\r", ["escape", "enter"]),
+        ("\x1b ", ["escape", "space"]),
+        ("\x1bm\x1bu", ["escape", "m", "escape", "u"]),
+        ("\x1b", ["escape"]),
+        ("\x1b\x1b", ["escape", "escape"]),
+        ("\x1b[A", ["up"]),  # an arrow key's sequence is left whole
+        ("\x1bOB", ["down"]),
+        ("j\x1b[B\x1bq", ["j", "down", "escape", "q"]),
+    ],
+)
+def test_an_escape_read_with_the_next_key_is_two_keys(read, expected):
+    assert keys(read) == expected
+
+
+def test_textuals_own_parser_merges_them():
+    """Why this exists: the same reads through Textual's parser alone."""
+    from textual._xterm_parser import XTermParser
+
+    assert keys("\x1bu", parser_class=XTermParser) == ["alt+u"]
+    assert keys("\x1b/", parser_class=XTermParser) == ["slash"]
+
+
+def test_pasted_text_and_sequences_split_across_reads_are_left_alone():
+    pasted = "\x1b[200~a\x1bb\x1b[201~"
+    assert split_escapes(pasted) == (pasted, False)
+    # a paste over two reads: the second is still inside it
+    first, pasting = split_escapes("\x1b[200~a\x1bb")
+    assert (first, pasting) == ("\x1b[200~a\x1bb", True)
+    assert split_escapes("c\x1bd\x1b[201~\x1be", pasting) == ("c\x1bd\x1b[201~\x1b[27ue", False)
+    # an arrow key whose sequence is split across two reads stays one key
+    assert keys("\x1b", "[A") == ["up"]

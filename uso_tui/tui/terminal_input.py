@@ -1,0 +1,66 @@
+"""Escape typed ahead: a terminal sends Alt+x as ESC then x, so Escape and the next key read from
+the terminal in one go (typed ahead while the console was busy, the pty holding both; or over a
+slow SSH link) were one key to Textual's parser: `escape` `u` became alt+u, and `escape` `/`,
+`escape` enter or `escape` space lost the escape. The console binds no Alt key: here ESC followed,
+in the same read, by a character that starts no escape sequence is read as Escape, then that
+character. (An ESC at the end of one read and a key at the start of the next are still one key,
+as Textual has it: a sequence split across reads must stay whole.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import textual.drivers.linux_driver as linux_driver
+from textual._xterm_parser import XTermParser
+
+ESC = "\x1b"
+# The Escape key as the kitty keyboard protocol writes it, which Textual's parser reads as escape.
+ESCAPE_KEY = "\x1b[27u"
+# What may follow ESC to begin an escape sequence (CSI, SS3, OSC, DCS, APC, ST, PM, SOS) or a
+# second escape: left to the parser.
+INTRODUCERS = frozenset("[O]P_\\^X" + ESC)
+PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
+
+
+def split_escapes(data: str, pasting: bool = False) -> tuple[str, bool]:
+    """`data` with each ESC that is a key of its own written as ESCAPE_KEY, and whether a
+    bracketed paste is still open at its end (pasted text is left as pasted)."""
+    if ESC not in data:
+        return data, pasting
+    out: list[str] = []
+    i, end = 0, len(data)
+    while i < end:
+        at = data.find(ESC, i)
+        if at < 0:
+            out.append(data[i:])
+            break
+        out.append(data[i:at])
+        if data.startswith(PASTE_START, at):
+            pasting, i = True, at + len(PASTE_START)
+            out.append(PASTE_START)
+        elif data.startswith(PASTE_END, at):
+            pasting, i = False, at + len(PASTE_END)
+            out.append(PASTE_END)
+        else:
+            alone = not pasting and at + 1 < end and data[at + 1] not in INTRODUCERS
+            out.append(ESCAPE_KEY if alone else ESC)
+            i = at + 1
+    return "".join(out), pasting
+
+
+class TypedAheadParser(XTermParser):
+    """Textual's terminal parser, given each read with its lone escapes made plain."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pasting = False
+
+    def feed(self, data: str) -> Iterable:
+        data, self._pasting = split_escapes(data, self._pasting)
+        return super().feed(data)
+
+
+def install() -> None:
+    """Make the terminal driver read keys with TypedAheadParser (before the console runs; it
+    builds its parser as its input thread starts)."""
+    linux_driver.XTermParser = TypedAheadParser  # type: ignore[misc]
