@@ -59,3 +59,21 @@ def test_pasted_text_and_sequences_split_across_reads_are_left_alone():
     assert split_escapes("c\x1bd\x1b[201~\x1be", pasting) == ("c\x1bd\x1b[201~\x1b[27ue", False)
     # an arrow key whose sequence is split across two reads stays one key
     assert keys("\x1b", "[A") == ["up"]
+
+
+async def test_an_escape_that_ended_one_read_and_the_key_that_began_the_next_are_two_keys(demo):
+    """Across two reads Textual's parser still makes alt+u of ESC and u: the console, binding no
+    Alt key, takes it as escape then u (from a school's hub: back to the schools, then Users)."""
+    from tui_helpers import settle, started
+
+    async with started(demo.store, "school", demo.held_school) as (app, pilot):
+        for key, char in (("alt+u", "u"), ("w", "w")):
+            event = events.Key(key, char)
+            event.set_sender(app)
+            app._driver.send_message(event)  # noqa: SLF001 - as the terminal driver sends it
+        await settle(pilot, 6)
+        assert [type(s).__name__ for s in app.screen_stack[1:]] == [
+            "SchoolsScreen",
+            "UsersScreen",
+            "WhyScreen",
+        ]

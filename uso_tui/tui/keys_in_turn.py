@@ -35,6 +35,22 @@ HOLD_TIMEOUT = 5.0
 BUSY_POLL = 0.01  # seconds between looks at a screen that is busy (KeysInTurnApp.busy)
 
 
+def unmeta(key: events.Key) -> list[events.Key]:
+    """alt+x as the escape and the x it was typed as: a terminal sends Alt+x as ESC x, which is
+    also Escape then x read in one go (typed ahead), and the console binds no Alt key. (Most
+    such reads never get here: terminal_input splits them; this takes an ESC that ended one read
+    with the key that began the next.)"""
+    name, char = key.key, key.character
+    if not name.startswith("alt+") or char is None or len(char) != 1 or not char.isprintable():
+        return [key]
+    rest = name.removeprefix("alt+")
+    if rest.startswith("shift+") and len(rest) == len("shift+") + 1:
+        rest = char  # an upper-case letter is named as itself
+    if len(rest) != 1:
+        return [key]
+    return [events.Key("escape", "\x1b"), events.Key(rest, char)]
+
+
 class KeysInTurnApp(App):
     """An App that handles the keys read from the terminal one at a time (see the module's doc)."""
 
@@ -49,10 +65,11 @@ class KeysInTurnApp(App):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
-            if self._key_turn:
-                self._held_keys.append(event)
-                return
-            await self._take_turn(event)
+            for key in unmeta(event):
+                if self._key_turn:
+                    self._held_keys.append(key)
+                else:
+                    await self._take_turn(key)
             return
         await super().on_event(event)
 
