@@ -207,6 +207,9 @@ def test_matches_says_when_a_twins_decision_took_the_candidate(cli, sim):
     cli.ok("resolve", first["case_id"], "--match", "sjones.204")
     human = cli.ok("matches", DFE).out
     assert second["case_id"] in human and f"taken (MIS id {first['record']['mis_id']})" in human
+    (left,) = cli.ok("matches", DFE, "--json").json()
+    assert [c["taken_by"] for c in left["candidates"]] == [first["record"]["mis_id"]]
+    assert [c["taken_by"] for c in second["candidates"]] == [None]  # before the first's match
     refused = cli("resolve", second["case_id"], "--match", "sjones.204")
     assert refused.status == 2 and "another person's account" in refused.err
 

@@ -36,8 +36,13 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     resolve_parser.set_defaults(func=cmd_resolve)
 
 
-def _case_json(case: MatchCase) -> dict:
+def _case_json(case: MatchCase, now: dict[str, Account] | None = None) -> dict:
+    """`now`: the candidates' accounts as they are (`matches`): each candidate then says
+    `taken_by`, the MIS id of another record of the school linked to it since (else null)."""
     data = case.public()
+    for candidate in data["candidates"] if now is not None else ():
+        acc = now.get(candidate["username"])
+        candidate["taken_by"] = case.taken_by(acc) if acc is not None else None
     data.update(
         school=case.school,
         report=case.report,
@@ -75,15 +80,15 @@ def _where(case: MatchCase, candidate: dict, acc: Account | None) -> str:
 def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
     dfe = check_dfe(args.dfe)
     cases = ctx.store().cases(dfe, "open")
+    # where each candidate's account is now (moved, unallocated, linked to another record since)
+    now = ctx.store().find_accounts({c["username"] for case in cases for c in case.candidates})
     if args.json:
-        emit_json([_case_json(c) for c in cases], ctx.stdout)
+        emit_json([_case_json(c, now) for c in cases], ctx.stdout)
         return 0
     if not cases:
         ctx.note(f"no open match cases at {dfe}")
         return 0
     out = ctx.stdout
-    # where each candidate's account is now (moved, unallocated, linked to another record since)
-    now = ctx.store().find_accounts({c["username"] for case in cases for c in case.candidates})
     for number, case in enumerate(cases, 1):
         rec = case.mis_record()
         out.write(
