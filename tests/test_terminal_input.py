@@ -77,3 +77,18 @@ async def test_an_escape_that_ended_one_read_and_the_key_that_began_the_next_are
             "UsersScreen",
             "WhyScreen",
         ]
+
+
+def test_not_installed_where_textual_reads_no_kitty_keys(monkeypatch):
+    import textual.drivers.linux_driver as linux_driver
+    from textual import constants
+
+    from uso_tui.tui import terminal_input
+
+    monkeypatch.setattr(linux_driver, "XTermParser", linux_driver.XTermParser)  # restored after
+    monkeypatch.setattr(constants, "DISABLE_KITTY_KEY", True)
+    terminal_input.install()
+    assert linux_driver.XTermParser is not TypedAheadParser
+    monkeypatch.setattr(constants, "DISABLE_KITTY_KEY", False)
+    terminal_input.install()
+    assert linux_driver.XTermParser is TypedAheadParser

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import textual.drivers.linux_driver as linux_driver
+from textual import constants
 from textual._xterm_parser import XTermParser
 
 ESC = "\x1b"
@@ -62,5 +63,7 @@ class TypedAheadParser(XTermParser):
 
 def install() -> None:
     """Make the terminal driver read keys with TypedAheadParser (before the console runs; it
-    builds its parser as its input thread starts)."""
-    linux_driver.XTermParser = TypedAheadParser  # type: ignore[misc]
+    builds its parser as its input thread starts). Not when Textual is told to read no kitty
+    keys (TEXTUAL_DISABLE_KITTY_KEY): ESCAPE_KEY would then be read as four keys."""
+    if not constants.DISABLE_KITTY_KEY:
+        linux_driver.XTermParser = TypedAheadParser  # type: ignore[misc]
