@@ -147,6 +147,21 @@ async def test_exclusion_form_unallocates_on_y(demo):
     assert len(store.exclusions(dfe)) == 1
 
 
+async def test_exclusion_form_with_a_date_typed_in_the_uk_names_the_account(demo):
+    """28/02/2016 is the account's 2016-02-28: the question is asked as for the ISO date."""
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    year, month, day = acc.dob.split("-")
+    async with started(store, "bulk_results", dfe) as (app, pilot):
+        typed = f"{day}/{month}/{year}"
+        burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *typed, "enter")
+        await settle(pilot)
+        assert "Also unallocate the account?" in screen_text(app)
+        burst(app, "n")
+        await settle(pilot)
+    assert [e.dob for e in store.exclusions(dfe)] == [acc.dob]
+
+
 async def test_matching_exclude_says_who_has_an_account_and_unallocates_on_y(demo):
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from uso_tui.domain.dates import from_uk
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MisRecord, Run, School
 from uso_tui.domain.names import normalise
@@ -128,6 +129,7 @@ def exclusion_hits(
     """Active accounts at the school a record with these names (and date of birth, when given)
     would be excluded as: the person excluding them may already have an account."""
     fname, sname = normalise(forename), normalise(surname)
+    dob = (from_uk(dob.strip()) or dob.strip()) if dob else dob  # as check_dob will store it
     return [
         a
         for a in accounts

@@ -45,7 +45,7 @@ class ExclusionForm(SchoolForm[Exclusion]):
             for key, label, hint in [
                 ("forename", "Forename", ""),
                 ("surname", "Surname", ""),
-                ("dob", "Date of birth", "YYYY-MM-DD, optional"),
+                ("dob", "Date of birth", "YYYY-MM-DD or DD/MM/YYYY, optional"),
             ]:
                 with Horizontal(classes="form-row"):
                     yield Static(label, classes="form-label")
