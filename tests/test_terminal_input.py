@@ -36,6 +36,11 @@ def keys(*reads: str, parser_class=TypedAheadParser) -> list[str]:
         ("\x1b[A", ["up"]),  # an arrow key's sequence is left whole
         ("\x1bOB", ["down"]),
         ("j\x1b[B\x1bq", ["j", "down", "escape", "q"]),
+        # keys Textual makes of ESC and one character stay theirs: a text field's word keys as
+        # macOS Terminal sends Option+Left, Option+Right and Option+Backspace
+        ("\x1bb", ["ctrl+left"]),
+        ("\x1bf", ["ctrl+right"]),
+        ("\x1b\x7f", ["ctrl+w"]),
     ],
 )
 def test_an_escape_read_with_the_next_key_is_two_keys(read, expected):

@@ -2,9 +2,10 @@
 the terminal in one go (typed ahead while the console was busy, the pty holding both; or over a
 slow SSH link) were one key to Textual's parser: `escape` `u` became alt+u, and `escape` `/`,
 `escape` enter or `escape` space lost the escape. The console binds no Alt key: here ESC followed,
-in the same read, by a character that starts no escape sequence is read as Escape, then that
-character. (An ESC at the end of one read and a key at the start of the next are still one key,
-as Textual has it: a sequence split across reads must stay whole.)"""
+in the same read, by a character that starts no escape sequence and makes no key of its own with
+it (ESC b is a text field's word left, see KNOWN) is read as Escape, then that character. (An ESC
+at the end of one read and a key at the start of the next are still one key, as Textual has it:
+a sequence split across reads must stay whole.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 import textual.drivers.linux_driver as linux_driver
 from textual import constants
+from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual._xterm_parser import XTermParser
 
 ESC = "\x1b"
@@ -20,6 +22,10 @@ ESCAPE_KEY = "\x1b[27u"
 # What may follow ESC to begin an escape sequence (CSI, SS3, OSC, DCS, APC, ST, PM, SOS) or a
 # second escape: left to the parser.
 INTRODUCERS = frozenset("[O]P_\\^X" + ESC)
+# ESC and a character that Textual reads as one key of its own: left to it. Among them the word
+# keys of a text field as macOS Terminal sends Option+Left, Option+Right and Option+Backspace
+# (ESC b, ESC f, ESC DEL: ctrl+left, ctrl+right, ctrl+w), and Option+digit characters.
+KNOWN = frozenset(seq[1] for seq in ANSI_SEQUENCES_KEYS if len(seq) == 2 and seq[0] == ESC)
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 
 
@@ -43,7 +49,8 @@ def split_escapes(data: str, pasting: bool = False) -> tuple[str, bool]:
             pasting, i = False, at + len(PASTE_END)
             out.append(PASTE_END)
         else:
-            alone = not pasting and at + 1 < end and data[at + 1] not in INTRODUCERS
+            after = data[at + 1] if at + 1 < end else ""
+            alone = not pasting and after and after not in INTRODUCERS and after not in KNOWN
             out.append(ESCAPE_KEY if alone else ESC)
             i = at + 1
     return "".join(out), pasting
