@@ -36,11 +36,13 @@ def keys(*reads: str, parser_class=TypedAheadParser) -> list[str]:
         ("\x1b[A", ["up"]),  # an arrow key's sequence is left whole
         ("\x1bOB", ["down"]),
         ("j\x1b[B\x1bq", ["j", "down", "escape", "q"]),
-        # keys Textual makes of ESC and one character stay theirs: a text field's word keys as
-        # macOS Terminal sends Option+Left, Option+Right and Option+Backspace
-        ("\x1bb", ["ctrl+left"]),
-        ("\x1bf", ["ctrl+right"]),
-        ("\x1b\x7f", ["ctrl+w"]),
+        # a text field's word keys as macOS Terminal sends Option+Left, Option+Right and
+        # Option+Backspace stay Alt keys (the console decides by the focus: see below)
+        ("\x1bb", ["alt+b"]),
+        ("\x1bfq", ["alt+f", "q"]),
+        ("\x1b\x7f", ["alt+backspace"]),
+        # another key Textual makes of ESC and one character stays its own
+        ("\x1b1", ["inverted_exclamation_mark"]),
     ],
 )
 def test_an_escape_read_with_the_next_key_is_two_keys(read, expected):
@@ -97,3 +99,46 @@ def test_not_installed_where_textual_reads_no_kitty_keys(monkeypatch):
     monkeypatch.setattr(constants, "DISABLE_KITTY_KEY", False)
     terminal_input.install()
     assert linux_driver.XTermParser is TypedAheadParser
+
+
+def test_word_keys_are_word_keys_in_a_text_field_and_escape_then_the_key_elsewhere():
+    from uso_tui.tui.keys_in_turn import unmeta
+
+    def names(key: str, in_text: bool) -> list[str]:
+        return [k.key for k in unmeta(events.Key(key, None), in_text)]
+
+    assert names("alt+b", True) == ["ctrl+left"]
+    assert names("alt+f", True) == ["ctrl+right"]
+    assert names("alt+backspace", True) == ["ctrl+w"]
+    assert names("alt+b", False) == ["escape", "b"]
+    assert names("alt+f", False) == ["escape", "f"]
+
+
+async def test_escape_f_typed_at_once_goes_back_and_asks_to_force_run(demo):
+    """ESC f read in one go from a school's run history: back to its hub, then Force run (which
+    asks first); in a text field the same bytes move a word."""
+    from textual.widgets import Input
+    from tui_helpers import settle, started
+
+    from uso_tui.tui.force_ask import ForceRunAsk
+
+    def send(app, key, char=None):
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)  # noqa: SLF001 - as the terminal driver sends it
+
+    async with started(demo.store, "history", demo.held_school) as (app, pilot):
+        send(app, "alt+f")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, ForceRunAsk)
+    async with started(demo.store, "users") as (app, pilot):
+        await pilot.press("slash")
+        await settle(pilot)
+        field = app.focused
+        assert isinstance(field, Input)
+        for char in "Anna Maria":
+            send(app, "space" if char == " " else char, char)
+        send(app, "alt+b")
+        send(app, "X", "X")
+        await settle(pilot, 4)
+        assert field.value == "Anna XMaria"

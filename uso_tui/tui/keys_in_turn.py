@@ -22,6 +22,7 @@ from textual import events
 from textual.app import App
 from textual.dom import DOMNode
 from textual.timer import Timer
+from textual.widgets import Input
 
 SETTLE_ROUNDS = (
     6  # a key that keeps moving focus or screens past this many rounds releases the next
@@ -35,12 +36,28 @@ HOLD_TIMEOUT = 5.0
 BUSY_POLL = 0.01  # seconds between looks at a screen that is busy (KeysInTurnApp.busy)
 
 
-def unmeta(key: events.Key) -> list[events.Key]:
+# Alt keys that are a text field's word keys (as macOS Terminal sends Option+Left, Option+Right
+# and Option+Backspace): in a text field the keys Textual's input binds for them, elsewhere the
+# Escape and the key they were typed as (terminal_input.ALT_KEYS).
+WORD_KEYS = {
+    "alt+b": ("ctrl+left", "b", "b"),
+    "alt+f": ("ctrl+right", "f", "f"),
+    "alt+backspace": ("ctrl+w", "backspace", "\x7f"),
+}
+
+
+def unmeta(key: events.Key, in_text: bool = False) -> list[events.Key]:
     """alt+x as the escape and the x it was typed as: a terminal sends Alt+x as ESC x, which is
-    also Escape then x read in one go (typed ahead), and the console binds no Alt key. (Most
-    such reads never get here: terminal_input splits them; this takes an ESC that ended one read
-    with the key that began the next.)"""
+    also Escape then x read in one go (typed ahead), and the console binds no Alt key (but
+    WORD_KEYS in a text field, `in_text`). (Most such reads never get here: terminal_input
+    splits them; this takes an ESC that ended one read with the key that began the next.)"""
     name, char = key.key, key.character
+    word = WORD_KEYS.get(name)
+    if word is not None:
+        as_word, plain, typed = word
+        if in_text:
+            return [events.Key(as_word, None)]
+        return [events.Key("escape", "\x1b"), events.Key(plain, typed)]
     if not name.startswith("alt+") or char is None or len(char) != 1 or not char.isprintable():
         return [key]
     rest = name.removeprefix("alt+")
@@ -65,7 +82,7 @@ class KeysInTurnApp(App):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
-            for key in unmeta(event):
+            for key in unmeta(event, isinstance(self.focused, Input)):
                 if self._key_turn:
                     self._held_keys.append(key)
                 else:

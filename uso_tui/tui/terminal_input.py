@@ -3,7 +3,8 @@ the terminal in one go (typed ahead while the console was busy, the pty holding 
 slow SSH link) were one key to Textual's parser: `escape` `u` became alt+u, and `escape` `/`,
 `escape` enter or `escape` space lost the escape. The console binds no Alt key: here ESC followed,
 in the same read, by a character that starts no escape sequence and makes no key of its own with
-it (ESC b is a text field's word left, see KNOWN) is read as Escape, then that character. (An ESC
+it (see KNOWN; ESC b, ESC f and ESC backspace, a text field's word keys, see ALT_KEYS) is read as
+Escape, then that character. (An ESC
 at the end of one read and a key at the start of the next are still one key, as Textual has it:
 a sequence split across reads must stay whole.)"""
 
@@ -26,6 +27,10 @@ INTRODUCERS = frozenset("[O]P_\\^X" + ESC)
 # keys of a text field as macOS Terminal sends Option+Left, Option+Right and Option+Backspace
 # (ESC b, ESC f, ESC DEL: ctrl+left, ctrl+right, ctrl+w), and Option+digit characters.
 KNOWN = frozenset(seq[1] for seq in ANSI_SEQUENCES_KEYS if len(seq) == 2 and seq[0] == ESC)
+# Of those, the word keys are written as the Alt keys they are (the kitty protocol's alt+b, alt+f,
+# alt+backspace, which Textual reads): the console decides by the focus whether they are a text
+# field's word keys or Escape then b, f or backspace (keys_in_turn.unmeta).
+ALT_KEYS = {"b": "\x1b[98;3u", "f": "\x1b[102;3u", "\x7f": "\x1b[127;3u"}
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 
 
@@ -50,6 +55,10 @@ def split_escapes(data: str, pasting: bool = False) -> tuple[str, bool]:
             out.append(PASTE_END)
         else:
             after = data[at + 1] if at + 1 < end else ""
+            if not pasting and after in ALT_KEYS:
+                out.append(ALT_KEYS[after])
+                i = at + 2
+                continue
             alone = not pasting and after and after not in INTRODUCERS and after not in KNOWN
             out.append(ESCAPE_KEY if alone else ESC)
             i = at + 1
