@@ -377,15 +377,7 @@ class TinyStore(KeptReads, Store):
             self.people.prime(self._school_dirs(), self.layout.names_idx)
 
     def find_account(self, username: str) -> Account | None:
-        with self._reading():
-            reg = registry_map(read_json(self.layout.registry_file(la_of_username(username))))
-            home = reg.get(username)
-            if home is None:
-                return None
-            for account in table_rows(read_json(self.layout.data(home)), "accounts"):
-                if account["username"] == username:
-                    return Account.from_dict(account)
-        return None
+        return self.find_accounts((username,)).get(username)
 
     def find_accounts(self, usernames: Iterable[str]) -> dict[str, Account]:
         by_la: dict[str, set[str]] = {}
