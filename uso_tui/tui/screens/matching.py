@@ -527,7 +527,7 @@ class MatchingScreen(ExportsCsv):
             self.app.call_from_thread(
                 self.say, f"Excluded; unallocated {', '.join(ex.unallocated) or 'none'}"
             )
-        fresh = self._fresh(case, how.get("match") or "")
+        fresh = self._fresh(case)
         self.app.call_from_thread(self._decided, case, bool(how.get("skip")), fresh)
 
     @in_thread("matching-refresh", failure="Cannot read the case", exclusive=False)
@@ -584,13 +584,13 @@ class MatchingScreen(ExportsCsv):
             case = undo_decision(self.store, case_id, operator=self.operator, now=self.now())
         self.app.call_from_thread(self._undone, case, self._fresh(was or case))
 
-    def _fresh(self, case: MatchCase, also: str = "") -> dict[str, Account]:
-        """The accounts of the case's candidates (and `also`, and the account it was matched
-        to) as they are now: a match links one, an undo unlinks it, and the same account may be
-        a candidate of another case shown (a twin's)."""
+    def _fresh(self, case: MatchCase) -> dict[str, Account]:
+        """The accounts of the case's candidates (and the account it was matched to, which a
+        search may have found) as they are now: a match links one, an undo unlinks it, and the
+        same account may be a candidate of another case shown (a twin's)."""
         decision = case.decision or ""
         matched = decision.removeprefix("match:") if decision.startswith("match:") else ""
-        names = {c["username"] for c in case.candidates} | {also, matched}
+        names = {c["username"] for c in case.candidates} | {matched}
         try:
             return self.store.find_accounts(u for u in names if u)
         except (StoreError, OSError):  # the decision is saved: only this refresh is lost
