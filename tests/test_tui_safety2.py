@@ -264,6 +264,30 @@ async def test_add_school_checks_each_field_and_masks_the_secret(demo):
     assert store.secret("204-3299") == "t0p-s3cret"
 
 
+async def test_a_refused_form_focuses_its_first_wrong_field(demo):
+    """ctrl+s on a form with mistakes puts the cursor in the first field marked, its text
+    selected: what is typed next mends it, not the field the cursor was left in. A DfE already
+    taken (known only once saving is tried) is focused the same way."""
+    store = demo.store
+    taken = demo.held_school
+    async with started(store) as (app, pilot):
+        burst(app, "n", *taken, "tab", *"Oak", "tab", *"http://x.example", "tab", *"cid")
+        burst(app, "tab", *"s3cret", "tab", *"25:99", "ctrl+s", *"https://oak.isams.cloud")
+        await settle(pilot)
+        form = app.screen
+        assert set(form.errors) == {"daily_at"}  # the URL mended as it was typed
+        assert form.query_one("#f-url", Input).value == "https://oak.isams.cloud"
+        assert form.query_one("#f-daily_at", Input).value == "25:99"
+        burst(app, "ctrl+s")  # the time is still wrong: it is focused now
+        await settle(pilot)
+        assert app.focused is form.query_one("#f-daily_at", Input)
+        burst(app, *"07:00", "ctrl+s", *"999")  # refused as a DfE already taken
+        await settle(pilot, 4)
+        assert app.screen is form and "dfe" in form.errors
+        assert form.query_one("#f-dfe", Input).value == "999"
+    assert store.school(taken).name != "Oak"
+
+
 async def test_request_account_shows_the_duplicate_before_y(demo):
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)

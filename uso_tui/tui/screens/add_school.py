@@ -134,6 +134,7 @@ class AddSchoolScreen(SettingsForm):
         if field is not None:
             self.errors[field] = message
             self.show_error(field, message)
+            self.focus_error(field)
         self.set_status(plain(f"Not added: {message}", "bold red"))
         self.keys_go()
 

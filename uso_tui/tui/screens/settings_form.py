@@ -85,8 +85,18 @@ class SettingsForm(UsoScreen):
         box.set_class(not message, "empty")
 
     def validate_all(self) -> bool:
+        """Every field checked; when one is wrong, the first wrong one is focused (the operator
+        mends what the status line points at, not the field the cursor happened to be in)."""
         fields = [f for f, _, _ in self.FIELDS] + ["reports"]
-        return all([self.validate_field(f) for f in fields])
+        if all([self.validate_field(f) for f in fields]):
+            return True
+        self.focus_error(next(f for f in fields if f in self.errors))
+        return False
+
+    def focus_error(self, field: str) -> None:
+        """Focus the field a message is about (the first report box for the reports)."""
+        target = "#r-staff" if field == "reports" else f"#f-{field}"
+        self.query_one(target).focus()
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
