@@ -375,3 +375,14 @@ async def test_the_console_keeps_its_startup_heap_out_of_full_collections(demo):
             assert app.screen.rows  # the console works on as before
     finally:
         gc.unfreeze()
+
+
+async def test_hub_says_why_the_last_run_failed(demo_ran):
+    """The hub of a school whose last run failed says why, wrapped under its value: the
+    operator need not open the run history to learn the Client Secret is wrong."""
+    demo = demo_ran
+    async with started(demo.store, "school", demo.failed_school) as (app, pilot):
+        text = screen_text(app)
+        assert "Failed with" in text and "IRIS refused" in text
+    async with started(demo.store, "school", demo.held_school) as (app, pilot):
+        assert "Failed with" not in screen_text(app)

@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
+from rich.table import Table
 from rich.text import Text
 
 from uso_tui.domain.models import COUNT_KEYS, AuditEvent, Run
@@ -113,6 +114,17 @@ def kv_lines(pairs: Iterable[tuple[str, object]], width: int = 16) -> Text:
         out.append(f"{label:<{width}}", style="bold")
         out.append_text(value if isinstance(value, Text) else plain(value))
     return out
+
+
+def kv_grid(pairs: Iterable[tuple[str, object]], width: int = 16) -> Table:
+    """kv_lines as a grid: a value too long for its line wraps under itself, not under the
+    labels."""
+    grid = Table.grid()
+    grid.add_column(width=width, no_wrap=True, style="bold")
+    grid.add_column(ratio=1, overflow="fold")
+    for label, value in pairs:
+        grid.add_row(label, value if isinstance(value, Text) else plain(value))
+    return grid
 
 
 def full_name(forename: object, surname: object, preferred: object = "") -> str:

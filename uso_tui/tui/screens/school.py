@@ -10,7 +10,7 @@ from textual.widgets import Footer, Static
 
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
-from uso_tui.tui.format import ago, kv_lines, plain, status_text, when
+from uso_tui.tui.format import ago, kv_grid, plain, status_text, when
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.workers import in_thread
 
@@ -131,7 +131,9 @@ class SchoolScreen(UsoScreen):
         if live is not None and not live.done:
             last.append("   force run in progress (f to watch)", style="bold cyan")
         reports = ", ".join(REPORT_LABELS.get(r, r) for r in school.reports)
-        summary = kv_lines(
+        # why the last run failed, where the operator looks first (not only in its history)
+        failed = next((r for r in runs[:1] if r.status == "failed" and r.error), None)
+        summary = kv_grid(
             [
                 ("MIS", school.mis),
                 ("MIS URL", school.url),
@@ -141,9 +143,11 @@ class SchoolScreen(UsoScreen):
                 ("Daily run", school.daily_at),
                 (
                     "Safety hold",
-                    f"more than {school.hold_percent:g}% and at least {school.hold_min} accounts",
+                    f"more than {school.hold_percent:g}% and at least {school.hold_min} "
+                    + ("account" if school.hold_min == 1 else "accounts"),
                 ),
                 ("Last run", last),
+                *([("Failed with", plain(failed.error or "", "red"))] if failed else []),
                 ("Open cases", str(school.open_cases)),
                 ("Unallocated", f"{school.unallocated_last_run} by the last run"),
                 ("Active accounts", f"{school.active_accounts:,}"),
