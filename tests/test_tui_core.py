@@ -155,6 +155,33 @@ async def test_palette_typed_ahead_waits_for_a_search_slower_than_a_second(demo,
         assert (app.screen.kind, app.screen.dfe) == ("matching", target)
 
 
+async def test_palette_keys_typed_while_its_school_list_loads(demo, monkeypatch):
+    """The palette reads the schools when it opens (slow on a large or busy store). Keys typed
+    meanwhile each start a search and cancel the one before, which waits for that read: the read
+    itself must go on, and the last search find the school (Textual's provider startup, awaited
+    by a search, was cancelled with it, and the palette found no school until reopened)."""
+    import time
+
+    store = demo.store
+    listing = store.list_schools
+    target = listing()[3]
+
+    def slowly():
+        time.sleep(0.4)
+        return listing()
+
+    async with started(store) as (app, pilot):
+        monkeypatch.setattr(store, "list_schools", slowly)  # the palette's read only
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        for key in ["m", "a", "t", "c", "h", "i", "n", "g", "space", *target.dfe[-4:]]:
+            await pilot.press(key)  # each cancels the search of the text before it
+        await wait_for(pilot, lambda: _palette_offers(app))
+        await press(pilot, "enter")
+        await wait_for(pilot, lambda: getattr(app.screen, "kind", None) == "matching")
+        assert app.screen.dfe == target.dfe
+
+
 def _palette_offers(app) -> bool:
     """The command palette has searched and highlights a result."""
     results = app.screen.query_one(CommandList)

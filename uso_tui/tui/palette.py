@@ -66,12 +66,17 @@ class UsoCommands(Provider):
         return cast("UsoApp", self.app)
 
     async def startup(self) -> None:
-        store = self.console.store
+        # The schools are read in a task of their own, awaited by each search shielded: Textual
+        # awaits startup from the first search, and a search cancelled by the next key (typed
+        # while a large or busy store is read) would cancel it, and with it every later search.
+        self._loading = asyncio.ensure_future(asyncio.to_thread(self._read_schools))
+
+    def _read_schools(self) -> list[tuple[str, str]]:
         try:
-            schools = await asyncio.to_thread(store.list_schools)
+            schools = self.console.store.list_schools()
         except Exception:  # noqa: BLE001 - a palette without schools still jumps to screens
             schools = []
-        self._schools = [(s.dfe, clean(f"{s.dfe}  {s.name}")) for s in schools]
+        return [(s.dfe, clean(f"{s.dfe}  {s.name}")) for s in schools]
 
     def _screen_commands(self) -> list[tuple[str, str, Callable[[], None]]]:
         app = self.console
@@ -103,7 +108,8 @@ class UsoCommands(Provider):
         kinds = _screen_kinds(screen_words)
         school_words = [w for w in words if w not in screen_words]
         shown = 0
-        for position, (dfe, label) in enumerate(self._schools):
+        schools = await asyncio.shield(self._loading)
+        for position, (dfe, label) in enumerate(schools):
             low = label.lower()
             if all(w in low for w in school_words):
                 # DfE prefix and word-start matches rank first
