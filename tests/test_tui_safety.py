@@ -92,8 +92,8 @@ async def test_enter_in_the_matching_queue_asks_first(demo_ran):
 
 async def test_typed_ahead_decisions_each_reach_their_question_and_case(demo_ran):
     """Keys read in one burst over a slow link: `m` `y` confirms the match it asked about (the
-    question is asked after a check in a thread), `escape` after `m` cancels it, and `c` `c`
-    creates for this case and the next (the second waits until the first is saved)."""
+    question is asked after a check in a thread), `escape` after `m` cancels it, and `c` `y`
+    `c` `y` creates for this case and the next (the second waits until the first is saved)."""
     store = demo_ran.store
     dfe = busiest(store).dfe
     cases = store.cases(dfe)
@@ -103,7 +103,7 @@ async def test_typed_ahead_decisions_each_reach_their_question_and_case(demo_ran
         burst(app, "m", "escape")
         await settle(pilot, 3)
         assert app.screen.kind == "matching" and store.case(cases[0].case_id).status == "open"
-        burst(app, "m", "y", "c", "c")
+        burst(app, "m", "y", "c", "y", "c", "y")
         await settle(pilot, 6)
         assert app.screen.kind == "matching"
         assert store.case(cases[0].case_id).decision == f"match:{first}"
@@ -245,3 +245,28 @@ async def test_a_candidate_two_cases_want_says_so_literally(demo_ran):
         await settle(pilot)
         flat = " ".join(screen_text(app).split())  # the detail line may wrap
         assert "also a candidate for Sam [b]Jones[/b], record 2 in this export" in flat
+
+
+async def test_create_new_asks_first_and_names_the_account_it_would_duplicate(demo_ran):
+    """`c` on a case asks before making an account, as `m` and `x` do: the question names the
+    best candidate still free with its score (a new account gives that person a second one);
+    `n` leaves the case open, `c` `y` creates."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    best = case.candidates[0]
+    before = len(store.school_accounts(dfe))
+    async with started(store, "matching", dfe) as (app, pilot):
+        await press(pilot, "c")
+        assert isinstance(app.screen, Confirm)
+        text = screen_text(app)
+        assert "Create a new account?" in text
+        assert f"{best['username']} scores {best['score']}%" in text
+        await press(pilot, "n")
+        assert app.screen.kind == "matching"
+        assert store.case(case.case_id).status == "open"
+        assert len(store.school_accounts(dfe)) == before
+        burst(app, "c", "y")
+        await settle(pilot, 4)
+    assert store.case(case.case_id).decision.startswith("create:")
+    assert len(store.school_accounts(dfe)) == before + 1

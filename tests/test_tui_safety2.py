@@ -221,7 +221,7 @@ async def test_a_decision_saved_is_not_called_failed_when_the_refresh_after_it_f
             raise StoreError("the disk went away")
 
         store.find_accounts = fails
-        burst(app, "c")
+        burst(app, "c", "y")
         await settle(pilot, 4)
         assert not [line for line in said_lines(app) if "Not saved" in line]
         assert app.screen.decided == [case_id]
@@ -346,7 +346,7 @@ async def test_force_run_records_wait_follows_decisions(demo_ran):
         burst(app, "m")
         await settle(pilot)
         assert app.screen.kind == "matching"
-        burst(app, "c")  # create new: one case decided
+        burst(app, "c", "y")  # create new: one case decided
         await settle(pilot)
         burst(app, "escape")
         await settle(pilot)

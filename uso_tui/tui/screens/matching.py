@@ -441,9 +441,32 @@ class MatchingScreen(ExportsCsv):
         self.keys_go()
 
     def action_create(self) -> None:
+        """c: asks first, as m and x do (a stray key would give the person a second account),
+        naming the best candidate still free: the account a new one would duplicate."""
         case = self.case
-        if case is not None and case.status == "open" and not self.busy:
-            self.decide(case.case_id, create=True)
+        if case is None or case.status != "open" or self.busy:
+            return
+        rec = case.mis_record()
+        body = Text("Make a new account for ", end="")
+        body.append_text(plain(f"{rec.forename or ''} {rec.surname or ''}".strip(), "bold"))
+        body.append(f" ({rec.dob or 'no date of birth'}), {case.role} at {self.dfe}.")
+        free = [c for c in case.candidates if self._taken_by(case, Candidate.from_dict(c)) is None]
+        if free:  # best first
+            best = free[0]
+            body.append("\n\n")
+            body.append_text(plain(f"{best['username']} scores {best['score']}%", "bold yellow"))
+            body.append(
+                ": if that is this person, match it instead (m). A new account gives them two.",
+                style="bold yellow",
+            )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.decide(case.case_id, create=True)
+
+        self.app.push_screen(
+            Confirm("Create a new account?", body, yes="Create", no="Cancel"), answer
+        )
 
     def action_exclude(self) -> None:
         case = self.case
