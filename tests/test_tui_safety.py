@@ -270,3 +270,25 @@ async def test_create_new_asks_first_and_names_the_account_it_would_duplicate(de
         await settle(pilot, 4)
     assert store.case(case.case_id).decision.startswith("create:")
     assert len(store.school_accounts(dfe)) == before + 1
+
+
+async def test_a_case_decided_in_another_console_is_shown_decided_when_refused(demo_ran):
+    """Two operators on one queue: the second's `m` on a case the first has matched is refused,
+    and the case is then shown as it is (decided, by whom), not left looking open."""
+
+    from uso_tui.sync.actions import resolve_case
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    best = case.candidates[0]["username"]
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
+        assert "open: choose a candidate" in screen_text(app)
+        resolve_case(store, case.case_id, operator="alice", now=NOW, match=best)
+        burst(app, "m")
+        await settle(pilot, 4)
+        text = screen_text(app)
+        assert "already resolved" in text
+        assert f"decided: matched to {best} by alice" in text
+        assert "open: choose a candidate" not in text
+        assert not isinstance(app.screen, Confirm)

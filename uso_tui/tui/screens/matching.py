@@ -402,6 +402,7 @@ class MatchingScreen(ExportsCsv):
         if seen.refused:
             self.keys_go()
             self.say(f"Not matched: {seen.refused}", "error")
+            self.refresh_case(case.case_id)  # decided elsewhere meanwhile: shown as it is now
             return
         rec = case.mis_record()
         body = Text(end="")
