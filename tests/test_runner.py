@@ -234,6 +234,36 @@ async def test_run_left_running_by_a_dead_process_does_not_block(env):
     assert res.run.status == "succeeded"
 
 
+async def test_a_run_whose_end_cannot_be_written_does_not_block_its_school(env, monkeypatch):
+    """A full disk fails the apply and then the write of the run's end too: the run stays
+    "running" in the store, and this process (a console, the scheduler service) would refuse
+    every later run of the school for as long as it lives. It says so, counts the run
+    interrupted, and its next run of the school goes ahead and replaces it."""
+    from uso_tui.store import liveness
+    from uso_tui.sync import runner
+
+    monkeypatch.setattr(liveness, "_abandoned", set())  # this test's store only
+    env.add_school(students=[AMY])
+    env.sim.set_switches(DFE, reject_credentials=True)
+    full = OSError(28, "No space left on device")
+
+    def no_space(store, run, note):
+        raise full
+
+    writes_the_end = runner._put_final
+    monkeypatch.setattr(runner, "_put_final", no_space)
+    res = await sync(env)
+    assert res.run.status == "failed"
+    assert "its end could not be recorded" in res.run.error and "No space left" in res.run.error
+    stored = env.store.run(res.run.run_id)  # as written at the claim, read by this process
+    assert stored.status == "failed" and current_run(env.store, DFE) is None
+    monkeypatch.setattr(runner, "_put_final", writes_the_end)  # the disk has room again
+    env.sim.set_switches(DFE, reject_credentials=False)
+    again = await sync(env, now=LATER)
+    assert again.run.status == "succeeded"
+    assert [r.status for r in env.store.runs(DFE)] == ["succeeded", "failed"]
+
+
 async def test_cancel_before_the_apply_changes_nothing(env):
     env.add_school(students=[AMY, BOB])
     cancel = threading.Event()

@@ -204,8 +204,10 @@ async def test_matching_queue_decisions_saved_at_once(demo_ran):
         assert store.case(first.case_id).decision == f"match:{cand['username']}"
         assert store.account(cand["username"]).school == dfe
         assert "case 2 of" in screen_text(app)
-        # 2: create a new account
+        # 2: create a new account (asks first)
         await press(pilot, "c")
+        assert isinstance(app.screen, Confirm)
+        await press(pilot, "y")
         decided = store.case(cases[1].case_id)
         assert decided.status == "resolved" and decided.decision.startswith("create:")
         assert store.account(decided.decision.split(":", 1)[1]).school == dfe
@@ -268,9 +270,38 @@ async def test_a_failed_run_says_why_and_leads_to_settings(demo):
         text = screen_text(app)
         assert "FAILED" in text and "Nothing changed" in text and "invalid_client" in text
         assert "wrong-secret" not in text  # the secret never shows, even when it is wrong
+        assert "check the AutoUpdate settings" in text and "data directory" not in text
         await press(pilot, "e")
         assert app.screen.kind == "settings" and app.screen.dfe == dfe
     assert accounts_state(store, dfe) == before
+
+
+async def test_a_run_the_store_could_not_record_points_at_the_disk(demo, monkeypatch):
+    """IRIS answered but the store could not be written (a full disk): the outcome says so and
+    points at the data directory's disk, not at the school's IRIS settings."""
+    from uso_tui.store.transaction import TinyTransaction
+
+    store, dfe = demo.store, demo.held_school
+
+    committed = TinyTransaction.commit
+    commits = []
+
+    def no_space(self):  # the run is claimed; then the disk is full
+        commits.append(1)
+        if len(commits) > 1:
+            raise OSError(28, "No space left on device")
+        committed(self)
+
+    async with started(store) as (app, pilot):
+        monkeypatch.setattr(TinyTransaction, "commit", no_space)
+        app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
+        await settle(pilot, 3)
+        assert app.screen.final.status == "failed"
+        text = screen_text(app)
+        assert "No space left on device" in text and "its end could not be recorded" in text
+        assert "check the data directory's disk" in text
+        assert "AutoUpdate settings" not in text
 
 
 async def test_a_case_decided_meanwhile_elsewhere_is_not_decided_twice(demo_ran):
@@ -283,6 +314,7 @@ async def test_a_case_decided_meanwhile_elsewhere_is_not_decided_twice(demo_ran)
         # another console decides it first
         resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True)
         await press(pilot, "c")
+        await press(pilot, "y")
         assert "Not saved" in screen_text(app)
         shown = app.screen.cases[0]
         assert shown.status == "resolved" and shown.decided_by == "colleague"

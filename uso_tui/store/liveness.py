@@ -10,6 +10,16 @@ from typing import Any
 
 INTERRUPTED = "interrupted: the process running it ended before it finished"
 
+# Runs this process claimed and then could not record as ended (a full disk): it is alive, so
+# its pid says nothing, but it runs them no more. Its own reads count them interrupted, so its
+# next claim of the school (a force run again, the scheduler's next day) replaces them. (By run
+# id: a process works on one store.)
+_abandoned: set[str] = set()
+
+
+def abandon(run_id: str) -> None:
+    _abandoned.add(run_id)
+
 
 def _stat(pid: int) -> list[bytes] | None:
     """/proc/PID/stat after the command name: [state, ppid, ...] (Linux), else None."""
@@ -63,6 +73,8 @@ def is_stale(run: dict[str, Any]) -> bool:
     from here and counts as alive."""
     if run.get("status") != "running" or not run.get("pid"):
         return False
+    if run.get("run_id") in _abandoned and int(run["pid"]) == os.getpid():
+        return True
     if run.get("host") and run["host"] != _host():
         return False
     return not process_alive(int(run["pid"]), run.get("process_start"))

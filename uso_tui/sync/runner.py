@@ -25,6 +25,7 @@ from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import Export, ProcessedFile, Run, School, empty_counts
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import SchoolState, Store, Transaction
+from uso_tui.store.liveness import abandon
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import OnProgress, ProgressEmitter
@@ -33,6 +34,8 @@ from uso_tui.sync.fingerprints import Sieve, sieves
 from uso_tui.sync.fresh import WrittenSinceWatch
 from uso_tui.sync.plan import Plan, Snapshot, plan
 from uso_tui.sync.pools import PoolCache
+
+APPLY_FAILED = "apply failed"  # how the error of a run that failed after its fetch begins
 
 
 class RunInProgress(UsoError):
@@ -207,7 +210,7 @@ async def run_school(
             store,
             run,
             "failed",
-            f"apply failed, nothing changed: {type(exc).__name__}: {error_line(exc)}",
+            f"{APPLY_FAILED}, nothing changed: {type(exc).__name__}: {error_line(exc)}",
             progress,
             finished_at(),
             dry_run,
@@ -249,8 +252,20 @@ async def _end(
     run.error = error if status != "cancelled" else None
     run.finished_at = finished
     if not dry_run:
-        await asyncio.to_thread(_put_final, store, run, error)
-    progress(status, message=error)  # type: ignore[arg-type]
+        try:
+            await asyncio.to_thread(_put_final, store, run, error)
+        except (OSError, UsoError) as exc:  # a full disk, say: the apply failed for it too
+            # Not recorded, the run would show "running" for as long as this process lives
+            # (the scheduler's: all day) and refuse every other run of the school: this
+            # process forgets it, and its next claim of the school replaces it.
+            abandon(run.run_id)
+            run.status = "failed"
+            run.error = error = (
+                f"{error or status}; and its end could not be recorded "
+                f"({type(exc).__name__}: {error_line(exc)}): it shows as running until this "
+                "process runs the school again or ends"
+            )
+    progress(run.status, message=error)  # type: ignore[arg-type]
     return RunResult(run, None, None)
 
 

@@ -21,6 +21,7 @@ from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
 from uso_tui.sync.actions import Confirmed
 from uso_tui.sync.compare import comparison_lines
+from uso_tui.sync.runner import APPLY_FAILED
 from uso_tui.tui.force_ask import ForceRunAsk
 from uso_tui.tui.format import clean, plain, status_text, when
 from uso_tui.tui.held import ConfirmsHeld, confirmed_line
@@ -320,7 +321,10 @@ class ForceRunScreen(ConfirmsHeld):
             text.append("Cancelled before the apply step: nothing changed.")
         elif run.status == "failed":
             text.append_text(plain(f"Nothing changed. {run.error or ''}", "bold red"))
-            text.append("\ne: check the AutoUpdate settings (URL, Client ID, Secret).")
+            if (run.error or "").startswith(APPLY_FAILED):  # IRIS answered; the store did not
+                text.append("\nThe store could not be written: check the data directory's disk.")
+            else:
+                text.append("\ne: check the AutoUpdate settings (URL, Client ID, Secret).")
         if run.confirmed_at:
             text.append("\n")
             text.append_text(
