@@ -366,6 +366,30 @@ async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, 
         assert os.listdir(store.root / ".freeing") == []  # what the dead kept is freed
 
 
+async def test_a_worker_that_fails_says_why_on_its_schools(tmp_path, monkeypatch, capfd):
+    """A worker stopped by an error (a full disk while it commits) records nothing itself: the
+    parent records its schools failed with that error, not only exit codes, and the error is
+    on stderr (the scheduler's log). The next run_due runs them."""
+    from uso_tui.sync import schedule, worker_processes
+
+    async def no_space(store, *args) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(worker_processes, "_start_method", lambda: "fork")
+    monkeypatch.setattr(worker_processes, "_fetch_plan_commit", no_space)
+    with served_estate(tmp_path, FOUR) as store:
+        results = await schedule.run_due(store, SEVEN, processes=2)
+        assert sorted(r.run.school for r in results) == sorted(FOUR)
+        for result in results:
+            assert result.run.status == "failed"
+            assert "worker process failed before committing it: OSError: [Errno 28] No space" in (
+                result.run.error
+            )
+        assert store.running_runs() == []
+        assert "No space left on device" in capfd.readouterr().err
+
+
 async def test_workers_run_at_a_lower_priority_than_the_process_that_starts_them(
     tmp_path, monkeypatch
 ):

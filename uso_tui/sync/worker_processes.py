@@ -27,6 +27,7 @@ import os
 import queue as queue_mod
 import threading
 import time
+import traceback
 from datetime import datetime, timedelta
 
 from uso_tui.domain.models import Run, School
@@ -41,8 +42,10 @@ from uso_tui.sync.batch import (
     report_end,
 )
 from uso_tui.sync.events import OnProgress, ProgressEmitter
+from uso_tui.sync.fetching import error_line
 from uso_tui.sync.runner import PoolCache, RunResult, iso
 
+WORKER_ERROR = "worker_error"  # a worker's last message when it fails: {WORKER_ERROR: line}
 MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between workers
 POLL = 0.2  # seconds between looks at the workers while none has sent anything
 GATHER = 0.25  # seconds a planned school may wait for others to commit with
@@ -231,6 +234,7 @@ async def _collect(
     reported: committed before their worker died (read back), else recorded failed."""
     pending = {r.run_id: r for r in runs}
     results: list[RunResult] = []
+    failures: list[str] = []
     ended = 0
     while pending and ended < len(workers):
         got = await asyncio.to_thread(_next, results_queue)
@@ -244,13 +248,16 @@ async def _collect(
             if msg is None:  # a worker has sent everything it will send
                 ended += 1
                 continue
+            if WORKER_ERROR in msg:  # why a worker stopped: said on its runs not reported
+                failures.append(msg[WORKER_ERROR])
+                continue
             run = Run.from_dict(msg)
             if pending.pop(run.run_id, None) is not None:
                 result = RunResult(run, None)
                 report_end(ProgressEmitter(run.run_id, run.school, on_progress), result)
                 results.append(result)
     if pending:
-        results += await asyncio.to_thread(_settle_lost, store, job, workers, pending)
+        results += await asyncio.to_thread(_settle_lost, store, job, workers, pending, failures)
         for settled in results[-len(pending) :]:
             report_end(
                 ProgressEmitter(settled.run.run_id, settled.run.school, on_progress), settled
@@ -258,15 +265,25 @@ async def _collect(
     return results
 
 
-def _settle_lost(store: Store, job: _RunDueJob, workers: list, pending: dict[str, Run]) -> list:
-    """Runs no worker reported: a worker died (a kill, out of memory) with them in hand."""
+def _settle_lost(
+    store: Store,
+    job: _RunDueJob,
+    workers: list,
+    pending: dict[str, Run],
+    failures: list[str] = (),  # type: ignore[assignment]
+) -> list:
+    """Runs no worker reported: a worker failed (`failures`: what it said) or died (a kill, out
+    of memory) with them in hand."""
     codes = ", ".join(str(w.exitcode) for w in workers)
     running = {r.run_id for r in store.running_runs()}
     out, lost = [], []
     for run in pending.values():
         if run.run_id in running:
             error = (
-                f"run stopped: its worker process ended before committing it (exit codes {codes})"
+                f"run stopped: its worker process failed before committing it: {failures[0]}"
+                if failures
+                else "run stopped: its worker process ended before committing it "
+                f"(exit codes {codes})"
             )
             lost.append(Planned(run, None, error, ProgressEmitter(run.run_id, run.school, None)))
         else:  # committed before its worker could say so
@@ -294,6 +311,13 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue) -
                     _fetch_plan_commit(store, job, start, work, max_connections, results_queue)
                 )
         code = 0
+    except BaseException as exc:
+        # Said to the parent, which records this worker's runs failed with it (a full disk, a
+        # store that cannot be read), and to stderr (the scheduler's log): os._exit below
+        # would end the process without a word.
+        traceback.print_exc()
+        with contextlib.suppress(Exception):
+            results_queue.put({WORKER_ERROR: f"{type(exc).__name__}: {error_line(exc)}"})
     finally:
         results_queue.put(None)
         results_queue.close()
