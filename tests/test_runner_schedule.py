@@ -390,6 +390,45 @@ async def test_a_worker_that_fails_says_why_on_its_schools(tmp_path, monkeypatch
         assert "No space left on device" in capfd.readouterr().err
 
 
+@pytest.mark.parametrize("processes", [1, 2], ids=["in-process", "workers"])
+async def test_a_daily_run_on_a_full_disk_leaves_no_school_running(
+    tmp_path, monkeypatch, processes
+):
+    """The runs are claimed, then the disk is full: neither their changes nor their failure can
+    be written. Each is reported failed saying so, and none keeps its school "running" for the
+    scheduler that claimed it (workers commit, the parent claimed): its next pass, once there
+    is room, runs them all."""
+    from uso_tui.store import liveness
+    from uso_tui.store.transaction import TinyTransaction
+    from uso_tui.sync import schedule, worker_processes
+
+    monkeypatch.setattr(liveness, "_abandoned", set())  # this test's store only
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(worker_processes, "_start_method", lambda: "fork")  # children patched
+    committed = TinyTransaction.commit
+    commits = []
+    parent = os.getpid()
+
+    def full_after_the_claim(self):  # the parent's claim is written; nothing after it
+        commits.append(1)
+        if len(commits) > 1 or os.getpid() != parent:
+            raise OSError(28, "No space left on device")
+        committed(self)
+
+    with served_estate(tmp_path, FOUR) as store:
+        monkeypatch.setattr(TinyTransaction, "commit", full_after_the_claim)
+        results = await schedule.run_due(store, SEVEN, processes=processes)
+        assert sorted(r.run.school for r in results) == sorted(FOUR)
+        for result in results:
+            assert result.run.status == "failed"
+            assert "its end could not be recorded" in result.run.error
+        assert store.running_runs() == []  # as this process sees them: none it still runs
+        monkeypatch.setattr(TinyTransaction, "commit", committed)  # room again
+        again = await schedule.run_due(store, SEVEN, processes=processes)
+        assert sorted(r.run.school for r in again) == sorted(FOUR)
+        assert {r.run.status for r in again} == {"succeeded"}
+
+
 async def test_workers_run_at_a_lower_priority_than_the_process_that_starts_them(
     tmp_path, monkeypatch
 ):

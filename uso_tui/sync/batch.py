@@ -18,6 +18,7 @@ from uso_tui.sync.events import ProgressEmitter
 from uso_tui.sync.fetching import error_line, fetch_reports
 from uso_tui.sync.fresh import WrittenSinceWatch
 from uso_tui.sync.runner import (
+    APPLY_FAILED,
     PoolCache,
     Preplanned,
     RunResult,
@@ -25,6 +26,7 @@ from uso_tui.sync.runner import (
     final_in,
     preplan,
     sieves_for,
+    unrecorded,
 )
 
 CLAIM_BATCH = 32
@@ -208,18 +210,21 @@ def commit_batch(
     except Exception as exc:  # noqa: BLE001 - one school's problem must not sink the others
         if len(batch) == 1:
             planned = batch[0]
-            error = f"apply failed, nothing changed: {type(exc).__name__}: {error_line(exc)}"
-            with store.transaction(operator) as txn:
-                return [
-                    _stage(
-                        txn,
-                        Planned(planned.run, None, error, planned.progress),
-                        now,
-                        finished,
-                        pools,
-                        [],
-                    )
-                ]
+            error = f"{APPLY_FAILED}, nothing changed: {type(exc).__name__}: {error_line(exc)}"
+            try:
+                with store.transaction(operator) as txn:
+                    return [
+                        _stage(
+                            txn,
+                            Planned(planned.run, None, error, planned.progress),
+                            now,
+                            finished,
+                            pools,
+                            [],
+                        )
+                    ]
+            except Exception as again:  # noqa: BLE001 - the failure cannot be written either
+                return [unrecorded(planned.run, error, again, finished)]
     out: list[RunResult] = []
     for planned in batch:
         out.extend(commit_batch(store, [planned], now, finished, pools, operator, written))

@@ -36,6 +36,7 @@ from uso_tui.sync.plan import Plan, Snapshot, plan
 from uso_tui.sync.pools import PoolCache
 
 APPLY_FAILED = "apply failed"  # how the error of a run that failed after its fetch begins
+UNRECORDED = "and its end could not be recorded"  # in the error of a run left "running"
 
 
 class RunInProgress(UsoError):
@@ -255,18 +256,25 @@ async def _end(
         try:
             await asyncio.to_thread(_put_final, store, run, error)
         except (OSError, UsoError) as exc:  # a full disk, say: the apply failed for it too
-            # Not recorded, the run would show "running" for as long as this process lives
-            # (the scheduler's: all day) and refuse every other run of the school: this
-            # process forgets it, and its next claim of the school replaces it.
-            abandon(run.run_id)
-            run.status = "failed"
-            run.error = error = (
-                f"{error or status}; and its end could not be recorded "
-                f"({type(exc).__name__}: {error_line(exc)}): it shows as running until this "
-                "process runs the school again or ends"
-            )
+            run = unrecorded(run, error or status, exc, finished).run
+            error = run.error
     progress(run.status, message=error)  # type: ignore[arg-type]
     return RunResult(run, None, None)
+
+
+def unrecorded(run: Run, error: str, exc: BaseException, finished: str) -> RunResult:
+    """A run that failed and whose end could not be written either (a full disk). Left so, it
+    would show "running" for as long as this process lives (the scheduler's: all day) and
+    refuse every other run of the school: this process forgets it, and its next claim of the
+    school replaces it. The run returned says so."""
+    abandon(run.run_id)
+    out = dataclasses.replace(run, status="failed", finished_at=finished)
+    out.error = (
+        f"{error}; {UNRECORDED} ({type(exc).__name__}: "
+        f"{error_line(exc)}): it shows as running until this process runs the school again "
+        "or ends"
+    )
+    return RunResult(out, None, None)
 
 
 def _put_final(store: Store, run: Run, note: str | None) -> None:
