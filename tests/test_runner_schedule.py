@@ -339,8 +339,25 @@ def test_the_last_local_authorities_are_cut_in_pieces_for_the_workers_to_share()
     assert [len(g) for g in worker_processes._groups(runs[:4], 2)] == [1, 1, 1, 1]
 
 
-async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, monkeypatch):
+def all_failed(results, saying: str) -> None:
+    """Every school of FOUR has a result, failed, its error saying `saying`."""
+    assert sorted(r.run.school for r in results) == sorted(FOUR)
+    for result in results:
+        assert result.run.status == "failed" and saying in result.run.error, result.run.error
+
+
+def forked_workers(monkeypatch, work) -> None:
+    """run_due over two forked workers (they inherit the patches) doing `work` instead of
+    fetching, planning and committing."""
     from uso_tui.sync import schedule, worker_processes
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(worker_processes, "_start_method", lambda: "fork")
+    monkeypatch.setattr(worker_processes, "_fetch_plan_commit", work)
+
+
+async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, monkeypatch):
+    from uso_tui.sync import schedule
 
     async def dies(store, *args) -> None:
         # as if killed with old versions kept (freeing.py): a link of its own in .freeing
@@ -349,18 +366,11 @@ async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, 
         os.link(store.root / "config.json", folder / f"{os.getpid()}.1")
         os._exit(3)
 
-    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(
-        worker_processes, "_start_method", lambda: "fork"
-    )  # the child has the patch
-    monkeypatch.setattr(worker_processes, "_fetch_plan_commit", dies)
+    forked_workers(monkeypatch, dies)
     with served_estate(tmp_path, FOUR) as store:
         results = await schedule.run_due(store, SEVEN, processes=2)
-        assert sorted(r.run.school for r in results) == sorted(FOUR)
-        for result in results:
-            assert result.run.status == "failed"
-            assert "worker process ended before committing it (exit codes 3, 3)" in result.run.error
-            assert store.run(result.run.run_id).status == "failed"
+        all_failed(results, "worker process ended before committing it (exit codes 3, 3)")
+        assert all(store.run(r.run.run_id).status == "failed" for r in results)
         assert store.running_runs() == []
         assert all(store.school_accounts(d) == [] for d in FOUR)
         assert os.listdir(store.root / ".freeing") == []  # what the dead kept is freed
@@ -369,23 +379,16 @@ async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, 
 async def test_a_worker_that_fails_says_why_on_its_schools(tmp_path, monkeypatch, capfd):
     """A worker stopped by an error (a full disk while it commits) records nothing itself: the
     parent records its schools failed with that error, not only exit codes, and the error is
-    on stderr (the scheduler's log). The next run_due runs them."""
-    from uso_tui.sync import schedule, worker_processes
+    on stderr (the scheduler's log)."""
+    from uso_tui.sync import schedule
 
     async def no_space(store, *args) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(worker_processes, "_start_method", lambda: "fork")
-    monkeypatch.setattr(worker_processes, "_fetch_plan_commit", no_space)
+    forked_workers(monkeypatch, no_space)
     with served_estate(tmp_path, FOUR) as store:
         results = await schedule.run_due(store, SEVEN, processes=2)
-        assert sorted(r.run.school for r in results) == sorted(FOUR)
-        for result in results:
-            assert result.run.status == "failed"
-            assert "worker process failed before committing it: OSError: [Errno 28] No space" in (
-                result.run.error
-            )
+        all_failed(results, "worker process failed before committing it: OSError: [Errno 28]")
         assert store.running_runs() == []
         assert "No space left on device" in capfd.readouterr().err
 
@@ -418,10 +421,7 @@ async def test_a_daily_run_on_a_full_disk_leaves_no_school_running(
     with served_estate(tmp_path, FOUR) as store:
         monkeypatch.setattr(TinyTransaction, "commit", full_after_the_claim)
         results = await schedule.run_due(store, SEVEN, processes=processes)
-        assert sorted(r.run.school for r in results) == sorted(FOUR)
-        for result in results:
-            assert result.run.status == "failed"
-            assert "its end could not be recorded" in result.run.error
+        all_failed(results, "its end could not be recorded")
         assert store.running_runs() == []  # as this process sees them: none it still runs
         monkeypatch.setattr(TinyTransaction, "commit", committed)  # room again
         again = await schedule.run_due(store, SEVEN, processes=processes)
