@@ -17,6 +17,7 @@ from uso_tui.store import open_store
 # changes something (a decision, a run, an account) or opens a screen from loaded rows.
 SEQUENCES = [
     "j j enter m m y",
+    "j j enter m c y",
     "j enter h c y",
     "j enter a enter",
     "j enter d k y",
