@@ -84,3 +84,26 @@ def test_open_store_on_a_file_says_not_a_directory(tmp_path):
     notes.write_text("hello")
     with pytest.raises(StoreError, match="not a directory"):
         open_store(notes)
+
+
+def test_a_store_on_a_read_only_file_system_can_still_be_read(tmp_path, cli_at, monkeypatch):
+    """A store on a read-only file system (a backup mounted to look into) lists, searches and
+    answers "why" as usual: its lock files are opened for reading when they cannot be opened for
+    writing (flock works either way). A change is refused naming the file it could not write."""
+    import errno
+
+    cli = cli_at(tmp_path / "store")
+    cli.add_school()
+    opened = os.open
+
+    def read_only(path, flags, *args):  # as a read-only mount answers
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return opened(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)  # every open for writing, as on the mount
+    listed = cli.ok("school", "list")
+    assert "204-3210" in listed.out
+    assert cli("why", "nobody").status == 0
+    refused = cli("school", "set", "204-3210", "--daily-at", "07:00")
+    assert refused.status == 1 and "Read-only file system" in refused.err

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import threading
@@ -40,7 +41,14 @@ def _thread_lock(root: Path) -> threading.Lock:
 
 
 def _open_lock_file(path: Path) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        # A store on a read-only file system (a backup mounted to look into) can still be read:
+        # flock works on a descriptor opened for reading. A write fails later, naming the file.
+        if exc.errno not in (errno.EROFS, errno.EACCES) or not path.exists():
+            raise
+        return os.open(path, os.O_RDONLY)
     with suppress(OSError):
         os.fchmod(fd, FILE_MODE)
     return fd
