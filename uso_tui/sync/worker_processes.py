@@ -314,7 +314,7 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue) -
                     _fetch_plan_commit(store, job, start, work, max_connections, results_queue)
                 )
         code = 0
-    except BaseException as exc:
+    except Exception as exc:  # (an interrupt ends it quietly, as the parent's does)
         # Said to the parent, which records this worker's runs failed with it (a full disk, a
         # store that cannot be read), and to stderr (the scheduler's log): os._exit below
         # would end the process without a word.
