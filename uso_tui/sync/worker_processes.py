@@ -273,7 +273,7 @@ def _settle_lost(
     job: _RunDueJob,
     workers: list,
     pending: dict[str, Run],
-    failures: list[str] = (),  # type: ignore[assignment]
+    failures: list[str],
 ) -> list:
     """Runs no worker reported: a worker failed (`failures`: what it said) or died (a kill, out
     of memory) with them in hand."""
