@@ -243,6 +243,7 @@ async def test_a_run_whose_end_cannot_be_written_does_not_block_its_school(env, 
     from uso_tui.sync import runner
 
     monkeypatch.setattr(liveness, "_abandoned", set())  # this test's store only
+    monkeypatch.setattr(runner, "_unwritten", {})
     env.add_school(students=[AMY])
     env.sim.set_switches(DFE, reject_credentials=True)
     full = OSError(28, "No space left on device")
@@ -258,6 +259,14 @@ async def test_a_run_whose_end_cannot_be_written_does_not_block_its_school(env, 
     stored = env.store.run(res.run.run_id)  # as written at the claim, read by this process
     assert stored.status == "failed" and current_run(env.store, DFE) is None
     monkeypatch.setattr(runner, "_put_final", writes_the_end)  # the disk has room again
+    # Another process (knowing nothing of what this one gave up) sees the school running until
+    # this one writes the run's end, which it does when next asked (scheduler, console).
+    monkeypatch.setattr(liveness, "_abandoned", set())
+    assert current_run(env.store, DFE) is not None
+    assert runner.write_unrecorded(env.store) == 1 and runner.write_unrecorded(env.store) == 0
+    stored = env.store.run(res.run.run_id)
+    assert stored.status == "failed" and "its end could not be recorded" in stored.error
+    assert current_run(env.store, DFE) is None
     env.sim.set_switches(DFE, reject_credentials=False)
     again = await sync(env, now=LATER)
     assert again.run.status == "succeeded"

@@ -403,9 +403,10 @@ async def test_a_daily_run_on_a_full_disk_leaves_no_school_running(
     is room, runs them all."""
     from uso_tui.store import liveness
     from uso_tui.store.transaction import TinyTransaction
-    from uso_tui.sync import schedule, worker_processes
+    from uso_tui.sync import runner, schedule, worker_processes
 
     monkeypatch.setattr(liveness, "_abandoned", set())  # this test's store only
+    monkeypatch.setattr(runner, "_unwritten", {})
     monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
     monkeypatch.setattr(worker_processes, "_start_method", lambda: "fork")  # children patched
     committed = TinyTransaction.commit
@@ -424,7 +425,18 @@ async def test_a_daily_run_on_a_full_disk_leaves_no_school_running(
         all_failed(results, "its end could not be recorded")
         assert store.running_runs() == []  # as this process sees them: none it still runs
         monkeypatch.setattr(TinyTransaction, "commit", committed)  # room again
-        again = await schedule.run_due(store, SEVEN, processes=processes)
+        if processes == 1:
+            again = await schedule.run_due(store, SEVEN, processes=processes)
+        else:  # the scheduler's next pass: it writes the ends it could not, then runs them
+            passes: list = []
+            await schedule.scheduler_loop(
+                store, clock=lambda: SEVEN, iterations=1, on_results=passes.append
+            )
+            (again,) = passes
+            monkeypatch.setattr(liveness, "_abandoned", set())  # as another process reads
+            failed = [r for d in FOUR for r in store.runs(d) if r.status == "failed"]
+            assert len(failed) == len(FOUR)
+            assert all("its end could not be recorded" in r.error for r in failed)
         assert sorted(r.run.school for r in again) == sorted(FOUR)
         assert {r.run.status for r in again} == {"succeeded"}
 

@@ -344,3 +344,28 @@ def test_live_run_log_keeps_the_newest_lines_and_counts_all():
     assert snap["log_count"] == LOG_LINES + 101  # + the phase change
     assert len(snap["log"]) == LOG_LINES and snap["log"][-1].endswith(f"line {LOG_LINES + 99}")
     assert snap["per_report"]["staff"].pages_done == LOG_LINES + 99
+
+
+async def test_the_console_writes_the_end_of_a_run_a_full_disk_kept_unwritten(demo, monkeypatch):
+    """A force run whose end the disk had no room for is written by the console later (every
+    UNRECORDED_RETRY_S): until then other processes see that school running."""
+    import dataclasses
+
+    from uso_tui.store import liveness
+    from uso_tui.sync import runner
+
+    monkeypatch.setattr(liveness, "_abandoned", set())
+    monkeypatch.setattr(runner, "_unwritten", {})
+    store, dfe = demo.store, demo.held_school
+    claimed = runner._claim(store, dfe, "force", "tester", ["staff"], "2026-03-09T10:30:00")
+    ended = dataclasses.replace(claimed, status="failed", finished_at="2026-03-09T10:31:00")
+    ended.error = f"apply failed, nothing changed: OSError: no room; {runner.UNRECORDED} (...)"
+    runner.forget_unrecorded(ended)
+    async with started(store) as (app, pilot):
+        app._write_unrecorded()  # noqa: SLF001 - what its interval calls
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+    monkeypatch.setattr(liveness, "_abandoned", set())  # as another process reads
+    stored = store.run(claimed.run_id)
+    assert stored.status == "failed" and runner.UNRECORDED in stored.error
+    assert not runner.has_unrecorded()

@@ -265,16 +265,45 @@ async def _end(
 def unrecorded(run: Run, error: str, exc: BaseException, finished: str) -> RunResult:
     """A run that failed and whose end could not be written either (a full disk). Left so, it
     would show "running" for as long as this process lives (the scheduler's: all day) and
-    refuse every other run of the school: this process forgets it, and its next claim of the
-    school replaces it. The run returned says so."""
-    abandon(run.run_id)
+    refuse every other run of the school: see forget_unrecorded. The run returned says so."""
     out = dataclasses.replace(run, status="failed", finished_at=finished)
     out.error = (
         f"{error}; {UNRECORDED} ({type(exc).__name__}: "
-        f"{error_line(exc)}): it shows as running until this process runs the school again "
-        "or ends"
+        f"{error_line(exc)}): it shows as running until it can be, or this process runs the "
+        "school again or ends"
     )
+    forget_unrecorded(out)
     return RunResult(out, None, None)
+
+
+# Runs of this process whose end could not be written yet, as they ended (write_unrecorded).
+_unwritten: dict[str, Run] = {}
+
+
+def forget_unrecorded(run: Run) -> None:
+    """This process claimed `run` and no longer runs it, but its end is not written: its own
+    reads count it interrupted (its next claim of the school replaces it), and
+    write_unrecorded writes its end once it can, for every other process to see."""
+    abandon(run.run_id)
+    _unwritten[run.run_id] = run
+
+
+def has_unrecorded() -> bool:
+    return bool(_unwritten)
+
+
+def write_unrecorded(store: Store) -> int:
+    """Writes the ends this process could not write before (a full disk since given room);
+    returns how many. Called by the scheduler after each pass and by the console now and then."""
+    written = 0
+    for run_id, run in list(_unwritten.items()):
+        try:
+            _put_final(store, run, run.error)
+        except (OSError, UsoError):
+            continue  # still no room: next time
+        _unwritten.pop(run_id, None)
+        written += 1
+    return written
 
 
 def _put_final(store: Store, run: Run, note: str | None) -> None:

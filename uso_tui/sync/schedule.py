@@ -30,7 +30,7 @@ from uso_tui.sync.batch import (
     fetch_and_plan,
 )
 from uso_tui.sync.events import OnProgress, ProgressEmitter
-from uso_tui.sync.runner import PoolCache, RunResult, iso
+from uso_tui.sync.runner import PoolCache, RunResult, has_unrecorded, iso, write_unrecorded
 
 
 def _due_at(school: School, now: datetime) -> datetime:
@@ -202,6 +202,8 @@ async def scheduler_loop(
     passes = 0
     while stop is None or not stop.is_set():
         try:
+            if has_unrecorded():  # the ends of runs a full disk kept from being written
+                await asyncio.to_thread(write_unrecorded, store)
             results = await run_due(store, clock(), client=client)
             if on_results is not None:
                 on_results(results)

@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, StoreBusy
-from uso_tui.store.liveness import abandon
 from uso_tui.sync.batch import (
     Planned,
     WrittenSinceWatch,
@@ -44,7 +43,7 @@ from uso_tui.sync.batch import (
 )
 from uso_tui.sync.events import OnProgress, ProgressEmitter
 from uso_tui.sync.fetching import error_line
-from uso_tui.sync.runner import UNRECORDED, PoolCache, RunResult, iso
+from uso_tui.sync.runner import UNRECORDED, PoolCache, RunResult, forget_unrecorded, iso
 
 WORKER_ERROR = "worker_error"  # a worker's last message when it fails: {WORKER_ERROR: line}
 MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between workers
@@ -254,7 +253,7 @@ async def _collect(
                 continue
             run = Run.from_dict(msg)
             if UNRECORDED in (run.error or ""):  # claimed here: only this process can forget it
-                abandon(run.run_id)
+                forget_unrecorded(run)
             if pending.pop(run.run_id, None) is not None:
                 result = RunResult(run, None)
                 report_end(ProgressEmitter(run.run_id, run.school, on_progress), result)

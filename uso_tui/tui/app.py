@@ -29,6 +29,8 @@ from uso_tui.tui.live import LiveRun, RunFinished, RunProgress
 from uso_tui.tui.palette import UsoCommands, UsoPalette
 from uso_tui.tui.widgets import Confirm, KeysHelp, screen_keys
 
+UNRECORDED_RETRY_S = 30  # how often the ends a full disk kept from being written are tried again
+
 # kind -> (module under uso_tui.tui.screens, class name, takes a school?)
 SCREENS: dict[str, tuple[str, str, str]] = {
     # "school": the screen needs a DfE; "optional": a DfE or None (all schools); "none": no subject
@@ -93,6 +95,7 @@ class UsoApp(KeysInTurnApp):
     # -- navigation ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.set_interval(UNRECORDED_RETRY_S, self._write_unrecorded)
         self.push_screen(self.make_screen("schools", None))
         if self._start and self._start[0] != "schools":
             self.push_screen(self.make_screen(*self._start))
@@ -175,6 +178,20 @@ class UsoApp(KeysInTurnApp):
         )
 
     # -- force runs ---------------------------------------------------------------------------
+
+    def _write_unrecorded(self) -> None:
+        """The ends of this console's force runs that a full disk kept from being written,
+        written once there is room: until then other processes see those schools running."""
+        from uso_tui.sync.runner import has_unrecorded, write_unrecorded  # noqa: PLC0415
+
+        if has_unrecorded():
+            self.run_worker(
+                lambda: write_unrecorded(self.store),
+                thread=True,
+                exit_on_error=False,
+                group="unrecorded",
+                exclusive=True,
+            )
 
     def start_force_run(self, dfe: str, reports: list[str]) -> LiveRun:
         """Start (or return the already running) console force run of a school."""
