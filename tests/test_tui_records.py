@@ -305,6 +305,24 @@ async def test_users_search_by_username_nothing_found(store):
         assert app.screen.query_one("#latest").display
 
 
+async def test_users_search_for_a_date_that_does_not_exist_says_so(store):
+    """31/02/2015 finds nothing because there is no such day: said, not just "No account
+    matches" (a typo in the date, not a missing person)."""
+    async with opened(store, "users") as (app, pilot):
+        await filter_by(pilot, "31/02/2015", rounds=3)
+        assert table(app, "#hits").all_rows == []
+        assert "31/02/2015 is no date of the calendar" in screen_text(app)
+
+
+def test_impossible_dates_are_the_date_shaped_words_that_are_no_day():
+    from uso_tui.domain.dates import impossible_dates
+
+    assert impossible_dates("smith 31/02/2015 2016-13-01 29/02/2016 2016-02-29 2015") == [
+        "31/02/2015",
+        "2016-13-01",
+    ]
+
+
 async def test_account_history_of_unallocated_account_and_event_details(store):
     grace = username_of(store, "Grace", "Hopper")
     async with opened(store, "users") as (app, pilot):

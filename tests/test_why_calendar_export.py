@@ -90,6 +90,15 @@ def test_why_json_shape(env, tmp_path, capsys):
     assert all(keys | {"case_id", "username", "run_id"} <= set(r) for r in rows)
 
 
+def test_why_for_a_date_that_does_not_exist_says_so(env, tmp_path, capsys):
+    capsys.readouterr()
+    args = ["--data-dir", str(tmp_path / "store"), "why", "31/02/2014"]
+    assert main(args, clock=lambda: DAY2) == 0
+    said = capsys.readouterr().err
+    assert "no record found for 31/02/2014" in said
+    assert "31/02/2014 is no date of the calendar" in said
+
+
 def test_why_keeps_the_other_reports_records():
     from uso_tui.store.why_index import lines_of_records, merged, search
 

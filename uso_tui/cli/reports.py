@@ -7,6 +7,7 @@ import argparse
 
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import emit_json, person, plain, table
+from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.schools import check_dfe
 
@@ -55,7 +56,11 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
         emit_json([h.public() for h in hits], ctx.stdout)
         return 0
     if not hits:
-        ctx.note(f"no record found for {plain(text)} in the latest processed files")
+        why = no_such_dates(text)
+        ctx.note(
+            f"no record found for {plain(text)} in the latest processed files"
+            + (f": {plain(why)}" if why else "")
+        )
         return 0
     out = ctx.stdout
     for hit in hits:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def from_uk(text: str) -> str | None:
@@ -14,3 +16,24 @@ def from_uk(text: str) -> str | None:
         return None
     day, month, year = match.groups()
     return f"{year}-{int(month):02d}-{int(day):02d}"
+
+
+def impossible_dates(text: str) -> list[str]:
+    """The words of `text` written as a date (DD/MM/YYYY or YYYY-MM-DD) that are no day of the
+    calendar (`31/02/2015`): a search for them finds nothing, and should say why."""
+    out = []
+    for word in text.split():
+        iso = from_uk(word) or (word if ISO_DATE.match(word) else None)
+        if iso is None:
+            continue
+        try:
+            date.fromisoformat(iso)
+        except ValueError:
+            out.append(word)
+    return out
+
+
+def no_such_dates(text: str) -> str:
+    """Why a search for `text` may find nothing: its impossible dates, said ("" when none)."""
+    bad = impossible_dates(text)
+    return f"{', '.join(bad)} is no date of the calendar" if bad else ""

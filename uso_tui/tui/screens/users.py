@@ -16,6 +16,7 @@ from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Account, AuditEvent
 from uso_tui.sync.actions import restorable
 from uso_tui.tui.format import (
@@ -302,7 +303,7 @@ class UsersScreen(ReloadingListScreen):
             more = f" (the first {SEARCH_LIMIT})" if count >= SEARCH_LIMIT else ""
             title = Text(f"Users: {count:,} found{more} for ", style="bold", end="")
             title.append_text(plain(repr(self.query_text.strip()), "bold"))
-            empty.update(Text("No account matches." if count == 0 else "", end=""))
+            empty.update(Text(_no_match(self.query_text) if count == 0 else "", end=""))
         else:
             count = len(self.latest_table.all_rows)
             title = Text(
@@ -513,3 +514,8 @@ class AccountScreen(ListScreen):
         if row is not None:
             entry: AuditEvent = row.data
             self.app.push_screen(Details(f"{entry.action}: {entry.subject}", event_details(entry)))
+
+
+def _no_match(text: str) -> str:
+    why = no_such_dates(text)
+    return f"No account matches: {why}." if why else "No account matches."

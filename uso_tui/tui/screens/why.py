@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from uso_tui.domain.dates import no_such_dates
 from uso_tui.sync.why import WhyHit
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, Row, cells
@@ -124,7 +125,13 @@ class WhyScreen(ListScreen):
         if not text:
             self.act_box.update(Text("type to search", end=""))
         elif not hits:
-            self.act_box.update(plain(f"no record found for {text} in the latest processed files"))
+            why = no_such_dates(text)
+            self.act_box.update(
+                plain(
+                    f"no record found for {text} in the latest processed files"
+                    + (f": {why}" if why else "")
+                )
+            )
         else:
             self._show_act(hits[0])
         self.keys_go()
