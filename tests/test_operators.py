@@ -374,3 +374,26 @@ async def test_console_names_the_operator_and_greys_settings_for_the_desk(tmp_pa
             app.open_screen("history", DFE)
             await settle(pilot)
             assert app.screen.check_action("undo_run", ()) is None
+
+
+async def test_a_key_the_role_may_not_use_says_so_when_pressed(tmp_path):
+    """A desk operator's `n` (add school) and `U` (undo a run) are greyed in the footer; pressed,
+    each says it needs the admin role instead of doing nothing without a word."""
+    from tui_helpers import press, settle
+
+    from uso_tui.tui.app import UsoApp
+
+    store = _console_store(tmp_path)
+    said: list[str] = []
+    app = UsoApp(store, operator="bob", clock=lambda: NOW, cursor_blink=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.notify = lambda message, **kw: said.append(str(message))
+        await settle(pilot)
+        await press(pilot, "n")
+        assert app.screen.kind == "schools"
+        app.open_screen("history", DFE)
+        await settle(pilot)
+        await press(pilot, "U")
+        assert app.screen.kind == "history"
+    assert any("Adding a school needs the admin role (bob (desk))" in line for line in said)
+    assert any("Undoing a run needs the admin role" in line for line in said)

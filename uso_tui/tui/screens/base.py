@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
-from textual import getters
+from textual import events, getters
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from uso_tui.store import Store
+from uso_tui.sync.access import WHAT
 from uso_tui.tui.app import UsoApp
 from uso_tui.tui.format import clean, plain
 from uso_tui.tui.keys_in_turn import HoldsKeys
@@ -22,6 +23,9 @@ class UsoScreen(HoldsKeys, Screen):
     """Base for console screens. Subclasses set `kind` (the app's SCREENS key)."""
 
     kind = ""
+    # key -> the sync.access action its binding does: greyed in the footer for an operator whose
+    # role does not allow it (check_action), and said so when pressed, not silently ignored
+    ROLE_KEYS: dict[str, str] = {}
     # the console app, typed: its clock, operator, role, runs and navigation
     app = getters.app(UsoApp)
 
@@ -97,6 +101,13 @@ class UsoScreen(HoldsKeys, Screen):
         for box in self.query(".loading").results(Static):
             box.update(plain(line, "bold red"))
             box.remove_class("loading")
+
+    def on_key(self, event: events.Key) -> None:
+        action = self.ROLE_KEYS.get(event.key)
+        if action is not None and not self.app.may(action):
+            event.stop()
+            what = WHAT.get(action, action).capitalize()
+            self.say(f"{what} needs the admin role ({self.app.access.label()})", "warning")
 
     def say(self, message: str, severity: SeverityLevel = "information") -> None:
         """notify() without markup: messages often carry names and error text."""

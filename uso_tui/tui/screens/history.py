@@ -87,6 +87,7 @@ class NewestFirstScreen(LoadedListScreen):
 
 class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
     kind = "history"
+    ROLE_KEYS = {"U": "undo_run"}  # noqa: RUF012 - read only
     TABLE_ID = "runs"
     NAME = "Run history"
     UNIT = "runs"

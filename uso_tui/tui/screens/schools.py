@@ -172,6 +172,7 @@ def sort_rows(rows: list[Row], by: str) -> list[Row]:
 
 class SchoolsScreen(UsoScreen):
     kind = "schools"
+    ROLE_KEYS = {"n": "school_add"}  # noqa: RUF012 - read only
     TITLE = "Schools"
 
     BINDINGS = [
