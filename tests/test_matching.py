@@ -20,6 +20,9 @@ def test_dob_relations():
     assert dob_score("2015-04-02", "2015-02-04") == (85, "day and month swapped")
     assert dob_score("2015-04-02", "2015-04-07") == (80, "one digit off")
     assert dob_score("2015-04-12", "2015-04-21") == (80, "two digits transposed")
+    # neighbours as keyed: 19330122 / 19330212 and 21012010 / 20112010
+    assert dob_score("1933-01-22", "1933-02-12") == (80, "two digits transposed")
+    assert dob_score("2010-01-21", "2010-11-20") == (80, "two digits transposed")
     assert dob_score("2015-04-29", "2015-04-30") == (80, "a day, month or year apart")
     assert dob_score("2015-12-31", "2016-01-01")[0] == 80
     assert dob_score("2009-03-02", "2010-03-02")[0] == 80

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from factories import OTHER, TODAY, acc, export, outcome_of, rec, settings, snap
 
 from uso_tui.sync.plan import plan
@@ -190,6 +191,25 @@ def test_a_date_with_two_digits_exchanged_finds_the_account():
     assert outcome_of(planned, "s1").outcome == "needs_matching"
     best = planned.new_cases[0].candidates[0]
     assert best.username == "amason.204"
+    assert ["dob", "transposed"] in [field[:2] for field in best.evidence]
+
+
+@pytest.mark.parametrize(
+    ("before", "keyed"),
+    [
+        ("1933-01-22", "1933-02-12"),  # keyed 19330122: the month's last digit and the day's first
+        ("1971-01-21", "1971-11-20"),  # keyed 21011971: the day's last digit and the month's first
+    ],
+)
+def test_two_digits_exchanged_across_day_and_month_as_keyed_find_the_account(before, keyed):
+    # neighbours as a date is keyed, year first or day first, though not in the ISO form; with a
+    # slip in the surname, so the whole-name block does not hold the account either
+    account = _staff("zszep.204", "Zoe", "Szepessy", before, "9")
+    record = rec("s1", "Zoe", "Szepesy", keyed, report="staff")
+    planned = _plan_staff(record, [account, *LA_STAFF])
+    assert outcome_of(planned, "s1").outcome == "needs_matching"
+    best = planned.new_cases[0].candidates[0]
+    assert best.username == "zszep.204"
     assert ["dob", "transposed"] in [field[:2] for field in best.evidence]
 
 

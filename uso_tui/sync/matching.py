@@ -125,14 +125,28 @@ def one_digit_variants(dob: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+# Positions (in `YYYY-MM-DD`) of the digits that are neighbours as a date is keyed: within each
+# field, and across fields as keyed year first (20150412: the year's last digit and the month's
+# first, the month's last and the day's first) or day first (12042015: the day's last and the
+# month's first, the month's last and the year's first).
+_NEIGHBOURS = ((0, 1), (1, 2), (2, 3), (5, 6), (8, 9), (3, 5), (6, 8), (9, 5), (6, 0))
+
+
 @lru_cache(maxsize=50_000)
 def transposed_variants(dob: str) -> tuple[str, ...]:
-    """Every string with two neighbouring digits of the date exchanged (`1921` for `1912`)."""
+    """Every string with two neighbouring digits of the date exchanged as keyed either way
+    (`2015-04-21` for `2015-04-12`; `1933-02-12` for `1933-01-22`, keyed 19330122;
+    `2010-11-20` for `2010-01-21`, keyed 21012010), valid or not: only used as lookups and
+    comparisons."""
+    if len(dob) != 10 or dob[4] != "-" or dob[7] != "-":
+        return ()
     out = []
-    for position in range(len(dob) - 1):
-        first, second = dob[position], dob[position + 1]
-        if first != second and first.isdigit() and second.isdigit():
-            out.append(dob[:position] + second + first + dob[position + 2 :])
+    for first, second in _NEIGHBOURS:
+        one, other = dob[first], dob[second]
+        if one != other:
+            chars = list(dob)
+            chars[first], chars[second] = other, one
+            out.append("".join(chars))
     return tuple(out)
 
 
