@@ -32,6 +32,19 @@ def cli(cli):
     return cli
 
 
+def test_account_add_says_when_another_school_has_the_same_person(cli):
+    """The console asks first; the command makes the account and says, on stderr, which account
+    at another school has the same names and date of birth (a mover: now two accounts)."""
+    first = cli.add_account(OTHER, "Ann", "Lee", "2014-01-01", extra=("--json",)).json()
+    assert first["username"] == "alee.204"
+    res = cli.add_account(DFE, "ANN", "Lee", "01/01/2014", extra=("--json",))
+    assert res.json()["school"] == DFE  # stdout as ever: the account made
+    assert "alee.204 (active at 204-3211) has the same names and date of birth" in res.err
+    assert f"uso-tui duplicates {DFE}" in res.err
+    other = cli.add_account(DFE, "Ann", "Leigh", "2014-01-01")
+    assert "note" not in other.err
+
+
 def test_account_add_then_search(cli):
     res = cli.add_account(DFE, "Zoë", "O'Brien-Smith", "2014-03-09", extra=("--json",))
     acc = res.json()

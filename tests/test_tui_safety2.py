@@ -8,6 +8,7 @@ from textual.widgets import Input
 from tui_helpers import NOW, OPERATOR, burst, press, put_case_for, screen_text, settle, started
 
 from uso_tui.sync.actions import held_review
+from uso_tui.sync.admin import add_account
 
 
 def open_case_for(store, dfe: str, username: str) -> str:
@@ -317,6 +318,36 @@ async def test_request_account_shows_the_duplicate_before_y(demo):
     made = [a for a in store.school_accounts(dfe) if a.forename == "Newton"]
     assert len(made) == 1 and (made[0].surname, made[0].dob) == (acc.surname, acc.dob)
     assert made[0].source == "manual" and made[0].role == "pupil"
+
+
+async def test_request_account_lists_the_same_person_elsewhere_a_line_each(demo):
+    """The accounts with the same names and date of birth at other schools, one per line (they
+    were run together on one line with a line-break symbol between them)."""
+    store, dfe = demo.store, demo.held_school
+    la = dfe.split("-")[0]
+    other, third = [s.dfe for s in store.list_schools() if s.dfe != dfe and s.dfe.startswith(la)][
+        :2
+    ]
+    acc = plain_pupil(store, other)
+    again = add_account(
+        store,
+        third,
+        role="pupil",
+        forename=acc.forename,
+        surname=acc.surname,
+        dob=acc.dob,
+        operator=OPERATOR,
+        now=NOW,
+    )
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "r", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Create this account?" in text and "a mover? match them" in text
+        assert "\u240a" not in text
+        for username, school in ((acc.username, other), (again.username, third)):
+            line = next(line for line in text.splitlines() if f" {username} " in line)
+            assert school in line and "active" in line
 
 
 async def test_request_account_typed_in_one_burst_with_its_y(demo):

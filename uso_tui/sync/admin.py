@@ -25,7 +25,7 @@ from uso_tui.domain.schools import (
     check_time,
     la_of,
 )
-from uso_tui.store.api import DuplicateSchool, Store
+from uso_tui.store.api import AccountHit, DuplicateSchool, Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
 from uso_tui.sync.checks import exclusion_hits
@@ -299,13 +299,31 @@ def update_school(
     return school
 
 
-def _same_person(account: Account, role: str, forename: str, surname: str, dob: str) -> bool:
+def same_person(
+    account: Account | AccountHit, role: str, forename: str, surname: str, dob: str
+) -> bool:
+    """add_account's duplicate rule: role, date of birth, surname, and the forename equal to the
+    account's forename or preferred name (normalised)."""
     return (
         account.role == role
         and account.dob == dob
         and normalise(account.surname) == normalise(surname)
         and normalise(forename) in (normalise(account.forename), normalise(account.preferred_name))
     )
+
+
+def same_person_elsewhere(
+    store: Store, dfe: str, role: str, forename: str, surname: str, dob: str
+) -> list[AccountHit]:
+    """The accounts at other schools (active or unallocated) that add_account's duplicate rule
+    takes for this person: a mover, whose account is matched rather than made again. `dob` as
+    check_dob gives it."""
+    key = (normalise(forename), normalise(surname), dob)
+    return [
+        hit
+        for hit in store.find_people(role, set(), {key})
+        if hit.school != dfe and same_person(hit, role, forename, surname, dob)
+    ]
 
 
 def add_account(
@@ -332,7 +350,7 @@ def add_account(
     with store.transaction(operator) as tx:
         tx.school(dfe)
         for existing in tx.school_accounts(dfe):
-            if existing.school == dfe and _same_person(existing, role, forename, surname, dob):
+            if existing.school == dfe and same_person(existing, role, forename, surname, dob):
                 # A twin request would stop the automatic link (it needs exactly one account).
                 raise InvalidInput(
                     f"{existing.username} already exists at {dfe} for {role} "

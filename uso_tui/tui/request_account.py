@@ -43,17 +43,6 @@ class Request:
     elsewhere: list[AccountHit] = field(default_factory=list)
 
 
-def same_person(hit: AccountHit, request: Request) -> bool:
-    """sync.admin.add_account's duplicate rule: role, date of birth, surname, and the forename
-    equal to the account's forename or preferred name (normalised)."""
-    return (
-        hit.role == request.role
-        and hit.dob == request.dob
-        and normalise(hit.surname) == normalise(request.surname)
-        and normalise(request.forename) in (normalise(hit.forename), normalise(hit.preferred_name))
-    )
-
-
 def request_text(request: Request, dfe: str) -> Text:
     out = Text(end="")
     out.append(f"A {request.role} account at {dfe} for ")
@@ -61,9 +50,10 @@ def request_text(request: Request, dfe: str) -> Text:
     out.append(f", born {request.dob}.\n")
     if request.duplicate is not None:
         duplicate = request.duplicate
+        out.append("\n")  # plain() would show a line break inside it as a symbol
         out.append_text(
             plain(
-                f"\nRefused: {duplicate.username} ({duplicate.forename} {duplicate.surname}, "
+                f"Refused: {duplicate.username} ({duplicate.forename} {duplicate.surname}, "
                 f"{duplicate.status}) already is this "
                 f"{request.role} at {dfe}: a second account would stop the automatic link.",
                 "bold red",
@@ -74,14 +64,11 @@ def request_text(request: Request, dfe: str) -> Text:
     out.append("the record arrives with the same details.\n")
     if request.elsewhere:
         out.append("\nThe same names and date of birth elsewhere (a mover? match them instead):\n")
-        out.append_text(
-            plain(
-                "".join(
-                    f"  {h.username}  {h.school or '-'}  {h.status}\n" for h in request.elsewhere
-                ),
-                "bold yellow",
+        for hit in request.elsewhere:  # a line each (plain() shows a line break as a symbol)
+            out.append_text(
+                plain(f"  {hit.username}  {hit.school or '-'}  {hit.status}", "bold yellow")
             )
-        )
+            out.append("\n")
     return out
 
 
@@ -129,7 +116,7 @@ class RequestAccountForm(SchoolForm[Account]):
 
     @in_thread("request-look")
     def look(self, role: str, forename: str, surname: str, dob: str) -> None:
-        from uso_tui.sync.admin import check_dob, check_role  # noqa: PLC0415
+        from uso_tui.sync.admin import check_dob, check_role, same_person  # noqa: PLC0415
 
         def read() -> tuple[Request, list[AccountHit]]:
             request = Request(
@@ -149,7 +136,7 @@ class RequestAccountForm(SchoolForm[Account]):
             return
         request, hits = looked.value
         for hit in hits:
-            if not same_person(hit, request):
+            if not same_person(hit, request.role, request.forename, request.surname, request.dob):
                 continue
             if hit.school == self.dfe and request.duplicate is None:
                 request.duplicate = hit
