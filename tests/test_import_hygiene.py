@@ -1,4 +1,5 @@
-"""The core loads no console toolkit, and no module of uso_tui uses another module's private names."""
+"""The core loads no console toolkit, no module of uso_tui uses another module's private names, and
+no console text gives a line break of its own to plain() or cell()."""
 
 from __future__ import annotations
 
@@ -122,3 +123,17 @@ def test_the_store_errors_are_a_leaf():
     assert {name for name in imported if name and name.startswith("uso_tui.")} == {
         "uso_tui.domain.errors"
     }
+
+
+def test_no_console_text_gives_its_own_line_break_to_plain_or_cell():
+    """plain() and cell() show a line break as a symbol (names from the MIS are literal): a line
+    break of the console's own must be appended beside them, not inside (it was shown as ␊ in
+    the request form's list of accounts elsewhere)."""
+    found = []
+    for path in sorted((PACKAGE / "tui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("plain", "cell"):
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Constant) and "\n" in str(sub.value):
+                        found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert found == []

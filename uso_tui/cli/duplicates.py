@@ -1,5 +1,6 @@
 """`duplicates [DFE]` (possible duplicate accounts, with the evidence), `duplicate keep A B`
-(two different people: never listed together again) and `duplicate unallocate A --keep B`."""
+(two different people: not listed together again), `duplicate unallocate A --keep B`, and the
+pairs kept so: `duplicates --kept [DFE]` and `duplicate unkeep A B` (listed for review again)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     duplicates_parser.add_argument(
         "dfe", metavar="DFE", nargs="?", help="one school (default: every school)"
     )
+    duplicates_parser.add_argument(
+        "--kept",
+        action="store_true",
+        help="the pairs kept as different people instead (undo one with: duplicate unkeep A B)",
+    )
     duplicates_parser.set_defaults(func=cmd_duplicates)
 
     one = sub.add_parser("duplicate", help="decide a possible duplicate")
@@ -25,6 +31,14 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     keep.add_argument("a", metavar="A")
     keep.add_argument("b", metavar="B")
     keep.set_defaults(func=cmd_keep)
+    unkeep = dsub.add_parser(
+        "unkeep",
+        parents=[parent],
+        help="take back a keep: the two accounts are listed for review again",
+    )
+    unkeep.add_argument("a", metavar="A")
+    unkeep.add_argument("b", metavar="B")
+    unkeep.set_defaults(func=cmd_unkeep)
     un = dsub.add_parser(
         "unallocate", parents=[parent], help="unallocate an account that duplicates another"
     )
@@ -37,6 +51,8 @@ def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.duplicates import possible_duplicates  # noqa: PLC0415
 
     dfe = check_dfe(args.dfe) if args.dfe else None
+    if args.kept:
+        return _print_kept(dfe, args.json, ctx)
     pairs = possible_duplicates(ctx.store(), dfe)
     if args.json:
         emit_json([p.public() for p in pairs], ctx.stdout)
@@ -85,6 +101,60 @@ def cmd_keep(args: argparse.Namespace, ctx: Context) -> int:
         ctx.stdout.write(
             f"{plain(first)} and {plain(second)} were already kept as different people\n"
         )
+    return 0
+
+
+def _print_kept(dfe: str | None, as_json: bool, ctx: Context) -> int:
+    from uso_tui.sync.kept_apart import kept_apart  # noqa: PLC0415
+
+    pairs = kept_apart(ctx.store(), dfe)
+    if as_json:
+        emit_json([p.public() for p in pairs], ctx.stdout)
+        return 0
+    if not pairs:
+        ctx.note(f"no pairs kept as different people{f' at {dfe}' if dfe else ''}")
+        return 0
+    out = ctx.stdout
+    for number, pair in enumerate(pairs, 1):
+        out.write(f"{number}. kept as different people by {plain(pair.by)} at {plain(pair.at)}\n")
+        table(
+            ["  Username", "Role", "Name", "DOB", "School", "Status"],
+            [
+                [
+                    f"  {a.username}",
+                    a.role,
+                    person(a.forename, a.surname, a.preferred_name),
+                    a.dob,
+                    a.school,
+                    a.status,
+                ]
+                if a is not None
+                else [f"  {username}", "", "(no such account now)", "", "", ""]
+                for username, a in zip(pair.usernames, pair.accounts, strict=True)
+            ],
+            out=out,
+        )
+        out.write("\n")
+    out.write("list a pair for review again with: uso-tui duplicate unkeep A B\n")
+    return 0
+
+
+def cmd_unkeep(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.kept_apart import review_again  # noqa: PLC0415
+
+    first, second = args.a.strip(), args.b.strip()
+    done = review_again(ctx.store(), first, second, operator=ctx.operator, now=ctx.now())
+    if args.json:
+        emit_json(
+            {"accounts": sorted([first, second]), "kept": False, "was_kept": done}, ctx.stdout
+        )
+        return 0
+    if not done:
+        ctx.note(f"{plain(first)} and {plain(second)} were not kept as different people")
+        return 1
+    ctx.stdout.write(
+        f"{plain(first)} and {plain(second)} are listed for review again (uso-tui duplicates)\n"
+    )
     return 0
 
 

@@ -205,6 +205,10 @@ class Transaction(Protocol):
         """Marks two accounts as different people (not audited here); False if already so."""
         ...
 
+    def forget_pair(self, username: str, other: str) -> bool:
+        """Takes back a pair marked as different people (not audited here); False if it was not."""
+        ...
+
     def put_processed_file(
         self,
         pf: ProcessedFile,
@@ -353,6 +357,10 @@ class Store(Protocol):
 
     def kept_pairs(self) -> frozenset[tuple[str, str]]:
         """Pairs of usernames (sorted) marked as different people (Transaction.keep_pair)."""
+        ...
+
+    def kept_rows(self) -> list[dict[str, Any]]:
+        """The same pairs as stored: {"a", "b" (sorted usernames), "by" (operator), "at"}."""
         ...
 
     # writing

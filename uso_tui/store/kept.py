@@ -1,5 +1,6 @@
 """Kept pairs: two accounts an operator said are different people (DESIGN "Possible
-duplicates"), so the duplicates review stops listing them.
+duplicates"), so the duplicates review stops listing them, until an operator takes the pair back
+for review (a keep made by mistake).
 
 They live in DATA_DIR/kept.json, a TinyDB document `{"kept": {id: {"a", "b", "by", "at"}}}`
 with `a < b`; it belongs to no school (the two accounts may be in different local authorities).
@@ -40,9 +41,12 @@ class KeptReads:
     root: Path
 
     def kept_pairs(self) -> frozenset[tuple[str, str]]:
+        return _pairs(self.kept_rows())
+
+    def kept_rows(self) -> list[dict[str, Any]]:
+        """Each kept pair as stored ({a, b, by, at}), oldest first."""
         with self._reading():  # type: ignore[attr-defined]
-            rows = table_rows(read_json(kept_path(self.root)), "kept")
-        return _pairs(rows)
+            return table_rows(read_json(kept_path(self.root)), "kept")
 
 
 class KeptWrites:
@@ -70,6 +74,16 @@ class KeptWrites:
             return False
         self._kept_rows = [*self._kept(), {"a": first, "b": second, "by": self.operator, "at": at}]
         self._kept_dirty = True
+        return True
+
+    def forget_pair(self, username: str, other: str) -> bool:
+        """Takes a kept pair back (listed for review again); False when it was not kept."""
+        key = pair_key(username, other)
+        rows = self._kept()
+        left = [row for row in rows if pair_key(row["a"], row["b"]) != key]
+        if len(left) == len(rows):
+            return False
+        self._kept_rows, self._kept_dirty = left, True
         return True
 
     def _stage_kept(self, commit: Commit) -> None:

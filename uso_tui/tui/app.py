@@ -45,6 +45,7 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "history": ("history", "RunHistoryScreen", "optional"),
     "audit": ("history", "AuditScreen", "optional"),
     "duplicates": ("duplicates", "DuplicatesScreen", "optional"),
+    "kept": ("kept_apart", "KeptApartScreen", "optional"),
     "calendar": ("calendar", "CalendarScreen", "optional"),
     "why": ("why", "WhyScreen", "none"),
 }

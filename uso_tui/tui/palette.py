@@ -36,6 +36,7 @@ GLOBAL_SCREENS = [
     ("Run history: all schools", "history", "Every run, newest first"),
     ("Audit log: all schools", "audit", "Every change, newest first"),
     ("Possible duplicates: all schools", "duplicates", "Accounts that may be one person"),
+    ("Kept as different people: all schools", "kept", "Pairs kept apart, to review again"),
 ]
 SCHOOL_SCREENS = [
     ("School hub", "school"),
@@ -47,6 +48,7 @@ SCHOOL_SCREENS = [
     ("Run history", "history"),
     ("Audit log", "audit"),
     ("Possible duplicates", "duplicates"),
+    ("Kept as different people", "kept"),
 ]
 
 

@@ -1,6 +1,7 @@
 """Possible duplicates of a school (or of every school): pairs of active accounts that are probably
 one person, each with its evidence. For the highlighted pair both accounts are shown side by side;
-`k` keeps both as different people (never listed together again), `u` unallocates one of them.
+`k` keeps both as different people (not listed together again), `u` unallocates one of them,
+`v` lists the pairs kept so (where a keep is taken back).
 
 Names come from the MIS or from operators: every cell and line is a literal rich Text.
 """
@@ -148,6 +149,8 @@ class DuplicatesScreen(LoadedListScreen):
     BINDINGS = [
         Binding("k", "keep", "Keep both"),
         Binding("u", "unallocate", "Unallocate one"),
+        # not in the footer (full at 80 columns): in `?`, the palette and the empty list's line
+        Binding("v", "kept", "Kept pairs", show=False),
         *[b for b in ListScreen.LIST_BINDINGS if b.key not in ("j", "k")],
         ListScreen.EXPORT_BINDING,
         Binding("g", "reload", "Reload", show=False),
@@ -256,7 +259,12 @@ class DuplicatesScreen(LoadedListScreen):
         row = self.active_table().current()
         evidence = self.query_one("#evidence", Static)
         if row is None:
-            box.update(Text("No possible duplicates to review.", style="dim"))
+            box.update(
+                Text(
+                    "No possible duplicates to review (v: the pairs kept as different people).",
+                    style="dim",
+                )
+            )
             evidence.update("")
         else:
             box.update(side_by_side(row.data))
@@ -312,6 +320,10 @@ class DuplicatesScreen(LoadedListScreen):
                 self.decide("keep", pair, None)
 
         self.ask(Confirm("Keep both accounts?", body, yes="Keep both"), answer)
+
+    def action_kept(self) -> None:
+        """The pairs kept as different people, to take a keep back (sync.kept_apart)."""
+        self.app.open_screen("kept", self.dfe)
 
     def action_unallocate(self) -> None:
         pair = self.current_pair()

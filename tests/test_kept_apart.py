@@ -1,0 +1,103 @@
+"""Pairs kept as different people, and a keep taken back (a keep made by mistake hid a real
+duplicate for good): the store and its audit, `duplicates --kept` and `duplicate unkeep`, and the
+console's list of kept pairs reached from the possible duplicates with `v`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from cli_support import snapshot
+from test_duplicates import HILL, VALE, build_estate, pairs_of
+from tui_helpers import burst, press, screen_text, settle, started
+
+from uso_tui.sync.duplicates import keep_both, possible_duplicates
+from uso_tui.sync.kept_apart import kept_apart, review_again
+from uso_tui.tui.screens.duplicates import DuplicatesScreen
+from uso_tui.tui.screens.kept_apart import KeptApartScreen
+from uso_tui.tui.widgets import Confirm
+
+KEPT_AT = datetime(2026, 11, 28, 9, 30, 0)
+LATER = datetime(2026, 11, 30, 14, 0, 0)
+PAIR = ("bcarter.204", "bcarter2.204")
+
+
+@pytest.fixture
+def store(tmp_path):
+    estate = build_estate(tmp_path / "data")
+    assert keep_both(estate, *PAIR, operator="alice", now=KEPT_AT)
+    return estate
+
+
+def test_kept_pairs_are_listed_with_who_kept_them_and_per_school(store):
+    [kept] = kept_apart(store)
+    assert kept.usernames == PAIR and (kept.by, kept.at) == ("alice", "2026-11-28T09:30:00")
+    assert [a.username for a in kept.accounts] == list(PAIR)
+    assert kept_apart(store, VALE) == [kept] and kept_apart(store, HILL) == [kept]
+    assert kept_apart(store, "205-1000") == []
+
+
+def test_a_keep_taken_back_lists_the_pair_again_and_is_audited(store):
+    assert PAIR not in pairs_of(possible_duplicates(store))
+    assert review_again(store, "bcarter2.204", "bcarter.204", operator="bob", now=LATER)
+    assert store.kept_pairs() == frozenset() and kept_apart(store) == []
+    assert PAIR in pairs_of(possible_duplicates(store))
+    for username, school, other in (
+        ("bcarter.204", HILL, "bcarter2.204"),
+        ("bcarter2.204", VALE, "bcarter.204"),
+    ):
+        newest = store.audit(school, subject=username)[0]
+        assert (newest.operator, newest.action, newest.after) == (
+            "bob",
+            "duplicate_review_again",
+            {"no_longer_kept_apart_from": other},
+        )
+    before = snapshot(store.root)
+    assert not review_again(store, *PAIR, operator="bob", now=LATER)
+    assert snapshot(store.root) == before  # not kept: nothing written, nothing audited
+
+
+def test_a_desk_operator_may_take_a_keep_back_as_they_may_keep(store):
+    (store.root / "operators.json").write_text('{"dan": {"role": "desk", "keys": []}}')
+    assert review_again(store, *PAIR, operator="dan", now=LATER)
+    assert store.audit(VALE, subject="bcarter2.204")[0].operator == "dan"
+
+
+@pytest.fixture
+def cli(cli_at, store):
+    return cli_at(store.root)
+
+
+def test_cli_lists_kept_pairs_and_takes_one_back(cli, store):
+    out = cli.ok("duplicates", "--kept").out
+    assert "kept as different people by alice" in out and "Be[n] Carter[/]" in out
+    assert "duplicate unkeep" in out
+    data = cli.ok("duplicates", "--kept", VALE, "--json").json()
+    assert [[a["username"] for a in d["accounts"]] for d in data] == [list(PAIR)]
+    assert data[0]["kept_by"] == "alice"
+    res = cli.ok("duplicate", "unkeep", *PAIR)
+    assert "listed for review again" in res.out
+    assert PAIR in {tuple(d["accounts"]) for d in cli.ok("duplicates", "--json").json()}
+    again = cli("duplicate", "unkeep", *PAIR)
+    assert again.status == 1 and "were not kept" in again.err
+    assert "no pairs kept" in cli.ok("duplicates", "--kept").err
+
+
+async def test_the_console_takes_a_keep_back_from_the_duplicates_review(store):
+    async with started(store, start=("duplicates", VALE)) as (app, pilot):
+        assert "No possible duplicates" in screen_text(app)
+        await press(pilot, "v")
+        assert isinstance(app.screen, KeptApartScreen)
+        text = screen_text(app)
+        assert "1 pair" in text and "Be[n] Carter[/]" in text and "by alice" in text
+        await press(pilot, "r")
+        assert isinstance(app.screen, Confirm) and "bcarter2.204" in screen_text(app)
+        await press(pilot, "n")
+        assert store.kept_pairs() == {PAIR}
+        # typed ahead: the question, its answer and the way back in one burst
+        burst(app, "r", "y", "escape")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, DuplicatesScreen)
+        assert store.kept_pairs() == frozenset()
+        await settle(pilot)
+        assert [r.key for r in app.screen.active_table().shown] == [" ".join(PAIR)]

@@ -1,0 +1,108 @@
+"""Pairs kept as different people (sync.duplicates.keep_both): listing them, and taking one back.
+
+A keep hides a pair from the duplicates review for good, so a keep made by mistake (two accounts
+of one person) would hide a real duplicate for good too. The operator can list the kept pairs,
+with who kept them and when, and take one back: the pair is listed for review again, as if it
+had never been kept. Audited on each account, as the keep was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.models import Account
+from uso_tui.domain.schools import check_dfe
+from uso_tui.store.api import Store
+from uso_tui.sync.access import require
+from uso_tui.sync.apply import event
+from uso_tui.sync.runner import iso
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPair:
+    """A pair kept apart: its usernames (sorted), its accounts as stored (None for one the store
+    no longer holds), and who kept it when."""
+
+    usernames: tuple[str, str]
+    accounts: tuple[Account | None, Account | None]
+    by: str
+    at: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "accounts": [
+                a.public() if a is not None else {"username": u}
+                for u, a in zip(self.usernames, self.accounts, strict=True)
+            ],
+            "kept_by": self.by,
+            "kept_at": self.at,
+        }
+
+
+def _at(account: Account | None, dfe: str) -> bool:
+    return account is not None and dfe in (
+        account.school,
+        account.previous_school,
+        account.link_school,
+    )
+
+
+def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
+    """The pairs kept as different people, newest first; with `dfe`, those with an account at
+    that school (or last there, or made there)."""
+    if dfe is not None:
+        dfe = check_dfe(dfe)
+        store.school(dfe)  # an unknown school is refused, not an empty list
+    rows = store.kept_rows()
+    found = store.find_accounts({u for row in rows for u in (row["a"], row["b"])})
+    pairs = [
+        KeptPair(
+            (row["a"], row["b"]),
+            (found.get(row["a"]), found.get(row["b"])),
+            row.get("by", ""),
+            row.get("at", ""),
+        )
+        for row in rows
+    ]
+    if dfe is not None:
+        pairs = [p for p in pairs if _at(p.accounts[0], dfe) or _at(p.accounts[1], dfe)]
+    return sorted(pairs, key=lambda p: (p.at, p.usernames), reverse=True)
+
+
+def review_again(
+    store: Store, first_username: str, second_username: str, *, operator: str, now: datetime
+) -> bool:
+    """Takes back a keep: the pair is listed by the duplicates review again. Audited on each
+    account the store holds. False (nothing written) when the pair was not kept."""
+    require(store, operator, "duplicate_keep")
+    first_username, second_username = (
+        (first_username or "").strip(),
+        (second_username or "").strip(),
+    )
+    if not first_username or not second_username:
+        raise InvalidInput("give two usernames")
+    at = iso(now)
+    with store.transaction(operator) as txn:
+        if not txn.forget_pair(first_username, second_username):
+            return False
+        for username, other in (
+            (first_username, second_username),
+            (second_username, first_username),
+        ):
+            acc = txn.find_account(username)
+            if acc is not None:
+                txn.audit(
+                    event(
+                        txn,
+                        at,
+                        acc.home,
+                        "duplicate_review_again",
+                        username,
+                        None,
+                        {"no_longer_kept_apart_from": other},
+                    )
+                )
+    return True
