@@ -202,6 +202,21 @@ async def test_endless_total_count_is_not_followed_past_the_page_bound() -> None
     assert server.pages_asked() == list(range(1, 21))
 
 
+async def test_an_export_keeps_what_iris_said_it_holds() -> None:
+    """totalCount 5 with 3 records sent (and then an empty page): the export says 2 are missing,
+    for the planner, which then unallocates nobody (plan._short_of)."""
+    server = Server(
+        lambda r: httpx.Response(
+            200,
+            json=listing([pupil(n) for n in range(3)] if "page=1&" in str(r.url) else [], total=5),
+        )
+    )
+    got = await fetch(server)
+    assert (got.size, got.claimed, got.missing) == (3, 5, 2)
+    complete = await fetch(Server(lambda r: httpx.Response(200, json=listing([pupil(1)]))))
+    assert (complete.claimed, complete.missing) == (1, 0)
+
+
 async def test_total_count_above_the_record_bound_fails_at_once() -> None:
     server = Server(lambda r: httpx.Response(200, json=listing([pupil(1)], total=10**9)))
     with pytest.raises(IrisError, match="1000000000 records, .*200000 records.*max_records"):

@@ -415,6 +415,9 @@ class Export:
     records: list[MisRecord]
     pages: int = 0
     repeated_ids: list[str] = field(default_factory=list)
+    # The number of records IRIS said the report holds (totalCount of its first page), if it
+    # said: fewer arrived means records may be missing, so their accounts are not unallocated.
+    claimed: int | None = None
     # Fetched with a sieve (sync.fingerprints): the records it recognised as unchanged, left unparsed
     # (MIS id -> the raw record and the sieve's token for it), the raw record of each record
     # parsed (by MIS id), and the parser, for a record of `same` that must be parsed after all.
@@ -426,3 +429,8 @@ class Export:
     def size(self) -> int:
         """Every record fetched, parsed or not."""
         return len(self.records) + len(self.same)
+
+    @property
+    def missing(self) -> int:
+        """How many records fewer than IRIS said arrived (0 when it said nothing or no fewer)."""
+        return max(0, self.claimed - self.size) if self.claimed is not None else 0

@@ -290,6 +290,7 @@ class IrisClient:
 
         raw = [r for n in sorted(pages) for r in pages[n]]
         export = self._build_export(ctx, report, raw, len(pages), sieve is not None)
+        export.claimed = total_count
         if total_count is not None and len(raw) != total_count:
             self.log.warning(
                 "%s: %s: received %d records, IRIS's totalCount said %d",

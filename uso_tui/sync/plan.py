@@ -496,7 +496,16 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         if mis_id not in present:
             withdraw(mis_id, "withdrawn", "record no longer in the export")
 
-    _leavers(planned, linked, present, dfe, settings, empty=not export.size, hold=not accept)
+    _leavers(
+        planned,
+        linked,
+        present,
+        dfe,
+        settings,
+        empty=not export.size,
+        hold=not accept,
+        short=_short_of(export),
+    )
     if export.raw is not None:
         _fingerprints(planned, export)
     return planned
@@ -825,8 +834,11 @@ def _leavers(
     settings: School,
     empty: bool,
     hold: bool = True,
+    short: str | None = None,
 ) -> None:
-    """Rule 7 and the safety hold of rule 8 (unless `hold` is False: an operator confirmed)."""
+    """Rule 7 and the safety hold of rule 8 (unless `hold` is False: an operator confirmed).
+    `short`: why the export may not be complete (_short_of): its absent records are then no
+    proof of leaving, and their unallocations are held whatever their number."""
     active = [
         mis_id
         for mis_id, r in linked.items()
@@ -840,6 +852,8 @@ def _leavers(
         pass
     elif empty:
         planned.hold_reason = f"the export is empty while {total} account(s) are linked"
+    elif short:
+        planned.hold_reason = f"{short}: would unallocate {leaving} of {total} linked accounts"
     elif leaving > total * settings.hold_percent / 100 and leaving >= settings.hold_min:
         planned.hold_reason = (
             f"would unallocate {leaving} of {total} linked accounts "
@@ -856,6 +870,17 @@ def _leavers(
             )
         )
     planned.counts["unallocated"] = leaving
+
+
+def _short_of(export: Export) -> str | None:
+    """Why an export may not be complete: fewer records arrived than IRIS said it holds (a page
+    lost, or records shifted between pages while IRIS was paging, which skips one). Rule 7
+    unallocates only for a complete export."""
+    if not export.missing:
+        return None
+    return (
+        f"the export may be incomplete (IRIS said {export.claimed} records, {export.size} arrived)"
+    )
 
 
 def unallocated(account: Account, dfe: str) -> Account:
