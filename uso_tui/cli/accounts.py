@@ -159,6 +159,7 @@ def cmd_unallocated(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import restore_account  # noqa: PLC0415
+    from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
 
     account = restore_account(
         ctx.store(), args.username.strip(), operator=ctx.operator, now=ctx.now()
@@ -169,5 +170,12 @@ def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
         ctx.stdout.write(
             f"restored {account.username} ({person(account.forename, account.surname)}) "
             f"at {plain(account.school)} as a non-MIS account\n"
+        )
+    # The console asks first, naming them; here it is done, and said.
+    for hit in also_active(ctx.store(), [account]):
+        ctx.note(
+            f"note: {hit.username} (active at {hit.school}) has the same UPN, or the same names "
+            "and date of birth: if that is this person, they now have two accounts "
+            f"(`uso-tui duplicates {account.school}` lists the pair)"
         )
     return 0

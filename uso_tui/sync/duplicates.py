@@ -423,6 +423,39 @@ def _possible_duplicates(
     return _sorted(found.values())
 
 
+def also_active(store: Store, accounts: Iterable[Account]) -> list[Any]:
+    """The active accounts (AccountHit), other than `accounts`, that a pair with one of them
+    would list by its keys: the same UPN (not a dummy one many hold), or the same surname and
+    date of birth with its forename or known-as name. Asked before unallocated accounts are
+    restored: a person may have been given another account since (at a new school), and
+    restoring would make them two. One look per role, however many accounts."""
+    chosen = {account.username for account in accounts}
+    by_role: dict[str, tuple[set[str], set[tuple[str, str, str]]]] = defaultdict(
+        lambda: (set(), set())
+    )
+    for account in accounts:
+        upns, keys = by_role[account.role]
+        if upn := upn_of(account):
+            upns.add(upn)
+        surname = normalise(account.surname)
+        if account.dob and surname:
+            for name in {normalise(account.forename), normalise(account.preferred_name)} - {""}:
+                keys.add((name, surname, account.dob))
+    found: dict[str, Any] = {}
+    for role, (upns, keys) in by_role.items():
+        hits = store.find_people(role, upns, keys)
+        holders: dict[str, int] = defaultdict(int)
+        for hit in hits:
+            holders[upn_of(hit)] += 1
+        crowded = {upn for upn in upns if holders[upn] > UPN_CROWD}  # dummies: no evidence
+        if crowded:
+            hits = store.find_people(role, upns - crowded, keys)
+        for hit in hits:
+            if hit.status == "active" and hit.username not in chosen:
+                found.setdefault(hit.username, hit)
+    return sorted(found.values(), key=lambda hit: hit.username)
+
+
 # -- the operator's decisions -------------------------------------------------------------------
 
 

@@ -111,7 +111,7 @@ def kv_lines(pairs: Iterable[tuple[str, object]], width: int = 16) -> Text:
     for position, (label, value) in enumerate(pairs):
         if position:
             out.append("\n")
-        out.append(f"{label:<{width}}", style="bold")
+        out.append(f"{label:<{width - 1}} ", style="bold")  # a space even after a long label
         out.append_text(value if isinstance(value, Text) else plain(value))
     return out
 
@@ -148,6 +148,28 @@ COUNT_LABELS = {
     "excluded": "excluded",
     "unchanged": "unchanged",
 }
+
+
+# Heading the accounts a restore would duplicate (sync.duplicates.also_active).
+ALSO_ACTIVE = (
+    "Already active with the same UPN, or the same names and date of birth (the same person? "
+    "restored, they would have two accounts):"
+)
+
+
+def accounts_list(heading: str, hits: Iterable[object], style: str = "bold yellow") -> Text:
+    """A heading, then one line per account (username, school, status), for a question that
+    warns of accounts elsewhere; empty when there are none."""
+    out = Text(end="")
+    hits = list(hits)
+    if hits:
+        out.append(f"\n{heading}\n")
+        for hit in hits:
+            username, school = getattr(hit, "username", ""), getattr(hit, "school", None)
+            line = f"  {username}  {school or '-'}  {getattr(hit, 'status', '')}"
+            out.append_text(plain(line, style))
+            out.append("\n")
+    return out
 
 
 def counts_short(counts: dict[str, int]) -> str:

@@ -21,7 +21,7 @@ from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise
 from uso_tui.store import AccountHit
 from uso_tui.tui.applying import attempt
-from uso_tui.tui.format import plain
+from uso_tui.tui.format import accounts_list, plain
 from uso_tui.tui.widgets import Confirm, LineInput, SchoolForm
 from uso_tui.tui.workers import in_thread
 
@@ -62,13 +62,12 @@ def request_text(request: Request, dfe: str) -> Text:
         return out
     out.append("The username is made from the name; it links to the MIS record by itself when ")
     out.append("the record arrives with the same details.\n")
-    if request.elsewhere:
-        out.append("\nThe same names and date of birth elsewhere (a mover? match them instead):\n")
-        for hit in request.elsewhere:  # a line each (plain() shows a line break as a symbol)
-            out.append_text(
-                plain(f"  {hit.username}  {hit.school or '-'}  {hit.status}", "bold yellow")
-            )
-            out.append("\n")
+    out.append_text(
+        accounts_list(
+            "The same names and date of birth elsewhere (a mover? match them instead):",
+            request.elsewhere,
+        )
+    )
     return out
 
 

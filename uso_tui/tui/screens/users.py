@@ -20,6 +20,8 @@ from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Account, AuditEvent
 from uso_tui.sync.actions import restorable
 from uso_tui.tui.format import (
+    ALSO_ACTIVE,
+    accounts_list,
     change_summary,
     clean,
     event_details,
@@ -359,7 +361,7 @@ def account_fields(account: Account) -> tuple[Text, Text]:
         ("School", account.school or "-"),
     ]
     if account.previous_school:
-        pairs.append(("Previous school", account.previous_school))
+        pairs.append(("Last school", account.previous_school))
     if account.linked:
         pairs.append(("MIS link", f"{account.link_school} {account.link_report} {account.mis_id}"))
     else:
@@ -475,6 +477,17 @@ class AccountScreen(ListScreen):
         account = self.account
         if account is None or not restorable(account):
             return
+        self.hold_keys()  # a `y` typed ahead answers the question asked after the look
+        self.look_before_restoring(account)
+
+    @in_thread("account-restore-look", failure="Cannot look for the person's other accounts")
+    def look_before_restoring(self, account: Account) -> None:
+        from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
+
+        hits = also_active(self.store, [account])
+        self.app.call_from_thread(self._ask_restore, account, hits)
+
+    def _ask_restore(self, account: Account, hits: list) -> None:
         body = plain(
             f"{account.username} ({full_name(account.forename, account.surname)}) "
             "becomes active again at "
@@ -482,6 +495,8 @@ class AccountScreen(ListScreen):
             "as a non-MIS account (no MIS link; listed "
             "in the non-MIS review; relinked if its record returns with the same details)."
         )
+        body.append("\n")
+        body.append_text(accounts_list(ALSO_ACTIVE, hits))
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -490,6 +505,7 @@ class AccountScreen(ListScreen):
         self.app.push_screen(
             Confirm("Restore this account?", body, yes="Restore", no="Cancel"), answer
         )
+        self.keys_go()
 
     @in_thread("account-restore", failure="Not restored", exclusive=False)
     def restore_it(self) -> None:

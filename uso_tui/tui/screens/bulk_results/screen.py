@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from uso_tui.domain.models import Account, Exclusion
 from uso_tui.sync.actions import restorable
 from uso_tui.tui.applying import apply_each, attempt
-from uso_tui.tui.format import clean, full_name, plain
+from uso_tui.tui.format import ALSO_ACTIVE, accounts_list, clean, full_name, plain
 from uso_tui.tui.screens.bulk_results.exclusions_tab import ExclusionForm, excluded_line
 from uso_tui.tui.screens.bulk_results.file_tab import RunPicker, file_head, record_details
 from uso_tui.tui.screens.bulk_results.tabs import (
@@ -345,6 +345,17 @@ class BulkResultsScreen(ReloadingListScreen):
         targets: list[Account] = [r.data for r in self.active_table().targets()]
         if not targets:
             return
+        self.hold_keys()  # a `y` typed ahead answers the question asked after the look
+        self.look_before_restoring(targets)
+
+    @in_thread("bulk-restore-look", failure="Cannot look for the people's other accounts")
+    def look_before_restoring(self, targets: list[Account]) -> None:
+        from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
+
+        hits = also_active(self.store, targets)
+        self.app.call_from_thread(self._ask_restore, targets, hits)
+
+    def _ask_restore(self, targets: list[Account], hits: list) -> None:
         count = len(targets)
         body = Text(end="")
         body.append(
@@ -361,6 +372,7 @@ class BulkResultsScreen(ReloadingListScreen):
                 )
             )
             body.append("\n")
+        body.append_text(accounts_list(ALSO_ACTIVE, hits))
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -376,6 +388,7 @@ class BulkResultsScreen(ReloadingListScreen):
             ),
             answer,
         )
+        self.keys_go()
 
     @in_thread("bulk-apply", exclusive=False)
     def restore(self, usernames: list[str]) -> None:

@@ -1,0 +1,86 @@
+"""Restoring an account whose person has been given another since: the console's questions
+(an account's screen, Bulk results) name the active accounts with the same UPN or the same names
+and date of birth before `y`, and `restore` says so on stderr (it made the person two accounts
+without a word)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from test_duplicates import FAR, HILL, UPN, acc, build_estate
+from tui_helpers import burst, press, screen_text, settle, started
+
+from uso_tui.sync.duplicates import also_active, unallocate_duplicate
+from uso_tui.tui.screens.users import AccountScreen
+from uso_tui.tui.widgets import Confirm
+
+NOW = datetime(2026, 11, 29, 10, 0, 0)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """The duplicates estate with asmith.204 (UPN of ajones.205) unallocated as a duplicate."""
+    estate = build_estate(tmp_path / "data")
+    unallocate_duplicate(estate, "asmith.204", "ajones.205", operator="alice", now=NOW)
+    return estate
+
+
+def usernames(hits) -> list[str]:
+    return [hit.username for hit in hits]
+
+
+def test_the_other_active_accounts_by_upn_and_by_names(store):
+    gone = store.account("asmith.204")
+    assert usernames(also_active(store, [gone])) == ["ajones.205"]  # same UPN, another LA
+    unallocate_duplicate(store, "bcarter2.204", "bcarter.204", operator="alice", now=NOW)
+    both = [gone, store.account("bcarter2.204")]
+    assert usernames(also_active(store, both)) == ["ajones.205", "bcarter.204"]
+    # the accounts asked about are not named, active or not
+    store_restored = also_active(store, [store.account("bcarter.204")])
+    assert "bcarter2.204" not in usernames(store_restored)  # unallocated: not active
+
+
+def test_a_dummy_upn_many_hold_names_nobody(store):
+    with store.transaction("setup") as tx:
+        tx.put_accounts(
+            [
+                acc(f"d{n}.205", f"Pupil{n}", "Dummy", "2012-01-01", FAR, extra={"upn": UPN})
+                for n in range(12)
+            ]
+        )
+    assert usernames(also_active(store, [store.account("asmith.204")])) == []
+
+
+def test_cli_restore_says_who_else_is_active(cli_at, store):
+    cli = cli_at(store.root)
+    res = cli.ok("restore", "asmith.204")
+    assert "restored asmith.204" in res.out
+    assert "ajones.205 (active at 205-1000)" in res.err and "two accounts" in res.err
+    unallocate_duplicate(store, "slee.204", "zed.204", operator="alice", now=NOW)
+    assert "note" not in cli.ok("restore", "slee.204").err  # nobody else looks like Sam Lee
+
+
+async def test_the_account_screen_names_them_before_restoring(store):
+    async with started(store) as (app, pilot):
+        app.push_screen(AccountScreen(store, "asmith.204"))
+        await settle(pilot)
+        await press(pilot, "r")
+        assert isinstance(app.screen, Confirm)
+        text = screen_text(app)
+        assert "the same person?" in text
+        line = next(line for line in text.splitlines() if " ajones.205 " in line)
+        assert FAR in line and "active" in line
+        await press(pilot, "n")
+        assert store.account("asmith.204").status == "unallocated"
+
+
+async def test_bulk_results_names_them_before_restoring_typed_ahead(store):
+    async with started(store, "bulk_results", HILL) as (app, pilot):
+        burst(app, "4", "r")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        assert "ajones.205" in screen_text(app) and "the same person?" in screen_text(app)
+        burst(app, "escape", "r", "y")  # the `y` answers the question asked after the look
+        await settle(pilot, 4)
+    assert store.account("asmith.204").status == "active"
