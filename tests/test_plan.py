@@ -345,6 +345,27 @@ def test_open_case_refreshed_when_its_record_changes_and_withdrawn_when_gone():
     assert cc.decision == "withdrawn"
 
 
+def test_a_case_whose_every_candidate_is_now_another_records_account_is_planned_afresh():
+    # Twins Samantha and Samuel, a "Sam Smith" requested for one: both were cases. The operator
+    # matched Samantha's; Samuel's only candidate is now her account, so nothing is left to
+    # choose: his case is withdrawn and he gets his own account (no case without a choice).
+    samantha = rec("1", "Samantha", "Smith", "2015-04-02", preferred_name="Sam")
+    samuel = rec("2", "Samuel", "Smith", "2015-04-02", preferred_name="Sam")
+    sam = acc("ssmith.204", "Sam", "Smith", "2015-04-02", mis_id="1")
+    case = dataclasses.replace(
+        open_case_of(samuel), candidates=[{"username": "ssmith.204", "score": 60}]
+    )
+    planned = plan(export(samantha, samuel), snap([sam], cases=[case]), TODAY, settings())
+    (cc,) = planned.case_changes
+    assert (cc.case.case_id, cc.decision) == (case.case_id, "withdrawn")
+    assert "another record's account" in cc.reason
+    assert planned.creates == [samuel] and outcome_of(planned, "2").outcome == "created"
+    # while her record is not in the export, the account may still be his: the case waits
+    planned = plan(export(samuel), snap([sam], cases=[case]), TODAY, settings(hold_min=5))
+    assert not planned.creates and outcome_of(planned, "2").outcome == "needs_matching"
+    assert [cc.decision for cc in planned.case_changes] == []
+
+
 def test_hold_on_an_empty_export_while_accounts_are_linked():
     accounts = [linked_acc(n) for n in range(3)]
     planned = plan(export(), snap(accounts), TODAY, settings())

@@ -360,6 +360,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     horizon = (today + timedelta(days=max(0, settings.create_before_start_days))).isoformat()
     index: CandidateIndex | None = snapshot.index
     pending: list[MisRecord] = []  # unlinked records, settled below
+    waiting: list[tuple[MatchCase, MisRecord]] = []  # records with an open case
 
     def out(rec: MisRecord, outcome: str, reason: str, username: str | None = None) -> None:
         planned.outcomes.append(RecordOutcome(rec, outcome, reason, username))
@@ -411,13 +412,23 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             continue
         case = cases_by_id.get(rec.mis_id)
         if case is not None:
-            if case.record != rec.to_dict():
-                planned.case_changes.append(
-                    CaseChange(case, None, "record changed in the MIS", rec)
-                )
-            out(rec, NEEDS_MATCHING, f"waiting in case {case.case_id}")
+            waiting.append((case, rec))  # settled once every record present is known
             continue
         pending.append(rec)
+
+    # An account linked to another record of this export is that other person: never a
+    # candidate (DESIGN rule 6).
+    taken = frozenset(linked[m]["username"] for m in present if m in linked)
+    for case, rec in waiting:
+        if case.candidates and all(c.get("username") in taken for c in case.candidates):
+            # Each candidate has been matched to another record since (a twin's case decided):
+            # nothing is left for a person to choose, so the record is planned afresh.
+            withdraw(rec.mis_id, "withdrawn", "every candidate is another record's account now")
+            pending.append(rec)
+            continue
+        if case.record != rec.to_dict():
+            planned.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
+        out(rec, NEEDS_MATCHING, f"waiting in case {case.case_id}")
 
     if not accept:
         comparison = compare(
@@ -443,9 +454,6 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             return planned
 
     claims = _Claims(export, linked, unlinked_here)
-    # An account linked to another record of this export is that other person: never a
-    # candidate (DESIGN rule 6).
-    taken = frozenset(linked[m]["username"] for m in present if m in linked)
     searching: list[MisRecord] = []
     elsewhere: dict[str, list[Any]] = {}
     for rec in pending:
