@@ -101,3 +101,12 @@ async def test_the_console_takes_a_keep_back_from_the_duplicates_review(store):
         assert store.kept_pairs() == frozenset()
         await settle(pilot)
         assert [r.key for r in app.screen.active_table().shown] == [" ".join(PAIR)]
+
+
+async def test_v_r_y_typed_at_once_take_the_keep_back(store):
+    """The list opened by `v` is read in a thread: `r` and `y` typed with it wait for its rows."""
+    async with started(store, "duplicates", VALE) as (app, pilot):
+        burst(app, "v", "r", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, KeptApartScreen)
+    assert store.kept_pairs() == frozenset()
