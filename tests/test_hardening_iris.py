@@ -154,6 +154,37 @@ async def test_token_answer_without_access_token(answer) -> None:
     assert server.pages_asked() == []  # no report asked for without a token
 
 
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        ("abc\r\nX-Injected: 1", "not a bearer token (18 characters)"),
+        ("tök", "not a bearer token (3 characters)"),
+        ("a b", "not a bearer token"),
+        ("x" * 10_000_000, "10000000 characters, too long"),
+    ],
+    ids=["line break", "not ASCII", "space", "10 MB"],
+)
+async def test_a_token_that_cannot_be_a_header_is_refused_unshown(token, says) -> None:
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([])),
+        token=lambda r: httpx.Response(200, json={"access_token": token, "expires_in": 3600}),
+    )
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    said = str(ei.value)  # the token itself is a credential: never in the message
+    assert says in said and "X-Injected" not in said and "ök" not in said and len(said) < 300
+    assert server.pages_asked() == []
+
+
+async def test_a_long_jwt_is_a_token() -> None:
+    jwt = "eyJ" + "a" * 4000 + "." + "b" * 3000 + "." + "c_-" * 100
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([pupil(1)])),
+        token=lambda r: httpx.Response(200, json={"access_token": jwt, "expires_in": 3600}),
+    )
+    assert (await fetch(server)).size == 1
+
+
 async def test_token_answer_not_json() -> None:
     server = Server(
         lambda r: httpx.Response(200, json=listing([])),

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import logging
 import random
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +37,10 @@ TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
 REPORT_KEYS = {"students": "students", "staff": "employees"}
 TRANSIENT_MIN_STATUS = 500
+# An access token is sent back as a header with every request: visible ASCII (RFC 6750's bearer
+# tokens are narrower still; a JWT of many claims is a few kB).
+MAX_TOKEN_CHARS = 16_384
+_BEARER = re.compile(r"[\x21-\x7e]+")
 IDLE_POOLS = 32  # per-school connection pools kept open while idle
 
 OnPage = Callable[[int, int | None, int], None]
@@ -452,6 +457,17 @@ class IrisClient:
                     method="POST",
                     status=resp.status_code,
                 ) from None
+            if len(value) > MAX_TOKEN_CHARS or not _BEARER.fullmatch(value):
+                # sent back in every request's header: a control character would break it, a
+                # megabyte would be sent with every page (never shown: it is a credential)
+                raise IrisError(
+                    f"the token answer's access_token is not a bearer token ({len(value)} "
+                    f"characters{'' if len(value) <= MAX_TOKEN_CHARS else ', too long'})",
+                    school=ctx.dfe,
+                    path=TOKEN_PATH,
+                    method="POST",
+                    status=resp.status_code,
+                )
             expires_in = _int(body.get("expires_in")) or 3600
             # Renew a little early: a token that expires between our check and IRIS's costs a 401.
             margin = min(60.0, expires_in * 0.1)
