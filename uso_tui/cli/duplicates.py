@@ -5,6 +5,8 @@ pairs kept so: `duplicates --kept [DFE]` and `duplicate unkeep A B` (listed for 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import emit_json, person, plain, table
@@ -63,27 +65,34 @@ def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
     out = ctx.stdout
     for number, pair in enumerate(pairs, 1):
         out.write(f"{number}. {plain('; '.join(pair.evidence))}\n")
-        table(
-            ["  Username", "Role", "Name", "DOB", "School", "Status"],
-            [
-                [
-                    f"  {a.username}",
-                    a.role,
-                    person(a.forename, a.surname, a.preferred_name),
-                    a.dob,
-                    a.school,
-                    a.status,
-                ]
-                for a in (pair.first, pair.second)
-            ],
-            out=out,
-        )
-        out.write("\n")
+        _pair_table([(a.username, a) for a in (pair.first, pair.second)], out)
     out.write(
         "decide with: uso-tui duplicate keep A B (different people), or "
         "uso-tui duplicate unallocate A --keep B\n"
     )
     return 0
+
+
+def _pair_table(accounts: Iterable[tuple[str, Any]], out: TextIO) -> None:
+    """A pair's two accounts (username, and the account or None for one no longer stored)."""
+    table(
+        ["  Username", "Role", "Name", "DOB", "School", "Status"],
+        [
+            [
+                f"  {a.username}",
+                a.role,
+                person(a.forename, a.surname, a.preferred_name),
+                a.dob,
+                a.school,
+                a.status,
+            ]
+            if a is not None
+            else [f"  {username}", "", "(no such account now)", "", "", ""]
+            for username, a in accounts
+        ],
+        out=out,
+    )
+    out.write("\n")
 
 
 def cmd_keep(args: argparse.Namespace, ctx: Context) -> int:
@@ -117,24 +126,7 @@ def _print_kept(dfe: str | None, as_json: bool, ctx: Context) -> int:
     out = ctx.stdout
     for number, pair in enumerate(pairs, 1):
         out.write(f"{number}. kept as different people by {plain(pair.by)} at {plain(pair.at)}\n")
-        table(
-            ["  Username", "Role", "Name", "DOB", "School", "Status"],
-            [
-                [
-                    f"  {a.username}",
-                    a.role,
-                    person(a.forename, a.surname, a.preferred_name),
-                    a.dob,
-                    a.school,
-                    a.status,
-                ]
-                if a is not None
-                else [f"  {username}", "", "(no such account now)", "", "", ""]
-                for username, a in zip(pair.usernames, pair.accounts, strict=True)
-            ],
-            out=out,
-        )
-        out.write("\n")
+        _pair_table(zip(pair.usernames, pair.accounts, strict=True), out)
     out.write("list a pair for review again with: uso-tui duplicate unkeep A B\n")
     return 0
 

@@ -140,7 +140,41 @@ class WhichOne(ModalScreen[Account | None]):
         self.dismiss(self.pair.accounts[index] if index >= 0 else None)
 
 
-class DuplicatesScreen(LoadedListScreen):
+class PairListScreen(LoadedListScreen):
+    """A list of pairs of accounts (PAIRS names them) with the highlighted pair shown below
+    (#pair, filled by _show_current) and a title counting the pairs."""
+
+    PAIRS = ""
+
+    def __init__(self, store, dfe: str | None = None) -> None:
+        super().__init__(store, dfe)
+        self.where = dfe or "all schools"
+        self.title = f"{self.PAIRS}: {self.where}"
+
+    def _show(self, rows: list[Row], began: float) -> None:
+        if not self.shown_read(began):
+            return
+        self.query_one("#pair", Static).remove_class("loading")
+        self.active_table().set_rows(rows)
+        self.filter_applied()
+        self._show_current()
+
+    def filter_applied(self) -> None:
+        table = self.active_table()
+        total = len(table.all_rows)
+        text = f"{self.title} | {total} pair{'' if total == 1 else 's'}"
+        if len(table.shown) != total:
+            text += f" | {len(table.shown)} shown"
+        self.query_one("#title", Static).update(
+            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
+        )
+
+    def _show_current(self) -> None:
+        raise NotImplementedError
+
+
+class DuplicatesScreen(PairListScreen):
+    PAIRS = "Possible duplicates"
     EXPORT_LIST = "duplicates"
     kind = "duplicates"
     TABLE_ID = "pairs"
@@ -162,13 +196,8 @@ class DuplicatesScreen(LoadedListScreen):
     DuplicatesScreen #evidence { height: auto; max-height: 5; padding: 0 1; }
     """
 
-    def __init__(self, store, dfe: str | None = None) -> None:
-        super().__init__(store, dfe)
-        self.where = dfe or "all schools"
-        self.title = f"Possible duplicates: {self.where}"
-
     def compose(self) -> ComposeResult:
-        yield self.title_bar(f"Possible duplicates: {self.where}")
+        yield self.title_bar(self.title)
         yield self.filter_bar("filter: username, name, school, evidence (escape clears)")
         yield ListTable(
             [
@@ -232,25 +261,6 @@ class DuplicatesScreen(LoadedListScreen):
         box = self.query_one("#pair", Static)
         if box.has_class("loading"):
             box.update(f"loading… local authority {done + 1} of {total}")
-
-    def _show(self, rows: list[Row], began: float) -> None:
-        if not self.shown_read(began):
-            return
-        box = self.query_one("#pair", Static)
-        box.remove_class("loading")
-        self.active_table().set_rows(rows)
-        self.filter_applied()
-        self._show_current()
-
-    def filter_applied(self) -> None:
-        table = self.active_table()
-        total = len(table.all_rows)
-        text = f"Possible duplicates: {self.where} | {total} pair{'' if total == 1 else 's'}"
-        if len(table.shown) != total:
-            text += f" | {len(table.shown)} shown"
-        self.query_one("#title", Static).update(
-            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
-        )
 
     def _show_current(self) -> None:
         box = self.query_one("#pair", Static)

@@ -17,8 +17,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account
 from uso_tui.tui.format import full_name, plain, when
-from uso_tui.tui.screens.duplicates import Pair, side_by_side, who
-from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, LoadedListScreen, Row, cells
+from uso_tui.tui.screens.duplicates import Pair, PairListScreen, side_by_side, who
+from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, Row, cells
 from uso_tui.tui.screens.listing import haystack as words_of
 from uso_tui.tui.widgets import Confirm
 from uso_tui.tui.workers import in_thread
@@ -30,7 +30,8 @@ def _name(account: Account | None) -> str:
     return full_name(account.forename, account.surname, account.preferred_name)
 
 
-class KeptApartScreen(LoadedListScreen):
+class KeptApartScreen(PairListScreen):
+    PAIRS = "Kept as different people"
     kind = "kept"
     TABLE_ID = "kept"
 
@@ -46,13 +47,8 @@ class KeptApartScreen(LoadedListScreen):
     KeptApartScreen #kept-by { height: auto; padding: 0 1; }
     """
 
-    def __init__(self, store, dfe: str | None = None) -> None:
-        super().__init__(store, dfe)
-        self.where = dfe or "all schools"
-        self.title = f"Kept as different people: {self.where}"
-
     def compose(self) -> ComposeResult:
-        yield self.title_bar(f"Kept as different people: {self.where}")
+        yield self.title_bar(self.title)
         yield self.filter_bar("filter: username, name, school, who kept it (escape clears)")
         yield ListTable(
             [
@@ -94,24 +90,6 @@ class KeptApartScreen(LoadedListScreen):
                 )
             )
         self.app.call_from_thread(self._show, rows, began)
-
-    def _show(self, rows: list[Row], began: float) -> None:
-        if not self.shown_read(began):
-            return
-        self.query_one("#pair", Static).remove_class("loading")
-        self.active_table().set_rows(rows)
-        self.filter_applied()
-        self._show_current()
-
-    def filter_applied(self) -> None:
-        table = self.active_table()
-        total = len(table.all_rows)
-        text = f"Kept as different people: {self.where} | {total} pair{'' if total == 1 else 's'}"
-        if len(table.shown) != total:
-            text += f" | {len(table.shown)} shown"
-        self.query_one("#title", Static).update(
-            Text(text, style="bold", no_wrap=True, overflow="ellipsis")
-        )
 
     def _show_current(self) -> None:
         box = self.query_one("#pair", Static)
