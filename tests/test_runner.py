@@ -163,6 +163,22 @@ async def test_failed_fetch_changes_nothing_but_records_the_run(env):
     assert current_run(env.store, DFE) is None
 
 
+async def test_an_export_short_of_its_total_count_unallocates_nobody(env):
+    """IRIS leaves two records out of its pages but counts them (records shifting between pages
+    while the client pages): their accounts are not leavers, and the run holds them."""
+    env.add_school(students=kids(30))
+    await sync(env)
+    env.sim.set_switches(DFE, skip_records=2, max_page_size=10)
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held" and len(res.run.held_usernames) == 2
+    [hold] = [e for e in env.store.audit(DFE) if e.action == "hold"]
+    assert "IRIS said 30 records, 28 arrived" in hold.after["reason"]
+    assert all(a.status == "active" for a in env.store.school_accounts(DFE))
+    env.sim.set_switches(DFE, skip_records=0)  # the next run gets them all: nothing to hold
+    res = await sync(env, now=LATER.replace(day=LATER.day + 1))
+    assert res.run.status == "succeeded" and res.run.counts["unallocated"] == 0
+
+
 def SECRET_NOT_IN(text: str) -> bool:  # noqa: N802
     from factories import SECRET
 

@@ -50,6 +50,9 @@ class Switches:
     reject_credentials: bool = False  # the token endpoint refuses even the right secret
     auth_error_status: int = 400  # 400 or 401 for invalid_client
     max_page_size: int | None = None  # the server returns at most this many per page
+    # the last N records of each report are left out of its pages but counted in totalCount (as
+    # records shifting between pages while a client pages make it skip some)
+    skip_records: int = 0
 
 
 @dataclass
@@ -394,13 +397,15 @@ class Simulator:
         if (report, page) in sw.failing_pages or ("*", page) in sw.failing_pages:
             return _json(500, {"message": "An unexpected error occurred"})
         eff = min(size, sw.max_page_size or SERVER_MAX_PAGE_SIZE, SERVER_MAX_PAGE_SIZE)
-        body = school.pages.get((report, page, eff))
+        cached = (report, page, eff, sw.skip_records)
+        body = school.pages.get(cached)
         if body is None:
             data = school.records(report)
             total = len(data)
-            body = school.pages[(report, page, eff)] = orjson.dumps(
+            served = data[: max(0, total - sw.skip_records)]
+            body = school.pages[cached] = orjson.dumps(
                 {
-                    KEY_OF_REPORT[report]: data[(page - 1) * eff : page * eff],
+                    KEY_OF_REPORT[report]: served[(page - 1) * eff : page * eff],
                     "page": page,
                     "pageSize": eff,
                     "totalCount": total,
