@@ -218,6 +218,8 @@ class Run(_Record):
     held_usernames: list[str] = field(default_factory=list)
     # A report held whole by the export comparison (sync.compare): confirming applies it.
     comparison: dict[str, Any] | None = None
+    # Why it is held, per report held ("students: would unallocate 12 of 100 ..."), for the hub.
+    hold_reason: str | None = None
     confirmed_by: str | None = None
     confirmed_at: str | None = None
     # Who runs it (filled in by the store when a running run is put): a run whose process has died

@@ -515,6 +515,14 @@ def apply_in(
     run.held_usernames = [a.username for p in plans.values() for a in p.held]
     run.comparison = next((p.comparison for p in plans.values() if p.comparison), None)
     run.status = "held" if run.held_usernames or run.comparison else "succeeded"
+    reasons = [
+        p.hold_reason
+        if f"the {p.report} export" in p.hold_reason
+        else f"{p.report}: {p.hold_reason}"
+        for p in plans.values()
+        if p.hold_reason
+    ]
+    run.hold_reason = "; ".join(reasons) if run.status == "held" and reasons else None
     run.finished_at = finished_at()
     txn.put_run(run)
     put_processed(txn, run, plans, at, created)

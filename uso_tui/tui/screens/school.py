@@ -133,6 +133,7 @@ class SchoolScreen(UsoScreen):
         reports = ", ".join(REPORT_LABELS.get(r, r) for r in school.reports)
         # why the last run failed, where the operator looks first (not only in its history)
         failed = next((r for r in runs[:1] if r.status == "failed" and r.error), None)
+        held = next((r for r in runs[:1] if r.status == "held" and r.hold_reason), None)
         summary = kv_grid(
             [
                 ("MIS", school.mis),
@@ -148,6 +149,7 @@ class SchoolScreen(UsoScreen):
                 ),
                 ("Last run", last),
                 *([("Failed with", plain(failed.error or "", "red"))] if failed else []),
+                *([("Held because", plain(held.hold_reason or "", "yellow"))] if held else []),
                 ("Open cases", str(school.open_cases)),
                 ("Unallocated", f"{school.unallocated_last_run} by the last run"),
                 ("Active accounts", f"{school.active_accounts:,}"),
