@@ -75,7 +75,9 @@ def test_run_show_lists_the_held_accounts(cli, sim):
     assert data["run_id"] == run_id and data["status"] == "held"
     assert sorted(data["held_usernames"]) == ["bsmith.204", "cbrown.204"]
     assert data["comparison"] is None
+    assert data["hold_reason"].startswith("students: would unallocate 2 of 3 linked accounts")
     text = cli.ok("run", "show", run_id).out
+    assert "Held:" in text and "would unallocate 2 of 3" in text
     bob = next(line for line in text.splitlines() if line.startswith("bsmith.204"))
     cat = next(line for line in text.splitlines() if line.startswith("cbrown.204"))
     assert "Bob Smith" in bob and "2014-07-11" in bob and "open case" not in bob

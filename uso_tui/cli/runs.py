@@ -368,6 +368,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
             confirmed_by=run.confirmed_by,
             confirmed_at=run.confirmed_at,
             comparison=run.comparison,
+            hold_reason=run.hold_reason,
         )
         emit_json(data, ctx.stdout)
         return 0
@@ -383,6 +384,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
             ("Finished", (run.finished_at or "").replace("T", " ") or None),
             ("Counts", counts_line(run.counts)),
             *([("Error", run.error)] if run.error else []),
+            *([("Held", run.hold_reason)] if run.hold_reason else []),
             *(
                 [
                     (
