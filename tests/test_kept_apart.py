@@ -110,3 +110,18 @@ async def test_v_r_y_typed_at_once_take_the_keep_back(store):
         await settle(pilot, 6)
         assert isinstance(app.screen, KeptApartScreen)
     assert store.kept_pairs() == frozenset()
+
+
+async def test_a_keep_taken_back_elsewhere_meanwhile_is_said_so(store):
+    """Two consoles on one list: the second `r y` finds the pair no longer kept, says so, and
+    the list drops it; nothing is written twice."""
+    async with started(store, "kept", VALE, notifications=True) as (app, pilot):
+        assert [r.key for r in app.screen.active_table().shown] == [" ".join(PAIR)]
+        assert review_again(store, *PAIR, operator="bob", now=LATER)  # the other console
+        before = len(store.audit(VALE))
+        burst(app, "r", "y")
+        await settle(pilot, 4)
+        said = [str(n.message) for n in app._notifications]  # noqa: SLF001 - no public reader
+        assert any("no longer kept apart" in line for line in said)
+        assert app.screen.active_table().shown == []
+    assert len(store.audit(VALE)) == before
