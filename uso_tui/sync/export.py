@@ -28,6 +28,7 @@ LISTS = (
     "accounts",
     "calendar",
     "duplicates",
+    "kept",
 )
 ACCOUNT_COLUMNS = (
     "username",
@@ -163,6 +164,12 @@ def list_rows(
         from uso_tui.sync.duplicates import possible_duplicates  # noqa: PLC0415
 
         return ("accounts", "evidence"), [p.public() for p in possible_duplicates(store, dfe)]
+    if name == "kept":
+        from uso_tui.sync.kept_apart import kept_apart  # noqa: PLC0415
+
+        pairs = kept_apart(store, dfe)
+        rows = [{"accounts": list(p.usernames), "kept_by": p.by, "kept_at": p.at} for p in pairs]
+        return ("accounts", "kept_by", "kept_at"), rows
     raise InvalidInput(f"unknown list {name!r} (one of: {', '.join(LISTS)})")
 
 

@@ -32,12 +32,14 @@ def _name(account: Account | None) -> str:
 
 class KeptApartScreen(PairListScreen):
     PAIRS = "Kept as different people"
+    EXPORT_LIST = "kept"
     kind = "kept"
     TABLE_ID = "kept"
 
     BINDINGS = [
         Binding("r", "review_again", "Review again"),
         *ListScreen.LIST_BINDINGS,
+        ListScreen.EXPORT_BINDING,
         Binding("g", "reload", "Reload", show=False),
     ]
 
