@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input
 from tui_helpers import (
@@ -351,7 +353,8 @@ async def test_no_color_keeps_the_words(demo, monkeypatch):
 
 async def test_quit_during_a_run_asks_and_cancels(demo):
     store, dfe = demo.store, demo.held_school
-    demo.sim.set_switches(dfe, latency=0.5, max_page_size=40)
+    gate = threading.Event()  # the run stays mid-fetch while the question is asked
+    demo.sim.set_switches(dfe, gate=gate, max_page_size=40)
     async with started(store) as (app, pilot):
         live = app.start_force_run(dfe, ["staff", "students"])
         await pilot.press("ctrl+q")
@@ -364,6 +367,7 @@ async def test_quit_during_a_run_asks_and_cancels(demo):
         await pilot.press("y")
         await pilot.pause()
         assert live.cancel.is_set()
+        gate.set()
     await app.workers.wait_for_complete()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 from tui_helpers import (
@@ -69,11 +70,21 @@ async def test_force_run_live_held_then_confirm(demo):
         assert app.screen.kind == "matching" and app.screen.dfe == dfe
 
 
+@contextlib.asynccontextmanager
+async def opened_at_the_end(gate: threading.Event):
+    """The simulator's gate opened when the test ends, passed or not (its answers go out)."""
+    try:
+        yield
+    finally:
+        gate.set()
+
+
 async def test_cancel_before_apply_changes_nothing(demo):
     store, dfe = demo.store, demo.held_school
-    demo.sim.set_switches(dfe, latency=0.4)
+    gate = threading.Event()  # the school's answers wait: the run is mid-fetch until cancelled
+    demo.sim.set_switches(dfe, gate=gate)
     before = accounts_state(store, dfe)
-    async with started(store) as (app, pilot):
+    async with started(store) as (app, pilot), opened_at_the_end(gate):
         app.open_screen("force_run", dfe)
         await answer_force_run(pilot)
         await wait_for(
@@ -93,9 +104,10 @@ async def test_cancel_before_apply_changes_nothing(demo):
 
 async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
     store, dfe = demo.store, demo.held_school
-    demo.sim.set_switches(dfe, latency=0.5, max_page_size=40)
+    gate = threading.Event()
+    demo.sim.set_switches(dfe, gate=gate, max_page_size=40)
     runs_before = len(store.runs(dfe))
-    async with started(store) as (app, pilot):
+    async with started(store) as (app, pilot), opened_at_the_end(gate):
         app.open_screen("force_run", dfe)
         await answer_force_run(pilot)
         await wait_for(pilot, lambda: dfe in app.live_runs)
@@ -109,8 +121,9 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
         await pilot.press("k" if row else "j")
         assert app.screen.sort_by == "dfe" and table.cursor_row == (row - 1 if row else 1)
         assert not live.done
-        await settle(pilot, 3)
-        assert live.done and live.result.run.status == "held"
+        gate.set()  # IRIS answers: the run ends
+        await wait_for(pilot, lambda: live.done, timeout=30)
+        assert live.result.run.status == "held"
         # reopening shows that run, it does not start another
         app.open_screen("force_run", dfe)
         await answer_force_run(pilot)
@@ -119,7 +132,6 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
         assert len(store.runs(dfe)) == runs_before + 1
         # once its end was seen, Force run starts the next run
         await pilot.press("escape")
-        demo.sim.set_switches(dfe, latency=0.0)
         app.open_screen("force_run", dfe)
         await answer_force_run(pilot)
         await settle(pilot, 3)
@@ -129,8 +141,8 @@ async def test_leaving_keeps_the_run_and_keys_answer_during_it(demo):
 
 async def test_a_run_from_another_process_is_shown_not_doubled(demo):
     store, dfe = demo.store, demo.held_school
-    # slow enough (about 3 s) to be still running when the screen opens on a loaded machine
-    demo.sim.set_switches(dfe, latency=0.5, max_page_size=40)
+    gate = threading.Event()  # still running when the screen opens, however loaded the machine
+    demo.sim.set_switches(dfe, gate=gate, max_page_size=40)
     runs_before = len(store.runs(dfe))
     done = threading.Event()
 
@@ -153,10 +165,12 @@ async def test_a_run_from_another_process_is_shown_not_doubled(demo):
             assert screen.external is not None and dfe not in app.live_runs
             assert "running elsewhere" in screen_text(app)
             assert "scheduler" in screen_text(app)
+            gate.set()
             await wait_for(pilot, lambda: screen.final is not None, timeout=30)
             assert screen.final.trigger == "schedule"
             assert screen.final.status in ("held", "succeeded")
     finally:
+        gate.set()
         thread.join(timeout=30)
     assert len(store.runs(dfe)) == runs_before + 1
 

@@ -93,8 +93,7 @@ class _Server:
             return False
         body = await reader.readexactly(length) if length else b""
         resp = self.sim.handle(method, target, headers, body)
-        if resp.delay > 0:
-            await asyncio.sleep(resp.delay)
+        await resp.wait()
         if resp.hang > 0:
             await asyncio.sleep(resp.hang)  # longer than the client waits: it sees a timeout
             return False

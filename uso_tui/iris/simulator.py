@@ -50,6 +50,9 @@ class Switches:
     reject_credentials: bool = False  # the token endpoint refuses even the right secret
     auth_error_status: int = 400  # 400 or 401 for invalid_client
     max_page_size: int | None = None  # the server returns at most this many per page
+    # while set and not yet opened (Event.set), every answer of the school waits for it: a test
+    # holds a run mid-fetch for as long as it needs, whatever the machine's speed
+    gate: threading.Event | None = field(default=None, repr=False, compare=False)
     # the last N records of each report are left out of its pages but counted in totalCount (as
     # records shifting between pages while a client pages make it skip some)
     skip_records: int = 0
@@ -90,6 +93,9 @@ class Seen:
     status: int
 
 
+GATE_POLL_S = 0.01
+
+
 @dataclass(slots=True)
 class SimResponse:
     status: int
@@ -97,6 +103,14 @@ class SimResponse:
     headers: dict[str, str]
     delay: float = 0.0
     hang: float = 0.0  # > 0: the request times out (no answer within the client's read timeout)
+    gate: threading.Event | None = None  # answered once it is set (Switches.gate)
+
+    async def wait(self) -> None:
+        """The answer's delay, and its gate (polled: no thread is left waiting on it)."""
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
+        while self.gate is not None and not self.gate.is_set():
+            await asyncio.sleep(GATE_POLL_S)
 
 
 @dataclass(slots=True)
@@ -245,7 +259,7 @@ class Simulator:
             sw = school.switches
             if rest == "auth/connect/token":
                 resp = self._token(school, method, body)
-                resp.delay = sw.latency
+                resp.delay, resp.gate = sw.latency, sw.gate
                 return self._log(method, dfe, "/" + rest, None, resp)
             report = REPORT_OF_PATH.get(rest)
             if report is None:
@@ -266,7 +280,7 @@ class Simulator:
                 page,
                 _qint(query, "pageSize", self.default_page_size),
             )
-            resp.delay = sw.latency
+            resp.delay, resp.gate = sw.latency, sw.gate
             return self._log(method, dfe, "/" + rest, page, resp)
 
     def _control(self, method: str, what: str, query: dict[str, list[str]]) -> SimResponse:
@@ -451,8 +465,7 @@ class SimTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         target = request.url.raw_path.decode("ascii")
         resp = self.sim.handle(request.method, target, request.headers, body)
-        if resp.delay > 0:
-            await asyncio.sleep(resp.delay)
+        await resp.wait()
         if resp.hang > 0:
             raise httpx.ReadTimeout("simulated read timeout", request=request)
         return httpx.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
