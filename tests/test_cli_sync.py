@@ -316,9 +316,11 @@ def test_ctrl_c_cancels_before_the_apply(cli, sim):
     import os
     import signal
     import subprocess
+    import threading
 
     add(cli, sim, DFE, [AMY, BOB])
-    sim.set_switches(DFE, latency=1.0)  # slow enough to interrupt mid-fetch
+    gate = threading.Event()  # IRIS answers nothing until the test is done: interrupted mid-fetch
+    sim.set_switches(DFE, gate=gate)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uso_tui", "--data-dir", str(cli.data_dir), "sync", DFE],
         stdout=subprocess.PIPE,
@@ -335,6 +337,7 @@ def test_ctrl_c_cancels_before_the_apply(cli, sim):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
+        gate.set()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 1, err
