@@ -425,6 +425,22 @@ async def test_non_mis_link_picker_lists_future_starters_and_filters(store):
         assert store.account(tim).mis_id is None
 
 
+async def test_non_mis_link_says_what_differs_and_warns_of_another_person(store):
+    """Linking gives the account the record's details: the question lists what would change,
+    and says so when names and date of birth all differ (another person's record)."""
+    tim = username_of(store, "Tim", "Berners-Lee")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        await press(pilot, "l")
+        await filter_by(pilot, "hedy")
+        await press(pilot, "enter")
+        assert isinstance(app.screen, Confirm)
+        text = " ".join(screen_text(app).split())
+        assert "What differs:" in text and "forename: Tim -> Hedy" in text
+        assert "surname: Berners-Lee -> Lamarr" in text and "probably another person" in text
+        await press(pilot, "n")
+    assert store.account(tim).mis_id is None
+
+
 # -- run history, audit ---------------------------------------------------------------------------
 
 

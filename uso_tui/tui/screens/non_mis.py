@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from uso_tui.domain.models import Account
+from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.tui.applying import apply_each
@@ -407,6 +407,22 @@ class NonMisScreen(LoadedListScreen):
         body.append(
             "\n\nThe account takes the record's details and the next runs keep it up to date."
         )
+        from uso_tui.sync.checks import match_differences  # noqa: PLC0415
+
+        changes = match_differences(MisRecord.from_dict(rec), account, self.dfe)
+        body.append("\nWhat differs:\n" if changes else "\nNothing differs.\n", style="bold")
+        for line in changes:
+            body.append_text(plain(f"  {line}"))
+            body.append("\n")
+        if all(
+            any(line.startswith(f"{label}:") for line in changes)
+            for label in ("forename", "surname", "date of birth")
+        ):
+            body.append(
+                "Names and date of birth all differ: this is probably another person, whose "
+                "account this would become.\n",
+                style="bold red",
+            )
         if choice["source"].startswith("case"):
             body.append(f"\nThe record's {choice['source']} is resolved.")
 
