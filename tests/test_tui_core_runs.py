@@ -383,3 +383,18 @@ async def test_the_console_writes_the_end_of_a_run_a_full_disk_kept_unwritten(de
     stored = store.run(claimed.run_id)
     assert stored.status == "failed" and runner.UNRECORDED in stored.error
     assert not runner.has_unrecorded()
+
+
+async def test_a_run_held_for_a_short_export_says_why_at_its_end(demo):
+    """IRIS counts two records it does not send: the force run ends held, saying so."""
+    store, dfe = demo.store, "204-2714"
+    assert dfe not in (demo.held_school, demo.failed_school)
+    demo.sim.set_switches(dfe, skip_records=2)
+    async with started(store) as (app, pilot):
+        app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
+        await wait_for(pilot, lambda: app.screen.final is not None, timeout=30)
+        assert app.screen.final.status == "held"
+        text = " ".join(screen_text(app).split())
+        assert "unallocations held (safety hold)" in text
+        assert "the export may be incomplete (IRIS said" in text

@@ -317,6 +317,9 @@ class ForceRunScreen(ConfirmsHeld):
                 "y shows who and confirms.",
                 style="bold yellow",
             )
+            if run.hold_reason:  # too many leavers, or an export short of what IRIS said
+                text.append("\n")
+                text.append_text(plain(run.hold_reason, "yellow"))
         elif run.status == "cancelled":
             text.append("Cancelled before the apply step: nothing changed.")
         elif run.status == "failed":
