@@ -68,7 +68,7 @@ def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
         _pair_table([(a.username, a) for a in (pair.first, pair.second)], out)
     out.write(
         "decide with: uso-tui duplicate keep A B (different people), or "
-        "uso-tui duplicate unallocate A --keep B\n"
+        "uso-tui duplicate unallocate A --keep B; pairs kept before: uso-tui duplicates --kept\n"
     )
     return 0
 
