@@ -122,18 +122,14 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
         )
     # The console asks before making it; here it is made, and said (a mover's account is matched,
     # not made again: `uso-tui duplicates` lists the pair until one is unallocated or both kept).
+    dfe = account.school or args.dfe  # as check_dfe wrote it
     elsewhere = admin.same_person_elsewhere(
-        ctx.store(),
-        account.school or args.dfe,
-        account.role,
-        account.forename,
-        account.surname,
-        account.dob or "",
+        ctx.store(), dfe, account.role, account.forename, account.surname, account.dob or ""
     )
     for hit in elsewhere:
         where = f"{hit.status} at {hit.school}" if hit.school else f"{hit.status}, of {hit.home}"
         if hit.status == "active":
-            then = f"they now have two accounts (`uso-tui duplicates {args.dfe}` lists the pair)"
+            then = f"they now have two accounts (`uso-tui duplicates {dfe}` lists the pair)"
         else:
             then = f"restoring {hit.username} would have kept them to one account"
         ctx.note(

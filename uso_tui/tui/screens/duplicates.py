@@ -172,6 +172,25 @@ class PairListScreen(LoadedListScreen):
     def _show_current(self) -> None:
         raise NotImplementedError
 
+    _questions: tuple[ModalScreen, ...] = ()  # the questions it has asked (ask)
+    _away = False  # another screen has been over it since it was last shown
+
+    def ask(self, question: ModalScreen, answered: Callable[[Any], None]) -> None:
+        """Pushes one of this list's questions: coming back from it is no reason to read the
+        pairs again (a decision takes its pair out itself); coming back from any other screen
+        is."""
+        self._questions = (*self._questions[-3:], question)
+        self.app.push_screen(question, answered)
+
+    def on_screen_suspend(self) -> None:
+        top = self.app.screen
+        if top is not self and top not in self._questions:
+            self._away = True
+
+    def reload_on_resume(self) -> bool:
+        away, self._away = self._away, False
+        return away
+
 
 class DuplicatesScreen(PairListScreen):
     PAIRS = "Possible duplicates"
@@ -290,25 +309,6 @@ class DuplicatesScreen(PairListScreen):
         return row.data if row is not None else None
 
     # -- decisions ----------------------------------------------------------------------------
-
-    _questions: tuple[ModalScreen, ...] = ()  # the questions it has asked (ask)
-    _away = False  # another screen has been over it since it was last shown
-
-    def ask(self, question: ModalScreen, answered: Callable[[Any], None]) -> None:
-        """Pushes one of this review's questions: coming back from it is no reason to read the
-        pairs again (the decision takes its pairs out itself, _decided); coming back from any
-        other screen is."""
-        self._questions = (*self._questions[-3:], question)
-        self.app.push_screen(question, answered)
-
-    def on_screen_suspend(self) -> None:
-        top = self.app.screen
-        if top is not self and top not in self._questions:
-            self._away = True
-
-    def reload_on_resume(self) -> bool:
-        away, self._away = self._away, False
-        return away
 
     def action_keep(self) -> None:
         pair = self.current_pair()

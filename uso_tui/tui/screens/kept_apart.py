@@ -118,12 +118,6 @@ class KeptApartScreen(PairListScreen):
         event.stop()
         self._show_current()
 
-    _asked = False  # coming back from its own question is no reason to read again
-
-    def reload_on_resume(self) -> bool:
-        asked, self._asked = self._asked, False
-        return not asked
-
     def action_review_again(self) -> None:
         row = self.active_table().current()
         if row is None:
@@ -150,8 +144,7 @@ class KeptApartScreen(PairListScreen):
                 self.hold_keys()  # keys typed ahead are for the list as it is after this
                 self.review_again(kept.usernames)
 
-        self._asked = True
-        self.app.push_screen(
+        self.ask(
             Confirm("List this pair for review again?", body, yes="Review again", no="Cancel"),
             answer,
         )

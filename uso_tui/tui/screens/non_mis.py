@@ -408,16 +408,15 @@ class NonMisScreen(LoadedListScreen):
             "\n\nThe account takes the record's details and the next runs keep it up to date."
         )
         from uso_tui.sync.checks import match_differences  # noqa: PLC0415
+        from uso_tui.sync.matching import differs  # noqa: PLC0415
 
-        changes = match_differences(MisRecord.from_dict(rec), account, self.dfe)
+        record = MisRecord.from_dict(rec)
+        changes = match_differences(record, account, self.dfe)
         body.append("\nWhat differs:\n" if changes else "\nNothing differs.\n", style="bold")
         for line in changes:
             body.append_text(plain(f"  {line}"))
             body.append("\n")
-        if all(
-            any(line.startswith(f"{label}:") for line in changes)
-            for label in ("forename", "surname", "date of birth")
-        ):
+        if {"forename", "surname", "dob"} <= set(differs(record, account, self.dfe)):
             body.append(
                 "Names and date of birth all differ: this is probably another person, whose "
                 "account this would become.\n",
