@@ -169,6 +169,41 @@ def test_a_worker_writes_its_next_commits_into_the_versions_it_replaced(tmp_path
 
 
 @leases
+def test_a_file_is_written_into_the_spare_that_need_not_be_cut_shorter(
+    tmp_path, monkeypatch, no_age
+):
+    """Of the spares of a file's kind, the largest no larger than what is written (cutting a
+    file shorter frees blocks, a disk wait under online discard), else the smallest: the file
+    is never cut when a spare fits."""
+    sizes = {"s1.json": 100, "s2.json": 4000, "s3.json": 2500, "s4.json": 9000}
+    for name, size in sizes.items():
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        (tmp_path / "sub" / name).write_bytes(b"x" * size)
+    by_size = {size: inode(tmp_path / "sub" / name) for name, size in sizes.items()}
+    cuts = []
+    real_ftruncate = os.ftruncate
+    monkeypatch.setattr(os, "ftruncate", lambda fd, n: (cuts.append(n), real_ftruncate(fd, n)))
+    with freeing.in_background():
+        replace = Commit(tmp_path)
+        for name in sizes:
+            replace.write(tmp_path / "sub" / name, b"new")
+        replace.apply()  # the four old versions are spares now, by size
+        cuts.clear()
+        first = Commit(tmp_path)
+        first.write(tmp_path / "sub" / "s9.json", b"y" * 3000)
+        first.apply()
+        assert inode(tmp_path / "sub" / "s9.json") == by_size[2500]
+        second = Commit(tmp_path)
+        second.write(tmp_path / "sub" / "s8.json", b"z" * 50)
+        second.apply()
+        assert inode(tmp_path / "sub" / "s8.json") == by_size[100]  # none fits: the smallest
+        assert (tmp_path / "sub" / "s9.json").read_bytes() == b"y" * 3000
+        assert (tmp_path / "sub" / "s8.json").read_bytes() == b"z" * 50
+        assert cuts == [50]
+    assert os.listdir(tmp_path / FREEING) == []
+
+
+@leases
 def test_a_version_a_reader_has_open_is_never_written_into(tmp_path, no_age):
     """A reader that opened a file before a commit replaced it reads the old version whole,
     whatever the worker commits next: that version is freed, not reused."""

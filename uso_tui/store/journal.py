@@ -63,7 +63,8 @@ class Commit:
         flush: list[Path] = []
         for number, (path, data) in enumerate(self.writes.items()):
             tmp = staging / f"{number}.tmp"
-            fd = reuse(tmp, path)  # an old version this process freed, written into (freeing.py)
+            # an old version this process freed, written into (freeing.py)
+            fd = reuse(tmp, path, len(data))
             if fd is None:
                 write_new(tmp, data, fsync=False)
             else:

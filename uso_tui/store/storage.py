@@ -123,11 +123,13 @@ def write_into(fd: int, data: bytes, *, fsync: bool = True) -> None:
     opened), mode 0600, and close it."""
     try:
         os.fchmod(fd, FILE_MODE)
+        before = os.fstat(fd).st_size  # a file written into before (freeing.reuse)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.ftruncate(fd, len(data))  # a file written into before may have been longer
+        if before > len(data):  # (a call that changes nothing still costs: only when longer)
+            os.ftruncate(fd, len(data))
         if fsync:
             os.fsync(fd)
     finally:
