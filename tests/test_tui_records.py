@@ -649,3 +649,45 @@ async def test_tables_follow_a_terminal_resize(store):
         labels = [str(c.label) for c in table(app).columns.values()]
         assert "Account" in labels and "Report" in labels
         assert len(table(app).shown) == 10 and table(app).row_count == 10
+
+
+def test_an_accounts_mis_fields_have_whole_labels_and_long_values_wrap_under_themselves():
+    """At 80 columns each of the account screen's columns is about 38 wide: a label is never cut
+    ("Enrolment da" was), the school's fields sit beside the status, and a long value (an email,
+    a GUID) goes on under itself, not under the labels."""
+    from rich.console import Console
+
+    from uso_tui.domain.models import Account
+    from uso_tui.tui.screens.users import account_fields
+
+    account = Account(
+        username="ytran.205",
+        role="pupil",
+        forename="Yan",
+        surname="Trần",
+        dob="2020-07-29",
+        school="205-2322",
+        email="trany023@brookside2322.sch.uk",
+        extra={
+            "enrolment_date": "2026-11-08",
+            "form_group": "2Ash",
+            "gender": "F",
+            "person_guid": "638fa198-9c65-4786-a78d-38d486280a75",
+            "upn": "Z315366980613",
+            "year_group": "2",
+            "is_teaching": True,
+        },
+    )
+    console = Console(width=38, record=True, color_system=None)
+    who, where = account_fields(account)
+    console.print(who)
+    who_lines = [line.rstrip() for line in console.export_text().splitlines()]
+    console.print(where)
+    where_lines = [line.rstrip() for line in console.export_text().splitlines()]
+    assert "UPN          Z315366980613" in who_lines and "Gender       F" in who_lines
+    for label, value in (("Year group", "2"), ("Form group", "2Ash"), ("Enrolled", "2026-11-08")):
+        assert f"{label:<13}{value}" in where_lines
+    assert "Teaching     yes" in where_lines
+    email = who_lines.index("Email        trany023@brookside2322.sc")
+    assert who_lines[email + 1] == "             h.uk"
+    assert not any("Enrolment" in line for line in who_lines + where_lines)

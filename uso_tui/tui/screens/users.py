@@ -7,6 +7,7 @@ index, one file per school); only the newest search's answer is shown.
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual import getters, on
 from textual.app import ComposeResult
@@ -26,7 +27,7 @@ from uso_tui.tui.format import (
     clean,
     event_details,
     full_name,
-    kv_lines,
+    kv_grid,
     newest_first,
     plain,
     when,
@@ -341,7 +342,7 @@ class UsersScreen(ReloadingListScreen):
             self.app.push_screen(AccountScreen(self.store, row.data))
 
 
-def account_fields(account: Account) -> tuple[Text, Text]:
+def account_fields(account: Account) -> tuple[Table, Table]:
     """Two columns: who (names, role, birth) and where (status, school, link, dates)."""
     who: list[tuple[str, object]] = [
         ("Username", account.username),
@@ -354,8 +355,8 @@ def account_fields(account: Account) -> tuple[Text, Text]:
     ]
     if account.email:
         who.append(("Email", account.email))
-    for key, value in sorted(account.extra.items()):
-        who.append((key.replace("_", " ").capitalize()[:12], value))
+    extras = sorted(account.extra.items(), key=lambda kv: (EXTRA_ORDER.get(kv[0], 99), kv[0]))
+    who += [(_extra_label(k), _extra_value(v)) for k, v in extras if k in ABOUT_THE_PERSON]
     pairs: list[tuple[str, object]] = [
         ("Status", account.status),
         ("School", account.school or "-"),
@@ -375,7 +376,36 @@ def account_fields(account: Account) -> tuple[Text, Text]:
     pairs.append(("Created", when(account.created_at) or "-"))
     if account.last_event:
         pairs.append(("Last event", f"{account.last_event} {when(account.last_event_at)}"))
-    return kv_lines(who, width=13), kv_lines(pairs, width=13)
+    pairs += [(_extra_label(k), _extra_value(v)) for k, v in extras if k not in ABOUT_THE_PERSON]
+    return kv_grid(who, width=13), kv_grid(pairs, width=13)
+
+
+# The labels of the MIS fields an account keeps besides its names (sync.plan's extra), each
+# within the 12 characters the account screen gives a label, in the order shown: those about
+# the person beside the names, the rest (the school's) beside the account's status.
+EXTRA_LABELS = {
+    "upn": "UPN",
+    "gender": "Gender",
+    "title": "Title",
+    "initials": "Initials",
+    "year_group": "Year group",
+    "form_group": "Form group",
+    "enrolment_date": "Enrolled",
+    "system_status": "MIS status",
+    "is_teaching": "Teaching",
+    "person_guid": "Person GUID",
+}
+EXTRA_ORDER = {key: position for position, key in enumerate(EXTRA_LABELS)}
+ABOUT_THE_PERSON = frozenset(("upn", "gender", "title", "initials"))
+
+
+def _extra_label(key: str) -> str:
+    label = EXTRA_LABELS.get(key) or key.replace("_", " ").capitalize()
+    return label if len(label) <= 12 else label[:11] + "…"
+
+
+def _extra_value(value: object) -> object:
+    return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
 
 
 class AccountScreen(ListScreen):
