@@ -399,3 +399,35 @@ async def test_a_run_held_for_a_short_export_says_why_at_its_end(demo):
         summary = " ".join(str(app.screen.outcome_box.render()).split())
         assert "unallocations held (safety hold)" in summary
         assert "the export may be incomplete (IRIS said" in summary
+
+
+def test_the_force_run_question_wraps_the_last_runs_error_under_its_indent():
+    """A failed last run's error (often two or three lines at 80 columns) goes on under its own
+    indent, not from the dialog's edge, and on lines of its own."""
+    from rich.console import Console
+
+    from uso_tui.domain.models import Run, School
+    from uso_tui.tui.force_ask import ForceRunAsk
+
+    school = School(dfe="205-2737", name="Northgate", mis="iSAMS", url="https://x", client_id="c")
+    error = (
+        "205-2737: POST /auth/connect/token: HTTP 400: IRIS refused the Client ID/Client Secret "
+        "of 205-2737 Northgate Catholic Primary School (IRIS said: invalid_client)"
+    )
+    last = Run(
+        run_id="205-2737-r1",
+        school="205-2737",
+        trigger="schedule",
+        operator="scheduler",
+        status="failed",
+        started_at="2026-11-24T06:00:00",
+        error=error,
+    )
+    console = Console(width=72, record=True, color_system=None)
+    console.print(ForceRunAsk(school, last).body())
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    at = next(i for i, line in enumerate(lines) if "to match" in line)
+    assert lines[at].endswith("0 to match")
+    shown = lines[at + 1 :]
+    assert len(shown) >= 2 and all(line.startswith("  ") and line[2] != " " for line in shown)
+    assert " ".join(line.strip() for line in shown) == error

@@ -3,6 +3,8 @@ did. `y` starts, `n`/escape cancels; `s` and `t` narrow the run to staff or stud
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -40,7 +42,8 @@ class ForceRunAsk(ModalScreen[list[str] | None]):
                 classes="dialog-keys",
             )
 
-    def body(self) -> Text:
+    def body(self) -> Group:
+        """The question's text; the last run's error (often long) wraps under its own indent."""
         out = Text(end="")
         out.append_text(plain(self.school.name, "bold"))
         out.append(f" ({self.school.mis})\n\nReports to run:\n")
@@ -65,9 +68,9 @@ class ForceRunAsk(ModalScreen[list[str] | None]):
                 f"{counts.get('needs_matching', 0)} to match"
             )
             if last.error:
-                out.append("\n  ")
-                out.append_text(plain(last.error, "red"))
-        return out
+                out.end = "\n"  # the error on lines of its own
+                return Group(out, Padding(plain(last.error, "red"), (0, 0, 0, 2)))
+        return Group(out)
 
     def action_toggle(self, report: str) -> None:
         if report not in self.school.reports:
