@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import threading
 
+import pytest
 from tui_helpers import (
     NOW,
     OPERATOR,
@@ -401,33 +402,106 @@ async def test_a_run_held_for_a_short_export_says_why_at_its_end(demo):
         assert "the export may be incomplete (IRIS said" in summary
 
 
+def _last_run(status: str, error: str | None = None):
+    from uso_tui.domain.models import Run
+
+    counts = {"created": 6, "updated": 1, "unallocated": 10, "needs_matching": 3}
+    return Run(
+        run_id="205-2737-r1",
+        school="205-2737",
+        trigger="schedule",
+        operator="scheduler",
+        status=status,
+        started_at="2026-11-24T06:00:00",
+        counts=counts,
+        error=error,
+    )
+
+
+LONG_ERROR = (
+    "205-2737: POST /auth/connect/token: HTTP 400: IRIS refused the Client ID/Client Secret "
+    "of 205-2737 Northgate Catholic Primary School (IRIS said: invalid_client)"
+)
+
+
+@pytest.mark.parametrize("status, error", [("ok", None), ("failed", LONG_ERROR)])
+async def test_the_force_run_question_shows_every_line_of_the_last_run(status, error):
+    """At 80x24 the question shows what the last run did, down to its last line (a line of it
+    was lost once), and a failed run's error whole."""
+    from textual.app import App
+
+    from uso_tui.domain.models import School
+    from uso_tui.tui.force_ask import ForceRunAsk
+
+    school = School(dfe="205-2737", name="Northgate", mis="iSAMS", url="https://x", client_id="c")
+    app = App()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(ForceRunAsk(school, _last_run(status, error)))
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+        assert "6 created, 1 updated, 10 unallocated, 3 to match" in text
+        if error:
+            assert "IRIS refused the Client ID/Client Secret" in text
+            assert "(IRIS said: invalid_client)" in text
+
+
 def test_the_force_run_question_wraps_the_last_runs_error_under_its_indent():
     """A failed last run's error (often two or three lines at 80 columns) goes on under its own
     indent, not from the dialog's edge, and on lines of its own."""
     from rich.console import Console
 
-    from uso_tui.domain.models import Run, School
+    from uso_tui.domain.models import School
     from uso_tui.tui.force_ask import ForceRunAsk
 
     school = School(dfe="205-2737", name="Northgate", mis="iSAMS", url="https://x", client_id="c")
-    error = (
-        "205-2737: POST /auth/connect/token: HTTP 400: IRIS refused the Client ID/Client Secret "
-        "of 205-2737 Northgate Catholic Primary School (IRIS said: invalid_client)"
-    )
-    last = Run(
-        run_id="205-2737-r1",
-        school="205-2737",
-        trigger="schedule",
-        operator="scheduler",
-        status="failed",
-        started_at="2026-11-24T06:00:00",
-        error=error,
-    )
     console = Console(width=72, record=True, color_system=None)
-    console.print(ForceRunAsk(school, last).body())
+    console.print(ForceRunAsk(school, _last_run("failed", LONG_ERROR)).body())
     lines = [line.rstrip() for line in console.export_text().splitlines()]
     at = next(i for i, line in enumerate(lines) if "to match" in line)
-    assert lines[at].endswith("0 to match")
+    assert lines[at].endswith("3 to match")
     shown = lines[at + 1 :]
     assert len(shown) >= 2 and all(line.startswith("  ") and line[2] != " " for line in shown)
-    assert " ".join(line.strip() for line in shown) == error
+    assert " ".join(line.strip() for line in shown) == LONG_ERROR
+
+
+@pytest.mark.parametrize("with_extra", [True, False])
+async def test_a_match_cases_record_shows_its_middle_names_upn_and_every_line(with_extra):
+    """The record of a match case at 80x24: each name and the date of birth on a line of its
+    own (the last was lost once), the middle names and the UPN (the strongest evidence) too."""
+    from factories import rec
+    from textual.app import App
+    from textual.widgets import Static
+
+    from uso_tui.tui.screens.matching import record_text
+
+    extra = {
+        "upn": "X194661210048",
+        "gender": "M",
+        "year_group": "5",
+        "form_group": "5Willow",
+        "enrolment_date": "2026-11-29",
+        "email": "popescup123@thornbury2714.sch.uk",
+    }
+    record = rec(
+        "739123",
+        "Paweł",
+        "Popescu",
+        "2017-05-10",
+        middle_names="Wojciech Łukasz",
+        **(extra if with_extra else {}),
+    )
+
+    class One(App):
+        def compose(self):
+            yield Static(record_text(record, "pupil"))
+            yield Static("after")
+
+    app = One()
+    async with app.run_test(size=(80, 24)):
+        text = " ".join(screen_text(app).split())
+        assert "Middle names Wojciech Łukasz Date of birth 2017-05-10" in text
+        if with_extra:
+            assert "UPN X194661210048; gender M; year 5 form 5Willow" in text
+            assert "popescup123@thornbury2714.sch.uk after" in text
+        else:
+            assert "2017-05-10 after" in text

@@ -42,7 +42,7 @@ class ForceRunAsk(ModalScreen[list[str] | None]):
                 classes="dialog-keys",
             )
 
-    def body(self) -> Group:
+    def body(self) -> Text | Group:
         """The question's text; the last run's error (often long) wraps under its own indent."""
         out = Text(end="")
         out.append_text(plain(self.school.name, "bold"))
@@ -70,7 +70,7 @@ class ForceRunAsk(ModalScreen[list[str] | None]):
             if last.error:
                 out.end = "\n"  # the error on lines of its own
                 return Group(out, Padding(plain(last.error, "red"), (0, 0, 0, 2)))
-        return Group(out)
+        return out
 
     def action_toggle(self, report: str) -> None:
         if report not in self.school.reports:

@@ -7,6 +7,8 @@ list (so `p` goes back to them and `u` can undo).
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -28,6 +30,7 @@ RECORD_FIELDS = [
     ("forename", "Forename"),
     ("surname", "Surname"),
     ("preferred_name", "Preferred"),
+    ("middle_names", "Middle names"),
     ("dob", "Date of birth"),
 ]
 
@@ -37,26 +40,32 @@ def lv_text(field: str, level: str) -> str:
     return f"{FIELD_LABELS.get(field, field)} {level.replace('_', ' ')}"
 
 
-def record_text(rec: MisRecord, role: str) -> Text:
-    out = Text(end="")
+def record_text(rec: MisRecord, role: str) -> Text | Group:
+    """The record's names and date of birth, a line each, then what else it says (the UPN
+    first: the strongest evidence), wrapped under its own indent."""
+    out = Text()
     out.append("MIS record ", style="bold")
     out.append(f"({role}, MIS id {clean(rec.mis_id)})\n", style="dim")
-    for field, label in RECORD_FIELDS:
+    for position, (field, label) in enumerate(RECORD_FIELDS):
+        if position:
+            out.append("\n")
         out.append(f"  {label:<14}", style="bold")
         out.append_text(plain(getattr(rec, field) or "—"))
-        out.append("\n")
     extra = []
+    if rec.upn:
+        extra.append(f"UPN {clean(rec.upn)}")
+    if rec.gender:
+        extra.append(f"gender {clean(rec.gender)}")
     if rec.year_group or rec.form_group:
         extra.append(f"year {clean(rec.year_group or '?')} form {clean(rec.form_group or '?')}")
     if rec.enrolment_date:
         extra.append(f"started {rec.enrolment_date}")
     if rec.email:
         extra.append(clean(rec.email))
-    if rec.middle_names:
-        extra.append(f"middle {clean(rec.middle_names)}")
-    if extra:
-        out.append("  " + "; ".join(extra), style="dim")
-    return out
+    if not extra:
+        out.end = ""
+        return out
+    return Group(out, Padding(Text("; ".join(extra), style="dim", end=""), (0, 0, 0, 2)))
 
 
 def decision_text(case: MatchCase) -> Text:
