@@ -355,3 +355,59 @@ def test_every_name_form_pair_joins_two_different_names():
     for one, other in name_forms.PAIRS:
         assert key(one) and key(other) and key(one) != key(other), (one, other)
     assert len(set(name_forms.PAIRS)) == len(name_forms.PAIRS)
+
+
+# -- letters whose accent is no separate mark: `Paweł` keyed `Pawel` ---------------------------
+
+
+def test_an_account_requested_without_the_stroke_links_to_its_record_with_it():
+    """`Michal` requested (a keyboard without `ł`), the MIS record arrives as `Michał`: the same
+    normalised name, so it links automatically as any other requested account does."""
+    requested = acc("mnowak.204", "Michal", "Nowak", DOB)
+    planned = _plan([rec("1", "Michał", "Nowak", DOB)], [requested])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+def test_an_exclusion_typed_without_the_stroke_excludes_the_record_with_it():
+    from uso_tui.domain.models import Exclusion
+
+    entry = Exclusion(id=1, school=DFE, forename="Lukasz", surname="Wrobel")
+    planned = _plan([rec("1", "Łukasz", "Wróbel", DOB)], exclusions=[entry])
+    assert outcome_of(planned, "1").outcome == "excluded"
+
+
+def test_a_mover_from_another_local_authority_keyed_without_the_slashed_o_is_found(tmp_path):
+    """Staff carry no UPN: `Søren Ødegård` at a school of another local authority, keyed
+    `Soren Odegard` by his new school, is found by the store's lookup (a case, not a second
+    account)."""
+    from uso_tui.domain.models import School
+    from uso_tui.store import open_store
+
+    store = open_store(tmp_path / "data")
+    with store.transaction("tester") as tx:
+        tx.add_school(School("999-1234", "Far", "iSAMS", "https://far.isams.cloud", "id"), "s")
+        far = acc(tx.new_username("Søren", "Ødegård", "999"), "Søren", "Ødegård", "1975-04-10",
+                  school="999-1234", mis_id="77", role="staff")  # fmt: skip
+        tx.put_accounts([far])
+    snapshot = Snapshot(school=DFE, pool=lambda role: [], wide=store.find_people)
+    record = rec("1", "Soren", "Odegard", "1975-04-10", report="staff")
+    planned = plan(export(record, report="staff"), snapshot, TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert [c.username for c in planned.new_cases[0].candidates] == [far.username]
+
+
+def test_a_request_names_the_same_person_elsewhere_typed_without_the_stroke(tmp_path):
+    """The console's question before requesting an account lists the person's accounts at
+    other schools: `Pawel Popescu` finds `Paweł Popescu`."""
+    from uso_tui.domain.models import School
+    from uso_tui.store import open_store
+    from uso_tui.sync.admin import same_person_elsewhere
+
+    store = open_store(tmp_path / "data")
+    with store.transaction("tester") as tx:
+        tx.add_school(School("204-3514", "There", "iSAMS", "https://t.isams.cloud", "id"), "s")
+        there = acc(tx.new_username("Paweł", "Popescu", "204"), "Paweł", "Popescu", DOB,
+                    school="204-3514", mis_id="9")  # fmt: skip
+        tx.put_accounts([there])
+    hits = same_person_elsewhere(store, DFE, "pupil", "Pawel", "Popescu", DOB)
+    assert [h.username for h in hits] == [there.username]

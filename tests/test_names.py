@@ -15,6 +15,17 @@ from uso_tui.domain.names import ascii_letters, make_username, normalise, userna
         ["Nguyễn", "Nguyen", "NGUYEN"],
         ["Mary-Jane", "Mary Jane", "maryjane"],
         ["Straße", "STRASSE"],
+        # letters whose accent is no separate mark, as typed on a keyboard without them
+        ["Paweł", "Pawel", "PAWEŁ"],
+        ["Łukasz", "Lukasz"],
+        ["Søren", "Soren", "SØREN"],
+        ["Ærø", "Aero"],
+        ["Işık", "Isik", "IŞIK"],
+        ["Đorđe", "Dorde"],
+        ["Əli", "Eli"],
+        ["Kɔfi", "Kofi"],
+        ["Þóra", "Thora"],
+        ["OʼBrien", "O'Brien"],
     ],
 )
 def test_variants_normalise_equal(variants):

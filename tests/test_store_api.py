@@ -414,11 +414,12 @@ def test_search_ignores_display_text_and_markup_is_literal(store):
 def test_newer_schema_refused(tmp_path):
     root = tmp_path / "s"
     open_store(root)
-    (root / "store.json").write_text('{"schema": 7}')
+    newer = SCHEMA_VERSION + 1
+    (root / "store.json").write_text(f'{{"schema": {newer}}}')
     with pytest.raises(NewerSchema) as err:
         open_store(root)
     assert str(err.value) == (
-        f"this store was written by a newer uso-tui (schema 7; this version reads up to "
+        f"this store was written by a newer uso-tui (schema {newer}; this version reads up to "
         f"{SCHEMA_VERSION}): "
         "upgrade uso-tui"
     )

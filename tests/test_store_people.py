@@ -583,3 +583,64 @@ def test_a_key_many_schools_hold_finds_each_of_them(store):
         tx.put_accounts([moved])
     assert found(store, upns={"A123456789012"}) == sorted([here, far, bob])
     assert found(store, name_dobs=wanted) == sorted([here, far])
+
+
+def _as_older_uso_tui_keyed_it(store, dfe: str, new: str, old: str) -> None:
+    """The school's names.idx and names.keys as a uso-tui that normalised `new` as `old` wrote
+    them (before schema 6, `Paweł` normalised to `paweł`), and the store marked schema 5."""
+    import orjson
+
+    from uso_tui.store.people import staged_keys
+
+    path = store.root / "schools" / dfe / "names.idx"
+    lines = []
+    for line in path.read_bytes().splitlines(keepends=True):
+        keys, tab, rest = line.partition(b"\t")
+        lines.append(keys.replace(new.encode(), old.encode()) + tab + rest)
+    index = b"".join(lines)
+    assert index != path.read_bytes()
+    path.write_bytes(index)
+    (path.parent / "names.keys").write_bytes(staged_keys(index, b"", 0, None, None))
+    (store.root / "store.json").write_bytes(orjson.dumps({"schema": 5}))
+
+
+def test_upgrade_rekeys_names_an_older_uso_tui_normalised_with_the_accent_kept(store):
+    """Schema 6 folds letters such as ł and ø (`Paweł` is `pawel`, as typed without them): a
+    store written before keeps `paweł` in its index lines, which `Pawel` would never find.
+    `uso-tui upgrade` rekeys them; a school whose index is plain ASCII is not rewritten."""
+    from uso_tui.store.tinystore import OlderSchema, upgrade_store
+
+    pawel, soren = put(
+        store, ("204-3210", "Paweł", "Nowak", {}), ("301-0001", "Søren", "Ødegård", {})
+    )
+    (ann,) = put(store, ("204-3211", "Ann", "Lee", {}))
+    _as_older_uso_tui_keyed_it(store, "204-3210", "pawel", "paweł")
+    _as_older_uso_tui_keyed_it(store, "301-0001", "soren odegard", "søren ødegård")
+    plain = store.root / "schools" / "204-3211" / "names.idx"
+    plain_inode = os.stat(plain).st_ino
+    with pytest.raises(OlderSchema):
+        open_store(store.root)
+    upgrade_store(store.root)
+    upgraded = open_store(store.root)
+    assert found(upgraded, name_dobs={keys_of("Pawel", "Nowak")}) == [pawel]
+    assert found(upgraded, name_dobs={keys_of("Paweł", "Nowak")}) == [pawel]
+    assert found(upgraded, name_dobs={keys_of("Soren", "Odegard")}) == [soren]
+    assert [h.username for h in upgraded.search_accounts("pawel nowak")] == [pawel]
+    assert [h.username for h in upgraded.search_accounts("soren")] == [soren]
+    assert [h.username for h in upgraded.search_accounts("ann lee")] == [ann]
+    assert os.stat(plain).st_ino == plain_inode  # nothing to rekey: left alone
+
+
+def test_a_why_index_line_is_rekeyed_from_its_own_payload():
+    from uso_tui.store.why_index import rekeyed_lines, search, why_line
+
+    values = {"run_id": "204-3210-r4", "report": "students", "mis_id": "M1", "forename": "Łukasz"}
+    values |= {"surname": "Wróbel", "dob": "2012-03-04", "outcome": "created"}
+    line = why_line(values)
+    head, tab, payload = line.partition(b"\t")
+    older = head.replace(b"lukasz", "łukasz".encode()) + tab + payload
+    foreign = b"a line of no run\n"
+    assert search([("204-3210", older)], "lukasz wrobel") == []
+    rekeyed = rekeyed_lines(older + foreign)
+    assert rekeyed == line + foreign
+    assert [h["mis_id"] for h in search([("204-3210", rekeyed)], "lukasz wrobel")] == ["M1"]

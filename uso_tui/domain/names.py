@@ -14,10 +14,45 @@ from uso_tui.domain.errors import InvalidName
 MAX_SURNAME_IN_USERNAME = 20
 
 
+# Latin letters whose accent is not a separate mark (Unicode gives them no decomposition), as
+# the letters a keyboard without them types: `Paweł` is keyed `Pawel`, `Søren` `Soren`. The
+# normalised names are the keys of the store's indexes: a change here must rebuild them (a
+# schema step, see store.tinystore).
+_LATIN_FOLDS = str.maketrans(
+    {
+        "æ": "ae",
+        "ð": "d",
+        "đ": "d",
+        "ɗ": "d",
+        "ø": "o",
+        "ɔ": "o",
+        "þ": "th",
+        "ħ": "h",
+        "ı": "i",
+        "ł": "l",
+        "ŋ": "ng",
+        "œ": "oe",
+        "ŧ": "t",
+        "ƒ": "f",
+        "ɓ": "b",
+        "ƙ": "k",
+        "ƴ": "y",
+        "ɛ": "e",
+        "ə": "e",
+        "ǝ": "e",
+        "ɲ": "n",
+        "ȷ": "j",
+        "ʼ": None,  # apostrophes that Unicode counts as letters (`OʼBrien`, `Oʻzbek`)
+        "ʻ": None,
+    }
+)
+
+
 def normalise(name: str | None) -> str:
     """Compatibility-decompose, drop accents, case-fold, keep letters only.
 
-    `O'Brien-Smith`, `obrien smith` and `OBRIEN-SMITH` all give `obriensmith`; `Zoë` gives `zoe`.
+    `O'Brien-Smith`, `obrien smith` and `OBRIEN-SMITH` all give `obriensmith`; `Zoë` gives `zoe`,
+    and `Paweł` `pawel` (_LATIN_FOLDS). Other scripts keep their letters (`Дмитрий`).
     """
     if not name:
         return ""
@@ -25,7 +60,8 @@ def normalise(name: str | None) -> str:
     # casefold after dropping marks: casefold can itself produce letters with marks (e.g. "İ").
     no_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
     folded = unicodedata.normalize("NFKD", no_marks.casefold())
-    return "".join(c for c in folded if c.isalpha() and not unicodedata.combining(c))
+    letters = "".join(c for c in folded if c.isalpha() and not unicodedata.combining(c))
+    return letters if letters.isascii() else letters.translate(_LATIN_FOLDS)
 
 
 # Names repeat a great deal across an estate (indexes, matching, the export comparison):

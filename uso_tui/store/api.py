@@ -67,7 +67,8 @@ from uso_tui.store.errors import (  # noqa: F401
 
 # 2: a run in progress lives in the school directory (with the run counter) until it ends.
 # 5: the directory in shards (directory/), no longer one schools.json.
-SCHEMA_VERSION = 5
+# 6: names normalised with letters such as ł and ø folded (the index files rekeyed: rekey.py).
+SCHEMA_VERSION = 6
 
 
 class AccountHit(NamedTuple):

@@ -53,6 +53,7 @@ from uso_tui.store.people import (
     read_keys_file,
     staged_keys,
 )
+from uso_tui.store.rekey import rekey_schools
 from uso_tui.store.schooldoc import (
     RUNNING_KEY,
     SchoolDoc,
@@ -140,11 +141,17 @@ class TinyStore(KeptReads, Store):
         misread (schema 2: runs in progress kept in the directory; 3: the recent feed's deltas,
         processed files as rows, record fingerprints, the runs archive; 4: the accounts hash in
         a school's meta, which an older uso-tui would carry over while changing the accounts;
-        5: the directory in shards, moved out of schools.json here), so from now on it refuses
-        it. One commit: a crash leaves the store as it was or upgraded."""
+        5: the directory in shards, moved out of schools.json here; 6: names normalised with
+        letters such as ł and ø folded, whose index files are rekeyed here, see rekey.py), so
+        from now on it refuses it. The schema is written in one commit, last: a crash leaves the
+        store as it was or upgraded (some schools' index files rekeyed perhaps: derived data,
+        which doing it again finds done)."""
         with write_lock(self.root):
             recover(self.root)
-            if self._check_schema() < SCHEMA_VERSION:
+            found = self._check_schema()
+            if found < 6:
+                rekey_schools(self.root, self._school_dirs())
+            if found < SCHEMA_VERSION:
                 commit = Commit(self.root)
                 old = self.layout.schools_json
                 if old.exists():

@@ -160,6 +160,27 @@ def known_heads(index: bytes | None) -> dict[bytes, bytes]:
     return out
 
 
+def rekeyed_lines(index: bytes) -> bytes:
+    """The index with each line's KEYS made again from its own payload (store.rekey: how
+    names normalise changed); lines not of ours are kept as they are."""
+    out = []
+    for line in index.splitlines(keepends=True):
+        tab = line.find(b'\t["')
+        try:
+            values = dict(zip(WHY_FIELDS, orjson.loads(line[tab + 1 :]), strict=False))
+        except (orjson.JSONDecodeError, TypeError):
+            values = None
+        if tab < 0 or values is None:
+            out.append(line)
+            continue
+        keys = (values.get("dob"), values.get("mis_id"), values.get("upn"))
+        head = _keys_head(
+            values.get("forename"), values.get("preferred_name"), values.get("surname"), keys
+        )
+        out.append(head.encode() + line[tab:])
+    return b"".join(out)
+
+
 def lines_of_records(run_id: str, records: list[dict[str, Any]], created: dict[str, str]):
     """The lines of a processed file's records as dicts ({record, outcome, reason, username})."""
     rows = [
