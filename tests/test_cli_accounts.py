@@ -220,3 +220,22 @@ def test_audit_newest_first(cli):
     assert human[0].split() == ["At", "Operator", "School", "Action", "Subject", "Change"]
     assert "daily_at: 06:00 -> 05:00" in human[1]
     assert all(SECRET not in line for line in human)
+
+
+def test_account_add_says_when_the_schools_export_has_the_person_in_the_matching_queue(
+    demo_ran, capsys
+):
+    """The person's record is in the school's latest export, its case waiting in the matching
+    queue: the account is made (the command does not ask), and stderr says to resolve the case
+    with it rather than leave two ways to one person."""
+    from uso_tui.cli.main import main
+
+    store = demo_ran.store
+    case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.role == "pupil")
+    record = case.record
+    argv = ["--data-dir", str(store.root), "account", "add", case.school, "--role", "pupil"]
+    argv += ["--forename", record["forename"], "--surname", record["surname"]]
+    assert main([*argv, "--dob", record["dob"]]) == 0
+    err = capsys.readouterr().err
+    assert f"students record {record['mis_id']} of {case.school}'s latest export" in err
+    assert "waits in the matching queue" in err and "--match" in err

@@ -455,3 +455,20 @@ async def test_records_wait_after_confirming_a_run_held_whole(demo):
         text = screen_text(app)
         assert f"{waiting} records wait in the matching queue" in text
         assert "\u240a" not in text  # a newline is a line break, not a visible ␊
+
+
+async def test_request_account_says_the_person_waits_in_the_matching_queue(demo_ran):
+    """A request for someone whose record is in the school's latest export without an account
+    (its case waiting in the matching queue) says so before anything is made: the case is
+    where that person's account is decided."""
+    store = demo_ran.store
+    case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.role == "pupil")
+    forename, surname, dob = (case.record[k] for k in ("forename", "surname", "dob"))
+    async with started(store, "school", case.school) as (app, pilot):
+        burst(app, "r", *forename, "enter", *surname, "enter", *dob, "enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Create this account?" in text
+        assert "This person is in the school's latest export, with no account:" in text
+        line = next(line for line in text.splitlines() if f" {case.record['mis_id']}: " in line)
+        assert "in the matching queue (m): decide it there" in line

@@ -136,7 +136,29 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
             f"note: {hit.username} ({where}) has the same "
             f"names and date of birth: if that is this person, {then}"
         )
+    for record in admin.same_person_in_export(
+        ctx.store(), dfe, account.role, account.forename, account.surname, account.dob or ""
+    ):
+        then = EXPORT_OUTCOME.get(record["outcome"], record["outcome"]).format(
+            dfe=dfe, username=account.username
+        )
+        ctx.note(
+            f"note: {record.get('report')} record {record.get('mis_id')} of {dfe}'s latest export "
+            f"has the same names and date of birth and no account: {then}"
+        )
     return 0
+
+
+# What `account add` says of a record of the school's latest export, with no account, that is
+# the person it made an account for.
+EXPORT_OUTCOME = {
+    "needs_matching": "it waits in the matching queue: if that is this person, resolve its case "
+    "with --match {username} (`uso-tui matches {dfe}`)",
+    "future": "a future starter, which links to {username} when it starts with the same details",
+    "excluded": "it is on the exclusion list",
+    "invalid": "it is invalid in the MIS",
+    "held": "its export is held",
+}
 
 
 def cmd_unallocated(args: argparse.Namespace, ctx: Context) -> int:

@@ -18,6 +18,7 @@ from uso_tui.domain.errors import InvalidInput, InvalidName
 from uso_tui.domain.models import Account, AuditEvent, Exclusion, School
 from uso_tui.domain.names import normalise, username_stem
 from uso_tui.domain.schools import (
+    ROLE_OF_REPORT,
     check_dfe,
     check_mis,
     check_mis_url,
@@ -323,6 +324,29 @@ def same_person_elsewhere(
         hit
         for hit in store.find_people(role, set(), {key})
         if hit.school != dfe and same_person(hit, role, forename, surname, dob)
+    ]
+
+
+# The outcomes of a record of a school's latest export that leave it without an account.
+NO_ACCOUNT_OUTCOMES = frozenset(("needs_matching", "future", "excluded", "invalid", "held"))
+
+
+def same_person_in_export(
+    store: Store, dfe: str, role: str, forename: str, surname: str, dob: str
+) -> list[dict[str, Any]]:
+    """The records of the school's latest export (why_records) that add_account's duplicate
+    rule takes for this person and that have no account: waiting in the matching queue, a
+    future starter, excluded, invalid or held. Requesting an account for them makes a second
+    way to the same person (a case, the start date). `dob` as check_dob gives it."""
+    surname_key, forename_key = normalise(surname), normalise(forename)
+    return [
+        r
+        for r in store.why_records(dfe)
+        if r.get("outcome") in NO_ACCOUNT_OUTCOMES
+        and ROLE_OF_REPORT.get(r.get("report") or "") == role
+        and r.get("dob") == dob
+        and normalise(r.get("surname")) == surname_key
+        and forename_key in (normalise(r.get("forename")), normalise(r.get("preferred_name")))
     ]
 
 

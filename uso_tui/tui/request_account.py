@@ -3,8 +3,10 @@ record, which links to it automatically when the record arrives with the same de
 
 The form asks role, names and date of birth; enter on the last field looks first (in a worker):
 an account of the school that `account add` would refuse as a duplicate is shown and nothing can
-be created; the same names and date of birth at another school are shown as a warning. `y`
-creates (sync.admin.add_account), `n`/escape goes back to the form."""
+be created; the same names and date of birth at another school, and a record of the school's
+latest export that is this person (waiting in the matching queue, a future starter, excluded,
+invalid), are shown as warnings. `y` creates (sync.admin.add_account), `n`/escape goes back to
+the form."""
 
 from __future__ import annotations
 
@@ -41,6 +43,19 @@ class Request:
     dob: str
     duplicate: AccountHit | None = None  # `account add` refuses it: the same person is here
     elsewhere: list[AccountHit] = field(default_factory=list)
+    # records of the school's latest export with these details, no account made for them
+    in_export: list[dict] = field(default_factory=list)
+
+
+# What became of a record of the school's latest export that has no account (why_index's
+# outcomes), said to an operator about to request one for the same person.
+NO_ACCOUNT_BECAUSE = {
+    "needs_matching": "in the matching queue (m): decide it there",
+    "future": "a future starter: its account comes when it starts",
+    "excluded": "on the school's exclusion list",
+    "invalid": "invalid in the MIS",
+    "held": "held with its export",
+}
 
 
 def request_text(request: Request, dfe: str) -> Text:
@@ -68,6 +83,15 @@ def request_text(request: Request, dfe: str) -> Text:
             request.elsewhere,
         )
     )
+    if request.in_export:
+        out.append("\nThis person is in the school's latest export, with no account:\n")
+        for record in request.in_export:
+            why = NO_ACCOUNT_BECAUSE[record["outcome"]]
+            if record["outcome"] == "future" and record.get("enrolment_date"):
+                why += f" ({record['enrolment_date']})"
+            line = f"  {record.get('report')} {record.get('mis_id')}: {why}"
+            out.append_text(plain(line, "bold yellow"))
+            out.append("\n")
     return out
 
 
@@ -115,7 +139,12 @@ class RequestAccountForm(SchoolForm[Account]):
 
     @in_thread("request-look")
     def look(self, role: str, forename: str, surname: str, dob: str) -> None:
-        from uso_tui.sync.admin import check_dob, check_role, same_person  # noqa: PLC0415
+        from uso_tui.sync.admin import (  # noqa: PLC0415
+            check_dob,
+            check_role,
+            same_person,
+            same_person_in_export,
+        )
 
         def read() -> tuple[Request, list[AccountHit]]:
             request = Request(
@@ -127,6 +156,9 @@ class RequestAccountForm(SchoolForm[Account]):
                         f"{what} {value!r} contains no letters" if value else f"{what} is empty"
                     )
             key = (normalise(forename), normalise(surname), request.dob)
+            request.in_export = same_person_in_export(
+                self.store, self.dfe, request.role, forename, surname, request.dob
+            )
             return request, self.store.find_people(request.role, set(), {key})
 
         looked = attempt(read)  # bad input and store errors: shown in the form
