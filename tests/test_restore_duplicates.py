@@ -69,7 +69,7 @@ async def test_the_account_screen_names_them_before_restoring(store):
         assert isinstance(app.screen, Confirm)
         text = screen_text(app)
         assert "the same person?" in text
-        line = next(line for line in text.splitlines() if " ajones.205 " in line)
+        line = next(line for line in text.splitlines() if "ajones.205  " in line)
         assert FAR in line and "active" in line
         await press(pilot, "n")
         assert store.account("asmith.204").status == "unallocated"

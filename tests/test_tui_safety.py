@@ -292,3 +292,28 @@ async def test_a_case_decided_in_another_console_is_shown_decided_when_refused(d
         assert f"decided: matched to {best} by alice" in text
         assert "open: choose a candidate" not in text
         assert not isinstance(app.screen, Confirm)
+
+
+def test_a_dialogs_indented_lines_wrap_under_their_indent():
+    """A question's list items (an account, a difference) longer than a narrow dialog go on
+    under their own indent, not from its edge; blank lines and the other lines stay as they were."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from uso_tui.tui.format import hanging
+
+    body = Text("Link x to y.\n\nWhat differs:\n", end="")
+    body.append("  its current link: MIS id 220734 (students) at 204-3514 -> MIS id 739123")
+    body.append("\n  a short one\nAfter.")
+    console = Console(width=50, record=True, color_system=None)
+    console.print(hanging(body))
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    assert lines == [
+        "Link x to y.",
+        "",
+        "What differs:",
+        "  its current link: MIS id 220734 (students) at",
+        "  204-3514 -> MIS id 739123",
+        "  a short one",
+        "After.",
+    ]

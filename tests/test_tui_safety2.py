@@ -357,7 +357,7 @@ async def test_request_account_lists_the_same_person_elsewhere_a_line_each(demo)
         assert "Create this account?" in text and "a mover? match them" in text
         assert "\u240a" not in text
         for username, school in ((acc.username, other), (again.username, third)):
-            line = next(line for line in text.splitlines() if f" {username} " in line)
+            line = next(line for line in text.splitlines() if f"{username}  " in line)
             assert school in line and "active" in line
 
 

@@ -8,6 +8,8 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -45,6 +47,24 @@ def clean(value: object) -> str:
 def plain(value: object, style: str = "") -> Text:
     """A rich Text holding `value` literally (no markup parsing), control characters made visible."""
     return Text(clean(value), style=style, no_wrap=False, end="")
+
+
+def hanging(text: Text) -> Group:
+    """`text` a line at a time, each indented line (a list item: an account, a difference)
+    wrapping under its own indent rather than from the left edge, as a narrow dialog shows a
+    long one. Each line is a Text of its own ending its line (in a Group, a Text without its
+    end runs into the next one)."""
+    out: list[Text | Padding] = []
+    for line in text.split("\n", allow_blank=True):
+        line.end = "\n"
+        indent = len(line.plain) - len(line.plain.lstrip(" "))
+        if indent and line.plain.strip():
+            line = line[indent:]
+            line.end = "\n"
+            out.append(Padding(line, (0, 0, 0, indent)))
+        else:
+            out.append(line)
+    return Group(*out)
 
 
 def cell(value: object, style: str = "") -> Text:

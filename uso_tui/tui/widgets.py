@@ -14,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from uso_tui.tui.format import clean, plain
+from uso_tui.tui.format import clean, hanging, plain
 from uso_tui.tui.keys_in_turn import HoldsKeys
 
 FormResult = TypeVar("FormResult")
@@ -178,7 +178,7 @@ class Confirm(ModalScreen[bool]):
         with Vertical(id="dialog", classes="dialog"):
             yield Static(plain(self._title, "bold"), classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
-                yield Static(self._body)
+                yield Static(hanging(self._body))
             yield Static(
                 Text.assemble(
                     ("y", "bold"), f" {self._yes}   ", ("n/escape", "bold"), f" {self._no}"
