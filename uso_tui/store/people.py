@@ -417,7 +417,7 @@ def _stamp(path: str) -> tuple[int, ...] | None:
 @dataclass(slots=True)
 class _Known:
     stamp: tuple[int, ...] | None
-    keys: set[int]
+    keys: array  # of the school's index ("Q"; a key may be there twice): what it holds
     raw: bytes | None  # the bytes read, while the stamp alone cannot tell a rewrite (RACY_NS)
     # the size and hash of the key file's packed keys that `keys` holds (None: the index was
     # parsed): a key file that starts with them has had keys appended, and only those are read
@@ -427,17 +427,22 @@ class _Known:
 class PeopleIndex:
     """Which schools' names.idx may hold a given find_people key, for one store in one process
     (the runs of a run_due worker share it): the keys of each school's lines, read from its key
-    file (names.keys; its index parsed when the key file does not describe it). Each look
-    checks every school's index first (one stat each): one that is new, replaced (index files
-    are replaced whole, by rename), or changed too recently for its time stamps to tell, has its
-    keys read again. So a look made after a commit sees it, in whichever process it was made;
-    the caller holds the store's read lock."""
+    file (names.keys; its index parsed when the key file does not describe it), and for each key
+    the schools that hold it (a look costs a dictionary look per key wanted, however many
+    schools: a loop over every school's keys made the looks of a run_due grow with the square
+    of the schools, a third of its time at 3,000). Each look checks every school's index first
+    (one stat each): one that is new, replaced (index files are replaced whole, by rename), or
+    changed too recently for its time stamps to tell, has its keys read again. So a look made
+    after a commit sees it, in whichever process it was made; the caller holds the store's read
+    lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._looks = 0
         self._checked_at = -1.0  # time.monotonic() of the last look at every file
         self._known: dict[str, _Known] = {}
+        # key -> the school holding it, or the set of the schools (most keys: one school)
+        self._holders: dict[int, str | set[str]] = {}
         self._paths: dict[str, str] = {}
         self.reads = 0  # index files whose keys were read again (for tests and benchmarks)
         self.parsed = 0  # of those, parsed (no key file describing them)
@@ -484,21 +489,16 @@ class PeopleIndex:
         forenames; every index checked first."""
         with self._lock:
             self._current(dfes, path_of)
-            plain_keys, pair_keys = set(needles), set(pair_forenames)
-            every = plain_keys | pair_keys
+            holders = self._holders
             plain: dict[str, set[bytes]] = {}
             pairs: dict[str, set[bytes]] = {}
-            for dfe, known in self._known.items():
-                keys = known.keys
-                if every.isdisjoint(keys):
-                    continue  # most schools: one set look per key wanted
-                # (set operations walk the smaller set: few keys wanted, or a first import's many)
-                held = plain_keys & keys
-                if held:
-                    plain[dfe] = {needles[k] for k in held}
-                held = pair_keys & keys
-                if held:
-                    pairs[dfe] = {pair_forenames[k] for k in held}
+            for wanted, out in ((needles, plain), (pair_forenames, pairs)):
+                for key, needle in wanted.items():
+                    holding = holders.get(key)
+                    if holding is None:
+                        continue  # most keys: held nowhere
+                    for dfe in (holding,) if isinstance(holding, str) else holding:
+                        out.setdefault(dfe, set()).add(needle)
             return plain, pairs
 
     def prime(self, dfes: list[str], path_of: Callable[[str], Path]) -> None:
@@ -523,7 +523,7 @@ class PeopleIndex:
         now = time.time_ns()
         known = self._known
         for dfe in [d for d in known if d not in schools]:
-            del known[dfe]
+            self._release(dfe, set(known.pop(dfe).keys))
         for dfe, path in schools.items():
             stamp = _stamp(path)
             had = known.get(dfe)
@@ -535,23 +535,52 @@ class PeopleIndex:
             if had is not None and data == had.raw:
                 had.stamp, had.raw = stamp, raw
                 continue
-            keys, body = self._keys(path, data, had)
+            keys, body, added = self._keys(path, data, had)
+            if added is None:  # read whole: the keys it no longer holds let go
+                old, new = set(had.keys) if had is not None else set(), set(keys)
+                self._release(dfe, old - new)
+                added = new - old
+            self._hold(dfe, added)
             known[dfe] = _Known(stamp, keys, raw, body)
+
+    def _hold(self, dfe: str, keys: Iterable[int]) -> None:
+        holders = self._holders
+        for key in keys:
+            holding = holders.get(key)
+            if holding is None:
+                holders[key] = dfe
+            elif isinstance(holding, str):
+                if holding != dfe:
+                    holders[key] = {holding, dfe}
+            else:
+                holding.add(dfe)
+
+    def _release(self, dfe: str, keys: Iterable[int]) -> None:
+        holders = self._holders
+        for key in keys:
+            holding = holders.get(key)
+            if holding == dfe:
+                del holders[key]
+            elif isinstance(holding, set):
+                holding.discard(dfe)
+                if len(holding) == 1:
+                    holders[key] = holding.pop()
 
     def _keys(
         self, index_path: str, data: bytes, had: _Known | None
-    ) -> tuple[set[int], tuple[int, int] | None]:
-        """The keys of a school's index `data`, and the size and hash of the key file's packed
-        keys they were read from (None: parsed from the index). A key file that starts with the
-        keys `had` holds (a commit appended to it) adds only the keys after them to that set."""
+    ) -> tuple[array, tuple[int, int] | None, array | None]:
+        """The keys of a school's index `data`, the size and hash of the key file's packed keys
+        they were read from (None: parsed from the index), and the keys added to those `had`
+        holds when the key file starts with them (a commit appended to it: only the keys after
+        them are read; None when the keys were read whole)."""
         self.reads += 1
         if not data:
-            return set(), None
+            return array("Q"), None, None
         sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
         got = _keys_body(data, read_bytes(sidecar))
         if got is None:
             self.parsed += 1
-            return lines_keys(data), None
+            return array("Q", lines_keys(data)), None, None
         body = got[0]
         # one pass of the hash: over the keys read before (if the file still has as many), then
         # over the rest
@@ -567,6 +596,7 @@ class PeopleIndex:
         if appended:
             assert had is not None
             self.appended += 1
-            had.keys.update(_unpacked(body[size:]))
-            return had.keys, mark
-        return set(_unpacked(body)), mark
+            added = _unpacked(body[size:])
+            had.keys.extend(added)
+            return had.keys, mark, added
+        return _unpacked(body), mark, None
