@@ -35,16 +35,12 @@ def account(tx, dfe: str, forename: str, surname: str, dob: str = "2012-03-04", 
     )
 
 
-@pytest.fixture(autouse=True, params=["keys of each school", "schools of each key"])
-def index_every_look(monkeypatch, request):
-    """The map of every index, checked at every look (its tests below), each test run with each
-    way of looking in it (PeopleIndex: each school's keys tested, or each key's schools, after
-    MAP_LOOKS looks); the looks of a cold process and a run_due's trust in a fresh check have
-    tests of their own."""
+@pytest.fixture(autouse=True)
+def index_every_look(monkeypatch):
+    """The map of every index, checked at every look (its tests below); the looks of a cold
+    process and a run_due's trust in a fresh check have tests of their own."""
     monkeypatch.setattr(people_mod, "RECHECK_S", 0.0)
     monkeypatch.setattr(people_mod, "SCAN_LOOKS", 0)
-    if request.param == "schools of each key":
-        monkeypatch.setattr(people_mod, "MAP_LOOKS", 0)
 
 
 @pytest.fixture
@@ -648,43 +644,3 @@ def test_a_why_index_line_is_rekeyed_from_its_own_payload():
     rekeyed = rekeyed_lines(older + foreign)
     assert rekeyed == line + foreign
     assert [h["mis_id"] for h in search([("204-3210", rekeyed)], "lukasz wrobel")] == ["M1"]
-
-
-def test_the_map_of_who_holds_each_key_follows_every_change(store, monkeypatch):
-    """Whatever the commits (accounts added, renamed, unallocated, an index made whole again
-    once enough of its lines are gone), each key names exactly the schools whose key files hold
-    it: a look never misses a school (a mover not found), and names none for nothing for long."""
-    import random
-
-    from uso_tui.store.people import _keys_body, _unpacked
-
-    monkeypatch.setattr(people_mod, "STALE_SHARE", 2)  # whole key files again sooner
-    monkeypatch.setattr(people_mod, "MAP_LOOKS", 3)  # the map built after a few looks
-    rng = random.Random(7)
-    names = ["Ann", "Bo", "Cy", "Di", "Ed", "Flo"]
-    dfes = ["204-3210", "204-3211", "301-0001"]
-    made: list[str] = []
-    for _ in range(40):
-        if made and rng.random() < 0.4:
-            with store.transaction("tester") as tx:
-                account = tx.account(rng.choice(made))
-                account.forename = rng.choice(names)
-                account.extra = {"upn": f"A{rng.randrange(5):012d}"}
-                tx.put_accounts([account])
-        else:
-            dfe, name = rng.choice(dfes), rng.choice(names)
-            made += put(store, (dfe, name, "Lee", {"extra": {"upn": f"A{rng.randrange(5):012d}"}}))
-        found(store, upns={"A000000000001"})  # a look: the map follows the files
-        if store.people._holders is None:
-            continue  # not built yet
-        expected: dict[int, set[str]] = {}
-        for dfe in dfes:
-            folder = store.root / "schools" / dfe
-            index = (folder / "names.idx").read_bytes()
-            body, _ = _keys_body(index, (folder / "names.keys").read_bytes())
-            for key in set(_unpacked(body)):
-                expected.setdefault(key, set()).add(dfe)
-        holders = store.people._holders
-        assert {k: {v} if isinstance(v, str) else set(v) for k, v in holders.items()} == expected
-    whole = store.people.reads - store.people.appended
-    assert store.people.appended > 10 and whole > len(dfes) + 3  # both ways of reading keys

@@ -392,9 +392,6 @@ def staged_keys(
     return keys_file(index, lines_keys(index))
 
 
-# Looks after which a process maps each key to its schools (PeopleIndex): building the map costs
-# about what this many looks over every school's keys cost, whatever the number of schools.
-MAP_LOOKS = 400
 # Looks made within this many seconds of the last look at every file trust it (a run_due's
 # workers look once per school: one stat of every school's index each time was most of the
 # cost at 3,000 schools). An account committed elsewhere in the meantime is found from the
@@ -434,22 +431,13 @@ class PeopleIndex:
     checks every school's index first (one stat each): one that is new, replaced (index files
     are replaced whole, by rename), or changed too recently for its time stamps to tell, has its
     keys read again. So a look made after a commit sees it, in whichever process it was made;
-    the caller holds the store's read lock.
-
-    A look tests each school's keys; once a process has made MAP_LOOKS looks (a run_due worker
-    on a large estate), it maps each key to the schools holding it instead, kept in step as key
-    files are read: a look then costs a dictionary look per key wanted, however many schools.
-    Otherwise the looks of a run_due, one or two per school, each over every school, grow with
-    the square of the schools (11.5 ms a look at 3,000 schools, measured)."""
+    the caller holds the store's read lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._looks = 0
         self._checked_at = -1.0  # time.monotonic() of the last look at every file
         self._known: dict[str, _Known] = {}
-        # key -> the school holding it, or the set of the schools (most keys: one school); None
-        # until MAP_LOOKS looks
-        self._holders: dict[int, str | set[str]] | None = None
         self._paths: dict[str, str] = {}
         self.reads = 0  # index files whose keys were read again (for tests and benchmarks)
         self.parsed = 0  # of those, parsed (no key file describing them)
@@ -496,35 +484,21 @@ class PeopleIndex:
         forenames; every index checked first."""
         with self._lock:
             self._current(dfes, path_of)
+            plain_keys, pair_keys = set(needles), set(pair_forenames)
+            every = plain_keys | pair_keys
             plain: dict[str, set[bytes]] = {}
             pairs: dict[str, set[bytes]] = {}
-            holders = self._holders
-            if holders is None and self._looks >= MAP_LOOKS:
-                holders = self._holders = {}
-                for dfe, known in self._known.items():
-                    self._hold(dfe, known.keys)
-            if holders is None:
-                plain_keys, pair_keys = set(needles), set(pair_forenames)
-                every = plain_keys | pair_keys
-                for dfe, known in self._known.items():
-                    keys = known.keys
-                    if every.isdisjoint(keys):
-                        continue  # most schools: one set look per key wanted
-                    # (set operations walk the smaller set: few keys wanted, or a first import's)
-                    held = plain_keys & keys
-                    if held:
-                        plain[dfe] = {needles[k] for k in held}
-                    held = pair_keys & keys
-                    if held:
-                        pairs[dfe] = {pair_forenames[k] for k in held}
-                return plain, pairs
-            for wanted, out in ((needles, plain), (pair_forenames, pairs)):
-                for key, needle in wanted.items():
-                    holding = holders.get(key)
-                    if holding is None:
-                        continue  # most keys: held nowhere
-                    for dfe in (holding,) if isinstance(holding, str) else holding:
-                        out.setdefault(dfe, set()).add(needle)
+            for dfe, known in self._known.items():
+                keys = known.keys
+                if every.isdisjoint(keys):
+                    continue  # most schools: one set look per key wanted
+                # (set operations walk the smaller set: few keys wanted, or a first import's many)
+                held = plain_keys & keys
+                if held:
+                    plain[dfe] = {needles[k] for k in held}
+                held = pair_keys & keys
+                if held:
+                    pairs[dfe] = {pair_forenames[k] for k in held}
             return plain, pairs
 
     def prime(self, dfes: list[str], path_of: Callable[[str], Path]) -> None:
@@ -548,11 +522,8 @@ class PeopleIndex:
     def _refresh(self, schools: dict[str, str]) -> None:
         now = time.time_ns()
         known = self._known
-        mapped = self._holders is not None
         for dfe in [d for d in known if d not in schools]:
-            gone = known.pop(dfe)
-            if mapped:
-                self._release(dfe, gone.keys)
+            del known[dfe]
         for dfe, path in schools.items():
             stamp = _stamp(path)
             had = known.get(dfe)
@@ -564,55 +535,23 @@ class PeopleIndex:
             if had is not None and data == had.raw:
                 had.stamp, had.raw = stamp, raw
                 continue
-            keys, body, added = self._keys(path, data, had)
-            if mapped:
-                if added is None:  # read whole: the keys it no longer holds let go
-                    old = had.keys if had is not None else set()
-                    self._release(dfe, old - keys)
-                    added = keys - old
-                self._hold(dfe, added)
+            keys, body = self._keys(path, data, had)
             known[dfe] = _Known(stamp, keys, raw, body)
-
-    def _hold(self, dfe: str, keys: Iterable[int]) -> None:
-        holders = self._holders
-        assert holders is not None
-        for key in keys:
-            holding = holders.get(key)
-            if holding is None:
-                holders[key] = dfe
-            elif isinstance(holding, str):
-                if holding != dfe:
-                    holders[key] = {holding, dfe}
-            else:
-                holding.add(dfe)
-
-    def _release(self, dfe: str, keys: Iterable[int]) -> None:
-        holders = self._holders
-        assert holders is not None
-        for key in keys:
-            holding = holders.get(key)
-            if holding == dfe:
-                del holders[key]
-            elif isinstance(holding, set):
-                holding.discard(dfe)
-                if len(holding) == 1:
-                    holders[key] = holding.pop()
 
     def _keys(
         self, index_path: str, data: bytes, had: _Known | None
-    ) -> tuple[set[int], tuple[int, int] | None, array | None]:
-        """The keys of a school's index `data`, the size and hash of the key file's packed keys
-        they were read from (None: parsed from the index), and the keys added to those `had`
-        holds when the key file starts with them (a commit appended to it: only the keys after
-        them are read; None when the keys were read whole)."""
+    ) -> tuple[set[int], tuple[int, int] | None]:
+        """The keys of a school's index `data`, and the size and hash of the key file's packed
+        keys they were read from (None: parsed from the index). A key file that starts with the
+        keys `had` holds (a commit appended to it) adds only the keys after them to that set."""
         self.reads += 1
         if not data:
-            return set(), None, None
+            return set(), None
         sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
         got = _keys_body(data, read_bytes(sidecar))
         if got is None:
             self.parsed += 1
-            return lines_keys(data), None, None
+            return lines_keys(data), None
         body = got[0]
         # one pass of the hash: over the keys read before (if the file still has as many), then
         # over the rest
@@ -628,7 +567,6 @@ class PeopleIndex:
         if appended:
             assert had is not None
             self.appended += 1
-            added = _unpacked(body[size:])
-            had.keys.update(added)
-            return had.keys, mark, added
-        return set(_unpacked(body)), mark, None
+            had.keys.update(_unpacked(body[size:]))
+            return had.keys, mark
+        return set(_unpacked(body)), mark
