@@ -86,7 +86,7 @@ def request_text(request: Request, dfe: str) -> Text:
     if request.in_export:
         out.append("\nThis person is in the school's latest export, with no account:\n")
         for record in request.in_export:
-            why = NO_ACCOUNT_BECAUSE[record["outcome"]]
+            why = NO_ACCOUNT_BECAUSE.get(record["outcome"], record["outcome"])
             if record["outcome"] == "future" and record.get("enrolment_date"):
                 why += f" ({record['enrolment_date']})"
             line = f"  {record.get('report')} {record.get('mis_id')}: {why}"
