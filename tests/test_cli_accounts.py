@@ -238,4 +238,14 @@ def test_account_add_says_when_the_schools_export_has_the_person_in_the_matching
     assert main([*argv, "--dob", record["dob"]]) == 0
     err = capsys.readouterr().err
     assert f"students record {record['mis_id']} of {case.school}'s latest export" in err
-    assert "waits in the matching queue" in err and "--match" in err
+    assert "waits in the matching queue" in err
+    username = next(
+        a.username
+        for a in store.school_accounts(case.school)
+        if a.source == "manual" and a.forename == record["forename"]
+    )
+    resolve = ["--data-dir", str(store.root), "resolve", case.case_id, "--match", username]
+    assert f"--match {username} --force" in err  # as the note says, which resolves it
+    assert main([*resolve, "--force"]) == 0
+    assert case.case_id not in {c.case_id for c in store.cases(case.school)}  # no longer open
+    assert store.find_account(username).mis_id == record["mis_id"]

@@ -153,7 +153,8 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
 # the person it made an account for.
 EXPORT_OUTCOME = {
     "needs_matching": "it waits in the matching queue: if that is this person, resolve its case "
-    "with --match {username} (`uso-tui matches {dfe}`)",
+    "with --match {username} --force (made after the case, the account is not among its "
+    "candidates; `uso-tui matches {dfe}` lists the case)",
     "future": "a future starter, which links to {username} when it starts with the same details",
     "excluded": "it is on the exclusion list",
     "invalid": "it is invalid in the MIS",
