@@ -15,7 +15,7 @@ from pathlib import Path
 
 from uso_tui.store.index import build_index
 from uso_tui.store.journal import Commit
-from uso_tui.store.layout import Layout
+from uso_tui.store.layout import NAMES_KEYS, Layout
 from uso_tui.store.people import staged_keys
 from uso_tui.store.storage import read_bytes, read_json, table_rows
 from uso_tui.store.why_index import rekeyed_lines
@@ -54,7 +54,7 @@ def rekey_schools(root: Path, dfes: list[str]) -> int:
         for dfe in dfes[start : start + PER_COMMIT]:
             files = rekeyed_files(layout, dfe)
             for path, data in files.items():
-                commit.write(path, data, checked=path.name == layout.names_keys(dfe).name)
+                commit.write(path, data, checked=path.name == NAMES_KEYS)  # as transactions do
             rewritten += bool(files)
         commit.apply()
     return rewritten

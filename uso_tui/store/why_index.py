@@ -64,13 +64,14 @@ SAMPLE_FILES = 40
 def why_line(values: dict[str, Any]) -> bytes:
     """One record's line (`values`: WHY_FIELDS)."""
     payload = orjson.dumps([values.get(k) for k in WHY_FIELDS])
-    head = _keys_head(
-        values.get("forename"),
-        values.get("preferred_name"),
-        values.get("surname"),
-        (values.get("dob"), values.get("mis_id"), values.get("upn")),
-    )
-    return head.encode() + b"\t" + payload + b"\n"
+    return _values_head(values) + b"\t" + payload + b"\n"
+
+
+def _values_head(values: dict[str, Any]) -> bytes:
+    """The KEYS of a line of `values` (WHY_FIELDS)."""
+    keys = (values.get("dob"), values.get("mis_id"), values.get("upn"))
+    names = (values.get(k) for k in ("forename", "preferred_name", "surname"))
+    return _keys_head(*names, keys).encode()
 
 
 # Where each of WHY_FIELDS is in a processed file's row (run_id is not: None).
@@ -167,17 +168,13 @@ def rekeyed_lines(index: bytes) -> bytes:
     for line in index.splitlines(keepends=True):
         tab = line.find(b'\t["')
         try:
+            if tab < 0:
+                raise ValueError("not a line of ours")
             values = dict(zip(WHY_FIELDS, orjson.loads(line[tab + 1 :]), strict=False))
-        except (orjson.JSONDecodeError, TypeError):
-            values = None
-        if tab < 0 or values is None:
+        except (ValueError, TypeError):  # (orjson.JSONDecodeError is a ValueError)
             out.append(line)
             continue
-        keys = (values.get("dob"), values.get("mis_id"), values.get("upn"))
-        head = _keys_head(
-            values.get("forename"), values.get("preferred_name"), values.get("surname"), keys
-        )
-        out.append(head.encode() + line[tab:])
+        out.append(_values_head(values) + line[tab:])
     return b"".join(out)
 
 

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from uso_tui.domain.dates import from_uk
 from uso_tui.domain.errors import InvalidInput, InvalidName
@@ -300,8 +300,18 @@ def update_school(
     return school
 
 
+class _Details(NamedTuple):
+    """A record's details as same_person reads an account's."""
+
+    role: str | None
+    dob: str | None
+    surname: str | None
+    forename: str | None
+    preferred_name: str | None
+
+
 def same_person(
-    account: Account | AccountHit, role: str, forename: str, surname: str, dob: str
+    account: Account | AccountHit | _Details, role: str, forename: str, surname: str, dob: str
 ) -> bool:
     """add_account's duplicate rule: role, date of birth, surname, and the forename equal to the
     account's forename or preferred name (normalised)."""
@@ -338,15 +348,23 @@ def same_person_in_export(
     rule takes for this person and that have no account: waiting in the matching queue, a
     future starter, excluded, invalid or held. Requesting an account for them makes a second
     way to the same person (a case, the start date). `dob` as check_dob gives it."""
-    surname_key, forename_key = normalise(surname), normalise(forename)
     return [
         r
         for r in store.why_records(dfe)
         if r.get("outcome") in NO_ACCOUNT_OUTCOMES
-        and ROLE_OF_REPORT.get(r.get("report") or "") == role
-        and r.get("dob") == dob
-        and normalise(r.get("surname")) == surname_key
-        and forename_key in (normalise(r.get("forename")), normalise(r.get("preferred_name")))
+        and same_person(
+            _Details(
+                ROLE_OF_REPORT.get(r.get("report") or ""),
+                r.get("dob"),
+                r.get("surname"),
+                r.get("forename"),
+                r.get("preferred_name"),
+            ),
+            role,
+            forename,
+            surname,
+            dob,
+        )
     ]
 
 

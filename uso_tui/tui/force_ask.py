@@ -4,7 +4,6 @@ did. `y` starts, `n`/escape cancels; `s` and `t` narrow the run to staff or stud
 from __future__ import annotations
 
 from rich.console import Group
-from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +13,7 @@ from textual.widgets import Static
 
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
-from uso_tui.tui.format import plain, status_text, when
+from uso_tui.tui.format import hanging, plain, status_text, when
 
 TOGGLE_KEYS = {"staff": "s", "students": "t"}
 
@@ -42,7 +41,7 @@ class ForceRunAsk(ModalScreen[list[str] | None]):
                 classes="dialog-keys",
             )
 
-    def body(self) -> Text | Group:
+    def body(self) -> Group:
         """The question's text; the last run's error (often long) wraps under its own indent."""
         out = Text(end="")
         out.append_text(plain(self.school.name, "bold"))
@@ -68,9 +67,9 @@ class ForceRunAsk(ModalScreen[list[str] | None]):
                 f"{counts.get('needs_matching', 0)} to match"
             )
             if last.error:
-                out.end = "\n"  # the error on lines of its own
-                return Group(out, Padding(plain(last.error, "red"), (0, 0, 0, 2)))
-        return out
+                out.append("\n  ")
+                out.append_text(plain(last.error, "red"))
+        return hanging(out)
 
     def action_toggle(self, report: str) -> None:
         if report not in self.school.reports:

@@ -8,7 +8,6 @@ list (so `p` goes back to them and `u` can undo).
 from __future__ import annotations
 
 from rich.console import Group
-from rich.padding import Padding
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -19,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit, StoreError
-from uso_tui.tui.format import cell, clean, plain
+from uso_tui.tui.format import cell, clean, hanging, plain
 from uso_tui.tui.screens.listing import ExportsCsv
 from uso_tui.tui.widgets import Confirm, Prompt, current_key
 from uso_tui.tui.workers import in_thread
@@ -40,7 +39,7 @@ def lv_text(field: str, level: str) -> str:
     return f"{FIELD_LABELS.get(field, field)} {level.replace('_', ' ')}"
 
 
-def record_text(rec: MisRecord, role: str) -> Text | Group:
+def record_text(rec: MisRecord, role: str) -> Group:
     """The record's names and date of birth, a line each, then what else it says (the UPN
     first: the strongest evidence), wrapped under its own indent."""
     out = Text()
@@ -62,10 +61,9 @@ def record_text(rec: MisRecord, role: str) -> Text | Group:
         extra.append(f"started {rec.enrolment_date}")
     if rec.email:
         extra.append(clean(rec.email))
-    if not extra:
-        out.end = ""
-        return out
-    return Group(out, Padding(Text("; ".join(extra), style="dim", end=""), (0, 0, 0, 2)))
+    if extra:
+        out.append("\n  " + "; ".join(extra), style="dim")
+    return hanging(out)
 
 
 def decision_text(case: MatchCase) -> Text:
