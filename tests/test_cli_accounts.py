@@ -3,8 +3,11 @@ main(argv): JSON shapes of DESIGN section 5, human tables, and bad input exiting
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from cli_support import SECRET, account_add_args, snapshot
+from tui_helpers import NOW
 
 DFE, OTHER = "204-3210", "204-3211"
 ACCOUNT_KEYS = {
@@ -235,7 +238,7 @@ def test_account_add_says_when_the_schools_export_has_the_person_in_the_matching
     record = case.record
     argv = ["--data-dir", str(store.root), "account", "add", case.school, "--role", "pupil"]
     argv += ["--forename", record["forename"], "--surname", record["surname"]]
-    assert main([*argv, "--dob", record["dob"]]) == 0
+    assert main([*argv, "--dob", record["dob"]], clock=lambda: NOW + timedelta(hours=1)) == 0
     err = capsys.readouterr().err
     assert f"students record {record['mis_id']} of {case.school}'s latest export" in err
     assert "waits in the matching queue" in err
@@ -248,4 +251,39 @@ def test_account_add_says_when_the_schools_export_has_the_person_in_the_matching
     assert f"--match {username} --force" in err  # as the note says, which resolves it
     assert main([*resolve, "--force"]) == 0
     assert case.case_id not in {c.case_id for c in store.cases(case.school)}  # no longer open
+    assert store.find_account(username).mis_id == record["mis_id"]
+
+
+def test_an_account_requested_while_its_persons_case_waits_is_a_candidate_after_the_next_run(
+    demo_ran, capsys
+):
+    """As the note says: the school's next run adds the account to the case's candidates, and
+    the case is then matched to it without --force."""
+    import asyncio
+
+    from uso_tui.cli.main import main
+    from uso_tui.sync.runner import run_school
+
+    store = demo_ran.store
+    case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.role == "pupil")
+    record = case.record
+    argv = ["--data-dir", str(store.root), "account", "add", case.school, "--role", "pupil"]
+    argv += ["--forename", record["forename"], "--surname", record["surname"]]
+    assert main([*argv, "--dob", record["dob"]], clock=lambda: NOW + timedelta(hours=1)) == 0
+    assert "the school's next run adds" in capsys.readouterr().err
+    username = next(
+        a.username
+        for a in store.school_accounts(case.school)
+        if a.source == "manual" and a.forename == record["forename"]
+    )
+    later = NOW + timedelta(days=1)
+    asyncio.run(run_school(store, case.school, trigger="schedule", operator="s", now=later))
+    (refreshed,) = [c for c in store.cases(case.school, "open") if c.case_id == case.case_id]
+    assert username in [c["username"] for c in refreshed.candidates]
+    (event,) = [
+        e for e in store.audit(case.school, subject=case.case_id) if e.action == "case_refresh"
+    ]
+    assert username in [name for name, _ in event.after["candidates"]]
+    resolve = ["--data-dir", str(store.root), "resolve", case.case_id, "--match", username]
+    assert main(resolve) == 0
     assert store.find_account(username).mis_id == record["mis_id"]

@@ -366,6 +366,84 @@ def test_a_case_whose_every_candidate_is_now_another_records_account_is_planned_
     assert [cc.decision for cc in planned.case_changes] == []
 
 
+def _mover_case(record, opened_at="2026-03-02T06:00:00") -> tuple[MatchCase, object]:
+    """A case opened on `record` whose one candidate is the person's account at another school
+    (a mover), as the run that opened it ranked them."""
+    old = acc("ajones.204", "Amy", "Jones", "2015-04-02", school=OTHER, mis_id="77")
+    (opened,) = plan(export(record), snap(pool=[old]), TODAY, settings()).new_cases
+    case = dataclasses.replace(
+        open_case_of(record),
+        candidates=[c.to_dict() for c in opened.candidates],
+        opened_at=opened_at,
+    )
+    return case, old
+
+
+def test_an_account_requested_while_a_case_waits_becomes_one_of_its_candidates():
+    # Amy's record waits in a case (her account at another school resembles it); the service
+    # desk then requests an account for her at this school. The next run adds it to the case's
+    # candidates, so the operator can match it without forcing.
+    case, old = _mover_case(OK)
+    requested = acc(
+        "ajones2.204", "Amy", "Jones", "2015-04-02", last_event_at="2026-03-05T10:00:00"
+    )
+    planned = plan(export(OK), snap([requested], pool=[old], cases=[case]), TODAY, settings())
+    (cc,) = planned.case_changes
+    assert cc.decision is None and cc.case.case_id == case.case_id
+    assert {c.username for c in cc.candidates} == {"ajones.204", "ajones2.204"}
+    assert "ajones2.204" in cc.reason
+    assert outcome_of(planned, "1").outcome == "needs_matching" and not planned.changes
+    # the same run again changes nothing more (the case now holds them)
+    refreshed = dataclasses.replace(case, candidates=[c.to_dict() for c in cc.candidates])
+    again = plan(export(OK), snap([requested], pool=[old], cases=[refreshed]), TODAY, settings())
+    assert again.case_changes == []
+    # an account made before the case opened was there when it was ranked: not sought again
+    before = dataclasses.replace(requested, last_event_at="2026-03-01T10:00:00")
+    planned = plan(export(OK), snap([before], pool=[old], cases=[case]), TODAY, settings())
+    assert planned.case_changes == []
+
+
+def test_a_waiting_records_change_ranks_its_candidates_again_against_it():
+    # The case was opened on "Amy Jnoes" (a typo); the school corrects it to "Amy Jones": the
+    # candidates' evidence was weighed against the typo, so they are ranked again.
+    typo = rec("1", "Amy", "Jnoes", "2015-04-02")
+    case, old = _mover_case(typo)
+    (was,) = case.candidates
+    planned = plan(export(OK), snap(pool=[old], cases=[case]), TODAY, settings())
+    (cc,) = planned.case_changes
+    assert cc.reason == "record changed in the MIS" and cc.record == OK
+    (now,) = cc.candidates
+    surname_level = {f: level for f, level, _ in now.evidence}["surname"]
+    assert now.username == was["username"] and surname_level == "equal"
+    assert {f: level for f, level, _ in was["evidence"]}["surname"] != "equal"
+
+
+def test_a_candidate_that_became_another_records_account_leaves_the_case():
+    # Twins: Ben's case had two candidates; one has since been linked to his brother's record
+    # in this export, so it is no longer his to choose.
+    ben = rec("1", "Ben", "Hall", "2015-04-02")
+    tom = rec("2", "Tom", "Hall", "2015-04-02")
+    toms = acc("thall.204", "Tom", "Hall", "2015-04-02", mis_id="2")
+    other = acc("bhall.204", "Ben", "Hall", "2015-04-02", school=OTHER, mis_id="9")
+    case = dataclasses.replace(
+        open_case_of(ben),
+        candidates=[{"username": "bhall.204", "score": 90}, {"username": "thall.204", "score": 40}],
+    )
+    planned = plan(export(ben, tom), snap([toms], pool=[other], cases=[case]), TODAY, settings())
+    (cc,) = planned.case_changes
+    assert [c.username for c in cc.candidates] == ["bhall.204"]
+
+
+def test_a_waiting_record_that_now_resembles_nobody_keeps_its_candidates():
+    # Corrected to someone else entirely: an operator still decides (nothing is created behind
+    # the case); the record is refreshed, its candidates kept.
+    case, old = _mover_case(OK)
+    other = rec("1", "Zed", "Zulu", "2011-01-01")
+    planned = plan(export(other), snap(pool=[old], cases=[case]), TODAY, settings())
+    (cc,) = planned.case_changes
+    assert cc.record == other and cc.candidates is None and not planned.creates
+
+
 def test_hold_on_an_empty_export_while_accounts_are_linked():
     accounts = [linked_acc(n) for n in range(3)]
     planned = plan(export(), snap(accounts), TODAY, settings())

@@ -152,9 +152,9 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
 # What `account add` says of a record of the school's latest export, with no account, that is
 # the person it made an account for.
 EXPORT_OUTCOME = {
-    "needs_matching": "it waits in the matching queue: if that is this person, resolve its case "
-    "with --match {username} --force (made after the case, the account is not among its "
-    "candidates; `uso-tui matches {dfe}` lists the case)",
+    "needs_matching": "it waits in the matching queue: if that is this person, the school's next "
+    "run adds {username} to the case's candidates; to decide it now, resolve the case with "
+    "--match {username} --force (`uso-tui matches {dfe}` lists it)",
     "future": "a future starter, which links to {username} when it starts with the same details",
     "excluded": "it is on the exclusion list",
     "invalid": "it is invalid in the MIS",

@@ -144,9 +144,14 @@ def apply_plan(
     for cc in plan.case_changes:
         case = MatchCase.from_dict(cc.case.to_dict())
         before = {"status": case.status, "record": case.record}
+        after: dict = {}
         if cc.decision is None:
             assert cc.record is not None
             case.record = cc.record.to_dict()
+            if cc.candidates is not None:
+                before["candidates"] = [(c["username"], c["score"]) for c in case.candidates]
+                case.candidates = [c.to_dict() for c in cc.candidates]
+                after["candidates"] = [(c.username, c.score) for c in cc.candidates]
             action = "case_refresh"
         else:
             case.status = "resolved"
@@ -163,7 +168,7 @@ def apply_plan(
                 action,
                 case.case_id,
                 before,
-                {"status": case.status, "record": case.record, "why": cc.reason},
+                {"status": case.status, "record": case.record, **after, "why": cc.reason},
                 run.run_id,
             )
         )

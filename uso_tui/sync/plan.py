@@ -108,12 +108,14 @@ class NewCase:
 
 @dataclass
 class CaseChange:
-    """An open case refreshed (its record changed) or withdrawn (decision given as `decision`)."""
+    """An open case refreshed (its record or its candidates changed) or withdrawn (decision
+    given as `decision`)."""
 
     case: MatchCase
     decision: str | None  # None: refreshed, still open
     reason: str
-    record: MisRecord | None = None  # a refreshed case's new record
+    record: MisRecord | None = None  # a refreshed case's record (as it is now)
+    candidates: list[Candidate] | None = None  # a refreshed case's new candidates (None: kept)
 
 
 @dataclass
@@ -419,15 +421,24 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     # An account linked to another record of this export is that other person: never a
     # candidate (DESIGN rule 6).
     taken = frozenset(linked[m]["username"] for m in present if m in linked)
+    recent = _Recent(unlinked_here)
+    stale: list[tuple[MatchCase, MisRecord, bool]] = []  # cases whose candidates are sought again
     for case, rec in waiting:
-        if case.candidates and all(c.get("username") in taken for c in case.candidates):
+        names = [c.get("username") for c in case.candidates]
+        if names and all(name in taken for name in names):
             # Each candidate has been matched to another record since (a twin's case decided):
             # nothing is left for a person to choose, so the record is planned afresh.
             withdraw(rec.mis_id, "withdrawn", "every candidate is another record's account now")
             pending.append(rec)
             continue
-        if case.record != rec.to_dict():
-            planned.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
+        changed = case.record != rec.to_dict()
+        # Candidates are as the run that opened the case found them: sought again when the
+        # record changed (their evidence was weighed against the old one), when one has become
+        # another record's account, or when an account resembling the record was made or
+        # restored at the school since (an account requested for the person while the case
+        # waited: else the operator could pick it only by forcing a match).
+        if changed or taken.intersection(names) or recent.resembling_since(rec, case.opened_at):
+            stale.append((case, rec, changed))
         out(rec, NEEDS_MATCHING, f"waiting in case {case.case_id}")
 
     if not accept:
@@ -462,7 +473,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             _auto_link(planned, rec, target, dfe)
         else:
             searching.append(rec)
-    if searching:
+    if searching or stale:
         if index is None:
             if snapshot.index_for is not None:
                 index = snapshot.index_for(role)
@@ -473,7 +484,9 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                     else [a for a in snapshot.all_accounts() if a.role == role]
                 )
                 index = CandidateIndex(pool)
-        elsewhere = _found_elsewhere(snapshot, role, searching, index)
+        elsewhere = _found_elsewhere(
+            snapshot, role, searching + [rec for _, rec, _ in stale], index
+        )
     for rec in searching:
         planned.candidates_searched += 1
         assert index is not None
@@ -498,7 +511,8 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             planned.creates.append(rec)
             out(rec, CREATED, "new: no similar account")
 
-    _contested(planned.new_cases)
+    refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere)
+    _contested([(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed)
     # Open cases whose record is gone from this complete export.
     for mis_id in list(cases_by_id):
         if mis_id not in present:
@@ -519,19 +533,86 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     return planned
 
 
-def _contested(cases: list[NewCase]) -> None:
-    """A candidate of two or more of the new cases (twins, one account requested for either)
-    says so in each: its score weighs one record against the account, not the two records
-    against each other."""
+def _refresh_cases(
+    planned: Plan,
+    stale: list[tuple[MatchCase, MisRecord, bool]],
+    index: CandidateIndex | None,
+    dfe: str,
+    taken: frozenset[str],
+    elsewhere: dict[str, list[Any]],
+) -> list[tuple[MisRecord, list[Candidate]]]:
+    """The open cases of `stale` ((case, record now, record changed)) with their candidates
+    sought again as a new record's would be: a case whose ranked candidates differ is
+    refreshed with them. One whose search finds none keeps those it had (an operator still
+    decides it; its record is refreshed if it changed). Returns each record with its new
+    candidates."""
+    out: list[tuple[MisRecord, list[Candidate]]] = []
+    for case, rec, changed in stale:
+        assert index is not None
+        planned.candidates_searched += 1
+        cands = index.candidates(rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()))
+        before = [(c.get("username"), c.get("score")) for c in case.candidates]
+        if cands and (changed or [(c.username, c.score) for c in cands] != before):
+            was = {name for name, _ in before}
+            added = [c.username for c in cands if c.username not in was]
+            reason = (
+                "record changed in the MIS"
+                if changed
+                else "account(s) resembling the record since: " + ", ".join(added)
+                if added
+                else "candidates ranked again"
+            )
+            planned.case_changes.append(CaseChange(case, None, reason, rec, cands))
+            out.append((rec, cands))
+        elif changed:
+            planned.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
+    return out
+
+
+class _Recent:
+    """The school's unlinked accounts by when they last changed, to tell whether one that
+    resembles a record (its date of birth, or its surname or forename) was made or restored
+    after a given time."""
+
+    def __init__(self, unlinked_here: dict[tuple[str, str], list[Account]]) -> None:
+        self.accounts = [
+            (acc.last_event_at or acc.created_at or "", acc)
+            for accounts in unlinked_here.values()
+            for acc in accounts
+        ]
+        self.latest = max((at for at, _ in self.accounts), default="")
+
+    def resembling_since(self, rec: MisRecord, since: str) -> bool:
+        if self.latest <= since:  # the common case: nothing at the school changed since
+            return False
+        surname, forenames = (
+            normalise_cached(rec.surname),
+            _name_keys(rec.forename, rec.preferred_name),
+        )
+        return any(
+            at > since
+            and (
+                acc.dob == rec.dob
+                or normalise_cached(acc.surname) == surname
+                or bool(_name_keys(acc.forename, acc.preferred_name) & forenames)
+            )
+            for at, acc in self.accounts
+        )
+
+
+def _contested(cases: list[tuple[MisRecord, list[Candidate]]]) -> None:
+    """A candidate of two or more of the cases this plan opens or refreshes (twins, one account
+    requested for either) says so in each: its score weighs one record against the account,
+    not the two records against each other."""
     wanted: dict[str, list[MisRecord]] = {}
-    for case in cases:
-        for cand in case.candidates:
-            wanted.setdefault(cand.username, []).append(case.record)
-    for case in cases:
-        for cand in case.candidates:
+    for record, candidates in cases:
+        for cand in candidates:
+            wanted.setdefault(cand.username, []).append(record)
+    for record, candidates in cases:
+        for cand in candidates:
             holders = wanted[cand.username]  # this case's record among them, once
             if len(holders) > 1:
-                others = [r for r in holders[:4] if r is not case.record][:3]
+                others = [r for r in holders[:4] if r is not record][:3]
                 named = "; ".join(f"{r.forename} {r.surname}, record {r.mis_id}" for r in others)
                 more = len(holders) - 1 - len(others)
                 more_text = f" and {more} more" if more else ""
