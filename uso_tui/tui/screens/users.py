@@ -108,7 +108,7 @@ class UsersScreen(ReloadingListScreen):
 
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/"),
-        Binding("l", "latest", "Latest moves"),
+        Binding("l", "latest", "Latest"),
         Binding("w", "why", "Why no account?"),
         ReloadingListScreen.EXPORT_BINDING,
         Binding("j", "cursor_down", "Down", show=False),
