@@ -44,6 +44,31 @@ async def test_why_search_then_enter_typed_ahead_opens_its_first_hit(env):
         burst(app, *"amy", "enter", "enter")
         await settle(pilot, 4)
         assert (app.screen.kind, app.screen.dfe) == ("bulk_results", DFE)
+        assert app.screen.active_table().current().data["record"]["forename"] == "Amy"
+
+
+async def test_a_why_hit_opens_the_bulk_results_at_its_own_record(env):
+    """Cat is not the file's first record: enter on her hit shows the file at her row, and an
+    enter typed ahead with it opens her record's details, not the first record's."""
+    async with started(env.store, "why", size=(100, 30)) as (app, pilot):
+        burst(app, *"cat", "enter", "enter", "enter")
+        await settle(pilot, 4)
+        assert "Record 3: Cat Brown" in screen_text(app)
+        await press(pilot, "escape")
+        assert app.screen.kind == "bulk_results"
+        rows = app.screen.active_table().shown
+        assert rows[0].data["record"]["forename"] != "Cat" and len(rows) == 3
+        assert app.screen.active_table().current().data["record"]["forename"] == "Cat"
+        # from the file filtered to another record, the same hit clears the filter to show hers
+        await press(pilot, "slash", *"evil", "enter")
+        assert len(app.screen.active_table().shown) == 1
+        app.open_screen("why")  # back to the search as it was, its hits focused
+        await settle(pilot, 2)
+        assert app.screen.kind == "why"
+        burst(app, "enter")
+        await settle(pilot, 4)
+        assert app.screen.active_table().current().data["record"]["forename"] == "Cat"
+        assert len(app.screen.active_table().shown) == 3
 
 
 async def test_calendar_lists_starters_and_leavers_and_exports(env, tmp_path):

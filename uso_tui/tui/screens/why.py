@@ -1,6 +1,6 @@
 """ "Why has this account not been created?": search every school's latest processed records by
 name, date of birth, UPN or MIS id; each record with its outcome and what to do. Enter opens the
-matching queue for a waiting record, else the school's bulk results."""
+matching queue for a waiting record, else the school's bulk results on that record."""
 
 from __future__ import annotations
 
@@ -164,4 +164,7 @@ class WhyScreen(ListScreen):
         if hit.outcome == "needs_matching" and hit.case_id:
             app.open_screen("matching", hit.school, focus=hit.case_id)
         else:
-            app.open_screen("bulk_results", hit.school)
+            from uso_tui.tui.screens.bulk_results.screen import record_focus  # noqa: PLC0415
+
+            focus = record_focus(hit.run_id, hit.report, hit.mis_id)
+            app.open_screen("bulk_results", hit.school, focus=focus)

@@ -42,7 +42,7 @@ from uso_tui.tui.screens.listing import (
     Row,
 )
 from uso_tui.tui.screens.users import AccountScreen
-from uso_tui.tui.widgets import Confirm, current_key
+from uso_tui.tui.widgets import Confirm, current_key, move_to_key
 from uso_tui.tui.workers import in_thread
 
 # the tabs whose list `uso-tui export` writes (staff and pupils not matched: the open cases)
@@ -100,11 +100,15 @@ class BulkResultsScreen(ReloadingListScreen):
         "export": set(EXPORTS),
     }
 
-    def __init__(self, store, dfe: str) -> None:
+    def __init__(self, store, dfe: str, focus: str | None = None) -> None:
         super().__init__(store, dfe)
         self.title = f"Bulk results: {dfe}"
         self.data = Loaded()
         self.run_id: str | None = None  # the run whose file is shown (None: the newest)
+        # the record to show first (record_focus: chosen on another screen), once loaded
+        self.focus_record: tuple[str, str] | None = None
+        if focus is not None:
+            self._take_focus(focus)
 
     def compose(self) -> ComposeResult:
         wide = self.app.size.width >= 110
@@ -226,6 +230,36 @@ class BulkResultsScreen(ReloadingListScreen):
                 return False
         return True
 
+    # -- a record chosen elsewhere ("Why no account?") --------------------------------------
+
+    def _take_focus(self, focus: str) -> None:
+        run_id, report, mis_id = focus.split(" ", 2)
+        self.run_id, self.focus_record = run_id, (report, mis_id)
+
+    def focus_item(self, focus: str) -> None:
+        """Show this record of this run's file (record_focus), the screen already open."""
+        self._take_focus(focus)
+        self.load()
+
+    def _show_focus(self) -> None:
+        if self.focus_record is None:
+            return
+        report, mis_id = self.focus_record
+        self.focus_record = None
+        self.action_tab("file")
+        table = self.query_one("#t-file", ListTable)
+        for row in table.all_rows:
+            rec = row.data.get("record") or {}
+            if rec.get("report") == report and rec.get("mis_id") == mis_id:
+                if row not in table.shown:  # hidden by a filter typed before
+                    box = self.query_one("#filter", Input)
+                    with box.prevent(Input.Changed):
+                        box.value = ""
+                    box.set_class(False, "visible")
+                    table.set_filter("")
+                move_to_key(table, row.key)
+                return
+
     # -- loading ------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
@@ -268,6 +302,7 @@ class BulkResultsScreen(ReloadingListScreen):
             self.query_one(f"#t-{tab}", ListTable).set_rows(rows[tab])
         self._update_labels(rows)
         self.query_one("#file-head", Static).update(file_head(loaded))
+        self._show_focus()
         self.filter_applied()
         self.active_table().focus()
 
@@ -469,3 +504,8 @@ class BulkResultsScreen(ReloadingListScreen):
         self.app.call_from_thread(
             self._applied, "Removed exclusion", [str(exclusion_id)], [], time.monotonic()
         )
+
+
+def record_focus(run_id: str, report: str, mis_id: str) -> str:
+    """What open_screen("bulk_results", dfe, focus=...) takes to show one record of a run's file."""
+    return f"{run_id} {report} {mis_id}"
