@@ -225,6 +225,24 @@ def test_audit_newest_first(cli):
     assert all(SECRET not in line for line in human)
 
 
+def _request_for_a_waiting_case(store, capsys):
+    """`account add` of the person whose pupil record waits in a case of the demo: (the case,
+    the account's username, what the command said on stderr)."""
+    from uso_tui.cli.main import main
+
+    case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.role == "pupil")
+    record = case.record
+    argv = ["--data-dir", str(store.root), "account", "add", case.school, "--role", "pupil"]
+    argv += ["--forename", record["forename"], "--surname", record["surname"]]
+    assert main([*argv, "--dob", record["dob"]], clock=lambda: NOW + timedelta(hours=1)) == 0
+    username = next(
+        a.username
+        for a in store.school_accounts(case.school)
+        if a.source == "manual" and a.forename == record["forename"]
+    )
+    return case, username, capsys.readouterr().err
+
+
 def test_account_add_says_when_the_schools_export_has_the_person_in_the_matching_queue(
     demo_ran, capsys
 ):
@@ -234,19 +252,10 @@ def test_account_add_says_when_the_schools_export_has_the_person_in_the_matching
     from uso_tui.cli.main import main
 
     store = demo_ran.store
-    case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.role == "pupil")
+    case, username, err = _request_for_a_waiting_case(store, capsys)
     record = case.record
-    argv = ["--data-dir", str(store.root), "account", "add", case.school, "--role", "pupil"]
-    argv += ["--forename", record["forename"], "--surname", record["surname"]]
-    assert main([*argv, "--dob", record["dob"]], clock=lambda: NOW + timedelta(hours=1)) == 0
-    err = capsys.readouterr().err
     assert f"students record {record['mis_id']} of {case.school}'s latest export" in err
     assert "waits in the matching queue" in err
-    username = next(
-        a.username
-        for a in store.school_accounts(case.school)
-        if a.source == "manual" and a.forename == record["forename"]
-    )
     resolve = ["--data-dir", str(store.root), "resolve", case.case_id, "--match", username]
     assert f"--match {username} --force" in err  # as the note says, which resolves it
     assert main([*resolve, "--force"]) == 0
@@ -265,17 +274,8 @@ def test_an_account_requested_while_its_persons_case_waits_is_a_candidate_after_
     from uso_tui.sync.runner import run_school
 
     store = demo_ran.store
-    case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.role == "pupil")
-    record = case.record
-    argv = ["--data-dir", str(store.root), "account", "add", case.school, "--role", "pupil"]
-    argv += ["--forename", record["forename"], "--surname", record["surname"]]
-    assert main([*argv, "--dob", record["dob"]], clock=lambda: NOW + timedelta(hours=1)) == 0
-    assert "the school's next run adds" in capsys.readouterr().err
-    username = next(
-        a.username
-        for a in store.school_accounts(case.school)
-        if a.source == "manual" and a.forename == record["forename"]
-    )
+    case, username, err = _request_for_a_waiting_case(store, capsys)
+    assert "the school's next run adds" in err
     later = NOW + timedelta(days=1)
     asyncio.run(run_school(store, case.school, trigger="schedule", operator="s", now=later))
     (refreshed,) = [c for c in store.cases(case.school, "open") if c.case_id == case.case_id]
@@ -286,4 +286,4 @@ def test_an_account_requested_while_its_persons_case_waits_is_a_candidate_after_
     assert username in [name for name, _ in event.after["candidates"]]
     resolve = ["--data-dir", str(store.root), "resolve", case.case_id, "--match", username]
     assert main(resolve) == 0
-    assert store.find_account(username).mis_id == record["mis_id"]
+    assert store.find_account(username).mis_id == case.record["mis_id"]
