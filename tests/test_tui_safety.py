@@ -317,3 +317,51 @@ def test_a_dialogs_indented_lines_wrap_under_their_indent():
         "  a short one",
         "After.",
     ]
+
+
+async def test_a_case_a_run_refreshed_since_it_was_shown_is_shown_again_not_matched(demo_ran):
+    """The queue shows a case; a run then ranks its candidates again. `m` `y` typed at once:
+    nothing is matched, the case is shown as it is now and the operator is told to look again;
+    the `y` is dropped. Then the same keys match the candidate now shown."""
+    import dataclasses
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    ranked = [{**c, "score": c["score"] - 1} for c in case.candidates]
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
+        assert app.screen.case.case_id == case.case_id
+        with store.transaction("scheduler") as txn:  # as a run's refresh writes it
+            txn.put_case(dataclasses.replace(case, candidates=ranked))
+        burst(app, "m", "y")
+        await settle(pilot, 4)
+        assert app.screen.kind == "matching"
+        assert store.case(case.case_id).status == "open"
+        assert any("was refreshed by a run" in n.message for n in app._notifications)  # noqa: SLF001
+        assert app.screen.case.candidates == ranked
+        burst(app, "m", "y")
+        await settle(pilot, 4)
+        assert store.case(case.case_id).decision == f"match:{ranked[0]['username']}"
+
+
+async def test_create_typed_ahead_on_a_case_a_run_refreshed_meanwhile_is_not_saved(demo_ran):
+    """`c` `y` asks about the case as shown; a run refreshes it (an account requested for the
+    person is now its best candidate) before the answer is saved: nothing is created, the case
+    is shown as it is now, and the `c` `y` typed after it for the next case are dropped."""
+    import dataclasses
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    first, second = store.cases(dfe)[:2]
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
+        with store.transaction("scheduler") as txn:  # written after the screen read it
+            ranked = [{**c, "score": c["score"] - 1} for c in first.candidates]
+            txn.put_case(dataclasses.replace(first, candidates=ranked))
+        burst(app, "c", "y", "c", "y")
+        await settle(pilot, 4)
+        messages = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any("was refreshed by a run since it was shown" in m for m in messages)
+        assert store.case(first.case_id).status == "open"
+        assert store.case(second.case_id).status == "open"
+        assert app.screen.case.case_id == first.case_id
+        assert app.screen.case.candidates == ranked

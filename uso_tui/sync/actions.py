@@ -263,10 +263,13 @@ def resolve_case(
     exclude: bool = False,
     skip: bool = False,
     force: bool = False,
+    as_shown: MatchCase | None = None,
 ) -> MatchCase:
     """Decides an open case. Matching to an account that is not among its candidates raises
     NeedsConfirmation (saying what differs) unless `force`; an account linked to another record
-    of the school's latest export is refused even then."""
+    of the school's latest export is refused even then. `as_shown`: the case as the operator saw
+    it; if a run has refreshed it since (its record or candidates changed), nothing is decided
+    (InvalidInput): the choice was made on what is no longer so."""
     require(store, operator, "resolve")
     chosen = [
         n
@@ -280,6 +283,11 @@ def resolve_case(
         case = _open_case(txn, case_id)
         if skip:
             return case  # left open for later: nothing changes
+        if as_shown is not None and refreshed_since(case, as_shown):
+            raise InvalidInput(
+                f"case {case_id} was refreshed by a run since it was shown (its record or "
+                "candidates changed): look again"
+            )
         rec = case.mis_record()
         dfe = case.school
         taken = [
@@ -389,6 +397,11 @@ def _preview(store: Store, case: MatchCase, acc: Account) -> MatchPreview:
         differences=match_differences(rec, acc, case.school),
         refused=refused,
     )
+
+
+def refreshed_since(case: MatchCase, shown: MatchCase) -> bool:
+    """A run has refreshed the case (sync.plan: its record or its candidates) since `shown`."""
+    return (case.record, case.candidates) != (shown.record, shown.candidates)
 
 
 def match_preview(store: Store, case_id: str, username: str) -> MatchPreview:

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit, StoreError
+from uso_tui.sync.actions import refreshed_since
 from uso_tui.tui.format import cell, clean, hanging, plain
 from uso_tui.tui.screens.listing import ExportsCsv
 from uso_tui.tui.widgets import Confirm, Prompt, current_key
@@ -403,13 +404,26 @@ class MatchingScreen(ExportsCsv):
 
         seen = match_preview(self.store, case.case_id, username)
         acc = self.store.account(username)
-        self.app.call_from_thread(self._ask_match, case, acc, seen)
+        now = self.store.case(case.case_id)
+        self.app.call_from_thread(self._ask_match, case, acc, seen, now)
 
-    def _ask_match(self, case: MatchCase, acc: Account, seen) -> None:
+    def _ask_match(self, case: MatchCase, acc: Account, seen, now: MatchCase) -> None:
         if seen.refused:
             self.keys_go()
             self.say(f"Not matched: {seen.refused}", "error")
             self.refresh_case(case.case_id)  # decided elsewhere meanwhile: shown as it is now
+            return
+        if now.status == "open" and refreshed_since(now, case):
+            # A run refreshed the case since it was shown (its record changed, or its
+            # candidates were ranked again): the choice was made on what is no longer so.
+            self.app.drop_typed_ahead()  # a `y` typed with the `m` was for another question
+            self.keys_go()
+            self._refreshed(now)
+            self.say(
+                f"Case {now.case_id} was refreshed by a run since it was shown (its record or "
+                "candidates changed): look again",
+                "warning",
+            )
             return
         rec = case.mis_record()
         body = Text(end="")
@@ -540,7 +554,10 @@ class MatchingScreen(ExportsCsv):
         from uso_tui.sync.actions import resolve_case  # noqa: PLC0415
 
         unallocate = how.pop("unallocate", False)
-        case = resolve_case(self.store, case_id, operator=self.operator, now=self.now(), **how)
+        shown = next((c for c in self.cases if c.case_id == case_id), None)
+        case = resolve_case(
+            self.store, case_id, operator=self.operator, now=self.now(), as_shown=shown, **how
+        )
         if unallocate:  # the exclusion is on the list now: this unallocates the accounts it names
             from uso_tui.sync.admin import add_exclusion  # noqa: PLC0415
 
@@ -568,8 +585,16 @@ class MatchingScreen(ExportsCsv):
 
     def _refreshed(self, fresh: MatchCase) -> None:
         for position, listed in enumerate(self.cases):
-            if listed.case_id == fresh.case_id and fresh.status != listed.status:
+            if listed.case_id != fresh.case_id:
+                continue
+            if fresh.status != listed.status:
                 self.cases[position] = fresh
+                self.show()
+            elif refreshed_since(fresh, listed):
+                # refreshed by a run: a skip of this session stays remembered
+                self.cases[position] = MatchCase.from_dict(
+                    {**fresh.to_dict(), "decision": listed.decision or fresh.decision}
+                )
                 self.show()
 
     def _decided(self, case: MatchCase, skipped: bool, fresh: dict[str, Account]) -> None:
@@ -636,6 +661,8 @@ class MatchingScreen(ExportsCsv):
         self.load()
 
     def worker_failed(self, line: str) -> None:
+        if self.busy:  # keys typed ahead were for the next case, which is not coming
+            self.app.drop_typed_ahead()
         super().worker_failed(line)
         if self.busy:  # a decision or undo failed: show the case as it is now
             self.busy = False
