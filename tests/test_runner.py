@@ -579,3 +579,18 @@ async def test_confirming_an_export_held_whole_leaves_alone_what_changed_since(e
     assert changed in done.left_alone and changed not in done.unallocated
     assert env.store.account(changed).status == "active"
     assert len(done.unallocated) == 19
+
+
+def test_a_run_whose_end_fails_as_its_apply_did_says_the_error_once():
+    """A corrupt school file fails the apply and then the recording of the run's end, for one
+    reason: the run's error names it once (the scheduler's table showed the whole line twice)."""
+    from uso_tui.store.storage import CorruptFile
+    from uso_tui.sync.runner import UNRECORDED, unrecorded
+
+    exc = CorruptFile("store file /s/data.json is corrupt (not valid JSON): restore it")
+    run = Run(run_id=f"{DFE}-r2", school=DFE, trigger="schedule", operator="s")
+    error = f"apply failed, nothing changed: CorruptFile: {exc}"
+    said = unrecorded(run, error, exc, "2026-03-01T09:00:00").run.error
+    assert said.count("is corrupt") == 1 and f"{UNRECORDED} (the same error)" in said
+    other = unrecorded(run, "fetch failed", OSError(28, "No space left on device"), "x").run.error
+    assert "OSError" in other and "No space left" in other

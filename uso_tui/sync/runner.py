@@ -267,10 +267,12 @@ def unrecorded(run: Run, error: str, exc: BaseException, finished: str) -> RunRe
     would show "running" for as long as this process lives (the scheduler's: all day) and
     refuse every other run of the school: see forget_unrecorded. The run returned says so."""
     out = dataclasses.replace(run, status="failed", finished_at=finished)
+    cause = f"{type(exc).__name__}: {error_line(exc)}"
+    if cause in error:  # the apply failed for the same reason (a corrupt file, a full disk)
+        cause = "the same error"
     out.error = (
-        f"{error}; {UNRECORDED} ({type(exc).__name__}: "
-        f"{error_line(exc)}): it shows as running until it can be, or this process runs the "
-        "school again or ends"
+        f"{error}; {UNRECORDED} ({cause}): it shows as running until it can be, or this process "
+        "runs the school again or ends"
     )
     forget_unrecorded(out)
     return RunResult(out, None, None)
