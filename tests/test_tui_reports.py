@@ -35,16 +35,22 @@ async def test_why_search_from_users(env):
         text = screen_text(app)
         assert "future starter from 2026-04-01" in text
         assert "do: nothing to do" in text
+        # the key the line names for a request is the school page's request key
+        assert "User Request Single (r in the school's page" in text.replace("\n", " ")
+        from uso_tui.tui.screens.school import SchoolScreen
+
+        assert any(b.key == "r" and b.action == "request" for b in SchoolScreen.BINDINGS)
 
 
 async def test_why_search_then_enter_typed_ahead_opens_its_first_hit(env):
     """A name, enter, enter in one burst: the second enter waits for the hits (searched in a
-    thread) and opens the first of them (its school's bulk results, at the record)."""
+    thread) and opens the first of them: Amy has her account, which it opens (as its "do:"
+    line says)."""
     async with started(env.store, "why", size=(100, 30)) as (app, pilot):
         burst(app, *"amy", "enter", "enter")
         await settle(pilot, 4)
-        assert (app.screen.kind, app.screen.dfe) == ("bulk_results", DFE)
-        assert app.screen.active_table().current().data["record"]["forename"] == "Amy"
+        assert app.screen.kind == "account"
+        assert app.screen.account.forename == "Amy" and app.screen.account.surname == "Jones"
 
 
 async def test_a_why_hit_opens_the_bulk_results_at_its_own_record(env):

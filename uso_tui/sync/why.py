@@ -27,6 +27,8 @@ OUTCOMES = {
     "leaver": "unallocated",
     "held": "held",
 }
+# Outcomes after which the record has its account.
+ACCOUNT_OUTCOMES = frozenset(("created", "linked", "unchanged", "updated"))
 _ENTRY = re.compile(r"\(entry (\d+)\)")
 _CASE = re.compile(r"waiting in case (\S+)")
 
@@ -100,7 +102,7 @@ def _act(hit: WhyHit) -> str:
     if outcome == "needs_matching":
         return f"decide case {hit.case_id or '?'}: Matching queue of {hit.school} (m), or `uso-tui matches {hit.school}`"
     if outcome == "future":
-        return "nothing to do: made by the school's run that day; User Request Single (a) to make it sooner"
+        return "nothing to do: made by the school's run that day; User Request Single (r in the school's page, or `uso-tui account add`) to make it sooner"
     if outcome == "invalid":
         return "the school corrects the record in its MIS; the next run takes it"
     if outcome == "excluded":
@@ -109,9 +111,15 @@ def _act(hit: WhyHit) -> str:
         return f"confirm run {hit.run_id} (Run history) once the export is right"
     if outcome == "unallocated":
         return "the MIS has a leaving date: restore from Bulk results (unallocated) if wrong"
-    if hit.username:
+    if opens_account(hit):
         return f"open {hit.username} in Users (enter)"
     return ""
+
+
+def opens_account(hit: WhyHit) -> bool:
+    """The hit is of a record that has its account (created, linked, unchanged, updated): the
+    console's enter opens that account."""
+    return bool(hit.username) and hit.outcome in ACCOUNT_OUTCOMES
 
 
 def _case_for(cases: list[MatchCase], report: str, mis_id: str) -> MatchCase | None:

@@ -1,6 +1,7 @@
 """ "Why has this account not been created?": search every school's latest processed records by
 name, date of birth, UPN or MIS id; each record with its outcome and what to do. Enter opens the
-matching queue for a waiting record, else the school's bulk results on that record."""
+matching queue for a waiting record, the account of a record that has one, else the school's
+bulk results on that record."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from uso_tui.domain.dates import no_such_dates
-from uso_tui.sync.why import WhyHit
+from uso_tui.sync.why import WhyHit, opens_account
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, Row, cells
 from uso_tui.tui.widgets import LineInput
@@ -163,6 +164,11 @@ class WhyScreen(ListScreen):
         app = self.app
         if hit.outcome == "needs_matching" and hit.case_id:
             app.open_screen("matching", hit.school, focus=hit.case_id)
+        elif opens_account(hit):  # as its "do:" line says
+            from uso_tui.tui.screens.users import AccountScreen  # noqa: PLC0415
+
+            assert hit.username is not None
+            app.push_screen(AccountScreen(self.store, hit.username))
         else:
             from uso_tui.tui.screens.bulk_results.screen import record_focus  # noqa: PLC0415
 
