@@ -105,8 +105,10 @@ class BulkResultsScreen(ReloadingListScreen):
         self.title = f"Bulk results: {dfe}"
         self.data = Loaded()
         self.run_id: str | None = None  # the run whose file is shown (None: the newest)
-        # the record to show first (record_focus: chosen on another screen), once loaded
+        # the record to show first (record_focus: chosen on another screen), once loaded, and
+        # the run whose file the next load shows for it (then the screen follows the newest again)
         self.focus_record: tuple[str, str] | None = None
+        self.focus_run: str | None = None
         if focus is not None:
             self._take_focus(focus)
 
@@ -234,7 +236,7 @@ class BulkResultsScreen(ReloadingListScreen):
 
     def _take_focus(self, focus: str) -> None:
         run_id, report, mis_id = focus.split(" ", 2)
-        self.run_id, self.focus_record = run_id, (report, mis_id)
+        self.focus_run, self.focus_record = run_id, (report, mis_id)
 
     def focus_item(self, focus: str) -> None:
         """Show this record of this run's file (record_focus), the screen already open."""
@@ -272,7 +274,7 @@ class BulkResultsScreen(ReloadingListScreen):
         began = time.monotonic()
         loaded = Loaded()
         loaded.runs = self.store.runs(self.dfe, limit=30)
-        want = self.run_id
+        want, self.focus_run = self.focus_run or self.run_id, None
         files = [run for run in loaded.runs if not run.dry_run]
         if want is None:
             # the newest run that left a processed file (a failed fetch leaves none)
