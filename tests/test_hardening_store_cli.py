@@ -100,3 +100,32 @@ def test_run_due_at_within_a_day_or_in_the_past_is_fine(cli):
     for at in ("2026-09-01T06:00", "2026-09-02T07:00"):
         res = cli("run-due", "--at", at)
         assert "more than a day" not in res.err
+
+
+def test_a_corrupt_school_file_leaves_other_schools_matching_queues_usable(demo_ran, capsys):
+    """A candidate's home school has a corrupt data file: another school's `matches` still lists
+    its cases (that candidate as its case saw it) and says which file to restore; matching to
+    that candidate is refused naming the file, and nothing is written."""
+    from uso_tui.cli.main import main
+
+    store = demo_ran.store
+    case, cand = next(
+        (c, cand)
+        for s in store.list_schools()
+        for c in store.cases(s.dfe)
+        for cand in c.candidates
+        if cand["school"] and cand["school"] != c.school
+    )
+    broken = store.root / "schools" / cand["school"] / "data.json"
+    broken.write_bytes(broken.read_bytes()[:-7])
+    root = ["--data-dir", str(store.root)]
+    assert main([*root, "matches", case.school]) == 0
+    out, err = capsys.readouterr()
+    assert case.case_id in out and cand["username"] in out
+    assert f"the data file of school {cand['school']} is corrupt" in err
+    before = snapshot(store.root)
+    assert main([*root, "resolve", case.case_id, "--match", cand["username"]]) == 1
+    assert str(broken) in capsys.readouterr().err
+    assert snapshot(store.root) == before
+    with pytest.raises(StoreError, match="is corrupt"):  # a caller not asking to skip is told
+        store.find_accounts({cand["username"]})

@@ -472,3 +472,26 @@ async def test_request_account_says_the_person_waits_in_the_matching_queue(demo_
         assert "This person is in the school's latest export, with no account:" in text
         line = next(line for line in text.splitlines() if f" {case.record['mis_id']}: " in line)
         assert "in the matching queue (m): decide it there" in line
+
+
+async def test_the_matching_queue_opens_beside_a_corrupt_candidates_school(demo_ran):
+    """A candidate's home school has a corrupt data file: the queue still opens on its case
+    (that candidate as the case saw it) and says which file to restore."""
+    store = demo_ran.store
+    case, cand = next(
+        (c, cand)
+        for s in store.list_schools()
+        for c in store.cases(s.dfe)
+        for cand in c.candidates
+        if cand["school"] and cand["school"] != c.school
+    )
+    broken = store.root / "schools" / cand["school"] / "data.json"
+    broken.write_bytes(broken.read_bytes()[:-7])
+    async with started(store, "matching", case.school, case.case_id, notifications=True) as (
+        app,
+        pilot,
+    ):
+        await settle(pilot, 3)
+        assert app.screen.kind == "matching" and app.screen.case.case_id == case.case_id
+        assert cand["username"] in screen_text(app)
+        assert any(f"school {cand['school']} is corrupt" in line for line in said_lines(app))

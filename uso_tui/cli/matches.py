@@ -9,6 +9,7 @@ from uso_tui.cli.output import emit_json, person, plain, table
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MatchCase
 from uso_tui.domain.schools import check_dfe
+from uso_tui.store import unreadable_school
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -81,7 +82,11 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
     dfe = check_dfe(args.dfe)
     cases = ctx.store().cases(dfe, "open")
     # where each candidate's account is now (moved, unallocated, linked to another record since)
-    now = ctx.store().find_accounts({c["username"] for case in cases for c in case.candidates})
+    unreadable: set[str] = set()
+    wanted = {c["username"] for case in cases for c in case.candidates}
+    now = ctx.store().find_accounts(wanted, unreadable)
+    for home in sorted(unreadable):
+        ctx.note(f"note: {unreadable_school(home)}")
     if args.json:
         emit_json([_case_json(c, now) for c in cases], ctx.stdout)
         return 0

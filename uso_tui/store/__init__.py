@@ -17,6 +17,7 @@ from uso_tui.store.api import (
     UnknownExclusion,
     UnknownRun,
     UnknownSchool,
+    unreadable_school,
 )
 
 
@@ -37,6 +38,7 @@ def open_store(root: str | Path, *, create: bool = True, upgrade: bool = False) 
 
 
 __all__ = [
+    "unreadable_school",
     "SCHEMA_VERSION",
     "AccountHit",
     "DuplicateSchool",

@@ -284,9 +284,13 @@ class Store(Protocol):
 
     def account(self, username: str) -> Account: ...
     def find_account(self, username: str) -> Account | None: ...
-    def find_accounts(self, usernames: Iterable[str]) -> dict[str, Account]:
+    def find_accounts(
+        self, usernames: Iterable[str], unreadable: set[str] | None = None
+    ) -> dict[str, Account]:
         """The accounts of `usernames` that exist, by username: each local authority's registry
-        and each home school's file read once (find_account reads both for each)."""
+        and each home school's file read once (find_account reads both for each). With
+        `unreadable` (a view that shows what it can), a home school whose file is corrupt is
+        added to it and its accounts left out, rather than raising CorruptFile."""
         ...
 
     def la_usernames(self, la: str) -> frozenset[str]:
@@ -370,3 +374,12 @@ class Store(Protocol):
     ) -> AbstractContextManager[Transaction]:
         """wait=False: raises StoreBusy at once if another writer holds the lock."""
         ...
+
+
+def unreadable_school(dfe: str) -> str:
+    """What a view that shows what it can (find_accounts' `unreadable`) says of a school whose
+    data file is corrupt."""
+    return (
+        f"the data file of school {dfe} is corrupt (restore it from a backup): its candidates "
+        "are shown as their case saw them, and cannot be matched until then"
+    )

@@ -63,6 +63,7 @@ from uso_tui.store.schooldoc import (
     merged_runs,
 )
 from uso_tui.store.storage import (
+    CorruptFile,
     check_data_dir,
     encode,
     make_dir,
@@ -386,7 +387,9 @@ class TinyStore(KeptReads, Store):
     def find_account(self, username: str) -> Account | None:
         return self.find_accounts((username,)).get(username)
 
-    def find_accounts(self, usernames: Iterable[str]) -> dict[str, Account]:
+    def find_accounts(
+        self, usernames: Iterable[str], unreadable: set[str] | None = None
+    ) -> dict[str, Account]:
         by_la: dict[str, set[str]] = {}
         for username in usernames:
             by_la.setdefault(la_of_username(username), set()).add(username)
@@ -400,7 +403,14 @@ class TinyStore(KeptReads, Store):
                     if home is not None:
                         by_home.setdefault(home, set()).add(username)
             for home, wanted in by_home.items():
-                for row in table_rows(read_json(self.layout.data(home)), "accounts"):
+                try:
+                    data = read_json(self.layout.data(home))
+                except CorruptFile:
+                    if unreadable is None:
+                        raise
+                    unreadable.add(home)
+                    continue
+                for row in table_rows(data, "accounts"):
                     if row["username"] in wanted:
                         found[row["username"]] = Account.from_dict(row)
         return found

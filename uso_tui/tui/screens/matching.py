@@ -17,7 +17,7 @@ from textual.reactive import var
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
-from uso_tui.store import AccountHit, StoreError
+from uso_tui.store import AccountHit, StoreError, unreadable_school
 from uso_tui.sync.actions import refreshed_since
 from uso_tui.tui.format import cell, clean, hanging, plain
 from uso_tui.tui.screens.listing import ExportsCsv
@@ -154,8 +154,12 @@ class MatchingScreen(ExportsCsv):
             decided.sort(key=lambda c: c.decided_at or "", reverse=True)
             cases += decided
         # a candidate's school as the case saw it may be stale (unallocated, moved since)
-        now = self.store.find_accounts({c["username"] for case in cases for c in case.candidates})
+        unreadable: set[str] = set()
+        wanted = {c["username"] for case in cases for c in case.candidates}
+        now = self.store.find_accounts(wanted, unreadable)
         self.app.call_from_thread(self._loaded, cases, now)
+        for home in sorted(unreadable):  # the queue still opens: said once, as it does
+            self.app.call_from_thread(self.say, unreadable_school(home).capitalize(), "warning")
 
     def _loaded(self, cases: list[MatchCase], accounts: dict[str, Account]) -> None:
         self.cases = cases
