@@ -6,6 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 from cli_support import Cli, snapshot
+from tui_helpers import damage_a_candidates_school
 
 from uso_tui.domain.models import AuditEvent
 from uso_tui.store import SCHEMA_VERSION, StoreError, open_store
@@ -109,15 +110,7 @@ def test_a_corrupt_school_file_leaves_other_schools_matching_queues_usable(demo_
     from uso_tui.cli.main import main
 
     store = demo_ran.store
-    case, cand = next(
-        (c, cand)
-        for s in store.list_schools()
-        for c in store.cases(s.dfe)
-        for cand in c.candidates
-        if cand["school"] and cand["school"] != c.school
-    )
-    broken = store.root / "schools" / cand["school"] / "data.json"
-    broken.write_bytes(broken.read_bytes()[:-7])
+    case, cand, broken = damage_a_candidates_school(store)
     root = ["--data-dir", str(store.root)]
     assert main([*root, "matches", case.school]) == 0
     out, err = capsys.readouterr()

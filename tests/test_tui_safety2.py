@@ -5,7 +5,17 @@ lists that stay true after runs, decisions and undos."""
 from __future__ import annotations
 
 from textual.widgets import Input
-from tui_helpers import NOW, OPERATOR, burst, press, put_case_for, screen_text, settle, started
+from tui_helpers import (
+    NOW,
+    OPERATOR,
+    burst,
+    damage_a_candidates_school,
+    press,
+    put_case_for,
+    screen_text,
+    settle,
+    started,
+)
 
 from uso_tui.sync.actions import held_review
 from uso_tui.sync.admin import add_account
@@ -478,15 +488,7 @@ async def test_the_matching_queue_opens_beside_a_corrupt_candidates_school(demo_
     """A candidate's home school has a corrupt data file: the queue still opens on its case
     (that candidate as the case saw it) and says which file to restore."""
     store = demo_ran.store
-    case, cand = next(
-        (c, cand)
-        for s in store.list_schools()
-        for c in store.cases(s.dfe)
-        for cand in c.candidates
-        if cand["school"] and cand["school"] != c.school
-    )
-    broken = store.root / "schools" / cand["school"] / "data.json"
-    broken.write_bytes(broken.read_bytes()[:-7])
+    case, cand, _ = damage_a_candidates_school(store)
     async with started(store, "matching", case.school, case.case_id, notifications=True) as (
         app,
         pilot,

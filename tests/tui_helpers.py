@@ -210,3 +210,18 @@ def not_a_candidate(store, dfe: str, case):
         for a in store.school_accounts(s.dfe)
         if a.role == case.role and a.status == "active" and a.username not in known
     )
+
+
+def damage_a_candidates_school(store):
+    """A case whose candidate's account lives in another school, that school's data file then
+    cut short (damaged from outside): (the case, the candidate, the damaged file)."""
+    case, cand = next(
+        (c, cand)
+        for s in store.list_schools()
+        for c in store.cases(s.dfe)
+        for cand in c.candidates
+        if cand["school"] and cand["school"] != c.school
+    )
+    broken = store.root / "schools" / cand["school"] / "data.json"
+    broken.write_bytes(broken.read_bytes()[:-7])
+    return case, cand, broken
