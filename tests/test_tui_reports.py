@@ -167,3 +167,22 @@ async def test_bulk_results_show_the_comparison_of_an_export_held_whole(held_who
     async with started(held_whole.store, "bulk_results", DFE, size=(100, 30)) as (app, pilot):
         text = " ".join(screen_text(app).split())
     assert "held whole: the students export holds 10 of the 30 records linked before" in text
+
+
+async def test_a_why_search_that_finds_no_record_names_the_accounts_literally(env):
+    from uso_tui.sync import admin
+
+    admin.add_account(
+        env.store, DFE, role="pupil", forename="[red]Zed", surname="Quill", dob="2015-06-06",
+        operator="desk", now=DAY2,
+    )  # fmt: skip
+    async with started(env.store, "why", size=(100, 30)) as (app, pilot):
+        burst(app, *"quill", "enter")
+        await settle(pilot, 3)
+        text = screen_text(app)
+        assert "no record found for quill" in text
+        assert "[red]Zed Quill" in text  # the name as typed, never markup
+        app.screen.search_box.value = ""
+        burst(app, "slash", *"nobody", "enter")
+        await settle(pilot, 3)
+        assert "not in the MIS exports yet" in screen_text(app)

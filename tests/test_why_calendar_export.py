@@ -261,3 +261,23 @@ def test_a_run_reuses_the_keys_of_unchanged_lines_and_remakes_changed_ones():
     marked = {body: b" marked" for body in heads}
     first = lines_of_rows("r2", after, created, marked)[0]
     assert first.startswith(b" marked\t") and b" mary " not in first
+
+
+def test_why_that_finds_no_record_says_where_to_look_or_names_the_accounts(env, tmp_path, capsys):
+    """No export record: the accounts the text finds are named (a User Request Single account
+    has no record; a username is not in any export), else where to look next."""
+    admin.add_account(
+        env.store, DFE, role="pupil", forename="Zed", surname="Quill", dob="2015-06-06",
+        operator="desk", now=DAY2,
+    )  # fmt: skip
+    capsys.readouterr()
+    root = ["--data-dir", str(tmp_path / "store")]
+    assert main([*root, "why", "Zed Quill"], clock=lambda: DAY2) == 0
+    said = capsys.readouterr().err
+    assert "no record found for Zed Quill in the latest export of any school" in said
+    assert "but these accounts match it: zquill.204 (Zed Quill, 2015-06-06, 204-3210)" in said
+    assert main([*root, "why", "Nobody Atall"], clock=lambda: DAY2) == 0
+    said = capsys.readouterr().err
+    assert "not in the MIS exports yet" in said and "try the date of birth alone" in said
+    assert main([*root, "why", "Zed Quill", "--json"], clock=lambda: DAY2) == 0
+    assert json.loads(capsys.readouterr().out) == []  # the JSON shape is the records' only

@@ -7,7 +7,6 @@ import argparse
 
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import emit_json, person, plain, table
-from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.schools import check_dfe
 
@@ -46,7 +45,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.why import why  # noqa: PLC0415
+    from uso_tui.sync.why import not_found, why  # noqa: PLC0415
 
     text = " ".join(args.text).strip()
     if not text:
@@ -56,11 +55,8 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
         emit_json([h.public() for h in hits], ctx.stdout)
         return 0
     if not hits:
-        why = no_such_dates(text)
-        ctx.note(
-            f"no record found for {plain(text)} in the latest processed files"
-            + (f": {plain(why)}" if why else "")
-        )
+        for line in not_found(ctx.store(), text):
+            ctx.note(plain(line))
         return 0
     out = ctx.stdout
     for hit in hits:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import MatchCase
 from uso_tui.store.api import Store, UnknownSchool
 
@@ -177,3 +178,31 @@ def why(store: Store, text: str, *, limit: int | None = WHY_LIMIT) -> list[WhyHi
         hit.act = _act(hit)
         out.append(hit)
     return out
+
+
+NOT_FOUND_ACCOUNTS = 5  # accounts named when no record is found
+
+
+def not_found(store: Store, text: str) -> list[str]:
+    """What to say when `text` finds no record in any school's latest export: its impossible
+    dates if any; else the accounts it finds (by username too; an account made by a User
+    Request Single has no record, one whose record is gone keeps its details), or where to
+    look next."""
+    head = f"no record found for {text} in the latest export of any school"
+    bad = no_such_dates(text)
+    if bad:
+        return [f"{head}: {bad}"]
+    hits = store.search_accounts(text, limit=NOT_FOUND_ACCOUNTS + 1)
+    if not hits:
+        return [
+            head,
+            "not in the MIS exports yet (the school enters or exports the person), or under "
+            "other names: try the date of birth alone, or the surname",
+        ]
+    named = "; ".join(
+        f"{h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'}, "
+        f"{h.school or 'unallocated'})"
+        for h in hits[:NOT_FOUND_ACCOUNTS]
+    )
+    more = " and more: search Users" if len(hits) > NOT_FOUND_ACCOUNTS else ""
+    return [head, f"but these accounts match it: {named}{more}"]

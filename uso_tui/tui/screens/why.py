@@ -12,7 +12,6 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from uso_tui.domain.dates import no_such_dates
 from uso_tui.sync.why import WhyHit, opens_account
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, Row, cells
@@ -103,12 +102,13 @@ class WhyScreen(ListScreen):
 
     @in_thread("why", failure="Cannot search")
     def search(self, text: str) -> None:
-        from uso_tui.sync.why import why  # noqa: PLC0415
+        from uso_tui.sync.why import not_found, why  # noqa: PLC0415
 
         hits = why(self.store, text) if text else []
-        self.app.call_from_thread(self._show, text, hits)
+        said = not_found(self.store, text) if text and not hits else []
+        self.app.call_from_thread(self._show, text, hits, said)
 
-    def _show(self, text: str, hits: list[WhyHit]) -> None:
+    def _show(self, text: str, hits: list[WhyHit], said: list[str]) -> None:
         if text != self._asked:
             return  # an older search answered after a newer one was asked
         rows = [
@@ -126,13 +126,8 @@ class WhyScreen(ListScreen):
         if not text:
             self.act_box.update(Text("type to search", end=""))
         elif not hits:
-            why = no_such_dates(text)
-            self.act_box.update(
-                plain(
-                    f"no record found for {text} in the latest processed files"
-                    + (f": {why}" if why else "")
-                )
-            )
+            # line breaks outside plain(): it shows a control character in the text as a symbol
+            self.act_box.update(Text("\n", end="").join(plain(line) for line in said))
         else:
             self._show_act(hits[0])
         self.keys_go()
