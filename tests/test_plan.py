@@ -19,6 +19,7 @@ from factories import (
 )
 
 from uso_tui.domain.models import Exclusion, MatchCase
+from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import plan
 
 OK = rec("1", "Amy", "Jones", "2015-04-02")
@@ -401,6 +402,14 @@ def test_an_account_requested_while_a_case_waits_becomes_one_of_its_candidates()
     before = dataclasses.replace(requested, last_event_at="2026-03-01T10:00:00")
     planned = plan(export(OK), snap([before], pool=[old], cases=[case]), TODAY, settings())
     assert planned.case_changes == []
+    # nor after a refresh that saw it: the next runs do not search again (rule 9, and no work)
+    seen = dataclasses.replace(refreshed, refreshed_at="2026-03-06T06:00:00")
+    calls = []
+    index = CandidateIndex([old, requested])
+    index.candidates = lambda *a, **k: calls.append(a) or []  # counts the searches
+    snapshot = snap([requested], pool=[old], cases=[seen])
+    snapshot.index = index
+    assert plan(export(OK), snapshot, TODAY, settings()).case_changes == [] and calls == []
 
 
 def test_a_waiting_records_change_ranks_its_candidates_again_against_it():

@@ -332,11 +332,19 @@ async def test_a_case_a_run_refreshed_since_it_was_shown_is_shown_again_not_matc
     async with started(store, "matching", dfe, notifications=True) as (app, pilot):
         assert app.screen.case.case_id == case.case_id
         with store.transaction("scheduler") as txn:  # as a run's refresh writes it
-            txn.put_case(dataclasses.replace(case, candidates=ranked))
+            txn.put_case(
+                dataclasses.replace(
+                    case,
+                    candidates=ranked,
+                    refreshed_at="2026-03-09T11:00:00",
+                    refreshed="candidates ranked again",
+                )
+            )
         burst(app, "m", "y")
         await settle(pilot, 4)
         assert app.screen.kind == "matching"
         assert store.case(case.case_id).status == "open"
+        assert "refreshed 2026-03-09 11:00: candidates ranked again" in screen_text(app)
         assert any("was refreshed by a run" in n.message for n in app._notifications)  # noqa: SLF001
         assert app.screen.case.candidates == ranked
         burst(app, "m", "y")

@@ -101,6 +101,9 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
             f"{person(rec.forename, rec.surname, rec.preferred_name)}  born {plain(rec.dob)}  "
             f"MIS id {plain(rec.mis_id)}\n"
         )
+        if case.refreshed_at:
+            at = case.refreshed_at.replace("T", " ")
+            out.write(f"  refreshed {at}: {plain(case.refreshed)}\n")
         rows = [
             [
                 f"{i}.",

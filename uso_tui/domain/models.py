@@ -270,6 +270,9 @@ class MatchCase(_Record):
     run_id: str | None = None
     opened_at: str = ""
     status: Literal["open", "resolved"] = "open"
+    # When and why a run last gave the open case new candidates or a new record (sync.plan)
+    refreshed_at: str | None = None
+    refreshed: str | None = None
     decision: str | None = None  # "match:<username>" | "create:<username>" | "exclude" | "skip"
     decided_by: str | None = None
     decided_at: str | None = None
@@ -296,6 +299,8 @@ class MatchCase(_Record):
         return {
             "case_id": self.case_id,
             "role": self.role,
+            "refreshed_at": self.refreshed_at,
+            "refreshed": self.refreshed,
             "record": rec.summary(),
             "candidates": [
                 {

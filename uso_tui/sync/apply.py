@@ -152,6 +152,7 @@ def apply_plan(
                 before["candidates"] = [(c["username"], c["score"]) for c in case.candidates]
                 case.candidates = [c.to_dict() for c in cc.candidates]
                 after["candidates"] = [(c.username, c.score) for c in cc.candidates]
+            case.refreshed_at, case.refreshed = at, cc.reason
             action = "case_refresh"
         else:
             case.status = "resolved"

@@ -432,12 +432,13 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             pending.append(rec)
             continue
         changed = case.record != rec.to_dict()
-        # Candidates are as the run that opened the case found them: sought again when the
-        # record changed (their evidence was weighed against the old one), when one has become
+        # Candidates are as the run that opened (or last refreshed) the case found them: sought
+        # again when the record changed (their evidence was weighed against the old one), when one has become
         # another record's account, or when an account resembling the record was made or
         # restored at the school since (an account requested for the person while the case
         # waited: else the operator could pick it only by forcing a match).
-        if changed or taken.intersection(names) or recent.resembling_since(rec, case.opened_at):
+        since = max(case.opened_at, case.refreshed_at or "")  # when they were last sought
+        if changed or taken.intersection(names) or recent.resembling_since(rec, since):
             stale.append((case, rec, changed))
         out(rec, NEEDS_MATCHING, f"waiting in case {case.case_id}")
 

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit, StoreError, unreadable_school
 from uso_tui.sync.actions import refreshed_since
-from uso_tui.tui.format import cell, clean, hanging, plain
+from uso_tui.tui.format import cell, clean, hanging, plain, when
 from uso_tui.tui.screens.listing import ExportsCsv
 from uso_tui.tui.widgets import Confirm, Prompt, current_key
 from uso_tui.tui.workers import in_thread
@@ -69,7 +69,11 @@ def record_text(rec: MisRecord, role: str) -> Group:
 
 def decision_text(case: MatchCase) -> Text:
     if case.status == "open" and not case.decision:
-        return Text("open: choose a candidate, create, exclude or skip", style="bold yellow")
+        out = Text("open: choose a candidate, create, exclude or skip", style="bold yellow")
+        if case.refreshed_at:
+            out.append("\n")  # outside plain(), which shows a line break as a symbol
+            out.append_text(plain(f"refreshed {when(case.refreshed_at)}: {case.refreshed}"))
+        return out
     decision = case.decision or ""
     what = {
         "skip": "skipped (still open)",
