@@ -285,7 +285,7 @@ def test_an_account_requested_while_its_persons_case_waits_is_a_candidate_after_
     ]
     assert username in [name for name, _ in event.after["candidates"]]
     assert refreshed.refreshed_at == later.isoformat(timespec="seconds")
-    assert username in refreshed.refreshed  # why: the account resembling the record since
+    assert refreshed.refreshed == f"new candidate(s): {username}"
     assert main(["--data-dir", str(store.root), "matches", case.school]) == 0
     assert f"refreshed {later:%Y-%m-%d %H:%M}" in capsys.readouterr().out
     resolve = ["--data-dir", str(store.root), "resolve", case.case_id, "--match", username]

@@ -559,7 +559,7 @@ def _refresh_cases(
             reason = (
                 "record changed in the MIS"
                 if changed
-                else "account(s) resembling the record since: " + ", ".join(added)
+                else "new candidate(s): " + ", ".join(added)
                 if added
                 else "candidates ranked again"
             )
