@@ -474,7 +474,7 @@ async def test_request_account_says_the_person_waits_in_the_matching_queue(demo_
     store = demo_ran.store
     case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.role == "pupil")
     forename, surname, dob = (case.record[k] for k in ("forename", "surname", "dob"))
-    async with started(store, "school", case.school) as (app, pilot):
+    async with started(store, "school", case.school, notifications=True) as (app, pilot):
         burst(app, "r", *forename, "enter", *surname, "enter", *dob, "enter")
         await settle(pilot)
         text = screen_text(app)
@@ -482,6 +482,12 @@ async def test_request_account_says_the_person_waits_in_the_matching_queue(demo_
         assert "This person is in the school's latest export, with no account:" in text
         line = next(line for line in text.splitlines() if f" {case.record['mis_id']}: " in line)
         assert "in the matching queue (m): decide it there" in line
+        # made all the same: the hub says it joins the case at the next run, not by itself
+        await press(pilot, "y")
+        await settle(pilot)
+        (said,) = [line for line in said_lines(app) if line.startswith("Created ")]
+        assert f"record {case.record['mis_id']}) waits in the matching queue" in said
+        assert "links to the MIS record when it arrives" not in said
 
 
 async def test_the_matching_queue_opens_beside_a_corrupt_candidates_school(demo_ran):

@@ -58,6 +58,28 @@ NO_ACCOUNT_BECAUSE = {
 }
 
 
+@dataclass
+class Made:
+    """What the form gives back once the account is made: it, and what happens next."""
+
+    account: Account
+    next: str
+
+
+def made_note(request: Request) -> str:
+    """What happens to an account just requested: it links to its record when the record
+    arrives with the same details, unless the record is already in the school's export waiting
+    in the matching queue (then the school's next run makes it one of that case's candidates)."""
+    waiting = [r for r in request.in_export if r.get("outcome") == "needs_matching"]
+    if waiting:
+        which = ", ".join(f"{r.get('report')} record {r.get('mis_id')}" for r in waiting)
+        return (
+            f"its record ({which}) waits in the matching queue: the school's next run (or a "
+            "force run, f) makes it one of that case's candidates, to match there"
+        )
+    return "it links to the MIS record when it arrives"
+
+
 def request_text(request: Request, dfe: str) -> Text:
     out = Text(end="")
     out.append(f"A {request.role} account at {dfe} for ")
@@ -223,10 +245,10 @@ class RequestAccountForm(SchoolForm[Account]):
         if created.error is not None:
             self.app.call_from_thread(self._error, created.error)
             return
-        self.app.call_from_thread(self._created, created.value)
+        self.app.call_from_thread(self._created, Made(created.value, made_note(request)))
 
-    def _created(self, account: Account) -> None:
-        self.dismiss(account)
+    def _created(self, made: Made) -> None:
+        self.dismiss(made)
         self.keys_go()
 
     def _error(self, message: str) -> None:

@@ -74,11 +74,12 @@ class SchoolScreen(UsoScreen):
         """User Request Single: an account ahead of the MIS record."""
         from uso_tui.tui.request_account import RequestAccountForm  # noqa: PLC0415
 
-        def made(acc) -> None:
-            if acc is not None:
+        def made(result) -> None:
+            if result is not None:
+                acc = result.account
                 self.say(
                     f"Created {acc.username} ({acc.forename} {acc.surname}, {acc.role}) at "
-                    f"{self.dfe}: it links to the MIS record when it arrives"
+                    f"{self.dfe}: {result.next}"
                 )
                 self.load()
 
