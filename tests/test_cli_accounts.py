@@ -227,7 +227,7 @@ def test_audit_newest_first(cli):
 
 def _request_for_a_waiting_case(store, capsys):
     """`account add` of the person whose pupil record waits in a case of the demo: (the case,
-    the account's username, what the command said on stderr)."""
+    the account's username, what the command said: stdout, then stderr)."""
     from uso_tui.cli.main import main
 
     case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.role == "pupil")
@@ -240,7 +240,8 @@ def _request_for_a_waiting_case(store, capsys):
         for a in store.school_accounts(case.school)
         if a.source == "manual" and a.forename == record["forename"]
     )
-    return case, username, capsys.readouterr().err
+    said = capsys.readouterr()
+    return case, username, said.out + said.err
 
 
 def test_account_add_says_when_the_schools_export_has_the_person_in_the_matching_queue(
@@ -276,6 +277,8 @@ def test_an_account_requested_while_its_persons_case_waits_is_a_candidate_after_
     store = demo_ran.store
     case, username, err = _request_for_a_waiting_case(store, capsys)
     assert "the school's next run adds" in err
+    assert "its record waits in the matching queue: see the note" in err  # not "links to"
+    assert "links to the MIS record when it arrives" not in err
     later = NOW + timedelta(days=1)
     asyncio.run(run_school(store, case.school, trigger="schedule", operator="s", now=later))
     (refreshed,) = [c for c in store.cases(case.school, "open") if c.case_id == case.case_id]

@@ -112,17 +112,25 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
         operator=ctx.operator,
         now=ctx.now(),
     )
+    dfe = account.school or args.dfe  # as check_dfe wrote it
+    records = admin.same_person_in_export(
+        ctx.store(), dfe, account.role, account.forename, account.surname, account.dob or ""
+    )
     if args.json:
         emit_json(account.public(), ctx.stdout)
     else:
+        waits = any(r.get("outcome") == "needs_matching" for r in records)
         ctx.stdout.write(
             f"created {account.username}: {account.role} "
             f"{person(account.forename, account.surname)}, born {account.dob}, at {account.school}"
-            " (links to the MIS record when it arrives with the same details)\n"
+            + (
+                " (its record waits in the matching queue: see the note)\n"
+                if waits
+                else " (links to the MIS record when it arrives with the same details)\n"
+            )
         )
     # The console asks before making it; here it is made, and said (a mover's account is matched,
     # not made again: `uso-tui duplicates` lists the pair until one is unallocated or both kept).
-    dfe = account.school or args.dfe  # as check_dfe wrote it
     elsewhere = admin.same_person_elsewhere(
         ctx.store(), dfe, account.role, account.forename, account.surname, account.dob or ""
     )
@@ -136,9 +144,7 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
             f"note: {hit.username} ({where}) has the same "
             f"names and date of birth: if that is this person, {then}"
         )
-    for record in admin.same_person_in_export(
-        ctx.store(), dfe, account.role, account.forename, account.surname, account.dob or ""
-    ):
+    for record in records:
         then = EXPORT_OUTCOME.get(record["outcome"], record["outcome"]).format(
             dfe=dfe, username=account.username
         )
