@@ -32,7 +32,7 @@ def shown(app) -> list[str]:
 
 async def test_reached_from_the_school_hub_with_the_pair_side_by_side(store):
     async with started(store, start=("school", VALE), size=(100, 30)) as (app, pilot):
-        assert "Duplicates" in screen_text(app)  # in the footer
+        assert "d  Possible duplicates" in screen_text(app)  # in the page's keys
         await press(pilot, "d")
         assert isinstance(app.screen, DuplicatesScreen) and app.screen.dfe == VALE
         assert shown(app) == ["bcarter.204 bcarter2.204"]

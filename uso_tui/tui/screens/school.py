@@ -37,11 +37,13 @@ class SchoolScreen(UsoScreen):
         Binding("m", "go('matching')", "Matching"),
         Binding("b", "go('bulk_results')", "Bulk results"),
         Binding("u", "go('users')", "Users", show=False),
-        Binding("n", "go('non_mis')", "Non-MIS"),
-        Binding("d", "go('duplicates')", "Duplicates"),
+        # the page lists every key (its menu): the footer keeps the commonest, and Back, within
+        # 80 columns
+        Binding("n", "go('non_mis')", "Non-MIS", show=False),
+        Binding("d", "go('duplicates')", "Duplicates", show=False),
         Binding("h", "go('history')", "Runs", show=False),
         Binding("a", "go('audit')", "Audit", show=False),
-        Binding("r", "request", "Request account"),
+        Binding("r", "request", "Request account", show=False),
         Binding("g", "reload", "Reload", show=False),
         Binding("escape", "app.back", "Back"),
     ]
@@ -52,7 +54,7 @@ class SchoolScreen(UsoScreen):
             yield Static("loading…", id="summary", classes="summary loading")
             yield Static(self._menu(None), id="menu", classes="summary")
             yield Static("", id="runs", classes="summary")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.load()
