@@ -283,11 +283,9 @@ def resolve_case(
         case = _open_case(txn, case_id)
         if skip:
             return case  # left open for later: nothing changes
-        if as_shown is not None and refreshed_since(case, as_shown):
-            raise InvalidInput(
-                f"case {case_id} was refreshed by a run since it was shown (its record or "
-                "candidates changed): look again"
-            )
+        stale = _refreshed_since_shown(case, as_shown)
+        if stale:
+            raise InvalidInput(stale)
         rec = case.mis_record()
         dfe = case.school
         taken = [
@@ -373,11 +371,15 @@ class MatchPreview:
     refused: str | None = None
 
 
-def _preview(store: Store, case: MatchCase, acc: Account) -> MatchPreview:
+def _preview(
+    store: Store, case: MatchCase, acc: Account, shown: MatchCase | None = None
+) -> MatchPreview:
     rec = case.mis_record()
     refused = None
     if case.status != "open":
         refused = f"case {case.case_id} is already resolved ({case.decision})"
+    elif stale := _refreshed_since_shown(case, shown):
+        refused = stale
     elif acc.role != case.role:
         refused = f"{acc.username} is a {acc.role} account; the record is a {case.role}"
     elif (
@@ -404,8 +406,22 @@ def refreshed_since(case: MatchCase, shown: MatchCase) -> bool:
     return (case.record, case.candidates) != (shown.record, shown.candidates)
 
 
-def match_preview(store: Store, case_id: str, username: str) -> MatchPreview:
-    return _preview(store, store.case(case_id), store.account(username))
+def _refreshed_since_shown(case: MatchCase, shown: MatchCase | None) -> str | None:
+    """Why a decision on `shown` (the case as an operator saw it) is refused: a run has
+    refreshed the case since, so the choice was made on what is no longer so."""
+    if shown is None or not refreshed_since(case, shown):
+        return None
+    return (
+        f"case {case.case_id} was refreshed by a run since it was shown (its record or "
+        "candidates changed): look again"
+    )
+
+
+def match_preview(
+    store: Store, case_id: str, username: str, as_shown: MatchCase | None = None
+) -> MatchPreview:
+    """`as_shown`: as resolve_case's; a case refreshed since is refused here too."""
+    return _preview(store, store.case(case_id), store.account(username), as_shown)
 
 
 # Account.extra key of an account whose creation was undone: kept (nothing is deleted), never

@@ -410,28 +410,16 @@ class MatchingScreen(ExportsCsv):
     def preview(self, case: MatchCase, username: str) -> None:
         from uso_tui.sync.actions import match_preview  # noqa: PLC0415
 
-        seen = match_preview(self.store, case.case_id, username)
+        seen = match_preview(self.store, case.case_id, username, as_shown=case)
         acc = self.store.account(username)
-        now = self.store.case(case.case_id)
-        self.app.call_from_thread(self._ask_match, case, acc, seen, now)
+        self.app.call_from_thread(self._ask_match, case, acc, seen)
 
-    def _ask_match(self, case: MatchCase, acc: Account, seen, now: MatchCase) -> None:
-        if seen.refused:
+    def _ask_match(self, case: MatchCase, acc: Account, seen) -> None:
+        if seen.refused:  # decided elsewhere, or refreshed by a run, since it was shown
+            self.app.drop_typed_ahead()  # a `y` typed with the `m` was for no question now
             self.keys_go()
             self.say(f"Not matched: {seen.refused}", "error")
-            self.refresh_case(case.case_id)  # decided elsewhere meanwhile: shown as it is now
-            return
-        if now.status == "open" and refreshed_since(now, case):
-            # A run refreshed the case since it was shown (its record changed, or its
-            # candidates were ranked again): the choice was made on what is no longer so.
-            self.app.drop_typed_ahead()  # a `y` typed with the `m` was for another question
-            self.keys_go()
-            self._refreshed(now)
-            self.say(
-                f"Case {now.case_id} was refreshed by a run since it was shown (its record or "
-                "candidates changed): look again",
-                "warning",
-            )
+            self.refresh_case(case.case_id)  # shown as it is now
             return
         rec = case.mis_record()
         body = Text(end="")
