@@ -692,7 +692,12 @@ class Scored:
 
 
 def _settled(
-    rec_upn: str, rec_dob: str | None, same_dob: float, account: object, placeholders: set[str]
+    rec_upn: str,
+    rec_dob: str | None,
+    same_dob: float,
+    account: object,
+    placeholders: set[str],
+    weights: dict[tuple[str, str], float],
 ) -> float:
     """The weight of an account's UPN and date of birth against a record's (compare's, read
     from the account without making its Person; `same_dob`: the weight of the same date;
@@ -703,12 +708,28 @@ def _settled(
         upn = upn.strip().upper()
         level = upn_level(rec_upn, upn) if upn not in placeholders else ""
         if level:
-            bits += _W["upn", level]
+            bits += weights["upn", level]
     dob = getattr(account, "dob", None)
     if rec_dob and dob:
         level = dob_level(rec_dob, dob)
-        bits += same_dob if level == "equal" else _W["dob", level]
+        bits += same_dob if level == "equal" else weights["dob", level]
     return bits
+
+
+def _may_be_swapped(record: Person, account: Person) -> bool:
+    """Whether the record's forename and surname may have been keyed the wrong way round against
+    the account's: one of them is the account's other name, or each begins as the other does
+    (the names exchanged and mistyped: weigh compares them swapped)."""
+    if record.skey in account.nameset or account.skey in record.nameset:
+        return True
+    return bool(
+        record.fkey
+        and record.skey
+        and account.fkey
+        and account.skey
+        and record.fkey[0] == account.skey[0]
+        and record.skey[0] == account.fkey[0]
+    )
 
 
 def _surname_bits(
@@ -716,7 +737,7 @@ def _surname_bits(
 ) -> float:
     """The surname's weight, or +inf where weigh could try the names the other way round (so
     that nothing is decided on the surname alone)."""
-    if record.skey in account.nameset or account.skey in record.nameset:
+    if _may_be_swapped(record, account):
         return math.inf
     level = surname_level(record, account)
     if not level:
@@ -1014,11 +1035,7 @@ class CandidateIndex:
                 fl = level
             elif field == "surname":
                 sl = level
-        if (
-            fl == "different"
-            and sl == "different"
-            and (record.skey in account.nameset or account.skey in record.nameset)
-        ):
+        if fl == "different" and sl == "different" and _may_be_swapped(record, account):
             ev2, bits2 = _compare(_swapped(record), account, frequency, pupil)
             if bits2 > bits:
                 return ev2, bits2, True
@@ -1089,10 +1106,11 @@ class CandidateIndex:
             # a hair under: the bound's sum and compare's may round differently
             need, need_named = min_bits - most - 1e-9, min_bits - most_named - 1e-9
         rec_upn, rec_dob = rec_person.upn, rec_person.dob
+        weights = _W if pupil else _W_STAFF
         out: list[Scored] = []
         for acc, position in self._to_weigh(rec, exclude, extra):
             if need is not None:
-                settled = _settled(rec_upn, rec_dob, exact[3], acc, self.placeholder_upns)
+                settled = _settled(rec_upn, rec_dob, exact[3], acc, self.placeholder_upns, weights)
                 if settled < need:
                     continue
             person = self._person_of(acc) if position is None else self.person(position)
