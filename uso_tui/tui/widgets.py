@@ -115,6 +115,11 @@ class KeysHelp(ModalScreen[None]):
         self.dismiss(None)
 
 
+def _described(binding: Binding) -> str:
+    """A key's description in full: its tooltip where the footer shows it shorter."""
+    return binding.tooltip or binding.description
+
+
 def screen_keys(screen) -> list[tuple[str, str]]:
     """(key, description) for every binding active on `screen`: the screen's own and the app's
     first, then one line for the focused widget's movement keys (arrows, page keys...)."""
@@ -133,7 +138,7 @@ def screen_keys(screen) -> list[tuple[str, str]]:
             continue
         label = binding.key_display or app.get_key_display(binding) or format_key(key)
         if active.node is screen or active.node is app:
-            desc = binding.description or binding.action.replace("_", " ")
+            desc = _described(binding) or binding.action.replace("_", " ")
             own.setdefault(desc, [])
             if label not in own[desc]:
                 own[desc].append(label)
@@ -143,11 +148,12 @@ def screen_keys(screen) -> list[tuple[str, str]]:
     for binding in getattr(type(screen), "BINDINGS", []):
         if not isinstance(binding, Binding) or not binding.description:
             continue
-        if binding.description not in own and not binding.action.startswith("app."):
+        desc = _described(binding)
+        if desc not in own and not binding.action.startswith("app."):
             label = binding.key_display or app.get_key_display(binding) or format_key(binding.key)
             # a key a focused widget also binds (enter in a table) still does this screen's thing
             shadowed = any(k.strip() in screen.active_bindings for k in binding.key.split(","))
-            own[binding.description if shadowed else f"{binding.description} (not now)"] = [label]
+            own[desc if shadowed else f"{desc} (not now)"] = [label]
     # Textual's own focus keys after the screen's
     rows = sorted(
         ((" ".join(labels), desc) for desc, labels in own.items()),

@@ -87,6 +87,7 @@ class NewestFirstScreen(LoadedListScreen):
 
 class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
     kind = "history"
+    TITLE = "Run history"
     ROLE_KEYS = {"U": "undo_run"}  # noqa: RUF012 - read only
     TABLE_ID = "runs"
     NAME = "Run history"
@@ -97,7 +98,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         Binding("c", "confirm_held", "Confirm held"),
         Binding("U", "undo_run", "Undo run", key_display="U"),
         *ListScreen.LIST_BINDINGS,
-        Binding("g", "reload", "Reload"),
+        Binding("g", "reload", "Reload", show=False),  # the footer's keys fill 80 columns
     ]
 
     def compose(self) -> ComposeResult:
@@ -232,6 +233,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
 
 class AuditScreen(NewestFirstScreen):
     kind = "audit"
+    TITLE = "Audit log"
     TABLE_ID = "events"
     NAME = "Audit log"
     UNIT = "events"

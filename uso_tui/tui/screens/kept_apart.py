@@ -34,6 +34,7 @@ class KeptApartScreen(PairListScreen):
     PAIRS = "Kept as different people"
     EXPORT_LIST = "kept"
     kind = "kept"
+    TITLE = "Kept apart"
     TABLE_ID = "kept"
 
     BINDINGS = [

@@ -248,6 +248,9 @@ class ExportsCsv(UsoScreen):
     worker, and says where."""
 
     EXPORT_BINDING = Binding("e", "export", "Export CSV")
+    # The same key left out of the footer where a screen's own keys fill 80 columns (it stays
+    # in the screen's ? Keys and the palette).
+    EXPORT_BINDING_UNSHOWN = Binding("e", "export", "Export CSV", show=False)
 
     def export_list(self) -> str | None:
         """The `export` list this screen shows (sync.export.LISTS), None: no export here."""

@@ -92,21 +92,23 @@ def decision_text(case: MatchCase) -> Text:
 class MatchingScreen(ExportsCsv):
     EXPORT_LIST = "cases"
     kind = "matching"
+    TITLE = "Matching queue"
     # what the footer's keys can do now: the footer is rebuilt (a few ms) only when it changes
     keys_state: var[tuple] = var((), bindings=True)
 
     BINDINGS = [
         Binding("m", "match", "Match"),
         Binding("enter", "match", "Match", show=False),
-        Binding("c", "create", "Create new"),
+        # short in the footer (it must fit 80 columns with Undo); ? Keys says them in full
+        Binding("c", "create", "Create", tooltip="Create new"),
         Binding("x", "exclude", "Exclude"),
         Binding("s", "skip", "Skip"),
-        Binding("p", "previous", "Previous"),
+        Binding("p", "previous", "Previous", show=False),
         Binding("n", "next", "Next", show=False),
         Binding("u", "undo", "Undo"),
         Binding("v", "toggle_decided", "Decided", show=False),
-        Binding("slash", "search", "Search account", key_display="/"),
-        ExportsCsv.EXPORT_BINDING,
+        Binding("slash", "search", "Search", key_display="/", tooltip="Search account"),
+        ExportsCsv.EXPORT_BINDING_UNSHOWN,
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "reload", "Reload", show=False),
@@ -134,7 +136,7 @@ class MatchingScreen(ExportsCsv):
                 yield Static("", id="case-state", classes="summary")
             yield DataTable(id="candidates", cursor_type="row")
         yield Static("", id="candidate-detail", classes="hint")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -216,7 +218,10 @@ class MatchingScreen(ExportsCsv):
                 )
             )
             self.query_one("#case-state", Static).update(
-                Text("u undoes the last decision; v lists decided cases; g reloads.", style="dim")
+                Text(
+                    "p goes back; u undoes the last decision; v lists decided cases; g reloads.",
+                    style="dim",
+                )
                 if self.decided
                 else ""
             )

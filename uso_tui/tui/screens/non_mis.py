@@ -216,6 +216,7 @@ class LinkPicker(ModalScreen[dict | None]):
 class NonMisScreen(LoadedListScreen):
     EXPORT_LIST = "non-mis"
     kind = "non_mis"
+    TITLE = "Non-MIS accounts"
     TABLE_ID = "accounts"
 
     BINDINGS = [
@@ -225,7 +226,7 @@ class NonMisScreen(LoadedListScreen):
         Binding("space", "mark", "Mark", key_display="space"),
         Binding("o", "open_account", "Account", show=False),
         *ListScreen.LIST_BINDINGS,
-        ListScreen.EXPORT_BINDING,
+        ListScreen.EXPORT_BINDING_UNSHOWN,
         Binding("g", "reload", "Reload", show=False),
     ]
 

@@ -30,6 +30,7 @@ MENU = [
 
 class SchoolScreen(UsoScreen):
     kind = "school"
+    TITLE = "School"
 
     BINDINGS = [
         Binding("e", "go('settings')", "Settings"),

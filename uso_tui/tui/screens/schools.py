@@ -184,7 +184,8 @@ class SchoolsScreen(UsoScreen):
         Binding("m", "matching", "Matching"),
         Binding("e", "settings", "Settings", show=False),
         Binding("u", "users", "Users"),
-        Binding("n", "add_school", "Add school"),
+        # not in the 80-column footer (the empty list says it; ? Keys and the palette list it)
+        Binding("n", "add_school", "Add school", show=False),
         Binding("h", "history", "Runs", show=False),
         Binding("a", "audit", "Audit", show=False),
         Binding("g", "reload", "Reload", show=False),
@@ -229,7 +230,7 @@ class SchoolsScreen(UsoScreen):
         )
         yield VirtualTable(self._cells_of, Row.key_of, id="schools")
         yield Static("", id="empty", classes="hint")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _cells_of(self, row: Row) -> tuple[Text, ...]:
         return school_cells(row.school, self._wide)

@@ -33,6 +33,7 @@ from uso_tui.tui.workers import in_thread
 
 class SettingsScreen(SettingsForm):
     kind = "settings"
+    TITLE = "School settings"
     FIELDS = [
         ("name", "School name", ""),
         ("url", "MIS URL", "https://<school>.isams.cloud"),

@@ -110,7 +110,7 @@ class UsersScreen(ReloadingListScreen):
         Binding("slash", "search", "Search", key_display="/"),
         Binding("l", "latest", "Latest"),
         Binding("w", "why", "Why no account?"),
-        ReloadingListScreen.EXPORT_BINDING,
+        ReloadingListScreen.EXPORT_BINDING_UNSHOWN,
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("escape", "escape", "Back"),
@@ -412,6 +412,7 @@ class AccountScreen(ListScreen):
     """One account: its fields and its history (audit events about it, newest first)."""
 
     kind = "account"
+    TITLE = "Account"
     # the footer's Restore follows the account shown (check_action)
     account: var[Account | None] = var(None, bindings=True)
 

@@ -1,0 +1,58 @@
+"""Every screen's footer at 80 columns: its keys fit, and `? Keys` (which lists every key of the
+screen, those the footer leaves out too) is always there to be read."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Footer, Input
+from textual.widgets._footer import FooterKey
+from tui_helpers import answer_force_run, press, screen_text, settle, started
+
+from uso_tui.tui.app import SCREENS
+from uso_tui.tui.widgets import screen_keys
+
+# (screen, its subject: a school with open cases for the school screens)
+CASES = [
+    (kind, "school" if subject == "school" else None) for kind, (_, _, subject) in SCREENS.items()
+]
+
+
+def _school_with_cases(store) -> str:
+    return next(s.dfe for s in store.list_schools() if s.open_cases)
+
+
+@pytest.mark.parametrize(("kind", "subject"), CASES, ids=[kind for kind, _ in CASES])
+async def test_the_footer_fits_80_columns_and_shows_keys_help(demo_ran, kind, subject):
+    dfe = _school_with_cases(demo_ran.store) if subject else None
+    async with started(demo_ran.store) as (app, pilot):
+        if kind != "schools":
+            app.open_screen(kind, dfe)
+            await settle(pilot)
+            if kind == "force_run":  # asked first
+                await answer_force_run(pilot, "y")
+                await settle(pilot)
+        assert type(app.screen).__name__ == SCREENS[kind][1]
+        _assert_footer_fits(app, kind)
+        if not isinstance(app.focused, Input):  # where a field has the focus, ? is typed
+            assert "? Keys" in screen_text(app), f"{kind}: the footer is cut before ? Keys"
+
+
+def _assert_footer_fits(app, what: str) -> None:
+    keys = [key for key in app.screen.query_one(Footer).query(FooterKey) if key.display]
+    [palette] = [key for key in keys if key.key == "ctrl+p"]  # docked right, over the rest
+    for key in keys:
+        if key is not palette:
+            assert key.region.right <= palette.region.x, f"{what}: {key.key} is cut"
+
+
+async def test_the_matching_footer_fits_with_undo_and_keys_help_says_its_keys_in_full(demo_ran):
+    dfe = _school_with_cases(demo_ran.store)
+    async with started(demo_ran.store, "matching", dfe) as (app, pilot):
+        described = {desc for _, desc in screen_keys(app.screen)}
+        assert {"Create new", "Search account", "Previous", "Export CSV"} <= described
+        await press(pilot, "c", "y")  # a decision: Undo joins the footer
+        assert app.screen.decided
+        footer_keys = {key.key for key in app.screen.query(FooterKey) if key.display}
+        assert "u" in footer_keys
+        _assert_footer_fits(app, "matching after a decision")
+        assert "? Keys" in screen_text(app)
