@@ -144,11 +144,13 @@ class UsersScreen(ReloadingListScreen):
         )
         yield ListTable(
             [
-                Col("Username", "username", 16),
+                # usernames and "(204-2714)" (an unallocated account's last school) whole at 80
+                # columns; the role there shows by the date of birth and on the account
+                Col("Username", "username", 18),
                 Col("Name", "name", None, 12),
                 Col("Born", "dob", 10),
-                Col("Role", "role", 5),
-                Col("School", "school", 8),
+                Col("Role", "role", 5, wide=True),
+                Col("School", "school", 10),
                 Col("Status", "status", 11),
             ],
             id="hits",
