@@ -56,3 +56,16 @@ async def test_the_matching_footer_fits_with_undo_and_keys_help_says_its_keys_in
         assert "u" in footer_keys
         _assert_footer_fits(app, "matching after a decision")
         assert "? Keys" in screen_text(app)
+
+
+async def test_the_force_run_footer_fits_when_its_run_is_held(demo):
+    async with started(demo.store, "school", demo.held_school) as (app, pilot):
+        await pilot.press("f")
+        await answer_force_run(pilot)
+        await settle(pilot, 3)
+        assert app.screen.kind == "force_run" and app.screen.final.status == "held"
+        footer_keys = {key.key for key in app.screen.query(FooterKey) if key.display}
+        assert {"y", "b"} <= footer_keys  # confirm held, bulk results
+        _assert_footer_fits(app, "a held force run")
+        assert "? Keys" in screen_text(app)
+        assert "r: run again" in screen_text(app)  # said by the outcome, not the footer

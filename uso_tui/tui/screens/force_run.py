@@ -85,7 +85,8 @@ class ForceRunScreen(ConfirmsHeld):
         Binding("y", "confirm_held", "Confirm held"),
         Binding("m", "matching", "Matching"),
         Binding("b", "results", "Bulk results"),
-        Binding("r", "run_again", "Run again"),
+        # every finished run's outcome line says it (the footer fits 80 columns with y and b)
+        Binding("r", "run_again", "Run again", show=False),
         Binding("e", "settings", "Settings", show=False),
         Binding("escape", "app.back", "Back"),
     ]
@@ -111,7 +112,7 @@ class ForceRunScreen(ConfirmsHeld):
         yield Static("", id="outcome", classes="summary")
         # wraps long lines at 80 columns; lines are Text, never markup
         yield RichLog(id="run-log", wrap=True, markup=False, highlight=False, max_lines=1000)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.hold_keys()  # a `y` typed ahead answers the question, once it is asked
