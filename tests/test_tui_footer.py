@@ -69,3 +69,12 @@ async def test_the_force_run_footer_fits_when_its_run_is_held(demo):
         _assert_footer_fits(app, "a held force run")
         assert "? Keys" in screen_text(app)
         assert "r: run again" in screen_text(app)  # said by the outcome, not the footer
+
+
+async def test_every_bulk_results_tab_keeps_its_footer_within_80_columns(demo_ran):
+    dfe = _school_with_cases(demo_ran.store)
+    async with started(demo_ran.store, "bulk_results", dfe) as (app, pilot):
+        for tab in "1234567":
+            await press(pilot, tab)
+            _assert_footer_fits(app, f"bulk results tab {tab}")
+            assert "? Keys" in screen_text(app), f"bulk results tab {tab}"

@@ -78,7 +78,7 @@ class BulkResultsScreen(ReloadingListScreen):
         Binding("r", "restore", "Restore"),
         Binding("a", "add_exclusion", "Add"),
         Binding("d,delete", "remove_exclusion", "Remove", key_display="d"),
-        ListScreen.EXPORT_BINDING,
+        ListScreen.EXPORT_BINDING_UNSHOWN,  # the Unallocated tab's keys fill 80 columns
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload", show=False),
     ]
