@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from textual.command import CommandList, CommandPalette
+from textual.command import CommandPalette
 from textual.widgets import Input
 from tui_helpers import (
     MARKUP_NAME,
     OPERATOR,
     burst,
+    choose_in_palette,
+    palette_offers,
     press,
     put_markup_case,
     screen_text,
@@ -178,26 +180,10 @@ async def test_palette_keys_typed_while_its_school_list_loads(demo, monkeypatch)
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         for key in ["m", "a", "t", "c", "h", "i", "n", "g", "space", *target.dfe[-4:]]:
             await pilot.press(key)  # each cancels the search of the text before it
-        await wait_for(pilot, lambda: _palette_offers(app))
+        await wait_for(pilot, lambda: palette_offers(app))
         await press(pilot, "enter")
         await wait_for(pilot, lambda: getattr(app.screen, "kind", None) == "matching")
         assert app.screen.dfe == target.dfe
-
-
-def _palette_offers(app) -> bool:
-    """The command palette has searched and highlights a result."""
-    results = app.screen.query_one(CommandList)
-    return results.option_count > 0 and results.highlighted is not None
-
-
-async def choose_in_palette(pilot, typed: str) -> None:
-    """ctrl+p, the text typed, then enter on the first command the palette offers."""
-    app = pilot.app
-    await pilot.press("ctrl+p")
-    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
-    await pilot.press(*list(typed))
-    await wait_for(pilot, lambda: _palette_offers(app))
-    await press(pilot, "enter")
 
 
 async def test_question_mark_shows_every_key_of_the_screen(demo_ran):

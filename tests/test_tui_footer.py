@@ -4,9 +4,18 @@ screen, those the footer leaves out too) is always there to be read."""
 from __future__ import annotations
 
 import pytest
+from textual.command import CommandList, CommandPalette
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Input
 from textual.widgets._footer import FooterKey
-from tui_helpers import answer_force_run, press, screen_text, settle, started
+from tui_helpers import (
+    answer_force_run,
+    choose_in_palette,
+    press,
+    screen_text,
+    settle,
+    started,
+)
 
 from uso_tui.tui.app import SCREENS
 from uso_tui.tui.widgets import screen_keys
@@ -78,3 +87,35 @@ async def test_every_bulk_results_tab_keeps_its_footer_within_80_columns(demo_ra
             await press(pilot, tab)
             _assert_footer_fits(app, f"bulk results tab {tab}")
             assert "? Keys" in screen_text(app), f"bulk results tab {tab}"
+
+
+async def test_keys_the_footer_leaves_out_are_commands_of_the_palette(demo_ran):
+    """The palette does what a key of the screen underneath does, found by its name."""
+    store = demo_ran.store
+    async with started(store) as (app, pilot):
+        await choose_in_palette(pilot, "add school")  # n, not in the Schools footer
+        assert type(app.screen).__name__ == "AddSchoolScreen"
+        await press(pilot, "escape")
+        app.open_screen("users")
+        await settle(pilot)
+        await choose_in_palette(pilot, "export csv")  # e, not in the Users footer
+        await settle(pilot)
+        assert list((store.root / "exports").glob("accounts-*.csv"))
+
+
+async def test_a_question_is_never_answered_from_the_palette(demo_ran):
+    dfe = _school_with_cases(demo_ran.store)
+    async with started(demo_ran.store, "matching", dfe) as (app, pilot):
+        await press(pilot, "c")  # "Create a new account?" asks
+        question = app.screen
+        assert isinstance(question, ModalScreen)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        if isinstance(app.screen, CommandPalette):
+            await pilot.press(*"yes")
+            await settle(pilot)
+            hits = app.screen.query_one(CommandList)
+            offered = [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
+            assert not any("(y)" in text for text in offered)
+            await press(pilot, "escape")
+        assert app.screen is question and not app.screen_stack[-2].decided

@@ -225,3 +225,23 @@ def damage_a_candidates_school(store):
     broken = store.root / "schools" / cand["school"] / "data.json"
     broken.write_bytes(broken.read_bytes()[:-7])
     return case, cand, broken
+
+
+def palette_offers(app) -> bool:
+    """The command palette has searched and highlights a result."""
+    from textual.command import CommandList
+
+    results = app.screen.query_one(CommandList)
+    return results.option_count > 0 and results.highlighted is not None
+
+
+async def choose_in_palette(pilot, typed: str) -> None:
+    """ctrl+p, the text typed, then enter on the first command the palette offers."""
+    from textual.command import CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+    await pilot.press(*list(typed))
+    await wait_for(pilot, lambda: palette_offers(app))
+    await press(pilot, "enter")

@@ -1,4 +1,5 @@
-"""Command palette: jump to any school (by name or DfE number) and to every screen.
+"""Command palette: jump to any school (by name or DfE number) and to every screen, and do what
+any key of the screen underneath does, by its name (those the footer leaves out too).
 
 Textual's `Matcher.highlight` parses the candidate as markup, so school names are matched and
 highlighted here, literally; with 3,000 schools a word-prefix/substring match is also far cheaper per
@@ -24,8 +25,10 @@ from textual.command import (
 )
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.screen import ModalScreen
 
 from uso_tui.tui.format import clean
+from uso_tui.tui.widgets import described
 
 if TYPE_CHECKING:  # the app imports this module
     from uso_tui.tui.app import UsoApp
@@ -38,6 +41,11 @@ GLOBAL_SCREENS = [
     ("Possible duplicates: all schools", "duplicates", "Accounts that may be one person"),
     ("Kept as different people: all schools", "kept", "Pairs kept apart, to review again"),
 ]
+# Keys that move a cursor or the focus: no command of their own in the palette.
+_MOVES = ("cursor_", "scroll", "focus", "down", "up", "to_table")
+# Under a school or screen of the same score: a key's command is the rarer thing looked for.
+KEY_WEIGHT = 0.5
+
 SCHOOL_SCREENS = [
     ("School hub", "school"),
     ("AutoUpdate settings", "settings"),
@@ -91,8 +99,33 @@ class UsoCommands(Provider):
                 out.append((f"{label}: {dfe}", "This school", partial(app.open_screen, kind, dfe)))
         return out
 
+    def _key_commands(self) -> list[tuple[str, str, Callable[[], None]]]:
+        """What each key of the screen underneath does that it can do now: "Export CSV (e)"."""
+        screen = self.screen
+        out: list[tuple[str, str, Callable[[], None]]] = []
+        if isinstance(screen, ModalScreen):  # a question is answered by its own keys only
+            return out
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            desc = described(binding)
+            if (
+                active.node is not screen
+                or not active.enabled
+                or binding.system
+                or not desc
+                or desc in seen
+                or binding.action.startswith(_MOVES)
+            ):
+                continue
+            seen.add(desc)
+            key = binding.key_display or self.app.get_key_display(binding)
+            run = partial(self.app.call_later, screen.run_action, binding.action)
+            out.append((f"{desc} ({key})", "A key of this screen", run))
+        return out
+
     async def discover(self) -> Hits:
-        for label, help_text, cb in self._screen_commands():
+        for label, help_text, cb in self._screen_commands() + self._key_commands():
             yield DiscoveryHit(label, cb, help=help_text)
 
     async def search(self, query: str) -> Hits:
@@ -102,6 +135,10 @@ class UsoCommands(Provider):
             score = matcher.match(label)
             if score > 0:
                 yield Hit(score, Content(label), cb, text=label, help=help_text)
+        for label, help_text, cb in self._key_commands():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score * KEY_WEIGHT, Content(label), cb, text=label, help=help_text)
         words = [w for w in query.lower().split() if w]
         if not words:
             return

@@ -115,7 +115,7 @@ class KeysHelp(ModalScreen[None]):
         self.dismiss(None)
 
 
-def _described(binding: Binding) -> str:
+def described(binding: Binding) -> str:
     """A key's description in full: its tooltip where the footer shows it shorter."""
     return binding.tooltip or binding.description
 
@@ -138,7 +138,7 @@ def screen_keys(screen) -> list[tuple[str, str]]:
             continue
         label = binding.key_display or app.get_key_display(binding) or format_key(key)
         if active.node is screen or active.node is app:
-            desc = _described(binding) or binding.action.replace("_", " ")
+            desc = described(binding) or binding.action.replace("_", " ")
             own.setdefault(desc, [])
             if label not in own[desc]:
                 own[desc].append(label)
@@ -148,7 +148,7 @@ def screen_keys(screen) -> list[tuple[str, str]]:
     for binding in getattr(type(screen), "BINDINGS", []):
         if not isinstance(binding, Binding) or not binding.description:
             continue
-        desc = _described(binding)
+        desc = described(binding)
         if desc not in own and not binding.action.startswith("app."):
             label = binding.key_display or app.get_key_display(binding) or format_key(binding.key)
             # a key a focused widget also binds (enter in a table) still does this screen's thing
