@@ -159,7 +159,7 @@ def screen_keys(screen) -> list[tuple[str, str]]:
         ((" ".join(labels), desc) for desc, labels in own.items()),
         key=lambda r: r[1].startswith("Focus "),
     )
-    rows.append(("^p", "Palette: go to any school"))
+    rows.append(("^p", "Palette: schools and keys"))
     if widget_keys:
         rows.append(("", "In the focused list or field: " + " ".join(widget_keys)))
     return rows
