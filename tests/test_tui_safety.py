@@ -319,6 +319,35 @@ def test_a_dialogs_indented_lines_wrap_under_their_indent():
     ]
 
 
+def test_an_audit_events_long_values_wrap_under_their_column():
+    """An audit event's details (the console's Details page): a value longer than the dialog
+    goes on under itself, not from the edge under the labels."""
+    from rich.console import Console
+
+    from uso_tui.domain.models import AuditEvent
+    from uso_tui.tui.format import event_details
+
+    entry = AuditEvent(
+        at="2026-11-28T06:00:09",
+        operator="scheduler",
+        school="204-3210",
+        action="update",
+        subject="jsmith.204",
+        before={"email": "j.smith@oakfield-primary-school.sch.uk", "forename": "J"},
+        after={"email": "john.smith@oakfield-primary-academy-trust.sch.uk", "forename": "J"},
+    )
+    console = Console(width=50, record=True, color_system=None)
+    console.print(event_details(entry))
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    start = lines.index("Before -> after (* changed)")
+    email = [line for line in lines[start + 1 :] if line.strip() and "forename" not in line]
+    assert email[0].startswith("* email")
+    column = email[0].index("j.smith")
+    assert len(email) > 1 and all(line[:column].strip() == "" for line in email[1:])
+    assert any(line.startswith("  forename") for line in lines[start + 1 :])
+    assert lines[0].startswith("At        2026-11-28 06:00:09")
+
+
 async def test_a_case_a_run_refreshed_since_it_was_shown_is_shown_again_not_matched(demo_ran):
     """The queue shows a case; a run then ranks its candidates again. `m` `y` typed at once:
     nothing is matched, the case is shown as it is now and the operator is told to look again;

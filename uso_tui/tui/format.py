@@ -234,7 +234,8 @@ def run_details(run: Run) -> Text:
     return out
 
 
-def event_details(entry: AuditEvent) -> Text:
+def event_details(entry: AuditEvent) -> Group:
+    """An audit event's details: a long value wraps under itself, not under the labels."""
     pairs: list[tuple[str, object]] = [
         ("At", when(entry.at, seconds=True)),
         ("Operator", entry.operator),
@@ -244,10 +245,8 @@ def event_details(entry: AuditEvent) -> Text:
     ]
     if entry.run_id:
         pairs.append(("Run", entry.run_id))
-    out = kv_lines(pairs, width=10)
-    out.append("\n\nBefore -> after (* changed)\n", style="bold")
-    out.append_text(diff_lines(entry.before, entry.after))
-    return out
+    heading = Text("\nBefore -> after (* changed)", style="bold", end="\n")
+    return Group(kv_grid(pairs, width=10), heading, diff_grid(entry.before, entry.after))
 
 
 def newest_first(entry: AuditEvent) -> tuple:
@@ -292,29 +291,29 @@ def change_summary(before: dict | None, after: dict | None, limit: int = 4) -> s
     return "; ".join(parts[:limit]) + more
 
 
-def diff_lines(before: dict | None, after: dict | None) -> Text:
-    """Every key of before/after on its own line, changed ones marked with `*` (not only colour)."""
+def diff_grid(before: dict | None, after: dict | None) -> Table | Text:
+    """Every key of before/after on its own row, changed ones marked with `*` (not only colour);
+    a long value wraps in its own column."""
     before = before if isinstance(before, dict) else {}
     after = after if isinstance(after, dict) else {}
-    out = Text(end="")
     keys = list(dict.fromkeys([*before, *after]))
     if not keys:
-        out.append("(no details recorded)", style="dim")
-        return out
-    width = min(22, max(len(key) for key in keys) + 2)
-    for position, key in enumerate(keys):
+        return Text("(no details recorded)", style="dim", end="")
+    grid = Table.grid()
+    grid.add_column(width=2, no_wrap=True, style="bold yellow")
+    grid.add_column(width=min(22, max(len(key) for key in keys) + 2), no_wrap=True, style="bold")
+    grid.add_column(ratio=1, overflow="fold")
+    for key in keys:
         changed = before.get(key) != after.get(key)
-        if position:
-            out.append("\n")
-        out.append("* " if changed else "  ", style="bold yellow" if changed else "")
-        out.append(f"{clean(key):<{width}}", style="bold")
+        value = Text(end="")
         if key in before and key in after and changed:
-            out.append(value_text(before.get(key)))
-            out.append(" -> ", style="bold")
-            out.append(value_text(after.get(key)))
+            value.append(value_text(before.get(key)))
+            value.append(" -> ", style="bold")
+            value.append(value_text(after.get(key)))
         elif key in after:
-            out.append(value_text(after.get(key)))
+            value.append(value_text(after.get(key)))
         else:
-            out.append(value_text(before.get(key)))
-            out.append(" (removed)", style="dim")
-    return out
+            value.append(value_text(before.get(key)))
+            value.append(" (removed)", style="dim")
+        grid.add_row("* " if changed else "", Text(clean(key), overflow="ellipsis"), value)
+    return grid
