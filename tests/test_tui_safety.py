@@ -348,6 +348,30 @@ def test_an_audit_events_long_values_wrap_under_their_column():
     assert lines[0].startswith("At        2026-11-28 06:00:09")
 
 
+def test_a_runs_long_error_wraps_under_its_column():
+    from rich.console import Console
+
+    from uso_tui.domain.models import Run
+    from uso_tui.tui.format import run_details
+
+    run = Run(
+        run_id="204-3210-r7",
+        school="204-3210",
+        trigger="schedule",
+        operator="scheduler",
+        status="failed",
+        started_at="2026-11-28T06:00:00",
+        error="IRIS answered 503 Service Unavailable three times for the students report",
+    )
+    console = Console(width=50, record=True, color_system=None)
+    console.print(run_details(run))
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    at = next(i for i, line in enumerate(lines) if line.startswith("Error"))
+    column = lines[at].index("IRIS")
+    assert lines[at + 1][:column].strip() == "" and lines[at + 1].strip()
+    assert "Counts" in lines
+
+
 async def test_a_case_a_run_refreshed_since_it_was_shown_is_shown_again_not_matched(demo_ran):
     """The queue shows a case; a run then ranks its candidates again. `m` `y` typed at once:
     nothing is matched, the case is shown as it is now and the operator is told to look again;

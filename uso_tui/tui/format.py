@@ -201,7 +201,8 @@ def counts_short(counts: dict[str, int]) -> str:
     return out + f" ?{counts.get('needs_matching', 0)} !{counts.get('invalid', 0)}"
 
 
-def run_details(run: Run) -> Text:
+def run_details(run: Run) -> Group:
+    """A run's details: a long value (an error) wraps under itself, not under the labels."""
     pairs: list[tuple[str, object]] = [
         ("Run", run.run_id),
         ("School", run.school),
@@ -218,8 +219,8 @@ def run_details(run: Run) -> Text:
         pairs.append(("Error", run.error))
     if run.confirmed_by:
         pairs.append(("Confirmed", f"by {run.confirmed_by} at {when(run.confirmed_at)}"))
-    out = kv_lines(pairs, width=12)
-    out.append("\n\nCounts\n", style="bold")
+    out = Text("\nCounts\n", style="", end="")
+    out.stylize("bold", 0, len("\nCounts"))
     for key in COUNT_KEYS:
         out.append(f"  {COUNT_LABELS.get(key, key):<22}{run.counts.get(key, 0):>7,}\n")
     if run.held_usernames:
@@ -231,7 +232,7 @@ def run_details(run: Run) -> Text:
             out.append("  ")
             out.append_text(plain(username))
             out.append("\n")
-    return out
+    return Group(kv_grid(pairs, width=12), out)
 
 
 def event_details(entry: AuditEvent) -> Group:
