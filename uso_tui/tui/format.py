@@ -125,20 +125,9 @@ def status_text(status: str | None) -> Text:
     return Text(STATUS_WORD.get(status, status), style=STATUS_STYLE.get(status, ""), end="")
 
 
-def kv_lines(pairs: Iterable[tuple[str, object]], width: int = 16) -> Text:
-    """Label/value lines; labels are ours, values literal."""
-    out = Text(end="")
-    for position, (label, value) in enumerate(pairs):
-        if position:
-            out.append("\n")
-        out.append(f"{label:<{width - 1}} ", style="bold")  # a space even after a long label
-        out.append_text(value if isinstance(value, Text) else plain(value))
-    return out
-
-
 def kv_grid(pairs: Iterable[tuple[str, object]], width: int = 16) -> Table:
-    """kv_lines as a grid: a value too long for its line wraps under itself, not under the
-    labels."""
+    """Label/value rows (labels ours, values literal): a value too long for its line wraps under
+    itself, not under the labels."""
     grid = Table.grid()
     grid.add_column(width=width, no_wrap=True, style="bold")
     grid.add_column(ratio=1, overflow="fold")

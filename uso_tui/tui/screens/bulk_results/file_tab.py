@@ -3,6 +3,7 @@ run the file came from, and the picker of another run's file."""
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -15,7 +16,7 @@ from uso_tui.domain.models import Run
 from uso_tui.sync.compare import comparison_lines
 from uso_tui.tui.format import (
     counts_short,
-    kv_lines,
+    kv_grid,
     plain,
     status_text,
     value_text,
@@ -25,7 +26,8 @@ from uso_tui.tui.screens.bulk_results.tabs import Loaded
 from uso_tui.tui.screens.listing import Col, ListTable, Row, cells, haystack
 
 
-def record_details(row: dict) -> Text:
+def record_details(row: dict) -> Table:
+    """A processed record's details: a long reason wraps under itself, not under the labels."""
     rec = row.get("record") or {}
     pairs: list[tuple[str, object]] = [
         ("Outcome", row.get("outcome") or "-"),
@@ -33,7 +35,7 @@ def record_details(row: dict) -> Text:
         ("Account", row.get("username") or "none"),
     ]
     pairs += [(k.replace("_", " "), value_text(v)) for k, v in rec.items() if v not in (None, "")]
-    return kv_lines(pairs, width=16)
+    return kv_grid(pairs, width=16)
 
 
 def file_head(loaded: Loaded) -> Text:
