@@ -21,7 +21,6 @@ from uso_tui.tui.workers import in_thread
 
 class AddSchoolScreen(SettingsForm):
     kind = "add_school"
-    TITLE = "Add school"
     FIELDS = [
         ("dfe", "DfE number", "LLL-EEEE, e.g. 204-3210"),
         ("name", "School name", ""),

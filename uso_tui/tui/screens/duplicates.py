@@ -196,7 +196,6 @@ class DuplicatesScreen(PairListScreen):
     PAIRS = "Possible duplicates"
     EXPORT_LIST = "duplicates"
     kind = "duplicates"
-    TITLE = "Possible duplicates"
     TABLE_ID = "pairs"
 
     # `k` keeps both here (DESIGN's keys for this review), so up is the arrow key only.

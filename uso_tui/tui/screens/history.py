@@ -87,7 +87,6 @@ class NewestFirstScreen(LoadedListScreen):
 
 class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
     kind = "history"
-    TITLE = "Run history"
     ROLE_KEYS = {"U": "undo_run"}  # noqa: RUF012 - read only
     TABLE_ID = "runs"
     NAME = "Run history"
@@ -233,7 +232,6 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
 
 class AuditScreen(NewestFirstScreen):
     kind = "audit"
-    TITLE = "Audit log"
     TABLE_ID = "events"
     NAME = "Audit log"
     UNIT = "events"

@@ -34,7 +34,6 @@ class KeptApartScreen(PairListScreen):
     PAIRS = "Kept as different people"
     EXPORT_LIST = "kept"
     kind = "kept"
-    TITLE = "Kept apart"
     TABLE_ID = "kept"
 
     BINDINGS = [

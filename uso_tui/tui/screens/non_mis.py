@@ -216,7 +216,6 @@ class LinkPicker(ModalScreen[dict | None]):
 class NonMisScreen(LoadedListScreen):
     EXPORT_LIST = "non-mis"
     kind = "non_mis"
-    TITLE = "Non-MIS accounts"
     TABLE_ID = "accounts"
 
     BINDINGS = [

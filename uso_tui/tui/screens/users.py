@@ -414,7 +414,6 @@ class AccountScreen(ListScreen):
     """One account: its fields and its history (audit events about it, newest first)."""
 
     kind = "account"
-    TITLE = "Account"
     # the footer's Restore follows the account shown (check_action)
     account: var[Account | None] = var(None, bindings=True)
 

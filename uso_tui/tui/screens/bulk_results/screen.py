@@ -57,7 +57,6 @@ EXPORTS = {
 
 class BulkResultsScreen(ReloadingListScreen):
     kind = "bulk_results"
-    TITLE = "Bulk results"
     tabbed = getters.query_one("#tabs", TabbedContent)
 
     BINDINGS = [
