@@ -28,7 +28,7 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 
 from uso_tui.tui.format import clean
-from uso_tui.tui.widgets import described
+from uso_tui.tui.widgets import described, key_label
 
 if TYPE_CHECKING:  # the app imports this module
     from uso_tui.tui.app import UsoApp
@@ -119,7 +119,7 @@ class UsoCommands(Provider):
             ):
                 continue
             seen.add(desc)
-            key = binding.key_display or self.app.get_key_display(binding)
+            key = key_label(self.app, binding)
             run = partial(self.app.call_later, screen.run_action, binding.action)
             out.append((f"{desc} ({key})", "A key of this screen", run))
         return out

@@ -120,11 +120,17 @@ def described(binding: Binding) -> str:
     return binding.tooltip or binding.description
 
 
+def key_label(app, binding: Binding, key: str | None = None) -> str:
+    """How a key is written for an operator ("/", "⏎", "^p"): the binding's own display, else
+    Textual's (`key`: the one key of a binding of several that is meant)."""
+    from textual.keys import format_key  # noqa: PLC0415
+
+    return binding.key_display or app.get_key_display(binding) or format_key(key or binding.key)
+
+
 def screen_keys(screen) -> list[tuple[str, str]]:
     """(key, description) for every binding active on `screen`: the screen's own and the app's
     first, then one line for the focused widget's movement keys (arrows, page keys...)."""
-    from textual.keys import format_key  # noqa: PLC0415
-
     app = screen.app
     own: dict[str, list[str]] = {}
     widget_keys: list[str] = []
@@ -136,7 +142,7 @@ def screen_keys(screen) -> list[tuple[str, str]]:
             or binding.action.endswith(("copy_text", "command_palette"))
         ):
             continue
-        label = binding.key_display or app.get_key_display(binding) or format_key(key)
+        label = key_label(app, binding, key)
         if active.node is screen or active.node is app:
             desc = described(binding) or binding.action.replace("_", " ")
             own.setdefault(desc, [])
@@ -150,7 +156,7 @@ def screen_keys(screen) -> list[tuple[str, str]]:
             continue
         desc = described(binding)
         if desc not in own and not binding.action.startswith("app."):
-            label = binding.key_display or app.get_key_display(binding) or format_key(binding.key)
+            label = key_label(app, binding)
             # a key a focused widget also binds (enter in a table) still does this screen's thing
             shadowed = any(k.strip() in screen.active_bindings for k in binding.key.split(","))
             own[desc if shadowed else f"{desc} (not now)"] = [label]
