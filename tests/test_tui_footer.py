@@ -1,5 +1,6 @@
 """Every screen's footer at 80 columns: its keys fit, and `? Keys` (which lists every key of the
-screen, those the footer leaves out too) is always there to be read."""
+screen, those the footer leaves out too) is always there to be read. Wider, the footer shows the
+keys it leaves out at 80 columns (the screen's WIDE_KEYS) as far as they fit."""
 
 from __future__ import annotations
 
@@ -44,6 +45,17 @@ async def test_the_footer_fits_80_columns_and_shows_keys_help(demo_ran, kind, su
         _assert_footer_fits(app, kind)
         if not isinstance(app.focused, Input):  # where a field has the focus, ? is typed
             assert "? Keys" in screen_text(app), f"{kind}: the footer is cut before ? Keys"
+        first = _footer_actions(app)
+        for width in (100, 120, 200, 80):
+            await pilot.resize_terminal(width, 24)
+            await settle(pilot)
+            _assert_footer_fits(app, f"{kind} at {width} columns")
+            shown = _footer_actions(app)
+            wide = [a for a in app.screen.WIDE_KEYS if a in _enabled_actions(app)]
+            if width == 200:  # room for every one
+                assert set(wide) <= shown, f"{kind}: {set(wide) - shown} not shown at {width}"
+            if width == 80:  # back as it was
+                assert shown == first, kind
 
 
 def _assert_footer_fits(app, what: str) -> None:
@@ -52,6 +64,31 @@ def _assert_footer_fits(app, what: str) -> None:
     for key in keys:
         if key is not palette:
             assert key.region.right <= palette.region.x, f"{what}: {key.key} is cut"
+
+
+def _footer_actions(app) -> set[str]:
+    return {key.action for key in app.screen.query_one(Footer).query(FooterKey) if key.display}
+
+
+def _enabled_actions(app) -> set[str]:
+    return {a.binding.action for a in app.screen.active_bindings.values() if a.enabled}
+
+
+async def test_a_wide_footer_shows_more_keys_and_gives_them_up_as_it_narrows(demo_ran):
+    async with started(demo_ran.store, size=(120, 24)) as (app, pilot):
+        assert {"add_school", "history"} <= _footer_actions(app)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert not {"add_school", "history"} & _footer_actions(app)
+        _assert_footer_fits(app, "schools, narrowed")
+        await pilot.resize_terminal(100, 24)
+        await settle(pilot)
+        shown = _footer_actions(app)
+        assert "add_school" in shown and "audit" not in shown  # as many as fit, in order
+        _assert_footer_fits(app, "schools at 100 columns")
+        assert "? Keys" in screen_text(app)
+        await press(pilot, "n")  # the key works at any width
+        assert type(app.screen).__name__ == "AddSchoolScreen"
 
 
 async def test_the_matching_footer_fits_with_undo_and_keys_help_says_its_keys_in_full(demo_ran):

@@ -3,10 +3,12 @@ and literal notifications."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from rich.text import Text
 from textual import events, getters
+from textual.binding import ActiveBinding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
@@ -18,6 +20,10 @@ from uso_tui.tui.app import UsoApp
 from uso_tui.tui.format import clean, plain
 from uso_tui.tui.keys_in_turn import HoldsKeys
 
+# The columns the command palette's key takes at the footer's right ("▏^p palette"), with a
+# margin.
+FOOTER_PALETTE = 14
+
 
 class UsoScreen(HoldsKeys, Screen):
     """Base for console screens. Subclasses set `kind` (the app's SCREENS key)."""
@@ -28,6 +34,10 @@ class UsoScreen(HoldsKeys, Screen):
     ROLE_KEYS: dict[str, str] = {}
     # the console app, typed: its clock, operator, role, runs and navigation
     app = getters.app(UsoApp)
+    # Actions of keys the footer leaves out at 80 columns (`? Keys` and the palette give them),
+    # shown there too when the terminal is wide enough for them, in this order.
+    WIDE_KEYS: tuple[str, ...] = ()
+    _wide_shown: tuple[str, ...] = ()
 
     def __init__(self, store: Store, dfe: str | None = None) -> None:
         super().__init__()
@@ -50,6 +60,44 @@ class UsoScreen(HoldsKeys, Screen):
             classes=f"title-bar {classes}".strip(),
             id=id,
         )
+
+    # -- the footer shows more keys on a wide terminal --
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        bindings = super().active_bindings
+        if not self.WIDE_KEYS:
+            return bindings
+        self._wide_shown = shown = self._wide_fit(bindings)
+        for key, active in bindings.items():
+            if active.binding.action in shown and not active.binding.show:
+                bindings[key] = active._replace(binding=replace(active.binding, show=True))
+        return bindings
+
+    def _wide_fit(self, bindings: dict[str, ActiveBinding]) -> tuple[str, ...]:
+        """The WIDE_KEYS actions that fit the footer beside the keys it shows anyway: each key
+        takes its key, a space, its description and a space; the palette's key, docked right,
+        FOOTER_PALETTE columns."""
+        app = self.app
+        width = {}  # action -> columns, as the footer shows one key per action
+        for active in bindings.values():
+            binding = active.binding
+            if binding.action not in width and (binding.show or binding.action in self.WIDE_KEYS):
+                cost = len(app.get_key_display(binding)) + len(binding.description) + 2
+                width[binding.action] = cost if binding.description else 0
+        room = self.size.width - FOOTER_PALETTE
+        room -= sum(cost for action, cost in width.items() if action not in self.WIDE_KEYS)
+        shown = []
+        for action in self.WIDE_KEYS:
+            cost = width.get(action)
+            if cost and cost <= room:
+                shown.append(action)
+                room -= cost
+        return tuple(shown)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.WIDE_KEYS and self._wide_fit(super().active_bindings) != self._wide_shown:
+            self.refresh_bindings()  # the footer composes its keys again
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

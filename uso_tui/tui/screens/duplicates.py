@@ -196,6 +196,7 @@ class DuplicatesScreen(PairListScreen):
     PAIRS = "Possible duplicates"
     EXPORT_LIST = "duplicates"
     kind = "duplicates"
+    WIDE_KEYS = ("kept",)
     TABLE_ID = "pairs"
 
     # `k` keeps both here (DESIGN's keys for this review), so up is the arrow key only.

@@ -75,6 +75,7 @@ def report_label(report: str, rp: ReportProgress, finished: bool = False) -> str
 class ForceRunScreen(ConfirmsHeld):
     kind = "force_run"
     TITLE = "Force run"
+    WIDE_KEYS = ("run_again", "settings")
     phase_box = getters.query_one("#phase", Static)
     counters_box = getters.query_one("#counters", Static)
     outcome_box = getters.query_one("#outcome", Static)

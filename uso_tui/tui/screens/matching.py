@@ -93,6 +93,7 @@ class MatchingScreen(ExportsCsv):
     EXPORT_LIST = "cases"
     kind = "matching"
     TITLE = "Matching queue"
+    WIDE_KEYS = ("export", "previous", "toggle_decided")
     # what the footer's keys can do now: the footer is rebuilt (a few ms) only when it changes
     keys_state: var[tuple] = var((), bindings=True)
 

@@ -216,6 +216,7 @@ class LinkPicker(ModalScreen[dict | None]):
 class NonMisScreen(LoadedListScreen):
     EXPORT_LIST = "non-mis"
     kind = "non_mis"
+    WIDE_KEYS = ("open_account", "export")
     TABLE_ID = "accounts"
 
     BINDINGS = [

@@ -31,6 +31,7 @@ MENU = [
 class SchoolScreen(UsoScreen):
     kind = "school"
     TITLE = "School"
+    WIDE_KEYS = ("go('users')", "go('history')", "go('audit')", "request")
 
     BINDINGS = [
         Binding("e", "go('settings')", "Settings"),

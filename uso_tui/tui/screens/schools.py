@@ -174,6 +174,7 @@ class SchoolsScreen(UsoScreen):
     kind = "schools"
     ROLE_KEYS = {"n": "school_add"}  # noqa: RUF012 - read only
     TITLE = "Schools"
+    WIDE_KEYS = ("add_school", "history", "audit", "settings")
 
     BINDINGS = [
         Binding("enter", "open", "Open", show=False),

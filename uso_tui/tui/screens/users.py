@@ -100,6 +100,7 @@ class UsersScreen(ReloadingListScreen):
     search_box = getters.query_one("#search", Input)
     TITLE = "Users"
     EXPORT_LIST = "accounts"  # every account of the store (the school's, from its hub)
+    WIDE_KEYS = ("export",)
 
     DEFAULT_CSS = """
     UsersScreen #search { height: 1; border: none; padding: 0 1; background: $boost; }

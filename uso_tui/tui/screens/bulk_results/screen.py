@@ -57,6 +57,7 @@ EXPORTS = {
 
 class BulkResultsScreen(ReloadingListScreen):
     kind = "bulk_results"
+    WIDE_KEYS = ("export",)
     tabbed = getters.query_one("#tabs", TabbedContent)
 
     BINDINGS = [
