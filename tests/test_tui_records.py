@@ -285,6 +285,35 @@ async def test_users_latest_moves_then_search_and_account_history(store):
         assert screen.query_one("#search", Input).value == ""
 
 
+async def test_a_fit_column_takes_only_what_its_rows_need_and_gives_the_rest_to_names():
+    """Users' School column is 19 wide for a move ("204-3210 > 204-3211") and 8 for a list of
+    creates, whose names then show 11 columns more at 80 columns."""
+    from textual.app import App
+
+    from uso_tui.tui.screens.listing import Col, Row, cells
+
+    class One(App):
+        def compose(self):
+            yield ListTable([Col("Name", "name", None, 12), Col("School", "school", 19, fit=True)])
+
+    def rows(*schools):
+        return [
+            Row(str(i), cells("Donnchadh Byrne-Whitfield", s), "") for i, s in enumerate(schools)
+        ]
+
+    async with One().run_test(size=(80, 24)) as pilot:
+        listed = pilot.app.query_one(ListTable)
+        listed.set_rows(rows("205-2322", "204-2308"))
+        await pilot.pause()
+        widths = {c.key.value: c.width for c in listed.columns.values()}
+        assert widths["school"] == 8 and widths["name"] == 80 - 8 - 4 - 2
+        listed.set_rows(rows("205-2322", "204-3210 > 204-3211"))
+        await pilot.pause()
+        widths = {c.key.value: c.width for c in listed.columns.values()}
+        assert widths["school"] == 19 and widths["name"] == 80 - 19 - 4 - 2
+        assert listed.row_count == 2
+
+
 async def test_users_search_then_enter_typed_ahead_opens_the_first_hit(store):
     """`/`, a name, enter, enter in one burst: the second enter waits for the hits (searched in
     a thread) and opens the first of them, not a row of the list shown before."""

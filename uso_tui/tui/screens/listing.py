@@ -38,6 +38,9 @@ class Col:
     width: int | None = None  # None: takes the width that is left (at least `min_width`)
     min_width: int = 10
     wide: bool = False  # shown only in a terminal of at least WIDE columns
+    # `width` is the most it takes: only as much as its label and widest cell need, the rest
+    # going to the column that takes what is left (a moves' "from > to" school, rare)
+    fit: bool = False
 
 
 @dataclass(slots=True)
@@ -86,6 +89,7 @@ class ListTable(DataTable):
         self._by_key: dict[str, Row] = {}
         self._sig: list[tuple] | None = None
         self._built_for = 0
+        self._fitted: dict[int, int] = {}  # a `fit` column's index -> its width for the rows
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.openable or action != "select_cursor"
@@ -100,22 +104,32 @@ class ListTable(DataTable):
         `wide` columns only in a wide terminal."""
         width = self.app.size.width - self.inset
         self._built_for = self.app.size.width
+        self._fitted = self._fit_widths()
         self._shown_cols = [
             i for i, spec in enumerate(self.columns_spec) if not spec.wide or width >= WIDE
         ]
+        widths = [self._fitted.get(i, self.columns_spec[i].width) for i in self._shown_cols]
         specs = [self.columns_spec[i] for i in self._shown_cols]
-        fixed = sum(spec.width or 0 for spec in specs) + (1 if self.marks else 0)
+        fixed = sum(w or 0 for w in widths) + (1 if self.marks else 0)
         ncols = len(specs) + (1 if self.marks else 0)
         # two cells of padding per column and the vertical scrollbar
         left = width - fixed - 2 * ncols - 2
         flex = [spec for spec in specs if spec.width is None]
         if self.marks:
             self.add_column(" ", width=1, key="mark")
-        for spec in specs:
+        for spec, fixed_width in zip(specs, widths, strict=True):
             share = left // max(1, len(flex))
             self.add_column(
-                spec.label, width=spec.width or max(spec.min_width, share), key=spec.key
+                spec.label, width=fixed_width or max(spec.min_width, share), key=spec.key
             )
+
+    def _fit_widths(self) -> dict[int, int]:
+        out = {}
+        for i, spec in enumerate(self.columns_spec):
+            if spec.fit and spec.width:
+                widest = max((r.cells[i].cell_len for r in self.all_rows), default=0)
+                out[i] = min(spec.width, max(len(spec.label), widest))
+        return out
 
     def on_resize(self) -> None:
         if self.columns and self.app.size.width != self._built_for:
@@ -148,6 +162,9 @@ class ListTable(DataTable):
             return
         self._sig = sig
         if self.is_mounted and self.columns:
+            if self._fit_widths() != self._fitted:  # a `fit` column wants another width
+                self.clear(columns=True)
+                self._build_columns()
             self.refill()
 
     def set_filter(self, text: str) -> None:

@@ -137,7 +137,7 @@ class UsersScreen(ReloadingListScreen):
                 Col("Kind", "kind", 6),
                 Col("Username", "username", 16),
                 Col("Name", "name", None, 12),
-                Col("School", "school", 19),
+                Col("School", "school", 19, fit=True),  # "204-3210 > 204-2308" for a move
                 Col("Operator", "operator", 10, wide=True),
             ],
             id="latest",
