@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from factories import DFE, OTHER, Env, iris_student
@@ -60,12 +60,34 @@ async def test_a_failed_scheduled_run_is_retried_and_a_held_one_is_not(env):
     (result,) = await due(env, datetime(2026, 3, 10, 6, 30))
     assert result.run.status == "failed"
     env.sim.set_switches(DFE, reject_credentials=False)
-    (result,) = await due(env, datetime(2026, 3, 10, 6, 31))
+    (result,) = await due(env, datetime(2026, 3, 10, 6, 41))
     assert result.run.status == "succeeded"
     env.set_students(DFE, [])
     (result,) = await due(env, datetime(2026, 3, 11, 6, 1))
     assert result.run.status == "held"
     assert due_schools(env.store, datetime(2026, 3, 11, 6, 30)) == []
+
+
+async def test_a_school_that_keeps_failing_is_retried_less_and_less_often(env):
+    """A wrong secret: run again 10, 20, 40... minutes after each failure (at most two hours
+    apart), not on every pass of the scheduler; the next day it runs at its time again."""
+    env.sim.set_switches(DFE, reject_credentials=True)
+    tried = []
+    for minute in range(0, 24 * 60 - 6 * 60, 5):  # a pass every five minutes from 06:00
+        now = datetime(2026, 3, 10, 6, 0) + timedelta(minutes=minute)
+        if DFE in [s.dfe for s in due_schools(env.store, now)]:
+            (result,) = [r for r in await due(env, now) if r.run.school == DFE]
+            assert result.run.status == "failed"
+            tried.append(now.strftime("%H:%M"))
+        else:
+            await due(env, now)  # the other schools' runs, as the scheduler's pass makes them
+    assert tried[:6] == ["06:00", "06:10", "06:30", "07:10", "08:30", "10:30"]
+    assert tried[6:] == ["12:30", "14:30", "16:30", "18:30", "20:30", "22:30"]
+    assert [s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 6, 0))] == [DFE]
+    env.sim.set_switches(DFE, reject_credentials=False)
+    (result,) = [r for r in await due(env, datetime(2026, 3, 11, 6, 0)) if r.run.school == DFE]
+    assert result.run.status == "succeeded"
+    assert DFE not in [s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 6, 15))]
 
 
 async def test_force_run_does_not_count_as_the_scheduled_run(env):
@@ -399,8 +421,8 @@ async def test_a_daily_run_on_a_full_disk_leaves_no_school_running(
 ):
     """The runs are claimed, then the disk is full: neither their changes nor their failure can
     be written. Each is reported failed saying so, and none keeps its school "running" for the
-    scheduler that claimed it (workers commit, the parent claimed): its next pass, once there
-    is room, runs them all."""
+    scheduler that claimed it (workers commit, the parent claimed): its pass after the wait for
+    a retry (RETRY_FIRST), once there is room, runs them all."""
     from uso_tui.store import liveness
     from uso_tui.store.transaction import TinyTransaction
     from uso_tui.sync import runner, schedule, worker_processes
@@ -425,12 +447,13 @@ async def test_a_daily_run_on_a_full_disk_leaves_no_school_running(
         all_failed(results, "its end could not be recorded")
         assert store.running_runs() == []  # as this process sees them: none it still runs
         monkeypatch.setattr(TinyTransaction, "commit", committed)  # room again
+        later = SEVEN + schedule.RETRY_FIRST
         if processes == 1:
-            again = await schedule.run_due(store, SEVEN, processes=processes)
+            again = await schedule.run_due(store, later, processes=processes)
         else:  # the scheduler's next pass: it writes the ends it could not, then runs them
             passes: list = []
             await schedule.scheduler_loop(
-                store, clock=lambda: SEVEN, iterations=1, on_results=passes.append
+                store, clock=lambda: later, iterations=1, on_results=passes.append
             )
             (again,) = passes
             monkeypatch.setattr(liveness, "_abandoned", set())  # as another process reads

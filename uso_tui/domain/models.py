@@ -71,6 +71,9 @@ class School(_Record):
     last_run_at: str | None = None
     last_run_trigger: str | None = None
     last_scheduled_success_at: str | None = None
+    # when the scheduled runs since the last that did run failed, newest first (a few): the
+    # scheduler waits longer before each retry of the day
+    scheduled_failed_at: list[str] = field(default_factory=list)
     open_cases: int = 0
     unallocated_last_run: int = 0
     active_accounts: int = 0

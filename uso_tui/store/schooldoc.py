@@ -28,10 +28,13 @@ SUMMARY_FIELDS = (
     "last_run_at",
     "last_run_trigger",
     "last_scheduled_success_at",
+    "scheduled_failed_at",
     "open_cases",
     "unallocated_last_run",
     "active_accounts",
 )
+# The failed scheduled runs a summary keeps the start of (see School.scheduled_failed_at).
+FAILURES_KEPT = 8
 # Private keys of a directory entry. A run in progress lives only there, with the school's run
 # counter, so starting a run (run-due starts hundreds) never rewrites the school's data file; a
 # run enters data.json when it ends.
@@ -281,6 +284,7 @@ class SchoolDoc:
             "last_run_at": None,
             "last_run_trigger": None,
             "last_scheduled_success_at": None,
+            "scheduled_failed_at": [],
             "open_cases": open_cases,
             "unallocated_last_run": 0,
             "active_accounts": active,
@@ -293,8 +297,13 @@ class SchoolDoc:
                 out["unallocated_last_run"] = int((run.get("counts") or {}).get("unallocated", 0))
                 break
         # A held scheduled run did run: counting it stops run-due from re-running a held school.
+        failed = out["scheduled_failed_at"]
         for run in runs:
-            if run.get("trigger") == "schedule" and run["status"] in ("succeeded", "held"):
+            if run.get("trigger") != "schedule" or run["status"] == "running":
+                continue
+            if run["status"] in ("succeeded", "held"):
                 out["last_scheduled_success_at"] = run.get("started_at")
                 break
+            if len(failed) < FAILURES_KEPT and run.get("started_at"):
+                failed.append(run["started_at"])
         return out

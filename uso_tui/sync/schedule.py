@@ -38,19 +38,44 @@ def _due_at(school: School, now: datetime) -> datetime:
     return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
 
 
+# A school whose scheduled run failed today (IRIS down, a secret changed at the school) is run
+# again RETRY_FIRST after the failure, then after twice as long each time, at most RETRY_MAX:
+# not on every pass of the scheduler (a failed run a minute, a wrong secret tried a thousand
+# times a day), and still soon after a passing outage.
+RETRY_FIRST = timedelta(minutes=10)
+RETRY_MAX = timedelta(hours=2)
+
+
 def due_schools(store: Store, now: datetime) -> list[School]:
     """Schools whose daily time has passed today and with no successful scheduled run since
-    (a held scheduled run counts: it ran), so a server that was down catches up."""
+    (a held scheduled run counts: it ran), so a server that was down catches up; a school whose
+    scheduled runs failed since is due again once it has waited retry_wait."""
     out = []
     for school in store.list_schools():
         due = _due_at(school, now)
         if now < due:
             continue
+        since = iso(due)
         last = school.last_scheduled_success_at
-        if last and last >= iso(due):
+        if last and last >= since:
+            continue
+        failed = [at for at in school.scheduled_failed_at if at >= since]
+        if failed and now < _at(max(failed)) + retry_wait(len(failed)):
             continue
         out.append(school)
     return out
+
+
+def retry_wait(failures: int) -> timedelta:
+    """How long after its `failures`-th failed scheduled run of the day a school runs again."""
+    return min(RETRY_MAX, RETRY_FIRST * 2 ** min(failures - 1, 16))
+
+
+def _at(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=None)
+    except ValueError:  # not a time we wrote: no wait
+        return datetime.min
 
 
 PARALLEL_FROM = 40  # schools due at once from which run_due spreads them over processes
