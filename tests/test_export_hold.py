@@ -68,3 +68,22 @@ def test_a_halved_export_is_held_whole_and_normal_churn_is_not(cli, sim):
     assert res.status == 0, res.err
     counts = res.json()["counts"]
     assert counts["created"] == 1 and counts["updated"] == 1 and counts["unallocated"] == 4
+
+
+def test_an_older_held_run_is_not_confirmed_while_a_newer_one_is_held(cli, sim):
+    """Yesterday's export held whole, today's held again: confirming yesterday's is refused and
+    names today's (it applied nothing and had said it worked, "left alone" for every account)."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    before = _accounts(cli)
+    newcomer = enrolled_student("new", "Nia", "Okoro", "2015-09-09")
+    sim.set_records(DFE, "students", PUPILS[:20] + [newcomer])
+    older = cli("sync", DFE, "--json").json()["run_id"]
+    newer = cli("sync", DFE, "--json").json()["run_id"]
+    res = cli("confirm", older)
+    assert res.status == 2
+    assert f"{older} is out of date" in res.err and f"uso-tui confirm {newer}" in res.err
+    assert _accounts(cli) == before  # nothing applied
+    assert cli.ok("run", "show", older, "--json").json()["status"] == "held"
+    cli.ok("confirm", newer)
+    assert any(a["forename"] == "Nia" for a in _accounts(cli).values())

@@ -142,8 +142,19 @@ def _confirm_whole(
 ) -> Confirmed:
     """A run held whole by the export comparison: its export planned again and applied (the
     held accounts not chosen are kept)."""
-    from uso_tui.sync.held_export import apply_held_export  # noqa: PLC0415 - imports the runner
+    from uso_tui.sync.held_export import (  # noqa: PLC0415 - imports the runner
+        apply_held_export,
+        newer_runs,
+    )
 
+    newer = newer_runs(txn, run)
+    if newer and newer[0].status == "held":  # a newer export waits: that is the one to judge
+        latest = newer[0]
+        raise InvalidInput(
+            f"run {run.run_id} is out of date: {run.school} has run since ({latest.run_id}, "
+            f"{latest.started_at.replace('T', ' ')[:16]}), held too, from a newer export; "
+            f"confirm that one instead (uso-tui confirm {latest.run_id})"
+        )
     kept = [u for u in run.held_usernames if u not in chosen]
     # what held_review promised: an account changed or seen again since is left alone
     seen = seen_since(store, run)

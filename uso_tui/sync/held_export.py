@@ -32,18 +32,24 @@ def exports_of(store: Store, run: Run) -> dict[str, Export]:
     }
 
 
+def newer_runs(txn: Transaction, run: Run) -> list[Run]:
+    """The school's runs that ran (succeeded or held, not dry) after `run`, newest first: a
+    held run's export is out of date once there is one."""
+    newer = [
+        r
+        for r in txn.runs(run.school)
+        if r.started_at > run.started_at and r.status in ("succeeded", "held") and not r.dry_run
+    ]
+    return sorted(newer, key=lambda r: r.started_at, reverse=True)
+
+
 def apply_held_export(
     store: Store, txn: Transaction, run: Run, now: datetime, at: str, keep: set[str]
 ) -> dict[str, Plan]:
     """Plans the held run's records again, accepted, and stages them in `txn`; the accounts in
     `keep` are not unallocated (the operator unmarked them). Nothing, when the school has run
     since (its data is newer than this export): {}."""
-    newer = [
-        r
-        for r in txn.runs(run.school)
-        if r.started_at > run.started_at and r.status in ("succeeded", "held") and not r.dry_run
-    ]
-    if newer:
+    if newer_runs(txn, run):
         return {}  # a later export has been applied since: this one is out of date
     exports = exports_of(store, run)
     school = txn.school(run.school)
