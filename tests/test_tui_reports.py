@@ -188,3 +188,42 @@ async def test_a_why_search_that_finds_no_record_names_the_accounts_literally(en
         burst(app, "slash", *"nobody", "enter")
         await settle(pilot, 3)
         assert "not in the MIS exports yet" in screen_text(app)
+
+
+async def test_a_why_hit_whose_case_was_decided_never_opens_another_case(demo_ran):
+    """A case decided since its export was processed: why says what it made (the account), and
+    enter with `m` typed ahead opens that account, not the queue's next open case (another
+    child's, which `m` would then have offered to match)."""
+    from uso_tui.sync.actions import resolve_case
+
+    store = demo_ran.store
+    dfe = next(s.dfe for s in store.list_schools() if s.open_cases >= 2)
+    first, second = store.cases(dfe, "open")[:2]
+    username = first.candidates[0]["username"]
+    resolve_case(
+        store, first.case_id, operator="desk", now=datetime(2026, 3, 9, 11), match=username
+    )
+    name = f"{first.record['forename']} {first.record['surname']}"
+    async with started(store, "why", size=(100, 30)) as (app, pilot):
+        burst(app, *name, "enter")
+        await settle(pilot, 4)
+        assert f"linked: {username}" in screen_text(app)
+        burst(app, "enter", "m")
+        await settle(pilot, 4)
+        assert app.screen.kind == "account" and app.screen.username == username
+    # hits shown while the case was open, decided meanwhile in another console: enter opens
+    # the queue, which says so and drops the `m` typed for that case (not the next one's)
+    resolve_case(store, second.case_id, operator="other", now=datetime(2026, 3, 9, 11), skip=True)
+    third = next(c for c in store.cases(dfe, "open") if c.case_id != second.case_id)
+    name = f"{third.record['forename']} {third.record['surname']}"
+    async with started(store, "why", size=(100, 30), notifications=True) as (app, pilot):
+        burst(app, *name, "enter")
+        await settle(pilot, 4)
+        resolve_case(
+            store, third.case_id, operator="other", now=datetime(2026, 3, 9, 11), create=True
+        )
+        burst(app, "enter", "m")
+        await settle(pilot, 4)
+        assert app.screen.kind == "matching"
+        assert f"Case {third.case_id} is no longer open" in screen_text(app)
+        assert not app.screen.decided  # and no question asked: the screen is the queue

@@ -80,6 +80,36 @@ def test_why_finds_each_outcome_by_each_key(env):
     assert why(store, "nobody-here") == []
 
 
+@pytest.mark.parametrize("decide", ["match", "create", "exclude", "undone"])
+def test_why_of_a_record_whose_case_was_decided_says_what_it_made(env, decide):
+    """The processed file says "waiting in case c1"; the case was decided since: why says what
+    the decision made of the record (its account, its exclusion), not "decide case c1"."""
+    from uso_tui.sync.actions import resolve_case, undo_decision
+
+    store = env.store
+    (case,) = store.cases(DFE, "open")
+    choice = {"match": {"match": case.candidates[0]["username"]}, "exclude": {"exclude": True}}
+    done = resolve_case(
+        store, case.case_id, operator="desk", now=DAY2, **choice.get(decide, {"create": True})
+    )
+    if decide == "undone":
+        undo_decision(store, case.case_id, operator="desk", now=DAY2)
+    hit = one(store, "ella")
+    if decide == "undone":  # open again: it waits, as its export said
+        assert hit.outcome == "needs_matching" and hit.act.startswith(f"decide case {case.case_id}")
+        return
+    assert f"case {case.case_id} decided by desk" in hit.reason
+    assert "decide case" not in hit.act
+    if decide == "exclude":
+        assert hit.outcome == "excluded"
+        assert hit.exclusion_id == max(e.id for e in store.exclusions(DFE))
+    else:
+        username = done.decision.split(":")[1]
+        assert hit.outcome == ("linked" if decide == "match" else "created")
+        assert hit.username == username and hit.summary == f"{hit.outcome}: {username}"
+        assert hit.act == f"open {username} in Users (enter)"
+
+
 def test_why_json_shape(env, tmp_path, capsys):
     capsys.readouterr()
     args = ["--data-dir", str(tmp_path / "store"), "why", "2014-07-11", "--json"]

@@ -51,6 +51,7 @@ class WhyHit:
     starts_on: str | None = None
     account_on: str | None = None  # a future starter's account is made on this day
     act: str = ""  # what an operator can do, and where
+    case_open: bool = True  # a needs_matching record's case still waits for a decision
 
     def public(self) -> dict[str, Any]:
         return {
@@ -159,7 +160,7 @@ def why(store: Store, text: str, *, limit: int | None = WHY_LIMIT) -> list[WhyHi
             if case is not None:
                 hit.case_id = case.case_id
                 if case.status != "open":
-                    hit.reason = f"{reason}; case decided since ({case.decision})"
+                    _decided(hit, case)
             else:
                 match = _CASE.search(reason)
                 hit.case_id = match.group(1) if match else None
@@ -176,8 +177,33 @@ def why(store: Store, text: str, *, limit: int | None = WHY_LIMIT) -> list[WhyHi
                         settings[dfe] = 0
                 hit.account_on = account_day(hit.starts_on, settings[dfe])
         hit.act = _act(hit)
+        if hit.outcome == "needs_matching" and not hit.case_open:
+            hit.act = f"nothing waits: the next run of {hit.school} decides again (f: force run)"
         out.append(hit)
     return out
+
+
+def _decided(hit: WhyHit, case: MatchCase) -> None:
+    """A record that waited in `case` when its export was processed, the case decided since:
+    what the decision made of it (the account it is linked to, its exclusion), as the next run
+    will find it; a case withdrawn by a run or an undo waits for the next run's decision."""
+    kind, _, username = (case.decision or "").partition(":")
+    by = f"{case.decided_by or '?'} on {(case.decided_at or '?').replace('T', ' ')[:16]}"
+    if kind in ("match", "create") and username:
+        hit.outcome = "linked" if kind == "match" else "created"
+        hit.username = username
+        done = "matched to" if kind == "match" else "created"
+        hit.reason = f"case {case.case_id} decided by {by}: {done} {username}"
+    elif kind == "exclude":
+        hit.outcome = "excluded"
+        hit.exclusion_id = (case.undo or {}).get("exclusion")
+        hit.reason = f"case {case.case_id} decided by {by}: excluded"
+    else:
+        hit.case_open = False
+        hit.reason = (
+            f"{hit.reason}; case {case.case_id} closed since ({case.decision or 'resolved'}, "
+            f"{by}): the school's next run decides again"
+        )
 
 
 NOT_FOUND_ACCOUNTS = 5  # accounts named when no record is found

@@ -185,7 +185,11 @@ class MatchingScreen(ExportsCsv):
         if not self.cases:
             return
         self.focus_case = None
-        self.index = next((i for i, c in enumerate(self.cases) if c.case_id == case_id), 0)
+        at = next((i for i, c in enumerate(self.cases) if c.case_id == case_id), None)
+        if at is None:  # decided or withdrawn since it was chosen: not another case in its stead
+            self.app.drop_typed_ahead()  # keys typed for that case (m y) are not for the first
+            self.say(f"Case {case_id} is no longer open (decided or withdrawn since)", "warning")
+        self.index = at or 0
         self.show()
 
     def action_reload(self) -> None:

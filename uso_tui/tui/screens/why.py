@@ -157,7 +157,7 @@ class WhyScreen(ListScreen):
             return
         hit: WhyHit = row.data
         app = self.app
-        if hit.outcome == "needs_matching" and hit.case_id:
+        if hit.outcome == "needs_matching" and hit.case_id and hit.case_open:
             app.open_screen("matching", hit.school, focus=hit.case_id)
         elif opens_account(hit):  # as its "do:" line says
             from uso_tui.tui.screens.users import AccountScreen  # noqa: PLC0415
