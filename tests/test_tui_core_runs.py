@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from datetime import datetime
 
 import pytest
 from tui_helpers import (
@@ -505,3 +506,22 @@ async def test_a_match_cases_record_shows_its_middle_names_upn_and_every_line(wi
             assert "popescup123@thornbury2714.sch.uk after" in text
         else:
             assert "2017-05-10 after" in text
+
+
+async def test_the_hubs_recent_runs_count_held_unallocations_once(demo_ran):
+    """A held run's line says what it holds beside what it did; once confirmed, its unallocated
+    count (which then includes them) is not added to what it held again."""
+    from uso_tui.sync.actions import confirm_held
+
+    store = demo_ran.store
+    run = store.run(store.school(demo_ran.held_school).last_run_id)
+    assert run.status == "held"
+    held, done = run.counts["held_unallocations"], run.counts["unallocated"]
+    async with started(store, "school", demo_ran.held_school, size=(100, 30)) as (app, _):
+        assert f", {done} (+{held} held), " in screen_text(app)
+    confirmed = confirm_held(store, run.run_id, operator="desk", now=datetime(2026, 3, 9, 11))
+    total = confirmed.run.counts["unallocated"]
+    assert total == done + len(confirmed.unallocated)
+    async with started(store, "school", demo_ran.held_school, size=(100, 30)) as (app, _):
+        text = screen_text(app)
+        assert f", {total}, " in text and "held)" not in text

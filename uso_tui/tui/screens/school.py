@@ -173,9 +173,12 @@ class SchoolScreen(UsoScreen):
             word.pad_right(10 - len(word.plain))
             table.append_text(word)
             table.append_text(plain(f"{run.trigger:<9}{run.operator[:12]:<13}"))
+            # a confirmed run's unallocated count includes what it held; one still held says
+            # what it holds beside what it did
+            held = counts.get("held_unallocations", 0) if run.status == "held" else 0
             table.append(
                 f"{counts.get('created', 0)}, {counts.get('updated', 0)}, "
-                f"{counts.get('unallocated', 0) + counts.get('held_unallocations', 0)}, "
+                f"{counts.get('unallocated', 0)}{f' (+{held} held)' if held else ''}, "
                 f"{counts.get('needs_matching', 0)}\n"
             )
         self.query_one("#runs", Static).update(table)
