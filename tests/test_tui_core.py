@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input
 from tui_helpers import (
@@ -403,3 +404,42 @@ async def test_hub_says_why_the_last_run_failed(demo_ran):
         assert "Failed with" in text and "IRIS refused" in text
     async with started(demo.store, "school", demo.held_school) as (app, pilot):
         assert "Failed with" not in screen_text(app)
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind", "dfe"),
+    [
+        ("why", "why", None),
+        ("calendar", "calendar", None),
+        ("calendar 2308", "calendar", "204-2308"),
+    ],
+)
+async def test_why_and_the_calendar_are_in_the_palette(demo, typed, kind, dfe):
+    async with started(demo.store) as (app, pilot):
+        if dfe:
+            app.open_screen("school", dfe)
+            await settle(pilot)
+        await choose_in_palette(pilot, typed)
+        await settle(pilot)
+        assert app.screen.kind == kind and app.screen.dfe == dfe
+
+
+@pytest.mark.parametrize(
+    ("start", "key", "kind"),
+    [
+        (None, "w", "why"),
+        (None, "c", "calendar"),
+        ("school", "w", "why"),
+        ("school", "c", "calendar"),
+    ],
+)
+async def test_why_and_the_calendar_have_keys(demo, start, key, kind):
+    """From the schools list and a school's hub (whose menu names them)."""
+    async with started(demo.store) as (app, pilot):
+        if start:
+            app.open_screen(start, demo.held_school)
+            await settle(pilot)
+            assert f"  {key}  " in screen_text(app)
+        await press(pilot, key)
+        assert app.screen.kind == kind
+        assert app.screen.dfe == (demo.held_school if start and kind == "calendar" else None)

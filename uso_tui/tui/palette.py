@@ -40,6 +40,8 @@ GLOBAL_SCREENS = [
     ("Audit log: all schools", "audit", "Every change, newest first"),
     ("Possible duplicates: all schools", "duplicates", "Accounts that may be one person"),
     ("Kept as different people: all schools", "kept", "Pairs kept apart, to review again"),
+    ("Why no account? Search the latest exports", "why", "What happened to a record, and why"),
+    ("Calendar: starters and leavers, all schools", "calendar", "The coming weeks' dates"),
 ]
 # Keys that move a cursor or the focus: no command of their own in the palette.
 _MOVES = ("cursor_", "scroll", "focus", "down", "up", "to_table")
@@ -57,6 +59,7 @@ SCHOOL_SCREENS = [
     ("Audit log", "audit"),
     ("Possible duplicates", "duplicates"),
     ("Kept as different people", "kept"),
+    ("Calendar", "calendar"),
 ]
 
 

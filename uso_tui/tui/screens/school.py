@@ -24,7 +24,9 @@ MENU = [
     ("h", "Run history", "history"),
     ("a", "Audit log", "audit"),
     ("d", "Possible duplicates", "duplicates"),
+    ("c", "Calendar: starters, leavers", "calendar"),
     ("r", "Request an account", "request"),
+    ("w", "Why no account? (all schools)", "why"),
 ]
 
 
@@ -45,7 +47,9 @@ class SchoolScreen(UsoScreen):
         Binding("d", "go('duplicates')", "Duplicates", show=False),
         Binding("h", "go('history')", "Runs", show=False),
         Binding("a", "go('audit')", "Audit", show=False),
+        Binding("c", "go('calendar')", "Calendar", show=False),
         Binding("r", "request", "Request account", show=False),
+        Binding("w", "go('why')", "Why no account?", show=False),
         Binding("g", "reload", "Reload", show=False),
         Binding("escape", "app.back", "Back"),
     ]
@@ -72,7 +76,7 @@ class SchoolScreen(UsoScreen):
         self.load()
 
     def action_go(self, kind: str) -> None:
-        self.app.open_screen(kind, None if kind == "users" else self.dfe)
+        self.app.open_screen(kind, None if kind in ("users", "why") else self.dfe)
 
     def action_request(self) -> None:
         """User Request Single: an account ahead of the MIS record."""

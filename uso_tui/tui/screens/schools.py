@@ -174,7 +174,7 @@ class SchoolsScreen(UsoScreen):
     kind = "schools"
     ROLE_KEYS = {"n": "school_add"}  # noqa: RUF012 - read only
     TITLE = "Schools"
-    WIDE_KEYS = ("add_school", "history", "audit", "settings")
+    WIDE_KEYS = ("add_school", "why", "history", "audit", "settings", "calendar")
 
     BINDINGS = [
         Binding("enter", "open", "Open", show=False),
@@ -189,6 +189,8 @@ class SchoolsScreen(UsoScreen):
         Binding("n", "add_school", "Add school", show=False),
         Binding("h", "history", "Runs", show=False),
         Binding("a", "audit", "Audit", show=False),
+        Binding("w", "why", "Why no account?", show=False),
+        Binding("c", "calendar", "Calendar", show=False),
         Binding("g", "reload", "Reload", show=False),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
@@ -504,3 +506,9 @@ class SchoolsScreen(UsoScreen):
 
     def action_audit(self) -> None:
         self.app.open_screen("audit")
+
+    def action_why(self) -> None:
+        self.app.open_screen("why")
+
+    def action_calendar(self) -> None:
+        self.app.open_screen("calendar")
