@@ -443,3 +443,30 @@ async def test_why_and_the_calendar_have_keys(demo, start, key, kind):
         await press(pilot, key)
         assert app.screen.kind == kind
         assert app.screen.dfe == (demo.held_school if start and kind == "calendar" else None)
+
+
+async def test_a_narrowed_terminal_keeps_the_schools_attention_columns_and_short_tab_labels(
+    demo_ran,
+):
+    """Made at 120 columns and narrowed to 80 (a window resized): the schools list's Last run,
+    Cases and Unalloc still show (the name gives up its room), and widened again the name gets it
+    back; bulk results' tab labels turn short, so all seven show."""
+    from uso_tui.tui.screens.bulk_results.tabs import LABELS, TABS
+    from uso_tui.tui.virtual_table import VirtualTable
+
+    async with started(demo_ran.store, size=(120, 30)) as (app, pilot):
+        table = app.screen.query_one(VirtualTable)
+        wide_name = table.columns[1].width
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert sum(c.width + 2 for c in table.columns) + 2 <= 80
+        assert "Unalloc" in screen_text(app) and "Last run" in screen_text(app)
+        await pilot.resize_terminal(120, 30)
+        await settle(pilot)
+        assert table.columns[1].width == wide_name
+        app.open_screen("bulk_results", demo_ran.held_school)
+        await settle(pilot)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        text = screen_text(app)
+        assert all(LABELS[tab][False] in text for tab in TABS)

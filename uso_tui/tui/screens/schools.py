@@ -12,7 +12,7 @@ import heapq
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import var
@@ -208,6 +208,7 @@ class SchoolsScreen(UsoScreen):
         self._filter_timer: Timer | None = None
         self._loaded = False
         self._wide = False
+        self._columns_for = 0  # the terminal width the columns were made for
         self._signature: tuple | None = None
         self._orders: dict[str, list[Row]] = {}  # rows sorted by each sort asked for so far
         self._counts = Counts()
@@ -239,7 +240,19 @@ class SchoolsScreen(UsoScreen):
         return school_cells(row.school, self._wide)
 
     def on_mount(self) -> None:
+        self._set_columns()
+        self.query_one(VirtualTable).focus()
+        self.load()
+        # runs by the scheduler or other consoles change the summaries: look again now and then
+        self.set_interval(REFRESH_SECONDS, self._refresh_if_shown)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.app.size.width != self._columns_for:  # the name takes what the others leave
+            self._set_columns()
+
+    def _set_columns(self) -> None:
         table = self.query_one(VirtualTable)
+        self._columns_for = self.app.size.width
         self._wide = self.app.size.width >= 110
         fixed = {
             "DfE": 8,
@@ -262,10 +275,6 @@ class SchoolsScreen(UsoScreen):
                 Column("unalloc", "Unalloc", fixed["Unalloc"]),
             ]
         )
-        table.focus()
-        self.load()
-        # runs by the scheduler or other consoles change the summaries: look again now and then
-        self.set_interval(REFRESH_SECONDS, self._refresh_if_shown)
 
     def _refresh_if_shown(self) -> None:
         if self.is_current:

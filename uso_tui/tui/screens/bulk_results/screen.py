@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual import getters, on
+from textual import events, getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
@@ -105,6 +105,7 @@ class BulkResultsScreen(ReloadingListScreen):
         super().__init__(store, dfe)
         self.title = f"Bulk results: {dfe}"
         self.data = Loaded()
+        self._counted = False  # the tabs' labels carry their lists' counts once read
         self.run_id: str | None = None  # the run whose file is shown (None: the newest)
         # the record to show first (record_focus: chosen on another screen), once loaded, and
         # the run whose file the next load shows for it (then the screen follows the newest again)
@@ -303,19 +304,26 @@ class BulkResultsScreen(ReloadingListScreen):
         self.data = loaded
         for tab in TABS:
             self.query_one(f"#t-{tab}", ListTable).set_rows(rows[tab])
-        self._update_labels(rows)
+        self._counted = True
+        self._update_labels()
         self.query_one("#file-head", Static).update(file_head(loaded))
         self._show_focus()
         self.filter_applied()
         self.active_table().focus()
 
-    def _update_labels(self, rows: dict[str, list[Row]]) -> None:
+    def _update_labels(self) -> None:
+        """The tabs' labels, long in a wide terminal, with each list's count once loaded."""
         wide = self.app.size.width >= 110
         tabs = self.tabbed
         for tab in TABS:
-            if tab == "file":
-                continue
-            tabs.get_tab(tab).label = f"{LABELS[tab][wide]} {len(rows[tab])}"
+            label = LABELS[tab][wide]
+            if tab != "file" and self._counted:
+                label += f" {len(self.query_one(f'#t-{tab}', ListTable).all_rows)}"
+            tabs.get_tab(tab).label = label
+
+    def on_resize(self, event: events.Resize) -> None:
+        # the labels were made for the width the screen had (all of them fit 80 columns short)
+        self._update_labels()
 
     def filter_applied(self) -> None:
         table = self.active_table()
