@@ -720,3 +720,15 @@ def test_an_accounts_mis_fields_have_whole_labels_and_long_values_wrap_under_the
     email = who_lines.index("Email        trany023@brookside2322.sc")
     assert who_lines[email + 1] == "             h.uk"
     assert not any("Enrolment" in line for line in who_lines + where_lines)
+
+
+async def test_home_and_end_go_to_the_first_and_last_row_of_a_list(store):
+    """As in the schools list: DataTable's own home and end scrolled the columns sideways (the
+    rows' dates went off screen) and left the cursor where it was."""
+    async with opened(store, "audit", size=(80, 24)) as (app, pilot):
+        listed = table(app)
+        assert listed.row_count > 3
+        await press(pilot, "end")
+        assert listed.cursor_row == listed.row_count - 1 and listed.scroll_x == 0
+        await press(pilot, "home")
+        assert listed.cursor_row == 0 and listed.scroll_x == 0

@@ -246,7 +246,8 @@ class AuditScreen(NewestFirstScreen):
         yield self.filter_bar("filter: operator, action, subject, change (escape clears)")
         cols = [
             Col("At", "at", 16),
-            Col("Operator", "operator", 10),
+            # at 80 columns the change has the room (the operator is in each event's details)
+            Col("Operator", "operator", 10, wide=True),
             *([Col("School", "school", 8)] if self.dfe is None else []),
             Col("Action", "action", 12),
             Col("Subject", "subject", 16),

@@ -64,7 +64,13 @@ class ListTable(DataTable):
     """A keyed, filterable DataTable. `marks=True` adds a first column for space-marked rows;
     `openable=True` shows enter (which posts DataTable.RowSelected) in the footer as "Open"."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open"),
+        # the first and last row, as in every list of the console (DataTable's own scroll the
+        # columns sideways, which hid the rows' first columns)
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
     def __init__(
         self,
