@@ -732,3 +732,21 @@ async def test_home_and_end_go_to_the_first_and_last_row_of_a_list(store):
         assert listed.cursor_row == listed.row_count - 1 and listed.scroll_x == 0
         await press(pilot, "home")
         assert listed.cursor_row == 0 and listed.scroll_x == 0
+
+
+def test_the_link_picker_leaves_out_records_linked_since_the_file_was_made(demo_ran):
+    """A case matched since the last run: its record (still unmatched in that run's file) has an
+    account now, and is no longer offered to link a non-MIS account to."""
+    from datetime import datetime
+
+    from uso_tui.sync.actions import resolve_case
+    from uso_tui.tui.screens.non_mis import unmatched_records
+
+    store = demo_ran.store
+    dfe = next(s.dfe for s in store.list_schools() if s.open_cases)
+    case = store.cases(dfe, "open")[0]
+    key = (case.report, case.record["mis_id"])
+    assert key in {(r["report"], r["mis_id"]) for r in unmatched_records(store, dfe)}
+    match = case.candidates[0]["username"]
+    resolve_case(store, case.case_id, operator="desk", now=datetime(2026, 3, 9, 11), match=match)
+    assert key not in {(r["report"], r["mis_id"]) for r in unmatched_records(store, dfe)}

@@ -54,8 +54,14 @@ def who(account: Account) -> str:
 
 def unmatched_records(store, dfe: str) -> list[dict]:
     """The school's open cases and the unmatched records of its last processed file, one per
-    (report, MIS id): [{"report", "mis_id", "record", "source"}]."""
+    (report, MIS id): [{"report", "mis_id", "record", "source"}]; not those linked to an account
+    since the file was made (a case decided, another account linked)."""
     out: dict[tuple[str, str], dict] = {}
+    linked = {
+        (a.link_report, a.mis_id)
+        for a in store.school_accounts(dfe)
+        if a.mis_id and a.link_school == dfe and a.status == "active"
+    }
     for case in store.cases(dfe, "open"):
         rec = case.record
         out[(case.report, rec.get("mis_id"))] = {
@@ -71,6 +77,8 @@ def unmatched_records(store, dfe: str) -> list[dict]:
             if row.get("username") or row.get("outcome") not in LINKABLE_OUTCOMES:
                 continue
             key = (rec.get("report"), rec.get("mis_id"))
+            if key in linked:
+                continue
             out.setdefault(
                 key,
                 {
