@@ -87,3 +87,21 @@ def test_an_older_held_run_is_not_confirmed_while_a_newer_one_is_held(cli, sim):
     assert cli.ok("run", "show", older, "--json").json()["status"] == "held"
     cli.ok("confirm", newer)
     assert any(a["forename"] == "Nia" for a in _accounts(cli).values())
+
+
+@pytest.mark.parametrize(("size", "changed", "held"), [(8, 8, True), (20, 5, True), (8, 2, False)])
+def test_a_small_report_is_held_when_a_fifth_changed_name_at_once(cli, sim, size, changed, held):
+    """A shifted column in a report smaller than the hold minimum (10) renames everyone: held,
+    as a fifth of a large one is; two of eight renamed at once (a wedding, a typo put right) is
+    not."""
+    pupils = PUPILS[:size]
+    add(cli, sim, DFE, pupils)
+    cli.ok("sync", DFE)
+    swapped = [
+        {**p, "forename": p["surname"], "surname": p["forename"]} if i < changed else p
+        for i, p in enumerate(pupils)
+    ]
+    sim.set_records(DFE, "students", swapped)
+    res = cli("sync", DFE, "--json")
+    assert (res.json()["status"] == "held") is held
+    assert res.json()["counts"]["updated"] == (0 if held else changed)

@@ -16,6 +16,10 @@ from uso_tui.domain.models import MisRecord, School
 from uso_tui.domain.names import normalise_cached
 
 CHANGED_SHARE = 0.2  # more than a fifth of the linked records at once
+# ... and at least this many (or the school's hold minimum, if lower): two members of staff of
+# eight renamed on one day is a wedding, not a shifted column; a shifted column in a report
+# smaller than the hold minimum renames everyone and must be held too
+CHANGED_MIN = 3
 SAMPLE = 5  # changes shown side by side
 
 
@@ -59,7 +63,9 @@ def compare(
             f"the {report} export holds {count} of the {previous} records linked before "
             f"(fewer by more than {settings.hold_percent:g}%)"
         )
-    if len(changed) > previous * CHANGED_SHARE and len(changed) >= settings.hold_min:
+    if len(changed) > previous * CHANGED_SHARE and len(changed) >= min(
+        settings.hold_min, CHANGED_MIN
+    ):
         reasons.append(
             f"{len(changed)} of {previous} linked {report} records changed name or date of "
             "birth at once"
