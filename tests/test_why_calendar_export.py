@@ -311,3 +311,30 @@ def test_why_that_finds_no_record_says_where_to_look_or_names_the_accounts(env, 
     assert "not in the MIS exports yet" in said and "try the date of birth alone" in said
     assert main([*root, "why", "Zed Quill", "--json"], clock=lambda: DAY2) == 0
     assert json.loads(capsys.readouterr().out) == []  # the JSON shape is the records' only
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_export_json_gives_the_csvs_rows_as_objects(env, tmp_path, capsys, name):
+    """`export LIST --json` printed the CSV: a script reading JSON could not parse it."""
+    capsys.readouterr()
+    base = ["--data-dir", str(tmp_path / "store"), "export", name, DFE]
+    assert main([*base, "--json"], clock=lambda: DAY2) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert main(base, clock=lambda: DAY2) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == len(table)
+    assert all(list(r) == list(t) for r, t in zip(rows, table, strict=True))
+
+
+def test_the_unallocated_list_says_where_each_account_was(env):
+    """An unallocated account has no school: the list says which it left, when and by which run
+    (its `school` column was blank). Ella's first record left on day 2."""
+    (row,) = list_rows_of(env, "unallocated")
+    assert row["forename"] == "Ella" and row["school"] is None and row["previous_school"] == DFE
+    assert row["unallocated_at"].startswith("2026-03-11") and row["run"].startswith(DFE)
+
+
+def list_rows_of(env, name):
+    from uso_tui.sync.export import list_rows
+
+    return list_rows(env.store, name, DFE, today=TODAY)[1]

@@ -33,13 +33,15 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
     from uso_tui.sync.export import LISTS  # noqa: PLC0415
 
-    export_parser = sub.add_parser("export", parents=[parent], help="any list as CSV on stdout")
+    export_parser = sub.add_parser(
+        "export", parents=[parent], help="any list as CSV on stdout (--json: as JSON)"
+    )
     export_parser.add_argument("list", metavar="LIST", choices=LISTS, help=", ".join(LISTS))
     export_parser.add_argument(
         "dfe", metavar="DFE", nargs="?", help="one school (default: every school)"
     )
     export_parser.add_argument(
-        "--csv", action="store_true", help="CSV (the only format; the default)"
+        "--csv", action="store_true", help="CSV (the default; --json for the same rows as JSON)"
     )
     export_parser.set_defaults(func=cmd_export)
 
@@ -108,10 +110,13 @@ def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.export import export_csv  # noqa: PLC0415
+    from uso_tui.sync.export import export_csv, export_json  # noqa: PLC0415
 
     dfe = check_dfe(args.dfe) if args.dfe else None
     if dfe:
         ctx.store().school(dfe)
+    if args.json:  # the same rows and columns, as JSON objects
+        emit_json(export_json(ctx.store(), args.list, dfe, today=ctx.now().date()), ctx.stdout)
+        return 0
     ctx.stdout.write(export_csv(ctx.store(), args.list, dfe, today=ctx.now().date()))
     return 0

@@ -120,10 +120,14 @@ def list_rows(
     if name == "cases":
         return _cases(store, dfe)
     if name == "unallocated":
-        rows = _accounts(
-            store, dfe, lambda a, s: a.status == "unallocated" and (a.previous_school == s)
-        )
-        return ACCOUNT_COLUMNS, rows
+        rows = []
+        for school in _schools(store, dfe):
+            for a in store.school_accounts(school):
+                if a.status == "unallocated" and a.previous_school == school:
+                    # where it was and since when (its `school` is empty while unallocated)
+                    when = {"unallocated_at": a.unallocated_at, "run": a.unallocated_by_run}
+                    rows.append({**a.public(), "previous_school": school, **when})
+        return (*ACCOUNT_COLUMNS, "previous_school", "unallocated_at", "run"), rows
     if name == "non-mis":
         rows = _accounts(
             store, dfe, lambda a, s: a.status == "active" and a.school == s and a.mis_id is None
@@ -163,7 +167,11 @@ def list_rows(
     if name == "duplicates":
         from uso_tui.sync.duplicates import possible_duplicates  # noqa: PLC0415
 
-        return ("accounts", "evidence"), [p.public() for p in possible_duplicates(store, dfe)]
+        rows = [
+            {**p.public(), "first": _who(p.first), "second": _who(p.second)}
+            for p in possible_duplicates(store, dfe)
+        ]
+        return ("accounts", "first", "second", "evidence"), rows
     if name == "kept":
         from uso_tui.sync.kept_apart import kept_apart  # noqa: PLC0415
 
@@ -173,9 +181,22 @@ def list_rows(
     raise InvalidInput(f"unknown list {name!r} (one of: {', '.join(LISTS)})")
 
 
+def _who(account: Any) -> str:
+    """`Ann Smith, 2015-01-02, 204-2308`: a pair's account as the review shows it."""
+    where = getattr(account, "school", None) or getattr(account, "previous_school", None) or "-"
+    name = f"{account.forename} {account.surname}".strip()
+    return f"{name}, {account.dob or 'no date of birth'}, {where}"
+
+
 def export_csv(store: Store, name: str, dfe: str | None, *, today: date) -> str:
     cols, rows = list_rows(store, name, dfe, today=today)
     return to_csv(cols, rows)
+
+
+def export_json(store: Store, name: str, dfe: str | None, *, today: date) -> list[dict]:
+    """The same rows as the CSV, each with the same columns, as JSON values."""
+    cols, rows = list_rows(store, name, dfe, today=today)
+    return [{c: row.get(c) for c in cols} for row in rows]
 
 
 def export_file(
