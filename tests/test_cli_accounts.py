@@ -294,3 +294,13 @@ def test_an_account_requested_while_its_persons_case_waits_is_a_candidate_after_
     resolve = ["--data-dir", str(store.root), "resolve", case.case_id, "--match", username]
     assert main(resolve) == 0
     assert store.find_account(username).mis_id == case.record["mis_id"]
+
+
+def test_audit_says_on_stderr_when_it_stops_at_its_limit(cli):
+    """`audit --json` stopped at 200 events without a word (accounts says so)."""
+    cli.ok("school", "set", DFE, "--daily-at", "05:00")
+    cli.ok("school", "set", DFE, "--daily-at", "05:30")
+    res = cli.ok("audit", "--limit", "2", "--json")
+    assert len(res.json()) == 2 and "showing the newest 2 events" in res.err
+    res = cli.ok("audit", "--limit", "50", "--json")
+    assert len(res.json()) < 50 and "showing the newest" not in res.err

@@ -54,8 +54,15 @@ def cmd_audit(args: argparse.Namespace, ctx: Context) -> int:
     store = ctx.store()
     if dfe is not None:
         store.school(dfe)
-    events = store.audit(dfe, limit=args.limit, subject=args.subject)
-    if dfe is None and args.subject is None and RECENT_EVENTS <= len(events) < args.limit:
+    # one more than shown, to say the list was cut (on stderr: --json stays a plain list)
+    events = store.audit(dfe, limit=args.limit + 1, subject=args.subject)
+    if len(events) > args.limit:
+        events = events[: args.limit]
+        ctx.note(
+            f"audit: showing the newest {args.limit} events; raise --limit, or narrow by "
+            "school (DFE) or --subject"
+        )
+    elif dfe is None and args.subject is None and RECENT_EVENTS <= len(events) < args.limit:
         # Across all schools only the recent feed is read: say so rather than stop silently.
         ctx.note(
             f"audit: stopped at the newest {len(events)} events across all schools (the most "
