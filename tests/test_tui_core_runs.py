@@ -525,3 +525,19 @@ async def test_the_hubs_recent_runs_count_held_unallocations_once(demo_ran):
     async with started(store, "school", demo_ran.held_school, size=(100, 30)) as (app, _):
         text = screen_text(app)
         assert f", {total}, " in text and "held)" not in text
+
+
+async def test_the_held_review_says_why_each_report_was_held(demo_ran):
+    """Both reports held whole: the review said only the staff report's reason (the run keeps
+    one report's comparison), yet listed pupils to unallocate too."""
+    from uso_tui.sync.actions import held_review
+    from uso_tui.tui.held import HeldReview
+
+    store = demo_ran.store
+    run = store.run(store.school(demo_ran.held_school).last_run_id)
+    assert "the staff export" in run.hold_reason and "the students export" in run.hold_reason
+    async with started(store, size=(80, 24)) as (app, pilot):
+        app.push_screen(HeldReview(run, held_review(store, run.run_id)))
+        await settle(pilot)
+        text = " ".join(screen_text(app).split())
+        assert "the staff export holds" in text and "the students export holds" in text

@@ -69,11 +69,14 @@ class HeldReview(ModalScreen[list[str] | None]):
             )
             if self.run.comparison:
                 # held whole: what looked wrong, before any account is chosen
-                lines = Text("\n").join(plain(x) for x in comparison_lines(self.run.comparison))
+                said = comparison_lines(self.run.comparison)
+                if self.run.hold_reason:  # both reports' reasons (the comparison is one report's)
+                    said[1] = f"held whole: {self.run.hold_reason}"
+                lines = Text("\n").join(plain(x) for x in said)
                 yield Static(lines, id="held-comparison")
             yield ListTable(
                 [
-                    Col("Username", "username", 14),
+                    Col("Username", "username", 18),  # two alike tell apart by their ends
                     Col("Name", "name", None, 10),
                     Col("Born", "dob", 10),
                     Col("Flag", "flag", 16),
