@@ -161,7 +161,15 @@ async def test_undo_a_decision_of_an_earlier_session(demo_ran):
         screen = app.screen
         screen.focus_item(case.case_id)
         assert screen.case.status == "resolved"
+        # the decision keys say why they do nothing on a decided case
+        await press(pilot, "m")
+        assert not isinstance(app.screen, Confirm)
+        assert any("is decided" in n.message for n in app._notifications)  # noqa: SLF001
+        # another session's decision: said in full and asked before it is undone
         await press(pilot, "u")
+        assert isinstance(app.screen, Confirm) and "decided by colleague" in screen_text(app)
+        assert store.case(case.case_id).status == "resolved"
+        await press(pilot, "y")
     assert store.case(case.case_id).status == "open"
     assert store.account(username).status == "unallocated"
 
@@ -176,6 +184,7 @@ async def test_skipping_every_case_still_counts_them_open(demo_ran):
         text = screen_text(app)
         assert "no open cases" not in text
         assert f"{open_count} open" in text
+        assert "0 decided in this session" in text  # skips are not decisions
 
 
 async def test_an_unallocated_candidate_is_shown_unallocated(demo_ran):

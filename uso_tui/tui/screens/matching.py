@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.console import Group
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -87,6 +87,10 @@ def decision_text(case: MatchCase) -> Text:
         out.append_text(plain(f" by {case.decided_by}", "dim"))
     out.append("   u undoes this decision", style="dim")
     return out
+
+
+# the keys that decide an open case (m c x s, / to search an account for it)
+DECISION_KEYS = frozenset(("m", "c", "x", "s", "slash"))
 
 
 class MatchingScreen(ExportsCsv):
@@ -217,7 +221,7 @@ class MatchingScreen(ExportsCsv):
             title.update(Text(f"Matching queue {self.dfe}: {head}", style="bold"))
             self.query_one("#case-record", Static).update(
                 Text(
-                    f"Nothing to match. {len(self.decided)} decided in this session"
+                    f"Nothing to match. {self._decided_here()} decided in this session"
                     + (f", {open_left} left open." if open_left else "."),
                     end="",
                 )
@@ -603,6 +607,11 @@ class MatchingScreen(ExportsCsv):
                 )
                 self.show()
 
+    def _decided_here(self) -> int:
+        """The cases this session decided that are still decided (not skips, nor undone)."""
+        mine = set(self.decided)
+        return sum(1 for c in self.cases if c.case_id in mine and c.status == "resolved")
+
     def _decided(self, case: MatchCase, skipped: bool, fresh: dict[str, Account]) -> None:
         self.accounts.update(fresh)
         self.busy = False
@@ -630,6 +639,32 @@ class MatchingScreen(ExportsCsv):
             case_id = self.decided[-1]
         else:
             return
+        if case_id not in self.decided and case is not None:  # another session's decision
+            self._ask_undo(case)
+            return
+        self._start_undo(case_id)
+
+    def _ask_undo(self, case: MatchCase) -> None:
+        """A decision not made here (listed with v): said in full and asked, as a decision is;
+        undoing a match may move an account back to another school."""
+        body = Text(f"Case {case.case_id} was decided by {case.decided_by or '?'} on ", end="")
+        body.append((case.decided_at or "?").replace("T", " ")[:16])
+        body.append(": ")
+        body.append_text(plain(case.decision or "?", "bold"))
+        body.append(
+            ".\n\nUndoing it opens the case again and reverts what the decision did (an account "
+            "matched goes back as it was, one created is unallocated, an exclusion is removed)."
+        )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._start_undo(case.case_id)
+
+        self.hold_keys()  # a `y` typed ahead is for the question, once it is asked
+        self.app.push_screen(Confirm("Undo this decision?", body, yes="Undo"), answer)
+        self.keys_go()
+
+    def _start_undo(self, case_id: str) -> None:
         self.busy = True
         self.hold_keys()
         self._deciding = case_id
@@ -657,6 +692,18 @@ class MatchingScreen(ExportsCsv):
             return self.store.find_accounts(u for u in names if u)
         except (StoreError, OSError):  # the decision is saved: only this refresh is lost
             return {}
+
+    def on_key(self, event: events.Key) -> None:
+        # the decision keys are greyed on a decided case (listed with v): said why when pressed
+        case = self.case
+        if (
+            event.key in DECISION_KEYS
+            and case is not None
+            and case.status != "open"
+            and not self.busy
+        ):
+            event.stop()
+            self.say(f"Case {case.case_id} is decided ({case.decision}): u undoes it", "warning")
 
     def action_toggle_decided(self) -> None:
         """v: list the decided cases of every session too (to undo one), or only open ones."""
