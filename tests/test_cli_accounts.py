@@ -92,7 +92,15 @@ def test_limit_tells_when_cut(cli):
 
 
 def test_markup_in_names_is_printed_literally(cli):
-    cli.add_account(DFE, "[bold]x[/]", "Evans", "2013-05-05")
+    """A name as the MIS may send it (a name typed for `account add` is refused: letters only)."""
+    from dataclasses import replace
+
+    from uso_tui.store import open_store
+
+    cli.add_account(DFE, "Xena", "Evans", "2013-05-05")
+    with open_store(cli.data_dir).transaction("test") as tx:
+        (acc,) = tx.school_accounts(DFE)
+        tx.put_account(replace(acc, forename="[bold]x[/]"))
     out = cli.ok("accounts", DFE).out
     assert "[bold]x[/] Evans" in out
 
@@ -118,6 +126,8 @@ ACCOUNT_BAD = [
     ("no letters", ["--forename", "123"], "contains no letters"),
     ("empty surname", ["--surname", " "], "surname is empty"),
     ("control characters", ["--forename", "A\x1b[31mB"], "control characters"),
+    ("markup", ["--forename", "[red]Zoë[/red]"], "holds '/' '[' ']': a name has letters"),
+    ("a digit", ["--surname", "Lee2"], "holds '2': a name has letters"),
 ]
 
 

@@ -227,3 +227,28 @@ async def test_a_why_hit_whose_case_was_decided_never_opens_another_case(demo_ra
         assert app.screen.kind == "matching"
         assert f"Case {third.case_id} is no longer open" in screen_text(app)
         assert not app.screen.decided  # and no question asked: the screen is the queue
+
+
+async def test_a_long_undo_preview_names_what_is_left_alone_first_and_scrolls_with_j(env):
+    """22 accounts reverted and one left alone: the one left alone was listed after the 22, under
+    a count that read as their heading; a preview longer than the dialog scrolls with j."""
+    from uso_tui.sync.undo import Revert, UndoPlan
+    from uso_tui.tui.undo_ask import undo_body
+    from uso_tui.tui.widgets import Confirm
+
+    amy = env.store.school_accounts(DFE)[0]
+    reverts = [Revert(f"kid{i}.204", "created", amy, amy, "unallocate") for i in range(22)]
+    plan = UndoPlan("r1", DFE, reverts=reverts, left_alone=["changed.204"])
+    lines = undo_body(plan).plain.splitlines()
+    said = lines.index("Left alone (changed since the run): 1")
+    assert lines[said + 1].strip() == "changed.204"
+    assert lines[said + 2] == "Reverted: 22" and "kid0.204" in lines[said + 3]
+    async with started(env.store, size=(80, 24)) as (app, pilot):
+        app.push_screen(Confirm("Undo run r1?", undo_body(plan), yes="Undo", no="Keep"))
+        await settle(pilot)
+        assert "j/k scroll" in screen_text(app)
+        body = app.screen.query_one("#confirm-body")
+        await press(pilot, "j", "j")
+        assert body.scroll_y == 2
+        await press(pilot, "k")
+        assert body.scroll_y == 1

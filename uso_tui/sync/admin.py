@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -115,6 +116,29 @@ def _check_person_name(value: Any, what: str) -> str:
     if not normalise(text):
         raise InvalidName(f"{what} {text!r} contains no letters")
     return text
+
+
+# Besides letters (of any script, with their accents): what a person's name holds.
+NAME_MARKS = frozenset(" -'\u2019\u02bc.\u2010")
+
+
+def _check_new_name(value: Any, what: str) -> str:
+    """A name typed for a new account: letters, spaces, hyphens, apostrophes and full stops only
+    (`[red]Zoe[/red]` or `Amy2` is a slip, which would make the account's username; a name the
+    MIS sends is taken as it is)."""
+    text = _check_person_name(value, what)
+    bad = sorted({c for c in text if not (c.isalpha() or c in NAME_MARKS or _is_mark(c))})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        raise InvalidName(
+            f"{what} {text!r} holds {shown}: a name has letters, spaces, hyphens, apostrophes "
+            "and full stops only"
+        )
+    return text
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")  # an accent typed as its own character
 
 
 def _number(value: Any, what: str, kind: type, lo: float, hi: float) -> int | float:
@@ -384,8 +408,8 @@ def add_account(
     require(store, operator, "account_add")
     dfe = check_dfe(dfe)
     role = check_role(role)
-    forename = _check_person_name(forename, "forename")
-    surname = _check_person_name(surname, "surname")
+    forename = _check_new_name(forename, "forename")
+    surname = _check_new_name(surname, "surname")
     username_stem(forename, surname)  # InvalidName now rather than inside the transaction
     dob = check_dob(dob, now.date())
     at = _stamp(now)

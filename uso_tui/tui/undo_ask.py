@@ -1,5 +1,5 @@
 """Undoing a run from the run history: which runs may be undone, and the preview the operator
-reads before `y` (the counts first, then each account, then what is left alone)."""
+reads before `y` (the counts first, then what is left alone, then each account reverted)."""
 
 from __future__ import annotations
 
@@ -26,17 +26,24 @@ def undo_body(undo_plan: UndoPlan) -> Text:
     out.append(counts + "\n")
     if undo_plan.cases:
         out.append(f"Closes {len(undo_plan.cases)} open case(s) of the run.\n")
+    # each list under its own heading: the accounts left alone are few and were read as the
+    # heading of the reverted ones below them
     if undo_plan.left_alone:
         out.append(
-            f"Left alone (changed since): {len(undo_plan.left_alone)}\n", style="bold yellow"
+            f"Left alone (changed since the run): {len(undo_plan.left_alone)}\n",
+            style="bold yellow",
         )
+        for username in undo_plan.left_alone[:SHOWN]:
+            out.append_text(plain(f"  {username}"))
+            out.append("\n")
+        if len(undo_plan.left_alone) > SHOWN:
+            out.append(f"  … and {len(undo_plan.left_alone) - SHOWN} more\n")
+    if undo_plan.reverts:
+        out.append(f"Reverted: {len(undo_plan.reverts)}\n", style="bold")
     for revert in undo_plan.reverts[:SHOWN]:
         out.append_text(plain(f"  {revert.username}  {revert.kind}  {revert.name}"))
         out.append("\n")
     if len(undo_plan.reverts) > SHOWN:
         out.append(f"  … and {len(undo_plan.reverts) - SHOWN} more\n")
-    for username in undo_plan.left_alone[:SHOWN]:
-        out.append_text(plain(f"  {username}  left alone"))
-        out.append("\n")
     out.append("As one audited change (a run with trigger undo). It cannot itself be undone.")
     return out

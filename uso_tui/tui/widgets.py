@@ -177,6 +177,11 @@ class Confirm(ModalScreen[bool]):
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),  # never enter: a reflex must not move accounts
         Binding("n,escape", "answer(False)", "No"),
+        # a long body (an undo's accounts) scrolls as the details pages do
+        Binding("j,down", "scroll(1)", "Down", show=False),
+        Binding("k,up", "scroll(-1)", "Up", show=False),
+        Binding("pagedown,space", "scroll(10)", "Page down", show=False),
+        Binding("pageup", "scroll(-10)", "Page up", show=False),
     ]
 
     def __init__(self, title: str, body: Text | str, yes: str = "Yes", no: str = "No") -> None:
@@ -189,17 +194,33 @@ class Confirm(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Static(plain(self._title, "bold"), classes="dialog-title")
-            with VerticalScroll(classes="dialog-body"):
+            with VerticalScroll(classes="dialog-body", id="confirm-body"):
                 yield Static(hanging(self._body))
             yield Static(
                 Text.assemble(
                     ("y", "bold"), f" {self._yes}   ", ("n/escape", "bold"), f" {self._no}"
                 ),
                 classes="dialog-keys",
+                id="confirm-keys",
             )
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._say_scroll)
+
+    def _say_scroll(self) -> None:
+        body = self.query_one("#confirm-body", VerticalScroll)
+        if body.max_scroll_y > 0:  # more than the dialog shows: say how to read the rest
+            keys = Text.assemble(
+                ("y", "bold"), f" {self._yes}   ", ("n/escape", "bold"), f" {self._no}   "
+            )
+            keys.append("j/k scroll", style="dim")
+            self.query_one("#confirm-keys", Static).update(keys)
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#confirm-body", VerticalScroll).scroll_relative(y=lines, animate=False)
 
 
 class Prompt(ModalScreen[str | None]):
