@@ -63,10 +63,11 @@ def test_add_school_refusals_write_nothing(store):
         ({"dfe": "2043211"}, InvalidInput, "malformed DfE"),
         ({"mis": "Arbor"}, InvalidInput, "unknown MIS"),
         ({"url": "https://vale.isams.cloud"}, InvalidInput, "does not match MIS"),
-        ({"url": "ftp://vale.edgen.cloud"}, InvalidInput, "bad MIS URL"),
+        ({"url": "ftp://vale.edgen.cloud"}, InvalidInput, "expected https://<school>.edgen.cloud"),
         ({"client_id": "has space"}, InvalidInput, "Client ID contains spaces"),
         ({"secret": "  "}, InvalidInput, "client secret is empty"),
         ({"daily_at": "24:00"}, InvalidInput, "bad time"),
+        ({"daily_at": "7:60"}, InvalidInput, "bad time"),
         ({"reports": "attendance"}, InvalidInput, "not supported for IRIS"),
         ({"reports": ""}, InvalidInput, "at least one report"),
         ({"name": "a\nb"}, InvalidInput, "control characters"),
@@ -75,6 +76,13 @@ def test_add_school_refusals_write_nothing(store):
         with pytest.raises(exc, match=message):
             admin.add_school(store, **{**good, **change})
     assert snapshot(store.root) == before
+
+
+def test_a_time_without_its_leading_zero_is_taken(store):
+    school = admin.update_school(store, DFE, operator="bob", now=NOW, daily_at="7:30")
+    assert school.daily_at == "07:30"
+    with pytest.raises(InvalidInput, match="expected 0 to 1,000,000"):
+        admin.update_school(store, DFE, operator="bob", now=NOW, hold_min=2_000_000)
 
 
 def test_secret_messages_never_contain_the_secret():

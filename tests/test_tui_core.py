@@ -412,9 +412,10 @@ async def test_hub_says_why_the_last_run_failed(demo_ran):
         ("why", "why", None),
         ("calendar", "calendar", None),
         ("calendar 2308", "calendar", "204-2308"),
+        ("non-mis 2308", "non_mis", "204-2308"),  # as the screen is written, hyphen and all
     ],
 )
-async def test_why_and_the_calendar_are_in_the_palette(demo, typed, kind, dfe):
+async def test_why_the_calendar_and_school_screens_are_in_the_palette(demo, typed, kind, dfe):
     async with started(demo.store) as (app, pilot):
         if dfe:
             app.open_screen("school", dfe)

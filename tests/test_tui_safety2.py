@@ -504,3 +504,18 @@ async def test_the_matching_queue_opens_beside_a_corrupt_candidates_school(demo_
         assert app.screen.kind == "matching" and app.screen.case.case_id == case.case_id
         assert cand["username"] in screen_text(app)
         assert any(f"school {cand['school']} is corrupt" in line for line in said_lines(app))
+
+
+async def test_mending_the_last_wrong_field_clears_the_add_forms_refusal(demo):
+    """Only the URL wrong (an Ed:gen school's URL with iSAMS chosen): ctrl+o chooses the other
+    MIS, which mends it; "Not added: fix the fields marked above" no longer points at nothing."""
+    async with started(demo.store) as (app, pilot):
+        burst(app, "n", *"204-3299", "tab", *"Oak", "tab", *"https://oak.edgen.cloud", "tab")
+        burst(app, *"cid", "tab", *"s3cret", "ctrl+s")
+        await settle(pilot)
+        form = app.screen
+        assert set(form.errors) == {"url"}
+        assert "fix the fields marked above" in screen_text(app)
+        await press(pilot, "ctrl+o")
+        assert form.mis == "Ed:gen" and not form.errors
+        assert "fix the fields marked above" not in screen_text(app)

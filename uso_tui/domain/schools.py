@@ -21,7 +21,7 @@ REPORT_LABELS = {
     "groups": "Groups & Classes",
 }
 ROLE_OF_REPORT = {"staff": "staff", "students": "pupil"}
-TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")  # 7:30 is 07:30
 
 
 def check_dfe(dfe: str) -> str:
@@ -64,9 +64,11 @@ def check_reports(reports: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
 
 
 def check_time(hhmm: str) -> str:
-    if not TIME_RE.match((hhmm or "").strip()):
+    """`HH:MM`, as stored and shown (`7:30` is taken as `07:30`)."""
+    found = TIME_RE.match((hhmm or "").strip())
+    if not found:
         raise InvalidInput(f"bad time {hhmm!r}: expected HH:MM, 00:00 to 23:59")
-    return hhmm.strip()
+    return f"{int(found.group(1)):02d}:{found.group(2)}"
 
 
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
@@ -109,7 +111,8 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
         raise InvalidInput(f"bad MIS URL {url!r}: {exc}") from None
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
-        raise InvalidInput(f"bad MIS URL {url!r}: expected https://<school>.isams.cloud")
+        domain = MIS_DOMAINS.get(mis, "isams.cloud")
+        raise InvalidInput(f"bad MIS URL {url!r}: expected https://<school>.{domain}")
     if not _host_ok(host):
         raise InvalidInput(f"bad MIS URL {url!r}: {host!r} is not a valid host name")
     if parts.username or parts.password or parts.query or parts.fragment:

@@ -141,6 +141,11 @@ def _is_mark(char: str) -> bool:
     return unicodedata.category(char).startswith("M")  # an accent typed as its own character
 
 
+def _shown(bound: float) -> str:
+    """1,000,000 rather than 1e+06."""
+    return f"{int(bound):,}" if bound == int(bound) else f"{bound:g}"
+
+
 def _number(value: Any, what: str, kind: type, lo: float, hi: float) -> int | float:
     try:
         number = kind(value)
@@ -149,7 +154,7 @@ def _number(value: Any, what: str, kind: type, lo: float, hi: float) -> int | fl
     if isinstance(value, float) and kind is int and value != int(value):
         raise InvalidInput(f"bad {what} {value!r}: expected a whole number")
     if number != number or not lo <= number <= hi:  # number != number: NaN
-        raise InvalidInput(f"bad {what} {value!r}: expected {lo:g} to {hi:g}")
+        raise InvalidInput(f"bad {what} {value!r}: expected {_shown(lo)} to {_shown(hi)}")
     return number
 
 

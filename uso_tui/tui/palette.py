@@ -179,9 +179,16 @@ def _screen_kinds(words: list[str]) -> list[tuple[str, str]]:
     out = []
     for label, kind in SCHOOL_SCREENS[1:]:  # not "School hub": "school" is in most names
         label_words = label.lower().replace("-", " ").split()
-        if any(len(w) >= 3 and any(lw.startswith(w) for lw in label_words) for w in words):
+        if any(_names(w, label_words) for w in words):
             out.append((label, kind))
     return out
+
+
+def _names(word: str, label_words: list[str]) -> bool:
+    """A typed word (3+ letters) that names a label: "non-mis" as "non mis", each part the start
+    of a word of the label."""
+    parts = word.replace("-", " ").split()
+    return len(word) >= 3 and all(any(lw.startswith(p) for lw in label_words) for p in parts)
 
 
 class UsoPalette(CommandPalette):

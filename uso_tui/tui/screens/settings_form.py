@@ -77,6 +77,8 @@ class SettingsForm(UsoScreen):
         else:
             self.errors.pop(field, None)
         self.show_error(field, self.errors.get(field))
+        if not self.errors and self._says_fix:  # "fix the fields marked above": none is now
+            self.set_status(Text(""))
         return field not in self.errors
 
     def show_error(self, field: str, message: str | None) -> None:
@@ -110,7 +112,10 @@ class SettingsForm(UsoScreen):
 
     # -- status and leaving ---------------------------------------------------------------------
 
+    _says_fix = False  # the status line points at fields marked wrong
+
     def set_status(self, text: Text) -> None:
+        self._says_fix = "fix the fields marked" in text.plain
         self.query_one("#status", Static).update(text)
 
     def unsaved(self) -> bool:
