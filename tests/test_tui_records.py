@@ -663,11 +663,13 @@ async def test_account_screen_restores_an_unallocated_account(store):
         assert store.account(grace).status == "active"
         assert app.screen.check_action("restore", ()) is False  # nothing left to restore
         assert [r.data.action for r in table(app).shown][0] == "restore"
-        # a linked, active account offers no restore: the key does nothing
+        # a linked, active account offers no restore: the key says so and does nothing
         app.push_screen(AccountScreen(store, "alovelace.204"))
         await settle(pilot)
         await press(pilot, "r")
         assert isinstance(app.screen, AccountScreen)
+        said = [n.message for n in app._notifications]  # noqa: SLF001 - no public reader
+        assert "alovelace.204 is active: there is nothing to restore" in said
 
 
 async def test_tables_follow_a_terminal_resize(store):
