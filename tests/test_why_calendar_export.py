@@ -338,3 +338,26 @@ def list_rows_of(env, name):
     from uso_tui.sync.export import list_rows
 
     return list_rows(env.store, name, DFE, today=TODAY)[1]
+
+
+def test_why_names_an_unallocated_account_of_the_name_that_no_record_is(env, tmp_path, capsys):
+    """Ella's first record left on day 2 (her account unallocated); a new record of her name
+    waits in a case. `why ella` found only the case: the account removed is named too."""
+    from uso_tui.sync.why import unallocated_besides
+
+    hits = why(env.store, "ella")
+    (line,) = unallocated_besides(env.store, "ella", hits)
+    assert line.startswith("also ") and "unallocated" in line and DFE in line
+    capsys.readouterr()
+    assert main(["--data-dir", str(tmp_path / "store"), "why", "ella"], clock=lambda: DAY2) == 0
+    assert line in capsys.readouterr().out
+
+
+async def test_the_console_why_names_the_unallocated_account_too(env):
+    from tui_helpers import burst, screen_text, settle, started
+
+    async with started(env.store, "why", size=(120, 30)) as (app, pilot):
+        burst(app, *"ella", "enter")
+        await settle(pilot, 4)
+        text = " ".join(screen_text(app).split())
+        assert "waiting in the matching queue" in text and "unallocated, its record no" in text

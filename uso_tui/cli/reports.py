@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.why import not_found, why  # noqa: PLC0415
+    from uso_tui.sync.why import not_found, unallocated_besides, why  # noqa: PLC0415
 
     text = " ".join(args.text).strip()
     if not text:
@@ -71,6 +71,8 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
             out.write(f"  why: {plain(hit.reason)}\n")
         if hit.act:
             out.write(f"  do: {plain(hit.act)}\n")
+    for line in unallocated_besides(ctx.store(), text, hits):
+        out.write(f"{plain(line)}\n")
     return 0
 
 

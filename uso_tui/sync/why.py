@@ -209,6 +209,24 @@ def _decided(hit: WhyHit, case: MatchCase) -> None:
 NOT_FOUND_ACCOUNTS = 5  # accounts named when no record is found
 
 
+def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str]:
+    """The unallocated accounts `text` finds that no hit is the record of: a leaver's record is
+    not in the export any more, so "why was this account removed?" finds only the others of the
+    name. One line each (at most NOT_FOUND_ACCOUNTS), saying where to look."""
+    mine = {h.username for h in hits if h.username}
+    found = store.search_accounts(text, status="unallocated", limit=NOT_FOUND_ACCOUNTS + len(mine))
+    out = []
+    for h in found:
+        if h.username in mine or len(out) >= NOT_FOUND_ACCOUNTS:
+            continue
+        out.append(
+            f"also {h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'}): "
+            f"unallocated, its record no longer in {h.home}'s export; restore it from Bulk "
+            "results (unallocated) if that is wrong"
+        )
+    return out
+
+
 def not_found(store: Store, text: str) -> list[str]:
     """What to say when `text` finds no record in any school's latest export: its impossible
     dates if any; else the accounts it finds (by username too; an account made by a User

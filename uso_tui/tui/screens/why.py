@@ -45,6 +45,7 @@ class WhyScreen(ListScreen):
         super().__init__(store, None)
         self._timer: Timer | None = None
         self._asked = ""
+        self._also: list[str] = []  # unallocated accounts found besides the hits (said under)
 
     def compose(self) -> ComposeResult:
         yield self.title_bar("Why no account? The latest export of every school")
@@ -102,15 +103,17 @@ class WhyScreen(ListScreen):
 
     @in_thread("why", failure="Cannot search")
     def search(self, text: str) -> None:
-        from uso_tui.sync.why import not_found, why  # noqa: PLC0415
+        from uso_tui.sync.why import not_found, unallocated_besides, why  # noqa: PLC0415
 
         hits = why(self.store, text) if text else []
         said = not_found(self.store, text) if text and not hits else []
-        self.app.call_from_thread(self._show, text, hits, said)
+        also = unallocated_besides(self.store, text, hits) if hits else []
+        self.app.call_from_thread(self._show, text, hits, said, also)
 
-    def _show(self, text: str, hits: list[WhyHit], said: list[str]) -> None:
+    def _show(self, text: str, hits: list[WhyHit], said: list[str], also: list[str]) -> None:
         if text != self._asked:
             return  # an older search answered after a newer one was asked
+        self._also = also
         rows = [
             Row(
                 key=f"{h.school} {h.report} {h.mis_id} {n}",
@@ -142,6 +145,9 @@ class WhyScreen(ListScreen):
         if hit.act:
             line.append("\n")
             line.append_text(plain(f"do: {hit.act}"))
+        for also in self._also:  # the search's unallocated accounts no hit is the record of
+            line.append("\n")
+            line.append_text(plain(also, "dim"))
         self.act_box.update(line)
 
     @on(DataTable.RowHighlighted, "#hits")
