@@ -55,7 +55,8 @@ def test_allowed_hosts_may_use_http():
 
 def test_time_and_reports():
     assert check_time("06:30") == "06:30"
-    for bad in ["6:30", "24:00", "12:60", "noon"]:
+    assert check_time(" 6:30") == "06:30"  # as typed without the leading zero
+    for bad in ["24:00", "12:60", "noon", "6:3", "006:30"]:
         with pytest.raises(InvalidInput, match="bad time"):
             check_time(bad)
     assert check_reports("Staff, students") == ("staff", "students")
