@@ -187,6 +187,14 @@ def test_admin_and_unlisted_shell_user_may_do_admin_commands(staffed):
     staffed.ok("school", "set", DFE, "--name", "Renamed Again", operator="root")
 
 
+def test_a_desk_operators_name_in_other_capitals_is_still_the_desk_operator(staffed):
+    """`Bob` for the listed `bob` had the unlisted shell user's role (admin)."""
+    before = snapshot(staffed.data_dir)
+    res = staffed("school", "set", DFE, "--name", "Renamed", operator="Bob")
+    assert res.status == 2 and "needs the admin role" in res.err
+    assert snapshot(staffed.data_dir) == before
+
+
 def test_desk_operator_does_desk_work(staffed):
     cli = staffed
     made = cli.ok(

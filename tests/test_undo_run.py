@@ -255,3 +255,29 @@ def test_cli_undo_run_json_and_dry_run(env, tmp_path, capsys):
     assert done["run_id"] == run.run_id and done["undo_run_id"].startswith(DFE)
     assert main([*base[:-1], done["undo_run_id"]], clock=lambda: UNDO_AT) == 2
     assert "run again instead" in capsys.readouterr().err
+
+
+def test_a_held_run_once_undone_cannot_be_confirmed(env):
+    """Undoing a held run left its held unallocations pending: a later confirm applied them
+    (every pupil it held lost the account)."""
+    from uso_tui.sync.actions import confirm_held
+
+    env.add_school(students=[AMY, BOB, DAN, FAY], hold_min=1, hold_percent=10)
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, DAN])  # two of four gone: held
+    held = env.sync(DAY2)
+    assert held.status == "held" and len(held.held_usernames) == 2
+    undo_run(env.store, held.run_id, operator="admin", now=UNDO_AT)
+    with pytest.raises(InvalidInput, match="was undone"):
+        confirm_held(env.store, held.run_id, operator="desk", now=UNDO_AT)
+    assert all(a.status == "active" for a in env.store.school_accounts(DFE))
+
+
+def test_a_failed_run_is_not_undone(env):
+    env.add_school(students=[AMY, BOB])
+    env.sim.set_switches(DFE, reject_credentials=True)
+    failed = env.sync(DAY1)
+    assert failed.status == "failed"
+    with pytest.raises(InvalidInput, match="failed: it changed nothing"):
+        undo_run(env.store, failed.run_id, operator="admin", now=UNDO_AT)
+    assert [r.trigger for r in env.store.runs(DFE)] == [failed.trigger]  # no empty undo run

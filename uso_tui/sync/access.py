@@ -90,7 +90,11 @@ def access_of(where: Any, operator: str) -> Access:
     if operators is None:
         return Access(operator, ADMIN, listed=False, managed=False)
     entry = operators.get(operator)
-    if entry is None:
+    if entry is None:  # `Dan` for the listed `dan` is dan, with dan's role (not the shell's)
+        folded = {name.casefold(): name for name in operators}
+        listed = folded.get(operator.casefold())
+        if listed is not None:
+            return Access(listed, operators[listed].role, listed=True, managed=True)
         return Access(operator, ADMIN, listed=False, managed=True)
     return Access(operator, entry.role, listed=True, managed=True)
 

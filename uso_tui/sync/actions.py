@@ -99,6 +99,14 @@ def confirm_held(
         run = txn.run(run_id)
         if run.status != "held":
             raise InvalidInput(f"run {run_id} is not held (it is {run.status})")
+        from uso_tui.sync.undo import undone_by  # noqa: PLC0415 - undo imports this module
+
+        undone = undone_by(store.audit(run.school), run_id)
+        if undone:  # what it held went with the rest of it
+            raise InvalidInput(
+                f"run {run_id} was undone ({undone}): nothing it held can be confirmed; the "
+                "school's next run unallocates those still absent (with its own hold)"
+            )
         chosen = _chosen(run, only, exclude)
         if run.comparison is not None:
             return _confirm_whole(store, txn, run, operator, now, at, chosen)

@@ -157,7 +157,8 @@ def plan_undo(
     return undo_plan
 
 
-def _undone_by(events: list[AuditEvent], run_id: str) -> str | None:
+def undone_by(events: list[AuditEvent], run_id: str) -> str | None:
+    """The undo run that undid `run_id` (from the school's audit `events`), if any."""
     for entry in events:
         if entry.action == "undo_run" and entry.subject == run_id:
             return (entry.after or {}).get("undo_run_id") or "an earlier undo"
@@ -173,8 +174,12 @@ def _plan_in(store: Store, txn: Store | Transaction, run_id: str, at: str) -> tu
         raise InvalidInput(f"run {run_id} is still running")
     if run.dry_run:
         raise InvalidInput(f"run {run_id} was a dry run: it changed nothing")
+    if run.status in ("failed", "cancelled"):  # a run commits all or nothing
+        raise InvalidInput(
+            f"run {run_id} {run.status}: it changed nothing, there is nothing to undo"
+        )
     school_events = store.audit(run.school)
-    done = _undone_by(school_events, run_id)
+    done = undone_by(school_events, run_id)
     if done:
         raise InvalidInput(f"run {run_id} was already undone ({done}): run again instead")
     events = [e for e in school_events if e.run_id == run_id]
