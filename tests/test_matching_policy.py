@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
+import pytest
 from factories import DFE, OTHER, TODAY, acc, export, outcome_of, rec, settings, snap
 
 from uso_tui.domain.names import normalise
@@ -91,6 +92,31 @@ def test_a_mover_from_another_local_authority_is_found_in_the_whole_store():
     assert result.outcome == "needs_matching" and "mover" in result.reason
     assert planned.new_cases[0].candidates[0].username == "ajones.999"
     assert seen and {("amy", "", DOB), ("", "jones", DOB)} <= seen[0][2]
+
+
+@pytest.mark.parametrize(
+    ("far_forename", "far_middle", "found"),
+    [("Jack", "", False), ("Jack", "William", True), ("Bill", "", True)],
+)
+def test_a_pupil_of_another_la_with_only_the_surname_and_date_is_no_mover(
+    far_forename, far_middle, found
+):
+    """DESIGN: outside the local authority, a candidate has the same UPN or the same names and
+    date of birth. Jack Smith, born the same day in another LA, is a twin or a stranger to the
+    record of William Smith (he was a 74% candidate, and William waited for an operator); one
+    with William as a middle name, or Bill, may be him."""
+    far = acc("jsmith.999", far_forename, "Smith", DOB, school="999-1234", mis_id="77",
+              middle_names=far_middle, extra={"gender": "M", "year_group": "5"})  # fmt: skip
+
+    def wide(role, upns, name_dobs):
+        return [far] if ("", "smith", DOB) in name_dobs else []
+
+    snapshot = Snapshot(school=DFE, pool=lambda role: [], wide=wide)
+    record = rec("1", "William", "Smith", DOB, gender="M", year_group="5")
+    planned = plan(export(record), snapshot, TODAY, settings())
+    cands = [c.username for case in planned.new_cases for c in case.candidates]
+    assert (cands == ["jsmith.999"]) is found
+    assert outcome_of(planned, "1").outcome == ("needs_matching" if found else "created")
 
 
 def test_a_mover_from_another_local_authority_with_a_date_slip_is_found(tmp_path):

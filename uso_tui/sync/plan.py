@@ -31,7 +31,14 @@ from uso_tui.store.why_index import draft_lines
 from uso_tui.sync.compare import compare
 from uso_tui.sync.fingerprints import fingerprint, record_row
 from uso_tui.sync.match_model import UPN_CROWD
-from uso_tui.sync.matching import CandidateIndex, account_field, date_slips
+from uso_tui.sync.matching import (
+    CandidateIndex,
+    account_field,
+    date_slips,
+    forename_level,
+    person_of_account,
+    person_of_record,
+)
 
 OLDEST_DOB = "1900-01-01"
 
@@ -769,9 +776,9 @@ def _found_elsewhere(
             normalise_cached(record.surname),
         )
         for account in by_dob.get(record.dob or "", ()):
-            if (
+            if _name_keys(account.forename, account.preferred_name) & names or (
                 normalise_cached(account.surname) == surname
-                or _name_keys(account.forename, account.preferred_name) & names
+                and (role != "pupil" or _forenames_related(record, account))
             ):
                 got.append(account)
         if record.dob and surname:
@@ -785,6 +792,15 @@ def _found_elsewhere(
         if got:
             out[record.mis_id] = got
     return out
+
+
+def _forenames_related(record: MisRecord, account: Any) -> bool:
+    """A pupil's record and an account of the same surname and date of birth elsewhere in the
+    store whose forenames are one person's (a known-as form, a middle name used, a slip): with
+    wholly different forenames they are twins or strangers, not a mover (DESIGN: outside the
+    local authority, the same UPN or the same names and date of birth)."""
+    level = forename_level(person_of_record(record), person_of_account(account))
+    return level != "different"
 
 
 def _hold_whole(planned: Plan, comparison: dict[str, Any], size: int, going: list[Account]) -> None:
