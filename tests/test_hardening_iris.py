@@ -267,6 +267,59 @@ async def test_records_past_the_bound_fail_whatever_the_server_claims() -> None:
     assert len(export.records) == 12
 
 
+def paged(pages: dict[int, list[dict]], totals=lambda n: {}):
+    """A server answering `pages` (absent pages empty), each with the totals `totals(n)` gives."""
+
+    def page(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        return httpx.Response(200, json={"students": pages.get(number, []), **totals(number)})
+
+    return Server(page)
+
+
+@pytest.mark.parametrize("totals", [{}, {"totalCount": -1}, {"totalCount": None}])
+async def test_without_usable_totals_every_page_is_followed_to_an_empty_one(totals) -> None:
+    """No totals (or a negative one): the second page of 25 had been left unasked, and its
+    pupils' accounts unallocated. A short page is no end (IRIS may send fewer than asked)."""
+    pages = {1: [pupil(n) for n in range(25)], 2: [pupil(n) for n in range(25, 30)]}
+    server = paged(pages, lambda n: totals)
+    export = await fetch(server)
+    assert len(export.records) == 30 and server.pages_asked() == [1, 2, 3]
+    assert not export.doubts
+
+
+async def test_a_count_sent_as_a_whole_float_is_a_count() -> None:
+    pages = {1: [pupil(n) for n in range(25)], 2: [pupil(n) for n in range(25, 30)]}
+    export = await fetch(paged(pages, lambda n: {"totalCount": 30.0}))
+    assert (export.claimed, len(export.records), export.missing) == (30, 30, 0)
+
+
+async def test_totals_that_grow_while_iris_pages_are_followed_and_doubted() -> None:
+    """Page 1 says 29 pages of 290 records, later pages 30 of 300: page 30 is asked for too,
+    and the export is doubted (records moved between pages while IRIS paged)."""
+    pages = {n: [pupil(n * 100 + i) for i in range(10)] for n in range(1, 31)}
+
+    def totals(n: int) -> dict:
+        return (
+            {"totalCount": 290, "totalPages": 29}
+            if n == 1
+            else {"totalCount": 300, "totalPages": 30}
+        )
+
+    server = paged(pages, totals)
+    export = await fetch(server)
+    assert len(export.records) == 300 and 30 in server.pages_asked()
+    assert export.doubts == ["IRIS's totals changed while it paged (290 then 300 records)"]
+
+
+async def test_a_page_without_totals_after_one_with_them_is_no_doubt() -> None:
+    pages = {1: [pupil(1)], 2: [pupil(2)]}
+    export = await fetch(
+        paged(pages, lambda n: {"totalCount": 2, "totalPages": 2} if n == 1 else {})
+    )
+    assert len(export.records) == 2 and not export.doubts
+
+
 # ---- deadlines (the real-socket trickle is in test_hardening_deadline.py)
 
 

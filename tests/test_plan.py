@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from factories import (
     DFE,
     OTHER,
@@ -550,6 +551,26 @@ def test_an_export_with_fewer_records_than_iris_said_unallocates_nobody():
         short.claimed = claimed
         planned = plan(short, snap(accounts), TODAY, settings())
         assert not planned.is_held and planned.counts["unallocated"] == 2
+
+
+@pytest.mark.parametrize("doubt", ["repeated", "totals", "unnamed"])
+def test_an_export_doubted_by_its_fetch_unallocates_nobody(doubt):
+    """Records repeated across pages or totals that changed while IRIS paged (records moved
+    between pages: one may be lost), or records whose MIS id cannot be read (any may be a linked
+    record): the two absent records' accounts are held, not unallocated (they had been, in a run
+    that succeeded)."""
+    accounts = [linked_acc(n) for n in range(100)]
+    doubted = export(*[linked_rec(n) for n in range(2, 100)], OK)
+    if doubt == "repeated":
+        doubted.repeated_ids = ["50"]
+    elif doubt == "totals":
+        doubted.doubts = ["IRIS's totals changed while it paged (290 then 300 records)"]
+    else:
+        doubted.records.append(rec("", "Zed", "Null", "2015-01-01"))
+    planned = plan(doubted, snap(accounts), TODAY, settings())
+    assert planned.is_held and "the export may be incomplete" in planned.hold_reason
+    assert {a.username for a in planned.held} == {"u0.204", "u1.204"}
+    assert planned.counts["unallocated"] == 0 and OK in planned.creates  # the rest applies
 
 
 def test_staff_report_only_touches_staff_links():

@@ -428,6 +428,9 @@ class Export:
     # The number of records IRIS said the report holds (totalCount of its first page), if it
     # said: fewer arrived means records may be missing, so their accounts are not unallocated.
     claimed: int | None = None
+    # Why the fetch may have missed records besides a short count (IRIS's totals changed while it
+    # paged): the planner then holds the unallocations rule 7 would make.
+    doubts: list[str] = field(default_factory=list)
     # Fetched with a sieve (sync.fingerprints): the records it recognised as unchanged, left unparsed
     # (MIS id -> the raw record and the sieve's token for it), the raw record of each record
     # parsed (by MIS id), and the parser, for a record of `same` that must be parsed after all.

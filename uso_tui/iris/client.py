@@ -253,6 +253,9 @@ class IrisClient:
         pages: dict[int, list[_Item]] = {1: take(first[key])}
         done = 1
         so_far = len(first[key])
+        # what each later page says the report holds: a server whose totals change while it
+        # pages has moved records between pages (one may be lost), and its larger claim counts
+        claims: set[tuple[int | None, int | None]] = {(total_pages, total_count)}
         if on_page:
             on_page(done, total_pages, so_far)
 
@@ -261,6 +264,7 @@ class IrisClient:
             body = await self._page(ctx, path, key, page_number)
             count(so_far + len(body[key]))  # before parsing: memory stays bounded too
             pages[page_number] = take(body[key])
+            claims.add((_int(body.get("totalPages")), _int(body.get("totalCount"))))
             done += 1
             so_far += len(body[key])
             if on_page:
@@ -269,22 +273,29 @@ class IrisClient:
         if first[key] and total_pages and total_pages > 1:
             await _all_or_nothing([one(n) for n in range(2, total_pages + 1)])
 
-        # A server whose totalPages undercounts (fewer records than totalCount) is followed page
-        # by page until it answers an empty page.
+        # Followed page by page until an empty page: a server whose totalPages undercounts
+        # (fewer records than totalCount), one whose totals grew while it paged, and one that
+        # gives no totals at all (pages may hold fewer records than asked, so a short page is
+        # no end).
         last = max(pages)
         empty_at = next((n for n in sorted(pages) if not pages[n]), None)
-        if empty_at is None and total_count is not None:
-            received = sum(len(v) for v in pages.values())
-            while received < total_count:
-                if last >= bounds.max_pages:
-                    raise _too_many(
-                        ctx, path, f"records beyond page {last}", bounds.max_pages, "pages"
-                    )
-                last += 1
-                await one(last)
-                if not pages[last]:
-                    break
-                received += len(pages[last])
+        claimed_pages = max((p for p, _ in claims if p is not None), default=None)
+        claimed_count = max((c for _, c in claims if c is not None), default=None)
+        received = sum(len(v) for v in pages.values())
+        while empty_at is None and (
+            (claimed_count is None and claimed_pages is None)
+            or (claimed_count is not None and received < claimed_count)
+            or (claimed_pages is not None and last < claimed_pages)
+        ):
+            if last >= bounds.max_pages:
+                raise _too_many(ctx, path, f"records beyond page {last}", bounds.max_pages, "pages")
+            last += 1
+            await one(last)
+            if not pages[last]:
+                empty_at = last
+            received += len(pages[last])
+            claimed_pages = max((p for p, _ in claims if p is not None), default=None)
+            claimed_count = max((c for _, c in claims if c is not None), default=None)
         if empty_at is not None and any(pages[n] for n in pages if n > empty_at):
             self.log.warning(
                 "%s: %s page %d was empty but later pages were not; keeping them",
@@ -295,14 +306,22 @@ class IrisClient:
 
         raw = [r for n in sorted(pages) for r in pages[n]]
         export = self._build_export(ctx, report, raw, len(pages), sieve is not None)
-        export.claimed = total_count
-        if total_count is not None and len(raw) != total_count:
+        export.claimed = claimed_count
+        said = sorted({c for _, c in claims if c is not None})
+        if len(said) > 1 or len({p for p, _ in claims if p is not None}) > 1:
+            # (a page that gives no totals is no change: the first page's still stand)
+            export.doubts.append(
+                "IRIS's totals changed while it paged"
+                + (f" ({' then '.join(map(str, said))} records)" if len(said) > 1 else "")
+            )
+            _event(ctx, export.doubts[-1])
+        if claimed_count is not None and len(raw) != claimed_count:
             self.log.warning(
                 "%s: %s: received %d records, IRIS's totalCount said %d",
                 school.dfe,
                 report,
                 len(raw),
-                total_count,
+                claimed_count,
             )
         return export
 
@@ -758,10 +777,13 @@ def _school_label(ctx: _Ctx) -> str:
 
 
 def _int(value: Any) -> int | None:
+    """A count IRIS sent: a whole number at least 0 (300, "300", 300.0), else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None

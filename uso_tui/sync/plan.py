@@ -980,13 +980,20 @@ def _leavers(
 
 def _short_of(export: Export) -> str | None:
     """Why an export may not be complete: fewer records arrived than IRIS said it holds (a page
-    lost, or records shifted between pages while IRIS was paging, which skips one). Rule 7
-    unallocates only for a complete export."""
-    if not export.missing:
-        return None
-    return (
-        f"the export may be incomplete (IRIS said {export.claimed} records, {export.size} arrived)"
-    )
+    lost, or records shifted between pages while IRIS was paging, which skips one); records
+    repeated across pages or totals that changed while it paged (the same shift); records whose
+    MIS id cannot be read (any of them may be a linked record). Rule 7 unallocates only for a
+    complete export."""
+    why = []
+    if export.missing:
+        why.append(f"IRIS said {export.claimed} records, {export.size} arrived")
+    if export.repeated_ids:
+        why.append(f"{len(export.repeated_ids)} record(s) repeated across pages")
+    why += export.doubts
+    unnamed = sum(1 for rec in export.records if not rec.mis_id)
+    if unnamed:
+        why.append(f"{unnamed} record(s) without a readable MIS id")
+    return f"the export may be incomplete ({'; '.join(why)})" if why else None
 
 
 def unallocated(account: Account, dfe: str) -> Account:
