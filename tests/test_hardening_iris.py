@@ -113,6 +113,33 @@ async def test_token_redirect_is_not_followed_with_the_secret() -> None:
     assert {r.url.host for r in server.requests} == {"iris.test"}
 
 
+ODD_SECRET = "p@ss w+rd&x=1%Z/\u00fc-0123456789"  # every character a form encodes
+
+
+@pytest.mark.parametrize("answer", ["json", "html", "lower"])
+async def test_a_token_error_echoing_the_form_does_not_show_the_secret_encoded(answer) -> None:
+    """A token endpoint answering 400 with the form it was sent (URL-encoded: p%40ss+w%2Brd...)
+    had the secret shown in the error, and kept in the run, its audit event and the feed."""
+    from urllib.parse import quote_plus
+
+    def token(request: httpx.Request) -> httpx.Response:
+        form = request.content.decode()
+        if answer == "json":
+            return httpx.Response(400, json={"error": "invalid_request", "error_description": form})
+        return httpx.Response(
+            502, text=f"<html>bad gateway: {form.lower() if answer == 'lower' else form}</html>"
+        )
+
+    server = Server(lambda r: httpx.Response(200, json=listing([])), token=token)
+    async with server.client() as client:
+        with pytest.raises(IrisError) as ei:
+            await client.fetch_report(school(), ODD_SECRET, "students")
+    said = str(ei.value) + (ei.value.iris_message or "")
+    assert "client_id=cid" in said or "client_id" in said  # IRIS's words are kept
+    for form in (ODD_SECRET, quote_plus(ODD_SECRET), quote_plus(ODD_SECRET).lower(), "0123456789"):
+        assert form not in said
+
+
 @pytest.mark.parametrize(
     ("body", "says"),
     [

@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import certifi
 import httpx
@@ -835,8 +836,22 @@ def _iris_message(resp: Answer, ctx: _Ctx, token: _Token | None) -> str | None:
     if not msg:
         return None
     msg = "".join(c if c.isprintable() else " " for c in msg)
-    for hidden in (ctx.secret, token.value if token else None):
-        if hidden:
-            msg = msg.replace(hidden, "***")
+    msg = blank_secrets(msg, [ctx.secret, token.value if token else None])
     msg = " ".join(msg.split())
     return msg[:200] + ("..." if len(msg) > 200 else "")
+
+
+# A form field echoed back (`client_secret=...` of the token request): its value, however encoded.
+_ECHOED_FIELD = re.compile(r"(client_secret|access_token|password)(\W{1,4})[^\s&\"',;]+", re.I)
+
+
+def blank_secrets(text: str, secrets: list[str | None]) -> str:
+    """`text` with each secret blanked as sent and in the forms a server echoes it in: form- and
+    URL-encoded (either case of hex), JSON-escaped; and the value of an echoed `client_secret=`
+    field whatever it holds."""
+    for secret in filter(None, secrets):
+        forms = {secret, quote_plus(secret), quote(secret, safe="")}
+        forms.add(orjson.dumps(secret)[1:-1].decode())
+        for form in sorted(forms, key=len, reverse=True):
+            text = re.sub(re.escape(form), "***", text, flags=re.I if "%" in form else 0)
+    return _ECHOED_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
