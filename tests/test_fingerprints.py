@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from datetime import datetime, timedelta
 
+import httpx
 import orjson
 import pytest
 from factories import DFE, HOST, Env, NoSleep, iris_student, settings
@@ -159,6 +161,54 @@ async def test_a_record_with_a_leaving_date_keeps_no_fingerprint(env, parsed):
     res = await sync(env, datetime(2026, 3, 12, 9, 0))  # the same raw record, now a leaver
     assert parsed == ["2"]
     assert outcomes(res.run.run_id, env)["2"][0] == "leaver"
+
+
+class OddField(httpx.AsyncBaseTransport):
+    """The simulator's answers with an unused field added to Bob's record, written by Python's
+    json (orjson, which the simulator writes with, cannot write it either)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, field: object) -> None:
+        self.inner, self.field = inner, field
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self.inner.handle_async_request(request)
+        body = await answer.aread()
+        if "/api/students" not in request.url.path:
+            return httpx.Response(answer.status_code, headers=answer.headers, content=body)
+        page = json.loads(body)
+        for record in page["students"]:
+            if record.get("schoolId") == "2":
+                record["address"] = self.field
+        return httpx.Response(200, json=None, content=json.dumps(page).encode())
+
+
+async def test_a_record_whose_unused_field_cannot_be_encoded_is_parsed_each_run(env, parsed):
+    """An unused field nested 300 deep (orjson reads it, but writes 255 levels at most): every
+    run of the school failed ("Recursion limit reached") while the dry run passed. It is parsed
+    and planned as any record, and keeps no fingerprint."""
+    field: object = {"a": None}
+    for _ in range(300):
+        field = {"a": field}
+    assert fingerprint({"deep": field}) is None and fingerprint({"int": 2**70}) is None
+    env.add_school(students=[AMY, BOB])
+
+    async def run(now: datetime):
+        transport = OddField(env.sim.transport(), field)
+        async with IrisClient(
+            allowed_hosts=frozenset({HOST}), transport=transport, sleep=NoSleep()
+        ) as client:
+            return await run_school(
+                env.store, DFE, now=now, client=client, trigger="cli", operator="alice"
+            )
+
+    first = await run(NOW)
+    assert first.run.status == "succeeded", first.run.error
+    assert first.run.counts["created"] == 2
+    assert set(env.store.school_state(DFE).seen["students"]) == {"1"}
+    parsed.clear()
+    again = await run(NOW + timedelta(days=1))
+    assert again.run.status == "succeeded" and parsed == ["2"]
+    assert outcomes(again.run.run_id, env)["2"][0] == "unchanged"
 
 
 async def test_fingerprints_of_another_parser_version_are_not_recognised(env, parsed, monkeypatch):

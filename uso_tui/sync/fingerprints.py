@@ -29,9 +29,14 @@ _hash = xxhash.xxh3_64_intdigest  # non-cryptographic, 64 bits: a change detecto
 _dumps = orjson.dumps
 
 
-def fingerprint(raw: dict[str, Any]) -> int:
-    """The hash of a raw record."""
-    return _hash(_dumps(raw), VERSION)
+def fingerprint(raw: dict[str, Any]) -> int | None:
+    """The hash of a raw record; None for one that cannot be encoded again (a field nested
+    deeper than orjson writes, an integer past 64 bits: IRIS's fields are never so, an unused
+    one may be), which is then parsed at every run."""
+    try:
+        return _hash(_dumps(raw), VERSION)
+    except TypeError:  # orjson.JSONEncodeError
+        return None
 
 
 class Sieve:
@@ -50,7 +55,10 @@ class Sieve:
         if row is None:
             return None
         fp = self.fps[mis_id]
-        return (row, fp) if _hash(_dumps(raw), VERSION) == fp else None
+        try:
+            return (row, fp) if _hash(_dumps(raw), VERSION) == fp else None
+        except TypeError:  # not encodable again (see fingerprint): parsed
+            return None
 
 
 def sieves(

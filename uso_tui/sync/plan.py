@@ -878,8 +878,8 @@ def _fingerprints(planned: Plan, export: Export) -> None:
         rec = outcome.record
         if outcome.outcome in _HELD_AFTER and rec.leaving_date is None:
             raw_record = raw.get(rec.mis_id) or export.same.get(rec.mis_id, (None,))[0]
-            if raw_record is not None:
-                seen[rec.mis_id] = fingerprint(raw_record)
+            if raw_record is not None and (fp := fingerprint(raw_record)) is not None:
+                seen[rec.mis_id] = fp
     planned.seen = seen
 
 
