@@ -481,3 +481,48 @@ async def test_a_compressed_answer_within_the_bound_reads_as_usual() -> None:
 def test_the_byte_bound_can_be_set_in_config_json(tmp_path) -> None:
     (tmp_path / "config.json").write_text('{"max_answer_bytes": 1000}')
     assert iris_bounds(tmp_path).max_answer_bytes == 1000
+
+
+async def test_a_report_larger_than_its_byte_bound_fails_whatever_each_page_weighs() -> None:
+    """Pages each under max_answer_bytes (a 2 KB junk field a record here; 50 MB on each page of
+    a hostile server filled 2.6 GB) add up to the report's bound: the fetch fails naming it."""
+    junk = "x" * 2000
+
+    def page(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        items = [{**pupil(number), "address": junk}] if number <= 50 else []
+        return httpx.Response(200, json={"students": items})
+
+    with pytest.raises(IrisError, match="larger than the 20,000 bytes one report may have"):
+        await fetch(Server(page), bounds=IrisBounds(max_report_bytes=20_000))
+    export = await fetch(Server(page), bounds=IrisBounds(max_report_bytes=200_000))
+    assert len(export.records) == 50
+
+
+async def test_a_corrupt_compressed_answer_is_a_clear_error() -> None:
+    server = Server(
+        lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
+    )
+    with pytest.raises(IrisError, match="body could not be decoded") as ei:
+        await fetch(server)
+    assert ei.value.school == DFE
+
+
+@pytest.mark.parametrize(
+    ("status", "after", "waits"), [(503, "7", [7.0]), (429, "-5", None), (429, "nan", None)]
+)
+async def test_retry_after_is_honoured_on_503_and_a_nonsense_one_is_our_own_backoff(
+    status, after, waits
+) -> None:
+    answers = iter([httpx.Response(status, headers={"Retry-After": after})])
+
+    def page(request: httpx.Request) -> httpx.Response:
+        return next(answers, None) or httpx.Response(200, json=listing([pupil(1)]))
+
+    sleep = NoSleep()
+    export = await fetch(Server(page), sleep=sleep)
+    assert len(export.records) == 1
+    if waits is not None:
+        assert sleep.delays == waits
+    else:  # not 0 (five tries at once): the jittered backoff
+        assert len(sleep.delays) == 1 and sleep.delays[0] > 0

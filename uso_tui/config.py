@@ -80,11 +80,15 @@ class IrisBounds:
     # sends without end, or a small gzip that inflates to gigabytes, fails the run, not the
     # process's memory
     max_answer_bytes: int = 64 * 1024 * 1024
+    # all of one report's answers together: pages each under max_answer_bytes (a record with a
+    # 50 MB field on each) would otherwise fill the memory a page at a time
+    max_report_bytes: int = 512 * 1024 * 1024
 
 
 def iris_bounds(data_dir: Path) -> IrisBounds:
     """The bounds DATA_DIR/config.json sets (`request_deadline_s`, `report_deadline_s`,
-    `max_records`, `max_pages`, `max_answer_bytes`), the defaults for those it does not. A value
+    `max_records`, `max_pages`, `max_answer_bytes`, `max_report_bytes`), the defaults for those
+    it does not. A value
     that is not a positive number is an error naming the file and the key, not silently
     ignored."""
     path = Path(data_dir) / CONFIG_JSON

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import math
 import random
 import re
 import ssl
@@ -70,6 +71,7 @@ class _Ctx:
     secret: str = field(repr=False)
     on_event: OnEvent | None = None
     deadline: float | None = None  # the clock's time by which the report must be fetched
+    received: int = 0  # the bytes of every answer read for the report so far (max_report_bytes)
 
     @property
     def dfe(self) -> str:
@@ -587,6 +589,8 @@ class IrisClient:
                     reason = "rate limited (429)"
                 elif status >= TRANSIENT_MIN_STATUS:
                     reason = f"server error ({status})"
+                    if status == 503:  # unavailable for a while: its Retry-After is the wait
+                        retry_after = _retry_after(resp)
                 else:
                     what = {401: "not authorised", 403: "forbidden", 404: "not found"}.get(
                         status, "unexpected answer"
@@ -666,13 +670,25 @@ class IrisClient:
         http = self._http(ctx.base)
         request = http.build_request(method, url, params=params, data=data, headers=headers)
         async with asyncio.timeout(self.bounds.request_deadline_s):
-            streamed = await http.send(request, stream=True)
+            try:
+                streamed = await http.send(request, stream=True)
+            except httpx.DecodingError:  # (a transport that reads the body as it answers)
+                raise _undecodable(ctx, method, shown, "?") from None
             try:
                 body = await _read_bounded(
                     streamed, self.bounds.max_answer_bytes, ctx, method, shown
                 )
             finally:
                 await streamed.aclose()
+        ctx.received += len(body)
+        if ctx.received > self.bounds.max_report_bytes:
+            raise IrisError(
+                f"the report's answers are larger than the {self.bounds.max_report_bytes:,} "
+                "bytes one report may have (max_report_bytes)",
+                school=ctx.dfe,
+                path=shown,
+                method=method,
+            )
         return Answer(streamed.status_code, streamed.headers, body)
 
 
@@ -698,18 +714,31 @@ async def _read_bounded(
 ) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise IrisError(
-                f"the answer is larger than the {limit:,} bytes one answer may have "
-                "(max_answer_bytes)",
-                school=ctx.dfe,
-                path=shown,
-                method=method,
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise IrisError(
+                    f"the answer is larger than the {limit:,} bytes one answer may have "
+                    "(max_answer_bytes)",
+                    school=ctx.dfe,
+                    path=shown,
+                    method=method,
+                )
+            chunks.append(chunk)
+    except httpx.DecodingError:  # a corrupt gzip or deflate body: said as IRIS's, not zlib's
+        encoding = response.headers.get("Content-Encoding", "?")
+        raise _undecodable(ctx, method, shown, encoding) from None
     return b"".join(chunks)
+
+
+def _undecodable(ctx: _Ctx, method: str, shown: str, encoding: str) -> IrisError:
+    return IrisError(
+        f"the answer's body could not be decoded (Content-Encoding {encoding!r})",
+        school=ctx.dfe,
+        path=shown,
+        method=method,
+    )
 
 
 @functools.cache
@@ -802,9 +831,11 @@ def _timeout_kind(exc: httpx.TimeoutException) -> str:
 def _retry_after(resp: Answer) -> float | None:
     value = resp.headers.get("Retry-After", "").strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None  # an HTTP date: fall back to our own backoff rather than read the clock
+    # a negative or not-a-number wait is no wait asked for (5 tries at once): our own backoff
+    return seconds if seconds >= 0 and math.isfinite(seconds) else None
 
 
 def _is_invalid_client(resp: Answer) -> bool:
