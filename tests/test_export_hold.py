@@ -32,6 +32,7 @@ def test_a_shifted_column_is_held_whole_and_applied_when_confirmed(cli, sim):
     assert res.status == 3
     run = res.json()
     assert run["status"] == "held" and run["counts"]["updated"] == 0
+    assert "40 of 40 linked students records changed name" in run["hold_reason"]
     assert _accounts(cli) == before  # nothing applied
     shown = cli.ok("run", "show", run["run_id"], "--json").json()
     comparison = shown["comparison"]
@@ -105,3 +106,15 @@ def test_a_small_report_is_held_when_a_fifth_changed_name_at_once(cli, sim, size
     res = cli("sync", DFE, "--json")
     assert (res.json()["status"] == "held") is held
     assert res.json()["counts"]["updated"] == (0 if held else changed)
+
+
+def test_syncs_words_say_why_an_export_is_held_whole(cli, sim):
+    """It said "0 unallocations are held" and no reason: the export was held whole."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", PUPILS[:20])
+    res = cli("sync", DFE)
+    assert res.status == 3
+    assert "held: the students export holds 20 of the 40 records linked before" in res.out
+    assert "the export is held whole, nothing of it applied" in res.out
+    assert "0 unallocations are held" not in res.out

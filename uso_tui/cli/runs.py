@@ -92,6 +92,7 @@ def run_json(run: Run) -> dict[str, Any]:
         reports=list(run.reports),
         dry_run=run.dry_run,
         held_usernames=list(run.held_usernames),
+        hold_reason=run.hold_reason,
     )
     return data
 
@@ -193,9 +194,16 @@ def _summary(run: Run, ctx: Context) -> None:
     out.write(f"  {counts_line(run.counts)}\n")
     held = run.counts.get("held_unallocations", 0)
     if run.status == "held" and not run.dry_run:
+        if run.hold_reason:
+            out.write(f"  held: {plain(run.hold_reason)}\n")
+        what = (
+            "the export is held whole, nothing of it applied"
+            if run.comparison
+            else f"{held} unallocations are held"
+        )
         out.write(
-            f"  {held} unallocations are held: check them with `uso-tui run show {run.run_id}`, "
-            f"then apply them with `uso-tui confirm {run.run_id}`\n"
+            f"  {what}: check it with `uso-tui run show {run.run_id}`, "
+            f"then apply it with `uso-tui confirm {run.run_id}`\n"
         )
     if run.counts.get("needs_matching") and not run.dry_run:
         out.write(
