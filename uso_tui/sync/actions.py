@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
-from uso_tui.domain.models import Account, MatchCase, MisRecord, Run, School
+from uso_tui.domain.models import Account, AuditEvent, MatchCase, MisRecord, Run, School
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
@@ -80,6 +80,15 @@ def _chosen(run: Run, only: Iterable[str] | None, exclude: Iterable[str] | None)
     return [u for u in held if (u in names) == (only is not None)]
 
 
+def undone_by(events: list[AuditEvent], run_id: str) -> str | None:
+    """The undo run that undid `run_id` (from the school's audit `events`), if any (sync.undo
+    writes the event)."""
+    for entry in events:
+        if entry.action == "undo_run" and entry.subject == run_id:
+            return (entry.after or {}).get("undo_run_id") or "an earlier undo"
+    return None
+
+
 def confirm_held(
     store: Store,
     run_id: str,
@@ -99,8 +108,6 @@ def confirm_held(
         run = txn.run(run_id)
         if run.status != "held":
             raise InvalidInput(f"run {run_id} is not held (it is {run.status})")
-        from uso_tui.sync.undo import undone_by  # noqa: PLC0415 - undo imports this module
-
         undone = undone_by(store.audit(run.school), run_id)
         if undone:  # what it held went with the rest of it
             raise InvalidInput(

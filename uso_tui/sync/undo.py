@@ -18,7 +18,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, AuditEvent, MatchCase, Run, empty_counts
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
-from uso_tui.sync.actions import UNDONE_CREATE, put_changed
+from uso_tui.sync.actions import UNDONE_CREATE, put_changed, undone_by
 from uso_tui.sync.apply import event
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
@@ -155,14 +155,6 @@ def plan_undo(
     undo_plan.reverts.sort(key=lambda r: (REVERTED_KEYS.index(r.kind), r.username))
     undo_plan.cases = [c for c in open_cases if c.run_id == run.run_id and c.status == "open"]
     return undo_plan
-
-
-def undone_by(events: list[AuditEvent], run_id: str) -> str | None:
-    """The undo run that undid `run_id` (from the school's audit `events`), if any."""
-    for entry in events:
-        if entry.action == "undo_run" and entry.subject == run_id:
-            return (entry.after or {}).get("undo_run_id") or "an earlier undo"
-    return None
 
 
 def _plan_in(store: Store, txn: Store | Transaction, run_id: str, at: str) -> tuple[Run, UndoPlan]:
