@@ -141,9 +141,11 @@ def cmd_unkeep(args: argparse.Namespace, ctx: Context) -> int:
             {"accounts": sorted([first, second]), "kept": False, "was_kept": done}, ctx.stdout
         )
         return 0
-    if not done:
-        ctx.note(f"{plain(first)} and {plain(second)} were not kept as different people")
-        return 1
+    if not done:  # as asked: not kept (said, not an error, as --json says was_kept false)
+        ctx.note(
+            f"{plain(first)} and {plain(second)} were not kept as different people: nothing to do"
+        )
+        return 0
     ctx.stdout.write(
         f"{plain(first)} and {plain(second)} are listed for review again (uso-tui duplicates)\n"
     )
