@@ -256,6 +256,7 @@ def test_failed_fetch_exits_1_and_changes_nothing(cli, sim):
     assert cli.ok("accounts", DFE, "--json").json() == []
     human = cli("sync", DFE)
     assert human.status == 1 and "failed" in human.out and "error:" in human.out
+    assert f"{DFE}: {DFE}: " not in human.err  # the school named once
     for text in (res.out, res.err, human.out, human.err):
         assert SIM_SECRET not in text
     assert files_containing(cli.data_dir, SIM_SECRET) == [f"secrets/{DFE}.secret"]

@@ -159,7 +159,9 @@ class ProgressLines:
     def __call__(self, event: Progress) -> None:
         where = f"{event.school} {event.report}" if event.report else event.school
         if event.message:
-            self.ctx.note(f"{where}: {plain(event.message)}")
+            # an error names its school first already ("204-3210: POST /auth/...")
+            said = plain(event.message)
+            self.ctx.note(said if said.startswith(f"{where}: ") else f"{where}: {said}")
         if self.only_final:
             if event.phase in ("done", "held", "failed", "cancelled"):
                 self.ctx.note(f"{event.run_id} {event.phase}: {counts_line(event.counts)}")
