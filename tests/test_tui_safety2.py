@@ -519,3 +519,16 @@ async def test_mending_the_last_wrong_field_clears_the_add_forms_refusal(demo):
         await press(pilot, "ctrl+o")
         assert form.mis == "Ed:gen" and not form.errors
         assert "fix the fields marked above" not in screen_text(app)
+
+
+async def test_a_report_left_out_shows_no_mark_not_only_another_colour(demo):
+    """Textual's checkbox shows X ticked or not (told apart by colour only)."""
+    from uso_tui.tui.widgets import TickBox
+
+    async with started(demo.store, "settings", demo.held_school, size=(100, 30)) as (app, pilot):
+        staff = app.screen.query_one("#r-staff", TickBox)
+        assert staff.value and "X▌ Staff" in screen_text(app).replace("▐", "")
+        staff.value = False
+        await settle(pilot)
+        text = screen_text(app)
+        assert "X▌ Staff" not in text.replace("▐", "") and "X▌ Students" in text.replace("▐", "")

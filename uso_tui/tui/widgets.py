@@ -12,12 +12,28 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Checkbox, DataTable, Input, Static
 
 from uso_tui.tui.format import clean, hanging, plain
 from uso_tui.tui.keys_in_turn import HoldsKeys
 
 FormResult = TypeVar("FormResult")
+
+
+class TickBox(Checkbox):
+    """A checkbox whose mark shows whether it is ticked (Textual's shows X either way, ticked or
+    not told apart by colour alone: unreadable on a monochrome terminal or to the colour-blind)."""
+
+    def on_mount(self) -> None:
+        self._mark()
+
+    def watch_value(self) -> None:
+        super().watch_value()  # its class and its Changed message
+        self._mark()
+
+    def _mark(self) -> None:
+        self.BUTTON_INNER = "X" if self.value else " "
+        self.refresh()
 
 
 class LineInput(Input):

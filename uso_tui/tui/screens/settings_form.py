@@ -15,7 +15,7 @@ from textual.widgets import Checkbox, Input, Static
 from uso_tui.domain.errors import UsoError
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import Confirm, LineInput
+from uso_tui.tui.widgets import Confirm, LineInput, TickBox
 
 REPORTS = ("staff", "students")
 
@@ -51,8 +51,8 @@ class SettingsForm(UsoScreen):
             yield Static("", id=f"e-{field}", classes="form-error empty")
         with Horizontal(classes="form-row"):
             yield Static("Reports", classes="form-label")
-            yield Checkbox("Staff", reports_checked, id="r-staff")
-            yield Checkbox("Students", reports_checked, id="r-students")
+            yield TickBox("Staff", reports_checked, id="r-staff")
+            yield TickBox("Students", reports_checked, id="r-students")
         yield Static("", id="e-reports", classes="form-error empty")
 
     # -- checks ---------------------------------------------------------------------------------
