@@ -526,16 +526,3 @@ async def test_retry_after_is_honoured_on_503_and_a_nonsense_one_is_our_own_back
         assert sleep.delays == waits
     else:  # not 0 (five tries at once): the jittered backoff
         assert len(sleep.delays) == 1 and sleep.delays[0] > 0
-
-
-async def test_a_retry_after_longer_than_the_retry_limit_is_waited_within_the_deadline() -> None:
-    """Retry-After: 180 (past the 120 s limit on our own backoff, within the report's 900 s):
-    waited, not failed at once."""
-    answers = iter([httpx.Response(429, headers={"Retry-After": "180"})])
-
-    def page(request: httpx.Request) -> httpx.Response:
-        return next(answers, None) or httpx.Response(200, json=listing([pupil(1)]))
-
-    sleep = NoSleep()
-    export = await fetch(Server(page), sleep=sleep)
-    assert len(export.records) == 1 and sleep.delays == [180.0]

@@ -630,11 +630,7 @@ class IrisClient:
                     status=status,
                 )
             elapsed = max(self._clock() - started, slept)
-            # our own backoff is bounded by the retry limit; a wait IRIS asks for (Retry-After)
-            # by the report's deadline alone, checked above
-            if elapsed + delay > self.max_retry_seconds and (
-                retry_after is None or ctx.deadline is None
-            ):
+            if elapsed + delay > self.max_retry_seconds:
                 raise IrisError(
                     f"{reason}; gave up after {tries} tries: waiting {delay:.1f}s more would pass "
                     f"the {self.max_retry_seconds:g}s retry limit",
