@@ -160,6 +160,23 @@ def test_the_same_upn_finds_a_pupil_whose_names_changed():
     assert planned.new_cases[0].candidates[0].username == "ajones.204"
 
 
+@pytest.mark.parametrize("keyed", ["F 123456789012 ", "f1234 5678 9012", "F123456789012"])
+def test_a_upn_keyed_with_spaces_is_the_same_upn(keyed):
+    """`F 123456789012` at one school, `F123456789012` at another: the same child (spaces are a
+    slip of keying or of the MIS's formatting). It counted as another UPN, strong evidence of
+    two children, and a second account was made with no case."""
+    from uso_tui.iris.parse import parse_student
+
+    old = acc("zfenwick.204", "Zara", "Fenwick", "2012-08-03", school=OTHER, mis_id="5",
+              extra={"upn": "F123456789012"})  # fmt: skip
+    record = rec("1", "Zara", "Fenwick", "2012-08-03", upn=keyed)
+    planned = _plan([record], pool=[old])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert ["upn", "equal"] in [e[:2] for e in planned.new_cases[0].candidates[0].evidence]
+    parsed = parse_student({"schoolId": "1", "uniquePupilNumber": keyed})
+    assert parsed.upn == "F123456789012"  # kept as compared: the next school finds it too
+
+
 def test_a_married_member_of_staff_is_a_candidate():
     before = acc(
         "jsmith.204", "Joanna", "Smith", "1984-06-30", school=OTHER, mis_id="9", role="staff"

@@ -95,7 +95,7 @@ def test_hostile_matching_fields_stay_one_line(store):
     )
     assert (store.root / "schools/204-3210/names.idx").read_bytes().count(b"\n") == 2
     assert people(store) == {
-        bad: ("A B C D E F G", "M ", "X Y", "7  1"),
+        bad: ("A B C D E F G", "M ", "XY", "7  1"),
         ok: ("", "F", "A123456789012", "7"),
     }
 

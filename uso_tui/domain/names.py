@@ -101,3 +101,9 @@ def make_username(
         if not taken(candidate):
             return candidate
         number += 1
+
+
+def upn_key(upn: object) -> str:
+    """A UPN as compared: without any space (`F 1234 5678 9012`, a slip of keying or of the
+    MIS's formatting, is `F123456789012`), upper-cased; "" for none."""
+    return "" if upn is None else "".join(str(upn).split()).upper()

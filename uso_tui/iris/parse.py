@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from uso_tui.domain.models import MisRecord
+from uso_tui.domain.names import upn_key
 
 MAX_TEXT = 200
 _DATE_RE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:$|[T ]\S*\s*$)")
@@ -154,13 +155,19 @@ def _person(doc: dict[str, Any], report: str, id_key: str, dob_key: str, middle_
     )
 
 
+def _upn(value: Any) -> str | None:
+    """A UPN as kept and compared: without spaces, upper-cased (domain.names.upn_key)."""
+    cleaned = text(value)
+    return upn_key(cleaned) or None if cleaned else None
+
+
 def parse_student(doc: dict[str, Any]) -> MisRecord:
     get = doc.get
     return _RECORD(_person(doc, "students", "schoolId", "dob", "middlenames") + (
         text(get("gender")),
         text(get("yearGroup")),
         text(get("formGroup")),
-        text(get("uniquePupilNumber")),
+        _upn(get("uniquePupilNumber")),
         None,  # title
         None,  # initials
         None,  # system_status

@@ -22,6 +22,7 @@ from typing import Any
 
 from uso_tui.domain.dates import from_uk
 from uso_tui.domain.names import normalise, normalise_cached
+from uso_tui.domain.names import upn_key as _upn_key
 from uso_tui.store.api import AccountHit
 from uso_tui.store.storage import read_bytes
 
@@ -53,8 +54,9 @@ _BLANK = str.maketrans(dict.fromkeys("\t\n\r\x1d\x1e\x1f", " "))
 
 
 def upn_key(upn: Any) -> str:
-    """A UPN as AccountHit gives it and find_people compares it: stripped, upper-cased."""
-    return "" if upn is None else str(upn).translate(_BLANK).strip().upper()
+    """A UPN as AccountHit gives it and find_people compares it (domain.names.upn_key: no space,
+    upper-cased)."""
+    return _upn_key(upn)
 
 
 def field_text(value: Any) -> str:

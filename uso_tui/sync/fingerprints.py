@@ -23,7 +23,7 @@ import xxhash
 
 # The seed of every fingerprint: change it whenever parsing or the held fields change meaning,
 # so that fingerprints made before are simply not recognised.
-VERSION = 3  # 3: text fields cleaned and cut (iris.parse.clean)
+VERSION = 4  # 3: text fields cleaned and cut (iris.parse.clean); 4: UPNs without spaces
 
 _hash = xxhash.xxh3_64_intdigest  # non-cryptographic, 64 bits: a change detector, not a MAC
 _dumps = orjson.dumps

@@ -30,7 +30,7 @@ from anyascii import anyascii
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from uso_tui.domain.models import Account, Candidate, MisRecord
-from uso_tui.domain.names import normalise
+from uso_tui.domain.names import normalise, upn_key
 from uso_tui.sync import match_model as model
 from uso_tui.sync import name_forms
 from uso_tui.sync.match_model import (
@@ -343,7 +343,7 @@ def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Per
         key(surname),
         parts(surname),
         dob,
-        (upn or "").strip().upper(),
+        upn_key(upn),
         _gender(gender),
         _year_of(year),
     )
@@ -705,7 +705,7 @@ def _settled(
     upn = account_field(account, "upn")
     bits = 0.0
     if upn and rec_upn:
-        upn = upn.strip().upper()
+        upn = upn_key(upn)
         level = upn_level(rec_upn, upn) if upn not in placeholders else ""
         if level:
             bits += weights["upn", level]
@@ -814,7 +814,7 @@ class CandidateIndex:
                 sounds.setdefault(block, []).append(position)
         upn = account_field(account, "upn")
         if upn and self._by_upn is not None:
-            upn = upn.strip().upper()
+            upn = upn_key(upn)
             holders = self._by_upn.setdefault(upn, [])
             holders.append(position)
             if len(holders) > UPN_CROWD:
@@ -830,7 +830,7 @@ class CandidateIndex:
                 else getattr(a, "upn", None)
                 for a in self.accounts
             ]
-            by_upn = _grouped([upn.strip().upper() if upn else "" for upn in upns])
+            by_upn = _grouped([upn_key(upn) if upn else "" for upn in upns])
             by_upn.pop("", None)
             self._by_upn = by_upn
             self._placeholders({upn for upn, got in by_upn.items() if len(got) > UPN_CROWD})
@@ -941,7 +941,7 @@ class CandidateIndex:
 
     def _block(self, rec: MisRecord) -> set[int]:
         found: set[int] = set()
-        upn = (rec.upn or "").strip().upper()
+        upn = upn_key(rec.upn)
         if upn and not self.is_placeholder_upn(upn):
             found.update(self.by_upn.get(upn, ()))
         dob = rec.dob

@@ -25,7 +25,7 @@ from uso_tui.domain.models import (
     School,
     empty_counts,
 )
-from uso_tui.domain.names import normalise_cached
+from uso_tui.domain.names import normalise_cached, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.why_index import draft_lines
 from uso_tui.sync.compare import compare
@@ -719,7 +719,7 @@ def _auto_link_target(
     extra = acc.extra or {}
     if (
         _conflict(rec.preferred_name, acc.preferred_name)
-        or _conflict(rec.upn, extra.get("upn"), lambda v: v.strip().upper())
+        or _conflict(rec.upn, extra.get("upn"), upn_key)
         or _conflict(rec.gender, extra.get("gender"), lambda v: normalise_cached(v)[:1])
     ):
         return None
@@ -742,7 +742,7 @@ def _found_elsewhere(
     upns: set[str] = set()
     name_dobs: set[tuple[str, str, str]] = set()
     for record in records:
-        upn = (record.upn or "").strip().upper()
+        upn = upn_key(record.upn)
         if upn and not index.is_placeholder_upn(upn):
             upns.add(upn)
         if record.dob:
@@ -762,13 +762,13 @@ def _found_elsewhere(
     for account in found:
         upn = account_field(account, "upn")
         if upn:
-            by_upn.setdefault(upn.strip().upper(), []).append(account)
+            by_upn.setdefault(upn_key(upn), []).append(account)
         if account.dob:
             by_dob.setdefault(account.dob, []).append(account)
             by_surname.setdefault(normalise_cached(account.surname), []).append(account)
     out: dict[str, list[Any]] = {}
     for record in records:
-        got = list(by_upn.get((record.upn or "").strip().upper(), ())) if record.upn else []
+        got = list(by_upn.get(upn_key(record.upn), ())) if record.upn else []
         if len(got) > UPN_CROWD:
             got = []  # a placeholder UPN, not this child's (match_model.UPN_CROWD)
         names, surname = (
