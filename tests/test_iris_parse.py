@@ -109,7 +109,7 @@ def test_only_design_fields_are_kept() -> None:
 
 
 def test_unparseable_dob_kept_raw() -> None:
-    for raw in ("03/05/2012", "2012-02-30", "not a date", "2012-13-01T00:00:00"):
+    for raw in ("31/02/2012", "2012-02-30", "not a date", "2012-13-01T00:00:00", "2012/05/03"):
         rec = parse_student({"schoolId": "1", "dob": raw})
         assert rec.dob is None and rec.dob_raw == raw
     rec = parse_employee({"id": 1, "dateOfBirth": None})
@@ -123,7 +123,11 @@ def test_dates_with_or_without_time() -> None:
     assert iso_date(" 2012-05-03T00:00:00 ") == "2012-05-03"
     assert iso_date("2012-05-03 13:45:00") == "2012-05-03"
     assert iso_date("2012-05-03T00:00:00Z") == "2012-05-03"
-    assert iso_date("2012-5-3") is None
+    # unpadded, and the UK's own way (a leaving date dropped as unreadable kept a leaver's
+    # access with nothing said)
+    assert iso_date("2012-5-3") == "2012-05-03"
+    assert iso_date("03/05/2012") == "2012-05-03" and iso_date("3/5/2012 00:00") == "2012-05-03"
+    assert iso_date("12-05-03") is None and iso_date("31/02/2012") is None
     assert iso_date(20120503) is None
     assert iso_date(None) is None
 
@@ -155,3 +159,10 @@ def test_record_id_is_the_id_a_parse_gives() -> None:
         employee = {"id": value, "forename": "Ann", "surname": "Lee"}
         assert record_id("students", student) == parse_student(student).mis_id, value
         assert record_id("staff", employee) == parse_employee(employee).mis_id, value
+
+
+def test_a_leaving_date_keyed_the_uk_way_makes_a_leaver() -> None:
+    from uso_tui.iris.parse import parse_student
+
+    rec = parse_student({"schoolId": "1", "leavingDate": "10/03/2026", "enrolmentDate": "1/9/2026"})
+    assert (rec.leaving_date, rec.enrolment_date) == ("2026-03-10", "2026-09-01")

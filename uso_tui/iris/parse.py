@@ -21,7 +21,10 @@ from uso_tui.domain.models import MisRecord
 from uso_tui.domain.names import upn_key
 
 MAX_TEXT = 200
-_DATE_RE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:$|[T ]\S*\s*$)")
+_DATE_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T ]\S*\s*$)")
+# A UK MIS's own way (DD/MM/YYYY), which an export sometimes carries despite section 4: a
+# leaving date dropped as unreadable would keep a leaver's access with nothing said.
+_UK_DATE_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})(?:$|[T ]\S*\s*$)")
 
 
 def text(value: Any) -> str | None:
@@ -52,7 +55,8 @@ _DATES: dict[str, str | None] = {}  # IRIS sends the same few thousand dates aga
 
 
 def iso_date(value: Any) -> str | None:
-    """`YYYY-MM-DD` from an ISO date or date-time string; None when absent or unparseable."""
+    """`YYYY-MM-DD` from an ISO date or date-time string (or a UK `DD/MM/YYYY` one); None when
+    absent or unparseable."""
     if type(value) is not str:
         return None
     got = _DATES.get(value, _MISSING)
@@ -61,8 +65,12 @@ def iso_date(value: Any) -> str | None:
     match = _DATE_RE.match(value)
     out: str | None = None
     if match:
+        year, month, day = match[1], match[2], match[3]
+    elif uk := _UK_DATE_RE.match(value):
+        year, month, day = uk[3], uk[2], uk[1]
+    if match or uk:
         try:
-            out = date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+            out = date(int(year), int(month), int(day)).isoformat()
         except ValueError:  # 2012-02-30
             out = None
     if len(_DATES) > 200_000:
