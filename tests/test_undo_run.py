@@ -281,3 +281,24 @@ def test_a_failed_run_is_not_undone(env):
     with pytest.raises(InvalidInput, match="failed: it changed nothing"):
         undo_run(env.store, failed.run_id, operator="admin", now=UNDO_AT)
     assert [r.trigger for r in env.store.runs(DFE)] == [failed.trigger]  # no empty undo run
+
+
+def test_a_held_run_is_out_of_date_after_a_later_numbered_run_whatever_the_clocks(env):
+    """r3 made with a clock behind r2's (a run given an earlier time, a clock stepped back):
+    confirming r2 is still refused, naming r3 (runs were ordered by their clock times)."""
+    from uso_tui.sync.actions import confirm_held
+
+    pupils = [iris_student(str(n), f"Kid{n}", "Fam", "2015-04-02") for n in range(1, 21)]
+    env.add_school(students=pupils)
+    env.sync(DAY1)
+    env.set_students(DFE, pupils[:10])  # half gone: held whole by the export comparison
+    second = env.sync(DAY3)
+    third = env.sync(DAY2)
+    assert (second.status, third.status) == (
+        "held",
+        "held",
+    ) and third.started_at < second.started_at
+    with pytest.raises(
+        InvalidInput, match=f"confirm that one instead .uso-tui confirm {third.run_id}"
+    ):
+        confirm_held(env.store, second.run_id, operator="desk", now=UNDO_AT)

@@ -12,6 +12,7 @@ from datetime import datetime
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Export, MisRecord, Run
 from uso_tui.store.api import Store, Transaction
+from uso_tui.store.layout import seq_of
 from uso_tui.sync.apply import apply_plan
 from uso_tui.sync.plan import Plan, plan
 from uso_tui.sync.runner import add_counts, put_processed, snapshot_in
@@ -35,12 +36,15 @@ def exports_of(store: Store, run: Run) -> dict[str, Export]:
 def newer_runs(txn: Transaction, run: Run) -> list[Run]:
     """The school's runs that ran (succeeded or held, not dry) after `run`, newest first: a
     held run's export is out of date once there is one."""
+    # by the runs' numbers, which the school's runs are given in order, not by their clock
+    # times (a run given another time, a clock stepped back, would pass for the older)
+    mine = seq_of(run.run_id)
     newer = [
         r
         for r in txn.runs(run.school)
-        if r.started_at > run.started_at and r.status in ("succeeded", "held") and not r.dry_run
+        if seq_of(r.run_id) > mine and r.status in ("succeeded", "held") and not r.dry_run
     ]
-    return sorted(newer, key=lambda r: r.started_at, reverse=True)
+    return sorted(newer, key=lambda r: seq_of(r.run_id), reverse=True)
 
 
 def apply_held_export(
