@@ -148,6 +148,25 @@ async def test_typed_ahead_y_never_confirms_a_match_outside_the_candidates(demo_
         assert store.case(case.case_id).decision == f"match:{other.username}"
 
 
+async def test_m_typed_after_a_slow_search_acts_on_the_account_found(demo_ran, monkeypatch):
+    """`/`, a username, enter and `m` in one burst, the search slow (a large store): `m` asked to
+    match the case's top candidate, highlighted before the search answered (with a `y` typed
+    too, the record went to the account the operator was searching away from)."""
+    from tui_helpers import slowed
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    other = not_a_candidate(store, dfe, case)
+    async with started(store, "matching", dfe) as (app, pilot):
+        slowed(monkeypatch, store, "search_accounts", seconds=0.3)
+        burst(app, "slash", "ctrl+u", *other.username, "enter", "m")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, Confirm)
+        assert f"Match to {other.username}, not a candidate?" in screen_text(app)
+        assert store.case(case.case_id).status == "open"
+
+
 async def test_undo_a_decision_of_an_earlier_session(demo_ran):
     from uso_tui.sync.actions import resolve_case
 

@@ -747,6 +747,7 @@ class MatchingScreen(ExportsCsv):
 
         def got(text: str | None) -> None:
             if text and text.strip():
+                self.hold_keys()  # keys typed ahead (m y) are for the accounts found, once shown
                 self.search(case.case_id, text.strip())
 
         self.app.push_screen(
@@ -763,6 +764,12 @@ class MatchingScreen(ExportsCsv):
         self.app.call_from_thread(self._found, case_id, text, hits)
 
     def _found(self, case_id: str, text: str, hits: list[AccountHit]) -> None:
+        try:
+            self._show_found(case_id, text, hits)
+        finally:
+            self.keys_go()
+
+    def _show_found(self, case_id: str, text: str, hits: list[AccountHit]) -> None:
         case = self.case
         if case is None or case.case_id != case_id:
             return
