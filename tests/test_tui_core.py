@@ -471,3 +471,37 @@ async def test_a_narrowed_terminal_keeps_the_schools_attention_columns_and_short
         await settle(pilot)
         text = screen_text(app)
         assert all(LABELS[tab][False] in text for tab in TABS)
+
+
+async def test_keys_typed_with_escape_back_to_the_schools_act_on_the_list_as_it_is_now(
+    demo_ran, monkeypatch
+):
+    """A school's cases decided meanwhile (another console, the command line) move it in the
+    list: `escape j enter` typed at once from a hub opened the school below it in the old order,
+    where pressed slowly they open the one below it now."""
+    from datetime import datetime
+
+    from tui_helpers import slowed
+
+    from uso_tui.sync.actions import resolve_case
+    from uso_tui.tui.virtual_table import VirtualTable
+
+    store = demo_ran.store
+    async with started(store, size=(100, 30)) as (app, pilot):
+        table = app.screen.query_one(VirtualTable)
+        order = [r.school.dfe for r in table.items]
+        here = order[2]
+        table.move_cursor(2)
+        await press(pilot, "enter")
+        assert app.screen.kind == "school" and app.screen.dfe == here
+        below = order[3]  # decided meanwhile: its cases gone, it sinks in the list
+        for case in store.cases(below, "open"):
+            resolve_case(
+                store, case.case_id, operator="desk", now=datetime(2026, 3, 9, 11), create=True
+            )
+        slowed(monkeypatch, store, "list_schools", seconds=0.3)
+        burst(app, "escape", "j", "enter")
+        await settle(pilot, 6)
+        now = [r.school.dfe for r in app.screen_stack[1].query_one(VirtualTable).items]
+        assert now != order and app.screen.kind == "school"
+        assert app.screen.dfe == now[now.index(here) + 1]

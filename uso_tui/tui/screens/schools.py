@@ -283,6 +283,9 @@ class SchoolsScreen(UsoScreen):
     def on_screen_resume(self) -> None:
         # Summaries change after runs and decisions made on other screens or by other processes.
         if self._loaded:
+            # keys typed with the escape that came back (j enter, j f y) act on the list as it
+            # is now, reordered by those changes, not on the rows shown before
+            self.hold_keys()
             self.load()
 
     def live_run_changed(self, dfe: str) -> None:
@@ -315,6 +318,7 @@ class SchoolsScreen(UsoScreen):
                 for s in schools
             )
             if signature == self._signature:
+                self.app.call_from_thread(self.keys_go)
                 return  # nothing changed: no redraw
             rows = make_rows(schools)
             by = self.sort_by
@@ -389,6 +393,7 @@ class SchoolsScreen(UsoScreen):
             empty.update(Text(f"No school matches {clean(self.filter_text)!r}", end=""))
         else:
             empty.update("")
+        self.keys_go()  # the list as read is shown: keys held as it came back go on
 
     def _update_title(self, shown: int) -> None:
         total = len(self.rows)
