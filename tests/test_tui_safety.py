@@ -454,3 +454,25 @@ async def test_create_typed_ahead_on_a_case_a_run_refreshed_meanwhile_is_not_sav
         assert store.case(second.case_id).status == "open"
         assert app.screen.case.case_id == first.case_id
         assert app.screen.case.candidates == ranked
+
+
+async def test_a_refused_decision_leaves_the_case_record_on_screen(demo_ran, monkeypatch):
+    """A decision refused in its worker (another console linked the account meanwhile): the
+    notice says why, and the case's record (names, date of birth) stays shown; it was replaced
+    by the refusal, the record gone while m, c and x still worked on it."""
+    from uso_tui.domain.errors import InvalidInput
+    from uso_tui.sync import actions
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+
+    def refused(*args, **kwargs):
+        raise InvalidInput("it is another person's account")
+
+    async with started(store, "matching", dfe) as (app, pilot):
+        monkeypatch.setattr(actions, "resolve_case", refused)
+        await press(pilot, "c", "y")
+        text = screen_text(app)
+        assert case.record["surname"] in text and case.record["forename"] in text
+        assert any("another person's account" in n.message for n in app._notifications)  # noqa: SLF001

@@ -173,6 +173,8 @@ class MatchingScreen(ExportsCsv):
             self.app.call_from_thread(self.say, unreadable_school(home).capitalize(), "warning")
 
     def _loaded(self, cases: list[MatchCase], accounts: dict[str, Account]) -> None:
+        # loaded: a later failure (a decision refused) says so in the notice, not over the record
+        self.query_one("#case-record", Static).remove_class("loading")
         self.cases = cases
         self.accounts = accounts
         self.index = 0
