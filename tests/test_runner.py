@@ -594,3 +594,24 @@ def test_a_run_whose_end_fails_as_its_apply_did_says_the_error_once():
     assert said.count("is corrupt") == 1 and f"{UNRECORDED} (the same error)" in said
     other = unrecorded(run, "fetch failed", OSError(28, "No space left on device"), "x").run.error
     assert "OSError" in other and "No space left" in other
+
+
+async def test_any_fault_writing_a_runs_end_leaves_it_unrecorded_not_running(env, monkeypatch):
+    """Not only a full disk: an ImportError (the program upgraded under a running console) in
+    writing a failed run's end left the run "running" for this process, its school refused to
+    every later run until the console ended."""
+    from uso_tui.store import liveness
+    from uso_tui.sync import runner
+
+    monkeypatch.setattr(liveness, "_abandoned", set())
+    monkeypatch.setattr(runner, "_unwritten", {})
+    env.add_school(students=[AMY])
+    env.sim.set_switches(DFE, reject_credentials=True)
+
+    def upgraded_underneath(store, run, note):
+        raise ImportError("cannot import name 'upn_key'")
+
+    monkeypatch.setattr(runner, "_put_final", upgraded_underneath)
+    res = await sync(env)
+    assert res.run.status == "failed" and "its end could not be recorded" in res.run.error
+    assert current_run(env.store, DFE) is None

@@ -255,7 +255,9 @@ async def _end(
     if not dry_run:
         try:
             await asyncio.to_thread(_put_final, store, run, error)
-        except (OSError, UsoError) as exc:  # a full disk, say: the apply failed for it too
+        # a full disk, say (the apply failed for it too); or any other fault in writing it (a
+        # program upgraded under a running console): the run must not stay "running" here
+        except Exception as exc:  # noqa: BLE001
             run = unrecorded(run, error or status, exc, finished).run
             error = run.error
     progress(run.status, message=error)  # type: ignore[arg-type]
