@@ -325,6 +325,31 @@ async def test_users_search_then_enter_typed_ahead_opens_the_first_hit(store):
         assert app.screen.username == "alovelace.204"
 
 
+async def test_keys_held_longer_than_the_hold_bound_are_dropped_not_sent_to_stale_rows(
+    store, monkeypatch
+):
+    """A search slower than the bound on held keys (a store busy with a long commit): the enter
+    typed after it opened the first row shown before the search (another person's account). It
+    is dropped, and the operator told to press it again."""
+    import asyncio
+
+    from tui_helpers import slowed
+
+    from uso_tui.tui import keys_in_turn
+
+    monkeypatch.setattr(keys_in_turn, "HOLD_TIMEOUT", 0.2)
+    async with opened(store, "users") as (app, pilot):
+        slowed(monkeypatch, store, "search_accounts", seconds=0.8)
+        first_before = keys_of(table(app, "#latest"))[0]
+        burst(app, "slash", *"lovelace", "enter", "enter")
+        await asyncio.sleep(1.2)
+        await settle(pilot, 4)
+        assert not isinstance(app.screen, AccountScreen)  # neither the old row nor a guess
+        assert keys_of(table(app, "#hits")) == ["alovelace.204"] and first_before != "alovelace.204"
+        said = [n.message for n in app._notifications]  # noqa: SLF001 - no public reader
+        assert any("were dropped: press them again" in m for m in said)
+
+
 async def test_users_search_by_username_nothing_found(store):
     async with opened(store, "users") as (app, pilot):
         await filter_by(pilot, "zzzz", rounds=3)

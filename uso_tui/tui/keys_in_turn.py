@@ -30,8 +30,10 @@ SETTLE_ROUNDS = (
 SETTLE_TIMEOUT = (
     1.0  # seconds: a key whose path closed under it (a popped screen) never blocks typing
 )
-# seconds the keys after a key that holds them (hold_keys) wait at most: a check or a save in a
-# thread that takes longer lets them go to the screen as it is (which ignores what it cannot do)
+# seconds the keys after a key that holds them (hold_keys) wait at most: past it (a read or a save
+# in a thread that takes longer) they are dropped, and the operator told, rather than sent to a
+# screen still showing what they were not typed for (the rows before a reload, the last search's
+# hits)
 HOLD_TIMEOUT = 5.0
 BUSY_POLL = 0.01  # seconds between looks at a screen that is busy (KeysInTurnApp.busy)
 
@@ -125,7 +127,7 @@ class KeysInTurnApp(App):
         self._holds[turn] = self._holds.get(turn, 0) + 1
         if self._turn_timer is not None:
             self._turn_timer.stop()
-        self._turn_timer = self.set_timer(HOLD_TIMEOUT, lambda: self._end_turn(turn))
+        self._turn_timer = self.set_timer(HOLD_TIMEOUT, lambda: self._hold_expired(turn))
         released = False
 
         def release() -> None:
@@ -142,6 +144,20 @@ class KeysInTurnApp(App):
                 self._follow(turn, self._key_path(), 0, None, 0)
 
         return release
+
+    async def _hold_expired(self, turn: int) -> None:
+        if turn != self._key_turn:
+            return
+        if self._held_keys:
+            dropped = len(self._held_keys)
+            self._held_keys.clear()
+            self.notify(
+                f"{dropped} key(s) typed while the screen was still working were dropped: "
+                "press them again now",
+                severity="warning",
+                markup=False,
+            )
+        await self._end_turn(turn)
 
     def drop_typed_ahead(self) -> None:
         """Forget the keys read but not yet handled: a question that must be read before it is
