@@ -177,6 +177,19 @@ def test_a_upn_keyed_with_spaces_is_the_same_upn(keyed):
     assert parsed.upn == "F123456789012"  # kept as compared: the next school finds it too
 
 
+def test_a_placeholder_date_of_birth_is_no_evidence():
+    """1900-01-01 keyed for two children whose dates were not known: their shared forename and
+    the 'same date of birth' (+11.7 bits) made a 53% case of Mohammed Hussain against Mohammed
+    Khan. Nobody in a school was born before 1910: no evidence either way."""
+    khan = acc("mkhan.204", "Mohammed", "Khan", "1900-01-01", school=OTHER, mis_id="5")
+    planned = _plan([rec("1", "Mohammed", "Hussain", "1900-01-01")], pool=[khan])
+    assert outcome_of(planned, "1").outcome == "created" and not planned.new_cases
+    # a real date still weighs as ever
+    real = acc("mkhan.204", "Mohammed", "Khan", "2015-03-03", school=OTHER, mis_id="5")
+    cands = CandidateIndex([real]).scored(rec("1", "Mohammed", "Khan", "2015-03-03"))
+    assert [e[:2] for e in cands[0].evidence if e[0] == "dob"] == [("dob", "equal")]
+
+
 def test_a_married_member_of_staff_is_a_candidate():
     before = acc(
         "jsmith.204", "Joanna", "Smith", "1984-06-30", school=OTHER, mis_id="9", role="staff"

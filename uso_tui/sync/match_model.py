@@ -127,6 +127,9 @@ NAME_BLOCK_MAX = 30
 # only as much as its share of the pool says. Real dates stay far below it (a local authority's
 # busiest birthday has a few dozen pupils).
 DOB_CROWD = 200
+# A date of birth before this is a placeholder (1900-01-01 keyed for a date not known), whoever
+# holds it: nobody on a school's roll or staff was born then. It is no evidence either way.
+DOB_PLACEHOLDER_BEFORE = "1910-01-01"
 # A UPN more accounts hold than this is a placeholder too (a dummy number keyed for pupils without
 # one): it is no block and no evidence either way. A real UPN is one child's (a few accounts at
 # most, when duplicates were made).

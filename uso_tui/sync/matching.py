@@ -342,7 +342,8 @@ def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Per
         parts(middle),
         key(surname),
         parts(surname),
-        dob,
+        # a placeholder date (1900-01-01 for one not known) is no date: no evidence either way
+        dob if dob and dob >= model.DOB_PLACEHOLDER_BEFORE else None,
         upn_key(upn),
         _gender(gender),
         _year_of(year),
@@ -710,7 +711,7 @@ def _settled(
         if level:
             bits += weights["upn", level]
     dob = getattr(account, "dob", None)
-    if rec_dob and dob:
+    if rec_dob and dob and dob >= model.DOB_PLACEHOLDER_BEFORE:  # (see _person)
         level = dob_level(rec_dob, dob)
         bits += same_dob if level == "equal" else weights["dob", level]
     return bits
