@@ -361,3 +361,16 @@ async def test_the_console_why_names_the_unallocated_account_too(env):
         await settle(pilot, 4)
         text = " ".join(screen_text(app).split())
         assert "waiting in the matching queue" in text and "unallocated, its record no" in text
+
+
+def test_a_leaver_who_never_had_an_account_is_said_to_have_none():
+    """why's outcome for a leaver is `unallocated` (DESIGN's list); one who never had an account
+    read as if an account had been removed."""
+    from uso_tui.sync.why import WhyHit
+
+    def hit(username):
+        return WhyHit(DFE, "students", "9", "Al", "Ng", None, "unallocated",
+                      "leaving date 2026-03-01", None, username, "r1")  # fmt: skip
+
+    assert hit(None).summary == "a leaver, no account: leaving date 2026-03-01"
+    assert hit("ang.204").summary == "a leaver: leaving date 2026-03-01"

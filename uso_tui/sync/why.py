@@ -89,8 +89,12 @@ class WhyHit:
             )
         if outcome in ("created", "linked", "unchanged", "updated"):
             return f"{outcome}: {self.username or '?'}"
-        if outcome == "unallocated":
-            return f"a leaver: {self.reason}"
+        if outcome == "unallocated":  # (a leaver who never had an account has none to remove)
+            return (
+                f"a leaver: {self.reason}"
+                if self.username
+                else f"a leaver, no account: {self.reason}"
+            )
         return f"{outcome}: {self.reason}"
 
 
