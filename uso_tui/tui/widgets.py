@@ -193,7 +193,8 @@ class Confirm(ModalScreen[bool]):
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),  # never enter: a reflex must not move accounts
         Binding("n,escape", "answer(False)", "No"),
-        # a long body (an undo's accounts) scrolls as the details pages do
+        # a long body (an undo's accounts) scrolls as the details pages do (its scrollbar shows
+        # there is more; a hint added once laid out raced the first frames)
         Binding("j,down", "scroll(1)", "Down", show=False),
         Binding("k,up", "scroll(-1)", "Up", show=False),
         Binding("pagedown,space", "scroll(10)", "Page down", show=False),
@@ -219,18 +220,6 @@ class Confirm(ModalScreen[bool]):
                 classes="dialog-keys",
                 id="confirm-keys",
             )
-
-    def on_mount(self) -> None:
-        self.call_after_refresh(self._say_scroll)
-
-    def _say_scroll(self) -> None:
-        body = self.query_one("#confirm-body", VerticalScroll)
-        if body.max_scroll_y > 0:  # more than the dialog shows: say how to read the rest
-            keys = Text.assemble(
-                ("y", "bold"), f" {self._yes}   ", ("n/escape", "bold"), f" {self._no}   "
-            )
-            keys.append("j/k scroll", style="dim")
-            self.query_one("#confirm-keys", Static).update(keys)
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)
