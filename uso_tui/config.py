@@ -88,9 +88,8 @@ class IrisBounds:
 def iris_bounds(data_dir: Path) -> IrisBounds:
     """The bounds DATA_DIR/config.json sets (`request_deadline_s`, `report_deadline_s`,
     `max_records`, `max_pages`, `max_answer_bytes`, `max_report_bytes`), the defaults for those
-    it does not. A value
-    that is not a positive number is an error naming the file and the key, not silently
-    ignored."""
+    it does not. A value that is not a positive number is an error naming the file and the key,
+    not silently ignored."""
     path = Path(data_dir) / CONFIG_JSON
     try:
         raw = path.read_bytes()

@@ -282,8 +282,7 @@ class IrisClient:
         # no end).
         last = max(pages)
         empty_at = next((n for n in sorted(pages) if not pages[n]), None)
-        claimed_pages = max((p for p, _ in claims if p is not None), default=None)
-        claimed_count = max((c for _, c in claims if c is not None), default=None)
+        claimed_pages, claimed_count = _largest(claims)
         received = sum(len(v) for v in pages.values())
         while empty_at is None and (
             (claimed_count is None and claimed_pages is None)
@@ -297,8 +296,7 @@ class IrisClient:
             if not pages[last]:
                 empty_at = last
             received += len(pages[last])
-            claimed_pages = max((p for p, _ in claims if p is not None), default=None)
-            claimed_count = max((c for _, c in claims if c is not None), default=None)
+            claimed_pages, claimed_count = _largest(claims)
         if empty_at is not None and any(pages[n] for n in pages if n > empty_at):
             self.log.warning(
                 "%s: %s page %d was empty but later pages were not; keeping them",
@@ -804,6 +802,13 @@ def _event(ctx: _Ctx, message: str) -> None:
 def _school_label(ctx: _Ctx) -> str:
     name = " ".join((ctx.school.name or "").split())
     return f"{ctx.dfe} {name}".strip()
+
+
+def _largest(claims: set[tuple[int | None, int | None]]) -> tuple[int | None, int | None]:
+    """The largest totalPages and totalCount the pages said (None: none said one)."""
+    pages = max((p for p, _ in claims if p is not None), default=None)
+    count = max((c for _, c in claims if c is not None), default=None)
+    return pages, count
 
 
 def _int(value: Any) -> int | None:

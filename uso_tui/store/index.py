@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from uso_tui.domain.dates import from_uk
-from uso_tui.domain.names import normalise, normalise_cached
-from uso_tui.domain.names import upn_key as _upn_key
+from uso_tui.domain.names import normalise, normalise_cached, upn_key
 from uso_tui.store.api import AccountHit
 from uso_tui.store.storage import read_bytes
 
@@ -48,15 +47,6 @@ ROLE_FLAG = {"pupil": "p", "staff": "s"}
 ROLE_OF_FLAG = {v: k for k, v in ROLE_FLAG.items()}
 STATUS_FLAG = {"active": "a", "unallocated": "u"}
 STATUS_OF_FLAG = {v: k for k, v in STATUS_FLAG.items()}
-
-
-_BLANK = str.maketrans(dict.fromkeys("\t\n\r\x1d\x1e\x1f", " "))
-
-
-def upn_key(upn: Any) -> str:
-    """A UPN as AccountHit gives it and find_people compares it (domain.names.upn_key: no space,
-    upper-cased)."""
-    return _upn_key(upn)
 
 
 def field_text(value: Any) -> str:

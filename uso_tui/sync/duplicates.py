@@ -37,7 +37,7 @@ from typing import Any
 from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
-from uso_tui.domain.names import normalise, normalise_cached
+from uso_tui.domain.names import normalise, normalise_cached, upn_key
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
 from uso_tui.store.kept import pair_key
@@ -100,7 +100,7 @@ def upn_of(person: Any) -> str:
         if not value:
             return ""  # (most staff: asked of every account of the store)
     value = str(value)
-    return value.upper() if value.isalnum() else "".join(value.split()).upper()
+    return value.upper() if value.isalnum() else upn_key(value)  # (most are plain: quickly)
 
 
 def _pair(one: Any, other: Any) -> tuple[Any, Any]:

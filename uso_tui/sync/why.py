@@ -105,6 +105,8 @@ def account_day(starts_on: str, days_before: int) -> str:
 
 def _act(hit: WhyHit) -> str:
     outcome = hit.outcome
+    if outcome == "needs_matching" and not hit.case_open:
+        return f"nothing waits: the next run of {hit.school} decides again (f: force run)"
     if outcome == "needs_matching":
         return f"decide case {hit.case_id or '?'}: Matching queue of {hit.school} (m), or `uso-tui matches {hit.school}`"
     if outcome == "future":
@@ -181,8 +183,6 @@ def why(store: Store, text: str, *, limit: int | None = WHY_LIMIT) -> list[WhyHi
                         settings[dfe] = 0
                 hit.account_on = account_day(hit.starts_on, settings[dfe])
         hit.act = _act(hit)
-        if hit.outcome == "needs_matching" and not hit.case_open:
-            hit.act = f"nothing waits: the next run of {hit.school} decides again (f: force run)"
         out.append(hit)
     return out
 
