@@ -156,6 +156,16 @@ class UsoScreen(HoldsKeys, Screen):
             event.stop()
             what = WHAT.get(action, action).capitalize()
             self.say(f"{what} needs the admin role ({self.app.access.label()})", "warning")
+            return
+        why = self.why_not(event.key)
+        if why is not None:  # a key greyed now: said why, not silently ignored
+            event.stop()
+            self.say(why, "warning")
+
+    def why_not(self, key: str) -> str | None:
+        """Why `key` cannot do what it does on this screen now (said when it is pressed), or
+        None when it can (or the screen has nothing to say of it)."""
+        return None
 
     def say(self, message: str, severity: SeverityLevel = "information") -> None:
         """notify() without markup: messages often carry names and error text."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.console import Group
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -695,17 +695,11 @@ class MatchingScreen(ExportsCsv):
         except (StoreError, OSError):  # the decision is saved: only this refresh is lost
             return {}
 
-    def on_key(self, event: events.Key) -> None:
-        # the decision keys are greyed on a decided case (listed with v): said why when pressed
-        case = self.case
-        if (
-            event.key in DECISION_KEYS
-            and case is not None
-            and case.status != "open"
-            and not self.busy
-        ):
-            event.stop()
-            self.say(f"Case {case.case_id} is decided ({case.decision}): u undoes it", "warning")
+    def why_not(self, key: str) -> str | None:
+        case = self.case  # the decision keys are greyed on a decided case (listed with v)
+        if key in DECISION_KEYS and case is not None and case.status != "open" and not self.busy:
+            return f"Case {case.case_id} is decided ({case.decision}): u undoes it"
+        return None
 
     def action_toggle_decided(self) -> None:
         """v: list the decided cases of every session too (to undo one), or only open ones."""

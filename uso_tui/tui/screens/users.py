@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
-from textual import events, getters, on
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -506,19 +506,16 @@ class AccountScreen(ListScreen):
             return self.account is not None and restorable(self.account)
         return True
 
-    def on_key(self, event: events.Key) -> None:
-        # r is greyed on an account that cannot be restored: said why when pressed
-        account = self.account
-        if event.key == "r" and account is not None and not restorable(account):
-            event.stop()
-            if account.status != "unallocated":
-                why = f"{account.username} is {account.status}: there is nothing to restore"
-            else:
-                why = (
-                    f"{account.username} was created by mistake and undone: it is not restored "
-                    "(the record's next run matches or creates its account)"
-                )
-            self.say(why, "warning")
+    def why_not(self, key: str) -> str | None:
+        account = self.account  # r is greyed on an account that cannot be restored
+        if key != "r" or account is None or restorable(account):
+            return None
+        if account.status != "unallocated":
+            return f"{account.username} is {account.status}: there is nothing to restore"
+        return (
+            f"{account.username} was created by mistake and undone: it is not restored "
+            "(the record's next run matches or creates its account)"
+        )
 
     def action_restore(self) -> None:
         account = self.account
