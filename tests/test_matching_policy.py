@@ -42,6 +42,82 @@ def test_a_future_starter_twin_counts_as_a_claim():
     assert not planned.changes
 
 
+@pytest.mark.parametrize(
+    "omar",
+    [
+        rec("2", "Muhammad", "Khan", "2061-04-02", middle_names="Omar"),  # impossible date
+        rec("2", "Muhammad", "Khan", None, dob_raw="31/02/2015", middle_names="Omar"),
+        rec("2", "Muhammad", "Khan", None, middle_names="Omar"),  # no date
+        rec("2", "Muhammad", None, DOB, middle_names="Omar"),  # no surname
+        rec("2", "Muhammad", "Khan", "2015-04-03", middle_names="Omar"),  # a date a day out
+        rec("2", "Muhammad", "Kahn", DOB, middle_names="Omar"),  # the surname mistyped
+    ],
+    ids=[
+        "impossible-date",
+        "unreadable-date",
+        "no-date",
+        "no-surname",
+        "date-slip",
+        "surname-slip",
+    ],
+)
+def test_a_twin_whose_record_is_mistyped_still_counts_as_a_claim(omar):
+    # The account "Muhammad Khan" may have been requested for Omar, whose record was keyed with a
+    # slip (or is invalid for it): Ali must not take it by himself.
+    requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
+    ali = rec("1", "Muhammad", "Khan", DOB, middle_names="Ali")
+    planned = _plan([ali, omar], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+
+
+def test_a_sibling_with_another_forename_or_a_far_date_is_no_claim():
+    # Nothing else in the export could be the person: the requested account joins its record.
+    requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
+    ali = rec("1", "Muhammad", "Khan", DOB, middle_names="Ali")
+    sister = rec("2", "Aisha", "Khan", DOB)
+    brother = rec("3", "Muhammad", "Khan", "2011-09-30", middle_names="Bilal")
+    planned = _plan([ali, sister, brother], [requested])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize(
+    ("account_kw", "record_kw"),
+    [
+        ({"middle_names": "Hassan"}, {"middle_names": "Hussain"}),
+        ({"preferred_name": "Hassan"}, {"middle_names": "Hussain"}),
+        ({"middle_names": "Hassan"}, {"preferred_name": "Hussain"}),
+    ],
+    ids=["middle-names", "known-as-against-middle", "middle-against-known-as"],
+)
+def test_names_that_say_twins_stop_an_automatic_link(account_kw, record_kw):
+    # Twins known by their middle names: Muhammad Hassan and Muhammad Hussain Khan.
+    waiting = acc("mkhan.204", "Muhammad", "Khan", DOB, **account_kw)
+    planned = _plan([rec("1", "Muhammad", "Khan", DOB, **record_kw)], [waiting])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+def test_a_middle_name_in_common_does_not_stop_an_automatic_link():
+    waiting = acc(
+        "mkhan.204", "Muhammad", "Khan", DOB, middle_names="Hassan", preferred_name="Hassan"
+    )
+    record = rec("1", "Muhammad", "Khan", DOB, middle_names="Hassan Ali")
+    planned = _plan([record], [waiting])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+def test_an_account_linking_in_this_run_is_no_candidate_for_another_record():
+    # Twins Aidan and Aiden; the account requested as "Aidan" joins Aidan's record, which
+    # Aiden's resembles but has no name in common with: it is Aidan's now (DESIGN rule 6).
+    requested = acc("ajones.204", "Aidan", "Jones", DOB)
+    aidan = rec("1", "Aidan", "Jones", DOB)
+    other = rec("2", "Aiden", "Jones", DOB)
+    planned = _plan([aidan, other], [requested])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+    assert outcome_of(planned, "2").outcome == "created"
+    assert not planned.new_cases
+
+
 def test_conflicting_upns_stop_an_automatic_link():
     requested = acc("ajones.204", "Amy", "Jones", DOB, extra={"upn": "A123456789012"})
     record = rec("1", "Amy", "Jones", DOB, upn="B999999999999")
@@ -537,3 +613,35 @@ def test_names_keyed_the_wrong_way_round_and_mistyped_are_a_candidate():
         "surname": "similar",
         "dob": "equal",
     }
+
+
+@pytest.mark.parametrize(
+    ("on_account", "forms"),
+    [
+        ("R", ["Reception", "Year R", "FS2", "F2", "Foundation Stage 2"]),
+        ("N", ["Nursery", "FS1", "N1", "-1"]),
+        ("Year 7", ["7", "Y7", "NC Year 7", "Yr 7"]),
+        ("Year 12", ["12", "L6", "Lower Sixth"]),
+        ("Year 13", ["U6", "Upper Sixth"]),
+    ],
+)
+def test_year_groups_written_the_ways_schools_write_them_are_one_year(on_account, forms):
+    # A mover whose date of birth was keyed with a slip at the new school: the year group is
+    # the same however each school's MIS writes it, and weighs the same.
+    account = acc(
+        "hturner.204",
+        "Harry",
+        "Turner",
+        "2015-02-14",
+        school=OTHER,
+        mis_id="9",
+        extra={"year_group": on_account},
+    )
+
+    def score(year_group: str) -> int:
+        record = rec("1", "Harry", "Turner", "2015-02-17", year_group=year_group)
+        (cand,) = CandidateIndex([account]).candidates(record, DFE)
+        return cand.score
+
+    same = score(on_account)
+    assert [score(form) for form in forms] == [same] * len(forms)

@@ -618,3 +618,13 @@ def test_the_quick_unchanged_check_agrees_with_the_held_fields():
         ), record
     extra_kept = dataclasses.replace(account, extra={**account.extra, "old_key": "x"})
     assert not _holds(extra_kept.to_dict(), base)
+
+
+def test_an_exclusion_is_of_the_record_s_own_forename_not_a_twin_s_known_as_name():
+    # Sam Jones was excluded; his twin sister Samantha, known as Sam, is another person.
+    ex = Exclusion(id=3, school=DFE, forename="Sam", surname="Jones", dob="2015-04-02")
+    samantha = rec("2", "Samantha", "Jones", "2015-04-02", preferred_name="Sam")
+    sam = rec("3", "Sam", "Jones", "2015-04-02")
+    planned = plan(export(samantha, sam), snap(exclusions=[ex]), TODAY, settings())
+    assert outcome_of(planned, "2").outcome == "created"
+    assert outcome_of(planned, "3").outcome == "excluded"

@@ -228,20 +228,35 @@ for _one, _other in name_forms.PAIRS:
 # Yoruba names in "Oluwa-" (God) are often used without it: Oluwaseun is known as Seun.
 _OLUWA = "oluwa"
 _SIKH = frozenset({"singh", "kaur"})
-_YEAR = re.compile(r"(\d{1,2})")
+# Year groups as schools write them: `Year 7`, `Y7`, `NC Year 7`, `7`; Reception as `R`, `Rec`,
+# `FS2` (foundation stage 2); nursery as `N`, `N1`, `FS1`, `-1`; the sixth form as `12`, `L6`,
+# `Lower Sixth`, `U6`.
+_YEAR_PREFIX = re.compile(r"^(?:nc\s*)?(?:(?:year|yr|y)[\s.:-]*(?=\S))?")
+_YEAR_FORMS = (
+    (re.compile(r"^(?:r|rec|reception|(?:f|fs|eyfs|foundation(?: stage)?)\s*2)$"), 0),
+    (
+        re.compile(
+            r"^(?:n\s*\d?|nur|nursery|pre-?school|(?:f|fs|eyfs|foundation(?: stage)?)\s*1|-1)$"
+        ),
+        -1,
+    ),
+    (re.compile(r"^(?:l\s*6(?:th)?|6\s*l|lower\s+sixth(?: form)?)$"), 12),
+    (re.compile(r"^(?:u\s*6(?:th)?|6\s*u|upper\s+sixth(?: form)?)$"), 13),
+)
+_YEAR = re.compile(r"^(\d{1,2})(?!\d)")
 
 
 @lru_cache(maxsize=1024)
 def _year_of(value: str | None) -> int | None:
-    """`Year 7`, `Y7`, `7` -> 7; Reception -> 0; nursery -> -1; anything else None."""
+    """The year group as a number (Reception 0, nursery -1, lower sixth 12); None for anything
+    else (the year is then no evidence)."""
     if not value:
         return None
-    text = value.strip().lower()
-    if text.startswith(("r", "yr r", "year r")) and "1" not in text:
-        return 0
-    if text.startswith("n"):
-        return -1
-    match = _YEAR.search(text)
+    text = _YEAR_PREFIX.sub("", " ".join(value.lower().split()))
+    for form, year in _YEAR_FORMS:
+        if form.match(text):
+            return year
+    match = _YEAR.match(text)
     return int(match.group(1)) if match else None
 
 

@@ -28,6 +28,7 @@ from uso_tui.domain.models import (
 from uso_tui.domain.names import normalise_cached, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.why_index import draft_lines
+from uso_tui.sync.auto_link import OLDEST_DOB, Claims, auto_link_target, name_keys
 from uso_tui.sync.compare import compare
 from uso_tui.sync.fingerprints import fingerprint, record_row
 from uso_tui.sync.match_model import UPN_CROWD
@@ -39,8 +40,6 @@ from uso_tui.sync.matching import (
     person_of_account,
     person_of_record,
 )
-
-OLDEST_DOB = "1900-01-01"
 
 # Record outcomes (the processed file and the dry run show them with a reason).
 INVALID, FUTURE, LEAVER, EXCLUDED = "invalid", "future", "leaver", "excluded"
@@ -241,10 +240,11 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
 
 
 def _excluded(rec: MisRecord, exclusions: list[Exclusion]) -> Exclusion | None:
-    fnames = {normalise_cached(rec.forename), normalise_cached(rec.preferred_name)} - {""}
-    sname = normalise_cached(rec.surname)
+    """The entry the record is on (DESIGN rule 4): its own forename, not a preferred name,
+    which a twin may share with the excluded person."""
+    fname, sname = normalise_cached(rec.forename), normalise_cached(rec.surname)
     for ex in exclusions:
-        if normalise_cached(ex.surname) != sname or normalise_cached(ex.forename) not in fnames:
+        if normalise_cached(ex.surname) != sname or normalise_cached(ex.forename) != fname:
             continue
         if ex.dob and ex.dob != rec.dob:
             continue
@@ -425,9 +425,21 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             continue
         pending.append(rec)
 
-    # An account linked to another record of this export is that other person: never a
-    # candidate (DESIGN rule 6).
-    taken = frozenset(linked[m]["username"] for m in present if m in linked)
+    # An account linked to another record of this export, or joining one in this plan, is that
+    # other person: never a candidate (DESIGN rule 6).
+    taken = {linked[m]["username"] for m in present if m in linked}
+    # The records that join an unlinked account of the school by themselves (DESIGN rule 6).
+    claims = Claims(export, linked, unlinked_here, today_s)
+    targets: dict[str, Account] = {}
+
+    def aim(rec: MisRecord) -> None:
+        target = auto_link_target(rec, unlinked_here, claims, dfe)
+        if target is not None:
+            targets[rec.mis_id] = target
+            taken.add(target.username)
+
+    for rec in pending:
+        aim(rec)
     recent = _Recent(unlinked_here)
     stale: list[tuple[MatchCase, MisRecord, bool]] = []  # cases whose candidates are sought again
     for case, rec in waiting:
@@ -437,6 +449,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             # nothing is left for a person to choose, so the record is planned afresh.
             withdraw(rec.mis_id, "withdrawn", "every candidate is another record's account now")
             pending.append(rec)
+            aim(rec)
             continue
         changed = case.record != rec.to_dict()
         # Candidates are as the run that opened (or last refreshed) the case found them: sought
@@ -472,11 +485,10 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             _hold_whole(planned, comparison, export.size, going)
             return planned
 
-    claims = _Claims(export, linked, unlinked_here)
     searching: list[MisRecord] = []
     elsewhere: dict[str, list[Any]] = {}
     for rec in pending:
-        target = _auto_link_target(rec, unlinked_here, claims, dfe)
+        target = targets.get(rec.mis_id)
         if target is not None:
             _auto_link(planned, rec, target, dfe)
         else:
@@ -546,7 +558,7 @@ def _refresh_cases(
     stale: list[tuple[MatchCase, MisRecord, bool]],
     index: CandidateIndex | None,
     dfe: str,
-    taken: frozenset[str],
+    taken: set[str],
     elsewhere: dict[str, list[Any]],
 ) -> list[tuple[MisRecord, list[Candidate]]]:
     """The open cases of `stale` ((case, record now, record changed)) with their candidates
@@ -595,14 +607,14 @@ class _Recent:
             return False
         surname, forenames = (
             normalise_cached(rec.surname),
-            _name_keys(rec.forename, rec.preferred_name),
+            name_keys(rec.forename, rec.preferred_name),
         )
         return any(
             at > since
             and (
                 acc.dob == rec.dob
                 or normalise_cached(acc.surname) == surname
-                or bool(_name_keys(acc.forename, acc.preferred_name) & forenames)
+                or bool(name_keys(acc.forename, acc.preferred_name) & forenames)
             )
             for at, acc in self.accounts
         )
@@ -627,108 +639,6 @@ def _contested(cases: list[tuple[MisRecord, list[Candidate]]]) -> None:
                 cand.reasons.append(f"also a candidate for {named}{more_text} in this export")
 
 
-def _name_keys(*names: str | None) -> frozenset[str]:
-    return frozenset(normalise_cached(n) for n in names if n) - {""}
-
-
-class _Claims:
-    """Who in the whole export (future starters, leavers, linked and invalid records included)
-    could claim an unlinked account: every record with its surname and date of birth and a
-    name in common with it. Only records with the surname and date of birth of an unlinked
-    account of the school (`wanted`) are looked at: nobody else can claim one."""
-
-    def __init__(
-        self,
-        export: Export,
-        linked: dict[str, dict[str, Any]],
-        wanted: set[tuple[str, str]] | dict[tuple[str, str], Any],
-    ) -> None:
-        self.by_key: dict[tuple[str, str], list[tuple[str, frozenset[str]]]] = {}
-        if not wanted:
-            return
-        dobs = {d for _, d in wanted}
-        for record in export.records:
-            if (
-                record.dob in dobs
-                and record.surname
-                and (normalise_cached(record.surname), record.dob) in wanted
-            ):
-                names = _name_keys(
-                    record.forename, record.preferred_name, *(record.middle_names or "").split()
-                )
-                self._add(record.surname, record.dob, record.mis_id, names)
-        for mis_id in export.same:
-            row = linked.get(mis_id)
-            if row is not None and row.get("dob") in dobs:
-                names = _name_keys(
-                    row.get("forename"),
-                    row.get("preferred_name"),
-                    *(row.get("middle_names") or "").split(),
-                )
-                self._add(row.get("surname"), row["dob"], mis_id, names)
-
-    def _add(self, surname: str | None, dob: str, mis_id: str, names: frozenset[str]) -> None:
-        self.by_key.setdefault((normalise_cached(surname), dob), []).append((mis_id, names))
-
-    def claimants(self, acc: Account) -> set[str]:
-        names = _name_keys(acc.forename, acc.preferred_name)
-        return {
-            m
-            for m, n in self.by_key.get((normalise_cached(acc.surname), acc.dob or ""), ())
-            if n & names
-        }
-
-
-def _conflict(
-    record_value: str | None,
-    account_value: str | None,
-    norm: Callable[[str], str] = normalise_cached,
-) -> bool:
-    return bool(
-        record_value
-        and account_value
-        and norm(record_value)
-        and norm(account_value)
-        and norm(record_value) != norm(account_value)
-    )
-
-
-def _auto_link_target(
-    rec: MisRecord,
-    unlinked_here: dict[tuple[str, str], list[Account]],
-    claims: _Claims,
-    dfe: str,
-) -> Account | None:
-    """The one account the record links to automatically, only when nothing else could be
-    meant (DESIGN rule 6): one unlinked account of this school with the same surname, date of
-    birth and the record's own forename; no other record of the export could claim it; no
-    other unlinked account here shares a name with the record; preferred names, UPNs and
-    genders do not conflict; a restored account only to the record it was linked to before."""
-    same = unlinked_here.get((normalise_cached(rec.surname), rec.dob or ""), ())
-    if not same:
-        return None
-    own = normalise_cached(rec.forename)
-    names = _name_keys(rec.forename, rec.preferred_name, *(rec.middle_names or "").split())
-    exact = [a for a in same if normalise_cached(a.forename) == own]
-    near = [a for a in same if _name_keys(a.forename, a.preferred_name) & names]
-    if len(exact) != 1 or len(near) != 1:
-        return None
-    acc = exact[0]
-    if claims.claimants(acc) != {rec.mis_id}:
-        return None
-    extra = acc.extra or {}
-    if (
-        _conflict(rec.preferred_name, acc.preferred_name)
-        or _conflict(rec.upn, extra.get("upn"), upn_key)
-        or _conflict(rec.gender, extra.get("gender"), lambda v: normalise_cached(v)[:1])
-    ):
-        return None
-    before = acc.previous_link
-    if before and before != f"{dfe}/{rec.report}/{rec.mis_id}":
-        return None
-    return acc
-
-
 def _found_elsewhere(
     snapshot: Snapshot, role: str, records: list[MisRecord], index: CandidateIndex
 ) -> dict[str, list[Any]]:
@@ -746,7 +656,7 @@ def _found_elsewhere(
         if upn and not index.is_placeholder_upn(upn):
             upns.add(upn)
         if record.dob:
-            names = _name_keys(record.forename, record.preferred_name)
+            names = name_keys(record.forename, record.preferred_name)
             surname = normalise_cached(record.surname)
             name_dobs.update((f, "", record.dob) for f in names)
             if surname:
@@ -772,11 +682,11 @@ def _found_elsewhere(
         if len(got) > UPN_CROWD:
             got = []  # a placeholder UPN, not this child's (match_model.UPN_CROWD)
         names, surname = (
-            _name_keys(record.forename, record.preferred_name),
+            name_keys(record.forename, record.preferred_name),
             normalise_cached(record.surname),
         )
         for account in by_dob.get(record.dob or "", ()):
-            if _name_keys(account.forename, account.preferred_name) & names or (
+            if name_keys(account.forename, account.preferred_name) & names or (
                 normalise_cached(account.surname) == surname
                 and (role != "pupil" or _forenames_related(record, account))
             ):
@@ -787,7 +697,7 @@ def _found_elsewhere(
                 account
                 for account in by_surname.get(surname, ())
                 if account.dob in slips
-                and _name_keys(account.forename, account.preferred_name) & names
+                and name_keys(account.forename, account.preferred_name) & names
             )
         if got:
             out[record.mis_id] = got

@@ -1,0 +1,195 @@
+"""The automatic link of DESIGN rule 6: a record joins an unlinked account of its school without
+an operator only when nothing else could be meant.
+
+A wrong automatic link gives one child another child's account, so the guard errs towards a
+case: any other record of the whole export (future starters, leavers, linked and invalid
+records included) that may be the person the account was made for stops it. Such a record has
+a name in common with the account, and a surname and date of birth that are the account's or
+could be keyed slips of them, or are missing or impossible (an invalid record is still a person
+of the export: a twin whose date was mistyped is no less a twin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from rapidfuzz.distance import OSA
+
+from uso_tui.domain.models import Account, Export, MisRecord
+from uso_tui.domain.names import normalise_cached, upn_key
+from uso_tui.sync.matching import date_slips
+
+OLDEST_DOB = "1900-01-01"  # before it a date of birth is impossible (DESIGN rule 2)
+NO_FORENAME = ""  # the claims key of records without a forename: any account may be theirs
+
+
+def name_keys(*names: str | None) -> frozenset[str]:
+    """The normalised forms of the names given, blanks dropped."""
+    return frozenset(normalise_cached(n) for n in names if n) - {""}
+
+
+def _all_names(forename: str | None, preferred: str | None, middle: str | None) -> frozenset[str]:
+    return name_keys(forename, preferred, *(middle or "").split())
+
+
+def _surname_close(theirs: str, ours: str) -> bool:
+    """The same surname, one keyed with a slip (a letter wrong, missing, extra or two
+    exchanged), one part of a double-barrelled one, or not known."""
+    if not theirs or not ours or theirs == ours:
+        return True
+    if OSA.distance(theirs, ours, score_cutoff=1) <= 1:
+        return True
+    short, long = sorted((theirs, ours), key=len)
+    return len(short) >= 3 and (long.startswith(short) or long.endswith(short))
+
+
+class Claims:
+    """Who in the whole export could claim each unlinked account of the school (`unlinked`:
+    (surname, date of birth) -> accounts): see the module's docstring. Only records with a name
+    in common with one of those accounts (or with no forename) are kept: nobody else can claim
+    one. Unchanged records (`export.same`) are read from their linked accounts (`linked`)."""
+
+    def __init__(
+        self,
+        export: Export,
+        linked: dict[str, dict[str, Any]],
+        unlinked: dict[tuple[str, str], list[Account]],
+        today: str,
+    ) -> None:
+        self.today = today
+        # name -> (MIS id, normalised surname, date of birth or "" when unknown or impossible)
+        self.by_name: dict[str, list[tuple[str, str, str]]] = {}
+        wanted = {n for accounts in unlinked.values() for a in accounts for n in _own_names(a)}
+        if not wanted:
+            return
+        for r in export.records:
+            self._add(
+                r.mis_id, r.forename, r.preferred_name, r.middle_names, r.surname, r.dob, wanted
+            )
+        for mis_id in export.same:
+            row = linked.get(mis_id)
+            if row is not None:
+                self._add(
+                    mis_id,
+                    row.get("forename"),
+                    row.get("preferred_name"),
+                    row.get("middle_names"),
+                    row.get("surname"),
+                    row.get("dob"),
+                    wanted,
+                )
+
+    def _add(
+        self,
+        mis_id: str | None,
+        forename: str | None,
+        preferred: str | None,
+        middle: str | None,
+        surname: str | None,
+        dob: str | None,
+        wanted: set[str],
+    ) -> None:
+        names = _all_names(forename, preferred, middle)
+        hits: Iterable[str] = names & wanted if names else (NO_FORENAME,)
+        if not hits:
+            return
+        known = dob if dob and OLDEST_DOB <= dob <= self.today else ""
+        entry = (mis_id or "", normalise_cached(surname), known)
+        for name in hits:
+            self.by_name.setdefault(name, []).append(entry)
+
+    def claimants(self, acc: Account) -> set[str]:
+        """The MIS ids of the records that may be the person `acc` was made for."""
+        surname, dob = normalise_cached(acc.surname), acc.dob or ""
+        slips = date_slips(dob) if dob else frozenset()
+        out: set[str] = set()
+        for name in _own_names(acc):
+            for mis_id, their_surname, their_dob in self.by_name.get(name, ()):
+                if (not their_dob or their_dob == dob or their_dob in slips) and _surname_close(
+                    their_surname, surname
+                ):
+                    out.add(mis_id)
+        # A record without a forename: the same surname and date of birth is enough.
+        for mis_id, their_surname, their_dob in self.by_name.get(NO_FORENAME, ()):
+            if their_surname == surname and their_dob in ("", dob):
+                out.add(mis_id)
+        return out
+
+
+def _own_names(acc: Account) -> frozenset[str]:
+    return name_keys(acc.forename, acc.preferred_name)
+
+
+def _conflict(
+    record_value: str | None,
+    account_value: str | None,
+    norm: Callable[[str], str] = normalise_cached,
+) -> bool:
+    return bool(
+        record_value
+        and account_value
+        and norm(record_value)
+        and norm(account_value)
+        and norm(record_value) != norm(account_value)
+    )
+
+
+def _names_conflict(rec: MisRecord, acc: Account) -> bool:
+    """Names that say two people: preferred names that differ; middle names with none in
+    common (twins known by their middle names); or a preferred name one side goes by that is
+    none of the other's names, where the other gives a preferred or middle name of its own."""
+    if _conflict(rec.preferred_name, acc.preferred_name):
+        return True
+    rec_middle, acc_middle = (
+        name_keys(*(rec.middle_names or "").split()),
+        name_keys(*(acc.middle_names or "").split()),
+    )
+    if rec_middle and acc_middle and rec_middle.isdisjoint(acc_middle):
+        return True
+    rec_all = _all_names(rec.forename, rec.preferred_name, rec.middle_names)
+    acc_all = _all_names(acc.forename, acc.preferred_name, acc.middle_names)
+    for preferred, others, other_gives in (
+        (acc.preferred_name, rec_all, rec.preferred_name or rec_middle),
+        (rec.preferred_name, acc_all, acc.preferred_name or acc_middle),
+    ):
+        known_as = normalise_cached(preferred)
+        if known_as and other_gives and known_as not in others:
+            return True
+    return False
+
+
+def auto_link_target(
+    rec: MisRecord,
+    unlinked: dict[tuple[str, str], list[Account]],
+    claims: Claims,
+    dfe: str,
+) -> Account | None:
+    """The one account the record links to automatically, only when nothing else could be
+    meant (DESIGN rule 6): one unlinked account of this school with the same surname, date of
+    birth and the record's own forename; no other record of the export could claim it; no
+    other unlinked account here shares a name with the record; names, UPNs and genders do not
+    conflict; a restored account only to the record it was linked to before."""
+    same = unlinked.get((normalise_cached(rec.surname), rec.dob or ""), ())
+    if not same:
+        return None
+    own = normalise_cached(rec.forename)
+    names = _all_names(rec.forename, rec.preferred_name, rec.middle_names)
+    exact = [a for a in same if normalise_cached(a.forename) == own]
+    near = [a for a in same if _own_names(a) & names]
+    if len(exact) != 1 or len(near) != 1:
+        return None
+    acc = exact[0]
+    if claims.claimants(acc) != {rec.mis_id}:
+        return None
+    extra = acc.extra or {}
+    if (
+        _names_conflict(rec, acc)
+        or _conflict(rec.upn, extra.get("upn"), upn_key)
+        or _conflict(rec.gender, extra.get("gender"), lambda v: normalise_cached(v)[:1])
+    ):
+        return None
+    before = acc.previous_link
+    if before and before != f"{dfe}/{rec.report}/{rec.mis_id}":
+        return None
+    return acc
