@@ -645,3 +645,39 @@ def test_year_groups_written_the_ways_schools_write_them_are_one_year(on_account
 
     same = score(on_account)
     assert [score(form) for form in forms] == [same] * len(forms)
+
+
+@pytest.mark.parametrize(
+    ("report", "guessed", "born"),
+    [
+        ("staff", "1980-01-01", "1975-02-28"),
+        ("students", "2015-01-01", "2015-04-02"),
+        ("students", "2012-01-01", "2011-11-20"),
+    ],
+)
+def test_an_account_requested_with_a_guessed_date_is_its_person_s_candidate(report, guessed, born):
+    # Asked for before the MIS had the person, with 1 January keyed for a date not known: the
+    # record that arrives under the same names gets a case, not a second account at the school.
+    role = "staff" if report == "staff" else "pupil"
+    requested = acc("gpemberton.204", "Gareth", "Pemberton", guessed, role=role)
+    record = rec("1", "Gareth", "Pemberton", born, report=report)
+    planned = plan(export(record, report=report), snap([requested]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    (case,) = planned.new_cases
+    assert [c.username for c in case.candidates] == ["gpemberton.204"]
+    assert "its date of birth a guess" in " ".join(case.candidates[0].reasons)
+
+
+def test_a_date_keyed_otherwise_or_a_restored_account_is_weighed_as_it_is():
+    # A date that is not a guess says another person; so does a restored account (someone who
+    # left, not one asked for), and a UPN that differs.
+    for account in (
+        acc("gpemberton.204", "Gareth", "Pemberton", "2013-06-17"),
+        acc(
+            "gpemberton.204", "Gareth", "Pemberton", "2013-01-01", previous_link=f"{DFE}/students/9"
+        ),
+        acc("gpemberton.204", "Gareth", "Pemberton", "2013-01-01", extra={"upn": "A123456789012"}),
+    ):
+        record = rec("1", "Gareth", "Pemberton", "2015-04-02", upn="B123456789012")
+        planned = plan(export(record), snap([account]), TODAY, settings())
+        assert outcome_of(planned, "1").outcome == "created"

@@ -121,7 +121,12 @@ def _own_names(acc: Account) -> frozenset[str]:
     return name_keys(acc.forename, acc.preferred_name)
 
 
-def _conflict(
+def initial(value: str) -> str:
+    """A gender as its normalised initial (`Male`, `m`, `M` are one)."""
+    return normalise_cached(value)[:1]
+
+
+def conflict(
     record_value: str | None,
     account_value: str | None,
     norm: Callable[[str], str] = normalise_cached,
@@ -139,7 +144,7 @@ def _names_conflict(rec: MisRecord, acc: Account) -> bool:
     """Names that say two people: preferred names that differ; middle names with none in
     common (twins known by their middle names); or a preferred name one side goes by that is
     none of the other's names, where the other gives a preferred or middle name of its own."""
-    if _conflict(rec.preferred_name, acc.preferred_name):
+    if conflict(rec.preferred_name, acc.preferred_name):
         return True
     rec_middle, acc_middle = (
         name_keys(*(rec.middle_names or "").split()),
@@ -185,8 +190,8 @@ def auto_link_target(
     extra = acc.extra or {}
     if (
         _names_conflict(rec, acc)
-        or _conflict(rec.upn, extra.get("upn"), upn_key)
-        or _conflict(rec.gender, extra.get("gender"), lambda v: normalise_cached(v)[:1])
+        or conflict(rec.upn, extra.get("upn"), upn_key)
+        or conflict(rec.gender, extra.get("gender"), initial)
     ):
         return None
     before = acc.previous_link

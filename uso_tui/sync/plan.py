@@ -28,7 +28,14 @@ from uso_tui.domain.models import (
 from uso_tui.domain.names import normalise_cached, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.why_index import draft_lines
-from uso_tui.sync.auto_link import OLDEST_DOB, Claims, auto_link_target, name_keys
+from uso_tui.sync.auto_link import (
+    OLDEST_DOB,
+    Claims,
+    auto_link_target,
+    conflict,
+    initial,
+    name_keys,
+)
 from uso_tui.sync.compare import compare
 from uso_tui.sync.fingerprints import fingerprint, record_row
 from uso_tui.sync.match_model import UPN_CROWD
@@ -40,6 +47,8 @@ from uso_tui.sync.matching import (
     person_of_account,
     person_of_record,
 )
+
+GUESSED_DOB = "-01-01"  # the day and month keyed for a date of birth not known
 
 # Record outcomes (the processed file and the dry run show them with a reason).
 INVALID, FUTURE, LEAVER, EXCLUDED = "invalid", "future", "leaver", "excluded"
@@ -507,10 +516,13 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         elsewhere = _found_elsewhere(
             snapshot, role, searching + [rec for _, rec, _ in stale], index
         )
+    waiting = _WaitingByName(unlinked_here)
     for rec in searching:
         planned.candidates_searched += 1
         assert index is not None
-        cands = index.candidates(rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()))
+        cands = index.candidates(
+            rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()), keep=waiting.of(rec)
+        )
         if cands:
             planned.new_cases.append(NewCase(rec, cands))
             movers = [
@@ -531,7 +543,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             planned.creates.append(rec)
             out(rec, CREATED, "new: no similar account")
 
-    refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere)
+    refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, waiting)
     _contested([(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed)
     # Open cases whose record is gone from this complete export.
     for mis_id in list(cases_by_id):
@@ -560,6 +572,7 @@ def _refresh_cases(
     dfe: str,
     taken: set[str],
     elsewhere: dict[str, list[Any]],
+    waiting: _WaitingByName,
 ) -> list[tuple[MisRecord, list[Candidate]]]:
     """The open cases of `stale` ((case, record now, record changed)) with their candidates
     sought again as a new record's would be: a case whose ranked candidates differ is
@@ -570,7 +583,9 @@ def _refresh_cases(
     for case, rec, changed in stale:
         assert index is not None
         planned.candidates_searched += 1
-        cands = index.candidates(rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()))
+        cands = index.candidates(
+            rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()), keep=waiting.of(rec)
+        )
         before = [(c.get("username"), c.get("score")) for c in case.candidates]
         if cands and (changed or [(c.username, c.score) for c in cands] != before):
             was = {name for name, _ in before}
@@ -587,6 +602,35 @@ def _refresh_cases(
         elif changed:
             planned.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
     return out
+
+
+class _WaitingByName:
+    """The school's unlinked accounts asked for with a guessed date of birth (1 January: how a
+    date not known is keyed), by surname and forename. One under a record's whole name (its
+    forename or preferred name, and its surname) is that record's candidate whatever its date
+    (unless UPNs or genders conflict): the guess must not give the person a second account at
+    the same school. A date keyed otherwise is weighed as it is."""
+
+    def __init__(self, unlinked_here: dict[tuple[str, str], list[Account]]) -> None:
+        self.by_name: dict[tuple[str, str], list[Account]] = {}
+        for (surname, _), accounts in unlinked_here.items():
+            for acc in accounts:
+                # a restored account is someone's who left: not asked for
+                if not acc.previous_link and (acc.dob or "").endswith(GUESSED_DOB):
+                    key = (surname, normalise_cached(acc.forename))
+                    self.by_name.setdefault(key, []).append(acc)
+
+    def of(self, rec: MisRecord) -> list[Account]:
+        if not self.by_name:
+            return []
+        surname = normalise_cached(rec.surname)
+        return [
+            acc
+            for name in name_keys(rec.forename, rec.preferred_name)
+            for acc in self.by_name.get((surname, name), ())
+            if not conflict(rec.upn, (acc.extra or {}).get("upn"), upn_key)
+            and not conflict(rec.gender, (acc.extra or {}).get("gender"), initial)
+        ]
 
 
 class _Recent:
