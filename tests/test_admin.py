@@ -66,6 +66,7 @@ def test_add_school_refusals_write_nothing(store):
         ({"url": "ftp://vale.edgen.cloud"}, InvalidInput, "expected https://<school>.edgen.cloud"),
         ({"client_id": "has space"}, InvalidInput, "Client ID contains spaces"),
         ({"secret": "  "}, InvalidInput, "client secret is empty"),
+        ({"secret": "SECRET–abc"}, InvalidInput, "other than ASCII"),  # a dash a document made
         ({"daily_at": "24:00"}, InvalidInput, "bad time"),
         ({"daily_at": "7:60"}, InvalidInput, "bad time"),
         ({"reports": "attendance"}, InvalidInput, "not supported for IRIS"),

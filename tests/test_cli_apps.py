@@ -206,3 +206,59 @@ def test_iris_sim_usage_errors_and_help_return_a_status(cli):
     assert res.status == 2 and "--schools" in res.err
     res = cli("iris-sim", "--help")
     assert res.status == 0 and "--latency" in res.out
+
+
+def test_the_console_without_a_terminal_says_so_rather_than_spin(cli, monkeypatch):
+    # cron, `ssh -T` or a pipe: the console would wait on a closed input, busy, for ever.
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    cli.add_school(DFE)
+    res = cli("console")
+    assert res.status == 2 and "needs a terminal" in res.err and "ssh -t" in res.err
+
+
+def test_root_is_refused_a_store_another_user_owns(cli, monkeypatch):
+    # `sudo uso-tui ...` without -u: the files it wrote would be root's, and the scheduler and
+    # the consoles (the store's owner) could no longer write them.
+    import os
+
+    cli.add_school(DFE)
+    if os.geteuid() == 0:
+        os.chown(cli.data_dir, 65534, 65534)
+    else:
+        monkeypatch.setattr(os, "geteuid", lambda: 0)
+    before = sorted(p.name for p in cli.data_dir.rglob("*"))
+    res = cli("sync", DFE)
+    assert res.status == 2 and "belongs to" in res.err and "sudo -u" in res.err
+    assert sorted(p.name for p in cli.data_dir.rglob("*")) == before
+
+
+def test_output_is_utf8_whatever_the_locale_says(cli):
+    # A Latin-1 locale stopped `--json` (and CSV, and tables) at the first name outside it.
+    import json
+    import os
+    import subprocess
+
+    cli.add_school(DFE)
+    cli.ok(
+        "account", "add", DFE, "--role", "pupil", "--forename", "Paweł", "--surname", "Øby",
+        "--dob", "2015-04-02",
+    )  # fmt: skip
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    for argv in (["accounts", "--json"], ["accounts", "--search", "Pawel"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "uso_tui", "--data-dir", str(cli.data_dir), *argv],
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        out = done.stdout.decode("utf-8")
+        assert "Paweł" in out
+    assert json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "uso_tui", "--data-dir", str(cli.data_dir), "accounts", "--json"],
+            capture_output=True, env=env, timeout=60,
+        ).stdout.decode("utf-8")
+    )[0]["surname"] == "Øby"  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from cli_support import SIM_SECRET, Cli, files_containing, snapshot
 from factories import enrolled_student
 
@@ -376,3 +377,24 @@ def test_resolve_undo_reopens_the_case(cli, sim):
     assert [c["case_id"] for c in cli.ok("matches", DFE, "--json").json()] == [case["case_id"]]
     again = cli("resolve", case["case_id"], "--undo")
     assert again.status == 2 and "no operator decision to undo" in again.err
+
+
+@pytest.mark.parametrize(
+    ("applying", "said"), [(False, "cancelling"), (True, "too late to cancel")]
+)
+def test_ctrl_c_says_whether_the_run_can_still_stop(tmp_path, applying, said):
+    # Once the run applies, a Ctrl-C no longer stops it (all of its changes or none are written):
+    # it must not promise that nothing is applied.
+    import io
+    import os
+    import signal
+    import threading
+
+    from uso_tui.cli.context import Context
+    from uso_tui.cli.runs import _ctrl_c_cancels
+
+    ctx = Context(data_dir=tmp_path, operator="alice", stderr=io.StringIO())
+    cancel = threading.Event()
+    with _ctrl_c_cancels(cancel, ctx, applying=lambda: applying):
+        os.kill(os.getpid(), signal.SIGINT)
+    assert cancel.is_set() and ctx.stderr.getvalue().startswith(said)

@@ -206,3 +206,20 @@ def test_journal_naming_a_path_outside_the_store_is_refused(tmp_path, doc):
     assert victim.read_text() == "keep me"
     assert files(root) == before  # nothing inside was touched either
     assert not list((tmp_path / "elsewhere").iterdir())
+
+
+@pytest.mark.parametrize("damage", [b'{"files": [["a', b"", b"[1, 2]"])
+def test_a_damaged_journal_is_refused_not_deleted(tmp_path, damage):
+    # Written whole before it is renamed in: damage comes from outside, and the journal may be
+    # a commit's only record of renames half made. Deleting it (and the staged files) silently
+    # could leave that commit half undone.
+    root = tmp_path / "data"
+    store = open_store(root)
+    with store.transaction("t") as tx:
+        tx.add_school(school(DFE_A, "A"), "secret-a")
+    (root / STAGING / "0.tmp").write_bytes(b"{}")
+    (root / JOURNAL).write_bytes(damage)
+    before = files(root)
+    with pytest.raises(StoreError, match="journal.json is corrupt.*nothing was touched"):
+        open_store(root).list_schools()
+    assert files(root) == before

@@ -14,6 +14,13 @@ def _typing(*keys: str):
         await settle(pilot, 3)
         for key in keys:
             await pilot.press(key)
+        # The search starts once typing pauses (a timer): wait until it has been asked, then
+        # for its answer, so that a slow machine shows the same screen as a fast one.
+        typed = "".join(keys)
+        for _ in range(100):
+            if not typed or getattr(pilot.app.screen, "_asked", typed) == typed:
+                break
+            await pilot.pause(0.05)
         await settle(pilot, 3)
 
     return before

@@ -373,4 +373,4 @@ def test_a_leaver_who_never_had_an_account_is_said_to_have_none():
                       "leaving date 2026-03-01", None, username, "r1")  # fmt: skip
 
     assert hit(None).summary == "a leaver, no account: leaving date 2026-03-01"
-    assert hit("ang.204").summary == "a leaver: leaving date 2026-03-01"
+    assert hit("ang.204").summary == "a leaver: ang.204 unallocated (leaving date 2026-03-01)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,26 @@ from typing import TextIO
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.store import open_store
 from uso_tui.store.api import Store, StoreError
+
+
+def _check_owner(data_dir: Path) -> None:
+    """root is refused a store another user owns: the files it would write (a run's, a lock)
+    would be root's, and the store's owner (the scheduler, the operators' consoles) could then
+    no longer write them."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not data_dir.is_dir():
+        return
+    owner = data_dir.stat().st_uid
+    if owner != 0:
+        try:
+            import pwd  # noqa: PLC0415 - POSIX only
+
+            name = pwd.getpwuid(owner).pw_name
+        except (ImportError, KeyError):
+            name = str(owner)
+        raise InvalidInput(
+            f"the store {data_dir} belongs to {name}: run uso-tui as that user "
+            f"(sudo -u {name} uso-tui ...); files root wrote there would lock {name} out"
+        )
 
 
 def local_now() -> datetime:
@@ -42,6 +63,7 @@ class Context:
         if self._store is None:
             if self.data_dir.exists() and not self.data_dir.is_dir():
                 raise InvalidInput(f"the data directory {self.data_dir} is not a directory")
+            _check_owner(self.data_dir)
             if not create and not self.store_exists():
                 raise StoreError(
                     f"no uso-tui store at {self.data_dir}: add a school with `uso-tui school add`,"

@@ -165,6 +165,16 @@ def _one_line(message: str, secrets: Sequence[str]) -> str:
     return " ".join(_redact(message, secrets).split())
 
 
+def _utf8_streams() -> None:
+    """stdout and stderr in UTF-8 whatever the locale says: names from the MIS are any script,
+    JSON is UTF-8 (RFC 8259) and so are the CSV exports; a Latin-1 locale would otherwise stop a
+    command halfway through its output."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -175,6 +185,8 @@ def main(
 ) -> int:
     """The console script. `clock` and the streams are for tests (the wall clock otherwise)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if stdout is None and stderr is None:
+        _utf8_streams()
     err = stderr or sys.stderr
 
     def fail(message: str, status: int, secrets: Sequence[str] = ()) -> int:

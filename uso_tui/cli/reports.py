@@ -52,7 +52,7 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
     text = " ".join(args.text).strip()
     if not text:
         raise InvalidInput("give a name, date of birth, UPN or MIS id to look for")
-    hits = why(ctx.store(), text)
+    hits = why(ctx.store(), text, today=ctx.now().date().isoformat())
     if args.json:
         emit_json([h.public() for h in hits], ctx.stdout)
         return 0

@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -245,9 +245,11 @@ def _print_plan(plans: list[Any], ctx: Context) -> None:
 
 
 @contextlib.contextmanager
-def _ctrl_c_cancels(cancel: threading.Event, ctx: Context) -> Iterator[None]:
+def _ctrl_c_cancels(
+    cancel: threading.Event, ctx: Context, applying: Callable[[], bool] = lambda: False
+) -> Iterator[None]:
     """The first Ctrl-C asks the run to stop before its apply (recorded as cancelled, nothing
-    changed); a second one quits at once."""
+    changed), or says it is too late once the run is `applying`; a second one quits at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -256,7 +258,13 @@ def _ctrl_c_cancels(cancel: threading.Event, ctx: Context) -> Iterator[None]:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
-        ctx.note("cancelling: the run stops before it applies anything (Ctrl-C again to quit)")
+        if applying():
+            ctx.note(
+                "too late to cancel: the run is applying its changes, all of them or none "
+                "(Ctrl-C again to quit)"
+            )
+        else:
+            ctx.note("cancelling: the run stops before it applies anything (Ctrl-C again to quit)")
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
@@ -277,7 +285,15 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     if args.report:
         check_reports(school, [args.report])  # a report the school has not enabled: refused
     cancel = threading.Event()
-    with _ctrl_c_cancels(cancel, ctx):
+    lines = None if args.json else ProgressLines(ctx)
+    phase = [""]
+
+    def on_progress(event: Progress) -> None:
+        phase[0] = event.phase
+        if lines is not None:
+            lines(event)
+
+    with _ctrl_c_cancels(cancel, ctx, applying=lambda: phase[0] == "applying"):
         result = asyncio.run(
             run_school(
                 store,
@@ -287,7 +303,7 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
                 now=ctx.now(),
                 reports=[args.report] if args.report else None,
                 dry_run=args.dry_run,
-                on_progress=None if args.json else ProgressLines(ctx),
+                on_progress=on_progress,
                 cancel=cancel,
             )
         )

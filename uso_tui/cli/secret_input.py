@@ -85,8 +85,11 @@ def read_secret(args: argparse.Namespace, ctx: Context) -> str | None:
     secret = secret.strip()
     if not secret:
         raise InvalidInput(f"the client secret from {where} is empty")
-    if "\n" in secret or any(not c.isprintable() for c in secret):
-        raise InvalidInput(f"the client secret from {where} is not one line of printable text")
+    if "\n" in secret or any(not c.isprintable() for c in secret) or not secret.isascii():
+        raise InvalidInput(
+            f"the client secret from {where} is not one line of printable ASCII text "
+            "(check it was copied as issued)"
+        )
     ctx.secrets.append(secret)
     return secret
 

@@ -184,11 +184,16 @@ def recover(root: Path) -> bool:
             try:
                 doc = orjson.loads(journal.read_bytes())
             except orjson.JSONDecodeError:
-                doc = None  # cannot happen (renamed in only after fsync); treat as not committed
-            if isinstance(doc, dict):
-                _redo(root, doc)
-            else:
-                os.unlink(journal)
+                doc = None
+            if not isinstance(doc, dict):
+                # Written whole and flushed before it is renamed in: damaged from outside. It
+                # may be a commit's only record of renames half made, so nothing is touched.
+                raise StoreError(
+                    f"store file {journal} is corrupt: it lists the renames of a commit, which "
+                    "may be half applied, so nothing was touched; restore the data directory "
+                    "from a backup"
+                )
+            _redo(root, doc)
         staging = root / STAGING
         for name in os.listdir(staging) if staging.exists() else []:
             os.unlink(staging / name)

@@ -80,6 +80,12 @@ def check_secret(secret: str | None) -> str:
     secret = secret.strip()
     if any(not c.isprintable() for c in secret):
         raise InvalidInput("client secret contains control characters")
+    if not secret.isascii():
+        # IRIS issues secrets of letters, digits and punctuation: anything else was mistyped or
+        # pasted from a document that changed a character (a curly quote, a long dash).
+        raise InvalidInput(
+            "client secret contains characters other than ASCII: check it was copied as issued"
+        )
     if len(secret) > 4096:
         raise InvalidInput("client secret is longer than 4096 characters")
     return secret

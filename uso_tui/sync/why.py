@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from uso_tui.domain.dates import no_such_dates
-from uso_tui.domain.models import MatchCase
+from uso_tui.domain.models import Account, MatchCase, Run
 from uso_tui.store.api import Store, UnknownSchool
 
 WHY_LIMIT = 200
@@ -52,6 +52,8 @@ class WhyHit:
     account_on: str | None = None  # a future starter's account is made on this day
     act: str = ""  # what an operator can do, and where
     case_open: bool = True  # a needs_matching record's case still waits for a decision
+    since: str = ""  # what happened to the record's account after the run (_since_the_run)
+    active_now: bool = False  # a leaver's account active again since
 
     def public(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,8 @@ class WhyHit:
     def summary(self) -> str:
         """One line: the outcome in words, as an operator reads it."""
         outcome = self.outcome
+        if outcome == "needs_matching" and not self.case_open:
+            return f"case {self.case_id or '?'} closed since: the next run decides again"
         if outcome == "needs_matching":
             return f"waiting in the matching queue as case {self.case_id or '?'}"
         if outcome == "future":
@@ -89,12 +93,18 @@ class WhyHit:
             )
         if outcome in ("created", "linked", "unchanged", "updated"):
             return f"{outcome}: {self.username or '?'}"
+        if outcome == "unallocated" and self.active_now:
+            return f"a leaver: {self.reason}"
+        if outcome == "unallocated" and self.since:
+            return f"unallocated since the run: {self.username}"
         if outcome == "unallocated":  # (a leaver who never had an account has none to remove)
             return (
-                f"a leaver: {self.reason}"
+                f"a leaver: {self.username} unallocated ({self.reason})"
                 if self.username
                 else f"a leaver, no account: {self.reason}"
             )
+        if outcome == "held" and self.username:
+            return f"leaver held: {self.username} still active until the run is confirmed"
         return f"{outcome}: {self.reason}"
 
 
@@ -115,19 +125,33 @@ def _act(hit: WhyHit) -> str:
         return "the school corrects the record in its MIS; the next run takes it"
     if outcome == "excluded":
         return f"remove exclusion {hit.exclusion_id} of {hit.school} (Bulk results, exclusions) if the person should have an account"
+    if outcome == "held" and hit.username:
+        return (
+            f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) to "
+            f"unallocate it, or `uso-tui confirm {hit.run_id} --except {hit.username}` to keep it"
+        )
     if outcome == "held":
         return f"confirm run {hit.run_id} (Run history) once the export is right"
+    if outcome == "unallocated" and hit.active_now:
+        return f"nothing to do: {hit.username} is active; open it in Users (enter)"
+    if outcome == "unallocated" and hit.since:
+        return (
+            f"restore {hit.username} from Bulk results (unallocated) if that is wrong; the "
+            f"next run of {hit.school} plans the record again"
+        )
     if outcome == "unallocated":
         return "the MIS has a leaving date: restore from Bulk results (unallocated) if wrong"
+    if hit.since:
+        return f"the next run of {hit.school} plans the record again (f: force run)"
     if opens_account(hit):
         return f"open {hit.username} in Users (enter)"
     return ""
 
 
 def opens_account(hit: WhyHit) -> bool:
-    """The hit is of a record that has its account (created, linked, unchanged, updated): the
-    console's enter opens that account."""
-    return bool(hit.username) and hit.outcome in ACCOUNT_OUTCOMES
+    """The hit is of a record that has its account (created, linked, unchanged, updated; a
+    leaver's restored since): the console's enter opens that account."""
+    return bool(hit.username) and (hit.outcome in ACCOUNT_OUTCOMES or hit.active_now)
 
 
 def _case_for(cases: list[MatchCase], report: str, mis_id: str) -> MatchCase | None:
@@ -136,9 +160,14 @@ def _case_for(cases: list[MatchCase], report: str, mis_id: str) -> MatchCase | N
     return mine[-1] if mine else None
 
 
-def why(store: Store, text: str, *, limit: int | None = WHY_LIMIT) -> list[WhyHit]:
-    """Every record of the latest processed files that `text` finds, with its outcome."""
+def why(
+    store: Store, text: str, *, limit: int | None = WHY_LIMIT, today: str | None = None
+) -> list[WhyHit]:
+    """Every record of the latest processed files that `text` finds, with its outcome, as it
+    stands now (see _since, _failed_since); an exact MIS id or UPN first."""
     found = store.why_search(text, limit=limit)
+    key = text.strip().casefold()
+    found.sort(key=lambda r: key not in ((r.get("mis_id") or "").casefold(), _upn_of(r)))
     settings: dict[str, int] = {}
     cases: dict[str, list[MatchCase]] = {}
     out = []
@@ -182,9 +211,86 @@ def why(store: Store, text: str, *, limit: int | None = WHY_LIMIT) -> list[WhyHi
                     except UnknownSchool:
                         settings[dfe] = 0
                 hit.account_on = account_day(hit.starts_on, settings[dfe])
-        hit.act = _act(hit)
+                if today and hit.account_on < today:  # the day passed without a run since
+                    hit.account_on = "the school's next run"
         out.append(hit)
+    _since_the_run(store, out)
+    _failed_since(store, out)
+    for hit in out:
+        hit.act = _act(hit)
     return out
+
+
+def _upn_of(row: dict[str, Any]) -> str:
+    return (row.get("upn") or "").replace(" ", "").casefold()
+
+
+def _event_words(acc: Account) -> str:
+    """The account's last event in words: "undo create on 2026-12-04 23:17 (run 204-1002-r4)"."""
+    last = acc.history[-1] if acc.history else {}
+    run = f" (run {last['run_id']})" if last.get("run_id") else ""
+    at = (acc.last_event_at or "?").replace("T", " ")[:16]
+    return f"{(acc.last_event or 'changed').replace('_', ' ')} on {at}{run}"
+
+
+def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
+    """Each hit's account as it is now, not as the run left it: an undo, an exclusion, a
+    restore or a confirm since changes what the operator is to do."""
+    names = {h.username for h in hits if h.username}
+    if not names:
+        return
+    now = store.find_accounts(names, set())
+    runs: dict[str, Run | None] = {}
+    for hit in hits:
+        acc = now.get(hit.username or "")
+        if acc is None:
+            continue
+        ours = (acc.link_school, acc.link_report, acc.mis_id) == (
+            hit.school,
+            hit.report,
+            hit.mis_id,
+        )
+        if hit.outcome in ACCOUNT_OUTCOMES:
+            if acc.status != "active":
+                hit.since = f"{hit.username} unallocated since the run: {_event_words(acc)}"
+                hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
+                hit.outcome = "unallocated"
+            elif not ours:
+                hit.since = f"{hit.username} no longer linked to this record: {_event_words(acc)}"
+                hit.reason = f"{hit.reason}; {hit.since}"
+        elif hit.outcome == "unallocated" and acc.status == "active":
+            if hit.run_id not in runs:
+                try:
+                    runs[hit.run_id] = store.run(hit.run_id)
+                except Exception:  # noqa: BLE001 - a run gone from the store: no hold to show
+                    runs[hit.run_id] = None
+            run = runs[hit.run_id]
+            if run is not None and run.status == "held" and hit.username in run.held_usernames:
+                hit.outcome = "held"
+                hit.reason = (
+                    f"{hit.reason}: its unallocation is held by run {hit.run_id} "
+                    f"({run.hold_reason or 'safety hold'})"
+                )
+            else:  # restored, or kept by a confirm that left it out
+                hit.since = f"{hit.username} active again: {_event_words(acc)}"
+                hit.active_now = True
+                hit.reason = f"{hit.reason}; {hit.since}"
+
+
+def _failed_since(store: Store, hits: list[WhyHit]) -> None:
+    """A hit from a school whose latest run failed says so: the record is as an older export
+    had it, and the person may have changed in the MIS since."""
+    latest: dict[str, Run | None] = {}
+    for hit in hits:
+        if hit.school not in latest:
+            runs = [r for r in store.runs(hit.school, limit=5) if not r.dry_run]
+            latest[hit.school] = runs[0] if runs else None
+        run = latest[hit.school]
+        if run is not None and run.status == "failed" and run.run_id != hit.run_id:
+            hit.reason = (
+                f"{hit.reason} (from run {hit.run_id}: the latest run, {run.run_id}, failed: "
+                f"{run.error or 'no reason recorded'})"
+            )
 
 
 def _decided(hit: WhyHit, case: MatchCase) -> None:
@@ -219,15 +325,32 @@ def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str
     name. One line each (at most NOT_FOUND_ACCOUNTS), saying where to look."""
     mine = {h.username for h in hits if h.username}
     found = store.search_accounts(text, status="unallocated", limit=NOT_FOUND_ACCOUNTS + len(mine))
+    found = [h for h in found if h.username not in mine][:NOT_FOUND_ACCOUNTS]
+    now = store.find_accounts([h.username for h in found], set()) if found else {}
     out = []
     for h in found:
-        if h.username in mine or len(out) >= NOT_FOUND_ACCOUNTS:
-            continue
-        out.append(
-            f"also {h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'}): "
-            f"unallocated, its record no longer in {h.home}'s export; restore it from Bulk "
-            "results (unallocated) if that is wrong"
-        )
+        who = f"also {h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'})"
+        acc = now.get(h.username)
+        last = (acc.history[-1] if acc is not None and acc.history else {}) or {}
+        if acc is None or (
+            acc.last_event == "unallocate"
+            and bool(last.get("run_id"))
+            and last.get("run_id") == acc.unallocated_by_run
+        ):
+            out.append(
+                f"{who}: unallocated, its record no longer in {h.home}'s export; restore it from "
+                "Bulk results (unallocated) if that is wrong"
+            )
+        elif acc.last_event.startswith("undo"):
+            out.append(
+                f"{who}: unallocated by an undo ({_event_words(acc)}); the next run of "
+                f"{h.home} plans its record again"
+            )
+        else:
+            out.append(
+                f"{who}: unallocated by an operator ({_event_words(acc)}); restore it from Bulk "
+                "results (unallocated) if that is wrong"
+            )
     return out
 
 

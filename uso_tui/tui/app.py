@@ -11,6 +11,7 @@ import asyncio
 import gc
 import getpass
 import importlib
+import sys
 from collections.abc import Callable
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from uso_tui.domain.errors import InvalidInput
 from uso_tui.store import Store
 from uso_tui.sync.access import access_of
 from uso_tui.tui.applying import error_text
@@ -170,7 +172,7 @@ class UsoApp(KeysInTurnApp):
         self.push_screen(
             Confirm(
                 "Quit while a run is going?",
-                f"Force run in progress: {', '.join(running)}.\n"
+                f"Force run in progress: {', '.join(running)}. "
                 "Quitting cancels it; a run cancelled before its apply step changes nothing.",
                 yes="Quit",
                 no="Stay",
@@ -317,6 +319,14 @@ def _freeze_startup_heap() -> None:
 def run_console(store: Store, *, operator: str | None = None) -> int:
     """Open the console on a store (the CLI's `uso-tui` with no command)."""
     from uso_tui.tui.terminal_input import install  # noqa: PLC0415
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Without a terminal (cron, `ssh -T`, a pipe) the console would wait on a closed input,
+        # busy, for ever.
+        raise InvalidInput(
+            "the console needs a terminal: connect with `ssh -t`, or run a command "
+            "(`uso-tui run-due` runs the schedule; `uso-tui --help` lists the others)"
+        )
 
     install()  # an escape typed ahead stays an escape
     UsoApp(store, operator=operator, freeze_startup=True).run()

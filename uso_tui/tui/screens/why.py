@@ -105,7 +105,8 @@ class WhyScreen(ListScreen):
     def search(self, text: str) -> None:
         from uso_tui.sync.why import not_found, unallocated_besides, why  # noqa: PLC0415
 
-        hits = why(self.store, text) if text else []
+        today = self.app.clock().date().isoformat()
+        hits = why(self.store, text, today=today) if text else []
         said = not_found(self.store, text) if text and not hits else []
         also = unallocated_besides(self.store, text, hits) if hits else []
         self.app.call_from_thread(self._show, text, hits, said, also)

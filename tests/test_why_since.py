@@ -1,0 +1,118 @@
+"""`why` tells the record's story as it stands now, not as the run's processed file left it: an
+undo, a restore, a held unallocation, a failed run since, a day that has passed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from factories import DFE, Env, iris_student
+
+from uso_tui.sync import admin
+from uso_tui.sync.actions import confirm_held
+from uso_tui.sync.undo import undo_run
+from uso_tui.sync.why import unallocated_besides, why
+
+DAY1 = datetime(2026, 3, 10, 9, 0, 0)
+DAY2 = datetime(2026, 3, 11, 9, 0, 0)
+LATER = datetime(2026, 3, 11, 10, 0, 0)
+
+AMY = iris_student("1", "Amy", "Jones", "2015-04-02")
+BOB = iris_student("2", "Bob", "Smith", "2014-07-11")
+CAT = iris_student("3", "Cat", "Brown", "2016-01-20")
+DEE = iris_student("6", "Dee", "Kaur", "2015-03-03")
+FUTURE = iris_student("9", "Fay", "Later", "2016-01-20", enrolmentDate="2026-04-20")
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    new_env = Env(tmp_path / "store")
+    new_env.add_school(students=[AMY, BOB, CAT], hold_min=1, create_before_start_days=5)
+    new_env.sync(DAY1)
+    return new_env
+
+
+def one(store, text, **kw):
+    hits = why(store, text, **kw)
+    assert len(hits) == 1, [(h.forename, h.surname) for h in hits]
+    return hits[0]
+
+
+def test_an_account_the_run_made_and_an_undo_took_back_is_not_said_to_be_there(env):
+    env.set_students(DFE, [AMY, BOB, CAT, DEE])
+    made = env.sync(DAY2)
+    assert one(env.store, "dee kaur").outcome == "created"
+    undo_run(env.store, made.run_id, operator="desk", now=LATER)
+    dee = one(env.store, "dee kaur")
+    assert dee.outcome == "unallocated"
+    assert "unallocated since the run" in dee.reason and "undo" in dee.reason
+    assert "open" not in dee.act and f"next run of {DFE}" in dee.act
+    assert dee.summary.startswith("unallocated since the run")
+
+
+def test_a_leaver_whose_unallocation_is_held_is_said_to_be_held_and_how_to_keep_it(env):
+    env.set_students(DFE, [AMY, CAT, {**BOB, "leavingDate": "2026-03-11"}])
+    held = env.sync(DAY2)
+    assert held.status == "held"
+    bob = one(env.store, "bob smith")
+    assert bob.outcome == "held" and f"held by run {held.run_id}" in bob.reason
+    assert f"--except {bob.username}" in bob.act
+    assert "still active" in bob.summary
+    # Confirmed without him: his account stays, and why says it is active, not unallocated.
+    confirm_held(env.store, held.run_id, operator="desk", now=LATER, exclude=[bob.username])
+    bob = one(env.store, "bob smith")
+    assert "active again" in bob.reason and bob.act.startswith("nothing to do")
+
+
+def test_a_failed_run_since_is_named(env):
+    env.sim.set_switches(DFE, fail_next=50, fail_status=500)
+    failed = env.sync(DAY2)
+    assert failed.status == "failed"
+    amy = one(env.store, "amy jones")
+    assert f"the latest run, {failed.run_id}, failed" in amy.reason
+
+
+def test_a_case_an_undo_closed_does_not_say_it_waits(tmp_path):
+    # Dee comes back under a new MIS id: her account (unallocated as she left) is a candidate, so
+    # the run opens a case; undoing that run closes it.
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, BOB, CAT, DEE], hold_percent=100.0, hold_min=100)
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, BOB, CAT])
+    env.sync(DAY2)
+    env.set_students(DFE, [AMY, BOB, CAT, {**DEE, "schoolId": "66"}])
+    opened = env.sync(LATER)
+    assert env.store.cases(DFE, "open")
+    undo_run(env.store, opened.run_id, operator="desk", now=datetime(2026, 3, 11, 11, 0, 0))
+    hits = [h for h in why(env.store, "dee kaur") if h.mis_id == "66"]
+    assert hits and all("closed since" in h.summary for h in hits)
+    assert all("decide case" not in h.act for h in hits)
+
+
+def test_a_future_starter_s_account_day_that_has_passed_is_the_next_run(env):
+    env.set_students(DFE, [AMY, BOB, CAT, FUTURE])
+    env.sync(DAY2)
+    assert one(env.store, "fay later", today="2026-03-12").account_on == "2026-04-15"
+    late = one(env.store, "fay later", today="2026-04-16")
+    assert late.account_on == "the school's next run"
+
+
+def test_an_exact_mis_id_comes_first(tmp_path):
+    env = Env(tmp_path / "store")
+    ids = ["12", "10", "1", "11"]
+    env.add_school(students=[iris_student(i, "Pupil", f"Zed{i}", "2015-04-02") for i in ids])
+    env.sync(DAY1)
+    assert why(env.store, "1")[0].mis_id == "1"
+
+
+def test_an_account_an_operator_unallocated_is_not_said_to_have_left(env):
+    bob = one(env.store, "bob smith")
+    admin.add_exclusion(
+        env.store, DFE, forename="Bob", surname="Smith", dob=None, operator="desk", now=DAY2,
+        unallocate=True,
+    )  # fmt: skip
+    env.sync(LATER)  # the excluded record: no account, its old one unallocated by the desk
+    hits = why(env.store, "bob smith")
+    lines = unallocated_besides(env.store, "bob smith", hits)
+    assert lines and bob.username in lines[0]
+    assert "by an operator" in lines[0] and "no longer in" not in lines[0]
