@@ -428,6 +428,26 @@ def test_bad_bounds_in_config_json_are_refused(tmp_path, bad) -> None:
     assert "config.json" in str(ei.value) and next(iter(bad)) in str(ei.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('{"max_pages": 7,}', "line 1, column"),  # a syntax error: where it is
+        ('{"max_recods": 5}', "unknown setting 'max_recods'"),  # misspelt: not ignored
+        ('{"allowed_mis_hosts": "127.0.0.1:8765"}', "must be a list"),  # a string, not a list
+        ("[1, 2]", "must hold a JSON object"),
+    ],
+)
+def test_a_hand_edited_config_json_is_refused_saying_what_is_wrong(tmp_path, text, said) -> None:
+    from uso_tui.store import open_store
+
+    store = open_store(tmp_path / "data")
+    (tmp_path / "data" / "config.json").write_text(text)
+    for read in (lambda: iris_bounds(tmp_path / "data"), store.allowed_mis_hosts):
+        with pytest.raises(InvalidInput, match=said) as ei:
+            read()
+        assert "config.json" in str(ei.value)
+
+
 # ---- answers too large to hold
 
 

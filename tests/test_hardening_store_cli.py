@@ -8,6 +8,7 @@ import pytest
 from cli_support import Cli, snapshot
 from tui_helpers import damage_a_candidates_school
 
+from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import AuditEvent
 from uso_tui.store import SCHEMA_VERSION, StoreError, open_store
 
@@ -64,10 +65,11 @@ def test_a_corrupt_store_file_is_named_with_how_to_recover(cli, name, argv):
     assert "unexpected JSONDecodeError" not in res.err
 
 
-def test_a_corrupt_file_is_a_store_error_naming_it(tmp_path):
+def test_a_hand_edited_config_file_that_is_not_json_says_where(tmp_path):
+    # config.json is the admin's to edit: a slip is theirs to correct, not damage to restore.
     store = open_store(tmp_path / "s")
     (tmp_path / "s" / "config.json").write_bytes(b"{not json")
-    with pytest.raises(StoreError, match="config.json is corrupt"):
+    with pytest.raises(InvalidInput, match=r"config.json is not valid JSON \(line 1, column 2"):
         store.allowed_mis_hosts()
 
 

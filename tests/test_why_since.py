@@ -11,7 +11,7 @@ from factories import DFE, Env, iris_student
 from uso_tui.sync import admin
 from uso_tui.sync.actions import confirm_held
 from uso_tui.sync.undo import undo_run
-from uso_tui.sync.why import unallocated_besides, why
+from uso_tui.sync.why import not_found, unallocated_besides, why
 
 DAY1 = datetime(2026, 3, 10, 9, 0, 0)
 DAY2 = datetime(2026, 3, 11, 9, 0, 0)
@@ -116,3 +116,30 @@ def test_an_account_an_operator_unallocated_is_not_said_to_have_left(env):
     lines = unallocated_besides(env.store, "bob smith", hits)
     assert lines and bob.username in lines[0]
     assert "by an operator" in lines[0] and "no longer in" not in lines[0]
+
+
+@pytest.mark.parametrize("text", ["Amy Jnoes", "Robert Smith", "Catherine Brown", "Amie Jones"])
+def test_a_person_searched_by_another_form_of_the_name_is_not_said_to_be_missing(env, text):
+    # Nothing is found as typed (a known-as name, a slip), but the record is in the export: it
+    # is named, not "not in the MIS exports yet".
+    assert why(env.store, text) == []
+    said = " ".join(not_found(env.store, text))
+    assert "not in the MIS exports yet" not in said
+    assert "records of names like it" in said
+
+
+def test_a_name_nobody_has_is_still_said_to_be_missing(env):
+    said = " ".join(not_found(env.store, "Zebedee Quixote"))
+    assert "not in the MIS exports yet" in said
+
+
+def test_a_record_of_an_export_held_whole_says_what_confirming_would_make_of_it(env):
+    env.set_students(DFE, [AMY, CAT, DEE])  # Bob gone, Dee new: fewer than linked before
+    held = env.sync(DAY2)
+    assert held.status == "held" and held.comparison
+    amy, dee = one(env.store, "amy jones"), one(env.store, "dee kaur")
+    assert amy.outcome == dee.outcome == "held"
+    assert "once confirmed: unchanged" in amy.reason and amy.username in amy.reason
+    assert "once confirmed, the run plans it" in dee.reason
+    assert amy.summary == f"held: the whole export waits for run {held.run_id} to be confirmed"
+    assert amy.act.startswith(f"confirm run {held.run_id}") and "--except" not in amy.act

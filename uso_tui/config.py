@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -85,22 +86,51 @@ class IrisBounds:
     max_report_bytes: int = 512 * 1024 * 1024
 
 
+CONFIG_KEYS = ("allowed_mis_hosts", *(f.name for f in fields(IrisBounds)))
+
+
+def read_config(data_dir: Path) -> dict[str, Any]:
+    """DATA_DIR/config.json, checked (an admin edits it by hand): valid JSON (the message says
+    where it is not), an object of the known settings only (a misspelt one would be ignored
+    silently), `allowed_mis_hosts` a list of host[:port] strings. {} when there is none."""
+    path = Path(data_dir) / CONFIG_JSON
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "
+            "correct it"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f'{path} must hold a JSON object, {{"setting": value, ...}}')
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise InvalidInput(
+            f"{path}: unknown setting {', '.join(map(repr, unknown))} (the settings are "
+            f"{', '.join(CONFIG_KEYS)})"
+        )
+    hosts = data.get("allowed_mis_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise InvalidInput(
+            f"{path}: allowed_mis_hosts must be a list of host[:port] strings, "
+            f'such as ["127.0.0.1:8765"], not {hosts!r}'
+        )
+    return data
+
+
 def iris_bounds(data_dir: Path) -> IrisBounds:
     """The bounds DATA_DIR/config.json sets (`request_deadline_s`, `report_deadline_s`,
     `max_records`, `max_pages`, `max_answer_bytes`, `max_report_bytes`), the defaults for those
     it does not. A value that is not a positive number is an error naming the file and the key,
     not silently ignored."""
     path = Path(data_dir) / CONFIG_JSON
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return IrisBounds()
-    try:
-        data = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError:
-        raise InvalidInput(f"{path} is not valid JSON: correct or remove it") from None
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{path} must hold a JSON object")
+    data = read_config(data_dir)
     given: dict[str, float | int] = {}
     for bound in fields(IrisBounds):
         if bound.name not in data:

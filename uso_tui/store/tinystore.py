@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from uso_tui.config import read_config
 from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.models import (
     Account,
@@ -258,16 +259,14 @@ class TinyStore(KeptReads, Store):
     # settings
 
     def allowed_mis_hosts(self) -> frozenset[str]:
-        data = read_json(self.layout.config_json) or {}
-        hosts = {
-            str(h).strip().lower() for h in data.get("allowed_mis_hosts", []) if str(h).strip()
-        }
+        data = read_config(self.root)
+        hosts = {h.strip().lower() for h in data.get("allowed_mis_hosts", []) if h.strip()}
         return frozenset(hosts) | parse_allowed_hosts(os.environ.get(ENV_ALLOWED_HOSTS))
 
     def set_allowed_mis_hosts(self, hosts: list[str]) -> None:
         with write_lock(self.root):
             recover(self.root)
-            data = read_json(self.layout.config_json) or {}
+            data = read_config(self.root)
             data["allowed_mis_hosts"] = sorted({h.strip().lower() for h in hosts if h.strip()})
             commit = Commit(self.root)
             commit.write(self.layout.config_json, encode(data))

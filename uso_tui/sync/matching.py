@@ -349,6 +349,12 @@ def _aliases(names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(out)
 
 
+def known_as(name_key: str) -> frozenset[str]:
+    """The keys of the forms a normalised forename is also known by (nicknames, the names it is
+    short for, Welsh and other forms), itself left out."""
+    return _aliases((name_key,)) - {name_key}
+
+
 def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Person:
     return Person(
         key(forename),

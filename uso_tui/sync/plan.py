@@ -766,14 +766,29 @@ def _hold_whole(planned: Plan, comparison: dict[str, Any], size: int, going: lis
     planned.new_cases.clear()
     planned.case_changes.clear()
     planned.held[:] = going
-    planned.outcomes = [RecordOutcome(o.record, HELD, reason, o.username) for o in planned.outcomes]
-    planned.same_rows = [(*row[:-3], HELD, reason, row[-1]) for row in planned.same_rows]
+    # Each record keeps what its outcome would have been: confirming the run applies it.
+    planned.outcomes = [
+        RecordOutcome(o.record, HELD, _held_as(reason, o.outcome, o.reason, o.username), o.username)
+        for o in planned.outcomes
+    ]
+    planned.same_rows = [
+        (*row[:-3], HELD, _held_as(reason, row[-3], row[-2], row[-1]), row[-1])
+        for row in planned.same_rows
+    ]
     planned.seen = None  # the fingerprints stay those of the accounts as they are
     planned.counts = empty_counts()
     planned.counts["fetched"] = size
     planned.counts["held_unallocations"] = len(going)
     planned.hold_reason = comparison["reason"]
     planned.comparison = comparison
+
+
+def _held_as(reason: str, outcome: str, why: str | None, username: str | None) -> str:
+    """A record of a report held whole: the hold, then what confirming it would make of it."""
+    if outcome == NEEDS_MATCHING and not why:
+        return f"{reason}; once confirmed, the run plans it (a new account or a case)"
+    then = f"{outcome}" + (f" {username}" if username else "") + (f": {why}" if why else "")
+    return f"{reason}; once confirmed: {then}"
 
 
 def _unparsed(

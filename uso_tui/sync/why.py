@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from rapidfuzz.distance import OSA
+
 from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Account, MatchCase, Run
+from uso_tui.domain.names import normalise
 from uso_tui.store.api import Store, UnknownSchool
+from uso_tui.sync.matching import known_as, phonetic
 
 WHY_LIMIT = 200
 # A processed file's outcome -> the `why --json` outcome.
@@ -54,6 +58,7 @@ class WhyHit:
     case_open: bool = True  # a needs_matching record's case still waits for a decision
     since: str = ""  # what happened to the record's account after the run (_since_the_run)
     active_now: bool = False  # a leaver's account active again since
+    held_leaver: bool = False  # a leaver whose unallocation a held run waits to confirm
 
     def public(self) -> dict[str, Any]:
         return {
@@ -103,8 +108,10 @@ class WhyHit:
                 if self.username
                 else f"a leaver, no account: {self.reason}"
             )
-        if outcome == "held" and self.username:
+        if outcome == "held" and self.held_leaver:
             return f"leaver held: {self.username} still active until the run is confirmed"
+        if outcome == "held":
+            return f"held: the whole export waits for run {self.run_id} to be confirmed"
         return f"{outcome}: {self.reason}"
 
 
@@ -125,7 +132,7 @@ def _act(hit: WhyHit) -> str:
         return "the school corrects the record in its MIS; the next run takes it"
     if outcome == "excluded":
         return f"remove exclusion {hit.exclusion_id} of {hit.school} (Bulk results, exclusions) if the person should have an account"
-    if outcome == "held" and hit.username:
+    if outcome == "held" and hit.held_leaver:
         return (
             f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) to "
             f"unallocate it, or `uso-tui confirm {hit.run_id} --except {hit.username}` to keep it"
@@ -267,6 +274,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
             run = runs[hit.run_id]
             if run is not None and run.status == "held" and hit.username in run.held_usernames:
                 hit.outcome = "held"
+                hit.held_leaver = True
                 hit.reason = (
                     f"{hit.reason}: its unallocation is held by run {hit.run_id} "
                     f"({run.hold_reason or 'safety hold'})"
@@ -363,6 +371,15 @@ def not_found(store: Store, text: str) -> list[str]:
     bad = no_such_dates(text)
     if bad:
         return [f"{head}: {bad}"]
+    near = similar_records(store, text)
+    if near:
+        named = "; ".join(
+            f"{r.get('forename') or ''} {r.get('surname') or ''} ({r.get('dob') or 'no date'}, "
+            f"{r['school']} MIS id {r.get('mis_id') or '?'})"
+            for r in near[:NOT_FOUND_ACCOUNTS]
+        )
+        more = " and more" if len(near) > NOT_FOUND_ACCOUNTS else ""
+        return [head, f"records of names like it: {named}{more}: search for one of them"]
     hits = store.search_accounts(text, limit=NOT_FOUND_ACCOUNTS + 1)
     if not hits:
         return [
@@ -377,3 +394,46 @@ def not_found(store: Store, text: str) -> list[str]:
     )
     more = " and more: search Users" if len(hits) > NOT_FOUND_ACCOUNTS else ""
     return [head, f"but these accounts match it: {named}{more}"]
+
+
+def similar_records(store: Store, text: str) -> list[dict[str, Any]]:
+    """Records of the latest exports whose names are like each word of `text` though not the
+    same: a form the person is also known by (Kate for Katherine), or a slip of the keyboard
+    (Jnoes, Cartwight). For a search that finds nothing, so that "not in the exports" is not said
+    of a person who is there under their other name."""
+    words = [normalise(w) for w in text.split()]
+    words = [w for w in words if len(w) >= 2]
+    if not words or any(c.isdigit() for c in text):
+        return []
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for word in words:
+        looks = {word, *known_as(word)}
+        if len(word) >= 5:
+            looks.add(word[:3])  # a slip further on in the word
+        for look in looks:
+            for row in store.why_search(look, limit=WHY_LIMIT):
+                rows[(row["school"], row.get("report") or "", row.get("mis_id") or "")] = row
+    return [
+        row
+        for row in rows.values()
+        if all(
+            any(
+                _near(word, normalise(row.get(field) or ""))
+                for field in ("forename", "preferred_name", "surname")
+            )
+            for word in words
+        )
+    ]
+
+
+def _near(word: str, name: str) -> bool:
+    if not name:
+        return False
+    if name.startswith(word) or word in known_as(name) or name in known_as(word):
+        return True
+    if len(name) >= 3 and word.startswith(name):  # a short form: Cat for Catherine
+        return True
+    if name[0] == word[0] and phonetic(name) == phonetic(word):  # Amie for Amy
+        return True
+    slips = 1 if len(word) < 7 else 2
+    return len(word) >= 4 and OSA.distance(word, name, score_cutoff=slips) <= slips
