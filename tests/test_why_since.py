@@ -143,3 +143,10 @@ def test_a_record_of_an_export_held_whole_says_what_confirming_would_make_of_it(
     assert "once confirmed, the run plans it" in dee.reason
     assert amy.summary == f"held: the whole export waits for run {held.run_id} to be confirmed"
     assert amy.act.startswith(f"confirm run {held.run_id}") and "--except" not in amy.act
+
+
+def test_a_username_finds_the_record_its_account_is_linked_to(env):
+    amy = one(env.store, "amy jones")
+    by_name = one(env.store, amy.username)
+    assert (by_name.mis_id, by_name.outcome) == ("1", amy.outcome)
+    assert why(env.store, "nobody.204") == []

@@ -172,7 +172,7 @@ def why(
 ) -> list[WhyHit]:
     """Every record of the latest processed files that `text` finds, with its outcome, as it
     stands now (see _since, _failed_since); an exact MIS id or UPN first."""
-    found = store.why_search(text, limit=limit)
+    found = store.why_search(text, limit=limit) or _by_username(store, text)
     key = text.strip().casefold()
     found.sort(key=lambda r: key not in ((r.get("mis_id") or "").casefold(), _upn_of(r)))
     settings: dict[str, int] = {}
@@ -226,6 +226,23 @@ def why(
     for hit in out:
         hit.act = _act(hit)
     return out
+
+
+def _by_username(store: Store, text: str) -> list[dict[str, Any]]:
+    """The record a username's account is linked to (or was, before it was unallocated): an
+    operator often has only the username."""
+    name = text.strip().lower()
+    if "." not in name or " " in name:
+        return []
+    acc = store.find_account(name)
+    if acc is None or not acc.mis_id or not acc.link_school:
+        return []
+    return [
+        row
+        for row in store.why_search(acc.mis_id, limit=WHY_LIMIT)
+        if (row["school"], row.get("report"), row.get("mis_id"))
+        == (acc.link_school, acc.link_report, acc.mis_id)
+    ]
 
 
 def _upn_of(row: dict[str, Any]) -> str:
