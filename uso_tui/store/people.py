@@ -345,6 +345,13 @@ def keys_file(index: bytes, keys: Iterable[int], gone: int = 0, body: bytes = b"
     return _HEAD.pack(_MAGIC, _hash(index), gone) + body + packed.tobytes()
 
 
+def describes(index: bytes, data: bytes | None) -> bool:
+    """Whether a key file (`data`) was made with this very index: an index that fits no key
+    file was damaged since (or the key file, written unflushed, is of the index before a
+    power cut): its readers then read the school's accounts instead."""
+    return _described(index, data) is not None
+
+
 def _described(index: bytes, data: bytes | None) -> int | None:
     """The lines gone of a key file that describes `index`; None for any other file."""
     if not data or len(data) < _HEAD.size or (len(data) - _HEAD.size) % 8:

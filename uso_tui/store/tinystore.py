@@ -51,6 +51,7 @@ from uso_tui.store.people import (
     RACY_NS,
     PeopleFinder,
     PeopleIndex,
+    describes,
     read_keys_file,
     staged_keys,
 )
@@ -359,10 +360,21 @@ class TinyStore(KeptReads, Store):
         with self._reading():
             for dfe in self._school_dirs():
                 if la_of(dfe) == la:
-                    data = read_bytes(self.layout.names_idx(dfe))
+                    data = self._checked_index(dfe)
                     if data:
                         out.extend(index.read_hits(data, dfe, role))
         return out
+
+    def _checked_index(self, dfe: str) -> bytes:
+        """The school's names.idx as its key file describes it; otherwise (damaged from outside,
+        or a power cut left the unflushed key file of the index before) made again from the
+        school's accounts, so that the pools matching searches miss no one. The school's next
+        commit writes both again."""
+        data = read_bytes(self.layout.names_idx(dfe))
+        if describes(data, read_bytes(self.layout.names_keys(dfe))):
+            return data
+        rows = table_rows(read_json(self.layout.data(dfe)), "accounts")
+        return index.build_index({row["username"]: row for row in rows})
 
     def find_people(
         self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]

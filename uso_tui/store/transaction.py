@@ -61,7 +61,7 @@ from uso_tui.store.journal import Commit
 from uso_tui.store.kept import KeptWrites
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import identity, is_stale
-from uso_tui.store.people import staged_keys
+from uso_tui.store.people import describes, staged_keys
 from uso_tui.store.schooldoc import (
     NEXT_RUN_KEY,
     PRIVATE_KEYS,
@@ -666,6 +666,8 @@ class TinyTransaction(KeptWrites, Transaction):
             if doc.index_dirty:
                 path = lay.names_idx(dfe)
                 old = read_bytes(path) if doc.index_changed is not None else None
+                if old is not None and not describes(old, read_bytes(lay.names_keys(dfe))):
+                    old = None  # not the index last written: made whole from the accounts
                 index = build_index(doc.accounts, doc.index_changed, old)
                 commit.write(path, index)
                 keys = _names_keys(doc, index, old, lay, dfe)
