@@ -150,3 +150,21 @@ def test_a_username_finds_the_record_its_account_is_linked_to(env):
     by_name = one(env.store, amy.username)
     assert (by_name.mis_id, by_name.outcome) == ("1", amy.outcome)
     assert why(env.store, "nobody.204") == []
+
+
+async def test_the_console_why_tells_the_story_again_when_back_in_view(env):
+    # An operator reads why, goes to undo the run elsewhere, comes back: not the old story.
+    from textual.screen import Screen
+    from tui_helpers import burst, screen_text, settle, started
+
+    env.set_students(DFE, [AMY, BOB, CAT, DEE])
+    made = (await env.run(now=DAY2)).run
+    async with started(env.store, "why", size=(120, 30), clock=lambda: LATER) as (app, pilot):
+        burst(app, *"dee kaur", "enter")
+        await settle(pilot, 4)
+        assert "created: " in screen_text(app)
+        await app.push_screen(Screen())
+        undo_run(env.store, made.run_id, operator="desk", now=LATER)
+        app.pop_screen()
+        await settle(pilot, 4)
+        assert "unallocated since the run" in " ".join(screen_text(app).split())

@@ -97,6 +97,13 @@ class WhyScreen(ListScreen):
         self._search_now()
         self.active_table().focus()
 
+    def on_screen_resume(self) -> None:
+        # Back from a hit's page (a restore, a confirm, a decision made there): the story as it
+        # stands now, keys typed meanwhile held until it is shown.
+        if self.resumed_again() and self._asked:
+            self.hold_keys()
+            self.search(self._asked)
+
     def _search_now(self) -> None:
         self._asked = self.search_box.value.strip()
         self.search(self._asked)
