@@ -168,3 +168,14 @@ async def test_the_console_why_tells_the_story_again_when_back_in_view(env):
         app.pop_screen()
         await settle(pilot, 4)
         assert "unallocated since the run" in " ".join(screen_text(app).split())
+
+
+def test_a_person_not_found_is_told_where_the_exports_cannot_show_them(tmp_path):
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])  # students only
+    env.sync(DAY1)
+    env.sim.set_switches(DFE, fail_next=50, fail_status=500)
+    env.sync(DAY2)
+    said = " ".join(not_found(env.store, "Zebedee Quixote"))
+    assert f"the latest run failed at {DFE}" in said
+    assert f"{DFE} export no staff" in said

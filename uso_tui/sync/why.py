@@ -403,6 +403,7 @@ def not_found(store: Store, text: str) -> list[str]:
             head,
             "not in the MIS exports yet (the school enters or exports the person), or under "
             "other names: try the date of birth alone, or the surname",
+            *_blind_spots(store),
         ]
     named = "; ".join(
         f"{h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'}, "
@@ -411,6 +412,37 @@ def not_found(store: Store, text: str) -> list[str]:
     )
     more = " and more: search Users" if len(hits) > NOT_FOUND_ACCOUNTS else ""
     return [head, f"but these accounts match it: {named}{more}"]
+
+
+def _blind_spots(store: Store) -> list[str]:
+    """Where the latest exports cannot show the person: schools whose latest run failed (their
+    newer records are not read yet), and schools exporting one report only."""
+    schools = store.list_schools()
+    out = []
+    failed = [s.dfe for s in schools if s.last_run_status == "failed"]
+    if failed:
+        more = (
+            f" and {len(failed) - NOT_FOUND_ACCOUNTS} more"
+            if len(failed) > NOT_FOUND_ACCOUNTS
+            else ""
+        )
+        out.append(
+            f"the latest run failed at {', '.join(failed[:NOT_FOUND_ACCOUNTS])}{more}: a person "
+            "added there since the run before is not read yet"
+        )
+    for report in ("staff", "students"):
+        without = [s.dfe for s in schools if report not in s.reports]
+        if without:
+            more = (
+                f" and {len(without) - NOT_FOUND_ACCOUNTS} more"
+                if len(without) > NOT_FOUND_ACCOUNTS
+                else ""
+            )
+            out.append(
+                f"{', '.join(without[:NOT_FOUND_ACCOUNTS])}{more} export no {report} "
+                "(the school's settings, Reports)"
+            )
+    return out
 
 
 def similar_records(store: Store, text: str) -> list[dict[str, Any]]:
