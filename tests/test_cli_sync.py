@@ -398,3 +398,15 @@ def test_ctrl_c_says_whether_the_run_can_still_stop(tmp_path, applying, said):
     with _ctrl_c_cancels(cancel, ctx, applying=lambda: applying):
         os.kill(os.getpid(), signal.SIGINT)
     assert cancel.is_set() and ctx.stderr.getvalue().startswith(said)
+
+
+def test_matches_says_why_a_requested_account_with_a_guessed_date_is_listed(cli, sim):
+    # Its score is low (another date of birth): the text says it was asked for under this name.
+    add(cli, sim, DFE, [AMY])
+    cli.ok("sync", DFE)
+    cli.add_account(DFE, "Gareth", "Pemberton", "2015-01-01")
+    sim.set_records(
+        DFE, "students", [AMY, enrolled_student("7", "Gareth", "Pemberton", "2015-06-17")]
+    )
+    cli.ok("sync", DFE)
+    assert "requested here under this name, its date of birth a guess" in cli.ok("matches", DFE).out

@@ -546,3 +546,24 @@ async def test_retry_after_is_honoured_on_503_and_a_nonsense_one_is_our_own_back
         assert sleep.delays == waits
     else:  # not 0 (five tries at once): the jittered backoff
         assert len(sleep.delays) == 1 and sleep.delays[0] > 0
+
+
+def test_a_run_refused_for_its_config_json_leaves_no_run_behind(tmp_path) -> None:
+    # The error is said before the run is claimed: not a run "interrupted" in the history.
+    import asyncio
+    from datetime import datetime
+
+    from factories import DFE, Env
+
+    from uso_tui.sync.runner import run_school
+
+    env = Env(tmp_path / "store")
+    env.add_school()
+    (tmp_path / "store" / "config.json").write_text('{"max_record": 5}')
+    with pytest.raises(InvalidInput, match="unknown setting 'max_record'"):
+        asyncio.run(
+            run_school(
+                env.store, DFE, now=datetime(2026, 3, 10, 9), trigger="cli", operator="alice"
+            )
+        )
+    assert env.store.runs(DFE) == []

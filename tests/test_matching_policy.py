@@ -618,11 +618,11 @@ def test_names_keyed_the_wrong_way_round_and_mistyped_are_a_candidate():
 @pytest.mark.parametrize(
     ("on_account", "forms"),
     [
-        ("R", ["Reception", "Year R", "FS2", "F2", "Foundation Stage 2"]),
-        ("N", ["Nursery", "FS1", "N1", "-1"]),
-        ("Year 7", ["7", "Y7", "NC Year 7", "Yr 7"]),
-        ("Year 12", ["12", "L6", "Lower Sixth"]),
-        ("Year 13", ["U6", "Upper Sixth"]),
+        ("R", ["Reception", "Reception Class", "Year R", "FS2", "F2", "Foundation Stage 2"]),
+        ("N", ["Nursery", "Nursery 2", "FS1", "N1", "-1", "NC Year -1", "Year -1"]),
+        ("Year 7", ["7", "Y7", "NC Year 7", "Yr 7", "Year-7"]),
+        ("Year 12", ["12", "L6", "Lower Sixth", "Lower 6th"]),
+        ("Year 13", ["U6", "Upper Sixth", "Upper 6"]),
     ],
 )
 def test_year_groups_written_the_ways_schools_write_them_are_one_year(on_account, forms):
@@ -681,3 +681,18 @@ def test_a_date_keyed_otherwise_or_a_restored_account_is_weighed_as_it_is():
         record = rec("1", "Gareth", "Pemberton", "2015-04-02", upn="B123456789012")
         planned = plan(export(record), snap([account]), TODAY, settings())
         assert outcome_of(planned, "1").outcome == "created"
+
+
+def test_a_pupil_born_years_from_the_guessed_date_is_another_child_of_the_name():
+    # Only the day and month of a 1 January date are the guess.
+    requested = acc("mkhan.204", "Muhammad", "Khan", "2016-01-01")
+    record = rec("1", "Muhammad", "Khan", "2011-02-20")
+    planned = _plan([record], [requested])
+    assert outcome_of(planned, "1").outcome == "created"
+
+
+def test_a_record_with_no_forename_and_no_date_does_not_stop_every_link_of_its_surname():
+    requested = acc("mkhan.204", "Amir", "Khan", DOB)
+    junk = rec("9", None, "Khan", None)
+    planned = _plan([rec("1", "Amir", "Khan", DOB), junk], [requested])
+    assert outcome_of(planned, "1").outcome == "auto_linked"

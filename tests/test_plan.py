@@ -628,3 +628,14 @@ def test_an_exclusion_is_of_the_record_s_own_forename_not_a_twin_s_known_as_name
     planned = plan(export(samantha, sam), snap(exclusions=[ex]), TODAY, settings())
     assert outcome_of(planned, "2").outcome == "created"
     assert outcome_of(planned, "3").outcome == "excluded"
+
+
+def test_an_exclusion_names_the_accounts_of_the_records_it_excludes_and_no_others():
+    # `exclusion add --unallocate` and a case's exclude unallocate what exclusion_hits names:
+    # the accounts whose own forename is the entry's, as the planner excludes records.
+    from uso_tui.sync.checks import exclusion_hits
+
+    samuel = acc("sjones.204", "Samuel", "Jones", "2015-04-02", preferred_name="Sam", mis_id="1")
+    sam = acc("sjones2.204", "Sam", "Jones", "2015-04-02", mis_id="2")
+    hits = exclusion_hits([samuel, sam], DFE, "Sam", "Jones", None)
+    assert [a.username for a in hits] == ["sjones2.204"]

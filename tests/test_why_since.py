@@ -179,3 +179,15 @@ def test_a_person_not_found_is_told_where_the_exports_cannot_show_them(tmp_path)
     said = " ".join(not_found(env.store, "Zebedee Quixote"))
     assert f"the latest run failed at {DFE}" in said
     assert f"{DFE} export no staff" in said
+
+
+def test_a_upn_typed_in_groups_is_found(tmp_path):
+    env = Env(tmp_path / "store")
+    env.add_school(
+        students=[
+            iris_student("1", "Archie", "Hall", "2015-04-02", uniquePupilNumber="T038315614467")
+        ]
+    )
+    env.sync(DAY1)
+    for typed in ("T038 3156 14467", "t 038315614467"):
+        assert [h.mis_id for h in why(env.store, typed)] == ["1"]

@@ -64,6 +64,8 @@ def _why(candidate: dict) -> str:
         parts.append("agrees: " + ", ".join(agree))
     if differ:
         parts.append("differs: " + ", ".join(differ))
+    # why a candidate of a low score is listed at all (see matching.CandidateIndex.candidates)
+    parts.extend(r for r in candidate.get("reasons") or () if r.startswith("requested here"))
     return "; ".join(parts)
 
 

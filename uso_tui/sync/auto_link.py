@@ -110,9 +110,10 @@ class Claims:
                     their_surname, surname
                 ):
                     out.add(mis_id)
-        # A record without a forename: the same surname and date of birth is enough.
+        # A record without a forename: the same surname and date of birth is enough (one with
+        # neither forename nor date says too little to stop every link of its surname).
         for mis_id, their_surname, their_dob in self.by_name.get(NO_FORENAME, ()):
-            if their_surname == surname and their_dob in ("", dob):
+            if their_surname == surname and their_dob == dob:
                 out.add(mis_id)
         return out
 

@@ -127,7 +127,9 @@ def exclusion_hits(
     accounts: Iterable[Account], dfe: str, forename: str, surname: str, dob: str | None
 ) -> list[Account]:
     """Active accounts at the school a record with these names (and date of birth, when given)
-    would be excluded as: the person excluding them may already have an account."""
+    would be excluded as: the person excluding them may already have an account. Their own
+    forename, as the planner excludes records (DESIGN rule 4): a preferred name may be a
+    twin's too."""
     fname, sname = normalise(forename), normalise(surname)
     dob = (from_uk(dob.strip()) or dob.strip()) if dob else dob  # as check_dob will store it
     return [
@@ -136,6 +138,7 @@ def exclusion_hits(
         if a.status == "active"
         and a.school == dfe
         and normalise(a.surname) == sname
-        and fname in {normalise(a.forename), normalise(a.preferred_name)} - {""}
+        and fname
+        and normalise(a.forename) == fname
         and (not dob or a.dob == dob)
     ]

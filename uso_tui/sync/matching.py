@@ -231,19 +231,24 @@ _SIKH = frozenset({"singh", "kaur"})
 # Year groups as schools write them: `Year 7`, `Y7`, `NC Year 7`, `7`; Reception as `R`, `Rec`,
 # `FS2` (foundation stage 2); nursery as `N`, `N1`, `FS1`, `-1`; the sixth form as `12`, `L6`,
 # `Lower Sixth`, `U6`.
-_YEAR_PREFIX = re.compile(r"^(?:nc\s*)?(?:(?:year|yr|y)[\s.:-]*(?=\S))?")
+_YEAR_PREFIX = re.compile(r"^(?:nc\s*)?(?:(?:year|yr|y)[\s.:]*(?=\S))?")
+_SIXTH = r"(?:sixth|6(?:th)?)(?:\s+form)?"
 _YEAR_FORMS = (
-    (re.compile(r"^(?:r|rec|reception|(?:f|fs|eyfs|foundation(?: stage)?)\s*2)$"), 0),
+    (
+        re.compile(r"^(?:r|rec|reception(?:\s+class)?|(?:f|fs|eyfs|foundation(?: stage)?)\s*2)$"),
+        0,
+    ),
     (
         re.compile(
-            r"^(?:n\s*\d?|nur|nursery|pre-?school|(?:f|fs|eyfs|foundation(?: stage)?)\s*1|-1)$"
+            r"^(?:n\s*\d?|nur|nursery(?:\s*\d)?|pre-?school|"
+            r"(?:f|fs|eyfs|foundation(?: stage)?)\s*1|-\s*1)$"
         ),
         -1,
     ),
-    (re.compile(r"^(?:l\s*6(?:th)?|6\s*l|lower\s+sixth(?: form)?)$"), 12),
-    (re.compile(r"^(?:u\s*6(?:th)?|6\s*u|upper\s+sixth(?: form)?)$"), 13),
+    (re.compile(rf"^(?:l\s*6(?:th)?|6\s*l|lower\s+{_SIXTH})$"), 12),
+    (re.compile(rf"^(?:u\s*6(?:th)?|6\s*u|upper\s+{_SIXTH})$"), 13),
 )
-_YEAR = re.compile(r"^(\d{1,2})(?!\d)")
+_YEAR = re.compile(r"^-?\s*(\d{1,2})(?!\d)")  # "Year-8": the hyphen a separator
 
 
 @lru_cache(maxsize=1024)

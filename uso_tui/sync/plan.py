@@ -630,7 +630,17 @@ class _WaitingByName:
             for acc in self.by_name.get((surname, name), ())
             if not conflict(rec.upn, (acc.extra or {}).get("upn"), upn_key)
             and not conflict(rec.gender, (acc.extra or {}).get("gender"), initial)
+            and (rec.report != "students" or _year_near(rec.dob, acc.dob))
         ]
+
+
+def _year_near(dob: str | None, guessed: str | None) -> bool:
+    """A pupil's year of birth within one of the guessed date's: only its day and month are the
+    guess (a child born years apart is another child of the name)."""
+    try:
+        return abs(int((dob or "")[:4]) - int((guessed or "")[:4])) <= 1
+    except ValueError:
+        return True
 
 
 class _Recent:

@@ -107,6 +107,11 @@ async def run_school(
     def finished_at() -> str:
         return iso(now + timedelta(seconds=time.monotonic() - started))
 
+    own_client = client is None
+    if own_client:  # read before the claim: a config.json refused is said, no run left behind
+        from uso_tui.config import iris_bounds  # noqa: PLC0415
+
+        allowed, bounds = store.allowed_mis_hosts(), iris_bounds(store.root)
     if dry_run:
         run = Run(
             run_id=f"{dfe}-dry-run",
@@ -123,12 +128,10 @@ async def run_school(
     progress = ProgressEmitter(run.run_id, dfe, on_progress)
     progress("connecting", message=f"run {run.run_id} started ({trigger}, {operator})")
 
-    own_client = client is None
     if own_client:
-        from uso_tui.config import iris_bounds  # noqa: PLC0415
         from uso_tui.iris.client import IrisClient  # noqa: PLC0415
 
-        client = IrisClient(allowed_hosts=store.allowed_mis_hosts(), bounds=iris_bounds(store.root))
+        client = IrisClient(allowed_hosts=allowed, bounds=bounds)
     state: SchoolState | None = None
     try:
         try:

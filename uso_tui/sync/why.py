@@ -172,7 +172,11 @@ def why(
 ) -> list[WhyHit]:
     """Every record of the latest processed files that `text` finds, with its outcome, as it
     stands now (see _since, _failed_since); an exact MIS id or UPN first."""
-    found = store.why_search(text, limit=limit) or _by_username(store, text)
+    found = (
+        store.why_search(text, limit=limit)
+        or _by_username(store, text)
+        or _by_upn_spaced(store, text, limit)
+    )
     key = text.strip().casefold()
     found.sort(key=lambda r: key not in ((r.get("mis_id") or "").casefold(), _upn_of(r)))
     settings: dict[str, int] = {}
@@ -243,6 +247,17 @@ def _by_username(store: Store, text: str) -> list[dict[str, Any]]:
         if (row["school"], row.get("report"), row.get("mis_id"))
         == (acc.link_school, acc.link_report, acc.mis_id)
     ]
+
+
+_UPN_SHAPE = re.compile(r"[a-z]\d{11}[0-9a-z]")
+
+
+def _by_upn_spaced(store: Store, text: str, limit: int | None) -> list[dict[str, Any]]:
+    """A UPN typed in groups (`T038 3156 14467`), as it is read out over the phone."""
+    joined = "".join(text.split()).lower()
+    if joined == text.strip().lower() or not _UPN_SHAPE.fullmatch(joined):
+        return []
+    return store.why_search(joined, limit=limit)
 
 
 def _upn_of(row: dict[str, Any]) -> str:
