@@ -696,3 +696,15 @@ def test_a_record_with_no_forename_and_no_date_does_not_stop_every_link_of_its_s
     junk = rec("9", None, "Khan", None)
     planned = _plan([rec("1", "Amir", "Khan", DOB), junk], [requested])
     assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+def test_a_case_names_the_record_that_stopped_the_automatic_link():
+    # Omar's record is invalid (a mistyped date): no case of his own says why Ali's waits.
+    requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
+    ali = rec("1", "Muhammad", "Khan", DOB, middle_names="Ali")
+    omar = rec("2", "Muhammad", "Khan", "2061-04-02", middle_names="Omar")
+    (case,) = _plan([ali, omar], [requested]).new_cases
+    (cand,) = [c for c in case.candidates if c.username == "mkhan.204"]
+    assert any(
+        r.startswith("not linked automatically: Muhammad Khan, record 2") for r in cand.reasons
+    )

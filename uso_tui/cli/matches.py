@@ -65,7 +65,8 @@ def _why(candidate: dict) -> str:
     if differ:
         parts.append("differs: " + ", ".join(differ))
     # why a candidate of a low score is listed at all (see matching.CandidateIndex.candidates)
-    parts.extend(r for r in candidate.get("reasons") or () if r.startswith("requested here"))
+    listed = ("requested here", "not linked automatically")
+    parts.extend(r for r in candidate.get("reasons") or () if r.startswith(listed))
     return "; ".join(parts)
 
 

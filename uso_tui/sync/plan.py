@@ -545,6 +545,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
 
     refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, waiting)
     _contested([(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed)
+    _why_not_linked(planned.new_cases, unlinked_here, claims, export, linked)
     # Open cases whose record is gone from this complete export.
     for mis_id in list(cases_by_id):
         if mis_id not in present:
@@ -672,6 +673,42 @@ class _Recent:
             )
             for at, acc in self.accounts
         )
+
+
+def _why_not_linked(
+    cases: list[NewCase],
+    unlinked_here: dict[tuple[str, str], list[Account]],
+    claims: Claims,
+    export: Export,
+    linked: dict[str, dict[str, Any]],
+) -> None:
+    """A candidate that is an unlinked account of the school, which another record of the export
+    could be the person of too, names that record: the operator sees why the two were not linked
+    automatically (that record may be invalid or a future starter, with no case of its own)."""
+    here = {a.username: a for accounts in unlinked_here.values() for a in accounts}
+    if not here:
+        return
+    names: dict[str, str] | None = None
+    for case in cases:
+        for cand in case.candidates:
+            acc = here.get(cand.username)
+            if acc is None:
+                continue
+            others = sorted(claims.claimants(acc) - {case.record.mis_id})
+            if not others:
+                continue
+            if names is None:
+                names = {
+                    r.mis_id: f"{r.forename or '?'} {r.surname or '?'}" for r in export.records
+                }
+                for mis_id in export.same:
+                    row = linked.get(mis_id) or {}
+                    names[mis_id] = f"{row.get('forename') or '?'} {row.get('surname') or '?'}"
+            named = "; ".join(f"{names.get(m, '?')}, record {m}" for m in others[:3])
+            more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+            cand.reasons.append(
+                f"not linked automatically: {named}{more} of this export could be its person too"
+            )
 
 
 def _contested(cases: list[tuple[MisRecord, list[Candidate]]]) -> None:
