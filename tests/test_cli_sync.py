@@ -410,3 +410,15 @@ def test_matches_says_why_a_requested_account_with_a_guessed_date_is_listed(cli,
     )
     cli.ok("sync", DFE)
     assert "requested here under this name, its date of birth a guess" in cli.ok("matches", DFE).out
+
+
+def test_why_says_when_it_shows_only_the_first_records_found(cli, sim):
+    pupils = [
+        enrolled_student(str(i), f"Pupil{chr(97 + i % 26)}", "Lee", "2015-04-02")
+        for i in range(205)
+    ]
+    add(cli, sim, DFE, pupils)
+    cli.ok("sync", DFE)
+    res = cli.ok("why", "lee")
+    assert "the first 200 records found are shown" in res.err
+    assert "records found are shown" not in cli.ok("why", "pupila lee").err

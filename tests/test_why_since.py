@@ -191,3 +191,17 @@ def test_a_upn_typed_in_groups_is_found(tmp_path):
     env.sync(DAY1)
     for typed in ("T038 3156 14467", "t 038315614467"):
         assert [h.mis_id for h in why(env.store, typed)] == ["1"]
+
+
+def test_a_requested_account_a_case_offers_says_so(env):
+    # The account requested for Dee waits in a case (her record came with a slip of the date):
+    # why of its username leads to that case.
+    acc = admin.add_account(
+        env.store, DFE, role="pupil", forename="Dee", surname="Kaur", dob="2015-03-03",
+        operator="desk", now=DAY2,
+    )  # fmt: skip
+    env.set_students(DFE, [AMY, BOB, CAT, {**DEE, "dob": "2015-03-08"}])
+    env.sync(LATER)
+    (case,) = env.store.cases(DFE, "open")
+    said = " ".join(not_found(env.store, acc.username))
+    assert f"case {case.case_id}" in said and "Matching queue" in said

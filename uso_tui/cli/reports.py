@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.why import not_found, unallocated_besides, why  # noqa: PLC0415
+    from uso_tui.sync.why import WHY_LIMIT, not_found, unallocated_besides, why  # noqa: PLC0415
 
     text = " ".join(args.text).strip()
     if not text:
@@ -73,6 +73,8 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
             out.write(f"  do: {plain(hit.act)}\n")
     for line in unallocated_besides(ctx.store(), text, hits):
         out.write(f"{plain(line)}\n")
+    if len(hits) >= WHY_LIMIT:
+        ctx.note(f"the first {WHY_LIMIT} records found are shown: add to the search to narrow it")
     return 0
 
 

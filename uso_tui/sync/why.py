@@ -426,7 +426,26 @@ def not_found(store: Store, text: str) -> list[str]:
         for h in hits[:NOT_FOUND_ACCOUNTS]
     )
     more = " and more: search Users" if len(hits) > NOT_FOUND_ACCOUNTS else ""
-    return [head, f"but these accounts match it: {named}{more}"]
+    return [head, f"but these accounts match it: {named}{more}", *_waiting_in_cases(store, hits)]
+
+
+def _waiting_in_cases(store: Store, hits: list[Any]) -> list[str]:
+    """The open cases that offer the accounts found (one requested ahead of its record, or
+    unallocated, is often a case's candidate: deciding the case links it)."""
+    wanted = {h.username: h for h in hits[:NOT_FOUND_ACCOUNTS]}
+    out = []
+    for dfe in sorted({h.school or h.home for h in wanted.values()}):
+        for case in store.cases(dfe, "open"):
+            for cand in case.candidates:
+                if cand.get("username") in wanted:
+                    rec = case.record
+                    out.append(
+                        f"{cand['username']} is a candidate ({cand.get('score', '?')}%) of case "
+                        f"{case.case_id} for {rec.get('forename') or '?'} "
+                        f"{rec.get('surname') or '?'} (MIS id {rec.get('mis_id') or '?'}): "
+                        f"decide it in the Matching queue of {dfe}"
+                    )
+    return out
 
 
 def _blind_spots(store: Store) -> list[str]:
