@@ -127,9 +127,18 @@ NAME_BLOCK_MAX = 30
 # only as much as its share of the pool says. Real dates stay far below it (a local authority's
 # busiest birthday has a few dozen pupils).
 DOB_CROWD = 200
-# A date of birth before this is a placeholder (1900-01-01 keyed for a date not known), whoever
-# holds it: nobody on a school's roll or staff was born then. It is no evidence either way.
+# A 1 January (or 31 December) before this is a placeholder (1900-01-01 keyed for a date not
+# known), whoever holds it: no evidence either way. Only those days: other dates that old are
+# slips or test data (FEBRL's synthetic people), and weigh as dates.
 DOB_PLACEHOLDER_BEFORE = "1910-01-01"
+PLACEHOLDER_DAYS = ("01-01", "12-31")
+
+
+def placeholder_dob(dob: str) -> bool:
+    """Whether a (valid, ISO) date of birth is a placeholder keyed for one not known."""
+    return dob < DOB_PLACEHOLDER_BEFORE and dob[5:] in PLACEHOLDER_DAYS
+
+
 # A UPN more accounts hold than this is a placeholder too (a dummy number keyed for pupils without
 # one): it is no block and no evidence either way. A real UPN is one child's (a few accounts at
 # most, when duplicates were made).

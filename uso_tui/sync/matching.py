@@ -369,7 +369,7 @@ def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Per
         key(surname),
         parts(surname),
         # a placeholder date (1900-01-01 for one not known) is no date: no evidence either way
-        dob if dob and dob >= model.DOB_PLACEHOLDER_BEFORE else None,
+        dob if dob and not model.placeholder_dob(dob) else None,
         upn_key(upn),
         _gender(gender),
         _year_of(year),
@@ -737,7 +737,7 @@ def _settled(
         if level:
             bits += weights["upn", level]
     dob = getattr(account, "dob", None)
-    if rec_dob and dob and dob >= model.DOB_PLACEHOLDER_BEFORE:  # (see _person)
+    if rec_dob and dob and not model.placeholder_dob(dob):  # (see _person)
         level = dob_level(rec_dob, dob)
         bits += same_dob if level == "equal" else weights["dob", level]
     return bits
