@@ -314,7 +314,10 @@ def test_run_due_and_scheduler(cli, sim):
     assert "scheduler started" in res.err and "scheduler stopped" in res.err
 
 
-def test_ctrl_c_cancels_before_the_apply(cli, sim):
+@pytest.mark.parametrize("sent", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_cancels_before_the_apply(cli, sim, sent):
+    # SIGTERM (a service stopped) and SIGHUP (the SSH session gone) as Ctrl-C: recorded
+    # cancelled, not left to read as interrupted.
     import os
     import signal
     import subprocess
@@ -336,7 +339,7 @@ def test_ctrl_c_cancels_before_the_apply(cli, sim):
             line = proc.stderr.readline()
             assert line, seen
             seen += line
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, sent))
         out, err = proc.communicate(timeout=60)
     finally:
         gate.set()

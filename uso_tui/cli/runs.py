@@ -249,28 +249,39 @@ def _ctrl_c_cancels(
     cancel: threading.Event, ctx: Context, applying: Callable[[], bool] = lambda: False
 ) -> Iterator[None]:
     """The first Ctrl-C asks the run to stop before its apply (recorded as cancelled, nothing
-    changed), or says it is too late once the run is `applying`; a second one quits at once."""
+    changed), or says it is too late once the run is `applying`; a second one quits at once.
+    SIGTERM and SIGHUP (a service stopped, the SSH session gone) ask the same: the run is
+    recorded cancelled, not left to read as interrupted."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def say(line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # after SIGHUP the terminal may be gone
+            ctx.note(line)
+
+    def on_signal(signum: int, frame: Any) -> None:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
+        again = "Ctrl-C again to quit" if signum == signal.SIGINT else "again to quit"
         if applying():
-            ctx.note(
-                "too late to cancel: the run is applying its changes, all of them or none "
-                "(Ctrl-C again to quit)"
+            say(
+                f"too late to cancel: the run is applying its changes, all of them or none ({again})"
             )
         else:
-            ctx.note("cancelling: the run stops before it applies anything (Ctrl-C again to quit)")
+            say(f"cancelling: the run stops before it applies anything ({again})")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    wanted = [
+        signal.SIGINT,
+        *(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)),
+    ]
+    previous = {sig: signal.signal(sig, on_signal) for sig in wanted}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
