@@ -425,3 +425,23 @@ def test_why_says_when_it_shows_only_the_first_records_found(cli, sim):
     res = cli.ok("why", "lee")
     assert "the first 200 records found are shown" in res.err
     assert "records found are shown" not in cli.ok("why", "pupila lee").err
+
+
+async def test_the_console_why_says_when_it_shows_only_the_first_records_found(tmp_path):
+    from factories import Env
+    from tui_helpers import burst, screen_text, settle, started
+
+    env = Env(tmp_path / "store")
+    env.add_school(
+        students=[
+            enrolled_student(str(i), f"Pupil{chr(97 + i % 26)}", "Lee", "2015-04-02")
+            for i in range(205)
+        ]
+    )
+    from datetime import datetime
+
+    await env.run(now=datetime(2026, 3, 10, 9))
+    async with started(env.store, "why", size=(120, 30)) as (app, pilot):
+        burst(app, *"lee", "enter")
+        await settle(pilot, 4)
+        assert "the first 200 records found" in " ".join(screen_text(app).split())

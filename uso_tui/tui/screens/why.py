@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from uso_tui.sync.why import WhyHit, opens_account
+from uso_tui.sync.why import WHY_LIMIT, WhyHit, opens_account
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, Row, cells
 from uso_tui.tui.widgets import LineInput
@@ -46,6 +46,7 @@ class WhyScreen(ListScreen):
         self._timer: Timer | None = None
         self._asked = ""
         self._also: list[str] = []  # unallocated accounts found besides the hits (said under)
+        self._cut = 0  # the search's hits were cut at this many (why.WHY_LIMIT), else 0
 
     def compose(self) -> ComposeResult:
         yield self.title_bar("Why no account? The latest export of every school")
@@ -122,6 +123,7 @@ class WhyScreen(ListScreen):
         if text != self._asked:
             return  # an older search answered after a newer one was asked
         self._also = also
+        self._cut = len(hits) if len(hits) >= WHY_LIMIT else 0
         rows = [
             Row(
                 key=f"{h.school} {h.report} {h.mis_id} {n}",
@@ -156,6 +158,11 @@ class WhyScreen(ListScreen):
         for also in self._also:  # the search's unallocated accounts no hit is the record of
             line.append("\n")
             line.append_text(plain(also, "dim"))
+        if self._cut:
+            line.append("\n")
+            line.append_text(
+                plain(f"the first {self._cut} records found: add to the search to narrow it", "dim")
+            )
         self.act_box.update(line)
 
     @on(DataTable.RowHighlighted, "#hits")
