@@ -107,11 +107,12 @@ def test_a_middle_name_in_common_does_not_stop_an_automatic_link():
 
 
 def test_an_account_linking_in_this_run_is_no_candidate_for_another_record():
-    # Twins Aidan and Aiden; the account requested as "Aidan" joins Aidan's record, which
-    # Aiden's resembles but has no name in common with: it is Aidan's now (DESIGN rule 6).
+    # Twins Aidan and Adam; the account requested as "Aidan" joins Aidan's record, which
+    # Adam's resembles (the same surname and date) but could not be: it is Aidan's now (DESIGN
+    # rule 6), no candidate of Adam's.
     requested = acc("ajones.204", "Aidan", "Jones", DOB)
     aidan = rec("1", "Aidan", "Jones", DOB)
-    other = rec("2", "Aiden", "Jones", DOB)
+    other = rec("2", "Adam", "Jones", DOB)
     planned = _plan([aidan, other], [requested])
     assert outcome_of(planned, "1").outcome == "auto_linked"
     assert outcome_of(planned, "2").outcome == "created"
@@ -710,3 +711,17 @@ def test_a_case_names_the_record_that_stopped_the_automatic_link():
     assert any(
         r.startswith("not linked automatically: Muhammad Khan, record 2") for r in cand.reasons
     )
+
+
+@pytest.mark.parametrize(
+    ("asked", "twin"),
+    [("Charlie", "Charlotte"), ("Sam", "Samantha"), ("Alex", "Alexandra"), ("Aidan", "Aiden")],
+)
+def test_a_twin_under_another_form_or_spelling_of_the_name_counts_as_a_claim(asked, twin):
+    # "Charlie Evans" may have been requested for Charlotte (known as Charlie at home): her twin
+    # Charlie must not take it by himself, and her record must not get a second account.
+    requested = acc("cevans.204", asked, "Evans", DOB)
+    planned = _plan([rec("1", asked, "Evans", DOB), rec("2", twin, "Evans", DOB)], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert outcome_of(planned, "2").outcome == "needs_matching"
+    assert not [c for c in planned.changes if c.kind == "auto_link"]

@@ -639,3 +639,44 @@ def test_an_exclusion_names_the_accounts_of_the_records_it_excludes_and_no_other
     sam = acc("sjones2.204", "Sam", "Jones", "2015-04-02", mis_id="2")
     hits = exclusion_hits([samuel, sam], DFE, "Sam", "Jones", None)
     assert [a.username for a in hits] == ["sjones2.204"]
+
+
+@pytest.mark.parametrize("status", ["active", "unallocated"])
+def test_a_mis_id_given_again_to_another_child_neither_restores_nor_rewrites_the_account(status):
+    # Jack left; the MIS gives his id to Amira. Her record must not take his account (with his
+    # username and history), restored or renamed: listed for the school, the account untouched.
+    jack = acc(
+        "jsmith.204", "Jack", "Smith", "2014-05-06", mis_id="123", status=status,
+        school=DFE if status == "active" else None, link_school=DFE, extra={"upn": "A111111111111"},
+    )  # fmt: skip
+    amira = rec("123", "Amira", "Patel", "2019-11-20", upn="B222222222222")
+    planned = plan(export(amira), snap([jack]), TODAY, settings())
+    result = outcome_of(planned, "123")
+    assert result.outcome == "invalid" and "another person" in result.reason
+    assert result.username == "jsmith.204" and not planned.changes and not planned.creates
+
+
+def test_a_member_of_staff_s_code_given_again_with_another_guid_is_another_person():
+    tom = acc(
+        "tjones.204", "Tom", "Jones", "1980-02-03", mis_id="JON", report="staff", role="staff",
+        extra={"person_guid": "g1"},
+    )  # fmt: skip
+    julia = rec("JON", "Julia", "Jones", "1992-07-08", report="staff", person_guid="g2")
+    planned = plan(export(julia, report="staff"), snap([tom]), TODAY, settings())
+    assert outcome_of(planned, "JON").outcome == "invalid" and not planned.changes
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"forename": "Maya", "surname": "Okafor"},  # a new name (adoption), the same date
+        {"surname": "Okafor-Reid", "dob": "2015-05-02"},  # married, the date corrected too
+        {"forename": "Ann", "dob": "2015-02-04"},  # a known form and a date slip
+    ],
+)
+def test_a_person_s_own_changes_still_update_their_account(changed):
+    amy = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
+    values = {"forename": "Amy", "surname": "Jones", "dob": "2015-04-02", **changed}
+    record = rec("1", values["forename"], values["surname"], values["dob"])
+    planned = plan(export(record), snap([amy]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "updated"

@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import normalise_cached, upn_key
-from uso_tui.sync.matching import date_slips
+from uso_tui.sync.matching import date_slips, known_as
 
 OLDEST_DOB = "1900-01-01"  # before it a date of birth is impossible (DESIGN rule 2)
 NO_FORENAME = ""  # the claims key of records without a forename: any account may be theirs
@@ -33,7 +33,7 @@ def _all_names(forename: str | None, preferred: str | None, middle: str | None) 
     return name_keys(forename, preferred, *(middle or "").split())
 
 
-def _surname_close(theirs: str, ours: str) -> bool:
+def surname_close(theirs: str, ours: str) -> bool:
     """The same surname, one keyed with a slip (a letter wrong, missing, extra or two
     exchanged), one part of a double-barrelled one, or not known."""
     if not theirs or not ours or theirs == ours:
@@ -63,6 +63,16 @@ class Claims:
         wanted = {n for accounts in unlinked.values() for a in accounts for n in _own_names(a)}
         if not wanted:
             return
+        # A record's name stands for an account's when it is that name, a form of it (Charlotte
+        # for a "Charlie" requested: twins Charlie and Charlotte), or a slip of it (Aiden, Aidan).
+        self._forms: dict[str, set[str]] = {}
+        for name in wanted:
+            for form in (name, *known_as(name)):
+                self._forms.setdefault(form, set()).add(name)
+        self._by_initial: dict[str, list[str]] = {}
+        for name in wanted:
+            self._by_initial.setdefault(name[:1], []).append(name)
+        self._stands: dict[str, frozenset[str]] = {}
         for r in export.records:
             self._add(
                 r.mis_id, r.forename, r.preferred_name, r.middle_names, r.surname, r.dob, wanted
@@ -91,13 +101,30 @@ class Claims:
         wanted: set[str],
     ) -> None:
         names = _all_names(forename, preferred, middle)
-        hits: Iterable[str] = names & wanted if names else (NO_FORENAME,)
+        hits: Iterable[str] = (
+            frozenset().union(*(self._stands_for(n) for n in names)) if names else (NO_FORENAME,)
+        )
         if not hits:
             return
         known = dob if dob and OLDEST_DOB <= dob <= self.today else ""
         entry = (mis_id or "", normalise_cached(surname), known)
         for name in hits:
             self.by_name.setdefault(name, []).append(entry)
+
+    def _stands_for(self, name: str) -> frozenset[str]:
+        """The accounts' names (of `wanted`) a record's name may stand for."""
+        got = self._stands.get(name)
+        if got is None:
+            out = set(self._forms.get(name, ()))
+            for other in self._by_initial.get(name[:1], ()):
+                if (
+                    other not in out
+                    and min(len(name), len(other)) >= 4
+                    and OSA.distance(name, other, score_cutoff=1) <= 1
+                ):
+                    out.add(other)
+            got = self._stands[name] = frozenset(out)
+        return got
 
     def claimants(self, acc: Account) -> set[str]:
         """The MIS ids of the records that may be the person `acc` was made for."""
@@ -106,7 +133,7 @@ class Claims:
         out: set[str] = set()
         for name in _own_names(acc):
             for mis_id, their_surname, their_dob in self.by_name.get(name, ()):
-                if (not their_dob or their_dob == dob or their_dob in slips) and _surname_close(
+                if (not their_dob or their_dob == dob or their_dob in slips) and surname_close(
                     their_surname, surname
                 ):
                     out.add(mis_id)

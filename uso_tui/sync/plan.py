@@ -35,6 +35,7 @@ from uso_tui.sync.auto_link import (
     conflict,
     initial,
     name_keys,
+    surname_close,
 )
 from uso_tui.sync.compare import compare
 from uso_tui.sync.fingerprints import fingerprint, record_row
@@ -43,9 +44,11 @@ from uso_tui.sync.matching import (
     CandidateIndex,
     account_field,
     date_slips,
+    dob_level,
     forename_level,
     person_of_account,
     person_of_record,
+    upn_level,
 )
 
 GUESSED_DOB = "-01-01"  # the day and month keyed for a date of birth not known
@@ -906,6 +909,17 @@ def _linked(planned: Plan, rec: MisRecord, row: dict[str, Any], dfe: str) -> Non
         planned.counts[UNCHANGED] += 1
         return
     acc = Account.from_row(row)
+    other = _another_person(rec, acc)
+    if other:
+        # An MIS id given again to someone else: neither restored nor rewritten as them (the
+        # record is listed; its account, present by its id, is not unallocated either).
+        reason = (
+            f"MIS id {rec.mis_id} now names another person than its account {acc.username} "
+            f"({other}): the account is left untouched; the school checks the record"
+        )
+        planned.outcomes.append(RecordOutcome(rec, INVALID, reason, acc.username))
+        planned.counts[INVALID] += 1
+        return
     held = held_fields(rec)
     changed = _changed_fields(acc, held)
     if acc.status != "active" or acc.school != dfe:
@@ -929,6 +943,39 @@ def _linked(planned: Plan, rec: MisRecord, row: dict[str, Any], dfe: str) -> Non
     else:
         planned.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", acc.username))
         planned.counts[UNCHANGED] += 1
+
+
+def _another_person(rec: MisRecord, acc: Account) -> str:
+    """What says a linked record is now another person than its account (its MIS id given
+    again): forename, surname and date of birth all wholly different, or two of them with a
+    permanent UPN or an IRIS personGuid that differs too. "" when it may be the same person (a
+    change of name, a date corrected: the update applies)."""
+    person, theirs = person_of_record(rec), person_of_account(acc)
+    differ = [
+        name
+        for name, apart in (
+            ("forename", forename_level(person, theirs) == "different"),
+            ("surname", not surname_close(person.skey, theirs.skey)),
+            ("date of birth", dob_level(rec.dob or "", acc.dob or "") == "different"),
+        )
+        if apart
+    ]
+    extra = acc.extra or {}
+    ids = [
+        what
+        for what, apart in (
+            ("UPN", upn_level(upn_key(rec.upn), upn_key(extra.get("upn"))) == "different"),
+            ("personGuid", conflict(rec.person_guid, extra.get("person_guid"), _guid)),
+        )
+        if apart
+    ]
+    if len(differ) == 3 or (len(differ) == 2 and ids):
+        return "different " + ", ".join(differ + ids)
+    return ""
+
+
+def _guid(value: str) -> str:
+    return value.strip().lower()
 
 
 def _auto_link(planned: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
