@@ -14,7 +14,7 @@ from rapidfuzz.distance import OSA
 from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Account, MatchCase, Run
 from uso_tui.domain.names import normalise
-from uso_tui.store.api import Store, UnknownSchool
+from uso_tui.store.api import Store, UnknownRun, UnknownSchool
 from uso_tui.sync.matching import known_as, phonetic
 
 WHY_LIMIT = 200
@@ -301,7 +301,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
             if hit.run_id not in runs:
                 try:
                     runs[hit.run_id] = store.run(hit.run_id)
-                except Exception:  # noqa: BLE001 - a run gone from the store: no hold to show
+                except UnknownRun:  # a run gone from the store: no hold to show
                     runs[hit.run_id] = None
             run = runs[hit.run_id]
             if run is not None and run.status == "held" and hit.username in run.held_usernames:
