@@ -115,14 +115,14 @@ def _registry_head(token: str) -> bytes:
     return b'{"meta":{"1":{"version":"' + token.encode() + b'"}},"registry":{"1":{'
 
 
-def _names_keys(doc: SchoolDoc, index: bytes, old: bytes | None, lay: Layout, dfe: str) -> bytes:
+def _names_keys(doc: SchoolDoc, index: bytes, old: bytes | None, old_keys: bytes | None) -> bytes:
     """The school's names.keys for its new `index` (people.py): the keys of the lines that
-    changed added to those of the old index."""
+    changed added to those of the old index (described by `old_keys`, its key file)."""
     changed = doc.index_changed
     if old is None or changed is None:
         return staged_keys(index, b"", 0, None, None)
     fresh = b"".join(index_line(doc.accounts[u]).encode() for u in changed if u in doc.accounts)
-    return staged_keys(index, fresh, len(changed), old, read_bytes(lay.names_keys(dfe)))
+    return staged_keys(index, fresh, len(changed), old, old_keys)
 
 
 def _archive(commit: Commit, path: Path, table: str, key: str, old: list[dict[str, Any]]) -> None:
@@ -665,12 +665,14 @@ class TinyTransaction(KeptWrites, Transaction):
             commit.write(lay.data(dfe), doc.dump())
             if doc.index_dirty:
                 path = lay.names_idx(dfe)
-                old = read_bytes(path) if doc.index_changed is not None else None
-                if old is not None and not describes(old, read_bytes(lay.names_keys(dfe))):
-                    old = None  # not the index last written: made whole from the accounts
+                old = old_keys = None
+                if doc.index_changed is not None:
+                    old, old_keys = read_bytes(path), read_bytes(lay.names_keys(dfe))
+                    if not describes(old, old_keys):
+                        old = None  # not the index last written: made whole from the accounts
                 index = build_index(doc.accounts, doc.index_changed, old)
                 commit.write(path, index)
-                keys = _names_keys(doc, index, old, lay, dfe)
+                keys = _names_keys(doc, index, old, old_keys)
                 commit.write(lay.names_keys(dfe), keys, checked=True)  # hash of its index in it
             entry = self._entry(dfe)
             summary = doc.summary(running)
