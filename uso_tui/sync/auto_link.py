@@ -60,6 +60,7 @@ class Claims:
         self.today = today
         # name -> (MIS id, normalised surname, date of birth or "" when unknown or impossible)
         self.by_name: dict[str, list[tuple[str, str, str]]] = {}
+        self.named: dict[str, str] = {}  # MIS id -> "forename surname", of the records kept
         wanted = {n for accounts in unlinked.values() for a in accounts for n in _own_names(a)}
         if not wanted:
             return
@@ -108,6 +109,7 @@ class Claims:
             return
         known = dob if dob and OLDEST_DOB <= dob <= self.today else ""
         entry = (mis_id or "", normalise_cached(surname), known)
+        self.named[entry[0]] = f"{forename or '?'} {surname or '?'}"
         for name in hits:
             self.by_name.setdefault(name, []).append(entry)
 
@@ -149,7 +151,7 @@ def _own_names(acc: Account) -> frozenset[str]:
     return name_keys(acc.forename, acc.preferred_name)
 
 
-def initial(value: str) -> str:
+def _initial(value: str) -> str:
     """A gender as its normalised initial (`Male`, `m`, `M` are one)."""
     return normalise_cached(value)[:1]
 
@@ -165,6 +167,14 @@ def conflict(
         and norm(record_value)
         and norm(account_value)
         and norm(record_value) != norm(account_value)
+    )
+
+
+def ids_conflict(rec: MisRecord, acc: Account) -> bool:
+    """A UPN or a gender the record and the account both give, and give differently."""
+    extra = acc.extra or {}
+    return conflict(rec.upn, extra.get("upn"), upn_key) or conflict(
+        rec.gender, extra.get("gender"), _initial
     )
 
 
@@ -215,12 +225,7 @@ def auto_link_target(
     acc = exact[0]
     if claims.claimants(acc) != {rec.mis_id}:
         return None
-    extra = acc.extra or {}
-    if (
-        _names_conflict(rec, acc)
-        or conflict(rec.upn, extra.get("upn"), upn_key)
-        or conflict(rec.gender, extra.get("gender"), initial)
-    ):
+    if _names_conflict(rec, acc) or ids_conflict(rec, acc):
         return None
     before = acc.previous_link
     if before and before != f"{dfe}/{rec.report}/{rec.mis_id}":

@@ -33,7 +33,7 @@ from uso_tui.sync.auto_link import (
     Claims,
     auto_link_target,
     conflict,
-    initial,
+    ids_conflict,
     name_keys,
     surname_close,
 )
@@ -548,7 +548,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
 
     refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, waiting)
     _contested([(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed)
-    _why_not_linked(planned.new_cases, unlinked_here, claims, export, linked)
+    _why_not_linked(planned.new_cases, unlinked_here, claims)
     # Open cases whose record is gone from this complete export.
     for mis_id in list(cases_by_id):
         if mis_id not in present:
@@ -632,8 +632,7 @@ class _WaitingByName:
             acc
             for name in name_keys(rec.forename, rec.preferred_name)
             for acc in self.by_name.get((surname, name), ())
-            if not conflict(rec.upn, (acc.extra or {}).get("upn"), upn_key)
-            and not conflict(rec.gender, (acc.extra or {}).get("gender"), initial)
+            if not ids_conflict(rec, acc)
             and (rec.report != "students" or _year_near(rec.dob, acc.dob))
         ]
 
@@ -679,11 +678,7 @@ class _Recent:
 
 
 def _why_not_linked(
-    cases: list[NewCase],
-    unlinked_here: dict[tuple[str, str], list[Account]],
-    claims: Claims,
-    export: Export,
-    linked: dict[str, dict[str, Any]],
+    cases: list[NewCase], unlinked_here: dict[tuple[str, str], list[Account]], claims: Claims
 ) -> None:
     """A candidate that is an unlinked account of the school, which another record of the export
     could be the person of too, names that record: the operator sees why the two were not linked
@@ -691,7 +686,6 @@ def _why_not_linked(
     here = {a.username: a for accounts in unlinked_here.values() for a in accounts}
     if not here:
         return
-    names: dict[str, str] | None = None
     for case in cases:
         for cand in case.candidates:
             acc = here.get(cand.username)
@@ -700,14 +694,7 @@ def _why_not_linked(
             others = sorted(claims.claimants(acc) - {case.record.mis_id})
             if not others:
                 continue
-            if names is None:
-                names = {
-                    r.mis_id: f"{r.forename or '?'} {r.surname or '?'}" for r in export.records
-                }
-                for mis_id in export.same:
-                    row = linked.get(mis_id) or {}
-                    names[mis_id] = f"{row.get('forename') or '?'} {row.get('surname') or '?'}"
-            named = "; ".join(f"{names.get(m, '?')}, record {m}" for m in others[:3])
+            named = "; ".join(f"{claims.named.get(m, '?')}, record {m}" for m in others[:3])
             more = f" and {len(others) - 3} more" if len(others) > 3 else ""
             cand.reasons.append(
                 f"not linked automatically: {named}{more} of this export could be its person too"
