@@ -1108,6 +1108,14 @@ class CandidateIndex:
             seen.add(acc.username)
             yield acc, None
 
+    def _weighed_record(self, rec: MisRecord) -> tuple[Person, tuple[float, float, float, float]]:
+        """The record as weigh compares it (a dummy UPN of the pool is no evidence either way),
+        with the weights of agreeing exactly on its names and date (record_weights)."""
+        person = person_of_record(rec)
+        if person.upn and self.is_placeholder_upn(person.upn):
+            person.upn = ""
+        return person, record_weights(person, self.frequency)
+
     def scored(
         self,
         rec: MisRecord,
@@ -1118,10 +1126,7 @@ class CandidateIndex:
         """Every account of the record's blocks (and `extra`, accounts found elsewhere in the
         store) weighed, best first; those in `exclude`, and those with less evidence than
         `min_bits`, left out."""
-        rec_person = person_of_record(rec)
-        if rec_person.upn and self.is_placeholder_upn(rec_person.upn):
-            rec_person.upn = ""  # no evidence either way
-        exact = record_weights(rec_person, self.frequency)
+        rec_person, exact = self._weighed_record(rec)
         pupil = rec.role == "pupil"
         # Most blocked accounts are plainly someone else (another UPN, another date): the most
         # their names and the record's other fields could add is reckoned once, so those are
@@ -1170,13 +1175,11 @@ class CandidateIndex:
             have = {w.account.username for w in weighed_all}  # type: ignore[attr-defined]
             wanted = [a for a in keep if a.username in kept and a.username not in have]
             if wanted:
-                person = person_of_record(rec)
-                if person.upn and self.is_placeholder_upn(person.upn):
-                    person.upn = ""  # no evidence either way, as in scored
-                exact = record_weights(person, self.frequency)
+                person, exact = self._weighed_record(rec)
                 for acc in wanted:
-                    ev, bits, swapped = self.weigh(person, self._person_of(acc), not staff, exact)
-                    weighed_all.append(Scored(acc, self._person_of(acc), ev, bits, swapped))
+                    theirs = self._person_of(acc)
+                    ev, bits, swapped = self.weigh(person, theirs, not staff, exact)
+                    weighed_all.append(Scored(acc, theirs, ev, bits, swapped))
                 weighed_all.sort(key=lambda s: (-s.bits, s.tiebreak()))
         total = sum(model.odds(w.bits, pool_size) for w in weighed_all) if staff else 0.0
         for weighed in weighed_all:

@@ -13,7 +13,7 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Account, MatchCase, Run
-from uso_tui.domain.names import normalise
+from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, UnknownRun, UnknownSchool
 from uso_tui.sync.matching import known_as, phonetic
 
@@ -171,14 +171,16 @@ def why(
     store: Store, text: str, *, limit: int | None = WHY_LIMIT, today: str | None = None
 ) -> list[WhyHit]:
     """Every record of the latest processed files that `text` finds, with its outcome, as it
-    stands now (see _since, _failed_since); an exact MIS id or UPN first."""
+    stands now (see _since_the_run, _failed_since); an exact MIS id or UPN first."""
     found = (
         store.why_search(text, limit=limit)
         or _by_username(store, text)
         or _by_upn_spaced(store, text, limit)
     )
-    key = text.strip().casefold()
-    found.sort(key=lambda r: key not in ((r.get("mis_id") or "").casefold(), _upn_of(r)))
+    key, upn = text.strip().casefold(), upn_key(text)
+    found.sort(
+        key=lambda r: key != (r.get("mis_id") or "").casefold() and upn != upn_key(r.get("upn"))
+    )
     settings: dict[str, int] = {}
     cases: dict[str, list[MatchCase]] = {}
     out = []
@@ -260,10 +262,6 @@ def _by_upn_spaced(store: Store, text: str, limit: int | None) -> list[dict[str,
     return store.why_search(joined, limit=limit)
 
 
-def _upn_of(row: dict[str, Any]) -> str:
-    return (row.get("upn") or "").replace(" ", "").casefold()
-
-
 def _event_words(acc: Account) -> str:
     """The account's last event in words: "undo create on 2026-12-04 23:17 (run 204-1002-r4)"."""
     last = acc.history[-1] if acc.history else {}
@@ -323,7 +321,7 @@ def _failed_since(store: Store, hits: list[WhyHit]) -> None:
     latest: dict[str, Run | None] = {}
     for hit in hits:
         if hit.school not in latest:
-            runs = [r for r in store.runs(hit.school, limit=5) if not r.dry_run]
+            runs = store.runs(hit.school, limit=1)
             latest[hit.school] = runs[0] if runs else None
         run = latest[hit.school]
         if run is not None and run.status == "failed" and run.run_id != hit.run_id:
@@ -455,28 +453,21 @@ def _blind_spots(store: Store) -> list[str]:
     out = []
     failed = [s.dfe for s in schools if s.last_run_status == "failed"]
     if failed:
-        more = (
-            f" and {len(failed) - NOT_FOUND_ACCOUNTS} more"
-            if len(failed) > NOT_FOUND_ACCOUNTS
-            else ""
-        )
         out.append(
-            f"the latest run failed at {', '.join(failed[:NOT_FOUND_ACCOUNTS])}{more}: a person "
-            "added there since the run before is not read yet"
+            f"the latest run failed at {_some(failed)}: a person added there since the run "
+            "before is not read yet"
         )
     for report in ("staff", "students"):
         without = [s.dfe for s in schools if report not in s.reports]
         if without:
-            more = (
-                f" and {len(without) - NOT_FOUND_ACCOUNTS} more"
-                if len(without) > NOT_FOUND_ACCOUNTS
-                else ""
-            )
-            out.append(
-                f"{', '.join(without[:NOT_FOUND_ACCOUNTS])}{more} export no {report} "
-                "(the school's settings, Reports)"
-            )
+            out.append(f"{_some(without)} export no {report} (the school's settings, Reports)")
     return out
+
+
+def _some(dfes: list[str]) -> str:
+    """The first NOT_FOUND_ACCOUNTS schools named, then how many more."""
+    more = len(dfes) - NOT_FOUND_ACCOUNTS
+    return ", ".join(dfes[:NOT_FOUND_ACCOUNTS]) + (f" and {more} more" if more > 0 else "")
 
 
 def similar_records(store: Store, text: str) -> list[dict[str, Any]]:
