@@ -725,3 +725,24 @@ def test_a_twin_under_another_form_or_spelling_of_the_name_counts_as_a_claim(ask
     assert outcome_of(planned, "1").outcome == "needs_matching"
     assert outcome_of(planned, "2").outcome == "needs_matching"
     assert not [c for c in planned.changes if c.kind == "auto_link"]
+
+
+@pytest.mark.parametrize(
+    ("forename", "surname"),
+    [
+        ("Khan", "Muhammad"),  # keyed the wrong way round
+        ("Muharnmad", "Khan"),  # a slip of two letters ("m" read as "rn")
+        ("Mohammed", "Khan"),  # another spelling, the same sound
+        ("Muhammad", "Kahn"),  # the surname with two letters exchanged
+    ],
+)
+def test_a_twin_whose_record_the_matcher_sees_as_the_account_s_counts_as_a_claim(forename, surname):
+    # "Muhammad Khan" was requested for Ali; his record is keyed with a slip the matcher ranks
+    # the account first for anyway. His twin Omar must not take it by himself.
+    requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
+    ali = rec("1", forename, surname, DOB, middle_names="Ali")
+    omar = rec("2", "Muhammad", "Khan", DOB, middle_names="Omar")
+    planned = _plan([ali, omar], [requested])
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+    assert outcome_of(planned, "2").outcome == "needs_matching"
+    assert outcome_of(planned, "1").outcome == "needs_matching"

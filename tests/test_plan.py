@@ -666,6 +666,62 @@ def test_a_member_of_staff_s_code_given_again_with_another_guid_is_another_perso
     assert outcome_of(planned, "JON").outcome == "invalid" and not planned.changes
 
 
+@pytest.mark.parametrize("status", ["active", "unallocated"])
+def test_a_mis_id_given_again_to_a_sibling_of_the_same_surname_is_another_person(status):
+    # George left; the MIS gives his id to his sister Lily, whose UPN it does not have yet.
+    george = acc(
+        "grobinson.204", "George", "Robinson", "2016-11-26", mis_id="S392", status=status,
+        school=DFE if status == "active" else None, link_school=DFE,
+        extra={"upn": "H204659461343", "gender": "M"},
+    )  # fmt: skip
+    lily = rec("S392", "Lily", "Robinson", "2018-01-23", gender="F")
+    planned = plan(export(lily), snap([george]), TODAY, settings())
+    result = outcome_of(planned, "S392")
+    assert result.outcome == "invalid" and "different forename, date of birth" in result.reason
+    assert not planned.changes and not planned.creates
+
+
+def test_a_member_of_staff_s_code_given_to_a_namesake_without_a_guid_is_another_person():
+    muhammad = acc(
+        "mali.204", "Muhammad", "Ali", "1980-05-17", mis_id="T39", report="staff", role="staff",
+    )  # fmt: skip
+    maryam = rec("T39", "Maryam", "Ali", "1990-04-07", report="staff")
+    planned = plan(export(maryam, report="staff"), snap([muhammad]), TODAY, settings())
+    assert outcome_of(planned, "T39").outcome == "invalid" and not planned.changes
+
+
+def test_twins_whose_mis_ids_were_swapped_keep_their_own_accounts():
+    # Each record carries the other twin's account's UPN (and Chloe's middle name is Grace).
+    grace = acc("gwilson.204", "Grace", "Wilson", "2018-07-23", mis_id="S20",
+                extra={"upn": "R204676601450"})  # fmt: skip
+    chloe = acc("cwilson.204", "Chloe", "Wilson", "2018-07-23", mis_id="S21",
+                middle_names="Grace", extra={"upn": "E204756102861"})  # fmt: skip
+    records = [
+        rec("S20", "Chloe", "Wilson", "2018-07-23", middle_names="Grace", upn="E204756102861"),
+        rec("S21", "Grace", "Wilson", "2018-07-23", upn="R204676601450"),
+    ]
+    planned = plan(export(*records), snap([grace, chloe]), TODAY, settings())
+    assert not planned.changes and not planned.creates
+    assert "is account cwilson.204's" in outcome_of(planned, "S20").reason
+    assert {outcome_of(planned, m).outcome for m in ("S20", "S21")} == {"invalid"}
+
+
+def test_a_twin_given_the_co_twin_s_id_with_another_upn_is_another_person():
+    ben = acc("bkhan.204", "Ben", "Khan", "2016-03-04", mis_id="7", extra={"upn": "A204111111111"})
+    tom = rec("7", "Tom", "Khan", "2016-03-04", upn="B204222222222")
+    planned = plan(export(tom), snap([ben]), TODAY, settings())
+    assert outcome_of(planned, "7").outcome == "invalid" and not planned.changes
+
+
+def test_a_upn_corrected_with_the_same_names_still_updates():
+    amy = acc(
+        "ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1", extra={"upn": "A204111111111"}
+    )
+    record = rec("1", "Amy", "Jones", "2015-04-02", upn="A204111111112")
+    planned = plan(export(record), snap([amy]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "updated"
+
+
 @pytest.mark.parametrize(
     "changed",
     [

@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import normalise_cached, upn_key
-from uso_tui.sync.matching import date_slips, known_as
+from uso_tui.sync.matching import date_slips, known_as, names_close, phonetic
 
 OLDEST_DOB = "1900-01-01"  # before it a date of birth is impossible (DESIGN rule 2)
 NO_FORENAME = ""  # the claims key of records without a forename: any account may be theirs
@@ -65,19 +65,25 @@ class Claims:
         if not wanted:
             return
         # A record's name stands for an account's when it is that name, a form of it (Charlotte
-        # for a "Charlie" requested: twins Charlie and Charlotte), or a slip of it (Aiden, Aidan).
+        # for a "Charlie" requested: twins Charlie and Charlotte), or a slip of it (Aiden for
+        # Aidan, Muharnmad or Mohammed for Muhammad).
         self._forms: dict[str, set[str]] = {}
         for name in wanted:
             for form in (name, *known_as(name)):
                 self._forms.setdefault(form, set()).add(name)
+        # the names a slip may stand for, looked among those of its initial or its sound only
         self._by_initial: dict[str, list[str]] = {}
+        self._by_sound: dict[str, list[str]] = {}
         for name in wanted:
             self._by_initial.setdefault(name[:1], []).append(name)
+            self._by_sound.setdefault(phonetic(name), []).append(name)
         self._stands: dict[str, frozenset[str]] = {}
         for r in export.records:
             self._add(
                 r.mis_id, r.forename, r.preferred_name, r.middle_names, r.surname, r.dob, wanted
             )
+            if r.forename and r.surname:  # keyed the wrong way round ("Khan Muhammad")
+                self._add(r.mis_id, r.surname, None, None, r.forename, r.dob, wanted)
         for mis_id in export.same:
             row = linked.get(mis_id)
             if row is not None:
@@ -109,7 +115,7 @@ class Claims:
             return
         known = dob if dob and OLDEST_DOB <= dob <= self.today else ""
         entry = (mis_id or "", normalise_cached(surname), known)
-        self.named[entry[0]] = f"{forename or '?'} {surname or '?'}"
+        self.named.setdefault(entry[0], f"{forename or '?'} {surname or '?'}")
         for name in hits:
             self.by_name.setdefault(name, []).append(entry)
 
@@ -118,12 +124,9 @@ class Claims:
         got = self._stands.get(name)
         if got is None:
             out = set(self._forms.get(name, ()))
-            for other in self._by_initial.get(name[:1], ()):
-                if (
-                    other not in out
-                    and min(len(name), len(other)) >= 4
-                    and OSA.distance(name, other, score_cutoff=1) <= 1
-                ):
+            near = (*self._by_initial.get(name[:1], ()), *self._by_sound.get(phonetic(name), ()))
+            for other in near:
+                if other not in out and names_close(name, other):
                     out.add(other)
             got = self._stands[name] = frozenset(out)
         return got
@@ -135,8 +138,8 @@ class Claims:
         out: set[str] = set()
         for name in _own_names(acc):
             for mis_id, their_surname, their_dob in self.by_name.get(name, ()):
-                if (not their_dob or their_dob == dob or their_dob in slips) and surname_close(
-                    their_surname, surname
+                if (not their_dob or their_dob == dob or their_dob in slips) and (
+                    surname_close(their_surname, surname) or names_close(their_surname, surname)
                 ):
                     out.add(mis_id)
         # A record without a forename: the same surname and date of birth is enough (one with

@@ -420,7 +420,7 @@ def person_of_account(account: object) -> Person:
 
 
 @lru_cache(maxsize=500_000)
-def _close(name: str, other: str) -> bool:
+def names_close(name: str, other: str) -> bool:
     """A slip: the same sound (Amy / Amie), one edit, or Jaro-Winkler's kind of nearness."""
     if min(len(name), len(other)) < 3:
         return False
@@ -446,7 +446,7 @@ def forename_level(record: Person, account: Person) -> str:
         return "middle"
     for rec_name in record.names:
         for acc_name in account.names:
-            if _close(rec_name, acc_name):
+            if names_close(rec_name, acc_name):
                 return "similar"
     return "different"
 
@@ -462,7 +462,7 @@ def surname_level(record: Person, account: Person) -> str:
         return "part"
     if record.sikh or account.sikh:
         return "sikh"
-    if _close(record.skey, account.skey):
+    if names_close(record.skey, account.skey):
         return "similar"
     return "different"
 

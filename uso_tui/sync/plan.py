@@ -373,6 +373,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                 account
             )
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
+    upn_holders = _UpnHolders(snapshot)
 
     dup = Counter(r.mis_id for r in export.records)
     dup.update(export.same.keys())
@@ -421,7 +422,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         if acc is not None:
             if rec.mis_id in cases_by_id:
                 withdraw(rec.mis_id, "withdrawn", f"linked to {acc['username']}")
-            _linked(planned, rec, acc, dfe)
+            _linked(planned, rec, acc, dfe, upn_holders)
             continue
         if rec.enrolment_date and rec.enrolment_date > horizon:
             out(rec, FUTURE, f"starts on {rec.enrolment_date}")
@@ -889,14 +890,16 @@ def _fingerprints(planned: Plan, export: Export) -> None:
     planned.seen = seen
 
 
-def _linked(planned: Plan, rec: MisRecord, row: dict[str, Any], dfe: str) -> None:
+def _linked(
+    planned: Plan, rec: MisRecord, row: dict[str, Any], dfe: str, upn_holders: _UpnHolders
+) -> None:
     if row.get("status", "active") == "active" and row["school"] == dfe and _holds(row, rec):
         # the common case, without building the account
         planned.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", row["username"]))
         planned.counts[UNCHANGED] += 1
         return
     acc = Account.from_row(row)
-    other = _another_person(rec, acc)
+    other = _another_person(rec, acc, upn_holders)
     if other:
         # An MIS id given again to someone else: neither restored nor rewritten as them (the
         # record is listed; its account, present by its id, is not unallocated either).
@@ -932,11 +935,14 @@ def _linked(planned: Plan, rec: MisRecord, row: dict[str, Any], dfe: str) -> Non
         planned.counts[UNCHANGED] += 1
 
 
-def _another_person(rec: MisRecord, acc: Account) -> str:
+def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     """What says a linked record is now another person than its account (its MIS id given
-    again): forename, surname and date of birth all wholly different, or two of them with a
-    permanent UPN or an IRIS personGuid that differs too. "" when it may be the same person (a
-    change of name, a date corrected: the update applies)."""
+    again, or two children's ids swapped): "" when it may be the same person (a change of name,
+    a date corrected, a known form: the update applies). Another person: a forename wholly
+    different with a date of birth wholly different (a sibling given the id) or with a
+    permanent UPN or IRIS personGuid that differs (a twin); forename, surname and date all
+    wholly different, or two of them with such an id that differs; or a record whose UPN,
+    not its account's, is another account's of the school."""
     person, theirs = person_of_record(rec), person_of_account(acc)
     differ = [
         name
@@ -948,17 +954,43 @@ def _another_person(rec: MisRecord, acc: Account) -> str:
         if apart
     ]
     extra = acc.extra or {}
+    upn = upn_key(rec.upn)
     ids = [
         what
         for what, apart in (
-            ("UPN", upn_level(upn_key(rec.upn), upn_key(extra.get("upn"))) == "different"),
+            ("UPN", upn_level(upn, upn_key(extra.get("upn"))) == "different"),
             ("personGuid", conflict(rec.person_guid, extra.get("person_guid"), _guid)),
         )
         if apart
     ]
-    if len(differ) == 3 or (len(differ) == 2 and ids):
+    if (
+        len(differ) == 3
+        or (len(differ) == 2 and (ids or "surname" not in differ))
+        or (differ == ["forename"] and ids)
+    ):
         return "different " + ", ".join(differ + ids)
+    if "UPN" in ids and (holder := upn_holders.holder(upn, acc.username)):
+        return f"its UPN {rec.upn} is account {holder}'s"
     return ""
+
+
+class _UpnHolders:
+    """The school's accounts by permanent UPN, read from the snapshot when first asked (only a
+    linked record whose UPN differs from its account's asks)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.by_upn: dict[str, list[str]] | None = None
+
+    def holder(self, upn: str, besides: str) -> str | None:
+        if self.by_upn is None:
+            self.by_upn = {}
+            for row in self.snapshot.account_rows():
+                key = upn_key((row.get("extra") or {}).get("upn"))
+                if key and not key[-1].isalpha():
+                    self.by_upn.setdefault(key, []).append(row["username"])
+        others = [u for u in self.by_upn.get(upn, ()) if u != besides]
+        return others[0] if len(others) == 1 else None
 
 
 def _guid(value: str) -> str:
