@@ -66,6 +66,9 @@ async def test_force_run_live_held_then_confirm(demo):
         await press(pilot, "y")
         after = {u: store.account(u).status for u in run.held_usernames}
         assert set(after.values()) == {"unallocated"}
+        confirmed = store.run(run.run_id).status
+        assert confirmed != "held"
+        assert "HELD" not in str(app.screen.phase_box.render())
         assert store.run(run.run_id).confirmed_by == OPERATOR
         # the end offers the matching queue
         await press(pilot, "m")
@@ -541,3 +544,29 @@ async def test_the_held_review_says_why_each_report_was_held(demo_ran):
         await settle(pilot)
         text = " ".join(screen_text(app).split())
         assert "the staff export holds" in text and "the students export holds" in text
+
+
+async def test_a_queue_opened_during_its_school_s_run_shows_the_cases_the_run_opened(demo):
+    """`m` while the force run goes on opens the queue, empty then; when the run ends the
+    queue reads the cases it opened rather than saying "no open cases" until `g`."""
+    dfe = "204-3514"  # a demo school whose first force run opens cases
+    store = demo.store
+    gate = threading.Event()
+    demo.sim.set_switches(dfe, gate=gate)
+    async with started(store) as (app, pilot), opened_at_the_end(gate):
+        app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
+        await wait_for(pilot, lambda: dfe in app.live_runs)
+        live = app.live_runs[dfe]
+        app.open_screen("matching", dfe)
+        await wait_for(pilot, lambda: "no open cases" in screen_text(app))
+        assert not live.done
+        gate.set()
+        await wait_for(pilot, lambda: live.done, timeout=30)
+        await settle(pilot, 3)
+        opened = store.cases(dfe, "open")
+        assert live.result.run.status == "succeeded", live.result.run.error
+        assert opened  # the run opened cases (else this test shows nothing)
+        assert app.screen.kind == "matching"
+        assert [c.case_id for c in app.screen.cases] == [c.case_id for c in opened]
+        assert "no open cases" not in screen_text(app)

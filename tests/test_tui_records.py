@@ -428,6 +428,35 @@ async def test_non_mis_keys_typed_ahead_act_on_the_list_each_decision_leaves(sto
     assert store.account("dvaughan.204").status == "active"
 
 
+async def test_non_mis_keys_typed_ahead_below_the_first_row_act_on_the_row_that_takes_its_place(
+    store,
+):
+    """`j` `x` `y` `x` `y`: the second account, then the one that takes its place, never the
+    first row (which the operator did not have highlighted)."""
+    tim = username_of(store, "Tim", "Berners-Lee")
+    kjohnson = username_of(store, "Katherine", "Johnson")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        assert keys_of(table(app)) == [tim, kjohnson, "dvaughan.204"]
+        burst(app, "j", "x", "y", "x", "y")
+        await settle(pilot, 6)
+        assert keys_of(table(app)) == [tim]
+    assert store.account(kjohnson).status == store.account("dvaughan.204").status == "unallocated"
+    assert store.account(tim).status == "active"
+
+
+async def test_bulk_restore_keeps_the_cursor_s_line_not_the_first_row(store):
+    grace = username_of(store, "Grace", "Hopper")
+    edsger = username_of(store, "Edsger", "Dijkstra")
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "4")
+        second = keys_of(table(app))[1]
+        await press(pilot, "j", "r", "y")
+        assert store.account(second).status == "active"
+        # the only row left is the one shown, highlighted where the restored row was
+        assert table(app).cursor_row == 0 and len(table(app).all_rows) == 1
+    assert {grace, edsger} >= {second}
+
+
 async def test_non_mis_link_to_an_open_case_record(store):
     kjohnson = username_of(store, "Katherine", "Johnson")
     async with opened(store, "non_mis", HILL) as (app, pilot):
@@ -555,11 +584,16 @@ async def test_audit_log_filter_and_details(store):
 
 async def test_keys_typed_as_the_run_history_opens_act_on_its_runs(store, monkeypatch):
     """`h` from the school's hub, then `c` `y` in the same burst: they wait for the runs (read in
-    a thread) and confirm the newest, held."""
+    a thread) and open the review of the newest, held; the `y` typed before the review showed
+    is dropped (a person looks first), and one pressed on it confirms."""
     liskov = username_of(store, "Barbara", "Liskov")
     slowed(monkeypatch, store, "runs", seconds=0.3)
     async with started(store, "school", VALE) as (app, pilot):
         burst(app, "h", "c", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, HeldReview)
+        assert store.run("204-3211-r2").status == "held"
+        await press(pilot, "y")
         await settle(pilot, 6)
         assert isinstance(app.screen, RunHistoryScreen)
     assert store.run("204-3211-r2").status == "succeeded"

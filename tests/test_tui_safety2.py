@@ -15,10 +15,12 @@ from tui_helpers import (
     screen_text,
     settle,
     started,
+    wait_for,
 )
 
 from uso_tui.sync.actions import held_review
 from uso_tui.sync.admin import add_account
+from uso_tui.tui.held import HeldReview
 from uso_tui.tui.widgets import screen_keys
 
 
@@ -100,17 +102,33 @@ async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
     assert {store.account(u).status for u in held[2:]} == {"unallocated"}
 
 
-async def test_a_held_run_confirmed_with_keys_typed_ahead(demo_ran):
-    """`c` then the review's `y` read in one burst: the `y` waits for the review (read in a
-    thread) and confirms it."""
+async def test_a_held_run_is_confirmed_only_once_its_review_is_shown(demo_ran):
+    """`c` then `y` read in one burst: the review opens and the `y` typed before it showed is
+    dropped (the hold is there for a person to look); a `y` pressed on the review confirms."""
     store, dfe = demo_ran.store, demo_ran.held_school
     run = store.runs(dfe, limit=1)[0]
     assert run.status == "held"
     async with started(store, "history", dfe) as (app, pilot):
         burst(app, "c", "y")
         await settle(pilot, 6)
+        assert isinstance(app.screen, HeldReview)
+        assert store.run(run.run_id).status == "held"
+        await press(pilot, "y")
+        await settle(pilot, 6)
         assert app.screen.kind == "history"
     assert store.run(run.run_id).status == "succeeded"
+
+
+async def test_a_doubled_y_on_a_held_force_run_opens_its_review_and_confirms_nothing(demo):
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "force_run", dfe) as (app, pilot):
+        burst(app, "y")  # start
+        await wait_for(pilot, lambda: store.runs(dfe, limit=1)[0].status == "held")
+        await settle(pilot, 3)
+        burst(app, "y", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, HeldReview)
+    assert store.runs(dfe, limit=1)[0].status == "held"
 
 
 async def test_leaving_the_review_leaves_the_run_held(demo_ran):

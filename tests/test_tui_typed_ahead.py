@@ -18,7 +18,7 @@ from uso_tui.store import open_store
 SEQUENCES = [
     "j j enter m m y",
     "j j enter m c y",
-    "j enter h c y",
+    "j enter h enter",
     "j enter a enter",
     "j enter d k y",
     "j enter b 4 r y",

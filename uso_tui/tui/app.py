@@ -277,6 +277,9 @@ class UsoApp(KeysInTurnApp):
         handler = getattr(self.screen, "live_run_changed", None)
         if handler is not None:
             handler(message.dfe)
+        ended = getattr(self.screen, "live_run_ended", None)
+        if ended is not None:
+            ended(message.dfe)
         if live is None:
             return
         # Say so wherever the operator is: the run may have been started from another screen.

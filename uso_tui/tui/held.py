@@ -226,6 +226,9 @@ class ConfirmsHeld(UsoScreen):
                 self.hold_keys()  # and then for the screen as the confirmation leaves it
                 self.confirm_chosen(run, kept)
 
+        # The hold is there for a person to look: a `y` typed before the review shows (`y` `y`
+        # on a held force run, `c` `y` in the history) is dropped, not taken as its answer.
+        self.app.drop_typed_ahead()
         self.app.push_screen(HeldReview(run, held), answer)
         self.keys_go()
 

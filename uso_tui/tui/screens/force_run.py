@@ -459,4 +459,8 @@ class ForceRunScreen(ConfirmsHeld):
         line = confirmed_line(done)
         self._log_line(clean(f"{self.now():%H:%M:%S} {line} by {self.operator}"))
         self._show_final(done.run)
+        # the header said HELD from the live run; the run is confirmed now
+        head = Text(f"Run {done.run.run_id}  ", style="bold", end="")
+        head.append_text(status_text(done.run.status))
+        self.phase_box.update(head)
         self.say(line)

@@ -94,6 +94,7 @@ class ListTable(DataTable):
         self.marked: set[str] = set()
         self._by_key: dict[str, Row] = {}
         self._sig: list[tuple] | None = None
+        self._place: int | None = None  # hold_place's row, for the next refill
         self._built_for = 0
         self._fitted: dict[int, int] = {}  # a `fit` column's index -> its width for the rows
 
@@ -165,6 +166,7 @@ class ListTable(DataTable):
         sig = [(r.key, *((c.plain, str(c.style)) for c in r.cells)) for r in self.all_rows]
         if sig == self._sig and self.row_count == len(self.shown):
             self.shown = [self._by_key[r.key] for r in self.shown]  # same rows, fresh data
+            self._place = None
             return
         self._sig = sig
         if self.is_mounted and self.columns:
@@ -183,7 +185,9 @@ class ListTable(DataTable):
         if words:
             rows = [row for row in rows if all(w in row.haystack for w in words)]
         self.shown = rows
-        keep = current_key(self)
+        keep, place = current_key(self), self.cursor_row
+        if self._place is not None:  # the rows acted on: the cursor stays where it was
+            keep, place, self._place = None, self._place, None
         with self.app.batch_update():
             self.clear()
             if self.marks:
@@ -192,8 +196,15 @@ class ListTable(DataTable):
             else:
                 for row in rows:
                     self.add_row(*self._cells(row), key=row.key)
-        if keep is not None:
-            move_to_key(self, keep)
+        if (keep is None or not move_to_key(self, keep)) and rows:
+            # the row gone: the one that took its place (`x` `y` `x` `y` acts on the next)
+            self.move_cursor(row=min(place, len(rows) - 1))
+
+    def hold_place(self) -> None:
+        """The rows at the cursor were acted on (unallocated, kept, restored): at the next
+        refill the cursor stays on the same line, on the row that takes their place, rather
+        than following a row the action moved elsewhere in the list."""
+        self._place = self.cursor_row
 
     # selection ----------------------------------------------------------------------------------
 
@@ -379,6 +390,12 @@ class ListScreen(ExportsCsv):
                 table.focus()
             return
         self.app.action_back()
+
+    def decision_saved(self, saved: float) -> None:
+        super().decision_saved(saved)
+        table = self.active_table()
+        if table is not None:
+            table.hold_place()
 
     def action_cursor_down(self) -> None:
         table = self.active_table()

@@ -201,6 +201,17 @@ class MatchingScreen(ExportsCsv):
     def action_reload(self) -> None:
         self.load()
 
+    def live_run_ended(self, dfe: str) -> None:
+        """A run of this school started in this console has ended: the cases it opened are
+        read now if the queue shows none (opened while the run went on, it said "no open
+        cases"); a case shown is left in view, and the queue says how to read the new ones."""
+        if dfe != self.dfe or self.busy or self._deciding is not None:
+            return
+        if self.case is None:
+            self.load()
+        else:
+            self.say(f"The run of {dfe} has ended: g reads the queue again for the cases it opened")
+
     # -- showing -------------------------------------------------------------------------------
 
     @property
