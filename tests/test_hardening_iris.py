@@ -3,6 +3,7 @@ malformed answer is a clear error, and nothing is followed that should not be.""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import httpx
@@ -138,6 +139,37 @@ async def test_a_token_error_echoing_the_form_does_not_show_the_secret_encoded(a
     assert "client_id=cid" in said or "client_id" in said  # IRIS's words are kept
     for form in (ODD_SECRET, quote_plus(ODD_SECRET), quote_plus(ODD_SECRET).lower(), "0123456789"):
         assert form not in said
+
+
+ECHOED = "Sup3r/Secr3t+Val_9Qx&z"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        lambda s: '{"errors": {"sent": "' + s.replace("/", "\\/") + '"}}',  # PHP's JSON
+        lambda s: "<p>client secret " + s.replace("&", "&amp;") + " refused</p>",  # an HTML page
+        lambda s: '{"x": "' + "".join(f"\\u{ord(c):04x}" for c in s) + '"}',  # .NET's JSON
+        lambda s: "Authorization: Basic " + base64.b64encode(f"cid:{s}".encode()).decode(),
+        lambda s: "bad credentials " + base64.b64encode(s.encode()).decode(),
+        lambda s: "SECRET WAS " + s.upper(),
+        lambda s: f"secret was {s[:8]}\n{s[8:]} (wrapped)",
+    ],
+)
+async def test_a_secret_echoed_escaped_encoded_or_wrapped_is_never_shown(echo) -> None:
+    def token(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=echo(ECHOED))
+
+    server = Server(lambda r: httpx.Response(200, json=listing([])), token=token)
+    async with server.client() as client:
+        with pytest.raises(IrisError) as ei:
+            await client.fetch_report(school(), ECHOED, "students")
+    said = str(ei.value) + (ei.value.iris_message or "")
+    # read as a person would: JSON escapes decoded, spaces and line breaks ignored, any case
+    flat = "".join(said.encode().decode("unicode_escape").split()).casefold()
+    for value in (ECHOED, f"cid:{ECHOED}"):
+        assert base64.b64encode(value.encode()).decode().casefold() not in flat
+    assert "secr3t" not in flat and "9qx" not in flat
 
 
 @pytest.mark.parametrize(
@@ -483,6 +515,86 @@ async def test_a_gzip_bomb_fails_at_the_byte_bound_as_it_inflates() -> None:
     )
     with pytest.raises(IrisError, match="max_answer_bytes"):
         await fetch(server, bounds=IrisBounds(max_answer_bytes=4 * 1024 * 1024))
+
+
+class Sent(httpx.AsyncByteStream):
+    """A body sent over the network as it is (compressed), in chunks of 64 KB."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __aiter__(self):
+        for at in range(0, len(self.body), 65_536):
+            yield self.body[at : at + 65_536]
+
+
+async def traced_peak(coro) -> tuple[object, int]:
+    """What `coro` gives (or raises) and the most memory Python held meanwhile, in bytes."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            got = await coro
+        except Exception as exc:  # noqa: BLE001 - the error is what the caller looks at
+            got = exc
+        return got, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def test_a_gzip_bomb_takes_no_more_memory_than_its_bound() -> None:
+    import gzip
+
+    bomb = gzip.compress(b'{"students": [' + b" " * (256 * 1024 * 1024) + b"]}", 9)
+    server = Server(
+        lambda r: httpx.Response(200, stream=Sent(bomb), headers={"Content-Encoding": "gzip"})
+    )
+    got, peak = await traced_peak(fetch(server, bounds=IrisBounds(max_answer_bytes=4 << 20)))
+    assert isinstance(got, IrisError) and "max_answer_bytes" in str(got)
+    assert peak < 24 << 20  # the bound and a slice, not the 256 MB it inflates to
+
+
+async def test_a_body_compressed_twice_is_refused_before_it_is_inflated() -> None:
+    import gzip
+
+    inner = gzip.compress(b'{"students": [' + b" " * (256 * 1024 * 1024) + b"]}", 9)
+    twice = gzip.compress(inner, 9)  # a few hundred bytes that inflate to 256 MB, then more
+    server = Server(
+        lambda r: httpx.Response(
+            200, stream=Sent(twice), headers={"Content-Encoding": "gzip, gzip"}
+        )
+    )
+    got, peak = await traced_peak(fetch(server, bounds=IrisBounds(max_answer_bytes=4 << 20)))
+    assert isinstance(got, IrisError) and "'gzip, gzip'" in str(got)
+    assert peak < 24 << 20
+
+
+@pytest.mark.parametrize("wrapped", [True, False])
+async def test_a_deflated_answer_reads_as_usual_zlib_wrapped_or_raw(wrapped) -> None:
+    import zlib
+
+    page = json.dumps(listing([pupil(1), pupil(2)])).encode()
+    packer = zlib.compressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+    body = packer.compress(page) + packer.flush()
+    server = Server(
+        lambda r: httpx.Response(200, stream=Sent(body), headers={"Content-Encoding": "deflate"})
+    )
+    export = await fetch(server)
+    assert [r.mis_id for r in export.records] == ["P1", "P2"]
+
+
+def test_the_client_asks_only_for_the_encodings_it_reads() -> None:
+    seen = []
+
+    def page(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Accept-Encoding"))
+        return httpx.Response(200, json=listing([pupil(1)]))
+
+    import asyncio
+
+    asyncio.run(fetch(Server(page)))
+    assert seen and set(seen) == {"gzip, deflate"}
 
 
 async def test_a_compressed_answer_within_the_bound_reads_as_usual() -> None:

@@ -22,7 +22,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import certifi
 import httpx
@@ -32,8 +31,10 @@ from uso_tui.config import IrisBounds
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Export, MisRecord, School
 from uso_tui.domain.schools import check_mis_url
+from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
 from uso_tui.iris.parse import PARSERS, record_id
+from uso_tui.iris.redact import blank_secrets
 
 TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
@@ -129,7 +130,11 @@ class IrisClient:
         )
         # verify=True always; redirects are not followed (one could lead to a non-allowed host).
         self._http_kw: dict[str, Any] = dict(
-            timeout=timeout, verify=tls_context(), follow_redirects=False, trust_env=False
+            timeout=timeout,
+            verify=tls_context(),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"Accept-Encoding": ACCEPT_ENCODING},  # what answer_body decodes
         )
         # Without an injected transport each school gets a small pool of its own: httpcore's
         # single pool costs time per request in proportion to all its connections, which made
@@ -710,24 +715,22 @@ class Answer:
 async def _read_bounded(
     response: httpx.Response, limit: int, ctx: _Ctx, method: str, shown: str
 ) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+    encoding = response.headers.get("Content-Encoding", "")
     try:
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise IrisError(
-                    f"the answer is larger than the {limit:,} bytes one answer may have "
-                    "(max_answer_bytes)",
-                    school=ctx.dfe,
-                    path=shown,
-                    method=method,
-                )
-            chunks.append(chunk)
-    except httpx.DecodingError:  # a corrupt gzip or deflate body: said as IRIS's, not zlib's
-        encoding = response.headers.get("Content-Encoding", "?")
-        raise _undecodable(ctx, method, shown, encoding) from None
-    return b"".join(chunks)
+        if response.is_stream_consumed:  # an in-process transport's answer, already in memory
+            if len(response.content) > limit:
+                raise BodyTooLarge
+            return response.content
+        return await read_body(response.aiter_raw(), encoding, limit)
+    except BodyTooLarge:
+        raise IrisError(
+            f"the answer is larger than the {limit:,} bytes one answer may have (max_answer_bytes)",
+            school=ctx.dfe,
+            path=shown,
+            method=method,
+        ) from None
+    except BodyUndecodable:  # a corrupt gzip, or a layered encoding: said as IRIS's, not zlib's
+        raise _undecodable(ctx, method, shown, encoding or "?") from None
 
 
 def _undecodable(ctx: _Ctx, method: str, shown: str, encoding: str) -> IrisError:
@@ -872,22 +875,6 @@ def _iris_message(resp: Answer, ctx: _Ctx, token: _Token | None) -> str | None:
     if not msg:
         return None
     msg = "".join(c if c.isprintable() else " " for c in msg)
-    msg = blank_secrets(msg, [ctx.secret, token.value if token else None])
+    msg = blank_secrets(msg, [ctx.secret, token.value if token else None], ctx.school.client_id)
     msg = " ".join(msg.split())
     return msg[:200] + ("..." if len(msg) > 200 else "")
-
-
-# A form field echoed back (`client_secret=...` of the token request): its value, however encoded.
-_ECHOED_FIELD = re.compile(r"(client_secret|access_token|password)(\W{1,4})[^\s&\"',;]+", re.I)
-
-
-def blank_secrets(text: str, secrets: list[str | None]) -> str:
-    """`text` with each secret blanked as sent and in the forms a server echoes it in: form- and
-    URL-encoded (either case of hex), JSON-escaped; and the value of an echoed `client_secret=`
-    field whatever it holds."""
-    for secret in filter(None, secrets):
-        forms = {secret, quote_plus(secret), quote(secret, safe="")}
-        forms.add(orjson.dumps(secret)[1:-1].decode())
-        for form in sorted(forms, key=len, reverse=True):
-            text = re.sub(re.escape(form), "***", text, flags=re.I if "%" in form else 0)
-    return _ECHOED_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
