@@ -186,6 +186,14 @@ def test_allowed_host_from_environment_and_config(cli, monkeypatch):
     assert res.status == 0, res.err
 
 
+def test_the_first_school_add_reads_the_hosts_config_json_allows(cli):
+    # An admin writes config.json into the new data directory first, as the README says.
+    cli.data_dir.mkdir(parents=True)
+    (cli.data_dir / "config.json").write_text('{"allowed_mis_hosts": ["127.0.0.1:8765"]}')
+    res = cli(*school_add_args(DFE, name="Sim", url=f"http://127.0.0.1:8765/{DFE}"))
+    assert res.status == 0, res.err
+
+
 def _add(
     dfe=DFE,
     *,

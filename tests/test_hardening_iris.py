@@ -336,7 +336,16 @@ def paged(pages: dict[int, list[dict]], totals=lambda n: {}):
     return Server(page)
 
 
-@pytest.mark.parametrize("totals", [{}, {"totalCount": -1}, {"totalCount": None}])
+@pytest.mark.parametrize(
+    "totals",
+    [
+        {},
+        {"totalCount": -1},
+        {"totalCount": None},
+        {"totalCount": "\u00b2"},  # a digit to str.isdigit, not to int()
+        {"totalPages": "9" * 5000},  # more digits than int() converts
+    ],
+)
 async def test_without_usable_totals_every_page_is_followed_to_an_empty_one(totals) -> None:
     """No totals (or a negative one): the second page of 25 had been left unasked, and its
     pupils' accounts unallocated. A short page is no end (IRIS may send fewer than asked)."""
@@ -679,3 +688,29 @@ def test_a_run_refused_for_its_config_json_leaves_no_run_behind(tmp_path) -> Non
             )
         )
     assert env.store.runs(DFE) == []
+
+
+async def test_a_certificate_not_trusted_is_said_so_and_not_tried_again() -> None:
+    import ssl
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        cause = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED]")
+        cause.verify_message = "self-signed certificate"
+        raise httpx.ConnectError("certificate verify failed") from cause
+
+    server = Server(refused, token=refused)
+    with pytest.raises(IrisError, match="TLS certificate is not trusted: self-signed") as ei:
+        await fetch(server)
+    assert ei.value.school == DFE and len(server.requests) == 1
+
+
+async def test_an_answer_after_a_byte_order_mark_is_read() -> None:
+    page = b"\xef\xbb\xbf" + json.dumps(listing([pupil(1)])).encode()
+    export = await fetch(Server(lambda r: httpx.Response(200, content=page)))
+    assert [r.mis_id for r in export.records] == ["P1"]
+
+
+async def test_an_answer_not_in_utf8_says_so() -> None:
+    page = json.dumps(listing([pupil(1)])).encode().replace(b"Amy", "Zo\u00eb".encode("latin-1"))
+    with pytest.raises(IrisError, match="not JSON .not UTF-8: byte"):
+        await fetch(Server(lambda r: httpx.Response(200, content=page)))

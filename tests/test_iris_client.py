@@ -259,6 +259,20 @@ async def test_record_repeated_across_pages_kept_once(env: Env, caplog) -> None:
     assert "P00001" in caplog.text and "repeated" in caplog.text
 
 
+async def test_a_record_repeated_with_its_fields_in_another_order_is_kept_once(env: Env) -> None:
+    records = [student(i) for i in range(4)]
+    records.append(dict(reversed(list(records[2].items()))))  # P00002 again, keys reversed
+    records += [student(3, forename=f"Other{i}") for i in range(3)]  # one id, three people
+    records.append(dict(records[-1]))  # and the last of them again
+    env.add()
+    env.sim.set_records(DFE, "students", records)
+    async with env.client(page_size=3) as client:
+        export = await client.fetch_report(env.school(), SECRET, "students")
+    ids = [r.mis_id for r in export.records]
+    assert ids.count("P00002") == 1 and ids.count("P00003") == 4
+    assert export.repeated_ids == ["P00002", "P00003"]
+
+
 async def test_empty_report(env: Env) -> None:
     env.add()
     async with env.client() as client:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.schools import parse_allowed_hosts
 
 APP_NAME = "uso-tui"
 DATA_DIR_ENV = "USO_TUI_DATA_DIR"
@@ -98,6 +99,8 @@ def read_config(data_dir: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return {}
+    except NotADirectoryError:
+        raise InvalidInput(f"the data directory {data_dir} is not a directory") from None
     if not raw.strip():
         return {}
     try:
@@ -122,6 +125,13 @@ def read_config(data_dir: Path) -> dict[str, Any]:
             f'such as ["127.0.0.1:8765"], not {hosts!r}'
         )
     return data
+
+
+def allowed_mis_hosts(data_dir: Path) -> frozenset[str]:
+    """The MIS hosts allowed besides the IRIS clouds: config.json's allowed_mis_hosts and the
+    environment's USO_TUI_ALLOWED_MIS_HOSTS (also before the data directory holds a store)."""
+    hosts = {h.strip().lower() for h in read_config(data_dir).get("allowed_mis_hosts", [])}
+    return frozenset(hosts - {""}) | parse_allowed_hosts(os.environ.get(ALLOWED_HOSTS_ENV))
 
 
 def iris_bounds(data_dir: Path) -> IrisBounds:

@@ -362,10 +362,13 @@ class IrisClient:
         shown = f"{path}?page={page}&pageSize={params['pageSize']}"
         resp = await self._request(ctx, "GET", path, shown, params=params)
         try:
-            body = orjson.loads(resp.content)
-        except orjson.JSONDecodeError:
+            body = _json(resp.content)
+        except orjson.JSONDecodeError as exc:
             raise IrisError(
-                "the answer is not JSON", school=ctx.dfe, path=shown, status=resp.status_code
+                f"the answer is not JSON{_why_not_json(resp.content, exc)}",
+                school=ctx.dfe,
+                path=shown,
+                status=resp.status_code,
             ) from None
         if not isinstance(body, dict) or not isinstance(body.get(key), list):
             raise IrisError(
@@ -386,19 +389,31 @@ class IrisClient:
     def _build_export(
         self, ctx: _Ctx, report: str, raw: list[_Item], pages: int, sieved: bool = False
     ) -> Export:
-        by_id: dict[str, list[dict[str, Any]]] = {}
+        first: dict[str, dict[str, Any]] = {}  # MIS id -> its first record
+        # MIS id -> its records' canonical JSON, made only for an id given more than once (a
+        # comparison with each earlier record cost quadratic time: 40,000 records of one id
+        # held the event loop for minutes)
+        seen: dict[str, set[bytes]] = {}
         kept: list[_Item] = []
-        repeated: list[str] = []
+        twice: dict[str, None] = {}  # the ids of records sent twice, in order
         for item in raw:
             doc, mis_id = item[0], item[1]
-            earlier = by_id.setdefault(mis_id, [])
-            if any(e == doc for e in earlier):
-                # The same record twice (the data moved while IRIS was paging): keep it once.
-                if mis_id not in repeated:
-                    repeated.append(mis_id)
+            earlier = first.get(mis_id)
+            if earlier is None:
+                first[mis_id] = doc
+                kept.append(item)
                 continue
-            earlier.append(doc)
+            docs = seen.get(mis_id)
+            if docs is None:
+                docs = seen[mis_id] = {_canonical(earlier)}
+            key = _canonical(doc)
+            if key in docs:
+                # The same record twice (the data moved while IRIS was paging): keep it once.
+                twice[mis_id] = None
+                continue
+            docs.add(key)
             kept.append(item)
+        repeated = list(twice)
         if repeated:
             shown = ", ".join(repeated[:10]) + (" ..." if len(repeated) > 10 else "")
             self.log.warning(
@@ -418,7 +433,7 @@ class IrisClient:
         raws: dict[str, dict[str, Any]] = {}
         for doc, mis_id, rec, token in kept:
             if rec is None:
-                if len(by_id[mis_id]) == 1:
+                if len(seen.get(mis_id, ())) <= 1:  # the id's only record (maybe sent twice)
                     same[mis_id] = (doc, token)
                     continue
                 rec = parse(doc)  # its id is sent for another record too: the planner says so
@@ -471,7 +486,7 @@ class IrisClient:
                 in_slot=in_slot,
             )
             try:
-                body = orjson.loads(resp.content)
+                body = _json(resp.content)
                 value = body["access_token"]
                 assert isinstance(value, str) and value
             except Exception:
@@ -562,6 +577,14 @@ class IrisClient:
                 status = None
                 reason = f"timed out ({_timeout_kind(exc)})"
             except httpx.TransportError as exc:
+                certificate = _certificate_refused(exc)
+                if certificate:  # not the network's doing: trying again would not help
+                    raise IrisError(
+                        f"the server's TLS certificate is not trusted: {certificate}",
+                        school=ctx.dfe,
+                        path=shown,
+                        method=method,
+                    ) from None
                 status = None
                 reason = f"connection failed ({type(exc).__name__})"
             else:
@@ -624,7 +647,7 @@ class IrisClient:
                 delay *= 0.5 + self._rng.random() / 2  # jitter: schools don't retry in step
             if ctx.deadline is not None and self._clock() + delay > ctx.deadline:
                 raise IrisError(
-                    f"{reason}; gave up after {tries} tries: waiting {delay:.1f}s more would pass "
+                    f"{reason}; gave up after {tries} tries: waiting {_seconds(delay)} more would pass "
                     f"the report's deadline of {self.bounds.report_deadline_s:g}s "
                     "(report_deadline_s)",
                     school=ctx.dfe,
@@ -635,7 +658,7 @@ class IrisClient:
             elapsed = max(self._clock() - started, slept)
             if elapsed + delay > self.max_retry_seconds:
                 raise IrisError(
-                    f"{reason}; gave up after {tries} tries: waiting {delay:.1f}s more would pass "
+                    f"{reason}; gave up after {tries} tries: waiting {_seconds(delay)} more would pass "
                     f"the {self.max_retry_seconds:g}s retry limit",
                     school=ctx.dfe,
                     path=shown,
@@ -797,6 +820,41 @@ def _too_many(ctx: _Ctx, path: str, what: str, bound: int, unit: str) -> IrisErr
     )
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def _json(content: bytes) -> Any:
+    """A JSON answer; a UTF-8 byte order mark before it is ignored (RFC 8259 allows a reader
+    to: some .NET servers send one)."""
+    return orjson.loads(content[3:] if content.startswith(_BOM) else content)
+
+
+def _why_not_json(content: bytes, exc: orjson.JSONDecodeError) -> str:
+    """What is wrong with an answer that is not JSON, briefly: JSON is UTF-8."""
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f" (not UTF-8: byte {bad.start:,} is 0x{content[bad.start]:02x})"
+    return ""
+
+
+def _certificate_refused(exc: BaseException) -> str:
+    """Why the server's certificate was refused, if that is what ended the connection."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return " ".join(str(cause.verify_message or cause.reason or "refused").split())
+        cause = cause.__cause__ or cause.__context__
+    return ""
+
+
+def _seconds(delay: float) -> str:
+    """A wait as said in an error: 12.5s, or 1e+308s for what a hostile server asks."""
+    return f"{delay:.1f}s" if delay < 1e6 else f"{delay:.3g}s"
+
+
 def _event(ctx: _Ctx, message: str) -> None:
     if ctx.on_event:
         ctx.on_event(message)
@@ -822,9 +880,15 @@ def _int(value: Any) -> int | None:
         return value if value >= 0 else None
     if isinstance(value, float) and value.is_integer() and value >= 0:
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    # ASCII digits only ("²" is a digit to str.isdigit), and few of them (int() refuses 4,300)
+    if isinstance(value, str) and (digits := value.strip()).isascii() and digits.isdigit():
+        return int(digits) if len(digits) <= 18 else None
     return None
+
+
+def _canonical(doc: dict[str, Any]) -> bytes:
+    """A record as JSON with its keys sorted: equal for equal records, whatever their order."""
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
 def _timeout_kind(exc: httpx.TimeoutException) -> str:

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from uso_tui.config import read_config
+from uso_tui.config import allowed_mis_hosts, read_config
 from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.models import (
     Account,
@@ -25,7 +25,7 @@ from uso_tui.domain.models import (
     Run,
     School,
 )
-from uso_tui.domain.schools import DFE_RE, la_of, parse_allowed_hosts
+from uso_tui.domain.schools import DFE_RE, la_of
 from uso_tui.store import account_rows, freeing, index, why_index
 from uso_tui.store.api import (
     SCHEMA_VERSION,
@@ -76,8 +76,6 @@ from uso_tui.store.storage import (
 )
 from uso_tui.store.transaction import TinyTransaction, registry_map
 from uso_tui.store.version_cache import VersionCache
-
-ENV_ALLOWED_HOSTS = "USO_TUI_ALLOWED_MIS_HOSTS"
 
 
 def _newer_schema_message(found: int) -> str:
@@ -260,9 +258,7 @@ class TinyStore(KeptReads, Store):
     # settings
 
     def allowed_mis_hosts(self) -> frozenset[str]:
-        data = read_config(self.root)
-        hosts = {h.strip().lower() for h in data.get("allowed_mis_hosts", []) if h.strip()}
-        return frozenset(hosts) | parse_allowed_hosts(os.environ.get(ENV_ALLOWED_HOSTS))
+        return allowed_mis_hosts(self.root)
 
     def set_allowed_mis_hosts(self, hosts: list[str]) -> None:
         with write_lock(self.root):

@@ -16,6 +16,9 @@ class Cancelled(Exception):
     discard it."""
 
 
+CANCEL_POLL = 0.05  # seconds between looks at an operator's cancel
+
+
 async def fetch_reports(
     client,
     school: School,
@@ -42,15 +45,30 @@ async def fetch_reports(
         )
         return report, exp
 
-    task = asyncio.ensure_future(asyncio.gather(*(one(r) for r in reports)))
-    while not task.done():
-        await asyncio.wait({task}, timeout=0.05)
-        if cancel is not None and cancel.is_set() and not task.done():
+    # One task a report: the first to fail ends the others at once (the run has failed; they
+    # would go on loading the MIS and holding request slots for nothing).
+    tasks = [asyncio.ensure_future(one(r)) for r in reports]
+    try:
+        while True:
+            done, pending = await asyncio.wait(
+                tasks,
+                timeout=CANCEL_POLL if cancel is not None else None,
+                return_when=asyncio.FIRST_EXCEPTION,
+            )
+            for task in tasks:
+                if task in done and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            if not pending:
+                return dict(task.result() for task in tasks)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+    finally:
+        left = [task for task in tasks if not task.done()]
+        for task in left:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            raise Cancelled
-    return dict(task.result())
+        if left:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*left, return_exceptions=True)
 
 
 def error_line(exc: BaseException) -> str:
