@@ -99,8 +99,6 @@ def read_config(data_dir: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return {}
-    except NotADirectoryError:
-        raise InvalidInput(f"the data directory {data_dir} is not a directory") from None
     if not raw.strip():
         return {}
     try:

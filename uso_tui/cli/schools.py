@@ -4,14 +4,15 @@ whether one is set."""
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import emit_json, fields, plain, table
 from uso_tui.cli.secret_input import add_secret_options, read_secret
-from uso_tui.config import allowed_mis_hosts
+from uso_tui.config import ALLOWED_HOSTS_ENV, allowed_mis_hosts
 from uso_tui.domain.models import School
-from uso_tui.domain.schools import REPORT_LABELS, check_dfe
+from uso_tui.domain.schools import REPORT_LABELS, check_dfe, parse_allowed_hosts
 
 
 def school_json(school: School, has_secret: bool) -> dict[str, Any]:
@@ -71,7 +72,9 @@ def _allowed_hosts(ctx: Context) -> frozenset[str]:
         return ctx.store().allowed_mis_hosts()
     # No store yet: check before creating one, so that bad input leaves nothing behind (the
     # data directory may hold config.json already).
-    return allowed_mis_hosts(ctx.data_dir)
+    if ctx.data_dir.is_dir():
+        return allowed_mis_hosts(ctx.data_dir)
+    return parse_allowed_hosts(os.environ.get(ALLOWED_HOSTS_ENV))  # (refused as a store later)
 
 
 def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
