@@ -1160,20 +1160,20 @@ class CandidateIndex:
         school: str,
         exclude: set[str] | frozenset[str] = frozenset(),
         extra: Iterable[object] = (),
-        keep: Iterable[Account] = (),
+        keep: Iterable[tuple[Account, str]] = (),
     ) -> list[Candidate]:
         """At most MAX_CANDIDATES candidates, best first: by the weight of evidence, then
         preferred name, middle names and gender, then the record's own school. The accounts of
-        `keep` (requested at the school under the record's whole name with a guessed date of
-        birth: see plan._WaitingByName) are shown whatever their score."""
+        `keep` (asked for at the school under the record's name: see asked_for.py), each with
+        why, are shown whatever their score."""
         pool_size = len(self.accounts)
         ranked: list[tuple[tuple, Candidate]] = []
         staff = rec.role != "pupil"
         weighed_all = self.scored(rec, exclude, extra, model.min_bits(pool_size, staff))
-        kept = {a.username for a in keep if a.username not in exclude}
+        kept = {a.username: why for a, why in keep if a.username not in exclude}
         if kept:
             have = {w.account.username for w in weighed_all}  # type: ignore[attr-defined]
-            wanted = [a for a in keep if a.username in kept and a.username not in have]
+            wanted = [a for a, _ in keep if a.username in kept and a.username not in have]
             if wanted:
                 person, exact = self._weighed_record(rec)
                 for acc in wanted:
@@ -1184,8 +1184,8 @@ class CandidateIndex:
         total = sum(model.odds(w.bits, pool_size) for w in weighed_all) if staff else 0.0
         for weighed in weighed_all:
             score = model.score(weighed.bits, pool_size)
-            waiting = weighed.account.username in kept  # type: ignore[attr-defined]
-            if not waiting and not model.shown(score, weighed.bits, total, pool_size, staff):
+            asked = kept.get(weighed.account.username)  # type: ignore[attr-defined]
+            if not asked and not model.shown(score, weighed.bits, total, pool_size, staff):
                 continue
             acc = weighed.account
             reasons = reasons_of(weighed.evidence)
@@ -1195,8 +1195,8 @@ class CandidateIndex:
                 reasons.append("unallocated")
             elif acc.school and acc.school != school:
                 reasons.append(f"at another school ({acc.school})")
-            if waiting:
-                reasons.append("requested here under this name, its date of birth a guess")
+            if asked:
+                reasons.append(asked)
             cand = Candidate(
                 username=acc.username,
                 school=acc.school,

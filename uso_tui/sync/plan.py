@@ -28,12 +28,12 @@ from uso_tui.domain.models import (
 from uso_tui.domain.names import normalise_cached, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.why_index import draft_lines
+from uso_tui.sync.asked_for import AskedFor
 from uso_tui.sync.auto_link import (
     OLDEST_DOB,
     Claims,
     auto_link_target,
     conflict,
-    ids_conflict,
     name_keys,
     surname_close,
 )
@@ -50,8 +50,6 @@ from uso_tui.sync.matching import (
     person_of_record,
     upn_level,
 )
-
-GUESSED_DOB = "-01-01"  # the day and month keyed for a date of birth not known
 
 # Record outcomes (the processed file and the dry run show them with a reason).
 INVALID, FUTURE, LEAVER, EXCLUDED = "invalid", "future", "leaver", "excluded"
@@ -520,7 +518,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         elsewhere = _found_elsewhere(
             snapshot, role, searching + [rec for _, rec, _ in stale], index
         )
-    waiting = _WaitingByName(unlinked_here)
+    waiting = AskedFor(unlinked_here)
     for rec in searching:
         planned.candidates_searched += 1
         assert index is not None
@@ -577,7 +575,7 @@ def _refresh_cases(
     dfe: str,
     taken: set[str],
     elsewhere: dict[str, list[Any]],
-    waiting: _WaitingByName,
+    waiting: AskedFor,
 ) -> list[tuple[MisRecord, list[Candidate]]]:
     """The open cases of `stale` ((case, record now, record changed)) with their candidates
     sought again as a new record's would be: a case whose ranked candidates differ is
@@ -607,44 +605,6 @@ def _refresh_cases(
         elif changed:
             planned.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
     return out
-
-
-class _WaitingByName:
-    """The school's unlinked accounts asked for with a guessed date of birth (1 January: how a
-    date not known is keyed), by surname and forename. One under a record's whole name (its
-    forename or preferred name, and its surname) is that record's candidate whatever its date
-    (unless UPNs or genders conflict): the guess must not give the person a second account at
-    the same school. A date keyed otherwise is weighed as it is."""
-
-    def __init__(self, unlinked_here: dict[tuple[str, str], list[Account]]) -> None:
-        self.by_name: dict[tuple[str, str], list[Account]] = {}
-        for (surname, _), accounts in unlinked_here.items():
-            for acc in accounts:
-                # a restored account is someone's who left: not asked for
-                if not acc.previous_link and (acc.dob or "").endswith(GUESSED_DOB):
-                    key = (surname, normalise_cached(acc.forename))
-                    self.by_name.setdefault(key, []).append(acc)
-
-    def of(self, rec: MisRecord) -> list[Account]:
-        if not self.by_name:
-            return []
-        surname = normalise_cached(rec.surname)
-        return [
-            acc
-            for name in name_keys(rec.forename, rec.preferred_name)
-            for acc in self.by_name.get((surname, name), ())
-            if not ids_conflict(rec, acc)
-            and (rec.report != "students" or _year_near(rec.dob, acc.dob))
-        ]
-
-
-def _year_near(dob: str | None, guessed: str | None) -> bool:
-    """A pupil's year of birth within one of the guessed date's: only its day and month are the
-    guess (a child born years apart is another child of the name)."""
-    try:
-        return abs(int((dob or "")[:4]) - int((guessed or "")[:4])) <= 1
-    except ValueError:
-        return True
 
 
 class _Recent:

@@ -1,0 +1,94 @@
+"""Accounts asked for at the school before its MIS had the person ("User Request Single"): shown
+as a record's candidates whatever the weight of evidence says.
+
+Such an account is keyed by hand, often before the person's details are known: a date of birth
+guessed (1 January, how a date not known is keyed) or mistyped, a name as the family gave it
+(Charlie for a Charlotte) or with a slip. Weighed against a whole local authority, a common name
+with a guessed date falls below what a case shows, and the person's record then creates a second
+account at the same school, with nothing to say why. So an unlinked account of the school (not
+a restored one: someone's who left) is a candidate of a record when both name it:
+- the surname the same, a slip of it (surname_close, or the same sound), and the forename (or a
+  preferred name) the same, a known-as form of it, or a slip of it, not both a slip;
+- the date of birth a guess (for a pupil, the year within one of the record's: only the day and
+  month are guessed) or a slip of the record's (a digit, a day, month or year out, day and
+  month swapped);
+- no UPN or gender given differently.
+"""
+
+from __future__ import annotations
+
+from uso_tui.domain.models import Account, MisRecord
+from uso_tui.domain.names import normalise_cached
+from uso_tui.sync.auto_link import ids_conflict, name_keys, surname_close
+from uso_tui.sync.matching import dob_level, known_as, names_close, phonetic
+
+GUESSED_DOB = "-01-01"  # the day and month keyed for a date of birth not known
+
+GUESSED = "requested here under this name, its date of birth a guess"
+SLIPPED = "requested here under this name, its date of birth a slip of the record's"
+
+
+class AskedFor:
+    """The school's unlinked accounts (`unlinked`: (surname, date of birth) -> accounts), by
+    the initial and the sound of their surname."""
+
+    def __init__(self, unlinked: dict[tuple[str, str], list[Account]]) -> None:
+        self._by_key: dict[str, list[tuple[str, frozenset[str], Account]]] = {}
+        for (surname, _), accounts in unlinked.items():
+            for acc in accounts:
+                if acc.previous_link or not surname:  # a restored account: not asked for
+                    continue
+                entry = (surname, name_keys(acc.forename, acc.preferred_name), acc)
+                for key in {surname[:1], phonetic(surname)}:
+                    self._by_key.setdefault(key, []).append(entry)
+
+    def of(self, rec: MisRecord) -> list[tuple[Account, str]]:
+        """The accounts asked for under the record's name, each with why it is shown."""
+        if not self._by_key:
+            return []
+        surname = normalise_cached(rec.surname)
+        if not surname or not rec.dob:
+            return []
+        names = name_keys(rec.forename, rec.preferred_name)
+        forms = names | {form for name in names for form in known_as(name)}
+        seen: set[str] = set()
+        out: list[tuple[Account, str]] = []
+        for key in (surname[:1], phonetic(surname)):
+            for their_surname, their_names, acc in self._by_key.get(key, ()):
+                if acc.username in seen:
+                    continue
+                seen.add(acc.username)
+                exact_surname = their_surname == surname
+                if not exact_surname and not (
+                    surname_close(their_surname, surname) or names_close(their_surname, surname)
+                ):
+                    continue
+                if their_names & forms:
+                    pass  # the same forename, or a known-as form of it
+                elif not exact_surname or not any(
+                    names_close(ours, theirs) for ours in names for theirs in their_names
+                ):
+                    continue  # a slip in both names: another person, as likely as not
+                why = _dated(rec, acc)
+                if why and not ids_conflict(rec, acc):
+                    out.append((acc, why))
+        return out
+
+
+def _dated(rec: MisRecord, acc: Account) -> str:
+    """Why the account's date of birth does not rule out the record's person ("" if it does)."""
+    dob = acc.dob or ""
+    if dob.endswith(GUESSED_DOB) and (rec.report != "students" or _year_near(rec.dob, dob)):
+        return GUESSED
+    if dob and dob_level(rec.dob or "", dob) not in ("different", "equal"):
+        return SLIPPED
+    return ""
+
+
+def _year_near(dob: str | None, guessed: str | None) -> bool:
+    """A pupil's year of birth within one of the guessed date's: only its day and month are the
+    guess (a child born years apart is another child of the name)."""
+    try:
+        return abs(int((dob or "")[:4]) - int((guessed or "")[:4])) <= 1
+    except ValueError:
+        return True
