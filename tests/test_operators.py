@@ -403,5 +403,9 @@ async def test_a_key_the_role_may_not_use_says_so_when_pressed(tmp_path):
         await settle(pilot)
         await press(pilot, "U")
         assert app.screen.kind == "history"
+        app.open_screen("settings", DFE)
+        await settle(pilot)
+        await press(pilot, "ctrl+s")
     assert any("Adding a school needs the admin role (bob (desk))" in line for line in said)
     assert any("Undoing a run needs the admin role" in line for line in said)
+    assert any("Changing a school's settings needs the admin role" in line for line in said)

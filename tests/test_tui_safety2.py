@@ -21,7 +21,7 @@ from tui_helpers import (
 from uso_tui.sync.actions import held_review
 from uso_tui.sync.admin import add_account
 from uso_tui.tui.held import HeldReview
-from uso_tui.tui.widgets import screen_keys
+from uso_tui.tui.widgets import Confirm, screen_keys
 
 
 def open_case_for(store, dfe: str, username: str) -> str:
@@ -400,6 +400,17 @@ async def test_request_account_typed_in_one_burst_with_its_y(demo):
         assert app.screen.kind == "school"
     made = [a for a in store.school_accounts(dfe) if a.forename == "Ottoline"]
     assert len(made) == 1 and (made[0].surname, made[0].dob) == ("Quill", "2016-02-03")
+
+
+async def test_request_account_refuses_a_name_before_asking_to_create_it(demo):
+    store, dfe = demo.store, demo.held_school
+    before = len(store.school_accounts(dfe))
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "r", *"[b]Zed[/b]", "enter", *"Quill", "enter", *"2016-02-03", "enter")
+        await settle(pilot, 4)
+        assert not isinstance(app.screen, Confirm)  # no question to answer: the form says why
+        assert "holds '/' '[' ']'" in screen_text(app)
+    assert len(store.school_accounts(dfe)) == before
 
 
 # -- 7. lists stay true -------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def _check_person_name(value: Any, what: str) -> str:
 NAME_MARKS = frozenset(" -'\u2019\u02bc.\u2010")
 
 
-def _check_new_name(value: Any, what: str) -> str:
+def check_new_name(value: Any, what: str) -> str:
     """A name typed for a new account: letters, spaces, hyphens, apostrophes and full stops only
     (`[red]Zoe[/red]` or `Amy2` is a slip, which would make the account's username; a name the
     MIS sends is taken as it is)."""
@@ -419,8 +419,8 @@ def add_account(
     require(store, operator, "account_add")
     dfe = check_dfe(dfe)
     role = check_role(role)
-    forename = _check_new_name(forename, "forename")
-    surname = _check_new_name(surname, "surname")
+    forename = check_new_name(forename, "forename")
+    surname = check_new_name(surname, "surname")
     username_stem(forename, surname)  # InvalidName now rather than inside the transaction
     dob = check_dob(dob, now.date())
     at = _stamp(now)

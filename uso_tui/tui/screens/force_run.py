@@ -308,7 +308,7 @@ class ForceRunScreen(ConfirmsHeld):
         elif run.status == "held" and run.comparison:
             text.append(
                 "Held whole: the export looks wrong beside the previous one; nothing of it "
-                "was applied. y shows it and confirms.",
+                "was applied. y shows it, to confirm there.",
                 style="bold yellow",
             )
             for line in comparison_lines(run.comparison):
@@ -317,7 +317,7 @@ class ForceRunScreen(ConfirmsHeld):
         elif run.status == "held":
             text.append(
                 f"{len(run.held_usernames)} unallocations held (safety hold). "
-                "y shows who and confirms.",
+                "y shows who, to confirm there.",
                 style="bold yellow",
             )
             if run.hold_reason:  # too many leavers, or an export short of what IRIS said

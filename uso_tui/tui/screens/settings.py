@@ -46,6 +46,8 @@ class SettingsScreen(SettingsForm):
     ]
     DISCARD = ("Discard changes?", "The settings were changed and not saved.")
 
+    ROLE_KEYS = {"ctrl+s": "school_update", "ctrl+o": "school_update"}  # noqa: RUF012
+
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+t", "test", "Test connection"),
