@@ -62,3 +62,21 @@ async def test_every_report_fetched_is_returned() -> None:
     client.release.set()
     got = await asyncio.wait_for(fetch(client), timeout=10)
     assert set(got) == {"students", "staff"}
+
+
+async def test_every_report_s_failure_is_read_not_left_for_asyncio_to_print() -> None:
+    class BothFail(Client):
+        async def fetch_report(self, school, secret, report, **kw) -> Export:
+            await asyncio.sleep(0)
+            raise IrisError(f"{report}: refused", school=school.dfe)
+
+    loop = asyncio.get_running_loop()
+    unread: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: unread.append(context))
+    with pytest.raises(IrisError):
+        await fetch(BothFail())
+    import gc
+
+    gc.collect()  # an exception never read is reported when its task is collected
+    await asyncio.sleep(0)
+    assert not unread

@@ -714,3 +714,24 @@ async def test_an_answer_not_in_utf8_says_so() -> None:
     page = json.dumps(listing([pupil(1)])).encode().replace(b"Amy", "Zo\u00eb".encode("latin-1"))
     with pytest.raises(IrisError, match="not JSON .not UTF-8: byte"):
         await fetch(Server(lambda r: httpx.Response(200, content=page)))
+
+
+def test_the_words_after_basic_or_bearer_are_kept_and_a_credential_is_not() -> None:
+    from uso_tui.iris.redact import blank_secrets
+
+    assert blank_secrets("The Bearer authentication scheme is required", [SECRET]) == (
+        "The Bearer authentication scheme is required"
+    )
+    said = blank_secrets("Authorization: Basic Y2lkOnNvbWV0aGluZ2Vsc2U=", [SECRET])
+    assert "Y2lk" not in said and said.endswith("Basic ***")
+
+
+async def test_refused_credentials_after_a_byte_order_mark_are_said_so() -> None:
+    from uso_tui.iris.errors import AuthFailed
+
+    body = b"\xef\xbb\xbf" + json.dumps({"error": "invalid_client"}).encode()
+    server = Server(
+        lambda r: httpx.Response(200), token=lambda r: httpx.Response(400, content=body)
+    )
+    with pytest.raises(AuthFailed, match="refused the Client ID"):
+        await fetch(server)

@@ -780,3 +780,14 @@ def test_a_twin_whose_record_the_matcher_sees_as_the_account_s_counts_as_a_claim
     assert not [c for c in planned.changes if c.kind == "auto_link"]
     assert outcome_of(planned, "2").outcome == "needs_matching"
     assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+def test_names_in_another_script_are_close_only_when_they_are():
+    # metaphone gives no sound for a name not in the Latin alphabet: two such names were "close"
+    from uso_tui.sync.matching import names_close
+
+    assert not names_close("محمد", "فاطمة") and not names_close("ольга", "иван")
+    requested = acc("m.204", "محمد", "حسن", "2015-03-04")
+    planned = _plan([rec("1", "محمد", "حسن", "2015-03-04"), rec("2", "فاطمة", "حسن", "2015-03-05")],
+                    [requested])  # fmt: skip
+    assert outcome_of(planned, "1").outcome == "auto_linked"

@@ -713,6 +713,19 @@ def test_a_twin_given_the_co_twin_s_id_with_another_upn_is_another_person():
     assert outcome_of(planned, "7").outcome == "invalid" and not planned.changes
 
 
+def test_twins_upns_keyed_the_wrong_way_round_and_corrected_update_their_accounts():
+    grace = acc("gwilson.204", "Grace", "Wilson", "2018-07-23", mis_id="S20",
+                extra={"upn": "E204756102861"})  # fmt: skip
+    chloe = acc("cwilson.204", "Chloe", "Wilson", "2018-07-23", mis_id="S21",
+                extra={"upn": "R204676601450"})  # fmt: skip
+    records = [
+        rec("S20", "Grace", "Wilson", "2018-07-23", upn="R204676601450"),
+        rec("S21", "Chloe", "Wilson", "2018-07-23", upn="E204756102861"),
+    ]
+    planned = plan(export(*records), snap([grace, chloe]), TODAY, settings())
+    assert {outcome_of(planned, m).outcome for m in ("S20", "S21")} == {"updated"}
+
+
 def test_a_upn_corrected_with_the_same_names_still_updates():
     amy = acc(
         "ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1", extra={"upn": "A204111111111"}

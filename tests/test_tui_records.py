@@ -444,6 +444,19 @@ async def test_non_mis_keys_typed_ahead_below_the_first_row_act_on_the_row_that_
     assert store.account(tim).status == "active"
 
 
+async def test_after_acting_on_marked_rows_the_cursor_stays_on_the_row_it_was_on(store):
+    # Tim marked (the cursor moves on to Katherine), then unallocated: Katherine stays highlighted.
+    tim = username_of(store, "Tim", "Berners-Lee")
+    kjohnson = username_of(store, "Katherine", "Johnson")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        await press(pilot, "space")
+        assert table(app).current().key == kjohnson and table(app).marked == {tim}
+        await press(pilot, "x", "y")
+        await settle(pilot, 4)
+        assert store.account(tim).status == "unallocated"
+        assert table(app).current().key == kjohnson
+
+
 async def test_bulk_restore_keeps_the_cursor_s_line_not_the_first_row(store):
     grace = username_of(store, "Grace", "Hopper")
     edsger = username_of(store, "Edsger", "Dijkstra")

@@ -912,7 +912,7 @@ def _retry_after(resp: Answer) -> float | None:
 
 def _is_invalid_client(resp: Answer) -> bool:
     try:
-        body = orjson.loads(resp.content)
+        body = _json(resp.content)
     except orjson.JSONDecodeError:
         return resp.status_code == 401
     if isinstance(body, dict) and body.get("error") in ("invalid_client", "unauthorized_client"):
@@ -924,7 +924,7 @@ def _iris_message(resp: Answer, ctx: _Ctx, token: _Token | None) -> str | None:
     """IRIS's own words, one short line, with the secret and token blanked if it echoed them."""
     msg: str | None = None
     try:
-        body = orjson.loads(resp.content)
+        body = _json(resp.content)
     except orjson.JSONDecodeError:
         body = None
     if isinstance(body, dict):

@@ -22,7 +22,11 @@ WITHHELD = "(IRIS's words are not shown: they hold the secret)"
 _ECHOED_FIELD = re.compile(
     r"(client_secret|access_token|refresh_token|password)(\W{1,4})[^\s&\"',;<]+", re.I
 )
-_CREDENTIALS = re.compile(r"\b(Basic|Bearer)(\s+)[A-Za-z0-9+/=._~-]{8,}", re.I)
+# a credential after the scheme's name: 16 characters or more, with a digit or a capital past
+# the first (not the words of "Bearer authentication is required")
+_CREDENTIALS = re.compile(
+    r"\b((?i:basic|bearer))(\s+)(?=[A-Za-z0-9+/=._~-]{16,})(?=.[^\s]*[0-9A-Z+/=])[A-Za-z0-9+/=._~-]+"
+)
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\(/)")
 
 

@@ -63,6 +63,9 @@ async def fetch_reports(
             if cancel is not None and cancel.is_set():
                 raise Cancelled
     finally:
+        for task in tasks:  # each failure read (a second one left unread is printed at exit)
+            if task.done() and not task.cancelled():
+                task.exception()
         left = [task for task in tasks if not task.done()]
         for task in left:
             task.cancel()

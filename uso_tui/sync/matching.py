@@ -426,7 +426,7 @@ def names_close(name: str, other: str) -> bool:
         return False
     return (
         (name.startswith(other) or other.startswith(name))
-        or phonetic(name) == phonetic(other)
+        or ((sound := phonetic(name)) != "" and sound == phonetic(other))  # (none: not Latin)
         or OSA.distance(name, other, score_cutoff=1) <= 1
         or JaroWinkler.normalized_similarity(name, other) >= 0.92
     )

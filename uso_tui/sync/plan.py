@@ -901,8 +901,8 @@ def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> s
     a date corrected, a known form: the update applies). Another person: a forename wholly
     different with a date of birth wholly different (a sibling given the id) or with a
     permanent UPN or IRIS personGuid that differs (a twin); forename, surname and date all
-    wholly different, or two of them with such an id that differs; or a record whose UPN,
-    not its account's, is another account's of the school."""
+    wholly different, or two of them with such an id that differs; or a record of another
+    forename whose UPN, not its account's, is another account's of the school."""
     person, theirs = person_of_record(rec), person_of_account(acc)
     differ = [
         name
@@ -929,7 +929,11 @@ def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> s
         or (differ == ["forename"] and ids)
     ):
         return "different " + ", ".join(differ + ids)
-    if "UPN" in ids and (holder := upn_holders.holder(upn, acc.username)):
+    if (
+        "UPN" in ids
+        and forename_level(person, theirs) != "equal"  # (the same names: a UPN corrected)
+        and (holder := upn_holders.holder(upn, acc.username))
+    ):
         return f"its UPN {rec.upn} is account {holder}'s"
     return ""
 

@@ -203,7 +203,10 @@ class ListTable(DataTable):
     def hold_place(self) -> None:
         """The rows at the cursor were acted on (unallocated, kept, restored): at the next
         refill the cursor stays on the same line, on the row that takes their place, rather
-        than following a row the action moved elsewhere in the list."""
+        than following a row the action moved elsewhere in the list. Rows marked elsewhere
+        were acted on, not the highlighted one: the cursor follows that row as usual."""
+        if self.marked and current_key(self) not in self.marked:
+            return
         self._place = self.cursor_row
 
     # selection ----------------------------------------------------------------------------------
