@@ -221,6 +221,26 @@ def test_a_mover_from_another_local_authority_with_a_date_slip_is_found(tmp_path
     assert ["dob", "one_digit"] in [field[:2] for field in case.candidates[0].evidence]
 
 
+def test_a_mover_from_another_local_authority_keyed_the_wrong_way_round_is_found(tmp_path):
+    from uso_tui.domain.models import School
+    from uso_tui.store import open_store
+
+    store = open_store(tmp_path / "data")
+    far_school = School("999-1234", "Far", "iSAMS", "https://far.isams.cloud", "id")
+    with store.transaction("tester") as tx:
+        tx.add_school(far_school, "secret")
+        far = acc(tx.new_username("Mateusz", "Kowalski", "999"), "Mateusz", "Kowalski",
+                  "2014-05-06", school="999-1234", mis_id="77")  # fmt: skip
+        tx.put_accounts([far])
+    snapshot = Snapshot(school=DFE, pool=lambda role: [], wide=store.find_people)
+    record = rec("1", "Kowalski", "Mateusz", "2014-05-06")  # no UPN on the transfer yet
+    planned = plan(export(record), snapshot, TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    (case,) = planned.new_cases
+    assert [c.username for c in case.candidates] == [far.username]
+    assert "forename and surname swapped" in case.candidates[0].reasons
+
+
 def test_the_same_upn_finds_a_pupil_whose_names_changed():
     old = acc(
         "ajones.204",

@@ -685,9 +685,10 @@ def _found_elsewhere(
     snapshot: Snapshot, role: str, records: list[MisRecord], index: CandidateIndex
 ) -> dict[str, list[Any]]:
     """Accounts anywhere in the store with a record's UPN, or its date of birth and its forename
-    or its surname (movers from another local authority, also married or mistyped), or its
-    forename and surname and a slip of its date (matching.date_slips: a mover whose date was
-    keyed wrongly at either school), by the record's MIS id. A UPN the LA's `index` already
+    or its surname (movers from another local authority, also married, mistyped, or with the
+    names keyed the wrong way round at one school), or its forename and surname and a slip of
+    its date (matching.date_slips: a mover whose date was keyed wrongly at either school), by
+    the record's MIS id. A UPN the LA's `index` already
     holds as a dummy is not looked for."""
     if snapshot.wide is None:
         return {}
@@ -703,6 +704,7 @@ def _found_elsewhere(
             name_dobs.update((f, "", record.dob) for f in names)
             if surname:
                 name_dobs.add(("", surname, record.dob))
+                name_dobs.add((surname, "", record.dob))  # keyed the wrong way round
                 slips = date_slips(record.dob)
                 name_dobs.update((f, surname, d) for f in names for d in slips)
     if not upns and not name_dobs:
@@ -728,9 +730,15 @@ def _found_elsewhere(
             normalise_cached(record.surname),
         )
         for account in by_dob.get(record.dob or "", ()):
-            if name_keys(account.forename, account.preferred_name) & names or (
-                normalise_cached(account.surname) == surname
-                and (role != "pupil" or _forenames_related(record, account))
+            theirs = name_keys(account.forename, account.preferred_name)
+            their_surname = normalise_cached(account.surname)
+            if (
+                theirs & names
+                or (
+                    their_surname == surname
+                    and (role != "pupil" or _forenames_related(record, account))
+                )
+                or (surname in theirs and their_surname in names)  # the wrong way round
             ):
                 got.append(account)
         if record.dob and surname:
