@@ -570,3 +570,15 @@ async def test_a_queue_opened_during_its_school_s_run_shows_the_cases_the_run_op
         assert app.screen.kind == "matching"
         assert [c.case_id for c in app.screen.cases] == [c.case_id for c in opened]
         assert "no open cases" not in screen_text(app)
+
+
+async def test_an_empty_report_s_bar_is_full_once_the_run_is_done(demo):
+    dfe = "204-3514"
+    demo.sim.set_records(dfe, "staff", [])
+    async with started(demo.store) as (app, pilot):
+        app.open_screen("force_run", dfe)
+        await answer_force_run(pilot)
+        await wait_for(pilot, lambda: dfe in app.live_runs and app.live_runs[dfe].done)
+        await settle(pilot, 3)
+        _label, bar = app.screen._bars["staff"]  # noqa: SLF001 - the screen's own bars
+        assert bar.percentage == 1

@@ -253,7 +253,9 @@ class ForceRunScreen(ConfirmsHeld):
                 "done",
                 "held",
             ):
-                bar.update(total=max(rp.records_total, 1), progress=rp.records_done)
+                # an empty report is whole once planned, not at 0%
+                done = rp.records_done if rp.records_total else int(finished)
+                bar.update(total=max(rp.records_total, 1), progress=done)
             elif rp.pages_total:
                 bar.update(total=rp.pages_total, progress=rp.pages_done)
             elif snap["done"] and phase in ("succeeded", "held", "done"):
