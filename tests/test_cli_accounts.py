@@ -314,3 +314,9 @@ def test_audit_says_on_stderr_when_it_stops_at_its_limit(cli):
     assert len(res.json()) == 2 and "showing the newest 2 events" in res.err
     res = cli.ok("audit", "--limit", "50", "--json")
     assert len(res.json()) < 50 and "showing the newest" not in res.err
+
+
+@pytest.mark.parametrize("command", [["why"], ["accounts", "--search"]])
+def test_a_search_longer_than_any_name_is_refused_not_said_back(cli, command):
+    res = cli(*command, "x" * 100_000)
+    assert res.status == 2 and "100,000 characters" in res.err and len(res.err) < 300

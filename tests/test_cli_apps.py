@@ -88,6 +88,17 @@ def test_operator_and_data_dir_defaults(monkeypatch, tmp_path):
     assert "uso-tui" in str(config.default_data_dir())
 
 
+def test_a_data_directory_given_empty_is_refused_not_taken_as_the_default(cli, monkeypatch):
+    # `--data-dir "$DIR"` with $DIR unset (a cron line) ran against the default store
+    from uso_tui.cli.main import main
+
+    assert main(["--data-dir", "", "school", "list"]) == 2
+    assert "--data-dir is empty" in cli.capsys.readouterr().err
+    monkeypatch.setenv("USO_TUI_DATA_DIR", "  ")
+    assert main(["school", "list"]) == 2
+    assert "USO_TUI_DATA_DIR is set but empty" in cli.capsys.readouterr().err
+
+
 def test_login_name_is_the_default_operator(cli, monkeypatch):
     monkeypatch.setattr(config.getpass, "getuser", lambda: "carol")
     cli.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")  # as alice

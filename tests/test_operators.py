@@ -409,3 +409,39 @@ async def test_a_key_the_role_may_not_use_says_so_when_pressed(tmp_path):
     assert any("Adding a school needs the admin role (bob (desk))" in line for line in said)
     assert any("Undoing a run needs the admin role" in line for line in said)
     assert any("Changing a school's settings needs the admin role" in line for line in said)
+
+
+async def test_a_console_of_an_operator_removed_since_it_opened_closes(tmp_path):
+    """bob's console was open when an administrator removed him: it must not go on acting (a
+    name no longer listed would count as the data directory's owner, an admin)."""
+    from tui_helpers import settle
+
+    from uso_tui.tui.app import UsoApp
+
+    store = _console_store(tmp_path)
+    app = UsoApp(store, operator="bob", clock=lambda: NOW, cursor_blink=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.recheck_access()
+        assert app.return_code is None  # still listed: nothing happens
+        remove_operator(store, "bob", operator="alice", now=NOW)
+        app.recheck_access()
+        await settle(pilot)
+    assert app.return_code == 1
+
+
+async def test_a_role_changed_while_the_console_is_open_takes_effect(tmp_path):
+    from tui_helpers import settle
+
+    from uso_tui.tui.app import UsoApp
+
+    store = _console_store(tmp_path)
+    app = UsoApp(store, operator="alice", clock=lambda: NOW, cursor_blink=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.may("undo_run")
+        remove_operator(store, "alice", operator="root", now=NOW)
+        add_operator(store, "alice", role="desk", operator="root", now=NOW)
+        app.recheck_access()
+        await settle(pilot)
+        assert not app.may("undo_run") and app.return_code is None

@@ -33,12 +33,20 @@ def default_data_dir() -> Path:
 def resolve_data_dir(
     arg: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
 ) -> Path:
-    """--data-dir, else USO_TUI_DATA_DIR, else the user data directory (platformdirs)."""
+    """--data-dir, else USO_TUI_DATA_DIR, else the user data directory (platformdirs). Either
+    given empty is refused: `--data-dir "$DIR"` with $DIR unset in a cron line would otherwise
+    run against the default store."""
     env = os.environ if env is None else env
-    if arg is not None and str(arg).strip():
+    if arg is not None:
+        if not str(arg).strip():
+            raise InvalidInput("--data-dir is empty: give the data directory, or leave it out")
         return Path(arg).expanduser()
-    from_env = env.get(DATA_DIR_ENV, "").strip()
-    if from_env:
+    if DATA_DIR_ENV in env:
+        from_env = env[DATA_DIR_ENV].strip()
+        if not from_env:
+            raise InvalidInput(
+                f"{DATA_DIR_ENV} is set but empty: set it to a directory, or unset it"
+            )
         return Path(from_env).expanduser()
     return default_data_dir()
 

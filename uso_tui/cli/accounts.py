@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from uso_tui.cli.context import Context
-from uso_tui.cli.output import emit_json, person, plain, table
+from uso_tui.cli.output import emit_json, person, plain, search_text, table
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.schools import check_dfe
@@ -77,6 +77,7 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
     dfe = check_dfe(args.dfe) if args.dfe else None
     if args.limit is not None and args.limit < 1:
         raise InvalidInput("--limit must be at least 1")
+    search_text(args.search)
     store = ctx.store()
     if dfe is not None and not args.search.strip():
         accounts = [a for a in store.school_accounts(dfe) if args.status in (None, a.status)]

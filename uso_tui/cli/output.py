@@ -14,6 +14,8 @@ from typing import Any, TextIO
 
 from rich.cells import cell_len
 
+from uso_tui.domain.errors import InvalidInput
+
 
 def plain(value: Any) -> str:
     """Text safe to print: None as '-', control characters as \\xNN escapes."""
@@ -85,3 +87,16 @@ def person(forename: Any, surname: Any, preferred: Any = None) -> str:
     if preferred and preferred != forename:
         name += f" ({plain(preferred)})"
     return name
+
+
+MAX_SEARCH = 200  # characters of a search, as of any other text an operator types
+
+
+def search_text(text: str) -> str:
+    """A search as typed, refused past MAX_SEARCH characters (said back whole, 100,000 of them
+    would fill the terminal; no name is that long)."""
+    if len(text) > MAX_SEARCH:
+        raise InvalidInput(
+            f"the search is {len(text):,} characters long: at most {MAX_SEARCH} are looked for"
+        )
+    return text

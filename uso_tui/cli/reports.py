@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from uso_tui.cli.context import Context
-from uso_tui.cli.output import emit_json, person, plain, table
+from uso_tui.cli.output import emit_json, person, plain, search_text, table
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.schools import check_dfe
 
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.why import WHY_LIMIT, not_found, unallocated_besides, why  # noqa: PLC0415
 
-    text = " ".join(args.text).strip()
+    text = search_text(" ".join(args.text).strip())
     if not text:
         raise InvalidInput("give a name, date of birth, UPN or MIS id to look for")
     hits = why(ctx.store(), text, today=ctx.now().date().isoformat())

@@ -32,6 +32,7 @@ from uso_tui.tui.palette import UsoCommands, UsoPalette
 from uso_tui.tui.widgets import Confirm, KeysHelp, screen_keys
 
 UNRECORDED_RETRY_S = 30  # how often the ends a full disk kept from being written are tried again
+ACCESS_RECHECK_S = 5  # how often operators.json is read again (an operator removed, a role changed)
 
 # kind -> (module under uso_tui.tui.screens, class name, takes a school?)
 SCREENS: dict[str, tuple[str, str, str]] = {
@@ -95,10 +96,30 @@ class UsoApp(KeysInTurnApp):
         """The operator's role allows `action` (a sync.access action name)."""
         return self.access.may(action)
 
+    def recheck_access(self) -> None:
+        """operators.json read again: a session of an operator removed since it opened closes
+        (it would go on acting in their name); a role changed since takes effect."""
+        try:
+            now = access_of(self.store, self.operator)
+        except Exception:  # noqa: BLE001 - a file being rewritten: the next look reads it
+            return
+        if self.access.listed and not now.listed:
+            self.exit(
+                return_code=1,
+                message=f"{self.operator} is no longer an operator of this service desk: "
+                "the console has closed",
+            )
+            return
+        if now.role != self.access.role:
+            self.access = now
+            self.notify(f"Your role is now {now.role}", severity="warning", markup=False)
+            self.screen.refresh_bindings()
+
     # -- navigation ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.set_interval(UNRECORDED_RETRY_S, self._write_unrecorded)
+        self.set_interval(ACCESS_RECHECK_S, self.recheck_access)
         self.push_screen(self.make_screen("schools", None))
         if self._start and self._start[0] != "schools":
             self.push_screen(self.make_screen(*self._start))
