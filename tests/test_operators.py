@@ -14,6 +14,7 @@ import pytest
 from cli_support import SECRET, snapshot
 from factories import DFE, Env, iris_student
 
+from uso_tui.domain.errors import InvalidInput
 from uso_tui.store import open_store
 from uso_tui.sync import admin
 from uso_tui.sync.access import AccessDenied, access_of, require
@@ -445,3 +446,11 @@ async def test_a_role_changed_while_the_console_is_open_takes_effect(tmp_path):
         app.recheck_access()
         await settle(pilot)
         assert not app.may("undo_run") and app.return_code is None
+
+
+def test_scheduler_is_no_operator_s_name(tmp_path):
+    # the daily runs are the scheduler's in the audit log: an operator of that name would pass
+    # for them
+    store = _console_store(tmp_path)
+    with pytest.raises(InvalidInput, match="own runs"):
+        add_operator(store, "scheduler", role="desk", operator="alice", now=NOW)

@@ -44,6 +44,10 @@ def test_url_rules():
         check_mis_url("http://127.0.0.1:8765/204-3210", "iSAMS")
     with pytest.raises(InvalidInput):
         check_mis_url("https://user:pw@hill.isams.cloud", "iSAMS")
+    with pytest.raises(InvalidInput, match="'..' in its path"):
+        check_mis_url("https://hill.isams.cloud/../evil", "iSAMS")
+    with pytest.raises(InvalidInput, match="port 443, not 8443"):
+        check_mis_url("https://hill.isams.cloud:8443", "iSAMS")
 
 
 def test_allowed_hosts_may_use_http():

@@ -117,6 +117,8 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
         raise InvalidInput(f"bad MIS URL {url!r}: {host!r} is not a valid host name")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise InvalidInput(f"bad MIS URL {url!r}: no credentials, query or fragment allowed")
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        raise InvalidInput(f"bad MIS URL {url!r}: no '.' or '..' in its path")
     hostport = f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
     if hostport in allowed_hosts or (port is None and host in allowed_hosts):
         return url
@@ -128,6 +130,8 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
         )
     if domain and host.endswith("." + domain) and port in (None, 443):
         return url
+    if domain and host.endswith("." + domain):
+        raise InvalidInput(f"MIS URL {url!r}: IRIS answers on port 443, not {port}")
     if known:
         raise InvalidInput(f"MIS URL host {host!r} does not match MIS {mis} (*.{domain})")
     raise InvalidInput(

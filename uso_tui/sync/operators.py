@@ -32,6 +32,9 @@ def _shown(op: Operator) -> dict:
     return {"role": op.role, "keys": [key_fingerprint(k) for k in op.keys]}
 
 
+RESERVED_NAMES = frozenset({"scheduler"})  # the daily runs' operator in every audit event
+
+
 def add_operator(
     store: Store,
     name: str,
@@ -44,6 +47,10 @@ def add_operator(
     """A new operator with their public keys (none: a name with a role, for the shell only)."""
     require(store, operator, "operators")
     name = check_operator_name(name)
+    if name in RESERVED_NAMES:
+        raise InvalidInput(
+            f"{name!r} names the product's own runs in the audit log: choose another name"
+        )
     role = check_operator_role(role)
     clean: list[str] = []
     for key in keys:
