@@ -183,6 +183,17 @@ async def test_undo_a_create_in_a_later_session_leaves_nothing_to_restore(env, t
     assert again.exclusions(DFE) == []
 
 
+async def test_a_create_is_undone_also_after_a_run_applied_the_record_s_changes(env):
+    # An account a create made by mistake is withdrawn whatever the MIS said of it since.
+    case_id = await _case_for_eva(env)
+    made = actions.resolve_case(env.store, case_id, operator="bob", now=LATER, create=True)
+    username = made.decision.split(":")[1]
+    env.set_students(DFE, [AMY, BOB, iris_student("5", "Eva", "Blackwell", "2015-03-03")])
+    assert (await sync(env, now=DAY3)).run.counts["updated"] == 1
+    assert actions.undo_decision(env.store, case_id, operator="bob", now=DAY4).status == "open"
+    assert env.store.account(username).status == "unallocated"
+
+
 async def test_undo_of_a_match_is_refused_once_the_account_changed(env):
     case_id = await _case_for_eva(env)
     actions.resolve_case(env.store, case_id, operator="bob", now=LATER, match="eblack.204")

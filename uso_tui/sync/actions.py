@@ -460,14 +460,27 @@ def restorable(acc: Account) -> bool:
     return acc.status == "unallocated" and not acc.extra.get(UNDONE_CREATE)
 
 
-def _changed_since(acc: Account, case: MatchCase, rec: MisRecord) -> bool:
-    """The account a decision made or matched is no longer as the decision left it."""
-    return (
+def _changed_since(
+    acc: Account, case: MatchCase, rec: MisRecord, mis_updates: bool = False
+) -> bool:
+    """The account a decision made or matched is no longer as the decision left it. With
+    `mis_updates`, the record's own changes a run applied since do not count (an account a
+    create made by mistake is withdrawn whatever the MIS has said of it since)."""
+    if (
         acc.status != "active"
         or acc.school != case.school
         or acc.mis_id != rec.mis_id
         or acc.link_school != case.school
-        or (acc.last_event_at or "") > (case.decided_at or "")
+    ):
+        return True
+    decided = case.decided_at or ""
+    if (acc.last_event_at or "") <= decided:
+        return False
+    since = [entry for entry in acc.history if (entry.get("at") or "") > decided]
+    return (
+        not mis_updates
+        or not since
+        or any(entry.get("action") != "update" or not entry.get("run_id") for entry in since)
     )
 
 
@@ -493,7 +506,7 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
             put_changed(txn, now_acc, back, "undo_match", at, dfe)
         elif "created" in undo:
             acc = txn.account(undo["created"])
-            if _changed_since(acc, case, rec):
+            if _changed_since(acc, case, rec, mis_updates=True):
                 raise InvalidInput(f"{acc.username} has changed since; undo it by hand")
             # No account is ever deleted: the mistaken one is unallocated, unlinked and marked
             # so that it is never offered for restore.
