@@ -811,3 +811,13 @@ def test_names_in_another_script_are_close_only_when_they_are():
     planned = _plan([rec("1", "محمد", "حسن", "2015-03-04"), rec("2", "فاطمة", "حسن", "2015-03-05")],
                     [requested])  # fmt: skip
     assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize(("theirs", "ours"), [("Arnina", "Amina"), ("Clavid", "David")])
+def test_letters_a_scanner_confuses_are_a_slip_of_the_forename(theirs, ours):
+    # an in-LA mover whose old school's form was scanned: "rn" read for "m", "cl" for "d"
+    old = acc("aali.204", theirs, "Ali", "2014-05-29", school=OTHER, mis_id="S135")
+    planned = _plan([rec("1", ours, "Ali", "2014-05-29")], pool=[old])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    (case,) = planned.new_cases
+    assert [c.username for c in case.candidates] == ["aali.204"]

@@ -421,7 +421,8 @@ def person_of_account(account: object) -> Person:
 
 @lru_cache(maxsize=500_000)
 def names_close(name: str, other: str) -> bool:
-    """A slip: the same sound (Amy / Amie), one edit, or Jaro-Winkler's kind of nearness."""
+    """A slip: the same sound (Amy / Amie), one edit, Jaro-Winkler's kind of nearness, or
+    letters a scanned form confuses (Arnina / Amina)."""
     if min(len(name), len(other)) < 3:
         return False
     return (
@@ -429,7 +430,18 @@ def names_close(name: str, other: str) -> bool:
         or ((sound := phonetic(name)) != "" and sound == phonetic(other))  # (none: not Latin)
         or OSA.distance(name, other, score_cutoff=1) <= 1
         or JaroWinkler.normalized_similarity(name, other) >= 0.92
+        or _as_scanned(name) == _as_scanned(other)
     )
+
+
+# Letter groups a form read by a scanner (or keyed from a poor copy) takes for one another.
+_SCANNED = (("rn", "m"), ("cl", "d"), ("vv", "w"))
+
+
+def _as_scanned(name: str) -> str:
+    for group, letter in _SCANNED:
+        name = name.replace(group, letter)
+    return name
 
 
 def forename_level(record: Person, account: Person) -> str:
