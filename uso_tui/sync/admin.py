@@ -143,6 +143,15 @@ def check_new_name(value: Any, what: str) -> str:
     return text
 
 
+def check_new_names(forename: Any, surname: Any) -> tuple[str, str]:
+    """A new account's forename and surname, checked as creating it checks them (InvalidName
+    now, for a name that makes no username, rather than inside the transaction)."""
+    forename = check_new_name(forename, "forename")
+    surname = check_new_name(surname, "surname")
+    username_stem(forename, surname)
+    return forename, surname
+
+
 def _is_mark(char: str) -> bool:
     return unicodedata.category(char).startswith("M")  # an accent typed as its own character
 
@@ -419,9 +428,7 @@ def add_account(
     require(store, operator, "account_add")
     dfe = check_dfe(dfe)
     role = check_role(role)
-    forename = check_new_name(forename, "forename")
-    surname = check_new_name(surname, "surname")
-    username_stem(forename, surname)  # InvalidName now rather than inside the transaction
+    forename, surname = check_new_names(forename, surname)
     dob = check_dob(dob, now.date())
     at = _stamp(now)
     with store.transaction(operator) as tx:

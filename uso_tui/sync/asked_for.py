@@ -7,7 +7,7 @@ guessed (1 January, how a date not known is keyed) or mistyped, a name as the fa
 with a guessed date falls below what a case shows, and the person's record then creates a second
 account at the same school, with nothing to say why. So an unlinked account of the school (not
 a restored one: someone's who left) is a candidate of a record when both name it:
-- the surname the same, a slip of it (surname_close, or the same sound), and the forename (or a
+- the surname the same, a slip of it (auto_link.surname_slip), and the forename (or a
   preferred name) the same, a known-as form of it, or a slip of it, not both a slip;
 - the date of birth a guess (for a pupil, the year within one of the record's: only the day and
   month are guessed) or a slip of the record's (a digit, a day, month or year out, day and
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise_cached
-from uso_tui.sync.auto_link import ids_conflict, name_keys, surname_close
-from uso_tui.sync.matching import dob_level, known_as, names_close, phonetic
+from uso_tui.sync.auto_link import ids_conflict, name_keys, surname_slip
+from uso_tui.sync.matching import dob_level, known_as, names_close, near_keys
 
 GUESSED_DOB = "-01-01"  # the day and month keyed for a date of birth not known
 
@@ -39,7 +39,7 @@ class AskedFor:
                 if acc.previous_link or not surname:  # a restored account: not asked for
                     continue
                 entry = (surname, name_keys(acc.forename, acc.preferred_name), acc)
-                for key in {surname[:1], phonetic(surname)}:
+                for key in near_keys(surname):
                     self._by_key.setdefault(key, []).append(entry)
 
     def of(self, rec: MisRecord) -> list[tuple[Account, str]]:
@@ -53,15 +53,13 @@ class AskedFor:
         forms = names | {form for name in names for form in known_as(name)}
         seen: set[str] = set()
         out: list[tuple[Account, str]] = []
-        for key in (surname[:1], phonetic(surname)):
+        for key in near_keys(surname):
             for their_surname, their_names, acc in self._by_key.get(key, ()):
                 if acc.username in seen:
                     continue
                 seen.add(acc.username)
                 exact_surname = their_surname == surname
-                if not exact_surname and not (
-                    surname_close(their_surname, surname) or names_close(their_surname, surname)
-                ):
+                if not exact_surname and not surname_slip(their_surname, surname):
                     continue
                 if their_names & forms:
                     pass  # the same forename, or a known-as form of it

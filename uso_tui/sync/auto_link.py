@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import normalise_cached, upn_key
-from uso_tui.sync.matching import date_slips, known_as, names_close, phonetic
+from uso_tui.sync.matching import date_slips, known_as, names_close, near_keys
 
 OLDEST_DOB = "1900-01-01"  # before it a date of birth is impossible (DESIGN rule 2)
 NO_FORENAME = ""  # the claims key of records without a forename: any account may be theirs
@@ -42,6 +42,12 @@ def surname_close(theirs: str, ours: str) -> bool:
         return True
     short, long = sorted((theirs, ours), key=len)
     return len(short) >= 3 and (long.startswith(short) or long.endswith(short))
+
+
+def surname_slip(theirs: str, ours: str) -> bool:
+    """surname_close, or the matcher's nearness (the same sound, Jaro-Winkler's): a surname a
+    record's person and an account's may share, keyed by two hands."""
+    return surname_close(theirs, ours) or names_close(theirs, ours)
 
 
 class Claims:
@@ -72,11 +78,10 @@ class Claims:
             for form in (name, *known_as(name)):
                 self._forms.setdefault(form, set()).add(name)
         # the names a slip may stand for, looked among those of its initial or its sound only
-        self._by_initial: dict[str, list[str]] = {}
-        self._by_sound: dict[str, list[str]] = {}
+        self._near: dict[str, list[str]] = {}
         for name in wanted:
-            self._by_initial.setdefault(name[:1], []).append(name)
-            self._by_sound.setdefault(phonetic(name), []).append(name)
+            for key in near_keys(name):
+                self._near.setdefault(key, []).append(name)
         self._stands: dict[str, frozenset[str]] = {}
         for r in export.records:
             self._add(
@@ -124,8 +129,7 @@ class Claims:
         got = self._stands.get(name)
         if got is None:
             out = set(self._forms.get(name, ()))
-            near = (*self._by_initial.get(name[:1], ()), *self._by_sound.get(phonetic(name), ()))
-            for other in near:
+            for other in (o for key in near_keys(name) for o in self._near.get(key, ())):
                 if other not in out and names_close(name, other):
                     out.add(other)
             got = self._stands[name] = frozenset(out)
@@ -138,8 +142,8 @@ class Claims:
         out: set[str] = set()
         for name in _own_names(acc):
             for mis_id, their_surname, their_dob in self.by_name.get(name, ()):
-                if (not their_dob or their_dob == dob or their_dob in slips) and (
-                    surname_close(their_surname, surname) or names_close(their_surname, surname)
+                if (not their_dob or their_dob == dob or their_dob in slips) and surname_slip(
+                    their_surname, surname
                 ):
                     out.add(mis_id)
         # A record without a forename: the same surname and date of birth is enough (one with

@@ -56,8 +56,8 @@ async def fetch_reports(
                 return_when=asyncio.FIRST_EXCEPTION,
             )
             for task in tasks:
-                if task in done and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                if task in done and not task.cancelled() and (error := task.exception()):
+                    raise error
             if not pending:
                 return dict(task.result() for task in tasks)
             if cancel is not None and cancel.is_set():

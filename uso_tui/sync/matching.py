@@ -434,6 +434,12 @@ def names_close(name: str, other: str) -> bool:
     )
 
 
+def near_keys(name_key: str) -> tuple[str, ...]:
+    """The keys a name is looked up by among names it may be a slip of (names_close): its
+    initial and its sound (distinct keys: a letter in lower case, a sound in capitals)."""
+    return (name_key[:1], phonetic(name_key))
+
+
 # Letter groups a form read by a scanner (or keyed from a poor copy) takes for one another.
 _SCANNED = (("rn", "m"), ("cl", "d"), ("vv", "w"))
 

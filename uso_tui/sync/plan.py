@@ -688,8 +688,7 @@ def _found_elsewhere(
     or its surname (movers from another local authority, also married, mistyped, or with the
     names keyed the wrong way round at one school), or its forename and surname and a slip of
     its date (matching.date_slips: a mover whose date was keyed wrongly at either school), by
-    the record's MIS id. A UPN the LA's `index` already
-    holds as a dummy is not looked for."""
+    the record's MIS id. A UPN the LA's `index` already holds as a dummy is not looked for."""
     if snapshot.wide is None:
         return {}
     upns: set[str] = set()
@@ -912,10 +911,11 @@ def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> s
     wholly different, or two of them with such an id that differs; or a record of another
     forename whose UPN, not its account's, is another account's of the school."""
     person, theirs = person_of_record(rec), person_of_account(acc)
+    forename = forename_level(person, theirs)
     differ = [
         name
         for name, apart in (
-            ("forename", forename_level(person, theirs) == "different"),
+            ("forename", forename == "different"),
             ("surname", not surname_close(person.skey, theirs.skey)),
             ("date of birth", dob_level(rec.dob or "", acc.dob or "") == "different"),
         )
@@ -939,7 +939,7 @@ def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> s
         return "different " + ", ".join(differ + ids)
     if (
         "UPN" in ids
-        and forename_level(person, theirs) != "equal"  # (the same names: a UPN corrected)
+        and forename != "equal"  # (the same names: a UPN corrected)
         and (holder := upn_holders.holder(upn, acc.username))
     ):
         return f"its UPN {rec.upn} is account {holder}'s"

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from uso_tui.domain.models import Account
-from uso_tui.domain.names import normalise, username_stem
+from uso_tui.domain.names import normalise
 from uso_tui.store import AccountHit
 from uso_tui.tui.applying import attempt
 from uso_tui.tui.format import accounts_list, plain
@@ -162,19 +162,14 @@ class RequestAccountForm(SchoolForm[Account]):
     def look(self, role: str, forename: str, surname: str, dob: str) -> None:
         from uso_tui.sync.admin import (  # noqa: PLC0415
             check_dob,
-            check_new_name,
+            check_new_names,
             check_role,
             same_person,
             same_person_in_export,
         )
 
         def read() -> tuple[Request, list[AccountHit]]:
-            # checked as creating it will check them: refused before the question, not after
-            forename_ok, surname_ok = (
-                check_new_name(forename, "forename"),
-                check_new_name(surname, "surname"),
-            )
-            username_stem(forename_ok, surname_ok)
+            check_new_names(forename, surname)  # refused before the question, not after it
             request = Request(
                 check_role(role), forename, surname, check_dob(dob, self.now().date())
             )

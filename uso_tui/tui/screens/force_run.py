@@ -72,6 +72,13 @@ def report_label(report: str, rp: ReportProgress, finished: bool = False) -> str
     return f"{name:<9}{rp.phase}"
 
 
+def run_head(run_id: str, state: Text) -> Text:
+    """The screen's first line: the run and where it is."""
+    head = Text(f"Run {run_id}  ", style="bold", end="")
+    head.append_text(state)
+    return head
+
+
 class ForceRunScreen(ConfirmsHeld):
     kind = "force_run"
     TITLE = "Force run"
@@ -229,11 +236,11 @@ class ForceRunScreen(ConfirmsHeld):
         snap = live.snapshot()
         phase = snap["phase"]
         run_id = snap["run_id"] or "starting"
-        head = Text(f"Run {run_id}  ", style="bold", end="")
-        head.append_text(
+        head = run_head(
+            run_id,
             status_text(phase)
             if phase in ("succeeded", "held", "failed", "cancelled")
-            else Text(f"phase: {phase}", style="bold cyan")
+            else Text(f"phase: {phase}", style="bold cyan"),
         )
         if not snap["done"]:
             head.append("   (c cancels; escape leaves it running)", style="dim")
@@ -462,7 +469,5 @@ class ForceRunScreen(ConfirmsHeld):
         self._log_line(clean(f"{self.now():%H:%M:%S} {line} by {self.operator}"))
         self._show_final(done.run)
         # the header said HELD from the live run; the run is confirmed now
-        head = Text(f"Run {done.run.run_id}  ", style="bold", end="")
-        head.append_text(status_text(done.run.status))
-        self.phase_box.update(head)
+        self.phase_box.update(run_head(done.run.run_id, status_text(done.run.status)))
         self.say(line)
