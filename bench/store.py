@@ -141,7 +141,7 @@ def _wanted(store, la: str, count: int, rng: random.Random) -> tuple[set[str], s
         else:
             upns.add(f"Z{position:012d}")
             forename, surname = forename + "q", surname + "q"  # nobody's
-        if dob:  # as sync.plan._found_elsewhere asks
+        if dob:  # as sync.plan.found_elsewhere asks
             name_dobs.update({(forename, "", dob), ("", surname, dob)})
             name_dobs.update((forename, surname, slip) for slip in date_slips(dob))
     return upns, name_dobs

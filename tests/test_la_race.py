@@ -85,10 +85,10 @@ class Held:
             out, err = self.proc.communicate(timeout=WAIT)
             raise AssertionError(f"{self.dfe} did not plan: {line}{out}{err}")
 
-    def commit(self) -> Any:
-        out, err = self.proc.communicate("go\n", timeout=WAIT)
+    def commit(self, commits: int = 1) -> Any:
+        out, err = self.proc.communicate("go\n" * commits, timeout=WAIT)
         assert self.proc.returncode == 0, err
-        return json.loads(out)
+        return json.loads(out.removeprefix("planned\n" * (commits - 1)))
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -240,6 +240,76 @@ def test_create_from_a_case_racing_a_run_of_another_school_gives_one_account(
             assert open_store(root).case(case.case_id).status == "open"
     finally:
         run.kill()
+
+
+SCHOOL_C = "305-4120"  # of another local authority (305)
+ONLY_C = enrolled_student("c-only", "Cressida", "Lindqvist", "2012-10-10")
+
+
+def everyone_named(root: Path, forename: str, surname: str) -> list:
+    store = open_store(root)
+    return [
+        a
+        for la in ("204", "305")
+        for a in store.la_accounts(la, "pupil")
+        if (a.forename, a.surname) == (forename, surname)
+    ]
+
+
+def newcomer_at(sim, schools: dict[str, dict], mover: tuple[str, str, str], upn: str) -> None:
+    forename, surname, dob = mover
+    for dfe, others in schools.items():
+        record = enrolled_student(f"{dfe[-1]}-new", forename, surname, dob, upn=upn)
+        sim.set_records(dfe, "students", [others, record])
+
+
+@pytest.mark.slow  # two processes
+@pytest.mark.parametrize("a_first", [True, False], ids=["A-first", "C-first"])
+def test_a_newcomer_at_schools_of_two_las_synced_at_once_gets_one_account(cli, sim, a_first):
+    """Outside the LA the same names and date of birth, or the same UPN, are the mover's: the
+    run that commits second finds the account the first made meanwhile, though its plan did
+    not (DESIGN section 3: one person, one account)."""
+    root = cli.data_dir
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    cli.ok("sync", SCHOOL_C)
+    forename, surname, dob = NEWCOMERS[5]
+    newcomer_at(sim, {SCHOOL_A: ONLY_A, SCHOOL_C: ONLY_C}, NEWCOMERS[5], "K801200011001")
+    order = (SCHOOL_A, SCHOOL_C) if a_first else (SCHOOL_C, SCHOOL_A)
+    runs = race(root, order)
+    first, second = order
+    assert runs[first]["counts"]["created"] == 1
+    assert runs[second]["counts"]["created"] == 0
+    assert runs[second]["counts"]["needs_matching"] == 1
+    [account] = everyone_named(root, forename, surname)
+    assert account.school == first
+    [case] = open_store(root).cases(second, "open")
+    assert [c["username"] for c in case.candidates] == [account.username]
+    pf = open_store(root).processed_file(runs[second]["run_id"])
+    assert pf is not None
+    [row] = [r for r in pf.records if r["record"]["mis_id"] == f"{second[-1]}-new"]
+    assert row["outcome"] == "needs_matching" and account.username in row["reason"]
+
+
+def test_run_due_of_schools_of_two_las_gives_a_newcomer_one_account(cli, sim):
+    """One daily run plans both schools before it commits either: the second sees the account
+    the first committed."""
+    root = cli.data_dir
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    cli.ok("sync", SCHOOL_C)
+    cli.ok("school", "set", SCHOOL_B, "--daily-at", "23:00")
+    forename, surname, _dob = NEWCOMERS[4]
+    newcomer_at(sim, {SCHOOL_A: ONLY_A, SCHOOL_C: ONLY_C}, NEWCOMERS[4], "")
+    due = Held(root, "run-due")
+    try:
+        due.planned()
+        out = due.commit(commits=2)  # a batch each
+    finally:
+        due.kill()
+    [account] = everyone_named(root, forename, surname)
+    later = SCHOOL_C if account.school == SCHOOL_A else SCHOOL_A
+    [case] = open_store(root).cases(later, "open")
+    assert [c["username"] for c in case.candidates] == [account.username]
+    assert sorted(r["counts"]["created"] for r in out if r["school"] != SCHOOL_B) == [0, 1], out
 
 
 if __name__ == "__main__":

@@ -525,3 +525,39 @@ def test_a_worker_ends_when_the_process_that_commits_is_gone():
     )
     done = subprocess.run([sys.executable, "-c", code], timeout=30, check=False)
     assert done.returncode == 1
+
+
+async def test_a_newcomer_at_schools_of_two_las_in_one_commit_gets_one_account(env, monkeypatch):
+    """The daily run commits the schools it has planned together, in one transaction: a new
+    person planned at schools of two local authorities gets one account, and a case at the
+    other school whose candidate is that account (staged, not yet in any index)."""
+    import uso_tui.sync.schedule as schedule
+
+    far = "305-4120"
+    newcomer = iris_student("9", "Ottoline", "Fairweather", "2013-06-05")
+    env.add_school(far, students=[newcomer], daily_at="06:00")
+    env.set_students(DFE, [newcomer])
+    real = schedule.commit_and_report
+    held: list = []
+
+    async def together(store, batch, *args):
+        held.extend(batch)
+        if len(held) < 2:  # the first planned waits for the second
+            return []
+        return await real(store, held, *args)
+
+    monkeypatch.setattr(schedule, "commit_and_report", together)
+    results = await due(env, datetime(2026, 3, 10, 6, 30))
+    assert sorted(r.run.school for r in results) == [DFE, far]
+    made = [
+        a
+        for la in ("204", "305")
+        for a in env.store.la_accounts(la, "pupil")
+        if a.surname == "Fairweather"
+    ]
+    assert len(made) == 1
+    [later] = {DFE, far} - {made[0].school}
+    [case] = env.store.cases(later, "open")
+    assert [c["username"] for c in case.candidates] == [made[0].username]
+    created = {r.run.school: r.run.counts["created"] for r in results}
+    assert created == {made[0].school: 1, later: 0}

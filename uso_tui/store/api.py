@@ -254,14 +254,19 @@ class Store(Protocol):
         ...
 
     def find_people(
-        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
+        self,
+        role: str,
+        upns: set[str],
+        name_dobs: set[tuple[str, str, str]],
+        since: float | None = None,
     ) -> list[AccountHit]:
         """The accounts of `role` at any school of the store (active or unallocated), from the
         compact name indexes, whose UPN (stripped, upper-cased) is in `upns`, or whose
         (forename key, surname key, date of birth) is in `name_dobs`, the forename key being
         `normalise()` of the account's forename or of its preferred name and the surname key
         `normalise()` of its surname; an empty forename or surname key stands for any (not
-        both). Sorted by username."""
+        both). Sorted by username. What is committed up to about a second before is seen, or
+        everything committed before `since` (time.monotonic()) when given."""
         ...
 
     def expect_many_finds(self) -> None:

@@ -451,10 +451,15 @@ class PeopleIndex:
         self.appended = 0  # of those, read from where the key file read before ended
 
     def find(
-        self, dfes: list[str], path_of: Callable[[str], Path], finder: PeopleFinder
+        self,
+        dfes: list[str],
+        path_of: Callable[[str], Path],
+        finder: PeopleFinder,
+        since: float | None = None,
     ) -> list[AccountHit]:
         """find_people over the schools `dfes` (their names.idx at path_of(dfe)), sorted by
-        username. The caller holds the store's read lock."""
+        username; every index checked again if not since `since` (time.monotonic()). The
+        caller holds the store's read lock."""
         found: dict[str, AccountHit] = {}
         if not finder.wants_any:
             return []
@@ -469,7 +474,7 @@ class PeopleIndex:
             forenames = list(finder.pair_dates)
             pairs = dict.fromkeys(dfes, forenames) if forenames else {}
         else:
-            plain, pairs = self.named(dfes, path_of, finder.needles, finder.pair_forenames)
+            plain, pairs = self.named(dfes, path_of, finder.needles, finder.pair_forenames, since)
         for dfe in sorted(plain.keys() | pairs.keys()):
             data = read_bytes(self._paths.get(dfe) or path_of(dfe))  # named() keeps each path
             if data:
@@ -485,12 +490,13 @@ class PeopleIndex:
         path_of: Callable[[str], Path],
         needles: dict[int, bytes],
         pair_forenames: dict[int, bytes],
+        since: float | None = None,
     ) -> tuple[dict[str, set[bytes]], dict[str, set[bytes]]]:
         """The schools whose index may hold one of the keys of `needles`, each with the needles
         of the keys it holds, and likewise for the pair keys of `pair_forenames` and their
         forenames; every index checked first."""
         with self._lock:
-            self._current(dfes, path_of)
+            self._current(dfes, path_of, since)
             plain_keys, pair_keys = set(needles), set(pair_forenames)
             every = plain_keys | pair_keys
             plain: dict[str, set[bytes]] = {}
@@ -514,15 +520,22 @@ class PeopleIndex:
             self._looks = max(self._looks, SCAN_LOOKS)
             self._current(dfes, path_of)
 
-    def _current(self, dfes: list[str], path_of: Callable[[str], Path]) -> None:
+    def _current(
+        self, dfes: list[str], path_of: Callable[[str], Path], since: float | None = None
+    ) -> None:
         """The map of `dfes`' keys, checked against their files at most every RECHECK_S (and
-        whenever a school is new to it). The caller holds self._lock."""
+        whenever a school is new to it, or not checked since `since`). The caller holds
+        self._lock."""
         paths = self._paths
         for dfe in dfes:
             if dfe not in paths:
                 paths[dfe] = str(path_of(dfe))
         now = time.monotonic()
-        if now - self._checked_at >= RECHECK_S or any(d not in self._known for d in dfes):
+        if (
+            now - self._checked_at >= RECHECK_S
+            or (since is not None and self._checked_at < since)
+            or any(d not in self._known for d in dfes)
+        ):
             self._refresh({dfe: paths[dfe] for dfe in dfes})
             self._checked_at = time.monotonic()
 

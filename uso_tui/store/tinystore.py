@@ -373,13 +373,17 @@ class TinyStore(KeptReads, Store):
         return index.build_index({row["username"]: row for row in rows})
 
     def find_people(
-        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
+        self,
+        role: str,
+        upns: set[str],
+        name_dobs: set[tuple[str, str, str]],
+        since: float | None = None,
     ) -> list[AccountHit]:
         finder = PeopleFinder(role, upns, name_dobs)
         if not finder.wants_any:
             return []
         with self._reading():
-            return self.people.find(self._school_dirs(), self.layout.names_idx, finder)
+            return self.people.find(self._school_dirs(), self.layout.names_idx, finder, since)
 
     def freeing_in_background(self) -> AbstractContextManager[None]:
         return freeing.in_background()

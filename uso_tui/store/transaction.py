@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -159,7 +160,11 @@ class TransactionSource(Protocol):
     def feed_parts(self) -> tuple[dict[str, Any] | None, list[int], list[dict[str, Any]]]: ...
 
     def find_people(
-        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
+        self,
+        role: str,
+        upns: set[str],
+        name_dobs: set[tuple[str, str, str]],
+        since: float | None = None,
     ) -> list[AccountHit]: ...
 
 
@@ -196,6 +201,9 @@ class TinyTransaction(KeptWrites, Transaction):
         self._why: dict[str, bytes] = {}  # school -> its why.idx (why_index.py)
         self._new_schools: set[str] = set()
         self._closed = False
+        # Made under the lock: what other processes committed before now is read, not a
+        # cached view of it (find_people)
+        self._began = time.monotonic()
 
     def __repr__(self) -> str:
         return f"<TinyTransaction operator={self.operator!r} root={str(self._lay.root)!r}>"
@@ -274,9 +282,10 @@ class TinyTransaction(KeptWrites, Transaction):
     def find_people(
         self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
     ) -> list[AccountHit]:
-        """Store.find_people as committed (this transaction's own accounts are in its LA)."""
+        """Store.find_people as committed, every commit before the lock seen (this
+        transaction's own accounts are in its LA)."""
         self._check_open()
-        return self._store.find_people(role, upns, name_dobs)
+        return self._store.find_people(role, upns, name_dobs, self._began)
 
     def find_account(self, username: str) -> Account | None:
         self._check_open()

@@ -20,7 +20,7 @@ from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.store.layout import la_of_username
 from uso_tui.sync.matching import MAX_CANDIDATES, CandidateIndex
-from uso_tui.sync.plan import CREATED, NEEDS_MATCHING, NewCase, Plan
+from uso_tui.sync.plan import CREATED, NEEDS_MATCHING, NewCase, Plan, found_elsewhere
 
 # How long before a case was opened an account counts as made "since" it: the run that made it
 # may have started (and stamped its accounts) before the run that opened the case, and
@@ -97,7 +97,39 @@ class WrittenSinceWatch:
                 indexes.append(CandidateIndex(near))
             found = {id(r): c for r in plan.creates if (c := _candidates(indexes, r, dfe))}
             moved += demote(plan, found)
-        return moved
+        return moved + settle_elsewhere(txn, plans, dfe, staged)
+
+
+def settle_elsewhere(txn: Transaction, plans: Iterable[Plan], dfe: str, staged: list) -> int:
+    """Under the lock: each record a plan would create whose UPN, or names and date of birth,
+    an account has that the plan's look across the store did not find (created since by a run
+    in another local authority, committed or `staged` earlier in this transaction) becomes a
+    match case with those accounts as candidates, as it would have had it been planned after
+    them. Returns how many."""
+    moved = 0
+    for plan in plans:
+        if not plan.creates:
+            continue
+        role = plan.role
+
+        def wide(role: str, upns: set[str], name_dobs: set, plan: Plan = plan) -> list:
+            hits = txn.find_people(role, upns, name_dobs)
+            hits += [a for a in staged if a.role == role]  # found_elsewhere keeps those alike
+            return [a for a in hits if a.username not in plan.elsewhere_seen]
+
+        # weighed on their own, with no pool of names to weigh them against: shown more readily
+        # than in the plan (a case rather than a second account)
+        alone = CandidateIndex([])
+        arrived = found_elsewhere(wide, role, plan.creates, alone)
+        if not arrived:
+            continue
+        found: dict[int, list[Candidate]] = {}
+        for rec in plan.creates:
+            hits = {a.username: a for a in arrived.get(rec.mis_id, ())}
+            if hits and (cands := alone.candidates(rec, dfe, extra=hits.values())):
+                found[id(rec)] = cands
+        moved += demote(plan, found, "in the store")
+    return moved
 
 
 def _candidates(indexes: list[CandidateIndex], rec: MisRecord, dfe: str) -> list[Candidate]:
@@ -110,7 +142,9 @@ def _candidates(indexes: list[CandidateIndex], rec: MisRecord, dfe: str) -> list
     return ranked[:MAX_CANDIDATES]
 
 
-def demote(plan: Plan, found: dict[int, list[Candidate]]) -> int:
+def demote(
+    plan: Plan, found: dict[int, list[Candidate]], where: str = "in the local authority"
+) -> int:
     """Turns the creates of `plan` whose record (by id) is in `found` into match cases with those
     candidates: outcome, counts, fingerprints and the processed file's rows follow."""
     if not found:
@@ -132,8 +166,8 @@ def demote(plan: Plan, found: dict[int, list[Candidate]]) -> int:
             best = cands[0]
             outcome.outcome = NEEDS_MATCHING
             outcome.reason = (
-                f"resembles {len(cands)} account(s) created in the local authority while this "
-                f"run was planned, best {best.username} ({best.score}%)"
+                f"resembles {len(cands)} account(s) created {where} while this run was "
+                f"planned, best {best.username} ({best.score}%)"
             )
     plan.counts[CREATED] -= demoted
     plan.counts[NEEDS_MATCHING] += demoted

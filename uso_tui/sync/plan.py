@@ -158,6 +158,9 @@ class Plan:
     # The report's fingerprints after this plan (MIS id -> fingerprint), when the export kept
     # its raw records (None: the stored ones are left as they are)
     seen: dict[str, int] | None = None
+    # The accounts found anywhere in the store for the records searched (found_elsewhere):
+    # another found under the lock for a record to create arrived since (fresh.py)
+    elsewhere_seen: frozenset[str] = frozenset()
     _rows_json: bytes | None = field(default=None, repr=False, compare=False)
     _why_draft: tuple[list[bytes], dict[int, Any]] | None = field(
         default=None, repr=False, compare=False
@@ -515,8 +518,11 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                     else [a for a in snapshot.all_accounts() if a.role == role]
                 )
                 index = CandidateIndex(pool)
-        elsewhere = _found_elsewhere(
-            snapshot, role, searching + [rec for _, rec, _ in stale], index
+        elsewhere = found_elsewhere(
+            snapshot.wide, role, searching + [rec for _, rec, _ in stale], index
+        )
+        planned.elsewhere_seen = frozenset(
+            account.username for hits in elsewhere.values() for account in hits
         )
     waiting = AskedFor(unlinked_here)
     for rec in searching:
@@ -681,15 +687,19 @@ def _contested(cases: list[tuple[MisRecord, list[Candidate]]]) -> None:
                 cand.reasons.append(f"also a candidate for {named}{more_text} in this export")
 
 
-def _found_elsewhere(
-    snapshot: Snapshot, role: str, records: list[MisRecord], index: CandidateIndex
+def found_elsewhere(
+    wide: Callable[..., list[Any]] | None,
+    role: str,
+    records: list[MisRecord],
+    index: CandidateIndex,
 ) -> dict[str, list[Any]]:
     """Accounts anywhere in the store with a record's UPN, or its date of birth and its forename
     or its surname (movers from another local authority, also married, mistyped, or with the
     names keyed the wrong way round at one school), or its forename and surname and a slip of
     its date (matching.date_slips: a mover whose date was keyed wrongly at either school), by
-    the record's MIS id. A UPN the LA's `index` already holds as a dummy is not looked for."""
-    if snapshot.wide is None:
+    the record's MIS id, `wide` being the store's find_people. A UPN the LA's `index` already
+    holds as a dummy is not looked for."""
+    if wide is None:
         return {}
     upns: set[str] = set()
     name_dobs: set[tuple[str, str, str]] = set()
@@ -708,7 +718,7 @@ def _found_elsewhere(
                 name_dobs.update((f, surname, d) for f in names for d in slips)
     if not upns and not name_dobs:
         return {}
-    found = snapshot.wide(role, upns, name_dobs)
+    found = wide(role, upns, name_dobs)
     by_upn: dict[str, list[Any]] = {}
     by_surname: dict[str, list[Any]] = {}
     by_dob: dict[str, list[Any]] = {}

@@ -31,7 +31,7 @@ from uso_tui.sync.apply import apply_plan, event
 from uso_tui.sync.events import OnProgress, ProgressEmitter
 from uso_tui.sync.fetching import Cancelled, error_line, fetch_reports
 from uso_tui.sync.fingerprints import Sieve, sieves
-from uso_tui.sync.fresh import WrittenSinceWatch
+from uso_tui.sync.fresh import WrittenSinceWatch, settle_elsewhere
 from uso_tui.sync.plan import Plan, Snapshot, plan
 from uso_tui.sync.pools import PoolCache
 
@@ -465,6 +465,16 @@ def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:
     )
 
 
+def _queued(progress: ProgressEmitter, queued: int) -> None:
+    if queued:
+        progress.counts["created"] -= queued
+        progress.counts["needs_matching"] += queued
+        progress(
+            "planning",
+            message=f"{queued} record(s) resemble accounts created meanwhile: queued for matching",
+        )
+
+
 def apply_in(
     txn: Transaction,
     run: Run,
@@ -494,15 +504,7 @@ def apply_in(
     if pre is not None and _still_valid(pre, txn, school):
         plans = pre.plans
         if written is not None:
-            queued = written.settle(txn, plans.values(), run.school, touched)
-            if queued:
-                progress.counts["created"] -= queued
-                progress.counts["needs_matching"] += queued
-                progress(
-                    "planning",
-                    message=f"{queued} record(s) resemble accounts created meanwhile in the "
-                    "local authority: queued for matching",
-                )
+            _queued(progress, written.settle(txn, plans.values(), run.school, touched))
     else:
         if pre is not None:  # something changed meanwhile: count again from the new plans
             progress.counts = empty_counts()
@@ -512,6 +514,8 @@ def apply_in(
         # accounts are read through the transaction, which sees them.
         snap = snapshot_in(txn, run.school, None if touched else pools)
         plans = _plan_reports(snap, school, exports, now, progress)
+        # nor in the store's name indexes, which the plan's look across the store read
+        _queued(progress, settle_elsewhere(txn, plans.values(), run.school, touched))
     if cancel is not None and cancel.is_set():
         raise Cancelled
     progress("applying")
