@@ -312,5 +312,33 @@ def test_run_due_of_schools_of_two_las_gives_a_newcomer_one_account(cli, sim):
     assert sorted(r["counts"]["created"] for r in out if r["school"] != SCHOOL_B) == [0, 1], out
 
 
+def test_create_from_a_case_after_another_las_run_made_the_account_is_refused(cli, sim):
+    root = cli.data_dir
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    cli.ok("sync", SCHOOL_C)
+    forename, surname, dob = NEWCOMERS[3]
+    store = open_store(root)
+    with store.transaction("setup") as txn:  # a case at C for the newcomer, with no candidate
+        case = MatchCase(
+            case_id=txn.next_case_id(SCHOOL_C),
+            school=SCHOOL_C,
+            report="students",
+            role="pupil",
+            record=MisRecord(
+                "students", "c-new", forename, surname, dob=dob, enrolment_date="2020-09-01"
+            ).to_dict(),
+            candidates=[],
+            opened_at="2026-09-01T09:00:00",
+        )
+        txn.put_case(case)
+    sim.set_records(SCHOOL_A, "students", [ONLY_A, enrolled_student("a-new", *NEWCOMERS[3])])
+    assert cli.ok("sync", SCHOOL_A, "--json").json()["counts"]["created"] == 1
+    refused = cli("resolve", case.case_id, "--create")
+    assert refused.status == 2
+    [account] = everyone_named(root, forename, surname)
+    assert account.school == SCHOOL_A and account.username in refused.err
+    assert open_store(root).case(case.case_id).status == "open"
+
+
 if __name__ == "__main__":
     child(*sys.argv[1:])

@@ -177,8 +177,9 @@ def demote(
 
 def created_since_case(store: Store, txn: Transaction, case: MatchCase) -> list[Account]:
     """Under the lock: accounts that resemble the case's record and were created since the
-    case was opened (not among its candidates, so its operator has not seen them). An account
-    linked to another record of the case's school and report is that other person: left out."""
+    case was opened (not among its candidates, so its operator has not seen them), in its local
+    authority or, with its UPN or its names and date of birth, in another. An account linked to
+    another record of the case's school and report is that other person: left out."""
     rec = case.mis_record()
     dfe = case.school
     shown = {candidate["username"] for candidate in case.candidates}
@@ -203,6 +204,14 @@ def created_since_case(store: Store, txn: Transaction, case: MatchCase) -> list[
             out.append(acc)
         if out:
             break
+    if not out:  # a mover's: the same UPN, or names and date of birth, in another LA
+        alone = CandidateIndex([])
+        hits = found_elsewhere(txn.find_people, case.role, [rec], alone).get(rec.mis_id, ())
+        hits = [h for h in hits if h.username not in shown and la_of(h.home) != la_of(dfe)]
+        for candidate in alone.candidates(rec, dfe, extra=hits) if hits else ():
+            acc = txn.find_account(candidate.username)
+            if acc is not None and acc.created_at and acc.created_at >= since:
+                out.append(acc)
     return out
 
 
