@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 
@@ -468,6 +469,37 @@ def test_looks_soon_after_a_check_trust_it_then_check_again(store, monkeypatch):
     assert found(store, upns={"A123456789012"}) == []  # within RECHECK_S of the last check
     monkeypatch.setattr(people_mod, "RECHECK_S", 0.0)
     assert found(store, upns={"A123456789012"}) == [ann]
+
+
+def test_under_the_lock_a_look_at_what_arrived_since_a_plan_reads_the_indexes_written_since(
+    store, monkeypatch
+):
+    """A run's commit asks what arrived since its plan looked (fresh.settle_elsewhere): the
+    indexes written since are read, whatever this process's map of keys (up to RECHECK_S old)
+    says, and only those; a process with no map goes by the files' time stamps."""
+    monkeypatch.setattr(people_mod, "RECHECK_S", 60.0)
+    (bob,) = put(store, ("204-3211", "Bob", "Ng", {"extra": {"upn": "B123456789012"}}))
+    assert found(store, upns={"A123456789012"}) == []  # the map made, trusted for a minute
+    looked_at = time.monotonic()
+    other = open_store(store.root)
+    (ann,) = put(other, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    wanted = {"A123456789012", "B123456789012"}
+    assert found(store, upns=wanted) == [bob]  # the map, trusted
+    with store.transaction("tester") as tx:
+        assert [h.username for h in tx.find_people("pupil", wanted, set())] == sorted([ann, bob])
+        arrived = tx.find_people("pupil", wanted, set(), changed_after=looked_at)
+        assert [h.username for h in arrived] == [ann]
+        later = time.monotonic() + 10  # nothing is written after then
+        assert tx.find_people("pupil", wanted, set(), changed_after=later) == []
+    cold = open_store(store.root)  # no map: a command's one run, which read every index
+    looked_at = time.monotonic()
+    (cy,) = put(other, ("204-3210", "Cy", "Ode", {"extra": {"upn": "C123456789012"}}))
+    with cold.transaction("tester") as tx:
+        wanted.add("C123456789012")
+        arrived = tx.find_people("pupil", wanted, set(), changed_after=looked_at)
+        assert {h.username for h in arrived} >= {cy}
+        assert tx.find_people("pupil", wanted, set(), changed_after=later) == []
+    assert cold.people.reads == 0
 
 
 def key_file(store, dfe: str) -> tuple[set[int], int] | None:

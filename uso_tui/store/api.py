@@ -142,8 +142,16 @@ class Transaction(Protocol):
     def school_accounts(self, dfe: str) -> list[Account]: ...
     def la_accounts(self, la: str, role: str | None = None) -> list[Account]: ...
     def find_people(
-        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
-    ) -> list[AccountHit]: ...
+        self,
+        role: str,
+        upns: set[str],
+        name_dobs: set[tuple[str, str, str]],
+        changed_after: float | None = None,
+    ) -> list[AccountHit]:
+        """Store.find_people as committed; `changed_after` (time.monotonic()): only at the
+        schools whose index was written since a look the store made then."""
+        ...
+
     def account(self, username: str) -> Account: ...
     def find_account(self, username: str) -> Account | None: ...
     def la_usernames(self, la: str) -> frozenset[str]: ...
@@ -259,6 +267,7 @@ class Store(Protocol):
         upns: set[str],
         name_dobs: set[tuple[str, str, str]],
         since: float | None = None,
+        changed_after: float | None = None,
     ) -> list[AccountHit]:
         """The accounts of `role` at any school of the store (active or unallocated), from the
         compact name indexes, whose UPN (stripped, upper-cased) is in `upns`, or whose
@@ -266,7 +275,9 @@ class Store(Protocol):
         `normalise()` of the account's forename or of its preferred name and the surname key
         `normalise()` of its surname; an empty forename or surname key stands for any (not
         both). Sorted by username. What is committed up to about a second before is seen, or
-        everything committed before `since` (time.monotonic()) when given."""
+        everything committed before `since` (time.monotonic()) when given. `changed_after`
+        (time.monotonic()): only at the schools whose index was written since a look this
+        store object made then (what arrived after it)."""
         ...
 
     def expect_many_finds(self) -> None:

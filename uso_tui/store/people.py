@@ -429,6 +429,8 @@ class _Known:
     # the size and hash of the key file's packed keys that `keys` holds (None: the index was
     # parsed): a key file that starts with them has had keys appended, and only those are read
     body: tuple[int, int] | None = None
+    # time.monotonic() when `keys` were read as they are (see PeopleIndex._changed)
+    read_at: float = 0.0
 
 
 class PeopleIndex:
@@ -456,16 +458,26 @@ class PeopleIndex:
         path_of: Callable[[str], Path],
         finder: PeopleFinder,
         since: float | None = None,
+        changed_after: float | None = None,
     ) -> list[AccountHit]:
         """find_people over the schools `dfes` (their names.idx at path_of(dfe)), sorted by
-        username; every index checked again if not since `since` (time.monotonic()). The
-        caller holds the store's read lock."""
+        username; every index checked again if not since `since` (time.monotonic()). Given
+        `changed_after` (time.monotonic()), only the indexes changed since a look made then
+        by this object are read (see _changed). The caller holds the store's read lock."""
         found: dict[str, AccountHit] = {}
         if not finder.wants_any:
             return []
         with self._lock:
             self._looks += 1
             cold = not self._known and self._looks <= SCAN_LOOKS
+        only: set[str] | None = None
+        if changed_after is not None:
+            with self._lock:
+                mapped = bool(self._known)
+            if mapped:  # the schools the map saw change, those holding a key wanted
+                only = self._changed(dfes, path_of, since, changed_after)
+            else:  # a few, read whole
+                dfes, cold = sorted(self._written_after(dfes, path_of, changed_after)), True
         # A process that looks once or twice (a command's one run) reads every index once
         # rather than building the map (which pays from the third look on).
         if cold:
@@ -474,7 +486,9 @@ class PeopleIndex:
             forenames = list(finder.pair_dates)
             pairs = dict.fromkeys(dfes, forenames) if forenames else {}
         else:
-            plain, pairs = self.named(dfes, path_of, finder.needles, finder.pair_forenames, since)
+            plain, pairs = self.named(
+                dfes, path_of, finder.needles, finder.pair_forenames, since, only
+            )
         for dfe in sorted(plain.keys() | pairs.keys()):
             data = read_bytes(self._paths.get(dfe) or path_of(dfe))  # named() keeps each path
             if data:
@@ -484,6 +498,28 @@ class PeopleIndex:
                     finder.scan_pairs(data, dfe, found, pairs[dfe])
         return [found[u] for u in sorted(found)]
 
+    def _changed(
+        self, dfes: list[str], path_of: Callable[[str], Path], since: float | None, after: float
+    ) -> set[str]:
+        """The schools whose index changed since a look this object made at `after`, as its
+        map of keys saw them once checked again: the look's map was as of a check before it,
+        and a change after that check was seen at a later one."""
+        with self._lock:
+            self._current(dfes, path_of, since)
+            return {d for d in dfes if (k := self._known.get(d)) is None or k.read_at > after}
+
+    @staticmethod
+    def _written_after(dfes: list[str], path_of: Callable[[str], Path], after: float) -> set[str]:
+        """The schools whose index was written since `after` (time.monotonic()), by their
+        files' time stamps (with no map: a process whose look read every index)."""
+        oldest = time.time_ns() - int((time.monotonic() - after) * 1e9) - RACY_NS
+        written = set()
+        for dfe in dfes:
+            stamp = _stamp(str(path_of(dfe)))
+            if stamp is None or max(stamp[3], stamp[4]) >= oldest:
+                written.add(dfe)
+        return written
+
     def named(
         self,
         dfes: list[str],
@@ -491,18 +527,21 @@ class PeopleIndex:
         needles: dict[int, bytes],
         pair_forenames: dict[int, bytes],
         since: float | None = None,
+        only: set[str] | None = None,
     ) -> tuple[dict[str, set[bytes]], dict[str, set[bytes]]]:
-        """The schools whose index may hold one of the keys of `needles`, each with the needles
-        of the keys it holds, and likewise for the pair keys of `pair_forenames` and their
-        forenames; every index checked first."""
+        """The schools (of `only`, if given) whose index may hold one of the keys of `needles`,
+        each with the needles of the keys it holds, and likewise for the pair keys of
+        `pair_forenames` and their forenames; every index checked first."""
         with self._lock:
             self._current(dfes, path_of, since)
             plain_keys, pair_keys = set(needles), set(pair_forenames)
             every = plain_keys | pair_keys
             plain: dict[str, set[bytes]] = {}
             pairs: dict[str, set[bytes]] = {}
-            for dfe, known in self._known.items():
-                keys = known.keys
+            known_of = self._known
+            schools = known_of if only is None else [d for d in only if d in known_of]
+            for dfe in schools:
+                keys = known_of[dfe].keys
                 if every.isdisjoint(keys):
                     continue  # most schools: one set look per key wanted
                 # (set operations walk the smaller set: few keys wanted, or a first import's many)
@@ -556,7 +595,7 @@ class PeopleIndex:
                 had.stamp, had.raw = stamp, raw
                 continue
             keys, body = self._keys(path, data, had)
-            known[dfe] = _Known(stamp, keys, raw, body)
+            known[dfe] = _Known(stamp, keys, raw, body, time.monotonic())
 
     def _keys(
         self, index_path: str, data: bytes, had: _Known | None

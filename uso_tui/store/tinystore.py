@@ -378,12 +378,15 @@ class TinyStore(KeptReads, Store):
         upns: set[str],
         name_dobs: set[tuple[str, str, str]],
         since: float | None = None,
+        changed_after: float | None = None,
     ) -> list[AccountHit]:
         finder = PeopleFinder(role, upns, name_dobs)
         if not finder.wants_any:
             return []
         with self._reading():
-            return self.people.find(self._school_dirs(), self.layout.names_idx, finder, since)
+            return self.people.find(
+                self._school_dirs(), self.layout.names_idx, finder, since, changed_after
+            )
 
     def freeing_in_background(self) -> AbstractContextManager[None]:
         return freeing.in_background()

@@ -165,6 +165,7 @@ class TransactionSource(Protocol):
         upns: set[str],
         name_dobs: set[tuple[str, str, str]],
         since: float | None = None,
+        changed_after: float | None = None,
     ) -> list[AccountHit]: ...
 
 
@@ -280,12 +281,17 @@ class TinyTransaction(KeptWrites, Transaction):
             return accounts_from_staged(docs)
 
     def find_people(
-        self, role: str, upns: set[str], name_dobs: set[tuple[str, str, str]]
+        self,
+        role: str,
+        upns: set[str],
+        name_dobs: set[tuple[str, str, str]],
+        changed_after: float | None = None,
     ) -> list[AccountHit]:
         """Store.find_people as committed, every commit before the lock seen (this
-        transaction's own accounts are in its LA)."""
+        transaction's own accounts are in its LA); `changed_after` (time.monotonic()): only at
+        the schools whose index was written since (what arrived after a look made then)."""
         self._check_open()
-        return self._store.find_people(role, upns, name_dobs, self._began)
+        return self._store.find_people(role, upns, name_dobs, self._began, changed_after)
 
     def find_account(self, username: str) -> Account | None:
         self._check_open()

@@ -113,7 +113,8 @@ def settle_elsewhere(txn: Transaction, plans: Iterable[Plan], dfe: str, staged: 
         role = plan.role
 
         def wide(role: str, upns: set[str], name_dobs: set, plan: Plan = plan) -> list:
-            hits = txn.find_people(role, upns, name_dobs)
+            # at the schools changed since the plan looked, if it was made here
+            hits = txn.find_people(role, upns, name_dobs, plan.looked_at)
             hits += [a for a in staged if a.role == role]  # found_elsewhere keeps those alike
             return [a for a in hits if a.username not in plan.elsewhere_seen]
 

@@ -161,6 +161,8 @@ class Plan:
     # The accounts found anywhere in the store for the records searched (found_elsewhere):
     # another found under the lock for a record to create arrived since (fresh.py)
     elsewhere_seen: frozenset[str] = frozenset()
+    # time.monotonic() before that look, in the process that planned (None: not known)
+    looked_at: float | None = None
     _rows_json: bytes | None = field(default=None, repr=False, compare=False)
     _why_draft: tuple[list[bytes], dict[int, Any]] | None = field(
         default=None, repr=False, compare=False

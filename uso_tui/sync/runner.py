@@ -328,7 +328,9 @@ def _plan_reports(
     plans: dict[str, Plan] = {}
     for report, exp in exports.items():
         progress("planning", report, records_done=0, records_total=exp.size)
+        looked_at = time.monotonic()
         report_plan = plan(exp, snap, now.date(), school)
+        report_plan.looked_at = looked_at
         plans[report] = report_plan
         for key, count in report_plan.counts.items():
             if key != "fetched":
