@@ -340,5 +340,38 @@ def test_create_from_a_case_after_another_las_run_made_the_account_is_refused(cl
     assert open_store(root).case(case.case_id).status == "open"
 
 
+@pytest.mark.slow  # a held process
+def test_an_account_moved_into_the_la_while_a_run_plans_is_the_runs_candidate(cli, sim):
+    """Katherine left C (LA 305), arrived at B (LA 204): a mover's case there. She is keyed
+    "Kate", with a date a digit out, at A (LA 204), whose run plans while an operator matches
+    her account at B: the account joins the LA after the plan read it, under a username of
+    LA 305. A's run finds it under the lock, as it would have had it planned after."""
+    root = cli.data_dir
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    katherine = ("Katherine", "Rasmussen", "2011-12-01")
+    sim.set_records(SCHOOL_C, "students", [ONLY_C, enrolled_student("c-k", *katherine)])
+    cli.ok("sync", SCHOOL_C)
+    sim.set_records(SCHOOL_C, "students", [ONLY_C])
+    cli.ok("sync", SCHOOL_C)  # she left: her account unallocated
+    sim.set_records(SCHOOL_B, "students", [ONLY_B, enrolled_student("b-k", *katherine)])
+    cli.ok("sync", SCHOOL_B)
+    [case_b] = open_store(root).cases(SCHOOL_B, "open")
+    [account] = [c["username"] for c in case_b.candidates]
+    assert account.endswith(".305")
+    kate = enrolled_student("a-k", "Kate", "Rasmussen", "2011-12-07")
+    sim.set_records(SCHOOL_A, "students", [ONLY_A, kate])
+    run = Held(root, SCHOOL_A)
+    try:
+        run.planned()
+        cli.ok("resolve", case_b.case_id, "--match", account)
+        result = run.commit()
+    finally:
+        run.kill()
+    assert result["counts"]["created"] == 0 and result["counts"]["needs_matching"] == 1
+    assert [a.username for a in everyone_named(root, "Kate", "Rasmussen")] == []
+    [case_a] = open_store(root).cases(SCHOOL_A, "open")
+    assert [c["username"] for c in case_a.candidates] == [account]
+
+
 if __name__ == "__main__":
     child(*sys.argv[1:])

@@ -58,6 +58,10 @@ class Layout:
     def registry_file(self, la: str) -> Path:
         return self.registry / f"{la}.json"
 
+    def arrivals_file(self, la: str) -> Path:
+        """The accounts that moved into the LA's schools from another LA's (store/arrivals.py)."""
+        return self.registry / f"{la}.arrivals.json"
+
 
 def school_of_run(run_id: str) -> str:
     """`204-3210-r42` -> `204-3210`."""

@@ -472,12 +472,9 @@ class PeopleIndex:
             cold = not self._known and self._looks <= SCAN_LOOKS
         only: set[str] | None = None
         if changed_after is not None:
-            with self._lock:
-                mapped = bool(self._known)
-            if mapped:  # the schools the map saw change, those holding a key wanted
-                only = self._changed(dfes, path_of, since, changed_after)
-            else:  # a few, read whole
-                dfes, cold = sorted(self._written_after(dfes, path_of, changed_after)), True
+            only, mapped = self.changed(dfes, path_of, since, changed_after)
+            if not mapped:  # a few, read whole
+                dfes, cold = sorted(only), True
         # A process that looks once or twice (a command's one run) reads every index once
         # rather than building the map (which pays from the third look on).
         if cold:
@@ -498,15 +495,19 @@ class PeopleIndex:
                     finder.scan_pairs(data, dfe, found, pairs[dfe])
         return [found[u] for u in sorted(found)]
 
-    def _changed(
+    def changed(
         self, dfes: list[str], path_of: Callable[[str], Path], since: float | None, after: float
-    ) -> set[str]:
-        """The schools whose index changed since a look this object made at `after`, as its
-        map of keys saw them once checked again: the look's map was as of a check before it,
-        and a change after that check was seen at a later one."""
+    ) -> tuple[set[str], bool]:
+        """The schools of `dfes` whose index changed since a look this object made at `after`
+        (time.monotonic()), and whether its map of keys told (else the files' time stamps, in
+        a process that looked without one). The map tells once checked again: the look's map
+        was as of a check before it, and a change after that check was seen at a later one."""
         with self._lock:
-            self._current(dfes, path_of, since)
-            return {d for d in dfes if (k := self._known.get(d)) is None or k.read_at > after}
+            if self._known:
+                self._current(dfes, path_of, since)
+                known = self._known
+                return {d for d in dfes if (k := known.get(d)) is None or k.read_at > after}, True
+        return self._written_after(dfes, path_of, after), False
 
     @staticmethod
     def _written_after(dfes: list[str], path_of: Callable[[str], Path], after: float) -> set[str]:

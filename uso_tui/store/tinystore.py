@@ -39,6 +39,7 @@ from uso_tui.store.api import (
     UnknownRun,
     UnknownSchool,
 )
+from uso_tui.store.arrivals import read_arrivals
 from uso_tui.store.audit import Deltas, Recent, delta_numbers, read_events
 from uso_tui.store.codec import build, from_docs
 from uso_tui.store.directory import DirectoryCache, DirectoryView, stage_from_rows
@@ -432,6 +433,10 @@ class TinyStore(KeptReads, Store):
     def la_usernames(self, la: str) -> frozenset[str]:
         with self._reading():
             return frozenset(self.hot.get(self.layout.registry_file(la), registry_map))
+
+    def la_arrivals(self, la: str) -> tuple[int, list[tuple[int, str]]]:
+        with self._reading():
+            return read_arrivals(self.layout.arrivals_file(la))
 
     def account(self, username: str) -> Account:
         found = self.find_account(username)

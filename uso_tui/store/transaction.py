@@ -39,6 +39,7 @@ from uso_tui.store.api import (
     UnknownRun,
     UnknownSchool,
 )
+from uso_tui.store.arrivals import read_arrivals, with_arrivals
 from uso_tui.store.audit import (
     RECENT_DELTAS,
     Recent,
@@ -193,6 +194,7 @@ class TinyTransaction(KeptWrites, Transaction):
         self._reg_base: dict[str, tuple[str | None, bytes | None]] = {}
         self._reg_added: dict[str, dict[str, str]] = {}
         self._reg_moved: set[str] = set()
+        self._arrivals: dict[str, list[str]] = {}  # la -> accounts moved in from another LA
         self._reserved: set[str] = set()
         self._secrets: dict[str, str] = {}
         self._events: dict[str | None, list[dict[str, Any]]] = {}
@@ -292,6 +294,11 @@ class TinyTransaction(KeptWrites, Transaction):
         the schools whose index was written since (what arrived after a look made then)."""
         self._check_open()
         return self._store.find_people(role, upns, name_dobs, self._began, changed_after)
+
+    def la_arrivals(self, la: str) -> tuple[int, list[tuple[int, str]]]:
+        """Store.la_arrivals as committed."""
+        self._check_open()
+        return read_arrivals(self._lay.arrivals_file(la))
 
     def find_account(self, username: str) -> Account | None:
         self._check_open()
@@ -467,6 +474,8 @@ class TinyTransaction(KeptWrites, Transaction):
                     self._reg_added.setdefault(la, {})[username] = home
                 else:
                     self._reg_moved.add(la)
+                    if la_of(old_home) != la_of(home):
+                        self._arrivals.setdefault(la_of(home), []).append(username)
             self._reserved.discard(username)
 
     def next_run_id(self, dfe: str) -> str:
@@ -709,6 +718,9 @@ class TinyTransaction(KeptWrites, Transaction):
                 data = encode(registry_doc(self._regs[la], token))
             written[la] = (token, data)
             commit.write(lay.registry_file(la), data)
+        for la, usernames in self._arrivals.items():
+            path = lay.arrivals_file(la)
+            commit.write(path, with_arrivals(path, usernames))
         for dfe, secret in self._secrets.items():
             commit.write(lay.secret(dfe), secret.encode())
         return written

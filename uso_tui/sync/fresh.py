@@ -3,9 +3,13 @@ schools of one LA at once give one new person one account and a case at the seco
 
 A plan is made outside the store's lock, against the LA's accounts as they were then. Before it
 reads them, the run notes the LA's usernames (`WrittenSinceWatch.watch`); under the lock, the usernames
-registered since are the accounts created meanwhile, by this process or any other. A record the
-plan would create that resembles one of them becomes a match case instead. An operator's create
-from a case is checked the same way against the accounts created since the case was opened.
+registered since are the accounts created meanwhile, by this process or any other, and those
+moved into the LA's schools from another LA since (an operator matched a mover) are listed in
+the LA's arrivals (store/arrivals.py); accounts created in other LAs since, with a record's UPN
+or its names and date of birth, are found as the plan's look across the store would have found
+them (settle_elsewhere). A record the plan would
+create that resembles one of them becomes a match case instead. An operator's create from a
+case is checked the same way against the accounts created since the case was opened.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, Transaction
+from uso_tui.store.arrivals import arrived_since
 from uso_tui.store.layout import la_of_username
 from uso_tui.sync.matching import MAX_CANDIDATES, CandidateIndex
 from uso_tui.sync.plan import CREATED, NEEDS_MATCHING, NewCase, Plan, found_elsewhere
@@ -38,19 +43,24 @@ class WrittenSinceWatch:
         # la -> every username known to the plans of this run (the LA's when it was first
         # watched, and those added here since)
         self._seen = {la: set(names) for la, names in (watch or {}).items()}
+        # la -> the number of the first arrival (an account moved in from another LA) not yet
+        # known to the plans of this run (store/arrivals.py)
+        self._arrived: dict[str, int] = {}
         # the LAs already caught up in a transaction (checked again under the same lock: no)
         self._caught: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def watch(self, store: Store, la: str) -> None:
         """Call before planning a school of `la` (before its accounts are read): what is
         created there from now on is caught up under the lock. The first call per LA counts."""
+        if la not in self._arrived:
+            self._arrived[la] = store.la_arrivals(la)[0]
         if la not in self._seen:
             self._seen.setdefault(la, set(store.la_usernames(la)))
 
     def catch_up(self, txn: Transaction, las: set[str]) -> list:
-        """Under the lock: the accounts created in the watched `las` since the last look (by
-        other processes: this one's are added as written), added here and returned (for the
-        caller's candidate index)."""
+        """Under the lock: the accounts created in the watched `las`, or moved into them from
+        another LA, since the last look (by other processes: this one's are added as written),
+        added here and returned (for the caller's candidate index)."""
         done = self._caught.setdefault(txn, set())
         fresh: list = []
         for la in sorted((las & self._seen.keys()) - done):
@@ -59,6 +69,13 @@ class WrittenSinceWatch:
             new = txn.la_usernames(la) - seen
             seen |= new
             fresh += [a for a in map(txn.find_account, sorted(new)) if a is not None]
+            since = self._arrived.get(la)
+            if since is not None:
+                upto, recent = txn.la_arrivals(la)
+                if upto > since:
+                    self._arrived[la] = upto
+                    moved = dict.fromkeys(arrived_since(recent, since))
+                    fresh += [a for a in map(txn.find_account, moved) if a is not None]
         self.add(fresh)
         return fresh
 
