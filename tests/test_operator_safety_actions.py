@@ -194,15 +194,30 @@ async def test_a_create_is_undone_also_after_a_run_applied_the_record_s_changes(
     assert env.store.account(username).status == "unallocated"
 
 
-async def test_undo_of_a_match_is_refused_once_the_account_changed(env):
+async def test_a_match_is_undone_also_after_a_run_applied_the_record_s_changes(env):
+    # Eve Black's account was matched to Eva's record by mistake, and a run then gave it Eva's
+    # corrected surname: undoing the match gives Eve her account back as it was ("undo it by
+    # hand" had no way to do so).
     case_id = await _case_for_eva(env)
     actions.resolve_case(env.store, case_id, operator="bob", now=LATER, match="eblack.204")
-    # The MIS corrects her surname: the next run updates the account.
     env.set_students(DFE, [AMY, BOB, iris_student("5", "Eva", "Blackwell", "2015-03-03")])
     assert (await sync(env, now=DAY3)).run.counts["updated"] == 1
+    assert env.store.account("eblack.204").surname == "Blackwell"
+    assert actions.undo_decision(env.store, case_id, operator="bob", now=DAY4).status == "open"
+    eve = env.store.account("eblack.204")
+    assert (eve.forename, eve.surname, eve.mis_id, eve.status) == ("Eve", "Black", None, "active")
+
+
+async def test_undo_of_a_match_is_refused_once_the_account_left_the_school(env):
+    case_id = await _case_for_eva(env)
+    actions.resolve_case(env.store, case_id, operator="bob", now=LATER, match="eblack.204")
+    env.set_students(DFE, [AMY, BOB])  # Eva leaves: the run unallocates the account
+    assert (await sync(env, now=DAY3)).run.counts["unallocated"] == 1
     before = tree(env.store.root)
-    with pytest.raises(InvalidInput, match="changed since"):
+    with pytest.raises(InvalidInput, match="changed since") as refused:
         actions.undo_decision(env.store, case_id, operator="bob", now=DAY4)
+    assert "(unallocate at 204-3210 by run 204-3210-r2" in str(refused.value)
+    assert "now unallocated): the decision is not undone" in str(refused.value)
     assert tree(env.store.root) == before
 
 

@@ -465,7 +465,8 @@ def _changed_since(
 ) -> bool:
     """The account a decision made or matched is no longer as the decision left it. With
     `mis_updates`, the record's own changes a run applied since do not count (an account a
-    create made by mistake is withdrawn whatever the MIS has said of it since)."""
+    create made by mistake is withdrawn, and one matched by mistake put back as it was,
+    whatever the MIS has said of the record since)."""
     if (
         acc.status != "active"
         or acc.school != case.school
@@ -481,6 +482,22 @@ def _changed_since(
         not mis_updates
         or not since
         or any(entry.get("action") != "update" or not entry.get("run_id") for entry in since)
+    )
+
+
+def _not_undone(acc: Account, case: MatchCase) -> str:
+    """Why a decision is not undone: what became of its account since (the newest change)."""
+    decided = case.decided_at or ""
+    since = [e for e in acc.history if (e.get("at") or "") > decided]
+    last = since[-1] if since else {}
+    what = last.get("action") or "changed"
+    where = f" at {last['school']}" if last.get("school") else ""
+    by = f" by run {last['run_id']}" if last.get("run_id") else ""
+    at = f" on {last['at'][:10]}" if last.get("at") else ""
+    state = f"{acc.status} at {acc.school}" if acc.school else acc.status
+    return (
+        f"{acc.username} has changed since case {case.case_id} was decided ({what}{where}{by}"
+        f"{at}; now {state}): the decision is not undone"
     )
 
 
@@ -500,14 +517,15 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
         if "account" in undo:
             was = Account.from_dict(undo["account"])
             now_acc = txn.account(was.username)
-            if _changed_since(now_acc, case, rec):
-                raise InvalidInput(f"{was.username} has changed since; undo it by hand")
+            # The record's changes a run applied since came of the link: undone with it.
+            if _changed_since(now_acc, case, rec, mis_updates=True):
+                raise InvalidInput(_not_undone(now_acc, case))
             back = dataclasses.replace(was, history=list(now_acc.history))
             put_changed(txn, now_acc, back, "undo_match", at, dfe)
         elif "created" in undo:
             acc = txn.account(undo["created"])
             if _changed_since(acc, case, rec, mis_updates=True):
-                raise InvalidInput(f"{acc.username} has changed since; undo it by hand")
+                raise InvalidInput(_not_undone(acc, case))
             # No account is ever deleted: the mistaken one is unallocated, unlinked and marked
             # so that it is never offered for restore.
             gone = dataclasses.replace(
