@@ -99,8 +99,10 @@ class WrittenSinceWatch:
 
     def settle(self, txn: Transaction, plans: Iterable[Plan], dfe: str, staged: list) -> int:
         """Under the lock, for plans made before it: each record a plan would create that
-        resembles an account written since the LA was watched (`staged`: earlier in this
-        transaction) becomes a match case with those accounts as candidates. Returns how many."""
+        resembles an account written in the LA since it was watched (created there or moved in
+        from another LA; `staged`: earlier in this transaction), or one created in another LA
+        with its UPN or names and date of birth (settle_elsewhere), becomes a match case with
+        those accounts as candidates. Returns how many."""
         plans = [plan for plan in plans if plan.creates]
         la = la_of(dfe)
         if not plans or la not in self._seen:
