@@ -76,6 +76,20 @@ def test_forename_without_letters_uses_surname_only():
     assert username_stem("---", "Smith") == "smith"
 
 
+def test_a_surname_no_transliteration_spells_gives_way_to_the_forename_then_to_user():
+    # letters of a name all the same: a person is not refused an account for them
+    assert username_stem("Kenji", "\u3005\u3005") == "kenji"
+    assert username_stem("Kenji", "\u0294") == "kenji"
+    assert username_stem("\u3005", "\u30fc") == "user"
+    assert make_username("Kenji", "\u3005", "204", lambda u: u == "kenji.204") == "kenji2.204"
+
+
+def test_hangul_fillers_are_no_letters():
+    assert normalise("\u3164\u3164") == "" and normalise("Ann\u3164") == "ann"
+    with pytest.raises(InvalidName, match="no letters"):
+        username_stem("Amy", "\u3164\u3164")
+
+
 @pytest.mark.parametrize(
     "forename,surname", [("!!!", "..."), ("", ""), (None, None), ("Ann", "'-")]
 )

@@ -38,6 +38,7 @@ def test_invalid_reasons_create_nothing():
             rec("dup", "Ann", "Lee", "2015-01-01"),
             rec("dup", "Anne", "Lee", "2015-01-02"),
             rec("g", "---", "Lee", "2015-01-01"),
+            rec("h", "Amy", "\u3164\u3164", "2015-01-01"),  # Hangul fillers: blank on screen
             rec("", "Ann", "Lee", "2015-01-01"),
         ),
         snap(),
@@ -54,8 +55,9 @@ def test_invalid_reasons_create_nothing():
     assert "impossible" in reasons["fAmy"]
     assert "appears 2 times" in reasons["dupAnn"] and "appears 2 times" in reasons["dupAnne"]
     assert "contains no letters" in reasons["g---"]
+    assert "surname" in reasons["hAmy"] and "contains no letters" in reasons["hAmy"]
     assert reasons["Ann"] == "no MIS id"
-    assert planned.counts["invalid"] == 10
+    assert planned.counts["invalid"] == 11
     assert not planned.creates and not planned.new_cases and not planned.changes
 
 

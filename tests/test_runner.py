@@ -615,3 +615,19 @@ async def test_any_fault_writing_a_runs_end_leaves_it_unrecorded_not_running(env
     res = await sync(env)
     assert res.run.status == "failed" and "its end could not be recorded" in res.run.error
     assert current_run(env.store, DFE) is None
+
+
+async def test_a_surname_of_letters_no_transliteration_spells_makes_an_account(env):
+    # One such record once failed the whole school's run, at every run ("cannot make a
+    # username"); a surname of Hangul fillers (blank on every screen) is listed invalid.
+    env.add_school(
+        students=[
+            AMY,
+            iris_student("2", "Kenji", "\u3005\u3005", "2014-07-11"),
+            iris_student("3", "Bo", "\u3164\u3164", "2014-07-12"),
+        ]
+    )
+    res = await sync(env)
+    assert res.run.status == "succeeded"
+    assert res.run.counts["created"] == 2 and res.run.counts["invalid"] == 1
+    assert "kenji.204" in by_user(env.store.school_accounts(DFE))

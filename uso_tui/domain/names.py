@@ -48,6 +48,10 @@ _LATIN_FOLDS = str.maketrans(
 )
 
 
+# Hangul fillers: letters to Unicode, blank on every screen (a name of them is no name)
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
 def normalise(name: str | None) -> str:
     """Compatibility-decompose, drop accents, case-fold, keep letters only.
 
@@ -60,7 +64,9 @@ def normalise(name: str | None) -> str:
     # casefold after dropping marks: casefold can itself produce letters with marks (e.g. "İ").
     no_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
     folded = unicodedata.normalize("NFKD", no_marks.casefold())
-    letters = "".join(c for c in folded if c.isalpha() and not unicodedata.combining(c))
+    letters = "".join(
+        c for c in folded if c.isalpha() and not unicodedata.combining(c) and c not in BLANK_LETTERS
+    )
     return letters if letters.isascii() else letters.translate(_LATIN_FOLDS)
 
 
@@ -77,17 +83,22 @@ def ascii_letters(name: str | None) -> str:
 
 
 def username_stem(forename: str | None, surname: str | None) -> str:
-    """First initial and surname in ASCII letters, e.g. `jsmith`. Raises InvalidName if empty."""
+    """First initial and surname in ASCII letters, e.g. `jsmith`. Raises InvalidName for a
+    surname with no letters. A surname whose letters no transliteration spells (a rare
+    character: `々`, `ʔ`) gives way to the forename, else to `user`: a person is not refused an
+    account for the letters of their name."""
     first = ascii_letters(forename)
     last = ascii_letters(surname)[:MAX_SURNAME_IN_USERNAME]
-    if not first and not last:
-        raise InvalidName(
-            f"cannot make a username: forename {forename!r} and surname {surname!r} "
-            "contain no letters"
-        )
-    if not last:
+    if last:
+        return (first[:1] + last) if first else last
+    if not normalise(surname):
+        if not normalise(forename):
+            raise InvalidName(
+                f"cannot make a username: forename {forename!r} and surname {surname!r} "
+                "contain no letters"
+            )
         raise InvalidName(f"cannot make a username: surname {surname!r} contains no letters")
-    return (first[:1] + last) if first else last
+    return first[:MAX_SURNAME_IN_USERNAME] or "user"
 
 
 def make_username(

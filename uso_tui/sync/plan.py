@@ -25,7 +25,7 @@ from uso_tui.domain.models import (
     School,
     empty_counts,
 )
-from uso_tui.domain.names import normalise_cached, upn_key
+from uso_tui.domain.names import BLANK_LETTERS, normalise_cached, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.why_index import draft_lines
 from uso_tui.sync.asked_for import AskedFor
@@ -227,6 +227,8 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
         and OLDEST_DOB <= dob <= today
         and forename[0].isalpha()
         and surname[0].isalpha()
+        and forename[0] not in BLANK_LETTERS
+        and surname[0] not in BLANK_LETTERS
         and rec.mis_id
         and dup[rec.mis_id] == 1
     ):
@@ -249,7 +251,7 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
     if rec.dob > today or rec.dob < OLDEST_DOB:
         return f"impossible date of birth {rec.dob}"
     for label, value in (("forename", rec.forename), ("surname", rec.surname)):
-        if not any(c.isalpha() for c in value):  # type: ignore[union-attr]
+        if not normalise_cached(value):  # (letters blank on screen are none: Hangul fillers)
             return f"{label} {value!r} contains no letters"
     return None
 
