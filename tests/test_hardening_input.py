@@ -114,3 +114,12 @@ def test_a_secret_given_as_a_bad_value_is_not_echoed(cli, argv):
     res = cli(*argv)
     assert res.status == 2
     assert SECRET not in res.err and "not repeated here" in res.err
+
+
+def test_an_error_line_reaches_the_terminal_with_its_control_characters_escaped():
+    """Every error line may carry words of another's (a server's, a file's): an escape sequence
+    in it is printed as text, never acted on by the operator's terminal."""
+    from uso_tui.cli.main import _one_line
+
+    line = _one_line("IRIS said: \x1b[2J\x1b]52;c;cm0=\x07 refused\nnext", ["s3cret"])
+    assert line == "IRIS said: \\x1b[2J\\x1b]52;c;cm0=\\x07 refused next"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -154,6 +155,10 @@ ECHOED = "Sup3r/Secr3t+Val_9Qx&z"
         lambda s: "bad credentials " + base64.b64encode(s.encode()).decode(),
         lambda s: "SECRET WAS " + s.upper(),
         lambda s: f"secret was {s[:8]}\n{s[8:]} (wrapped)",
+        lambda s: "sent " + quote(quote(s, safe=""), safe=""),  # URL-encoded twice
+        lambda s: "sent 0x" + s.encode().hex(),
+        lambda s: f"sent {s[:7]}...{s[7:]}",  # broken by dots
+        lambda s: "you sent " + base64.b64encode(f"Bearer {s}".encode()).decode(),
     ],
 )
 async def test_a_secret_echoed_escaped_encoded_or_wrapped_is_never_shown(echo) -> None:
@@ -170,6 +175,38 @@ async def test_a_secret_echoed_escaped_encoded_or_wrapped_is_never_shown(echo) -
     for value in (ECHOED, f"cid:{ECHOED}"):
         assert base64.b64encode(value.encode()).decode().casefold() not in flat
     assert "secr3t" not in flat and "9qx" not in flat
+
+
+async def test_a_token_echoed_as_a_base64_bearer_header_is_never_shown() -> None:
+    token = "tok-Xq81nB7s0PzaLm4v"
+    echoed = base64.b64encode(f"Bearer {token}".encode()).decode()
+    server = Server(
+        lambda r: httpx.Response(403, json={"error": f"you sent {echoed}"}),
+        token=lambda r: httpx.Response(
+            200, json={"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+        ),
+    )
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    said = str(ei.value) + (ei.value.iris_message or "")
+    assert echoed not in said and token not in said
+
+
+async def test_iris_words_escaped_as_json_reach_no_terminal_as_control_characters() -> None:
+    """`\\u001b[2J` in IRIS's JSON was decoded (to look for an echoed secret) after the
+    control characters were taken out: a real ESC reached the operator's terminal."""
+    said = "\\u001b[2J\\u001b]52;c;cm0gLXJmIH4=\\u0007 \\u009b31m refused"
+    # the escapes as text in IRIS's words (the JSON holds "\\\\u001b")
+    body = {"error": "invalid_client", "error_description": said}
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([])),
+        token=lambda r: httpx.Response(400, json=body),
+    )
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    message = ei.value.iris_message or ""
+    assert "refused" in message and "[2J" in message
+    assert all(c.isprintable() for c in message + str(ei.value))
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from uso_tui.cli import (
     upgrade,
 )
 from uso_tui.cli.context import Context, local_now
+from uso_tui.cli.output import plain
 from uso_tui.cli.secret_input import PLAIN_SECRET_REFUSED, plain_secret_in
 from uso_tui.config import debug_enabled, resolve_data_dir, resolve_operator
 from uso_tui.domain.errors import InvalidInput, UsoError
@@ -162,7 +163,8 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
 
 
 def _one_line(message: str, secrets: Sequence[str]) -> str:
-    return " ".join(_redact(message, secrets).split())
+    """One line, its control characters escaped (an error may carry a server's words)."""
+    return plain(" ".join(_redact(message, secrets).split()))
 
 
 def _utf8_streams() -> None:

@@ -940,5 +940,6 @@ def _iris_message(resp: Answer, ctx: _Ctx, token: _Token | None) -> str | None:
         return None
     msg = "".join(c if c.isprintable() else " " for c in msg)
     msg = blank_secrets(msg, [ctx.secret, token.value if token else None], ctx.school.client_id)
-    msg = " ".join(msg.split())
+    # and again: its escapes (\u001b) were read to find an echoed secret
+    msg = " ".join("".join(c if c.isprintable() else " " for c in msg).split())
     return msg[:200] + ("..." if len(msg) > 200 else "")

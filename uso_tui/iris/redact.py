@@ -1,15 +1,18 @@
 """The secret and the token kept out of what a server says back (DESIGN section 8).
 
 A server that answers an error may echo what it was sent, in whatever form its framework writes:
-form- or URL-encoded, JSON-escaped (`\\/`, `\\u0053`), HTML-escaped (`&amp;`), base64 (an HTTP
-Basic header), in capitals, or broken over lines. Its words are read here in their plain form
-(unescaped), each secret blanked however its case is written, and a message that still holds a
-secret once its spaces are taken out is not shown at all.
+form- or URL-encoded (once or more), JSON-escaped (`\\/`, `\\u0053`), HTML-escaped (`&amp;`),
+base64 (an HTTP Basic or Bearer header) or hex, in capitals, or broken over lines or by dots.
+Its words are read here in their plain form (unescaped), each secret blanked however its case is
+written, and a message in which a secret can still be read (its runs of base64 or hex decoded,
+URL-decoded again, with only its letters and digits kept) is not shown at all.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import html
 import re
 from urllib.parse import quote, quote_plus, unquote_plus
@@ -28,6 +31,9 @@ _CREDENTIALS = re.compile(
     r"\b((?i:basic|bearer))(\s+)(?=[A-Za-z0-9+/=._~-]{16,})(?=.[^\s]*[0-9A-Z+/=])[A-Za-z0-9+/=._~-]+"
 )
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\(/)")
+# runs a server may have encoded a secret into
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
 
 
 def _plain(text: str) -> str:
@@ -38,9 +44,12 @@ def _plain(text: str) -> str:
 
 def _forms(secret: str, client_id: str | None) -> set[str]:
     """The forms of a secret a server may echo (each blanked whatever its case)."""
-    forms = {secret, quote_plus(secret), quote(secret, safe="")}
+    once = quote(secret, safe="")
+    forms = {secret, quote_plus(secret), once, quote(once, safe=""), secret.encode().hex()}
     raw = secret.encode()
-    pairs = [raw] + ([f"{client_id}:{secret}".encode()] if client_id else [])
+    pairs = [raw, f"Bearer {secret}".encode()]
+    if client_id:
+        pairs.append(f"{client_id}:{secret}".encode())
     for value in pairs:
         for encode in (base64.b64encode, base64.urlsafe_b64encode):
             encoded = encode(value).decode()
@@ -57,9 +66,36 @@ def blank_secrets(text: str, secrets: list[str | None], client_id: str | None = 
             text = re.sub(re.escape(form), BLANK, text, flags=re.I)
     text = _CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}{BLANK}", text)
     text = _ECHOED_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{BLANK}", text)
-    squashed = ["".join(t.split()).casefold() for t in (text, unquote_plus(text))]
+    readings = _readings(text)
+    squashed = ["".join(t.split()).casefold() for t in readings]
+    alnum = [_alnum(t) for t in readings]
     for secret in filter(None, secrets):
         key = "".join(secret.split()).casefold()
         if len(key) >= 6 and any(key in t for t in squashed):
             return WITHHELD
+        key = _alnum(secret)
+        if len(key) >= 8 and any(key in t for t in alnum):
+            return WITHHELD
     return text
+
+
+def _alnum(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _readings(text: str) -> list[str]:
+    """`text` as a program could read it back: URL-decoded (up to three times), and each run of
+    base64 or hex in it decoded."""
+    out = [text]
+    for _ in range(3):
+        again = unquote_plus(out[-1])
+        if again == out[-1]:
+            break
+        out.append(again)
+    for run in _BASE64_RUN.findall(text):
+        padded = run + "=" * (-len(run) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            with contextlib.suppress(binascii.Error, ValueError):
+                out.append(decode(padded).decode("utf-8", "ignore"))
+    out.extend(bytes.fromhex(run).decode("utf-8", "ignore") for run in _HEX_RUN.findall(text))
+    return out
