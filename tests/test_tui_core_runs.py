@@ -70,9 +70,15 @@ async def test_force_run_live_held_then_confirm(demo):
         assert confirmed != "held"
         assert "HELD" not in str(app.screen.phase_box.render())
         assert store.run(run.run_id).confirmed_by == OPERATOR
-        # the end offers the matching queue
+        # the end offers the matching queue; back from it, the run is still shown confirmed
         await press(pilot, "m")
         assert app.screen.kind == "matching" and app.screen.dfe == dfe
+        await press(pilot, "escape")
+        assert app.screen.kind == "force_run"
+        assert "HELD" not in str(app.screen.phase_box.render())
+        assert app.screen.final.confirmed_at
+        await press(pilot, "y")  # nothing left to confirm: no review
+        assert app.screen.kind == "force_run" and not isinstance(app.screen, HeldReview)
 
 
 @contextlib.asynccontextmanager

@@ -127,7 +127,8 @@ class ForceRunScreen(ConfirmsHeld):
         self.begin()
 
     def on_screen_resume(self) -> None:
-        if self.live is not None:
+        # a run that ended is shown as it ended, or as confirmed since: not as it went live
+        if self.live is not None and (not self.live.done or self.final is None):
             self.render_live()
         if self.final is not None:  # decisions made meanwhile (the matching queue, elsewhere)
             self.count_waiting()
@@ -458,7 +459,7 @@ class ForceRunScreen(ConfirmsHeld):
         self.app.open_screen("bulk_results", self.dfe)
 
     def action_confirm_held(self) -> None:
-        if self.final is None or self.final.status != "held":
+        if not self.check_action("confirm_held", ()):
             return
         self.load_held(self.final)
 
