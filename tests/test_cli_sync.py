@@ -143,11 +143,13 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
     # each candidate says why it ranks where it does: the evidence of every field
     assert set(best) >= {"agree", "differ", "evidence", "reasons", "status"}
     assert {"forename", "surname", "dob"} <= set(best["agree"])
+    assert "surname" in best["unlike"]  # as the text's Unlike column: not the record's value
     levels = {e["field"]: e["level"] for e in best["evidence"]}
     assert levels["surname"] == "similar" and levels["dob"] == "equal"
     assert all(isinstance(e["weight"], float) for e in best["evidence"])
     human = cli.ok("matches", DFE).out
     assert case["case_id"] in human and "eblack.204" in human and "%" in human
+    assert "Unlike" in human.splitlines()[1]
     assert "agrees: " in human and "dob equal" in human and "surname similar" in human
 
     before = snapshot(cli.data_dir)
@@ -445,3 +447,22 @@ async def test_the_console_why_says_when_it_shows_only_the_first_records_found(t
         burst(app, *"lee", "enter")
         await settle(pilot, 4)
         assert "the first 200 records found" in " ".join(screen_text(app).split())
+
+
+def test_matches_json_says_where_each_candidate_is_now(cli, sim):
+    """The case keeps its candidates as it saw them; `matches --json` says their school and
+    status as they are (the text said "(unallocated)" while the JSON said active)."""
+    add(cli, sim, DFE, [AMY, BOB])
+    cli.ok("sync", DFE)
+    cli.add_account(DFE, "Eve", "Black", "2015-03-03")
+    sim.set_records(
+        DFE, "students", [AMY, BOB, enrolled_student("5", "Eva", "Blacke", "2015-03-03")]
+    )
+    cli.ok("sync", DFE)
+    [case] = cli.ok("matches", DFE, "--json").json()
+    assert case["candidates"][0]["status"] == "active"
+    cli.ok("exclusion", "add", DFE, "--forename", "Eve", "--surname", "Black", "--unallocate")
+    [case] = cli.ok("matches", DFE, "--json").json()
+    best = case["candidates"][0]
+    assert (best["username"], best["status"], best["school"]) == ("eblack.204", "unallocated", None)
+    assert "(unallocated)" in cli.ok("matches", DFE).out

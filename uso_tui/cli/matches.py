@@ -38,12 +38,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def _case_json(case: MatchCase, now: dict[str, Account] | None = None) -> dict:
-    """`now`: the candidates' accounts as they are (`matches`): each candidate then says
-    `taken_by`, the MIS id of another record of the school linked to it since (else null)."""
+    """`now`: the candidates' accounts as they are (`matches`): each candidate then says its
+    school and status now, and `taken_by`, the MIS id of another record of the school linked
+    to it since (else null)."""
     data = case.public()
     for candidate in data["candidates"] if now is not None else ():
         acc = now.get(candidate["username"])
         candidate["taken_by"] = case.taken_by(acc) if acc is not None else None
+        if acc is not None:  # the case keeps them as it saw them
+            candidate["status"] = acc.status
+            candidate["school"] = acc.school if acc.status == "active" else None
     data.update(
         school=case.school,
         report=case.report,
@@ -120,7 +124,7 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
             for i, c in enumerate(case.candidates, 1)
         ]
         table(
-            ["", "Username", "School", "Score", "Name", "DOB", "Differs"],
+            ["", "Username", "School", "Score", "Name", "DOB", "Unlike"],
             rows,
             right=(0, 3),
             out=out,

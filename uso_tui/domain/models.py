@@ -311,8 +311,11 @@ class MatchCase(_Record):
                     "school": c["school"],
                     "status": c.get("status", "active"),
                     "score": c["score"],
+                    # the evidence for and against (a near date of birth is for)
                     "agree": [f for f, lv, w in c.get("evidence") or () if w > 0],
                     "differ": [f for f, lv, w in c.get("evidence") or () if w <= 0],
+                    # the fields whose values are not the record's (`matches`' Unlike column)
+                    "unlike": list(c.get("differs") or ()),
                     "evidence": [
                         {"field": f, "level": lv, "weight": w}
                         for f, lv, w in c.get("evidence") or ()
