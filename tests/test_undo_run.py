@@ -302,3 +302,19 @@ def test_a_held_run_is_out_of_date_after_a_later_numbered_run_whatever_the_clock
         InvalidInput, match=f"confirm that one instead .uso-tui confirm {third.run_id}"
     ):
         confirm_held(env.store, second.run_id, operator="desk", now=UNDO_AT)
+
+
+def test_an_account_the_undo_withdrew_is_on_no_list_for_restore_and_says_why(env):
+    """`export unallocated` listed the accounts an undo withdrew (no one's), which `unallocated`
+    and the console leave out; restoring one named the run as a case."""
+    from uso_tui.sync.actions import restore_account
+    from uso_tui.sync.export import list_rows
+
+    _, run = setup_day2(env)
+    undo_run(env.store, run.run_id, operator="bob", now=UNDO_AT)
+    cat = next(a for a in env.store.school_accounts(DFE) if a.forename == "Cat")
+    _, rows = list_rows(env.store, "unallocated", DFE, today=UNDO_AT.date())
+    listed = {row["username"] for row in rows}
+    assert cat.username not in listed and listed  # Fay's, unallocated by the run, is there
+    with pytest.raises(InvalidInput, match=f"undone \\(run {run.run_id}\\)"):
+        restore_account(env.store, cat.username, operator="bob", now=UNDO_AT)

@@ -5,6 +5,7 @@ writes its audit events."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -569,8 +570,10 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
                 f"{username} is not unallocated (it is {acc.status} at {acc.school})"
             )
         if not restorable(acc):
+            undone_by = acc.extra[UNDONE_CREATE]  # a case's decision, or a whole run, undone
+            what = "run" if re.search(r"-r\d+$", str(undone_by)) else "case"
             raise InvalidInput(
-                f"{username} was created by mistake and undone (case {acc.extra[UNDONE_CREATE]}):"
+                f"{username} was created by mistake and undone ({what} {undone_by}):"
                 " it is not restored"
             )
         school = acc.previous_school or acc.link_school

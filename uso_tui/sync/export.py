@@ -18,6 +18,7 @@ from typing import Any
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.store.api import Store
+from uso_tui.sync.actions import restorable
 
 LISTS = (
     "cases",
@@ -123,7 +124,8 @@ def list_rows(
         rows = []
         for school in _schools(store, dfe):
             for a in store.school_accounts(school):
-                if a.status == "unallocated" and a.previous_school == school:
+                # as `unallocated` lists them: not one whose creation was undone (no one's)
+                if restorable(a) and a.previous_school == school:
                     # where it was and since when (its `school` is empty while unallocated)
                     when = {"unallocated_at": a.unallocated_at, "run": a.unallocated_by_run}
                     rows.append({**a.public(), "previous_school": school, **when})
