@@ -45,6 +45,10 @@ async def test_the_footer_fits_80_columns_and_shows_keys_help(demo_ran, kind, su
         _assert_footer_fits(app, kind)
         if not isinstance(app.focused, Input):  # where a field has the focus, ? is typed
             assert "? Keys" in screen_text(app), f"{kind}: the footer is cut before ? Keys"
+        else:  # and F1 lists the keys
+            await press(pilot, "f1")
+            assert type(app.screen).__name__ == "KeysHelp", kind
+            await press(pilot, "escape")
         first = _footer_actions(app)
         for width in (100, 120, 200, 80):
             await pilot.resize_terminal(width, 24)

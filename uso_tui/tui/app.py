@@ -67,6 +67,7 @@ class UsoApp(KeysInTurnApp):
 
     BINDINGS = [
         Binding("question_mark", "keys", "Keys", key_display="?"),
+        Binding("f1", "keys", "Keys", show=False),  # where a text field takes the ? typed
         Binding("escape", "back", "Back", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
