@@ -32,8 +32,9 @@ class KeptPair:
     at: str
 
     def public(self) -> dict[str, Any]:
-        return {
-            "accounts": [
+        return {  # `accounts` as `duplicates --json` gives a pair's
+            "accounts": list(self.usernames),
+            "account_details": [
                 a.public() if a is not None else {"username": u}
                 for u, a in zip(self.usernames, self.accounts, strict=True)
             ],
