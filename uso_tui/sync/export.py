@@ -18,7 +18,6 @@ from typing import Any
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.store.api import Store
-from uso_tui.sync.actions import restorable
 
 LISTS = (
     "cases",
@@ -121,6 +120,8 @@ def list_rows(
     if name == "cases":
         return _cases(store, dfe)
     if name == "unallocated":
+        from uso_tui.sync.actions import restorable  # noqa: PLC0415 - the runner with it
+
         rows = []
         for school in _schools(store, dfe):
             for a in store.school_accounts(school):
