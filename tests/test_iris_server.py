@@ -187,6 +187,20 @@ def test_iris_sim_bad_options_and_busy_port(capsys) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
+def test_iris_sim_day_0_is_the_day_asked(monkeypatch, capsys) -> None:
+    """Standalone, the estate's day 0 is today (as the demo's): its starters' and leavers'
+    dates fall about the store's own today, not in a spring long past."""
+    import uso_tui.iris.server as server
+
+    served = []
+    monkeypatch.setattr(server, "serve", lambda host, port, sim: served.append(sim))
+    assert main(["--schools", "1", "--today", "2026-12-04"]) == 0
+    assert served[-1].estate.today.isoformat() == "2026-12-04"
+    with pytest.raises(SystemExit) as ei:
+        main(["--today", "4/12/2026"])
+    assert ei.value.code == 2 and "not a date" in capsys.readouterr().err
+
+
 def test_refresh_serves_an_estate_changed_directly() -> None:
     from uso_tui.iris.datagen import advance
 

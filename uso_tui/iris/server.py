@@ -229,9 +229,16 @@ def serve(
         asyncio.run(forever())
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
 def main(argv: list[str]) -> int:
     """`uso-tui iris-sim [--host H] [--port P] [--seed N] [--schools N] [--las N] [--size N]
-    [--latency S] [--max-page-size N] [--days N]`: serves until Ctrl-C."""
+    [--latency S] [--max-page-size N] [--days N] [--today YYYY-MM-DD]`: serves until Ctrl-C."""
     parser = argparse.ArgumentParser(
         prog="uso-tui iris-sim", description="Serve the IRIS simulator."
     )
@@ -258,6 +265,13 @@ def main(argv: list[str]) -> int:
         default=0,
         help="start this many days after day 0 (POST /_sim/advance moves on later)",
     )
+    parser.add_argument(
+        "--today",
+        type=_day,
+        default=None,
+        help="the estate's day 0, YYYY-MM-DD (default: today, as the demo: the starters and "
+        "leavers it dates fall about the store's own today)",
+    )
     args = parser.parse_args(argv)
     if args.days < 0:
         parser.error("--days must be 0 or more")
@@ -265,7 +279,8 @@ def main(argv: list[str]) -> int:
         parser.error("--schools and --las must be at least 1")
     if args.size is not None and args.size < 2:
         parser.error("--size must be at least 2")
-    sim = make_simulator(args.seed, args.schools, args.las, size=args.size)
+    today = args.today or date.today()
+    sim = make_simulator(args.seed, args.schools, args.las, today=today, size=args.size)
     if args.days:
         sim.advance(days=args.days)
     if args.latency:
