@@ -33,7 +33,16 @@ MENU = [
 class SchoolScreen(UsoScreen):
     kind = "school"
     TITLE = "School"
-    WIDE_KEYS = ("go('users')", "go('history')", "go('audit')", "request")
+    WIDE_KEYS = (
+        "go('users')",
+        "go('history')",
+        "go('audit')",
+        "request",
+        "go('non_mis')",
+        "go('duplicates')",
+        "go('calendar')",
+        "go('why')",
+    )
 
     BINDINGS = [
         Binding("e", "go('settings')", "Settings"),
