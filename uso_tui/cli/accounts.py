@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     )
     acc.set_defaults(func=cmd_accounts)
 
-    account = sub.add_parser("account", help="User Request Single")
+    account = sub.add_parser(
+        "account", help="User Request Single; a linked record listed as another person"
+    )
     asub = account.add_subparsers(dest="account_command", metavar="SUBCOMMAND", required=True)
     add = asub.add_parser("add", parents=[parent], help="request one account ahead of the MIS")
     add.add_argument("dfe", metavar="DFE")
@@ -35,6 +37,22 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add.add_argument("--surname", required=True)
     add.add_argument("--dob", required=True, metavar="DATE", help="YYYY-MM-DD or DD/MM/YYYY")
     add.set_defaults(func=cmd_account_add)
+    same = asub.add_parser(
+        "accept-record",
+        parents=[parent],
+        help="the record linked to it, listed as another person, is its person after all: "
+        "the account takes its details",
+    )
+    same.add_argument("username", metavar="USERNAME")
+    same.set_defaults(func=cmd_accept_record)
+    release = asub.add_parser(
+        "release",
+        parents=[parent],
+        help="the record linked to it, listed as another person, is another: the account's "
+        "holder left (unallocated, its link dropped; the next run takes the record as new)",
+    )
+    release.add_argument("username", metavar="USERNAME")
+    release.set_defaults(func=cmd_release)
 
     un = sub.add_parser("unallocated", parents=[parent], help="accounts unallocated at a school")
     un.add_argument("dfe", metavar="DFE")
@@ -180,6 +198,41 @@ def cmd_unallocated(args: argparse.Namespace, ctx: Context) -> int:
     print_accounts(accounts, ctx, args.json)
     if not args.json and not accounts:
         ctx.note(f"no unallocated accounts at {dfe}")
+    return 0
+
+
+def cmd_accept_record(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.linked_record import accept_record  # noqa: PLC0415
+
+    before = ctx.store().account(args.username.strip())
+    account = accept_record(
+        ctx.store(), args.username.strip(), operator=ctx.operator, now=ctx.now()
+    )
+    if args.json:
+        emit_json(account.public(), ctx.stdout)
+    else:
+        ctx.stdout.write(
+            f"{account.username}: {person(before.forename, before.surname)} born "
+            f"{plain(before.dob)} is now {person(account.forename, account.surname)} born "
+            f"{plain(account.dob)}, as its MIS record {plain(account.mis_id)} says\n"
+        )
+    return 0
+
+
+def cmd_release(args: argparse.Namespace, ctx: Context) -> int:
+    from uso_tui.sync.linked_record import release_account  # noqa: PLC0415
+
+    account = release_account(
+        ctx.store(), args.username.strip(), operator=ctx.operator, now=ctx.now()
+    )
+    if args.json:
+        emit_json(account.public(), ctx.stdout)
+    else:
+        ctx.stdout.write(
+            f"{account.username} ({person(account.forename, account.surname)}) unallocated and "
+            f"unlinked from record {plain((account.previous_link or '').rsplit('/', 1)[-1])}: the "
+            "next run takes that record as a new one (restorable: uso-tui restore)\n"
+        )
     return 0
 
 

@@ -886,7 +886,9 @@ def _linked(
         # record is listed; its account, present by its id, is not unallocated either).
         reason = (
             f"MIS id {rec.mis_id} now names another person than its account {acc.username} "
-            f"({other}): the account is left untouched; the school checks the record"
+            f"({other}): the account is left untouched until the school checks the record or "
+            "an operator answers on the account: the same person (a), or its holder left (x); "
+            f"uso-tui account accept-record|release {acc.username}"
         )
         planned.outcomes.append(RecordOutcome(rec, INVALID, reason, acc.username))
         planned.counts[INVALID] += 1

@@ -7,6 +7,8 @@ index, one file per school); only the newest search's answer is shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from rich.text import Text
 from textual import getters, on
@@ -18,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from uso_tui.domain.dates import no_such_dates
-from uso_tui.domain.models import Account, AuditEvent
+from uso_tui.domain.models import Account, AuditEvent, MisRecord
 from uso_tui.sync.actions import restorable
 from uso_tui.tui.format import (
     ALSO_ACTIVE,
@@ -402,6 +404,15 @@ EXTRA_ORDER = {key: position for position, key in enumerate(EXTRA_LABELS)}
 ABOUT_THE_PERSON = frozenset(("upn", "gender", "title", "initials"))
 
 
+def _was_now(account: Account, rec: MisRecord) -> Text:
+    """The account beside its record, each name and date of birth (literally: MIS text)."""
+    text = Text("\n  account: ")
+    text.append_text(plain(f"{full_name(account.forename, account.surname)}, born {account.dob}"))
+    text.append("\n  record:  ")
+    text.append_text(plain(f"{full_name(rec.forename or '', rec.surname or '')}, born {rec.dob}"))
+    return text
+
+
 def _extra_label(key: str) -> str:
     label = EXTRA_LABELS.get(key) or key.replace("_", " ").capitalize()
     return label if len(label) <= 12 else label[:11] + "…"
@@ -417,9 +428,13 @@ class AccountScreen(ListScreen):
     kind = "account"
     # the footer's Restore follows the account shown (check_action)
     account: var[Account | None] = var(None, bindings=True)
+    # its linked record, when the school's latest export listed it as another person
+    another: var[MisRecord | None] = var(None, bindings=True)
 
     BINDINGS = [
         Binding("r", "restore", "Restore"),
+        Binding("a", "accept_record", "Same person"),
+        Binding("x", "release", "Holder left"),
         *ListScreen.LIST_BINDINGS,
         Binding("g", "reload", "Reload", show=False),
     ]
@@ -469,7 +484,10 @@ class AccountScreen(ListScreen):
 
     @in_thread("account-load", failure="Cannot read the account")
     def load(self) -> None:
+        from uso_tui.sync.linked_record import listed_as_another  # noqa: PLC0415
+
         account = self.store.account(self.username)
+        another = listed_as_another(self.store, account)
         events = self.store.audit(subject=self.username)
         events.sort(key=lambda e: e.at, reverse=True)
         if not events:  # no audit events kept: the account's own short history
@@ -499,11 +517,13 @@ class AccountScreen(ListScreen):
             )
             for i, e in enumerate(events)
         ]
-        self.app.call_from_thread(self._show, account, rows)
+        self.app.call_from_thread(self._show, account, rows, another)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "restore":
             return self.account is not None and restorable(self.account)
+        if action in ("accept_record", "release"):
+            return self.another is not None
         return True
 
     def why_not(self, key: str) -> str | None:
@@ -551,6 +571,54 @@ class AccountScreen(ListScreen):
         )
         self.keys_go()
 
+    def action_accept_record(self) -> None:
+        account, rec = self.account, self.another
+        if account is None or rec is None:
+            return
+        body = plain(
+            f"Its MIS record {rec.mis_id} was listed as another person. If the school corrected "
+            f"it and it is {account.username}'s person after all, the account takes its "
+            "details now:"
+        )
+        body.append_text(_was_now(account, rec))
+        self._ask_linked("Same person?", body, "Same person", self.accept_it)
+
+    def action_release(self) -> None:
+        account, rec = self.account, self.another
+        if account is None or rec is None:
+            return
+        body = plain(
+            f"Its MIS record {rec.mis_id} now names another person. If {account.username}'s "
+            "holder has left, the account is unallocated (kept, restorable) and its link "
+            "dropped: the next run takes the record as a new person (matched, or given an "
+            "account of their own)."
+        )
+        body.append_text(_was_now(account, rec))
+        self._ask_linked("The account's holder left?", body, "Unallocate", self.release_it)
+
+    def _ask_linked(self, title: str, body: Text, yes: str, then: Callable[[], object]) -> None:
+        def answer(ok: bool | None) -> None:
+            if ok:
+                then()
+
+        self.app.push_screen(Confirm(title, body, yes=yes, no="Cancel"), answer)
+
+    @in_thread("account-accept-record", failure="Not changed", exclusive=False)
+    def accept_it(self) -> None:
+        from uso_tui.sync.linked_record import accept_record  # noqa: PLC0415
+
+        accept_record(self.store, self.username, operator=self.operator, now=self.now())
+        self.app.call_from_thread(self.say, f"{self.username} takes its record's details")
+        self.app.call_from_thread(self.load)
+
+    @in_thread("account-release", failure="Not changed", exclusive=False)
+    def release_it(self) -> None:
+        from uso_tui.sync.linked_record import release_account  # noqa: PLC0415
+
+        release_account(self.store, self.username, operator=self.operator, now=self.now())
+        self.app.call_from_thread(self.say, f"{self.username} unallocated, its link dropped")
+        self.app.call_from_thread(self.load)
+
     @in_thread("account-restore", failure="Not restored", exclusive=False)
     def restore_it(self) -> None:
         from uso_tui.sync.actions import restore_account  # noqa: PLC0415
@@ -559,8 +627,9 @@ class AccountScreen(ListScreen):
         self.app.call_from_thread(self.say, f"Restored {self.username}")
         self.app.call_from_thread(self.load)
 
-    def _show(self, account: Account, rows: list[Row]) -> None:
+    def _show(self, account: Account, rows: list[Row], another: MisRecord | None = None) -> None:
         self.account = account
+        self.another = another
         who, where = account_fields(account)
         self.query_one("#fields", Static).update(who)
         self.query_one("#fields-where", Static).update(where)

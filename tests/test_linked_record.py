@@ -1,0 +1,113 @@
+"""A linked record listed as plainly another person than its account (its MIS id given again,
+or a record the school corrected wholesale): the account is left untouched until an operator
+answers, on the account, "the same person" (it takes the record's details) or "its holder left"
+(unallocated and unlinked: the next run takes the record as new)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from factories import DFE, Env, iris_student
+from tui_helpers import press, screen_text, settle, started
+
+from uso_tui.domain.errors import InvalidInput
+from uso_tui.sync.linked_record import accept_record, listed_as_another, release_account
+from uso_tui.tui.screens.users import AccountScreen
+from uso_tui.tui.widgets import Confirm
+
+DAY1, DAY2, DAY3 = (datetime(2026, 3, d, 7, 0) for d in (9, 10, 11))
+KEVIN = iris_student("7", "Kevin", "Lam", "2014-03-15", uniquePupilNumber="K123456789012")
+# the same MIS id, now with a wholly different forename and date of birth
+WEI = iris_student("7", "Wei", "Lam", "2015-09-02", uniquePupilNumber="K123456789012")
+OTHER = iris_student("8", "Ann", "Holt", "2014-01-01")
+
+
+@pytest.fixture
+def env(tmp_path) -> Env:
+    env = Env(tmp_path / "store")
+    env.add_school(students=[KEVIN, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [WEI, OTHER])
+    run = env.sync(DAY2)
+    assert run.counts["invalid"] == 1 and run.counts["updated"] == 0
+    return env
+
+
+def kevin(env: Env):
+    [acc] = [a for a in env.store.school_accounts(DFE) if a.mis_id == "7" or a.surname == "Lam"]
+    return acc
+
+
+def test_the_record_is_listed_with_the_answers_and_the_account_untouched(env):
+    acc = kevin(env)
+    assert (acc.forename, acc.dob, acc.status) == ("Kevin", "2014-03-15", "active")
+    rec = listed_as_another(env.store, acc)
+    assert rec is not None and (rec.forename, rec.dob) == ("Wei", "2015-09-02")
+    [row] = [r for r in env.store.why_records(DFE) if r["mis_id"] == "7"]
+    assert f"uso-tui account accept-record|release {acc.username}" in row["reason"]
+
+
+def test_the_same_person_the_account_takes_the_records_details(env):
+    username = kevin(env).username
+    after = accept_record(env.store, username, operator="desk", now=DAY2)
+    assert (after.forename, after.dob, after.mis_id, after.status) == (
+        "Wei",
+        "2015-09-02",
+        "7",
+        "active",
+    )
+    assert env.store.audit(DFE, subject=username)[0].action == "accept_record"
+    run = env.sync(DAY3)  # the next run finds the account holding its record
+    assert run.counts["invalid"] == 0 and run.counts["created"] == 0
+    assert env.store.account(username).forename == "Wei"
+    with pytest.raises(InvalidInput, match="not listed as another person"):
+        accept_record(env.store, username, operator="desk", now=DAY3)  # nothing to answer now
+
+
+def test_the_holder_left_the_record_is_taken_as_new(env):
+    username = kevin(env).username
+    gone = release_account(env.store, username, operator="desk", now=DAY2)
+    assert (gone.status, gone.mis_id, gone.previous_link) == (
+        "unallocated",
+        None,
+        f"{DFE}/students/7",
+    )
+    run = env.sync(DAY3)
+    assert run.counts["created"] == 1 and run.counts["invalid"] == 0
+    [wei] = [a for a in env.store.school_accounts(DFE) if a.forename == "Wei"]
+    assert wei.username != username and wei.mis_id == "7" and wei.status == "active"
+    assert env.store.account(username).status == "unallocated"
+
+
+def test_an_account_whose_record_is_not_listed_so_is_refused(env):
+    [ann] = [a for a in env.store.school_accounts(DFE) if a.forename == "Ann"]
+    for answer in (accept_record, release_account):
+        with pytest.raises(InvalidInput, match="nothing to answer"):
+            answer(env.store, ann.username, operator="desk", now=DAY2)
+
+
+def test_cli_answers(env, cli_at):
+    cli = cli_at(env.store.root)
+    username = kevin(env).username
+    out = cli.ok("account", "accept-record", username).out
+    assert "Kevin Lam born 2014-03-15 is now Wei Lam born 2015-09-02" in out
+    assert cli("account", "release", username).status == 2  # answered: nothing to answer
+
+
+async def test_the_account_screen_answers_after_showing_both(env):
+    username = kevin(env).username
+    async with started(env.store) as (app, pilot):
+        app.push_screen(AccountScreen(env.store, username))
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "a Same person" in footer and "x Holder left" in footer
+        await press(pilot, "x")
+        assert isinstance(app.screen, Confirm)
+        text = screen_text(app)
+        assert "Kevin Lam, born 2014-03-15" in text and "Wei Lam, born 2015-09-02" in text
+        await press(pilot, "y")
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "Holder left" not in footer  # answered: the keys go until the next run
+    assert env.store.account(username).status == "unallocated"
