@@ -631,3 +631,48 @@ async def test_a_surname_of_letters_no_transliteration_spells_makes_an_account(e
     assert res.run.status == "succeeded"
     assert res.run.counts["created"] == 2 and res.run.counts["invalid"] == 1
     assert "kenji.204" in by_user(env.store.school_accounts(DFE))
+
+
+async def test_an_account_found_under_the_lock_by_a_dummy_upn_is_no_newcomer(env, monkeypatch):
+    """A UPN that more than UPN_CROWD accounts of the LA hold is a dummy, not looked for by the
+    plan: nor under the lock, where the run checks what arrived since its plan. Nadia's sibling
+    Aisha (the same dummy, made the day before) was found there once another run rewrote her
+    school's index, and shown as a 100% candidate 'created while this run was planned'."""
+    import uso_tui.sync.runner as runner
+    from uso_tui.store import open_store, people
+
+    here, there, dummy = "305-4120", "305-4121", "Z999999999999"
+    crowd = [
+        iris_student(
+            f"c{i}", f"Kid{chr(97 + i)}", f"Crowd{chr(97 + i)}", f"2014-0{1 + i % 9}-1{i % 9}"
+        )
+        | {"uniquePupilNumber": dummy}
+        for i in range(12)
+    ]
+    aisha = iris_student("k1", "Aisha", "Khan", "2015-05-09", uniquePupilNumber=dummy)
+    bob = iris_student("k2", "Bob", "Other", "2013-01-01")
+    env.add_school(here, students=crowd)
+    env.add_school(there, students=[aisha, bob])
+    await sync(env, there)
+    await sync(env, here)
+    env.set_students(
+        here,
+        [*crowd, iris_student("n", "Nadia", "Khan", "2015-05-05") | {"uniquePupilNumber": dummy}],
+    )
+    env.set_students(there, [aisha, {**bob, "surname": "Otherr"}])  # an ordinary change there
+    real, others = runner._plan_and_apply, env.store
+    env.store = open_store(others.root)  # this school's run: a process of its own
+    # its look under the lock reads the indexes written since its plan (by file time stamps):
+    # not this school's own, written just before, however coarse the clock
+    monkeypatch.setattr(people, "RACY_NS", 0)
+
+    def meanwhile(store, run, *args, **kw):
+        if run.school == here:  # planned: the other school's run commits before this one does
+            mine, env.store = env.store, others
+            asyncio.run(env.run(there, now=LATER))
+            env.store = mine
+        return real(store, run, *args, **kw)
+
+    monkeypatch.setattr(runner, "_plan_and_apply", meanwhile)
+    res = await sync(env, here, now=LATER)
+    assert res.run.counts["created"] == 1 and res.run.counts["needs_matching"] == 0

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
+from uso_tui.domain.names import upn_key
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.store.arrivals import arrived_since
@@ -131,15 +132,21 @@ def settle_elsewhere(txn: Transaction, plans: Iterable[Plan], dfe: str, staged: 
             continue
         role = plan.role
 
-        def wide(role: str, upns: set[str], name_dobs: set, plan: Plan = plan) -> list:
+        since = _minus(f"{plan.today}T00:00:00", RUN_SPAN)
+
+        def wide(
+            role: str, upns: set[str], name_dobs: set, plan: Plan = plan, since: str = since
+        ) -> list:
             # at the schools changed since the plan looked, if it was made here
             hits = txn.find_people(role, upns, name_dobs, plan.looked_at)
             hits += [a for a in staged if a.role == role]  # found_elsewhere keeps those alike
-            return [a for a in hits if a.username not in plan.elsewhere_seen]
+            new = [a for a in hits if a.username not in plan.elsewhere_seen]
+            return _made_since(txn, new, since)
 
         # weighed on their own, with no pool of names to weigh them against: shown more readily
-        # than in the plan (a case rather than a second account)
+        # than in the plan (a case rather than a second account); the LA's dummy UPNs are none
         alone = CandidateIndex([])
+        alone.assume_placeholders(plan.placeholder_upns)
         arrived = found_elsewhere(wide, role, plan.creates, alone)
         if not arrived:
             continue
@@ -150,6 +157,20 @@ def settle_elsewhere(txn: Transaction, plans: Iterable[Plan], dfe: str, staged: 
                 found[id(rec)] = cands
         moved += demote(plan, found, "in the store")
     return moved
+
+
+def _made_since(txn: Transaction, hits: list, since: str) -> list:
+    """The accounts of `hits` created from `since` on (an account found under the lock that the
+    plan did not find, but older, is one its look left out on purpose: not one that arrived)."""
+    out = []
+    for hit in hits:
+        made = getattr(hit, "created_at", None)
+        if made is None:  # a name index's hit: the account itself says
+            account = txn.find_account(hit.username)
+            made = account.created_at if account is not None else ""
+        if made and made >= since:
+            out.append(hit)
+    return out
 
 
 def _candidates(indexes: list[CandidateIndex], rec: MisRecord, dfe: str) -> list[Candidate]:
@@ -226,6 +247,9 @@ def created_since_case(store: Store, txn: Transaction, case: MatchCase) -> list[
             break
     if not out:  # a mover's: the same UPN, or names and date of birth, in another LA
         alone = CandidateIndex([])
+        if rec.upn:  # a UPN the LA holds as a dummy is not the child's
+            index.is_placeholder_upn(upn_key(rec.upn))
+            alone.assume_placeholders(index.placeholder_upns)
         hits = found_elsewhere(txn.find_people, case.role, [rec], alone).get(rec.mis_id, ())
         hits = [h for h in hits if h.username not in shown and la_of(h.home) != la_of(dfe)]
         for candidate in alone.candidates(rec, dfe, extra=hits) if hits else ():

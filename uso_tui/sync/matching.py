@@ -883,8 +883,13 @@ class CandidateIndex:
 
     def is_placeholder_upn(self, upn: str) -> bool:
         """Whether more accounts of the pool hold this (normalised) UPN than one child would
-        (UPN_CROWD): a dummy number."""
-        return len(self.by_upn.get(upn, ())) > UPN_CROWD
+        (UPN_CROWD): a dummy number (or one assume_placeholders was told of)."""
+        return len(self.by_upn.get(upn, ())) > UPN_CROWD or upn in self.placeholder_upns
+
+    def assume_placeholders(self, upns: Iterable[str]) -> None:
+        """Takes `upns` as dummy numbers, as a pool that holds them many times knows them (an
+        index of a few accounts weighed for a local authority's record)."""
+        self._placeholders(set(upns))
 
     def _placeholders(self, upns: set[str]) -> None:
         """Takes `upns` as placeholders: the Persons made so far no longer hold them."""

@@ -163,6 +163,8 @@ class Plan:
     elsewhere_seen: frozenset[str] = frozenset()
     # time.monotonic() before that look, in the process that planned (None: not known)
     looked_at: float | None = None
+    # the UPNs the local authority's accounts hold as dummies (not looked for by that look)
+    placeholder_upns: frozenset[str] = frozenset()
     _rows_json: bytes | None = field(default=None, repr=False, compare=False)
     _why_draft: tuple[list[bytes], dict[int, Any]] | None = field(
         default=None, repr=False, compare=False
@@ -528,6 +530,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         planned.elsewhere_seen = frozenset(
             account.username for hits in elsewhere.values() for account in hits
         )
+        planned.placeholder_upns = frozenset(index.placeholder_upns)
     waiting = AskedFor(unlinked_here)
     for rec in searching:
         planned.candidates_searched += 1
