@@ -145,6 +145,10 @@ async def test_a_token_error_echoing_the_form_does_not_show_the_secret_encoded(a
 ECHOED = "Sup3r/Secr3t+Val_9Qx&z"
 
 
+def _form(secret: str, pad: int) -> bytes:
+    return f"grant_type=client_credentials&client_id=cid&x={'y' * (30 + pad)}&client_secret={secret}".encode()
+
+
 @pytest.mark.parametrize(
     "echo",
     [
@@ -159,6 +163,15 @@ ECHOED = "Sup3r/Secr3t+Val_9Qx&z"
         lambda s: "sent 0x" + s.encode().hex(),
         lambda s: f"sent {s[:7]}...{s[7:]}",  # broken by dots
         lambda s: "you sent " + base64.b64encode(f"Bearer {s}".encode()).decode(),
+        lambda s: "sent " + quote(quote(quote(quote(s, safe=""), safe=""), safe=""), safe=""),
+        *(  # the form echoed as MIME base64, wrapped at 76 columns, the wrap at every place
+            (lambda s, pad=pad: "echo: " + base64.encodebytes(_form(s, pad)).decode())
+            for pad in range(4)
+        ),
+        lambda s: (
+            "Authorization: Basic "
+            + (lambda h: f"{h[:10]}\n{h[10:]}")(base64.b64encode(f"cid:{s}".encode()).decode())
+        ),
     ],
 )
 async def test_a_secret_echoed_escaped_encoded_or_wrapped_is_never_shown(echo) -> None:

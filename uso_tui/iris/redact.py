@@ -84,18 +84,24 @@ def _alnum(text: str) -> str:
 
 
 def _readings(text: str) -> list[str]:
-    """`text` as a program could read it back: URL-decoded (up to three times), and each run of
-    base64 or hex in it decoded."""
+    """`text` as a program could read it back: URL-decoded (as often as that changes it, up to
+    eight times), and each run of base64 or hex in it decoded, also once its spaces are taken
+    out (base64 wrapped at 76 columns, a header broken over lines) and from each of the first
+    four characters of a run (a word run into it)."""
     out = [text]
-    for _ in range(3):
+    for _ in range(8):
         again = unquote_plus(out[-1])
         if again == out[-1]:
             break
         out.append(again)
-    for run in _BASE64_RUN.findall(text):
-        padded = run + "=" * (-len(run) % 4)
-        for decode in (base64.b64decode, base64.urlsafe_b64decode):
-            with contextlib.suppress(binascii.Error, ValueError):
-                out.append(decode(padded).decode("utf-8", "ignore"))
-    out.extend(bytes.fromhex(run).decode("utf-8", "ignore") for run in _HEX_RUN.findall(text))
+    squashed = "".join(text.split())
+    for run in {*_BASE64_RUN.findall(text), *_BASE64_RUN.findall(squashed)}:
+        for start in range(4):
+            part = run[start:].rstrip("=")
+            padded = part + "=" * (-len(part) % 4)
+            for decode in (base64.b64decode, base64.urlsafe_b64decode):
+                with contextlib.suppress(binascii.Error, ValueError):
+                    out.append(decode(padded).decode("utf-8", "ignore"))
+    for source in (text, squashed):
+        out.extend(bytes.fromhex(r).decode("utf-8", "ignore") for r in _HEX_RUN.findall(source))
     return out
