@@ -69,10 +69,10 @@ def child(root: str, what: str, at: str) -> None:
 class Held:
     """A sync (or run-due) process held between its plan and its commit."""
 
-    def __init__(self, root: Path, dfe: str) -> None:
+    def __init__(self, root: Path, dfe: str, at: str = RUN_AT) -> None:
         self.dfe = dfe
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, str(root), dfe, RUN_AT],
+            [sys.executable, __file__, str(root), dfe, at],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -288,6 +288,28 @@ def test_a_newcomer_at_schools_of_two_las_synced_at_once_gets_one_account(cli, s
     assert pf is not None
     [row] = [r for r in pf.records if r["record"]["mis_id"] == f"{second[-1]}-new"]
     assert row["outcome"] == "needs_matching" and account.username in row["reason"]
+
+
+@pytest.mark.slow  # two processes
+def test_a_newcomer_found_under_the_lock_whatever_the_clock_of_the_run_that_made_them(cli, sim):
+    """The account the other LA's run made meanwhile is found however that run was stamped
+    (`run-due --at` a fortnight back, a clock gone wrong): not by its creation time."""
+    root = cli.data_dir
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    cli.ok("sync", SCHOOL_C)
+    forename, surname, _dob = NEWCOMERS[5]
+    newcomer_at(sim, {SCHOOL_A: ONLY_A, SCHOOL_C: ONLY_C}, NEWCOMERS[5], "K801200011001")
+    first, second = Held(root, SCHOOL_C, "2026-08-18T12:00:00"), Held(root, SCHOOL_A)
+    try:
+        first.planned()
+        second.planned()
+        first.commit()
+        result = second.commit()
+    finally:
+        first.kill()
+        second.kill()
+    assert len(everyone_named(root, forename, surname)) == 1
+    assert result["counts"]["created"] == 0 and result["counts"]["needs_matching"] == 1
 
 
 def test_run_due_of_schools_of_two_las_gives_a_newcomer_one_account(cli, sim):

@@ -132,19 +132,15 @@ def settle_elsewhere(txn: Transaction, plans: Iterable[Plan], dfe: str, staged: 
             continue
         role = plan.role
 
-        since = _minus(f"{plan.today}T00:00:00", RUN_SPAN)
-
-        def wide(
-            role: str, upns: set[str], name_dobs: set, plan: Plan = plan, since: str = since
-        ) -> list:
+        def wide(role: str, upns: set[str], name_dobs: set, plan: Plan = plan) -> list:
             # at the schools changed since the plan looked, if it was made here
             hits = txn.find_people(role, upns, name_dobs, plan.looked_at)
             hits += [a for a in staged if a.role == role]  # found_elsewhere keeps those alike
-            new = [a for a in hits if a.username not in plan.elsewhere_seen]
-            return _made_since(txn, new, since)
+            return [a for a in hits if a.username not in plan.elsewhere_seen]
 
         # weighed on their own, with no pool of names to weigh them against: shown more readily
-        # than in the plan (a case rather than a second account); the LA's dummy UPNs are none
+        # than in the plan (a case rather than a second account); a UPN the plan's look left out
+        # as a dummy (held in the LA, or across the store, by more than one child would) is none
         alone = CandidateIndex([])
         alone.assume_placeholders(plan.placeholder_upns)
         arrived = found_elsewhere(wide, role, plan.creates, alone)
@@ -157,20 +153,6 @@ def settle_elsewhere(txn: Transaction, plans: Iterable[Plan], dfe: str, staged: 
                 found[id(rec)] = cands
         moved += demote(plan, found, "in the store")
     return moved
-
-
-def _made_since(txn: Transaction, hits: list, since: str) -> list:
-    """The accounts of `hits` created from `since` on (an account found under the lock that the
-    plan did not find, but older, is one its look left out on purpose: not one that arrived)."""
-    out = []
-    for hit in hits:
-        made = getattr(hit, "created_at", None)
-        if made is None:  # a name index's hit: the account itself says
-            account = txn.find_account(hit.username)
-            made = account.created_at if account is not None else ""
-        if made and made >= since:
-            out.append(hit)
-    return out
 
 
 def _candidates(indexes: list[CandidateIndex], rec: MisRecord, dfe: str) -> list[Candidate]:

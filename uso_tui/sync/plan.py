@@ -380,7 +380,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                 account
             )
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
-    upn_holders = _UpnHolders(snapshot)
+    upn_holders = _UpnHolders(snapshot.account_rows)
 
     dup = Counter(r.mis_id for r in export.records)
     dup.update(export.same.keys())
@@ -741,6 +741,7 @@ def found_elsewhere(
         got = list(by_upn.get(upn_key(record.upn), ())) if record.upn else []
         if len(got) > UPN_CROWD:
             got = []  # a placeholder UPN, not this child's (match_model.UPN_CROWD)
+            index.assume_placeholders({upn_key(record.upn)})
         names, surname = (
             name_keys(record.forename, record.preferred_name),
             normalise_cached(record.surname),
@@ -965,18 +966,24 @@ def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> s
     return ""
 
 
+def another_person(rec: MisRecord, acc: Account, rows: Callable[[], list[dict]]) -> str:
+    """What says the linked record `rec` is another person than its account `acc` ("" when it
+    may be the same person), as a run says it; `rows`: the school's account rows."""
+    return _another_person(rec, acc, _UpnHolders(rows))
+
+
 class _UpnHolders:
-    """The school's accounts by permanent UPN, read from the snapshot when first asked (only a
+    """The school's accounts by permanent UPN, read from its rows when first asked (only a
     linked record whose UPN differs from its account's asks)."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
+    def __init__(self, rows: Callable[[], list[dict[str, Any]]]) -> None:
+        self.rows = rows
         self.by_upn: dict[str, list[str]] | None = None
 
     def holder(self, upn: str, besides: str) -> str | None:
         if self.by_upn is None:
             self.by_upn = {}
-            for row in self.snapshot.account_rows():
+            for row in self.rows():
                 key = upn_key((row.get("extra") or {}).get("upn"))
                 if key and not key[-1].isalpha():
                     self.by_upn.setdefault(key, []).append(row["username"])
