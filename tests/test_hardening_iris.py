@@ -785,3 +785,15 @@ async def test_refused_credentials_after_a_byte_order_mark_are_said_so() -> None
     )
     with pytest.raises(AuthFailed, match="refused the Client ID"):
         await fetch(server)
+
+
+async def test_only_the_start_of_a_huge_error_body_is_read_for_what_is_shown() -> None:
+    """An error body of megabytes was read whole for echoed secrets before 200 characters of it
+    were shown (seconds per error, gigabytes at the 64 MB bound): the start is read, with a
+    margin past what is shown, and what is shown holds no secret."""
+    huge = ("IRIS is down " + "y" * 5000 + " " + SECRET + " ") * 200
+    server = Server(lambda r: httpx.Response(500, text=huge))
+    with pytest.raises(IrisError) as ei:
+        await fetch(server, max_tries=1)
+    said = ei.value.iris_message or ""
+    assert said.startswith("IRIS is down") and len(said) <= 203 and SECRET not in said

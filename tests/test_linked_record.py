@@ -111,3 +111,52 @@ async def test_the_account_screen_answers_after_showing_both(env):
         footer = screen_text(app).splitlines()[-1]
         assert "Holder left" not in footer  # answered: the keys go until the next run
     assert env.store.account(username).status == "unallocated"
+
+
+def test_an_answer_given_is_given_whatever_the_clocks(env):
+    # the run that listed the record is stamped after the answer (a clock gone wrong): the
+    # answer still ends the question, by what the account now holds, not by the time
+    username = kevin(env).username
+    accept_record(env.store, username, operator="desk", now=DAY1)
+    with pytest.raises(InvalidInput, match="nothing to answer"):
+        release_account(env.store, username, operator="desk", now=DAY1)
+    assert env.store.account(username).status == "active"
+
+
+def test_a_record_listed_by_a_run_stamped_before_the_account_can_be_answered(tmp_path):
+    env = Env(tmp_path / "store")
+    env.add_school(students=[KEVIN, OTHER])
+    env.sync(DAY2)
+    env.set_students(DFE, [WEI, OTHER])
+    env.sync(DAY1)  # stamped before the account was made
+    username = kevin(env).username
+    assert release_account(env.store, username, operator="desk", now=DAY3).status == "unallocated"
+
+
+def test_a_record_changed_since_it_was_shown_is_not_taken(env):
+    username = kevin(env).username
+    shown = listed_as_another(env.store, kevin(env))
+    env.set_students(DFE, [iris_student("7", "Zara", "Lam", "2016-11-30"), OTHER])
+    env.sync(DAY3)  # listed again, as another record
+    with pytest.raises(InvalidInput, match="changed since it was shown"):
+        accept_record(env.store, username, operator="desk", now=DAY3, as_shown=shown)
+    assert env.store.account(username).forename == "Kevin"
+
+
+def test_a_record_of_another_account_s_person_is_not_taken_ids_swapped(tmp_path):
+    env = Env(tmp_path / "store")
+    bea = iris_student("9", "Bea", "Holt", "2016-06-06", uniquePupilNumber="B999999999991")
+    env.add_school(students=[KEVIN, bea])
+    env.sync(DAY1)
+    swapped = [
+        iris_student("7", "Bea", "Holt", "2016-06-06", uniquePupilNumber="B999999999991"),
+        iris_student("9", "Kevin", "Lam", "2014-03-15", uniquePupilNumber="K123456789012"),
+    ]
+    env.set_students(DFE, swapped)
+    env.sync(DAY2)
+    username = kevin(env).username
+    for answer in (accept_record, release_account):
+        with pytest.raises(InvalidInput, match="bholt.204's person"):
+            answer(env.store, username, operator="desk", now=DAY3)
+    kept = env.store.account(username)
+    assert (kept.forename, kept.status) == ("Kevin", "active")

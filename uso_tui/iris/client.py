@@ -920,6 +920,9 @@ def _is_invalid_client(resp: Answer) -> bool:
     return resp.status_code == 401
 
 
+_WORDS_READ = 4096  # characters of IRIS's words read; 200 are shown
+
+
 def _iris_message(resp: Answer, ctx: _Ctx, token: _Token | None) -> str | None:
     """IRIS's own words, one short line, with the secret and token blanked if it echoed them."""
     msg: str | None = None
@@ -935,10 +938,13 @@ def _iris_message(resp: Answer, ctx: _Ctx, token: _Token | None) -> str | None:
         ]
         msg = ": ".join(dict.fromkeys(bits)) or None
     if msg is None:
-        msg = resp.text.strip() or resp.reason_phrase or None
+        head = resp.content[:_WORDS_READ].decode("utf-8", "replace")
+        msg = head.strip() or resp.reason_phrase or None
     if not msg:
         return None
-    msg = "".join(c if c.isprintable() else " " for c in msg)
+    # Only the start is shown: the rest is not read for echoed secrets either (a body of
+    # megabytes would take a minute), but what is shown is, with a margin past it.
+    msg = "".join(c if c.isprintable() else " " for c in msg[:_WORDS_READ])
     msg = blank_secrets(msg, [ctx.secret, token.value if token else None], ctx.school.client_id)
     # and again: its escapes (\u001b) were read to find an echoed secret
     msg = " ".join("".join(c if c.isprintable() else " " for c in msg).split())

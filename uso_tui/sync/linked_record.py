@@ -15,10 +15,11 @@ from datetime import datetime
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MisRecord
+from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import put_changed
-from uso_tui.sync.plan import INVALID, held_fields, unallocated
+from uso_tui.sync.plan import INVALID, another_person, held_fields, unallocated
 from uso_tui.sync.runner import iso
 
 # What the planner says of such a record (plan._linked)
@@ -27,8 +28,8 @@ ANOTHER_PERSON = "now names another person than its account"
 
 def listed_as_another(store: Store, acc: Account) -> MisRecord | None:
     """The record linked to `acc` as its school's latest export listed it, if that listed it
-    as another person than the account and the account has not changed since (else None: an
-    answer given, or an operator's change, waits for the next run to say again)."""
+    as another person than the account and it still is one (else None: after an answer, the
+    account holds the record, or is no longer linked to it)."""
     if not (acc.mis_id and acc.link_school and acc.link_report):
         return None
     rows = [
@@ -44,48 +45,99 @@ def listed_as_another(store: Store, acc: Account) -> MisRecord | None:
         or not row.get("run_id")
     ):
         return None
-    listed_at = store.run(row["run_id"]).started_at
-    if (acc.last_event_at or "") >= listed_at:
-        return None
     processed = store.processed_file(row["run_id"])
     for entry in processed.records if processed is not None else ():
         record = entry.get("record") or {}
         if record.get("mis_id") == acc.mis_id and record.get("report") == acc.link_report:
-            return MisRecord.from_dict(record)
+            rec = MisRecord.from_dict(record)
+            rows = lambda: [a.to_dict() for a in store.school_accounts(acc.link_school)]  # noqa: E731
+            return rec if another_person(rec, acc, rows) else None
     return None
 
 
-def _linked_account(txn: Transaction, store: Store, username: str) -> tuple[Account, MisRecord]:
+def _linked_account(
+    txn: Transaction, store: Store, username: str, as_shown: MisRecord | None
+) -> tuple[Account, MisRecord]:
     acc = txn.account(username)
     rec = listed_as_another(store, acc)
     if rec is None:
         raise InvalidInput(
             f"{username}'s MIS record is not listed as another person in its school's latest "
-            "export, or the account changed since: nothing to answer (`uso-tui why` says what "
-            "the run made of it)"
+            "export, or no longer is one (answered): nothing to answer (`uso-tui why` says "
+            "what the run made of it)"
+        )
+    if as_shown is not None and as_shown.to_dict() != rec.to_dict():
+        raise InvalidInput(
+            f"{username}'s MIS record changed since it was shown (a run listed it again): "
+            "look again"
         )
     return acc, rec
 
 
-def accept_record(store: Store, username: str, *, operator: str, now: datetime) -> Account:
+def _held_elsewhere(store: Store, acc: Account, rec: MisRecord) -> str | None:
+    """Another active account of the school that the record's UPN, or its names and date of
+    birth, are (ids swapped in the MIS: taking the record would make that person's second)."""
+    upn = upn_key(rec.upn)
+    names = (normalise(rec.forename), normalise(rec.surname), rec.dob)
+    for other in store.school_accounts(acc.link_school or ""):
+        if other.username == acc.username or other.status != "active":
+            continue
+        theirs = upn_key((other.extra or {}).get("upn"))
+        if (upn and theirs == upn) or (
+            (normalise(other.forename), normalise(other.surname), other.dob) == names
+        ):
+            return other.username
+    return None
+
+
+def _refuse_if_swapped(store: Store, acc: Account, rec: MisRecord, why: str) -> None:
+    holder = _held_elsewhere(store, acc, rec)
+    if holder is not None:
+        raise InvalidInput(
+            f"record {rec.mis_id} ({rec.forename} {rec.surname}, born {rec.dob}) is {holder}'s "
+            f"person: {why} (ids swapped in the MIS: the school corrects them)"
+        )
+
+
+def accept_record(
+    store: Store,
+    username: str,
+    *,
+    operator: str,
+    now: datetime,
+    as_shown: MisRecord | None = None,
+) -> Account:
     """The record is the account's person (the school corrected it): the account takes its
-    details now; the next run finds the account holding its record."""
+    details now; the next run finds the account holding its record. Refused when the record
+    is another active account's of the school (ids swapped: the MIS is to be corrected), or,
+    given `as_shown` (the record an operator saw), when it has changed since."""
     require(store, operator, "link")
     at = iso(now)
     with store.transaction(operator) as txn:
-        acc, rec = _linked_account(txn, store, username)
+        acc, rec = _linked_account(txn, store, username, as_shown)
+        _refuse_if_swapped(store, acc, rec, f"{username} taking it would give them two accounts")
         after = dataclasses.replace(acc, **held_fields(rec))
         put_changed(txn, acc, after, "accept_record", at, acc.link_school)
     return after
 
 
-def release_account(store: Store, username: str, *, operator: str, now: datetime) -> Account:
+def release_account(
+    store: Store,
+    username: str,
+    *,
+    operator: str,
+    now: datetime,
+    as_shown: MisRecord | None = None,
+) -> Account:
     """The record is another person and the account's holder has left: the account is
     unallocated and its link dropped (kept, restorable); the next run takes the record as new."""
     require(store, operator, "unallocate")
     at = iso(now)
     with store.transaction(operator) as txn:
-        acc, _ = _linked_account(txn, store, username)
+        acc, rec = _linked_account(txn, store, username, as_shown)
+        _refuse_if_swapped(
+            store, acc, rec, f"{username}'s holder may well be at the school under another id"
+        )
         school = acc.school or acc.link_school or ""
         gone = dataclasses.replace(
             unallocated(acc, school),

@@ -581,7 +581,7 @@ class AccountScreen(ListScreen):
             "details now:"
         )
         body.append_text(_was_now(account, rec))
-        self._ask_linked("Same person?", body, "Same person", self.accept_it)
+        self._ask_linked("Same person?", body, "Same person", lambda: self.accept_it(rec))
 
     def action_release(self) -> None:
         account, rec = self.account, self.another
@@ -594,7 +594,9 @@ class AccountScreen(ListScreen):
             "account of their own)."
         )
         body.append_text(_was_now(account, rec))
-        self._ask_linked("The account's holder left?", body, "Unallocate", self.release_it)
+        self._ask_linked(
+            "The account's holder left?", body, "Unallocate", lambda: self.release_it(rec)
+        )
 
     def _ask_linked(self, title: str, body: Text, yes: str, then: Callable[[], object]) -> None:
         def answer(ok: bool | None) -> None:
@@ -604,18 +606,22 @@ class AccountScreen(ListScreen):
         self.app.push_screen(Confirm(title, body, yes=yes, no="Cancel"), answer)
 
     @in_thread("account-accept-record", failure="Not changed", exclusive=False)
-    def accept_it(self) -> None:
+    def accept_it(self, shown: MisRecord) -> None:
         from uso_tui.sync.linked_record import accept_record  # noqa: PLC0415
 
-        accept_record(self.store, self.username, operator=self.operator, now=self.now())
+        accept_record(
+            self.store, self.username, operator=self.operator, now=self.now(), as_shown=shown
+        )
         self.app.call_from_thread(self.say, f"{self.username} takes its record's details")
         self.app.call_from_thread(self.load)
 
     @in_thread("account-release", failure="Not changed", exclusive=False)
-    def release_it(self) -> None:
+    def release_it(self, shown: MisRecord) -> None:
         from uso_tui.sync.linked_record import release_account  # noqa: PLC0415
 
-        release_account(self.store, self.username, operator=self.operator, now=self.now())
+        release_account(
+            self.store, self.username, operator=self.operator, now=self.now(), as_shown=shown
+        )
         self.app.call_from_thread(self.say, f"{self.username} unallocated, its link dropped")
         self.app.call_from_thread(self.load)
 
