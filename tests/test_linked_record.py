@@ -160,3 +160,16 @@ def test_a_record_of_another_account_s_person_is_not_taken_ids_swapped(tmp_path)
             answer(env.store, username, operator="desk", now=DAY3)
     kept = env.store.account(username)
     assert (kept.forename, kept.status) == ("Kevin", "active")
+
+
+async def test_bulk_results_rejected_opens_the_account_to_answer(env):
+    username = kevin(env).username
+    async with started(env.store, "bulk_results", DFE) as (app, pilot):
+        await press(pilot, "7")
+        await settle(pilot)
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, AccountScreen) and app.screen.username == username
+        await press(pilot, "a", "y")
+        await settle(pilot)
+    assert env.store.account(username).forename == "Wei"

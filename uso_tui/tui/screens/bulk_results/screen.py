@@ -361,7 +361,10 @@ class BulkResultsScreen(ReloadingListScreen):
         row = table.row(event.row_key.value)
         if row is None:
             return
-        if self.tab in ("file", "future", "rejected"):
+        if self.tab == "rejected" and _another_persons_account(row.data):
+            # its account's screen answers: the same person after all, or its holder left
+            self.app.push_screen(AccountScreen(self.store, row.data["username"]))
+        elif self.tab in ("file", "future", "rejected"):
             rec = row.data.get("record") or {}
             self.app.push_screen(
                 Details(
@@ -520,3 +523,10 @@ class BulkResultsScreen(ReloadingListScreen):
 def record_focus(run_id: str, report: str, mis_id: str) -> str:
     """What open_screen("bulk_results", dfe, focus=...) takes to show one record of a run's file."""
     return f"{run_id} {report} {mis_id}"
+
+
+def _another_persons_account(row: dict) -> bool:
+    """A rejected record listed as another person than the account linked to it."""
+    from uso_tui.sync.linked_record import ANOTHER_PERSON  # noqa: PLC0415
+
+    return bool(row.get("username")) and ANOTHER_PERSON in (row.get("reason") or "")

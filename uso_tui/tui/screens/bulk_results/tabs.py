@@ -53,7 +53,8 @@ HINTS = {  # one line at 80 columns
     "unallocated": "Unallocated by runs or operators: space marks, r restores (as non-MIS).",
     "exclusions": "MIS names never created nor queued for matching: a adds, d removes.",
     "future": "Future starters of the shown file: no account until the start date.",
-    "rejected": "Records rejected for missing or bad data: fix them in the MIS.",
+    "rejected": "Records rejected for missing or bad data: fix them in the MIS. One naming "
+    "another person than its account: enter opens the account to answer.",
 }
 
 
