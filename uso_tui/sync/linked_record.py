@@ -74,13 +74,18 @@ def _linked_account(
     return acc, rec
 
 
-def _held_elsewhere(store: Store, acc: Account, rec: MisRecord) -> str | None:
+def _held_elsewhere(
+    store: Store, acc: Account, rec: MisRecord, linked_only: bool = False
+) -> str | None:
     """Another active account of the school that the record's UPN, or its names and date of
-    birth, are (ids swapped in the MIS: taking the record would make that person's second)."""
+    birth, are (taking the record would make that person's second); `linked_only`: one linked
+    to a record (ids swapped in the MIS), not one asked for ahead of it."""
     upn = upn_key(rec.upn)
     names = (normalise(rec.forename), normalise(rec.surname), rec.dob)
     for other in store.school_accounts(acc.link_school or ""):
         if other.username == acc.username or other.status != "active":
+            continue
+        if linked_only and not other.mis_id:
             continue
         theirs = upn_key((other.extra or {}).get("upn"))
         if (upn and theirs == upn) or (
@@ -90,8 +95,10 @@ def _held_elsewhere(store: Store, acc: Account, rec: MisRecord) -> str | None:
     return None
 
 
-def _refuse_if_swapped(store: Store, acc: Account, rec: MisRecord, why: str) -> None:
-    holder = _held_elsewhere(store, acc, rec)
+def _refuse_if_swapped(
+    store: Store, acc: Account, rec: MisRecord, why: str, linked_only: bool = False
+) -> None:
+    holder = _held_elsewhere(store, acc, rec, linked_only)
     if holder is not None:
         raise InvalidInput(
             f"record {rec.mis_id} ({rec.forename} {rec.surname}, born {rec.dob}) is {holder}'s "
@@ -135,8 +142,13 @@ def release_account(
     at = iso(now)
     with store.transaction(operator) as txn:
         acc, rec = _linked_account(txn, store, username, as_shown)
+        # (an account asked for the record's person is no swap: it joins the record next run)
         _refuse_if_swapped(
-            store, acc, rec, f"{username}'s holder may well be at the school under another id"
+            store,
+            acc,
+            rec,
+            f"{username}'s holder may well be at the school under another id",
+            linked_only=True,
         )
         school = acc.school or acc.link_school or ""
         gone = dataclasses.replace(
