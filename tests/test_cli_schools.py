@@ -326,7 +326,8 @@ def test_unreadable_secret_file(one_school, tmp_path):
 
 def test_reading_commands_never_create_a_store(cli):
     res = cli("school", "list")
-    assert res.status == 1 and "no uso-tui store" in res.err
+    assert res.status == 2 and "no uso-tui store" in res.err  # bad input, not a failed run
+    assert cli("sync", "204-3210").status == 2
     assert not cli.data_dir.exists()
 
 

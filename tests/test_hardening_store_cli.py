@@ -44,7 +44,7 @@ def test_an_older_store_is_refused_then_upgraded_by_the_upgrade_command(cli):
 def test_upgrade_without_a_store_creates_nothing(tmp_path, capsys):
     cli = Cli(tmp_path / "none", capsys)
     res = cli("upgrade")
-    assert res.status == 1 and "no uso-tui store" in res.err
+    assert res.status == 2 and "no uso-tui store" in res.err
     assert not (tmp_path / "none").exists()
 
 

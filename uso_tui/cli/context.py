@@ -12,7 +12,7 @@ from typing import TextIO
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.store import open_store
-from uso_tui.store.api import Store, StoreError
+from uso_tui.store.api import Store
 
 
 def _check_owner(data_dir: Path) -> None:
@@ -65,7 +65,8 @@ class Context:
                 raise InvalidInput(f"the data directory {self.data_dir} is not a directory")
             _check_owner(self.data_dir)
             if not create and not self.store_exists():
-                raise StoreError(
+                # bad input (a mistyped --data-dir), exit 2: not a run that failed, 1
+                raise InvalidInput(
                     f"no uso-tui store at {self.data_dir}: add a school with `uso-tui school add`,"
                     " or give the store's folder with --data-dir or USO_TUI_DATA_DIR"
                 )

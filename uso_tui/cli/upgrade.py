@@ -24,6 +24,8 @@ def cmd_upgrade(args: argparse.Namespace, ctx: Context) -> int:
 
     if ctx.data_dir.exists() and not ctx.data_dir.is_dir():
         raise InvalidInput(f"the data directory {ctx.data_dir} is not a directory")
+    if not ctx.store_exists():  # bad input, as every command says it (exit 2)
+        raise InvalidInput(f"no uso-tui store at {ctx.data_dir}")
     found, now = upgrade_store(ctx.data_dir)
     if args.json:
         emit_json({"from": found, "to": now, "upgraded": found < now}, ctx.stdout)
