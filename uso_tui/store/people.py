@@ -429,7 +429,7 @@ class _Known:
     # the size and hash of the key file's packed keys that `keys` holds (None: the index was
     # parsed): a key file that starts with them has had keys appended, and only those are read
     body: tuple[int, int] | None = None
-    # time.monotonic() when `keys` were read as they are (see PeopleIndex._changed)
+    # time.monotonic() when `keys` were read as they are (see PeopleIndex.changed)
     read_at: float = 0.0
 
 

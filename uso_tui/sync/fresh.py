@@ -15,7 +15,7 @@ case is checked the same way against the accounts created since the case was ope
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from uso_tui.domain.errors import InvalidInput
@@ -69,14 +69,14 @@ class WrittenSinceWatch:
             seen = self._seen[la]
             new = txn.la_usernames(la) - seen
             seen |= new
-            fresh += [a for a in map(txn.find_account, sorted(new)) if a is not None]
+            written = sorted(new)
             since = self._arrived.get(la)
             if since is not None:
                 upto, recent = txn.la_arrivals(la)
                 if upto > since:
                     self._arrived[la] = upto
-                    moved = dict.fromkeys(arrived_since(recent, since))
-                    fresh += [a for a in map(txn.find_account, moved) if a is not None]
+                    written += dict.fromkeys(arrived_since(recent, since))
+            fresh += [a for a in map(txn.find_account, written) if a is not None]
         self.add(fresh)
         return fresh
 
@@ -138,21 +138,35 @@ def settle_elsewhere(txn: Transaction, plans: Iterable[Plan], dfe: str, staged: 
             hits += [a for a in staged if a.role == role]  # found_elsewhere keeps those alike
             return [a for a in hits if a.username not in plan.elsewhere_seen]
 
-        # weighed on their own, with no pool of names to weigh them against: shown more readily
-        # than in the plan (a case rather than a second account); a UPN the plan's look left out
-        # as a dummy (held in the LA, or across the store, by more than one child would) is none
-        alone = CandidateIndex([])
-        alone.assume_placeholders(plan.placeholder_upns)
-        arrived = found_elsewhere(wide, role, plan.creates, alone)
-        if not arrived:
-            continue
-        found: dict[int, list[Candidate]] = {}
-        for rec in plan.creates:
-            hits = {a.username: a for a in arrived.get(rec.mis_id, ())}
-            if hits and (cands := alone.candidates(rec, dfe, extra=hits.values())):
-                found[id(rec)] = cands
-        moved += demote(plan, found, "in the store")
+        # a UPN the plan's look left out as a dummy (held in the LA, or across the store, by
+        # more than one child would) is none here either
+        found = _found_across(wide, role, plan.creates, dfe, plan.placeholder_upns)
+        by_record = {id(r): found[r.mis_id] for r in plan.creates if r.mis_id in found}
+        moved += demote(plan, by_record, "in the store")
     return moved
+
+
+def _found_across(
+    wide: Callable[..., list],
+    role: str,
+    records: list[MisRecord],
+    dfe: str,
+    placeholders: Iterable[str],
+    keep: Callable[[object], bool] = lambda hit: True,
+) -> dict[str, list[Candidate]]:
+    """The candidates of each record (by MIS id) among the accounts `wide` (a find_people)
+    gives for its UPN, or its names and date of birth, that `keep` keeps: weighed on their
+    own, with no pool of names to weigh them against, so shown more readily than in a plan (a
+    case rather than a second account); `placeholders`: UPNs that are dummies, not looked for."""
+    alone = CandidateIndex([])
+    alone.assume_placeholders(placeholders)
+    by_id = {r.mis_id: r for r in records}
+    out: dict[str, list[Candidate]] = {}
+    for mis_id, hits in found_elsewhere(wide, role, records, alone).items():
+        kept = {a.username: a for a in hits if keep(a)}
+        if kept and (cands := alone.candidates(by_id[mis_id], dfe, extra=kept.values())):
+            out[mis_id] = cands
+    return out
 
 
 def _candidates(indexes: list[CandidateIndex], rec: MisRecord, dfe: str) -> list[Candidate]:
@@ -228,13 +242,17 @@ def created_since_case(store: Store, txn: Transaction, case: MatchCase) -> list[
         if out:
             break
     if not out:  # a mover's: the same UPN, or names and date of birth, in another LA
-        alone = CandidateIndex([])
         if rec.upn:  # a UPN the LA holds as a dummy is not the child's
             index.is_placeholder_upn(upn_key(rec.upn))
-            alone.assume_placeholders(index.placeholder_upns)
-        hits = found_elsewhere(txn.find_people, case.role, [rec], alone).get(rec.mis_id, ())
-        hits = [h for h in hits if h.username not in shown and la_of(h.home) != la_of(dfe)]
-        for candidate in alone.candidates(rec, dfe, extra=hits) if hits else ():
+        found = _found_across(
+            txn.find_people,
+            case.role,
+            [rec],
+            dfe,
+            index.placeholder_upns,
+            keep=lambda hit: hit.username not in shown and la_of(hit.home) != la_of(dfe),
+        )
+        for candidate in found.get(rec.mis_id, ()):
             acc = txn.find_account(candidate.username)
             if acc is not None and acc.created_at and acc.created_at >= since:
                 out.append(acc)

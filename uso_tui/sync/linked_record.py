@@ -50,8 +50,11 @@ def listed_as_another(store: Store, acc: Account) -> MisRecord | None:
         record = entry.get("record") or {}
         if record.get("mis_id") == acc.mis_id and record.get("report") == acc.link_report:
             rec = MisRecord.from_dict(record)
-            rows = lambda: [a.to_dict() for a in store.school_accounts(acc.link_school)]  # noqa: E731
-            return rec if another_person(rec, acc, rows) else None
+
+            def school_rows() -> list[dict]:  # read only if the UPNs differ
+                return [a.to_dict() for a in store.school_accounts(acc.link_school or "")]
+
+            return rec if another_person(rec, acc, school_rows) else None
     return None
 
 
@@ -75,14 +78,14 @@ def _linked_account(
 
 
 def _held_elsewhere(
-    store: Store, acc: Account, rec: MisRecord, linked_only: bool = False
+    txn: Transaction, acc: Account, rec: MisRecord, linked_only: bool = False
 ) -> str | None:
     """Another active account of the school that the record's UPN, or its names and date of
     birth, are (taking the record would make that person's second); `linked_only`: one linked
     to a record (ids swapped in the MIS), not one asked for ahead of it."""
     upn = upn_key(rec.upn)
     names = (normalise(rec.forename), normalise(rec.surname), rec.dob)
-    for other in store.school_accounts(acc.link_school or ""):
+    for other in txn.school_accounts(acc.link_school or ""):
         if other.username == acc.username or other.status != "active":
             continue
         if linked_only and not other.mis_id:
@@ -96,9 +99,9 @@ def _held_elsewhere(
 
 
 def _refuse_if_swapped(
-    store: Store, acc: Account, rec: MisRecord, why: str, linked_only: bool = False
+    txn: Transaction, acc: Account, rec: MisRecord, why: str, linked_only: bool = False
 ) -> None:
-    holder = _held_elsewhere(store, acc, rec, linked_only)
+    holder = _held_elsewhere(txn, acc, rec, linked_only)
     if holder is not None:
         raise InvalidInput(
             f"record {rec.mis_id} ({rec.forename} {rec.surname}, born {rec.dob}) is {holder}'s "
@@ -122,7 +125,7 @@ def accept_record(
     at = iso(now)
     with store.transaction(operator) as txn:
         acc, rec = _linked_account(txn, store, username, as_shown)
-        _refuse_if_swapped(store, acc, rec, f"{username} taking it would give them two accounts")
+        _refuse_if_swapped(txn, acc, rec, f"{username} taking it would give them two accounts")
         after = dataclasses.replace(acc, **held_fields(rec))
         put_changed(txn, acc, after, "accept_record", at, acc.link_school)
     return after
@@ -144,7 +147,7 @@ def release_account(
         acc, rec = _linked_account(txn, store, username, as_shown)
         # (an account asked for the record's person is no swap: it joins the record next run)
         _refuse_if_swapped(
-            store,
+            txn,
             acc,
             rec,
             f"{username}'s holder may well be at the school under another id",
