@@ -22,7 +22,7 @@ from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.iris.hazards import advance_hazards, generate_hazard_estate
 from uso_tui.iris.parse import PARSERS
 from uso_tui.sync import match_model
-from uso_tui.sync.matching import compare, person_of_account, person_of_record
+from uso_tui.sync.evidence import compare, person_of_account, person_of_record
 
 
 def _account(rec, username: str, dfe: str) -> Account:

@@ -36,8 +36,8 @@ from uso_tui.domain.models import Account, AuditEvent, Run, School
 from uso_tui.domain.names import normalise
 from uso_tui.iris.names_data import ORIGINS
 from uso_tui.store import open_store
+from uso_tui.sync.dob_slips import date_slips
 from uso_tui.sync.duplicates import possible_duplicates
-from uso_tui.sync.matching import date_slips
 
 OUT = Path(__file__).parent / "out"
 BUILD_VERSION = 5  # bump when the synthetic data or the store layout changes

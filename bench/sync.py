@@ -49,7 +49,7 @@ from bench.common import fmt_seconds, median, print_table
 from uso_tui.domain.models import Account, Export, School
 from uso_tui.iris.datagen import advance, generate_estate
 from uso_tui.iris.parse import PARSERS
-from uso_tui.sync import matching
+from uso_tui.sync import dob_slips, evidence, matched_names, matching
 from uso_tui.sync.plan import Snapshot, account_from_record, plan
 
 LA = "204"
@@ -57,9 +57,10 @@ LA = "204"
 
 def clear_caches() -> None:
     """Every cache of the matcher emptied: each timed plan starts as a fresh process would."""
-    for value in vars(matching).values():
-        if callable(getattr(value, "cache_clear", None)):
-            value.cache_clear()
+    for module in (matching, evidence, matched_names, dob_slips):
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
 
 
 def settings(dfe: str) -> School:

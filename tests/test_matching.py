@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from factories import DFE, OTHER, acc, rec
 
-from uso_tui.sync.matching import (
-    CandidateIndex,
-    dob_score,
-    forename_level,
-    key,
-    person_of_record,
-    surname_level,
-    swap_day_month,
-)
+from uso_tui.sync.dob_slips import dob_score, swap_day_month
+from uso_tui.sync.evidence import forename_level, person_of_record, surname_level
+from uso_tui.sync.matched_names import key
+from uso_tui.sync.matching import CandidateIndex
 
 
 def test_dob_relations():

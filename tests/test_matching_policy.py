@@ -506,7 +506,7 @@ def test_twins_both_resembling_one_account_each_say_so():
 
 def test_every_name_form_pair_joins_two_different_names():
     from uso_tui.sync import name_forms
-    from uso_tui.sync.matching import key
+    from uso_tui.sync.matched_names import key
 
     for one, other in name_forms.PAIRS:
         assert key(one) and key(other) and key(one) != key(other), (one, other)
@@ -804,7 +804,7 @@ def test_a_twin_whose_record_the_matcher_sees_as_the_account_s_counts_as_a_claim
 
 def test_names_in_another_script_are_close_only_when_they_are():
     # metaphone gives no sound for a name not in the Latin alphabet: two such names were "close"
-    from uso_tui.sync.matching import names_close
+    from uso_tui.sync.matched_names import names_close
 
     assert not names_close("محمد", "فاطمة") and not names_close("ольга", "иван")
     requested = acc("m.204", "محمد", "حسن", "2015-03-04")

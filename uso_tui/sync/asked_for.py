@@ -20,7 +20,8 @@ from __future__ import annotations
 from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise_cached
 from uso_tui.sync.auto_link import ids_conflict, name_keys, surname_slip
-from uso_tui.sync.matching import dob_level, known_as, names_close, near_keys
+from uso_tui.sync.evidence import dob_level
+from uso_tui.sync.matched_names import known_as, names_close, near_keys
 
 GUESSED_DOB = "-01-01"  # the day and month keyed for a date of birth not known
 

@@ -18,7 +18,8 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import normalise_cached, upn_key
-from uso_tui.sync.matching import date_slips, known_as, names_close, near_keys
+from uso_tui.sync.dob_slips import date_slips
+from uso_tui.sync.matched_names import known_as, names_close, near_keys
 
 OLDEST_DOB = "1900-01-01"  # before it a date of birth is impossible (DESIGN rule 2)
 NO_FORENAME = ""  # the claims key of records without a forename: any account may be theirs

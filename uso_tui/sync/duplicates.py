@@ -43,8 +43,9 @@ from uso_tui.store.api import Store
 from uso_tui.store.kept import pair_key
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
+from uso_tui.sync.dob_slips import near_dates, swap_day_month
 from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD
-from uso_tui.sync.matching import CandidateIndex, near_dates, swap_day_month
+from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
 

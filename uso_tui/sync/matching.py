@@ -9,7 +9,8 @@ surname's first letters); a phonetic surname key with the initial of the forenam
 name or a middle name (dates mistyped in other ways); names in the wrong order. Every pair is
 never compared.
 
-Each pair found is weighed field by field with the model of `match_model` (Fellegi-Sunter):
+Each pair found is weighed field by field (`evidence`, with the model of `match_model`:
+Fellegi-Sunter):
 each candidate carries its score (the probability that it is the person, as a percentage) and
 the evidence of every field, so an operator sees why it ranks where it does.
 """
@@ -17,22 +18,41 @@ the evidence of every field, so an operator sees why it ranks where it does.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-import jellyfish
-from anyascii import anyascii
-from rapidfuzz.distance import OSA, JaroWinkler
-
 from uso_tui.domain.models import Account, Candidate, MisRecord
-from uso_tui.domain.names import normalise, upn_key
+from uso_tui.domain.names import upn_key
 from uso_tui.sync import match_model as model
-from uso_tui.sync import name_forms
+from uso_tui.sync.dob_slips import (
+    near_dates,
+    one_digit_variants,
+    swap_day_month,
+    transposed_variants,
+)
+from uso_tui.sync.evidence import (
+    MOST,
+    MOST_INEXACT,
+    STAFF_WEIGHTS,
+    WEIGHTS,
+    Evidence,
+    Person,
+    account_field,
+    compare_with_total,
+    differs,
+    dob_level,
+    forename_level,
+    person_of_account,
+    person_of_record,
+    reasons_of,
+    record_weights,
+    surname_level,
+    swapped_names,
+    upn_level,
+)
 from uso_tui.sync.match_model import (
     DOB_CROWD,
     MAX_CANDIDATES,
@@ -40,638 +60,14 @@ from uso_tui.sync.match_model import (
     NAME_BLOCK_MAX,
     UPN_CROWD,
 )
+from uso_tui.sync.matched_names import forename_keys, key, parts, phonetic
 
-__all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex", "Person", "account_field", "compare"]
-_SPLIT = re.compile(r"[-\s]+")
-_nicknamer = None
-
-
-@lru_cache(maxsize=500_000)
-def key(name: str | None) -> str:
-    """Comparison key: normalised, then transliterated to ASCII letters (`Nguyễn`, `Дмитрий`)."""
-    normalised = normalise(name)
-    if not normalised or normalised.isascii():
-        return normalised
-    ascii_ = "".join(c for c in anyascii(normalised).lower() if "a" <= c <= "z")
-    return ascii_ or normalised
-
-
-@lru_cache(maxsize=200_000)
-def parts(name: str | None) -> tuple[str, ...]:
-    """Keys of the parts of a hyphenated or double-barrelled name (`O'Brien-Smith` -> obrien, smith)."""
-    if not name:
-        return ()
-    out = tuple(k for k in (key(p) for p in _SPLIT.split(name)) if k)
-    return out
-
-
-@lru_cache(maxsize=200_000)
-def phonetic(name_key: str) -> str:
-    return jellyfish.metaphone(name_key) if name_key else ""
-
-
-def load_nicknames() -> Any:
-    """The `nicknames` package's table, loaded at first need (60 ms: only when a case needs it,
-    or before run_due forks its workers)."""
-    global _nicknamer
-    if _nicknamer is None:
-        from nicknames import NickNamer  # noqa: PLC0415
-
-        _nicknamer = NickNamer()
-    return _nicknamer
-
-
-@lru_cache(maxsize=50_000)
-def nick_group(forename_key: str) -> frozenset[str]:
-    """The forename key with its nicknames and the names it is short for (the `nicknames` package)."""
-    if not forename_key:
-        return frozenset()
-    nicknamer = load_nicknames()
-    return frozenset(
-        {forename_key}
-        | nicknamer.nicknames_of(forename_key)
-        | nicknamer.canonicals_of(forename_key)
-    )
-
-
-def forename_keys(forename: str | None, preferred: str | None) -> tuple[str, ...]:
-    """Keys a person answers to: forename, its first part (`Mary Jane`), preferred name."""
-    out: list[str] = []
-    for name_key in (key(forename), *parts(forename)[:1], key(preferred)):
-        if name_key and name_key not in out:
-            out.append(name_key)
-    return tuple(out)
-
-
-@lru_cache(maxsize=50_000)
-def swap_day_month(dob: str) -> str | None:
-    """`2012-05-03` -> `2012-03-05` when that is a date and differs."""
-    year, month, day = dob[:4], dob[5:7], dob[8:10]
-    if day == month or int(day) > 12:
-        return None
-    return f"{year}-{day}-{month}"
-
-
-@lru_cache(maxsize=50_000)
-def one_digit_variants(dob: str) -> tuple[str, ...]:
-    """Every string with one digit of the date changed (valid or not: only used as lookups)."""
-    out = []
-    for position, char in enumerate(dob):
-        if char == "-":
-            continue
-        for digit in "0123456789":
-            if digit != char:
-                out.append(dob[:position] + digit + dob[position + 1 :])
-    return tuple(out)
-
-
-# Positions (in `YYYY-MM-DD`) of the digits that are neighbours as a date is keyed: within each
-# field, and across fields as keyed year first (20150412: the year's last digit and the month's
-# first, the month's last and the day's first) or day first (12042015: the day's last and the
-# month's first, the month's last and the year's first).
-_NEIGHBOURS = ((0, 1), (1, 2), (2, 3), (5, 6), (8, 9), (3, 5), (6, 8), (9, 5), (6, 0))
-
-
-@lru_cache(maxsize=50_000)
-def transposed_variants(dob: str) -> tuple[str, ...]:
-    """Every string with two neighbouring digits of the date exchanged as keyed either way
-    (`2015-04-21` for `2015-04-12`; `1933-02-12` for `1933-01-22`, keyed 19330122;
-    `2010-11-20` for `2010-01-21`, keyed 21012010), valid or not: only used as lookups and
-    comparisons."""
-    if len(dob) != 10 or dob[4] != "-" or dob[7] != "-":
-        return ()
-    out = []
-    for first, second in _NEIGHBOURS:
-        one, other = dob[first], dob[second]
-        if one != other:
-            chars = list(dob)
-            chars[first], chars[second] = other, one
-            out.append("".join(chars))
-    return tuple(out)
-
-
-def _date(iso: str) -> date | None:
-    try:
-        return date.fromisoformat(iso)
-    except ValueError:
-        return None
-
-
-def _shift(start: date, years: int = 0, months: int = 0, days: int = 0) -> str | None:
-    if days:
-        return (start + timedelta(days=days)).isoformat()
-    month0 = start.month - 1 + months  # counted from 0, may run past either end of the year
-    try:
-        return start.replace(
-            year=start.year + years + month0 // 12, month=month0 % 12 + 1
-        ).isoformat()
-    except ValueError:  # 29 February, 31st of a shorter month
-        return None
-
-
-@lru_cache(maxsize=50_000)
-def near_dates(dob: str) -> tuple[str, ...]:
-    """A day, a month or a year either side: the slips a keyed-in date of birth often has."""
-    born = _date(dob)
-    if born is None:
-        return ()
-    out = [
-        _shift(born, days=-1),
-        _shift(born, days=1),
-        _shift(born, months=-1),
-        _shift(born, months=1),
-        _shift(born, years=-1),
-        _shift(born, years=1),
-    ]
-    return tuple(x for x in out if x)
-
-
-@lru_cache(maxsize=50_000)
-def date_slips(dob: str) -> frozenset[str]:
-    """The dates a keyed-in date of birth may have been meant as (the date blocks' slips: day and
-    month swapped, a digit changed, two exchanged, a day, month or year out), not itself."""
-    swapped = swap_day_month(dob)
-    out = {*one_digit_variants(dob), *transposed_variants(dob), *near_dates(dob)}
-    if swapped:
-        out.add(swapped)
-    out.discard(dob)
-    return frozenset(out)
-
-
-@lru_cache(maxsize=500_000)
-def dob_score(dob: str | None, other: str | None) -> tuple[int, str]:
-    """(score, how): equal 100, day/month swapped 85, one digit off, two digits transposed, or a
-    day, month or year apart 80."""
-    if not dob or not other:
-        return 0, "unknown"
-    if dob == other:
-        return 100, "equal"
-    if len(dob) != len(other):
-        return 0, "different"
-    if swap_day_month(dob) == other:
-        return 85, "day and month swapped"
-    if sum(map(str.__ne__, dob, other)) == 1:
-        return 80, "one digit off"
-    if other in transposed_variants(dob):  # the slips the date blocks look up
-        return 80, "two digits transposed"
-    if other in near_dates(dob):
-        return 80, "a day, month or year apart"
-    return 0, "different"
-
-
-# Forms of a name the nicknames package does not know (Welsh, and short forms from other
-# languages): the same person in either.
-_FORMS: dict[str, frozenset[str]] = {}
-for _one, _other in name_forms.PAIRS:
-    _FORMS[key(_one)] = _FORMS.get(key(_one), frozenset()) | {key(_other)}
-    _FORMS[key(_other)] = _FORMS.get(key(_other), frozenset()) | {key(_one)}
-# Yoruba names in "Oluwa-" (God) are often used without it: Oluwaseun is known as Seun.
-_OLUWA = "oluwa"
-_SIKH = frozenset({"singh", "kaur"})
-# Year groups as schools write them: `Year 7`, `Y7`, `NC Year 7`, `7`; Reception as `R`, `Rec`,
-# `FS2` (foundation stage 2); nursery as `N`, `N1`, `FS1`, `-1`; the sixth form as `12`, `L6`,
-# `Lower Sixth`, `U6`.
-_YEAR_PREFIX = re.compile(r"^(?:nc\s*)?(?:(?:year|yr|y)[\s.:]*(?=\S))?")
-_SIXTH = r"(?:sixth|6(?:th)?)(?:\s+form)?"
-_YEAR_FORMS = (
-    (
-        re.compile(r"^(?:r|rec|reception(?:\s+class)?|(?:f|fs|eyfs|foundation(?: stage)?)\s*2)$"),
-        0,
-    ),
-    (
-        re.compile(
-            r"^(?:n\s*\d?|nur|nursery(?:\s*\d)?|pre-?school|"
-            r"(?:f|fs|eyfs|foundation(?: stage)?)\s*1|-\s*1)$"
-        ),
-        -1,
-    ),
-    (re.compile(rf"^(?:l\s*6(?:th)?|6\s*l|lower\s+{_SIXTH})$"), 12),
-    (re.compile(rf"^(?:u\s*6(?:th)?|6\s*u|upper\s+{_SIXTH})$"), 13),
-)
-_YEAR = re.compile(r"^-?\s*(\d{1,2})(?!\d)")  # "Year-8": the hyphen a separator
-
-
-@lru_cache(maxsize=1024)
-def _year_of(value: str | None) -> int | None:
-    """The year group as a number (Reception 0, nursery -1, lower sixth 12); None for anything
-    else (the year is then no evidence)."""
-    if not value:
-        return None
-    text = _YEAR_PREFIX.sub("", " ".join(value.lower().split()))
-    for form, year in _YEAR_FORMS:
-        if form.match(text):
-            return year
-    match = _YEAR.match(text)
-    return int(match.group(1)) if match else None
-
-
-def _cohort(dob: str | None) -> int | None:
-    """The school year a child born on `dob` is in (the year starts on 1 September)."""
-    if not dob or len(dob) < 7 or not dob[:4].isdigit() or not dob[5:7].isdigit():
-        return None
-    year, month = int(dob[:4]), int(dob[5:7])
-    return year if month >= 9 else year - 1
-
-
-def account_field(account: object, name: str) -> str | None:
-    """A field of an Account (held in `extra`) or of the store's AccountHit (its own)."""
-    if isinstance(account, Account):
-        return account.extra.get(name) if account.extra else None
-    return getattr(account, name, None)
-
-
-class Person:
-    """The comparable form of a record or an account: its keys, computed once."""
-
-    __slots__ = (
-        "fkey",
-        "fparts",
-        "pkey",
-        "mkeys",
-        "skey",
-        "sparts",
-        "dob",
-        "upn",
-        "gender",
-        "year",
-        "names",
-        "nameset",
-        "aliases",
-        "sikh",
-    )
-
-    def __init__(
-        self,
-        fkey: str,
-        fparts: tuple[str, ...],
-        pkey: str,
-        mkeys: tuple[str, ...],
-        skey: str,
-        sparts: tuple[str, ...],
-        dob: str | None,
-        upn: str,
-        gender: str,
-        year: int | None,
-    ) -> None:
-        self.fkey, self.fparts, self.pkey, self.mkeys = fkey, fparts, pkey, mkeys
-        self.skey, self.sparts, self.dob = skey, sparts, dob
-        self.upn, self.gender, self.year = upn, gender, year
-        self.names, self.nameset, self.aliases = _forenames(fkey, pkey, fparts)
-        self.sikh = _is_sikh(skey, sparts)
+__all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex"]
 
 
 def _whole_name(account: Account) -> str:
     """The key of an account's forename and surname together (_by_name, the "name" counts)."""
     return f"{key(account.forename)} {key(account.surname)}"
-
-
-@lru_cache(maxsize=200_000)
-def _forenames(
-    fkey: str, pkey: str, fparts: tuple[str, ...]
-) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
-    """Every key a person answers to as a forename, as a tuple and a set, and the known-as
-    forms of them (once per name: most forenames are shared by many accounts)."""
-    names = [fkey] if fkey else []
-    if pkey and pkey != fkey:
-        names.append(pkey)
-    names.extend(part for part in fparts if part not in names)
-    return tuple(names), frozenset(names), _aliases(tuple(names))
-
-
-@lru_cache(maxsize=200_000)
-def _is_sikh(skey: str, sparts: tuple[str, ...]) -> bool:
-    return skey in _SIKH or not _SIKH.isdisjoint(sparts)
-
-
-@lru_cache(maxsize=200_000)
-def _aliases(names: tuple[str, ...]) -> frozenset[str]:
-    out: set[str] = set()
-    for name_key in names:
-        out |= nick_group(name_key)
-        out |= _FORMS.get(name_key, frozenset())
-        if name_key.startswith(_OLUWA) and len(name_key) > len(_OLUWA) + 2:
-            out.add(name_key[len(_OLUWA) :])
-    return frozenset(out)
-
-
-def known_as(name_key: str) -> frozenset[str]:
-    """The keys of the forms a normalised forename is also known by (nicknames, the names it is
-    short for, Welsh and other forms), itself left out."""
-    return _aliases((name_key,)) - {name_key}
-
-
-def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Person:
-    return Person(
-        key(forename),
-        parts(forename),
-        key(preferred),
-        parts(middle),
-        key(surname),
-        parts(surname),
-        # a placeholder date (1900-01-01 for one not known) is no date: no evidence either way
-        dob if dob and not model.placeholder_dob(dob) else None,
-        upn_key(upn),
-        _gender(gender),
-        _year_of(year),
-    )
-
-
-@lru_cache(maxsize=1024)
-def _gender(value: str | None) -> str:
-    return normalise(value)[:1] if value else ""
-
-
-def person_of_record(rec: MisRecord) -> Person:
-    return _person(
-        rec.forename,
-        rec.surname,
-        rec.preferred_name,
-        rec.middle_names,
-        rec.dob,
-        rec.upn,
-        rec.gender,
-        rec.year_group,
-    )
-
-
-def person_of_account(account: object) -> Person:
-    if isinstance(account, Account):
-        extra = account.extra or {}
-        return _person(
-            account.forename,
-            account.surname,
-            account.preferred_name,
-            account.middle_names,
-            account.dob,
-            extra.get("upn"),
-            extra.get("gender"),
-            extra.get("year_group"),
-        )
-    return _person(
-        getattr(account, "forename", ""),
-        getattr(account, "surname", ""),
-        getattr(account, "preferred_name", ""),
-        getattr(account, "middle_names", ""),
-        getattr(account, "dob", None),
-        account_field(account, "upn"),
-        account_field(account, "gender"),
-        account_field(account, "year_group"),
-    )
-
-
-@lru_cache(maxsize=500_000)
-def names_close(name: str, other: str) -> bool:
-    """A slip: the same sound (Amy / Amie), one edit, Jaro-Winkler's kind of nearness, or
-    letters a scanned form confuses (Arnina / Amina)."""
-    if min(len(name), len(other)) < 3:
-        return False
-    return (
-        (name.startswith(other) or other.startswith(name))
-        or ((sound := phonetic(name)) != "" and sound == phonetic(other))  # (none: not Latin)
-        or OSA.distance(name, other, score_cutoff=1) <= 1
-        or JaroWinkler.normalized_similarity(name, other) >= 0.92
-        or _as_scanned(name) == _as_scanned(other)
-    )
-
-
-def near_keys(name_key: str) -> tuple[str, ...]:
-    """The keys a name is looked up by among names it may be a slip of (names_close): its
-    initial and its sound (distinct keys: a letter in lower case, a sound in capitals)."""
-    return (name_key[:1], phonetic(name_key))
-
-
-# Letter groups a form read by a scanner (or keyed from a poor copy) takes for one another.
-_SCANNED = (("rn", "m"), ("cl", "d"), ("vv", "w"))
-
-
-def _as_scanned(name: str) -> str:
-    for group, letter in _SCANNED:
-        name = name.replace(group, letter)
-    return name
-
-
-def forename_level(record: Person, account: Person) -> str:
-    if record.fkey and record.fkey == account.fkey:
-        return "equal"
-    rec_names, acc_names = record.nameset, account.nameset
-    if not rec_names or not acc_names:
-        return ""
-    if rec_names & acc_names or rec_names & account.aliases or acc_names & record.aliases:
-        return "known_as"
-    if (record.fkey and (record.fkey in account.mkeys or record.fkey in account.fparts[1:])) or (
-        account.fkey and (account.fkey in record.mkeys or account.fkey in record.fparts[1:])
-    ):
-        return "middle"
-    for rec_name in record.names:
-        for acc_name in account.names:
-            if names_close(rec_name, acc_name):
-                return "similar"
-    return "different"
-
-
-def surname_level(record: Person, account: Person) -> str:
-    if not record.skey or not account.skey:
-        return ""
-    if record.skey == account.skey:
-        return "equal"
-    if (len(record.sparts) > 1 or len(account.sparts) > 1) and set(record.sparts) & set(
-        account.sparts
-    ):
-        return "part"
-    if record.sikh or account.sikh:
-        return "sikh"
-    if names_close(record.skey, account.skey):
-        return "similar"
-    return "different"
-
-
-_DOB_LEVEL = {
-    "equal": "equal",
-    "day and month swapped": "swapped",
-    "two digits transposed": "transposed",
-    "one digit off": "one_digit",
-    "a day, month or year apart": "near",
-    "different": "different",
-}
-
-
-@lru_cache(maxsize=500_000)
-def dob_level(rec_dob: str, acc_dob: str) -> str:
-    return _DOB_LEVEL[dob_score(rec_dob, acc_dob)[1]]
-
-
-def _year_level(record: Person, account: Person, dob_level: str) -> str:
-    if record.year is not None and account.year is not None:
-        gap = abs(record.year - account.year)
-    elif (
-        dob_level not in ("equal", "")
-        and (rec_cohort := _cohort(record.dob))
-        and (acc_cohort := _cohort(account.dob))
-    ):
-        gap = abs(rec_cohort - acc_cohort)
-    else:
-        return ""
-    return "equal" if gap == 0 else "adjacent" if gap == 1 else "different"
-
-
-def upn_level(upn: str, other: str) -> str:
-    """Two normalised UPNs: equal, different, or "" (one missing, or either a temporary UPN,
-    which ends in a letter and says nothing about the child)."""
-    if not upn or not other:
-        return ""
-    if upn == other:
-        return "equal"
-    return "" if upn[-1].isalpha() or other[-1].isalpha() else "different"
-
-
-Evidence = tuple[tuple[str, str, float], ...]
-
-
-def _weights(staff: bool) -> dict[tuple[str, str], float]:
-    return {
-        (field, level): model.weight(field, level, staff=staff)
-        for field, levels in model.LEVELS.items()
-        for level in levels
-    }
-
-
-# The weight of every level, once (the exact-name levels are weighed per record, by frequency);
-# for staff, their levels of match_model.STAFF_LEVELS weigh otherwise.
-_W, _W_STAFF = _weights(staff=False), _weights(staff=True)
-# The most a field can add whatever the other side holds (exact names aside: record_weights).
-_BOTH = [*_W.items(), *_W_STAFF.items()]
-_MOST = {
-    field: max(0.0, *(weight for (name, _), weight in _BOTH if name == field))
-    for field in model.LEVELS
-}
-_MOST_INEXACT = {
-    field: max(weight for (name, level), weight in _BOTH if name == field and level != "equal")
-    for field in ("forename", "surname")
-}
-
-
-def compare(
-    record: Person,
-    account: Person,
-    tf: Callable[[str, str], float | None],
-    pupil: bool,
-    exact: tuple[float, float, float, float] | None = None,
-) -> Evidence:
-    """(field, level, bits) of every field both sides have. `exact`: the weights of the
-    record's exact forename and surname and the common-name adjustment, when already known
-    (record_weights)."""
-    return _compare(record, account, tf, pupil, exact)[0]
-
-
-def _compare(
-    record: Person,
-    account: Person,
-    tf: Callable[[str, str], float | None],
-    pupil: bool,
-    exact: tuple[float, float, float, float] | None = None,
-) -> tuple[Evidence, float]:
-    """compare's evidence, with its total."""
-    out: list[tuple[str, str, float]] = []
-    weights = _W if pupil else _W_STAFF
-    level = upn_level(record.upn, account.upn)
-    if level:
-        out.append(("upn", level, weights["upn", level]))
-    if exact is None:
-        exact = record_weights(record, tf)
-    fl = forename_level(record, account)
-    if fl:
-        out.append(("forename", fl, exact[0] if fl == "equal" else weights["forename", fl]))
-    # Two equal preferred names behind a known-as forename are one fact (both answer to that
-    # name), weighed once as the forename's level: twins known by one name are not alike twice.
-    if record.pkey and account.pkey and not (fl == "known_as" and record.pkey == account.pkey):
-        level = "equal" if record.pkey == account.pkey else "different"
-        out.append(("preferred", level, weights["preferred", level]))
-    if record.mkeys and account.mkeys:
-        if record.mkeys == account.mkeys:
-            level = "equal"
-        else:
-            level = "overlap" if set(record.mkeys) & set(account.mkeys) else "different"
-        out.append(("middle", level, weights["middle", level]))
-    sl = surname_level(record, account)
-    if sl:
-        out.append(("surname", sl, exact[1] if sl == "equal" else weights["surname", sl]))
-    if fl == "equal" and sl == "equal" and exact[2]:
-        out.append(("name", "common", exact[2]))
-    dl = ""
-    if record.dob and account.dob:
-        dl = dob_level(record.dob, account.dob)
-        out.append(("dob", dl, exact[3] if dl == "equal" else weights["dob", dl]))
-    if record.gender in ("m", "f") and account.gender in ("m", "f"):
-        level = "equal" if record.gender == account.gender else "different"
-        out.append(("gender", level, weights["gender", level]))
-    if pupil:
-        level = _year_level(record, account, dl)
-        if level:
-            out.append(("year", level, weights["year", level]))
-    return tuple(out), sum([e[2] for e in out])
-
-
-def record_weights(
-    record: Person, tf: Callable[[str, str], float | None]
-) -> tuple[float, float, float, float]:
-    """The weights of agreeing exactly on the record's forename and surname (by how common each
-    is), the adjustment when both agree: forenames and surnames are not independent
-    (Muhammad Khan, Olivia Smith), so the two count for no more than the whole name's rarity;
-    and the weight of agreeing on its date of birth (less for a placeholder date, DOB_CROWD)."""
-    fore_tf, sur_tf = tf("forename", record.fkey), tf("surname", record.skey)
-    wf = model.weight("forename", "equal", fore_tf)
-    ws = model.weight("surname", "equal", sur_tf)
-    adjust = 0.0
-    whole = tf("name", f"{record.fkey} {record.skey}")
-    if whole and fore_tf and sur_tf:
-        both = max(fore_tf, model.TF_FLOOR) * max(sur_tf, model.TF_FLOOR)
-        if whole > both:
-            # the exact forename still counts for more than a known-as form would
-            floor = _W["forename", "known_as"] - wf + 0.5
-            adjust = max(math.log2(both / whole), min(floor, 0.0))
-    crowd = tf("dob", record.dob) if record.dob else None
-    wd = _W["dob", "equal"] if crowd is None else model.weight("dob", "equal", crowd)
-    return wf, ws, adjust, wd
-
-
-def _swapped(record: Person) -> Person:
-    """The record with forename and surname exchanged (names keyed in the wrong order)."""
-    return Person(
-        record.skey,
-        record.sparts,
-        "",
-        record.mkeys,
-        record.fkey,
-        record.fparts,
-        record.dob,
-        record.upn,
-        record.gender,
-        record.year,
-    )
-
-
-def reasons_of(evidence: Evidence) -> list[str]:
-    """The evidence in words, strongest first."""
-    ranked = sorted(evidence, key=lambda e: -abs(e[2]))
-    return [f"{model.LEVEL_TEXT[(field, level)]} ({bits:+.1f})" for field, level, bits in ranked]
-
-
-def differs(rec: MisRecord, acc: object, school: str) -> list[str]:
-    """The fields of an account that differ from the record (for the console's columns)."""
-    out = []
-    if key(rec.forename) != key(getattr(acc, "forename", "")):
-        out.append("forename")
-    if key(rec.preferred_name) != key(getattr(acc, "preferred_name", "")):
-        out.append("preferred_name")
-    if key(rec.surname) != key(getattr(acc, "surname", "")):
-        out.append("surname")
-    if rec.dob != getattr(acc, "dob", None):
-        out.append("dob")
-    if getattr(acc, "school", None) != school:
-        out.append("school")
-    if getattr(acc, "status", "active") != "active":
-        out.append("status")
-    return out
 
 
 @lru_cache(maxsize=200_000)
@@ -787,7 +183,7 @@ def _surname_bits(
     level = surname_level(record, account)
     if not level:
         return 0.0
-    return exact[1] if level == "equal" else _W["surname", level]
+    return exact[1] if level == "equal" else WEIGHTS["surname", level]
 
 
 class CandidateIndex:
@@ -1078,7 +474,7 @@ class CandidateIndex:
         """The evidence for one account, and whether it came from the names swapped
         (`frequency`: the pool's own, unless given)."""
         frequency = frequency or self.frequency
-        ev, bits = _compare(record, account, frequency, pupil, exact)
+        ev, bits = compare_with_total(record, account, frequency, pupil, exact)
         fl = sl = ""
         for field, level, _ in ev:
             if field == "forename":
@@ -1086,7 +482,7 @@ class CandidateIndex:
             elif field == "surname":
                 sl = level
         if fl == "different" and sl == "different" and _may_be_swapped(record, account):
-            ev2, bits2 = _compare(_swapped(record), account, frequency, pupil)
+            ev2, bits2 = compare_with_total(swapped_names(record), account, frequency, pupil)
             if bits2 > bits:
                 return ev2, bits2, True
         return ev, bits, False
@@ -1097,15 +493,15 @@ class CandidateIndex:
         """The most any account could gain on the record's fields other than UPN and date of
         birth: (its names included, in either order as weigh may swap them; its surname left
         out, for an account whose surname is weighed on its own and cannot be swapped)."""
-        swapped = record_weights(_swapped(record), self.frequency)
-        fore, sur = _MOST_INEXACT["forename"], _MOST_INEXACT["surname"]
-        rest = _MOST["gender"] if record.gender in ("m", "f") else 0.0
+        swapped = record_weights(swapped_names(record), self.frequency)
+        fore, sur = MOST_INEXACT["forename"], MOST_INEXACT["surname"]
+        rest = MOST["gender"] if record.gender in ("m", "f") else 0.0
         if record.pkey:
-            rest += _MOST["preferred"]
+            rest += MOST["preferred"]
         if record.mkeys:
-            rest += _MOST["middle"]
+            rest += MOST["middle"]
         if pupil:
-            rest += _MOST["year"]
+            rest += MOST["year"]
         names = max(
             max(exact[0], fore) + max(exact[1], sur),
             max(swapped[0], fore) + max(swapped[1], sur),
@@ -1161,7 +557,7 @@ class CandidateIndex:
             # a hair under: the bound's sum and compare's may round differently
             need, need_named = min_bits - most - 1e-9, min_bits - most_named - 1e-9
         rec_upn, rec_dob = rec_person.upn, rec_person.dob
-        weights = _W if pupil else _W_STAFF
+        weights = WEIGHTS if pupil else STAFF_WEIGHTS
         out: list[Scored] = []
         for acc, position in self._to_weigh(rec, exclude, extra):
             if need is not None:

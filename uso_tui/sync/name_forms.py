@@ -121,7 +121,7 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("Georgia", "Georgie"),
     ("Alexandra", "Lexi"),
     ("Alexandra", "Sasha"),
-    # Yoruba and Igbo (the "Oluwa-" names are also shortened by rule: see matching._aliases)
+    # Yoruba and Igbo (the "Oluwa-" names are also shortened by rule: see matched_names.aliases)
     ("Chukwuemeka", "Emeka"),
     ("Chukwudi", "Chudi"),
     ("Chibuzor", "Chibu"),

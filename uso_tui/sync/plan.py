@@ -38,18 +38,18 @@ from uso_tui.sync.auto_link import (
     surname_close,
 )
 from uso_tui.sync.compare import compare
-from uso_tui.sync.fingerprints import fingerprint, record_row
-from uso_tui.sync.match_model import UPN_CROWD
-from uso_tui.sync.matching import (
-    CandidateIndex,
+from uso_tui.sync.dob_slips import date_slips
+from uso_tui.sync.evidence import (
     account_field,
-    date_slips,
     dob_level,
     forename_level,
     person_of_account,
     person_of_record,
     upn_level,
 )
+from uso_tui.sync.fingerprints import fingerprint, record_row
+from uso_tui.sync.match_model import UPN_CROWD
+from uso_tui.sync.matching import CandidateIndex
 
 # Record outcomes (the processed file and the dry run show them with a reason).
 INVALID, FUTURE, LEAVER, EXCLUDED = "invalid", "future", "leaver", "excluded"
@@ -703,7 +703,7 @@ def found_elsewhere(
     """Accounts anywhere in the store with a record's UPN, or its date of birth and its forename
     or its surname (movers from another local authority, also married, mistyped, or with the
     names keyed the wrong way round at one school), or its forename and surname and a slip of
-    its date (matching.date_slips: a mover whose date was keyed wrongly at either school), by
+    its date (dob_slips.date_slips: a mover whose date was keyed wrongly at either school), by
     the record's MIS id, `wide` being the store's find_people. A UPN the LA's `index` already
     holds as a dummy is not looked for."""
     if wide is None:

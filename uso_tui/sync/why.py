@@ -15,7 +15,7 @@ from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Account, MatchCase, Run
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, UnknownRun, UnknownSchool
-from uso_tui.sync.matching import known_as, phonetic
+from uso_tui.sync.matched_names import known_as, phonetic
 
 WHY_LIMIT = 200
 # A processed file's outcome -> the `why --json` outcome.

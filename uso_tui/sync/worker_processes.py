@@ -201,7 +201,7 @@ def _preload() -> None:
     import ctypes  # noqa: F401, PLC0415
 
     from uso_tui.iris.client import tls_context  # noqa: PLC0415
-    from uso_tui.sync.matching import load_nicknames  # noqa: PLC0415
+    from uso_tui.sync.matched_names import load_nicknames  # noqa: PLC0415
 
     tls_context()
     load_nicknames()

@@ -417,7 +417,7 @@ class NonMisScreen(LoadedListScreen):
             "\n\nThe account takes the record's details and the next runs keep it up to date."
         )
         from uso_tui.sync.checks import match_differences  # noqa: PLC0415
-        from uso_tui.sync.matching import differs  # noqa: PLC0415
+        from uso_tui.sync.evidence import differs  # noqa: PLC0415
 
         record = MisRecord.from_dict(rec)
         changes = match_differences(record, account, self.dfe)

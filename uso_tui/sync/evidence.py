@@ -1,0 +1,409 @@
+"""A record weighed against an account, field by field (DESIGN section 3, "Matching"): each
+field's level of agreement and its weight in bits under match_model's Fellegi-Sunter model, so
+that every candidate carries why it ranks where it does."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from uso_tui.domain.models import Account, MisRecord
+from uso_tui.domain.names import normalise, upn_key
+from uso_tui.sync import match_model as model
+from uso_tui.sync.dob_slips import dob_score
+from uso_tui.sync.matched_names import aliases, key, names_close, parts
+
+_SIKH = frozenset({"singh", "kaur"})
+# Year groups as schools write them: `Year 7`, `Y7`, `NC Year 7`, `7`; Reception as `R`, `Rec`,
+# `FS2` (foundation stage 2); nursery as `N`, `N1`, `FS1`, `-1`; the sixth form as `12`, `L6`,
+# `Lower Sixth`, `U6`.
+_YEAR_PREFIX = re.compile(r"^(?:nc\s*)?(?:(?:year|yr|y)[\s.:]*(?=\S))?")
+_SIXTH = r"(?:sixth|6(?:th)?)(?:\s+form)?"
+_YEAR_FORMS = (
+    (
+        re.compile(r"^(?:r|rec|reception(?:\s+class)?|(?:f|fs|eyfs|foundation(?: stage)?)\s*2)$"),
+        0,
+    ),
+    (
+        re.compile(
+            r"^(?:n\s*\d?|nur|nursery(?:\s*\d)?|pre-?school|"
+            r"(?:f|fs|eyfs|foundation(?: stage)?)\s*1|-\s*1)$"
+        ),
+        -1,
+    ),
+    (re.compile(rf"^(?:l\s*6(?:th)?|6\s*l|lower\s+{_SIXTH})$"), 12),
+    (re.compile(rf"^(?:u\s*6(?:th)?|6\s*u|upper\s+{_SIXTH})$"), 13),
+)
+_YEAR = re.compile(r"^-?\s*(\d{1,2})(?!\d)")  # "Year-8": the hyphen a separator
+
+
+@lru_cache(maxsize=1024)
+def _year_of(value: str | None) -> int | None:
+    """The year group as a number (Reception 0, nursery -1, lower sixth 12); None for anything
+    else (the year is then no evidence)."""
+    if not value:
+        return None
+    text = _YEAR_PREFIX.sub("", " ".join(value.lower().split()))
+    for form, year in _YEAR_FORMS:
+        if form.match(text):
+            return year
+    match = _YEAR.match(text)
+    return int(match.group(1)) if match else None
+
+
+def _cohort(dob: str | None) -> int | None:
+    """The school year a child born on `dob` is in (the year starts on 1 September)."""
+    if not dob or len(dob) < 7 or not dob[:4].isdigit() or not dob[5:7].isdigit():
+        return None
+    year, month = int(dob[:4]), int(dob[5:7])
+    return year if month >= 9 else year - 1
+
+
+def account_field(account: object, name: str) -> str | None:
+    """A field of an Account (held in `extra`) or of the store's AccountHit (its own)."""
+    if isinstance(account, Account):
+        return account.extra.get(name) if account.extra else None
+    return getattr(account, name, None)
+
+
+class Person:
+    """The comparable form of a record or an account: its keys, computed once."""
+
+    __slots__ = (
+        "fkey",
+        "fparts",
+        "pkey",
+        "mkeys",
+        "skey",
+        "sparts",
+        "dob",
+        "upn",
+        "gender",
+        "year",
+        "names",
+        "nameset",
+        "aliases",
+        "sikh",
+    )
+
+    def __init__(
+        self,
+        fkey: str,
+        fparts: tuple[str, ...],
+        pkey: str,
+        mkeys: tuple[str, ...],
+        skey: str,
+        sparts: tuple[str, ...],
+        dob: str | None,
+        upn: str,
+        gender: str,
+        year: int | None,
+    ) -> None:
+        self.fkey, self.fparts, self.pkey, self.mkeys = fkey, fparts, pkey, mkeys
+        self.skey, self.sparts, self.dob = skey, sparts, dob
+        self.upn, self.gender, self.year = upn, gender, year
+        self.names, self.nameset, self.aliases = _forenames(fkey, pkey, fparts)
+        self.sikh = _is_sikh(skey, sparts)
+
+
+@lru_cache(maxsize=200_000)
+def _forenames(
+    fkey: str, pkey: str, fparts: tuple[str, ...]
+) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
+    """Every key a person answers to as a forename, as a tuple and a set, and the known-as
+    forms of them (once per name: most forenames are shared by many accounts)."""
+    names = [fkey] if fkey else []
+    if pkey and pkey != fkey:
+        names.append(pkey)
+    names.extend(part for part in fparts if part not in names)
+    return tuple(names), frozenset(names), aliases(tuple(names))
+
+
+@lru_cache(maxsize=200_000)
+def _is_sikh(skey: str, sparts: tuple[str, ...]) -> bool:
+    return skey in _SIKH or not _SIKH.isdisjoint(sparts)
+
+
+def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Person:
+    return Person(
+        key(forename),
+        parts(forename),
+        key(preferred),
+        parts(middle),
+        key(surname),
+        parts(surname),
+        # a placeholder date (1900-01-01 for one not known) is no date: no evidence either way
+        dob if dob and not model.placeholder_dob(dob) else None,
+        upn_key(upn),
+        _gender(gender),
+        _year_of(year),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _gender(value: str | None) -> str:
+    return normalise(value)[:1] if value else ""
+
+
+def person_of_record(rec: MisRecord) -> Person:
+    return _person(
+        rec.forename,
+        rec.surname,
+        rec.preferred_name,
+        rec.middle_names,
+        rec.dob,
+        rec.upn,
+        rec.gender,
+        rec.year_group,
+    )
+
+
+def person_of_account(account: object) -> Person:
+    if isinstance(account, Account):
+        extra = account.extra or {}
+        return _person(
+            account.forename,
+            account.surname,
+            account.preferred_name,
+            account.middle_names,
+            account.dob,
+            extra.get("upn"),
+            extra.get("gender"),
+            extra.get("year_group"),
+        )
+    return _person(
+        getattr(account, "forename", ""),
+        getattr(account, "surname", ""),
+        getattr(account, "preferred_name", ""),
+        getattr(account, "middle_names", ""),
+        getattr(account, "dob", None),
+        account_field(account, "upn"),
+        account_field(account, "gender"),
+        account_field(account, "year_group"),
+    )
+
+
+def forename_level(record: Person, account: Person) -> str:
+    if record.fkey and record.fkey == account.fkey:
+        return "equal"
+    rec_names, acc_names = record.nameset, account.nameset
+    if not rec_names or not acc_names:
+        return ""
+    if rec_names & acc_names or rec_names & account.aliases or acc_names & record.aliases:
+        return "known_as"
+    if (record.fkey and (record.fkey in account.mkeys or record.fkey in account.fparts[1:])) or (
+        account.fkey and (account.fkey in record.mkeys or account.fkey in record.fparts[1:])
+    ):
+        return "middle"
+    for rec_name in record.names:
+        for acc_name in account.names:
+            if names_close(rec_name, acc_name):
+                return "similar"
+    return "different"
+
+
+def surname_level(record: Person, account: Person) -> str:
+    if not record.skey or not account.skey:
+        return ""
+    if record.skey == account.skey:
+        return "equal"
+    if (len(record.sparts) > 1 or len(account.sparts) > 1) and set(record.sparts) & set(
+        account.sparts
+    ):
+        return "part"
+    if record.sikh or account.sikh:
+        return "sikh"
+    if names_close(record.skey, account.skey):
+        return "similar"
+    return "different"
+
+
+_DOB_LEVEL = {
+    "equal": "equal",
+    "day and month swapped": "swapped",
+    "two digits transposed": "transposed",
+    "one digit off": "one_digit",
+    "a day, month or year apart": "near",
+    "different": "different",
+}
+
+
+@lru_cache(maxsize=500_000)
+def dob_level(rec_dob: str, acc_dob: str) -> str:
+    return _DOB_LEVEL[dob_score(rec_dob, acc_dob)[1]]
+
+
+def _year_level(record: Person, account: Person, dob_level: str) -> str:
+    if record.year is not None and account.year is not None:
+        gap = abs(record.year - account.year)
+    elif (
+        dob_level not in ("equal", "")
+        and (rec_cohort := _cohort(record.dob))
+        and (acc_cohort := _cohort(account.dob))
+    ):
+        gap = abs(rec_cohort - acc_cohort)
+    else:
+        return ""
+    return "equal" if gap == 0 else "adjacent" if gap == 1 else "different"
+
+
+def upn_level(upn: str, other: str) -> str:
+    """Two normalised UPNs: equal, different, or "" (one missing, or either a temporary UPN,
+    which ends in a letter and says nothing about the child)."""
+    if not upn or not other:
+        return ""
+    if upn == other:
+        return "equal"
+    return "" if upn[-1].isalpha() or other[-1].isalpha() else "different"
+
+
+Evidence = tuple[tuple[str, str, float], ...]
+
+
+def _weights(staff: bool) -> dict[tuple[str, str], float]:
+    return {
+        (field, level): model.weight(field, level, staff=staff)
+        for field, levels in model.LEVELS.items()
+        for level in levels
+    }
+
+
+# The weight of every level, once (the exact-name levels are weighed per record, by frequency);
+# for staff, their levels of match_model.STAFF_LEVELS weigh otherwise.
+WEIGHTS, STAFF_WEIGHTS = _weights(staff=False), _weights(staff=True)
+# The most a field can add whatever the other side holds (exact names aside: record_weights).
+_BOTH = [*WEIGHTS.items(), *STAFF_WEIGHTS.items()]
+MOST = {
+    field: max(0.0, *(weight for (name, _), weight in _BOTH if name == field))
+    for field in model.LEVELS
+}
+MOST_INEXACT = {
+    field: max(weight for (name, level), weight in _BOTH if name == field and level != "equal")
+    for field in ("forename", "surname")
+}
+
+
+def compare(
+    record: Person,
+    account: Person,
+    tf: Callable[[str, str], float | None],
+    pupil: bool,
+    exact: tuple[float, float, float, float] | None = None,
+) -> Evidence:
+    """(field, level, bits) of every field both sides have. `exact`: the weights of the
+    record's exact forename and surname and the common-name adjustment, when already known
+    (record_weights)."""
+    return compare_with_total(record, account, tf, pupil, exact)[0]
+
+
+def compare_with_total(
+    record: Person,
+    account: Person,
+    tf: Callable[[str, str], float | None],
+    pupil: bool,
+    exact: tuple[float, float, float, float] | None = None,
+) -> tuple[Evidence, float]:
+    """compare's evidence, with its total."""
+    out: list[tuple[str, str, float]] = []
+    weights = WEIGHTS if pupil else STAFF_WEIGHTS
+    level = upn_level(record.upn, account.upn)
+    if level:
+        out.append(("upn", level, weights["upn", level]))
+    if exact is None:
+        exact = record_weights(record, tf)
+    fl = forename_level(record, account)
+    if fl:
+        out.append(("forename", fl, exact[0] if fl == "equal" else weights["forename", fl]))
+    # Two equal preferred names behind a known-as forename are one fact (both answer to that
+    # name), weighed once as the forename's level: twins known by one name are not alike twice.
+    if record.pkey and account.pkey and not (fl == "known_as" and record.pkey == account.pkey):
+        level = "equal" if record.pkey == account.pkey else "different"
+        out.append(("preferred", level, weights["preferred", level]))
+    if record.mkeys and account.mkeys:
+        if record.mkeys == account.mkeys:
+            level = "equal"
+        else:
+            level = "overlap" if set(record.mkeys) & set(account.mkeys) else "different"
+        out.append(("middle", level, weights["middle", level]))
+    sl = surname_level(record, account)
+    if sl:
+        out.append(("surname", sl, exact[1] if sl == "equal" else weights["surname", sl]))
+    if fl == "equal" and sl == "equal" and exact[2]:
+        out.append(("name", "common", exact[2]))
+    dl = ""
+    if record.dob and account.dob:
+        dl = dob_level(record.dob, account.dob)
+        out.append(("dob", dl, exact[3] if dl == "equal" else weights["dob", dl]))
+    if record.gender in ("m", "f") and account.gender in ("m", "f"):
+        level = "equal" if record.gender == account.gender else "different"
+        out.append(("gender", level, weights["gender", level]))
+    if pupil:
+        level = _year_level(record, account, dl)
+        if level:
+            out.append(("year", level, weights["year", level]))
+    return tuple(out), sum([e[2] for e in out])
+
+
+def record_weights(
+    record: Person, tf: Callable[[str, str], float | None]
+) -> tuple[float, float, float, float]:
+    """The weights of agreeing exactly on the record's forename and surname (by how common each
+    is), the adjustment when both agree: forenames and surnames are not independent
+    (Muhammad Khan, Olivia Smith), so the two count for no more than the whole name's rarity;
+    and the weight of agreeing on its date of birth (less for a placeholder date, DOB_CROWD)."""
+    fore_tf, sur_tf = tf("forename", record.fkey), tf("surname", record.skey)
+    wf = model.weight("forename", "equal", fore_tf)
+    ws = model.weight("surname", "equal", sur_tf)
+    adjust = 0.0
+    whole = tf("name", f"{record.fkey} {record.skey}")
+    if whole and fore_tf and sur_tf:
+        both = max(fore_tf, model.TF_FLOOR) * max(sur_tf, model.TF_FLOOR)
+        if whole > both:
+            # the exact forename still counts for more than a known-as form would
+            floor = WEIGHTS["forename", "known_as"] - wf + 0.5
+            adjust = max(math.log2(both / whole), min(floor, 0.0))
+    crowd = tf("dob", record.dob) if record.dob else None
+    wd = WEIGHTS["dob", "equal"] if crowd is None else model.weight("dob", "equal", crowd)
+    return wf, ws, adjust, wd
+
+
+def swapped_names(record: Person) -> Person:
+    """The record with forename and surname exchanged (names keyed in the wrong order)."""
+    return Person(
+        record.skey,
+        record.sparts,
+        "",
+        record.mkeys,
+        record.fkey,
+        record.fparts,
+        record.dob,
+        record.upn,
+        record.gender,
+        record.year,
+    )
+
+
+def reasons_of(evidence: Evidence) -> list[str]:
+    """The evidence in words, strongest first."""
+    ranked = sorted(evidence, key=lambda e: -abs(e[2]))
+    return [f"{model.LEVEL_TEXT[(field, level)]} ({bits:+.1f})" for field, level, bits in ranked]
+
+
+def differs(rec: MisRecord, acc: object, school: str) -> list[str]:
+    """The fields of an account that differ from the record (for the console's columns)."""
+    out = []
+    if key(rec.forename) != key(getattr(acc, "forename", "")):
+        out.append("forename")
+    if key(rec.preferred_name) != key(getattr(acc, "preferred_name", "")):
+        out.append("preferred_name")
+    if key(rec.surname) != key(getattr(acc, "surname", "")):
+        out.append("surname")
+    if rec.dob != getattr(acc, "dob", None):
+        out.append("dob")
+    if getattr(acc, "school", None) != school:
+        out.append("school")
+    if getattr(acc, "status", "active") != "active":
+        out.append("status")
+    return out
