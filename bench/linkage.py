@@ -40,7 +40,8 @@ from pathlib import Path
 
 from bench.common import print_table
 from uso_tui.domain.models import Account, Export, MisRecord, School
-from uso_tui.sync.plan import Snapshot, plan
+from uso_tui.sync.plan import plan
+from uso_tui.sync.plan_types import Snapshot
 
 HERE, ELSEWHERE = "204-2000", "204-1000"
 TODAY = date(2026, 3, 2)

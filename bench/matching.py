@@ -53,6 +53,7 @@ from uso_tui.iris.hazards import (
 from uso_tui.iris.parse import PARSERS
 from uso_tui.sync import plan as planner
 from uso_tui.sync.duplicates import find_duplicates
+from uso_tui.sync.plan_types import Snapshot
 
 MATCHERS = ("old", "current")
 
@@ -76,7 +77,7 @@ def settings(dfe: str) -> School:
     )
 
 
-_HAS_WIDE = "wide" in {f.name for f in dataclasses.fields(planner.Snapshot)}
+_HAS_WIDE = "wide" in {f.name for f in dataclasses.fields(Snapshot)}
 
 
 def _name_keys(account: Account) -> set[tuple[str, str, str]]:
@@ -262,9 +263,7 @@ class World:
                 export, mine, lambda role: self.pool(la, role), dfe, est.today
             )
         extra: dict[str, Any] = {"wide": self.wide} if _HAS_WIDE else {}
-        snap = planner.Snapshot(
-            school=dfe, accounts=mine, pool=lambda role: self.pool(la, role), **extra
-        )
+        snap = Snapshot(school=dfe, accounts=mine, pool=lambda role: self.pool(la, role), **extra)
         return export, planner.plan(export, snap, est.today, settings(dfe))
 
     def run(self, dfe: str, report: str, phase: str, measure: bool) -> None:

@@ -50,7 +50,8 @@ from uso_tui.domain.models import Account, Export, School
 from uso_tui.iris.datagen import advance, generate_estate
 from uso_tui.iris.parse import PARSERS
 from uso_tui.sync import dob_slips, evidence, matched_names, matching
-from uso_tui.sync.plan import Snapshot, account_from_record, plan
+from uso_tui.sync.plan import account_from_record, plan
+from uso_tui.sync.plan_types import Snapshot
 
 LA = "204"
 

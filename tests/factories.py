@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from uso_tui.domain.models import Account, Exclusion, Export, MatchCase, MisRecord, School
-from uso_tui.sync.plan import Snapshot
+from uso_tui.sync.plan_types import Snapshot
 
 DFE = "204-3210"
 OTHER = "204-3211"  # a local school (same LA)

@@ -20,7 +20,8 @@ from uso_tui.sync.duplicates import (
     possible_duplicates,
     unallocate_duplicate,
 )
-from uso_tui.sync.plan import Snapshot, plan
+from uso_tui.sync.plan import plan
+from uso_tui.sync.plan_types import Snapshot
 
 NOW = datetime(2026, 11, 28, 9, 30, 0)
 HILL, VALE, FAR = "204-3210", "204-3211", "205-1000"

@@ -21,7 +21,8 @@ from uso_tui.iris.simulator import Simulator
 from uso_tui.store import open_store
 from uso_tui.sync import runner
 from uso_tui.sync.fingerprints import fingerprint, record_row, sieves
-from uso_tui.sync.plan import Snapshot, account_from_record, plan, unallocated
+from uso_tui.sync.plan import account_from_record, plan, unallocated
+from uso_tui.sync.plan_types import Snapshot
 from uso_tui.sync.runner import run_school
 
 NOW = datetime(2026, 3, 10, 9, 30, 0)

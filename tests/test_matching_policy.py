@@ -12,7 +12,8 @@ from factories import DFE, OTHER, TODAY, acc, export, outcome_of, rec, settings,
 from uso_tui.domain.names import normalise
 from uso_tui.sync.match_model import MIN_SCORE, MIN_SCORE_STAFF
 from uso_tui.sync.matching import CandidateIndex
-from uso_tui.sync.plan import Snapshot, plan
+from uso_tui.sync.plan import plan
+from uso_tui.sync.plan_types import Snapshot
 
 DOB = "2015-04-02"
 

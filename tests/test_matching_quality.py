@@ -20,7 +20,8 @@ from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.iris.datagen import ChurnRates, advance, generate_estate
 from uso_tui.iris.parse import PARSERS
 from uso_tui.sync.actions import link_to_record
-from uso_tui.sync.plan import Snapshot, account_from_record, plan
+from uso_tui.sync.plan import account_from_record, plan
+from uso_tui.sync.plan_types import Snapshot
 
 
 class World:

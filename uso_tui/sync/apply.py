@@ -10,7 +10,8 @@ from typing import Any
 from uso_tui.domain.models import Account, AuditEvent, MatchCase, Run
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Transaction
-from uso_tui.sync.plan import Plan, account_from_record
+from uso_tui.sync.plan import account_from_record
+from uso_tui.sync.plan_types import Plan
 
 # Account fields an audit event shows before and after (history is left out: it only grows).
 AUDIT_FIELDS = (

@@ -26,7 +26,8 @@ from uso_tui.store.api import Store, Transaction
 from uso_tui.store.arrivals import arrived_since
 from uso_tui.store.layout import la_of_username
 from uso_tui.sync.matching import MAX_CANDIDATES, CandidateIndex
-from uso_tui.sync.plan import CREATED, NEEDS_MATCHING, NewCase, Plan, found_elsewhere
+from uso_tui.sync.plan import found_elsewhere
+from uso_tui.sync.plan_types import CREATED, NEEDS_MATCHING, NewCase, Plan
 
 # How long before a case was opened an account counts as made "since" it: the run that made it
 # may have started (and stamped its accounts) before the run that opened the case, and

@@ -14,7 +14,8 @@ from uso_tui.domain.models import Export, MisRecord, Run
 from uso_tui.store.api import Store, Transaction
 from uso_tui.store.layout import seq_of
 from uso_tui.sync.apply import apply_plan
-from uso_tui.sync.plan import Plan, plan
+from uso_tui.sync.plan import plan
+from uso_tui.sync.plan_types import Plan
 from uso_tui.sync.runner import add_counts, put_processed, snapshot_in
 
 

@@ -19,7 +19,8 @@ from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import put_changed
-from uso_tui.sync.plan import INVALID, another_person, held_fields, unallocated
+from uso_tui.sync.plan import another_person, held_fields, unallocated
+from uso_tui.sync.plan_types import INVALID
 from uso_tui.sync.runner import iso
 
 # What the planner says of such a record (plan._linked)

@@ -32,7 +32,8 @@ from uso_tui.sync.events import OnProgress, ProgressEmitter
 from uso_tui.sync.fetching import Cancelled, error_line, fetch_reports
 from uso_tui.sync.fingerprints import Sieve, sieves
 from uso_tui.sync.fresh import WrittenSinceWatch, settle_elsewhere
-from uso_tui.sync.plan import Plan, Snapshot, plan
+from uso_tui.sync.plan import plan
+from uso_tui.sync.plan_types import Plan, Snapshot
 from uso_tui.sync.pools import PoolCache
 
 APPLY_FAILED = "apply failed"  # how the error of a run that failed after its fetch begins
