@@ -166,22 +166,40 @@ async def test_exclusion_form_names_the_account_and_can_leave_it(demo):
         burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter")
         await settle(pilot)
         text = screen_text(app)
-        assert "Also unallocate the account?" in text and acc.username in text
+        assert "The person has an account here" in text and acc.username in text
         assert len(store.exclusions(dfe)) == 0  # nothing written before the answer
-        burst(app, "n")
+        burst(app, "y")  # the key typed by habit excludes and leaves the account
         await settle(pilot)
         assert any(f"still active: {acc.username}" in line for line in said_lines(app))
     assert [(e.forename, e.surname) for e in store.exclusions(dfe)] == [(acc.forename, acc.surname)]
     assert store.account(acc.username).status == "active"
 
 
-async def test_exclusion_form_unallocates_on_y(demo):
-    """The form, its enter and the `y` in one burst: the `y` answers the question asked after
-    the check (in a thread), not the date's field."""
+async def test_exclusion_form_question_is_read_before_it_is_answered(demo):
+    """The form, its enter and a `y` in one burst: the question naming the account is asked
+    after the check (in a thread), and the `y` typed before it showed answers nothing (it names
+    an account the operator has not seen); `n` then cancels."""
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)
     async with started(store, "bulk_results", dfe) as (app, pilot):
         burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter", "y")
+        await settle(pilot, 4)
+        assert "The person has an account here" in screen_text(app)
+        assert len(store.exclusions(dfe)) == 0 and store.account(acc.username).status == "active"
+        burst(app, "n")
+        await settle(pilot)
+        assert "The person has an account here" not in screen_text(app)
+        assert len(store.exclusions(dfe)) == 0
+    assert store.account(acc.username).status == "active"
+
+
+async def test_exclusion_form_unallocates_on_u(demo):
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    async with started(store, "bulk_results", dfe) as (app, pilot):
+        burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *acc.dob, "enter")
+        await settle(pilot, 4)
+        burst(app, "u")
         await settle(pilot, 4)
     after = store.account(acc.username)
     assert after.status == "unallocated" and after.mis_id is None
@@ -197,13 +215,13 @@ async def test_exclusion_form_with_a_date_typed_in_the_uk_names_the_account(demo
         typed = f"{day}/{month}/{year}"
         burst(app, "5", "a", *acc.forename, "enter", *acc.surname, "enter", *typed, "enter")
         await settle(pilot)
-        assert "Also unallocate the account?" in screen_text(app)
-        burst(app, "n")
+        assert "The person has an account here" in screen_text(app)
+        burst(app, "y")
         await settle(pilot)
     assert [e.dob for e in store.exclusions(dfe)] == [acc.dob]
 
 
-async def test_matching_exclude_says_who_has_an_account_and_unallocates_on_y(demo):
+async def test_matching_exclude_says_who_has_an_account_and_unallocates_on_u(demo):
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)
     case_id = open_case_for(store, dfe, acc.username)
@@ -212,11 +230,34 @@ async def test_matching_exclude_says_who_has_an_account_and_unallocates_on_y(dem
         burst(app, "x")
         await settle(pilot)
         text = screen_text(app)
-        assert "Also unallocate the account?" in text and acc.username in text
-        burst(app, "y")
+        assert "The person has an account here" in text and acc.username in text
+        burst(app, "u")
         await settle(pilot)
     assert store.case(case_id).decision == "exclude"
     assert store.account(acc.username).status == "unallocated"
+
+
+async def test_matching_exclude_typed_ahead_never_unallocates_an_account_not_yet_shown(demo):
+    """`x y` typed as for a record with no account here: the question naming the account the
+    person has shows, the `y` typed before it answers nothing; `y` read from the question then
+    excludes and leaves the account, and `n` would have cancelled."""
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    case_id = open_case_for(store, dfe, acc.username)
+    async with started(store, "matching", dfe, case_id) as (app, pilot):
+        burst(app, "x", "y")
+        await settle(pilot, 4)
+        assert "The person has an account here" in screen_text(app)
+        assert store.case(case_id).status == "open"
+        burst(app, "n")
+        await settle(pilot)
+        assert store.case(case_id).status == "open" and not store.exclusions(dfe)
+        burst(app, "x")
+        await settle(pilot, 4)
+        burst(app, "y")
+        await settle(pilot, 4)
+    assert store.case(case_id).decision == "exclude"
+    assert store.account(acc.username).status == "active"
 
 
 async def test_a_candidate_linked_by_another_case_is_shown_as_another_persons(demo):

@@ -1,7 +1,9 @@
 """The question before excluding a person who already has an account at the school (the exclusion
 list's add form, the matching queue's exclude decision): an exclusion stops new accounts only, so
-the operator is told which accounts it names and chooses: `y` also unallocates them, `n` excludes
-and leaves them, escape cancels."""
+the operator is told which accounts it names and chooses: `y` excludes and leaves them, `u` also
+unallocates them, `n` or escape cancels. The key an operator types by habit (`y`) never takes the
+more destructive answer, and `n` cancels as in every other question; the callers drop keys typed
+before the question showed (it names accounts the operator has not seen yet)."""
 
 from __future__ import annotations
 
@@ -34,11 +36,12 @@ def accounts_text(accounts: list[Account]) -> Text:
 
 
 class ExcludeAsk(ModalScreen[str | None]):
-    """Dismissed with UNALLOCATE (y), KEEP (n) or None (escape: nothing is written)."""
+    """Dismissed with KEEP (y), UNALLOCATE (u) or None (n, escape: nothing is written)."""
 
     BINDINGS = [
-        Binding("y", "answer('unallocate')", "Exclude and unallocate"),
-        Binding("n", "answer('keep')", "Exclude only"),
+        Binding("y", "answer('keep')", "Exclude"),
+        Binding("u", "answer('unallocate')", "Exclude and unallocate"),
+        Binding("n", "answer(None)", "Cancel"),
         Binding("escape", "answer(None)", "Cancel"),
     ]
 
@@ -57,15 +60,17 @@ class ExcludeAsk(ModalScreen[str | None]):
             f"at {self.dfe}:\n"
         )
         body.append_text(accounts_text(self.accounts))
+        them = "it" if count == 1 else "them"
         body.append(
-            "\nAn exclusion stops new accounts only: without y the "
-            f"{'account stays' if count == 1 else 'accounts stay'} active and linked. Unallocated "
-            "accounts are kept and can be restored from Bulk results."
+            f"\nAn exclusion stops new accounts only: y leaves {them} as {'it is' if count == 1 else 'they are'}; u also "
+            f"unallocates {them} (kept, and restorable from Bulk results)."
         )
         with Vertical(id="dialog", classes="dialog"):
             yield Static(
                 plain(
-                    f"Also unallocate {'the account' if count == 1 else f'{count} accounts'}?",
+                    "Exclude? The person has "
+                    + ("an account" if count == 1 else f"{count} accounts")
+                    + " here",
                     "bold",
                 ),
                 classes="dialog-title",
@@ -75,10 +80,10 @@ class ExcludeAsk(ModalScreen[str | None]):
             yield Static(
                 Text.assemble(
                     ("y", "bold"),
+                    " exclude   ",
+                    ("u", "bold"),
                     " exclude and unallocate   ",
                     ("n", "bold"),
-                    " exclude only   ",
-                    ("escape", "bold"),
                     " cancel",
                 ),
                 classes="dialog-keys",

@@ -94,6 +94,7 @@ class ExclusionForm(SchoolForm[Exclusion]):
                 self.save(forename, surname, dob, choice == UNALLOCATE)
 
         who = f"{forename} {surname}".strip() + (f" ({dob})" if dob else "")
+        self.app.drop_typed_ahead()  # keys typed with the form were for no such question
         self.app.push_screen(ExcludeAsk(who, self.dfe, has), answer)
         self.keys_go()
 
