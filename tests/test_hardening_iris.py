@@ -72,6 +72,19 @@ async def fetch(server: Server, **kw):
         return await client.fetch_report(school(), SECRET, "students")
 
 
+def plan_of(export, linked: list[dict]):
+    """The plan of `export` for a school whose accounts are linked to the records `linked`."""
+    from datetime import date  # noqa: PLC0415
+
+    from uso_tui.sync.plan import account_from_record, plan  # noqa: PLC0415
+    from uso_tui.sync.plan_types import Snapshot  # noqa: PLC0415
+
+    accounts = [
+        account_from_record(parse_student(doc), DFE, f"u{n}.204") for n, doc in enumerate(linked)
+    ]
+    return plan(export, Snapshot(school=DFE, accounts=accounts), date(2026, 3, 2), school())
+
+
 def listing(items: list, page: int = 1, total_pages: int = 1, total: int | None = None) -> dict:
     return {
         "students": items,
@@ -322,7 +335,8 @@ async def test_total_pages_just_above_a_configured_bound() -> None:
     assert server.pages_asked() == [1]
     ok = Server(
         lambda r: httpx.Response(
-            200, json=listing([pupil(int(r.url.params["page"]))], int(r.url.params["page"]), 5)
+            200,
+            json=listing([pupil(int(r.url.params["page"]))], int(r.url.params["page"]), 5, total=5),
         )
     )
     export = await fetch(ok, bounds=IrisBounds(max_pages=5))
@@ -367,13 +381,47 @@ async def test_total_count_above_the_record_bound_fails_at_once() -> None:
 async def test_records_past_the_bound_fail_whatever_the_server_claims() -> None:
     def page(request: httpx.Request) -> httpx.Response:
         page_number = int(request.url.params["page"])
-        items = [pupil(page_number * 100 + i) for i in range(4)]
+        items = [pupil(page_number * 100 + i) for i in range(4)] if page_number <= 3 else []
         return httpx.Response(200, json=listing(items, page_number, 3, total=5))  # undercounts
 
     with pytest.raises(IrisError, match="more than the 10 records a report may have"):
         await fetch(Server(page), bounds=IrisBounds(max_records=10))
     export = await fetch(Server(page), bounds=IrisBounds(max_records=12))
     assert len(export.records) == 12
+
+
+@pytest.mark.parametrize(
+    "totals",
+    [
+        {"totalPages": 2, "totalCount": 5},  # fewer records than page 1 alone holds
+        {"totalPages": 0, "totalCount": 0},  # none, with records on the page
+        {"totalPages": 1.5, "totalCount": 5},  # no whole count of pages, too few records
+        {"totalPages": 1, "totalCount": 1300},  # a count that stops at page 1 of 3
+    ],
+)
+async def test_totals_the_pages_belie_are_followed_to_an_empty_page_and_doubted(totals) -> None:
+    """Every page says totals its records contradict: the export was taken as complete where
+    the totals said it ended (page 2 of 3 full), and rule 7 unallocated the 40 pupils on page 3.
+    Now it is followed to an empty page, and doubted, so that nobody is unallocated on its word."""
+    pages = {
+        1: [pupil(n) for n in range(500)],
+        2: [pupil(n) for n in range(500, 1000)],
+        3: [pupil(n) for n in range(1000, 1040)],
+    }
+    server = paged(pages, lambda n: totals)
+    export = await fetch(server)
+    assert len(export.records) == 1040 and server.pages_asked() == [1, 2, 3, 4]
+    assert any("IRIS said" in doubt for doubt in export.doubts), export.doubts
+    planned = plan_of(export, linked=[pupil(n) for n in range(1000, 1100)])
+    assert planned.counts["unallocated"] == 0
+
+
+async def test_totals_that_agree_with_the_pages_are_no_doubt() -> None:
+    pages = {1: [pupil(n) for n in range(500)], 2: [pupil(n) for n in range(500, 540)]}
+    server = paged(pages, lambda n: {"totalPages": 2, "totalCount": 540})
+    export = await fetch(server)
+    assert len(export.records) == 540 and server.pages_asked() == [1, 2]
+    assert not export.doubts
 
 
 def paged(pages: dict[int, list[dict]], totals=lambda n: {}):

@@ -502,6 +502,34 @@ async def test_test_connection_counts_reports(env):
     assert got == {"students": 2}
 
 
+async def test_test_connection_keeps_the_bounds_config_json_sets(env, monkeypatch):
+    """A connection test waited out the default 120 s request deadline where config.json set 4 s
+    (the runs kept it): its client now has the configured bounds."""
+    import uso_tui.iris.client as iris_client
+
+    env.add_school(students=[AMY])
+    (env.store.root / "config.json").write_text('{"request_deadline_s": 4, "max_pages": 7}')
+    made = []
+
+    class Client:
+        def __init__(self, **kw) -> None:
+            made.append(kw)
+
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc) -> None:
+            return None
+
+        async def test_connection(self, school, secret):
+            return {"students": 1}
+
+    monkeypatch.setattr(iris_client, "IrisClient", Client)
+    assert await actions.test_connection(env.store, DFE) == {"students": 1}
+    bounds = made[0]["bounds"]
+    assert (bounds.request_deadline_s, bounds.max_pages) == (4, 7)
+
+
 async def test_a_change_made_while_planning_is_planned_again_under_the_lock(env, monkeypatch):
     import uso_tui.sync.runner as runner
 

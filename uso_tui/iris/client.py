@@ -302,6 +302,17 @@ class IrisClient:
                 empty_at = last
             received += len(pages[last])
             claimed_pages, claimed_count = _largest(claims)
+        # Totals the pages belie (more records than totalCount, records past totalPages) do not
+        # say where the report ends: it is followed to an empty page, and doubted (rule 7
+        # unallocates nobody on its word).
+        belied = _belied(pages, claimed_pages, claimed_count)
+        while belied and empty_at is None:
+            if last >= bounds.max_pages:
+                raise _too_many(ctx, path, f"records beyond page {last}", bounds.max_pages, "pages")
+            last += 1
+            await one(last)
+            if not pages[last]:
+                empty_at = last
         if empty_at is not None and any(pages[n] for n in pages if n > empty_at):
             self.log.warning(
                 "%s: %s page %d was empty but later pages were not; keeping them",
@@ -313,6 +324,9 @@ class IrisClient:
         raw = [r for n in sorted(pages) for r in pages[n]]
         export = self._build_export(ctx, report, raw, len(pages), sieve is not None)
         export.claimed = claimed_count
+        if belied:
+            export.doubts.append(belied)
+            _event(ctx, belied)
         said = sorted({c for _, c in claims if c is not None})
         if len(said) > 1 or len({p for p, _ in claims if p is not None}) > 1:
             # (a page that gives no totals is no change: the first page's still stand)
@@ -870,6 +884,19 @@ def _largest(claims: set[tuple[int | None, int | None]]) -> tuple[int | None, in
     pages = max((p for p, _ in claims if p is not None), default=None)
     count = max((c for _, c in claims if c is not None), default=None)
     return pages, count
+
+
+def _belied(
+    pages: dict[int, list], claimed_pages: int | None, claimed_count: int | None
+) -> str | None:
+    """Why the totals IRIS gave cannot be the report's (None: nothing says so)."""
+    received = sum(len(v) for v in pages.values())
+    if claimed_count is not None and received > claimed_count:
+        return f"IRIS said {claimed_count} records and sent more ({received} so far)"
+    beyond = [n for n in pages if pages[n] and claimed_pages is not None and n > claimed_pages]
+    if beyond:
+        return f"IRIS said {claimed_pages} pages and page {min(beyond)} had records"
+    return None
 
 
 def _int(value: Any) -> int | None:

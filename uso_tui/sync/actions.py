@@ -707,5 +707,9 @@ async def test_connection(
     secret = secret if secret is not None else store.secret(dfe)
     if client is not None:
         return await client.test_connection(school, secret)
-    async with IrisClient(allowed_hosts=store.allowed_mis_hosts()) as own:
+    from uso_tui.config import iris_bounds  # noqa: PLC0415
+
+    # the bounds config.json sets, as for a run (a test waited 120 s where 4 s was set)
+    bounds = iris_bounds(store.root)
+    async with IrisClient(allowed_hosts=store.allowed_mis_hosts(), bounds=bounds) as own:
         return await own.test_connection(school, secret)
