@@ -46,6 +46,8 @@ def test_dfe_numbers_are_ascii_digits_only(cli, dfe):
         "https://hill..isams.cloud",
         "https://hill_3210.isams.cloud",
         "https://hill\u202e.isams.cloud",
+        "https://\uff58.isams.cloud",  # a fullwidth x: accepted, then refused by every run
+        "https://hill\ufb01.isams.cloud",  # the ligature fi
     ],
 )
 def test_mis_url_hosts_must_be_host_names(cli, url):

@@ -241,8 +241,14 @@ async def test_iris_words_escaped_as_json_reach_no_terminal_as_control_character
         (b'{"employees": [], "totalPages": 1}', "has no 'students' list"),
         (b'{"students": {"a": 1}}', "has no 'students' list"),
         (b"[1, 2, 3]", "has no 'students' list"),
-        (b"<html>Service Unavailable</html>", "not JSON"),
-        (b"", "not JSON"),
+        (b"<html>Service Unavailable</html>", "not JSON (unexpected character"),
+        (b"", "not JSON (Input is a zero-length, empty document at byte 0)"),
+        (b'{"students": [{"forename": NaN}]}', "not JSON (unexpected character, expected a JSON"),
+        (
+            b'{"students": [{"forename": "\\ud800"}]}',
+            "not JSON (no low surrogate in string at byte",
+        ),
+        (b"[" * 5000, "not JSON (depth limit exceeded at byte 1,025)"),
         (b'{"students": [{"schoolId": "P1"}, 7]}', "not a record"),
         (b'{"students": [null]}', "not a record"),
         (b'{"students": [["P1", "Amy"]]}', "not a record"),
@@ -691,6 +697,92 @@ async def test_a_deflated_answer_reads_as_usual_zlib_wrapped_or_raw(wrapped) -> 
     assert [r.mis_id for r in export.records] == ["P1", "P2"]
 
 
+class Chunked(httpx.AsyncByteStream):
+    """A body sent in the chunks given (the network may cut it anywhere)."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self):
+        for chunk in self.chunks:
+            yield chunk
+
+
+def cuts(body: bytes, *at: int) -> list[bytes]:
+    edges = [0, *at, len(body)]
+    return [body[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+
+
+def served(chunks: list[bytes], encoding: str) -> Server:
+    return Server(
+        lambda r: httpx.Response(
+            200, stream=Chunked(*chunks), headers={"Content-Encoding": encoding}
+        )
+    )
+
+
+@pytest.mark.parametrize("cut", [None, 1, 10, "boundary", "magic"])
+async def test_a_gzip_body_of_several_members_is_read_whole(cut) -> None:
+    """RFC 1952 allows members in a row: the second was dropped, and the answer read as JSON cut
+    short ('not JSON'). However the network cuts it, even through the second member's magic."""
+    import gzip
+
+    page = json.dumps(listing([pupil(n) for n in range(40)])).encode()
+    first, second = gzip.compress(page[:300]), gzip.compress(page[300:])
+    body = first + second
+    at = {None: (), 1: (1,), 10: (10,), "boundary": (len(first),), "magic": (len(first) + 1,)}[cut]
+    export = await fetch(served(cuts(body, *at), "gzip"))
+    assert len(export.records) == 40
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda body: body[:-6],  # its trailer (CRC and length) cut off
+        lambda body: body + b"<html>oops</html>",  # bytes after it that are no gzip member
+    ],
+)
+async def test_a_gzip_body_cut_short_or_followed_by_junk_is_refused(damage) -> None:
+    import gzip
+
+    body = damage(gzip.compress(json.dumps(listing([pupil(1), pupil(2)])).encode()))
+    with pytest.raises(IrisError, match="could not be decoded|gzip"):
+        await fetch(served([body], "gzip"))
+
+
+async def test_a_gzip_body_with_blank_padding_reads_as_usual() -> None:
+    import gzip
+
+    body = gzip.compress(json.dumps(listing([pupil(1), pupil(2)])).encode()) + b"\r\n"
+    export = await fetch(served([body], "gzip"))
+    assert [r.mis_id for r in export.records] == ["P1", "P2"]
+
+
+@pytest.mark.parametrize("wrapped", [True, False])
+@pytest.mark.parametrize("first", [1, 2, 5])
+async def test_a_deflated_answer_reads_however_its_first_bytes_arrive(wrapped, first) -> None:
+    """Raw deflate whose first chunk was one byte was taken for zlib's (a lone byte cannot fail
+    its header check) and refused."""
+    import zlib
+
+    page = json.dumps(listing([pupil(1), pupil(2)])).encode()
+    packer = zlib.compressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+    body = packer.compress(page) + packer.flush()
+    export = await fetch(served(cuts(body, first), "deflate"))
+    assert [r.mis_id for r in export.records] == ["P1", "P2"]
+
+
+@pytest.mark.parametrize("wrapped", [True, False])
+async def test_a_deflated_answer_cut_short_is_refused(wrapped) -> None:
+    import zlib
+
+    page = json.dumps(listing([pupil(n) for n in range(50)])).encode()
+    packer = zlib.compressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+    body = packer.compress(page) + packer.flush()
+    with pytest.raises(IrisError):
+        await fetch(served([body[: len(body) // 2]], "deflate"))
+
+
 def test_the_client_asks_only_for_the_encodings_it_reads() -> None:
     seen = []
 
@@ -845,3 +937,19 @@ async def test_only_the_start_of_a_huge_error_body_is_read_for_what_is_shown() -
         await fetch(server, max_tries=1)
     said = ei.value.iris_message or ""
     assert said.startswith("IRIS is down") and len(said) <= 203 and SECRET not in said
+
+
+async def test_ids_past_64_bits_are_unreadable_not_rounded() -> None:
+    """orjson reads integers past 64 bits as floats: 123456789012345678901234567890 was kept as
+    MIS id 123456789012345677877719597056 (and two such ids could read as one). Such a record
+    has no readable id: invalid, and the export doubted (no unallocations on its word)."""
+    body = (
+        b'{"students": [{"schoolId": 123456789012345678901234567890, "forename": "Amy", '
+        b'"surname": "Smith", "dob": "2014-05-03"}, {"schoolId": 18446744073709551615, '
+        b'"forename": "Bo", "surname": "Lee", "dob": "2014-05-03"}], "totalCount": 2}'
+    )
+    export = await fetch(Server(lambda r: httpx.Response(200, content=body)))
+    assert [r.mis_id for r in export.records] == ["", "18446744073709551615"]
+    planned = plan_of(export, linked=[pupil(1)])
+    assert planned.counts["unallocated"] == 0
+    assert planned.counts["invalid"] == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 from uso_tui.domain.errors import InvalidInput
@@ -113,6 +114,13 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
     if parts.scheme not in ("http", "https") or not host:
         domain = MIS_DOMAINS.get(mis, "isams.cloud")
         raise InvalidInput(f"bad MIS URL {url!r}: expected https://<school>.{domain}")
+    if unicodedata.normalize("NFKC", host) != host:
+        # Python's IDNA maps look-alikes (a fullwidth `ｘ` to `x`) that httpx's IDNA 2008 then
+        # refuses: the school was added and every run failed. As it would be written.
+        raise InvalidInput(
+            f"bad MIS URL {url!r}: the host has look-alike characters (fullwidth or compatibility "
+            "forms): type it in plain letters"
+        )
     if not _host_ok(host):
         raise InvalidInput(f"bad MIS URL {url!r}: {host!r} is not a valid host name")
     if parts.username or parts.password or parts.query or parts.fragment:

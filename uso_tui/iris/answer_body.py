@@ -36,31 +36,76 @@ def _decoder(content_encoding: str):
         )
     if codings[0] == "deflate":
         return _Deflate()
-    return zlib.decompressobj(zlib.MAX_WBITS | 16)
+    return _Gzip()
+
+
+class _Gzip:
+    """gzip as RFC 1952 has it: one member or several in a row, each inflated in turn (one
+    decompressobj stops at the end of the first: the rest was dropped and the answer read as cut
+    JSON). Bytes after the last member that are not another member are corrupt, except the
+    blank padding some servers add."""
+
+    def __init__(self) -> None:
+        self._inner = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        self._next = b""  # input left after a member's end, for the next member
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        out = self._inner.decompress(data, max_length)
+        if self._inner.eof:
+            rest = self._inner.unused_data
+            if rest.strip(b" \t\r\n\0"):
+                if not rest.startswith(b"\x1f\x8b"[: len(rest)]):
+                    raise zlib.error("bytes after the end of the gzip data")
+                self._inner = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                self._next = rest
+            else:
+                self._next = b""
+        return out
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        if self._next:
+            rest, self._next = self._next, b""
+            return rest
+        return self._inner.unconsumed_tail
+
+    def flush(self) -> bytes:
+        rest = self._inner.flush()
+        if not self._inner.eof:
+            raise zlib.error("the gzip data is cut short")
+        return rest
 
 
 class _Deflate:
-    """ "deflate" as servers send it: zlib-wrapped as the RFC says, or raw as some send it."""
+    """ "deflate" as servers send it: zlib-wrapped as the RFC says, or raw as some send it,
+    told apart by the zlib header once its two bytes have arrived (a first chunk of one byte
+    had been taken for zlib's)."""
 
     def __init__(self) -> None:
-        self._inner = zlib.decompressobj()
-        self._first = True
+        self._inner = None
+        self._head = b""
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
-        if self._first:
-            self._first = False
-            try:
-                return self._inner.decompress(data, max_length)
-            except zlib.error:
-                self._inner = zlib.decompressobj(-zlib.MAX_WBITS)
+        if self._inner is None:
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            data, self._head = self._head, b""
+            zlib_header = data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+            self._inner = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
         return self._inner.decompress(data, max_length)
 
     @property
     def unconsumed_tail(self) -> bytes:
-        return self._inner.unconsumed_tail
+        return self._inner.unconsumed_tail if self._inner is not None else b""
 
     def flush(self) -> bytes:
-        return self._inner.flush()
+        if self._inner is None:
+            raise zlib.error("the deflate data is cut short")
+        rest = self._inner.flush()
+        if not self._inner.eof:
+            raise zlib.error("the deflate data is cut short")
+        return rest
 
 
 async def read_body(raw: AsyncIterator[bytes], content_encoding: str, limit: int) -> bytes:

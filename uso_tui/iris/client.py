@@ -844,12 +844,16 @@ def _json(content: bytes) -> Any:
 
 
 def _why_not_json(content: bytes, exc: orjson.JSONDecodeError) -> str:
-    """What is wrong with an answer that is not JSON, briefly: JSON is UTF-8."""
+    """What is wrong with an answer that is not JSON, briefly: JSON is UTF-8; else the parser's
+    reason and where (its own words, never the answer's: a server may echo the secret)."""
     try:
         content.decode("utf-8")
     except UnicodeDecodeError as bad:
         return f" (not UTF-8: byte {bad.start:,} is 0x{content[bad.start]:02x})"
-    return ""
+    reason = " ".join(str(getattr(exc, "msg", "") or "").split())[:80]
+    if not reason.isascii() or not reason.isprintable():
+        return ""
+    return f" ({reason} at byte {exc.pos:,})" if reason else ""
 
 
 def _certificate_refused(exc: BaseException) -> str:

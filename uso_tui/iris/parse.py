@@ -11,6 +11,7 @@ is invalid.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import fields
@@ -105,12 +106,20 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
+_EXACT_FLOAT = 2.0**53  # floats below this hold every whole number exactly
+
+
 def _id(value: Any) -> str:
     # A record without an id keeps "" so the planner can reject it, instead of crashing the run.
     if isinstance(value, bool):
         return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
+    if isinstance(value, float):
+        # JSON's numbers past 2**53 (orjson reads those past 64 bits as floats) are not the id
+        # sent: two distinct ids could read as one. Unreadable, as a missing id is.
+        if not math.isfinite(value) or abs(value) >= _EXACT_FLOAT:
+            return ""
+        if value.is_integer():
+            value = int(value)
     return text(value) or ""
 
 
