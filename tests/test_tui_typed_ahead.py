@@ -65,3 +65,41 @@ async def test_typed_ahead_ends_where_key_by_key_ends(demo_ran, seq, tmp_path, m
                 break
         await settle(pilot, 3)
         assert end_state(app, store) == expected
+
+
+async def test_queue_opened_while_its_run_goes_acts_on_the_cases_the_run_opens(demo):
+    """`m` typed while the school's force run still goes opens its queue before the run has
+    opened any case: the queue said "no open cases" and took the `m y` typed with it, and the
+    run's cases then showed undecided. The keys now wait for the cases the run opens."""
+    demo.sim.set_switches(latency=0.15)  # the run takes a moment: a few requests
+    store = demo.store
+    async with started(store) as (app, pilot):
+        burst(app, "j", "j", "enter", "f", "y", "m", "m", "y")
+        for _ in range(300):
+            await pilot.pause(0.05)
+            await settle(pilot, 2)
+            runs = list(app.live_runs.values())
+            idle = not app._key_turn and not app._held_keys  # noqa: SLF001 - no public reader
+            if runs and all(run.done for run in runs) and idle:
+                break
+        await settle(pilot, 3)
+        (dfe,) = app.live_runs
+        assert type(app.screen).__name__ == "MatchingScreen"
+    decided = store.cases(dfe, "resolved")
+    assert [c.case_id for c in decided] == [f"{dfe}-c1"]
+    assert decided[0].decision.startswith("match")
+    assert store.cases(dfe, "open")  # the others wait
+
+
+async def test_escape_in_the_schools_filter_leaves_it_for_the_list(demo):
+    """`/ t h o r escape u`: the escape cleared the filter but kept its box focused, so the `u`
+    (Users, as the footer said) was typed into the filter."""
+    async with started(demo.store) as (app, pilot):
+        burst(app, "slash", "t", "h", "o", "r", "escape", "u")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            await settle(pilot, 2)
+            if not app._key_turn and not app._held_keys:  # noqa: SLF001 - no public reader
+                break
+        await settle(pilot, 3)
+        assert type(app.screen).__name__ == "UsersScreen"

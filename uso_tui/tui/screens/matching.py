@@ -183,7 +183,18 @@ class MatchingScreen(ExportsCsv):
             self.focus_item(self.focus_case)
         else:
             self.show()
+        if self.case is None and self._run_going():
+            # Opened while this school's run goes (typed ahead with the force run): the keys
+            # typed with it are for the cases the run is opening. They wait for its end
+            # (live_run_ended reads the queue again), at most the hold's bound, past which they
+            # are dropped with a notice, never spent on an empty queue.
+            self.say(f"A run of {self.dfe} is going: its cases show when it ends")
+            return
         self.keys_go()
+
+    def _run_going(self) -> bool:
+        live = getattr(self.app, "live_runs", {}).get(self.dfe)
+        return live is not None and not live.done and not self.with_decided
 
     def focus_item(self, case_id: str) -> None:
         """Show this case (before the queue has loaded: once it has)."""

@@ -432,10 +432,9 @@ class SchoolsScreen(UsoScreen):
         self.query_one(VirtualTable).focus()
 
     def action_clear_filter(self) -> None:
+        # One escape clears the filter and leaves its box (the keys typed after it, `u`, `j
+        # enter`, are for the list, as its footer says, not more filter text).
         box = self.query_one("#filter", Input)
-        if box.has_focus and box.value:
-            box.value = ""
-            return
         if box.value or box.has_class("visible"):
             box.value = ""
             box.remove_class("visible")
