@@ -53,6 +53,7 @@ def test_a_second_demo_on_one_store_is_refused_while_the_first_is_open(
     shutil.copytree(demo_template, path)
     demo = cli_at(path)
     seconds = []
+    monkeypatch.setattr(app, "check_terminal", lambda: None)
     monkeypatch.setattr(app, "run_console", lambda store, operator: seconds.append(demo("demo")))
     assert demo("demo").status == 0
     [second] = seconds

@@ -272,3 +272,80 @@ def test_check_reports_refuses_a_report_not_enabled(env):
     assert actions.check_reports(school, ["students"]) == ["students"]
     with pytest.raises(InvalidInput, match="staff is not enabled"):
         actions.check_reports(school, ["staff"])
+
+
+async def test_undo_of_a_match_is_refused_once_a_run_linked_the_old_record_again(env):
+    """Zed's account (linked at the other school) matched to Eva's case by mistake, with
+    --force: the other school's next run gives Zed's record a new account. Undoing the match
+    had put Zed's old link back: two active accounts linked to one record, which no later run
+    or duplicate review could untangle. Refused, nothing written."""
+    from factories import OTHER
+
+    case_id = await _case_for_eva(env)
+    env.add_school(OTHER, students=[iris_student("9", "Zed", "Zed", "2012-07-07")])
+    await sync(env, dfe=OTHER)
+    (zed,) = [a for a in env.store.school_accounts(OTHER) if a.mis_id == "9"]
+    actions.resolve_case(
+        env.store, case_id, operator="bob", now=LATER, match=zed.username, force=True
+    )
+    await sync(env, now=DAY3, dfe=OTHER)
+    linked = [a for a in env.store.school_accounts(OTHER) if a.mis_id == "9"]
+    assert [a.username for a in linked] != [zed.username] and len(linked) == 1
+    before = tree(env.store.root)
+    with pytest.raises(InvalidInput, match=f"now linked to {linked[0].username}"):
+        actions.undo_decision(env.store, case_id, operator="bob", now=DAY4)
+    assert tree(env.store.root) == before
+    holders = [
+        a.username
+        for s in (DFE, OTHER)
+        for a in env.store.school_accounts(s)
+        if a.mis_id == "9" and a.link_school == OTHER and a.status == "active"
+    ]
+    assert holders == [linked[0].username]
+
+
+async def _zed_at_the_other_school(env: Env, upn: str) -> str:
+    from factories import OTHER
+
+    env.add_school(
+        OTHER, students=[iris_student("9", "Zed", "Zed", "2012-07-07", uniquePupilNumber=upn)]
+    )
+    await sync(env, dfe=OTHER)
+    (zed,) = [a for a in env.store.school_accounts(OTHER) if a.mis_id == "9"]
+    return zed.username
+
+
+async def test_a_forced_match_to_another_child_s_current_account_is_refused(env):
+    """Zed's account, linked to his record in the other school's latest export under his own
+    UPN, was handed to Eva (another UPN) with --force: renamed and moved, and Zed given a new
+    account at the next run. Refused, nothing written; in the preview too."""
+    env.add_school(students=[AMY, BOB, {**EVA, "uniquePupilNumber": "A123456789012"}])
+    with env.store.transaction("bob") as txn:  # a candidate for her: a case opens
+        txn.put_account(acc("eblack.204", "Eve", "Black", "2015-03-03"))
+    zed = await _zed_at_the_other_school(env, "B999999999999")
+    await sync(env)
+    (case,) = env.store.cases(DFE)
+    assert "another child's account" in actions.match_preview(env.store, case.case_id, zed).refused
+    before = tree(env.store.root)
+    with pytest.raises(InvalidInput, match="another child's account"):
+        actions.resolve_case(
+            env.store, case.case_id, operator="bob", now=LATER, match=zed, force=True
+        )
+    assert tree(env.store.root) == before
+
+
+async def test_a_mover_s_account_still_linked_at_the_old_school_is_matched(env):
+    """The same UPN (or none to compare): a mover, whose old school has not removed them yet."""
+    env.add_school(
+        students=[
+            AMY,
+            BOB,
+            iris_student("5", "Zed", "Zed", "2012-07-07", uniquePupilNumber="B999999999999"),
+        ]
+    )
+    zed = await _zed_at_the_other_school(env, "B999999999999")
+    await sync(env)
+    (case,) = env.store.cases(DFE)
+    assert [c["username"] for c in case.candidates] == [zed]
+    done = actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=zed)
+    assert done.decision == f"match:{zed}" and env.store.account(zed).school == DFE

@@ -64,8 +64,38 @@ def test_run_demo_serves_the_simulator_and_opens_the_console(tmp_path, monkeypat
         return 0
 
     monkeypatch.setattr(tui_app, "run_console", fake_console)
+    monkeypatch.setattr(tui_app, "check_terminal", lambda: None)
     assert run_demo(tmp_path / "demo", operator="newcomer") == 0
     assert seen["url"].startswith("http://127.0.0.1:")
     assert seen["status"] in (400, 401)  # wrong credentials, but a real IRIS-like answer
     with pytest.raises(httpx.TransportError):
         httpx.get(seen["url"], timeout=2)  # stopped when the console closed
+
+
+def _files(path) -> dict:
+    return {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_the_demo_refuses_a_store_that_is_not_a_demo_s(tmp_path, monkeypatch):
+    """`--data-dir` of the live store given to `demo` by mistake: eight demo schools, a
+    thousand fake accounts and the demo's MIS host went into it (by a desk operator too), then
+    the console was refused for want of a terminal. Refused before anything is written."""
+    from uso_tui.domain.errors import InvalidInput
+
+    live = tmp_path / "live"
+    store = open_store(live, create=True)
+    store.set_allowed_mis_hosts(["testserver.local:9000"])
+    before = _files(live)
+    monkeypatch.setattr(tui_app, "check_terminal", lambda: None)
+    monkeypatch.setattr(tui_app, "run_console", lambda store, operator=None: 0)
+    with pytest.raises(InvalidInput, match="not a demo's"):
+        run_demo(live, operator="bob")
+    assert _files(live) == before
+
+
+def test_the_demo_without_a_terminal_writes_nothing(tmp_path):
+    from uso_tui.domain.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="needs a terminal"):
+        run_demo(tmp_path / "demo", operator="bob")  # pytest's stdin is no terminal
+    assert not (tmp_path / "demo").exists()

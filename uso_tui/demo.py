@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from uso_tui.domain.errors import UsoError
+from uso_tui.domain.errors import InvalidInput, UsoError
 from uso_tui.iris.datagen import generate_estate
 from uso_tui.iris.simulator import Simulator
 from uso_tui.store import Store, open_store
@@ -202,6 +202,17 @@ def point_at(store: Store, root: str, dfes: list[str], now: datetime | None = No
             )
 
 
+def refuse_a_store_not_a_demo(path: Path) -> None:
+    """The demo fills its folder with schools, fake accounts and its own MIS host: a live store
+    given by mistake (`--data-dir` of the real one) would take them, whoever asked. Refused
+    before anything is written."""
+    if (path / "store.json").exists() and not (path / META).exists():
+        raise InvalidInput(
+            f"{path} holds a uso-tui store that is not a demo's: the demo makes its own, in a "
+            "new or empty folder (without --data-dir, the default demo folder)"
+        )
+
+
 @contextmanager
 def serve_demo(data_dir: str | Path | None = None, *, latency: float = 0.05) -> Iterator[Store]:
     """Set up (or reuse) the demo store and serve the simulator in the background while the block
@@ -211,6 +222,7 @@ def serve_demo(data_dir: str | Path | None = None, *, latency: float = 0.05) -> 
     from uso_tui.iris.server import start_background  # noqa: PLC0415
 
     path = Path(data_dir) if data_dir else default_demo_dir()
+    refuse_a_store_not_a_demo(path)
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     with _only_demo(path):

@@ -72,8 +72,9 @@ def run_demo(
 ) -> int:
     """Open the console on the demo store while the simulator serves it (stopped on close)."""
     from uso_tui.demo import serve_demo  # noqa: PLC0415
-    from uso_tui.tui.app import run_console  # noqa: PLC0415 - textual only when the console opens
+    from uso_tui.tui.app import check_terminal, run_console  # noqa: PLC0415 - textual only here
 
+    check_terminal()  # before the demo's folder is made or changed
     with serve_demo(data_dir, latency=latency) as store:
         return run_console(store, operator=operator)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
 from uso_tui.domain.models import Account, AuditEvent, MatchCase, MisRecord, Run, School
+from uso_tui.domain.names import upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
@@ -26,6 +27,7 @@ from uso_tui.sync.checks import (
 from uso_tui.sync.checks import (
     check_reports as check_reports,  # the console's Force Run and `sync --report` use it
 )
+from uso_tui.sync.evidence import upn_level
 from uso_tui.sync.fresh import refuse_if_created_since
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
@@ -420,11 +422,31 @@ def _preview(
             f"{acc.username} is linked to MIS record {acc.mis_id}, which is in the latest "
             f"{case.report} export of {case.school}: it is another person's account"
         )
+    elif (other_child := _another_child(store, rec, acc)) is not None:
+        refused = other_child
     return MatchPreview(
         username=acc.username,
         is_candidate=any(c.get("username") == acc.username for c in case.candidates),
         differences=match_differences(rec, acc, case.school),
         refused=refused,
+    )
+
+
+def _another_child(store: Store, rec: MisRecord, acc: Account) -> str | None:
+    """Why `acc` is another child's, even forced: linked to a record of another school (or
+    report) that its latest export still holds, under a UPN that differs from the record's (a
+    UPN follows one pupil: two are two children). A mover's old account, its record not yet
+    gone from the old school, has the same UPN (or none to compare)."""
+    if acc.mis_id is None or not acc.link_school or not acc.link_report:
+        return None
+    if upn_level(upn_key(rec.upn), upn_key((acc.extra or {}).get("upn"))) != "different":
+        return None
+    if acc.mis_id not in (latest_export_ids(store, acc.link_school, acc.link_report) or ()):
+        return None
+    return (
+        f"{acc.username} is linked to MIS record {acc.mis_id} of {acc.link_school}, still in "
+        f"its latest {acc.link_report} export, under another UPN than this record's: it is "
+        "another child's account (a UPN follows one pupil)"
     )
 
 
@@ -521,6 +543,15 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
             # The record's changes a run applied since came of the link: undone with it.
             if _changed_since(now_acc, case, rec, mis_updates=True):
                 raise InvalidInput(_not_undone(now_acc, case))
+            holder = _link_held(txn, was)
+            if holder is not None:
+                raise InvalidInput(
+                    f"{was.username}'s record before the match ({was.link_report} record "
+                    f"{was.mis_id} of {was.link_school}) is now linked to {holder.username}, "
+                    "made or linked by a run since: putting the link back would give that "
+                    "record two accounts. Not undone (the two are listed by `uso-tui "
+                    "duplicates` if they are one person)"
+                )
             back = dataclasses.replace(was, history=list(now_acc.history))
             put_changed(txn, now_acc, back, "undo_match", at, dfe)
         elif "created" in undo:
@@ -556,6 +587,21 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
             )
         )
     return case
+
+
+def _link_held(txn: Transaction, was: Account) -> Account | None:
+    """Another account now linked to the record `was` was linked to, if any."""
+    if not was.mis_id or not was.link_school:
+        return None
+    for other in txn.school_accounts(was.link_school):
+        if (
+            other.username != was.username
+            and other.mis_id == was.mis_id
+            and other.link_school == was.link_school
+            and other.link_report == was.link_report
+        ):
+            return other
+    return None
 
 
 def restore_account(store: Store, username: str, *, operator: str, now: datetime) -> Account:

@@ -341,18 +341,21 @@ def _freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def run_console(store: Store, *, operator: str | None = None) -> int:
-    """Open the console on a store (the CLI's `uso-tui` with no command)."""
-    from uso_tui.tui.terminal_input import install  # noqa: PLC0415
-
+def check_terminal() -> None:
+    """Without a terminal (cron, `ssh -T`, a pipe) the console would wait on a closed input,
+    busy, for ever: refused (before the demo writes its folder, too)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        # Without a terminal (cron, `ssh -T`, a pipe) the console would wait on a closed input,
-        # busy, for ever.
         raise InvalidInput(
             "the console needs a terminal: connect with `ssh -t`, or run a command "
             "(`uso-tui run-due` runs the schedule; `uso-tui --help` lists the others)"
         )
 
+
+def run_console(store: Store, *, operator: str | None = None) -> int:
+    """Open the console on a store (the CLI's `uso-tui` with no command)."""
+    from uso_tui.tui.terminal_input import install  # noqa: PLC0415
+
+    check_terminal()
     install()  # an escape typed ahead stays an escape
     UsoApp(store, operator=operator, freeze_startup=True).run()
     return 0
