@@ -35,12 +35,30 @@ def cli(cli):
     return cli
 
 
-def test_account_add_says_when_another_school_has_the_same_person(cli):
-    """The console asks first; the command makes the account and says, on stderr, which account
-    at another school has the same names and date of birth (a mover: now two accounts)."""
+def test_account_add_refuses_a_second_account_for_a_person_active_elsewhere(cli):
+    """An active account at another school has the same names and date of birth (a mover): the
+    console asks first; the command made a second account with only a note. Refused, nothing
+    written; --force makes it, and says which account the person now has twice."""
     first = cli.add_account(OTHER, "Ann", "Lee", "2014-01-01", extra=("--json",)).json()
     assert first["username"] == "alee.204"
-    res = cli.add_account(DFE, "ANN", "Lee", "01/01/2014", extra=("--json",))
+    before = snapshot(cli.data_dir)
+    refused = cli(
+        "account",
+        "add",
+        DFE,
+        "--role",
+        "pupil",
+        "--forename",
+        "ANN",
+        "--surname",
+        "Lee",
+        "--dob",
+        "01/01/2014",
+    )
+    assert refused.status == 2 and refused.err.count("\n") == 1
+    assert "alee.204 (active at 204-3211) has the same names and date of birth" in refused.err
+    assert "--force" in refused.err and snapshot(cli.data_dir) == before
+    res = cli.add_account(DFE, "ANN", "Lee", "01/01/2014", extra=("--force", "--json"))
     assert res.json()["school"] == DFE  # stdout as ever: the account made
     assert "alee.204 (active at 204-3211) has the same names and date of birth" in res.err
     assert f"uso-tui duplicates {DFE}" in res.err

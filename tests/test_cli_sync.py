@@ -374,7 +374,7 @@ def test_resolve_undo_reopens_the_case(cli, sim):
     sim.set_records(DFE, "students", [AMY, enrolled_student("5", "Eva", "Blacke", "2015-03-03")])
     cli.ok("sync", DFE)
     (case,) = cli.ok("matches", DFE, "--json").json()
-    created = cli.ok("resolve", case["case_id"], "--create", "--json").json()
+    created = cli.ok("resolve", case["case_id"], "--create", "--force", "--json").json()
     assert created["decision"] == "create:eblacke.204"
     assert cli.ok("matches", DFE, "--json").json() == []
     res = cli.ok("resolve", case["case_id"], "--undo")

@@ -133,7 +133,7 @@ def test_resolve_match_to_a_non_candidate_needs_force(cli, sim):
         "forename: Zed -> Eva" in res.err and "date of birth: 2014-01-01 -> 2015-03-03" in res.err
     )
     assert "--force" in res.err
-    refused(cli, "resolve", case_id, "--create", "--force", says="--force goes with --match")
+    refused(cli, "resolve", case_id, "--exclude", "--force", says="--force goes with --match")
     # Bob's account is linked to a record of the latest export: refused even with --force.
     refused(
         cli, "resolve", case_id, "--match", "bsmith.204", "--force", says="another person's account"
@@ -144,9 +144,22 @@ def test_resolve_match_to_a_non_candidate_needs_force(cli, sim):
     assert (eva["forename"], eva["surname"], eva["mis_id"]) == ("Eva", "Blacke", "5")
 
 
+def test_resolve_create_beside_a_free_near_certain_candidate_needs_force(cli, sim):
+    """Eva's case offers eblack.204 at 99%, which no other record holds: `--create` gave her a
+    second account, silently (the console names the candidate and asks first). Refused,
+    nothing written; --force creates."""
+    case_id = eva_case(cli, sim)
+    refused(cli, "resolve", case_id, "--create", says="eblack.204 scores 99%")
+    res = cli("resolve", case_id, "--create")
+    assert "--match eblack.204" in res.err and "--force" in res.err
+    done = cli.ok("resolve", case_id, "--create", "--force", "--json").json()
+    assert done["decision"].startswith("create:")
+
+
 def test_resolve_undo_of_a_create_leaves_nothing_to_restore(cli, sim):
     case_id = eva_case(cli, sim)
-    made = cli.ok("resolve", case_id, "--create", "--json").json()["decision"].split(":")[1]
+    made = cli.ok("resolve", case_id, "--create", "--force", "--json").json()["decision"]
+    made = made.split(":")[1]
     assert cli("sync", DFE).status == 0  # a later run: the account is unchanged
     assert cli.ok("resolve", case_id, "--undo").out.startswith(f"{case_id} reopened")
     account = cli.ok("accounts", "--search", made, "--json").json()[0]
