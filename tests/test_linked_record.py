@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from factories import DFE, Env, iris_student
+from factories import DFE, Env, acc, iris_student
 from tui_helpers import press, screen_text, settle, started
 
 from uso_tui.domain.errors import InvalidInput
@@ -189,3 +189,12 @@ def test_an_id_given_again_to_someone_asked_for_ahead_releases_and_they_join_the
     release_account(env.store, username, operator="desk", now=DAY2)
     run = env.sync(DAY3)
     assert run.counts["auto_linked"] == 1 and run.counts["created"] == 0
+
+
+def test_a_non_mis_account_has_no_record_to_answer_for(env):
+    kevin(env)
+    with env.store.transaction("t") as txn:
+        txn.put_account(acc("zzulu.204", "Zed", "Zulu", "2014-01-01"))
+    for answer in (accept_record, release_account):
+        with pytest.raises(InvalidInput, match="not linked to an MIS record"):
+            answer(env.store, "zzulu.204", operator="desk", now=DAY2)

@@ -196,6 +196,15 @@ def test_a_desk_operators_name_in_other_capitals_is_still_the_desk_operator(staf
     assert snapshot(staffed.data_dir) == before
 
 
+def test_a_listed_operator_in_other_capitals_is_audited_under_the_listed_name(staffed):
+    """`--operator BOB` was audited as `BOB` beside `bob`: one person under two names."""
+    staffed.ok("exclusion", "add", DFE, "--forename", "Zed", "--surname", "Null", operator="BOB")
+    (event,) = [
+        e for e in staffed.ok("audit", DFE, "--json").json() if e["action"] == "exclusion_add"
+    ]
+    assert event["operator"] == "bob"
+
+
 def test_desk_operator_does_desk_work(staffed):
     cli = staffed
     made = cli.ok(

@@ -70,6 +70,20 @@ def resolve_operator(arg: str | None) -> str:
     return name
 
 
+def as_listed(data_dir: Path, name: str) -> str:
+    """`name` as DATA_DIR/operators.json spells it (`BOB` for the listed `bob`: one person under
+    one name in the audit log); unchanged when the file does not list it (or cannot be read:
+    the commands that check roles say why)."""
+    try:
+        operators = load_operators(data_dir)
+    except (InvalidInput, OSError):  # said by the command, if it needs the file or the folder
+        return name
+    if not operators or name in operators:
+        return name
+    folded = {listed.casefold(): listed for listed in operators}
+    return folded.get(name.casefold(), name)
+
+
 def debug_enabled(env: Mapping[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     return env.get(DEBUG_ENV, "").strip() not in ("", "0", "false", "no")

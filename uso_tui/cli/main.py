@@ -32,7 +32,7 @@ from uso_tui.cli import (
 from uso_tui.cli.context import Context, local_now
 from uso_tui.cli.output import plain
 from uso_tui.cli.secret_input import PLAIN_SECRET_REFUSED, plain_secret_in
-from uso_tui.config import debug_enabled, resolve_data_dir, resolve_operator
+from uso_tui.config import as_listed, debug_enabled, resolve_data_dir, resolve_operator
 from uso_tui.domain.errors import InvalidInput, UsoError
 
 PROG = "uso-tui"
@@ -222,6 +222,7 @@ def main(
             stdout=stdout or sys.stdout,
             stderr=err,
         )
+        ctx.operator = as_listed(ctx.data_dir, ctx.operator)
         func = getattr(args, "func", None) or apps.cmd_console
         if not hasattr(args, "json"):
             args.json = False

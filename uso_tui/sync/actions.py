@@ -256,7 +256,8 @@ def held_review(store: Store, run_id: str) -> list[HeldAccount]:
 def _open_case(txn: Transaction, case_id: str) -> MatchCase:
     case = txn.case(case_id)
     if case.status != "open":
-        raise InvalidInput(f"case {case_id} is already resolved ({case.decision})")
+        again = "; undo that decision first to decide it again" if case.undo else ""
+        raise InvalidInput(f"case {case_id} is already {case.status} ({case.decision}){again}")
     return case
 
 

@@ -63,6 +63,10 @@ def _linked_account(
     txn: Transaction, store: Store, username: str, as_shown: MisRecord | None
 ) -> tuple[Account, MisRecord]:
     acc = txn.account(username)
+    if not acc.mis_id:
+        raise InvalidInput(
+            f"{username} is not linked to an MIS record (a non-MIS account): nothing to answer"
+        )
     rec = listed_as_another(store, acc)
     if rec is None:
         raise InvalidInput(
