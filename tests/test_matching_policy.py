@@ -127,6 +127,30 @@ def test_conflicting_upns_stop_an_automatic_link():
     assert outcome_of(planned, "1").outcome != "auto_linked"
 
 
+def test_the_record_with_an_account_s_upn_claims_it_whatever_its_names():
+    """The account requested for Samuel carries his UPN; his record arrives under a new surname
+    (Okafor), beside a stranger Samuel Smith born the same day with no UPN: the stranger was
+    linked automatically (only names counted as claims) and Samuel given a new account."""
+    requested = acc("ssmith.204", "Samuel", "Smith", DOB, extra={"upn": "X111111111111"})
+    samuel = rec("1", "Samuel", "Okafor", DOB, upn="X111111111111")
+    stranger = rec("2", "Samuel", "Smith", DOB)
+    planned = _plan([samuel, stranger], [requested])
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+    assert outcome_of(planned, "2").outcome == "needs_matching"
+    cases = {c.record.mis_id: [x.username for x in c.candidates] for c in planned.new_cases}
+    assert cases["1"][0] == "ssmith.204"  # the same UPN: first
+
+
+def test_a_dummy_upn_many_records_hold_claims_nothing():
+    """A UPN keyed for many records (a placeholder) is no claim: the one record with the
+    account's names and date links as before."""
+    dummy = "A000000000000"
+    requested = acc("ssmith.204", "Samuel", "Smith", DOB, extra={"upn": dummy})
+    others = [rec(str(n), f"Kid{chr(97 + n)}", "Fam", "2014-01-01", upn=dummy) for n in range(12)]
+    planned = _plan([rec("99", "Samuel", "Smith", DOB), *others], [requested])
+    assert outcome_of(planned, "99").outcome == "auto_linked"
+
+
 def test_a_restored_account_relinks_only_to_its_previous_record():
     # Amy's account was restored after she left (her link, record 10, dropped). Her twin with
     # the same recorded names (a keying slip in the MIS) arrives as record 11.
@@ -136,6 +160,48 @@ def test_a_restored_account_relinks_only_to_its_previous_record():
     # ... while Amy's own record coming back links automatically.
     planned = _plan([rec("10", "Amy", "Jones", DOB)], [restored])
     assert outcome_of(planned, "10").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize(
+    "keyed",
+    [
+        "K108785267441",  # two digits exchanged
+        "K10875826744",  # a digit missing
+        "K1087582674411",  # a digit extra
+        "K108758267442",  # a digit wrong, under the same check letter
+    ],
+)
+def test_a_mover_whose_upn_was_keyed_with_a_slip_is_a_case(keyed):
+    """Hannah Clarke at another school of the LA, the same names, date and gender, her UPN
+    keyed with one slip (so that it fails the DfE's check letter): a slip weighed as a
+    different UPN (two children: near-proof) and she was given a second account without a
+    case."""
+    hannah = acc(
+        "hclarke.204", "Hannah", "Clarke", DOB, school=OTHER, mis_id="7",
+        extra={"upn": "K108758267441", "gender": "F"},  # passes the DfE check
+    )  # fmt: skip
+    record = rec("1", "Hannah", "Clarke", DOB, upn=keyed, gender="F")
+    planned = _plan([record], pool=[hannah])
+    (case,) = planned.new_cases
+    assert [c.username for c in case.candidates] == ["hclarke.204"]
+    assert "UPN one keying slip apart" in " ".join(case.candidates[0].reasons)
+
+
+def test_a_slip_apart_upn_stops_an_automatic_link():
+    requested = acc("ajones.204", "Amy", "Jones", DOB, extra={"upn": "A123456789012"})
+    planned = _plan([rec("1", "Amy", "Jones", DOB, upn="A123456789021")], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+def test_twins_with_upns_a_digit_apart_under_their_own_check_letters_stay_apart():
+    """Real UPNs given one after another differ in their check letter too: two children."""
+    twin = acc(
+        "ojones.204", "Oliver", "Jones", DOB, school=OTHER, mis_id="7",
+        extra={"upn": "L204301212041", "gender": "M"},
+    )  # fmt: skip
+    record = rec("1", "Jack", "Jones", DOB, upn="A204301212042", gender="M")
+    planned = _plan([record], pool=[twin])
+    assert not planned.new_cases and outcome_of(planned, "1").outcome == "created"
 
 
 def test_ties_are_broken_by_preferred_name_not_username_order():

@@ -19,6 +19,7 @@ from rapidfuzz.distance import OSA
 from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import normalise_cached, upn_key
 from uso_tui.sync.dob_slips import date_slips
+from uso_tui.sync.match_model import UPN_CROWD
 from uso_tui.sync.matched_names import known_as, names_close, near_keys
 
 OLDEST_DOB = "1900-01-01"  # before it a date of birth is impossible (DESIGN rule 2)
@@ -68,9 +69,25 @@ class Claims:
         # name -> (MIS id, normalised surname, date of birth or "" when unknown or impossible)
         self.by_name: dict[str, list[tuple[str, str, str]]] = {}
         self.named: dict[str, str] = {}  # MIS id -> "forename surname", of the records kept
+        # UPN -> the MIS ids of the records holding it: the record with an account's UPN claims
+        # it whatever its names (a UPN follows one pupil; the surname may have changed)
+        self.by_upn: dict[str, set[str]] = {}
         wanted = {n for accounts in unlinked.values() for a in accounts for n in _own_names(a)}
         if not wanted:
             return
+        upns = {k for accounts in unlinked.values() for a in accounts if (k := _upn_of(a))}
+        if upns:
+            held = [(r.mis_id, r.upn, r.forename, r.surname) for r in export.records]
+            held += [
+                (m, (row.get("extra") or {}).get("upn"), row.get("forename"), row.get("surname"))
+                for m in export.same
+                if (row := linked.get(m)) is not None
+            ]
+            for mis_id, upn, forename, surname in held:
+                key = upn_key(upn)
+                if key in upns:
+                    self.by_upn.setdefault(key, set()).add(mis_id or "")
+                    self.named.setdefault(mis_id or "", f"{forename or '?'} {surname or '?'}")
         # A record's name stands for an account's when it is that name, a form of it (Charlotte
         # for a "Charlie" requested: twins Charlie and Charlotte), or a slip of it (Aiden for
         # Aidan, Muharnmad or Mohammed for Muhammad).
@@ -152,7 +169,14 @@ class Claims:
         for mis_id, their_surname, their_dob in self.by_name.get(NO_FORENAME, ()):
             if their_surname == surname and their_dob == dob:
                 out.add(mis_id)
+        holders = self.by_upn.get(_upn_of(acc), ())
+        if len(holders) <= UPN_CROWD:  # more: a dummy number keyed for many, not one child's
+            out.update(holders)
         return out
+
+
+def _upn_of(acc: Account) -> str:
+    return upn_key((acc.extra or {}).get("upn"))
 
 
 def _own_names(acc: Account) -> frozenset[str]:

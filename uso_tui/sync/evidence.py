@@ -9,6 +9,9 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from rapidfuzz.distance import OSA
+from stdnum.gb.upn import calc_check_digit
+
 from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.sync import match_model as model
@@ -249,14 +252,29 @@ def _year_level(record: Person, account: Person, dob_level: str) -> str:
     return "equal" if gap == 0 else "adjacent" if gap == 1 else "different"
 
 
+def upn_checks(upn: str) -> bool:
+    """Whether a normalised (permanent) UPN's check letter is the one its digits give (DfE: a
+    weighted sum modulo 23; python-stdnum computes it)."""
+    return len(upn) == 13 and upn[1:].isdigit() and calc_check_digit(upn[1:]) == upn[0]
+
+
+@lru_cache(maxsize=50_000)
 def upn_level(upn: str, other: str) -> str:
-    """Two normalised UPNs: equal, different, or "" (one missing, or either a temporary UPN,
-    which ends in a letter and says nothing about the child)."""
+    """Two normalised UPNs: equal; a slip (one keying slip apart, a character wrong, missing,
+    extra, or two exchanged, where one of them passes the DfE check and the other fails it: the
+    other was mistyped); different; or "" (one missing, or either a temporary UPN, which ends in
+    a letter and says nothing about the child). Two real UPNs, however near (twins numbered one
+    after the other), both pass: different. Where neither passes (numbers not given by the DfE's
+    rule) a slip cannot be told from another child: different."""
     if not upn or not other:
         return ""
     if upn == other:
         return "equal"
-    return "" if upn[-1].isalpha() or other[-1].isalpha() else "different"
+    if upn[-1].isalpha() or other[-1].isalpha():
+        return ""
+    if upn_checks(upn) != upn_checks(other) and OSA.distance(upn, other, score_cutoff=1) <= 1:
+        return "slip"
+    return "different"
 
 
 Evidence = tuple[tuple[str, str, float], ...]

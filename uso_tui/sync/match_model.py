@@ -28,6 +28,10 @@ LEVELS: dict[str, dict[str, tuple[float, float]]] = {
     # a letter, replaced once the permanent one is known) is compared only when equal.
     "upn": {
         "equal": (0.97, 1e-6),
+        # one keying slip apart under the same check letter: one side mistyped (the same child,
+        # rarely) or numbers given out one after another (twins registered together, in data
+        # whose check letters are not the DfE's): against, but not near-proof of two children
+        "slip": (0.004, 0.999),
         "different": (2e-5, 0.999),
     },
     # The record's forename against the account's names: its own forename, a known-as form
@@ -226,6 +230,7 @@ def score(evidence_bits: float, pool_size: int) -> int:
 # Phrases for the console and the CLI.
 LEVEL_TEXT: dict[tuple[str, str], str] = {
     ("upn", "equal"): "same UPN",
+    ("upn", "slip"): "UPN one keying slip apart",
     ("upn", "different"): "different UPN",
     ("forename", "equal"): "same forename",
     ("forename", "known_as"): "forename known as",
