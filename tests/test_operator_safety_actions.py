@@ -349,3 +349,33 @@ async def test_a_mover_s_account_still_linked_at_the_old_school_is_matched(env):
     assert [c["username"] for c in case.candidates] == [zed]
     done = actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=zed)
     assert done.decision == f"match:{zed}" and env.store.account(zed).school == DFE
+
+
+async def test_a_mover_whose_old_school_keyed_a_dummy_upn_is_matched(env):
+    """The old school keys 0000000000000 for pupils whose UPN it does not know (13 of them):
+    a dummy, no evidence. The match of the mover's account was refused as another child's
+    (different UPNs), even forced, and `resolve --create` then pointed at that match."""
+    from factories import OTHER
+
+    dummy = "0000000000000"
+    others = [
+        iris_student(
+            str(100 + n), f"Kid{chr(97 + n)}", "Fam", "2012-01-01", uniquePupilNumber=dummy
+        )
+        for n in range(12)
+    ]
+    env.add_school(
+        OTHER,
+        students=[iris_student("9", "Zed", "Zed", "2012-07-07", uniquePupilNumber=dummy), *others],
+    )
+    await sync(env, dfe=OTHER)
+    (zed,) = [a.username for a in env.store.school_accounts(OTHER) if a.mis_id == "9"]
+    real = "U820200101001"  # a UPN the DfE's check letter passes
+    env.add_school(
+        students=[AMY, BOB, iris_student("5", "Zed", "Zed", "2012-07-07", uniquePupilNumber=real)]
+    )
+    await sync(env)
+    (case,) = env.store.cases(DFE)
+    assert actions.match_preview(env.store, case.case_id, zed).refused is None
+    done = actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=zed)
+    assert done.decision == f"match:{zed}" and env.store.account(zed).school == DFE

@@ -103,3 +103,30 @@ async def test_escape_in_the_schools_filter_leaves_it_for_the_list(demo):
                 break
         await settle(pilot, 3)
         assert type(app.screen).__name__ == "UsersScreen"
+
+
+async def test_a_key_pressed_once_the_queue_shows_during_its_run_acts_at_once(demo):
+    """The queue opened while its school's run goes, nothing typed ahead: escape pressed once it
+    shows leaves it at once (it was held until the run ended, then dropped)."""
+    demo.sim.set_switches(latency=1.0)  # the run outlasts the keys below
+    async with started(demo.store) as (app, pilot):
+        burst(app, "j", "j", "enter", "f", "y", "m")
+        for _ in range(200):  # no settle: it would wait for the run itself
+            await pilot.pause(0.02)
+            screen = app.screen
+            if type(screen).__name__ == "MatchingScreen" and not screen.query_one(
+                "#case-record"
+            ).has_class("loading"):
+                break
+        assert type(app.screen).__name__ == "MatchingScreen"
+        assert any(not run.done for run in app.live_runs.values())
+        await pilot.press("escape")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if type(app.screen).__name__ != "MatchingScreen":
+                break
+        assert type(app.screen).__name__ != "MatchingScreen"
+        assert any(not run.done for run in app.live_runs.values())  # before the run ended
+        for run in app.live_runs.values():
+            run.cancel.set()
+        await settle(pilot, 3)

@@ -188,6 +188,7 @@ def _refuse_a_second_account(ctx: Context, args: argparse.Namespace) -> None:
     from uso_tui.sync import admin  # noqa: PLC0415
 
     dfe, role = check_dfe(args.dfe), admin.check_role(args.role)
+    ctx.store().school(dfe)  # an unknown school is said as such first
     forename, surname = admin.check_new_names(args.forename, args.surname)
     dob = admin.check_dob(args.dob, ctx.now().date())
     found = admin.same_person_elsewhere(ctx.store(), dfe, role, forename, surname, dob)

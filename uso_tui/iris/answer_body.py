@@ -133,7 +133,7 @@ async def read_body(raw: AsyncIterator[bytes], content_encoding: str, limit: int
                     raise BodyTooLarge
                 out.append(piece)
                 data = decoder.unconsumed_tail
-        if decoder is not None:
+        if decoder is not None and sent:  # no bytes at all: an empty body, whatever its encoding
             rest = decoder.flush()
             size += len(rest)
             if size > limit:

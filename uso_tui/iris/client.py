@@ -893,10 +893,14 @@ def _largest(claims: set[tuple[int | None, int | None]]) -> tuple[int | None, in
 def _belied(
     pages: dict[int, list], claimed_pages: int | None, claimed_count: int | None
 ) -> str | None:
-    """Why the totals IRIS gave cannot be the report's (None: nothing says so)."""
+    """Why the totals IRIS gave cannot be the report's (None: nothing says so). Records past
+    totalPages with a totalCount they agree with are a server that sends fewer per page than
+    asked and counts its pages by the size asked (DESIGN section 4): the count stands."""
     received = sum(len(v) for v in pages.values())
-    if claimed_count is not None and received > claimed_count:
-        return f"IRIS said {claimed_count} records and sent more ({received} so far)"
+    if claimed_count is not None:
+        if received > claimed_count:
+            return f"IRIS said {claimed_count} records and sent more ({received} so far)"
+        return None
     beyond = [n for n in pages if pages[n] and claimed_pages is not None and n > claimed_pages]
     if beyond:
         return f"IRIS said {claimed_pages} pages and page {min(beyond)} had records"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from uso_tui.sync.checks import (
 )
 from uso_tui.sync.evidence import upn_level
 from uso_tui.sync.fresh import refuse_if_created_since
+from uso_tui.sync.match_model import UPN_CROWD
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
 
@@ -440,10 +442,14 @@ def _another_child(store: Store, rec: MisRecord, acc: Account) -> str | None:
     gone from the old school, has the same UPN (or none to compare)."""
     if acc.mis_id is None or not acc.link_school or not acc.link_report:
         return None
-    if upn_level(upn_key(rec.upn), upn_key((acc.extra or {}).get("upn"))) != "different":
+    upns = (upn_key(rec.upn), upn_key((acc.extra or {}).get("upn")))
+    if upn_level(*upns) != "different":
         return None
     if acc.mis_id not in (latest_export_ids(store, acc.link_school, acc.link_report) or ()):
         return None
+    held = Counter(upn_key(hit.upn) for hit in store.find_people(acc.role, set(upns), set()))
+    if any(held[upn] > UPN_CROWD for upn in upns):
+        return None  # a dummy number keyed for many (match_model.UPN_CROWD): no evidence
     return (
         f"{acc.username} is linked to MIS record {acc.mis_id} of {acc.link_school}, still in "
         f"its latest {acc.link_report} export, under another UPN than this record's: it is "

@@ -159,6 +159,10 @@ class KeysInTurnApp(App):
             )
         await self._end_turn(turn)
 
+    def typed_ahead(self) -> bool:
+        """Whether keys read but not yet handled wait (typed before what they are for showed)."""
+        return bool(self._held_keys)
+
     def drop_typed_ahead(self) -> None:
         """Forget the keys read but not yet handled: a question that must be read before it is
         answered (a match to an account that is not a candidate)."""

@@ -184,12 +184,14 @@ class MatchingScreen(ExportsCsv):
         else:
             self.show()
         if self.case is None and self._run_going():
-            # Opened while this school's run goes (typed ahead with the force run): the keys
-            # typed with it are for the cases the run is opening. They wait for its end
-            # (live_run_ended reads the queue again), at most the hold's bound, past which they
-            # are dropped with a notice, never spent on an empty queue.
             self.say(f"A run of {self.dfe} is going: its cases show when it ends")
-            return
+            if self.app.typed_ahead():
+                # Opened while this school's run goes, keys typed with it (`f y m m y`): they
+                # are for the cases the run is opening. They wait for its end (live_run_ended
+                # reads the queue again), at most the hold's bound, past which they are
+                # dropped with a notice, never spent on an empty queue. Keys pressed once the
+                # queue shows act at once.
+                return
         self.keys_go()
 
     def _run_going(self) -> bool:
