@@ -198,3 +198,26 @@ def test_a_non_mis_account_has_no_record_to_answer_for(env):
     for answer in (accept_record, release_account):
         with pytest.raises(InvalidInput, match="not linked to an MIS record"):
             answer(env.store, "zzulu.204", operator="desk", now=DAY2)
+
+
+async def test_the_account_screen_looks_again_after_a_refused_answer(env):
+    """The record changed since the screen read it: `a y` was refused ("look again"), but the
+    screen kept asking about the old record, refusing every `y` until `g`; and the refusal
+    replaced the account's fields."""
+    username = kevin(env).username
+    async with started(env.store, "bulk_results", DFE) as (app, pilot):
+        await press(pilot, "7")
+        await settle(pilot)
+        await press(pilot, "enter")  # the Rejected record: its account
+        await settle(pilot)
+        assert isinstance(app.screen, AccountScreen) and app.screen.username == username
+        assert app.screen.another.forename == "Wei"
+        env.set_students(DFE, [iris_student("7", "Zara", "Lam", "2016-11-30"), OTHER])
+        await env.run(now=DAY3)  # listed again, as another record
+        await press(pilot, "a", "y")
+        await settle(pilot, 4)
+        assert app.screen.another.forename == "Zara"  # read again
+        assert "Kevin" in screen_text(app)  # the fields are still the account's
+        await press(pilot, "a", "y")
+        await settle(pilot, 4)
+    assert env.store.account(username).forename == "Zara"

@@ -81,6 +81,11 @@ async def test_bulk_results_names_them_before_restoring_typed_ahead(store):
         await settle(pilot, 4)
         assert isinstance(app.screen, Confirm)
         assert "ajones.205" in screen_text(app) and "the same person?" in screen_text(app)
-        burst(app, "escape", "r", "y")  # the `y` answers the question asked after the look
+        # the `y` typed with the `r` could not have read the warning: dropped, the question stays
+        burst(app, "escape", "r", "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        assert store.account("asmith.204").status == "unallocated"
+        burst(app, "y")
         await settle(pilot, 4)
     assert store.account("asmith.204").status == "active"

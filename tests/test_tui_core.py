@@ -507,3 +507,11 @@ async def test_keys_typed_with_escape_back_to_the_schools_act_on_the_list_as_it_
         now = [r.school.dfe for r in app.screen_stack[1].query_one(VirtualTable).items]
         assert now != order and app.screen.kind == "school"
         assert app.screen.dfe == now[now.index(here) + 1]
+
+
+async def test_the_palette_offers_no_screenshot(demo):
+    """Textual's "Screenshot" wrote the screen (names, dates of birth) as a world-readable SVG
+    wherever the console was started."""
+    async with started(demo.store) as (app, pilot):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Screenshot" not in titles and "Quit" in titles

@@ -46,12 +46,12 @@ async def test_reached_from_the_school_hub_with_the_pair_side_by_side(store):
 
 async def test_keep_both_asks_once_then_the_pair_is_gone_and_audited(store):
     async with started(store, start=("duplicates", VALE)) as (app, pilot):
-        await press(pilot, "k")
+        await press(pilot, "b")
         assert isinstance(app.screen, Confirm)
         assert "bcarter2.204" in screen_text(app)
         await press(pilot, "n")  # changed my mind: nothing happens
         assert store.kept_pairs() == frozenset()
-        await press(pilot, "k")
+        await press(pilot, "b")
         await press(pilot, "y")
         assert isinstance(app.screen, DuplicatesScreen)
         assert store.kept_pairs() == {("bcarter.204", "bcarter2.204")}
@@ -89,11 +89,11 @@ async def test_unallocate_one_asks_which_then_once(store):
 
 
 async def test_keys_typed_ahead_decide_one_pair_then_the_next(store):
-    """`k` `y` `u` `2` `y` in one burst: both pairs kept or unallocated as meant, the second
+    """`b` `y` `u` `2` `y` in one burst: both pairs kept or unallocated as meant, the second
     decision on the list as the first left it."""
     async with started(store, "duplicates", HILL) as (app, pilot):
         assert shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
-        burst(app, "k", "y", "u", "2", "y")
+        burst(app, "b", "y", "u", "2", "y")
         await settle(pilot, 6)
         assert isinstance(app.screen, DuplicatesScreen) and shown(app) == []
     assert store.kept_pairs() == {("ajones.205", "asmith.204")}
@@ -101,11 +101,21 @@ async def test_keys_typed_ahead_decide_one_pair_then_the_next(store):
     assert store.account("bcarter.204").status == "active"
 
 
+async def test_j_and_k_move_in_the_review_as_in_every_list(store):
+    """`j j k j b y` keeps the second pair: `j` and `k` were unbound here and `k` kept, so `j j k y`
+    typed to keep the third pair kept the first."""
+    async with started(store, "duplicates", HILL) as (app, pilot):
+        assert shown(app) == ["ajones.205 asmith.204", "bcarter.204 bcarter2.204"]
+        burst(app, "j", "j", "k", "j", "b", "y")  # down, down (the last), up, down
+        await settle(pilot, 6)
+    assert store.kept_pairs() == {("bcarter.204", "bcarter2.204")}
+
+
 async def test_keys_typed_ahead_as_the_review_opens_act_on_its_pairs(store):
-    """`d` from the school's hub, then `k` `y` in the same burst: they wait for the pairs
+    """`d` from the school's hub, then `b` `y` in the same burst: they wait for the pairs
     (read in a thread) and keep the first."""
     async with started(store, start=("school", VALE)) as (app, pilot):
-        burst(app, "d", "k", "y")
+        burst(app, "d", "b", "y")
         await settle(pilot, 6)
         assert isinstance(app.screen, DuplicatesScreen)
     assert store.kept_pairs() == {("bcarter.204", "bcarter2.204")}
@@ -163,7 +173,7 @@ async def test_a_decision_takes_its_pairs_out_without_reading_every_school_again
         assert shown(app) == ["ajones.205 asmith.204"]
         assert store.account("bcarter2.204").status == "unallocated"
         assert "Possible duplicates: all schools | 1 pair" in screen_text(app)
-        burst(app, "k", "y")
+        burst(app, "b", "y")
         await settle(pilot, 6)
         assert shown(app) == [] and "No possible duplicates" in screen_text(app)
         assert len(reads) == before  # no review of the whole store again

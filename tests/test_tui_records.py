@@ -190,6 +190,39 @@ async def test_bulk_restore_keys_typed_ahead_restore_one_then_the_next(store):
     assert store.account(grace).status == store.account(edsger).status == "active"
 
 
+async def test_a_restore_warning_of_the_person_s_active_account_is_read_first(store):
+    """`r y` typed ahead restored Grace's account although the question warned that she has
+    another active account (two accounts once restored): the `y` is dropped, and said so."""
+    from factories import acc
+
+    grace = username_of(store, "Grace", "Hopper")
+    old = store.account(grace)
+    with store.transaction("t") as txn:  # the same person, made again at the school since
+        txn.put_account(acc("ghopper9.204", old.forename, old.surname, old.dob, school=HILL))
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "4")
+        for _ in range(keys_of(table(app)).index(grace)):
+            await press(pilot, "j")
+        burst(app, "r", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, Confirm) and "ghopper9.204" in screen_text(app)
+        assert store.account(grace).status == "unallocated"
+        await press(pilot, "y")
+    assert store.account(grace).status == "active"
+
+
+async def test_a_key_typed_after_a_refused_form_is_not_typed_into_it(store):
+    """`a Foo enter Bar enter 2019-13-45 enter y` in one burst: the date is refused, and the `y`
+    (for the question the enter would have led to) went into the date field."""
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "5")
+        burst(app, "a", *"Foo", "enter", *"Bar", "enter", *"2019-13-45", "enter", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, ExclusionForm)
+        assert app.screen.query_one("#ex-dob", Input).value == "2019-13-45"
+    assert len(store.exclusions(HILL)) == 2
+
+
 async def test_bulk_exclusions_add_with_error_then_remove(store):
     async with opened(store, "bulk_results", HILL) as (app, pilot):
         await press(pilot, "5")

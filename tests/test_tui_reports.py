@@ -125,6 +125,32 @@ async def test_undo_keys_typed_ahead_answer_the_preview(env):
         assert len([r for r in env.store.runs(DFE) if r.trigger == "undo"]) == 1
 
 
+async def test_an_undo_of_many_changes_is_read_before_it_is_answered(tmp_path):
+    """`U y` typed ahead undid a school's whole run (179 accounts unallocated) before anyone
+    saw the preview. From UNDO_READ_FIRST changes the keys typed with the `U` are dropped (and
+    said so); the preview's own `y` then undoes it."""
+    from uso_tui.tui.screens.history import UNDO_READ_FIRST
+
+    env = Env(tmp_path / "store")
+    kids = [
+        iris_student(str(n), f"Kid{chr(97 + n)}", "Fam", "2015-04-02")
+        for n in range(UNDO_READ_FIRST + 2)
+    ]
+    env.add_school(students=kids)
+    await env.run(now=DAY1)
+    async with started(env.store, "history", DFE, size=(100, 30), notifications=True) as (
+        app,
+        pilot,
+    ):
+        burst(app, "U", "y")
+        await settle(pilot, 4)
+        assert "Undo run" in screen_text(app)  # the preview waits for its answer
+        assert not [r for r in env.store.runs(DFE) if r.trigger == "undo"]
+        burst(app, "y")
+        await settle(pilot, 4)
+    assert len([r for r in env.store.runs(DFE) if r.trigger == "undo"]) == 1
+
+
 async def test_bulk_results_tabs_and_the_matching_queue_export_their_lists(env, tmp_path):
     exports = tmp_path / "store" / "exports"
     async with started(env.store, "bulk_results", DFE, size=(100, 30)) as (app, pilot):

@@ -12,10 +12,10 @@ import gc
 import getpass
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
@@ -92,6 +92,14 @@ class UsoApp(KeysInTurnApp):
         self.live_runs: dict[str, LiveRun] = {}
         self._start = start  # open on this screen instead of the schools list (screenshots, tests)
         self._freeze_startup = freeze_startup
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # Textual's "Screenshot" writes the screen (names, dates of birth) as a world-readable
+        # file wherever the console was started: not offered (the data directory's files are
+        # its owner's only, DESIGN section 8).
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
 
     def may(self, action: str) -> bool:
         """The operator's role allows `action` (a sync.access action name)."""

@@ -249,4 +249,6 @@ class RequestAccountForm(SchoolForm[Account]):
 
     def _error(self, message: str) -> None:
         self.query_one("#req-error", Static).update(plain(message, "bold"))
+        # keys typed after the enter were for the question it would have led to, not the fields
+        self.app.drop_typed_ahead("the form says what is wrong")
         self.keys_go()

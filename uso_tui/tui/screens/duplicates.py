@@ -1,6 +1,6 @@
 """Possible duplicates of a school (or of every school): pairs of active accounts that are probably
 one person, each with its evidence. For the highlighted pair both accounts are shown side by side;
-`k` keeps both as different people (not listed together again), `u` unallocates one of them,
+`b` keeps both as different people (not listed together again), `u` unallocates one of them,
 `v` lists the pairs kept so (where a keep is taken back).
 
 Names come from the MIS or from operators: every cell and line is a literal rich Text.
@@ -199,13 +199,14 @@ class DuplicatesScreen(PairListScreen):
     WIDE_KEYS = ("kept",)
     TABLE_ID = "pairs"
 
-    # `k` keeps both here (DESIGN's keys for this review), so up is the arrow key only.
+    # `b` keeps both: `j` and `k` move as in every list (`k` for keep had taken a `j j k y`,
+    # typed to keep the third pair, as keeping the first).
     BINDINGS = [
-        Binding("k", "keep", "Keep both"),
+        Binding("b", "keep", "Keep both"),
         Binding("u", "unallocate", "Unallocate one"),
         # not in the footer (full at 80 columns): in `?`, the palette and the empty list's line
         Binding("v", "kept", "Kept pairs", show=False),
-        *[b for b in ListScreen.LIST_BINDINGS if b.key not in ("j", "k")],
+        *ListScreen.LIST_BINDINGS,
         ListScreen.EXPORT_BINDING,
         Binding("g", "reload", "Reload", show=False),
     ]

@@ -41,6 +41,10 @@ from uso_tui.tui.workers import in_thread
 # the newest events of a school; older ones stay in the store (and `uso-tui audit`)
 AUDIT_LIMIT = 2000
 
+# An undo reverting this many changes (the safety hold's least count) is read before it is
+# answered: keys typed ahead with its `U` are dropped.
+UNDO_READ_FIRST = 10
+
 
 def _scope(dfe: str | None) -> str:
     return dfe if dfe else "all schools"
@@ -177,6 +181,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         self.load()
 
     # -- undoing a run: a preview (counts, then the accounts), y commits ------------------------
+    # (a `y` typed ahead with the `U` answers a preview of fewer changes than UNDO_READ_FIRST)
 
     def action_undo_run(self) -> None:
         row = self.active_table().current()
@@ -198,6 +203,9 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
             if yes:
                 self.undo(run_id)
 
+        reverted = sum(undo_plan.reverted.values())
+        if reverted >= UNDO_READ_FIRST:  # a `U y` typed ahead: not for a school-sized undo
+            self.app.drop_typed_ahead(f"the undo reverts {reverted} changes")
         self.app.push_screen(
             Confirm(f"Undo run {run_id}?", undo_body(undo_plan), yes="Undo", no="Keep"), answer
         )

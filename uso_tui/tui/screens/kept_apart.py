@@ -1,4 +1,4 @@
-"""Pairs kept as different people (the duplicates review's `k`), of a school or of every school:
+"""Pairs kept as different people (the duplicates review's `b`), of a school or of every school:
 who kept each and when, both accounts side by side. `r` takes a keep back (made by mistake): the
 pair is listed by the duplicates review again (sync.kept_apart.review_again).
 

@@ -556,7 +556,8 @@ class MatchingScreen(ExportsCsv):
                     self.decide(case.case_id, exclude=True, unallocate=choice == UNALLOCATE)
 
             who = f"{rec.forename or ''} {rec.surname or ''}".strip() + f" ({rec.dob or '-'})"
-            self.app.drop_typed_ahead()  # a `y` typed with the `x` was for no such question
+            # a `y` typed with the `x` was for no such question
+            self.app.drop_typed_ahead("the question names the person's account here")
             self.app.push_screen(ExcludeAsk(who, case.school, has), chosen)
             self.keys_go()
             return

@@ -561,6 +561,8 @@ class AccountScreen(ListScreen):
         )
         body.append("\n")
         body.append_text(accounts_list(ALSO_ACTIVE, hits))
+        if hits:  # a `y` typed with the `r` was typed before this warning could be read
+            self.app.drop_typed_ahead("the question names the person's active account")
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -609,9 +611,13 @@ class AccountScreen(ListScreen):
     def accept_it(self, shown: MisRecord) -> None:
         from uso_tui.sync.linked_record import accept_record  # noqa: PLC0415
 
-        accept_record(
-            self.store, self.username, operator=self.operator, now=self.now(), as_shown=shown
-        )
+        try:
+            accept_record(
+                self.store, self.username, operator=self.operator, now=self.now(), as_shown=shown
+            )
+        except Exception:
+            self.app.call_from_thread(self.load)  # refused: what was shown changed, look again
+            raise
         self.app.call_from_thread(self.say, f"{self.username} takes its record's details")
         self.app.call_from_thread(self.load)
 
@@ -619,9 +625,13 @@ class AccountScreen(ListScreen):
     def release_it(self, shown: MisRecord) -> None:
         from uso_tui.sync.linked_record import release_account  # noqa: PLC0415
 
-        release_account(
-            self.store, self.username, operator=self.operator, now=self.now(), as_shown=shown
-        )
+        try:
+            release_account(
+                self.store, self.username, operator=self.operator, now=self.now(), as_shown=shown
+            )
+        except Exception:
+            self.app.call_from_thread(self.load)  # refused: what was shown changed, look again
+            raise
         self.app.call_from_thread(self.say, f"{self.username} unallocated, its link dropped")
         self.app.call_from_thread(self.load)
 
@@ -629,7 +639,11 @@ class AccountScreen(ListScreen):
     def restore_it(self) -> None:
         from uso_tui.sync.actions import restore_account  # noqa: PLC0415
 
-        restore_account(self.store, self.username, operator=self.operator, now=self.now())
+        try:
+            restore_account(self.store, self.username, operator=self.operator, now=self.now())
+        except Exception:
+            self.app.call_from_thread(self.load)  # refused: what was shown changed, look again
+            raise
         self.app.call_from_thread(self.say, f"Restored {self.username}")
         self.app.call_from_thread(self.load)
 
@@ -637,7 +651,9 @@ class AccountScreen(ListScreen):
         self.account = account
         self.another = another
         who, where = account_fields(account)
-        self.query_one("#fields", Static).update(who)
+        fields = self.query_one("#fields", Static)
+        fields.update(who)
+        fields.remove_class("loading")  # a later failure is said in a notice, not over the fields
         self.query_one("#fields-where", Static).update(where)
         self.active_table().set_rows(rows)
         self.shown_first()

@@ -94,7 +94,8 @@ class ExclusionForm(SchoolForm[Exclusion]):
                 self.save(forename, surname, dob, choice == UNALLOCATE)
 
         who = f"{forename} {surname}".strip() + (f" ({dob})" if dob else "")
-        self.app.drop_typed_ahead()  # keys typed with the form were for no such question
+        # keys typed with the form were for no such question
+        self.app.drop_typed_ahead("the question names the person's account here")
         self.app.push_screen(ExcludeAsk(who, self.dfe, has), answer)
         self.keys_go()
 
@@ -129,4 +130,7 @@ class ExclusionForm(SchoolForm[Exclusion]):
 
     def _error(self, message: str) -> None:
         self.query_one("#form-error", Static).update(plain(message, "bold"))
+        # keys typed after the enter were for the question it would have led to, not for the
+        # form's fields (a `y` was typed into the date)
+        self.app.drop_typed_ahead("the form says what is wrong")
         self.keys_go()

@@ -422,6 +422,8 @@ class BulkResultsScreen(ReloadingListScreen):
             )
             body.append("\n")
         body.append_text(accounts_list(ALSO_ACTIVE, hits))
+        if hits:  # a `y` typed with the `r` was typed before this warning could be read
+            self.app.drop_typed_ahead("the question names the person's active account")
 
         def answer(yes: bool | None) -> None:
             if yes:
