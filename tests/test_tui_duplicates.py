@@ -81,11 +81,12 @@ async def test_unallocate_one_asks_which_then_once(store):
             "ajones.205",
         )
         assert shown(app) == ["bcarter.204 bcarter2.204"]
-        # escape in the chooser changes nothing
-        await press(pilot, "u")
-        await press(pilot, "escape")
-        assert isinstance(app.screen, DuplicatesScreen)
-        assert store.account("bcarter2.204").status == "active"
+        # escape or n in the chooser changes nothing (n cancels, as in every question)
+        for cancel in ("escape", "n"):
+            await press(pilot, "u")
+            await press(pilot, cancel)
+            assert isinstance(app.screen, DuplicatesScreen)
+            assert store.account("bcarter2.204").status == "active"
 
 
 async def test_keys_typed_ahead_decide_one_pair_then_the_next(store):

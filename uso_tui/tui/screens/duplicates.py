@@ -108,12 +108,12 @@ def read_pairs(
 
 
 class WhichOne(ModalScreen[Account | None]):
-    """Which account of a pair to unallocate: 1 or 2, escape cancels."""
+    """Which account of a pair to unallocate: 1 or 2, n or escape cancels (as every question)."""
 
     BINDINGS = [
         Binding("1", "choose(0)", "First"),
         Binding("2", "choose(1)", "Second"),
-        Binding("escape", "choose(-1)", "Cancel"),
+        Binding("n,escape", "choose(-1)", "Cancel"),
     ]
 
     def __init__(self, pair: Pair) -> None:
@@ -131,7 +131,9 @@ class WhichOne(ModalScreen[Account | None]):
             body.append("The other stays as it is.", style="dim")
             yield Static(body)
             yield Static(
-                Text.assemble(("1", "bold"), " / ", ("2", "bold"), " choose   ", ("escape", "bold"))
+                Text.assemble(
+                    ("1", "bold"), " / ", ("2", "bold"), " choose   ", ("n/escape", "bold")
+                )
                 + Text(" cancel"),
                 classes="dialog-keys",
             )

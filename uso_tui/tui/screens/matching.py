@@ -813,7 +813,8 @@ class MatchingScreen(ExportsCsv):
             if h.username not in known and h.role == case.role
         ]
         self.extra_candidates[case_id] = found
-        self.say(f"{len(found)} accounts found for {text!r}: shown after the candidates")
+        many = "account" if len(found) == 1 else "accounts"
+        self.say(f"{len(found)} {many} found for {text!r}: shown after the candidates")
         self.show()
         if found:
             table = self.query_one(DataTable)

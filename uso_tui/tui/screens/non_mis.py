@@ -303,7 +303,10 @@ class NonMisScreen(LoadedListScreen):
         table = self.active_table()
         total = len(table.all_rows)
         to_review = sum(1 for r in table.all_rows if not r.data.reviewed)
-        text = f"Non-MIS accounts: {self.dfe} | {total} accounts, {to_review} to review"
+        text = (
+            f"Non-MIS accounts: {self.dfe} | {total} account{'' if total == 1 else 's'}, "
+            f"{to_review} to review"
+        )
         if len(table.shown) != total:
             text += f" | {len(table.shown)} shown"
         if table.marked:
