@@ -169,8 +169,11 @@ async def test_bulk_results_rejected_opens_the_account_to_answer(env):
         await press(pilot, "enter")
         await settle(pilot)
         assert isinstance(app.screen, AccountScreen) and app.screen.username == username
+        text = screen_text(app)  # why `a` and `x` are offered: the record as it reads now
+        assert "Wei Lam, born 2015-09-02" in text and "a: same  x: holder left" in text
         await press(pilot, "a", "y")
         await settle(pilot)
+        assert "Record now" not in screen_text(app)  # answered
     assert env.store.account(username).forename == "Wei"
 
 

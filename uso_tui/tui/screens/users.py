@@ -347,8 +347,10 @@ class UsersScreen(ReloadingListScreen):
             self.app.push_screen(AccountScreen(self.store, row.data))
 
 
-def account_fields(account: Account) -> tuple[Table, Table]:
-    """Two columns: who (names, role, birth) and where (status, school, link, dates)."""
+def account_fields(account: Account, another: MisRecord | None = None) -> tuple[Table, Table]:
+    """Two columns: who (names, role, birth) and where (status, school, link, dates);
+    `another`: its linked record, listed as another person by the school's latest export (said
+    under the link, with the keys that answer it)."""
     who: list[tuple[str, object]] = [
         ("Username", account.username),
         ("Forename", account.forename),
@@ -370,6 +372,11 @@ def account_fields(account: Account) -> tuple[Table, Table]:
         pairs.append(("Last school", account.previous_school))
     if account.linked:
         pairs.append(("MIS link", f"{account.link_school} {account.link_report} {account.mis_id}"))
+        if another is not None:
+            born = another.dob or another.dob_raw or "no date"
+            pairs.append(("Record now", f"{another.forename} {another.surname}, born {born}"))
+            pairs.append(("", Text("another person?", "yellow")))
+            pairs.append(("", Text("a: same  x: holder left", "yellow")))
     else:
         pairs.append(("MIS link", "none (non-MIS)"))
         pairs.append(("Reviewed", "yes, kept" if account.reviewed else "not yet"))
@@ -650,7 +657,7 @@ class AccountScreen(ListScreen):
     def _show(self, account: Account, rows: list[Row], another: MisRecord | None = None) -> None:
         self.account = account
         self.another = another
-        who, where = account_fields(account)
+        who, where = account_fields(account, another)
         fields = self.query_one("#fields", Static)
         fields.update(who)
         fields.remove_class("loading")  # a later failure is said in a notice, not over the fields
