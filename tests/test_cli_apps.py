@@ -23,6 +23,10 @@ def test_no_command_opens_the_console_on_the_store(cli, monkeypatch):
     monkeypatch.setattr(
         app, "run_console", lambda store, operator: opened.append((store.root, operator))
     )
+    missing = cli()  # a mistyped --data-dir: no new store made there
+    assert missing.status == 2 and "no such data directory" in missing.err
+    assert not cli.data_dir.exists() and opened == []
+    cli.data_dir.mkdir()
     assert cli().status == 0
     assert opened == [(cli.data_dir, "alice")]
     assert (cli.data_dir / "store.json").exists()  # a first start makes an empty store

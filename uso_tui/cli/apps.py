@@ -63,6 +63,12 @@ def cmd_console(args: argparse.Namespace, ctx: Context) -> int:
         # the forced command decides who this is, whatever --operator said
         ctx.operator = forced_operator(args.as_operator, ctx)
         ctx.operator_given = True
+    if ctx.data_dir_given and not ctx.data_dir.exists():
+        # a mistyped --data-dir opened an empty console on a new store made there
+        raise InvalidInput(
+            f"no such data directory {ctx.data_dir}: check --data-dir, or create the folder "
+            "first to start a new store there"
+        )
     result = run_console(ctx.store(create=True), operator=ctx.operator)
     return result if isinstance(result, int) else 0
 
