@@ -252,13 +252,13 @@ def _year_level(record: Person, account: Person, dob_level: str) -> str:
     return "equal" if gap == 0 else "adjacent" if gap == 1 else "different"
 
 
+@lru_cache(maxsize=100_000)
 def upn_checks(upn: str) -> bool:
     """Whether a normalised (permanent) UPN's check letter is the one its digits give (DfE: a
     weighted sum modulo 23; python-stdnum computes it)."""
     return len(upn) == 13 and upn[1:].isdigit() and calc_check_digit(upn[1:]) == upn[0]
 
 
-@lru_cache(maxsize=50_000)
 def upn_level(upn: str, other: str) -> str:
     """Two normalised UPNs: equal; a slip (one keying slip apart, a character wrong, missing,
     extra, or two exchanged, where one of them passes the DfE check and the other fails it: the
@@ -272,7 +272,8 @@ def upn_level(upn: str, other: str) -> str:
         return "equal"
     if upn[-1].isalpha() or other[-1].isalpha():
         return ""
-    if upn_checks(upn) != upn_checks(other) and OSA.distance(upn, other, score_cutoff=1) <= 1:
+    # the distance first: nearly every pair weighed is far apart (a check letter costs more)
+    if OSA.distance(upn, other, score_cutoff=1) <= 1 and upn_checks(upn) != upn_checks(other):
         return "slip"
     return "different"
 
