@@ -254,8 +254,9 @@ class AuditScreen(NewestFirstScreen):
         yield self.filter_bar("filter: operator, action, subject, change (escape clears)")
         cols = [
             Col("At", "at", 16),
-            # at 80 columns the change has the room (the operator is in each event's details)
-            Col("Operator", "operator", 10, wide=True),
+            # at 80 columns across schools the change has the room (the operator is in each
+            # event's details); one school's log, without its School column, has room for both
+            Col("Operator", "operator", 10, wide=self.dfe is None),
             *([Col("School", "school", 8)] if self.dfe is None else []),
             Col("Action", "action", 12),
             Col("Subject", "subject", 16),
