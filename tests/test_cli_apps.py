@@ -278,3 +278,19 @@ def test_output_is_utf8_whatever_the_locale_says(cli):
             capture_output=True, env=env, timeout=60,
         ).stdout.decode("utf-8")
     )[0]["surname"] == "Øby"  # fmt: skip
+
+
+def test_the_console_refuses_a_data_dir_from_the_environment_that_does_not_exist(
+    tmp_path, monkeypatch
+):
+    import io
+
+    import uso_tui.tui.app as app
+    from uso_tui.cli.main import main
+
+    monkeypatch.setenv("USO_TUI_DATA_DIR", str(tmp_path / "mistyped"))
+    monkeypatch.setattr(app, "run_console", lambda store, operator: 0)
+    err = io.StringIO()
+    assert main([], stdout=io.StringIO(), stderr=err) == 2
+    assert "no such data directory" in err.getvalue() and "USO_TUI_DATA_DIR" in err.getvalue()
+    assert not (tmp_path / "mistyped").exists()

@@ -20,7 +20,7 @@ SEQUENCES = [
     "j j enter m c y",
     "j enter h enter",
     "j enter a enter",
-    "j enter d k y",
+    "j enter d b y",
     "j enter b 4 r y",
     "j j enter f y escape m m y",
     "ctrl+p m a t c h i n g enter m y",

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from uso_tui.cli.context import Context
-from uso_tui.config import check_operator_name, load_operators, operators_path
+from uso_tui.config import DATA_DIR_ENV, check_operator_name, load_operators, operators_path
 from uso_tui.domain.errors import InvalidInput
 
 
@@ -59,16 +59,16 @@ def forced_operator(name: str, ctx: Context, env: Mapping[str, str] | None = Non
 def cmd_console(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.tui.app import run_console  # noqa: PLC0415 - textual only when the console opens
 
+    if (ctx.data_dir_given or DATA_DIR_ENV in os.environ) and not ctx.data_dir.exists():
+        # a mistyped --data-dir opened an empty console on a new store made there
+        raise InvalidInput(
+            f"no such data directory {ctx.data_dir}: check --data-dir (or {DATA_DIR_ENV}), or "
+            "create the folder first to start a new store there"
+        )
     if getattr(args, "as_operator", None) is not None:
         # the forced command decides who this is, whatever --operator said
         ctx.operator = forced_operator(args.as_operator, ctx)
         ctx.operator_given = True
-    if ctx.data_dir_given and not ctx.data_dir.exists():
-        # a mistyped --data-dir opened an empty console on a new store made there
-        raise InvalidInput(
-            f"no such data directory {ctx.data_dir}: check --data-dir, or create the folder "
-            "first to start a new store there"
-        )
     result = run_console(ctx.store(create=True), operator=ctx.operator)
     return result if isinstance(result, int) else 0
 

@@ -494,7 +494,7 @@ class MatchingScreen(ExportsCsv):
             else f"Match to {acc.username}, not a candidate?"
         )
         if not seen.is_candidate:  # what differs is read before any key answers
-            self.app.drop_typed_ahead()
+            self.app.drop_typed_ahead("the question lists what differs from the record")
         self.app.push_screen(Confirm(title, body, yes="Match", no="Cancel"), answer)
         self.keys_go()
 

@@ -374,7 +374,8 @@ def account_fields(account: Account, another: MisRecord | None = None) -> tuple[
         pairs.append(("MIS link", f"{account.link_school} {account.link_report} {account.mis_id}"))
         if another is not None:
             born = another.dob or another.dob_raw or "no date"
-            pairs.append(("Record now", f"{another.forename} {another.surname}, born {born}"))
+            name = f"{another.forename or ''} {another.surname or ''}".strip() or "no name"
+            pairs.append(("Record now", f"{name}, born {born}"))
             pairs.append(("", Text("another person?", "yellow")))
             pairs.append(("", Text("a: same  x: holder left", "yellow")))
     else:
