@@ -515,3 +515,19 @@ async def test_the_palette_offers_no_screenshot(demo):
     async with started(demo.store) as (app, pilot):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Screenshot" not in titles and "Quit" in titles
+
+
+async def test_the_palette_does_not_open_over_a_question(demo):
+    """ctrl+p inside a confirmation opened the palette, and a screen chosen there stacked over
+    the question, still unanswered beneath it."""
+    from uso_tui.tui.widgets import Confirm
+
+    async with started(demo.store, notifications=True) as (app, pilot):
+        await press(pilot, "j", "enter", "f")  # a school's force run asks first
+        assert isinstance(app.screen, Confirm) or app.screen.__class__.__name__ == "ForceRunAsk"
+        question = app.screen
+        await press(pilot, "ctrl+p")
+        assert app.screen is question and not isinstance(app.screen, CommandPalette)
+        await press(pilot, "escape")
+        await press(pilot, "ctrl+p")
+        assert isinstance(app.screen, CommandPalette)

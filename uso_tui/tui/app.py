@@ -177,7 +177,11 @@ class UsoApp(KeysInTurnApp):
             self.pop_screen()
 
     def action_command_palette(self) -> None:
-        """ctrl+p: the palette that says when its list is up to date (keys typed ahead)."""
+        """ctrl+p: the palette that says when its list is up to date (keys typed ahead). Not
+        over a question: a screen opened from it stacked over the question, still unanswered."""
+        if getattr(self.screen, "IS_QUESTION", False):
+            self.notify("Answer or cancel the question first", severity="warning", markup=False)
+            return
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(UsoPalette(id="--command-palette"))
 

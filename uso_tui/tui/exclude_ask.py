@@ -38,6 +38,8 @@ def accounts_text(accounts: list[Account]) -> Text:
 class ExcludeAsk(ModalScreen[str | None]):
     """Dismissed with KEEP (y), UNALLOCATE (u) or None (n, escape: nothing is written)."""
 
+    IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)
+
     BINDINGS = [
         Binding("y", "answer('keep')", "Exclude"),
         Binding("u", "answer('unallocate')", "Exclude and unallocate"),

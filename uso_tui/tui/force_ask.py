@@ -19,6 +19,8 @@ TOGGLE_KEYS = {"staff": "s", "students": "t"}
 
 
 class ForceRunAsk(ModalScreen[list[str] | None]):
+    IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)
+
     BINDINGS = [
         Binding("y", "start", "Start"),
         Binding("n,escape", "cancel", "Cancel"),

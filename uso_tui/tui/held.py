@@ -40,6 +40,8 @@ def flag_text(held: HeldAccount) -> Text:
 class HeldReview(ModalScreen[list[str] | None]):
     """Dismissed with the usernames the operator unmarked (kept), or None to leave the run held."""
 
+    IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)
+
     BINDINGS = [
         Binding("space", "toggle", "Keep / unallocate", key_display="space"),
         Binding("a", "all", "Mark all", show=False),

@@ -190,6 +190,8 @@ def screen_keys(screen) -> list[tuple[str, str]]:
 class Confirm(ModalScreen[bool]):
     """Asks once and says what will happen. y / enter confirm, n / escape cancel."""
 
+    IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)
+
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),  # never enter: a reflex must not move accounts
         Binding("n,escape", "answer(False)", "No"),

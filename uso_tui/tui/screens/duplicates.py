@@ -110,6 +110,8 @@ def read_pairs(
 class WhichOne(ModalScreen[Account | None]):
     """Which account of a pair to unallocate: 1 or 2, n or escape cancels (as every question)."""
 
+    IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)
+
     BINDINGS = [
         Binding("1", "choose(0)", "First"),
         Binding("2", "choose(1)", "Second"),
