@@ -289,11 +289,10 @@ class IrisClient:
         empty_at = next((n for n in sorted(pages) if not pages[n]), None)
         claimed_pages, claimed_count = _largest(claims)
         received = sum(len(v) for v in pages.values())
-        while empty_at is None and (
-            (claimed_count is None and claimed_pages is None)
-            or (claimed_count is not None and received < claimed_count)
-            or (claimed_pages is not None and last < claimed_pages)
-        ):
+
+        async def follow() -> None:
+            """The page after the last, within the page bound."""
+            nonlocal last, empty_at, received
             if last >= bounds.max_pages:
                 raise _too_many(ctx, path, f"records beyond page {last}", bounds.max_pages, "pages")
             last += 1
@@ -301,18 +300,20 @@ class IrisClient:
             if not pages[last]:
                 empty_at = last
             received += len(pages[last])
+
+        while empty_at is None and (
+            (claimed_count is None and claimed_pages is None)
+            or (claimed_count is not None and received < claimed_count)
+            or (claimed_pages is not None and last < claimed_pages)
+        ):
+            await follow()
             claimed_pages, claimed_count = _largest(claims)
         # Totals the pages belie (more records than totalCount, records past totalPages) do not
         # say where the report ends: it is followed to an empty page, and doubted (rule 7
         # unallocates nobody on its word).
         belied = _belied(pages, claimed_pages, claimed_count)
         while belied and empty_at is None:
-            if last >= bounds.max_pages:
-                raise _too_many(ctx, path, f"records beyond page {last}", bounds.max_pages, "pages")
-            last += 1
-            await one(last)
-            if not pages[last]:
-                empty_at = last
+            await follow()
         if empty_at is not None and any(pages[n] for n in pages if n > empty_at):
             self.log.warning(
                 "%s: %s page %d was empty but later pages were not; keeping them",

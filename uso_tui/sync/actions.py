@@ -320,13 +320,9 @@ def resolve_case(
             raise InvalidInput(stale)
         rec = case.mis_record()
         dfe = case.school
-        taken = [
-            a
-            for a in txn.school_accounts(dfe)
-            if a.mis_id == rec.mis_id and a.link_school == dfe and a.link_report == rec.report
-        ]
-        if (match or create) and taken:
-            raise InvalidInput(f"MIS record {rec.mis_id} is already linked to {taken[0].username}")
+        taken = _linked_to(txn, dfe, rec.report, rec.mis_id)
+        if (match or create) and taken is not None:
+            raise InvalidInput(f"MIS record {rec.mis_id} is already linked to {taken.username}")
         if match:
             acc = txn.account(match)
             seen = _preview(store, case, acc)
@@ -550,7 +546,11 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
             # The record's changes a run applied since came of the link: undone with it.
             if _changed_since(now_acc, case, rec, mis_updates=True):
                 raise InvalidInput(_not_undone(now_acc, case))
-            holder = _link_held(txn, was)
+            holder = (
+                _linked_to(txn, was.link_school, was.link_report, was.mis_id, was.username)
+                if was.link_school
+                else None
+            )
             if holder is not None:
                 raise InvalidInput(
                     f"{was.username}'s record before the match ({was.link_report} record "
@@ -596,18 +596,21 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
     return case
 
 
-def _link_held(txn: Transaction, was: Account) -> Account | None:
-    """Another account now linked to the record `was` was linked to, if any."""
-    if not was.mis_id or not was.link_school:
+def _linked_to(
+    txn: Transaction, dfe: str, report: str | None, mis_id: str | None, other_than: str = ""
+) -> Account | None:
+    """The account of the school linked to its record (`report`, `mis_id`), other than the
+    account `other_than`, if any."""
+    if not mis_id:
         return None
-    for other in txn.school_accounts(was.link_school):
+    for acc in txn.school_accounts(dfe):
         if (
-            other.username != was.username
-            and other.mis_id == was.mis_id
-            and other.link_school == was.link_school
-            and other.link_report == was.link_report
+            acc.username != other_than
+            and acc.mis_id == mis_id
+            and acc.link_school == dfe
+            and acc.link_report == report
         ):
-            return other
+            return acc
     return None
 
 
@@ -714,13 +717,9 @@ def link_account(
         acc = _non_mis(txn, username)
         if ROLE_OF_REPORT.get(report) != acc.role:
             raise InvalidInput(f"{username} is a {acc.role} account; {report} holds other roles")
-        taken = [
-            a
-            for a in txn.school_accounts(dfe)
-            if a.mis_id == mis_id and a.link_school == dfe and a.link_report == report
-        ]
-        if taken:
-            raise InvalidInput(f"MIS record {mis_id} is already linked to {taken[0].username}")
+        taken = _linked_to(txn, dfe, report, mis_id)
+        if taken is not None:
+            raise InvalidInput(f"MIS record {mis_id} is already linked to {taken.username}")
         rec, case = _unmatched_record(store, txn, dfe, report, mis_id)
         after, action = link_to_record(acc, rec, dfe)
         put_changed(txn, acc, after, action, at, dfe)

@@ -615,45 +615,49 @@ class AccountScreen(ListScreen):
 
         self.app.push_screen(Confirm(title, body, yes=yes, no="Cancel"), answer)
 
+    def _acted(self, act: Callable[[], object], said: str) -> None:
+        """In a worker: `act`, then the account read again, whatever came of it (refused, what
+        was shown has changed since: look again); `said` once done."""
+        try:
+            act()
+        except Exception:
+            self.app.call_from_thread(self.load)
+            raise
+        self.app.call_from_thread(self.say, said)
+        self.app.call_from_thread(self.load)
+
     @in_thread("account-accept-record", failure="Not changed", exclusive=False)
     def accept_it(self, shown: MisRecord) -> None:
         from uso_tui.sync.linked_record import accept_record  # noqa: PLC0415
 
-        try:
-            accept_record(
+        self._acted(
+            lambda: accept_record(
                 self.store, self.username, operator=self.operator, now=self.now(), as_shown=shown
-            )
-        except Exception:
-            self.app.call_from_thread(self.load)  # refused: what was shown changed, look again
-            raise
-        self.app.call_from_thread(self.say, f"{self.username} takes its record's details")
-        self.app.call_from_thread(self.load)
+            ),
+            f"{self.username} takes its record's details",
+        )
 
     @in_thread("account-release", failure="Not changed", exclusive=False)
     def release_it(self, shown: MisRecord) -> None:
         from uso_tui.sync.linked_record import release_account  # noqa: PLC0415
 
-        try:
-            release_account(
+        self._acted(
+            lambda: release_account(
                 self.store, self.username, operator=self.operator, now=self.now(), as_shown=shown
-            )
-        except Exception:
-            self.app.call_from_thread(self.load)  # refused: what was shown changed, look again
-            raise
-        self.app.call_from_thread(self.say, f"{self.username} unallocated, its link dropped")
-        self.app.call_from_thread(self.load)
+            ),
+            f"{self.username} unallocated, its link dropped",
+        )
 
     @in_thread("account-restore", failure="Not restored", exclusive=False)
     def restore_it(self) -> None:
         from uso_tui.sync.actions import restore_account  # noqa: PLC0415
 
-        try:
-            restore_account(self.store, self.username, operator=self.operator, now=self.now())
-        except Exception:
-            self.app.call_from_thread(self.load)  # refused: what was shown changed, look again
-            raise
-        self.app.call_from_thread(self.say, f"Restored {self.username}")
-        self.app.call_from_thread(self.load)
+        self._acted(
+            lambda: restore_account(
+                self.store, self.username, operator=self.operator, now=self.now()
+            ),
+            f"Restored {self.username}",
+        )
 
     def _show(self, account: Account, rows: list[Row], another: MisRecord | None = None) -> None:
         self.account = account
