@@ -594,6 +594,17 @@ async def test_run_history_overall_and_per_school_with_details(store):
         assert keys_of(table(app)) == ["204-3211-r2", "204-3211-r1"]
 
 
+async def test_run_history_error_cell_starts_with_the_reason_and_one_run_is_one(store):
+    """The school is in the title (or its own column): the Error cell, cut at 80 columns, does
+    not spend its width repeating it."""
+    async with opened(store, "history", HILL) as (app, pilot):
+        failed = table(app).shown[0]
+        assert failed.key == "204-3210-r3"
+        assert table(app)._cells(failed)[-1].plain.startswith("GET /api/students")
+        assert "| 3 runs, newest first" in app.screen.counted(3)
+        assert "| 1 run, newest first" in app.screen.counted(1)
+
+
 async def test_run_history_confirms_a_held_run(store):
     liskov = username_of(store, "Barbara", "Liskov")
     async with opened(store, "history", VALE) as (app, pilot):

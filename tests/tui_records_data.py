@@ -177,7 +177,7 @@ def build_store(root: Path) -> Store:
                 {},
                 trigger="force",
                 operator="deskop",
-                error=f"{HILL} /api/students: 503 Service Unavailable",
+                error=f"{HILL}: GET /api/students: 503 Service Unavailable",
             )
         )
         tx.put_run(

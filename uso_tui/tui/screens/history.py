@@ -55,7 +55,7 @@ class NewestFirstScreen(LoadedListScreen):
     many entries there are and how many the filter shows; enter opens one (`action_details`)."""
 
     NAME = ""  # the title: "Run history"
-    UNIT = ""  # what it counts: "runs"
+    UNIT = ""  # what it counts, plural: "runs" ("run" for one)
 
     def __init__(self, store, dfe: str | None = None) -> None:
         super().__init__(store, dfe)
@@ -67,7 +67,8 @@ class NewestFirstScreen(LoadedListScreen):
         self.shown_first()
 
     def counted(self, total: int) -> str:
-        return f"{self.NAME}: {_scope(self.dfe)} | {total:,} {self.UNIT}, newest first"
+        unit = self.UNIT if total != 1 else self.UNIT.removesuffix("s")
+        return f"{self.NAME}: {_scope(self.dfe)} | {total:,} {unit}, newest first"
 
     def filter_applied(self) -> None:
         table = self.active_table()
@@ -140,7 +141,8 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
             run.trigger,
             run.operator,
             counts_short(run.counts),
-            run.error or "",
+            # the school is in the title or its own column: the cut cell starts with the reason
+            (run.error or "").removeprefix(f"{run.school}: "),
         ]
         return Row(
             key=run.run_id,
