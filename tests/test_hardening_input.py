@@ -125,3 +125,24 @@ def test_an_error_line_reaches_the_terminal_with_its_control_characters_escaped(
 
     line = _one_line("IRIS said: \x1b[2J\x1b]52;c;cm0=\x07 refused\nnext", ["s3cret"])
     assert line == "IRIS said: \\x1b[2J\\x1b]52;c;cm0=\\x07 refused next"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://admin:Sup3rS3cretValue-XYZ987@hill.isams.cloud",
+        "https://admin:Sup3r@S3cretValue-XYZ987@hill.isams.cloud",
+        "https://hill.isams.cloud/?client_secret=Sup3rS3cretValue-XYZ987",
+        "https://hill.isams.cloud/#Sup3rS3cretValue-XYZ987",
+        "http://admin:Sup3rS3cretValue-XYZ987@hill.isams.cloud",
+        "https://admin:Sup3rS3cretValue-XYZ987@hill isams.cloud",
+    ],
+)
+def test_a_refused_url_is_not_repeated_with_its_password_or_query(cli, url):
+    """The refusal says what is wrong without printing what could be a password (stderr,
+    scrollback and session recordings keep it)."""
+    with pytest.raises(InvalidInput) as refused:
+        check_mis_url(url, "iSAMS")
+    assert "S3cret" not in str(refused.value) and "***" in str(refused.value)
+    res = cli(*add(url=url))
+    assert res.status == 2 and "S3cret" not in res.err + res.out and "MIS URL" in res.err

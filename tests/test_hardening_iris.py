@@ -203,6 +203,37 @@ async def test_a_secret_echoed_escaped_encoded_or_wrapped_is_never_shown(echo) -
     assert "secr3t" not in flat and "9qx" not in flat
 
 
+@pytest.mark.parametrize(
+    "echo",
+    [
+        lambda s: f"invalid_client: bad secret {s[:-1]}",  # less its last character
+        lambda s: f"invalid_client: bad secret {s[1:]}",  # less its first
+        lambda s: f"you sent {s[:11]} and then {s[11:]}",  # in two halves, words between
+        lambda s: " " * 4050 + f"Invalid client credentials: secret {s} was not recognised",
+        lambda s: '{"error": "' + " " * 4070 + f'bad secret {s}"' + "}",  # cut in a JSON field
+        lambda s: "x" * 4085 + " " + s,  # its start the last characters read
+    ],
+)
+async def test_part_of_a_secret_echoed_or_cut_where_iris_s_words_are_cut_is_never_shown(
+    echo,
+) -> None:
+    """A server that echoes the secret less a character, or in two halves, or after padding
+    that puts it where the words read are cut (the spaces taken out then brought its first half
+    into what is shown), told most of it."""
+    secret = "Sup3rS3cretValue-XYZ987"
+
+    def token(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, text=echo(secret))
+
+    server = Server(lambda r: httpx.Response(200, json=listing([])), token=token)
+    async with server.client() as client:
+        with pytest.raises(IrisError) as ei:
+            await client.fetch_report(school(), secret, "students")
+    said = (str(ei.value) + (ei.value.iris_message or "")).casefold()
+    for i in range(len(secret) - 4):
+        assert secret[i : i + 5].casefold() not in said
+
+
 async def test_a_token_echoed_as_a_base64_bearer_header_is_never_shown() -> None:
     token = "tok-Xq81nB7s0PzaLm4v"
     echoed = base64.b64encode(f"Bearer {token}".encode()).decode()

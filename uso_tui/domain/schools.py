@@ -95,6 +95,20 @@ def parse_allowed_hosts(text: str | None) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in (text or "").split(",") if h.strip())
 
 
+def _shown(url: str) -> str:
+    """The URL as an error may repeat it: what could be a password (anything before an `@`)
+    and any query or fragment (a `?client_secret=...`) blanked; the error says they are not
+    allowed, and stderr, scrollback and session recordings keep what it prints."""
+    scheme = url.find("://")
+    start = scheme + 3 if scheme >= 0 else 0
+    at = url.rfind("@")
+    if at >= start:
+        url = url[:start] + "***" + url[at:]
+    rest = url.find("?", start), url.find("#", start)
+    cut = min((i for i in rest if i >= 0), default=-1)
+    return url if cut < 0 else url[: cut + 1] + "***"
+
+
 def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset()) -> str:
     """DESIGN section 4: https on *.isams.cloud / *.edgen.cloud, or an explicitly allowed host:port.
 
@@ -103,30 +117,32 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
     url = (url or "").strip().rstrip("/")
     if any(c.isspace() or not c.isprintable() or c in "\\;" for c in url):
         raise InvalidInput(
-            f"bad MIS URL {url!r}: no spaces, backslashes, semicolons or control characters"
+            f"bad MIS URL {_shown(url)!r}: no spaces, backslashes, semicolons or control characters"
         )
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise InvalidInput(f"bad MIS URL {url!r}: {exc}") from None
+        raise InvalidInput(f"bad MIS URL {_shown(url)!r}: {exc}") from None
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
         domain = MIS_DOMAINS.get(mis, "isams.cloud")
-        raise InvalidInput(f"bad MIS URL {url!r}: expected https://<school>.{domain}")
+        raise InvalidInput(f"bad MIS URL {_shown(url)!r}: expected https://<school>.{domain}")
     if unicodedata.normalize("NFKC", host) != host:
         # Python's IDNA maps look-alikes (a fullwidth `ｘ` to `x`) that httpx's IDNA 2008 then
         # refuses: the school was added and every run failed. As it would be written.
         raise InvalidInput(
-            f"bad MIS URL {url!r}: the host has look-alike characters (fullwidth or compatibility "
+            f"bad MIS URL {_shown(url)!r}: the host has look-alike characters (fullwidth or compatibility "
             "forms): type it in plain letters"
         )
     if not _host_ok(host):
-        raise InvalidInput(f"bad MIS URL {url!r}: {host!r} is not a valid host name")
+        raise InvalidInput(f"bad MIS URL {_shown(url)!r}: {host!r} is not a valid host name")
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise InvalidInput(f"bad MIS URL {url!r}: no credentials, query or fragment allowed")
+        raise InvalidInput(
+            f"bad MIS URL {_shown(url)!r}: no credentials, query or fragment allowed"
+        )
     if any(segment in (".", "..") for segment in parts.path.split("/")):
-        raise InvalidInput(f"bad MIS URL {url!r}: no '.' or '..' in its path")
+        raise InvalidInput(f"bad MIS URL {_shown(url)!r}: no '.' or '..' in its path")
     hostport = f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
     if hostport in allowed_hosts or (port is None and host in allowed_hosts):
         return url
@@ -134,12 +150,12 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
     known = [d for d in MIS_DOMAINS.values() if host.endswith("." + d)]
     if known and parts.scheme != "https":
         raise InvalidInput(
-            f"MIS URL {url!r} must use https (plain http only for hosts in allowed_mis_hosts)"
+            f"MIS URL {_shown(url)!r} must use https (plain http only for hosts in allowed_mis_hosts)"
         )
     if domain and host.endswith("." + domain) and port in (None, 443):
         return url
     if domain and host.endswith("." + domain):
-        raise InvalidInput(f"MIS URL {url!r}: IRIS answers on port 443, not {port}")
+        raise InvalidInput(f"MIS URL {_shown(url)!r}: IRIS answers on port 443, not {port}")
     if known:
         raise InvalidInput(f"MIS URL host {host!r} does not match MIS {mis} (*.{domain})")
     raise InvalidInput(

@@ -973,15 +973,21 @@ def _iris_message(resp: Answer, ctx: _Ctx, token: _Token | None) -> str | None:
             if body.get(k)
         ]
         msg = ": ".join(dict.fromkeys(bits)) or None
+    cut = msg is not None and len(msg) > _WORDS_READ
     if msg is None:
+        cut = len(resp.content) > _WORDS_READ
         head = resp.content[:_WORDS_READ].decode("utf-8", "replace")
         msg = head.strip() or resp.reason_phrase or None
     if not msg:
         return None
-    # Only the start is shown: the rest is not read for echoed secrets either (a body of
-    # megabytes would take a minute), but what is shown is, with a margin past it.
+    # Only the start is read (a body of megabytes would take a minute to search for echoed
+    # secrets), and a secret cut there in two is not shown by its first half (blank_secrets
+    # `cut`): the spaces taken out below would bring the end of the start into what is shown.
     msg = "".join(c if c.isprintable() else " " for c in msg[:_WORDS_READ])
-    msg = blank_secrets(msg, [ctx.secret, token.value if token else None], ctx.school.client_id)
+    secrets = [ctx.secret, token.value if token else None]
+    msg = blank_secrets(msg, secrets, ctx.school.client_id, cut=cut)
+    if not msg.strip():
+        return None
     # and again: its escapes (\u001b) were read to find an echoed secret
     msg = " ".join("".join(c if c.isprintable() else " " for c in msg).split())
     return msg[:200] + ("..." if len(msg) > 200 else "")

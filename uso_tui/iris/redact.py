@@ -4,8 +4,9 @@ A server that answers an error may echo what it was sent, in whatever form its f
 form- or URL-encoded (once or more), JSON-escaped (`\\/`, `\\u0053`), HTML-escaped (`&amp;`),
 base64 (an HTTP Basic or Bearer header) or hex, in capitals, or broken over lines or by dots.
 Its words are read here in their plain form (unescaped), each secret blanked however its case is
-written, and a message in which a secret can still be read (its runs of base64 or hex decoded,
-URL-decoded again, with only its letters and digits kept) is not shown at all.
+written, and a message in which a secret, or eight of its characters in a row, can still be read
+(its runs of base64 or hex decoded, URL-decoded again, with only its letters and digits kept) is
+not shown at all.
 """
 
 from __future__ import annotations
@@ -57,13 +58,22 @@ def _forms(secret: str, client_id: str | None) -> set[str]:
     return {f for f in forms if f}
 
 
-def blank_secrets(text: str, secrets: list[str | None], client_id: str | None = None) -> str:
+def blank_secrets(
+    text: str, secrets: list[str | None], client_id: str | None = None, cut: bool = False
+) -> str:
     """`text` (a server's words) with each secret blanked in the forms a server echoes it in;
-    WITHHELD if a secret can still be read in it."""
+    WITHHELD if a secret, or a run of PART of its characters, can still be read in it. `cut`:
+    the text is the start of longer words, so its end may hold the start of a secret, which no
+    form matches: as many characters as the longest form are dropped there."""
     text = _plain(text)
+    longest = 0
     for secret in filter(None, secrets):
-        for form in sorted(_forms(secret, client_id), key=len, reverse=True):
+        forms = sorted(_forms(secret, client_id), key=len, reverse=True)
+        longest = max(longest, len(forms[0]))
+        for form in forms:
             text = re.sub(re.escape(form), BLANK, text, flags=re.I)
+    if cut:
+        text = text[: max(0, len(text) - longest)]
     text = _CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}{BLANK}", text)
     text = _ECHOED_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{BLANK}", text)
     readings = _readings(text)
@@ -73,10 +83,27 @@ def blank_secrets(text: str, secrets: list[str | None], client_id: str | None = 
         key = "".join(secret.split()).casefold()
         if len(key) >= 6 and any(key in t for t in squashed):
             return WITHHELD
+        if _part_of(key, squashed):
+            return WITHHELD
         key = _alnum(secret)
         if len(key) >= 8 and any(key in t for t in alnum):
             return WITHHELD
+        if _part_of(key, alnum):
+            return WITHHELD
     return text
+
+
+# A run of this many of a secret's characters echoed (the secret less a character, or broken in
+# two halves by other words) tells too much of it: the words are not shown. Shorter secrets are
+# matched whole only.
+PART = 8
+
+
+def _part_of(key: str, texts: list[str]) -> bool:
+    if len(key) <= PART:
+        return False
+    parts = {key[i : i + PART] for i in range(len(key) - PART + 1)}
+    return any(part in text for text in texts for part in parts)
 
 
 def _alnum(text: str) -> str:
