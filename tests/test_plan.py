@@ -742,12 +742,44 @@ def test_a_upn_corrected_with_the_same_names_still_updates():
     [
         {"forename": "Maya", "surname": "Okafor"},  # a new name (adoption), the same date
         {"surname": "Okafor-Reid", "dob": "2015-05-02"},  # married, the date corrected too
-        {"forename": "Ann", "dob": "2015-02-04"},  # a known form and a date slip
+        {"forename": "Aimee", "dob": "2015-02-04"},  # another spelling and a date slip
+        {"forename": "Amelia", "gender": "F"},  # the name in full (the account has no gender)
     ],
 )
 def test_a_person_s_own_changes_still_update_their_account(changed):
     amy = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
     values = {"forename": "Amy", "surname": "Jones", "dob": "2015-04-02", **changed}
-    record = rec("1", values["forename"], values["surname"], values["dob"])
+    record = rec(
+        "1", values["forename"], values["surname"], values["dob"], gender=values.get("gender")
+    )
     planned = plan(export(record), snap([amy]), TODAY, settings())
     assert outcome_of(planned, "1").outcome == "updated"
+
+
+@pytest.mark.parametrize(
+    ("account", "record"),
+    [
+        # twins' ids swapped (a SchoolId keyed by hand), no UPN: the boy's id now names the girl
+        (("Jack", "Smith", "2015-03-04", "M"), ("Lily", "Smith", "2015-03-04", "F")),
+        # a sibling given the id, a year apart (one digit of the date)
+        (("Jack", "Smith", "2015-03-04", None), ("Lily", "Smith", "2016-03-04", None)),
+        # another child given the id: both names new and a date a day apart
+        (("Jack", "Smith", "2015-03-04", None), ("Oscar", "Brown", "2015-03-05", None)),
+        # staff: an id given again, a sound-alike forename, another date and gender
+        (("John", "Smith", "1970-04-04", "M"), ("Jane", "Smith", "1990-08-01", "F")),
+        (("John", "Smith", "1970-04-04", None), ("Jane", "Smith", "1990-08-01", None)),
+    ],
+)
+def test_an_id_given_to_another_person_does_not_rewrite_the_account(account, record):
+    """Two changes at once, one of them the forename wholly or the date wholly, are another
+    person's record: the account is kept (listed for an operator), not rewritten as them."""
+    forename, surname, dob, gender = account
+    jack = acc("jsmith.204", forename, surname, dob, mis_id="1",
+               extra={"gender": gender} if gender else None)  # fmt: skip
+    forename, surname, dob, gender = record
+    planned = plan(
+        export(rec("1", forename, surname, dob, gender=gender)), snap([jack]), TODAY, settings()
+    )
+    outcome = outcome_of(planned, "1")
+    assert outcome.outcome == "invalid" and "now names another person" in outcome.reason
+    assert not planned.changes

@@ -770,20 +770,29 @@ def _linked(
 
 def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     """What says a linked record is now another person than its account (its MIS id given
-    again, or two children's ids swapped): "" when it may be the same person (a change of name,
-    a date corrected, a known form: the update applies). Another person: a forename wholly
-    different with a date of birth wholly different (a sibling given the id) or with a
-    permanent UPN or IRIS personGuid that differs (a twin); forename, surname and date all
-    wholly different, or two of them with such an id that differs; or a record of another
-    forename whose UPN, not its account's, is another account's of the school."""
+    again, or two children's ids swapped, as a school's own SchoolId, keyed by hand, can be): ""
+    when it may be the same person (a change of name, a date corrected, a known form: the update
+    applies). One change at a time is a person's: a marriage, a date corrected, a forename the
+    person now goes by. Another person, for whom the account is kept until an operator answers:
+    - the forename wholly different and the date of birth changed at all (a sibling given the
+      id, a year apart or a day), or the gender (twins' ids swapped, boy and girl of one surname
+      and date), or a permanent UPN or IRIS personGuid (both names new on the same date stay an
+      update: an adoption);
+    - the date of birth wholly different with the forename changed at all (John to Jane) or the
+      gender;
+    - forename, surname and date all wholly different, or the surname and the date with such an
+      id that differs;
+    - or a record of another forename whose UPN, not its account's, is another account's of the
+      school."""
     person, theirs = person_of_record(rec), person_of_account(acc)
     forename = forename_level(person, theirs)
+    dob = dob_level(rec.dob or "", acc.dob or "")
     differ = [
         name
         for name, apart in (
             ("forename", forename == "different"),
             ("surname", not surname_close(person.skey, theirs.skey)),
-            ("date of birth", dob_level(rec.dob or "", acc.dob or "") == "different"),
+            ("date of birth", dob == "different"),
         )
         if apart
     ]
@@ -797,12 +806,23 @@ def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> s
         )
         if apart
     ]
+    genders = {person.gender, theirs.gender}
+    gender = genders == {"m", "f"}  # both given, not the same
+    date_changed = dob not in ("equal", "")
+    forename_changed = forename in ("similar", "middle", "different")  # not a known form of it
     if (
         len(differ) == 3
         or (len(differ) == 2 and (ids or "surname" not in differ))
-        or (differ == ["forename"] and ids)
+        or ("forename" in differ and (date_changed or gender or ids))
+        or ("date of birth" in differ and (forename_changed or gender))
     ):
-        return "different " + ", ".join(differ + ids)
+        shown = [
+            *differ,
+            *(["near date of birth"] if date_changed and "date of birth" not in differ else []),
+            *(["gender"] if gender else []),
+            *ids,
+        ]
+        return "different " + ", ".join(shown)
     if (
         "UPN" in ids
         and forename != "equal"  # (the same names: a UPN corrected)
