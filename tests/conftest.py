@@ -16,6 +16,17 @@ from tui_helpers import TODAY, run_all  # noqa: E402
 
 from uso_tui.demo import Demo, build_demo_store, demo_params, make_demo_simulator  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def _runs_abandoned_stay_in_their_test(monkeypatch) -> None:
+    """A run this process could not record as ended is kept in a set of the process, by run id
+    (a process works on one store): a test's must not make another store's run of that id read
+    interrupted in a later test on the same pytest worker."""
+    from uso_tui.store import liveness  # noqa: PLC0415
+
+    monkeypatch.setattr(liveness, "_abandoned", set())
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 # Set in a shell they would send the command line elsewhere (a configured store, MIS hosts allowed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from cli_support import Cli, snapshot
+from cli_support import Cli, school_add_args, snapshot
 from tui_helpers import damage_a_candidates_school
 
 from uso_tui.domain.errors import InvalidInput
@@ -63,6 +63,67 @@ def test_a_corrupt_store_file_is_named_with_how_to_recover(cli, name, argv):
     assert res.status == 1
     assert str(path) in res.err and "corrupt" in res.err and "backup" in res.err
     assert "unexpected JSONDecodeError" not in res.err
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "said"),
+    [
+        (f"schools/{DFE}/data.json", b"", "empty"),
+        (f"schools/{DFE}/data.json", None, "missing"),
+        (f"schools/{DFE}/data.json", b"[1, 2, 3]", "a JSON list"),
+        (f"schools/{DFE}/data.json", b'{"accounts": "x"}', "'accounts' is not a table"),
+        ("directory/version.json", b"", "empty"),
+        ("directory/version.json", b'{"meta": {"1": {}}}', "shards is missing"),
+        ("directory/[0-9]*.json", b'{"meta": 5, "schools": "x"}', "not a table"),
+    ],
+)
+def test_a_school_s_file_or_the_directory_emptied_or_reshaped_is_damage_not_an_empty_school(
+    cli, name, damage, said
+):
+    """An empty or missing school file read as a school without accounts: the next run made
+    every record a starter (or a case) and wrote the file again, its accounts, runs and cases
+    gone. An empty directory read as "no schools yet", and `school add` then wrote over the
+    school's file. Each is named as damage, and nothing is written."""
+    cli.add_account(DFE, "Ann", "Holt", "2014-01-01")
+    (path,) = cli.data_dir.glob(name)
+    if damage is None:
+        path.unlink()
+    else:
+        path.write_bytes(damage)
+    before = snapshot(cli.data_dir)
+    reading = (
+        [("school", "list"), ("sync", DFE)]
+        if "directory" in name
+        else [("sync", DFE), ("runs", DFE), ("exclusions", DFE)]
+    )
+    for argv in reading:
+        res = cli(*argv)
+        assert res.status == 1, argv
+        assert str(path) in res.err and said in res.err and "backup" in res.err, argv
+        assert "unexpected" not in res.err
+    res = cli(*_add_again())
+    assert res.status != 0
+    after = snapshot(cli.data_dir)
+    # the run refused is recorded failed in the directory (the schools list shows why); the
+    # school's own files are as they were
+    assert {k: v for k, v in after.items() if k.startswith("schools/")} == {
+        k: v for k, v in before.items() if k.startswith("schools/")
+    }
+    assert (damage is None) != path.exists() and (damage is None or path.read_bytes() == damage)
+
+
+def test_a_school_whose_file_the_directory_no_longer_lists_is_not_added_over(cli):
+    cli.add_account(DFE, "Ann", "Holt", "2014-01-01")
+    for path in (cli.data_dir / "directory").iterdir():
+        path.unlink()  # the directory lost: "no schools yet"
+    data = (cli.data_dir / "schools" / DFE / "data.json").read_bytes()
+    res = cli(*_add_again())
+    assert res.status == 2 and "directory is damaged" in res.err
+    assert (cli.data_dir / "schools" / DFE / "data.json").read_bytes() == data
+
+
+def _add_again() -> list[str]:
+    return school_add_args(DFE, name="Again", url="https://again.isams.cloud")
 
 
 def test_a_hand_edited_config_file_that_is_not_json_says_where(tmp_path):

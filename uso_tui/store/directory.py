@@ -21,7 +21,7 @@ import orjson
 
 from uso_tui.domain.collector import gc_paused
 from uso_tui.store.journal import Commit
-from uso_tui.store.storage import decode, encode, read_bytes, table_rows
+from uso_tui.store.storage import check_tables, damaged, decode, encode, read_bytes, table_rows
 from uso_tui.store.version_cache import data_token, head_token, meta_table, new_token
 
 SHARDS = 256
@@ -140,7 +140,10 @@ class DirectoryCache:
 
     def _read(self, old: DirectoryView) -> DirectoryView:
         path = version_path(self.folder)
-        data = decode(path, read_bytes(path))
+        raw = read_bytes(path)
+        data = decode(path, raw)
+        if raw is not None:  # (none yet: a store without schools)
+            _check_version(path, data)
         version = data_token(data)
         listed = (data or {}).get("meta", {}).get("1", {}).get("shards") or [None] * SHARDS
         changed: dict[int, tuple[str | None, dict[str, Entry]]] = {}
@@ -155,6 +158,9 @@ class DirectoryCache:
                 continue
             spath = shard_path(self.folder, shard)
             sdata = decode(spath, read_bytes(spath))
+            if sdata is None:
+                raise damaged(spath, "missing or empty, though the directory lists it")
+            check_tables(spath, sdata, ("meta", "schools"))
             got = data_token(sdata)
             changed[shard] = (got, {r["dfe"]: r for r in table_rows(sdata, "schools")})
             whole = whole and got == want
@@ -224,3 +230,14 @@ def stage_shards(
 def stage_from_rows(commit: Commit, folder: Path, rows: list[Entry]) -> None:
     """Stages a whole directory of `rows` (upgrading a store from one schools.json)."""
     stage_shards(commit, folder, DirectoryView.empty(), {r["dfe"]: r for r in rows})
+
+
+def _check_version(path: Path, data: Any) -> None:
+    """version.json, once written, lists every shard: empty or of another shape, it read as a
+    directory without schools (`school add` then wrote over a school's file)."""
+    if data is None:
+        raise damaged(path, "empty")
+    check_tables(path, data, ("meta",))
+    shards = data.get("meta", {}).get("1", {}).get("shards")
+    if not (isinstance(shards, list) and len(shards) == SHARDS):
+        raise damaged(path, f"its list of the {SHARDS} directory shards is missing or wrong")

@@ -18,7 +18,15 @@ import xxhash
 from uso_tui.store.account_rows import accounts_table
 from uso_tui.store.layout import seq_of
 from uso_tui.store.liveness import is_stale, mark_interrupted
-from uso_tui.store.storage import as_table, encode, read_json, read_json_raw, table_rows
+from uso_tui.store.storage import (
+    as_table,
+    check_tables,
+    damaged,
+    encode,
+    read_json,
+    read_json_raw,
+    table_rows,
+)
 from uso_tui.store.version_cache import meta_table, new_token
 
 # Summary fields of School that the store derives from the school's data on every commit.
@@ -153,7 +161,8 @@ class SchoolDoc:
 
     @classmethod
     def load(cls, dfe: str, path: Path) -> SchoolDoc:
-        return cls.from_data(dfe, *read_json_raw(path))
+        """The file of a school the directory lists."""
+        return cls.from_data(dfe, *read_school_file(path))
 
     def settle_stale_runs(self) -> None:
         """Runs left "running" by a process that died are failed (interrupted) from now on."""
@@ -307,3 +316,18 @@ class SchoolDoc:
             if len(failed) < FAILURES_KEPT and run.get("started_at"):
                 failed.append(run["started_at"])
         return out
+
+
+SCHOOL_TABLES = ("accounts", "runs", "cases", "exclusions", "seen", "meta")
+
+
+def read_school_file(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The decoded file of a school the directory lists, and its bytes. Every school listed has
+    one, written with its entry: one missing, empty or of another shape is damaged (read as an
+    empty school, the next run made every record a starter and wrote the file again without
+    its accounts, runs and cases)."""
+    data, raw = read_json_raw(path)
+    if data is None:
+        raise damaged(path, "missing" if raw is None else "empty")
+    check_tables(path, data, SCHOOL_TABLES)
+    return data, raw  # type: ignore[return-value]

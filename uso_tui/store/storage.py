@@ -72,11 +72,29 @@ def decode(path: Path, raw: bytes | None) -> Any:
     try:
         return orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError as exc:
-        raise CorruptFile(
-            f"store file {path} is corrupt (not valid JSON: {exc}). uso-tui never writes a file "
-            "in place, so it was damaged from outside: restore the data directory (or this "
-            "file) from a backup; nothing was changed"
-        ) from None
+        raise damaged(path, f"not valid JSON: {exc}") from None
+
+
+def damaged(path: Path, what: str) -> CorruptFile:
+    """The error for a store file that cannot be what uso-tui wrote, saying `what` is wrong."""
+    return CorruptFile(
+        f"store file {path} is corrupt ({what}). uso-tui never writes a file in place, so it "
+        "was damaged from outside: restore the data directory (or this file) from a backup; "
+        "nothing was changed"
+    )
+
+
+def check_tables(path: Path, data: Any, tables: tuple[str, ...]) -> None:
+    """CorruptFile unless `data` is a document of TinyDB tables (each of `tables` it holds a
+    JSON object of documents): valid JSON of another shape read as "nothing here"."""
+    if not isinstance(data, dict):
+        raise damaged(path, f"a JSON {type(data).__name__} where a document of tables belongs")
+    for table in tables:
+        docs = data.get(table)
+        if docs is not None and not (
+            isinstance(docs, dict) and all(isinstance(d, dict) for d in docs.values())
+        ):
+            raise damaged(path, f"its {table!r} is not a table of documents")
 
 
 def make_dir(path: Path) -> None:

@@ -64,6 +64,7 @@ from uso_tui.store.schooldoc import (
     archived_cases,
     archived_runs,
     merged_runs,
+    read_school_file,
 )
 from uso_tui.store.storage import (
     CorruptFile,
@@ -72,7 +73,6 @@ from uso_tui.store.storage import (
     make_dir,
     read_bytes,
     read_json,
-    read_json_raw,
     table_rows,
 )
 from uso_tui.store.transaction import TinyTransaction, registry_map
@@ -248,10 +248,10 @@ class TinyStore(KeptReads, Store):
     def _data_raw(self, dfe: str) -> tuple[dict[str, Any] | None, bytes | None]:
         if not DFE_RE.match(dfe or ""):
             raise UnknownSchool(f"unknown school {dfe!r}")
-        data, raw = read_json_raw(self.layout.data(dfe))
-        if data is None:
+        path = self.layout.data(dfe)
+        if not path.exists():
             self._entry(dfe)  # raises UnknownSchool
-        return data, raw
+        return read_school_file(path)
 
     def _doc(self, dfe: str) -> SchoolDoc:
         return SchoolDoc.from_data(dfe, self._data(dfe))

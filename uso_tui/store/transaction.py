@@ -389,6 +389,14 @@ class TinyTransaction(KeptWrites, Transaction):
         dfe = check_dfe(school.dfe)
         if dfe in self._directory():
             raise DuplicateSchool(f"school {dfe} already exists")
+        if self._lay.data(dfe).exists():
+            # its file without its entry: the directory was damaged (no school is ever taken
+            # out of it), and adding the school again would write over its accounts and runs
+            raise DuplicateSchool(
+                f"school {dfe} has a file in the store ({self._lay.data(dfe)}) though the "
+                "directory does not list it: the directory is damaged; restore the data "
+                "directory from a backup"
+            )
         self._check_secret(secret)
         entry = to_doc(school)
         doc = SchoolDoc(dfe)
