@@ -19,7 +19,7 @@ from rapidfuzz.distance import OSA
 from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import normalise_cached, upn_key
 from uso_tui.sync.dob_slips import date_slips
-from uso_tui.sync.match_model import UPN_CROWD
+from uso_tui.sync.match_model import UPN_CROWD, placeholder_dob
 from uso_tui.sync.matched_names import known_as, names_close, near_keys
 
 OLDEST_DOB = "1900-01-01"  # before it a date of birth is impossible (DESIGN rule 2)
@@ -242,12 +242,12 @@ def auto_link_target(
 ) -> Account | None:
     """The one account the record links to automatically, only when nothing else could be
     meant (DESIGN rule 6): one unlinked account of this school with the same surname, date of
-    birth and the record's own forename; no other record of the export could claim it; no
+    birth (a real one, not a placeholder) and the record's own forename; no other record of the export could claim it; no
     other unlinked account here shares a name with the record; names, UPNs and genders do not
     conflict; a restored account only to the record it was linked to before."""
     same = unlinked.get((normalise_cached(rec.surname), rec.dob or ""), ())
-    if not same:
-        return None
+    if not same or placeholder_dob(same[0].dob):
+        return None  # (1900-01-01 keyed for a date not known is no date of birth to share)
     own = normalise_cached(rec.forename)
     names = _all_names(rec.forename, rec.preferred_name, rec.middle_names)
     exact = [a for a in same if normalise_cached(a.forename) == own]

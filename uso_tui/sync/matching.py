@@ -64,6 +64,9 @@ from uso_tui.sync.matched_names import forename_keys, key, parts, phonetic
 
 __all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex"]
 
+# Why a candidate under the least score is shown (see CandidateIndex._renamed).
+RENAMED = "the same forename and date of birth: the surname changed?"
+
 
 def _whole_name(account: Account) -> str:
     """The key of an account's forename and surname together (_by_name, the "name" counts)."""
@@ -573,6 +576,59 @@ class CandidateIndex:
         out.sort(key=lambda s: (-s.bits, s.tiebreak()))
         return out
 
+    def _renamed(
+        self,
+        rec: MisRecord,
+        exclude: set[str] | frozenset[str],
+        extra: Iterable[object],
+        weighed_all: list[Scored],
+    ) -> set[str]:
+        """DESIGN: the same forename and date of birth under another surname is still a
+        candidate (a marriage, a family's new name), however common the forename and large the
+        pool (its score alone fell under the least shown: a new Jack born on a day another Jack
+        was, in a local authority of 30,000 pupils). The usernames of the accounts with the
+        record's own forename (or a known form of it) and its date of birth (a real one, held by
+        few), whose gender and UPN do not say another person: those not in `weighed_all` are
+        weighed and added to it."""
+        person, exact = self._weighed_record(rec)
+        dob = person.dob
+        if not dob:
+            return set()
+        positions = self.by_dob.get(dob, ())
+        if len(positions) > DOB_CROWD:
+            return set()
+        have = {w.account.username: w for w in weighed_all}  # type: ignore[attr-defined]
+        latest = self._latest
+        found: list[tuple[Any, Person]] = []
+        for position in positions:
+            acc = self.accounts[position]
+            if acc.username in exclude or (latest is not None and latest[acc.username] != position):
+                continue
+            found.append((acc, self.person(position)))
+        found += [
+            (acc, self._person_of(acc))
+            for acc in extra
+            if acc.username not in exclude and getattr(acc, "dob", None) == dob  # type: ignore[attr-defined]
+        ]
+        out: set[str] = set()
+        pupil = rec.role == "pupil"
+        for acc, theirs in found:
+            if (
+                theirs.dob != dob
+                or forename_level(person, theirs) not in ("equal", "known_as")
+                or {person.gender, theirs.gender} == {"m", "f"}
+                or upn_level(person.upn, theirs.upn) == "different"
+                or acc.username in out
+            ):
+                continue
+            out.add(acc.username)
+            if acc.username not in have:
+                ev, bits, swapped = self.weigh(person, theirs, pupil, exact)
+                weighed_all.append(Scored(acc, theirs, ev, bits, swapped))
+        if out:
+            weighed_all.sort(key=lambda s: (-s.bits, s.tiebreak()))
+        return out
+
     def candidates(
         self,
         rec: MisRecord,
@@ -601,11 +657,14 @@ class CandidateIndex:
                     weighed_all.append(Scored(acc, theirs, ev, bits, swapped))
                 weighed_all.sort(key=lambda s: (-s.bits, s.tiebreak()))
         total = sum(model.odds(w.bits, pool_size) for w in weighed_all) if staff else 0.0
+        renamed = self._renamed(rec, exclude, extra, weighed_all)
         for weighed in weighed_all:
             score = model.score(weighed.bits, pool_size)
             asked = kept.get(weighed.account.username)  # type: ignore[attr-defined]
             if not asked and not model.shown(score, weighed.bits, total, pool_size, staff):
-                continue
+                if weighed.account.username not in renamed:  # type: ignore[attr-defined]
+                    continue
+                asked = RENAMED
             acc = weighed.account
             reasons = reasons_of(weighed.evidence)
             if weighed.swapped:
