@@ -146,3 +146,8 @@ def test_a_refused_url_is_not_repeated_with_its_password_or_query(cli, url):
     assert "S3cret" not in str(refused.value) and "***" in str(refused.value)
     res = cli(*add(url=url))
     assert res.status == 2 and "S3cret" not in res.err + res.out and "MIS URL" in res.err
+
+
+def test_a_refused_url_is_not_repeated_whole_when_huge(cli):
+    res = cli(*add(url="https://hill.isams.cloud/" + "a" * 100_000 + " x"))
+    assert res.status == 2 and "bad MIS URL" in res.err and len(res.err) < 1_000

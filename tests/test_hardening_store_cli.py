@@ -185,3 +185,16 @@ def test_a_corrupt_school_file_leaves_other_schools_matching_queues_usable(demo_
     assert snapshot(store.root) == before
     with pytest.raises(StoreError, match="is corrupt"):  # a caller not asking to skip is told
         store.find_accounts({cand["username"]})
+
+
+@pytest.mark.parametrize("damage", [b"", b"  \n", b"\xd4\xff\xfe secret"])
+def test_a_secret_file_emptied_or_not_text_is_said_so_not_sent(cli, damage):
+    """An empty secret file was sent as it was ("IRIS refused the Client ID/Client Secret"),
+    and one not in UTF-8 failed the run with a codec's words."""
+    (path,) = cli.data_dir.glob(f"secrets/{DFE}*")
+    path.write_bytes(damage)
+    res = cli("sync", DFE)
+    assert res.status == 1
+    assert "client secret file" in res.err and "empty or not text" in res.err
+    assert "set the secret again" in res.err and "codec" not in res.err
+    assert "refused" not in res.err

@@ -132,6 +132,19 @@ def test_remove_unknown_operator_exits_2(staffed):
     assert snapshot(staffed.data_dir) == before
 
 
+def test_the_last_admin_is_not_removed(staffed):
+    """With alice gone, nobody at the console could add a school, change a setting or an
+    operator (only the data directory's owner, at a shell): the README's "remove, then add
+    again" to change alice's role left the install without an admin."""
+    before = snapshot(staffed.data_dir)
+    res = staffed("operator", "remove", "alice", operator="alice")
+    assert res.status == 2 and "last admin" in res.err and "add another admin first" in res.err
+    assert snapshot(staffed.data_dir) == before
+    staffed.ok("operator", "add", "carol", "--role", "admin", operator="alice")
+    staffed.ok("operator", "remove", "alice", operator="carol")
+    staffed.ok("operator", "remove", "bob", operator="carol")  # desk: as ever
+
+
 def test_operators_prints_forced_command_lines(staffed):
     cli = staffed
     lines = cli.ok("operators").out.splitlines()
@@ -450,6 +463,7 @@ async def test_a_role_changed_while_the_console_is_open_takes_effect(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert app.may("undo_run")
+        add_operator(store, "carol", role="admin", operator="root", now=NOW)  # (not the last)
         remove_operator(store, "alice", operator="root", now=NOW)
         add_operator(store, "alice", role="desk", operator="root", now=NOW)
         app.recheck_access()

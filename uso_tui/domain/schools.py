@@ -95,6 +95,9 @@ def parse_allowed_hosts(text: str | None) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in (text or "").split(",") if h.strip())
 
 
+SHOWN_URL = 120  # characters of a refused URL an error repeats
+
+
 def _shown(url: str) -> str:
     """The URL as an error may repeat it: what could be a password (anything before an `@`)
     and any query or fragment (a `?client_secret=...`) blanked; the error says they are not
@@ -106,7 +109,8 @@ def _shown(url: str) -> str:
         url = url[:start] + "***" + url[at:]
     rest = url.find("?", start), url.find("#", start)
     cut = min((i for i in rest if i >= 0), default=-1)
-    return url if cut < 0 else url[: cut + 1] + "***"
+    url = url if cut < 0 else url[: cut + 1] + "***"
+    return url if len(url) <= SHOWN_URL else url[: SHOWN_URL - 1] + "…"  # (not 100 KB of it)
 
 
 def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset()) -> str:

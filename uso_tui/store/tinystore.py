@@ -286,11 +286,25 @@ class TinyStore(KeptReads, Store):
         with self._reading():
             if not DFE_RE.match(dfe or ""):
                 raise UnknownSchool(f"unknown school {dfe!r}")
+            path = self.layout.secret(dfe)
             try:
-                return self.layout.secret(dfe).read_text()
+                raw = path.read_bytes()
             except FileNotFoundError:
                 self._entry(dfe)
                 raise StoreError(f"no client secret is stored for {dfe}") from None
+            # Written only as a whole, checked secret: an empty file or one that is not text was
+            # damaged from outside (sent as it was, IRIS "refused the Client Secret", or the
+            # run failed with a codec's words). Its content is never repeated.
+            try:
+                secret = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                secret = ""
+            if not secret.strip():
+                raise StoreError(
+                    f"the client secret file of {dfe} ({path}) is empty or not text: set the "
+                    f"secret again (uso-tui school set {dfe} --client-secret-env VAR)"
+                )
+            return secret
 
     def has_secret(self, dfe: str) -> bool:
         return bool(DFE_RE.match(dfe or "")) and self.layout.secret(dfe).exists()

@@ -86,6 +86,13 @@ def remove_operator(store: Store, name: str, *, operator: str, now: datetime) ->
         gone = operators.pop(name, None)
         if gone is None:
             raise InvalidInput(f"no operator {name} in {operators_path(store.root)}")
+        if gone.role == "admin" and not any(o.role == "admin" for o in operators.values()):
+            # the console would have nobody to add a school, change a setting or an operator:
+            # only the data directory's owner, at a shell on the server
+            raise InvalidInput(
+                f"{name} is the last admin: add another admin first "
+                "(uso-tui operator add NAME --role admin ...), then remove them"
+            )
         txn.audit(event(txn, iso(now), None, "operator_remove", name, _shown(gone), None))
         atomic_write(operators_path(store.root), operators_bytes(operators))
     return gone
