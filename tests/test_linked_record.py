@@ -224,3 +224,106 @@ async def test_the_account_screen_looks_again_after_a_refused_answer(env):
         await press(pilot, "a", "y")
         await settle(pilot, 4)
     assert env.store.account(username).forename == "Zara"
+
+
+# -- an MIS id keyed again: what still read as the same person ---------------------------------------
+
+ANNA = iris_student("7", "Anna", "Smith", "2014-03-15", gender="F")
+BELLA = iris_student("9", "Bella", "Smith", "2014-03-15", gender="F")
+
+
+def test_ids_swapped_between_twins_of_one_sex_take_neither_twin_s_account(tmp_path):
+    """Anna's and Bella's ids swapped, no UPN: each record has its own forename changed only,
+    and both were updated: each twin signed in as the other."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[ANNA, BELLA, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [dict(ANNA, schoolId="9"), dict(BELLA, schoolId="7"), OTHER])
+    run = env.sync(DAY2)
+    assert run.counts["invalid"] == 2 and run.counts["updated"] == 0
+    held = {a.forename: a.mis_id for a in env.store.school_accounts(DFE) if a.surname == "Smith"}
+    assert held == {"Anna": "7", "Bella": "9"}
+    reasons = [r["reason"] for r in env.store.why_records(DFE) if r["mis_id"] in ("7", "9")]
+    assert all("names and date of birth are account" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # the id of a leaver given to another child of the same names: another date and UPN
+        (("Muhammad", "Khan", "2014-03-15", "A123456789012"), ("Muhammad", "Khan", "2017-06-01", "K987654321098")),
+        # a known form of the name with a date years apart: a sibling
+        (("John", "Lam", "2014-03-15", None), ("Jack", "Lam", "2017-06-01", None)),
+        # surname and date both wholly different
+        (("Jo", "Smith", "2014-03-15", None), ("Jo", "Brown", "2017-06-01", None)),
+    ],
+)  # fmt: skip
+def test_an_id_given_again_with_two_changes_is_another_person(tmp_path, before, after):
+    def student(values):
+        forename, surname, dob, upn = values
+        extra = {"uniquePupilNumber": upn} if upn else {}
+        return iris_student("7", forename, surname, dob, **extra)
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[student(before), OTHER])
+    env.sync(DAY1)
+    [username] = [a.username for a in env.store.school_accounts(DFE) if a.mis_id == "7"]
+    env.set_students(DFE, [OTHER])
+    env.sync(DAY2)  # left: unallocated
+    env.set_students(DFE, [student(after), OTHER])
+    run = env.sync(DAY3)
+    assert run.counts["invalid"] == 1
+    assert run.counts["restored"] == 0 and run.counts["updated"] == 0
+    kept = env.store.account(username)
+    assert (kept.forename, kept.surname, kept.dob) == before[:3]
+
+
+def test_a_person_keyed_under_a_new_id_while_theirs_went_to_another_is_matched_to_their_account(
+    tmp_path,
+):
+    """Kevin re-keyed under id 12 and his id 7 given to Wei the same day: record 7 was listed as
+    another person, but Kevin's account, linked to record 7 still in the export, was no
+    candidate for record 12, and Kevin got a second account. It is his record's candidate, and
+    matching it moves the account to record 12; Wei then gets an account of his own."""
+    from uso_tui.sync.actions import resolve_case
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[KEVIN, OTHER])
+    env.sync(DAY1)
+    username = kevin(env).username
+    env.set_students(DFE, [dict(KEVIN, schoolId="12"), WEI, OTHER])
+    run = env.sync(DAY2)
+    assert run.counts["created"] == 0 and run.counts["invalid"] == 1
+    [case] = env.store.cases(DFE, "open")
+    assert case.record["mis_id"] == "12" and case.candidates[0]["username"] == username
+    resolve_case(env.store, case.case_id, operator="desk", now=DAY2, match=username)
+    assert env.store.account(username).mis_id == "12"
+    run = env.sync(DAY3)
+    assert run.counts["created"] == 1 and run.counts["invalid"] == 0
+    lams = {a.forename: a.username for a in env.store.school_accounts(DFE) if a.surname == "Lam"}
+    assert lams["Kevin"] == username and lams["Wei"] != username
+
+
+@pytest.mark.parametrize("home", ["204-3999", "301-1000"])
+def test_an_account_asked_for_is_not_linked_automatically_to_a_person_active_elsewhere(
+    tmp_path, home
+):
+    """DESIGN: a person with the same details at another school is a mover, always a case. An
+    account asked for at the school joined the record by itself, and the person had two active
+    accounts (none listed as possible duplicates across two local authorities)."""
+    from uso_tui.sync import admin
+
+    env = Env(tmp_path / "store")
+    env.add_school(home, students=[KEVIN])
+    env.add_school(students=[OTHER])
+    env.sync(DAY1, home)
+    env.sync(DAY1)
+    admin.add_account(
+        env.store, DFE, role="pupil", forename="Kevin", surname="Lam", dob="2014-03-15",
+        operator="desk", now=DAY2,
+    )  # fmt: skip
+    env.set_students(DFE, [dict(KEVIN, schoolId="9"), OTHER])
+    run = env.sync(DAY3)
+    assert run.counts["auto_linked"] == 0 and run.counts["needs_matching"] == 1
+    [case] = env.store.cases(DFE, "open")
+    assert {c["school"] for c in case.candidates} == {DFE, home}

@@ -439,6 +439,39 @@ class CandidateIndex:
                     found.update(sounds.get((sound, initial), ()))
         return found
 
+    def held_elsewhere(self, rec: MisRecord, school: str, extra: Iterable[Any] = ()) -> Any:
+        """An active account at another school than `school` (of the pool, or of `extra`:
+        accounts found across the store) with the record's UPN, or its forename, surname and
+        date of birth: the person's, a mover's (DESIGN: always a case, never automatic). None
+        if there is none."""
+        upn = upn_key(rec.upn)
+        if upn and self.is_placeholder_upn(upn):
+            upn = ""
+        whole = f"{key(rec.forename)} {key(rec.surname)}"
+        self._counted()  # (indexes the pool by whole name)
+        positions = (
+            [*self.by_upn.get(upn, ()), *self._by_name.get(whole, ())]
+            if upn
+            else [*self._by_name.get(whole, ())]
+        )
+        latest = self._latest
+        found = [
+            self.accounts[p]
+            for p in positions
+            if latest is None or latest[self.accounts[p].username] == p
+        ]
+        for acc in (*found, *extra):
+            if getattr(acc, "status", "active") != "active" or not acc.school:
+                continue
+            if acc.school == school:
+                continue
+            theirs = upn_key(account_field(acc, "upn"))
+            if (upn and theirs == upn) or (
+                acc.dob == rec.dob and _whole_name(acc) == whole  # type: ignore[arg-type]
+            ):
+                return acc
+        return None
+
     def weigh_pair(self, one: object, other: object) -> tuple[int, Evidence] | None:
         """Two accounts of this pool as one person: the score `other` would have as a candidate
         for a record keyed as `one` is, and the evidence; None, unweighed, when their forenames

@@ -235,6 +235,9 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     horizon = (today + timedelta(days=max(0, settings.create_before_start_days))).isoformat()
     index: CandidateIndex | None = snapshot.index
     pending: list[MisRecord] = []  # unlinked records, settled below
+    # accounts whose record now names another person: their person may be a record of the
+    # export under another id (an id keyed again), so they stay candidates
+    listed_other: set[str] = set()
     waiting: list[tuple[MatchCase, MisRecord]] = []  # records with an open case
 
     def out(rec: MisRecord, outcome: str, reason: str, username: str | None = None) -> None:
@@ -275,7 +278,8 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         if acc is not None:
             if rec.mis_id in cases_by_id:
                 withdraw(rec.mis_id, "withdrawn", f"linked to {acc['username']}")
-            _linked(planned, rec, acc, dfe, upn_holders)
+            if _linked(planned, rec, acc, dfe, upn_holders):
+                listed_other.add(acc["username"])
             continue
         if rec.enrolment_date and rec.enrolment_date > horizon:
             out(rec, FUTURE, f"starts on {rec.enrolment_date}")
@@ -293,7 +297,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
 
     # An account linked to another record of this export, or joining one in this plan, is that
     # other person: never a candidate (DESIGN rule 6).
-    taken = {linked[m]["username"] for m in present if m in linked}
+    taken = {linked[m]["username"] for m in present if m in linked} - listed_other
     # The records that join an unlinked account of the school by themselves (DESIGN rule 6).
     claims = Claims(export, linked, unlinked_here, today_s)
     targets: dict[str, Account] = {}
@@ -351,15 +355,10 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             _hold_whole(planned, comparison, export.size, going)
             return planned
 
-    searching: list[MisRecord] = []
+    searching: list[MisRecord] = [rec for rec in pending if rec.mis_id not in targets]
+    linking = [rec for rec in pending if rec.mis_id in targets]
     elsewhere: dict[str, list[Any]] = {}
-    for rec in pending:
-        target = targets.get(rec.mis_id)
-        if target is not None:
-            _auto_link(planned, rec, target, dfe)
-        else:
-            searching.append(rec)
-    if searching or stale:
+    if searching or stale or linking:
         if index is None:
             if snapshot.index_for is not None:
                 index = snapshot.index_for(role)
@@ -371,12 +370,23 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                 )
                 index = CandidateIndex(pool)
         elsewhere = found_elsewhere(
-            snapshot.wide, role, searching + [rec for _, rec, _ in stale], index
+            snapshot.wide, role, searching + linking + [rec for _, rec, _ in stale], index
         )
         planned.elsewhere_seen = frozenset(
             account.username for hits in elsewhere.values() for account in hits
         )
         planned.placeholder_upns = frozenset(index.placeholder_upns)
+    for rec in linking:
+        target = targets[rec.mis_id]
+        assert index is not None
+        mover = index.held_elsewhere(rec, dfe, elsewhere.get(rec.mis_id, ()))
+        if mover is None:
+            _auto_link(planned, rec, target, dfe)
+        else:
+            # the person has an account at another school: a mover, whom an operator matches
+            # (to it, or to the account asked for here), never linked automatically
+            taken.discard(target.username)
+            searching.append(rec)
     waiting = AskedFor(unlinked_here)
     for rec in searching:
         planned.candidates_searched += 1
@@ -723,12 +733,13 @@ def _fingerprints(planned: Plan, export: Export) -> None:
 
 def _linked(
     planned: Plan, rec: MisRecord, row: dict[str, Any], dfe: str, upn_holders: _UpnHolders
-) -> None:
+) -> bool:
+    """The outcome of a record linked to an account; True if it now names another person."""
     if row.get("status", "active") == "active" and row["school"] == dfe and _holds(row, rec):
         # the common case, without building the account
         planned.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", row["username"]))
         planned.counts[UNCHANGED] += 1
-        return
+        return False
     acc = Account.from_row(row)
     other = _another_person(rec, acc, upn_holders)
     if other:
@@ -742,7 +753,7 @@ def _linked(
         )
         planned.outcomes.append(RecordOutcome(rec, INVALID, reason, acc.username))
         planned.counts[INVALID] += 1
-        return
+        return True
     held = held_fields(rec)
     changed = _changed_fields(acc, held)
     if acc.status != "active" or acc.school != dfe:
@@ -766,6 +777,7 @@ def _linked(
     else:
         planned.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", acc.username))
         planned.counts[UNCHANGED] += 1
+    return False
 
 
 def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
@@ -778,12 +790,12 @@ def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> s
       id, a year apart or a day), or the gender (twins' ids swapped, boy and girl of one surname
       and date), or a permanent UPN or IRIS personGuid (both names new on the same date stay an
       update: an adoption);
-    - the date of birth wholly different with the forename changed at all (John to Jane) or the
-      gender;
-    - forename, surname and date all wholly different, or the surname and the date with such an
-      id that differs;
-    - or a record of another forename whose UPN, not its account's, is another account's of the
-      school."""
+    - the date of birth wholly different with the forename changed at all (John to Jane, Jack
+      to John), the gender, or such an id;
+    - two of forename, surname and date wholly different (both names on the same date only with
+      such an id);
+    - or a record of another forename whose UPN, or whose names and date of birth, are another
+      active linked account's of the school (ids swapped between twins of one sex)."""
     person, theirs = person_of_record(rec), person_of_account(acc)
     forename = forename_level(person, theirs)
     dob = dob_level(rec.dob or "", acc.dob or "")
@@ -809,12 +821,12 @@ def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> s
     genders = {person.gender, theirs.gender}
     gender = genders == {"m", "f"}  # both given, not the same
     date_changed = dob not in ("equal", "")
-    forename_changed = forename in ("similar", "middle", "different")  # not a known form of it
+    forename_changed = forename not in ("equal", "")  # a known form too (Jack for John)
     if (
         len(differ) == 3
-        or (len(differ) == 2 and (ids or "surname" not in differ))
+        or (len(differ) == 2 and (ids or set(differ) != {"forename", "surname"}))
         or ("forename" in differ and (date_changed or gender or ids))
-        or ("date of birth" in differ and (forename_changed or gender))
+        or ("date of birth" in differ and (forename_changed or gender or ids))
     ):
         shown = [
             *differ,
@@ -829,6 +841,8 @@ def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> s
         and (holder := upn_holders.holder(upn, acc.username))
     ):
         return f"its UPN {rec.upn} is account {holder}'s"
+    if forename_changed and (holder := upn_holders.named(rec, acc.username)):
+        return f"its names and date of birth are account {holder}'s"
     return ""
 
 
@@ -839,12 +853,13 @@ def another_person(rec: MisRecord, acc: Account, rows: Callable[[], list[dict]])
 
 
 class _UpnHolders:
-    """The school's accounts by permanent UPN, read from its rows when first asked (only a
-    linked record whose UPN differs from its account's asks)."""
+    """The school's accounts by permanent UPN, and by names and date of birth, read from its
+    rows when first asked (only a linked record that changed asks)."""
 
     def __init__(self, rows: Callable[[], list[dict[str, Any]]]) -> None:
         self.rows = rows
         self.by_upn: dict[str, list[str]] | None = None
+        self.by_name: dict[tuple[str, str, str], list[str]] | None = None
 
     def holder(self, upn: str, besides: str) -> str | None:
         if self.by_upn is None:
@@ -855,6 +870,20 @@ class _UpnHolders:
                     self.by_upn.setdefault(key, []).append(row["username"])
         others = [u for u in self.by_upn.get(upn, ()) if u != besides]
         return others[0] if len(others) == 1 else None
+
+    def named(self, rec: MisRecord, besides: str) -> str | None:
+        """Another active account of the school linked to a record, holding the record's
+        forename, surname and date of birth: the person whose account that is (two children's
+        ids swapped, twins of one sex, no UPN to tell)."""
+        if self.by_name is None:
+            self.by_name = {}
+            for row in self.rows():
+                if row.get("mis_id") is not None and row.get("status", "active") == "active":
+                    name = (normalise_cached(row["forename"]), normalise_cached(row["surname"]))
+                    self.by_name.setdefault((*name, row["dob"]), []).append(row["username"])
+        name = (normalise_cached(rec.forename), normalise_cached(rec.surname), rec.dob or "")
+        others = [u for u in self.by_name.get(name, ()) if u != besides]
+        return others[0] if others else None
 
 
 def _guid(value: str) -> str:
