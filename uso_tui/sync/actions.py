@@ -30,6 +30,7 @@ from uso_tui.sync.checks import (
 )
 from uso_tui.sync.evidence import upn_level
 from uso_tui.sync.fresh import refuse_if_created_since
+from uso_tui.sync.listed_record import listed_as_another
 from uso_tui.sync.match_model import UPN_CROWD
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
@@ -436,8 +437,6 @@ def _record_is_another_person(store: Store, acc: Account) -> bool:
     """Whether the account's record, as its school's latest export lists it, names another
     person than the account (its id keyed again for someone else): its person may be the
     case's record, under a new id."""
-    from uso_tui.sync.linked_record import listed_as_another  # noqa: PLC0415 - imports this module
-
     return listed_as_another(store, acc) is not None
 
 

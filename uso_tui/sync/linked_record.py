@@ -19,44 +19,11 @@ from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import put_changed
-from uso_tui.sync.plan import another_person, held_fields, unallocated
-from uso_tui.sync.plan_types import INVALID
+from uso_tui.sync.listed_record import ANOTHER_PERSON, listed_as_another
+from uso_tui.sync.plan import held_fields, unallocated
 from uso_tui.sync.runner import iso
 
-# What the planner says of such a record (plan._linked)
-ANOTHER_PERSON = "now names another person than its account"
-
-
-def listed_as_another(store: Store, acc: Account) -> MisRecord | None:
-    """The record linked to `acc` as its school's latest export listed it, if that listed it
-    as another person than the account and it still is one (else None: after an answer, the
-    account holds the record, or is no longer linked to it)."""
-    if not (acc.mis_id and acc.link_school and acc.link_report):
-        return None
-    rows = [
-        r
-        for r in store.why_records(acc.link_school)
-        if r.get("mis_id") == acc.mis_id and r.get("report") == acc.link_report
-    ]
-    row = rows[-1] if rows else None
-    if (
-        row is None
-        or row.get("outcome") != INVALID
-        or ANOTHER_PERSON not in (row.get("reason") or "")
-        or not row.get("run_id")
-    ):
-        return None
-    processed = store.processed_file(row["run_id"])
-    for entry in processed.records if processed is not None else ():
-        record = entry.get("record") or {}
-        if record.get("mis_id") == acc.mis_id and record.get("report") == acc.link_report:
-            rec = MisRecord.from_dict(record)
-
-            def school_rows() -> list[dict]:  # read only if the UPNs differ
-                return [a.to_dict() for a in store.school_accounts(acc.link_school or "")]
-
-            return rec if another_person(rec, acc, school_rows) else None
-    return None
+__all__ = ["ANOTHER_PERSON", "accept_record", "listed_as_another", "release_account"]
 
 
 def _linked_account(
