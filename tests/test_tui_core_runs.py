@@ -25,7 +25,7 @@ from uso_tui.sync.runner import current_run, run_school
 from uso_tui.tui.held import HeldReview
 from uso_tui.tui.live import RunProgress
 from uso_tui.tui.virtual_table import VirtualTable
-from uso_tui.tui.widgets import Confirm, Prompt
+from uso_tui.tui.widgets import Confirm, ConfirmForce, Prompt
 
 
 def accounts_state(store, dfe):
@@ -232,7 +232,7 @@ async def test_matching_queue_decisions_saved_at_once(demo_ran):
         # 2: create a new account (asks first)
         await press(pilot, "c")
         assert isinstance(app.screen, Confirm)
-        await press(pilot, "y")
+        await press(pilot, "F" if isinstance(app.screen, ConfirmForce) else "y")
         decided = store.case(cases[1].case_id)
         assert decided.status == "resolved" and decided.decision.startswith("create:")
         assert store.account(decided.decision.split(":", 1)[1]).school == dfe
@@ -339,7 +339,7 @@ async def test_a_case_decided_meanwhile_elsewhere_is_not_decided_twice(demo_ran)
         # another console decides it first
         resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True)
         await press(pilot, "c")
-        await press(pilot, "y")
+        await press(pilot, "F")
         assert "Not saved" in screen_text(app)
         shown = app.screen.cases[0]
         assert shown.status == "resolved" and shown.decided_by == "colleague"

@@ -100,7 +100,7 @@ async def test_the_matching_footer_fits_with_undo_and_keys_help_says_its_keys_in
     async with started(demo_ran.store, "matching", dfe) as (app, pilot):
         described = {desc for _, desc in screen_keys(app.screen)}
         assert {"Create new", "Search account", "Previous", "Export CSV"} <= described
-        await press(pilot, "c", "y")  # a decision: Undo joins the footer
+        await press(pilot, "c", "F")  # a decision: Undo joins the footer
         assert app.screen.decided
         footer_keys = {key.key for key in app.screen.query(FooterKey) if key.display}
         assert "u" in footer_keys

@@ -6,8 +6,9 @@ from __future__ import annotations
 from textual.widgets import Input
 from tui_helpers import NOW, burst, not_a_candidate, press, screen_text, settle, started
 
+from uso_tui.sync.match_model import CREATE_GUARD
 from uso_tui.tui.virtual_table import VirtualTable
-from uso_tui.tui.widgets import Confirm
+from uso_tui.tui.widgets import Confirm, ConfirmForce
 
 
 async def test_typed_ahead_filter_reaches_the_filter_not_the_schools_keys(demo):
@@ -103,7 +104,7 @@ async def test_typed_ahead_decisions_each_reach_their_question_and_case(demo_ran
         burst(app, "m", "escape")
         await settle(pilot, 3)
         assert app.screen.kind == "matching" and store.case(cases[0].case_id).status == "open"
-        burst(app, "m", "y", "c", "y", "c", "y")
+        burst(app, "m", "y", "c", "F", "c", "F")
         await settle(pilot, 6)
         assert app.screen.kind == "matching"
         assert store.case(cases[0].case_id).decision == f"match:{first}"
@@ -288,15 +289,40 @@ async def test_create_new_asks_first_and_names_the_account_it_would_duplicate(de
         await press(pilot, "c")
         assert isinstance(app.screen, Confirm)
         text = screen_text(app)
-        assert "Create a new account?" in text
+        assert "Create a new account" in text
         assert f"{best['username']} scores {best['score']}%" in text
         await press(pilot, "n")
         assert app.screen.kind == "matching"
         assert store.case(case.case_id).status == "open"
         assert len(store.school_accounts(dfe)) == before
-        burst(app, "c", "y")
+        burst(app, "c", "F")
         await settle(pilot, 4)
     assert store.case(case.case_id).decision.startswith("create:")
+    assert len(store.school_accounts(dfe)) == before + 1
+
+
+async def test_a_create_beside_a_free_candidate_of_90_percent_needs_f_not_the_habitual_y(demo_ran):
+    """The command line refuses such a create without --force; the console asked y/n, and the
+    `c y` typed by habit gave a person with a 100% candidate a second account. y now says what
+    answers, and only F (shift+f) creates."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    assert case.candidates[0]["score"] >= CREATE_GUARD
+    before = len(store.school_accounts(dfe))
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
+        burst(app, "c", "y", "y")
+        await settle(pilot, 3)
+        assert isinstance(app.screen, ConfirmForce)
+        assert "F Create anyway" in screen_text(app)
+        assert any("y does not answer" in n.message for n in app._notifications)  # noqa: SLF001
+        assert store.case(case.case_id).status == "open"
+        await press(pilot, "F")
+        await settle(pilot, 4)
+        made = store.case(case.case_id).decision.split(":", 1)[1]
+        # the new account's username is said (it is shown nowhere else as the queue moves on)
+        said = [n.message for n in app._notifications]  # noqa: SLF001
+        assert f"{case.case_id}: created {made}" in said
     assert len(store.school_accounts(dfe)) == before + 1
 
 
@@ -446,7 +472,7 @@ async def test_create_typed_ahead_on_a_case_a_run_refreshed_meanwhile_is_not_sav
         with store.transaction("scheduler") as txn:  # written after the screen read it
             ranked = [{**c, "score": c["score"] - 1} for c in first.candidates]
             txn.put_case(dataclasses.replace(first, candidates=ranked))
-        burst(app, "c", "y", "c", "y")
+        burst(app, "c", "F", "c", "F")
         await settle(pilot, 4)
         messages = [n.message for n in app._notifications]  # noqa: SLF001
         assert any("was refreshed by a run since it was shown" in m for m in messages)
@@ -472,7 +498,7 @@ async def test_a_refused_decision_leaves_the_case_record_on_screen(demo_ran, mon
 
     async with started(store, "matching", dfe) as (app, pilot):
         monkeypatch.setattr(actions, "resolve_case", refused)
-        await press(pilot, "c", "y")
+        await press(pilot, "c", "F")
         text = screen_text(app)
         assert case.record["surname"] in text and case.record["forename"] in text
         assert any("another person's account" in n.message for n in app._notifications)  # noqa: SLF001

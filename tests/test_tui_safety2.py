@@ -109,7 +109,7 @@ async def test_a_held_run_is_confirmed_only_once_its_review_is_shown(demo_ran):
     run = store.runs(dfe, limit=1)[0]
     assert run.status == "held"
     async with started(store, "history", dfe) as (app, pilot):
-        burst(app, "c", "y")
+        burst(app, "c", "F")
         await settle(pilot, 6)
         assert isinstance(app.screen, HeldReview)
         assert store.run(run.run_id).status == "held"
@@ -469,7 +469,7 @@ async def test_force_run_records_wait_follows_decisions(demo_ran):
         burst(app, "m")
         await settle(pilot)
         assert app.screen.kind == "matching"
-        burst(app, "c", "y")  # create new: one case decided
+        burst(app, "c", "F")  # create new: one case decided
         await settle(pilot)
         burst(app, "escape")
         await settle(pilot)

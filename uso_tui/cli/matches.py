@@ -10,9 +10,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MatchCase
 from uso_tui.domain.schools import check_dfe
 from uso_tui.store import unreadable_school
-
-# A candidate still free scoring this much (percent) stops `resolve --create` without --force.
-CREATE_GUARD = 90
+from uso_tui.sync.match_model import CREATE_GUARD
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:

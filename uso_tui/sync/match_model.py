@@ -123,6 +123,9 @@ MIN_SCORE = 20
 # alike (shown).
 MIN_SCORE_STAFF = 10
 MAX_CANDIDATES = 5
+# A candidate no other record holds that scores this much is probably the person: creating a new
+# account beside it is refused without --force (the command line), or asks for F (the console).
+CREATE_GUARD = 90
 # Accounts with the record's whole name are weighed whatever their date of birth, unless more
 # than this many bear it (then a wholly different date is never enough).
 NAME_BLOCK_MAX = 30

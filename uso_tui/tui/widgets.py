@@ -210,6 +210,8 @@ class Confirm(ModalScreen[bool]):
         self._yes = yes
         self._no = no
 
+    YES_KEY = "y"  # as the keys line shows it
+
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Static(plain(self._title, "bold"), classes="dialog-title")
@@ -217,7 +219,10 @@ class Confirm(ModalScreen[bool]):
                 yield Static(hanging(self._body))
             yield Static(
                 Text.assemble(
-                    ("y", "bold"), f" {self._yes}   ", ("n/escape", "bold"), f" {self._no}"
+                    (self.YES_KEY, "bold"),
+                    f" {self._yes}   ",
+                    ("n/escape", "bold"),
+                    f" {self._no}",
                 ),
                 classes="dialog-keys",
                 id="confirm-keys",
@@ -228,6 +233,25 @@ class Confirm(ModalScreen[bool]):
 
     def action_scroll(self, lines: int) -> None:
         self.query_one("#confirm-body", VerticalScroll).scroll_relative(y=lines, animate=False)
+
+
+class ConfirmForce(Confirm):
+    """A Confirm answered yes only by F (shift+f), never by the y typed by habit: for what the
+    command line refuses without --force (a new account beside a candidate that is probably the
+    person's own). y says so and answers nothing."""
+
+    YES_KEY = "F"
+    BINDINGS = [
+        Binding("F", "answer(True)", "Yes"),
+        Binding("y", "habit", "Yes?", show=False),
+        *Confirm.BINDINGS[1:],
+    ]
+
+    def action_habit(self) -> None:
+        self.notify(
+            f"y does not answer this question: F {self._yes.lower()}, n or escape cancels",
+            severity="warning",
+        )
 
 
 class Prompt(ModalScreen[str | None]):

@@ -19,9 +19,10 @@ from textual.widgets import DataTable, Footer, Static
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit, StoreError, unreadable_school
 from uso_tui.sync.actions import refreshed_since
+from uso_tui.sync.match_model import CREATE_GUARD
 from uso_tui.tui.format import cell, clean, hanging, plain, when
 from uso_tui.tui.screens.listing import ExportsCsv
-from uso_tui.tui.widgets import Confirm, Prompt, current_key
+from uso_tui.tui.widgets import Confirm, ConfirmForce, Prompt, current_key
 from uso_tui.tui.workers import in_thread
 
 DIFF_STYLE = "bold reverse"
@@ -509,6 +510,7 @@ class MatchingScreen(ExportsCsv):
         body.append_text(plain(f"{rec.forename or ''} {rec.surname or ''}".strip(), "bold"))
         body.append(f" ({rec.dob or 'no date of birth'}), {case.role} at {self.dfe}.")
         free = [c for c in case.candidates if self._taken_by(case, Candidate.from_dict(c)) is None]
+        guarded = bool(free) and free[0].get("score", 0) >= CREATE_GUARD
         if free:  # best first
             best = free[0]
             body.append("\n\n")
@@ -522,9 +524,15 @@ class MatchingScreen(ExportsCsv):
             if yes:
                 self.decide(case.case_id, create=True)
 
-        self.app.push_screen(
-            Confirm("Create a new account?", body, yes="Create", no="Cancel"), answer
-        )
+        if guarded:
+            # as the command line refuses it without --force: F (shift+f, typed on purpose, ahead
+            # or not), never the y typed by habit with the c, which only says so
+            question: Confirm = ConfirmForce(
+                "Create a new account anyway?", body, yes="Create anyway", no="Cancel"
+            )
+        else:
+            question = Confirm("Create a new account?", body, yes="Create", no="Cancel")
+        self.app.push_screen(question, answer)
 
     def action_exclude(self) -> None:
         case = self.case
@@ -614,7 +622,7 @@ class MatchingScreen(ExportsCsv):
                 self.say, f"Excluded; unallocated {', '.join(ex.unallocated) or 'none'}"
             )
         fresh = self._fresh(case)
-        self.app.call_from_thread(self._decided, case, bool(how.get("skip")), fresh)
+        self.app.call_from_thread(self._decided, case, bool(how.get("skip")), fresh, unallocate)
 
     @in_thread("matching-refresh", failure="Cannot read the case", exclusive=False)
     def refresh_case(self, case_id: str) -> None:
@@ -640,7 +648,9 @@ class MatchingScreen(ExportsCsv):
         mine = set(self.decided)
         return sum(1 for c in self.cases if c.case_id in mine and c.status == "resolved")
 
-    def _decided(self, case: MatchCase, skipped: bool, fresh: dict[str, Account]) -> None:
+    def _decided(
+        self, case: MatchCase, skipped: bool, fresh: dict[str, Account], said: bool = False
+    ) -> None:
         self.accounts.update(fresh)
         self.busy = False
         self._deciding = None
@@ -653,6 +663,9 @@ class MatchingScreen(ExportsCsv):
                         {**case.to_dict(), "decision": "skip"}
                     )
         self.decided.append(case.case_id)
+        done = "" if said or skipped else _what_was_done(case)
+        if done:
+            self.say(done)  # what the key did, before the next case takes the screen
         self._advance()
         self.keys_go()
 
@@ -819,3 +832,17 @@ class MatchingScreen(ExportsCsv):
         if found:
             table = self.query_one(DataTable)
             table.move_cursor(row=len(case.candidates))
+
+
+def _what_was_done(case: MatchCase) -> str:
+    """The decision just saved, in a line (a new account's username is seen nowhere else)."""
+    kind, _, username = (case.decision or "").partition(":")
+    if case.status != "resolved":
+        return ""
+    if kind == "match":
+        return f"{case.case_id}: matched to {username}"
+    if kind == "create":
+        return f"{case.case_id}: created {username}"
+    if kind == "exclude":
+        return f"{case.case_id}: excluded (on the exclusion list of {case.school})"
+    return ""

@@ -130,7 +130,7 @@ class UsersScreen(ReloadingListScreen):
     def compose(self) -> ComposeResult:
         yield self.title_bar("Users: latest move or create")
         yield LineInput(
-            placeholder="search: name, username or date of birth (YYYY-MM-DD or DD/MM/YYYY)",
+            placeholder="/ to search: name, username or date of birth (YYYY-MM-DD or DD/MM/YYYY)",
             id="search",
         )
         yield ListTable(
