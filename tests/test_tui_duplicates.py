@@ -135,6 +135,18 @@ async def test_unallocate_refuses_a_pair_the_mis_holds_twice_before_asking(tmp_p
         assert store.audit(HILL, subject="b2.204") == []
 
 
+async def test_keeping_a_pair_the_mis_holds_twice_says_the_other_way_out(tmp_path):
+    """`b` asked only "are two different people?" for a pair the school's MIS lists twice (whose
+    unallocation is refused): the question says to leave it listed until the records merge."""
+    store = held_twice_estate(tmp_path / "data")
+    async with started(store, start=("duplicates", HILL)) as (app, pilot):
+        await press(pilot, "b")
+        text = " ".join(screen_text(app).split())
+        assert "leave the pair listed until the school merges the records" in text
+        await press(pilot, "n")
+    assert store.kept_pairs() == set()
+
+
 def test_snapshot_80x24(snap_compare, tmp_path):
     app = make_app(build_estate(tmp_path / "data"), start=("duplicates", HILL))
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

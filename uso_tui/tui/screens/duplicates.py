@@ -329,6 +329,14 @@ class DuplicatesScreen(PairListScreen):
             "\n\nare two different people: both stay as they are, and this pair is not listed "
             "again. Recorded in the audit log."
         )
+        if any("the MIS holds this person twice" in line for line in pair.evidence):
+            # unallocating is refused for such a pair: keeping it is not the only way out
+            body.append(
+                "\n\nThe school's MIS lists them as two records: if they are one person, "
+                "cancel and leave the pair listed until the school merges the records (the "
+                "next run then unallocates the account of the record gone).",
+                style="bold yellow",
+            )
 
         def answer(yes: bool | None) -> None:
             if yes:
