@@ -136,6 +136,8 @@ def test_an_error_line_reaches_the_terminal_with_its_control_characters_escaped(
         "https://hill.isams.cloud/#Sup3rS3cretValue-XYZ987",
         "http://admin:Sup3rS3cretValue-XYZ987@hill.isams.cloud",
         "https://admin:Sup3rS3cretValue-XYZ987@hill isams.cloud",
+        "https://admin:Sup3rS3cretValue-XYZ987/api",  # read as a port by the parser
+        "https://admin:pa#Sup3rS3cret@hill.isams.cloud",
     ],
 )
 def test_a_refused_url_is_not_repeated_with_its_password_or_query(cli, url):

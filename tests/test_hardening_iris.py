@@ -211,7 +211,7 @@ async def test_a_secret_echoed_escaped_encoded_or_wrapped_is_never_shown(echo) -
         lambda s: f"you sent {s[:11]} and then {s[11:]}",  # in two halves, words between
         lambda s: " " * 4050 + f"Invalid client credentials: secret {s} was not recognised",
         lambda s: '{"error": "' + " " * 4070 + f'bad secret {s}"' + "}",  # cut in a JSON field
-        lambda s: "x" * 4085 + " " + s,  # its start the last characters read
+        lambda s: " " * 4089 + s,  # its first 7 characters the last read: under 8 in a row
     ],
 )
 async def test_part_of_a_secret_echoed_or_cut_where_iris_s_words_are_cut_is_never_shown(
@@ -232,6 +232,22 @@ async def test_part_of_a_secret_echoed_or_cut_where_iris_s_words_are_cut_is_neve
     said = (str(ei.value) + (ei.value.iris_message or "")).casefold()
     for i in range(len(secret) - 4):
         assert secret[i : i + 5].casefold() not in said
+
+
+async def test_a_long_token_leaves_iris_s_words_of_a_long_error_shown() -> None:
+    """A cut answer dropped as many characters at its end as the longest form of the secrets
+    (the token's hex: twice its length): with a token of 2,000 characters nothing of IRIS's
+    words was left to show."""
+    token = "t0K" + "a1B2c3" * 700
+    server = Server(
+        lambda r: httpx.Response(502, text="Bad gateway: the upstream timed out " + "x" * 6000),
+        token=lambda r: httpx.Response(
+            200, json={"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+        ),
+    )
+    with pytest.raises(IrisError) as ei:
+        await fetch(server, max_tries=1)
+    assert (ei.value.iris_message or "").startswith("Bad gateway: the upstream timed out")
 
 
 async def test_a_token_echoed_as_a_base64_bearer_header_is_never_shown() -> None:

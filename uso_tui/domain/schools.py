@@ -107,6 +107,11 @@ def _shown(url: str) -> str:
     at = url.rfind("@")
     if at >= start:
         url = url[:start] + "***" + url[at:]
+    ends = [i for i in (url.find(c, start) for c in "/?#") if i >= 0]
+    end = min(ends, default=len(url))
+    host, colon, port = url[start:end].partition(":")
+    if colon and not port.isdigit():  # `user:password` with no `@`: read as a port
+        url = url[:start] + host + ":***" + url[end:]
     rest = url.find("?", start), url.find("#", start)
     cut = min((i for i in rest if i >= 0), default=-1)
     url = url if cut < 0 else url[: cut + 1] + "***"
@@ -126,8 +131,12 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
-        raise InvalidInput(f"bad MIS URL {_shown(url)!r}: {exc}") from None
+    except ValueError:
+        # (not the parser's words: they quote what it read as a port, a password's part)
+        raise InvalidInput(
+            f"bad MIS URL {_shown(url)!r}: its port (after the host's ':') or brackets cannot "
+            "be read"
+        ) from None
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
         domain = MIS_DOMAINS.get(mis, "isams.cloud")

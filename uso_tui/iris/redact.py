@@ -73,7 +73,8 @@ def blank_secrets(
         for form in forms:
             text = re.sub(re.escape(form), BLANK, text, flags=re.I)
     if cut:
-        text = text[: max(0, len(text) - longest)]
+        # a longer start of a secret (or of its encoded form) is read by the checks below
+        text = text[: max(0, len(text) - min(longest, TAIL))]
     text = _CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}{BLANK}", text)
     text = _ECHOED_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{BLANK}", text)
     readings = _readings(text)
@@ -92,6 +93,11 @@ def blank_secrets(
             return WITHHELD
     return text
 
+
+# The most characters a cut start of a secret may take at the end of the words read and be read
+# by none of the checks (under PART of it plain, under 16 of base64, 8 bytes of hex, or URL-encoded
+# twice): dropped there. Not the longest form's length: a long token's is thousands.
+TAIL = 72
 
 # A run of this many of a secret's characters echoed (the secret less a character, or broken in
 # two halves by other words) tells too much of it: the words are not shown. Shorter secrets are

@@ -358,6 +358,9 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     searching: list[MisRecord] = [rec for rec in pending if rec.mis_id not in targets]
     linking = [rec for rec in pending if rec.mis_id in targets]
     elsewhere: dict[str, list[Any]] = {}
+    # (a record about to link to an account asked for is looked for elsewhere too: the LA's
+    # index and the store-wide look, shared per LA in a daily run, cost one school's run alone
+    # a read of its LA; such records are few)
     if searching or stale or linking:
         if index is None:
             if snapshot.index_for is not None:
