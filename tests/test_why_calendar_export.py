@@ -311,6 +311,14 @@ def test_why_that_finds_no_record_says_where_to_look_or_names_the_accounts(env, 
     assert "not in the MIS exports yet" in said and "try the date of birth alone" in said
     assert main([*root, "why", "Zed Quill", "--json"], clock=lambda: DAY2) == 0
     assert json.loads(capsys.readouterr().out) == []  # the JSON shape is the records' only
+    # unallocated (its holder removed by mistake?): the answer says how to restore it
+    from uso_tui.sync.actions import unallocate_account
+
+    unallocate_account(env.store, "zquill.204", operator="desk", now=DAY2)
+    assert main([*root, "why", "Zed Quill"], clock=lambda: DAY2) == 0
+    said = capsys.readouterr().err
+    assert "do: if zquill.204 should have access again, restore it" in said
+    assert "uso-tui restore zquill.204" in said
 
 
 @pytest.mark.parametrize("name", LISTS)

@@ -424,7 +424,21 @@ def not_found(store: Store, text: str) -> list[str]:
         for h in hits[:NOT_FOUND_ACCOUNTS]
     )
     more = " and more: search Users" if len(hits) > NOT_FOUND_ACCOUNTS else ""
-    return [head, f"but these accounts match it: {named}{more}", *_waiting_in_cases(store, hits)]
+    gone = [h for h in hits[:NOT_FOUND_ACCOUNTS] if h.status == "unallocated"]
+    todo = (
+        [
+            f"do: if {gone[0].username} should have access again, restore it (its previous "
+            f"school's Bulk results, Unallocated, r; or `uso-tui restore {gone[0].username}`)"
+        ]
+        if gone
+        else []
+    )
+    return [
+        head,
+        f"but these accounts match it: {named}{more}",
+        *todo,
+        *_waiting_in_cases(store, hits),
+    ]
 
 
 def _waiting_in_cases(store: Store, hits: list[Any]) -> list[str]:
