@@ -327,3 +327,38 @@ def test_an_account_asked_for_is_not_linked_automatically_to_a_person_active_els
     assert run.counts["auto_linked"] == 0 and run.counts["needs_matching"] == 1
     [case] = env.store.cases(DFE, "open")
     assert {c["school"] for c in case.candidates} == {DFE, home}
+
+
+def test_two_changes_a_day_apart_are_weighed_together(tmp_path):
+    """Kevin's record keyed Wei one day (a new forename alone: an update) and given Wei's date
+    of birth the next (a date alone: an update): Kevin's account had become Wei's, one field a
+    day. The second change is weighed with the first: listed as another person, and the
+    operator's `a` (the same person) ends the question."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[KEVIN, OTHER])
+    env.sync(DAY1)
+    username = kevin(env).username
+    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2014-03-15"), OTHER])
+    assert env.sync(DAY2).counts["updated"] == 1  # a forename changed: one change
+    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2015-09-02"), OTHER])
+    run = env.sync(DAY3)
+    assert run.counts["invalid"] == 1 and run.counts["updated"] == 0
+    assert env.store.account(username).dob == "2014-03-15"
+    [row] = [r for r in env.store.why_records(DFE) if r["mis_id"] == "7"]
+    assert "counting the change of 2026-03-10" in row["reason"]
+    accept_record(env.store, username, operator="desk", now=DAY3)
+    assert env.store.account(username).dob == "2015-09-02"
+    assert env.sync(DAY3).counts["invalid"] == 0
+
+
+def test_changes_a_month_and_more_apart_are_each_a_person_s_own(tmp_path):
+    from datetime import timedelta
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[KEVIN, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2014-03-15"), OTHER])
+    env.sync(DAY2)
+    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2015-09-02"), OTHER])
+    run = env.sync(DAY2 + timedelta(days=45))
+    assert run.counts["updated"] == 1 and run.counts["invalid"] == 0

@@ -116,6 +116,10 @@ class Account(_Record):
     last_event: str = ""
     last_event_at: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)  # [{at, action, school, run_id}]
+    # The names and date of birth before a run last changed them, {forename, surname, dob, at}:
+    # a second change within CHANGE_WINDOW_DAYS is weighed with the first (plan._another_person:
+    # an id given again to someone else, one field a day, is still two changes).
+    changed_from: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Account:

@@ -98,7 +98,8 @@ def accept_record(
     with store.transaction(operator) as txn:
         acc, rec = _linked_account(txn, store, username, as_shown)
         _refuse_if_swapped(txn, acc, rec, f"{username} taking it would give them two accounts")
-        after = dataclasses.replace(acc, **held_fields(rec))
+        # the operator said: the same person (the changes weighed together are answered)
+        after = dataclasses.replace(acc, **held_fields(rec), changed_from=None)
         put_changed(txn, acc, after, "accept_record", at, acc.link_school)
     return after
 

@@ -744,7 +744,7 @@ def _linked(
         planned.counts[UNCHANGED] += 1
         return False
     acc = Account.from_row(row)
-    other = _another_person(rec, acc, upn_holders)
+    other = _another_person(rec, acc, upn_holders, planned.today)
     if other:
         # An MIS id given again to someone else: neither restored nor rewritten as them (the
         # record is listed; its account, present by its id, is not unallocated either).
@@ -770,6 +770,8 @@ def _linked(
         planned.counts[RESTORED] += 1
     elif changed:
         after = dataclasses.replace(acc, **held)
+        if {"forename", "surname", "dob"} & set(changed):
+            after.changed_from = _changed_from(acc, planned.today)
         planned.changes.append(
             AccountChange("update", acc, after, "changed: " + ", ".join(changed))
         )
@@ -783,7 +785,56 @@ def _linked(
     return False
 
 
-def _another_person(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
+CHANGE_WINDOW_DAYS = 30  # changes to a linked record within this many days are weighed together
+
+
+def _recent_change(acc: Account, today: str | None) -> dict[str, Any] | None:
+    """The account's names and date before a run's change of them within CHANGE_WINDOW_DAYS of
+    `today` (any age when today is None: a check of what a run already judged)."""
+    was = acc.changed_from
+    if not was or not isinstance(was, dict):
+        return None
+    if today is not None:
+        try:
+            age = (date.fromisoformat(today) - date.fromisoformat(str(was.get("at")))).days
+        except ValueError:
+            return None
+        if age > CHANGE_WINDOW_DAYS:
+            return None
+    return was
+
+
+def _changed_from(acc: Account, today: str) -> dict[str, Any]:
+    """What changed_from holds after a run changes the account's names or date: the first of
+    the changes within the window (so two, a day apart, are weighed from before both)."""
+    was = _recent_change(acc, today)
+    if was is not None:
+        return was
+    return {"forename": acc.forename, "surname": acc.surname, "dob": acc.dob, "at": today}
+
+
+def _another_person(
+    rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | None = None
+) -> str:
+    """_apart, from the account as it is and as it was before a recent change of its names or
+    date of birth (Kevin's record keyed Wei one day and given Wei's date the next)."""
+    apart = _apart(rec, acc, upn_holders)
+    if apart:
+        return apart
+    was = _recent_change(acc, today)
+    if was is None:
+        return ""
+    before = dataclasses.replace(
+        acc,
+        forename=str(was.get("forename") or ""),
+        surname=str(was.get("surname") or ""),
+        dob=was.get("dob"),
+    )
+    apart = _apart(rec, before, upn_holders)
+    return f"{apart}, counting the change of {was.get('at')}" if apart else ""
+
+
+def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     """What says a linked record is now another person than its account (its MIS id given
     again, or two children's ids swapped, as a school's own SchoolId, keyed by hand, can be): ""
     when it may be the same person (a change of name, a date corrected, a known form: the update
