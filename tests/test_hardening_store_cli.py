@@ -198,3 +198,25 @@ def test_a_secret_file_emptied_or_not_text_is_said_so_not_sent(cli, damage):
     assert "client secret file" in res.err and "empty or not text" in res.err
     assert "set the secret again" in res.err and "codec" not in res.err
     assert "refused" not in res.err
+
+
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        ("registry/*.json", ("restore", "aholt.204")),
+        (f"schools/{DFE}/audit/*.json", ("audit", DFE)),
+        ("recent/*.json", ("audit",)),
+        (f"schools/{DFE}/data.json", ("runs", DFE)),
+    ],
+)
+def test_valid_json_of_another_shape_in_a_store_file_is_named_as_damage(cli, name, argv):
+    """A file holding valid JSON of another shape ([1, 2, 3]) failed with "unexpected
+    AttributeError: 'list' object has no attribute 'get'", in the console too."""
+    cli.add_account(DFE, "Ann", "Holt", "2014-01-01")
+    paths = sorted(cli.data_dir.glob(name))
+    assert paths, name
+    for path in paths:
+        path.write_bytes(b"[1, 2, 3]")
+    res = cli(*argv)
+    assert res.status == 1, res
+    assert "corrupt" in res.err and "backup" in res.err and "unexpected" not in res.err

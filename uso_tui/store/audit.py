@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from uso_tui.store.layout import seq_of
-from uso_tui.store.storage import as_table, read_json, table_rows
+from uso_tui.store.storage import as_table, damaged, read_json, read_table, table_rows
 from uso_tui.store.version_cache import meta_table
 
 RECENT_EVENTS = 2000
@@ -44,7 +44,7 @@ def read_events(
     """Events of one folder, newest first."""
     out: list[dict[str, Any]] = []
     for seg in segments_newest_first(folder):
-        events = table_rows(read_json(seg), "events")
+        events = read_table(seg, "events")
         for event in reversed(events):
             if subject is None or event.get("subject") == subject:
                 out.append(event)
@@ -155,7 +155,10 @@ class Deltas:
         for number in numbers:
             doc = known.get(number)
             if doc is None:
-                doc = read_json(folder / delta_name(number)) or {}
+                path = folder / delta_name(number)
+                doc = read_json(path) or {}
+                if not isinstance(doc, dict):
+                    raise damaged(path, f"a JSON {type(doc).__name__} where a delta belongs")
                 with self._lock:
                     self._docs[number] = doc
             out.append(doc)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.store.storage import as_table, encode, read_json, table_rows
+from uso_tui.store.storage import as_table, encode, read_table
 
 if TYPE_CHECKING:
     from uso_tui.store.journal import Commit
@@ -46,7 +46,7 @@ class KeptReads:
     def kept_rows(self) -> list[dict[str, Any]]:
         """Each kept pair as stored ({a, b, by, at}), oldest first."""
         with self._reading():  # type: ignore[attr-defined]
-            return table_rows(read_json(kept_path(self.root)), "kept")
+            return read_table(kept_path(self.root), "kept")
 
 
 class KeptWrites:
@@ -59,7 +59,7 @@ class KeptWrites:
     def _kept(self) -> list[dict[str, Any]]:
         if self._kept_rows is None:
             root = self._lay.root  # type: ignore[attr-defined]
-            self._kept_rows = table_rows(read_json(kept_path(root)), "kept")
+            self._kept_rows = read_table(kept_path(root), "kept")
         return self._kept_rows
 
     def kept_pairs(self) -> frozenset[tuple[str, str]]:

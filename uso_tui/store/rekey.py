@@ -17,7 +17,7 @@ from uso_tui.store.index import build_index
 from uso_tui.store.journal import Commit
 from uso_tui.store.layout import NAMES_KEYS, Layout
 from uso_tui.store.people import staged_keys
-from uso_tui.store.storage import read_bytes, read_json, table_rows
+from uso_tui.store.storage import read_bytes, read_table
 from uso_tui.store.why_index import rekeyed_lines
 
 PER_COMMIT = 200  # schools rekeyed per commit (each commit holds its files in memory)
@@ -29,7 +29,7 @@ def rekeyed_files(layout: Layout, dfe: str) -> dict[Path, bytes]:
     index_path = layout.names_idx(dfe)
     old = read_bytes(index_path)
     if old and not old.isascii():
-        rows = table_rows(read_json(layout.data(dfe)), "accounts")
+        rows = read_table(layout.data(dfe), "accounts")
         index = build_index({row["username"]: row for row in rows})
         if index != old:
             out[index_path] = index

@@ -23,8 +23,8 @@ from uso_tui.store.storage import (
     check_tables,
     damaged,
     encode,
-    read_json,
     read_json_raw,
+    read_table,
     table_rows,
 )
 from uso_tui.store.version_cache import meta_table, new_token
@@ -82,7 +82,7 @@ ARCHIVED_STATUSES = frozenset(("succeeded", "failed", "cancelled"))
 
 def archived_runs(path: Path) -> list[dict[str, Any]]:
     """A school's runs archive, oldest first."""
-    return table_rows(read_json(path), "runs")
+    return read_table(path, "runs")
 
 
 # Likewise the cases: every open case stays, and the newest CASES_KEPT resolved ones (a decision
@@ -97,7 +97,7 @@ CASES_ARCHIVE_AT = 100
 def archived_cases(path: Path) -> list[dict[str, Any]]:
     """A school's cases archive, oldest first (a case reopened since may be in it too, as it was
     when archived: the school's file has it as it is)."""
-    return table_rows(read_json(path), "cases")
+    return read_table(path, "cases")
 
 
 def archived_case(path: Path, case_id: str) -> dict[str, Any] | None:

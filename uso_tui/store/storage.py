@@ -84,6 +84,15 @@ def damaged(path: Path, what: str) -> CorruptFile:
     )
 
 
+def read_table(path: Path, table: str) -> list[dict[str, Any]]:
+    """The documents of one table of a store file (none if there is no such file), checked to
+    be what uso-tui writes (CorruptFile, naming it, if not)."""
+    data = read_json(path)
+    if data is not None:
+        check_tables(path, data, (table,))
+    return table_rows(data, table)
+
+
 def check_tables(path: Path, data: Any, tables: tuple[str, ...]) -> None:
     """CorruptFile unless `data` is a document of TinyDB tables (each of `tables` it holds a
     JSON object of documents): valid JSON of another shape read as "nothing here"."""
@@ -236,7 +245,19 @@ def table_rows(data: dict[str, Any] | None, table: str) -> list[dict[str, Any]]:
     """The documents of one TinyDB table, in document-id order."""
     if not data:
         return []
-    docs = data.get(table) or {}
+    docs = data.get(table) if isinstance(data, dict) else None
+    if not isinstance(docs or {}, dict):
+        # read where no path was at hand (read_table names the file)
+        raise CorruptFile(
+            f"a store file is corrupt (its {table!r} is not a table of documents): restore the "
+            "data directory from a backup; nothing was changed"
+        )
+    if not isinstance(data, dict):
+        raise CorruptFile(
+            f"a store file is corrupt (a JSON {type(data).__name__} where its {table!r} table "
+            "belongs): restore the data directory from a backup; nothing was changed"
+        )
+    docs = docs or {}
     return [docs[k] for k in sorted(docs, key=int)]
 
 

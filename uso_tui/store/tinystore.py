@@ -73,9 +73,10 @@ from uso_tui.store.storage import (
     make_dir,
     read_bytes,
     read_json,
+    read_table,
     table_rows,
 )
-from uso_tui.store.transaction import TinyTransaction, registry_map
+from uso_tui.store.transaction import TinyTransaction, registry_map, registry_of
 from uso_tui.store.version_cache import VersionCache
 
 
@@ -157,9 +158,7 @@ class TinyStore(KeptReads, Store):
                 commit = Commit(self.root)
                 old = self.layout.schools_json
                 if old.exists():
-                    stage_from_rows(
-                        commit, self.layout.directory, table_rows(read_json(old), "schools")
-                    )
+                    stage_from_rows(commit, self.layout.directory, read_table(old, "schools"))
                     commit.delete(old)
                 commit.write(self.layout.store_json, encode({"schema": SCHEMA_VERSION}))
                 commit.apply()
@@ -384,7 +383,7 @@ class TinyStore(KeptReads, Store):
         data = read_bytes(self.layout.names_idx(dfe))
         if describes(data, read_bytes(self.layout.names_keys(dfe))):
             return data
-        rows = table_rows(read_json(self.layout.data(dfe)), "accounts")
+        rows = read_table(self.layout.data(dfe), "accounts")
         return index.build_index({row["username"]: row for row in rows})
 
     def find_people(
@@ -426,7 +425,7 @@ class TinyStore(KeptReads, Store):
         with self._reading():
             by_home: dict[str, set[str]] = {}
             for la, wanted in by_la.items():
-                reg = registry_map(read_json(self.layout.registry_file(la)))
+                reg = registry_of(self.layout.registry_file(la))
                 for username in wanted:
                     home = reg.get(username)
                     if home is not None:
@@ -605,11 +604,11 @@ class TinyStore(KeptReads, Store):
     def _subject_events(self, subject: str, limit: int | None) -> list[dict[str, Any]]:
         """An account's events across every school it has been at (caller holds _reading)."""
         schools: set[str] = set()
-        reg = registry_map(read_json(self.layout.registry_file(la_of_username(subject))))
+        reg = registry_of(self.layout.registry_file(la_of_username(subject)))
         home = reg.get(subject)
         if home:
             schools.add(home)
-            for account in table_rows(read_json(self.layout.data(home)), "accounts"):
+            for account in read_table(self.layout.data(home), "accounts"):
                 if account["username"] == subject:
                     for key in ("school", "previous_school", "link_school"):
                         if account.get(key):
@@ -644,7 +643,7 @@ class TinyStore(KeptReads, Store):
             names.sort(key=seq_of, reverse=True)
             out = []
             for run_id in names[:30]:
-                rows = table_rows(read_json(folder / f"{run_id}.json"), "processed_file")
+                rows = read_table(folder / f"{run_id}.json", "processed_file")
                 if rows:
                     out.append(ProcessedFile.from_stored(rows[0]).with_created())
         return out
@@ -654,7 +653,7 @@ class TinyStore(KeptReads, Store):
         if not DFE_RE.match(dfe):
             return None
         with self._reading():
-            rows = table_rows(read_json(self.layout.processed_file(dfe, run_id)), "processed_file")
+            rows = read_table(self.layout.processed_file(dfe, run_id), "processed_file")
         return ProcessedFile.from_stored(rows[0]).with_created() if rows else None
 
     # writing

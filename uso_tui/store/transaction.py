@@ -74,7 +74,14 @@ from uso_tui.store.schooldoc import (
     last_run_fields,
     merged_runs,
 )
-from uso_tui.store.storage import as_table, encode, make_dir, read_bytes, read_json, table_rows
+from uso_tui.store.storage import (
+    as_table,
+    encode,
+    make_dir,
+    read_bytes,
+    read_table,
+    table_rows,
+)
 from uso_tui.store.version_cache import head_token, meta_table, new_token
 from uso_tui.store.why_index import staged_from_draft, staged_index
 
@@ -133,12 +140,18 @@ def _archive(commit: Commit, path: Path, table: str, key: str, old: list[dict[st
     if not old:
         return
     again = {d[key] for d in old}
-    kept = [d for d in table_rows(read_json(path), table) if d[key] not in again]
+    kept = [d for d in read_table(path, table) if d[key] not in again]
     commit.write(path, encode({table: as_table(kept + old)}))
 
 
 def registry_map(data: dict[str, Any] | None) -> dict[str, str]:
     rows = table_rows(data, "registry")
+    return rows[0] if rows else {}
+
+
+def registry_of(path: Path) -> dict[str, str]:
+    """An LA's registry file as username -> home school (checked: CorruptFile naming it)."""
+    rows = read_table(path, "registry")
     return rows[0] if rows else {}
 
 

@@ -30,6 +30,7 @@ from uso_tui.domain.models import PROCESSED_COLUMNS
 from uso_tui.domain.names import normalise, normalise_cached
 from uso_tui.domain.schools import REPORTS
 from uso_tui.store.index import search_keys
+from uso_tui.store.storage import read_table
 
 WHY_FIELDS = (
     "run_id",
@@ -336,7 +337,6 @@ def school_files(layout: Any, dfes: Iterable[str]) -> Iterable[tuple[str, Path |
     """Each school's why.idx; for a school whose runs predate it, the lines of its latest
     processed file, made in memory (its next run writes the index)."""
     from uso_tui.store.layout import seq_of  # noqa: PLC0415
-    from uso_tui.store.storage import read_json, table_rows  # noqa: PLC0415
 
     for dfe in dfes:
         path = layout.why_idx(dfe)
@@ -350,7 +350,7 @@ def school_files(layout: Any, dfes: Iterable[str]) -> Iterable[tuple[str, Path |
         if not names:
             continue
         newest = max(names, key=seq_of)
-        rows = table_rows(read_json(layout.processed_file(dfe, newest)), "processed_file")
+        rows = read_table(layout.processed_file(dfe, newest), "processed_file")
         if rows:
             from uso_tui.domain.models import ProcessedFile  # noqa: PLC0415
 
