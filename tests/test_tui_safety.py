@@ -326,6 +326,30 @@ async def test_a_create_beside_a_free_candidate_of_90_percent_needs_f_not_the_ha
     assert len(store.school_accounts(dfe)) == before + 1
 
 
+async def test_decided_in_this_session_counts_across_a_reload(demo_ran):
+    """`g` (or `v`) read the queue again and forgot the session's decisions: the end of the
+    queue said "0 decided in this session" after two. `u` still undoes the session's last
+    (here a skip: nothing decided is reverted)."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    cases = store.cases(dfe)
+    async with started(store, "matching", dfe) as (app, pilot):
+        for keys in (("m", "y"), ("x", "y")):
+            await press(pilot, *keys)
+            await settle(pilot, 4)
+        await press(pilot, "g")
+        await settle(pilot, 4)
+        for _ in cases[2:]:
+            await press(pilot, "s")
+            await settle(pilot)
+        assert "2 decided in this session" in screen_text(app)
+        await press(pilot, "g")
+        await settle(pilot, 4)
+        await press(pilot, "u")  # undoes the last decision, as before the reloads: the skip
+        await settle(pilot, 4)
+    assert {store.case(c.case_id).status for c in cases[:2]} == {"resolved"}
+
+
 async def test_a_case_decided_in_another_console_is_shown_decided_when_refused(demo_ran):
     """Two operators on one queue: the second's `m` on a case the first has matched is refused,
     and the case is then shown as it is (decided, by whom), not left looking open."""

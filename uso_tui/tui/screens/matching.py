@@ -179,7 +179,7 @@ class MatchingScreen(ExportsCsv):
         self.cases = cases
         self.accounts = accounts
         self.index = 0
-        self.decided = []
+        # (self.decided is the session's, kept across reloads: g and v read the queue again)
         if self.focus_case is not None:
             self.focus_item(self.focus_case)
         else:
@@ -644,9 +644,10 @@ class MatchingScreen(ExportsCsv):
                 self.show()
 
     def _decided_here(self) -> int:
-        """The cases this session decided that are still decided (not skips, nor undone)."""
-        mine = set(self.decided)
-        return sum(1 for c in self.cases if c.case_id in mine and c.status == "resolved")
+        """The cases this session decided that are still decided (not skips, nor undone; a
+        case listed open again, decided elsewhere or undone, no longer counts)."""
+        open_now = {c.case_id for c in self.cases if c.status == "open"}
+        return len(set(self.decided) - open_now)
 
     def _decided(
         self, case: MatchCase, skipped: bool, fresh: dict[str, Account], said: bool = False
