@@ -162,7 +162,7 @@ class SchoolDoc:
     @classmethod
     def load(cls, dfe: str, path: Path) -> SchoolDoc:
         """The file of a school the directory lists."""
-        return cls.from_data(dfe, *read_school_file(path))
+        return cls.from_data(dfe, *checked_school_file(path, *read_json_raw(path)))
 
     def settle_stale_runs(self) -> None:
         """Runs left "running" by a process that died are failed (interrupted) from now on."""
@@ -321,12 +321,11 @@ class SchoolDoc:
 SCHOOL_TABLES = ("accounts", "runs", "cases", "exclusions", "seen", "meta")
 
 
-def read_school_file(path: Path) -> tuple[dict[str, Any], bytes]:
-    """The decoded file of a school the directory lists, and its bytes. Every school listed has
-    one, written with its entry: one missing, empty or of another shape is damaged (read as an
-    empty school, the next run made every record a starter and wrote the file again without
-    its accounts, runs and cases)."""
-    data, raw = read_json_raw(path)
+def checked_school_file(path: Path, data: Any, raw: bytes | None) -> tuple[dict[str, Any], bytes]:
+    """A school's file as read (read_json_raw). Every school listed has one, written with its
+    entry: one missing, empty or of another shape is damaged (read as an empty school, the next
+    run made every record a starter and wrote the file again without its accounts, runs and
+    cases)."""
     if data is None:
         raise damaged(path, "missing" if raw is None else "empty")
     check_tables(path, data, SCHOOL_TABLES)

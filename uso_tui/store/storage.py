@@ -75,8 +75,14 @@ def decode(path: Path, raw: bytes | None) -> Any:
         raise damaged(path, f"not valid JSON: {exc}") from None
 
 
-def damaged(path: Path, what: str) -> CorruptFile:
-    """The error for a store file that cannot be what uso-tui wrote, saying `what` is wrong."""
+def damaged(path: Path | None, what: str) -> CorruptFile:
+    """The error for a store file that cannot be what uso-tui wrote, saying `what` is wrong
+    (`path` None: read where no path was at hand; read_table names the file)."""
+    if path is None:
+        return CorruptFile(
+            f"a store file is corrupt ({what}): restore the data directory from a backup; "
+            "nothing was changed"
+        )
     return CorruptFile(
         f"store file {path} is corrupt ({what}). uso-tui never writes a file in place, so it "
         "was damaged from outside: restore the data directory (or this file) from a backup; "
@@ -245,19 +251,11 @@ def table_rows(data: dict[str, Any] | None, table: str) -> list[dict[str, Any]]:
     """The documents of one TinyDB table, in document-id order."""
     if not data:
         return []
-    docs = data.get(table) if isinstance(data, dict) else None
-    if not isinstance(docs or {}, dict):
-        # read where no path was at hand (read_table names the file)
-        raise CorruptFile(
-            f"a store file is corrupt (its {table!r} is not a table of documents): restore the "
-            "data directory from a backup; nothing was changed"
-        )
     if not isinstance(data, dict):
-        raise CorruptFile(
-            f"a store file is corrupt (a JSON {type(data).__name__} where its {table!r} table "
-            "belongs): restore the data directory from a backup; nothing was changed"
-        )
-    docs = docs or {}
+        raise damaged(None, f"a JSON {type(data).__name__} where its {table!r} table belongs")
+    docs = data.get(table) or {}
+    if not isinstance(docs, dict):
+        raise damaged(None, f"its {table!r} is not a table of documents")
     return [docs[k] for k in sorted(docs, key=int)]
 
 

@@ -63,8 +63,8 @@ from uso_tui.store.schooldoc import (
     archived_case,
     archived_cases,
     archived_runs,
+    checked_school_file,
     merged_runs,
-    read_school_file,
 )
 from uso_tui.store.storage import (
     CorruptFile,
@@ -73,6 +73,7 @@ from uso_tui.store.storage import (
     make_dir,
     read_bytes,
     read_json,
+    read_json_raw,
     read_table,
     table_rows,
 )
@@ -248,9 +249,10 @@ class TinyStore(KeptReads, Store):
         if not DFE_RE.match(dfe or ""):
             raise UnknownSchool(f"unknown school {dfe!r}")
         path = self.layout.data(dfe)
-        if not path.exists():
+        data, raw = read_json_raw(path)
+        if raw is None:
             self._entry(dfe)  # raises UnknownSchool
-        return read_school_file(path)
+        return checked_school_file(path, data, raw)
 
     def _doc(self, dfe: str) -> SchoolDoc:
         return SchoolDoc.from_data(dfe, self._data(dfe))

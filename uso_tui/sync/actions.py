@@ -417,7 +417,8 @@ def _preview(
         and acc.link_school == case.school
         and acc.link_report == case.report
         and acc.mis_id in (latest_export_ids(store, case.school, case.report) or ())
-        and not _record_is_another_person(store, acc)
+        # (unless that record now names another person: the case's may be its re-keyed one)
+        and listed_as_another(store, acc) is None
     ):
         refused = (
             f"{acc.username} is linked to MIS record {acc.mis_id}, which is in the latest "
@@ -431,13 +432,6 @@ def _preview(
         differences=match_differences(rec, acc, case.school),
         refused=refused,
     )
-
-
-def _record_is_another_person(store: Store, acc: Account) -> bool:
-    """Whether the account's record, as its school's latest export lists it, names another
-    person than the account (its id keyed again for someone else): its person may be the
-    case's record, under a new id."""
-    return listed_as_another(store, acc) is not None
 
 
 def _another_child(store: Store, rec: MisRecord, acc: Account) -> str | None:

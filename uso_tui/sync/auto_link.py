@@ -242,9 +242,10 @@ def auto_link_target(
 ) -> Account | None:
     """The one account the record links to automatically, only when nothing else could be
     meant (DESIGN rule 6): one unlinked account of this school with the same surname, date of
-    birth (a real one, not a placeholder) and the record's own forename; no other record of the export could claim it; no
-    other unlinked account here shares a name with the record; names, UPNs and genders do not
-    conflict; a restored account only to the record it was linked to before."""
+    birth (a real one, not a placeholder) and the record's own forename; no other record of the
+    export could claim it; no other unlinked account here shares a name with the record; names,
+    UPNs and genders do not conflict; a restored account only to the record it was linked to
+    before."""
     same = unlinked.get((normalise_cached(rec.surname), rec.dob or ""), ())
     if not same or placeholder_dob(same[0].dob):
         return None  # (1900-01-01 keyed for a date not known is no date of birth to share)

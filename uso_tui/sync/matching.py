@@ -439,6 +439,12 @@ class CandidateIndex:
                     found.update(sounds.get((sound, initial), ()))
         return found
 
+    def _superseded(self, username: str, position: int) -> bool:
+        """Whether the pool's entry at `position` was replaced by a later one of the account
+        (add())."""
+        latest = self._latest
+        return latest is not None and latest[username] != position
+
     def held_elsewhere(self, rec: MisRecord, school: str, extra: Iterable[Any] = ()) -> Any:
         """An active account at another school than `school` (of the pool, or of `extra`:
         accounts found across the store) with the record's UPN, or its forename, surname and
@@ -449,16 +455,9 @@ class CandidateIndex:
             upn = ""
         whole = f"{key(rec.forename)} {key(rec.surname)}"
         self._counted()  # (indexes the pool by whole name)
-        positions = (
-            [*self.by_upn.get(upn, ()), *self._by_name.get(whole, ())]
-            if upn
-            else [*self._by_name.get(whole, ())]
-        )
-        latest = self._latest
+        positions = [*(self.by_upn.get(upn, ()) if upn else ()), *self._by_name.get(whole, ())]
         found = [
-            self.accounts[p]
-            for p in positions
-            if latest is None or latest[self.accounts[p].username] == p
+            acc for p in positions if not self._superseded((acc := self.accounts[p]).username, p)
         ]
         for acc in (*found, *extra):
             if getattr(acc, "status", "active") != "active" or not acc.school:
@@ -549,7 +548,7 @@ class CandidateIndex:
     ) -> Iterator[tuple[Any, int | None]]:
         """(account, its position in the pool, or None for one of `extra`), once each: the
         record's blocks, then `extra`, less `exclude` and entries superseded by add()."""
-        latest = self._latest
+        latest = self._latest  # (_superseded, inlined: every blocked account passes here)
         seen: set[str] = set()
         for position in self._block(rec):
             acc = self.accounts[position]
@@ -630,12 +629,11 @@ class CandidateIndex:
         positions = self.by_dob.get(dob, ())
         if len(positions) > DOB_CROWD:
             return set()
-        have = {w.account.username: w for w in weighed_all}  # type: ignore[attr-defined]
-        latest = self._latest
+        have = {w.account.username for w in weighed_all}  # type: ignore[attr-defined]
         found: list[tuple[Any, Person]] = []
         for position in positions:
             acc = self.accounts[position]
-            if acc.username in exclude or (latest is not None and latest[acc.username] != position):
+            if acc.username in exclude or self._superseded(acc.username, position):
                 continue
             found.append((acc, self.person(position)))
         found += [

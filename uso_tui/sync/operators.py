@@ -23,7 +23,7 @@ from uso_tui.config import (
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.store.api import Store
 from uso_tui.store.storage import atomic_write
-from uso_tui.sync.access import require
+from uso_tui.sync.access import ADMIN, require
 from uso_tui.sync.apply import event
 from uso_tui.sync.runner import iso
 
@@ -86,7 +86,7 @@ def remove_operator(store: Store, name: str, *, operator: str, now: datetime) ->
         gone = operators.pop(name, None)
         if gone is None:
             raise InvalidInput(f"no operator {name} in {operators_path(store.root)}")
-        if gone.role == "admin" and not any(o.role == "admin" for o in operators.values()):
+        if gone.role == ADMIN and not any(o.role == ADMIN for o in operators.values()):
             # the console would have nobody to add a school, change a setting or an operator:
             # only the data directory's owner, at a shell on the server
             raise InvalidInput(
