@@ -162,6 +162,18 @@ def _form(secret: str, pad: int) -> bytes:
     return f"grant_type=client_credentials&client_id=cid&x={'y' * (30 + pad)}&client_secret={secret}".encode()
 
 
+async def _said_when_the_token_is_refused(status: int, text: str, secret: str) -> str:
+    """What the error says when IRIS refuses the token request with `text`."""
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([])),
+        token=lambda r: httpx.Response(status, text=text),
+    )
+    async with server.client() as client:
+        with pytest.raises(IrisError) as ei:
+            await client.fetch_report(school(), secret, "students")
+    return str(ei.value) + (ei.value.iris_message or "")
+
+
 @pytest.mark.parametrize(
     "echo",
     [
@@ -188,14 +200,7 @@ def _form(secret: str, pad: int) -> bytes:
     ],
 )
 async def test_a_secret_echoed_escaped_encoded_or_wrapped_is_never_shown(echo) -> None:
-    def token(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(400, text=echo(ECHOED))
-
-    server = Server(lambda r: httpx.Response(200, json=listing([])), token=token)
-    async with server.client() as client:
-        with pytest.raises(IrisError) as ei:
-            await client.fetch_report(school(), ECHOED, "students")
-    said = str(ei.value) + (ei.value.iris_message or "")
+    said = await _said_when_the_token_is_refused(400, echo(ECHOED), ECHOED)
     # read as a person would: JSON escapes decoded, spaces and line breaks ignored, any case
     flat = "".join(said.encode().decode("unicode_escape").split()).casefold()
     for value in (ECHOED, f"cid:{ECHOED}"):
@@ -221,15 +226,7 @@ async def test_part_of_a_secret_echoed_or_cut_where_iris_s_words_are_cut_is_neve
     that puts it where the words read are cut (the spaces taken out then brought its first half
     into what is shown), told most of it."""
     secret = "Sup3rS3cretValue-XYZ987"
-
-    def token(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(401, text=echo(secret))
-
-    server = Server(lambda r: httpx.Response(200, json=listing([])), token=token)
-    async with server.client() as client:
-        with pytest.raises(IrisError) as ei:
-            await client.fetch_report(school(), secret, "students")
-    said = (str(ei.value) + (ei.value.iris_message or "")).casefold()
+    said = (await _said_when_the_token_is_refused(401, echo(secret), secret)).casefold()
     for i in range(len(secret) - 4):
         assert secret[i : i + 5].casefold() not in said
 

@@ -38,6 +38,17 @@ def end_state(app, store) -> list:
     return out
 
 
+async def keys_had_their_turn(app, pilot, rounds: int, also=lambda: True) -> None:
+    """The burst's keys and the work they start, in turn, until every key has had its turn and
+    `also()` holds (bounded: a key left waiting for ever fails what the test compares)."""
+    for _ in range(rounds):
+        await pilot.pause(0.05)
+        await settle(pilot, 2)
+        if also() and not app._key_turn and not app._held_keys:  # noqa: SLF001 - no public reader
+            break
+    await settle(pilot, 3)
+
+
 @pytest.mark.parametrize("seq", SEQUENCES)
 async def test_typed_ahead_ends_where_key_by_key_ends(demo_ran, seq, tmp_path, monkeypatch):
     keys = seq.split()
@@ -56,14 +67,7 @@ async def test_typed_ahead_ends_where_key_by_key_ends(demo_ran, seq, tmp_path, m
     slowed(monkeypatch, store)
     async with started(store) as (app, pilot):
         burst(app, *keys)
-        # the burst's keys and the work they start, in turn, until every key has had its turn
-        # (bounded: a key left waiting for ever fails the comparison)
-        for _ in range(200):
-            await pilot.pause(0.05)
-            await settle(pilot, 2)
-            if not app._key_turn and not app._held_keys:  # noqa: SLF001 - no public reader
-                break
-        await settle(pilot, 3)
+        await keys_had_their_turn(app, pilot, 200)
         assert end_state(app, store) == expected
 
 
@@ -75,14 +79,12 @@ async def test_queue_opened_while_its_run_goes_acts_on_the_cases_the_run_opens(d
     store = demo.store
     async with started(store) as (app, pilot):
         burst(app, "j", "j", "enter", "f", "y", "m", "m", "y")
-        for _ in range(300):
-            await pilot.pause(0.05)
-            await settle(pilot, 2)
+
+        def runs_done() -> bool:
             runs = list(app.live_runs.values())
-            idle = not app._key_turn and not app._held_keys  # noqa: SLF001 - no public reader
-            if runs and all(run.done for run in runs) and idle:
-                break
-        await settle(pilot, 3)
+            return bool(runs) and all(run.done for run in runs)
+
+        await keys_had_their_turn(app, pilot, 300, runs_done)
         (dfe,) = app.live_runs
         assert type(app.screen).__name__ == "MatchingScreen"
     decided = store.cases(dfe, "resolved")
@@ -96,12 +98,7 @@ async def test_escape_in_the_schools_filter_leaves_it_for_the_list(demo):
     (Users, as the footer said) was typed into the filter."""
     async with started(demo.store) as (app, pilot):
         burst(app, "slash", "t", "h", "o", "r", "escape", "u")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            await settle(pilot, 2)
-            if not app._key_turn and not app._held_keys:  # noqa: SLF001 - no public reader
-                break
-        await settle(pilot, 3)
+        await keys_had_their_turn(app, pilot, 100)
         assert type(app.screen).__name__ == "UsersScreen"
 
 
