@@ -256,6 +256,10 @@ def test_ids_swapped_between_twins_of_one_sex_take_neither_twin_s_account(tmp_pa
         (("John", "Lam", "2014-03-15", None), ("Jack", "Lam", "2017-06-01", None)),
         # surname and date both wholly different
         (("Jo", "Smith", "2014-03-15", None), ("Jo", "Brown", "2017-06-01", None)),
+        # the same names, the date twelve school years away: a Reception child given a leaver's id
+        (("Oliver", "Smith", "2009-05-06", None), ("Oliver", "Smith", "2021-11-02", None)),
+        # the same, the new child's UPN a temporary one (which says nothing)
+        (("Oliver", "Smith", "2009-05-06", None), ("Oliver", "Smith", "2021-11-02", "A12345678901Z")),
     ],
 )  # fmt: skip
 def test_an_id_given_again_with_two_changes_is_another_person(tmp_path, before, after):
@@ -340,14 +344,14 @@ def test_two_changes_a_day_apart_are_weighed_together(tmp_path):
     username = kevin(env).username
     env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2014-03-15"), OTHER])
     assert env.sync(DAY2).counts["updated"] == 1  # a forename changed: one change
-    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2015-09-02"), OTHER])
+    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2014-10-02"), OTHER])
     run = env.sync(DAY3)
     assert run.counts["invalid"] == 1 and run.counts["updated"] == 0
     assert env.store.account(username).dob == "2014-03-15"
     [row] = [r for r in env.store.why_records(DFE) if r["mis_id"] == "7"]
     assert "counting the change of 2026-03-10" in row["reason"]
     accept_record(env.store, username, operator="desk", now=DAY3)
-    assert env.store.account(username).dob == "2015-09-02"
+    assert env.store.account(username).dob == "2014-10-02"
     assert env.sync(DAY3).counts["invalid"] == 0
 
 
@@ -359,6 +363,62 @@ def test_changes_a_month_and_more_apart_are_each_a_person_s_own(tmp_path):
     env.sync(DAY1)
     env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2014-03-15"), OTHER])
     env.sync(DAY2)
-    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2015-09-02"), OTHER])
+    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2014-10-02"), OTHER])
     run = env.sync(DAY2 + timedelta(days=45))
     assert run.counts["updated"] == 1 and run.counts["invalid"] == 0
+
+
+def _staff(mis_id: str, forename: str, surname: str, dob: str) -> dict:
+    return {"id": int(mis_id), "forename": forename, "surname": surname, "dateOfBirth": dob}
+
+
+@pytest.mark.parametrize("report", ["students", "staff"])
+def test_a_record_of_the_same_names_years_younger_is_another_person(tmp_path, report):
+    """John Smith's staff record given to his son John Smith, born thirty years later (staff
+    records carry no gender); a pupil's id given to a younger child of the same names: the
+    account was updated and the newcomer signed in as the other person."""
+    env = Env(tmp_path / "store")
+    if report == "staff":
+        before, after = (
+            _staff("7", "John", "Smith", "1975-02-03"),
+            _staff("7", "John", "Smith", "2005-09-14"),
+        )
+    else:
+        before = iris_student("7", "John", "Smith", "2014-03-15", yearGroup="6")
+        after = iris_student("7", "John", "Smith", "2017-06-01", yearGroup="3")
+    env.add_school(reports=[report])
+    env.sim.set_records(DFE, report, [before])
+    env.sync(DAY1)
+    [account] = env.store.school_accounts(DFE)
+    env.sim.set_records(DFE, report, [after])
+    run = env.sync(DAY2)
+    assert run.counts["invalid"] == 1 and run.counts["updated"] == 0
+    assert env.store.account(account.username).dob == account.dob
+    [row] = [r for r in env.store.why_records(DFE) if r["mis_id"] == "7"]
+    assert "school years apart" in row["reason"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("1900-01-01", "2014-03-15"),  # a placeholder replaced by the real date
+        ("2014-03-15", "2014-10-02"),  # corrected within a school year or the next
+        ("2013-03-15", "2013-11-30"),
+    ],
+)
+def test_a_date_of_birth_corrected_is_still_an_update(tmp_path, before, after):
+    env = Env(tmp_path / "store")
+    env.add_school(students=[iris_student("7", "Kevin", "Lam", before), OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [iris_student("7", "Kevin", "Lam", after), OTHER])
+    run = env.sync(DAY2)
+    assert run.counts["updated"] == 1 and run.counts["invalid"] == 0
+
+
+def test_a_date_corrected_years_within_one_year_group_is_an_update(tmp_path):
+    """The year group, the same on both sides, says one class: the date was keyed wrongly."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[iris_student("7", "Kevin", "Lam", "2011-03-15", yearGroup="5"), OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [iris_student("7", "Kevin", "Lam", "2015-09-20", yearGroup="5"), OTHER])
+    assert env.sync(DAY2).counts["updated"] == 1

@@ -942,6 +942,30 @@ def test_a_twin_whose_record_the_matcher_sees_as_the_account_s_counts_as_a_claim
     assert outcome_of(planned, "1").outcome == "needs_matching"
 
 
+@pytest.mark.parametrize("initial", ["M", "M."])
+def test_a_twin_keyed_with_only_the_initial_counts_as_a_claim(initial):
+    # "Muhammad Khan" may have been requested for Ali, keyed as "M Khan" (middle name Ali):
+    # Omar must not take it by himself.
+    requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
+    ali = rec("1", initial, "Khan", DOB, middle_names="Ali")
+    omar = rec("2", "Muhammad", "Khan", DOB, middle_names="Omar")
+    planned = _plan([ali, omar], [requested])
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+    assert outcome_of(planned, "2").outcome == "needs_matching"
+
+
+@pytest.mark.parametrize("keyed", ["Bell Okoro", "Bell-Okoro", "Okoro Bell"])
+def test_a_record_with_the_parts_of_a_double_barrelled_surname_reordered_counts_as_a_claim(keyed):
+    # "Amelia Okoro-Bell" was requested; the export holds her twice (keyed by two hands, the
+    # parts in either order) or her twin sister of the same forename: neither may take it alone.
+    requested = acc("aokorobell.204", "Amelia", "Okoro-Bell", DOB)
+    one = rec("1", "Amelia", "Okoro-Bell", DOB)
+    two = rec("2", "Amelia", keyed, DOB)
+    planned = _plan([one, two], [requested])
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
 def test_names_in_another_script_are_close_only_when_they_are():
     # metaphone gives no sound for a name not in the Latin alphabet: two such names were "close"
     from uso_tui.sync.matched_names import names_close

@@ -37,11 +37,13 @@ def _all_names(forename: str | None, preferred: str | None, middle: str | None) 
 
 def surname_close(theirs: str, ours: str) -> bool:
     """The same surname, one keyed with a slip (a letter wrong, missing, extra or two
-    exchanged), one part of a double-barrelled one, or not known."""
+    exchanged), one part of a double-barrelled one or its parts reordered, or not known."""
     if not theirs or not ours or theirs == ours:
         return True
     if OSA.distance(theirs, ours, score_cutoff=1) <= 1:
         return True
+    if len(theirs) == len(ours) and ours in theirs + theirs:
+        return True  # the parts of a double-barrelled one in the other order
     short, long = sorted((theirs, ours), key=len)
     return len(short) >= 3 and (long.startswith(short) or long.endswith(short))
 
@@ -100,6 +102,10 @@ class Claims:
         for name in wanted:
             for key in near_keys(name):
                 self._near.setdefault(key, []).append(name)
+        # a forename keyed as its initial alone ("M Khan") may stand for any name of the letter
+        self._initials: dict[str, set[str]] = {}
+        for name in wanted:
+            self._initials.setdefault(name[0], set()).add(name)
         self._stands: dict[str, frozenset[str]] = {}
         for r in export.records:
             self._add(
@@ -147,6 +153,8 @@ class Claims:
         got = self._stands.get(name)
         if got is None:
             out = set(self._forms.get(name, ()))
+            if len(name) == 1:
+                out.update(self._initials.get(name, ()))
             for other in (o for key in near_keys(name) for o in self._near.get(key, ())):
                 if other not in out and names_close(name, other):
                     out.add(other)

@@ -141,6 +141,13 @@ DOB_PLACEHOLDER_BEFORE = "1910-01-01"
 PLACEHOLDER_DAYS = ("01-01", "12-31")
 
 
+# A linked record whose date of birth is wholly different from its account's and puts the child
+# this many school years away or more is another person (plan._apart): a date corrected is
+# most often a slip (near) or within a year; an id given again, or a staff record given to a
+# son, is years away.
+YEARS_APART = 2
+
+
 def placeholder_dob(dob: str) -> bool:
     """Whether a (valid, ISO) date of birth is a placeholder keyed for one not known."""
     return dob < DOB_PLACEHOLDER_BEFORE and dob[5:] in PLACEHOLDER_DAYS

@@ -41,10 +41,11 @@ from uso_tui.sync.evidence import (
     forename_level,
     person_of_account,
     person_of_record,
+    school_years_apart,
     upn_level,
 )
 from uso_tui.sync.fingerprints import fingerprint, record_row
-from uso_tui.sync.match_model import UPN_CROWD
+from uso_tui.sync.match_model import UPN_CROWD, YEARS_APART, placeholder_dob
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan_types import (
     AUTO_LINKED,
@@ -845,7 +846,10 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
       and date), or a permanent UPN or IRIS personGuid (both names new on the same date stay an
       update: an adoption);
     - the date of birth wholly different with the forename changed at all (John to Jane, Jack
-      to John), the gender, or such an id;
+      to John), the gender, or such an id, or on its own when the two dates are YEARS_APART
+      school years apart or more and no year group held on both sides says one class (an id
+      given again to a child of the same names, a son given his father's staff record; a date
+      corrected from a placeholder stays an update);
     - two of forename, surname and date wholly different (both names on the same date only with
       such an id);
     - or a record of another forename whose UPN, or whose names and date of birth, are another
@@ -876,14 +880,17 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     gender = genders == {"m", "f"}  # both given, not the same
     date_changed = dob not in ("equal", "")
     forename_changed = forename not in ("equal", "")  # a known form too (Jack for John)
+    years = _years_apart(rec, acc, person.year, theirs.year) if dob == "different" else 0
     if (
         len(differ) == 3
         or (len(differ) == 2 and (ids or set(differ) != {"forename", "surname"}))
         or ("forename" in differ and (date_changed or gender or ids))
         or ("date of birth" in differ and (forename_changed or gender or ids))
+        or years >= YEARS_APART
     ):
         shown = [
             *differ,
+            *([f"{years} school years apart"] if years >= YEARS_APART else []),
             *(["near date of birth"] if date_changed and "date of birth" not in differ else []),
             *(["gender"] if gender else []),
             *ids,
@@ -898,6 +905,16 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     if forename_changed and (holder := upn_holders.named(rec, acc.username)):
         return f"its names and date of birth are account {holder}'s"
     return ""
+
+
+def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int | None) -> int:
+    """The school years between the record's and the account's dates of birth; 0 when either
+    date is a placeholder or both sides hold one year group (one class: a date corrected)."""
+    if placeholder_dob(rec.dob or "") or placeholder_dob(acc.dob or ""):
+        return 0
+    if year is not None and year == their_year:
+        return 0
+    return school_years_apart(rec.dob, acc.dob) or 0
 
 
 def another_person(rec: MisRecord, acc: Account, rows: Callable[[], list[dict]]) -> str:
