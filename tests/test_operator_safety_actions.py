@@ -379,3 +379,75 @@ async def test_a_mover_whose_old_school_keyed_a_dummy_upn_is_matched(env):
     assert actions.match_preview(env.store, case.case_id, zed).refused is None
     done = actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=zed)
     assert done.decision == f"match:{zed}" and env.store.account(zed).school == DFE
+
+
+async def _alice_matched_at_the_other_school(env):
+    """Alice's account, unallocated, is the candidate of a case at each of two schools where a
+    record of her names and date arrived; the other school's case is matched to it. Returns
+    (this school's case, the account's username)."""
+    from factories import OTHER
+
+    alice = iris_student("7", "Alice", "Brown", "2014-01-02")
+    env.add_school(students=[alice, AMY])
+    env.add_school(OTHER, students=[BOB])
+    await sync(env)
+    env.set_students(DFE, [AMY])
+    await sync(env, now=LATER)  # she left: unallocated
+    [username] = [a.username for a in env.store.la_accounts("204") if a.status == "unallocated"]
+    env.set_students(DFE, [AMY, dict(alice, schoolId="9")])
+    env.set_students(OTHER, [BOB, dict(alice, schoolId="9")])
+    await sync(env, now=DAY3)
+    await sync(env, dfe=OTHER, now=DAY3)
+    [here] = env.store.cases(DFE, "open")
+    [there] = env.store.cases(OTHER, "open")
+    assert {c["username"] for c in here.candidates} >= {username}
+    actions.resolve_case(env.store, there.case_id, operator="bob", now=DAY3, match=username)
+    return here, username
+
+
+async def test_a_candidate_linked_at_another_school_since_the_case_opened_is_asked_again(env):
+    """Matched at one school, Alice's account was matched at the other without a question,
+    moving it off a pupil on that school's roll. Asked again (--force)."""
+    here, username = await _alice_matched_at_the_other_school(env)
+    seen = actions.match_preview(env.store, here.case_id, username)
+    assert seen.is_candidate and "latest students export" in (seen.taken_since or "")
+    before = tree(env.store.root)
+    with pytest.raises(NeedsConfirmation, match="was unallocated when the case opened"):
+        actions.resolve_case(env.store, here.case_id, operator="bob", now=DAY4, match=username)
+    assert tree(env.store.root) == before
+    actions.resolve_case(
+        env.store, here.case_id, operator="bob", now=DAY4, match=username, force=True
+    )
+    assert env.store.account(username).school == DFE
+
+
+async def test_a_mover_whose_old_school_still_lists_them_is_not_asked_twice(env):
+    """Active at the old school, still in its export, when the case opened: a mover, matched
+    as before without --force."""
+    from factories import OTHER
+
+    alice = iris_student("7", "Alice", "Brown", "2014-01-02")
+    env.add_school(OTHER, students=[BOB, alice])
+    await sync(env, dfe=OTHER)
+    env.add_school(students=[AMY, dict(alice, schoolId="9")])
+    await sync(env)
+    [case] = env.store.cases(DFE, "open")
+    username = case.candidates[0]["username"]
+    assert actions.match_preview(env.store, case.case_id, username).taken_since is None
+    actions.resolve_case(env.store, case.case_id, operator="bob", now=DAY3, match=username)
+    assert env.store.account(username).school == DFE
+
+
+async def test_the_console_asks_again_and_a_y_typed_ahead_does_not_answer(env):
+    from tui_helpers import burst, screen_text, settle, started
+
+    from uso_tui.tui.widgets import Confirm
+
+    here, username = await _alice_matched_at_the_other_school(env)
+    async with started(env.store, "matching", DFE, notifications=True) as (app, pilot):
+        burst(app, "m", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, Confirm)
+        text = " ".join(screen_text(app).split())
+        assert f"Move {username} from 204-3211?" in text and "when the case opened" in text
+    assert env.store.case(here.case_id).status == "open"

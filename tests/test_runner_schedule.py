@@ -180,6 +180,19 @@ async def test_run_due_skips_a_school_already_running(env):
     assert results == []
 
 
+async def test_a_school_another_scheduler_ran_since_it_was_found_due_is_not_run_again(env):
+    """Two schedulers started a moment apart: both found the school due, the first ran it
+    before the second claimed it (no run going then), and the school ran twice."""
+    from uso_tui.sync.batch import claim_many
+
+    now = datetime(2026, 3, 10, 6, 30)
+    seen = due_schools(env.store, now)
+    assert [s.dfe for s in seen] == [DFE]
+    assert [r.run.status for r in await due(env, now)] == ["succeeded"]
+    assert claim_many(env.store, seen, "scheduler", "2026-03-10T06:30:01") == []
+    assert len(env.store.runs(DFE)) == 1
+
+
 @contextlib.contextmanager
 def served_estate(tmp_path, people: dict[str, tuple[str, str]]):
     """A store of schools (DfE -> the one pupil its export holds) and the simulator serving

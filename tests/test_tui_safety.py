@@ -350,6 +350,25 @@ async def test_decided_in_this_session_counts_across_a_reload(demo_ran):
     assert {store.case(c.case_id).status for c in cases[:2]} == {"resolved"}
 
 
+async def test_a_decision_undone_after_a_reload_shows_its_case_open_again(demo_ran):
+    """`m y`, `g` (the queue read again: the decided case is no longer listed), `u`: the case
+    was reopened in the store but not listed, so the header counted one open case fewer than
+    `uso-tui matches` and `p` could not reach it."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    first = store.cases(dfe, "open")[0].case_id
+    async with started(store, "matching", dfe) as (app, pilot):
+        await press(pilot, "m", "y")
+        await settle(pilot, 4)
+        await press(pilot, "g")
+        await settle(pilot, 4)
+        await press(pilot, "u")
+        await settle(pilot, 4)
+        assert store.case(first).status == "open"
+        assert app.screen.case.case_id == first
+        assert f"({len(store.cases(dfe, 'open'))} open)" in screen_text(app)
+
+
 async def test_a_case_decided_in_another_console_is_shown_decided_when_refused(demo_ran):
     """Two operators on one queue: the second's `m` on a case the first has matched is refused,
     and the case is then shown as it is (decided, by whom), not left looking open."""

@@ -2,7 +2,7 @@
 sequence is run twice on copies of the demo store after its runs, once key by key (each key's
 work finished before the next) and once in one burst with every store read made in a thread
 slowed (as over a large store), and the two end states are compared: the screen, the focus,
-the audit log's length and each school's open cases."""
+the audit log's length and which of each school's cases are open."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from uso_tui.store import open_store
 # changes something (a decision, a run, an account) or opens a screen from loaded rows.
 SEQUENCES = [
     "j j enter m m y",
+    "j j enter m g s m y",
+    "j j enter m m y g s m y",
+    "j j enter m v s m y",
     "j j enter m c y",
     "j enter h enter",
     "j enter a enter",
@@ -34,7 +37,9 @@ SEQUENCES = [
 def end_state(app, store) -> list:
     """The screen and focus, the audit log's length, each school's open cases."""
     out = [type(app.screen).__name__, getattr(app.focused, "id", None), len(store.audit(None))]
-    out += [(s.dfe, len(store.cases(s.dfe, "open"))) for s in store.list_schools()]
+    out += [
+        (s.dfe, sorted(c.case_id for c in store.cases(s.dfe, "open"))) for s in store.list_schools()
+    ]
     return out
 
 

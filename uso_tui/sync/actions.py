@@ -336,6 +336,11 @@ def resolve_case(
                     + " (confirm to match anyway: --force)",
                     seen.differences,
                 )
+            if seen.taken_since and not force:
+                raise NeedsConfirmation(
+                    f"{seen.taken_since} (confirm to move it anyway: --force)",
+                    [seen.taken_since, *seen.differences],
+                )
             after, action = link_to_record(acc, rec, dfe)
             put_changed(txn, acc, after, action, at, dfe)
             if action == "move" and acc.school:
@@ -398,6 +403,8 @@ class MatchPreview:
     is_candidate: bool
     differences: list[str]
     refused: str | None = None
+    # a candidate linked since the case opened to a record another school's latest export holds
+    taken_since: str | None = None
 
 
 def _preview(
@@ -426,11 +433,34 @@ def _preview(
         )
     elif (other_child := _another_child(store, rec, acc)) is not None:
         refused = other_child
+    cand = next((c for c in case.candidates if c.get("username") == acc.username), None)
     return MatchPreview(
         username=acc.username,
-        is_candidate=any(c.get("username") == acc.username for c in case.candidates),
+        is_candidate=cand is not None,
         differences=match_differences(rec, acc, case.school),
         refused=refused,
+        taken_since=_taken_since(store, cand, acc) if cand and not refused else None,
+    )
+
+
+def _taken_since(store: Store, cand: dict[str, Any], acc: Account) -> str | None:
+    """What says a candidate is now a current pupil (or member of staff) of another school that
+    it was not when the case was opened: linked since (another school's case matched it, a run
+    relinked it) to a record that school's latest export holds. Matching it moves it off that
+    person, so it is asked again rather than taken on the case's word (a mover whose old school
+    still lists them was so when the case opened, and is not asked twice)."""
+    if (cand.get("school"), cand.get("status", "active")) == (acc.school, acc.status):
+        return None
+    if acc.status != "active" or acc.mis_id is None or not acc.link_school or not acc.link_report:
+        return None
+    if acc.mis_id not in (latest_export_ids(store, acc.link_school, acc.link_report) or ()):
+        return None
+    was = cand.get("status", "active")
+    was_at = f" at {cand['school']}" if cand.get("school") else ""
+    return (
+        f"{acc.username} was {was}{was_at} when the case opened; since then it has been linked "
+        f"to MIS record {acc.mis_id} of {acc.link_school}, in its latest {acc.link_report} "
+        "export: matching moves it away from that person"
     )
 
 

@@ -61,11 +61,12 @@ def busy_process(*, restore: bool = True, commits: bool = True) -> Iterator[None
 
 def claim_many(store: Store, schools: list[School], operator: str, at: str) -> list[Run]:
     """Records a running run for each school that has none; skips the others (a force run, or
-    another scheduler, has them)."""
+    another scheduler, has them), and the schools whose scheduled runs were recorded since
+    `schools` was read (another scheduler found them due too, and has run them since)."""
     runs = []
     with store.transaction(operator) as txn:
         for school in schools:
-            if txn.running_runs(school.dfe):
+            if txn.running_runs(school.dfe) or _scheduled_since(txn.school(school.dfe), school):
                 continue
             run = Run(
                 run_id=txn.next_run_id(school.dfe),
@@ -78,6 +79,13 @@ def claim_many(store: Store, schools: list[School], operator: str, at: str) -> l
             txn.put_run(run)
             runs.append(run)
     return runs
+
+
+def _scheduled_since(now: School, seen: School) -> bool:
+    return (now.last_scheduled_success_at, now.scheduled_failed_at) != (
+        seen.last_scheduled_success_at,
+        seen.scheduled_failed_at,
+    )
 
 
 class Planned:

@@ -92,7 +92,7 @@ class HeldReview(ModalScreen[list[str] | None]):
             yield Static(
                 Text.assemble(
                     ("space", "bold"),
-                    " keep/unallocate   ",
+                    " keep/unallocate, next row   ",
                     ("y", "bold"),
                     " confirm   ",
                     ("n/escape", "bold"),
@@ -143,7 +143,10 @@ class HeldReview(ModalScreen[list[str] | None]):
         )
         kept = self.kept()
         if kept:
-            out.append(f"; {len(kept)} kept (a later run unallocates them if still absent)")
+            # named: a space typed on the row below the one meant keeps another person
+            out.append(f"; {len(kept)} kept: ")
+            out.append(_some(kept), style="bold")
+            out.append(" (a later run unallocates them if still absent)")
         back = [u for u, h in self.held.items() if h.back_since]
         if back:
             out.append(f"; {len(back)} left alone (record came back or changed since)")
@@ -185,6 +188,15 @@ class HeldReview(ModalScreen[list[str] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+KEPT_NAMED = 3  # kept accounts named in the summary; more are counted
+
+
+def _some(usernames: list[str]) -> str:
+    named = ", ".join(usernames[:KEPT_NAMED])
+    more = len(usernames) - KEPT_NAMED
+    return f"{named} and {more} more" if more > 0 else named
 
 
 def confirmed_line(done: Confirmed) -> str:

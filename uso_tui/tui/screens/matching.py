@@ -176,10 +176,18 @@ class MatchingScreen(ExportsCsv):
     def _loaded(self, cases: list[MatchCase], accounts: dict[str, Account]) -> None:
         # loaded: a later failure (a decision refused) says so in the notice, not over the record
         self.query_one("#case-record", Static).remove_class("loading")
-        self.cases = cases
+        # g and v read the queue again: the session's skips (kept nowhere else) and the case in
+        # view stay (self.decided, the session's decisions, is kept as it is)
+        skipped = {c.case_id for c in self.cases if c.status == "open" and c.decision == "skip"}
+        shown = self.case.case_id if self.case is not None else None
+        self.cases = [
+            MatchCase.from_dict({**case.to_dict(), "decision": "skip"})
+            if case.case_id in skipped and case.status == "open" and not case.decision
+            else case
+            for case in cases
+        ]
         self.accounts = accounts
-        self.index = 0
-        # (self.decided is the session's, kept across reloads: g and v read the queue again)
+        self.index = next((i for i, c in enumerate(self.cases) if c.case_id == shown), 0)
         if self.focus_case is not None:
             self.focus_item(self.focus_case)
         else:
@@ -213,6 +221,7 @@ class MatchingScreen(ExportsCsv):
         self.show()
 
     def action_reload(self) -> None:
+        self.hold_keys()  # keys typed after g act on the queue as read again (s m y: not c1)
         self.load()
 
     def live_run_ended(self, dfe: str) -> None:
@@ -478,6 +487,10 @@ class MatchingScreen(ExportsCsv):
                 "\nThis account is not among the case's candidates (found by search).\n",
                 style="bold yellow",
             )
+        if seen.taken_since:
+            body.append("\n")
+            body.append_text(plain(seen.taken_since.capitalize() + ".", "bold yellow"))
+            body.append("\n")
         body.append(
             "\nWhat differs:\n" if seen.differences else "\nNothing differs.\n", style="bold"
         )
@@ -485,17 +498,21 @@ class MatchingScreen(ExportsCsv):
             body.append_text(plain(f"  {line}"))  # plain() shows a line break as a symbol
             body.append("\n")
 
+        asked_again = not seen.is_candidate or bool(seen.taken_since)
+
         def answer(yes: bool | None) -> None:
             if yes:
-                self.decide(case.case_id, match=acc.username, force=not seen.is_candidate)
+                self.decide(case.case_id, match=acc.username, force=asked_again)
 
         title = (
-            f"Match to {acc.username}?"
-            if seen.is_candidate
-            else f"Match to {acc.username}, not a candidate?"
+            f"Match to {acc.username}, not a candidate?"
+            if not seen.is_candidate
+            else f"Move {acc.username} from {acc.link_school}?"
+            if seen.taken_since
+            else f"Match to {acc.username}?"
         )
-        if not seen.is_candidate:  # what differs is read before any key answers
-            self.app.drop_typed_ahead("the question lists what differs from the record")
+        if asked_again:  # what differs, or who has the account now, is read before any key
+            self.app.drop_typed_ahead("the question says what differs or who has the account")
         self.app.push_screen(Confirm(title, body, yes="Match", no="Cancel"), answer)
         self.keys_go()
 
@@ -747,6 +764,7 @@ class MatchingScreen(ExportsCsv):
         self.say(
             "Decided cases listed after the open ones" if self.with_decided else "Open cases only"
         )
+        self.hold_keys()
         self.load()
 
     def worker_failed(self, line: str) -> None:
@@ -769,6 +787,10 @@ class MatchingScreen(ExportsCsv):
             if listed.case_id == case.case_id:
                 self.cases[position] = case
                 self.index = position
+                break
+        else:  # decided before g read the queue again (open cases only): listed again, shown
+            self.index = min(self.index, len(self.cases))
+            self.cases.insert(self.index, case)
         self.say(f"Undone: {case.case_id} is open again")
         self.show()
         self.keys_go()
