@@ -496,3 +496,31 @@ def test_cli_refuses_to_unallocate_one_of_a_pair_the_mis_holds_twice(cli_at, tmp
     assert res.status == 2 and res.out == "" and res.err.count("\n") == 1
     assert "b2.204 stays: the MIS holds this person twice (students records P2 and P1" in res.err
     assert snapshot(store.root) == before
+
+
+def test_a_record_gone_from_the_latest_export_is_not_the_mis_holding_the_person_twice(tmp_path):
+    """Ben keyed twice (P1, P2); the school merged them, the run unallocated P2's account, and
+    that run was undone: b2 is active again, linked to P2, which the latest export no longer
+    holds. The pair said "the MIS holds this person twice" and its unallocation was refused."""
+    from factories import DFE, Env, iris_student
+
+    from uso_tui.sync.undo import undo_run
+
+    day1, day2 = datetime(2026, 3, 9, 7), datetime(2026, 3, 10, 7)
+    env = Env(tmp_path / "store")
+    ben = iris_student("P1", "Ben", "Carter", "2013-01-01")
+    env.add_school(students=[ben, dict(ben, schoolId="P2")])
+    env.sync(day1)
+    linked = {a.mis_id: a.username for a in env.store.school_accounts(DFE)}
+    assert set(linked) == {"P1", "P2"}
+    [pair] = possible_duplicates(env.store, DFE)
+    assert pair.twice is not None  # both records in the export: the school's to merge
+    env.set_students(DFE, [ben])
+    left = env.sync(day2)
+    assert env.store.account(linked["P2"]).status == "unallocated"
+    undo_run(env.store, left.run_id, operator="tester", now=day2)
+    assert env.store.account(linked["P2"]).status == "active"
+    [pair] = possible_duplicates(env.store, DFE)
+    assert pair.twice is None and "twice" not in " ".join(pair.evidence)
+    unallocate_duplicate(env.store, linked["P2"], linked["P1"], operator="tester", now=day2)
+    assert env.store.account(linked["P2"]).status == "unallocated"

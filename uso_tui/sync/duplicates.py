@@ -43,6 +43,7 @@ from uso_tui.store.api import Store
 from uso_tui.store.kept import pair_key
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
+from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.dob_slips import near_dates, swap_day_month
 from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD
 from uso_tui.sync.matching import CandidateIndex
@@ -74,6 +75,7 @@ class Duplicate:
     first: Any
     second: Any
     evidence: tuple[str, ...]
+    twice: str | None = None  # held_twice: why neither is unallocated here
 
     @property
     def usernames(self) -> tuple[str, str]:
@@ -352,7 +354,19 @@ def reviewed(
     with gc_paused():
         pairs = _possible_duplicates(store, dfe, progress)
         accounts = _accounts_of(store, pairs)
-        return _held_twice(pairs, accounts), accounts
+        return _held_twice(pairs, accounts, _exports(store)), accounts
+
+
+def _exports(store: Store) -> Callable[[str, str], set[str] | None]:
+    """The MIS ids of a school's latest export of a report, each read once."""
+    read: dict[tuple[str, str], set[str] | None] = {}
+
+    def present(dfe: str, report: str) -> set[str] | None:
+        if (dfe, report) not in read:
+            read[dfe, report] = latest_export_ids(store, dfe, report)
+        return read[dfe, report]
+
+    return present
 
 
 def _accounts_of(store: Store, pairs: list[Duplicate]) -> dict[str, Account]:
@@ -368,12 +382,19 @@ def _accounts_of(store: Store, pairs: list[Duplicate]) -> dict[str, Account]:
     }
 
 
-def held_twice(one: Account, other: Account) -> str | None:
+def held_twice(
+    one: Account, other: Account, present: Callable[[str, str], set[str] | None]
+) -> str | None:
     """What says that the MIS holds one person twice: the two accounts are linked to two
-    records of one export. None when they are not."""
+    records of one export, both in its latest (`present(school, report)`: their MIS ids; None
+    when none is kept). None when they are not (a link an undone run gave back to a record
+    since gone is no record of the MIS)."""
     if not (one.linked and other.linked):
         return None
     if (one.link_school, one.link_report) != (other.link_school, other.link_report):
+        return None
+    ids = present(str(one.link_school), str(one.link_report))
+    if ids is not None and not {one.mis_id, other.mis_id} <= ids:
         return None
     return (
         f"the MIS holds this person twice ({one.link_report} records {one.mis_id} and "
@@ -381,7 +402,11 @@ def held_twice(one: Account, other: Account) -> str | None:
     )
 
 
-def _held_twice(pairs: list[Duplicate], accounts: dict[str, Account]) -> list[Duplicate]:
+def _held_twice(
+    pairs: list[Duplicate],
+    accounts: dict[str, Account],
+    present: Callable[[str, str], set[str] | None],
+) -> list[Duplicate]:
     """The pairs whose two accounts are linked to two records of one MIS export say so: the MIS
     holds the person twice. Unallocating one here, its record comes back to matching at the next
     run (the other account, linked to a record present, is never its candidate): the records
@@ -389,10 +414,10 @@ def _held_twice(pairs: list[Duplicate], accounts: dict[str, Account]) -> list[Du
     out = []
     for pair in pairs:
         one, other = accounts.get(pair.first.username), accounts.get(pair.second.username)
-        said = held_twice(one, other) if one is not None and other is not None else None
+        said = held_twice(one, other, present) if one is not None and other is not None else None
         if said is not None:
             evidence = (*pair.evidence, f"{said}: ask the school to merge them")
-            pair = dataclasses.replace(pair, evidence=evidence)
+            pair = dataclasses.replace(pair, evidence=evidence, twice=said)
         out.append(pair)
     return out
 
@@ -511,7 +536,7 @@ def unallocate_duplicate(
             raise InvalidInput(f"{username} is not active at a school")
         if keep.status != "active":
             raise InvalidInput(f"{other} is not active: {username} is that person's only account")
-        twice = held_twice(acc, keep)
+        twice = held_twice(acc, keep, _exports(store))
         if twice is not None:
             raise InvalidInput(f"{username} stays: {twice}. {MERGE_AT_SCHOOL}")
         if pair_key(username, other) in txn.kept_pairs():  # decided meanwhile, elsewhere

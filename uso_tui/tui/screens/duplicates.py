@@ -37,6 +37,7 @@ class Pair:
     first: Account
     second: Account
     evidence: tuple[str, ...]
+    twice: str | None = None  # the MIS holds the person twice (sync.duplicates.held_twice)
 
     @property
     def accounts(self) -> tuple[Account, Account]:
@@ -101,6 +102,7 @@ def read_pairs(
             accounts[duplicate.first.username],
             accounts[duplicate.second.username],
             duplicate.evidence,
+            duplicate.twice,
         )
         for duplicate in found
         if duplicate.first.username in accounts and duplicate.second.username in accounts
@@ -353,11 +355,10 @@ class DuplicatesScreen(PairListScreen):
         pair = self.current_pair()
         if pair is None:
             return
-        from uso_tui.sync.duplicates import MERGE_AT_SCHOOL, held_twice  # noqa: PLC0415
+        from uso_tui.sync.duplicates import MERGE_AT_SCHOOL  # noqa: PLC0415
 
-        twice = held_twice(*pair.accounts)
-        if twice is not None:  # said before a choice is asked for, not after
-            self.say(f"Both stay: {twice}. {MERGE_AT_SCHOOL}", "warning")
+        if pair.twice is not None:  # said before a choice is asked for, not after
+            self.say(f"Both stay: {pair.twice}. {MERGE_AT_SCHOOL}", "warning")
             return
 
         def chosen(account: Account | None) -> None:
