@@ -96,6 +96,10 @@ async def test_palette_jumps_to_school_by_dfe_and_name(demo):
         await choose_in_palette(pilot, f"matching {other.dfe[-4:]}")
         assert app.screen.kind == "matching" and app.screen.dfe == other.dfe
         await press(pilot, "escape")
+        # "runs 1234": the hub's key calls its run history "Runs"
+        await choose_in_palette(pilot, f"runs {other.dfe[-4:]}")
+        assert app.screen.kind == "history" and app.screen.dfe == other.dfe
+        await press(pilot, "escape")
         # screens of the current school are in the palette too
         await choose_in_palette(pilot, "AutoUpdate settings")
         assert app.screen.kind == "settings" and app.screen.dfe == school.dfe

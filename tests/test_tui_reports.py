@@ -212,7 +212,7 @@ async def test_a_why_search_that_finds_no_record_names_the_accounts_literally(en
         burst(app, *"quill", "enter")
         await settle(pilot, 3)
         text = screen_text(app)
-        assert "no record found for quill" in text
+        assert "no record found for “quill”" in text
         assert "[red]Zed Quill" in text  # the name as typed, never markup
         app.screen.search_box.value = ""
         burst(app, "slash", *"nobody", "enter")

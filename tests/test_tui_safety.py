@@ -255,6 +255,29 @@ async def test_force_run_keys_typed_ahead_answer_its_question(demo):
         assert app.live_runs[dfe].reports == ["students"]
 
 
+async def test_force_run_shows_the_school_as_renamed_since(demo):
+    """The run shown, the school renamed in its settings (e), back: the header kept the old
+    name."""
+    from tui_helpers import NOW
+
+    from uso_tui.sync.admin import update_school
+
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        await press(pilot, "f", "y", rounds=3)
+        for _ in range(100):
+            await settle(pilot)
+            if app.live_runs[dfe].done:
+                break
+        update_school(store, dfe, operator="alice", now=NOW, name="Renamed Academy")
+        app.open_screen("audit", dfe)
+        await settle(pilot)
+        await press(pilot, "escape")
+        await settle(pilot, 3)
+        assert app.screen.kind == "force_run"
+        assert f"Force run  {dfe}  Renamed Academy" in screen_text(app)
+
+
 async def test_a_candidate_two_cases_want_says_so_literally(demo_ran):
     import dataclasses
 

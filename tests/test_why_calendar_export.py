@@ -125,7 +125,7 @@ def test_why_for_a_date_that_does_not_exist_says_so(env, tmp_path, capsys):
     args = ["--data-dir", str(tmp_path / "store"), "why", "31/02/2014"]
     assert main(args, clock=lambda: DAY2) == 0
     said = capsys.readouterr().err
-    assert "no record found for 31/02/2014" in said
+    assert "no record found for “31/02/2014”" in said
     assert "31/02/2014 is no date of the calendar" in said
 
 
@@ -304,7 +304,7 @@ def test_why_that_finds_no_record_says_where_to_look_or_names_the_accounts(env, 
     root = ["--data-dir", str(tmp_path / "store")]
     assert main([*root, "why", "Zed Quill"], clock=lambda: DAY2) == 0
     said = capsys.readouterr().err
-    assert "no record found for Zed Quill in the latest export of any school" in said
+    assert "no record found for “Zed Quill” in the latest export of any school" in said
     assert "but these accounts match it: zquill.204 (Zed Quill, 2015-06-06, 204-3210)" in said
     assert main([*root, "why", "Nobody Atall"], clock=lambda: DAY2) == 0
     said = capsys.readouterr().err

@@ -397,7 +397,7 @@ def not_found(store: Store, text: str) -> list[str]:
     dates if any; else the accounts it finds (by username too; an account made by a User
     Request Single has no record, one whose record is gone keeps its details), or where to
     look next."""
-    head = f"no record found for {text} in the latest export of any school"
+    head = f"no record found for “{text}” in the latest export of any school"
     bad = no_such_dates(text)
     if bad:
         return [f"{head}: {bad}"]

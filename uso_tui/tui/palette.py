@@ -62,6 +62,9 @@ SCHOOL_SCREENS = [
     ("Calendar", "calendar"),
 ]
 
+# Words a school's screen is also looked for by: the name its key has on the hub ("h Runs").
+ALSO_NAMED = {"history": ("runs",)}
+
 
 def _highlight(label: str, words: list[str]) -> Content:
     content = Content(label)
@@ -178,7 +181,7 @@ def _screen_kinds(words: list[str]) -> list[tuple[str, str]]:
     """Per-school screens whose label has a word starting with one of `words` (3+ letters)."""
     out = []
     for label, kind in SCHOOL_SCREENS[1:]:  # not "School hub": "school" is in most names
-        label_words = label.lower().replace("-", " ").split()
+        label_words = label.lower().replace("-", " ").split() + list(ALSO_NAMED.get(kind, ()))
         if any(_names(w, label_words) for w in words):
             out.append((label, kind))
     return out

@@ -132,6 +132,12 @@ class ForceRunScreen(ConfirmsHeld):
             self.render_live()
         if self.final is not None:  # decisions made meanwhile (the matching queue, elsewhere)
             self.count_waiting()
+        self.reread_school()  # renamed meanwhile (e: settings)
+
+    @in_thread("force-run-school", failure="Cannot read the school")
+    def reread_school(self) -> None:
+        school = self.store.school(self.dfe)
+        self.app.call_from_thread(self._show_school, school)
 
     @in_thread("force-run-waiting", failure="Cannot read the matching queue")
     def count_waiting(self) -> None:
