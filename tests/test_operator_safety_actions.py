@@ -163,7 +163,9 @@ async def test_an_account_of_a_record_in_the_latest_export_is_refused_even_with_
 
 async def test_undo_a_create_in_a_later_session_leaves_nothing_to_restore(env, tmp_path):
     case_id = await _case_for_eva(env)
-    made = actions.resolve_case(env.store, case_id, operator="bob", now=LATER, create=True)
+    made = actions.resolve_case(
+        env.store, case_id, operator="bob", now=LATER, create=True, force=True
+    )
     username = made.decision.split(":")[1]
     assert (await sync(env, now=DAY3)).run.counts["unchanged"] == 3  # nothing changes it
     later = open_store(tmp_path / "store")  # another session
@@ -186,7 +188,9 @@ async def test_undo_a_create_in_a_later_session_leaves_nothing_to_restore(env, t
 async def test_a_create_is_undone_also_after_a_run_applied_the_record_s_changes(env):
     # An account a create made by mistake is withdrawn whatever the MIS said of it since.
     case_id = await _case_for_eva(env)
-    made = actions.resolve_case(env.store, case_id, operator="bob", now=LATER, create=True)
+    made = actions.resolve_case(
+        env.store, case_id, operator="bob", now=LATER, create=True, force=True
+    )
     username = made.decision.split(":")[1]
     env.set_students(DFE, [AMY, BOB, iris_student("5", "Eva", "Blackwell", "2015-03-03")])
     assert (await sync(env, now=DAY3)).run.counts["updated"] == 1

@@ -460,7 +460,9 @@ async def test_case_create_exclude_and_skip(env):
     c_amy, c_bob = env.store.cases(DFE)
     same = actions.resolve_case(env.store, c_amy.case_id, operator="bob", now=LATER, skip=True)
     assert same.status == "open"
-    made = actions.resolve_case(env.store, c_amy.case_id, operator="bob", now=LATER, create=True)
+    made = actions.resolve_case(
+        env.store, c_amy.case_id, operator="bob", now=LATER, create=True, force=True
+    )
     assert made.decision == "create:ajones2.204"
     assert env.store.account("ajones2.204").mis_id == "9"
     actions.resolve_case(env.store, c_bob.case_id, operator="bob", now=LATER, exclude=True)
@@ -470,7 +472,9 @@ async def test_case_create_exclude_and_skip(env):
     assert res.run.counts["excluded"] == 1 and res.run.counts["needs_matching"] == 0
     assert res.run.counts["unchanged"] == 1 and env.store.cases(DFE) == []
     with pytest.raises(Exception, match="already resolved"):
-        actions.resolve_case(env.store, c_bob.case_id, operator="bob", now=LATER, create=True)
+        actions.resolve_case(
+            env.store, c_bob.case_id, operator="bob", now=LATER, create=True, force=True
+        )
 
 
 async def test_non_mis_review_unallocate_and_link(env):

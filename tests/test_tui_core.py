@@ -503,7 +503,12 @@ async def test_keys_typed_with_escape_back_to_the_schools_act_on_the_list_as_it_
         below = order[3]  # decided meanwhile: its cases gone, it sinks in the list
         for case in store.cases(below, "open"):
             resolve_case(
-                store, case.case_id, operator="desk", now=datetime(2026, 3, 9, 11), create=True
+                store,
+                case.case_id,
+                operator="desk",
+                now=datetime(2026, 3, 9, 11),
+                create=True,
+                force=True,
             )
         slowed(monkeypatch, store, "list_schools", seconds=0.3)
         burst(app, "escape", "j", "enter")

@@ -337,7 +337,7 @@ async def test_a_case_decided_meanwhile_elsewhere_is_not_decided_twice(demo_ran)
     case = store.cases(dfe)[0]
     async with started(store, "matching", dfe, notifications=True) as (app, pilot):
         # another console decides it first
-        resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True)
+        resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True, force=True)
         await press(pilot, "c")
         await press(pilot, "F")
         assert "Not saved" in screen_text(app)

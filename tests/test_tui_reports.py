@@ -250,7 +250,12 @@ async def test_a_why_hit_whose_case_was_decided_never_opens_another_case(demo_ra
         burst(app, *name, "enter")
         await settle(pilot, 4)
         resolve_case(
-            store, third.case_id, operator="other", now=datetime(2026, 3, 9, 11), create=True
+            store,
+            third.case_id,
+            operator="other",
+            now=datetime(2026, 3, 9, 11),
+            create=True,
+            force=True,
         )
         burst(app, "enter", "m")
         await settle(pilot, 4)

@@ -174,7 +174,7 @@ async def test_undo_a_decision_of_an_earlier_session(demo_ran):
     store = demo_ran.store
     dfe = busiest(store).dfe
     case = store.cases(dfe)[0]
-    made = resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True)
+    made = resolve_case(store, case.case_id, operator="colleague", now=NOW, create=True, force=True)
     username = made.decision.split(":", 1)[1]
     async with started(store, "matching", dfe) as (app, pilot):
         await press(pilot, "v")  # decided cases of every session too

@@ -499,7 +499,9 @@ async def test_latest_moves_are_complete_and_undone_ones_marked(demo_ran):
     other = next(
         c for s in store.list_schools() for c in store.cases(s.dfe) if c.case_id != case.case_id
     )
-    made = resolve_case(store, other.case_id, operator="colleague", now=NOW, create=True)
+    made = resolve_case(
+        store, other.case_id, operator="colleague", now=NOW, create=True, force=True
+    )
     created = made.decision.split(":", 1)[1]
     undo_decision(store, other.case_id, operator="colleague", now=NOW)
     async with started(store, "users", size=(120, 40)) as (app, pilot):

@@ -90,7 +90,11 @@ def test_why_of_a_record_whose_case_was_decided_says_what_it_made(env, decide):
     (case,) = store.cases(DFE, "open")
     choice = {"match": {"match": case.candidates[0]["username"]}, "exclude": {"exclude": True}}
     done = resolve_case(
-        store, case.case_id, operator="desk", now=DAY2, **choice.get(decide, {"create": True})
+        store,
+        case.case_id,
+        operator="desk",
+        now=DAY2,
+        **choice.get(decide, {"create": True, "force": True}),
     )
     if decide == "undone":
         undo_decision(store, case.case_id, operator="desk", now=DAY2)

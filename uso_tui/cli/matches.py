@@ -150,8 +150,6 @@ def cmd_resolve(args: argparse.Namespace, ctx: Context) -> int:
 
     if args.force and not (args.match or args.create):
         raise InvalidInput("--force goes with --match USERNAME or --create only")
-    if args.create and not args.force:
-        _refuse_a_create_beside_a_free_candidate(ctx, args.case_id.strip())
     if args.undo:
         case = undo_decision(
             ctx.store(), args.case_id.strip(), operator=ctx.operator, now=ctx.now()
@@ -195,24 +193,6 @@ def cmd_resolve(args: argparse.Namespace, ctx: Context) -> int:
             " with the same details)"
         )
     return 0
-
-
-def _refuse_a_create_beside_a_free_candidate(ctx: Context, case_id: str) -> None:
-    """A candidate no other record holds scores CREATE_GUARD% or more: the console names it and
-    asks before creating; here the create is refused without --force, nothing written."""
-    case = ctx.store().case(case_id)
-    if case.status != "open":
-        return  # resolve_case says why
-    now = ctx.store().find_accounts(c["username"] for c in case.candidates)
-    for cand in case.candidates:  # best first
-        acc = now.get(cand["username"])
-        if acc is None or case.taken_by(acc) is not None or cand.get("score", 0) < CREATE_GUARD:
-            continue
-        raise InvalidInput(
-            f"{acc.username} scores {cand['score']}%: if that is this person, match it "
-            f"(--match {acc.username}); a new account gives them two. Nothing made; --force "
-            "creates anyway"
-        )
 
 
 def excluded_warning(accounts: list[Account], dfe: str) -> str:

@@ -31,7 +31,7 @@ from uso_tui.sync.checks import (
 from uso_tui.sync.evidence import upn_level
 from uso_tui.sync.fresh import refuse_if_created_since
 from uso_tui.sync.listed_record import listed_as_another
-from uso_tui.sync.match_model import UPN_CROWD
+from uso_tui.sync.match_model import CREATE_GUARD, UPN_CROWD
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
 
@@ -360,6 +360,8 @@ def resolve_case(
         elif create:
             # a run of another school may have made this person an account since the case opened
             refuse_if_created_since(store, txn, case)
+            if not force and (guard := create_guard(txn, case)) is not None:
+                raise NeedsConfirmation(guard, [guard])
             username = txn.new_username(rec.forename or "", rec.surname or "", la_of(dfe))
             acc = account_from_record(rec, dfe, username)
             acc.created_at = at
@@ -392,6 +394,23 @@ def resolve_case(
             )
         )
     return case
+
+
+def create_guard(txn: Transaction, case: MatchCase) -> str | None:
+    """Why a new account for the case's record needs confirming: its best candidate that no
+    other record of the school's export holds scores CREATE_GUARD% or more (probably this
+    person: a new account gives them two). None when there is no such candidate."""
+    for cand in case.candidates:  # best first
+        acc = txn.find_account(cand["username"])
+        if acc is None or case.taken_by(acc) is not None:
+            continue
+        if cand.get("score", 0) < CREATE_GUARD:
+            return None
+        return (
+            f"{acc.username} scores {cand['score']}%: if that is this person, match it (--match "
+            f"{acc.username}); a new account gives them two (confirm to create anyway: --force)"
+        )
+    return None
 
 
 @dataclasses.dataclass(slots=True)

@@ -538,8 +538,8 @@ class MatchingScreen(ExportsCsv):
             )
 
         def answer(yes: bool | None) -> None:
-            if yes:
-                self.decide(case.case_id, create=True)
+            if yes:  # (a candidate guarded here is confirmed; one the store sees so is refused)
+                self.decide(case.case_id, create=True, force=guarded)
 
         if guarded:
             # as the command line refuses it without --force: F (shift+f, typed on purpose, ahead
