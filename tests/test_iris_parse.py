@@ -166,3 +166,19 @@ def test_a_leaving_date_keyed_the_uk_way_makes_a_leaver() -> None:
 
     rec = parse_student({"schoolId": "1", "leavingDate": "10/03/2026", "enrolmentDate": "1/9/2026"})
     assert (rec.leaving_date, rec.enrolment_date) == ("2026-03-10", "2026-09-01")
+
+
+def test_a_name_sent_as_a_number_is_no_name() -> None:
+    """1e20 read as the name "1e+20" (a letter in it, so no "no letters" refusal) and renamed
+    the linked account; a name is only ever text."""
+    for value in (1e20, -1e-7, 1.5e308, 42, [1], {"a": 1}, True):
+        student = parse_student(
+            {"schoolId": "1", "forename": value, "surname": value, "preferredName": value,
+             "middlenames": value, "dob": "2014-01-01"}
+        )  # fmt: skip
+        assert (student.forename, student.surname, student.preferred_name) == (None, None, None)
+        assert student.middle_names is None
+        staff = parse_employee(
+            {"id": 1, "forename": value, "surname": "Hill", "middleNames": value}
+        )
+        assert staff.forename is None and staff.middle_names is None

@@ -324,7 +324,7 @@ def test_an_account_asked_for_is_not_linked_automatically_to_a_person_active_els
     env.sync(DAY1)
     admin.add_account(
         env.store, DFE, role="pupil", forename="Kevin", surname="Lam", dob="2014-03-15",
-        operator="desk", now=DAY2,
+        operator="desk", now=DAY2, force=True,
     )  # fmt: skip
     env.set_students(DFE, [dict(KEVIN, schoolId="9"), OTHER])
     run = env.sync(DAY3)

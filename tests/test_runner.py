@@ -179,6 +179,28 @@ async def test_an_export_short_of_its_total_count_unallocates_nobody(env):
     assert res.run.status == "succeeded" and res.run.counts["unallocated"] == 0
 
 
+async def test_a_linked_record_whose_names_come_as_numbers_leaves_its_account_alone(env):
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    before = by_user(env.store.school_accounts(DFE))
+    env.set_students(DFE, [dict(AMY, forename=1e20), dict(BOB, surname=-1e-7)])
+    res = await sync(env, now=LATER)
+    assert res.run.counts["invalid"] == 2 and res.run.counts["updated"] == 0
+    assert by_user(env.store.school_accounts(DFE)) == before
+
+
+async def test_a_report_held_whole_says_first_that_its_export_may_be_incomplete(env):
+    """Page 2 answered with page 1's records: half the export, held whole by the comparison,
+    whose reason said only "holds 10 of the 20 records linked before"; confirming it then
+    unallocated the ten whose records never arrived, with nothing said of the repeated pages."""
+    env.add_school(students=kids(20))
+    await sync(env)
+    env.sim.set_switches(DFE, max_page_size=10, repeat_first_page=True)
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held" and res.run.comparison
+    assert res.run.hold_reason.startswith("the export may be incomplete (IRIS said 20 records")
+
+
 def SECRET_NOT_IN(text: str) -> bool:  # noqa: N802
     from factories import SECRET
 

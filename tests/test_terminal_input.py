@@ -41,8 +41,14 @@ def keys(*reads: str, parser_class=TypedAheadParser) -> list[str]:
         ("\x1bb", ["alt+b"]),
         ("\x1bfq", ["alt+f", "q"]),
         ("\x1b\x7f", ["alt+backspace"]),
-        # another key Textual makes of ESC and one character stays its own
-        ("\x1b1", ["inverted_exclamation_mark"]),
+        # a key Textual makes of ESC and one character stays its own
+        ("\x1b\t", ["shift+tab"]),
+        # ESC and a digit (Option+digit, which Textual reads as "¡"): Escape then the digit, a
+        # tab of Bulk results typed after closing a question; the question stayed open and a
+        # `y` typed next answered it
+        ("\x1b1", ["escape", "1"]),
+        ("\x1b7y", ["escape", "7", "y"]),
+        ("\x1b-", ["escape", "minus"]),
     ],
 )
 def test_an_escape_read_with_the_next_key_is_two_keys(read, expected):

@@ -566,7 +566,21 @@ async def test_non_mis_link_says_what_differs_and_warns_of_another_person(store)
         text = " ".join(screen_text(app).split())
         assert "What differs:" in text and "forename: Tim -> Hedy" in text
         assert "surname: Berners-Lee -> Lamarr" in text and "probably another person" in text
+        await press(pilot, "y")  # by habit: not the answer to this question
+        assert isinstance(app.screen, Confirm) and store.account(tim).mis_id is None
         await press(pilot, "n")
+    assert store.account(tim).mis_id is None
+
+
+async def test_non_mis_link_typed_ahead_y_never_answers_a_question_of_differences(store):
+    """`l enter y` in one burst on Tim: the first record offered is another child's; the `y`
+    linked Tim's account to it before the question listing what differs was read."""
+    tim = username_of(store, "Tim", "Berners-Lee")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        assert table(app).current().key == tim
+        burst(app, "l", "enter", "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)  # still asking, what differs in view
     assert store.account(tim).mis_id is None
 
 

@@ -127,8 +127,6 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync import admin  # noqa: PLC0415 - only the commands that use it load it
 
-    if not args.force:
-        _refuse_a_second_account(ctx, args)
     account = admin.add_account(
         ctx.store(),
         args.dfe,
@@ -138,6 +136,7 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
         dob=args.dob,
         operator=ctx.operator,
         now=ctx.now(),
+        force=args.force,
     )
     dfe = account.school or args.dfe  # as check_dfe wrote it
     records = admin.same_person_in_export(
@@ -180,26 +179,6 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
             f"has the same names and date of birth and no account: {then}"
         )
     return 0
-
-
-def _refuse_a_second_account(ctx: Context, args: argparse.Namespace) -> None:
-    """The person seems to have an active account at another school (a mover): the console asks
-    before making another; here it is refused without --force, nothing written."""
-    from uso_tui.sync import admin  # noqa: PLC0415
-
-    dfe, role = check_dfe(args.dfe), admin.check_role(args.role)
-    ctx.store().school(dfe)  # an unknown school is said as such first
-    forename, surname = admin.check_new_names(args.forename, args.surname)
-    dob = admin.check_dob(args.dob, ctx.now().date())
-    found = admin.same_person_elsewhere(ctx.store(), dfe, role, forename, surname, dob)
-    active = [hit for hit in found if hit.status == "active"]
-    if active:
-        named = ", ".join(f"{hit.username} (active at {hit.school})" for hit in active[:3])
-        raise InvalidInput(
-            f"{named} has the same names and date of birth: if that is this person, they keep "
-            "that account when they move (their record's match case, or a run, brings it here). "
-            "Nothing made; --force makes a second account anyway"
-        )
 
 
 # What `account add` says of a record of the school's latest export, with no account, that is

@@ -44,6 +44,12 @@ def text(value: Any) -> str | None:
     return None
 
 
+def name(value: Any) -> str | None:
+    """A name field: text() of a string only. A number is no name (1e20 would read as the
+    name "1e+20", which has a letter): the record is then without that name, as one sent null."""
+    return text(value) if type(value) is str else None
+
+
 def clean(value: str) -> str | None:
     """`value` without what a terminal, a screen or a file would misread (str.isprintable is
     false for C0/C1 controls and for format characters: bidi overrides, zero-width ones), each
@@ -159,10 +165,10 @@ def _person(doc: dict[str, Any], report: str, id_key: str, dob_key: str, middle_
     return (
         report,
         _id(get(id_key)),
-        text(get("forename")),
-        text(get("surname")),
-        text(get("preferredName")),
-        text(get(middle_key)),
+        name(get("forename")),
+        name(get("surname")),
+        name(get("preferredName")),
+        name(get(middle_key)),
         dob,
         dob_raw,
         iso_date(get("enrolmentDate")),

@@ -56,6 +56,8 @@ class Switches:
     # the last N records of each report are left out of its pages but counted in totalCount (as
     # records shifting between pages while a client pages make it skip some)
     skip_records: int = 0
+    # every page after the first answers the first page's records (paging that is broken)
+    repeat_first_page: bool = False
 
 
 @dataclass
@@ -411,15 +413,16 @@ class Simulator:
         if (report, page) in sw.failing_pages or ("*", page) in sw.failing_pages:
             return _json(500, {"message": "An unexpected error occurred"})
         eff = min(size, sw.max_page_size or SERVER_MAX_PAGE_SIZE, SERVER_MAX_PAGE_SIZE)
-        cached = (report, page, eff, sw.skip_records)
+        cached = (report, page, eff, sw.skip_records, sw.repeat_first_page)
         body = school.pages.get(cached)
         if body is None:
             data = school.records(report)
             total = len(data)
             served = data[: max(0, total - sw.skip_records)]
+            start = 0 if sw.repeat_first_page and page <= math.ceil(total / eff) else page - 1
             body = school.pages[cached] = orjson.dumps(
                 {
-                    KEY_OF_REPORT[report]: served[(page - 1) * eff : page * eff],
+                    KEY_OF_REPORT[report]: served[start * eff : (start + 1) * eff],
                     "page": page,
                     "pageSize": eff,
                     "totalCount": total,

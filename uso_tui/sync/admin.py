@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from uso_tui.domain.dates import from_uk
-from uso_tui.domain.errors import InvalidInput, InvalidName
+from uso_tui.domain.errors import InvalidInput, InvalidName, NeedsConfirmation
 from uso_tui.domain.models import Account, AuditEvent, Exclusion, School
 from uso_tui.domain.names import normalise, username_stem
 from uso_tui.domain.schools import (
@@ -422,14 +422,29 @@ def add_account(
     dob: str,
     operator: str,
     now: datetime,
+    force: bool = False,
 ) -> Account:
     """User Request Single: an account made ahead of the MIS record, which links to it automatically
-    when the record arrives with the same details (DESIGN section 3, rule 6)."""
+    when the record arrives with the same details (DESIGN section 3, rule 6). A person who seems
+    to have an active account at another school (a mover, who keeps it) is refused with
+    NeedsConfirmation unless `force`."""
     require(store, operator, "account_add")
     dfe = check_dfe(dfe)
     role = check_role(role)
     forename, surname = check_new_names(forename, surname)
     dob = check_dob(dob, now.date())
+    if not force:
+        store.school(dfe)  # an unknown school is said as such first
+        found = same_person_elsewhere(store, dfe, role, forename, surname, dob)
+        active = [hit for hit in found if hit.status == "active"]
+        if active:
+            named = ", ".join(f"{hit.username} (active at {hit.school})" for hit in active[:3])
+            said = (
+                f"{named} has the same names and date of birth: if that is this person, they keep "
+                "that account when they move (their record's match case, or a run, brings it "
+                "here). Nothing made; --force makes a second account anyway"
+            )
+            raise NeedsConfirmation(said, [said])
     at = _stamp(now)
     with store.transaction(operator) as tx:
         tx.school(dfe)

@@ -353,6 +353,9 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             ]
             for rec in pending:  # not yet given an outcome
                 planned.outcomes.append(RecordOutcome(rec, NEEDS_MATCHING, ""))
+            short = _short_of(export)
+            if short:  # said first: confirming unallocates accounts whose records may be lost
+                comparison = {**comparison, "reason": f"{short}; {comparison['reason']}"}
             _hold_whole(planned, comparison, export.size, going)
             return planned
 

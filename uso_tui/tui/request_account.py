@@ -23,7 +23,7 @@ from uso_tui.domain.names import normalise
 from uso_tui.store import AccountHit
 from uso_tui.tui.applying import attempt
 from uso_tui.tui.format import accounts_list, plain
-from uso_tui.tui.widgets import Confirm, LineInput, SchoolForm
+from uso_tui.tui.widgets import Confirm, ConfirmForce, LineInput, SchoolForm
 from uso_tui.tui.workers import in_thread
 
 FIELDS = [
@@ -69,6 +69,12 @@ def made_note(request: Request) -> str:
     """What happens to an account just requested: it links to its record when the record
     arrives with the same details, unless the record is already in the school's export waiting
     in the matching queue (then the school's next run makes it one of that case's candidates)."""
+    active = [hit.username for hit in request.elsewhere if hit.status == "active"]
+    if active:  # made anyway (F): said as the command line says it
+        return (
+            f"{', '.join(active)} elsewhere has the same names and date of birth: if that is "
+            "this person, they now have two accounts (Possible duplicates lists the pair)"
+        )
     waiting = [r for r in request.in_export if r.get("outcome") == "needs_matching"]
     if waiting:
         which = ", ".join(f"{r.get('report')} record {r.get('mis_id')}" for r in waiting)
@@ -205,16 +211,23 @@ class RequestAccountForm(SchoolForm[Account]):
             self.keys_go()
             return
 
+        # the person seems to have an account at another school (a mover keeps it): asked as
+        # the command line refuses it without --force, answered by F only, and read first
+        moved = any(hit.status == "active" for hit in request.elsewhere)
+
         def answer(yes: bool | None) -> None:
             if yes:
                 self.hold_keys()  # keys typed ahead are for the screen the form returns to
-                self.create(request)
+                self.create(request, force=moved)
 
+        if moved:
+            self.app.drop_typed_ahead("the question names the person's account elsewhere")
+        ask = ConfirmForce if moved else Confirm
         self.app.push_screen(
-            Confirm(
-                "Create this account?",
+            ask(
+                "Create a second account?" if moved else "Create this account?",
                 request_text(request, self.dfe),
-                yes="Create",
+                yes="Create anyway" if moved else "Create",
                 no="Back to the form",
             ),
             answer,
@@ -222,7 +235,7 @@ class RequestAccountForm(SchoolForm[Account]):
         self.keys_go()
 
     @in_thread("request-create")
-    def create(self, request: Request) -> None:
+    def create(self, request: Request, force: bool = False) -> None:
         from uso_tui.sync.admin import add_account  # noqa: PLC0415
 
         # InvalidInput (a duplicate meanwhile): shown in the form
@@ -236,6 +249,7 @@ class RequestAccountForm(SchoolForm[Account]):
                 dob=request.dob,
                 operator=self.operator,
                 now=self.now(),
+                force=force,
             )
         )
         if created.error is not None:

@@ -23,10 +23,16 @@ ESCAPE_KEY = "\x1b[27u"
 # What may follow ESC to begin an escape sequence (CSI, SS3, OSC, DCS, APC, ST, PM, SOS) or a
 # second escape: left to the parser.
 INTRODUCERS = frozenset("[O]P_\\^X" + ESC)
-# ESC and a character that Textual reads as one key of its own: left to it. Among them the word
-# keys of a text field as macOS Terminal sends Option+Left, Option+Right and Option+Backspace
-# (ESC b, ESC f, ESC DEL: ctrl+left, ctrl+right, ctrl+w), and Option+digit characters.
-KNOWN = frozenset(seq[1] for seq in ANSI_SEQUENCES_KEYS if len(seq) == 2 and seq[0] == ESC)
+# ESC and a character that Textual reads as a key of its own (not a character): left to it.
+# Among them the word keys of a text field as macOS Terminal sends Option+Left, Option+Right and
+# Option+Backspace (ESC b, ESC f, ESC DEL: ctrl+left, ctrl+right, ctrl+w). Those it reads as a
+# character (ESC 7 as "¶": Option+digit with Option as Meta) are Escape then the key here: the
+# console's keys after an escape are digits too (a Bulk results tab), and no name needs "¶".
+KNOWN = frozenset(
+    seq[1]
+    for seq, key in ANSI_SEQUENCES_KEYS.items()
+    if len(seq) == 2 and seq[0] == ESC and not isinstance(key, str)
+)
 # Of those, the word keys are written as the Alt keys they are (the kitty protocol's alt+b, alt+f,
 # alt+backspace, which Textual reads): the console decides by the focus whether they are a text
 # field's word keys or Escape then b, f or backspace (keys_in_turn.unmeta).

@@ -33,7 +33,7 @@ from uso_tui.tui.screens.listing import (
     haystack,
 )
 from uso_tui.tui.screens.users import AccountScreen
-from uso_tui.tui.widgets import Confirm, LineInput
+from uso_tui.tui.widgets import Confirm, ConfirmForce, LineInput
 from uso_tui.tui.workers import in_thread
 
 # Records of the last processed file that can take an existing account (nothing was created for
@@ -428,7 +428,9 @@ class NonMisScreen(LoadedListScreen):
         for line in changes:
             body.append_text(plain(f"  {line}"))
             body.append("\n")
-        if {"forename", "surname", "dob"} <= set(differs(record, account, self.dfe)):
+        differ = {"forename", "surname", "dob"} & set(differs(record, account, self.dfe))
+        another = len(differ) == 3
+        if another:
             body.append(
                 "Names and date of birth all differ: this is probably another person, whose "
                 "account this would become.\n",
@@ -442,8 +444,12 @@ class NonMisScreen(LoadedListScreen):
                 self.hold_keys()
                 self.link(account, choice)
 
+        if len(differ) >= 2:  # maybe another person: read before a key answers (`l enter y`)
+            self.app.drop_typed_ahead("the question lists what differs from the record")
+        # probably another person's record: F, never the y typed by habit
+        ask = ConfirmForce if another else Confirm
         self.app.push_screen(
-            Confirm("Link account to MIS record?", body, yes="Link", no="Cancel"), answer
+            ask("Link account to MIS record?", body, yes="Link", no="Cancel"), answer
         )
 
     @in_thread("non-mis-apply", exclusive=False)
