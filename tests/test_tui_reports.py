@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 from factories import DFE, Env, iris_student
-from tui_helpers import burst, press, screen_text, settle, started
+from tui_helpers import burst, filter_by, press, screen_text, settle, started
 
 from uso_tui.tui.widgets import screen_keys
 
@@ -80,13 +80,21 @@ async def test_a_why_hit_opens_the_bulk_results_at_its_own_record(env):
 
 
 async def test_calendar_lists_starters_and_leavers_and_exports(env, tmp_path):
-    async with started(env.store, "calendar", DFE, size=(100, 30)) as (app, pilot):
+    async with started(env.store, "calendar", DFE, size=(100, 30), notifications=True) as (
+        app,
+        pilot,
+    ):
         rows = app.screen.active_table().all_rows
         assert [(r.data.date, r.data.kind) for r in rows] == [
             ("2026-03-20", "leaver"),
             ("2026-04-01", "starter"),
         ]
+        await filter_by(pilot, "leaver")
         await press(pilot, "e")
+        # the file is the export command's (a year, unfiltered): said, not left to surprise
+        said = [n.message for n in app._notifications if n.message.startswith("Exported")]  # noqa: SLF001
+        [said] = said
+        assert "the next 365 days" in said and "the filter narrows the screen only" in said
     files = list((tmp_path / "store" / "exports").glob("calendar-*.csv"))
     assert len(files) == 1
     with open(files[0], newline="") as fh:

@@ -3,6 +3,7 @@ held runs reviewed, failed workers shown."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input
 from tui_helpers import NOW, burst, not_a_candidate, press, screen_text, settle, started
 
@@ -67,6 +68,26 @@ async def test_a_failed_loader_is_said_once_and_leaves_loading(demo, monkeypatch
         assert app.is_running
         await pilot.press("escape")
         assert app.screen.kind == "schools"
+
+
+@pytest.mark.parametrize(("kind", "broken", "said"), [
+    ("non_mis", "school_accounts", "Cannot read accounts"),
+    ("history", "runs", "Cannot read runs"),
+])  # fmt: skip
+async def test_a_list_that_could_not_be_read_says_so_in_its_title(
+    demo, monkeypatch, kind, broken, said
+):
+    """The school's file unreadable: Non-MIS accounts and Run history showed an empty list under
+    their usual title, the failure only in a notice that faded (an empty list reads as none)."""
+
+    def fails(*_a, **_k):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(demo.store, broken, fails)
+    async with started(demo.store, kind, demo.held_school) as (app, pilot):
+        await settle(pilot)
+        title = screen_text(app).splitlines()[0]
+        assert said in title and "disk gone" in title
 
 
 def busiest(store):

@@ -27,6 +27,12 @@ class CalendarScreen(LoadedListScreen):
         self.where = dfe or "all schools"
         self.title = f"Calendar: {self.where}"
 
+    def export_note(self) -> str:
+        # the export is `uso-tui export calendar`'s: a year ahead, whatever the screen shows
+        shown = super().export_note()
+        year = f"the next 365 days; the screen shows {DEFAULT_DAYS}"
+        return f"{year}; {shown}" if shown else year
+
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Calendar: {self.where}, next {DEFAULT_DAYS} days")
         yield self.filter_bar("filter: name, school, MIS id, kind (escape clears)")

@@ -299,13 +299,17 @@ class ExportsCsv(UsoScreen):
             return self.export_list() is not None
         return super().check_action(action, parameters)
 
+    def export_note(self) -> str:
+        """What the file holds that the screen does not show, said with the export."""
+        return ""
+
     def action_export(self) -> None:
         name = self.export_list()
         if name is not None:
-            self._export(name, self.dfe)
+            self._export(name, self.dfe, self.export_note())
 
     @in_thread("export", failure="Not exported", exclusive=False)
-    def _export(self, name: str, dfe: str | None) -> None:
+    def _export(self, name: str, dfe: str | None, note: str = "") -> None:
         from uso_tui.sync.export import export_file  # noqa: PLC0415
 
         now = self.now()
@@ -317,7 +321,8 @@ class ExportsCsv(UsoScreen):
             stamp=now.strftime("%Y%m%d-%H%M%S"),
             folder=export_folder(self.store),
         )
-        self.app.call_from_thread(self.say, f"Exported {row_count} rows of {name} to {path}")
+        said = f"Exported {row_count} rows of {name} to {path}"
+        self.app.call_from_thread(self.say, f"{said} ({note})" if note else said)
 
 
 class ListScreen(ExportsCsv):
@@ -345,6 +350,10 @@ class ListScreen(ExportsCsv):
 
     def filter_bar(self, placeholder: str = "filter: words to find (escape clears)") -> LineInput:
         return LineInput(placeholder=placeholder, id="filter", classes="filter")
+
+    def export_note(self) -> str:
+        filtered = any(box.value.strip() for box in self.query("#filter").results(Input))
+        return "every row: the filter narrows the screen only" if filtered else ""
 
     def active_table(self) -> ListTable | None:
         raise NotImplementedError
@@ -444,3 +453,14 @@ class LoadedListScreen(ReloadingListScreen):
         self.active_table().focus()
         self.hold_keys_while_opening()  # its _show calls shown_first
         self.load()
+
+    def worker_failed(self, line: str) -> None:
+        """A list with no rows after a failure says so in its title, not only in a notice that
+        fades: an empty list would read as nothing to show. (Its next load writes it again.)"""
+        super().worker_failed(line)
+        if self.active_table().all_rows:
+            return
+        for title in self.query("#title").results(Static):
+            said = Text(f"{self.title}: ", style="bold", no_wrap=True, overflow="ellipsis")
+            said.append_text(plain(line, "bold red"))
+            title.update(said)
