@@ -942,6 +942,14 @@ def test_a_twin_whose_record_the_matcher_sees_as_the_account_s_counts_as_a_claim
     assert outcome_of(planned, "1").outcome == "needs_matching"
 
 
+def test_only_whole_parts_of_a_surname_reordered_are_one_surname():
+    from uso_tui.sync.auto_link import surname_close
+
+    assert surname_close("bellokoro", "okorobell") and surname_close("smithjones", "jonessmith")
+    for one, other in (("amin", "mina"), ("khan", "hank"), ("ali", "lia")):
+        assert not surname_close(one, other)
+
+
 @pytest.mark.parametrize("initial", ["M", "M."])
 def test_a_twin_keyed_with_only_the_initial_counts_as_a_claim(initial):
     # "Muhammad Khan" may have been requested for Ali, keyed as "M Khan" (middle name Ali):

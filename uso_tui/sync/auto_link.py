@@ -42,8 +42,10 @@ def surname_close(theirs: str, ours: str) -> bool:
         return True
     if OSA.distance(theirs, ours, score_cutoff=1) <= 1:
         return True
-    if len(theirs) == len(ours) and ours in theirs + theirs:
-        return True  # the parts of a double-barrelled one in the other order
+    if len(theirs) == len(ours) and any(
+        theirs == ours[cut:] + ours[:cut] for cut in range(3, len(ours) - 2)
+    ):
+        return True  # the parts of a double-barrelled one in the other order (each 3+ letters)
     short, long = sorted((theirs, ours), key=len)
     return len(short) >= 3 and (long.startswith(short) or long.endswith(short))
 

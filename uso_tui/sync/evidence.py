@@ -64,13 +64,6 @@ def _cohort(dob: str | None) -> int | None:
     return year if month >= 9 else year - 1
 
 
-def school_years_apart(dob: str | None, other: str | None) -> int | None:
-    """How many school years apart two dates of birth put their children (a year starts on
-    1 September); None when either is not known."""
-    ours, theirs = _cohort(dob), _cohort(other)
-    return None if ours is None or theirs is None else abs(ours - theirs)
-
-
 def account_field(account: object, name: str) -> str | None:
     """A field of an Account (held in `extra`) or of the store's AccountHit (its own)."""
     if isinstance(account, Account):

@@ -141,11 +141,12 @@ DOB_PLACEHOLDER_BEFORE = "1910-01-01"
 PLACEHOLDER_DAYS = ("01-01", "12-31")
 
 
-# A linked record whose date of birth is wholly different from its account's and puts the child
-# this many school years away or more is another person (plan._apart): a date corrected is
-# most often a slip (near) or within a year; an id given again, or a staff record given to a
-# son, is years away.
-YEARS_APART = 2
+# A linked record whose date of birth is wholly different from its account's, this many whole
+# years away or more, is another person (plan._apart), by role: a pupil's id given again to a
+# younger child of the same names; a staff record given to a son (a generation, not a form's
+# slip). A date corrected is most often a slip (near), within a year, a placeholder replaced,
+# or its year keyed with a digit wrong or two swapped (1985 for 1958): those stay updates.
+YEARS_APART = {"pupil": 2, "staff": 15}
 
 
 def placeholder_dob(dob: str) -> bool:

@@ -41,7 +41,6 @@ from uso_tui.sync.evidence import (
     forename_level,
     person_of_account,
     person_of_record,
-    school_years_apart,
     upn_level,
 )
 from uso_tui.sync.fingerprints import fingerprint, record_row
@@ -849,10 +848,9 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
       and date), or a permanent UPN or IRIS personGuid (both names new on the same date stay an
       update: an adoption);
     - the date of birth wholly different with the forename changed at all (John to Jane, Jack
-      to John), the gender, or such an id, or on its own when the two dates are YEARS_APART
-      school years apart or more and no year group held on both sides says one class (an id
-      given again to a child of the same names, a son given his father's staff record; a date
-      corrected from a placeholder stays an update);
+      to John), the gender, or such an id, or on its own when the dates are years apart
+      (_years_apart: an id given again to a younger child of the same names, a son given his
+      father's staff record);
     - two of forename, surname and date wholly different (both names on the same date only with
       such an id);
     - or a record of another forename whose UPN, or whose names and date of birth, are another
@@ -884,16 +882,17 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     date_changed = dob not in ("equal", "")
     forename_changed = forename not in ("equal", "")  # a known form too (Jack for John)
     years = _years_apart(rec, acc, person.year, theirs.year) if dob == "different" else 0
+    far = years >= YEARS_APART[acc.role]
     if (
         len(differ) == 3
         or (len(differ) == 2 and (ids or set(differ) != {"forename", "surname"}))
         or ("forename" in differ and (date_changed or gender or ids))
         or ("date of birth" in differ and (forename_changed or gender or ids))
-        or years >= YEARS_APART
+        or far
     ):
         shown = [
             *differ,
-            *([f"{years} school years apart"] if years >= YEARS_APART else []),
+            *([f"{years} years apart"] if far else []),
             *(["near date of birth"] if date_changed and "date of birth" not in differ else []),
             *(["gender"] if gender else []),
             *ids,
@@ -911,13 +910,24 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
 
 
 def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int | None) -> int:
-    """The school years between the record's and the account's dates of birth; 0 when either
-    date is a placeholder or both sides hold one year group (one class: a date corrected)."""
-    if placeholder_dob(rec.dob or "") or placeholder_dob(acc.dob or ""):
+    """The whole years between the record's and the account's (wholly different) dates of
+    birth; 0 where the change may be a correction: either date a placeholder or a 1 January
+    (keyed for a date not known); year groups held on both sides at most one apart (one class;
+    the account's may be last year's); or, without year groups to say otherwise, the year keyed
+    with one digit wrong or two swapped."""
+    ours, theirs = rec.dob or "", acc.dob or ""
+    if any(placeholder_dob(d) or d[5:] == "01-01" for d in (ours, theirs)):
         return 0
-    if year is not None and year == their_year:
+    if year is not None and their_year is not None:
+        if abs(year - their_year) <= 1:
+            return 0
+    elif sum(map(str.__ne__, ours[:4], theirs[:4])) <= 1 or sorted(ours[:4]) == sorted(theirs[:4]):
         return 0
-    return school_years_apart(rec.dob, acc.dob) or 0
+    try:
+        days = abs((date.fromisoformat(ours) - date.fromisoformat(theirs)).days)
+    except ValueError:
+        return 0
+    return int(days / 365.25)
 
 
 def another_person(rec: MisRecord, acc: Account, rows: Callable[[], list[dict]]) -> str:

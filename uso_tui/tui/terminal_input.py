@@ -31,7 +31,7 @@ INTRODUCERS = frozenset("[O]P_\\^X" + ESC)
 KNOWN = frozenset(
     seq[1]
     for seq, key in ANSI_SEQUENCES_KEYS.items()
-    if len(seq) == 2 and seq[0] == ESC and not isinstance(key, str)
+    if len(seq) == 2 and seq[0] == ESC and isinstance(key, tuple)  # keys; a str is a character
 )
 # Of those, the word keys are written as the Alt keys they are (the kitty protocol's alt+b, alt+f,
 # alt+backspace, which Textual reads): the console decides by the focus whether they are a text

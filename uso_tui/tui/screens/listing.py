@@ -456,9 +456,12 @@ class LoadedListScreen(ReloadingListScreen):
 
     def worker_failed(self, line: str) -> None:
         """A list with no rows after a failure says so in its title, not only in a notice that
-        fades: an empty list would read as nothing to show. (Its next load writes it again.)"""
+        fades: an empty list would read as nothing to show. Where a line of the screen still
+        said "loading…", that line says it instead; a screen whose title this writes writes it
+        again as its next load shows (filter_applied)."""
+        loading = bool(self.query(".loading"))
         super().worker_failed(line)
-        if self.active_table().all_rows:
+        if loading or self.active_table().all_rows:
             return
         for title in self.query("#title").results(Static):
             said = Text(f"{self.title}: ", style="bold", no_wrap=True, overflow="ellipsis")
