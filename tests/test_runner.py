@@ -199,6 +199,26 @@ async def test_a_report_held_whole_says_first_that_its_export_may_be_incomplete(
     res = await sync(env, now=LATER)
     assert res.run.status == "held" and res.run.comparison
     assert res.run.hold_reason.startswith("the export may be incomplete (IRIS said 20 records")
+    # confirmed, it applies what arrived and unallocates no one (rule 7: a complete export)
+    done = actions.confirm_held(env.store, res.run.run_id, operator="bob", now=LATER)
+    assert done.unallocated == [] and len(done.left_alone) == 10
+    assert all(a.status == "active" for a in env.store.school_accounts(DFE))
+
+
+async def test_confirming_a_run_held_for_an_export_short_of_its_total_unallocates_no_one(env):
+    """Two records left out of IRIS's pages but counted: held, and confirming it unallocated
+    the two, whose records may only have been lost in the paging."""
+    env.add_school(students=kids(30))
+    await sync(env)
+    env.sim.set_switches(DFE, skip_records=2, max_page_size=10)
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held" and res.run.incomplete
+    review = actions.held_review(env.store, res.run.run_id)
+    assert [h.back_since for h in review] == [True, True]  # the review says so first
+    done = actions.confirm_held(env.store, res.run.run_id, operator="bob", now=LATER)
+    assert done.unallocated == [] and len(done.left_alone) == 2
+    assert done.run.status == "succeeded"
+    assert all(a.status == "active" for a in env.store.school_accounts(DFE))
 
 
 def SECRET_NOT_IN(text: str) -> bool:  # noqa: N802

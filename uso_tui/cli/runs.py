@@ -379,9 +379,12 @@ def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
     out.write(f"{run.run_id} confirmed: {len(done.unallocated)} accounts unallocated")
     out.write(f": {', '.join(done.unallocated)}\n" if done.unallocated else "\n")
     if done.left_alone:
-        out.write(
-            f"  left alone (record back or changed since the run): {', '.join(done.left_alone)}\n"
+        why = (
+            f"its export was incomplete: {run.incomplete}; the next complete export decides"
+            if run.incomplete
+            else "record back or changed since the run"
         )
+        out.write(f"  left alone ({why}): {', '.join(done.left_alone)}\n")
     if done.kept:
         out.write(
             f"  kept, as asked: {', '.join(done.kept)} "

@@ -227,6 +227,9 @@ class Run(_Record):
     comparison: dict[str, Any] | None = None
     # Why it is held, per report held ("students: would unallocate 12 of 100 ..."), for the hub.
     hold_reason: str | None = None
+    # Why its export may be incomplete, when that held its unallocations: confirming the run
+    # then unallocates no one (rule 7: only a complete export says who left).
+    incomplete: str | None = None
     confirmed_by: str | None = None
     confirmed_at: str | None = None
     # Who runs it (filled in by the store when a running run is put): a run whose process has died

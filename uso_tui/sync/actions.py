@@ -128,7 +128,8 @@ def confirm_held(
         left: list[str] = []
         for username in chosen:
             acc = txn.find_account(username)
-            if acc is None or back_since(acc, run, seen):
+            # an incomplete export says nothing of who left (rule 7), confirmed or not
+            if acc is None or run.incomplete or back_since(acc, run, seen):
                 left.append(username)
                 continue
             after = unallocated(dataclasses.replace(acc), run.school)
@@ -177,9 +178,14 @@ def _confirm_whole(
             f"confirm that one instead (uso-tui confirm {latest.run_id})"
         )
     kept = [u for u in run.held_usernames if u not in chosen]
-    # what held_review promised: an account changed or seen again since is left alone
+    # what held_review promised: an account changed or seen again since is left alone, and
+    # every one when the export was incomplete (rule 7)
     seen = seen_since(store, run)
-    stale = [u for u in chosen if (a := txn.find_account(u)) is None or back_since(a, run, seen)]
+    stale = [
+        u
+        for u in chosen
+        if run.incomplete or (a := txn.find_account(u)) is None or back_since(a, run, seen)
+    ]
     plans = apply_held_export(store, txn, run, now, at, {*kept, *stale})
     done = [c.username for p in plans.values() for c in p.changes if c.kind == "unallocate"]
     left = [u for u in chosen if u not in done]
@@ -227,7 +233,7 @@ class HeldAccount:
     dob: str | None
     status: str  # active | unallocated | missing
     case_ids: list[str]  # open match cases of the school with this account as a candidate
-    back_since: bool  # its record came back or it changed since: confirm leaves it alone
+    back_since: bool  # record back, changed since, or an incomplete export: confirm leaves it
 
 
 def held_review(store: Store, run_id: str) -> list[HeldAccount]:
@@ -250,7 +256,8 @@ def held_review(store: Store, run_id: str) -> list[HeldAccount]:
                 dob=acc.dob if acc else None,
                 status=acc.status if acc else "missing",
                 case_ids=cases.get(username, []),
-                back_since=run.status == "held" and back_since(acc, run, seen),
+                back_since=run.status == "held"
+                and (bool(run.incomplete) or back_since(acc, run, seen)),
             )
         )
     return out

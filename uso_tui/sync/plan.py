@@ -353,9 +353,10 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             for rec in pending:  # not yet given an outcome
                 planned.outcomes.append(RecordOutcome(rec, NEEDS_MATCHING, ""))
             short = _short_of(export)
-            if short:  # said first: confirming unallocates accounts whose records may be lost
+            if short:  # said first: confirming applies the rest and unallocates no one
                 comparison = {**comparison, "reason": f"{short}; {comparison['reason']}"}
             _hold_whole(planned, comparison, export.size, going)
+            planned.incomplete = short
             return planned
 
     searching: list[MisRecord] = [rec for rec in pending if rec.mis_id not in targets]
@@ -1019,6 +1020,7 @@ def _leavers(
         planned.hold_reason = f"the export is empty while {total} account(s) are linked"
     elif short:
         planned.hold_reason = f"{short}: would unallocate {leaving} of {total} linked accounts"
+        planned.incomplete = short
     elif leaving > total * settings.hold_percent / 100 and leaving >= settings.hold_min:
         planned.hold_reason = (
             f"would unallocate {leaving} of {total} linked accounts "

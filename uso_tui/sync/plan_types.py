@@ -123,6 +123,9 @@ class Plan:
     case_changes: list[CaseChange] = field(default_factory=list)
     held: list[Account] = field(default_factory=list)  # unallocations held for confirmation
     hold_reason: str | None = None
+    # why the export may be incomplete (plan._short_of), when its absent records' accounts are
+    # held for it: rule 7 unallocates only for a complete export, confirmed or not
+    incomplete: str | None = None
     # The export comparison when the report is held whole (sync.compare): nothing applied.
     comparison: dict[str, Any] | None = None
     counts: dict[str, int] = field(default_factory=empty_counts)

@@ -23,10 +23,11 @@ from uso_tui.tui.workers import in_thread
 DIALOG_INNER = 72  # the .dialog's width (76) less its border and padding
 
 
-def flag_text(held: HeldAccount) -> Text:
+def flag_text(held: HeldAccount, incomplete: bool = False) -> Text:
     """Why an operator should look twice at this account (words, so NO_COLOR keeps them)."""
     if held.back_since:
-        return Text("back: left alone", style="bold green", end="")
+        said = "left alone" if incomplete else "back: left alone"
+        return Text(said, style="bold green", end="")
     if held.status != "active":
         return Text(held.status, style="dim", end="")
     if held.case_ids:
@@ -107,7 +108,7 @@ class HeldReview(ModalScreen[list[str] | None]):
             Row(
                 key=h.username,
                 cells=cells(h.username, f"{h.forename} {h.surname}".strip(), h.dob or "-")
-                + (flag_text(h),),
+                + (flag_text(h, bool(self.run.incomplete)),),
                 haystack="",
                 data=h,
             )
@@ -149,7 +150,16 @@ class HeldReview(ModalScreen[list[str] | None]):
             out.append(" (a later run unallocates them if still absent)")
         back = [u for u, h in self.held.items() if h.back_since]
         if back:
-            out.append(f"; {len(back)} left alone (record came back or changed since)")
+            out.append(f"; {len(back)} left alone ({_alone_because(self.run)})")
+        if self.run.incomplete:
+            out.append("\n")
+            out.append_text(
+                plain(
+                    f"Incomplete export ({self.run.incomplete}): it says nothing of who left; "
+                    "the next complete export unallocates them.",
+                    "bold yellow",
+                )
+            )
         candidates = [u for u in chosen if self.held[u].case_ids]
         if candidates:
             out.append(
@@ -193,6 +203,13 @@ class HeldReview(ModalScreen[list[str] | None]):
 KEPT_NAMED = 3  # kept accounts named in the summary; more are counted
 
 
+def _alone_because(run: Run) -> str:
+    """Why confirming a run leaves an account it held alone."""
+    if run.incomplete:
+        return "the export was incomplete"
+    return "record came back or changed since"
+
+
 def _some(usernames: list[str]) -> str:
     named = ", ".join(usernames[:KEPT_NAMED])
     more = len(usernames) - KEPT_NAMED
@@ -205,7 +222,7 @@ def confirmed_line(done: Confirmed) -> str:
     if done.kept:
         parts.append(f"{len(done.kept)} kept")
     if done.left_alone:
-        parts.append(f"{len(done.left_alone)} left alone (record came back or changed since)")
+        parts.append(f"{len(done.left_alone)} left alone ({_alone_because(done.run)})")
     return f"Run {done.run.run_id} confirmed: " + ", ".join(parts)
 
 
