@@ -962,6 +962,13 @@ def test_a_twin_keyed_with_only_the_initial_counts_as_a_claim(initial):
     assert outcome_of(planned, "2").outcome == "needs_matching"
 
 
+def test_an_account_asked_for_under_an_initial_is_claimed_by_every_name_of_the_letter():
+    # "M Khan" asked for; twins Muhammad and Mariam Khan arrive: neither takes it alone
+    requested = acc("mkhan.204", "M", "Khan", DOB)
+    planned = _plan([rec("1", "M", "Khan", DOB), rec("2", "Muhammad", "Khan", DOB)], [requested])
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+
+
 @pytest.mark.parametrize("keyed", ["Bell Okoro", "Bell-Okoro", "Okoro Bell"])
 def test_a_record_with_the_parts_of_a_double_barrelled_surname_reordered_counts_as_a_claim(keyed):
     # "Amelia Okoro-Bell" was requested; the export holds her twice (keyed by two hands, the

@@ -453,5 +453,6 @@ async def test_the_console_asks_again_and_a_y_typed_ahead_does_not_answer(env):
         await settle(pilot, 6)
         assert isinstance(app.screen, Confirm)
         text = " ".join(screen_text(app).split())
-        assert f"Move {username} from 204-3211?" in text and "when the case opened" in text
+        assert f"Move {username} from 204-3211?" in text
+        assert f"{username} was unallocated when the case opened" in text
     assert env.store.case(here.case_id).status == "open"

@@ -370,6 +370,27 @@ async def test_a_create_beside_a_free_candidate_of_90_percent_needs_f_not_the_ha
     assert len(store.school_accounts(dfe)) == before + 1
 
 
+async def test_a_create_the_store_guards_when_the_screen_did_not_is_asked_again(demo_ran):
+    """The screen's view of the candidates stale (it took the 100% one for another record's):
+    it asked y/n, the store refused the create, and `c y` asked the same y/n again, refused
+    again. The store's reason is asked now, answered by F only."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    assert case.candidates[0]["score"] >= CREATE_GUARD
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
+        app.screen._taken_by = lambda *_: "another record"  # noqa: SLF001 - a stale view
+        burst(app, "c", "y", "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, ConfirmForce)
+        await settle(pilot)
+        assert f"{case.candidates[0]['username']} scores" in " ".join(screen_text(app).split())
+        assert store.case(case.case_id).status == "open"
+        await press(pilot, "F")
+        await settle(pilot, 4)
+    assert store.case(case.case_id).decision.startswith("create:")
+
+
 async def test_decided_in_this_session_counts_across_a_reload(demo_ran):
     """`g` (or `v`) read the queue again and forgot the session's decisions: the end of the
     queue said "0 decided in this session" after two. `u` still undoes the session's last

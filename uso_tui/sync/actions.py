@@ -368,7 +368,10 @@ def resolve_case(
             # a run of another school may have made this person an account since the case opened
             refuse_if_created_since(store, txn, case)
             if not force and (guard := create_guard(txn, case)) is not None:
-                raise NeedsConfirmation(guard, [guard])
+                username, said = guard
+                raise NeedsConfirmation(
+                    f"{said} (--match {username} matches it; --force creates anyway)", [said]
+                )
             username = txn.new_username(rec.forename or "", rec.surname or "", la_of(dfe))
             acc = account_from_record(rec, dfe, username)
             acc.created_at = at
@@ -403,19 +406,20 @@ def resolve_case(
     return case
 
 
-def create_guard(txn: Transaction, case: MatchCase) -> str | None:
+def create_guard(txn: Transaction, case: MatchCase) -> tuple[str, str] | None:
     """Why a new account for the case's record needs confirming: its best candidate that no
     other record of the school's export holds scores CREATE_GUARD% or more (probably this
-    person: a new account gives them two). None when there is no such candidate."""
+    person: a new account gives them two), as (that username, what to say). None when there
+    is no such candidate."""
     for cand in case.candidates:  # best first
         acc = txn.find_account(cand["username"])
         if acc is None or case.taken_by(acc) is not None:
             continue
         if cand.get("score", 0) < CREATE_GUARD:
             return None
-        return (
-            f"{acc.username} scores {cand['score']}%: if that is this person, match it (--match "
-            f"{acc.username}); a new account gives them two (confirm to create anyway: --force)"
+        return acc.username, (
+            f"{acc.username} scores {cand['score']}%: if that is this person, match it; a new "
+            "account gives them two"
         )
     return None
 

@@ -104,10 +104,12 @@ class Claims:
         for name in wanted:
             for key in near_keys(name):
                 self._near.setdefault(key, []).append(name)
-        # a forename keyed as its initial alone ("M Khan") may stand for any name of the letter
+        # a forename keyed as its initial alone ("M Khan") may stand for any name of the letter,
+        # and any name for an account asked for under its initial
         self._initials: dict[str, set[str]] = {}
         for name in wanted:
             self._initials.setdefault(name[0], set()).add(name)
+        self._single = {name for name in wanted if len(name) == 1}
         self._stands: dict[str, frozenset[str]] = {}
         for r in export.records:
             self._add(
@@ -157,6 +159,8 @@ class Claims:
             out = set(self._forms.get(name, ()))
             if len(name) == 1:
                 out.update(self._initials.get(name, ()))
+            elif name[0] in self._single:
+                out.add(name[0])
             for other in (o for key in near_keys(name) for o in self._near.get(key, ())):
                 if other not in out and names_close(name, other):
                     out.add(other)

@@ -489,7 +489,7 @@ class MatchingScreen(ExportsCsv):
             )
         if seen.taken_since:
             body.append("\n")
-            body.append_text(plain(seen.taken_since.capitalize() + ".", "bold yellow"))
+            body.append_text(plain(seen.taken_since + ".", "bold yellow"))
             body.append("\n")
         body.append(
             "\nWhat differs:\n" if seen.differences else "\nNothing differs.\n", style="bold"
@@ -550,6 +550,23 @@ class MatchingScreen(ExportsCsv):
         else:
             question = Confirm("Create a new account?", body, yes="Create", no="Cancel")
         self.app.push_screen(question, answer)
+
+    def _create_anyway(self, case_id: str, said: str) -> None:
+        self.busy = False
+        self._deciding = None
+        self._refresh_keys()
+        self.app.drop_typed_ahead("the question names the account the person may have")
+        self.keys_go()
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.decide(case_id, create=True, force=True)
+
+        body = plain(said + ".", "bold yellow")  # (starts with a username: not capitalised)
+        self.app.push_screen(
+            ConfirmForce("Create a new account anyway?", body, yes="Create anyway", no="Cancel"),
+            answer,
+        )
 
     def action_exclude(self) -> None:
         case = self.case
@@ -614,13 +631,23 @@ class MatchingScreen(ExportsCsv):
 
     @in_thread("matching-decide", failure="Not saved", exclusive=False)
     def _decide(self, case_id: str, how: dict) -> None:
+        from uso_tui.domain.errors import NeedsConfirmation  # noqa: PLC0415
         from uso_tui.sync.actions import resolve_case  # noqa: PLC0415
 
         unallocate = how.pop("unallocate", False)
         shown = next((c for c in self.cases if c.case_id == case_id), None)
-        case = resolve_case(
-            self.store, case_id, operator=self.operator, now=self.now(), as_shown=shown, **how
-        )
+        try:
+            case = resolve_case(
+                self.store, case_id, operator=self.operator, now=self.now(), as_shown=shown, **how
+            )
+        except NeedsConfirmation as exc:
+            if not how.get("create"):
+                raise
+            # the store sees a free candidate this screen took for another's: asked again, as
+            # the store says it, answered by F only
+            said = exc.differences[0] if exc.differences else str(exc)
+            self.app.call_from_thread(self._create_anyway, case_id, said)
+            return
         if unallocate:  # the exclusion is on the list now: this unallocates the accounts it names
             from uso_tui.sync.admin import add_exclusion  # noqa: PLC0415
 
