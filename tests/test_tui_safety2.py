@@ -615,3 +615,15 @@ async def test_a_report_left_out_shows_no_mark_not_only_another_colour(demo):
         await settle(pilot)
         text = screen_text(app)
         assert "X▌ Staff" not in text.replace("▐", "") and "X▌ Students" in text.replace("▐", "")
+
+
+async def test_a_confirmed_run_s_file_says_the_hold_is_over(demo_ran):
+    """Its File tab still read "held whole: ..." with nothing saying it was confirmed since."""
+    from uso_tui.sync.actions import confirm_held
+
+    store, dfe = demo_ran.store, demo_ran.held_school
+    run = store.runs(dfe, limit=1)[0]
+    confirm_held(store, run.run_id, operator="opa", now=NOW)
+    async with started(store, "bulk_results", dfe, size=(120, 40)) as (app, pilot):
+        await settle(pilot)
+        assert "Held, then confirmed by opa" in screen_text(app)

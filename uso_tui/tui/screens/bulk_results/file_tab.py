@@ -55,6 +55,15 @@ def file_head(loaded: Loaded) -> Text:
             for line in comparison_lines(loaded.run.comparison):
                 out.append("\n")
                 out.append_text(plain(line, "yellow"))
+        if loaded.run.confirmed_at:  # the hold is over: said, not left to read as pending
+            out.append("\n")
+            out.append_text(
+                plain(
+                    f"Held, then confirmed by {loaded.run.confirmed_by} "
+                    f"{when(loaded.run.confirmed_at)}",
+                    "bold green",
+                )
+            )
     if loaded.file is None:
         out.append(
             "\nThis run left no processed file (failed before the export was read).",
