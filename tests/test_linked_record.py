@@ -436,3 +436,84 @@ def test_a_date_corrected_years_within_one_year_group_is_an_update(tmp_path, the
     env.sync(DAY1)
     env.set_students(DFE, [iris_student("7", "Kevin", "Lam", "2015-09-20", yearGroup=then), OTHER])
     assert env.sync(DAY2).counts["updated"] == 1
+
+
+def _holder(forename, surname, dob, upn=None, gender=None, middle=None, year=None, staff=False):
+    extra = {k: v for k, v in (("upn", upn), ("gender", gender), ("year_group", year)) if v}
+    role = "staff" if staff else "pupil"
+    report = "staff" if staff else "students"
+    return acc(
+        "held.204", forename, surname, dob, mis_id="7", role=role, report=report,
+        middle_names=middle, extra=extra,
+    )  # fmt: skip
+
+
+def _record(forename, surname, dob, upn=None, gender=None, middle=None, year=None, staff=False):
+    from factories import rec
+
+    report = "staff" if staff else "students"
+    return rec(
+        "7", forename, surname, dob, report=report, upn=upn, gender=gender, middle_names=middle,
+        year_group=year,
+    )  # fmt: skip
+
+
+UPN_A, UPN_B = "A204111111111", "B204222222222"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # twins of one surname and date, forenames a known form apart: another UPN, or gender
+        (("Alexander", "Hughes", "2014-03-15", UPN_A, "M"), ("Alexandra", "Hughes", "2014-03-15", UPN_B, "F")),
+        (("Daniel", "Jones", "2014-03-15", None, "M"), ("Danielle", "Jones", "2014-03-15", None, "F")),
+        (("Jack", "Lee", "2014-03-15", UPN_A, None), ("Jake", "Lee", "2014-03-15", UPN_B, None)),
+        # a classmate's id: another surname, a near date, another UPN
+        (("Oliver", "Smith", "2014-05-10", UPN_A, None), ("Oliver", "Jones", "2014-05-19", UPN_B, None)),
+        # twins sharing a forename, told apart by their middle names and UPNs
+        (("Muhammad", "Khan", "2014-03-15", UPN_A, None, "Ali"), ("Muhammad", "Khan", "2014-03-15", UPN_B, None, "Omar")),
+        # year groups two apart, dates a year and a half apart (no ids)
+        (("Oliver", "Smith", "2014-05-10", None, None, None, "7"), ("Oliver", "Smith", "2015-11-20", None, None, None, "5")),
+    ],
+)  # fmt: skip
+def test_a_record_of_a_twin_or_a_classmate_is_another_person(before, after):
+    """Each of these was applied as an update (found by an audit of linked-record changes):
+    the forename a known form or equal, so only one field wholly different, and the ids,
+    gender and middle names weighed only beside a wholly different forename or date."""
+    from uso_tui.sync.plan import another_person
+
+    assert another_person(_record(*after), _holder(*before), lambda: [])
+
+
+def test_a_change_that_makes_the_record_another_account_s_is_another_person():
+    """Oliver Smith's id now carries Oliver Jones's names and date: Oliver Jones has an
+    account of the school (their ids swapped). The check ran only on a forename change."""
+    from uso_tui.sync.plan import another_person
+
+    jones = {"username": "ojones.204", "forename": "Oliver", "surname": "Jones",
+             "dob": "2014-05-19", "status": "active", "mis_id": "8", "school": DFE}  # fmt: skip
+    said = another_person(
+        _record("Oliver", "Jones", "2014-05-19"),
+        _holder("Oliver", "Smith", "2014-05-10"),
+        lambda: [jones],
+    )
+    assert "ojones.204" in said
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # a known form with a date days out: one person's record tidied
+        (("Aleksandr", "Petrov", "2013-12-28"), ("Alexander", "Petrov", "2014-01-03")),
+        # married, and the date corrected by days
+        (("Laura", "Green", "1988-06-29", None, None, None, None, True), ("Laura", "Hall", "1988-07-03", None, None, None, None, True)),
+        # a UPN corrected on its own
+        (("Amy", "Jones", "2015-04-02", UPN_A), ("Amy", "Jones", "2015-04-02", UPN_B)),
+        # a middle name changed on its own
+        (("Muhammad", "Khan", "2014-03-15", None, None, "Ali"), ("Muhammad", "Khan", "2014-03-15", None, None, "Omar")),
+    ],
+)  # fmt: skip
+def test_one_person_s_corrections_stay_updates(before, after):
+    from uso_tui.sync.plan import another_person
+
+    assert another_person(_record(*after), _holder(*before), lambda: []) == ""

@@ -147,6 +147,9 @@ PLACEHOLDER_DAYS = ("01-01", "12-31")
 # slip). A date corrected is most often a slip (near), within a year, a placeholder replaced,
 # or its year keyed with a digit wrong or two swapped (1985 for 1958): those stay updates.
 YEARS_APART = {"pupil": 2, "staff": 15}
+# Two dates of birth this many days apart or fewer are one date mistyped, whatever the digits:
+# no two children of a family are born so close but twins, on one day.
+NEAR_DAYS = 60
 
 
 def placeholder_dob(dob: str) -> bool:

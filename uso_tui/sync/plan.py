@@ -44,7 +44,7 @@ from uso_tui.sync.evidence import (
     upn_level,
 )
 from uso_tui.sync.fingerprints import fingerprint, record_row
-from uso_tui.sync.match_model import UPN_CROWD, YEARS_APART, placeholder_dob
+from uso_tui.sync.match_model import NEAR_DAYS, UPN_CROWD, YEARS_APART, placeholder_dob
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan_types import (
     AUTO_LINKED,
@@ -843,22 +843,26 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     again, or two children's ids swapped, as a school's own SchoolId, keyed by hand, can be): ""
     when it may be the same person (a change of name, a date corrected, a known form: the update
     applies). One change at a time is a person's: a marriage, a date corrected, a forename the
-    person now goes by. Another person, for whom the account is kept until an operator answers:
+    person now goes by, a UPN corrected. Another person, for whom the account is kept until an
+    operator answers:
+    - a permanent UPN or IRIS personGuid that differs, with any other change (a twin's record:
+      Alexander to Alexandra, Muhammad Ali to Muhammad Omar; a classmate's id);
+    - another gender with the forename changed at all (Daniel to Danielle);
     - the forename wholly different and the date of birth changed at all (a sibling given the
-      id, a year apart or a day), or the gender (twins' ids swapped, boy and girl of one surname
-      and date), or a permanent UPN or IRIS personGuid (both names new on the same date stay an
-      update: an adoption);
-    - the date of birth wholly different with the forename changed at all (John to Jane, Jack
-      to John), the gender, or such an id, or on its own when the dates are years apart
-      (_years_apart: an id given again to a younger child of the same names, a son given his
-      father's staff record);
-    - two of forename, surname and date wholly different (both names on the same date only with
-      such an id);
-    - or a record of another forename whose UPN, or whose names and date of birth, are another
-      active linked account's of the school (ids swapped between twins of one sex)."""
+      id, a year apart or a day);
+    - the date of birth wholly different (more than NEAR_DAYS away) with the forename changed
+      at all (John to Jane, Jack to John), or on its own when the dates are years apart or the
+      year groups two or more (_years_apart: an id given again to a younger child of the same
+      names, a son given his father's staff record);
+    - two of forename, surname and date wholly different (both names on the same date, an
+      adoption, stay an update without such an id);
+    - or a change that makes the record's UPN, or its names and date of birth, another active
+      linked account's of the school (ids swapped between twins of one sex)."""
     person, theirs = person_of_record(rec), person_of_account(acc)
     forename = forename_level(person, theirs)
     dob = dob_level(rec.dob or "", acc.dob or "")
+    if dob == "different" and _days_between(rec.dob, acc.dob) <= NEAR_DAYS:
+        dob = "near"  # weeks apart: a date mistyped (no sibling is born that close but a twin)
     differ = [
         name
         for name, apart in (
@@ -881,33 +885,56 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     genders = {person.gender, theirs.gender}
     gender = genders == {"m", "f"}  # both given, not the same
     date_changed = dob not in ("equal", "")
-    forename_changed = forename not in ("equal", "")  # a known form too (Jack for John)
+    # a known form too (Jack for John); or middle names on both sides with none in common
+    # (Muhammad Ali and Muhammad Omar: one forename, two children)
+    forename_changed = forename not in ("equal", "") or bool(
+        person.mkeys and theirs.mkeys and not set(person.mkeys) & set(theirs.mkeys)
+    )
+    changed = forename_changed or person.skey != theirs.skey or date_changed or gender
     years = _years_apart(rec, acc, person.year, theirs.year) if dob == "different" else 0
     far = years >= YEARS_APART[acc.role]
-    if (
-        len(differ) == 3
-        or (len(differ) == 2 and (ids or set(differ) != {"forename", "surname"}))
-        or ("forename" in differ and (date_changed or gender or ids))
-        or ("date of birth" in differ and (forename_changed or gender or ids))
-        or far
-    ):
-        shown = [
-            *differ,
-            *([f"{years} years apart"] if far else []),
-            *(["near date of birth"] if date_changed and "date of birth" not in differ else []),
-            *(["gender"] if gender else []),
-            *ids,
-        ]
-        return "different " + ", ".join(shown)
+    classes = (
+        abs(person.year - theirs.year)
+        if dob == "different" and person.year is not None and theirs.year is not None
+        else 0
+    )
     if (
         "UPN" in ids
         and forename != "equal"  # (the same names: a UPN corrected)
         and (holder := upn_holders.holder(upn, acc.username))
-    ):
+    ):  # said first: it names whose record this is
         return f"its UPN {rec.upn} is account {holder}'s"
-    if forename_changed and (holder := upn_holders.named(rec, acc.username)):
+    if (
+        len(differ) == 3
+        or (len(differ) == 2 and (ids or set(differ) != {"forename", "surname"}))
+        or (ids and changed)
+        or (gender and forename_changed)
+        or ("forename" in differ and date_changed)
+        or ("date of birth" in differ and forename_changed)
+        or far
+        or classes >= 2
+    ):
+        shown = [
+            *differ,
+            *([f"{years} years apart"] if far else []),
+            *([f"year groups {classes} apart"] if classes >= 2 and not far else []),
+            *(["near date of birth"] if date_changed and "date of birth" not in differ else []),
+            *(["gender"] if gender else []),
+            *ids,
+        ]
+        if not differ and forename_changed and not far:
+            shown.insert(0, "forename or middle names")
+        return "different " + ", ".join(shown)
+    if changed and (holder := upn_holders.named(rec, acc.username)):
         return f"its names and date of birth are account {holder}'s"
     return ""
+
+
+def _days_between(one: str | None, other: str | None) -> int:
+    try:
+        return abs((date.fromisoformat(one or "") - date.fromisoformat(other or "")).days)
+    except ValueError:
+        return 1 << 30
 
 
 def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int | None) -> int:
