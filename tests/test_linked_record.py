@@ -409,6 +409,11 @@ def test_a_record_of_the_same_names_years_younger_is_another_person(tmp_path, re
         ("staff", "1985-03-12", "1958-03-21"),  # the year's digits swapped, the day too
         ("staff", "1983-06-10", "1985-02-20"),  # two years: a form misread, not a son
         ("staff", "1970-01-01", "1984-05-06"),  # a 1 January default replaced
+        # a date no one of the role has replaced: a start date keyed as the date of birth, a
+        # year keyed 19xx for 20xx (ages 6, 125 and 112 were listed as another person)
+        ("staff", "2019-09-02", "1984-07-21"),
+        ("staff", "1901-06-05", "2001-06-05"),
+        ("students", "1914-03-15", "2014-03-15"),
     ],
 )
 def test_a_date_of_birth_corrected_is_still_an_update(tmp_path, report, before, after):

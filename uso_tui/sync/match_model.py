@@ -150,6 +150,10 @@ YEARS_APART = {"pupil": 2, "staff": 15}
 # Two dates of birth this many days apart or fewer are one date mistyped, whatever the digits:
 # no two children of a family are born so close but twins, on one day.
 NEAR_DAYS = 60
+# Ages (years, on the day of the run) a pupil's or a member of staff's date of birth can give:
+# a date outside them is a placeholder or a slip (a start date keyed as the date of birth),
+# whose replacement is a correction (plan._apart).
+PLAUSIBLE_AGES = {"pupil": (2.0, 25.0), "staff": (15.0, 100.0)}
 
 
 def placeholder_dob(dob: str) -> bool:

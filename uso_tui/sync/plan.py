@@ -44,7 +44,13 @@ from uso_tui.sync.evidence import (
     upn_level,
 )
 from uso_tui.sync.fingerprints import fingerprint, record_row
-from uso_tui.sync.match_model import NEAR_DAYS, UPN_CROWD, YEARS_APART, placeholder_dob
+from uso_tui.sync.match_model import (
+    NEAR_DAYS,
+    PLAUSIBLE_AGES,
+    UPN_CROWD,
+    YEARS_APART,
+    placeholder_dob,
+)
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan_types import (
     AUTO_LINKED,
@@ -822,7 +828,7 @@ def _another_person(
 ) -> str:
     """_apart, from the account as it is and as it was before a recent change of its names or
     date of birth (Kevin's record keyed Wei one day and given Wei's date the next)."""
-    apart = _apart(rec, acc, upn_holders)
+    apart = _apart(rec, acc, upn_holders, today)
     if apart:
         return apart
     was = _recent_change(acc, today)
@@ -834,11 +840,11 @@ def _another_person(
         surname=str(was.get("surname") or ""),
         dob=was.get("dob"),
     )
-    apart = _apart(rec, before, upn_holders)
+    apart = _apart(rec, before, upn_holders, today)
     return f"{apart}, counting the change of {was.get('at')}" if apart else ""
 
 
-def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
+def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | None = None) -> str:
     """What says a linked record is now another person than its account (its MIS id given
     again, or two children's ids swapped, as a school's own SchoolId, keyed by hand, can be): ""
     when it may be the same person (a change of name, a date corrected, a known form: the update
@@ -861,7 +867,9 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     person, theirs = person_of_record(rec), person_of_account(acc)
     forename = forename_level(person, theirs)
     dob = dob_level(rec.dob or "", acc.dob or "")
-    if dob == "different" and _days_between(rec.dob, acc.dob) <= NEAR_DAYS:
+    if any(_no_birthday(d, acc.role, today) for d in (rec.dob, acc.dob)):
+        dob = ""  # a placeholder, or a date no pupil (member of staff) has: says nothing
+    elif dob == "different" and _days_between(rec.dob, acc.dob) <= NEAR_DAYS:
         dob = "near"  # weeks apart: a date mistyped (no sibling is born that close but a twin)
     differ = [
         name
@@ -928,6 +936,21 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders) -> str:
     if changed and (holder := upn_holders.named(rec, acc.username)):
         return f"its names and date of birth are account {holder}'s"
     return ""
+
+
+def _no_birthday(dob: str | None, role: str, today: str | None) -> bool:
+    """A date of birth that is no one's birthday for the role: a placeholder (1900-01-01), or an
+    age on `today` no pupil (member of staff) has (an enrolment date keyed as the date of birth,
+    a year keyed 19xx for 20xx): replacing it is a correction, not another person."""
+    if not dob:
+        return False
+    if placeholder_dob(dob):
+        return True
+    if not today:
+        return False
+    youngest, oldest = PLAUSIBLE_AGES[role]
+    age = _days_between(dob, today) / 365.25 if dob <= today else -1.0
+    return not youngest <= age <= oldest
 
 
 def _days_between(one: str | None, other: str | None) -> int:
