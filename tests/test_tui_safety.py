@@ -90,6 +90,22 @@ async def test_a_list_that_could_not_be_read_says_so_in_its_title(
         assert said in title and "disk gone" in title
 
 
+async def test_a_reload_that_fails_says_so_over_the_rows_read_before(demo, monkeypatch):
+    """`g` in Run history with the school's file unreadable: the runs read before stayed under
+    the usual title, the failure only in a notice that faded."""
+    async with started(demo.store, "history", demo.held_school) as (app, pilot):
+        assert app.screen.active_table().all_rows
+
+        def fails(*_a, **_k):
+            raise OSError("disk gone")
+
+        monkeypatch.setattr(demo.store, "runs", fails)
+        await press(pilot, "g")
+        await settle(pilot)
+        title = screen_text(app).splitlines()[0]
+        assert "Cannot read runs" in title and "disk gone" in title
+
+
 def busiest(store):
     return max(store.list_schools(), key=lambda s: s.open_cases)
 
@@ -389,6 +405,28 @@ async def test_a_create_the_store_guards_when_the_screen_did_not_is_asked_again(
         await press(pilot, "F")
         await settle(pilot, 4)
     assert store.case(case.case_id).decision.startswith("create:")
+
+
+async def test_u_never_undoes_a_decision_made_since_by_someone_else(demo_ran):
+    """Matched here; undone and excluded by bob from the command line; `u` here undid bob's
+    exclusion as this session's decision, with no question."""
+    from uso_tui.sync.actions import resolve_case, undo_decision
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case_id = store.cases(dfe, "open")[0].case_id
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
+        await press(pilot, "m", "y")
+        await settle(pilot, 4)
+        assert store.case(case_id).decision.startswith("match:")
+        undo_decision(store, case_id, operator="bob", now=NOW)
+        resolve_case(store, case_id, operator="bob", now=NOW, exclude=True)
+        burst(app, "u", "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm) and "decided by bob" in screen_text(app)
+        assert store.case(case_id).decision == "exclude"  # the y typed ahead answered nothing
+        await press(pilot, "n")
+    assert store.case(case_id).decision == "exclude"
 
 
 async def test_decided_in_this_session_counts_across_a_reload(demo_ran):

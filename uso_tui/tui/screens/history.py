@@ -54,6 +54,8 @@ class NewestFirstScreen(LoadedListScreen):
     """A log of one school (or of all, dfe None) read by `load`, newest first: its title says how
     many entries there are and how many the filter shows; enter opens one (`action_details`)."""
 
+    TITLE_FROM_LOAD = True  # filter_applied writes it
+
     NAME = ""  # the title: "Run history"
     UNIT = ""  # what it counts, plural: "runs" ("run" for one)
 

@@ -454,16 +454,20 @@ class LoadedListScreen(ReloadingListScreen):
         self.hold_keys_while_opening()  # its _show calls shown_first
         self.load()
 
+    # Whether the screen's load writes its title (its counts): then a failure may be said there
+    # until the next load shows, also over rows read before (a reload that failed: they are
+    # what was, not what is).
+    TITLE_FROM_LOAD: ClassVar[bool] = False
+
     def worker_failed(self, line: str) -> None:
-        """A list with no rows after a failure says so in its title, not only in a notice that
-        fades: an empty list would read as nothing to show. Where a line of the screen still
-        said "loading…", that line says it instead; a screen whose title this writes writes it
-        again as its next load shows (filter_applied)."""
+        """A failure is said in the list's title, not only in a notice that fades: an empty list
+        would read as nothing to show, and rows read before as the list now. Where a line of
+        the screen still said "loading…", that line says it instead."""
         loading = bool(self.query(".loading"))
         super().worker_failed(line)
-        if loading or self.active_table().all_rows:
+        if loading or (self.active_table().all_rows and not self.TITLE_FROM_LOAD):
             return
         for title in self.query("#title").results(Static):
-            said = Text(f"{self.title}: ", style="bold", no_wrap=True, overflow="ellipsis")
+            said = Text(f"{self.title} | ", style="bold", no_wrap=True, overflow="ellipsis")
             said.append_text(plain(line, "bold red"))
             title.update(said)

@@ -127,6 +127,8 @@ class MatchingScreen(ExportsCsv):
         self.index = 0
         self.focus_case = focus  # the case to show first (chosen on another screen)
         self.decided: list[str] = []  # case ids decided in this session, newest last
+        # case id -> (decision, decided_at) as this session made it: `u` undoes only that
+        self._made: dict[str, tuple[str | None, str | None]] = {}
         self.busy = False
         self.extra_candidates: dict[str, list[dict]] = {}  # case id -> accounts found by search
         self._deciding: str | None = None  # the case a decision is being saved for
@@ -708,6 +710,8 @@ class MatchingScreen(ExportsCsv):
                         {**case.to_dict(), "decision": "skip"}
                     )
         self.decided.append(case.case_id)
+        if not skipped:
+            self._made[case.case_id] = (case.decision, case.decided_at)
         done = "" if said or skipped else _what_was_done(case)
         if done:
             self.say(done)  # what the key did, before the next case takes the screen
@@ -761,9 +765,15 @@ class MatchingScreen(ExportsCsv):
         from uso_tui.sync.actions import undo_decision  # noqa: PLC0415
 
         was = next((c for c in self.cases if c.case_id == case_id), None)
-        if was is not None and was.status == "open":
+        if was is not None and was.status == "open" and case_id not in self._made:
             case = MatchCase.from_dict({**was.to_dict(), "decision": None})  # a skip: forget it
         else:
+            now = self.store.case(case_id)
+            if case_id in self._made and (now.decision, now.decided_at) != self._made[case_id]:
+                # undone and decided again elsewhere since: that decision is someone else's,
+                # said in full and asked, never undone as this session's
+                self.app.call_from_thread(self._not_ours, case_id, now)
+                return
             case = undo_decision(self.store, case_id, operator=self.operator, now=self.now())
         self.app.call_from_thread(self._undone, case, self._fresh(was or case))
 
@@ -804,12 +814,27 @@ class MatchingScreen(ExportsCsv):
             if self._deciding:
                 self.refresh_case(self._deciding)
 
+    def _not_ours(self, case_id: str, now: MatchCase) -> None:
+        self.busy = False
+        self._deciding = None
+        if case_id in self.decided:
+            self.decided.remove(case_id)
+        self._made.pop(case_id, None)
+        self._refresh_keys()
+        self.keys_go()
+        if now.status == "resolved":
+            self.app.drop_typed_ahead("the question says who decided it since")
+            self._ask_undo(now)
+        else:
+            self.say(f"Case {case_id} is open again (undone elsewhere): nothing to undo", "warning")
+
     def _undone(self, case: MatchCase, fresh: dict[str, Account]) -> None:
         self.accounts.update(fresh)
         self.busy = False
         self._deciding = None
         if case.case_id in self.decided:
             self.decided.remove(case.case_id)
+        self._made.pop(case.case_id, None)
         for position, listed in enumerate(self.cases):
             if listed.case_id == case.case_id:
                 self.cases[position] = case

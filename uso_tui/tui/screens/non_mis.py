@@ -226,6 +226,7 @@ class NonMisScreen(LoadedListScreen):
     kind = "non_mis"
     WIDE_KEYS = ("open_account", "export")
     TABLE_ID = "accounts"
+    TITLE_FROM_LOAD = True  # filter_applied writes it
 
     BINDINGS = [
         Binding("r", "keep", "Keep"),
@@ -410,7 +411,7 @@ class NonMisScreen(LoadedListScreen):
         rec = choice["record"]
         body = Text(end="")
         body.append_text(plain(who(account)))
-        body.append(f"\nis linked to {choice['report']} record {choice['mis_id']}: ")
+        body.append(f"\nwould be linked to {choice['report']} record {choice['mis_id']}: ")
         body.append_text(
             plain(
                 f"{full_name(rec.get('forename') or '', rec.get('surname') or '')} {rec.get('dob') or ''}"
@@ -437,7 +438,7 @@ class NonMisScreen(LoadedListScreen):
                 style="bold red",
             )
         if choice["source"].startswith("case"):
-            body.append(f"\nThe record's {choice['source']} is resolved.")
+            body.append(f"\nThe record's {choice['source']} would be resolved with it.")
 
         def answer(yes: bool | None) -> None:
             if yes:
