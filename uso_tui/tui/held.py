@@ -167,7 +167,9 @@ class HeldReview(ModalScreen[list[str] | None]):
                 " of open match cases: space keeps one.",
                 style="bold yellow",
             )
-        out.append("\nThey keep their accounts and can be restored from Bulk results.", style="dim")
+        out.append(
+            "\nAn account unallocated is kept, not deleted: Bulk results restores it.", style="dim"
+        )
         self.query_one("#held-summary", Static).update(out)
 
     # keys ------------------------------------------------------------------------------------
