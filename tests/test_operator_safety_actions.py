@@ -385,7 +385,7 @@ async def test_a_mover_whose_old_school_keyed_a_dummy_upn_is_matched(env):
     assert done.decision == f"match:{zed}" and env.store.account(zed).school == DFE
 
 
-async def _alice_matched_at_the_other_school(env):
+async def _alice_matched_at_the_other_school(env, match_there: bool = True):
     """Alice's account, unallocated, is the candidate of a case at each of two schools where a
     record of her names and date arrived; the other school's case is matched to it. Returns
     (this school's case, the account's username)."""
@@ -405,14 +405,15 @@ async def _alice_matched_at_the_other_school(env):
     [here] = env.store.cases(DFE, "open")
     [there] = env.store.cases(OTHER, "open")
     assert {c["username"] for c in here.candidates} >= {username}
-    actions.resolve_case(env.store, there.case_id, operator="bob", now=DAY3, match=username)
-    return here, username
+    if match_there:
+        actions.resolve_case(env.store, there.case_id, operator="bob", now=DAY3, match=username)
+    return here, username, there
 
 
 async def test_a_candidate_linked_at_another_school_since_the_case_opened_is_asked_again(env):
     """Matched at one school, Alice's account was matched at the other without a question,
     moving it off a pupil on that school's roll. Asked again (--force)."""
-    here, username = await _alice_matched_at_the_other_school(env)
+    here, username, _ = await _alice_matched_at_the_other_school(env)
     seen = actions.match_preview(env.store, here.case_id, username)
     assert seen.is_candidate and "latest students export" in (seen.taken_since or "")
     before = tree(env.store.root)
@@ -447,7 +448,7 @@ async def test_the_console_asks_again_and_a_y_typed_ahead_does_not_answer(env):
 
     from uso_tui.tui.widgets import Confirm
 
-    here, username = await _alice_matched_at_the_other_school(env)
+    here, username, _ = await _alice_matched_at_the_other_school(env)
     async with started(env.store, "matching", DFE, notifications=True) as (app, pilot):
         burst(app, "m", "y")
         await settle(pilot, 6)
@@ -456,3 +457,21 @@ async def test_the_console_asks_again_and_a_y_typed_ahead_does_not_answer(env):
         assert f"Move {username} from 204-3211?" in text
         assert f"{username} was unallocated when the case opened" in text
     assert env.store.case(here.case_id).status == "open"
+
+
+async def test_the_queue_shows_where_a_candidate_matched_meanwhile_is_now(env):
+    """The queue open when another school's case took the account: after the question (asked
+    again), the candidate's row still said "unalloc." until g."""
+    from tui_helpers import screen_text, settle, started
+
+    here, username, there = await _alice_matched_at_the_other_school(env, match_there=False)
+    async with started(env.store, "matching", DFE) as (app, pilot):
+        row = next(line for line in screen_text(app).splitlines() if username in line)
+        assert "unalloc" in row
+        actions.resolve_case(env.store, there.case_id, operator="bob", now=DAY3, match=username)
+        await pilot.press("m")
+        await settle(pilot, 4)
+        await pilot.press("n")
+        await settle(pilot)
+        row = next(line for line in screen_text(app).splitlines() if username in line)
+        assert "204-3211" in row and "unalloc" not in row

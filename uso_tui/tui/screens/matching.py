@@ -319,6 +319,17 @@ class MatchingScreen(ExportsCsv):
         acc = self.accounts.get(candidate.username)
         return case.taken_by(acc) if acc is not None else None
 
+    def _where_now(self, case: MatchCase, acc: Account) -> None:
+        """A candidate's account as a look just read it: its row's school cell and the detail
+        line redrawn (the table, its cursor, left as they are)."""
+        self.accounts[acc.username] = acc
+        table = self.query_one(DataTable)
+        for cand in self.candidates(case):
+            if cand["username"] == acc.username and acc.username in table.rows:
+                where = self._where_cell(case, Candidate.from_dict(cand))
+                table.update_cell(acc.username, "school", where)
+        self.show_detail()
+
     def _where_cell(self, case: MatchCase, candidate: Candidate) -> Text:
         if self._taken_by(case, candidate) is not None:
             return cell("taken", "bold red")
@@ -473,6 +484,8 @@ class MatchingScreen(ExportsCsv):
             self.say(f"Not matched: {seen.refused}", "error")
             self.refresh_case(case.case_id)  # shown as it is now
             return
+        if seen.taken_since:  # the row says where the account is now, asked or not
+            self._where_now(case, acc)
         rec = case.mis_record()
         body = Text(end="")
         body.append("Link ")
