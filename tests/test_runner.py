@@ -221,6 +221,31 @@ async def test_confirming_a_run_held_for_an_export_short_of_its_total_unallocate
     assert all(a.status == "active" for a in env.store.school_accounts(DFE))
 
 
+async def test_a_confirm_leaves_alone_only_the_accounts_of_the_incomplete_report(env):
+    """A run whose staff export was short (its absent staff held for it) and whose students'
+    leavers were held for their number: confirming unallocates the students, not the staff."""
+    from uso_tui.domain.models import Run
+
+    env.add_school(students=[AMY, BOB], reports=["staff", "students"])
+    env.sim.set_records(DFE, "staff", [{"id": 5, "forename": "Tom", "surname": "Hill",
+                                        "dateOfBirth": "1980-01-02"}])  # fmt: skip
+    await sync(env)
+    accounts = {a.forename: a for a in env.store.school_accounts(DFE)}
+    with env.store.transaction("t") as txn:
+        run = Run(
+            run_id=txn.next_run_id(DFE), school=DFE, trigger="cli", operator="t",
+            reports=["staff", "students"], status="held", started_at="2026-03-11T09:30:00",
+            held_usernames=[accounts["Amy"].username, accounts["Tom"].username],
+            hold_reason="staff: the export may be incomplete (...); students: would unallocate",
+            incomplete="the export may be incomplete (IRIS said 2 records, 1 arrived)",
+            incomplete_reports=["staff"],
+        )  # fmt: skip
+        txn.put_run(run)
+    done = actions.confirm_held(env.store, run.run_id, operator="bob", now=LATER)
+    assert done.unallocated == [accounts["Amy"].username]
+    assert done.left_alone == [accounts["Tom"].username]
+
+
 def SECRET_NOT_IN(text: str) -> bool:  # noqa: N802
     from factories import SECRET
 

@@ -230,6 +230,8 @@ class Run(_Record):
     # Why its export may be incomplete, when that held its unallocations: confirming the run
     # then unallocates no one (rule 7: only a complete export says who left).
     incomplete: str | None = None
+    # ... and of which reports (none listed: every report's, as runs recorded it before)
+    incomplete_reports: list[str] = field(default_factory=list)
     confirmed_by: str | None = None
     confirmed_at: str | None = None
     # Who runs it (filled in by the store when a running run is put): a run whose process has died

@@ -129,7 +129,7 @@ def confirm_held(
         for username in chosen:
             acc = txn.find_account(username)
             # an incomplete export says nothing of who left (rule 7), confirmed or not
-            if acc is None or run.incomplete or back_since(acc, run, seen):
+            if acc is None or from_incomplete(run, acc) or back_since(acc, run, seen):
                 left.append(username)
                 continue
             after = unallocated(dataclasses.replace(acc), run.school)
@@ -184,7 +184,7 @@ def _confirm_whole(
     stale = [
         u
         for u in chosen
-        if run.incomplete or (a := txn.find_account(u)) is None or back_since(a, run, seen)
+        if (a := txn.find_account(u)) is None or from_incomplete(run, a) or back_since(a, run, seen)
     ]
     plans = apply_held_export(store, txn, run, now, at, {*kept, *stale})
     done = [c.username for p in plans.values() for c in p.changes if c.kind == "unallocate"]
@@ -236,6 +236,15 @@ class HeldAccount:
     back_since: bool  # record back, changed since, or an incomplete export: confirm leaves it
 
 
+def from_incomplete(run: Run, acc: Account | None) -> bool:
+    """Whether `acc` was held because its report's export may be incomplete (then no confirm
+    unallocates it: only a complete export says who left)."""
+    if not run.incomplete:
+        return False
+    reports = run.incomplete_reports
+    return acc is None or not reports or acc.link_report in reports
+
+
 def held_review(store: Store, run_id: str) -> list[HeldAccount]:
     run = store.run(run_id)
     if not run.held_usernames:
@@ -257,7 +266,7 @@ def held_review(store: Store, run_id: str) -> list[HeldAccount]:
                 status=acc.status if acc else "missing",
                 case_ids=cases.get(username, []),
                 back_since=run.status == "held"
-                and (bool(run.incomplete) or back_since(acc, run, seen)),
+                and (from_incomplete(run, acc) or back_since(acc, run, seen)),
             )
         )
     return out

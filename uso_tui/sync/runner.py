@@ -538,6 +538,7 @@ def apply_in(
     ]
     run.hold_reason = "; ".join(reasons) if run.status == "held" and reasons else None
     run.incomplete = "; ".join(p.incomplete for p in plans.values() if p.incomplete) or None
+    run.incomplete_reports = [p.report for p in plans.values() if p.incomplete]
     run.finished_at = finished_at()
     txn.put_run(run)
     put_processed(txn, run, plans, at, created)
