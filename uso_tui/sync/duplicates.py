@@ -30,7 +30,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache, partial
 from itertools import combinations
 from typing import Any
 
@@ -359,14 +359,7 @@ def reviewed(
 
 def _exports(store: Store) -> Callable[[str, str], set[str] | None]:
     """The MIS ids of a school's latest export of a report, each read once."""
-    read: dict[tuple[str, str], set[str] | None] = {}
-
-    def present(dfe: str, report: str) -> set[str] | None:
-        if (dfe, report) not in read:
-            read[dfe, report] = latest_export_ids(store, dfe, report)
-        return read[dfe, report]
-
-    return present
+    return cache(partial(latest_export_ids, store))
 
 
 def _accounts_of(store: Store, pairs: list[Duplicate]) -> dict[str, Account]:

@@ -869,7 +869,11 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
     dob = dob_level(rec.dob or "", acc.dob or "")
     if any(_no_birthday(d, acc.role, today) for d in (rec.dob, acc.dob)):
         dob = ""  # a placeholder, or a date no pupil (member of staff) has: says nothing
-    elif dob == "different" and _days_between(rec.dob, acc.dob) <= NEAR_DAYS:
+    elif (
+        dob == "different"
+        and (days := _days_between(rec.dob, acc.dob)) is not None
+        and days <= NEAR_DAYS
+    ):
         dob = "near"  # weeks apart: a date mistyped (no sibling is born that close but a twin)
     differ = [
         name
@@ -948,37 +952,37 @@ def _no_birthday(dob: str | None, role: str, today: str | None) -> bool:
         return True
     if not today:
         return False
+    days = _days_between(dob, today)
+    if days is None or dob > today:
+        return True
     youngest, oldest = PLAUSIBLE_AGES[role]
-    age = _days_between(dob, today) / 365.25 if dob <= today else -1.0
-    return not youngest <= age <= oldest
+    return not youngest <= days / 365.25 <= oldest
 
 
-def _days_between(one: str | None, other: str | None) -> int:
+def _days_between(one: str | None, other: str | None) -> int | None:
+    """The days between two ISO dates; None when either is not one."""
     try:
         return abs((date.fromisoformat(one or "") - date.fromisoformat(other or "")).days)
     except ValueError:
-        return 1 << 30
+        return None
 
 
 def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int | None) -> int:
     """The whole years between the record's and the account's (wholly different) dates of
-    birth; 0 where the change may be a correction: either date a placeholder or a 1 January
-    (keyed for a date not known); year groups held on both sides at most one apart (one class;
-    the account's may be last year's); or, without year groups to say otherwise, the year keyed
-    with one digit wrong or two swapped."""
+    birth; 0 where the change may be a correction: either date a 1 January (keyed for a date not
+    known; placeholders never get here: _apart weighs no date of theirs); year groups held on
+    both sides at most one apart (one class; the account's may be last year's); or, without year
+    groups to say otherwise, the year keyed with one digit wrong or two swapped."""
     ours, theirs = rec.dob or "", acc.dob or ""
-    if any(placeholder_dob(d) or d[5:] == "01-01" for d in (ours, theirs)):
+    if ours[5:] == "01-01" or theirs[5:] == "01-01":
         return 0
     if year is not None and their_year is not None:
         if abs(year - their_year) <= 1:
             return 0
     elif sum(map(str.__ne__, ours[:4], theirs[:4])) <= 1 or sorted(ours[:4]) == sorted(theirs[:4]):
         return 0
-    try:
-        days = abs((date.fromisoformat(ours) - date.fromisoformat(theirs)).days)
-    except ValueError:
-        return 0
-    return int(days / 365.25)
+    days = _days_between(ours, theirs)
+    return 0 if days is None else int(days / 365.25)
 
 
 def another_person(rec: MisRecord, acc: Account, rows: Callable[[], list[dict]]) -> str:

@@ -552,13 +552,18 @@ class MatchingScreen(ExportsCsv):
                 style="bold yellow",
             )
 
+        self._ask_create(case.case_id, body, guarded)
+
+    def _ask_create(self, case_id: str, body: Text, guarded: bool) -> None:
+        """The create question; `guarded` (a free candidate of CREATE_GUARD% or more): as the
+        command line refuses it without --force, F answers it (shift+f, typed on purpose, ahead
+        or not), never the y typed by habit with the c, which only says so."""
+
         def answer(yes: bool | None) -> None:
             if yes:  # (a candidate guarded here is confirmed; one the store sees so is refused)
-                self.decide(case.case_id, create=True, force=guarded)
+                self.decide(case_id, create=True, force=guarded)
 
         if guarded:
-            # as the command line refuses it without --force: F (shift+f, typed on purpose, ahead
-            # or not), never the y typed by habit with the c, which only says so
             question: Confirm = ConfirmForce(
                 "Create a new account anyway?", body, yes="Create anyway", no="Cancel"
             )
@@ -572,16 +577,8 @@ class MatchingScreen(ExportsCsv):
         self._refresh_keys()
         self.app.drop_typed_ahead("the question names the account the person may have")
         self.keys_go()
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.decide(case_id, create=True, force=True)
-
-        body = plain(said + ".", "bold yellow")  # (starts with a username: not capitalised)
-        self.app.push_screen(
-            ConfirmForce("Create a new account anyway?", body, yes="Create anyway", no="Cancel"),
-            answer,
-        )
+        # (said starts with a username: not capitalised)
+        self._ask_create(case_id, plain(said + ".", "bold yellow"), guarded=True)
 
     def action_exclude(self) -> None:
         case = self.case
