@@ -247,6 +247,70 @@ def test_ids_swapped_between_twins_of_one_sex_take_neither_twin_s_account(tmp_pa
     assert all("names and date of birth are account" in reason for reason in reasons)
 
 
+AMY = iris_student("1", "Amy", "Jones", "2015-04-02", gender="F")
+ZOE = iris_student("2", "Zoe", "Jones", "2015-04-02", gender="F")
+DAY4 = datetime(2026, 3, 12, 7, 0)
+
+
+def twins(env: Env) -> dict[str, tuple[str, str | None, str]]:
+    """username -> (forename, MIS id, status) of the Jones twins' accounts."""
+    return {
+        a.username: (a.forename, a.mis_id, a.status)
+        for a in env.store.school_accounts(DFE)
+        if a.surname == "Jones"
+    }
+
+
+def test_a_freed_id_given_to_the_co_twin_never_restores_the_leaver_s_account_as_them(tmp_path):
+    """Zoe left; the school keyed her twin Amy again under Zoe's freed id. The first run listed
+    the record (Amy's names and date are ajones's); the same export run again restored Zoe's
+    account renamed Amy (the listing looked at active accounts only, and ajones had been
+    unallocated by the run before, its id absent): Amy signed in as Zoe, and a run of the same
+    export changed what the one before had not."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, ZOE, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, OTHER])
+    env.sync(DAY2)  # Zoe left
+    env.set_students(DFE, [dict(AMY, schoolId="2"), OTHER])
+    env.sync(DAY3)
+    after_first = twins(env)
+    run = env.sync(DAY4)  # the same export again
+    assert run.counts["restored"] == 0 and run.counts["updated"] == 0
+    assert run.counts["invalid"] == 1
+    assert twins(env) == after_first
+    assert after_first["zjones.204"][0] == "Zoe"
+    reason = next(r["reason"] for r in env.store.why_records(DFE) if r["mis_id"] == "2")
+    assert "names and date of birth are account ajones.204's" in reason
+    # Zoe's holder left: released, the record is Amy's to match to her own account
+    release_account(env.store, "zjones.204", operator="desk", now=DAY4)
+    env.sync(DAY4)
+    [case] = env.store.cases(DFE, "open")
+    assert case.candidates[0]["username"] == "ajones.204"
+
+
+def test_ids_swapped_while_one_twin_is_off_roll_take_neither_twin_s_account(tmp_path):
+    """Zoe off roll for a day (her account unallocated), then back with the twins' ids swapped:
+    Amy's account was renamed Zoe (Zoe's own account, unallocated, was not counted as the
+    record's holder), and the next run restored Zoe's account as Amy. Both records are listed,
+    both accounts kept as they were; accepting Zoe's record onto Amy's account is refused."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, ZOE, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, OTHER])
+    env.sync(DAY2)  # Zoe off roll
+    before = twins(env)
+    env.set_students(DFE, [dict(ZOE, schoolId="1"), dict(AMY, schoolId="2"), OTHER])
+    for day in (DAY3, DAY4):
+        run = env.sync(day)
+        assert run.counts["invalid"] == 2, day
+        assert run.counts["updated"] == 0 and run.counts["restored"] == 0
+        assert twins(env) == before
+    with pytest.raises(InvalidInput, match="zjones.204's person"):
+        accept_record(env.store, "ajones.204", operator="desk", now=DAY4)
+    assert env.store.account("ajones.204").forename == "Amy"
+
+
 @pytest.mark.parametrize(
     ("before", "after"),
     [

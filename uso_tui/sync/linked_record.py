@@ -52,13 +52,17 @@ def _linked_account(
 def _held_elsewhere(
     txn: Transaction, acc: Account, rec: MisRecord, linked_only: bool = False
 ) -> str | None:
-    """Another active account of the school that the record's UPN, or its names and date of
-    birth, are (taking the record would make that person's second); `linked_only`: one linked
-    to a record (ids swapped in the MIS), not one asked for ahead of it."""
+    """Another account of the school that the record's UPN, or its names and date of birth,
+    are (taking the record would make that person's second): an active one, or an unallocated
+    one still linked to a record (a twin off roll when the ids were swapped). `linked_only`
+    (the holder left?): an active one linked to a record (ids swapped in the MIS), not one
+    asked for ahead of it; an unallocated one does not say its person is at the school."""
     upn = upn_key(rec.upn)
     names = (normalise(rec.forename), normalise(rec.surname), rec.dob)
     for other in txn.school_accounts(acc.link_school or ""):
-        if other.username == acc.username or other.status != "active":
+        if other.username == acc.username:
+            continue
+        if other.status != "active" and (linked_only or not other.mis_id):
             continue
         if linked_only and not other.mis_id:
             continue

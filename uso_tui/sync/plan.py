@@ -1011,13 +1011,15 @@ class _UpnHolders:
         return others[0] if len(others) == 1 else None
 
     def named(self, rec: MisRecord, besides: str) -> str | None:
-        """Another active account of the school linked to a record, holding the record's
-        forename, surname and date of birth: the person whose account that is (two children's
-        ids swapped, twins of one sex, no UPN to tell)."""
+        """Another account of the school linked to a record, holding the record's forename,
+        surname and date of birth: the person whose account that is (two children's ids
+        swapped, twins of one sex, no UPN to tell). Unallocated ones too: a twin off roll for a
+        day, or whose id was absent from the run before (keyed again under the co-twin's freed
+        id), is still the person that account is for."""
         if self.by_name is None:
             self.by_name = {}
             for row in self.rows():
-                if row.get("mis_id") is not None and row.get("status", "active") == "active":
+                if row.get("mis_id") is not None:
                     name = (normalise_cached(row["forename"]), normalise_cached(row["surname"]))
                     self.by_name.setdefault((*name, row["dob"]), []).append(row["username"])
         name = (normalise_cached(rec.forename), normalise_cached(rec.surname), rec.dob or "")
