@@ -318,3 +318,40 @@ def test_an_account_the_undo_withdrew_is_on_no_list_for_restore_and_says_why(env
     assert cat.username not in listed and listed  # Fay's, unallocated by the run, is there
     with pytest.raises(InvalidInput, match=f"undone \\(run {run.run_id}\\)"):
         restore_account(env.store, cat.username, operator="bob", now=UNDO_AT)
+
+
+def test_an_unallocation_undone_beside_the_person_s_newer_account_says_two_accounts(
+    env, tmp_path, capsys
+):
+    """Amy left school A (unallocated), arrived at school B of the same local authority and was
+    given a new account there (created on purpose); undoing A's run restored her old account
+    beside the new one without a word (a restore says it)."""
+    from uso_tui.cli.main import main  # noqa: PLC0415
+    from uso_tui.sync.actions import resolve_case  # noqa: PLC0415
+    from uso_tui.tui.undo_ask import undo_body  # noqa: PLC0415
+
+    other = "204-3999"
+    env.add_school(students=[AMY, BOB], hold_min=100)
+    env.add_school(other, students=[DAN])
+    env.sync(DAY1)
+    env.set_students(DFE, [BOB])
+    left = env.sync(DAY2)  # Amy unallocated
+    env.sync(DAY2, other)
+    env.set_students(other, [DAN, dict(AMY, schoolId="77")])
+    env.sync(DAY3, other)
+    [case] = env.store.cases(other, "open")
+    resolve_case(env.store, case.case_id, operator="desk", now=DAY3, create=True, force=True)
+    [newer] = [a.username for a in env.store.school_accounts(other) if a.forename == "Amy"]
+
+    preview = undo_preview(env.store, left.run_id, now=UNDO_AT)
+    assert [h.username for h in preview.beside["ajones.204"]] == [newer]
+    assert f"ajones.204 restored beside {newer} (active at {other})" in undo_body(preview).plain
+    base = ["--data-dir", str(tmp_path / "store"), "--operator", "bob", "undo-run", left.run_id]
+    capsys.readouterr()
+    assert main([*base, "--dry-run"], clock=lambda: UNDO_AT) == 0
+    assert "they would have two accounts" in capsys.readouterr().err
+    assert main([*base, "--json"], clock=lambda: UNDO_AT) == 0
+    out = capsys.readouterr()
+    assert "they now have two accounts" in out.err
+    assert '"restored_beside"' in out.out and newer in out.out
+    assert env.store.account("ajones.204").status == "active"  # reverted, as DESIGN says

@@ -31,6 +31,12 @@ def cmd_undo_run(args: argparse.Namespace, ctx: Context) -> int:
     else:
         plan, undo = undo_run(store, run_id, operator=ctx.operator, now=ctx.now())
         undo_id = undo.run_id
+    for line in plan.beside_lines():
+        then = "would have" if args.dry_run else "now have"
+        ctx.note(
+            f"note: {plain(line)}: if that is one person, they {then} two accounts "
+            "(`uso-tui duplicates` lists the pair)"
+        )
     if args.json:
         emit_json({**plan.public(undo_id), "dry_run": bool(args.dry_run)}, ctx.stdout)
         return 0

@@ -554,6 +554,11 @@ class PeopleIndex:
                     pairs[dfe] = {pair_forenames[k] for k in held}
             return plain, pairs
 
+    def stale(self) -> None:
+        """The next look checks every index again (this process has just committed)."""
+        with self._lock:
+            self._checked_at = -1.0
+
     def prime(self, dfes: list[str], path_of: Callable[[str], Path]) -> None:
         """Reads every school's keys now (a run_due worker, before its first school arrives)."""
         with self._lock:

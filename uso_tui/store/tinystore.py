@@ -672,6 +672,8 @@ class TinyStore(KeptReads, Store):
                 tx.discard()
                 raise
             tx.commit()
+            # this process's next look sees what it just wrote, not a map up to RECHECK_S old
+            self.people.stale()
 
 
 __all__ = ["INTERRUPTED", "OlderSchema", "TinyStore", "upgrade_store"]

@@ -448,7 +448,28 @@ def also_active(store: Store, accounts: Iterable[Account]) -> list[Any]:
     date of birth with its forename or known-as name. Asked before unallocated accounts are
     restored: a person may have been given another account since (at a new school), and
     restoring would make them two. One look per role, however many accounts."""
-    chosen = {account.username for account in accounts}
+    found = {hit.username: hit for hits in active_beside(store, accounts).values() for hit in hits}
+    return sorted(found.values(), key=lambda hit: hit.username)
+
+
+def _keys(person: Any) -> set[tuple[str, str, str]]:
+    """(forename or known-as name, surname, date of birth), normalised: what a pair is found by
+    besides the UPN."""
+    surname = normalise(person.surname)
+    if not (person.dob and surname):
+        return set()
+    names = {normalise(person.forename), normalise(person.preferred_name)} - {""}
+    return {(name, surname, person.dob) for name in names}
+
+
+def active_beside(
+    store: Store, accounts: Iterable[Account], besides: Iterable[str] = ()
+) -> dict[str, list[Any]]:
+    """also_active, account by account: for each of `accounts` (by username) that has any, the
+    active accounts other than `accounts` and `besides` with its UPN or its names and date of
+    birth. One look per role, however many accounts."""
+    accounts = list(accounts)
+    chosen = {account.username for account in accounts} | set(besides)
     by_role: dict[str, tuple[set[str], set[tuple[str, str, str]]]] = defaultdict(
         lambda: (set(), set())
     )
@@ -456,23 +477,30 @@ def also_active(store: Store, accounts: Iterable[Account]) -> list[Any]:
         upns, keys = by_role[account.role]
         if upn := upn_of(account):
             upns.add(upn)
-        surname = normalise(account.surname)
-        if account.dob and surname:
-            for name in {normalise(account.forename), normalise(account.preferred_name)} - {""}:
-                keys.add((name, surname, account.dob))
-    found: dict[str, Any] = {}
+        keys.update(_keys(account))
+    found: dict[str, list[Any]] = {}  # role -> the active hits
+    crowded: set[str] = set()
     for role, (upns, keys) in by_role.items():
         hits = store.find_people(role, upns, keys)
         holders: dict[str, int] = defaultdict(int)
         for hit in hits:
             holders[upn_of(hit)] += 1
-        crowded = {upn for upn in upns if holders[upn] > UPN_CROWD}  # dummies: no evidence
-        if crowded:
-            hits = store.find_people(role, upns - crowded, keys)
-        for hit in hits:
-            if hit.status == "active" and hit.username not in chosen:
-                found.setdefault(hit.username, hit)
-    return sorted(found.values(), key=lambda hit: hit.username)
+        many = {upn for upn in upns if holders[upn] > UPN_CROWD}  # dummies: no evidence
+        if many:
+            crowded |= many
+            hits = store.find_people(role, upns - many, keys)
+        found[role] = [h for h in hits if h.status == "active" and h.username not in chosen]
+    out: dict[str, list[Any]] = {}
+    for account in accounts:
+        upn, keys = upn_of(account), _keys(account)
+        mine = [
+            hit
+            for hit in found.get(account.role, ())
+            if (upn and upn not in crowded and upn_of(hit) == upn) or keys & _keys(hit)
+        ]
+        if mine:
+            out[account.username] = sorted(mine, key=lambda hit: hit.username)
+    return out
 
 
 # -- the operator's decisions -------------------------------------------------------------------

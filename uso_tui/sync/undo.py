@@ -20,6 +20,7 @@ from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import UNDONE_CREATE, put_changed, undone_by
 from uso_tui.sync.apply import event
+from uso_tui.sync.duplicates import active_beside
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
 
@@ -52,6 +53,9 @@ class UndoPlan:
     reverts: list[Revert] = field(default_factory=list)
     left_alone: list[str] = field(default_factory=list)
     cases: list[MatchCase] = field(default_factory=list)  # the run's open cases, to close
+    # an account the undo restores -> the active accounts with its UPN, or its names and date
+    # of birth (its person given another account since: restored, they have two)
+    beside: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def reverted(self) -> dict[str, int]:
@@ -70,7 +74,20 @@ class UndoPlan:
             "left_alone": list(self.left_alone),
             "cases_closed": [c.case_id for c in self.cases],
             "accounts": [{"username": r.username, "kind": r.kind} for r in self.reverts],
+            "restored_beside": {
+                username: [{"username": h.username, "school": h.school} for h in hits]
+                for username, hits in self.beside.items()
+            },
         }
+
+    def beside_lines(self) -> list[str]:
+        """One line per account restored beside another active account of the same person."""
+        return [
+            f"{username} restored beside "
+            + ", ".join(f"{h.username} (active at {h.school})" for h in hits)
+            + ": the same UPN, or the same names and date of birth"
+            for username, hits in self.beside.items()
+        ]
 
 
 def _kind(first: AuditEvent) -> str:
@@ -177,7 +194,13 @@ def _plan_in(store: Store, txn: Store | Transaction, run_id: str, at: str) -> tu
     events = [e for e in school_events if e.run_id == run_id]
     names = {e.subject for e in events if e.action in ACCOUNT_ACTIONS}
     accounts = {u: txn.find_account(u) for u in sorted(names)}
-    return run, plan_undo(run, events, accounts, txn.cases(run.school, "open"), at)
+    undo_plan = plan_undo(run, events, accounts, txn.cases(run.school, "open"), at)
+    # An unallocation reverted restores the account: its person may have been given another
+    # since (at a new school), which an operator is told of, as a restore tells.
+    restored = [r.back for r in undo_plan.reverts if r.back.status == "active" != r.now.status]
+    if restored:
+        undo_plan.beside = active_beside(store, restored, (r.username for r in undo_plan.reverts))
+    return run, undo_plan
 
 
 def undo_preview(store: Store, run_id: str, *, now: datetime) -> UndoPlan:

@@ -38,6 +38,18 @@ def undo_body(undo_plan: UndoPlan) -> Text:
             out.append("\n")
         if len(undo_plan.left_alone) > SHOWN:
             out.append(f"  … and {len(undo_plan.left_alone) - SHOWN} more\n")
+    if undo_plan.beside:
+        # its person given another account since: restored, they have two
+        out.append(
+            f"Restored beside another active account (one person? two accounts): "
+            f"{len(undo_plan.beside)}\n",
+            style="bold yellow",
+        )
+        for line in undo_plan.beside_lines()[:SHOWN]:
+            out.append_text(plain(f"  {line}"))
+            out.append("\n")
+        if len(undo_plan.beside) > SHOWN:
+            out.append(f"  … and {len(undo_plan.beside) - SHOWN} more\n")
     if undo_plan.reverts:
         out.append(f"Reverted: {len(undo_plan.reverts)}\n", style="bold")
     for revert in undo_plan.reverts[:SHOWN]:
