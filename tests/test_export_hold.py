@@ -118,3 +118,41 @@ def test_syncs_words_say_why_an_export_is_held_whole(cli, sim):
     assert "held: the students export holds 20 of the 40 records linked before" in res.out
     assert "the export is held whole, nothing of it applied" in res.out
     assert "0 unallocations are held" not in res.out
+
+
+STAFF = [
+    {"id": 100 + i, "forename": f"Tea{chr(97 + i)}", "surname": "Cher", "dateOfBirth": "1980-05-05"}
+    for i in range(12)
+]
+
+
+def _shifted(records: list[dict]) -> list[dict]:
+    return [{**r, "forename": r["surname"], "surname": r["forename"]} for r in records]
+
+
+def test_confirming_one_report_held_whole_counts_the_other_report_once(cli, sim):
+    """Staff applied, students held whole: confirming planned both reports again and added both
+    to the run's counts, so the staff records counted twice (unchanged 24 of 12)."""
+    add(cli, sim, DFE, PUPILS, STAFF)
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", _shifted(PUPILS))
+    run = cli("sync", DFE, "--json").json()
+    assert run["status"] == "held" and run["counts"]["unchanged"] == 12
+    cli.ok("confirm", run["run_id"])
+    counts = cli.ok("run", "show", run["run_id"], "--json").json()["counts"]
+    assert counts["unchanged"] == 12 and counts["updated"] == 40
+
+
+def test_both_reports_held_whole_are_both_shown(cli, sim):
+    """The run kept the first report's comparison only: the other's, applied too by confirm,
+    was never shown."""
+    add(cli, sim, DFE, PUPILS, STAFF)
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", _shifted(PUPILS))
+    sim.set_records(DFE, "staff", _shifted(STAFF))
+    run = cli("sync", DFE, "--json").json()
+    shown = cli.ok("run", "show", run["run_id"], "--json").json()
+    assert sorted(c["report"] for c in shown["comparisons"]) == ["staff", "students"]
+    assert shown["comparison"] == shown["comparisons"][0]
+    text = cli.ok("run", "show", run["run_id"]).out
+    assert "staff: 12 records now" in text and "students: 40 records now" in text

@@ -408,6 +408,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
             confirmed_by=run.confirmed_by,
             confirmed_at=run.confirmed_at,
             comparison=run.comparison,
+            comparisons=run.held_whole(),
             hold_reason=run.hold_reason,
         )
         emit_json(data, ctx.stdout)
@@ -439,10 +440,10 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         out=out,
     )
     if run.comparison:
-        from uso_tui.sync.compare import comparison_lines  # noqa: PLC0415
+        from uso_tui.sync.compare import comparisons_lines  # noqa: PLC0415
 
         out.write("\nThe export looked wrong beside the previous one:\n")
-        out.writelines(plain(line) + "\n" for line in comparison_lines(run.comparison))
+        out.writelines(plain(line) + "\n" for line in comparisons_lines(run.held_whole()))
         if run.status == "held":
             out.write("nothing of it was applied; `uso-tui confirm RUN_ID` applies it as it is\n")
     if not held:

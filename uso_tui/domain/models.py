@@ -225,6 +225,8 @@ class Run(_Record):
     held_usernames: list[str] = field(default_factory=list)
     # A report held whole by the export comparison (sync.compare): confirming applies it.
     comparison: dict[str, Any] | None = None
+    # ... every report's, when more than one was (`comparison` is the first)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
     # Why it is held, per report held ("students: would unallocate 12 of 100 ..."), for the hub.
     hold_reason: str | None = None
     # Why its export may be incomplete, when that held its unallocations: confirming the run
@@ -239,6 +241,11 @@ class Run(_Record):
     pid: int | None = None
     host: str | None = None
     process_start: int | None = None
+
+    def held_whole(self) -> list[dict[str, Any]]:
+        """The export comparison of each report held whole (runs recorded before `comparisons`
+        keep the first only)."""
+        return self.comparisons or ([self.comparison] if self.comparison else [])
 
     def public(self) -> dict[str, Any]:
         """The `runs --json` shape."""

@@ -93,6 +93,11 @@ def compare(
     }
 
 
+def comparisons_lines(comparisons: list[dict[str, Any]]) -> list[str]:
+    """Each report's comparison (Run.held_whole) in words, one after the other."""
+    return [line for comparison in comparisons for line in comparison_lines(comparison)]
+
+
 def comparison_lines(comparison: dict[str, Any]) -> list[str]:
     """The comparison in words, for the command line and the console."""
     out = [

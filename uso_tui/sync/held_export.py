@@ -68,6 +68,14 @@ def apply_held_export(
     created: dict[str, str] = {}
     for report_plan in plans.values():
         created.update(apply_plan(txn, report_plan, run, at))
-    add_counts(run, plans)
+    # A report not held whole was applied when the run was made (its counts are the run's):
+    # planned again, only the unallocations it held are new.
+    whole = {c.get("report") for c in run.held_whole()}
+    add_counts(run, {r: p for r, p in plans.items() if r in whole})
+    for report, report_plan in plans.items():
+        if report not in whole:
+            run.counts["unallocated"] = run.counts.get("unallocated", 0) + report_plan.counts.get(
+                "unallocated", 0
+            )
     put_processed(txn, run, plans, at, created)
     return plans

@@ -527,7 +527,8 @@ def apply_in(
         created.update(apply_plan(txn, report_plan, run, at, touched))
     add_counts(run, plans)
     run.held_usernames = [a.username for p in plans.values() for a in p.held]
-    run.comparison = next((p.comparison for p in plans.values() if p.comparison), None)
+    run.comparisons = [p.comparison for p in plans.values() if p.comparison]
+    run.comparison = run.comparisons[0] if run.comparisons else None
     run.status = "held" if run.held_usernames or run.comparison else "succeeded"
     reasons = [
         p.hold_reason

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from uso_tui.domain.models import Run
 from uso_tui.sync.actions import Confirmed, HeldAccount
-from uso_tui.sync.compare import comparison_lines
+from uso_tui.sync.compare import comparisons_lines
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.screens.listing import Col, ListTable, Row, cells
@@ -72,8 +72,9 @@ class HeldReview(ModalScreen[list[str] | None]):
             )
             if self.run.comparison:
                 # held whole: what looked wrong, before any account is chosen
-                said = comparison_lines(self.run.comparison)
-                if self.run.hold_reason:  # both reports' reasons (the comparison is one report's)
+                whole = self.run.held_whole()
+                said = comparisons_lines(whole)
+                if self.run.hold_reason and len(whole) == 1:  # the other report's reason too
                     said[1] = f"held whole: {self.run.hold_reason}"
                 lines = Text("\n").join(plain(x) for x in said)
                 yield Static(lines, id="held-comparison")

@@ -20,7 +20,7 @@ from textual.widgets import Footer, ProgressBar, RichLog, Static
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
 from uso_tui.sync.actions import Confirmed
-from uso_tui.sync.compare import comparison_lines
+from uso_tui.sync.compare import comparisons_lines
 from uso_tui.sync.runner import APPLY_FAILED
 from uso_tui.tui.force_ask import ForceRunAsk
 from uso_tui.tui.format import clean, plain, status_text, when
@@ -327,7 +327,7 @@ class ForceRunScreen(ConfirmsHeld):
                 "was applied. y shows it, to confirm there.",
                 style="bold yellow",
             )
-            for line in comparison_lines(run.comparison):
+            for line in comparisons_lines(run.held_whole()):
                 text.append("\n")
                 text.append_text(plain(line))
         elif run.status == "held":

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from uso_tui.domain.models import Run
-from uso_tui.sync.compare import comparison_lines
+from uso_tui.sync.compare import comparisons_lines
 from uso_tui.tui.format import (
     counts_short,
     kv_grid,
@@ -52,7 +52,7 @@ def file_head(loaded: Loaded) -> Text:
             out.append_text(plain(loaded.run.error, "bold red"))
         if loaded.run.comparison:
             # held whole (or confirmed after it): the export beside the previous one
-            for line in comparison_lines(loaded.run.comparison):
+            for line in comparisons_lines(loaded.run.held_whole()):
                 out.append("\n")
                 out.append_text(plain(line, "yellow"))
         if loaded.run.confirmed_at:  # the hold is over: said, not left to read as pending
