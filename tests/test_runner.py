@@ -514,6 +514,24 @@ async def test_mover_case_match_moves_the_account_and_undo(env):
     assert back.school == OTHER and back.mis_id == "1"
 
 
+async def test_matching_an_account_unallocated_from_the_school_itself_is_no_move(env):
+    """Amy left and came back under a new MIS id: matching her own account, unallocated from
+    this very school, was recorded as a move from the school to itself."""
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    env.set_students(DFE, [BOB])
+    await sync(env, now=datetime(2026, 3, 11, 9, 0))
+    env.set_students(DFE, [BOB, dict(AMY, schoolId="9")])
+    await sync(env, now=LATER)
+    (case,) = env.store.cases(DFE)
+    assert case.candidates[0]["username"] == "ajones.204"
+    actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match="ajones.204")
+    back = env.store.account("ajones.204")
+    assert (back.status, back.school, back.mis_id) == ("active", DFE, "9")
+    assert back.history[-1]["action"] == "link"
+    assert not [e for e in env.store.audit(DFE, subject="ajones.204") if e.action == "move"]
+
+
 async def test_case_create_exclude_and_skip(env):
     env.add_school(OTHER, students=[AMY, BOB])
     env.add_school(

@@ -281,8 +281,10 @@ def _open_case(txn: Transaction, case_id: str) -> MatchCase:
 
 
 def link_to_record(acc: Account, rec: MisRecord, dfe: str) -> tuple[Account, str]:
-    """The account linked to the record at school `dfe`; a move when it was elsewhere."""
-    moving = acc.school != dfe
+    """The account linked to the record at school `dfe`; a move when it was elsewhere (at
+    another school, or unallocated from one: not back at the school it left)."""
+    home = acc.school or acc.previous_school
+    moving = bool(home) and home != dfe
     after = dataclasses.replace(
         acc,
         **held_fields(rec),
@@ -292,13 +294,13 @@ def link_to_record(acc: Account, rec: MisRecord, dfe: str) -> tuple[Account, str
         mis_id=rec.mis_id,
         link_school=dfe,
         link_report=rec.report,
-        previous_school=(acc.school or acc.previous_school) if moving else acc.previous_school,
+        previous_school=home if moving else acc.previous_school,
         unallocated_at=None,
         unallocated_by_run=None,
         reviewed=False,
         previous_link=None,
     )
-    return after, ("move" if moving and (acc.school or acc.previous_school) else "link")
+    return after, ("move" if moving else "link")
 
 
 def resolve_case(
