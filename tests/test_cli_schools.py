@@ -121,6 +121,15 @@ def test_secret_from_stdin_and_replaced_by_set(cli):
     assert files_containing(cli.data_dir, SECRET) == []
 
 
+def test_set_says_what_changed_and_nothing_when_nothing_did(one_school):
+    """`school set` printed every setting given as updated, changed or not."""
+    cli = one_school
+    res = cli.ok("school", "set", DFE, "--name", "Hill School", "--daily-at", "07:15")
+    assert res.out.strip() == f"updated {DFE}: daily at"
+    res = cli.ok("school", "set", DFE, "--name", "Hill School")
+    assert res.out.strip() == f"nothing changed: {DFE} already has those settings"
+
+
 def test_set_changes_settings_and_audits_only_changes(one_school):
     cli = one_school
     res = cli.ok(

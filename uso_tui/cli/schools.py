@@ -191,7 +191,7 @@ def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
     for key, value in changes.items():
         admin.check_school_change(key, value)
     store = ctx.store()
-    store.school(dfe)
+    before = store.school(dfe)
     secret = read_secret(args, ctx)
     school = admin.update_school(
         store, dfe, operator=ctx.operator, now=ctx.now(), secret=secret, **changes
@@ -199,8 +199,12 @@ def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         emit_json(school_json(school, store.has_secret(dfe)), ctx.stdout)
     else:
-        changed = sorted(changes) + (["client_secret"] if secret is not None else [])
-        ctx.stdout.write(f"updated {dfe}: {', '.join(c.replace('_', ' ') for c in changed)}\n")
+        changed = [k for k in sorted(changes) if getattr(before, k) != getattr(school, k)]
+        changed += ["client_secret"] if secret is not None else []
+        if changed:
+            ctx.stdout.write(f"updated {dfe}: {', '.join(c.replace('_', ' ') for c in changed)}\n")
+        else:
+            ctx.stdout.write(f"nothing changed: {dfe} already has those settings\n")
     return 0
 
 
