@@ -111,7 +111,10 @@ def test_why_of_a_record_whose_case_was_decided_says_what_it_made(env, decide):
         username = done.decision.split(":")[1]
         assert hit.outcome == ("linked" if decide == "match" else "created")
         assert hit.username == username and hit.summary == f"{hit.outcome}: {username}"
-        assert hit.act == f"open {username} in Users (enter)"
+        assert (
+            hit.act
+            == f"open {username} in Users (enter, or `uso-tui accounts --search {username}`)"
+        )
 
 
 def test_why_json_shape(env, tmp_path, capsys):

@@ -123,7 +123,10 @@ def account_day(starts_on: str, days_before: int) -> str:
 def _act(hit: WhyHit) -> str:
     outcome = hit.outcome
     if outcome == "needs_matching" and not hit.case_open:
-        return f"nothing waits: the next run of {hit.school} decides again (f: force run)"
+        return (
+            f"nothing waits: the next run of {hit.school} decides again (a force run: f, or "
+            f"`uso-tui sync {hit.school}`)"
+        )
     if outcome == "needs_matching":
         return f"decide case {hit.case_id or '?'}: Matching queue of {hit.school} (m), or `uso-tui matches {hit.school}`"
     if outcome == "future":
@@ -131,27 +134,36 @@ def _act(hit: WhyHit) -> str:
     if outcome == "invalid":
         return "the school corrects the record in its MIS; the next run takes it"
     if outcome == "excluded":
-        return f"remove exclusion {hit.exclusion_id} of {hit.school} (Bulk results, exclusions) if the person should have an account"
+        return f"remove exclusion {hit.exclusion_id} of {hit.school} (Bulk results, exclusions, or `uso-tui exclusion remove {hit.school} {hit.exclusion_id}`) if the person should have an account"
     if outcome == "held" and hit.held_leaver:
         return (
             f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) to "
             f"unallocate it, or `uso-tui confirm {hit.run_id} --except {hit.username}` to keep it"
         )
     if outcome == "held":
-        return f"confirm run {hit.run_id} (Run history) once the export is right"
+        return f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) once the export is right"
     if outcome == "unallocated" and hit.active_now:
-        return f"nothing to do: {hit.username} is active; open it in Users (enter)"
+        return f"nothing to do: {hit.username} is active; open it in Users (enter, or `uso-tui accounts --search {hit.username}`)"
     if outcome == "unallocated" and hit.since:
         return (
-            f"restore {hit.username} from Bulk results (unallocated) if that is wrong; the "
-            f"next run of {hit.school} plans the record again"
+            f"restore {hit.username} from Bulk results (unallocated), or `uso-tui restore "
+            f"{hit.username}`, if that is wrong; the next run of {hit.school} plans the record "
+            "again"
         )
     if outcome == "unallocated":
-        return "the MIS has a leaving date: restore from Bulk results (unallocated) if wrong"
+        return (
+            "the MIS has a leaving date: restore from Bulk results (unallocated), or "
+            f"`uso-tui restore {hit.username}`, if wrong"
+        )
     if hit.since:
-        return f"the next run of {hit.school} plans the record again (f: force run)"
+        return (
+            f"the next run of {hit.school} plans the record again (a force run: f, or "
+            f"`uso-tui sync {hit.school}`)"
+        )
     if opens_account(hit):
-        return f"open {hit.username} in Users (enter)"
+        return (
+            f"open {hit.username} in Users (enter, or `uso-tui accounts --search {hit.username}`)"
+        )
     return ""
 
 
@@ -377,7 +389,7 @@ def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str
         ):
             out.append(
                 f"{who}: unallocated, its record no longer in {h.home}'s export; restore it from "
-                "Bulk results (unallocated) if that is wrong"
+                f"Bulk results (unallocated), or `uso-tui restore {h.username}`, if that is wrong"
             )
         elif acc.last_event.startswith("undo"):
             out.append(
