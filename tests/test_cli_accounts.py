@@ -62,8 +62,26 @@ def test_account_add_refuses_a_second_account_for_a_person_active_elsewhere(cli)
     assert res.json()["school"] == DFE  # stdout as ever: the account made
     assert "alee.204 (active at 204-3211) has the same names and date of birth" in res.err
     assert f"uso-tui duplicates {DFE}" in res.err
-    other = cli.add_account(DFE, "Ann", "Leigh", "2014-01-01")
+    other = cli.add_account(DFE, "Bea", "Leigh", "2014-01-01")
     assert "note" not in other.err
+
+
+def test_account_add_asks_first_for_a_person_active_under_another_spelling(cli):
+    """Only the same names were looked for: Arav Sharma was made beside Aarav Sharma, born the
+    same day at a school of the local authority, without a word. Refused, nothing written, as
+    for the same names; --force makes it."""
+    cli.add_account(OTHER, "Aarav", "Sharma", "2014-05-06")
+    before = snapshot(cli.data_dir)
+    refused = cli(
+        "account", "add", DFE, "--role", "pupil", "--forename", "Arav", "--surname", "Sharma",
+        "--dob", "2014-05-06",
+    )  # fmt: skip
+    assert refused.status == 2 and snapshot(cli.data_dir) == before
+    assert "asharma.204 (Aarav Sharma, born 2014-05-06, active at 204-3211" in refused.err
+    assert "probably this person" in refused.err and "--force" in refused.err
+    cli.add_account(DFE, "Arav", "Sharma", "2014-05-06", extra=("--force",))
+    # another child born the same day, another name: no question
+    cli.add_account(DFE, "Priya", "Shah", "2014-05-06")
 
 
 def test_account_add_then_search(cli):

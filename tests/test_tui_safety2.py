@@ -442,6 +442,29 @@ async def test_request_account_lists_the_same_person_elsewhere_a_line_each(demo)
     assert [a for a in store.school_accounts(dfe) if a.surname == acc.surname and a.dob == acc.dob]
 
 
+async def test_request_account_asks_f_for_a_person_active_under_another_spelling(demo):
+    """Arav Sharma requested while Aarav Sharma, born the same day, is active at a school of
+    the local authority: the form asked a plain y/n (only the same names were looked for), and
+    add_account now refuses it without force. Asked as for a mover (F), the account named."""
+    store, dfe = demo.store, demo.held_school
+    la = dfe.split("-")[0]
+    other = next(s.dfe for s in store.list_schools() if s.dfe != dfe and s.dfe.startswith(la))
+    first = add_account(
+        store, other, role="pupil", forename="Aarav", surname="Sharma", dob="2016-02-03",
+        operator=OPERATOR, now=NOW,
+    )  # fmt: skip
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "r", *"Arav", "enter", *"Sharma", "enter", *"2016-02-03", "enter", "y")
+        await settle(pilot, 4)
+        text = screen_text(app)
+        assert "Create a second account?" in text and "Probably this person" in text
+        assert f"{first.username}  Aarav Sharma  2016-02-03  {other}" in text
+        assert not [a for a in store.school_accounts(dfe) if a.forename == "Arav"]
+        await press(pilot, "F")
+        await settle(pilot, 4)
+    assert [a.surname for a in store.school_accounts(dfe) if a.forename == "Arav"] == ["Sharma"]
+
+
 async def test_request_account_typed_in_one_burst_with_its_y(demo):
     """The form, its enter and the `y` read at once: the `y` waits for the question (asked after
     a look in a thread) instead of landing in the date's field."""

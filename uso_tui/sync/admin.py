@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from uso_tui.domain.dates import from_uk
 from uso_tui.domain.errors import InvalidInput, InvalidName, NeedsConfirmation
-from uso_tui.domain.models import Account, AuditEvent, Exclusion, School
+from uso_tui.domain.models import Account, AuditEvent, Exclusion, MisRecord, School
 from uso_tui.domain.names import normalise, username_stem
 from uso_tui.domain.schools import (
     ROLE_OF_REPORT,
@@ -367,6 +367,10 @@ def same_person(
     )
 
 
+def _same_here(hit: AccountHit, dfe: str, role: str, forename: str, surname: str, dob: str) -> bool:
+    return hit.school == dfe and same_person(hit, role, forename, surname, dob)
+
+
 def same_person_elsewhere(
     store: Store, dfe: str, role: str, forename: str, surname: str, dob: str
 ) -> list[AccountHit]:
@@ -378,6 +382,40 @@ def same_person_elsewhere(
         hit
         for hit in store.find_people(role, set(), {key})
         if hit.school != dfe and same_person(hit, role, forename, surname, dob)
+    ]
+
+
+def alike_active(
+    store: Store,
+    dfe: str,
+    role: str,
+    forename: str,
+    surname: str,
+    dob: str,
+    besides: set[str] | frozenset[str] = frozenset(),
+) -> list[tuple[AccountHit, int]]:
+    """The active accounts of the school's local authority (the school's own too) that the
+    matcher takes for probably this person (CREATE_GUARD% or more, as a case's create is
+    asked about), other than `besides`, each with its score, best first: a spelling of the name
+    (Arav for Aarav), a known-as form, a date keyed with a slip. `dob` as check_dob gives it."""
+    from uso_tui.sync.match_model import CREATE_GUARD  # noqa: PLC0415
+    from uso_tui.sync.matching import CandidateIndex  # noqa: PLC0415
+
+    hits = [h for h in store.la_people(la_of(dfe), role) if h.status == "active"]
+    if not hits:
+        return []
+    by_name = {h.username: h for h in hits}
+    rec = MisRecord(
+        report="staff" if role == "staff" else "students",
+        mis_id="",
+        forename=forename,
+        surname=surname,
+        dob=dob,
+    )
+    return [
+        (by_name[c.username], c.score)
+        for c in CandidateIndex(hits).candidates(rec, dfe)
+        if c.score >= CREATE_GUARD and c.username not in besides and c.username in by_name
     ]
 
 
@@ -443,6 +481,26 @@ def add_account(
                 f"{named} has the same names and date of birth: if that is this person, they keep "
                 "that account when they move (their record's match case, or a run, brings it "
                 "here). Nothing made; --force makes a second account anyway"
+            )
+            raise NeedsConfirmation(said, [said])
+        alike = alike_active(
+            store, dfe, role, forename, surname, dob, {hit.username for hit in found}
+        )
+        # (the school's own exact duplicate is refused below, whatever --force says)
+        alike = [
+            (hit, score)
+            for hit, score in alike
+            if not _same_here(hit, dfe, role, forename, surname, dob)
+        ]
+        if alike:
+            named = ", ".join(
+                f"{hit.username} ({hit.forename} {hit.surname}, born {hit.dob}, active at "
+                f"{hit.school}: {score}%)"
+                for hit, score in alike[:3]
+            )
+            said = (
+                f"{named} is probably this person: if so, match their record to it when it "
+                "arrives (or ask the school). Nothing made; --force makes a second account anyway"
             )
             raise NeedsConfirmation(said, [said])
     at = _stamp(now)

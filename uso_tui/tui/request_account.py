@@ -44,6 +44,9 @@ class Request:
     elsewhere: list[AccountHit] = field(default_factory=list)
     # records of the school's latest export with these details, no account made for them
     in_export: list[dict] = field(default_factory=list)
+    # active accounts of the local authority the matcher takes for probably this person (a
+    # spelling of the name, a known-as form, a date slip), each with its score
+    alike: list[tuple[AccountHit, int]] = field(default_factory=list)
 
 
 # What became of a record of the school's latest export that has no account (why_index's
@@ -74,6 +77,11 @@ def made_note(request: Request) -> str:
         return (
             f"{', '.join(active)} elsewhere has the same names and date of birth: if that is "
             "this person, they now have two accounts (Possible duplicates lists the pair)"
+        )
+    if request.alike:
+        return (
+            f"{', '.join(hit.username for hit, _ in request.alike)} is probably this person: "
+            "if so, they now have two accounts"
         )
     waiting = [r for r in request.in_export if r.get("outcome") == "needs_matching"]
     if waiting:
@@ -110,6 +118,18 @@ def request_text(request: Request, dfe: str) -> Text:
             request.elsewhere,
         )
     )
+    if request.alike:
+        out.append(
+            "\nProbably this person (a spelling, a known-as name, a date slip: match them "
+            "instead):\n",
+            style="bold yellow",
+        )
+        for hit, score in request.alike:
+            line = (
+                f"  {hit.username}  {hit.forename} {hit.surname}  {hit.dob}  {hit.school}  {score}%"
+            )
+            out.append_text(plain(line))
+            out.append("\n")
     if request.in_export:
         out.append("\nThis person is in the school's latest export, with no account:\n")
         for record in request.in_export:
@@ -167,6 +187,7 @@ class RequestAccountForm(SchoolForm[Account]):
     @in_thread("request-look")
     def look(self, role: str, forename: str, surname: str, dob: str) -> None:
         from uso_tui.sync.admin import (  # noqa: PLC0415
+            alike_active,
             check_dob,
             check_new_names,
             check_role,
@@ -197,6 +218,16 @@ class RequestAccountForm(SchoolForm[Account]):
                 request.duplicate = hit
             elif hit.school != self.dfe:
                 request.elsewhere.append(hit)
+        if request.duplicate is None:
+            # as add_account asks: probably this person, under another spelling or date
+            listed = {hit.username for hit in hits}
+            looked_alike = attempt(
+                lambda: alike_active(
+                    self.store, self.dfe, request.role, request.forename, request.surname,
+                    request.dob, listed,
+                )
+            )  # fmt: skip
+            request.alike = looked_alike.value or []
         self.app.call_from_thread(self._ask, request)
 
     def _ask(self, request: Request) -> None:
@@ -213,7 +244,7 @@ class RequestAccountForm(SchoolForm[Account]):
 
         # the person seems to have an account at another school (a mover keeps it): asked as
         # the command line refuses it without --force, answered by F only, and read first
-        moved = any(hit.status == "active" for hit in request.elsewhere)
+        moved = any(hit.status == "active" for hit in request.elsewhere) or bool(request.alike)
 
         def answer(yes: bool | None) -> None:
             if yes:
