@@ -311,6 +311,27 @@ def test_ids_swapped_while_one_twin_is_off_roll_take_neither_twin_s_account(tmp_
     assert env.store.account("ajones.204").forename == "Amy"
 
 
+def test_a_name_change_to_the_person_s_own_old_account_s_names_can_be_accepted(tmp_path):
+    """Thomas's record now says Tom, the names of his own old account (unallocated, its record
+    long gone): listed, as the names are another account's, and accepting it is no swap."""
+    env = Env(tmp_path / "store")
+    tom = iris_student("5", "Tom", "Lam", "2014-03-15")
+    env.add_school(students=[tom, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [OTHER, iris_student("7", "Thomas", "Lam", "2014-03-15")])
+    env.sync(DAY2)  # record 5 gone (tlam.204 unallocated); record 7 is new: made a case
+    [case] = env.store.cases(DFE, "open")
+    from uso_tui.sync.actions import resolve_case
+
+    resolve_case(env.store, case.case_id, operator="desk", now=DAY2, create=True, force=True)
+    env.set_students(DFE, [OTHER, iris_student("7", "Tom", "Lam", "2014-03-15")])
+    run = env.sync(DAY3)
+    assert run.counts["invalid"] == 1
+    [thomas] = [a.username for a in env.store.school_accounts(DFE) if a.mis_id == "7"]
+    after = accept_record(env.store, thomas, operator="desk", now=DAY4)
+    assert after.forename == "Tom"
+
+
 @pytest.mark.parametrize(
     ("before", "after"),
     [

@@ -19,6 +19,7 @@ from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import put_changed
+from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.listed_record import ANOTHER_PERSON, listed_as_another
 from uso_tui.sync.plan import held_fields, unallocated
 from uso_tui.sync.runner import iso
@@ -50,19 +51,29 @@ def _linked_account(
 
 
 def _held_elsewhere(
-    txn: Transaction, acc: Account, rec: MisRecord, linked_only: bool = False
+    txn: Transaction,
+    acc: Account,
+    rec: MisRecord,
+    linked_only: bool = False,
+    present: set[str] | None = None,
 ) -> str | None:
     """Another account of the school that the record's UPN, or its names and date of birth,
     are (taking the record would make that person's second): an active one, or an unallocated
-    one still linked to a record (a twin off roll when the ids were swapped). `linked_only`
-    (the holder left?): an active one linked to a record (ids swapped in the MIS), not one
-    asked for ahead of it; an unallocated one does not say its person is at the school."""
+    one linked to a record of the latest export (`present`: its MIS ids; None, not known): a
+    twin off roll when the ids were swapped, whose record is there under the other id.
+    `linked_only` (the holder left?): an active one linked to a record (ids swapped in the
+    MIS), not one asked for ahead of it; an unallocated one does not say its person is at the
+    school."""
     upn = upn_key(rec.upn)
     names = (normalise(rec.forename), normalise(rec.surname), rec.dob)
     for other in txn.school_accounts(acc.link_school or ""):
         if other.username == acc.username:
             continue
-        if other.status != "active" and (linked_only or not other.mis_id):
+        if other.status != "active" and (
+            linked_only
+            or not other.mis_id
+            or (present is not None and other.mis_id not in present)
+        ):
             continue
         if linked_only and not other.mis_id:
             continue
@@ -75,9 +86,14 @@ def _held_elsewhere(
 
 
 def _refuse_if_swapped(
-    txn: Transaction, acc: Account, rec: MisRecord, why: str, linked_only: bool = False
+    txn: Transaction,
+    acc: Account,
+    rec: MisRecord,
+    why: str,
+    linked_only: bool = False,
+    present: set[str] | None = None,
 ) -> None:
-    holder = _held_elsewhere(txn, acc, rec, linked_only)
+    holder = _held_elsewhere(txn, acc, rec, linked_only, present)
     if holder is not None:
         raise InvalidInput(
             f"record {rec.mis_id} ({rec.forename} {rec.surname}, born {rec.dob}) is {holder}'s "
@@ -101,7 +117,10 @@ def accept_record(
     at = iso(now)
     with store.transaction(operator) as txn:
         acc, rec = _linked_account(txn, store, username, as_shown)
-        _refuse_if_swapped(txn, acc, rec, f"{username} taking it would give them two accounts")
+        present = latest_export_ids(store, acc.link_school or "", acc.link_report or "")
+        _refuse_if_swapped(
+            txn, acc, rec, f"{username} taking it would give them two accounts", present=present
+        )
         # the operator said: the same person (the changes weighed together are answered)
         after = dataclasses.replace(acc, **held_fields(rec), changed_from=None)
         put_changed(txn, acc, after, "accept_record", at, acc.link_school)
