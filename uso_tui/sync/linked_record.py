@@ -70,9 +70,7 @@ def _held_elsewhere(
         if other.username == acc.username:
             continue
         if other.status != "active" and (
-            linked_only
-            or not other.mis_id
-            or (present is not None and other.mis_id not in present)
+            linked_only or not other.mis_id or (present is not None and other.mis_id not in present)
         ):
             continue
         if linked_only and not other.mis_id:
