@@ -76,10 +76,47 @@ def test_a_sibling_with_another_forename_or_a_far_date_is_no_claim():
     # Nothing else in the export could be the person: the requested account joins its record.
     requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
     ali = rec("1", "Muhammad", "Khan", DOB, middle_names="Ali")
-    sister = rec("2", "Aisha", "Khan", DOB)
+    # (a twin sister: a twin brother held without "Muhammad" may be who it was asked for)
+    sister = rec("2", "Aisha", "Khan", DOB, gender="F")
     brother = rec("3", "Muhammad", "Khan", "2011-09-30", middle_names="Bilal")
     planned = _plan([ali, sister, brother], [requested])
     assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize(
+    ("requested", "claimant"),
+    [
+        # the account's person's date keyed wholly wrong: a namesake born that day is no proof
+        (("Muhammad", "Khan", DOB), rec("2", "Muhammad", "Khan", "2014-08-19")),
+        # staff: a date keyed wrong by any amount
+        (("Muhammad", "Khan", DOB), rec("2", "Muhammad", "Khan", "1989-11-30")),
+        # twins, both Muhammad: the account asked for the one held as Ali
+        (("Muhammad", "Hussain", DOB), rec("2", "Ali", "Hussain", DOB)),
+        # the account's person held under a new surname (married, a family's new name)
+        (("Amelia", "Jones", DOB), rec("2", "Amelia", "Okafor", DOB)),
+    ],
+    ids=["namesake-date-keyed-wrong", "staff-date-keyed-wrong", "muhammad-dropped", "new-surname"],
+)
+def test_another_record_that_may_be_the_account_s_person_stops_an_automatic_link(
+    request, requested, claimant
+):
+    """Each linked the record with the account's own names and date to the account asked for
+    someone else of the export (audited on data the team had not seen)."""
+    staff = "staff" in request.node.callspec.id
+    forename, surname, dob = requested
+    kw = {"role": "staff"} if staff else {}
+    account = acc("x.204", forename, surname, dob, **kw)
+    report = {"report": "staff"} if staff else {}
+    taker = rec("1", forename, surname, dob, **report)
+    other = dataclasses.replace(claimant, **report)
+    planned = plan(
+        export(taker, other, report="staff" if staff else "students"),
+        snap([account]),
+        TODAY,
+        settings(),
+    )
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+    assert outcome_of(planned, "1").outcome == "needs_matching"
 
 
 @pytest.mark.parametrize(

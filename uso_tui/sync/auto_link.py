@@ -12,6 +12,7 @@ of the export: a twin whose date was mistyped is no less a twin).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any
 
 from rapidfuzz.distance import OSA
@@ -111,6 +112,23 @@ class Claims:
             self._initials.setdefault(name[0], set()).add(name)
         self._single = {name for name in wanted if len(name) == 1}
         self._stands: dict[str, frozenset[str]] = {}
+        # (surname, date of birth) -> (MIS id, gender's initial) of every record, when an
+        # account is asked for under a Muhammad: a twin held without it (Muhammad Ali held as
+        # Ali) has no name in common with the account, and may be its person all the same
+        self.by_birth: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        if any(_goes_without(name) for name in wanted):
+            births = [(r.mis_id, r.surname, r.dob, r.gender, r.forename) for r in export.records]
+            births += [
+                (m, row.get("surname"), row.get("dob"), (row.get("extra") or {}).get("gender"),
+                 row.get("forename"))
+                for m in export.same
+                if (row := linked.get(m)) is not None
+            ]  # fmt: skip
+            for mis_id, surname, dob, gender, forename in births:
+                if surname and dob:
+                    key = (normalise_cached(surname), dob)
+                    self.by_birth.setdefault(key, []).append((mis_id or "", _initial(gender or "")))
+                    self.named.setdefault(mis_id or "", f"{forename or '?'} {surname}")
         for r in export.records:
             self._add(
                 r.mis_id, r.forename, r.preferred_name, r.middle_names, r.surname, r.dob, wanted
@@ -174,9 +192,16 @@ class Claims:
         out: set[str] = set()
         for name in _own_names(acc):
             for mis_id, their_surname, their_dob in self.by_name.get(name, ()):
-                if (not their_dob or their_dob == dob or their_dob in slips) and surname_slip(
-                    their_surname, surname
-                ):
+                if not their_dob or their_dob == dob or their_dob in slips:
+                    # ... or the very date under another surname: the account's person, married
+                    # or given a family's new name (Amelia Jones now Amelia Okafor)
+                    if surname_slip(their_surname, surname) or (dob and their_dob == dob):
+                        out.add(mis_id)
+                elif their_surname == surname and _may_be_keyed_wrong(their_dob, dob, acc.role):
+                    out.add(mis_id)  # the same names, a date keyed wholly wrong on one side
+        if dob and any(_goes_without(name) for name in _own_names(acc)):
+            for mis_id, gender in self.by_birth.get((surname, dob), ()):
+                if gender != "f":  # (a twin sister is not who a Muhammad was asked for)
                     out.add(mis_id)
         # A record without a forename: the same surname and date of birth is enough (one with
         # neither forename nor date says too little to stop every link of its surname).
@@ -187,6 +212,31 @@ class Claims:
         if len(holders) <= UPN_CROWD:  # more: a dummy number keyed for many, not one child's
             out.update(holders)
         return out
+
+
+# Names a person may be held without (Muhammad Ali held as Ali): those close to it, its short forms.
+_WITHOUT = "muhammad"
+_WITHOUT_SHORT = frozenset({"mohd", "md"})
+# A pupil's date keyed wholly wrong is still within a couple of school years of the right one
+# (whoever keyed it knew the child's class); a namesake further away is another child. Staff
+# dates are keyed from forms, wrong in any way.
+PUPIL_DATE_KEYED_WRONG_DAYS = 2 * 366
+
+
+def _goes_without(name: str) -> bool:
+    return name in _WITHOUT_SHORT or names_close(name, _WITHOUT)
+
+
+def _may_be_keyed_wrong(theirs: str, dob: str, role: str) -> bool:
+    """Whether a record's date of birth `theirs`, wholly different from an account's `dob`, may
+    be it keyed wrong (on either side)."""
+    if role == "staff" or not dob:
+        return True
+    try:
+        days = abs((date.fromisoformat(theirs) - date.fromisoformat(dob)).days)
+    except ValueError:
+        return True
+    return days <= PUPIL_DATE_KEYED_WRONG_DAYS
 
 
 def _upn_of(acc: Account) -> str:
