@@ -799,6 +799,59 @@ def test_a_member_of_staff_with_a_rare_name_and_another_date_is_a_candidate():
     assert outcome_of(arriving("pupil", "students"), "s1").outcome == "created"
 
 
+def test_a_member_of_staff_with_a_rare_forename_a_common_surname_and_another_date_is_a_candidate():
+    """Mya McCarthy, her date keyed wholly wrong, in a local authority of 5,000 staff where
+    Mya is borne three times and McCarthy sixty: her account scored 6%, under the least shown
+    (10), and she was given a second one (FEBRL 4's rec-2480). DESIGN: a rare name with a
+    wholly different date of birth can be a candidate."""
+    syllables = ["ba", "ko", "ri", "mu", "te", "sa", "lo", "ne", "di", "fu", "ga", "hi", "jo", "ke"]
+    names = ["".join(p) for p in itertools.product(syllables, repeat=4)][:5000]
+    pool = [
+        acc(
+            f"f{i}.204",
+            name.title(),
+            name[::-1].title(),
+            f"19{60 + i % 30}-0{1 + i % 9}-1{i % 9}",
+            school=OTHER,
+            mis_id=f"x{i}",
+            role="staff",
+        )  # fmt: skip
+        for i, name in enumerate(names)
+    ]
+    pool += [
+        acc(
+            f"m{i}.204",
+            "Mya",
+            f"Other{i}",
+            "1970-02-02",
+            school=OTHER,
+            mis_id=f"m{i}",
+            role="staff",
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    pool += [
+        acc(
+            f"c{i}.204",
+            f"Cfore{i}",
+            "Mccarthy",
+            "1971-03-03",
+            school=OTHER,
+            mis_id=f"c{i}",
+            role="staff",
+        )  # fmt: skip
+        for i in range(60)
+    ]
+    pool.append(
+        acc("mmc.204", "Mya", "Mccarthy", "1967-05-09", school=OTHER, mis_id="9", role="staff")
+    )
+    record = rec("s1", "Mya", "McCarthy", "1981-07-29", report="staff")
+    planned = plan(export(record, report="staff"), snap(pool=pool), TODAY, settings())
+    assert outcome_of(planned, "s1").outcome == "needs_matching"
+    [best] = planned.new_cases[0].candidates
+    assert best.username == "mmc.204" and MIN_SCORE_STAFF <= best.score < 10
+
+
 def test_names_keyed_the_wrong_way_round_and_mistyped_are_a_candidate():
     """Luke Seng keyed as forename "Senng", surname "Lukke": each name is a letter off the
     account's other name. Weighed swapped, both are similar and the date is the same."""
