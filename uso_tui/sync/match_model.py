@@ -214,15 +214,24 @@ def shown(
     percent: int, evidence_bits: float, total_odds: float, pool_size: int, staff: bool
 ) -> bool:
     """Whether a candidate scoring `percent` is shown: from MIN_SCORE always; under it, a member
-    of staff's from MIN_SCORE_STAFF if it keeps that chance against every account that looks as
-    much like the record (`total_odds`: the candidates' odds summed). One of ten accounts alike
+    of staff's from MIN_SCORE_STAFF if it keeps STANDS_OUT% against every account that looks as
+    much like the record (`total_odds`: the candidates' odds summed), or, weaker, if it holds
+    most of their weight (a rare whole name with a date keyed wrong). One of ten accounts alike
     (a common name on a placeholder date) is no lead."""
     if percent >= MIN_SCORE:
         return True
     if not staff or percent < MIN_SCORE_STAFF:
         return False
-    share = odds(evidence_bits, pool_size) / (1.0 + total_odds)
-    return share * 100 >= MIN_SCORE_STAFF - 0.5
+    mine = odds(evidence_bits, pool_size)
+    if mine / (1.0 + total_odds) * 100 >= STANDS_OUT - 0.5:
+        return True
+    return total_odds > 0 and mine / total_odds >= MOST
+
+
+# A weak candidate of a member of staff (MIN_SCORE_STAFF-MIN_SCORE) is shown if it keeps this
+# chance (percent) against every account alike, or holds MOST of their weight.
+STANDS_OUT = 10
+MOST = 0.5
 
 
 def min_bits(pool_size: int, staff: bool = False) -> float:
