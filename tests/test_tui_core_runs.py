@@ -8,10 +8,12 @@ import threading
 from datetime import datetime
 
 import pytest
+from test_tui_safety2 import said_lines
 from tui_helpers import (
     NOW,
     OPERATOR,
     answer_force_run,
+    burst,
     make_app,
     not_a_candidate,
     press,
@@ -282,6 +284,21 @@ async def test_matching_search_any_account(demo_ran):
         await press(pilot, "y")
         assert store.case(case.case_id).decision == f"match:{other.username}"
         assert store.account(other.username).school == dfe
+
+
+async def test_matching_keys_typed_with_a_search_that_finds_nothing_decide_nothing(demo_ran):
+    """`/ zzqx enter m y` in one burst: the search found no account, the cursor stayed on the
+    case's best candidate, and `m y` matched the record to it (moving a pupil from another
+    school). The keys were for an account the search would find: dropped, and said."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
+        burst(app, "slash", "ctrl+u", *"zzqx", "enter", "m", "y")
+        await settle(pilot, 4)
+        assert app.screen.kind == "matching" and app.screen.case.case_id == case.case_id
+        assert any("the search found no account for 'zzqx'" in line for line in said_lines(app))
+    assert store.case(case.case_id).status == "open"
 
 
 async def test_a_failed_run_says_why_and_leads_to_settings(demo):

@@ -917,6 +917,10 @@ class MatchingScreen(ExportsCsv):
         if found:
             table = self.query_one(DataTable)
             table.move_cursor(row=len(case.candidates))
+        else:
+            # keys typed with the search (m y) were meant for an account it found: with none,
+            # they would decide on the candidate the cursor is still on
+            self.app.drop_typed_ahead(f"the search found no account for {text!r}")
 
 
 def _what_was_done(case: MatchCase) -> str:
