@@ -109,11 +109,14 @@ async def test_a_held_run_is_confirmed_only_once_its_review_is_shown(demo_ran):
     store, dfe = demo_ran.store, demo_ran.held_school
     run = store.runs(dfe, limit=1)[0]
     assert run.status == "held"
-    async with started(store, "history", dfe) as (app, pilot):
-        burst(app, "c", "F")
+    async with started(store, "history", dfe, notifications=True) as (app, pilot):
+        burst(app, "c", "F", "space")
         await settle(pilot, 6)
         assert isinstance(app.screen, HeldReview)
         assert store.run(run.run_id).status == "held"
+        # the keys dropped are said (the space, a keep mark, landed nowhere)
+        assert any("2 key(s) typed ahead were dropped" in line for line in said_lines(app))
+        assert len(app.screen.kept()) == 0
         await press(pilot, "y")
         await settle(pilot, 6)
         assert app.screen.kind == "history"
@@ -130,6 +133,28 @@ async def test_a_doubled_y_on_a_held_force_run_opens_its_review_and_confirms_not
         await settle(pilot, 6)
         assert isinstance(app.screen, HeldReview)
     assert store.runs(dfe, limit=1)[0].status == "held"
+
+
+async def test_the_review_of_an_export_held_whole_shows_all_of_its_comparison_behind_c(demo_ran):
+    """At 80x24 the comparison of both reports filled its box and the changed records (the
+    evidence of a shifted column) were cut off, with no way to read them before `y`."""
+    store, dfe = demo_ran.store, demo_ran.held_school
+    run = store.runs(dfe, limit=1)[0]
+    assert len(run.held_whole()) == 2
+    async with started(store, "history", dfe) as (app, pilot):
+        await press(pilot, "c")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, HeldReview)
+        assert "c shows the whole comparison" in screen_text(app)
+        await press(pilot, "c")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "The export beside the previous one" in text
+        assert "students: " in text and "MIS id" in text
+        await press(pilot, "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, HeldReview)  # back to answer it
+    assert store.run(run.run_id).status == "held"
 
 
 async def test_leaving_the_review_leaves_the_run_held(demo_ran):

@@ -110,7 +110,7 @@ def comparison_lines(comparison: dict[str, Any]) -> list[str]:
         before, after = sample["before"], sample["after"]
         out.append(
             f"  MIS id {sample['mis_id']}: "
-            f"{before['forename']} {before['surname']} ({before['dob']}) -> "
-            f"{after['forename']} {after['surname']} ({after['dob']})"
+            f"{before['forename']} {before['surname']} ({before['dob'] or 'no date of birth'})"
+            f" -> {after['forename']} {after['surname']} ({after['dob'] or 'no date of birth'})"
         )
     return out

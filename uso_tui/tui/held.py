@@ -50,6 +50,7 @@ class HeldReview(ModalScreen[list[str] | None]):
         Binding("n,escape", "cancel", "Not now"),
         Binding("j", "down", "Down", show=False),
         Binding("k", "up", "Up", show=False),
+        Binding("c", "comparison", "Whole comparison", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -63,6 +64,7 @@ class HeldReview(ModalScreen[list[str] | None]):
         super().__init__()
         self.run = run
         self.held = {h.username: h for h in held}
+        self.said: list[str] = []  # the export comparison in full (a run held whole)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="held-dialog", classes="dialog"):
@@ -76,7 +78,11 @@ class HeldReview(ModalScreen[list[str] | None]):
                 said = comparisons_lines(whole)
                 if self.run.hold_reason and len(whole) == 1:  # the other report's reason too
                     said[1] = f"held whole: {self.run.hold_reason}"
-                lines = Text("\n").join(plain(x) for x in said)
+                self.said = said
+                # why each report is held first: the dialog shows the first rows only
+                first = [x for x in said if x.startswith("held whole:")]
+                first += [x for x in said if not x.startswith("held whole:")]
+                lines = Text("\n").join(plain(x) for x in _first_rows(first))
                 yield Static(lines, id="held-comparison")
             yield ListTable(
                 [
@@ -202,6 +208,32 @@ class HeldReview(ModalScreen[list[str] | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def action_comparison(self) -> None:
+        if self.said:
+            from uso_tui.tui.screens.listing import Details  # noqa: PLC0415
+
+            body = Text("\n").join(plain(x) for x in self.said)
+            self.app.push_screen(Details("The export beside the previous one", body))
+
+
+# Rows of the export comparison the dialog shows (at 80x24 the accounts need the rest): the
+# other lines behind `c`, said on the last row.
+COMPARISON_ROWS = 6
+
+
+def _first_rows(said: list[str]) -> list[str]:
+    shown: list[str] = []
+    rows = 0
+    for line in said:
+        need = -(-len(line) // (DIALOG_INNER - 6))  # the rows it wraps to, words kept whole
+        if rows + need > COMPARISON_ROWS:
+            break
+        shown.append(line)
+        rows += need
+    if len(shown) < len(said):
+        shown.append(f"... {len(said) - len(shown)} more line(s): c shows the whole comparison")
+    return shown
+
 
 KEPT_NAMED = 3  # kept accounts named in the summary; more are counted
 
@@ -262,7 +294,7 @@ class ConfirmsHeld(UsoScreen):
 
         # The hold is there for a person to look: a `y` typed before the review shows (`y` `y`
         # on a held force run, `c` `y` in the history) is dropped, not taken as its answer.
-        self.app.drop_typed_ahead()
+        self.app.drop_typed_ahead("the held run's review, to read before it is confirmed")
         self.app.push_screen(HeldReview(run, held), answer)
         self.keys_go()
 
