@@ -930,6 +930,12 @@ def test_an_account_requested_with_a_guessed_date_is_its_person_s_candidate(repo
         (("Charlotte", "Taylor", "2013-01-01"), ("Charlie", "Taylor", "2013-07-06"), "a guess"),
         # a common name with the year mistyped on the request
         (("Jack", "Smith", "2014-04-27"), ("Jack", "Smith", "2013-04-27"), "a slip"),
+        # two days apart, two digits changed (no sibling is born so close: one date, mistyped)
+        (("Jack", "Smith", "2014-06-10"), ("Jack", "Smith", "2014-06-08"), "a slip"),
+        # a known-as form the nickname tables lacked, the date a guess
+        (("William", "Evans", "2016-01-01"), ("Liam", "Evans", "2016-05-05"), "a guess"),
+        (("Robert", "Johnson", "2015-01-01"), ("Robbie", "Johnson", "2015-05-08"), "a guess"),
+        (("Folasade", "Adeyemi", "2014-01-01"), ("Sade", "Adeyemi", "2014-09-09"), "a guess"),
     ],
 )
 def test_an_account_asked_for_under_a_slip_of_the_name_or_date_is_a_candidate(asked, record, why):

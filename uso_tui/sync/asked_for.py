@@ -11,16 +11,19 @@ a restored one: someone's who left) is a candidate of a record when both name it
   preferred name) the same, a known-as form of it, or a slip of it, not both a slip;
 - the date of birth a guess (for a pupil, the year within one of the record's: only the day and
   month are guessed) or a slip of the record's (a digit, a day, month or year out, day and
-  month swapped);
+  month swapped, or days apart: no sibling is born within NEAR_DAYS but a twin, on the day);
 - no UPN or gender given differently.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise_cached
 from uso_tui.sync.auto_link import ids_conflict, name_keys, surname_slip
 from uso_tui.sync.evidence import dob_level
+from uso_tui.sync.match_model import NEAR_DAYS
 from uso_tui.sync.matched_names import known_as, names_close, near_keys
 
 GUESSED_DOB = "-01-01"  # the day and month keyed for a date of birth not known
@@ -81,7 +84,16 @@ def _dated(rec: MisRecord, acc: Account) -> str:
         return GUESSED
     if dob and dob_level(rec.dob or "", dob) not in ("different", "equal"):
         return SLIPPED
+    if dob and dob != rec.dob and _days_apart(rec.dob, dob) <= NEAR_DAYS:
+        return SLIPPED  # days apart (10 June keyed 8 June): one date, no sibling born so close
     return ""
+
+
+def _days_apart(dob: str | None, other: str) -> int:
+    try:
+        return abs((date.fromisoformat(dob or "") - date.fromisoformat(other)).days)
+    except ValueError:
+        return NEAR_DAYS + 1
 
 
 def _year_near(dob: str | None, guessed: str | None) -> bool:
