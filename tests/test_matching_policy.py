@@ -852,6 +852,22 @@ def test_a_member_of_staff_with_a_rare_forename_a_common_surname_and_another_dat
     assert best.username == "mmc.204" and MIN_SCORE_STAFF <= best.score < 10
 
 
+def test_a_brother_sharing_muhammad_as_a_middle_name_is_not_the_account_s_person():
+    """Twins Ayaan Mohammed and Mohammed Hamza Mahmud: the record's middle name is the account's
+    forename, which scored the co-twin's account 99% (a new account then needed --force). Each
+    has a name of his own besides the Mohammed they share: two brothers. One person held
+    without the Muhammad (Hamza for Muhammad Hamza) is still a candidate."""
+    twin = acc("mmahmud.204", "Mohammed", "Mahmud", DOB, middle_names="Hamza", school=OTHER,
+               mis_id="9", extra={"gender": "M"})  # fmt: skip
+    ayaan = rec("1", "Ayaan", "Mahmud", DOB, middle_names="Mohammed", gender="M")
+    planned = _plan([ayaan], pool=[twin])
+    assert outcome_of(planned, "1").outcome == "created"
+    hamza = rec("2", "Hamza", "Mahmud", DOB, gender="M")
+    planned = _plan([hamza], pool=[twin])
+    assert outcome_of(planned, "2").outcome == "needs_matching"
+    assert planned.new_cases[0].candidates[0].username == "mmahmud.204"
+
+
 def test_names_keyed_the_wrong_way_round_and_mistyped_are_a_candidate():
     """Luke Seng keyed as forename "Senng", surname "Lukke": each name is a letter off the
     account's other name. Weighed swapped, both are similar and the date is the same."""

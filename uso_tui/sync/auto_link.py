@@ -21,7 +21,7 @@ from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import normalise_cached, upn_key
 from uso_tui.sync.dob_slips import date_slips
 from uso_tui.sync.match_model import UPN_CROWD, placeholder_dob
-from uso_tui.sync.matched_names import known_as, names_close, near_keys
+from uso_tui.sync.matched_names import is_muhammad, known_as, names_close, near_keys
 
 OLDEST_DOB = "1900-01-01"  # before it a date of birth is impossible (DESIGN rule 2)
 NO_FORENAME = ""  # the claims key of records without a forename: any account may be theirs
@@ -214,9 +214,6 @@ class Claims:
         return out
 
 
-# Names a person may be held without (Muhammad Ali held as Ali): those close to it, its short forms.
-_WITHOUT = "muhammad"
-_WITHOUT_SHORT = frozenset({"mohd", "md"})
 # A pupil's date keyed wholly wrong is still within a couple of school years of the right one
 # (whoever keyed it knew the child's class); a namesake further away is another child. Staff
 # dates are keyed from forms, wrong in any way.
@@ -224,7 +221,8 @@ PUPIL_DATE_KEYED_WRONG_DAYS = 2 * 366
 
 
 def _goes_without(name: str) -> bool:
-    return name in _WITHOUT_SHORT or names_close(name, _WITHOUT)
+    """A name a person may be held without (Muhammad Ali held as Ali)."""
+    return is_muhammad(name)
 
 
 def _may_be_keyed_wrong(theirs: str, dob: str, role: str) -> bool:

@@ -16,7 +16,7 @@ from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.sync import match_model as model
 from uso_tui.sync.dob_slips import dob_score
-from uso_tui.sync.matched_names import aliases, key, names_close, parts
+from uso_tui.sync.matched_names import aliases, is_muhammad, key, names_close, parts
 
 _SIKH = frozenset({"singh", "kaur"})
 # Year groups as schools write them: `Year 7`, `Y7`, `NC Year 7`, `7`; Reception as `R`, `Rec`,
@@ -196,15 +196,25 @@ def forename_level(record: Person, account: Person) -> str:
         return ""
     if rec_names & acc_names or rec_names & account.aliases or acc_names & record.aliases:
         return "known_as"
-    if (record.fkey and (record.fkey in account.mkeys or record.fkey in account.fparts[1:])) or (
-        account.fkey and (account.fkey in record.mkeys or account.fkey in record.fparts[1:])
-    ):
-        return "middle"
+    for one, other in ((record, account), (account, record)):
+        if one.fkey and (one.fkey in other.mkeys or one.fkey in other.fparts[1:]):
+            # one's forename is the other's middle name; a Muhammad shared so, each side with a
+            # name of its own besides, is two brothers (twins Ayaan Mohammed and Mohammed Hamza)
+            shared = one.fkey
+            if is_muhammad(shared) and _own_name(one, other) and _own_name(other, one):
+                return "different"
+            return "middle"
     for rec_name in record.names:
         for acc_name in account.names:
             if names_close(rec_name, acc_name):
                 return "similar"
     return "different"
+
+
+def _own_name(one: Person, other: Person) -> bool:
+    """Whether `one` gives a forename or middle name that is none of `other`'s names."""
+    theirs = {*other.names, *other.mkeys}
+    return any(name not in theirs for name in (*one.names, *one.mkeys))
 
 
 def surname_level(record: Person, account: Person) -> str:

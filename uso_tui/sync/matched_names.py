@@ -103,6 +103,16 @@ def known_as(name_key: str) -> frozenset[str]:
     return aliases((name_key,)) - {name_key}
 
 
+# Muhammad, however spelt, and its short forms: a name a family may give every son (twins
+# Ayaan Mohammed and Mohammed Hamza), and one a person may be held without (Muhammad Ali as Ali).
+_MUHAMMAD = "muhammad"
+_MUHAMMAD_SHORT = frozenset({"mohd", "md"})
+
+
+def is_muhammad(name_key: str) -> bool:
+    return name_key in _MUHAMMAD_SHORT or names_close(name_key, _MUHAMMAD)
+
+
 @lru_cache(maxsize=500_000)
 def names_close(name: str, other: str) -> bool:
     """A slip: the same sound (Amy / Amie), one edit, Jaro-Winkler's kind of nearness, or
