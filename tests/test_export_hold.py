@@ -156,3 +156,24 @@ def test_both_reports_held_whole_are_both_shown(cli, sim):
     assert shown["comparison"] == shown["comparisons"][0]
     text = cli.ok("run", "show", run["run_id"]).out
     assert "staff: 12 records now" in text and "students: 40 records now" in text
+
+
+def test_confirming_a_run_recorded_before_comparisons_counts_every_report_held_whole(cli, sim):
+    """A run recorded before runs kept every report's comparison holds only the first: the
+    other report held whole was applied by confirm but its counts were dropped. Which reports
+    were held whole is read from the run's processed file."""
+    from uso_tui.store import open_store  # noqa: PLC0415
+
+    add(cli, sim, DFE, PUPILS, STAFF)
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", _shifted(PUPILS))
+    sim.set_records(DFE, "staff", _shifted(STAFF))
+    run = cli("sync", DFE, "--json").json()
+    store = open_store(cli.data_dir)
+    with store.transaction("t") as tx:  # as such a run was stored
+        old = tx.run(run["run_id"])
+        old.comparisons = []
+        tx.put_run(old)
+    cli.ok("confirm", run["run_id"])
+    counts = cli.ok("run", "show", run["run_id"], "--json").json()["counts"]
+    assert counts["updated"] == 52

@@ -15,23 +15,31 @@ from uso_tui.store.api import Store, Transaction
 from uso_tui.store.layout import seq_of
 from uso_tui.sync.apply import apply_plan
 from uso_tui.sync.plan import plan
-from uso_tui.sync.plan_types import Plan
+from uso_tui.sync.plan_types import HELD, Plan
 from uso_tui.sync.runner import add_counts, put_processed, snapshot_in
 
+# How a record of a report held whole is listed (plan._hold_whole)
+HELD_WHOLE = "report held whole"
 
-def exports_of(store: Store, run: Run) -> dict[str, Export]:
-    """The run's fetched records by report, from its processed file."""
+
+def exports_of(store: Store, run: Run) -> tuple[dict[str, Export], set[str]]:
+    """The run's fetched records by report, from its processed file, and the reports held whole
+    (their records listed as such: the processed file says it for runs of every version)."""
     pf = store.processed_file(run.run_id)
     if pf is None:
         raise InvalidInput(f"run {run.run_id} has no processed file left to apply")
     by_report: dict[str, list[MisRecord]] = {}
+    whole: set[str] = set()
     for row in pf.records:
         rec = MisRecord.from_dict(row["record"])
         by_report.setdefault(rec.report, []).append(rec)
-    return {
+        if row.get("outcome") == HELD and str(row.get("reason") or "").startswith(HELD_WHOLE):
+            whole.add(rec.report)
+    exports = {
         r: Export(report=r, records=recs, pages=0)  # type: ignore[arg-type]
         for r, recs in by_report.items()
     }
+    return exports, whole
 
 
 def newer_runs(txn: Transaction, run: Run) -> list[Run]:
@@ -56,7 +64,7 @@ def apply_held_export(
     since (its data is newer than this export): {}."""
     if newer_runs(txn, run):
         return {}  # a later export has been applied since: this one is out of date
-    exports = exports_of(store, run)
+    exports, whole = exports_of(store, run)
     school = txn.school(run.school)
     snap = snapshot_in(txn, run.school)
     plans = {r: plan(exp, snap, now.date(), school, accept=True) for r, exp in exports.items()}
@@ -70,7 +78,6 @@ def apply_held_export(
         created.update(apply_plan(txn, report_plan, run, at))
     # A report not held whole was applied when the run was made (its counts are the run's):
     # planned again, only the unallocations it held are new.
-    whole = {c.get("report") for c in run.held_whole()}
     add_counts(run, {r: p for r, p in plans.items() if r in whole})
     for report, report_plan in plans.items():
         if report not in whole:
