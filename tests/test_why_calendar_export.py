@@ -80,6 +80,18 @@ def test_why_finds_each_outcome_by_each_key(env):
     assert why(store, "nobody-here") == []
 
 
+def test_why_a_leaver_who_never_had_an_account_has_nothing_to_restore(tmp_path):
+    """A record whose leaving date had passed before its first run: `why` told the operator to
+    run `uso-tui restore None`."""
+    env = Env(tmp_path / "store")
+    gone = iris_student("9", "Zed", "Quill", "2015-02-02", leavingDate="2020-12-01")
+    env.add_school(students=[AMY, gone])
+    env.sync(DAY1)
+    hit = one(env.store, "quill")
+    assert hit.username is None and "None" not in hit.act
+    assert hit.act.startswith("nothing to do")
+
+
 @pytest.mark.parametrize("decide", ["match", "create", "exclude", "undone"])
 def test_why_of_a_record_whose_case_was_decided_says_what_it_made(env, decide):
     """The processed file says "waiting in case c1"; the case was decided since: why says what

@@ -133,6 +133,8 @@ def _act(hit: WhyHit) -> str:
         return "nothing to do: made by the school's run that day; User Request Single (r in the school's page, or `uso-tui account add`) to make it sooner"
     if outcome == "invalid":
         return "the school corrects the record in its MIS; the next run takes it"
+    if outcome == "excluded" and hit.exclusion_id is None:
+        return f"remove its exclusion of {hit.school} (Bulk results, exclusions, or `uso-tui exclusions {hit.school}` lists them) if the person should have an account"
     if outcome == "excluded":
         return f"remove exclusion {hit.exclusion_id} of {hit.school} (Bulk results, exclusions, or `uso-tui exclusion remove {hit.school} {hit.exclusion_id}`) if the person should have an account"
     if outcome == "held" and hit.held_leaver:
@@ -150,6 +152,8 @@ def _act(hit: WhyHit) -> str:
             f"{hit.username}`, if that is wrong; the next run of {hit.school} plans the record "
             "again"
         )
+    if outcome == "unallocated" and not hit.username:
+        return "nothing to do: the MIS has a leaving date, and no account was made for the record"
     if outcome == "unallocated":
         return (
             "the MIS has a leaving date: restore from Bulk results (unallocated), or "
