@@ -301,6 +301,24 @@ async def test_matching_keys_typed_with_a_search_that_finds_nothing_decide_nothi
     assert store.case(case.case_id).status == "open"
 
 
+async def test_matching_keys_typed_with_a_search_that_fails_decide_nothing(demo_ran, monkeypatch):
+    """The search's worker raised: the keys typed with it went on, and `m y` decided on the
+    candidate under the cursor."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+
+    def broken(*args, **kwargs):
+        raise OSError("disk gone")
+
+    async with started(store, "matching", dfe) as (app, pilot):
+        monkeypatch.setattr(store, "search_accounts", broken)
+        burst(app, "slash", "ctrl+u", *"smith", "enter", "m", "y")
+        await settle(pilot, 4)
+        assert app.screen.kind == "matching"
+    assert store.case(case.case_id).status == "open"
+
+
 async def test_a_failed_run_says_why_and_leads_to_settings(demo):
     store, dfe = demo.store, demo.failed_school
     before = accounts_state(store, dfe)

@@ -163,15 +163,18 @@ class KeysInTurnApp(App):
         """Whether keys read but not yet handled wait (typed before what they are for showed)."""
         return bool(self._held_keys)
 
-    def drop_typed_ahead(self, read_first: str | None = None) -> None:
+    def drop_typed_ahead(
+        self, read_first: str | None = None, then: str = "read it, then answer"
+    ) -> None:
         """Forget the keys read but not yet handled: a question that must be read before it is
         answered (a match to an account that is not a candidate). `read_first`: what the
-        question shows that the keys could not have seen, said when keys are dropped."""
+        question shows that the keys could not have seen, said when keys are dropped, with
+        `then`, what to do now."""
         dropped = len(self._held_keys)
         self._held_keys.clear()
         if dropped and read_first:
             self.notify(
-                f"{dropped} key(s) typed ahead were dropped: {read_first}; read it, then answer",
+                f"{dropped} key(s) typed ahead were dropped: {read_first}; {then}",
                 severity="warning",
                 markup=False,
             )

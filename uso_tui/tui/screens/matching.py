@@ -130,6 +130,7 @@ class MatchingScreen(ExportsCsv):
         # case id -> (decision, decided_at) as this session made it: `u` undoes only that
         self._made: dict[str, tuple[str | None, str | None]] = {}
         self.busy = False
+        self.searching_accounts = False  # `/`'s search under way (keys typed with it wait)
         self.extra_candidates: dict[str, list[dict]] = {}  # case id -> accounts found by search
         self._deciding: str | None = None  # the case a decision is being saved for
         self.with_decided = False  # v: decided cases (of any session) listed after the open ones
@@ -815,8 +816,11 @@ class MatchingScreen(ExportsCsv):
         self.load()
 
     def worker_failed(self, line: str) -> None:
-        if self.busy:  # keys typed ahead were for the next case, which is not coming
+        # keys typed ahead were for the next case, which is not coming, or for the accounts a
+        # search would have found
+        if self.busy or self.searching_accounts:
             self.app.drop_typed_ahead()
+        self.searching_accounts = False
         super().worker_failed(line)
         if self.busy:  # a decision or undo failed: show the case as it is now
             self.busy = False
@@ -868,6 +872,7 @@ class MatchingScreen(ExportsCsv):
         def got(text: str | None) -> None:
             if text and text.strip():
                 self.hold_keys()  # keys typed ahead (m y) are for the accounts found, once shown
+                self.searching_accounts = True
                 self.search(case.case_id, text.strip())
 
         self.app.push_screen(
@@ -884,6 +889,7 @@ class MatchingScreen(ExportsCsv):
         self.app.call_from_thread(self._found, case_id, text, hits)
 
     def _found(self, case_id: str, text: str, hits: list[AccountHit]) -> None:
+        self.searching_accounts = False
         try:
             self._show_found(case_id, text, hits)
         finally:
@@ -892,6 +898,8 @@ class MatchingScreen(ExportsCsv):
     def _show_found(self, case_id: str, text: str, hits: list[AccountHit]) -> None:
         case = self.case
         if case is None or case.case_id != case_id:
+            # (another case shown meanwhile: keys typed with the search were not for it)
+            self.app.drop_typed_ahead("the search was for another case", "look, then act")
             return
         known = {c["username"] for c in case.candidates}
         found = [
@@ -920,7 +928,9 @@ class MatchingScreen(ExportsCsv):
         else:
             # keys typed with the search (m y) were meant for an account it found: with none,
             # they would decide on the candidate the cursor is still on
-            self.app.drop_typed_ahead(f"the search found no account for {text!r}")
+            self.app.drop_typed_ahead(
+                f"the search found no account for {text!r}", "search again, or decide here"
+            )
 
 
 def _what_was_done(case: MatchCase) -> str:
