@@ -33,12 +33,13 @@ from uso_tui.domain.models import Export, MisRecord, School
 from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
-from uso_tui.iris.parse import PARSERS, record_id
+from uso_tui.iris.parse import PARSERS, record_id, used_fields
 from uso_tui.iris.redact import blank_secrets
 
 TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
 REPORT_KEYS = {"students": "students", "staff": "employees"}
+_KEEP = {REPORT_KEYS[report]: used_fields(report) for report in REPORT_KEYS}
 TRANSIENT_MIN_STATUS = 500
 # An access token is sent back as a header with every request: visible ASCII (RFC 6750's bearer
 # tokens are narrower still; a JWT of many claims is a few kB).
@@ -399,6 +400,10 @@ class IrisClient:
                 path=shown,
                 status=resp.status_code,
             )
+        # each record cut to the fields used at once: the rest of the page (a server may send
+        # megabytes of unused nesting, 20-30 times its size as objects) goes with the answer
+        keep = _KEEP[key]
+        body[key] = [keep(r) for r in body[key]]
         return body
 
     def _build_export(
@@ -606,7 +611,7 @@ class IrisClient:
                 status = resp.status_code
                 if 200 <= status < 300:
                     return resp
-                iris_msg = _iris_message(resp, ctx, token)
+                iris_msg = _iris_message(resp, ctx, token, secret_sent=not auth)
                 if status == 401 and auth:
                     raise AuthFailed(
                         "IRIS refused a freshly issued token",
@@ -653,7 +658,9 @@ class IrisClient:
                     path=shown,
                     method=method,
                     status=status,
-                    iris_message=_iris_message(resp, ctx, token) if status else None,
+                    iris_message=_iris_message(resp, ctx, token, secret_sent=not auth)
+                    if status
+                    else None,
                 )
             if retry_after is not None:
                 delay = retry_after
@@ -959,13 +966,28 @@ def _is_invalid_client(resp: Answer) -> bool:
 _WORDS_READ = 4096  # characters of IRIS's words read; 200 are shown
 
 
-def _iris_message(resp: Answer, ctx: _Ctx, token: _Token | None) -> str | None:
-    """IRIS's own words, one short line, with the secret and token blanked if it echoed them."""
+# An OAuth error code (RFC 6749 section 5.2: invalid_client, invalid_request...): all that is shown
+# of the token endpoint's words
+_OAUTH_CODE = re.compile(r"[a-z_]{3,40}")
+
+
+def _iris_message(
+    resp: Answer, ctx: _Ctx, token: _Token | None, secret_sent: bool = False
+) -> str | None:
+    """IRIS's own words, one short line, with the secret and token blanked if it echoed them.
+    `secret_sent` (the token request, which carries the Client Secret): its OAuth error code
+    only, if it gives one; a server may echo the secret in forms no blanking knows (reversed,
+    base32, full-width)."""
     msg: str | None = None
     try:
         body = _json(resp.content)
     except orjson.JSONDecodeError:
         body = None
+    if secret_sent:
+        code = body.get("error") if isinstance(body, dict) else None
+        if isinstance(code, str) and _OAUTH_CODE.fullmatch(code) and code not in ctx.secret:
+            return code
+        return None
     if isinstance(body, dict):
         bits = [
             str(body[k])

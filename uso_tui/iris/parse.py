@@ -214,6 +214,37 @@ def parse_employee(doc: dict[str, Any]) -> MisRecord:
 
 PARSERS = {"students": parse_student, "staff": parse_employee}
 ID_KEYS = {"students": "schoolId", "staff": "id"}
+# The fields of a raw record the parsers read (DESIGN section 4): all a record is kept as.
+_SHARED_KEYS = (
+    "forename", "surname", "preferredName", "enrolmentDate", "leavingDate",
+    "schoolEmailAddress", "personGuid",
+)  # fmt: skip
+USED_KEYS = {
+    "students": (*_SHARED_KEYS, "schoolId", "dob", "middlenames", "gender", "yearGroup",
+                 "formGroup", "uniquePupilNumber"),
+    "staff": (*_SHARED_KEYS, "id", "dateOfBirth", "middleNames", "title", "schoolInitials",
+              "systemStatus", "isTeachingStaff"),
+}  # fmt: skip
+_ABSENT = object()
+_SCALARS = frozenset({str, int, float, bool})
+
+
+def used_fields(report: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A raw record of `report` cut to the fields the parser reads, a nested value (which every
+    parser reads as nothing) kept as null: what the client keeps of each record it receives, so
+    that what a server adds (addresses, or megabytes of nested lists) is freed with its page."""
+    keys = USED_KEYS[report]
+
+    def keep(doc: dict[str, Any]) -> dict[str, Any]:
+        get = doc.get
+        out: dict[str, Any] = {}
+        for key in keys:
+            value = get(key, _ABSENT)
+            if value is not _ABSENT:
+                out[key] = value if type(value) in _SCALARS else None
+        return out
+
+    return keep
 
 
 def record_id(report: str, doc: dict[str, Any]) -> str:
