@@ -108,8 +108,10 @@ PART = 8
 def _part_of(key: str, texts: list[str]) -> bool:
     if len(key) <= PART:
         return False
+    # each PART-long run of the texts looked up among the key's (a token of thousands of
+    # characters searched run by run through every reading took seconds per error answer)
     parts = {key[i : i + PART] for i in range(len(key) - PART + 1)}
-    return any(part in text for text in texts for part in parts)
+    return any(text[i : i + PART] in parts for text in texts for i in range(len(text) - PART + 1))
 
 
 def _alnum(text: str) -> str:
