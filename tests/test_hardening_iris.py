@@ -111,6 +111,8 @@ async def test_redirect_is_an_error_and_its_target_never_asked() -> None:
     assert ei.value.status == 302
     assert {r.url.host for r in server.requests} == {"iris.test"}
     assert len(server.pages_asked()) == 1  # a redirect is not transient: not retried
+    # said as such: "Found" (the status's usual phrase) is not IRIS's words
+    assert "a redirect, not followed" in str(ei.value) and "Found" not in str(ei.value)
 
 
 async def test_token_redirect_is_not_followed_with_the_secret() -> None:

@@ -639,7 +639,10 @@ class IrisClient:
                         retry_after = _retry_after(resp)
                 else:
                     what = {401: "not authorised", 403: "forbidden", 404: "not found"}.get(
-                        status, "unexpected answer"
+                        status,
+                        "a redirect, not followed (IRIS is asked at the school's MIS URL only)"
+                        if 300 <= status < 400
+                        else "unexpected answer",
                     )
                     raise IrisError(
                         what,
@@ -751,10 +754,6 @@ class Answer:
     @property
     def text(self) -> str:
         return self.content.decode("utf-8", errors="replace")
-
-    @property
-    def reason_phrase(self) -> str:
-        return httpx.codes.get_reason_phrase(self.status_code)
 
 
 async def _read_bounded(
@@ -999,7 +998,7 @@ def _iris_message(
     if msg is None:
         cut = len(resp.content) > _WORDS_READ
         head = resp.content[:_WORDS_READ].decode("utf-8", "replace")
-        msg = head.strip() or resp.reason_phrase or None
+        msg = head.strip() or None  # (not the status's usual phrase: that is not IRIS's words)
     if not msg:
         return None
     # Only the start is read (a body of megabytes would take a minute to search for echoed
