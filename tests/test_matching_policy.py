@@ -83,6 +83,19 @@ def test_a_sibling_with_another_forename_or_a_far_date_is_no_claim():
     assert outcome_of(planned, "1").outcome == "auto_linked"
 
 
+def test_a_namesake_with_an_account_or_a_sibling_s_name_form_stops_no_automatic_link():
+    """A namesake a year apart whose record is linked to an account of their own was not the
+    one the account was asked for; nor is a brother whose name is a form of the account's
+    (Jake for Jack) born a year apart. The record with the account's own names and date joins it."""
+    requested = acc("jsmith.204", "Jack", "Smith", DOB)
+    namesake = acc("jsmith2.204", "Jack", "Smith", "2014-06-01", mis_id="7", link_school=DFE)
+    jack = rec("1", "Jack", "Smith", DOB)
+    other_jack = rec("7", "Jack", "Smith", "2014-06-01")
+    jake = rec("3", "Jake", "Smith", "2016-02-11")
+    planned = _plan([jack, other_jack, jake], [requested, namesake])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
 @pytest.mark.parametrize(
     ("requested", "claimant"),
     [

@@ -73,6 +73,9 @@ class Claims:
         self.today = today
         # name -> (MIS id, normalised surname, date of birth or "" when unknown or impossible)
         self.by_name: dict[str, list[tuple[str, str, str]]] = {}
+        # the same, of the records whose own forename (or preferred name) is that very name,
+        # and whether the record is linked to no account (a new record)
+        self.by_exact: dict[str, list[tuple[str, str, str, bool]]] = {}
         self.named: dict[str, str] = {}  # MIS id -> "forename surname", of the records kept
         # UPN -> the MIS ids of the records holding it: the record with an account's UPN claims
         # it whatever its names (a UPN follows one pupil; the surname may have changed)
@@ -131,8 +134,9 @@ class Claims:
                     self.named.setdefault(mis_id or "", f"{forename or '?'} {surname}")
         for r in export.records:
             self._add(
-                r.mis_id, r.forename, r.preferred_name, r.middle_names, r.surname, r.dob, wanted
-            )
+                r.mis_id, r.forename, r.preferred_name, r.middle_names, r.surname, r.dob, wanted,
+                r.mis_id not in linked,
+            )  # fmt: skip
             if r.forename and r.surname:  # keyed the wrong way round ("Khan Muhammad")
                 self._add(r.mis_id, r.surname, None, None, r.forename, r.dob, wanted)
         for mis_id in export.same:
@@ -157,6 +161,7 @@ class Claims:
         surname: str | None,
         dob: str | None,
         wanted: set[str],
+        unlinked: bool = False,
     ) -> None:
         names = _all_names(forename, preferred, middle)
         hits: Iterable[str] = (
@@ -169,6 +174,8 @@ class Claims:
         self.named.setdefault(entry[0], f"{forename or '?'} {surname or '?'}")
         for name in hits:
             self.by_name.setdefault(name, []).append(entry)
+        for name in name_keys(forename, preferred) & wanted:  # the account's very name
+            self.by_exact.setdefault(name, []).append((*entry, unlinked))
 
     def _stands_for(self, name: str) -> frozenset[str]:
         """The accounts' names (of `wanted`) a record's name may stand for."""
@@ -192,12 +199,22 @@ class Claims:
         out: set[str] = set()
         for name in _own_names(acc):
             for mis_id, their_surname, their_dob in self.by_name.get(name, ()):
-                if not their_dob or their_dob == dob or their_dob in slips:
-                    # ... or the very date under another surname: the account's person, married
-                    # or given a family's new name (Amelia Jones now Amelia Okafor)
-                    if surname_slip(their_surname, surname) or (dob and their_dob == dob):
-                        out.add(mis_id)
-                elif their_surname == surname and _may_be_keyed_wrong(their_dob, dob, acc.role):
+                if (not their_dob or their_dob == dob or their_dob in slips) and surname_slip(
+                    their_surname, surname
+                ):
+                    out.add(mis_id)
+            # the account's very forename (not a form or a slip of it: a sibling's may be one):
+            for mis_id, their_surname, their_dob, new in self.by_exact.get(name, ()):
+                if dob and their_dob == dob:
+                    out.add(mis_id)  # the very date under another surname: married, or a
+                    # family's new name (Amelia Jones now Amelia Okafor)
+                elif (
+                    new  # (a namesake with an account of their own was not asked for again)
+                    and their_dob
+                    and their_surname == surname
+                    and their_dob not in slips
+                    and _may_be_keyed_wrong(their_dob, dob, acc.role)
+                ):
                     out.add(mis_id)  # the same names, a date keyed wholly wrong on one side
         if dob and any(_goes_without(name) for name in _own_names(acc)):
             for mis_id, gender in self.by_birth.get((surname, dob), ()):
