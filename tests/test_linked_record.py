@@ -311,6 +311,41 @@ def test_ids_swapped_while_one_twin_is_off_roll_take_neither_twin_s_account(tmp_
     assert env.store.account("ajones.204").forename == "Amy"
 
 
+@pytest.mark.parametrize(
+    "first_change",
+    [
+        {"uniquePupilNumber": "Y987654321098"},
+        {"uniquePupilNumber": None},
+        {"gender": "F"},
+        {"personGuid": "guid-2"},
+    ],
+    ids=["upn-changed", "upn-removed", "gender", "person-guid"],
+)
+def test_a_record_given_to_another_child_in_two_steps_is_another_person(tmp_path, first_change):
+    """Alexander's record: its UPN (or gender, or personGuid) changed one day, the forename to
+    Alexandra the next. Each change alone is one person's, so both applied, and Alexander's
+    account became Alexandra's; both at once were listed. Changes within the window are
+    weighed together: the identity before the first change is kept with the names."""
+    alexander = iris_student(
+        "7", "Alexander", "Reid", "2014-03-15", gender="M", personGuid="guid-1",
+        uniquePupilNumber="X123456789012",
+    )  # fmt: skip
+    env = Env(tmp_path / "store")
+    env.add_school(students=[alexander, OTHER])
+    env.sync(DAY1)
+    step = dict(alexander, **first_change)
+    if first_change.get("uniquePupilNumber", "") is None:
+        step.pop("uniquePupilNumber")
+    env.set_students(DFE, [step, OTHER])
+    assert env.sync(DAY2).counts["updated"] == 1
+    upn = "Z555555555555" if first_change.get("uniquePupilNumber", "") is None else None
+    alexandra = dict(step, forename="Alexandra", **({"uniquePupilNumber": upn} if upn else {}))
+    env.set_students(DFE, [alexandra, OTHER])
+    run = env.sync(DAY3)
+    assert run.counts["invalid"] == 1 and run.counts["updated"] == 0
+    assert env.store.account("areid.204").forename == "Alexander"
+
+
 def test_a_name_change_to_the_person_s_own_old_account_s_names_can_be_accepted(tmp_path):
     """Thomas's record now says Tom, the names of his own old account (unallocated, its record
     long gone): listed, as the names are another account's, and accepting it is no swap."""

@@ -780,7 +780,7 @@ def _linked(
         planned.counts[RESTORED] += 1
     elif changed:
         after = dataclasses.replace(acc, **held)
-        if {"forename", "surname", "dob"} & set(changed):
+        if {"forename", "surname", "dob"} & set(changed) or _ids_changed(acc, held["extra"]):
             after.changed_from = _changed_from(acc, planned.today)
         planned.changes.append(
             AccountChange("update", acc, after, "changed: " + ", ".join(changed))
@@ -814,13 +814,29 @@ def _recent_change(acc: Account, today: str | None) -> dict[str, Any] | None:
     return was
 
 
+# What says whose record it is besides names and date: changed one day and the names the
+# next, a record was given to another child in two steps (UPN then forename)
+_IDENTITY_EXTRA = ("upn", "person_guid", "gender")
+
+
+def _ids_changed(acc: Account, extra: dict[str, Any]) -> bool:
+    held = acc.extra or {}
+    return any(held.get(k) != extra.get(k) for k in _IDENTITY_EXTRA)
+
+
 def _changed_from(acc: Account, today: str) -> dict[str, Any]:
-    """What changed_from holds after a run changes the account's names or date: the first of
-    the changes within the window (so two, a day apart, are weighed from before both)."""
+    """What changed_from holds after a run changes the account's names, date, UPN, personGuid or
+    gender: the first of the changes within the window (so two, a day apart, are weighed from
+    before both)."""
     was = _recent_change(acc, today)
     if was is not None:
         return was
-    return {"forename": acc.forename, "surname": acc.surname, "dob": acc.dob, "at": today}
+    held = acc.extra or {}
+    ids = {k: held[k] for k in _IDENTITY_EXTRA if held.get(k) is not None}
+    return {
+        "forename": acc.forename, "surname": acc.surname, "dob": acc.dob, "at": today,
+        **({"extra": ids} if ids else {}),
+    }  # fmt: skip
 
 
 def _another_person(
@@ -834,11 +850,16 @@ def _another_person(
     was = _recent_change(acc, today)
     if was is None:
         return ""
+    ids = was.get("extra") if isinstance(was.get("extra"), dict) else {}
+    extra = {k: v for k, v in (acc.extra or {}).items() if k not in _IDENTITY_EXTRA}
     before = dataclasses.replace(
         acc,
         forename=str(was.get("forename") or ""),
         surname=str(was.get("surname") or ""),
         dob=was.get("dob"),
+        # the UPN, personGuid and gender as they were too (a change recorded before they were
+        # kept has none: then the account's own stand)
+        extra={**extra, **ids} if "extra" in was else acc.extra,
     )
     apart = _apart(rec, before, upn_holders, today)
     return f"{apart}, counting the change of {was.get('at')}" if apart else ""
