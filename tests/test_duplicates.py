@@ -66,6 +66,17 @@ def test_same_names_and_dob_in_one_la_is_a_pair_but_not_across_las():
     assert pair.evidence == (SAME_NAMES, f"at {HILL} and {VALE}")
 
 
+def test_one_person_with_a_pupil_s_and_a_staff_account_is_a_pair():
+    """A sixth-former who also works at the school: the staff report's run made her a staff
+    account beside her pupil one, and the review, which paired accounts of one role only, never
+    listed them (DESIGN: the same names and date of birth in one local authority)."""
+    pupil = acc("spatel.204", "Sara", "Patel", "2008-05-06", HILL)
+    staff = acc("spatel2.204", "Sara", "Patel", "2008-05-06", HILL, role="staff")
+    [found] = find_duplicates([pupil, staff])
+    assert found.usernames == ("spatel.204", "spatel2.204")
+    assert "a pupil and a staff account" in " ".join(found.evidence)
+
+
 def test_a_known_as_name_equal_to_the_other_forename_is_a_pair():
     requested = acc("sbrown.204", "Sam", "Brown", "2014-02-02", HILL)
     arrived = acc("sbrown2.204", "Samantha", "Brown", "2014-02-02", HILL, preferred_name="Sam")

@@ -145,7 +145,9 @@ def find_duplicates(
             continue
         forename = normalise_cached(person.forename)
         known_as = normalise_cached(person.preferred_name)
-        block = (la_of(person.school), person.role, surname, person.dob)
+        # (not by role: a sixth-former who also works at the school has a pupil's and a staff
+        # account, which DESIGN's review lists: kept, or one unallocated)
+        block = (la_of(person.school), surname, person.dob)
         if forename:
             by_names[(*block, forename)].append((person, True))
         if known_as and known_as != forename:
