@@ -356,3 +356,17 @@ def test_audit_says_on_stderr_when_it_stops_at_its_limit(cli):
 def test_a_search_longer_than_any_name_is_refused_not_said_back(cli, command):
     res = cli(*command, "x" * 100_000)
     assert res.status == 2 and "100,000 characters" in res.err and len(res.err) < 300
+
+
+def test_account_add_asks_first_for_a_person_on_the_exclusion_list(cli):
+    """An account asked for someone on the school's exclusion list never joins their record
+    (excluded at every run): it was made without a word."""
+    cli.ok("exclusion", "add", DFE, "--forename", "Lily", "--surname", "Moss")
+    before = snapshot(cli.data_dir)
+    refused = cli(
+        "account", "add", DFE, "--role", "pupil", "--forename", "Lily", "--surname", "Moss",
+        "--dob", "2015-05-05",
+    )  # fmt: skip
+    assert refused.status == 2 and snapshot(cli.data_dir) == before
+    assert "on 204-3210's exclusion list (entry 1)" in refused.err and "--force" in refused.err
+    cli.add_account(DFE, "Lily", "Moss", "2015-05-05", extra=("--force",))

@@ -490,6 +490,22 @@ async def test_request_account_asks_f_for_a_person_active_under_another_spelling
     assert [a.surname for a in store.school_accounts(dfe) if a.forename == "Arav"] == ["Sharma"]
 
 
+async def test_request_account_asks_f_for_a_person_on_the_exclusion_list(demo):
+    store, dfe = demo.store, demo.held_school
+    from uso_tui.sync import admin
+
+    entry = admin.add_exclusion(
+        store, dfe, forename="Lily", surname="Moss", dob=None, operator=OPERATOR, now=NOW
+    )
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "r", *"Lily", "enter", *"Moss", "enter", *"2016-02-03", "enter", "y")
+        await settle(pilot, 4)
+        text = " ".join(screen_text(app).split())
+        assert "Create it for a person on the exclusion list?" in text
+        assert f"exclusion list (entry {entry.id})" in text
+        assert not [a for a in store.school_accounts(dfe) if a.surname == "Moss"]
+
+
 async def test_request_account_typed_in_one_burst_with_its_y(demo):
     """The form, its enter and the `y` read at once: the `y` waits for the question (asked after
     a look in a thread) instead of landing in the date's field."""

@@ -31,7 +31,7 @@ from uso_tui.store.api import AccountHit, DuplicateSchool, Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
 from uso_tui.sync.checks import exclusion_hits
-from uso_tui.sync.plan import unallocated
+from uso_tui.sync.plan import excluded, unallocated
 
 ROLES = ("staff", "pupil")
 SCHOOL_FIELDS = (
@@ -367,6 +367,15 @@ def same_person(
     )
 
 
+def on_exclusion_list(
+    store: Store, dfe: str, forename: str, surname: str, dob: str
+) -> Exclusion | None:
+    """The school's exclusion entry a record of these details would be excluded by (DESIGN
+    rule 4): an account asked for such a person never joins their record."""
+    rec = MisRecord(report="students", mis_id="", forename=forename, surname=surname, dob=dob)
+    return excluded(rec, store.exclusions(dfe))
+
+
 def _same_here(hit: AccountHit, dfe: str, role: str, forename: str, surname: str, dob: str) -> bool:
     return hit.school == dfe and same_person(hit, role, forename, surname, dob)
 
@@ -473,6 +482,15 @@ def add_account(
     dob = check_dob(dob, now.date())
     if not force:
         store.school(dfe)  # an unknown school is said as such first
+        entry = on_exclusion_list(store, dfe, forename, surname, dob)
+        if entry is not None:
+            said = (
+                f"{forename} {surname} is on {dfe}'s exclusion list (entry {entry.id}): their MIS "
+                "record is excluded and never joins this account. Nothing made; remove the "
+                f"exclusion first (uso-tui exclusion remove {dfe} {entry.id}), or --force makes "
+                "the account anyway"
+            )
+            raise NeedsConfirmation(said, [said])
         found = same_person_elsewhere(store, dfe, role, forename, surname, dob)
         active = [hit for hit in found if hit.status == "active"]
         if active:

@@ -111,7 +111,7 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
     return None
 
 
-def _excluded(rec: MisRecord, exclusions: list[Exclusion]) -> Exclusion | None:
+def excluded(rec: MisRecord, exclusions: list[Exclusion]) -> Exclusion | None:
     """The entry the record is on (DESIGN rule 4): its own forename, not a preferred name,
     which a twin may share with the excluded person."""
     fname, sname = normalise_cached(rec.forename), normalise_cached(rec.surname)
@@ -290,7 +290,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         if rec.enrolment_date and rec.enrolment_date > horizon:
             out(rec, FUTURE, f"starts on {rec.enrolment_date}")
             continue
-        ex = _excluded(rec, snapshot.exclusions)
+        ex = excluded(rec, snapshot.exclusions)
         if ex is not None:
             withdraw(rec.mis_id, "withdrawn", "on the exclusion list")
             out(rec, EXCLUDED, f"on the exclusion list (entry {ex.id})")

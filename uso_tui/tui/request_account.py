@@ -47,6 +47,8 @@ class Request:
     # active accounts of the local authority the matcher takes for probably this person (a
     # spelling of the name, a known-as form, a date slip), each with its score
     alike: list[tuple[AccountHit, int]] = field(default_factory=list)
+    # the school's exclusion entry the person's record would be excluded by (its id)
+    excluded: int | None = None
 
 
 # What became of a record of the school's latest export that has no account (why_index's
@@ -118,6 +120,17 @@ def request_text(request: Request, dfe: str) -> Text:
             request.elsewhere,
         )
     )
+    if request.excluded is not None:
+        out.append("\n")  # (plain() would show a line break inside it as a symbol)
+        out.append_text(
+            plain(
+                f"On the school's exclusion list (entry {request.excluded}): the person's MIS "
+                "record is excluded and never joins this account; remove the entry first "
+                "(Bulk results, exclusions).",
+                "bold yellow",
+            )
+        )
+        out.append("\n")
     if request.alike:
         out.append(
             "\nProbably this person (a spelling, a known-as name, a date slip: match them "
@@ -191,6 +204,7 @@ class RequestAccountForm(SchoolForm[Account]):
             check_dob,
             check_new_names,
             check_role,
+            on_exclusion_list,
             same_person,
             same_person_in_export,
         )
@@ -204,6 +218,8 @@ class RequestAccountForm(SchoolForm[Account]):
             request.in_export = same_person_in_export(
                 self.store, self.dfe, request.role, forename, surname, request.dob
             )
+            entry = on_exclusion_list(self.store, self.dfe, forename, surname, request.dob)
+            request.excluded = entry.id if entry is not None else None
             return request, self.store.find_people(request.role, set(), {key})
 
         looked = attempt(read)  # bad input and store errors: shown in the form
@@ -244,7 +260,8 @@ class RequestAccountForm(SchoolForm[Account]):
 
         # the person seems to have an account at another school (a mover keeps it): asked as
         # the command line refuses it without --force, answered by F only, and read first
-        moved = any(hit.status == "active" for hit in request.elsewhere) or bool(request.alike)
+        second = any(hit.status == "active" for hit in request.elsewhere) or bool(request.alike)
+        moved = second or request.excluded is not None
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -256,7 +273,11 @@ class RequestAccountForm(SchoolForm[Account]):
         ask = ConfirmForce if moved else Confirm
         self.app.push_screen(
             ask(
-                "Create a second account?" if moved else "Create this account?",
+                "Create a second account?"
+                if second
+                else "Create it for a person on the exclusion list?"
+                if moved
+                else "Create this account?",
                 request_text(request, self.dfe),
                 yes="Create anyway" if moved else "Create",
                 no="Back to the form",
