@@ -177,6 +177,26 @@ async def test_bulk_results_rejected_opens_the_account_to_answer(env):
     assert env.store.account(username).forename == "Wei"
 
 
+@pytest.mark.parametrize("answer", ["a", "x"])
+async def test_an_answer_typed_ahead_from_the_rejected_list_waits_for_its_question(env, answer):
+    """`enter a y` (or `x y`) in one burst from Bulk results' Rejected tab: the account took the
+    other person's details (or was unallocated) before the account page or its question was
+    ever on screen."""
+    from tui_helpers import burst
+
+    username = kevin(env).username
+    async with started(env.store, "bulk_results", DFE, notifications=True) as (app, pilot):
+        await press(pilot, "7")
+        await settle(pilot)
+        burst(app, "enter", answer, "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)  # the question waits for its own answer
+        said = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert "the question shows the account beside its record" in said
+    acc = env.store.account(username)
+    assert (acc.forename, acc.status) == ("Kevin", "active")
+
+
 def test_an_id_given_again_to_someone_asked_for_ahead_releases_and_they_join_their_account(env):
     # Wei's account was asked for ahead of the MIS; the MIS then gave Kevin's id to Wei: Kevin's
     # holder left (released), and Wei's record joins the account asked for

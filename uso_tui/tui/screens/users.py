@@ -613,6 +613,10 @@ class AccountScreen(ListScreen):
             if ok:
                 then()
 
+        # `enter a y` typed from Bulk results' list answered before the account and its record
+        # were ever on screen: the answer gives the account another person's details, or takes
+        # it from its holder
+        self.app.drop_typed_ahead("the question shows the account beside its record")
         self.app.push_screen(Confirm(title, body, yes=yes, no="Cancel"), answer)
 
     def _acted(self, act: Callable[[], object], said: str) -> None:
