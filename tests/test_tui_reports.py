@@ -159,6 +159,39 @@ async def test_an_undo_of_many_changes_is_read_before_it_is_answered(tmp_path):
     assert len([r for r in env.store.runs(DFE) if r.trigger == "undo"]) == 1
 
 
+async def test_an_undo_restoring_beside_the_person_s_active_account_is_read_first(tmp_path):
+    """`U y` in one burst undid a run whose one leaver had been given a new account elsewhere
+    since: restored beside it, the warning in the preview never read, and the result line said
+    only "1 reverted"."""
+    from uso_tui.sync import admin
+
+    env = Env(tmp_path / "store")
+    amy = iris_student("1", "Amy", "Jones", "2015-04-02")
+    bob = iris_student("2", "Bob", "Smith", "2014-07-11")
+    env.add_school(students=[amy, bob])
+    env.add_school("204-3999")
+    await env.run(now=DAY1)
+    env.set_students(DFE, [bob])
+    left = (await env.run(now=DAY2)).run  # Amy unallocated
+    newer = admin.add_account(
+        env.store, "204-3999", role="pupil", forename="Amy", surname="Jones", dob="2015-04-02",
+        operator="desk", now=DAY2,
+    )  # fmt: skip
+    async with started(env.store, "history", DFE, size=(100, 30), notifications=True) as (
+        app,
+        pilot,
+    ):
+        burst(app, "U", "y")
+        await settle(pilot, 4)
+        assert "restored beside" in screen_text(app)
+        assert not [r for r in env.store.runs(DFE) if r.trigger == "undo"]
+        burst(app, "y")
+        await settle(pilot, 4)
+        said = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert f"{left.run_id} undone" in said and newer.username in said
+    assert env.store.account("ajones.204").status == "active"
+
+
 async def test_bulk_results_tabs_and_the_matching_queue_export_their_lists(env, tmp_path):
     exports = tmp_path / "store" / "exports"
     async with started(env.store, "bulk_results", DFE, size=(100, 30)) as (app, pilot):
@@ -295,3 +328,11 @@ async def test_a_long_undo_preview_names_what_is_left_alone_first_and_scrolls_wi
         assert body.scroll_y == 2
         await press(pilot, "k")
         assert body.scroll_y == 1
+
+
+def test_a_run_s_short_counts_say_what_it_restored():
+    """An undo's unallocations put back read "+0 ~0 -0 ?0 !0", as if it had done nothing."""
+    from uso_tui.tui.format import counts_short
+
+    assert counts_short({"restored": 2, "unallocated": 1}) == "+0 ~0 -1 r2 ?0 !0"
+    assert counts_short({"created": 3}) == "+3 ~0 -0 ?0 !0"

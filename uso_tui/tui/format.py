@@ -182,11 +182,14 @@ def accounts_list(heading: str, hits: Iterable[object], style: str = "bold yello
 
 
 def counts_short(counts: dict[str, int]) -> str:
-    """`+3 ~2 -1 ?4 !1`: created, updated, unallocated (or held), matching, invalid."""
-    held = counts.get("held_unallocations", 0)
+    """`+3 ~2 -1 ?4 !1`: created, updated, unallocated (or held), matching, invalid; `r2`
+    restored, when any (an undo's unallocations put back read as nothing done)."""
+    held, restored = counts.get("held_unallocations", 0), counts.get("restored", 0)
     out = f"+{counts.get('created', 0)} ~{counts.get('updated', 0)} -{counts.get('unallocated', 0)}"
     if held:
         out += f" h{held}"
+    if restored:
+        out += f" r{restored}"
     return out + f" ?{counts.get('needs_matching', 0)} !{counts.get('invalid', 0)}"
 
 

@@ -210,6 +210,8 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         reverted = sum(undo_plan.reverted.values())
         if reverted >= UNDO_READ_FIRST:  # a `U y` typed ahead: not for a school-sized undo
             self.app.drop_typed_ahead(f"the undo reverts {reverted} changes")
+        elif undo_plan.beside:  # nor for one that gives a person a second active account
+            self.app.drop_typed_ahead("the undo restores an account beside the person's active one")
         self.app.push_screen(
             Confirm(f"Undo run {run_id}?", undo_body(undo_plan), yes="Undo", no="Keep"), answer
         )
@@ -226,6 +228,8 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
             if undo_plan.left_alone
             else ""
         )
+        if undo_plan.beside:
+            tail += "; " + "; ".join(undo_plan.beside_lines()) + ": two accounts for one person?"
         self.app.call_from_thread(
             self.say, f"{run_id} undone by {undo.run_id}: {reverted} reverted{tail}"
         )
