@@ -141,7 +141,7 @@ async def test_the_review_of_an_export_held_whole_shows_all_of_its_comparison_be
     store, dfe = demo_ran.store, demo_ran.held_school
     run = store.runs(dfe, limit=1)[0]
     assert len(run.held_whole()) == 2
-    async with started(store, "history", dfe) as (app, pilot):
+    async with started(store, "history", dfe, notifications=True) as (app, pilot):
         await press(pilot, "c")
         await settle(pilot, 6)
         assert isinstance(app.screen, HeldReview)
@@ -151,6 +151,8 @@ async def test_the_review_of_an_export_held_whole_shows_all_of_its_comparison_be
         text = screen_text(app)
         assert "The export beside the previous one" in text
         assert "students: " in text and "MIS id" in text
+        await press(pilot, "y")  # not here: said so, nothing confirmed
+        assert any("escape first, then y" in line for line in said_lines(app))
         await press(pilot, "escape")
         await settle(pilot)
         assert isinstance(app.screen, HeldReview)  # back to answer it

@@ -17,7 +17,7 @@ from uso_tui.sync.actions import Confirmed, HeldAccount
 from uso_tui.sync.compare import comparisons_lines
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.screens.listing import Col, ListTable, Row, cells
+from uso_tui.tui.screens.listing import Col, Details, ListTable, Row, cells
 from uso_tui.tui.workers import in_thread
 
 DIALOG_INNER = 72  # the .dialog's width (76) less its border and padding
@@ -210,10 +210,19 @@ class HeldReview(ModalScreen[list[str] | None]):
 
     def action_comparison(self) -> None:
         if self.said:
-            from uso_tui.tui.screens.listing import Details  # noqa: PLC0415
-
             body = Text("\n").join(plain(x) for x in self.said)
-            self.app.push_screen(Details("The export beside the previous one", body))
+            self.app.push_screen(_Comparison("The export beside the previous one", body))
+
+
+class _Comparison(Details):
+    """The whole export comparison, over the review: `y` there is said to be the review's."""
+
+    BINDINGS = [Binding("y", "not_here", "Confirm (on the review)", show=False)]
+
+    def action_not_here(self) -> None:
+        self.app.notify(
+            "y confirms on the review: escape first, then y", severity="warning", markup=False
+        )
 
 
 # Rows of the export comparison the dialog shows (at 80x24 the accounts need the rest): the
