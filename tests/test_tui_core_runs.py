@@ -301,6 +301,21 @@ async def test_matching_keys_typed_with_a_search_that_finds_nothing_decide_nothi
     assert store.case(case.case_id).status == "open"
 
 
+async def test_matching_search_for_a_candidate_of_the_case_goes_to_its_row(demo_ran):
+    """`/` with a candidate's username said "0 accounts found", the candidate shown right there."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe)[0]
+    first = case.candidates[0]["username"]
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
+        assert app.screen.case.case_id == case.case_id
+        burst(app, "slash", "ctrl+u", *first, "enter")
+        await settle(pilot, 4)
+        assert app.screen.highlighted()["username"] == first
+        assert any("found a candidate of the case: row 1" in line for line in said_lines(app))
+        assert not any("0 accounts found" in line for line in said_lines(app))
+
+
 async def test_matching_keys_typed_with_a_search_that_fails_decide_nothing(demo_ran, monkeypatch):
     """The search's worker raised: the keys typed with it went on, and `m y` decided on the
     candidate under the cursor."""

@@ -919,12 +919,21 @@ class MatchingScreen(ExportsCsv):
             if h.username not in known and h.role == case.role
         ]
         self.extra_candidates[case_id] = found
-        many = "account" if len(found) == 1 else "accounts"
-        self.say(f"{len(found)} {many} found for {text!r}: shown after the candidates")
-        self.show()
+        # accounts it found that are candidates already: the cursor goes to the first
+        among = [
+            i for i, c in enumerate(case.candidates) if c["username"] in {h.username for h in hits}
+        ]
         if found:
+            many = "account" if len(found) == 1 else "accounts"
+            self.say(f"{len(found)} {many} found for {text!r}: shown after the candidates")
+        elif among:
+            self.say(f"{text!r} found a candidate of the case: row {among[0] + 1}")
+        else:
+            self.say(f"No account found for {text!r}")
+        self.show()
+        if found or among:
             table = self.query_one(DataTable)
-            table.move_cursor(row=len(case.candidates))
+            table.move_cursor(row=len(case.candidates) if found else among[0])
         else:
             # keys typed with the search (m y) were meant for an account it found: with none,
             # they would decide on the candidate the cursor is still on
