@@ -269,7 +269,11 @@ class RequestAccountForm(SchoolForm[Account]):
                 self.create(request, force=moved)
 
         if moved:
-            self.app.drop_typed_ahead("the question names the person's account elsewhere")
+            self.app.drop_typed_ahead(
+                "the question names the person's account elsewhere"
+                if second
+                else "the question names the exclusion list's entry"
+            )
         ask = ConfirmForce if moved else Confirm
         self.app.push_screen(
             ask(
