@@ -759,12 +759,11 @@ def test_a_request_names_the_same_person_elsewhere_typed_without_the_stroke(tmp_
     assert [h.username for h in hits] == [there.username]
 
 
-def _staff_estate(role: str) -> list:
-    """3,000 accounts of a local authority, each name borne once, and Talissa Macgowan's with
-    two other Talissas: her name is rare, not unique."""
+def _each_name_once(role: str, count: int) -> list:
+    """`count` accounts of a local authority at OTHER, each name borne once."""
     syllables = ["ba", "ko", "ri", "mu", "te", "sa", "lo", "ne", "di", "fu", "ga", "hi", "jo", "ke"]
-    names = ["".join(p) for p in itertools.product(syllables, repeat=3)][:3000]
-    pool = [
+    names = ["".join(p) for p in itertools.product(syllables, repeat=4)][:count]
+    return [
         acc(
             f"f{i}.204",
             name.title(),
@@ -776,6 +775,12 @@ def _staff_estate(role: str) -> list:
         )  # fmt: skip
         for i, name in enumerate(names)
     ]
+
+
+def _staff_estate(role: str) -> list:
+    """3,000 accounts of a local authority, each name borne once, and Talissa Macgowan's with
+    two other Talissas: her name is rare, not unique."""
+    pool = _each_name_once(role, 3000)
     pool.append(
         acc("tmac.204", "Talissa", "Macgowan", "1948-11-01", school=OTHER, mis_id="9", role=role)
     )
@@ -817,20 +822,7 @@ def test_a_member_of_staff_with_a_rare_forename_a_common_surname_and_another_dat
     Mya is borne three times and McCarthy sixty: her account scored 6%, under the least shown
     (10), and she was given a second one (FEBRL 4's rec-2480). DESIGN: a rare name with a
     wholly different date of birth can be a candidate."""
-    syllables = ["ba", "ko", "ri", "mu", "te", "sa", "lo", "ne", "di", "fu", "ga", "hi", "jo", "ke"]
-    names = ["".join(p) for p in itertools.product(syllables, repeat=4)][:5000]
-    pool = [
-        acc(
-            f"f{i}.204",
-            name.title(),
-            name[::-1].title(),
-            f"19{60 + i % 30}-0{1 + i % 9}-1{i % 9}",
-            school=OTHER,
-            mis_id=f"x{i}",
-            role="staff",
-        )  # fmt: skip
-        for i, name in enumerate(names)
-    ]
+    pool = _each_name_once("staff", 5000)
     pool += [
         acc(
             f"m{i}.204",
