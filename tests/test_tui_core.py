@@ -259,6 +259,24 @@ async def test_settings_saved_then_left_with_keys_typed_ahead(demo):
     assert store.school(dfe).daily_at == "07:45"
 
 
+async def test_settings_typed_ahead_while_the_form_is_read_land_in_the_filled_form(
+    demo, monkeypatch
+):
+    """`e`, the field, its new value, ctrl+s and escape in one burst while the school is read
+    slowly: the read filled the form over what was typed, the ctrl+s found nothing to save and
+    the escape left without a word. The keys wait for the filled form."""
+    from tui_helpers import slowed
+
+    store = demo.store
+    dfe = demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        slowed(monkeypatch, store, "school", "allowed_mis_hosts", "has_secret", seconds=0.3)
+        burst(app, "e", "down", "down", "down", "down", "ctrl+u", *"08:15", "ctrl+s", "escape")
+        await settle(pilot, 8)
+        assert app.screen.kind == "school"
+    assert store.school(dfe).daily_at == "08:15"
+
+
 async def test_settings_reports_and_unsupported_shown(demo):
     dfe = demo.held_school
     async with started(demo.store, "settings", dfe) as (app, pilot):

@@ -86,6 +86,9 @@ class SettingsScreen(SettingsForm):
             for box in self.query("Input, Checkbox"):
                 box.disabled = True
             self.set_status(Text("Read only: changing settings needs the admin role.", "bold"))
+        # keys typed with the one that opened it (e down down 0 8 : 1 5 ctrl+s) are for the
+        # filled form: typed into it before the read, they were overwritten by it
+        self.hold_keys_while_opening()
         self.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -135,6 +138,7 @@ class SettingsScreen(SettingsForm):
         self._loading = False
         self.validate_all()
         self.query_one("#f-name", Input).focus()
+        self.shown_first()
 
     def _secret_placeholder(self) -> None:
         box = self.query_one("#f-secret", Input)
@@ -149,7 +153,7 @@ class SettingsScreen(SettingsForm):
         text = Text(self.mis, style="bold", end="")
         if self.school is not None and self.mis != self.school.mis:
             text.append(f"  (changing from {self.school.mis}; saved with ctrl+s)", style="yellow")
-        else:
+        elif self.app.may("school_update"):  # (read only: the key is refused)
             text.append("   ctrl+o changes the MIS", style="dim")
         self.query_one("#mis-value", Static).update(text)
 
