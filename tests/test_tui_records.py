@@ -447,6 +447,21 @@ async def test_non_mis_keep_unallocate_and_cancel(store):
         assert tim not in keys_of(table(app))
 
 
+async def test_non_mis_keep_of_a_mark_the_filter_hides_asks_first(store):
+    """A row marked, then a filter that hides it: `r` kept the hidden marked account, while the
+    one on screen, highlighted, was not."""
+    tim = username_of(store, "Tim", "Berners-Lee")
+    kjohnson = username_of(store, "Katherine", "Johnson")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        await press(pilot, "space")  # tim marked
+        await filter_by(pilot, "johnson")
+        assert keys_of(table(app)) == [kjohnson]
+        await press(pilot, "r")
+        assert isinstance(app.screen, Confirm) and tim in screen_text(app)
+        await press(pilot, "escape")
+    assert not store.account(tim).reviewed and not store.account(kjohnson).reviewed
+
+
 async def test_non_mis_keys_typed_ahead_act_on_the_list_each_decision_leaves(store):
     """`x` `y` `x` `y` in one burst: the first account, then the one that takes its place (not
     the first again, as the list read before the first was saved still showed it)."""

@@ -327,9 +327,28 @@ class NonMisScreen(LoadedListScreen):
 
     def action_keep(self) -> None:
         targets = self._targets()
-        if targets:
+        if not targets:
+            return
+        shown = {r.key for r in self.active_table().shown}
+        if all(t.username in shown for t in targets):
             self.hold_keys()  # keys typed ahead act on the list as this leaves it
             self.apply("keep", targets)
+            return
+        # a mark the filter hides: kept without a word, the row on screen was not
+        body = Text("Marked, some hidden by the filter; each is kept as a non-MIS account:\n\n")
+        for target in targets:
+            body.append("  ")
+            body.append_text(plain(who(target)))
+            body.append("\n")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.hold_keys()
+                self.apply("keep", targets)
+
+        self.app.drop_typed_ahead("the question names marked accounts the filter hides")
+        title = f"Keep {len(targets)} account{'s' if len(targets) > 1 else ''}?"
+        self.app.push_screen(Confirm(title, body, yes="Keep", no="Cancel"), answer)
 
     def action_unallocate(self) -> None:
         targets = self._targets()
