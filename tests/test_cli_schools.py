@@ -264,6 +264,10 @@ BAD_INPUT = [
         "does not match MIS",
     ),
     ("set bad percent", ["school", "set", DFE, "--hold-percent", "150"], "bad hold percent"),
+    # int() and float() take these; nobody types them for a threshold
+    ("set underscored minimum", ["school", "set", DFE, "--hold-min", "1_000"], "bad hold minimum"),
+    ("set arabic-indic digit", ["school", "set", DFE, "--hold-min", "\u0663"], "bad hold minimum"),
+    ("set infinite percent", ["school", "set", DFE, "--hold-percent", "inf"], "bad hold percent"),
     ("set bad hold min", ["school", "set", DFE, "--hold-min", "x"], "bad hold minimum"),
     (
         "set bad days",

@@ -161,7 +161,14 @@ def _shown(bound: float) -> str:
     return f"{int(bound):,}" if bound == int(bound) else f"{bound:g}"
 
 
+# A number as typed: ASCII digits, one point at most (int() and float() also take 1_0, ٣ and
+# "inf", which nobody types for a threshold)
+_TYPED_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*")
+
+
 def _number(value: Any, what: str, kind: type, lo: float, hi: float) -> int | float:
+    if isinstance(value, str) and not _TYPED_NUMBER.fullmatch(value):
+        raise InvalidInput(f"bad {what} {value!r}: expected a number")
     try:
         number = kind(value)
     except (TypeError, ValueError):
