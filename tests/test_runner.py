@@ -246,6 +246,34 @@ async def test_a_confirm_leaves_alone_only_the_accounts_of_the_incomplete_report
     assert done.left_alone == [accounts["Tom"].username]
 
 
+async def test_run_show_says_why_confirm_leaves_an_account_of_an_incomplete_export(env, capsys):
+    """`run show` said "record back or changed since" of an account held because its export
+    may be incomplete, and told the operator to confirm, which unallocates none of them."""
+    from uso_tui.cli.main import main
+    from uso_tui.domain.models import Run
+
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    amy = next(a for a in env.store.school_accounts(DFE) if a.forename == "Amy")
+    with env.store.transaction("t") as txn:
+        run = Run(
+            run_id=txn.next_run_id(DFE), school=DFE, trigger="cli", operator="t",
+            reports=["students"], status="held", started_at="2026-03-11T09:30:00",
+            held_usernames=[amy.username],
+            hold_reason="the export may be incomplete (IRIS said 3 records, 2 arrived)",
+            incomplete="the export may be incomplete (IRIS said 3 records, 2 arrived)",
+            incomplete_reports=["students"],
+        )  # fmt: skip
+        txn.put_run(run)
+    capsys.readouterr()
+    argv = ["--data-dir", str(env.store.root), "run", "show", run.run_id]
+    assert main(argv, clock=lambda: LATER) == 0
+    out = capsys.readouterr().out
+    assert "its report's export may be incomplete" in out
+    assert "record back" not in out and "apply with" not in out
+    assert "confirming unallocates none of them" in out
+
+
 def SECRET_NOT_IN(text: str) -> bool:  # noqa: N802
     from factories import SECRET
 

@@ -465,7 +465,12 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         ],
         out=out,
     )
-    if run.status == "held":
+    if run.status == "held" and not run.comparison and all(h.back_since for h in held):
+        out.write(
+            "confirming unallocates none of them (each is left alone, as said); the school's "
+            "next complete run unallocates those still absent\n"
+        )
+    elif run.status == "held":
         out.write(
             f"apply with `uso-tui confirm {run.run_id}` "
             "(or --only U1,U2 / --except U1,U2 for part of them)\n"
@@ -477,7 +482,9 @@ def _held_note(account: Any, held: bool) -> str | None:
     notes = []
     if account.case_ids:
         notes.append("candidate of an open case" + (": check it first" if held else ""))
-    if account.back_since:
+    if account.incomplete:
+        notes.append("left alone by confirm: its report's export may be incomplete")
+    elif account.back_since:
         notes.append("left alone by confirm: record back or changed since")
     return "; ".join(notes) or None
 

@@ -234,6 +234,7 @@ class HeldAccount:
     status: str  # active | unallocated | missing
     case_ids: list[str]  # open match cases of the school with this account as a candidate
     back_since: bool  # record back, changed since, or an incomplete export: confirm leaves it
+    incomplete: bool = False  # ... because its report's export may be incomplete (rule 7)
 
 
 def from_incomplete(run: Run, acc: Account | None) -> bool:
@@ -267,6 +268,7 @@ def held_review(store: Store, run_id: str) -> list[HeldAccount]:
                 case_ids=cases.get(username, []),
                 back_since=run.status == "held"
                 and (from_incomplete(run, acc) or back_since(acc, run, seen)),
+                incomplete=run.status == "held" and from_incomplete(run, acc),
             )
         )
     return out
