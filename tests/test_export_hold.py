@@ -138,7 +138,8 @@ def test_confirming_one_report_held_whole_counts_the_other_report_once(cli, sim)
     sim.set_records(DFE, "students", _shifted(PUPILS))
     run = cli("sync", DFE, "--json").json()
     assert run["status"] == "held" and run["counts"]["unchanged"] == 12
-    cli.ok("confirm", run["run_id"])
+    said = cli.ok("confirm", run["run_id"]).out
+    assert "its export applied (" in said and "updated 40" in said  # not "0 unallocated" alone
     counts = cli.ok("run", "show", run["run_id"], "--json").json()["counts"]
     assert counts["unchanged"] == 12 and counts["updated"] == 40
 

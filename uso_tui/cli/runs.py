@@ -371,13 +371,21 @@ def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
                 "unallocated": done.unallocated,
                 "left_alone": done.left_alone,
                 "kept": done.kept,
+                "applied": done.applied,
             },
             ctx.stdout,
         )
         return 0
     out = ctx.stdout
-    out.write(f"{run.run_id} confirmed: {len(done.unallocated)} accounts unallocated")
-    out.write(f": {', '.join(done.unallocated)}\n" if done.unallocated else "\n")
+    if done.applied is False:
+        out.write(
+            f"{run.run_id} confirmed, not applied: {run.school} has run since, and its newer "
+            "export is the one applied; nothing changed\n"
+        )
+    else:
+        applied = f"its export applied ({counts_line(run.counts)}); " if done.applied else ""
+        out.write(f"{run.run_id} confirmed: {applied}{len(done.unallocated)} accounts unallocated")
+        out.write(f": {', '.join(done.unallocated)}\n" if done.unallocated else "\n")
     if done.left_alone:
         why = (
             f"its export was incomplete: {run.incomplete}; the next complete export decides"

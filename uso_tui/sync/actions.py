@@ -62,6 +62,9 @@ class Confirmed:
     unallocated: list[str]
     left_alone: list[str]
     kept: list[str]
+    # a run held whole: whether its export was applied (False: the school has run since, a
+    # newer export is the one applied); None for a run whose unallocations alone were held
+    applied: bool | None = None
 
 
 def _chosen(run: Run, only: Iterable[str] | None, exclude: Iterable[str] | None) -> list[str]:
@@ -206,7 +209,7 @@ def _confirm_whole(
     if kept:
         after_ev["kept"] = kept
     txn.audit(event(txn, at, run.school, "confirm", run.run_id, before, after_ev, run.run_id))
-    return Confirmed(run, done, left, kept)
+    return Confirmed(run, done, left, kept, applied=bool(plans))
 
 
 def confirm_run(
