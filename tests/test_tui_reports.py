@@ -336,3 +336,15 @@ def test_a_run_s_short_counts_say_what_it_restored():
 
     assert counts_short({"restored": 2, "unallocated": 1}) == "+0 ~0 -1 r2 ?0 !0"
     assert counts_short({"created": 3}) == "+3 ~0 -0 ?0 !0"
+
+
+def test_a_confirmed_run_held_whole_says_whether_its_export_was_applied():
+    from uso_tui.domain.models import Run
+    from uso_tui.sync.actions import Confirmed
+    from uso_tui.tui.held import confirmed_line
+
+    run = Run(run_id=f"{DFE}-r2", school=DFE, trigger="cli", operator="t")
+    stale = confirmed_line(Confirmed(run, [], ["ajones.204"], [], applied=False))
+    assert "not applied" in stale and "nothing changed" in stale
+    fresh = confirmed_line(Confirmed(run, ["bsmith.204"], [], [], applied=True))
+    assert fresh == f"Run {DFE}-r2 confirmed: its export applied, 1 unallocated"

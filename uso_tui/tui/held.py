@@ -262,7 +262,14 @@ def _some(usernames: list[str]) -> str:
 
 def confirmed_line(done: Confirmed) -> str:
     """`Run 204-3210-r4 confirmed: 12 unallocated, 2 kept, 1 left alone (record came back)`."""
+    if done.applied is False:
+        return (
+            f"Run {done.run.run_id} confirmed, not applied: {done.run.school} has run since "
+            "(its newer export is the one applied); nothing changed"
+        )
     parts = [f"{len(done.unallocated)} unallocated"]
+    if done.applied:
+        parts.insert(0, "its export applied")
     if done.kept:
         parts.append(f"{len(done.kept)} kept")
     if done.left_alone:
