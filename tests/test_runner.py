@@ -274,6 +274,27 @@ async def test_run_show_says_why_confirm_leaves_an_account_of_an_incomplete_expo
     assert "confirming unallocates none of them" in out
 
 
+async def test_a_name_sent_decomposed_one_day_and_composed_the_next_is_no_change(env):
+    """Zoë sent as Zoe and a combining diaeresis one day (NFD), as Zoë the next (NFC): every
+    run updated the account, its audit event reading "Zoë -> Zoë". A year group sent as 7.0 one
+    day and 7 the next likewise."""
+    import unicodedata
+
+    zoe = iris_student("1", "Zoë", "Brontë", "2015-04-02", yearGroup=7)
+    env.add_school(students=[zoe])
+    await sync(env)
+    decomposed = {
+        **zoe,
+        "forename": unicodedata.normalize("NFD", "Zoë"),
+        "surname": unicodedata.normalize("NFD", "Brontë"),
+        "yearGroup": 7.0,
+    }
+    env.set_students(DFE, [decomposed])
+    res = await sync(env, now=LATER)
+    assert res.run.counts["updated"] == 0 and res.run.counts["unchanged"] == 1
+    assert env.store.school_accounts(DFE)[0].forename == "Zoë"
+
+
 def SECRET_NOT_IN(text: str) -> bool:  # noqa: N802
     from factories import SECRET
 

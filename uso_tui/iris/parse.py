@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import date
@@ -29,8 +30,12 @@ _UK_DATE_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})(?:$|[T ]\S*\s*$)")
 
 
 def text(value: Any) -> str | None:
-    """Stripped text, or None for null/empty/blank. Numbers (a year group of 7) become text."""
+    """Stripped text, or None for null/empty/blank; composed (NFC: an é sent as e and an accent
+    one day and as é the next is one name, not a change). Numbers (a year group of 7, or 7.0)
+    become text."""
     if type(value) is str:  # the common case first: this runs for every field of every record
+        if not value.isascii():
+            value = unicodedata.normalize("NFC", value)
         if len(value) > MAX_TEXT or not value.isprintable():
             return clean(value)
         value = value.strip()
@@ -38,7 +43,9 @@ def text(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
-        return clean(str(value))
+        return text(str(value))
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_FLOAT:
+        value = int(value)  # 7.0 is the 7 another day sends
     if isinstance(value, int | float):
         return clean(str(value))
     return None
