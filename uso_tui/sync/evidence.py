@@ -212,9 +212,16 @@ def forename_level(record: Person, account: Person) -> str:
 
 
 def _own_name(one: Person, other: Person) -> bool:
-    """Whether `one` gives a forename or middle name that is none of `other`'s names."""
+    """Whether `one` gives a forename or middle name that is none of `other`'s names, nor a
+    known-as form or a slip of one (Yusuf and Yousuf are one name)."""
     theirs = {*other.names, *other.mkeys}
-    return any(name not in theirs for name in (*one.names, *one.mkeys))
+    for name in (*one.names, *one.mkeys):
+        if name in theirs or name in other.aliases:
+            continue
+        if any(names_close(name, their) for their in theirs):
+            continue
+        return True
+    return False
 
 
 def surname_level(record: Person, account: Person) -> str:
