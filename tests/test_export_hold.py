@@ -178,3 +178,18 @@ def test_confirming_a_run_recorded_before_comparisons_counts_every_report_held_w
     cli.ok("confirm", run["run_id"])
     counts = cli.ok("run", "show", run["run_id"], "--json").json()["counts"]
     assert counts["updated"] == 52
+
+
+def test_confirming_an_empty_export_held_whole_unallocates_its_leavers(cli, sim):
+    """An export that came back empty is held whole; confirming it planned nothing (an empty
+    report has no records in the run's file), unallocated no one, and said the school had run
+    since."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", [])
+    run = cli("sync", DFE, "--json").json()
+    assert run["status"] == "held"
+    said = cli.ok("confirm", run["run_id"]).out
+    assert "its export applied" in said and "40 accounts unallocated" in said
+    gone = cli.ok("unallocated", DFE, "--json").json()
+    assert len(gone) == 40 and all(a["status"] == "unallocated" for a in gone)

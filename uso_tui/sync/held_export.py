@@ -35,9 +35,12 @@ def exports_of(store: Store, run: Run) -> tuple[dict[str, Export], set[str]]:
         by_report.setdefault(rec.report, []).append(rec)
         if row.get("outcome") == HELD and str(row.get("reason") or "").startswith(HELD_WHOLE):
             whole.add(rec.report)
+    # A report that sent nothing has no rows: planned as the empty export it was (held whole,
+    # its comparison says so), whose confirm unallocates the accounts it no longer holds.
+    whole |= {str(c.get("report")) for c in run.held_whole()}
     exports = {
-        r: Export(report=r, records=recs, pages=0)  # type: ignore[arg-type]
-        for r, recs in by_report.items()
+        r: Export(report=r, records=by_report.get(r, []), pages=0)  # type: ignore[arg-type]
+        for r in dict.fromkeys([*run.reports, *by_report])
     }
     return exports, whole
 
