@@ -459,7 +459,12 @@ async def test_non_mis_keep_of_a_mark_the_filter_hides_asks_first(store):
         await press(pilot, "r")
         assert isinstance(app.screen, Confirm) and tim in screen_text(app)
         await press(pilot, "escape")
+        burst(app, "x", "y")  # unallocating it: the y typed ahead waits for the question
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm) and tim in screen_text(app)
+        await press(pilot, "escape")
     assert not store.account(tim).reviewed and not store.account(kjohnson).reviewed
+    assert store.account(tim).status == "active"
 
 
 async def test_non_mis_keys_typed_ahead_act_on_the_list_each_decision_leaves(store):

@@ -121,7 +121,10 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         ]
         yield ListTable(cols, id="runs", openable=True)
         yield Static(
-            Text("Counts: +created ~updated -unallocated h held ?matching !invalid", end=""),
+            Text(
+                "Counts: +created ~updated -unallocated h held r restored ?matching !invalid",
+                end="",
+            ),
             classes="hint",
             id="legend",
         )

@@ -368,6 +368,9 @@ class NonMisScreen(LoadedListScreen):
                 self.hold_keys()
                 self.apply("unallocate", targets)
 
+        shown = {r.key for r in self.active_table().shown}
+        if not all(t.username in shown for t in targets):  # a mark the filter hides
+            self.app.drop_typed_ahead("the question names marked accounts the filter hides")
         self.app.push_screen(Confirm(title, body, yes="Unallocate", no="Keep as is"), answer)
 
     @in_thread("non-mis-apply", exclusive=False)
