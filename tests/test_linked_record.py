@@ -366,6 +366,53 @@ def test_a_record_given_to_another_child_in_two_steps_is_another_person(tmp_path
     assert env.store.account("areid.204").forename == "Alexander"
 
 
+def test_a_change_on_the_last_day_of_an_older_change_s_window_is_weighed_with_the_next(
+    tmp_path,
+):
+    """A date corrected, then 30 days later the forename changed to Alexandra, and the next day
+    Alexandra's UPN: the window ran from the first change only, so the second step was weighed
+    against the account as the first left it, and Alexander's account became Alexandra's."""
+    from datetime import timedelta
+
+    alexander = iris_student(
+        "7", "Alexander", "Reid", "2014-05-06", uniquePupilNumber="A123456789012"
+    )
+    env = Env(tmp_path / "store")
+    env.add_school(students=[alexander, OTHER])
+    env.sync(DAY1)
+    corrected = dict(alexander, dob="2014-05-07")
+    env.set_students(DFE, [corrected, OTHER])
+    assert env.sync(DAY2).counts["updated"] == 1
+    renamed = dict(corrected, forename="Alexandra")
+    env.set_students(DFE, [renamed, OTHER])
+    assert env.sync(DAY2 + timedelta(days=30)).counts["updated"] == 1  # a forename corrected
+    handed = dict(renamed, uniquePupilNumber="B987654321098")
+    env.set_students(DFE, [handed, OTHER])
+    run = env.sync(DAY2 + timedelta(days=31))
+    assert run.counts["invalid"] == 1 and run.counts["updated"] == 0
+    assert env.store.account("areid.204").extra.get("upn") == "A123456789012"
+
+
+def test_a_record_listed_with_a_dummy_upn_many_hold_can_be_answered(tmp_path):
+    """Twelve pupils keyed with one dummy UPN (a number for pupils without one), and one of
+    their records listed for a change: accept-record and release were refused for ever, each
+    other holder of the dummy taken for the record's person."""
+    dummy = "A999999999999"
+    others = [
+        iris_student(str(10 + i), f"Kid{chr(97 + i)}", f"Stone{chr(97 + i)}",
+                     f"2014-0{1 + i % 9}-1{i % 9}", uniquePupilNumber=dummy)
+        for i in range(12)
+    ]  # fmt: skip
+    jo = iris_student("1", "Jo", "Brown", "2014-05-06", uniquePupilNumber=dummy)
+    env = Env(tmp_path / "store")
+    env.add_school(students=[*others, jo])
+    env.sync(DAY1)
+    env.set_students(DFE, [*others, dict(jo, forename="Kai", dob="2014-05-26")])
+    assert env.sync(DAY2).counts["invalid"] == 1
+    after = accept_record(env.store, "jbrown.204", operator="desk", now=DAY3)
+    assert (after.forename, after.dob) == ("Kai", "2014-05-26")
+
+
 def test_a_name_change_to_the_person_s_own_old_account_s_names_can_be_accepted(tmp_path):
     """Thomas's record now says Tom, the names of his own old account (unallocated, its record
     long gone): listed, as the names are another account's, and accepting it is no swap."""

@@ -798,20 +798,32 @@ def _linked(
 CHANGE_WINDOW_DAYS = 30  # changes to a linked record within this many days are weighed together
 
 
-def _recent_change(acc: Account, today: str | None) -> dict[str, Any] | None:
-    """The account's names and date before a run's change of them within CHANGE_WINDOW_DAYS of
-    `today` (any age when today is None: a check of what a run already judged)."""
+def _window(acc: Account, today: str | None) -> list[dict[str, Any]]:
+    """The account's states before each change a run made to its names, date, UPN, personGuid
+    or gender within CHANGE_WINDOW_DAYS of `today` (every one when today is None: a check of
+    what a run already judged), oldest first. changed_from holds the oldest, and the later
+    ones under "later" (one dict, as runs wrote it before: a single change)."""
     was = acc.changed_from
     if not was or not isinstance(was, dict):
-        return None
-    if today is not None:
+        return []
+    chain = [was, *(e for e in (was.get("later") or ()) if isinstance(e, dict))]
+    if today is None:
+        return chain
+    out = []
+    for entry in chain:
         try:
-            age = (date.fromisoformat(today) - date.fromisoformat(str(was.get("at")))).days
+            age = (date.fromisoformat(today) - date.fromisoformat(str(entry.get("at")))).days
         except ValueError:
-            return None
-        if age > CHANGE_WINDOW_DAYS:
-            return None
-    return was
+            continue
+        if age <= CHANGE_WINDOW_DAYS:
+            out.append(entry)
+    return out
+
+
+def _recent_change(acc: Account, today: str | None) -> dict[str, Any] | None:
+    """The account as it was before the oldest change within the window (see _window)."""
+    chain = _window(acc, today)
+    return chain[0] if chain else None
 
 
 # What says whose record it is besides names and date: changed one day and the names the
@@ -824,19 +836,27 @@ def _ids_changed(acc: Account, extra: dict[str, Any]) -> bool:
     return any(held.get(k) != extra.get(k) for k in _IDENTITY_EXTRA)
 
 
+# The most states kept in the window (a record changed daily for a month)
+MAX_WINDOW_STATES = 32
+
+
 def _changed_from(acc: Account, today: str) -> dict[str, Any]:
     """What changed_from holds after a run changes the account's names, date, UPN, personGuid or
-    gender: the first of the changes within the window (so two, a day apart, are weighed from
-    before both)."""
-    was = _recent_change(acc, today)
-    if was is not None:
-        return was
+    gender: its state before each change within the window, this one's included, oldest first
+    (so two a day apart are weighed from before both, and a change on the last day of an
+    older one's window is still weighed with the next)."""
     held = acc.extra or {}
     ids = {k: held[k] for k in _IDENTITY_EXTRA if held.get(k) is not None}
-    return {
+    now = {
         "forename": acc.forename, "surname": acc.surname, "dob": acc.dob, "at": today,
         **({"extra": ids} if ids else {}),
     }  # fmt: skip
+    chain = [{k: v for k, v in e.items() if k != "later"} for e in _window(acc, today)]
+    chain = [*chain, now][-MAX_WINDOW_STATES:]
+    first = dict(chain[0])
+    if len(chain) > 1:
+        first["later"] = chain[1:]
+    return first
 
 
 def _another_person(
