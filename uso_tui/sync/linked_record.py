@@ -66,7 +66,14 @@ def _held_elsewhere(
     school."""
     upn = upn_key(rec.upn)
     names = (normalise(rec.forename), normalise(rec.surname), rec.dob)
-    for other in txn.school_accounts(acc.link_school or ""):
+    accounts = txn.school_accounts(acc.link_school or "")
+    # a UPN says whose record it is only as the planner reads it (plan._UpnHolders.holder): a
+    # permanent one, held by one other account (a dummy keyed for many says nothing: answering
+    # a record listed for another change was refused for ever)
+    held_by = [o for o in accounts if upn and upn_key((o.extra or {}).get("upn")) == upn]
+    if not upn or upn[-1].isalpha() or len([o for o in held_by if o.username != acc.username]) != 1:
+        upn = ""
+    for other in accounts:
         if other.username == acc.username:
             continue
         if other.status != "active" and (
