@@ -24,6 +24,10 @@ def keys_then_settle(*keys: str):
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
+        # a label changed by the last read (a tab's count) is laid out again on a later
+        # refresh: on a loaded machine the picture was taken before it
+        await pilot.wait_for_scheduled_animations()
+        await settle(pilot)
 
     return run_before
 
