@@ -9,6 +9,14 @@ UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def days_between(one: str | None, other: str | None) -> int | None:
+    """The days between two ISO dates; None when either is not one."""
+    try:
+        return abs((date.fromisoformat(one or "") - date.fromisoformat(other or "")).days)
+    except ValueError:
+        return None
+
+
 def from_uk(text: str) -> str | None:
     """`28/02/2016` -> `2016-02-28` (not checked to exist); None when `text` is not DD/MM/YYYY."""
     match = UK_DATE.match(text)

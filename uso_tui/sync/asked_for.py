@@ -17,8 +17,7 @@ a restored one: someone's who left) is a candidate of a record when both name it
 
 from __future__ import annotations
 
-from datetime import date
-
+from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise_cached
 from uso_tui.sync.auto_link import ids_conflict, name_keys, surname_slip
@@ -84,16 +83,10 @@ def _dated(rec: MisRecord, acc: Account) -> str:
         return GUESSED
     if dob and dob_level(rec.dob or "", dob) not in ("different", "equal"):
         return SLIPPED
-    if dob and dob != rec.dob and _days_apart(rec.dob, dob) <= NEAR_DAYS:
+    days = days_between(rec.dob, dob)
+    if days is not None and 0 < days <= NEAR_DAYS:
         return SLIPPED  # days apart (10 June keyed 8 June): one date, no sibling born so close
     return ""
-
-
-def _days_apart(dob: str | None, other: str) -> int:
-    try:
-        return abs((date.fromisoformat(dob or "") - date.fromisoformat(other)).days)
-    except ValueError:
-        return NEAR_DAYS + 1
 
 
 def _year_near(dob: str | None, guessed: str | None) -> bool:

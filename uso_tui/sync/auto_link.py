@@ -12,11 +12,11 @@ of the export: a twin whose date was mistyped is no less a twin).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date
 from typing import Any
 
 from rapidfuzz.distance import OSA
 
+from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import normalise_cached, upn_key
 from uso_tui.sync.dob_slips import date_slips
@@ -119,7 +119,7 @@ class Claims:
         # account is asked for under a Muhammad: a twin held without it (Muhammad Ali held as
         # Ali) has no name in common with the account, and may be its person all the same
         self.by_birth: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        if any(_goes_without(name) for name in wanted):
+        if any(is_muhammad(name) for name in wanted):
             births = [(r.mis_id, r.surname, r.dob, r.gender, r.forename) for r in export.records]
             births += [
                 (m, row.get("surname"), row.get("dob"), (row.get("extra") or {}).get("gender"),
@@ -216,7 +216,7 @@ class Claims:
                     and _may_be_keyed_wrong(their_dob, dob, acc.role)
                 ):
                     out.add(mis_id)  # the same names, a date keyed wholly wrong on one side
-        if dob and any(_goes_without(name) for name in _own_names(acc)):
+        if dob and any(is_muhammad(name) for name in _own_names(acc)):
             for mis_id, gender in self.by_birth.get((surname, dob), ()):
                 if gender != "f":  # (a twin sister is not who a Muhammad was asked for)
                     out.add(mis_id)
@@ -237,21 +237,13 @@ class Claims:
 PUPIL_DATE_KEYED_WRONG_DAYS = 2 * 366
 
 
-def _goes_without(name: str) -> bool:
-    """A name a person may be held without (Muhammad Ali held as Ali)."""
-    return is_muhammad(name)
-
-
 def _may_be_keyed_wrong(theirs: str, dob: str, role: str) -> bool:
     """Whether a record's date of birth `theirs`, wholly different from an account's `dob`, may
     be it keyed wrong (on either side)."""
     if role == "staff" or not dob:
         return True
-    try:
-        days = abs((date.fromisoformat(theirs) - date.fromisoformat(dob)).days)
-    except ValueError:
-        return True
-    return days <= PUPIL_DATE_KEYED_WRONG_DAYS
+    days = days_between(theirs, dob)
+    return days is None or days <= PUPIL_DATE_KEYED_WRONG_DAYS
 
 
 def _upn_of(acc: Account) -> str:

@@ -21,7 +21,7 @@ from uso_tui.sync.access import require
 from uso_tui.sync.actions import put_changed
 from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.listed_record import ANOTHER_PERSON, listed_as_another
-from uso_tui.sync.plan import held_fields, unallocated
+from uso_tui.sync.plan import held_fields, unallocated, upn_holder
 from uso_tui.sync.runner import iso
 
 __all__ = ["ANOTHER_PERSON", "accept_record", "listed_as_another", "release_account"]
@@ -67,11 +67,10 @@ def _held_elsewhere(
     upn = upn_key(rec.upn)
     names = (normalise(rec.forename), normalise(rec.surname), rec.dob)
     accounts = txn.school_accounts(acc.link_school or "")
-    # a UPN says whose record it is only as the planner reads it (plan._UpnHolders.holder): a
-    # permanent one, held by one other account (a dummy keyed for many says nothing: answering
-    # a record listed for another change was refused for ever)
-    held_by = [o for o in accounts if upn and upn_key((o.extra or {}).get("upn")) == upn]
-    if not upn or upn[-1].isalpha() or len([o for o in held_by if o.username != acc.username]) != 1:
+    # a UPN says whose record it is only as a run reads it: a permanent one, held by one other
+    # account (a dummy keyed for many says nothing: answering a record listed for another
+    # change was refused for ever)
+    if upn and upn_holder(upn, acc.username, lambda: [a.to_dict() for a in accounts]) is None:
         upn = ""
     for other in accounts:
         if other.username == acc.username:

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from uso_tui.domain.collector import gc_paused
+from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import (
     Account,
     Candidate,
@@ -912,7 +913,7 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
         dob = ""  # a placeholder, or a date no pupil (member of staff) has: says nothing
     elif (
         dob == "different"
-        and (days := _days_between(rec.dob, acc.dob)) is not None
+        and (days := days_between(rec.dob, acc.dob)) is not None
         and days <= NEAR_DAYS
     ):
         dob = "near"  # weeks apart: a date mistyped (no sibling is born that close but a twin)
@@ -993,19 +994,11 @@ def _no_birthday(dob: str | None, role: str, today: str | None) -> bool:
         return True
     if not today:
         return False
-    days = _days_between(dob, today)
+    days = days_between(dob, today)
     if days is None or dob > today:
         return True
     youngest, oldest = PLAUSIBLE_AGES[role]
     return not youngest <= days / 365.25 <= oldest
-
-
-def _days_between(one: str | None, other: str | None) -> int | None:
-    """The days between two ISO dates; None when either is not one."""
-    try:
-        return abs((date.fromisoformat(one or "") - date.fromisoformat(other or "")).days)
-    except ValueError:
-        return None
 
 
 def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int | None) -> int:
@@ -1022,8 +1015,15 @@ def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int
             return 0
     elif sum(map(str.__ne__, ours[:4], theirs[:4])) <= 1 or sorted(ours[:4]) == sorted(theirs[:4]):
         return 0
-    days = _days_between(ours, theirs)
+    days = days_between(ours, theirs)
     return 0 if days is None else int(days / 365.25)
+
+
+def upn_holder(upn: str, besides: str, rows: Callable[[], list[dict]]) -> str | None:
+    """The one account of `rows` (the school's) other than `besides` holding the permanent UPN
+    `upn`, as a run reads whose record a UPN is; None for a temporary UPN, or one several hold
+    (a dummy keyed for many)."""
+    return _UpnHolders(rows).holder(upn, besides)
 
 
 def another_person(rec: MisRecord, acc: Account, rows: Callable[[], list[dict]]) -> str:
