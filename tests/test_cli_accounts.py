@@ -72,10 +72,7 @@ def test_account_add_asks_first_for_a_person_active_under_another_spelling(cli):
     for the same names; --force makes it."""
     cli.add_account(OTHER, "Aarav", "Sharma", "2014-05-06")
     before = snapshot(cli.data_dir)
-    refused = cli(
-        "account", "add", DFE, "--role", "pupil", "--forename", "Arav", "--surname", "Sharma",
-        "--dob", "2014-05-06",
-    )  # fmt: skip
+    refused = cli(*account_add_args(DFE, "Arav", "Sharma", "2014-05-06"))
     assert refused.status == 2 and snapshot(cli.data_dir) == before
     assert "asharma.204 (Aarav Sharma, born 2014-05-06, active at 204-3211" in refused.err
     assert "probably this person" in refused.err and "--force" in refused.err
@@ -363,10 +360,7 @@ def test_account_add_asks_first_for_a_person_on_the_exclusion_list(cli):
     (excluded at every run): it was made without a word."""
     cli.ok("exclusion", "add", DFE, "--forename", "Lily", "--surname", "Moss")
     before = snapshot(cli.data_dir)
-    refused = cli(
-        "account", "add", DFE, "--role", "pupil", "--forename", "Lily", "--surname", "Moss",
-        "--dob", "2015-05-05",
-    )  # fmt: skip
+    refused = cli(*account_add_args(DFE, "Lily", "Moss", "2015-05-05"))
     assert refused.status == 2 and snapshot(cli.data_dir) == before
     assert "on 204-3210's exclusion list (entry 1)" in refused.err and "--force" in refused.err
     cli.add_account(DFE, "Lily", "Moss", "2015-05-05", extra=("--force",))

@@ -379,8 +379,13 @@ def on_exclusion_list(
 ) -> Exclusion | None:
     """The school's exclusion entry a record of these details would be excluded by (DESIGN
     rule 4): an account asked for such a person never joins their record."""
-    rec = MisRecord(report="students", mis_id="", forename=forename, surname=surname, dob=dob)
-    return excluded(rec, store.exclusions(dfe))
+    return excluded(_as_record("pupil", forename, surname, dob), store.exclusions(dfe))
+
+
+def _as_record(role: str, forename: str, surname: str, dob: str) -> MisRecord:
+    """A request's details as the record of the MIS it stands for (what the planner weighs)."""
+    report = "staff" if role == "staff" else "students"
+    return MisRecord(report=report, mis_id="", forename=forename, surname=surname, dob=dob)
 
 
 def _same_here(hit: AccountHit, dfe: str, role: str, forename: str, surname: str, dob: str) -> bool:
@@ -421,13 +426,7 @@ def alike_active(
     if not hits:
         return []
     by_name = {h.username: h for h in hits}
-    rec = MisRecord(
-        report="staff" if role == "staff" else "students",
-        mis_id="",
-        forename=forename,
-        surname=surname,
-        dob=dob,
-    )
+    rec = _as_record(role, forename, surname, dob)
     return [
         (by_name[c.username], c.score)
         for c in CandidateIndex(hits).candidates(rec, dfe)

@@ -920,9 +920,8 @@ class MatchingScreen(ExportsCsv):
         ]
         self.extra_candidates[case_id] = found
         # accounts it found that are candidates already: the cursor goes to the first
-        among = [
-            i for i, c in enumerate(case.candidates) if c["username"] in {h.username for h in hits}
-        ]
+        named = {h.username for h in hits}
+        among = [i for i, c in enumerate(case.candidates) if c["username"] in named]
         if found:
             many = "account" if len(found) == 1 else "accounts"
             self.say(f"{len(found)} {many} found for {text!r}: shown after the candidates")

@@ -325,53 +325,56 @@ class NonMisScreen(LoadedListScreen):
     def _targets(self) -> list[Account]:
         return [r.data for r in self.active_table().targets()]
 
+    def _hidden(self, targets: list[Account]) -> bool:
+        """Whether a marked target is one the filter hides (not on screen)."""
+        shown = {r.key for r in self.active_table().shown}
+        return not all(t.username in shown for t in targets)
+
     def action_keep(self) -> None:
         targets = self._targets()
         if not targets:
             return
-        shown = {r.key for r in self.active_table().shown}
-        if all(t.username in shown for t in targets):
+        if not self._hidden(targets):
             self.hold_keys()  # keys typed ahead act on the list as this leaves it
             self.apply("keep", targets)
             return
         # a mark the filter hides: kept without a word, the row on screen was not
-        body = Text("Marked, some hidden by the filter; each is kept as a non-MIS account:\n\n")
-        for target in targets:
-            body.append("  ")
-            body.append_text(plain(who(target)))
-            body.append("\n")
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.hold_keys()
-                self.apply("keep", targets)
-
-        self.app.drop_typed_ahead("the question names marked accounts the filter hides")
-        title = f"Keep {len(targets)} account{'s' if len(targets) > 1 else ''}?"
-        self.app.push_screen(Confirm(title, body, yes="Keep", no="Cancel"), answer)
+        self._ask(
+            "keep",
+            targets,
+            "Marked, some hidden by the filter; each is kept as a non-MIS account:",
+            ("Keep", "Cancel"),
+        )
 
     def action_unallocate(self) -> None:
         targets = self._targets()
         if not targets:
             return
-        body = Text(end="")
-        body.append(f"{'These accounts are' if len(targets) > 1 else 'This account is'} ")
-        body.append(f"removed from {self.dfe} and kept (restorable from Bulk results):\n\n")
+        intro = (
+            f"{'These accounts are' if len(targets) > 1 else 'This account is'} removed from "
+            f"{self.dfe} and kept (restorable from Bulk results):"
+        )
+        self._ask("unallocate", targets, intro, ("Unallocate", "Keep as is"))
+
+    def _ask(self, what: str, targets: list[Account], intro: str, answers: tuple[str, str]) -> None:
+        """`what` for `targets`, once confirmed: the question names each of them."""
+        body = Text(f"{intro}\n\n", end="")
         for target in targets:
             body.append("  ")
             body.append_text(plain(who(target)))
             body.append("\n")
-        title = f"Unallocate {len(targets)} account{'s' if len(targets) > 1 else ''}?"
 
         def answer(yes: bool | None) -> None:
             if yes:
                 self.hold_keys()
-                self.apply("unallocate", targets)
+                self.apply(what, targets)
 
-        shown = {r.key for r in self.active_table().shown}
-        if not all(t.username in shown for t in targets):  # a mark the filter hides
+        if self._hidden(targets):
             self.app.drop_typed_ahead("the question names marked accounts the filter hides")
-        self.app.push_screen(Confirm(title, body, yes="Unallocate", no="Keep as is"), answer)
+        many = "s" if len(targets) > 1 else ""
+        title = f"{what.capitalize()} {len(targets)} account{many}?"
+        yes, no = answers
+        self.app.push_screen(Confirm(title, body, yes=yes, no=no), answer)
 
     @in_thread("non-mis-apply", exclusive=False)
     def apply(self, what: str, targets: list[Account]) -> None:
