@@ -182,3 +182,23 @@ def test_a_name_sent_as_a_number_is_no_name() -> None:
             {"id": 1, "forename": value, "surname": "Hill", "middleNames": value}
         )
         assert staff.forename is None and staff.middle_names is None
+
+
+def test_a_record_is_kept_with_every_field_its_parser_reads():
+    """The client keeps each record as USED_KEYS only: a field a parser reads that the list
+    lacks would be dropped before parsing, silently."""
+    from uso_tui.iris.parse import PARSERS, USED_KEYS
+
+    class Reads(dict):
+        def __init__(self) -> None:
+            super().__init__()
+            self.read: set[str] = set()
+
+        def get(self, key, default=None):
+            self.read.add(key)
+            return super().get(key, default)
+
+    for report, parse in PARSERS.items():
+        doc = Reads()
+        parse(doc)
+        assert doc.read == set(USED_KEYS[report]), report
