@@ -309,6 +309,40 @@ def test_a_freed_id_given_to_the_co_twin_never_restores_the_leaver_s_account_as_
     assert case.candidates[0]["username"] == "ajones.204"
 
 
+def test_a_twin_keyed_again_under_the_co_twin_s_freed_id_keeps_her_own_account(tmp_path):
+    """Zoe left; Amy keyed again under Zoe's freed id, her own id gone: the record is listed
+    (Amy's names and date are ajones's) and Amy, present in that very export, lost her account
+    as a leaver. Her account is kept while the record names it; releasing Zoe's account (her
+    holder left) is allowed, and the record then goes to matching with Amy's account first."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, ZOE, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, OTHER])
+    env.sync(DAY2)  # Zoe left
+    env.set_students(DFE, [dict(AMY, schoolId="2"), OTHER])
+    run = env.sync(DAY3)
+    assert run.counts["unallocated"] == 0 and run.counts["invalid"] == 1
+    assert twins(env)["ajones.204"] == ("Amy", "1", "active")
+    reason = next(r["reason"] for r in env.store.why_records(DFE) if r["mis_id"] == "2")
+    assert "account ajones.204, whose MIS id 1 is absent, is kept" in reason
+    assert env.sync(DAY4).counts["unallocated"] == 0  # and on every run while it is listed
+    release_account(env.store, "zjones.204", operator="desk", now=DAY4)
+    env.sync(DAY4)
+    [case] = env.store.cases(DFE, "open")
+    assert case.candidates[0]["username"] == "ajones.204"
+
+
+def test_releasing_is_refused_while_the_other_twin_s_own_record_is_there(tmp_path):
+    """Ids swapped with both records present: the holder has not left, releasing is refused."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, ZOE, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [dict(AMY, schoolId="2"), dict(ZOE, schoolId="1"), OTHER])
+    env.sync(DAY2)
+    with pytest.raises(InvalidInput, match="ids swapped in the MIS"):
+        release_account(env.store, "zjones.204", operator="desk", now=DAY2)
+
+
 def test_ids_swapped_while_one_twin_is_off_roll_take_neither_twin_s_account(tmp_path):
     """Zoe off roll for a day (her account unallocated), then back with the twins' ids swapped:
     Amy's account was renamed Zoe (Zoe's own account, unallocated, was not counted as the

@@ -79,7 +79,11 @@ def _held_elsewhere(
             linked_only or not other.mis_id or (present is not None and other.mis_id not in present)
         ):
             continue
-        if linked_only and not other.mis_id:
+        if linked_only and (
+            not other.mis_id or (present is not None and other.mis_id not in present)
+        ):
+            # (one whose own record is absent: the record is its person keyed again under a
+            # freed id, not a swap, and the account's holder may well have left)
             continue
         theirs = upn_key((other.extra or {}).get("upn"))
         if (upn and theirs == upn) or (
@@ -145,6 +149,7 @@ def release_account(
     at = iso(now)
     with store.transaction(operator) as txn:
         acc, rec = _linked_account(txn, store, username, as_shown)
+        present = latest_export_ids(store, acc.link_school or "", acc.link_report or "")
         # (an account asked for the record's person is no swap: it joins the record next run)
         _refuse_if_swapped(
             txn,
@@ -152,6 +157,7 @@ def release_account(
             rec,
             f"{username}'s holder may well be at the school under another id",
             linked_only=True,
+            present=present,
         )
         school = acc.school or acc.link_school or ""
         gone = dataclasses.replace(

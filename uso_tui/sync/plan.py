@@ -246,6 +246,8 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     # export under another id (an id keyed again), so they stay candidates
     listed_other: set[str] = set()
     waiting: list[tuple[MatchCase, MisRecord]] = []  # records with an open case
+    # MIS ids of accounts a record rejected as theirs names (-> that record's outcome's index)
+    named: dict[str, int] = {}
 
     def out(rec: MisRecord, outcome: str, reason: str, username: str | None = None) -> None:
         planned.outcomes.append(RecordOutcome(rec, outcome, reason, username))
@@ -287,6 +289,9 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                 withdraw(rec.mis_id, "withdrawn", f"linked to {acc['username']}")
             if _linked(planned, rec, acc, dfe, upn_holders):
                 listed_other.add(acc["username"])
+                theirs = _named_account(rec, acc["username"], linked, upn_holders)
+                if theirs is not None:
+                    named[theirs] = len(planned.outcomes) - 1
             continue
         if rec.enrolment_date and rec.enrolment_date > horizon:
             out(rec, FUTURE, f"starts on {rec.enrolment_date}")
@@ -302,6 +307,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             continue
         pending.append(rec)
 
+    _keep_named(planned, named, present, linked)
     # An account linked to another record of this export, or joining one in this plan, is that
     # other person: never a candidate (DESIGN rule 6).
     taken = {linked[m]["username"] for m in present if m in linked} - listed_other
@@ -1066,6 +1072,37 @@ class _UpnHolders:
         name = (normalise_cached(rec.forename), normalise_cached(rec.surname), rec.dob or "")
         others = [u for u in self.by_name.get(name, ()) if u != besides]
         return others[0] if others else None
+
+
+def _named_account(
+    rec: MisRecord, besides: str, linked: dict[str, dict[str, Any]], upn_holders: _UpnHolders
+) -> str | None:
+    """The MIS id of the other linked account of the school a rejected linked record names by its
+    UPN or by its names and date of birth (the person that account is for), if any."""
+    upn = upn_key(rec.upn)
+    holder = (upn and upn_holders.holder(upn, besides)) or upn_holders.named(rec, besides)
+    if holder is None:
+        return None
+    return next((m for m, row in linked.items() if row["username"] == holder), None)
+
+
+def _keep_named(
+    planned: Plan, named: dict[str, int], present: set[str], linked: dict[str, dict[str, Any]]
+) -> None:
+    """An account a rejected record names (a twin keyed again under the co-twin's freed id, ids
+    swapped) is its person's, and that person is in the export: it is not unallocated while its
+    own MIS id is absent (as a rejected record unallocates no account of its own, rule 2), and
+    the rejected record says so."""
+    for mis_id, at in named.items():
+        if mis_id in present:
+            continue
+        present.add(mis_id)
+        outcome = planned.outcomes[at]
+        planned.outcomes[at] = dataclasses.replace(
+            outcome,
+            reason=f"{outcome.reason}; account {linked[mis_id]['username']}, whose MIS id "
+            f"{mis_id} is absent, is kept: this record names it",
+        )
 
 
 def _guid(value: str) -> str:
