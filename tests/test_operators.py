@@ -245,6 +245,68 @@ def test_corrupt_operators_file_refuses_changes(staffed):
     assert snapshot(cli.data_dir) == before
 
 
+HAND_EDITED = {
+    # a second entry for bob, or a second role, took the last value: bob an admin
+    "name twice": '{"alice": {"role": "admin"}, "bob": {"role": "desk"}, "bob": {"role": "admin"}}',
+    "role twice": '{"alice": {"role": "admin"}, "bob": {"role": "desk", "role": "admin"}}',
+    # sshd signs a key in as the first line listing it: bob's key opened alice's console
+    "one key, two operators": json.dumps(
+        {"alice": {"role": "admin", "keys": [ALICE_KEY, BOB_KEY]}, "bob": {"role": "desk", "keys": [BOB_KEY]}}
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(HAND_EDITED))
+def test_a_hand_edited_operators_file_that_would_loosen_a_role_is_refused(staffed, case):
+    cli = staffed
+    (cli.data_dir / "operators.json").write_text(HAND_EDITED[case])
+    before = snapshot(cli.data_dir)
+    res = cli("school", "set", DFE, "--name", "X", operator="bob")
+    assert res.status == 2 and "operators.json" in res.err
+    assert ("twice" if case != "one key, two operators" else "listed for alice too") in res.err
+    assert cli("operators").status == 2
+    assert snapshot(cli.data_dir) == before
+
+
+def test_an_operators_file_others_may_change_is_refused(staffed):
+    """Restored from a backup as 0666: any user of the host could make themselves an admin."""
+    cli = staffed
+    path = cli.data_dir / "operators.json"
+    path.chmod(0o666)
+    res = cli("school", "set", DFE, "--name", "X", operator="alice")
+    assert res.status == 2 and "can be changed by everyone (mode 666)" in res.err
+    path.chmod(0o640)
+    cli.ok("school", "set", DFE, "--name", "X", operator="alice")
+
+
+def test_a_data_directory_others_may_read_is_made_owner_only(cli):
+    """A data directory copied or restored without its modes (0755, a secret 0644): every user
+    of the host could read the client secrets and every pupil's details."""
+    cli.add_school(DFE)
+    secret = next((cli.data_dir / "secrets").iterdir())
+    for path in (cli.data_dir, cli.data_dir / "secrets"):
+        path.chmod(0o755)
+    secret.chmod(0o644)
+    for folder in ("schools", "recent"):
+        (cli.data_dir / folder).chmod(0o755)
+    cli.ok("school", "show", DFE)
+    assert stat.S_IMODE(cli.data_dir.stat().st_mode) == 0o755  # perhaps the user's own folder
+    for folder in ("secrets", "schools", "recent"):
+        assert stat.S_IMODE((cli.data_dir / folder).stat().st_mode) == 0o700, folder
+    open_store(cli.data_dir).secret(DFE)  # read: made the owner's only
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+
+def test_a_data_directory_with_a_backslash_is_kept_as_it_is_in_the_ssh_line(staffed, tmp_path):
+    """sshd undoes only \\" in command="...": a doubled backslash reached the console as two."""
+    from uso_tui.cli.operators import authorized_keys_line  # noqa: PLC0415
+
+    line = authorized_keys_line("bob", BOB_KEY, tmp_path / 'we\\ird"dir')
+    command = line[len('command="') : line.index('",restrict')]
+    sshd_sees = command.replace('\\"', '"')  # what sshd's opt_dequote does
+    assert f"'{tmp_path.resolve()}/we\\ird\"dir'" in sshd_sees
+
+
 def test_without_operators_json_everyone_is_an_admin(cli):
     cli.add_school(DFE)
     assert not (cli.data_dir / "operators.json").exists()

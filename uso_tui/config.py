@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import getpass
 import hashlib
+import json
 import math
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -288,16 +290,21 @@ def load_operators(data_dir: Path) -> dict[str, Operator] | None:
     skipped: roles must not loosen because of a typo); None when there is no such file."""
     path = operators_path(data_dir)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            st = os.fstat(handle.fileno())
+            raw = handle.read()
     except FileNotFoundError:
         return None
+    _check_owned(path, st)
     try:
-        data = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError:
-        raise InvalidInput(f"{path} is not valid JSON: correct or remove it") from None
+        data = json.loads(raw, object_pairs_hook=_no_repeats) if raw.strip() else {}
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        said = f" ({exc})" if isinstance(exc, _Repeated) else ""
+        raise InvalidInput(f"{path} is not valid JSON{said}: correct or remove it") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path} must hold a JSON object of operators")
     out: dict[str, Operator] = {}
+    holders: dict[str, str] = {}  # a key's data -> the operator it is listed for
     for name, entry in data.items():
         try:
             if check_operator_name(name) != name:
@@ -312,9 +319,46 @@ def load_operators(data_dir: Path) -> dict[str, Operator] | None:
                 check_operator_role(entry.get("role")),
                 tuple(check_ssh_key(k) for k in keys),
             )
+            for key in out[name].keys:
+                # sshd logs a key in as the first line that lists it: one key under two names
+                # makes its holder whoever comes first (a desk operator signed in as an admin)
+                other = holders.setdefault(key.split()[1], name)
+                if other != name:
+                    raise InvalidInput(
+                        f"its key {key_fingerprint(key)} is listed for {other} too: "
+                        "one key, one operator"
+                    )
         except InvalidInput as exc:
             raise InvalidInput(f"{path}: operator {name[:40]!r}: {exc}") from None
     return out
+
+
+class _Repeated(ValueError):
+    pass
+
+
+def _no_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose names are each given once: a name given twice would silently take
+    its last value (a second "bob" entry, or a second "role", hand-edited in, making an admin)."""
+    out: dict[str, object] = {}
+    for name, value in pairs:
+        if name in out:
+            raise _Repeated(f"{name[:40]!r} is given twice")
+        out[name] = value
+    return out
+
+
+def _check_owned(path: Path, st: os.stat_result) -> None:
+    """Who is an admin is decided by this file: it must be this user's (or root's) and only its
+    owner may change it (as sshd's StrictModes asks of authorized_keys)."""
+    if st.st_uid not in (os.geteuid(), 0):
+        raise InvalidInput(f"{path} belongs to another user (uid {st.st_uid}): refusing it")
+    if st.st_mode & 0o022:
+        who = "everyone" if st.st_mode & 0o002 else "its group"
+        raise InvalidInput(
+            f"{path} can be changed by {who} (mode {stat.S_IMODE(st.st_mode):o}): refusing it "
+            f"(anyone could make themselves an admin); run `chmod 600 {path}`"
+        )
 
 
 def operators_bytes(operators: Mapping[str, Operator]) -> bytes:

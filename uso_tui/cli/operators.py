@@ -169,8 +169,9 @@ def forced_command(name: str, data_dir: Path) -> str:
 
 
 def authorized_keys_line(name: str, key: str, data_dir: Path) -> str:
-    # restrict: no forwarding of any kind; pty: the console needs a terminal
-    command = forced_command(name, data_dir).replace("\\", "\\\\").replace('"', '\\"')
+    # restrict: no forwarding of any kind; pty: the console needs a terminal. sshd undoes only
+    # \" in command="..." (a backslash before anything else is kept as it is)
+    command = forced_command(name, data_dir).replace('"', '\\"')
     return f'command="{command}",restrict,pty {key}'
 
 

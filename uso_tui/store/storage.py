@@ -146,6 +146,21 @@ def check_data_dir(root: Path) -> None:
         )
 
 
+def owner_only(path: Path, mode: int = DIR_MODE) -> None:
+    """`path` (ours) made `mode` if its group or others may read it: a data directory restored
+    from a backup without its modes, or copied with `cp -r`, left every school's names and
+    dates of birth, and the client secrets, readable by every user of the host. A folder that
+    is owner-only keeps every file under it so whatever their own modes (the data directory
+    itself keeps its mode: it may be a folder of the user's own, readable by others on purpose,
+    whose store folders are made owner-only)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+        os.chmod(path, mode)
+
+
 def write_new(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Write and fsync a new file with mode 0600 (umask-independent); it must not exist yet."""
     write_into(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), data, fsync=fsync)

@@ -67,10 +67,12 @@ from uso_tui.store.schooldoc import (
     merged_runs,
 )
 from uso_tui.store.storage import (
+    FILE_MODE,
     CorruptFile,
     check_data_dir,
     encode,
     make_dir,
+    owner_only,
     read_bytes,
     read_json,
     read_json_raw,
@@ -131,6 +133,9 @@ class TinyStore(KeptReads, Store):
             if not create:
                 raise StoreError(f"no uso-tui store at {self.root}")
             self._create()
+        for entry in os.scandir(self.root):
+            if entry.is_dir(follow_symlinks=False):  # schools, secrets, the audit feed...
+                owner_only(Path(entry.path))
         found = self.upgraded_from = self._check_schema()
         if found < SCHEMA_VERSION and not upgrade:
             raise OlderSchema(_older_schema_message(self.root, found))
@@ -293,6 +298,7 @@ class TinyStore(KeptReads, Store):
             except FileNotFoundError:
                 self._entry(dfe)
                 raise StoreError(f"no client secret is stored for {dfe}") from None
+            owner_only(path, FILE_MODE)
             # Written only as a whole, checked secret: an empty file or one that is not text was
             # damaged from outside (sent as it was, IRIS "refused the Client Secret", or the
             # run failed with a codec's words). Its content is never repeated.
