@@ -648,3 +648,28 @@ async def test_a_refused_decision_leaves_the_case_record_on_screen(demo_ran, mon
         text = screen_text(app)
         assert case.record["surname"] in text and case.record["forename"] in text
         assert any("another person's account" in n.message for n in app._notifications)  # noqa: SLF001
+
+
+async def test_a_record_with_long_names_leaves_the_candidates_in_sight_at_80x24(demo_ran):
+    """Names of 200 characters (the bound) wrapped over the whole narrow screen: the candidate
+    table had no row left in sight, and the selection moved out of sight."""
+    import dataclasses
+
+    store = demo_ran.store
+    case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.candidates)
+    record = {
+        **case.record,
+        **{key: word * 40 for key, word in (("forename", "Lorem"), ("surname", "Ipsum"))},
+        **{
+            key: word * 40 for key, word in (("preferred_name", "Dolor"), ("middle_names", "Sitam"))
+        },
+    }
+    with store.transaction("test") as tx:
+        tx.put_case(dataclasses.replace(case, record=record))
+    async with started(store, "matching", case.school) as (app, pilot):
+        app.screen.focus_item(case.case_id)
+        await settle(pilot)
+        assert "LoremLorem" in screen_text(app)
+        table = app.screen.query_one("#candidates")
+        assert table.scrollable_content_region.height >= 4  # the header and three rows
+        assert case.candidates[0]["username"][:10] in screen_text(app)
