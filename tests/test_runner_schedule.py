@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import queue
 from datetime import datetime, timedelta
@@ -53,6 +54,38 @@ async def test_a_server_that_was_down_catches_up(env):
     results = await due(env, datetime(2026, 3, 10, 23, 45))
     assert sorted(r.run.school for r in results) == sorted([DFE, OTHER, THIRD])
     assert all(r.run.status == "succeeded" for r in results)
+
+
+async def test_a_school_due_just_before_midnight_runs_every_day_under_a_five_minute_cron(env):
+    """A 23:58 school: the 23:55 pass is early, the 00:00 pass is the next day: it never ran."""
+    with env.store.transaction("test") as txn:
+        txn.put_school(dataclasses.replace(env.store.school(DFE), daily_at="23:58"))
+    ran = []
+    for day in range(10, 14):
+        for at in (datetime(2026, 3, day, 23, 55), datetime(2026, 3, day + 1, 0, 0)):
+            ran += [(at, r.run.school) for r in await due(env, at) if r.run.school == DFE]
+    assert [at.day for at, _ in ran] == [11, 12, 13, 14]  # the 10th's on the 11th, and so on
+
+
+async def test_a_host_down_over_midnight_catches_up_the_day_it_missed(env):
+    await due(env, datetime(2026, 3, 10, 23, 45))  # every school ran on the 10th
+    await due(env, datetime(2026, 3, 11, 7, 15))  # the morning's schools on the 11th
+    assert await due(env, datetime(2026, 3, 11, 23, 25)) == []
+    # down from 23:26 on the 11th to 00:04 on the 12th: THIRD's 23:30 of the 11th was missed
+    assert [r.run.school for r in await due(env, datetime(2026, 3, 12, 0, 4))] == [THIRD]
+    assert await due(env, datetime(2026, 3, 12, 0, 9)) == []
+    assert THIRD in {r.run.school for r in await due(env, datetime(2026, 3, 12, 23, 31))}
+
+
+async def test_a_run_stamped_by_a_clock_that_was_ahead_does_not_stop_the_schedule(env):
+    """One pass with the clock a year ahead: the school's last run looked later than any day to
+    come, and it ran on none of the next sixty days."""
+    await due(env, datetime(2027, 6, 1, 6, 5))
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 6, 1, 6, 5))}
+    assert await due(env, datetime(2026, 6, 1, 6, 10)) == []  # and once, not on every pass
+    # a clock set back an hour (NTP, or autumn's change) is believed: no second run
+    await due(env, datetime(2026, 6, 2, 23, 45))
+    assert await due(env, datetime(2026, 6, 2, 22, 50)) == []
 
 
 async def test_a_failed_scheduled_run_is_retried_and_a_held_one_is_not(env):

@@ -38,6 +38,39 @@ def _due_at(school: School, now: datetime) -> datetime:
     return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
 
 
+def _slot(school: School, now: datetime, last: str | None) -> datetime | None:
+    """The school's latest daily time up to `now`: today's once passed; before it, yesterday's
+    if it passed less than CATCH_UP ago with no run since (a 23:58 school under a five-minute
+    cron, whose 23:55 pass is early and 00:00 pass the next day, or a host down over
+    midnight, ran on no day at all). None: not due yet today."""
+    today = _due_at(school, now)
+    if now >= today:
+        return today
+    yesterday = today - timedelta(days=1)
+    if now - yesterday <= CATCH_UP and not (last and last >= iso(yesterday)):
+        return yesterday
+    return None
+
+
+# How long after midnight a school whose daily time came late the day before still catches it
+# up: longer and the morning's first pass would run every school not run since yesterday's
+# evening (a school added today, with its time still to come, would not wait for it).
+CATCH_UP = timedelta(hours=6)
+
+
+def _believed(stamps: list[str], now: datetime) -> list[str]:
+    """The stamps not later than now by more than CLOCK_SLACK: a run stamped by a clock that
+    was ahead (a hardware clock before NTP set it, `run-due --at` a day on) would otherwise
+    count as today's run until that day came, and stop the schedule."""
+    latest = iso(now + CLOCK_SLACK)
+    return [at for at in stamps if at <= latest]
+
+
+# How far ahead of now a run's time may be and still be believed: the clock set back by NTP, or
+# by the hour in autumn (runs stamped in local time), is not a clock that was wrong.
+CLOCK_SLACK = timedelta(hours=3)
+
+
 # A school whose scheduled run failed today (IRIS down, a secret changed at the school) is run
 # again RETRY_FIRST after the failure, then after twice as long each time, at most RETRY_MAX:
 # not on every pass of the scheduler (a failed run a minute, a wrong secret tried a thousand
@@ -47,19 +80,19 @@ RETRY_MAX = timedelta(hours=2)
 
 
 def due_schools(store: Store, now: datetime) -> list[School]:
-    """Schools whose daily time has passed today and with no successful scheduled run since
+    """Schools whose latest daily time (_slot) has passed with no successful scheduled run since
     (a held scheduled run counts: it ran), so a server that was down catches up; a school whose
     scheduled runs failed since is due again once it has waited retry_wait."""
     out = []
     for school in store.list_schools():
-        due = _due_at(school, now)
-        if now < due:
+        last = next(iter(_believed([school.last_scheduled_success_at or ""], now)), "") or None
+        due = _slot(school, now, last)
+        if due is None:
             continue
         since = iso(due)
-        last = school.last_scheduled_success_at
         if last and last >= since:
             continue
-        failed = [at for at in school.scheduled_failed_at if at >= since]
+        failed = [at for at in _believed(school.scheduled_failed_at, now) if at >= since]
         if failed and now < _at(max(failed)) + retry_wait(len(failed)):
             continue
         out.append(school)
