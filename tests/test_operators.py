@@ -307,6 +307,34 @@ def test_a_data_directory_with_a_backslash_is_kept_as_it_is_in_the_ssh_line(staf
     assert f"'{tmp_path.resolve()}/we\\ird\"dir'" in sshd_sees
 
 
+def test_an_operator_change_and_its_audit_event_are_written_together_or_not_at_all(
+    staffed, monkeypatch
+):
+    """operators.json was replaced before the commit of its audit event: killed between the
+    two, an admin was added (or removed) with no event, and the command could not be run again
+    to write one ("already exists")."""
+    from uso_tui.store import journal  # noqa: PLC0415
+
+    cli = staffed
+    store = open_store(cli.data_dir)
+    before = (cli.data_dir / "operators.json").read_bytes()
+
+    def killed(self):
+        raise OSError("killed before the commit point")
+
+    monkeypatch.setattr(journal.Commit, "apply", killed)
+    with pytest.raises(OSError):
+        add_operator(store, "carol", role="admin", operator="alice", now=NOW)
+    with pytest.raises(OSError):
+        remove_operator(store, "bob", operator="alice", now=NOW)
+    assert (cli.data_dir / "operators.json").read_bytes() == before
+    assert sorted(p.name for p in cli.data_dir.glob(".operators*")) == []
+    monkeypatch.undo()
+    add_operator(store, "carol", role="admin", operator="alice", now=NOW)
+    assert "carol" in {o.name for o in list_operators(store, operator="alice")}
+    assert [e.action for e in store.audit(None, subject="carol")] == ["operator_add"]
+
+
 def test_without_operators_json_everyone_is_an_admin(cli):
     cli.add_school(DFE)
     assert not (cli.data_dir / "operators.json").exists()

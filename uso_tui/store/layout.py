@@ -13,6 +13,7 @@ class Layout:
         self.root = root
         self.store_json = root / "store.json"
         self.config_json = root / "config.json"
+        self.operators_json = root / "operators.json"  # who may do what (config.load_operators)
         self.schools_json = root / "schools.json"  # the directory before schema 5 (upgraded)
         self.directory = root / "directory"  # the school directory's shards (directory.py)
         self.recent_json = root / "recent.json"

@@ -210,6 +210,7 @@ class TinyTransaction(KeptWrites, Transaction):
         self._arrivals: dict[str, list[str]] = {}  # la -> accounts moved in from another LA
         self._reserved: set[str] = set()
         self._secrets: dict[str, str] = {}
+        self._operators: bytes | None = None
         self._events: dict[str | None, list[dict[str, Any]]] = {}
         self._events_in_order: list[dict[str, Any]] = []  # for the recent feed
         self._runs_put: dict[str, dict[str, Any]] = {}
@@ -440,6 +441,10 @@ class TinyTransaction(KeptWrites, Transaction):
         self._entry(dfe)
         self._check_secret(secret)
         self._secrets[dfe] = secret
+
+    def put_operators(self, data: bytes) -> None:
+        self._check_open()
+        self._operators = data
 
     def new_username(self, forename: str, surname: str, la: str) -> str:
         reg = self._reg(la)
@@ -744,6 +749,8 @@ class TinyTransaction(KeptWrites, Transaction):
             commit.write(path, with_arrivals(path, usernames))
         for dfe, secret in self._secrets.items():
             commit.write(lay.secret(dfe), secret.encode())
+        if self._operators is not None:
+            commit.write(lay.operators_json, self._operators)
         return written
 
     def _stage_directory(self, commit: Commit) -> DirectoryView | None:

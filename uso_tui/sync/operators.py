@@ -1,7 +1,7 @@
 """Adding and removing operators (DATA_DIR/operators.json): admin only, audited.
 
-The file is read, changed and replaced (atomically, mode 0600, as the store writes its files)
-under the store's write lock, inside the transaction that records the audit event, so two
+The file is read and changed under the store's write lock, and written in the commit of the
+transaction that records the audit event (both or neither, whatever is killed when), so two
 changes at once cannot lose one another. Audit events name keys by fingerprint.
 """
 
@@ -22,7 +22,6 @@ from uso_tui.config import (
 )
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.store.api import Store
-from uso_tui.store.storage import atomic_write
 from uso_tui.sync.access import ADMIN, require
 from uso_tui.sync.apply import event
 from uso_tui.sync.runner import iso
@@ -74,7 +73,7 @@ def add_operator(
         new = Operator(name, role, tuple(clean))
         operators[name] = new
         txn.audit(event(txn, iso(now), None, "operator_add", name, None, _shown(new)))
-        atomic_write(operators_path(store.root), operators_bytes(operators))
+        txn.put_operators(operators_bytes(operators))
     return new
 
 
@@ -94,7 +93,7 @@ def remove_operator(store: Store, name: str, *, operator: str, now: datetime) ->
                 "(uso-tui operator add NAME --role admin ...), then remove them"
             )
         txn.audit(event(txn, iso(now), None, "operator_remove", name, _shown(gone), None))
-        atomic_write(operators_path(store.root), operators_bytes(operators))
+        txn.put_operators(operators_bytes(operators))
     return gone
 
 
