@@ -348,3 +348,32 @@ def test_a_confirmed_run_held_whole_says_whether_its_export_was_applied():
     assert "not applied" in stale and "nothing changed" in stale
     fresh = confirmed_line(Confirmed(run, ["bsmith.204"], [], [], applied=True))
     assert fresh == f"Run {DFE}-r2 confirmed: its export applied, 1 unallocated"
+
+
+@pytest.fixture
+def london(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "GMT0BST,M3.5.0/1,M10.5.0")  # London's rule, no tzdata needed
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("then", "now", "said"),
+    [
+        # autumn: 00:30 BST to 01:45 GMT is 2h15m, not 75 minutes
+        ("2026-10-25T00:30:00", datetime(2026, 10, 25, 1, 45, fold=1), "2h ago"),
+        # the repeated hour: 01:50 BST, seen at 01:10 GMT, 20 minutes later ("in future")
+        ("2026-10-25T01:50:00", datetime(2026, 10, 25, 1, 10, fold=1), "20m ago"),
+        # spring: 00:30 GMT to 03:30 BST is two hours
+        ("2027-03-28T00:30:00", datetime(2027, 3, 28, 3, 30), "2h ago"),
+        ("2026-06-01T06:00:00", datetime(2026, 6, 1, 6, 45), "45m ago"),
+    ],
+)
+def test_how_long_ago_counts_the_time_passed_across_a_clock_change(london, then, now, said):
+    from uso_tui.tui.format import ago
+
+    assert ago(then, now) == said

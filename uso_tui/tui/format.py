@@ -80,6 +80,17 @@ def when(iso: str | None, *, seconds: bool = False) -> str:
     return stamp[:19] if seconds else stamp[:16]
 
 
+def elapsed(then: datetime, now: datetime) -> float:
+    """Seconds from `then` to `now`; two local (naive) times through the host's time zone, as
+    the clocks on the wall moved an hour more or less than the time that passed at a change."""
+    if then.tzinfo is None and now.tzinfo is None:
+        try:
+            return (now.astimezone() - then.astimezone()).total_seconds()
+        except (OverflowError, OSError, ValueError):  # out of the platform's range
+            pass
+    return (now - then).total_seconds()
+
+
 def ago(iso: str | None, now: datetime) -> str:
     """A short relative time (`5m ago`, `3h ago`, `2d ago`) against the app's clock."""
     if not iso:
@@ -90,7 +101,7 @@ def ago(iso: str | None, now: datetime) -> str:
         return ""
     if then.tzinfo is not None and now.tzinfo is None:
         then = then.replace(tzinfo=None)
-    secs = (now - then).total_seconds()
+    secs = elapsed(then, now)
     if secs < 0:
         return "in future"
     if secs < 90:
