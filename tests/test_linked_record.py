@@ -281,18 +281,24 @@ def twins(env: Env) -> dict[str, tuple[str, str | None, str]]:
     }
 
 
-def test_a_freed_id_given_to_the_co_twin_never_restores_the_leaver_s_account_as_them(tmp_path):
-    """Zoe left; the school keyed her twin Amy again under Zoe's freed id. The first run listed
-    the record (Amy's names and date are ajones's); the same export run again restored Zoe's
-    account renamed Amy (the listing looked at active accounts only, and ajones had been
-    unallocated by the run before, its id absent): Amy signed in as Zoe, and a run of the same
-    export changed what the one before had not."""
+def amy_keyed_under_zoes_freed_id(tmp_path) -> Env:
+    """Zoe left on DAY2; the next export has Amy under Zoe's id (2), Amy's own (1) gone."""
     env = Env(tmp_path / "store")
     env.add_school(students=[AMY, ZOE, OTHER])
     env.sync(DAY1)
     env.set_students(DFE, [AMY, OTHER])
     env.sync(DAY2)  # Zoe left
     env.set_students(DFE, [dict(AMY, schoolId="2"), OTHER])
+    return env
+
+
+def test_a_freed_id_given_to_the_co_twin_never_restores_the_leaver_s_account_as_them(tmp_path):
+    """Zoe left; the school keyed her twin Amy again under Zoe's freed id. The first run listed
+    the record (Amy's names and date are ajones's); the same export run again restored Zoe's
+    account renamed Amy (the listing looked at active accounts only, and ajones had been
+    unallocated by the run before, its id absent): Amy signed in as Zoe, and a run of the same
+    export changed what the one before had not."""
+    env = amy_keyed_under_zoes_freed_id(tmp_path)
     env.sync(DAY3)
     after_first = twins(env)
     run = env.sync(DAY4)  # the same export again
@@ -314,12 +320,7 @@ def test_a_twin_keyed_again_under_the_co_twin_s_freed_id_keeps_her_own_account(t
     (Amy's names and date are ajones's) and Amy, present in that very export, lost her account
     as a leaver. Her account is kept while the record names it; releasing Zoe's account (her
     holder left) is allowed, and the record then goes to matching with Amy's account first."""
-    env = Env(tmp_path / "store")
-    env.add_school(students=[AMY, ZOE, OTHER])
-    env.sync(DAY1)
-    env.set_students(DFE, [AMY, OTHER])
-    env.sync(DAY2)  # Zoe left
-    env.set_students(DFE, [dict(AMY, schoolId="2"), OTHER])
+    env = amy_keyed_under_zoes_freed_id(tmp_path)
     run = env.sync(DAY3)
     assert run.counts["unallocated"] == 0 and run.counts["invalid"] == 1
     assert twins(env)["ajones.204"] == ("Amy", "1", "active")
