@@ -132,3 +132,27 @@ async def test_a_key_pressed_once_the_queue_shows_during_its_run_acts_at_once(de
         for run in app.live_runs.values():
             run.cancel.set()
         await settle(pilot, 3)
+
+
+@pytest.mark.parametrize("to_list", ["down", "tab"])
+async def test_why_moving_to_the_list_typed_ahead_acts_on_the_search_just_typed(demo_ran, to_list):
+    """`w`, one name searched, then another typed with `down enter`: down moved to the list
+    before the new search ran, and enter opened the first name's case (`m y` then matched a
+    case the operator never saw)."""
+    store = demo_ran.store
+    one, other = [
+        c for s in store.list_schools() for c in store.cases(s.dfe, "open") if c.candidates
+    ][:2]
+
+    def name(case) -> list[str]:
+        return list(f"{case.record['forename']} {case.record['surname']}".lower())
+
+    async with started(store, "why") as (app, pilot):
+        burst(app, *name(one))
+        await keys_had_their_turn(app, pilot, 50)
+        assert one.record["surname"] in [row.data.surname for row in app.screen.hits_table.shown]
+        burst(app, "ctrl+u", *name(other), to_list, "enter")
+        await keys_had_their_turn(app, pilot, 100)
+        screen = app.screen
+        assert type(screen).__name__ == "MatchingScreen"
+        assert screen.cases[screen.index].case_id == other.case_id

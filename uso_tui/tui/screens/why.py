@@ -39,6 +39,9 @@ class WhyScreen(ListScreen):
         Binding("slash", "search", "Search", key_display="/"),
         *[b for b in ListScreen.LIST_BINDINGS if b.key != "slash"],
         Binding("down", "to_table", "To the list", show=False),
+        # (tab too: moving to the list must not skip the search of what was just typed)
+        Binding("tab", "to_table", "To the list", show=False),
+        Binding("shift+tab", "to_table(True)", "To the list", show=False),
     ]
 
     def __init__(self, store, dfe: str | None = None) -> None:
@@ -78,8 +81,22 @@ class WhyScreen(ListScreen):
     def action_search(self) -> None:
         self.search_box.focus()
 
-    def action_to_table(self) -> None:
-        self.active_table().focus()
+    def action_to_table(self, backward: bool = False) -> None:
+        """To the hits of what the box says: a search still to run (typed less than
+        SEARCH_DELAY ago) runs now, and keys typed ahead (enter opens the first hit) wait for
+        its hits, not act on those of the search before."""
+        table = self.active_table()
+        if table.has_focus:  # tab from the list: the focus moves on as anywhere else
+            self.focus_previous() if backward else self.focus_next()
+            return
+        if self._timer is not None:
+            self._timer.stop()
+        text = self.search_box.value.strip()
+        if text != self._asked:
+            if text:
+                self.hold_keys()
+            self._search_now()
+        table.focus()
 
     @on(Input.Changed, "#why-search")
     def _typed(self, event: Input.Changed) -> None:
