@@ -638,3 +638,23 @@ async def test_an_empty_report_s_bar_is_full_once_the_run_is_done(demo):
         await settle(pilot, 3)
         _label, bar = app.screen._bars["staff"]  # noqa: SLF001 - the screen's own bars
         assert bar.percentage == 1
+
+
+@pytest.mark.parametrize("whose", ["school", "all"])
+async def test_run_history_opened_during_a_force_run_shows_it_once_it_ends(demo, whose):
+    """`f y escape h` while the run goes: the history kept the list read before the run ended
+    (until g), and U undid the run before it."""
+    demo.sim.set_switches(latency=0.2)
+    store = demo.store
+    dfe = next(s.dfe for s in store.list_schools() if s.dfe != demo.held_school)
+    async with started(store, "school", dfe) as (app, pilot):
+        await pilot.press("f")
+        await answer_force_run(pilot)
+        await pilot.press("escape")
+        app.open_screen("history", dfe if whose == "school" else None)
+        await wait_for(pilot, lambda: all(run.done for run in app.live_runs.values()))
+        await settle(pilot, 4)
+        (live,) = app.live_runs.values()
+        top = app.screen.active_table().current()
+        assert top is not None and top.key == live.result.run.run_id
+        assert top.data.status == live.result.run.status != "running"

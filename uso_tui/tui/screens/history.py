@@ -161,6 +161,12 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         if row is not None:
             self.app.push_screen(Details(f"Run {row.key}", run_details(row.data)))
 
+    def live_run_ended(self, dfe: str) -> None:
+        """A run started in this console has ended: the runs read again (it showed as running,
+        or not yet at all, and U would have undone the run before it)."""
+        if self.dfe in (None, dfe):
+            self.load()
+
     # -- a held run (the scheduler's, typically) is confirmed here too ------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
