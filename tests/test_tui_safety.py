@@ -673,3 +673,40 @@ async def test_a_record_with_long_names_leaves_the_candidates_in_sight_at_80x24(
         table = app.screen.query_one("#candidates")
         assert table.scrollable_content_region.height >= 4  # the header and three rows
         assert case.candidates[0]["username"][:10] in screen_text(app)
+
+
+async def test_the_matching_queue_follows_the_terminal_when_it_is_made_narrow(demo_ran):
+    """Opened at 120 columns (the record beside the candidates), then made 80: the layout stayed
+    wide and the record shrank to nothing while m, c and x still acted."""
+    store = demo_ran.store
+    case = next(c for s in store.list_schools() for c in store.cases(s.dfe) if c.candidates)
+    async with started(store, "matching", case.school, size=(120, 40)) as (app, pilot):
+        app.screen.focus_item(case.case_id)
+        await settle(pilot)
+        assert app.screen.has_class("-wide")
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert not app.screen.has_class("-wide")
+        record = app.screen.query_one("#case-record").region
+        assert record.width >= 70 and record.height >= 5
+        assert case.record["surname"] in screen_text(app)
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        assert app.screen.has_class("-wide")
+
+
+@pytest.mark.parametrize("kind", ["history", "duplicates"])
+async def test_a_list_keeps_its_cursor_row_when_the_terminal_is_resized(demo_ran, kind):
+    """Any change of width built a list's columns again and put its cursor on the first row: a
+    window resized between `j j` and `U` (or `b y`) acted on another run (or pair)."""
+    async with started(demo_ran.store, kind, None, size=(120, 40)) as (app, pilot):
+        table = app.screen.active_table()
+        assert table.row_count >= 3, kind
+        await press(pilot, "j", "j")
+        before = table.current().key
+        await pilot.resize_terminal(112, 40)
+        await settle(pilot)
+        assert table.current().key == before
+        await pilot.resize_terminal(80, 24)  # narrower than WIDE: other columns
+        await settle(pilot)
+        assert table.current().key == before

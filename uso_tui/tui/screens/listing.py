@@ -140,9 +140,15 @@ class ListTable(DataTable):
 
     def on_resize(self) -> None:
         if self.columns and self.app.size.width != self._built_for:
-            self.clear(columns=True)
-            self._build_columns()
-            self.refill()
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """The columns made again (another width): the cursor stays on its row (clearing the
+        columns puts it on the first: a window resized between `j j` and `b y` acted there)."""
+        at = (current_key(self), self.cursor_row)
+        self.clear(columns=True)
+        self._build_columns()
+        self.refill(at)
 
     def _update_dimensions(self, new_rows) -> None:  # type: ignore[override]
         # Every column here has a fixed width and every row is one line, yet Textual 8.2.8
@@ -171,21 +177,23 @@ class ListTable(DataTable):
         self._sig = sig
         if self.is_mounted and self.columns:
             if self._fit_widths() != self._fitted:  # a `fit` column wants another width
-                self.clear(columns=True)
-                self._build_columns()
-            self.refill()
+                self._rebuild()
+            else:
+                self.refill()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self.refill()
 
-    def refill(self) -> None:
+    def refill(self, at: tuple[str | None, int] | None = None) -> None:
+        """The rows shown again, the cursor on the row it was on (`at`: its key and line, read
+        before the table was cleared)."""
         words = self.filter_text.casefold().split()
         rows = self.all_rows
         if words:
             rows = [row for row in rows if all(w in row.haystack for w in words)]
         self.shown = rows
-        keep, place = current_key(self), self.cursor_row
+        keep, place = at if at is not None else (current_key(self), self.cursor_row)
         if self._place is not None:  # the rows acted on: the cursor stays where it was
             keep, place, self._place = None, self._place, None
         with self.app.batch_update():

@@ -41,6 +41,9 @@ def lv_text(field: str, level: str) -> str:
     return f"{FIELD_LABELS.get(field, field)} {level.replace('_', ' ')}"
 
 
+WIDE_FROM = 110  # columns from which the record shows beside its candidates
+
+
 def record_text(rec: MisRecord, role: str) -> Group:
     """The record's names and date of birth, a line each, then what else it says (the UPN
     first: the strongest evidence), wrapped under its own indent."""
@@ -147,9 +150,14 @@ class MatchingScreen(ExportsCsv):
         yield Static("", id="candidate-detail", classes="hint")
         yield Footer(compact=True)
 
+    def on_resize(self) -> None:
+        # the record beside the candidates, or above them, as the terminal is now (a window made
+        # narrow kept the wide layout, and the record shrank to nothing)
+        self.set_class(self.app.size.width >= WIDE_FROM, "-wide")
+
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        self.set_class(self.app.size.width >= 110, "-wide")
+        self.set_class(self.app.size.width >= WIDE_FROM, "-wide")
         table.add_column("Score", width=5, key="score")
         table.add_column("Username", width=14, key="username")
         table.add_column("Forename", width=10, key="forename")
