@@ -118,6 +118,22 @@ def test_an_account_an_operator_unallocated_is_not_said_to_have_left(env):
     assert "by an operator" in lines[0] and "no longer in" not in lines[0]
 
 
+def test_an_account_an_exclusion_unallocated_is_said_to_be_excluded_not_planned_again(env):
+    """Excluded with --unallocate before the school's next run: why said the next run would plan
+    the record again, when it excludes it."""
+    admin.add_exclusion(
+        env.store, DFE, forename="Bob", surname="Smith", dob=None, operator="desk", now=DAY2,
+        unallocate=True,
+    )  # fmt: skip
+    bob = one(env.store, "bob smith")
+    assert bob.outcome == "unallocated" and bob.exclusion_id is not None
+    assert bob.summary.endswith(f"excluded (entry {bob.exclusion_id})")
+    assert "on the exclusion list" in bob.reason
+    assert f"the next run of {DFE} excludes the record" in bob.act
+    assert f"uso-tui exclusion remove {DFE} {bob.exclusion_id}" in bob.act
+    assert "plans the record again" not in bob.act
+
+
 @pytest.mark.parametrize("text", ["Amy Jnoes", "Robert Smith", "Catherine Brown", "Amie Jones"])
 def test_a_person_searched_by_another_form_of_the_name_is_not_said_to_be_missing(env, text):
     # Nothing is found as typed (a known-as name, a slip), but the record is in the export: it

@@ -12,10 +12,11 @@ from typing import Any
 from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import no_such_dates
-from uso_tui.domain.models import Account, MatchCase, Run
+from uso_tui.domain.models import Account, Exclusion, MatchCase, MisRecord, Run
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, UnknownRun, UnknownSchool
 from uso_tui.sync.matched_names import known_as, phonetic
+from uso_tui.sync.plan import excluded
 
 WHY_LIMIT = 200
 # A processed file's outcome -> the `why --json` outcome.
@@ -100,6 +101,10 @@ class WhyHit:
             return f"{outcome}: {self.username or '?'}"
         if outcome == "unallocated" and self.active_now:
             return f"a leaver: {self.reason}"
+        if outcome == "unallocated" and self.since and self.exclusion_id is not None:
+            return (
+                f"unallocated since the run: {self.username}, excluded (entry {self.exclusion_id})"
+            )
         if outcome == "unallocated" and self.since:
             return f"unallocated since the run: {self.username}"
         if outcome == "unallocated":  # (a leaver who never had an account has none to remove)
@@ -146,6 +151,13 @@ def _act(hit: WhyHit) -> str:
         return f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) once the export is right"
     if outcome == "unallocated" and hit.active_now:
         return f"nothing to do: {hit.username} is active; open it in Users (enter, or `uso-tui accounts --search {hit.username}`)"
+    if outcome == "unallocated" and hit.since and hit.exclusion_id is not None:
+        return (
+            f"the next run of {hit.school} excludes the record (entry {hit.exclusion_id}); if the "
+            f"person should have an account, remove the entry (Bulk results, exclusions, or "
+            f"`uso-tui exclusion remove {hit.school} {hit.exclusion_id}`) and restore "
+            f"{hit.username} (`uso-tui restore {hit.username}`)"
+        )
     if outcome == "unallocated" and hit.since:
         return (
             f"restore {hit.username} from Bulk results (unallocated), or `uso-tui restore "
@@ -286,6 +298,18 @@ def _event_words(acc: Account) -> str:
     return f"{(acc.last_event or 'changed').replace('_', ' ')} on {at}{run}"
 
 
+def _excluded(hit: WhyHit, entries: list[Exclusion]) -> Exclusion | None:
+    """The exclusion list's entry the hit's record is on now (DESIGN rule 4), if any."""
+    rec = MisRecord(
+        report=hit.report,
+        mis_id=hit.mis_id,
+        forename=hit.forename,
+        surname=hit.surname,
+        dob=hit.dob,
+    )
+    return excluded(rec, entries)
+
+
 def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
     """Each hit's account as it is now, not as the run left it: an undo, an exclusion, a
     restore or a confirm since changes what the operator is to do."""
@@ -294,6 +318,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
         return
     now = store.find_accounts(names, set())
     runs: dict[str, Run | None] = {}
+    exclusions: dict[str, list[Exclusion]] = {}
     for hit in hits:
         acc = now.get(hit.username or "")
         if acc is None:
@@ -308,6 +333,12 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.since = f"{hit.username} unallocated since the run: {_event_words(acc)}"
                 hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
                 hit.outcome = "unallocated"
+                if hit.school not in exclusions:
+                    exclusions[hit.school] = store.exclusions(hit.school)
+                entry = _excluded(hit, exclusions[hit.school])
+                if entry is not None:  # the next run excludes the record: it plans nothing
+                    hit.exclusion_id = entry.id
+                    hit.reason += f"; on the exclusion list (entry {entry.id})"
             elif not ours:
                 hit.since = f"{hit.username} no longer linked to this record: {_event_words(acc)}"
                 hit.reason = f"{hit.reason}; {hit.since}"
