@@ -19,6 +19,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from uso_tui.domain.errors import InvalidInput
@@ -67,7 +68,9 @@ class UsoApp(KeysInTurnApp):
 
     BINDINGS = [
         Binding("question_mark", "keys", "Keys", key_display="?"),
-        Binding("f1", "keys", "Keys", show=False),  # where a text field takes the ? typed
+        # where a text field has the cursor it takes the ? typed: F1 shown in its place
+        Binding("f1", "keys_in_field", "Keys", key_display="F1"),
+        Binding("f1", "keys", "Keys", show=False),
         Binding("escape", "back", "Back", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
@@ -184,6 +187,14 @@ class UsoApp(KeysInTurnApp):
             return
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(UsoPalette(id="--command-palette"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("keys_in_field", "keys"):  # F1 and `? Keys` (typed in a field)
+            return isinstance(self.focused, Input) == (action == "keys_in_field")
+        return True
+
+    def action_keys_in_field(self) -> None:
+        self.action_keys()
 
     def action_keys(self) -> None:
         screen = self.screen

@@ -97,7 +97,7 @@ SHOTS += [
     Shot("audit-log", "audit", "busiest"),
     Shot("duplicates", "duplicates"),
     Shot("calendar", "calendar"),
-    Shot("why", "why"),
+    Shot("why", "why", keys=(*"harry", "space", *"davies", "enter")),
     Shot("add-school", "schools", keys=("n",)),
     Shot("request-account", "school", "busiest", keys=("r",)),
 ]
