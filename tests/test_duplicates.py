@@ -432,6 +432,17 @@ def test_a_pair_kept_as_two_people_is_not_unallocated_from_a_view_older_than_the
     assert snapshot(store.root) == before
 
 
+def test_a_pair_one_of_which_was_unallocated_as_a_duplicate_is_not_kept_from_an_older_view(store):
+    """The reverse: one operator unallocated a duplicate while another's review still listed the
+    pair, and that one's keep was taken (the unallocated account recorded as another person,
+    the pair never listed again once it was restored). Refused, nothing written."""
+    unallocate_duplicate(store, "bcarter2.204", "bcarter.204", operator="bob", now=NOW)
+    before = snapshot(store.root)
+    with pytest.raises(InvalidInput, match="bcarter2.204 is unallocated .*restore bcarter2.204"):
+        keep_both(store, "bcarter.204", "bcarter2.204", operator="alice", now=NOW)
+    assert snapshot(store.root) == before
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 

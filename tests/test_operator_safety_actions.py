@@ -475,3 +475,32 @@ async def test_the_queue_shows_where_a_candidate_matched_meanwhile_is_now(env):
         await settle(pilot)
         row = next(line for line in screen_text(app).splitlines() if username in line)
         assert "204-3211" in row and "unalloc" not in row
+
+
+def test_create_asks_first_when_a_candidate_has_become_the_person_since_the_case_opened(tmp_path):
+    """Amy Jones left; as Amy Brown (married) she joins two schools of the LA: each case offers
+    her old account, at under 90%. One operator matches it at the first school (it becomes Amy
+    Brown, her date, active); another's create at the second went ahead on the case's old score,
+    and she had two accounts."""
+    third = "204-3212"
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, BOB])
+    env.add_school("204-3211", students=[])
+    env.add_school(third, students=[])
+    env.sync(DAY3)
+    env.set_students(DFE, [BOB])  # Amy left: her account unallocated
+    env.sync(DAY3)
+    brown = dict(AMY, schoolId="71", surname="Brown")
+    for dfe in ("204-3211", third):
+        env.set_students(dfe, [brown])
+        env.sync(DAY4, dfe)
+    (here,), (there,) = env.store.cases("204-3211", "open"), env.store.cases(third, "open")
+    (old,) = {c["username"] for c in here.candidates} & {c["username"] for c in there.candidates}
+    assert max(c["score"] for c in there.candidates) < 90
+    actions.resolve_case(env.store, here.case_id, operator="desk", now=DAY4, match=old)
+    with pytest.raises(NeedsConfirmation, match=f"{old} scores 1?[0-9][0-9]% now"):
+        actions.resolve_case(env.store, there.case_id, operator="desk2", now=DAY4, create=True)
+    assert env.store.cases(third, "open")  # nothing written
+    actions.resolve_case(
+        env.store, there.case_id, operator="desk2", now=DAY4, create=True, force=True
+    )

@@ -425,19 +425,40 @@ def resolve_case(
 def create_guard(txn: Transaction, case: MatchCase) -> tuple[str, str] | None:
     """Why a new account for the case's record needs confirming: its best candidate that no
     other record of the school's export holds scores CREATE_GUARD% or more (probably this
-    person: a new account gives them two), as (that username, what to say). None when there
-    is no such candidate."""
+    person: a new account gives them two), as the case scored it or as the account is now (an
+    operator matched it to this person at another school since, renaming it), as (that
+    username, what to say). None when there is no such candidate."""
+    free = []
     for cand in case.candidates:  # best first
         acc = txn.find_account(cand["username"])
-        if acc is None or case.taken_by(acc) is not None:
-            continue
-        if cand.get("score", 0) < CREATE_GUARD:
-            return None
-        return acc.username, (
-            f"{acc.username} scores {cand['score']}%: if that is this person, match it; a new "
-            "account gives them two"
-        )
-    return None
+        if acc is not None and case.taken_by(acc) is None:
+            free.append((cand, acc))
+    if not free:
+        return None
+    now = _scores_now(case, [acc for _, acc in free])
+    best, score = None, 0
+    for cand, acc in free:
+        if (mine := max(cand.get("score", 0), now.get(acc.username, 0))) > score:
+            best, score = acc, mine
+    if best is None or score < CREATE_GUARD:
+        return None
+    when = " now" if now.get(best.username, 0) > _stored(case, best.username) else ""
+    return best.username, (
+        f"{best.username} scores {score}%{when}: if that is this person, match it; a new "
+        "account gives them two"
+    )
+
+
+def _stored(case: MatchCase, username: str) -> int:
+    return next((c.get("score", 0) for c in case.candidates if c["username"] == username), 0)
+
+
+def _scores_now(case: MatchCase, accounts: list[Account]) -> dict[str, int]:
+    """The case's record weighed against `accounts` as they are now (by username)."""
+    from uso_tui.sync.matching import CandidateIndex  # noqa: PLC0415 - only a create needs it
+
+    found = CandidateIndex([]).candidates(case.mis_record(), case.school, extra=accounts)
+    return {c.username: c.score for c in found}
 
 
 @dataclasses.dataclass(slots=True)

@@ -195,3 +195,11 @@ def apply_plan(
         )
     txn.audit_many(events)
     return {rec.mis_id: usernames[id(rec)] for rec in plan.creates}
+
+
+def event_words(acc: Account) -> str:
+    """The account's last event in words: "undo create on 2026-12-04 23:17 (run 204-1002-r4)"."""
+    last = acc.history[-1] if acc.history else {}
+    run = f" (run {last['run_id']})" if last.get("run_id") else ""
+    at = (acc.last_event_at or "?").replace("T", " ")[:16]
+    return f"{(acc.last_event or 'changed').replace('_', ' ')} on {at}{run}"

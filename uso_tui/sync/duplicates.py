@@ -42,7 +42,7 @@ from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
 from uso_tui.store.kept import pair_key
 from uso_tui.sync.access import require
-from uso_tui.sync.apply import account_diff, event, stamp
+from uso_tui.sync.apply import account_diff, event, event_words, stamp
 from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.dob_slips import near_dates, swap_day_month
 from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD
@@ -527,6 +527,14 @@ def keep_both(
     at = iso(now)
     with store.transaction(operator) as txn:
         first, second = txn.account(first_username), txn.account(second_username)
+        for acc, other in ((first, second), (second, first)):
+            if acc.status != "active":  # unallocated meanwhile (as the other's duplicate?)
+                raise InvalidInput(
+                    f"{acc.username} is {acc.status} ({event_words(acc)}): the pair is no longer "
+                    f"two active accounts to keep apart; if {acc.username} and {other.username} "
+                    f"are two people, restore {acc.username} first (uso-tui restore "
+                    f"{acc.username}), then keep them"
+                )
         if not txn.keep_pair(first_username, second_username, at):
             return False
         for acc, other in ((first, second), (second, first)):

@@ -12,9 +12,10 @@ from typing import Any
 from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import no_such_dates
-from uso_tui.domain.models import Account, Exclusion, MatchCase, MisRecord, Run
+from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, UnknownRun, UnknownSchool
+from uso_tui.sync.apply import event_words
 from uso_tui.sync.matched_names import known_as, phonetic
 from uso_tui.sync.plan import excluded
 
@@ -290,14 +291,6 @@ def _by_upn_spaced(store: Store, text: str, limit: int | None) -> list[dict[str,
     return store.why_search(joined, limit=limit)
 
 
-def _event_words(acc: Account) -> str:
-    """The account's last event in words: "undo create on 2026-12-04 23:17 (run 204-1002-r4)"."""
-    last = acc.history[-1] if acc.history else {}
-    run = f" (run {last['run_id']})" if last.get("run_id") else ""
-    at = (acc.last_event_at or "?").replace("T", " ")[:16]
-    return f"{(acc.last_event or 'changed').replace('_', ' ')} on {at}{run}"
-
-
 def _excluded(hit: WhyHit, entries: list[Exclusion]) -> Exclusion | None:
     """The exclusion list's entry the hit's record is on now (DESIGN rule 4), if any."""
     rec = MisRecord(
@@ -330,7 +323,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
         )
         if hit.outcome in ACCOUNT_OUTCOMES:
             if acc.status != "active":
-                hit.since = f"{hit.username} unallocated since the run: {_event_words(acc)}"
+                hit.since = f"{hit.username} unallocated since the run: {event_words(acc)}"
                 hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
                 hit.outcome = "unallocated"
                 if hit.school not in exclusions:
@@ -340,7 +333,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                     hit.exclusion_id = entry.id
                     hit.reason += f"; on the exclusion list (entry {entry.id})"
             elif not ours:
-                hit.since = f"{hit.username} no longer linked to this record: {_event_words(acc)}"
+                hit.since = f"{hit.username} no longer linked to this record: {event_words(acc)}"
                 hit.reason = f"{hit.reason}; {hit.since}"
         elif hit.outcome == "unallocated" and acc.status == "active":
             if hit.run_id not in runs:
@@ -357,7 +350,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                     f"({run.hold_reason or 'safety hold'})"
                 )
             else:  # restored, or kept by a confirm that left it out
-                hit.since = f"{hit.username} active again: {_event_words(acc)}"
+                hit.since = f"{hit.username} active again: {event_words(acc)}"
                 hit.active_now = True
                 hit.reason = f"{hit.reason}; {hit.since}"
 
@@ -428,12 +421,12 @@ def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str
             )
         elif acc.last_event.startswith("undo"):
             out.append(
-                f"{who}: unallocated by an undo ({_event_words(acc)}); the next run of "
+                f"{who}: unallocated by an undo ({event_words(acc)}); the next run of "
                 f"{h.home} plans its record again"
             )
         else:
             out.append(
-                f"{who}: unallocated by an operator ({_event_words(acc)}); restore it from Bulk "
+                f"{who}: unallocated by an operator ({event_words(acc)}); restore it from Bulk "
                 "results (unallocated) if that is wrong"
             )
     return out
