@@ -329,6 +329,12 @@ async def test_change_mis_needs_new_url_and_secret(demo):
         school = store.school(dfe)
         assert school.mis == other and school.client_id == "new-client"
         assert store.secret(dfe) == "new-secret"
+        assert "and the secret." in screen_text(app)
+        # the secret alone: "Saved: and the secret." read as if something was left out
+        screen.query_one("#f-secret", Input).value = "newer-secret"
+        await press(pilot, "ctrl+s")
+        assert store.secret(dfe) == "newer-secret"
+        assert "Saved: the secret." in screen_text(app)
 
 
 async def test_markup_and_control_characters_shown_literally(demo):

@@ -552,7 +552,10 @@ async def test_force_run_records_wait_follows_decisions(demo_ran):
         await settle(pilot)
         assert app.screen.kind == "force_run"
         assert store.school(dfe).open_cases == waiting - 1
-        assert f"{waiting - 1} records wait in the matching queue" in screen_text(app)
+        left = waiting - 1
+        assert f"{left} record{'s wait' if left != 1 else ' waits'} in the matching queue" in (
+            screen_text(app)
+        )
 
 
 def mover_case(store):
@@ -613,7 +616,7 @@ async def test_records_wait_after_confirming_a_run_held_whole(demo):
         waiting = store.school(dfe).open_cases
         assert waiting
         text = screen_text(app)
-        assert f"{waiting} records wait in the matching queue" in text
+        assert f"{waiting} record{'s wait' if waiting != 1 else ' waits'} in the matching" in text
         assert "\u240a" not in text  # a newline is a line break, not a visible ␊
 
 

@@ -11,7 +11,7 @@ from factories import DFE, Env, iris_student
 from uso_tui.sync import admin
 from uso_tui.sync.actions import confirm_held
 from uso_tui.sync.undo import undo_run
-from uso_tui.sync.why import not_found, unallocated_besides, why
+from uso_tui.sync.why import not_found, opens_account, unallocated_besides, why
 
 DAY1 = datetime(2026, 3, 10, 9, 0, 0)
 DAY2 = datetime(2026, 3, 11, 9, 0, 0)
@@ -46,7 +46,9 @@ def test_an_account_the_run_made_and_an_undo_took_back_is_not_said_to_be_there(e
     dee = one(env.store, "dee kaur")
     assert dee.outcome == "unallocated"
     assert "unallocated since the run" in dee.reason and "undo" in dee.reason
-    assert "open" not in dee.act and f"next run of {DFE}" in dee.act
+    assert "nothing to do" not in dee.act and f"next run of {DFE}" in dee.act
+    assert dee.act.startswith(f"restore {dee.username} (enter opens it: r)")
+    assert opens_account(dee)  # the console's enter did nothing on it
     assert dee.summary.startswith("unallocated since the run")
 
 
@@ -95,6 +97,9 @@ def test_a_future_starter_s_account_day_that_has_passed_is_the_next_run(env):
     assert one(env.store, "fay later", today="2026-03-12").account_on == "2026-04-15"
     late = one(env.store, "fay later", today="2026-04-16")
     assert late.account_on == "the school's next run"
+    # no run made it that day: "nothing to do, made by the school's run that day" was wrong
+    assert "nothing to do" not in late.act
+    assert f"force run the school (f in its page, or `uso-tui sync {DFE}`)" in late.act
 
 
 def test_an_exact_mis_id_comes_first(tmp_path):

@@ -121,6 +121,9 @@ class WhyHit:
         return f"{outcome}: {self.reason}"
 
 
+PASSED = "the school's next run"  # a future starter's account day gone by without a run
+
+
 def account_day(starts_on: str, days_before: int) -> str:
     """The day a future starter's account is made under "create N days before"."""
     return (date.fromisoformat(starts_on) - timedelta(days=max(0, days_before))).isoformat()
@@ -135,6 +138,11 @@ def _act(hit: WhyHit) -> str:
         )
     if outcome == "needs_matching":
         return f"decide case {hit.case_id or '?'}: Matching queue of {hit.school} (m), or `uso-tui matches {hit.school}`"
+    if outcome == "future" and hit.account_on == PASSED:
+        return (
+            f"its day has passed with no run of {hit.school} since: force run the school (f in "
+            f"its page, or `uso-tui sync {hit.school}`) to make it now"
+        )
     if outcome == "future":
         return "nothing to do: made by the school's run that day; User Request Single (r in the school's page, or `uso-tui account add`) to make it sooner"
     if outcome == "invalid":
@@ -161,7 +169,7 @@ def _act(hit: WhyHit) -> str:
         )
     if outcome == "unallocated" and hit.since:
         return (
-            f"restore {hit.username} from Bulk results (unallocated), or `uso-tui restore "
+            f"restore {hit.username} (enter opens it: r), or `uso-tui restore "
             f"{hit.username}`, if that is wrong; the next run of {hit.school} plans the record "
             "again"
         )
@@ -169,7 +177,7 @@ def _act(hit: WhyHit) -> str:
         return "nothing to do: the MIS has a leaving date, and no account was made for the record"
     if outcome == "unallocated":
         return (
-            "the MIS has a leaving date: restore from Bulk results (unallocated), or "
+            f"the MIS has a leaving date: restore it (enter opens {hit.username}: r), or "
             f"`uso-tui restore {hit.username}`, if wrong"
         )
     if hit.since:
@@ -186,8 +194,11 @@ def _act(hit: WhyHit) -> str:
 
 def opens_account(hit: WhyHit) -> bool:
     """The hit is of a record that has its account (created, linked, unchanged, updated; a
-    leaver's restored since): the console's enter opens that account."""
-    return bool(hit.username) and (hit.outcome in ACCOUNT_OUTCOMES or hit.active_now)
+    leaver's restored since, or unallocated, to restore there): the console's enter opens
+    that account."""
+    return bool(hit.username) and (
+        hit.outcome in ACCOUNT_OUTCOMES or hit.active_now or hit.outcome == "unallocated"
+    )
 
 
 def _case_for(cases: list[MatchCase], report: str, mis_id: str) -> MatchCase | None:
@@ -254,7 +265,7 @@ def why(
                         settings[dfe] = 0
                 hit.account_on = account_day(hit.starts_on, settings[dfe])
                 if today and hit.account_on < today:  # the day passed without a run since
-                    hit.account_on = "the school's next run"
+                    hit.account_on = PASSED
         out.append(hit)
     _since_the_run(store, out)
     _failed_since(store, out)

@@ -353,7 +353,10 @@ class ForceRunScreen(ConfirmsHeld):
                 plain(f"Held unallocations confirmed by {run.confirmed_by}.", "bold green")
             )
         if self.waiting:  # the queue as it is now, not as the run left it
-            text.append(f"\n{self.waiting} records wait in the matching queue (m).")
+            text.append(
+                f"\n{self.waiting} record{'s wait' if self.waiting != 1 else ' waits'} in the "
+                "matching queue (m)."
+            )
         elif self.waiting == 0 and counts.get("needs_matching"):
             text.append("\nNo records wait in the matching queue.")
         text.append("  b: bulk results.  r: run again.", style="dim")

@@ -245,8 +245,10 @@ class SettingsScreen(SettingsForm):
             line = plain(f"Not saved: {saved.error}", "bold red")
             self.app.call_from_thread(self._not_saved, line)
             return
-        what = ", ".join(sorted(changes)) + (" and the secret" if secret else "")
-        self.app.call_from_thread(self._saved, saved.value, what.lstrip(", ") or "the secret")
+        what = ", ".join(sorted(changes))
+        if secret:
+            what = f"{what} and the secret" if what else "the secret"
+        self.app.call_from_thread(self._saved, saved.value, what or "nothing")
 
     def _not_saved(self, line: Text) -> None:
         self.set_status(line)
