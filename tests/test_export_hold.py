@@ -41,6 +41,9 @@ def test_a_shifted_column_is_held_whole_and_applied_when_confirmed(cli, sim):
     assert comparison["sample"][0]["before"]["forename"] == PUPILS[0]["forename"]
     text = cli.ok("run", "show", run["run_id"]).out
     assert "held whole" in text and "changed name or date of birth" in text
+    # what confirming applies besides unallocating, before it is confirmed
+    assert "confirming it also updates 40 (as the store is now)" in text
+    assert shown["confirm_applies"] == "updates 40"
     cli.ok("confirm", run["run_id"])
     after = _accounts(cli)
     assert after.keys() == before.keys()

@@ -64,12 +64,22 @@ async def test_force_run_live_held_then_confirm(demo):
         assert "held whole" in dialog
         held_count = len(run.held_usernames)
         assert f"unallocates {held_count} of {held_count}" in " ".join(dialog.split())
+        # what else confirming does, said before y (the operator read only the unallocations,
+        # and y then also created accounts and opened cases)
+        from uso_tui.sync.held_export import whole_preview
+
+        applies = whole_preview(store, run, app.clock().date())
+        first, *_, last = applies.split(", ")
+        assert first == "creates 8" and f"y applies this export as it is ({first}," in dialog
+        assert f"{last}) and unallocates" in dialog
         assert run.held_usernames[0] in dialog
         await press(pilot, "y")
         after = {u: store.account(u).status for u in run.held_usernames}
         assert set(after.values()) == {"unallocated"}
         confirmed = store.run(run.run_id).status
         assert confirmed != "held"
+        done = store.run(run.run_id).counts  # what the review said it would do, it did
+        assert (done["created"], done["updated"], done["needs_matching"]) == (8, 2, 5)
         assert "HELD" not in str(app.screen.phase_box.render())
         assert store.run(run.run_id).confirmed_by == OPERATOR
         # the end offers the matching queue; back from it, the run is still shown confirmed

@@ -403,13 +403,16 @@ def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import held_review  # noqa: PLC0415
+    from uso_tui.sync.held_export import whole_preview  # noqa: PLC0415
 
     store = ctx.store()
     run = store.run(args.run_id.strip())
     held = held_review(store, run.run_id)
+    applies = whole_preview(store, run, ctx.now().date())
     if args.json:
         data = run.public()
         data.update(
+            confirm_applies=applies or None,
             reports=list(run.reports),
             held_usernames=list(run.held_usernames),
             held=[dataclasses.asdict(h) for h in held],
@@ -454,6 +457,8 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         out.writelines(plain(line) + "\n" for line in comparisons_lines(run.held_whole()))
         if run.status == "held":
             out.write("nothing of it was applied; `uso-tui confirm RUN_ID` applies it as it is\n")
+            if applies:
+                out.write(f"confirming it also {applies} (as the store is now)\n")
     if not held:
         return 0
     verb = "would unallocate" if run.status == "held" else "held"

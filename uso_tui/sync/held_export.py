@@ -7,7 +7,7 @@ writes the run's processed file again with the records' real outcomes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Export, MisRecord, Run
@@ -16,7 +16,7 @@ from uso_tui.store.layout import seq_of
 from uso_tui.sync.apply import apply_plan
 from uso_tui.sync.plan import plan
 from uso_tui.sync.plan_types import HELD, Plan
-from uso_tui.sync.runner import add_counts, put_processed, snapshot_in
+from uso_tui.sync.runner import add_counts, put_processed, read_snapshot, snapshot_in
 
 # How a record of a report held whole is listed (plan._hold_whole)
 HELD_WHOLE = "report held whole"
@@ -45,7 +45,7 @@ def exports_of(store: Store, run: Run) -> tuple[dict[str, Export], set[str]]:
     return exports, whole
 
 
-def newer_runs(txn: Transaction, run: Run) -> list[Run]:
+def newer_runs(txn: Transaction | Store, run: Run) -> list[Run]:
     """The school's runs that ran (succeeded or held, not dry) after `run`, newest first: a
     held run's export is out of date once there is one."""
     # by the runs' numbers, which the school's runs are given in order, not by their clock
@@ -57,6 +57,32 @@ def newer_runs(txn: Transaction, run: Run) -> list[Run]:
         if seq_of(r.run_id) > mine and r.status in ("succeeded", "held") and not r.dry_run
     ]
     return sorted(newer, key=lambda r: seq_of(r.run_id), reverse=True)
+
+
+# What confirming a run held whole does besides its unallocations, in the order said
+PREVIEWED = (
+    ("created", "creates {}"),
+    ("updated", "updates {}"),
+    ("restored", "restores {}"),
+    ("auto_linked", "links {}"),
+    ("needs_matching", "opens {} case(s)"),
+    ("invalid", "rejects {} record(s)"),
+)
+
+
+def whole_preview(store: Store, run: Run, today: date) -> str:
+    """What confirming a run held whole applies besides its unallocations, planned now from its
+    export as confirm would (read only, without the lock): "creates 8, updates 2, opens 5
+    case(s)"; "" when it applies nothing else (or no longer applies: the school has run since)."""
+    if not run.comparison or run.status != "held" or newer_runs(store, run):
+        return ""
+    exports, whole = exports_of(store, run)
+    snap, school = read_snapshot(store, run.school), store.school(run.school)
+    plans = [
+        plan(exp, snap, today, school, accept=True) for r, exp in exports.items() if r in whole
+    ]
+    counts = {key: sum(p.counts.get(key, 0) for p in plans) for key, _ in PREVIEWED}
+    return ", ".join(said.format(counts[key]) for key, said in PREVIEWED if counts[key])
 
 
 def apply_held_export(

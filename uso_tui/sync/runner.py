@@ -348,11 +348,15 @@ def _plan_reports(
     return plans
 
 
+def read_snapshot(store: Store, dfe: str) -> Snapshot:
+    """The planner's view of a school read without the lock (a dry run, a preview)."""
+    return _snapshot(store.school_state(dfe), store, None)
+
+
 def _dry_plan(
     store: Store, dfe: str, exports: dict[str, Export], now: datetime, progress: ProgressEmitter
 ) -> dict[str, Plan]:
-    snap = _snapshot(store.school_state(dfe), store, None)
-    return _plan_reports(snap, store.school(dfe), exports, now, progress)
+    return _plan_reports(read_snapshot(store, dfe), store.school(dfe), exports, now, progress)
 
 
 def add_counts(run: Run, plans: dict[str, Plan]) -> None:

@@ -60,9 +60,10 @@ class HeldReview(ModalScreen[list[str] | None]):
     HeldReview #held-comparison { height: auto; max-height: 8; color: $warning; }
     """
 
-    def __init__(self, run: Run, held: list[HeldAccount]) -> None:
+    def __init__(self, run: Run, held: list[HeldAccount], applies: str = "") -> None:
         super().__init__()
         self.run = run
+        self.applies = applies  # a run held whole: what else confirming it does (whole_preview)
         self.held = {h.username: h for h in held}
         self.said: list[str] = []  # the export comparison in full (a run held whole)
 
@@ -144,7 +145,10 @@ class HeldReview(ModalScreen[list[str] | None]):
         count = len(self.held)
         out = Text(end="")
         if self.run.comparison:
-            out.append("y applies this export as it is and ", style="bold")
+            out.append("y applies this export as it is", style="bold")
+            if self.applies:  # what else it does: read before y, not found after it
+                out.append(f" ({self.applies})", style="bold yellow")
+            out.append(" and ", style="bold")
         out.append(
             f"{'' if self.run.comparison else 'y '}unallocates {len(chosen)} of {count}",
             style="bold",
@@ -298,11 +302,13 @@ class ConfirmsHeld(UsoScreen):
     @in_thread("held-review", failure="Cannot read the held accounts")
     def _read_held(self, run: Run) -> None:
         from uso_tui.sync.actions import held_review  # noqa: PLC0415
+        from uso_tui.sync.held_export import whole_preview  # noqa: PLC0415
 
         held = held_review(self.store, run.run_id)
-        self.app.call_from_thread(self._ask_confirm, run, held)
+        applies = whole_preview(self.store, run, self.now().date())
+        self.app.call_from_thread(self._ask_confirm, run, held, applies)
 
-    def _ask_confirm(self, run: Run, held: list[HeldAccount]) -> None:
+    def _ask_confirm(self, run: Run, held: list[HeldAccount], applies: str = "") -> None:
         def answer(kept: list[str] | None) -> None:
             if kept is not None:
                 self.hold_keys()  # and then for the screen as the confirmation leaves it
@@ -311,7 +317,7 @@ class ConfirmsHeld(UsoScreen):
         # The hold is there for a person to look: a `y` typed before the review shows (`y` `y`
         # on a held force run, `c` `y` in the history) is dropped, not taken as its answer.
         self.app.drop_typed_ahead("the held run's review, to read before it is confirmed")
-        self.app.push_screen(HeldReview(run, held), answer)
+        self.app.push_screen(HeldReview(run, held, applies), answer)
         self.keys_go()
 
     @in_thread("held", failure="Not confirmed")
