@@ -1121,3 +1121,63 @@ def test_letters_a_scanner_confuses_are_a_slip_of_the_forename(theirs, ours):
     assert outcome_of(planned, "1").outcome == "needs_matching"
     (case,) = planned.new_cases
     assert [c.username for c in case.candidates] == ["aali.204"]
+
+
+@pytest.mark.parametrize(("short", "long"), [("Seun", "Oluwaseun"), ("Femi", "Oluwafemi")])
+def test_a_yoruba_long_form_in_the_export_claims_an_account_asked_for_under_the_short(short, long):
+    """ "Seun" asked for; Seun and Oluwaseun of one date in the export: Seun's record was linked
+    (the account's own forms do not list Oluwaseun, only his strip to Seun)."""
+    requested = acc("sadeyemi.204", short, "Adeyemi", DOB)
+    planned = _plan([rec("1", short, "Adeyemi", DOB), rec("2", long, "Adeyemi", DOB)], [requested])
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours"),
+    [
+        ("Van Minh", "Van Nam"),
+        ("Abdul Rahman", "Abdul Karim"),
+        ("Mary Jane", "Mary Kate"),
+        ("Muhammad Ali", "Muhammad Omar"),
+    ],
+)
+def test_compound_forenames_sharing_only_a_part_are_two_people(theirs, ours):
+    """Van Minh's account and Van Nam's record of one date (twins) scored 99% as a known-as form:
+    a case for a child with no account, and the co-twin ranked above a true account with a
+    date slip."""
+    from uso_tui.sync.evidence import forename_level, person_of_account, person_of_record
+
+    twin = acc("vnguyen.204", theirs, "Nguyen", DOB, school=OTHER, mis_id="9")
+    record = rec("1", ours, "Nguyen", DOB)
+    assert forename_level(person_of_record(record), person_of_account(twin)) == "different"
+    planned = _plan([record], pool=[twin])
+    assert outcome_of(planned, "1").outcome == "created"
+    # the same child's own account, its date keyed a day out, is still the candidate
+    own = acc("vnguyen2.204", ours, "Nguyen", "2015-04-03", school=OTHER, mis_id="8")
+    (case,) = _plan([record], pool=[twin, own]).new_cases
+    assert [c.username for c in case.candidates] == ["vnguyen2.204"]
+
+
+def test_a_compound_forename_and_its_first_part_alone_are_still_one_name():
+    from uso_tui.sync.evidence import forename_level, person_of_account, person_of_record
+
+    mary = acc("mbrown.204", "Mary Jane", "Brown", DOB)
+    assert (
+        forename_level(person_of_record(rec("1", "Mary", "Brown", DOB)), person_of_account(mary))
+        == "known_as"
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("O'Sullivan", "Sullivan"), ("D'Souza", "De Souza"), ("ab Owen", "Bowen")],
+)
+def test_a_mover_whose_surname_changed_its_start_and_date_slipped_is_a_case(before, after):
+    """Aoife O'Sullivan's account at a local school; her record here as Aoife Sullivan, born a
+    day later: the date-slip block looked only at surnames starting alike, and she had a second
+    account."""
+    theirs = acc("aosullivan.204", "Aoife", before, "2014-05-12", school=OTHER, mis_id="9")
+    planned = _plan([rec("1", "Aoife", after, "2014-05-13")], pool=[theirs])
+    (case,) = planned.new_cases
+    assert case.candidates[0].username == "aosullivan.204"

@@ -182,6 +182,10 @@ class Claims:
         got = self._stands.get(name)
         if got is None:
             out = set(self._forms.get(name, ()))
+            # and the other way: a form of the record's name an account was asked for under
+            # (Seun for Oluwaseun, which the account's own forms do not list)
+            for form in known_as(name):
+                out.update(self._forms.get(form, ()))
             if len(name) == 1:
                 out.update(self._initials.get(name, ()))
             elif name[0] in self._single:

@@ -195,6 +195,8 @@ def forename_level(record: Person, account: Person) -> str:
     if not rec_names or not acc_names:
         return ""
     if rec_names & acc_names or rec_names & account.aliases or acc_names & record.aliases:
+        if _compounds_apart(record, account):
+            return "different"
         return "known_as"
     for one, other in ((record, account), (account, record)):
         if one.fkey and (one.fkey in other.mkeys or one.fkey in other.fparts[1:]):
@@ -209,6 +211,28 @@ def forename_level(record: Person, account: Person) -> str:
             if names_close(rec_name, acc_name):
                 return "similar"
     return "different"
+
+
+def _compounds_apart(one: Person, other: Person) -> bool:
+    """Two forenames of several parts that share one, each with a part of its own that is none
+    of the other's names, forms or slips (Van Minh and Van Nam, Abdul Rahman and Abdul Karim,
+    Mary Jane and Mary Kate, Muhammad Ali and Muhammad Omar): siblings, often twins, not one
+    name's forms. A preferred name that is the other's forename still says known-as."""
+    if len(one.fparts) < 2 or len(other.fparts) < 2:
+        return False
+    if (one.pkey and one.pkey in other.nameset) or (other.pkey and other.pkey in one.nameset):
+        return False
+    return _own_part(one, other) and _own_part(other, one)
+
+
+def _own_part(one: Person, other: Person) -> bool:
+    for part in one.fparts:
+        if part in other.nameset or part in other.aliases or part in other.mkeys:
+            continue
+        if any(names_close(part, theirs) for theirs in other.fparts):
+            continue
+        return True
+    return False
 
 
 def _own_name(one: Person, other: Person) -> bool:

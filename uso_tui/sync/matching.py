@@ -384,8 +384,13 @@ class CandidateIndex:
         if sub is None:
             sub = self._dob_initial[dob] = {}
             for position in self.by_dob.get(dob, ()):
-                for part in parts(self.accounts[position].surname):
+                account = self.accounts[position]
+                for part in parts(account.surname):
                     sub.setdefault(part[:2], []).append(position)
+                # and by the forename's (marked apart from the surnames'), for a surname that
+                # changed its start (O'Sullivan and Sullivan, D'Souza and De Souza)
+                if fk := key(account.forename):
+                    sub.setdefault("=" + fk[:2], []).append(position)
         return sub
 
     def _block(self, rec: MisRecord) -> set[int]:
@@ -403,8 +408,10 @@ class CandidateIndex:
                 if len(got) <= DOB_CROWD:
                     found.update(got)
             # A mistyped date (a digit changed, two exchanged, a day, month or year out), with the
-            # surname's first two letters to keep the block small.
+            # surname's or the forename's first two letters to keep the block small.
             initials = {p[:2] for p in parts(rec.surname)}
+            if fk := key(rec.forename):
+                initials.add("=" + fk[:2])
             for variant in (
                 *one_digit_variants(dob),
                 *transposed_variants(dob),
