@@ -1181,3 +1181,21 @@ def test_a_mover_whose_surname_changed_its_start_and_date_slipped_is_a_case(befo
     planned = _plan([rec("1", "Aoife", after, "2014-05-13")], pool=[theirs])
     (case,) = planned.new_cases
     assert case.candidates[0].username == "aosullivan.204"
+
+
+def test_a_middle_name_many_namesakes_share_is_no_rare_fact():
+    """Thirty Muhammad Khans in the LA, six of them Ayaan: a new Muhammad Ayaan Khan born
+    months from one of them scored 53% (the middle name weighed as if rare), a case for a
+    child with no account. His own account, by date, is still found."""
+    middles = ["Ayaan"] * 6 + ["Ali", "Omar", "Hamza", "Yusuf", "Ibrahim", "Zayn"] * 4
+    pool = [
+        acc(f"mkhan{i}.204", "Muhammad", "Khan", f"2015-{1 + i % 12:02d}-{1 + i:02d}",
+            school=OTHER, mis_id=str(100 + i), middle_names=m)
+        for i, m in enumerate(middles)
+    ]  # fmt: skip
+    ayaan = pool[0]  # born 2015-01-01
+    newcomer = rec("1", "Muhammad", "Khan", "2015-06-17", middle_names="Ayaan")
+    assert outcome_of(_plan([newcomer], pool=pool), "1").outcome == "created"
+    own = rec("2", "Muhammad", "Khan", ayaan.dob, middle_names="Ayaan")
+    (case,) = _plan([own], pool=pool).new_cases
+    assert case.candidates[0].username == ayaan.username

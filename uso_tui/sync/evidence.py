@@ -386,7 +386,13 @@ def compare_with_total(
             level = "equal"
         else:
             level = "overlap" if set(record.mkeys) & set(account.mkeys) else "different"
-        out.append(("middle", level, weights["middle", level]))
+        weight = weights["middle", level]
+        if level == "equal":
+            # among many namesakes (Muhammad Khan), a middle name is as rare as it is among them
+            share = tf("middle", f"{record.fkey} {record.skey}\t{' '.join(record.mkeys)}")
+            if share is not None:
+                weight = min(weight, model.weight("middle", "equal", share))
+        out.append(("middle", level, weight))
     sl = surname_level(record, account)
     if sl:
         out.append(("surname", sl, exact[1] if sl == "equal" else weights["surname", sl]))

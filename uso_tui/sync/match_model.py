@@ -107,6 +107,9 @@ TF_FLOOR = 2e-4
 # A name's frequency is counted as if the pool had this many more accounts, each with the
 # field's `u` (small pools say little about how common a name is).
 TF_SMOOTHING = 1000
+# A middle name agreeing weighs by its share among the accounts of the record's whole name when
+# at least this many bear it (match_model's fixed u otherwise).
+MIDDLE_NAMESAKES = 5
 # The prior assumes a pool of at least this many accounts (a new install's first school is
 # not evidence that people are few).
 PRIOR_MIN_POOL = 5000

@@ -317,6 +317,8 @@ class CandidateIndex:
         share (None for any other date)."""
         if not name:
             return None
+        if field_ == "middle":
+            return self._middle_share(name)
         if field_ == "dob":  # only a placeholder date's (DOB_CROWD): real dates weigh alike
             count = len(self.by_dob.get(name, ()))
             return model.frequency("dob", count, len(self.accounts)) if count > DOB_CROWD else None
@@ -328,6 +330,25 @@ class CandidateIndex:
             if not count:
                 return 0.0
         return model.frequency(field_, count, len(self.accounts))
+
+    def _middle_share(self, name: str) -> float | None:
+        """`name` is "forename surname<TAB>middle names" (keys): the share of the other accounts
+        of that whole name with those middle names, when at least model.MIDDLE_NAMESAKES bear
+        the name (Ayaan is no rare fact among thirty Muhammad Khans, six of them Ayaan); None
+        otherwise, or when no other namesake has them."""
+        whole, _, middle = name.partition("\t")
+        self._counted()  # (indexes the pool by whole name)
+        accounts = self.accounts
+        namesakes = [
+            p
+            for p in self._by_name.get(whole, ())
+            if not self._superseded(accounts[p].username, p)
+        ]
+        if len(namesakes) < model.MIDDLE_NAMESAKES:
+            return None
+        same = sum(1 for p in namesakes if " ".join(parts(accounts[p].middle_names)) == middle)
+        share = (same - 1) / (len(namesakes) - 1)  # less the candidate itself
+        return share if share > 0 else None
 
     def _counted(self) -> dict[str, dict[str, int]]:
         """The pool's name counts, made once (and the accounts by whole name, _by_name, in the
