@@ -340,9 +340,7 @@ class CandidateIndex:
         self._counted()  # (indexes the pool by whole name)
         accounts = self.accounts
         namesakes = [
-            p
-            for p in self._by_name.get(whole, ())
-            if not self._superseded(accounts[p].username, p)
+            p for p in self._by_name.get(whole, ()) if not self._superseded(accounts[p].username, p)
         ]
         if len(namesakes) < model.MIDDLE_NAMESAKES:
             return None
