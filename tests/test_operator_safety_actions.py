@@ -498,9 +498,33 @@ def test_create_asks_first_when_a_candidate_has_become_the_person_since_the_case
     (old,) = {c["username"] for c in here.candidates} & {c["username"] for c in there.candidates}
     assert max(c["score"] for c in there.candidates) < 90
     actions.resolve_case(env.store, here.case_id, operator="desk", now=DAY4, match=old)
-    with pytest.raises(NeedsConfirmation, match=f"{old} scores 1?[0-9][0-9]% now"):
+    with pytest.raises(NeedsConfirmation, match=f"{old} holds this record's names and date"):
         actions.resolve_case(env.store, there.case_id, operator="desk2", now=DAY4, create=True)
     assert env.store.cases(third, "open")  # nothing written
     actions.resolve_case(
         env.store, there.case_id, operator="desk2", now=DAY4, create=True, force=True
     )
+
+
+def test_create_is_not_asked_again_of_a_candidate_that_has_not_changed():
+    """The guard weighed candidates again against no pool at all (every name rare): a 61%
+    candidate, unchanged since, read as 99% and a plain create needed forcing."""
+    from uso_tui.domain.models import Account, MatchCase
+
+    record = iris_student("901", "Mohammed", "Khan", "2014-05-06")
+    theirs = Account(
+        username="mkhan9.204", role="pupil", forename="Mohammed", surname="Khan",
+        dob="2014-06-05", school="204-1001", source="mis",
+    )  # fmt: skip
+    case = MatchCase(
+        case_id="c1", school=DFE, report="students", role="pupil",
+        record={"report": "students", "mis_id": "901", "forename": record["forename"],
+                "surname": record["surname"], "dob": record["dob"]},
+        candidates=[{"username": "mkhan9.204", "score": 61}],
+    )  # fmt: skip
+
+    class Txn:
+        def find_account(self, username):
+            return theirs if username == theirs.username else None
+
+    assert actions.create_guard(Txn(), case) is None

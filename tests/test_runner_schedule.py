@@ -77,6 +77,18 @@ async def test_a_host_down_over_midnight_catches_up_the_day_it_missed(env):
     assert THIRD in {r.run.school for r in await due(env, datetime(2026, 3, 12, 23, 31))}
 
 
+def test_a_school_added_after_midnight_waits_for_its_own_time(env):
+    """Added at 00:30 with a daily time of 20:00: yesterday's 20:00 was no time of its, and its
+    first import started at once in the night."""
+    school = dataclasses.replace(
+        env.store.school(DFE), daily_at="20:00", created_at="2026-03-11T00:30:00"
+    )
+    with env.store.transaction("test") as txn:
+        txn.put_school(school)
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 0, 35))}
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 20, 5))}
+
+
 async def test_a_run_stamped_by_a_clock_that_was_ahead_does_not_stop_the_schedule(env):
     """One pass with the clock a year ahead: the school's last run looked later than any day to
     come, and it ran on none of the next sixty days."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
 from uso_tui.domain.models import Account, AuditEvent, MatchCase, MisRecord, Run, School
-from uso_tui.domain.names import upn_key
+from uso_tui.domain.names import normalise, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
@@ -425,40 +425,43 @@ def resolve_case(
 def create_guard(txn: Transaction, case: MatchCase) -> tuple[str, str] | None:
     """Why a new account for the case's record needs confirming: its best candidate that no
     other record of the school's export holds scores CREATE_GUARD% or more (probably this
-    person: a new account gives them two), as the case scored it or as the account is now (an
-    operator matched it to this person at another school since, renaming it), as (that
-    username, what to say). None when there is no such candidate."""
-    free = []
+    person: a new account gives them two), or has become the record's person since the case
+    scored it (an operator matched it to them at another school: it holds the record's names
+    and date of birth, or its UPN, now), as (that username, what to say). None when there is
+    no such candidate."""
+    rec = case.mis_record()
+    best: tuple[Account, dict[str, Any]] | None = None
     for cand in case.candidates:  # best first
         acc = txn.find_account(cand["username"])
-        if acc is not None and case.taken_by(acc) is None:
-            free.append((cand, acc))
-    if not free:
+        if acc is None or case.taken_by(acc) is not None:
+            continue
+        if _holds_the_record(acc, rec):
+            return acc.username, (
+                f"{acc.username} holds this record's names and date of birth (or its UPN) now "
+                f"(it scored {cand.get('score', 0)}% when the case opened): if that is this "
+                "person, match it; a new account gives them two"
+            )
+        if best is None:
+            best = (acc, cand)
+    if best is None or best[1].get("score", 0) < CREATE_GUARD:
         return None
-    now = _scores_now(case, [acc for _, acc in free])
-    best, score = None, 0
-    for cand, acc in free:
-        if (mine := max(cand.get("score", 0), now.get(acc.username, 0))) > score:
-            best, score = acc, mine
-    if best is None or score < CREATE_GUARD:
-        return None
-    when = " now" if now.get(best.username, 0) > _stored(case, best.username) else ""
-    return best.username, (
-        f"{best.username} scores {score}%{when}: if that is this person, match it; a new "
+    acc, cand = best
+    return acc.username, (
+        f"{acc.username} scores {cand['score']}%: if that is this person, match it; a new "
         "account gives them two"
     )
 
 
-def _stored(case: MatchCase, username: str) -> int:
-    return next((c.get("score", 0) for c in case.candidates if c["username"] == username), 0)
-
-
-def _scores_now(case: MatchCase, accounts: list[Account]) -> dict[str, int]:
-    """The case's record weighed against `accounts` as they are now (by username)."""
-    from uso_tui.sync.matching import CandidateIndex  # noqa: PLC0415 - only a create needs it
-
-    found = CandidateIndex([]).candidates(case.mis_record(), case.school, extra=accounts)
-    return {c.username: c.score for c in found}
+def _holds_the_record(acc: Account, rec: MisRecord) -> bool:
+    """The account has the record's forename, surname and date of birth, or its permanent UPN."""
+    upn = upn_key(rec.upn)
+    if upn and not upn[-1].isalpha() and upn == upn_key((acc.extra or {}).get("upn")):
+        return True
+    return bool(rec.dob) and (normalise(acc.forename), normalise(acc.surname), acc.dob) == (
+        normalise(rec.forename or ""),
+        normalise(rec.surname or ""),
+        rec.dob,
+    )
 
 
 @dataclasses.dataclass(slots=True)

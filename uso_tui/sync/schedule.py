@@ -42,12 +42,14 @@ def _slot(school: School, now: datetime, last: str | None) -> datetime | None:
     """The school's latest daily time up to `now`: today's once passed; before it, yesterday's
     if it passed less than CATCH_UP ago with no run since (a 23:58 school under a five-minute
     cron, whose 23:55 pass is early and 00:00 pass the next day, or a host down over
-    midnight, ran on no day at all). None: not due yet today."""
+    midnight, ran on no day at all), for a school there then. None: not due yet today."""
     today = _due_at(school, now)
     if now >= today:
         return today
     yesterday = today - timedelta(days=1)
-    if now - yesterday <= CATCH_UP and not (last and last >= iso(yesterday)):
+    since = iso(yesterday)
+    known = last or school.created_at  # (a school added since was not due then)
+    if now - yesterday <= CATCH_UP and known and known < since:
         return yesterday
     return None
 
