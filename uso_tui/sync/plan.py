@@ -407,12 +407,12 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             # (to it, or to the account asked for here), never linked automatically
             taken.discard(target.username)
             searching.append(rec)
-    waiting = AskedFor(unlinked_here)
+    asked = AskedFor(unlinked_here)  # (not `waiting`: the open cases' list above)
     for rec in searching:
         planned.candidates_searched += 1
         assert index is not None
         cands = index.candidates(
-            rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()), keep=waiting.of(rec)
+            rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()), keep=asked.of(rec)
         )
         if cands:
             planned.new_cases.append(NewCase(rec, cands))
@@ -434,7 +434,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             planned.creates.append(rec)
             out(rec, CREATED, "new: no similar account")
 
-    refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, waiting)
+    refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, asked)
     _contested([(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed)
     _why_not_linked(planned.new_cases, unlinked_here, claims)
     # Open cases whose record is gone from this complete export.
