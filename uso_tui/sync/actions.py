@@ -430,26 +430,25 @@ def create_guard(txn: Transaction, case: MatchCase) -> tuple[str, str] | None:
     and date of birth, or its UPN, now), as (that username, what to say). None when there is
     no such candidate."""
     rec = case.mis_record()
-    best: tuple[Account, dict[str, Any]] | None = None
-    for cand in case.candidates:  # best first
-        acc = txn.find_account(cand["username"])
-        if acc is None or case.taken_by(acc) is not None:
-            continue
+    free = [
+        (acc, cand)
+        for cand in case.candidates  # best first
+        if (acc := txn.find_account(cand["username"])) is not None and case.taken_by(acc) is None
+    ]
+    if free and free[0][1].get("score", 0) >= CREATE_GUARD:
+        acc, cand = free[0]
+        return acc.username, (
+            f"{acc.username} scores {cand['score']}%: if that is this person, match it; a new "
+            "account gives them two"
+        )
+    for acc, cand in free:
         if _holds_the_record(acc, rec):
             return acc.username, (
                 f"{acc.username} holds this record's names and date of birth (or its UPN) now "
                 f"(it scored {cand.get('score', 0)}% when the case opened): if that is this "
                 "person, match it; a new account gives them two"
             )
-        if best is None:
-            best = (acc, cand)
-    if best is None or best[1].get("score", 0) < CREATE_GUARD:
-        return None
-    acc, cand = best
-    return acc.username, (
-        f"{acc.username} scores {cand['score']}%: if that is this person, match it; a new "
-        "account gives them two"
-    )
+    return None
 
 
 def _holds_the_record(acc: Account, rec: MisRecord) -> bool:
