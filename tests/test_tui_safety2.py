@@ -375,6 +375,34 @@ async def test_add_school_checks_each_field_and_masks_the_secret(demo):
     assert store.secret("204-3299") == "t0p-s3cret"
 
 
+async def test_add_school_tests_the_connection_before_adding(demo):
+    """ctrl+t in Add school, as in Settings: a wrong secret or host was found only by the
+    school's first run ("connection failed ... gave up after 5 tries"). Nothing is added."""
+    store = demo.store
+    known = store.school(demo.held_school)
+    before = {s.dfe for s in store.list_schools()}
+    async with started(store) as (app, pilot):
+        burst(app, "n")
+        await settle(pilot)
+        form = app.screen
+        await press(pilot, "ctrl+t")  # nothing typed: each field says what it needs
+        assert "Fix the fields marked above to test." in screen_text(app)
+        values = {"dfe": "204-3299", "url": known.url, "client_id": known.client_id}
+        for field, value in {**values, "secret": "wrong"}.items():
+            form.query_one(f"#f-{field}", Input).value = value
+        if form.mis != known.mis:
+            await press(pilot, "ctrl+o")
+        await press(pilot, "ctrl+t")
+        await settle(pilot, 4)
+        assert "Connection failed" in screen_text(app)
+        form.query_one("#f-secret", Input).value = store.secret(demo.held_school)
+        await press(pilot, "ctrl+t")
+        await settle(pilot, 4)
+        assert "Connection OK: token received" in screen_text(app)
+        assert app.screen is form
+    assert {s.dfe for s in store.list_schools()} == before
+
+
 async def test_a_refused_form_focuses_its_first_wrong_field(demo):
     """ctrl+s on a form with mistakes puts the cursor in the first field marked, its text
     selected: what is typed next mends it, not the field the cursor was left in. A DfE already

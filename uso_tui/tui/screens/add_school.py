@@ -34,6 +34,7 @@ class AddSchoolScreen(SettingsForm):
     BINDINGS = [
         Binding("ctrl+s", "save", "Add school"),
         Binding("ctrl+o", "change_mis", "Other MIS"),
+        Binding("ctrl+t", "test", "Test connection"),
         Binding("down", "app.focus_next", "Next field", show=False),
         Binding("up", "app.focus_previous", "Previous field", show=False),
         Binding("escape", "leave", "Back"),
@@ -143,6 +144,25 @@ class AddSchoolScreen(SettingsForm):
         self.app.pop_screen()
         self.app.open_school(school.dfe)
         self.keys_go()
+
+    def action_test(self) -> None:
+        """The connection tried with what is typed, before the school is added (a wrong host or
+        secret was found only by its first run)."""
+        fields = ("dfe", "url", "client_id", "secret", "reports")
+        if not all([self.validate_field(field) for field in fields]):  # (each field's error shown)
+            self.set_status(Text("Fix the fields marked above to test.", style="bold red"))
+            return
+        dfe = self.check("dfe")
+        trial = School(
+            dfe=dfe,
+            name=self.value("name") or dfe,
+            mis=self.mis,
+            url=self.check("url"),
+            client_id=self.check("client_id"),
+            reports=self.check("reports"),
+        )
+        self.set_status(Text("Testing connection: getting a token…", style="bold cyan"))
+        self.connection_test(dfe, trial, self.check("secret"))
 
     def action_change_mis(self) -> None:
         self.mis = next(k for k in MIS_KINDS if k != self.mis)

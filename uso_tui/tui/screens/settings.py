@@ -5,7 +5,6 @@ The client secret is never read back from the store: the field is always empty; 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 from rich.text import Text
@@ -314,24 +313,7 @@ class SettingsScreen(SettingsForm):
             self.set_status(Text("Type the Client Secret to test.", style="bold red"))
             return
         self.set_status(Text("Testing connection: getting a token…", style="bold cyan"))
-        self.test(trial, secret)
-
-    @in_thread("settings-test")
-    def test(self, trial: School, secret: str | None) -> None:
-        from uso_tui.sync.actions import test_connection  # noqa: PLC0415
-
-        tried = attempt(
-            lambda: asyncio.run(test_connection(self.store, self.dfe, school=trial, secret=secret)),
-            error_text,
-        )
-        if tried.error is not None or tried.value is None:
-            text = plain(f"Connection failed: {tried.error}", "bold red")
-        else:
-            parts = ", ".join(
-                f"{REPORT_LABELS.get(r, r)} {n:,} records" for r, n in tried.value.items()
-            )
-            text = Text(f"Connection OK: token received; {parts}.", style="bold green")
-        self.app.call_from_thread(self.set_status, text)
+        self.connection_test(self.dfe, trial, secret)
 
     def unsaved(self) -> bool:
         if self.school is None:

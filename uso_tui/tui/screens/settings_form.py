@@ -4,6 +4,7 @@ checks shown as the operator types, and escape that asks before discarding an ed
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 from rich.text import Text
@@ -13,9 +14,13 @@ from textual.containers import Horizontal
 from textual.widgets import Checkbox, Input, Static
 
 from uso_tui.domain.errors import UsoError
+from uso_tui.domain.models import School
+from uso_tui.domain.schools import REPORT_LABELS
+from uso_tui.tui.applying import attempt, error_text
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.widgets import Confirm, LineInput, TickBox
+from uso_tui.tui.workers import in_thread
 
 REPORTS = ("staff", "students")
 
@@ -113,6 +118,25 @@ class SettingsForm(UsoScreen):
     # -- status and leaving ---------------------------------------------------------------------
 
     _says_fix = False  # the status line points at fields marked wrong
+
+    @in_thread("settings-test")
+    def connection_test(self, dfe: str, trial: School, secret: str | None) -> None:
+        """A token got and each enabled report counted with the settings as typed (not saved:
+        `trial`; the secret typed, or None for the one stored); said on the status line."""
+        from uso_tui.sync.actions import test_connection  # noqa: PLC0415
+
+        tried = attempt(
+            lambda: asyncio.run(test_connection(self.store, dfe, school=trial, secret=secret)),
+            error_text,
+        )
+        if tried.error is not None or tried.value is None:
+            text = plain(f"Connection failed: {tried.error}", "bold red")
+        else:
+            parts = ", ".join(
+                f"{REPORT_LABELS.get(r, r)} {n:,} records" for r, n in tried.value.items()
+            )
+            text = Text(f"Connection OK: token received; {parts}.", style="bold green")
+        self.app.call_from_thread(self.set_status, text)
 
     def set_status(self, text: Text) -> None:
         self._says_fix = "fix the fields marked" in text.plain
