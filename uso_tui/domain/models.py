@@ -444,6 +444,9 @@ class Export:
     records: list[MisRecord]
     pages: int = 0
     repeated_ids: list[str] = field(default_factory=list)
+    # Records sent again identically on the page they were first on (kept once): counted in
+    # IRIS's totalCount, no sign of records missed
+    repeated_on_a_page: int = 0
     # The number of records IRIS said the report holds (totalCount of its first page), if it
     # said: fewer arrived means records may be missing, so their accounts are not unallocated.
     claimed: int | None = None
@@ -465,4 +468,6 @@ class Export:
     @property
     def missing(self) -> int:
         """How many records fewer than IRIS said arrived (0 when it said nothing or no fewer)."""
-        return max(0, self.claimed - self.size) if self.claimed is not None else 0
+        if self.claimed is None:
+            return 0
+        return max(0, self.claimed - self.size - self.repeated_on_a_page)

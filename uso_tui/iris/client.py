@@ -324,7 +324,8 @@ class IrisClient:
             )
 
         raw = [r for n in sorted(pages) for r in pages[n]]
-        export = self._build_export(ctx, report, raw, len(pages), sieve is not None)
+        page_of = [n for n in sorted(pages) for _ in pages[n]]
+        export = self._build_export(ctx, report, raw, len(pages), sieve is not None, page_of)
         export.claimed = claimed_count
         if belied:
             export.doubts.append(belied)
@@ -407,31 +408,48 @@ class IrisClient:
         return body
 
     def _build_export(
-        self, ctx: _Ctx, report: str, raw: list[_Item], pages: int, sieved: bool = False
+        self,
+        ctx: _Ctx,
+        report: str,
+        raw: list[_Item],
+        pages: int,
+        sieved: bool = False,
+        page_of: list[int] | None = None,
     ) -> Export:
+        """`page_of`: the page each item of `raw` came on (None: one page each, as if apart)."""
         first: dict[str, dict[str, Any]] = {}  # MIS id -> its first record
+        first_page: dict[str, int] = {}
         # MIS id -> its records' canonical JSON, made only for an id given more than once (a
         # comparison with each earlier record cost quadratic time: 40,000 records of one id
         # held the event loop for minutes)
-        seen: dict[str, set[bytes]] = {}
+        seen: dict[str, dict[bytes, int]] = {}  # (and the page each of them came on)
         kept: list[_Item] = []
-        twice: dict[str, None] = {}  # the ids of records sent twice, in order
-        for item in raw:
+        twice: dict[str, None] = {}  # the ids of records sent twice across pages, in order
+        on_one_page = 0  # records sent again identically on the page they were first on
+        for at, item in enumerate(raw):
             doc, mis_id = item[0], item[1]
+            page = page_of[at] if page_of is not None else at
             earlier = first.get(mis_id)
             if earlier is None:
                 first[mis_id] = doc
+                first_page[mis_id] = page
                 kept.append(item)
                 continue
             docs = seen.get(mis_id)
             if docs is None:
-                docs = seen[mis_id] = {_canonical(earlier)}
+                docs = seen[mis_id] = {_canonical(earlier): first_page[mis_id]}
             key = _canonical(doc)
             if key in docs:
-                # The same record twice (the data moved while IRIS was paging): keep it once.
-                twice[mis_id] = None
+                # The same record twice, kept once. Across pages: the data moved while IRIS was
+                # paging (a record may have been skipped as one was repeated). On one page (one
+                # answer, no paging between them): a row the MIS or IRIS holds twice, no doubt
+                # about the rest (IRIS counts it in its totalCount too).
+                if docs[key] == page:
+                    on_one_page += 1
+                else:
+                    twice[mis_id] = None
                 continue
-            docs.add(key)
+            docs[key] = page
             kept.append(item)
         repeated = list(twice)
         if repeated:
@@ -444,9 +462,17 @@ class IrisClient:
                 shown,
             )
             _event(ctx, f"{len(repeated)} record(s) repeated across pages, kept once")
+        if on_one_page:
+            _event(ctx, f"{on_one_page} record(s) sent twice on one page, kept once")
         if not sieved:
             records = [rec for _, _, rec, _ in kept if rec is not None]
-            return Export(report=report, records=records, pages=pages, repeated_ids=repeated)
+            return Export(
+                report=report,
+                records=records,
+                pages=pages,
+                repeated_ids=repeated,
+                repeated_on_a_page=on_one_page,
+            )
         parse = PARSERS[report]
         parsed: list[MisRecord] = []
         same: dict[str, tuple[dict[str, Any], Any]] = {}
@@ -464,6 +490,7 @@ class IrisClient:
             records=parsed,
             pages=pages,
             repeated_ids=repeated,
+            repeated_on_a_page=on_one_page,
             same=same,
             raw=raws,
             parse=parse,
