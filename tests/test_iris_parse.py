@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
+import pytest
+
 from uso_tui.domain.models import MisRecord
 from uso_tui.domain.names import normalise
 from uso_tui.iris.parse import iso_date, parse_employee, parse_student, record_id
@@ -108,8 +110,33 @@ def test_only_design_fields_are_kept() -> None:
     assert staff.gender is None and staff.title is None and staff.is_teaching is True
 
 
+@pytest.mark.parametrize(
+    "raw", ["2026-11-23", "2026/11/23", "20261123", "23/11/2026", "23.11.2026", "23-11-2026"]
+)
+def test_dates_in_the_forms_an_mis_exports_them(raw) -> None:
+    """A leaving date as 20261123 or 23.11.2026 was dropped as unreadable: the leaver kept
+    access (or, once unallocated, was restored), nothing said."""
+    rec = parse_student({"schoolId": "1", "dob": raw, "leavingDate": raw})
+    assert rec.dob == rec.leaving_date == "2026-11-23" and rec.leaving_raw is None
+
+
+def test_an_unreadable_leaving_date_is_kept_raw_and_the_record_is_invalid() -> None:
+    from collections import Counter
+
+    from uso_tui.sync.plan import _invalid_reason
+
+    rec = parse_student(
+        {"schoolId": "1", "forename": "A", "surname": "B", "dob": "2014-01-02",
+         "leavingDate": "2026-11-31"}
+    )  # fmt: skip
+    assert rec.leaving_date is None and rec.leaving_raw == "2026-11-31"
+    assert _invalid_reason(rec, "2026-12-05", Counter({"1": 1})) == (
+        "unreadable leaving date '2026-11-31'"
+    )
+
+
 def test_unparseable_dob_kept_raw() -> None:
-    for raw in ("31/02/2012", "2012-02-30", "not a date", "2012-13-01T00:00:00", "2012/05/03"):
+    for raw in ("31/02/2012", "2012-02-30", "not a date", "2012-13-01T00:00:00", "2012/05-03"):
         rec = parse_student({"schoolId": "1", "dob": raw})
         assert rec.dob is None and rec.dob_raw == raw
     rec = parse_employee({"id": 1, "dateOfBirth": None})

@@ -80,6 +80,7 @@ async def test_first_run_creates_accounts_processed_file_audit_and_summary(env):
         "dob_raw",
         "enrolment_date",
         "leaving_date",
+        "leaving_raw",
         "email",
         "person_guid",
         "gender",

@@ -173,6 +173,7 @@ class MisRecord(_Record):
     dob_raw: str | None = None  # what IRIS sent when it did not parse (for the invalid reason)
     enrolment_date: str | None = None
     leaving_date: str | None = None
+    leaving_raw: str | None = None  # a leaving date sent that did not parse (the record is invalid)
     email: str | None = None
     person_guid: str | None = None
     gender: str | None = None

@@ -23,10 +23,12 @@ from uso_tui.domain.models import MisRecord
 from uso_tui.domain.names import upn_key
 
 MAX_TEXT = 200
-_DATE_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T ]\S*\s*$)")
+_DATE_RE = re.compile(r"^\s*(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?:$|[T ]\S*\s*$)")
+# ISO's basic form (20261123), year first: no other reading
+_BASIC_DATE_RE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
 # A UK MIS's own way (DD/MM/YYYY), which an export sometimes carries despite section 4: a
 # leaving date dropped as unreadable would keep a leaver's access with nothing said.
-_UK_DATE_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})(?:$|[T ]\S*\s*$)")
+_UK_DATE_RE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:$|[T ]\S*\s*$)")
 
 
 def text(value: Any) -> str | None:
@@ -69,20 +71,22 @@ _DATES: dict[str, str | None] = {}  # IRIS sends the same few thousand dates aga
 
 
 def iso_date(value: Any) -> str | None:
-    """`YYYY-MM-DD` from an ISO date or date-time string (or a UK `DD/MM/YYYY` one); None when
+    """`YYYY-MM-DD` from an ISO date or date-time string (also with slashes, or in ISO's basic
+    form 20261123), or a UK one, day first (`DD/MM/YYYY`, `DD.MM.YYYY`, `DD-MM-YYYY`); None when
     absent or unparseable."""
     if type(value) is not str:
         return None
     got = _DATES.get(value, _MISSING)
     if got is not _MISSING:
         return got  # type: ignore[return-value]
-    match = _DATE_RE.match(value)
     out: str | None = None
-    if match:
+    if match := _DATE_RE.match(value):
+        year, month, day = match[1], match[3], match[4]
+    elif match := _BASIC_DATE_RE.match(value):
         year, month, day = match[1], match[2], match[3]
-    elif uk := _UK_DATE_RE.match(value):
-        year, month, day = uk[3], uk[2], uk[1]
-    if match or uk:
+    elif match := _UK_DATE_RE.match(value):
+        year, month, day = match[4], match[3], match[1]
+    if match:
         try:
             out = date(int(year), int(month), int(day)).isoformat()
         except ValueError:  # 2012-02-30
@@ -97,7 +101,8 @@ _MISSING = object()
 
 
 def _dob(value: Any) -> tuple[str | None, str | None]:
-    """(dob, dob_raw): dob_raw only when something was sent that is not a date."""
+    """(date, raw): raw only when something was sent that is not a date (a date of birth, a
+    leaving date)."""
     parsed = iso_date(value)
     if parsed is not None:
         return parsed, None
@@ -159,7 +164,7 @@ def _builder(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], MisRecord]:
 
 _RECORD = _builder((
     "report", "mis_id", "forename", "surname", "preferred_name", "middle_names", "dob", "dob_raw",
-    "enrolment_date", "leaving_date", "email", "person_guid", "gender", "year_group",
+    "enrolment_date", "leaving_date", "leaving_raw", "email", "person_guid", "gender", "year_group",
     "form_group", "upn", "title", "initials", "system_status", "is_teaching",
 ))  # fmt: skip
 
@@ -169,6 +174,7 @@ def _person(doc: dict[str, Any], report: str, id_key: str, dob_key: str, middle_
     date of birth and middle names under keys of its own."""
     get = doc.get
     dob, dob_raw = _dob(get(dob_key))
+    leaving, leaving_raw = _dob(get("leavingDate"))
     return (
         report,
         _id(get(id_key)),
@@ -179,7 +185,8 @@ def _person(doc: dict[str, Any], report: str, id_key: str, dob_key: str, middle_
         dob,
         dob_raw,
         iso_date(get("enrolmentDate")),
-        iso_date(get("leavingDate")),
+        leaving,
+        leaving_raw,
         text(get("schoolEmailAddress")),
         text(get("personGuid")),
     )

@@ -95,6 +95,7 @@ def record_row(report: str, mis_id: str, row: dict[str, Any], *outcome: str | No
         None,  # dob_raw
         extra("enrolment_date"),
         None,  # leaving_date
+        None,  # leaving_raw
         field("email") or None,
         extra("person_guid"),
         extra("gender"),

@@ -87,6 +87,7 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
         and surname[0] not in BLANK_LETTERS
         and rec.mis_id
         and dup[rec.mis_id] == 1
+        and rec.leaving_raw is None
     ):
         return None
     if not rec.mis_id:
@@ -109,6 +110,9 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
     for label, value in (("forename", rec.forename), ("surname", rec.surname)):
         if not normalise_cached(value):  # (letters blank on screen are none: Hangul fillers)
             return f"{label} {value!r} contains no letters"
+    if rec.leaving_raw is not None:
+        # (taken as no leaving date, a leaver's account was restored, nothing said)
+        return f"unreadable leaving date {rec.leaving_raw!r}"
     return None
 
 
