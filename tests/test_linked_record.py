@@ -744,3 +744,24 @@ def test_one_person_s_corrections_stay_updates(before, after):
     from uso_tui.sync.plan import another_person
 
     assert another_person(_record(*after), _holder(*before), lambda: []) == ""
+
+
+def test_a_change_of_mis_id_format_keeps_every_account_its_record_s(tmp_path):
+    """The MIS's export changed its ids' format (007 sent as 7, ab12 as AB12): each account was
+    unallocated as a leaver and a case opened with it at 100%; a school re-padded whole was held
+    whole as "0 of 30 records linked before"."""
+    padded = [iris_student(f"00{i + 1}", f"Pupil{chr(65 + i)}", "Reid", "2014-03-0" + str(i + 1))
+              for i in range(3)]  # fmt: skip
+    lettered = iris_student("ab12", "Cara", "Reid", "2014-05-01")
+    env = Env(tmp_path / "store")
+    env.add_school(students=[*padded, lettered, OTHER])
+    env.sync(DAY1)
+    before = {a.username: (a.status, a.mis_id) for a in env.store.school_accounts(DFE)}
+    reformatted = [dict(p, schoolId=p["schoolId"].lstrip("0")) for p in padded]
+    env.set_students(DFE, [*reformatted, dict(lettered, schoolId="AB12"), OTHER])
+    run = env.sync(DAY2)
+    assert run.status == "succeeded" and not run.held_usernames
+    assert run.counts["unallocated"] == 0 and run.counts["needs_matching"] == 0
+    assert run.counts["created"] == 0
+    assert {a.username: (a.status, a.mis_id) for a in env.store.school_accounts(DFE)} == before
+    assert env.sync(DAY3).counts["unallocated"] == 0  # and on the next run too

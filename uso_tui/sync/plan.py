@@ -116,6 +116,48 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
     return None
 
 
+def _id_key(mis_id: str) -> str:
+    """An MIS id as compared across a change of its format: leading zeros and case dropped."""
+    return mis_id.strip().lstrip("0").casefold() or "0"
+
+
+def _ids_as_linked(
+    export: Export, linked: dict[str, dict[str, Any]], cases_by_id: dict[str | None, MatchCase]
+) -> Export:
+    """The export with each record whose MIS id is a linked account's in another format (007
+    sent as 7, ab12 as AB12: the MIS's export changed), that account's own id absent, read under
+    the account's id: its account is still its (it was unallocated as a leaver, a case opened
+    with it at 100%, and a school re-padded whole was held whole, every record "new")."""
+    loose = [
+        r
+        for r in export.records
+        if r.mis_id and r.mis_id not in linked and r.mis_id not in cases_by_id
+    ]
+    if not loose or not linked:
+        return export
+    sent = {r.mis_id for r in export.records} | export.same.keys()
+    by_key: dict[str, list[str]] = {}
+    for mis_id in linked:
+        if mis_id not in sent:
+            by_key.setdefault(_id_key(mis_id), []).append(mis_id)
+    if not by_key:
+        return export
+    sent_keys = Counter(_id_key(mis_id) for mis_id in sent)
+    renamed: dict[str, str] = {}
+    for rec in loose:
+        key = _id_key(rec.mis_id)
+        olds = by_key.get(key, ())
+        if len(olds) == 1 and sent_keys[key] == 1:  # one each way: no doubt which it is
+            renamed[rec.mis_id] = olds[0]
+    if not renamed:
+        return export
+    records = [
+        dataclasses.replace(r, mis_id=renamed[r.mis_id]) if r.mis_id in renamed else r
+        for r in export.records
+    ]
+    return dataclasses.replace(export, records=records)
+
+
 def excluded(rec: MisRecord, exclusions: list[Exclusion]) -> Exclusion | None:
     """The entry the record is on (DESIGN rule 4): its own forename, not a preferred name,
     which a twin may share with the excluded person."""
@@ -238,6 +280,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             )
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
     upn_holders = _UpnHolders(snapshot.account_rows)
+    export = _ids_as_linked(export, linked, cases_by_id)
 
     dup = Counter(r.mis_id for r in export.records)
     dup.update(export.same.keys())
