@@ -765,3 +765,20 @@ def test_a_change_of_mis_id_format_keeps_every_account_its_record_s(tmp_path):
     assert run.counts["created"] == 0
     assert {a.username: (a.status, a.mis_id) for a in env.store.school_accounts(DFE)} == before
     assert env.sync(DAY3).counts["unallocated"] == 0  # and on the next run too
+
+
+def test_a_person_guid_in_another_format_is_the_same_guid_beside_a_date_corrected(tmp_path):
+    """The GUID sent in braces one day, without hyphens another: then a date corrected by a day
+    listed the record as another person ("different near date of birth, personGuid")."""
+    guid = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+    amy = iris_student("1", "Amy", "Reid", "2014-03-15", personGuid=guid)
+    env = Env(tmp_path / "store")
+    env.add_school(students=[amy, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [dict(amy, personGuid="{" + guid.upper() + "}"), OTHER])
+    env.sync(DAY2)
+    fixed = dict(amy, personGuid=guid.replace("-", ""), dob="2014-03-16")
+    env.set_students(DFE, [fixed, OTHER])
+    run = env.sync(DAY3)
+    assert run.counts["invalid"] == 0 and run.counts["updated"] == 1
+    assert env.store.account("areid.204").dob == "2014-03-16"

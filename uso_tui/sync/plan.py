@@ -1153,7 +1153,8 @@ def _keep_named(
 
 
 def _guid(value: str) -> str:
-    return value.strip().lower()
+    """A GUID as compared: braces, hyphens and case are formatting, not another GUID."""
+    return "".join(c for c in value.lower() if c not in "{}- \t")
 
 
 def _auto_link(planned: Plan, rec: MisRecord, acc: Account, dfe: str) -> None:
