@@ -782,3 +782,14 @@ def test_a_person_guid_in_another_format_is_the_same_guid_beside_a_date_correcte
     run = env.sync(DAY3)
     assert run.counts["invalid"] == 0 and run.counts["updated"] == 1
     assert env.store.account("areid.204").dob == "2014-03-16"
+
+
+def test_a_new_child_given_a_leaver_s_id_in_another_format_is_a_new_record(tmp_path):
+    old = iris_student("007", "Ann", "Lowe", "2014-03-15")
+    env = Env(tmp_path / "store")
+    env.add_school(students=[old, OTHER])
+    env.sync(DAY1)
+    env.set_students(DFE, [iris_student("7", "Zak", "Pryce", "2016-09-01"), OTHER])
+    run = env.sync(DAY2)
+    assert run.counts["created"] == 1 and run.counts["invalid"] == 0
+    assert env.store.account("alowe.204").status == "unallocated"

@@ -122,12 +122,17 @@ def _id_key(mis_id: str) -> str:
 
 
 def _ids_as_linked(
-    export: Export, linked: dict[str, dict[str, Any]], cases_by_id: dict[str | None, MatchCase]
+    export: Export,
+    linked: dict[str, dict[str, Any]],
+    cases_by_id: dict[str | None, MatchCase],
+    same_person: Callable[[MisRecord, dict[str, Any]], bool],
 ) -> Export:
     """The export with each record whose MIS id is a linked account's in another format (007
     sent as 7, ab12 as AB12: the MIS's export changed), that account's own id absent, read under
     the account's id: its account is still its (it was unallocated as a leaver, a case opened
-    with it at 100%, and a school re-padded whole was held whole, every record "new")."""
+    with it at 100%, and a school re-padded whole was held whole, every record "new"), unless
+    the record is plainly another person than the account (`same_person`: a new child given 7
+    while 007's leaver is gone is a new record, as it was)."""
     loose = [
         r
         for r in export.records
@@ -147,7 +152,8 @@ def _ids_as_linked(
     for rec in loose:
         key = _id_key(rec.mis_id)
         olds = by_key.get(key, ())
-        if len(olds) == 1 and sent_keys[key] == 1:  # one each way: no doubt which it is
+        # one each way: no doubt which it is
+        if len(olds) == 1 and sent_keys[key] == 1 and same_person(rec, linked[olds[0]]):
             renamed[rec.mis_id] = olds[0]
     if not renamed:
         return export
@@ -280,7 +286,12 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             )
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
     upn_holders = _UpnHolders(snapshot.account_rows)
-    export = _ids_as_linked(export, linked, cases_by_id)
+    export = _ids_as_linked(
+        export,
+        linked,
+        cases_by_id,
+        lambda rec, row: not _another_person(rec, Account.from_row(row), upn_holders, today_s),
+    )
 
     dup = Counter(r.mis_id for r in export.records)
     dup.update(export.same.keys())
