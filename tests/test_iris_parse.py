@@ -118,6 +118,8 @@ def test_dates_in_the_forms_an_mis_exports_them(raw) -> None:
     access (or, once unallocated, was restored), nothing said."""
     rec = parse_student({"schoolId": "1", "dob": raw, "leavingDate": raw})
     assert rec.dob == rec.leaving_date == "2026-11-23" and rec.leaving_raw is None
+    number = parse_student({"schoolId": "1", "leavingDate": 20261123})  # a JSON number
+    assert number.leaving_date == "2026-11-23" and number.leaving_raw is None
 
 
 def test_an_unreadable_leaving_date_is_kept_raw_and_the_record_is_invalid() -> None:

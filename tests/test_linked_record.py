@@ -762,9 +762,13 @@ def test_a_change_of_mis_id_format_keeps_every_account_its_record_s(tmp_path):
     run = env.sync(DAY2)
     assert run.status == "succeeded" and not run.held_usernames
     assert run.counts["unallocated"] == 0 and run.counts["needs_matching"] == 0
-    assert run.counts["created"] == 0
-    assert {a.username: (a.status, a.mis_id) for a in env.store.school_accounts(DFE)} == before
-    assert env.sync(DAY3).counts["unallocated"] == 0  # and on the next run too
+    assert run.counts["created"] == 0 and run.counts["updated"] == 4
+    # each account kept, linked under its id as sent now
+    sent = {"001": "1", "002": "2", "003": "3", "ab12": "AB12", "8": "8"}
+    now = {a.username: (a.status, a.mis_id) for a in env.store.school_accounts(DFE)}
+    assert now == {user: (status, sent[mis_id]) for user, (status, mis_id) in before.items()}
+    again = env.sync(DAY3)  # the next run finds them by those ids: nothing to do
+    assert again.counts["unallocated"] == 0 and again.counts["unchanged"] == 5
 
 
 def test_a_person_guid_in_another_format_is_the_same_guid_beside_a_date_corrected(tmp_path):

@@ -387,6 +387,10 @@ async def test_add_school_tests_the_connection_before_adding(demo):
         form = app.screen
         await press(pilot, "ctrl+t")  # nothing typed: each field says what it needs
         assert "Fix the fields marked above to test." in screen_text(app)
+        assert "dfe" in form.errors
+        form.query_one("#f-dfe", Input).value = "204-3299"
+        await settle(pilot)
+        assert "dfe" not in form.errors  # mended: checked again as typed
         values = {"dfe": "204-3299", "url": known.url, "client_id": known.client_id}
         for field, value in {**values, "secret": "wrong"}.items():
             form.query_one(f"#f-{field}", Input).value = value

@@ -102,7 +102,9 @@ _MISSING = object()
 
 def _dob(value: Any) -> tuple[str | None, str | None]:
     """(date, raw): raw only when something was sent that is not a date (a date of birth, a
-    leaving date)."""
+    leaving date). A whole number is read as its digits (20260301)."""
+    if type(value) is int:
+        value = str(value)
     parsed = iso_date(value)
     if parsed is not None:
         return parsed, None

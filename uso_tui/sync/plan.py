@@ -126,27 +126,28 @@ def _ids_as_linked(
     linked: dict[str, dict[str, Any]],
     cases_by_id: dict[str | None, MatchCase],
     same_person: Callable[[MisRecord, dict[str, Any]], bool],
-) -> Export:
+) -> tuple[Export, dict[str, str]]:
     """The export with each record whose MIS id is a linked account's in another format (007
     sent as 7, ab12 as AB12: the MIS's export changed), that account's own id absent, read under
     the account's id: its account is still its (it was unallocated as a leaver, a case opened
     with it at 100%, and a school re-padded whole was held whole, every record "new"), unless
     the record is plainly another person than the account (`same_person`: a new child given 7
-    while 007's leaver is gone is a new record, as it was)."""
+    while 007's leaver is gone is a new record, as it was). Also returns the ids so read (the
+    account's id -> the id sent), for _relink_renamed."""
     loose = [
         r
         for r in export.records
         if r.mis_id and r.mis_id not in linked and r.mis_id not in cases_by_id
     ]
     if not loose or not linked:
-        return export
+        return export, {}
     sent = {r.mis_id for r in export.records} | export.same.keys()
     by_key: dict[str, list[str]] = {}
     for mis_id in linked:
         if mis_id not in sent:
             by_key.setdefault(_id_key(mis_id), []).append(mis_id)
     if not by_key:
-        return export
+        return export, {}
     sent_keys = Counter(_id_key(mis_id) for mis_id in sent)
     renamed: dict[str, str] = {}
     for rec in loose:
@@ -156,12 +157,46 @@ def _ids_as_linked(
         if len(olds) == 1 and sent_keys[key] == 1 and same_person(rec, linked[olds[0]]):
             renamed[rec.mis_id] = olds[0]
     if not renamed:
-        return export
+        return export, {}
     records = [
         dataclasses.replace(r, mis_id=renamed[r.mis_id]) if r.mis_id in renamed else r
         for r in export.records
     ]
-    return dataclasses.replace(export, records=records)
+    return dataclasses.replace(export, records=records), {old: new for new, old in renamed.items()}
+
+
+def _relink_renamed(
+    planned: Plan, renamed: dict[str, str], linked: dict[str, dict[str, Any]]
+) -> None:
+    """The accounts whose record was read under their id (_ids_as_linked: `renamed`, the
+    account's id -> the id sent) take the id as sent now: the next run finds them by it (and
+    its sieve knows them again: a school re-padded whole was otherwise parsed whole every day)."""
+    if not renamed:
+        return
+    done: set[str] = set()
+    for change in planned.changes:  # an update or a restore of the account: with the new id
+        after = change.after
+        if after.mis_id in renamed and (after.link_school, after.link_report) == (
+            planned.school,
+            planned.report,
+        ):
+            done.add(after.mis_id)
+            after.mis_id = renamed[after.mis_id]
+    counts = planned.counts
+    for at, outcome in enumerate(planned.outcomes):
+        old = outcome.record.mis_id
+        if old not in renamed or old in done or outcome.outcome != UNCHANGED:
+            continue
+        account = Account.from_row(linked[old])
+        said = f"MIS id {old} now sent as {renamed[old]}"
+        planned.changes.append(
+            AccountChange(
+                "update", account, dataclasses.replace(account, mis_id=renamed[old]), said
+            )
+        )
+        planned.outcomes[at] = RecordOutcome(outcome.record, UPDATED, said, outcome.username)
+        counts[UNCHANGED] -= 1
+        counts[UPDATED] += 1
 
 
 def excluded(rec: MisRecord, exclusions: list[Exclusion]) -> Exclusion | None:
@@ -286,7 +321,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             )
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
     upn_holders = _UpnHolders(snapshot.account_rows)
-    export = _ids_as_linked(
+    export, renamed = _ids_as_linked(
         export,
         linked,
         cases_by_id,
@@ -510,6 +545,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         hold=not accept,
         short=_short_of(export),
     )
+    _relink_renamed(planned, renamed, linked)
     if export.raw is not None:
         _fingerprints(planned, export)
     return planned

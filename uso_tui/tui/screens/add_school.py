@@ -148,6 +148,7 @@ class AddSchoolScreen(SettingsForm):
     def action_test(self) -> None:
         """The connection tried with what is typed, before the school is added (a wrong host or
         secret was found only by its first run)."""
+        self.tried = True  # (errors shown are checked again as the fields are mended)
         fields = ("dfe", "url", "client_id", "secret", "reports")
         if not all([self.validate_field(field) for field in fields]):  # (each field's error shown)
             self.set_status(Text("Fix the fields marked above to test.", style="bold red"))
