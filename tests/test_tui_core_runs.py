@@ -80,6 +80,10 @@ async def test_force_run_live_held_then_confirm(demo):
         assert confirmed != "held"
         done = store.run(run.run_id).counts  # what the review said it would do, it did
         assert (done["created"], done["updated"], done["needs_matching"]) == (8, 2, 5)
+        # and says so (the store may have changed between the review and y)
+        assert "its export applied (created 8, updated 2, cases 5, rejected 5)" in " ".join(
+            screen_text(app).split()
+        )
         assert "HELD" not in str(app.screen.phase_box.render())
         assert store.run(run.run_id).confirmed_by == OPERATOR
         # the end offers the matching queue; back from it, the run is still shown confirmed
