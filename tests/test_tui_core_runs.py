@@ -84,6 +84,9 @@ async def test_force_run_live_held_then_confirm(demo):
         assert "its export applied (created 8, updated 2, cases 5, rejected 5)" in " ".join(
             screen_text(app).split()
         )
+        # confirmed: nothing is held any more (the 14 are among the unallocated)
+        counters = " ".join(str(app.screen.counters_box.render()).split())
+        assert "Unallocated 14 Held 0" in counters
         assert "HELD" not in str(app.screen.phase_box.render())
         assert store.run(run.run_id).confirmed_by == OPERATOR
         # the end offers the matching queue; back from it, the run is still shown confirmed

@@ -43,8 +43,12 @@ COUNTERS = [
 POLL_SECONDS = 1.0
 
 
-def counters_text(counts: dict[str, int]) -> Text:
-    """Four counters a line (fits 80 columns with counts up to 99,999)."""
+def counters_text(counts: dict[str, int], status: str | None = None) -> Text:
+    """Four counters a line (fits 80 columns with counts up to 99,999). `status`: the run's, once
+    it has ended: unallocations are held only while it is held (confirmed, they are among the
+    unallocated)."""
+    if status is not None and status != "held":
+        counts = {**counts, "held_unallocations": 0}
     out = Text(end="")
     for position, (key, label) in enumerate(COUNTERS):
         if position and position % 4 == 0:
@@ -363,7 +367,7 @@ class ForceRunScreen(ConfirmsHeld):
         outcome.update(text)
         if self.waiting is None:
             self.count_waiting()
-        self.counters_box.update(counters_text(counts))
+        self.counters_box.update(counters_text(counts, run.status))
         # the outcome's lines take room from the log: its last lines stay in view
         self.call_after_refresh(self.run_log.scroll_end, animate=False, immediate=True)
 
@@ -409,7 +413,7 @@ class ForceRunScreen(ConfirmsHeld):
         self.app.call_from_thread(self._external_update, run)
 
     def _external_update(self, run: Run) -> None:
-        self.counters_box.update(counters_text(run.counts))
+        self.counters_box.update(counters_text(run.counts, run.status))
         if run.status == "running":
             return
         if self._poll is not None:
