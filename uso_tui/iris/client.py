@@ -417,8 +417,7 @@ class IrisClient:
         page_of: list[int] | None = None,
     ) -> Export:
         """`page_of`: the page each item of `raw` came on (None: one page each, as if apart)."""
-        first: dict[str, dict[str, Any]] = {}  # MIS id -> its first record
-        first_page: dict[str, int] = {}
+        first: dict[str, tuple[dict[str, Any], int]] = {}  # MIS id -> its first record, its page
         # MIS id -> its records' canonical JSON, made only for an id given more than once (a
         # comparison with each earlier record cost quadratic time: 40,000 records of one id
         # held the event loop for minutes)
@@ -431,13 +430,12 @@ class IrisClient:
             page = page_of[at] if page_of is not None else at
             earlier = first.get(mis_id)
             if earlier is None:
-                first[mis_id] = doc
-                first_page[mis_id] = page
+                first[mis_id] = (doc, page)
                 kept.append(item)
                 continue
             docs = seen.get(mis_id)
             if docs is None:
-                docs = seen[mis_id] = {_canonical(earlier): first_page[mis_id]}
+                docs = seen[mis_id] = {_canonical(earlier[0]): earlier[1]}
             key = _canonical(doc)
             if key in docs:
                 # The same record twice, kept once. Across pages: the data moved while IRIS was

@@ -59,15 +59,25 @@ def newer_runs(txn: Transaction | Store, run: Run) -> list[Run]:
     return sorted(newer, key=lambda r: seq_of(r.run_id), reverse=True)
 
 
-# What confirming a run held whole does besides its unallocations, in the order said
-PREVIEWED = (
-    ("created", "creates {}"),
-    ("updated", "updates {}"),
-    ("restored", "restores {}"),
-    ("auto_linked", "links {}"),
-    ("needs_matching", "opens {} case(s)"),
-    ("invalid", "rejects {} record(s)"),
+# What confirming a run held whole does besides its unallocations, in the order said: each
+# count, said before (whole_preview) and after (the console's confirmed line)
+APPLIES = (
+    ("created", "creates {}", "created {}"),
+    ("updated", "updates {}", "updated {}"),
+    ("restored", "restores {}", "restored {}"),
+    ("auto_linked", "links {}", "linked {}"),
+    ("needs_matching", "opens {} case(s)", "cases {}"),
+    ("invalid", "rejects {} record(s)", "rejected {}"),
 )
+
+
+def applies_words(counts: dict[str, int], done: bool = False) -> str:
+    """`counts` as APPLIES says them (`done`: in the past), those not 0, in order."""
+    return ", ".join(
+        (past if done else ahead).format(counts[key])
+        for key, ahead, past in APPLIES
+        if counts.get(key)
+    )
 
 
 def whole_preview(store: Store, run: Run, today: date) -> str:
@@ -81,8 +91,7 @@ def whole_preview(store: Store, run: Run, today: date) -> str:
     plans = [
         plan(exp, snap, today, school, accept=True) for r, exp in exports.items() if r in whole
     ]
-    counts = {key: sum(p.counts.get(key, 0) for p in plans) for key, _ in PREVIEWED}
-    return ", ".join(said.format(counts[key]) for key, said in PREVIEWED if counts[key])
+    return applies_words({key: sum(p.counts.get(key, 0) for p in plans) for key, *_ in APPLIES})
 
 
 def apply_held_export(

@@ -60,16 +60,10 @@ def _slot(school: School, now: datetime, last: str | None) -> datetime | None:
 CATCH_UP = timedelta(hours=6)
 
 
-def _believed(stamps: list[str], now: datetime) -> list[str]:
-    """The stamps not later than now by more than CLOCK_SLACK: a run stamped by a clock that
-    was ahead (a hardware clock before NTP set it, `run-due --at` a day on) would otherwise
-    count as today's run until that day came, and stop the schedule."""
-    latest = iso(now + CLOCK_SLACK)
-    return [at for at in stamps if at <= latest]
-
-
 # How far ahead of now a run's time may be and still be believed: the clock set back by NTP, or
-# by the hour in autumn (runs stamped in local time), is not a clock that was wrong.
+# by the hour in autumn (runs stamped in local time), is not a clock that was wrong. A run
+# stamped later (a hardware clock before NTP set it, `run-due --at` a day on) would otherwise
+# count as today's run until that day came, and stop the schedule.
 CLOCK_SLACK = timedelta(hours=3)
 
 
@@ -86,15 +80,18 @@ def due_schools(store: Store, now: datetime) -> list[School]:
     (a held scheduled run counts: it ran), so a server that was down catches up; a school whose
     scheduled runs failed since is due again once it has waited retry_wait."""
     out = []
+    latest = iso(now + CLOCK_SLACK)  # run times later than this are not believed
     for school in store.list_schools():
-        last = next(iter(_believed([school.last_scheduled_success_at or ""], now)), "") or None
+        last = school.last_scheduled_success_at
+        if last and last > latest:
+            last = None
         due = _slot(school, now, last)
         if due is None:
             continue
         since = iso(due)
         if last and last >= since:
             continue
-        failed = [at for at in _believed(school.scheduled_failed_at, now) if at >= since]
+        failed = [at for at in school.scheduled_failed_at if since <= at <= latest]
         if failed and now < _at(max(failed)) + retry_wait(len(failed)):
             continue
         out.append(school)

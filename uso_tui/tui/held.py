@@ -264,17 +264,6 @@ def _some(usernames: list[str]) -> str:
     return f"{named} and {more} more" if more > 0 else named
 
 
-# A run held whole, confirmed: what applying its export did besides unallocating
-APPLIED = (
-    ("created", "created"),
-    ("updated", "updated"),
-    ("restored", "restored"),
-    ("auto_linked", "linked"),
-    ("needs_matching", "cases"),
-    ("invalid", "rejected"),
-)
-
-
 def confirmed_line(done: Confirmed) -> str:
     """`Run 204-3210-r4 confirmed: 12 unallocated, 2 kept, 1 left alone (record came back)`."""
     if done.applied is False:
@@ -284,9 +273,10 @@ def confirmed_line(done: Confirmed) -> str:
         )
     parts = [f"{len(done.unallocated)} unallocated"]
     if done.applied:
+        from uso_tui.sync.held_export import applies_words  # noqa: PLC0415 - imports the runner
+
         # what it did besides, as the review said it would (the store may have changed since)
-        counts = done.run.counts
-        did = ", ".join(f"{said} {counts[key]}" for key, said in APPLIED if counts.get(key))
+        did = applies_words(done.run.counts, done=True)
         parts.insert(0, f"its export applied ({did})" if did else "its export applied")
     if done.kept:
         parts.append(f"{len(done.kept)} kept")
