@@ -161,6 +161,30 @@ def test_a_record_of_another_account_s_person_is_not_taken_ids_swapped(tmp_path)
     assert (kept.forename, kept.status) == ("Kevin", "active")
 
 
+def test_a_record_of_a_person_active_at_another_school_is_not_taken(tmp_path):
+    """The school gave Kevin's id to Yara, who holds an account at another school of the LA:
+    Kevin's account taking her record would give her two; releasing it makes her a mover case."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[KEVIN, OTHER])
+    other_school = "204-3211"
+    yara = iris_student("q1", "Yara", "Zane", "2015-01-04")
+    env.add_school(other_school, students=[yara])
+    env.sync(DAY1)
+    env.sync(DAY1, other_school)
+    env.set_students(DFE, [dict(yara, schoolId="7"), OTHER])
+    env.sync(DAY2)
+    username = kevin(env).username
+    with pytest.raises(InvalidInput, match=r"yzane\.204's person, active at 204-3211"):
+        accept_record(env.store, username, operator="desk", now=DAY3)
+    kept = env.store.account(username)
+    assert (kept.forename, kept.status) == ("Kevin", "active")
+    release_account(env.store, username, operator="desk", now=DAY3)
+    run = env.sync(DAY3)
+    assert run.counts["created"] == 0 and run.counts["needs_matching"] == 1
+    [case] = env.store.cases(DFE, "open")
+    assert case.candidates[0]["username"] == "yzane.204"
+
+
 async def test_bulk_results_rejected_opens_the_account_to_answer(env):
     username = kevin(env).username
     async with started(env.store, "bulk_results", DFE) as (app, pilot):

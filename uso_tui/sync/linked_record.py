@@ -16,9 +16,10 @@ from datetime import datetime
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise, upn_key
-from uso_tui.store.api import Store, Transaction
+from uso_tui.store.api import AccountHit, Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import put_changed
+from uso_tui.sync.admin import same_person
 from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.listed_record import ANOTHER_PERSON, listed_as_another
 from uso_tui.sync.plan import held_fields, unallocated, upn_holder
@@ -93,6 +94,29 @@ def _held_elsewhere(
     return None
 
 
+def _active_elsewhere(txn: Transaction, acc: Account, rec: MisRecord) -> AccountHit | None:
+    """An active account at another school that is the record's person (its permanent UPN, held
+    by that account alone, or its names and date of birth): a mover, whose record a run makes a
+    case with that account among the candidates. Taking the record here would give them two."""
+    upn = upn_key(rec.upn)
+    upns = {upn} if upn and not upn[-1].isalpha() else set()
+    key = (normalise(rec.forename), normalise(rec.surname), rec.dob or "")
+    hits = [
+        hit
+        for hit in txn.find_people(acc.role, upns, {key} if rec.dob else set())
+        if hit.username != acc.username
+        and hit.status == "active"
+        and hit.school != (acc.link_school or acc.school)
+    ]
+    by_upn = [hit for hit in hits if upns and upn_key(hit.upn) == upn]
+    if len(by_upn) == 1:
+        return by_upn[0]
+    for hit in hits:
+        if rec.dob and same_person(hit, acc.role, rec.forename, rec.surname, rec.dob):
+            return hit
+    return None
+
+
 def _refuse_if_swapped(
     txn: Transaction,
     acc: Account,
@@ -129,6 +153,15 @@ def accept_record(
         _refuse_if_swapped(
             txn, acc, rec, f"{username} taking it would give them two accounts", present=present
         )
+        mover = _active_elsewhere(txn, acc, rec)
+        if mover is not None:
+            raise InvalidInput(
+                f"record {rec.mis_id} ({rec.forename} {rec.surname}, born {rec.dob}) is "
+                f"{mover.username}'s person, active at {mover.school}: {username} taking it "
+                f"would give them two accounts. If {username}'s holder has left, release it "
+                f"(`uso-tui account release {username}`): the next run makes the record a case "
+                f"with {mover.username} among its candidates"
+            )
         # the operator said: the same person (the changes weighed together are answered)
         after = dataclasses.replace(acc, **held_fields(rec), changed_from=None)
         put_changed(txn, acc, after, "accept_record", at, acc.link_school)
