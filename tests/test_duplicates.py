@@ -422,6 +422,18 @@ def test_unallocate_one_drops_its_link_and_keeps_the_other(store):
         unallocate_duplicate(store, "ajones.205", "asmith.204", operator="alice", now=NOW)
 
 
+@pytest.mark.parametrize("other", ["zed.204", "tlee.204"])
+def test_an_account_is_not_unallocated_as_the_duplicate_of_an_account_unlike_it(store, other):
+    """A mistyped --keep (an unrelated pupil; a twin, whose pair is never listed) took a current
+    pupil off her school; for two accounts linked to records of one export, the refusal said the
+    MIS held one person twice (ask the school to merge two children). Refused, nothing written."""
+    before = snapshot(store.root)
+    with pytest.raises(InvalidInput, match="not a possible duplicate pair") as refused:
+        unallocate_duplicate(store, "slee.204", other, operator="alice", now=NOW)
+    assert "merge" not in str(refused.value)
+    assert snapshot(store.root) == before
+
+
 def test_a_pair_kept_as_two_people_is_not_unallocated_from_a_view_older_than_the_keep(store):
     """Another operator kept the pair while this one's review still listed it: unallocating
     one of them as a duplicate is refused, nothing written."""

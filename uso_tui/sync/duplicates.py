@@ -567,6 +567,12 @@ def unallocate_duplicate(
             raise InvalidInput(f"{username} is not active at a school")
         if keep.status != "active":
             raise InvalidInput(f"{other} is not active: {username} is that person's only account")
+        if not find_duplicates([acc, keep]):
+            raise InvalidInput(
+                f"{username} stays: {username} and {other} are not a possible duplicate pair "
+                "(no UPN, names or date of birth alike enough to say one person): check the "
+                "two usernames (uso-tui duplicates lists the pairs)"
+            )
         twice = held_twice(acc, keep, _exports(store))
         if twice is not None:
             raise InvalidInput(f"{username} stays: {twice}. {MERGE_AT_SCHOOL}")
