@@ -835,6 +835,24 @@ def test_recent_feed_folds_its_deltas_and_loses_nothing(store, monkeypatch):
         assert reader.audit(subject="hosts3")[0].subject == "hosts3"
 
 
+def test_events_of_no_school_are_listed_across_schools_after_the_feed_forgets_them(store):
+    """An operator made an admin, then a day's runs: the recent feed holds the newest 2,000
+    events only, and `audit` across schools no longer listed who made whom an admin."""
+    from uso_tui.store.audit import RECENT_EVENTS  # noqa: PLC0415
+
+    with store.transaction("root") as tx:
+        tx.audit(AuditEvent("2026-09-01T06:00:00", "root", None, "operator_add", "carol"))
+    with store.transaction("op") as tx:
+        for n in range(RECENT_EVENTS + 5):
+            at = f"2026-09-02T06:{n // 60 % 60:02d}:{n % 60:02d}"
+            tx.audit(AuditEvent(at, "op", "204-3210", "create", f"u{n}.204"))
+    for reader in (store, open_store(store.root)):
+        feed = reader.audit(limit=RECENT_EVENTS + 10)
+        assert [(e.action, e.subject) for e in feed[-1:]] == [("operator_add", "carol")]
+        assert len(feed) == RECENT_EVENTS + 1
+        assert feed[0].subject == f"u{RECENT_EVENTS + 4}.204"
+
+
 def test_old_runs_move_to_the_schools_runs_archive(store):
     dfe = "204-3210"
 

@@ -66,7 +66,8 @@ def cmd_audit(args: argparse.Namespace, ctx: Context) -> int:
         # Across all schools only the recent feed is read: say so rather than stop silently.
         ctx.note(
             f"audit: stopped at the newest {len(events)} events across all schools (the most "
-            "the recent feed keeps); older ones are listed per school: "
+            "the recent feed keeps, with every change of operators and settings); older ones "
+            "are listed per school: "
             f"`uso-tui audit DFE --limit {args.limit}`, or by --subject"
         )
     if args.json:

@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from uso_tui.config import allowed_mis_hosts, read_config
 from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.models import (
@@ -40,7 +42,7 @@ from uso_tui.store.api import (
     UnknownSchool,
 )
 from uso_tui.store.arrivals import read_arrivals
-from uso_tui.store.audit import Deltas, Recent, delta_numbers, read_events
+from uso_tui.store.audit import RECENT_EVENTS, Deltas, Recent, delta_numbers, read_events
 from uso_tui.store.codec import build, from_docs
 from uso_tui.store.directory import DirectoryCache, DirectoryView, stage_from_rows
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
@@ -604,6 +606,8 @@ class TinyStore(KeptReads, Store):
                 rows = read_events(self.layout.audit_dir(dfe), limit, subject)
             elif subject is None:
                 rows = self._feed().events
+                if len(rows) >= RECENT_EVENTS:
+                    rows = _with_global(rows, read_events(self.layout.global_audit, limit))
             else:
                 rows = self._subject_events(subject, limit)
         rows = rows[:limit] if limit is not None else rows
@@ -683,3 +687,14 @@ class TinyStore(KeptReads, Store):
 
 
 __all__ = ["INTERRUPTED", "OlderSchema", "TinyStore", "upgrade_store"]
+
+
+def _with_global(feed: list[dict[str, Any]], global_events: list[dict[str, Any]]) -> list[dict]:
+    """The recent feed (full: its oldest events are gone) with the events of no school, which
+    are kept apart and few (operators added or removed, the store's settings), that it no
+    longer holds: "who made carol an admin?" is answered from `audit` at any age. Newest first."""
+    held = {orjson.dumps(e, option=orjson.OPT_SORT_KEYS) for e in feed}
+    older = [e for e in global_events if orjson.dumps(e, option=orjson.OPT_SORT_KEYS) not in held]
+    if not older:
+        return feed
+    return sorted(feed + older, key=lambda e: e.get("at") or "", reverse=True)
