@@ -55,7 +55,7 @@ def test_a_store_made_writable_by_others_since_is_refused(tmp_path, cli_at):
     with pytest.raises(StoreError, match="can be changed by everyone"):
         open_store(data)
     res = cli_at(data)("school", "list")
-    assert res.status == 1 and "refusing to use it" in res.err
+    assert res.status == 2 and "refusing to use it" in res.err  # a setting to correct
 
 
 @pytest.mark.parametrize("argv", [("school", "list"), ("audit",)])

@@ -99,6 +99,8 @@ def cmd_iris_sim(args: argparse.Namespace, ctx: Context) -> int:
     if args.host is not None:
         argv += ["--host", args.host]
     if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            raise InvalidInput(f"--port {args.port}: a port is from 0 to 65535")
         argv += ["--port", str(args.port)]
     try:
         result = serve_main(argv + list(getattr(args, "extra", [])))

@@ -78,11 +78,14 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+MAX_DAYS = 3660
+
+
 def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.calendar import calendar  # noqa: PLC0415
 
-    if args.days < 0:
-        raise InvalidInput("--days must be 0 or more")
+    if not 0 <= args.days <= MAX_DAYS:
+        raise InvalidInput(f"--days must be from 0 to {MAX_DAYS} (ten years)")
     dfe = check_dfe(args.dfe) if args.dfe else None
     if dfe:
         ctx.store().school(dfe)

@@ -541,7 +541,12 @@ def parse_at(text: str) -> datetime:
         ) from None
     if at.tzinfo is not None:
         at = at.astimezone().replace(tzinfo=None)  # the store keeps local times
+    if not AT_RANGE[0] <= at.year <= AT_RANGE[1]:  # (the schedule reckons days either side)
+        raise InvalidInput(f"bad --at {text!r}: a year from {AT_RANGE[0]} to {AT_RANGE[1]}")
     return at
+
+
+AT_RANGE = (1970, 9998)
 
 
 def _due_operator(ctx: Context) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from uso_tui.domain.errors import InvalidInput, UsoError
 
 __all__ = [
+    "BadDataDir",
     "DuplicateSchool",
     "NewerSchema",
     "StoreBusy",
@@ -20,6 +21,11 @@ __all__ = [
 
 class StoreError(UsoError):
     """The store cannot be read or written as asked."""
+
+
+class BadDataDir(StoreError, InvalidInput):
+    """The data directory given is not one to use (not a folder, or others may change it): a
+    setting to correct, said as bad input is."""
 
 
 class NewerSchema(StoreError):

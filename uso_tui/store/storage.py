@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from tinydb.storages import Storage
 
-from uso_tui.store.errors import StoreError
+from uso_tui.store.errors import BadDataDir, StoreError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -136,10 +136,10 @@ def check_data_dir(root: Path) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISDIR(st.st_mode):
-        raise StoreError(f"the data directory {root} is not a directory")
+        raise BadDataDir(f"the data directory {root} is not a directory")
     if st.st_mode & 0o022:
         who = "everyone" if st.st_mode & 0o002 else "its group"
-        raise StoreError(
+        raise BadDataDir(
             f"the data directory {root} can be changed by {who} "
             f"(mode {stat.S_IMODE(st.st_mode):o}): refusing to use it. Give a folder of its own "
             f"(one that does not exist yet is made owner-only), or run `chmod go-w {root}`"
