@@ -25,6 +25,8 @@ def _runs_abandoned_stay_in_their_test(monkeypatch) -> None:
     from uso_tui.store import liveness  # noqa: PLC0415
 
     monkeypatch.setattr(liveness, "_abandoned", set())
+    # the operator is who ran sudo (config.login_name): not the suite run under sudo's
+    monkeypatch.delenv("SUDO_USER", raising=False)
 
 
 # -- the command line ----------------------------------------------------------------------------

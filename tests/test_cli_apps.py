@@ -111,6 +111,18 @@ def test_login_name_is_the_default_operator(cli, monkeypatch):
     assert cli.ok("audit", "--json").json()[0]["operator"] == "carol"
 
 
+def test_under_sudo_the_operator_is_who_ran_sudo(cli, monkeypatch):
+    """README's admin commands run as `sudo -u uso uso-tui ...`: every change was audited as
+    the service account, whoever made it."""
+    monkeypatch.setattr(config.getpass, "getuser", lambda: "uso")
+    monkeypatch.setenv("SUDO_USER", "bob")
+    cli.add_school(DFE, name="Hill School", url="https://hill.isams.cloud")  # as alice
+    cli.ok("school", "set", DFE, "--name", "Hill Academy", operator=None)
+    assert cli.ok("audit", "--json").json()[0]["operator"] == "bob"
+    cli.ok("school", "set", DFE, "--name", "Hill High", operator="carol")  # --operator says
+    assert cli.ok("audit", "--json").json()[0]["operator"] == "carol"
+
+
 def test_bad_operator_exits_2(cli):
     res = cli("school", "list", operator="")
     assert res.status == 2 and "operator name is empty" in res.err

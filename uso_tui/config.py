@@ -54,6 +54,11 @@ def resolve_data_dir(
 
 
 def login_name() -> str:
+    """Who is at the keyboard: under sudo (`sudo -u uso uso-tui ...`, as README's admin commands
+    run) the user who ran sudo, not the service account every such change would be made as."""
+    by_sudo = os.environ.get("SUDO_USER", "").strip()
+    if by_sudo:
+        return by_sudo
     try:
         return getpass.getuser()
     except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (some containers)
