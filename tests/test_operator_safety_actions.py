@@ -534,3 +534,54 @@ def test_create_is_not_asked_again_of_a_candidate_that_has_not_changed():
             return theirs if username == theirs.username else None
 
     assert actions.create_guard(Txn(), case) is None
+
+
+async def test_a_mover_match_undone_after_her_old_school_dropped_her_gives_it_back_unallocated(
+    env,
+):
+    """Eva moved: her old school's account was matched to her new school's record, and the old
+    school's next run no longer listed her. Undoing the match put the account back active at the
+    old school, linked to a record gone from its export (and told the old school's audit log
+    nothing): it comes back unallocated there, as that run would have left it, and said so."""
+    from factories import OTHER
+
+    env.add_school(OTHER, students=[dict(EVA, schoolId="9"), AMY])
+    await sync(env, dfe=OTHER)
+    (eva,) = [a for a in env.store.school_accounts(OTHER) if a.forename == "Eva"]
+    env.add_school(students=[EVA, BOB])
+    await sync(env)
+    [case] = env.store.cases(DFE, "open")
+    assert case.candidates[0]["username"] == eva.username  # a mover: always a case
+    actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=eva.username)
+    assert env.store.account(eva.username).school == DFE
+    env.set_students(OTHER, [AMY])  # her old school no longer lists her
+    assert (await sync(env, now=DAY3, dfe=OTHER)).run.status == "succeeded"
+    assert actions.undo_decision(env.store, case.case_id, operator="bob", now=DAY4).status == "open"
+    back = env.store.account(eva.username)
+    assert (back.status, back.school, back.previous_school, back.mis_id) == (
+        "unallocated",
+        None,
+        OTHER,
+        "9",
+    )
+    [said] = [e for e in env.store.audit(OTHER, subject=eva.username) if e.action == "move_back"]
+    assert said.after["status"] == "unallocated" and said.before == {"school": DFE}
+
+
+async def test_a_mover_match_undone_while_her_old_school_still_lists_her_gives_it_back_active(
+    env,
+):
+    from factories import OTHER
+
+    env.add_school(OTHER, students=[dict(EVA, schoolId="9"), AMY])
+    await sync(env, dfe=OTHER)
+    (eva,) = [a for a in env.store.school_accounts(OTHER) if a.forename == "Eva"]
+    env.add_school(students=[EVA, BOB])
+    await sync(env)
+    [case] = env.store.cases(DFE, "open")
+    actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=eva.username)
+    assert (await sync(env, now=DAY3, dfe=OTHER)).run.status == "succeeded"  # still listed
+    actions.undo_decision(env.store, case.case_id, operator="bob", now=DAY4)
+    back = env.store.account(eva.username)
+    assert (back.status, back.school, back.mis_id) == ("active", OTHER, "9")
+    assert [e.action for e in env.store.audit(OTHER, subject=eva.username)][0] == "move_back"

@@ -19,6 +19,7 @@ from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
 from uso_tui.sync.checks import (
+    RUNS_LOOKED_AT,
     back_since,
     exclusion_hits,
     latest_export_ids,
@@ -665,7 +666,19 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
                     "duplicates` if they are one person)"
                 )
             back = dataclasses.replace(was, history=list(now_acc.history))
+            left = _left_since(store, was, case.decided_at or "")
+            if left is not None:  # as that run would have left it, had the match not been made
+                back = dataclasses.replace(
+                    unallocated(back, str(was.school)), unallocated_at=at, unallocated_by_run=None
+                )
             put_changed(txn, now_acc, back, "undo_match", at, dfe)
+            if was.school and was.school != dfe:  # a mover's account goes back: said there too
+                after: dict[str, Any] = {"school": was.school}
+                if left is not None:
+                    after.update(status="unallocated", left_in=left)
+                txn.audit(
+                    event(txn, at, was.school, "move_back", was.username, {"school": dfe}, after)
+                )
         elif "created" in undo:
             acc = txn.account(undo["created"])
             if _changed_since(acc, case, rec, mis_updates=True):
@@ -699,6 +712,23 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
             )
         )
     return case
+
+
+def _left_since(store: Store, was: Account, decided_at: str) -> str | None:
+    """The run of the school an account was matched away from, since the match, whose export no
+    longer held the account's record there (None: no such run, or not one that unallocates its
+    leavers): a match undone then gives the account back unallocated, as that run would have
+    left it, not active at a school its person has left."""
+    if not (was.linked and was.school == was.link_school and was.status == "active"):
+        return None
+    for run in store.runs(was.school, limit=RUNS_LOOKED_AT):
+        if run.dry_run or was.link_report not in run.reports:
+            continue
+        if (run.started_at or "") <= decided_at or run.status != "succeeded" or run.incomplete:
+            return None  # the latest run is older than the match, or did not unallocate
+        present = latest_export_ids(store, str(was.school), str(was.link_report))
+        return run.run_id if present is not None and was.mis_id not in present else None
+    return None
 
 
 def _linked_to(
