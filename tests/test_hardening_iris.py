@@ -1042,6 +1042,24 @@ async def test_a_server_sending_fewer_per_page_than_asked_is_followed_by_its_cou
     assert not export.doubts
 
 
+@pytest.mark.parametrize("count", [{}, {"totalCount": None}, {"totalCount": "1000.0"}])
+async def test_pages_shorter_than_asked_without_a_count_are_followed_past_total_pages(count):
+    """At most 450 a page, totalPages reckoned from the 500 asked (2) and no usable count: the
+    client stopped after page 2 (900 of 1,000) and the run unallocated 100 pupils still at the
+    school. Short pages inside the report say totalPages ends early: followed to an empty page."""
+    pages = {n: [pupil(n * 1000 + i) for i in range(450 if n < 3 else 100)] for n in (1, 2, 3)}
+    server = paged(pages, lambda n: {"totalPages": 2, **count})
+    export = await fetch(server)
+    assert len(export.records) == 1000 and server.pages_asked() == [1, 2, 3, 4]
+
+
+async def test_full_pages_and_total_pages_without_a_count_ask_no_page_more() -> None:
+    pages = {1: [pupil(i) for i in range(500)], 2: [pupil(1000 + i) for i in range(7)]}
+    server = paged(pages, lambda n: {"totalPages": 2})
+    export = await fetch(server)
+    assert len(export.records) == 507 and server.pages_asked() == [1, 2]
+
+
 @pytest.mark.parametrize("status", [503, 401, 429])
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 async def test_an_empty_body_under_an_encoding_is_empty(status, encoding) -> None:

@@ -302,10 +302,19 @@ class IrisClient:
                 empty_at = last
             received += len(pages[last])
 
+        def short_inside() -> bool:
+            """Without a count, a page before the last shorter than asked: the server sends
+            fewer per page than asked, and a totalPages reckoned from the size asked ends
+            early (two pages of 450 for 1,000 records)."""
+            return claimed_count is None and any(
+                len(pages[n]) < self.page_size for n in pages if n < last
+            )
+
         while empty_at is None and (
             (claimed_count is None and claimed_pages is None)
             or (claimed_count is not None and received < claimed_count)
             or (claimed_pages is not None and last < claimed_pages)
+            or short_inside()
         ):
             await follow()
             claimed_pages, claimed_count = _largest(claims)
