@@ -26,6 +26,9 @@ from uso_tui.domain.names import ascii_letters, make_username, normalise, userna
         ["Kɔfi", "Kofi"],
         ["Þóra", "Thora"],
         ["OʼBrien", "O'Brien"],
+        # accents and pointing an MIS may leave out: Arabic hamza, Cyrillic breve
+        ["أحمد", "احمد"],
+        ["Дмитрий", "ДМИТРИЙ"],
     ],
 )
 def test_variants_normalise_equal(variants):
@@ -44,6 +47,23 @@ def test_normalise_examples():
 def test_normalise_keeps_other_scripts_as_letters():
     assert normalise("李小龍") == "李小龍"
     assert ascii_letters("李小龍") == "lixiaolong"
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        ("राम", "रमा"),  # Ram, Rama: Devanagari spells its vowels with signs (marks)
+        ("सनील", "सुनील"),
+        ("สดา", "สุดา"),  # Thai
+        ("かが", "かか"),  # kana voicing
+        ("ਗੁਰਪ੍ਰੀਤ", "ਗਰਪਰਤ"),  # Gurmukhi (Gurpreet)
+    ],
+)
+def test_vowel_signs_of_scripts_that_spell_with_them_are_kept(one, other):
+    """Dropped as accents, they made different names one (`राम` Ram was linked automatically
+    to an unlinked account of `रमा` Rama born the same day)."""
+    assert normalise(one) != normalise(other)
+    assert normalise(one) == normalise(one.upper()) and normalise(one)
 
 
 def test_username_first_initial_surname_and_la():

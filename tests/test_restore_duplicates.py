@@ -11,6 +11,7 @@ import pytest
 from test_duplicates import FAR, HILL, UPN, acc, build_estate
 from tui_helpers import burst, press, screen_text, settle, started
 
+from uso_tui.sync.actions import unallocate_account
 from uso_tui.sync.duplicates import also_active, unallocate_duplicate
 from uso_tui.tui.screens.users import AccountScreen
 from uso_tui.tui.widgets import Confirm
@@ -57,7 +58,7 @@ def test_cli_restore_says_who_else_is_active(cli_at, store):
     res = cli.ok("restore", "asmith.204")
     assert "restored asmith.204" in res.out
     assert "ajones.205 (active at 205-1000)" in res.err and "two accounts" in res.err
-    unallocate_duplicate(store, "slee.204", "zed.204", operator="alice", now=NOW)
+    unallocate_account(store, "slee.204", operator="alice", now=NOW)  # a non-MIS account
     assert "note" not in cli.ok("restore", "slee.204").err  # nobody else looks like Sam Lee
 
 

@@ -639,9 +639,9 @@ def test_a_key_many_schools_hold_finds_each_of_them(store):
     assert found(store, name_dobs=wanted) == sorted([here, far])
 
 
-def _as_older_uso_tui_keyed_it(store, dfe: str, new: str, old: str) -> None:
+def _as_older_uso_tui_keyed_it(store, dfe: str, new: str, old: str, schema: int = 5) -> None:
     """The school's names.idx and names.keys as a uso-tui that normalised `new` as `old` wrote
-    them (before schema 6, `Paweł` normalised to `paweł`), and the store marked schema 5."""
+    them (before schema 6, `Paweł` normalised to `paweł`), and the store marked `schema`."""
     import orjson
 
     from uso_tui.store.people import staged_keys
@@ -655,7 +655,7 @@ def _as_older_uso_tui_keyed_it(store, dfe: str, new: str, old: str) -> None:
     assert index != path.read_bytes()
     path.write_bytes(index)
     (path.parent / "names.keys").write_bytes(staged_keys(index, b"", 0, None, None))
-    (store.root / "store.json").write_bytes(orjson.dumps({"schema": 5}))
+    (store.root / "store.json").write_bytes(orjson.dumps({"schema": schema}))
 
 
 def test_upgrade_rekeys_names_an_older_uso_tui_normalised_with_the_accent_kept(store):
@@ -683,6 +683,19 @@ def test_upgrade_rekeys_names_an_older_uso_tui_normalised_with_the_accent_kept(s
     assert [h.username for h in upgraded.search_accounts("soren")] == [soren]
     assert [h.username for h in upgraded.search_accounts("ann lee")] == [ann]
     assert os.stat(plain).st_ino == plain_inode  # nothing to rekey: left alone
+
+
+def test_upgrade_from_schema_6_rekeys_names_whose_vowel_signs_were_dropped(store):
+    """Schema 7 keeps Devanagari's vowel signs (`राम` Ram is not `रमा` Rama): an index written
+    before holds `रम` for both, which the names as now normalised would never find."""
+    from uso_tui.domain.names import normalise
+    from uso_tui.store.tinystore import upgrade_store
+
+    (ram,) = put(store, ("204-3210", "राम", "Nowak", {}))
+    _as_older_uso_tui_keyed_it(store, "204-3210", normalise("राम"), "रम", schema=6)
+    assert found(store, name_dobs={keys_of("राम", "Nowak")}) == []
+    upgrade_store(store.root)
+    assert found(open_store(store.root), name_dobs={keys_of("राम", "Nowak")}) == [ram]
 
 
 def test_a_why_index_line_is_rekeyed_from_its_own_payload():

@@ -56,18 +56,38 @@ def normalise(name: str | None) -> str:
     """Compatibility-decompose, drop accents, case-fold, keep letters only.
 
     `O'Brien-Smith`, `obrien smith` and `OBRIEN-SMITH` all give `obriensmith`; `Zoë` gives `zoe`,
-    and `Paweł` `pawel` (_LATIN_FOLDS). Other scripts keep their letters (`Дмитрий`).
+    and `Paweł` `pawel` (_LATIN_FOLDS). Other scripts keep their letters (`Дмитрий`), and the
+    vowel signs and marks that spell them where a name is not written without them (_MARKS_SPELL:
+    `राम` Ram and `रमा` Rama, `สุดา` and `สดา`, `かが` and `かか` are different names).
     """
     if not name:
         return ""
-    decomposed = unicodedata.normalize("NFKD", name)
-    # casefold after dropping marks: casefold can itself produce letters with marks (e.g. "İ").
-    no_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
-    folded = unicodedata.normalize("NFKD", no_marks.casefold())
-    letters = "".join(
-        c for c in folded if c.isalpha() and not unicodedata.combining(c) and c not in BLANK_LETTERS
-    )
+    if name.isascii():  # most names: no marks, no folds
+        return "".join(c for c in name.lower() if c.isalpha())
+    # casefold before the marks go: it can itself make letters with marks ("İ" -> "i̇")
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", name).casefold())
+    out: list[str] = []
+    marks_spell = False  # the marks after the last letter are part of its spelling
+    for c in text:
+        if unicodedata.combining(c) or unicodedata.category(c)[0] == "M":
+            if marks_spell:
+                out.append(c)
+        elif c.isalpha() and c not in BLANK_LETTERS:
+            out.append(c)
+            code = ord(c)
+            marks_spell = code >= _MARKS_SPELL and not any(a <= code <= b for a, b in _ACCENTED)
+        else:
+            marks_spell = False
+    letters = "".join(out)
     return letters if letters.isascii() else letters.translate(_LATIN_FOLDS)
+
+
+# Scripts from Devanagari on (Indic, Thai, Tibetan, Myanmar, Khmer, kana...) spell vowels and
+# voicing with marks; before it (Latin, Greek, Cyrillic, Hebrew, Arabic) marks are accents and
+# pointing a keyboard or an MIS often leaves out, as are those of the Latin and Greek letters
+# and the Arabic forms coded after it (_ACCENTED).
+_MARKS_SPELL = 0x0900
+_ACCENTED = ((0x1E00, 0x1FFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xFB00, 0xFEFF))
 
 
 # Names repeat a great deal across an estate (indexes, matching, the export comparison):

@@ -68,7 +68,8 @@ from uso_tui.store.errors import (  # noqa: F401
 # 2: a run in progress lives in the school directory (with the run counter) until it ends.
 # 5: the directory in shards (directory/), no longer one schools.json.
 # 6: names normalised with letters such as ł and ø folded (the index files rekeyed: rekey.py).
-SCHEMA_VERSION = 6
+# 7: names normalised keeping the vowel signs of scripts that spell with them (rekeyed again).
+SCHEMA_VERSION = 7
 
 
 class AccountHit(NamedTuple):

@@ -1,7 +1,8 @@
-"""Schema 6: the stored name keys made again, as domain.names.normalise now makes them.
+"""Schemas 6 and 7: the stored name keys made again, as domain.names.normalise now makes them.
 
 Letters whose accent is no separate mark (`ł`, `ø`, `đ`...) fold to the letters a keyboard
-without them types (`Paweł` is `pawel`, as `Zoë` was already `zoe`). A school's names.idx and
+without them types (`Paweł` is `pawel`, as `Zoë` was already `zoe`) (6), and the vowel signs
+of scripts that spell with marks are kept (`राम` Ram is no longer `रमा` Rama) (7). A school's names.idx and
 names.keys (the users search and find_people) and the KEYS of its why.idx lines (the "why no
 account?" search) hold normalised names, and lines of accounts or records that have not changed
 are carried from one version of those files to the next: written by an older uso-tui, they would
