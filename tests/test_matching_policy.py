@@ -1199,3 +1199,30 @@ def test_a_middle_name_many_namesakes_share_is_no_rare_fact():
     own = rec("2", "Muhammad", "Khan", ayaan.dob, middle_names="Ayaan")
     (case,) = _plan([own], pool=pool).new_cases
     assert case.candidates[0].username == ayaan.username
+
+
+@pytest.mark.parametrize("keyed", ["M", "M.", "m"])
+def test_a_pupil_keyed_with_an_initial_for_a_forename_is_a_case_with_their_account(keyed):
+    """`M Shepherd` born the day Madison Shepherd was, at another school of the LA: the initial
+    counted as a wholly different forename (twins) and a second account was made. A case, with
+    her account and why; never an automatic link (not the record's own forename)."""
+    madison = acc("mshepherd.204", "Madison", "Shepherd", DOB, school=OTHER, mis_id="9")
+    tom = acc("tshepherd.204", "Tom", "Shepherd", DOB, school=OTHER, mis_id="8")
+    planned = _plan([rec("1", keyed, "Shepherd", DOB)], pool=[madison, tom])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    [case] = planned.new_cases
+    [madison_seen] = case.candidates
+    assert madison_seen.username == "mshepherd.204"
+    assert madison_seen.evidence[0][:2] == ["forename", "initial"]
+    requested = acc("mshepherd2.204", "Madison", "Shepherd", DOB)  # asked for at the school
+    planned = _plan([rec("1", keyed, "Shepherd", DOB)], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+def test_a_one_letter_given_name_in_another_script_is_a_whole_name():
+    from uso_tui.sync.evidence import forename_level, person_of_account, person_of_record
+
+    wei = acc("lwei.204", "伟明", "李", DOB, school=OTHER, mis_id="9")
+    assert forename_level(person_of_record(rec("1", "伟", "李", DOB)), person_of_account(wei)) != (
+        "initial"
+    )

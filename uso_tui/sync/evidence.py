@@ -210,6 +210,12 @@ def forename_level(record: Person, account: Person) -> str:
         for acc_name in account.names:
             if names_close(rec_name, acc_name):
                 return "similar"
+    for one, other in ((record, account), (account, record)):
+        # (a Latin letter: a one-letter name in another script, as a Chinese given name, is a
+        # whole name)
+        initial = one.fkey if len(one.fkey) == 1 and one.fkey.isascii() else ""
+        if initial and any(len(name) > 1 and name[0] == initial for name in other.names):
+            return "initial"
     return "different"
 
 
