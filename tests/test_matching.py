@@ -135,3 +135,14 @@ def test_name_frequencies_follow_accounts_added_to_the_index():
     # the counts of the accounts as they are now (the superseded Amy Jones no longer counted)
     assert idx._freq == fresh._freq  # noqa: SLF001 - the counts are what is tested
     assert idx._freq["surname"]["jones"] == 3  # noqa: SLF001
+
+
+def test_date_slips_of_dates_at_the_ends_of_the_calendar_or_not_iso_are_none():
+    """find_duplicates raised OverflowError for an account born 0001-01-01, and a plan
+    ValueError for a record whose date was not written YYYY-MM-DD (a caller's own records)."""
+    from uso_tui.sync.dob_slips import near_dates, swap_day_month
+
+    assert near_dates("0001-01-01") == ("0001-01-02", "0001-02-01", "0002-01-01")
+    assert near_dates("9999-12-31") == ("9999-12-30", "9998-12-31")
+    assert swap_day_month("20100101") is None and swap_day_month("2010-1-1") is None
+    assert swap_day_month("2012-05-03") == "2012-03-05"

@@ -10,9 +10,10 @@ from functools import lru_cache
 
 @lru_cache(maxsize=50_000)
 def swap_day_month(dob: str) -> str | None:
-    """`2012-05-03` -> `2012-03-05` when that is a date and differs."""
+    """`2012-05-03` -> `2012-03-05` when that is a date and differs (None for a date not
+    written so: records and accounts hold ISO dates, but a caller need not)."""
     year, month, day = dob[:4], dob[5:7], dob[8:10]
-    if day == month or int(day) > 12:
+    if day == month or not day.isdigit() or int(day) > 12 or len(dob) != 10:
         return None
     return f"{year}-{day}-{month}"
 
@@ -64,7 +65,10 @@ def _date(iso: str) -> date | None:
 
 def _shift(start: date, years: int = 0, months: int = 0, days: int = 0) -> str | None:
     if days:
-        return (start + timedelta(days=days)).isoformat()
+        try:
+            return (start + timedelta(days=days)).isoformat()
+        except OverflowError:  # a day either side of 0001-01-01 or 9999-12-31
+            return None
     month0 = start.month - 1 + months  # counted from 0, may run past either end of the year
     try:
         return start.replace(
