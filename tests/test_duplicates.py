@@ -66,6 +66,20 @@ def test_same_names_and_dob_in_one_la_is_a_pair_but_not_across_las():
     assert pair.evidence == (SAME_NAMES, f"at {HILL} and {VALE}")
 
 
+def test_names_keyed_the_wrong_way_round_on_the_same_date_are_a_pair():
+    """Gibb Jasmine beside Jasmine Gibb, born the same day: no name block held both, and the
+    review never listed them."""
+    one = acc("jgibb.204", "Jasmine", "Gibb", "1985-05-02", HILL, role="staff")
+    two = acc("gjasmine.204", "GIBB", "jasmine", "1985-05-02", VALE, role="staff")
+    other_day = acc("gjasmine2.204", "Gibb", "Jasmine", "1990-11-20", VALE, role="staff")
+    [pair] = find_duplicates([one, two, other_day])
+    assert pair.usernames == ("gjasmine.204", "jgibb.204")
+    assert pair.evidence[0] == "forename and surname the other way round, same date of birth"
+    twins = [acc("tlee.204", "Lee", "Tom", "2014-02-02", HILL, extra={"upn": UPN}),
+             acc("ltom.204", "Tom", "Lee", "2014-02-02", HILL, extra={"upn": UPN[:-1] + "9"})]  # fmt: skip
+    assert find_duplicates(twins) == []  # two UPNs: two children
+
+
 def test_one_person_with_a_pupil_s_and_a_staff_account_is_a_pair():
     """A sixth-former who also works at the school: the staff report's run made her a staff
     account beside her pupil one, and the review, which paired accounts of one role only, never

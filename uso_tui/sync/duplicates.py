@@ -57,6 +57,7 @@ MAX_BLOCK = 20
 ROLES = ("pupil", "staff")
 SAME_NAMES = "same names and date of birth"
 SAME_KNOWN_AS = "same known-as name, surname and date of birth"
+SWAPPED = "forename and surname the other way round, same date of birth"
 # The least score at which a near pair is listed: the model's chance that an account of the pool
 # is the person keyed (match_model.score), more likely one person than two.
 NEAR_SCORE = 50
@@ -136,6 +137,7 @@ def find_duplicates(
 
     by_upn: dict[str, list[Any]] = defaultdict(list)
     by_names: dict[tuple[str, ...], list[tuple[Any, bool]]] = defaultdict(list)
+    by_whole: dict[tuple[str, ...], list[Any]] = defaultdict(list)  # la, dob, forename, surname
     for person in accounts:
         upn = upn_of(person)
         if upn:
@@ -150,6 +152,8 @@ def find_duplicates(
         block = (la_of(person.school), surname, person.dob)
         if forename:
             by_names[(*block, forename)].append((person, True))
+            if forename != surname:
+                by_whole[(block[0], person.dob, forename, surname)].append(person)
         if known_as and known_as != forename:
             by_names[(*block, known_as)].append((person, False))
 
@@ -165,6 +169,16 @@ def find_duplicates(
             if _upns_differ(person, other):
                 continue  # two children
             note(person, other, "names" if person_forename and other_forename else "known_as")
+
+    for (la, dob, forename, surname), members in by_whole.items():
+        # keyed the wrong way round (Gibb Jasmine for Jasmine Gibb): each pair once, from the
+        # block whose forename sorts first
+        if forename < surname and len(members) <= MAX_BLOCK:
+            others = by_whole.get((la, dob, surname, forename), ())
+            for person in members:
+                for other in others if len(others) <= MAX_BLOCK else ():
+                    if not _upns_differ(person, other):
+                        note(person, other, "swapped")
 
     near: dict[tuple[str, str], str] = {}  # pair -> its evidence in words
     for group in _by_la_and_role(accounts).values():
@@ -295,6 +309,8 @@ def _evidence(
         out.append(SAME_NAMES)
     elif "known_as" in reasons:
         out.append(SAME_KNOWN_AS)
+    elif "swapped" in reasons:
+        out.append(SWAPPED)
     elif near is not None:
         out.append(near)
     else:  # the same UPN alone: say what differs
