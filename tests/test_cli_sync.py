@@ -286,6 +286,18 @@ def test_sync_bad_input(cli, sim):
     assert snapshot(cli.data_dir) == before
 
 
+def test_an_error_repeating_a_huge_argument_is_cut(cli, sim):
+    add(cli, sim, DFE, [AMY])
+    for argv in (
+        ["sync", "2" * 100_000],
+        ["restore", "x" * 100_000],
+        ["run", "show", "r" * 100_000],
+    ):
+        res = cli(*argv)
+        assert res.status == 2 and res.err.count("\n") == 1
+        assert len(res.err) < 2100 and "characters more)" in res.err
+
+
 def test_run_due_and_scheduler(cli, sim):
     add(cli, sim, DFE, [AMY], (), "--daily-at", "06:00")
     add(cli, sim, OTHER, [BOB], (), "--daily-at", "18:00")

@@ -163,8 +163,15 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
 
 
 def _one_line(message: str, secrets: Sequence[str]) -> str:
-    """One line, its control characters escaped (an error may carry a server's words)."""
-    return plain(" ".join(_redact(message, secrets).split()))
+    """One line, its control characters escaped (an error may carry a server's words), and cut
+    (an error repeats what was given: a 100,000-character argument made a 100 KB line)."""
+    line = plain(" ".join(_redact(message, secrets).split()))
+    if len(line) <= MAX_ERROR:
+        return line
+    return f"{line[: MAX_ERROR - 40]}… ({len(line) - MAX_ERROR + 40:,} characters more)"
+
+
+MAX_ERROR = 2000
 
 
 def _utf8_streams() -> None:
