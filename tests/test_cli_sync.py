@@ -298,6 +298,20 @@ def test_an_error_repeating_a_huge_argument_is_cut(cli, sim):
         assert len(res.err) < 2100 and "characters more)" in res.err
 
 
+def test_an_argument_that_is_not_utf8_is_refused_as_such(cli, sim, tmp_path):
+    """A Latin-1 é was refused as "contains control characters"; `why` of a byte 0xff searched
+    for "\\udcff" and found no one, exit 0. A path need not be UTF-8."""
+    add(cli, sim, DFE, [AMY])
+    before = snapshot(cli.data_dir)
+    latin1 = b"Ren\xe9e".decode("utf-8", "surrogateescape")
+    for argv in (["why", latin1], ["accounts", "--search", latin1]):
+        res = cli(*argv)
+        assert res.status == 2 and "is not UTF-8 text" in res.err and "Ren\ufffde" in res.err
+    assert snapshot(cli.data_dir) == before
+    odd = tmp_path / b"caf\xe9".decode("utf-8", "surrogateescape")
+    assert "is not UTF-8" not in cli("--data-dir", str(odd), "school", "list").err
+
+
 def test_run_due_and_scheduler(cli, sim):
     add(cli, sim, DFE, [AMY], (), "--daily-at", "06:00")
     add(cli, sim, OTHER, [BOB], (), "--daily-at", "18:00")

@@ -174,6 +174,26 @@ def _one_line(message: str, secrets: Sequence[str]) -> str:
 MAX_ERROR = 2000
 
 
+# Options whose values are paths: a file name need not be UTF-8 on Linux.
+PATH_OPTIONS = ("--data-dir", "--key-file", "--client-secret-file")
+
+
+def _not_utf8(argv: Sequence[str]) -> str | None:
+    """Why an argument other than a path is refused: bytes that are not UTF-8 (Python keeps them
+    as lone surrogates), which a name or a search would carry on as nonsense ("no record found
+    for '\\udcff'", a Latin-1 é refused as a control character)."""
+    for at, arg in enumerate(argv):
+        if (at and argv[at - 1] in PATH_OPTIONS) or arg.split("=", 1)[0] in PATH_OPTIONS:
+            continue
+        if any("\udc80" <= c <= "\udcff" for c in arg):
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return (
+                f"argument {at + 1} ({shown[:60]!r}) is not UTF-8 text: set the terminal (or the "
+                "script's locale) to UTF-8 and type it again"
+            )
+    return None
+
+
 def _utf8_streams() -> None:
     """stdout and stderr in UTF-8 whatever the locale says: names from the MIS are any script,
     JSON is UTF-8 (RFC 8259) and so are the CSV exports; a Latin-1 locale would otherwise stop a
@@ -205,6 +225,8 @@ def main(
 
     if plain_secret_in(argv):
         return fail(PLAIN_SECRET_REFUSED, EXIT_USAGE)
+    if (undecoded := _not_utf8(argv)) is not None:
+        return fail(undecoded, EXIT_USAGE)
     Parser.redact_unrecognized = any(a.startswith("--client-secret") for a in argv)
     parser = build_parser()
     try:
