@@ -355,3 +355,29 @@ def test_an_unallocation_undone_beside_the_person_s_newer_account_says_two_accou
     assert "they now have two accounts" in out.err
     assert '"restored_beside"' in out.out and newer in out.out
     assert env.store.account("ajones.204").status == "active"  # reverted, as DESIGN says
+
+
+def test_an_unallocation_whose_id_the_school_gave_another_child_since_is_not_undone(env, capsys):
+    """Fay left (run r2 unallocated her); the school then gave her id to Zed, whom the next run
+    listed as another person than her account. Undoing r2 put Fay back active, holding Zed's
+    id: Zed blocked from an account, Fay active at a school she left. Left unallocated, and
+    said why, in the preview, the undo and its JSON."""
+    from uso_tui.cli.main import main
+
+    env.add_school(students=[AMY, FAY], hold_min=100)
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY])
+    r2 = env.sync(DAY2)
+    assert r2.counts["unallocated"] == 1
+    env.set_students(DFE, [AMY, iris_student("9", "Zed", "Young", "2010-01-01")])
+    env.sync(DAY3)
+    [fay] = [a for a in env.store.school_accounts(DFE) if a.forename == "Fay"]
+    assert fay.status == "unallocated"
+    preview = undo_preview(env.store, r2.run_id, now=UNDO_AT)
+    assert preview.reverts == [] and preview.left_alone == [fay.username]
+    assert "its MIS record 9 now names Zed Young" in preview.id_given_lines()[0]
+    args = ["--data-dir", str(env.store.root), "--operator", "alice", "undo-run", r2.run_id]
+    assert main([*args, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert '"id_given_to_another"' in out and f"account release {fay.username}" in err
+    assert env.store.account(fay.username).status == "unallocated"

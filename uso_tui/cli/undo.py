@@ -31,6 +31,8 @@ def cmd_undo_run(args: argparse.Namespace, ctx: Context) -> int:
     else:
         plan, undo = undo_run(store, run_id, operator=ctx.operator, now=ctx.now())
         undo_id = undo.run_id
+    for line in plan.id_given_lines():
+        ctx.note(f"note: {plain(line)}")
     for line in plan.beside_lines():
         then = "would have" if args.dry_run else "now have"
         ctx.note(

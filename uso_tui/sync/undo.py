@@ -21,6 +21,7 @@ from uso_tui.sync.access import require
 from uso_tui.sync.actions import UNDONE_CREATE, put_changed, undone_by
 from uso_tui.sync.apply import event
 from uso_tui.sync.duplicates import active_beside
+from uso_tui.sync.listed_record import listed_as_another
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
 
@@ -56,6 +57,9 @@ class UndoPlan:
     # an account the undo restores -> the active accounts with its UPN, or its names and date
     # of birth (its person given another account since: restored, they have two)
     beside: dict[str, list[Any]] = field(default_factory=dict)
+    # an account the run unallocated whose MIS id the school has given another person since
+    # (its latest export lists the record so): left unallocated, in left_alone too
+    id_given: dict[str, str] = field(default_factory=dict)
 
     @property
     def reverted(self) -> dict[str, int]:
@@ -74,11 +78,20 @@ class UndoPlan:
             "left_alone": list(self.left_alone),
             "cases_closed": [c.case_id for c in self.cases],
             "accounts": [{"username": r.username, "kind": r.kind} for r in self.reverts],
+            "id_given_to_another": dict(self.id_given),
             "restored_beside": {
                 username: [{"username": h.username, "school": h.school} for h in hits]
                 for username, hits in self.beside.items()
             },
         }
+
+    def id_given_lines(self) -> list[str]:
+        """One line per account left unallocated because its MIS id names another person now."""
+        return [
+            f"{username} left unallocated: {why} (`uso-tui account release {username}` lets the "
+            "next run take that person as new)"
+            for username, why in self.id_given.items()
+        ]
 
     def beside_lines(self) -> list[str]:
         """One line per account restored beside another active account of the same person."""
@@ -195,12 +208,32 @@ def _plan_in(store: Store, txn: Store | Transaction, run_id: str, at: str) -> tu
     names = {e.subject for e in events if e.action in ACCOUNT_ACTIONS}
     accounts = {u: txn.find_account(u) for u in sorted(names)}
     undo_plan = plan_undo(run, events, accounts, txn.cases(run.school, "open"), at)
+    _keep_ids_given_since(store, undo_plan)
     # An unallocation reverted restores the account: its person may have been given another
     # since (at a new school), which an operator is told of, as a restore tells.
     restored = [r.back for r in undo_plan.reverts if r.back.status == "active" != r.now.status]
     if restored:
         undo_plan.beside = active_beside(store, restored, (r.username for r in undo_plan.reverts))
     return run, undo_plan
+
+
+def _keep_ids_given_since(store: Store, undo_plan: UndoPlan) -> None:
+    """An unallocation whose account's MIS id the school has since given another person (its
+    latest export lists that record as another person than the account) is not reverted: the
+    account's person left, and put back active it would hold the newcomer's id, the newcomer
+    blocked from an account of their own."""
+    for revert in list(undo_plan.reverts):
+        if revert.now.status == "active" or revert.back.status != "active":
+            continue
+        record = listed_as_another(store, revert.now)
+        if record is None:
+            continue
+        undo_plan.reverts.remove(revert)
+        undo_plan.left_alone.append(revert.username)
+        undo_plan.id_given[revert.username] = (
+            f"its MIS record {record.mis_id} now names {record.forename} {record.surname}"
+        )
+    undo_plan.left_alone.sort()
 
 
 def undo_preview(store: Store, run_id: str, *, now: datetime) -> UndoPlan:

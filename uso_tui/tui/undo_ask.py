@@ -38,6 +38,9 @@ def undo_body(undo_plan: UndoPlan) -> Text:
             out.append("\n")
         if len(undo_plan.left_alone) > SHOWN:
             out.append(f"  … and {len(undo_plan.left_alone) - SHOWN} more\n")
+    for line in undo_plan.id_given_lines()[:SHOWN]:
+        out.append_text(plain(f"  {line}"))
+        out.append("\n")
     if undo_plan.beside:
         # its person given another account since: restored, they have two
         out.append(

@@ -237,6 +237,8 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
             if undo_plan.left_alone
             else ""
         )
+        if undo_plan.id_given:
+            tail += "; " + "; ".join(undo_plan.id_given_lines())
         if undo_plan.beside:
             tail += "; " + "; ".join(undo_plan.beside_lines()) + ": two accounts for one person?"
         self.app.call_from_thread(
