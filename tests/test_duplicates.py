@@ -221,6 +221,21 @@ def test_the_same_names_born_a_day_apart_are_a_near_pair():
     assert f"at {HILL} and {VALE}" in pair.evidence
 
 
+@pytest.mark.parametrize("dob", ["2012-03-04", "2012-03-31"])
+def test_the_same_names_born_a_year_apart_are_a_near_pair(dob):
+    """A year keyed one out (Chloe Pemberton 1982 and 1983, staff) was no slip the review looked
+    for; on the 31st, a month out being no date, a year out was looked for one way only. (Pupils
+    a year apart are in two year groups: weaker, under the bar.)"""
+    one = acc("cp.204", "Chloe", "Pemberton", dob, HILL, role="staff")
+    two = acc("cp2.204", "Chloe", "Pemberton", "1983" + dob[4:], VALE, role="staff")
+    before = acc("cp3.204", "Chloe", "Pemberton", "1981" + dob[4:], VALE, role="staff")
+    one.dob = "1982" + dob[4:]
+    found = {pair.usernames for pair in near(one, two, role="staff")}
+    assert found == {("cp.204", "cp2.204")}
+    found = {pair.usernames for pair in near(one, before, role="staff")}
+    assert found == {("cp.204", "cp3.204")}
+
+
 def test_a_short_forename_or_a_misspelt_surname_with_a_date_slip_is_a_near_pair():
     kate = acc("kc.204", "Kate", "Cartwright", "1995-08-29", HILL, role="staff")
     katherine = acc("kc2.204", "Katherine", "Cartwright", "1995-08-30", HILL, role="staff")

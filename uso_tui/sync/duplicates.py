@@ -210,10 +210,10 @@ def _twins(person: Any, other: Any) -> bool:
 
 @lru_cache(maxsize=65_536)  # a few thousand birthdays, held by many each
 def _slips(dob: str) -> frozenset[str]:
-    """The commonest slips of a date (a day or a month out, day and month swapped): near_dates'
-    first four (the day either side, then the month; its last two are the years)."""
+    """The commonest slips of a date: a day, a month or a year out (near_dates), day and month
+    swapped."""
     swapped = swap_day_month(dob)
-    return frozenset((*near_dates(dob)[:4], *((swapped,) if swapped else ())))
+    return frozenset((*near_dates(dob), *((swapped,) if swapped else ())))
 
 
 def _near_pairs(
