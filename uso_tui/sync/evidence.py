@@ -89,6 +89,7 @@ class Person:
         "nameset",
         "aliases",
         "sikh",
+        "initial",
     )
 
     def __init__(
@@ -103,7 +104,9 @@ class Person:
         upn: str,
         gender: str,
         year: int | None,
+        initial: str = "",
     ) -> None:
+        self.initial = initial  # the forename when it is one Latin letter (M, M.): an initial
         self.fkey, self.fparts, self.pkey, self.mkeys = fkey, fparts, pkey, mkeys
         self.skey, self.sparts, self.dob = skey, sparts, dob
         self.upn, self.gender, self.year = upn, gender, year
@@ -142,7 +145,16 @@ def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Per
         upn_key(upn),
         _gender(gender),
         _year_of(year),
+        _initial(forename),
     )
+
+
+@lru_cache(maxsize=4096)
+def _initial(forename: str | None) -> str:
+    """The forename as one Latin letter, or "": a one-character name of another script (娥,
+    이) is a whole name, though its comparison key is one letter too."""
+    name = normalise(forename)
+    return name if len(name) == 1 and name.isascii() else ""
 
 
 @lru_cache(maxsize=1024)
@@ -211,10 +223,7 @@ def forename_level(record: Person, account: Person) -> str:
             if names_close(rec_name, acc_name):
                 return "similar"
     for one, other in ((record, account), (account, record)):
-        # (a Latin letter: a one-letter name in another script, as a Chinese given name, is a
-        # whole name)
-        initial = one.fkey if len(one.fkey) == 1 and one.fkey.isascii() else ""
-        if initial and any(len(name) > 1 and name[0] == initial for name in other.names):
+        if one.initial and any(len(n) > 1 and n[0] == one.initial for n in other.names):
             return "initial"
     return "different"
 
