@@ -185,6 +185,17 @@ def test_a_record_of_a_person_active_at_another_school_is_not_taken(tmp_path):
     assert case.candidates[0]["username"] == "yzane.204"
 
 
+def test_a_namesake_active_elsewhere_under_another_upn_does_not_stop_the_answer(env):
+    """Another Wei Lam born the same day, active in another LA under her own UPN: not the
+    record's person (Kevin's account holds the record's UPN), so the answer is taken."""
+    env.add_school("205-1000", students=[iris_student("w1", "Wei", "Lam", "2015-09-02",
+                                                      uniquePupilNumber="L999999999999")])  # fmt: skip
+    env.sync(DAY2, "205-1000")
+    username = kevin(env).username
+    after = accept_record(env.store, username, operator="desk", now=DAY3)
+    assert (after.forename, after.dob) == ("Wei", "2015-09-02")
+
+
 async def test_bulk_results_rejected_opens_the_account_to_answer(env):
     username = kevin(env).username
     async with started(env.store, "bulk_results", DFE) as (app, pilot):

@@ -111,7 +111,12 @@ def _active_elsewhere(txn: Transaction, acc: Account, rec: MisRecord) -> Account
     by_upn = [hit for hit in hits if upns and upn_key(hit.upn) == upn]
     if len(by_upn) == 1:
         return by_upn[0]
+    if upns and upn_key((acc.extra or {}).get("upn")) == upn:
+        return None  # the account holds the record's UPN: a namesake elsewhere is no one's
     for hit in hits:
+        theirs = upn_key(hit.upn)
+        if upns and theirs and theirs != upn and not theirs[-1].isalpha():
+            continue  # another permanent UPN: another child of the same names and birthday
         if rec.dob and same_person(hit, acc.role, rec.forename, rec.surname, rec.dob):
             return hit
     return None
