@@ -463,6 +463,23 @@ def test_an_account_is_not_unallocated_as_the_duplicate_of_an_account_unlike_it(
     assert snapshot(store.root) == before
 
 
+def test_a_near_pair_the_review_lists_can_be_unallocated(store):
+    """Zoë White and Zoe Wihte, a day apart, listed by the review at about 50%: unallocating one
+    was refused as "not a possible duplicate pair" (weighed in a pool of the two alone, every
+    shared name counted as common)."""
+    with store.transaction("setup") as tx:
+        tx.put_accounts(
+            [
+                *crowd(role="staff"),
+                acc("zw.204", "Zoë", "White", "1996-02-22", HILL, role="staff"),
+                acc("zw2.204", "Zoe", "Wihte", "1996-02-23", VALE, role="staff"),
+            ]
+        )
+    assert ("zw.204", "zw2.204") in pairs_of(possible_duplicates(store, HILL))
+    gone = unallocate_duplicate(store, "zw2.204", "zw.204", operator="alice", now=NOW)
+    assert gone.status == "unallocated"
+
+
 def test_a_pair_kept_as_two_people_is_not_unallocated_from_a_view_older_than_the_keep(store):
     """Another operator kept the pair while this one's review still listed it: unallocating
     one of them as a duplicate is refused, nothing written."""

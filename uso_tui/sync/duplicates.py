@@ -568,22 +568,42 @@ def keep_both(
     return True
 
 
+def _listed_together(store: Store, username: str, other: str) -> bool:
+    """Whether the review of `username`'s school lists the two as a pair (kept pairs counted:
+    that refusal says more), their names weighed in its local authority as the review weighs
+    them (a pool of the two alone makes every shared name common, and near pairs fall short)."""
+    acc = store.find_account(username)
+    if acc is None or acc.status != "active" or not acc.school:
+        return False
+    pair = tuple(sorted((username, other)))
+    return any(d.usernames == pair for d in find_duplicates(_school_people(store, acc.school)))
+
+
 def unallocate_duplicate(
-    store: Store, username: str, other: str, *, operator: str, now: datetime
+    store: Store,
+    username: str,
+    other: str,
+    *,
+    operator: str,
+    now: datetime,
+    listed: bool = False,
 ) -> Account:
     """Unallocates `username` as a duplicate of `other` (which stays active), as the unallocate
     action does: kept, restorable, audited. Its MIS link is dropped, else its school's next run
-    would restore it; the record then comes to matching, where `other` is a candidate."""
+    would restore it; the record then comes to matching, where `other` is a candidate.
+    `listed`: the caller took the pair from the review (else the two named are looked up in it:
+    a mistyped name is refused, not unallocated)."""
     require(store, operator, "duplicate_unallocate")
     username, other = _two(username, other)
     at = iso(now)
+    listed = listed or _listed_together(store, username, other)
     with store.transaction(operator) as txn:
         acc, keep = txn.account(username), txn.account(other)
         if acc.status != "active" or not acc.school:
             raise InvalidInput(f"{username} is not active at a school")
         if keep.status != "active":
             raise InvalidInput(f"{other} is not active: {username} is that person's only account")
-        if not find_duplicates([acc, keep]):
+        if not listed:
             raise InvalidInput(
                 f"{username} stays: {username} and {other} are not a possible duplicate pair "
                 "(no UPN, names or date of birth alike enough to say one person): check the "

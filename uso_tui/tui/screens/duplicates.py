@@ -407,7 +407,12 @@ class DuplicatesScreen(PairListScreen):
             assert account is not None
             other = second if account.username == first.username else first
             unallocate_duplicate(
-                self.store, account.username, other.username, operator=self.operator, now=self.now()
+                self.store,
+                account.username,
+                other.username,
+                operator=self.operator,
+                now=self.now(),
+                listed=True,  # a pair of the review on screen
             )
             message = f"Unallocated {account.username}; {other.username} stays"
 
