@@ -539,10 +539,10 @@ def parse_at(text: str) -> datetime:
         raise InvalidInput(
             f"bad --at {text!r}: expected an ISO date and time, e.g. 2026-09-01T06:30"
         ) from None
-    if at.tzinfo is not None:
-        at = at.astimezone().replace(tzinfo=None)  # the store keeps local times
     if not AT_RANGE[0] <= at.year <= AT_RANGE[1]:  # (the schedule reckons days either side)
         raise InvalidInput(f"bad --at {text!r}: a year from {AT_RANGE[0]} to {AT_RANGE[1]}")
+    if at.tzinfo is not None:
+        at = at.astimezone().replace(tzinfo=None)  # the store keeps local times
     return at
 
 
