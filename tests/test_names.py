@@ -26,9 +26,12 @@ from uso_tui.domain.names import ascii_letters, make_username, normalise, userna
         ["Kɔfi", "Kofi"],
         ["Þóra", "Thora"],
         ["OʼBrien", "O'Brien"],
-        # accents and pointing an MIS may leave out: Arabic hamza, Cyrillic breve
+        # accents and pointing an MIS may leave out: Arabic hamza, Cyrillic breve, Greek's iota
+        # subscript; a variation selector (a glyph's variant, not a letter)
         ["أحمد", "احمد"],
         ["Дмитрий", "ДМИТРИЙ"],
+        ["ᾳ", "α"],
+        ["葛\U000e0100城", "葛城"],
     ],
 )
 def test_variants_normalise_equal(variants):
@@ -57,6 +60,7 @@ def test_normalise_keeps_other_scripts_as_letters():
         ("สดา", "สุดา"),  # Thai
         ("かが", "かか"),  # kana voicing
         ("ਗੁਰਪ੍ਰੀਤ", "ਗਰਪਰਤ"),  # Gurmukhi (Gurpreet)
+        ("ސަލީމް", "ސލމ"),  # Thaana (Dhivehi), coded before Devanagari
     ],
 )
 def test_vowel_signs_of_scripts_that_spell_with_them_are_kept(one, other):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
@@ -57,37 +58,53 @@ def normalise(name: str | None) -> str:
 
     `O'Brien-Smith`, `obrien smith` and `OBRIEN-SMITH` all give `obriensmith`; `Zoë` gives `zoe`,
     and `Paweł` `pawel` (_LATIN_FOLDS). Other scripts keep their letters (`Дмитрий`), and the
-    vowel signs and marks that spell them where a name is not written without them (_MARKS_SPELL:
+    vowel signs and marks that spell them where a name is not written without them (_spelling:
     `राम` Ram and `रमा` Rama, `สุดา` and `สดา`, `かが` and `かか` are different names).
     """
     if not name:
         return ""
     if name.isascii():  # most names: no marks, no folds
         return "".join(c for c in name.lower() if c.isalpha())
-    # casefold before the marks go: it can itself make letters with marks ("İ" -> "i̇")
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", name).casefold())
-    out: list[str] = []
-    marks_spell = False  # the marks after the last letter are part of its spelling
-    for c in text:
-        if unicodedata.combining(c) or unicodedata.category(c)[0] == "M":
-            if marks_spell:
-                out.append(c)
-        elif c.isalpha() and c not in BLANK_LETTERS:
-            out.append(c)
-            code = ord(c)
-            marks_spell = code >= _MARKS_SPELL and not any(a <= code <= b for a, b in _ACCENTED)
-        else:
-            marks_spell = False
-    letters = "".join(out)
+    # marks dropped before casefold (it makes Greek's iota subscript a letter) and after it (it
+    # can itself make letters with marks: "İ" -> "i̇")
+    kept = _marks_kept(unicodedata.normalize("NFKD", name), letters_only=False)
+    folded = unicodedata.normalize("NFKD", kept.casefold())
+    letters = _marks_kept(folded, letters_only=True)
     return letters if letters.isascii() else letters.translate(_LATIN_FOLDS)
 
 
-# Scripts from Devanagari on (Indic, Thai, Tibetan, Myanmar, Khmer, kana...) spell vowels and
-# voicing with marks; before it (Latin, Greek, Cyrillic, Hebrew, Arabic) marks are accents and
-# pointing a keyboard or an MIS often leaves out, as are those of the Latin and Greek letters
-# and the Arabic forms coded after it (_ACCENTED).
-_MARKS_SPELL = 0x0900
+def _marks_kept(text: str, letters_only: bool) -> str:
+    """`text` (decomposed) without the marks that are accents (_spelling), nor variation
+    selectors; `letters_only`: nothing but letters and the marks kept."""
+    out: list[str] = []
+    spelling = False  # the marks after the last letter are part of its spelling
+    for c in text:
+        if unicodedata.combining(c) or unicodedata.category(c)[0] == "M":
+            if spelling and not _VARIATION.match(c):
+                out.append(c)
+        elif c.isalpha() and c not in BLANK_LETTERS:
+            out.append(c)
+            spelling = _spelling(ord(c))
+        else:
+            spelling = False
+            if not letters_only:
+                out.append(c)
+    return "".join(out)
+
+
+def _spelling(code: int) -> bool:
+    """Whether marks after this letter spell (vowels, voicing: Thaana, then the scripts from
+    Devanagari on, Indic, Thai, Tibetan, Myanmar, Khmer, kana...) rather than accent or point
+    it as a keyboard or an MIS often leaves out (Latin, Greek, Cyrillic, Hebrew, Arabic, and the
+    Latin, Greek and Arabic forms coded past Devanagari)."""
+    if code < 0x0900:
+        return 0x0780 <= code <= 0x07BF
+    return not any(low <= code <= high for low, high in _ACCENTED)
+
+
 _ACCENTED = ((0x1E00, 0x1FFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xFB00, 0xFEFF))
+# variation selectors: a glyph's variant (葛󠄀 for 葛), never a letter's spelling
+_VARIATION = re.compile("[\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 
 # Names repeat a great deal across an estate (indexes, matching, the export comparison):
