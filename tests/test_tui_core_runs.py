@@ -675,3 +675,29 @@ async def test_run_history_opened_during_a_force_run_shows_it_once_it_ends(demo,
         top = app.screen.active_table().current()
         assert top is not None and top.key == live.result.run.run_id
         assert top.data.status == live.result.run.status != "running"
+
+
+async def test_run_again_typed_ahead_starts_the_run_it_asks_about(demo, monkeypatch):
+    """`r y` in one burst on a finished force run: `r` reads the school and its last run in the
+    background before asking, and the `y` reached the screen first and was lost: the question
+    stayed open, no run started, and nothing said so."""
+    import time
+
+    store, dfe = demo.store, demo.held_school
+    runs_before = len(store.runs(dfe))
+    async with started(store, "school", dfe) as (app, pilot):
+        await pilot.press("f")
+        await answer_force_run(pilot)
+        await wait_for(
+            pilot, lambda: app.screen.kind == "force_run" and app.screen.final, timeout=30
+        )
+        slow_runs = store.runs
+
+        def runs(*args, **kw):
+            time.sleep(0.3)  # the read behind the question, slow (a busy store)
+            return slow_runs(*args, **kw)
+
+        monkeypatch.setattr(store, "runs", runs)
+        burst(app, "r", "y")
+        await wait_for(pilot, lambda: len(slow_runs(dfe)) == runs_before + 2, timeout=30)
+        assert app.screen.kind == "force_run"

@@ -460,6 +460,7 @@ class ForceRunScreen(ConfirmsHeld):
         self.final = None
         self.waiting = None
         self.outcome_box.update("")
+        self.hold_keys()  # as on_mount: `r y` typed ahead, the `y` answers the question asked
         self.begin()
 
     def action_matching(self) -> None:
