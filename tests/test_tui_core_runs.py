@@ -199,6 +199,8 @@ async def test_a_run_from_another_process_is_shown_not_doubled(demo):
             await wait_for(pilot, lambda: screen.final is not None, timeout=30)
             assert screen.final.trigger == "schedule"
             assert screen.final.status in ("held", "succeeded")
+            await settle(pilot)
+            assert "running elsewhere" not in screen_text(app)  # it said so after the end
     finally:
         gate.set()
         thread.join(timeout=30)

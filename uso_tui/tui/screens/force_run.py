@@ -424,6 +424,8 @@ class ForceRunScreen(ConfirmsHeld):
         self.final = run
         self.waiting = None
         self._show_final(run)
+        # the header said "running elsewhere" while it went: it has ended
+        self.phase_box.update(run_head(run.run_id, status_text(run.status)))
 
     # -- keys ----------------------------------------------------------------------------------
 
