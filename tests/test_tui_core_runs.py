@@ -703,3 +703,27 @@ async def test_run_again_typed_ahead_starts_the_run_it_asks_about(demo, monkeypa
         burst(app, "r", "y")
         await wait_for(pilot, lambda: len(slow_runs(dfe)) == runs_before + 2, timeout=30)
         assert app.screen.kind == "force_run"
+
+
+async def test_a_held_run_confirmed_elsewhere_meanwhile_is_shown_as_it_is(demo):
+    """The review open, the run was confirmed from the command line; `y` was refused (right),
+    and the screen behind still said HELD, nothing applied, `y Confirm held`."""
+    from uso_tui.sync import actions
+
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        await pilot.press("f")
+        await answer_force_run(pilot)
+        await wait_for(
+            pilot, lambda: app.screen.kind == "force_run" and app.screen.final, timeout=30
+        )
+        run = app.screen.final
+        await press(pilot, "y")
+        assert isinstance(app.screen, HeldReview)
+        actions.confirm_held(store, run.run_id, operator="bob", now=NOW)  # another process
+        await press(pilot, "y")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.kind == "force_run" and screen.final.status != "held"
+        assert "HELD" not in str(screen.phase_box.render())
+        assert "Confirm held" not in screen_text(app).splitlines()[-1]

@@ -5,6 +5,8 @@ says, `n`/escape leaves the run held."""
 
 from __future__ import annotations
 
+import contextlib
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Run
 from uso_tui.sync.actions import Confirmed, HeldAccount
 from uso_tui.sync.compare import comparisons_lines
@@ -326,8 +329,19 @@ class ConfirmsHeld(UsoScreen):
 
     @in_thread("held", failure="Not confirmed")
     def confirm_chosen(self, run: Run, kept: list[str]) -> None:
-        done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
+        try:
+            done = confirm_kept(self.store, run, kept, operator=self.operator, now=self.now())
+        except InvalidInput:
+            # confirmed (or undone) meanwhile, elsewhere: the refusal says so, and the screen
+            # behind it shows the run as it is now, not as still held
+            with contextlib.suppress(Exception):
+                now = self.store.run(run.run_id)
+                self.app.call_from_thread(self.held_changed, now)
+            raise
         self.app.call_from_thread(self._confirmed, done)
+
+    def held_changed(self, run: Run) -> None:
+        """The run as it is now, after another process changed it (each screen its own way)."""
 
     def _confirmed(self, done: Confirmed) -> None:
         self.held_confirmed(done)

@@ -479,6 +479,13 @@ class ForceRunScreen(ConfirmsHeld):
             return
         self.load_held(self.final)
 
+    def held_changed(self, run: Run) -> None:
+        if self.final is not None and self.final.run_id == run.run_id:
+            self.final = run
+            self._show_final(run)
+            self.phase_box.update(run_head(run.run_id, status_text(run.status)))
+            self.refresh_bindings()
+
     def held_confirmed(self, done: Confirmed) -> None:
         self.final = done.run
         self.waiting = None  # confirming a report held whole applies it: cases may open

@@ -193,6 +193,9 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         self.say(confirmed_line(done))
         self.load()
 
+    def held_changed(self, run: Run) -> None:
+        self.load()
+
     # -- undoing a run: a preview (counts, then the accounts), y commits ------------------------
     # (a `y` typed ahead with the `U` answers a preview of fewer changes than UNDO_READ_FIRST)
 
