@@ -553,6 +553,24 @@ async def test_request_account_typed_in_one_burst_with_its_y(demo):
     assert len(made) == 1 and (made[0].surname, made[0].dob) == ("Quill", "2016-02-03")
 
 
+async def test_request_account_failing_to_save_says_not_created(demo, monkeypatch):
+    """A full disk showed only "[Errno 28] No space left on device" in the form, not that the
+    account was not created (every other screen says "Not saved:", "Run failed:"...)."""
+    import errno
+
+    from uso_tui.sync import admin
+
+    def full(*args, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(admin, "add_account", full)
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "r", *"Ottoline", "enter", *"Quill", "enter", *"2016-02-03", "enter", "y")
+        await settle(pilot, 4)
+        assert "Not created: OSError: [Errno 28] No space left on device" in screen_text(app)
+
+
 async def test_request_account_refuses_a_name_before_asking_to_create_it(demo):
     store, dfe = demo.store, demo.held_school
     before = len(store.school_accounts(dfe))

@@ -18,10 +18,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
+from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise
 from uso_tui.store import AccountHit
-from uso_tui.tui.applying import attempt
+from uso_tui.tui.applying import attempt, error_text
 from uso_tui.tui.format import accounts_list, plain
 from uso_tui.tui.widgets import Confirm, ConfirmForce, LineInput, SchoolForm
 from uso_tui.tui.workers import in_thread
@@ -222,7 +223,9 @@ class RequestAccountForm(SchoolForm[Account]):
             request.excluded = entry.id if entry is not None else None
             return request, self.store.find_people(request.role, set(), {key})
 
-        looked = attempt(read)  # bad input and store errors: shown in the form
+        # bad input and store errors: shown in the form
+        looked = attempt(read, lambda exc: str(exc) if isinstance(exc, InvalidInput) else (
+            f"Cannot check the request: {error_text(exc)}"))  # fmt: skip
         if looked.value is None:
             self.app.call_from_thread(self._error, looked.error or "")
             return
@@ -306,7 +309,9 @@ class RequestAccountForm(SchoolForm[Account]):
                 operator=self.operator,
                 now=self.now(),
                 force=force,
-            )
+            ),
+            # said as every screen says a failure (a full disk said only "[Errno 28] ...")
+            lambda exc: f"Not created: {error_text(exc)}",
         )
         if created.error is not None:
             self.app.call_from_thread(self._error, created.error)
