@@ -396,10 +396,15 @@ class DuplicatesScreen(PairListScreen):
 
         first, second = pair.accounts
         if what == "keep":
-            keep_both(
+            kept_now = keep_both(
                 self.store, first.username, second.username, operator=self.operator, now=self.now()
             )
-            message = f"Kept {first.username} and {second.username} as different people"
+            message = (
+                f"Kept {first.username} and {second.username} as different people"
+                if kept_now
+                else f"{first.username} and {second.username} were already kept as different "
+                "people (elsewhere, meanwhile): nothing changed"
+            )
 
             def settled(names: set[str]) -> bool:
                 return names == {first.username, second.username}
