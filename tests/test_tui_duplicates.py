@@ -236,3 +236,18 @@ async def test_every_schools_review_says_how_far_it_has_read(store, monkeypatch)
         await press(pilot, "escape")
         await settle(pilot, 4)
         assert app.screen.kind == "school" and not app._notifications
+
+
+async def test_keeping_a_pair_kept_meanwhile_elsewhere_says_nothing_changed(store):
+    from datetime import datetime
+
+    from uso_tui.sync.duplicates import keep_both
+
+    async with started(store, start=("duplicates", VALE), notifications=True) as (app, pilot):
+        keep_both(store, "bcarter.204", "bcarter2.204", operator="bob", now=datetime(2026, 11, 28))
+        await press(pilot, "b")
+        await press(pilot, "y")
+        await settle(pilot)
+        said = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert "were already kept as different people" in said and "Kept bcarter" not in said
+    assert [e.operator for e in store.audit(VALE, subject="bcarter2.204")] == ["bob"]
