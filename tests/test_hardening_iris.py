@@ -536,6 +536,16 @@ async def test_without_usable_totals_every_page_is_followed_to_an_empty_one(tota
     assert not export.doubts
 
 
+async def test_a_server_that_ignores_the_page_asked_fails_at_once_without_a_count() -> None:
+    """Page 1 sent whatever page is asked, and no totals: followed to the page bound (2,000
+    requests, a minute and a half) to fail there. The second page repeating the first says it."""
+    first = [pupil(n) for n in range(25)]
+    server = Server(lambda r: httpx.Response(200, json={"students": first}))
+    with pytest.raises(IrisError, match="sent page 1 again as page 2: it does not page"):
+        await fetch(server)
+    assert server.pages_asked() == [1, 2]
+
+
 async def test_a_count_sent_as_a_whole_float_is_a_count() -> None:
     pages = {1: [pupil(n) for n in range(25)], 2: [pupil(n) for n in range(25, 30)]}
     export = await fetch(paged(pages, lambda n: {"totalCount": 30.0}))

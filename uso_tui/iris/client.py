@@ -300,6 +300,15 @@ class IrisClient:
             await one(last)
             if not pages[last]:
                 empty_at = last
+            elif (same := _repeated_page(pages, last)) is not None:
+                # a server that ignores the page asked sends page 1 for ever: without a count
+                # it was followed to the page bound (2,000 requests), to fail there
+                raise IrisError(
+                    f"IRIS sent page {same} again as page {last}: it does not page the report, "
+                    "so the records past the first page cannot be read",
+                    school=ctx.dfe,
+                    path=path,
+                )
             received += len(pages[last])
 
         def short_inside() -> bool:
@@ -929,6 +938,16 @@ def _largest(claims: set[tuple[int | None, int | None]]) -> tuple[int | None, in
     pages = max((p for p, _ in claims if p is not None), default=None)
     count = max((c for _, c in claims if c is not None), default=None)
     return pages, count
+
+
+def _repeated_page(pages: dict[int, list], number: int) -> int | None:
+    """The earlier page that page `number` repeats record for record (None: none)."""
+    ids = [item[1] for item in pages[number]]
+    for earlier in sorted(pages):
+        if earlier != number and len(pages[earlier]) == len(ids):
+            if [item[1] for item in pages[earlier]] == ids:
+                return earlier
+    return None
 
 
 def _belied(
