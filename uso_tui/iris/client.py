@@ -944,9 +944,9 @@ def _repeated_page(pages: dict[int, list], number: int) -> int | None:
     """The earlier page that page `number` repeats record for record (None: none)."""
     ids = [item[1] for item in pages[number]]
     for earlier in sorted(pages):
-        if earlier != number and len(pages[earlier]) == len(ids):
-            if [item[1] for item in pages[earlier]] == ids:
-                return earlier
+        page = pages[earlier]
+        if earlier != number and len(page) == len(ids) and [item[1] for item in page] == ids:
+            return earlier
     return None
 
 
