@@ -747,6 +747,42 @@ def test_a_record_of_a_twin_or_a_classmate_is_another_person(before, after):
     assert another_person(_record(*after), _holder(*before), lambda: [])
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # a sibling born months later given the leaver's id: the date one digit (a month) or
+        # day and month apart, with the forename or the gender changed
+        (("Leo", "Smith", "2014-01-12", None, "M"), ("Leon", "Smith", "2014-11-12", None, "M")),
+        (("Madison", "Shepherd", "2015-01-05", None, "F"), ("M", "Shepherd", "2015-11-05", None, "F")),
+        (("Ellie", "Jones", "2014-01-12", None, "F"), ("Ella", "Jones", "2014-12-01", None, "F")),
+        (("Harpreet", "Kaur", "2014-02-10", None, "F"), ("Harpreet", "Singh", "2014-12-10", None, "M")),
+        (("Wei", "Zhang", "2014-02-10", None, "M", None, "7"), ("Wen", "Zhang", "2014-12-10", None, "M", None, "6")),
+    ],
+)  # fmt: skip
+def test_a_sibling_given_the_id_with_a_date_a_slip_but_months_apart_is_another_person(
+    before, after
+):
+    """Each was taken as the leaver's corrections (a date "slip" and a similar forename, an
+    initial, or another gender), and the leaver's account restored as the sibling."""
+    from uso_tui.sync.plan import another_person
+
+    said = another_person(_record(*after), _holder(*before), lambda: [])
+    assert said and "date of birth months apart" in said
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (("Leo", "Smith", "2014-01-12", None, "M"), ("Leo", "Smith", "2014-11-12", None, "M")),
+        (("Jayden", "Patel", "2016-01-03", None, "M"), ("Jaden", "Patel", "2016-01-30", None, "M")),
+    ],
+)  # fmt: skip
+def test_a_date_corrected_alone_or_days_apart_with_the_spelling_stays_an_update(before, after):
+    from uso_tui.sync.plan import another_person
+
+    assert another_person(_record(*after), _holder(*before), lambda: []) == ""
+
+
 def test_a_change_that_makes_the_record_another_account_s_is_another_person():
     """Oliver Smith's id now carries Oliver Jones's names and date: Oliver Jones has an
     account of the school (their ids swapped). The check ran only on a forename change."""

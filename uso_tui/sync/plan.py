@@ -999,7 +999,9 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
     - the forename wholly different and the date of birth changed at all (a sibling given the
       id, a year apart or a day);
     - the date of birth wholly different (more than NEAR_DAYS away) with the forename changed
-      at all (John to Jane, Jack to John), or on its own when the dates are years apart or the
+      at all (John to Jane, Jack to John), or so far by a slip of one digit or day and month
+      swapped with the forename or the gender changed (a sibling born months later given the
+      id: Leo 2014-01-12 to Leon 2014-11-12), or on its own when the dates are years apart or the
       year groups two or more (_years_apart: an id given again to a younger child of the same
       names, a son given his father's staff record);
     - two of forename, surname and date wholly different (both names on the same date, an
@@ -1058,6 +1060,9 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
         and (holder := upn_holders.holder(upn, acc.username))
     ):  # said first: it names whose record this is
         return f"its UPN {rec.upn} is account {holder}'s"
+    # a date "slipped" (one digit, day and month swapped) months away: as far as a sibling's
+    # (Leo 2014-01-12 given again to Leon 2014-11-12)
+    moved = date_changed and (days_between(rec.dob, acc.dob) or 0) > NEAR_DAYS
     if (
         len(differ) == 3
         or (len(differ) == 2 and (ids or set(differ) != {"forename", "surname"}))
@@ -1065,6 +1070,7 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
         or (gender and forename_changed)
         or ("forename" in differ and date_changed)
         or ("date of birth" in differ and forename_changed)
+        or (moved and (forename_changed or gender))
         or far
         or classes >= 2
     ):
@@ -1072,7 +1078,11 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
             *differ,
             *([f"{years} years apart"] if far else []),
             *([f"year groups {classes} apart"] if classes >= 2 and not far else []),
-            *(["near date of birth"] if date_changed and "date of birth" not in differ else []),
+            *(
+                [f"date of birth {'months apart' if moved else 'near'}"]
+                if date_changed and "date of birth" not in differ
+                else []
+            ),
             *(["gender"] if gender else []),
             *ids,
         ]
