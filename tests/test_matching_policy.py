@@ -1231,3 +1231,26 @@ def test_a_one_letter_given_name_in_another_script_is_a_whole_name(one_letter, a
     ours = person_of_record(rec("1", one_letter, "Wang", DOB))
     assert forename_level(ours, person_of_account(theirs)) != "initial"
     assert forename_level(person_of_account(theirs), ours) != "initial"
+
+
+@pytest.mark.parametrize(
+    ("shared", "held_as", "twin_middle", "surname"),
+    [
+        ("Syed", "Ali", "Hassan", "Shah"),
+        ("Mary", "Kate", "Jane", "Murphy"),
+        ("Siti", "Aisyah", "Nur", "Rahman"),
+        ("Abdul", "Rahman", "Karim", "Miah"),
+    ],
+)
+def test_a_first_given_name_twins_share_stops_the_link_whoever_holds_it(
+    shared, held_as, twin_middle, surname
+):
+    """ "Syed Shah" asked for; twins held as Ali Shah (Syed dropped) and Syed Shah, middle name
+    Hassan: Syed Hassan took the account automatically, and Ali (maybe its person) got a new one.
+    Only the Muhammad custom was covered."""
+    requested = acc("x.204", shared, surname, DOB)
+    held = rec("1", held_as, surname, DOB)
+    twin = rec("2", shared, surname, DOB, middle_names=twin_middle)
+    planned = _plan([held, twin], [requested])
+    assert outcome_of(planned, "2").outcome == "needs_matching"
+    assert not [c for c in planned.changes if c.kind == "auto_link"]

@@ -115,22 +115,32 @@ class Claims:
             self._initials.setdefault(name[0], set()).add(name)
         self._single = {name for name in wanted if len(name) == 1}
         self._stands: dict[str, frozenset[str]] = {}
-        # (surname, date of birth) -> (MIS id, gender's initial) of every record, when an
-        # account is asked for under a Muhammad: a twin held without it (Muhammad Ali held as
-        # Ali) has no name in common with the account, and may be its person all the same
-        self.by_birth: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        if any(is_muhammad(name) for name in wanted):
-            births = [(r.mis_id, r.surname, r.dob, r.gender, r.forename) for r in export.records]
+        # (surname, date of birth) -> (MIS id, gender's initial, forename, has middle names) of
+        # every record: a twin held without the first of its given names (Muhammad Ali held as
+        # Ali, Syed Ali as Ali, Mary Kate as Kate) has no name in common with an account asked
+        # for under it, and may be its person all the same
+        self.by_birth: dict[tuple[str, str], list[tuple[str, str, str, bool]]] = {}
+        if wanted:
+            births = [
+                (r.mis_id, r.surname, r.dob, r.gender, r.forename, bool(r.middle_names))
+                for r in export.records
+            ]
             births += [
                 (m, row.get("surname"), row.get("dob"), (row.get("extra") or {}).get("gender"),
-                 row.get("forename"))
+                 row.get("forename"), bool(row.get("middle_names")))
                 for m in export.same
                 if (row := linked.get(m)) is not None
             ]  # fmt: skip
-            for mis_id, surname, dob, gender, forename in births:
+            for mis_id, surname, dob, gender, forename, middle in births:
                 if surname and dob:
                     key = (normalise_cached(surname), dob)
-                    self.by_birth.setdefault(key, []).append((mis_id or "", _initial(gender or "")))
+                    entry = (
+                        mis_id or "",
+                        _initial(gender or ""),
+                        normalise_cached(forename),
+                        middle,
+                    )
+                    self.by_birth.setdefault(key, []).append(entry)
                     self.named.setdefault(mis_id or "", f"{forename or '?'} {surname}")
         for r in export.records:
             self._add(
@@ -196,6 +206,24 @@ class Claims:
             got = self._stands[name] = frozenset(out)
         return got
 
+    def _twins(self, acc: Account, surname: str, dob: str, slips: frozenset[str]) -> set[str]:
+        """The records of the account's surname and date (or a slip of it: twins' dates keyed a
+        day apart) that may be its person under another forename: every one, when the account's
+        forename may be a first given name twins share and one of them is held without (a
+        Muhammad, as is the custom; or a name a record of theirs carries with middle names
+        besides: Syed Hassan Shah, when his twin Syed Ali is held as Ali). Never a twin sister
+        for a Muhammad."""
+        own = _own_names(acc)
+        muhammad = any(is_muhammad(name) for name in own)
+        births = [e for d in (dob, *slips) for e in self.by_birth.get((surname, d), ())]
+        if len(births) < 2 and not muhammad:
+            return set()
+        if not muhammad and not any(
+            forename in own and middle for _, _, forename, middle in births
+        ):
+            return set()
+        return {mis_id for mis_id, gender, _, _ in births if not (muhammad and gender == "f")}
+
     def claimants(self, acc: Account) -> set[str]:
         """The MIS ids of the records that may be the person `acc` was made for."""
         surname, dob = normalise_cached(acc.surname), acc.dob or ""
@@ -220,10 +248,8 @@ class Claims:
                     and _may_be_keyed_wrong(their_dob, dob, acc.role)
                 ):
                     out.add(mis_id)  # the same names, a date keyed wholly wrong on one side
-        if dob and any(is_muhammad(name) for name in _own_names(acc)):
-            for mis_id, gender in self.by_birth.get((surname, dob), ()):
-                if gender != "f":  # (a twin sister is not who a Muhammad was asked for)
-                    out.add(mis_id)
+        if dob:
+            out.update(self._twins(acc, surname, dob, slips))
         # A record without a forename: the same surname and date of birth is enough (one with
         # neither forename nor date says too little to stop every link of its surname).
         for mis_id, their_surname, their_dob in self.by_name.get(NO_FORENAME, ()):
