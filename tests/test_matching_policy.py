@@ -1254,3 +1254,37 @@ def test_a_first_given_name_twins_share_stops_the_link_whoever_holds_it(
     planned = _plan([held, twin], [requested])
     assert outcome_of(planned, "2").outcome == "needs_matching"
     assert not [c for c in planned.changes if c.kind == "auto_link"]
+
+
+@pytest.mark.parametrize(
+    ("elsewhere", "keyed"),
+    [
+        (("Jack", "Smith-Jones", DOB), ("Jack", "Smith", DOB)),  # a double surname dropped
+        (("Ahmed", "Al-Rashid", DOB), ("Ahmed", "Rashid", DOB)),
+        (("Jack", "Smith", "2015-02-04"), ("Jack", "Smith", DOB)),  # day and month swapped
+        (("Zhang", "Wei", DOB), ("Wei", "Zhang", DOB)),  # names the wrong way round
+    ],
+)
+def test_an_account_asked_for_is_not_linked_by_itself_beside_a_probable_account_elsewhere(
+    elsewhere, keyed
+):
+    """The person probably holds an account at another school of the LA (99%), not of their
+    very details: the account asked for here was linked by itself, a second account."""
+    old = acc("old.204", *elsewhere, school=OTHER, mis_id="9")
+    requested = acc("req.204", *keyed)
+    planned = _plan([rec("1", *keyed)], [requested], pool=[old, requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    [case] = planned.new_cases
+    assert {c.username for c in case.candidates} >= {"old.204", "req.204"}
+
+
+@pytest.mark.parametrize("initial", ["M", "M."])
+def test_a_record_keyed_with_an_initial_never_joins_an_account_by_itself(initial):
+    """ "M Shepherd" asked for, "M Shepherd" in the export: joined by itself, though Madison
+    Shepherd of the same date holds an account at another school."""
+    madison = acc("mshepherd.204", "Madison", "Shepherd", DOB, school=OTHER, mis_id="9")
+    requested = acc("ms.204", initial, "Shepherd", DOB)
+    planned = _plan([rec("1", initial, "Shepherd", DOB)], [requested], pool=[madison, requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    planned = _plan([rec("1", initial, "Shepherd", DOB)], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"

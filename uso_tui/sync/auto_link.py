@@ -351,6 +351,8 @@ def auto_link_target(
     if not same or placeholder_dob(same[0].dob):
         return None  # (1900-01-01 keyed for a date not known is no date of birth to share)
     own = normalise_cached(rec.forename)
+    if len(own) == 1:
+        return None  # an initial ("M Shepherd", an account asked so too) says too little
     names = _all_names(rec.forename, rec.preferred_name, rec.middle_names)
     exact = [a for a in same if normalise_cached(a.forename) == own]
     near = [a for a in same if _own_names(a) & names]

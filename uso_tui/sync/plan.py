@@ -46,6 +46,7 @@ from uso_tui.sync.evidence import (
 )
 from uso_tui.sync.fingerprints import fingerprint, record_row
 from uso_tui.sync.match_model import (
+    CREATE_GUARD,
     NEAR_DAYS,
     PLAUSIBLE_AGES,
     UPN_CROWD,
@@ -493,7 +494,9 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         target = targets[rec.mis_id]
         assert index is not None
         mover = index.held_elsewhere(rec, dfe, elsewhere.get(rec.mis_id, ()))
-        if mover is None:
+        if mover is None and not _probable_elsewhere(
+            index, rec, dfe, taken, elsewhere.get(rec.mis_id, ())
+        ):
             _auto_link(planned, rec, target, dfe)
         else:
             # the person has an account at another school: a mover, whom an operator matches
@@ -739,6 +742,19 @@ def found_elsewhere(
         if got:
             out[record.mis_id] = got
     return out
+
+
+def _probable_elsewhere(
+    index: CandidateIndex, rec: MisRecord, dfe: str, taken: set[str], extra: Any
+) -> bool:
+    """Whether an account at another school (or unallocated) is probably the record's person
+    (CREATE_GUARD% or more: Smith-Jones keyed Smith, Al-Rashid keyed Rashid, a date with day and
+    month swapped), though not of its very details: a mover too, whose account an operator
+    matches rather than the one asked for here being linked by itself (two accounts)."""
+    return any(
+        c.school != dfe and c.score >= CREATE_GUARD
+        for c in index.candidates(rec, dfe, exclude=taken, extra=extra)
+    )
 
 
 def _forenames_related(record: MisRecord, account: Any) -> bool:
