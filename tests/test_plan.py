@@ -157,6 +157,16 @@ def test_exclusion_keeps_a_record_out_of_the_matching_queue():
     assert outcome_of(planned, "1").outcome == "excluded" and not planned.new_cases
 
 
+def test_a_future_starter_on_the_exclusion_list_is_excluded_not_coming():
+    """`why`, the calendar and `export future` listed the starter as coming ("future: starts
+    on ..."), though on that day the run excludes the record and makes no account."""
+    ex = Exclusion(id=1, school=DFE, forename="Amy", surname="Jones")
+    starter = rec("1", "Amy", "Jones", "2015-04-02", enrolment_date="2099-09-01")
+    planned = plan(export(starter), snap(exclusions=[ex]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "excluded"
+    assert planned.counts["future"] == 0
+
+
 def test_linked_update_changes_names_and_keeps_username():
     account = acc("ajones.204", "Amy", "Jones", "2015-04-02", mis_id="1")
     record = rec("1", "Amy", "Jones-Patel", "2015-04-02", year_group="5", preferred_name="Ames")

@@ -387,13 +387,15 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                 if theirs is not None:
                     named[theirs] = len(planned.outcomes) - 1
             continue
-        if rec.enrolment_date and rec.enrolment_date > horizon:
-            out(rec, FUTURE, f"starts on {rec.enrolment_date}")
-            continue
+        # (excluded before future: a starter on the list is never given an account, and the
+        # calendar and `why` listed one as coming)
         ex = excluded(rec, snapshot.exclusions)
         if ex is not None:
             withdraw(rec.mis_id, "withdrawn", "on the exclusion list")
             out(rec, EXCLUDED, f"on the exclusion list (entry {ex.id})")
+            continue
+        if rec.enrolment_date and rec.enrolment_date > horizon:
+            out(rec, FUTURE, f"starts on {rec.enrolment_date}")
             continue
         case = cases_by_id.get(rec.mis_id)
         if case is not None:
