@@ -868,3 +868,19 @@ def test_a_new_child_given_a_leaver_s_id_in_another_format_is_a_new_record(tmp_p
     run = env.sync(DAY2)
     assert run.counts["created"] == 1 and run.counts["invalid"] == 0
     assert env.store.account("alowe.204").status == "unallocated"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (("Jon", "Smith", "2014-01-12", UPN_A, "M"), ("John", "Smith", "2014-11-12", UPN_A, "M")),
+        (("Alex", "Hughes", "2014-03-15", UPN_A, None), ("Alexander", "Hughes", "2014-08-15", UPN_A, None)),
+    ],
+)  # fmt: skip
+def test_corrections_of_the_forename_and_a_date_months_out_under_one_upn_stay_an_update(
+    before, after
+):
+    """The same permanent UPN on both sides: one person's record corrected, not a sibling."""
+    from uso_tui.sync.plan import another_person
+
+    assert another_person(_record(*after), _holder(*before), lambda: []) == ""

@@ -1288,3 +1288,31 @@ def test_a_record_keyed_with_an_initial_never_joins_an_account_by_itself(initial
     assert outcome_of(planned, "1").outcome == "needs_matching"
     planned = _plan([rec("1", initial, "Shepherd", DOB)], [requested])
     assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        ("Tom", "Smith", "2015-04-02"),  # a sibling a year younger to the day
+        ("Oliver", "Smith", "2014-11-02"),  # a date one digit out
+        ("Ella", "Smith", "2014-04-02"),  # a twin sister of another sex than the record
+    ],
+)
+def test_a_child_with_middle_names_joins_the_account_asked_for_beside_a_sibling(other):
+    """Mary Jane Smith's account asked for as "Mary Smith": a sibling born a year later to the
+    day (a date "slip"), or a twin brother, stopped the link as if the two shared Mary."""
+    requested = acc("msmith.204", "Mary", "Smith", "2014-04-02")
+    mary = rec("1", "Mary", "Smith", "2014-04-02", middle_names="Jane", gender="F")
+    forename, surname, dob = other
+    sibling = rec("2", forename, surname, dob, gender="M" if forename != "Ella" else "F")
+    if forename == "Ella":
+        mary = rec("1", "Mary", "Smith", "2014-04-02", middle_names="Jane", gender="M")
+    planned = _plan([mary, sibling], [requested])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize("name", ["Ý", "娥"])
+def test_a_one_letter_name_of_its_own_joins_an_account_asked_for_under_it(name):
+    requested = acc("x.204", name, "Nguyen", DOB)
+    planned = _plan([rec("1", name, "Nguyen", DOB)], [requested])
+    assert outcome_of(planned, "1").outcome == "auto_linked"

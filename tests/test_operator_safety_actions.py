@@ -585,3 +585,21 @@ async def test_a_mover_match_undone_while_her_old_school_still_lists_her_gives_i
     back = env.store.account(eva.username)
     assert (back.status, back.school, back.mis_id) == ("active", OTHER, "9")
     assert [e.action for e in env.store.audit(OTHER, subject=eva.username)][0] == "move_back"
+
+
+async def test_a_mover_match_undone_after_a_failed_run_at_her_old_school_is_read_past_it(env):
+    from factories import OTHER
+
+    env.add_school(OTHER, students=[dict(EVA, schoolId="9"), AMY])
+    await sync(env, dfe=OTHER)
+    (eva,) = [a for a in env.store.school_accounts(OTHER) if a.forename == "Eva"]
+    env.add_school(students=[EVA, BOB])
+    await sync(env)
+    [case] = env.store.cases(DFE, "open")
+    actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=eva.username)
+    env.set_students(OTHER, [AMY])
+    assert (await sync(env, now=DAY3, dfe=OTHER)).run.status == "succeeded"
+    env.sim.set_switches(OTHER, fail_next=50)  # the old school's next run fails
+    assert (await sync(env, now=DAY3, dfe=OTHER)).run.status == "failed"
+    actions.undo_decision(env.store, case.case_id, operator="bob", now=DAY4)
+    assert env.store.account(eva.username).status == "unallocated"

@@ -381,3 +381,20 @@ def test_an_unallocation_whose_id_the_school_gave_another_child_since_is_not_und
     out, err = capsys.readouterr()
     assert '"id_given_to_another"' in out and f"account release {fay.username}" in err
     assert env.store.account(fay.username).status == "unallocated"
+
+
+def test_accounts_asked_for_after_an_undone_run_join_their_records_by_themselves(env):
+    """The undone run's accounts (unallocated, never to be restored) scored 99% as accounts
+    "elsewhere" of each record: every account asked for afterwards became a case, with the
+    mistaken account offered beside the right one."""
+    from uso_tui.sync import admin
+
+    env.add_school(students=[AMY, BOB])
+    r1 = env.sync(DAY1)
+    undo_run(env.store, r1.run_id, operator="alice", now=DAY2)
+    for s in (AMY, BOB):
+        admin.add_account(
+            env.store, DFE, role="pupil", forename=s["forename"], surname=s["surname"],
+            dob=s["dob"], operator="alice", now=DAY2, force=True,
+        )  # fmt: skip
+    assert env.sync(DAY3).counts["auto_linked"] == 2

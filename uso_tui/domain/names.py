@@ -107,6 +107,13 @@ _ACCENTED = ((0x1E00, 0x1FFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xFB00, 0xFE
 _VARIATION = re.compile("[\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 
+def initial_of(forename: str | None) -> str:
+    """The forename when it is one Latin letter keyed as an initial (`M`, `M.`), lower-cased;
+    "" otherwise: a one-letter name of its own (Vietnamese Ý, Chinese 娥) is a whole name."""
+    text = (forename or "").strip().rstrip(".").strip()
+    return text.lower() if len(text) == 1 and text.isascii() and text.isalpha() else ""
+
+
 # Names repeat a great deal across an estate (indexes, matching, the export comparison):
 # normalising each distinct one once saves most of the cost.
 normalise_cached = lru_cache(maxsize=65_536)(normalise)

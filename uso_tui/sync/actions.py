@@ -724,6 +724,8 @@ def _left_since(store: Store, was: Account, decided_at: str) -> str | None:
     for run in store.runs(was.school, limit=RUNS_LOOKED_AT):
         if run.dry_run or was.link_report not in run.reports:
             continue
+        if run.status in ("failed", "cancelled", "running"):
+            continue  # no export of its own: the one before it is the latest
         if (run.started_at or "") <= decided_at or run.status != "succeeded" or run.incomplete:
             return None  # the latest run is older than the match, or did not unallocate
         present = latest_export_ids(store, str(was.school), str(was.link_report))

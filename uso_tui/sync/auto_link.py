@@ -18,8 +18,8 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import Account, Export, MisRecord
-from uso_tui.domain.names import normalise_cached, upn_key
-from uso_tui.sync.dob_slips import date_slips
+from uso_tui.domain.names import initial_of, normalise_cached, upn_key
+from uso_tui.sync.dob_slips import date_slips, near_dates
 from uso_tui.sync.match_model import UPN_CROWD, placeholder_dob
 from uso_tui.sync.matched_names import is_muhammad, known_as, names_close, near_keys
 
@@ -206,23 +206,27 @@ class Claims:
             got = self._stands[name] = frozenset(out)
         return got
 
-    def _twins(self, acc: Account, surname: str, dob: str, slips: frozenset[str]) -> set[str]:
-        """The records of the account's surname and date (or a slip of it: twins' dates keyed a
-        day apart) that may be its person under another forename: every one, when the account's
-        forename may be a first given name twins share and one of them is held without (a
-        Muhammad, as is the custom; or a name a record of theirs carries with middle names
-        besides: Syed Hassan Shah, when his twin Syed Ali is held as Ali). Never a twin sister
-        for a Muhammad."""
+    def _twins(self, acc: Account, surname: str, dob: str) -> set[str]:
+        """The records of the account's surname born that day or a day either side (twins,
+        their dates keyed a day apart) that may be its person under another forename: every
+        one, when the account's forename may be a first given name twins share and one of them
+        is held without it: a Muhammad, as is the custom (never a twin sister); or a name one
+        record carries with middle names besides (Syed Hassan Shah) beside another record of
+        that birth under another forename (his twin Syed Ali held as Ali), not of the other sex."""
         own = _own_names(acc)
         muhammad = any(is_muhammad(name) for name in own)
-        births = [e for d in (dob, *slips) for e in self.by_birth.get((surname, d), ())]
-        if len(births) < 2 and not muhammad:
-            return set()
-        if not muhammad and not any(
-            forename in own and middle for _, _, forename, middle in births
-        ):
-            return set()
-        return {mis_id for mis_id, gender, _, _ in births if not (muhammad and gender == "f")}
+        days = (dob, *near_dates(dob)[:2])  # (near_dates: the day before and after first)
+        births = [e for d in days for e in self.by_birth.get((surname, d), ())]
+        if muhammad:
+            return {mis_id for mis_id, gender, _, _ in births if gender != "f"}
+        carriers = [(m, g) for m, g, forename, middle in births if forename in own and middle]
+        out: set[str] = set()
+        for mis_id, gender, forename, _ in births:
+            if forename in own:
+                continue
+            if any(not (gender and theirs and gender != theirs) for _, theirs in carriers):
+                out.add(mis_id)
+        return out | {mis_id for mis_id, _ in carriers} if out else set()
 
     def claimants(self, acc: Account) -> set[str]:
         """The MIS ids of the records that may be the person `acc` was made for."""
@@ -249,7 +253,7 @@ class Claims:
                 ):
                     out.add(mis_id)  # the same names, a date keyed wholly wrong on one side
         if dob:
-            out.update(self._twins(acc, surname, dob, slips))
+            out.update(self._twins(acc, surname, dob))
         # A record without a forename: the same surname and date of birth is enough (one with
         # neither forename nor date says too little to stop every link of its surname).
         for mis_id, their_surname, their_dob in self.by_name.get(NO_FORENAME, ()):
@@ -351,7 +355,7 @@ def auto_link_target(
     if not same or placeholder_dob(same[0].dob):
         return None  # (1900-01-01 keyed for a date not known is no date of birth to share)
     own = normalise_cached(rec.forename)
-    if len(own) == 1:
+    if initial_of(rec.forename):
         return None  # an initial ("M Shepherd", an account asked so too) says too little
     names = _all_names(rec.forename, rec.preferred_name, rec.middle_names)
     exact = [a for a in same if normalise_cached(a.forename) == own]

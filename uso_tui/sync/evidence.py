@@ -13,7 +13,7 @@ from rapidfuzz.distance import OSA
 from stdnum.gb.upn import calc_check_digit
 
 from uso_tui.domain.models import Account, MisRecord
-from uso_tui.domain.names import normalise, upn_key
+from uso_tui.domain.names import initial_of, normalise, upn_key
 from uso_tui.sync import match_model as model
 from uso_tui.sync.dob_slips import dob_score
 from uso_tui.sync.matched_names import aliases, is_muhammad, key, names_close, parts
@@ -151,10 +151,9 @@ def _person(forename, surname, preferred, middle, dob, upn, gender, year) -> Per
 
 @lru_cache(maxsize=4096)
 def _initial(forename: str | None) -> str:
-    """The forename as one Latin letter, or "": a one-character name of another script (娥,
-    이) is a whole name, though its comparison key is one letter too."""
-    name = normalise(forename)
-    return name if len(name) == 1 and name.isascii() else ""
+    """initial_of, cached: a one-character name of another script (娥, 이) or an accented one
+    (Ý) is a whole name, though its comparison key is one letter too."""
+    return initial_of(forename)
 
 
 @lru_cache(maxsize=1024)

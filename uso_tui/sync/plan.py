@@ -749,12 +749,13 @@ def found_elsewhere(
 def _probable_elsewhere(
     index: CandidateIndex, rec: MisRecord, dfe: str, taken: set[str], extra: Any
 ) -> bool:
-    """Whether an account at another school (or unallocated) is probably the record's person
+    """Whether an active account at another school is probably the record's person
     (CREATE_GUARD% or more: Smith-Jones keyed Smith, Al-Rashid keyed Rashid, a date with day and
     month swapped), though not of its very details: a mover too, whose account an operator
-    matches rather than the one asked for here being linked by itself (two accounts)."""
+    matches rather than the one asked for here being linked by itself (two active accounts). An
+    unallocated one is not (the person's old account, or one a run made by mistake, undone)."""
     return any(
-        c.school != dfe and c.score >= CREATE_GUARD
+        c.status == "active" and c.school and c.school != dfe and c.score >= CREATE_GUARD
         for c in index.candidates(rec, dfe, exclude=taken, extra=extra)
     )
 
@@ -1080,7 +1081,14 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
         return f"its UPN {rec.upn} is account {holder}'s"
     # a date "slipped" (one digit, day and month swapped) months away: as far as a sibling's
     # (Leo 2014-01-12 given again to Leon 2014-11-12)
-    moved = date_changed and (days_between(rec.dob, acc.dob) or 0) > NEAR_DAYS
+    # ... unless the record's permanent UPN or personGuid is the account's (one person's record:
+    # Jon corrected to John and the month to November together)
+    same_id = (upn_level(upn, upn_key(extra.get("upn"))) == "equal" and not upn[-1:].isalpha()) or (
+        bool(rec.person_guid)
+        and not conflict(rec.person_guid, extra.get("person_guid"), _guid)
+        and bool(extra.get("person_guid"))
+    )
+    moved = date_changed and not same_id and (days_between(rec.dob, acc.dob) or 0) > NEAR_DAYS
     if (
         len(differ) == 3
         or (len(differ) == 2 and (ids or set(differ) != {"forename", "surname"}))
