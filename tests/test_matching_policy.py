@@ -1316,3 +1316,27 @@ def test_a_one_letter_name_of_its_own_joins_an_account_asked_for_under_it(name):
     requested = acc("x.204", name, "Nguyen", DOB)
     planned = _plan([rec("1", name, "Nguyen", DOB)], [requested])
     assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+def test_a_twin_linked_to_an_account_of_their_own_does_not_stop_the_other_s_join():
+    """Poppy Abigail Williams's account asked for; her twin Ngozi already has her own account
+    (linked): Ngozi is her own account's person, no claimant of Poppy's."""
+    requested = acc("pwilliams.204", "Poppy", "Williams", DOB)
+    ngozi = acc("nwilliams.204", "Ngozi", "Williams", DOB, mis_id="2")
+    poppy = rec("1", "Poppy", "Williams", DOB, middle_names="Abigail", gender="F")
+    twin = rec("2", "Ngozi", "Williams", DOB, gender="F")
+    planned = _plan([poppy, twin], [requested, ngozi])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize(
+    "omar", [("Omar", "Kahn", DOB), ("Omar", "Khan", "2015-02-04"), ("Khan", "Omar", DOB)]
+)
+def test_a_muhammad_s_twin_keyed_with_a_slip_still_claims_the_account(omar):
+    """ "Muhammad Khan" asked for; twins Muhammad Ali Khan and Omar, whose record has a slip (the
+    surname, the date swapped, the names the wrong way round): Ali took the account by himself."""
+    requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
+    ali = rec("1", "Muhammad", "Khan", DOB, middle_names="Ali", gender="M")
+    twin = rec("2", *omar, gender="M")
+    planned = _plan([ali, twin], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"

@@ -115,33 +115,28 @@ class Claims:
             self._initials.setdefault(name[0], set()).add(name)
         self._single = {name for name in wanted if len(name) == 1}
         self._stands: dict[str, frozenset[str]] = {}
-        # (surname, date of birth) -> (MIS id, gender's initial, forename, has middle names) of
-        # every record: a twin held without the first of its given names (Muhammad Ali held as
-        # Ali, Syed Ali as Ali, Mary Kate as Kate) has no name in common with an account asked
-        # for under it, and may be its person all the same
-        self.by_birth: dict[tuple[str, str], list[tuple[str, str, str, bool]]] = {}
+        # date of birth -> (MIS id, gender's initial, forename, has middle names, surname) of
+        # every record not linked to an account (one linked is its own account's person): a
+        # twin held without the first of its given names (Muhammad Ali held as Ali, Syed Ali as
+        # Ali, Mary Kate as Kate) has no name in common with an account asked for under it, and
+        # may be its person all the same. Names keyed the wrong way round are held both ways.
+        self.by_birth: dict[str, list[tuple[str, str, str, bool, str]]] = {}
         if wanted:
-            births = [
-                (r.mis_id, r.surname, r.dob, r.gender, r.forename, bool(r.middle_names))
-                for r in export.records
-            ]
-            births += [
-                (m, row.get("surname"), row.get("dob"), (row.get("extra") or {}).get("gender"),
-                 row.get("forename"), bool(row.get("middle_names")))
-                for m in export.same
-                if (row := linked.get(m)) is not None
-            ]  # fmt: skip
-            for mis_id, surname, dob, gender, forename, middle in births:
-                if surname and dob:
-                    key = (normalise_cached(surname), dob)
-                    entry = (
-                        mis_id or "",
-                        _initial(gender or ""),
-                        normalise_cached(forename),
-                        middle,
+            for r in export.records:
+                if r.mis_id in linked or not (r.surname and r.dob):
+                    continue
+                ways = [(r.forename, r.surname), (r.surname, r.forename)] if r.forename else []
+                for forename, surname in ways or [(r.forename, r.surname)]:
+                    self.by_birth.setdefault(r.dob, []).append(
+                        (
+                            r.mis_id or "",
+                            _initial(r.gender or ""),
+                            normalise_cached(forename),
+                            bool(r.middle_names),
+                            normalise_cached(surname),
+                        )
                     )
-                    self.by_birth.setdefault(key, []).append(entry)
-                    self.named.setdefault(mis_id or "", f"{forename or '?'} {surname}")
+                self.named.setdefault(r.mis_id or "", f"{r.forename or '?'} {r.surname}")
         for r in export.records:
             self._add(
                 r.mis_id, r.forename, r.preferred_name, r.middle_names, r.surname, r.dob, wanted,
@@ -207,21 +202,26 @@ class Claims:
         return got
 
     def _twins(self, acc: Account, surname: str, dob: str) -> set[str]:
-        """The records of the account's surname born that day or a day either side (twins,
-        their dates keyed a day apart) that may be its person under another forename: every
-        one, when the account's forename may be a first given name twins share and one of them
-        is held without it: a Muhammad, as is the custom (never a twin sister); or a name one
-        record carries with middle names besides (Syed Hassan Shah) beside another record of
-        that birth under another forename (his twin Syed Ali held as Ali), not of the other sex."""
+        """The new records of the account's surname (or a slip of it) that may be its person
+        under another forename: a Muhammad's brothers born that day or a slip of it (the custom:
+        every brother a Muhammad, held by his other name; a twin's record mistyped still
+        counts), never a sister; otherwise, when one record carries the account's forename with
+        middle names besides (Syed Hassan Shah), the others born that day or a day either side
+        under another forename (his twin Syed Ali held as Ali), not of the other sex."""
         own = _own_names(acc)
         muhammad = any(is_muhammad(name) for name in own)
-        days = (dob, *near_dates(dob)[:2])  # (near_dates: the day before and after first)
-        births = [e for d in days for e in self.by_birth.get((surname, d), ())]
+        days = (dob, *date_slips(dob)) if muhammad else (dob, *near_dates(dob)[:2])
+        births = [
+            e
+            for d in days
+            for e in self.by_birth.get(d, ())
+            if e[4] == surname or surname_slip(e[4], surname)
+        ]
         if muhammad:
-            return {mis_id for mis_id, gender, _, _ in births if gender != "f"}
-        carriers = [(m, g) for m, g, forename, middle in births if forename in own and middle]
+            return {mis_id for mis_id, gender, _, _, _ in births if gender != "f"}
+        carriers = [(m, g) for m, g, forename, middle, _ in births if forename in own and middle]
         out: set[str] = set()
-        for mis_id, gender, forename, _ in births:
+        for mis_id, gender, forename, _, _ in births:
             if forename in own:
                 continue
             if any(not (gender and theirs and gender != theirs) for _, theirs in carriers):
