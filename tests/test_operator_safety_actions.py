@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from factories import DFE, Env, acc, iris_student
+from factories import DFE, OTHER, Env, acc, iris_student
 from test_runner import AMY, BOB, CAT, LATER, by_user, sync, tree
 
 from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
@@ -536,15 +536,9 @@ def test_create_is_not_asked_again_of_a_candidate_that_has_not_changed():
     assert actions.create_guard(Txn(), case) is None
 
 
-async def test_a_mover_match_undone_after_her_old_school_dropped_her_gives_it_back_unallocated(
-    env,
-):
-    """Eva moved: her old school's account was matched to her new school's record, and the old
-    school's next run no longer listed her. Undoing the match put the account back active at the
-    old school, linked to a record gone from its export (and told the old school's audit log
-    nothing): it comes back unallocated there, as that run would have left it, and said so."""
-    from factories import OTHER
-
+async def _mover_matched(env):
+    """Eva at the other school (OTHER, id 9) arrives here: a mover's case, matched to her
+    account (it moves here). Her account and the case."""
     env.add_school(OTHER, students=[dict(EVA, schoolId="9"), AMY])
     await sync(env, dfe=OTHER)
     (eva,) = [a for a in env.store.school_accounts(OTHER) if a.forename == "Eva"]
@@ -553,6 +547,17 @@ async def test_a_mover_match_undone_after_her_old_school_dropped_her_gives_it_ba
     [case] = env.store.cases(DFE, "open")
     assert case.candidates[0]["username"] == eva.username  # a mover: always a case
     actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=eva.username)
+    return eva, case
+
+
+async def test_a_mover_match_undone_after_her_old_school_dropped_her_gives_it_back_unallocated(
+    env,
+):
+    """Eva moved: her old school's account was matched to her new school's record, and the old
+    school's next run no longer listed her. Undoing the match put the account back active at the
+    old school, linked to a record gone from its export (and told the old school's audit log
+    nothing): it comes back unallocated there, as that run would have left it, and said so."""
+    eva, case = await _mover_matched(env)
     assert env.store.account(eva.username).school == DFE
     env.set_students(OTHER, [AMY])  # her old school no longer lists her
     assert (await sync(env, now=DAY3, dfe=OTHER)).run.status == "succeeded"
@@ -571,15 +576,7 @@ async def test_a_mover_match_undone_after_her_old_school_dropped_her_gives_it_ba
 async def test_a_mover_match_undone_while_her_old_school_still_lists_her_gives_it_back_active(
     env,
 ):
-    from factories import OTHER
-
-    env.add_school(OTHER, students=[dict(EVA, schoolId="9"), AMY])
-    await sync(env, dfe=OTHER)
-    (eva,) = [a for a in env.store.school_accounts(OTHER) if a.forename == "Eva"]
-    env.add_school(students=[EVA, BOB])
-    await sync(env)
-    [case] = env.store.cases(DFE, "open")
-    actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=eva.username)
+    eva, case = await _mover_matched(env)
     assert (await sync(env, now=DAY3, dfe=OTHER)).run.status == "succeeded"  # still listed
     actions.undo_decision(env.store, case.case_id, operator="bob", now=DAY4)
     back = env.store.account(eva.username)
@@ -588,15 +585,7 @@ async def test_a_mover_match_undone_while_her_old_school_still_lists_her_gives_i
 
 
 async def test_a_mover_match_undone_after_a_failed_run_at_her_old_school_is_read_past_it(env):
-    from factories import OTHER
-
-    env.add_school(OTHER, students=[dict(EVA, schoolId="9"), AMY])
-    await sync(env, dfe=OTHER)
-    (eva,) = [a for a in env.store.school_accounts(OTHER) if a.forename == "Eva"]
-    env.add_school(students=[EVA, BOB])
-    await sync(env)
-    [case] = env.store.cases(DFE, "open")
-    actions.resolve_case(env.store, case.case_id, operator="bob", now=LATER, match=eva.username)
+    eva, case = await _mover_matched(env)
     env.set_students(OTHER, [AMY])
     assert (await sync(env, now=DAY3, dfe=OTHER)).run.status == "succeeded"
     env.sim.set_switches(OTHER, fail_next=50)  # the old school's next run fails
