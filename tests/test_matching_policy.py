@@ -1340,3 +1340,14 @@ def test_a_muhammad_s_twin_keyed_with_a_slip_still_claims_the_account(omar):
     twin = rec("2", *omar, gender="M")
     planned = _plan([ali, twin], [requested])
     assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+@pytest.mark.parametrize(
+    ("irish", "anglicised"),
+    [("Siobhán", "Chevonne"), ("Niamh", "Neve"), ("Ciara", "Kiera"), ("Caoimhe", "Keeva")],
+)
+def test_an_irish_name_and_its_anglicised_spelling_are_one_person_s(irish, anglicised):
+    """A mover keyed as her name is said at her new school got a second account."""
+    old = acc("x.204", irish, "Murphy", DOB, school=OTHER, mis_id="9")
+    planned = _plan([rec("1", anglicised, "Murphy", DOB)], pool=[old])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
