@@ -884,3 +884,36 @@ def test_corrections_of_the_forename_and_a_date_months_out_under_one_upn_stay_an
     from uso_tui.sync.plan import another_person
 
     assert another_person(_record(*after), _holder(*before), lambda: []) == ""
+
+
+def test_an_id_given_to_a_co_twin_while_the_account_s_person_is_keyed_anew_is_another_person():
+    """Jack's id given to his twin Oliver (one sex, no UPN: only the forename differs), Jack
+    himself keyed under a new id in the same export: Jack's account was renamed Oliver and Jack
+    given a second account."""
+    from factories import export, rec, settings, snap
+    from uso_tui.sync.plan import plan
+
+    jack = acc("jsmith.204", "Jack", "Smith", "2015-04-02", mis_id="1", extra={"gender": "M"})
+    planned = plan(
+        export(rec("1", "Oliver", "Smith", "2015-04-02", gender="M"),
+               rec("2", "Jack", "Smith", "2015-04-02", gender="M")),
+        snap([jack]), DAY1.date(), settings(),
+    )  # fmt: skip
+    by_id = {o.record.mis_id: o for o in planned.outcomes}
+    assert by_id["1"].outcome == "invalid" and "record 2's" in by_id["1"].reason
+    assert by_id["2"].outcome == "needs_matching" and not planned.creates
+    assert not [c for c in planned.changes if c.kind == "update"]
+
+
+def test_an_id_given_to_a_co_twin_with_an_account_asked_for_is_another_person():
+    from factories import export, rec, settings, snap
+    from uso_tui.sync.plan import plan
+
+    jack = acc("jsmith.204", "Jack", "Smith", "2015-04-02", mis_id="1")
+    oliver = acc("osmith.204", "Oliver", "Smith", "2015-04-02")  # asked for, not yet linked
+    planned = plan(
+        export(rec("1", "Oliver", "Smith", "2015-04-02")), snap([jack, oliver]), DAY1.date(),
+        settings(),
+    )  # fmt: skip
+    [seen] = planned.outcomes
+    assert seen.outcome == "invalid" and "account osmith.204's" in seen.reason

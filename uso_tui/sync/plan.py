@@ -329,6 +329,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         lambda rec, row: not _another_person(rec, Account.from_row(row), upn_holders, today_s),
     )
 
+    upn_holders.records = export.records  # (as the ids were read: _ids_as_linked)
     dup = Counter(r.mis_id for r in export.records)
     dup.update(export.same.keys())
     present: set[str] = set()
@@ -1117,6 +1118,8 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
         return "different " + ", ".join(shown)
     if changed and (holder := upn_holders.named(rec, acc.username)):
         return f"its names and date of birth are account {holder}'s"
+    if changed and (other := upn_holders.record_named(acc, rec.mis_id)):
+        return f"{acc.username}'s names and date of birth are record {other}'s, in this export"
     return ""
 
 
@@ -1176,6 +1179,26 @@ class _UpnHolders:
         self.rows = rows
         self.by_upn: dict[str, list[str]] | None = None
         self.by_name: dict[tuple[str, str, str], list[str]] | None = None
+        self.records: list[MisRecord] = []  # the export's new and changed records (plan sets)
+        self.by_record: dict[tuple[str, str, str], list[str]] | None = None
+
+    def record_named(self, acc: Account, besides: str) -> str | None:
+        """Another new or changed record of this export holding the account's forename, surname
+        and date of birth: the account's own person, keyed under another id while this one went
+        to someone else (a co-twin of one sex: only the forename differs, no UPN to tell)."""
+        if not (acc.forename and acc.surname and acc.dob):
+            return None
+        if self.by_record is None:
+            self.by_record = {}
+            for r in self.records:
+                key = (normalise_cached(r.forename), normalise_cached(r.surname), r.dob or "")
+                self.by_record.setdefault(key, []).append(r.mis_id)
+        name = (normalise_cached(acc.forename), normalise_cached(acc.surname), acc.dob)
+        others = [m for m in self.by_record.get(name, ()) if m != besides]
+        if len(others) != 1:
+            return None  # (several: names a whole school shares say nothing of whose)
+        alike = [u for u in self._by_name().get(name, ()) if u != acc.username]
+        return None if alike else others[0]  # another account of those details: theirs
 
     def holder(self, upn: str, besides: str) -> str | None:
         if self.by_upn is None:
@@ -1193,15 +1216,19 @@ class _UpnHolders:
         swapped, twins of one sex, no UPN to tell). Unallocated ones too: a twin off roll for a
         day, or whose id was absent from the run before (keyed again under the co-twin's freed
         id), is still the person that account is for."""
+        name = (normalise_cached(rec.forename), normalise_cached(rec.surname), rec.dob or "")
+        others = [u for u in self._by_name().get(name, ()) if u != besides]
+        return others[0] if others else None
+
+    def _by_name(self) -> dict[tuple[str, str, str], list[str]]:
         if self.by_name is None:
             self.by_name = {}
             for row in self.rows():
-                if row.get("mis_id") is not None:
+                # (an account asked for at the school too: the record's person's, waiting)
+                if row.get("mis_id") is not None or row.get("status", "active") == "active":
                     name = (normalise_cached(row["forename"]), normalise_cached(row["surname"]))
                     self.by_name.setdefault((*name, row["dob"]), []).append(row["username"])
-        name = (normalise_cached(rec.forename), normalise_cached(rec.surname), rec.dob or "")
-        others = [u for u in self.by_name.get(name, ()) if u != besides]
-        return others[0] if others else None
+        return self.by_name
 
 
 def _named_account(
