@@ -891,6 +891,7 @@ def test_an_id_given_to_a_co_twin_while_the_account_s_person_is_keyed_anew_is_an
     himself keyed under a new id in the same export: Jack's account was renamed Oliver and Jack
     given a second account."""
     from factories import export, rec, settings, snap
+
     from uso_tui.sync.plan import plan
 
     jack = acc("jsmith.204", "Jack", "Smith", "2015-04-02", mis_id="1", extra={"gender": "M"})
@@ -907,6 +908,7 @@ def test_an_id_given_to_a_co_twin_while_the_account_s_person_is_keyed_anew_is_an
 
 def test_an_id_given_to_a_co_twin_with_an_account_asked_for_is_another_person():
     from factories import export, rec, settings, snap
+
     from uso_tui.sync.plan import plan
 
     jack = acc("jsmith.204", "Jack", "Smith", "2015-04-02", mis_id="1")
