@@ -1027,7 +1027,9 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
     - two of forename, surname and date wholly different (both names on the same date, an
       adoption, stay an update without such an id);
     - or a change that makes the record's UPN, or its names and date of birth, another active
-      linked account's of the school (ids swapped between twins of one sex)."""
+      linked account's of the school (ids swapped between twins of one sex), or an account's
+      asked for there; or that leaves the account's own names and date of birth to another
+      record of the export (its person keyed anew while the id went to a co-twin)."""
     person, theirs = person_of_record(rec), person_of_account(acc)
     forename = forename_level(person, theirs)
     dob = dob_level(rec.dob or "", acc.dob or "")
