@@ -662,7 +662,7 @@ def test_a_record_of_the_same_names_years_younger_is_another_person(tmp_path, re
         ("students", "2014-01-01", "2011-06-15"),  # a 1 January keyed for a date not known
         ("students", "2014-03-15", "2015-09-02"),  # corrected within a year and a half
         ("students", "2013-08-31", "2014-09-01"),  # a year apart, two school years
-        ("students", "2011-03-15", "2014-11-30"),  # the year one digit wrong
+        ("students", "2011-03-15", "2014-03-15"),  # the year one digit wrong
         ("staff", "1985-03-12", "1958-03-21"),  # the year's digits swapped, the day too
         ("staff", "1983-06-10", "1985-02-20"),  # two years: a form misread, not a son
         ("staff", "1970-01-01", "1984-05-06"),  # a 1 January default replaced
@@ -919,3 +919,33 @@ def test_an_id_given_to_a_co_twin_with_an_account_asked_for_is_another_person():
     )  # fmt: skip
     [seen] = planned.outcomes
     assert seen.outcome == "invalid" and "account osmith.204's" in seen.reason
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # a placeholder date replaced, with the forename (or both names) wholly changed
+        (("Jack", "Smith", "1900-01-01"), ("Amira", "Smith", "2015-04-02")),
+        (("Jack", "Smith", "1900-01-01"), ("Amira", "Patel", "2015-04-02")),
+        # another sex and another surname, the forename the same (Alex Smith M, Alex Jones F)
+        (("Alex", "Smith", "2015-04-02", None, "M"), ("Alex", "Jones", "2015-04-02", None, "F")),
+        # a known form, another surname and a near date all at once
+        (("Jack", "Smith", "2014-02-10"), ("Jackson", "Brown", "2014-03-01")),
+    ],
+)  # fmt: skip
+def test_changes_a_placeholder_or_a_near_date_hid_are_another_person(before, after):
+    """Each was applied as the account's update (the placeholder date said nothing, one name
+    changed wholly; gender weighed only beside the forename)."""
+    from uso_tui.sync.plan import another_person
+
+    assert another_person(_record(*after), _holder(*before), lambda: [])
+
+
+def test_a_son_given_his_father_s_staff_record_thirty_years_later_is_another_person():
+    """1965-03-12 to 1995-07-20: the year one digit apart was taken for a year mistyped (the day
+    and month too unlike for one date misread)."""
+    from uso_tui.sync.plan import another_person
+
+    father = _holder("John", "Smith", "1965-03-12", staff=True)
+    son = _record("John", "Smith", "1995-07-20", staff=True)
+    assert "30 years apart" in another_person(son, father, lambda: [])

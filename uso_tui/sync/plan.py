@@ -1092,14 +1092,19 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
         and bool(extra.get("person_guid"))
     )
     moved = date_changed and not same_id and (days_between(rec.dob, acc.dob) or 0) > NEAR_DAYS
+    # a placeholder (or impossible) date replaced says nothing of the person, yet the record did
+    # change it: beside the names changed wholly, it is a second change, not a date corrected
+    replaced = dob == "" and bool(rec.dob) and bool(acc.dob) and rec.dob != acc.dob
     if (
         len(differ) == 3
-        or (len(differ) == 2 and (ids or set(differ) != {"forename", "surname"}))
+        or (len(differ) == 2 and (ids or set(differ) != {"forename", "surname"} or replaced))
         or (ids and changed)
         or (gender and forename_changed)
-        or ("forename" in differ and date_changed)
+        or (gender and "surname" in differ)
+        or ("forename" in differ and (date_changed or replaced))
         or ("date of birth" in differ and forename_changed)
         or (moved and (forename_changed or gender))
+        or (forename_changed and "surname" in differ and date_changed and not same_id)
         or far
         or classes >= 2
     ):
@@ -1112,6 +1117,7 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
                 if date_changed and "date of birth" not in differ
                 else []
             ),
+            *(["a date of birth put for one not known"] if replaced else []),
             *(["gender"] if gender else []),
             *ids,
         ]
@@ -1154,10 +1160,21 @@ def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int
     if year is not None and their_year is not None:
         if abs(year - their_year) <= 1:
             return 0
-    elif sum(map(str.__ne__, ours[:4], theirs[:4])) <= 1 or sorted(ours[:4]) == sorted(theirs[:4]):
-        return 0
+    elif _slip_of(ours[5:], theirs[5:]) and (
+        sum(map(str.__ne__, ours[:4], theirs[:4])) <= 1 or sorted(ours[:4]) == sorted(theirs[:4])
+    ):
+        return 0  # (the day and month the same or a slip too: one date misread)
     days = days_between(ours, theirs)
     return 0 if days is None else int(days / 365.25)
+
+
+def _slip_of(ours: str, theirs: str) -> bool:
+    """Whether two month-days ("03-12") are one, or one keyed with a slip: a digit wrong, two
+    exchanged, day and month swapped (1985-03-12 read 1958-03-21; not 1965-03-12 and 1995-07-20,
+    a father's and a son's)."""
+    if ours == theirs or sum(map(str.__ne__, ours, theirs)) <= 1 or sorted(ours) == sorted(theirs):
+        return True
+    return ours[3:] + "-" + ours[:2] == theirs
 
 
 def upn_holder(upn: str, besides: str, rows: Callable[[], list[dict]]) -> str | None:
