@@ -22,6 +22,7 @@ from uso_tui.sync.checks import (
     RUNS_LOOKED_AT,
     back_since,
     exclusion_hits,
+    export_ids,
     latest_export_ids,
     match_differences,
     seen_since,
@@ -728,7 +729,7 @@ def _left_since(store: Store, was: Account, decided_at: str) -> str | None:
             continue  # no export of its own: the one before it is the latest
         if (run.started_at or "") <= decided_at or run.status != "succeeded" or run.incomplete:
             return None  # the latest run is older than the match, or did not unallocate
-        present = latest_export_ids(store, str(was.school), str(was.link_report))
+        present = export_ids(store, run.run_id, str(was.link_report))
         return run.run_id if present is not None and was.mis_id not in present else None
     return None
 

@@ -83,13 +83,19 @@ def latest_export_ids(store: Store, dfe: str, report: str) -> set[str] | None:
     for run in store.runs(dfe, limit=RUNS_LOOKED_AT):
         if run.dry_run or report not in run.reports:
             continue
-        pf = store.processed_file(run.run_id)
-        if pf is None:
-            continue
-        rows = [row for row in pf.records if (row.get("record") or {}).get("report") == report]
-        if rows:
-            return {mis_id for rep, mis_id in _present(rows) if rep == report}
+        ids = export_ids(store, run.run_id, report)
+        if ids is not None:
+            return ids
     return None
+
+
+def export_ids(store: Store, run_id: str, report: str) -> set[str] | None:
+    """MIS ids present in one run's processed export of `report` (None: it kept none)."""
+    pf = store.processed_file(run_id)
+    if pf is None:
+        return None
+    rows = [row for row in pf.records if (row.get("record") or {}).get("report") == report]
+    return {mis_id for rep, mis_id in _present(rows) if rep == report} if rows else None
 
 
 def _show(value: object) -> str:
