@@ -14,15 +14,18 @@ from uso_tui.sync.plan_types import INVALID
 ANOTHER_PERSON = "now names another person than its account"
 
 
-def listed_as_another(store: Store, acc: Account) -> MisRecord | None:
+def listed_as_another(
+    store: Store, acc: Account, why_rows: list[dict] | None = None
+) -> MisRecord | None:
     """The record linked to `acc` as its school's latest export listed it, if that listed it
     as another person than the account and it still is one (else None: after an answer, the
-    account holds the record, or is no longer linked to it)."""
+    account holds the record, or is no longer linked to it). `why_rows`: the school's
+    why_records, read once by a caller asking of many of its accounts."""
     if not (acc.mis_id and acc.link_school and acc.link_report):
         return None
     rows = [
         r
-        for r in store.why_records(acc.link_school)
+        for r in (store.why_records(acc.link_school) if why_rows is None else why_rows)
         if r.get("mis_id") == acc.mis_id and r.get("report") == acc.link_report
     ]
     row = rows[-1] if rows else None

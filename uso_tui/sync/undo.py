@@ -222,10 +222,14 @@ def _keep_ids_given_since(store: Store, undo_plan: UndoPlan) -> None:
     latest export lists that record as another person than the account) is not reverted: the
     account's person left, and put back active it would hold the newcomer's id, the newcomer
     blocked from an account of their own."""
+    why_rows: dict[str, list[dict]] = {}  # school -> its why_records, read once
     for revert in list(undo_plan.reverts):
         if revert.now.status == "active" or revert.back.status != "active":
             continue
-        record = listed_as_another(store, revert.now)
+        school = revert.now.link_school
+        if school and school not in why_rows:
+            why_rows[school] = store.why_records(school)
+        record = listed_as_another(store, revert.now, why_rows.get(school or ""))
         if record is None:
             continue
         undo_plan.reverts.remove(revert)
