@@ -110,3 +110,12 @@ def demo_ran(demo) -> Demo:
     """The demo after every school's run of the day: the matching queues have cases."""
     run_all(demo)
     return demo
+
+
+@pytest.fixture
+def demo_held_whole(demo) -> Demo:
+    """demo_ran, the held school's two reports each a quarter short: its run is held whole."""
+    for report in ("staff", "students"):
+        demo.lose_records(demo.held_school, report)
+    run_all(demo)
+    return demo

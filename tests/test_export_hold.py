@@ -61,7 +61,8 @@ def test_a_halved_export_is_held_whole_and_normal_churn_is_not(cli, sim):
     assert _accounts(cli) == before
     run_id = res.json()["run_id"]
     shown = cli.ok("run", "show", run_id, "--json").json()
-    assert shown["comparison"]["count"] == 20 and len(shown["held_usernames"]) == 20
+    # twenty of the forty gone, one starter: 21 records now
+    assert shown["comparison"]["count"] == 21 and len(shown["held_usernames"]) == 20
     # a normal day: two leavers, a starter, a name change
     sim.set_records(
         DFE,
@@ -72,6 +73,70 @@ def test_a_halved_export_is_held_whole_and_normal_churn_is_not(cli, sim):
     assert res.status == 0, res.err
     counts = res.json()["counts"]
     assert counts["created"] == 1 and counts["updated"] == 1 and counts["unallocated"] == 4
+
+
+def test_a_new_school_year_is_not_held_whole_its_leavers_are_held_and_starters_made(cli, sim):
+    """September: a third of the roll leaves and as many start on one day. The export's count
+    did not fall: it was held whole (no starter had an account until an operator confirmed);
+    DESIGN holds only the leavers' unallocations (rule 8) and applies the rest."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    intake = [
+        enrolled_student(f"n{i}", f"New{chr(97 + i)}", "Intake", f"2019-05-{1 + i:02d}")
+        for i in range(14)
+    ]
+    sim.set_records(DFE, "students", PUPILS[14:] + intake)
+    res = cli("sync", DFE, "--json")
+    run = res.json()
+    assert res.status == 3 and run["status"] == "held"
+    assert run["counts"]["created"] == 14 and run["counts"]["held_unallocations"] == 14
+    assert "would unallocate 14 of 40" in run["hold_reason"]
+    made = {a["forename"] for a in _accounts(cli).values() if a["surname"] == "Intake"}
+    assert len(made) == 14
+    # the next morning, not yet confirmed: the leavers still held are no fall of the new day's
+    # export (it was held whole: the starters made yesterday counted against them)
+    late = enrolled_student("n99", "Late", "Intake", "2019-06-30")
+    sim.set_records(DFE, "students", PUPILS[14:] + intake + [late])
+    run = cli("sync", DFE, "--json").json()
+    assert (
+        run["status"] == "held"
+        and run["counts"]["created"] == 1
+        and run["counts"]["held_unallocations"] == 14
+    )
+
+
+def test_another_schools_data_is_held_whole_though_its_count_is_the_same(cli, sim):
+    """Every record linked before gone and as many others sent (another school's export, or
+    every MIS id given anew): held whole, nothing created."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    before = _accounts(cli)
+    others = [
+        enrolled_student(f"x{i}", f"Oth{chr(97 + i % 26)}", "Elsewhere", "2016-02-02")
+        for i in range(40)
+    ]
+    sim.set_records(DFE, "students", others)
+    run = cli("sync", DFE, "--json").json()
+    assert run["status"] == "held" and run["counts"]["created"] == 0
+    assert "the students export no longer sends 40 of the 40 records" in run["hold_reason"]
+    shown = cli.ok("run", "show", run["run_id"], "--json").json()
+    assert shown["comparison"]["count"] == 40 and shown["comparison"]["gone"] == 40
+    assert _accounts(cli) == before
+
+
+def test_a_halved_export_sent_again_the_next_day_is_held_whole_again(cli, sim):
+    """The accounts a run held whole would unallocate are not taken as gone before: the same
+    halved export the next morning is held whole again, nothing applied."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    before = _accounts(cli)
+    newcomer = enrolled_student("new", "Nia", "Okoro", "2015-09-09")
+    sim.set_records(DFE, "students", PUPILS[:20] + [newcomer])
+    for _ in range(2):
+        run = cli("sync", DFE, "--json").json()
+        shown = cli.ok("run", "show", run["run_id"], "--json").json()
+        assert run["status"] == "held" and shown["comparison"]["count"] == 21
+    assert _accounts(cli) == before
 
 
 def test_an_older_held_run_is_not_confirmed_while_a_newer_one_is_held(cli, sim):
@@ -118,7 +183,7 @@ def test_syncs_words_say_why_an_export_is_held_whole(cli, sim):
     sim.set_records(DFE, "students", PUPILS[:20])
     res = cli("sync", DFE)
     assert res.status == 3
-    assert "held: the students export holds 20 of the 40 records linked before" in res.out
+    assert "held: the students export holds 20 records against the 40 linked before" in res.out
     assert "the export is held whole, nothing of it applied" in res.out
     assert "0 unallocations are held" not in res.out
 

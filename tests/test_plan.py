@@ -495,25 +495,54 @@ def test_leavers_over_the_threshold_are_held_but_everything_else_applies():
 
 
 def test_records_missing_from_the_export_hold_it_whole():
-    # The export comparison (DESIGN section 3): eleven of a hundred records no longer sent at
-    # all: nothing of the report applies until an operator confirms it.
+    # The export comparison (DESIGN section 3): twelve of a hundred records no longer sent, one
+    # starter: the record count fell by eleven, more than the hold threshold (10%): nothing of
+    # the report applies until an operator confirms it.
     accounts = [linked_acc(n) for n in range(100)]
-    records = [linked_rec(n) for n in range(11, 100)]
-    records[0] = rec("p11", "Changed", "Surname11", "2015-01-01")
+    records = [linked_rec(n) for n in range(12, 100)]
+    records[0] = rec("p12", "Changed", "Surname12", "2015-01-01")
     planned = plan(export(*records, OK), snap(accounts), TODAY, settings())
-    assert planned.is_held and "89 of the 100" in planned.hold_reason
+    assert planned.is_held and "89 records against the 100" in planned.hold_reason
     assert planned.comparison["previous_count"] == 100 and planned.comparison["count"] == 89
     assert (
-        len(planned.held) == 11
+        len(planned.held) == 12
         and not planned.changes
         and not planned.creates
         and not planned.new_cases
     )
     assert {o.outcome for o in planned.outcomes} == {"held"}
-    assert len(planned.outcomes) == 90
+    assert len(planned.outcomes) == 89
     # accepted by an operator, it applies as it is
     planned = plan(export(*records, OK), snap(accounts), TODAY, settings(), accept=True)
-    assert not planned.is_held and planned.counts["unallocated"] == 11 and planned.creates == [OK]
+    assert not planned.is_held and planned.counts["unallocated"] == 12 and planned.creates == [OK]
+
+
+def test_leavers_replaced_by_starters_hold_the_leavers_not_the_export():
+    # A new school year: a third leave, as many start. The count did not fall: the starters are
+    # created and only the unallocations are held (rule 8).
+    accounts = [linked_acc(n) for n in range(90)]
+    starters = [rec(f"n{n}", f"Starter{n}", "Intake", f"2019-01-{n + 1:02d}") for n in range(30)]
+    planned = plan(
+        export(*(linked_rec(n) for n in range(30, 90)), *starters),
+        snap(accounts),
+        TODAY,
+        settings(),
+    )
+    assert planned.comparison is None
+    assert planned.is_held and len(planned.held) == 30 and len(planned.creates) == 30
+    # most of the roll gone, whatever came instead: held whole (another school's data)
+    planned = plan(
+        export(*(linked_rec(n) for n in range(50, 90)), *starters, *starters_of(20)),
+        snap(accounts),
+        TODAY,
+        settings(),
+    )
+    assert planned.comparison is not None and planned.comparison["gone"] == 50
+    assert not planned.creates and "no longer sends 50 of the 90" in planned.hold_reason
+
+
+def starters_of(n: int):
+    return [rec(f"m{i}", f"Other{i}", "Intake", f"2018-01-{i + 1:02d}") for i in range(n)]
 
 
 def test_a_shifted_column_holds_the_export_whole_and_normal_churn_does_not():

@@ -484,7 +484,7 @@ async def test_an_export_held_whole_applies_nothing_until_confirmed(env):
     halved = pupils[20:] + [iris_student("new", "Nia", "Okoro", "2015-09-09")]
     env.set_students(DFE, halved)
     res = await sync(env, now=LATER)
-    assert res.run.status == "held" and res.run.comparison["count"] == 20
+    assert res.run.status == "held" and res.run.comparison["count"] == 21
     assert by_user(env.store.school_accounts(DFE)) == before  # nothing applied
     pf = env.store.processed_file(res.run.run_id)
     assert {r["outcome"] for r in pf.records} == {"held"} and len(pf.records) == 21

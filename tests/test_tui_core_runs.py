@@ -40,6 +40,7 @@ def busiest(store):
 
 async def test_force_run_live_held_then_confirm(demo):
     store, dfe = demo.store, demo.held_school
+    demo.lose_records(dfe)  # a quarter of its pupils missing from the export
     async with started(store, "school", dfe) as (app, pilot):
         await pilot.press("f")
         await answer_force_run(pilot)
@@ -50,8 +51,7 @@ async def test_force_run_live_held_then_confirm(demo):
         assert run is not None and run.status == "held" and run.held_usernames
         text = screen_text(app)
         assert "HELD" in text and "Created" in text and "To match" in text
-        # the demo's held school (a very low threshold) misses records: held whole, with the
-        # comparison beside the previous export
+        # the export misses records: held whole, with the comparison beside the previous one
         assert run.comparison is not None
         flat = " ".join(text.split())
         assert "Held whole" in flat and "nothing of it was applied" in flat
@@ -62,6 +62,10 @@ async def test_force_run_live_held_then_confirm(demo):
         assert isinstance(app.screen, HeldReview)
         dialog = screen_text(app)
         assert "held whole" in dialog
+        # the staff report is held too, for its leavers only: said as such, not as held whole
+        flat_dialog = " ".join(dialog.split())
+        assert "held whole: the students export holds" in flat_dialog
+        assert "also held: staff: would unallocate" in flat_dialog
         held_count = len(run.held_usernames)
         assert f"unallocates {held_count} of {held_count}" in " ".join(dialog.split())
         # what else confirming does, said before y (the operator read only the unallocations,
@@ -70,7 +74,7 @@ async def test_force_run_live_held_then_confirm(demo):
 
         applies = whole_preview(store, run, app.clock().date())
         first, *_, last = applies.split(", ")
-        assert first == "creates 8" and f"y applies this export as it is ({first}," in dialog
+        assert first == "creates 4" and f"y applies this export as it is ({first}," in dialog
         assert f"{last}) and unallocates" in dialog
         assert run.held_usernames[0] in dialog
         await press(pilot, "y")
@@ -79,14 +83,14 @@ async def test_force_run_live_held_then_confirm(demo):
         confirmed = store.run(run.run_id).status
         assert confirmed != "held"
         done = store.run(run.run_id).counts  # what the review said it would do, it did
-        assert (done["created"], done["updated"], done["needs_matching"]) == (8, 2, 5)
+        assert (done["created"], done["updated"], done["needs_matching"]) == (7, 2, 6)
         # and says so (the store may have changed between the review and y)
-        assert "its export applied (created 8, updated 2, cases 5, rejected 5)" in " ".join(
+        assert "its export applied (created 7, updated 2, cases 6, rejected 4)" in " ".join(
             screen_text(app).split()
         )
-        # confirmed: nothing is held any more (the 14 are among the unallocated)
+        # confirmed: nothing is held any more (the 50 are among the unallocated)
         counters = " ".join(str(app.screen.counters_box.render()).split())
-        assert "Unallocated 14 Held 0" in counters
+        assert "Unallocated 50 Held 0" in counters
         assert "HELD" not in str(app.screen.phase_box.render())
         assert store.run(run.run_id).confirmed_by == OPERATOR
         # the end offers the matching queue; back from it, the run is still shown confirmed
@@ -605,14 +609,14 @@ async def test_the_hubs_recent_runs_count_held_unallocations_once(demo_ran):
         assert f", {total}, " in text and "held)" not in text
 
 
-async def test_the_held_review_says_why_each_report_was_held(demo_ran):
+async def test_the_held_review_says_why_each_report_was_held(demo_held_whole):
     """Both reports held whole: the review said only the staff report's reason (the run keeps
     one report's comparison), yet listed pupils to unallocate too."""
     from uso_tui.sync.actions import held_review
     from uso_tui.tui.held import HeldReview
 
-    store = demo_ran.store
-    run = store.run(store.school(demo_ran.held_school).last_run_id)
+    store = demo_held_whole.store
+    run = store.run(store.school(demo_held_whole.held_school).last_run_id)
     assert "the staff export" in run.hold_reason and "the students export" in run.hold_reason
     async with started(store, size=(80, 24)) as (app, pilot):
         app.push_screen(HeldReview(run, held_review(store, run.run_id)))

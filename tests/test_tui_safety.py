@@ -133,7 +133,7 @@ async def test_typed_ahead_decisions_each_reach_their_question_and_case(demo_ran
     question is asked after a check in a thread), `escape` after `m` cancels it, and `c` `y`
     `c` `y` creates for this case and the next (the second waits until the first is saved)."""
     store = demo_ran.store
-    dfe = busiest(store).dfe
+    dfe = "204-3514"  # its cases' records have no probable account elsewhere (c asks no more)
     cases = store.cases(dfe)
     assert len(cases) >= 4
     first = cases[0].candidates[0]["username"]

@@ -47,6 +47,15 @@ class Demo:
     held_school: str  # its force run is held (low thresholds)
     failed_school: str  # its secret is wrong
 
+    def lose_records(self, dfe: str, report: str = "students", share: float = 0.25) -> int:
+        """From now on the school's MIS sends `report` without its first `share` of records (a
+        report filter that dropped a year group), so that its next run is held whole: how many
+        records went."""
+        records = self.sim.school(dfe).records(report)
+        gone = int(len(records) * share)
+        self.sim.set_records(dfe, report, records[gone:])
+        return gone
+
 
 def default_demo_dir() -> Path:
     env = os.environ.get("USO_TUI_DEMO_DIR")
@@ -156,7 +165,8 @@ def _fresh(path: Path, sim: Simulator, root: str, held: str, failed: str) -> Sto
             now=day0,
         )
     _run_sync(_seed(store, sim, datetime.combine(estate.today, time(6, 0))))
-    # the held school: thresholds low enough that the churn's leavers trip the safety hold
+    # the held school: thresholds low enough that the churn's leavers trip the safety hold (its
+    # starters and changes apply; its unallocations wait for an operator)
     update_school(store, held, operator=OPERATOR, now=day0, hold_percent=0.5, hold_min=1)
     return store
 

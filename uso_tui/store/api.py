@@ -115,6 +115,8 @@ class SchoolState:
     # report -> fingerprints, for the reports whose accounts are as the run that made them
     # left them (sync.fingerprints); any change to an account since drops them
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
+    # accounts a held run of the school awaits unallocating (SchoolDoc.awaiting_unallocation)
+    awaiting: frozenset[str] = frozenset()
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
     # (Transaction.adopt) instead of reading and parsing the file again; the store's own.
@@ -170,6 +172,10 @@ class Transaction(Protocol):
     def school_version(self, dfe: str) -> str | None:
         """The version of the school's data as committed (see SchoolState); None once this
         transaction has changed it."""
+        ...
+
+    def awaiting_unallocation(self, dfe: str) -> frozenset[str]:
+        """The accounts the school's newest ended run holds for unallocation (safety hold)."""
         ...
 
     def adopt(self, state: SchoolState) -> bool:

@@ -217,6 +217,25 @@ class SchoolDoc:
             return {}
         return {r: fps for r, fps in self.seen.items() if self.seen_over.get(r) == now}
 
+    def awaiting_unallocation(self) -> frozenset[str]:
+        """The accounts the school's newest ended run holds for unallocation by the safety hold
+        (rule 8: their records were already missing from its export), not those of a report it
+        held whole (that export was not taken as the school's)."""
+        if not self.runs:
+            return frozenset()
+        newest = max(self.runs.values(), key=lambda r: seq_of(r["run_id"]))
+        if newest.get("status") != "held" or not newest.get("held_usernames"):
+            return frozenset()
+        whole = newest.get("comparisons") or (
+            [newest["comparison"]] if newest.get("comparison") else []
+        )
+        reports = {c.get("report") for c in whole}
+        return frozenset(
+            u
+            for u in newest["held_usernames"]
+            if u in self.accounts and self.accounts[u].get("link_report") not in reports
+        )
+
     def old_runs(self) -> list[dict[str, Any]]:
         """Takes out (oldest first) the ended runs beyond RUNS_KEPT, once there are more than
         RUNS_ARCHIVE_AT of them; none otherwise."""

@@ -370,6 +370,9 @@ class TinyTransaction(KeptWrites, Transaction):
         self._entry(dfe)
         return head_token(self._lay.data(dfe))  # 64 bytes, not the whole file
 
+    def awaiting_unallocation(self, dfe: str) -> frozenset[str]:
+        return self._doc(dfe).awaiting_unallocation()
+
     def adopt(self, state: SchoolState) -> bool:
         # The adopted rows are shared with what the state gave its reader (account rows, cases):
         # this class replaces a stored row when it changes one, never edits it in place.

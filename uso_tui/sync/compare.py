@@ -2,14 +2,18 @@
 
 Compared with what the school's previous export left (its linked accounts: one per record the
 MIS sent before), a report is held whole, nothing of it applied, when its record count fell by
-more than the school's hold threshold, or when more than a fifth of the linked records changed
-name or date of birth at once (a shifted column, another school's data). An operator confirms
-it (sync.actions.confirm_held), and it is then planned again and applied as it is.
+more than the school's hold threshold (a halved export), when most of the records linked before
+are gone (another school's data, MIS ids given anew), or when more than a fifth of the linked
+records changed name or date of birth at once (a shifted column). An operator confirms it
+(sync.actions.confirm_held), and it is then planned again and applied as it is.
+
+Leavers replaced by as many starters (a new school year) are not a fall: the leavers'
+unallocations are held by the safety hold (rule 8) while the starters' accounts are made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from uso_tui.domain.models import MisRecord, School
@@ -21,6 +25,10 @@ CHANGED_SHARE = 0.2  # more than a fifth of the linked records at once
 # smaller than the hold minimum renames everyone and must be held too
 CHANGED_MIN = 3
 SAMPLE = 5  # changes shown side by side
+# More than this share of the records linked before gone, whatever came instead: not a school
+# year's leavers (a sixth of a primary, a third of a secondary), but another school's data or
+# every MIS id given anew. (A sixth-form college loses half its roll each summer.)
+GONE_SHARE = 0.5
 
 
 def _person(forename: Any, surname: Any, dob: Any) -> tuple[str, str, str]:
@@ -33,21 +41,28 @@ def compare(
     records: dict[str, MisRecord],
     ids: Iterable[str],
     settings: School,
+    awaiting: Collection[str] = (),
 ) -> dict[str, Any] | None:
     """The comparison when the report must be held whole, else None.
 
     linked_rows: the school's active accounts linked to this report (the previous export's
     records); records: this export's parsed records by MIS id (one recognised unchanged is not
-    in it and counts as unchanged); ids: every MIS id of this export. The count that matters is
-    how many of the previous records are still sent at all (a leaver with a leaving date still
-    is: many of those are the end of a school year, which rule 8 holds on its own), so a halved
-    export and another school's data are both caught."""
+    in it and counts as unchanged); ids: every MIS id of this export. The count now is the
+    previous records still sent (a leaver with a leaving date still is) and the records no
+    account is linked to (starters, and those waiting for an operator, who were counted out
+    before too, so a fall can look smaller than it is, never larger). `awaiting`: usernames
+    whose unallocation the last run held (their records were missing from its export already):
+    no fall of this export, whose count is compared with the one before without them."""
     previous = len(linked_rows)
     if not previous:
         return None
     sent = set(ids)
-    count = sum(1 for row in linked_rows if row["mis_id"] in sent)
-    fell = previous - count
+    linked_ids = {row["mis_id"] for row in linked_rows}
+    kept = len(linked_ids & sent)
+    gone = previous - kept
+    count = kept + len(sent - linked_ids)
+    held_before = sum(1 for row in linked_rows if row["username"] in awaiting) if awaiting else 0
+    fell = previous - held_before - count
     changed: list[tuple[dict[str, Any], MisRecord]] = []
     for row in linked_rows:
         rec = records.get(row["mis_id"])
@@ -60,8 +75,13 @@ def compare(
     reasons = []
     if fell > previous * settings.hold_percent / 100 and fell >= settings.hold_min:
         reasons.append(
-            f"the {report} export holds {count} of the {previous} records linked before "
+            f"the {report} export holds {count} records against the {previous} linked before "
             f"(fewer by more than {settings.hold_percent:g}%)"
+        )
+    elif gone > previous * GONE_SHARE and gone >= settings.hold_min:
+        reasons.append(
+            f"the {report} export no longer sends {gone} of the {previous} records linked "
+            f"before (more than {GONE_SHARE:.0%}), and {count - kept} others came instead"
         )
     if len(changed) > previous * CHANGED_SHARE and len(changed) >= min(
         settings.hold_min, CHANGED_MIN
@@ -76,6 +96,7 @@ def compare(
         "report": report,
         "previous_count": previous,
         "count": count,
+        "gone": gone,
         "changed_names": len(changed),
         "reason": "; ".join(reasons),
         "sample": [

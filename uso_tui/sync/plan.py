@@ -453,6 +453,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             {r.mis_id: r for r in export.records},
             dup.keys(),
             settings,
+            snapshot.awaiting,
         )
         if comparison is not None:
             going = [

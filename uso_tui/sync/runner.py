@@ -81,6 +81,7 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
         accounts=txn.school_accounts(dfe),
         exclusions=txn.exclusions(dfe),
         open_cases=txn.cases(dfe, "open"),
+        awaiting=txn.awaiting_unallocation(dfe),
         pool=pool,
         index_for=(lambda role: pools.get(la, role, lambda: pool(role))) if pools else None,
         wide=txn.find_people,
@@ -422,6 +423,7 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
         rows=state.account_rows,
         exclusions=state.exclusions,
         open_cases=state.open_cases,
+        awaiting=state.awaiting,
         pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
         index_for=(
             (lambda role: pools.get(la, role, lambda: pools.accounts_of(la, role, store.la_people)))

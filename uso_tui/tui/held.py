@@ -80,12 +80,13 @@ class HeldReview(ModalScreen[list[str] | None]):
                 # held whole: what looked wrong, before any account is chosen
                 whole = self.run.held_whole()
                 said = comparisons_lines(whole)
-                if self.run.hold_reason and len(whole) == 1:  # the other report's reason too
-                    said[1] = f"held whole: {self.run.hold_reason}"
+                other = _other_reasons(self.run.hold_reason, whole)
+                if other:  # the other report, held for its unallocations only
+                    said.insert(2, f"also held: {other}")
                 self.said = said
                 # why each report is held first: the dialog shows the first rows only
-                first = [x for x in said if x.startswith("held whole:")]
-                first += [x for x in said if not x.startswith("held whole:")]
+                first = [x for x in said if x.startswith(_HELD)]
+                first += [x for x in said if not x.startswith(_HELD)]
                 lines = Text("\n").join(plain(x) for x in _first_rows(first))
                 yield Static(lines, id="held-comparison")
             yield ListTable(
@@ -349,3 +350,19 @@ class ConfirmsHeld(UsoScreen):
 
     def held_confirmed(self, done: Confirmed) -> None:
         self.say(confirmed_line(done))
+
+
+_HELD = ("held whole:", "also held:")
+
+
+def _other_reasons(hold_reason: str | None, whole: list[dict]) -> str:
+    """The run's reasons to hold beside those of its reports held whole (a report whose
+    unallocations alone are held), as the run said them; "" when there are none."""
+    rest = hold_reason or ""
+    for comparison in whole:
+        reason = comparison.get("reason", "")
+        for said in (f"{comparison.get('report')}: {reason}", reason):
+            if reason and said in rest:
+                rest = rest.replace(said, "", 1)
+                break
+    return "; ".join(part for part in (p.strip() for p in rest.split("; ")) if part)

@@ -102,11 +102,18 @@ SHOTS += [
     Shot("request-account", "school", "busiest", keys=("r",)),
 ]
 
-# Last: these change the store (a force run of the held school, then its review before confirming).
-# The first y answers the question a Force Run asks before it starts.
+# Last: these change the store (a force run of the held school, held by its low threshold; then
+# another, of an export a quarter short, held whole, and its review before confirming). The
+# first y answers the question a Force Run asks before it starts.
 SHOTS_LAST: list[Shot] = [
     Shot("force-run-held", "force_run", "held", keys=("y",)),
-    Shot("force-run-confirm", "force_run", "held", keys=("y", "y")),
+    Shot(
+        "force-run-confirm",
+        "force_run",
+        "held",
+        keys=("y", "y"),
+        prepare=lambda demo: demo.lose_records(demo.held_school) and None,
+    ),
 ]
 
 
