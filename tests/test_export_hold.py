@@ -97,6 +97,9 @@ def test_a_new_school_year_is_not_held_whole_its_leavers_are_held_and_starters_m
     # export (it was held whole: the starters made yesterday counted against them)
     late = enrolled_student("n99", "Late", "Intake", "2019-06-30")
     sim.set_records(DFE, "students", PUPILS[14:] + intake + [late])
+    sim.set_switches(DFE, reject_credentials=True)  # a run that failed in between changes nothing
+    assert cli("sync", DFE, "--json").json()["status"] == "failed"
+    sim.set_switches(DFE, reject_credentials=False)
     run = cli("sync", DFE, "--json").json()
     assert (
         run["status"] == "held"

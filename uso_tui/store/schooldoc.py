@@ -218,13 +218,15 @@ class SchoolDoc:
         return {r: fps for r, fps in self.seen.items() if self.seen_over.get(r) == now}
 
     def awaiting_unallocation(self) -> frozenset[str]:
-        """The accounts the school's newest ended run holds for unallocation by the safety hold
-        (rule 8: their records were already missing from its export), not those of a report it
-        held whole (that export was not taken as the school's)."""
-        if not self.runs:
+        """The accounts the school's newest run that read an export (succeeded or held: not one
+        that failed since) holds for unallocation by the safety hold (rule 8: their records were
+        already missing from its export), not those of a report it held whole (that export was
+        not taken as the school's)."""
+        read = [r for r in self.runs.values() if r.get("status") in ("succeeded", "held")]
+        if not read:
             return frozenset()
-        newest = max(self.runs.values(), key=lambda r: seq_of(r["run_id"]))
-        if newest.get("status") != "held" or not newest.get("held_usernames"):
+        newest = max(read, key=lambda r: seq_of(r["run_id"]))
+        if newest["status"] != "held" or not newest.get("held_usernames"):
             return frozenset()
         whole = newest.get("comparisons") or (
             [newest["comparison"]] if newest.get("comparison") else []
