@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import xxhash
 
+from uso_tui.domain.schools import REPORTS
 from uso_tui.store.account_rows import accounts_table
 from uso_tui.store.layout import seq_of
 from uso_tui.store.liveness import is_stale, mark_interrupted
@@ -218,25 +219,32 @@ class SchoolDoc:
         return {r: fps for r, fps in self.seen.items() if self.seen_over.get(r) == now}
 
     def awaiting_unallocation(self) -> frozenset[str]:
-        """The accounts the school's newest run that read an export (succeeded or held: not one
-        that failed since) holds for unallocation by the safety hold (rule 8: their records were
-        already missing from its export), not those of a report it held whole (that export was
-        not taken as the school's)."""
+        """The accounts whose unallocation the safety hold keeps waiting (rule 8: their records
+        were already missing from an export): for each report, those the newest run that read
+        it (succeeded or held: not one that failed since, nor one of the other report only)
+        holds, unless it held that report whole (that export was not taken as the school's)."""
         read = [r for r in self.runs.values() if r.get("status") in ("succeeded", "held")]
-        if not read:
-            return frozenset()
-        newest = max(read, key=lambda r: seq_of(r["run_id"]))
-        if newest["status"] != "held" or not newest.get("held_usernames"):
-            return frozenset()
-        whole = newest.get("comparisons") or (
-            [newest["comparison"]] if newest.get("comparison") else []
-        )
-        reports = {c.get("report") for c in whole}
-        return frozenset(
-            u
-            for u in newest["held_usernames"]
-            if u in self.accounts and self.accounts[u].get("link_report") not in reports
-        )
+        read.sort(key=lambda r: seq_of(r["run_id"]), reverse=True)
+        decided: set[str] = set()
+        out: set[str] = set()
+        for run in read:
+            reports = set(run.get("reports") or ()) - decided
+            if not reports:
+                continue
+            decided |= reports
+            if run["status"] == "held":
+                whole = run.get("comparisons") or (
+                    [run["comparison"]] if run.get("comparison") else []
+                )
+                reports -= {c.get("report") for c in whole}
+                out.update(
+                    u
+                    for u in run.get("held_usernames") or ()
+                    if u in self.accounts and self.accounts[u].get("link_report") in reports
+                )
+            if len(decided) >= len(REPORTS):
+                break
+        return frozenset(out)
 
     def old_runs(self) -> list[dict[str, Any]]:
         """Takes out (oldest first) the ended runs beyond RUNS_KEPT, once there are more than
