@@ -4,10 +4,12 @@ beside the previous one, and applied only when an operator confirms it."""
 from __future__ import annotations
 
 import pytest
-from factories import enrolled_student
+from factories import enrolled_student, iris_student
 from test_cli_sync import DFE, add
 
 pytestmark = pytest.mark.usefixtures("sim")  # every test syncs from the simulator
+
+AHEAD = "2099-09-01"  # a start date after any test's today: a future starter
 
 PUPILS = [
     enrolled_student(
@@ -144,6 +146,83 @@ def test_a_halved_export_sent_again_the_next_day_is_held_whole_again(cli, sim):
     assert _accounts(cli) == before
 
 
+def _new_year(n: int = 14) -> list[dict]:
+    """PUPILS without its first n, and n starters: a new school year, as many in as out."""
+    intake = [
+        enrolled_student(f"n{i}", f"New{chr(97 + i)}", "Intake", f"2019-05-{1 + i:02d}")
+        for i in range(n)
+    ]
+    return PUPILS[n:] + intake
+
+
+def _held_whole(cli, run: dict) -> bool:
+    shown = cli.ok("run", "show", run["run_id"], "--json").json()
+    return run["status"] == "held" and shown["comparison"] is not None
+
+
+def test_the_count_before_is_the_last_export_taken_not_one_held_whole(cli, sim):
+    """A halved export held whole, then the usual export again: its count did not fall from
+    the export before the halved one, so it is not held whole (the leavers still held by the
+    safety hold, the accounts the halved one would have unallocated, are no fall)."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", _new_year())
+    first = cli("sync", DFE, "--json").json()  # held: its 14 leavers
+    assert first["status"] == "held" and not _held_whole(cli, first)
+    sim.set_records(DFE, "students", _new_year()[:15])
+    assert _held_whole(cli, cli("sync", DFE, "--json").json())
+    sim.set_records(DFE, "students", _new_year())
+    again = cli("sync", DFE, "--json").json()
+    assert again["status"] == "held" and not _held_whole(cli, again)
+
+
+def test_accounts_kept_at_a_confirm_are_no_fall_of_the_next_export(cli, sim):
+    """A rule-8 hold confirmed in part (two leavers unallocated, twelve kept active): the same
+    export the next day was held whole, "40 against 52", its count never having fallen."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", _new_year())
+    run = cli("sync", DFE, "--json").json()
+    held = cli.ok("run", "show", run["run_id"], "--json").json()["held_usernames"]
+    cli.ok("confirm", run["run_id"], "--only", ",".join(held[:2]))
+    again = cli("sync", DFE, "--json").json()
+    assert not _held_whole(cli, again)
+
+
+def test_records_without_an_account_count_on_both_sides(cli, sim):
+    """Forty pupils with accounts and thirty future starters (no account yet); the export then
+    loses twelve pupils and gains one: 70 records to 59, held whole (the future starters were
+    counted as new, hiding the fall)."""
+    future = [
+        iris_student(f"f{i}", f"Fut{chr(97 + i % 26)}", "Later", "2020-01-01", enrolmentDate=AHEAD)
+        for i in range(30)
+    ]
+    add(cli, sim, DFE, PUPILS + future)
+    cli.ok("sync", DFE)
+    newcomer = enrolled_student("new", "Nia", "Okoro", "2015-09-09")
+    sim.set_records(DFE, "students", PUPILS[12:] + future + [newcomer])
+    run = cli("sync", DFE, "--json").json()
+    assert _held_whole(cli, run) and run["counts"]["created"] == 0
+    assert "holds 59 records against 70 before" in run["hold_reason"]
+
+
+def test_a_small_staff_report_replaced_by_others_is_held_whole(cli, sim):
+    """Eight staff, then eight others under new ids (another school's report): it applied
+    itself, unallocating the eight and making accounts for strangers (both under the hold
+    minimum of ten)."""
+    add(cli, sim, DFE, PUPILS[:5], STAFF[:8])
+    cli.ok("sync", DFE)
+    others = [
+        {"id": 900 + i, "forename": f"Oth{chr(97 + i)}", "surname": "Elsewhere",
+         "dateOfBirth": "1975-03-03"}
+        for i in range(8)
+    ]  # fmt: skip
+    sim.set_records(DFE, "staff", others)
+    run = cli("sync", DFE, "--json").json()
+    assert _held_whole(cli, run) and run["counts"]["created"] == 0
+    assert "the staff export no longer sends 8 of the 8" in run["hold_reason"]
+
+
 def test_an_older_held_run_is_not_confirmed_while_a_newer_one_is_held(cli, sim):
     """Yesterday's export held whole, today's held again: confirming yesterday's is refused and
     names today's (it applied nothing and had said it worked, "left alone" for every account)."""
@@ -188,7 +267,7 @@ def test_syncs_words_say_why_an_export_is_held_whole(cli, sim):
     sim.set_records(DFE, "students", PUPILS[:20])
     res = cli("sync", DFE)
     assert res.status == 3
-    assert "held: the students export holds 20 records against the 40 linked before" in res.out
+    assert "held: the students export holds 20 records against 40 before" in res.out
     assert "the export is held whole, nothing of it applied" in res.out
     assert "0 unallocations are held" not in res.out
 

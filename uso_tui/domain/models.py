@@ -228,6 +228,9 @@ class Run(_Record):
     comparison: dict[str, Any] | None = None
     # ... every report's, when more than one was (`comparison` is the first)
     comparisons: list[dict[str, Any]] = field(default_factory=list)
+    # How many records each report's export sent: the next run's export comparison counts
+    # against the newest export taken as the school's (SchoolDoc.previous_sizes).
+    sizes: dict[str, int] = field(default_factory=dict)
     # Why it is held, per report held ("students: would unallocate 12 of 100 ..."), for the hub.
     hold_reason: str | None = None
     # Why its export may be incomplete, when that held its unallocations: confirming the run

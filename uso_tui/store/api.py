@@ -115,8 +115,8 @@ class SchoolState:
     # report -> fingerprints, for the reports whose accounts are as the run that made them
     # left them (sync.fingerprints); any change to an account since drops them
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
-    # accounts a held run of the school awaits unallocating (SchoolDoc.awaiting_unallocation)
-    awaiting: frozenset[str] = frozenset()
+    # report -> records the export last taken as the school's sent (SchoolDoc.previous_sizes)
+    previous_sizes: dict[str, int] = field(default_factory=dict)
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
     # (Transaction.adopt) instead of reading and parsing the file again; the store's own.
@@ -174,8 +174,8 @@ class Transaction(Protocol):
         transaction has changed it."""
         ...
 
-    def awaiting_unallocation(self, dfe: str) -> frozenset[str]:
-        """The accounts the school's newest ended run holds for unallocation (safety hold)."""
+    def previous_sizes(self, dfe: str) -> dict[str, int]:
+        """Report -> records the export last taken as the school's sent (the comparison's)."""
         ...
 
     def adopt(self, state: SchoolState) -> bool:

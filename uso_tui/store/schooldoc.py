@@ -218,33 +218,28 @@ class SchoolDoc:
             return {}
         return {r: fps for r, fps in self.seen.items() if self.seen_over.get(r) == now}
 
-    def awaiting_unallocation(self) -> frozenset[str]:
-        """The accounts whose unallocation the safety hold keeps waiting (rule 8: their records
-        were already missing from an export): for each report, those the newest run that read
-        it (succeeded or held: not one that failed since, nor one of the other report only)
-        holds, unless it held that report whole (that export was not taken as the school's)."""
-        read = [r for r in self.runs.values() if r.get("status") in ("succeeded", "held")]
-        read.sort(key=lambda r: seq_of(r["run_id"]), reverse=True)
-        decided: set[str] = set()
-        out: set[str] = set()
-        for run in read:
-            reports = set(run.get("reports") or ()) - decided
-            if not reports:
+    def previous_sizes(self) -> dict[str, int]:
+        """For each report, how many records the export last taken as the school's sent (what
+        the next export is compared with): that of the newest run that read the report and
+        applied it or held only its unallocations (not one that held it whole, unless
+        confirmed since; not a run that failed, nor one of the other report only)."""
+        out: dict[str, int] = {}
+        for run in sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]), reverse=True):
+            status, sizes = run.get("status"), run.get("sizes")
+            if status not in ("succeeded", "held") or not sizes:
                 continue
-            decided |= reports
-            if run["status"] == "held":
-                whole = run.get("comparisons") or (
+            whole: set[str] = set()
+            if status == "held":
+                held = run.get("comparisons") or (
                     [run["comparison"]] if run.get("comparison") else []
                 )
-                reports -= {c.get("report") for c in whole}
-                out.update(
-                    u
-                    for u in run.get("held_usernames") or ()
-                    if u in self.accounts and self.accounts[u].get("link_report") in reports
-                )
-            if len(decided) >= len(REPORTS):
+                whole = {c.get("report") for c in held}
+            for report, size in sizes.items():
+                if report not in out and report not in whole:
+                    out[report] = size
+            if len(out) >= len(REPORTS):
                 break
-        return frozenset(out)
+        return out
 
     def old_runs(self) -> list[dict[str, Any]]:
         """Takes out (oldest first) the ended runs beyond RUNS_KEPT, once there are more than

@@ -339,7 +339,7 @@ class TinyStore(KeptReads, Store):
                 exclusions=build(Exclusion, doc.exclusions_in_order()),
                 open_cases=build(MatchCase, doc.cases_in_order("open")),
                 seen=doc.current_seen(),
-                awaiting=doc.awaiting_unallocation(),
+                previous_sizes=doc.previous_sizes(),
                 parsed=doc,
             )
 

@@ -370,8 +370,8 @@ class TinyTransaction(KeptWrites, Transaction):
         self._entry(dfe)
         return head_token(self._lay.data(dfe))  # 64 bytes, not the whole file
 
-    def awaiting_unallocation(self, dfe: str) -> frozenset[str]:
-        return self._doc(dfe).awaiting_unallocation()
+    def previous_sizes(self, dfe: str) -> dict[str, int]:
+        return self._doc(dfe).previous_sizes()
 
     def adopt(self, state: SchoolState) -> bool:
         # The adopted rows are shared with what the state gave its reader (account rows, cases):

@@ -13,7 +13,7 @@ unallocations are held by the safety hold (rule 8) while the starters' accounts 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from uso_tui.domain.models import MisRecord, School
@@ -25,9 +25,11 @@ CHANGED_SHARE = 0.2  # more than a fifth of the linked records at once
 # smaller than the hold minimum renames everyone and must be held too
 CHANGED_MIN = 3
 SAMPLE = 5  # changes shown side by side
-# More than this share of the records linked before gone, whatever came instead: not a school
-# year's leavers (a sixth of a primary, a third of a secondary), but another school's data or
-# every MIS id given anew. (A sixth-form college loses half its roll each summer.)
+# More than this share of the records linked before gone and others come instead (at least half
+# as many): not a school year's leavers (a sixth of a primary, a third of a secondary), but
+# another school's data or every MIS id given anew (a sixth-form college loses half its roll
+# each summer). At least CHANGED_MIN gone, or the hold minimum if lower: a small staff report
+# replaced whole is held too (a fall with nothing instead is the hold minimum's to judge).
 GONE_SHARE = 0.5
 
 
@@ -41,18 +43,17 @@ def compare(
     records: dict[str, MisRecord],
     ids: Iterable[str],
     settings: School,
-    awaiting: Collection[str] = (),
+    sizes: tuple[int, int] | None = None,
 ) -> dict[str, Any] | None:
     """The comparison when the report must be held whole, else None.
 
     linked_rows: the school's active accounts linked to this report (the previous export's
     records); records: this export's parsed records by MIS id (one recognised unchanged is not
-    in it and counts as unchanged); ids: every MIS id of this export. The count now is the
-    previous records still sent (a leaver with a leaving date still is) and the records no
-    account is linked to (starters, and those waiting for an operator, who were counted out
-    before too, so a fall can look smaller than it is, never larger). `awaiting`: usernames
-    whose unallocation the last run held (their records were missing from its export already):
-    no fall of this export, whose count is compared with the one before without them."""
+    in it and counts as unchanged); ids: every MIS id of this export. `sizes`: how many records
+    the export last taken as the school's sent and this one sends (Run.sizes). Without it (runs
+    recorded before they kept it), the count before is the linked records and the count now
+    those of them still sent and the records no account is linked to (starters, those waiting
+    for an operator: counted out before too, so a fall can look smaller than it is)."""
     previous = len(linked_rows)
     if not previous:
         return None
@@ -60,9 +61,14 @@ def compare(
     linked_ids = {row["mis_id"] for row in linked_rows}
     kept = len(linked_ids & sent)
     gone = previous - kept
-    count = kept + len(sent - linked_ids)
-    held_before = sum(1 for row in linked_rows if row["username"] in awaiting) if awaiting else 0
-    fell = previous - held_before - count
+    came = len(sent - linked_ids)  # records no account is linked to
+    if sizes is not None:
+        before, count = sizes
+        before_said = f"{before} before"
+    else:
+        before, count = previous, kept + came
+        before_said = f"the {previous} linked before"
+    fell = before - count
     changed: list[tuple[dict[str, Any], MisRecord]] = []
     for row in linked_rows:
         rec = records.get(row["mis_id"])
@@ -73,15 +79,19 @@ def compare(
         ):
             changed.append((row, rec))
     reasons = []
-    if fell > previous * settings.hold_percent / 100 and fell >= settings.hold_min:
+    if fell > before * settings.hold_percent / 100 and fell >= settings.hold_min:
         reasons.append(
-            f"the {report} export holds {count} records against the {previous} linked before "
+            f"the {report} export holds {count} records against {before_said} "
             f"(fewer by more than {settings.hold_percent:g}%)"
         )
-    elif gone > previous * GONE_SHARE and gone >= settings.hold_min:
+    elif (
+        gone > previous * GONE_SHARE
+        and came * 2 >= gone
+        and gone >= min(settings.hold_min, CHANGED_MIN)
+    ):
         reasons.append(
             f"the {report} export no longer sends {gone} of the {previous} records linked "
-            f"before (more than {GONE_SHARE:.0%}), and {count - kept} others came instead"
+            f"before (more than {GONE_SHARE:.0%}), and {came} others came instead"
         )
     if len(changed) > previous * CHANGED_SHARE and len(changed) >= min(
         settings.hold_min, CHANGED_MIN
@@ -94,7 +104,7 @@ def compare(
         return None
     return {
         "report": report,
-        "previous_count": previous,
+        "previous_count": before,
         "count": count,
         "gone": gone,
         "changed_names": len(changed),

@@ -453,7 +453,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             {r.mis_id: r for r in export.records},
             dup.keys(),
             settings,
-            snapshot.awaiting,
+            _sizes(snapshot, export),
         )
         if comparison is not None:
             going = [
@@ -769,6 +769,12 @@ def _forenames_related(record: MisRecord, account: Any) -> bool:
     local authority, the same UPN or the same names and date of birth)."""
     level = forename_level(person_of_record(record), person_of_account(account))
     return level != "different"
+
+
+def _sizes(snapshot: Snapshot, export: Export) -> tuple[int, int] | None:
+    """(records the export last taken as the school's sent, records this one sends)."""
+    before = snapshot.previous_sizes.get(export.report)
+    return None if before is None else (before, export.size)
 
 
 def _hold_whole(planned: Plan, comparison: dict[str, Any], size: int, going: list[Account]) -> None:

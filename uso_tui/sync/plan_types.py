@@ -59,9 +59,9 @@ class Snapshot:
     # one of the UPNs or the names and date of birth (store.find_people): movers from another
     # local authority. None: the local authority's pool only.
     wide: Callable[[str, set[str], set[tuple[str, str, str]]], list[Any]] | None = None
-    # usernames whose unallocation the school's last run holds (rule 8): their records were
-    # already missing from the export before this one, so they are no fall of this one
-    awaiting: frozenset[str] = frozenset()
+    # report -> how many records the export last taken as the school's sent (the export
+    # comparison's count before; none: runs recorded before they kept it)
+    previous_sizes: dict[str, int] = field(default_factory=dict)
 
     def all_accounts(self) -> list[Account]:
         return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]

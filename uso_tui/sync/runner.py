@@ -81,7 +81,7 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
         accounts=txn.school_accounts(dfe),
         exclusions=txn.exclusions(dfe),
         open_cases=txn.cases(dfe, "open"),
-        awaiting=txn.awaiting_unallocation(dfe),
+        previous_sizes=txn.previous_sizes(dfe),
         pool=pool,
         index_for=(lambda role: pools.get(la, role, lambda: pool(role))) if pools else None,
         wide=txn.find_people,
@@ -423,7 +423,7 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
         rows=state.account_rows,
         exclusions=state.exclusions,
         open_cases=state.open_cases,
-        awaiting=state.awaiting,
+        previous_sizes=state.previous_sizes,
         pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
         index_for=(
             (lambda role: pools.get(la, role, lambda: pools.accounts_of(la, role, store.la_people)))
@@ -535,6 +535,7 @@ def apply_in(
     run.held_usernames = [a.username for p in plans.values() for a in p.held]
     run.comparisons = [p.comparison for p in plans.values() if p.comparison]
     run.comparison = run.comparisons[0] if run.comparisons else None
+    run.sizes = {report: p.counts["fetched"] for report, p in plans.items()}
     run.status = "held" if run.held_usernames or run.comparison else "succeeded"
     reasons = [
         p.hold_reason
