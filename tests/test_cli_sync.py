@@ -314,12 +314,13 @@ def test_an_argument_that_is_not_utf8_is_refused_as_such(cli, sim, tmp_path):
 
 
 def test_run_due_and_scheduler(cli, sim):
-    add(cli, sim, DFE, [AMY], (), "--daily-at", "06:00")
+    # (added just after 08:00 on 2026-09-01: a daily time passed before that waits a day)
+    add(cli, sim, DFE, [AMY], (), "--daily-at", "09:00")
     add(cli, sim, OTHER, [BOB], (), "--daily-at", "18:00")
-    res = cli("run-due", "--at", "2026-09-01T05:59:00", "--json")
+    res = cli("run-due", "--at", "2026-09-01T08:59:00", "--json")
     assert res.status == 0 and res.json() == []
-    assert "no school is due" in cli.ok("run-due", "--at", "2026-09-01T05:59").out
-    res = cli("run-due", "--at", "2026-09-01T07:00:00", "--json", operator=None)
+    assert "no school is due" in cli.ok("run-due", "--at", "2026-09-01T08:59").out
+    res = cli("run-due", "--at", "2026-09-01T10:00:00", "--json", operator=None)
     assert res.status == 0
     (run,) = res.json()
     assert run["school"] == DFE and run["status"] == "succeeded"
@@ -327,20 +328,20 @@ def test_run_due_and_scheduler(cli, sim):
     runs = cli.ok("runs", DFE, "--json").json()
     assert runs[0]["trigger"] == "schedule" and runs[0]["operator"] == "scheduler"
     # Already run today: not due again until tomorrow; the other school at its own time.
-    assert cli.ok("run-due", "--at", "2026-09-01T08:00", "--json").json() == []
+    assert cli.ok("run-due", "--at", "2026-09-01T11:00", "--json").json() == []
     later = cli.ok("run-due", "--at", "2026-09-01T19:00", "--json").json()
     assert [r["school"] for r in later] == [OTHER]
 
     # A held scheduled run makes run-due exit 3; a failed one exits 1.
     cli.ok("school", "set", DFE, "--hold-min", "1")
     sim.set_records(DFE, "students", [])
-    res = cli("run-due", "--at", "2026-09-02T06:30")
+    res = cli("run-due", "--at", "2026-09-02T09:30", "--force")  # (a day ahead of the clock)
     assert res.status == 3 and "held" in res.out
     sim.set_switches(OTHER, reject_credentials=True)
     res = cli("run-due", "--at", "2026-09-02T18:30", "--json", "--force")  # > a day ahead
     assert res.status == 1 and res.json()[0]["status"] == "failed"
 
-    # The scheduler command, one pass: the clock is past 06:00 on 2026-09-01 ... but DFE ran.
+    # The scheduler command, one pass: the clock is on 2026-09-01 after 08:00: nothing is due.
     res = cli("scheduler", "--once")
     assert res.status == 0
     assert "scheduler started" in res.err and "scheduler stopped" in res.err

@@ -26,6 +26,7 @@ from uso_tui.store import open_store
 SCHOOL_A, SCHOOL_B = "204-3210", "204-3211"  # two schools of local authority 204
 CLIENT_ID = "race-client"
 RUN_AT = "2026-09-01T12:00:00"  # the held runs' clock (after the setup's)
+DUE = ("--daily-at", "10:00")  # a school added at 08:00 on RUN_AT's day is due by then
 WAIT = 60  # seconds a child may take to plan or to finish (a bound, not a pace)
 
 
@@ -100,7 +101,7 @@ class Held:
 def cli(cli, sim) -> Cli:
     """Both schools added and synced once."""
     for dfe, first in ((SCHOOL_A, ONLY_A), (SCHOOL_B, ONLY_B)):
-        cli.add_sim_school(sim, dfe, client_id=CLIENT_ID, students=[first])
+        cli.add_sim_school(sim, dfe, client_id=CLIENT_ID, students=[first], extra=DUE)
         cli.ok("sync", dfe)
     return cli
 
@@ -270,7 +271,7 @@ def test_a_newcomer_at_schools_of_two_las_synced_at_once_gets_one_account(cli, s
     run that commits second finds the account the first made meanwhile, though its plan did
     not (DESIGN section 3: one person, one account)."""
     root = cli.data_dir
-    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C], extra=DUE)
     cli.ok("sync", SCHOOL_C)
     forename, surname, dob = NEWCOMERS[5]
     newcomer_at(sim, {SCHOOL_A: ONLY_A, SCHOOL_C: ONLY_C}, NEWCOMERS[5], "K801200011001")
@@ -295,7 +296,7 @@ def test_a_newcomer_found_under_the_lock_whatever_the_clock_of_the_run_that_made
     """The account the other LA's run made meanwhile is found however that run was stamped
     (`run-due --at` a fortnight back, a clock gone wrong): not by its creation time."""
     root = cli.data_dir
-    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C], extra=DUE)
     cli.ok("sync", SCHOOL_C)
     forename, surname, _dob = NEWCOMERS[5]
     newcomer_at(sim, {SCHOOL_A: ONLY_A, SCHOOL_C: ONLY_C}, NEWCOMERS[5], "K801200011001")
@@ -316,7 +317,7 @@ def test_run_due_of_schools_of_two_las_gives_a_newcomer_one_account(cli, sim):
     """One daily run plans both schools before it commits either: the second sees the account
     the first committed."""
     root = cli.data_dir
-    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C], extra=DUE)
     cli.ok("sync", SCHOOL_C)
     cli.ok("school", "set", SCHOOL_B, "--daily-at", "23:00")
     forename, surname, _dob = NEWCOMERS[4]
@@ -336,7 +337,7 @@ def test_run_due_of_schools_of_two_las_gives_a_newcomer_one_account(cli, sim):
 
 def test_create_from_a_case_after_another_las_run_made_the_account_is_refused(cli, sim):
     root = cli.data_dir
-    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C], extra=DUE)
     cli.ok("sync", SCHOOL_C)
     forename, surname, dob = NEWCOMERS[3]
     store = open_store(root)
@@ -369,7 +370,7 @@ def test_an_account_moved_into_the_la_while_a_run_plans_is_the_runs_candidate(cl
     her account at B: the account joins the LA after the plan read it, under a username of
     LA 305. A's run finds it under the lock, as it would have had it planned after."""
     root = cli.data_dir
-    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C])
+    cli.add_sim_school(sim, SCHOOL_C, client_id="race-client-c", students=[ONLY_C], extra=DUE)
     katherine = ("Katherine", "Rasmussen", "2011-12-01")
     sim.set_records(SCHOOL_C, "students", [ONLY_C, enrolled_student("c-k", *katherine)])
     cli.ok("sync", SCHOOL_C)

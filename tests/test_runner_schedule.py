@@ -28,6 +28,11 @@ def env(tmp_path) -> Env:
     new_env.add_school(
         THIRD, students=[iris_student("1", "Cy", "Ng", "2015-04-02")], daily_at="23:30"
     )
+    # Set up on the night before the tests' first day: no daily time of theirs passed before it
+    # (else each would be due at once, as a school that missed yesterday's run is).
+    with new_env.store.transaction("test") as txn:
+        for school in txn.schools():
+            txn.put_school(dataclasses.replace(school, created_at="2026-03-10T00:00:00"))
     return new_env
 
 
@@ -44,9 +49,10 @@ async def test_runs_schools_whose_time_has_passed_once_a_day(env):
     assert await due(env, datetime(2026, 3, 10, 6, 45)) == []  # not twice the same day
     results = await due(env, datetime(2026, 3, 10, 8, 0))
     assert [r.run.school for r in results] == [OTHER]
-    # The next day every school whose time has passed runs again.
+    # The next day every school whose time has passed runs again, and THIRD (23:30), whose
+    # time on the 10th passed with no pass after it, catches that day up.
     results = await due(env, datetime(2026, 3, 11, 7, 15))
-    assert sorted(r.run.school for r in results) == [DFE, OTHER]
+    assert sorted(r.run.school for r in results) == [DFE, OTHER, THIRD]
 
 
 async def test_a_server_that_was_down_catches_up(env):
@@ -75,6 +81,38 @@ async def test_a_host_down_over_midnight_catches_up_the_day_it_missed(env):
     assert [r.run.school for r in await due(env, datetime(2026, 3, 12, 0, 4))] == [THIRD]
     assert await due(env, datetime(2026, 3, 12, 0, 9)) == []
     assert THIRD in {r.run.school for r in await due(env, datetime(2026, 3, 12, 23, 31))}
+
+
+async def test_a_pass_once_a_day_before_a_schools_time_runs_it_every_day(env):
+    """A timer once a day at 05:00 (or a host that sleeps until then), a 06:00 school: yesterday's
+    06:00 counted only until midnight plus six hours, and the school never ran at all."""
+    ran = []
+    for day in range(11, 15):
+        ran += [r.run.school for r in await due(env, datetime(2026, 3, day, 5, 0))]
+    assert ran.count(DFE) == 4 and ran.count(OTHER) == 4 and ran.count(THIRD) == 4
+    # a host down from 18:00 to 00:30: the 23:30 school catches its evening up once
+    await due(env, datetime(2026, 3, 15, 18, 0))
+    assert [r.run.school for r in await due(env, datetime(2026, 3, 16, 0, 30))] == [THIRD]
+    assert await due(env, datetime(2026, 3, 16, 0, 35)) == []
+
+
+def test_a_school_added_after_its_time_waits_for_the_next_day(env):
+    """Added at 21:47 with the default 06:00: the next pass started its first import, minutes
+    after it was set up (before `sync --dry-run` could try it), although the console said its
+    first run is at 06:00."""
+    school = dataclasses.replace(
+        env.store.school(DFE), daily_at="06:00", created_at="2026-03-11T21:47:00"
+    )
+    with env.store.transaction("test") as txn:
+        txn.put_school(school)
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 21, 50))}
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, 5, 55))}
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, 6, 0))}
+    # added by a clock a year ahead: not believed, as a run stamped so is not
+    ahead = dataclasses.replace(school, created_at="2027-03-11T21:47:00")
+    with env.store.transaction("test") as txn:
+        txn.put_school(ahead)
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 21, 50))}
 
 
 def test_a_school_added_after_midnight_waits_for_its_own_time(env):
@@ -108,7 +146,7 @@ async def test_a_failed_scheduled_run_is_retried_and_a_held_one_is_not(env):
     (result,) = await due(env, datetime(2026, 3, 10, 6, 41))
     assert result.run.status == "succeeded"
     env.set_students(DFE, [])
-    (result,) = await due(env, datetime(2026, 3, 11, 6, 1))
+    (result,) = [r for r in await due(env, datetime(2026, 3, 11, 6, 1)) if r.run.school == DFE]
     assert result.run.status == "held"
     assert due_schools(env.store, datetime(2026, 3, 11, 6, 30)) == []
 

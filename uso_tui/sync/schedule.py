@@ -39,25 +39,20 @@ def _due_at(school: School, now: datetime) -> datetime:
 
 
 def _slot(school: School, now: datetime, last: str | None) -> datetime | None:
-    """The school's latest daily time up to `now`: today's once passed; before it, yesterday's
-    if it passed less than CATCH_UP ago with no run since (a 23:58 school under a five-minute
-    cron, whose 23:55 pass is early and 00:00 pass the next day, or a host down over
-    midnight, ran on no day at all), for a school there then. None: not due yet today."""
+    """The school's latest daily time up to `now` at which it was there: today's once passed,
+    else yesterday's (a 23:58 school under a five-minute cron, whose 23:55 pass is early and
+    00:00 pass the next day; a host down over midnight; a pass once a day at 05:00 for a 06:00
+    school: each would run on no day at all). A school added after that time waits for its next
+    one (its first import is not started minutes after it was set up, before an operator could
+    try it with `sync --dry-run`). None: not due until later."""
     today = _due_at(school, now)
-    if now >= today:
-        return today
-    yesterday = today - timedelta(days=1)
-    since = iso(yesterday)
-    known = last or school.created_at  # (a school added since was not due then)
-    if now - yesterday <= CATCH_UP and known and known < since:
-        return yesterday
-    return None
-
-
-# How long after midnight a school whose daily time came late the day before still catches it
-# up: longer and the morning's first pass would run every school not run since yesterday's
-# evening (a school added today, with its time still to come, would not wait for it).
-CATCH_UP = timedelta(hours=6)
+    slot = today if now >= today else today - timedelta(days=1)
+    # (a school that has run was there; one stored without its creation time counts as there,
+    # and so does one stamped by a clock that was ahead: see CLOCK_SLACK)
+    added = school.created_at
+    if not last and added and iso(slot) < added <= iso(now + CLOCK_SLACK):
+        return None
+    return slot
 
 
 # How far ahead of now a run's time may be and still be believed: the clock set back by NTP, or
