@@ -657,3 +657,33 @@ async def test_a_newcomer_at_schools_of_two_las_in_one_commit_gets_one_account(e
     assert [c["username"] for c in case.candidates] == [made[0].username]
     created = {r.run.school: r.run.counts["created"] for r in results}
     assert created == {made[0].school: 1, later: 0}
+
+
+async def test_the_hub_says_when_a_failing_school_is_tried_again(env, capsys):
+    """The hub said only "failed" and when: not that run-due tries again, nor when."""
+    from tui_helpers import screen_text, started
+
+    from uso_tui.sync.schedule import next_retry
+
+    env.sim.set_switches(DFE, reject_credentials=True)
+    await due(env, datetime(2026, 3, 10, 6, 30))
+    await due(env, datetime(2026, 3, 10, 6, 41))
+    school = env.store.school(DFE)
+    at, failures = next_retry(school, datetime(2026, 3, 10, 6, 45))
+    assert failures == 2 and at == datetime(2026, 3, 10, 7, 1)
+    now = datetime(2026, 3, 10, 6, 45)
+    async with started(env.store, "school", DFE, size=(120, 30), clock=lambda: now) as (app, _):
+        text = " ".join(screen_text(app).split())
+    assert "failed 2 times since; run-due tries again at 07:01" in text
+    env.sim.set_switches(DFE, reject_credentials=False)
+    await due(env, datetime(2026, 3, 10, 7, 2))
+    assert next_retry(env.store.school(DFE), datetime(2026, 3, 10, 7, 5)) is None
+    # and `school show`, as long as it fails
+    from uso_tui.cli.main import main
+
+    env.sim.set_switches(DFE, reject_credentials=True)
+    await due(env, datetime(2026, 3, 11, 6, 0))
+    args = ["--data-dir", str(env.store.root), "school", "show", DFE]
+    assert main(args, clock=lambda: datetime(2026, 3, 11, 6, 5)) == 0
+    said = capsys.readouterr().out
+    assert "1 failed since its daily time; tried again at 2026-03-11 06:10" in said

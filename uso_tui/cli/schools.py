@@ -163,6 +163,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
             ("Reports", reports),
             ("Not supported for IRIS", "Contacts, Attendance, Groups & Classes"),
             ("Daily run at", school.daily_at),
+            *_retrying(school, ctx.now()),
             ("Safety hold", f"more than {school.hold_percent:g}% and at least {school.hold_min}"),
             ("Create before start", f"{school.create_before_start_days} days"),
             (
@@ -176,6 +177,18 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         out=ctx.stdout,
     )
     return 0
+
+
+def _retrying(school, now) -> list[tuple[str, str]]:
+    """When run-due tries again a school whose scheduled runs failed today (none otherwise)."""
+    from uso_tui.sync.schedule import next_retry  # noqa: PLC0415
+
+    retry = next_retry(school, now)
+    if retry is None:
+        return []
+    at, failures = retry
+    again = "at the next pass" if at <= now else f"at {at:%Y-%m-%d %H:%M}"
+    return [("Scheduled runs", f"{failures} failed since its daily time; tried again {again}")]
 
 
 def cmd_set(args: argparse.Namespace, ctx: Context) -> int:

@@ -93,6 +93,23 @@ def due_schools(store: Store, now: datetime) -> list[School]:
     return out
 
 
+def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
+    """When run-due tries a school whose scheduled runs failed since its latest daily time
+    again, and how many failed (as due_schools decides); None when none failed since, or it
+    has run since."""
+    latest = iso(now + CLOCK_SLACK)
+    last = school.last_scheduled_success_at
+    if last and last > latest:
+        last = None
+    due = _slot(school, now, last)
+    if due is None or (last and last >= iso(due)):
+        return None
+    failed = [at for at in school.scheduled_failed_at if iso(due) <= at <= latest]
+    if not failed:
+        return None
+    return max(now, _at(max(failed)) + retry_wait(len(failed))), len(failed)
+
+
 def retry_wait(failures: int) -> timedelta:
     """How long after its `failures`-th failed scheduled run of the day a school runs again."""
     return min(RETRY_MAX, RETRY_FIRST * 2 ** min(failures - 1, 16))

@@ -10,6 +10,7 @@ from textual.widgets import Footer, Static
 
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
+from uso_tui.sync.schedule import next_retry
 from uso_tui.tui.format import ago, kv_grid, plain, status_text, when
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.workers import in_thread
@@ -111,6 +112,18 @@ class SchoolScreen(UsoScreen):
         runs = self.store.runs(self.dfe, limit=5)
         self.app.call_from_thread(self._show, school, has_secret, runs)
 
+    @staticmethod
+    def _daily(school: School, now) -> Text:
+        """The daily time, and when run-due tries again after scheduled runs failed today."""
+        out = Text(school.daily_at, end="")
+        retry = next_retry(school, now)
+        if retry is not None:
+            at, failures = retry
+            times = "once" if failures == 1 else f"{failures} times"
+            again = "at the next pass" if at <= now else f"at {at:%H:%M}"
+            out.append(f"  failed {times} since; run-due tries again {again}", style="yellow")
+        return out
+
     def _menu(self, school: School | None) -> Text:
         # two columns: the hub must fit 80x24 with the summary above it
         out = Text("Keys\n", style="bold", end="")
@@ -159,7 +172,7 @@ class SchoolScreen(UsoScreen):
                 ("Client ID", school.client_id),
                 ("Client Secret", Text("set (hidden)" if has_secret else "NOT SET", end="")),
                 ("Reports", reports),
-                ("Daily run", school.daily_at),
+                ("Daily run", self._daily(school, now)),
                 (
                     "Safety hold",
                     f"more than {school.hold_percent:g}% and at least {school.hold_min} "
