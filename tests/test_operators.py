@@ -567,3 +567,18 @@ def test_scheduler_is_no_operator_s_name(tmp_path):
     store = _console_store(tmp_path)
     with pytest.raises(InvalidInput, match="own runs"):
         add_operator(store, "scheduler", role="desk", operator="alice", now=NOW)
+
+
+def test_the_console_can_be_given_the_schools_time_zone_in_its_ssh_line(staffed):
+    """On a UTC host the console stamped runs an hour off run-due's (in TZ=Europe/London)
+    all summer, and its today was yesterday until 01:00: nothing set the zone for logins."""
+    import shlex  # noqa: PLC0415
+
+    cli = staffed
+    lines = cli.ok("operators", "--tz", "Europe/London").out.splitlines()
+    assert lines and all(line.startswith('command="TZ=Europe/London /') for line in lines)
+    command = lines[0][len('command="') : lines[0].index('",restrict')]
+    assert shlex.split(command)[0] == "TZ=Europe/London"  # an assignment for the shell
+    res = cli("operators", "--tz", "Europe/Londn")
+    assert res.status == 2 and "no such time zone" in res.err
+    assert not any("TZ=" in line for line in cli.ok("operators").out.splitlines())

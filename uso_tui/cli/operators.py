@@ -55,6 +55,12 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         parents=[parent],
         help="print the service account's authorized_keys lines (one per operator key)",
     )
+    lines.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="the schools' time zone, set for the console (e.g. Europe/London) when the host's "
+        "is another: its times and today's date then agree with run-due's",
+    )
     lines.set_defaults(func=cmd_authorized_keys)
 
 
@@ -160,27 +166,47 @@ def script_path() -> str:
     raise UsoError(f"cannot find the installed {SCRIPT} script (is uso-tui installed?)")
 
 
-def forced_command(name: str, data_dir: Path) -> str:
-    """The command sshd runs for the operator (by the account's shell, hence the quoting)."""
+def forced_command(name: str, data_dir: Path, tz: str | None = None) -> str:
+    """The command sshd runs for the operator (by the account's shell, hence the quoting); with
+    the schools' time zone `tz` set for it (sshd gives the login no TZ of its own)."""
     words = [script_path(), "--data-dir", str(data_dir.resolve()), "console", "--as", name]
     if any(not c.isprintable() for w in words for c in w):
         raise InvalidInput("the data directory's path holds control characters")
-    return " ".join(shlex.quote(w) for w in words)
+    command = " ".join(shlex.quote(w) for w in words)
+    return f"TZ={shlex.quote(tz)} {command}" if tz else command
 
 
-def authorized_keys_line(name: str, key: str, data_dir: Path) -> str:
+def check_tz(zone: str) -> str:
+    """A time zone the system knows (its tz database), as given."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"--tz {zone!r}: no such time zone in this system's tz database (e.g. Europe/London)"
+        ) from None
+    return zone
+
+
+def authorized_keys_line(name: str, key: str, data_dir: Path, tz: str | None = None) -> str:
     # restrict: no forwarding of any kind; pty: the console needs a terminal. sshd undoes only
     # \" in command="..." (a backslash before anything else is kept as it is)
-    command = forced_command(name, data_dir).replace('"', '\\"')
+    command = forced_command(name, data_dir, tz).replace('"', '\\"')
     return f'command="{command}",restrict,pty {key}'
 
 
 def cmd_authorized_keys(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync import operators as ops  # noqa: PLC0415 - only the commands that use it load it
 
+    tz = check_tz(args.tz) if args.tz else None
     listed = ops.list_operators(ctx.store(), operator=ctx.operator)
     lines = [
-        {"operator": o.name, "role": o.role, "line": authorized_keys_line(o.name, k, ctx.data_dir)}
+        {
+            "operator": o.name,
+            "role": o.role,
+            "line": authorized_keys_line(o.name, k, ctx.data_dir, tz),
+        }
         for o in listed
         for k in o.keys
     ]
