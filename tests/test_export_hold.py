@@ -223,6 +223,40 @@ def test_a_small_staff_report_replaced_by_others_is_held_whole(cli, sim):
     assert "the staff export no longer sends 8 of the 8" in run["hold_reason"]
 
 
+def test_exports_never_taken_are_no_count_before(cli, sim):
+    """The count before is not that of an export held whole whose confirm applied nothing (a
+    newer run came first), of a run since undone, nor of an export that came short of IRIS's
+    count: each let a real fall through, unheld."""
+    add(cli, sim, DFE, PUPILS, STAFF[:3])
+    cli.ok("sync", DFE)
+    newcomer = enrolled_student("new", "Nia", "Okoro", "2015-09-09")
+    halved = PUPILS[:20] + [newcomer]
+    sim.set_records(DFE, "students", halved)
+    first = cli("sync", DFE, "--json").json()
+    assert _held_whole(cli, first)
+    assert cli("sync", DFE, "--report", "staff", "--json").json()["status"] == "succeeded"
+    assert cli.ok("confirm", first["run_id"], "--json").json()["applied"] is False
+    again = cli("sync", DFE, "--json").json()
+    assert _held_whole(cli, again)
+    # confirmed and applied, then undone: the halved export is no count before either
+    cli.ok("confirm", again["run_id"])
+    cli.ok("undo-run", again["run_id"])
+    assert _held_whole(cli, cli("sync", DFE, "--json").json())
+
+
+def test_an_export_short_of_irises_count_is_no_count_before(cli, sim):
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    cli.ok("school", "set", DFE, "--hold-min", "1")
+    sim.set_switches(DFE, skip_records=4)  # 36 of the 40 IRIS says it holds
+    short = cli("sync", DFE, "--json").json()
+    assert short["status"] == "held" and short["counts"]["fetched"] == 36
+    sim.set_switches(DFE, skip_records=0)
+    sim.set_records(DFE, "students", PUPILS[5:])  # a fall of five from 40 (not from 36)
+    run = cli("sync", DFE, "--json").json()
+    assert _held_whole(cli, run) and "35 records against 40 before" in run["hold_reason"]
+
+
 def test_an_older_held_run_is_not_confirmed_while_a_newer_one_is_held(cli, sim):
     """Yesterday's export held whole, today's held again: confirming yesterday's is refused and
     names today's (it applied nothing and had said it worked, "left alone" for every account)."""

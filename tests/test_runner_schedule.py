@@ -115,6 +115,22 @@ def test_a_school_added_after_its_time_waits_for_the_next_day(env):
     assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 21, 50))}
 
 
+async def test_a_daily_time_moved_later_waits_for_the_new_time(env):
+    """Ran yesterday at 18:00, set at 09:00 to run at 20:00: yesterday's 20:00 (never a time of
+    its) made it due at once, mid school day, and again at 20:00."""
+    from uso_tui.sync.admin import update_school
+
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 9, 9, 0), daily_at="18:00"
+    )
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 10, 18, 5))}
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="20:00"
+    )
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 9, 5))}
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 20, 0))}
+
+
 def test_a_school_added_after_midnight_waits_for_its_own_time(env):
     """Added at 00:30 with a daily time of 20:00: yesterday's 20:00 was no time of its, and its
     first import started at once in the night."""

@@ -65,6 +65,9 @@ class School(_Record):
     hold_min: int = 10  # ... and at least this many
     create_before_start_days: int = 0
     created_at: str = ""
+    # When daily_at was last changed: a daily time that passed before then was none of the
+    # school's (sync.schedule._slot), as one before created_at was not.
+    daily_at_since: str = ""
     # Summary kept up to date by the store on every commit, so the home screen never loads accounts.
     last_run_id: str | None = None
     last_run_status: str | None = None

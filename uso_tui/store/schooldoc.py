@@ -222,20 +222,23 @@ class SchoolDoc:
         """For each report, how many records the export last taken as the school's sent (what
         the next export is compared with): that of the newest run that read the report and
         applied it or held only its unallocations (not one that held it whole, unless
-        confirmed since; not a run that failed, nor one of the other report only)."""
+        confirmed since; not an export that came short of what IRIS said it holds; not a run
+        that failed, was undone (its sizes dropped), or ran the other report only)."""
         out: dict[str, int] = {}
         for run in sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]), reverse=True):
             status, sizes = run.get("status"), run.get("sizes")
             if status not in ("succeeded", "held") or not sizes:
                 continue
-            whole: set[str] = set()
+            skip: set[str] = set()
+            if run.get("incomplete"):  # (runs of before incomplete_reports: every report)
+                skip = set(run.get("incomplete_reports") or sizes)
             if status == "held":
                 held = run.get("comparisons") or (
                     [run["comparison"]] if run.get("comparison") else []
                 )
-                whole = {c.get("report") for c in held}
+                skip |= {c.get("report") for c in held}
             for report, size in sizes.items():
-                if report not in out and report not in whole:
+                if report not in out and report not in skip:
                     out[report] = size
             if len(out) >= len(REPORTS):
                 break

@@ -196,6 +196,9 @@ def _confirm_whole(
     left = [u for u in chosen if u not in done]
     if not plans:  # the school has run since: nothing of this older export applies
         left = list(chosen)
+        # ... so it is no export the next is compared with (SchoolDoc.previous_sizes)
+        whole = {c.get("report") for c in run.held_whole()}
+        run.sizes = {r: n for r, n in run.sizes.items() if r not in whole}
     before = {"status": run.status, "comparison": run.comparison}
     run.status = "succeeded"
     run.confirmed_by = operator

@@ -336,6 +336,8 @@ def update_school(
             tx.set_secret(dfe, secret)
         if not after:
             return school
+        if "daily_at" in after:
+            school.daily_at_since = _stamp(now)
         tx.put_school(school)
         tx.audit(
             AuditEvent(

@@ -38,19 +38,21 @@ def _due_at(school: School, now: datetime) -> datetime:
     return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
 
 
-def _slot(school: School, now: datetime, last: str | None) -> datetime | None:
+def _slot(school: School, now: datetime) -> datetime | None:
     """The school's latest daily time up to `now` at which it was there: today's once passed,
     else yesterday's (a 23:58 school under a five-minute cron, whose 23:55 pass is early and
     00:00 pass the next day; a host down over midnight; a pass once a day at 05:00 for a 06:00
-    school: each would run on no day at all). A school added after that time waits for its next
-    one (its first import is not started minutes after it was set up, before an operator could
-    try it with `sync --dry-run`). None: not due until later."""
+    school: each would run on no day at all). A school added, or given its daily time, after
+    that time waits for its next one (a first import is not started minutes after the school
+    was set up, before an operator could try it with `sync --dry-run`; a school that ran
+    yesterday at 18:00, set at 09:00 to run at 20:00, does not run at 09:05). None: not due
+    until later."""
     today = _due_at(school, now)
     slot = today if now >= today else today - timedelta(days=1)
-    # (a school that has run was there; one stored without its creation time counts as there,
-    # and so does one stamped by a clock that was ahead: see CLOCK_SLACK)
-    added = school.created_at
-    if not last and added and iso(slot) < added <= iso(now + CLOCK_SLACK):
+    # (one stored without these times counts as there, and so does one stamped by a clock that
+    # was ahead: see CLOCK_SLACK)
+    since = max(school.created_at, school.daily_at_since)
+    if since and iso(slot) < since <= iso(now + CLOCK_SLACK):
         return None
     return slot
 
@@ -80,7 +82,7 @@ def due_schools(store: Store, now: datetime) -> list[School]:
         last = school.last_scheduled_success_at
         if last and last > latest:
             last = None
-        due = _slot(school, now, last)
+        due = _slot(school, now)
         if due is None:
             continue
         since = iso(due)
@@ -101,7 +103,7 @@ def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
     last = school.last_scheduled_success_at
     if last and last > latest:
         last = None
-    due = _slot(school, now, last)
+    due = _slot(school, now)
     if due is None or (last and last >= iso(due)):
         return None
     failed = [at for at in school.scheduled_failed_at if iso(due) <= at <= latest]

@@ -289,6 +289,9 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
         undo.counts["restored"] = rev["unallocated"]
         undo.counts["updated"] = rev["updated"] + rev["moved"] + rev["linked"]
         txn.put_run(undo)
+        # its exports are undone with it: not what the next export is compared with
+        if run.sizes:
+            txn.put_run(dataclasses.replace(run, sizes={}))
         txn.audit(
             event(
                 txn,
