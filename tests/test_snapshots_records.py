@@ -25,8 +25,11 @@ def keys_then_settle(*keys: str):
             await pilot.press(key)
             await settle(pilot)
         # a label changed by the last read (a tab's count) is laid out again on a later
-        # refresh: on a loaded machine the picture was taken before it
+        # refresh, which Textual paces by a timer: on a loaded machine (CI's two cores) the
+        # picture was taken before it, so the timer is given time to fire
         await pilot.wait_for_scheduled_animations()
+        for _ in range(3):
+            await pilot.pause(0.05)
         await settle(pilot)
 
     return run_before
