@@ -227,7 +227,7 @@ class SchoolDoc:
         out: dict[str, int] = {}
         for run in sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]), reverse=True):
             status, sizes = run.get("status"), run.get("sizes")
-            if status not in ("succeeded", "held") or not sizes:
+            if status not in ("succeeded", "held") or not isinstance(sizes, dict) or not sizes:
                 continue
             skip: set[str] = set()
             if run.get("incomplete"):  # (runs of before incomplete_reports: every report)
@@ -238,7 +238,7 @@ class SchoolDoc:
                 )
                 skip |= {c.get("report") for c in held}
             for report, size in sizes.items():
-                if report not in out and report not in skip:
+                if report not in out and report not in skip and isinstance(size, int):
                     out[report] = size
             if len(out) >= len(REPORTS):
                 break
