@@ -248,6 +248,12 @@ def test_cli_undo_run_json_and_dry_run(env, tmp_path, capsys):
     assert main([*base, "--dry-run", "--json"], clock=lambda: UNDO_AT) == 0
     dry = json.loads(capsys.readouterr().out)
     assert dry["undo_run_id"] is None and dry["reverted"]["created"] == 1
+    # in words: a renamed account says what it goes back to ("updated Kwame Green" read as
+    # either name), and whose undo it was
+    assert main([*base, "--dry-run"], clock=lambda: UNDO_AT) == 0
+    said = capsys.readouterr().out
+    renamed = next(line for line in said.splitlines()[1:] if " updated " in line)
+    assert renamed.rstrip().endswith(f"{AMY2['forename']} {AMY2['surname']} -> Amy Jones")
     assert main([*base, "--json"], clock=lambda: UNDO_AT) == 0
     done = json.loads(capsys.readouterr().out)
     assert set(done) >= {"run_id", "undo_run_id", "reverted", "left_alone"}

@@ -11,7 +11,7 @@ import dataclasses
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from uso_tui.cli.context import Context
@@ -65,9 +65,14 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     run_due_parser = sub.add_parser(
         "run-due", parents=[parent], help="run every school whose daily time has passed"
     )
-    run_due_parser.add_argument("--at", metavar="ISO_DATETIME", help="act as if it were this time")
     run_due_parser.add_argument(
-        "--force", action="store_true", help="allow --at more than a day after now"
+        "--at",
+        metavar="ISO_DATETIME",
+        help="act as if it were this time: the schools due then are really run, their runs "
+        "stamped then (a catch-up after a clock fault; a time to come needs --force)",
+    )
+    run_due_parser.add_argument(
+        "--force", action="store_true", help="allow --at later than now (see --at)"
     )
     run_due_parser.set_defaults(func=cmd_run_due)
 
@@ -574,14 +579,16 @@ def _print_due(results: list[Any], ctx: Context, as_json: bool) -> int:
 def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
     import asyncio  # noqa: PLC0415
 
-    from uso_tui.sync.schedule import run_due  # noqa: PLC0415
+    from uso_tui.sync.schedule import CLOCK_SLACK, run_due  # noqa: PLC0415
 
     now = parse_at(args.at) if args.at else ctx.now()
-    if now > ctx.now() + timedelta(days=1) and not args.force:
-        # A school's run then counts as done until that date: its schedule would stop silently.
+    if now > ctx.now() + CLOCK_SLACK and not args.force:
+        # The runs are stamped then and the schedule believes them: a school run tonight "at
+        # 06:31 tomorrow" would not run at 06:30 tomorrow, its day's changes a day late.
         raise InvalidInput(
-            f"--at {args.at} is more than a day after now: the schools it runs would count as "
-            "run until then, their schedule stopped (give --force if that is meant)"
+            f"--at {args.at} is later than now: the runs it makes would be stamped then and count "
+            "as each school's scheduled run of that day, so its real run would not happen "
+            "(give --force if that is meant)"
         )
     store = ctx.store()
     progress = None if args.json else ProgressLines(ctx, only_final=True)

@@ -44,13 +44,13 @@ def cmd_undo_run(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     out = ctx.stdout
     rev = plan.reverted
-    head = "would revert" if args.dry_run else f"{undo_id} reverted"
+    head = "would revert" if args.dry_run else f"reverted by {undo_id}"
     counts = ", ".join(f"{k} {v}" for k, v in rev.items() if v) or "nothing"
     out.write(f"{run_id}: {head}: {counts}\n")
     if plan.reverts:
         table(
-            ["  Username", "Was", "Name"],
-            [[f"  {r.username}", r.kind, plain(r.name)] for r in plan.reverts],
+            ["  Username", "Was", "Name (now -> after the undo)"],
+            [[f"  {r.username}", r.kind, plain(r.change)] for r in plan.reverts],
             out=out,
         )
     if plan.left_alone:

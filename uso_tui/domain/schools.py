@@ -172,6 +172,7 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
     if known:
         raise InvalidInput(f"MIS URL host {host!r} does not match MIS {mis} (*.{domain})")
     raise InvalidInput(
-        f"MIS URL host {host!r} is not allowed: expected *.{domain}, "
-        "or list it in allowed_mis_hosts / USO_TUI_ALLOWED_MIS_HOSTS"
+        f"MIS URL host {hostport if port is not None else host!r} is not allowed: expected "
+        f"*.{domain}, or list {hostport if port is not None else host!r} in allowed_mis_hosts / "
+        "USO_TUI_ALLOWED_MIS_HOSTS"
     )

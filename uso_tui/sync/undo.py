@@ -46,6 +46,12 @@ class Revert:
     def name(self) -> str:
         return f"{self.now.forename} {self.now.surname}"
 
+    @property
+    def change(self) -> str:
+        """The name as it is, and what the undo makes it when that differs ("A -> B")."""
+        back = f"{self.back.forename} {self.back.surname}"
+        return self.name if back == self.name else f"{self.name} -> {back}"
+
 
 @dataclass(slots=True)
 class UndoPlan:

@@ -56,7 +56,7 @@ def undo_body(undo_plan: UndoPlan) -> Text:
     if undo_plan.reverts:
         out.append(f"Reverted: {len(undo_plan.reverts)}\n", style="bold")
     for revert in undo_plan.reverts[:SHOWN]:
-        out.append_text(plain(f"  {revert.username}  {revert.kind}  {revert.name}"))
+        out.append_text(plain(f"  {revert.username}  {revert.kind}  {revert.change}"))
         out.append("\n")
     if len(undo_plan.reverts) > SHOWN:
         out.append(f"  … and {len(undo_plan.reverts) - SHOWN} more\n")
