@@ -160,6 +160,8 @@ def test_iris_sim_command_serves_generated_schools() -> None:
         for parts in lines:
             dfe, url, client_id, secret = parts[0], parts[1], parts[4], parts[9]
             assert url == f"{root}/{dfe}"
+            # what `school add --mis` wants, said (it was only in /_sim/status)
+            assert parts[10] == "--mis" and parts[11] in ("iSAMS", "Ed:gen")
             response = httpx.post(
                 f"{url}/auth/connect/token",
                 data={

@@ -195,7 +195,7 @@ def describe(sim: Simulator, root: str, out: TextIO) -> None:
     for school in sim.schools:
         out.write(
             f"  {school.dfe}  {root}/{school.dfe}  client id {school.client_id}  "
-            f"secret (fake, simulator only) {school.secret}  {school.name}\n"
+            f"secret (fake, simulator only) {school.secret}  --mis {school.mis}  {school.name}\n"
         )
     # after the schools: scripts read the header lines, then one line per school
     out.write(f"Next day: curl -X POST {root}/_sim/advance  (status: {root}/_sim/status)\n")
