@@ -206,6 +206,18 @@ def test_records_without_an_account_count_on_both_sides(cli, sim):
     assert "holds 59 records against 70 before" in run["hold_reason"]
 
 
+def test_a_school_expecting_half_its_roll_to_change_sets_its_threshold_above_it(cli, sim):
+    """A sixth-form college: 22 of 40 leave and 22 start in one export. Held whole (most of
+    the roll replaced) unless its hold threshold says such churn is normal, as it can."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", _new_year(22))
+    assert _held_whole(cli, cli("sync", DFE, "--json").json())
+    cli.ok("school", "set", DFE, "--hold-percent", "60")
+    run = cli("sync", DFE, "--json").json()
+    assert run["status"] == "succeeded" and run["counts"]["created"] == 22
+
+
 def test_a_small_staff_report_replaced_by_others_is_held_whole(cli, sim):
     """Eight staff, then eight others under new ids (another school's report): it applied
     itself, unallocating the eight and making accounts for strangers (both under the hold

@@ -28,7 +28,8 @@ SAMPLE = 5  # changes shown side by side
 # More than this share of the records linked before gone and others come instead (at least half
 # as many): not a school year's leavers (a sixth of a primary, a third of a secondary), but
 # another school's data or every MIS id given anew (a sixth-form college loses half its roll
-# each summer). At least CHANGED_MIN gone, or the hold minimum if lower: a small staff report
+# each summer; a school whose hold threshold is higher, expecting such churn, has that share
+# instead). At least CHANGED_MIN gone, or the hold minimum if lower: a small staff report
 # replaced whole is held too (a fall with nothing instead is the hold minimum's to judge).
 GONE_SHARE = 0.5
 
@@ -85,13 +86,13 @@ def compare(
             f"(fewer by more than {settings.hold_percent:g}%)"
         )
     elif (
-        gone > previous * GONE_SHARE
+        gone > previous * (share := max(GONE_SHARE, settings.hold_percent / 100))
         and came * 2 >= gone
         and gone >= min(settings.hold_min, CHANGED_MIN)
     ):
         reasons.append(
             f"the {report} export no longer sends {gone} of the {previous} records linked "
-            f"before (more than {GONE_SHARE:.0%}), and {came} others came instead"
+            f"before (more than {share:.0%}), and {came} others came instead"
         )
     if len(changed) > previous * CHANGED_SHARE and len(changed) >= min(
         settings.hold_min, CHANGED_MIN
