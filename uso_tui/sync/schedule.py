@@ -77,36 +77,38 @@ def due_schools(store: Store, now: datetime) -> list[School]:
     (a held scheduled run counts: it ran), so a server that was down catches up; a school whose
     scheduled runs failed since is due again once it has waited retry_wait."""
     out = []
-    latest = iso(now + CLOCK_SLACK)  # run times later than this are not believed
     for school in store.list_schools():
-        last = school.last_scheduled_success_at
-        if last and last > latest:
-            last = None
-        due = _slot(school, now)
-        if due is None:
+        failed = _failed_since_due(school, now)
+        if failed is None:
             continue
-        since = iso(due)
-        if last and last >= since:
-            continue
-        failed = [at for at in school.scheduled_failed_at if since <= at <= latest]
         if failed and now < _at(max(failed)) + retry_wait(len(failed)):
             continue
         out.append(school)
     return out
 
 
-def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
-    """When run-due tries a school whose scheduled runs failed since its latest daily time
-    again, and how many failed (as due_schools decides); None when none failed since, or it
-    has run since."""
+def _failed_since_due(school: School, now: datetime) -> list[str] | None:
+    """The school's scheduled runs that failed since its latest daily time (_slot), when no
+    scheduled run has succeeded since (run times later than CLOCK_SLACK from now are not
+    believed); None when that time has not come or the school has run since."""
     latest = iso(now + CLOCK_SLACK)
     last = school.last_scheduled_success_at
     if last and last > latest:
         last = None
     due = _slot(school, now)
-    if due is None or (last and last >= iso(due)):
+    if due is None:
         return None
-    failed = [at for at in school.scheduled_failed_at if iso(due) <= at <= latest]
+    since = iso(due)
+    if last and last >= since:
+        return None
+    return [at for at in school.scheduled_failed_at if since <= at <= latest]
+
+
+def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
+    """When run-due tries a school whose scheduled runs failed since its latest daily time
+    again, and how many failed (as due_schools decides); None when none failed since, or it
+    has run since."""
+    failed = _failed_since_due(school, now)
     if not failed:
         return None
     return max(now, _at(max(failed)) + retry_wait(len(failed))), len(failed)
