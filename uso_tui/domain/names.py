@@ -162,3 +162,9 @@ def upn_key(upn: object) -> str:
     """A UPN as compared: without any space (`F 1234 5678 9012`, a slip of keying or of the
     MIS's formatting, is `F123456789012`), upper-cased; "" for none."""
     return "" if upn is None else "".join(str(upn).split()).upper()
+
+
+def permanent_upn(key: str) -> bool:
+    """Whether a UPN (as upn_key gives it) is a permanent one, which follows one child: a
+    temporary UPN ends in a letter and says nothing about who the child is."""
+    return bool(key) and not key[-1].isalpha()

@@ -13,7 +13,7 @@ from typing import Any
 
 from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
 from uso_tui.domain.models import Account, AuditEvent, MatchCase, MisRecord, Run, School
-from uso_tui.domain.names import normalise, upn_key
+from uso_tui.domain.names import normalise, permanent_upn, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
@@ -462,7 +462,7 @@ def create_guard(txn: Transaction, case: MatchCase) -> tuple[str, str] | None:
 def _holds_the_record(acc: Account, rec: MisRecord) -> bool:
     """The account has the record's forename, surname and date of birth, or its permanent UPN."""
     upn = upn_key(rec.upn)
-    if upn and not upn[-1].isalpha() and upn == upn_key((acc.extra or {}).get("upn")):
+    if permanent_upn(upn) and upn == upn_key((acc.extra or {}).get("upn")):
         return True
     return bool(rec.dob) and (normalise(acc.forename), normalise(acc.surname), acc.dob) == (
         normalise(rec.forename or ""),

@@ -13,7 +13,7 @@ from rapidfuzz.distance import OSA
 from stdnum.gb.upn import calc_check_digit
 
 from uso_tui.domain.models import Account, MisRecord
-from uso_tui.domain.names import initial_of, normalise, upn_key
+from uso_tui.domain.names import initial_of, normalise, permanent_upn, upn_key
 from uso_tui.sync import match_model as model
 from uso_tui.sync.dob_slips import dob_score
 from uso_tui.sync.matched_names import aliases, is_muhammad, key, names_close, parts
@@ -325,7 +325,7 @@ def upn_level(upn: str, other: str) -> str:
         return ""
     if upn == other:
         return "equal"
-    if upn[-1].isalpha() or other[-1].isalpha():
+    if not (permanent_upn(upn) and permanent_upn(other)):
         return ""
     # the distance first: nearly every pair weighed is far apart (a check letter costs more)
     if OSA.distance(upn, other, score_cutoff=1) <= 1 and upn_checks(upn) != upn_checks(other):

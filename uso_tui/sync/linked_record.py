@@ -15,7 +15,7 @@ from datetime import datetime
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MisRecord
-from uso_tui.domain.names import normalise, upn_key
+from uso_tui.domain.names import normalise, permanent_upn, upn_key
 from uso_tui.store.api import AccountHit, Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import put_changed
@@ -99,7 +99,7 @@ def _active_elsewhere(txn: Transaction, acc: Account, rec: MisRecord) -> Account
     by that account alone, or its names and date of birth): a mover, whose record a run makes a
     case with that account among the candidates. Taking the record here would give them two."""
     upn = upn_key(rec.upn)
-    upns = {upn} if upn and not upn[-1].isalpha() else set()
+    upns = {upn} if permanent_upn(upn) else set()
     key = (normalise(rec.forename), normalise(rec.surname), rec.dob or "")
     hits = [
         hit
@@ -115,7 +115,7 @@ def _active_elsewhere(txn: Transaction, acc: Account, rec: MisRecord) -> Account
         return None  # the account holds the record's UPN: a namesake elsewhere is no one's
     for hit in hits:
         theirs = upn_key(hit.upn)
-        if upns and theirs and theirs != upn and not theirs[-1].isalpha():
+        if upns and theirs != upn and permanent_upn(theirs):
             continue  # another permanent UPN: another child of the same names and birthday
         if rec.dob and same_person(hit, acc.role, rec.forename, rec.surname, rec.dob):
             return hit

@@ -23,7 +23,7 @@ from uso_tui.domain.models import (
     School,
     empty_counts,
 )
-from uso_tui.domain.names import BLANK_LETTERS, normalise_cached, upn_key
+from uso_tui.domain.names import BLANK_LETTERS, normalise_cached, permanent_upn, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.sync.asked_for import AskedFor
 from uso_tui.sync.auto_link import (
@@ -1093,7 +1093,7 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
     # (Leo 2014-01-12 given again to Leon 2014-11-12)
     # ... unless the record's permanent UPN or personGuid is the account's (one person's record:
     # Jon corrected to John and the month to November together)
-    same_id = (upn_level(upn, upn_key(extra.get("upn"))) == "equal" and not upn[-1:].isalpha()) or (
+    same_id = (upn_level(upn, upn_key(extra.get("upn"))) == "equal" and permanent_upn(upn)) or (
         bool(rec.person_guid)
         and not conflict(rec.person_guid, extra.get("person_guid"), _guid)
         and bool(extra.get("person_guid"))
@@ -1231,7 +1231,7 @@ class _UpnHolders:
             self.by_upn = {}
             for row in self.rows():
                 key = upn_key((row.get("extra") or {}).get("upn"))
-                if key and not key[-1].isalpha():
+                if permanent_upn(key):
                     self.by_upn.setdefault(key, []).append(row["username"])
         others = [u for u in self.by_upn.get(upn, ()) if u != besides]
         return others[0] if len(others) == 1 else None
