@@ -1,8 +1,9 @@
 """The export comparison (DESIGN section 3): an export that looks wrong is held whole.
 
-Compared with what the school's previous export left (its linked accounts: one per record the
-MIS sent before), a report is held whole, nothing of it applied, when its record count fell by
-more than the school's hold threshold (a halved export), when most of the records linked before
+Compared with the export last taken as the school's (its record count, Run.sizes) and what it
+left (the linked accounts: one per record the MIS sent before), a report is held whole, nothing
+of it applied, when its record count fell by more than the school's hold threshold (a halved
+export), when most of the records linked before
 are gone (another school's data, MIS ids given anew), or when more than a fifth of the linked
 records changed name or date of birth at once (a shifted column). An operator confirms it
 (sync.actions.confirm_held), and it is then planned again and applied as it is.
