@@ -3,10 +3,10 @@
 Compared with the export last taken as the school's (its record count, Run.sizes) and what it
 left (the linked accounts: one per record the MIS sent before), a report is held whole, nothing
 of it applied, when its record count fell by more than the school's hold threshold (a halved
-export), when most of the records linked before
-are gone (another school's data, MIS ids given anew), or when more than a fifth of the linked
-records changed name or date of birth at once (a shifted column). An operator confirms it
-(sync.actions.confirm_held), and it is then planned again and applied as it is.
+export), when most of the records linked before are gone (another school's data, MIS ids given
+anew), or when more than a fifth of the linked records changed name or date of birth at once (a
+shifted column). An operator confirms it (sync.actions.confirm_held), and it is then planned
+again and applied as it is.
 
 Leavers replaced by as many starters (a new school year) are not a fall: the leavers'
 unallocations are held by the safety hold (rule 8) while the starters' accounts are made.
