@@ -1351,3 +1351,21 @@ def test_an_irish_name_and_its_anglicised_spelling_are_one_person_s(irish, angli
     old = acc("x.204", irish, "Murphy", DOB, school=OTHER, mis_id="9")
     planned = _plan([rec("1", anglicised, "Murphy", DOB)], pool=[old])
     assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+def test_names_keyed_with_other_accents_on_both_sides_are_no_automatic_link():
+    """Hà Nguyễn's account was requested; only her classmate Hạ Nguyễn, born the same day, is in
+    the export. Vietnamese tones tell the two names apart, but accents are dropped when names
+    are compared (DESIGN's normalising), and Hạ was linked to Hà's account."""
+    requested = acc("hnguyen.204", "Hà", "Nguyễn", DOB, extra={"gender": "F"})
+    planned = _plan([rec("1", "Hạ", "Nguyễn", DOB, gender="F")], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert [c.username for c in planned.new_cases[0].candidates] == ["hnguyen.204"]
+    # her own record links, and so does a name keyed without its accents on one side
+    decomposed = ("Ha\u0300", "Nguye\u0302\u0303n")  # the same, as another keyboard sends it
+    for forename, surname in (("Hà", "Nguyễn"), ("Ha", "Nguyen"), ("HÀ", "NGUYỄN"), decomposed):
+        planned = _plan([rec("1", forename, surname, DOB, gender="F")], [requested])
+        assert outcome_of(planned, "1").outcome == "auto_linked", (forename, surname)
+    # the surname too: another family keyed with other marks
+    planned = _plan([rec("1", "Hà", "Nguyên", DOB, gender="F")], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"

@@ -73,6 +73,17 @@ def normalise(name: str | None) -> str:
     return letters if letters.isascii() else letters.translate(_LATIN_FOLDS)
 
 
+def as_marked(name: str | None) -> str:
+    """A name's letters with their accents (decomposed, case-folded), for a name keyed with any
+    letter outside ASCII; "" for a plain one. Two names keyed with accents on both sides whose
+    accents differ (Vietnamese Hà and Hạ, Zoë and Zoé) may be two people though they normalise
+    alike; one keyed plain (Jose for José) says nothing either way."""
+    if not name or name.isascii():
+        return ""
+    folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKD", name).casefold())
+    return "".join(c for c in folded if c.isalpha() or unicodedata.combining(c))
+
+
 def _marks_kept(text: str, letters_only: bool) -> str:
     """`text` (decomposed) without the marks that are accents (_spelling), nor variation
     selectors; `letters_only`: nothing but letters and the marks kept."""

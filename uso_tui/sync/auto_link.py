@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import Account, Export, MisRecord
-from uso_tui.domain.names import initial_of, normalise_cached, upn_key
+from uso_tui.domain.names import as_marked, initial_of, normalise_cached, upn_key
 from uso_tui.sync.dob_slips import date_slips, near_dates
 from uso_tui.sync.match_model import UPN_CROWD, placeholder_dob
 from uso_tui.sync.matched_names import is_muhammad, known_as, names_close, near_keys
@@ -316,10 +316,16 @@ def ids_conflict(rec: MisRecord, acc: Account) -> bool:
 
 
 def _names_conflict(rec: MisRecord, acc: Account) -> bool:
-    """Names that say two people: preferred names that differ; middle names with none in
-    common (twins known by their middle names); or a preferred name one side goes by that is
-    none of the other's names, where the other gives a preferred or middle name of its own."""
+    """Names that say two people: preferred names that differ; a forename or surname both keyed
+    with accents, other accents (Hà and Hạ: alike once accents are dropped, DESIGN's
+    normalising); middle names with none in common (twins known by their middle names); or a
+    preferred name one side goes by that is none of the other's names, where the other gives a
+    preferred or middle name of its own."""
     if conflict(rec.preferred_name, acc.preferred_name):
+        return True
+    if conflict(rec.forename, acc.forename, as_marked) or conflict(
+        rec.surname, acc.surname, as_marked
+    ):
         return True
     rec_middle, acc_middle = (
         name_keys(*(rec.middle_names or "").split()),
