@@ -383,6 +383,57 @@ async def test_keys_held_longer_than_the_hold_bound_are_dropped_not_sent_to_stal
         assert any("were dropped: press them again" in m for m in said)
 
 
+def _newer_creates(store, *usernames: str) -> None:
+    """Accounts created by another process (the scheduler's run) while the operator is away from
+    the list: newer events at its top."""
+    from uso_tui.domain.models import AuditEvent
+
+    with store.transaction("scheduler") as tx:
+        tx.audit_many(
+            [
+                AuditEvent(
+                    at=f"2026-11-28T09:4{n}:00",
+                    operator="scheduler",
+                    school=HILL,
+                    action="create",
+                    subject=name,
+                    after={"username": name, "forename": "New", "surname": f"Starter{n}"},
+                )
+                for n, name in enumerate(usernames)
+            ]
+        )
+
+
+async def test_users_back_from_an_account_stays_on_it_when_newer_events_arrived(store):
+    """Rows were keyed by their place in the feed: two accounts created while the operator read
+    one shifted every row, and escape came back with the cursor on the line it was on, another
+    person's row."""
+    async with opened(store, "users") as (app, pilot):
+        await press(pilot, "j", "enter")
+        assert isinstance(app.screen, AccountScreen)
+        left = app.screen.username
+        _newer_creates(store, "nstarter0.204", "nstarter1.204")
+        await press(pilot, "escape", rounds=4)
+        latest = table(app, "#latest")
+        await wait_for(pilot, lambda: latest.shown[0].data == "nstarter1.204")
+        assert latest.shown[latest.cursor_row].data == left
+
+
+async def test_users_escape_down_enter_typed_ahead_opens_the_row_below_as_read_again(store):
+    """`escape j enter` in one burst after newer events arrived: j and enter wait for the list
+    read again and open the row below the account left, not the row below the old line."""
+    async with opened(store, "users") as (app, pilot):
+        before = [r.data for r in table(app, "#latest").shown]
+        await press(pilot, "enter")
+        left = app.screen.username
+        assert left == before[0]
+        _newer_creates(store, "nstarter0.204", "nstarter1.204")
+        burst(app, "escape", "j", "enter")
+        await settle(pilot, 6)
+        await wait_for(pilot, lambda: isinstance(app.screen, AccountScreen))
+        assert app.screen.username == before[1]
+
+
 async def test_users_search_by_username_nothing_found(store):
     async with opened(store, "users") as (app, pilot):
         await filter_by(pilot, "zzzz", rounds=3)

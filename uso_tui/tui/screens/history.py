@@ -32,6 +32,7 @@ from uso_tui.tui.screens.listing import (
     LoadedListScreen,
     Row,
     cells,
+    event_keys,
     haystack,
 )
 from uso_tui.tui.undo_ask import undoable
@@ -292,7 +293,7 @@ class AuditScreen(NewestFirstScreen):
         events = self.store.audit(self.dfe, limit=AUDIT_LIMIT)
         events.sort(key=newest_first)
         rows = []
-        for position, entry in enumerate(events):
+        for key, entry in zip(event_keys(events), events, strict=True):
             change = change_summary(entry.before, entry.after)
             values = [
                 when(entry.at),
@@ -304,7 +305,7 @@ class AuditScreen(NewestFirstScreen):
             ]
             rows.append(
                 Row(
-                    key=str(position),
+                    key=key,
                     cells=cells(*values),
                     haystack=haystack(
                         entry.at, entry.operator, entry.school, entry.action, entry.subject, change

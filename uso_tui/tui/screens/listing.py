@@ -55,6 +55,21 @@ def haystack(*parts: object) -> str:
     return " ".join(clean(p) for p in parts if p).casefold()
 
 
+def event_keys(events: Sequence[Any]) -> list[str]:
+    """Row keys for audit events (newest first) that stay each event's when newer ones arrive:
+    a row keyed by its position names another event after a reload, and the cursor, kept on its
+    key, lands on that one. The event's time, school, action and subject, numbered where the
+    four repeat, counted from the oldest (a newer event does not renumber those below it)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for event in reversed(events):
+        key = f"{event.at}|{event.school or ''}|{event.action}|{event.subject}"
+        n = seen[key] = seen.get(key, 0) + 1
+        keys.append(key if n == 1 else f"{key}#{n}")
+    keys.reverse()
+    return keys
+
+
 def cells(*values: object) -> tuple[Text, ...]:
     """Literal cells; a value that already is a Text (our own styling) is kept as it is."""
     return tuple(v if isinstance(v, Text) else cell(v) for v in values)
@@ -434,6 +449,9 @@ class ReloadingListScreen(ListScreen):
 
     def on_screen_resume(self) -> None:
         if self.resumed_again() and self.reload_on_resume():
+            # keys typed with the escape that came back (j enter) act on the rows as read
+            # again, where newer ones may have pushed those shown before down
+            self.hold_keys_while_opening()
             self.action_reload()
 
     def reload_on_resume(self) -> bool:

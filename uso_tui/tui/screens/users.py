@@ -42,6 +42,7 @@ from uso_tui.tui.screens.listing import (
     ReloadingListScreen,
     Row,
     cells,
+    event_keys,
     haystack,
 )
 from uso_tui.tui.widgets import Confirm, LineInput
@@ -190,7 +191,7 @@ class UsersScreen(ReloadingListScreen):
         }
         people = people_of(self.store, nameless) if nameless else {}
         rows = []
-        for position, entry in enumerate(events):
+        for key, entry in zip(event_keys(events), events, strict=True):
             name = _names(entry, people)
             gone = undone.get(entry.subject, "") >= entry.at
             if gone:  # undone since: kept in the feed, marked so nobody acts on it
@@ -202,7 +203,7 @@ class UsersScreen(ReloadingListScreen):
                 )
             rows.append(
                 Row(
-                    key=f"{position}:{entry.subject}",
+                    key=key,
                     cells=cells(
                         when(entry.at), kind, entry.subject, name, _where(entry), entry.operator
                     ),
