@@ -1369,3 +1369,32 @@ def test_names_keyed_with_other_accents_on_both_sides_are_no_automatic_link():
     # the surname too: another family keyed with other marks
     planned = _plan([rec("1", "Hà", "Nguyên", DOB, gender="F")], [requested])
     assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+def test_thousands_of_one_name_are_reckoned_once_per_account(monkeypatch):
+    """An export of 300 records of one name and date (a server that repeats one person under new
+    ids) beside five unlinked accounts of that name: who could claim each account was reckoned
+    again for every record and every case it is a candidate of, and the claimants sorted each
+    time (10,000 such records planned for four minutes). Each account is reckoned once; each
+    case still names the first others and how many more."""
+    from uso_tui.sync.auto_link import Claims
+
+    reckoned = []
+    real = Claims._reckon_claimants
+
+    def counted(self, acc):
+        reckoned.append(acc.username)
+        return real(self, acc)
+
+    monkeypatch.setattr(Claims, "_reckon_claimants", counted)
+    accounts = [acc(f"jsmith{i}.204", "John", "Smith", DOB) for i in range(5)]
+    records = [rec(str(1000 + i), "John", "Smith", DOB) for i in range(300)]
+    planned = _plan(records, accounts)
+    assert len(planned.new_cases) == 300 and not planned.creates
+    assert sorted(reckoned) == sorted(a.username for a in accounts)
+    case = next(c for c in planned.new_cases if c.record.mis_id == "1001")
+    said = [r for r in case.candidates[0].reasons if r.startswith("not linked automatically")]
+    assert said == [
+        "not linked automatically: John Smith, record 1000; John Smith, record 1002; "
+        "John Smith, record 1003 and 296 more of this export could be its person too"
+    ]

@@ -80,6 +80,7 @@ class Claims:
         # UPN -> the MIS ids of the records holding it: the record with an account's UPN claims
         # it whatever its names (a UPN follows one pupil; the surname may have changed)
         self.by_upn: dict[str, set[str]] = {}
+        self._claimants: dict[tuple, frozenset[str]] = {}  # (claimants' account) -> MIS ids
         wanted = {n for accounts in unlinked.values() for a in accounts for n in _own_names(a)}
         if not wanted:
             return
@@ -228,8 +229,17 @@ class Claims:
                 out.add(mis_id)
         return out | {mis_id for mis_id, _ in carriers} if out else set()
 
-    def claimants(self, acc: Account) -> set[str]:
-        """The MIS ids of the records that may be the person `acc` was made for."""
+    def claimants(self, acc: Account) -> frozenset[str]:
+        """The MIS ids of the records that may be the person `acc` was made for, reckoned once
+        per account (asked again for each record and each case it is a candidate of: an export
+        of thousands of one name made that quadratic)."""
+        key = (acc.username, acc.forename, acc.preferred_name, acc.surname, acc.dob, _upn_of(acc))
+        got = self._claimants.get(key)
+        if got is None:
+            got = self._claimants[key] = frozenset(self._reckon_claimants(acc))
+        return got
+
+    def _reckon_claimants(self, acc: Account) -> set[str]:
         surname, dob = normalise_cached(acc.surname), acc.dob or ""
         slips = date_slips(dob) if dob else frozenset()
         out: set[str] = set()

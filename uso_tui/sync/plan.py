@@ -5,6 +5,7 @@ printed). Timestamps, usernames and case ids are given when the plan is applied.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import operator
 from collections import Counter
 from collections.abc import Callable
@@ -637,16 +638,25 @@ def _why_not_linked(
     here = {a.username: a for accounts in unlinked_here.values() for a in accounts}
     if not here:
         return
+    # each account's claimants, and the first four of them, sorted once (an export of thousands
+    # of one name has thousands of cases with the same few candidates)
+    first: dict[str, tuple[list[str], frozenset[str]]] = {}
     for case in cases:
         for cand in case.candidates:
             acc = here.get(cand.username)
             if acc is None:
                 continue
-            others = sorted(claims.claimants(acc) - {case.record.mis_id})
-            if not others:
+            got = first.get(acc.username)
+            if got is None:
+                every = claims.claimants(acc)
+                got = first[acc.username] = (heapq.nsmallest(4, every), every)
+            own = case.record.mis_id
+            others = [m for m in got[0] if m != own][:3]
+            count = len(got[1]) - (own in got[1])
+            if not count:
                 continue
-            named = "; ".join(f"{claims.named.get(m, '?')}, record {m}" for m in others[:3])
-            more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+            named = "; ".join(f"{claims.named.get(m, '?')}, record {m}" for m in others)
+            more = f" and {count - 3} more" if count > 3 else ""
             cand.reasons.append(
                 f"not linked automatically: {named}{more} of this export could be its person too"
             )
