@@ -214,3 +214,19 @@ def test_resolve_exclude_warns_of_the_accounts_with_that_name(cli, sim):
     res = cli.ok("resolve", case["case_id"], "--exclude")
     assert "warning: eblack.204 (Eve Black) is an active account at 204-3210" in res.err
     assert res.err.count("\n") == 1
+
+
+def test_a_month_of_failed_runs_does_not_forget_the_latest_export(cli, sim):
+    """The latest export was looked for among the school's newest 30 runs only: after 30 runs
+    that kept none (a secret expired for a month), Bob's account, linked to a record of the
+    last export taken, could be matched to Eva's case with --force, moving it off Bob."""
+    case_id = eva_case(cli, sim)
+    sim.set_switches(DFE, reject_credentials=True)
+    for _ in range(31):
+        cli("sync", DFE)
+    assert [r["status"] for r in cli.ok("runs", DFE, "--json").json()[:31]] == ["failed"] * 31
+    refused(
+        cli, "resolve", case_id, "--match", "bsmith.204", "--force", says="another person's account"
+    )
+    (bob,) = cli.ok("accounts", "--search", "bsmith", "--json").json()
+    assert (bob["forename"], bob["status"]) == ("Bob", "active")

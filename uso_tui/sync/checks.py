@@ -79,8 +79,12 @@ def back_since(acc: Account | None, run: Run, seen: set[tuple[str, str]]) -> boo
 
 
 def latest_export_ids(store: Store, dfe: str, report: str) -> set[str] | None:
-    """MIS ids present in the school's latest processed export of `report` (None: none kept)."""
-    for run in store.runs(dfe, limit=RUNS_LOOKED_AT):
+    """MIS ids present in the school's latest processed export of `report` (None: none kept).
+    Every run is looked at, not the newest few: a month of runs that kept no export (failed:
+    a secret that expired) would leave "no export", and an account linked to a record of the
+    last one taken would read as nobody's (the store keeps the newest processed files, of runs
+    that took an export, so the latest one is still there)."""
+    for run in store.runs(dfe):
         if run.dry_run or report not in run.reports:
             continue
         ids = export_ids(store, run.run_id, report)
