@@ -347,6 +347,38 @@ async def test_a_fit_column_takes_only_what_its_rows_need_and_gives_the_rest_to_
         assert listed.row_count == 2
 
 
+async def test_a_username_too_long_for_its_column_keeps_its_end():
+    """A table cuts a cell's end: `oadebayookafor2.204` showed as `oadebayookafor2.2…` in the
+    held review, and two alike (…for2.204, …for3.204) could not be told apart. A username column
+    cuts the middle instead; the row's key and data are the whole name."""
+    from textual.app import App
+
+    from uso_tui.tui.format import ends_kept
+    from uso_tui.tui.screens.listing import Col, Row, cells
+
+    assert ends_kept(cell_text("oadebayookafor2.204"), 18).plain == "oadebayo…afor2.204"
+    assert ends_kept(cell_text("jsmith2.204"), 18).plain == "jsmith2.204"
+
+    class One(App):
+        def compose(self):
+            yield ListTable([Col("Username", "username", 14, ends=True), Col("Name", "name")])
+
+    async with One().run_test(size=(80, 24)) as pilot:
+        listed = pilot.app.query_one(ListTable)
+        names = ["abonhamcarter2.204", "abonhamcarter3.204"]
+        listed.set_rows([Row(n, cells(n, "Amy Bonham-Carter"), n, n) for n in names])
+        await pilot.pause()
+        shown = [listed.get_row_at(i)[0].plain for i in range(2)]
+        assert shown == ["abonha…er2.204", "abonha…er3.204"]
+        assert [r.key for r in listed.shown] == names
+
+
+def cell_text(value: str):
+    from uso_tui.tui.format import cell
+
+    return cell(value)
+
+
 async def test_users_search_then_enter_typed_ahead_opens_the_first_hit(store):
     """`/`, a name, enter, enter in one burst: the second enter waits for the hits (searched in
     a thread) and opens the first of them, not a row of the list shown before."""

@@ -72,6 +72,19 @@ def cell(value: object, style: str = "") -> Text:
     return Text(clean(value), style=style, no_wrap=True, overflow="ellipsis", end="")
 
 
+def ends_kept(text: Text, width: int) -> Text:
+    """`text` cut in the middle to fit `width` columns: a username's end (its number and local
+    authority: jsmith12.204 beside jsmith2.204) is what tells two alike apart, and a table cuts
+    a cell's end. Only plain ASCII is cut so (one character, one column)."""
+    if text.cell_len <= width or width < 5 or not text.plain.isascii():
+        return text
+    tail = width // 2
+    head = width - 1 - tail
+    return Text.assemble(
+        text[:head], "…", text[len(text) - tail :], no_wrap=True, overflow="ellipsis", end=""
+    )
+
+
 def when(iso: str | None, *, seconds: bool = False) -> str:
     """`2026-11-28T06:00:03` -> `2026-11-28 06:00` (or with seconds); '' for None."""
     if not iso:

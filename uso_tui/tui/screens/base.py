@@ -109,7 +109,8 @@ class UsoScreen(HoldsKeys, Screen):
 
     def hold_keys_while_opening(self) -> None:
         """From on_mount, before the first read starts in a thread: the keys typed with the one
-        that opened the screen (`h` then enter) wait for its rows (shown_first)."""
+        that opened the screen (`h` then enter) wait for its rows (shown_first). Also as a list
+        comes back into view and is read again (escape, j, enter)."""
         self.hold_keys()
         self._opening_hold = self._release_keys
 
@@ -135,6 +136,7 @@ class UsoScreen(HoldsKeys, Screen):
         if first or (after is not None and began >= after):  # keys held since it opened, or
             self._keys_after = None  # since a decision
             self.keys_go()
+        self.shown_first()  # keys held as it came back into view (ReloadingListScreen)
         return True
 
     def decision_saved(self, saved: float) -> None:

@@ -44,7 +44,7 @@ class CalendarScreen(LoadedListScreen):
                 Col("Role", "role", 5),
                 Col("Name", "name", None, 12),
                 Col("MIS id", "mis_id", 8),
-                Col("Username", "username", 16, wide=True),
+                Col("Username", "username", 16, wide=True, ends=True),
                 Col("Starts", "starts", 10, wide=True),
             ],
             id="upcoming",

@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
-from uso_tui.tui.format import cell, clean, plain
+from uso_tui.tui.format import cell, clean, ends_kept, plain
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.widgets import LineInput, current_key, move_to_key
 from uso_tui.tui.workers import in_thread
@@ -41,6 +41,8 @@ class Col:
     # `width` is the most it takes: only as much as its label and widest cell need, the rest
     # going to the column that takes what is left (a moves' "from > to" school, rare)
     fit: bool = False
+    # cut in the middle, not at the end, when too long (usernames: format.ends_kept)
+    ends: bool = False
 
 
 @dataclass(slots=True)
@@ -112,6 +114,7 @@ class ListTable(DataTable):
         self._place: int | None = None  # hold_place's row, for the next refill
         self._built_for = 0
         self._fitted: dict[int, int] = {}  # a `fit` column's index -> its width for the rows
+        self._ends: list[tuple[int, int]] = []  # (place among the shown, width) of `ends` ones
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.openable or action != "select_cursor"
@@ -139,11 +142,13 @@ class ListTable(DataTable):
         flex = [spec for spec in specs if spec.width is None]
         if self.marks:
             self.add_column(" ", width=1, key="mark")
-        for spec, fixed_width in zip(specs, widths, strict=True):
+        self._ends = []
+        for place, (spec, fixed_width) in enumerate(zip(specs, widths, strict=True)):
             share = left // max(1, len(flex))
-            self.add_column(
-                spec.label, width=fixed_width or max(spec.min_width, share), key=spec.key
-            )
+            column_width = fixed_width or max(spec.min_width, share)
+            self.add_column(spec.label, width=column_width, key=spec.key)
+            if spec.ends:
+                self._ends.append((place, column_width))
 
     def _fit_widths(self) -> dict[int, int]:
         out = {}
@@ -173,8 +178,12 @@ class ListTable(DataTable):
 
     def _cells(self, row: Row) -> list[Text]:
         if len(self._shown_cols) == len(row.cells):
-            return list(row.cells)
-        return [row.cells[i] for i in self._shown_cols]
+            shown = list(row.cells)
+        else:
+            shown = [row.cells[i] for i in self._shown_cols]
+        for place, width in self._ends:
+            shown[place] = ends_kept(shown[place], width)
+        return shown
 
     # rows, filter -------------------------------------------------------------------------------
 
@@ -450,8 +459,10 @@ class ReloadingListScreen(ListScreen):
     def on_screen_resume(self) -> None:
         if self.resumed_again() and self.reload_on_resume():
             # keys typed with the escape that came back (j enter) act on the rows as read
-            # again, where newer ones may have pushed those shown before down
-            self.hold_keys_while_opening()
+            # again, where newer ones may have pushed those shown before down (unless they
+            # wait already: for the read after a decision, see UsoScreen.shown_read)
+            if self._release_keys is None:
+                self.hold_keys_while_opening()
             self.action_reload()
 
     def reload_on_resume(self) -> bool:

@@ -20,12 +20,13 @@ from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit, StoreError, unreadable_school
 from uso_tui.sync.actions import refreshed_since
 from uso_tui.sync.match_model import CREATE_GUARD
-from uso_tui.tui.format import cell, clean, hanging, plain, when
+from uso_tui.tui.format import cell, clean, ends_kept, hanging, plain, when
 from uso_tui.tui.screens.listing import ExportsCsv
 from uso_tui.tui.widgets import Confirm, ConfirmForce, Prompt, current_key
 from uso_tui.tui.workers import in_thread
 
 DIFF_STYLE = "bold reverse"
+USERNAME_WIDTH = 14
 FIELD_LABELS = {"preferred_name": "preferred name", "dob": "date of birth"}
 RECORD_FIELDS = [
     ("forename", "Forename"),
@@ -159,7 +160,7 @@ class MatchingScreen(ExportsCsv):
         table = self.query_one(DataTable)
         self.set_class(self.app.size.width >= WIDE_FROM, "-wide")
         table.add_column("Score", width=5, key="score")
-        table.add_column("Username", width=14, key="username")
+        table.add_column("Username", width=USERNAME_WIDTH, key="username")
         table.add_column("Forename", width=10, key="forename")
         table.add_column("Surname", width=11, key="surname")
         table.add_column("Pref.", width=7, key="preferred")
@@ -304,7 +305,7 @@ class MatchingScreen(ExportsCsv):
                     f"{candidate.score}%" if "found by search" not in candidate.reasons else "find",
                     "bold",
                 ),
-                cell(candidate.username),
+                ends_kept(cell(candidate.username), USERNAME_WIDTH),
                 cell(candidate.forename, DIFF_STYLE if "forename" in diff else ""),
                 cell(candidate.surname, DIFF_STYLE if "surname" in diff else ""),
                 cell(candidate.preferred_name, DIFF_STYLE if "preferred_name" in diff else ""),

@@ -248,7 +248,7 @@ class NonMisScreen(LoadedListScreen):
         yield self.filter_bar("filter: username, name, role (escape clears)")
         yield ListTable(
             [
-                Col("Username", "username", 16),
+                Col("Username", "username", 16, ends=True),
                 Col("Name", "name", None, 12),
                 Col("Born", "dob", 10),
                 Col("Role", "role", 5),

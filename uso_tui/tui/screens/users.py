@@ -138,7 +138,7 @@ class UsersScreen(ReloadingListScreen):
             [
                 Col("When", "when", 16),
                 Col("Kind", "kind", 6),
-                Col("Username", "username", 16),
+                Col("Username", "username", 16, ends=True),
                 Col("Name", "name", None, 12),
                 Col("School", "school", 19, fit=True),  # "204-3210 > 204-2308" for a move
                 Col("Operator", "operator", 10, wide=True),
@@ -150,7 +150,7 @@ class UsersScreen(ReloadingListScreen):
             [
                 # usernames and "(204-2714)" (an unallocated account's last school) whole at 80
                 # columns; the role there shows by the date of birth and on the account
-                Col("Username", "username", 18),
+                Col("Username", "username", 18, ends=True),
                 Col("Name", "name", None, 12),
                 Col("Born", "dob", 10),
                 Col("Role", "role", 5, wide=True),

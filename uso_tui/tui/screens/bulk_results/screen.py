@@ -132,7 +132,7 @@ class BulkResultsScreen(ReloadingListScreen):
                         *record_cols,
                         Col("Outcome", "outcome", 14),
                         Col("Reason", "reason", None, 10),
-                        Col("Account", "username", 16, wide=True),
+                        Col("Account", "username", 16, wide=True, ends=True),
                     ],
                     id="t-file",
                     openable=True,
@@ -152,7 +152,7 @@ class BulkResultsScreen(ReloadingListScreen):
             with TabPane(LABELS["unallocated"][wide], id="unallocated"):
                 yield ListTable(
                     [
-                        Col("Username", "username", 16),
+                        Col("Username", "username", 16, ends=True),
                         Col("Name", "name", None, 12),
                         Col("Born", "dob", 10),
                         Col("Role", "role", 5),
