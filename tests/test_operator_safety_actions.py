@@ -592,3 +592,45 @@ async def test_a_mover_match_undone_after_a_failed_run_at_her_old_school_is_read
     assert (await sync(env, now=DAY3, dfe=OTHER)).run.status == "failed"
     actions.undo_decision(env.store, case.case_id, operator="bob", now=DAY4)
     assert env.store.account(eva.username).status == "unallocated"
+
+
+def _guarded(account, stored):
+    """create_guard for a case whose one candidate is `account`, stored as `stored`."""
+    from uso_tui.domain.models import MatchCase
+
+    case = MatchCase(
+        case_id="c1", school=DFE, report="students", role="pupil",
+        record={"report": "students", "mis_id": "901", "forename": "Eva", "surname": "Blacke",
+                "dob": "2015-03-03"},
+        candidates=[{"username": account.username, **stored}],
+    )  # fmt: skip
+
+    class Txn:
+        def find_account(self, username):
+            return account if username == account.username else None
+
+    return actions.create_guard(Txn(), case)
+
+
+def test_create_is_not_refused_for_a_candidate_renamed_since_it_was_scored():
+    """The case weighed eblack.204 (Eve Black, 2015-03-03) at 99%; the account has since been
+    corrected to another person altogether. `--create` was refused on the stored 99%."""
+    stored = {"score": 99, "forename": "Eve", "surname": "Black", "dob": "2015-03-03"}
+    eve = acc("eblack.204", "Eve", "Black", "2015-03-03", school=OTHER, mis_id="7")
+    assert _guarded(eve, stored)[0] == "eblack.204"  # as scored: asked first
+    quinn = acc("eblack.204", "Quinn", "Zorro", "2011-11-11", school=OTHER, mis_id="7")
+    assert _guarded(quinn, stored) is None
+
+
+def test_create_is_not_refused_for_an_account_whose_creation_was_undone():
+    """An account created by a run later undone (nobody's account: it is never restored) scored
+    99% against the same record arriving again, and `--create` was refused: "a new account
+    gives them two"."""
+    from uso_tui.sync.actions import UNDONE_CREATE
+
+    stored = {"score": 99, "forename": "Eva", "surname": "Blacke", "dob": "2015-03-03"}
+    undone = acc("eblacke.204", "Eva", "Blacke", "2015-03-03", status="unallocated")
+    undone.extra[UNDONE_CREATE] = f"{DFE}-r2"
+    assert _guarded(undone, stored) is None
+    undone.extra.pop(UNDONE_CREATE)
+    assert _guarded(undone, stored)[0] == "eblacke.204"

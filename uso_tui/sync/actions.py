@@ -441,10 +441,15 @@ def create_guard(txn: Transaction, case: MatchCase) -> tuple[str, str] | None:
     free = [
         (acc, cand)
         for cand in case.candidates  # best first
-        if (acc := txn.find_account(cand["username"])) is not None and case.taken_by(acc) is None
+        if (acc := txn.find_account(cand["username"])) is not None
+        and case.taken_by(acc) is None
+        and not acc.extra.get(UNDONE_CREATE)  # made by mistake and undone: nobody's account
     ]
-    if free and free[0][1].get("score", 0) >= CREATE_GUARD:
-        acc, cand = free[0]
+    # a score says what the account was when the case weighed it: one renamed since is no
+    # longer the near-certain candidate it was (what it holds now is checked below)
+    scored = [(acc, cand) for acc, cand in free if _as_scored(acc, cand)]
+    if scored and scored[0][1].get("score", 0) >= CREATE_GUARD:
+        acc, cand = scored[0]
         return acc.username, (
             f"{acc.username} scores {cand['score']}%: if that is this person, match it; a new "
             "account gives them two"
@@ -457,6 +462,15 @@ def create_guard(txn: Transaction, case: MatchCase) -> tuple[str, str] | None:
                 "person, match it; a new account gives them two"
             )
     return None
+
+
+def _as_scored(acc: Account, cand: dict[str, Any]) -> bool:
+    """The account's names and date of birth are still those the case's candidate was weighed
+    with (a candidate stored without them, by an older version, is taken as it is)."""
+    return all(
+        field not in cand or (getattr(acc, field) or "") == (cand[field] or "")
+        for field in ("forename", "surname", "dob")
+    )
 
 
 def _holds_the_record(acc: Account, rec: MisRecord) -> bool:
