@@ -117,6 +117,14 @@ async def test_undo_from_run_history_previews_then_needs_y(env):
         assert len(undone) == 1
         evil = [a for a in env.store.school_accounts(DFE) if a.surname == "+Evil"]
         assert evil[0].status == "unallocated" and evil[0].mis_id is None
+        # the run reads "undone" in the history (it read as before, HELD for a held run),
+        # and it is not offered for an undo again
+        await settle(pilot, 2)
+        row = next(r for r in app.screen.active_table().shown if r.key == env.run2.run_id)
+        assert row.cells[1].plain == "undone"
+        app.screen.active_table().move_cursor(row=app.screen.active_table().shown.index(row))
+        await settle(pilot, 2)
+        assert app.screen.check_action("undo_run", ()) is False
 
 
 async def test_undo_keys_typed_ahead_answer_the_preview(env):

@@ -273,10 +273,33 @@ def test_a_held_run_once_undone_cannot_be_confirmed(env):
     env.set_students(DFE, [AMY, DAN])  # two of four gone: held
     held = env.sync(DAY2)
     assert held.status == "held" and len(held.held_usernames) == 2
-    undo_run(env.store, held.run_id, operator="admin", now=UNDO_AT)
+    _, undo = undo_run(env.store, held.run_id, operator="admin", now=UNDO_AT)
     with pytest.raises(InvalidInput, match="was undone"):
         confirm_held(env.store, held.run_id, operator="desk", now=UNDO_AT)
     assert all(a.status == "active" for a in env.store.school_accounts(DFE))
+    # ... and it no longer reads as waiting for a confirm: `runs` listed it "held", as if a
+    # confirm were due, and `run show` said to apply it with one
+    after = env.store.run(held.run_id)
+    assert after.undone_by == undo.run_id and after.shown_status() == "undone"
+    assert after.public()["undone_by"] == undo.run_id
+
+
+def test_runs_and_run_show_say_a_held_run_was_undone(env, tmp_path, capsys):
+    from uso_tui.cli.main import main  # noqa: PLC0415
+
+    env.add_school(students=[AMY, BOB, DAN, FAY], hold_min=1, hold_percent=10)
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, DAN])
+    held = env.sync(DAY2)
+    _, undo = undo_run(env.store, held.run_id, operator="admin", now=UNDO_AT)
+    base = ["--data-dir", str(tmp_path / "store"), "--operator", "bob"]
+    capsys.readouterr()
+    assert main([*base, "runs", DFE], clock=lambda: UNDO_AT) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(held.run_id))
+    assert f"held, undone by {undo.run_id}" in line
+    assert main([*base, "run", "show", held.run_id], clock=lambda: UNDO_AT) == 0
+    said = capsys.readouterr().out
+    assert f"held, undone by {undo.run_id}" in said and "uso-tui confirm" not in said
 
 
 def test_a_failed_run_is_not_undone(env):

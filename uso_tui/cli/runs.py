@@ -436,7 +436,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
             ("School", run.school),
             ("Reports", ", ".join(run.reports) or None),
             ("Trigger", f"{run.trigger} by {run.operator}"),
-            ("Status", run.status),
+            ("Status", f"{run.status}, undone by {run.undone_by}" if run.undone_by else run.status),
             ("Started", run.started_at.replace("T", " ")),
             ("Finished", (run.finished_at or "").replace("T", " ") or None),
             ("Counts", counts_line(run.counts)),
@@ -455,18 +455,19 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         ],
         out=out,
     )
+    waiting = run.shown_status() == "held"  # for a confirm (an undone one is not)
     if run.comparison:
         from uso_tui.sync.compare import comparisons_lines  # noqa: PLC0415
 
         out.write("\nThe export looked wrong beside the previous one:\n")
         out.writelines(plain(line) + "\n" for line in comparisons_lines(run.held_whole()))
-        if run.status == "held":
+        if waiting:
             out.write("nothing of it was applied; `uso-tui confirm RUN_ID` applies it as it is\n")
             if applies:
                 out.write(f"confirming it also {applies} (as the store is now)\n")
     if not held:
         return 0
-    verb = "would unallocate" if run.status == "held" else "held"
+    verb = "would unallocate" if waiting else "held"
     out.write(f"\n{len(held)} accounts this run {verb}:\n")
     table(
         ["Username", "Name", "DOB", "Status", "Open cases", "Note"],
@@ -477,18 +478,18 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
                 h.dob,
                 h.status,
                 ", ".join(h.case_ids) or None,
-                _held_note(h, run.status == "held"),
+                _held_note(h, waiting),
             ]
             for h in held
         ],
         out=out,
     )
-    if run.status == "held" and not run.comparison and all(h.back_since for h in held):
+    if waiting and not run.comparison and all(h.back_since for h in held):
         out.write(
             "confirming unallocates none of them (each is left alone, as said); the school's "
             "next complete run unallocates those still absent\n"
         )
-    elif run.status == "held":
+    elif waiting:
         out.write(
             f"apply with `uso-tui confirm {run.run_id}` "
             "(or --only U1,U2 / --except U1,U2 for part of them)\n"
@@ -525,7 +526,7 @@ def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
                 r.run_id,
                 r.trigger + (" (dry)" if r.dry_run else ""),
                 r.operator,
-                r.status,
+                f"{r.status}, undone by {r.undone_by}" if r.undone_by else r.status,
                 r.started_at.replace("T", " "),
                 (r.finished_at or "").replace("T", " ") or None,
                 r.error if r.error else counts_line(r.counts),

@@ -243,6 +243,8 @@ class Run(_Record):
     incomplete_reports: list[str] = field(default_factory=list)
     confirmed_by: str | None = None
     confirmed_at: str | None = None
+    # The undo run that reverted it (sync.undo): a held run undone is confirmed no more.
+    undone_by: str | None = None
     # Who runs it (filled in by the store when a running run is put): a run whose process has died
     # reads as failed "interrupted" instead of blocking its school forever.
     pid: int | None = None
@@ -266,7 +268,13 @@ class Run(_Record):
             "finished_at": self.finished_at,
             "counts": dict(self.counts),
             "error": self.error,
+            "undone_by": self.undone_by,
         }
+
+    def shown_status(self) -> str:
+        """Its status as lists show it: "undone" once an undo run has reverted it (a held run
+        then waits for no confirm)."""
+        return "undone" if self.undone_by else self.status
 
 
 @dataclass(slots=True)

@@ -133,6 +133,7 @@ STATUS_STYLE = {
     "running": "bold cyan",
     "cancelled": "magenta",
     "succeeded": "green",
+    "undone": "dim strike",
 }
 STATUS_WORD = {
     "failed": "FAILED",

@@ -14,7 +14,12 @@ SHOWN = 40  # accounts listed in the preview (the rest counted)
 
 def undoable(run: Run) -> bool:
     """A run that changed accounts and is not itself an undo (undoing an undo: run again)."""
-    return run.trigger != UNDO_TRIGGER and not run.dry_run and run.status in ("succeeded", "held")
+    return (
+        run.trigger != UNDO_TRIGGER
+        and not run.dry_run
+        and not run.undone_by
+        and run.status in ("succeeded", "held")
+    )
 
 
 def undo_body(undo_plan: UndoPlan) -> Text:

@@ -139,7 +139,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
         self.app.call_from_thread(self._show, rows)
 
     def _row(self, run: Run, running: bool) -> Row:
-        status = "running" if running else run.status
+        status = "running" if running else run.shown_status()
         values = [
             when(run.started_at),
             *([run.school] if self.dfe is None else []),
@@ -173,7 +173,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "confirm_held":
             row = self.active_table().current() if self.is_mounted else None
-            return row is not None and row.data.status == "held"
+            return row is not None and row.data.shown_status() == "held"
         if action == "undo_run":
             if not self.app.may("undo_run"):
                 return None  # greyed: undoing a run needs the admin role
@@ -187,7 +187,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
 
     def action_confirm_held(self) -> None:
         row = self.active_table().current()
-        if row is not None and row.data.status == "held":
+        if row is not None and row.data.shown_status() == "held":
             self.load_held(row.data)
 
     def held_confirmed(self, done: Confirmed) -> None:
