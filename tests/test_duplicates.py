@@ -4,6 +4,7 @@ birth in one local authority, twins never paired, kept pairs never listed), keep
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -580,8 +581,11 @@ def test_cli_refuses_to_unallocate_one_of_a_pair_the_mis_holds_twice(cli_at, tmp
 
 def test_a_record_gone_from_the_latest_export_is_not_the_mis_holding_the_person_twice(tmp_path):
     """Ben keyed twice (P1, P2); the school merged them, the run unallocated P2's account, and
-    that run was undone: b2 is active again, linked to P2, which the latest export no longer
-    holds. The pair said "the MIS holds this person twice" and its unallocation was refused."""
+    that run was undone: b2 is active again, linked to P2. An undone run's export is undone
+    with it (not the school's latest: checks.latest_export_ids), so the pair says "the MIS
+    holds this person twice" until the next run reads the merged export, which unallocates
+    P2's account; before that run, a pair whose record is gone from the latest export was not
+    said to be held twice and could be unallocated."""
     from factories import DFE, Env, iris_student
 
     from uso_tui.sync.undo import undo_run
@@ -600,6 +604,13 @@ def test_a_record_gone_from_the_latest_export_is_not_the_mis_holding_the_person_
     assert env.store.account(linked["P2"]).status == "unallocated"
     undo_run(env.store, left.run_id, operator="tester", now=day2)
     assert env.store.account(linked["P2"]).status == "active"
+    [pair] = possible_duplicates(env.store, DFE)
+    assert pair.twice is not None  # the export before the undone one: both records
+    env.sync(datetime(2026, 3, 11, 7))  # the merged export, read again
+    assert env.store.account(linked["P2"]).status == "unallocated"
+    with env.store.transaction("tester") as txn:  # (P2 given back, its record still gone)
+        txn.put_account(dataclasses.replace(env.store.account(linked["P2"]), status="active",
+                                            school=DFE))  # fmt: skip
     [pair] = possible_duplicates(env.store, DFE)
     assert pair.twice is None and "twice" not in " ".join(pair.evidence)
     unallocate_duplicate(env.store, linked["P2"], linked["P1"], operator="tester", now=day2)

@@ -1371,6 +1371,24 @@ def test_names_keyed_with_other_accents_on_both_sides_are_no_automatic_link():
     assert outcome_of(planned, "1").outcome == "needs_matching"
 
 
+@pytest.mark.parametrize(
+    ("asked", "keyed"),
+    [
+        (("Şimşek", "İbrahim"), ("ŞİMŞEK", "İBRAHİM")),  # Turkish capitals: İ folds to i and a dot
+        (("Işık", "Ayşe"), ("IŞIK", "AYŞE")),
+        (("Οδυσσέας", "Παππάς"), ("ΟΔΥΣΣΕΑΣ", "ΠΑΠΠΑΣ")),  # Greek capitals written bare
+        (("José", "O'Brien"), ("Jose", "O’Brien")),  # non-ASCII for its apostrophe alone
+        (("Zoë", "Smith"), ("Zoe\u00a0", "Smith")),  # a no-break space keyed after it
+    ],
+)
+def test_the_same_names_in_capitals_or_with_other_punctuation_still_link(asked, keyed):
+    """Only accents that differ say two people: capitals that drop them, a Turkish İ, or a
+    typographic apostrophe made the record's names "differ" from the account's."""
+    requested = acc("x1.204", asked[0], asked[1], DOB)
+    planned = _plan([rec("1", keyed[0], keyed[1], DOB)], [requested])
+    assert outcome_of(planned, "1").outcome == "auto_linked", keyed
+
+
 def test_thousands_of_one_name_are_reckoned_once_per_account(monkeypatch):
     """An export of 300 records of one name and date (a server that repeats one person under new
     ids) beside five unlinked accounts of that name: who could claim each account was reckoned

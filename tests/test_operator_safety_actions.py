@@ -620,6 +620,9 @@ def test_create_is_not_refused_for_a_candidate_renamed_since_it_was_scored():
     assert _guarded(eve, stored)[0] == "eblack.204"  # as scored: asked first
     quinn = acc("eblack.204", "Quinn", "Zorro", "2011-11-11", school=OTHER, mis_id="7")
     assert _guarded(quinn, stored) is None
+    # the same names keyed in capitals, or with an accent, are no rename: still asked first
+    shouted = acc("eblack.204", "EVE ", "Bláck", "2015-03-03", school=OTHER, mis_id="7")
+    assert _guarded(shouted, stored)[0] == "eblack.204"
 
 
 def test_create_is_not_refused_for_an_account_whose_creation_was_undone():

@@ -358,6 +358,9 @@ async def test_a_username_too_long_for_its_column_keeps_its_end():
 
     assert ends_kept(cell_text("oadebayookafor2.204"), 18).plain == "oadebayo…afor2.204"
     assert ends_kept(cell_text("jsmith2.204"), 18).plain == "jsmith2.204"
+    styled = ends_kept(cell_text("oadebayookafor2.204", "bold"), 18)
+    bold = {i for sp in styled.spans if str(sp.style) == "bold" for i in range(sp.start, sp.end)}
+    assert bold == set(range(len(styled)))  # the "…" too
 
     class One(App):
         def compose(self):
@@ -373,10 +376,10 @@ async def test_a_username_too_long_for_its_column_keeps_its_end():
         assert [r.key for r in listed.shown] == names
 
 
-def cell_text(value: str):
+def cell_text(value: str, style: str = ""):
     from uso_tui.tui.format import cell
 
-    return cell(value)
+    return cell(value, style)
 
 
 async def test_users_search_then_enter_typed_ahead_opens_the_first_hit(store):

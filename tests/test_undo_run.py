@@ -427,3 +427,19 @@ def test_accounts_asked_for_after_an_undone_run_join_their_records_by_themselves
             dob=s["dob"], operator="alice", now=DAY2, force=True,
         )  # fmt: skip
     assert env.sync(DAY3).counts["auto_linked"] == 2
+
+
+def test_an_undone_run_s_export_is_not_the_latest(env):
+    """A held run whose export lacked Bob was undone: its export is undone with it, yet it was
+    still read as the school's latest, so Bob's account, linked to a record of the export
+    before, read as in no export and could be matched away from him with --force."""
+    from uso_tui.sync.checks import latest_export_ids
+
+    env.add_school(students=[AMY, BOB, DAN, FAY], hold_min=1, hold_percent=10)
+    env.sync(DAY1)
+    everyone = latest_export_ids(env.store, DFE, "students")
+    env.set_students(DFE, [AMY, DAN])
+    held = env.sync(DAY2)
+    assert latest_export_ids(env.store, DFE, "students") == {AMY["schoolId"], DAN["schoolId"]}
+    undo_run(env.store, held.run_id, operator="admin", now=UNDO_AT)
+    assert latest_export_ids(env.store, DFE, "students") == everyone

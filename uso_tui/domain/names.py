@@ -81,6 +81,11 @@ def as_marked(name: str | None) -> str:
     if not name or name.isascii():
         return ""
     folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKD", name).casefold())
+    # Turkish capitals: İ folds to i and a dot above, and I to i where the name has ı, so ŞİMŞEK
+    # and Şimşek differed by their case alone
+    folded = folded.replace("\u0307", "").replace("ı", "i")
+    if not any(unicodedata.combining(c) for c in folded):
+        return ""  # no accent: non-ASCII for its punctuation (O’Brien), or capitals written bare
     return "".join(c for c in folded if c.isalpha() or unicodedata.combining(c))
 
 

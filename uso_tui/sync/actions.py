@@ -465,12 +465,13 @@ def create_guard(txn: Transaction, case: MatchCase) -> tuple[str, str] | None:
 
 
 def _as_scored(acc: Account, cand: dict[str, Any]) -> bool:
-    """The account's names and date of birth are still those the case's candidate was weighed
-    with (a candidate stored without them, by an older version, is taken as it is)."""
+    """The account's names (normalised: EVE for Eve is no rename) and date of birth are still
+    those the case's candidate was weighed with (a candidate stored without them, by an older
+    version, is taken as it is)."""
     return all(
-        field not in cand or (getattr(acc, field) or "") == (cand[field] or "")
-        for field in ("forename", "surname", "dob")
-    )
+        field not in cand or normalise(getattr(acc, field) or "") == normalise(cand[field] or "")
+        for field in ("forename", "surname")
+    ) and ("dob" not in cand or (acc.dob or "") == (cand["dob"] or ""))
 
 
 def _holds_the_record(acc: Account, rec: MisRecord) -> bool:

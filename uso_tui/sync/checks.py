@@ -84,8 +84,18 @@ def latest_export_ids(store: Store, dfe: str, report: str) -> set[str] | None:
     a secret that expired) would leave "no export", and an account linked to a record of the
     last one taken would read as nobody's (the store keeps the newest processed files, of runs
     that took an export, so the latest one is still there)."""
-    for run in store.runs(dfe):
-        if run.dry_run or report not in run.reports:
+    # the newest runs first: the archive is read only when none of them kept an export
+    newest = store.runs(dfe, limit=RUNS_LOOKED_AT)
+    found = _newest_export_ids(store, newest, report)
+    if found is None and len(newest) >= RUNS_LOOKED_AT:
+        found = _newest_export_ids(store, store.runs(dfe)[RUNS_LOOKED_AT:], report)
+    return found
+
+
+def _newest_export_ids(store: Store, runs: list[Run], report: str) -> set[str] | None:
+    for run in runs:
+        # (an undone run's export was undone with it: the one before is the school's)
+        if run.dry_run or report not in run.reports or run.undone_by:
             continue
         ids = export_ids(store, run.run_id, report)
         if ids is not None:

@@ -81,7 +81,12 @@ def ends_kept(text: Text, width: int) -> Text:
     tail = width // 2
     head = width - 1 - tail
     return Text.assemble(
-        text[:head], "…", text[len(text) - tail :], no_wrap=True, overflow="ellipsis", end=""
+        text[:head],
+        Text("…", style=text.style),
+        text[len(text) - tail :],
+        no_wrap=True,
+        overflow="ellipsis",
+        end="",
     )
 
 
