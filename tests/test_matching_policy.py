@@ -1416,3 +1416,15 @@ def test_thousands_of_one_name_are_reckoned_once_per_account(monkeypatch):
         "not linked automatically: John Smith, record 1000; John Smith, record 1002; "
         "John Smith, record 1003 and 296 more of this export could be its person too"
     ]
+
+
+def test_a_record_with_a_placeholder_date_may_be_the_account_s_person_too():
+    """Amy Lee's account was requested; the export holds Amy Lee born that day and another Amy
+    Lee keyed 1900-01-01 (a date not known). A record with no date at all stopped the link; the
+    placeholder was read as a real date, another person's, and the first Amy was linked."""
+    requested = acc("alee.204", "Amy", "Lee", "2015-02-02")
+    planned = _plan(
+        [rec("p1", "Amy", "Lee", "2015-02-02"), rec("p2", "Amy", "Lee", "1900-01-01")], [requested]
+    )
+    assert outcome_of(planned, "p1").outcome == "needs_matching"
+    assert not [c for c in planned.changes if c.kind == "auto_link"]

@@ -827,3 +827,21 @@ def test_an_id_given_to_another_person_does_not_rewrite_the_account(account, rec
     outcome = outcome_of(planned, "1")
     assert outcome.outcome == "invalid" and "now names another person" in outcome.reason
     assert not planned.changes
+
+
+def test_ids_sent_in_another_format_do_not_switch_off_the_twin_check():
+    """Sophie's account is linked to 001; the MIS now sends ids unpadded: 1 is her twin Sophia,
+    77 is Sophie. Reading 1 as 001 asked the twin check before the export's records were known
+    to it, and the empty answer was kept: Sophie's account was renamed Sophia, and Sophie given
+    a second account. Record 1 is another person than the account: Sophie waits in a case with
+    her account, nobody takes it."""
+    sophie = acc("sbrown.204", "Sophie", "Brown", "2016-06-06", mis_id="001")
+    sophia, again = (
+        rec("1", "Sophia", "Brown", "2016-06-06"),
+        rec("77", "Sophie", "Brown", "2016-06-06"),
+    )
+    planned = plan(export(sophia, again), snap([sophie]), TODAY, settings())
+    assert not [c for c in planned.changes if c.kind in ("update", "auto_link")]
+    assert not planned.creates
+    assert {c.record.mis_id for c in planned.new_cases} >= {"77"}
+    assert all(c.after.forename == "Sophie" for c in planned.changes if c.before is not None)

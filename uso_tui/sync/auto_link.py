@@ -175,7 +175,9 @@ class Claims:
         )
         if not hits:
             return
-        known = dob if dob and OLDEST_DOB <= dob <= self.today else ""
+        # (a placeholder, 1900-01-01 keyed for a date not known, is no date: as one missing,
+        # it claims every account of the names)
+        known = dob if dob and OLDEST_DOB <= dob <= self.today and not placeholder_dob(dob) else ""
         entry = (mis_id or "", normalise_cached(surname), known)
         self.named.setdefault(entry[0], f"{forename or '?'} {surname or '?'}")
         for name in hits:

@@ -322,7 +322,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                 account
             )
     cases_by_id = {c.record.get("mis_id"): c for c in snapshot.open_cases if c.report == report}
-    upn_holders = _UpnHolders(snapshot.account_rows)
+    upn_holders = _UpnHolders(snapshot.account_rows, export.records)
     export, renamed = _ids_as_linked(
         export,
         linked,
@@ -1211,12 +1211,25 @@ class _UpnHolders:
     """The school's accounts by permanent UPN, and by names and date of birth, read from its
     rows when first asked (only a linked record that changed asks)."""
 
-    def __init__(self, rows: Callable[[], list[dict[str, Any]]]) -> None:
+    def __init__(
+        self, rows: Callable[[], list[dict[str, Any]]], records: list[MisRecord] | None = None
+    ) -> None:
         self.rows = rows
         self.by_upn: dict[str, list[str]] | None = None
         self.by_name: dict[tuple[str, str, str], list[str]] | None = None
-        self.records: list[MisRecord] = []  # the export's new and changed records (plan sets)
+        self._records: list[MisRecord] = records or []
         self.by_record: dict[tuple[str, str, str], list[str]] | None = None
+
+    @property
+    def records(self) -> list[MisRecord]:
+        """The export's new and changed records (record_named looks among them)."""
+        return self._records
+
+    @records.setter
+    def records(self, records: list[MisRecord]) -> None:
+        # (the ids read again as linked: what was made of the records before is stale; a
+        # twin check made with no records found nobody, and kept that)
+        self._records, self.by_record = records, None
 
     def record_named(self, acc: Account, besides: str) -> str | None:
         """Another new or changed record of this export holding the account's forename, surname
