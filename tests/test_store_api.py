@@ -384,6 +384,8 @@ def test_search_by_name_username_dob(store):
     names = lambda hits: sorted(h.username for h in hits)  # noqa: E731
     assert names(store.search_accounts("obrien")) == ["sobriensmith.204"]
     assert names(store.search_accounts("smith")) == ["sobriensmith.204"]  # part of a surname
+    # ... and the name after an O' (a search for "brien" found no O'Brien: "no account")
+    assert names(store.search_accounts("brien")) == ["sobriensmith.204"]
     assert names(store.search_accounts("sean")) == ["sbrown.301", "sobriensmith.204"]
     assert names(store.search_accounts("SEÁN o'b")) == ["sobriensmith.204"]
     assert names(store.search_accounts("zoe nguy")) == ["znguyen.204"]

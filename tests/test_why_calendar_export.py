@@ -92,6 +92,15 @@ def test_why_a_leaver_who_never_had_an_account_has_nothing_to_restore(tmp_path):
     assert hit.act.startswith("nothing to do")
 
 
+def test_why_finds_a_name_after_its_o_apostrophe(tmp_path):
+    """ "why sullivan" found no Róisín O'Sullivan (her name a single word, "osullivan")."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, iris_student("9", "Róisín", "O’Sullivan", "2015-02-02")])
+    env.sync(DAY1)
+    assert one(env.store, "sullivan").mis_id == "9"
+    assert one(env.store, "o'sullivan").mis_id == "9"
+
+
 @pytest.mark.parametrize("decide", ["match", "create", "exclude", "undone"])
 def test_why_of_a_record_whose_case_was_decided_says_what_it_made(env, decide):
     """The processed file says "waiting in case c1"; the case was decided since: why says what

@@ -25,7 +25,9 @@ from uso_tui.domain.names import normalise, normalise_cached, upn_key
 from uso_tui.store.api import AccountHit
 from uso_tui.store.storage import read_bytes
 
-_SPLIT = re.compile(r"[\s\-]+")
+# the parts of a name searched alone: words, and the parts of O'Sullivan or D’Angelo too (an
+# operator types "sullivan"; the whole name, "osullivan", is a token as well)
+_SPLIT = re.compile(r"[\s\-'\u2018\u2019\u02bc`]+")
 _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 # The matching fields hold no space, tab, line break or field separator (see the docstring).
 _FIELD = str.maketrans(dict.fromkeys(" \t\n\r\x1d\x1f", "\x1e"))

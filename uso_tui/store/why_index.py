@@ -48,7 +48,9 @@ WHY_FIELDS = (
     "upn",
 )
 _COL = {name: i for i, name in enumerate(PROCESSED_COLUMNS)}
-_SPLIT = re.compile(r"[\s\-]+")
+_SPLIT = re.compile(
+    r"[\s\-'\u2018\u2019\u02bc`]+"
+)  # as names.idx: O'Sullivan is found by "sullivan"
 _NO_SPACE = str.maketrans(dict.fromkeys(" \t\n\r", "\x1e"))
 _SPACE = re.compile(r"[ \t\n\r]").search
 
