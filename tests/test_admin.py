@@ -202,3 +202,13 @@ def test_exclusions(store):
     ]
     with pytest.raises(InvalidInput, match="no exclusion 1"):
         admin.remove_exclusion(store, DFE, 1, operator="bob", now=NOW)
+
+
+@pytest.mark.parametrize("field", ["create_before_start_days", "hold_min", "hold_percent"])
+def test_an_emptied_number_says_it_is_empty(field):
+    """The settings form shows a number's default greyed in an emptied field: "bad hold minimum
+    '': expected a number" beside a grey 10 read as a 10 refused."""
+    from uso_tui.sync.admin import check_school_change
+
+    with pytest.raises(InvalidInput, match="is empty: enter a number from 0 to"):
+        check_school_change(field, "  ")

@@ -167,6 +167,10 @@ _TYPED_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*")
 
 
 def _number(value: Any, what: str, kind: type, lo: float, hi: float) -> int | float:
+    if isinstance(value, str) and not value.strip():
+        # (the form shows the default greyed in an empty field: "bad ... '': expected a
+        # number" beside a grey 0 read as a 0 refused)
+        raise InvalidInput(f"{what} is empty: enter a number from {_shown(lo)} to {_shown(hi)}")
     if isinstance(value, str) and not _TYPED_NUMBER.fullmatch(value):
         raise InvalidInput(f"bad {what} {value!r}: expected a number")
     try:
