@@ -251,3 +251,15 @@ async def test_keeping_a_pair_kept_meanwhile_elsewhere_says_nothing_changed(stor
         said = " ".join(n.message for n in app._notifications)  # noqa: SLF001
         assert "were already kept as different people" in said and "Kept bcarter" not in said
     assert [e.operator for e in store.audit(VALE, subject="bcarter2.204")] == ["bob"]
+
+
+async def test_a_pair_with_two_names_shows_both(store):
+    """The pair's Name showed the first account's name only: Amy Smith beside Amy Jones (one
+    UPN) read as one name, as did Kamiński beside Kamńiski, the pair's very question."""
+    async with started(store, start=("duplicates", HILL), size=(120, 30)) as (app, pilot):
+        await wait_for(pilot, lambda: any("asmith.204" in key for key in shown(app)))
+        table = app.screen.active_table()
+        row = next(r for r in table.shown if "asmith.204" in r.key)
+        assert row.cells[2].plain in ("Amy Smith / Amy Jones", "Amy Jones / Amy Smith")
+        carter = next(r for r in table.shown if "bcarter.204" in r.key)
+        assert " / " in carter.cells[2].plain  # Ben Carter / Be[n] Carter[/]: literal both

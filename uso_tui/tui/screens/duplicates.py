@@ -254,13 +254,16 @@ class DuplicatesScreen(PairListScreen):
             schools = (
                 first.school if first.school == second.school else f"{first.school} {second.school}"
             )
+            # both names when they differ (Kamiński beside Kamńiski: the pair's very question)
+            names = [full_name(a.forename, a.surname, a.preferred_name) for a in (first, second)]
+            name = names[0] if names[0] == names[1] else " / ".join(names)
             rows.append(
                 Row(
                     key=f"{first.username} {second.username}",
                     cells=cells(
                         first.username,
                         second.username,
-                        full_name(first.forename, first.surname, first.preferred_name),
+                        name,
                         schools,
                         "; ".join(pair.evidence),
                     ),
