@@ -198,6 +198,21 @@ class PairListScreen(LoadedListScreen):
         return away
 
 
+def pair_name(first: Any, second: Any) -> str:
+    """The pair's names in a list cell: one name when alike; else what differs, the part they
+    share once (Kamiński beside Kamńiski, the pair's very question, read as one name when the
+    first alone was shown): "W Kamiński / Kamńiski", "Ben / Be[n] Carter"."""
+    one = full_name(first.forename, first.surname, first.preferred_name)
+    two = full_name(second.forename, second.surname, second.preferred_name)
+    if one == two:
+        return one
+    if (first.forename or "") == (second.forename or ""):
+        return f"{(first.forename or '?')[:1]} {first.surname} / {second.surname}"
+    if (first.surname or "") == (second.surname or ""):
+        return f"{first.forename} / {second.forename} {first.surname}"
+    return f"{one} / {two}"
+
+
 class DuplicatesScreen(PairListScreen):
     PAIRS = "Possible duplicates"
     EXPORT_LIST = "duplicates"
@@ -228,8 +243,8 @@ class DuplicatesScreen(PairListScreen):
         yield self.filter_bar("filter: username, name, school, evidence (escape clears)")
         yield ListTable(
             [
-                Col("Account 1", "first", 15),
-                Col("Account 2", "second", 15),
+                Col("Account 1", "first", 15, ends=True),
+                Col("Account 2", "second", 15, ends=True),
                 Col("Name", "name", None, 12),
                 Col("Schools", "schools", 17, wide=True),
                 Col("Evidence", "evidence", None, 14),
@@ -254,9 +269,7 @@ class DuplicatesScreen(PairListScreen):
             schools = (
                 first.school if first.school == second.school else f"{first.school} {second.school}"
             )
-            # both names when they differ (Kamiński beside Kamńiski: the pair's very question)
-            names = [full_name(a.forename, a.surname, a.preferred_name) for a in (first, second)]
-            name = names[0] if names[0] == names[1] else " / ".join(names)
+            name = pair_name(first, second)
             rows.append(
                 Row(
                     key=f"{first.username} {second.username}",
