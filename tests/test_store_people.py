@@ -711,3 +711,21 @@ def test_a_why_index_line_is_rekeyed_from_its_own_payload():
     rekeyed = rekeyed_lines(older + foreign)
     assert rekeyed == line + foreign
     assert [h["mis_id"] for h in search([("204-3210", rekeyed)], "lukasz wrobel")] == ["M1"]
+
+
+def test_upgrade_from_schema_7_splits_names_at_their_apostrophes(store):
+    """Schema 8 keeps the name after an O' or D' as a word of its own ("sullivan" finds
+    O'Sullivan): an index written before holds "osullivan" alone, and lines of accounts that do
+    not change are carried over as they are, so `uso-tui upgrade` rekeys them."""
+    from uso_tui.store.tinystore import upgrade_store
+
+    (roisin,) = put(store, ("204-3210", "Róisín", "O'Sullivan", {}))
+    assert [h.username for h in store.search_accounts("sullivan")] == [roisin]
+    _as_older_uso_tui_keyed_it(store, "204-3210", " osullivan o sullivan", " osullivan", schema=7)
+    index = store.root / "schools" / "204-3210" / "names.idx"
+    assert b" sullivan" not in index.read_bytes()  # as the older uso-tui wrote it
+    upgrade_store(store.root)
+    assert b" sullivan" in index.read_bytes()
+    upgraded = open_store(store.root)
+    assert [h.username for h in upgraded.search_accounts("sullivan")] == [roisin]
+    assert [h.username for h in upgraded.search_accounts("o'sullivan")] == [roisin]

@@ -1,4 +1,5 @@
-"""Schemas 6 and 7: the stored name keys made again, as domain.names.normalise now makes them.
+"""Schemas 6, 7 and 8: the stored name keys made again, as domain.names.normalise now makes
+them, and with the parts of names split at apostrophes (8: O'Sullivan found by "sullivan").
 
 Letters whose accent is no separate mark (`ł`, `ø`, `đ`...) fold to the letters a keyboard
 without them types (`Paweł` is `pawel`, as `Zoë` was already `zoe`) (6), and the vowel signs
@@ -7,7 +8,7 @@ names.keys (the users search and find_people) and the KEYS of its why.idx lines 
 account?" search) hold normalised names, and lines of accounts or records that have not changed
 are carried from one version of those files to the next: written by an older uso-tui, they would
 keep the old keys for good, and a search for `Pawel` would miss `Paweł`. Only files holding a
-non-ASCII byte can change; the others are left alone.
+non-ASCII byte or an apostrophe can change; the others are left alone.
 """
 
 from __future__ import annotations
@@ -24,12 +25,18 @@ from uso_tui.store.why_index import rekeyed_lines
 PER_COMMIT = 200  # schools rekeyed per commit (each commit holds its files in memory)
 
 
+def _may_change(data: bytes) -> bool:
+    """An index whose keys a rekey may change: names with letters outside ASCII, or split at
+    apostrophes (a typographic one is outside ASCII)."""
+    return not data.isascii() or b"'" in data or b"`" in data
+
+
 def rekeyed_files(layout: Layout, dfe: str) -> dict[Path, bytes]:
     """The school's index files as this version writes them, those that differ only."""
     out: dict[Path, bytes] = {}
     index_path = layout.names_idx(dfe)
     old = read_bytes(index_path)
-    if old and not old.isascii():
+    if old and _may_change(old):
         rows = read_table(layout.data(dfe), "accounts")
         index = build_index({row["username"]: row for row in rows})
         if index != old:
@@ -37,7 +44,7 @@ def rekeyed_files(layout: Layout, dfe: str) -> dict[Path, bytes]:
             out[layout.names_keys(dfe)] = staged_keys(index, b"", 0, None, None)
     why_path = layout.why_idx(dfe)
     why = read_bytes(why_path)
-    if why and not why.isascii():
+    if why and _may_change(why):
         rekeyed = rekeyed_lines(why)
         if rekeyed != why:
             out[why_path] = rekeyed
