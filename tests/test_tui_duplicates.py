@@ -264,3 +264,20 @@ async def test_a_pair_with_two_names_shows_both(store):
         assert row.cells[2].plain in ("A Smith / Jones", "A Jones / Smith")
         carter = next(r for r in table.shown if "bcarter.204" in r.key)
         assert carter.cells[2].plain == "Ben Carter / Be[n] Carter[/]"  # literal, both
+
+
+def test_a_pair_s_name_keeps_every_difference_and_is_literal():
+    from uso_tui.domain.models import Account
+    from uso_tui.tui.screens.duplicates import pair_name
+
+    def a(forename, surname, preferred=""):
+        return Account(username="x.204", role="pupil", forename=forename, surname=surname,
+                       preferred_name=preferred, dob="2013-01-01", school="204-3210")  # fmt: skip
+
+    assert pair_name(a("Wojciech", "Kamiński"), a("Wojciech", "Kamńiski")) == (
+        "W Kamiński / Kamńiski"
+    )
+    # the preferred name was the one difference, and was dropped
+    assert pair_name(a("Ben", "Carter", "Benny"), a("Ben", "Carter")) == "Ben (Benny) / Ben Carter"
+    assert pair_name(a("Ben", None), a("Ben", "Carter")) == "B ? / Carter"  # not "None"
+    assert "\x1b" not in pair_name(a("Amy", "Lee\x1b[31m"), a("Amy", "Leigh\n"))

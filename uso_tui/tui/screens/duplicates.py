@@ -201,15 +201,18 @@ class PairListScreen(LoadedListScreen):
 def pair_name(first: Any, second: Any) -> str:
     """The pair's names in a list cell: one name when alike; else what differs, the part they
     share once (Kamiński beside Kamńiski, the pair's very question, read as one name when the
-    first alone was shown): "W Kamiński / Kamńiski", "Ben / Be[n] Carter"."""
+    first alone was shown): "W Kamiński / Kamńiski", "Ben / Be[n] Carter", "Ben / Ben (Benny)
+    Carter". Literal text (full_name cleans each part)."""
     one = full_name(first.forename, first.surname, first.preferred_name)
     two = full_name(second.forename, second.surname, second.preferred_name)
     if one == two:
         return one
-    if (first.forename or "") == (second.forename or ""):
-        return f"{(first.forename or '?')[:1]} {first.surname} / {second.surname}"
-    if (first.surname or "") == (second.surname or ""):
-        return f"{first.forename} / {second.forename} {first.surname}"
+    given = [full_name(a.forename, "", a.preferred_name) for a in (first, second)]
+    family = [full_name("", a.surname) or "?" for a in (first, second)]
+    if given[0] == given[1] and given[0]:
+        return f"{given[0][:1]} {family[0]} / {family[1]}"
+    if family[0] == family[1] and given[0] and given[1]:
+        return f"{given[0]} / {given[1]} {family[0]}"
     return f"{one} / {two}"
 
 
