@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input
-from tui_helpers import NOW, burst, not_a_candidate, press, screen_text, settle, started
+from tui_helpers import (
+    NOW,
+    burst,
+    not_a_candidate,
+    press,
+    screen_text,
+    settle,
+    started,
+    wait_for,
+)
 
 from uso_tui.sync.match_model import CREATE_GUARD
 from uso_tui.tui.virtual_table import VirtualTable
@@ -710,3 +719,21 @@ async def test_a_list_keeps_its_cursor_row_when_the_terminal_is_resized(demo_ran
         await pilot.resize_terminal(80, 24)  # narrower than WIDE: other columns
         await settle(pilot)
         assert table.current().key == before
+
+
+async def test_a_decision_s_notice_leaves_the_next_case_s_evidence_in_sight(demo_ran):
+    """At 80x24 the record sits above the candidates and the notice of a match ("c1: matched to
+    ...") sat at the bottom right, over the next case's evidence, for as long as it showed. It
+    shows at the top right, beside the record's short lines."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    async with started(store, "matching", dfe, size=(80, 24), notifications=True) as (app, pilot):
+        burst(app, "m", "y")
+        await settle(pilot, 4)
+        await wait_for(pilot, lambda: any(t.region.height for t in app.screen.query("Toast")))
+        toasts = [t.region for t in app.screen.query("Toast")]
+        assert "matched to" in str(app.screen.query("Toast").first().render())
+        detail = app.screen.query_one("#candidate-detail").region
+        table = app.screen.query_one("#candidates").region
+        for region in toasts:
+            assert not region.overlaps(detail) and not region.overlaps(table), (region, detail)
