@@ -436,7 +436,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
             ("School", run.school),
             ("Reports", ", ".join(run.reports) or None),
             ("Trigger", f"{run.trigger} by {run.operator}"),
-            ("Status", f"{run.status}, undone by {run.undone_by}" if run.undone_by else run.status),
+            ("Status", _status(run)),
             ("Started", run.started_at.replace("T", " ")),
             ("Finished", (run.finished_at or "").replace("T", " ") or None),
             ("Counts", counts_line(run.counts)),
@@ -497,6 +497,11 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _status(run: Run) -> str:
+    """A run's status as `runs` and `run show` say it: "held, undone by r4" once undone."""
+    return f"{run.status}, undone by {run.undone_by}" if run.undone_by else run.status
+
+
 def _held_note(account: Any, held: bool) -> str | None:
     notes = []
     if account.case_ids:
@@ -526,7 +531,7 @@ def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
                 r.run_id,
                 r.trigger + (" (dry)" if r.dry_run else ""),
                 r.operator,
-                f"{r.status}, undone by {r.undone_by}" if r.undone_by else r.status,
+                _status(r),
                 r.started_at.replace("T", " "),
                 (r.finished_at or "").replace("T", " ") or None,
                 r.error if r.error else counts_line(r.counts),

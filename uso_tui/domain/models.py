@@ -252,9 +252,8 @@ class Run(_Record):
     process_start: int | None = None
 
     def held_whole(self) -> list[dict[str, Any]]:
-        """The export comparison of each report held whole (runs recorded before `comparisons`
-        keep the first only)."""
-        return self.comparisons or ([self.comparison] if self.comparison else [])
+        """The export comparison of each report held whole."""
+        return held_whole(self.comparisons, self.comparison)
 
     def public(self) -> dict[str, Any]:
         """The `runs --json` shape."""
@@ -275,6 +274,15 @@ class Run(_Record):
         """Its status as lists show it: "undone" once an undo run has reverted it (a held run
         then waits for no confirm)."""
         return "undone" if self.undone_by else self.status
+
+
+def held_whole(
+    comparisons: list[dict[str, Any]] | None, comparison: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """A run's comparisons of the reports it held whole, from its fields (runs recorded before
+    `comparisons` keep the first only): Run.held_whole, and over stored runs without making
+    Run objects (SchoolDoc.previous_sizes, on the daily run's path)."""
+    return comparisons or ([comparison] if comparison else [])
 
 
 @dataclass(slots=True)

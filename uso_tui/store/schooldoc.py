@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import xxhash
 
+from uso_tui.domain.models import held_whole
 from uso_tui.domain.schools import REPORTS
 from uso_tui.store.account_rows import accounts_table
 from uso_tui.store.layout import seq_of
@@ -233,9 +234,7 @@ class SchoolDoc:
             if run.get("incomplete"):  # (runs of before incomplete_reports: every report)
                 skip = set(run.get("incomplete_reports") or sizes)
             if status == "held":
-                held = run.get("comparisons") or (
-                    [run["comparison"]] if run.get("comparison") else []
-                )
+                held = held_whole(run.get("comparisons"), run.get("comparison"))
                 skip |= {c.get("report") for c in held}
             for report, size in sizes.items():
                 if report not in out and report not in skip and isinstance(size, int):

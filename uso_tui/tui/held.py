@@ -91,9 +91,8 @@ class HeldReview(ModalScreen[list[str] | None]):
                 yield Static(lines, id="held-comparison")
             yield ListTable(
                 [
-                    Col(
-                        "Username", "username", 18, ends=True
-                    ),  # cut in the middle: ends tell apart
+                    # cut in the middle: two alike tell apart by their ends
+                    Col("Username", "username", 18, ends=True),
                     Col("Name", "name", None, 10),
                     Col("Born", "dob", 10),
                     Col("Flag", "flag", 16),

@@ -17,8 +17,7 @@ def undoable(run: Run) -> bool:
     return (
         run.trigger != UNDO_TRIGGER
         and not run.dry_run
-        and not run.undone_by
-        and run.status in ("succeeded", "held")
+        and run.shown_status() in ("succeeded", "held")  # (not "undone")
     )
 
 
