@@ -703,3 +703,63 @@ async def test_the_hub_says_when_a_failing_school_is_tried_again(env, capsys):
     assert main(args, clock=lambda: datetime(2026, 3, 11, 6, 5)) == 0
     said = capsys.readouterr().out
     assert "1 failed since its daily time; tried again at 2026-03-11 06:10" in said
+
+
+async def test_a_catch_up_at_an_earlier_time_does_not_run_a_school_again(env):
+    """`run-due --at` yesterday noon, the morning after: a school that ran yesterday and today
+    ran again (today's run, stamped later than the --at, was not believed), and the next pass
+    ran it a third time (the catch-up's run had become its latest)."""
+    await due(env, datetime(2026, 3, 10, 6, 30))
+    await due(env, datetime(2026, 3, 11, 6, 5))
+    async with env.client() as client:
+        late = await run_due(
+            env.store, datetime(2026, 3, 10, 12, 0), client=client, clock=datetime(2026, 3, 11, 10)
+        )
+    assert DFE not in {r.run.school for r in late}
+    assert DFE not in {r.run.school for r in await due(env, datetime(2026, 3, 11, 10, 5))}
+    # a school that had not run since its daily time then is caught up, once
+    env.sim.set_switches(OTHER, reject_credentials=True)
+    await due(env, datetime(2026, 3, 12, 7, 5))
+    env.sim.set_switches(OTHER, reject_credentials=False)
+    async with env.client() as client:
+        late = await run_due(
+            env.store, datetime(2026, 3, 11, 23, 0), client=client, clock=datetime(2026, 3, 12, 9)
+        )
+    assert OTHER not in {r.run.school for r in late}  # it failed at 07:05 the 12th: tried since
+
+
+def test_school_show_says_when_a_school_runs_next(env, capsys):
+    """Nothing said when a school would run next: after its daily time was moved, whether it
+    ran again today or waited for tomorrow."""
+    import json
+
+    from uso_tui.cli.main import main
+    from uso_tui.sync.schedule import next_run
+
+    school = env.store.school(DFE)  # 06:00, set up the night before the 10th
+    assert next_run(school, datetime(2026, 3, 10, 5, 0)) == datetime(2026, 3, 10, 6, 0)
+    assert next_run(school, datetime(2026, 3, 10, 6, 30)) == datetime(2026, 3, 10, 6, 30)  # due
+    root = ["--data-dir", str(env.store.root), "school", "show", DFE]
+    assert main(root, clock=lambda: datetime(2026, 3, 10, 5, 0)) == 0
+    assert "Next scheduled run: 2026-03-10 06:00" in " ".join(capsys.readouterr().out.split())
+    assert main([*root, "--json"], clock=lambda: datetime(2026, 3, 10, 5, 0)) == 0
+    assert json.loads(capsys.readouterr().out)["next_run"] == "2026-03-10T06:00"
+
+
+async def test_the_hub_says_when_a_school_that_ran_today_runs_next(env):
+    from tui_helpers import screen_text, started
+
+    await due(env, datetime(2026, 3, 10, 6, 30))
+    now = datetime(2026, 3, 10, 9, 0)
+    async with started(env.store, "school", DFE, size=(120, 30), clock=lambda: now) as (app, _):
+        text = " ".join(screen_text(app).split())
+    assert "next run tomorrow 06:00" in text
+
+
+def test_run_due_refuses_an_empty_at(env, capsys):
+    """`run-due --at "$UNSET"` in a cron line ran at the real time, silently."""
+    from uso_tui.cli.main import main
+
+    args = ["--data-dir", str(env.store.root), "run-due", "--at", ""]
+    assert main(args, clock=lambda: datetime(2026, 3, 10, 6, 30)) == 2
+    assert "bad --at ''" in capsys.readouterr().err

@@ -410,3 +410,13 @@ def test_a_leaver_who_never_had_an_account_is_said_to_have_none():
 
     assert hit(None).summary == "a leaver, no account: leaving date 2026-03-01"
     assert hit("ang.204").summary == "a leaver: ang.204 unallocated (leaving date 2026-03-01)"
+
+
+def test_export_takes_a_lists_name_as_design_spells_it(env, tmp_path, capsys):
+    """`export non-MIS` (DESIGN's spelling, and the console's) was refused: only `non-mis`."""
+    base = ["--data-dir", str(tmp_path / "store"), "export"]
+    capsys.readouterr()
+    assert main([*base, "non-mis", DFE], clock=lambda: DAY2) == 0
+    lower = capsys.readouterr().out
+    assert main([*base, "non-MIS", DFE], clock=lambda: DAY2) == 0
+    assert capsys.readouterr().out == lower and lower.startswith("username")

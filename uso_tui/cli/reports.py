@@ -36,7 +36,10 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     export_parser = sub.add_parser(
         "export", parents=[parent], help="any list as CSV on stdout (--json: as JSON)"
     )
-    export_parser.add_argument("list", metavar="LIST", choices=LISTS, help=", ".join(LISTS))
+    # any case: DESIGN and the console spell one "non-MIS"
+    export_parser.add_argument(
+        "list", metavar="LIST", type=str.lower, choices=LISTS, help=", ".join(LISTS)
+    )
     export_parser.add_argument(
         "dfe", metavar="DFE", nargs="?", help="one school (default: every school)"
     )

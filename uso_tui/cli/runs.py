@@ -587,7 +587,7 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
 
     from uso_tui.sync.schedule import CLOCK_SLACK, run_due  # noqa: PLC0415
 
-    now = parse_at(args.at) if args.at else ctx.now()
+    now = parse_at(args.at) if args.at is not None else ctx.now()  # "" is a bad --at too
     if now > ctx.now() + CLOCK_SLACK and not args.force:
         # The runs are stamped then and the schedule believes them: a school run tonight "at
         # 06:31 tomorrow" would not run at 06:30 tomorrow, its day's changes a day late.
@@ -601,7 +601,12 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
     # Start and end lines only: with many schools due, their work is spread over processes.
     results = asyncio.run(
         run_due(
-            store, now, operator=_due_operator(ctx), on_progress=progress, progress_detail=False
+            store,
+            now,
+            operator=_due_operator(ctx),
+            on_progress=progress,
+            progress_detail=False,
+            clock=ctx.now(),
         )
     )
     return _print_due(results, ctx, args.json)

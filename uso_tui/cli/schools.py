@@ -148,7 +148,11 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     school = store.school(dfe)
     has_secret = store.has_secret(dfe)
     if args.json:
-        emit_json(school_json(school, has_secret), ctx.stdout)
+        from uso_tui.sync.schedule import next_run  # noqa: PLC0415
+
+        data = school_json(school, has_secret)
+        data["next_run"] = next_run(school, ctx.now()).isoformat(timespec="minutes")
+        emit_json(data, ctx.stdout)
         return 0
     reports = ", ".join(REPORT_LABELS.get(r, r) for r in school.reports)
     fields(
@@ -163,7 +167,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
             ("Reports", reports),
             ("Not supported for IRIS", "Contacts, Attendance, Groups & Classes"),
             ("Daily run at", school.daily_at),
-            *_retrying(school, ctx.now()),
+            *_next_run_rows(school, ctx.now()),
             ("Safety hold", f"more than {school.hold_percent:g}% and at least {school.hold_min}"),
             ("Create before start", f"{school.create_before_start_days} days"),
             (
@@ -179,13 +183,20 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _retrying(school, now) -> list[tuple[str, str]]:
-    """When run-due tries again a school whose scheduled runs failed today (none otherwise)."""
-    from uso_tui.sync.schedule import next_retry  # noqa: PLC0415
+def _next_run_rows(school, now) -> list[tuple[str, str]]:
+    """When run-due runs the school next: again, after its scheduled runs failed today, or at
+    its next daily time (one moved earlier than today's run waits for tomorrow)."""
+    from uso_tui.sync.schedule import next_retry, next_run  # noqa: PLC0415
 
     retry = next_retry(school, now)
     if retry is None:
-        return []
+        at = next_run(school, now)
+        return [
+            (
+                "Next scheduled run",
+                "due: at run-due's next pass" if at <= now else f"{at:%Y-%m-%d %H:%M}",
+            )
+        ]
     at, failures = retry
     again = "at the next pass" if at <= now else f"at {at:%Y-%m-%d %H:%M}"
     return [("Scheduled runs", f"{failures} failed since its daily time; tried again {again}")]

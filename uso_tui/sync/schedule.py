@@ -72,13 +72,14 @@ RETRY_FIRST = timedelta(minutes=10)
 RETRY_MAX = timedelta(hours=2)
 
 
-def due_schools(store: Store, now: datetime) -> list[School]:
+def due_schools(store: Store, now: datetime, clock: datetime | None = None) -> list[School]:
     """Schools whose latest daily time (_slot) has passed with no successful scheduled run since
     (a held scheduled run counts: it ran), so a server that was down catches up; a school whose
-    scheduled runs failed since is due again once it has waited retry_wait."""
+    scheduled runs failed since is due again once it has waited retry_wait. `clock`: the time
+    it really is, when `now` is another (`run-due --at`, see _failed_since_due)."""
     out = []
     for school in store.list_schools():
-        failed = _failed_since_due(school, now)
+        failed = _failed_since_due(school, now, clock)
         if failed is None:
             continue
         if failed and now < _at(max(failed)) + retry_wait(len(failed)):
@@ -87,11 +88,15 @@ def due_schools(store: Store, now: datetime) -> list[School]:
     return out
 
 
-def _failed_since_due(school: School, now: datetime) -> list[str] | None:
+def _failed_since_due(
+    school: School, now: datetime, clock: datetime | None = None
+) -> list[str] | None:
     """The school's scheduled runs that failed since its latest daily time (_slot), when no
-    scheduled run has succeeded since (run times later than CLOCK_SLACK from now are not
-    believed); None when that time has not come or the school has run since."""
-    latest = iso(now + CLOCK_SLACK)
+    scheduled run has succeeded since (run times later than CLOCK_SLACK from now, or from
+    `clock` when that is later, are not believed); None when that time has not come or the
+    school has run since. A run made after `now` but before `clock` (`run-due --at` yesterday,
+    a catch-up) is a real run since that daily time: the school is not run again for it."""
+    latest = iso(max(now, clock or now) + CLOCK_SLACK)
     last = school.last_scheduled_success_at
     if last and last > latest:
         last = None
@@ -112,6 +117,16 @@ def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
     if not failed:
         return None
     return max(now, _at(max(failed)) + retry_wait(len(failed))), len(failed)
+
+
+def next_run(school: School, now: datetime) -> datetime:
+    """When run-due next runs the school (as due_schools decides): `now` when it is due, the
+    retry of a failing school, else its next daily time (today's if it has not run for it)."""
+    failed = _failed_since_due(school, now)
+    if failed is not None:
+        return max(now, _at(max(failed)) + retry_wait(len(failed))) if failed else now
+    today = _due_at(school, now)
+    return today if now < today else today + timedelta(days=1)
 
 
 def retry_wait(failures: int) -> timedelta:
@@ -139,14 +154,16 @@ async def run_due(
     max_schools: int = 64,
     processes: int | None = None,
     progress_detail: bool = True,
+    clock: datetime | None = None,
 ) -> list[RunResult]:
     """Runs every due school (see the module's docstring); returns each school's RunResult.
+    `clock`: the time it really is, when `now` is another (due_schools).
 
     With many schools due and no client given, the fetching and planning is spread over
     `processes` worker processes (default: one per CPU) and this process commits (see
     worker_processes.py), unless `on_progress` wants every event (`progress_detail`): from the workers it
     hears only each school's start and end."""
-    schools = due_schools(store, now)
+    schools = due_schools(store, now, clock)
     if not schools:
         return []
     if processes is None:

@@ -10,7 +10,7 @@ from textual.widgets import Footer, Static
 
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
-from uso_tui.sync.schedule import next_retry
+from uso_tui.sync.schedule import next_retry, next_run
 from uso_tui.tui.format import ago, kv_grid, plain, status_text, when
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.workers import in_thread
@@ -114,7 +114,8 @@ class SchoolScreen(UsoScreen):
 
     @staticmethod
     def _daily(school: School, now) -> Text:
-        """The daily time, and when run-due tries again after scheduled runs failed today."""
+        """The daily time, and when run-due runs the school next: again after scheduled runs
+        failed today, else at its next daily time (a time moved earlier waits for tomorrow)."""
         out = Text(school.daily_at, end="")
         retry = next_retry(school, now)
         if retry is not None:
@@ -122,6 +123,13 @@ class SchoolScreen(UsoScreen):
             times = "once" if failures == 1 else f"{failures} times"
             again = "at the next pass" if at <= now else f"at {at:%H:%M}"
             out.append(f"  failed {times} since; run-due tries again {again}", style="yellow")
+            return out
+        at = next_run(school, now)
+        if at <= now:
+            out.append("  due: runs at run-due's next pass", style="dim")
+        else:
+            day = {0: "today", 1: "tomorrow"}.get((at.date() - now.date()).days, f"{at:%Y-%m-%d}")
+            out.append(f"  next run {day} {at:%H:%M}", style="dim")
         return out
 
     def _menu(self, school: School | None) -> Text:
