@@ -275,12 +275,21 @@ def _request_for_a_waiting_case(store, capsys, skip: str):
 
     # (the held school's cases are for people with a probable account at the school: a request
     # for one of them is refused, as it should be)
+    from uso_tui.sync.admin import restorable_hits, same_person_elsewhere
+
+    def own_unallocated(c) -> bool:  # a leaver come back: their account is restored, not made
+        r = c.record
+        found = same_person_elsewhere(
+            store, c.school, "pupil", r["forename"], r["surname"], r["dob"]
+        )
+        return bool(restorable_hits(store, found))
+
     case = next(
         c
         for s in store.list_schools()
         if s.dfe != skip
         for c in store.cases(s.dfe)
-        if c.role == "pupil"
+        if c.role == "pupil" and not own_unallocated(c)
     )
     record = case.record
     argv = ["--data-dir", str(store.root), "account", "add", case.school, "--role", "pupil"]

@@ -90,3 +90,45 @@ async def test_bulk_results_names_them_before_restoring_typed_ahead(store):
         burst(app, "y")
         await settle(pilot, 4)
     assert store.account("asmith.204").status == "active"
+
+
+def test_a_request_beside_the_persons_unallocated_account_asks_to_restore_it(store):
+    """Amy Smith left (asmith.204 unallocated) and was requested at Vale: the account was made
+    with a note, and her record arriving there joined it by itself, her own account left unused:
+    two accounts. Now refused without force, saying to restore hers."""
+    from test_duplicates import VALE
+
+    from uso_tui.domain.errors import NeedsConfirmation
+    from uso_tui.sync.actions import UNDONE_CREATE
+    from uso_tui.sync.admin import add_account
+
+    ask = dict(role="pupil", forename="Amy", surname="Smith", dob="2013-05-04", operator="alice")
+    with pytest.raises(NeedsConfirmation) as refused:
+        add_account(store, VALE, now=NOW, **ask)
+    said = str(refused.value)
+    assert "asmith.204 (unallocated, of 204-" in said and "uso-tui restore asmith.204" in said
+    assert not [a for a in store.school_accounts(VALE) if a.surname == "Smith"]
+    made = add_account(store, VALE, now=NOW, force=True, **ask)
+    assert made.username != "asmith.204" and made.school == VALE
+    # an account whose creation was undone is nobody's: no question
+    with store.transaction("setup") as tx:
+        tx.put_accounts(
+            [acc("zkaur.204", "Zara", "Kaur", "2013-06-06", None, status="unallocated",
+                 previous_school=VALE, extra={UNDONE_CREATE: "204-1-r3"})]
+        )  # fmt: skip
+    zara = dict(ask, forename="Zara", surname="Kaur", dob="2013-06-06")
+    assert add_account(store, VALE, now=NOW, **zara).username != "zkaur.204"
+
+
+async def test_the_request_form_asks_before_a_second_account_beside_an_unallocated_one(store):
+    from test_duplicates import VALE
+
+    async with started(store, "school", VALE) as (app, pilot):
+        burst(app, "r", *"Amy", "enter", *"Smith", "enter", *"04/05/2013", "enter", "y")
+        await settle(pilot, 4)
+        text = screen_text(app)
+        assert "Create a second account?" in text and "asmith.204" in text
+        assert not [a for a in store.school_accounts(VALE) if a.surname == "Smith"]
+        await press(pilot, "F")
+        await settle(pilot, 4)
+    assert [a for a in store.school_accounts(VALE) if a.surname == "Smith"]

@@ -677,13 +677,23 @@ async def test_request_account_says_the_person_waits_in_the_matching_queue(demo_
     """A request for someone whose record is in the school's latest export without an account
     (its case waiting in the matching queue) says so before anything is made: the case is
     where that person's account is decided."""
+    from uso_tui.sync.admin import restorable_hits, same_person_elsewhere
+
     store = demo_ran.store
+
+    def own_unallocated(c) -> bool:  # a leaver come back: their account is restored, not made
+        r = c.record
+        found = same_person_elsewhere(
+            store, c.school, "pupil", r["forename"], r["surname"], r["dob"]
+        )
+        return bool(restorable_hits(store, found))
+
     case = next(  # (not the held school's: a person there has a probable account, refused)
         c
         for s in store.list_schools()
         if s.dfe != demo_ran.held_school
         for c in store.cases(s.dfe)
-        if c.role == "pupil"
+        if c.role == "pupil" and not own_unallocated(c)
     )
     forename, surname, dob = (case.record[k] for k in ("forename", "surname", "dob"))
     async with started(store, "school", case.school, notifications=True) as (app, pilot):

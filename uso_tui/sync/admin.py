@@ -412,6 +412,16 @@ def same_person_elsewhere(
     ]
 
 
+def restorable_hits(store: Store, hits: list[AccountHit]) -> list[AccountHit]:
+    """The unallocated accounts of `hits` that an operator may restore (not one whose creation
+    was undone: nobody's account)."""
+    from uso_tui.sync.actions import restorable  # noqa: PLC0415
+
+    gone = [hit for hit in hits if hit.status == "unallocated"]
+    now = store.find_accounts([hit.username for hit in gone]) if gone else {}
+    return [hit for hit in gone if (acc := now.get(hit.username)) and restorable(acc)]
+
+
 def alike_active(
     store: Store,
     dfe: str,
@@ -485,8 +495,8 @@ def add_account(
 ) -> Account:
     """User Request Single: an account made ahead of the MIS record, which links to it automatically
     when the record arrives with the same details (DESIGN section 3, rule 6). A person who seems
-    to have an active account at another school (a mover, who keeps it) is refused with
-    NeedsConfirmation unless `force`."""
+    to have an active account at another school (a mover, who keeps it), or an unallocated
+    account to restore, is refused with NeedsConfirmation unless `force`."""
     require(store, operator, "account_add")
     dfe = check_dfe(dfe)
     role = check_role(role)
@@ -511,6 +521,17 @@ def add_account(
                 f"{named} has the same names and date of birth: if that is this person, they keep "
                 "that account when they move (their record's match case, or a run, brings it "
                 "here). Nothing made; --force makes a second account anyway"
+            )
+            raise NeedsConfirmation(said, [said])
+        gone = restorable_hits(store, found)
+        if gone:
+            # its record arriving would join the new account by itself (an unallocated one
+            # does not stop that): the person's own account left unused, a second one made
+            named = ", ".join(f"{hit.username} (unallocated, of {hit.home})" for hit in gone[:3])
+            said = (
+                f"{named} has the same names and date of birth: if that is this person, restore "
+                f"it (`uso-tui restore {gone[0].username}`) and they keep one account. Nothing "
+                "made; --force makes a second account anyway"
             )
             raise NeedsConfirmation(said, [said])
         alike = alike_active(

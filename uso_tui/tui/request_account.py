@@ -50,6 +50,8 @@ class Request:
     alike: list[tuple[AccountHit, int]] = field(default_factory=list)
     # the school's exclusion entry the person's record would be excluded by (its id)
     excluded: int | None = None
+    # unallocated accounts of `elsewhere` an operator may restore (the person's own, probably)
+    restorable: list[AccountHit] = field(default_factory=list)
 
 
 # What became of a record of the school's latest export that has no account (why_index's
@@ -86,6 +88,12 @@ def made_note(request: Request) -> str:
             f"{', '.join(hit.username for hit, _ in request.alike)} is probably this person: "
             "if so, they now have two accounts"
         )
+    if request.restorable:
+        gone = request.restorable[0].username
+        return (
+            f"{gone} (unallocated) has the same names and date of birth: if that is this "
+            f"person, restoring {gone} would have kept them to one account"
+        )
     waiting = [r for r in request.in_export if r.get("outcome") == "needs_matching"]
     if waiting:
         which = ", ".join(f"{r.get('report')} record {r.get('mis_id')}" for r in waiting)
@@ -117,7 +125,8 @@ def request_text(request: Request, dfe: str) -> Text:
     out.append("the record arrives with the same details.\n")
     out.append_text(
         accounts_list(
-            "The same names and date of birth elsewhere (a mover? match them instead):",
+            "The same names and date of birth elsewhere (a mover? match them; unallocated? "
+            "restore it, instead):",
             request.elsewhere,
         )
     )
@@ -206,6 +215,7 @@ class RequestAccountForm(SchoolForm[Account]):
             check_new_names,
             check_role,
             on_exclusion_list,
+            restorable_hits,
             same_person,
             same_person_in_export,
         )
@@ -247,6 +257,9 @@ class RequestAccountForm(SchoolForm[Account]):
                 )
             )  # fmt: skip
             request.alike = looked_alike.value or []
+            # as add_account asks: the person's own account, unallocated, to restore instead
+            looked_gone = attempt(lambda: restorable_hits(self.store, request.elsewhere))
+            request.restorable = looked_gone.value or []
         self.app.call_from_thread(self._ask, request)
 
     def _ask(self, request: Request) -> None:
@@ -263,7 +276,11 @@ class RequestAccountForm(SchoolForm[Account]):
 
         # the person seems to have an account at another school (a mover keeps it): asked as
         # the command line refuses it without --force, answered by F only, and read first
-        second = any(hit.status == "active" for hit in request.elsewhere) or bool(request.alike)
+        second = (
+            any(hit.status == "active" for hit in request.elsewhere)
+            or bool(request.alike)
+            or bool(request.restorable)
+        )
         moved = second or request.excluded is not None
 
         def answer(yes: bool | None) -> None:
