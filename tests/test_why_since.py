@@ -226,3 +226,96 @@ def test_a_requested_account_a_case_offers_says_so(env):
     (case,) = env.store.cases(DFE, "open")
     said = " ".join(not_found(env.store, acc.username))
     assert f"case {case.case_id}" in said and "Matching queue" in said
+
+
+def _case_for_dee(tmp_path):
+    """Dee back under a new MIS id: her unallocated account a candidate, her record in a case."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, BOB, CAT, DEE], hold_percent=100.0, hold_min=100)
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, BOB, CAT])
+    env.sync(DAY2)
+    env.set_students(DFE, [AMY, BOB, CAT, {**DEE, "schoolId": "66"}])
+    env.sync(LATER)
+    (case,) = env.store.cases(DFE, "open")
+    return env, case
+
+
+def test_a_decision_undone_after_a_run_applied_it_says_the_record_waits_again(tmp_path):
+    """Matched, the next run linked it, the match undone: why said "unchanged" with the account
+    no longer linked to the record, though its case waited in the queue again."""
+    from uso_tui.sync.actions import resolve_case, undo_decision
+
+    env, case = _case_for_dee(tmp_path)
+    username = case.candidates[0]["username"]
+    resolve_case(env.store, case.case_id, operator="desk", now=LATER, match=username)
+    env.sync(datetime(2026, 3, 12, 9, 0, 0))
+    assert [h.outcome for h in why(env.store, "dee kaur") if h.mis_id == "66"] == ["unchanged"]
+    undo_decision(env.store, case.case_id, operator="desk", now=datetime(2026, 3, 12, 10, 0))
+    (dee,) = [h for h in why(env.store, "dee kaur") if h.mis_id == "66"]
+    assert dee.outcome == "needs_matching" and dee.case_id == case.case_id
+    assert dee.summary == f"waiting in the matching queue as case {case.case_id}"
+    assert dee.username is None and f"decide case {case.case_id}" in dee.act
+
+
+def test_an_exclusion_removed_since_the_run_is_not_said_to_exclude_the_record(env):
+    entry = admin.add_exclusion(
+        env.store, DFE, forename="Dee", surname="Kaur", dob=None, operator="desk", now=DAY2
+    )
+    env.set_students(DFE, [AMY, BOB, CAT, DEE])
+    env.sync(DAY2)
+    assert one(env.store, "dee kaur").exclusion_id == entry.id
+    admin.remove_exclusion(env.store, DFE, entry.id, operator="desk", now=LATER)
+    dee = one(env.store, "dee kaur")
+    assert dee.exclusion_id is None and "removed from the exclusion list since" in dee.reason
+    assert "exclusion remove" not in dee.act and f"next run of {DFE} plans" in dee.act
+    assert "removed" in dee.summary
+
+
+def test_a_future_starter_excluded_since_the_run_is_said_excluded_and_leaves_the_calendar(env):
+    from datetime import date
+
+    from uso_tui.sync.calendar import calendar
+
+    env.set_students(DFE, [AMY, BOB, CAT, FUTURE])
+    env.sync(DAY2)
+    assert [u.surname for u in calendar(env.store, DFE, today=date(2026, 4, 1))] == ["Later"]
+    entry = admin.add_exclusion(
+        env.store, DFE, forename="Fay", surname="Later", dob=None, operator="desk", now=LATER
+    )
+    fay = one(env.store, "fay later", today="2026-03-12")
+    assert fay.outcome == "excluded" and fay.exclusion_id == entry.id
+    assert "no account is made" in fay.reason and fay.account_on is None
+    assert calendar(env.store, DFE, today=date(2026, 4, 1)) == []
+
+
+def test_a_leaver_gone_from_a_held_export_is_said_to_be_held(env):
+    """Bob gone from the export, his unallocation held: why found no record and said nothing of
+    the held run that would unallocate his account, nor how to keep it."""
+    env.set_students(DFE, [AMY, CAT])
+    held = env.sync(DAY2)
+    assert held.status == "held"
+    bob = env.store.search_accounts("bob smith")[0].username
+    lines = not_found(env.store, "bob smith")
+    said = next(line for line in lines if line.startswith(f"{bob}:"))
+    assert f"run {held.run_id} is held" in said and f"--except {bob}" in said
+
+
+def test_a_record_whose_account_moved_to_another_school_does_not_name_it_as_its_own(tmp_path):
+    """Amy's account matched to her record at another school (a mover): why still said
+    "created: ajones.204" of her record at the first school."""
+    from factories import OTHER
+
+    from uso_tui.sync.actions import resolve_case
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, BOB])
+    env.add_school(OTHER, students=[{**AMY, "schoolId": "77"}])
+    env.sync(DAY1)
+    env.sync(DAY1, OTHER)
+    (case,) = env.store.cases(OTHER, "open")
+    account = case.candidates[0]["username"]
+    resolve_case(env.store, case.case_id, operator="desk", now=DAY2, match=account)
+    (here,) = [h for h in why(env.store, "amy jones") if h.school == DFE]
+    assert here.summary.startswith("created by run ") and "no longer linked" in here.summary
+    assert not here.summary.startswith(f"created: {account}")

@@ -36,6 +36,8 @@ OUTCOMES = {
 }
 # Outcomes after which the record has its account.
 ACCOUNT_OUTCOMES = frozenset(("created", "linked", "unchanged", "updated"))
+# Outcomes a case's decision gives a record (match, create, exclude), which an undo can take back.
+DECIDED_OUTCOMES = ACCOUNT_OUTCOMES | {"excluded"}
 _ENTRY = re.compile(r"\(entry (\d+)\)")
 _CASE = re.compile(r"waiting in case (\S+)")
 
@@ -94,10 +96,14 @@ class WhyHit:
             return f"future starter from {self.starts_on or '?'}{tail}"
         if outcome == "invalid":
             return f"rejected: {self.reason}"
+        if outcome == "excluded" and self.since:
+            return f"excluded by the run; {self.since}"
         if outcome == "excluded":
             return (
                 f"excluded by entry {self.exclusion_id if self.exclusion_id is not None else '?'}"
             )
+        if outcome in ("created", "linked", "unchanged", "updated") and self.since:
+            return f"{outcome} by run {self.run_id}; {self.since}"  # its account someone else's
         if outcome in ("created", "linked", "unchanged", "updated"):
             return f"{outcome}: {self.username or '?'}"
         if outcome == "unallocated" and self.active_now:
@@ -147,6 +153,11 @@ def _act(hit: WhyHit) -> str:
         return "nothing to do: made by the school's run that day; User Request Single (r in the school's page, or `uso-tui account add`) to make it sooner"
     if outcome == "invalid":
         return "the school corrects the record in its MIS; the next run takes it"
+    if outcome == "excluded" and hit.since:
+        return (
+            f"the next run of {hit.school} plans the record again (a force run: f, or "
+            f"`uso-tui sync {hit.school}`)"
+        )
     if outcome == "excluded" and hit.exclusion_id is None:
         return f"remove its exclusion of {hit.school} (Bulk results, exclusions, or `uso-tui exclusions {hit.school}` lists them) if the person should have an account"
     if outcome == "excluded":
@@ -267,6 +278,7 @@ def why(
                 if today and hit.account_on < today:  # the day passed without a run since
                     hit.account_on = PASSED
         out.append(hit)
+    _cases_and_exclusions_now(store, out)
     _since_the_run(store, out)
     _failed_since(store, out)
     for hit in out:
@@ -312,6 +324,56 @@ def _excluded(hit: WhyHit, entries: list[Exclusion]) -> Exclusion | None:
         dob=hit.dob,
     )
     return excluded(rec, entries)
+
+
+def _cases_and_exclusions_now(store: Store, hits: list[WhyHit]) -> None:
+    """What an operator changed since the run about each hit's record, as it stands now: a case
+    of the record open again (a decision undone: it waits in the queue, whatever the run did);
+    the exclusion that kept it out removed since (the next run plans it), or a future starter
+    added to the exclusion list since (no account will be made)."""
+    open_cases: dict[str, list[MatchCase]] = {}
+    entries: dict[str, list[Exclusion]] = {}
+    for hit in hits:
+        dfe = hit.school
+        if hit.outcome in DECIDED_OUTCOMES:
+            if dfe not in open_cases:
+                try:
+                    waiting = store.school(dfe).open_cases
+                except UnknownSchool:
+                    waiting = 0
+                open_cases[dfe] = store.cases(dfe) if waiting else []
+            case = _case_for(open_cases[dfe], hit.report, hit.mis_id)
+            if case is not None and case.status == "open":
+                was = hit.username
+                hit.reason = (
+                    f"{hit.reason} (run {hit.run_id}); since then case {case.case_id} is open "
+                    "again (a decision undone)"
+                    + (f": {was} is not linked to this record now" if was else "")
+                )
+                hit.outcome, hit.case_id, hit.username = "needs_matching", case.case_id, None
+                continue
+        if hit.outcome not in ("excluded", "future"):
+            continue
+        if dfe not in entries:
+            try:
+                entries[dfe] = store.exclusions(dfe)
+            except UnknownSchool:
+                entries[dfe] = []
+        entry = _excluded(hit, entries[dfe])
+        if hit.outcome == "future" and entry is not None:
+            hit.outcome, hit.exclusion_id = "excluded", entry.id
+            hit.reason = (
+                f"{hit.reason}; on the exclusion list since the run (entry {entry.id}): no "
+                "account is made for it"
+            )
+            hit.account_on = None
+        elif hit.outcome == "excluded" and entry is None:
+            gone = f"entry {hit.exclusion_id}" if hit.exclusion_id is not None else "its entry"
+            hit.since = f"{gone} removed from the exclusion list since: the next run plans it"
+            hit.reason = f"{hit.reason}; {hit.since}"
+            hit.exclusion_id = None
+        elif hit.outcome == "excluded" and entry is not None:
+            hit.exclusion_id = entry.id  # (the entry it is on now: one added since the run)
 
 
 def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
@@ -488,8 +550,32 @@ def not_found(store: Store, text: str) -> list[str]:
         head,
         f"but these accounts match it: {named}{more}",
         *todo,
+        *_held_leavers(store, hits[:NOT_FOUND_ACCOUNTS]),
         *_waiting_in_cases(store, hits),
     ]
+
+
+def _held_leavers(store: Store, hits: list[Any]) -> list[str]:
+    """The active accounts found whose unallocation a held run of their school waits to confirm
+    (their record is gone from its export: no record of theirs is found)."""
+    out = []
+    latest: dict[str, Run | None] = {}
+    for hit in hits:
+        if hit.status != "active" or not hit.school:
+            continue
+        if hit.school not in latest:
+            runs = store.runs(hit.school, limit=1)
+            latest[hit.school] = runs[0] if runs else None
+        run = latest[hit.school]
+        if run is None or run.shown_status() != "held" or hit.username not in run.held_usernames:
+            continue
+        out.append(
+            f"{hit.username}: its record is not in {hit.school}'s latest export, and run "
+            f"{run.run_id} is held ({run.hold_reason or 'safety hold'}); confirming it "
+            f"unallocates {hit.username}: `uso-tui confirm {run.run_id} --except "
+            f"{hit.username}` keeps it (Run history, in the console)"
+        )
+    return out
 
 
 def _waiting_in_cases(store: Store, hits: list[Any]) -> list[str]:
