@@ -637,3 +637,29 @@ def test_create_is_not_refused_for_an_account_whose_creation_was_undone():
     assert _guarded(undone, stored) is None
     undone.extra.pop(UNDONE_CREATE)
     assert _guarded(undone, stored)[0] == "eblacke.204"
+
+
+async def test_the_queue_names_the_account_probably_the_person_before_excluding(tmp_path):
+    """The question before excluding named only accounts with the record's very names: Dan
+    Jnoes's account, his case's 99% candidate, stays active with nothing said."""
+    from tui_helpers import burst, screen_text, settle, started
+
+    from uso_tui.tui.widgets import Confirm
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])
+    await sync(env, now=DAY3)
+    admin.add_account(
+        env.store, DFE, role="pupil", forename="Dan", surname="Jnoes", dob="2014-04-04",
+        operator="bob", now=DAY3,
+    )  # fmt: skip
+    env.set_students(DFE, [AMY, iris_student("7", "Dan", "Jones", "2014-04-04")])
+    await sync(env, now=DAY3)
+    (case,) = env.store.cases(DFE, "open")
+    async with started(env.store, "matching", DFE) as (app, pilot):
+        burst(app, "x")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        text = " ".join(screen_text(app).split())
+        assert "djnoes.204 (Dan Jnoes, " in text and "is probably this person" in text
+    assert env.store.case(case.case_id).status == "open"

@@ -230,3 +230,18 @@ def test_a_month_of_failed_runs_does_not_forget_the_latest_export(cli, sim):
     )
     (bob,) = cli.ok("accounts", "--search", "bsmith", "--json").json()
     assert (bob["forename"], bob["status"]) == ("Bob", "active")
+
+
+def test_resolve_exclude_warns_of_an_account_that_is_probably_the_person(cli, sim):
+    """Dan Jnoes requested, his record arriving as Dan Jones: a case offering djnoes.204 at 99%.
+    Excluding the record warned only of accounts with exactly its name, so nothing was said of
+    the account that stays active."""
+    add(cli, sim, DFE, [AMY])
+    request(cli, "Dan", "Jnoes", "2014-04-04")
+    sim.set_records(DFE, "students", [AMY, enrolled_student("7", "Dan", "Jones", "2014-04-04")])
+    cli.ok("sync", DFE)
+    (case,) = cli.ok("matches", DFE, "--json").json()
+    assert case["candidates"][0]["username"] == "djnoes.204"
+    res = cli.ok("resolve", case["case_id"], "--exclude")
+    assert "warning: djnoes.204 (Dan Jnoes, " in res.err and "probably this person" in res.err
+    assert f"active at {DFE}: the exclusion leaves it as it is" in res.err

@@ -144,6 +144,7 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_resolve(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import (  # noqa: PLC0415
         accounts_for_exclusion,
+        probable_holders,
         resolve_case,
         undo_decision,
     )
@@ -192,6 +193,12 @@ def cmd_resolve(args: argparse.Namespace, ctx: Context) -> int:
             + f" (to unallocate: `uso-tui exclusion add {case.school} ... --unallocate`"
             " with the same details)"
         )
+    if args.exclude:
+        for acc, score in probable_holders(ctx.store(), case, has):
+            ctx.note(
+                f"warning: {acc.username} ({person(acc.forename, acc.surname)}, {score}%) is "
+                f"probably this person, active at {case.school}: the exclusion leaves it as it is"
+            )
     return 0
 
 

@@ -817,6 +817,24 @@ def accounts_for_exclusion(
     return exclusion_hits(store.school_accounts(dfe), dfe, forename, surname, dob)
 
 
+def probable_holders(
+    store: Store, case: MatchCase, besides: list[Account]
+) -> list[tuple[Account, int]]:
+    """The active accounts of the case's school that its candidates score CREATE_GUARD% or more
+    (probably the record's person, under names keyed otherwise: an exclusion of the record's
+    names does not name them), other than `besides`, each with its score: excluding the record
+    leaves them as they are."""
+    named = {acc.username for acc in besides}
+    out = []
+    for cand in case.candidates:
+        if cand.get("score", 0) < CREATE_GUARD or cand.get("username") in named:
+            continue
+        acc = store.find_account(cand["username"])
+        if acc is not None and acc.status == "active" and acc.school == case.school:
+            out.append((acc, int(cand["score"])))
+    return out
+
+
 def _non_mis(txn: Transaction, username: str) -> Account:
     acc = txn.account(username)
     if acc.linked:

@@ -600,15 +600,18 @@ class MatchingScreen(ExportsCsv):
 
     @in_thread("matching-exclude", failure="Cannot read the school's accounts", exclusive=False)
     def _exclude_check(self, case: MatchCase) -> None:
-        from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
+        from uso_tui.sync.actions import accounts_for_exclusion, probable_holders  # noqa: PLC0415
 
         rec = case.mis_record()
         has = accounts_for_exclusion(
             self.store, case.school, rec.forename or "", rec.surname or "", rec.dob
         )
-        self.app.call_from_thread(self._ask_exclude, case, has)
+        probable = probable_holders(self.store, case, has)
+        self.app.call_from_thread(self._ask_exclude, case, has, probable)
 
-    def _ask_exclude(self, case: MatchCase, has: list[Account]) -> None:
+    def _ask_exclude(
+        self, case: MatchCase, has: list[Account], probable: list[tuple[Account, int]]
+    ) -> None:
         from uso_tui.tui.exclude_ask import UNALLOCATE, ExcludeAsk  # noqa: PLC0415
 
         self.busy = False
@@ -631,6 +634,15 @@ class MatchingScreen(ExportsCsv):
             f" ({rec.dob or 'no date of birth'}) to the exclusion list of {self.dfe}? "
             "No account is made for this record now or in later runs."
         )
+        for acc, score in probable:  # under names keyed otherwise: the exclusion does not name it
+            body.append("\n")
+            body.append_text(
+                plain(
+                    f"{acc.username} ({acc.forename} {acc.surname}, {score}%) is probably this "
+                    f"person, active at {case.school}: excluding leaves that account as it is.",
+                    "bold yellow",
+                )
+            )
 
         def answer(yes: bool | None) -> None:
             if yes:
