@@ -181,9 +181,9 @@ async def test_an_undo_restoring_beside_the_person_s_active_account_is_read_firs
     await env.run(now=DAY1)
     env.set_students(DFE, [bob])
     left = (await env.run(now=DAY2)).run  # Amy unallocated
-    newer = admin.add_account(
+    newer = admin.add_account(  # forced: her unallocated account would be restored instead
         env.store, "204-3999", role="pupil", forename="Amy", surname="Jones", dob="2015-04-02",
-        operator="desk", now=DAY2,
+        operator="desk", now=DAY2, force=True,
     )  # fmt: skip
     async with started(env.store, "history", DFE, size=(100, 30), notifications=True) as (
         app,
