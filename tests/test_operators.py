@@ -582,3 +582,14 @@ def test_the_console_can_be_given_the_schools_time_zone_in_its_ssh_line(staffed)
     res = cli("operators", "--tz", "Europe/Londn")
     assert res.status == 2 and "no such time zone" in res.err
     assert not any("TZ=" in line for line in cli.ok("operators").out.splitlines())
+
+
+def test_no_one_acts_under_the_schedules_name(staffed):
+    """`--operator scheduler` labelled a person's changes and force runs as the daily schedule's
+    in the audit log; it names only the schedule's own commands now."""
+    before = snapshot(staffed.data_dir)
+    for name in ("scheduler", "Scheduler"):
+        res = staffed("school", "set", DFE, "--name", "Renamed", operator=name)
+        assert res.status == 2 and "names the daily schedule's runs" in res.err
+    assert snapshot(staffed.data_dir) == before
+    staffed.ok("run-due", "--json", operator="scheduler")  # (nothing due yet: its own name)

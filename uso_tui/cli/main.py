@@ -253,6 +253,15 @@ def main(
         )
         ctx.operator = as_listed(ctx.data_dir, ctx.operator)
         func = getattr(args, "func", None) or apps.cmd_console
+        if (
+            ctx.operator_given
+            and ctx.operator.casefold() == runs.SCHEDULER
+            and func not in (runs.cmd_run_due, runs.cmd_scheduler)
+        ):  # the audit log could not tell a person's change from the schedule's
+            raise InvalidInput(
+                f"--operator {runs.SCHEDULER} names the daily schedule's runs in the audit log: "
+                "give your own name"
+            )
         if not hasattr(args, "json"):
             args.json = False
         status = func(args, ctx)
