@@ -663,3 +663,78 @@ async def test_the_queue_names_the_account_probably_the_person_before_excluding(
         text = " ".join(screen_text(app).split())
         assert "djnoes.204 (Dan Jnoes, " in text and "is probably this person" in text
     assert env.store.case(case.case_id).status == "open"
+
+
+AFTER = datetime(2026, 3, 12, 11, 0, 0)  # (LATER is the day before DAY3)
+
+
+def _one_request_two_cases(tmp_path):
+    """Amy Jones requested at DFE (a date keyed a digit off); her record arrives at DFE and, as
+    another MIS id, at OTHER: a case at each offers the requested account."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[])
+    env.add_school(OTHER, students=[])
+    admin.add_account(
+        env.store, DFE, role="pupil", forename="Amy", surname="Jones", dob="2015-04-12",
+        operator="bob", now=DAY3,
+    )  # fmt: skip
+    env.set_students(DFE, [AMY])
+    env.set_students(OTHER, [dict(AMY, schoolId="9")])
+    env.sync(DAY3)
+    env.sync(DAY3, OTHER)
+    (here,), (there,) = env.store.cases(DFE, "open"), env.store.cases(OTHER, "open")
+    username = here.candidates[0]["username"]
+    assert [c["username"] for c in there.candidates] == [username]
+    return env, here, there, username
+
+
+def test_matching_an_account_its_own_school_has_linked_since_asks_first(tmp_path):
+    """The account was active, unlinked, at DFE when both cases opened; DFE's case then linked it
+    to Amy's record there. OTHER's match moved it off her without a word, DFE's case left
+    "resolved" with no account."""
+    env, here, there, username = _one_request_two_cases(tmp_path)
+    actions.resolve_case(env.store, here.case_id, operator="bob", now=AFTER, match=username)
+    with pytest.raises(NeedsConfirmation) as asked:
+        actions.resolve_case(env.store, there.case_id, operator="eve", now=AFTER, match=username)
+    assert f"since then it has been linked to MIS record 1 of {DFE}" in str(asked.value)
+    assert env.store.account(username).link_school == DFE
+    assert env.store.case(there.case_id).status == "open"
+
+
+def test_matching_an_account_restored_since_the_case_opened_asks_first(tmp_path):
+    """Amy's account unallocated when OTHER's case opened, an operator restored it at DFE since:
+    the match moved it away from there without a word."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, BOB])
+    env.add_school(OTHER, students=[])
+    env.sync(DAY3)
+    env.set_students(DFE, [BOB])
+    env.sync(DAY3)  # Amy left: her account unallocated
+    env.set_students(OTHER, [dict(AMY, schoolId="9")])
+    env.sync(DAY3, OTHER)
+    (case,) = env.store.cases(OTHER, "open")
+    username = case.candidates[0]["username"]
+    actions.restore_account(env.store, username, operator="bob", now=AFTER)
+    with pytest.raises(NeedsConfirmation) as asked:
+        actions.resolve_case(env.store, case.case_id, operator="eve", now=AFTER, match=username)
+    assert f"since then it is active at {DFE}" in str(asked.value)
+    assert env.store.account(username).school == DFE
+
+
+def test_two_requests_for_one_person_at_once_make_one_account(tmp_path, monkeypatch):
+    """Amy requested at two schools of the LA at the same moment: each request's look for her
+    elsewhere ran before the other's commit (outside the lock), and both made an account. The
+    look is made again under the lock: here the first look missed the other school's account,
+    as it does in the race."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[])
+    env.add_school(OTHER, students=[])
+    amy = dict(role="pupil", forename="Amy", surname="Jones", dob="2015-04-02", operator="bob")
+    first = admin.add_account(env.store, DFE, now=AFTER, **amy)
+    monkeypatch.setattr(admin, "same_person_elsewhere", lambda *a, **k: [])
+    monkeypatch.setattr(admin, "alike_active", lambda *a, **k: [])
+    with pytest.raises(NeedsConfirmation) as asked:
+        admin.add_account(env.store, OTHER, now=AFTER, **amy)
+    assert f"{first.username} (active at {DFE})" in str(asked.value)
+    assert not env.store.school_accounts(OTHER)
+    assert admin.add_account(env.store, OTHER, now=AFTER, force=True, **amy).school == OTHER

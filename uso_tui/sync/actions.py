@@ -17,7 +17,7 @@ from uso_tui.domain.names import normalise, permanent_upn, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
-from uso_tui.sync.apply import account_diff, event, stamp
+from uso_tui.sync.apply import account_diff, event, event_words, stamp
 from uso_tui.sync.checks import (
     RUNS_LOOKED_AT,
     back_since,
@@ -531,24 +531,44 @@ def _preview(
         is_candidate=cand is not None,
         differences=match_differences(rec, acc, case.school),
         refused=refused,
-        taken_since=_taken_since(store, cand, acc) if cand and not refused else None,
+        taken_since=(_taken_since(store, cand, acc, case) if cand and not refused else None),
     )
 
 
-def _taken_since(store: Store, cand: dict[str, Any], acc: Account) -> str | None:
+# History actions that link an account to a record (an operator's match or move, a run's
+# automatic link or relink, a non-MIS account given its record).
+LINKING = frozenset(("link", "move", "auto_link", "restore", "accept_record"))
+
+
+def _taken_since(
+    store: Store, cand: dict[str, Any], acc: Account, case: MatchCase | None = None
+) -> str | None:
     """What says a candidate is now a current pupil (or member of staff) of another school that
     it was not when the case was opened: linked since (another school's case matched it, a run
-    relinked it) to a record that school's latest export holds. Matching it moves it off that
-    person, so it is asked again rather than taken on the case's word (a mover whose old school
-    still lists them was so when the case opened, and is not asked twice)."""
-    if (cand.get("school"), cand.get("status", "active")) == (acc.school, acc.status):
+    relinked it) to a record that school's latest export holds, also where it was active before
+    (unlinked: a request, a restore); or active at a school since, unlinked (an operator restored
+    it). Matching it moves it off that person, so it is asked again rather than taken on the
+    case's word (a mover whose old school still lists them was so when the case opened, and is
+    not asked twice)."""
+    if acc.status != "active" or not acc.school:
         return None
-    if acc.status != "active" or acc.mis_id is None or not acc.link_school or not acc.link_report:
+    here, opened_at = (case.school, case.opened_at) if case is not None else (None, "")
+    moved = (cand.get("school"), cand.get("status", "active")) != (acc.school, acc.status)
+    was = cand.get("status", "active")
+    was_at = f" at {cand['school']}" if cand.get("school") else ""
+    if acc.mis_id is None or not acc.link_school or not acc.link_report:
+        if not moved or acc.school == here:  # (restored at the case's school: it stays there)
+            return None
+        return (
+            f"{acc.username} was {was}{was_at} when the case opened; since then it is active at "
+            f"{acc.school} ({event_words(acc)}): matching moves it away from there"
+        )
+    if not moved and not any(
+        h.get("action") in LINKING and (h.get("at") or "") > opened_at for h in acc.history
+    ):
         return None
     if acc.mis_id not in (latest_export_ids(store, acc.link_school, acc.link_report) or ()):
         return None
-    was = cand.get("status", "active")
-    was_at = f" at {cand['school']}" if cand.get("school") else ""
     return (
         f"{acc.username} was {was}{was_at} when the case opened; since then it has been linked "
         f"to MIS record {acc.mis_id} of {acc.link_school}, in its latest {acc.link_report} "

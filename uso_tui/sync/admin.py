@@ -412,14 +412,44 @@ def same_person_elsewhere(
     ]
 
 
-def restorable_hits(store: Store, hits: list[AccountHit]) -> list[AccountHit]:
+def restorable_hits(reader: Any, hits: list[AccountHit]) -> list[AccountHit]:
     """The unallocated accounts of `hits` that an operator may restore (not one whose creation
-    was undone: nobody's account)."""
+    was undone: nobody's account), as `reader` (a store, or a transaction) has them."""
     from uso_tui.sync.actions import restorable  # noqa: PLC0415
 
-    gone = [hit for hit in hits if hit.status == "unallocated"]
-    now = store.find_accounts([hit.username for hit in gone]) if gone else {}
-    return [hit for hit in gone if (acc := now.get(hit.username)) and restorable(acc)]
+    return [
+        hit
+        for hit in hits
+        if hit.status == "unallocated"
+        and (acc := reader.find_account(hit.username)) is not None
+        and restorable(acc)
+    ]
+
+
+def _second_account(found: list[AccountHit], gone: list[AccountHit]) -> NeedsConfirmation | None:
+    """Why add_account makes no account without force: the same person active at another school
+    (a mover keeps their account), or their unallocated account to restore (`gone`); None if
+    neither."""
+    active = [hit for hit in found if hit.status == "active"]
+    if active:
+        named = ", ".join(f"{hit.username} (active at {hit.school})" for hit in active[:3])
+        said = (
+            f"{named} has the same names and date of birth: if that is this person, they keep "
+            "that account when they move (their record's match case, or a run, brings it "
+            "here). Nothing made; --force makes a second account anyway"
+        )
+        return NeedsConfirmation(said, [said])
+    if gone:
+        # its record arriving would join the new account by itself (an unallocated one does not
+        # stop that): the person's own account left unused, a second one made
+        named = ", ".join(f"{hit.username} (unallocated, of {hit.home})" for hit in gone[:3])
+        said = (
+            f"{named} has the same names and date of birth: if that is this person, restore it "
+            f"(`uso-tui restore {gone[0].username}`) and they keep one account. Nothing made; "
+            "--force makes a second account anyway"
+        )
+        return NeedsConfirmation(said, [said])
+    return None
 
 
 def alike_active(
@@ -514,26 +544,9 @@ def add_account(
             )
             raise NeedsConfirmation(said, [said])
         found = same_person_elsewhere(store, dfe, role, forename, surname, dob)
-        active = [hit for hit in found if hit.status == "active"]
-        if active:
-            named = ", ".join(f"{hit.username} (active at {hit.school})" for hit in active[:3])
-            said = (
-                f"{named} has the same names and date of birth: if that is this person, they keep "
-                "that account when they move (their record's match case, or a run, brings it "
-                "here). Nothing made; --force makes a second account anyway"
-            )
-            raise NeedsConfirmation(said, [said])
-        gone = restorable_hits(store, found)
-        if gone:
-            # its record arriving would join the new account by itself (an unallocated one
-            # does not stop that): the person's own account left unused, a second one made
-            named = ", ".join(f"{hit.username} (unallocated, of {hit.home})" for hit in gone[:3])
-            said = (
-                f"{named} has the same names and date of birth: if that is this person, restore "
-                f"it (`uso-tui restore {gone[0].username}`) and they keep one account. Nothing "
-                "made; --force makes a second account anyway"
-            )
-            raise NeedsConfirmation(said, [said])
+        refused = _second_account(found, restorable_hits(store, found))
+        if refused is not None:
+            raise refused
         alike = alike_active(
             store, dfe, role, forename, surname, dob, {hit.username for hit in found}
         )
@@ -564,6 +577,18 @@ def add_account(
                     f"{existing.username} already exists at {dfe} for {role} "
                     f"{existing.forename} {existing.surname} born {dob}"
                 )
+        if not force:
+            # asked again under the lock: the same request at another school (or a run there)
+            # may have made the person an account since the look above
+            key = (normalise(forename), normalise(surname), dob)
+            found = [
+                hit
+                for hit in tx.find_people(role, set(), {key})
+                if hit.school != dfe and same_person(hit, role, forename, surname, dob)
+            ]
+            refused = _second_account(found, restorable_hits(tx, found))
+            if refused is not None:
+                raise refused
         username = tx.new_username(forename, surname, la_of(dfe))
         account = Account(
             username=username,
