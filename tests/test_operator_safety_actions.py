@@ -724,17 +724,76 @@ def test_matching_an_account_restored_since_the_case_opened_asks_first(tmp_path)
 def test_two_requests_for_one_person_at_once_make_one_account(tmp_path, monkeypatch):
     """Amy requested at two schools of the LA at the same moment: each request's look for her
     elsewhere ran before the other's commit (outside the lock), and both made an account. The
-    look is made again under the lock: here the first look missed the other school's account,
-    as it does in the race."""
+    look is made again under the lock: here the other school's request commits while this one
+    looks, as in the race."""
     env = Env(tmp_path / "store")
     env.add_school(students=[])
     env.add_school(OTHER, students=[])
     amy = dict(role="pupil", forename="Amy", surname="Jones", dob="2015-04-02", operator="bob")
-    first = admin.add_account(env.store, DFE, now=AFTER, **amy)
-    monkeypatch.setattr(admin, "same_person_elsewhere", lambda *a, **k: [])
+    looked = admin.same_person_elsewhere
+
+    def other_request_commits_meanwhile(*args, **kw):
+        found = looked(*args, **kw)
+        with env.store.transaction("alice") as tx:
+            username = tx.new_username("Amy", "Jones", "204")
+            tx.put_account(acc(username, "Amy", "Jones", "2015-04-02", school=DFE))
+        return found
+
+    monkeypatch.setattr(admin, "same_person_elsewhere", other_request_commits_meanwhile)
     monkeypatch.setattr(admin, "alike_active", lambda *a, **k: [])
     with pytest.raises(NeedsConfirmation) as asked:
         admin.add_account(env.store, OTHER, now=AFTER, **amy)
-    assert f"{first.username} (active at {DFE})" in str(asked.value)
+    assert f"ajones.204 (active at {DFE})" in str(asked.value)
     assert not env.store.school_accounts(OTHER)
-    assert admin.add_account(env.store, OTHER, now=AFTER, force=True, **amy).school == OTHER
+
+
+LATER2 = datetime(2026, 3, 12, 12, 0, 0)
+
+
+def test_a_match_undone_and_made_again_is_not_asked_about(tmp_path):
+    """Amy's account, linked at DFE when OTHER's case opened, matched there, undone, matched
+    again: asked "linked since" (the case's own undone move counted), though she had been linked
+    at DFE all along."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, BOB])
+    env.add_school(OTHER, students=[])
+    env.sync(DAY3)
+    env.set_students(OTHER, [dict(AMY, schoolId="9")])
+    env.sync(DAY3, OTHER)
+    (case,) = env.store.cases(OTHER, "open")
+    username = case.candidates[0]["username"]
+    actions.resolve_case(env.store, case.case_id, operator="eve", now=AFTER, match=username)
+    actions.undo_decision(env.store, case.case_id, operator="eve", now=AFTER)
+    acc = env.store.account(username)
+    assert (acc.school, acc.link_school) == (DFE, DFE)
+    actions.resolve_case(env.store, case.case_id, operator="eve", now=LATER2, match=username)
+    assert env.store.account(username).school == OTHER
+
+
+def test_a_case_refreshed_since_the_candidate_moved_is_not_asked_about_it(tmp_path):
+    """A run refreshed OTHER's case after a third school's case took the account: the refreshed
+    row showed it there, and the match still asked, saying where it "was when the case opened"
+    wrongly."""
+    THIRD = "204-3212"  # noqa: N806
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, BOB])
+    env.add_school(OTHER, students=[])
+    env.add_school(THIRD, students=[])
+    env.sync(DAY3)
+    env.set_students(OTHER, [dict(AMY, schoolId="9")])
+    env.sync(DAY3, OTHER)
+    env.set_students(THIRD, [dict(AMY, schoolId="8")])
+    env.sync(DAY3, THIRD)
+    (case_o,) = env.store.cases(OTHER, "open")
+    (case_t,) = env.store.cases(THIRD, "open")
+    u = case_o.candidates[0]["username"]
+    actions.resolve_case(env.store, case_t.case_id, operator="eve", now=AFTER, match=u, force=True)
+    # OTHER's record changes: its case is refreshed, candidates sought again
+    env.set_students(OTHER, [dict(AMY, schoolId="9", preferredName="Ames")])
+    env.sync(datetime(2026, 3, 12, 12, 0, 0), OTHER)
+    c = env.store.case(case_o.case_id)
+    assert c.refreshed_at and [x["school"] for x in c.candidates] == [THIRD]
+    actions.resolve_case(
+        env.store, c.case_id, operator="eve", now=datetime(2026, 3, 12, 13, 0), match=u
+    )
+    assert env.store.account(u).school == OTHER

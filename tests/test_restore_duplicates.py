@@ -106,7 +106,12 @@ def test_a_request_beside_the_persons_unallocated_account_asks_to_restore_it(sto
     with pytest.raises(NeedsConfirmation) as refused:
         add_account(store, VALE, now=NOW, **ask)
     said = str(refused.value)
-    assert "asmith.204 (unallocated, of 204-" in said and "uso-tui restore asmith.204" in said
+    assert f"asmith.204 (unallocated, of {HILL})" in said
+    # she left Hill: her record at Vale brings the account in a case (a restore puts it at Hill)
+    assert "match case here offers asmith.204" in said and f"back at {HILL}" in said
+    with pytest.raises(NeedsConfirmation) as refused:  # requested back at Hill: restore it
+        add_account(store, HILL, now=NOW, **ask)
+    assert "restore it (`uso-tui restore asmith.204`)" in str(refused.value)
     assert not [a for a in store.school_accounts(VALE) if a.surname == "Smith"]
     made = add_account(store, VALE, now=NOW, force=True, **ask)
     assert made.username != "asmith.204" and made.school == VALE

@@ -763,3 +763,18 @@ def test_run_due_refuses_an_empty_at(env, capsys):
     args = ["--data-dir", str(env.store.root), "run-due", "--at", ""]
     assert main(args, clock=lambda: datetime(2026, 3, 10, 6, 30)) == 2
     assert "bad --at ''" in capsys.readouterr().err
+
+
+async def test_a_catch_up_runs_a_school_whose_later_run_failed(env):
+    """A catch-up at yesterday noon for a school that has not run since yesterday's daily time:
+    its failed run this morning put it off (a retry wait from a later failure), so it never
+    ran for that day."""
+    env.sim.set_switches(DFE, reject_credentials=True)
+    (failed,) = [r for r in await due(env, datetime(2026, 3, 11, 6, 30)) if r.run.school == DFE]
+    assert failed.run.status == "failed"
+    env.sim.set_switches(DFE, reject_credentials=False)
+    async with env.client() as client:
+        late = await run_due(
+            env.store, datetime(2026, 3, 10, 12, 0), client=client, clock=datetime(2026, 3, 11, 10)
+        )
+    assert DFE in {r.run.school for r in late if r.run.status == "succeeded"}

@@ -490,7 +490,7 @@ async def test_request_account_lists_the_same_person_elsewhere_a_line_each(demo)
         text = screen_text(app)
         # a mover keeps their account: asked as `account add` refuses it without --force, and
         # the `y` typed with the form (by habit) creates nothing
-        assert "Create a second account?" in text and "a mover? match them" in text
+        assert "Create a second account?" in text and "(the same person? match their" in text
         assert "\u240a" not in text
         for username, school in ((acc.username, other), (again.username, third)):
             line = next(line for line in text.splitlines() if f"{username}  " in line)

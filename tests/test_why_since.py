@@ -299,6 +299,10 @@ def test_a_leaver_gone_from_a_held_export_is_said_to_be_held(env):
     lines = not_found(env.store, "bob smith")
     said = next(line for line in lines if line.startswith(f"{bob}:"))
     assert f"run {held.run_id} is held" in said and f"--except {bob}" in said
+    # still said after a retry of the school failed: the held run still waits
+    env.sim.set_switches(DFE, fail_next=50, fail_status=500)
+    assert env.sync(LATER).status == "failed"
+    assert any(line.startswith(f"{bob}: ") for line in not_found(env.store, "bob smith"))
 
 
 def test_a_record_whose_account_moved_to_another_school_does_not_name_it_as_its_own(tmp_path):

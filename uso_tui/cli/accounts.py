@@ -165,7 +165,10 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
         if hit.status == "active":
             then = f"they now have two accounts (`uso-tui duplicates {dfe}` lists the pair)"
         else:
-            then = f"restoring {hit.username} would have kept them to one account"
+            then = (
+                f"matching their record to {hit.username} (or restoring it) would have kept "
+                "them to one account"
+            )
         ctx.note(
             f"note: {hit.username} ({where}) has the same "
             f"names and date of birth: if that is this person, {then}"

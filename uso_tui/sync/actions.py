@@ -536,8 +536,19 @@ def _preview(
 
 
 # History actions that link an account to a record (an operator's match or move, a run's
-# automatic link or relink, a non-MIS account given its record).
-LINKING = frozenset(("link", "move", "auto_link", "restore", "accept_record"))
+# automatic link or relink); an `undo_...` puts back what one did.
+LINKING = frozenset(("link", "move", "auto_link", "restore"))
+
+
+def _linked_since(acc: Account, since: str) -> bool:
+    """Whether the account's link was made after `since` (the latest of the linking and undoing
+    entries after it links: a match undone since leaves the link it had before)."""
+    last = None
+    for entry in acc.history:
+        action = entry.get("action") or ""
+        if (entry.get("at") or "") > since and (action in LINKING or action.startswith("undo_")):
+            last = action
+    return last in LINKING
 
 
 def _taken_since(
@@ -552,7 +563,10 @@ def _taken_since(
     not asked twice)."""
     if acc.status != "active" or not acc.school:
         return None
-    here, opened_at = (case.school, case.opened_at) if case is not None else (None, "")
+    # (a run that refreshed the case sought its candidates again: as they were then)
+    here, since = (
+        (case.school, max(case.opened_at, case.refreshed_at or "")) if case else (None, "")
+    )
     moved = (cand.get("school"), cand.get("status", "active")) != (acc.school, acc.status)
     was = cand.get("status", "active")
     was_at = f" at {cand['school']}" if cand.get("school") else ""
@@ -563,9 +577,7 @@ def _taken_since(
             f"{acc.username} was {was}{was_at} when the case opened; since then it is active at "
             f"{acc.school} ({event_words(acc)}): matching moves it away from there"
         )
-    if not moved and not any(
-        h.get("action") in LINKING and (h.get("at") or "") > opened_at for h in acc.history
-    ):
+    if not moved and not _linked_since(acc, since):
         return None
     if acc.mis_id not in (latest_export_ids(store, acc.link_school, acc.link_report) or ()):
         return None
@@ -850,8 +862,17 @@ def probable_holders(
         if cand.get("score", 0) < CREATE_GUARD or cand.get("username") in named:
             continue
         acc = store.find_account(cand["username"])
-        if acc is not None and acc.status == "active" and acc.school == case.school:
-            out.append((acc, int(cand["score"])))
+        if acc is None or acc.status != "active" or acc.school != case.school:
+            continue
+        rec_id = case.record.get("mis_id")
+        if (
+            acc.mis_id is not None
+            and acc.mis_id != rec_id
+            and acc.link_school == case.school
+            and acc.mis_id in (latest_export_ids(store, case.school, acc.link_report or "") or ())
+        ):
+            continue  # linked since to another record the school still sends: another person's
+        out.append((acc, int(cand["score"])))
     return out
 
 

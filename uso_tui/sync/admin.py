@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -426,10 +427,12 @@ def restorable_hits(reader: Any, hits: list[AccountHit]) -> list[AccountHit]:
     ]
 
 
-def _second_account(found: list[AccountHit], gone: list[AccountHit]) -> NeedsConfirmation | None:
-    """Why add_account makes no account without force: the same person active at another school
-    (a mover keeps their account), or their unallocated account to restore (`gone`); None if
-    neither."""
+def _second_account(
+    dfe: str, found: list[AccountHit], gone: list[AccountHit]
+) -> NeedsConfirmation | None:
+    """Why add_account makes no account at `dfe` without force: the same person active at
+    another school (a mover keeps their account), or their unallocated account (`gone`: restored
+    if it was this school's, else matched to their record when it arrives); None if neither."""
     active = [hit for hit in found if hit.status == "active"]
     if active:
         named = ", ".join(f"{hit.username} (active at {hit.school})" for hit in active[:3])
@@ -442,11 +445,17 @@ def _second_account(found: list[AccountHit], gone: list[AccountHit]) -> NeedsCon
     if gone:
         # its record arriving would join the new account by itself (an unallocated one does not
         # stop that): the person's own account left unused, a second one made
+        first = gone[0]
         named = ", ".join(f"{hit.username} (unallocated, of {hit.home})" for hit in gone[:3])
+        keep = (
+            f"restore it (`uso-tui restore {first.username}`) and they keep one account"
+            if first.home == dfe
+            else f"their record's match case here offers {first.username} when it arrives, and "
+            f"matching moves it here (a restore would put it back at {first.home})"
+        )
         said = (
-            f"{named} has the same names and date of birth: if that is this person, restore it "
-            f"(`uso-tui restore {gone[0].username}`) and they keep one account. Nothing made; "
-            "--force makes a second account anyway"
+            f"{named} has the same names and date of birth: if that is this person, {keep}. "
+            "Nothing made; --force makes a second account anyway"
         )
         return NeedsConfirmation(said, [said])
     return None
@@ -543,8 +552,9 @@ def add_account(
                 "the account anyway"
             )
             raise NeedsConfirmation(said, [said])
+        looked_at = time.monotonic()  # the look under the lock reads what changed since
         found = same_person_elsewhere(store, dfe, role, forename, surname, dob)
-        refused = _second_account(found, restorable_hits(store, found))
+        refused = _second_account(dfe, found, restorable_hits(store, found))
         if refused is not None:
             raise refused
         alike = alike_active(
@@ -583,10 +593,10 @@ def add_account(
             key = (normalise(forename), normalise(surname), dob)
             found = [
                 hit
-                for hit in tx.find_people(role, set(), {key})
+                for hit in tx.find_people(role, set(), {key}, changed_after=looked_at)
                 if hit.school != dfe and same_person(hit, role, forename, surname, dob)
             ]
-            refused = _second_account(found, restorable_hits(tx, found))
+            refused = _second_account(dfe, found, restorable_hits(tx, found))
             if refused is not None:
                 raise refused
         username = tx.new_username(forename, surname, la_of(dfe))

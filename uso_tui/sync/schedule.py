@@ -94,11 +94,12 @@ def _failed_since_due(
     """The school's scheduled runs that failed since its latest daily time (_slot), when no
     scheduled run has succeeded since (run times later than CLOCK_SLACK from now, or from
     `clock` when that is later, are not believed); None when that time has not come or the
-    school has run since. A run made after `now` but before `clock` (`run-due --at` yesterday,
-    a catch-up) is a real run since that daily time: the school is not run again for it."""
-    latest = iso(max(now, clock or now) + CLOCK_SLACK)
+    school has run since. A run that succeeded after `now` but before `clock` (`run-due --at`
+    yesterday, a catch-up) is a real run since that daily time: the school is not run again
+    for it; one that failed then is a later day's, which does not put off the catch-up."""
+    latest = iso(now + CLOCK_SLACK)
     last = school.last_scheduled_success_at
-    if last and last > latest:
+    if last and last > iso(max(now, clock or now) + CLOCK_SLACK):
         last = None
     due = _slot(school, now)
     if due is None:

@@ -97,7 +97,7 @@ class WhyHit:
         if outcome == "invalid":
             return f"rejected: {self.reason}"
         if outcome == "excluded" and self.since:
-            return f"excluded by the run; {self.since}"
+            return f"excluded; {self.since}"
         if outcome == "excluded":
             return (
                 f"excluded by entry {self.exclusion_id if self.exclusion_id is not None else '?'}"
@@ -434,7 +434,7 @@ def _failed_since(store: Store, hits: list[WhyHit]) -> None:
     latest: dict[str, Run | None] = {}
     for hit in hits:
         if hit.school not in latest:
-            runs = store.runs(hit.school, limit=1)
+            runs = store.runs(hit.school, limit=HELD_LOOKBACK)
             latest[hit.school] = runs[0] if runs else None
         run = latest[hit.school]
         if run is not None and run.status == "failed" and run.run_id != hit.run_id:
@@ -555,6 +555,9 @@ def not_found(store: Store, text: str) -> list[str]:
     ]
 
 
+HELD_LOOKBACK = 30  # runs of a school read back for the held run its failed retries followed
+
+
 def _held_leavers(store: Store, hits: list[Any]) -> list[str]:
     """The active accounts found whose unallocation a held run of their school waits to confirm
     (their record is gone from its export: no record of theirs is found)."""
@@ -564,8 +567,11 @@ def _held_leavers(store: Store, hits: list[Any]) -> list[str]:
         if hit.status != "active" or not hit.school:
             continue
         if hit.school not in latest:
-            runs = store.runs(hit.school, limit=1)
-            latest[hit.school] = runs[0] if runs else None
+            # the school's latest run that ran (a held run still waits after a retry failed)
+            runs = store.runs(hit.school, limit=HELD_LOOKBACK)
+            latest[hit.school] = next(
+                (r for r in runs if r.status not in ("running", "failed", "cancelled")), None
+            )
         run = latest[hit.school]
         if run is None or run.shown_status() != "held" or hit.username not in run.held_usernames:
             continue

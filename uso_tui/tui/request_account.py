@@ -92,7 +92,8 @@ def made_note(request: Request) -> str:
         gone = request.restorable[0].username
         return (
             f"{gone} (unallocated) has the same names and date of birth: if that is this "
-            f"person, restoring {gone} would have kept them to one account"
+            f"person, matching their record to {gone} (or restoring it) would have kept them "
+            "to one account"
         )
     waiting = [r for r in request.in_export if r.get("outcome") == "needs_matching"]
     if waiting:
@@ -125,8 +126,8 @@ def request_text(request: Request, dfe: str) -> Text:
     out.append("the record arrives with the same details.\n")
     out.append_text(
         accounts_list(
-            "The same names and date of birth elsewhere (a mover? match them; unallocated? "
-            "restore it, instead):",
+            "The same names and date of birth elsewhere (the same person? match their record "
+            "to it, or restore it, instead):",
             request.elsewhere,
         )
     )
