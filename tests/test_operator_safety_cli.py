@@ -245,3 +245,19 @@ def test_resolve_exclude_warns_of_an_account_that_is_probably_the_person(cli, si
     res = cli.ok("resolve", case["case_id"], "--exclude")
     assert "warning: djnoes.204 (Dan Jnoes, " in res.err and "probably this person" in res.err
     assert f"active at {DFE}: the exclusion leaves it as it is" in res.err
+
+
+def test_an_option_given_twice_is_refused(cli, sim):
+    """`sync --report staff --report students` ran the students only: the last one won."""
+    add(cli, sim, DFE, [AMY])
+    refused(
+        cli,
+        "sync",
+        DFE,
+        "--report",
+        "staff",
+        "--report",
+        "students",
+        says="--report is given twice",
+    )
+    refused(cli, "accounts", "--search", "amy", "--search=bo", says="--search is given twice")

@@ -70,6 +70,8 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self.register("action", "store", _StoreOnce)
+        self.register("action", None, _StoreOnce)
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201
         if self.prog == PROG:  # the top parser sees the whole command line first
@@ -78,6 +80,18 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {_redacted(message)} (see {self.prog} --help)")
+
+
+class _StoreOnce(argparse._StoreAction):
+    """An option's value, given once: `--report staff --report students` ran the students only
+    (the last one given won, without a word)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        given = namespace.__dict__.setdefault("_given_options", set())
+        if option_string is not None and self.dest in given:
+            parser.error(f"{option_string} is given twice: give it once")
+        given.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
 
 
 _OPTION_NAME = re.compile(r"--[A-Za-z][A-Za-z0-9-]{0,40}|-h")  # every option is long but -h
