@@ -657,12 +657,13 @@ async def test_the_queue_names_the_account_probably_the_person_before_excluding(
     await sync(env, now=DAY3)
     (case,) = env.store.cases(DFE, "open")
     async with started(env.store, "matching", DFE) as (app, pilot):
-        burst(app, "x")
+        burst(app, "x", "y")  # the y typed with the x answers no question naming an account
         await settle(pilot, 4)
         assert isinstance(app.screen, Confirm)
         text = " ".join(screen_text(app).split())
         assert "djnoes.204 (Dan Jnoes, " in text and "is probably this person" in text
     assert env.store.case(case.case_id).status == "open"
+    assert not env.store.exclusions(DFE)
 
 
 AFTER = datetime(2026, 3, 12, 11, 0, 0)  # (LATER is the day before DAY3)
@@ -797,3 +798,30 @@ def test_a_case_refreshed_since_the_candidate_moved_is_not_asked_about_it(tmp_pa
         env.store, c.case_id, operator="eve", now=datetime(2026, 3, 12, 13, 0), match=u
     )
     assert env.store.account(u).school == OTHER
+
+
+async def test_the_queue_asks_before_moving_an_account_restored_since_and_names_where(tmp_path):
+    """The question's title said "Move ajones.204 from None?" of an account restored since the
+    case opened (a restored account has no link)."""
+    from tui_helpers import burst, screen_text, settle, started
+
+    from uso_tui.tui.widgets import Confirm
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, BOB])
+    env.add_school(OTHER, students=[])
+    await sync(env, now=DAY3)
+    env.set_students(DFE, [BOB])
+    await sync(env, now=DAY3)  # Amy left: her account unallocated
+    env.set_students(OTHER, [dict(AMY, schoolId="9")])
+    await sync(env, dfe=OTHER, now=DAY3)
+    (case,) = env.store.cases(OTHER, "open")
+    username = case.candidates[0]["username"]
+    actions.restore_account(env.store, username, operator="bob", now=AFTER)
+    async with started(env.store, "matching", OTHER) as (app, pilot):
+        burst(app, "m", "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        text = " ".join(screen_text(app).split())
+        assert f"Move {username} from {DFE}?" in text and "since then it is active" in text
+    assert env.store.case(case.case_id).status == "open"

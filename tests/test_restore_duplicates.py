@@ -132,7 +132,8 @@ async def test_the_request_form_asks_before_a_second_account_beside_an_unallocat
         burst(app, "r", *"Amy", "enter", *"Smith", "enter", *"04/05/2013", "enter", "y")
         await settle(pilot, 4)
         text = screen_text(app)
-        assert "Create a second account?" in text and "asmith.204" in text
+        assert "Create a second account?" in text and f"asmith.204  of {HILL}" in text
+        assert "comes here with their record's match case" in " ".join(text.split())
         assert not [a for a in store.school_accounts(VALE) if a.surname == "Smith"]
         await press(pilot, "F")
         await settle(pilot, 4)

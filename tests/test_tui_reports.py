@@ -385,3 +385,23 @@ def test_how_long_ago_counts_the_time_passed_across_a_clock_change(london, then,
     from uso_tui.tui.format import ago
 
     assert ago(then, now) == said
+
+
+async def test_a_why_search_that_fails_leaves_no_rows_of_the_search_before(env, monkeypatch):
+    """A search that failed (a corrupt school file) kept the rows of the one before under the new
+    text, as if they were its answer."""
+    import uso_tui.sync.why as why_module
+
+    async with started(env.store, "why", size=(100, 30), notifications=True) as (app, pilot):
+        burst(app, *"amy", "enter")
+        await settle(pilot, 4)
+        assert "Amy" in screen_text(app)
+
+        def broken(*args, **kw):
+            raise OSError("the store is unreadable")
+
+        monkeypatch.setattr(why_module, "why", broken)
+        burst(app, "slash", "backspace", "backspace", "backspace", *"cat", "enter")
+        await settle(pilot, 4)
+        text = screen_text(app)
+        assert "Amy" not in text and "the search failed" in text

@@ -205,7 +205,9 @@ def accounts_list(heading: str, hits: Iterable[object], style: str = "bold yello
         out.append(f"\n{heading}\n")
         for hit in hits:
             username, school = getattr(hit, "username", ""), getattr(hit, "school", None)
-            line = f"  {username}  {school or '-'}  {getattr(hit, 'status', '')}"
+            home = getattr(hit, "home", None)  # an unallocated account's: where it was
+            where = school or (f"of {home}" if home else "-")
+            line = f"  {username}  {where}  {getattr(hit, 'status', '')}"
             out.append_text(plain(line, style))
             out.append("\n")
     return out

@@ -131,6 +131,19 @@ def request_text(request: Request, dfe: str) -> Text:
             request.elsewhere,
         )
     )
+    if request.restorable:
+        gone = request.restorable[0]
+        out.append_text(
+            plain(
+                f"{gone.username} was this school's: restore it instead (Bulk results, "
+                "Unallocated, r), and they keep one account."
+                if gone.home == dfe
+                else f"{gone.username} comes here with their record's match case when it "
+                f"arrives (a restore would put it back at {gone.home}).",
+                "bold yellow",
+            )
+        )
+        out.append("\n")
     if request.excluded is not None:
         out.append("\n")  # (plain() would show a line break inside it as a symbol)
         out.append_text(

@@ -532,7 +532,7 @@ class MatchingScreen(ExportsCsv):
         title = (
             f"Match to {acc.username}, not a candidate?"
             if not seen.is_candidate
-            else f"Move {acc.username} from {acc.link_school}?"
+            else f"Move {acc.username} from {acc.link_school or acc.school}?"
             if seen.taken_since
             else f"Match to {acc.username}?"
         )
@@ -628,6 +628,8 @@ class MatchingScreen(ExportsCsv):
             self.app.push_screen(ExcludeAsk(who, case.school, has), chosen)
             self.keys_go()
             return
+        if probable:  # a `y` typed with the `x` was for no question naming an account
+            self.app.drop_typed_ahead("the question names an account probably the person's")
         body = Text("Add ", end="")
         body.append_text(plain(f"{rec.forename or ''} {rec.surname or ''}".strip(), "bold"))
         body.append(

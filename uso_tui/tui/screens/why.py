@@ -131,9 +131,15 @@ class WhyScreen(ListScreen):
         from uso_tui.sync.why import not_found, unallocated_besides, why  # noqa: PLC0415
 
         today = self.app.clock().date().isoformat()
-        hits = why(self.store, text, today=today) if text else []
-        said = not_found(self.store, text) if text and not hits else []
-        also = unallocated_besides(self.store, text, hits) if hits else []
+        try:
+            hits = why(self.store, text, today=today) if text else []
+            said = not_found(self.store, text) if text and not hits else []
+            also = unallocated_besides(self.store, text, hits) if hits else []
+        except Exception:
+            # the rows of the search before are not this one's: none shown (the failure is said)
+            failed = ["the search failed (its message says why): nothing found is shown"]
+            self.app.call_from_thread(self._show, text, [], failed, [])
+            raise
         self.app.call_from_thread(self._show, text, hits, said, also)
 
     def _show(self, text: str, hits: list[WhyHit], said: list[str], also: list[str]) -> None:
