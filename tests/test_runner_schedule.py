@@ -639,6 +639,27 @@ def test_a_worker_ends_when_the_process_that_commits_is_gone():
     assert done.returncode == 1
 
 
+def test_a_worker_whose_parent_dies_before_handing_out_work_ends(tmp_path):
+    """A run-due killed before it handed its workers anything left them waiting for it for ever
+    (the parent was watched only once the work came)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, os, queue\n"
+        "from uso_tui.store import open_store\n"
+        "from uso_tui.sync.worker_processes import _fetch_plan_commit\n"
+        f"store = open_store({str(tmp_path / 'store')!r})\n"
+        "nothing = queue.Queue()  # the parent never hands out work\n"
+        "asyncio.run(_fetch_plan_commit(store, None, nothing, nothing, 4, queue.Queue(),\n"
+        "                               os.getppid() + 1))\n"  # as if the parent had changed
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], timeout=60, check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 1 and not done.stderr, done.stderr
+
+
 async def test_a_newcomer_at_schools_of_two_las_in_one_commit_gets_one_account(env, monkeypatch):
     """The daily run commits the schools it has planned together, in one transaction: a new
     person planned at schools of two local authorities gets one account, and a case at the

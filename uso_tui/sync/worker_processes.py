@@ -310,7 +310,9 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue) -
             # freeing a replaced file waits on the disk: not in the event loop's thread
             with store.freeing_in_background():
                 asyncio.run(
-                    _fetch_plan_commit(store, job, start, work, max_connections, results_queue)
+                    _fetch_plan_commit(
+                        store, job, start, work, max_connections, results_queue, parent
+                    )
                 )
         code = 0
     except Exception as exc:  # (an interrupt ends it quietly, as the parent's does)
@@ -378,12 +380,15 @@ class _Committer:
 
 
 async def _fetch_plan_commit(
-    store: Store, job: _RunDueJob, start, work, max_connections: int, results_queue
+    store: Store, job: _RunDueJob, start, work, max_connections: int, results_queue, parent: int
 ) -> None:
     from uso_tui.config import iris_bounds  # noqa: PLC0415
     from uso_tui.iris.client import IrisClient  # noqa: PLC0415
     from uso_tui.sync.batch import fetch_and_plan  # noqa: PLC0415
 
+    # watched from the start: a parent killed before it hands out any work would otherwise
+    # leave this process waiting for it for ever (`parent` as it was when this one was made)
+    watch = asyncio.create_task(_watch_parent(parent))
     store.expect_many_finds()  # a look per school planned; read while the parent claims
     shared = await asyncio.to_thread(start.get)  # the usernames of the LAs shared with others
     if shared is None:  # the claim failed
@@ -393,7 +398,6 @@ async def _fetch_plan_commit(
     committer = _Committer(store, job, pools, results_queue, shared)
     sem = asyncio.Semaphore(job.max_schools)
     room = asyncio.Event()
-    watch = asyncio.create_task(_watch_parent(os.getppid()))
     tasks: set[asyncio.Task] = set()
     async with IrisClient(
         allowed_hosts=store.allowed_mis_hosts(),
