@@ -77,14 +77,8 @@ def test_a_failed_run_since_is_named(env):
 def test_a_case_an_undo_closed_does_not_say_it_waits(tmp_path):
     # Dee comes back under a new MIS id: her account (unallocated as she left) is a candidate, so
     # the run opens a case; undoing that run closes it.
-    env = Env(tmp_path / "store")
-    env.add_school(students=[AMY, BOB, CAT, DEE], hold_percent=100.0, hold_min=100)
-    env.sync(DAY1)
-    env.set_students(DFE, [AMY, BOB, CAT])
-    env.sync(DAY2)
-    env.set_students(DFE, [AMY, BOB, CAT, {**DEE, "schoolId": "66"}])
-    opened = env.sync(LATER)
-    assert env.store.cases(DFE, "open")
+    env, case = _case_for_dee(tmp_path)
+    opened = env.store.runs(DFE, limit=1)[0]
     undo_run(env.store, opened.run_id, operator="desk", now=datetime(2026, 3, 11, 11, 0, 0))
     hits = [h for h in why(env.store, "dee kaur") if h.mis_id == "66"]
     assert hits and all("closed since" in h.summary for h in hits)
