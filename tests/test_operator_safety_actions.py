@@ -3,6 +3,7 @@ store against the IRIS simulator's in-process transport."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import pytest
@@ -695,6 +696,9 @@ def test_matching_an_account_its_own_school_has_linked_since_asks_first(tmp_path
     "resolved" with no account."""
     env, here, there, username = _one_request_two_cases(tmp_path)
     actions.resolve_case(env.store, here.case_id, operator="bob", now=AFTER, match=username)
+    # a run refreshed OTHER's case since, its record only (its candidates kept as they were)
+    with env.store.transaction("run") as txn:
+        txn.put_case(dataclasses.replace(there, refreshed_at="2026-03-12T11:30:00"))
     with pytest.raises(NeedsConfirmation) as asked:
         actions.resolve_case(env.store, there.case_id, operator="eve", now=AFTER, match=username)
     assert f"since then it has been linked to MIS record 1 of {DFE}" in str(asked.value)
@@ -825,3 +829,24 @@ async def test_the_queue_asks_before_moving_an_account_restored_since_and_names_
         text = " ".join(screen_text(app).split())
         assert f"Move {username} from {DFE}?" in text and "since then it is active" in text
     assert env.store.case(case.case_id).status == "open"
+
+
+def test_an_undo_of_a_runs_unallocation_is_no_undo_of_the_link_before_it():
+    """Linked at its school since the case opened, then unallocated by a bad export whose run an
+    admin undid: the undo of the unallocation counted as undoing the link, and the account was
+    moved off its pupil without a question."""
+    from uso_tui.sync.actions import _linked_since
+
+    def history(*actions_at):
+        entries = [{"at": at, "action": action} for action, at in actions_at]
+        return dataclasses.replace(acc("ajones.204", "Amy", "Jones", "2015-04-02"), history=entries)
+
+    opened = "2026-03-12T09:30:00"
+    assert _linked_since(history(("link", "2026-03-12T10:00:00")), opened)
+    linked = ("link", "2026-03-12T10:00:00")
+    assert _linked_since(history(linked, ("undo_unallocate", "2026-03-12T11:00:00")), opened)
+    assert _linked_since(history(("auto_link", "2026-03-12T10:00:00"),
+                                 ("undo_update", "2026-03-12T11:00:00")), opened)  # fmt: skip
+    assert not _linked_since(history(("move", "2026-03-12T10:00:00"),
+                                     ("undo_match", "2026-03-12T11:00:00")), opened)  # fmt: skip
+    assert not _linked_since(history(("link", "2026-03-12T09:00:00")), opened)

@@ -315,6 +315,9 @@ class MatchCase(_Record):
     # When and why a run last gave the open case new candidates or a new record (sync.plan)
     refreshed_at: str | None = None
     refreshed: str | None = None
+    # When a run last gave it new candidates (None: as the case opened): each candidate's
+    # school and status are as of then
+    sought_at: str | None = None
     decision: str | None = None  # "match:<username>" | "create:<username>" | "exclude" | "skip"
     decided_by: str | None = None
     decided_at: str | None = None

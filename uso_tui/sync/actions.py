@@ -536,17 +536,19 @@ def _preview(
 
 
 # History actions that link an account to a record (an operator's match or move, a run's
-# automatic link or relink); an `undo_...` puts back what one did.
+# automatic link or relink), and the undos that put back the link one of them replaced (an
+# undo of a run's unallocation or update leaves its link as it was).
 LINKING = frozenset(("link", "move", "auto_link", "restore"))
+UNLINKING = frozenset(f"undo_{action}" for action in (*LINKING, "match"))
 
 
 def _linked_since(acc: Account, since: str) -> bool:
-    """Whether the account's link was made after `since` (the latest of the linking and undoing
-    entries after it links: a match undone since leaves the link it had before)."""
+    """Whether the account's link was made after `since` (the latest of the linking entries and
+    their undos after it links: a match undone since leaves the link it had before)."""
     last = None
     for entry in acc.history:
         action = entry.get("action") or ""
-        if (entry.get("at") or "") > since and (action in LINKING or action.startswith("undo_")):
+        if (entry.get("at") or "") > since and (action in LINKING or action in UNLINKING):
             last = action
     return last in LINKING
 
@@ -563,10 +565,8 @@ def _taken_since(
     not asked twice)."""
     if acc.status != "active" or not acc.school:
         return None
-    # (a run that refreshed the case sought its candidates again: as they were then)
-    here, since = (
-        (case.school, max(case.opened_at, case.refreshed_at or "")) if case else (None, "")
-    )
+    # (a run that gave the case new candidates sought them again: as they were then)
+    here, since = (case.school, max(case.opened_at, case.sought_at or "")) if case else (None, "")
     moved = (cand.get("school"), cand.get("status", "active")) != (acc.school, acc.status)
     was = cand.get("status", "active")
     was_at = f" at {cand['school']}" if cand.get("school") else ""

@@ -445,7 +445,7 @@ def _second_account(
     if gone:
         # its record arriving would join the new account by itself (an unallocated one does not
         # stop that): the person's own account left unused, a second one made
-        first = gone[0]
+        first = next((hit for hit in gone if hit.home == dfe), gone[0])  # this school's first
         named = ", ".join(f"{hit.username} (unallocated, of {hit.home})" for hit in gone[:3])
         keep = (
             f"restore it (`uso-tui restore {first.username}`) and they keep one account"

@@ -434,7 +434,7 @@ def _failed_since(store: Store, hits: list[WhyHit]) -> None:
     latest: dict[str, Run | None] = {}
     for hit in hits:
         if hit.school not in latest:
-            runs = store.runs(hit.school, limit=HELD_LOOKBACK)
+            runs = store.runs(hit.school, limit=1)
             latest[hit.school] = runs[0] if runs else None
         run = latest[hit.school]
         if run is not None and run.status == "failed" and run.run_id != hit.run_id:

@@ -123,7 +123,14 @@ async def run_over_workers(
         workers = [
             ctx.Process(
                 target=_worker,
-                args=(job, starts[i], work, max(4, MAX_CONNECTIONS // worker_count), results_queue),
+                args=(
+                    job,
+                    starts[i],
+                    work,
+                    max(4, MAX_CONNECTIONS // worker_count),
+                    results_queue,
+                    os.getpid(),  # read here: a child reading it once started may read pid 1
+                ),
                 name=f"uso-tui run-due worker {i + 1}",
                 daemon=True,
             )
@@ -295,13 +302,13 @@ def _settle_lost(
     return out
 
 
-def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue) -> None:
+def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue, parent: int) -> None:
     """A worker process: takes local authorities from `work`, fetches, plans and commits their
-    schools, and sends each run as committed."""
+    schools, and sends each run as committed. `parent`: the process that made it, which it
+    ends without (_watch_parent)."""
     from uso_tui.store import open_store  # noqa: PLC0415
 
     code = 1
-    parent = os.getppid()
     try:
         with contextlib.suppress(OSError):  # not on every platform
             os.nice(WORKER_NICE)

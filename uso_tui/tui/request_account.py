@@ -132,7 +132,7 @@ def request_text(request: Request, dfe: str) -> Text:
         )
     )
     if request.restorable:
-        gone = request.restorable[0]
+        gone = next((h for h in request.restorable if h.home == dfe), request.restorable[0])
         out.append_text(
             plain(
                 f"{gone.username} was this school's: restore it instead (Bulk results, "
