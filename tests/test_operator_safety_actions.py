@@ -850,3 +850,40 @@ def test_an_undo_of_a_runs_unallocation_is_no_undo_of_the_link_before_it():
     assert not _linked_since(history(("move", "2026-03-12T10:00:00"),
                                      ("undo_match", "2026-03-12T11:00:00")), opened)  # fmt: skip
     assert not _linked_since(history(("link", "2026-03-12T09:00:00")), opened)
+
+
+async def test_matching_a_twin_to_her_brothers_account_asked_for_exactly_asks_first(tmp_path):
+    """Daniel and Danielle Jones, twins, asked for apart: Daniel exactly, Danielle with day and
+    month swapped. Danielle's case ranks Daniel's account first (the very date), and matching it
+    went through without a word: her brother's account became hers."""
+    from tui_helpers import burst, screen_text, settle, started
+
+    from uso_tui.tui.widgets import Confirm
+
+    env = Env(tmp_path / "store")
+    twins = [
+        iris_student("1", "Daniel", "Jones", "2016-06-11", gender="M"),
+        iris_student("2", "Danielle", "Jones", "2016-06-11", gender="F"),
+    ]
+    env.add_school(students=twins)
+    for forename, dob in (("Daniel", "2016-06-11"), ("Danielle", "2016-11-06")):
+        admin.add_account(
+            env.store, DFE, role="pupil", forename=forename, surname="Jones", dob=dob,
+            operator="bob", now=DAY3,
+        )  # fmt: skip
+    await sync(env, now=DAY3)
+    (case,) = [c for c in env.store.cases(DFE) if c.record["forename"] == "Danielle"]
+    first = case.candidates[0]["username"]
+    assert env.store.account(first).forename == "Daniel"
+    with pytest.raises(NeedsConfirmation) as asked:
+        actions.resolve_case(env.store, case.case_id, operator="eve", now=AFTER, match=first)
+    assert "very names and date of birth of MIS record 1 (Daniel Jones)" in str(asked.value)
+    async with started(env.store, "matching", DFE) as (app, pilot):
+        while app.screen.case.record["forename"] != "Danielle":  # (the queue's order)
+            burst(app, "s")
+            await settle(pilot)
+        burst(app, "m", "y")  # the y typed with the m answers no question naming the record
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        assert "probably another record's?" in screen_text(app)
+    assert env.store.account(first).mis_id is None

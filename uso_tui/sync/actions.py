@@ -372,6 +372,11 @@ def resolve_case(
                     f"{seen.taken_since} (confirm to move it anyway: --force)",
                     [seen.taken_since, *seen.differences],
                 )
+            if seen.claimed_by and not force:
+                raise NeedsConfirmation(
+                    f"{seen.claimed_by} (confirm to match it anyway: --force)",
+                    [seen.claimed_by, *seen.differences],
+                )
             after, action = link_to_record(acc, rec, dfe)
             put_changed(txn, acc, after, action, at, dfe)
             if action == "move" and acc.school:
@@ -497,6 +502,9 @@ class MatchPreview:
     refused: str | None = None
     # a candidate linked since the case opened to a record another school's latest export holds
     taken_since: str | None = None
+    # an unlinked candidate with the very names and date of birth of another record of the
+    # school's export, the case's record not so (a co-twin's account asked for exactly)
+    claimed_by: str | None = None
 
 
 def _preview(
@@ -532,7 +540,32 @@ def _preview(
         differences=match_differences(rec, acc, case.school),
         refused=refused,
         taken_since=(_taken_since(store, cand, acc, case) if cand and not refused else None),
+        claimed_by=None if refused else _claimed_by_another(store, case, acc),
     )
+
+
+def _claimed_by_another(store: Store, case: MatchCase, acc: Account) -> str | None:
+    """Why an unlinked account is probably another record's of the school's latest export: it
+    holds that record's very names and date of birth and the case's record does not (twins
+    asked for apart, Daniel exactly, Danielle with her date slipped: Daniel's account ranks
+    first for her, on the date)."""
+    if acc.mis_id is not None or not acc.dob:
+        return None
+    key = (normalise(acc.forename), normalise(acc.surname), acc.dob)
+    rec = case.mis_record()
+    if (normalise(rec.forename or ""), normalise(rec.surname or ""), rec.dob) == key:
+        return None
+    for row in store.why_records(case.school):
+        if row.get("report") != case.report or row.get("mis_id") == rec.mis_id:
+            continue
+        names = (normalise(row.get("forename") or ""), normalise(row.get("surname") or ""))
+        if (*names, row.get("dob")) == key:
+            return (
+                f"{acc.username} has the very names and date of birth of MIS record "
+                f"{row.get('mis_id')} ({row.get('forename')} {row.get('surname')}) of "
+                f"{case.school}'s latest {case.report} export: probably that person's account"
+            )
+    return None
 
 
 # History actions that link an account to a record (an operator's match or move, a run's

@@ -512,10 +512,11 @@ class MatchingScreen(ExportsCsv):
                 "\nThis account is not among the case's candidates (found by search).\n",
                 style="bold yellow",
             )
-        if seen.taken_since:
-            body.append("\n")
-            body.append_text(plain(seen.taken_since + ".", "bold yellow"))
-            body.append("\n")
+        for warning in (seen.taken_since, seen.claimed_by):
+            if warning:
+                body.append("\n")
+                body.append_text(plain(warning + ".", "bold yellow"))
+                body.append("\n")
         body.append(
             "\nWhat differs:\n" if seen.differences else "\nNothing differs.\n", style="bold"
         )
@@ -523,7 +524,7 @@ class MatchingScreen(ExportsCsv):
             body.append_text(plain(f"  {line}"))  # plain() shows a line break as a symbol
             body.append("\n")
 
-        asked_again = not seen.is_candidate or bool(seen.taken_since)
+        asked_again = not seen.is_candidate or bool(seen.taken_since or seen.claimed_by)
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -534,6 +535,8 @@ class MatchingScreen(ExportsCsv):
             if not seen.is_candidate
             else f"Move {acc.username} from {acc.link_school or acc.school}?"
             if seen.taken_since
+            else f"Match to {acc.username}, probably another record's?"
+            if seen.claimed_by
             else f"Match to {acc.username}?"
         )
         if asked_again:  # what differs, or who has the account now, is read before any key
