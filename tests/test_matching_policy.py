@@ -1428,3 +1428,22 @@ def test_a_record_with_a_placeholder_date_may_be_the_account_s_person_too():
     )
     assert outcome_of(planned, "p1").outcome == "needs_matching"
     assert not [c for c in planned.changes if c.kind == "auto_link"]
+
+
+def test_two_namesakes_asked_for_apart_each_join_their_own_account():
+    """Two Alexandra Foxes of one school, born two years apart, each asked for exactly: each
+    record counted as the other account's possible person (its date keyed wholly wrong), and a
+    school's first import made both a case. A namesake with an account asked for under their own
+    date is not the person another was asked for."""
+    older = acc("afox.204", "Alexandra", "Fox", "2010-05-30")
+    younger = acc("afox2.204", "Alexandra", "Fox", "2011-11-26")
+    records = [
+        rec("1", "Alexandra", "Fox", "2010-05-30"),
+        rec("2", "Alexandra", "Fox", "2011-11-26"),
+    ]
+    planned = plan(export(*records), snap([older, younger]), TODAY, settings())
+    links = {c.after.username: c.after.mis_id for c in planned.changes if c.kind == "auto_link"}
+    assert links == {"afox.204": "1", "afox2.204": "2"}
+    # with one of them not asked for, that one still stands in the other's way
+    planned = plan(export(*records), snap([younger]), TODAY, settings())
+    assert not [c for c in planned.changes if c.kind == "auto_link"]

@@ -71,6 +71,7 @@ class Claims:
         today: str,
     ) -> None:
         self.today = today
+        self._unlinked = unlinked
         # name -> (MIS id, normalised surname, date of birth or "" when unknown or impossible)
         self.by_name: dict[str, list[tuple[str, str, str]]] = {}
         # the same, of the records whose own forename (or preferred name) is that very name,
@@ -231,6 +232,12 @@ class Claims:
                 out.add(mis_id)
         return out | {mis_id for mis_id, _ in carriers} if out else set()
 
+    def _asked_for(self, name: str, surname: str, dob: str) -> bool:
+        """Whether an unlinked account of the school was asked for with these very names and
+        date: a namesake born on another day who has one of their own is not the person another
+        account was asked for under a date keyed wholly wrong (two namesakes asked for apart)."""
+        return any(name in _own_names(a) for a in self._unlinked.get((surname, dob), ()))
+
     def claimants(self, acc: Account) -> frozenset[str]:
         """The MIS ids of the records that may be the person `acc` was made for, reckoned once
         per account (asked again for each record and each case it is a candidate of: an export
@@ -262,6 +269,7 @@ class Claims:
                     and their_surname == surname
                     and their_dob not in slips
                     and _may_be_keyed_wrong(their_dob, dob, acc.role)
+                    and not self._asked_for(name, their_surname, their_dob)
                 ):
                     out.add(mis_id)  # the same names, a date keyed wholly wrong on one side
         if dob:
