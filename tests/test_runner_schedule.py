@@ -799,3 +799,21 @@ async def test_a_catch_up_runs_a_school_whose_later_run_failed(env):
             env.store, datetime(2026, 3, 10, 12, 0), client=client, clock=datetime(2026, 3, 11, 10)
         )
     assert DFE in {r.run.school for r in late if r.run.status == "succeeded"}
+
+
+async def test_the_hub_says_a_held_run_still_waits_after_a_failed_one(env):
+    """A run held, then a run that failed (IRIS down): the hub said only "failed", nothing of
+    the held run that still waits for confirmation."""
+    from tui_helpers import screen_text, started
+
+    await due(env, datetime(2026, 3, 10, 6, 30))
+    env.set_students(DFE, [])  # an empty export: its leavers held
+    (held,) = [r.run for r in await due(env, datetime(2026, 3, 11, 6, 30)) if r.run.school == DFE]
+    assert held.status == "held"
+    env.sim.set_switches(DFE, reject_credentials=True)
+    (failed,) = [r.run for r in await due(env, datetime(2026, 3, 12, 6, 30)) if r.run.school == DFE]
+    assert failed.status == "failed"
+    now = datetime(2026, 3, 12, 7, 0)
+    async with started(env.store, "school", DFE, size=(120, 40), clock=lambda: now) as (app, _):
+        text = " ".join(screen_text(app).split())
+    assert f"Held because {held.run_id} still waits for confirmation" in text

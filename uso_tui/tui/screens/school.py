@@ -132,6 +132,13 @@ class SchoolScreen(UsoScreen):
             out.append(f"  next run {day} {at:%H:%M}", style="dim")
         return out
 
+    @staticmethod
+    def _held_text(held: Run, runs: list[Run]) -> str:
+        """Why the held run waits; named when runs that failed came after it."""
+        if runs and runs[0].run_id == held.run_id:
+            return held.hold_reason or ""
+        return f"{held.run_id} still waits for confirmation: {held.hold_reason}"
+
     def _menu(self, school: School | None) -> Text:
         # two columns: the hub must fit 80x24 with the summary above it
         out = Text("Keys\n", style="bold", end="")
@@ -172,7 +179,9 @@ class SchoolScreen(UsoScreen):
         reports = ", ".join(REPORT_LABELS.get(r, r) for r in school.reports)
         # why the last run failed, where the operator looks first (not only in its history)
         failed = next((r for r in runs[:1] if r.status == "failed" and r.error), None)
-        held = next((r for r in runs[:1] if r.status == "held" and r.hold_reason), None)
+        # the latest run that ran (not one that failed after it: a held run still waits)
+        ran = next((r for r in runs if r.status not in ("running", "failed", "cancelled")), None)
+        held = ran if ran and ran.shown_status() == "held" and ran.hold_reason else None
         summary = kv_grid(
             [
                 ("MIS", school.mis),
@@ -188,7 +197,7 @@ class SchoolScreen(UsoScreen):
                 ),
                 ("Last run", last),
                 *([("Failed with", plain(failed.error or "", "red"))] if failed else []),
-                *([("Held because", plain(held.hold_reason or "", "yellow"))] if held else []),
+                *([("Held because", plain(self._held_text(held, runs), "yellow"))] if held else []),
                 ("Open cases", str(school.open_cases)),
                 ("Unallocated", f"{school.unallocated_last_run} by the last run"),
                 ("Active accounts", f"{school.active_accounts:,}"),
