@@ -276,6 +276,12 @@ class Run(_Record):
         return "undone" if self.undone_by else self.status
 
 
+def last_that_ran(runs: list[Run]) -> Run | None:
+    """The newest of `runs` (newest first) that ran: not one running, failed or cancelled (a
+    held run still waits behind the retries that failed after it)."""
+    return next((r for r in runs if r.status not in ("running", "failed", "cancelled")), None)
+
+
 def held_whole(
     comparisons: list[dict[str, Any]] | None, comparison: dict[str, Any] | None
 ) -> list[dict[str, Any]]:

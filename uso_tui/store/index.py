@@ -27,7 +27,7 @@ from uso_tui.store.storage import read_bytes
 
 # the parts of a name searched alone: words, and the parts of O'Sullivan or D’Angelo too (an
 # operator types "sullivan"; the whole name, "osullivan", is a token as well)
-_SPLIT = re.compile(r"[\s\-'\u2018\u2019\u02bc`]+")
+NAME_PARTS = re.compile(r"[\s\-'\u2018\u2019\u02bc`]+")
 _CTRL = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 # The matching fields hold no space, tab, line break or field separator (see the docstring).
 _FIELD = str.maketrans(dict.fromkeys(" \t\n\r\x1d\x1f", "\x1e"))
@@ -38,7 +38,7 @@ def _name_tokens(account: dict[str, Any]) -> list[str]:
     values = [account.get(field) or "" for field in ("forename", "preferred_name", "surname")]
     out = [whole for whole in map(normalise_cached, values) if whole]
     for value in values:
-        parts = _SPLIT.split(value)
+        parts = NAME_PARTS.split(value)
         if len(parts) > 1:
             out.extend(p for p in map(normalise_cached, parts) if p)
     seen: set[str] = set()

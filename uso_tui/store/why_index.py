@@ -29,7 +29,7 @@ import orjson
 from uso_tui.domain.models import PROCESSED_COLUMNS
 from uso_tui.domain.names import normalise, normalise_cached
 from uso_tui.domain.schools import REPORTS
-from uso_tui.store.index import search_keys
+from uso_tui.store.index import NAME_PARTS, search_keys
 from uso_tui.store.storage import read_table
 
 WHY_FIELDS = (
@@ -48,9 +48,6 @@ WHY_FIELDS = (
     "upn",
 )
 _COL = {name: i for i, name in enumerate(PROCESSED_COLUMNS)}
-_SPLIT = re.compile(
-    r"[\s\-'\u2018\u2019\u02bc`]+"
-)  # as names.idx: O'Sullivan is found by "sullivan"
 _NO_SPACE = str.maketrans(dict.fromkeys(" \t\n\r", "\x1e"))
 _SPACE = re.compile(r"[ \t\n\r]").search
 
@@ -87,7 +84,7 @@ _USER, _OUTCOME, _MIS = WHY_FIELDS.index("username"), _COL["outcome"], _COL["mis
 @lru_cache(maxsize=65_536)
 def _name_keys(name: str) -> tuple[str, tuple[str, ...]]:
     """A name's token (normalised whole) and, for a name of several parts, each part's."""
-    parts = _SPLIT.split(name)
+    parts = NAME_PARTS.split(name)  # as names.idx splits them
     more = tuple(t for t in map(normalise_cached, parts) if t) if len(parts) > 1 else ()
     return normalise_cached(name), more
 

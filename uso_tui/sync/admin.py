@@ -405,12 +405,32 @@ def same_person_elsewhere(
     """The accounts at other schools (active or unallocated) that add_account's duplicate rule
     takes for this person: a mover, whose account is matched rather than made again. `dob` as
     check_dob gives it."""
+    return _same_person_in(store, dfe, role, forename, surname, dob)
+
+
+def _same_person_in(
+    reader: Any,
+    dfe: str,
+    role: str,
+    forename: str,
+    surname: str,
+    dob: str,
+    changed_after: float | None = None,
+) -> list[AccountHit]:
+    """same_person_elsewhere as `reader` (a store, or a transaction under the write lock) finds
+    them; `changed_after`: only at the schools whose index was written since (find_people)."""
     key = (normalise(forename), normalise(surname), dob)
     return [
         hit
-        for hit in store.find_people(role, set(), {key})
+        for hit in reader.find_people(role, set(), {key}, changed_after=changed_after)
         if hit.school != dfe and same_person(hit, role, forename, surname, dob)
     ]
+
+
+def restorable_first(gone: list[AccountHit], dfe: str) -> AccountHit:
+    """Of the person's restorable accounts, the one to speak of: this school's own first (a
+    restore brings it back here), else the first."""
+    return next((hit for hit in gone if hit.home == dfe), gone[0])
 
 
 def restorable_hits(reader: Any, hits: list[AccountHit]) -> list[AccountHit]:
@@ -445,7 +465,7 @@ def _second_account(
     if gone:
         # its record arriving would join the new account by itself (an unallocated one does not
         # stop that): the person's own account left unused, a second one made
-        first = next((hit for hit in gone if hit.home == dfe), gone[0])  # this school's first
+        first = restorable_first(gone, dfe)
         named = ", ".join(f"{hit.username} (unallocated, of {hit.home})" for hit in gone[:3])
         keep = (
             f"restore it (`uso-tui restore {first.username}`) and they keep one account"
@@ -590,12 +610,7 @@ def add_account(
         if not force:
             # asked again under the lock: the same request at another school (or a run there)
             # may have made the person an account since the look above
-            key = (normalise(forename), normalise(surname), dob)
-            found = [
-                hit
-                for hit in tx.find_people(role, set(), {key}, changed_after=looked_at)
-                if hit.school != dfe and same_person(hit, role, forename, surname, dob)
-            ]
+            found = _same_person_in(tx, dfe, role, forename, surname, dob, looked_at)
             refused = _second_account(dfe, found, restorable_hits(tx, found))
             if refused is not None:
                 raise refused

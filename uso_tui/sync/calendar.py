@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from uso_tui.domain.models import Exclusion, MisRecord
 from uso_tui.domain.schools import ROLE_OF_REPORT
-from uso_tui.store.api import Store, UnknownSchool
-from uso_tui.sync.plan import excluded
-from uso_tui.sync.why import account_day
+from uso_tui.store.api import Store
+from uso_tui.sync.why import ExclusionsNow, account_day
 
 DEFAULT_DAYS = 60
 
@@ -50,7 +48,7 @@ def calendar(
     starter whose account day has passed already is shown on `today` (its next run makes it)."""
     first, last = today.isoformat(), (today + timedelta(days=max(0, days))).isoformat()
     before = {s.dfe: s.create_before_start_days for s in store.list_schools()}
-    entries: dict[str, list[Exclusion]] = {}
+    exclusions = ExclusionsNow(store)  # an entry added since the run: no account is made
     out = []
     for record in store.why_records(dfe, dated=True):
         role = ROLE_OF_REPORT.get(record.get("report") or "", "")
@@ -65,7 +63,17 @@ def calendar(
         starts = record.get("enrolment_date")
         if record.get("outcome") == "future" and starts:
             when = max(account_day(starts, before.get(record["school"], 0)), first)
-            if when <= last and not _excluded_now(store, record, entries):
+            if when <= last and (
+                exclusions.entry(
+                    record["school"],
+                    record.get("report") or "",
+                    common["mis_id"],
+                    common["forename"],
+                    common["surname"],
+                    record.get("dob"),
+                )
+                is None
+            ):
                 out.append(Upcoming(when, "starter", starts_on=starts, **common))
             continue
         leaves = record.get("leaving_date")
@@ -73,26 +81,3 @@ def calendar(
             out.append(Upcoming(leaves, "leaver", **common))
     out.sort(key=lambda u: (u.date, u.school, u.kind, u.surname.casefold(), u.mis_id))
     return out
-
-
-def _excluded_now(
-    store: Store, record: dict[str, Any], entries: dict[str, list[Exclusion]]
-) -> bool:
-    """Whether a future starter's record is on its school's exclusion list now (added since the
-    run: its start makes no account)."""
-    dfe = record["school"]
-    if dfe not in entries:
-        try:
-            entries[dfe] = store.exclusions(dfe)
-        except UnknownSchool:
-            entries[dfe] = []
-    if not entries[dfe]:
-        return False
-    rec = MisRecord(
-        report=record.get("report") or "",
-        mis_id=record.get("mis_id") or "",
-        forename=record.get("forename") or "",
-        surname=record.get("surname") or "",
-        dob=record.get("dob"),
-    )
-    return excluded(rec, entries[dfe]) is not None

@@ -82,7 +82,7 @@ def due_schools(store: Store, now: datetime, clock: datetime | None = None) -> l
         failed = _failed_since_due(school, now, clock)
         if failed is None:
             continue
-        if failed and now < _at(max(failed)) + retry_wait(len(failed)):
+        if failed and now < _retry_at(failed):
             continue
         out.append(school)
     return out
@@ -117,7 +117,7 @@ def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
     failed = _failed_since_due(school, now)
     if not failed:
         return None
-    return max(now, _at(max(failed)) + retry_wait(len(failed))), len(failed)
+    return max(now, _retry_at(failed)), len(failed)
 
 
 def next_run(school: School, now: datetime) -> datetime:
@@ -125,9 +125,14 @@ def next_run(school: School, now: datetime) -> datetime:
     retry of a failing school, else its next daily time (today's if it has not run for it)."""
     failed = _failed_since_due(school, now)
     if failed is not None:
-        return max(now, _at(max(failed)) + retry_wait(len(failed))) if failed else now
+        return max(now, _retry_at(failed)) if failed else now
     today = _due_at(school, now)
     return today if now < today else today + timedelta(days=1)
+
+
+def _retry_at(failed: list[str]) -> datetime:
+    """When a school whose scheduled runs failed at `failed` (times) is run again."""
+    return _at(max(failed)) + retry_wait(len(failed))
 
 
 def retry_wait(failures: int) -> timedelta:

@@ -12,7 +12,7 @@ from typing import Any
 from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import no_such_dates
-from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run
+from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run, last_that_ran
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, UnknownRun, UnknownSchool
 from uso_tui.sync.apply import event_words
@@ -314,16 +314,32 @@ def _by_upn_spaced(store: Store, text: str, limit: int | None) -> list[dict[str,
     return store.why_search(joined, limit=limit)
 
 
-def _excluded(hit: WhyHit, entries: list[Exclusion]) -> Exclusion | None:
-    """The exclusion list's entry the hit's record is on now (DESIGN rule 4), if any."""
-    rec = MisRecord(
-        report=hit.report,
-        mis_id=hit.mis_id,
-        forename=hit.forename,
-        surname=hit.surname,
-        dob=hit.dob,
-    )
-    return excluded(rec, entries)
+class ExclusionsNow:
+    """The exclusion list entries records are on now (DESIGN rule 4), each school's list read
+    once (a school no longer in the store has none): `why` and the calendar tell an entry added
+    or removed since the run."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lists: dict[str, list[Exclusion]] = {}
+
+    def entry(
+        self, dfe: str, report: str, mis_id: str, forename: str, surname: str, dob: str | None
+    ) -> Exclusion | None:
+        entries = self._lists.get(dfe)
+        if entries is None:
+            try:
+                entries = self.store.exclusions(dfe)
+            except UnknownSchool:
+                entries = []
+            self._lists[dfe] = entries
+        if not entries:
+            return None
+        rec = MisRecord(report=report, mis_id=mis_id, forename=forename, surname=surname, dob=dob)
+        return excluded(rec, entries)
+
+    def of_hit(self, hit: WhyHit) -> Exclusion | None:
+        return self.entry(hit.school, hit.report, hit.mis_id, hit.forename, hit.surname, hit.dob)
 
 
 def _cases_and_exclusions_now(store: Store, hits: list[WhyHit]) -> None:
@@ -332,7 +348,7 @@ def _cases_and_exclusions_now(store: Store, hits: list[WhyHit]) -> None:
     the exclusion that kept it out removed since (the next run plans it), or a future starter
     added to the exclusion list since (no account will be made)."""
     open_cases: dict[str, list[MatchCase]] = {}
-    entries: dict[str, list[Exclusion]] = {}
+    exclusions = ExclusionsNow(store)
     for hit in hits:
         dfe = hit.school
         if hit.outcome in DECIDED_OUTCOMES:
@@ -354,12 +370,7 @@ def _cases_and_exclusions_now(store: Store, hits: list[WhyHit]) -> None:
                 continue
         if hit.outcome not in ("excluded", "future"):
             continue
-        if dfe not in entries:
-            try:
-                entries[dfe] = store.exclusions(dfe)
-            except UnknownSchool:
-                entries[dfe] = []
-        entry = _excluded(hit, entries[dfe])
+        entry = exclusions.of_hit(hit)
         if hit.outcome == "future" and entry is not None:
             hit.outcome, hit.exclusion_id = "excluded", entry.id
             hit.reason = (
@@ -384,7 +395,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
         return
     now = store.find_accounts(names, set())
     runs: dict[str, Run | None] = {}
-    exclusions: dict[str, list[Exclusion]] = {}
+    exclusions = ExclusionsNow(store)
     for hit in hits:
         acc = now.get(hit.username or "")
         if acc is None:
@@ -399,9 +410,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.since = f"{hit.username} unallocated since the run: {event_words(acc)}"
                 hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
                 hit.outcome = "unallocated"
-                if hit.school not in exclusions:
-                    exclusions[hit.school] = store.exclusions(hit.school)
-                entry = _excluded(hit, exclusions[hit.school])
+                entry = exclusions.of_hit(hit)
                 if entry is not None:  # the next run excludes the record: it plans nothing
                     hit.exclusion_id = entry.id
                     hit.reason += f"; on the exclusion list (entry {entry.id})"
@@ -567,11 +576,7 @@ def _held_leavers(store: Store, hits: list[Any]) -> list[str]:
         if hit.status != "active" or not hit.school:
             continue
         if hit.school not in latest:
-            # the school's latest run that ran (a held run still waits after a retry failed)
-            runs = store.runs(hit.school, limit=HELD_LOOKBACK)
-            latest[hit.school] = next(
-                (r for r in runs if r.status not in ("running", "failed", "cancelled")), None
-            )
+            latest[hit.school] = last_that_ran(store.runs(hit.school, limit=HELD_LOOKBACK))
         run = latest[hit.school]
         if run is None or run.shown_status() != "held" or hit.username not in run.held_usernames:
             continue

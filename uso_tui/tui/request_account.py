@@ -132,7 +132,9 @@ def request_text(request: Request, dfe: str) -> Text:
         )
     )
     if request.restorable:
-        gone = next((h for h in request.restorable if h.home == dfe), request.restorable[0])
+        from uso_tui.sync.admin import restorable_first  # noqa: PLC0415
+
+        gone = restorable_first(request.restorable, dfe)
         out.append_text(
             plain(
                 f"{gone.username} was this school's: restore it instead (Bulk results, "

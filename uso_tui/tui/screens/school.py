@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from uso_tui.domain.models import Run, School
+from uso_tui.domain.models import Run, School, last_that_ran
 from uso_tui.domain.schools import REPORT_LABELS
 from uso_tui.sync.schedule import next_retry, next_run
 from uso_tui.tui.format import ago, kv_grid, plain, status_text, when
@@ -179,8 +179,7 @@ class SchoolScreen(UsoScreen):
         reports = ", ".join(REPORT_LABELS.get(r, r) for r in school.reports)
         # why the last run failed, where the operator looks first (not only in its history)
         failed = next((r for r in runs[:1] if r.status == "failed" and r.error), None)
-        # the latest run that ran (not one that failed after it: a held run still waits)
-        ran = next((r for r in runs if r.status not in ("running", "failed", "cancelled")), None)
+        ran = last_that_ran(runs)  # (a held run still waits behind a failed one)
         held = ran if ran and ran.shown_status() == "held" and ran.hold_reason else None
         summary = kv_grid(
             [
