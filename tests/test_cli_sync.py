@@ -191,6 +191,23 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
     assert actions.index("restore") < actions.index("unallocate")  # newest first
 
 
+def test_a_record_shifted_while_iris_paged_is_held_not_unallocated(cli, sim):
+    """Amy renamed while IRIS pages moves her in its order: she comes on both pages under two
+    names and Cat, pushed between the pages, is not sent at all. Cat's account was unallocated by
+    a run that succeeded; the run is held now, Cat's account kept."""
+    dan = enrolled_student("4", "Dan", "Green", "2015-02-02")
+    add(cli, sim, DFE, [AMY, BOB, CAT, dan])
+    cli.ok("sync", DFE)
+    sim.set_switches(DFE, max_page_size=2)
+    sim.set_records(DFE, "students", [AMY, BOB, {**AMY, "surname": "Zane"}, dan])
+    res = cli("sync", DFE, "--json")
+    run = res.json()
+    assert res.status == 3 and run["status"] == "held", res.err
+    assert run["counts"]["unallocated"] == 0 and run["counts"]["held_unallocations"] == 1
+    assert cli.ok("unallocated", DFE, "--json").json() == []
+    assert "sent on two pages with different details" in run["hold_reason"]
+
+
 def test_matches_says_when_a_twins_decision_took_the_candidate(cli, sim):
     """Twins both known as Sam, and a "Sam Jones" requested for one of them: each is a case with
     that account. Matched to the first, the second's case lists it as taken, and matching it

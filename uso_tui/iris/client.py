@@ -442,6 +442,8 @@ class IrisClient:
         seen: dict[str, dict[bytes, int]] = {}  # (and the page each of them came on)
         kept: list[_Item] = []
         twice: dict[str, None] = {}  # the ids of records sent twice across pages, in order
+        moved: dict[str, None] = {}  # ids given to different records on different pages
+        clashed: dict[str, None] = {}  # ids given to different records on one page
         on_one_page = 0  # records sent again identically on the page they were first on
         for at, item in enumerate(raw):
             doc, mis_id = item[0], item[1]
@@ -465,11 +467,28 @@ class IrisClient:
                 else:
                     twice[mis_id] = None
                 continue
+            # Another record under an id already given: across pages, the data changed while
+            # IRIS paged (records shift: one may have been skipped); on one page, a record whose
+            # id is wrong (keyed twice, or its JSON names the id twice), so another's may be
+            # missing. Either way the export is no proof that an absent record has left.
+            (moved if any(p != page for p in docs.values()) else clashed)[mis_id] = None
             docs[key] = page
             kept.append(item)
+        doubts = []
+        if moved:
+            doubts.append(
+                f"{len(moved)} MIS id(s) sent on two pages with different details (the data "
+                f"changed while IRIS paged): {_few(moved)}"
+            )
+        if clashed := {i: None for i in clashed if i not in moved}:
+            doubts.append(
+                f"{len(clashed)} MIS id(s) given to two different records: {_few(clashed)}"
+            )
+        for doubt in doubts:
+            _event(ctx, doubt)
         repeated = list(twice)
         if repeated:
-            shown = ", ".join(repeated[:10]) + (" ..." if len(repeated) > 10 else "")
+            shown = _few(repeated)
             self.log.warning(
                 "%s: %s: %d record(s) repeated across pages, kept once: %s",
                 ctx.dfe,
@@ -488,6 +507,7 @@ class IrisClient:
                 pages=pages,
                 repeated_ids=repeated,
                 repeated_on_a_page=on_one_page,
+                doubts=doubts,
             )
         parse = PARSERS[report]
         parsed: list[MisRecord] = []
@@ -507,6 +527,7 @@ class IrisClient:
             pages=pages,
             repeated_ids=repeated,
             repeated_on_a_page=on_one_page,
+            doubts=doubts,
             same=same,
             raw=raws,
             parse=parse,
@@ -885,6 +906,12 @@ def _too_many(ctx: _Ctx, path: str, what: str, bound: int, unit: str) -> IrisErr
 
 
 _BOM = b"\xef\xbb\xbf"
+
+
+def _few(ids) -> str:
+    """The first ten of some MIS ids, for a message."""
+    ids = list(ids)
+    return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
 
 
 def _json(content: bytes) -> Any:
