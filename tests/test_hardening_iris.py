@@ -754,6 +754,33 @@ async def test_a_gzip_bomb_takes_no_more_memory_than_its_bound() -> None:
     assert peak < 24 << 20  # the bound and a slice, not the 256 MB it inflates to
 
 
+async def test_a_small_gzip_of_empty_objects_is_refused_before_it_is_parsed() -> None:
+    """8 MB of `{},` (a 10 KB gzip, under the byte bound): parsed, 2.8 million objects took
+    about 450 MB and seconds of CPU before the record bound applied (3 GB at 60 MB)."""
+    import gzip
+
+    bomb = gzip.compress(b'{"students": [' + b"{}," * ((8 << 20) // 3) + b"{}]}", 9)
+    assert len(bomb) < 64_000
+    server = Server(
+        lambda r: httpx.Response(200, stream=Sent(bomb), headers={"Content-Encoding": "gzip"})
+    )
+    got, peak = await traced_peak(fetch(server, bounds=IrisBounds(max_answer_bytes=16 << 20)))
+    assert isinstance(got, IrisError), got
+    assert "more than 2,000,000 JSON objects and lists" in str(got) and "max_records" in str(got)
+    assert peak < 48 << 20  # the answer's bytes, not millions of objects
+
+
+async def test_a_page_of_records_is_not_refused_for_its_nesting() -> None:
+    """Records with nested lists and objects a school's MIS may add (contacts, addresses): far
+    under the bound, read as usual."""
+    nested = {"contacts": [{"name": "x", "phones": [{"n": "1"}] * 5}] * 20}
+    page = [{"schoolId": str(n), "forename": "A", "surname": "B", **nested} for n in range(500)]
+    body = json.dumps({"students": page, "totalCount": 500, "totalPages": 1}).encode()
+    server = Server(lambda r: httpx.Response(200, content=body))
+    export = await fetch(server)
+    assert len(export.records) == 500
+
+
 async def test_a_body_compressed_twice_is_refused_before_it_is_inflated() -> None:
     import gzip
 

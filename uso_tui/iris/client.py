@@ -396,8 +396,18 @@ class IrisClient:
         params = {"page": page, "pageSize": size or self.page_size}
         shown = f"{path}?page={page}&pageSize={params['pageSize']}"
         resp = await self._request(ctx, "GET", path, shown, params=params)
+        most = max(ANSWER_VALUES, VALUES_PER_RECORD * self.bounds.max_records)
         try:
-            body = _json(resp.content)
+            body = _json(resp.content, most)
+        except _TooManyValues:
+            raise IrisError(
+                f"the answer holds more than {most:,} JSON objects and lists, more than "
+                f"{VALUES_PER_RECORD} for each of the {self.bounds.max_records:,} records a report "
+                "may have (max_records): it is not read",
+                school=ctx.dfe,
+                path=shown,
+                status=resp.status_code,
+            ) from None
         except orjson.JSONDecodeError as exc:
             raise IrisError(
                 f"the answer is not JSON{_why_not_json(resp.content, exc)}",
@@ -411,6 +421,10 @@ class IrisClient:
                 school=ctx.dfe,
                 path=shown,
                 status=resp.status_code,
+            )
+        if len(body[key]) > self.bounds.max_records:  # before each is copied below
+            raise _too_many(
+                ctx, shown, f"{len(body[key])} records", self.bounds.max_records, "records"
             )
         if not all(isinstance(r, dict) for r in body[key]):
             raise IrisError(
@@ -914,9 +928,24 @@ def _few(ids) -> str:
     return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
 
 
-def _json(content: bytes) -> Any:
+# Objects and lists one answer may hold, at least (a page: VALUES_PER_RECORD for each record a
+# report may have, if more): parsed, each costs 60 bytes or more, so a page of `{},{},...` inflated
+# from a small gzip (64 MB, 20 million objects) took 3 GB before any bound applied. Counted on the
+# bytes first ('{' or '[' in a string counts too: a bound above, never below).
+ANSWER_VALUES = 2_000_000
+VALUES_PER_RECORD = 10
+
+
+class _TooManyValues(orjson.JSONDecodeError):
+    """An answer with more objects and lists than it may have: not parsed."""
+
+
+def _json(content: bytes, most: int = ANSWER_VALUES) -> Any:
     """A JSON answer; a UTF-8 byte order mark before it is ignored (RFC 8259 allows a reader
-    to: some .NET servers send one)."""
+    to: some .NET servers send one). _TooManyValues (a JSONDecodeError: an answer read only for
+    IRIS's words takes it as no JSON) past `most` objects and lists."""
+    if len(content) > most and content.count(b"{") + content.count(b"[") > most:
+        raise _TooManyValues("too many objects and lists", "", 0)
     return orjson.loads(content[3:] if content.startswith(_BOM) else content)
 
 
