@@ -1029,6 +1029,17 @@ def test_the_words_after_basic_or_bearer_are_kept_and_a_credential_is_not() -> N
     assert "Y2lk" not in said and said.endswith("Basic ***")
 
 
+def test_a_secret_echoed_in_full_width_letters_or_backwards_is_withheld() -> None:
+    """A 403 echoing the Client Secret as ｓ３ｃｒ３ｔ… (or backwards) reached the run's error, the
+    audit log and stderr."""
+    from uso_tui.iris.redact import WITHHELD, blank_secrets
+
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in SECRET)
+    assert blank_secrets(f"Forbidden for {wide}", [SECRET]) == WITHHELD
+    assert blank_secrets(f"Forbidden for {SECRET[::-1]}", [SECRET]) == WITHHELD
+    assert blank_secrets("Forbidden: no such school", [SECRET]) == "Forbidden: no such school"
+
+
 async def test_refused_credentials_after_a_byte_order_mark_are_said_so() -> None:
     from uso_tui.iris.errors import AuthFailed
 

@@ -16,6 +16,7 @@ import binascii
 import contextlib
 import html
 import re
+import unicodedata
 from urllib.parse import quote, quote_plus, unquote_plus
 
 BLANK = "***"
@@ -139,4 +140,7 @@ def _readings(text: str) -> list[str]:
                     out.append(decode(padded).decode("utf-8", "ignore"))
     for source in (text, squashed):
         out.extend(bytes.fromhex(r).decode("utf-8", "ignore") for r in _HEX_RUN.findall(source))
+    # full-width or otherwise compatible letters (ＳＥＣＲＥＴ), and the words backwards
+    out += [folded for r in list(out) if (folded := unicodedata.normalize("NFKC", r)) != r]
+    out += [r[::-1] for r in list(out)]
     return out
