@@ -524,6 +524,28 @@ async def test_a_key_the_role_may_not_use_says_so_when_pressed(tmp_path):
     assert any("Changing a school's settings needs the admin role" in line for line in said)
 
 
+async def test_keys_typed_after_a_refused_key_are_dropped_not_taken_as_commands(tmp_path):
+    """A desk operator types `n` and the new school's details in one go: `n` is refused, and
+    the `a` of "Oakfield" opened the audit log (`f` `y` after a refused key force-ran the
+    school highlighted). The keys after the refusal are dropped, and the operator told."""
+    from tui_helpers import burst, settle
+
+    from uso_tui.tui.app import UsoApp
+
+    store = _console_store(tmp_path)
+    said: list[str] = []
+    app = UsoApp(store, operator="bob", clock=lambda: NOW, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.notify = lambda message, **kw: said.append(str(message))
+        await settle(pilot)
+        burst(app, "n", "O", "a", "k", "f", "y")
+        await settle(pilot, 6)
+        assert app.screen.kind == "schools"
+        assert store.runs(DFE) == []
+    assert any("Adding a school needs the admin role" in line for line in said)
+    assert any("5 key(s) typed ahead were dropped" in line for line in said), said
+
+
 async def test_a_console_of_an_operator_removed_since_it_opened_closes(tmp_path):
     """bob's console was open when an administrator removed him: it must not go on acting (a
     name no longer listed would count as the data directory's owner, an admin)."""

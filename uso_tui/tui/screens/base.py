@@ -158,11 +158,20 @@ class UsoScreen(HoldsKeys, Screen):
             event.stop()
             what = WHAT.get(action, action).capitalize()
             self.say(f"{what} needs the admin role ({self.app.access.label()})", "warning")
+            self._refused()
             return
         why = self.why_not(event.key)
         if why is not None:  # a key greyed now: said why, not silently ignored
             event.stop()
             self.say(why, "warning")
+            self._refused()
+
+    def _refused(self) -> None:
+        """The keys typed after a key that did nothing were meant for what it would have shown (a
+        form's text after `n`, `y` after `f`): dropped, not taken as this screen's commands."""
+        drop = getattr(self.app, "drop_typed_ahead", None)
+        if drop is not None:
+            drop("the key before them did nothing here", "type them again")
 
     def why_not(self, key: str) -> str | None:
         """Why `key` cannot do what it does on this screen now (said when it is pressed), or
