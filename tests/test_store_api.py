@@ -1029,3 +1029,50 @@ def test_index_files_are_read_as_each_line_reads():
     assert read_hits(data, "204-3210", "staff") == [each[1]]
     assert each[1].forename == "B ob" and each[1].status == "unallocated" and each[2].dob is None
     assert read_hits(b"", "204-3210") == []
+
+
+def test_reads_of_a_school_read_last_follow_every_write_and_hand_out_copies(store, monkeypatch):
+    """case() and account() keep the rows of the schools read last (a console deciding cases
+    in a queue of thousands decoded the school's whole file at each key): another process's
+    write is seen at once, what is handed out is a copy, and this process's own write is read
+    back without decoding the file."""
+    from uso_tui.store import recent_schools
+
+    dfe = "204-3211"
+    with store.transaction("t") as tx:
+        amy = account(tx, dfe, "Amy", "Jones")
+        tx.put_account(amy)
+        cid = tx.next_case_id(dfe)
+        tx.put_case(MatchCase(cid, dfe, "students", "pupil", {"mis_id": "7"}, [], opened_at=NOW))
+    assert store.account(amy.username).surname == "Jones"
+    assert store.case(cid).status == "open"
+
+    other = open_store(store.root)  # another process
+    with other.transaction("t") as tx:
+        renamed = tx.account(amy.username)
+        renamed.surname = "Smith"
+        tx.put_account(renamed)
+    assert store.account(amy.username).surname == "Smith"
+
+    got = store.account(amy.username)
+    got.extra["note"] = "changed by a caller"
+    got.history.append({"action": "x"})
+    again = store.account(amy.username)
+    assert "note" not in again.extra and again.history == []
+
+    decoded = []
+    real = recent_schools.read_json
+    monkeypatch.setattr(recent_schools, "read_json", lambda p: decoded.append(p) or real(p))
+    with store.transaction("t") as tx:  # this process's own write: handed over
+        case = tx.case(cid)
+        case.status, case.decision = "resolved", "exclude"
+        tx.put_case(case)
+    assert store.case(cid).decision == "exclude"
+    assert store.account(amy.username).surname == "Smith"
+    assert decoded == []
+    with other.transaction("t") as tx:  # another's: read again
+        renamed = tx.account(amy.username)
+        renamed.surname = "Brown"
+        tx.put_account(renamed)
+    assert store.account(amy.username).surname == "Brown"
+    assert len(decoded) == 1

@@ -253,6 +253,24 @@ async def test_skipping_every_case_still_counts_them_open(demo_ran):
         assert "0 decided in this session" in text  # skips are not decisions
 
 
+async def test_a_skip_reads_and_writes_nothing(demo_ran, monkeypatch):
+    """`s` shows the next case at once: it took the store's write lock and read the school's
+    whole file (a quarter of a second a key in a queue of thousands, keys typed ahead waiting)."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    async with started(store, "matching", dfe) as (app, pilot):
+        first = app.screen.case.case_id
+
+        def no_store(*args, **kwargs):
+            raise AssertionError("a skip used the store")
+
+        for name in ("transaction", "case", "find_accounts", "cases"):
+            monkeypatch.setattr(store, name, no_store)
+        await press(pilot, "s")
+        assert app.screen.case.case_id != first
+        assert "0 decided in this session" not in screen_text(app)
+
+
 async def test_an_unallocated_candidate_is_shown_unallocated(demo_ran):
     from uso_tui.sync.plan import unallocated
 

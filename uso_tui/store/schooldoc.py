@@ -123,6 +123,7 @@ class SchoolDoc:
         # report -> accounts_hash of the accounts as the run that made its fingerprints left them
         self.seen_over: dict[str, int | None] = {}
         self.seen_put: set[str] = set()  # reports given fingerprints in this transaction
+        self.written_token: str | None = None  # the version token of the file dump() made
         # The hash of the accounts table of the file this was loaded from (xxh3_64 of its JSON,
         # from meta; None: an older file), which no account change since can have left alone.
         self.accounts_hash: int | None = None
@@ -186,8 +187,9 @@ class SchoolDoc:
         if self.seen_put:  # these fingerprints go with the accounts as written now
             self.seen_over = {**self.seen_over, **dict.fromkeys(self.seen_put, accounts_hash)}
             self.seen_put = set()
+        self.written_token = new_token()
         tables = {
-            "meta": meta_table(new_token(), **self.meta, accounts_hash=accounts_hash),
+            "meta": meta_table(self.written_token, **self.meta, accounts_hash=accounts_hash),
             "accounts": orjson.Fragment(accounts),  # encoded once, for the hash and the file
             "runs": as_table(runs),
             "cases": as_table(self.cases_in_order()),

@@ -58,6 +58,7 @@ from uso_tui.store.people import (
     read_keys_file,
     staged_keys,
 )
+from uso_tui.store.recent_schools import RecentSchools
 from uso_tui.store.rekey import rekey_schools
 from uso_tui.store.schooldoc import (
     RUNNING_KEY,
@@ -126,6 +127,7 @@ class TinyStore(KeptReads, Store):
         self.root = Path(root)
         self.layout = Layout(self.root)
         self.hot = VersionCache()
+        self.recent_schools = RecentSchools()  # rows of the schools read last, while unchanged
         self.people = PeopleIndex()  # find_people's keys of every school, while unchanged
         self.dir_cache = DirectoryCache(self.layout.directory)  # the school directory, per shard
         self.deltas = Deltas()  # the recent feed's deltas, parsed
@@ -445,15 +447,15 @@ class TinyStore(KeptReads, Store):
                         by_home.setdefault(home, set()).add(username)
             for home, wanted in by_home.items():
                 try:
-                    data = read_json(self.layout.data(home))
+                    rows = self.recent_schools.rows(
+                        self.layout.data(home), "accounts", sorted(wanted)
+                    )
                 except CorruptFile:
                     if unreadable is None:
                         raise
                     unreadable.add(home)
                     continue
-                for row in table_rows(data, "accounts"):
-                    if row["username"] in wanted:
-                        found[row["username"]] = Account.from_dict(row)
+                found.update((u, Account.from_dict(row)) for u, row in rows.items())
         return found
 
     def la_usernames(self, la: str) -> frozenset[str]:
@@ -535,9 +537,11 @@ class TinyStore(KeptReads, Store):
     def case(self, case_id: str) -> MatchCase:
         dfe = school_of_case(case_id)
         with self._reading():  # both files of one commit: a case moves between them
-            data = read_json(self.layout.data(dfe)) if DFE_RE.match(dfe) else None
-            found = next((c for c in table_rows(data, "cases") if c["case_id"] == case_id), None)
-            if found is None and data is not None:  # resolved long ago: from the archive
+            path = self.layout.data(dfe) if DFE_RE.match(dfe) else None
+            found = None
+            if path is not None:
+                found = self.recent_schools.rows(path, "cases", [case_id]).get(case_id)
+            if found is None and path is not None and path.exists():  # resolved long ago
                 found = archived_case(self.layout.cases_archive(dfe), case_id)
         if found is None:
             raise UnknownCase(f"unknown case {case_id!r}")

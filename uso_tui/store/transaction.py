@@ -789,6 +789,10 @@ class TinyTransaction(KeptWrites, Transaction):
             self._store.deltas.remember(*feed.new_delta)
         for la, (token, data) in registries.items():
             self._store.hot.remember(lay.registry_file(la), token, self._regs[la], data)
+        recent = self._store.recent_schools
+        for dfe, doc in self._docs.items():
+            if doc.dirty and doc.written_token is not None:
+                recent.remember(lay.data(dfe), doc.written_token, doc.accounts, doc.cases)
 
     def _prune_processed(self, commit: Commit, dfe: str) -> None:
         folder = self._lay.files_dir(dfe)

@@ -328,12 +328,15 @@ def resolve_case(
     skip: bool = False,
     force: bool = False,
     as_shown: MatchCase | None = None,
+    written: dict[str, Account] | None = None,
 ) -> MatchCase:
     """Decides an open case. Matching to an account that is not among its candidates raises
     NeedsConfirmation (saying what differs) unless `force`; an account linked to another record
     of the school's latest export is refused even then. `as_shown`: the case as the operator saw
     it; if a run has refreshed it since (its record or candidates changed), nothing is decided
-    (InvalidInput): the choice was made on what is no longer so."""
+    (InvalidInput): the choice was made on what is no longer so. `written`: given, it receives
+    the account the decision linked or made, as saved (a console shows it without reading it
+    back)."""
     require(store, operator, "resolve")
     chosen = [
         n
@@ -343,6 +346,7 @@ def resolve_case(
     if len(chosen) != 1:
         raise InvalidInput("give exactly one of: match USERNAME, create, exclude, skip")
     at = iso(now)
+    made: Account | None = None
     with store.transaction(operator) as txn:
         case = _open_case(txn, case_id)
         if skip:
@@ -379,6 +383,7 @@ def resolve_case(
                 )
             after, action = link_to_record(acc, rec, dfe)
             put_changed(txn, acc, after, action, at, dfe)
+            made = after
             if action == "move" and acc.school:
                 txn.audit(
                     event(
@@ -405,6 +410,7 @@ def resolve_case(
             acc = account_from_record(rec, dfe, username)
             acc.created_at = at
             put_changed(txn, None, acc, "create", at, dfe)
+            made = acc
             case.decision = f"create:{username}"
             case.undo = {"created": username}
         else:
@@ -432,6 +438,8 @@ def resolve_case(
                 {"status": case.status, "decision": case.decision},
             )
         )
+    if written is not None and made is not None:  # (saved: the transaction has committed)
+        written[made.username] = made
     return case
 
 

@@ -657,9 +657,12 @@ class MatchingScreen(ExportsCsv):
         self.keys_go()
 
     def action_skip(self) -> None:
+        """s: the next case; this one stays open. Nothing is saved (a skip changes nothing in
+        the store), so nothing is waited for: a skip read the school's whole data file, a
+        quarter of a second a key in a queue of thousands."""
         case = self.case
         if case is not None and case.status == "open" and not self.busy:
-            self.decide(case.case_id, skip=True)
+            self._decided(case, True, {})
 
     def decide(self, case_id: str, **how) -> None:
         self.busy = True
@@ -675,9 +678,16 @@ class MatchingScreen(ExportsCsv):
 
         unallocate = how.pop("unallocate", False)
         shown = next((c for c in self.cases if c.case_id == case_id), None)
+        written: dict[str, Account] = {}
         try:
             case = resolve_case(
-                self.store, case_id, operator=self.operator, now=self.now(), as_shown=shown, **how
+                self.store,
+                case_id,
+                operator=self.operator,
+                now=self.now(),
+                as_shown=shown,
+                written=written,
+                **how,
             )
         except NeedsConfirmation as exc:
             if not how.get("create"):
@@ -704,7 +714,10 @@ class MatchingScreen(ExportsCsv):
             self.app.call_from_thread(
                 self.say, f"Excluded; unallocated {', '.join(ex.unallocated) or 'none'}"
             )
-        fresh = self._fresh(case)
+        # the account the decision linked or made, as saved; the candidates an exclusion
+        # unallocated, read again (read back, a decision in a school of thousands of cases
+        # cost a decode of its whole file)
+        fresh = self._fresh(case) if unallocate else written
         self.app.call_from_thread(self._decided, case, bool(how.get("skip")), fresh, unallocate)
 
     @in_thread("matching-refresh", failure="Cannot read the case", exclusive=False)
