@@ -584,6 +584,20 @@ async def test_request_account_refuses_a_name_before_asking_to_create_it(demo):
     assert len(store.school_accounts(dfe)) == before
 
 
+async def test_request_account_forgets_its_error_once_a_field_is_mended(demo):
+    """The error said of the date typed stayed on the form after the date was mended; Up and
+    Down move between the fields, as in the other forms."""
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "r", *"Zed", "enter", *"Quill", "enter", *"31/02/2016", "enter")
+        await settle(pilot, 4)
+        assert "date of birth" in screen_text(app)
+        await press(pilot, "backspace")
+        assert "31/02/201" in screen_text(app) and "date of birth '" not in screen_text(app)
+        await press(pilot, "up")
+        assert app.focused is not None and app.focused.id == "req-surname"
+
+
 # -- 7. lists stay true -------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
@@ -184,6 +185,11 @@ def request_text(request: Request, dfe: str) -> Text:
 class RequestAccountForm(SchoolForm[Account]):
     """Dismissed with the account made, or None."""
 
+    BINDINGS = [
+        Binding("down", "app.focus_next", "Next field", show=False),  # as the other forms
+        Binding("up", "app.focus_previous", "Previous field", show=False),
+    ]
+
     DEFAULT_CSS = """
     RequestAccountForm .form-row { height: 1; }
     RequestAccountForm #req-error { height: auto; color: $error; }
@@ -211,6 +217,11 @@ class RequestAccountForm(SchoolForm[Account]):
 
     def value(self, key: str) -> str:
         return self.query_one(f"#req-{key}", Input).value.strip()
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        # what the form said was wrong was said of the values checked, not of these
+        self.query_one("#req-error", Static).update("")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -306,7 +317,7 @@ class RequestAccountForm(SchoolForm[Account]):
 
         if moved:
             self.app.drop_typed_ahead(
-                "the question names the person's account elsewhere"
+                "the question names the account the person may have already"
                 if second
                 else "the question names the exclusion list's entry"
             )
