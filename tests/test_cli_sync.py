@@ -208,6 +208,25 @@ def test_a_record_shifted_while_iris_paged_is_held_not_unallocated(cli, sim):
     assert "sent on two pages with different details" in run["hold_reason"]
 
 
+def test_an_id_given_to_two_records_holds_the_leavers_until_confirmed(cli, sim):
+    """Cat's record comes under Amy's id (a JSON object naming the id twice takes the last):
+    Cat's account looked like a leaver's and was unallocated by a run that succeeded. Held now;
+    the MIS may keep such a clash for days, so confirming applies it (not an incomplete
+    export's hold, which no confirmation applies)."""
+    dan = enrolled_student("4", "Dan", "Green", "2015-02-02")
+    add(cli, sim, DFE, [AMY, BOB, CAT, dan])
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", [AMY, BOB, {**CAT, "schoolId": AMY["schoolId"]}, dan])
+    res = cli("sync", DFE, "--json")
+    run = res.json()
+    assert res.status == 3 and run["counts"]["held_unallocations"] == 1, res.err
+    assert "given to two different records (1)" in run["hold_reason"]
+    assert cli.ok("unallocated", DFE, "--json").json() == []
+    cli.ok("confirm", run["run_id"])
+    gone = cli.ok("unallocated", DFE, "--json").json()
+    assert [a["username"] for a in gone] == ["cbrown.204"]
+
+
 def test_matches_says_when_a_twins_decision_took_the_candidate(cli, sim):
     """Twins both known as Sam, and a "Sam Jones" requested for one of them: each is a case with
     that account. Matched to the first, the second's case lists it as taken, and matching it

@@ -485,6 +485,11 @@ class Export:
     # Why the fetch may have missed records besides a short count (IRIS's totals changed while it
     # paged): the planner then holds the unallocations rule 7 would make.
     doubts: list[str] = field(default_factory=list)
+    # MIS ids given to two different records on one page: a record's id may be wrong (keyed
+    # twice, or its JSON naming the id twice), so another's absence may be no leaving. The
+    # planner holds the unallocations for an operator, whose confirmation applies them (the
+    # MIS may hold the clash every day: an incomplete export's would never be).
+    clashed_ids: list[str] = field(default_factory=list)
     # Fetched with a sieve (sync.fingerprints): the records it recognised as unchanged, left unparsed
     # (MIS id -> the raw record and the sieve's token for it), the raw record of each record
     # parsed (by MIS id), and the parser, for a record of `same` that must be parsed after all.

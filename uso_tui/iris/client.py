@@ -494,12 +494,10 @@ class IrisClient:
                 f"{len(moved)} MIS id(s) sent on two pages with different details (the data "
                 f"changed while IRIS paged): {_few(moved)}"
             )
-        if clashed := {i: None for i in clashed if i not in moved}:
-            doubts.append(
-                f"{len(clashed)} MIS id(s) given to two different records: {_few(clashed)}"
-            )
-        for doubt in doubts:
-            _event(ctx, doubt)
+            _event(ctx, doubts[-1])
+        clashes = [i for i in clashed if i not in moved]
+        if clashes:
+            _event(ctx, f"{len(clashes)} MIS id(s) given to two different records: {_few(clashes)}")
         repeated = list(twice)
         if repeated:
             shown = _few(repeated)
@@ -522,6 +520,7 @@ class IrisClient:
                 repeated_ids=repeated,
                 repeated_on_a_page=on_one_page,
                 doubts=doubts,
+                clashed_ids=clashes,
             )
         parse = PARSERS[report]
         parsed: list[MisRecord] = []
@@ -542,6 +541,7 @@ class IrisClient:
             repeated_ids=repeated,
             repeated_on_a_page=on_one_page,
             doubts=doubts,
+            clashed_ids=clashes,
             same=same,
             raw=raws,
             parse=parse,

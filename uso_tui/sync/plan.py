@@ -552,6 +552,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         empty=not export.size,
         hold=not accept,
         short=_short_of(export),
+        clashed=export.clashed_ids,
     )
     _relink_renamed(planned, renamed, linked)
     if export.raw is not None:
@@ -1342,10 +1343,13 @@ def _leavers(
     empty: bool,
     hold: bool = True,
     short: str | None = None,
+    clashed: list[str] | None = None,
 ) -> None:
     """Rule 7 and the safety hold of rule 8 (unless `hold` is False: an operator confirmed).
     `short`: why the export may not be complete (_short_of): its absent records are then no
-    proof of leaving, and their unallocations are held whatever their number."""
+    proof of leaving, and their unallocations are held whatever their number. `clashed`: MIS
+    ids given to two different records (Export.clashed_ids): held likewise, for an operator
+    whose confirmation applies them."""
     active = [
         mis_id
         for mis_id, r in linked.items()
@@ -1362,6 +1366,13 @@ def _leavers(
     elif short:
         planned.hold_reason = f"{short}: would unallocate {leaving} of {total} linked accounts"
         planned.incomplete = short
+    elif clashed:
+        shown = ", ".join(clashed[:10]) + (" ..." if len(clashed) > 10 else "")
+        planned.hold_reason = (
+            f"{len(clashed)} MIS id(s) given to two different records ({shown}): a record's id "
+            f"may be wrong, so another's absence may be no leaving; would unallocate {leaving} "
+            f"of {total} linked accounts (confirm if they have left)"
+        )
     elif leaving > total * settings.hold_percent / 100 and leaving >= settings.hold_min:
         planned.hold_reason = (
             f"would unallocate {leaving} of {total} linked accounts "
