@@ -567,6 +567,23 @@ async def test_non_mis_keys_typed_ahead_act_on_the_list_each_decision_leaves(sto
     assert store.account("dvaughan.204").status == "active"
 
 
+async def test_non_mis_keys_typed_after_a_decision_not_saved_are_dropped(store):
+    """Another session unallocated the first account meanwhile: `x` `y` here is refused, and the
+    `x` `y` typed after it unallocated the next account, one this operator had not seen the
+    list change around."""
+    from uso_tui.sync.actions import unallocate_account
+
+    tim = username_of(store, "Tim", "Berners-Lee")
+    kjohnson = username_of(store, "Katherine", "Johnson")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        assert keys_of(table(app)) == [tim, kjohnson, "dvaughan.204"]
+        unallocate_account(store, tim, operator="other", now=NOW)
+        burst(app, "x", "y", "x", "y")
+        await settle(pilot, 6)
+    assert store.account(kjohnson).status == "active"
+    assert store.account("dvaughan.204").status == "active"
+
+
 async def test_non_mis_keys_typed_ahead_below_the_first_row_act_on_the_row_that_takes_its_place(
     store,
 ):
