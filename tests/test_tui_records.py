@@ -626,6 +626,20 @@ async def test_bulk_restore_keeps_the_cursor_s_line_not_the_first_row(store):
     assert {grace, edsger} >= {second}
 
 
+async def test_bulk_restore_keys_typed_after_a_restore_not_saved_are_dropped(store):
+    """Another session restored the first unallocated account meanwhile: `r` `y` here is
+    refused, and the `r` `y` typed after it restored the next one, unseen."""
+    from uso_tui.sync.actions import restore_account
+
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "4")
+        first, second = keys_of(table(app))[:2]
+        restore_account(store, first, operator="other", now=NOW)
+        burst(app, "r", "y", "r", "y")
+        await settle(pilot, 6)
+    assert store.account(second).status == "unallocated"
+
+
 async def test_non_mis_link_to_an_open_case_record(store):
     kjohnson = username_of(store, "Katherine", "Johnson")
     async with opened(store, "non_mis", HILL) as (app, pilot):

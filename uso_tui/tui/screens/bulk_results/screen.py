@@ -466,6 +466,8 @@ class BulkResultsScreen(ReloadingListScreen):
             self.say(f"{verb}: {', '.join(done[:5])}{' …' if len(done) > 5 else ''}")
         for error in errors:
             self.say(error, "error")
+        if errors:  # the keys typed after it were for the list as it would have left it
+            self.app.drop_typed_ahead("the list is read again after what was not saved")
         self.load()
 
     # -- exclusions ---------------------------------------------------------------------------
