@@ -66,6 +66,28 @@ def test_a_leaver_whose_unallocation_is_held_is_said_to_be_held_and_how_to_keep_
     assert "active again" in bob.reason and bob.act.startswith("nothing to do")
 
 
+def test_a_held_leaver_matched_at_another_school_since_is_said_to_be_there(env):
+    """Bob's unallocation was held, then he arrived at a local school and his case there was
+    matched to his account (a move): why still said his account waited for the held run, and
+    offered `--except` to keep it, where a confirm leaves it alone."""
+    from factories import OTHER
+
+    from uso_tui.sync.actions import resolve_case
+
+    env.set_students(DFE, [AMY, CAT, {**BOB, "leavingDate": "2026-03-11"}])
+    held = env.sync(DAY2)
+    assert held.status == "held"
+    username = one(env.store, "bob smith").username
+    env.add_school(OTHER, students=[{**BOB, "schoolId": "77"}])
+    env.sync(DAY2, OTHER)
+    case = env.store.cases(OTHER)[0]
+    assert case.candidates[0]["username"] == username
+    resolve_case(env.store, case.case_id, operator="desk", now=LATER, match=username)
+    bob = [h for h in why(env.store, "bob smith") if h.school == DFE][0]
+    assert bob.outcome != "held" and f"{username} now at {OTHER}" in bob.reason
+    assert "--except" not in bob.act and bob.act.startswith("nothing to do")
+
+
 def test_a_failed_run_since_is_named(env):
     env.sim.set_switches(DFE, fail_next=50, fail_status=500)
     failed = env.sync(DAY2)

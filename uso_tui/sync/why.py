@@ -424,13 +424,19 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 except UnknownRun:  # a run gone from the store: no hold to show
                     runs[hit.run_id] = None
             run = runs[hit.run_id]
-            if run is not None and run.status == "held" and hit.username in run.held_usernames:
+            held = run is not None and run.status == "held" and hit.username in run.held_usernames
+            if held and ours and acc.school == hit.school:
                 hit.outcome = "held"
                 hit.held_leaver = True
                 hit.reason = (
                     f"{hit.reason}: its unallocation is held by run {hit.run_id} "
                     f"({run.hold_reason or 'safety hold'})"
                 )
+            elif acc.school != hit.school:  # matched to its record at another school since:
+                # a confirm of the run leaves it alone
+                hit.since = f"{hit.username} now at {acc.school}: {event_words(acc)}"
+                hit.active_now = True
+                hit.reason = f"{hit.reason}; {hit.since}"
             else:  # restored, or kept by a confirm that left it out
                 hit.since = f"{hit.username} active again: {event_words(acc)}"
                 hit.active_now = True
