@@ -277,13 +277,13 @@ class AuditScreen(NewestFirstScreen):
         yield self.filter_bar("filter: operator, action, subject, change (escape clears)")
         cols = [
             Col("At", "at", 16),
-            # at 80 columns across schools the change has the room (the operator is in each
-            # event's details); one school's log, without its School column, has room for both
-            Col("Operator", "operator", 10, wide=self.dfe is None),
+            # who, in every width: at 80 columns across schools the change keeps 6 (enter
+            # opens the event whole)
+            Col("Operator", "operator", 9),
             *([Col("School", "school", 8)] if self.dfe is None else []),
-            Col("Action", "action", 12),
-            Col("Subject", "subject", 16),
-            Col("Change", "change", None, 10),
+            Col("Action", "action", 13),
+            Col("Subject", "subject", 14, ends=True),
+            Col("Change", "change", None, 6),
         ]
         yield ListTable(cols, id="events", openable=True)
         yield Footer(compact=True)
