@@ -295,24 +295,6 @@ async def test_a_record_repeated_with_its_fields_in_another_order_is_kept_once(e
     assert export.repeated_ids == ["P00002"] and export.repeated_on_a_page == 1
 
 
-async def test_an_id_given_to_another_record_on_a_later_page_is_a_doubt(env: Env) -> None:
-    """Records shifting while IRIS pages (one renamed, which moves it in the order): its id comes
-    on two pages with different names and a neighbour is skipped. The export said nothing, and
-    the skipped record's account was unallocated by a run that succeeded."""
-    records = [student(i) for i in range(6)]
-    records.insert(5, student(1, forename="Renamed"))  # P00001 again, on page 2 (pages of 4)
-    env.add()
-    env.sim.set_records(DFE, "students", records)
-    async with env.client(page_size=4) as client:
-        export = await client.fetch_report(env.school(), SECRET, "students")
-    assert [r.mis_id for r in export.records].count("P00001") == 2  # both kept (both invalid)
-    assert export.repeated_ids == []
-    assert export.doubts == [
-        "1 MIS id(s) sent on two pages with different details (the data changed while IRIS "
-        "paged): P00001"
-    ]
-
-
 async def test_an_id_given_to_two_records_on_one_page_is_said(env: Env) -> None:
     """Two different records under one id on one page (a record whose JSON names its id twice
     takes the last): another record's id may be the one lost (the planner holds the leavers for

@@ -490,6 +490,10 @@ class Export:
     # planner holds the unallocations for an operator, whose confirmation applies them (the
     # MIS may hold the clash every day: an incomplete export's would never be).
     clashed_ids: list[str] = field(default_factory=list)
+    # The ids given to different records on different pages (doubted: records shifting while
+    # IRIS paged), each with its records' canonical JSON: fetched again, the very same again is
+    # a clash the MIS holds (clashed_ids), not a shift
+    moved: dict[str, frozenset[bytes]] = field(default_factory=dict, repr=False, compare=False)
     # Fetched with a sieve (sync.fingerprints): the records it recognised as unchanged, left unparsed
     # (MIS id -> the raw record and the sieve's token for it), the raw record of each record
     # parsed (by MIS id), and the parser, for a record of `same` that must be parsed after all.

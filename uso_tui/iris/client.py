@@ -214,7 +214,10 @@ class IrisClient:
         ctx.deadline = self._clock() + limit
         try:
             async with self._using(ctx.base), asyncio.timeout(limit):
-                return await self._fetch(ctx, report, on_page, sieve)
+                export = await self._fetch(ctx, report, on_page, sieve)
+                if export.moved:
+                    export = await self._fetched_again(ctx, report, export, on_page, sieve)
+                return export
         except TimeoutError:
             raise IrisError(
                 f"the {report} report was not fetched within its deadline of {limit:g}s "
@@ -222,6 +225,26 @@ class IrisClient:
                 school=school.dfe,
                 path=REPORT_PATHS[report],
             ) from None
+
+    async def _fetched_again(
+        self,
+        ctx: _Ctx,
+        report: str,
+        first: Export,
+        on_page: OnPage | None,
+        sieve: Sieve | None,
+    ) -> Export:
+        """An export with ids given to different records on different pages, fetched once more:
+        records shifting while IRIS paged have settled (the new fetch is taken, with whatever
+        doubt it has), while the very same records again are ids the MIS gives two people (a
+        clash, held for an operator: held as a shift, no leaver would ever be unallocated)."""
+        _event(ctx, "fetching the report again: " + _moved_doubt(first.moved))
+        again = await self._fetch(ctx, report, on_page, sieve)
+        if again.moved and again.moved == first.moved:
+            again.doubts.remove(_moved_doubt(again.moved))
+            again.clashed_ids = [*again.moved, *again.clashed_ids]
+            again.moved = {}
+        return again
 
     async def _fetch(
         self, ctx: _Ctx, report: str, on_page: OnPage | None, sieve: Sieve | None = None
@@ -490,10 +513,7 @@ class IrisClient:
             kept.append(item)
         doubts = []
         if moved:
-            doubts.append(
-                f"{len(moved)} MIS id(s) sent on two pages with different details (the data "
-                f"changed while IRIS paged): {_few(moved)}"
-            )
+            doubts.append(_moved_doubt(moved))
             _event(ctx, doubts[-1])
         clashes = [i for i in clashed if i not in moved]
         if clashes:
@@ -521,6 +541,7 @@ class IrisClient:
                 repeated_on_a_page=on_one_page,
                 doubts=doubts,
                 clashed_ids=clashes,
+                moved={i: frozenset(seen[i]) for i in moved},
             )
         parse = PARSERS[report]
         parsed: list[MisRecord] = []
@@ -542,6 +563,7 @@ class IrisClient:
             repeated_on_a_page=on_one_page,
             doubts=doubts,
             clashed_ids=clashes,
+            moved={i: frozenset(seen[i]) for i in moved},
             same=same,
             raw=raws,
             parse=parse,
@@ -920,6 +942,13 @@ def _too_many(ctx: _Ctx, path: str, what: str, bound: int, unit: str) -> IrisErr
 
 
 _BOM = b"\xef\xbb\xbf"
+
+
+def _moved_doubt(moved) -> str:
+    return (
+        f"{len(moved)} MIS id(s) sent on two pages with different details (the data changed "
+        f"while IRIS paged): {_few(moved)}"
+    )
 
 
 def _few(ids) -> str:
