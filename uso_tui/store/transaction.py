@@ -64,6 +64,7 @@ from uso_tui.store.kept import KeptWrites
 from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
 from uso_tui.store.liveness import identity, is_stale
 from uso_tui.store.people import describes, staged_keys
+from uso_tui.store.recent_schools import RecentSchools
 from uso_tui.store.schooldoc import (
     NEXT_RUN_KEY,
     PRIVATE_KEYS,
@@ -168,6 +169,7 @@ class TransactionSource(Protocol):
     hot: VersionCache  # parsed files by version: the recent feed and registries
     dir_cache: DirectoryCache  # the school directory, parsed per shard
     deltas: Deltas  # the recent feed's deltas, parsed
+    recent_schools: RecentSchools  # rows of the schools read last
 
     def directory(self) -> DirectoryView: ...
 
