@@ -800,6 +800,26 @@ async def test_records_still_shifting_when_fetched_again_are_a_doubt() -> None:
     ]
 
 
+async def test_a_second_fetch_that_fails_leaves_the_first_with_its_doubt() -> None:
+    """The fetch again (records shifting) answered 500 for good: the run failed, where the
+    first fetch was whole but for the shift (its leavers held)."""
+    moving = [[pupil(0), named(1, "Amy")], [named(1, "Zoe"), pupil(3)]]
+    fetches = []
+
+    def page(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        if number == 1:
+            fetches.append(number)
+        if len(fetches) > 1:
+            return httpx.Response(500)
+        return httpx.Response(200, json=listing(moving[number - 1], number, 2, 4))
+
+    export = await fetch(Server(page))
+    assert len(fetches) > 1  # (the 500 tried again as transient)
+    assert sorted(r.mis_id for r in export.records) == ["P0", "P1", "P1", "P3"]
+    assert export.doubts and "sent on two pages" in export.doubts[0]
+
+
 async def test_an_id_the_mis_gives_two_people_on_two_pages_is_a_clash_not_a_shift() -> None:
     """The same two records under one id at every fetch: the MIS holds them so (no shift to
     wait out). As a paging doubt no leaver of the school would ever have been unallocated."""

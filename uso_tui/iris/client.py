@@ -239,7 +239,11 @@ class IrisClient:
         doubt it has), while the very same records again are ids the MIS gives two people (a
         clash, held for an operator: held as a shift, no leaver would ever be unallocated)."""
         _event(ctx, "fetching the report again: " + _moved_doubt(first.moved))
-        again = await self._fetch(ctx, report, on_page, sieve)
+        try:
+            again = await self._fetch(ctx, report, on_page, sieve)
+        except IrisError as exc:  # the first fetch stands, with its doubt (leavers held)
+            _event(ctx, f"fetching again failed ({exc.message}): the first fetch is taken")
+            return first
         if again.moved and again.moved == first.moved:
             again.doubts.remove(_moved_doubt(again.moved))
             again.clashed_ids = [*again.moved, *again.clashed_ids]
