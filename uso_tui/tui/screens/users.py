@@ -137,8 +137,9 @@ class UsersScreen(ReloadingListScreen):
         yield ListTable(
             [
                 Col("When", "when", 16),
-                Col("Kind", "kind", 6),
-                Col("Username", "username", 16, ends=True),
+                # at 80 columns a move shows by its "from > to" school: the names have the room
+                Col("Kind", "kind", 6, wide=True),
+                Col("Username", "username", 20, ends=True, fit=True),
                 Col("Name", "name", None, 12),
                 Col("School", "school", 19, fit=True),  # "204-3210 > 204-2308" for a move
                 Col("Operator", "operator", 10, wide=True),
