@@ -820,6 +820,48 @@ async def test_a_second_fetch_that_fails_leaves_the_first_with_its_doubt() -> No
     assert export.doubts and "sent on two pages" in export.doubts[0]
 
 
+async def test_an_id_given_two_people_beside_a_shift_is_still_a_clash() -> None:
+    """P5 is the same two records at both fetches, P1 shifted at the first only: the run was
+    held as a paging doubt, P5 named, and no confirmation could unallocate its leavers."""
+    first = [[named(5, "Finn"), named(1, "Amy")], [named(1, "Zoe"), named(5, "Zed")]]
+    second = [[named(5, "Finn"), pupil(2)], [named(1, "Zoe"), named(5, "Zed")]]
+    server, fetches = shifting(first, second)
+    export = await fetch(server)
+    assert len(fetches) == 2
+    assert export.clashed_ids == ["P5"] and export.doubts == []
+
+
+async def test_a_second_fetch_past_the_report_deadline_leaves_the_first_with_its_doubt() -> None:
+    """The fetch again ran past report_deadline_s: the whole run failed on the deadline, where
+    the first fetch was whole but for the shift."""
+    import asyncio
+
+    moving = [[pupil(0), named(1, "Amy")], [named(1, "Zoe"), pupil(3)]]
+    fetches = []
+
+    async def page(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/connect/token"):
+            return httpx.Response(200, json=TOKEN)
+        number = int(request.url.params["page"])
+        if number == 1:
+            fetches.append(number)
+        if len(fetches) > 1:
+            await asyncio.sleep(0.4)
+        return httpx.Response(200, json=listing(moving[number - 1], number, 2, 4))
+
+    client = IrisClient(
+        transport=httpx.MockTransport(page),
+        allowed_hosts=frozenset({"iris.test:80"}),
+        sleep=NoSleep(),
+        bounds=IrisBounds(report_deadline_s=0.6),
+    )
+    async with client:
+        export = await client.fetch_report(school(), SECRET, "students")
+    assert len(fetches) == 2
+    assert sorted(r.mis_id for r in export.records) == ["P0", "P1", "P1", "P3"]
+    assert export.doubts and "sent on two pages" in export.doubts[0]
+
+
 async def test_an_id_the_mis_gives_two_people_on_two_pages_is_a_clash_not_a_shift() -> None:
     """The same two records under one id at every fetch: the MIS holds them so (no shift to
     wait out). As a paging doubt no leaver of the school would ever have been unallocated."""
@@ -842,8 +884,17 @@ async def test_a_small_gzip_of_empty_objects_is_refused_before_it_is_parsed() ->
     )
     got, peak = await traced_peak(fetch(server, bounds=IrisBounds(max_answer_bytes=16 << 20)))
     assert isinstance(got, IrisError), got
-    assert "more than 2,000,000 JSON objects and lists" in str(got) and "max_records" in str(got)
+    assert "more than 4,000,000 JSON values" in str(got) and "max_records" in str(got)
     assert peak < 48 << 20  # the answer's bytes, not millions of objects
+
+
+async def test_a_page_of_short_strings_is_refused_before_it_is_parsed() -> None:
+    """62 MB of `"a",` under the byte bound took 1.5 GB once parsed."""
+    body = b'{"students": [{"schoolId": "P1", "x": [' + b'"a",' * 4_200_000 + b'"a"]}]}'
+    server = Server(lambda r: httpx.Response(200, content=body))
+    got, peak = await traced_peak(fetch(server, bounds=IrisBounds(max_answer_bytes=32 << 20)))
+    assert isinstance(got, IrisError) and "more than 4,000,000 JSON values" in str(got)
+    assert peak < 64 << 20
 
 
 async def test_a_page_of_records_is_not_refused_for_its_nesting() -> None:

@@ -83,6 +83,8 @@ async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):
         text = screen_text(app)
         assert held[0] in text and f"candidate {case_id.rsplit('-', 1)[1]}" in text
         assert "back: left alone" in text
+        # why it is held, where the operator decides (it was on the school's page only)
+        assert "held: " + run.hold_reason[:30] in " ".join(text.split())
         assert f"unallocates {held_count - 1} of {held_count}; 1 left alone" in text
         assert f"{len(flagged)} ticked {are(len(flagged))} of open match cases" in text
         burst(app, "space")  # the first candidate of an open case: kept

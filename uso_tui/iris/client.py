@@ -213,10 +213,16 @@ class IrisClient:
         limit = self.bounds.report_deadline_s
         ctx.deadline = self._clock() + limit
         try:
-            async with self._using(ctx.base), asyncio.timeout(limit):
-                export = await self._fetch(ctx, report, on_page, sieve)
+            async with self._using(ctx.base):
+                ends = asyncio.get_running_loop().time() + limit
+                async with asyncio.timeout_at(ends):
+                    export = await self._fetch(ctx, report, on_page, sieve)
                 if export.moved:
-                    export = await self._fetched_again(ctx, report, export, on_page, sieve)
+                    try:  # in what is left of the deadline; the first fetch stands past it
+                        async with asyncio.timeout_at(ends):
+                            export = await self._fetched_again(ctx, report, export, on_page, sieve)
+                    except TimeoutError:
+                        _event(ctx, _OUT_OF_TIME)
                 return export
         except TimeoutError:
             raise IrisError(
@@ -238,16 +244,25 @@ class IrisClient:
         records shifting while IRIS paged have settled (the new fetch is taken, with whatever
         doubt it has), while the very same records again are ids the MIS gives two people (a
         clash, held for an operator: held as a shift, no leaver would ever be unallocated)."""
-        _event(ctx, "fetching the report again: " + _moved_doubt(first.moved))
+        _event(
+            ctx,
+            "fetching the report again, to tell records that shifted while IRIS paged from an "
+            "MIS id given to two people",
+        )
         try:
             again = await self._fetch(ctx, report, on_page, sieve)
         except IrisError as exc:  # the first fetch stands, with its doubt (leavers held)
             _event(ctx, f"fetching again failed ({exc.message}): the first fetch is taken")
             return first
-        if again.moved and again.moved == first.moved:
+        # an id whose very records came at both fetches is the MIS's; the others shifted
+        same = [i for i, records in again.moved.items() if first.moved.get(i) == records]
+        if same:
             again.doubts.remove(_moved_doubt(again.moved))
-            again.clashed_ids = [*again.moved, *again.clashed_ids]
-            again.moved = {}
+            again.moved = {i: r for i, r in again.moved.items() if i not in same}
+            if again.moved:
+                again.doubts.append(_moved_doubt(again.moved))
+            again.clashed_ids = [*same, *again.clashed_ids]
+            _event(ctx, f"the same records again: {len(same)} MIS id(s) given to two people")
         return again
 
     async def _fetch(
@@ -428,7 +443,7 @@ class IrisClient:
             body = _json(resp.content, most)
         except _TooManyValues:
             raise IrisError(
-                f"the answer holds more than {most:,} JSON objects and lists, more than "
+                f"the answer holds more than {most:,} JSON values, more than "
                 f"{VALUES_PER_RECORD} for each of the {self.bounds.max_records:,} records a report "
                 "may have (max_records): it is not read",
                 school=ctx.dfe,
@@ -518,7 +533,7 @@ class IrisClient:
         doubts = []
         if moved:
             doubts.append(_moved_doubt(moved))
-            _event(ctx, doubts[-1])
+            _event(ctx, f"{len(moved)} MIS id(s) sent on two pages with different details")
         clashes = [i for i in clashed if i not in moved]
         if clashes:
             _event(ctx, f"{len(clashes)} MIS id(s) given to two different records: {_few(clashes)}")
@@ -948,6 +963,9 @@ def _too_many(ctx: _Ctx, path: str, what: str, bound: int, unit: str) -> IrisErr
 _BOM = b"\xef\xbb\xbf"
 
 
+_OUT_OF_TIME = "fetching again ran out of the report's deadline: the first fetch is taken"
+
+
 def _moved_doubt(moved) -> str:
     return (
         f"{len(moved)} MIS id(s) sent on two pages with different details (the data changed "
@@ -961,24 +979,28 @@ def _few(ids) -> str:
     return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
 
 
-# Objects and lists one answer may hold, at least (a page: VALUES_PER_RECORD for each record a
-# report may have, if more): parsed, each costs 60 bytes or more, so a page of `{},{},...` inflated
-# from a small gzip (64 MB, 20 million objects) took 3 GB before any bound applied. Counted on the
-# bytes first ('{' or '[' in a string counts too: a bound above, never below).
-ANSWER_VALUES = 2_000_000
-VALUES_PER_RECORD = 10
+# JSON values one answer may hold, at least (a page: VALUES_PER_RECORD for each record a report
+# may have, if more): parsed, each costs 50 bytes or more, so a page of `{},{},...` inflated from
+# a small gzip (64 MB, 20 million objects) took 3 GB before any bound applied, and one of `"a",`
+# 1.5 GB. Counted on the bytes first, as the commas, objects and lists ('{', '[' or ',' in a
+# string counts too: a bound above the values, never below); a school's 3,000 records of a few
+# dozen fields each are far under it.
+ANSWER_VALUES = 4_000_000
+VALUES_PER_RECORD = 20
 
 
 class _TooManyValues(orjson.JSONDecodeError):
-    """An answer with more objects and lists than it may have: not parsed."""
+    """An answer with more values than it may have: not parsed."""
 
 
 def _json(content: bytes, most: int = ANSWER_VALUES) -> Any:
     """A JSON answer; a UTF-8 byte order mark before it is ignored (RFC 8259 allows a reader
     to: some .NET servers send one). _TooManyValues (a JSONDecodeError: an answer read only for
-    IRIS's words takes it as no JSON) past `most` objects and lists."""
-    if len(content) > most and content.count(b"{") + content.count(b"[") > most:
-        raise _TooManyValues("too many objects and lists", "", 0)
+    IRIS's words takes it as no JSON) past `most` values."""
+    if len(content) > most and (
+        content.count(b",") + content.count(b"{") + content.count(b"[") > most
+    ):
+        raise _TooManyValues("too many values", "", 0)
     return orjson.loads(content[3:] if content.startswith(_BOM) else content)
 
 

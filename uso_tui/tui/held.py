@@ -89,6 +89,9 @@ class HeldReview(ModalScreen[list[str] | None]):
                 first += [x for x in said if not x.startswith(_HELD)]
                 lines = Text("\n").join(plain(x) for x in _first_rows(first))
                 yield Static(lines, id="held-comparison")
+            elif self.run.hold_reason:  # why, where the operator decides (an MIS id given to
+                # two people: confirming unallocates; an incomplete export: it does not)
+                yield Static(plain(f"held: {self.run.hold_reason}"), id="held-comparison")
             yield ListTable(
                 [
                     # cut in the middle: two alike tell apart by their ends
