@@ -466,6 +466,12 @@ class ProcessedFile(_Record):
         return self
 
 
+def some_ids(ids) -> str:
+    """The first ten of some MIS ids, for a message (then "...")."""
+    ids = list(ids)
+    return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+
+
 @dataclass(slots=True)
 class Export:
     """Every page of one report, as fetched. A record repeated identically across pages is kept

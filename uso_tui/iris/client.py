@@ -29,7 +29,7 @@ import orjson
 
 from uso_tui.config import IrisBounds
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.domain.models import Export, MisRecord, School
+from uso_tui.domain.models import Export, MisRecord, School, some_ids
 from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
@@ -536,10 +536,12 @@ class IrisClient:
             _event(ctx, f"{len(moved)} MIS id(s) sent on two pages with different details")
         clashes = [i for i in clashed if i not in moved]
         if clashes:
-            _event(ctx, f"{len(clashes)} MIS id(s) given to two different records: {_few(clashes)}")
+            _event(
+                ctx, f"{len(clashes)} MIS id(s) given to two different records: {some_ids(clashes)}"
+            )
         repeated = list(twice)
         if repeated:
-            shown = _few(repeated)
+            shown = some_ids(repeated)
             self.log.warning(
                 "%s: %s: %d record(s) repeated across pages, kept once: %s",
                 ctx.dfe,
@@ -969,14 +971,8 @@ _OUT_OF_TIME = "fetching again ran out of the report's deadline: the first fetch
 def _moved_doubt(moved) -> str:
     return (
         f"{len(moved)} MIS id(s) sent on two pages with different details (the data changed "
-        f"while IRIS paged): {_few(moved)}"
+        f"while IRIS paged): {some_ids(moved)}"
     )
-
-
-def _few(ids) -> str:
-    """The first ten of some MIS ids, for a message."""
-    ids = list(ids)
-    return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
 
 
 # JSON values one answer may hold, at least (a page: VALUES_PER_RECORD for each record a report

@@ -23,6 +23,7 @@ from uso_tui.domain.models import (
     MisRecord,
     School,
     empty_counts,
+    some_ids,
 )
 from uso_tui.domain.names import BLANK_LETTERS, normalise_cached, permanent_upn, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT
@@ -1367,11 +1368,10 @@ def _leavers(
         planned.hold_reason = f"{short}: would unallocate {leaving} of {total} linked accounts"
         planned.incomplete = short
     elif clashed:
-        shown = ", ".join(clashed[:10]) + (" ..." if len(clashed) > 10 else "")
         planned.hold_reason = (
-            f"{len(clashed)} MIS id(s) given to two different records ({shown}): a record's id "
-            f"may be wrong, so another's absence may be no leaving; would unallocate {leaving} "
-            f"of {total} linked accounts (confirm if they have left)"
+            f"{len(clashed)} MIS id(s) given to two different records ({some_ids(clashed)}): a "
+            f"record's id may be wrong, so another's absence may be no leaving; would unallocate "
+            f"{leaving} of {total} linked accounts (confirm if they have left)"
         )
     elif leaving > total * settings.hold_percent / 100 and leaving >= settings.hold_min:
         planned.hold_reason = (
