@@ -139,10 +139,14 @@ class UsoScreen(HoldsKeys, Screen):
         self.shown_first()  # keys held as it came back into view (ReloadingListScreen)
         return True
 
-    def decision_saved(self, saved: float) -> None:
+    def decision_saved(self, saved: float, failed: bool = False) -> None:
         """In the UI thread, once a decision is saved (`saved`: time.monotonic then): the keys
-        held since it was asked for wait for a read begun after it."""
+        held since it was asked for wait for a read begun after it. `failed`: some of it was not
+        saved (another session changed the account): those keys were for the list as it would
+        have left it, and are dropped."""
         self._keys_after = saved
+        if failed:
+            self.app.drop_typed_ahead("the list is read again after what was not saved")
 
     def worker_failed(self, line: str) -> None:
         """A worker of this screen failed (the app has told the operator): whatever still says
@@ -169,9 +173,7 @@ class UsoScreen(HoldsKeys, Screen):
     def _refused(self) -> None:
         """The keys typed after a key that did nothing were meant for what it would have shown (a
         form's text after `n`, `y` after `f`): dropped, not taken as this screen's commands."""
-        drop = getattr(self.app, "drop_typed_ahead", None)
-        if drop is not None:
-            drop("the key before them did nothing here", "type them again")
+        self.app.drop_typed_ahead("the key before them did nothing here", "type them again")
 
     def why_not(self, key: str) -> str | None:
         """Why `key` cannot do what it does on this screen now (said when it is pressed), or

@@ -435,8 +435,8 @@ class ListScreen(ExportsCsv):
             return
         self.app.action_back()
 
-    def decision_saved(self, saved: float) -> None:
-        super().decision_saved(saved)
+    def decision_saved(self, saved: float, failed: bool = False) -> None:
+        super().decision_saved(saved, failed)
         table = self.active_table()
         if table is not None:
             table.hold_place()

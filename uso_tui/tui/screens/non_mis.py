@@ -391,15 +391,13 @@ class NonMisScreen(LoadedListScreen):
         )
 
     def _applied(self, what: str, done: list[str], errors: list[str], saved: float) -> None:
-        self.decision_saved(saved)
+        self.decision_saved(saved, failed=bool(errors))
         self.active_table().clear_marks()
         verb = "Kept" if what == "keep" else "Unallocated"
         if done:
             self.say(f"{verb} {len(done)}: {', '.join(done[:5])}{' …' if len(done) > 5 else ''}")
         for error in errors:
             self.say(error, "error")
-        if errors:  # the keys typed after it were for the list as it would have left it
-            self.app.drop_typed_ahead("the list is read again after what was not saved")
         self.load()
 
     def action_link(self) -> None:

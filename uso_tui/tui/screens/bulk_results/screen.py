@@ -460,14 +460,12 @@ class BulkResultsScreen(ReloadingListScreen):
         )
 
     def _applied(self, verb: str, done: list[str], errors: list[str], saved: float) -> None:
-        self.decision_saved(saved)
+        self.decision_saved(saved, failed=bool(errors))
         self.active_table().clear_marks()
         if done:
             self.say(f"{verb}: {', '.join(done[:5])}{' …' if len(done) > 5 else ''}")
         for error in errors:
             self.say(error, "error")
-        if errors:  # the keys typed after it were for the list as it would have left it
-            self.app.drop_typed_ahead("the list is read again after what was not saved")
         self.load()
 
     # -- exclusions ---------------------------------------------------------------------------
