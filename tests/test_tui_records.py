@@ -761,6 +761,9 @@ async def test_run_history_confirms_a_held_run(store):
     async with opened(store, "history", VALE) as (app, pilot):
         assert table(app).current().key == "204-3211-r2"
         assert app.screen.check_action("confirm_held", ()) is True
+        # the held run says why in its last cell (the Error column of the runs that failed)
+        reason = store.run("204-3211-r2").hold_reason
+        assert reason and table(app)._cells(table(app).current())[-1].plain == reason
         await press(pilot, "c")
         assert isinstance(app.screen, HeldReview)
         assert "y unallocates 1 of 1" in screen_text(app) and liskov in screen_text(app)
@@ -772,6 +775,7 @@ async def test_run_history_confirms_a_held_run(store):
         assert (run.status, run.confirmed_by) == ("succeeded", "tester")
         assert store.account(liskov).status == "unallocated"
         assert app.screen.check_action("confirm_held", ()) is False
+        assert table(app)._cells(table(app).current())[-1].plain == ""  # held no more
         # only a held run offers it
         await press(pilot, "j")
         assert app.screen.check_action("confirm_held", ()) is False

@@ -200,6 +200,7 @@ def build_store(root: Path) -> Store:
                 finished="2026-11-28T09:00:02",
                 school=VALE,
                 held_usernames=[accounts["vale1"].username],
+                hold_reason="students: would unallocate 1 of 1 linked accounts",
             )
         )
 

@@ -118,7 +118,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
             Col("Trigger", "trigger", 8),
             Col("Operator", "operator", 10, wide=True),
             Col("Counts", "counts", 19),
-            Col("Error", "error", None, 6),
+            Col("Error or hold", "error", None, 6),
         ]
         yield ListTable(cols, id="runs", openable=True)
         yield Static(
@@ -148,12 +148,22 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
             run.operator,
             counts_short(run.counts),
             # the school is in the title or its own column: the cut cell starts with the reason
-            (run.error or "").removeprefix(f"{run.school}: "),
+            (run.error or "").removeprefix(f"{run.school}: ")
+            # a run still held says why (an operator choosing which to confirm reads it here)
+            or (run.hold_reason or "" if status == "held" else ""),
         ]
         return Row(
             key=run.run_id,
             cells=cells(*values),
-            haystack=haystack(run.run_id, run.school, status, run.trigger, run.operator, run.error),
+            haystack=haystack(
+                run.run_id,
+                run.school,
+                status,
+                run.trigger,
+                run.operator,
+                run.error,
+                run.hold_reason if status == "held" else None,
+            ),
             data=run,
         )
 
