@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from uso_tui.config import IrisBounds, iris_bounds
+from uso_tui.config import IrisBounds, allowed_mis_hosts, iris_bounds
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import School
 from uso_tui.iris.client import IrisClient
@@ -646,6 +646,29 @@ def test_bounds_read_from_config_json(tmp_path) -> None:
         json.dumps({"allowed_mis_hosts": [], "request_deadline_s": 2.5, "max_pages": 7})
     )
     assert iris_bounds(tmp_path) == IrisBounds(2.5, 900, 200_000, 7)
+
+
+@pytest.mark.parametrize("linked", [False, True])
+def test_a_config_json_others_may_change_is_refused(tmp_path, monkeypatch, linked) -> None:
+    """It names the hosts a school's secret may be sent to over plain http: a file anyone may
+    write (or a link to one) would let anyone have the secrets sent to a host of theirs."""
+    monkeypatch.delenv("USO_TUI_ALLOWED_MIS_HOSTS", raising=False)
+    hosts = json.dumps({"allowed_mis_hosts": ["127.0.0.1:18301"]})
+    data = tmp_path / "data"
+    data.mkdir()
+    written = tmp_path / "elsewhere.json" if linked else data / "config.json"
+    written.write_text(hosts)
+    if linked:
+        (data / "config.json").symlink_to(written)
+    for mode in (0o666, 0o620):
+        written.chmod(mode)
+        with pytest.raises(InvalidInput) as ei:
+            allowed_mis_hosts(data)
+        said = str(ei.value)
+        assert "config.json" in said and "chmod 600" in said and f"{mode:o}" in said
+        assert ("everyone" if mode & 0o002 else "its group") in said
+    written.chmod(0o644)  # readable by others, as a umask of 022 writes it: fine
+    assert allowed_mis_hosts(data) == {"127.0.0.1:18301"}
 
 
 @pytest.mark.parametrize(

@@ -125,9 +125,13 @@ def read_config(data_dir: Path) -> dict[str, Any]:
     silently), `allowed_mis_hosts` a list of host[:port] strings. {} when there is none."""
     path = Path(data_dir) / CONFIG_JSON
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            st = os.fstat(handle.fileno())  # the file read, also where a link led
+            raw = handle.read()
     except FileNotFoundError:
         return {}
+    # it names the hosts a school's secret may be sent to over plain http
+    _check_owned(path, st, "anyone could have the schools' secrets sent to a host of theirs")
     if not raw.strip():
         return {}
     try:
@@ -300,7 +304,7 @@ def load_operators(data_dir: Path) -> dict[str, Operator] | None:
             raw = handle.read()
     except FileNotFoundError:
         return None
-    _check_owned(path, st)
+    _check_owned(path, st, "anyone could make themselves an admin")
     try:
         data = json.loads(raw, object_pairs_hook=_no_repeats) if raw.strip() else {}
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -353,16 +357,17 @@ def _no_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return out
 
 
-def _check_owned(path: Path, st: os.stat_result) -> None:
-    """Who is an admin is decided by this file: it must be this user's (or root's) and only its
-    owner may change it (as sshd's StrictModes asks of authorized_keys)."""
+def _check_owned(path: Path, st: os.stat_result, risk: str) -> None:
+    """A file that decides who is an admin, or where secrets may go, must be this user's (or
+    root's) and only its owner may change it (as sshd's StrictModes asks of authorized_keys);
+    `risk`: what anyone else could do with it."""
     if st.st_uid not in (os.geteuid(), 0):
         raise InvalidInput(f"{path} belongs to another user (uid {st.st_uid}): refusing it")
     if st.st_mode & 0o022:
         who = "everyone" if st.st_mode & 0o002 else "its group"
         raise InvalidInput(
             f"{path} can be changed by {who} (mode {stat.S_IMODE(st.st_mode):o}): refusing it "
-            f"(anyone could make themselves an admin); run `chmod 600 {path}`"
+            f"({risk}); run `chmod 600 {path}`"
         )
 
 
