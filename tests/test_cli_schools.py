@@ -130,6 +130,28 @@ def test_set_says_what_changed_and_nothing_when_nothing_did(one_school):
     assert res.out.strip() == f"nothing changed: {DFE} already has those settings"
 
 
+def test_moving_a_school_to_another_server_needs_that_servers_secret(one_school):
+    """The stored secret is sent only to the server it was given for: an admin who cannot read
+    it must not have it sent to a host of theirs by changing the URL."""
+    cli = one_school
+    res = cli("school", "set", DFE, "--url", "https://other.isams.cloud")
+    assert res.status == 2 and "needs that server's Client Secret" in res.err
+    assert "https://hill.isams.cloud:443" in res.err
+    assert cli.ok("school", "show", DFE, "--json").json()["url"] == "https://hill.isams.cloud"
+    # another path on the same server keeps the secret; another server with its secret is saved
+    cli.ok("school", "set", DFE, "--url", "https://HILL.isams.cloud/iris/")
+    cli.ok(
+        "school",
+        "set",
+        DFE,
+        "--url",
+        "https://other.isams.cloud",
+        "--client-secret-env",
+        "USO_TEST_SECRET",
+    )
+    assert cli.ok("school", "show", DFE, "--json").json()["url"] == "https://other.isams.cloud"
+
+
 def test_set_changes_settings_and_audits_only_changes(one_school):
     cli = one_school
     res = cli.ok(

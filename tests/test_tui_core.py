@@ -306,6 +306,32 @@ async def test_settings_test_connection_ok_and_wrong_secret(demo):
         assert demo.store.secret(dfe) != "not-the-secret"
 
 
+async def test_another_server_in_the_url_needs_its_secret_to_test_or_save(demo):
+    """The stored secret is sent only to the server it was given for: neither ctrl+t nor ctrl+s
+    sends it to a URL typed on another host."""
+    from uso_tui.domain.schools import MIS_DOMAINS
+
+    store = demo.store
+    dfe = demo.held_school
+    old = store.school(dfe)
+    async with started(store, "settings", dfe) as (app, pilot):
+        screen = app.screen
+        url, secret_box = screen.query_one("#f-url", Input), screen.query_one("#f-secret", Input)
+        url.value = f"https://other.{MIS_DOMAINS[old.mis]}"
+        await pilot.pause()
+        assert "another server needs its Client Secret" in screen_text(app)
+        assert secret_box.placeholder == "required: the new server's secret"
+        await press(pilot, "ctrl+t")
+        assert "Type the Client Secret to test" in screen_text(app)
+        await press(pilot, "ctrl+s")
+        assert "Not saved" in screen_text(app)
+        assert store.school(dfe).url == old.url
+        url.value = old.url + "/"  # the same server: the stored secret goes on
+        await pilot.pause()
+        assert "another server" not in screen_text(app)
+        assert "set; type to replace" in secret_box.placeholder
+
+
 async def test_change_mis_needs_new_url_and_secret(demo):
     store = demo.store
     dfe = demo.held_school

@@ -209,6 +209,8 @@ def point_at(store: Store, root: str, dfes: list[str], now: datetime | None = No
                 operator=OPERATOR,
                 now=now or datetime.now(),
                 url=f"{root}/{school.dfe}",
+                # the demo's own secret for its own simulator (another server needs it given)
+                secret=store.secret(school.dfe),
             )
 
 

@@ -176,3 +176,21 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
         f"*.{domain}, or list {hostport if port is not None else host!r} in allowed_mis_hosts / "
         "USO_TUI_ALLOWED_MIS_HOSTS"
     )
+
+
+def mis_origin(url: str) -> str:
+    """Where a MIS URL sends the school's secret: scheme, host and port (its path aside: the
+    same server). A URL that cannot be read is its own origin (never equal to a good one's)."""
+    try:
+        parts = urlsplit((url or "").strip())
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return url
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def secret_goes_elsewhere(old_url: str, new_url: str) -> bool:
+    """Whether a school's stored secret would be sent to another server than the one it was
+    given for: moving a school to another host needs that host's secret typed (an admin who
+    cannot read the secret must not be able to have it sent to a host of theirs)."""
+    return mis_origin(old_url) != mis_origin(new_url)

@@ -27,6 +27,8 @@ from uso_tui.domain.schools import (
     check_reports,
     check_time,
     la_of,
+    mis_origin,
+    secret_goes_elsewhere,
 )
 from uso_tui.store.api import AccountHit, DuplicateSchool, Store
 from uso_tui.sync.access import require
@@ -327,6 +329,11 @@ def update_school(
         if mis != school.mis and secret is None:
             # IRIS issues credentials per product: the old secret cannot work with the new MIS.
             raise InvalidInput("changing the MIS needs the new Client Secret")
+        if secret is None and secret_goes_elsewhere(school.url, clean.get("url", school.url)):
+            raise InvalidInput(
+                f"moving the school to {mis_origin(clean['url'])} needs that server's Client "
+                f"Secret: the one stored is sent only to {mis_origin(school.url)}"
+            )
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         for key, value in clean.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -22,6 +23,8 @@ from uso_tui.domain.schools import (
     UNSUPPORTED_REPORTS,
     check_mis_url,
     check_reports,
+    mis_origin,
+    secret_goes_elsewhere,
 )
 from uso_tui.tui.applying import attempt, error_text
 from uso_tui.tui.format import clean, plain
@@ -139,10 +142,25 @@ class SettingsScreen(SettingsForm):
         self.query_one("#f-name", Input).focus()
         self.shown_first()
 
+    def _moves_server(self) -> bool:
+        """Whether the URL typed is on another server than the stored one (its secret is not
+        sent there: sync.admin.update_school asks for that server's)."""
+        return self.school is not None and secret_goes_elsewhere(
+            self.school.url, self.value("url").strip()
+        )
+
+    @on(Input.Changed, "#f-url")
+    def _url_changed(self) -> None:
+        if self.checking():  # another server asks for its secret, as soon as it is typed
+            self._secret_placeholder()
+            self.validate_field("secret")
+
     def _secret_placeholder(self) -> None:
         box = self.query_one("#f-secret", Input)
         if self.mis != (self.school.mis if self.school else self.mis):
             box.placeholder = "required: the new MIS's secret"
+        elif self._moves_server():
+            box.placeholder = "required: the new server's secret"
         elif self.has_secret:
             box.placeholder = "•••••••• set; type to replace"
         else:
@@ -172,6 +190,11 @@ class SettingsScreen(SettingsForm):
             if not value:
                 if self.school is not None and self.mis != self.school.mis:
                     raise InvalidInput("changing the MIS needs the new Client Secret")
+                if self._moves_server():
+                    raise InvalidInput(
+                        "another server needs its Client Secret: the one stored is sent only "
+                        f"to {mis_origin(self.school.url)}"
+                    )
                 if not self.has_secret:
                     raise InvalidInput("no Client Secret is set yet")
                 return None
@@ -309,7 +332,9 @@ class SettingsScreen(SettingsForm):
             reports=self.check("reports"),
         )
         secret = self.value("secret") or None
-        if secret is None and (not self.has_secret or self.mis != self.school.mis):
+        if secret is None and (
+            not self.has_secret or self.mis != self.school.mis or self._moves_server()
+        ):
             self.set_status(Text("Type the Client Secret to test.", style="bold red"))
             return
         self.set_status(Text("Testing connection: getting a token…", style="bold cyan"))
