@@ -87,6 +87,7 @@ def snap(
     pool: list[Account] | None = None,
     exclusions: list[Exclusion] = (),
     cases: list[MatchCase] = (),
+    previous_sizes: dict[str, int] | None = None,
 ) -> Snapshot:
     accounts = list(accounts)
     everyone = accounts + list(pool or [])
@@ -96,6 +97,7 @@ def snap(
         exclusions=list(exclusions),
         open_cases=list(cases),
         pool=lambda role: [a for a in everyone if a.role == role],
+        previous_sizes=dict(previous_sizes or {}),
     )
 
 

@@ -564,6 +564,42 @@ def test_a_shifted_column_holds_the_export_whole_and_normal_churn_does_not():
     )
 
 
+def test_records_invalid_as_before_are_no_change_to_hold_an_export_for():
+    """Fifteen records sent without a date of birth, run after run (invalid: their accounts are
+    left untouched), and six renamed today: six changes of a hundred, not twenty-one. An invalid
+    record changes nothing, so it is no sign of a shifted column either."""
+    accounts = [linked_acc(n) for n in range(100)]
+    records = [linked_rec(n) for n in range(100)]
+    for n in range(15):
+        records[n] = dataclasses.replace(records[n], dob=None)
+    for n in range(15, 21):
+        records[n] = dataclasses.replace(records[n], surname=records[n].surname + "son")
+    planned = plan(export(*records), snap(accounts), TODAY, settings())
+    assert planned.comparison is None and not planned.is_held
+    assert planned.counts["invalid"] == 15 and planned.counts["updated"] == 6
+
+
+def test_records_sent_before_as_now_did_not_come_instead_of_the_leavers():
+    """Five pupils linked, seven future starters sent all along (12 records before): three
+    leave. Nothing came instead of them (9 records now, 12 before): not another school's
+    data, so not held whole; three leavers are under the hold minimum and are unallocated."""
+    accounts = [linked_acc(n) for n in range(5)]
+    future = [
+        dataclasses.replace(
+            rec(f"f{n}", f"Future{n}", "Starter", "2019-02-01"), enrolment_date="2026-09-01"
+        )
+        for n in range(7)
+    ]
+    now = export(*[linked_rec(n) for n in range(3, 5)], *future)
+    planned = plan(now, snap(accounts, previous_sizes={"students": 12}), TODAY, settings())
+    assert planned.comparison is None and not planned.is_held
+    assert planned.counts["unallocated"] == 3 and planned.counts["future"] == 7
+    # three linked records replaced by three that were not sent before: held whole, as before
+    now = export(*[linked_rec(n) for n in range(3, 5)], *future, *starters_of(3))
+    planned = plan(now, snap(accounts, previous_sizes={"students": 12}), TODAY, settings())
+    assert planned.comparison is not None and "3 others came instead" in planned.hold_reason
+
+
 def test_under_the_threshold_or_under_the_minimum_is_not_held():
     accounts = [linked_acc(n) for n in range(100)]
     planned = plan(

@@ -50,8 +50,9 @@ def compare(
     """The comparison when the report must be held whole, else None.
 
     linked_rows: the school's active accounts linked to this report (the previous export's
-    records); records: this export's parsed records by MIS id (one recognised unchanged is not
-    in it and counts as unchanged); ids: every MIS id of this export. `sizes`: how many records
+    records); records: this export's parsed records by MIS id that may change their account (one
+    recognised unchanged is not in it and counts as unchanged; an invalid one, which leaves its
+    account untouched, is not either); ids: every MIS id of this export. `sizes`: how many records
     the export last taken as the school's sent and this one sends (Run.sizes). Without it (runs
     recorded before they kept it), the count before is the linked records and the count now
     those of them still sent and the records no account is linked to (starters, those waiting
@@ -67,6 +68,9 @@ def compare(
     if sizes is not None:
         before, count = sizes
         before_said = f"{before} before"
+        # Records that came new, at least: those sent beyond what stayed of the export before
+        # (future starters and records waiting for an operator, sent before as now, did not).
+        came = min(came, max(0, count - (before - gone)))
     else:
         before, count = previous, kept + came
         before_said = f"the {previous} linked before"

@@ -356,11 +356,13 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         if case is not None:
             planned.case_changes.append(CaseChange(case, decision, reason))
 
+    invalid: set[str] = set()  # (an invalid record changes nothing: no change to compare)
     for rec in records:
         reason = _invalid_reason(rec, today_s, dup)
         if reason:
             if rec.mis_id:
                 present.add(rec.mis_id)  # an invalid record never unallocates its account
+                invalid.add(rec.mis_id)
             acc = linked.get(rec.mis_id)
             out(
                 rec,
@@ -452,7 +454,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                 for r in linked.values()
                 if r.get("status", "active") == "active" and r["school"] == dfe
             ],
-            {r.mis_id: r for r in export.records},
+            {r.mis_id: r for r in export.records if r.mis_id not in invalid},
             dup.keys(),
             settings,
             _sizes(snapshot, export),
