@@ -212,6 +212,26 @@ def test_a_restored_account_relinks_only_to_its_previous_record():
     assert outcome_of(planned, "10").outcome == "auto_linked"
 
 
+def test_a_restored_account_is_a_candidate_of_its_own_record_come_back_otherwise():
+    """Nia left, her account was restored (non-MIS); her record came back, the same MIS id,
+    names and date, with a new UPN and preferred name: not linked automatically (the details
+    differ), but her account is a candidate; a second account was made without a case."""
+    restored = acc(
+        "nnochange.204", "Nia", "Nochange", DOB, previous_link=f"{DFE}/students/7203",
+        extra={"upn": "K305100100003", "preferred_name": "Ni"},
+    )  # fmt: skip
+    back = rec("7203", "Nia", "Nochange", DOB, upn="Z305100100004", preferred_name="Vee")
+    planned = _plan([back], [restored])
+    assert outcome_of(planned, "7203").outcome == "needs_matching" and not planned.creates
+    (case,) = planned.new_cases
+    assert [c.username for c in case.candidates] == ["nnochange.204"]
+    assert "held this MIS id before it was restored" in case.candidates[0].reasons
+    # another record (another MIS id) with those details is not offered it so
+    other = rec("7204", "Vee", "Other", "2014-02-02", upn="Z305100100004")
+    planned = _plan([other], [restored])
+    assert outcome_of(planned, "7204").outcome == "created"
+
+
 @pytest.mark.parametrize(
     "keyed",
     [

@@ -13,6 +13,11 @@ a restored one: someone's who left) is a candidate of a record when both name it
   month are guessed) or a slip of the record's (a digit, a day, month or year out, day and
   month swapped, or days apart: no sibling is born within NEAR_DAYS but a twin, on the day);
 - no UPN or gender given differently.
+
+A restored account of the school (someone's who left, given back) is a candidate of the record
+that held it, its MIS id the same, whatever else differs: it relinks automatically only with the
+same details (auto_link), but a record come back with a new UPN or preferred name is still,
+most likely, its person.
 """
 
 from __future__ import annotations
@@ -29,26 +34,38 @@ GUESSED_DOB = "-01-01"  # the day and month keyed for a date of birth not known
 
 GUESSED = "requested here under this name, its date of birth a guess"
 SLIPPED = "requested here under this name, its date of birth a slip of the record's"
+HELD_BEFORE = "held this MIS id before it was restored"
 
 
 class AskedFor:
     """The school's unlinked accounts (`unlinked`: (surname, date of birth) -> accounts), by
-    the initial and the sound of their surname."""
+    the initial and the sound of their surname; the restored ones by their former link."""
 
-    def __init__(self, unlinked: dict[tuple[str, str], list[Account]]) -> None:
+    def __init__(self, unlinked: dict[tuple[str, str], list[Account]], dfe: str = "") -> None:
         self._by_key: dict[str, list[tuple[str, frozenset[str], Account]]] = {}
+        self._dfe = dfe
+        self._restored: dict[str, list[Account]] = {}
         for (surname, _), accounts in unlinked.items():
             for acc in accounts:
-                if acc.previous_link or not surname:  # a restored account: not asked for
+                if acc.previous_link:  # a restored account: not asked for
+                    self._restored.setdefault(acc.previous_link, []).append(acc)
+                    continue
+                if not surname:
                     continue
                 entry = (surname, name_keys(acc.forename, acc.preferred_name), acc)
                 for key in near_keys(surname):
                     self._by_key.setdefault(key, []).append(entry)
 
     def of(self, rec: MisRecord) -> list[tuple[Account, str]]:
-        """The accounts asked for under the record's name, each with why it is shown."""
-        if not self._by_key:
-            return []
+        """The accounts asked for under the record's name, and the restored one that held its
+        MIS id, each with why it is shown."""
+        out = [
+            (acc, HELD_BEFORE)
+            for acc in self._restored.get(f"{self._dfe}/{rec.report}/{rec.mis_id}", ())
+        ]
+        return out + self._asked(rec) if self._by_key else out
+
+    def _asked(self, rec: MisRecord) -> list[tuple[Account, str]]:
         surname = normalise_cached(rec.surname)
         if not surname or not rec.dob:
             return []
