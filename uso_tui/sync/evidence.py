@@ -199,6 +199,10 @@ def person_of_account(account: object) -> Person:
     )
 
 
+# Forename levels that a boy's and a girl's names reach as forms of one name (compare).
+GENDERED = frozenset(("known_as", "similar", "initial"))
+
+
 def forename_level(record: Person, account: Person) -> str:
     if record.fkey and record.fkey == account.fkey:
         return "equal"
@@ -388,6 +392,10 @@ def compare_with_total(
     if exact is None:
         exact = record_weights(record, tf)
     fl = forename_level(record, account)
+    if fl in GENDERED and {record.gender, account.gender} == {"m", "f"}:
+        # a boy's and a girl's forms of one name (Daniel and Daniela, Louis and Louise, Sam for
+        # Samuel and Samantha): a brother and a sister, twins on one date, not a slip
+        fl = "different"
     if fl:
         out.append(("forename", fl, exact[0] if fl == "equal" else weights["forename", fl]))
     # Two equal preferred names behind a known-as forename are one fact (both answer to that
