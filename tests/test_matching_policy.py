@@ -10,7 +10,7 @@ import pytest
 from factories import DFE, OTHER, TODAY, acc, export, outcome_of, rec, settings, snap
 
 from uso_tui.domain.names import normalise
-from uso_tui.sync.match_model import MIN_SCORE, MIN_SCORE_STAFF
+from uso_tui.sync.match_model import CREATE_GUARD, MIN_SCORE, MIN_SCORE_STAFF
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import plan
 from uso_tui.sync.plan_types import Snapshot
@@ -1233,7 +1233,10 @@ def test_a_pupil_keyed_with_an_initial_for_a_forename_is_a_case_with_their_accou
     [case] = planned.new_cases
     [madison_seen] = case.candidates
     assert madison_seen.username == "mshepherd.204"
-    assert madison_seen.evidence[0][:2] == ["forename", "initial"]
+    # weighed with the surname and date as a twin's (Tom's twin may be an M too): under the
+    # score that asks before a new account is made
+    assert madison_seen.evidence[0][:2] == ["forename", "twin_near"]
+    assert madison_seen.score < CREATE_GUARD
     requested = acc("mshepherd2.204", "Madison", "Shepherd", DOB)  # asked for at the school
     planned = _plan([rec("1", keyed, "Shepherd", DOB)], [requested])
     assert outcome_of(planned, "1").outcome == "needs_matching"
@@ -1503,3 +1506,31 @@ def test_a_brother_and_sister_of_one_names_forms_are_twins_not_a_slip(his, hers)
     unsaid = dataclasses.replace(sister, gender=None)
     planned = _plan([unsaid], [brother])
     assert outcome_of(planned, "2").outcome == "needs_matching"
+
+
+def test_a_co_twin_named_alike_ranks_below_the_persons_own_account_and_under_the_guard():
+    """Eva Brown moves in; her account (Eva, a date one digit out) and her twin Ava's (the same
+    date) are at another school. The twin's ranked first at 99% (a slip of the forename plus
+    the same surname and date, summed as if independent: a twin shares them all). Her own
+    account ranks first now, and a twin arriving alone is a case under CREATE_GUARD."""
+    eva = acc("ebrown.204", "Eva", "Brown", "2015-04-03", school=OTHER, mis_id="o1",
+              extra={"gender": "F"})  # fmt: skip
+    ava = acc("abrown.204", "Ava", "Brown", DOB, school=OTHER, mis_id="o2", extra={"gender": "F"})
+    background = [
+        acc(f"kid{n}.204", f"Kid{n}", f"Family{n % 700}", f"2015-{1 + n % 12:02d}-{1 + n % 28:02d}",
+            school=OTHER, mis_id=f"b{n}")
+        for n in range(3000)
+    ]  # fmt: skip
+    record = rec("1", "Eva", "Brown", DOB, gender="F")
+    (case,) = _plan([record], pool=[eva, ava, *background]).new_cases
+    assert [c.username for c in case.candidates][:2] == ["ebrown.204", "abrown.204"]
+    twin = case.candidates[1]
+    assert twin.evidence[0][:2] == ["forename", "twin_near"] and twin.score < CREATE_GUARD
+    (case,) = _plan([record], pool=[ava, *background]).new_cases
+    assert [c.username for c in case.candidates] == ["abrown.204"]
+    assert 20 <= case.candidates[0].score < CREATE_GUARD
+    # the same UPN says the same child: no twin's discount
+    same = dataclasses.replace(record, upn="K108758267441")
+    ava_upn = dataclasses.replace(ava, extra={**ava.extra, "upn": "K108758267441"})
+    (case,) = _plan([same], pool=[ava_upn, *background]).new_cases
+    assert case.candidates[0].score >= CREATE_GUARD

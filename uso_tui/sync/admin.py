@@ -498,10 +498,10 @@ def alike_active(
     besides: set[str] | frozenset[str] = frozenset(),
 ) -> list[tuple[AccountHit, int]]:
     """The active accounts of the school's local authority (the school's own too) that the
-    matcher takes for probably this person (CREATE_GUARD% or more, as a case's create is
-    asked about), other than `besides`, each with its score, best first: a spelling of the name
-    (Arav for Aarav), a known-as form, a date keyed with a slip. `dob` as check_dob gives it."""
-    from uso_tui.sync.match_model import CREATE_GUARD  # noqa: PLC0415
+    matcher takes for probably this person (REQUEST_GUARD% or more), other than `besides`,
+    each with its score, best first: a spelling of the name (Arav for Aarav), a known-as form, a
+    date keyed with a slip. `dob` as check_dob gives it."""
+    from uso_tui.sync.match_model import REQUEST_GUARD  # noqa: PLC0415
     from uso_tui.sync.matching import CandidateIndex  # noqa: PLC0415
 
     hits = [h for h in store.la_people(la_of(dfe), role) if h.status == "active"]
@@ -512,7 +512,7 @@ def alike_active(
     return [
         (by_name[c.username], c.score)
         for c in CandidateIndex(hits).candidates(rec, dfe)
-        if c.score >= CREATE_GUARD and c.username not in besides and c.username in by_name
+        if c.score >= REQUEST_GUARD and c.username not in besides and c.username in by_name
     ]
 
 

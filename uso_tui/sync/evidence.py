@@ -201,6 +201,8 @@ def person_of_account(account: object) -> Person:
 
 # Forename levels that a boy's and a girl's names reach as forms of one name (compare).
 GENDERED = frozenset(("known_as", "similar", "initial"))
+# ... and that twins' names reach as slips of one another (match_model's "twin_near").
+TWIN_NEAR = frozenset(("similar", "initial"))
 
 
 def forename_level(record: Person, account: Person) -> str:
@@ -369,11 +371,12 @@ def compare(
     tf: Callable[[str, str], float | None],
     pupil: bool,
     exact: tuple[float, float, float, float] | None = None,
+    pool_size: int = 0,
 ) -> Evidence:
     """(field, level, bits) of every field both sides have. `exact`: the weights of the
     record's exact forename and surname and the common-name adjustment, when already known
     (record_weights)."""
-    return compare_with_total(record, account, tf, pupil, exact)[0]
+    return compare_with_total(record, account, tf, pupil, exact, pool_size)[0]
 
 
 def compare_with_total(
@@ -382,8 +385,9 @@ def compare_with_total(
     tf: Callable[[str, str], float | None],
     pupil: bool,
     exact: tuple[float, float, float, float] | None = None,
+    pool_size: int = 0,
 ) -> tuple[Evidence, float]:
-    """compare's evidence, with its total."""
+    """compare's evidence, with its total (`pool_size`: the accounts the account is one of)."""
     out: list[tuple[str, str, float]] = []
     weights = WEIGHTS if pupil else STAFF_WEIGHTS
     level = upn_level(record.upn, account.upn)
@@ -431,7 +435,22 @@ def compare_with_total(
         level = _year_level(record, account, dl)
         if level:
             out.append(("year", level, weights["year", level]))
+        if fl in TWIN_NEAR and dl == "equal" and sl == "equal" and out[0][:2] != ("upn", "equal"):
+            out = _twin_near(out, pool_size)
     return tuple(out), sum([e[2] for e in out])
+
+
+def _twin_near(out: list[tuple[str, str, float]], pool_size: int) -> list[tuple[str, str, float]]:
+    """A pupil's forename a slip or an initial of the account's, its surname and date the
+    same: the four fields weighed together (match_model.twin_near_bits), the difference from
+    their sum given to the forename (never more than its own level gives)."""
+    joint = model.twin_near_bits(pool_size)
+    summed = sum(bits for field, _, bits in out if field in ("forename", "surname", "dob", "year"))
+    return [
+        (field, "twin_near", bits + min(0.0, joint - summed)) if field == "forename" else entry
+        for entry in out
+        for field, _, bits in (entry,)
+    ]
 
 
 def record_weights(

@@ -134,6 +134,10 @@ MAX_CANDIDATES = 5
 # A candidate no other record holds that scores this much is probably the person: creating a new
 # account beside it is refused without --force (the command line), or asks for F (the console).
 CREATE_GUARD = 90
+# An account asked for ("User Request Single") beside an active account the matcher takes for
+# more likely than not the person is asked about first: the operator typing it knows no record
+# yet, and a spelling of a name on a twin's date (Arav for Aarav) scores under CREATE_GUARD.
+REQUEST_GUARD = 50
 # Accounts with the record's whole name are weighed whatever their date of birth, unless more
 # than this many bear it (then a wholly different date is never enough).
 NAME_BLOCK_MAX = 30
@@ -188,6 +192,31 @@ def weight(field: str, level: str, tf: float | None = None, *, staff: bool = Fal
     if tf is not None and level == "equal":
         u = max(tf, TF_FLOOR)
     return math.log2(m / u)
+
+
+# A pupil's forename a slip or an initial of another's, with the same surname and date of birth
+# (and year group): as likely twins as one child keyed twice (Ava and Eva, Aiden and Aidan,
+# twins given one initial). The fields are not independent there (a twin shares the surname,
+# date and year, whatever their names' rarity), so the four are weighed together (twin_near_bits)
+# rather than summed: about 3% of pupils are twins, and about one pair in ten has names a slip
+# apart, so that many of a pool's pupils have a co-twin named so.
+TWIN_ALIKE = 0.003
+
+
+def twin_near_bits(pool_size: int) -> float:
+    """The evidence of the forename, surname, date and year together for a pupil whose
+    forename is a slip or an initial of the account's and who shares its surname and date of
+    birth: its chance among true pairs (a forename keyed short weighs as a slip: as likely the
+    child as a twin of the same initial) against that of a co-twin so named among the pool's
+    `pool_size`. About 1.5 bits over the prior whatever the pool (75%): a case, under
+    CREATE_GUARD, below the account of the record's own forename a date slip away."""
+    m = (
+        LEVELS["forename"]["similar"][0]
+        * LEVELS["surname"]["equal"][0]
+        * LEVELS["dob"]["equal"][0]
+        * LEVELS["year"]["equal"][0]
+    )
+    return math.log2(m * max(pool_size, PRIOR_MIN_POOL) / TWIN_ALIKE)
 
 
 def prior_bits(pool_size: int) -> float:
@@ -273,6 +302,7 @@ LEVEL_TEXT: dict[tuple[str, str], str] = {
     ("forename", "similar"): "similar forename",
     ("forename", "initial"): "forename given as its initial",
     ("forename", "different"): "different forename",
+    ("forename", "twin_near"): "forename like theirs, same surname and date: a twin?",
     ("preferred", "equal"): "same preferred name",
     ("preferred", "different"): "different preferred name",
     ("middle", "equal"): "same middle names",

@@ -535,7 +535,8 @@ class CandidateIndex:
         """The evidence for one account, and whether it came from the names swapped
         (`frequency`: the pool's own, unless given)."""
         frequency = frequency or self.frequency
-        ev, bits = compare_with_total(record, account, frequency, pupil, exact)
+        pool = len(self.accounts)
+        ev, bits = compare_with_total(record, account, frequency, pupil, exact, pool)
         fl = sl = ""
         for field, level, _ in ev:
             if field == "forename":
@@ -543,7 +544,9 @@ class CandidateIndex:
             elif field == "surname":
                 sl = level
         if fl == "different" and sl == "different" and _may_be_swapped(record, account):
-            ev2, bits2 = compare_with_total(swapped_names(record), account, frequency, pupil)
+            ev2, bits2 = compare_with_total(
+                swapped_names(record), account, frequency, pupil, pool_size=pool
+            )
             if bits2 > bits:
                 return ev2, bits2, True
         return ev, bits, False
