@@ -579,6 +579,33 @@ def test_records_invalid_as_before_are_no_change_to_hold_an_export_for():
     assert planned.counts["invalid"] == 15 and planned.counts["updated"] == 6
 
 
+def test_a_shifted_column_that_empties_most_names_is_still_held_whole():
+    """The forename column carries the middle names: empty for 85 records (invalid: their
+    accounts untouched), another name for 15. Fifteen of the fifteen compared changed: held
+    whole, not 15 accounts renamed to their middle names."""
+    accounts = [linked_acc(n) for n in range(100)]
+    records = [
+        dataclasses.replace(linked_rec(n), forename=None if n < 85 else f"Middle{n}")
+        for n in range(100)
+    ]
+    planned = plan(export(*records), snap(accounts), TODAY, settings())
+    assert planned.comparison is not None and "15 of 15 linked" in planned.hold_reason
+    assert not planned.changes
+
+
+def test_another_schools_data_is_held_whole_though_most_records_before_were_unlinked():
+    """Fifteen pupils linked, 85 future starters (100 records before); today 92 records of
+    another school, new ids, no future starters among them: the linked records all gone and
+    92 arrived instead, held whole (they would have made 92 accounts)."""
+    accounts = [linked_acc(n) for n in range(15)]
+    others = [rec(f"x{n}", f"Other{n}", "School", "2016-05-01") for n in range(92)]
+    planned = plan(
+        export(*others), snap(accounts, previous_sizes={"students": 100}), TODAY, settings()
+    )
+    assert planned.comparison is not None and "92 others came instead" in planned.hold_reason
+    assert not planned.creates
+
+
 def test_records_sent_before_as_now_did_not_come_instead_of_the_leavers():
     """Five pupils linked, seven future starters sent all along (12 records before): three
     leave. Nothing came instead of them (9 records now, 12 before): not another school's

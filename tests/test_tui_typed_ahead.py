@@ -116,10 +116,10 @@ async def test_a_key_pressed_once_the_queue_shows_during_its_run_acts_at_once(de
         for _ in range(200):  # no settle: it would wait for the run itself
             await pilot.pause(0.02)
             screen = app.screen
-            if type(screen).__name__ == "MatchingScreen" and not screen.query_one(
-                "#case-record"
-            ).has_class("loading"):
-                break
+            if type(screen).__name__ == "MatchingScreen":
+                shown = screen.query("#case-record")  # (none yet while the screen composes)
+                if shown and not shown.first().has_class("loading"):
+                    break
         assert type(app.screen).__name__ == "MatchingScreen"
         assert any(not run.done for run in app.live_runs.values())
         await pilot.press("escape")

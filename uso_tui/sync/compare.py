@@ -46,6 +46,8 @@ def compare(
     ids: Iterable[str],
     settings: School,
     sizes: tuple[int, int] | None = None,
+    arrived: int | None = None,
+    invalid: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, Any] | None:
     """The comparison when the report must be held whole, else None.
 
@@ -56,7 +58,12 @@ def compare(
     the export last taken as the school's sent and this one sends (Run.sizes). Without it (runs
     recorded before they kept it), the count before is the linked records and the count now
     those of them still sent and the records no account is linked to (starters, those waiting
-    for an operator: counted out before too, so a fall can look smaller than it is)."""
+    for an operator: counted out before too, so a fall can look smaller than it is). `arrived`:
+    the records that would now get an account or a case (unlinked, valid, started, not excluded,
+    none open for them): those that came instead of the records gone (future starters and
+    records waiting for an operator were sent before as now); without it, every record no
+    account is linked to. `invalid`: the MIS ids of this export's invalid records (they leave
+    their accounts untouched: neither changed nor counted among the linked records compared)."""
     previous = len(linked_rows)
     if not previous:
         return None
@@ -64,15 +71,13 @@ def compare(
     linked_ids = {row["mis_id"] for row in linked_rows}
     kept = len(linked_ids & sent)
     gone = previous - kept
-    came = len(sent - linked_ids)  # records no account is linked to
+    unlinked = len(sent - linked_ids)  # records no account is linked to
+    came = unlinked if arrived is None else arrived
     if sizes is not None:
         before, count = sizes
         before_said = f"{before} before"
-        # Records that came new, at least: those sent beyond what stayed of the export before
-        # (future starters and records waiting for an operator, sent before as now, did not).
-        came = min(came, max(0, count - (before - gone)))
     else:
-        before, count = previous, kept + came
+        before, count = previous, kept + unlinked
         before_said = f"the {previous} linked before"
     fell = before - count
     changed: list[tuple[dict[str, Any], MisRecord]] = []
@@ -99,11 +104,12 @@ def compare(
             f"the {report} export no longer sends {gone} of the {previous} records linked "
             f"before (more than {share:.0%}), and {came} others came instead"
         )
-    if len(changed) > previous * CHANGED_SHARE and len(changed) >= min(
+    compared = previous - len(linked_ids & set(invalid))
+    if len(changed) > compared * CHANGED_SHARE and len(changed) >= min(
         settings.hold_min, CHANGED_MIN
     ):
         reasons.append(
-            f"{len(changed)} of {previous} linked {report} records changed name or date of "
+            f"{len(changed)} of {compared} linked {report} records changed name or date of "
             "birth at once"
         )
     if not reasons:

@@ -115,9 +115,9 @@ def is_muhammad(name_key: str) -> bool:
 
 @lru_cache(maxsize=500_000)
 def names_close(name: str, other: str) -> bool:
-    """A slip: the same sound (Amy / Amie), one edit, Jaro-Winkler's kind of nearness, letters
-    a scanned form confuses (Arnina / Amina), or another ending of one stem (Alice / Alicia,
-    Christopher / Christophe: two edits after the same first STEM letters)."""
+    """A slip: the same sound (Amy / Amie), one edit, Jaro-Winkler's kind of nearness, or
+    letters a scanned form confuses (Arnina / Amina). (Two endings of one stem are not: Alice
+    and Alicia would be, but so would Julius and Juliet, Martin and Martha.)"""
     if min(len(name), len(other)) < 3:
         return False
     return (
@@ -126,17 +126,7 @@ def names_close(name: str, other: str) -> bool:
         or OSA.distance(name, other, score_cutoff=1) <= 1
         or JaroWinkler.normalized_similarity(name, other) >= 0.92
         or _as_scanned(name) == _as_scanned(other)
-        or (
-            name[:STEM] == other[:STEM]
-            and max(len(name), len(other)) > STEM
-            and OSA.distance(name, other, score_cutoff=2) <= 2
-        )
     )
-
-
-# The first letters two forms of one name share (Alic-e, Alic-ia): fewer would make Ella and
-# Ellis, Jack and Jacob one name; a boy and a girl (Oliver, Olivia) are told apart by gender.
-STEM = 4
 
 
 def near_keys(name_key: str) -> tuple[str, ...]:

@@ -458,6 +458,8 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             dup.keys(),
             settings,
             _sizes(snapshot, export),
+            arrived=len(pending),
+            invalid=invalid,
         )
         if comparison is not None:
             going = [
@@ -767,11 +769,16 @@ def _probable_elsewhere(
 ) -> bool:
     """Whether an active account at another school is probably the record's person
     (CREATE_GUARD% or more: Smith-Jones keyed Smith, Al-Rashid keyed Rashid, a date with day and
-    month swapped), though not of its very details: a mover too, whose account an operator
-    matches rather than the one asked for here being linked by itself (two active accounts). An
-    unallocated one is not (the person's old account, or one a run made by mistake, undone)."""
+    month swapped), or as likely the person as a twin (match_model.twin_near_bits: its score
+    lowered only for that), though not of its very details: a mover too, whose account an
+    operator matches rather than the one asked for here being linked by itself (two active
+    accounts). An unallocated one is not (the person's old account, or one a run made by
+    mistake, undone)."""
     return any(
-        c.status == "active" and c.school and c.school != dfe and c.score >= CREATE_GUARD
+        c.status == "active"
+        and c.school
+        and c.school != dfe
+        and (c.score >= CREATE_GUARD or any(level == "twin_near" for _, level, _ in c.evidence))
         for c in index.candidates(rec, dfe, exclude=taken, extra=extra)
     )
 
