@@ -1542,3 +1542,25 @@ def test_a_twin_like_account_at_another_school_stops_the_automatic_link():
     assert outcome_of(planned, "1").outcome == "needs_matching"
     (case,) = planned.new_cases
     assert {c.username for c in case.candidates} == {"asmith.204", "asmith2.204"}
+
+
+def test_brothers_of_one_forename_and_other_middle_names_are_weighed_as_twins():
+    """Muhammad Ali Khan arrives; Muhammad Omar Khan, born the same day, has an account at
+    another school: brothers known by their middle names, as often as one boy whose middle name
+    was keyed otherwise. It scored 99% (a new account for Ali needed --force); a case under
+    CREATE_GUARD now, and an account requested here as "Muhammad Khan" is not linked by itself
+    beside it."""
+    omar = acc("mkhan.204", "Muhammad", "Khan", DOB, school=OTHER, mis_id="o1", middle_names="Omar")
+    background = [
+        acc(f"kid{n}.204", f"Kid{n}", f"Family{n % 700}", f"2015-{1 + n % 12:02d}-{1 + n % 28:02d}",
+            school=OTHER, mis_id=f"b{n}")
+        for n in range(3000)
+    ]  # fmt: skip
+    ali = rec("1", "Muhammad", "Khan", DOB, middle_names="Ali")
+    (case,) = _plan([ali], pool=[omar, *background]).new_cases
+    (seen,) = case.candidates
+    assert ["middle", "twin_near"] in [e[:2] for e in seen.evidence]
+    assert 20 <= seen.score < CREATE_GUARD
+    requested = acc("mkhan2.204", "Muhammad", "Khan", DOB)
+    planned = _plan([ali], [requested], pool=[omar, *background])
+    assert outcome_of(planned, "1").outcome == "needs_matching"

@@ -435,19 +435,32 @@ def compare_with_total(
         level = _year_level(record, account, dl)
         if level:
             out.append(("year", level, weights["year", level]))
-        if fl in TWIN_NEAR and dl == "equal" and sl == "equal" and out[0][:2] != ("upn", "equal"):
-            out = _twin_near(out, pool_size)
+        if dl == "equal" and sl == "equal" and out[0][:2] != ("upn", "equal"):
+            if fl in TWIN_NEAR:
+                out = _twin_near(out, pool_size, "forename")
+            elif fl == "equal" and any(e[:2] == ("middle", "different") for e in out):
+                # one forename, other middle names: brothers all named Muhammad, known by
+                # their middle names (twins Muhammad Ali and Muhammad Omar Khan)
+                out = _twin_near(out, pool_size, "middle")
     return tuple(out), sum([e[2] for e in out])
 
 
-def _twin_near(out: list[tuple[str, str, float]], pool_size: int) -> list[tuple[str, str, float]]:
-    """A pupil's forename a slip or an initial of the account's, its surname and date the
-    same: the four fields weighed together (match_model.twin_near_bits), the difference from
-    their sum given to the forename (never more than its own level gives)."""
+# The fields a twin shares or may share, weighed together when a pupil looks like a twin
+# (_twin_near).
+_TWIN_FIELDS = frozenset(("forename", "middle", "name", "surname", "dob", "year"))
+
+
+def _twin_near(
+    out: list[tuple[str, str, float]], pool_size: int, field_: str
+) -> list[tuple[str, str, float]]:
+    """A pupil with the account's surname and date of birth whose forename is a slip or an
+    initial of its, or its very forename with other middle names: those fields weighed together
+    (match_model.twin_near_bits), the difference from their sum given to `field_` (the one
+    that says twin; never more than its own level gives)."""
     joint = model.twin_near_bits(pool_size)
-    summed = sum(bits for field, _, bits in out if field in ("forename", "surname", "dob", "year"))
+    summed = sum(bits for field, _, bits in out if field in _TWIN_FIELDS)
     return [
-        (field, "twin_near", bits + min(0.0, joint - summed)) if field == "forename" else entry
+        (field, "twin_near", bits + min(0.0, joint - summed)) if field == field_ else entry
         for entry in out
         for field, _, bits in (entry,)
     ]

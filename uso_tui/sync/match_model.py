@@ -308,6 +308,7 @@ LEVEL_TEXT: dict[tuple[str, str], str] = {
     ("middle", "equal"): "same middle names",
     ("middle", "overlap"): "a middle name in common",
     ("middle", "different"): "different middle names",
+    ("middle", "twin_near"): "other middle names, same names and date: a twin?",
     ("surname", "equal"): "same surname",
     ("surname", "part"): "part of the surname",
     ("surname", "sikh"): "Singh/Kaur against a family surname",
