@@ -332,6 +332,28 @@ async def test_another_server_in_the_url_needs_its_secret_to_test_or_save(demo):
         assert "set; type to replace" in secret_box.placeholder
 
 
+async def test_keys_typed_after_a_refused_save_are_dropped_not_typed_into_the_secret(demo):
+    """A URL on another server, ctrl+s (refused: that server's secret is wanted; the cursor
+    goes to the Client Secret), then the URL typed again and ctrl+s, in one burst: the URL went
+    into the Client Secret field and the second save moved the school with it as its secret."""
+    from tui_helpers import burst, settle
+
+    from uso_tui.domain.schools import MIS_DOMAINS
+
+    store = demo.store
+    dfe = demo.held_school
+    old, secret = store.school(dfe), store.secret(dfe)
+    other = f"https://other.{MIS_DOMAINS[old.mis]}"
+    async with started(store, "settings", dfe) as (app, pilot):
+        app.screen.query_one("#f-url", Input).focus()
+        await pilot.pause()
+        burst(app, "end", "ctrl+u", *other, "ctrl+s", "end", "ctrl+u", *old.url, "ctrl+s")
+        await settle(pilot, 6)
+        assert app.screen.query_one("#f-secret", Input).value == ""
+        assert "dropped" in " ".join(str(n.message) for n in app._notifications)
+    assert store.secret(dfe) == secret and store.school(dfe).url == old.url
+
+
 async def test_change_mis_needs_new_url_and_secret(demo):
     store = demo.store
     dfe = demo.held_school

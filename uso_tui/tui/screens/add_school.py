@@ -97,7 +97,7 @@ class AddSchoolScreen(SettingsForm):
     def action_save(self) -> None:
         self.tried = True
         if not self.validate_all():
-            self.set_status(Text("Not added: fix the fields marked above.", style="bold red"))
+            self.refuse("Not added: fix the fields marked above.")
             return
         self.set_status(Text("Adding…"))
         self.hold_keys()  # keys typed ahead are for the school's hub, not the form's fields

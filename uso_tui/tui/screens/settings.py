@@ -238,7 +238,7 @@ class SettingsScreen(SettingsForm):
         if self.school is None:
             return
         if not self.validate_all():
-            self.set_status(Text("Not saved: fix the fields marked above.", style="bold red"))
+            self.refuse("Not saved: fix the fields marked above.")
             return
         changes, secret = self.changes()
         if not changes and not secret:
@@ -322,7 +322,7 @@ class SettingsScreen(SettingsForm):
             return
         for field in ("url", "client_id", "reports"):
             if not self.validate_field(field):
-                self.set_status(Text("Fix the fields marked above to test.", style="bold red"))
+                self.refuse("Fix the fields marked above to test.")
                 return
         trial = replace(
             self.school,
@@ -335,7 +335,7 @@ class SettingsScreen(SettingsForm):
         if secret is None and (
             not self.has_secret or self.mis != self.school.mis or self._moves_server()
         ):
-            self.set_status(Text("Type the Client Secret to test.", style="bold red"))
+            self.refuse("Type the Client Secret to test.")
             return
         self.set_status(Text("Testing connection: getting a token…", style="bold cyan"))
         self.connection_test(self.dfe, trial, secret)

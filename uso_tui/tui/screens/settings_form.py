@@ -142,6 +142,14 @@ class SettingsForm(UsoScreen):
         self._says_fix = "fix the fields marked" in text.plain
         self.query_one("#status", Static).update(text)
 
+    def refuse(self, line: str) -> None:
+        """A save or test refused (`line` says why): the keys typed after it were meant for a
+        form that had taken it (the hub's keys, the next field's text) and would land in the
+        field the cursor moved to (a URL typed into the Client Secret): dropped, the operator
+        told."""
+        self.set_status(Text(line, style="bold red"))
+        self.app.drop_typed_ahead(f"{line[:1].lower()}{line[1:]}", "type them again")
+
     def unsaved(self) -> bool:
         return False
 
