@@ -15,9 +15,10 @@ a restored one: someone's who left) is a candidate of a record when both name it
 - no UPN or gender given differently.
 
 A restored account of the school (someone's who left, given back) is a candidate of the record
-that held it, its MIS id the same, whatever else differs: it relinks automatically only with the
-same details (auto_link), but a record come back with a new UPN or preferred name is still,
-most likely, its person.
+that held it, its MIS id the same, when its surname or date of birth is the record's or a slip
+of it, whatever else differs: it relinks automatically only with the same details (auto_link),
+but a record come back with a new UPN or preferred name is still, most likely, its person (one
+that shares neither is the id given to someone else).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class AskedFor:
         out = [
             (acc, HELD_BEFORE)
             for acc in self._restored.get(f"{self._dfe}/{rec.report}/{rec.mis_id}", ())
+            if _alike(rec, acc)
         ]
         return out + self._asked(rec) if self._by_key else out
 
@@ -91,6 +93,14 @@ class AskedFor:
                 if why and not ids_conflict(rec, acc):
                     out.append((acc, why))
         return out
+
+
+def _alike(rec: MisRecord, acc: Account) -> bool:
+    """Whether the record's surname or date of birth is the account's or a slip of it."""
+    ours, theirs = normalise_cached(rec.surname), normalise_cached(acc.surname)
+    if ours and theirs and (ours == theirs or surname_slip(theirs, ours)):
+        return True
+    return bool(rec.dob and acc.dob and dob_level(rec.dob, acc.dob) != "different")
 
 
 def _dated(rec: MisRecord, acc: Account) -> str:

@@ -435,7 +435,7 @@ def compare_with_total(
         level = _year_level(record, account, dl)
         if level:
             out.append(("year", level, weights["year", level]))
-        if dl == "equal" and sl == "equal" and out[0][:2] != ("upn", "equal"):
+        if dl in _TWIN_DATES and sl in ("equal", "similar") and out[0][:2] != ("upn", "equal"):
             if fl in TWIN_NEAR:
                 out = _twin_near(out, pool_size, "forename")
             elif fl == "equal" and any(e[:2] == ("middle", "different") for e in out):
@@ -448,15 +448,18 @@ def compare_with_total(
 # The fields a twin shares or may share, weighed together when a pupil looks like a twin
 # (_twin_near).
 _TWIN_FIELDS = frozenset(("forename", "middle", "name", "surname", "dob", "year"))
+# A twin's date, or a slip of it: a slip in the date (or the surname) is as likely the record's
+# keying as the account's, whoever the account is, so it makes no twin likelier a person.
+_TWIN_DATES = frozenset(("equal", "one_digit", "swapped", "transposed", "near"))
 
 
 def _twin_near(
     out: list[tuple[str, str, float]], pool_size: int, field_: str
 ) -> list[tuple[str, str, float]]:
-    """A pupil with the account's surname and date of birth whose forename is a slip or an
-    initial of its, or its very forename with other middle names: those fields weighed together
-    (match_model.twin_near_bits), the difference from their sum given to `field_` (the one
-    that says twin; never more than its own level gives)."""
+    """A pupil with the account's surname and date of birth (or slips of them) whose forename
+    is a slip or an initial of its, or its very forename with other middle names: those fields
+    weighed together (match_model.twin_near_bits) when that is less than their sum, the
+    difference given to `field_` (the one that says twin)."""
     joint = model.twin_near_bits(pool_size)
     summed = sum(bits for field, _, bits in out if field in _TWIN_FIELDS)
     return [

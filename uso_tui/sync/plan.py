@@ -48,9 +48,9 @@ from uso_tui.sync.evidence import (
 )
 from uso_tui.sync.fingerprints import fingerprint, record_row
 from uso_tui.sync.match_model import (
-    CREATE_GUARD,
     NEAR_DAYS,
     PLAUSIBLE_AGES,
+    REQUEST_GUARD,
     UPN_CROWD,
     YEARS_APART,
     placeholder_dob,
@@ -767,18 +767,18 @@ def found_elsewhere(
 def _probable_elsewhere(
     index: CandidateIndex, rec: MisRecord, dfe: str, taken: set[str], extra: Any
 ) -> bool:
-    """Whether an active account at another school is probably the record's person
-    (CREATE_GUARD% or more: Smith-Jones keyed Smith, Al-Rashid keyed Rashid, a date with day and
-    month swapped), or as likely the person as a twin (match_model.twin_near_bits: its score
-    lowered only for that), though not of its very details: a mover too, whose account an
-    operator matches rather than the one asked for here being linked by itself (two active
-    accounts). An unallocated one is not (the person's old account, or one a run made by
-    mistake, undone)."""
+    """Whether an active account at another school is more likely than not the record's person
+    (REQUEST_GUARD% or more: Smith-Jones keyed Smith, Al-Rashid keyed Rashid, a date with day and
+    month swapped, a surname changed), or as likely the person as a twin (match_model.
+    twin_near_bits: its score lowered only for that), though not of its very details: a mover
+    too, whose account an operator matches rather than the one asked for here being linked by
+    itself (two active accounts). An unallocated one is not (the person's old account, or one a
+    run made by mistake, undone)."""
     return any(
         c.status == "active"
         and c.school
         and c.school != dfe
-        and (c.score >= CREATE_GUARD or any(level == "twin_near" for _, level, _ in c.evidence))
+        and (c.score >= REQUEST_GUARD or any(level == "twin_near" for _, level, _ in c.evidence))
         for c in index.candidates(rec, dfe, exclude=taken, extra=extra)
     )
 
