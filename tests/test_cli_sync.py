@@ -227,7 +227,11 @@ def test_matches_says_when_a_twins_decision_took_the_candidate(cli, sim):
     assert cli.ok("sync", DFE, "--json").json()["counts"]["needs_matching"] == 2
     first, second = cli.ok("matches", DFE, "--json").json()
     assert [c["username"] for c in second["candidates"]] == ["sjones.204"]
-    assert "taken" not in cli.ok("matches", DFE).out
+    human = cli.ok("matches", DFE).out
+    assert "taken" not in human
+    # each case says the other twin's record claims the account too (as the console does)
+    assert "also a candidate for Samantha Jones" in human
+    assert "also a candidate for Samuel Jones" in human
     cli.ok("resolve", first["case_id"], "--match", "sjones.204")
     human = cli.ok("matches", DFE).out
     assert second["case_id"] in human and f"taken (MIS id {first['record']['mis_id']})" in human

@@ -146,3 +146,14 @@ def test_date_slips_of_dates_at_the_ends_of_the_calendar_or_not_iso_are_none():
     assert near_dates("9999-12-31") == ("9999-12-30", "9998-12-31")
     assert swap_day_month("20100101") is None and swap_day_month("2010-1-1") is None
     assert swap_day_month("2012-05-03") == "2012-03-05"
+
+
+def test_a_twins_likeness_reads_as_words_in_the_console_and_the_command_line():
+    """The level's own name ("forename twin near") said nothing to an operator."""
+    from uso_tui.cli.matches import _why
+    from uso_tui.tui.screens.matching import lv_text
+
+    assert lv_text("forename", "twin_near") == "forename like a twin's"
+    assert lv_text("dob", "one_digit") == "date of birth one digit"
+    why = _why({"evidence": [["forename", "twin_near", -2.1], ["surname", "equal", 6.1]]})
+    assert why == "agrees: surname equal (+6.1); differs: forename like a twin's (-2.1)"

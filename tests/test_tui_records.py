@@ -764,6 +764,10 @@ async def test_run_history_confirms_a_held_run(store):
         # the held run says why in its last cell (the Error column of the runs that failed)
         reason = store.run("204-3211-r2").hold_reason
         assert reason and table(app)._cells(table(app).current())[-1].plain == reason
+        for words in ("safety hold", "unallocate 1 of 1"):  # found by its reason
+            await filter_by(pilot, words)
+            assert keys_of(table(app)) == ["204-3211-r2"]
+        await press(pilot, "escape")
         await press(pilot, "c")
         assert isinstance(app.screen, HeldReview)
         assert "y unallocates 1 of 1" in screen_text(app) and liskov in screen_text(app)

@@ -10,7 +10,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MatchCase
 from uso_tui.domain.schools import check_dfe
 from uso_tui.store import unreadable_school
-from uso_tui.sync.match_model import CREATE_GUARD
+from uso_tui.sync.match_model import CREATE_GUARD, level_words
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -64,15 +64,17 @@ def _case_json(case: MatchCase, now: dict[str, Account] | None = None) -> dict:
 def _why(candidate: dict) -> str:
     """The evidence behind a candidate's rank: what agrees, then what differs, with weights."""
     evidence = candidate.get("evidence") or ()
-    agree = [f"{f} {lv.replace('_', ' ')} ({w:+.1f})" for f, lv, w in evidence if w > 0]
-    differ = [f"{f} {lv.replace('_', ' ')} ({w:+.1f})" for f, lv, w in evidence if w <= 0]
+    agree = [f"{f} {level_words(lv)} ({w:+.1f})" for f, lv, w in evidence if w > 0]
+    differ = [f"{f} {level_words(lv)} ({w:+.1f})" for f, lv, w in evidence if w <= 0]
     parts = []
     if agree:
         parts.append("agrees: " + ", ".join(agree))
     if differ:
         parts.append("differs: " + ", ".join(differ))
     # why a candidate of a low score is listed at all (see matching.CandidateIndex.candidates)
-    listed = ("requested here", "not linked automatically")
+    # ... what else the operator must know before choosing it: another record of the export
+    # claims it, or it held the record's MIS id before it was restored
+    listed = ("requested here", "not linked automatically", "also a candidate for", "held this")
     parts.extend(r for r in candidate.get("reasons") or () if r.startswith(listed))
     return "; ".join(parts)
 

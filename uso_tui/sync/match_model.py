@@ -291,6 +291,11 @@ def score(evidence_bits: float, pool_size: int) -> int:
     return 100 if posterior >= 0.9995 else min(99, int(posterior * 100 + 0.5))
 
 
+def level_words(level: str) -> str:
+    """A level as the short evidence lines put it after its field (`forename known as`)."""
+    return "like a twin's" if level == "twin_near" else level.replace("_", " ")
+
+
 # Phrases for the console and the CLI.
 LEVEL_TEXT: dict[tuple[str, str], str] = {
     ("upn", "equal"): "same UPN",

@@ -162,7 +162,8 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
                 run.trigger,
                 run.operator,
                 run.error,
-                run.hold_reason if status == "held" else None,
+                # (as the force run and `why` name it)
+                f"safety hold {run.hold_reason or ''}" if status == "held" else None,
             ),
             data=run,
         )

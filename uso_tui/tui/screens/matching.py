@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit, StoreError, unreadable_school
 from uso_tui.sync.actions import refreshed_since
-from uso_tui.sync.match_model import CREATE_GUARD
+from uso_tui.sync.match_model import CREATE_GUARD, level_words
 from uso_tui.tui.format import cell, clean, ends_kept, hanging, plain, when
 from uso_tui.tui.screens.listing import ExportsCsv
 from uso_tui.tui.widgets import Confirm, ConfirmForce, Prompt, current_key
@@ -39,7 +39,7 @@ RECORD_FIELDS = [
 
 def lv_text(field: str, level: str) -> str:
     """One comparison in words (`dob swapped`), short enough for an 80-column line."""
-    return f"{FIELD_LABELS.get(field, field)} {level.replace('_', ' ')}"
+    return f"{FIELD_LABELS.get(field, field)} {level_words(level)}"
 
 
 WIDE_FROM = 110  # columns from which the record shows beside its candidates
