@@ -413,8 +413,10 @@ async def test_add_school_tests_the_connection_before_adding(demo):
 
 async def test_a_refused_form_focuses_its_first_wrong_field(demo):
     """ctrl+s on a form with mistakes puts the cursor in the first field marked, its text
-    selected: what is typed next mends it, not the field the cursor was left in. A DfE already
-    taken (known only once saving is tried) is focused the same way."""
+    selected: what is typed once it shows mends it, not the field the cursor was left in. What
+    was typed ahead after the ctrl+s is dropped (it was meant for wherever the cursor was: a
+    URL typed again landed in the Client Secret). A DfE already taken (known only once saving
+    is tried) is focused the same way."""
     store = demo.store
     taken = demo.held_school
     async with started(store) as (app, pilot):
@@ -422,15 +424,23 @@ async def test_a_refused_form_focuses_its_first_wrong_field(demo):
         burst(app, "tab", *"s3cret", "tab", *"25:99", "ctrl+s", *"https://oak.isams.cloud")
         await settle(pilot)
         form = app.screen
-        assert set(form.errors) == {"daily_at"}  # the URL mended as it was typed
+        assert set(form.errors) == {"url", "daily_at"}  # the URL typed ahead: dropped
+        assert form.query_one("#f-url", Input).value == "http://x.example"
+        assert app.focused is form.query_one("#f-url", Input)
+        burst(app, *"https://oak.isams.cloud")  # typed once the cursor is seen there
+        await settle(pilot)
+        assert set(form.errors) == {"daily_at"}
         assert form.query_one("#f-url", Input).value == "https://oak.isams.cloud"
         assert form.query_one("#f-daily_at", Input).value == "25:99"
         burst(app, "ctrl+s")  # the time is still wrong: it is focused now
         await settle(pilot)
         assert app.focused is form.query_one("#f-daily_at", Input)
-        burst(app, *"07:00", "ctrl+s", *"999")  # refused as a DfE already taken
+        burst(app, *"07:00", "ctrl+s")  # refused as a DfE already taken
         await settle(pilot, 4)
         assert app.screen is form and "dfe" in form.errors
+        assert app.focused is form.query_one("#f-dfe", Input)
+        burst(app, *"999")
+        await settle(pilot)
         assert form.query_one("#f-dfe", Input).value == "999"
     assert store.school(taken).name != "Oak"
 

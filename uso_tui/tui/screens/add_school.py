@@ -14,7 +14,6 @@ from textual.widgets import Footer, Input, Static
 from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import School
 from uso_tui.domain.schools import MIS_DOMAINS, MIS_KINDS, check_dfe, check_mis_url, check_reports
-from uso_tui.tui.format import plain
 from uso_tui.tui.screens.settings_form import SettingsForm
 from uso_tui.tui.workers import in_thread
 
@@ -124,19 +123,19 @@ class AddSchoolScreen(SettingsForm):
                 self.store, secret=secret, operator=self.operator, now=self.now(), **settings
             )
         except DuplicateSchool as exc:
-            self.app.call_from_thread(self._refused, "dfe", str(exc))
+            self.app.call_from_thread(self._not_added, "dfe", str(exc))
             return
         except UsoError as exc:
-            self.app.call_from_thread(self._refused, None, str(exc))
+            self.app.call_from_thread(self._not_added, None, str(exc))
             return
         self.app.call_from_thread(self._added, school)
 
-    def _refused(self, field: str | None, message: str) -> None:
+    def _not_added(self, field: str | None, message: str) -> None:
         if field is not None:
             self.errors[field] = message
             self.show_error(field, message)
             self.focus_error(field)
-        self.set_status(plain(f"Not added: {message}", "bold red"))
+        self.refuse(f"Not added: {message}")
         self.keys_go()
 
     def _added(self, school: School) -> None:

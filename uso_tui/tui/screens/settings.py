@@ -264,16 +264,15 @@ class SettingsScreen(SettingsForm):
             error_text,
         )
         if saved.error is not None:
-            line = plain(f"Not saved: {saved.error}", "bold red")
-            self.app.call_from_thread(self._not_saved, line)
+            self.app.call_from_thread(self._not_saved, f"Not saved: {saved.error}")
             return
         what = ", ".join(sorted(changes))
         if secret:
             what = f"{what} and the secret" if what else "the secret"
         self.app.call_from_thread(self._saved, saved.value, what or "nothing")
 
-    def _not_saved(self, line: Text) -> None:
-        self.set_status(line)
+    def _not_saved(self, line: str) -> None:
+        self.refuse(line)
         self.keys_go()
 
     def _saved(self, school: School, what: str) -> None:

@@ -147,7 +147,7 @@ class SettingsForm(UsoScreen):
         form that had taken it (the hub's keys, the next field's text) and would land in the
         field the cursor moved to (a URL typed into the Client Secret): dropped, the operator
         told."""
-        self.set_status(Text(line, style="bold red"))
+        self.set_status(plain(line, "bold red"))
         self.app.drop_typed_ahead(f"{line[:1].lower()}{line[1:]}", "type them again")
 
     def unsaved(self) -> bool:
