@@ -438,16 +438,22 @@ def compare_with_total(
         if dl in _TWIN_DATES and sl in ("equal", "similar") and out[0][:2] != ("upn", "equal"):
             if fl in TWIN_NEAR:
                 out = _twin_near(out, pool_size, "forename")
-            elif fl == "equal" and any(e[:2] == ("middle", "different") for e in out):
+            elif (
+                fl == "equal"
+                and is_muhammad(record.fkey)
+                and any(e[:2] == ("middle", "different") for e in out)
+            ):
                 # one forename, other middle names: brothers all named Muhammad, known by
-                # their middle names (twins Muhammad Ali and Muhammad Omar Khan)
+                # their middle names (twins Muhammad Ali and Muhammad Omar Khan); other
+                # children of one forename are rarely twins (Oliver J and Oliver James: a slip)
                 out = _twin_near(out, pool_size, "middle")
     return tuple(out), sum([e[2] for e in out])
 
 
-# The fields a twin shares or may share, weighed together when a pupil looks like a twin
-# (_twin_near).
-_TWIN_FIELDS = frozenset(("forename", "middle", "name", "surname", "dob", "year"))
+# The fields a twin shares, weighed together when a pupil looks like a twin (_twin_near); the
+# middle names too when they are what says twin (their difference tells twins of one forename
+# apart: a forename slip's twin keeps it as evidence of its own).
+_TWIN_FIELDS = frozenset(("forename", "name", "surname", "dob", "year"))
 # A twin's date, or a slip of it: a slip in the date (or the surname) is as likely the record's
 # keying as the account's, whoever the account is, so it makes no twin likelier a person.
 _TWIN_DATES = frozenset(("equal", "one_digit", "swapped", "transposed", "near"))
@@ -461,7 +467,8 @@ def _twin_near(
     weighed together (match_model.twin_near_bits) when that is less than their sum, the
     difference given to `field_` (the one that says twin)."""
     joint = model.twin_near_bits(pool_size)
-    summed = sum(bits for field, _, bits in out if field in _TWIN_FIELDS)
+    fields = _TWIN_FIELDS | {field_}
+    summed = sum(bits for field, _, bits in out if field in fields)
     return [
         (field, "twin_near", bits + min(0.0, joint - summed)) if field == field_ else entry
         for entry in out

@@ -150,7 +150,7 @@ class AddSchoolScreen(SettingsForm):
         self.tried = True  # (errors shown are checked again as the fields are mended)
         fields = ("dfe", "url", "client_id", "secret", "reports")
         if not all([self.validate_field(field) for field in fields]):  # (each field's error shown)
-            self.set_status(Text("Fix the fields marked above to test.", style="bold red"))
+            self.refuse("Fix the fields marked above to test.")
             return
         dfe = self.check("dfe")
         trial = School(
