@@ -18,6 +18,16 @@ from uso_tui.sync.plan_types import Snapshot
 DOB = "2015-04-02"
 
 
+def _la_pupils(count: int = 3000) -> list:
+    """Pupils at another school of the LA, all unlike the records here: a realistic pool (the
+    scores depend on its size)."""
+    return [
+        acc(f"kid{n}.204", f"Kid{n}", f"Family{n % 700}", f"2015-{1 + n % 12:02d}-{1 + n % 28:02d}",
+            school=OTHER, mis_id=f"b{n}")
+        for n in range(count)
+    ]  # fmt: skip
+
+
 def _plan(records, accounts=(), pool=None, **snap_kw):
     return plan(export(*records), snap(list(accounts), pool=pool, **snap_kw), TODAY, settings())
 
@@ -1515,11 +1525,7 @@ def test_a_co_twin_named_alike_ranks_below_the_persons_own_account_and_under_the
     eva = acc("ebrown.204", "Eva", "Brown", "2015-04-03", school=OTHER, mis_id="o1",
               extra={"gender": "F"})  # fmt: skip
     ava = acc("abrown.204", "Ava", "Brown", DOB, school=OTHER, mis_id="o2", extra={"gender": "F"})
-    background = [
-        acc(f"kid{n}.204", f"Kid{n}", f"Family{n % 700}", f"2015-{1 + n % 12:02d}-{1 + n % 28:02d}",
-            school=OTHER, mis_id=f"b{n}")
-        for n in range(3000)
-    ]  # fmt: skip
+    background = _la_pupils()
     record = rec("1", "Eva", "Brown", DOB, gender="F")
     (case,) = _plan([record], pool=[eva, ava, *background]).new_cases
     assert [c.username for c in case.candidates][:2] == ["ebrown.204", "abrown.204"]
@@ -1563,11 +1569,7 @@ def test_brothers_of_one_forename_and_other_middle_names_are_weighed_as_twins():
     CREATE_GUARD now, and an account requested here as "Muhammad Khan" is not linked by itself
     beside it."""
     omar = acc("mkhan.204", "Muhammad", "Khan", DOB, school=OTHER, mis_id="o1", middle_names="Omar")
-    background = [
-        acc(f"kid{n}.204", f"Kid{n}", f"Family{n % 700}", f"2015-{1 + n % 12:02d}-{1 + n % 28:02d}",
-            school=OTHER, mis_id=f"b{n}")
-        for n in range(3000)
-    ]  # fmt: skip
+    background = _la_pupils()
     ali = rec("1", "Muhammad", "Khan", DOB, middle_names="Ali")
     (case,) = _plan([ali], pool=[omar, *background]).new_cases
     (seen,) = case.candidates
@@ -1585,11 +1587,7 @@ def test_an_account_elsewhere_more_likely_than_not_the_person_stops_the_automati
     here = acc("asmith.204", "Anouk", "Smith", DOB)
     there = acc("avanderbilt.204", "Anouk", "Vanderbilt", DOB, school=OTHER, mis_id="o1",
                 extra={"gender": "F"})  # fmt: skip
-    background = [
-        acc(f"kid{n}.204", f"Kid{n}", f"Family{n % 700}", f"2015-{1 + n % 12:02d}-{1 + n % 28:02d}",
-            school=OTHER, mis_id=f"b{n}")
-        for n in range(3000)
-    ]  # fmt: skip
+    background = _la_pupils()
     planned = _plan(
         [rec("1", "Anouk", "Smith", DOB, gender="F")], [here], pool=[there, *background]
     )
@@ -1601,11 +1599,7 @@ def test_middle_names_still_tell_a_twin_from_a_slip():
     rose to 84% (they tell twins apart), a slip of the forename with the same middle names fell
     to 84% (under the guard against a second account), and one forename with a middle initial
     (Oliver J, Oliver James) was taken for Muhammad brothers."""
-    background = [
-        acc(f"kid{n}.204", f"Kid{n}", f"Family{n % 700}", f"2015-{1 + n % 12:02d}-{1 + n % 28:02d}",
-            school=OTHER, mis_id=f"b{n}")
-        for n in range(3000)
-    ]  # fmt: skip
+    background = _la_pupils()
 
     def best(record, account):
         cases = _plan([record], pool=[account, *background]).new_cases
