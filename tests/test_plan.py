@@ -606,6 +606,33 @@ def test_another_schools_data_is_held_whole_though_most_records_before_were_unli
     assert not planned.creates
 
 
+@pytest.mark.parametrize("padding", ["leaving", "future", "undated"])
+def test_another_schools_data_is_held_whole_whatever_most_of_its_records_are(padding):
+    """Every linked record gone, another school's hundred records instead, more than half of
+    them its leavers, future starters or records without a date: they came too (sent beyond
+    what stayed of the export before), though they get no account today. 49 accounts were
+    made for that school's pupils."""
+    accounts = [linked_acc(n) for n in range(100)]
+    pad = {
+        "leaving": {"leaving_date": "2025-07-18"},
+        "future": {"enrolment_date": "2026-09-01"},
+        "undated": {"dob": None},
+    }[padding]
+    others = [
+        dataclasses.replace(
+            rec(f"x{n}", f"New{n}", f"Kid{n}", "2016-05-01"), **(pad if n < 51 else {})
+        )
+        for n in range(100)
+    ]
+    planned = plan(
+        export(*others), snap(accounts, previous_sizes={"students": 100}), TODAY, settings()
+    )
+    assert (
+        planned.comparison is not None and "no longer sends 100 of the 100" in planned.hold_reason
+    )
+    assert not planned.creates
+
+
 def test_records_sent_before_as_now_did_not_come_instead_of_the_leavers():
     """Five pupils linked, seven future starters sent all along (12 records before): three
     leave. Nothing came instead of them (9 records now, 12 before): not another school's

@@ -61,8 +61,9 @@ def compare(
     for an operator: counted out before too, so a fall can look smaller than it is). `arrived`:
     the records that would now get an account or a case (unlinked, valid, started, not excluded,
     none open for them): those that came instead of the records gone (future starters and
-    records waiting for an operator were sent before as now); without it, every record no
-    account is linked to. `invalid`: the MIS ids of this export's invalid records (they leave
+    records waiting for an operator were sent before as now), or, given `sizes`, the records
+    sent beyond what stayed of the export before if more; without it, every record no account
+    is linked to. `invalid`: the MIS ids of this export's invalid records (they leave
     their accounts untouched: neither changed nor counted among the linked records compared)."""
     previous = len(linked_rows)
     if not previous:
@@ -76,6 +77,9 @@ def compare(
     if sizes is not None:
         before, count = sizes
         before_said = f"{before} before"
+        # ... and at least the records sent beyond what stayed of the export before, whatever
+        # their outcome now (another school's leavers, future starters or invalid records)
+        came = max(came, count - (before - gone))
     else:
         before, count = previous, kept + unlinked
         before_said = f"the {previous} linked before"
