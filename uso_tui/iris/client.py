@@ -535,6 +535,7 @@ class IrisClient:
             doubts.append(_moved_doubt(moved))
             _event(ctx, f"{len(moved)} MIS id(s) sent on two pages with different details")
         clashes = [i for i in clashed if i not in moved]
+        moved_records = {i: frozenset(seen[i]) for i in moved}  # (what _fetched_again compares)
         if clashes:
             _event(
                 ctx, f"{len(clashes)} MIS id(s) given to two different records: {some_ids(clashes)}"
@@ -562,7 +563,7 @@ class IrisClient:
                 repeated_on_a_page=on_one_page,
                 doubts=doubts,
                 clashed_ids=clashes,
-                moved={i: frozenset(seen[i]) for i in moved},
+                moved=moved_records,
             )
         parse = PARSERS[report]
         parsed: list[MisRecord] = []
@@ -584,7 +585,7 @@ class IrisClient:
             repeated_on_a_page=on_one_page,
             doubts=doubts,
             clashed_ids=clashes,
-            moved={i: frozenset(seen[i]) for i in moved},
+            moved=moved_records,
             same=same,
             raw=raws,
             parse=parse,

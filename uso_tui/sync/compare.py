@@ -52,9 +52,8 @@ def compare(
     """The comparison when the report must be held whole, else None.
 
     linked_rows: the school's active accounts linked to this report (the previous export's
-    records); records: this export's parsed records by MIS id that may change their account (one
-    recognised unchanged is not in it and counts as unchanged; an invalid one, which leaves its
-    account untouched, is not either); ids: every MIS id of this export. `sizes`: how many records
+    records); records: this export's parsed records by MIS id (one recognised unchanged is not
+    in it and counts as unchanged); ids: every MIS id of this export. `sizes`: how many records
     the export last taken as the school's sent and this one sends (Run.sizes). Without it (runs
     recorded before they kept it), the count before is the linked records and the count now
     those of them still sent and the records no account is linked to (starters, those waiting
@@ -87,7 +86,7 @@ def compare(
     changed: list[tuple[dict[str, Any], MisRecord]] = []
     for row in linked_rows:
         rec = records.get(row["mis_id"])
-        if rec is None:
+        if rec is None or row["mis_id"] in invalid:
             continue
         if _person(row["forename"], row["surname"], row["dob"]) != _person(
             rec.forename, rec.surname, rec.dob
@@ -108,7 +107,7 @@ def compare(
             f"the {report} export no longer sends {gone} of the {previous} records linked "
             f"before (more than {share:.0%}), and {came} others came instead"
         )
-    compared = previous - len(linked_ids & set(invalid))
+    compared = previous - len(linked_ids & invalid)
     if len(changed) > compared * CHANGED_SHARE and len(changed) >= min(
         settings.hold_min, CHANGED_MIN
     ):

@@ -454,7 +454,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                 for r in linked.values()
                 if r.get("status", "active") == "active" and r["school"] == dfe
             ],
-            {r.mis_id: r for r in export.records if r.mis_id not in invalid},
+            {r.mis_id: r for r in export.records},
             dup.keys(),
             settings,
             _sizes(snapshot, export),
