@@ -729,3 +729,43 @@ def test_upgrade_from_schema_7_splits_names_at_their_apostrophes(store):
     upgraded = open_store(store.root)
     assert [h.username for h in upgraded.search_accounts("sullivan")] == [roisin]
     assert [h.username for h in upgraded.search_accounts("o'sullivan")] == [roisin]
+
+
+def test_the_schools_holding_each_key_stay_true_through_any_changes():
+    """The map from a key to the schools holding it, against the schools' key sets themselves,
+    through keys added, shared by several schools and dropped in any order."""
+    import random  # noqa: PLC0415
+
+    rng = random.Random(7)
+    holders, truth = people_mod._Holders(), {}
+    for _ in range(3000):
+        dfe = f"204-{rng.randrange(5):04d}"
+        had = truth.get(dfe, set())
+        now = {k for k in had if rng.random() < 0.7} | {rng.randrange(40) for _ in range(4)}
+        holders.remove(dfe, had - now)
+        holders.add(dfe, now - had)
+        truth[dfe] = now
+        for key in range(40):
+            want = sorted(d for d, ks in truth.items() if key in ks)
+            assert sorted(holders.schools(key)) == want
+
+
+def test_a_person_at_two_schools_is_found_at_the_one_left_after_the_other_renames(store):
+    """Two schools holding one key, then one of them no longer: the other still found (in a
+    process that keeps the map of keys), and then the renamed one by its new name."""
+    reader = open_store(store.root)
+    reader.expect_many_finds()
+    first, second = put(store, ("204-3210", "Ann", "Lee", {}), ("301-0001", "Ann", "Lee", {}))
+    assert found(reader, name_dobs={keys_of("Ann", "Lee")}) == sorted([first, second])
+    with store.transaction("tester") as tx:
+        renamed = tx.account(first)
+        renamed.forename = "Zoe"
+        tx.put_accounts([renamed])
+    assert found(reader, name_dobs={keys_of("Ann", "Lee")}) == [second]
+    assert found(reader, name_dobs={keys_of("Zoe", "Lee")}) == [first]
+    with store.transaction("tester") as tx:
+        renamed = tx.account(second)
+        renamed.forename = "Zoe"
+        tx.put_accounts([renamed])
+    assert found(reader, name_dobs={keys_of("Ann", "Lee")}) == []
+    assert found(reader, name_dobs={keys_of("Zoe", "Lee")}) == sorted([first, second])

@@ -421,10 +421,55 @@ def _stamp(path: str) -> tuple[int, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+class _Holders:
+    """Which schools hold each key: a look asks for its own keys, however many schools there
+    are (asking every school's key set for them cost a look more than all else at 300 schools,
+    and ten times that at 3,000)."""
+
+    def __init__(self) -> None:
+        # (the keys of every school, millions at 3,000 schools: kept as lean as they can be, in
+        # dicts made at C speed)
+        self._first: dict[int, str] = {}  # key -> a school holding it (most keys: the only one)
+        self._more: dict[int, tuple[str, ...]] = {}  # key -> the other schools holding it
+
+    def add(self, dfe: str, keys: Iterable[int]) -> None:
+        """`keys` that `dfe` did not hold are held by it now."""
+        new = dict.fromkeys(keys, dfe)
+        first, more = self._first, self._more
+        for key in new.keys() & first.keys():  # (walks the smaller: the school's keys)
+            del new[key]
+            others = more.get(key, ())
+            if first[key] != dfe and dfe not in others:
+                more[key] = (*others, dfe)
+        first.update(new)
+
+    def remove(self, dfe: str, keys: Iterable[int]) -> None:
+        """`keys` that `dfe` held are held by it no more."""
+        first, more = self._first, self._more
+        for key in keys:
+            others = more.pop(key, ())
+            if first.get(key) == dfe:
+                if others:
+                    first[key], others = others[0], others[1:]
+                else:
+                    del first[key]
+            else:
+                others = tuple(d for d in others if d != dfe)
+            if others:
+                more[key] = others
+
+    def schools(self, key: int) -> list[str]:
+        held = self._first.get(key)
+        if held is None:
+            return []
+        others = self._more.get(key)
+        return [held, *others] if others else [held]
+
+
 @dataclass(slots=True)
 class _Known:
     stamp: tuple[int, ...] | None
-    keys: set[int]
+    keys: array  # packed (a key may be there twice: a key file appended to)
     raw: bytes | None  # the bytes read, while the stamp alone cannot tell a rewrite (RACY_NS)
     # the size and hash of the key file's packed keys that `keys` holds (None: the index was
     # parsed): a key file that starts with them has had keys appended, and only those are read
@@ -447,6 +492,7 @@ class PeopleIndex:
         self._looks = 0
         self._checked_at = -1.0  # time.monotonic() of the last look at every file
         self._known: dict[str, _Known] = {}
+        self._holders = _Holders()  # the keys of _known, by key
         self._paths: dict[str, str] = {}
         self.reads = 0  # index files whose keys were read again (for tests and benchmarks)
         self.parsed = 0  # of those, parsed (no key file describing them)
@@ -535,23 +581,14 @@ class PeopleIndex:
         `pair_forenames` and their forenames; every index checked first."""
         with self._lock:
             self._current(dfes, path_of, since)
-            plain_keys, pair_keys = set(needles), set(pair_forenames)
-            every = plain_keys | pair_keys
+            schools = self._holders.schools
             plain: dict[str, set[bytes]] = {}
             pairs: dict[str, set[bytes]] = {}
-            known_of = self._known
-            schools = known_of if only is None else [d for d in only if d in known_of]
-            for dfe in schools:
-                keys = known_of[dfe].keys
-                if every.isdisjoint(keys):
-                    continue  # most schools: one set look per key wanted
-                # (set operations walk the smaller set: few keys wanted, or a first import's many)
-                held = plain_keys & keys
-                if held:
-                    plain[dfe] = {needles[k] for k in held}
-                held = pair_keys & keys
-                if held:
-                    pairs[dfe] = {pair_forenames[k] for k in held}
+            for wanted, out in ((needles, plain), (pair_forenames, pairs)):
+                for key, needle in wanted.items():
+                    for dfe in schools(key):
+                        if only is None or dfe in only:
+                            out.setdefault(dfe, set()).add(needle)
             return plain, pairs
 
     def stale(self) -> None:
@@ -586,9 +623,9 @@ class PeopleIndex:
 
     def _refresh(self, schools: dict[str, str]) -> None:
         now = time.time_ns()
-        known = self._known
+        known, holders = self._known, self._holders
         for dfe in [d for d in known if d not in schools]:
-            del known[dfe]
+            holders.remove(dfe, known.pop(dfe).keys)
         for dfe, path in schools.items():
             stamp = _stamp(path)
             had = known.get(dfe)
@@ -601,22 +638,28 @@ class PeopleIndex:
                 had.stamp, had.raw = stamp, raw
                 continue
             keys, body = self._keys(path, data, had)
+            if had is None:
+                holders.add(dfe, keys)
+            else:
+                before, after = set(had.keys), set(keys)
+                holders.remove(dfe, before - after)
+                holders.add(dfe, after - before)
             known[dfe] = _Known(stamp, keys, raw, body, time.monotonic())
 
     def _keys(
         self, index_path: str, data: bytes, had: _Known | None
-    ) -> tuple[set[int], tuple[int, int] | None]:
+    ) -> tuple[array, tuple[int, int] | None]:
         """The keys of a school's index `data`, and the size and hash of the key file's packed
         keys they were read from (None: parsed from the index). A key file that starts with the
         keys `had` holds (a commit appended to it) adds only the keys after them to that set."""
         self.reads += 1
         if not data:
-            return set(), None
+            return array("Q"), None
         sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
         got = _keys_body(data, read_bytes(sidecar))
         if got is None:
             self.parsed += 1
-            return lines_keys(data), None
+            return array("Q", lines_keys(data)), None
         body = got[0]
         # one pass of the hash: over the keys read before (if the file still has as many), then
         # over the rest
@@ -632,6 +675,5 @@ class PeopleIndex:
         if appended:
             assert had is not None
             self.appended += 1
-            had.keys.update(_unpacked(body[size:]))
-            return had.keys, mark
-        return set(_unpacked(body)), mark
+            return had.keys + _unpacked(body[size:]), mark
+        return _unpacked(body), mark
