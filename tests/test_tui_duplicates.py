@@ -253,6 +253,24 @@ async def test_keeping_a_pair_kept_meanwhile_elsewhere_says_nothing_changed(stor
     assert [e.operator for e in store.audit(VALE, subject="bcarter2.204")] == ["bob"]
 
 
+async def test_unallocate_refuses_a_pair_changed_since_the_list_was_read(store):
+    """A run (or another operator) made one of the two someone else after the list was read:
+    the stale row's unallocate is refused, the account stays as it is and the operator is told."""
+    async with started(store, start=("duplicates", HILL), notifications=True) as (app, pilot):
+        assert shown(app)[0] == "ajones.205 asmith.204"
+        with store.transaction("bob") as tx:
+            corrected = tx.account("asmith.204")
+            corrected.forename, corrected.surname, corrected.dob = "Kathryn", "Moss", "2011-09-09"
+            tx.put_accounts([corrected])
+        await press(pilot, "u", "2", "y")
+        await settle(pilot)
+        said = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert "asmith.204 changed since the list was read" in said
+    kept = store.account("asmith.204")
+    assert (kept.status, kept.forename, kept.school) == ("active", "Kathryn", HILL)
+    assert not [e for e in store.audit(HILL, subject="asmith.204") if e.action == "unallocate"]
+
+
 async def test_a_pair_with_two_names_shows_both(store):
     """The pair's Name showed the first account's name only: Amy Smith beside Amy Jones (one
     UPN) read as one name, as did Kamiński beside Kamńiski, the pair's very question."""

@@ -579,6 +579,28 @@ def _listed_together(store: Store, username: str, other: str) -> bool:
     return any(d.usernames == pair for d in find_duplicates(_school_people(store, acc.school)))
 
 
+def _moved(was: Account, now: Account) -> bool:
+    """Whether an account differs from how a review showed it in what the pair rests on."""
+    return _pair_fields(was) != _pair_fields(now)
+
+
+def _pair_fields(acc: Account) -> tuple:
+    return (
+        acc.status,
+        acc.school,
+        acc.role,
+        acc.forename,
+        acc.surname,
+        acc.preferred_name,
+        acc.middle_names,
+        acc.dob,
+        acc.extra.get("upn"),
+        acc.extra.get("gender"),
+        acc.link_school,
+        acc.mis_id,
+    )
+
+
 def unallocate_duplicate(
     store: Store,
     username: str,
@@ -586,19 +608,30 @@ def unallocate_duplicate(
     *,
     operator: str,
     now: datetime,
-    listed: bool = False,
+    shown: Iterable[Account] = (),
 ) -> Account:
     """Unallocates `username` as a duplicate of `other` (which stays active), as the unallocate
     action does: kept, restorable, audited. Its MIS link is dropped, else its school's next run
     would restore it; the record then comes to matching, where `other` is a candidate.
-    `listed`: the caller took the pair from the review (else the two named are looked up in it:
-    a mistyped name is refused, not unallocated)."""
+    `shown`: the two accounts as the review the caller showed listed them (refused if either
+    has changed since: a run or an operator may have made them two people); else the two named
+    are looked up in the review (a mistyped name is refused, not unallocated)."""
     require(store, operator, "duplicate_unallocate")
     username, other = _two(username, other)
     at = iso(now)
-    listed = listed or _listed_together(store, username, other)
+    was = {a.username: a for a in shown}
+    listed = bool(was) or _listed_together(store, username, other)
     with store.transaction(operator) as txn:
         acc, keep = txn.account(username), txn.account(other)
+        moved = [
+            a.username for a in (acc, keep) if a.username in was and _moved(was[a.username], a)
+        ]
+        if moved or (was and was.keys() != {username, other}):
+            raise InvalidInput(
+                f"{username} stays: {' and '.join(moved) or 'the pair'} changed since the "
+                "list was read (a run or another operator): read the list again and check the "
+                "pair"
+            )
         if acc.status != "active" or not acc.school:
             raise InvalidInput(f"{username} is not active at a school")
         if keep.status != "active":

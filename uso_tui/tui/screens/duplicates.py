@@ -436,7 +436,7 @@ class DuplicatesScreen(PairListScreen):
                 other.username,
                 operator=self.operator,
                 now=self.now(),
-                listed=True,  # a pair of the review on screen
+                shown=pair.accounts,  # as the review on screen shows them
             )
             message = f"Unallocated {account.username}; {other.username} stays"
 
