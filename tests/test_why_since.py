@@ -45,11 +45,15 @@ def test_an_account_the_run_made_and_an_undo_took_back_is_not_said_to_be_there(e
     undo_run(env.store, made.run_id, operator="desk", now=LATER)
     dee = one(env.store, "dee kaur")
     assert dee.outcome == "unallocated"
-    assert "unallocated since the run" in dee.reason and "undo" in dee.reason
+    assert f"undone since the run ({made.run_id}" in dee.reason and "not restored" in dee.reason
     assert "nothing to do" not in dee.act and f"next run of {DFE}" in dee.act
-    assert dee.act.startswith(f"restore {dee.username} (enter opens it: r)")
+    # never offered for restore: a restore of an account an undo withdrew is refused
+    assert "restore" not in dee.act
     assert opens_account(dee)  # the console's enter did nothing on it
-    assert dee.summary.startswith("unallocated since the run")
+    assert (
+        dee.summary
+        == f"{dee.username} made by run {made.run_id}, undone since: the next run plans it"
+    )
 
 
 def test_a_leaver_whose_unallocation_is_held_is_said_to_be_held_and_how_to_keep_it(env):
@@ -182,6 +186,20 @@ def test_a_record_of_an_export_held_whole_says_what_confirming_would_make_of_it(
     assert amy.act.startswith(f"confirm run {held.run_id}") and "--except" not in amy.act
 
 
+def test_a_record_of_an_export_held_whole_whose_run_was_undone_asks_for_no_confirm(env):
+    """The held run undone: a confirm is refused, so why no longer asks for one; the school's
+    next run plans the record again."""
+    env.set_students(DFE, [AMY, DEE])
+    held = env.sync(DAY2)
+    assert held.status == "held" and held.comparison
+    undo_run(env.store, held.run_id, operator="desk", now=LATER)
+    for text in ("amy jones", "dee kaur"):
+        hit = one(env.store, text)
+        assert hit.outcome == "held" and "undone since" in hit.reason
+        assert "confirm" not in hit.act and f"the next run of {DFE} plans" in hit.act
+        assert hit.summary == f"held by run {held.run_id}, undone since: the next run plans it"
+
+
 def test_a_username_finds_the_record_its_account_is_linked_to(env):
     amy = one(env.store, "amy jones")
     by_name = one(env.store, amy.username)
@@ -204,7 +222,7 @@ async def test_the_console_why_tells_the_story_again_when_back_in_view(env):
         undo_run(env.store, made.run_id, operator="desk", now=LATER)
         app.pop_screen()
         await settle(pilot, 4)
-        assert "unallocated since the run" in " ".join(screen_text(app).split())
+        assert "undone since the run" in " ".join(screen_text(app).split())
 
 
 def test_a_person_not_found_is_told_where_the_exports_cannot_show_them(tmp_path):

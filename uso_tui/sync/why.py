@@ -15,6 +15,7 @@ from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run, last_that_ran
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.store.api import Store, UnknownRun, UnknownSchool
+from uso_tui.sync.actions import UNDONE_CREATE
 from uso_tui.sync.apply import event_words
 from uso_tui.sync.matched_names import known_as, phonetic
 from uso_tui.sync.plan import excluded
@@ -63,6 +64,7 @@ class WhyHit:
     since: str = ""  # what happened to the record's account after the run (_since_the_run)
     active_now: bool = False  # a leaver's account active again since
     held_leaver: bool = False  # a leaver whose unallocation a held run waits to confirm
+    undone: bool = False  # its account's creation, or its held run, undone since: not restored
 
     def public(self) -> dict[str, Any]:
         return {
@@ -108,6 +110,8 @@ class WhyHit:
             return f"{outcome}: {self.username or '?'}"
         if outcome == "unallocated" and self.active_now:
             return f"a leaver: {self.reason}"
+        if outcome == "unallocated" and self.undone:
+            return f"{self.username} made by run {self.run_id}, undone since: the next run plans it"
         if outcome == "unallocated" and self.since and self.exclusion_id is not None:
             return (
                 f"unallocated since the run: {self.username}, excluded (entry {self.exclusion_id})"
@@ -122,6 +126,8 @@ class WhyHit:
             )
         if outcome == "held" and self.held_leaver:
             return f"leaver held: {self.username} still active until the run is confirmed"
+        if outcome == "held" and self.undone:
+            return f"held by run {self.run_id}, undone since: the next run plans it"
         if outcome == "held":
             return f"held: the whole export waits for run {self.run_id} to be confirmed"
         return f"{outcome}: {self.reason}"
@@ -162,6 +168,11 @@ def _act(hit: WhyHit) -> str:
         return f"remove its exclusion of {hit.school} (Bulk results, exclusions, or `uso-tui exclusions {hit.school}` lists them) if the person should have an account"
     if outcome == "excluded":
         return f"remove exclusion {hit.exclusion_id} of {hit.school} (Bulk results, exclusions, or `uso-tui exclusion remove {hit.school} {hit.exclusion_id}`) if the person should have an account"
+    if hit.undone:
+        return (
+            f"the next run of {hit.school} plans the record again (a force run: f, or "
+            f"`uso-tui sync {hit.school}`)"
+        )
     if outcome == "held" and hit.held_leaver:
         return (
             f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) to "
@@ -280,6 +291,7 @@ def why(
         out.append(hit)
     _cases_and_exclusions_now(store, out)
     _since_the_run(store, out)
+    _held_since(store, out)
     _failed_since(store, out)
     for hit in out:
         hit.act = _act(hit)
@@ -406,7 +418,14 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
             hit.mis_id,
         )
         if hit.outcome in ACCOUNT_OUTCOMES:
-            if acc.status != "active":
+            if acc.status != "active" and acc.extra.get(UNDONE_CREATE):
+                hit.since = (
+                    f"{hit.username} undone since the run ({acc.extra[UNDONE_CREATE]}): made by "
+                    "mistake, it is not restored"
+                )
+                hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
+                hit.outcome, hit.undone = "unallocated", True
+            elif acc.status != "active":
                 hit.since = f"{hit.username} unallocated since the run: {event_words(acc)}"
                 hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
                 hit.outcome = "unallocated"
@@ -441,6 +460,25 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.since = f"{hit.username} active again: {event_words(acc)}"
                 hit.active_now = True
                 hit.reason = f"{hit.reason}; {hit.since}"
+
+
+def _held_since(store: Store, hits: list[WhyHit]) -> None:
+    """A record of an export held whole whose run was undone since: nothing waits for a
+    confirm (which would be refused); the school's next run plans the record again."""
+    runs: dict[str, Run | None] = {}
+    for hit in hits:
+        if hit.outcome != "held" or hit.held_leaver:
+            continue
+        if hit.run_id not in runs:
+            try:
+                runs[hit.run_id] = store.run(hit.run_id)
+            except UnknownRun:
+                runs[hit.run_id] = None
+        run = runs[hit.run_id]
+        if run is not None and run.undone_by:
+            hit.since = f"run {hit.run_id} undone since ({run.undone_by}): no confirm waits"
+            hit.reason = f"{hit.reason}; {hit.since}"
+            hit.undone = True
 
 
 def _failed_since(store: Store, hits: list[WhyHit]) -> None:
