@@ -420,3 +420,27 @@ def test_export_takes_a_lists_name_as_design_spells_it(env, tmp_path, capsys):
     lower = capsys.readouterr().out
     assert main([*base, "non-MIS", DFE], clock=lambda: DAY2) == 0
     assert capsys.readouterr().out == lower and lower.startswith("username")
+
+
+def test_a_starter_leaving_by_its_account_day_is_promised_no_account(tmp_path):
+    """An offer withdrawn: a future starter whose leaving date comes by the day its account
+    would be made gets none (the run that day takes the record as a leaver), so neither the
+    calendar nor why promises one; a leaving date after that day does not change the promise."""
+    env = Env(tmp_path / "store")
+    withdrawn = iris_student("3", "Ned", "Both", "2015-01-08", enrolmentDate="2026-04-20")
+    withdrawn["leavingDate"] = "2026-04-12"  # before the account day, 2026-04-15
+    later = iris_student("4", "Liv", "Late", "2015-02-08", enrolmentDate="2026-04-20")
+    later["leavingDate"] = "2026-06-30"
+    env.add_school(students=[AMY, withdrawn, later], create_before_start_days=5)
+    env.sync(DAY1)
+    items = calendar(env.store, DFE, today=DAY1.date(), days=60)
+    assert [(u.date, u.kind, u.mis_id) for u in items] == [("2026-04-15", "starter", "4")]
+    ned = one(env.store, "ned both")
+    assert ned.outcome == "future" and ned.account_on is None and ned.leaves_on == "2026-04-12"
+    assert "no account is made" in ned.reason and ned.act.startswith("nothing to do")
+    assert "leaving on 2026-04-12" in ned.summary and "account made" not in ned.summary
+    assert one(env.store, "liv late").account_on == "2026-04-15"
+    # The promise kept: the run on the account day makes Liv's account and none for Ned.
+    env.sync(datetime(2026, 4, 15, 9, 0, 0))
+    assert one(env.store, "liv late").outcome == "created"
+    assert one(env.store, "ned both").username is None

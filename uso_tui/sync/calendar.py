@@ -10,7 +10,7 @@ from typing import Any
 
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.api import Store
-from uso_tui.sync.why import ExclusionsNow, account_day
+from uso_tui.sync.why import ExclusionsNow, account_day, leaves_first
 
 DEFAULT_DAYS = 60
 
@@ -62,7 +62,11 @@ def calendar(
         }
         starts = record.get("enrolment_date")
         if record.get("outcome") == "future" and starts:
-            when = max(account_day(starts, before.get(record["school"], 0)), first)
+            day = account_day(starts, before.get(record["school"], 0))
+            leaves = record.get("leaving_date")
+            if leaves_first(leaves, day, first):  # an offer withdrawn: no account is made
+                continue
+            when = max(day, first)
             if when <= last and (
                 exclusions.entry(
                     record["school"],

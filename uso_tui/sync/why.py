@@ -59,6 +59,7 @@ class WhyHit:
     exclusion_id: int | None = None
     starts_on: str | None = None
     account_on: str | None = None  # a future starter's account is made on this day
+    leaves_on: str | None = None  # a future starter leaving by its account day: none is made
     act: str = ""  # what an operator can do, and where
     case_open: bool = True  # a needs_matching record's case still waits for a decision
     since: str = ""  # what happened to the record's account after the run (_since_the_run)
@@ -94,6 +95,8 @@ class WhyHit:
         if outcome == "needs_matching":
             return f"waiting in the matching queue as case {self.case_id or '?'}"
         if outcome == "future":
+            if self.leaves_on:
+                return f"future starter from {self.starts_on or '?'}, leaving on {self.leaves_on}"
             tail = f" (account made on {self.account_on})" if self.account_on else ""
             return f"future starter from {self.starts_on or '?'}{tail}"
         if outcome == "invalid":
@@ -136,6 +139,13 @@ class WhyHit:
 PASSED = "the school's next run"  # a future starter's account day gone by without a run
 
 
+def leaves_first(leaves_on: str | None, account_on: str, today: str | None) -> bool:
+    """Whether a future starter's leaving date comes by the day its account would be made (or
+    `today`, if later): that run takes the record as a leaver (an offer withdrawn), and makes
+    no account."""
+    return bool(leaves_on) and leaves_on <= max(account_on, today or "")
+
+
 def account_day(starts_on: str, days_before: int) -> str:
     """The day a future starter's account is made under "create N days before"."""
     return (date.fromisoformat(starts_on) - timedelta(days=max(0, days_before))).isoformat()
@@ -150,6 +160,11 @@ def _act(hit: WhyHit) -> str:
         )
     if outcome == "needs_matching":
         return f"decide case {hit.case_id or '?'}: Matching queue of {hit.school} (m), or `uso-tui matches {hit.school}`"
+    if outcome == "future" and hit.leaves_on:
+        return (
+            "nothing to do: the MIS has a leaving date by the start (an offer withdrawn); if "
+            "that is wrong the school corrects it in its MIS, and the next run takes it"
+        )
     if outcome == "future" and hit.account_on == PASSED:
         return (
             f"its day has passed with no run of {hit.school} since: force run the school (f in "
@@ -286,7 +301,14 @@ def why(
                     except UnknownSchool:
                         settings[dfe] = 0
                 hit.account_on = account_day(hit.starts_on, settings[dfe])
-                if today and hit.account_on < today:  # the day passed without a run since
+                leaves = row.get("leaving_date")
+                if leaves_first(leaves, hit.account_on, today):
+                    hit.leaves_on, hit.account_on = leaves, None
+                    hit.reason = (
+                        f"{hit.reason}; leaving on {leaves}, by the day its account would be "
+                        "made: no account is made"
+                    )
+                elif today and hit.account_on < today:  # the day passed without a run since
                     hit.account_on = PASSED
         out.append(hit)
     _cases_and_exclusions_now(store, out)
