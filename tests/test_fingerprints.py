@@ -386,3 +386,26 @@ async def test_days_of_churn_give_the_same_store_with_and_without_fingerprints(
         advance(sim.estate, days=1, rates=rates)
         sim.refresh()
     assert recognised > 500
+
+
+def test_a_sieve_knows_the_ids_linked_to_active_accounts_with_fingerprints_or_none():
+    """What the client checks a report of several pages against (a linked record left out is
+    fetched again): every MIS id of the report linked to an active account of the school, also
+    before any fingerprint was kept (a first run); not an unallocated account's, nor another
+    school's or report's."""
+    from uso_tui.sync.fingerprints import sieves  # noqa: PLC0415
+
+    rows = [
+        {"mis_id": "1", "link_school": "204-3210", "link_report": "students"},
+        {"mis_id": "2", "link_school": "204-3210", "link_report": "students", "status": "active"},
+        {
+            "mis_id": "3",
+            "link_school": "204-3210",
+            "link_report": "students",
+            "status": "unallocated",
+        },
+        {"mis_id": "4", "link_school": "204-9999", "link_report": "students"},
+        {"mis_id": "5", "link_school": "204-3210", "link_report": "staff"},
+    ]
+    got = sieves("204-3210", rows, {"students": {}, "staff": {"5": 1}})
+    assert got["students"].linked == {"1", "2"} and got["staff"].linked == {"5"}

@@ -21,7 +21,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import certifi
 import httpx
@@ -49,9 +49,16 @@ IDLE_POOLS = 32  # per-school connection pools kept open while idle
 
 OnPage = Callable[[int, int | None, int], None]
 OnEvent = Callable[[str], None]
-# Asked before a raw record is parsed (MIS id, raw record): a token when the caller already
-# holds what the record says, so it is left unparsed (sync.fingerprints), else None.
-Sieve = Callable[[str, dict[str, Any]], Any]
+
+
+class Sieve(Protocol):
+    """Asked before a raw record is parsed (MIS id, raw record): a token when the caller
+    already holds what the record says, so it is left unparsed (sync.fingerprints), else None.
+    Its `linked` (if it has one): the MIS ids of the report linked to active accounts."""
+
+    def __call__(self, mis_id: str, raw: dict[str, Any], /) -> Any: ...
+
+
 # A raw record as fetched: (raw, its MIS id, its parse, None), or (raw, its MIS id, None, the
 # sieve's token) when the sieve recognised it.
 _Item = tuple[dict[str, Any], str, MisRecord | None, Any]
@@ -223,6 +230,16 @@ class IrisClient:
                             export = await self._fetched_again(ctx, report, export, on_page, sieve)
                     except TimeoutError:
                         _event(ctx, _OUT_OF_TIME)
+                absent = _linked_absent(export, sieve)
+                if absent:
+                    try:
+                        async with asyncio.timeout_at(ends):
+                            export = await self._leavers_checked(
+                                ctx, report, export, absent, on_page, sieve
+                            )
+                    except TimeoutError:
+                        export.doubts.append(_UNCHECKED)
+                        _event(ctx, _UNCHECKED)
                 return export
         except TimeoutError:
             raise IrisError(
@@ -264,6 +281,41 @@ class IrisClient:
             again.clashed_ids = [*same, *again.clashed_ids]
             _event(ctx, f"the same records again: {len(same)} MIS id(s) given to two people")
         return again
+
+    async def _leavers_checked(
+        self,
+        ctx: _Ctx,
+        report: str,
+        first: Export,
+        absent: set[str],
+        on_page: OnPage | None,
+        sieve: Sieve,
+    ) -> Export:
+        """A report of several pages that leaves out records linked to accounts, fetched once
+        more: records added and removed while IRIS paged shift the others between pages, and
+        one may be skipped with the totals still right (a leaver before it, a starter after).
+        The same linked records left out again are leavers; others are a doubt on the first
+        fetch (the planner then holds every unallocation of the report; the next run looks
+        again)."""
+        _event(
+            ctx,
+            f"{len(absent)} linked record(s) not sent in a report of {first.pages} pages: "
+            "fetching it again, to tell leavers from records skipped while IRIS paged",
+        )
+        try:
+            again = await self._fetch(ctx, report, on_page, sieve)
+        except IrisError as exc:
+            _event(ctx, f"fetching again failed ({exc.message}): {_UNCHECKED}")
+            first.doubts.append(_UNCHECKED)
+            return first
+        differ = absent ^ _left_out(again, getattr(sieve, "linked", ()))
+        if differ:
+            first.doubts.append(
+                f"records shifted while IRIS paged: {len(differ)} linked record(s) sent at one "
+                f"fetch and not at the other ({some_ids(differ)})"
+            )
+            _event(ctx, first.doubts[-1])
+        return first
 
     async def _fetch(
         self, ctx: _Ctx, report: str, on_page: OnPage | None, sieve: Sieve | None = None
@@ -967,6 +1019,24 @@ _BOM = b"\xef\xbb\xbf"
 
 
 _OUT_OF_TIME = "fetching again ran out of the report's deadline: the first fetch is taken"
+
+
+_UNCHECKED = "linked records left out could not be checked by fetching the report again"
+
+
+def _linked_absent(export: Export, sieve: Sieve | None) -> set[str]:
+    """The MIS ids linked to active accounts that a report of several pages left out (none
+    for one page: nothing can shift past a page boundary; none when the export is doubted
+    already: its unallocations are held)."""
+    linked = getattr(sieve, "linked", None)
+    if not linked or export.pages < 2 or export.doubts or export.missing or export.clashed_ids:
+        return set()  # (an id given to two records holds the report's unallocations too)
+    return _left_out(export, linked)
+
+
+def _left_out(export: Export, linked) -> set[str]:
+    sent = export.same.keys() | {r.mis_id for r in export.records}
+    return {i for i in linked if i not in sent}
 
 
 def _moved_doubt(moved) -> str:

@@ -46,10 +46,17 @@ class Sieve:
     read the plan will use (given only while the accounts are as the run that made them left
     them); `rows`, the account rows of that read linked to the report, by MIS id. A recognised
     record's token is the account row linked to it and the fingerprint: the planner trusts it
-    only if its own snapshot holds that very row."""
+    only if its own snapshot holds that very row. `linked`: the MIS ids of the report that
+    active accounts of the school are linked to (an export that leaves one out is checked: see
+    IrisClient.fetch_report)."""
 
-    def __init__(self, fps: dict[str, int], rows: dict[str, dict[str, Any]]) -> None:
-        self.fps, self.rows = fps, rows
+    def __init__(
+        self,
+        fps: dict[str, int],
+        rows: dict[str, dict[str, Any]],
+        linked: frozenset[str] = frozenset(),
+    ) -> None:
+        self.fps, self.rows, self.linked = fps, rows, linked
 
     def __call__(self, mis_id: str, raw: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
         row = self.rows.get(mis_id)
@@ -68,14 +75,17 @@ def sieves(
     """A Sieve per report of `fps` (report -> its fingerprints), from one pass over the school's
     account rows as stored (`rows`)."""
     linked: dict[str, dict[str, dict[str, Any]]] = {report: {} for report in fps}
-    if any(fps.values()):
-        for row in rows:
-            mis_id = row.get("mis_id")
-            if mis_id is not None and row.get("link_school") == dfe:
-                report = row.get("link_report")
-                if report in linked and mis_id in fps[report]:
+    active: dict[str, set[str]] = {report: set() for report in fps}
+    for row in rows:
+        mis_id = row.get("mis_id")
+        if mis_id is not None and row.get("link_school") == dfe:
+            report = row.get("link_report")
+            if report in linked:
+                if mis_id in fps[report]:
                     linked[report][mis_id] = row
-    return {report: Sieve(fps[report], linked[report]) for report in fps}
+                if row.get("status", "active") == "active":
+                    active[report].add(mis_id)
+    return {report: Sieve(fps[report], linked[report], frozenset(active[report])) for report in fps}
 
 
 def record_row(report: str, mis_id: str, row: dict[str, Any], *outcome: str | None) -> tuple:
