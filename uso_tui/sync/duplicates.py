@@ -9,13 +9,15 @@ say two children. Accounts are grouped by those keys: the cost grows with the ac
 their pairs. Pairs an operator kept as different people (Store.kept_pairs) are never listed.
 
 One person keyed twice with a slip is a pair too (a near pair): in one local authority and role,
-two accounts with the same surname or the same forename, born the same day or a slip apart (a day
-or a month out, day and month swapped), that the matching model, weighing one as a candidate for
+two accounts with the same surname or the same forename, born the same day or a slip apart (a day,
+month or year out, day and month swapped, a digit changed or two exchanged: the matcher's date
+slips), that the matching model, weighing one as a candidate for
 the other in that pool, finds probably one person (NEAR_SCORE), nothing against it (a different
 UPN, preferred name or gender; a wholly different forename or surname is not weighed). So
 "Kate" and "Katherine Cartwright" born a day apart are listed, and twins (another forename) are
 not; nor are two pupils born the same day with one surname and forenames that differ at all
-("Dani" and "Daniel" may be twins: the rule above lists them only with the same forename).
+("Dani" and "Daniel" may be twins: the rule above lists them only with the same forename),
+unless one is known by the other's middle name (Muhammad Ali Khan keyed again as Ali Khan).
 
 A pair whose two accounts are linked to two records of one MIS export also says that the MIS holds
 the person twice (_held_twice).
@@ -44,7 +46,7 @@ from uso_tui.store.kept import pair_key
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, event_words, stamp
 from uso_tui.sync.checks import latest_export_ids
-from uso_tui.sync.dob_slips import near_dates, swap_day_month
+from uso_tui.sync.dob_slips import date_slips
 from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import unallocated
@@ -200,20 +202,29 @@ def _by_la_and_role(accounts: list[Any]) -> dict[tuple[str, str], list[Any]]:
 
 def _twins(person: Any, other: Any) -> bool:
     """Two pupils who could be twins: born the same day, one surname (their forenames differ,
-    else the same-names rule would have paired them)."""
+    else the same-names rule would have paired them), unless one is known by a middle name of
+    the other's (Muhammad Ali Khan keyed again as Ali Khan: no parent names a twin so)."""
     return (
         person.role == "pupil"
         and person.dob == other.dob
         and normalise_cached(person.surname) == normalise_cached(other.surname)
+        and not _by_a_middle_name(person, other)
+        and not _by_a_middle_name(other, person)
     )
+
+
+def _by_a_middle_name(person: Any, other: Any) -> bool:
+    """Whether `person`'s forename is one of `other`'s middle names."""
+    forename = normalise_cached(person.forename)
+    middles = normalise_cached(getattr(other, "middle_names", "") or "")
+    return bool(forename) and forename in middles.split()
 
 
 @lru_cache(maxsize=65_536)  # a few thousand birthdays, held by many each
 def _slips(dob: str) -> frozenset[str]:
-    """The commonest slips of a date: a day, a month or a year out (near_dates), day and month
-    swapped."""
-    swapped = swap_day_month(dob)
-    return frozenset((*near_dates(dob), *((swapped,) if swapped else ())))
+    """The slips of a date the matcher knows (dob_slips.date_slips: a day, a month or a year
+    out, day and month swapped, a digit changed, two exchanged)."""
+    return date_slips(dob)
 
 
 def _near_pairs(
