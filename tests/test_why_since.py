@@ -122,6 +122,27 @@ def test_a_future_starter_s_account_day_that_has_passed_is_the_next_run(env):
     assert f"force run the school (f in its page, or `uso-tui sync {DFE}`)" in late.act
 
 
+def test_a_future_starter_whose_account_was_requested_already_says_so(env):
+    """Fay's account was asked for ahead (User Request Single): why named no account and said a
+    request would make one sooner (a second request is refused). It names hers; another pupil
+    of the same names born another day is no such account."""
+    fay = admin.add_account(
+        env.store, DFE, role="pupil", forename="Fay", surname="Later", dob="2016-01-20",
+        operator="desk", now=DAY2,
+    )  # fmt: skip
+    admin.add_account(
+        env.store, DFE, role="pupil", forename="Fay", surname="Later", dob="2016-02-20",
+        operator="desk", now=DAY2, force=True,
+    )  # fmt: skip
+    env.set_students(DFE, [AMY, BOB, CAT, FUTURE])
+    env.sync(DAY2)
+    hit = one(env.store, "fay later", today="2026-03-12")
+    assert hit.outcome == "future" and hit.requested == fay.username
+    assert f"{fay.username} was requested for the person already" in hit.reason
+    assert hit.act.startswith(f"nothing to do: {fay.username} was requested")
+    assert "User Request Single (r" not in hit.act
+
+
 def test_an_exact_mis_id_comes_first(tmp_path):
     env = Env(tmp_path / "store")
     ids = ["12", "10", "1", "11"]

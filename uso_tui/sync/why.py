@@ -14,6 +14,7 @@ from rapidfuzz.distance import OSA
 from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run, last_that_ran
 from uso_tui.domain.names import normalise, upn_key
+from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, UnknownRun, UnknownSchool
 from uso_tui.sync.actions import UNDONE_CREATE
 from uso_tui.sync.apply import event_words
@@ -60,6 +61,7 @@ class WhyHit:
     starts_on: str | None = None
     account_on: str | None = None  # a future starter's account is made on this day
     leaves_on: str | None = None  # a future starter leaving by its account day: none is made
+    requested: str | None = None  # a future starter's account requested already (its username)
     act: str = ""  # what an operator can do, and where
     case_open: bool = True  # a needs_matching record's case still waits for a decision
     since: str = ""  # what happened to the record's account after the run (_since_the_run)
@@ -164,6 +166,11 @@ def _act(hit: WhyHit) -> str:
         return (
             "nothing to do: the MIS has a leaving date by the start (an offer withdrawn); if "
             "that is wrong the school corrects it in its MIS, and the next run takes it"
+        )
+    if outcome == "future" and hit.requested:
+        return (
+            f"nothing to do: {hit.requested} was requested for the person already; the school's "
+            "run that day links it to this record (or asks an operator, if unsure)"
         )
     if outcome == "future" and hit.account_on == PASSED:
         return (
@@ -314,6 +321,7 @@ def why(
     _cases_and_exclusions_now(store, out)
     _since_the_run(store, out)
     _held_since(store, out)
+    _requested_ahead(store, out)
     _failed_since(store, out)
     for hit in out:
         hit.act = _act(hit)
@@ -482,6 +490,30 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.since = f"{hit.username} active again: {event_words(acc)}"
                 hit.active_now = True
                 hit.reason = f"{hit.reason}; {hit.since}"
+
+
+def _requested_ahead(store: Store, hits: list[WhyHit]) -> None:
+    """A future starter whose account was requested already (User Request Single: an active
+    account of the same names and date of birth in its local authority, linked to no record)
+    says so, not that a request would make it sooner."""
+    for hit in hits:
+        if hit.outcome != "future" or hit.leaves_on or not hit.dob:
+            continue
+        wanted = {(normalise(hit.forename), normalise(hit.surname), hit.dob)}
+        found = store.find_people(ROLE_OF_REPORT.get(hit.report, ""), set(), wanted)
+        names = [
+            a.username
+            for a in found
+            if a.status == "active" and a.school and la_of(a.school) == la_of(hit.school)
+        ]
+        accounts = store.find_accounts(names, set()) if names else {}
+        requested = sorted(u for u, acc in accounts.items() if not acc.mis_id)
+        if requested:
+            hit.requested = requested[0]
+            hit.reason = (
+                f"{hit.reason}; {hit.requested} was requested for the person already (User "
+                "Request Single)"
+            )
 
 
 def _held_since(store: Store, hits: list[WhyHit]) -> None:
