@@ -265,6 +265,10 @@ def test_a_pupil_keyed_again_by_a_middle_name_is_a_near_pair_not_twins():
     muhammad = acc("mk.204", "Muhammad", "Khan", "2013-06-06", HILL, middle_names="Ali")
     ali = acc("ak.204", "Ali", "Khan", "2013-06-06", VALE)
     assert pairs_of(near(muhammad, ali)) == {("ak.204", "mk.204")}
+    # one of two middle names
+    hassan = acc("hk.204", "Muhammad", "Khan", "2014-06-06", HILL, middle_names="Ali Hassan")
+    hassan2 = acc("hk2.204", "Hassan", "Khan", "2014-06-06", VALE)
+    assert pairs_of(near(hassan, hassan2)) == {("hk.204", "hk2.204")}
 
 
 def test_twins_and_different_people_are_not_near_pairs():

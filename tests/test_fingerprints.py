@@ -326,7 +326,7 @@ def test_record_row_is_the_parse_of_the_record_an_account_holds():
 @contextlib.contextmanager
 def no_sieves(monkeypatch):
     with monkeypatch.context() as patch:
-        patch.setattr(runner, "sieves_for", lambda state, reports: None)
+        patch.setattr(runner, "sieves_for", lambda state, reports, fingerprints=True: None)
         yield
 
 
@@ -409,3 +409,19 @@ def test_a_sieve_knows_the_ids_linked_to_active_accounts_with_fingerprints_or_no
     ]
     got = sieves("204-3210", rows, {"students": {}, "staff": {"5": 1}})
     assert got["students"].linked == {"1", "2"} and got["staff"].linked == {"5"}
+
+
+def test_a_dry_run_s_sieves_parse_every_record_and_know_the_linked_ones(tmp_path):
+    """A dry run lists every record's outcome (none is recognised unparsed), yet its client
+    checks a report of several pages that leaves out linked records as a run's does."""
+    from uso_tui.sync.runner import sieves_for  # noqa: PLC0415
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[iris_student("1", "Amy", "Jones", "2015-04-02")])
+    env.sync(datetime(2026, 3, 10, 9, 0, 0))
+    state = env.store.school_state(DFE)
+    run_sieve = sieves_for(state, ["students"])["students"]
+    dry_sieve = sieves_for(state, ["students"], fingerprints=False)["students"]
+    assert run_sieve.linked == dry_sieve.linked == {"1"}
+    raw = {"schoolId": "1", "forename": "Amy", "surname": "Jones", "dob": "2015-04-02"}
+    assert dry_sieve("1", raw) is None and not dry_sieve.fps

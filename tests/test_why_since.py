@@ -45,15 +45,26 @@ def test_an_account_the_run_made_and_an_undo_took_back_is_not_said_to_be_there(e
     undo_run(env.store, made.run_id, operator="desk", now=LATER)
     dee = one(env.store, "dee kaur")
     assert dee.outcome == "unallocated"
-    assert f"undone since the run ({made.run_id}" in dee.reason and "not restored" in dee.reason
+    assert f"its creation undone (run {made.run_id})" in dee.reason
+    assert "not restored" in dee.reason
     assert "nothing to do" not in dee.act and f"next run of {DFE}" in dee.act
     # never offered for restore: a restore of an account an undo withdrew is refused
     assert "restore" not in dee.act
     assert opens_account(dee)  # the console's enter did nothing on it
-    assert (
-        dee.summary
-        == f"{dee.username} made by run {made.run_id}, undone since: the next run plans it"
-    )
+    assert dee.summary == f"{dee.username} unallocated since the run, undone: the next run plans it"
+
+
+def test_an_account_made_by_an_earlier_run_and_undone_names_that_run(env):
+    """The latest run found Dee's account unchanged; the run that made it was undone since:
+    why names that run, not the latest, as the one undone."""
+    env.set_students(DFE, [AMY, BOB, CAT, DEE])
+    made = env.sync(DAY2)
+    again = env.sync(datetime(2026, 3, 11, 9, 30))
+    assert one(env.store, "dee kaur").run_id == again.run_id
+    undo_run(env.store, made.run_id, operator="desk", now=LATER)
+    dee = one(env.store, "dee kaur")
+    assert f"its creation undone (run {made.run_id})" in dee.reason
+    assert again.run_id not in dee.summary and "restore" not in dee.act
 
 
 def test_a_leaver_whose_unallocation_is_held_is_said_to_be_held_and_how_to_keep_it(env):
@@ -243,7 +254,7 @@ async def test_the_console_why_tells_the_story_again_when_back_in_view(env):
         undo_run(env.store, made.run_id, operator="desk", now=LATER)
         app.pop_screen()
         await settle(pilot, 4)
-        assert "undone since the run" in " ".join(screen_text(app).split())
+        assert "its creation undone" in " ".join(screen_text(app).split())
 
 
 def test_a_person_not_found_is_told_where_the_exports_cannot_show_them(tmp_path):

@@ -312,7 +312,7 @@ class IrisClient:
         if differ:
             first.doubts.append(
                 f"records shifted while IRIS paged: {len(differ)} linked record(s) sent at one "
-                f"fetch and not at the other ({some_ids(differ)})"
+                f"fetch and not at the other ({some_ids(sorted(differ))})"
             )
             _event(ctx, first.doubts[-1])
         return first

@@ -29,7 +29,7 @@ The finder takes Account objects (UPN and gender in `extra`) or the store's Acco
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cache, lru_cache, partial
@@ -46,7 +46,7 @@ from uso_tui.store.kept import pair_key
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, event_words, stamp
 from uso_tui.sync.checks import latest_export_ids
-from uso_tui.sync.dob_slips import date_slips
+from uso_tui.sync.dob_slips import date_slips, near_dates, swap_day_month
 from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import unallocated
@@ -214,17 +214,27 @@ def _twins(person: Any, other: Any) -> bool:
 
 
 def _by_a_middle_name(person: Any, other: Any) -> bool:
-    """Whether `person`'s forename is one of `other`'s middle names."""
+    """Whether `person`'s forename is one of `other`'s middle names (or all of them)."""
     forename = normalise_cached(person.forename)
-    middles = normalise_cached(getattr(other, "middle_names", "") or "")
-    return bool(forename) and forename in middles.split()
+    middles = getattr(other, "middle_names", "") or ""
+    return bool(forename) and forename in {
+        normalise_cached(middles),
+        *(normalise_cached(part) for part in middles.split()),
+    }
 
 
 @lru_cache(maxsize=65_536)  # a few thousand birthdays, held by many each
 def _slips(dob: str) -> frozenset[str]:
-    """The slips of a date the matcher knows (dob_slips.date_slips: a day, a month or a year
-    out, day and month swapped, a digit changed, two exchanged)."""
-    return date_slips(dob)
+    """The commonest slips of a date: a day, a month or a year out (near_dates), day and month
+    swapped: looked for among those sharing a forename or a surname."""
+    swapped = swap_day_month(dob)
+    return frozenset((*near_dates(dob), *((swapped,) if swapped else ())))
+
+
+# The block of both names looks for every slip the matcher knows (a digit changed, two
+# exchanged: dob_slips.date_slips, some 85 dates): few share both names, so this costs little,
+# where a block of one name (hundreds of people) would weigh many more pairs for it.
+_SLIPS_OF = {"s": _slips, "f": _slips, "b": date_slips}
 
 
 def _near_pairs(
@@ -236,21 +246,28 @@ def _near_pairs(
     those born the same day or a slip apart are weighed by the model (few: most names are held
     by a few people of an authority, on other days)."""
     blocks: dict[tuple[str, str], dict[str, list[Any]]] = {}
-    for person in group:
-        if person.dob:
-            for name in (
-                ("s", normalise_cached(person.surname)),
-                ("f", normalise_cached(person.forename)),
-            ):
-                if name[1]:
-                    blocks.setdefault(name, {}).setdefault(person.dob, []).append(person)
+    named = [
+        (person, normalise_cached(person.forename), normalise_cached(person.surname))
+        for person in group
+        if person.dob
+    ]
+    # (a block of both names only where two share them: most people are alone in theirs)
+    shared = Counter((forename, surname) for _, forename, surname in named)
+    for person, forename, surname in named:
+        for name in (("s", surname), ("f", forename)):
+            if name[1]:
+                blocks.setdefault(name, {}).setdefault(person.dob, []).append(person)
+        if forename and surname and shared[forename, surname] > 1:
+            both = ("b", f"{forename} {surname}")
+            blocks.setdefault(both, {}).setdefault(person.dob, []).append(person)
     index: CandidateIndex | None = None
     seen: set[tuple[str, str]] = set(known)
-    for by_dob in blocks.values():
+    for (kind, _), by_dob in blocks.items():
+        slips = _SLIPS_OF[kind]
         for dob, members in by_dob.items():
             if len(members) > MAX_BLOCK:
                 continue  # a placeholder date many hold: no evidence of one person
-            close = by_dob.keys() & _slips(dob) if len(by_dob) > 1 else ()
+            close = by_dob.keys() & slips(dob) if len(by_dob) > 1 else ()
             if not close and len(members) == 1:
                 continue  # most: no one else of that name born that day or near it
             others = [o for d in (dob, *close) if len(by_dob[d]) <= MAX_BLOCK for o in by_dob[d]]

@@ -138,10 +138,11 @@ async def run_school(
     try:
         try:
             secret = store.secret(dfe)
-            sieves = None
-            if not dry_run:  # a dry run lists every record's outcome: all are parsed
-                state = await asyncio.to_thread(store.school_state, dfe)
-                sieves = sieves_for(state, reports)
+            state = await asyncio.to_thread(store.school_state, dfe)
+            # a dry run lists every record's outcome: all are parsed (no fingerprints), its
+            # sieves only say which records are linked (a report left without some of them is
+            # checked as a run checks it)
+            sieves = sieves_for(state, reports, fingerprints=not dry_run)
             exports = await fetch_reports(
                 client, school, secret, reports, progress, cancel=cancel, sieves=sieves
             )
@@ -461,9 +462,13 @@ def preplan(
     return Preplanned(state.version, _settings_key(school), plans, state)
 
 
-def sieves_for(state: SchoolState, reports: list[str]) -> dict[str, Sieve]:
-    """A sieve per report, over the state the plans will be made from."""
-    return sieves(state.dfe, state.account_rows, {r: state.seen.get(r, {}) for r in reports})
+def sieves_for(
+    state: SchoolState, reports: list[str], fingerprints: bool = True
+) -> dict[str, Sieve]:
+    """A sieve per report, over the state the plans will be made from (without `fingerprints`:
+    one that recognises no record, knowing only the records linked)."""
+    fps = {r: state.seen.get(r, {}) if fingerprints else {} for r in reports}
+    return sieves(state.dfe, state.account_rows, fps)
 
 
 def _still_valid(pre: Preplanned, txn: Transaction, school: School) -> bool:

@@ -116,7 +116,7 @@ class WhyHit:
         if outcome == "unallocated" and self.active_now:
             return f"a leaver: {self.reason}"
         if outcome == "unallocated" and self.undone:
-            return f"{self.username} made by run {self.run_id}, undone since: the next run plans it"
+            return f"{self.username} unallocated since the run, undone: the next run plans it"
         if outcome == "unallocated" and self.since and self.exclusion_id is not None:
             return (
                 f"unallocated since the run: {self.username}, excluded (entry {self.exclusion_id})"
@@ -450,8 +450,8 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
         if hit.outcome in ACCOUNT_OUTCOMES:
             if acc.status != "active" and acc.extra.get(UNDONE_CREATE):
                 hit.since = (
-                    f"{hit.username} undone since the run ({acc.extra[UNDONE_CREATE]}): made by "
-                    "mistake, it is not restored"
+                    f"{hit.username} unallocated since the run: {_undone_words(acc)}, made by "
+                    "mistake: it is not restored"
                 )
                 hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
                 hit.outcome, hit.undone = "unallocated", True
@@ -492,24 +492,31 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.reason = f"{hit.reason}; {hit.since}"
 
 
+def _undone_words(acc: Any) -> str:
+    """What undid an account's creation: a whole run's undo, or a case's decision undone."""
+    by = str(acc.extra.get(UNDONE_CREATE))
+    return f"its creation undone ({'run' if re.search(r'-r[0-9]+$', by) else 'case'} {by})"
+
+
 def _requested_ahead(store: Store, hits: list[WhyHit]) -> None:
     """A future starter whose account was requested already (User Request Single: an active
     account of the same names and date of birth in its local authority, linked to no record)
-    says so, not that a request would make it sooner."""
-    for hit in hits:
-        if hit.outcome != "future" or hit.leaves_on or not hit.dob:
-            continue
-        wanted = {(normalise(hit.forename), normalise(hit.surname), hit.dob)}
-        found = store.find_people(ROLE_OF_REPORT.get(hit.report, ""), set(), wanted)
-        names = [
-            a.username
-            for a in found
-            if a.status == "active" and a.school and la_of(a.school) == la_of(hit.school)
-        ]
-        accounts = store.find_accounts(names, set()) if names else {}
-        requested = sorted(u for u, acc in accounts.items() if not acc.mis_id)
-        if requested:
-            hit.requested = requested[0]
+    says so, not that a request would make it sooner. One look across the store for them all."""
+    future = [h for h in hits if h.outcome == "future" and not h.leaves_on and h.dob]
+    by_role: dict[str, dict[tuple[str, str, str], list[WhyHit]]] = {}
+    for hit in future:
+        key = (normalise(hit.forename), normalise(hit.surname), hit.dob or "")
+        by_role.setdefault(ROLE_OF_REPORT.get(hit.report, ""), {}).setdefault(key, []).append(hit)
+    for role, wanted in by_role.items():
+        found = [a for a in store.find_people(role, set(), set(wanted)) if a.status == "active"]
+        accounts = store.find_accounts({a.username for a in found}, set()) if found else {}
+        for acc in sorted(accounts.values(), key=lambda a: a.username, reverse=True):
+            key = (normalise(acc.forename), normalise(acc.surname), acc.dob or "")
+            for hit in wanted.get(key, ()):
+                if not acc.mis_id and acc.school and la_of(acc.school) == la_of(hit.school):
+                    hit.requested = acc.username  # (the first by username, set last)
+    for hit in future:
+        if hit.requested:
             hit.reason = (
                 f"{hit.reason}; {hit.requested} was requested for the person already (User "
                 "Request Single)"
