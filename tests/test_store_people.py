@@ -471,6 +471,19 @@ def test_looks_soon_after_a_check_trust_it_then_check_again(store, monkeypatch):
     assert found(store, upns={"A123456789012"}) == [ann]
 
 
+def test_a_process_sees_its_own_commit_at_once_and_reads_only_what_it_wrote(store, monkeypatch):
+    """Within RECHECK_S of the last check, a look after this process's own commit reads that
+    school's keys again (one stat, not one per school of the store) and finds its account."""
+    monkeypatch.setattr(people_mod, "RECHECK_S", 60.0)
+    assert found(store, upns={"A123456789012"}) == []
+    stats = []
+    real = people_mod._stamp
+    monkeypatch.setattr(people_mod, "_stamp", lambda path: stats.append(path) or real(path))
+    (ann,) = put(store, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    assert found(store, upns={"A123456789012"}) == [ann]
+    assert [os.path.basename(os.path.dirname(p)) for p in stats] == ["301-0001"]
+
+
 def test_under_the_lock_a_look_at_what_arrived_since_a_plan_reads_the_indexes_written_since(
     store, monkeypatch
 ):

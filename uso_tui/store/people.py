@@ -493,6 +493,7 @@ class PeopleIndex:
         self._checked_at = -1.0  # time.monotonic() of the last look at every file
         self._known: dict[str, _Known] = {}
         self._holders = _Holders()  # the keys of _known, by key
+        self._written: set[str] = set()  # schools this process wrote since the last look
         self._paths: dict[str, str] = {}
         self.reads = 0  # index files whose keys were read again (for tests and benchmarks)
         self.parsed = 0  # of those, parsed (no key file describing them)
@@ -591,10 +592,14 @@ class PeopleIndex:
                             out.setdefault(dfe, set()).add(needle)
             return plain, pairs
 
-    def stale(self) -> None:
-        """The next look checks every index again (this process has just committed)."""
+    def stale(self, dfes: Iterable[str] | None = None) -> None:
+        """The next look checks the indexes of `dfes` again (this process has just written
+        them), every school's if None; the others when they are due (RECHECK_S)."""
         with self._lock:
-            self._checked_at = -1.0
+            if dfes is None:
+                self._checked_at = -1.0
+            else:
+                self._written.update(dfes)
 
     def prime(self, dfes: list[str], path_of: Callable[[str], Path]) -> None:
         """Reads every school's keys now (a run_due worker, before its first school arrives)."""
@@ -620,11 +625,18 @@ class PeopleIndex:
         ):
             self._refresh({dfe: paths[dfe] for dfe in dfes})
             self._checked_at = time.monotonic()
+            self._written.clear()
+        elif self._written:  # (one stat each, not one per school of the store)
+            written = {dfe: paths[dfe] for dfe in self._written if dfe in paths}
+            self._written.clear()
+            self._refresh(written, prune=False)
 
-    def _refresh(self, schools: dict[str, str]) -> None:
+    def _refresh(self, schools: dict[str, str], prune: bool = True) -> None:
+        """The keys of `schools` read again where their index changed; with `prune`, those
+        are every school, and any other is forgotten."""
         now = time.time_ns()
         known, holders = self._known, self._holders
-        for dfe in [d for d in known if d not in schools]:
+        for dfe in [d for d in known if d not in schools] if prune else ():
             holders.remove(dfe, known.pop(dfe).keys)
         for dfe, path in schools.items():
             stamp = _stamp(path)

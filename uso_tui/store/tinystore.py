@@ -690,7 +690,7 @@ class TinyStore(KeptReads, Store):
                 raise
             tx.commit()
             # this process's next look sees what it just wrote, not a map up to RECHECK_S old
-            self.people.stale()
+            self.people.stale(tx.names_written)
 
 
 __all__ = ["INTERRUPTED", "OlderSchema", "TinyStore", "upgrade_store"]

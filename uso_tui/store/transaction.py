@@ -202,6 +202,7 @@ class TinyTransaction(KeptWrites, Transaction):
         self._lay = store.layout
         self._dir: StagedDirectory | None = None
         self._docs: dict[str, SchoolDoc] = {}
+        self.names_written: set[str] = set()  # the schools whose names.idx a commit wrote
         self._regs: dict[str, dict[str, str]] = {}
         self._regs_dirty: set[str] = set()
         # la -> (version token, bytes) of the registry file each copy in _regs was made from,
@@ -727,6 +728,7 @@ class TinyTransaction(KeptWrites, Transaction):
                         old = None  # not the index last written: made whole from the accounts
                 index = build_index(doc.accounts, doc.index_changed, old)
                 commit.write(path, index)
+                self.names_written.add(dfe)
                 keys = _names_keys(doc, index, old, old_keys)
                 commit.write(lay.names_keys(dfe), keys, checked=True)  # hash of its index in it
             entry = self._entry(dfe)
