@@ -10,8 +10,8 @@ their pairs. Pairs an operator kept as different people (Store.kept_pairs) are n
 
 One person keyed twice with a slip is a pair too (a near pair): in one local authority and role,
 two accounts with the same surname or the same forename, born the same day or a slip apart (a day,
-month or year out, day and month swapped, a digit changed or two exchanged: the matcher's date
-slips), that the matching model, weighing one as a candidate for
+month or year out, day and month swapped; a digit changed or two exchanged between the only two
+holders of a full name, at DIGIT_SLIP_SCORE), that the matching model, weighing one as a candidate for
 the other in that pool, finds probably one person (NEAR_SCORE), nothing against it (a different
 UPN, preferred name or gender; a wholly different forename or surname is not weighed). So
 "Kate" and "Katherine Cartwright" born a day apart are listed, and twins (another forename) are
@@ -63,6 +63,10 @@ SWAPPED = "forename and surname the other way round, same date of birth"
 # The least score at which a near pair is listed: the model's chance that an account of the pool
 # is the person keyed (match_model.score), more likely one person than two.
 NEAR_SCORE = 50
+# ... and for two holders of one full name born a digit apart (or two digits exchanged), not a
+# commoner slip: the score weighs one candidate, not the thousands of others an authority holds,
+# and such dates fall to two people by chance (some 85 of the 15,000 of forty years).
+DIGIT_SLIP_SCORE = 95
 # Why neither account of a pair the MIS holds twice is unallocated here: its record would come
 # back to matching at the next run, its own account the best candidate.
 MERGE_AT_SCHOOL = (
@@ -232,7 +236,7 @@ def _slips(dob: str) -> frozenset[str]:
 
 
 # The block of both names looks for every slip the matcher knows (a digit changed, two
-# exchanged: dob_slips.date_slips, some 85 dates): few share both names, so this costs little,
+# exchanged: dob_slips.date_slips, some 85 dates): it holds two people, so this costs little,
 # where a block of one name (hundreds of people) would weigh many more pairs for it.
 _SLIPS_OF = {"s": _slips, "f": _slips, "b": date_slips}
 
@@ -251,13 +255,14 @@ def _near_pairs(
         for person in group
         if person.dob
     ]
-    # (a block of both names only where two share them: most people are alone in theirs)
+    # A block of both names where exactly two share them: most people are alone in theirs, and
+    # among three or more holders of a name (a common one) a digit apart is as often two people
     shared = Counter((forename, surname) for _, forename, surname in named)
     for person, forename, surname in named:
         for name in (("s", surname), ("f", forename)):
             if name[1]:
                 blocks.setdefault(name, {}).setdefault(person.dob, []).append(person)
-        if forename and surname and shared[forename, surname] > 1:
+        if forename and surname and shared[forename, surname] == 2:
             both = ("b", f"{forename} {surname}")
             blocks.setdefault(both, {}).setdefault(person.dob, []).append(person)
     index: CandidateIndex | None = None
@@ -294,7 +299,10 @@ def _near_pairs(
                         # apart. weigh_pair leaves such pairs unweighed.
                         continue
                     score, evidence = weighed
-                    if score < NEAR_SCORE or any((f, lv) in CONFLICTS for f, lv, _ in evidence):
+                    bar = NEAR_SCORE
+                    if person.dob != other.dob and other.dob not in _slips(person.dob):
+                        bar = DIGIT_SLIP_SCORE  # (found in the block of both names)
+                    if score < bar or any((f, lv) in CONFLICTS for f, lv, _ in evidence):
                         continue
                     yield first, second, _near_words(score, evidence)
 
