@@ -749,8 +749,16 @@ def test_the_schools_holding_each_key_stay_true_through_any_changes():
     through keys added, shared by several schools and dropped in any order."""
     import random  # noqa: PLC0415
 
+    from array import array  # noqa: PLC0415
+
     rng = random.Random(7)
     holders, truth = people_mod._Holders(), {}
+    # filled at once from nothing (a process's first read), a key twice in a school's keys
+    first = [(f"204-{n:04d}", array("Q", [rng.randrange(40) for _ in range(8)])) for n in range(5)]
+    holders.fill(first)
+    truth = {dfe: set(keys) for dfe, keys in first}
+    for key in range(40):
+        assert sorted(holders.schools(key)) == sorted(d for d, ks in truth.items() if key in ks)
     for _ in range(3000):
         dfe = f"204-{rng.randrange(5):04d}"
         had = truth.get(dfe, set())

@@ -26,7 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from pathlib import Path
 
 import xxhash
@@ -443,6 +444,19 @@ class _Holders:
                 more[key] = (*others, dfe)
         first.update(new)
 
+    def fill(self, schools: list[tuple[str, array]]) -> None:
+        """The map made from nothing (a process's first read of every school's keys): each
+        school's keys put in at C speed, later schools over earlier ones, then each key a
+        school lost so added to its others (a tenth of the keys: held by two or more)."""
+        assert not self._first
+        first, more = self._first, self._more
+        for dfe, keys in schools:
+            first.update(dict.fromkeys(keys, dfe))
+        for dfe, keys in schools:
+            held = map(first.__getitem__, keys)
+            for key in set(compress(keys, map(is_not, held, repeat(dfe)))):
+                more[key] = (*more.get(key, ()), dfe)
+
     def remove(self, dfe: str, keys: Iterable[int]) -> None:
         """`keys` that `dfe` held are held by it no more."""
         first, more = self._first, self._more
@@ -638,6 +652,8 @@ class PeopleIndex:
         known, holders = self._known, self._holders
         for dfe in [d for d in known if d not in schools] if prune else ():
             holders.remove(dfe, known.pop(dfe).keys)
+        fresh: list[tuple[str, array]] = []  # schools new to an empty map: filled at once
+        pending: dict[str, _Known] = {}  # (known once the map is filled)
         for dfe, path in schools.items():
             stamp = _stamp(path)
             had = known.get(dfe)
@@ -650,13 +666,21 @@ class PeopleIndex:
                 had.stamp, had.raw = stamp, raw
                 continue
             keys, body = self._keys(path, data, had)
-            if had is None:
+            if had is None and not known:
+                fresh.append((dfe, keys))
+            elif had is None:
                 holders.add(dfe, keys)
             else:
                 before, after = set(had.keys), set(keys)
                 holders.remove(dfe, before - after)
                 holders.add(dfe, after - before)
-            known[dfe] = _Known(stamp, keys, raw, body, time.monotonic())
+            if not fresh or fresh[-1][0] != dfe:
+                known[dfe] = _Known(stamp, keys, raw, body, time.monotonic())
+            else:
+                pending[dfe] = _Known(stamp, keys, raw, body, time.monotonic())
+        if fresh:
+            holders.fill(fresh)
+            known.update(pending)
 
     def _keys(
         self, index_path: str, data: bytes, had: _Known | None
