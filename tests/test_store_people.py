@@ -748,7 +748,6 @@ def test_the_schools_holding_each_key_stay_true_through_any_changes():
     """The map from a key to the schools holding it, against the schools' key sets themselves,
     through keys added, shared by several schools and dropped in any order."""
     import random  # noqa: PLC0415
-
     from array import array  # noqa: PLC0415
 
     rng = random.Random(7)
