@@ -259,6 +259,16 @@ def test_a_digit_keyed_wrong_or_two_exchanged_is_a_near_pair():
     assert pairs_of(found) == {("xq.206", "xq2.206"), ("yp.206", "yp2.206")}
 
 
+def test_a_third_account_of_one_person_keyed_with_a_digit_slip_is_paired_too():
+    """Keyed twice on one date and a third time a digit out: three holders of the name, on two
+    dates, so the slip is still looked for (the exact pair is listed by its own rule)."""
+    one = acc("xq.206", "Xanthe", "Quigley", "2012-03-15", HILL)
+    two = acc("xq2.206", "Xanthe", "Quigley", "2012-03-15", VALE)
+    three = acc("xq3.206", "Xanthe", "Quigley", "2012-03-25", VALE)
+    found = pairs_of(find_duplicates([*crowd(), one, two, three]))
+    assert {("xq.206", "xq3.206"), ("xq2.206", "xq3.206")} <= found
+
+
 def test_a_pupil_keyed_again_by_a_middle_name_is_a_near_pair_not_twins():
     """Muhammad Ali Khan keyed again as Ali Khan, born the same day: no parent names a twin by
     the other's middle name (twins of other forenames stay unlisted, below)."""

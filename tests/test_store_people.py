@@ -484,6 +484,26 @@ def test_a_process_sees_its_own_commit_at_once_and_reads_only_what_it_wrote(stor
     assert [os.path.basename(os.path.dirname(p)) for p in stats] == ["301-0001"]
 
 
+def test_a_look_that_fails_to_read_what_this_process_wrote_reads_it_at_the_next(store, monkeypatch):
+    """A read error (once) in the look after this process's own commit: the next look still
+    reads that school again, and finds the account (else it trusted the old keys for a while)."""
+    monkeypatch.setattr(people_mod, "RECHECK_S", 60.0)
+    assert found(store, upns={"A123456789012"}) == []
+    (ann,) = put(store, ("301-0001", "Ann", "Lee", {"extra": ANN}))
+    real, failed = people_mod.read_bytes, []
+
+    def flaky(path):
+        if not failed and "301-0001" in str(path):
+            failed.append(path)
+            raise OSError("EIO")
+        return real(path)
+
+    monkeypatch.setattr(people_mod, "read_bytes", flaky)
+    with pytest.raises(OSError):
+        found(store, upns={"A123456789012"})
+    assert found(store, upns={"A123456789012"}) == [ann]
+
+
 def test_under_the_lock_a_look_at_what_arrived_since_a_plan_reads_the_indexes_written_since(
     store, monkeypatch
 ):

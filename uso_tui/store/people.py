@@ -642,8 +642,8 @@ class PeopleIndex:
             self._written.clear()
         elif self._written:  # (one stat each, not one per school of the store)
             written = {dfe: paths[dfe] for dfe in self._written if dfe in paths}
-            self._written.clear()
             self._refresh(written, prune=False)
+            self._written.clear()  # (only once read: a read that failed is tried again)
 
     def _refresh(self, schools: dict[str, str], prune: bool = True) -> None:
         """The keys of `schools` read again where their index changed; with `prune`, those

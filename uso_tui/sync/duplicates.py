@@ -10,8 +10,8 @@ their pairs. Pairs an operator kept as different people (Store.kept_pairs) are n
 
 One person keyed twice with a slip is a pair too (a near pair): in one local authority and role,
 two accounts with the same surname or the same forename, born the same day or a slip apart (a day,
-month or year out, day and month swapped; a digit changed or two exchanged between the only two
-holders of a full name, at DIGIT_SLIP_SCORE), that the matching model, weighing one as a candidate for
+month or year out, day and month swapped; a digit changed or two exchanged between the
+holders of a full name on only two dates, at DIGIT_SLIP_SCORE), that the matching model, weighing one as a candidate for
 the other in that pool, finds probably one person (NEAR_SCORE), nothing against it (a different
 UPN, preferred name or gender; a wholly different forename or surname is not weighed). So
 "Kate" and "Katherine Cartwright" born a day apart are listed, and twins (another forename) are
@@ -29,7 +29,7 @@ The finder takes Account objects (UPN and gender in `extra`) or the store's Acco
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cache, lru_cache, partial
@@ -66,7 +66,7 @@ NEAR_SCORE = 50
 # ... and for two holders of one full name born a digit apart (or two digits exchanged), not a
 # commoner slip: the score weighs one candidate, not the thousands of others an authority holds,
 # and such dates fall to two people by chance (some 85 of the 15,000 of forty years).
-DIGIT_SLIP_SCORE = 95
+DIGIT_SLIP_SCORE = 90
 # Why neither account of a pair the MIS holds twice is unallocated here: its record would come
 # back to matching at the next run, its own account the best candidate.
 MERGE_AT_SCHOOL = (
@@ -255,14 +255,17 @@ def _near_pairs(
         for person in group
         if person.dob
     ]
-    # A block of both names where exactly two share them: most people are alone in theirs, and
-    # among three or more holders of a name (a common one) a digit apart is as often two people
-    shared = Counter((forename, surname) for _, forename, surname in named)
+    # A block of both names where they are held on exactly two dates: most people are alone in
+    # theirs, and among three or more holders of a name (a common one) a digit apart is as often
+    # two people (one person keyed twice on one date and a third time with a slip: still two)
+    dates = defaultdict(set)
+    for person, forename, surname in named:
+        dates[forename, surname].add(person.dob)
     for person, forename, surname in named:
         for name in (("s", surname), ("f", forename)):
             if name[1]:
                 blocks.setdefault(name, {}).setdefault(person.dob, []).append(person)
-        if forename and surname and shared[forename, surname] == 2:
+        if forename and surname and len(dates[forename, surname]) == 2:
             both = ("b", f"{forename} {surname}")
             blocks.setdefault(both, {}).setdefault(person.dob, []).append(person)
     index: CandidateIndex | None = None
