@@ -606,14 +606,11 @@ class PeopleIndex:
                             out.setdefault(dfe, set()).add(needle)
             return plain, pairs
 
-    def stale(self, dfes: Iterable[str] | None = None) -> None:
+    def stale(self, dfes: Iterable[str]) -> None:
         """The next look checks the indexes of `dfes` again (this process has just written
-        them), every school's if None; the others when they are due (RECHECK_S)."""
+        them); the others when they are due (RECHECK_S)."""
         with self._lock:
-            if dfes is None:
-                self._checked_at = -1.0
-            else:
-                self._written.update(dfes)
+            self._written.update(dfes)
 
     def prime(self, dfes: list[str], path_of: Callable[[str], Path]) -> None:
         """Reads every school's keys now (a run_due worker, before its first school arrives)."""
@@ -652,8 +649,9 @@ class PeopleIndex:
         known, holders = self._known, self._holders
         for dfe in [d for d in known if d not in schools] if prune else ():
             holders.remove(dfe, known.pop(dfe).keys)
-        fresh: list[tuple[str, array]] = []  # schools new to an empty map: filled at once
-        pending: dict[str, _Known] = {}  # (known once the map is filled)
+        # a first read (nothing known): the map is made at once (_Holders.fill), and the schools
+        # known once it is made
+        filling: dict[str, _Known] | None = {} if not known else None
         for dfe, path in schools.items():
             stamp = _stamp(path)
             had = known.get(dfe)
@@ -666,21 +664,20 @@ class PeopleIndex:
                 had.stamp, had.raw = stamp, raw
                 continue
             keys, body = self._keys(path, data, had)
-            if had is None and not known:
-                fresh.append((dfe, keys))
-            elif had is None:
+            entry = _Known(stamp, keys, raw, body, time.monotonic())
+            if filling is not None:
+                filling[dfe] = entry
+                continue
+            if had is None:
                 holders.add(dfe, keys)
             else:
                 before, after = set(had.keys), set(keys)
                 holders.remove(dfe, before - after)
                 holders.add(dfe, after - before)
-            if not fresh or fresh[-1][0] != dfe:
-                known[dfe] = _Known(stamp, keys, raw, body, time.monotonic())
-            else:
-                pending[dfe] = _Known(stamp, keys, raw, body, time.monotonic())
-        if fresh:
-            holders.fill(fresh)
-            known.update(pending)
+            known[dfe] = entry
+        if filling:
+            holders.fill([(dfe, entry.keys) for dfe, entry in filling.items()])
+            known.update(filling)
 
     def _keys(
         self, index_path: str, data: bytes, had: _Known | None

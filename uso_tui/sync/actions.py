@@ -684,6 +684,13 @@ def restorable(acc: Account) -> bool:
     return acc.status == "unallocated" and not acc.extra.get(UNDONE_CREATE)
 
 
+def creation_undone_by(acc: Account) -> str:
+    """What undid an account's creation, in words: "run R" (a whole run undone) or "case C" (a
+    case's decision undone)."""
+    by = str(acc.extra.get(UNDONE_CREATE))
+    return f"{'run' if re.search(r'-r[0-9]+$', by) else 'case'} {by}"
+
+
 def _changed_since(
     acc: Account, case: MatchCase, rec: MisRecord, mis_updates: bool = False
 ) -> bool:
@@ -855,10 +862,8 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
                 f"{username} is not unallocated (it is {acc.status} at {acc.school})"
             )
         if not restorable(acc):
-            undone_by = acc.extra[UNDONE_CREATE]  # a case's decision, or a whole run, undone
-            what = "run" if re.search(r"-r\d+$", str(undone_by)) else "case"
             raise InvalidInput(
-                f"{username} was created by mistake and undone ({what} {undone_by}):"
+                f"{username} was created by mistake and undone ({creation_undone_by(acc)}):"
                 " it is not restored"
             )
         school = acc.previous_school or acc.link_school

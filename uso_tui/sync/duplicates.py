@@ -10,9 +10,9 @@ their pairs. Pairs an operator kept as different people (Store.kept_pairs) are n
 
 One person keyed twice with a slip is a pair too (a near pair): in one local authority and role,
 two accounts with the same surname or the same forename, born the same day or a slip apart (a day,
-month or year out, day and month swapped; a digit changed or two exchanged between the
-holders of a full name on only two dates, at DIGIT_SLIP_SCORE), that the matching model, weighing one as a candidate for
-the other in that pool, finds probably one person (NEAR_SCORE), nothing against it (a different
+month or year out, day and month swapped; a digit changed or two exchanged between the holders of
+a full name on only two dates, at DIGIT_SLIP_SCORE), that the matching model, weighing one as a
+candidate for the other in that pool, finds probably one person (NEAR_SCORE), nothing against it (a different
 UPN, preferred name or gender; a wholly different forename or surname is not weighed). So
 "Kate" and "Katherine Cartwright" born a day apart are listed, and twins (another forename) are
 not; nor are two pupils born the same day with one surname and forenames that differ at all
@@ -48,6 +48,7 @@ from uso_tui.sync.apply import account_diff, event, event_words, stamp
 from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.dob_slips import date_slips, near_dates, swap_day_month
 from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD
+from uso_tui.sync.matched_names import key, parts
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
@@ -218,13 +219,10 @@ def _twins(person: Any, other: Any) -> bool:
 
 
 def _by_a_middle_name(person: Any, other: Any) -> bool:
-    """Whether `person`'s forename is one of `other`'s middle names (or all of them)."""
-    forename = normalise_cached(person.forename)
-    middles = getattr(other, "middle_names", "") or ""
-    return bool(forename) and forename in {
-        normalise_cached(middles),
-        *(normalise_cached(part) for part in middles.split()),
-    }
+    """Whether `person`'s forename is one of `other`'s middle names, as the matcher reads them
+    (evidence.forename_level's "middle")."""
+    forename = key(person.forename)
+    return bool(forename) and forename in parts(getattr(other, "middle_names", "") or "")
 
 
 @lru_cache(maxsize=65_536)  # a few thousand birthdays, held by many each
@@ -618,12 +616,9 @@ def _listed_together(store: Store, username: str, other: str) -> bool:
     return any(d.usernames == pair for d in find_duplicates(_school_people(store, acc.school)))
 
 
-def _moved(was: Account, now: Account) -> bool:
-    """Whether an account differs from how a review showed it in what the pair rests on."""
-    return _pair_fields(was) != _pair_fields(now)
-
-
 def _pair_fields(acc: Account) -> tuple:
+    """What a pair rests on: an account changed in any of these since a review showed it is
+    no longer the pair shown."""
     return (
         acc.status,
         acc.school,
@@ -663,7 +658,9 @@ def unallocate_duplicate(
     with store.transaction(operator) as txn:
         acc, keep = txn.account(username), txn.account(other)
         moved = [
-            a.username for a in (acc, keep) if a.username in was and _moved(was[a.username], a)
+            a.username
+            for a in (acc, keep)
+            if a.username in was and _pair_fields(was[a.username]) != _pair_fields(a)
         ]
         if moved or (was and was.keys() != {username, other}):
             raise InvalidInput(

@@ -16,7 +16,7 @@ from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run, last_tha
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, UnknownRun, UnknownSchool
-from uso_tui.sync.actions import UNDONE_CREATE
+from uso_tui.sync.actions import UNDONE_CREATE, creation_undone_by
 from uso_tui.sync.apply import event_words
 from uso_tui.sync.matched_names import known_as, phonetic
 from uso_tui.sync.plan import excluded
@@ -450,7 +450,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
         if hit.outcome in ACCOUNT_OUTCOMES:
             if acc.status != "active" and acc.extra.get(UNDONE_CREATE):
                 hit.since = (
-                    f"{hit.username} unallocated since the run: {_undone_words(acc)}, made by "
+                    f"{hit.username} unallocated since the run: its creation undone ({creation_undone_by(acc)}), made by "
                     "mistake: it is not restored"
                 )
                 hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
@@ -467,12 +467,7 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.since = f"{hit.username} no longer linked to this record: {event_words(acc)}"
                 hit.reason = f"{hit.reason}; {hit.since}"
         elif hit.outcome == "unallocated" and acc.status == "active":
-            if hit.run_id not in runs:
-                try:
-                    runs[hit.run_id] = store.run(hit.run_id)
-                except UnknownRun:  # a run gone from the store: no hold to show
-                    runs[hit.run_id] = None
-            run = runs[hit.run_id]
+            run = _run(store, runs, hit.run_id)
             held = run is not None and run.status == "held" and hit.username in run.held_usernames
             if held and ours and acc.school == hit.school:
                 hit.outcome = "held"
@@ -490,12 +485,6 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.since = f"{hit.username} active again: {event_words(acc)}"
                 hit.active_now = True
                 hit.reason = f"{hit.reason}; {hit.since}"
-
-
-def _undone_words(acc: Any) -> str:
-    """What undid an account's creation: a whole run's undo, or a case's decision undone."""
-    by = str(acc.extra.get(UNDONE_CREATE))
-    return f"its creation undone ({'run' if re.search(r'-r[0-9]+$', by) else 'case'} {by})"
 
 
 def _requested_ahead(store: Store, hits: list[WhyHit]) -> None:
@@ -523,6 +512,16 @@ def _requested_ahead(store: Store, hits: list[WhyHit]) -> None:
             )
 
 
+def _run(store: Store, read: dict[str, Run | None], run_id: str) -> Run | None:
+    """The run `run_id`, read once per why (None: a run gone from the store, nothing to show)."""
+    if run_id not in read:
+        try:
+            read[run_id] = store.run(run_id)
+        except UnknownRun:
+            read[run_id] = None
+    return read[run_id]
+
+
 def _held_since(store: Store, hits: list[WhyHit]) -> None:
     """A record of an export held whole whose run was undone since: nothing waits for a
     confirm (which would be refused); the school's next run plans the record again."""
@@ -530,12 +529,7 @@ def _held_since(store: Store, hits: list[WhyHit]) -> None:
     for hit in hits:
         if hit.outcome != "held" or hit.held_leaver:
             continue
-        if hit.run_id not in runs:
-            try:
-                runs[hit.run_id] = store.run(hit.run_id)
-            except UnknownRun:
-                runs[hit.run_id] = None
-        run = runs[hit.run_id]
+        run = _run(store, runs, hit.run_id)
         if run is not None and run.undone_by:
             hit.since = f"run {hit.run_id} undone since ({run.undone_by}): no confirm waits"
             hit.reason = f"{hit.reason}; {hit.since}"
