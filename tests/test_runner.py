@@ -91,6 +91,7 @@ async def test_first_run_creates_accounts_processed_file_audit_and_summary(env):
         "initials",
         "system_status",
         "is_teaching",
+        "unreadable",
     }
     events = env.store.audit(DFE)
     creates = [e for e in events if e.action == "create"]

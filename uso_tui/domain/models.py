@@ -187,6 +187,9 @@ class MisRecord(_Record):
     initials: str | None = None
     system_status: str | None = None
     is_teaching: bool | None = None
+    # the fields sent in a form no parser reads ("yearGroup (a list)"): the record is invalid,
+    # not read as if they were empty (which would clear them from its account)
+    unreadable: str | None = None
 
     @property
     def role(self) -> Role:

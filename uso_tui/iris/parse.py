@@ -167,7 +167,7 @@ def _builder(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], MisRecord]:
 _RECORD = _builder((
     "report", "mis_id", "forename", "surname", "preferred_name", "middle_names", "dob", "dob_raw",
     "enrolment_date", "leaving_date", "leaving_raw", "email", "person_guid", "gender", "year_group",
-    "form_group", "upn", "title", "initials", "system_status", "is_teaching",
+    "form_group", "upn", "title", "initials", "system_status", "is_teaching", "unreadable",
 ))  # fmt: skip
 
 
@@ -211,6 +211,7 @@ def parse_student(doc: dict[str, Any]) -> MisRecord:
         None,  # initials
         None,  # system_status
         None,  # is_teaching
+        get(UNREADABLE),
     ))  # fmt: skip
 
 
@@ -225,6 +226,7 @@ def parse_employee(doc: dict[str, Any]) -> MisRecord:
         text(get("schoolInitials")),
         text(get("systemStatus")),
         _bool(get("isTeachingStaff")),
+        get(UNREADABLE),
     ))  # fmt: skip
 
 
@@ -242,22 +244,46 @@ USED_KEYS = {
               "systemStatus", "isTeachingStaff"),
 }  # fmt: skip
 _ABSENT = object()
-_SCALARS = frozenset({str, int, float, bool})
+# The key under which used_fields() says which fields were sent in a form their parser cannot
+# read (never an IRIS field: only the fields used are kept of what a server sends).
+UNREADABLE = "(unreadable)"
+_NAMES = frozenset({str})  # a number or true is no name (1e20 would read as "1e+20")
+_DATE = frozenset({str, int})  # 20260301 is a date
+_TEXT = frozenset({str, int, float})  # a year group of 7 or 7.0
+_KINDS = {
+    **dict.fromkeys(("forename", "surname", "preferredName", "middlenames", "middleNames"), _NAMES),
+    **dict.fromkeys(("dob", "dateOfBirth", "enrolmentDate", "leavingDate"), _DATE),
+    "isTeachingStaff": frozenset({bool, str, int}),
+    **dict.fromkeys(("schoolId", "id"), frozenset({str, int, float, bool})),  # (see _id)
+}
+_SENT_AS = {dict: "an object", list: "a list", bool: "true/false", int: "a number"}
 
 
 def used_fields(report: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A raw record of `report` cut to the fields the parser reads, a nested value (which every
-    parser reads as nothing) kept as null: what the client keeps of each record it receives, so
-    that what a server adds (addresses, or megabytes of nested lists) is freed with its page."""
-    keys = USED_KEYS[report]
+    """A raw record of `report` cut to the fields the parser reads: what the client keeps of
+    each record it receives, so that what a server adds (addresses, or megabytes of nested
+    lists) is freed with its page. A used field sent in a form its parser cannot read (a list,
+    an object, a number for a name, true for a year group) is kept as null and named under
+    UNREADABLE: the record is then invalid, rather than read as without that field (which
+    would clear it from the account: a broken export changes nothing)."""
+    kinds = [(key, _KINDS.get(key, _TEXT)) for key in USED_KEYS[report]]
 
     def keep(doc: dict[str, Any]) -> dict[str, Any]:
         get = doc.get
         out: dict[str, Any] = {}
-        for key in keys:
+        bad: list[str] | None = None
+        for key, kind in kinds:
             value = get(key, _ABSENT)
-            if value is not _ABSENT:
-                out[key] = value if type(value) in _SCALARS else None
+            if value is _ABSENT:
+                continue
+            if type(value) is str or value is None or type(value) in kind:
+                out[key] = value
+            else:
+                out[key] = None
+                sent = _SENT_AS.get(type(value), "a number")
+                bad = [*(bad or ()), f"{key} ({sent})"]
+        if bad:
+            out[UNREADABLE] = ", ".join(bad)
         return out
 
     return keep

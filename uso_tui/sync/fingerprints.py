@@ -117,5 +117,6 @@ def record_row(report: str, mis_id: str, row: dict[str, Any], *outcome: str | No
         extra("initials"),
         extra("system_status"),
         extra("is_teaching"),
+        None,  # unreadable
         *outcome,
     )

@@ -91,12 +91,15 @@ def _invalid_reason(rec: MisRecord, today: str, dup: Counter[str]) -> str | None
         and rec.mis_id
         and dup[rec.mis_id] == 1
         and rec.leaving_raw is None
+        and rec.unreadable is None
     ):
         return None
     if not rec.mis_id:
         return "no MIS id"
     if dup[rec.mis_id] > 1:
         return f"MIS id {rec.mis_id} appears {dup[rec.mis_id]} times in the export"
+    if rec.unreadable is not None:
+        return f"unreadable {rec.unreadable}"
     missing = [
         label
         for label, value in (("forename", rec.forename), ("surname", rec.surname))
