@@ -928,6 +928,24 @@ def test_names_keyed_the_wrong_way_round_and_mistyped_are_a_candidate():
 
 
 @pytest.mark.parametrize(
+    ("account", "keyed"),
+    [(("Ali", "Singh"), ("Singh", "Ali")), (("Amelia", "Kaur"), ("Kaur", "Amelia"))],
+)
+@pytest.mark.parametrize("where", ["here", "elsewhere"])
+def test_a_sikh_name_keyed_the_wrong_way_round_is_a_candidate(account, keyed, where):
+    """Ali Singh keyed as forename "Singh", surname "Ali": a Singh or Kaur meets a surname
+    level of its own ("sikh", not "different"), so the names were never tried swapped and a
+    second account was created, here as for a pupil of another school."""
+    kw = {"school": OTHER, "mis_id": "9"} if where == "elsewhere" else {}
+    before = acc("held.204", *account, DOB, **kw)
+    accounts, pool = ([], [before]) if where == "elsewhere" else ([before], None)
+    planned = _plan([rec("1", *keyed, DOB)], accounts, pool=pool)
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    [best] = planned.new_cases[0].candidates
+    assert best.username == "held.204" and best.reasons[0] == "forename and surname swapped"
+
+
+@pytest.mark.parametrize(
     ("on_account", "forms"),
     [
         ("R", ["Reception", "Reception Class", "Year R", "FS2", "F2", "Foundation Stage 2"]),

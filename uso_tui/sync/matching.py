@@ -543,7 +543,9 @@ class CandidateIndex:
                 fl = level
             elif field == "surname":
                 sl = level
-        if fl == "different" and sl == "different" and _may_be_swapped(record, account):
+        # (a Singh or Kaur keyed as the forename meets a surname level of its own, not
+        # "different": Ali Singh keyed as Singh Ali is still the names swapped)
+        if fl == "different" and sl in ("different", "sikh") and _may_be_swapped(record, account):
             ev2, bits2 = compare_with_total(
                 swapped_names(record), account, frequency, pupil, pool_size=pool
             )
