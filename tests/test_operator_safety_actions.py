@@ -121,6 +121,54 @@ async def test_held_review_flags_candidates_of_open_cases(env):
     assert not cat.back_since
 
 
+async def test_an_account_whose_record_left_is_no_other_person_s_when_creating(env):
+    """Cat leaves under MIS id 3 (her unallocation held) and comes back as 33: her account,
+    still linked to 3, is the case's 100% candidate. It was called "taken" (another person's)
+    because it is linked to another record of the school, though that record is gone from the
+    export, so creating a second account for her needed no --force."""
+    from uso_tui.cli.matches import _case_json
+    from uso_tui.sync.checks import latest_export_ids
+
+    gone = [{**BOB, "leavingDate": "2020-01-01"}, {**CAT, "leavingDate": "2020-01-01"}]
+    await _held(env, [AMY, *gone, iris_student("33", "Cat", "Brown", "2016-01-20")])
+    (case,) = env.store.cases(DFE)
+    assert case.candidates[0]["username"] == "cbrown.204" and case.candidates[0]["score"] >= 90
+    before = tree(env.store.root)
+    with pytest.raises(NeedsConfirmation, match="cbrown.204 scores"):
+        actions.resolve_case(env.store, case.case_id, operator="bob", now=DAY3, create=True)
+    assert tree(env.store.root) == before
+    cat = env.store.find_account("cbrown.204")
+    present = {"students": latest_export_ids(env.store, DFE, "students")}
+    assert case.taken_by(cat) == "3" and case.taken_by(cat, present["students"]) is None
+    shown = _case_json(case, {"cbrown.204": cat}, present)
+    assert shown["candidates"][0]["taken_by"] is None
+    # Amy's account, linked to a record still in the export, stays another person's
+    amy = env.store.find_account("ajones.204")
+    assert case.taken_by(amy, present["students"]) == "1"
+
+
+async def test_the_console_shows_an_account_whose_record_left_as_free(env):
+    """The same case in the queue: "taken ... another person's account" on the row of the
+    person's own account, and `c` `y` made her a second one. It is shown as at the school,
+    linked to a record gone from the export, and only `F` creates beside it."""
+    from tui_helpers import burst, screen_text, settle, started
+
+    from uso_tui.tui.widgets import ConfirmForce
+
+    gone = [{**BOB, "leavingDate": "2020-01-01"}, {**CAT, "leavingDate": "2020-01-01"}]
+    await _held(env, [AMY, *gone, iris_student("33", "Cat", "Brown", "2016-01-20")])
+    (case,) = env.store.cases(DFE)
+    async with started(env.store, "matching", DFE) as (app, pilot):
+        await settle(pilot, 4)
+        text = screen_text(app)
+        assert "taken" not in text and "another person's account" not in text
+        assert "MIS record 3, gone from the latest export" in " ".join(text.split())
+        burst(app, "c", "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, ConfirmForce)
+    assert env.store.case(case.case_id).status == "open"
+
+
 async def _case_for_eva(env: Env) -> str:
     """A case for Eva Blacke whose candidate is the requested account eblack.204 (Eve Black);
     zulu.204 (a non-MIS account) is not a candidate."""

@@ -277,7 +277,10 @@ async def test_matching_queue_decisions_saved_at_once(demo_ran):
         await pilot.press("p")
         assert screen.index == (index - 1) % len(cases)
         await press(pilot, "u")
-        await press(pilot, "u")
+        await press(pilot, "u")  # the exclusion, not the case on screen: asked first
+        assert store.case(cases[2].case_id).status == "resolved"
+        assert isinstance(app.screen, Confirm)
+        await press(pilot, "y")
         assert store.case(cases[2].case_id).status == "open"
         assert not any(e.surname == rec.surname for e in store.exclusions(dfe))
         assert screen.case.case_id == cases[2].case_id
@@ -707,6 +710,32 @@ async def test_run_again_typed_ahead_starts_the_run_it_asks_about(demo, monkeypa
         burst(app, "r", "y")
         await wait_for(pilot, lambda: len(slow_runs(dfe)) == runs_before + 2, timeout=30)
         assert app.screen.kind == "force_run"
+
+
+async def test_run_again_answered_no_stays_on_the_run_that_ended(demo):
+    """`r` then `n` on a finished force run closed the screen (the answer to the first question
+    leaves it): the keys after it landed on the school's screen (`c`: its calendar). The run
+    that ended is shown again, as it was."""
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        await pilot.press("f")
+        await answer_force_run(pilot)
+        await wait_for(
+            pilot, lambda: app.screen.kind == "force_run" and app.screen.final, timeout=30
+        )
+        screen, final = app.screen, app.screen.final
+        shown = str(screen.outcome_box.render())
+        burst(app, "r", "n")
+        await wait_for(pilot, lambda: app.screen is screen and screen.final is not None)
+        await settle(pilot)
+        assert app.screen is screen and screen.final.run_id == final.run_id
+        assert str(screen.outcome_box.render()) == shown
+        burst(app, "r", "y")  # and asked again, a yes runs it
+        await wait_for(
+            pilot,
+            lambda: screen.final is not None and screen.final.run_id != final.run_id,
+            timeout=30,
+        )
 
 
 async def test_a_held_run_confirmed_elsewhere_meanwhile_is_shown_as_it_is(demo):

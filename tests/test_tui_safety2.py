@@ -179,12 +179,13 @@ async def test_leaving_the_review_leaves_the_run_held(demo_ran):
 # -- 5. excluding a person who has an account --------------------------------------------------
 
 
-def plain_pupil(store, dfe: str):
+def plain_pupil(store, dfe: str, skip: frozenset[str] | set[str] = frozenset()):
     """An active pupil of `dfe` with ASCII names (typed key by key in the tests)."""
     return next(
         a
         for a in sorted(store.school_accounts(dfe), key=lambda a: a.username)
-        if a.role == "pupil"
+        if a.username not in skip
+        and a.role == "pupil"
         and a.status == "active"
         and a.mis_id
         and f"{a.forename}{a.surname}".isalpha()
@@ -293,10 +294,18 @@ async def test_matching_exclude_typed_ahead_never_unallocates_an_account_not_yet
     assert store.account(acc.username).status == "active"
 
 
-async def test_a_candidate_linked_by_another_case_is_shown_as_another_persons(demo):
+async def test_a_candidate_linked_by_another_case_is_shown_as_another_persons(
+    demo, monkeypatch
+):
     """Twins both resembling one requested account: matching the first twin links it, and the
     second twin's case then says the account is now another person's (a match is refused)
     before the operator tries, and again after an undo it is free."""
+    from uso_tui.tui.screens import matching
+
+    exported = matching.latest_export_ids  # the twins' records, as the run that opened them
+    monkeypatch.setattr(
+        matching, "latest_export_ids", lambda *a: (exported(*a) or set()) | {"NEW1", "NEW2"}
+    )
     store, dfe = demo.store, demo.held_school
     acc = plain_pupil(store, dfe)
     touch(store, acc.username)  # an account no record holds (requested by the school)
@@ -312,13 +321,42 @@ async def test_a_candidate_linked_by_another_case_is_shown_as_another_persons(de
         text = screen_text(app)
         assert "taken" in text
         assert "now linked to MIS record NEW1 of this school: another person's account" in text
-        burst(app, "u")  # undone: the account is free again
+        burst(app, "u", "y")  # undone (the first case, not the one shown: asked): free again
         await settle(pilot, 4)
         assert app.screen.case.case_id == first
         burst(app, "n")
         await settle(pilot)
         assert app.screen.case.case_id == second
         assert "taken" not in screen_text(app)
+    assert store.case(first).status == "open" and store.account(acc.username).mis_id is None
+
+
+async def test_a_stray_u_on_the_next_case_asks_before_undoing_the_last_decision(demo):
+    """After a match the queue shows the next case; a `u` there undid the match at once (the
+    account moved back, with the case it undid no longer on screen). It asks, naming the
+    decision; `n` leaves it; on the decided case itself `u` undoes it without a question."""
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    touch(store, acc.username)
+    other = plain_pupil(store, dfe, skip={acc.username})
+    touch(store, other.username)
+    with store.transaction("test") as tx:
+        first = put_case_for(
+            tx, dfe, tx.account(acc.username), mis_id="NEW1", score=90, reasons=["x"]
+        )
+        second = put_case_for(
+            tx, dfe, tx.account(other.username), mis_id="NEW2", score=90, reasons=["x"]
+        )
+    async with started(store, "matching", dfe, first) as (app, pilot):
+        burst(app, "m", "y")
+        await settle(pilot, 4)
+        assert app.screen.case.case_id == second
+        burst(app, "u", "n")
+        await settle(pilot, 4)
+        assert store.case(first).status == "resolved" and store.account(acc.username).mis_id
+        assert app.screen.case.case_id == second
+        burst(app, "p", "u")  # the decided case on screen: undone at once
+        await settle(pilot, 4)
     assert store.case(first).status == "open" and store.account(acc.username).mis_id is None
 
 
@@ -409,6 +447,36 @@ async def test_add_school_tests_the_connection_before_adding(demo):
         assert "Connection OK: token received" in screen_text(app)
         assert app.screen is form
     assert {s.dfe for s in store.list_schools()} == before
+
+
+async def test_a_refused_connection_test_focuses_the_field_to_mend(demo):
+    """ctrl+t refused for a bad URL left the cursor where it was (the Client Secret, say): the
+    URL typed again went into the hidden secret. As a refused save, it focuses the first field
+    marked, in Settings and in Add school; a test refused for want of the secret, the secret."""
+    from uso_tui.domain.schools import MIS_DOMAINS
+
+    store, dfe = demo.store, demo.held_school
+    old = store.school(dfe)
+    async with started(store, "settings", dfe) as (app, pilot):
+        screen = app.screen
+        screen.query_one("#f-url", Input).value = "https://evil.example.com/a b"
+        screen.query_one("#f-secret", Input).focus()
+        await press(pilot, "ctrl+t")
+        assert "Fix the fields marked above to test." in screen_text(app)
+        assert app.focused is screen.query_one("#f-url", Input)
+        screen.query_one("#f-url", Input).value = f"https://other.{MIS_DOMAINS[old.mis]}"
+        screen.query_one("#f-name", Input).focus()
+        await press(pilot, "ctrl+t")
+        assert "Type the Client Secret to test" in screen_text(app)
+        assert app.focused is screen.query_one("#f-secret", Input)
+    async with started(store) as (app, pilot):
+        burst(app, "n")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#f-dfe", Input).value = "204-3299"
+        form.query_one("#f-secret", Input).focus()
+        await press(pilot, "ctrl+t")
+        assert app.focused is form.query_one("#f-url", Input)
 
 
 async def test_a_refused_form_focuses_its_first_wrong_field(demo):

@@ -10,6 +10,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MatchCase
 from uso_tui.domain.schools import check_dfe
 from uso_tui.store import unreadable_school
+from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.match_model import CREATE_GUARD, level_words
 
 
@@ -40,14 +41,19 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     resolve_parser.set_defaults(func=cmd_resolve)
 
 
-def _case_json(case: MatchCase, now: dict[str, Account] | None = None) -> dict:
+def _case_json(
+    case: MatchCase,
+    now: dict[str, Account] | None = None,
+    present: dict[str, set[str] | None] | None = None,
+) -> dict:
     """`now`: the candidates' accounts as they are (`matches`): each candidate then says its
-    school and status now, and `taken_by`, the MIS id of another record of the school linked
-    to it since (else null)."""
+    school and status now, and `taken_by`, the MIS id of another record of the school's latest
+    export (`present`, by report) linked to it since (else null)."""
     data = case.public()
+    ids = (present or {}).get(case.report)
     for candidate in data["candidates"] if now is not None else ():
         acc = now.get(candidate["username"])
-        candidate["taken_by"] = case.taken_by(acc) if acc is not None else None
+        candidate["taken_by"] = case.taken_by(acc, ids) if acc is not None else None
         if acc is not None:  # the case keeps them as it saw them
             candidate["status"] = acc.status
             candidate["school"] = acc.school if acc.status == "active" else None
@@ -79,12 +85,12 @@ def _why(candidate: dict) -> str:
     return "; ".join(parts)
 
 
-def _where(case: MatchCase, candidate: dict, acc: Account | None) -> str:
+def _where(case: MatchCase, candidate: dict, acc: Account | None, present: set[str] | None) -> str:
     """A candidate's school now (as the case saw it if the account is not found); `taken` when
-    another record of the school has been linked to it since."""
+    another record of the school's latest export (`present`) has been linked to it since."""
     if acc is None:
         return candidate.get("school") or "(unallocated)"
-    taken = case.taken_by(acc)
+    taken = case.taken_by(acc, present)
     if taken is not None:
         return f"taken (MIS id {taken})"
     return acc.school if acc.status == "active" and acc.school else "(unallocated)"
@@ -99,8 +105,11 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
     now = ctx.store().find_accounts(wanted, unreadable)
     for home in sorted(unreadable):
         ctx.note(f"note: {unreadable_school(home)}")
+    # the MIS ids of the school's latest export of each report: an account linked to a record
+    # gone from it (a leaver) is no other person's (MatchCase.taken_by)
+    present = {r: latest_export_ids(ctx.store(), dfe, r) for r in sorted({c.report for c in cases})}
     if args.json:
-        emit_json([_case_json(c, now) for c in cases], ctx.stdout)
+        emit_json([_case_json(c, now, present) for c in cases], ctx.stdout)
         return 0
     if not cases:
         ctx.note(f"no open match cases at {dfe}")
@@ -120,7 +129,7 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
             [
                 f"{i}.",
                 c["username"],
-                _where(case, c, now.get(c["username"])),
+                _where(case, c, now.get(c["username"]), present.get(case.report)),
                 f"{c['score']}%",
                 person(c.get("forename"), c.get("surname"), c.get("preferred_name")),
                 c.get("dob"),

@@ -3,7 +3,7 @@ they compare correctly as strings and cost nothing to store or load at 1.5 milli
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -337,13 +337,18 @@ class MatchCase(_Record):
     def mis_record(self) -> MisRecord:
         return MisRecord.from_dict(self.record)
 
-    def taken_by(self, acc: Account) -> str | None:
+    def taken_by(self, acc: Account, present: Collection[str] | None = None) -> str | None:
         """The MIS id of another record of this case's school and report that `acc` (one of its
         candidates, as it is now) is linked to: another person's account (a twin's case decided
-        first, a later run), which a match would be refused."""
+        first, a later run), which a match would be refused. Given `present`, the MIS ids of the
+        school's latest export of the report, a record absent from it (a leaver, its account's
+        unallocation held) holds nothing: the account may be this record's person's, as a match
+        may take it."""
         if acc.status != "active" or not acc.mis_id or acc.mis_id == self.record.get("mis_id"):
             return None
         if (acc.link_school, acc.link_report) != (self.school, self.report):
+            return None
+        if present is not None and acc.mis_id not in present:
             return None
         return acc.mis_id
 

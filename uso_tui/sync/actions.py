@@ -401,7 +401,8 @@ def resolve_case(
         elif create:
             # a run of another school may have made this person an account since the case opened
             refuse_if_created_since(store, txn, case)
-            if not force and (guard := create_guard(txn, case)) is not None:
+            present = latest_export_ids(store, case.school, case.report)
+            if not force and (guard := create_guard(txn, case, present)) is not None:
                 username, said = guard
                 raise NeedsConfirmation(
                     f"{said} (--match {username} matches it; --force creates anyway)", [said]
@@ -443,19 +444,22 @@ def resolve_case(
     return case
 
 
-def create_guard(txn: Transaction, case: MatchCase) -> tuple[str, str] | None:
+def create_guard(
+    txn: Transaction, case: MatchCase, present: set[str] | None = None
+) -> tuple[str, str] | None:
     """Why a new account for the case's record needs confirming: its best candidate that no
     other record of the school's export holds scores CREATE_GUARD% or more (probably this
     person: a new account gives them two), or has become the record's person since the case
     scored it (an operator matched it to them at another school: it holds the record's names
     and date of birth, or its UPN, now), as (that username, what to say). None when there is
-    no such candidate."""
+    no such candidate. `present`: the MIS ids of the school's latest export of the report (an
+    account linked to a record gone from it is no other person's: see MatchCase.taken_by)."""
     rec = case.mis_record()
     free = [
         (acc, cand)
         for cand in case.candidates  # best first
         if (acc := txn.find_account(cand["username"])) is not None
-        and case.taken_by(acc) is None
+        and case.taken_by(acc, present) is None
         and not acc.extra.get(UNDONE_CREATE)  # made by mistake and undone: nobody's account
     ]
     # a score says what the account was when the case weighed it: one renamed since is no

@@ -150,6 +150,7 @@ class AddSchoolScreen(SettingsForm):
         self.tried = True  # (errors shown are checked again as the fields are mended)
         fields = ("dfe", "url", "client_id", "secret", "reports")
         if not all([self.validate_field(field) for field in fields]):  # (each field's error shown)
+            self.focus_error(next(f for f in fields if f in self.errors))  # as a refused save
             self.refuse("Fix the fields marked above to test.")
             return
         dfe = self.check("dfe")

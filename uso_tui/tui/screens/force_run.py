@@ -115,6 +115,8 @@ class ForceRunScreen(ConfirmsHeld):
         self._poll: Timer | None = None
         self._bars: dict[str, tuple[Static, ProgressBar]] = {}
         self.waiting: int | None = None  # open match cases of the school, read after the run
+        # what `r` (run again) leaves, until it is answered: (app's live run, live, final, waiting)
+        self._again: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Force run {self.dfe}")
@@ -186,8 +188,11 @@ class ForceRunScreen(ConfirmsHeld):
         """A run changes accounts: ask first, with the reports (narrowed if wanted) and the last run."""
 
         def answer(reports: list[str] | None) -> None:
+            again, self._again = self._again, None
             if reports:
                 self._start(school, reports)
+            elif again is not None:  # `r` then no: the run that ended, shown as it was
+                self._shown_again(*again)
             elif self.is_current:
                 self.app.pop_screen()
 
@@ -217,6 +222,7 @@ class ForceRunScreen(ConfirmsHeld):
         self._attach_live(live)
 
     def _attach_live(self, live: LiveRun) -> None:
+        self._again = None
         self.keys_go()
         self.live = live
         self._written = 0
@@ -377,6 +383,7 @@ class ForceRunScreen(ConfirmsHeld):
     # -- another process's run ------------------------------------------------------------------
 
     def _show_external(self, run: Run) -> None:
+        self._again = None
         self.keys_go()
         self.external = run
         self._make_bars([])
@@ -457,6 +464,8 @@ class ForceRunScreen(ConfirmsHeld):
     def action_run_again(self) -> None:
         if self.live is not None and not self.live.done:
             return
+        # kept to show again if the operator answers no (the screen stays on that run)
+        self._again = (self.app.live_runs.get(self.dfe), self.live, self.final, self.waiting)
         self.app.live_runs.pop(self.dfe, None)
         self.live = None
         self.final = None
@@ -464,6 +473,16 @@ class ForceRunScreen(ConfirmsHeld):
         self.outcome_box.update("")
         self.hold_keys()  # as on_mount: `r y` typed ahead, the `y` answers the question asked
         self.begin()
+
+    def _shown_again(
+        self, kept: LiveRun | None, live: LiveRun | None, final: Run | None, waiting: int | None
+    ) -> None:
+        if kept is not None:
+            self.app.live_runs.setdefault(self.dfe, kept)
+        self.live, self.final, self.waiting = live, final, waiting
+        if final is not None:
+            self._show_final(final)
+        self.keys_go()
 
     def action_matching(self) -> None:
         self.app.open_screen("matching", self.dfe)

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit, StoreError, unreadable_school
 from uso_tui.sync.actions import refreshed_since
+from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.match_model import CREATE_GUARD, level_words
 from uso_tui.tui.format import cell, clean, ends_kept, hanging, plain, when
 from uso_tui.tui.screens.listing import ExportsCsv
@@ -139,6 +140,7 @@ class MatchingScreen(ExportsCsv):
         self._deciding: str | None = None  # the case a decision is being saved for
         self.with_decided = False  # v: decided cases (of any session) listed after the open ones
         self.accounts: dict[str, Account] = {}  # candidates' accounts as they are now
+        self.present: dict[str, set[str] | None] = {}  # report -> ids of the latest export
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Matching queue {self.dfe}")
@@ -181,11 +183,19 @@ class MatchingScreen(ExportsCsv):
         unreadable: set[str] = set()
         wanted = {c["username"] for case in cases for c in case.candidates}
         now = self.store.find_accounts(wanted, unreadable)
-        self.app.call_from_thread(self._loaded, cases, now)
+        # the school's latest export of each report: a candidate linked to a record gone from it
+        # (a leaver) is no other person's account (MatchCase.taken_by)
+        present = {r: latest_export_ids(self.store, self.dfe, r) for r in {c.report for c in cases}}
+        self.app.call_from_thread(self._loaded, cases, now, present)
         for home in sorted(unreadable):  # the queue still opens: said once, as it does
             self.app.call_from_thread(self.say, unreadable_school(home).capitalize(), "warning")
 
-    def _loaded(self, cases: list[MatchCase], accounts: dict[str, Account]) -> None:
+    def _loaded(
+        self,
+        cases: list[MatchCase],
+        accounts: dict[str, Account],
+        present: dict[str, set[str] | None],
+    ) -> None:
         # loaded: a later failure (a decision refused) says so in the notice, not over the record
         self.query_one("#case-record", Static).remove_class("loading")
         # g and v read the queue again: the session's skips (kept nowhere else) and the case in
@@ -199,6 +209,7 @@ class MatchingScreen(ExportsCsv):
             for case in cases
         ]
         self.accounts = accounts
+        self.present = present
         self.index = next((i for i, c in enumerate(self.cases) if c.case_id == shown), 0)
         if self.focus_case is not None:
             self.focus_item(self.focus_case)
@@ -327,7 +338,7 @@ class MatchingScreen(ExportsCsv):
 
     def _taken_by(self, case: MatchCase, candidate: Candidate) -> str | None:
         acc = self.accounts.get(candidate.username)
-        return case.taken_by(acc) if acc is not None else None
+        return case.taken_by(acc, self.present.get(case.report)) if acc is not None else None
 
     def _where_now(self, case: MatchCase, acc: Account) -> None:
         """A candidate's account as a look just read it: its row's school cell and the detail
@@ -339,6 +350,14 @@ class MatchingScreen(ExportsCsv):
                 where = self._where_cell(case, Candidate.from_dict(cand))
                 table.update_cell(acc.username, "school", where)
         self.show_detail()
+
+    def _gone(self, candidate: Candidate) -> str | None:
+        """The MIS id of the record of this school a candidate is linked to that the latest
+        export left out (a leaver, its unallocation held): no other person's account."""
+        case, acc = self.case, self.accounts.get(candidate.username)
+        if case is None or acc is None or self._taken_by(case, candidate) is not None:
+            return None
+        return case.taken_by(acc)
 
     def _where_cell(self, case: MatchCase, candidate: Candidate) -> Text:
         if self._taken_by(case, candidate) is not None:
@@ -411,6 +430,10 @@ class MatchingScreen(ExportsCsv):
             out.append("  now linked to ", style="bold red")
             out.append_text(plain(f"MIS record {taken}", "bold red"))
             out.append(" of this school: another person's account", style="bold red")
+        elif (gone := self._gone(candidate)) is not None:
+            out.append("  linked to ", style="yellow")
+            out.append_text(plain(f"MIS record {gone}", "yellow"))
+            out.append(", gone from the latest export: matching relinks it", style="yellow")
         elif status != "active" or not school:
             out.append("  unallocated: matching restores it here", style="yellow")
         elif school != self.dfe:
@@ -781,6 +804,12 @@ class MatchingScreen(ExportsCsv):
             return
         if case_id not in self.decided and case is not None:  # another session's decision
             self._ask_undo(case)
+            return
+        target = next((c for c in self.cases if c.case_id == case_id), None)
+        if (case is None or case.case_id != case_id) and target and target.status == "resolved":
+            # this session's last decision, but not the case on screen: a stray `u` would undo
+            # what the operator no longer sees (a match moved back, a creation unallocated)
+            self._ask_undo(target)
             return
         self._start_undo(case_id)
 

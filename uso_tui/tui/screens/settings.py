@@ -321,6 +321,7 @@ class SettingsScreen(SettingsForm):
             return
         for field in ("url", "client_id", "reports"):
             if not self.validate_field(field):
+                self.focus_error(field)  # as a refused save does: typing mends that field
                 self.refuse("Fix the fields marked above to test.")
                 return
         trial = replace(
@@ -334,6 +335,7 @@ class SettingsScreen(SettingsForm):
         if secret is None and (
             not self.has_secret or self.mis != self.school.mis or self._moves_server()
         ):
+            self.focus_error("secret")
             self.refuse("Type the Client Secret to test.")
             return
         self.set_status(Text("Testing connection: getting a token…", style="bold cyan"))
