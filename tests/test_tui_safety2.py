@@ -294,9 +294,7 @@ async def test_matching_exclude_typed_ahead_never_unallocates_an_account_not_yet
     assert store.account(acc.username).status == "active"
 
 
-async def test_a_candidate_linked_by_another_case_is_shown_as_another_persons(
-    demo, monkeypatch
-):
+async def test_a_candidate_linked_by_another_case_is_shown_as_another_persons(demo, monkeypatch):
     """Twins both resembling one requested account: matching the first twin links it, and the
     second twin's case then says the account is now another person's (a match is refused)
     before the operator tries, and again after an undo it is free."""
