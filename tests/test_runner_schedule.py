@@ -527,6 +527,80 @@ async def test_a_worker_that_fails_says_why_on_its_schools(tmp_path, monkeypatch
         assert "No space left on device" in capfd.readouterr().err
 
 
+async def test_a_worker_that_dies_has_its_runs_failed_while_the_other_works(tmp_path, monkeypatch):
+    """One worker killed with schools in hand: they showed "running" until every other worker
+    had ended (the parent could not tell which runs the dead one had taken). Each worker says
+    which runs it takes, and the dead one's are recorded failed while the other still works."""
+    import asyncio
+    import json
+    import time
+
+    from uso_tui.sync import schedule
+    from uso_tui.sync import worker_processes as wp
+
+    marker, prompt = tmp_path / "dead.json", tmp_path / "prompt"
+
+    async def work(store, job, start, work_q, max_connections, results_queue, parent) -> None:
+        start.get()
+        group = work_q.get()
+        if group is None:
+            return
+        ids = [r["run_id"] for r in group]
+        results_queue.put({wp.PID: os.getpid(), wp.TOOK: ids})
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:  # the other worker: waits for the dead one's runs, failed
+            for _ in range(150):
+                dead = json.loads(marker.read_text() or "[]")
+                if dead and all(store.run(i).status == "failed" for i in dead):
+                    prompt.write_text("seen")
+                    return
+                await asyncio.sleep(0.1)
+            return
+        os.write(fd, json.dumps(ids).encode())
+        os.close(fd)
+        time.sleep(0.5)  # (what it sent is on its way: its queue's thread writes it)
+        os._exit(3)  # killed, its runs in hand
+
+    forked_workers(monkeypatch, work)
+    with served_estate(tmp_path, FOUR) as store:
+        results = await schedule.run_due(store, SEVEN, processes=2)
+        assert prompt.exists()  # failed before the other worker ended
+        dead = json.loads(marker.read_text())
+        for result in results:
+            assert result.run.status == "failed"
+            if result.run.run_id in dead:
+                assert "ended before committing it (exit codes 3)" in result.run.error
+        assert store.running_runs() == []
+
+
+async def test_a_worker_that_stops_is_killed_and_its_runs_failed(tmp_path, monkeypatch):
+    """A worker stopped (SIGSTOP) or hung with schools in hand kept every school of the run
+    "running", and the run itself waiting, for as long as it stayed so. Silent for SILENT_S
+    (its heartbeat, from a thread of its own, stops with it), it is killed."""
+    import signal
+    import time
+
+    from uso_tui.sync import schedule
+    from uso_tui.sync import worker_processes as wp
+
+    monkeypatch.setattr(wp, "SILENT_S", 1.0)
+    monkeypatch.setattr(wp, "HEARTBEAT_S", 0.2)
+
+    async def work(store, job, start, work_q, max_connections, results_queue, parent) -> None:
+        start.get()
+        while (group := work_q.get()) is not None:
+            results_queue.put({wp.PID: os.getpid(), wp.TOOK: [r["run_id"] for r in group]})
+            time.sleep(0.5)  # (what it sent is on its way: its queue's thread writes it)
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+    forked_workers(monkeypatch, work)
+    with served_estate(tmp_path, FOUR) as store:
+        results = await schedule.run_due(store, SEVEN, processes=2)
+        all_failed(results, "it said nothing for 1 s (stopped or hung)")
+        assert store.running_runs() == []
+
+
 @pytest.mark.parametrize("processes", [1, 2], ids=["in-process", "workers"])
 async def test_a_daily_run_on_a_full_disk_leaves_no_school_running(
     tmp_path, monkeypatch, processes

@@ -9,9 +9,10 @@ one process would share its GIL (measured: planning threads beside the fetching 
 third of a worker's CPU; a commit thread made the run slower), and committing in this process
 instead would cost a second read of each school and sending each plan and export across.
 
-Runs are claimed here before any worker starts; a worker sends each run as committed; a worker
-that dies has its runs that are still running recorded failed (what it committed stays), and a
-worker whose parent dies ends. Plans are checked under the lock as in one process: the school's
+Runs are claimed here before any worker starts; a worker says which runs it takes and sends each
+run as committed; a worker that dies has its runs that are still running recorded failed at once
+(what it committed stays), one silent for SILENT_S is killed first, and a worker whose parent dies
+ends. Plans are checked under the lock as in one process: the school's
 data must still be the version they were made from (otherwise the school is planned again
 there), and a starter a plan would create that looks like an account created in its LA since
 the worker first planned there (by this worker, another, or any other process: read from the
@@ -45,7 +46,16 @@ from uso_tui.sync.events import OnProgress, ProgressEmitter
 from uso_tui.sync.fetching import error_line
 from uso_tui.sync.runner import UNRECORDED, PoolCache, RunResult, forget_unrecorded, iso
 
-WORKER_ERROR = "worker_error"  # a worker's last message when it fails: {WORKER_ERROR: line}
+# What a worker sends the parent, each a dict with its pid under PID and one of: RUN (a run
+# committed, as Run.to_dict()), TOOK (the run ids of a group it has taken from the shared queue),
+# ALIVE (its heartbeat), WORKER_ERROR (why it stopped: an error line), ENDED (its last).
+PID, RUN, TOOK, ALIVE, ENDED = "pid", "run", "took", "alive", "ended"
+WORKER_ERROR = "worker_error"
+HEARTBEAT_S = 5.0  # how often a worker says it is alive (from a thread of its own)
+# A worker that has said nothing for this long while runs are pending is stopped (SIGSTOP) or
+# hung: it is killed and its runs recorded failed, as a worker that died. (Its heartbeat comes from a thread
+# of its own: a long wait for the store's lock in its event loop does not silence it.)
+SILENT_S = 120.0
 MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between workers
 POLL = 0.2  # seconds between looks at the workers while none has sent anything
 GATHER = 0.25  # seconds a planned school may wait for others to commit with
@@ -222,9 +232,9 @@ def _start_method() -> str:
     return "spawn"
 
 
-def _next(results_queue) -> list | None:
+def _next(results_queue) -> dict | None:
     try:
-        return [results_queue.get(timeout=POLL)]
+        return results_queue.get(timeout=POLL)
     except queue_mod.Empty:
         return None
 
@@ -237,40 +247,65 @@ async def _collect(
     results_queue,
     on_progress: OnProgress | None,
 ) -> list[RunResult]:
-    """Each run as its worker reports it committed; when the workers are gone, the runs none
-    reported: committed before their worker died (read back), else recorded failed."""
+    """Each run as its worker reports it committed. A worker that dies (a kill, out of memory)
+    has the runs it took recorded failed at once (those it committed before it could say so are
+    read back), while the others go on; one silent for SILENT_S while it holds runs is killed
+    first. When the workers are gone, runs none took are recorded failed."""
     pending = {r.run_id: r for r in runs}
     results: list[RunResult] = []
-    failures: list[str] = []
-    ended = 0
-    while pending and ended < len(workers):
-        got = await asyncio.to_thread(_next, results_queue)
-        if got is None:
-            if not any(w.is_alive() for w in workers):
-                await asyncio.sleep(POLL)  # what a worker sent just before it ended
-                if results_queue.empty():
-                    break
-            continue
-        for msg in got:
-            if msg is None:  # a worker has sent everything it will send
-                ended += 1
+    failures: dict[int, list[str]] = {}
+    by_pid = {w.pid: w for w in workers}
+    holder: dict[str, int] = {}  # run id -> the pid of the worker that took it
+    heard = dict.fromkeys(by_pid, time.monotonic())
+    dead_at: dict[int, float] = {}  # pid -> when first seen dead (its last messages read first)
+    gone: set[int] = set()  # said it ended, or died and its runs settled
+
+    def settled(done: list[RunResult]) -> None:
+        for result in done:
+            report_end(ProgressEmitter(result.run.run_id, result.run.school, on_progress), result)
+        results.extend(done)
+
+    while pending and len(gone) < len(by_pid):
+        msg = await asyncio.to_thread(_next, results_queue)
+        now = time.monotonic()
+        if msg is not None:
+            pid = msg[PID]
+            heard[pid] = now
+            if ENDED in msg:
+                gone.add(pid)
+            elif WORKER_ERROR in msg:  # why a worker stopped: said on its runs not reported
+                failures.setdefault(pid, []).append(msg[WORKER_ERROR])
+            elif TOOK in msg:
+                holder.update(dict.fromkeys(msg[TOOK], pid))
+            elif RUN in msg:
+                run = Run.from_dict(msg[RUN])
+                if UNRECORDED in (run.error or ""):  # claimed here: only this process forgets it
+                    forget_unrecorded(run)
+                if pending.pop(run.run_id, None) is not None:
+                    settled([RunResult(run, None)])
+            continue  # (the queue read dry before any worker is looked at)
+        for pid, worker in by_pid.items():
+            if pid in gone:
                 continue
-            if WORKER_ERROR in msg:  # why a worker stopped: said on its runs not reported
-                failures.append(msg[WORKER_ERROR])
+            if worker.is_alive():
+                # (runs are pending: a worker waiting for work still beats)
+                if now - heard[pid] >= SILENT_S:
+                    failures[pid] = [f"it said nothing for {SILENT_S:.0f} s (stopped or hung)"]
+                    worker.kill()
                 continue
-            run = Run.from_dict(msg)
-            if UNRECORDED in (run.error or ""):  # claimed here: only this process can forget it
-                forget_unrecorded(run)
-            if pending.pop(run.run_id, None) is not None:
-                result = RunResult(run, None)
-                report_end(ProgressEmitter(run.run_id, run.school, on_progress), result)
-                results.append(result)
-    if pending:
-        results += await asyncio.to_thread(_settle_lost, store, job, workers, pending, failures)
-        for settled in results[-len(pending) :]:
-            report_end(
-                ProgressEmitter(settled.run.run_id, settled.run.school, on_progress), settled
-            )
+            if now - dead_at.setdefault(pid, now) < POLL:
+                continue  # what it sent just before it ended is read first
+            gone.add(pid)
+            lost = {r: pending.pop(r) for r in list(pending) if holder.get(r) == pid}
+            if lost:
+                settled(
+                    await asyncio.to_thread(
+                        _settle_lost, store, job, [worker], lost, failures.get(pid, [])
+                    )
+                )
+    if pending:  # taken by none (every worker gone), or by one that could not say so
+        every = [line for lines in failures.values() for line in lines]
+        settled(await asyncio.to_thread(_settle_lost, store, job, workers, pending, every))
     return results
 
 
@@ -309,6 +344,14 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue, p
     from uso_tui.store import open_store  # noqa: PLC0415
 
     code = 1
+    pid = os.getpid()
+    quiet = threading.Event()
+
+    def heartbeat() -> None:
+        while not quiet.wait(HEARTBEAT_S):
+            results_queue.put({PID: pid, ALIVE: True})
+
+    threading.Thread(target=heartbeat, name="uso-tui heartbeat", daemon=True).start()
     try:
         with contextlib.suppress(OSError):  # not on every platform
             os.nice(WORKER_NICE)
@@ -328,9 +371,10 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue, p
         # would end the process without a word.
         traceback.print_exc()
         with contextlib.suppress(Exception):
-            results_queue.put({WORKER_ERROR: f"{type(exc).__name__}: {error_line(exc)}"})
+            results_queue.put({PID: pid, WORKER_ERROR: f"{type(exc).__name__}: {error_line(exc)}"})
     finally:
-        results_queue.put(None)
+        quiet.set()
+        results_queue.put({PID: pid, ENDED: True})
         results_queue.close()
         if os.getppid() == parent:  # else nobody reads: waiting to send would never end
             results_queue.join_thread()  # everything sent
@@ -383,7 +427,7 @@ class _Committer:
             return
         self.pending = []
         for result in done:
-            self.out.put(result.run.to_dict())
+            self.out.put({PID: os.getpid(), RUN: result.run.to_dict()})
 
 
 async def _fetch_plan_commit(
@@ -439,6 +483,8 @@ async def _fetch_plan_commit(
                 room.set()
 
         while (group := await asyncio.to_thread(work.get)) is not None:
+            # which runs this worker holds: if it dies, the parent records them failed at once
+            results_queue.put({PID: os.getpid(), TOOK: [r["run_id"] for r in group]})
             for run_data in group:
                 task = asyncio.create_task(one(Run.from_dict(run_data)))
                 tasks.add(task)
