@@ -946,6 +946,23 @@ def test_a_sikh_name_keyed_the_wrong_way_round_is_a_candidate(account, keyed, wh
 
 
 @pytest.mark.parametrize(
+    ("twin", "record"),
+    [
+        (("Singh", "Amar"), ("Arjun", "Singh")),
+        (("Kaur", "Harjit"), ("Harpreet", "Kaur")),
+        (("Singh", "Manjit"), ("Manpreet", "Singh")),
+    ],
+)
+def test_a_sikh_twin_keyed_the_wrong_way_round_is_not_the_other_twin_s_candidate(twin, record):
+    """Amar Singh's account keyed as "Singh Amar"; his twin Arjun arrives: weighed swapped, the
+    shared Singh counted as a forename in common and Arjun/Amar as a surname change, a 90%
+    candidate (only F creating, the queue offering the brother's account)."""
+    before = acc("twin.204", *twin, DOB)
+    planned = _plan([rec("1", *record, DOB)], [before])
+    assert outcome_of(planned, "1").outcome == "created"
+
+
+@pytest.mark.parametrize(
     ("on_account", "forms"),
     [
         ("R", ["Reception", "Reception Class", "Year R", "FS2", "F2", "Foundation Stage 2"]),

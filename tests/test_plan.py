@@ -346,6 +346,18 @@ def test_open_case_is_not_duplicated_and_stays_pending():
     assert not planned.new_cases and not planned.creates and not planned.case_changes
 
 
+def test_an_open_case_stored_before_a_field_was_added_is_not_refreshed():
+    """A case stored before MisRecord gained a field (its record without that key) was taken
+    as its record changed at the next run: every open case of the estate refreshed at once
+    (a decision on a case shown before it then refused: "look again")."""
+    case = open_case_of(OK)
+    stored = dataclasses.replace(
+        case, record={k: v for k, v in case.record.items() if k != "unreadable"}
+    )
+    planned = plan(export(OK), snap(cases=[stored]), TODAY, settings())
+    assert not planned.case_changes and outcome_of(planned, "1").outcome == "needs_matching"
+
+
 def test_open_case_refreshed_when_its_record_changes_and_withdrawn_when_gone():
     case = open_case_of(OK)
     changed = rec("1", "Amy", "Jones", "2015-04-02", form_group="5B")

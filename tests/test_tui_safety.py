@@ -481,9 +481,9 @@ async def test_decided_in_this_session_counts_across_a_reload(demo_ran):
 
 
 async def test_a_decision_undone_after_a_reload_shows_its_case_open_again(demo_ran):
-    """`m y`, `g` (the queue read again: the decided case is no longer listed), `u`: the case
-    was reopened in the store but not listed, so the header counted one open case fewer than
-    `uso-tui matches` and `p` could not reach it."""
+    """`m y`, `g` (the queue read again: the decided case is no longer listed), `u` (asked: the
+    case is not on screen) `y`: the case was reopened in the store but not listed, so the
+    header counted one open case fewer than `uso-tui matches` and `p` could not reach it."""
     store = demo_ran.store
     dfe = busiest(store).dfe
     first = store.cases(dfe, "open")[0].case_id
@@ -493,6 +493,8 @@ async def test_a_decision_undone_after_a_reload_shows_its_case_open_again(demo_r
         await press(pilot, "g")
         await settle(pilot, 4)
         await press(pilot, "u")
+        await settle(pilot, 4)
+        await press(pilot, "y")
         await settle(pilot, 4)
         assert store.case(first).status == "open"
         assert app.screen.case.case_id == first

@@ -353,7 +353,10 @@ async def test_a_stray_u_on_the_next_case_asks_before_undoing_the_last_decision(
         await settle(pilot, 4)
         assert store.case(first).status == "resolved" and store.account(acc.username).mis_id
         assert app.screen.case.case_id == second
-        burst(app, "p", "u")  # the decided case on screen: undone at once
+        burst(app, "g", "u", "n")  # the queue read again: the decided case no longer listed
+        await settle(pilot, 4)
+        assert store.case(first).status == "resolved" and store.account(acc.username).mis_id
+        burst(app, "v", "u", "y")  # listed with the decided ones: asked, and undone
         await settle(pilot, 4)
     assert store.case(first).status == "open" and store.account(acc.username).mis_id is None
 

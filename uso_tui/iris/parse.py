@@ -186,7 +186,7 @@ def _person(doc: dict[str, Any], report: str, id_key: str, dob_key: str, middle_
         name(get(middle_key)),
         dob,
         dob_raw,
-        iso_date(get("enrolmentDate")),
+        _dob(get("enrolmentDate"))[0],  # (a whole number as its digits, as the other dates)
         leaving,
         leaving_raw,
         text(get("schoolEmailAddress")),

@@ -60,7 +60,7 @@ from uso_tui.sync.match_model import (
     NAME_BLOCK_MAX,
     UPN_CROWD,
 )
-from uso_tui.sync.matched_names import forename_keys, key, parts, phonetic
+from uso_tui.sync.matched_names import forename_keys, key, names_close, parts, phonetic
 
 __all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex"]
 
@@ -174,6 +174,12 @@ def _may_be_swapped(record: Person, account: Person) -> bool:
         and record.fkey[0] == account.skey[0]
         and record.skey[0] == account.fkey[0]
     )
+
+
+def _names_crossed(record: Person, account: Person) -> bool:
+    """Each of the record's names is the account's other one, or a slip of it."""
+    pairs = ((record.fkey, account.skey), (record.skey, account.fkey))
+    return all(one and other and (one == other or names_close(one, other)) for one, other in pairs)
 
 
 def _surname_bits(
@@ -544,8 +550,13 @@ class CandidateIndex:
             elif field == "surname":
                 sl = level
         # (a Singh or Kaur keyed as the forename meets a surname level of its own, not
-        # "different": Ali Singh keyed as Singh Ali is still the names swapped)
-        if fl == "different" and sl in ("different", "sikh") and _may_be_swapped(record, account):
+        # "different": Ali Singh keyed as Singh Ali is the names swapped, when each name is the
+        # other's; Arjun Singh against Singh Amar, his twin keyed the wrong way round, is not)
+        if (
+            fl == "different"
+            and (sl == "different" or (sl == "sikh" and _names_crossed(record, account)))
+            and _may_be_swapped(record, account)
+        ):
             ev2, bits2 = compare_with_total(
                 swapped_names(record), account, frequency, pupil, pool_size=pool
             )

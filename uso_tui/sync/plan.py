@@ -438,7 +438,8 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             pending.append(rec)
             aim(rec)
             continue
-        changed = case.record != rec.to_dict()
+        # (as records: a field added since the case was stored is its default there)
+        changed = MisRecord.from_dict(case.record) != rec
         # Candidates are as the run that opened (or last refreshed) the case found them: sought
         # again when the record changed (their evidence was weighed against the old one), when one has become
         # another record's account, or when an account resembling the record was made or

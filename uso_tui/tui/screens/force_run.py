@@ -482,6 +482,8 @@ class ForceRunScreen(ConfirmsHeld):
         self.live, self.final, self.waiting = live, final, waiting
         if final is not None:
             self._show_final(final)
+        elif live is not None:  # a run that failed before it had a result
+            self.render_live()
         self.keys_go()
 
     def action_matching(self) -> None:

@@ -805,13 +805,29 @@ class MatchingScreen(ExportsCsv):
         if case_id not in self.decided and case is not None:  # another session's decision
             self._ask_undo(case)
             return
-        target = next((c for c in self.cases if c.case_id == case_id), None)
-        if (case is None or case.case_id != case_id) and target and target.status == "resolved":
+        if case is None or case.case_id != case_id:
             # this session's last decision, but not the case on screen: a stray `u` would undo
             # what the operator no longer sees (a match moved back, a creation unallocated)
-            self._ask_undo(target)
-            return
+            target = next((c for c in self.cases if c.case_id == case_id), None)
+            if target is None and case_id in self._made:  # (no longer listed: g, v)
+                self.hold_keys()  # a `y` typed ahead is for the question, once it is asked
+                self._read_then_ask(case_id)
+                return
+            if target is not None and target.status == "resolved":
+                self._ask_undo(target)
+                return
         self._start_undo(case_id)
+
+    @in_thread("matching-read-case", failure="Cannot read the case")
+    def _read_then_ask(self, case_id: str) -> None:
+        self.app.call_from_thread(self._ask_if_decided, self.store.case(case_id))
+
+    def _ask_if_decided(self, case: MatchCase) -> None:
+        if case.status == "resolved":
+            self._ask_undo(case)
+        else:
+            self.say(f"Case {case.case_id} is open again (undone elsewhere): nothing to undo")
+            self.keys_go()
 
     def _ask_undo(self, case: MatchCase) -> None:
         """A decision not made here (listed with v): said in full and asked, as a decision is;
