@@ -527,13 +527,22 @@ async def test_a_worker_that_fails_says_why_on_its_schools(tmp_path, monkeypatch
         assert "No space left on device" in capfd.readouterr().err
 
 
-async def test_a_worker_that_dies_has_its_runs_failed_while_the_other_works(tmp_path, monkeypatch):
-    """One worker killed with schools in hand: they showed "running" until every other worker
-    had ended (the parent could not tell which runs the dead one had taken). Each worker says
-    which runs it takes, and the dead one's are recorded failed while the other still works."""
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("killed", "ended before committing it (exit codes 3)"),
+        ("failed", "failed before committing it: OSError: [Errno 28] No space left on device"),
+    ],
+)
+async def test_a_worker_that_dies_has_its_runs_failed_while_the_other_works(
+    tmp_path, monkeypatch, how, said
+):
+    """One worker killed (or stopped by an error) with schools in hand: they showed "running"
+    until every other worker had ended (the parent could not tell which runs the dead one had
+    taken), and then with the first error any worker gave. Each worker says which runs it
+    takes, and the dead one's are recorded failed, with its own error, while the other works."""
     import asyncio
     import json
-    import time
 
     from uso_tui.sync import schedule
     from uso_tui.sync import worker_processes as wp
@@ -546,7 +555,7 @@ async def test_a_worker_that_dies_has_its_runs_failed_while_the_other_works(tmp_
         if group is None:
             return
         ids = [r["run_id"] for r in group]
-        results_queue.put({wp.PID: os.getpid(), wp.TOOK: ids})
+        results_queue.put({wp.TOOK: ids})
         try:
             fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:  # the other worker: waits for the dead one's runs, failed
@@ -559,7 +568,8 @@ async def test_a_worker_that_dies_has_its_runs_failed_while_the_other_works(tmp_
             return
         os.write(fd, json.dumps(ids).encode())
         os.close(fd)
-        time.sleep(0.5)  # (what it sent is on its way: its queue's thread writes it)
+        if how == "failed":
+            raise OSError(28, "No space left on device")
         os._exit(3)  # killed, its runs in hand
 
     forked_workers(monkeypatch, work)
@@ -570,8 +580,41 @@ async def test_a_worker_that_dies_has_its_runs_failed_while_the_other_works(tmp_
         for result in results:
             assert result.run.status == "failed"
             if result.run.run_id in dead:
-                assert "ended before committing it (exit codes 3)" in result.run.error
+                assert said in result.run.error
         assert store.running_runs() == []
+
+
+async def test_workers_stopped_with_run_due_are_not_taken_for_silent(tmp_path, monkeypatch):
+    """run-due and its workers stopped together (ctrl+z then fg, a container paused) for longer
+    than SILENT_S: back, the parent looked before any worker had beaten again, took every one
+    for silent and killed them all, their runs failed. A parent that was away itself waits."""
+    import signal
+    import time
+
+    from uso_tui.sync import schedule
+    from uso_tui.sync import worker_processes as wp
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(wp, "_start_method", lambda: "fork")
+    monkeypatch.setattr(wp, "SILENT_S", 1.0)
+    monkeypatch.setattr(wp, "HEARTBEAT_S", 0.2)
+    real, away = wp._ready, []
+
+    def ready(readers):
+        if not away:  # the first look: everything stopped for 3 s
+            away.append(True)
+            pids = [p.pid for p in wp.multiprocessing.active_children()]
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            time.sleep(3)
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        return real(readers)
+
+    monkeypatch.setattr(wp, "_ready", ready)
+    with served_estate(tmp_path, FOUR) as store:
+        results = await schedule.run_due(store, SEVEN, processes=2)
+        assert away and sorted(r.run.status for r in results) == ["succeeded"] * 4
 
 
 async def test_a_worker_that_stops_is_killed_and_its_runs_failed(tmp_path, monkeypatch):
@@ -579,7 +622,6 @@ async def test_a_worker_that_stops_is_killed_and_its_runs_failed(tmp_path, monke
     "running", and the run itself waiting, for as long as it stayed so. Silent for SILENT_S
     (its heartbeat, from a thread of its own, stops with it), it is killed."""
     import signal
-    import time
 
     from uso_tui.sync import schedule
     from uso_tui.sync import worker_processes as wp
@@ -590,8 +632,7 @@ async def test_a_worker_that_stops_is_killed_and_its_runs_failed(tmp_path, monke
     async def work(store, job, start, work_q, max_connections, results_queue, parent) -> None:
         start.get()
         while (group := work_q.get()) is not None:
-            results_queue.put({wp.PID: os.getpid(), wp.TOOK: [r["run_id"] for r in group]})
-            time.sleep(0.5)  # (what it sent is on its way: its queue's thread writes it)
+            results_queue.put({wp.TOOK: [r["run_id"] for r in group]})
             os.kill(os.getpid(), signal.SIGSTOP)
 
     forked_workers(monkeypatch, work)

@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
-import queue as queue_mod
 import threading
 import time
 import traceback
@@ -46,10 +46,10 @@ from uso_tui.sync.events import OnProgress, ProgressEmitter
 from uso_tui.sync.fetching import error_line
 from uso_tui.sync.runner import UNRECORDED, PoolCache, RunResult, forget_unrecorded, iso
 
-# What a worker sends the parent, each a dict with its pid under PID and one of: RUN (a run
-# committed, as Run.to_dict()), TOOK (the run ids of a group it has taken from the shared queue),
-# ALIVE (its heartbeat), WORKER_ERROR (why it stopped: an error line), ENDED (its last).
-PID, RUN, TOOK, ALIVE, ENDED = "pid", "run", "took", "alive", "ended"
+# What a worker sends the parent down its pipe, each a dict with one of: RUN (a run committed, as
+# Run.to_dict()), TOOK (the run ids of a group it has taken from the shared queue), ALIVE (its
+# heartbeat), WORKER_ERROR (why it stopped: an error line). The pipe's end is the worker's.
+RUN, TOOK, ALIVE = "run", "took", "alive"
 WORKER_ERROR = "worker_error"
 HEARTBEAT_S = 5.0  # how often a worker says it is alive (from a thread of its own)
 # A worker that has said nothing for this long while runs are pending is stopped (SIGSTOP) or
@@ -125,32 +125,37 @@ async def run_over_workers(
         if method == "fork":
             _preload()
         ctx = multiprocessing.get_context(method)
-        results_queue, work = ctx.Queue(), ctx.Queue()
+        work = ctx.Queue()
         starts = [ctx.Queue() for _ in range(worker_count)]
         job = _RunDueJob(
             str(store.root), now, started, operator, max(1, max_schools // worker_count)
         )
-        workers = [
-            ctx.Process(
+        # Each worker writes to a pipe of its own: no lock shared between workers (one killed
+        # while it wrote would silence the others), nothing buffered in a thread (what a worker
+        # sent before it died has arrived), and its end read as the worker gone.
+        workers, readers = [], []
+        for i in range(worker_count):
+            reader, writer = ctx.Pipe(duplex=False)
+            worker = ctx.Process(
                 target=_worker,
                 args=(
                     job,
                     starts[i],
                     work,
                     max(4, MAX_CONNECTIONS // worker_count),
-                    results_queue,
+                    writer,
                     os.getpid(),  # read here: a child reading it once started may read pid 1
                 ),
                 name=f"uso-tui run-due worker {i + 1}",
                 daemon=True,
             )
-            for i in range(worker_count)
-        ]
-        for worker in workers:
             worker.start()
+            writer.close()  # (the worker's own, and no worker forked after it, holds it)
+            workers.append(worker)
+            readers.append(reader)
         try:
             runs = _hand_out(store, schools, operator, now, starts, work, on_progress)
-            return await _collect(store, job, runs, workers, results_queue, on_progress)
+            return await _collect(store, job, runs, workers, readers, on_progress)
         finally:
             for worker in workers:
                 await asyncio.to_thread(worker.join, 5)
@@ -232,11 +237,8 @@ def _start_method() -> str:
     return "spawn"
 
 
-def _next(results_queue) -> dict | None:
-    try:
-        return results_queue.get(timeout=POLL)
-    except queue_mod.Empty:
-        return None
+def _ready(readers: list) -> list:
+    return multiprocessing.connection.wait(readers, timeout=POLL)  # type: ignore[return-value]
 
 
 async def _collect(
@@ -244,36 +246,56 @@ async def _collect(
     job: _RunDueJob,
     runs: list[Run],
     workers: list,
-    results_queue,
+    readers: list,
     on_progress: OnProgress | None,
 ) -> list[RunResult]:
-    """Each run as its worker reports it committed. A worker that dies (a kill, out of memory)
-    has the runs it took recorded failed at once (those it committed before it could say so are
-    read back), while the others go on; one silent for SILENT_S while it holds runs is killed
-    first. When the workers are gone, runs none took are recorded failed."""
+    """Each run as its worker reports it committed. A worker that ends (dies: a kill, out of
+    memory; or fails) has the runs it took and did not report recorded failed at once (those
+    it committed before it could say so are read back), while the others go on; one silent for
+    SILENT_S is killed first. When the workers are gone, runs none took are recorded failed."""
     pending = {r.run_id: r for r in runs}
     results: list[RunResult] = []
     failures: dict[int, list[str]] = {}
     by_pid = {w.pid: w for w in workers}
+    of_reader = {reader: w.pid for reader, w in zip(readers, workers, strict=True)}
     holder: dict[str, int] = {}  # run id -> the pid of the worker that took it
     heard = dict.fromkeys(by_pid, time.monotonic())
-    dead_at: dict[int, float] = {}  # pid -> when first seen dead (its last messages read first)
-    gone: set[int] = set()  # said it ended, or died and its runs settled
+    gone: set[int] = set()  # whose pipe has ended (everything it sent is read)
+    settling: dict[asyncio.Task, dict[str, Run]] = {}  # a gone worker's runs being recorded
+    last_look = time.monotonic()
 
     def settled(done: list[RunResult]) -> None:
         for result in done:
             report_end(ProgressEmitter(result.run.run_id, result.run.school, on_progress), result)
         results.extend(done)
 
-    while pending and len(gone) < len(by_pid):
-        msg = await asyncio.to_thread(_next, results_queue)
+    def settle(pid: int, lost: dict[str, Run]) -> None:
+        # in a thread of its own: it may wait for the store's lock, held maybe by a worker
+        # that is stopped, which this loop goes on watching (and kills)
+        task = asyncio.create_task(
+            asyncio.to_thread(_settle_lost, store, job, [by_pid[pid]], lost, failures.get(pid, []))
+        )
+        settling[task] = lost
+
+    while (pending or settling) and len(gone) < len(by_pid):
+        open_readers = [r for r, pid in of_reader.items() if pid not in gone]
+        ready = await asyncio.to_thread(_ready, open_readers)
         now = time.monotonic()
-        if msg is not None:
-            pid = msg[PID]
-            heard[pid] = now
-            if ENDED in msg:
+        if now - last_look > 2 * HEARTBEAT_S:  # this process was stopped (and its workers)
+            heard = dict.fromkeys(by_pid, now)
+        last_look = now
+        for reader in ready:
+            pid = of_reader[reader]
+            try:
+                msg = reader.recv()
+            except (EOFError, OSError):  # its end: every message it sent has been read
                 gone.add(pid)
-            elif WORKER_ERROR in msg:  # why a worker stopped: said on its runs not reported
+                lost = {r: pending.pop(r) for r in list(pending) if holder.get(r) == pid}
+                if lost:
+                    settle(pid, lost)
+                continue
+            heard[pid] = now
+            if WORKER_ERROR in msg:  # why a worker stopped: said on its runs not reported
                 failures.setdefault(pid, []).append(msg[WORKER_ERROR])
             elif TOOK in msg:
                 holder.update(dict.fromkeys(msg[TOOK], pid))
@@ -283,29 +305,34 @@ async def _collect(
                     forget_unrecorded(run)
                 if pending.pop(run.run_id, None) is not None:
                     settled([RunResult(run, None)])
-            continue  # (the queue read dry before any worker is looked at)
+        for task in [t for t in settling if t.done()]:
+            lost = settling.pop(task)
+            try:
+                settled(task.result())
+            except Exception:  # noqa: BLE001 - recorded below, once the workers are gone
+                traceback.print_exc()
+                pending.update(lost)
         for pid, worker in by_pid.items():
-            if pid in gone:
-                continue
-            if worker.is_alive():
-                # (runs are pending: a worker waiting for work still beats)
-                if now - heard[pid] >= SILENT_S:
-                    failures[pid] = [f"it said nothing for {SILENT_S:.0f} s (stopped or hung)"]
-                    worker.kill()
-                continue
-            if now - dead_at.setdefault(pid, now) < POLL:
-                continue  # what it sent just before it ended is read first
-            gone.add(pid)
-            lost = {r: pending.pop(r) for r in list(pending) if holder.get(r) == pid}
-            if lost:
-                settled(
-                    await asyncio.to_thread(
-                        _settle_lost, store, job, [worker], lost, failures.get(pid, [])
-                    )
-                )
-    if pending:  # taken by none (every worker gone), or by one that could not say so
+            if pid not in gone and now - heard[pid] >= SILENT_S and worker.is_alive():
+                # (a worker waiting for work, or for the store's lock, still beats)
+                failures[pid] = [f"it said nothing for {SILENT_S:.0f} s (stopped or hung)"]
+                worker.kill()  # its pipe ends: its runs are then recorded failed
+                heard[pid] = now  # (killed once)
+    for task, lost in settling.items():
+        try:
+            settled(await task)
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+            pending.update(lost)
+    if pending:  # taken by none (every worker gone), or their recording failed above
+        by_holder: dict[int | None, dict[str, Run]] = {}
+        for run_id, run in pending.items():
+            by_holder.setdefault(holder.get(run_id), {})[run_id] = run
         every = [line for lines in failures.values() for line in lines]
-        settled(await asyncio.to_thread(_settle_lost, store, job, workers, pending, every))
+        for pid, lost in by_holder.items():
+            lines = failures.get(pid, every) if pid is not None else every
+            ended = [by_pid[pid]] if pid is not None else workers
+            settled(await asyncio.to_thread(_settle_lost, store, job, ended, lost, lines))
     return results
 
 
@@ -337,19 +364,19 @@ def _settle_lost(
     return out
 
 
-def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue, parent: int) -> None:
+def _worker(job: _RunDueJob, start, work, max_connections: int, writer, parent: int) -> None:
     """A worker process: takes local authorities from `work`, fetches, plans and commits their
     schools, and sends each run as committed. `parent`: the process that made it, which it
     ends without (_watch_parent)."""
     from uso_tui.store import open_store  # noqa: PLC0415
 
     code = 1
-    pid = os.getpid()
+    results_queue = _Sender(writer)
     quiet = threading.Event()
 
     def heartbeat() -> None:
         while not quiet.wait(HEARTBEAT_S):
-            results_queue.put({PID: pid, ALIVE: True})
+            results_queue.put({ALIVE: True})
 
     threading.Thread(target=heartbeat, name="uso-tui heartbeat", daemon=True).start()
     try:
@@ -371,16 +398,30 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, results_queue, p
         # would end the process without a word.
         traceback.print_exc()
         with contextlib.suppress(Exception):
-            results_queue.put({PID: pid, WORKER_ERROR: f"{type(exc).__name__}: {error_line(exc)}"})
+            results_queue.put({WORKER_ERROR: f"{type(exc).__name__}: {error_line(exc)}"})
     finally:
         quiet.set()
-        results_queue.put({PID: pid, ENDED: True})
-        results_queue.close()
-        if os.getppid() == parent:  # else nobody reads: waiting to send would never end
-            results_queue.join_thread()  # everything sent
+        results_queue.close()  # the parent reads its end: everything sent has arrived
         # Ends here, without tearing down what it built (a collection and a deallocation of
         # millions of objects: seconds of CPU for nothing).
         os._exit(code)
+
+
+class _Sender:
+    """A worker's end of its pipe to the parent, shared by its threads (the heartbeat's and the
+    event loop's). A parent gone (nobody reads) is not waited for: _watch_parent ends this
+    process."""
+
+    def __init__(self, writer) -> None:
+        self._writer, self._lock = writer, threading.Lock()
+
+    def put(self, msg: dict) -> None:
+        with self._lock, contextlib.suppress(OSError, ValueError):  # (closed: the end)
+            self._writer.send(msg)
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
 
 
 class _Committer:
@@ -427,7 +468,7 @@ class _Committer:
             return
         self.pending = []
         for result in done:
-            self.out.put({PID: os.getpid(), RUN: result.run.to_dict()})
+            self.out.put({RUN: result.run.to_dict()})
 
 
 async def _fetch_plan_commit(
@@ -484,7 +525,7 @@ async def _fetch_plan_commit(
 
         while (group := await asyncio.to_thread(work.get)) is not None:
             # which runs this worker holds: if it dies, the parent records them failed at once
-            results_queue.put({PID: os.getpid(), TOOK: [r["run_id"] for r in group]})
+            results_queue.put({TOOK: [r["run_id"] for r in group]})
             for run_data in group:
                 task = asyncio.create_task(one(Run.from_dict(run_data)))
                 tasks.add(task)
