@@ -596,17 +596,17 @@ async def test_workers_stopped_with_run_due_are_not_taken_for_silent(tmp_path, m
 
     monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
     monkeypatch.setattr(wp, "_start_method", lambda: "fork")
-    monkeypatch.setattr(wp, "SILENT_S", 1.0)
+    monkeypatch.setattr(wp, "SILENT_S", 3.0)
     monkeypatch.setattr(wp, "HEARTBEAT_S", 0.2)
     real, away = wp._ready, []
 
     def ready(readers):
-        if not away:  # the first look: everything stopped for 3 s
+        if not away:  # the first look: everything stopped for 5 s
             away.append(True)
             pids = [p.pid for p in wp.multiprocessing.active_children()]
             for pid in pids:
                 os.kill(pid, signal.SIGSTOP)
-            time.sleep(3)
+            time.sleep(5)
             for pid in pids:
                 os.kill(pid, signal.SIGCONT)
         return real(readers)
@@ -754,20 +754,35 @@ def test_a_worker_ends_when_the_process_that_commits_is_gone():
     assert done.returncode == 1
 
 
-def test_a_worker_whose_parent_dies_before_handing_out_work_ends(tmp_path):
+@pytest.mark.parametrize("stuck", ["waiting for work", "sending to a full pipe"])
+def test_a_worker_whose_parent_dies_ends(tmp_path, stuck):
     """A run-due killed before it handed its workers anything left them waiting for it for ever
-    (the parent was watched only once the work came)."""
+    (the parent was watched only once the work came); one killed while a worker sent it more
+    than its pipe holds left that worker blocked in the send for ever (the parent was watched
+    from the event loop the send held)."""
     import subprocess
     import sys
 
+    flood = (
+        "import uso_tui.sync.worker_processes as wp\n"
+        "async def flood(store, job, start, work, connections, out, parent):\n"
+        "    while True:\n"
+        "        out.put({wp.RUN: {'run_id': 'x' * 1000}})\n"
+        "wp._fetch_plan_commit = flood\n"
+    )
+
+    root = str(tmp_path / "store")
     code = (
-        "import asyncio, os, queue\n"
+        "import multiprocessing, os, queue\n"
+        "from datetime import datetime\n"
         "from uso_tui.store import open_store\n"
-        "from uso_tui.sync.worker_processes import _fetch_plan_commit\n"
-        f"store = open_store({str(tmp_path / 'store')!r})\n"
+        "from uso_tui.sync.worker_processes import _RunDueJob, _worker\n"
+        f"open_store({root!r})\n"
+        f"job = _RunDueJob({root!r}, datetime(2026, 3, 10, 7), 0.0, 'scheduler', 1)\n"
         "nothing = queue.Queue()  # the parent never hands out work\n"
-        "asyncio.run(_fetch_plan_commit(store, None, nothing, nothing, 4, queue.Queue(),\n"
-        "                               os.getppid() + 1))\n"  # as if the parent had changed
+        "reader, writer = multiprocessing.Pipe(duplex=False)\n"
+        + (flood if stuck == "sending to a full pipe" else "")
+        + "_worker(job, nothing, nothing, 4, writer, os.getppid() + 1)\n"  # as if it changed
     )
     done = subprocess.run(
         [sys.executable, "-c", code], timeout=60, check=False, capture_output=True, text=True

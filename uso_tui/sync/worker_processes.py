@@ -56,6 +56,7 @@ HEARTBEAT_S = 5.0  # how often a worker says it is alive (from a thread of its o
 # hung: it is killed and its runs recorded failed, as a worker that died. (Its heartbeat comes from a thread
 # of its own: a long wait for the store's lock in its event loop does not silence it.)
 SILENT_S = 120.0
+DEAD_S = 2.0  # a worker dead this long is gone, its pipe ended or not
 MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between workers
 POLL = 0.2  # seconds between looks at the workers while none has sent anything
 GATHER = 0.25  # seconds a planned school may wait for others to commit with
@@ -157,6 +158,8 @@ async def run_over_workers(
             runs = _hand_out(store, schools, operator, now, starts, work, on_progress)
             return await _collect(store, job, runs, workers, readers, on_progress)
         finally:
+            for reader in readers:
+                reader.close()
             for worker in workers:
                 await asyncio.to_thread(worker.join, 5)
                 if worker.is_alive():
@@ -261,6 +264,7 @@ async def _collect(
     holder: dict[str, int] = {}  # run id -> the pid of the worker that took it
     heard = dict.fromkeys(by_pid, time.monotonic())
     gone: set[int] = set()  # whose pipe has ended (everything it sent is read)
+    dead_at: dict[int, float] = {}  # pid -> when first seen dead
     settling: dict[asyncio.Task, dict[str, Run]] = {}  # a gone worker's runs being recorded
     last_look = time.monotonic()
 
@@ -313,7 +317,18 @@ async def _collect(
                 traceback.print_exc()
                 pending.update(lost)
         for pid, worker in by_pid.items():
-            if pid not in gone and now - heard[pid] >= SILENT_S and worker.is_alive():
+            if pid in gone:
+                continue
+            if not worker.is_alive():
+                # its pipe ends as it dies; one held open elsewhere (a process forked while it
+                # was open) would never end: gone all the same, a little later
+                if now - dead_at.setdefault(pid, now) >= DEAD_S:
+                    gone.add(pid)
+                    lost = {r: pending.pop(r) for r in list(pending) if holder.get(r) == pid}
+                    if lost:
+                        settle(pid, lost)
+                continue
+            if now - heard[pid] >= SILENT_S:
                 # (a worker waiting for work, or for the store's lock, still beats)
                 failures[pid] = [f"it said nothing for {SILENT_S:.0f} s (stopped or hung)"]
                 worker.kill()  # its pipe ends: its runs are then recorded failed
@@ -330,7 +345,7 @@ async def _collect(
             by_holder.setdefault(holder.get(run_id), {})[run_id] = run
         every = [line for lines in failures.values() for line in lines]
         for pid, lost in by_holder.items():
-            lines = failures.get(pid, every) if pid is not None else every
+            lines = failures.get(pid, []) if pid is not None else every
             ended = [by_pid[pid]] if pid is not None else workers
             settled(await asyncio.to_thread(_settle_lost, store, job, ended, lost, lines))
     return results
@@ -345,6 +360,8 @@ def _settle_lost(
 ) -> list:
     """Runs no worker reported: a worker failed (`failures`: what it said) or died (a kill, out
     of memory) with them in hand."""
+    for worker in workers:  # (its pipe ends as it dies: its exit code a moment later)
+        worker.join(5)
     codes = ", ".join(str(w.exitcode) for w in workers)
     running = {r.run_id for r in store.running_runs()}
     out, lost = [], []
@@ -379,6 +396,10 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, writer, parent: 
             results_queue.put({ALIVE: True})
 
     threading.Thread(target=heartbeat, name="uso-tui heartbeat", daemon=True).start()
+    # (`parent` as it was when this process was made)
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="uso-tui parent", daemon=True
+    ).start()
     try:
         with contextlib.suppress(OSError):  # not on every platform
             os.nice(WORKER_NICE)
@@ -478,9 +499,6 @@ async def _fetch_plan_commit(
     from uso_tui.iris.client import IrisClient  # noqa: PLC0415
     from uso_tui.sync.batch import fetch_and_plan  # noqa: PLC0415
 
-    # watched from the start: a parent killed before it hands out any work would otherwise
-    # leave this process waiting for it for ever (`parent` as it was when this one was made)
-    watch = asyncio.create_task(_watch_parent(parent))
     store.expect_many_finds()  # a look per school planned; read while the parent claims
     shared = await asyncio.to_thread(start.get)  # the usernames of the LAs shared with others
     if shared is None:  # the claim failed
@@ -536,13 +554,14 @@ async def _fetch_plan_commit(
         if tasks:
             await asyncio.gather(*tasks)
     committer.commit(wait=True)
-    watch.cancel()
 
 
-async def _watch_parent(parent: int) -> None:
+def _watch_parent(parent: int) -> None:
     """Ends the worker if the process that commits is gone (killed): its work would go nowhere,
-    and the runs it claimed read as interrupted once it is."""
+    and the runs it claimed read as interrupted once it is. In a thread of its own, taking no
+    lock: a send to a parent gone may block for good (nobody reads the pipe), and a parent
+    killed before it hands out any work would leave the worker waiting for it."""
     while True:
-        await asyncio.sleep(1)
+        time.sleep(1)
         if os.getppid() != parent:
             os._exit(1)
