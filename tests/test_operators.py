@@ -245,6 +245,18 @@ def test_corrupt_operators_file_refuses_changes(staffed):
     assert snapshot(cli.data_dir) == before
 
 
+@pytest.mark.parametrize("content", ["", "\n  \n"], ids=["empty", "blank"])
+def test_an_emptied_operators_file_refuses_rather_than_making_everyone_an_admin(staffed, content):
+    """operators.json emptied (a write cut short, `: > operators.json`) read as no operators:
+    every name unlisted, so a desk operator's commands ran as an admin's."""
+    cli = staffed
+    (cli.data_dir / "operators.json").write_text(content)
+    before = snapshot(cli.data_dir)
+    res = cli("school", "set", DFE, "--name", "X", operator="bob")
+    assert res.status == 2 and "operators.json is empty" in res.err
+    assert snapshot(cli.data_dir) == before
+
+
 HAND_EDITED = {
     # a second entry for bob, or a second role, took the last value: bob an admin
     "name twice": '{"alice": {"role": "admin"}, "bob": {"role": "desk"}, "bob": {"role": "admin"}}',

@@ -305,8 +305,13 @@ def load_operators(data_dir: Path) -> dict[str, Operator] | None:
     except FileNotFoundError:
         return None
     _check_owned(path, st, "anyone could make themselves an admin")
+    if not raw.strip():  # (never written so: a file cut short, or emptied by hand)
+        raise InvalidInput(
+            f"{path} is empty: list the operators in it (uso-tui operator add writes it), or "
+            "remove it (without it, everyone with a shell here is an admin)"
+        )
     try:
-        data = json.loads(raw, object_pairs_hook=_no_repeats) if raw.strip() else {}
+        data = json.loads(raw, object_pairs_hook=_no_repeats)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
         said = f" ({exc})" if isinstance(exc, _Repeated) else ""
         raise InvalidInput(f"{path} is not valid JSON{said}: correct or remove it") from None
