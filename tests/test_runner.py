@@ -760,6 +760,9 @@ def test_a_run_whose_end_fails_as_its_apply_did_says_the_error_once():
     error = f"apply failed, nothing changed: CorruptFile: {exc}"
     said = unrecorded(run, error, exc, "2026-03-01T09:00:00").run.error
     assert said.count("is corrupt") == 1 and f"{UNRECORDED} (the same error)" in said
+    # (a run of one school, `uso-tui sync`: its error the exception's words, without its kind)
+    said = unrecorded(run, f"{exc}; nothing was changed", exc, "2026-03-01T09:00:00").run.error
+    assert said.count("is corrupt") == 1 and f"{UNRECORDED} (the same error)" in said
     other = unrecorded(run, "fetch failed", OSError(28, "No space left on device"), "x").run.error
     assert "OSError" in other and "No space left" in other
 

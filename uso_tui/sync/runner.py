@@ -276,7 +276,9 @@ def unrecorded(run: Run, error: str, exc: BaseException, finished: str) -> RunRe
     refuse every other run of the school: see forget_unrecorded. The run returned says so."""
     out = dataclasses.replace(run, status="failed", finished_at=finished)
     cause = f"{type(exc).__name__}: {error_line(exc)}"
-    if cause in error:  # the apply failed for the same reason (a corrupt file, a full disk)
+    # the apply failed for the same reason (a corrupt file, a full disk), said with or
+    # without the error's kind
+    if error_line(exc) in error:
         cause = "the same error"
     out.error = (
         f"{error}; {UNRECORDED} ({cause}): it shows as running until it can be, or this process "
