@@ -853,7 +853,27 @@ async def test_the_hub_says_when_a_failing_school_is_tried_again(env, capsys):
     args = ["--data-dir", str(env.store.root), "school", "show", DFE]
     assert main(args, clock=lambda: datetime(2026, 3, 11, 6, 5)) == 0
     said = capsys.readouterr().out
-    assert "1 failed since its daily time; tried again at 2026-03-11 06:10" in said
+    assert "failed once since its daily time; tried again at 2026-03-11 06:10" in said
+
+
+async def test_a_retry_after_the_next_daily_time_is_said_as_that_time(env):
+    """A school failing all night: the retry came after its next daily time, at which run-due
+    runs it (a new day's run), so the hub and `school show` gave a time that would not be; and
+    the count, kept for the last eight runs, stopped at 8."""
+    from uso_tui.sync.schedule import due_schools, failed_times, next_retry, next_run
+
+    env.sim.set_switches(DFE, reject_credentials=True)
+    now = datetime(2026, 3, 10, 6, 0)
+    while now <= datetime(2026, 3, 11, 5, 30):  # (the last failure at 05:30)
+        if any(s.dfe == DFE for s in due_schools(env.store, now)):
+            await due(env, now)
+        now += timedelta(minutes=30)
+    school = env.store.school(DFE)
+    at, failures = next_retry(school, datetime(2026, 3, 11, 5, 40))  # (07:30 two hours on)
+    assert at == datetime(2026, 3, 11, 6, 0) == next_run(school, datetime(2026, 3, 11, 5, 40))
+    assert DFE in [s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 6, 0))]
+    assert failures == 8 and failed_times(failures) == "8 or more times"
+    assert failed_times(1) == "once" and failed_times(3) == "3 times"
 
 
 async def test_a_catch_up_at_an_earlier_time_does_not_run_a_school_again(env):

@@ -133,6 +133,22 @@ def test_a_future_starter_s_account_day_that_has_passed_is_the_next_run(env):
     assert f"force run the school (f in its page, or `uso-tui sync {DFE}`)" in late.act
 
 
+def test_a_future_starter_whose_account_day_came_with_a_failed_run_says_so(env):
+    """Fay's account day is today and today's run failed (a secret changed at the school): why
+    said "nothing to do: made by the school's run that day", though that run had failed and
+    every retry would. It names the failed run, and what to do."""
+    env.set_students(DFE, [AMY, BOB, CAT, FUTURE])
+    env.sync(DAY2)
+    env.sim.set_switches(DFE, fail_next=50, fail_status=500)
+    failed = env.sync(datetime(2026, 4, 15, 9, 0, 0))
+    assert failed.status == "failed"
+    hit = one(env.store, "fay later", today="2026-04-15")
+    assert "nothing to do" not in hit.act and failed.run_id in hit.act
+    assert f"force run the school (f in its page, or `uso-tui sync {DFE}`)" in hit.act
+    # before its day, a failed run changes nothing for her yet
+    assert one(env.store, "fay later", today="2026-04-14").act.startswith("nothing to do")
+
+
 def test_a_future_starter_whose_account_was_requested_already_says_so(env):
     """Fay's account was asked for ahead (User Request Single): why named no account and said a
     request would make one sooner (a second request is refused). It names hers; another pupil

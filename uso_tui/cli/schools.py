@@ -186,7 +186,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
 def _next_run_rows(school, now) -> list[tuple[str, str]]:
     """When run-due runs the school next: again, after its scheduled runs failed today, or at
     its next daily time (one moved earlier than today's run waits for tomorrow)."""
-    from uso_tui.sync.schedule import next_retry, next_run  # noqa: PLC0415
+    from uso_tui.sync.schedule import failed_times, next_retry, next_run  # noqa: PLC0415
 
     retry = next_retry(school, now)
     if retry is None:
@@ -199,7 +199,8 @@ def _next_run_rows(school, now) -> list[tuple[str, str]]:
         ]
     at, failures = retry
     again = "at the next pass" if at <= now else f"at {at:%Y-%m-%d %H:%M}"
-    return [("Scheduled runs", f"{failures} failed since its daily time; tried again {again}")]
+    said = f"failed {failed_times(failures)} since its daily time; tried again {again}"
+    return [("Scheduled runs", said)]
 
 
 def cmd_set(args: argparse.Namespace, ctx: Context) -> int:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from uso_tui.domain.models import Run, School
 from uso_tui.store.api import Store
+from uso_tui.store.schooldoc import FAILURES_KEPT
 from uso_tui.sync.batch import (
     CLAIM_BATCH,
     Planned,
@@ -112,20 +113,34 @@ def _failed_since_due(
 
 def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
     """When run-due tries a school whose scheduled runs failed since its latest daily time
-    again, and how many failed (as due_schools decides); None when none failed since, or it
-    has run since."""
+    again (its next daily time, if that comes first: a new day's run, due at once), and how
+    many failed (as due_schools decides; at most FAILURES_KEPT are kept: see failed_times);
+    None when none failed since, or it has run since."""
     failed = _failed_since_due(school, now)
     if not failed:
         return None
-    return max(now, _retry_at(failed)), len(failed)
+    return min(max(now, _retry_at(failed)), _next_daily(school, now)), len(failed)
+
+
+def failed_times(count: int) -> str:
+    """How many scheduled runs failed, as next_retry counts them: "3 times", "8 or more times"
+    (a school keeps the times of its last FAILURES_KEPT)."""
+    if count == 1:
+        return "once"
+    return f"{count} or more times" if count >= FAILURES_KEPT else f"{count} times"
 
 
 def next_run(school: School, now: datetime) -> datetime:
     """When run-due next runs the school (as due_schools decides): `now` when it is due, the
-    retry of a failing school, else its next daily time (today's if it has not run for it)."""
+    retry of a failing school (or its next daily time, if that comes first), else its next
+    daily time (today's if it has not run for it)."""
     failed = _failed_since_due(school, now)
     if failed is not None:
-        return max(now, _retry_at(failed)) if failed else now
+        return min(max(now, _retry_at(failed)), _next_daily(school, now)) if failed else now
+    return _next_daily(school, now)
+
+
+def _next_daily(school: School, now: datetime) -> datetime:
     today = _due_at(school, now)
     return today if now < today else today + timedelta(days=1)
 

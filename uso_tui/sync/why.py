@@ -68,6 +68,8 @@ class WhyHit:
     active_now: bool = False  # a leaver's account active again since
     held_leaver: bool = False  # a leaver whose unallocation a held run waits to confirm
     undone: bool = False  # its account's creation, or its held run, undone since: not restored
+    # a future starter whose account day has come while the school's latest run failed (its id)
+    failed_run: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -171,6 +173,12 @@ def _act(hit: WhyHit) -> str:
         return (
             f"nothing to do: {hit.requested} was requested for the person already; the school's "
             "run that day links it to this record (or asks an operator, if unsure)"
+        )
+    if outcome == "future" and hit.failed_run:
+        return (
+            f"its account is made by a run of {hit.school} that succeeds, and the latest, "
+            f"{hit.failed_run}, failed: mend what it says, then force run the school (f in its "
+            f"page, or `uso-tui sync {hit.school}`); run-due tries it again meanwhile"
         )
     if outcome == "future" and hit.account_on == PASSED:
         return (
@@ -322,7 +330,7 @@ def why(
     _since_the_run(store, out)
     _held_since(store, out)
     _requested_ahead(store, out)
-    _failed_since(store, out)
+    _failed_since(store, out, today)
     for hit in out:
         hit.act = _act(hit)
     return out
@@ -536,9 +544,10 @@ def _held_since(store: Store, hits: list[WhyHit]) -> None:
             hit.undone = True
 
 
-def _failed_since(store: Store, hits: list[WhyHit]) -> None:
+def _failed_since(store: Store, hits: list[WhyHit], today: str | None = None) -> None:
     """A hit from a school whose latest run failed says so: the record is as an older export
-    had it, and the person may have changed in the MIS since."""
+    had it, and the person may have changed in the MIS since; a future starter's account,
+    due by `today`, has not been made."""
     latest: dict[str, Run | None] = {}
     for hit in hits:
         if hit.school not in latest:
@@ -550,6 +559,9 @@ def _failed_since(store: Store, hits: list[WhyHit]) -> None:
                 f"{hit.reason} (from run {hit.run_id}: the latest run, {run.run_id}, failed: "
                 f"{run.error or 'no reason recorded'})"
             )
+            due = hit.account_on == PASSED or (today and (hit.account_on or "9") <= today)
+            if hit.outcome == "future" and due:
+                hit.failed_run = run.run_id
 
 
 def _decided(hit: WhyHit, case: MatchCase) -> None:

@@ -10,7 +10,7 @@ from textual.widgets import Footer, Static
 
 from uso_tui.domain.models import Run, School, last_that_ran
 from uso_tui.domain.schools import REPORT_LABELS
-from uso_tui.sync.schedule import next_retry, next_run
+from uso_tui.sync.schedule import failed_times, next_retry, next_run
 from uso_tui.tui.format import ago, kv_grid, plain, status_text, when
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.workers import in_thread
@@ -120,7 +120,7 @@ class SchoolScreen(UsoScreen):
         retry = next_retry(school, now)
         if retry is not None:
             at, failures = retry
-            times = "once" if failures == 1 else f"{failures} times"
+            times = failed_times(failures)
             again = "at the next pass" if at <= now else f"at {at:%H:%M}"
             out.append(f"  failed {times} since; run-due tries again {again}", style="yellow")
             return out
