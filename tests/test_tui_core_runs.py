@@ -686,6 +686,13 @@ async def test_run_history_opened_during_a_force_run_shows_it_once_it_ends(demo,
         assert top.data.status == live.result.run.status != "running"
 
 
+async def force_run_to_its_end(app, pilot) -> None:
+    """From a school's page: `f`, the question answered, the run waited for to its end."""
+    await pilot.press("f")
+    await answer_force_run(pilot)
+    await wait_for(pilot, lambda: app.screen.kind == "force_run" and app.screen.final, timeout=30)
+
+
 async def test_run_again_typed_ahead_starts_the_run_it_asks_about(demo, monkeypatch):
     """`r y` in one burst on a finished force run: `r` reads the school and its last run in the
     background before asking, and the `y` reached the screen first and was lost: the question
@@ -695,11 +702,7 @@ async def test_run_again_typed_ahead_starts_the_run_it_asks_about(demo, monkeypa
     store, dfe = demo.store, demo.held_school
     runs_before = len(store.runs(dfe))
     async with started(store, "school", dfe) as (app, pilot):
-        await pilot.press("f")
-        await answer_force_run(pilot)
-        await wait_for(
-            pilot, lambda: app.screen.kind == "force_run" and app.screen.final, timeout=30
-        )
+        await force_run_to_its_end(app, pilot)
         slow_runs = store.runs
 
         def runs(*args, **kw):
@@ -718,11 +721,7 @@ async def test_run_again_answered_no_stays_on_the_run_that_ended(demo):
     that ended is shown again, as it was."""
     store, dfe = demo.store, demo.held_school
     async with started(store, "school", dfe) as (app, pilot):
-        await pilot.press("f")
-        await answer_force_run(pilot)
-        await wait_for(
-            pilot, lambda: app.screen.kind == "force_run" and app.screen.final, timeout=30
-        )
+        await force_run_to_its_end(app, pilot)
         screen, final = app.screen, app.screen.final
         shown = str(screen.outcome_box.render())
         burst(app, "r", "n")
@@ -745,11 +744,7 @@ async def test_a_held_run_confirmed_elsewhere_meanwhile_is_shown_as_it_is(demo):
 
     store, dfe = demo.store, demo.held_school
     async with started(store, "school", dfe) as (app, pilot):
-        await pilot.press("f")
-        await answer_force_run(pilot)
-        await wait_for(
-            pilot, lambda: app.screen.kind == "force_run" and app.screen.final, timeout=30
-        )
+        await force_run_to_its_end(app, pilot)
         run = app.screen.final
         await press(pilot, "y")
         assert isinstance(app.screen, HeldReview)
