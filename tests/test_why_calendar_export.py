@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from factories import DFE, Env, iris_student
@@ -200,6 +200,13 @@ def test_calendar_starters_and_leavers_by_date(env, tmp_path, capsys):
     ]
     assert items[0].username  # a leaver has an account
     assert calendar(env.store, None, today=TODAY, days=25) == items[:1]
+    # Bob's leaving date passed with no run since: his account is still active; he dropped off
+    # the calendar as if he had gone
+    later = calendar(env.store, DFE, today=date(2026, 4, 3), days=60)
+    assert [(u.date, u.kind, u.mis_id) for u in later] == [
+        ("2026-04-03", "leaver", "2"),
+        ("2026-04-15", "starter", "3"),
+    ]
     capsys.readouterr()
     args = ["--data-dir", str(tmp_path / "store"), "calendar", "--days", "60", "--json"]
     assert main(args, clock=lambda: DAY2) == 0

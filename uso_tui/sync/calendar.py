@@ -45,7 +45,8 @@ def calendar(
     store: Store, dfe: str | None, *, today: date, days: int = DEFAULT_DAYS
 ) -> list[Upcoming]:
     """Starters and leavers from `today` to `days` ahead, by date (then school and surname). A
-    starter whose account day has passed already is shown on `today` (its next run makes it)."""
+    starter whose account day has passed already is shown on `today` (its next run makes it),
+    and so is a leaver whose leaving date has (its next run unallocates its account)."""
     first, last = today.isoformat(), (today + timedelta(days=max(0, days))).isoformat()
     before = {s.dfe: s.create_before_start_days for s in store.list_schools()}
     exclusions = ExclusionsNow(store)  # an entry added since the run: no account is made
@@ -81,7 +82,9 @@ def calendar(
                 out.append(Upcoming(when, "starter", starts_on=starts, **common))
             continue
         leaves = record.get("leaving_date")
-        if leaves and first <= leaves <= last and record.get("outcome") != "leaver":
-            out.append(Upcoming(leaves, "leaver", **common))
+        if leaves and leaves <= last and record.get("outcome") not in ("leaver", "held"):
+            # a leaving date passed with no run since (its account still active): on `today`,
+            # as the run that unallocates it is still to come
+            out.append(Upcoming(max(leaves, first), "leaver", **common))
     out.sort(key=lambda u: (u.date, u.school, u.kind, u.surname.casefold(), u.mis_id))
     return out
