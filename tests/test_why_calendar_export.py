@@ -216,6 +216,29 @@ def test_calendar_starters_and_leavers_by_date(env, tmp_path, capsys):
     assert all(keys <= set(r) for r in rows)
 
 
+def test_a_passed_leaving_date_is_listed_only_for_an_account_a_run_will_unallocate(tmp_path):
+    """A record left invalid (no forename), with a leaving date gone by, made no account and
+    never becomes a leaver: it was listed as leaving "today", every day. A run held whole (every
+    record's outcome "held") kept its future leavers off the calendar while it waited."""
+    from factories import enrolled_student
+
+    env = Env(tmp_path / "store")
+    pupils = [
+        enrolled_student(str(i), f"Kid{chr(97 + i % 26)}", f"Fam{chr(97 + i // 26)}", f"2015-04-{1 + i % 28:02d}")
+        for i in range(40)
+    ]  # fmt: skip
+    pupils[0]["leavingDate"] = "2026-04-01"
+    bad = iris_student("99", None, "Nameless", "2015-01-01", leavingDate="2026-02-01")
+    env.add_school(students=[*pupils, bad])
+    env.sync(DAY1)
+    listed = [(u.date, u.mis_id) for u in calendar(env.store, DFE, today=TODAY)]
+    assert listed == [("2026-04-01", "0")]
+    swapped = [{**p, "forename": p["surname"], "surname": p["forename"]} for p in pupils]
+    env.set_students(DFE, [*swapped, bad])
+    assert env.sync(DAY2).status == "held"
+    assert [(u.date, u.mis_id) for u in calendar(env.store, DFE, today=TODAY)] == listed
+
+
 def test_safe_cell_neutralises_formulas():
     for bad in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
         assert safe_cell(bad) == "'" + bad

@@ -10,9 +10,12 @@ from typing import Any
 
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.store.api import Store
+from uso_tui.sync.plan_types import AUTO_LINKED, CREATED, RESTORED, UNCHANGED, UPDATED
 from uso_tui.sync.why import ExclusionsNow, account_day, leaves_first
 
 DEFAULT_DAYS = 60
+# A record's outcomes after which its account is active and holds it (plan_types)
+_ACTIVE_AFTER = frozenset((UNCHANGED, UPDATED, RESTORED, AUTO_LINKED, CREATED))
 
 
 @dataclass(slots=True)
@@ -82,9 +85,14 @@ def calendar(
                 out.append(Upcoming(when, "starter", starts_on=starts, **common))
             continue
         leaves = record.get("leaving_date")
-        if leaves and leaves <= last and record.get("outcome") not in ("leaver", "held"):
-            # a leaving date passed with no run since (its account still active): on `today`,
-            # as the run that unallocates it is still to come
-            out.append(Upcoming(max(leaves, first), "leaver", **common))
+        if not leaves or leaves > last or record.get("outcome") == "leaver":
+            continue
+        if leaves >= first:
+            out.append(Upcoming(leaves, "leaver", **common))
+        elif record.get("outcome") in _ACTIVE_AFTER:
+            # a leaving date passed with no run since, the account the run left active still
+            # so: on `today`, as the run that unallocates it is still to come (not a record
+            # that was invalid, excluded, held whole or waiting: the next run makes no change)
+            out.append(Upcoming(first, "leaver", **common))
     out.sort(key=lambda u: (u.date, u.school, u.kind, u.surname.casefold(), u.mis_id))
     return out
