@@ -549,13 +549,13 @@ async def test_a_worker_that_dies_has_its_runs_failed_while_the_other_works(
 
     marker, prompt = tmp_path / "dead.json", tmp_path / "prompt"
 
-    async def work(store, job, start, work_q, max_connections, results_queue, parent) -> None:
+    async def work(store, job, start, work_q, max_connections, to_parent) -> None:
         start.get()
         group = work_q.get()
         if group is None:
             return
         ids = [r["run_id"] for r in group]
-        results_queue.put({wp.TOOK: ids})
+        to_parent.put({wp.TOOK: ids})
         try:
             fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:  # the other worker: waits for the dead one's runs, failed
@@ -629,10 +629,10 @@ async def test_a_worker_that_stops_is_killed_and_its_runs_failed(tmp_path, monke
     monkeypatch.setattr(wp, "SILENT_S", 1.0)
     monkeypatch.setattr(wp, "HEARTBEAT_S", 0.2)
 
-    async def work(store, job, start, work_q, max_connections, results_queue, parent) -> None:
+    async def work(store, job, start, work_q, max_connections, to_parent) -> None:
         start.get()
         while (group := work_q.get()) is not None:
-            results_queue.put({wp.TOOK: [r["run_id"] for r in group]})
+            to_parent.put({wp.TOOK: [r["run_id"] for r in group]})
             os.kill(os.getpid(), signal.SIGSTOP)
 
     forked_workers(monkeypatch, work)
@@ -765,7 +765,7 @@ def test_a_worker_whose_parent_dies_ends(tmp_path, stuck):
 
     flood = (
         "import uso_tui.sync.worker_processes as wp\n"
-        "async def flood(store, job, start, work, connections, out, parent):\n"
+        "async def flood(store, job, start, work, connections, out):\n"
         "    while True:\n"
         "        out.put({wp.RUN: {'run_id': 'x' * 1000}})\n"
         "wp._fetch_plan_commit = flood\n"

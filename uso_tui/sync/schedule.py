@@ -119,7 +119,7 @@ def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
     failed = _failed_since_due(school, now)
     if not failed:
         return None
-    return min(max(now, _retry_at(failed)), _next_daily(school, now)), len(failed)
+    return _tried_again_at(school, failed, now), len(failed)
 
 
 def failed_times(count: int) -> str:
@@ -136,8 +136,14 @@ def next_run(school: School, now: datetime) -> datetime:
     daily time (today's if it has not run for it)."""
     failed = _failed_since_due(school, now)
     if failed is not None:
-        return min(max(now, _retry_at(failed)), _next_daily(school, now)) if failed else now
+        return _tried_again_at(school, failed, now) if failed else now
     return _next_daily(school, now)
+
+
+def _tried_again_at(school: School, failed: list[str], now: datetime) -> datetime:
+    """When run-due runs a school whose scheduled runs failed at `failed` again: its retry, or
+    its next daily time if that comes first (a new day's run, due at once)."""
+    return min(max(now, _retry_at(failed)), _next_daily(school, now))
 
 
 def _next_daily(school: School, now: datetime) -> datetime:

@@ -458,8 +458,8 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
         if hit.outcome in ACCOUNT_OUTCOMES:
             if acc.status != "active" and acc.extra.get(UNDONE_CREATE):
                 hit.since = (
-                    f"{hit.username} unallocated since the run: its creation undone ({creation_undone_by(acc)}), made by "
-                    "mistake: it is not restored"
+                    f"{hit.username} unallocated since the run: its creation undone "
+                    f"({creation_undone_by(acc)}), made by mistake: it is not restored"
                 )
                 hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
                 hit.outcome, hit.undone = "unallocated", True
@@ -559,7 +559,8 @@ def _failed_since(store: Store, hits: list[WhyHit], today: str | None = None) ->
                 f"{hit.reason} (from run {hit.run_id}: the latest run, {run.run_id}, failed: "
                 f"{run.error or 'no reason recorded'})"
             )
-            due = hit.account_on == PASSED or (today and (hit.account_on or "9") <= today)
+            day = hit.account_on  # (a date, or PASSED: gone by)
+            due = day is not None and (day == PASSED or (today is not None and day <= today))
             if hit.outcome == "future" and due:
                 hit.failed_run = run.run_id
 

@@ -388,12 +388,12 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, writer, parent: 
     from uso_tui.store import open_store  # noqa: PLC0415
 
     code = 1
-    results_queue = _Sender(writer)
+    to_parent = _Sender(writer)
     quiet = threading.Event()
 
     def heartbeat() -> None:
         while not quiet.wait(HEARTBEAT_S):
-            results_queue.put({ALIVE: True})
+            to_parent.put({ALIVE: True})
 
     threading.Thread(target=heartbeat, name="uso-tui heartbeat", daemon=True).start()
     # (`parent` as it was when this process was made)
@@ -407,11 +407,7 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, writer, parent: 
             store = open_store(job.root, create=False)
             # freeing a replaced file waits on the disk: not in the event loop's thread
             with store.freeing_in_background():
-                asyncio.run(
-                    _fetch_plan_commit(
-                        store, job, start, work, max_connections, results_queue, parent
-                    )
-                )
+                asyncio.run(_fetch_plan_commit(store, job, start, work, max_connections, to_parent))
         code = 0
     except Exception as exc:  # (an interrupt ends it quietly, as the parent's does)
         # Said to the parent, which records this worker's runs failed with it (a full disk, a
@@ -419,10 +415,10 @@ def _worker(job: _RunDueJob, start, work, max_connections: int, writer, parent: 
         # would end the process without a word.
         traceback.print_exc()
         with contextlib.suppress(Exception):
-            results_queue.put({WORKER_ERROR: f"{type(exc).__name__}: {error_line(exc)}"})
+            to_parent.put({WORKER_ERROR: f"{type(exc).__name__}: {error_line(exc)}"})
     finally:
         quiet.set()
-        results_queue.close()  # the parent reads its end: everything sent has arrived
+        to_parent.close()  # the parent reads its end: everything sent has arrived
         # Ends here, without tearing down what it built (a collection and a deallocation of
         # millions of objects: seconds of CPU for nothing).
         os._exit(code)
@@ -455,10 +451,10 @@ class _Committer:
         store: Store,
         job: _RunDueJob,
         pools: PoolCache,
-        results_queue,
+        to_parent: _Sender,
         watch: dict[str, frozenset[str]],
     ) -> None:
-        self.store, self.job, self.pools, self.out = store, job, pools, results_queue
+        self.store, self.job, self.pools, self.out = store, job, pools, to_parent
         self.written = WrittenSinceWatch(watch)
         self.pending: list[Planned] = []
         self.since = 0.0
@@ -493,7 +489,7 @@ class _Committer:
 
 
 async def _fetch_plan_commit(
-    store: Store, job: _RunDueJob, start, work, max_connections: int, results_queue, parent: int
+    store: Store, job: _RunDueJob, start, work, max_connections: int, to_parent: _Sender
 ) -> None:
     from uso_tui.config import iris_bounds  # noqa: PLC0415
     from uso_tui.iris.client import IrisClient  # noqa: PLC0415
@@ -505,7 +501,7 @@ async def _fetch_plan_commit(
         return
     schools = {s.dfe: s for s in store.list_schools()}  # as claimed
     pools = PoolCache()
-    committer = _Committer(store, job, pools, results_queue, shared)
+    committer = _Committer(store, job, pools, to_parent, shared)
     sem = asyncio.Semaphore(job.max_schools)
     room = asyncio.Event()
     tasks: set[asyncio.Task] = set()
@@ -543,7 +539,7 @@ async def _fetch_plan_commit(
 
         while (group := await asyncio.to_thread(work.get)) is not None:
             # which runs this worker holds: if it dies, the parent records them failed at once
-            results_queue.put({TOOK: [r["run_id"] for r in group]})
+            to_parent.put({TOOK: [r["run_id"] for r in group]})
             for run_data in group:
                 task = asyncio.create_task(one(Run.from_dict(run_data)))
                 tasks.add(task)
