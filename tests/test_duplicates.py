@@ -458,6 +458,19 @@ def test_keep_both_is_remembered_audited_and_no_longer_listed(store):
     assert snapshot(store.root) == before  # already kept: nothing written, nothing audited again
 
 
+def test_keep_both_refuses_a_pair_the_review_does_not_list(store):
+    """`duplicate keep` with a mistyped username kept apart any two active accounts (Amy Smith
+    and Ben Carter, nothing alike), hiding the pair from the review for good, while `duplicate
+    unallocate` refused such a pair."""
+    before = snapshot(store.root)
+    with pytest.raises(InvalidInput, match="not a possible duplicate pair"):
+        keep_both(store, "asmith.204", "bcarter.204", operator="alice", now=NOW)
+    assert snapshot(store.root) == before and store.kept_pairs() == frozenset()
+    # a pair across two schools is found from either of them
+    assert keep_both(store, "asmith.204", "ajones.205", operator="alice", now=NOW)
+    assert store.kept_pairs() == {("ajones.205", "asmith.204")}
+
+
 def test_keep_is_all_or_nothing(store):
     """The kept pair is written by the transaction's commit: a failure inside it keeps nothing."""
     with pytest.raises(RuntimeError), store.transaction("alice") as tx:

@@ -140,9 +140,20 @@ def test_the_last_admin_is_not_removed(staffed):
     res = staffed("operator", "remove", "alice", operator="alice")
     assert res.status == 2 and "last admin" in res.err and "add another admin first" in res.err
     assert snapshot(staffed.data_dir) == before
-    staffed.ok("operator", "add", "carol", "--role", "admin", operator="alice")
+    staffed.ok("operator", "add", "carol", "--role", "admin", "--key", ssh_key(3), operator="alice")
     staffed.ok("operator", "remove", "alice", operator="carol")
     staffed.ok("operator", "remove", "bob", operator="carol")  # desk: as ever
+
+
+def test_the_last_admin_who_can_log_in_is_not_removed(staffed):
+    """An admin added with no key (a name for a shell on the server) counted as the other
+    admin: alice, the one admin with a key, was removed, and no admin could reach the console."""
+    staffed.ok("operator", "add", "dan", "--role", "admin", operator="alice")  # no key
+    before = snapshot(staffed.data_dir)
+    res = staffed("operator", "remove", "alice", operator="dan")
+    assert res.status == 2 and "last admin with a key" in res.err
+    assert snapshot(staffed.data_dir) == before
+    staffed.ok("operator", "remove", "dan", operator="alice")  # a shell-only admin may go
 
 
 def test_operators_prints_forced_command_lines(staffed):
@@ -577,6 +588,29 @@ async def test_a_console_of_an_operator_removed_since_it_opened_closes(tmp_path)
     assert app.return_code == 1
 
 
+def test_a_console_closed_for_an_operator_removed_meanwhile_exits_1(tmp_path, monkeypatch):
+    """The console said "bob is no longer an operator ... the console has closed" and the
+    process exited 0, as if the session had ended as it should."""
+    import uso_tui.tui.app as app_module
+    import uso_tui.tui.terminal_input as terminal_input
+
+    store = _console_store(tmp_path)
+
+    async def remove_bob(pilot) -> None:
+        await pilot.pause()
+        remove_operator(store, "bob", operator="alice", now=NOW)
+        pilot.app.recheck_access()
+        await pilot.pause()
+
+    def run_headless(app) -> None:
+        asyncio.run(app.run_async(headless=True, size=(80, 24), auto_pilot=remove_bob))
+
+    monkeypatch.setattr(app_module, "check_terminal", lambda: None)
+    monkeypatch.setattr(terminal_input, "install", lambda: None)
+    monkeypatch.setattr(app_module.UsoApp, "run", run_headless)
+    assert app_module.run_console(store, operator="bob") == 1
+
+
 async def test_a_role_changed_while_the_console_is_open_takes_effect(tmp_path):
     from tui_helpers import settle
 
@@ -622,8 +656,23 @@ def test_no_one_acts_under_the_schedules_name(staffed):
     """`--operator scheduler` labelled a person's changes and force runs as the daily schedule's
     in the audit log; it names only the schedule's own commands now."""
     before = snapshot(staffed.data_dir)
-    for name in ("scheduler", "Scheduler"):
+    for name in ("scheduler", "Scheduler", "\uff53cheduler"):  # (full-width letters)
         res = staffed("school", "set", DFE, "--name", "Renamed", operator=name)
         assert res.status == 2 and "names the daily schedule's runs" in res.err
+    # an invisible joiner or a variation selector between its letters
+    for name in ("sche\u034fduler", "schedule\ufe00r"):
+        res = staffed("school", "set", DFE, "--name", "Renamed", operator=name)
+        assert res.status == 2 and "names the daily schedule's runs" in res.err
+    # look-alike letters of other alphabets: a Cyrillic "с" in Latin letters, Lisu "ꓢ", a
+    # name of Cyrillic and Armenian letters alone (`ѕсһеԁսӏег`)
+    for name, said in (
+        ("s\u0441heduler", "mixes Cyrillic and Latin letters"),
+        ("\ua4e2cheduler", "mixes Latin and Lisu letters"),
+        ("\u0455\u0441\u04bb\u0435\u0501\u057d\u04cf\u0435\u0433", "mixes Armenian and Cyrillic"),
+    ):
+        res = staffed("school", "set", DFE, "--name", "Renamed", operator=name)
+        assert res.status == 2 and said in res.err, res.err
     assert snapshot(staffed.data_dir) == before
+    staffed.ok("school", "set", DFE, "--name", "Renamed", operator="Zoë Müller")
+    staffed.ok("school", "set", DFE, "--name", "Hill", operator="Анна")  # one alphabet
     staffed.ok("run-due", "--json", operator="scheduler")  # (nothing due yet: its own name)

@@ -181,6 +181,31 @@ async def test_an_export_short_of_its_total_count_unallocates_nobody(env):
     assert res.run.status == "succeeded" and res.run.counts["unallocated"] == 0
 
 
+async def test_one_record_sent_many_times_on_a_page_does_not_stand_for_records_missed(env):
+    """A server sending one record three times on a page and leaving two out, IRIS's totalCount
+    counting the copies: the copies made up the count ("sent twice on one page, kept once"), the
+    export passed as complete and the two left out were unallocated with nothing held."""
+    records = kids(30)
+    env.add_school(students=records)
+    await sync(env)
+    env.set_students(DFE, [*records[:28], records[5], records[5]])  # 30 sent, 28 people
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held" and len(res.run.held_usernames) == 2
+    assert "1 record(s) sent three times or more on one page" in res.run.hold_reason
+    assert all(a.status == "active" for a in env.store.school_accounts(DFE))
+    # two different records under one MIS id, each sent twice: a clash (the leavers held, and
+    # a confirmation unallocates them), not one record sent three times
+    clash = dict(records[5], forename="Other")
+    env.set_students(DFE, [*records[:28], records[5], clash, clash])  # P5 twice, its clash twice
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held" and not res.run.incomplete
+    assert "sent three times" not in res.run.hold_reason
+    # a record sent twice (a row the MIS holds twice) is still no such sign
+    env.set_students(DFE, [*records[:29], records[5]])
+    res = await sync(env, now=LATER.replace(day=LATER.day + 1))
+    assert res.run.status == "succeeded" and res.run.counts["unallocated"] == 1
+
+
 async def test_a_linked_record_whose_names_come_as_numbers_leaves_its_account_alone(env):
     env.add_school(students=[AMY, BOB])
     await sync(env)

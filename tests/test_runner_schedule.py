@@ -204,6 +204,69 @@ async def test_force_run_does_not_count_as_the_scheduled_run(env):
     assert [s.dfe for s in due_schools(env.store, datetime(2026, 3, 10, 6, 30))] == [DFE]
 
 
+async def test_a_force_run_of_every_report_after_a_failed_scheduled_run_stops_the_retries(
+    tmp_path,
+):
+    """A wrong secret failed the 06:00 run; the operator mended it and force ran the school at
+    06:20 (it succeeded): run-due still ran it again at 06:30 and the hub still said it was
+    tried again then. A force run of one report of two does not count."""
+    from uso_tui.sync.runner import run_school
+    from uso_tui.sync.schedule import next_retry, next_run
+
+    env = Env(tmp_path / "store")
+    env.add_school(
+        DFE,
+        students=[AMY],
+        staff=[iris_student("9", "Di", "Oh", "1980-01-02")],
+        daily_at="06:00",
+        reports=["staff", "students"],
+    )
+    with env.store.transaction("test") as txn:
+        for school in txn.schools():
+            txn.put_school(dataclasses.replace(school, created_at="2026-03-10T00:00:00"))
+    env.sim.set_switches(DFE, reject_credentials=True)
+    (failed,) = await due(env, datetime(2026, 3, 10, 6, 0))
+    assert failed.run.status == "failed"
+    env.sim.set_switches(DFE, reject_credentials=False)
+
+    async def force(minute: int, reports=None):
+        async with env.client() as client:
+            result = await run_school(
+                env.store,
+                DFE,
+                trigger="force",
+                operator="bob",
+                now=datetime(2026, 3, 10, 6, minute),
+                reports=reports,
+                client=client,
+            )
+        assert result.run.status == "succeeded"
+
+    await force(5, ["students"])  # one report of two: the staff were not fetched
+    assert [s.dfe for s in due_schools(env.store, datetime(2026, 3, 10, 6, 30))] == [DFE]
+    await force(20)
+    later = datetime(2026, 3, 10, 6, 30)
+    assert due_schools(env.store, later) == []
+    school = env.store.school(DFE)
+    assert next_retry(school, later) is None
+    assert next_run(school, later) == datetime(2026, 3, 11, 6, 0)
+    # the next day runs as every day, and fails and retries again if it fails
+    env.sim.set_switches(DFE, reject_credentials=True)
+    (again,) = await due(env, datetime(2026, 3, 11, 6, 0))
+    assert again.run.status == "failed"
+    assert next_retry(env.store.school(DFE), datetime(2026, 3, 11, 6, 5))[1] == 1
+    # a force run the day after, the schedule down since that failure: it stands for no
+    # scheduled run of that day, which is due as on any day
+    env.sim.set_switches(DFE, reject_credentials=False)
+    async with env.client() as client:
+        forced = await run_school(
+            env.store, DFE, trigger="force", operator="bob",
+            now=datetime(2026, 3, 12, 9, 0), client=client,
+        )  # fmt: skip
+    assert forced.run.status == "succeeded"
+    assert [s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, 9, 30))] == [DFE]
+
+
 async def test_scheduler_loop_calls_run_due_every_interval(env):
     clock_times = iter(
         [datetime(2026, 3, 10, 5, 59), datetime(2026, 3, 10, 6, 0), datetime(2026, 3, 10, 6, 1)]

@@ -10,6 +10,7 @@ import math
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -74,7 +75,21 @@ def resolve_operator(arg: str | None) -> str:
         raise InvalidInput("operator name contains control characters")
     if len(name) > 64:
         raise InvalidInput("operator name is longer than 64 characters")
+    scripts = {unicodedata.name(c, "?").split()[0] for c in name if c.isalpha()}
+    mixed = scripts & LOOK_ALIKE_SCRIPTS
+    # `sсheduler` with a Cyrillic "с" reads as `scheduler`; `ѕсһеԁսӏег` (Cyrillic, Armenian) too
+    if mixed and ("LATIN" in scripts or len(mixed) > 1):
+        mixed |= scripts & {"LATIN"}
+        raise InvalidInput(
+            f"operator name mixes {' and '.join(m.title() for m in sorted(mixed))} letters, which look "
+            "alike (the audit log could not tell it from another name): give your name in one "
+            "alphabet"
+        )
     return name
+
+
+# Scripts with letters that look like Latin ones (Cyrillic "а", "с", "о"; Greek "ο", "ν").
+LOOK_ALIKE_SCRIPTS = frozenset({"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC", "LISU"})
 
 
 def as_listed(data_dir: Path, name: str) -> str:

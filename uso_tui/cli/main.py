@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import traceback
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NoReturn, TextIO
@@ -269,7 +270,7 @@ def main(
         func = getattr(args, "func", None) or apps.cmd_console
         if (
             ctx.operator_given
-            and ctx.operator.casefold() == runs.SCHEDULER
+            and _names_the_schedule(ctx.operator)
             and func not in (runs.cmd_run_due, runs.cmd_scheduler)
         ):  # the audit log could not tell a person's change from the schedule's
             raise InvalidInput(
@@ -306,6 +307,15 @@ def main(
             EXIT_ERROR,
             ctx.secrets if ctx else (),
         )
+
+
+def _names_the_schedule(name: str) -> bool:
+    """`name` reads as the schedule's own (`Scheduler`, full-width letters, an invisible joiner or
+    variation selector between its letters): in the audit log no one could tell it from the
+    schedule's (look-alike letters of other alphabets: config.resolve_operator)."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    shown = "".join(c for c in folded if unicodedata.category(c) not in ("Mn", "Me", "Cf"))
+    return shown.strip() == runs.SCHEDULER
 
 
 if __name__ == "__main__":

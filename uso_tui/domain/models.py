@@ -77,6 +77,9 @@ class School(_Record):
     # when the scheduled runs since the last that did run failed, newest first (a few): the
     # scheduler waits longer before each retry of the day
     scheduled_failed_at: list[str] = field(default_factory=list)
+    # when the newest force or command-line run of every report that ran (succeeded or held)
+    # since the last scheduled run that did started: after a failed one, it stops the retries
+    last_whole_run_at: str | None = None
     open_cases: int = 0
     unallocated_last_run: int = 0
     active_accounts: int = 0
@@ -228,6 +231,9 @@ class Run(_Record):
     counts: dict[str, int] = field(default_factory=empty_counts)
     error: str | None = None
     dry_run: bool = False
+    # Whether it took every report the school had enabled when it started: a force run of them
+    # all that succeeds after a failed scheduled run stops that day's retries (sync.schedule).
+    whole: bool = False
     # Held unallocations: usernames that a `confirm` of this run unallocates.
     held_usernames: list[str] = field(default_factory=list)
     # A report held whole by the export comparison (sync.compare): confirming applies it.

@@ -552,7 +552,8 @@ class IrisClient:
         twice: dict[str, None] = {}  # the ids of records sent twice across pages, in order
         moved: dict[str, None] = {}  # ids given to different records on different pages
         clashed: dict[str, None] = {}  # ids given to different records on one page
-        on_one_page = 0  # records sent again identically on the page they were first on
+        # (MIS id, record) -> its copies sent again on the page it was first on
+        on_one_page: dict[tuple[str, bytes], int] = {}
         for at, item in enumerate(raw):
             doc, mis_id = item[0], item[1]
             page = page_of[at] if page_of is not None else at
@@ -571,7 +572,7 @@ class IrisClient:
                 # answer, no paging between them): a row the MIS or IRIS holds twice, no doubt
                 # about the rest (IRIS counts it in its totalCount too).
                 if docs[key] == page:
-                    on_one_page += 1
+                    on_one_page[mis_id, key] = on_one_page.get((mis_id, key), 0) + 1
                 else:
                     twice[mis_id] = None
                 continue
@@ -583,6 +584,13 @@ class IrisClient:
             docs[key] = page
             kept.append(item)
         doubts = []
+        # A row the MIS holds twice is sent twice; one record sent three times or more is no
+        # such row, and IRIS's totalCount counting the copies could hide as many records missed.
+        many = list(dict.fromkeys(i for (i, _), copies in on_one_page.items() if copies > 1))
+        if many:
+            doubts.append(
+                f"{len(many)} record(s) sent three times or more on one page: {some_ids(many)}"
+            )
         if moved:
             doubts.append(_moved_doubt(moved))
             _event(ctx, f"{len(moved)} MIS id(s) sent on two pages with different details")
@@ -604,7 +612,11 @@ class IrisClient:
             )
             _event(ctx, f"{len(repeated)} record(s) repeated across pages, kept once")
         if on_one_page:
-            _event(ctx, f"{on_one_page} record(s) sent twice on one page, kept once")
+            _event(
+                ctx,
+                f"{len(on_one_page)} record(s) sent again on one page "
+                f"({sum(on_one_page.values())} copies), kept once",
+            )
         if not sieved:
             records = [rec for _, _, rec, _ in kept if rec is not None]
             return Export(
@@ -612,7 +624,7 @@ class IrisClient:
                 records=records,
                 pages=pages,
                 repeated_ids=repeated,
-                repeated_on_a_page=on_one_page,
+                repeated_on_a_page=sum(on_one_page.values()),
                 doubts=doubts,
                 clashed_ids=clashes,
                 moved=moved_records,
@@ -634,7 +646,7 @@ class IrisClient:
             records=parsed,
             pages=pages,
             repeated_ids=repeated,
-            repeated_on_a_page=on_one_page,
+            repeated_on_a_page=sum(on_one_page.values()),
             doubts=doubts,
             clashed_ids=clashes,
             moved=moved_records,

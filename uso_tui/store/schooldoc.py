@@ -39,6 +39,7 @@ SUMMARY_FIELDS = (
     "last_run_trigger",
     "last_scheduled_success_at",
     "scheduled_failed_at",
+    "last_whole_run_at",
     "open_cases",
     "unallocated_last_run",
     "active_accounts",
@@ -322,6 +323,7 @@ class SchoolDoc:
             "last_run_trigger": None,
             "last_scheduled_success_at": None,
             "scheduled_failed_at": [],
+            "last_whole_run_at": None,
             "open_cases": open_cases,
             "unallocated_last_run": 0,
             "active_accounts": active,
@@ -335,10 +337,16 @@ class SchoolDoc:
                 break
         # A held scheduled run did run: counting it stops run-due from re-running a held school.
         failed = out["scheduled_failed_at"]
+        # A force run of every report since then that ran is kept too (schedule: it stops retries).
         for run in runs:
-            if run.get("trigger") != "schedule" or run["status"] == "running":
+            if run["status"] == "running":
                 continue
-            if run["status"] in ("succeeded", "held"):
+            ran = run["status"] in ("succeeded", "held")
+            if run.get("trigger") != "schedule":
+                if ran and run.get("whole") and out["last_whole_run_at"] is None:
+                    out["last_whole_run_at"] = run.get("started_at")
+                continue
+            if ran:
                 out["last_scheduled_success_at"] = run.get("started_at")
                 break
             if len(failed) < FAILURES_KEPT and run.get("started_at"):

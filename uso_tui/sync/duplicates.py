@@ -571,13 +571,26 @@ def _two(first: str, second: str) -> tuple[str, str]:
 
 
 def keep_both(
-    store: Store, first_username: str, second_username: str, *, operator: str, now: datetime
+    store: Store,
+    first_username: str,
+    second_username: str,
+    *,
+    operator: str,
+    now: datetime,
+    shown: bool = False,
 ) -> bool:
     """Marks two accounts as different people: never listed together again. Audited on each
-    account. False (nothing written) when they already were."""
+    account. False (nothing written) when they already were. `shown`: the caller's review
+    listed the two as a pair; else they are looked up in the review (a mistyped username would
+    keep apart a pair no review showed, hidden from it for good should they ever look alike)."""
     require(store, operator, "duplicate_keep")
     first_username, second_username = _two(first_username, second_username)
     at = iso(now)
+    listed = (
+        shown
+        or _listed_together(store, first_username, second_username)
+        or _listed_together(store, second_username, first_username)
+    )
     with store.transaction(operator) as txn:
         first, second = txn.account(first_username), txn.account(second_username)
         for acc, other in ((first, second), (second, first)):
@@ -588,6 +601,12 @@ def keep_both(
                     f"are two people, restore {acc.username} first (uso-tui restore "
                     f"{acc.username}), then keep them"
                 )
+        if not listed and pair_key(first_username, second_username) not in txn.kept_pairs():
+            raise InvalidInput(
+                f"{first_username} and {second_username} are not a possible duplicate pair (no "
+                "UPN, names or date of birth alike enough to say one person): nothing to keep "
+                "apart; check the two usernames (uso-tui duplicates lists the pairs)"
+            )
         if not txn.keep_pair(first_username, second_username, at):
             return False
         for acc, other in ((first, second), (second, first)):

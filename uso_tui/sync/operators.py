@@ -92,6 +92,14 @@ def remove_operator(store: Store, name: str, *, operator: str, now: datetime) ->
                 f"{name} is the last admin: add another admin first "
                 "(uso-tui operator add NAME --role admin ...), then remove them"
             )
+        # the other admins may be names for a shell on the server, none able to open the console
+        keyed = any(o.role == ADMIN and o.keys for o in operators.values())
+        if gone.role == ADMIN and gone.keys and not keyed:
+            raise InvalidInput(
+                f"{name} is the last admin with a key (the other admins have none: they "
+                "cannot log in to the console): add an admin with a key first (uso-tui "
+                "operator add NAME --role admin --key ...), then remove them"
+            )
         txn.audit(event(txn, iso(now), None, "operator_remove", name, _shown(gone), None))
         txn.put_operators(operators_bytes(operators))
     return gone

@@ -241,6 +241,7 @@ def _claim(
             operator=operator,
             reports=reports,
             started_at=started_at,
+            whole=set(reports) >= set(txn.school(dfe).reports),
         )
         txn.put_run(run)
     return run

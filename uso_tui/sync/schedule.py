@@ -95,7 +95,8 @@ def _failed_since_due(
     """The school's scheduled runs that failed since its latest daily time (_slot), when no
     scheduled run has succeeded since (run times later than CLOCK_SLACK from now, or from
     `clock` when that is later, are not believed); None when that time has not come or the
-    school has run since. A run that succeeded after `now` but before `clock` (`run-due --at`
+    school has run since (a force run of every report after the failures counts: its retries
+    stop; with none failed, it does not stand for that daily time's run). A run that succeeded after `now` but before `clock` (`run-due --at`
     yesterday, a catch-up) is a real run since that daily time: the school is not run again
     for it; one that failed then is a later day's, which does not put off the catch-up."""
     latest = iso(now + CLOCK_SLACK)
@@ -108,7 +109,11 @@ def _failed_since_due(
     since = iso(due)
     if last and last >= since:
         return None
-    return [at for at in school.scheduled_failed_at if since <= at <= latest]
+    failed = [at for at in school.scheduled_failed_at if since <= at <= latest]
+    mended = school.last_whole_run_at
+    if failed and mended and max(failed) < mended <= latest:
+        return None  # a force run of every report ran after them: the operator mended it
+    return failed
 
 
 def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:

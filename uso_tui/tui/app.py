@@ -380,5 +380,6 @@ def run_console(store: Store, *, operator: str | None = None) -> int:
 
     check_terminal()
     install()  # an escape typed ahead stays an escape
-    UsoApp(store, operator=operator, freeze_startup=True).run()
-    return 0
+    app = UsoApp(store, operator=operator, freeze_startup=True)
+    app.run()
+    return app.return_code or 0  # 1: closed for an operator removed meanwhile (recheck_access)

@@ -416,7 +416,12 @@ class DuplicatesScreen(PairListScreen):
         first, second = pair.accounts
         if what == "keep":
             kept_now = keep_both(
-                self.store, first.username, second.username, operator=self.operator, now=self.now()
+                self.store,
+                first.username,
+                second.username,
+                operator=self.operator,
+                now=self.now(),
+                shown=True,  # a pair of the review on screen
             )
             message = (
                 f"Kept {first.username} and {second.username} as different people"
