@@ -151,6 +151,20 @@ def test_account_add_refuses_a_twin_request(cli):
     assert snapshot(cli.data_dir) == before
 
 
+def test_account_add_asks_when_the_other_role_has_the_person(cli):
+    """A teacher's account asked for with the role left as pupil (the console's form fills it
+    in): made with nothing said of her staff account of the same names and date of birth."""
+    cli.add_account(DFE, "Gwen", "Ffrench", "1965-06-09", role="staff")
+    before = snapshot(cli.data_dir)
+    res = cli(*account_add_args(DFE, "Gwen", "Ffrench", "1965-06-09"))
+    assert res.status == 2 and snapshot(cli.data_dir) == before
+    said = " ".join(res.err.split())
+    assert "gffrench.204 (staff, active at 204-3210) has the same names and date of birth" in said
+    assert "the role is staff (--role staff)" in said and "--force makes the pupil" in said
+    made = cli.ok(*account_add_args(DFE, "Gwen", "Ffrench", "1965-06-09"), "--force", "--json")
+    assert made.json()["role"] == "pupil"
+
+
 ACCOUNT_BAD = [
     ("bad dob", ["--dob", "2014-13-01"], "no such date"),
     ("dob format", ["--dob", "2014/02/01"], "expected YYYY-MM-DD or DD/MM/YYYY"),

@@ -1425,6 +1425,16 @@ def test_an_irish_name_and_its_anglicised_spelling_are_one_person_s(irish, angli
     assert outcome_of(planned, "1").outcome == "needs_matching"
 
 
+@pytest.mark.parametrize("dob", [DOB, "2015-02-04", "2015-04-03", "2014-04-02"])
+def test_siobhan_keyed_as_shiv_is_a_case_also_with_a_date_slip(dob):
+    """Siobhán Murphy keyed as "Shiv" at her new school, her date of birth with a slip (day and
+    month swapped, a day out, a year out): a second account, no case (no form of the name knew
+    Shiv, and surname and date alone fell short)."""
+    old = acc("x.204", "Siobhán", "Murphy", DOB, school=OTHER, mis_id="9")
+    planned = _plan([rec("1", "Shiv", "Murphy", dob)], pool=[old])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
 def test_names_keyed_with_other_accents_on_both_sides_are_no_automatic_link():
     """Hà Nguyễn's account was requested; only her classmate Hạ Nguyễn, born the same day, is in
     the export. Vietnamese tones tell the two names apart, but accents are dropped when names

@@ -4,6 +4,7 @@ store against the IRIS simulator's in-process transport."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 
 import pytest
@@ -167,6 +168,41 @@ async def test_the_console_shows_an_account_whose_record_left_as_free(env):
         await settle(pilot, 4)
         assert isinstance(app.screen, ConfirmForce)
     assert env.store.case(case.case_id).status == "open"
+
+
+async def test_a_candidate_still_on_roll_at_another_school_is_said_so(env, capsys):
+    """Amy Jones at OTHER, and another Amy Jones born the same day arriving at DFE (a cousin):
+    her case's candidate is the account at OTHER, whose record is still in OTHER's export. The
+    queue and `matches` said only "at 204-3211: matching moves it here", and an operator matched
+    the cousin's account away from the school where she still is."""
+    from tui_helpers import screen_text, settle, started
+
+    from uso_tui.cli.main import main
+
+    env.add_school(OTHER, students=[AMY])
+    await sync(env, OTHER)
+    env.add_school(students=[iris_student("7", "Amy", "Jones", "2015-04-02")])
+    await sync(env)
+    (case,) = env.store.cases(DFE)
+    assert [c["username"] for c in case.candidates] == ["ajones.204"]
+    args = ["--data-dir", str(env.store.root), "matches", DFE]
+    assert main([*args, "--json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["candidates"][0]["on_roll_at"] == OTHER
+    assert main(args) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"{OTHER} (on roll there)" in said
+    assert f"still in {OTHER}'s latest export: matching moves it from there" in said
+    async with started(env.store, "matching", DFE) as (app, pilot):
+        await settle(pilot, 4)
+        text = " ".join(screen_text(app).split())
+    assert f"at {OTHER}, still in its latest export: matching moves it here" in text
+    # once she has left OTHER (a leaving date in its export), her account is a mover's again
+    env.set_students(OTHER, [{**AMY, "leavingDate": "2026-03-11"}, BOB])
+    await sync(env, OTHER, now=LATER)
+    assert main([*args, "--json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["candidates"][0]["on_roll_at"] is None
 
 
 async def _case_for_eva(env: Env) -> str:

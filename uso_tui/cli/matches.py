@@ -10,7 +10,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MatchCase
 from uso_tui.domain.schools import check_dfe
 from uso_tui.store import unreadable_school
-from uso_tui.sync.checks import latest_export_ids
+from uso_tui.sync.checks import latest_export_ids, on_roll_elsewhere
 from uso_tui.sync.match_model import CREATE_GUARD, level_words
 
 
@@ -45,15 +45,19 @@ def _case_json(
     case: MatchCase,
     now: dict[str, Account] | None = None,
     present: dict[str, set[str] | None] | None = None,
+    on_roll: dict[str, str] | None = None,
 ) -> dict:
     """`now`: the candidates' accounts as they are (`matches`): each candidate then says its
-    school and status now, and `taken_by`, the MIS id of another record of the school's latest
-    export (`present`, by report) linked to it since (else null)."""
+    school and status now, `taken_by`, the MIS id of another record of the school's latest
+    export (`present`, by report) linked to it since (else null), and `on_roll_at`, the other
+    school whose latest export still holds the record it is linked to (checks.on_roll_elsewhere;
+    else null)."""
     data = case.public()
     ids = (present or {}).get(case.report)
     for candidate in data["candidates"] if now is not None else ():
         acc = now.get(candidate["username"])
         candidate["taken_by"] = case.taken_by(acc, ids) if acc is not None else None
+        candidate["on_roll_at"] = (on_roll or {}).get(candidate["username"])
         if acc is not None:  # the case keeps them as it saw them
             candidate["status"] = acc.status
             candidate["school"] = acc.school if acc.status == "active" else None
@@ -85,14 +89,23 @@ def _why(candidate: dict) -> str:
     return "; ".join(parts)
 
 
-def _where(case: MatchCase, candidate: dict, acc: Account | None, present: set[str] | None) -> str:
+def _where(
+    case: MatchCase,
+    candidate: dict,
+    acc: Account | None,
+    present: set[str] | None,
+    on_roll: dict[str, str],
+) -> str:
     """A candidate's school now (as the case saw it if the account is not found); `taken` when
-    another record of the school's latest export (`present`) has been linked to it since."""
+    another record of the school's latest export (`present`) has been linked to it since; `on
+    roll` when its record is still in the latest export of the other school it is linked at."""
     if acc is None:
         return candidate.get("school") or "(unallocated)"
     taken = case.taken_by(acc, present)
     if taken is not None:
         return f"taken (MIS id {taken})"
+    if acc.username in on_roll:
+        return f"{acc.school} (on roll there)"
     return acc.school if acc.status == "active" and acc.school else "(unallocated)"
 
 
@@ -108,8 +121,10 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
     # the MIS ids of the school's latest export of each report: an account linked to a record
     # gone from it (a leaver) is no other person's (MatchCase.taken_by)
     present = {r: latest_export_ids(ctx.store(), dfe, r) for r in sorted({c.report for c in cases})}
+    # ... and those still on roll at another school: matching takes them from there
+    on_roll = on_roll_elsewhere(ctx.store(), dfe, now.values())
     if args.json:
-        emit_json([_case_json(c, now, present) for c in cases], ctx.stdout)
+        emit_json([_case_json(c, now, present, on_roll) for c in cases], ctx.stdout)
         return 0
     if not cases:
         ctx.note(f"no open match cases at {dfe}")
@@ -129,7 +144,7 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
             [
                 f"{i}.",
                 c["username"],
-                _where(case, c, now.get(c["username"]), present.get(case.report)),
+                _where(case, c, now.get(c["username"]), present.get(case.report), on_roll),
                 f"{c['score']}%",
                 person(c.get("forename"), c.get("surname"), c.get("preferred_name")),
                 c.get("dob"),
@@ -145,6 +160,10 @@ def cmd_matches(args: argparse.Namespace, ctx: Context) -> int:
         )
         for number, candidate in enumerate(case.candidates, 1):
             why = _why(candidate)
+            school = on_roll.get(candidate["username"])
+            if school is not None:
+                still = f"still in {school}'s latest export: matching moves it from there"
+                why = f"{why}; {still}" if why else still
             if why:
                 out.write(f"  {number}. {why}\n")
         out.write("\n")

@@ -434,6 +434,36 @@ def _same_person_in(
     ]
 
 
+def other_role_hits(
+    store: Store, role: str, forename: str, surname: str, dob: str
+) -> list[AccountHit]:
+    """The accounts anywhere (active or unallocated) of the other role with these names and date
+    of birth: a request whose role was left as the form fills it in (a teacher asked for as a
+    pupil), where the person's own account is that one. `dob` as check_dob gives it."""
+    other = next(r for r in ROLES if r != role)
+    key = (normalise(forename), normalise(surname), dob)
+    return [
+        hit
+        for hit in store.find_people(other, set(), {key})
+        if same_person(hit, other, forename, surname, dob)
+    ]
+
+
+def other_role_said(role: str, hits: list[AccountHit], change: str) -> str:
+    """What a request is told of other_role_hits: `change`, how the role is changed (the
+    command line's option, the console's field)."""
+    named = ", ".join(
+        f"{hit.username} ({hit.role}, "
+        + (f"active at {hit.school})" if hit.status == "active" else f"unallocated, of {hit.home})")
+        for hit in hits[:3]
+    )
+    other = hits[0].role
+    return (
+        f"{named} has the same names and date of birth as this {role}: if that is this person, "
+        f"the role is {other} ({change})"
+    )
+
+
 def restorable_first(gone: list[AccountHit], dfe: str) -> AccountHit:
     """Of the person's restorable accounts, the one to speak of: this school's own first (a
     restore brings it back here), else the first."""
@@ -603,6 +633,11 @@ def add_account(
                 f"{named} is probably this person: if so, match their record to it when it "
                 "arrives (or ask the school). Nothing made; --force makes a second account anyway"
             )
+            raise NeedsConfirmation(said, [said])
+        other = other_role_hits(store, role, forename, surname, dob)
+        if other:
+            said = other_role_said(role, other, f"--role {other[0].role}")
+            said += f". Nothing made; --force makes the {role} account anyway"
             raise NeedsConfirmation(said, [said])
     at = _stamp(now)
     with store.transaction(operator) as tx:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from uso_tui.domain.dates import from_uk
-from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.errors import InvalidInput, UsoError
 from uso_tui.domain.models import Account, MisRecord, Run, School
 from uso_tui.domain.names import normalise
 from uso_tui.store.api import Store
@@ -90,6 +90,29 @@ def latest_export_ids(store: Store, dfe: str, report: str) -> set[str] | None:
     if found is None and len(newest) >= RUNS_LOOKED_AT:
         found = _newest_export_ids(store, store.runs(dfe)[RUNS_LOOKED_AT:], report)
     return found
+
+
+def on_roll_elsewhere(store: Store, dfe: str, accounts: Iterable[Account]) -> dict[str, str]:
+    """Username -> the school of each active account linked to a record of another school than
+    `dfe` that is still in that school's latest export: matching it to a record here moves it
+    from a school where its person is still on roll (one person at two schools, or two people:
+    cousins of one name and date of birth), and that school's next run then misses it."""
+    exports: dict[tuple[str, str], set[str] | None] = {}
+    out = {}
+    for acc in accounts:
+        if acc.status != "active" or not acc.mis_id or not acc.link_school:
+            continue
+        if acc.link_school == dfe or not acc.link_report:
+            continue
+        key = (acc.link_school, acc.link_report)
+        if key not in exports:
+            try:
+                exports[key] = latest_export_ids(store, *key)
+            except UsoError:  # that school's files unreadable: nothing said of its accounts
+                exports[key] = None
+        if acc.mis_id in (exports[key] or ()):
+            out[acc.username] = acc.link_school
+    return out
 
 
 def _newest_export_ids(store: Store, runs: list[Run], report: str) -> set[str] | None:

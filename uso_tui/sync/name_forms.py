@@ -11,6 +11,7 @@ PAIRS: tuple[tuple[str, str], ...] = (
     # Welsh and English
     ("Dafydd", "David"),
     ("Dewi", "David"),
+    ("Dafydd", "Dai"),
     ("Siôn", "John"),
     ("Ioan", "John"),
     ("Ieuan", "Evan"),
@@ -36,6 +37,8 @@ PAIRS: tuple[tuple[str, str], ...] = (
     # Irish and the spellings it is anglicised to (as said, not as written)
     ("Siobhán", "Chevonne"),
     ("Siobhán", "Shivaun"),
+    ("Siobhán", "Shiv"),
+    ("Aoife", "Eva"),
     ("Niamh", "Neve"),
     ("Niamh", "Neeve"),
     ("Aoife", "Eefa"),

@@ -53,6 +53,8 @@ class Request:
     excluded: int | None = None
     # unallocated accounts of `elsewhere` an operator may restore (the person's own, probably)
     restorable: list[AccountHit] = field(default_factory=list)
+    # accounts of the other role with the same names and date of birth (the role left wrong?)
+    other_role: list[AccountHit] = field(default_factory=list)
 
 
 # What became of a record of the school's latest export that has no account (why_index's
@@ -170,6 +172,13 @@ def request_text(request: Request, dfe: str) -> Text:
             )
             out.append_text(plain(line))
             out.append("\n")
+    if request.other_role:
+        from uso_tui.sync.admin import other_role_said  # noqa: PLC0415
+
+        out.append("\n")  # (plain() would show a line break inside it as a symbol)
+        said = other_role_said(request.role, request.other_role, "the Role field")
+        out.append_text(plain(f"{said}.", "bold yellow"))
+        out.append("\n")
     if request.in_export:
         out.append("\nThis person is in the school's latest export, with no account:\n")
         for record in request.in_export:
@@ -242,6 +251,7 @@ class RequestAccountForm(SchoolForm[Account]):
             check_new_names,
             check_role,
             on_exclusion_list,
+            other_role_hits,
             restorable_hits,
             same_person,
             same_person_in_export,
@@ -287,6 +297,12 @@ class RequestAccountForm(SchoolForm[Account]):
             # as add_account asks: the person's own account, unallocated, to restore instead
             looked_gone = attempt(lambda: restorable_hits(self.store, request.elsewhere))
             request.restorable = looked_gone.value or []
+            looked_other = attempt(
+                lambda: other_role_hits(
+                    self.store, request.role, request.forename, request.surname, request.dob
+                )
+            )
+            request.other_role = looked_other.value or []
         self.app.call_from_thread(self._ask, request)
 
     def _ask(self, request: Request) -> None:
@@ -307,6 +323,7 @@ class RequestAccountForm(SchoolForm[Account]):
             any(hit.status == "active" for hit in request.elsewhere)
             or bool(request.alike)
             or bool(request.restorable)
+            or bool(request.other_role)
         )
         moved = second or request.excluded is not None
 

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit, StoreError, unreadable_school
 from uso_tui.sync.actions import refreshed_since
-from uso_tui.sync.checks import latest_export_ids
+from uso_tui.sync.checks import latest_export_ids, on_roll_elsewhere
 from uso_tui.sync.match_model import CREATE_GUARD, level_words
 from uso_tui.tui.format import cell, clean, ends_kept, hanging, plain, when
 from uso_tui.tui.screens.listing import ExportsCsv
@@ -141,6 +141,7 @@ class MatchingScreen(ExportsCsv):
         self.with_decided = False  # v: decided cases (of any session) listed after the open ones
         self.accounts: dict[str, Account] = {}  # candidates' accounts as they are now
         self.present: dict[str, set[str] | None] = {}  # report -> ids of the latest export
+        self.on_roll: dict[str, str] = {}  # candidates still on roll at that other school
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Matching queue {self.dfe}")
@@ -186,7 +187,9 @@ class MatchingScreen(ExportsCsv):
         # the school's latest export of each report: a candidate linked to a record gone from it
         # (a leaver) is no other person's account (MatchCase.taken_by)
         present = {r: latest_export_ids(self.store, self.dfe, r) for r in {c.report for c in cases}}
-        self.app.call_from_thread(self._loaded, cases, now, present)
+        # ... and those still on roll at another school: a match takes them from there
+        on_roll = on_roll_elsewhere(self.store, self.dfe, now.values())
+        self.app.call_from_thread(self._loaded, cases, now, present, on_roll)
         for home in sorted(unreadable):  # the queue still opens: said once, as it does
             self.app.call_from_thread(self.say, unreadable_school(home).capitalize(), "warning")
 
@@ -195,6 +198,7 @@ class MatchingScreen(ExportsCsv):
         cases: list[MatchCase],
         accounts: dict[str, Account],
         present: dict[str, set[str] | None],
+        on_roll: dict[str, str],
     ) -> None:
         # loaded: a later failure (a decision refused) says so in the notice, not over the record
         self.query_one("#case-record", Static).remove_class("loading")
@@ -210,6 +214,7 @@ class MatchingScreen(ExportsCsv):
         ]
         self.accounts = accounts
         self.present = present
+        self.on_roll = on_roll
         self.index = next((i for i, c in enumerate(self.cases) if c.case_id == shown), 0)
         if self.focus_case is not None:
             self.focus_item(self.focus_case)
@@ -436,6 +441,10 @@ class MatchingScreen(ExportsCsv):
             out.append(", gone from the latest export: matching relinks it", style="yellow")
         elif status != "active" or not school:
             out.append("  unallocated: matching restores it here", style="yellow")
+        elif candidate.username in self.on_roll:
+            out.append(f"  at {school}, ", style="bold yellow")
+            out.append("still in its latest export", style="bold red")
+            out.append(": matching moves it here (one person at two schools?)", style="bold yellow")
         elif school != self.dfe:
             out.append(f"  at {school}: matching moves it here", style="bold yellow")
         detail.update(out)
