@@ -252,6 +252,17 @@ def test_exclusions_add_list_remove(cli):
     assert cli.ok("exclusion", "remove", DFE, "2").out.startswith("removed exclusion 2")
 
 
+def test_exclusion_add_refuses_a_name_account_add_refuses(cli):
+    """`exclusion add --forename "[bold]x"` was added (the entry then excluding "boldx", a name
+    nobody typed) where `account add` refuses such a name as a slip."""
+    before = snapshot(cli.data_dir)
+    for forename in ("[bold]x", "Amy2"):
+        res = cli("exclusion", "add", DFE, "--forename", forename, "--surname", "X")
+        assert res.status == 2 and "a name has letters, spaces, hyphens" in res.err
+    assert snapshot(cli.data_dir) == before
+    cli.ok("exclusion", "add", DFE, "--forename", "Mary-Jane", "--surname", "O'Brien")
+
+
 def test_audit_newest_first(cli):
     cli.add_account(DFE, "Ann", "Lee", "2014-01-01")
     cli.ok("exclusion", "add", OTHER, "--forename", "Tom", "--surname", "Test", operator="bob")
@@ -378,6 +389,26 @@ def test_audit_says_on_stderr_when_it_stops_at_its_limit(cli):
     assert len(res.json()) == 2 and "showing the newest 2 events" in res.err
     res = cli.ok("audit", "--limit", "50", "--json")
     assert len(res.json()) < 50 and "showing the newest" not in res.err
+
+
+def test_json_lists_are_whole_unless_a_limit_is_given(cli, monkeypatch):
+    """`accounts --json` across schools stopped at 500 accounts and `audit --json` at 200
+    events, exit 0, a note on stderr the only sign: a script read a list cut short (DESIGN: "a
+    list of" every account, every event). The tables for a person stay cut, and --limit cuts."""
+    import uso_tui.cli.accounts as accounts_cli
+    import uso_tui.cli.audit as audit_cli
+
+    monkeypatch.setattr(accounts_cli, "DEFAULT_LIMIT", 2)
+    monkeypatch.setattr(audit_cli, "DEFAULT_LIMIT", 2)
+    for forename in ("Ann", "Bea", "Cy"):
+        cli.add_account(DFE, forename, "Lee", "2014-01-01")
+    res = cli.ok("accounts", "--json")
+    assert len(res.json()) == 3 and "showing the first" not in res.err
+    assert "showing the first 2" in cli.ok("accounts").err
+    assert len(cli.ok("accounts", "--json", "--limit", "1").json()) == 1
+    events = cli.ok("audit", "--json")
+    assert len(events.json()) >= 4 and "showing the newest" not in events.err
+    assert "showing the newest 2 events" in cli.ok("audit").err
 
 
 @pytest.mark.parametrize("command", [["why"], ["accounts", "--search"]])

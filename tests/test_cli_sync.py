@@ -4,7 +4,9 @@ its own httpx client, as in production). Exit statuses: 0 succeeded, 3 held, 1 f
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 
 import pytest
 from cli_support import SIM_SECRET, Cli, files_containing, snapshot
@@ -372,10 +374,14 @@ def test_run_due_and_scheduler(cli, sim):
     assert "scheduler started" in res.err and "scheduler stopped" in res.err
 
 
-@pytest.mark.parametrize("sent", ["SIGINT", "SIGTERM", "SIGHUP"])
-def test_ctrl_c_cancels_before_the_apply(cli, sim, sent):
+@pytest.mark.parametrize(
+    ("sent", "as_json"),
+    [("SIGINT", False), ("SIGTERM", False), ("SIGHUP", False), ("SIGINT", True)],
+)
+def test_ctrl_c_cancels_before_the_apply(cli, sim, sent, as_json):
     # SIGTERM (a service stopped) and SIGHUP (the SSH session gone) as Ctrl-C: recorded
-    # cancelled, not left to read as interrupted.
+    # cancelled, not left to read as interrupted. `--json` said "status": "cancelled" (DESIGN:
+    # succeeded, held or failed) with "error": null.
     import os
     import signal
     import subprocess
@@ -385,7 +391,10 @@ def test_ctrl_c_cancels_before_the_apply(cli, sim, sent):
     gate = threading.Event()  # IRIS answers nothing until the test is done: interrupted mid-fetch
     sim.set_switches(DFE, gate=gate)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uso_tui", "--data-dir", str(cli.data_dir), "sync", DFE],
+        [
+            *(sys.executable, "-m", "uso_tui", "--data-dir", str(cli.data_dir), "sync", DFE),
+            *(["--json"] if as_json else []),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -393,10 +402,14 @@ def test_ctrl_c_cancels_before_the_apply(cli, sim, sent):
     )
     try:
         seen = ""
-        while "fetching" not in seen:
+        while not as_json and "fetching" not in seen:
             line = proc.stderr.readline()
             assert line, seen
             seen += line
+        for _ in range(300 if as_json else 0):  # (--json prints no progress: the run going)
+            if [r for r in cli.ok("runs", DFE, "--json").json() if r["status"] == "running"]:
+                break
+            time.sleep(0.1)
         proc.send_signal(getattr(signal, sent))
         out, err = proc.communicate(timeout=60)
     finally:
@@ -405,6 +418,10 @@ def test_ctrl_c_cancels_before_the_apply(cli, sim, sent):
             proc.kill()
     assert proc.returncode == 1, err
     assert "cancelled" in out and "cancelling" in err
+    if as_json:
+        said = json.loads(out)
+        assert said["status"] == "failed" and said["cancelled"] is True
+        assert said["error"].startswith("cancelled before the apply")
     runs = cli.ok("runs", DFE, "--json").json()
     assert runs[0]["status"] == "cancelled"
     assert cli.ok("accounts", DFE, "--json").json() == []

@@ -189,30 +189,8 @@ async def test_a_school_that_keeps_failing_is_retried_less_and_less_often(env):
     assert DFE not in [s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 6, 15))]
 
 
-async def test_force_run_does_not_count_as_the_scheduled_run(env):
-    from uso_tui.sync.runner import run_school
-
-    async with env.client() as client:
-        await run_school(
-            env.store,
-            DFE,
-            trigger="force",
-            operator="bob",
-            now=datetime(2026, 3, 10, 6, 10),
-            client=client,
-        )
-    assert [s.dfe for s in due_schools(env.store, datetime(2026, 3, 10, 6, 30))] == [DFE]
-
-
-async def test_a_force_run_of_every_report_after_a_failed_scheduled_run_stops_the_retries(
-    tmp_path,
-):
-    """A wrong secret failed the 06:00 run; the operator mended it and force ran the school at
-    06:20 (it succeeded): run-due still ran it again at 06:30 and the hub still said it was
-    tried again then. A force run of one report of two does not count."""
-    from uso_tui.sync.runner import run_school
-    from uso_tui.sync.schedule import next_retry, next_run
-
+def _two_reports(tmp_path) -> Env:
+    """One school taking both reports, daily at 06:00, set up the night before."""
     env = Env(tmp_path / "store")
     env.add_school(
         DFE,
@@ -224,6 +202,44 @@ async def test_a_force_run_of_every_report_after_a_failed_scheduled_run_stops_th
     with env.store.transaction("test") as txn:
         for school in txn.schools():
             txn.put_school(dataclasses.replace(school, created_at="2026-03-10T00:00:00"))
+    return env
+
+
+async def test_a_force_run_of_every_report_since_the_daily_time_counts_as_run(tmp_path):
+    """DESIGN: run-due runs every school whose daily time has passed "and that has not run
+    since". A force run of every report at 06:10 (daily time 06:00) did not count: run-due ran
+    the school again at 06:30. One of some of its reports, or before the daily time, does not
+    count."""
+    from uso_tui.sync.runner import run_school
+
+    env = _two_reports(tmp_path)
+
+    async def force(at: datetime, reports=None):
+        async with env.client() as client:
+            result = await run_school(
+                env.store, DFE, trigger="force", operator="bob", now=at, reports=reports,
+                client=client,
+            )  # fmt: skip
+        assert result.run.status == "succeeded"
+
+    await force(datetime(2026, 3, 10, 5, 50))  # before the daily time: today's run still due
+    await force(datetime(2026, 3, 10, 6, 5), ["students"])  # one report of two
+    assert [s.dfe for s in due_schools(env.store, datetime(2026, 3, 10, 6, 30))] == [DFE]
+    await force(datetime(2026, 3, 10, 6, 10))
+    assert due_schools(env.store, datetime(2026, 3, 10, 6, 30)) == []
+    assert [s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 6, 0))] == [DFE]
+
+
+async def test_a_force_run_of_every_report_after_a_failed_scheduled_run_stops_the_retries(
+    tmp_path,
+):
+    """A wrong secret failed the 06:00 run; the operator mended it and force ran the school at
+    06:20 (it succeeded): run-due still ran it again at 06:30 and the hub still said it was
+    tried again then. A force run of one report of two does not count."""
+    from uso_tui.sync.runner import run_school
+    from uso_tui.sync.schedule import next_retry, next_run
+
+    env = _two_reports(tmp_path)
     env.sim.set_switches(DFE, reject_credentials=True)
     (failed,) = await due(env, datetime(2026, 3, 10, 6, 0))
     assert failed.run.status == "failed"
@@ -255,15 +271,9 @@ async def test_a_force_run_of_every_report_after_a_failed_scheduled_run_stops_th
     (again,) = await due(env, datetime(2026, 3, 11, 6, 0))
     assert again.run.status == "failed"
     assert next_retry(env.store.school(DFE), datetime(2026, 3, 11, 6, 5))[1] == 1
-    # a force run the day after, the schedule down since that failure: it stands for no
-    # scheduled run of that day, which is due as on any day
+    # the next day's daily time passed with no run since (the schedule down): due, whatever
+    # ran the day before
     env.sim.set_switches(DFE, reject_credentials=False)
-    async with env.client() as client:
-        forced = await run_school(
-            env.store, DFE, trigger="force", operator="bob",
-            now=datetime(2026, 3, 12, 9, 0), client=client,
-        )  # fmt: skip
-    assert forced.run.status == "succeeded"
     assert [s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, 9, 30))] == [DFE]
 
 
@@ -340,6 +350,27 @@ async def test_run_due_skips_a_school_already_running(env):
         )
     results = await due(env, datetime(2026, 3, 10, 6, 30))
     assert results == []
+
+
+def test_run_due_says_which_due_school_it_left_to_a_run_going(env, capsys):
+    """A force run going when run-due's pass came: the school was left out without a word, and a
+    cron log showed nothing of a school that did not run."""
+    from uso_tui.cli.main import main
+    from uso_tui.domain.models import Run
+
+    with env.store.transaction("bob") as txn:
+        run_id = txn.next_run_id(DFE)
+        txn.put_run(
+            Run(
+                run_id=run_id, school=DFE, trigger="force", operator="bob",
+                started_at="2026-03-10T06:20:00",
+            )
+        )  # fmt: skip
+    args = ["--data-dir", str(env.store.root), "run-due", "--json"]
+    assert main(args, clock=lambda: datetime(2026, 3, 10, 6, 30)) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "[]"
+    assert f"{DFE} not run: its run {run_id} (force, bob) is going" in captured.err
 
 
 async def test_a_school_another_scheduler_ran_since_it_was_found_due_is_not_run_again(env):

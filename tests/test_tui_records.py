@@ -274,7 +274,7 @@ async def test_bulk_escape_cancels_exclusion_form(store):
     async with opened(store, "bulk_results", HILL) as (app, pilot):
         await press(pilot, "5", "a")
         await type_text(pilot, "Nobody")
-        await press(pilot, "escape")
+        await press(pilot, "escape", "y")  # (y: discard what was typed)
         assert isinstance(app.screen, BulkResultsScreen)
         assert len(store.exclusions(HILL)) == 2
 
@@ -1027,3 +1027,29 @@ def test_the_link_picker_leaves_out_records_linked_since_the_file_was_made(demo_
     match = case.candidates[0]["username"]
     resolve_case(store, case.case_id, operator="desk", now=datetime(2026, 3, 9, 11), match=match)
     assert key not in {(r["report"], r["mis_id"]) for r in unmatched_records(store, dfe)}
+
+
+async def test_escape_on_a_form_with_text_typed_asks_before_losing_it(store):
+    """`b 5 a Foo Tab Bar escape` closed the exclusion form and "Foo Bar" was lost, as `r Abc
+    escape` lost a request for an account; the settings ask before discarding."""
+    from uso_tui.tui.request_account import RequestAccountForm
+
+    async with started(store, "school", HILL) as (app, pilot):
+        burst(app, "r", "escape")  # nothing typed (the role as given): closes at once
+        await settle(pilot)
+        assert not isinstance(app.screen, RequestAccountForm)
+        burst(app, "r", "A", "b", "c", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm) and "Discard what was typed?" in screen_text(app)
+        await press(pilot, "n")  # stay: the form as it was
+        assert isinstance(app.screen, RequestAccountForm)
+        assert app.screen.query_one("#req-forename", Input).value == "Abc"
+        burst(app, "escape", "y")
+        await settle(pilot)
+        assert not isinstance(app.screen, (RequestAccountForm, Confirm))
+        burst(app, "b", "5", "a", "F", "o", "o", "escape")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        await press(pilot, "n")
+        assert isinstance(app.screen, ExclusionForm)
+        assert app.screen.query_one("#ex-forename", Input).value == "Foo"

@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "--limit",
         type=int,
         default=None,
-        help=f"at most this many (default: all of one school, {DEFAULT_LIMIT} across schools)",
+        help=f"at most this many (default: all of one school, {DEFAULT_LIMIT} across schools; "
+        "with --json all)",
     )
     acc.set_defaults(func=cmd_accounts)
 
@@ -108,7 +109,9 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
         accounts.sort(key=_sort_key)
         limit = args.limit
     else:
-        limit = args.limit if args.limit is not None else (None if dfe else DEFAULT_LIMIT)
+        # --json is read by scripts, which a list cut short would mislead: all of it, unless asked
+        unlimited = dfe or args.json
+        limit = args.limit if args.limit is not None else (None if unlimited else DEFAULT_LIMIT)
         # One more than shown, to tell the operator the list was cut.
         hits = store.search_accounts(
             args.search,

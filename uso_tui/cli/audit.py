@@ -20,7 +20,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     au = sub.add_parser("audit", parents=[parent], help="audit events, newest first")
     au.add_argument("dfe", metavar="DFE", nargs="?", help="one school (default: every school)")
     au.add_argument("--subject", metavar="SUBJECT", help="only events about this username, run...")
-    au.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"default {DEFAULT_LIMIT}")
+    au.add_argument(
+        "--limit",
+        type=int,
+        help=f"default {DEFAULT_LIMIT} (with --json: every event, as the list is for scripts)",
+    )
     au.set_defaults(func=cmd_audit)
 
 
@@ -49,26 +53,33 @@ def _short(value: Any) -> str:
 
 def cmd_audit(args: argparse.Namespace, ctx: Context) -> int:
     dfe = check_dfe(args.dfe) if args.dfe else None
-    if args.limit < 1:
+    if args.limit is not None and args.limit < 1:
         raise InvalidInput("--limit must be at least 1")
+    # --json is read by scripts, which a list cut short would mislead: all of it, unless asked
+    limit = args.limit if args.limit is not None or args.json else DEFAULT_LIMIT
     store = ctx.store()
     if dfe is not None:
         store.school(dfe)
     # one more than shown, to say the list was cut (on stderr: --json stays a plain list)
-    events = store.audit(dfe, limit=args.limit + 1, subject=args.subject)
-    if len(events) > args.limit:
-        events = events[: args.limit]
+    events = store.audit(dfe, limit=None if limit is None else limit + 1, subject=args.subject)
+    if limit is not None and len(events) > limit:
+        events = events[:limit]
         ctx.note(
-            f"audit: showing the newest {args.limit} events; raise --limit, or narrow by "
+            f"audit: showing the newest {limit} events; raise --limit, or narrow by "
             "school (DFE) or --subject"
         )
-    elif dfe is None and args.subject is None and RECENT_EVENTS <= len(events) < args.limit:
+    elif (
+        dfe is None
+        and args.subject is None
+        and len(events) >= RECENT_EVENTS
+        and (limit is None or len(events) < limit)
+    ):
         # Across all schools only the recent feed is read: say so rather than stop silently.
         ctx.note(
             f"audit: stopped at the newest {len(events)} events across all schools (the most "
             "the recent feed keeps, with every change of operators and settings); older ones "
             "are listed per school: "
-            f"`uso-tui audit DFE --limit {args.limit}`, or by --subject"
+            f"`uso-tui audit DFE{'' if limit is None else f' --limit {limit}'}`, or by --subject"
         )
     if args.json:
         emit_json([e.public() for e in events], ctx.stdout)

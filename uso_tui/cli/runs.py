@@ -90,6 +90,9 @@ def exit_status(status: str) -> int:
     return EXIT_FAILED
 
 
+CANCELLED_SAID = "cancelled before the apply (Ctrl-C, SIGTERM or SIGHUP): nothing changed"
+
+
 def run_json(run: Run) -> dict[str, Any]:
     """The `sync --json` shape, plus the run's details."""
     data = run.public()
@@ -327,6 +330,8 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     plans = _plans(result) if args.dry_run else []
     if args.json:
         data = run_json(run)
+        if run.status == "cancelled":  # DESIGN's status is succeeded, held or failed
+            data.update(status="failed", cancelled=True, error=CANCELLED_SAID)
         if args.dry_run:
             data["outcomes"] = _outcomes_json(plans)
         emit_json(data, ctx.stdout)
@@ -585,7 +590,8 @@ def _print_due(results: list[Any], ctx: Context, as_json: bool) -> int:
 def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
     import asyncio  # noqa: PLC0415
 
-    from uso_tui.sync.schedule import CLOCK_SLACK, run_due  # noqa: PLC0415
+    from uso_tui.sync.runner import current_run  # noqa: PLC0415
+    from uso_tui.sync.schedule import CLOCK_SLACK, due_schools, run_due  # noqa: PLC0415
 
     now = parse_at(args.at) if args.at is not None else ctx.now()  # "" is a bad --at too
     if now > ctx.now() + CLOCK_SLACK and not args.force:
@@ -597,6 +603,7 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
             "(give --force if that is meant)"
         )
     store = ctx.store()
+    due = [school.dfe for school in due_schools(store, now, ctx.now())]
     progress = None if args.json else ProgressLines(ctx, only_final=True)
     # Start and end lines only: with many schools due, their work is spread over processes.
     results = asyncio.run(
@@ -609,6 +616,16 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
             clock=ctx.now(),
         )
     )
+    # a school due with a run of its own going (a force run, another scheduler) is left to it:
+    # said, else a cron log shows nothing of a school that did not run
+    ran = {result.run.school for result in results}
+    for dfe in due:
+        going = current_run(store, dfe) if dfe not in ran else None
+        if going is not None:
+            ctx.note(
+                f"{dfe} not run: its run {going.run_id} ({going.trigger}, {going.operator}) is "
+                "going; run-due runs the school later if that run does not count as its run"
+            )
     return _print_due(results, ctx, args.json)
 
 

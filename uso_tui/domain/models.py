@@ -78,7 +78,7 @@ class School(_Record):
     # scheduler waits longer before each retry of the day
     scheduled_failed_at: list[str] = field(default_factory=list)
     # when the newest force or command-line run of every report that ran (succeeded or held)
-    # since the last scheduled run that did started: after a failed one, it stops the retries
+    # since the last scheduled run that did started: the schedule counts it as the school's run
     last_whole_run_at: str | None = None
     open_cases: int = 0
     unallocated_last_run: int = 0
@@ -232,7 +232,7 @@ class Run(_Record):
     error: str | None = None
     dry_run: bool = False
     # Whether it took every report the school had enabled when it started: a force run of them
-    # all that succeeds after a failed scheduled run stops that day's retries (sync.schedule).
+    # all that succeeds (or is held) counts as the school's run for the schedule (sync.schedule).
     whole: bool = False
     # Held unallocations: usernames that a `confirm` of this run unallocates.
     held_usernames: list[str] = field(default_factory=list)

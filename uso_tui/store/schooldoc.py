@@ -337,7 +337,7 @@ class SchoolDoc:
                 break
         # A held scheduled run did run: counting it stops run-due from re-running a held school.
         failed = out["scheduled_failed_at"]
-        # A force run of every report since then that ran is kept too (schedule: it stops retries).
+        # A force run of every report since then that ran is kept too (the schedule counts it).
         for run in runs:
             if run["status"] == "running":
                 continue

@@ -723,15 +723,18 @@ def add_exclusion(
     operator: str,
     now: datetime,
     unallocate: bool = False,
+    typed: bool = True,
 ) -> ExclusionAdded:
     """An MIS name that should not be in USO. Without a date of birth it excludes every record
     with those names at the school. Returns the entry with the school's active accounts it
     names; `unallocate` unallocates (and unlinks) them in the same transaction (for an entry
-    already on the list, `unallocate` does only that)."""
+    already on the list, `unallocate` does only that). `typed`: names an operator typed, checked
+    as a new account's (`[bold]x` would exclude "boldx"); else a record's, as the MIS sent them."""
     require(store, operator, "exclusion_add")
     dfe = check_dfe(dfe)
-    forename = _check_person_name(forename, "forename")
-    surname = _check_person_name(surname, "surname")
+    check = check_new_name if typed else _check_person_name
+    forename = check(forename, "forename")
+    surname = check(surname, "surname")
     dob = check_dob(dob, now.date()) if dob not in (None, "") else None
     at = _stamp(now)
     with store.transaction(operator) as tx:

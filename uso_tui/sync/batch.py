@@ -82,9 +82,10 @@ def claim_many(store: Store, schools: list[School], operator: str, at: str) -> l
 
 
 def _scheduled_since(now: School, seen: School) -> bool:
-    return (now.last_scheduled_success_at, now.scheduled_failed_at) != (
+    return (now.last_scheduled_success_at, now.scheduled_failed_at, now.last_whole_run_at) != (
         seen.last_scheduled_success_at,
         seen.scheduled_failed_at,
+        seen.last_whole_run_at,
     )
 
 

@@ -185,6 +185,8 @@ async def run_school(
             run.status = "held" if any(p.is_held for p in plans.values()) else "succeeded"
             run.finished_at = finished_at()
             add_counts(run, plans)
+            # what it would hold, as a real run records it (`sync --dry-run --json`)
+            run.held_usernames = [a.username for p in plans.values() for a in p.held]
             progress(
                 run.status if run.status == "held" else "done", message="dry run: nothing written"
             )

@@ -74,8 +74,8 @@ RETRY_MAX = timedelta(hours=2)
 
 
 def due_schools(store: Store, now: datetime, clock: datetime | None = None) -> list[School]:
-    """Schools whose latest daily time (_slot) has passed with no successful scheduled run since
-    (a held scheduled run counts: it ran), so a server that was down catches up; a school whose
+    """Schools whose latest daily time (_slot) has passed with no run since (a successful or held
+    scheduled run, or a force run of every report), so a server that was down catches up; a school whose
     scheduled runs failed since is due again once it has waited retry_wait. `clock`: the time
     it really is, when `now` is another (`run-due --at`, see _failed_since_due)."""
     out = []
@@ -95,12 +95,14 @@ def _failed_since_due(
     """The school's scheduled runs that failed since its latest daily time (_slot), when no
     scheduled run has succeeded since (run times later than CLOCK_SLACK from now, or from
     `clock` when that is later, are not believed); None when that time has not come or the
-    school has run since (a force run of every report after the failures counts: its retries
-    stop; with none failed, it does not stand for that daily time's run). A run that succeeded after `now` but before `clock` (`run-due --at`
+    school has run since (a force run of every report counts: DESIGN's "has not run since"; one
+    of some reports does not). A run that succeeded after `now` but before `clock` (`run-due --at`
     yesterday, a catch-up) is a real run since that daily time: the school is not run again
     for it; one that failed then is a later day's, which does not put off the catch-up."""
     latest = iso(now + CLOCK_SLACK)
-    last = school.last_scheduled_success_at
+    # the school's last run that did run: scheduled, or forced (console, `sync`) of every report
+    ran = [at for at in (school.last_scheduled_success_at, school.last_whole_run_at) if at]
+    last = max(ran) if ran else None
     if last and last > iso(max(now, clock or now) + CLOCK_SLACK):
         last = None
     due = _slot(school, now)
@@ -109,11 +111,7 @@ def _failed_since_due(
     since = iso(due)
     if last and last >= since:
         return None
-    failed = [at for at in school.scheduled_failed_at if since <= at <= latest]
-    mended = school.last_whole_run_at
-    if failed and mended and max(failed) < mended <= latest:
-        return None  # a force run of every report ran after them: the operator mended it
-    return failed
+    return [at for at in school.scheduled_failed_at if since <= at <= latest]
 
 
 def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:

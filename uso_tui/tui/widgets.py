@@ -37,7 +37,12 @@ class TickBox(Checkbox):
 
 
 class LineInput(Input):
-    """An Input that follows the app's blink setting (tests and snapshots freeze the cursor)."""
+    """An Input that follows the app's blink setting (tests and snapshots freeze the cursor), and
+    knows the value it was given (what a form leaves unsaved is what differs from it)."""
+
+    def __init__(self, value: str | None = None, *args, **kwargs) -> None:
+        super().__init__(value, *args, **kwargs)
+        self.first_value = value or ""
 
     def on_mount(self) -> None:
         if not getattr(self.app, "cursor_blink", True):
@@ -84,7 +89,20 @@ class SchoolForm(HoldsKeys, ModalScreen[FormResult | None]):
         self.now = now
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Escape: what was typed is lost only when the operator says so (as the settings ask)."""
+        typed = [w for w in self.query(LineInput) if w.value != w.first_value]
+        if not typed:
+            self.dismiss(None)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(None)
+
+        self.app.push_screen(
+            Confirm("Discard what was typed?", "Nothing has been saved.", yes="Discard", no="Stay"),
+            answer,
+        )
 
 
 class KeysHelp(ModalScreen[None]):

@@ -742,6 +742,7 @@ class MatchingScreen(ExportsCsv):
                 operator=self.operator,
                 now=self.now(),
                 unallocate=True,
+                typed=False,  # the record's names, as the MIS sent them
             )
             self.app.call_from_thread(
                 self.say, f"Excluded; unallocated {', '.join(ex.unallocated) or 'none'}"
