@@ -3,6 +3,7 @@ main(argv): JSON shapes of DESIGN section 5, human tables, and bad input exiting
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -402,8 +403,10 @@ def test_json_lists_are_whole_unless_a_limit_is_given(cli, monkeypatch):
     monkeypatch.setattr(audit_cli, "DEFAULT_LIMIT", 2)
     for forename in ("Ann", "Bea", "Cy"):
         cli.add_account(DFE, forename, "Lee", "2014-01-01")
-    res = cli.ok("accounts", "--json")
+    res = cli.ok("accounts", "--json")  # (written school by school: the same JSON)
     assert len(res.json()) == 3 and "showing the first" not in res.err
+    assert res.out == json.dumps(res.json(), ensure_ascii=False, indent=2) + "\n"
+    assert cli.ok("accounts", "--json", "--search", "nobody").out == "[]\n"
     assert "showing the first 2" in cli.ok("accounts").err
     assert len(cli.ok("accounts", "--json", "--limit", "1").json()) == 1
     events = cli.ok("audit", "--json")

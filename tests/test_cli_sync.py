@@ -103,6 +103,21 @@ def test_sync_json_idempotent_dry_run_and_report(cli, sim):
     assert len(table) == 4
 
 
+def test_a_held_dry_run_says_what_it_would_hold_and_why(cli, sim):
+    """`sync --dry-run --json` of a run that would be held: "held_unallocations": 2 with
+    "held_usernames": [] and "hold_reason": null, where the real run names them and says why."""
+    add(cli, sim, DFE, [AMY, BOB])
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", [])  # an empty export while accounts are linked: held
+    dry = cli("sync", DFE, "--dry-run", "--json")
+    assert dry.status == 3
+    data = dry.json()
+    assert sorted(data["held_usernames"]) == ["ajones.204", "bsmith.204"]
+    real = cli("sync", DFE, "--json").json()
+    assert data["hold_reason"] and data["hold_reason"] == real["hold_reason"]
+    assert sorted(real["held_usernames"]) == sorted(data["held_usernames"])
+
+
 def test_match_case_resolve_unallocate_restore(cli, sim):
     add(cli, sim, DFE, [AMY, BOB])
     cli.ok("sync", DFE)

@@ -482,6 +482,23 @@ async def test_not_found_is_not_retried() -> None:
     )
 
 
+async def test_an_empty_json_answer_is_no_words_of_iris() -> None:
+    """A 404 answering `{}` was said as "(IRIS said: {})"."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})
+        return httpx.Response(404, json={})
+
+    school = School(
+        dfe=DFE, name="Oakfield", mis="Ed:gen", url="https://oak.edgen.cloud", client_id=CLIENT_ID
+    )
+    async with IrisClient(transport=httpx.MockTransport(handler), sleep=FakeSleep()) as client:
+        with pytest.raises(IrisError) as ei:
+            await client.fetch_report(school, SECRET, "staff")
+    assert str(ei.value).endswith("HTTP 404: not found")
+
+
 class CountingTransport(httpx.AsyncBaseTransport):
     """Wraps the simulator's transport and records the most requests in flight."""
 

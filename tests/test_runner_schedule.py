@@ -366,11 +366,48 @@ def test_run_due_says_which_due_school_it_left_to_a_run_going(env, capsys):
                 started_at="2026-03-10T06:20:00",
             )
         )  # fmt: skip
-    args = ["--data-dir", str(env.store.root), "run-due", "--json"]
-    assert main(args, clock=lambda: datetime(2026, 3, 10, 6, 30)) == 0
+    args = ["--data-dir", str(env.store.root), "run-due"]
+    assert main([*args, "--json"], clock=lambda: datetime(2026, 3, 10, 6, 30)) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == "[]"
     assert f"{DFE} not run: its run {run_id} (force, bob) is going" in captured.err
+    assert main(args, clock=lambda: datetime(2026, 3, 10, 6, 30)) == 0
+    captured = capsys.readouterr()  # (not "no school is due" beside it)
+    assert captured.out == "no school run: 1 due left to a run of its own (see above)\n"
+
+
+def test_run_due_says_so_also_when_the_run_it_left_a_school_to_ended_meanwhile(
+    env, capsys, monkeypatch
+):
+    """The pass takes minutes on a large estate: the force run it left the school to had failed
+    by its end, and nothing was said of the school."""
+    import uso_tui.sync.schedule as schedule
+    from uso_tui.cli.main import main
+    from uso_tui.domain.models import Run
+
+    with env.store.transaction("bob") as txn:
+        run = Run(
+            run_id=txn.next_run_id(DFE), school=DFE, trigger="force", operator="bob",
+            started_at="2026-03-10T06:20:00",
+        )  # fmt: skip
+        txn.put_run(run)
+    real = schedule.run_due
+
+    async def slow_pass(store, now, **kw):
+        results = await real(store, now, **kw)
+        with store.transaction("bob") as txn:  # the force run fails meanwhile
+            txn.put_run(
+                dataclasses.replace(
+                    run, status="failed", error="boom", finished_at="2026-03-10T06:31:00"
+                )
+            )
+        return results
+
+    monkeypatch.setattr(schedule, "run_due", slow_pass)
+    args = ["--data-dir", str(env.store.root), "run-due"]
+    assert main(args, clock=lambda: datetime(2026, 3, 10, 6, 30)) == 0
+    said = capsys.readouterr().err
+    assert f"{DFE} not run: its run {run.run_id} (force, bob) was going (failed now)" in said
 
 
 async def test_a_school_another_scheduler_ran_since_it_was_found_due_is_not_run_again(env):

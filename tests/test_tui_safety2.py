@@ -860,3 +860,18 @@ async def test_a_confirmed_run_s_file_says_the_hold_is_over(demo_ran):
     async with started(store, "bulk_results", dfe, size=(120, 40)) as (app, pilot):
         await settle(pilot)
         assert "Held, then confirmed by opa" in screen_text(app)
+
+
+async def test_exclusion_form_refuses_a_bad_name_before_asking_about_accounts(demo):
+    """`[Amy]` typed for the forename of a pupil with an account: the form asked whether to
+    leave or unallocate her account, and refused the name only once answered."""
+    store, dfe = demo.store, demo.held_school
+    acc = plain_pupil(store, dfe)
+    async with started(store, "bulk_results", dfe, notifications=True) as (app, pilot):
+        typed = ["[", *acc.forename, "]", "enter", *acc.surname, "enter", *acc.dob, "enter"]
+        burst(app, "5", "a", *typed)
+        await settle(pilot)
+        text = screen_text(app)
+        assert "The person has an account here" not in text
+        assert "a name has letters, spaces, hyphens" in " ".join(text.split())
+    assert store.exclusions(dfe) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import textwrap
 
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import emit_json, person, plain, search_text, table
@@ -94,6 +96,19 @@ def print_accounts(accounts: list[Account], ctx: Context, as_json: bool) -> None
     )
 
 
+def _stream_json(store, text: str, status: str | None, ctx: Context) -> None:
+    """What emit_json writes for every matching account of the store, written school by school."""
+    out, first = ctx.stdout, True
+    out.write("[")
+    for school in store.list_schools():
+        hits = store.search_accounts(text, school=school.dfe, status=status, limit=None)
+        for account in store.hit_accounts(hits) if hits else ():
+            item = json.dumps(account.public(), ensure_ascii=False, indent=2)
+            out.write(("\n" if first else ",\n") + textwrap.indent(item, "  "))
+            first = False
+    out.write("]\n" if first else "\n]\n")
+
+
 def _sort_key(account: Account) -> tuple:
     return (account.surname.casefold(), account.forename.casefold(), account.username)
 
@@ -108,10 +123,13 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
         accounts = [a for a in store.school_accounts(dfe) if args.status in (None, a.status)]
         accounts.sort(key=_sort_key)
         limit = args.limit
+    elif dfe is None and args.json and args.limit is None:
+        # every account of the store, for a script (a list cut short would mislead it): one
+        # school at a time, as a store of a million and a half would not fit in memory at once
+        _stream_json(store, args.search, args.status, ctx)
+        return 0
     else:
-        # --json is read by scripts, which a list cut short would mislead: all of it, unless asked
-        unlimited = dfe or args.json
-        limit = args.limit if args.limit is not None else (None if unlimited else DEFAULT_LIMIT)
+        limit = args.limit if args.limit is not None else (None if dfe else DEFAULT_LIMIT)
         # One more than shown, to tell the operator the list was cut.
         hits = store.search_accounts(
             args.search,

@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     au.add_argument(
         "--limit",
         type=int,
-        help=f"default {DEFAULT_LIMIT} (with --json: every event, as the list is for scripts)",
+        help=f"default {DEFAULT_LIMIT}; with --json none (across every school, the events the "
+        "recent feed keeps: a note says so)",
     )
     au.set_defaults(func=cmd_audit)
 

@@ -569,12 +569,17 @@ def _due_operator(ctx: Context) -> str:
     return ctx.operator if ctx.operator_given else SCHEDULER
 
 
-def _print_due(results: list[Any], ctx: Context, as_json: bool) -> int:
+def _print_due(results: list[Any], ctx: Context, as_json: bool, left: int = 0) -> int:
+    """`left`: how many due schools were left to a run of their own (said on stderr)."""
     runs = [r.run for r in results]
     if as_json:
         emit_json([run_json(r) for r in runs], ctx.stdout)
     elif not runs:
-        ctx.stdout.write("no school is due\n")
+        ctx.stdout.write(
+            f"no school run: {left} due left to a run of its own (see above)\n"
+            if left
+            else "no school is due\n"
+        )
     else:
         table(
             ["Run", "School", "Status", "Counts / error"],
@@ -590,7 +595,6 @@ def _print_due(results: list[Any], ctx: Context, as_json: bool) -> int:
 def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
     import asyncio  # noqa: PLC0415
 
-    from uso_tui.sync.runner import current_run  # noqa: PLC0415
     from uso_tui.sync.schedule import CLOCK_SLACK, due_schools, run_due  # noqa: PLC0415
 
     now = parse_at(args.at) if args.at is not None else ctx.now()  # "" is a bad --at too
@@ -617,16 +621,23 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
         )
     )
     # a school due with a run of its own going (a force run, another scheduler) is left to it:
-    # said, else a cron log shows nothing of a school that did not run
+    # said, else a cron log shows nothing of a school that did not run (read after the pass,
+    # which may take minutes: the run may have ended by then)
     ran = {result.run.school for result in results}
+    left = 0
     for dfe in due:
-        going = current_run(store, dfe) if dfe not in ran else None
-        if going is not None:
-            ctx.note(
-                f"{dfe} not run: its run {going.run_id} ({going.trigger}, {going.operator}) is "
-                "going; run-due runs the school later if that run does not count as its run"
-            )
-    return _print_due(results, ctx, args.json)
+        if dfe in ran:
+            continue
+        newest = (store.runs(dfe, limit=1) or [None])[0]
+        if newest is None:
+            continue
+        left += 1
+        going = "is going" if newest.status == "running" else f"was going ({newest.status} now)"
+        ctx.note(
+            f"{dfe} not run: its run {newest.run_id} ({newest.trigger}, {newest.operator}) "
+            f"{going}; run-due runs the school later unless that run counts as its run"
+        )
+    return _print_due(results, ctx, args.json, left)
 
 
 def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> int:

@@ -1238,7 +1238,7 @@ def _iris_message(
         ]
         msg = ": ".join(dict.fromkeys(bits)) or None
     cut = msg is not None and len(msg) > _WORDS_READ
-    if msg is None:
+    if msg is None and not (isinstance(body, (dict, list)) and not body):  # `{}` says nothing
         cut = len(resp.content) > _WORDS_READ
         head = resp.content[:_WORDS_READ].decode("utf-8", "replace")
         msg = head.strip() or None  # (not the status's usual phrase: that is not IRIS's words)

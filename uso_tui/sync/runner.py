@@ -185,8 +185,8 @@ async def run_school(
             run.status = "held" if any(p.is_held for p in plans.values()) else "succeeded"
             run.finished_at = finished_at()
             add_counts(run, plans)
-            # what it would hold, as a real run records it (`sync --dry-run --json`)
-            run.held_usernames = [a.username for p in plans.values() for a in p.held]
+            _held_fields(run, plans)  # what it would hold, and why (`sync --dry-run --json`)
+            run.hold_reason = run.hold_reason if run.status == "held" else None
             progress(
                 run.status if run.status == "held" else "done", message="dry run: nothing written"
             )
@@ -227,6 +227,24 @@ async def run_school(
     progress.counts = dict(run.counts)
     progress("held" if run.status == "held" else "done", message=f"run {run.run_id} {run.status}")
     return RunResult(run, list(plans.values())[-1] if plans else None, plans)
+
+
+def _held_fields(run: Run, plans: dict[str, Plan]) -> None:
+    """What the plans hold and why, on the run: the usernames held, the reports held whole by
+    the export comparison, the reason of each report held, the doubts of an incomplete export."""
+    run.held_usernames = [a.username for p in plans.values() for a in p.held]
+    run.comparisons = [p.comparison for p in plans.values() if p.comparison]
+    run.comparison = run.comparisons[0] if run.comparisons else None
+    reasons = [
+        p.hold_reason
+        if f"the {p.report} export" in p.hold_reason
+        else f"{p.report}: {p.hold_reason}"
+        for p in plans.values()
+        if p.hold_reason
+    ]
+    run.hold_reason = "; ".join(reasons) if reasons else None
+    run.incomplete = "; ".join(p.incomplete for p in plans.values() if p.incomplete) or None
+    run.incomplete_reports = [p.report for p in plans.values() if p.incomplete]
 
 
 def _claim(
@@ -542,21 +560,10 @@ def apply_in(
     for report_plan in plans.values():
         created.update(apply_plan(txn, report_plan, run, at, touched))
     add_counts(run, plans)
-    run.held_usernames = [a.username for p in plans.values() for a in p.held]
-    run.comparisons = [p.comparison for p in plans.values() if p.comparison]
-    run.comparison = run.comparisons[0] if run.comparisons else None
     run.sizes = {report: p.counts["fetched"] for report, p in plans.items()}
+    _held_fields(run, plans)
     run.status = "held" if run.held_usernames or run.comparison else "succeeded"
-    reasons = [
-        p.hold_reason
-        if f"the {p.report} export" in p.hold_reason
-        else f"{p.report}: {p.hold_reason}"
-        for p in plans.values()
-        if p.hold_reason
-    ]
-    run.hold_reason = "; ".join(reasons) if run.status == "held" and reasons else None
-    run.incomplete = "; ".join(p.incomplete for p in plans.values() if p.incomplete) or None
-    run.incomplete_reports = [p.report for p in plans.values() if p.incomplete]
+    run.hold_reason = run.hold_reason if run.status == "held" else None
     run.finished_at = finished_at()
     txn.put_run(run)
     put_processed(txn, run, plans, at, created)

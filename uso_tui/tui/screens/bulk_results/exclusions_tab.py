@@ -77,8 +77,16 @@ class ExclusionForm(SchoolForm[Exclusion]):
     def check(self, forename: str, surname: str, dob: str | None) -> None:
         """The person may already have an account here: ask before writing anything."""
         from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
+        from uso_tui.sync.admin import check_new_name  # noqa: PLC0415
 
-        # bad input reads as no accounts: saving says what is wrong
+        # names add_exclusion refuses are said before any question about the accounts they name
+        names = attempt(
+            lambda: (check_new_name(forename, "forename"), check_new_name(surname, "surname"))
+        )
+        if names.error is not None:
+            self.app.call_from_thread(self._error, names.error)
+            return
+        # other bad input reads as no accounts: saving says what is wrong
         has = attempt(
             lambda: accounts_for_exclusion(self.store, self.dfe, forename, surname, dob)
         ).value
