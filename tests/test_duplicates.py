@@ -15,6 +15,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, Export, MisRecord, School
 from uso_tui.store import AccountHit, open_store
 from uso_tui.sync.duplicates import (
+    CHANGED_SINCE_KEPT,
     SAME_NAMES,
     find_duplicates,
     keep_both,
@@ -471,6 +472,35 @@ def test_keep_both_refuses_a_pair_the_review_does_not_list(store):
     assert store.kept_pairs() == {("ajones.205", "asmith.204")}
 
 
+def test_a_kept_pair_is_listed_again_once_what_it_rested_on_changes(store):
+    """Amy Smith and Amy Jones share a UPN: kept as different people (their names differ). The
+    MIS then renamed Amy Jones to Amy Smith, and the pair, now alike in everything, was never
+    listed again (a keep was two usernames for good)."""
+    pair = ("ajones.205", "asmith.204")
+    assert keep_both(store, *pair, operator="alice", now=NOW)
+    assert pair not in pairs_of(possible_duplicates(store))
+    with store.transaction("scheduler") as tx:  # a run applies the MIS's rename
+        tx.put_account(dataclasses.replace(tx.account("ajones.205"), surname="Smith"))
+    (again,) = [d for d in possible_duplicates(store) if d.usernames == pair]
+    assert CHANGED_SINCE_KEPT in again.evidence
+    assert keep_both(store, *pair, operator="bob", now=NOW)  # kept again, as they are now
+    assert pair not in pairs_of(possible_duplicates(store))
+    assert [row["by"] for row in store.kept_rows()] == ["bob"]
+    with store.transaction("scheduler") as tx:
+        tx.put_account(dataclasses.replace(tx.account("asmith.204"), forename="Amelia"))
+    # listed again, one of them may be unallocated (a keep no longer stands in the way)
+    unallocate_duplicate(store, "ajones.205", "asmith.204", operator="bob", now=NOW)
+    assert store.account("ajones.205").status == "unallocated"
+
+
+def test_a_pair_kept_before_keeps_held_what_it_saw_stays_kept(store):
+    with store.transaction("alice") as tx:  # (kept.json rows of an earlier uso-tui: no "seen")
+        tx.keep_pair("ajones.205", "asmith.204", "2026-11-01T09:00:00")
+    with store.transaction("scheduler") as tx:
+        tx.put_account(dataclasses.replace(tx.account("ajones.205"), surname="Smith"))
+    assert ("ajones.205", "asmith.204") not in pairs_of(possible_duplicates(store))
+
+
 def test_keep_is_all_or_nothing(store):
     """The kept pair is written by the transaction's commit: a failure inside it keeps nothing."""
     with pytest.raises(RuntimeError), store.transaction("alice") as tx:
@@ -496,6 +526,12 @@ def test_unallocate_one_drops_its_link_and_keeps_the_other(store):
     # the last active account of that person is never unallocated as a duplicate
     with pytest.raises(Exception, match="not active"):
         unallocate_duplicate(store, "ajones.205", "asmith.204", operator="alice", now=NOW)
+    # restored, it is a restored account of its record (it relinks only to it), not one taken
+    # for an account requested at the school ("requested here under this name")
+    from uso_tui.sync.actions import restore_account
+
+    back = restore_account(store, "asmith.204", operator="alice", now=NOW)
+    assert back.previous_link == f"{HILL}/students/P1" and back.mis_id is None
 
 
 @pytest.mark.parametrize("other", ["zed.204", "tlee.204"])

@@ -58,6 +58,15 @@ def test_cli_restore_says_who_else_is_active(cli_at, store):
     res = cli.ok("restore", "asmith.204")
     assert "restored asmith.204" in res.out
     assert "ajones.205 (active at 205-1000)" in res.err and "two accounts" in res.err
+    assert "lists the pair" in res.err  # (the same UPN: in two local authorities too)
+    # the same names and date of birth in another local authority: the review lists no such
+    # pair, which the note said it did
+    with store.transaction("setup") as tx:
+        tx.put_accounts([acc("zother.205", "Zed", "Other", "2011-01-01", FAR)])
+    unallocate_account(store, "zed.204", operator="alice", now=NOW)
+    said = " ".join(cli.ok("restore", "zed.204").err.split())
+    assert "zother.205 (active at 205-1000)" in said
+    assert "in two local authorities: `uso-tui duplicates` does not list such a pair" in said
     unallocate_account(store, "slee.204", operator="alice", now=NOW)  # a non-MIS account
     assert "note" not in cli.ok("restore", "slee.204").err  # nobody else looks like Sam Lee
 

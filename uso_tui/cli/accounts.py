@@ -147,6 +147,7 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync import admin  # noqa: PLC0415 - only the commands that use it load it
+    from uso_tui.sync.duplicates import listed_words  # noqa: PLC0415
 
     account = admin.add_account(
         ctx.store(),
@@ -184,7 +185,7 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
     for hit in elsewhere:
         where = f"{hit.status} at {hit.school}" if hit.school else f"{hit.status}, of {hit.home}"
         if hit.status == "active":
-            then = f"they now have two accounts (`uso-tui duplicates {dfe}` lists the pair)"
+            then = f"they now have two accounts ({listed_words(account, hit)})"
         else:
             then = (
                 f"matching their record to {hit.username} (or restoring it) would have kept "
@@ -269,7 +270,7 @@ def cmd_release(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import restore_account  # noqa: PLC0415
-    from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
+    from uso_tui.sync.duplicates import also_active, listed_words  # noqa: PLC0415
 
     account = restore_account(
         ctx.store(), args.username.strip(), operator=ctx.operator, now=ctx.now()
@@ -286,6 +287,6 @@ def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(
             f"note: {hit.username} (active at {hit.school}) has the same UPN, or the same names "
             "and date of birth: if that is this person, they now have two accounts "
-            f"(`uso-tui duplicates {account.school}` lists the pair)"
+            f"({listed_words(account, hit)})"
         )
     return 0

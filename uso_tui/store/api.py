@@ -222,8 +222,13 @@ class Transaction(Protocol):
         """Pairs of usernames (sorted) marked as different people: never listed as duplicates."""
         ...
 
-    def keep_pair(self, username: str, other: str, at: str) -> bool:
-        """Marks two accounts as different people (not audited here); False if already so."""
+    def kept_rows(self) -> list[dict[str, Any]]:
+        """The same pairs as stored (Store.kept_rows), with this transaction's."""
+        ...
+
+    def keep_pair(self, username: str, other: str, at: str, seen: str | None = None) -> bool:
+        """Marks two accounts as different people as they are (`seen`, what they held: not
+        audited here); False if already so."""
         ...
 
     def forget_pair(self, username: str, other: str) -> bool:
@@ -398,7 +403,8 @@ class Store(Protocol):
         ...
 
     def kept_rows(self) -> list[dict[str, Any]]:
-        """The same pairs as stored: {"a", "b" (sorted usernames), "by" (operator), "at"}."""
+        """The same pairs as stored: {"a", "b" (sorted usernames), "by" (operator), "at", and
+        "seen" (what the two held when kept; none in a pair kept before it was kept)}."""
         ...
 
     # writing

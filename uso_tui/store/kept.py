@@ -2,8 +2,9 @@
 duplicates"), so the duplicates review stops listing them, until an operator takes the pair back
 for review (a keep made by mistake).
 
-They live in DATA_DIR/kept.json, a TinyDB document `{"kept": {id: {"a", "b", "by", "at"}}}`
-with `a < b`; it belongs to no school (the two accounts may be in different local authorities).
+They live in DATA_DIR/kept.json, a TinyDB document `{"kept": {id: {"a", "b", "by", "at",
+"seen"}}}` with `a < b` and `seen` what the two held when kept (sync.duplicates.pair_seen: the
+review lists the pair again once it changes); it belongs to no school (the two accounts may be in different local authorities).
 A transaction stages its additions and writes the file in its one journal commit, so a keep and
 its audit events land together or not at all. Read whole: an estate keeps few such pairs.
 """
@@ -65,14 +66,24 @@ class KeptWrites:
     def kept_pairs(self) -> frozenset[tuple[str, str]]:
         return _pairs(self._kept())
 
-    def keep_pair(self, username: str, other: str, at: str) -> bool:
-        """Marks two accounts as different people; False when they already were."""
+    def kept_rows(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._kept()]
+
+    def keep_pair(self, username: str, other: str, at: str, seen: str | None = None) -> bool:
+        """Marks two accounts as different people, as they are (`seen`); False when they already
+        were, as they are."""
         if username == other:
             raise InvalidInput(f"{username} and {other} are the same account")
         first, second = pair_key(username, other)
-        if (first, second) in self.kept_pairs():
+        row = {"a": first, "b": second, "by": self.operator, "at": at}
+        if seen is not None:
+            row["seen"] = seen
+        rows = self._kept()
+        was = next((r for r in rows if pair_key(r["a"], r["b"]) == (first, second)), None)
+        if was is not None and was.get("seen") == seen:
             return False
-        self._kept_rows = [*self._kept(), {"a": first, "b": second, "by": self.operator, "at": at}]
+        # kept again since they changed (listed again for review): as they are now
+        self._kept_rows = [r for r in rows if r is not was] + [row]
         self._kept_dirty = True
         return True
 

@@ -881,8 +881,10 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
             mis_id=None,
             link_school=None,
             link_report=None,
-            previous_link=(
-                f"{acc.link_school}/{acc.link_report}/{acc.mis_id}" if acc.mis_id else None
+            previous_link=(  # (one unallocated as a duplicate kept its link there)
+                f"{acc.link_school}/{acc.link_report}/{acc.mis_id}"
+                if acc.mis_id
+                else acc.previous_link
             ),
             unallocated_at=None,
             unallocated_by_run=None,

@@ -29,8 +29,9 @@ The finder takes Account objects (UPN and gender in `extra`) or the store's Acco
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import cache, lru_cache, partial
 from itertools import combinations
@@ -118,27 +119,74 @@ def _pair(one: Any, other: Any) -> tuple[Any, Any]:
     return (one, other) if one.username <= other.username else (other, one)
 
 
+def pair_seen(one: Any, other: Any) -> str:
+    """What a pair kept as different people held (names, date of birth, UPN, role; normalised):
+    once either changes (the MIS renamed one to the other's name), the keep no longer says
+    anything of them and the review lists the pair again. A digest: kept.json holds no names."""
+    parts = []
+    for person in _pair(one, other):
+        names = (person.forename, person.surname, person.preferred_name)
+        parts += [*(normalise(n or "") for n in names), person.dob or "", upn_of(person)]
+        parts.append(person.role or "")
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
+
+
+def review_lists(one: Any, other: Any) -> bool:
+    """Whether the review would list two accounts found alike by UPN or by names and date of
+    birth (also_active, same_person_elsewhere): by names only within one local authority."""
+    upn = upn_of(one)
+    if upn and upn == upn_of(other):
+        return True
+    return bool(one.school and other.school and la_of(one.school) == la_of(other.school))
+
+
+def listed_words(one: Any, other: Any) -> str:
+    """How a note about two such accounts ends: where the operator finds the pair."""
+    if review_lists(one, other):
+        return f"`uso-tui duplicates {one.school}` lists the pair"
+    return "in two local authorities: `uso-tui duplicates` does not list such a pair"
+
+
+def kept_as_seen(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], str | None]:
+    """Kept pairs (Store.kept_rows) -> what they held when kept (None: kept before that was kept)."""
+    return {pair_key(row["a"], row["b"]): row.get("seen") for row in rows}
+
+
+# the evidence of a kept pair listed again
+CHANGED_SINCE_KEPT = (
+    "kept as different people before; their names, date of birth or UPN have changed since"
+)
+
+
 def find_duplicates(
     people: Iterable[Any],
-    kept: Iterable[tuple[str, str]] = (),
+    kept: Iterable[tuple[str, str]] | Mapping[tuple[str, str], str | None] = (),
     school: str | None = None,
 ) -> list[Duplicate]:
     """The pairs among `people` (unallocated ones are ignored), each with its evidence; with
-    `school`, only the pairs with an account at that school."""
+    `school`, only the pairs with an account at that school. `kept`: pairs kept as different
+    people, left out; given as kept_as_seen gives them, one whose accounts have changed since
+    is listed again."""
     by_name: dict[str, Any] = {}
     for person in people:
         if person.status == "active" and person.school:
             by_name.setdefault(person.username, person)
     accounts = list(by_name.values())
-    skip = {tuple(sorted(k)) for k in kept}
+    seen = kept if isinstance(kept, Mapping) else dict.fromkeys(kept)
+    skip = {tuple(sorted(k)): v for k, v in seen.items()}
     why: dict[tuple[str, str], set[str]] = defaultdict(set)
     found: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def note(person: Any, other: Any, reason: str) -> None:
         first, second = _pair(person, other)
         key = (first.username, second.username)
-        if key in skip or (school is not None and school not in (person.school, other.school)):
+        if school is not None and school not in (person.school, other.school):
             return
+        if key in skip:
+            was = skip[key]
+            if was is None or was == pair_seen(first, second):
+                return
+            why[key].add(CHANGED_SINCE_KEPT)
         found[key] = (first, second)
         why[key].add(reason)
 
@@ -367,6 +415,8 @@ def _evidence(
         if first.school == second.school
         else f"at {first.school} and {second.school}"
     )
+    if CHANGED_SINCE_KEPT in reasons:
+        out.append(CHANGED_SINCE_KEPT)
     return tuple(out)
 
 
@@ -473,7 +523,7 @@ def _held_twice(
 def _possible_duplicates(
     store: Store, dfe: str | None, progress: Callable[[int, int], None] | None = None
 ) -> list[Duplicate]:
-    kept = store.kept_pairs()
+    kept = kept_as_seen(store.kept_rows())
     if dfe is not None:
         return find_duplicates(_school_people(store, dfe), kept, school=dfe)
     found: dict[tuple[str, str], Duplicate] = {}
@@ -607,7 +657,7 @@ def keep_both(
                 "UPN, names or date of birth alike enough to say one person): nothing to keep "
                 "apart; check the two usernames (uso-tui duplicates lists the pairs)"
             )
-        if not txn.keep_pair(first_username, second_username, at):
+        if not txn.keep_pair(first_username, second_username, at, pair_seen(first, second)):
             return False
         for acc, other in ((first, second), (second, first)):
             txn.audit(
@@ -700,7 +750,8 @@ def unallocate_duplicate(
         twice = held_twice(acc, keep, _exports(store))
         if twice is not None:
             raise InvalidInput(f"{username} stays: {twice}. {MERGE_AT_SCHOOL}")
-        if pair_key(username, other) in txn.kept_pairs():  # decided meanwhile, elsewhere
+        was = kept_as_seen(txn.kept_rows()).get(pair_key(username, other), False)
+        if was is None or was == pair_seen(acc, keep):  # decided meanwhile, elsewhere
             raise InvalidInput(
                 f"{username} stays: {username} and {other} were kept as different people "
                 "(the audit log of either says by whom and when)"
@@ -709,8 +760,15 @@ def unallocate_duplicate(
         after = unallocated(dataclasses.replace(acc), school)
         after.unallocated_at = at
         if after.linked:
+            # the link it had is kept as a restored account's: restored, it relinks only to that
+            # record, and is not taken for an account requested at the school
             after = dataclasses.replace(
-                after, mis_id=None, link_school=None, link_report=None, source="manual"
+                after,
+                mis_id=None,
+                link_school=None,
+                link_report=None,
+                source="manual",
+                previous_link=f"{acc.link_school}/{acc.link_report}/{acc.mis_id}",
             )
         stamp(after, "unallocate", at, school, None)
         txn.put_account(after)
