@@ -437,8 +437,9 @@ def test_ctrl_c_cancels_before_the_apply(cli, sim, sent, as_json):
         said = json.loads(out)
         assert said["status"] == "failed" and said["cancelled"] is True
         assert said["error"].startswith("cancelled before the apply")
-    runs = cli.ok("runs", DFE, "--json").json()
-    assert runs[0]["status"] == "cancelled"
+    runs = cli.ok("runs", DFE, "--json").json()  # (as sync --json says it: DESIGN's statuses)
+    assert runs[0]["status"] == "failed" and runs[0]["cancelled"] is True
+    assert "cancelled" in cli.ok("runs", DFE).out  # the table says what it was
     assert cli.ok("accounts", DFE, "--json").json() == []
     everywhere = cli.ok("runs", "--json").json()
     assert runs[0]["run_id"] in [r["run_id"] for r in everywhere]

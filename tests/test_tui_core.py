@@ -473,6 +473,22 @@ async def test_the_console_keeps_its_startup_heap_out_of_full_collections(demo):
         gc.unfreeze()
 
 
+async def test_the_hub_left_open_shows_settings_changed_elsewhere(demo, monkeypatch):
+    """The hub stayed as it was read while the command line renamed the school and enabled a
+    report: the school list looks again every few seconds, the hub never did."""
+    import dataclasses
+
+    import uso_tui.tui.screens.school as hub
+
+    monkeypatch.setattr(hub, "REFRESH_SECONDS", 0.2)
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        assert "Renamed Elsewhere" not in screen_text(app)
+        with store.transaction("bob") as txn:
+            txn.put_school(dataclasses.replace(txn.school(dfe), name="Renamed Elsewhere"))
+        await wait_for(pilot, lambda: "Renamed Elsewhere" in screen_text(app), timeout=10)
+
+
 async def test_hub_says_why_the_last_run_failed(demo_ran):
     """The hub of a school whose last run failed says why, wrapped under its value: the
     operator need not open the run history to learn the Client Secret is wrong."""

@@ -211,6 +211,41 @@ async def test_a_run_from_another_process_is_shown_not_doubled(demo):
     assert len(store.runs(dfe)) == runs_before + 1
 
 
+async def test_run_again_showing_another_process_s_run_shows_its_log_only(demo):
+    """A force run failed (a wrong secret); `r` then found a run of the school going in another
+    process: the header said "running elsewhere" above the failed run's log of refusals."""
+    store, dfe = demo.store, demo.held_school
+    demo.sim.set_switches(dfe, reject_credentials=True)
+    gate = threading.Event()
+    thread = None
+    try:
+        app = make_app(store)
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.open_screen("force_run", dfe)
+            await answer_force_run(pilot)
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.final is not None, timeout=30)
+            assert screen.final.status == "failed" and "invalid_client" in screen_text(app)
+            demo.sim.set_switches(dfe, reject_credentials=False, gate=gate)
+            thread = threading.Thread(
+                target=lambda: asyncio.run(
+                    run_school(store, dfe, trigger="cli", operator="root", now=NOW)
+                )
+            )
+            thread.start()
+            await wait_for(pilot, lambda: current_run(store, dfe) is not None)
+            await pilot.press("r")
+            await answer_force_run(pilot)
+            await wait_for(pilot, lambda: screen.external is not None)
+            await settle(pilot)
+            text = screen_text(app)
+            assert "running elsewhere" in text and "invalid_client" not in text
+    finally:
+        gate.set()
+        if thread is not None:
+            thread.join(timeout=30)
+
+
 async def test_progress_floods_merge(demo):
     store, dfe = demo.store, demo.held_school
     handled = []
@@ -371,7 +406,7 @@ async def test_a_failed_run_says_why_and_leads_to_settings(demo):
         text = screen_text(app)
         assert "FAILED" in text and "Nothing changed" in text and "invalid_client" in text
         assert "wrong-secret" not in text  # the secret never shows, even when it is wrong
-        assert "check the AutoUpdate settings" in text and "data directory" not in text
+        assert "Client Secret in the AutoUpdate settings" in text and "data directory" not in text
         await press(pilot, "e")
         assert app.screen.kind == "settings" and app.screen.dfe == dfe
     assert accounts_state(store, dfe) == before
@@ -755,3 +790,23 @@ async def test_a_held_run_confirmed_elsewhere_meanwhile_is_shown_as_it_is(demo):
         assert screen.kind == "force_run" and screen.final.status != "held"
         assert "HELD" not in str(screen.phase_box.render())
         assert "Confirm held" not in screen_text(app).splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("error", "advice", "settings"),
+    [
+        ("interrupted: the process running it ended before it finished", "r runs it", False),
+        ("204-2308: POST /auth/connect/token: HTTP 401: invalid_client", "Client Secret", True),
+        ("204-2308: GET /api/students: IRIS refused a freshly issued token", "Client ID", True),
+        ("204-2308: http://evil.example is not allowed: ...", "MIS URL", True),
+        ("204-2308: GET /api/students?page=1: HTTP 500, after 5 tries", "r runs it", True),
+        ("204-2308: GET /api/students?page=1: timed out (read)", "if it keeps failing", True),
+    ],
+)
+def test_a_failed_run_s_advice_fits_its_cause(error, advice, settings):
+    """Every failed run said "e: check the AutoUpdate settings", a process killed mid-run and
+    IRIS answering 500 alike: the settings first only when they are the likely cause."""
+    from uso_tui.tui.screens.force_run import failure_advice
+
+    said = failure_advice(error)
+    assert advice in said and ("AutoUpdate settings" in said) == settings

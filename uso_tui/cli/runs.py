@@ -93,9 +93,18 @@ def exit_status(status: str) -> int:
 CANCELLED_SAID = "cancelled before the apply (Ctrl-C, SIGTERM or SIGHUP): nothing changed"
 
 
+def public_run(run: Run) -> dict[str, Any]:
+    """A run in the `runs --json` shape. DESIGN's statuses are succeeded, held and failed (and
+    running): a cancelled run is failed, with `cancelled` true and the error said."""
+    data = run.public()
+    if run.status == "cancelled":
+        data.update(status="failed", cancelled=True, error=CANCELLED_SAID)
+    return data
+
+
 def run_json(run: Run) -> dict[str, Any]:
     """The `sync --json` shape, plus the run's details."""
-    data = run.public()
+    data = public_run(run)
     data.update(
         reports=list(run.reports),
         dry_run=run.dry_run,
@@ -330,8 +339,6 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     plans = _plans(result) if args.dry_run else []
     if args.json:
         data = run_json(run)
-        if run.status == "cancelled":  # DESIGN's status is succeeded, held or failed
-            data.update(status="failed", cancelled=True, error=CANCELLED_SAID)
         if args.dry_run:
             data["outcomes"] = _outcomes_json(plans)
         emit_json(data, ctx.stdout)
@@ -420,7 +427,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
     held = held_review(store, run.run_id)
     applies = whole_preview(store, run, ctx.now().date())
     if args.json:
-        data = run.public()
+        data = public_run(run)
         data.update(
             confirm_applies=applies or None,
             reports=list(run.reports),
@@ -527,7 +534,7 @@ def cmd_runs(args: argparse.Namespace, ctx: Context) -> int:
         store.school(dfe)
     runs = store.runs(dfe, limit=args.limit)
     if args.json:
-        emit_json([r.public() for r in runs], ctx.stdout)
+        emit_json([public_run(r) for r in runs], ctx.stdout)
         return 0
     table(
         ["Run", "Trigger", "Operator", "Status", "Started", "Finished", "Counts / error"],

@@ -19,6 +19,7 @@ from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
+from uso_tui.store.liveness import INTERRUPTED
 from uso_tui.sync.actions import Confirmed
 from uso_tui.sync.compare import comparisons_lines
 from uso_tui.sync.runner import APPLY_FAILED
@@ -27,6 +28,34 @@ from uso_tui.tui.format import clean, plain, status_text, when
 from uso_tui.tui.held import ConfirmsHeld, confirmed_line
 from uso_tui.tui.live import LiveRun, ReportProgress
 from uso_tui.tui.workers import in_thread
+
+# What a failed run's error says of its cause, and what the operator does about it
+_CREDENTIALS = (
+    "invalid_client",
+    "unauthorized_client",
+    "freshly issued token",
+    "HTTP 401",
+    "HTTP 403",
+)
+_ADDRESS = ("not allowed", "HTTP 404", "certificate", "Name or service not known", "nodename")
+
+
+def failure_advice(error: str) -> str:
+    """The next step for a run that failed with `error` (its one line): the settings only when
+    they are the likely cause (a process killed, IRIS down or slow, is no setting to change)."""
+    if error.startswith(APPLY_FAILED):  # IRIS answered; the store did not
+        return "The store could not be written: check the data directory's disk."
+    if error.startswith(INTERRUPTED):
+        return "The process running it stopped (killed, or the server restarted): r runs it again."
+    if any(sign in error for sign in _CREDENTIALS):
+        return "e: check the Client ID and Client Secret in the AutoUpdate settings."
+    if any(sign in error for sign in _ADDRESS):
+        return "e: check the MIS URL in the AutoUpdate settings."
+    return (
+        "IRIS did not answer as it should (down, slow, or an error of its own): r runs it "
+        "again; if it keeps failing, e: check the AutoUpdate settings."
+    )
+
 
 COUNTERS = [
     ("created", "Created"),
@@ -353,10 +382,7 @@ class ForceRunScreen(ConfirmsHeld):
             text.append("Cancelled before the apply step: nothing changed.")
         elif run.status == "failed":
             text.append_text(plain(f"Nothing changed. {run.error or ''}", "bold red"))
-            if (run.error or "").startswith(APPLY_FAILED):  # IRIS answered; the store did not
-                text.append("\nThe store could not be written: check the data directory's disk.")
-            else:
-                text.append("\ne: check the AutoUpdate settings (URL, Client ID, Secret).")
+            text.append(f"\n{failure_advice(run.error or '')}")
         if run.confirmed_at:
             text.append("\n")
             text.append_text(
@@ -386,6 +412,7 @@ class ForceRunScreen(ConfirmsHeld):
         self._again = None
         self.keys_go()
         self.external = run
+        self.run_log.clear()  # (`r` after a run that ended: its log is not this run's)
         self._make_bars([])
         self.phase_box.update(
             Text.assemble(

@@ -13,6 +13,7 @@ from uso_tui.domain.schools import REPORT_LABELS
 from uso_tui.sync.schedule import failed_times, next_retry, next_run
 from uso_tui.tui.format import ago, kv_grid, plain, status_text, when
 from uso_tui.tui.screens.base import UsoScreen
+from uso_tui.tui.screens.schools import REFRESH_SECONDS
 from uso_tui.tui.workers import in_thread
 
 MENU = [
@@ -74,6 +75,12 @@ class SchoolScreen(UsoScreen):
 
     def on_mount(self) -> None:
         self.load()
+        # settings changed from another console or the command line, runs of other processes
+        self.set_interval(REFRESH_SECONDS, self._refresh_if_shown)
+
+    def _refresh_if_shown(self) -> None:
+        if self.is_current:
+            self.load()
 
     def on_screen_resume(self) -> None:
         self.load()
