@@ -493,6 +493,26 @@ def test_a_kept_pair_is_listed_again_once_what_it_rested_on_changes(store):
     assert store.account("ajones.205").status == "unallocated"
 
 
+def test_a_kept_near_pair_is_listed_again_once_it_changes(store):
+    """Kate and Katherine Cartwright born a day apart (a near pair), kept; the MIS then moved
+    Katherine's date of birth: the near pairs left every kept pair out, changed or not."""
+    with store.transaction("setup") as tx:
+        tx.put_accounts(
+            [
+                acc("k1.204", "Kate", "Cartwright", "2012-03-04", HILL),
+                acc("k2.204", "Katherine", "Cartwright", "2012-03-05", VALE),
+            ]
+        )
+    pair = ("k1.204", "k2.204")
+    assert pair in pairs_of(possible_duplicates(store))
+    assert keep_both(store, *pair, operator="alice", now=NOW)
+    assert pair not in pairs_of(possible_duplicates(store))
+    with store.transaction("scheduler") as tx:
+        tx.put_account(dataclasses.replace(tx.account("k2.204"), dob="2012-03-03"))
+    (again,) = [d for d in possible_duplicates(store) if d.usernames == pair]
+    assert CHANGED_SINCE_KEPT in again.evidence
+
+
 def test_a_pair_kept_before_keeps_held_what_it_saw_stays_kept(store):
     with store.transaction("alice") as tx:  # (kept.json rows of an earlier uso-tui: no "seen")
         tx.keep_pair("ajones.205", "asmith.204", "2026-11-01T09:00:00")

@@ -949,3 +949,26 @@ def test_a_son_given_his_father_s_staff_record_thirty_years_later_is_another_per
     father = _holder("John", "Smith", "1965-03-12", staff=True)
     son = _record("John", "Smith", "1995-07-20", staff=True)
     assert "30 years apart" in another_person(son, father, lambda: [])
+
+
+def test_a_released_account_restored_links_to_its_person_s_new_record(tmp_path):
+    """Kevin's record 7 was re-used for Wei: his account released (unallocated, its former link
+    kept as the record that is another person's), then restored. Restoring kept that link as a
+    restored account's former one, so his own new record 9 never joined his account (a case)."""
+    from uso_tui.sync.actions import restore_account
+
+    day1, day2, day3 = (datetime(2026, 3, d, 7, 0) for d in (9, 10, 11))
+    upn = {"uniquePupilNumber": "K123456789012"}
+    env = Env(tmp_path / "store")
+    other = iris_student("8", "Ann", "Holt", "2014-01-01")
+    env.add_school(students=[iris_student("7", "Kevin", "Lam", "2014-03-15", **upn), other])
+    env.sync(day1)
+    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2015-09-02", **upn), other])
+    env.sync(day2)
+    release_account(env.store, "klam.204", operator="desk", now=day2)
+    back = restore_account(env.store, "klam.204", operator="desk", now=day2)
+    assert back.previous_link is None
+    kevin = iris_student("9", "Kevin", "Lam", "2014-03-15", **upn)
+    env.set_students(DFE, [iris_student("10", "Wei", "Lam", "2015-09-02"), kevin, other])
+    assert env.sync(day3).counts["auto_linked"] == 1
+    assert env.store.account("klam.204").mis_id == "9"

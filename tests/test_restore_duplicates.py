@@ -66,7 +66,7 @@ def test_cli_restore_says_who_else_is_active(cli_at, store):
     unallocate_account(store, "zed.204", operator="alice", now=NOW)
     said = " ".join(cli.ok("restore", "zed.204").err.split())
     assert "zother.205 (active at 205-1000)" in said
-    assert "in two local authorities: `uso-tui duplicates` does not list such a pair" in said
+    assert "`uso-tui duplicates` does not list them as a pair" in said
     unallocate_account(store, "slee.204", operator="alice", now=NOW)  # a non-MIS account
     assert "note" not in cli.ok("restore", "slee.204").err  # nobody else looks like Sam Lee
 

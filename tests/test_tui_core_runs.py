@@ -801,6 +801,14 @@ async def test_a_held_run_confirmed_elsewhere_meanwhile_is_shown_as_it_is(demo):
         ("204-2308: http://evil.example is not allowed: ...", "MIS URL", True),
         ("204-2308: GET /api/students?page=1: HTTP 500, after 5 tries", "r runs it", True),
         ("204-2308: GET /api/students?page=1: timed out (read)", "if it keeps failing", True),
+        ("204-2308: GET /api/students?page=1: HTTP 302: a redirect, not followed", "URL", True),
+        ("204-2308: the MIS URL must use https (plain http only for hosts in ...)", "URL", True),
+        (
+            "204-2308: IRIS reports 90000 records, more than the 50000 records a report may have "
+            "(max_records)",
+            "bound of config.json",
+            False,
+        ),
     ],
 )
 def test_a_failed_run_s_advice_fits_its_cause(error, advice, settings):

@@ -854,11 +854,25 @@ def _linked_to(
     return None
 
 
+def _duplicate_link(store: Store, username: str) -> str | None:
+    """The link an account unallocated as a duplicate had (kept in previous_link when its link
+    was dropped: restored, it is its record's restored account); None for any other (a released
+    account's previous_link names a record that is another person's)."""
+    acc = store.find_account(username)
+    if acc is None or acc.mis_id or not acc.previous_link or not acc.previous_school:
+        return None
+    newest = store.audit(acc.previous_school, limit=1, subject=username)
+    if newest and newest[0].action == "unallocate" and (newest[0].after or {}).get("duplicate_of"):
+        return acc.previous_link
+    return None
+
+
 def restore_account(store: Store, username: str, *, operator: str, now: datetime) -> Account:
     """Active again at its previous school as a non-MIS account: its link is dropped, so the next
     run does not unallocate it again; it relinks automatically if its record returns."""
     require(store, operator, "restore")
     at = iso(now)
+    kept_link = _duplicate_link(store, username)
     with store.transaction(operator) as txn:
         acc = txn.account(username)
         if acc.status != "unallocated":
@@ -881,10 +895,12 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
             mis_id=None,
             link_school=None,
             link_report=None,
-            previous_link=(  # (one unallocated as a duplicate kept its link there)
+            previous_link=(
                 f"{acc.link_school}/{acc.link_report}/{acc.mis_id}"
                 if acc.mis_id
-                else acc.previous_link
+                else kept_link
+                if kept_link == acc.previous_link
+                else None
             ),
             unallocated_at=None,
             unallocated_by_run=None,

@@ -132,19 +132,17 @@ def pair_seen(one: Any, other: Any) -> str:
 
 
 def review_lists(one: Any, other: Any) -> bool:
-    """Whether the review would list two accounts found alike by UPN or by names and date of
-    birth (also_active, same_person_elsewhere): by names only within one local authority."""
-    upn = upn_of(one)
-    if upn and upn == upn_of(other):
-        return True
-    return bool(one.school and other.school and la_of(one.school) == la_of(other.school))
+    """Whether the review lists two active accounts found alike by UPN or by names and date of
+    birth (also_active, same_person_elsewhere), by its own rules: by names only within one local
+    authority, never twins known by one name, nor two UPNs of two children."""
+    return bool(find_duplicates([one, other]))
 
 
 def listed_words(one: Any, other: Any) -> str:
     """How a note about two such accounts ends: where the operator finds the pair."""
     if review_lists(one, other):
         return f"`uso-tui duplicates {one.school}` lists the pair"
-    return "in two local authorities: `uso-tui duplicates` does not list such a pair"
+    return "`uso-tui duplicates` does not list them as a pair: check the two by hand"
 
 
 def kept_as_seen(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], str | None]:
@@ -235,9 +233,18 @@ def find_duplicates(
                     if not _upns_differ(person, other):
                         note(person, other, "swapped")
 
+    # kept pairs as they were kept are left out of the near pairs; a changed one is weighed
+    still_kept = {
+        key
+        for key, was in skip.items()
+        if was is None
+        or key[0] not in by_name
+        or key[1] not in by_name
+        or was == pair_seen(by_name[key[0]], by_name[key[1]])
+    }
     near: dict[tuple[str, str], str] = {}  # pair -> its evidence in words
     for group in _by_la_and_role(accounts).values():
-        for first, second, words in _near_pairs(group, found.keys() | skip, school):
+        for first, second, words in _near_pairs(group, found.keys() | still_kept, school):
             near[(first.username, second.username)] = words  # in _pair's order
             note(first, second, "near")
 

@@ -37,7 +37,17 @@ _CREDENTIALS = (
     "HTTP 401",
     "HTTP 403",
 )
-_ADDRESS = ("not allowed", "HTTP 404", "certificate", "Name or service not known", "nodename")
+_ADDRESS = (
+    "not allowed",
+    "HTTP 404",
+    "certificate",
+    "redirect",
+    "must use https",
+    "port 443",
+    "bad MIS URL",
+)
+# a bound of config.json (max_pages, max_records, max_answer_bytes, max_report_bytes)
+_BOUNDS = ("(max_",)
 
 
 def failure_advice(error: str) -> str:
@@ -51,6 +61,11 @@ def failure_advice(error: str) -> str:
         return "e: check the Client ID and Client Secret in the AutoUpdate settings."
     if any(sign in error for sign in _ADDRESS):
         return "e: check the MIS URL in the AutoUpdate settings."
+    if any(sign in error for sign in _BOUNDS):
+        return (
+            "The export passed a bound of config.json (named above): a school that large needs "
+            "it raised there (see the README's bounds); else ask the school about its MIS."
+        )
     return (
         "IRIS did not answer as it should (down, slow, or an error of its own): r runs it "
         "again; if it keeps failing, e: check the AutoUpdate settings."
