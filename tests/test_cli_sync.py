@@ -440,6 +440,8 @@ def test_ctrl_c_cancels_before_the_apply(cli, sim, sent, as_json):
     runs = cli.ok("runs", DFE, "--json").json()  # (as sync --json says it: DESIGN's statuses)
     assert runs[0]["status"] == "failed" and runs[0]["cancelled"] is True
     assert "cancelled" in cli.ok("runs", DFE).out  # the table says what it was
+    shown = cli.ok("school", "show", DFE, "--json").json()
+    assert shown["last_run_status"] == "failed" and shown["last_run_cancelled"] is True
     assert cli.ok("accounts", DFE, "--json").json() == []
     everywhere = cli.ok("runs", "--json").json()
     assert runs[0]["run_id"] in [r["run_id"] for r in everywhere]

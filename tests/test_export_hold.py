@@ -42,7 +42,7 @@ def test_a_shifted_column_is_held_whole_and_applied_when_confirmed(cli, sim):
     assert comparison["previous_count"] == 40 and comparison["count"] == 40
     assert comparison["sample"][0]["before"]["forename"] == PUPILS[0]["forename"]
     text = cli.ok("run", "show", run["run_id"]).out
-    assert "held whole" in text and "changed name or date of birth" in text
+    assert "held whole" in text and "changed name, preferred name, date of birth" in text
     # what confirming applies besides unallocating, before it is confirmed
     assert "confirming it also updates 40 (as the store is now)" in text
     assert shown["confirm_applies"] == "updates 40"
@@ -50,6 +50,45 @@ def test_a_shifted_column_is_held_whole_and_applied_when_confirmed(cli, sim):
     after = _accounts(cli)
     assert after.keys() == before.keys()
     assert all(a["forename"].startswith("Fam") for a in after.values())
+
+
+@pytest.mark.parametrize("broken", ["upns swapped", "preferred names cleared"])
+def test_upns_swapped_or_preferred_names_cleared_for_all_are_held_whole(cli, sim, broken):
+    """Every pupil's UPN swapped with a classmate's, or every preferred name cleared, by a
+    broken export: applied to all 40 accounts ("updated 40"), nothing held. A school giving
+    preferred names where none were, or UPNs to pupils without one, is no such sign."""
+    pupils = [
+        {**p, "uniquePupilNumber": f"A{100000000000 + i}", "preferredName": f"P{chr(97 + i % 26)}"}
+        for i, p in enumerate(PUPILS)
+    ]
+    add(cli, sim, DFE, pupils)
+    cli.ok("sync", DFE)
+    before = _accounts(cli)
+    if broken == "upns swapped":
+        upns = [p["uniquePupilNumber"] for p in pupils]
+        sent = [{**p, "uniquePupilNumber": upns[i ^ 1]} for i, p in enumerate(pupils)]
+    else:
+        sent = [{**p, "preferredName": None} for p in pupils]
+    sim.set_records(DFE, "students", sent)
+    res = cli("sync", DFE, "--json")
+    assert res.status == 3 and _accounts(cli) == before
+    assert "40 of 40 linked students records changed name" in res.json()["hold_reason"]
+    said = cli.ok("run", "show", res.json()["run_id"]).out
+    assert (
+        "UPN A100000000000 -> A100000000001" if broken == "upns swapped" else "known as Pa"
+    ) in said
+
+
+def test_preferred_names_or_upns_given_where_none_were_are_not_held(cli, sim):
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    given = [
+        {**p, "uniquePupilNumber": f"A{100000000000 + i}", "preferredName": "Kid"}
+        for i, p in enumerate(PUPILS)
+    ]
+    sim.set_records(DFE, "students", given)
+    res = cli.ok("sync", DFE, "--json").json()
+    assert res["status"] == "succeeded" and res["counts"]["updated"] == 40
 
 
 def test_a_halved_export_is_held_whole_and_normal_churn_is_not(cli, sim):

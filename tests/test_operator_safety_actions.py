@@ -205,6 +205,26 @@ async def test_a_candidate_still_on_roll_at_another_school_is_said_so(env, capsy
     assert shown["candidates"][0]["on_roll_at"] is None
 
 
+async def test_a_damaged_run_of_the_other_school_does_not_stop_the_queue(env, capsys):
+    """A run of the candidate's school damaged from outside (its trigger gone): reading whether
+    the candidate is on roll there raised TypeError, and neither `matches` nor the console's
+    queue of this school opened."""
+    from uso_tui.cli.main import main
+
+    env.add_school(OTHER, students=[AMY])
+    await sync(env, OTHER)
+    env.add_school(students=[iris_student("7", "Amy", "Jones", "2015-04-02")])
+    await sync(env)
+    path = env.store.root / "schools" / OTHER / "data.json"
+    data = json.loads(path.read_text())
+    for run in data["runs"].values():
+        run.pop("trigger")
+    path.write_text(json.dumps(data))
+    assert main(["--data-dir", str(env.store.root), "matches", DFE, "--json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["candidates"][0]["username"] == "ajones.204"
+
+
 async def _case_for_eva(env: Env) -> str:
     """A case for Eva Blacke whose candidate is the requested account eblack.204 (Eve Black);
     zulu.204 (a non-MIS account) is not a candidate."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from uso_tui.domain.dates import from_uk
-from uso_tui.domain.errors import InvalidInput, UsoError
+from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MisRecord, Run, School
 from uso_tui.domain.names import normalise
 from uso_tui.store.api import Store
@@ -108,7 +108,9 @@ def on_roll_elsewhere(store: Store, dfe: str, accounts: Iterable[Account]) -> di
         if key not in exports:
             try:
                 exports[key] = latest_export_ids(store, *key)
-            except UsoError:  # that school's files unreadable: nothing said of its accounts
+            # that school's files damaged (a field of a run or a processed file, not only a
+            # file that is no JSON): nothing said of its accounts, the queue here still opens
+            except Exception:  # noqa: BLE001
                 exports[key] = None
         if acc.mis_id in (exports[key] or ()):
             out[acc.username] = acc.link_school

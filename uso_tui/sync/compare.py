@@ -4,8 +4,8 @@ Compared with the export last taken as the school's (its record count, Run.sizes
 left (the linked accounts: one per record the MIS sent before), a report is held whole, nothing
 of it applied, when its record count fell by more than the school's hold threshold (a halved
 export), when most of the records linked before are gone (another school's data, MIS ids given
-anew), or when more than a fifth of the linked records changed name or date of birth at once (a
-shifted column). An operator confirms it (sync.actions.confirm_held), and it is then planned
+anew), or when more than a fifth of the linked records changed name, preferred name, date of
+birth or UPN at once (a shifted column, UPNs swapped). An operator confirms it (sync.actions.confirm_held), and it is then planned
 again and applied as it is.
 
 Leavers replaced by as many starters (a new school year) are not a fall: the leavers'
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from uso_tui.domain.models import MisRecord, School
-from uso_tui.domain.names import normalise_cached
+from uso_tui.domain.names import normalise_cached, upn_key
 
 CHANGED_SHARE = 0.2  # more than a fifth of the linked records at once
 # ... and at least this many (or the school's hold minimum, if lower): two members of staff of
@@ -37,6 +37,22 @@ GONE_SHARE = 0.5
 
 def _person(forename: Any, surname: Any, dob: Any) -> tuple[str, str, str]:
     return normalise_cached(forename or ""), normalise_cached(surname or ""), dob or ""
+
+
+def _changed(row: dict[str, Any], rec: MisRecord) -> bool:
+    """Whether the record says another thing of its person than the account it is linked to:
+    names, date of birth; a preferred name cleared or replaced (one given where none was is
+    no sign: a school starting to use them); a UPN replaced by another (UPNs follow a child
+    for life: every pupil's swapped with a classmate's was applied, 300 of 300)."""
+    if _person(row["forename"], row["surname"], row["dob"]) != _person(
+        rec.forename, rec.surname, rec.dob
+    ):
+        return True
+    known_as = normalise_cached(row.get("preferred_name") or "")
+    if known_as and known_as != normalise_cached(rec.preferred_name or ""):
+        return True
+    upn = upn_key(str((row.get("extra") or {}).get("upn") or ""))
+    return bool(upn and rec.upn and upn != upn_key(rec.upn))
 
 
 def compare(
@@ -88,9 +104,7 @@ def compare(
         rec = records.get(row["mis_id"])
         if rec is None or row["mis_id"] in invalid:
             continue
-        if _person(row["forename"], row["surname"], row["dob"]) != _person(
-            rec.forename, rec.surname, rec.dob
-        ):
+        if _changed(row, rec):
             changed.append((row, rec))
     reasons = []
     if fell > before * settings.hold_percent / 100 and fell >= settings.hold_min:
@@ -112,8 +126,8 @@ def compare(
         settings.hold_min, CHANGED_MIN
     ):
         reasons.append(
-            f"{len(changed)} of {compared} linked {report} records changed name or date of "
-            "birth at once"
+            f"{len(changed)} of {compared} linked {report} records changed name, preferred "
+            "name, date of birth or UPN at once"
         )
     if not reasons:
         return None
@@ -131,8 +145,16 @@ def compare(
                     "forename": row["forename"],
                     "surname": row["surname"],
                     "dob": row["dob"],
+                    "preferred_name": row.get("preferred_name") or None,
+                    "upn": (row.get("extra") or {}).get("upn"),
                 },
-                "after": {"forename": rec.forename, "surname": rec.surname, "dob": rec.dob},
+                "after": {
+                    "forename": rec.forename,
+                    "surname": rec.surname,
+                    "dob": rec.dob,
+                    "preferred_name": rec.preferred_name,
+                    "upn": rec.upn,
+                },
             }
             for row, rec in changed[:SAMPLE]
         ],
@@ -149,14 +171,19 @@ def comparison_lines(comparison: dict[str, Any]) -> list[str]:
     out = [
         f"{comparison['report']}: {comparison['count']} records now, "
         f"{comparison['previous_count']} before; {comparison['changed_names']} linked records "
-        "changed name or date of birth",
+        "changed name, preferred name, date of birth or UPN",
         f"held whole: {comparison.get('reason', '')}",
     ]
     for sample in comparison.get("sample") or ():
         before, after = sample["before"], sample["after"]
-        out.append(
+        line = (
             f"  MIS id {sample['mis_id']}: "
             f"{before['forename']} {before['surname']} ({before['dob'] or 'no date of birth'})"
             f" -> {after['forename']} {after['surname']} ({after['dob'] or 'no date of birth'})"
         )
+        for key, said in (("preferred_name", "known as"), ("upn", "UPN")):
+            was, now = before.get(key), after.get(key)  # (samples kept before had neither)
+            if (was or now) and was != now:
+                line += f"; {said} {was or '(none)'} -> {now or '(none)'}"
+        out.append(line)
     return out
