@@ -1098,3 +1098,16 @@ async def test_the_hub_says_a_held_run_still_waits_after_a_failed_one(env):
     async with started(env.store, "school", DFE, size=(120, 40), clock=lambda: now) as (app, _):
         text = " ".join(screen_text(app).split())
     assert f"Held because {held.run_id} still waits for confirmation" in text
+
+
+def test_a_force_run_stamped_ahead_of_the_clock_does_not_undo_the_scheduled_one(env):
+    """A force run stamped days ahead (a clock set wrong) is not believed; it must not take the
+    school's real scheduled run of today with it (the later of the two was checked alone)."""
+    from uso_tui.sync.schedule import next_run
+
+    school = dataclasses.replace(
+        env.store.school(DFE),
+        last_scheduled_success_at="2026-03-10T06:00:00",
+        last_whole_run_at="2026-03-13T09:00:00",
+    )
+    assert next_run(school, datetime(2026, 3, 10, 6, 30)) == datetime(2026, 3, 11, 6, 0)

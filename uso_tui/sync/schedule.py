@@ -75,8 +75,8 @@ RETRY_MAX = timedelta(hours=2)
 
 def due_schools(store: Store, now: datetime, clock: datetime | None = None) -> list[School]:
     """Schools whose latest daily time (_slot) has passed with no run since (a successful or held
-    scheduled run, or a force run of every report), so a server that was down catches up; a school whose
-    scheduled runs failed since is due again once it has waited retry_wait. `clock`: the time
+    scheduled run, or a force run of every report), so a server that was down catches up; a
+    school whose scheduled runs failed since is due again once it has waited retry_wait. `clock`: the time
     it really is, when `now` is another (`run-due --at`, see _failed_since_due)."""
     out = []
     for school in store.list_schools():
@@ -100,11 +100,12 @@ def _failed_since_due(
     yesterday, a catch-up) is a real run since that daily time: the school is not run again
     for it; one that failed then is a later day's, which does not put off the catch-up."""
     latest = iso(now + CLOCK_SLACK)
-    # the school's last run that did run: scheduled, or forced (console, `sync`) of every report
-    ran = [at for at in (school.last_scheduled_success_at, school.last_whole_run_at) if at]
+    # the school's last run that did run: scheduled, or forced (console, `sync`) of every report;
+    # each believed only if not stamped ahead of the clock
+    believed = iso(max(now, clock or now) + CLOCK_SLACK)
+    both = (school.last_scheduled_success_at, school.last_whole_run_at)
+    ran = [at for at in both if at and at <= believed]
     last = max(ran) if ran else None
-    if last and last > iso(max(now, clock or now) + CLOCK_SLACK):
-        last = None
     due = _slot(school, now)
     if due is None:
         return None
