@@ -472,7 +472,7 @@ def test_keep_both_refuses_a_pair_the_review_does_not_list(store):
     assert store.kept_pairs() == {("ajones.205", "asmith.204")}
 
 
-def test_a_kept_pair_is_listed_again_once_what_it_rested_on_changes(store):
+def test_a_kept_pair_is_listed_again_once_what_it_rested_on_changes(store, capsys):
     """Amy Smith and Amy Jones share a UPN: kept as different people (their names differ). The
     MIS then renamed Amy Jones to Amy Smith, and the pair, now alike in everything, was never
     listed again (a keep was two usernames for good)."""
@@ -483,7 +483,17 @@ def test_a_kept_pair_is_listed_again_once_what_it_rested_on_changes(store):
         tx.put_account(dataclasses.replace(tx.account("ajones.205"), surname="Smith"))
     (again,) = [d for d in possible_duplicates(store) if d.usernames == pair]
     assert CHANGED_SINCE_KEPT in again.evidence
+    # the list of kept pairs says so too (it said "kept" and nothing else)
+    from uso_tui.sync.kept_apart import CHANGED_WORDS, kept_apart
+
+    (listed,) = kept_apart(store)
+    assert listed.changed and listed.public()["changed_since_kept"] is True
+    from uso_tui.cli.main import main
+
+    assert main(["--data-dir", str(store.root), "duplicates", "--kept"]) == 0
+    assert CHANGED_WORDS in capsys.readouterr().out
     assert keep_both(store, *pair, operator="bob", now=NOW)  # kept again, as they are now
+    assert not kept_apart(store)[0].changed
     assert pair not in pairs_of(possible_duplicates(store))
     assert [row["by"] for row in store.kept_rows()] == ["bob"]
     with store.transaction("scheduler") as tx:

@@ -18,6 +18,7 @@ from uso_tui.domain.schools import check_dfe
 from uso_tui.store.api import Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import event
+from uso_tui.sync.duplicates import pair_seen
 from uso_tui.sync.runner import iso
 
 
@@ -30,10 +31,13 @@ class KeptPair:
     accounts: tuple[Account | None, Account | None]
     by: str
     at: str
+    # what the two held when kept has changed since: the review lists the pair again
+    changed: bool = False
 
     def public(self) -> dict[str, Any]:
         return {  # `accounts` as `duplicates --json` gives a pair's
             "accounts": list(self.usernames),
+            "changed_since_kept": self.changed,
             "account_details": [
                 a.public() if a is not None else {"username": u}
                 for u, a in zip(self.usernames, self.accounts, strict=True)
@@ -51,6 +55,17 @@ def _at(account: Account | None, dfe: str) -> bool:
     )
 
 
+def _changed(row: dict[str, Any], first: Account | None, second: Account | None) -> bool:
+    seen = row.get("seen")
+    if seen is None or first is None or second is None:
+        return False
+    return seen != pair_seen(first, second)
+
+
+# what the lists of kept pairs say of one whose accounts changed since (CHANGED_SINCE_KEPT)
+CHANGED_WORDS = "their names, date of birth or UPN have changed since: the review lists them again"
+
+
 def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
     """The pairs kept as different people, newest first; with `dfe`, those with an account at
     that school (or last there, or made there)."""
@@ -65,6 +80,7 @@ def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
             (found.get(row["a"]), found.get(row["b"])),
             row.get("by", ""),
             row.get("at", ""),
+            _changed(row, found.get(row["a"]), found.get(row["b"])),
         )
         for row in rows
     ]
