@@ -895,12 +895,11 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
             mis_id=None,
             link_school=None,
             link_report=None,
+            # (one unallocated as a duplicate kept its link, unless changed since it was read)
             previous_link=(
                 f"{acc.link_school}/{acc.link_report}/{acc.mis_id}"
                 if acc.mis_id
-                else kept_link
-                if kept_link == acc.previous_link
-                else None
+                else (kept_link if kept_link == acc.previous_link else None)
             ),
             unallocated_at=None,
             unallocated_by_run=None,

@@ -145,6 +145,12 @@ def listed_words(one: Any, other: Any) -> str:
     return "`uso-tui duplicates` does not list them as a pair: check the two by hand"
 
 
+def still_kept(seen: str | None, one: Any, other: Any) -> bool:
+    """Whether a keep (`seen`, what the pair held when kept: kept_as_seen) still holds for the
+    two as they are: always for a pair kept before keeps held it, or one no longer found."""
+    return seen is None or one is None or other is None or seen == pair_seen(one, other)
+
+
 def kept_as_seen(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], str | None]:
     """Kept pairs (Store.kept_rows) -> what they held when kept (None: kept before that was kept)."""
     return {pair_key(row["a"], row["b"]): row.get("seen") for row in rows}
@@ -172,18 +178,17 @@ def find_duplicates(
     accounts = list(by_name.values())
     seen = kept if isinstance(kept, Mapping) else dict.fromkeys(kept)
     skip = {tuple(sorted(k)): v for k, v in seen.items()}
+    # kept pairs the keep still holds for are left out; one whose accounts changed is listed
+    still = {k for k, v in skip.items() if still_kept(v, by_name.get(k[0]), by_name.get(k[1]))}
     why: dict[tuple[str, str], set[str]] = defaultdict(set)
     found: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def note(person: Any, other: Any, reason: str) -> None:
         first, second = _pair(person, other)
         key = (first.username, second.username)
-        if school is not None and school not in (person.school, other.school):
+        if key in still or (school is not None and school not in (person.school, other.school)):
             return
         if key in skip:
-            was = skip[key]
-            if was is None or was == pair_seen(first, second):
-                return
             why[key].add(CHANGED_SINCE_KEPT)
         found[key] = (first, second)
         why[key].add(reason)
@@ -233,18 +238,9 @@ def find_duplicates(
                     if not _upns_differ(person, other):
                         note(person, other, "swapped")
 
-    # kept pairs as they were kept are left out of the near pairs; a changed one is weighed
-    still_kept = {
-        key
-        for key, was in skip.items()
-        if was is None
-        or key[0] not in by_name
-        or key[1] not in by_name
-        or was == pair_seen(by_name[key[0]], by_name[key[1]])
-    }
     near: dict[tuple[str, str], str] = {}  # pair -> its evidence in words
     for group in _by_la_and_role(accounts).values():
-        for first, second, words in _near_pairs(group, found.keys() | still_kept, school):
+        for first, second, words in _near_pairs(group, found.keys() | still, school):
             near[(first.username, second.username)] = words  # in _pair's order
             note(first, second, "near")
 
@@ -757,8 +753,9 @@ def unallocate_duplicate(
         twice = held_twice(acc, keep, _exports(store))
         if twice is not None:
             raise InvalidInput(f"{username} stays: {twice}. {MERGE_AT_SCHOOL}")
-        was = kept_as_seen(txn.kept_rows()).get(pair_key(username, other), False)
-        if was is None or was == pair_seen(acc, keep):  # decided meanwhile, elsewhere
+        kept = kept_as_seen(txn.kept_rows())
+        key = pair_key(username, other)
+        if key in kept and still_kept(kept[key], acc, keep):  # decided meanwhile, elsewhere
             raise InvalidInput(
                 f"{username} stays: {username} and {other} were kept as different people "
                 "(the audit log of either says by whom and when)"

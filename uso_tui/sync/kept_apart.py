@@ -18,7 +18,7 @@ from uso_tui.domain.schools import check_dfe
 from uso_tui.store.api import Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import event
-from uso_tui.sync.duplicates import pair_seen
+from uso_tui.sync.duplicates import still_kept
 from uso_tui.sync.runner import iso
 
 
@@ -55,13 +55,6 @@ def _at(account: Account | None, dfe: str) -> bool:
     )
 
 
-def _changed(row: dict[str, Any], first: Account | None, second: Account | None) -> bool:
-    seen = row.get("seen")
-    if seen is None or first is None or second is None:
-        return False
-    return seen != pair_seen(first, second)
-
-
 # what the lists of kept pairs say of one whose accounts changed since (CHANGED_SINCE_KEPT)
 CHANGED_WORDS = "their names, date of birth or UPN have changed since: the review lists them again"
 
@@ -80,7 +73,7 @@ def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
             (found.get(row["a"]), found.get(row["b"])),
             row.get("by", ""),
             row.get("at", ""),
-            _changed(row, found.get(row["a"]), found.get(row["b"])),
+            not still_kept(row.get("seen"), found.get(row["a"]), found.get(row["b"])),
         )
         for row in rows
     ]

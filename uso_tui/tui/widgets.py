@@ -5,6 +5,7 @@ Text shown in them goes through `plain`/`clean` (format.py) so that it is never 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from rich.text import Text
@@ -90,19 +91,20 @@ class SchoolForm(HoldsKeys, ModalScreen[FormResult | None]):
 
     def action_cancel(self) -> None:
         """Escape: what was typed is lost only when the operator says so (as the settings ask)."""
-        typed = [w for w in self.query(LineInput) if w.value != w.first_value]
-        if not typed:
+        if any(w.value != w.first_value for w in self.query(LineInput)):
+            ask_to_discard(self, "Discard what was typed?", "Nothing has been saved.", self.dismiss)
+        else:
             self.dismiss(None)
-            return
 
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.dismiss(None)
 
-        self.app.push_screen(
-            Confirm("Discard what was typed?", "Nothing has been saved.", yes="Discard", no="Stay"),
-            answer,
-        )
+def ask_to_discard(screen, question: str, detail: str, leave: Callable[..., object]) -> None:
+    """A form left with changes unsaved: `leave()` only once the operator says Discard."""
+
+    def answer(yes: bool | None) -> None:
+        if yes:
+            leave()
+
+    screen.app.push_screen(Confirm(question, detail, yes="Discard", no="Stay"), answer)
 
 
 class KeysHelp(ModalScreen[None]):

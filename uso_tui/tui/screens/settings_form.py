@@ -19,7 +19,7 @@ from uso_tui.domain.schools import REPORT_LABELS
 from uso_tui.tui.applying import attempt, error_text
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import Confirm, LineInput, TickBox
+from uso_tui.tui.widgets import LineInput, TickBox, ask_to_discard
 from uso_tui.tui.workers import in_thread
 
 REPORTS = ("staff", "students")
@@ -154,13 +154,7 @@ class SettingsForm(UsoScreen):
         return False
 
     def action_leave(self) -> None:
-        if not self.unsaved():
+        if self.unsaved():
+            ask_to_discard(self, *self.DISCARD, self.app.pop_screen)
+        else:
             self.app.pop_screen()
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.app.pop_screen()
-
-        question, detail = self.DISCARD
-        self.app.push_screen(Confirm(question, detail, yes="Discard", no="Stay"), answer)
