@@ -614,7 +614,7 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
             "(give --force if that is meant)"
         )
     store = ctx.store()
-    due = [school.dfe for school in due_schools(store, now, ctx.now())]
+    due = due_schools(store, now, ctx.now())
     progress = None if args.json else ProgressLines(ctx, only_final=True)
     # Start and end lines only: with many schools due, their work is spread over processes.
     results = asyncio.run(
@@ -625,6 +625,7 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
             on_progress=progress,
             progress_detail=False,
             clock=ctx.now(),
+            due=due,
         )
     )
     # a school due with a run of its own going (a force run, another scheduler) is left to it:
@@ -632,7 +633,7 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
     # which may take minutes: the run may have ended by then)
     ran = {result.run.school for result in results}
     left = 0
-    for dfe in due:
+    for dfe in (school.dfe for school in due):
         if dfe in ran:
             continue
         newest = (store.runs(dfe, limit=1) or [None])[0]

@@ -186,15 +186,17 @@ async def run_due(
     processes: int | None = None,
     progress_detail: bool = True,
     clock: datetime | None = None,
+    due: list[School] | None = None,
 ) -> list[RunResult]:
     """Runs every due school (see the module's docstring); returns each school's RunResult.
-    `clock`: the time it really is, when `now` is another (due_schools).
+    `clock`: the time it really is, when `now` is another (due_schools). `due`: the schools
+    due_schools gave the caller just before (not read twice).
 
     With many schools due and no client given, the fetching and planning is spread over
     `processes` worker processes (default: one per CPU) and this process commits (see
     worker_processes.py), unless `on_progress` wants every event (`progress_detail`): from the workers it
     hears only each school's start and end."""
-    schools = due_schools(store, now, clock)
+    schools = due_schools(store, now, clock) if due is None else due
     if not schools:
         return []
     if processes is None:
