@@ -131,6 +131,41 @@ async def test_a_daily_time_moved_later_waits_for_the_new_time(env):
     assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 20, 0))}
 
 
+async def test_a_daily_time_moved_earlier_before_the_days_run_runs_that_day(env):
+    """Ran yesterday at 18:00, set at 09:00 to run at 08:00 (passed): it ran on no day until
+    08:00 tomorrow, 38 hours after its last run."""
+    from uso_tui.sync.admin import update_school
+
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 9, 9, 0), daily_at="18:00"
+    )
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 10, 18, 5))}
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="08:00"
+    )
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 9, 5))}
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 11, 9, 5))}
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 20, 0))}
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, 8, 0))}
+
+
+async def test_a_failing_school_given_an_earlier_time_is_still_tried_again(env):
+    """Failed at 06:00; at 09:00 the operator mends its secret and sets it to 08:00: the
+    retries stopped and it ran on no day until 08:00 tomorrow."""
+    from uso_tui.sync.admin import update_school
+
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 10, 6, 5))}
+    env.sim.set_switches(DFE, reject_credentials=True)
+    (result,) = [r for r in await due(env, datetime(2026, 3, 11, 6, 0)) if r.run.school == DFE]
+    assert result.run.status == "failed"
+    env.sim.set_switches(DFE, reject_credentials=False)
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="08:00"
+    )
+    (result,) = [r for r in await due(env, datetime(2026, 3, 11, 9, 5)) if r.run.school == DFE]
+    assert result.run.status == "succeeded"
+
+
 def test_a_school_added_after_midnight_waits_for_its_own_time(env):
     """Added at 00:30 with a daily time of 20:00: yesterday's 20:00 was no time of its, and its
     first import started at once in the night."""

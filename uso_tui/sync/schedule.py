@@ -39,23 +39,29 @@ def _due_at(school: School, now: datetime) -> datetime:
     return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
 
 
-def _slot(school: School, now: datetime) -> datetime | None:
+def _slot(school: School, now: datetime, last: str | None) -> datetime | None:
     """The school's latest daily time up to `now` at which it was there: today's once passed,
     else yesterday's (a 23:58 school under a five-minute cron, whose 23:55 pass is early and
     00:00 pass the next day; a host down over midnight; a pass once a day at 05:00 for a 06:00
     school: each would run on no day at all). A school added, or given its daily time, after
     that time waits for its next one (a first import is not started minutes after the school
     was set up, before an operator could try it with `sync --dry-run`; a school that ran
-    yesterday at 18:00, set at 09:00 to run at 20:00, does not run at 09:05). None: not due
-    until later."""
+    yesterday at 18:00, set at 09:00 to run at 20:00, does not run at 09:05), unless that would
+    leave it more than MAX_GAP after its `last` run (set at 09:00 to run at 08:00: its next
+    daily time is tomorrow's). None: not due until later."""
     today = _due_at(school, now)
     slot = today if now >= today else today - timedelta(days=1)
     # (one stored without these times counts as there, and so does one stamped by a clock that
     # was ahead: see CLOCK_SLACK)
     since = max(school.created_at, school.daily_at_since)
-    if since and iso(slot) < since <= iso(now + CLOCK_SLACK):
+    changed_since = since and iso(slot) < since <= iso(now + CLOCK_SLACK)
+    if changed_since and (not last or _at(last) + MAX_GAP >= _next_daily(school, now)):
         return None
     return slot
+
+
+# The longest a school that has run waits for its next run because its daily time was moved.
+MAX_GAP = timedelta(hours=36)
 
 
 # How far ahead of now a run's time may be and still be believed: the clock set back by NTP, or
@@ -106,7 +112,7 @@ def _failed_since_due(
     both = (school.last_scheduled_success_at, school.last_whole_run_at)
     ran = [at for at in both if at and at <= believed]
     last = max(ran) if ran else None
-    due = _slot(school, now)
+    due = _slot(school, now, last)
     if due is None:
         return None
     since = iso(due)
