@@ -222,3 +222,41 @@ def test_valid_json_of_another_shape_in_a_store_file_is_named_as_damage(cli, nam
     res = cli(*argv)
     assert res.status == 1, res
     assert "corrupt" in res.err and "backup" in res.err and "unexpected" not in res.err
+
+
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        (
+            "registry/*.json",
+            (
+                "account",
+                "add",
+                DFE,
+                "--role",
+                "pupil",
+                "--forename",
+                "Bea",
+                "--surname",
+                "Holt",
+                "--dob",
+                "2014-02-02",
+            ),
+        ),
+        (f"schools/{DFE}/audit/*.json", ("audit", DFE)),
+        (f"schools/{DFE}/data.json", ("accounts",)),
+    ],
+)
+def test_a_store_file_emptied_is_named_as_damage_not_read_as_nothing(cli, name, argv):
+    """A store file of no bytes was read as "nothing here": `accounts` left the school's
+    accounts out with exit 0, `audit` its events, and a run wrote the local authority's
+    username registry again without its usernames."""
+    cli.add_account(DFE, "Ann", "Holt", "2014-01-01")
+    paths = sorted(cli.data_dir.glob(name))
+    assert paths, name
+    for path in paths:
+        path.write_bytes(b"")
+    res = cli(*argv)
+    assert res.status == 1, res
+    assert "empty" in res.err and "backup" in res.err and "unexpected" not in res.err
+    assert all(path.read_bytes() == b"" for path in paths)  # nothing written over it

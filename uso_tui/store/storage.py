@@ -53,7 +53,7 @@ class CorruptFile(StoreError, ValueError):
 
 
 def read_json(path: Path) -> Any:
-    """The decoded file, or None when it does not exist (or is empty)."""
+    """The decoded file, or None when it does not exist."""
     return read_json_raw(path)[0]
 
 
@@ -68,9 +68,14 @@ def read_json_raw(path: Path) -> tuple[Any, bytes | None]:
 
 
 def decode(path: Path, raw: bytes | None) -> Any:
-    """A store file's bytes decoded (None if empty); CorruptFile, naming it, if they do not."""
+    """A store file's bytes decoded (None: no file); CorruptFile, naming it, if they do not. No
+    store file is ever written empty (each is a JSON document, replaced whole): one of no
+    bytes was damaged (read as "nothing here", an LA's username registry was written again
+    without its usernames)."""
+    if raw is not None and not raw.strip():
+        raise damaged(path, "empty")
     try:
-        return orjson.loads(raw) if raw else None
+        return orjson.loads(raw) if raw is not None else None
     except orjson.JSONDecodeError as exc:
         raise damaged(path, f"not valid JSON: {exc}") from None
 
