@@ -137,6 +137,30 @@ def test_an_unreadable_leaving_date_is_kept_raw_and_the_record_is_invalid() -> N
     )
 
 
+@pytest.mark.parametrize("raw", ["2027-02-29", "2026-13-45", "next term", 20270229])
+def test_an_unreadable_start_date_makes_the_record_invalid(raw) -> None:
+    """A start date that is no date was read as none: a starter of a date to come was given an
+    account at the first run, nothing said (an unreadable leaving date was already invalid)."""
+    from collections import Counter
+
+    from uso_tui.sync.plan import _invalid_reason
+
+    for parse, ids in ((parse_student, {"schoolId": "1", "dob": "2014-01-02"}),
+                       (parse_employee, {"id": "1", "dateOfBirth": "1980-01-02"})):  # fmt: skip
+        rec = parse({**ids, "forename": "A", "surname": "B", "enrolmentDate": raw})
+        assert rec.enrolment_date is None
+        assert _invalid_reason(rec, "2026-12-05", Counter({"1": 1})) == (
+            f"unreadable start date {str(raw)!r}"
+        )
+    sent_as_list = parse_student(
+        {"schoolId": "1", "forename": "A", "surname": "B", "dob": "2014-01-02",
+         "enrolmentDate": raw, "(unreadable)": "leavingDate (a list)"}
+    )  # fmt: skip
+    assert sent_as_list.unreadable == f"leavingDate (a list), start date {str(raw)!r}"
+    fine = parse_student({"schoolId": "1", "enrolmentDate": "2026-09-01"})
+    assert fine.enrolment_date == "2026-09-01" and fine.unreadable is None
+
+
 def test_unparseable_dob_kept_raw() -> None:
     for raw in ("31/02/2012", "2012-02-30", "not a date", "2012-13-01T00:00:00", "2012/05-03"):
         rec = parse_student({"schoolId": "1", "dob": raw})

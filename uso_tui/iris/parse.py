@@ -171,12 +171,16 @@ _RECORD = _builder((
 ))  # fmt: skip
 
 
-def _person(doc: dict[str, Any], report: str, id_key: str, dob_key: str, middle_key: str) -> tuple:
-    """The fields a student and an employee share, in _RECORD's order; each report names its id,
-    date of birth and middle names under keys of its own."""
+def _person(
+    doc: dict[str, Any], report: str, id_key: str, dob_key: str, middle_key: str
+) -> tuple[tuple, str | None]:
+    """The fields a student and an employee share, in _RECORD's order, and a start date sent
+    that is not a date (see _unreadable); each report names its id, date of birth and middle
+    names under keys of its own."""
     get = doc.get
     dob, dob_raw = _dob(get(dob_key))
     leaving, leaving_raw = _dob(get("leavingDate"))
+    start, start_raw = _dob(get("enrolmentDate"))  # (a whole number as its digits)
     return (
         report,
         _id(get(id_key)),
@@ -186,12 +190,22 @@ def _person(doc: dict[str, Any], report: str, id_key: str, dob_key: str, middle_
         name(get(middle_key)),
         dob,
         dob_raw,
-        _dob(get("enrolmentDate"))[0],  # (a whole number as its digits, as the other dates)
+        start,
         leaving,
         leaving_raw,
         text(get("schoolEmailAddress")),
         text(get("personGuid")),
-    )
+    ), start_raw
+
+
+def _unreadable(said: str | None, start_raw: str | None) -> str | None:
+    """The record's fields that cannot be read (used_fields' UNREADABLE, `said`), with a start
+    date that is no date: such a record is invalid (read as having no start date, a starter
+    of a date to come, 2027-02-29, was given an account at once, nothing said)."""
+    if start_raw is None:
+        return said
+    bad = f"start date {start_raw!r}"
+    return bad if said is None else f"{said}, {bad}"
 
 
 def _upn(value: Any) -> str | None:
@@ -202,7 +216,8 @@ def _upn(value: Any) -> str | None:
 
 def parse_student(doc: dict[str, Any]) -> MisRecord:
     get = doc.get
-    return _RECORD(_person(doc, "students", "schoolId", "dob", "middlenames") + (
+    shared, start_raw = _person(doc, "students", "schoolId", "dob", "middlenames")
+    return _RECORD(shared + (
         text(get("gender")),
         text(get("yearGroup")),
         text(get("formGroup")),
@@ -211,13 +226,14 @@ def parse_student(doc: dict[str, Any]) -> MisRecord:
         None,  # initials
         None,  # system_status
         None,  # is_teaching
-        get(UNREADABLE),
+        _unreadable(get(UNREADABLE), start_raw),
     ))  # fmt: skip
 
 
 def parse_employee(doc: dict[str, Any]) -> MisRecord:
     get = doc.get
-    return _RECORD(_person(doc, "staff", "id", "dateOfBirth", "middleNames") + (
+    shared, start_raw = _person(doc, "staff", "id", "dateOfBirth", "middleNames")
+    return _RECORD(shared + (
         None,  # gender: not kept for staff
         None,  # year_group
         None,  # form_group
@@ -226,7 +242,7 @@ def parse_employee(doc: dict[str, Any]) -> MisRecord:
         text(get("schoolInitials")),
         text(get("systemStatus")),
         _bool(get("isTeachingStaff")),
-        get(UNREADABLE),
+        _unreadable(get(UNREADABLE), start_raw),
     ))  # fmt: skip
 
 
