@@ -153,3 +153,20 @@ def test_a_refused_url_is_not_repeated_with_its_password_or_query(cli, url):
 def test_a_refused_url_is_not_repeated_whole_when_huge(cli):
     res = cli(*add(url="https://hill.isams.cloud/" + "a" * 100_000 + " x"))
     assert res.status == 2 and "bad MIS URL" in res.err and len(res.err) < 1_000
+
+
+def test_json_output_writes_what_a_terminal_acts_on_as_escapes():
+    """`--json` printed a U+202E (the rest of the line shown reversed), C1 controls and
+    zero-width characters as they were: the same JSON value, with those as \\u escapes."""
+    import io
+    import json
+
+    from uso_tui.cli.output import emit_json
+
+    data = [{"surname": "Lee\u202eyaj", "forename": "A\u0085my\u200b", "note": "Zoë\ttab"}]
+    out = io.StringIO()
+    emit_json(data, out)
+    text = out.getvalue()
+    assert json.loads(text) == data
+    assert not any(c in text for c in "\u202e\u0085\u200b\t")
+    assert "Zoë" in text and "\\u202e" in text

@@ -13,7 +13,7 @@ from factories import DFE, Env, iris_student
 from uso_tui.cli.main import main
 from uso_tui.sync import admin
 from uso_tui.sync.calendar import calendar
-from uso_tui.sync.export import LISTS, export_csv, safe_cell
+from uso_tui.sync.export import LISTS, export_csv, safe_cell, to_csv
 from uso_tui.sync.why import why
 
 DAY1 = datetime(2026, 3, 10, 9, 0, 0)
@@ -240,9 +240,23 @@ def test_a_passed_leaving_date_is_listed_only_for_an_account_a_run_will_unalloca
 
 
 def test_safe_cell_neutralises_formulas():
-    for bad in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+    for bad in ("=1+1", "+1", "-1", "@SUM(A1)"):
         assert safe_cell(bad) == "'" + bad
     assert safe_cell("Amy") == "Amy" and safe_cell(None) == "" and safe_cell(["a", "b"]) == "a; b"
+    # control and format characters as escapes: a leading tab is no formula, an ESC or a
+    # U+202E in a file read in a terminal acts on nothing
+    assert safe_cell("\tx") == "\\tx" and safe_cell("\rx") == "\\rx"
+    assert safe_cell("Amy\x1b[2J\u202e") == "Amy\\x1b[2J\\u202e"
+
+
+def test_every_csv_cell_is_quoted_so_a_semicolon_separator_splits_none():
+    """A spreadsheet whose list separator is ";" split the unquoted `Amy;=cmd|' /C calc'!A0`
+    and read its second half as a formula."""
+    text = to_csv(
+        ("forename", "surname"), [{"forename": "Amy;=cmd|' /C calc'!A0", "surname": "Lee"}]
+    )
+    assert text.splitlines()[1] == '"Amy;=cmd|\' /C calc\'!A0","Lee"'
+    assert list(csv.reader(io.StringIO(text)))[1] == ["Amy;=cmd|' /C calc'!A0", "Lee"]
 
 
 @pytest.mark.parametrize("name", LISTS)

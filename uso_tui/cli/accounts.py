@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import textwrap
 
 from uso_tui.cli.context import Context
-from uso_tui.cli.output import emit_json, person, plain, search_text, table
+from uso_tui.cli.output import emit_json, json_text, person, plain, search_text, table
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.schools import check_dfe
@@ -103,7 +102,7 @@ def _stream_json(store, text: str, status: str | None, ctx: Context) -> None:
     for school in store.list_schools():
         hits = store.search_accounts(text, school=school.dfe, status=status, limit=None)
         for account in store.hit_accounts(hits) if hits else ():
-            item = json.dumps(account.public(), ensure_ascii=False, indent=2)
+            item = json_text(account.public())
             out.write(("\n" if first else ",\n") + textwrap.indent(item, "  "))
             first = False
     out.write("]\n" if first else "\n]\n")

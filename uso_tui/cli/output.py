@@ -2,12 +2,13 @@
 
 Names come from the MIS or from operators, so control characters are shown escaped, never sent to
 the terminal (an ESC in a surname must not recolour or rewrite the screen). JSON output is the data
-as it is; json.dumps escapes control characters itself.
+as it is, with the characters a terminal acts on or hides written as \\u escapes (json_text).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
@@ -70,9 +71,27 @@ def fields(pairs: Iterable[tuple[str, Any]], out: TextIO | None = None) -> None:
         out.write(_pad(label + ":", width, False) + "  " + value + "\n")
 
 
+# What json.dumps leaves as it is that a terminal acts on or hides: C1 controls, bidi controls
+# (U+202E turns the rest of a line around), zero-width and other format characters, line and
+# paragraph separators, tag characters. Only ever inside a JSON string (the rest is ASCII).
+_UNSAFE_IN_JSON = re.compile(
+    "[\u0080-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+    "\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return json.dumps(match.group())[1:-1]  # (\\uXXXX, a surrogate pair beyond the BMP)
+
+
+def json_text(data: Any) -> str:
+    """`data` as indented JSON, safe to print: the same value when read back."""
+    return _UNSAFE_IN_JSON.sub(_escaped, json.dumps(data, ensure_ascii=False, indent=2))
+
+
 def emit_json(data: Any, out: TextIO | None = None) -> None:
     out = out or sys.stdout
-    out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    out.write(json_text(data) + "\n")
 
 
 def counts_line(counts: dict[str, int], keys: Sequence[str] | None = None) -> str:

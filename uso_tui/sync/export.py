@@ -49,7 +49,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: Any) -> str:
-    """A cell as text, neutralised when a spreadsheet would read it as a formula."""
+    """A cell as text, neutralised when a spreadsheet would read it as a formula, with control
+    and format characters written as escapes (\\x1b, \\u202e: a file read in a terminal)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -58,13 +59,17 @@ def safe_cell(value: Any) -> str:
         text = "; ".join(safe_cell(v) for v in value)
     else:
         text = str(value)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def to_csv(columns: tuple[str, ...] | list[str], rows: list[dict[str, Any]]) -> str:
+    """Every cell quoted: a spreadsheet whose list separator is ";" (a German or French
+    locale) splits an unquoted `Amy;=cmd|...` and reads its second half as a formula."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    out.write(",".join(columns) + "\r\n")  # (names of ours: plain)
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     for row in rows:
         writer.writerow([safe_cell(row.get(c)) for c in columns])
     return out.getvalue()
