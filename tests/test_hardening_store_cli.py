@@ -244,7 +244,7 @@ def test_valid_json_of_another_shape_in_a_store_file_is_named_as_damage(cli, nam
             ),
         ),
         (f"schools/{DFE}/audit/*.json", ("audit", DFE)),
-        (f"schools/{DFE}/data.json", ("accounts",)),
+        (f"schools/{DFE}/data.json", ("accounts", DFE)),
     ],
 )
 def test_a_store_file_emptied_is_named_as_damage_not_read_as_nothing(cli, name, argv):
@@ -260,3 +260,54 @@ def test_a_store_file_emptied_is_named_as_damage_not_read_as_nothing(cli, name, 
     assert res.status == 1, res
     assert "empty" in res.err and "backup" in res.err and "unexpected" not in res.err
     assert all(path.read_bytes() == b"" for path in paths)  # nothing written over it
+
+
+def test_one_schools_corrupt_data_file_leaves_the_others_listed_across_schools(demo_ran, capsys):
+    """A listing across schools stopped at one school's damaged data file (`accounts`, `why`,
+    `calendar`, `export`): the others are listed, the damaged school named with what it
+    lacks; a listing left short exits 1."""
+    from uso_tui.cli.main import main
+
+    store = demo_ran.store
+    dated = store.why_records(None, dated=True)
+    broken = next(r["school"] for r in dated if r.get("outcome") == "future")
+    record = next(r for r in store.why_records(broken) if r.get("surname"))
+    others = {a.username for s in store.list_schools() if s.dfe != broken
+              for a in store.school_accounts(s.dfe)}  # fmt: skip
+    path = store.root / "schools" / broken / "data.json"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    root = ["--data-dir", str(store.root)]
+    said = f"the data file of school {broken} is corrupt (restore it from a backup)"
+
+    assert main([*root, "accounts", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert {a["username"] for a in orjson.loads(out)} == others
+    assert said in err and "accounts are not listed" in err
+    assert main([*root, "export", "accounts", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert {a["username"] for a in orjson.loads(out)} == others and said in err
+
+    assert main([*root, "calendar", "--json", "--days", "3660"]) == 0
+    out, err = capsys.readouterr()
+    assert broken in {u["school"] for u in orjson.loads(out)}
+    assert said in err and "exclusion list" in err
+
+    assert main([*root, "why", record["surname"], "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert (broken, record["mis_id"]) in {(h["school"], h["mis_id"]) for h in orjson.loads(out)}
+    assert said in err and "as its latest run left them" in err
+
+    assert main([*root, "accounts", broken]) == 1  # one school's listing: the file named
+    assert str(path) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", [b" garbage\n", b"\xff\xfe\x00 not text\n"])
+def test_a_name_index_line_that_does_not_read_is_named_as_damage(cli, damage):
+    """`accounts` over a school whose names.idx held a line damaged from outside said only
+    "unexpected IndexError: list index out of range"."""
+    cli.add_account(DFE, "Ann", "Holt", "2014-01-01")
+    (path,) = cli.data_dir.glob(f"schools/{DFE}/names.idx")
+    path.write_bytes(path.read_bytes() + damage)
+    res = cli("accounts")
+    assert res.status == 1, res
+    assert str(path) in res.err and "corrupt" in res.err and "unexpected" not in res.err

@@ -79,7 +79,7 @@ def test_cli_lists_kept_pairs_and_takes_one_back(cli, store):
     csv = cli.ok("export", "kept", VALE).out.splitlines()
     assert csv == [
         "accounts,kept_by,kept_at",
-        "bcarter.204; bcarter2.204,alice,2026-11-28T09:30:00",
+        '"bcarter.204; bcarter2.204","alice","2026-11-28T09:30:00"',
     ]
     res = cli.ok("duplicate", "unkeep", *PAIR)
     assert "listed for review again" in res.out
@@ -101,7 +101,7 @@ async def test_the_console_takes_a_keep_back_from_the_duplicates_review(store):
         assert "1 pair" in text and "Be[n] Carter[/]" in text and "by alice" in text
         await press(pilot, "e")  # the list as CSV in the data directory's exports/
         [written] = (store.root / "exports").glob("kept-*.csv")
-        assert "bcarter.204; bcarter2.204,alice" in written.read_text()
+        assert '"bcarter.204; bcarter2.204","alice"' in written.read_text()
         await press(pilot, "r")
         assert isinstance(app.screen, Confirm) and "bcarter2.204" in screen_text(app)
         await press(pilot, "n")

@@ -628,3 +628,29 @@ async def test_the_palette_does_not_open_over_a_question(demo):
         await press(pilot, "escape")
         await press(pilot, "ctrl+p")
         assert isinstance(app.screen, CommandPalette)
+
+
+async def test_the_calendar_and_why_across_schools_show_the_others_when_one_file_is_damaged(
+    demo_ran,
+):
+    """One school's data file damaged from outside: the calendar of every school said only
+    "Cannot read the calendar", and `why` failed every search."""
+    store = demo_ran.store
+    dated = store.why_records(None, dated=True)
+    broken = next(r["school"] for r in dated if r.get("outcome") == "future")
+    record = next(r for r in store.why_records(broken) if r.get("surname"))
+    path = store.root / "schools" / broken / "data.json"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    said = f"the data file of school {broken} is corrupt"
+    async with started(store, size=(120, 40), notifications=True) as (app, pilot):
+        await press(pilot, "c")
+        await settle(pilot)
+        text = screen_text(app)
+        assert app.screen.kind == "calendar" and "Cannot read" not in text
+        assert broken in text and said in text
+        await press(pilot, "escape", "w", *record["mis_id"], "enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert app.screen.kind == "why" and record["mis_id"] in text
+        toasts = " ".join(str(n.message) for n in app._notifications)  # noqa: SLF001
+        assert "Cannot search" not in toasts and said in toasts

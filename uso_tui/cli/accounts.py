@@ -6,7 +6,15 @@ import argparse
 import textwrap
 
 from uso_tui.cli.context import Context
-from uso_tui.cli.output import emit_json, json_text, person, plain, search_text, table
+from uso_tui.cli.output import (
+    emit_json,
+    json_text,
+    person,
+    plain,
+    said_left_out,
+    search_text,
+    table,
+)
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.schools import check_dfe
@@ -95,13 +103,14 @@ def print_accounts(accounts: list[Account], ctx: Context, as_json: bool) -> None
     )
 
 
-def _stream_json(store, text: str, status: str | None, ctx: Context) -> None:
-    """What emit_json writes for every matching account of the store, written school by school."""
+def _stream_json(store, text: str, status: str | None, ctx: Context, unreadable: set[str]) -> None:
+    """What emit_json writes for every matching account of the store, written school by school
+    (a school whose data file is corrupt added to `unreadable`, its accounts left out)."""
     out, first = ctx.stdout, True
     out.write("[")
     for school in store.list_schools():
         hits = store.search_accounts(text, school=school.dfe, status=status, limit=None)
-        for account in store.hit_accounts(hits) if hits else ():
+        for account in store.hit_accounts(hits, unreadable) if hits else ():
             item = json_text(account.public())
             out.write(("\n" if first else ",\n") + textwrap.indent(item, "  "))
             first = False
@@ -118,6 +127,9 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
         raise InvalidInput("--limit must be at least 1")
     search_text(args.search)
     store = ctx.store()
+    # across schools, one whose data file is corrupt is left out, said, and the exit is 1; one
+    # school's listing fails naming the file
+    unreadable: set[str] | None = set() if dfe is None else None
     if dfe is not None and not args.search.strip():
         accounts = [a for a in store.school_accounts(dfe) if args.status in (None, a.status)]
         accounts.sort(key=_sort_key)
@@ -125,8 +137,8 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
     elif dfe is None and args.json and args.limit is None:
         # every account of the store, for a script (a list cut short would mislead it): one
         # school at a time, as a store of a million and a half would not fit in memory at once
-        _stream_json(store, args.search, args.status, ctx)
-        return 0
+        _stream_json(store, args.search, args.status, ctx, unreadable)
+        return said_left_out(unreadable, "its accounts are not listed", ctx)
     else:
         limit = args.limit if args.limit is not None else (None if dfe else DEFAULT_LIMIT)
         # One more than shown, to tell the operator the list was cut.
@@ -136,12 +148,12 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
             status=args.status,
             limit=None if limit is None else limit + 1,
         )
-        accounts = store.hit_accounts(hits)
+        accounts = store.hit_accounts(hits, unreadable)
     if limit is not None and len(accounts) > limit:
         accounts = accounts[:limit]
         ctx.note(f"showing the first {limit}; narrow with --search or raise --limit")
     print_accounts(accounts, ctx, args.json)
-    return 0
+    return said_left_out(unreadable, "its accounts are not listed", ctx)
 
 
 def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from rich.cells import cell_len
 
 from uso_tui.domain.errors import InvalidInput
+from uso_tui.store.api import left_out
 
 
 def plain(value: Any) -> str:
@@ -92,6 +93,15 @@ def json_text(data: Any) -> str:
 def emit_json(data: Any, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     out.write(json_text(data) + "\n")
+
+
+def said_left_out(unreadable: set[str] | None, what: str, out: Any, status: int = 1) -> int:
+    """Says on stderr (`out`: the command's Context) each school a listing across schools left
+    out or showed as it was, its data file corrupt (`what`: what of it); the exit status:
+    `status` if any, else 0."""
+    for dfe in sorted(unreadable or ()):
+        out.note(left_out(dfe, what))
+    return status if unreadable else 0
 
 
 def counts_line(counts: dict[str, int], keys: Sequence[str] | None = None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from uso_tui.cli.context import Context
-from uso_tui.cli.output import emit_json, person, plain, search_text, table
+from uso_tui.cli.output import emit_json, person, plain, said_left_out, search_text, table
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.schools import check_dfe
 
@@ -50,15 +50,23 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.why import WHY_LIMIT, not_found, unallocated_besides, why  # noqa: PLC0415
+    from uso_tui.sync.why import (  # noqa: PLC0415
+        AS_RUN,
+        WHY_LIMIT,
+        not_found,
+        unallocated_besides,
+        why,
+    )
 
     text = search_text(" ".join(args.text).strip())
     if not text:
         raise InvalidInput("give a name, date of birth, UPN or MIS id to look for")
-    hits = why(ctx.store(), text, today=ctx.now().date().isoformat())
+    unreadable: set[str] = set()
+    hits = why(ctx.store(), text, today=ctx.now().date().isoformat(), unreadable=unreadable)
+    as_run = AS_RUN
     if args.json:
         emit_json([h.public() for h in hits], ctx.stdout)
-        return 0
+        return said_left_out(unreadable, as_run, ctx, status=0)
     if not hits:
         for line in not_found(ctx.store(), text):
             ctx.note(plain(line))
@@ -78,27 +86,31 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
         out.write(f"{plain(line)}\n")
     if len(hits) >= WHY_LIMIT:
         ctx.note(f"the first {WHY_LIMIT} records found are shown: add to the search to narrow it")
-    return 0
+    return said_left_out(unreadable, as_run, ctx, status=0)
 
 
 MAX_DAYS = 3660
 
 
 def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.calendar import calendar  # noqa: PLC0415
+    from uso_tui.sync.calendar import UNREAD, calendar  # noqa: PLC0415
 
     if not 0 <= args.days <= MAX_DAYS:
         raise InvalidInput(f"--days must be from 0 to {MAX_DAYS} (ten years)")
     dfe = check_dfe(args.dfe) if args.dfe else None
     if dfe:
         ctx.store().school(dfe)
-    items = calendar(ctx.store(), dfe, today=ctx.now().date(), days=args.days)
+    unreadable: set[str] | None = set() if dfe is None else None
+    items = calendar(
+        ctx.store(), dfe, today=ctx.now().date(), days=args.days, unreadable=unreadable
+    )
+    unread = UNREAD
     if args.json:
         emit_json([u.public() for u in items], ctx.stdout)
-        return 0
+        return said_left_out(unreadable, unread, ctx, status=0)
     if not items:
         ctx.note(f"no starters or leavers in the next {args.days} days")
-        return 0
+        return said_left_out(unreadable, unread, ctx, status=0)
     table(
         ["Date", "Kind", "School", "Role", "MIS id", "Name", "Username", "Starts"],
         [
@@ -116,17 +128,24 @@ def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
         ],
         out=ctx.stdout,
     )
-    return 0
+    return said_left_out(unreadable, unread, ctx, status=0)
 
 
 def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.export import export_csv, export_json  # noqa: PLC0415
+    from uso_tui.sync.export import export_csv, export_json, left_out_of  # noqa: PLC0415
 
     dfe = check_dfe(args.dfe) if args.dfe else None
     if dfe:
         ctx.store().school(dfe)
+    # across schools, one whose data file is corrupt is left out (said; exit 1)
+    unreadable: set[str] | None = set() if dfe is None else None
+    today = ctx.now().date()
     if args.json:  # the same rows and columns, as JSON objects
-        emit_json(export_json(ctx.store(), args.list, dfe, today=ctx.now().date()), ctx.stdout)
-        return 0
-    ctx.stdout.write(export_csv(ctx.store(), args.list, dfe, today=ctx.now().date()))
-    return 0
+        rows = export_json(ctx.store(), args.list, dfe, today=today, unreadable=unreadable)
+        emit_json(rows, ctx.stdout)
+    else:
+        ctx.stdout.write(
+            export_csv(ctx.store(), args.list, dfe, today=today, unreadable=unreadable)
+        )
+    shown_still = args.list == "calendar"  # (every row, some not checked: as `calendar`)
+    return said_left_out(unreadable, left_out_of(args.list), ctx, status=0 if shown_still else 1)

@@ -5,6 +5,7 @@ from pathlib import Path
 from uso_tui.store.api import (
     SCHEMA_VERSION,
     AccountHit,
+    CorruptFile,
     DuplicateSchool,
     NewerSchema,
     SchoolState,
@@ -17,6 +18,7 @@ from uso_tui.store.api import (
     UnknownExclusion,
     UnknownRun,
     UnknownSchool,
+    left_out,
     unreadable_school,
 )
 
@@ -38,9 +40,11 @@ def open_store(root: str | Path, *, create: bool = True, upgrade: bool = False) 
 
 
 __all__ = [
+    "left_out",
     "unreadable_school",
     "SCHEMA_VERSION",
     "AccountHit",
+    "CorruptFile",
     "DuplicateSchool",
     "NewerSchema",
     "SchoolState",

@@ -18,7 +18,7 @@ import orjson
 import xxhash
 
 from uso_tui.store.api import AccountHit
-from uso_tui.store.storage import decode, read_bytes, table_rows
+from uso_tui.store.storage import CorruptFile, decode, read_bytes, table_rows
 
 _HEAD = b'{"meta":'
 _ACCOUNTS = b',"accounts":'
@@ -80,9 +80,23 @@ def account_rows(raw: bytes, usernames: Iterable[str]) -> list[dict[str, Any]] |
     return rows
 
 
-def rows_of_hits(hits: Iterable[AccountHit], data_file: Callable[[str], Path]) -> list[dict]:
+def _rows_of(path: Path, raw: bytes, usernames: list[str]) -> list[dict[str, Any]]:
+    # a file whose rows cannot be cut out is parsed whole (CorruptFile if it does not parse)
+    rows = account_rows(raw, usernames)
+    if rows is None:
+        wanted = set(usernames)
+        rows = [r for r in table_rows(decode(path, raw), "accounts") if r["username"] in wanted]
+    return rows
+
+
+def rows_of_hits(
+    hits: Iterable[AccountHit],
+    data_file: Callable[[str], Path],
+    unreadable: set[str] | None = None,
+) -> list[dict]:
     """The stored rows of the accounts search hits name, in their order (those no longer in
-    their home's file left out): each home's file read once, only those rows parsed if it can."""
+    their home's file left out): each home's file read once, only those rows parsed if it can.
+    With `unreadable`, a home whose file is corrupt is added to it, its rows left out."""
     by_home: dict[str, list[str]] = {}
     order: list[tuple[str, str]] = []
     for hit in hits:
@@ -94,9 +108,12 @@ def rows_of_hits(hits: Iterable[AccountHit], data_file: Callable[[str], Path]) -
         raw = read_bytes(path)
         if raw is None:
             continue
-        rows = account_rows(raw, usernames)
-        if rows is None:
-            wanted = set(usernames)
-            rows = [r for r in table_rows(decode(path, raw), "accounts") if r["username"] in wanted]
+        try:
+            rows = _rows_of(path, raw, usernames)
+        except CorruptFile:
+            if unreadable is None:
+                raise
+            unreadable.add(home)
+            continue
         found.update(((home, r["username"]), r) for r in rows)
     return [found[key] for key in order if key in found]

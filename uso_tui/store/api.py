@@ -54,6 +54,7 @@ from uso_tui.domain.models import (
 
 # The errors live in a leaf module; re-exported here for the callers that import them from the API.
 from uso_tui.store.errors import (  # noqa: F401
+    CorruptFile,
     DuplicateSchool,
     NewerSchema,
     StoreBusy,
@@ -347,9 +348,13 @@ class Store(Protocol):
         username, or equal/prefix the date of birth (YYYY-MM-DD, or DD/MM/YYYY typed)."""
         ...
 
-    def hit_accounts(self, hits: list[AccountHit]) -> list[Account]:
+    def hit_accounts(
+        self, hits: list[AccountHit], unreadable: set[str] | None = None
+    ) -> list[Account]:
         """The accounts search hits name, in their order (any gone since left out), reading
-        only their rows of each home school's file where it can."""
+        only their rows of each home school's file where it can. With `unreadable` (a listing
+        across schools), a home school whose file is corrupt is added to it and its accounts
+        left out, rather than raising CorruptFile."""
         ...
 
     def why_search(self, text: str, limit: int | None = 200) -> list[dict[str, Any]]:
@@ -413,6 +418,12 @@ class Store(Protocol):
     ) -> AbstractContextManager[Transaction]:
         """wait=False: raises StoreBusy at once if another writer holds the lock."""
         ...
+
+
+def left_out(dfe: str, what: str) -> str:
+    """What a listing across schools says of a school whose data file is corrupt (`what`: what
+    of it is not shown, or not as it is now)."""
+    return f"the data file of school {dfe} is corrupt (restore it from a backup): {what}"
 
 
 def unreadable_school(dfe: str) -> str:

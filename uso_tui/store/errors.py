@@ -7,6 +7,7 @@ from uso_tui.domain.errors import InvalidInput, UsoError
 
 __all__ = [
     "BadDataDir",
+    "CorruptFile",
     "DuplicateSchool",
     "NewerSchema",
     "StoreBusy",
@@ -21,6 +22,10 @@ __all__ = [
 
 class StoreError(UsoError):
     """The store cannot be read or written as asked."""
+
+
+class CorruptFile(StoreError, ValueError):
+    """A store file that does not decode: damaged outside uso-tui (every write is atomic)."""
 
 
 class BadDataDir(StoreError, InvalidInput):

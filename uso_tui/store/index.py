@@ -23,7 +23,7 @@ from typing import Any
 from uso_tui.domain.dates import from_uk
 from uso_tui.domain.names import normalise, normalise_cached, upn_key
 from uso_tui.store.api import AccountHit
-from uso_tui.store.storage import read_bytes
+from uso_tui.store.storage import damaged, read_bytes
 
 # the parts of a name searched alone: words, and the parts of O'Sullivan or D’Angelo too (an
 # operator types "sullivan"; the whole name, "osullivan", is a token as well)
@@ -172,9 +172,16 @@ def search_keys(text: str) -> list[str]:
     return keys
 
 
-def _hit(line: bytes, home: str) -> AccountHit:
-    """The account of one index line."""
-    return read_hits(line, home)[0]
+def _hit(line: bytes, home: str, path: str | Path | None = None) -> AccountHit:
+    """The account of one index line of the file at `path` (CorruptFile, naming it, for a line
+    that is not one: "unexpected IndexError" was all a search said)."""
+    try:
+        hits = read_hits(line, home)
+    except UnicodeDecodeError:
+        hits = []
+    if not hits:
+        raise damaged(Path(path) if path else None, "a line of the name index does not read")
+    return hits[0]
 
 
 # An index line's fields: username and date of birth (the first two keys), the matching fields
@@ -232,16 +239,18 @@ def search_file(
     status: str | None,
     limit: int | None,
     out: list[AccountHit],
+    path: str | Path | None = None,
 ) -> None:
     """Append the file's matching hits to `out` (stopping at `limit` hits in all). `probe` is
-    the needle searched for; every needle must then be in the line's KEYS."""
+    the needle searched for; every needle must then be in the line's KEYS. `path`: the file's,
+    named if a line does not read."""
     flag = STATUS_FLAG[status].encode() if status else None
     if probe is None:
         for line in data.splitlines():
             if limit is not None and len(out) >= limit:
                 return
             if flag is None or line[line.find(b"\t") + 2 : line.find(b"\t") + 3] == flag:
-                out.append(_hit(line, home))
+                out.append(_hit(line, home, path))
         return
     pos = data.find(probe)
     while pos != -1:
@@ -257,7 +266,7 @@ def search_file(
             ):
                 if limit is not None and len(out) >= limit:
                     return
-                out.append(_hit(data[start:end], home))
+                out.append(_hit(data[start:end], home, path))
         pos = data.find(probe, end)
 
 
@@ -274,15 +283,15 @@ def search(
     out: list[AccountHit] = []
     if text.split() and not needles:
         return out  # words with nothing searchable in them (e.g. "-") match no one
-    pending: list[tuple[str, bytes]] = []
+    pending: list[tuple[str, bytes, str | Path]] = []
     probe: bytes | None = None
     chosen = not needles
 
     def flush() -> None:
-        for home, data in pending:
+        for home, data, path in pending:
             if limit is not None and len(out) >= limit:
                 break
-            search_file(data, home, probe, needles, status, limit, out)
+            search_file(data, home, probe, needles, status, limit, out, path)
         pending.clear()
 
     for home, path in files:
@@ -291,15 +300,15 @@ def search(
         data = read_bytes(path)
         if data is None:
             continue
-        pending.append((home, data))
+        pending.append((home, data, path))
         if not chosen and len(pending) >= SAMPLE_FILES:
             # The rarest word in a sample of files is the cheapest to look for everywhere.
-            probe = min(needles, key=lambda n: sum(d.count(n) for _, d in pending))
+            probe = min(needles, key=lambda n: sum(d.count(n) for _, d, _ in pending))
             chosen = True
         if chosen:
             flush()
     if not chosen:
-        probe = min(needles, key=lambda n: sum(d.count(n) for _, d in pending))
+        probe = min(needles, key=lambda n: sum(d.count(n) for _, d, _ in pending))
     flush()
     out.sort(key=lambda h: (normalise_cached(h.surname), normalise_cached(h.forename), h.username))
     return out

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from tinydb.storages import Storage
 
-from uso_tui.store.errors import BadDataDir, StoreError
+from uso_tui.store.errors import BadDataDir, CorruptFile
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -46,10 +46,6 @@ def read_bytes(path: str | Path) -> bytes | None:
     finally:
         os.close(fd)
     return data
-
-
-class CorruptFile(StoreError, ValueError):
-    """A store file that does not decode: damaged outside uso-tui (every write is atomic)."""
 
 
 def read_json(path: Path) -> Any:

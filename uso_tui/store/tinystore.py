@@ -494,10 +494,12 @@ class TinyStore(KeptReads, Store):
                 self._entry(school)
             return index.search(files, text, status=status, limit=limit)
 
-    def hit_accounts(self, hits: list[AccountHit]) -> list[Account]:
+    def hit_accounts(
+        self, hits: list[AccountHit], unreadable: set[str] | None = None
+    ) -> list[Account]:
         with gc_paused():
             with self._reading():
-                rows = account_rows.rows_of_hits(hits, self.layout.data)
+                rows = account_rows.rows_of_hits(hits, self.layout.data, unreadable)
             return build(Account, rows)
 
     def why_search(self, text: str, limit: int | None = 200) -> list[dict[str, Any]]:

@@ -44,15 +44,27 @@ class Upcoming:
         }
 
 
+# What a calendar across schools says of a school whose data file is corrupt (store.left_out).
+UNREAD = "its starters are listed without a look at its exclusion list"
+
+
 def calendar(
-    store: Store, dfe: str | None, *, today: date, days: int = DEFAULT_DAYS
+    store: Store,
+    dfe: str | None,
+    *,
+    today: date,
+    days: int = DEFAULT_DAYS,
+    unreadable: set[str] | None = None,
 ) -> list[Upcoming]:
     """Starters and leavers from `today` to `days` ahead, by date (then school and surname). A
     starter whose account day has passed already is shown on `today` (its next run makes it),
-    and so is a leaver whose leaving date has (its next run unallocates its account)."""
+    and so is a leaver whose leaving date has (its next run unallocates its account). With
+    `unreadable`, a school whose data file is corrupt is added to it and its starters shown
+    without looking at its exclusion list (CorruptFile without it)."""
     first, last = today.isoformat(), (today + timedelta(days=max(0, days))).isoformat()
     before = {s.dfe: s.create_before_start_days for s in store.list_schools()}
-    exclusions = ExclusionsNow(store)  # an entry added since the run: no account is made
+    # an entry added since the run: no account is made
+    exclusions = ExclusionsNow(store, unreadable)
     out = []
     for record in store.why_records(dfe, dated=True):
         role = ROLE_OF_REPORT.get(record.get("report") or "", "")

@@ -10,14 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
-from uso_tui.store.api import Store
+from uso_tui.store.api import CorruptFile, Store
 
 LISTS = (
     "cases",
@@ -79,17 +79,41 @@ def _schools(store: Store, dfe: str | None) -> list[str]:
     return [dfe] if dfe else [s.dfe for s in store.list_schools()]
 
 
-def _accounts(store: Store, dfe: str | None, keep: Callable[[Account, str], bool]) -> list[dict]:
-    rows = []
+def _readable(
+    store: Store, dfe: str | None, read: Callable[[str], list], unreadable: set[str] | None
+) -> Iterator[tuple[str, list]]:
+    """(school, read(school)) for each school of the list; with `unreadable`, a school whose
+    data file is corrupt is added to it and left out (CorruptFile without it)."""
     for school in _schools(store, dfe):
-        rows += [a.public() for a in store.school_accounts(school) if keep(a, school)]
+        try:
+            got = read(school)
+        except CorruptFile:
+            if unreadable is None:
+                raise
+            unreadable.add(school)
+            continue
+        yield school, got
+
+
+def _accounts(
+    store: Store,
+    dfe: str | None,
+    keep: Callable[[Account, str], bool],
+    unreadable: set[str] | None = None,
+) -> list[dict]:
+    rows = []
+    for school, accounts in _readable(store, dfe, store.school_accounts, unreadable):
+        rows += [a.public() for a in accounts if keep(a, school)]
     return rows
 
 
-def _cases(store: Store, dfe: str | None) -> tuple[tuple[str, ...], list[dict]]:
+def _cases(
+    store: Store, dfe: str | None, unreadable: set[str] | None
+) -> tuple[tuple[str, ...], list[dict]]:
     rows = []
-    for school in _schools(store, dfe):
-        for case in store.cases(school, "open"):
+    opened = _readable(store, dfe, lambda school: store.cases(school, "open"), unreadable)
+    for school, cases in opened:
+        for case in cases:
             pub = case.public()
             rows.append(
                 {
@@ -119,17 +143,24 @@ def _records(store: Store, dfe: str | None, outcome: str) -> list[dict]:
 
 
 def list_rows(
-    store: Store, name: str, dfe: str | None, *, today: date
+    store: Store,
+    name: str,
+    dfe: str | None,
+    *,
+    today: date,
+    unreadable: set[str] | None = None,
 ) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
-    """The columns and rows of list `name` (one of LISTS) for a school, or every school."""
+    """The columns and rows of list `name` (one of LISTS) for a school, or every school. With
+    `unreadable`, a school whose data file is corrupt is added to it and its rows left out
+    (its starters of the calendar shown without a look at its exclusion list: left_out_of)."""
     if name == "cases":
-        return _cases(store, dfe)
+        return _cases(store, dfe, unreadable)
     if name == "unallocated":
         from uso_tui.sync.actions import restorable  # noqa: PLC0415 - the runner with it
 
         rows = []
-        for school in _schools(store, dfe):
-            for a in store.school_accounts(school):
+        for school, accounts in _readable(store, dfe, store.school_accounts, unreadable):
+            for a in accounts:
                 # as `unallocated` lists them: not one whose creation was undone (no one's)
                 if restorable(a) and a.previous_school == school:
                     # where it was and since when (its `school` is empty while unallocated)
@@ -138,13 +169,16 @@ def list_rows(
         return (*ACCOUNT_COLUMNS, "previous_school", "unallocated_at", "run"), rows
     if name == "non-mis":
         rows = _accounts(
-            store, dfe, lambda a, s: a.status == "active" and a.school == s and a.mis_id is None
+            store,
+            dfe,
+            lambda a, s: a.status == "active" and a.school == s and a.mis_id is None,
+            unreadable,
         )
         for row in rows:
             row.pop("mis_id", None)
         return tuple(c for c in ACCOUNT_COLUMNS if c != "mis_id"), rows
     if name == "accounts":
-        return ACCOUNT_COLUMNS, _accounts(store, dfe, lambda a, s: True)
+        return ACCOUNT_COLUMNS, _accounts(store, dfe, lambda a, s: True, unreadable)
     if name == "future":
         from uso_tui.sync.why import account_day  # noqa: PLC0415
 
@@ -159,7 +193,8 @@ def list_rows(
     if name == "calendar":
         from uso_tui.sync.calendar import calendar  # noqa: PLC0415
 
-        rows = [u.public() for u in calendar(store, dfe, today=today, days=365)]
+        upcoming = calendar(store, dfe, today=today, days=365, unreadable=unreadable)
+        rows = [u.public() for u in upcoming]
         cols = (
             "date",
             "kind",
@@ -196,23 +231,44 @@ def _who(account: Any) -> str:
     return f"{name}, {account.dob or 'no date of birth'}, {where}"
 
 
-def export_csv(store: Store, name: str, dfe: str | None, *, today: date) -> str:
-    cols, rows = list_rows(store, name, dfe, today=today)
+def left_out_of(name: str) -> str:
+    """What a list across schools (list_rows) does not show of a school whose data file is
+    corrupt."""
+    if name == "calendar":
+        from uso_tui.sync.calendar import UNREAD  # noqa: PLC0415
+
+        return UNREAD
+    return f"it is left out of the {name} list"
+
+
+def export_csv(
+    store: Store, name: str, dfe: str | None, *, today: date, unreadable: set[str] | None = None
+) -> str:
+    cols, rows = list_rows(store, name, dfe, today=today, unreadable=unreadable)
     return to_csv(cols, rows)
 
 
-def export_json(store: Store, name: str, dfe: str | None, *, today: date) -> list[dict]:
+def export_json(
+    store: Store, name: str, dfe: str | None, *, today: date, unreadable: set[str] | None = None
+) -> list[dict]:
     """The same rows as the CSV, each with the same columns, as JSON values."""
-    cols, rows = list_rows(store, name, dfe, today=today)
+    cols, rows = list_rows(store, name, dfe, today=today, unreadable=unreadable)
     return [{c: row.get(c) for c in cols} for row in rows]
 
 
 def export_file(
-    store: Store, name: str, dfe: str | None, *, today: date, stamp: str, folder: Path
+    store: Store,
+    name: str,
+    dfe: str | None,
+    *,
+    today: date,
+    stamp: str,
+    folder: Path,
+    unreadable: set[str] | None = None,
 ) -> tuple[Path, int]:
     """Writes the list to `folder` (made if need be, readable by its owner only) and returns
     the file and its row count."""
-    cols, rows = list_rows(store, name, dfe, today=today)
+    cols, rows = list_rows(store, name, dfe, today=today, unreadable=unreadable)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"{name}-{dfe or 'all'}-{stamp}.csv"
     data = to_csv(cols, rows).encode()

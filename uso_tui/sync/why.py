@@ -5,6 +5,7 @@ record, why, and what an operator can do about it (DESIGN section 5, `why`)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run, last_that_ran
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
-from uso_tui.store.api import Store, UnknownRun, UnknownSchool
+from uso_tui.store.api import CorruptFile, Store, UnknownRun, UnknownSchool
 from uso_tui.sync.actions import UNDONE_CREATE, creation_undone_by
 from uso_tui.sync.apply import event_words
 from uso_tui.sync.matched_names import known_as, phonetic
@@ -259,11 +260,22 @@ def _case_for(cases: list[MatchCase], report: str, mis_id: str) -> MatchCase | N
     return mine[-1] if mine else None
 
 
+# What `why` says of a school whose data file is corrupt (store.left_out).
+AS_RUN = "what `why` says of its records is as its latest run left them"
+
+
 def why(
-    store: Store, text: str, *, limit: int | None = WHY_LIMIT, today: str | None = None
+    store: Store,
+    text: str,
+    *,
+    limit: int | None = WHY_LIMIT,
+    today: str | None = None,
+    unreadable: set[str] | None = None,
 ) -> list[WhyHit]:
     """Every record of the latest processed files that `text` finds, with its outcome, as it
-    stands now (see _since_the_run, _failed_since); an exact MIS id or UPN first."""
+    stands now (see _since_the_run, _failed_since); an exact MIS id or UPN first. A school whose
+    data file is corrupt stopped every search: its records are told as its latest run left
+    them, and it is added to `unreadable` (CorruptFile without it)."""
     found = (
         store.why_search(text, limit=limit)
         or _by_username(store, text)
@@ -275,6 +287,10 @@ def why(
     )
     settings: dict[str, int] = {}
     cases: dict[str, list[MatchCase]] = {}
+    # (without `unreadable`, the first read of a corrupt file raises, naming it)
+    bad = set() if unreadable is None else damaged_schools(store, {r["school"] for r in found})
+    for dfe in bad:
+        cases[dfe] = []
     out = []
     for row in found:
         dfe = row["school"]
@@ -326,14 +342,30 @@ def why(
                 elif today and hit.account_on < today:  # the day passed without a run since
                     hit.account_on = PASSED
         out.append(hit)
-    _cases_and_exclusions_now(store, out)
-    _since_the_run(store, out)
-    _held_since(store, out)
-    _requested_ahead(store, out)
-    _failed_since(store, out, today)
+    now = [hit for hit in out if hit.school not in bad]  # (the others as the run left them)
+    _cases_and_exclusions_now(store, now)
+    _since_the_run(store, now)
+    _held_since(store, now)
+    _requested_ahead(store, now)
+    _failed_since(store, now, today)
     for hit in out:
         hit.act = _act(hit)
+    if unreadable is not None:
+        unreadable.update(bad)
     return out
+
+
+def damaged_schools(store: Store, dfes: Iterable[str]) -> set[str]:
+    """The schools of `dfes` whose data file is corrupt (a school gone from the store is not)."""
+    bad = set()
+    for dfe in dfes:
+        try:
+            store.exclusions(dfe)
+        except UnknownSchool:
+            continue
+        except CorruptFile:
+            bad.add(dfe)
+    return bad
 
 
 def _by_username(store: Store, text: str) -> list[dict[str, Any]]:
@@ -367,11 +399,13 @@ def _by_upn_spaced(store: Store, text: str, limit: int | None) -> list[dict[str,
 class ExclusionsNow:
     """The exclusion list entries records are on now (DESIGN rule 4), each school's list read
     once (a school no longer in the store has none): `why` and the calendar tell an entry added
-    or removed since the run."""
+    or removed since the run. With `unreadable`, a school whose data file is corrupt is added
+    to it and taken as having none (CorruptFile without it)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, unreadable: set[str] | None = None) -> None:
         self.store = store
         self._lists: dict[str, list[Exclusion]] = {}
+        self.unreadable = unreadable
 
     def entry(
         self, dfe: str, report: str, mis_id: str, forename: str, surname: str, dob: str | None
@@ -381,6 +415,11 @@ class ExclusionsNow:
             try:
                 entries = self.store.exclusions(dfe)
             except UnknownSchool:
+                entries = []
+            except CorruptFile:
+                if self.unreadable is None:
+                    raise
+                self.unreadable.add(dfe)
                 entries = []
             self._lists[dfe] = entries
         if not entries:

@@ -7,7 +7,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Footer, Static
 
-from uso_tui.sync.calendar import DEFAULT_DAYS, Upcoming
+from uso_tui.store import left_out
+from uso_tui.sync.calendar import DEFAULT_DAYS, UNREAD, Upcoming
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, LoadedListScreen, Row, cells
 from uso_tui.tui.screens.listing import haystack as words_of
 from uso_tui.tui.workers import in_thread
@@ -56,7 +57,11 @@ class CalendarScreen(LoadedListScreen):
     def load(self) -> None:
         from uso_tui.sync.calendar import calendar  # noqa: PLC0415
 
-        items = calendar(self.store, self.dfe, today=self.now().date(), days=DEFAULT_DAYS)
+        # (across schools, one whose data file is corrupt is shown as its run left it, and said)
+        unreadable: set[str] | None = set() if self.dfe is None else None
+        items = calendar(
+            self.store, self.dfe, today=self.now().date(), days=DEFAULT_DAYS, unreadable=unreadable
+        )
         rows = [
             Row(
                 key=f"{u.date} {u.kind} {u.school} {u.mis_id} {n}",
@@ -75,18 +80,18 @@ class CalendarScreen(LoadedListScreen):
             )
             for n, u in enumerate(items)
         ]
-        self.app.call_from_thread(self._show, items, rows)
+        self.app.call_from_thread(self._show, items, rows, sorted(unreadable or ()))
 
-    def _show(self, items: list[Upcoming], rows: list[Row]) -> None:
+    def _show(self, items: list[Upcoming], rows: list[Row], damaged: list[str]) -> None:
         self.active_table().set_rows(rows)
         self.shown_first()
         starters = sum(u.kind == "starter" for u in items)
         box = self.query_one("#summary", Static)
         box.remove_class("loading")
-        box.update(
-            Text(
-                f"{starters} starter(s), {len(items) - starters} leaver(s); a starter's date is "
-                "the day its account is made. e exports the list as CSV.",
-                end="",
-            )
+        summary = (
+            f"{starters} starter(s), {len(items) - starters} leaver(s); a starter's date is "
+            "the day its account is made. e exports the list as CSV."
         )
+        for dfe in damaged:
+            summary += "\n" + left_out(dfe, UNREAD)
+        box.update(Text(summary, end=""))

@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
+from uso_tui.store import left_out
 from uso_tui.tui.format import cell, clean, ends_kept, plain
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.widgets import LineInput, current_key, move_to_key
@@ -342,9 +343,11 @@ class ExportsCsv(UsoScreen):
 
     @in_thread("export", failure="Not exported", exclusive=False)
     def _export(self, name: str, dfe: str | None, note: str = "") -> None:
-        from uso_tui.sync.export import export_file  # noqa: PLC0415
+        from uso_tui.sync.export import export_file, left_out_of  # noqa: PLC0415
 
         now = self.now()
+        # across schools, one whose data file is corrupt is left out, and said
+        unreadable: set[str] | None = set() if dfe is None else None
         path, row_count = export_file(
             self.store,
             name,
@@ -352,9 +355,13 @@ class ExportsCsv(UsoScreen):
             today=now.date(),
             stamp=now.strftime("%Y%m%d-%H%M%S"),
             folder=export_folder(self.store),
+            unreadable=unreadable,
         )
         said = f"Exported {row_count} rows of {name} to {path}"
-        self.app.call_from_thread(self.say, f"{said} ({note})" if note else said)
+        said = f"{said} ({note})" if note else said
+        for school in sorted(unreadable or ()):
+            said += "; " + left_out(school, left_out_of(name))
+        self.app.call_from_thread(self.say, said, "warning" if unreadable else "information")
 
 
 class ListScreen(ExportsCsv):

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from uso_tui.store import left_out
 from uso_tui.sync.why import WHY_LIMIT, WhyHit, opens_account
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, Row, cells
@@ -128,11 +129,12 @@ class WhyScreen(ListScreen):
 
     @in_thread("why", failure="Cannot search")
     def search(self, text: str) -> None:
-        from uso_tui.sync.why import not_found, unallocated_besides, why  # noqa: PLC0415
+        from uso_tui.sync.why import AS_RUN, not_found, unallocated_besides, why  # noqa: PLC0415
 
         today = self.app.clock().date().isoformat()
+        unreadable: set[str] = set()
         try:
-            hits = why(self.store, text, today=today) if text else []
+            hits = why(self.store, text, today=today, unreadable=unreadable) if text else []
             said = not_found(self.store, text) if text and not hits else []
             also = unallocated_besides(self.store, text, hits) if hits else []
         except Exception:
@@ -141,6 +143,8 @@ class WhyScreen(ListScreen):
             self.app.call_from_thread(self._show, text, [], failed, [])
             raise
         self.app.call_from_thread(self._show, text, hits, said, also)
+        for dfe in sorted(unreadable):
+            self.app.call_from_thread(self.say, left_out(dfe, AS_RUN), "warning")
 
     def _show(self, text: str, hits: list[WhyHit], said: list[str], also: list[str]) -> None:
         if text != self._asked:
