@@ -311,3 +311,14 @@ def test_a_name_index_line_that_does_not_read_is_named_as_damage(cli, damage):
     res = cli("accounts")
     assert res.status == 1, res
     assert str(path) in res.err and "corrupt" in res.err and "unexpected" not in res.err
+
+
+def test_a_directory_where_a_store_file_belongs_is_named(cli):
+    """A school's name index made a directory from outside: "Is a directory", no path."""
+    cli.add_account(DFE, "Ann", "Holt", "2014-01-01")
+    (path,) = cli.data_dir.glob(f"schools/{DFE}/names.idx")
+    path.unlink()
+    path.mkdir()
+    res = cli("accounts", "--search", "Holt")
+    assert res.status == 1, res
+    assert str(path) in res.err and "a directory where a file belongs" in res.err

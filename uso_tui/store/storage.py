@@ -36,7 +36,10 @@ def read_bytes(path: str | Path) -> bytes | None:
     except FileNotFoundError:
         return None
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):  # (os.read's error would not name it)
+            raise damaged(Path(path), "a directory where a file belongs")
+        size = st.st_size
         data = os.read(fd, size + 1)
         if len(data) != size:  # changed since, or a short read: read on to the end
             chunks = [data]
