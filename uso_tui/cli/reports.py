@@ -64,8 +64,14 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
     unreadable: set[str] = set()
     hits = why(ctx.store(), text, today=ctx.now().date().isoformat(), unreadable=unreadable)
     as_run = AS_RUN
+    cut = (
+        f"the first {WHY_LIMIT} records found are shown: add to the search to narrow it (a date "
+        "of birth, or a school's DfE number)"
+    )
     if args.json:
         emit_json([h.public() for h in hits], ctx.stdout)
+        if len(hits) >= WHY_LIMIT:  # (a script is told too, on stderr)
+            ctx.note(cut)
         return said_left_out(unreadable, as_run, ctx, status=0)
     if not hits:
         for line in not_found(ctx.store(), text):
@@ -85,7 +91,7 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
     for line in unallocated_besides(ctx.store(), text, hits):
         out.write(f"{plain(line)}\n")
     if len(hits) >= WHY_LIMIT:
-        ctx.note(f"the first {WHY_LIMIT} records found are shown: add to the search to narrow it")
+        ctx.note(cut)
     return said_left_out(unreadable, as_run, ctx, status=0)
 
 

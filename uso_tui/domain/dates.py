@@ -1,11 +1,12 @@
-"""Dates as people type them: DD/MM/YYYY (the UK's order) beside YYYY-MM-DD."""
+"""Dates as people type them: DD/MM/YYYY (the UK's order, also with dashes or dots) beside
+YYYY-MM-DD."""
 
 from __future__ import annotations
 
 import re
 from datetime import date
 
-UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+UK_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -18,11 +19,12 @@ def days_between(one: str | None, other: str | None) -> int | None:
 
 
 def from_uk(text: str) -> str | None:
-    """`28/02/2016` -> `2016-02-28` (not checked to exist); None when `text` is not DD/MM/YYYY."""
+    """`28/02/2016` (or 28-02-2016, 28.02.2016) -> `2016-02-28` (not checked to exist); None
+    when `text` is not DD/MM/YYYY."""
     match = UK_DATE.match(text)
     if match is None:
         return None
-    day, month, year = match.groups()
+    day, _, month, year = match.groups()
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 

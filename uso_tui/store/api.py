@@ -357,10 +357,13 @@ class Store(Protocol):
         left out, rather than raising CorruptFile."""
         ...
 
-    def why_search(self, text: str, limit: int | None = 200) -> list[dict[str, Any]]:
-        """The records of every school's latest processed file (of each report) that a search
-        finds (words as search_accounts takes them, matched against names, date of birth, MIS
-        id and UPN): dicts of why_index.WHY_FIELDS and "school", by surname."""
+    def why_search(
+        self, text: str, limit: int | None = 200, schools: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The records of every school's latest processed file (of each report; of `schools`
+        only, when given) that a search finds (words as search_accounts takes them, matched
+        against names, date of birth, MIS id and UPN): dicts of why_index.WHY_FIELDS and
+        "school", by surname."""
         ...
 
     def why_records(self, dfe: str | None = None, *, dated: bool = False) -> list[dict[str, Any]]:

@@ -502,11 +502,15 @@ class TinyStore(KeptReads, Store):
                 rows = account_rows.rows_of_hits(hits, self.layout.data, unreadable)
             return build(Account, rows)
 
-    def why_search(self, text: str, limit: int | None = 200) -> list[dict[str, Any]]:
+    def why_search(
+        self, text: str, limit: int | None = 200, schools: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        homes = self._school_dirs()
+        if schools is not None:
+            wanted = set(schools)
+            homes = [dfe for dfe in homes if dfe in wanted]
         with self._reading():
-            return why_index.search(
-                why_index.school_files(self.layout, self._school_dirs()), text, limit
-            )
+            return why_index.search(why_index.school_files(self.layout, homes), text, limit)
 
     def why_records(self, dfe: str | None = None, *, dated: bool = False) -> list[dict[str, Any]]:
         homes = [dfe] if dfe is not None else self._school_dirs()

@@ -15,7 +15,7 @@ from rapidfuzz.distance import OSA
 from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run, last_that_ran
 from uso_tui.domain.names import normalise, upn_key
-from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
+from uso_tui.domain.schools import DFE_RE, ROLE_OF_REPORT, la_of
 from uso_tui.store.api import CorruptFile, Store, UnknownRun, UnknownSchool
 from uso_tui.sync.actions import UNDONE_CREATE, creation_undone_by
 from uso_tui.sync.apply import event_words
@@ -273,14 +273,19 @@ def why(
     unreadable: set[str] | None = None,
 ) -> list[WhyHit]:
     """Every record of the latest processed files that `text` finds, with its outcome, as it
-    stands now (see _since_the_run, _failed_since); an exact MIS id or UPN first. A school whose
-    data file is corrupt stopped every search: its records are told as its latest run left
-    them, and it is added to `unreadable` (CorruptFile without it)."""
+    stands now (see _since_the_run, _failed_since); an exact MIS id or UPN first. A DfE number
+    among the words looks at that school only (`khan 204-4011`: a name hundreds bear). A school
+    whose data file is corrupt stopped every search: its records are told as its latest run
+    left them, and it is added to `unreadable` (CorruptFile without it)."""
+    text, schools = _schools_named(text)
     found = (
-        store.why_search(text, limit=limit)
+        store.why_search(text, limit=limit, schools=schools)
+        or _parts_apart(store, text, limit, schools)
         or _by_username(store, text)
         or _by_upn_spaced(store, text, limit)
     )
+    if schools is not None:
+        found = [row for row in found if row["school"] in schools]
     key, upn = text.strip().casefold(), upn_key(text)
     found.sort(
         key=lambda r: key != (r.get("mis_id") or "").casefold() and upn != upn_key(r.get("upn"))
@@ -366,6 +371,31 @@ def damaged_schools(store: Store, dfes: Iterable[str]) -> set[str]:
         except CorruptFile:
             bad.add(dfe)
     return bad
+
+
+def _schools_named(text: str) -> tuple[str, set[str] | None]:
+    """`text` without its DfE numbers, and those (None when it names none; a text of DfE
+    numbers only is searched as it is)."""
+    words = text.split()
+    named = {w for w in words if DFE_RE.match(w)}
+    rest = [w for w in words if w not in named]
+    if not named or not rest:
+        return text, None
+    return " ".join(rest), named
+
+
+# The separators of a name's parts (store.index.NAME_PARTS): a word holding one is also looked
+# for as its parts ("rhys-evans" for Ap Rhys-Evans, indexed whole as "aprhysevans").
+_PARTS = re.compile(r"[\-'\u2018\u2019\u02bc`]+")
+
+
+def _parts_apart(
+    store: Store, text: str, limit: int | None, schools: set[str] | None
+) -> list[dict[str, Any]]:
+    apart = _PARTS.sub(" ", text)
+    if apart.split() == text.split() or any(c.isdigit() for c in text):
+        return []
+    return store.why_search(apart, limit=limit, schools=schools)
 
 
 def _by_username(store: Store, text: str) -> list[dict[str, Any]]:
@@ -674,7 +704,11 @@ def not_found(store: Store, text: str) -> list[str]:
     bad = no_such_dates(text)
     if bad:
         return [f"{head}: {bad}"]
+    # the accounts it names come first (Lily Evans left, her account unallocated: the record
+    # of her sister Lilly, like it, hid it), then the records of names like it
+    hits = store.search_accounts(text, limit=NOT_FOUND_ACCOUNTS + 1)
     near = similar_records(store, text)
+    like = []
     if near:
         named = "; ".join(
             f"{r.get('forename') or ''} {r.get('surname') or ''} ({r.get('dob') or 'no date'}, "
@@ -682,15 +716,18 @@ def not_found(store: Store, text: str) -> list[str]:
             for r in near[:NOT_FOUND_ACCOUNTS]
         )
         more = " and more" if len(near) > NOT_FOUND_ACCOUNTS else ""
-        return [head, f"records of names like it: {named}{more}: search for one of them"]
-    hits = store.search_accounts(text, limit=NOT_FOUND_ACCOUNTS + 1)
+        like = [f"records of names like it: {named}{more}: search for one of them"]
     if not hits:
-        return [
-            head,
-            "not in the MIS exports yet (the school enters or exports the person), or under "
-            "other names: try the date of birth alone, or the surname",
-            *_blind_spots(store),
-        ]
+        return (
+            [head, *like]
+            if like
+            else [
+                head,
+                "not in the MIS exports yet (the school enters or exports the person), or under "
+                "other names: try the date of birth alone, or the surname",
+                *_blind_spots(store),
+            ]
+        )
     named = "; ".join(
         f"{h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'}, "
         f"{h.school or 'unallocated'})"
@@ -712,6 +749,7 @@ def not_found(store: Store, text: str) -> list[str]:
         *todo,
         *_held_leavers(store, hits[:NOT_FOUND_ACCOUNTS]),
         *_waiting_in_cases(store, hits),
+        *like,
     ]
 
 
@@ -797,6 +835,8 @@ def similar_records(store: Store, text: str) -> list[dict[str, Any]]:
         looks = {word, *known_as(word)}
         if len(word) >= 5:
             looks.add(word[:3])  # a slip further on in the word
+            # two letters swapped near its start (Jnoes, Smtih): the swap's first three letters
+            looks.update((word[:i] + word[i + 1] + word[i] + word[i + 2 :])[:3] for i in range(3))
         for look in looks:
             for row in store.why_search(look, limit=WHY_LIMIT):
                 rows[(row["school"], row.get("report") or "", row.get("mis_id") or "")] = row

@@ -188,7 +188,11 @@ class WhyScreen(ListScreen):
         if self._cut:
             line.append("\n")
             line.append_text(
-                plain(f"the first {self._cut} records found: add to the search to narrow it", "dim")
+                plain(
+                    f"the first {self._cut} records found: add to the search to narrow it (a "
+                    "date of birth, or a school's DfE number)",
+                    "dim",
+                )
             )
         self.act_box.update(line)
 
