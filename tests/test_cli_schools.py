@@ -138,8 +138,10 @@ def test_moving_a_school_to_another_server_needs_that_servers_secret(one_school)
     assert res.status == 2 and "needs that server's Client Secret" in res.err
     assert "https://hill.isams.cloud:443" in res.err
     assert cli.ok("school", "show", DFE, "--json").json()["url"] == "https://hill.isams.cloud"
-    # another path on the same server keeps the secret; another server with its secret is saved
-    cli.ok("school", "set", DFE, "--url", "https://HILL.isams.cloud/iris/")
+    # the same server written otherwise keeps the secret (kept as https://hill.isams.cloud);
+    # another server with its secret is saved
+    cli.ok("school", "set", DFE, "--url", "HTTPS://HILL.isams.cloud:443/")
+    assert cli.ok("school", "show", DFE, "--json").json()["url"] == "https://hill.isams.cloud"
     cli.ok(
         "school",
         "set",
@@ -401,3 +403,21 @@ def test_secret_typed_in_place_of_a_name_is_not_echoed(one_school, option):
     assert res.status == 2 and res.err.count("\n") == 1
     assert SECRET not in res.err and "secret" in res.err
     assert snapshot(one_school.data_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("https://hill.isams.cloud/?", "no credentials, query or fragment"),
+        ("https://hill.isams.cloud#", "no credentials, query or fragment"),
+        ("https://hill.isams.cloud/api", "no path after the host"),
+    ],
+)
+def test_a_url_every_request_of_which_would_go_wrong_is_refused(one_school, url, said):
+    """A bare `?` (an empty query) was kept with the URL, and a path on an IRIS host was kept:
+    every run of the school then failed (`POST .../?/auth/connect/token: HTTP 404`)."""
+    res = one_school("school", "set", DFE, "--url", url)
+    assert res.status == 2 and said in res.err
+    assert (
+        one_school.ok("school", "show", DFE, "--json").json()["url"] == "https://hill.isams.cloud"
+    )

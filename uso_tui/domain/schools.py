@@ -121,7 +121,9 @@ def _shown(url: str) -> str:
 def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset()) -> str:
     """DESIGN section 4: https on *.isams.cloud / *.edgen.cloud, or an explicitly allowed host:port.
 
-    Returns the URL without a trailing slash. Raises InvalidInput saying what is wrong.
+    Returns the URL as kept: without a trailing slash, its scheme and host in lower case and
+    without the scheme's own port (`HTTPS://B.ISAMS.CLOUD:443/` is https://b.isams.cloud).
+    Raises InvalidInput saying what is wrong.
     """
     url = (url or "").strip().rstrip("/")
     if any(c.isspace() or not c.isprintable() or c in "\\;" for c in url):
@@ -150,23 +152,35 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
         )
     if not _host_ok(host):
         raise InvalidInput(f"bad MIS URL {_shown(url)!r}: {host!r} is not a valid host name")
-    if parts.username or parts.password or parts.query or parts.fragment:
+    # (a bare `?` or `#` leaves the query or fragment empty: kept, every request went wrong)
+    if parts.username or parts.password or "?" in url or "#" in url:
         raise InvalidInput(
             f"bad MIS URL {_shown(url)!r}: no credentials, query or fragment allowed"
         )
     if any(segment in (".", "..") for segment in parts.path.split("/")):
         raise InvalidInput(f"bad MIS URL {_shown(url)!r}: no '.' or '..' in its path")
-    hostport = f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
+    scheme = parts.scheme.lower()
+    own_port = 443 if scheme == "https" else 80
+    hostport = f"{host}:{port or own_port}"
+    kept = (
+        f"{scheme}://{f'[{host}]' if ':' in host else host}"
+        f"{'' if port in (None, own_port) else f':{port}'}{parts.path.rstrip('/')}"
+    )
     if hostport in allowed_hosts or (port is None and host in allowed_hosts):
-        return url
+        return kept
     domain = MIS_DOMAINS.get(mis)
     known = [d for d in MIS_DOMAINS.values() if host.endswith("." + d)]
-    if known and parts.scheme != "https":
+    if known and scheme != "https":
         raise InvalidInput(
             f"MIS URL {_shown(url)!r} must use https (plain http only for hosts in allowed_mis_hosts)"
         )
+    if known and parts.path.strip("/"):
+        # IRIS answers at the host itself: {base}/auth/connect/token, {base}/api/students
+        raise InvalidInput(
+            f"MIS URL {_shown(url)!r}: no path after the host (expected https://{host})"
+        )
     if domain and host.endswith("." + domain) and port in (None, 443):
-        return url
+        return kept
     if domain and host.endswith("." + domain):
         raise InvalidInput(f"MIS URL {_shown(url)!r}: IRIS answers on port 443, not {port}")
     if known:
