@@ -166,6 +166,36 @@ async def test_a_failing_school_given_an_earlier_time_is_still_tried_again(env):
     assert result.run.status == "succeeded"
 
 
+async def test_a_daily_time_moved_much_later_before_the_days_run_waits_for_it(env):
+    """Ran yesterday at 06:00, set at 05:00 to run at 19:00: it ran at once (19:00 is more than
+    a day and a half after its last run), and again at 19:00."""
+    from uso_tui.sync.admin import update_school
+
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 10, 6, 5))}
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 5, 0), daily_at="19:00"
+    )
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 5, 1))}
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 19, 0))}
+
+
+def test_a_school_that_never_ran_given_an_earlier_time_is_still_tried_again(env):
+    """Added days ago, its every scheduled run failed; set at 09:00 to run at 08:00: its
+    retries stopped until tomorrow (it had no run to count the wait from)."""
+    from uso_tui.sync.admin import update_school
+
+    school = env.store.school(DFE)
+    failed = dataclasses.replace(
+        school, created_at="2026-03-05T10:00:00", scheduled_failed_at=["2026-03-11T06:00:00"]
+    )
+    with env.store.transaction("test") as txn:
+        txn.put_school(failed)
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="08:00"
+    )
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 9, 5))}
+
+
 def test_a_school_added_after_midnight_waits_for_its_own_time(env):
     """Added at 00:30 with a daily time of 20:00: yesterday's 20:00 was no time of its, and its
     first import started at once in the night."""

@@ -46,17 +46,20 @@ def _slot(school: School, now: datetime, last: str | None) -> datetime | None:
     school: each would run on no day at all). A school added, or given its daily time, after
     that time waits for its next one (a first import is not started minutes after the school
     was set up, before an operator could try it with `sync --dry-run`; a school that ran
-    yesterday at 18:00, set at 09:00 to run at 20:00, does not run at 09:05), unless that would
-    leave it more than MAX_GAP after its `last` run (set at 09:00 to run at 08:00: its next
-    daily time is tomorrow's). None: not due until later."""
+    yesterday at 18:00, set at 09:00 to run at 20:00, does not run at 09:05), unless its time
+    was moved to one passed today and waiting for tomorrow's would leave it more than MAX_GAP
+    after its `last` run, or after it was added if it never ran (set at 09:00 to run at 08:00).
+    None: not due until later."""
     today = _due_at(school, now)
     slot = today if now >= today else today - timedelta(days=1)
     # (one stored without these times counts as there, and so does one stamped by a clock that
     # was ahead: see CLOCK_SLACK)
     since = max(school.created_at, school.daily_at_since)
-    changed_since = since and iso(slot) < since <= iso(now + CLOCK_SLACK)
-    if changed_since and (not last or _at(last) + MAX_GAP >= _next_daily(school, now)):
-        return None
+    if since and iso(slot) < since <= iso(now + CLOCK_SLACK):
+        since_when = last or school.created_at
+        moved_past = slot == today and since_when and since_when < school.daily_at_since
+        if not moved_past or _at(since_when) + MAX_GAP >= _next_daily(school, now):
+            return None
     return slot
 
 
