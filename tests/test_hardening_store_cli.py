@@ -299,9 +299,16 @@ def test_one_schools_corrupt_data_file_leaves_the_others_listed_across_schools(d
 
     assert main([*root, "accounts", broken]) == 1  # one school's listing: the file named
     assert str(path) in capsys.readouterr().err
+    # a listing cut at --limit is filled from the other schools, and said to be cut
+    assert main([*root, "accounts", "--limit", "5", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert len(orjson.loads(out)) == 5 and "showing the first 5" in err and said in err
 
 
-@pytest.mark.parametrize("damage", [b" garbage\n", b"\xff\xfe\x00 not text\n"])
+@pytest.mark.parametrize(
+    "damage",
+    [b" garbage\n", b"\xff\xfe\x00 not text\n", b" zz.204 2015-01-01 zz\tZa1\tA\tB\t\n"],
+)
 def test_a_name_index_line_that_does_not_read_is_named_as_damage(cli, damage):
     """`accounts` over a school whose names.idx held a line damaged from outside said only
     "unexpected IndexError: list index out of range"."""
@@ -311,6 +318,10 @@ def test_a_name_index_line_that_does_not_read_is_named_as_damage(cli, damage):
     res = cli("accounts")
     assert res.status == 1, res
     assert str(path) in res.err and "corrupt" in res.err and "unexpected" not in res.err
+    # every account as JSON, school by school: that school left out, the JSON whole
+    res = cli("accounts", "--json")
+    assert res.status == 1 and orjson.loads(res.out) == []
+    assert str(path) in res.err and f"the accounts of {DFE} are not listed" in res.err
 
 
 def test_a_directory_where_a_store_file_belongs_is_named(cli):

@@ -18,6 +18,7 @@ from uso_tui.cli.output import (
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.schools import check_dfe
+from uso_tui.store import CorruptFile
 
 DEFAULT_LIMIT = 500
 
@@ -103,18 +104,43 @@ def print_accounts(accounts: list[Account], ctx: Context, as_json: bool) -> None
     )
 
 
-def _stream_json(store, text: str, status: str | None, ctx: Context, unreadable: set[str]) -> None:
+def _stream_json(store, text: str, status: str | None, ctx: Context, unreadable: set[str]) -> int:
     """What emit_json writes for every matching account of the store, written school by school
-    (a school whose data file is corrupt added to `unreadable`, its accounts left out)."""
-    out, first = ctx.stdout, True
+    (a school whose data file is corrupt added to `unreadable`, its accounts left out; one
+    whose name index is, said here). Returns how many schools were left out here."""
+    out, first, left = ctx.stdout, True, 0
     out.write("[")
     for school in store.list_schools():
-        hits = store.search_accounts(text, school=school.dfe, status=status, limit=None)
+        try:  # (read whole before any is written: a damaged index leaves the JSON whole)
+            hits = store.search_accounts(text, school=school.dfe, status=status, limit=None)
+        except CorruptFile as exc:
+            ctx.note(f"{exc}: the accounts of {school.dfe} are not listed")
+            left += 1
+            continue
         for account in store.hit_accounts(hits, unreadable) if hits else ():
             item = json_text(account.public())
             out.write(("\n" if first else ",\n") + textwrap.indent(item, "  "))
             first = False
     out.write("]\n" if first else "\n]\n")
+    return left
+
+
+def _listed(
+    store, text: str, dfe: str | None, status: str | None, limit: int | None, unreadable
+) -> list[Account]:
+    """The accounts a search finds, one more than `limit` if there are (to tell the operator
+    the list was cut): searched again for more while some found could not be read (a school's
+    damaged data file, added to `unreadable`: its hits had taken the others' places)."""
+    extra = 0
+    while True:
+        want = None if limit is None else limit + 1 + extra
+        hits = store.search_accounts(text, school=dfe, status=status, limit=want)
+        kept = [h for h in hits if unreadable is None or h.home not in unreadable]
+        accounts = store.hit_accounts(kept, unreadable)
+        short = len(hits) - len(accounts)
+        if want is None or len(hits) < want or len(accounts) > limit or short <= extra:
+            return accounts
+        extra = short
 
 
 def _sort_key(account: Account) -> tuple:
@@ -137,18 +163,11 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
     elif dfe is None and args.json and args.limit is None:
         # every account of the store, for a script (a list cut short would mislead it): one
         # school at a time, as a store of a million and a half would not fit in memory at once
-        _stream_json(store, args.search, args.status, ctx, unreadable)
-        return said_left_out(unreadable, "its accounts are not listed", ctx)
+        left = _stream_json(store, args.search, args.status, ctx, unreadable)
+        return said_left_out(unreadable, "its accounts are not listed", ctx) or (1 if left else 0)
     else:
         limit = args.limit if args.limit is not None else (None if dfe else DEFAULT_LIMIT)
-        # One more than shown, to tell the operator the list was cut.
-        hits = store.search_accounts(
-            args.search,
-            school=dfe,
-            status=args.status,
-            limit=None if limit is None else limit + 1,
-        )
-        accounts = store.hit_accounts(hits, unreadable)
+        accounts = _listed(store, args.search, dfe, args.status, limit, unreadable)
     if limit is not None and len(accounts) > limit:
         accounts = accounts[:limit]
         ctx.note(f"showing the first {limit}; narrow with --search or raise --limit")

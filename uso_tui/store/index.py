@@ -177,7 +177,7 @@ def _hit(line: bytes, home: str, path: str | Path | None = None) -> AccountHit:
     that is not one: "unexpected IndexError" was all a search said)."""
     try:
         hits = read_hits(line, home)
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, KeyError):  # (not text; a role or status flag not of ours)
         hits = []
     if not hits:
         raise damaged(Path(path) if path else None, "a line of the name index does not read")
