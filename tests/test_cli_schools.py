@@ -421,3 +421,26 @@ def test_a_url_every_request_of_which_would_go_wrong_is_refused(one_school, url,
     assert (
         one_school.ok("school", "show", DFE, "--json").json()["url"] == "https://hill.isams.cloud"
     )
+
+
+def test_a_paused_school_is_passed_by_by_the_schedule_and_can_be_resumed(one_school):
+    """A school added with a mistyped DfE number, or leaving the network, was run every day:
+    `school set --paused yes` stops the schedule running it (a force run still does)."""
+    from datetime import datetime
+
+    from uso_tui.store import open_store
+    from uso_tui.sync.schedule import due_schools
+
+    cli = one_school
+    two_days_on = datetime(2026, 9, 3, 7, 0)
+    assert [s.dfe for s in due_schools(open_store(cli.data_dir), two_days_on)] == [DFE]
+    res = cli("school", "set", DFE, "--paused", "maybe")
+    assert res.status == 2 and "paused must be yes or no" in res.err
+    assert "updated" in cli.ok("school", "set", DFE, "--paused", "yes").out
+    shown = cli.ok("school", "show", DFE, "--json").json()
+    assert shown["paused"] is True and shown["next_run"] is None
+    assert "paused" in cli.ok("school", "show", DFE).out
+    assert "paused" in cli.ok("school", "list").out
+    assert due_schools(open_store(cli.data_dir), two_days_on) == []
+    cli.ok("school", "set", DFE, "--paused", "no")
+    assert cli.ok("school", "show", DFE, "--json").json()["paused"] is False

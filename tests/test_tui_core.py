@@ -654,3 +654,26 @@ async def test_the_calendar_and_why_across_schools_show_the_others_when_one_file
         assert app.screen.kind == "why" and record["mis_id"] in text
         toasts = " ".join(str(n.message) for n in app._notifications)  # noqa: SLF001
         assert "Cannot search" not in toasts and said in toasts
+
+
+async def test_a_school_paused_in_its_settings_is_not_run_by_the_schedule(demo):
+    """A school added by mistake, or leaving the network, ran every day with no way to stop
+    it: its settings pause it (keys typed ahead at 80x24); the hub and the list say so, and
+    the schedule passes it by. `Saved:` names the settings as the form labels them."""
+    from datetime import datetime
+
+    from uso_tui.sync.schedule import due_schools
+
+    store = demo.store
+    dfe = demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        await press(pilot, "e")
+        await settle(pilot)
+        burst(app, *["down"] * 10, "space", "ctrl+s")
+        await settle(pilot, 4)
+        assert "Saved: Paused." in screen_text(app)
+        await press(pilot, "escape")
+        await settle(pilot)
+        assert "paused: the schedule does not run it" in screen_text(app)
+    assert store.school(dfe).paused
+    assert dfe not in {s.dfe for s in due_schools(store, datetime(2099, 1, 1, 12, 0))}

@@ -59,6 +59,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     st.add_argument("--hold-percent", metavar="P", help="hold above this %% of linked accounts")
     st.add_argument("--hold-min", metavar="N", help="... and at least this many")
     st.add_argument("--create-before-start-days", metavar="N")
+    st.add_argument(
+        "--paused",
+        metavar="yes|no",
+        help="yes: the schedule does not run the school (a force run or `sync` still does)",
+    )
     add_secret_options(st, required=False)
     st.set_defaults(func=cmd_set)
 
@@ -130,7 +135,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
                 s.name,
                 s.mis,
                 ",".join(s.reports),
-                s.daily_at,
+                "paused" if s.paused else s.daily_at,
                 _last_run(s),
                 s.open_cases,
                 s.unallocated_last_run,
@@ -153,7 +158,9 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         from uso_tui.sync.schedule import next_run  # noqa: PLC0415
 
         data = school_json(school, has_secret)
-        data["next_run"] = next_run(school, ctx.now()).isoformat(timespec="minutes")
+        data["next_run"] = (
+            None if school.paused else next_run(school, ctx.now()).isoformat(timespec="minutes")
+        )
         emit_json(data, ctx.stdout)
         return 0
     reports = ", ".join(REPORT_LABELS.get(r, r) for r in school.reports)
@@ -190,6 +197,8 @@ def _next_run_rows(school, now) -> list[tuple[str, str]]:
     its next daily time (one moved earlier than today's run waits for tomorrow)."""
     from uso_tui.sync.schedule import failed_times, next_retry, next_run  # noqa: PLC0415
 
+    if school.paused:
+        return [("Next scheduled run", f"paused: `uso-tui school set {school.dfe} --paused no`")]
     retry = next_retry(school, now)
     if retry is None:
         at = next_run(school, now)

@@ -64,6 +64,9 @@ class School(_Record):
     hold_percent: float = 10.0  # hold when unallocating more than this % of linked accounts ...
     hold_min: int = 10  # ... and at least this many
     create_before_start_days: int = 0
+    # Not run by the schedule (a school leaving the network, its MIS being moved, one added by
+    # mistake); a force run still runs it.
+    paused: bool = False
     created_at: str = ""
     # When daily_at was last changed: a daily time that passed before then was none of the
     # school's (sync.schedule._slot), as one before created_at was not.

@@ -47,6 +47,7 @@ SCHOOL_FIELDS = (
     "hold_percent",
     "hold_min",
     "create_before_start_days",
+    "paused",
 )
 # Settings shown in audit events and `school show`; the secret is never among them.
 SETTINGS_SHOWN = ("dfe",) + SCHOOL_FIELDS
@@ -207,7 +208,20 @@ def check_school_change(field: str, value: Any) -> Any:
         return int(_number(value, "hold minimum", int, 0, 1_000_000))
     if field == "create_before_start_days":
         return int(_number(value, "create-before-start days", int, 0, 366))
+    if field == "paused":
+        return check_yes_no(value, "paused")
     raise InvalidInput(f"unknown school setting {field!r}")
+
+
+def check_yes_no(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value or "").strip().lower()
+    if word in ("yes", "y", "true", "on"):
+        return True
+    if word in ("no", "n", "false", "off"):
+        return False
+    raise InvalidInput(f"{what} must be yes or no, not {str(value)[:20]!r}")
 
 
 def school_settings(school: School) -> dict[str, Any]:

@@ -85,10 +85,13 @@ RETRY_MAX = timedelta(hours=2)
 def due_schools(store: Store, now: datetime, clock: datetime | None = None) -> list[School]:
     """Schools whose latest daily time (_slot) has passed with no run since (a successful or held
     scheduled run, or a force run of every report), so a server that was down catches up; a
-    school whose scheduled runs failed since is due again once it has waited retry_wait. `clock`: the time
-    it really is, when `now` is another (`run-due --at`, see _failed_since_due)."""
+    school whose scheduled runs failed since is due again once it has waited retry_wait; never
+    a paused school. `clock`: the time it really is, when `now` is another (`run-due --at`, see
+    _failed_since_due)."""
     out = []
     for school in store.list_schools():
+        if school.paused:  # (a force run still runs it)
+            continue
         failed = _failed_since_due(school, now, clock)
         if failed is None:
             continue

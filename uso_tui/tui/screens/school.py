@@ -124,6 +124,9 @@ class SchoolScreen(UsoScreen):
         """The daily time, and when run-due runs the school next: again after scheduled runs
         failed today, else at its next daily time (a time moved earlier waits for tomorrow)."""
         out = Text(school.daily_at, end="")
+        if school.paused:
+            out.append("  paused: the schedule does not run it (settings)", style="yellow")
+            return out
         retry = next_retry(school, now)
         if retry is not None:
             at, failures = retry

@@ -113,11 +113,14 @@ def last_run_cell(school: School) -> Text:
     from uso_tui.tui.format import STATUS_STYLE, STATUS_WORD  # noqa: PLC0415
 
     if not school.last_run_status:
-        return Text("never", style="dim", end="")
+        return Text("paused" if school.paused else "never", style="dim", end="")
     word = STATUS_WORD.get(school.last_run_status, school.last_run_status)
+    style = STATUS_STYLE.get(school.last_run_status, "")
+    if school.paused:  # (not run by the schedule: the last run's time says since when)
+        word, style = "paused", "dim"
     when = (school.last_run_at or "").replace("T", " ")
     short = f"{when[8:10]}/{when[5:7]} {when[11:16]}" if len(when) >= 16 else when
-    out = Text(f"{word:<7}", style=STATUS_STYLE.get(school.last_run_status, ""), end="")
+    out = Text(f"{word:<7}", style=style, end="")
     out.append(f" {short}")
     return out
 
@@ -312,6 +315,7 @@ class SchoolsScreen(UsoScreen):
                     tuple(s.reports),
                     s.last_run_status,
                     s.last_run_at,
+                    s.paused,
                     s.open_cases,
                     s.unallocated_last_run,
                 )

@@ -29,8 +29,11 @@ from uso_tui.domain.schools import (
 from uso_tui.tui.applying import attempt, error_text
 from uso_tui.tui.format import clean, plain
 from uso_tui.tui.screens.settings_form import SettingsForm
-from uso_tui.tui.widgets import Confirm
+from uso_tui.tui.widgets import Confirm, TickBox
 from uso_tui.tui.workers import in_thread
+
+# How the saved message names the settings that are not text fields (those: by their label).
+SAVED_LABELS = {"mis": "MIS", "reports": "Reports", "paused": "Paused"}
 
 
 class SettingsScreen(SettingsForm):
@@ -71,6 +74,9 @@ class SettingsScreen(SettingsForm):
         yield self.title_bar(f"AutoUpdate settings {self.dfe}")
         with VerticalScroll(id="form"):
             yield from self.form_rows()
+            with Horizontal(classes="form-row"):
+                yield Static("Schedule", classes="form-label")
+                yield TickBox("Paused: not run by the schedule", False, id="paused")
             with Horizontal(classes="form-row"):
                 yield Static("", classes="form-label")
                 yield Static(
@@ -136,6 +142,7 @@ class SettingsScreen(SettingsForm):
         self._secret_placeholder()
         self.query_one("#r-staff", Checkbox).value = "staff" in school.reports
         self.query_one("#r-students", Checkbox).value = "students" in school.reports
+        self.query_one("#paused", Checkbox).value = school.paused
         self._show_mis()
         self._loading = False
         self.validate_all()
@@ -224,6 +231,7 @@ class SettingsScreen(SettingsForm):
             "hold_percent": self.check("hold_percent"),
             "hold_min": self.check("hold_min"),
             "create_before_start_days": self.check("create_before_start_days"),
+            "paused": self.query_one("#paused", Checkbox).value,
         }
         # text fields show the stored value cleaned of control characters: unchanged if equal
         changed = {
@@ -266,7 +274,8 @@ class SettingsScreen(SettingsForm):
         if saved.error is not None:
             self.app.call_from_thread(self._not_saved, f"Not saved: {saved.error}")
             return
-        what = ", ".join(sorted(changes))
+        labels = {f: label for f, label, _ in self.FIELDS} | SAVED_LABELS
+        what = ", ".join(labels.get(k, k) for k in sorted(changes))
         if secret:
             what = f"{what} and the secret" if what else "the secret"
         self.app.call_from_thread(self._saved, saved.value, what or "nothing")
