@@ -212,3 +212,14 @@ def test_an_emptied_number_says_it_is_empty(field):
 
     with pytest.raises(InvalidInput, match="is empty: enter a number from 0 to"):
         check_school_change(field, "  ")
+
+
+@pytest.mark.parametrize("field", ["create_before_start_days", "hold_min"])
+def test_a_fraction_where_a_whole_number_belongs_says_so(field):
+    """`--hold-min 1.5` said "expected a number" of a number."""
+    from uso_tui.sync.admin import check_school_change
+
+    with pytest.raises(InvalidInput, match="'1.5': expected a whole number"):
+        check_school_change(field, "1.5")
+    with pytest.raises(InvalidInput, match="'ten': expected a number"):
+        check_school_change(field, "ten")

@@ -301,6 +301,8 @@ def test_failed_fetch_exits_1_and_changes_nothing(cli, sim):
     assert cli.ok("accounts", DFE, "--json").json() == []
     human = cli("sync", DFE)
     assert human.status == 1 and "failed" in human.out and "error:" in human.out
+    # what to do, as the console says it (its "e: check the Client ID and Client Secret")
+    assert f"do: check the Client ID and Client Secret: `uso-tui school set {DFE}" in human.out
     assert f"{DFE}: {DFE}: " not in human.err  # the school named once
     for text in (res.out, res.err, human.out, human.err):
         assert SIM_SECRET not in text

@@ -204,12 +204,31 @@ class ProgressLines:
             self.ctx.note(line)
 
 
+def _failure_advice(run: Run) -> str:
+    """What to do about a failed run whose cause is the school's settings (as the console
+    says it: sync.failure)."""
+    from uso_tui.sync.failure import failure_kind  # noqa: PLC0415
+
+    kind = failure_kind(run.error or "")
+    if kind == "credentials":
+        return (
+            f"check the Client ID and Client Secret: `uso-tui school set {run.school} "
+            "--client-id ID --client-secret-env VAR` (or --client-secret-file F)"
+        )
+    if kind == "address":
+        return f"check the MIS URL: `uso-tui school show {run.school}`, `school set --url`"
+    return ""
+
+
 def _summary(run: Run, ctx: Context) -> None:
     out = ctx.stdout
     dry = " (dry run: nothing written)" if run.dry_run else ""
     out.write(f"{run.run_id} {run.school} {run.status}{dry}\n")
     if run.error:
         out.write(f"  error: {plain(run.error)}\n")
+        advice = _failure_advice(run)
+        if advice:
+            out.write(f"  do: {advice}\n")
     out.write(f"  {counts_line(run.counts)}\n")
     held = run.counts.get("held_unallocations", 0)
     if run.status == "held" and not run.dry_run:

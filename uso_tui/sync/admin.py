@@ -180,7 +180,9 @@ def _number(value: Any, what: str, kind: type, lo: float, hi: float) -> int | fl
     try:
         number = kind(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"bad {what} {value!r}: expected a number") from None
+        whole = kind is int and isinstance(value, str) and _TYPED_NUMBER.fullmatch(value)
+        expected = "a whole number" if whole else "a number"  # (1.5 is a number)
+        raise InvalidInput(f"bad {what} {value!r}: expected {expected}") from None
     if isinstance(value, float) and kind is int and value != int(value):
         raise InvalidInput(f"bad {what} {value!r}: expected a whole number")
     if number != number or not lo <= number <= hi:  # number != number: NaN

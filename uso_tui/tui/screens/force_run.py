@@ -19,57 +19,36 @@ from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
-from uso_tui.store.liveness import INTERRUPTED
 from uso_tui.sync.actions import Confirmed
 from uso_tui.sync.compare import comparisons_lines
-from uso_tui.sync.runner import APPLY_FAILED
+from uso_tui.sync.failure import failure_kind
 from uso_tui.tui.force_ask import ForceRunAsk
 from uso_tui.tui.format import clean, plain, status_text, when
 from uso_tui.tui.held import ConfirmsHeld, confirmed_line
 from uso_tui.tui.live import LiveRun, ReportProgress
 from uso_tui.tui.workers import in_thread
 
-# What a failed run's error says of its cause, and what the operator does about it
-_CREDENTIALS = (
-    "invalid_client",
-    "unauthorized_client",
-    "freshly issued token",
-    "HTTP 401",
-    "HTTP 403",
-)
-_ADDRESS = (
-    "not allowed",
-    "HTTP 404",
-    "certificate",
-    "redirect",
-    "must use https",
-    "port 443",
-    "bad MIS URL",
-)
-# a bound of config.json (max_pages, max_records, max_answer_bytes, max_report_bytes)
-_BOUNDS = ("(max_",)
-
 
 def failure_advice(error: str) -> str:
     """The next step for a run that failed with `error` (its one line): the settings only when
     they are the likely cause (a process killed, IRIS down or slow, is no setting to change)."""
-    if error.startswith(APPLY_FAILED):  # IRIS answered; the store did not
-        return "The store could not be written: check the data directory's disk."
-    if error.startswith(INTERRUPTED):
-        return "The process running it stopped (killed, or the server restarted): r runs it again."
-    if any(sign in error for sign in _CREDENTIALS):
-        return "e: check the Client ID and Client Secret in the AutoUpdate settings."
-    if any(sign in error for sign in _ADDRESS):
-        return "e: check the MIS URL in the AutoUpdate settings."
-    if any(sign in error for sign in _BOUNDS):
-        return (
-            "The export passed a bound of config.json (named above): a school that large needs "
-            "it raised there (see the README's bounds); else ask the school about its MIS."
-        )
-    return (
+    return _ADVICE[failure_kind(error)]
+
+
+_ADVICE = {
+    "store": "The store could not be written: check the data directory's disk.",
+    "interrupted": "The process running it stopped (killed, or the server restarted): r runs it again.",
+    "credentials": "e: check the Client ID and Client Secret in the AutoUpdate settings.",
+    "address": "e: check the MIS URL in the AutoUpdate settings.",
+    "bounds": (
+        "The export passed a bound of config.json (named above): a school that large needs "
+        "it raised there (see the README's bounds); else ask the school about its MIS."
+    ),
+    "iris": (
         "IRIS did not answer as it should (down, slow, or an error of its own): r runs it "
         "again; if it keeps failing, e: check the AutoUpdate settings."
-    )
+    ),
+}
 
 
 COUNTERS = [
