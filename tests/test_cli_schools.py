@@ -444,3 +444,14 @@ def test_a_paused_school_is_passed_by_by_the_schedule_and_can_be_resumed(one_sch
     assert due_schools(open_store(cli.data_dir), two_days_on) == []
     cli.ok("school", "set", DFE, "--paused", "no")
     assert cli.ok("school", "show", DFE, "--json").json()["paused"] is False
+
+
+def test_changing_the_mis_of_a_school_with_accounts_says_to_test_it_first(one_school):
+    """The URL or Client ID of a school with accounts changed with no word of them (only the
+    safety hold of its next run caught the other MIS's export)."""
+    cli = one_school
+    assert "active account" not in cli.ok("school", "set", DFE, "--client-id", "c2").err
+    cli.add_account(DFE, "Ann", "Holt", "2014-01-01")
+    res = cli.ok("school", "set", DFE, "--client-id", "c3")
+    assert f"{DFE} has 1 active account," in res.err and f"uso-tui school test {DFE}" in res.err
+    assert "active account" not in cli.ok("school", "set", DFE, "--daily-at", "07:00").err

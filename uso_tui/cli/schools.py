@@ -239,6 +239,9 @@ def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
         changed += ["client_secret"] if secret is not None else []
         if changed:
             ctx.stdout.write(f"updated {dfe}: {', '.join(c.replace('_', ' ') for c in changed)}\n")
+            note = admin.moved_mis_note(school, changed)
+            if note:
+                ctx.note(f"{note}: `uso-tui school test {dfe}`")
         else:
             ctx.stdout.write(f"nothing changed: {dfe} already has those settings\n")
     return 0

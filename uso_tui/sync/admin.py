@@ -11,6 +11,7 @@ import dataclasses
 import re
 import time
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -213,6 +214,20 @@ def check_school_change(field: str, value: Any) -> Any:
     if field == "paused":
         return check_yes_no(value, "paused")
     raise InvalidInput(f"unknown school setting {field!r}")
+
+
+def moved_mis_note(school: School, changed: Iterable[str]) -> str:
+    """What to say when the settings that name the school's MIS (its URL, Client ID, MIS) have
+    changed while accounts are linked to it ("" otherwise): each is linked by its record's MIS
+    id in that MIS."""
+    if not {"url", "client_id", "mis"} & set(changed) or not school.active_accounts:
+        return ""
+    return (
+        f"{school.dfe} has {school.active_accounts} active "
+        f"account{'s' if school.active_accounts != 1 else ''}, linked by their records' "
+        "MIS ids: test the new settings before the next run (a run whose export no longer "
+        "sends their records is held, nothing unallocated until confirmed)"
+    )
 
 
 def check_yes_no(value: Any, what: str) -> bool:

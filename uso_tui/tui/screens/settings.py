@@ -258,7 +258,7 @@ class SettingsScreen(SettingsForm):
 
     @in_thread("settings-save")
     def save(self, changes: dict, secret: str | None) -> None:
-        from uso_tui.sync.admin import update_school  # noqa: PLC0415
+        from uso_tui.sync.admin import moved_mis_note, update_school  # noqa: PLC0415
 
         saved = attempt(
             lambda: update_school(
@@ -278,16 +278,20 @@ class SettingsScreen(SettingsForm):
         what = ", ".join(labels.get(k, k) for k in sorted(changes))
         if secret:
             what = f"{what} and the secret" if what else "the secret"
-        self.app.call_from_thread(self._saved, saved.value, what or "nothing")
+        note = moved_mis_note(saved.value, changes) if saved.value is not None else ""
+        self.app.call_from_thread(self._saved, saved.value, what or "nothing", note)
 
     def _not_saved(self, line: str) -> None:
         self.refuse(line)
         self.keys_go()
 
-    def _saved(self, school: School, what: str) -> None:
+    def _saved(self, school: School, what: str, note: str = "") -> None:
         self.has_secret = self.has_secret or bool(self.value("secret"))
         self._fill(school, self.allowed, self.has_secret)
-        self.set_status(Text(f"Saved: {what}.", style="bold green"))
+        status = Text(f"Saved: {what}.", style="bold green")
+        if note:
+            status.append(f"\n{note}: ctrl+t tests them.", style="yellow")
+        self.set_status(status)
         self.say(f"Settings of {school.dfe} saved")
         self.keys_go()
 
