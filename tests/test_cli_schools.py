@@ -455,3 +455,21 @@ def test_changing_the_mis_of_a_school_with_accounts_says_to_test_it_first(one_sc
     res = cli.ok("school", "set", DFE, "--client-id", "c3")
     assert f"{DFE} has 1 active account," in res.err and f"uso-tui school test {DFE}" in res.err
     assert "active account" not in cli.ok("school", "set", DFE, "--daily-at", "07:00").err
+    res = cli.ok("school", "set", DFE, "--client-id", "c4", "--json")  # said with --json too
+    assert f"{DFE} has 1 active account," in res.err and "held above the safety hold" in res.err
+
+
+def test_a_url_stored_before_in_another_form_is_not_changed_by_the_same_url(one_school):
+    """A URL stored as typed before (`https://Hill.isams.cloud:443`): the same URL given again
+    was "updated: url", audited, with the warning to test the new settings."""
+    import dataclasses
+
+    from uso_tui.store import open_store
+
+    cli = one_school
+    store = open_store(cli.data_dir)
+    with store.transaction("test") as txn:
+        txn.put_school(dataclasses.replace(store.school(DFE), url="https://Hill.isams.cloud:443"))
+    cli.add_account(DFE, "Ann", "Holt", "2014-01-01")
+    res = cli.ok("school", "set", DFE, "--url", "https://hill.isams.cloud")
+    assert "nothing changed" in res.out and "active account" not in res.err

@@ -677,3 +677,36 @@ async def test_a_school_paused_in_its_settings_is_not_run_by_the_schedule(demo):
         assert "paused: the schedule does not run it" in screen_text(app)
     assert store.school(dfe).paused
     assert dfe not in {s.dfe for s in due_schools(store, datetime(2099, 1, 1, 12, 0))}
+
+
+async def test_settings_of_a_url_stored_in_another_form_are_left_without_a_question(demo):
+    """A URL stored before as typed (its scheme in capitals): the form's check keeps it in
+    lower case, and escape asked to discard changes never made."""
+    import dataclasses
+
+    from uso_tui.tui.widgets import Confirm
+
+    store = demo.store
+    dfe = demo.held_school
+    school = store.school(dfe)
+    with store.transaction("test") as txn:
+        txn.put_school(dataclasses.replace(school, url=school.url.replace("http://", "HTTP://")))
+    async with started(store, "school", dfe) as (app, pilot):
+        await press(pilot, "e")
+        await settle(pilot)
+        await press(pilot, "escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, Confirm) and app.screen.kind == "school"
+
+
+def test_a_paused_schools_held_or_failed_run_still_shows_in_the_list():
+    """A paused school's last run, held for confirmation, read "paused" in the schools list:
+    the held run waited with nothing to show it."""
+    from uso_tui.domain.models import School
+    from uso_tui.tui.screens.schools import last_run_cell
+
+    base = School(dfe="204-3210", name="x", mis="iSAMS", url="https://x.isams.cloud",
+                  client_id="c", paused=True, last_run_at="2026-03-10T06:00:00")  # fmt: skip
+    for status, shown in (("held", "HELD"), ("failed", "FAILED"), ("succeeded", "paused")):
+        base.last_run_status = status
+        assert last_run_cell(base).plain.split()[0] == shown

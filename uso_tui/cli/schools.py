@@ -232,18 +232,17 @@ def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
     school = admin.update_school(
         store, dfe, operator=ctx.operator, now=ctx.now(), secret=secret, **changes
     )
+    changed = [k for k in sorted(changes) if getattr(before, k) != getattr(school, k)]
+    changed += ["client_secret"] if secret is not None else []
     if args.json:
         emit_json(school_json(school, store.has_secret(dfe)), ctx.stdout)
+    elif changed:
+        ctx.stdout.write(f"updated {dfe}: {', '.join(c.replace('_', ' ') for c in changed)}\n")
     else:
-        changed = [k for k in sorted(changes) if getattr(before, k) != getattr(school, k)]
-        changed += ["client_secret"] if secret is not None else []
-        if changed:
-            ctx.stdout.write(f"updated {dfe}: {', '.join(c.replace('_', ' ') for c in changed)}\n")
-            note = admin.moved_mis_note(school, changed)
-            if note:
-                ctx.note(f"{note}: `uso-tui school test {dfe}`")
-        else:
-            ctx.stdout.write(f"nothing changed: {dfe} already has those settings\n")
+        ctx.stdout.write(f"nothing changed: {dfe} already has those settings\n")
+    note = admin.moved_mis_note(school, changed)
+    if note:  # (on stderr, with --json too)
+        ctx.note(f"{note}: `uso-tui school test {dfe}`")
     return 0
 
 

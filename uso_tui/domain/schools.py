@@ -160,12 +160,8 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
     if any(segment in (".", "..") for segment in parts.path.split("/")):
         raise InvalidInput(f"bad MIS URL {_shown(url)!r}: no '.' or '..' in its path")
     scheme = parts.scheme.lower()
-    own_port = 443 if scheme == "https" else 80
-    hostport = f"{host}:{port or own_port}"
-    kept = (
-        f"{scheme}://{f'[{host}]' if ':' in host else host}"
-        f"{'' if port in (None, own_port) else f':{port}'}{parts.path.rstrip('/')}"
-    )
+    hostport = f"{host}:{port or (443 if scheme == 'https' else 80)}"
+    kept = kept_url(url)
     if hostport in allowed_hosts or (port is None and host in allowed_hosts):
         return kept
     domain = MIS_DOMAINS.get(mis)
@@ -190,6 +186,26 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
         f"*.{domain}, or list {hostport if port is not None else host!r} in allowed_mis_hosts / "
         "USO_TUI_ALLOWED_MIS_HOSTS"
     )
+
+
+def kept_url(url: str) -> str:
+    """A MIS URL as check_mis_url keeps it (its scheme and host in lower case, without the
+    scheme's own port or a trailing slash), not checked: a URL stored before in another form
+    compared as what it would be kept as (a case is no change). One that cannot be read is
+    itself."""
+    url = (url or "").strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    host = (parts.hostname or "").lower()
+    if not parts.scheme or not host or parts.username or parts.password or "?" in url or "#" in url:
+        return url
+    scheme = parts.scheme.lower()
+    own = 443 if scheme == "https" else 80
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown_host}{'' if port in (None, own) else f':{port}'}{parts.path.rstrip('/')}"
 
 
 def mis_origin(url: str) -> str:

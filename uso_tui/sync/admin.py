@@ -27,6 +27,7 @@ from uso_tui.domain.schools import (
     check_mis_url,
     check_reports,
     check_time,
+    kept_url,
     la_of,
     mis_origin,
     secret_goes_elsewhere,
@@ -225,8 +226,8 @@ def moved_mis_note(school: School, changed: Iterable[str]) -> str:
     return (
         f"{school.dfe} has {school.active_accounts} active "
         f"account{'s' if school.active_accounts != 1 else ''}, linked by their records' "
-        "MIS ids: test the new settings before the next run (a run whose export no longer "
-        "sends their records is held, nothing unallocated until confirmed)"
+        "MIS ids: test the new settings before the next run (records its export no longer "
+        "sends are leavers: their accounts unallocated, or held above the safety hold)"
     )
 
 
@@ -369,7 +370,8 @@ def update_school(
         after: dict[str, Any] = {}
         for key, value in clean.items():
             old = getattr(school, key)
-            if old != value:
+            # (a URL stored before in another case, or with :443, is the same URL)
+            if (kept_url(old) if key == "url" else old) != value:
                 before[key], after[key] = old, value
                 setattr(school, key, value)
         if secret is not None:

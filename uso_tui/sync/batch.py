@@ -61,12 +61,15 @@ def busy_process(*, restore: bool = True, commits: bool = True) -> Iterator[None
 
 def claim_many(store: Store, schools: list[School], operator: str, at: str) -> list[Run]:
     """Records a running run for each school that has none; skips the others (a force run, or
-    another scheduler, has them), and the schools whose scheduled runs were recorded since
-    `schools` was read (another scheduler found them due too, and has run them since)."""
+    another scheduler, has them), the schools whose scheduled runs were recorded since
+    `schools` was read (another scheduler found them due too, and has run them since), and
+    those paused since."""
     runs = []
     with store.transaction(operator) as txn:
         for school in schools:
-            if txn.running_runs(school.dfe) or _scheduled_since(txn.school(school.dfe), school):
+            now = txn.school(school.dfe)
+            # (paused since it was found due: a pass claims its schools in batches)
+            if now.paused or txn.running_runs(school.dfe) or _scheduled_since(now, school):
                 continue
             run = Run(
                 run_id=txn.next_run_id(school.dfe),

@@ -277,7 +277,7 @@ def why(
     among the words looks at that school only (`khan 204-4011`: a name hundreds bear). A school
     whose data file is corrupt stopped every search: its records are told as its latest run
     left them, and it is added to `unreadable` (CorruptFile without it)."""
-    text, schools = _schools_named(text)
+    text, schools = schools_named(store, text)
     found = (
         store.why_search(text, limit=limit, schools=schools)
         or _parts_apart(store, text, limit, schools)
@@ -373,11 +373,13 @@ def damaged_schools(store: Store, dfes: Iterable[str]) -> set[str]:
     return bad
 
 
-def _schools_named(text: str) -> tuple[str, set[str] | None]:
-    """`text` without its DfE numbers, and those (None when it names none; a text of DfE
-    numbers only is searched as it is)."""
+def schools_named(store: Store, text: str) -> tuple[str, set[str] | None]:
+    """`text` without the DfE numbers of schools of the store among its words, and those (None
+    when it names none; a word of that shape that is no school's, an MIS id maybe, stays a
+    word; a text of DfE numbers only is searched as it is)."""
     words = text.split()
-    named = {w for w in words if DFE_RE.match(w)}
+    shaped = {w for w in words if DFE_RE.match(w)}
+    named = shaped & {s.dfe for s in store.list_schools()} if shaped else set()
     rest = [w for w in words if w not in named]
     if not named or not rest:
         return text, None
@@ -392,10 +394,20 @@ _PARTS = re.compile(r"[\-'\u2018\u2019\u02bc`]+")
 def _parts_apart(
     store: Store, text: str, limit: int | None, schools: set[str] | None
 ) -> list[dict[str, Any]]:
+    """The records whose names hold each word of `text` that has parts (apostrophes, hyphens)
+    whole, its parts together (not O'Neil's "o" and "neil" anywhere: Neil Owen is no hit)."""
     apart = _PARTS.sub(" ", text)
     if apart.split() == text.split() or any(c.isdigit() for c in text):
         return []
-    return store.why_search(apart, limit=limit, schools=schools)
+    joined = [normalise(w) for w in text.split() if _PARTS.search(w)]
+    return [
+        row
+        for row in store.why_search(apart, limit=limit, schools=schools)
+        if all(
+            any(j in normalise(row.get(f) or "") for f in ("forename", "surname", "preferred_name"))
+            for j in joined
+        )
+    ]
 
 
 def _by_username(store: Store, text: str) -> list[dict[str, Any]]:
@@ -665,6 +677,7 @@ def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str
     not in the export any more, so "why was this account removed?" finds only the others of the
     name. One line each (at most NOT_FOUND_ACCOUNTS), saying where to look."""
     mine = {h.username for h in hits if h.username}
+    text, _ = schools_named(store, text)
     found = store.search_accounts(text, status="unallocated", limit=NOT_FOUND_ACCOUNTS + len(mine))
     found = [h for h in found if h.username not in mine][:NOT_FOUND_ACCOUNTS]
     now = store.find_accounts([h.username for h in found], set()) if found else {}
@@ -704,6 +717,7 @@ def not_found(store: Store, text: str) -> list[str]:
     bad = no_such_dates(text)
     if bad:
         return [f"{head}: {bad}"]
+    text, _ = schools_named(store, text)  # (the accounts and names like it, wherever they are)
     # the accounts it names come first (Lily Evans left, her account unallocated: the record
     # of her sister Lilly, like it, hid it), then the records of names like it
     hits = store.search_accounts(text, limit=NOT_FOUND_ACCOUNTS + 1)
@@ -831,26 +845,31 @@ def similar_records(store: Store, text: str) -> list[dict[str, Any]]:
     if not words or any(c.isdigit() for c in text):
         return []
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def look_for(looks: set[str]) -> None:
+        for look in looks:
+            for row in store.why_search(look, limit=WHY_LIMIT):
+                rows[(row["school"], row.get("report") or "", row.get("mis_id") or "")] = row
+
     for word in words:
         looks = {word, *known_as(word)}
         if len(word) >= 5:
             looks.add(word[:3])  # a slip further on in the word
-            # two letters swapped near its start (Jnoes, Smtih): the swap's first three letters
-            looks.update((word[:i] + word[i + 1] + word[i] + word[i + 2 :])[:3] for i in range(3))
-        for look in looks:
-            for row in store.why_search(look, limit=WHY_LIMIT):
-                rows[(row["school"], row.get("report") or "", row.get("mis_id") or "")] = row
-    return [
-        row
-        for row in rows.values()
-        if all(
-            any(
-                _near(word, normalise(row.get(field) or ""))
-                for field in ("forename", "preferred_name", "surname")
-            )
-            for word in words
-        )
-    ]
+        look_for(looks)
+    for word in words:
+        if len(word) >= 5 and not any(_near_row(word, row) for row in rows.values()):
+            # two letters swapped near its start (Jnoes, Smtih): the swap's first three
+            # letters (only for a word nothing near was found for: each look reads every school)
+            swaps = {(word[:i] + word[i + 1] + word[i] + word[i + 2 :])[:3] for i in range(3)}
+            look_for(swaps - {word[:3]})
+    return [row for row in rows.values() if all(_near_row(word, row) for word in words)]
+
+
+def _near_row(word: str, row: dict[str, Any]) -> bool:
+    return any(
+        _near(word, normalise(row.get(field) or ""))
+        for field in ("forename", "preferred_name", "surname")
+    )
 
 
 def _near(word: str, name: str) -> bool:

@@ -116,7 +116,8 @@ def last_run_cell(school: School) -> Text:
         return Text("paused" if school.paused else "never", style="dim", end="")
     word = STATUS_WORD.get(school.last_run_status, school.last_run_status)
     style = STATUS_STYLE.get(school.last_run_status, "")
-    if school.paused:  # (not run by the schedule: the last run's time says since when)
+    if school.paused and school.last_run_status not in ("held", "failed"):
+        # (not run by the schedule; a held or failed run still asks for attention first)
         word, style = "paused", "dim"
     when = (school.last_run_at or "").replace("T", " ")
     short = f"{when[8:10]}/{when[5:7]} {when[11:16]}" if len(when) >= 16 else when

@@ -23,6 +23,7 @@ from uso_tui.domain.schools import (
     UNSUPPORTED_REPORTS,
     check_mis_url,
     check_reports,
+    kept_url,
     mis_origin,
     secret_goes_elsewhere,
 )
@@ -239,6 +240,7 @@ class SettingsScreen(SettingsForm):
             for k, v in new.items()
             if getattr(school, k) != v
             and not (isinstance(v, str) and clean(getattr(school, k)) == v)
+            and not (k == "url" and kept_url(school.url) == v)  # (stored before in another form)
         }
         return changed, self.check("secret")  # type: ignore[return-value]
 
