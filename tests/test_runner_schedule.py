@@ -1176,3 +1176,15 @@ def test_a_force_run_stamped_ahead_of_the_clock_does_not_undo_the_scheduled_one(
         last_whole_run_at="2026-03-13T09:00:00",
     )
     assert next_run(school, datetime(2026, 3, 10, 6, 30)) == datetime(2026, 3, 11, 6, 0)
+
+
+def test_a_school_paused_after_it_was_found_due_is_not_claimed(env):
+    """run-due claims its schools in batches: one paused meanwhile still ran once."""
+    from uso_tui.sync.admin import update_school
+    from uso_tui.sync.batch import claim_many
+
+    found = due_schools(env.store, datetime(2026, 3, 10, 6, 30))
+    assert [s.dfe for s in found] == [DFE]
+    update_school(env.store, DFE, operator="admin", now=datetime(2026, 3, 10, 6, 31), paused="yes")
+    assert claim_many(env.store, found, "scheduler", "2026-03-10T06:31:00") == []
+    assert env.store.running_runs(DFE) == []
