@@ -993,3 +993,43 @@ async def test_matching_a_twin_to_her_brothers_account_asked_for_exactly_asks_fi
         assert isinstance(app.screen, Confirm)
         assert "probably another record's?" in screen_text(app)
     assert env.store.account(brothers).mis_id is None
+
+
+def test_create_for_a_twin_whose_candidate_the_other_twin_claims_says_so():
+    """Sam Taylor requested for Samuel; his twin Samantha (Sam) arrives: the account scores 99%
+    against her record alone, and a create said only "a new account gives them two", for the
+    other twin's account (the soak: 20 of 22 refused creates)."""
+    stored = {"score": 99, "forename": "Eva", "surname": "Blacke", "dob": "2015-03-03",
+              "reasons": ["also a candidate for Evan Blacke, record 902 in this export"]}  # fmt: skip
+    requested = acc("eblacke.204", "Eva", "Blacke", "2015-03-03")  # (requested: no record yet)
+    username, said = _guarded(requested, stored)
+    assert username == "eblacke.204" and "against this record alone" in said
+    assert "Evan Blacke, record 902" in said and "a new account is right" in said
+    assert "gives them two" not in said
+
+
+def test_create_is_not_refused_for_a_candidate_of_another_upn():
+    """Amrit Kaur of one date of birth at two schools, each with her own permanent UPN (DESIGN:
+    strong evidence of two children): scored 33%, the create was still refused as "holds this
+    record's names and date of birth"."""
+    from uso_tui.domain.models import MatchCase
+
+    record = {"report": "students", "mis_id": "901", "forename": "Amrit", "surname": "Kaur",
+              "dob": "2019-10-19", "upn": "M089674665931"}  # fmt: skip
+    other = acc("akaur.330", "Amrit", "Kaur", "2019-10-19", school="330-2001", mis_id="7")
+    other.extra["upn"] = "G705943417870"
+    case = MatchCase(
+        case_id="c1", school=DFE, report="students", role="pupil", record=record,
+        candidates=[{"username": other.username, "score": 33, "forename": "Amrit",
+                     "surname": "Kaur", "dob": "2019-10-19"}],
+    )  # fmt: skip
+
+    class Txn:
+        def find_account(self, username):
+            return other if username == other.username else None
+
+    assert actions.create_guard(Txn(), case) is None
+    other.extra["upn"] = record["upn"]  # her own UPN: her account, asked first
+    assert actions.create_guard(Txn(), case)[0] == "akaur.330"
+    other.extra.pop("upn")  # none kept: the names and date of birth decide
+    assert actions.create_guard(Txn(), case)[0] == "akaur.330"

@@ -467,6 +467,13 @@ def create_guard(
     scored = [(acc, cand) for acc, cand in free if _as_scored(acc, cand)]
     if scored and scored[0][1].get("score", 0) >= CREATE_GUARD:
         acc, cand = scored[0]
+        contested = _contested_by(cand)
+        if contested:  # (twins, one account requested under a name both share)
+            return acc.username, (
+                f"{acc.username} scores {cand['score']}% against this record alone, but "
+                f"{contested}: if it is this person, match it; if it is that other record's, "
+                "a new account is right"
+            )
         return acc.username, (
             f"{acc.username} scores {cand['score']}%: if that is this person, match it; a new "
             "account gives them two"
@@ -481,6 +488,18 @@ def create_guard(
     return None
 
 
+def _contested_by(cand: dict[str, Any]) -> str:
+    """What a candidate's reasons say of another record of the export that could be its
+    person too ("" if none): its score weighed this record alone (plan._contested,
+    plan._why_not_linked)."""
+    for reason in cand.get("reasons") or ():
+        if "could be its person too" in reason:
+            return reason.removeprefix("not linked automatically: ")
+        if reason.startswith("also a candidate for "):
+            return f"it is {reason}"
+    return ""
+
+
 def _as_scored(acc: Account, cand: dict[str, Any]) -> bool:
     """The account's names (normalised: EVE for Eve is no rename) and date of birth are still
     those the case's candidate was weighed with (a candidate stored without them, by an older
@@ -492,10 +511,14 @@ def _as_scored(acc: Account, cand: dict[str, Any]) -> bool:
 
 
 def _holds_the_record(acc: Account, rec: MisRecord) -> bool:
-    """The account has the record's forename, surname and date of birth, or its permanent UPN."""
-    upn = upn_key(rec.upn)
-    if permanent_upn(upn) and upn == upn_key((acc.extra or {}).get("upn")):
+    """The account has the record's forename, surname and date of birth, or its permanent UPN
+    (not with another permanent UPN: two children of one name and date, DESIGN's strong
+    evidence of two)."""
+    upn, theirs = upn_key(rec.upn), upn_key((acc.extra or {}).get("upn"))
+    if permanent_upn(upn) and upn == theirs:
         return True
+    if permanent_upn(upn) and permanent_upn(theirs):
+        return False
     return bool(rec.dob) and (normalise(acc.forename), normalise(acc.surname), acc.dob) == (
         normalise(rec.forename or ""),
         normalise(rec.surname or ""),
