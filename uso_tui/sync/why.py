@@ -290,12 +290,23 @@ def why(
     found.sort(
         key=lambda r: key != (r.get("mis_id") or "").casefold() and upn != upn_key(r.get("upn"))
     )
+    if unreadable is None:  # (the first read of a corrupt file raises, naming it)
+        return _hits(store, found, today, set())
+    try:
+        return _hits(store, found, today, set())
+    except CorruptFile:  # (the schools read each file of theirs only then: seldom so)
+        bad = damaged_schools(store, {r["school"] for r in found})
+        unreadable.update(bad)
+        return _hits(store, found, today, bad)
+
+
+def _hits(
+    store: Store, found: list[dict[str, Any]], today: str | None, bad: set[str]
+) -> list[WhyHit]:
+    """The hits of the records `found`, as they stand now but those of the schools of `bad`
+    (their data files corrupt: as their latest run left them)."""
     settings: dict[str, int] = {}
-    cases: dict[str, list[MatchCase]] = {}
-    # (without `unreadable`, the first read of a corrupt file raises, naming it)
-    bad = set() if unreadable is None else damaged_schools(store, {r["school"] for r in found})
-    for dfe in bad:
-        cases[dfe] = []
+    cases: dict[str, list[MatchCase]] = {dfe: [] for dfe in bad}
     out = []
     for row in found:
         dfe = row["school"]
@@ -355,8 +366,6 @@ def why(
     _failed_since(store, now, today)
     for hit in out:
         hit.act = _act(hit)
-    if unreadable is not None:
-        unreadable.update(bad)
     return out
 
 
