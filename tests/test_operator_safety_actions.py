@@ -1033,3 +1033,27 @@ def test_create_is_not_refused_for_a_candidate_of_another_upn():
     assert actions.create_guard(Txn(), case)[0] == "akaur.330"
     other.extra.pop("upn")  # none kept: the names and date of birth decide
     assert actions.create_guard(Txn(), case)[0] == "akaur.330"
+
+
+async def test_the_console_says_a_twins_candidate_is_claimed_by_the_other_twin(tmp_path):
+    """Sam Taylor requested; twins Samantha and Samuel (both Sam) arrive: c on Samantha's case
+    said "staylor.204 scores 99%: ... A new account gives them two", of an account that may be
+    her brother's."""
+    from tui_helpers import press, screen_text, settle, started
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])
+    await sync(env, now=DAY3)
+    admin.add_account(env.store, DFE, role="pupil", forename="Sam", surname="Taylor",
+                      dob="2021-05-20", operator="desk", now=DAY3)  # fmt: skip
+    twins = [iris_student(n, f, "Taylor", "2021-05-20", preferredName="Sam")
+             for n, f in (("2", "Samantha"), ("3", "Samuel"))]  # fmt: skip
+    env.set_students(DFE, [AMY, *twins])
+    await sync(env, now=DAY4)
+    async with started(env.store, "matching", DFE) as (app, pilot):
+        await settle(pilot)
+        await press(pilot, "c")
+        await settle(pilot)
+        said = " ".join(screen_text(app).replace("│", " ").split())  # (the dialog's lines)
+    assert "against this record alone" in said and "a new account is right" in said
+    assert "record 3" in said and "gives them two" not in said

@@ -467,7 +467,7 @@ def create_guard(
     scored = [(acc, cand) for acc, cand in free if _as_scored(acc, cand)]
     if scored and scored[0][1].get("score", 0) >= CREATE_GUARD:
         acc, cand = scored[0]
-        contested = _contested_by(cand)
+        contested = contested_by(cand)
         if contested:  # (twins, one account requested under a name both share)
             return acc.username, (
                 f"{acc.username} scores {cand['score']}% against this record alone, but "
@@ -488,7 +488,7 @@ def create_guard(
     return None
 
 
-def _contested_by(cand: dict[str, Any]) -> str:
+def contested_by(cand: dict[str, Any]) -> str:
     """What a candidate's reasons say of another record of the export that could be its
     person too ("" if none): its score weighed this record alone (plan._contested,
     plan._why_not_linked)."""

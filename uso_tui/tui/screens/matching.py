@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
 from uso_tui.store import AccountHit, StoreError, unreadable_school
-from uso_tui.sync.actions import refreshed_since
+from uso_tui.sync.actions import contested_by, refreshed_since
 from uso_tui.sync.checks import latest_export_ids, on_roll_elsewhere
 from uso_tui.sync.match_model import CREATE_GUARD, level_words
 from uso_tui.tui.format import cell, clean, ends_kept, hanging, plain, when
@@ -592,10 +592,21 @@ class MatchingScreen(ExportsCsv):
             best = free[0]
             body.append("\n\n")
             body.append_text(plain(f"{best['username']} scores {best['score']}%", "bold yellow"))
-            body.append(
-                ": if that is this person, match it instead (m). A new account gives them two.",
-                style="bold yellow",
-            )
+            contested = contested_by(best)  # (twins: one account requested for either)
+            if contested:
+                body.append_text(
+                    plain(
+                        f" against this record alone, but {contested}: if it is this person, "
+                        "match it instead (m); if it is that other record's, a new account is "
+                        "right.",
+                        "bold yellow",
+                    )
+                )
+            else:
+                body.append(
+                    ": if that is this person, match it instead (m). A new account gives them two.",
+                    style="bold yellow",
+                )
 
         self._ask_create(case.case_id, body, guarded)
 
