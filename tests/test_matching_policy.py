@@ -585,6 +585,18 @@ def test_a_pupil_known_by_a_middle_name_is_a_candidate():
     assert ev["forename"] == "middle"
 
 
+def test_an_account_under_a_short_form_of_the_records_middle_name_is_a_candidate():
+    """An account asked for as "Mo Ahmed" at another school of the LA; the record arrives as
+    Ibrahim Mohammed Ahmed, of its date of birth: no candidate, a second account (a soak test's
+    day 17). Only a case: never linked automatically (the record's own forename differs)."""
+    requested = acc("mahmed.204", "Mo", "Ahmed", DOB, school=OTHER)  # (no record: unlinked)
+    planned = _plan([rec("1", "Ibrahim", "Ahmed", DOB, middle_names="Mohammed")], pool=[requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    [best] = planned.new_cases[0].candidates
+    assert best.username == "mahmed.204"
+    assert {f: lv for f, lv, _ in best.evidence}["forename"] == "middle"
+
+
 def test_singh_or_kaur_against_the_family_surname_is_a_candidate():
     before = acc("hsandhu.204", "Harpreet", "Sandhu", DOB, school=OTHER, mis_id="4")
     planned = _plan([rec("1", "Harpreet", "Kaur", DOB)], pool=[before])

@@ -216,7 +216,12 @@ def forename_level(record: Person, account: Person) -> str:
             return "different"
         return "known_as"
     for one, other in ((record, account), (account, record)):
-        if one.fkey and (one.fkey in other.mkeys or one.fkey in other.fparts[1:]):
+        if one.fkey and (
+            one.fkey in other.mkeys
+            or one.fkey in other.fparts[1:]
+            # a short form of the middle name the person goes by (Mo for Ibrahim Mohammed)
+            or (other.mkeys and one.fkey in aliases(other.mkeys))
+        ):
             # one's forename is the other's middle name; a Muhammad shared so, each side with a
             # name of its own besides, is two brothers (twins Ayaan Mohammed and Mohammed Hamza)
             shared = one.fkey
