@@ -430,3 +430,27 @@ def test_confirming_an_empty_export_held_whole_unallocates_its_leavers(cli, sim)
     assert "its export applied" in said and "40 accounts unallocated" in said
     gone = cli.ok("unallocated", DFE, "--json").json()
     assert len(gone) == 40 and all(a["status"] == "unallocated" for a in gone)
+
+
+def test_an_export_confirmed_by_mistake_is_named_when_the_right_one_is_held_next(cli, sim):
+    """A shifted column confirmed by mistake: every run after, of the right export, was held
+    whole ("40 of 40 changed name") with nothing saying that the confirmed run was the cause,
+    nor that undoing it puts the accounts back."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    before = _accounts(cli)
+    swapped = [{**p, "forename": p["surname"], "surname": p["forename"]} for p in PUPILS]
+    sim.set_records(DFE, "students", swapped)
+    wrong = cli("sync", DFE, "--json").json()["run_id"]
+    cli.ok("confirm", wrong)
+    sim.set_records(DFE, "students", PUPILS)  # the MIS mended
+    res = cli("sync", DFE, "--json")
+    assert res.status == 3
+    said = res.json()["hold_reason"]
+    assert f"run {wrong}" in said and f"uso-tui undo-run {wrong}" in said
+    cli.ok("undo-run", wrong)
+    assert _accounts(cli).keys() == before.keys()
+    assert {u: a["forename"] for u, a in _accounts(cli).items()} == {
+        u: a["forename"] for u, a in before.items()
+    }
+    assert cli("sync", DFE, "--json").json()["status"] == "succeeded"

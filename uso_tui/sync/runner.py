@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from uso_tui.domain.errors import UsoError
-from uso_tui.domain.models import Export, ProcessedFile, Run, School, empty_counts
+from uso_tui.domain.models import Export, ProcessedFile, Run, School, empty_counts, last_that_ran
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import SchoolState, Store, Transaction
 from uso_tui.store.liveness import abandon
@@ -227,6 +227,21 @@ async def run_school(
     progress.counts = dict(run.counts)
     progress("held" if run.status == "held" else "done", message=f"run {run.run_id} {run.status}")
     return RunResult(run, list(plans.values())[-1] if plans else None, plans)
+
+
+def _after_a_confirmed_whole(runs: list[Run], run_id: str) -> str:
+    """What a run held whole says when the school's run before it (`runs`, newest first) was
+    an export held whole that an operator confirmed: that one may have been the wrong export
+    (a shifted column confirmed by mistake), and the right one now differs as much from what
+    it applied; undoing it puts the accounts back ("" otherwise)."""
+    before = last_that_ran([r for r in runs if r.run_id != run_id])
+    if before is None or not before.confirmed_at or before.undone_by or not before.held_whole():
+        return ""
+    return (
+        f"; the run before, {before.run_id}, an export held whole, was confirmed by "
+        f"{before.confirmed_by}: if that export was the wrong one, `uso-tui undo-run "
+        f"{before.run_id}` (Run history, U) puts back what it changed"
+    )
 
 
 def _held_fields(run: Run, plans: dict[str, Plan]) -> None:
@@ -564,6 +579,8 @@ def apply_in(
     _held_fields(run, plans)
     run.status = "held" if run.held_usernames or run.comparison else "succeeded"
     run.hold_reason = run.hold_reason if run.status == "held" else None
+    if run.comparison is not None and run.hold_reason:
+        run.hold_reason += _after_a_confirmed_whole(txn.runs(run.school), run.run_id)
     run.finished_at = finished_at()
     txn.put_run(run)
     put_processed(txn, run, plans, at, created)
