@@ -448,9 +448,37 @@ def test_an_export_confirmed_by_mistake_is_named_when_the_right_one_is_held_next
     assert res.status == 3
     said = res.json()["hold_reason"]
     assert f"run {wrong}" in said and f"uso-tui undo-run {wrong}" in said
+    # and the day after, past the run held whole the day before (never confirmed)
+    again = cli("sync", DFE, "--json").json()
+    assert again["status"] == "held" and f"uso-tui undo-run {wrong}" in again["hold_reason"]
     cli.ok("undo-run", wrong)
     assert _accounts(cli).keys() == before.keys()
     assert {u: a["forename"] for u, a in _accounts(cli).items()} == {
         u: a["forename"] for u, a in before.items()
     }
     assert cli("sync", DFE, "--json").json()["status"] == "succeeded"
+
+
+def test_the_undo_hint_names_only_a_confirmed_run_of_a_report_held_whole_now():
+    """A staff export confirmed held whole was named when the students export was held whole
+    the next day (and the hint went after one day: the held run between hid it)."""
+    from uso_tui.domain.models import Run
+    from uso_tui.sync.runner import _after_a_confirmed_whole
+
+    def run(n: int, reports, whole=(), confirmed=False, status="held") -> Run:
+        return Run(run_id=f"{DFE}-r{n}", school=DFE, trigger="schedule", operator="x",
+                   reports=list(reports), started_at=f"2026-03-1{n}T06:00:00", status=status,
+                   comparisons=[{"report": r} for r in whole],
+                   confirmed_at="2026-03-10T09:00:00" if confirmed else None,
+                   confirmed_by="desk" if confirmed else None)  # fmt: skip
+
+    now = run(5, ["staff", "students"], whole=["students"])
+    staff_confirmed = run(2, ["staff", "students"], whole=["staff"], confirmed=True)
+    assert _after_a_confirmed_whole([now, staff_confirmed], now) == ""
+    students_confirmed = run(2, ["students"], whole=["students"], confirmed=True)
+    held_between = run(3, ["students"], whole=["students"])
+    failed = run(4, ["students"], status="failed")
+    said = _after_a_confirmed_whole([now, failed, held_between, students_confirmed], now)
+    assert f"undo-run {DFE}-r2" in said
+    fine_since = run(3, ["students"], status="succeeded")
+    assert _after_a_confirmed_whole([now, fine_since, students_confirmed], now) == ""

@@ -597,6 +597,20 @@ def test_an_account_under_a_short_form_of_the_records_middle_name_is_a_candidate
     assert {f: lv for f, lv, _ in best.evidence}["forename"] == "middle"
 
 
+def test_a_brother_known_by_a_short_form_of_muhammad_is_not_the_account_s_person():
+    """Ayaan Mohammed Ahmed arrives; his brother's account is "Mo" (Mohammed Hamza Ahmed, his
+    date of birth: twins): the short form passed the Muhammad brothers rule ("mo" is no
+    Muhammad), an 88% case where there was none."""
+    from uso_tui.sync.evidence import forename_level, person_of_account, person_of_record
+
+    brother = acc("mahmed.204", "Mo", "Ahmed", DOB, school=OTHER, mis_id="9",
+                  middle_names="Hamza")  # fmt: skip
+    ayaan = rec("1", "Ayaan", "Ahmed", DOB, middle_names="Mohammed")
+    assert forename_level(person_of_record(ayaan), person_of_account(brother)) == "different"
+    planned = _plan([ayaan], pool=[brother])
+    assert outcome_of(planned, "1").outcome == "created"
+
+
 def test_singh_or_kaur_against_the_family_surname_is_a_candidate():
     before = acc("hsandhu.204", "Harpreet", "Sandhu", DOB, school=OTHER, mis_id="4")
     planned = _plan([rec("1", "Harpreet", "Kaur", DOB)], pool=[before])

@@ -216,15 +216,11 @@ def forename_level(record: Person, account: Person) -> str:
             return "different"
         return "known_as"
     for one, other in ((record, account), (account, record)):
-        if one.fkey and (
-            one.fkey in other.mkeys
-            or one.fkey in other.fparts[1:]
-            # a short form of the middle name the person goes by (Mo for Ibrahim Mohammed)
-            or (other.mkeys and one.fkey in aliases(other.mkeys))
-        ):
+        shared = _middle_shared(one, other)
+        if shared:
             # one's forename is the other's middle name; a Muhammad shared so, each side with a
-            # name of its own besides, is two brothers (twins Ayaan Mohammed and Mohammed Hamza)
-            shared = one.fkey
+            # name of its own besides, is two brothers (twins Ayaan Mohammed and Mohammed Hamza,
+            # or Mo Hamza)
             if is_muhammad(shared) and _own_name(one, other) and _own_name(other, one):
                 return "different"
             return "middle"
@@ -236,6 +232,19 @@ def forename_level(record: Person, account: Person) -> str:
         if one.initial and any(len(n) > 1 and n[0] == one.initial for n in other.names):
             return "initial"
     return "different"
+
+
+def _middle_shared(one: Person, other: Person) -> str:
+    """The name of `other`'s that `one`'s forename is: a middle name or a later part of its
+    forename, or the middle name a short form of which it is (Mo for Ibrahim Mohammed); ""."""
+    fkey = one.fkey
+    if not fkey:
+        return ""
+    if fkey in other.mkeys or fkey in other.fparts[1:]:
+        return fkey
+    if other.mkeys and fkey in aliases(other.mkeys):
+        return next((m for m in other.mkeys if fkey in aliases((m,))), fkey)
+    return ""
 
 
 def _compounds_apart(one: Person, other: Person) -> bool:
@@ -262,10 +271,11 @@ def _own_part(one: Person, other: Person) -> bool:
 
 def _own_name(one: Person, other: Person) -> bool:
     """Whether `one` gives a forename or middle name that is none of `other`'s names, nor a
-    known-as form or a slip of one (Yusuf and Yousuf are one name)."""
+    known-as form or a slip of one (Yusuf and Yousuf are one name; Mo of a middle Mohammed)."""
     theirs = {*other.names, *other.mkeys}
+    middle_forms = aliases(other.mkeys) if other.mkeys else frozenset()
     for name in (*one.names, *one.mkeys):
-        if name in theirs or name in other.aliases:
+        if name in theirs or name in other.aliases or name in middle_forms:
             continue
         if any(names_close(name, their) for their in theirs):
             continue

@@ -229,13 +229,27 @@ async def run_school(
     return RunResult(run, list(plans.values())[-1] if plans else None, plans)
 
 
-def _after_a_confirmed_whole(runs: list[Run], run_id: str) -> str:
-    """What a run held whole says when the school's run before it (`runs`, newest first) was
-    an export held whole that an operator confirmed: that one may have been the wrong export
-    (a shifted column confirmed by mistake), and the right one now differs as much from what
-    it applied; undoing it puts the accounts back ("" otherwise)."""
-    before = last_that_ran([r for r in runs if r.run_id != run_id])
-    if before is None or not before.confirmed_at or before.undone_by or not before.held_whole():
+def _after_a_confirmed_whole(runs: list[Run], run: Run) -> str:
+    """What `run`, held whole, says when the school's last run that applied a report it holds
+    whole (`runs`: newest first; runs held whole and never confirmed passed over) was an
+    export of that report held whole that an operator confirmed: that one may have been the
+    wrong export (a shifted column confirmed by mistake), and the right one now differs as much
+    from what it applied; undoing it puts the accounts back ("" otherwise)."""
+    held = {c["report"] for c in run.held_whole()}
+    before = None
+    for earlier in runs:
+        if earlier.run_id == run.run_id or last_that_ran([earlier]) is None:
+            continue  # (itself; one running, failed or cancelled: it applied nothing)
+        whole = {c["report"] for c in earlier.held_whole()}
+        if whole & held and not earlier.confirmed_at:
+            continue  # held whole too, never applied: the same doubt, the day before
+        if not whole & held and not set(earlier.reports) & held:
+            continue  # a run of another report
+        before = earlier
+        break
+    if before is None or not before.confirmed_at or before.undone_by:
+        return ""
+    if not {c["report"] for c in before.held_whole()} & held:
         return ""
     return (
         f"; the run before, {before.run_id}, an export held whole, was confirmed by "
@@ -580,7 +594,7 @@ def apply_in(
     run.status = "held" if run.held_usernames or run.comparison else "succeeded"
     run.hold_reason = run.hold_reason if run.status == "held" else None
     if run.comparison is not None and run.hold_reason:
-        run.hold_reason += _after_a_confirmed_whole(txn.runs(run.school), run.run_id)
+        run.hold_reason += _after_a_confirmed_whole(txn.runs(run.school), run)
     run.finished_at = finished_at()
     txn.put_run(run)
     put_processed(txn, run, plans, at, created)
