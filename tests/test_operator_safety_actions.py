@@ -699,8 +699,9 @@ async def test_a_mover_match_undone_after_a_failed_run_at_her_old_school_is_read
     assert env.store.account(eva.username).status == "unallocated"
 
 
-def _guarded(account, stored):
-    """create_guard for a case whose one candidate is `account`, stored as `stored`."""
+def _guarded(account, stored, waiting=()):
+    """create_guard for a case whose one candidate is `account`, stored as `stored`; `waiting`:
+    the MIS ids of the school's other open cases."""
     from uso_tui.domain.models import MatchCase
 
     case = MatchCase(
@@ -713,6 +714,9 @@ def _guarded(account, stored):
     class Txn:
         def find_account(self, username):
             return account if username == account.username else None
+
+        def cases(self, dfe, status="open"):
+            return [dataclasses.replace(case, record={"mis_id": m}) for m in waiting]
 
     return actions.create_guard(Txn(), case)
 
@@ -1002,10 +1006,13 @@ def test_create_for_a_twin_whose_candidate_the_other_twin_claims_says_so():
     stored = {"score": 99, "forename": "Eva", "surname": "Blacke", "dob": "2015-03-03",
               "reasons": ["also a candidate for Evan Blacke, record 902 in this export"]}  # fmt: skip
     requested = acc("eblacke.204", "Eva", "Blacke", "2015-03-03")  # (requested: no record yet)
-    username, said = _guarded(requested, stored)
+    username, said = _guarded(requested, stored, waiting=["902"])
     assert username == "eblacke.204" and "against this record alone" in said
     assert "Evan Blacke, record 902" in said and "a new account is right" in said
     assert "gives them two" not in said
+    # Evan's case decided since (he has an account of his own): the account can only be hers
+    _, said = _guarded(requested, stored, waiting=[])
+    assert "gives them two" in said and "a new account is right" not in said
 
 
 def test_create_is_not_refused_for_a_candidate_of_another_upn():
@@ -1021,7 +1028,8 @@ def test_create_is_not_refused_for_a_candidate_of_another_upn():
     case = MatchCase(
         case_id="c1", school=DFE, report="students", role="pupil", record=record,
         candidates=[{"username": other.username, "score": 33, "forename": "Amrit",
-                     "surname": "Kaur", "dob": "2019-10-19"}],
+                     "surname": "Kaur", "dob": "2019-10-19",
+                     "evidence": [["upn", "different", -15.6], ["dob", "equal", 11.7]]}],
     )  # fmt: skip
 
     class Txn:
@@ -1029,6 +1037,9 @@ def test_create_is_not_refused_for_a_candidate_of_another_upn():
             return other if username == other.username else None
 
     assert actions.create_guard(Txn(), case) is None
+    # a dummy UPN keyed for many (weighed as none when the case was opened): asked first
+    case.candidates[0]["evidence"] = [["dob", "equal", 11.7]]
+    assert actions.create_guard(Txn(), case)[0] == "akaur.330"
     other.extra["upn"] = record["upn"]  # her own UPN: her account, asked first
     assert actions.create_guard(Txn(), case)[0] == "akaur.330"
     other.extra.pop("upn")  # none kept: the names and date of birth decide
@@ -1057,3 +1068,16 @@ async def test_the_console_says_a_twins_candidate_is_claimed_by_the_other_twin(t
         said = " ".join(screen_text(app).replace("│", " ").split())  # (the dialog's lines)
     assert "against this record alone" in said and "a new account is right" in said
     assert "record 3" in said and "gives them two" not in said
+    # Samuel's case decided (an account of his own): the requested one can only be hers
+    samuel = next(c for c in env.store.cases(DFE, "open") if c.record["mis_id"] == "3")
+    actions.resolve_case(env.store, samuel.case_id, operator="desk", now=DAY4, create=True,
+                         force=True)  # fmt: skip
+    async with started(env.store, "matching", DFE) as (app, pilot):
+        await settle(pilot)
+        await press(pilot, "c")
+        await settle(pilot)
+        said = " ".join(screen_text(app).replace("│", " ").split())
+    assert "gives them two" in said and "a new account is right" not in said
+    with pytest.raises(NeedsConfirmation, match="gives them two"):
+        her = next(c for c in env.store.cases(DFE, "open") if c.record["mis_id"] == "2")
+        actions.resolve_case(env.store, her.case_id, operator="desk", now=DAY4, create=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -467,7 +467,8 @@ def create_guard(
     scored = [(acc, cand) for acc, cand in free if _as_scored(acc, cand)]
     if scored and scored[0][1].get("score", 0) >= CREATE_GUARD:
         acc, cand = scored[0]
-        contested = contested_by(cand)
+        waiting = {c.record.get("mis_id") for c in txn.cases(case.school, "open")}
+        contested = contested_by(cand, waiting - {rec.mis_id})
         if contested:  # (twins, one account requested under a name both share)
             return acc.username, (
                 f"{acc.username} scores {cand['score']}% against this record alone, but "
@@ -479,7 +480,7 @@ def create_guard(
             "account gives them two"
         )
     for acc, cand in free:
-        if _holds_the_record(acc, rec):
+        if _holds_the_record(acc, rec, cand):
             return acc.username, (
                 f"{acc.username} holds this record's names and date of birth (or its UPN) now "
                 f"(it scored {cand.get('score', 0)}% when the case opened): if that is this "
@@ -488,16 +489,22 @@ def create_guard(
     return None
 
 
-def contested_by(cand: dict[str, Any]) -> str:
+def contested_by(cand: dict[str, Any], waiting: Collection[str]) -> str:
     """What a candidate's reasons say of another record of the export that could be its
-    person too ("" if none): its score weighed this record alone (plan._contested,
-    plan._why_not_linked)."""
+    person too, one of `waiting` (the MIS ids of the school's open cases) ("" if none): its
+    score weighed this record alone (plan._contested, plan._why_not_linked). A record whose
+    case is decided since (the other twin given an account) contests it no more."""
     for reason in cand.get("reasons") or ():
-        if "could be its person too" in reason:
-            return reason.removeprefix("not linked automatically: ")
-        if reason.startswith("also a candidate for "):
-            return f"it is {reason}"
+        if not waiting.isdisjoint(_RECORD_NAMED.findall(reason)):
+            if "could be its person too" in reason:
+                return reason.removeprefix("not linked automatically: ")
+            if reason.startswith("also a candidate for "):
+                return f"it is {reason}"
     return ""
+
+
+# the MIS ids a candidate's reason names ("Samuel Taylor, record 3 in this export")
+_RECORD_NAMED = re.compile(r"\brecord ([^\s;,]+)")
 
 
 def _as_scored(acc: Account, cand: dict[str, Any]) -> bool:
@@ -510,14 +517,16 @@ def _as_scored(acc: Account, cand: dict[str, Any]) -> bool:
     ) and ("dob" not in cand or (acc.dob or "") == (cand["dob"] or ""))
 
 
-def _holds_the_record(acc: Account, rec: MisRecord) -> bool:
+def _holds_the_record(acc: Account, rec: MisRecord, cand: dict[str, Any]) -> bool:
     """The account has the record's forename, surname and date of birth, or its permanent UPN
-    (not with another permanent UPN: two children of one name and date, DESIGN's strong
-    evidence of two)."""
+    (not with another permanent UPN that the case weighed as another child's: two children of
+    one name and date, DESIGN's strong evidence of two; a dummy UPN many were keyed with is
+    weighed as none)."""
     upn, theirs = upn_key(rec.upn), upn_key((acc.extra or {}).get("upn"))
     if permanent_upn(upn) and upn == theirs:
         return True
-    if permanent_upn(upn) and permanent_upn(theirs):
+    apart = any(e[:2] == ["upn", "different"] for e in map(list, cand.get("evidence") or ()))
+    if apart and permanent_upn(upn) and permanent_upn(theirs):
         return False
     return bool(rec.dob) and (normalise(acc.forename), normalise(acc.surname), acc.dob) == (
         normalise(rec.forename or ""),

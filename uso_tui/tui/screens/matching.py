@@ -592,7 +592,9 @@ class MatchingScreen(ExportsCsv):
             best = free[0]
             body.append("\n\n")
             body.append_text(plain(f"{best['username']} scores {best['score']}%", "bold yellow"))
-            contested = contested_by(best)  # (twins: one account requested for either)
+            # (twins: one account requested for either, the other's case still open)
+            waiting = {c.record.get("mis_id") for c in self.cases if c.status == "open"}
+            contested = contested_by(best, waiting - {rec.mis_id})
             if contested:
                 body.append_text(
                     plain(
