@@ -407,17 +407,22 @@ def test_a_record_whose_account_moved_to_another_school_does_not_name_it_as_its_
     assert not here.summary.startswith(f"created: {account}")
 
 
+def _lily_left(tmp_path, staying: dict) -> tuple[Env, str]:
+    """Amy, Lily Evans and `staying` sent on DAY1; Lily's record gone on DAY2: the store, and
+    her account's username (unallocated)."""
+    lily = iris_student("11", "Lily", "Evans", "2015-01-01")
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, lily, staying], hold_min=50)
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, staying])
+    env.sync(DAY2)
+    return env, env.store.search_accounts("lily evans", status="unallocated")[0].username
+
+
 def test_an_account_named_exactly_comes_before_records_of_names_like_it(tmp_path):
     """Lily Evans left (her account unallocated); her sister Lilly stays in the export: `why
     lily evans` offered only Lilly's record, never Lily's account nor its restore."""
-    lily = iris_student("11", "Lily", "Evans", "2015-01-01")
-    lilly = iris_student("12", "Lilly", "Evans", "2016-02-02")
-    env = Env(tmp_path / "store")
-    env.add_school(students=[AMY, lily, lilly], hold_min=50)
-    env.sync(DAY1)
-    env.set_students(DFE, [AMY, lilly])
-    env.sync(DAY2)
-    gone = env.store.search_accounts("lily evans", status="unallocated")[0].username
+    env, gone = _lily_left(tmp_path, iris_student("12", "Lilly", "Evans", "2016-02-02"))
     assert why(env.store, "lily evans") == []
     lines = not_found(env.store, "lily evans")
     assert gone in lines[1] and f"uso-tui restore {gone}" in " ".join(lines)
@@ -470,14 +475,7 @@ def test_a_dfe_number_in_a_search_that_finds_nothing_still_names_the_accounts(tm
     """`why lily evans 204-3210` (the school named, as the cut note advises) said "not in the
     MIS exports yet": the accounts and names like it were looked for with the DfE number as a
     word. A word shaped like one that is no school's (an MIS id) stays a word."""
-    lily = iris_student("11", "Lily", "Evans", "2015-01-01")
-    khan = iris_student("123-4567", "Ali", "Khan", "2015-02-02")
-    env = Env(tmp_path / "store")
-    env.add_school(students=[AMY, lily, khan], hold_min=50)
-    env.sync(DAY1)
-    env.set_students(DFE, [AMY, khan])
-    env.sync(DAY2)
-    gone = env.store.search_accounts("lily evans", status="unallocated")[0].username
+    env, gone = _lily_left(tmp_path, iris_student("123-4567", "Ali", "Khan", "2015-02-02"))
     assert why(env.store, f"lily evans {DFE}") == []
     assert f"uso-tui restore {gone}" in " ".join(not_found(env.store, f"lily evans {DFE}"))
     assert one(env.store, "khan 123-4567").mis_id == "123-4567"

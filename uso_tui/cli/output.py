@@ -95,12 +95,12 @@ def emit_json(data: Any, out: TextIO | None = None) -> None:
     out.write(json_text(data) + "\n")
 
 
-def said_left_out(unreadable: set[str] | None, what: str, out: Any, status: int = 1) -> int:
-    """Says on stderr (`out`: the command's Context) each school a listing across schools left
-    out or showed as it was, its data file corrupt (`what`: what of it); the exit status:
+def said_left_out(unreadable: set[str] | None, what: str, ctx: Any, status: int = 1) -> int:
+    """Says on stderr (ctx.note: the command's Context) each school a listing across schools
+    left out or showed as it was, its data file corrupt (`what`: what of it); the exit status:
     `status` if any, else 0."""
     for dfe in sorted(unreadable or ()):
-        out.note(left_out(dfe, what))
+        ctx.note(left_out(dfe, what))
     return status if unreadable else 0
 
 

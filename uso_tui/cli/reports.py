@@ -63,7 +63,6 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
         raise InvalidInput("give a name, date of birth, UPN or MIS id to look for")
     unreadable: set[str] = set()
     hits = why(ctx.store(), text, today=ctx.now().date().isoformat(), unreadable=unreadable)
-    as_run = AS_RUN
     cut = (
         f"the first {WHY_LIMIT} records found are shown: add to the search to narrow it (a date "
         "of birth, or a school's DfE number)"
@@ -72,7 +71,7 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
         emit_json([h.public() for h in hits], ctx.stdout)
         if len(hits) >= WHY_LIMIT:  # (a script is told too, on stderr)
             ctx.note(cut)
-        return said_left_out(unreadable, as_run, ctx, status=0)
+        return said_left_out(unreadable, AS_RUN, ctx, status=0)
     if not hits:
         for line in not_found(ctx.store(), text):
             ctx.note(plain(line))
@@ -92,7 +91,7 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
         out.write(f"{plain(line)}\n")
     if len(hits) >= WHY_LIMIT:
         ctx.note(cut)
-    return said_left_out(unreadable, as_run, ctx, status=0)
+    return said_left_out(unreadable, AS_RUN, ctx, status=0)
 
 
 MAX_DAYS = 3660
@@ -110,13 +109,12 @@ def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
     items = calendar(
         ctx.store(), dfe, today=ctx.now().date(), days=args.days, unreadable=unreadable
     )
-    unread = UNREAD
     if args.json:
         emit_json([u.public() for u in items], ctx.stdout)
-        return said_left_out(unreadable, unread, ctx, status=0)
+        return said_left_out(unreadable, UNREAD, ctx, status=0)
     if not items:
         ctx.note(f"no starters or leavers in the next {args.days} days")
-        return said_left_out(unreadable, unread, ctx, status=0)
+        return said_left_out(unreadable, UNREAD, ctx, status=0)
     table(
         ["Date", "Kind", "School", "Role", "MIS id", "Name", "Username", "Starts"],
         [
@@ -134,7 +132,7 @@ def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
         ],
         out=ctx.stdout,
     )
-    return said_left_out(unreadable, unread, ctx, status=0)
+    return said_left_out(unreadable, UNREAD, ctx, status=0)
 
 
 def cmd_export(args: argparse.Namespace, ctx: Context) -> int:

@@ -236,20 +236,18 @@ def _after_a_confirmed_whole(runs: list[Run], run: Run) -> str:
     wrong export (a shifted column confirmed by mistake), and the right one now differs as much
     from what it applied; undoing it puts the accounts back ("" otherwise)."""
     held = {c["report"] for c in run.held_whole()}
-    before = None
-    for earlier in runs:
-        if earlier.run_id == run.run_id or last_that_ran([earlier]) is None:
+    for before in runs:
+        if before.run_id == run.run_id or last_that_ran([before]) is None:
             continue  # (itself; one running, failed or cancelled: it applied nothing)
-        whole = {c["report"] for c in earlier.held_whole()}
-        if whole & held and not earlier.confirmed_at:
-            continue  # held whole too, never applied: the same doubt, the day before
-        if not whole & held and not set(earlier.reports) & held:
-            continue  # a run of another report
-        before = earlier
-        break
-    if before is None or not before.confirmed_at or before.undone_by:
+        if held & {c["report"] for c in before.held_whole()}:
+            if not before.confirmed_at:
+                continue  # held whole too, never applied: the same doubt, the day before
+            break  # the export held whole and confirmed
+        if held & set(before.reports):
+            return ""  # the report applied as sent since
+    else:
         return ""
-    if not {c["report"] for c in before.held_whole()} & held:
+    if before.undone_by:
         return ""
     return (
         f"; the run before, {before.run_id}, an export held whole, was confirmed by "

@@ -17,6 +17,7 @@ from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run, last_tha
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.domain.schools import DFE_RE, ROLE_OF_REPORT, la_of
 from uso_tui.store.api import CorruptFile, Store, UnknownRun, UnknownSchool
+from uso_tui.store.index import NAME_PARTS
 from uso_tui.sync.actions import UNDONE_CREATE, creation_undone_by
 from uso_tui.sync.apply import event_words
 from uso_tui.sync.matched_names import known_as, phonetic
@@ -395,20 +396,16 @@ def schools_named(store: Store, text: str) -> tuple[str, set[str] | None]:
     return " ".join(rest), named
 
 
-# The separators of a name's parts (store.index.NAME_PARTS): a word holding one is also looked
-# for as its parts ("rhys-evans" for Ap Rhys-Evans, indexed whole as "aprhysevans").
-_PARTS = re.compile(r"[\-'\u2018\u2019\u02bc`]+")
-
-
 def _parts_apart(
     store: Store, text: str, limit: int | None, schools: set[str] | None
 ) -> list[dict[str, Any]]:
-    """The records whose names hold each word of `text` that has parts (apostrophes, hyphens)
-    whole, its parts together (not O'Neil's "o" and "neil" anywhere: Neil Owen is no hit)."""
-    apart = _PARTS.sub(" ", text)
+    """The records whose names hold each word of `text` that has parts (apostrophes, hyphens:
+    "rhys-evans" for Ap Rhys-Evans, indexed whole as "aprhysevans" and by each part) whole, its
+    parts together (not O'Neil's "o" and "neil" anywhere: Neil Owen is no hit)."""
+    apart = NAME_PARTS.sub(" ", text)
     if apart.split() == text.split() or any(c.isdigit() for c in text):
         return []
-    joined = [normalise(w) for w in text.split() if _PARTS.search(w)]
+    joined = [normalise(w) for w in text.split() if NAME_PARTS.search(w)]
     return [
         row
         for row in store.why_search(apart, limit=limit, schools=schools)
