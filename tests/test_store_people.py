@@ -766,28 +766,45 @@ def test_upgrade_from_schema_7_splits_names_at_their_apostrophes(store):
 
 def test_the_schools_holding_each_key_stay_true_through_any_changes():
     """The map from a key to the schools holding it, against the schools' key sets themselves,
-    through keys added, shared by several schools and dropped in any order."""
+    through keys added (also again), shared by several schools, dropped, or a school's keys
+    replaced, in any order, with the map made again now and then; keys up to 2**64 - 1."""
     import random  # noqa: PLC0415
     from array import array  # noqa: PLC0415
 
     rng = random.Random(7)
-    holders, truth = people_mod._Holders(), {}
-    # filled at once from nothing (a process's first read), a key twice in a school's keys
-    first = [(f"204-{n:04d}", array("Q", [rng.randrange(40) for _ in range(8)])) for n in range(5)]
-    holders.fill(first)
-    truth = {dfe: set(keys) for dfe, keys in first}
-    for key in range(40):
-        assert sorted(holders.schools(key)) == sorted(d for d, ks in truth.items() if key in ks)
-    for _ in range(3000):
-        dfe = f"204-{rng.randrange(5):04d}"
-        had = truth.get(dfe, set())
-        now = {k for k in had if rng.random() < 0.7} | {rng.randrange(40) for _ in range(4)}
-        holders.remove(dfe, had - now)
-        holders.add(dfe, now - had)
-        truth[dfe] = now
-        for key in range(40):
+    pool = [rng.randrange(2**64) for _ in range(30)] + [0, 2**64 - 1, 2**63, 5, 6]
+    holders, truth = people_mod.new_key_holders(), {}
+
+    def check() -> None:
+        for key in pool:
             want = sorted(d for d, ks in truth.items() if key in ks)
             assert sorted(holders.schools(key)) == want
+        assert [sorted(h) for h in holders.schools_of(pool)] == [
+            sorted(d for d, ks in truth.items() if key in ks) for key in pool
+        ]
+
+    # filled at once from nothing (a process's first read), a key twice in a school's keys
+    first = [(f"204-{n:04d}", array("Q", [rng.choice(pool) for _ in range(8)])) for n in range(5)]
+    holders.fill(first)
+    truth = {dfe: set(keys) for dfe, keys in first}
+    check()
+    for step in range(3000):
+        dfe = f"204-{rng.randrange(7):04d}"  # two schools the first fill did not have
+        had = truth.get(dfe, set())
+        now = {k for k in had if rng.random() < 0.7} | {rng.choice(pool) for _ in range(4)}
+        how = rng.randrange(3)
+        if how == 0:
+            holders.remove(dfe, had - now)
+            holders.add(dfe, now - had)
+        elif how == 1:
+            holders.replace(dfe, array("Q", sorted(had)), array("Q", sorted(now)))
+        else:  # keys appended: those held already among them
+            now = had | now
+            holders.add(dfe, array("Q", sorted(now)))
+        truth[dfe] = now
+        if step % 500 == 499:
+            holders.fill([(d, array("Q", sorted(ks))) for d, ks in truth.items()])
+        check()
 
 
 def test_a_person_at_two_schools_is_found_at_the_one_left_after_the_other_renames(store):

@@ -26,9 +26,9 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import compress, repeat
-from operator import is_not, itemgetter
+from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import xxhash
 
@@ -41,6 +41,9 @@ from uso_tui.store.index import (
 )
 from uso_tui.store.layout import NAMES_KEYS
 from uso_tui.store.storage import read_bytes
+
+if TYPE_CHECKING:
+    from uso_tui.store.key_holders import KeyHolders
 
 # A token of KEYS ends at a space, at the matching fields (\x1f) or, in older lines, at FLAGS.
 _TOKEN_END = rb"[ \x1f\t]"
@@ -422,64 +425,6 @@ def _stamp(path: str) -> tuple[int, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-class _Holders:
-    """Which schools hold each key: a look asks for its own keys, however many schools there
-    are (asking every school's key set for them cost a look more than all else at 300 schools,
-    and ten times that at 3,000)."""
-
-    def __init__(self) -> None:
-        # (the keys of every school, millions at 3,000 schools: kept as lean as they can be, in
-        # dicts made at C speed)
-        self._first: dict[int, str] = {}  # key -> a school holding it (most keys: the only one)
-        self._more: dict[int, tuple[str, ...]] = {}  # key -> the other schools holding it
-
-    def add(self, dfe: str, keys: Iterable[int]) -> None:
-        """`keys` that `dfe` did not hold are held by it now."""
-        new = dict.fromkeys(keys, dfe)
-        first, more = self._first, self._more
-        for key in new.keys() & first.keys():  # (walks the smaller: the school's keys)
-            del new[key]
-            others = more.get(key, ())
-            if first[key] != dfe and dfe not in others:
-                more[key] = (*others, dfe)
-        first.update(new)
-
-    def fill(self, schools: list[tuple[str, array]]) -> None:
-        """The map made from nothing (a process's first read of every school's keys): each
-        school's keys put in at C speed, later schools over earlier ones, then each key a
-        school lost so added to its others (a tenth of the keys: held by two or more)."""
-        assert not self._first
-        first, more = self._first, self._more
-        for dfe, keys in schools:
-            first.update(dict.fromkeys(keys, dfe))
-        for dfe, keys in schools:
-            held = map(first.__getitem__, keys)
-            for key in set(compress(keys, map(is_not, held, repeat(dfe)))):
-                more[key] = (*more.get(key, ()), dfe)
-
-    def remove(self, dfe: str, keys: Iterable[int]) -> None:
-        """`keys` that `dfe` held are held by it no more."""
-        first, more = self._first, self._more
-        for key in keys:
-            others = more.pop(key, ())
-            if first.get(key) == dfe:
-                if others:
-                    first[key], others = others[0], others[1:]
-                else:
-                    del first[key]
-            else:
-                others = tuple(d for d in others if d != dfe)
-            if others:
-                more[key] = others
-
-    def schools(self, key: int) -> list[str]:
-        held = self._first.get(key)
-        if held is None:
-            return []
-        others = self._more.get(key)
-        return [held, *others] if others else [held]
-
-
 @dataclass(slots=True)
 class _Known:
     stamp: tuple[int, ...] | None
@@ -506,7 +451,7 @@ class PeopleIndex:
         self._looks = 0
         self._checked_at = -1.0  # time.monotonic() of the last look at every file
         self._known: dict[str, _Known] = {}
-        self._holders = _Holders()  # the keys of _known, by key
+        self._map: KeyHolders | None = None  # the keys of _known, by key (made at first use)
         self._written: set[str] = set()  # schools this process wrote since the last look
         self._paths: dict[str, str] = {}
         self.reads = 0  # index files whose keys were read again (for tests and benchmarks)
@@ -556,6 +501,12 @@ class PeopleIndex:
                     finder.scan_pairs(data, dfe, found, pairs[dfe])
         return [found[u] for u in sorted(found)]
 
+    @property
+    def _holders(self) -> KeyHolders:
+        if self._map is None:
+            self._map = new_key_holders()
+        return self._map
+
     def changed(
         self, dfes: list[str], path_of: Callable[[str], Path], since: float | None, after: float
     ) -> tuple[set[str], bool]:
@@ -596,12 +547,13 @@ class PeopleIndex:
         `pair_forenames` and their forenames; every index checked first."""
         with self._lock:
             self._current(dfes, path_of, since)
-            schools = self._holders.schools
+            schools_of = self._holders.schools_of
             plain: dict[str, set[bytes]] = {}
             pairs: dict[str, set[bytes]] = {}
             for wanted, out in ((needles, plain), (pair_forenames, pairs)):
-                for key, needle in wanted.items():
-                    for dfe in schools(key):
+                held = schools_of(list(wanted))
+                for needle, holding in zip(wanted.values(), held, strict=True):
+                    for dfe in holding:
                         if only is None or dfe in only:
                             out.setdefault(dfe, set()).add(needle)
             return plain, pairs
@@ -649,7 +601,7 @@ class PeopleIndex:
         known, holders = self._known, self._holders
         for dfe in [d for d in known if d not in schools] if prune else ():
             holders.remove(dfe, known.pop(dfe).keys)
-        # a first read (nothing known): the map is made at once (_Holders.fill), and the schools
+        # a first read (nothing known): the map is made at once (KeyHolders.fill), and the schools
         # known once it is made
         filling: dict[str, _Known] | None = {} if not known else None
         for dfe, path in schools.items():
@@ -663,36 +615,39 @@ class PeopleIndex:
             if had is not None and data == had.raw:
                 had.stamp, had.raw = stamp, raw
                 continue
-            keys, body = self._keys(path, data, had)
+            keys, body, added = self._keys(path, data, had)
             entry = _Known(stamp, keys, raw, body, time.monotonic())
             if filling is not None:
                 filling[dfe] = entry
                 continue
             if had is None:
                 holders.add(dfe, keys)
+            elif added is not None:  # keys appended: every key held before is held still
+                holders.add(dfe, added)
             else:
-                before, after = set(had.keys), set(keys)
-                holders.remove(dfe, before - after)
-                holders.add(dfe, after - before)
+                holders.replace(dfe, had.keys, keys)
             known[dfe] = entry
         if filling:
             holders.fill([(dfe, entry.keys) for dfe, entry in filling.items()])
             known.update(filling)
+        elif holders.worth_rebuilding():
+            holders.fill([(dfe, entry.keys) for dfe, entry in known.items()])
 
     def _keys(
         self, index_path: str, data: bytes, had: _Known | None
-    ) -> tuple[array, tuple[int, int] | None]:
-        """The keys of a school's index `data`, and the size and hash of the key file's packed
-        keys they were read from (None: parsed from the index). A key file that starts with the
-        keys `had` holds (a commit appended to it) adds only the keys after them to that set."""
+    ) -> tuple[array, tuple[int, int] | None, array | None]:
+        """The keys of a school's index `data`, the size and hash of the key file's packed keys
+        they were read from (None: parsed from the index), and the keys appended to those `had`
+        holds (None: read whole). A key file that starts with the keys `had` holds (a commit
+        appended to it) adds only the keys after them to that set."""
         self.reads += 1
         if not data:
-            return array("Q"), None
+            return array("Q"), None, None
         sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
         got = _keys_body(data, read_bytes(sidecar))
         if got is None:
             self.parsed += 1
-            return array("Q", lines_keys(data)), None
+            return array("Q", lines_keys(data)), None, None
         body = got[0]
         # one pass of the hash: over the keys read before (if the file still has as many), then
         # over the rest
@@ -708,5 +663,14 @@ class PeopleIndex:
         if appended:
             assert had is not None
             self.appended += 1
-            return had.keys + _unpacked(body[size:]), mark
-        return _unpacked(body), mark
+            added = _unpacked(body[size:])
+            return had.keys + added, mark, added
+        return _unpacked(body), mark, None
+
+
+def new_key_holders() -> KeyHolders:
+    """An empty map of keys to schools (numpy loaded only by a process that makes one: a run_due
+    worker, the console; a command's one run reads each index instead)."""
+    from uso_tui.store.key_holders import KeyHolders  # noqa: PLC0415
+
+    return KeyHolders()

@@ -222,9 +222,11 @@ class _RunDueJob:
 
 def _preload() -> None:
     """What every worker loads, loaded once here before they are forked (each would load it
-    again: httpx, the TLS context with its CA bundle, the nickname table, ctypes for syncfs)."""
+    again: httpx, the TLS context with its CA bundle, the nickname table, ctypes for syncfs,
+    numpy for the map of the store's people)."""
     import ctypes  # noqa: F401, PLC0415
 
+    import uso_tui.store.key_holders  # noqa: F401, PLC0415
     from uso_tui.iris.client import tls_context  # noqa: PLC0415
     from uso_tui.sync.matched_names import load_nicknames  # noqa: PLC0415
 
