@@ -139,9 +139,11 @@ class KeyHolders:
         if place is None or not len(self._keys):
             return [False] * len(wanted)
         starts = np.searchsorted(self._keys, wanted, side="left")
-        ends = np.searchsorted(self._keys, wanted, side="right")
-        found = [False] * len(wanted)
+        counts = np.searchsorted(self._keys, wanted, side="right") - starts
+        found = np.zeros(len(wanted), dtype=bool)
         owners = self._owners
-        for i in np.flatnonzero(ends > starts).tolist():
-            found[i] = bool((owners[starts[i] : ends[i]] == place).any())
-        return found
+        once = counts == 1  # (most keys: held by one school, once)
+        found[once] = owners[starts[once]] == place
+        for i in np.flatnonzero(counts > 1).tolist():
+            found[i] = bool((owners[starts[i] : starts[i] + counts[i]] == place).any())
+        return found.tolist()
