@@ -826,3 +826,22 @@ def test_a_person_at_two_schools_is_found_at_the_one_left_after_the_other_rename
         tx.put_accounts([renamed])
     assert found(reader, name_dobs={keys_of("Ann", "Lee")}) == []
     assert found(reader, name_dobs={keys_of("Zoe", "Lee")}) == sorted([first, second])
+
+
+def test_a_map_that_could_not_be_made_again_is_left_as_it_was(monkeypatch):
+    """The map made again fails (out of memory at a million keys): the schools holding each key
+    are still those of the map before, not the old array's entries read against the new list."""
+    from array import array  # noqa: PLC0415
+
+    import uso_tui.store.key_holders as key_holders  # noqa: PLC0415
+
+    holders = people_mod.new_key_holders()
+    holders.fill([("204-0001", array("Q", [1])), ("204-0002", array("Q", [2]))])
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(key_holders.np, "argsort", out_of_memory)
+    with pytest.raises(MemoryError):
+        holders.fill([("204-0002", array("Q", [2])), ("204-0001", array("Q", [1]))])
+    assert holders.schools_of([1, 2]) == [["204-0001"], ["204-0002"]]

@@ -9,9 +9,14 @@ beside it in two small dicts, until they grow to a share of the array and it is 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
-import numpy as np
+# No BLAS thread pool: nothing here multiplies matrices, and a run_due parent loads numpy just
+# before it forks its workers (a process that forks should have no other thread).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 # The changes kept beside the array before it is made again: this share of its size, or this
 # many at least (a small store's map is made again cheaply).
@@ -52,14 +57,14 @@ class KeyHolders:
     def fill(self, schools: Sequence[tuple[str, Iterable[int]]]) -> None:
         """The map made from `schools`' keys (a key may be there twice), and nothing else."""
         arrays = [_as_keys(keys) for _, keys in schools]
-        self._names = [dfe for dfe, _ in schools]
-        self._place = {dfe: i for i, dfe in enumerate(self._names)}
+        names = [dfe for dfe, _ in schools]
         keys = np.concatenate(arrays) if arrays else _NO_KEYS
-        owners = np.repeat(np.arange(len(arrays), dtype=np.int32), [len(a) for a in arrays]).astype(
-            np.int32, copy=False
-        )
+        sizes = [len(a) for a in arrays]
+        owners = np.repeat(np.arange(len(arrays), dtype=np.int32), sizes).astype(np.int32)
         order = np.argsort(keys)
+        # all at once, once made: a failure above (memory) leaves the map as it was
         self._keys, self._owners = keys[order], owners[order]
+        self._names, self._place = names, {dfe: i for i, dfe in enumerate(names)}
         self._gained, self._lost = {}, set()
 
     @property
