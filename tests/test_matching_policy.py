@@ -1111,6 +1111,28 @@ def test_a_record_with_no_forename_and_no_date_does_not_stop_every_link_of_its_s
     assert outcome_of(planned, "1").outcome == "auto_linked"
 
 
+def test_a_record_with_a_forename_alone_does_not_stop_every_link_of_its_forename():
+    # A broken line of the export: "James", no surname, no date (FEBRL's missing values).
+    reid = acc("jreid.204", "James", "Reid", DOB)
+    fimeri = acc("jfimeri.204", "James", "Fimeri", "2014-05-20")
+    records = [
+        rec("1", "James", "Reid", DOB),
+        rec("2", "James", "Fimeri", "2014-05-20"),
+        rec("3", "James", None, None),
+    ]
+    planned = _plan(records, [reid, fimeri])
+    assert outcome_of(planned, "3").outcome == "invalid"
+    assert [outcome_of(planned, m).outcome for m in "12"] == ["auto_linked", "auto_linked"]
+
+
+def test_a_record_without_a_date_still_claims_the_account_of_its_names():
+    # Twins' requested account "Sam Smith": the other Sam's record lost its date (invalid), but
+    # its names could still be the account's person.
+    requested = acc("ssmith.204", "Sam", "Smith", DOB)
+    planned = _plan([rec("1", "Sam", "Smith", DOB), rec("2", "Sam", "Smith", None)], [requested])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
 def test_a_case_names_the_record_that_stopped_the_automatic_link():
     # Omar's record is invalid (a mistyped date): no case of his own says why Ali's waits.
     requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
@@ -1686,3 +1708,30 @@ def test_middle_names_still_tell_a_twin_from_a_slip():
         "osmith2.204", "Oliver", "Smith", DOB, school=OTHER, mis_id="o3", middle_names="James"
     )
     assert best(rec("1", "Oliver", "Smith", DOB, middle_names="J"), oliver) >= CREATE_GUARD
+
+
+@pytest.mark.parametrize(
+    ("dob", "year"),
+    [("2013-09-18", "equal"), ("2019-09-13", "adjacent"), ("2012-09-13", "adjacent")],
+)
+def test_a_date_slip_is_not_weighed_twice_through_the_school_year_it_falls_in(dob, year):
+    # No year group on either side (a requested account, an export without them): the school
+    # years come from the two dates, which the date's own level has weighed. A year's digit
+    # mistyped (2013 keyed 2019) is a slip like a day's, weaker for the other year, not proof
+    # of another child.
+    tamsin = acc("tquennell.204", "Tamsin", "Quennell", "2013-09-13", school=OTHER, mis_id="t")
+    planned = _plan([rec("1", "Tamsin", "Quennell", dob)], pool=[*_la_pupils(), tamsin])
+    (case,) = planned.new_cases
+    (cand,) = [c for c in case.candidates if c.username == "tquennell.204"]
+    assert [level for field, level, _ in cand.evidence if field == "year"] == [year]
+    assert cand.score >= 90
+
+
+def test_a_date_wholly_different_is_weighed_once():
+    tamsin = acc("tquennell.204", "Tamsin", "Quennell", "2013-09-13", school=OTHER, mis_id="t")
+    weighed = CandidateIndex([*_la_pupils(), tamsin]).weigh_pair(
+        rec("1", "Tamsin", "Quennell", "2016-02-27"), tamsin
+    )
+    assert weighed is not None
+    _, evidence = weighed
+    assert [field for field, _, _ in evidence if field in ("dob", "year")] == ["dob"]

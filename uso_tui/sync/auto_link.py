@@ -254,8 +254,11 @@ class Claims:
         out: set[str] = set()
         for name in _own_names(acc):
             for mis_id, their_surname, their_dob in self.by_name.get(name, ()):
-                if (not their_dob or their_dob == dob or their_dob in slips) and surname_slip(
-                    their_surname, surname
+                # (one with neither surname nor date says too little to stop every link of its
+                # forename: a line of a broken export, "James" and nothing else)
+                if (their_surname or their_dob) and (
+                    (not their_dob or their_dob == dob or their_dob in slips)
+                    and surname_slip(their_surname, surname)
                 ):
                     out.add(mis_id)
             # the account's very forename (not a form or a slip of it: a sibling's may be one):

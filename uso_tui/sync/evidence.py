@@ -318,11 +318,15 @@ def _year_level(record: Person, account: Person, dob_level: str) -> str:
     if record.year is not None and account.year is not None:
         gap = abs(record.year - account.year)
     elif (
-        dob_level not in ("equal", "")
+        dob_level not in ("equal", "different", "")
         and (rec_cohort := _cohort(record.dob))
         and (acc_cohort := _cohort(account.dob))
     ):
-        gap = abs(rec_cohort - acc_cohort)
+        # Without a year group on one side, the school years the two dates fall in: a date
+        # slip that puts the child in another year is weaker, never more (the gap is the
+        # slip's own, which the date's level has weighed: a year's digit mistyped is years
+        # apart); a date wholly different has said all the cohorts could.
+        return "equal" if rec_cohort == acc_cohort else "adjacent"
     else:
         return ""
     return "equal" if gap == 0 else "adjacent" if gap == 1 else "different"
