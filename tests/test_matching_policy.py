@@ -1725,13 +1725,3 @@ def test_a_date_slip_is_not_weighed_twice_through_the_school_year_it_falls_in(do
     (cand,) = [c for c in case.candidates if c.username == "tquennell.204"]
     assert [level for field, level, _ in cand.evidence if field == "year"] == [year]
     assert cand.score >= 90
-
-
-def test_a_date_wholly_different_is_weighed_once():
-    tamsin = acc("tquennell.204", "Tamsin", "Quennell", "2013-09-13", school=OTHER, mis_id="t")
-    weighed = CandidateIndex([*_la_pupils(), tamsin]).weigh_pair(
-        rec("1", "Tamsin", "Quennell", "2016-02-27"), tamsin
-    )
-    assert weighed is not None
-    _, evidence = weighed
-    assert [field for field, _, _ in evidence if field in ("dob", "year")] == ["dob"]

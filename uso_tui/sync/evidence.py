@@ -318,15 +318,19 @@ def _year_level(record: Person, account: Person, dob_level: str) -> str:
     if record.year is not None and account.year is not None:
         gap = abs(record.year - account.year)
     elif (
-        dob_level not in ("equal", "different", "")
+        dob_level not in ("equal", "")
         and (rec_cohort := _cohort(record.dob))
         and (acc_cohort := _cohort(account.dob))
     ):
         # Without a year group on one side, the school years the two dates fall in: a date
         # slip that puts the child in another year is weaker, never more (the gap is the
         # slip's own, which the date's level has weighed: a year's digit mistyped is years
-        # apart); a date wholly different has said all the cohorts could.
-        return "equal" if rec_cohort == acc_cohort else "adjacent"
+        # apart). A date wholly different keeps its years apart, as the model was fitted
+        # (without them, an account released from a record as another person's, by its UPN
+        # alone, became that record's candidate again).
+        if dob_level != "different":
+            return "equal" if rec_cohort == acc_cohort else "adjacent"
+        gap = abs(rec_cohort - acc_cohort)
     else:
         return ""
     return "equal" if gap == 0 else "adjacent" if gap == 1 else "different"
