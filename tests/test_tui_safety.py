@@ -139,14 +139,15 @@ async def test_enter_in_the_matching_queue_asks_first(demo_ran):
 
 async def test_typed_ahead_decisions_each_reach_their_question_and_case(demo_ran):
     """Keys read in one burst over a slow link: `m` `y` confirms the match it asked about (the
-    question is asked after a check in a thread), `escape` after `m` cancels it, and `c` `y`
-    `c` `y` creates for this case and the next (the second waits until the first is saved)."""
+    question is asked after a check in a thread), `escape` after `m` cancels it; `c` `F` typed
+    with them, before the next case showed, decides nothing (a person decides only a case they
+    could see), and pressed once it shows, creates for it."""
     store = demo_ran.store
     dfe = "204-3514"  # its cases' records have no probable account elsewhere (c asks no more)
     cases = store.cases(dfe)
     assert len(cases) >= 4
     first = cases[0].candidates[0]["username"]
-    async with started(store, "matching", dfe) as (app, pilot):
+    async with started(store, "matching", dfe, notifications=True) as (app, pilot):
         burst(app, "m", "escape")
         await settle(pilot, 3)
         assert app.screen.kind == "matching" and store.case(cases[0].case_id).status == "open"
@@ -154,22 +155,33 @@ async def test_typed_ahead_decisions_each_reach_their_question_and_case(demo_ran
         await settle(pilot, 6)
         assert app.screen.kind == "matching"
         assert store.case(cases[0].case_id).decision == f"match:{first}"
-        for case in cases[1:3]:
-            assert store.case(case.case_id).decision.startswith("create:"), case.case_id
-        assert store.case(cases[3].case_id).status == "open"
-        assert f"case 4 of {len(cases)}" in screen_text(app)
+        assert [store.case(c.case_id).status for c in cases[1:3]] == ["open", "open"]
+        messages = [n.message for n in app._notifications]  # noqa: SLF001
+        said = f"4 key(s) typed ahead were dropped: case {cases[1].case_id} showed after them"
+        assert any(m.startswith(said) for m in messages), messages
+        assert f"case 2 of {len(cases)}" in screen_text(app)
+        burst(app, "c", "F")  # typed once the case is seen
+        await settle(pilot, 6)
+        assert store.case(cases[1].case_id).decision.startswith("create:")
+        assert store.case(cases[2].case_id).status == "open"
 
 
-async def test_typed_ahead_decision_as_the_queue_opens(demo_ran):
-    """`m` (open the queue from the school's hub), then `m` `y` in the same burst: they wait
-    for the cases (read in a thread) and match the first one."""
+async def test_no_decision_typed_ahead_as_the_queue_opens(demo_ran):
+    """`m` (open the queue from the school's hub), then `m` `y` in the same burst: the first
+    case was matched before anyone saw it. The keys wait for the cases (read in a thread), then
+    decide nothing, and the console says so."""
     store = demo_ran.store
     dfe = busiest(store).dfe
     first = store.cases(dfe)[0]
-    async with started(store, "school", dfe) as (app, pilot):
+    async with started(store, "school", dfe, notifications=True) as (app, pilot):
         burst(app, "m", "m", "y")
         await settle(pilot, 6)
         assert app.screen.kind == "matching"
+        assert app.screen.case.case_id == first.case_id
+        messages = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any(f"case {first.case_id} showed after them" in m for m in messages)
+        await press(pilot, "m")  # once it shows: asked
+        await press(pilot, "y")
     assert store.case(first.case_id).decision == f"match:{first.candidates[0]['username']}"
 
 
@@ -757,3 +769,35 @@ async def test_a_decision_s_notice_leaves_the_next_case_s_evidence_in_sight(demo
         table = app.screen.query_one("#candidates").region
         for region in toasts:
             assert not region.overlaps(detail) and not region.overlaps(table), (region, detail)
+
+
+async def test_a_match_that_takes_an_account_from_a_school_where_it_is_on_roll_says_so_first(
+    tmp_path,
+):
+    """The candidate's line warned "still in its latest export" at its school, but the Match
+    question did not, and a `y` typed with the `m` moved the account away from a person still
+    on roll there. The question says it now, and a `y` typed before it is dropped."""
+    from datetime import datetime  # noqa: PLC0415
+
+    from factories import DFE, OTHER, Env, iris_student  # noqa: PLC0415
+
+    env = Env(tmp_path / "store")
+    grace = iris_student("g1", "Grace", "French", "2015-01-01")
+    env.add_school(OTHER, students=[grace])
+    await env.run(OTHER, now=datetime(2026, 3, 9, 7, 0))
+    env.add_school(DFE, students=[iris_student("a1", "Grace", "French", "2015-01-01")])
+    await env.run(DFE, now=datetime(2026, 3, 9, 8, 0))
+    (case,) = env.store.cases(DFE, "open")
+    (account,) = env.store.school_accounts(OTHER)
+    assert case.candidates[0]["username"] == account.username
+    async with started(env.store, "matching", DFE) as (app, pilot):
+        assert app.screen.case.case_id == case.case_id
+        assert "still in its latest export" in screen_text(app)
+        burst(app, "m", "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        text = screen_text(app)
+        assert "still in its latest export" in text and "still on roll there?" in text
+        assert env.store.case(case.case_id).status == "open"
+        await press(pilot, "y")  # read, then answered
+    assert env.store.case(case.case_id).decision == f"match:{account.username}"

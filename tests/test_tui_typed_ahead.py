@@ -2,7 +2,9 @@
 sequence is run twice on copies of the demo store after its runs, once key by key (each key's
 work finished before the next) and once in one burst with every store read made in a thread
 slowed (as over a large store), and the two end states are compared: the screen, the focus,
-the audit log's length and which of each school's cases are open."""
+the audit log's length and which of each school's cases are open. But a case is decided only
+by a key read once it showed: a decision typed before (`m` `y` with the key that opens the
+queue) decides nothing, nor do the keys after it (BLIND)."""
 
 from __future__ import annotations
 
@@ -16,21 +18,30 @@ from uso_tui.store import open_store
 # From the schools list, across the screens whose keys start work in a thread; each sequence
 # changes something (a decision, a run, an account) or opens a screen from loaded rows.
 SEQUENCES = [
-    "j j enter m m y",
-    "j j enter m g s m y",
-    "j j enter m m y g s m y",
-    "j j enter m v s m y",
-    "j j enter m c y",
     "j enter h enter",
     "j enter a enter",
     "j enter d b y",
     "j enter b 4 r y",
-    "j j enter f y escape m m y",
     "ctrl+p m a t c h i n g enter m y",
-    "ctrl+p m a t c h i n g space 2 7 1 4 enter m y",
     "j enter r A d a enter L o v e enter 2 0 1 6 - 0 1 - 0 1 enter y",
     "slash t h o r n enter enter m y",
     "u w s m i enter enter",
+    "j j enter f y",
+]
+
+# Typed ahead, each deciding a case before it showed: in one burst it ends where the keys
+# before that decision end, pressed one at a time (the rest dropped, the console says so).
+BLIND = [
+    ("j j enter m m y", "j j enter m"),
+    ("j j enter m g s m y", "j j enter m g s"),
+    ("j j enter m m y g s m y", "j j enter m"),
+    ("j j enter m v s m y", "j j enter m v s"),
+    ("j j enter m c y", "j j enter m"),
+    ("j j enter f y escape m m y", "j j enter f y escape m"),
+    (
+        "ctrl+p m a t c h i n g space 2 7 1 4 enter m y",
+        "ctrl+p m a t c h i n g space 2 7 1 4 enter",
+    ),
 ]
 
 
@@ -56,33 +67,50 @@ async def keys_had_their_turn(app, pilot, rounds: int, also=lambda: True) -> Non
 
 @pytest.mark.parametrize("seq", SEQUENCES)
 async def test_typed_ahead_ends_where_key_by_key_ends(demo_ran, seq, tmp_path, monkeypatch):
-    keys = seq.split()
+    await _burst_ends_where(demo_ran, seq, seq, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize(("seq", "seen"), BLIND)
+async def test_a_case_is_never_decided_by_a_key_typed_before_it_showed(
+    demo_ran, seq, seen, tmp_path, monkeypatch
+):
+    """`m` `m` `y` from a school's hub in one burst matched the queue's first case, which no one
+    had seen (nor had the `m` `y` of `m y m y` seen the second case, typed while the first
+    was saved): over a slow link, the second press of a key that seems not to have worked."""
+    messages = await _burst_ends_where(demo_ran, seq, seen, tmp_path, monkeypatch)
+    assert any("showed after them; look at it, then decide" in m for m in messages)
+
+
+async def _burst_ends_where(demo_ran, seq: str, seen: str, tmp_path, monkeypatch) -> list[str]:
+    """`seq` in one burst ends where `seen` pressed key by key ends; the burst's notices."""
     one_by_one, typed_ahead = tmp_path / "one", tmp_path / "burst"
     shutil.copytree(demo_ran.store.root, one_by_one)
     shutil.copytree(demo_ran.store.root, typed_ahead)
     store = open_store(one_by_one)
     async with started(store) as (app, pilot):
         before = end_state(app, store)
-        for key in keys:
+        for key in seen.split():
             await pilot.press(key)
             await settle(pilot, 3)
         expected = end_state(app, store)
     assert expected != before  # the sequence does something
     store = open_store(typed_ahead)
     slowed(monkeypatch, store)
-    async with started(store) as (app, pilot):
-        burst(app, *keys)
+    async with started(store, notifications=True) as (app, pilot):
+        burst(app, *seq.split())
         await keys_had_their_turn(app, pilot, 200)
         assert end_state(app, store) == expected
+        return [n.message for n in app._notifications]  # noqa: SLF001
 
 
-async def test_queue_opened_while_its_run_goes_acts_on_the_cases_the_run_opens(demo):
+async def test_queue_opened_while_its_run_goes_decides_none_of_the_cases_the_run_opens(demo):
     """`m` typed while the school's force run still goes opens its queue before the run has
-    opened any case: the queue said "no open cases" and took the `m y` typed with it, and the
-    run's cases then showed undecided. The keys now wait for the cases the run opens."""
+    opened any case: the `m y` typed with it wait for the cases the run opens (never spent on
+    an empty queue), and then decide none of them (typed before any showed: the first case was
+    matched, and no one had seen it)."""
     demo.sim.set_switches(latency=0.15)  # the run takes a moment: a few requests
     store = demo.store
-    async with started(store) as (app, pilot):
+    async with started(store, notifications=True) as (app, pilot):
         burst(app, "j", "j", "enter", "f", "y", "m", "m", "y")
 
         def runs_done() -> bool:
@@ -92,10 +120,10 @@ async def test_queue_opened_while_its_run_goes_acts_on_the_cases_the_run_opens(d
         await keys_had_their_turn(app, pilot, 300, runs_done)
         (dfe,) = app.live_runs
         assert type(app.screen).__name__ == "MatchingScreen"
-    decided = store.cases(dfe, "resolved")
-    assert [c.case_id for c in decided] == [f"{dfe}-c1"]
-    assert decided[0].decision.startswith("match")
-    assert store.cases(dfe, "open")  # the others wait
+        assert app.screen.case is not None  # the run's cases show
+        messages = [n.message for n in app._notifications]  # noqa: SLF001
+    assert not store.cases(dfe, "resolved")
+    assert any("showed after them; look at it, then decide" in m for m in messages)
 
 
 async def test_escape_in_the_schools_filter_leaves_it_for_the_list(demo):

@@ -9,7 +9,8 @@ previous one has travelled its whole path (focused widget, its ancestors, the ap
 screen and focus it leads to have settled. A key whose effect comes from a thread (a read before
 a question is asked, a decision saved before the list or the next case is shown, a search's hits)
 holds the next keys until its screen says that effect is there (`hold_keys`, `HoldsKeys`): `m`
-then `y` confirms the match asked about, `c` `c` creates for this case and the next.
+then `y` confirms the match asked about. A screen may still refuse a key read before what it
+acts on showed (read_before: the matching queue decides only a case the operator could see).
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ WORD_KEYS = {
 
 
 def unmeta(key: events.Key, in_text: bool = False) -> list[events.Key]:
+    """_unmeta's keys, each stamped with the time `key` was read (see read_before)."""
+    keys = _unmeta(key, in_text)
+    for each in keys:
+        each.time = key.time
+    return keys
+
+
+def _unmeta(key: events.Key, in_text: bool = False) -> list[events.Key]:
     """alt+x as the escape and the x it was typed as: a terminal sends Alt+x as ESC x, which is
     also Escape then x read in one go (typed ahead), and the console binds no Alt key (but
     WORD_KEYS in a text field, `in_text`). (Most such reads never get here: terminal_input
@@ -77,6 +86,7 @@ class KeysInTurnApp(App):
         super().__init__(*args, **kwargs)
         self._held_keys: deque[events.Key] = deque()
         self._key_turn = 0  # the turn of the key in flight, 0 when none
+        self._key_read_at = 0.0  # when the key in flight was read from the terminal (its time)
         self._turns = 0
         self._turn_timer: Timer | None = None
         self._holds: dict[int, int] = {}  # turn -> holds not yet released (hold_keys)
@@ -95,6 +105,7 @@ class KeysInTurnApp(App):
     async def _take_turn(self, key: events.Key) -> None:
         self._turns += 1
         turn = self._key_turn = self._turns
+        self._key_read_at = key.time
         self._turn_timer = self.set_timer(SETTLE_TIMEOUT, lambda: self._end_turn(turn))
         await super().on_event(key)  # priority bindings, else forwarded to the focused widget
         self._follow(turn, self._key_path(), 0, None, 0)
@@ -163,14 +174,23 @@ class KeysInTurnApp(App):
         """Whether keys read but not yet handled wait (typed before what they are for showed)."""
         return bool(self._held_keys)
 
+    def read_before(self, moment: float) -> bool:
+        """Whether the key being handled was read from the terminal before `moment` (a
+        Textual event time): typed before what was shown then could be seen (over a slow link
+        the screen the operator sees lags the one here). False outside a key's turn."""
+        return bool(self._key_turn) and self._key_read_at < moment
+
     def drop_typed_ahead(
-        self, read_first: str | None = None, then: str = "read it, then answer"
+        self,
+        read_first: str | None = None,
+        then: str = "read it, then answer",
+        this_one: bool = False,
     ) -> None:
         """Forget the keys read but not yet handled: a question that must be read before it is
         answered (a match to an account that is not a candidate). `read_first`: what the
         question shows that the keys could not have seen, said when keys are dropped, with
-        `then`, what to do now."""
-        dropped = len(self._held_keys)
+        `then`, what to do now; `this_one`: the key being handled is dropped too (counted)."""
+        dropped = len(self._held_keys) + this_one
         self._held_keys.clear()
         if dropped and read_first:
             self.notify(

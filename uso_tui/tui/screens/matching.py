@@ -7,6 +7,8 @@ list (so `p` goes back to them and `u` can undo).
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Group
 from rich.text import Text
 from textual import on
@@ -142,6 +144,10 @@ class MatchingScreen(ExportsCsv):
         self.accounts: dict[str, Account] = {}  # candidates' accounts as they are now
         self.present: dict[str, set[str] | None] = {}  # report -> ids of the latest export
         self.on_roll: dict[str, str] = {}  # candidates still on roll at that other school
+        # the case on screen, and when it first showed (time.monotonic(), the clock of Textual's
+        # events): a decision key read before it is typed for no case the operator saw
+        self._case_shown: str | None = None
+        self._case_shown_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Matching queue {self.dfe}")
@@ -170,7 +176,7 @@ class MatchingScreen(ExportsCsv):
         table.add_column("DOB", width=10, key="dob")
         table.add_column("School", width=8, key="school")
         table.focus()
-        self.hold_keys()  # keys typed ahead as the queue opens act on its cases once shown
+        self.hold_keys()  # keys typed ahead as the queue opens wait for its cases (none decides)
         self.load()
 
     @in_thread("matching-load", failure="Cannot read the matching queue")
@@ -224,10 +230,10 @@ class MatchingScreen(ExportsCsv):
             self.say(f"A run of {self.dfe} is going: its cases show when it ends")
             if self.app.typed_ahead():
                 # Opened while this school's run goes, keys typed with it (`f y m m y`): they
-                # are for the cases the run is opening. They wait for its end (live_run_ended
-                # reads the queue again), at most the hold's bound, past which they are
-                # dropped with a notice, never spent on an empty queue. Keys pressed once the
-                # queue shows act at once.
+                # wait for the cases the run is opening (live_run_ended reads the queue again),
+                # at most the hold's bound, past which they are dropped with a notice, never
+                # spent on an empty queue; a decision among them then decides nothing (typed
+                # before its case showed). Keys pressed once the queue shows act at once.
                 return
         self.keys_go()
 
@@ -280,6 +286,9 @@ class MatchingScreen(ExportsCsv):
         open_left = sum(
             1 for candidate in self.cases if candidate.status == "open"
         )  # skipped ones included
+        if case is None or case.case_id != self._case_shown:
+            self._case_shown = case.case_id if case is not None else None
+            self._case_shown_at = time.monotonic()
         if case is None:
             head = f"{open_left} open (skipped; p goes back)" if open_left else "no open cases"
             title.update(Text(f"Matching queue {self.dfe}: {head}", style="bold"))
@@ -441,7 +450,7 @@ class MatchingScreen(ExportsCsv):
             out.append(", gone from the latest export: matching relinks it", style="yellow")
         elif status != "active" or not school:
             out.append("  unallocated: matching restores it here", style="yellow")
-        elif candidate.username in self.on_roll:
+        elif candidate.username in self.on_roll and school != self.dfe:
             out.append(f"  at {school}, ", style="bold yellow")
             out.append("still in its latest export", style="bold red")
             out.append(": matching moves it here (one person at two schools?)", style="bold yellow")
@@ -508,6 +517,8 @@ class MatchingScreen(ExportsCsv):
         cand = self.highlighted()
         if case is None or cand is None or case.status != "open" or self.busy:
             return
+        if self._typed_blind(case):
+            return
         self.hold_keys()  # a `y` typed ahead is for the question, once it is asked
         self.preview(case, cand["username"])
 
@@ -544,6 +555,21 @@ class MatchingScreen(ExportsCsv):
                 "\nThis account is not among the case's candidates (found by search).\n",
                 style="bold yellow",
             )
+        on_roll = (
+            self.on_roll.get(acc.username)
+            if acc.status == "active" and acc.school and acc.school != self.dfe
+            else None
+        )
+        if on_roll and not seen.taken_since:  # (taken since says where it is now)
+            body.append("\n")
+            body.append_text(
+                plain(
+                    f"{acc.username} is at {on_roll}, still in its latest export: matching "
+                    "moves it here (one person at two schools?).",
+                    "bold yellow",
+                )
+            )
+            body.append("\n")
         for warning in (seen.taken_since, seen.claimed_by):
             if warning:
                 body.append("\n")
@@ -569,9 +595,11 @@ class MatchingScreen(ExportsCsv):
             if seen.taken_since
             else f"Match to {acc.username}, probably another record's?"
             if seen.claimed_by
+            else f"Move {acc.username} from {on_roll}, still on roll there?"
+            if on_roll
             else f"Match to {acc.username}?"
         )
-        if asked_again:  # what differs, or who has the account now, is read before any key
+        if asked_again or on_roll:  # what differs, or who has the account, is read first
             self.app.drop_typed_ahead("the question says what differs or who has the account")
         self.app.push_screen(Confirm(title, body, yes="Match", no="Cancel"), answer)
         self.keys_go()
@@ -580,7 +608,7 @@ class MatchingScreen(ExportsCsv):
         """c: asks first, as m and x do (a stray key would give the person a second account),
         naming the best candidate still free: the account a new one would duplicate."""
         case = self.case
-        if case is None or case.status != "open" or self.busy:
+        if case is None or case.status != "open" or self.busy or self._typed_blind(case):
             return
         rec = case.mis_record()
         body = Text("Make a new account for ", end="")
@@ -640,7 +668,7 @@ class MatchingScreen(ExportsCsv):
 
     def action_exclude(self) -> None:
         case = self.case
-        if case is None or case.status != "open" or self.busy:
+        if case is None or case.status != "open" or self.busy or self._typed_blind(case):
             return
         self.busy = True  # until the question is asked: the accounts it names are read first
         self.hold_keys()
@@ -701,6 +729,19 @@ class MatchingScreen(ExportsCsv):
         self.app.push_screen(Confirm("Exclude this record?", body, yes="Exclude"), answer)
         self.keys_go()
 
+    def _typed_blind(self, case: MatchCase) -> bool:
+        """Whether the key deciding `case` was read before the case showed (typed with the key
+        that opened the queue, or for the case before: `m y m y` over a slow link, the second
+        `m` pressed while the first match was saved): it decides nothing, nor do the keys typed
+        after it, and the console says so. A person decides only a case they could see."""
+        read_before = getattr(self.app, "read_before", None)
+        if read_before is None or not read_before(self._case_shown_at):
+            return False
+        self.app.drop_typed_ahead(
+            f"case {case.case_id} showed after them", "look at it, then decide", this_one=True
+        )
+        return True
+
     def action_skip(self) -> None:
         """s: the next case; this one stays open. Nothing is saved (a skip changes nothing in
         the store), so nothing is waited for: a skip read the school's whole data file, a
@@ -711,7 +752,7 @@ class MatchingScreen(ExportsCsv):
 
     def decide(self, case_id: str, **how) -> None:
         self.busy = True
-        self.hold_keys()  # keys typed ahead are for the next case, once it is shown
+        self.hold_keys()  # keys typed ahead wait for the next case (none decides it: read first)
         self._deciding = case_id
         self._refresh_keys()
         self._decide(case_id, how)
