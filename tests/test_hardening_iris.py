@@ -1320,3 +1320,31 @@ async def test_an_empty_body_under_an_encoding_is_empty(status, encoding) -> Non
 
     export = await fetch(Server(page))
     assert [r.mis_id for r in export.records] == ["P1"]
+
+
+async def test_a_lone_short_page_without_a_count_is_not_taken_for_the_whole_report() -> None:
+    """At most 25 a page, totalPages reckoned from the 500 asked (1), no count: the client read
+    page 1 alone, and the run unallocated the pupils of page 2 (a run that 'succeeded'). No page
+    as long as asked says nothing of the server's page size: the page after is asked too."""
+    pages = {1: [pupil(i) for i in range(25)], 2: [pupil(100 + i) for i in range(17)]}
+    server = paged(pages, lambda n: {"totalPages": 1})
+    export = await fetch(server)
+    assert len(export.records) == 42 and server.pages_asked() == [1, 2, 3]
+    planned = plan_of(export, linked=[pupil(100)])
+    assert planned.counts["unallocated"] == 0
+
+
+async def test_a_lone_page_is_asked_after_once_and_a_page_asked_past_the_end_may_repeat_it():
+    """A school whose report fits on one page costs one request more without a count: an empty
+    page ends it; so does its last page sent again for a page past its totalPages (a server that
+    clamps the page number), not an error."""
+    pages = {1: [pupil(i) for i in range(7)]}
+    server = paged(pages, lambda n: {"totalPages": 1})
+    export = await fetch(server)
+    assert len(export.records) == 7 and server.pages_asked() == [1, 2]
+    clamped = Server(lambda r: httpx.Response(200, json={"students": pages[1], "totalPages": 1}))
+    export = await fetch(clamped)
+    assert len(export.records) == 7 and clamped.pages_asked() == [1, 2]
+    counted = paged(pages, lambda n: {"totalPages": 1, "totalCount": 7})
+    export = await fetch(counted)
+    assert len(export.records) == 7 and counted.pages_asked() == [1]

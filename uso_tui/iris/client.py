@@ -395,6 +395,11 @@ class IrisClient:
             if not pages[last]:
                 empty_at = last
             elif (same := _repeated_page(pages, last)) is not None:
+                if claimed_pages is not None and last > claimed_pages:
+                    # a page asked past the server's own totalPages (checking a short one was
+                    # the last) answered with its last page again: the report ends there
+                    pages[last], empty_at = [], last
+                    return
                 # a server that ignores the page asked sends page 1 for ever: without a count
                 # it was followed to the page bound (2,000 requests), to fail there
                 raise IrisError(
@@ -408,9 +413,13 @@ class IrisClient:
         def short_inside() -> bool:
             """Without a count, a page before the last shorter than asked: the server sends
             fewer per page than asked, and a totalPages reckoned from the size asked ends
-            early (two pages of 450 for 1,000 records)."""
-            return claimed_count is None and any(
-                len(pages[n]) < self.page_size for n in pages if n < last
+            early (two pages of 450 for 1,000 records). Or no page as long as asked: nothing
+            says the server sends as many as asked (one page of 25 for 42 records, totalPages
+            1), so the page after the last is asked too (empty: the report ended)."""
+            if claimed_count is not None:
+                return False
+            return any(len(pages[n]) < self.page_size for n in pages if n < last) or all(
+                len(pages[n]) < self.page_size for n in pages
             )
 
         while empty_at is None and (
