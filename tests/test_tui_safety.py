@@ -801,3 +801,76 @@ async def test_a_match_that_takes_an_account_from_a_school_where_it_is_on_roll_s
         assert env.store.case(case.case_id).status == "open"
         await press(pilot, "y")  # read, then answered
     assert env.store.case(case.case_id).decision == f"match:{account.username}"
+
+
+def _a_case_with_two_candidates(store):
+    """The busiest school's first case, given a second candidate (another account of the LA)."""
+    from uso_tui.domain.models import MatchCase  # noqa: PLC0415
+
+    dfe = busiest(store).dfe
+    case = store.cases(dfe, "open")[0]
+    other = not_a_candidate(store, dfe, case)
+    second = {
+        **case.candidates[0],
+        "username": other.username,
+        "score": case.candidates[0]["score"] - 5,
+        "forename": other.forename,
+        "surname": other.surname,
+        "dob": other.dob,
+        "school": other.school,
+    }
+    with store.transaction("tester") as txn:
+        txn.put_case(
+            MatchCase.from_dict({**case.to_dict(), "candidates": [*case.candidates, second]})
+        )
+    return dfe, store.case(case.case_id)
+
+
+async def test_g_keeps_the_candidate_highlighted_and_a_refreshed_case_is_read_first(demo_ran):
+    """`j` (the second candidate), then `g` `m` in one burst: the queue read again put the cursor
+    back on the first candidate, and `m` asked about an account the operator had not chosen.
+    And a case a run refreshed since it showed (its record changed), shown again by `g`: an `m`
+    typed with the `g` was read before it showed, and decides nothing."""
+    import dataclasses  # noqa: PLC0415
+
+    store = demo_ran.store
+    dfe, case = _a_case_with_two_candidates(store)
+    chosen = case.candidates[1]["username"]
+    async with started(store, "matching", dfe, case.case_id, notifications=True) as (app, pilot):
+        await press(pilot, "j")
+        assert app.screen.highlighted()["username"] == chosen
+        burst(app, "g", "m")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, Confirm)
+        assert f"Link {chosen}" in screen_text(app)
+        await press(pilot, "escape")
+        with store.transaction("scheduler") as txn:  # a run refreshes the case shown
+            refreshed = txn.case(case.case_id)
+            record = {**refreshed.record, "surname": "Quigley"}
+            txn.put_case(dataclasses.replace(refreshed, record=record))
+        burst(app, "g", "m", "y")
+        await settle(pilot, 6)
+        messages = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any(f"case {case.case_id} showed after them" in m for m in messages)
+        assert app.screen.kind == "matching" and "Quigley" in screen_text(app)
+    assert store.case(case.case_id).status == "open"
+
+
+async def test_an_account_found_by_search_on_roll_elsewhere_is_said_so_in_the_question(demo_ran):
+    """The queue knew which of its candidates are still on roll at another school, not an
+    account found by search: its Match question said "not a candidate" but not that."""
+    from uso_tui.sync.checks import on_roll_elsewhere  # noqa: PLC0415
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    case = store.cases(dfe, "open")[0]
+    other = not_a_candidate(store, dfe, case)
+    assert on_roll_elsewhere(store, dfe, [other])
+    async with started(store, "matching", dfe) as (app, pilot):
+        await press(pilot, "slash")
+        app.screen.query_one("#prompt-input").value = other.username
+        await press(pilot, "enter", rounds=4)
+        assert app.screen.highlighted()["username"] == other.username
+        await press(pilot, "m", rounds=4)
+        assert isinstance(app.screen, Confirm)
+        assert "still in its latest export" in screen_text(app)

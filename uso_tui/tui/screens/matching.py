@@ -144,9 +144,10 @@ class MatchingScreen(ExportsCsv):
         self.accounts: dict[str, Account] = {}  # candidates' accounts as they are now
         self.present: dict[str, set[str] | None] = {}  # report -> ids of the latest export
         self.on_roll: dict[str, str] = {}  # candidates still on roll at that other school
-        # the case on screen, and when it first showed (time.monotonic(), the clock of Textual's
-        # events): a decision key read before it is typed for no case the operator saw
-        self._case_shown: str | None = None
+        # the case on screen as shown (its id, record and candidates), and when it first showed
+        # so (time.monotonic(), the clock of Textual's events): a decision key read before it
+        # is typed for no case the operator saw
+        self._case_shown: tuple | None = None
         self._case_shown_at = 0.0
 
     def compose(self) -> ComposeResult:
@@ -282,13 +283,16 @@ class MatchingScreen(ExportsCsv):
         case = self.case
         title = self.query_one("#title", Static)
         table = self.query_one(DataTable)
+        view = (case.case_id, case.record, case.candidates) if case is not None else None
+        same = view is not None and self._case_shown is not None and view[0] == self._case_shown[0]
+        # the candidate highlighted stays so when its case is shown again (g, a refresh)
+        keep = self.highlighted() if same else None
         table.clear()
         open_left = sum(
             1 for candidate in self.cases if candidate.status == "open"
         )  # skipped ones included
-        if case is None or case.case_id != self._case_shown:
-            self._case_shown = case.case_id if case is not None else None
-            self._case_shown_at = time.monotonic()
+        if view != self._case_shown:  # another case, or this one as a run refreshed it
+            self._case_shown, self._case_shown_at = view, time.monotonic()
         if case is None:
             head = f"{open_left} open (skipped; p goes back)" if open_left else "no open cases"
             title.update(Text(f"Matching queue {self.dfe}: {head}", style="bold"))
@@ -339,7 +343,10 @@ class MatchingScreen(ExportsCsv):
             ]
             table.add_row(*row, key=candidate.username)
         if table.row_count:
-            table.move_cursor(row=0)
+            at = 0
+            if keep is not None and keep["username"] in table.rows:
+                at = table.get_row_index(keep["username"])
+            table.move_cursor(row=at)
         self.show_detail()
         self._refresh_keys()
 
@@ -528,9 +535,11 @@ class MatchingScreen(ExportsCsv):
 
         seen = match_preview(self.store, case.case_id, username, as_shown=case)
         acc = self.store.account(username)
-        self.app.call_from_thread(self._ask_match, case, acc, seen)
+        # read now, for an account found by search too (the queue's load knew its candidates')
+        on_roll = on_roll_elsewhere(self.store, self.dfe, [acc]).get(acc.username)
+        self.app.call_from_thread(self._ask_match, case, acc, seen, on_roll)
 
-    def _ask_match(self, case: MatchCase, acc: Account, seen) -> None:
+    def _ask_match(self, case: MatchCase, acc: Account, seen, on_roll: str | None) -> None:
         if seen.refused:  # decided elsewhere, or refreshed by a run, since it was shown
             self.app.drop_typed_ahead()  # a `y` typed with the `m` was for no question now
             self.keys_go()
@@ -555,11 +564,8 @@ class MatchingScreen(ExportsCsv):
                 "\nThis account is not among the case's candidates (found by search).\n",
                 style="bold yellow",
             )
-        on_roll = (
-            self.on_roll.get(acc.username)
-            if acc.status == "active" and acc.school and acc.school != self.dfe
-            else None
-        )
+        if on_roll:
+            self.on_roll[acc.username] = on_roll  # (its line says so too)
         if on_roll and not seen.taken_since:  # (taken since says where it is now)
             body.append("\n")
             body.append_text(
