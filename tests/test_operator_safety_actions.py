@@ -1081,3 +1081,23 @@ async def test_the_console_says_a_twins_candidate_is_claimed_by_the_other_twin(t
     with pytest.raises(NeedsConfirmation, match="gives them two"):
         her = next(c for c in env.store.cases(DFE, "open") if c.record["mis_id"] == "2")
         actions.resolve_case(env.store, her.case_id, operator="desk", now=DAY4, create=True)
+
+
+async def test_matching_a_non_candidate_on_roll_elsewhere_says_so_before_force(env):
+    """`resolve --match` of an account not among the candidates listed what differs (names,
+    date, the move) but not that its record is still in its school's latest export: a person
+    on roll there, whose account --force then took."""
+    from factories import OTHER
+
+    priya = iris_student("7", "Priya", "Ahmed", "1980-01-02")
+    env.add_school(OTHER, students=[BOB, priya])
+    await sync(env, dfe=OTHER)
+    env.add_school(students=[AMY, dict(BOB, schoolId="9")])
+    await sync(env)
+    [case] = env.store.cases(DFE, "open")
+    taken = next(a for a in env.store.school_accounts(OTHER) if a.forename == "Priya")
+    with pytest.raises(NeedsConfirmation, match="still in its latest students export") as said:
+        actions.resolve_case(
+            env.store, case.case_id, operator="bob", now=DAY3, match=taken.username
+        )
+    assert "not a candidate" in str(said.value)

@@ -25,6 +25,7 @@ from uso_tui.sync.checks import (
     export_ids,
     latest_export_ids,
     match_differences,
+    on_roll_elsewhere,
     seen_since,
 )
 from uso_tui.sync.checks import (
@@ -365,11 +366,14 @@ def resolve_case(
             if seen.refused:
                 raise InvalidInput(seen.refused)
             if not seen.is_candidate and not force:
+                said = [seen.on_roll] if seen.on_roll else []  # (a candidate's case says so)
                 raise NeedsConfirmation(
-                    f"{match} is not a candidate of case {case_id}; what differs: "
+                    f"{match} is not a candidate of case {case_id}; "
+                    + "".join(f"{s}; " for s in said)
+                    + "what differs: "
                     + "; ".join(seen.differences or ["nothing"])
                     + " (confirm to match anyway: --force)",
-                    seen.differences,
+                    [*said, *seen.differences],
                 )
             if seen.taken_since and not force:
                 raise NeedsConfirmation(
@@ -381,6 +385,7 @@ def resolve_case(
                     f"{seen.claimed_by} (confirm to match it anyway: --force)",
                     [seen.claimed_by, *seen.differences],
                 )
+
             after, action = link_to_record(acc, rec, dfe)
             put_changed(txn, acc, after, action, at, dfe)
             made = after
@@ -549,6 +554,9 @@ class MatchPreview:
     # an unlinked candidate with the very names and date of birth of another record of the
     # school's export, the case's record not so (a co-twin's account asked for exactly)
     claimed_by: str | None = None
+    # an account linked to a record another school's latest export still holds: matching takes
+    # it from a person on roll there (a mover the old school still lists, or another person)
+    on_roll: str | None = None
 
 
 def _preview(
@@ -578,13 +586,22 @@ def _preview(
     elif (other_child := _another_child(store, rec, acc)) is not None:
         refused = other_child
     cand = next((c for c in case.candidates if c.get("username") == acc.username), None)
+    taken_since = _taken_since(store, cand, acc, case) if cand and not refused else None
+    at = None if refused or taken_since else on_roll_elsewhere(store, case.school, [acc])
     return MatchPreview(
         username=acc.username,
         is_candidate=cand is not None,
         differences=match_differences(rec, acc, case.school),
         refused=refused,
-        taken_since=(_taken_since(store, cand, acc, case) if cand and not refused else None),
+        taken_since=taken_since,
         claimed_by=None if refused else _claimed_by_another(store, case, acc),
+        on_roll=(
+            f"{acc.username} is linked to MIS record {acc.mis_id} of {school}, still in its "
+            f"latest {acc.link_report} export: matching takes it from a person on roll there "
+            "(one person at two schools?)"
+            if at and (school := at.get(acc.username))
+            else None
+        ),
     )
 
 

@@ -339,7 +339,7 @@ class DuplicatesScreen(PairListScreen):
 
     def action_keep(self) -> None:
         pair = self.current_pair()
-        if pair is None:
+        if pair is None or self.typed_blind():
             return
         first, second = pair.accounts
         body = Text(end="")
@@ -372,7 +372,7 @@ class DuplicatesScreen(PairListScreen):
 
     def action_unallocate(self) -> None:
         pair = self.current_pair()
-        if pair is None:
+        if pair is None or self.typed_blind():
             return
         from uso_tui.sync.duplicates import MERGE_AT_SCHOOL  # noqa: PLC0415
 

@@ -7,6 +7,7 @@ every cell before the first draw, which costs about a second for a 3,000-record 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,9 @@ class ListTable(DataTable):
         Binding("home", "scroll_top", "First row", show=False),
         Binding("end", "scroll_bottom", "Last row", show=False),
     ]
+
+    # when a row last came under the cursor in place of rows acted on (time.monotonic())
+    place_shown_at = 0.0
 
     def __init__(
         self,
@@ -219,6 +223,7 @@ class ListTable(DataTable):
             rows = [row for row in rows if all(w in row.haystack for w in words)]
         self.shown = rows
         keep, place = at if at is not None else (current_key(self), self.cursor_row)
+        before = current_key(self)
         if self._place is not None:  # the rows acted on: the cursor stays where it was
             keep, place, self._place = None, self._place, None
         with self.app.batch_update():
@@ -230,8 +235,12 @@ class ListTable(DataTable):
                 for row in rows:
                     self.add_row(*self._cells(row), key=row.key)
         if (keep is None or not move_to_key(self, keep)) and rows:
-            # the row gone: the one that took its place (`x` `y` `x` `y` acts on the next)
+            # the row gone: the one that took its place
             self.move_cursor(row=min(place, len(rows) - 1))
+        if before is not None and current_key(self) != before:
+            # another row under the cursor, not moved there by the operator: a key read before
+            # now acts on no row they saw (see ListScreen.typed_blind)
+            self.place_shown_at = time.monotonic()
 
     def hold_place(self) -> None:
         """The rows at the cursor were acted on (unallocated, kept, restored): at the next
@@ -396,6 +405,20 @@ class ListScreen(ExportsCsv):
 
     def active_table(self) -> ListTable | None:
         raise NotImplementedError
+
+    def typed_blind(self) -> bool:
+        """Whether the key acting on the row at the cursor was read before that row came there
+        in place of the rows acted on (`x` `y` `x` `y` over a slow link: the second `x` pressed
+        before the list showed which row follows): it does nothing, nor do the keys after it,
+        and the console says so."""
+        table = self.active_table()
+        read_before = getattr(self.app, "read_before", None)
+        if table is None or read_before is None or not read_before(table.place_shown_at):
+            return False
+        self.app.drop_typed_ahead(
+            "the row at the cursor came there after them", "look at it, then act", this_one=True
+        )
+        return True
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -535,11 +535,9 @@ class MatchingScreen(ExportsCsv):
 
         seen = match_preview(self.store, case.case_id, username, as_shown=case)
         acc = self.store.account(username)
-        # read now, for an account found by search too (the queue's load knew its candidates')
-        on_roll = on_roll_elsewhere(self.store, self.dfe, [acc]).get(acc.username)
-        self.app.call_from_thread(self._ask_match, case, acc, seen, on_roll)
+        self.app.call_from_thread(self._ask_match, case, acc, seen)
 
-    def _ask_match(self, case: MatchCase, acc: Account, seen, on_roll: str | None) -> None:
+    def _ask_match(self, case: MatchCase, acc: Account, seen) -> None:
         if seen.refused:  # decided elsewhere, or refreshed by a run, since it was shown
             self.app.drop_typed_ahead()  # a `y` typed with the `m` was for no question now
             self.keys_go()
@@ -564,19 +562,11 @@ class MatchingScreen(ExportsCsv):
                 "\nThis account is not among the case's candidates (found by search).\n",
                 style="bold yellow",
             )
+        # (read as the match is previewed: also for an account found by search; its line too)
+        on_roll = acc.link_school if seen.on_roll else None
         if on_roll:
-            self.on_roll[acc.username] = on_roll  # (its line says so too)
-        if on_roll and not seen.taken_since:  # (taken since says where it is now)
-            body.append("\n")
-            body.append_text(
-                plain(
-                    f"{acc.username} is at {on_roll}, still in its latest export: matching "
-                    "moves it here (one person at two schools?).",
-                    "bold yellow",
-                )
-            )
-            body.append("\n")
-        for warning in (seen.taken_since, seen.claimed_by):
+            self.on_roll[acc.username] = on_roll
+        for warning in (seen.taken_since, seen.claimed_by, seen.on_roll):
             if warning:
                 body.append("\n")
                 body.append_text(plain(warning + ".", "bold yellow"))
@@ -588,6 +578,8 @@ class MatchingScreen(ExportsCsv):
             body.append_text(plain(f"  {line}"))  # plain() shows a line break as a symbol
             body.append("\n")
 
+        # (an account on roll elsewhere is no reason to ask again: its line said so, red, before
+        # the `m`; the question says it again)
         asked_again = not seen.is_candidate or bool(seen.taken_since or seen.claimed_by)
 
         def answer(yes: bool | None) -> None:
@@ -605,7 +597,7 @@ class MatchingScreen(ExportsCsv):
             if on_roll
             else f"Match to {acc.username}?"
         )
-        if asked_again or on_roll:  # what differs, or who has the account, is read first
+        if asked_again:  # what differs, or who has the account, is read first
             self.app.drop_typed_ahead("the question says what differs or who has the account")
         self.app.push_screen(Confirm(title, body, yes="Match", no="Cancel"), answer)
         self.keys_go()

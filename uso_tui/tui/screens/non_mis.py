@@ -332,7 +332,7 @@ class NonMisScreen(LoadedListScreen):
 
     def action_keep(self) -> None:
         targets = self._targets()
-        if not targets:
+        if not targets or self.typed_blind():
             return
         if not self._hidden(targets):
             self.hold_keys()  # keys typed ahead act on the list as this leaves it
@@ -348,7 +348,7 @@ class NonMisScreen(LoadedListScreen):
 
     def action_unallocate(self) -> None:
         targets = self._targets()
-        if not targets:
+        if not targets or self.typed_blind():
             return
         intro = (
             f"{'These accounts are' if len(targets) > 1 else 'This account is'} removed from "

@@ -392,7 +392,7 @@ class BulkResultsScreen(ReloadingListScreen):
 
     def action_restore(self) -> None:
         targets: list[Account] = [r.data for r in self.active_table().targets()]
-        if not targets:
+        if not targets or self.typed_blind():
             return
         self.hold_keys()  # a `y` typed ahead answers the question asked after the look
         self.look_before_restoring(targets)
@@ -480,7 +480,7 @@ class BulkResultsScreen(ReloadingListScreen):
 
     def action_remove_exclusion(self) -> None:
         row = self.active_table().current()
-        if row is None:
+        if row is None or self.typed_blind():
             return
         exclusion: Exclusion = row.data
         body = Text(end="")
