@@ -117,13 +117,17 @@ async def test_j_and_k_move_in_the_review_as_in_every_list(store):
     assert store.kept_pairs() == {("bcarter.204", "bcarter2.204")}
 
 
-async def test_keys_typed_ahead_as_the_review_opens_act_on_its_pairs(store):
-    """`d` from the school's hub, then `b` `y` in the same burst: they wait for the pairs
-    (read in a thread) and keep the first."""
+async def test_keys_typed_ahead_as_the_review_opens_decide_no_pair_not_yet_seen(store):
+    """`d` from the school's hub, then `b` `y` in the same burst: they waited for the pairs
+    (read in a thread) and kept the first, which no one had seen (a real duplicate hidden from
+    the review for good). They do nothing now; typed once the pair shows, they keep it."""
     async with started(store, start=("school", VALE)) as (app, pilot):
         burst(app, "d", "b", "y")
         await settle(pilot, 6)
         assert isinstance(app.screen, DuplicatesScreen)
+        assert store.kept_pairs() == set()
+        burst(app, "b", "y")
+        await settle(pilot, 6)
     assert store.kept_pairs() == {("bcarter.204", "bcarter2.204")}
 
 

@@ -91,7 +91,7 @@ class ListTable(DataTable):
         Binding("end", "scroll_bottom", "Last row", show=False),
     ]
 
-    # when a row last came under the cursor in place of rows acted on (time.monotonic())
+    # when a row last came under the cursor other than by the operator's moves (time.monotonic())
     place_shown_at = 0.0
 
     def __init__(
@@ -237,9 +237,10 @@ class ListTable(DataTable):
         if (keep is None or not move_to_key(self, keep)) and rows:
             # the row gone: the one that took its place
             self.move_cursor(row=min(place, len(rows) - 1))
-        if before is not None and current_key(self) != before:
-            # another row under the cursor, not moved there by the operator: a key read before
-            # now acts on no row they saw (see ListScreen.typed_blind)
+        if current_key(self) != before:
+            # another row under the cursor (the first rows read, rows acted on, a filter), not
+            # moved there by the operator: a key read before now acts on no row they saw (see
+            # ListScreen.typed_blind)
             self.place_shown_at = time.monotonic()
 
     def hold_place(self) -> None:
@@ -408,9 +409,9 @@ class ListScreen(ExportsCsv):
 
     def typed_blind(self) -> bool:
         """Whether the key acting on the row at the cursor was read before that row came there
-        in place of the rows acted on (`x` `y` `x` `y` over a slow link: the second `x` pressed
-        before the list showed which row follows): it does nothing, nor do the keys after it,
-        and the console says so."""
+        (`x` `y` `x` `y` over a slow link: the second `x` pressed before the list showed which
+        row follows; `d` `b` `y` from a hub, before the list was read): it does nothing, nor do
+        the keys after it, and the console says so."""
         table = self.active_table()
         read_before = getattr(self.app, "read_before", None)
         if table is None or read_before is None or not read_before(table.place_shown_at):
