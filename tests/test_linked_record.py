@@ -216,7 +216,8 @@ async def test_bulk_results_rejected_opens_the_account_to_answer(env):
 async def test_an_answer_typed_ahead_from_the_rejected_list_waits_for_its_question(env, answer):
     """`enter a y` (or `x y`) in one burst from Bulk results' Rejected tab: the account took the
     other person's details (or was unallocated) before the account page or its question was
-    ever on screen."""
+    ever on screen. The `a` typed before the account showed asks nothing now; pressed once it
+    shows, it asks, and a `y` typed with it waits for the question."""
     from tui_helpers import burst
 
     username = kevin(env).username
@@ -224,6 +225,11 @@ async def test_an_answer_typed_ahead_from_the_rejected_list_waits_for_its_questi
         await press(pilot, "7")
         await settle(pilot)
         burst(app, "enter", answer, "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, AccountScreen)
+        said = " ".join(n.message for n in app._notifications)  # noqa: SLF001
+        assert "the account showed after them" in said
+        burst(app, answer, "y")
         await settle(pilot, 4)
         assert isinstance(app.screen, Confirm)  # the question waits for its own answer
         said = " ".join(n.message for n in app._notifications)  # noqa: SLF001

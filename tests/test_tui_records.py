@@ -854,15 +854,19 @@ async def test_keys_typed_as_users_open_act_on_the_latest_moves(store, monkeypat
         assert opened_for == table(app, "#latest").all_rows[0].data
 
 
-async def test_keys_typed_ahead_find_open_and_restore_an_account(store, monkeypatch):
-    """A search, the account it finds opened, and its restore confirmed, all typed in one burst:
-    `r` waits for the account (read in a thread) to be shown."""
+async def test_keys_typed_ahead_find_and_open_an_account_then_wait_for_it(store, monkeypatch):
+    """A search and the account it finds opened, typed in one burst: `r` `y` typed with them
+    wait for the account (read in a thread), then restore nothing (typed before it showed: the
+    search's first hit may be another person of the name); pressed once it shows, they do."""
     grace = username_of(store, "Grace", "Hopper")
     slowed(monkeypatch, store, "account", seconds=0.3)
     async with started(store, "users") as (app, pilot):
         burst(app, "slash", *"hopper", "enter", "enter", "r", "y")
         await settle(pilot, 6)
         assert isinstance(app.screen, AccountScreen)
+        assert store.account(grace).status == "unallocated"
+        burst(app, "r", "y")
+        await settle(pilot, 6)
     acc = store.account(grace)
     assert (acc.status, acc.school) == ("active", HILL)
 
@@ -1067,3 +1071,36 @@ async def test_escape_on_a_form_with_text_typed_asks_before_losing_it(store):
         await press(pilot, "n")
         assert isinstance(app.screen, ExclusionForm)
         assert app.screen.query_one("#ex-forename", Input).value == "Foo"
+
+
+async def test_a_tab_switched_to_shows_its_rows_now_a_key_read_before_acts_on_none(store):
+    """On the File tab, `4` `r` `y` in one burst restored tab 4's first account: its rows were
+    read when the screen opened, but on screen only once the tab showed, after the keys."""
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        first = keys_of(app.screen.query_one("#t-unallocated"))[0]
+        await pilot.pause(0.2)
+        burst(app, "4", "r", "y")
+        await settle(pilot, 6)
+    assert store.account(first).status == "unallocated"
+
+
+async def test_enter_on_a_row_not_yet_seen_then_r_restores_nothing(store):
+    """`r` `y` `enter` `r` `y` on tab 4: the second `r` was refused in the list, but the enter
+    opened the row that took the first's place and its account screen restored it."""
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "4")
+        first, second = keys_of(table(app))
+        burst(app, "r", "y", "enter", "r", "y")
+        await settle(pilot, 8)
+    assert store.account(first).status == "active"
+    assert store.account(second).status == "unallocated"
+
+
+async def test_a_resize_keeps_the_row_at_the_cursor_seen(store):
+    """The table rebuilt for another width keeps the cursor's row: a key read before the resize
+    acts on it (the row had been on screen all along), not refused as a row newly there."""
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        seen = table(app).place_shown_at
+        await pilot.resize_terminal(100, 30)
+        await settle(pilot, 3)
+        assert table(app).place_shown_at == seen

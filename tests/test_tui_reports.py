@@ -405,3 +405,14 @@ async def test_a_why_search_that_fails_leaves_no_rows_of_the_search_before(env, 
         await settle(pilot, 4)
         text = screen_text(app)
         assert "Amy" not in text and "the search failed" in text
+
+
+async def test_a_run_is_undone_only_from_a_history_seen(env):
+    """`h` `U` `y` from the school's hub in one burst undid the newest run before the history
+    showed it: the `U` chose a run no one had seen. It does nothing now."""
+    from tui_helpers import burst, settle, started  # noqa: PLC0415
+
+    async with started(env.store, start=("school", DFE), size=(100, 30)) as (app, pilot):
+        burst(app, "h", "U", "y")
+        await settle(pilot, 8)
+    assert not [r for r in env.store.runs(DFE) if r.trigger == "undo"]

@@ -198,6 +198,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
 
     def action_confirm_held(self) -> None:
         row = self.active_table().current()
+        # (opens the held run's review only: its `y` counts once the review shows)
         if row is not None and row.data.shown_status() == "held":
             self.load_held(row.data)
 
@@ -213,7 +214,7 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
 
     def action_undo_run(self) -> None:
         row = self.active_table().current()
-        if row is not None and undoable(row.data):
+        if row is not None and undoable(row.data) and not self.typed_blind():
             self.hold_keys()  # a `y` typed ahead answers the preview, once it is shown
             self.load_undo(row.data.run_id)
 

@@ -223,7 +223,7 @@ class ListTable(DataTable):
             rows = [row for row in rows if all(w in row.haystack for w in words)]
         self.shown = rows
         keep, place = at if at is not None else (current_key(self), self.cursor_row)
-        before = current_key(self)
+        before = keep  # (the row the cursor was on, also when the table was cleared for a resize)
         if self._place is not None:  # the rows acted on: the cursor stays where it was
             keep, place, self._place = None, self._place, None
         with self.app.batch_update():

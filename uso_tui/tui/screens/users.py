@@ -7,6 +7,7 @@ index, one file per school); only the newest search's answer is shown.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from rich.table import Table
@@ -460,6 +461,10 @@ class AccountScreen(ListScreen):
         super().__init__(store, None)
         self.username = username
         self.title = f"Account {clean(username)}"
+        # when the account first showed as it is (time.monotonic()): a key read before acts
+        # on nothing (see _typed_blind)
+        self._shown: tuple | None = None
+        self._shown_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Account {self.username}")
@@ -547,9 +552,21 @@ class AccountScreen(ListScreen):
             "(the record's next run matches or creates its account)"
         )
 
+    def _typed_blind(self) -> bool:
+        """Whether the key acting on the account was read before it showed as it is (`enter`
+        `r` `y` on a list's row that came there after the keys): it does nothing, nor do the
+        keys after it, and the console says so."""
+        read_before = getattr(self.app, "read_before", None)
+        if read_before is None or not read_before(self._shown_at):
+            return False
+        self.app.drop_typed_ahead(
+            "the account showed after them", "look at it, then act", this_one=True
+        )
+        return True
+
     def action_restore(self) -> None:
         account = self.account
-        if account is None or not restorable(account):
+        if account is None or not restorable(account) or self._typed_blind():
             return
         self.hold_keys()  # a `y` typed ahead answers the question asked after the look
         self.look_before_restoring(account)
@@ -585,7 +602,7 @@ class AccountScreen(ListScreen):
 
     def action_accept_record(self) -> None:
         account, rec = self.account, self.another
-        if account is None or rec is None:
+        if account is None or rec is None or self._typed_blind():
             return
         body = plain(
             f"Its MIS record {rec.mis_id} was listed as another person. If the school corrected "
@@ -597,7 +614,7 @@ class AccountScreen(ListScreen):
 
     def action_release(self) -> None:
         account, rec = self.account, self.another
-        if account is None or rec is None:
+        if account is None or rec is None or self._typed_blind():
             return
         body = plain(
             f"Its MIS record {rec.mis_id} now names another person. If {account.username}'s "
@@ -666,6 +683,9 @@ class AccountScreen(ListScreen):
         )
 
     def _show(self, account: Account, rows: list[Row], another: MisRecord | None = None) -> None:
+        view = (account.username, account.status, account.school, another)
+        if view != self._shown:
+            self._shown, self._shown_at = view, time.monotonic()
         self.account = account
         self.another = another
         who, where = account_fields(account, another)

@@ -216,6 +216,8 @@ class BulkResultsScreen(ReloadingListScreen):
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
         event.stop()
         table = self.active_table()
+        # its rows show now, however long ago they were read: a key read before acts on none
+        table.place_shown_at = time.monotonic()
         box = self.query_one("#filter", Input)
         with box.prevent(Input.Changed):
             box.value = table.filter_text
