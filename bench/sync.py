@@ -24,8 +24,8 @@ about 150,000 records: 3-4.5 s of one core on the development machine; the 20 ms
 a second of it), with the simulator on the other core, mostly idle (it serves pages it made once).
 The daily run does the same fetching but parses only the records that changed
 (sync/fingerprints.py), and besides reads, plans and commits each school, spread over one worker
-process per core: about 2.7 times fetch-only's CPU, over both cores, hence a ratio of 1.4 to
-1.7 as the machine's speed goes. This machine's cores drift in speed by a fifth or more within minutes, hence the paired runs.
+process per core: about 2.4-2.6 times fetch-only's CPU, over both cores, hence a ratio of 1.4 to
+1.5 as the machine's speed goes. This machine's cores drift in speed by a fifth or more within minutes, hence the paired runs.
 """
 
 from __future__ import annotations
