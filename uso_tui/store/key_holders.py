@@ -75,14 +75,17 @@ class KeyHolders:
     def worth_rebuilding(self) -> bool:
         return self.changes > max(REBUILD_MIN, len(self._keys) // REBUILD_SHARE)
 
-    def add(self, dfe: str, keys: Iterable[int]) -> None:
-        """`dfe` holds `keys` now (those it held already, it still holds)."""
+    def _each(self, dfe: str, keys: Iterable[int]) -> Iterable[tuple[int, bool]]:
+        """Each of `keys` (as a Python int) with whether the array holds it for `dfe`."""
         wanted = _as_keys(keys)
         if not len(wanted):
-            return
-        in_array = self._in_array(dfe, wanted)
+            return ()
+        return zip(wanted.tolist(), self._in_array(dfe, wanted), strict=True)
+
+    def add(self, dfe: str, keys: Iterable[int]) -> None:
+        """`dfe` holds `keys` now (those it held already, it still holds)."""
         lost, gained = self._lost, self._gained
-        for key, held in zip(wanted.tolist(), in_array, strict=True):
+        for key, held in self._each(dfe, keys):
             if held:
                 lost.discard((key, dfe))
                 continue
@@ -92,12 +95,8 @@ class KeyHolders:
 
     def remove(self, dfe: str, keys: Iterable[int]) -> None:
         """`dfe` holds none of `keys` now."""
-        wanted = _as_keys(keys)
-        if not len(wanted):
-            return
-        in_array = self._in_array(dfe, wanted)
         lost, gained = self._lost, self._gained
-        for key, held in zip(wanted.tolist(), in_array, strict=True):
+        for key, held in self._each(dfe, keys):
             others = gained.get(key)
             if others is not None and dfe in others:
                 others = tuple(d for d in others if d != dfe)
