@@ -115,12 +115,16 @@ async def test_the_console_takes_a_keep_back_from_the_duplicates_review(store):
         assert [r.key for r in app.screen.active_table().shown] == [" ".join(PAIR)]
 
 
-async def test_v_r_y_typed_at_once_take_the_keep_back(store):
-    """The list opened by `v` is read in a thread: `r` and `y` typed with it wait for its rows."""
+async def test_v_r_y_typed_at_once_take_back_nothing_not_yet_seen(store):
+    """The list opened by `v` is read in a thread: `r` and `y` typed with it wait for its rows,
+    then take back nothing (typed before the pair showed); pressed once it shows, they do."""
     async with started(store, "duplicates", VALE) as (app, pilot):
         burst(app, "v", "r", "y")
         await settle(pilot, 6)
         assert isinstance(app.screen, KeptApartScreen)
+        assert store.kept_pairs() != frozenset()
+        burst(app, "r", "y")
+        await settle(pilot, 6)
     assert store.kept_pairs() == frozenset()
 
 
@@ -137,3 +141,21 @@ async def test_a_keep_taken_back_elsewhere_meanwhile_is_said_so(store):
         assert any("no longer kept apart" in line for line in said)
         assert app.screen.active_table().shown == []
     assert len(store.audit(VALE)) == before
+
+
+async def test_a_pair_is_taken_back_only_once_seen(tmp_path):
+    """`r` `y` `r` `y` in one burst took back both kept pairs: the second `r` acted on the pair
+    that took the first's place, never highlighted. It does nothing now."""
+    from test_duplicates import HILL, build_estate
+    from tui_helpers import burst, press, settle, started
+
+    store = build_estate(tmp_path / "data")
+    async with started(store, "duplicates", HILL) as (app, pilot):
+        await press(pilot, "b", "y")
+        await pilot.pause(0.05)
+        await press(pilot, "b", "y")
+    assert len(store.kept_pairs()) == 2
+    async with started(store, "kept", HILL) as (app, pilot):
+        burst(app, "r", "y", "r", "y")
+        await settle(pilot, 8)
+    assert len(store.kept_pairs()) == 1

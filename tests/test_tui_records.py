@@ -1104,3 +1104,16 @@ async def test_a_resize_keeps_the_row_at_the_cursor_seen(store):
         await pilot.resize_terminal(100, 30)
         await settle(pilot, 3)
         assert table(app).place_shown_at == seen
+
+
+async def test_a_link_typed_ahead_links_no_account_not_yet_seen(store):
+    """`x` `y` `l` `enter` `y` in one burst: Tim unallocated, then the account that took his place
+    (never highlighted) linked to the record the picker offered first. The `l` does nothing."""
+    tim = username_of(store, "Tim", "Berners-Lee")
+    kjohnson = username_of(store, "Katherine", "Johnson")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        assert table(app).current().key == tim
+        burst(app, "x", "y", "l", "enter", "y")
+        await settle(pilot, 8)
+    assert store.account(tim).status == "unallocated"
+    assert store.account(kjohnson).mis_id is None

@@ -124,7 +124,7 @@ class KeptApartScreen(PairListScreen):
 
     def action_review_again(self) -> None:
         row = self.active_table().current()
-        if row is None:
+        if row is None or self.typed_blind():
             return
         kept = row.data
         body = Text(end="")

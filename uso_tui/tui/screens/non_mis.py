@@ -402,7 +402,7 @@ class NonMisScreen(LoadedListScreen):
 
     def action_link(self) -> None:
         row = self.active_table().current()
-        if row is not None:
+        if row is not None and not self.typed_blind():
             self.hold_keys()  # keys typed ahead choose in the picker, once it is shown
             self.find_records(row.data)
 
