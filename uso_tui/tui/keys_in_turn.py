@@ -254,3 +254,14 @@ class HoldsKeys:
         release, self._release_keys = self._release_keys, None
         if release is not None:
             release()
+
+    def typed_before(self, shown_at: float, read_first: str, then: str) -> bool:
+        """Whether the key being handled was read before `shown_at` (time.monotonic(), the
+        clock of Textual's events), when what it acts on showed: it was typed for something
+        the operator could not see. It then does nothing, nor do the keys typed after it, and
+        the console says `read_first` and `then` (KeysInTurnApp.drop_typed_ahead)."""
+        read_before = getattr(self.app, "read_before", None)  # type: ignore[attr-defined]
+        if read_before is None or not read_before(shown_at):
+            return False
+        self.app.drop_typed_ahead(read_first, then, this_one=True)  # type: ignore[attr-defined]
+        return True

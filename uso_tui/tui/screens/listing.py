@@ -413,13 +413,11 @@ class ListScreen(ExportsCsv):
         row follows; `d` `b` `y` from a hub, before the list was read): it does nothing, nor do
         the keys after it, and the console says so."""
         table = self.active_table()
-        read_before = getattr(self.app, "read_before", None)
-        if table is None or read_before is None or not read_before(table.place_shown_at):
-            return False
-        self.app.drop_typed_ahead(
-            "the row at the cursor came there after them", "look at it, then act", this_one=True
+        return table is not None and self.typed_before(
+            table.place_shown_at,
+            "the row at the cursor came there after them",
+            "look at it, then act",
         )
-        return True
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -732,13 +732,9 @@ class MatchingScreen(ExportsCsv):
         that opened the queue, or for the case before: `m y m y` over a slow link, the second
         `m` pressed while the first match was saved): it decides nothing, nor do the keys typed
         after it, and the console says so. A person decides only a case they could see."""
-        read_before = getattr(self.app, "read_before", None)
-        if read_before is None or not read_before(self._case_shown_at):
-            return False
-        self.app.drop_typed_ahead(
-            f"case {case.case_id} showed after them", "look at it, then decide", this_one=True
+        return self.typed_before(
+            self._case_shown_at, f"case {case.case_id} showed after them", "look at it, then decide"
         )
-        return True
 
     def action_skip(self) -> None:
         """s: the next case; this one stays open. Nothing is saved (a skip changes nothing in

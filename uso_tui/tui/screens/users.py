@@ -556,13 +556,9 @@ class AccountScreen(ListScreen):
         """Whether the key acting on the account was read before it showed as it is (`enter`
         `r` `y` on a list's row that came there after the keys): it does nothing, nor do the
         keys after it, and the console says so."""
-        read_before = getattr(self.app, "read_before", None)
-        if read_before is None or not read_before(self._shown_at):
-            return False
-        self.app.drop_typed_ahead(
-            "the account showed after them", "look at it, then act", this_one=True
+        return self.typed_before(
+            self._shown_at, "the account showed after them", "look at it, then act"
         )
-        return True
 
     def action_restore(self) -> None:
         account = self.account
