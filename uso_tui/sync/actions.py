@@ -362,11 +362,13 @@ def resolve_case(
             raise InvalidInput(f"MIS record {rec.mis_id} is already linked to {taken.username}")
         if match:
             acc = txn.account(match)
-            seen = _preview(store, case, acc)
+            seen = _preview(store, case, acc, on_roll=False)  # (read below, if it is said)
             if seen.refused:
                 raise InvalidInput(seen.refused)
             if not seen.is_candidate and not force:
-                said = [seen.on_roll] if seen.on_roll else []  # (a candidate's case says so)
+                # on roll at another school: said of a non-candidate (a candidate's case says so)
+                on_roll = _on_roll(store, case, acc)
+                said = [on_roll] if on_roll else []
                 raise NeedsConfirmation(
                     f"{match} is not a candidate of case {case_id}; "
                     + "".join(f"{s}; " for s in said)
@@ -560,8 +562,14 @@ class MatchPreview:
 
 
 def _preview(
-    store: Store, case: MatchCase, acc: Account, shown: MatchCase | None = None
+    store: Store,
+    case: MatchCase,
+    acc: Account,
+    shown: MatchCase | None = None,
+    on_roll: bool = True,
 ) -> MatchPreview:
+    """`on_roll`: whether the account is still on roll at another school is read (its latest
+    export) and said."""
     rec = case.mis_record()
     refused = None
     if case.status != "open":
@@ -587,7 +595,6 @@ def _preview(
         refused = other_child
     cand = next((c for c in case.candidates if c.get("username") == acc.username), None)
     taken_since = _taken_since(store, cand, acc, case) if cand and not refused else None
-    at = None if refused or taken_since else on_roll_elsewhere(store, case.school, [acc])
     return MatchPreview(
         username=acc.username,
         is_candidate=cand is not None,
@@ -595,13 +602,20 @@ def _preview(
         refused=refused,
         taken_since=taken_since,
         claimed_by=None if refused else _claimed_by_another(store, case, acc),
-        on_roll=(
-            f"{acc.username} is linked to MIS record {acc.mis_id} of {school}, still in its "
-            f"latest {acc.link_report} export: matching takes it from a person on roll there "
-            "(one person at two schools?)"
-            if at and (school := at.get(acc.username))
-            else None
-        ),
+        on_roll=_on_roll(store, case, acc) if on_roll and not (refused or taken_since) else None,
+    )
+
+
+def _on_roll(store: Store, case: MatchCase, acc: Account) -> str | None:
+    """Why matching `case` to `acc` takes it from a person on roll at another school (its
+    record is still in that school's latest export), or None."""
+    school = on_roll_elsewhere(store, case.school, [acc]).get(acc.username)
+    if school is None:
+        return None
+    return (
+        f"{acc.username} is linked to MIS record {acc.mis_id} of {school}, still in its latest "
+        f"{acc.link_report} export: matching takes it from a person on roll there (one person "
+        "at two schools?)"
     )
 
 
