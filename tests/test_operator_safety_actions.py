@@ -537,17 +537,21 @@ async def test_a_candidate_linked_at_another_school_since_the_case_opened_is_ask
     assert env.store.account(username).school == DFE
 
 
+async def _a_mover_still_on_roll(env: Env, mover: dict, beside: dict) -> object:
+    """`mover` and `beside` on roll at OTHER, then `mover` in DFE's export too (with Amy): the
+    one case it opens at DFE."""
+    env.add_school(OTHER, students=[mover, beside])
+    await sync(env, dfe=OTHER)
+    env.add_school(students=[AMY, dict(mover, schoolId="9")])
+    await sync(env)
+    [case] = env.store.cases(DFE, "open")
+    return case
+
+
 async def test_a_mover_whose_old_school_still_lists_them_is_not_asked_twice(env):
     """Active at the old school, still in its export, when the case opened: a mover, matched
     as before without --force."""
-    from factories import OTHER
-
-    alice = iris_student("7", "Alice", "Brown", "2014-01-02")
-    env.add_school(OTHER, students=[BOB, alice])
-    await sync(env, dfe=OTHER)
-    env.add_school(students=[AMY, dict(alice, schoolId="9")])
-    await sync(env)
-    [case] = env.store.cases(DFE, "open")
+    case = await _a_mover_still_on_roll(env, iris_student("7", "Alice", "Brown", "2014-01-02"), BOB)
     username = case.candidates[0]["username"]
     assert actions.match_preview(env.store, case.case_id, username).taken_since is None
     actions.resolve_case(env.store, case.case_id, operator="bob", now=DAY3, match=username)
@@ -1087,14 +1091,7 @@ async def test_matching_a_non_candidate_on_roll_elsewhere_says_so_before_force(e
     """`resolve --match` of an account not among the candidates listed what differs (names,
     date, the move) but not that its record is still in its school's latest export: a person
     on roll there, whose account --force then took."""
-    from factories import OTHER
-
-    priya = iris_student("7", "Priya", "Ahmed", "1980-01-02")
-    env.add_school(OTHER, students=[BOB, priya])
-    await sync(env, dfe=OTHER)
-    env.add_school(students=[AMY, dict(BOB, schoolId="9")])
-    await sync(env)
-    [case] = env.store.cases(DFE, "open")
+    case = await _a_mover_still_on_roll(env, BOB, iris_student("7", "Priya", "Ahmed", "1980-01-02"))
     taken = next(a for a in env.store.school_accounts(OTHER) if a.forename == "Priya")
     with pytest.raises(NeedsConfirmation, match="still in its latest students export") as said:
         actions.resolve_case(
