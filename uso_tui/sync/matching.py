@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -86,14 +86,6 @@ def _initials(
 def _sounds(surname: str | None) -> tuple[tuple[str, str], ...]:
     """(phonetic key, initial) of each part of a surname."""
     return tuple((phonetic(p), p[0]) for p in parts(surname))
-
-
-@lru_cache(maxsize=200_000)
-def _sound_keys(surname: str | None, forename: str | None, preferred: str | None) -> tuple:
-    """(phonetic key of a surname part, initial of a forename or preferred name) pairs: an
-    account's sound blocks (a record looks them up with its middle names' initials too)."""
-    finit = _initials(forename, preferred)
-    return tuple((ph, c) for ph, _ in _sounds(surname) for c in finit)
 
 
 def _grouped(values: list) -> dict[Any, list[int]]:
@@ -229,10 +221,11 @@ class CandidateIndex:
                 by_year[""].append(position)
         self.by_dob = by_dob
         self._by_year = by_year
-        # (sound of a surname part, initial of a name) -> positions, per year of birth ("": no
-        # date), made for a year when a record first looks there: a day's records are born in
-        # a few of the pool's years.
-        self._sounds_in: dict[str, dict[tuple[str, str], list[int]]] = {}
+        # sound of a surname part -> positions, per year of birth ("": no date), made for a year
+        # when a record first looks there: a day's records are born in a few of the pool's
+        # years. (By sound alone, the initials checked as a record looks: made by surname, not
+        # by account, sound and initial.)
+        self._sounds_in: dict[str, dict[str, list[int]]] = {}
         self._by_upn: dict[str, list[int]] | None = None  # built when a record has a UPN
         self.placeholder_upns: set[str] = set()  # UPN_CROWD: known once _by_upn is built
 
@@ -260,8 +253,8 @@ class CandidateIndex:
         self._by_year.setdefault(year, []).append(position)
         sounds = self._sounds_in.get(year)
         if sounds is not None:
-            for block in _sound_keys(account.surname, account.forename, account.preferred_name):
-                sounds.setdefault(block, []).append(position)
+            for ph in dict.fromkeys(ph for ph, _ in _sounds(account.surname)):
+                sounds.setdefault(ph, []).append(position)
         upn = account_field(account, "upn")
         if upn and self._by_upn is not None:
             upn = upn_key(upn)
@@ -382,27 +375,38 @@ class CandidateIndex:
             counts = self._freq[field_]
             counts[name] = counts.get(name, 0) + step
 
-    def sounds_in(self, year: str) -> dict[tuple[str, str], list[int]]:
-        """The sound blocks of the accounts born in `year` ("": without a date of birth)."""
+    def sounds_in(self, year: str) -> dict[str, list[int]]:
+        """The positions of the accounts born in `year` ("": without a date of birth) by the
+        sound of each part of their surname."""
         sounds = self._sounds_in.get(year)
         if sounds is None:
             sounds = self._sounds_in[year] = {}
             accounts = self.accounts
             positions = self._by_year.get(year, [])
-            # by surname first: its sounds are reckoned once per surname, not once per account
+            # by surname: its sounds are reckoned once per surname, not once per account
             for surname, at in _grouped([accounts[p].surname for p in positions]).items():
-                surname_sounds = [ph for ph, _ in _sounds(surname)]
-                for i in at if surname_sounds else ():
-                    position = positions[i]
-                    account = accounts[position]
-                    for initial in _initials(account.forename, account.preferred_name):
-                        for ph in surname_sounds:
-                            got = sounds.get((ph, initial))
-                            if got is None:
-                                sounds[(ph, initial)] = [position]
-                            else:
-                                got.append(position)
+                held = None
+                for ph in dict.fromkeys(ph for ph, _ in _sounds(surname)):
+                    if held is None:
+                        held = [positions[i] for i in at]
+                    got = sounds.get(ph)
+                    if got is None:
+                        sounds[ph] = list(held)
+                    else:
+                        got += held
         return sounds
+
+    def _sounding(
+        self, in_years: list[dict[str, list[int]]], sound: str, initials: Collection[str]
+    ) -> Iterator[int]:
+        """The positions of `in_years` (sounds_in) whose surname has a part of this sound and
+        whose forename or preferred name has one of `initials`."""
+        accounts = self.accounts
+        for sounds in in_years:
+            for position in sounds.get(sound, ()):
+                account = accounts[position]
+                if not _initials(account.forename, account.preferred_name).isdisjoint(initials):
+                    yield position
 
     def _by_initial(self, dob: str) -> dict[str, list[int]]:
         sub = self._dob_initial.get(dob)
@@ -451,9 +455,7 @@ class CandidateIndex:
         in_years = [self.sounds_in(year) for year in _years(dob)]
         finit = _initials(rec.forename, rec.preferred_name, rec.middle_names)
         for sound, _ in _sounds(rec.surname):
-            for initial in finit:
-                for sounds in in_years:
-                    found.update(sounds.get((sound, initial), ()))
+            found.update(self._sounding(in_years, sound, finit))
         # The same whole name, in either order, whatever the date of birth (a date keyed wholly
         # wrong); a name so common that many bear it is left to the other blocks.
         fk, sk = key(rec.forename), key(rec.surname)
@@ -466,9 +468,7 @@ class CandidateIndex:
         # Names in the wrong order: the record's forename as a surname.
         sinit = {p[0] for p in parts(rec.surname)}
         for sound, _ in _sounds(rec.forename):
-            for initial in sinit:
-                for sounds in in_years:
-                    found.update(sounds.get((sound, initial), ()))
+            found.update(self._sounding(in_years, sound, sinit))
         return found
 
     def _superseded(self, username: str, position: int) -> bool:
