@@ -75,3 +75,29 @@ def test_committed_accounts_join_the_index():
     cache.update([account("alee.204")])
     rec = MisRecord(report="students", mis_id="1", forename="Ann", surname="Lee", dob="2015-01-02")
     assert [c.username for c in idx.candidates(rec, "204-2000")] == ["alee.204"]
+
+
+def test_an_index_built_after_its_la_was_loaded_holds_what_was_committed_since():
+    """Both roles' indexes come from one load of the local authority: the one built later has
+    the accounts this process committed meanwhile (a run's settle trusts the pool with them)."""
+    loads = []
+
+    def la_people(la: str, role: str | None) -> list[Account]:
+        loads.append(la)
+        return [account("alee.204")]
+
+    cache = PoolCache()
+    cache.get("204", "pupil", lambda: cache.accounts_of("204", "pupil", la_people))
+    bo = Account(
+        username="bcho.204",
+        role="staff",
+        forename="Bo",
+        surname="Cho",
+        dob="1980-03-04",
+        school="204-1000",
+    )
+    cache.update([bo])  # committed here before any school wanted the staff index
+    staff = cache.get("204", "staff", lambda: cache.accounts_of("204", "staff", la_people))
+    rec = MisRecord(report="staff", mis_id="9", forename="Bo", surname="Cho", dob="1980-03-04")
+    assert [c.username for c in staff.candidates(rec, "204-2000")] == ["bcho.204"]
+    assert loads == ["204"]

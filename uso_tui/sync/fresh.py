@@ -59,6 +59,12 @@ class WrittenSinceWatch:
         if la not in self._seen:
             self._seen.setdefault(la, set(store.la_usernames(la)))
 
+    def marks(self, la: str) -> dict[str, int]:
+        """How many accounts are held for `la`, by role: a plan made now has them all in its
+        candidate pool (PoolCache holds what this process committed or caught up), so settle
+        checks its records only against those held after (Plan.written_mark)."""
+        return {role: len(idx) for (of, role), idx in self._idx.items() if of == la}
+
     def catch_up(self, txn: Transaction, las: set[str]) -> list:
         """Under the lock: the accounts created in the watched `las`, or moved into them from
         another LA, since the last look (by other processes: this one's are added as written),
@@ -112,7 +118,10 @@ class WrittenSinceWatch:
         self.catch_up(txn, {la})
         moved = 0
         for plan in plans:
-            indexes = [self._idx[(la, plan.role)]] if (la, plan.role) in self._idx else []
+            idx = self._idx.get((la, plan.role))
+            # (none held since the plan was made: its pool weighed them all)
+            fresh = idx is not None and len(idx) > (plan.written_mark or 0)
+            indexes = [idx] if fresh else []
             near = [a for a in staged if self._key(a) == (la, plan.role)]
             if near:
                 indexes.append(CandidateIndex(near))

@@ -147,6 +147,9 @@ class Plan:
     looked_at: float | None = None
     # the UPNs the local authority's accounts hold as dummies (not looked for by that look)
     placeholder_upns: frozenset[str] = frozenset()
+    # how many accounts the run's WrittenSinceWatch held for the plan's LA and role when it was
+    # made (fresh.py: those its candidate pool held too; None: not known, all are checked)
+    written_mark: int | None = None
     _rows_json: bytes | None = field(default=None, repr=False, compare=False)
     _why_draft: tuple[list[bytes], dict[int, Any]] | None = field(
         default=None, repr=False, compare=False

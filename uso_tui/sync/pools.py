@@ -27,6 +27,9 @@ class PoolCache:
         self._indexes: dict[tuple[str, str], CandidateIndex] = {}
         self._building: dict[tuple[str, str], threading.Event] = {}
         self._everyone: dict[str, list] = {}  # see accounts_of
+        # la -> the accounts committed since its load began whose role's index was not yet
+        # built: added to it when it is (its load may be older than they are)
+        self._since: dict[str, list] = {}
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.build_seconds = 0.0
@@ -56,6 +59,9 @@ class PoolCache:
             accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
             built = CandidateIndex(accounts)
             with self._lock:
+                for account in self._since.get(la, ()):
+                    if account.role == role:
+                        built.add(account)
                 idx = self._indexes.setdefault(key, built)
                 self.build_seconds += time.perf_counter() - started
                 self.builds += 1
@@ -73,6 +79,7 @@ class PoolCache:
             loading = self._loading.get(la)
             if loading is None:
                 loading = self._loading[la] = threading.Lock()
+                self._since[la] = []  # (from before the load: an account twice is added once)
         with loading:  # one thread loads, the other role's builder waits for it
             everyone = self._everyone.get(la)
             if everyone is None:
@@ -84,6 +91,11 @@ class PoolCache:
         with self._lock:
             for account in accounts:
                 home = account.home
-                idx = self._indexes.get((la_of(home), account.role)) if home else None
+                if not home:
+                    continue
+                la = la_of(home)
+                idx = self._indexes.get((la, account.role))
                 if idx is not None:
                     idx.add(account)
+                elif la in self._since:  # loaded, and this role's index not yet built from it
+                    self._since[la].append(account)

@@ -499,12 +499,17 @@ def preplan(
     """Plans from `state` (the read the exports' sieves used), else from a read of the school
     now: one read of the school's file, one version of it. `written` watches the school's LA
     from before its accounts are read (see apply_in)."""
+    marks: dict[str, int] = {}
     if written is not None:
         written.watch(store, la_of(dfe))
+        marks = written.marks(la_of(dfe))  # (before the pools are read)
     if state is None:
         state = store.school_state(dfe)
     school = school or store.school(dfe)  # its settings are checked again under the lock
     plans = _plan_reports(_snapshot(state, store, pools), school, exports, now, progress)
+    if written is not None:
+        for report_plan in plans.values():
+            report_plan.written_mark = marks.get(report_plan.role, 0)
     heads = store.why_heads(dfe)
     for report_plan in plans.values():
         report_plan.rows_json()  # the processed file's rows, made here rather than under the lock
