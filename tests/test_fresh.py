@@ -3,12 +3,17 @@ local authority written after the plan was made, not those its pool already weig
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from uso_tui.domain.models import Account, MisRecord, School
 from uso_tui.store import open_store
+from uso_tui.sync.batch import Planned, claim_many, commit_batch
+from uso_tui.sync.events import ProgressEmitter
 from uso_tui.sync.fresh import WrittenSinceWatch
 from uso_tui.sync.plan_types import CREATED, NEEDS_MATCHING, Plan, RecordOutcome
+from uso_tui.sync.pools import PoolCache
 
 HERE = "204-3210"
 
@@ -17,7 +22,8 @@ HERE = "204-3210"
 def store(tmp_path):
     store = open_store(tmp_path / "data")
     with store.transaction("tester") as tx:
-        tx.add_school(School(HERE, "Here", "iSAMS", "https://s3210.isams.cloud", "id"), "secret")
+        for dfe in (HERE, "204-3211"):
+            tx.add_school(School(dfe, dfe, "iSAMS", f"https://s{dfe[-4:]}.isams.cloud", "id"), "s")
     return store
 
 
@@ -75,4 +81,28 @@ def test_marks_count_what_is_held_by_role(store):
     written.watch(store, "204")
     assert written.marks("204") == {}
     written.add([ann()])
+    assert written.marks("204") == {"pupil": 1}
+
+
+def test_a_run_gives_caught_up_accounts_to_its_pools_before_its_watch_counts_them(store):
+    """A plan's marks (taken in another thread while a commit catches up) never count an
+    account its candidate pool lacks: settle would then skip it, and the same new pupil,
+    created meanwhile by another process, would get a second account."""
+    written = WrittenSinceWatch()
+    written.watch(store, "204")
+    with store.transaction("console") as tx:  # another process creates Ann
+        tx.put_accounts([ann()])
+    pools = PoolCache()
+    seen = []
+    real_update = pools.update
+
+    def update(accounts: list) -> None:
+        seen.append(([a.username for a in accounts], written.marks("204")))
+        real_update(accounts)
+
+    pools.update = update  # type: ignore[method-assign]
+    run = claim_many(store, [store.school(HERE)], "tester", "2026-09-01T06:00:00")[0]
+    stopped = Planned(run, None, "stopped", ProgressEmitter(run.run_id, HERE, None))
+    commit_batch(store, [stopped], datetime(2026, 9, 1, 6), "", pools, "tester", written)
+    assert seen[0] == (["alee.204"], {})  # in the pools while the watch did not count her yet
     assert written.marks("204") == {"pupil": 1}

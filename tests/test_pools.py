@@ -101,3 +101,30 @@ def test_an_index_built_after_its_la_was_loaded_holds_what_was_committed_since()
     rec = MisRecord(report="staff", mis_id="9", forename="Bo", surname="Cho", dob="1980-03-04")
     assert [c.username for c in staff.candidates(rec, "204-2000")] == ["bcho.204"]
     assert loads == ["204"]
+
+
+def test_an_index_read_fresh_is_not_given_older_states():
+    """What this process committed reaches an index built from the local authority's shared
+    load, not one whose loader read the store itself (under the lock: newer, maybe, than what
+    this process wrote)."""
+    cache = PoolCache()
+    cache.get("204", "staff", lambda: cache.accounts_of("204", "staff", lambda la, role: []))
+    cache.update([account("alee.204", school="204-1000")])  # (no pupil index yet)
+    moved = account("alee.204", school="204-2000")  # since moved, by another process
+    fresh = cache.get("204", "pupil", lambda: [moved])
+    rec = MisRecord(report="students", mis_id="1", forename="Ann", surname="Lee", dob="2015-01-02")
+    assert [c.school for c in fresh.candidates(rec, "204-3000")] == ["204-2000"]
+
+
+def test_accounts_committed_while_an_index_is_built_from_the_shared_load_reach_it():
+    cache = PoolCache()
+    cache.get("204", "staff", lambda: cache.accounts_of("204", "staff", lambda la, role: []))
+
+    def load_then_commit() -> list:
+        got = cache.accounts_of("204", "pupil", lambda la, role: [])
+        cache.update([account("alee.204")])  # another thread commits meanwhile
+        return got
+
+    idx = cache.get("204", "pupil", load_then_commit)
+    rec = MisRecord(report="students", mis_id="1", forename="Ann", surname="Lee", dob="2015-01-02")
+    assert [c.username for c in idx.candidates(rec, "204-3000")] == ["alee.204"]

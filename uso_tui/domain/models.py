@@ -10,6 +10,7 @@ from typing import Any, Literal
 from uso_tui.domain.schools import la_of
 
 Role = Literal["staff", "pupil"]
+ROLES: tuple[Role, ...] = ("staff", "pupil")
 ReportName = Literal["staff", "students"]
 RUN_STATUSES = ("running", "succeeded", "held", "failed", "cancelled")
 COUNT_KEYS = (

@@ -207,9 +207,8 @@ def commit_batch(
     try:
         with store.transaction(operator, wait=wait) as txn:
             if written is not None:
-                pools.update(
-                    written.catch_up(txn, {la_of(planned.run.school) for planned in batch})
-                )
+                las = {la_of(planned.run.school) for planned in batch}
+                written.catch_up(txn, las, before=pools.update)
             results = [
                 _stage(txn, planned, now, finished, pools, staged, written) for planned in batch
             ]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
+from uso_tui.domain.models import ROLES, Account, Candidate, MatchCase, MisRecord
 from uso_tui.domain.names import upn_key
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store, Transaction
@@ -61,14 +61,18 @@ class WrittenSinceWatch:
 
     def marks(self, la: str) -> dict[str, int]:
         """How many accounts are held for `la`, by role: a plan made now has them all in its
-        candidate pool (PoolCache holds what this process committed or caught up), so settle
-        checks its records only against those held after (Plan.written_mark)."""
-        return {role: len(idx) for (of, role), idx in self._idx.items() if of == la}
+        candidate pool (PoolCache gets what this process committed or caught up before this
+        does), so settle checks its records only against those held after (Plan.written_mark).
+        (Read while another thread may add: each role's index looked up, not iterated.)"""
+        return {role: len(idx) for role in ROLES if (idx := self._idx.get((la, role)))}
 
-    def catch_up(self, txn: Transaction, las: set[str]) -> list:
+    def catch_up(
+        self, txn: Transaction, las: set[str], before: Callable[[list], None] | None = None
+    ) -> list:
         """Under the lock: the accounts created in the watched `las`, or moved into them from
         another LA, since the last look (by other processes: this one's are added as written),
-        added here and returned (for the caller's candidate index)."""
+        added here and returned. `before` (the run's PoolCache.update) gets them first: a plan
+        whose marks counted one its pool lacked would never be checked against it."""
         done = self._caught.setdefault(txn, set())
         fresh: list = []
         for la in sorted((las & self._seen.keys()) - done):
@@ -84,6 +88,8 @@ class WrittenSinceWatch:
                     self._arrived[la] = upto
                     written += dict.fromkeys(arrived_since(recent, since))
             fresh += [a for a in map(txn.find_account, written) if a is not None]
+        if before is not None:
+            before(fresh)
         self.add(fresh)
         return fresh
 

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from uso_tui.domain.models import ROLES
 from uso_tui.domain.schools import la_of
 from uso_tui.sync.matching import CandidateIndex
 
@@ -27,9 +28,10 @@ class PoolCache:
         self._indexes: dict[tuple[str, str], CandidateIndex] = {}
         self._building: dict[tuple[str, str], threading.Event] = {}
         self._everyone: dict[str, list] = {}  # see accounts_of
-        # la -> the accounts committed since its load began whose role's index was not yet
-        # built: added to it when it is (its load may be older than they are)
+        # la -> the accounts committed here since its load began whose role's index was not yet
+        # built: accounts_of gives them in their new state (the load is older than they are)
         self._since: dict[str, list] = {}
+        self._copied: dict[tuple[str, str], int] = {}  # (la, role) -> how many of _since[la]
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.build_seconds = 0.0
@@ -59,10 +61,15 @@ class PoolCache:
             accounts = loader() if loader is not None else self._loader(la, role)  # type: ignore[misc]
             built = CandidateIndex(accounts)
             with self._lock:
-                for account in self._since.get(la, ()):
-                    if account.role == role:
-                        built.add(account)
+                # committed here while it was built from accounts_of: in it too
+                copied = self._copied.pop(key, None)
+                if copied is not None:
+                    for account in self._since.get(la, [])[copied:]:
+                        if account.role == role:
+                            built.add(account)
                 idx = self._indexes.setdefault(key, built)
+                if all((la, r) in self._indexes for r in ROLES):
+                    self._since.pop(la, None)  # both built: update() reaches them
                 self.build_seconds += time.perf_counter() - started
                 self.builds += 1
             return idx
@@ -84,7 +91,14 @@ class PoolCache:
             everyone = self._everyone.get(la)
             if everyone is None:
                 everyone = self._everyone[la] = load(la, None)
-        return [a for a in everyone if a.role == role]
+        with self._lock:
+            held = self._since.get(la, [])
+            since = {a.username: a for a in held if a.role == role}
+            self._copied[(la, role)] = len(held)  # get() adds those committed after
+        mine = [a for a in everyone if a.role == role]
+        if since:  # committed here since the load (newest last): in their new state
+            mine = [a for a in mine if a.username not in since] + list(since.values())
+        return mine
 
     def update(self, accounts: list) -> None:
         """Accounts committed by this process: their new state replaces the old in the index."""
