@@ -727,3 +727,19 @@ def test_a_record_gone_from_the_latest_export_is_not_the_mis_holding_the_person_
     assert pair.twice is None and "twice" not in " ".join(pair.evidence)
     unallocate_duplicate(env.store, linked["P2"], linked["P1"], operator="tester", now=day2)
     assert env.store.account(linked["P2"]).status == "unallocated"
+
+
+def test_one_upn_on_children_alike_in_nothing_else_pairs_nobody():
+    """A number a few hold (under UPN_CROWD) on children whose forenames, surnames and dates of
+    birth all differ is a dummy or a slip of keying, not one person: listed, the pair was
+    advised to be merged at the school, and one child's account could be unallocated for the
+    other's. One with the same forename, or a date of birth a slip apart, is still a pair."""
+    dummy = "A999999999999"
+    kids = [
+        acc("done.204", "Dummy", "One", "2012-01-01", HILL, extra={"upn": dummy}),
+        acc("dtwo.204", "Dummy", "Two", "2012-02-01", HILL, extra={"upn": dummy}),
+        acc("nkid.204", "New", "Kid", "2015-09-09", VALE, extra={"upn": dummy}),
+    ]
+    assert pairs_of(find_duplicates(kids)) == {("done.204", "dtwo.204")}  # one forename
+    renamed = acc("zlee.204", "Zara", "Lee", "2015-09-10", VALE, extra={"upn": dummy})
+    assert ("nkid.204", "zlee.204") in pairs_of(find_duplicates([*kids, renamed]))  # a day out

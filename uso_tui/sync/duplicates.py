@@ -219,7 +219,8 @@ def find_duplicates(
         if len(members) > UPN_CROWD:
             continue  # a dummy number keyed for many (match_model.UPN_CROWD), not one child's
         for person, other in _pairs_of(members):
-            note(person, other, "upn")
+            if not _nothing_else_alike(person, other):
+                note(person, other, "upn")
     for block in by_names.values():
         for (person, person_forename), (other, other_forename) in _pairs_of(block):
             if not (person_forename or other_forename):
@@ -247,6 +248,20 @@ def find_duplicates(
     return _sorted(
         Duplicate(a, b, _evidence(a, b, why[key], near.get(key))) for key, (a, b) in found.items()
     )
+
+
+def _nothing_else_alike(person: Any, other: Any) -> bool:
+    """Whether two accounts of one UPN differ in forename (and known-as name), surname and date
+    of birth (beyond a slip): two children given one number (a dummy a few hold, a number keyed
+    at the wrong record), not one person; merging them at the school would give one child the
+    other's account."""
+    if not (person.dob and other.dob) or other.dob in (person.dob, *date_slips(person.dob)):
+        return False
+    if normalise_cached(person.surname) == normalise_cached(other.surname):
+        return False
+    names = {normalise_cached(n) for n in (person.forename, person.preferred_name)} - {""}
+    theirs = {normalise_cached(n) for n in (other.forename, other.preferred_name)} - {""}
+    return bool(names and theirs) and not names & theirs
 
 
 def _by_la_and_role(accounts: list[Any]) -> dict[tuple[str, str], list[Any]]:
