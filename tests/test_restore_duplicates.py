@@ -149,3 +149,75 @@ async def test_the_request_form_asks_before_a_second_account_beside_an_unallocat
         await press(pilot, "F")
         await settle(pilot, 4)
     assert [a for a in store.school_accounts(VALE) if a.surname == "Smith"]
+
+
+def amy_candidate() -> dict:
+    from uso_tui.domain.models import Candidate
+
+    return Candidate(
+        username="asmith.204",
+        school=None,
+        score=100,
+        forename="Amy",
+        surname="Smith",
+        preferred_name="",
+        dob="2013-05-04",
+        status="unallocated",
+    ).to_dict()
+
+
+def test_matching_a_case_to_an_account_unallocated_as_a_duplicate_asks_first(store):
+    """asmith.204 was unallocated as a duplicate of ajones.205 (still active). A run then
+    opened a case for Amy at Hill with asmith.204 among its candidates: matching it, unasked,
+    gave Amy her second account back (an outside evaluator's find)."""
+    from uso_tui.domain.errors import NeedsConfirmation
+    from uso_tui.domain.models import MatchCase, MisRecord
+    from uso_tui.sync.actions import match_preview, resolve_case
+
+    with store.transaction("setup") as txn:
+        case = MatchCase(
+            case_id=txn.next_case_id(HILL),
+            school=HILL,
+            report="students",
+            role="pupil",
+            record=MisRecord("students", "Q3", "Amy", "Smith", dob="2013-05-04").to_dict(),
+            candidates=[amy_candidate()],
+            opened_at="2026-11-29T11:00:00",
+        )
+        txn.put_case(case)
+    seen = match_preview(store, case.case_id, "asmith.204")
+    assert "unallocated on 2026-11-29 as a duplicate of ajones.205" in (seen.duplicate_of or "")
+    with pytest.raises(NeedsConfirmation, match="two accounts"):
+        resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204")
+    assert store.account("asmith.204").status == "unallocated"
+    resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204", force=True)
+    assert store.account("asmith.204").status == "active"
+
+
+async def test_the_console_asks_before_matching_an_account_unallocated_as_a_duplicate(store):
+    from uso_tui.domain.models import MatchCase, MisRecord
+    from uso_tui.tui.screens.matching import MatchingScreen
+
+    with store.transaction("setup") as txn:
+        txn.put_case(
+            MatchCase(
+                case_id=txn.next_case_id(HILL),
+                school=HILL,
+                report="students",
+                role="pupil",
+                record=MisRecord("students", "Q3", "Amy", "Smith", dob="2013-05-04").to_dict(),
+                candidates=[amy_candidate()],
+                opened_at="2026-11-29T11:00:00",
+            )
+        )
+    async with started(store) as (app, pilot):
+        app.push_screen(MatchingScreen(store, HILL))
+        await settle(pilot, 4)
+        await press(pilot, "m")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        text = " ".join(screen_text(app).split())
+        assert "unallocated as a duplicate" in text and "ajones.205" in text
+        await press(pilot, "y")  # (one typed with the m would have been dropped: asked again)
+        await settle(pilot, 4)
+    assert store.account("asmith.204").status == "active"

@@ -382,11 +382,11 @@ def resolve_case(
                     f"{seen.taken_since} (confirm to move it anyway: --force)",
                     [seen.taken_since, *seen.differences],
                 )
-            if seen.claimed_by and not force:
-                raise NeedsConfirmation(
-                    f"{seen.claimed_by} (confirm to match it anyway: --force)",
-                    [seen.claimed_by, *seen.differences],
-                )
+            for said in (seen.claimed_by, seen.duplicate_of):
+                if said and not force:
+                    raise NeedsConfirmation(
+                        f"{said} (confirm to match it anyway: --force)", [said, *seen.differences]
+                    )
 
             after, action = link_to_record(acc, rec, dfe)
             put_changed(txn, acc, after, action, at, dfe)
@@ -559,6 +559,9 @@ class MatchPreview:
     # an account linked to a record another school's latest export still holds: matching takes
     # it from a person on roll there (a mover the old school still lists, or another person)
     on_roll: str | None = None
+    # an account an operator unallocated as a duplicate of another, still active: matching it
+    # gives the person their second account back
+    duplicate_of: str | None = None
 
 
 def _preview(
@@ -603,6 +606,23 @@ def _preview(
         taken_since=taken_since,
         claimed_by=None if refused else _claimed_by_another(store, case, acc),
         on_roll=_on_roll(store, case, acc) if on_roll and not (refused or taken_since) else None,
+        duplicate_of=None if refused else _duplicate_of(store, acc),
+    )
+
+
+def _duplicate_of(store: Store, acc: Account) -> str | None:
+    """Why matching `acc` gives its person a second account: an operator unallocated it as a
+    duplicate of another account, still active (duplicates.unallocate_duplicate); or None."""
+    last = acc.history[-1] if acc.history and acc.status != "active" else {}
+    kept = last.get("duplicate_of") if last.get("action") == "unallocate" else None
+    other = store.find_account(kept) if isinstance(kept, str) else None
+    if other is None or other.status != "active":
+        return None
+    return (
+        f"{acc.username} was unallocated on {str(last.get('at', '?'))[:10]} as a duplicate of "
+        f"{other.username} ({other.forename} {other.surname}, active at "
+        f"{other.school or '?'}): matching it gives this person two accounts (match "
+        f"{other.username} instead?)"
     )
 
 

@@ -790,6 +790,8 @@ def unallocate_duplicate(
                 previous_link=f"{acc.link_school}/{acc.link_report}/{acc.mis_id}",
             )
         stamp(after, "unallocate", at, school, None)
+        # (on the account too: a case matched to it later asks first, naming the one kept)
+        after.history[-1] = {**after.history[-1], "duplicate_of": other}
         txn.put_account(after)
         before, changed = account_diff(acc, after)
         txn.audit(
