@@ -440,7 +440,9 @@ async def test_the_console_why_names_the_unallocated_account_too(env):
         burst(app, *"ella", "enter")
         await settle(pilot, 4)
         text = " ".join(screen_text(app).split())
-        assert "waiting in the matching queue" in text and "unallocated, its record no" in text
+        assert "waiting in the matching queue" in text
+        # (it is the case's candidate: matched there, not restored)
+        assert "unallocated; estone.204 is a candidate" in text and "--match estone.204" in text
 
 
 def test_a_leaver_who_never_had_an_account_is_said_to_have_none():

@@ -230,8 +230,15 @@ def test_a_record_of_an_export_held_whole_says_what_confirming_would_make_of_it(
     assert amy.outcome == dee.outcome == "held"
     assert "once confirmed: unchanged" in amy.reason and amy.username in amy.reason
     assert "once confirmed, the run plans it" in dee.reason
-    assert amy.summary == f"held: the whole export waits for run {held.run_id} to be confirmed"
-    assert amy.act.startswith(f"confirm run {held.run_id}") and "--except" not in amy.act
+    # Amy has her account, active: nothing waits for her (the act asked to confirm a suspect
+    # export); Dee, new, waits for the confirm
+    assert (
+        amy.summary
+        == f"{amy.username} active; its school's export is held whole by run {held.run_id}"
+    )
+    assert amy.act.startswith("nothing to do for this person") and "confirm" not in amy.act
+    assert dee.summary == f"held: the whole export waits for run {held.run_id} to be confirmed"
+    assert dee.act.startswith(f"confirm run {held.run_id}") and "--except" not in dee.act
 
 
 def test_a_record_of_an_export_held_whole_whose_run_was_undone_asks_for_no_confirm(env):
@@ -495,3 +502,47 @@ def test_a_name_with_an_apostrophe_is_not_found_in_other_names_holding_its_parts
     env.set_students(DFE, [owen, olivia])
     env.sync(DAY2)
     assert why(env.store, "o'neil") == []
+
+
+def test_a_paused_school_s_future_starter_is_told_no_scheduled_run_comes(env):
+    """why promised "made by the school's run that day" at a paused school, which no scheduled
+    run visits (an outside evaluator's find)."""
+    env.set_students(DFE, [AMY, BOB, CAT, FUTURE])
+    env.sync(DAY2)
+    fay = one(env.store, "fay later", today="2026-03-11")
+    assert fay.outcome == "future" and "paused" not in fay.act
+    admin.update_school(env.store, DFE, operator="desk", now=LATER, paused=True)
+    fay = one(env.store, "fay later", today="2026-03-11")
+    assert f"{DFE} is paused: no scheduled run comes" in fay.act
+    assert "--paused no" in fay.act
+    assert "paused" not in one(env.store, "amy jones").act  # (nothing of hers waits on a run)
+
+
+def test_an_unallocated_account_an_open_case_offers_is_matched_there_not_restored(env):
+    """Amy re-keyed in the MIS (a new MIS id): her old record left, her account was unallocated
+    (the held run confirmed) and is the new record's candidate. why said restore it; a restore
+    does not link it to the new record, and the case stays open (an outside evaluator's find)."""
+    env.set_students(DFE, [iris_student("21", "Amy", "Jones", "2015-04-02"), BOB, CAT])
+    held = env.sync(DAY2)
+    confirm_held(env.store, held.run_id, operator="desk", now=LATER)
+    (case,) = env.store.cases(DFE)
+    match = f"`uso-tui resolve {case.case_id} --match ajones.204`"
+    hits = why(env.store, "amy jones")
+    (besides,) = unallocated_besides(env.store, "amy jones", hits)
+    assert match in besides and "restore it" not in besides
+    said = not_found(env.store, "ajones.204")
+    (do,) = [line for line in said if line.startswith("do:")]
+    assert match in do and "restore it" not in do
+    assert sum("is a candidate" in line for line in said) == 1  # said once
+
+
+def test_the_records_waiting_for_someone_come_first_however_many_are_found(env):
+    """A name many bear filled the list with accounts made, in school order: the cases, the
+    rejected and the held came after the cut."""
+    many = [iris_student(str(100 + i), f"Pupil{i}", "Khan", "2015-04-02") for i in range(12)]
+    bad = iris_student("99", "Zed", "Khan", "2015-02-30")  # rejected: no date of the calendar
+    env.set_students(DFE, [AMY, BOB, CAT, *many, bad])
+    env.sync(DAY2)
+    hits = why(env.store, "khan", limit=5)
+    assert len(hits) == 5
+    assert hits[0].outcome == "invalid" and hits[0].forename == "Zed"

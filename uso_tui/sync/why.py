@@ -38,6 +38,17 @@ OUTCOMES = {
     "leaver": "unallocated",
     "held": "held",
 }
+# The order of a search's records by outcome (as the run left them): those waiting for someone
+# first, then those without an account, then the rest; and how many more are read than shown.
+WAITING_FIRST = {
+    "needs_matching": 0,
+    "held": 1,
+    "invalid": 2,
+    "future": 3,
+    "excluded": 4,
+    "unallocated": 5,
+}
+WIDER = 5
 # Outcomes after which the record has its account.
 ACCOUNT_OUTCOMES = frozenset(("created", "linked", "unchanged", "updated"))
 # Outcomes a case's decision gives a record (match, create, exclude), which an undo can take back.
@@ -72,6 +83,9 @@ class WhyHit:
     undone: bool = False  # its account's creation, or its held run, undone since: not restored
     # a future starter whose account day has come while the school's latest run failed (its id)
     failed_run: str | None = None
+    paused: bool = False  # the school is paused: no scheduled run comes (a force run does)
+    # an unallocated account that is a candidate of an open case of its school: (case, score)
+    candidate_of: tuple[str, Any] | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -137,6 +151,8 @@ class WhyHit:
             return f"leaver held: {self.username} still active until the run is confirmed"
         if outcome == "held" and self.undone:
             return f"held by run {self.run_id}, undone since: the next run plans it"
+        if outcome == "held" and self.active_now:
+            return f"{self.username} active; its school's export is held whole by run {self.run_id}"
         if outcome == "held":
             return f"held: the whole export waits for run {self.run_id} to be confirmed"
         return f"{outcome}: {self.reason}"
@@ -210,8 +226,20 @@ def _act(hit: WhyHit) -> str:
             f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) to "
             f"unallocate it, or `uso-tui confirm {hit.run_id} --except {hit.username}` to keep it"
         )
+    if outcome == "held" and hit.active_now:
+        return (
+            f"nothing to do for this person: {hit.username} is active (Run history says why "
+            f"run {hit.run_id} holds the export)"
+        )
     if outcome == "held":
         return f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) once the export is right"
+    if outcome == "unallocated" and hit.candidate_of and not hit.active_now:
+        case_id, score = hit.candidate_of
+        return (
+            f"{hit.username} is a candidate ({score}%) of case {case_id}: if it is that record's "
+            f"person, match it there (Matching queue of {hit.school}, or `uso-tui resolve "
+            f"{case_id} --match {hit.username}`); a restore would not link it to that record"
+        )
     if outcome == "unallocated" and hit.active_now:
         return f"nothing to do: {hit.username} is active; open it in Users (enter, or `uso-tui accounts --search {hit.username}`)"
     if outcome == "unallocated" and hit.since and hit.exclusion_id is not None:
@@ -279,18 +307,25 @@ def why(
     whose data file is corrupt stopped every search: its records are told as its latest run
     left them, and it is added to `unreadable` (CorruptFile without it)."""
     text, schools = schools_named(store, text)
+    # more read than shown: the records that wait for someone are shown first (a name hundreds
+    # bear filled the list with accounts made, in school order, and cut the cases off)
+    wide = limit * WIDER if limit else None
     found = (
-        store.why_search(text, limit=limit, schools=schools)
-        or _parts_apart(store, text, limit, schools)
+        store.why_search(text, limit=wide, schools=schools)
+        or _parts_apart(store, text, wide, schools)
         or _by_username(store, text)
-        or _by_upn_spaced(store, text, limit)
+        or _by_upn_spaced(store, text, wide)
     )
     if schools is not None:
         found = [row for row in found if row["school"] in schools]
     key, upn = text.strip().casefold(), upn_key(text)
     found.sort(
-        key=lambda r: key != (r.get("mis_id") or "").casefold() and upn != upn_key(r.get("upn"))
+        key=lambda r: (
+            key != (r.get("mis_id") or "").casefold() and upn != upn_key(r.get("upn")),
+            WAITING_FIRST.get(OUTCOMES.get(r.get("outcome") or "", r.get("outcome") or ""), 9),
+        )
     )
+    found = found[:limit] if limit else found
     if unreadable is None:  # (the first read of a corrupt file raises, naming it)
         return _hits(store, found, today, set())
     try:
@@ -365,9 +400,66 @@ def _hits(
     _held_since(store, now)
     _requested_ahead(store, now)
     _failed_since(store, now, today)
+    _paused_and_waited_for(store, out)
     for hit in out:
         hit.act = _act(hit)
+        waits = hit.outcome in ("future", "invalid") or bool(hit.since) or hit.undone
+        if hit.paused and (waits or (hit.outcome == "needs_matching" and not hit.case_open)):
+            hit.act += (
+                f"; but {hit.school} is paused: no scheduled run comes until it is unpaused "
+                f"(`uso-tui school set {hit.school} --paused no`; a force run still runs)"
+            )
     return out
+
+
+def offered_by_cases(store: Store, homes: dict[str, str]) -> dict[str, tuple[MatchCase, Any]]:
+    """The open case of its school that offers each account (`homes`: username -> its school),
+    with the score: one unallocated there is matched in the case (a restore would leave it
+    linked to no record, and the case open)."""
+    out: dict[str, tuple[MatchCase, Any]] = {}
+    for dfe in sorted(set(homes.values())):
+        for case in store.cases(dfe, "open"):
+            for cand in case.candidates:
+                name = cand.get("username")
+                if name in homes and homes[name] == dfe and name not in out:
+                    out[name] = (case, cand.get("score", "?"))
+    return out
+
+
+def match_there(username: str, case: MatchCase, score: Any) -> str:
+    rec = case.record
+    return (
+        f"{username} is a candidate ({score}%) of case {case.case_id} for "
+        f"{rec.get('forename') or '?'} {rec.get('surname') or '?'} (MIS id "
+        f"{rec.get('mis_id') or '?'}): if that is its person, match it there (Matching queue of "
+        f"{case.school}, or `uso-tui resolve {case.case_id} --match {username}`); a restore "
+        "would not link it to that record"
+    )
+
+
+def _paused_and_waited_for(store: Store, hits: list[WhyHit]) -> None:
+    """Hits of a paused school say so (what they wait for is a scheduled run); a record held
+    whole whose account is active needs nothing for its person; an unallocated account that an
+    open case of its school offers is matched there rather than restored."""
+    schools = {s.dfe: s for s in store.list_schools()}
+    held = {h.username for h in hits if h.outcome == "held" and h.username and not h.held_leaver}
+    now = store.find_accounts(held, set()) if held else {}
+    gone = {
+        h.username: h.school
+        for h in hits
+        if h.outcome == "unallocated"
+        and h.username
+        and getattr(schools.get(h.school), "open_cases", 0)
+    }
+    offered = offered_by_cases(store, gone) if gone else {}
+    for hit in hits:
+        school = schools.get(hit.school)
+        hit.paused = bool(school and school.paused)
+        acc = now.get(hit.username or "")
+        if hit.outcome == "held" and not (hit.held_leaver or hit.undone) and acc is not None:
+            hit.active_now = acc.status == "active"
+        if hit.outcome == "unallocated" and (got := offered.get(hit.username or "")):
+            hit.candidate_of = (got[0].case_id, got[1])
 
 
 def damaged_schools(store: Store, dfes: Iterable[str]) -> set[str]:
@@ -687,12 +779,15 @@ def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str
     found = store.search_accounts(text, status="unallocated", limit=NOT_FOUND_ACCOUNTS + len(mine))
     found = [h for h in found if h.username not in mine][:NOT_FOUND_ACCOUNTS]
     now = store.find_accounts([h.username for h in found], set()) if found else {}
+    offered = offered_by_cases(store, {h.username: h.home for h in found if h.home})
     out = []
     for h in found:
         who = f"also {h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'})"
         acc = now.get(h.username)
         last = (acc.history[-1] if acc is not None and acc.history else {}) or {}
-        if acc is None or (
+        if h.username in offered:
+            out.append(f"{who}: unallocated; {match_there(h.username, *offered[h.username])}")
+        elif acc is None or (
             acc.last_event == "unallocate"
             and bool(last.get("run_id"))
             and last.get("run_id") == acc.unallocated_by_run
@@ -755,8 +850,11 @@ def not_found(store: Store, text: str) -> list[str]:
     )
     more = " and more: search Users" if len(hits) > NOT_FOUND_ACCOUNTS else ""
     gone = [h for h in hits[:NOT_FOUND_ACCOUNTS] if h.status == "unallocated"]
+    offered = offered_by_cases(store, {h.username: h.home for h in gone if h.home})
     todo = (
-        [
+        [f"do: {match_there(gone[0].username, *offered[gone[0].username])}"]
+        if gone and gone[0].username in offered
+        else [
             f"do: if {gone[0].username} should have access again, restore it (its previous "
             f"school's Bulk results, Unallocated, r; or `uso-tui restore {gone[0].username}`)"
         ]
@@ -768,7 +866,11 @@ def not_found(store: Store, text: str) -> list[str]:
         f"but these accounts match it: {named}{more}",
         *todo,
         *_held_leavers(store, hits[:NOT_FOUND_ACCOUNTS]),
-        *_waiting_in_cases(store, hits),
+        *[  # (the one the do line names is said there)
+            line
+            for line in _waiting_in_cases(store, hits)
+            if not (gone and gone[0].username in offered and line.startswith(gone[0].username))
+        ],
         *like,
     ]
 
