@@ -71,6 +71,9 @@ def cmd_why(args: argparse.Namespace, ctx: Context) -> int:
         emit_json([h.public() for h in hits], ctx.stdout)
         if len(hits) >= WHY_LIMIT:  # (a script is told too, on stderr)
             ctx.note(cut)
+        if not hits:  # (the JSON holds records only: what to do next goes to stderr, as said)
+            for line in not_found(ctx.store(), text):
+                ctx.note(plain(line))
         return said_left_out(unreadable, AS_RUN, ctx, status=0)
     if not hits:
         for line in not_found(ctx.store(), text):
