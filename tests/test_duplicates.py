@@ -743,3 +743,23 @@ def test_one_upn_on_children_alike_in_nothing_else_pairs_nobody():
     assert pairs_of(find_duplicates(kids)) == {("done.204", "dtwo.204")}  # one forename
     renamed = acc("zlee.204", "Zara", "Lee", "2015-09-10", VALE, extra={"upn": dummy})
     assert ("nkid.204", "zlee.204") in pairs_of(find_duplicates([*kids, renamed]))  # a day out
+
+
+def test_one_upn_on_one_person_keyed_apart_is_still_a_pair():
+    """What the matcher reads as one person's (a middle name used, a surname extended, a
+    known-as form, a placeholder date, a pupil's and a staff account) keeps a UPN pair listed."""
+    upn = {"upn": "A999999999999"}
+    pairs = [
+        (acc("mk.204", "Muhammad", "Khan", "2012-03-14", HILL, middle_names="Ali", extra=upn),
+         acc("ah.204", "Ali", "Hussain", "2011-04-13", VALE, extra=upn)),
+        (acc("ks.204", "Kate", "Smith", "2012-03-14", HILL, extra=upn),
+         acc("kj.204", "Katherine", "Smith-Jones", "1900-01-01", VALE, extra=upn)),
+        (acc("es.204", "Elizabeth", "Smith", "2012-03-14", HILL, extra=upn),
+         acc("lb.204", "Libby", "Brown", "2012-04-15", VALE, extra=upn)),
+        (acc("as.204", "Amy", "Smith", "2012-03-14", HILL, extra=upn),
+         acc("aj.204", "Amelia", "Jones", "1980-04-15", VALE, role="staff", extra=upn)),
+    ]  # fmt: skip
+    for one, other in pairs:
+        assert pairs_of(find_duplicates([one, other])) == {
+            tuple(sorted(p.username for p in (one, other)))
+        }

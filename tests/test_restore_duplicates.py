@@ -172,7 +172,7 @@ def test_matching_a_case_to_an_account_unallocated_as_a_duplicate_asks_first(sto
     gave Amy her second account back (an outside evaluator's find)."""
     from uso_tui.domain.errors import NeedsConfirmation
     from uso_tui.domain.models import MatchCase, MisRecord
-    from uso_tui.sync.actions import match_preview, resolve_case
+    from uso_tui.sync.actions import match_preview, resolve_case, undo_decision
 
     with store.transaction("setup") as txn:
         case = MatchCase(
@@ -192,6 +192,30 @@ def test_matching_a_case_to_an_account_unallocated_as_a_duplicate_asks_first(sto
     assert store.account("asmith.204").status == "unallocated"
     resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204", force=True)
     assert store.account("asmith.204").status == "active"
+    # the match undone: asked again (the undo's entry came last in its history)
+    undo_decision(store, case.case_id, operator="bob", now=NOW)
+    with pytest.raises(NeedsConfirmation, match="as a duplicate of ajones.205"):
+        resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204")
+
+
+def test_a_non_candidate_unallocated_as_a_duplicate_says_so_before_force(store):
+    from uso_tui.domain.errors import NeedsConfirmation
+    from uso_tui.domain.models import MatchCase, MisRecord
+    from uso_tui.sync.actions import resolve_case
+
+    with store.transaction("setup") as txn:
+        case = MatchCase(
+            case_id=txn.next_case_id(HILL),
+            school=HILL,
+            report="students",
+            role="pupil",
+            record=MisRecord("students", "Q3", "Amy", "Smith", dob="2013-05-04").to_dict(),
+            candidates=[],
+            opened_at="2026-11-29T11:00:00",
+        )
+        txn.put_case(case)
+    with pytest.raises(NeedsConfirmation, match="not a candidate.*as a duplicate of ajones.205"):
+        resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204")
 
 
 async def test_the_console_asks_before_matching_an_account_unallocated_as_a_duplicate(store):

@@ -3,6 +3,7 @@ undo, a restore, a held unallocation, a failed run since, a day that has passed.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import pytest
@@ -239,6 +240,11 @@ def test_a_record_of_an_export_held_whole_says_what_confirming_would_make_of_it(
     assert amy.act.startswith("nothing to do for this person") and "confirm" not in amy.act
     assert dee.summary == f"held: the whole export waits for run {held.run_id} to be confirmed"
     assert dee.act.startswith(f"confirm run {held.run_id}") and "--except" not in dee.act
+    # Amy's account linked to another record since: not hers to rest on
+    with env.store.transaction("desk") as tx:
+        tx.put_account(dataclasses.replace(tx.account(amy.username), mis_id="77"))
+    amy = one(env.store, "amy jones")
+    assert amy.act.startswith(f"confirm run {held.run_id}")
 
 
 def test_a_record_of_an_export_held_whole_whose_run_was_undone_asks_for_no_confirm(env):

@@ -368,7 +368,7 @@ def resolve_case(
             if not seen.is_candidate and not force:
                 # on roll at another school: said of a non-candidate (a candidate's case says so)
                 on_roll = _on_roll(store, case, acc)
-                said = [on_roll] if on_roll else []
+                said = [s for s in (seen.duplicate_of, on_roll) if s]
                 raise NeedsConfirmation(
                     f"{match} is not a candidate of case {case_id}; "
                     + "".join(f"{s}; " for s in said)
@@ -610,10 +610,24 @@ def _preview(
     )
 
 
+def _standing(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The latest entry of an account's history that still stands: an undo takes back the entry
+    before it (a match undone leaves the account as the unallocation before it left it)."""
+    undone = 0
+    for entry in reversed(history):
+        if str(entry.get("action", "")).startswith("undo"):
+            undone += 1
+        elif undone:
+            undone -= 1
+        else:
+            return entry
+    return {}
+
+
 def _duplicate_of(store: Store, acc: Account) -> str | None:
     """Why matching `acc` gives its person a second account: an operator unallocated it as a
     duplicate of another account, still active (duplicates.unallocate_duplicate); or None."""
-    last = acc.history[-1] if acc.history and acc.status != "active" else {}
+    last = _standing(acc.history) if acc.status != "active" else {}
     kept = last.get("duplicate_of") if last.get("action") == "unallocate" else None
     other = store.find_account(kept) if isinstance(kept, str) else None
     if other is None or other.status != "active":

@@ -48,7 +48,8 @@ from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, event_words, stamp
 from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.dob_slips import date_slips, near_dates, swap_day_month
-from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD
+from uso_tui.sync.evidence import dob_level, forename_level, person_of_account, surname_level
+from uso_tui.sync.match_model import CONFLICTS, LEVEL_TEXT, UPN_CROWD, placeholder_dob
 from uso_tui.sync.matched_names import key, parts
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import unallocated
@@ -251,17 +252,19 @@ def find_duplicates(
 
 
 def _nothing_else_alike(person: Any, other: Any) -> bool:
-    """Whether two accounts of one UPN differ in forename (and known-as name), surname and date
-    of birth (beyond a slip): two children given one number (a dummy a few hold, a number keyed
-    at the wrong record), not one person; merging them at the school would give one child the
-    other's account."""
-    if not (person.dob and other.dob) or other.dob in (person.dob, *date_slips(person.dob)):
+    """Whether two accounts of one UPN are alike in nothing else, as the matcher weighs them:
+    forenames (known-as and middle names, short forms, slips), surnames (a part, a slip) and
+    dates of birth (a slip; a placeholder date says nothing) all different, one role: two
+    children given one number (a dummy a few hold, a number keyed at the wrong record), not one
+    person; merging them at the school would give one child the other's account."""
+    if person.role != other.role or not (person.dob and other.dob):
         return False
-    if normalise_cached(person.surname) == normalise_cached(other.surname):
+    if placeholder_dob(person.dob) or placeholder_dob(other.dob):
         return False
-    names = {normalise_cached(n) for n in (person.forename, person.preferred_name)} - {""}
-    theirs = {normalise_cached(n) for n in (other.forename, other.preferred_name)} - {""}
-    return bool(names and theirs) and not names & theirs
+    if dob_level(person.dob, other.dob) != "different":
+        return False
+    one, two = person_of_account(person), person_of_account(other)
+    return surname_level(one, two) == "different" and forename_level(one, two) == "different"
 
 
 def _by_la_and_role(accounts: list[Any]) -> dict[tuple[str, str], list[Any]]:

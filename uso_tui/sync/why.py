@@ -457,7 +457,12 @@ def _paused_and_waited_for(store: Store, hits: list[WhyHit]) -> None:
         hit.paused = bool(school and school.paused)
         acc = now.get(hit.username or "")
         if hit.outcome == "held" and not (hit.held_leaver or hit.undone) and acc is not None:
-            hit.active_now = acc.status == "active"
+            ours = (acc.link_school, acc.link_report, acc.mis_id) == (
+                hit.school,
+                hit.report,
+                hit.mis_id,
+            )
+            hit.active_now = acc.status == "active" and ours
         if hit.outcome == "unallocated" and (got := offered.get(hit.username or "")):
             hit.candidate_of = (got[0].case_id, got[1])
 
