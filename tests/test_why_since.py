@@ -552,3 +552,24 @@ def test_the_records_waiting_for_someone_come_first_however_many_are_found(env):
     hits = why(env.store, "khan", limit=5)
     assert len(hits) == 5
     assert hits[0].outcome == "invalid" and hits[0].forename == "Zed"
+
+
+def test_a_record_on_the_exclusion_list_since_its_account_was_made_says_so(env, tmp_path):
+    """An entry added for a person who has an account makes no new one and removes none: why
+    said "unchanged: linked, no change" and nothing of the entry (an outside evaluator's find)."""
+    import shlex
+
+    from uso_tui.cli.main import main
+
+    admin.add_exclusion(
+        env.store, DFE, forename="Amy", surname="Jones", dob=None, operator="desk", now=LATER
+    )
+    env.sync(DAY2)
+    amy = one(env.store, "amy jones")
+    assert amy.outcome in ("unchanged", "updated", "linked")
+    assert "on the exclusion list (entry" in amy.reason and amy.username in amy.reason
+    command = f"uso-tui exclusion add {DFE} --forename Amy --surname Jones --unallocate"
+    assert f"`{command}` unallocates {amy.username}" in amy.act
+    root = ["--data-dir", str(env.store.root)]
+    assert main([*root, *shlex.split(command)[1:]], clock=lambda: LATER) == 0
+    assert env.store.account(amy.username).status == "unallocated"

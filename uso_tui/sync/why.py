@@ -5,6 +5,7 @@ record, why, and what an operator can do about it (DESIGN section 5, `why`)."""
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -84,6 +85,8 @@ class WhyHit:
     # a future starter whose account day has come while the school's latest run failed (its id)
     failed_run: str | None = None
     paused: bool = False  # the school is paused: no scheduled run comes (a force run does)
+    # a record with its account, on the exclusion list since: the command that unallocates it
+    unallocate_by: str = ""
     # an unallocated account that is a candidate of an open case of its school: (case, score)
     candidate_of: tuple[str, Any] | None = None
 
@@ -266,6 +269,12 @@ def _act(hit: WhyHit) -> str:
         return (
             f"the next run of {hit.school} plans the record again (a force run: f, or "
             f"`uso-tui sync {hit.school}`)"
+        )
+    if outcome in ACCOUNT_OUTCOMES and hit.unallocate_by:
+        return (
+            f"if the person should have no account, `{hit.unallocate_by}` unallocates "
+            f"{hit.username}; if they should, remove entry {hit.exclusion_id} (`uso-tui "
+            f"exclusion remove {hit.school} {hit.exclusion_id}`)"
         )
     if opens_account(hit):
         return (
@@ -602,6 +611,27 @@ def _cases_and_exclusions_now(store: Store, hits: list[WhyHit]) -> None:
                 )
                 hit.outcome, hit.case_id, hit.username = "needs_matching", case.case_id, None
                 continue
+        if hit.outcome in ACCOUNT_OUTCOMES and hit.username:
+            # on the list, its account made before (an entry makes no account, removes none)
+            entry = exclusions.of_hit(hit)
+            if entry is not None:
+                hit.exclusion_id = entry.id
+                hit.reason = (
+                    f"{hit.reason}; on the exclusion list (entry {entry.id}), which makes no new "
+                    f"account and leaves {hit.username} as it is"
+                )
+                names = [entry.forename, entry.surname, *([entry.dob] if entry.dob else [])]
+                hit.unallocate_by = " ".join(
+                    [
+                        f"uso-tui exclusion add {dfe}",
+                        *(
+                            f"--{k} {shlex.quote(v)}"
+                            for k, v in zip(("forename", "surname", "dob"), names, strict=False)
+                        ),
+                        "--unallocate",
+                    ]
+                )
+            continue
         if hit.outcome not in ("excluded", "future"):
             continue
         entry = exclusions.of_hit(hit)
