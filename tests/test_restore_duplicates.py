@@ -151,10 +151,11 @@ async def test_the_request_form_asks_before_a_second_account_beside_an_unallocat
     assert [a for a in store.school_accounts(VALE) if a.surname == "Smith"]
 
 
-def amy_candidate() -> dict:
-    from uso_tui.domain.models import Candidate
+def amys_case(store, candidates: bool = True) -> str:
+    """A case for Amy Smith's new record at Hill (a run's), asmith.204 its candidate or not."""
+    from uso_tui.domain.models import Candidate, MatchCase, MisRecord
 
-    return Candidate(
+    offered = Candidate(
         username="asmith.204",
         school=None,
         score=100,
@@ -163,7 +164,19 @@ def amy_candidate() -> dict:
         preferred_name="",
         dob="2013-05-04",
         status="unallocated",
-    ).to_dict()
+    )
+    with store.transaction("setup") as txn:
+        case = MatchCase(
+            case_id=txn.next_case_id(HILL),
+            school=HILL,
+            report="students",
+            role="pupil",
+            record=MisRecord("students", "Q3", "Amy", "Smith", dob="2013-05-04").to_dict(),
+            candidates=[offered.to_dict()] if candidates else [],
+            opened_at="2026-11-29T11:00:00",
+        )
+        txn.put_case(case)
+    return case.case_id
 
 
 def test_matching_a_case_to_an_account_unallocated_as_a_duplicate_asks_first(store):
@@ -171,69 +184,35 @@ def test_matching_a_case_to_an_account_unallocated_as_a_duplicate_asks_first(sto
     opened a case for Amy at Hill with asmith.204 among its candidates: matching it, unasked,
     gave Amy her second account back (an outside evaluator's find)."""
     from uso_tui.domain.errors import NeedsConfirmation
-    from uso_tui.domain.models import MatchCase, MisRecord
     from uso_tui.sync.actions import match_preview, resolve_case, undo_decision
 
-    with store.transaction("setup") as txn:
-        case = MatchCase(
-            case_id=txn.next_case_id(HILL),
-            school=HILL,
-            report="students",
-            role="pupil",
-            record=MisRecord("students", "Q3", "Amy", "Smith", dob="2013-05-04").to_dict(),
-            candidates=[amy_candidate()],
-            opened_at="2026-11-29T11:00:00",
-        )
-        txn.put_case(case)
-    seen = match_preview(store, case.case_id, "asmith.204")
+    case_id = amys_case(store)
+    seen = match_preview(store, case_id, "asmith.204")
     assert "unallocated on 2026-11-29 as a duplicate of ajones.205" in (seen.duplicate_of or "")
     with pytest.raises(NeedsConfirmation, match="two accounts"):
-        resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204")
+        resolve_case(store, case_id, operator="bob", now=NOW, match="asmith.204")
     assert store.account("asmith.204").status == "unallocated"
-    resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204", force=True)
+    resolve_case(store, case_id, operator="bob", now=NOW, match="asmith.204", force=True)
     assert store.account("asmith.204").status == "active"
     # the match undone: asked again (the undo's entry came last in its history)
-    undo_decision(store, case.case_id, operator="bob", now=NOW)
+    undo_decision(store, case_id, operator="bob", now=NOW)
     with pytest.raises(NeedsConfirmation, match="as a duplicate of ajones.205"):
-        resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204")
+        resolve_case(store, case_id, operator="bob", now=NOW, match="asmith.204")
 
 
 def test_a_non_candidate_unallocated_as_a_duplicate_says_so_before_force(store):
     from uso_tui.domain.errors import NeedsConfirmation
-    from uso_tui.domain.models import MatchCase, MisRecord
     from uso_tui.sync.actions import resolve_case
 
-    with store.transaction("setup") as txn:
-        case = MatchCase(
-            case_id=txn.next_case_id(HILL),
-            school=HILL,
-            report="students",
-            role="pupil",
-            record=MisRecord("students", "Q3", "Amy", "Smith", dob="2013-05-04").to_dict(),
-            candidates=[],
-            opened_at="2026-11-29T11:00:00",
-        )
-        txn.put_case(case)
+    case_id = amys_case(store, candidates=False)
     with pytest.raises(NeedsConfirmation, match="not a candidate.*as a duplicate of ajones.205"):
-        resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204")
+        resolve_case(store, case_id, operator="bob", now=NOW, match="asmith.204")
 
 
 async def test_the_console_asks_before_matching_an_account_unallocated_as_a_duplicate(store):
-    from uso_tui.domain.models import MatchCase, MisRecord
     from uso_tui.tui.screens.matching import MatchingScreen
 
-    with store.transaction("setup") as txn:
-        txn.put_case(
-            MatchCase(
-                case_id=txn.next_case_id(HILL),
-                school=HILL,
-                report="students",
-                role="pupil",
-                record=MisRecord("students", "Q3", "Amy", "Smith", dob="2013-05-04").to_dict(),
-                candidates=[amy_candidate()],
-                opened_at="2026-11-29T11:00:00",
-            )
-        )
+    amys_case(store)
     async with started(store) as (app, pilot):
         app.push_screen(MatchingScreen(store, HILL))
         await settle(pilot, 4)
