@@ -94,7 +94,9 @@ class PoolCache:
         with self._lock:
             held = self._since.get(la, [])
             since = {a.username: a for a in held if a.role == role}
-            self._copied[(la, role)] = len(held)  # get() adds those committed after
+            # get() adds those committed after (the earliest copy, if a slow build was started
+            # again beside it: an account twice is added once)
+            self._copied[(la, role)] = min(self._copied.get((la, role), len(held)), len(held))
         mine = [a for a in everyone if a.role == role]
         if since:  # committed here since the load (newest last): in their new state
             mine = [a for a in mine if a.username not in since] + list(since.values())
