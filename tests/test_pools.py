@@ -128,3 +128,20 @@ def test_accounts_committed_while_an_index_is_built_from_the_shared_load_reach_i
     idx = cache.get("204", "pupil", load_then_commit)
     rec = MisRecord(report="students", mis_id="1", forename="Ann", surname="Lee", dob="2015-01-02")
     assert [c.username for c in idx.candidates(rec, "204-3000")] == ["alee.204"]
+
+
+def test_a_build_started_again_beside_a_slow_one_misses_nothing_committed_between():
+    """A thread that waited BUILD_WAIT for a slow build builds the index itself: the first
+    build, kept, still gets what was committed between the two loads."""
+    cache = PoolCache()
+    cache.get("204", "staff", lambda: cache.accounts_of("204", "staff", lambda la, role: []))
+
+    def slow_first_build() -> list:
+        first = cache.accounts_of("204", "pupil", lambda la, role: [])
+        cache.update([account("alee.204")])  # committed meanwhile
+        cache.accounts_of("204", "pupil", lambda la, role: [])  # the second builder's load
+        return first
+
+    idx = cache.get("204", "pupil", slow_first_build)
+    rec = MisRecord(report="students", mis_id="1", forename="Ann", surname="Lee", dob="2015-01-02")
+    assert [c.username for c in idx.candidates(rec, "204-3000")] == ["alee.204"]
