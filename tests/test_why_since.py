@@ -295,6 +295,9 @@ def test_a_person_not_found_is_told_where_the_exports_cannot_show_them(tmp_path)
     said = " ".join(not_found(env.store, "Zebedee Quixote"))
     assert f"the latest run failed at {DFE}" in said
     assert f"{DFE} export no staff" in said
+    # and why it failed, to mend it (it said where, not what)
+    failed = env.store.runs(DFE, limit=1)[0]
+    assert failed.status == "failed" and f"{DFE} {failed.run_id}: {failed.error}" in said
 
 
 def test_a_upn_typed_in_groups_is_found(tmp_path):

@@ -959,12 +959,17 @@ def _blind_spots(store: Store) -> list[str]:
     newer records are not read yet), and schools exporting one report only."""
     schools = store.list_schools()
     out = []
-    failed = [s.dfe for s in schools if s.last_run_status == "failed"]
+    failed = [s for s in schools if s.last_run_status == "failed"]
     if failed:
         out.append(
-            f"the latest run failed at {_some(failed)}: a person added there since the run "
-            "before is not read yet"
+            f"the latest run failed at {_some([s.dfe for s in failed])}: a person added there "
+            "since the run before is not read yet; mend what the run says, then force run the "
+            "school (f in its page, or `uso-tui sync DFE`)"
         )
+        for school in failed[:NOT_FOUND_ACCOUNTS]:  # what to mend, for the schools named
+            run = _run(store, {}, school.last_run_id) if school.last_run_id else None
+            if run is not None and run.error:
+                out.append(f"  {school.dfe} {run.run_id}: {run.error}")
     for report in ("staff", "students"):
         without = [s.dfe for s in schools if report not in s.reports]
         if without:
