@@ -576,3 +576,19 @@ def test_a_record_on_the_exclusion_list_since_its_account_was_made_says_so(env, 
     root = ["--data-dir", str(env.store.root)]
     assert main([*root, *shlex.split(command)[1:]], clock=lambda: LATER) == 0
     assert env.store.account(amy.username).status == "unallocated"
+
+
+def test_a_upn_no_export_holds_now_names_the_accounts_that_hold_it(tmp_path):
+    """Amy re-keyed (a new MIS id, no UPN on the new record): her old record's UPN found
+    nothing, "not in the MIS exports yet", though her account holds it (an evaluator's find)."""
+    env = Env(tmp_path / "store")
+    upn = "A123456789012"
+    env.add_school(
+        students=[iris_student("1", "Amy", "Jones", "2015-04-02", uniquePupilNumber=upn)]
+    )
+    env.sync(DAY1)
+    env.set_students(DFE, [iris_student("21", "Amy", "Jones", "2015-04-02")])
+    env.sync(DAY2)
+    said = " ".join(not_found(env.store, "a123 4567 89012"))
+    assert "but these accounts match it: ajones.204 (Amy Jones, 2015-04-02" in said
+    assert "not in the MIS exports yet" not in said

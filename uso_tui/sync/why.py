@@ -14,7 +14,7 @@ from typing import Any
 from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import no_such_dates
-from uso_tui.domain.models import Exclusion, MatchCase, MisRecord, Run, last_that_ran
+from uso_tui.domain.models import ROLES, Exclusion, MatchCase, MisRecord, Run, last_that_ran
 from uso_tui.domain.names import normalise, upn_key
 from uso_tui.domain.schools import DFE_RE, ROLE_OF_REPORT, la_of
 from uso_tui.store.api import CorruptFile, Store, UnknownRun, UnknownSchool
@@ -857,6 +857,12 @@ def not_found(store: Store, text: str) -> list[str]:
     # the accounts it names come first (Lily Evans left, her account unallocated: the record
     # of her sister Lilly, like it, hid it), then the records of names like it
     hits = store.search_accounts(text, limit=NOT_FOUND_ACCOUNTS + 1)
+    upn = upn_key(text)
+    if not hits and len(upn) == 13 and upn[1:-1].isdigit():  # a UPN: its accounts, any school
+        hits = sorted(
+            (hit for role in ROLES for hit in store.find_people(role, {upn}, set())),
+            key=lambda hit: (hit.status != "active", hit.username),
+        )[: NOT_FOUND_ACCOUNTS + 1]
     near = similar_records(store, text)
     like = []
     if near:
