@@ -592,3 +592,19 @@ def test_a_upn_no_export_holds_now_names_the_accounts_that_hold_it(tmp_path):
     said = " ".join(not_found(env.store, "a123 4567 89012"))
     assert "but these accounts match it: ajones.204 (Amy Jones, 2015-04-02" in said
     assert "not in the MIS exports yet" not in said
+
+
+def test_a_leaver_whose_account_an_open_case_offers_is_matched_there(env):
+    """Amy's record came with a leaving date while a new record of hers (another MIS id) came
+    too: her unallocated account is that case's candidate; why's hit said restore it."""
+    gone = iris_student("1", "Amy", "Jones", "2015-04-02", leavingDate="2026-03-10")
+    again = iris_student("21", "Amy", "Jones", "2015-04-02")
+    env.set_students(DFE, [gone, again, BOB, CAT])
+    run = env.sync(DAY2)
+    if run.status == "held":
+        confirm_held(env.store, run.run_id, operator="desk", now=LATER)
+    hits = {h.mis_id: h for h in why(env.store, "amy jones")}
+    assert hits["1"].outcome == "unallocated", hits["1"].summary
+    (case,) = env.store.cases(DFE)
+    assert f"`uso-tui resolve {case.case_id} --match {hits['1'].username}`" in hits["1"].act
+    assert "restore it" not in hits["1"].act

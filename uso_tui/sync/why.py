@@ -88,7 +88,7 @@ class WhyHit:
     # a record with its account, on the exclusion list since: the command that unallocates it
     unallocate_by: str = ""
     # an unallocated account that is a candidate of an open case of its school: (case, score)
-    candidate_of: tuple[str, Any] | None = None
+    candidate_of: tuple[MatchCase, Any] | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -236,13 +236,8 @@ def _act(hit: WhyHit) -> str:
         )
     if outcome == "held":
         return f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) once the export is right"
-    if outcome == "unallocated" and hit.candidate_of and not hit.active_now:
-        case_id, score = hit.candidate_of
-        return (
-            f"{hit.username} is a candidate ({score}%) of case {case_id}: if it is that record's "
-            f"person, match it there (Matching queue of {hit.school}, or `uso-tui resolve "
-            f"{case_id} --match {hit.username}`); a restore would not link it to that record"
-        )
+    if outcome == "unallocated" and hit.candidate_of and hit.username and not hit.active_now:
+        return match_there(hit.username, *hit.candidate_of)
     if outcome == "unallocated" and hit.active_now:
         return f"nothing to do: {hit.username} is active; open it in Users (enter, or `uso-tui accounts --search {hit.username}`)"
     if outcome == "unallocated" and hit.since and hit.exclusion_id is not None:
@@ -473,7 +468,7 @@ def _paused_and_waited_for(store: Store, hits: list[WhyHit]) -> None:
             )
             hit.active_now = acc.status == "active" and ours
         if hit.outcome == "unallocated" and (got := offered.get(hit.username or "")):
-            hit.candidate_of = (got[0].case_id, got[1])
+            hit.candidate_of = got
 
 
 def damaged_schools(store: Store, dfes: Iterable[str]) -> set[str]:
