@@ -763,3 +763,15 @@ def test_one_upn_on_one_person_keyed_apart_is_still_a_pair():
         assert pairs_of(find_duplicates([one, other])) == {
             tuple(sorted(p.username for p in (one, other)))
         }
+
+
+def test_a_username_typed_in_another_case_is_refused_naming_the_one_meant(store):
+    """`ASMITH.204` was "unknown account" and nothing more (an evaluator's find): usernames are
+    kept as made, so it is still refused, naming asmith.204."""
+    from uso_tui.store.errors import UnknownAccount
+
+    with pytest.raises(UnknownAccount, match=r"did you mean asmith\.204\?"):
+        store.account("ASMITH.204")
+    with pytest.raises(UnknownAccount) as nobody:
+        store.account("nobody.204")
+    assert "did you mean" not in str(nobody.value)

@@ -469,8 +469,18 @@ class TinyStore(KeptReads, Store):
     def account(self, username: str) -> Account:
         found = self.find_account(username)
         if found is None:
-            raise UnknownAccount(f"unknown account {username!r}")
+            raise UnknownAccount(f"unknown account {username!r}{self._spelt(username)}")
         return found
+
+    def _spelt(self, username: str) -> str:
+        """How an unknown username is spelt in the store, if only its case differs (usernames
+        are kept as made: `ETAYLOR.204` typed for etaylor.204)."""
+        folded = username.strip().casefold()
+        for la in {la_of_username(username), la_of_username(folded)}:
+            for name in self.la_usernames(la):
+                if name.casefold() == folded:
+                    return f" (did you mean {name}?)"
+        return ""
 
     def search_accounts(
         self,
