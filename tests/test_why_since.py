@@ -608,3 +608,18 @@ def test_a_leaver_whose_account_an_open_case_offers_is_matched_there(env):
     (case,) = env.store.cases(DFE)
     assert f"`uso-tui resolve {case.case_id} --match {hits['1'].username}`" in hits["1"].act
     assert "restore it" not in hits["1"].act
+
+
+def test_a_name_keyed_as_one_word_is_found_typed_apart(tmp_path):
+    """ "mc donald" found no McDonald (nor "de souza" DeSouza): the MIS keys them as one word."""
+    env = Env(tmp_path / "store")
+    env.add_school(
+        students=[
+            iris_student("1", "Amy", "McDonald", "2015-04-02"),
+            iris_student("2", "Ben", "DeSouza", "2014-07-11"),
+        ]
+    )
+    env.sync(DAY1)
+    assert one(env.store, "amy mc donald").surname == "McDonald"
+    assert one(env.store, "de souza").forename == "Ben"
+    assert why(env.store, "mc nobody") == []

@@ -319,6 +319,7 @@ def why(
         or _parts_apart(store, text, wide, schools)
         or _by_username(store, text)
         or _by_upn_spaced(store, text, wide)
+        or _words_joined(store, text, wide, schools)
     )
     if schools is not None:
         found = [row for row in found if row["school"] in schools]
@@ -515,6 +516,23 @@ def _parts_apart(
             for j in joined
         )
     ]
+
+
+def _words_joined(
+    store: Store, text: str, limit: int | None, schools: set[str] | None
+) -> list[dict[str, Any]]:
+    """The records found with two neighbouring words of `text` as one ("mc donald" for
+    McDonald, "de souza" for DeSouza, "le roux"): a name the school keys as one word, typed
+    apart. Tried only when nothing else finds a record; the first joining that finds some."""
+    words = text.split()
+    if not 2 <= len(words) <= 4 or any(c.isdigit() for c in text):
+        return []
+    for at in range(len(words) - 1):
+        joined = [*words[:at], words[at] + words[at + 1], *words[at + 2 :]]
+        found = store.why_search(" ".join(joined), limit=limit, schools=schools)
+        if found:
+            return found
+    return []
 
 
 def _by_username(store: Store, text: str) -> list[dict[str, Any]]:
