@@ -775,3 +775,5 @@ def test_a_username_typed_in_another_case_is_refused_naming_the_one_meant(store)
     with pytest.raises(UnknownAccount) as nobody:
         store.account("nobody.204")
     assert "did you mean" not in str(nobody.value)
+    with pytest.raises(UnknownAccount, match=r"did you mean asmith\.204\?"):  # and in a commit
+        keep_both(store, "ASMITH.204", "ajones.205", operator="alice", now=NOW)

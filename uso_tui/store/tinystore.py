@@ -47,7 +47,14 @@ from uso_tui.store.codec import build, from_docs
 from uso_tui.store.directory import DirectoryCache, DirectoryView, stage_from_rows
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
 from uso_tui.store.kept import KeptReads
-from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
+from uso_tui.store.layout import (
+    Layout,
+    la_of_username,
+    school_of_case,
+    school_of_run,
+    seq_of,
+    spelt,
+)
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
 from uso_tui.store.people import (
@@ -469,18 +476,10 @@ class TinyStore(KeptReads, Store):
     def account(self, username: str) -> Account:
         found = self.find_account(username)
         if found is None:
-            raise UnknownAccount(f"unknown account {username!r}{self._spelt(username)}")
+            raise UnknownAccount(
+                f"unknown account {username!r}{spelt(username, self.la_usernames)}"
+            )
         return found
-
-    def _spelt(self, username: str) -> str:
-        """How an unknown username is spelt in the store, if only its case differs (usernames
-        are kept as made: `ETAYLOR.204` typed for etaylor.204)."""
-        folded = username.strip().casefold()
-        for la in {la_of_username(username), la_of_username(folded)}:
-            for name in self.la_usernames(la):
-                if name.casefold() == folded:
-                    return f" (did you mean {name}?)"
-        return ""
 
     def search_accounts(
         self,

@@ -61,7 +61,14 @@ from uso_tui.store.directory import StagedDirectory, stage_shards
 from uso_tui.store.index import build_index, index_fields, index_line
 from uso_tui.store.journal import Commit
 from uso_tui.store.kept import KeptWrites
-from uso_tui.store.layout import Layout, la_of_username, school_of_case, school_of_run, seq_of
+from uso_tui.store.layout import (
+    Layout,
+    la_of_username,
+    school_of_case,
+    school_of_run,
+    seq_of,
+    spelt,
+)
 from uso_tui.store.liveness import identity, is_stale
 from uso_tui.store.people import describes, staged_keys
 from uso_tui.store.recent_schools import RecentSchools
@@ -331,7 +338,9 @@ class TinyTransaction(KeptWrites, Transaction):
     def account(self, username: str) -> Account:
         found = self.find_account(username)
         if found is None:
-            raise UnknownAccount(f"unknown account {username!r}")
+            raise UnknownAccount(
+                f"unknown account {username!r}{spelt(username, self.la_usernames)}"
+            )
         return found
 
     def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]:
