@@ -417,17 +417,29 @@ def _hits(
     return out
 
 
-def offered_by_cases(store: Store, homes: dict[str, str]) -> dict[str, tuple[MatchCase, Any]]:
-    """The open case of its school that offers each account (`homes`: username -> its school),
-    with the score: one unallocated there is matched in the case (a restore would leave it
+def case_offers(store: Store, homes: dict[str, str]) -> list[tuple[str, MatchCase, Any]]:
+    """(username, case, score) of each open case of the schools `homes` names (username -> its
+    school) that offers one of its accounts, in school and case order (each school's cases read
+    once)."""
+    return [
+        (name, case, cand.get("score", "?"))
+        for dfe in sorted(set(homes.values()))
+        for case in store.cases(dfe, "open")
+        for cand in case.candidates
+        if (name := cand.get("username")) in homes
+    ]
+
+
+def offered_by_cases(
+    homes: dict[str, str], offers: list[tuple[str, MatchCase, Any]]
+) -> dict[str, tuple[MatchCase, Any]]:
+    """The first open case of its own school that offers each account of `homes` (`offers`:
+    case_offers'): one unallocated there is matched in the case (a restore would leave it
     linked to no record, and the case open)."""
     out: dict[str, tuple[MatchCase, Any]] = {}
-    for dfe in sorted(set(homes.values())):
-        for case in store.cases(dfe, "open"):
-            for cand in case.candidates:
-                name = cand.get("username")
-                if name in homes and homes[name] == dfe and name not in out:
-                    out[name] = (case, cand.get("score", "?"))
+    for name, case, score in offers:
+        if case.school == homes.get(name) and name not in out:
+            out[name] = (case, score)
     return out
 
 
@@ -456,7 +468,7 @@ def _paused_and_waited_for(store: Store, hits: list[WhyHit]) -> None:
         and h.username
         and getattr(schools.get(h.school), "open_cases", 0)
     }
-    offered = offered_by_cases(store, gone) if gone else {}
+    offered = offered_by_cases(gone, case_offers(store, gone)) if gone else {}
     for hit in hits:
         school = schools.get(hit.school)
         hit.paused = bool(school and school.paused)
@@ -827,7 +839,8 @@ def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str
     found = store.search_accounts(text, status="unallocated", limit=NOT_FOUND_ACCOUNTS + len(mine))
     found = [h for h in found if h.username not in mine][:NOT_FOUND_ACCOUNTS]
     now = store.find_accounts([h.username for h in found], set()) if found else {}
-    offered = offered_by_cases(store, {h.username: h.home for h in found if h.home})
+    homes = {h.username: h.home for h in found if h.home}
+    offered = offered_by_cases(homes, case_offers(store, homes))
     out = []
     for h in found:
         who = f"also {h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'})"
@@ -904,7 +917,9 @@ def not_found(store: Store, text: str) -> list[str]:
     )
     more = " and more: search Users" if len(hits) > NOT_FOUND_ACCOUNTS else ""
     gone = [h for h in hits[:NOT_FOUND_ACCOUNTS] if h.status == "unallocated"]
-    offered = offered_by_cases(store, {h.username: h.home for h in gone if h.home})
+    homes = {h.username: h.school or h.home for h in hits[:NOT_FOUND_ACCOUNTS]}
+    offers = case_offers(store, homes)
+    offered = offered_by_cases(homes, offers)
     todo = (
         [f"do: {match_there(gone[0].username, *offered[gone[0].username])}"]
         if gone and gone[0].username in offered
@@ -920,11 +935,10 @@ def not_found(store: Store, text: str) -> list[str]:
         f"but these accounts match it: {named}{more}",
         *todo,
         *_held_leavers(store, hits[:NOT_FOUND_ACCOUNTS]),
-        *[  # (the one the do line names is said there)
-            line
-            for line in _waiting_in_cases(store, hits)
-            if not (gone and gone[0].username in offered and line.startswith(gone[0].username))
-        ],
+        # (the account the do line names is said there)
+        *_waiting_in_cases(
+            offers, {gone[0].username} if gone and gone[0].username in offered else set()
+        ),
         *like,
     ]
 
@@ -954,23 +968,17 @@ def _held_leavers(store: Store, hits: list[Any]) -> list[str]:
     return out
 
 
-def _waiting_in_cases(store: Store, hits: list[Any]) -> list[str]:
-    """The open cases that offer the accounts found (one requested ahead of its record, or
-    unallocated, is often a case's candidate: deciding the case links it)."""
-    wanted = {h.username: h for h in hits[:NOT_FOUND_ACCOUNTS]}
-    out = []
-    for dfe in sorted({h.school or h.home for h in wanted.values()}):
-        for case in store.cases(dfe, "open"):
-            for cand in case.candidates:
-                if cand.get("username") in wanted:
-                    rec = case.record
-                    out.append(
-                        f"{cand['username']} is a candidate ({cand.get('score', '?')}%) of case "
-                        f"{case.case_id} for {rec.get('forename') or '?'} "
-                        f"{rec.get('surname') or '?'} (MIS id {rec.get('mis_id') or '?'}): "
-                        f"decide it in the Matching queue of {dfe}"
-                    )
-    return out
+def _waiting_in_cases(offers: list[tuple[str, MatchCase, Any]], said: set[str]) -> list[str]:
+    """The open cases that offer the accounts found (`offers`: case_offers'; one requested ahead
+    of its record, or unallocated, is often a case's candidate: deciding the case links it),
+    but for the accounts `said` already."""
+    return [
+        f"{name} is a candidate ({score}%) of case {case.case_id} for "
+        f"{case.record.get('forename') or '?'} {case.record.get('surname') or '?'} (MIS id "
+        f"{case.record.get('mis_id') or '?'}): decide it in the Matching queue of {case.school}"
+        for name, case, score in offers
+        if name not in said
+    ]
 
 
 def _blind_spots(store: Store) -> list[str]:
