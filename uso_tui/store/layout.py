@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 NAMES_KEYS = "names.keys"  # beside a school's names.idx: its find_people keys (people.py)
@@ -79,16 +78,6 @@ def seq_of(ident: str) -> int:
     """The counter of a run or case id (`204-3210-r42` -> 42); -1 when malformed."""
     tail = ident.rsplit("-", 1)[-1][1:]
     return int(tail) if tail.isdigit() else -1
-
-
-def spelt(username: str, la_usernames: Callable[[str], Iterable[str]]) -> str:
-    """How an unknown username is spelt in the store, if only its case differs (usernames are
-    kept as made: `ETAYLOR.204` typed for etaylor.204), as a hint to add to the refusal."""
-    folded = username.strip().casefold()
-    for name in la_usernames(la_of_username(folded)):
-        if name.casefold() == folded:
-            return f" (did you mean {name}?)"
-    return ""
 
 
 def la_of_username(username: str) -> str:

@@ -36,13 +36,13 @@ from uso_tui.store.api import (
     SchoolState,
     Store,
     StoreError,
-    UnknownAccount,
     UnknownCase,
     UnknownRun,
     UnknownSchool,
 )
 from uso_tui.store.arrivals import read_arrivals
 from uso_tui.store.audit import RECENT_EVENTS, Deltas, Recent, delta_numbers, read_events
+from uso_tui.store.by_name import AccountsByName
 from uso_tui.store.codec import build, from_docs
 from uso_tui.store.directory import DirectoryCache, DirectoryView, stage_from_rows
 from uso_tui.store.journal import JOURNAL, Commit, needs_recovery, recover
@@ -53,7 +53,6 @@ from uso_tui.store.layout import (
     school_of_case,
     school_of_run,
     seq_of,
-    spelt,
 )
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
@@ -127,7 +126,7 @@ def _run_view(run: dict[str, Any]) -> dict[str, Any]:
     return mark_interrupted(run) if is_stale(run) else run
 
 
-class TinyStore(KeptReads, Store):
+class TinyStore(AccountsByName, KeptReads, Store):
     def __init__(self, root: Path, *, create: bool = True, upgrade: bool = False) -> None:
         """upgrade: raise a store of an older schema to this one; without it such a store is
         refused (OlderSchema), before anything is touched."""
@@ -472,14 +471,6 @@ class TinyStore(KeptReads, Store):
     def la_arrivals(self, la: str) -> tuple[int, list[tuple[int, str]]]:
         with self._reading():
             return read_arrivals(self.layout.arrivals_file(la))
-
-    def account(self, username: str) -> Account:
-        found = self.find_account(username)
-        if found is None:
-            raise UnknownAccount(
-                f"unknown account {username!r}{spelt(username, self.la_usernames)}"
-            )
-        return found
 
     def search_accounts(
         self,

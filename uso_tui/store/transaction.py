@@ -33,7 +33,6 @@ from uso_tui.store.api import (
     SchoolState,
     StoreError,
     Transaction,
-    UnknownAccount,
     UnknownCase,
     UnknownExclusion,
     UnknownRun,
@@ -49,6 +48,7 @@ from uso_tui.store.audit import (
     segment_doc,
     segment_name,
 )
+from uso_tui.store.by_name import AccountsByName
 from uso_tui.store.codec import (
     accounts_from_staged,
     from_doc,
@@ -67,7 +67,6 @@ from uso_tui.store.layout import (
     school_of_case,
     school_of_run,
     seq_of,
-    spelt,
 )
 from uso_tui.store.liveness import identity, is_stale
 from uso_tui.store.people import describes, staged_keys
@@ -202,7 +201,7 @@ class _Feed:
     new_delta: tuple[int, Any] | None = None
 
 
-class TinyTransaction(KeptWrites, Transaction):
+class TinyTransaction(AccountsByName, KeptWrites, Transaction):
     def __init__(self, store: TransactionSource, operator: str) -> None:
         self.operator = operator
         self._store = store
@@ -334,14 +333,6 @@ class TinyTransaction(KeptWrites, Transaction):
 
     def la_usernames(self, la: str) -> frozenset[str]:
         return frozenset(self._reg(la))
-
-    def account(self, username: str) -> Account:
-        found = self.find_account(username)
-        if found is None:
-            raise UnknownAccount(
-                f"unknown account {username!r}{spelt(username, self.la_usernames)}"
-            )
-        return found
 
     def cases(self, dfe: str, status: str | None = "open") -> list[MatchCase]:
         return from_docs(MatchCase, self._doc(dfe).cases_in_order(status))
