@@ -15,6 +15,7 @@ acts on showed (read_before: the matching queue decides only a case the operator
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -265,3 +266,19 @@ class HoldsKeys:
             return False
         self.app.drop_typed_ahead(read_first, then, this_one=True)  # type: ignore[attr-defined]
         return True
+
+
+class Shown:
+    """What a screen shows that its keys act on (a case, an account: any value that changes
+    when it does), and when it first showed so (time.monotonic(), the clock of Textual's
+    events): for HoldsKeys.typed_before."""
+
+    __slots__ = ("at", "view")
+
+    def __init__(self) -> None:
+        self.view: object = None
+        self.at = 0.0
+
+    def show(self, view: object) -> None:
+        if view != self.view:
+            self.view, self.at = view, time.monotonic()

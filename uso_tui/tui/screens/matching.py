@@ -7,8 +7,6 @@ list (so `p` goes back to them and `u` can undo).
 
 from __future__ import annotations
 
-import time
-
 from rich.console import Group
 from rich.text import Text
 from textual import on
@@ -24,6 +22,7 @@ from uso_tui.sync.actions import contested_by, refreshed_since
 from uso_tui.sync.checks import latest_export_ids, on_roll_elsewhere
 from uso_tui.sync.match_model import CREATE_GUARD, level_words
 from uso_tui.tui.format import cell, clean, ends_kept, hanging, plain, when
+from uso_tui.tui.keys_in_turn import Shown
 from uso_tui.tui.screens.listing import ExportsCsv
 from uso_tui.tui.widgets import Confirm, ConfirmForce, Prompt, current_key
 from uso_tui.tui.workers import in_thread
@@ -144,11 +143,9 @@ class MatchingScreen(ExportsCsv):
         self.accounts: dict[str, Account] = {}  # candidates' accounts as they are now
         self.present: dict[str, set[str] | None] = {}  # report -> ids of the latest export
         self.on_roll: dict[str, str] = {}  # candidates still on roll at that other school
-        # the case on screen as shown (its id, record and candidates), and when it first showed
-        # so (time.monotonic(), the clock of Textual's events): a decision key read before it
-        # is typed for no case the operator saw
-        self._case_shown: tuple | None = None
-        self._case_shown_at = 0.0
+        # the case on screen (its id, record and candidates), and when it first showed so: a
+        # decision key read before it is typed for no case the operator saw
+        self._case_shown = Shown()
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Matching queue {self.dfe}")
@@ -284,15 +281,15 @@ class MatchingScreen(ExportsCsv):
         title = self.query_one("#title", Static)
         table = self.query_one(DataTable)
         view = (case.case_id, case.record, case.candidates) if case is not None else None
-        same = view is not None and self._case_shown is not None and view[0] == self._case_shown[0]
+        was = self._case_shown.view
+        same = view is not None and isinstance(was, tuple) and view[0] == was[0]
         # the candidate highlighted stays so when its case is shown again (g, a refresh)
         keep = self.highlighted() if same else None
         table.clear()
         open_left = sum(
             1 for candidate in self.cases if candidate.status == "open"
         )  # skipped ones included
-        if view != self._case_shown:  # another case, or this one as a run refreshed it
-            self._case_shown, self._case_shown_at = view, time.monotonic()
+        self._case_shown.show(view)  # (another case, or this one as a run refreshed it)
         if case is None:
             head = f"{open_left} open (skipped; p goes back)" if open_left else "no open cases"
             title.update(Text(f"Matching queue {self.dfe}: {head}", style="bold"))
@@ -737,7 +734,7 @@ class MatchingScreen(ExportsCsv):
         `m` pressed while the first match was saved): it decides nothing, nor do the keys typed
         after it, and the console says so. A person decides only a case they could see."""
         return self.typed_before(
-            self._case_shown_at, f"case {case.case_id} showed after them", "look at it, then decide"
+            self._case_shown.at, f"case {case.case_id} showed after them", "look at it, then decide"
         )
 
     def action_skip(self) -> None:

@@ -7,7 +7,6 @@ index, one file per school); only the newest search's answer is shown.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from rich.table import Table
@@ -35,6 +34,7 @@ from uso_tui.tui.format import (
     plain,
     when,
 )
+from uso_tui.tui.keys_in_turn import Shown
 from uso_tui.tui.screens.listing import (
     Col,
     Details,
@@ -461,10 +461,9 @@ class AccountScreen(ListScreen):
         super().__init__(store, None)
         self.username = username
         self.title = f"Account {clean(username)}"
-        # when the account first showed as it is (time.monotonic()): a key read before acts
-        # on nothing (see _typed_blind)
-        self._shown: tuple | None = None
-        self._shown_at = 0.0
+        # the account as shown, and when it first showed so: a key read before acts on nothing
+        # (see _typed_blind)
+        self._shown = Shown()
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Account {self.username}")
@@ -557,7 +556,7 @@ class AccountScreen(ListScreen):
         `r` `y` on a list's row that came there after the keys): it does nothing, nor do the
         keys after it, and the console says so."""
         return self.typed_before(
-            self._shown_at, "the account showed after them", "look at it, then act"
+            self._shown.at, "the account showed after them", "look at it, then act"
         )
 
     def action_restore(self) -> None:
@@ -679,9 +678,7 @@ class AccountScreen(ListScreen):
         )
 
     def _show(self, account: Account, rows: list[Row], another: MisRecord | None = None) -> None:
-        view = (account.username, account.status, account.school, another)
-        if view != self._shown:
-            self._shown, self._shown_at = view, time.monotonic()
+        self._shown.show((account.username, account.status, account.school, another))
         self.account = account
         self.another = another
         who, where = account_fields(account, another)
