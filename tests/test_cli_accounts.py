@@ -82,6 +82,25 @@ def test_account_add_asks_first_for_a_person_active_under_another_spelling(cli):
     cli.add_account(DFE, "Priya", "Shah", "2014-05-06")
 
 
+def test_a_search_finds_a_name_keyed_as_one_word_typed_apart(cli):
+    """ "mc donald" found no McDonald (nor "de souza" DeSouza): the MIS keys them as one word,
+    and an operator types what they hear."""
+    cli.add_account(DFE, "Amy", "McDonald", "2015-04-02")
+    cli.add_account(DFE, "Ben", "DeSouza", "2014-07-11")
+    cli.add_account(DFE, "Mc", "Donaldson", "1980-01-31", role="staff")
+    found = cli.ok("accounts", "--search", "amy mc donald", "--json").json()
+    assert [a["username"] for a in found] == ["amcdonald.204"]
+    assert [a["forename"] for a in cli.ok("accounts", "--search", "de souza", "--json").json()] == [
+        "Ben"
+    ]
+    # words that find someone as typed are not joined
+    assert [a["surname"] for a in cli.ok("accounts", "--search", "mc don", "--json").json()] == [
+        "Donaldson"
+    ]
+    assert cli.ok("accounts", "--search", "mc nobody", "--json").json() == []
+    assert cli.ok("accounts", "--search", "amy mc donald 2016", "--json").json() == []
+
+
 def test_account_add_then_search(cli):
     res = cli.add_account(DFE, "Zoë", "O'Brien-Smith", "2014-03-09", extra=("--json",))
     acc = res.json()

@@ -123,6 +123,19 @@ _ACCENTED = ((0x1E00, 0x1FFF), (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xFB00, 0xFE
 _VARIATION = re.compile("[\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 
+def words_joined(text: str) -> list[str]:
+    """`text` with two neighbouring words made one, each way in turn ("mc donald" as
+    "mcdonald", "de souza" as "desouza"): a name the MIS keys as one word, typed apart. Only
+    for two to four words without digits (a date or a username is not a name typed apart)."""
+    words = text.split()
+    if not 2 <= len(words) <= 4 or any(c.isdigit() for c in text):
+        return []
+    return [
+        " ".join([*words[:at], words[at] + words[at + 1], *words[at + 2 :]])
+        for at in range(len(words) - 1)
+    ]
+
+
 def initial_of(forename: str | None) -> str:
     """The forename when it is one Latin letter keyed as an initial (`M`, `M.`), lower-cased;
     "" otherwise: a one-letter name of its own (Vietnamese Ý, Chinese 娥) is a whole name."""

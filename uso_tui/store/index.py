@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from uso_tui.domain.dates import from_uk
-from uso_tui.domain.names import normalise, normalise_cached, upn_key
+from uso_tui.domain.names import normalise, normalise_cached, upn_key, words_joined
 from uso_tui.store.api import AccountHit
 from uso_tui.store.storage import damaged, read_bytes
 
@@ -278,6 +278,23 @@ def search(
     text: str,
     status: str | None = None,
     limit: int | None = 500,
+) -> list[AccountHit]:
+    """The accounts every word of `text` finds (search_keys) in the index `files`; when none,
+    those found with two neighbouring words as one ("mc donald" for McDonald)."""
+    files = list(files)  # looked through again for a joining
+    out = _search(files, text, status, limit)
+    for joined in words_joined(text) if not out else ():
+        out = _search(files, joined, status, limit)
+        if out:
+            break
+    return out
+
+
+def _search(
+    files: list[tuple[str, str | Path]],
+    text: str,
+    status: str | None,
+    limit: int | None,
 ) -> list[AccountHit]:
     needles = [(" " + k).encode() for k in search_keys(text)]
     out: list[AccountHit] = []

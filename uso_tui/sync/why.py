@@ -15,7 +15,7 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import ROLES, Exclusion, MatchCase, MisRecord, Run, last_that_ran
-from uso_tui.domain.names import normalise, upn_key
+from uso_tui.domain.names import normalise, upn_key, words_joined
 from uso_tui.domain.schools import DFE_RE, ROLE_OF_REPORT, la_of
 from uso_tui.store.api import CorruptFile, Store, UnknownRun, UnknownSchool
 from uso_tui.store.index import NAME_PARTS
@@ -533,15 +533,11 @@ def _parts_apart(
 def _words_joined(
     store: Store, text: str, limit: int | None, schools: set[str] | None
 ) -> list[dict[str, Any]]:
-    """The records found with two neighbouring words of `text` as one ("mc donald" for
-    McDonald, "de souza" for DeSouza, "le roux"): a name the school keys as one word, typed
-    apart. Tried only when nothing else finds a record; the first joining that finds some."""
-    words = text.split()
-    if not 2 <= len(words) <= 4 or any(c.isdigit() for c in text):
-        return []
-    for at in range(len(words) - 1):
-        joined = [*words[:at], words[at] + words[at + 1], *words[at + 2 :]]
-        found = store.why_search(" ".join(joined), limit=limit, schools=schools)
+    """The records found with two neighbouring words of `text` as one: a name the school keys
+    as one word, typed apart (names.words_joined). Tried only when nothing else finds a record;
+    the first joining that finds some."""
+    for joined in words_joined(text):
+        found = store.why_search(joined, limit=limit, schools=schools)
         if found:
             return found
     return []
