@@ -220,6 +220,69 @@ async def test_a_restore_warning_of_the_person_s_active_account_is_read_first(st
     assert store.account(grace).status == "active"
 
 
+def _case_offering(store, username: str) -> str:
+    """An open case of HILL for Grace Hopper under a new MIS id, offering `username`."""
+    from uso_tui.domain.models import Candidate, MatchCase
+
+    grace = store.account(username)
+    with store.transaction("t") as txn:
+        case_id = txn.next_case_id(HILL)
+        record = {"mis_id": "S77", "forename": "Grace", "surname": "Hopper", "dob": grace.dob}
+        cand = Candidate(
+            username=username,
+            school=None,
+            score=97,
+            forename=grace.forename,
+            surname=grace.surname,
+            dob=grace.dob,
+            differs=[],
+        )
+        txn.put_cases(
+            [
+                MatchCase(
+                    case_id=case_id,
+                    school=HILL,
+                    report="students",
+                    role=grace.role,
+                    record=record,
+                    run_id="204-3210-r2",
+                    opened_at="2026-11-28T06:00:06",
+                    candidates=[cand.to_dict()],
+                )
+            ]
+        )
+    return case_id
+
+
+async def test_a_restore_of_an_account_an_open_case_offers_says_to_match_it_there(store):
+    """Grace's record came back under a new MIS id and waits in a case offering her account: a
+    restore links it to no record and leaves the case open, and the question did not say so;
+    `r y` typed ahead restored it unread."""
+    grace = username_of(store, "Grace", "Hopper")
+    case_id = _case_offering(store, grace)
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "4")
+        for _ in range(keys_of(table(app)).index(grace)):
+            await press(pilot, "j")
+        burst(app, "r", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, Confirm)
+        said = screen_text(app)
+        assert f"{grace}  97% in case {case_id} for Grace Hopper (MIS id S77)" in said
+        assert "match it there" in said
+        assert store.account(grace).status == "unallocated"
+        await press(pilot, "n")
+        # the account's own page asks the same
+        app.push_screen(AccountScreen(store, grace))
+        await settle(pilot)
+        burst(app, "r", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, Confirm) and f"in case {case_id}" in screen_text(app)
+        assert store.account(grace).status == "unallocated"
+        await press(pilot, "y")
+    assert store.account(grace).status == "active"
+
+
 async def test_a_key_typed_after_a_refused_form_is_not_typed_into_it(store):
     """`a Foo enter Bar enter 2019-13-45 enter y` in one burst: the date is refused, and the `y`
     (for the question the enter would have led to) went into the date field."""

@@ -4,7 +4,7 @@ undo, a restore, a held unallocation, a failed run since, a day that has passed.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from factories import DFE, Env, iris_student
@@ -543,6 +543,32 @@ def test_an_unallocated_account_an_open_case_offers_is_matched_there_not_restore
     (do,) = [line for line in said if line.startswith("do:")]
     assert match in do and "restore it" not in do
     assert sum("is a candidate" in line for line in said) == 1  # said once
+
+
+def test_a_restore_of_an_account_an_open_case_offers_says_to_match_it_there(env, capsys):
+    """The same re-keyed Amy restored rather than matched: the restore said nothing of the case,
+    the account stayed linked to no record and the case open (an evaluator's find)."""
+    from uso_tui.cli.main import main
+
+    env.set_students(DFE, [iris_student("21", "Amy", "Jones", "2015-04-02"), BOB, CAT])
+    confirm_held(env.store, env.sync(DAY2).run_id, operator="desk", now=LATER)
+    (case,) = env.store.cases(DFE)
+    root = ["--data-dir", str(env.store.root)]
+    capsys.readouterr()
+    assert main([*root, "restore", "ajones.204"], clock=lambda: LATER) == 0
+    err = capsys.readouterr().err
+    assert f"note: case {case.case_id} for Amy Jones (MIS id 21) offers ajones.204" in err
+    assert f"`uso-tui resolve {case.case_id} --match ajones.204`" in err
+    assert "linked to no record and the case stays open" in err
+    # an account no case offers: nothing said of cases
+    env.set_students(DFE, [iris_student("21", "Amy", "Jones", "2015-04-02"), CAT])
+    run = env.sync(DAY2 + timedelta(days=1))
+    if run.status == "held":
+        confirm_held(env.store, run.run_id, operator="desk", now=LATER + timedelta(days=1))
+    (bob,) = [a for a in env.store.school_accounts(DFE) if a.forename == "Bob"]
+    capsys.readouterr()
+    assert main([*root, "restore", bob.username], clock=lambda: LATER + timedelta(days=1)) == 0
+    assert "case" not in capsys.readouterr().err
 
 
 def test_the_records_waiting_for_someone_come_first_however_many_are_found(env):

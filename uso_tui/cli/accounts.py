@@ -300,6 +300,7 @@ def cmd_release(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import restore_account  # noqa: PLC0415
+    from uso_tui.sync.case_offers import offering, restore_note  # noqa: PLC0415
     from uso_tui.sync.duplicates import also_active, listed_words  # noqa: PLC0415
 
     account = restore_account(
@@ -319,4 +320,6 @@ def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
             "and date of birth: if that is this person, they now have two accounts "
             f"({listed_words(account, hit)})"
         )
+    for _, case, score in offering(ctx.store(), [account]):
+        ctx.note(f"note: {plain(restore_note(account.username, case, score))}")
     return 0

@@ -21,6 +21,7 @@ from uso_tui.store.api import CorruptFile, Store, UnknownRun, UnknownSchool
 from uso_tui.store.index import NAME_PARTS
 from uso_tui.sync.actions import UNDONE_CREATE, creation_undone_by
 from uso_tui.sync.apply import event_words
+from uso_tui.sync.case_offers import case_offers, match_there, offered_by_cases
 from uso_tui.sync.matched_names import known_as, phonetic
 from uso_tui.sync.plan import excluded
 
@@ -415,43 +416,6 @@ def _hits(
                 f"(`uso-tui school set {hit.school} --paused no`; a force run still runs)"
             )
     return out
-
-
-def case_offers(store: Store, homes: dict[str, str]) -> list[tuple[str, MatchCase, Any]]:
-    """(username, case, score) of each open case of the schools `homes` names (username -> its
-    school) that offers one of its accounts, in school and case order (each school's cases read
-    once)."""
-    return [
-        (name, case, cand.get("score", "?"))
-        for dfe in sorted(set(homes.values()))
-        for case in store.cases(dfe, "open")
-        for cand in case.candidates
-        if (name := cand.get("username")) in homes
-    ]
-
-
-def offered_by_cases(
-    homes: dict[str, str], offers: list[tuple[str, MatchCase, Any]]
-) -> dict[str, tuple[MatchCase, Any]]:
-    """The first open case of its own school that offers each account of `homes` (`offers`:
-    case_offers'): one unallocated there is matched in the case (a restore would leave it
-    linked to no record, and the case open)."""
-    out: dict[str, tuple[MatchCase, Any]] = {}
-    for name, case, score in offers:
-        if case.school == homes.get(name) and name not in out:
-            out[name] = (case, score)
-    return out
-
-
-def match_there(username: str, case: MatchCase, score: Any) -> str:
-    rec = case.record
-    return (
-        f"{username} is a candidate ({score}%) of case {case.case_id} for "
-        f"{rec.get('forename') or '?'} {rec.get('surname') or '?'} (MIS id "
-        f"{rec.get('mis_id') or '?'}): if that is its person, match it there (Matching queue of "
-        f"{case.school}, or `uso-tui resolve {case.case_id} --match {username}`); a restore "
-        "would not link it to that record"
-    )
 
 
 def _paused_and_waited_for(store: Store, hits: list[WhyHit]) -> None:

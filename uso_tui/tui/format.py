@@ -7,6 +7,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from rich.console import Group
 from rich.padding import Padding
@@ -208,6 +209,30 @@ def accounts_list(heading: str, hits: Iterable[object], style: str = "bold yello
             home = getattr(hit, "home", None)  # an unallocated account's: where it was
             where = school or (f"of {home}" if home else "-")
             line = f"  {username}  {where}  {getattr(hit, 'status', '')}"
+            out.append_text(plain(line, style))
+            out.append("\n")
+    return out
+
+
+# why a `y` typed with the restore's `r` is dropped: it was typed before a warning was shown
+RESTORE_WARNED = "the question warns of the person's active account or an open case"
+OFFERED = (
+    "Offered by an open match case (if that is the person, match it there: restored, it is "
+    "linked to no record and the case stays open):"
+)
+
+
+def offers_list(offers: Iterable[tuple[str, Any, Any]], style: str = "bold yellow") -> Text:
+    """OFFERED, then one line per (username, case, score) of an open case that offers an
+    account about to be restored; empty when there are none."""
+    out = Text(end="")
+    offers = list(offers)
+    if offers:
+        out.append(f"\n{OFFERED}\n")
+        for username, case, score in offers:
+            rec = case.record
+            who = full_name(rec.get("forename") or "?", rec.get("surname") or "?")
+            line = f"  {username}  {score}% in case {case.case_id} for {who} (MIS id {rec.get('mis_id') or '?'})"
             out.append_text(plain(line, style))
             out.append("\n")
     return out

@@ -24,6 +24,7 @@ from uso_tui.domain.models import Account, AuditEvent, MisRecord
 from uso_tui.sync.actions import restorable
 from uso_tui.tui.format import (
     ALSO_ACTIVE,
+    RESTORE_WARNED,
     accounts_list,
     change_summary,
     clean,
@@ -31,6 +32,7 @@ from uso_tui.tui.format import (
     full_name,
     kv_grid,
     newest_first,
+    offers_list,
     plain,
     when,
 )
@@ -568,12 +570,14 @@ class AccountScreen(ListScreen):
 
     @in_thread("account-restore-look", failure="Cannot look for the person's other accounts")
     def look_before_restoring(self, account: Account) -> None:
+        from uso_tui.sync.case_offers import offering  # noqa: PLC0415
         from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
 
         hits = also_active(self.store, [account])
-        self.app.call_from_thread(self._ask_restore, account, hits)
+        offers = offering(self.store, [account])
+        self.app.call_from_thread(self._ask_restore, account, hits, offers)
 
-    def _ask_restore(self, account: Account, hits: list) -> None:
+    def _ask_restore(self, account: Account, hits: list, offers: list) -> None:
         body = plain(
             f"{account.username} ({full_name(account.forename, account.surname)}) "
             "becomes active again at "
@@ -583,8 +587,9 @@ class AccountScreen(ListScreen):
         )
         body.append("\n")
         body.append_text(accounts_list(ALSO_ACTIVE, hits))
-        if hits:  # a `y` typed with the `r` was typed before this warning could be read
-            self.app.drop_typed_ahead("the question names the person's active account")
+        body.append_text(offers_list(offers))
+        if hits or offers:  # a `y` typed with the `r` was typed before this warning could be read
+            self.app.drop_typed_ahead(RESTORE_WARNED)
 
         def answer(yes: bool | None) -> None:
             if yes:

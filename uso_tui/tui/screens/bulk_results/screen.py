@@ -21,7 +21,15 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from uso_tui.domain.models import Account, Exclusion
 from uso_tui.sync.actions import restorable
 from uso_tui.tui.applying import apply_each, attempt
-from uso_tui.tui.format import ALSO_ACTIVE, accounts_list, clean, full_name, plain
+from uso_tui.tui.format import (
+    ALSO_ACTIVE,
+    RESTORE_WARNED,
+    accounts_list,
+    clean,
+    full_name,
+    offers_list,
+    plain,
+)
 from uso_tui.tui.screens.bulk_results.exclusions_tab import ExclusionForm, excluded_line
 from uso_tui.tui.screens.bulk_results.file_tab import RunPicker, file_head, record_details
 from uso_tui.tui.screens.bulk_results.tabs import (
@@ -401,12 +409,14 @@ class BulkResultsScreen(ReloadingListScreen):
 
     @in_thread("bulk-restore-look", failure="Cannot look for the people's other accounts")
     def look_before_restoring(self, targets: list[Account]) -> None:
+        from uso_tui.sync.case_offers import offering  # noqa: PLC0415
         from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
 
         hits = also_active(self.store, targets)
-        self.app.call_from_thread(self._ask_restore, targets, hits)
+        offers = offering(self.store, targets)
+        self.app.call_from_thread(self._ask_restore, targets, hits, offers)
 
-    def _ask_restore(self, targets: list[Account], hits: list) -> None:
+    def _ask_restore(self, targets: list[Account], hits: list, offers: list) -> None:
         count = len(targets)
         body = Text(end="")
         body.append(
@@ -424,8 +434,9 @@ class BulkResultsScreen(ReloadingListScreen):
             )
             body.append("\n")
         body.append_text(accounts_list(ALSO_ACTIVE, hits))
-        if hits:  # a `y` typed with the `r` was typed before this warning could be read
-            self.app.drop_typed_ahead("the question names the person's active account")
+        body.append_text(offers_list(offers))
+        if hits or offers:  # a `y` typed with the `r` was typed before this warning could be read
+            self.app.drop_typed_ahead(RESTORE_WARNED)
 
         def answer(yes: bool | None) -> None:
             if yes:

@@ -1,0 +1,71 @@
+"""The open match cases that offer an account as a candidate: an unallocated account one of
+them offers is matched there rather than restored (a restore links it to no record, and the
+case stays open for an operator), which `why`, `restore` and the console's restore say."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from uso_tui.domain.models import Account, MatchCase
+from uso_tui.store.api import Store
+
+
+def case_offers(store: Store, homes: dict[str, str]) -> list[tuple[str, MatchCase, Any]]:
+    """(username, case, score) of each open case of the schools `homes` names (username -> its
+    school) that offers one of its accounts, in school and case order (each school's cases read
+    once)."""
+    return [
+        (name, case, cand.get("score", "?"))
+        for dfe in sorted(set(homes.values()))
+        for case in store.cases(dfe, "open")
+        for cand in case.candidates
+        if (name := cand.get("username")) in homes
+    ]
+
+
+def offered_by_cases(
+    homes: dict[str, str], offers: list[tuple[str, MatchCase, Any]]
+) -> dict[str, tuple[MatchCase, Any]]:
+    """The first open case of its own school that offers each account of `homes` (`offers`:
+    case_offers'): one unallocated there is matched in the case (a restore would leave it
+    linked to no record, and the case open)."""
+    out: dict[str, tuple[MatchCase, Any]] = {}
+    for name, case, score in offers:
+        if case.school == homes.get(name) and name not in out:
+            out[name] = (case, score)
+    return out
+
+
+def match_there(username: str, case: MatchCase, score: Any) -> str:
+    rec = case.record
+    return (
+        f"{username} is a candidate ({score}%) of case {case.case_id} for "
+        f"{rec.get('forename') or '?'} {rec.get('surname') or '?'} (MIS id "
+        f"{rec.get('mis_id') or '?'}): if that is its person, match it there (Matching queue of "
+        f"{case.school}, or `uso-tui resolve {case.case_id} --match {username}`); a restore "
+        "would not link it to that record"
+    )
+
+
+def offering(store: Store, accounts: Iterable[Account]) -> list[tuple[str, MatchCase, Any]]:
+    """(username, case, score) of the open cases of the schools a restore returns `accounts`
+    to that offer them (each school's cases read once)."""
+    homes = {
+        acc.username: home
+        for acc in accounts
+        if (home := acc.previous_school or acc.link_school or acc.school)
+    }
+    return case_offers(store, homes) if homes else []
+
+
+def restore_note(username: str, case: MatchCase, score: Any) -> str:
+    """What a restore of an account an open case offers leaves undone."""
+    rec = case.record
+    return (
+        f"case {case.case_id} for {rec.get('forename') or '?'} {rec.get('surname') or '?'} "
+        f"(MIS id {rec.get('mis_id') or '?'}) offers {username} ({score}%): if that is its "
+        f"person, match it there (Matching queue of {case.school}, or `uso-tui resolve "
+        f"{case.case_id} --match {username}`); restored, it is linked to no record and the case "
+        "stays open"
+    )
