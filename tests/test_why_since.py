@@ -583,6 +583,25 @@ def test_the_records_waiting_for_someone_come_first_however_many_are_found(env):
     assert hits[0].outcome == "invalid" and hits[0].forename == "Zed"
 
 
+def test_a_record_rejected_for_an_impossible_date_is_found_by_that_date(env):
+    """`why 2015-02-30`, the date read off the school's letter, said only "no date of the
+    calendar": the record rejected for it holds no date to find it by."""
+    zed = iris_student("99", "Zed", "Khan", "30/02/2015")
+    ann = iris_student("98", "Ann", "Lee", "2015-02-30T00:00:00")
+    env.set_students(DFE, [AMY, BOB, CAT, zed, ann])
+    env.sync(DAY2)
+    for typed in ("2015-02-30", "30/02/2015"):
+        assert {(h.forename, h.outcome) for h in why(env.store, typed)} == {
+            ("Zed", "invalid"),
+            ("Ann", "invalid"),
+        }
+    (hit,) = why(env.store, "zed 30.02.2015")
+    assert hit.forename == "Zed" and "impossible date of birth '30/02/2015'" in hit.reason
+    assert why(env.store, "amy 2015-02-30") == []  # names that are not the rejected record's
+    assert why(env.store, "2015-02-31") == []
+    assert "no date of the calendar" in not_found(env.store, "2015-02-31")[0]
+
+
 def test_a_record_on_the_exclusion_list_since_its_account_was_made_says_so(env, tmp_path):
     """An entry added for a person who has an account makes no new one and removes none: why
     said "unchanged: linked, no change" and nothing of the entry (an outside evaluator's find)."""

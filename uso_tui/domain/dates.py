@@ -28,6 +28,13 @@ def from_uk(text: str) -> str | None:
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
+def date_read(text: str) -> str | None:
+    """The YYYY-MM-DD a date typed or exported reads as, not checked to exist (DD/MM/YYYY,
+    YYYY-MM-DD, also with a time after it); None when it is not written as a date."""
+    text = text.strip()
+    return from_uk(text) or (text[:10] if ISO_DATE.match(text[:10]) else None)
+
+
 def impossible_dates(text: str) -> list[str]:
     """The words of `text` written as a date (DD/MM/YYYY or YYYY-MM-DD) that are no day of the
     calendar (`31/02/2015`): a search for them finds nothing, and should say why."""

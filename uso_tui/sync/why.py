@@ -13,7 +13,7 @@ from typing import Any
 
 from rapidfuzz.distance import OSA
 
-from uso_tui.domain.dates import no_such_dates
+from uso_tui.domain.dates import date_read, impossible_dates, no_such_dates
 from uso_tui.domain.models import ROLES, Exclusion, MatchCase, MisRecord, Run, last_that_ran
 from uso_tui.domain.names import normalise, upn_key, words_joined
 from uso_tui.domain.schools import DFE_RE, ROLE_OF_REPORT, la_of
@@ -321,6 +321,7 @@ def why(
         or _by_username(store, text)
         or _by_upn_spaced(store, text, wide)
         or _words_joined(store, text, wide, schools)
+        or _rejected_for_dates(store, text, wide, schools)
     )
     if schools is not None:
         found = [row for row in found if row["school"] in schools]
@@ -505,6 +506,34 @@ def _words_joined(
         if found:
             return found
     return []
+
+
+_IMPOSSIBLE = re.compile(r"^impossible date of birth '(.*)'$")
+
+
+def _rejected_for_dates(
+    store: Store, text: str, limit: int | None, schools: set[str] | None
+) -> list[dict[str, Any]]:
+    """The records rejected for the impossible date of birth `text` names (`why 2015-02-30`,
+    with or without names): such a record holds no date, so the search by KEYS cannot find it
+    by the one detail an operator read off the school's letter."""
+    bad = {date_read(word) for word in impossible_dates(text)}
+    if not bad:
+        return []
+    names = " ".join(w for w in text.split() if date_read(w) is None)
+    rows = store.why_search(names, limit=None, schools=schools) if names else store.why_records()
+    out = []
+    for row in rows:
+        raw = (
+            _IMPOSSIBLE.match(row.get("reason") or "") if row.get("outcome") == "invalid" else None
+        )
+        if (
+            raw is not None
+            and date_read(raw.group(1)) in bad
+            and (schools is None or row["school"] in schools)
+        ):
+            out.append(row)
+    return out[:limit] if limit else out
 
 
 def _by_username(store: Store, text: str) -> list[dict[str, Any]]:
