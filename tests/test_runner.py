@@ -200,10 +200,29 @@ async def test_one_record_sent_many_times_on_a_page_does_not_stand_for_records_m
     res = await sync(env, now=LATER)
     assert res.run.status == "held" and not res.run.incomplete
     assert "sent three times" not in res.run.hold_reason
-    # a record sent twice (a row the MIS holds twice) is still no such sign
+    # a record sent twice (a row the MIS holds twice, or a copy standing where a record left
+    # out was: no telling) holds the leavers for an operator, whose confirmation applies them
     env.set_students(DFE, [*records[:29], records[5]])
     res = await sync(env, now=LATER.replace(day=LATER.day + 1))
-    assert res.run.status == "succeeded" and res.run.counts["unallocated"] == 1
+    assert res.run.status == "held" and not res.run.incomplete
+    assert res.run.hold_reason.startswith("students: 1 record(s) sent twice on one page, kept")
+    done = actions.confirm_held(env.store, res.run.run_id, operator="bob", now=LATER)
+    assert len(done.unallocated) == 1 and done.run.status == "succeeded"
+
+
+async def test_a_copy_standing_where_a_record_was_left_out_unallocates_no_one_unasked(env):
+    """Page 2 sent a copy of one of its records in place of another (the count right): the run
+    succeeded and unallocated the one left out, as a leaver (an adversary's server)."""
+    records = kids(30)
+    env.add_school(students=records)
+    await sync(env)
+    sent = [*records[:11], records[10], *records[12:]]  # kids 10 twice (page 2), 11 left out
+    env.set_students(DFE, sent)
+    env.sim.set_switches(DFE, max_page_size=10)
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held" and res.run.counts["unallocated"] == 0
+    assert "may stand where a record left out was" in res.run.hold_reason
+    assert all(a.status == "active" for a in env.store.school_accounts(DFE))
 
 
 async def test_a_linked_record_whose_names_come_as_numbers_leaves_its_account_alone(env):

@@ -562,6 +562,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         hold=not accept,
         short=_short_of(export),
         clashed=export.clashed_ids,
+        copies=export.repeated_on_a_page,
     )
     _relink_renamed(planned, renamed, linked)
     if export.raw is not None:
@@ -1358,12 +1359,15 @@ def _leavers(
     hold: bool = True,
     short: str | None = None,
     clashed: list[str] | None = None,
+    copies: int = 0,
 ) -> None:
     """Rule 7 and the safety hold of rule 8 (unless `hold` is False: an operator confirmed).
     `short`: why the export may not be complete (_short_of): its absent records are then no
     proof of leaving, and their unallocations are held whatever their number. `clashed`: MIS
-    ids given to two different records (Export.clashed_ids): held likewise, for an operator
-    whose confirmation applies them."""
+    ids given to two different records (Export.clashed_ids), and `copies`, records sent again
+    on the page they were on (Export.repeated_on_a_page: IRIS's totalCount counts a copy, which
+    may stand where a record left out was): held likewise, for an operator whose confirmation
+    applies them (a row the MIS holds twice is sent so every day)."""
     active = [
         mis_id
         for mis_id, r in linked.items()
@@ -1384,6 +1388,12 @@ def _leavers(
         planned.hold_reason = (
             f"{len(clashed)} MIS id(s) given to two different records ({some_ids(clashed)}): a "
             f"record's id may be wrong, so another's absence may be no leaving; would unallocate "
+            f"{leaving} of {total} linked accounts (confirm if they have left)"
+        )
+    elif copies:
+        planned.hold_reason = (
+            f"{copies} record(s) sent twice on one page, kept once: IRIS counts the copy in its "
+            "totalCount, so it may stand where a record left out was; would unallocate "
             f"{leaving} of {total} linked accounts (confirm if they have left)"
         )
     elif leaving > total * settings.hold_percent / 100 and leaving >= settings.hold_min:
