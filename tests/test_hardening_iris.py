@@ -178,15 +178,61 @@ async def test_a_token_error_echoing_the_secret_in_any_form_shows_only_its_code(
 
     def token(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
-            400, json={"error": "bad_request", "error_description": encode(ODD_SECRET)}
+            400, json={"error": "invalid_client", "error_description": encode(ODD_SECRET)}
         )
 
     server = Server(lambda r: httpx.Response(200, json=listing([])), token=token)
     async with server.client() as client:
         with pytest.raises(IrisError) as ei:
             await client.fetch_report(school(), ODD_SECRET, "students")
-    assert ei.value.iris_message == "bad_request"
+    assert ei.value.iris_message == "invalid_client"
     assert encode(ODD_SECRET) not in str(ei.value)
+
+
+@pytest.mark.parametrize("status", [400, 401])
+async def test_a_token_error_code_made_of_the_secret_is_not_shown(status) -> None:
+    """The secret's letters, reversed and lower-cased, as the OAuth error code: shown as IRIS's
+    words and kept in the run, its audit event and the recent file (the code was shown when it
+    looked like one and held not the secret as typed)."""
+    secret = "qwertyuiopASDFGHjklzx9"
+    code = "".join(c for c in secret.lower() if c.isalpha())[::-1]
+
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([])),
+        token=lambda r: httpx.Response(status, json={"error": code}),
+    )
+    async with server.client() as client:
+        with pytest.raises(IrisError) as ei:
+            await client.fetch_report(school(), secret, "students")
+    assert ei.value.iris_message is None and code not in str(ei.value)
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda s: __import__("base64").b32encode(s.encode()).decode(),
+        lambda s: __import__("codecs").encode(s, "rot13"),
+        lambda s: __import__("base64").b32encode(s.encode()).decode().lower(),
+    ],
+    ids=["base32", "rot13", "base32-lower"],
+)
+@pytest.mark.parametrize("what", ["secret", "token"])
+async def test_a_page_error_echoing_the_secret_or_token_encoded_does_not_show_it(
+    encode, what
+) -> None:
+    """A page's 500 saying "saw " and the secret (which the server had from the token request)
+    or the bearer token in base32 or rot13: shown as IRIS's words, stored with the run."""
+    secret, token = "SuperSecretXYZ123", "tok3nV4lue9QxZ"
+    echoed = encode(secret if what == "secret" else token)
+    server = Server(
+        lambda r: httpx.Response(500, json={"message": f"saw {echoed}"}),
+        token=lambda r: httpx.Response(200, json={"access_token": token, "expires_in": 3600}),
+    )
+    async with server.client() as client:
+        with pytest.raises(IrisError) as ei:
+            await client.fetch_report(school(), secret, "students")
+    said = str(ei.value) + (ei.value.iris_message or "")
+    assert echoed not in said and "saw" in said
 
 
 ECHOED = "Sup3r/Secr3t+Val_9Qx&z"

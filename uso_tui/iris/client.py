@@ -34,7 +34,7 @@ from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
 from uso_tui.iris.parse import PARSERS, record_id, used_fields
-from uso_tui.iris.redact import blank_secrets
+from uso_tui.iris.redact import BLANK, blank_secrets
 
 TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
@@ -1219,7 +1219,30 @@ _WORDS_READ = 4096  # characters of IRIS's words read; 200 are shown
 
 # An OAuth error code (RFC 6749 section 5.2: invalid_client, invalid_request...): all that is shown
 # of the token endpoint's words
-_OAUTH_CODE = re.compile(r"[a-z_]{3,40}")
+# The error codes of OAuth 2.0 (RFC 6749 section 5.2) and its bearer tokens (RFC 6750): what a
+# token request's answer is shown by. No other word of it: a server may echo the Client Secret
+# it was sent in any form (reversed, lower-cased, letters only), which no blanking can know.
+_OAUTH_CODES = frozenset(
+    (
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "invalid_token",
+        "insufficient_scope",
+        "access_denied",
+        "server_error",
+        "temporarily_unavailable",
+    )
+)
+# A run of letters and digits that reads as no word: one with digits in it, capitals amid small
+# letters but as words joined (InvalidOperationException), or longer than words are. Not shown
+# of a page's error (cut_opaque): an echo of the secret or the token in a form blank_secrets
+# does not know (base32, rot13) is such a run.
+_RUN = re.compile(r"[A-Za-z0-9]{12,}")
+_WORDS_JOINED = re.compile(r"[A-Z]?[a-z]+(?:[A-Z][a-z]+)+")
 
 
 def _iris_message(
@@ -1236,9 +1259,7 @@ def _iris_message(
         body = None
     if secret_sent:
         code = body.get("error") if isinstance(body, dict) else None
-        if isinstance(code, str) and _OAUTH_CODE.fullmatch(code) and code not in ctx.secret:
-            return code
-        return None
+        return code if code in _OAUTH_CODES else None
     if isinstance(body, dict):
         bits = [
             str(body[k])
@@ -1263,4 +1284,22 @@ def _iris_message(
         return None
     # and again: its escapes (\u001b) were read to find an echoed secret
     msg = " ".join("".join(c if c.isprintable() else " " for c in msg).split())
+    msg = cut_opaque(msg)
     return msg[:200] + ("..." if len(msg) > 200 else "")
+
+
+def cut_opaque(text: str) -> str:
+    """`text` with each run of letters and digits that reads as no word (see _RUN) written as
+    BLANK: what a server may have made of a secret, which its error need not show."""
+
+    def opaque(match: re.Match[str]) -> str:
+        run = match.group(0)
+        if _WORDS_JOINED.fullmatch(run):
+            return run if len(run) < 40 else BLANK
+        if run.isalpha() and (run.islower() or run.isupper()) and len(run) < 20:
+            return run
+        if run.isdigit() and len(run) < 20:
+            return run
+        return BLANK
+
+    return _RUN.sub(opaque, text)
