@@ -39,8 +39,13 @@ def keys(*reads: str, parser_class=TypedAheadParser) -> list[str]:
         # a text field's word keys as macOS Terminal sends Option+Left, Option+Right and
         # Option+Backspace stay Alt keys (the console decides by the focus: see below)
         ("\x1bb", ["alt+b"]),
-        ("\x1bfq", ["alt+f", "q"]),
+        ("\x1bf\x1bf", ["alt+f", "alt+f"]),  # (held down)
         ("\x1b\x7f", ["alt+backspace"]),
+        ("\x1b\x7fq", ["alt+backspace", "q"]),
+        # but ESC b or ESC f with more typed after it in one read is Escape typed ahead: `escape
+        # f y` (leave a saved form, force a run) moved the cursor and typed the y in a field
+        ("\x1bfy", ["escape", "f", "y"]),
+        ("\x1bbq", ["escape", "b", "q"]),
         # a key Textual makes of ESC and one character stays its own
         ("\x1b\t", ["shift+tab"]),
         # ESC and a digit (Option+digit, which Textual reads as "¡"): Escape then the digit, a

@@ -3,8 +3,8 @@ the terminal in one go (typed ahead while the console was busy, the pty holding 
 slow SSH link) were one key to Textual's parser: `escape` `u` became alt+u, and `escape` `/`,
 `escape` enter or `escape` space lost the escape. The console binds no Alt key: here ESC followed,
 in the same read, by a character that starts no escape sequence and makes no key of its own with
-it (see KNOWN; ESC b, ESC f and ESC backspace, a text field's word keys, see ALT_KEYS) is read as
-Escape, then that character. (An ESC
+it (see KNOWN; ESC b, ESC f and ESC backspace, a text field's word keys, see ALT_KEYS, unless
+ESC b or ESC f is followed by more in the same read) is read as Escape, then that character. (An ESC
 at the end of one read and a key at the start of the next are still one key, as Textual has it:
 a sequence split across reads must stay whole.)"""
 
@@ -61,9 +61,17 @@ def split_escapes(data: str, pasting: bool = False) -> tuple[str, bool]:
             out.append(PASTE_END)
         else:
             after = data[at + 1] if at + 1 < end else ""
+            # A word key ends its read (or comes again: held down); ESC b or ESC f with more
+            # typed after it in the same read is Escape typed ahead, then the letter (`escape f
+            # y` to leave a form and force a run moved the cursor and typed the y in a field).
+            then = data[at + 2] if at + 2 < end else ESC
             if not pasting and after in ALT_KEYS:
-                out.append(ALT_KEYS[after])
-                i = at + 2
+                if after == "\x7f" or then == ESC:
+                    out.append(ALT_KEYS[after])
+                    i = at + 2
+                else:
+                    out.append(ESCAPE_KEY)
+                    i = at + 1
                 continue
             alone = not pasting and after and after not in INTRODUCERS and after not in KNOWN
             out.append(ESCAPE_KEY if alone else ESC)
