@@ -662,6 +662,15 @@ async def test_request_account_refuses_a_name_before_asking_to_create_it(demo):
         await settle(pilot, 4)
         assert not isinstance(app.screen, Confirm)  # no question to answer: the form says why
         assert "holds '/' '[' ']'" in screen_text(app)
+        # the cursor where the mending is: it stayed in the date of birth, and the forename
+        # typed again went there (an outside evaluator's find)
+        assert app.focused is not None and app.focused.id == "req-forename"
+        # the forename mended, the date made wrong: the cursor goes to the date
+        burst(app, "end", *["backspace"] * 10, *"Zed", "enter", "enter")
+        burst(app, *["backspace"] * 10, *"1999-02-31", "enter")
+        await settle(pilot, 4)
+        assert app.focused is not None and app.focused.id == "req-dob"
+        assert "holds '/'" not in screen_text(app)
     assert len(store.school_accounts(dfe)) == before
 
 

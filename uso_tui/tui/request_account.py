@@ -248,6 +248,7 @@ class RequestAccountForm(SchoolForm[Account]):
         from uso_tui.sync.admin import (  # noqa: PLC0415
             alike_active,
             check_dob,
+            check_new_name,
             check_new_names,
             check_role,
             on_exclusion_list,
@@ -257,11 +258,19 @@ class RequestAccountForm(SchoolForm[Account]):
             same_person_in_export,
         )
 
+        checking = ["forename"]  # the field checked when a check refuses: focused to mend it
+
         def read() -> tuple[Request, list[AccountHit]]:
-            check_new_names(forename, surname)  # refused before the question, not after it
-            request = Request(
-                check_role(role), forename, surname, check_dob(dob, self.now().date())
-            )
+            check_new_name(forename, "forename")  # refused before the question, not after it
+            checking[0] = "surname"
+            check_new_name(surname, "surname")
+            checking[0] = "forename"
+            check_new_names(forename, surname)  # (the username the two make)
+            checking[0] = "role"
+            checked_role = check_role(role)
+            checking[0] = "dob"
+            request = Request(checked_role, forename, surname, check_dob(dob, self.now().date()))
+            checking[0] = ""
             key = (normalise(forename), normalise(surname), request.dob)
             request.in_export = same_person_in_export(
                 self.store, self.dfe, request.role, forename, surname, request.dob
@@ -274,7 +283,7 @@ class RequestAccountForm(SchoolForm[Account]):
         looked = attempt(read, lambda exc: str(exc) if isinstance(exc, InvalidInput) else (
             f"Cannot check the request: {error_text(exc)}"))  # fmt: skip
         if looked.value is None:
-            self.app.call_from_thread(self._error, looked.error or "")
+            self.app.call_from_thread(self._error, looked.error or "", checking[0])
             return
         request, hits = looked.value
         for hit in hits:
@@ -383,8 +392,10 @@ class RequestAccountForm(SchoolForm[Account]):
         self.dismiss(made)
         self.keys_go()
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, field: str = "") -> None:
         self.query_one("#req-error", Static).update(plain(message, "bold"))
+        if field:  # the cursor where the mending is (it stayed in the date of birth)
+            self.query_one(f"#req-{field}", Input).focus()
         # keys typed after the enter were for the question it would have led to, not the fields
         self.app.drop_typed_ahead("the form says what is wrong")
         self.keys_go()
