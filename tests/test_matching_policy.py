@@ -1725,3 +1725,26 @@ def test_a_date_slip_is_not_weighed_twice_through_the_school_year_it_falls_in(do
     (cand,) = [c for c in case.candidates if c.username == "tquennell.204"]
     assert [level for field, level, _ in cand.evidence if field == "year"] == [year]
     assert cand.score >= 90
+
+
+def test_an_account_requested_under_the_very_name_with_a_date_keyed_wholly_wrong_is_shown():
+    """A member of staff requested as Olivia Roberts born 28 May 1968, her record born 16
+    October: the request's date was neither a guess nor a slip of the record's, so her record
+    made a second account at the school, with nothing to say why (an evaluator's find)."""
+    staff = dict(role="staff", report="staff")
+    requested = acc("oroberts.204", "Olivia", "Roberts", "1968-05-28", **staff)
+    record = rec("1", "Olivia", "Roberts", "1968-10-16", report="staff")
+    planned = plan(export(record, report="staff"), snap([requested]), TODAY, settings())
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    (case,) = planned.new_cases
+    assert [c.username for c in case.candidates] == ["oroberts.204"]
+    from uso_tui.sync.asked_for import ANOTHER_DATE
+
+    assert ANOTHER_DATE in case.candidates[0].reasons
+    # a pupil of that very name born years from the record is another child of the name
+    kid = acc("ojones.204", "Olivia", "Jones", "2012-05-28")
+    planned = _plan([rec("2", "Olivia", "Jones", "2015-10-16")], [kid])
+    assert outcome_of(planned, "2").outcome == "created"
+    # within a year of it, shown (a year keyed wrong, the day and month as well)
+    planned = _plan([rec("3", "Olivia", "Jones", "2013-02-16")], [kid])
+    assert outcome_of(planned, "3").outcome == "needs_matching"

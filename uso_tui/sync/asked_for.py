@@ -11,7 +11,10 @@ a restored one: someone's who left) is a candidate of a record when both name it
   preferred name) the same, a known-as form of it, or a slip of it, not both a slip;
 - the date of birth a guess (for a pupil, the year within one of the record's: only the day and
   month are guessed) or a slip of the record's (a digit, a day, month or year out, day and
-  month swapped, or days apart: no sibling is born within NEAR_DAYS but a twin, on the day);
+  month swapped, or days apart: no sibling is born within NEAR_DAYS but a twin, on the day),
+  or any date with the very surname and forename (or a known-as form of it; for a pupil, born
+  within a year of the record): a date keyed wholly wrong on the request costs the person a
+  second account, another of that very name asked for at the school costs a case;
 - no UPN or gender given differently.
 
 A restored account of the school (someone's who left, given back) is a candidate of the record
@@ -35,6 +38,7 @@ GUESSED_DOB = "-01-01"  # the day and month keyed for a date of birth not known
 
 GUESSED = "requested here under this name, its date of birth a guess"
 SLIPPED = "requested here under this name, its date of birth a slip of the record's"
+ANOTHER_DATE = "requested here under this very name, with another date of birth"
 HELD_BEFORE = "held this MIS id before it was restored"
 
 
@@ -90,6 +94,8 @@ class AskedFor:
                 ):
                     continue  # a slip in both names: another person, as likely as not
                 why = _dated(rec, acc)
+                if not why and exact_surname and their_names & forms and _year_close(rec, acc):
+                    why = ANOTHER_DATE  # the names as the record's: a date keyed wholly wrong
                 if why and not ids_conflict(rec, acc):
                     out.append((acc, why))
         return out
@@ -114,6 +120,12 @@ def _dated(rec: MisRecord, acc: Account) -> str:
     if days is not None and 0 < days <= NEAR_DAYS:
         return SLIPPED  # days apart (10 June keyed 8 June): one date, no sibling born so close
     return ""
+
+
+def _year_close(rec: MisRecord, acc: Account) -> bool:
+    """A member of staff's date, however far; a pupil's, born within a year of the record's (a
+    child born years apart is another child of the name, in another class)."""
+    return rec.report != "students" or _year_near(rec.dob, acc.dob)
 
 
 def _year_near(dob: str | None, guessed: str | None) -> bool:
