@@ -320,6 +320,24 @@ async def test_run_show_says_why_confirm_leaves_an_account_of_an_incomplete_expo
     assert "confirming unallocates none of them" in out
 
 
+async def test_a_report_held_whole_for_an_incomplete_export_is_not_said_to_apply(env, capsys):
+    """Page 2 answered with page 1's records (held whole, beside the previous export): `run
+    show` ended "apply with `uso-tui confirm`" under "20 accounts this run would unallocate",
+    though confirming leaves each of them alone (an outside evaluator read it so)."""
+    from uso_tui.cli.main import main
+
+    env.add_school(students=kids(30))
+    await sync(env)
+    env.sim.set_switches(DFE, max_page_size=10, repeat_first_page=True)
+    res = await sync(env, now=LATER)
+    assert res.run.status == "held" and res.run.comparison
+    capsys.readouterr()
+    argv = ["--data-dir", str(env.store.root), "run", "show", res.run.run_id]
+    assert main(argv, clock=lambda: LATER) == 0
+    out = capsys.readouterr().out
+    assert "apply with" not in out and "confirming unallocates none of them" in out
+
+
 async def test_a_name_sent_decomposed_one_day_and_composed_the_next_is_no_change(env):
     """Zoë sent as Zoe and a combining diaeresis one day (NFD), as Zoë the next (NFC): every
     run updated the account, its audit event reading "Zoë -> Zoë". A year group sent as 7.0 one

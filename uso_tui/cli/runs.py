@@ -515,7 +515,9 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         ],
         out=out,
     )
-    if waiting and not run.comparison and all(h.back_since for h in held):
+    if waiting and all(h.incomplete or (h.back_since and not run.comparison) for h in held):
+        # (a report held whole for an incomplete export: its confirmation applies what came and
+        # still unallocates no one, as each line says; "apply with" read as the opposite)
         out.write(
             "confirming unallocates none of them (each is left alone, as said); the school's "
             "next complete run unallocates those still absent\n"
