@@ -265,6 +265,26 @@ async def test_skipping_every_case_still_counts_them_open(demo_ran):
         assert "0 decided in this session" in text  # skips are not decisions
 
 
+async def test_u_after_a_skip_says_nothing_was_decided(demo_ran):
+    """A case created, the next skipped, then `u`: "Undone: c2 is open again", though c2 was
+    never decided (an outside evaluator took it for their decision undone). `u` goes back to
+    the skipped case and says so; the decision before it stands, for the next `u`."""
+    from uso_tui.sync.actions import resolve_case
+
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    first, second = store.cases(dfe)[:2]
+    resolve_case(store, first.case_id, operator="desk", now=NOW, create=True, force=True)
+    async with started(store, "matching", dfe) as (app, pilot):
+        app.screen.focus_item(second.case_id)
+        await press(pilot, "s", "u")
+        said = [n.message for n in app._notifications]  # noqa: SLF001 - no public reader
+        assert f"Back to {second.case_id}, skipped before: nothing had been decided" in said
+        assert not any(m.startswith("Undone:") for m in said)
+        assert app.screen.case.case_id == second.case_id
+    assert store.case(first.case_id).status == "resolved"
+
+
 async def test_a_skip_reads_and_writes_nothing(demo_ran, monkeypatch):
     """`s` shows the next case at once: it took the store's write lock and read the school's
     whole file (a quarter of a second a key in a queue of thousands, keys typed ahead waiting)."""

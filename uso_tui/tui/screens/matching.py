@@ -919,7 +919,8 @@ class MatchingScreen(ExportsCsv):
         from uso_tui.sync.actions import undo_decision  # noqa: PLC0415
 
         was = next((c for c in self.cases if c.case_id == case_id), None)
-        if was is not None and was.status == "open" and case_id not in self._made:
+        skip = was is not None and was.status == "open" and case_id not in self._made
+        if skip:
             case = MatchCase.from_dict({**was.to_dict(), "decision": None})  # a skip: forget it
         else:
             now = self.store.case(case_id)
@@ -929,7 +930,7 @@ class MatchingScreen(ExportsCsv):
                 self.app.call_from_thread(self._not_ours, case_id, now)
                 return
             case = undo_decision(self.store, case_id, operator=self.operator, now=self.now())
-        self.app.call_from_thread(self._undone, case, self._fresh(was or case))
+        self.app.call_from_thread(self._undone, case, self._fresh(was or case), skip)
 
     def _fresh(self, case: MatchCase) -> dict[str, Account]:
         """The accounts of the case's candidates (and the account it was matched to, which a
@@ -985,7 +986,7 @@ class MatchingScreen(ExportsCsv):
         else:
             self.say(f"Case {case_id} is open again (undone elsewhere): nothing to undo", "warning")
 
-    def _undone(self, case: MatchCase, fresh: dict[str, Account]) -> None:
+    def _undone(self, case: MatchCase, fresh: dict[str, Account], skip: bool = False) -> None:
         self.accounts.update(fresh)
         self.busy = False
         self._deciding = None
@@ -1000,7 +1001,10 @@ class MatchingScreen(ExportsCsv):
         else:  # decided before g read the queue again (open cases only): listed again, shown
             self.index = min(self.index, len(self.cases))
             self.cases.insert(self.index, case)
-        self.say(f"Undone: {case.case_id} is open again")
+        if skip:  # nothing was decided: "Undone" read as a decision reverted
+            self.say(f"Back to {case.case_id}, skipped before: nothing had been decided")
+        else:
+            self.say(f"Undone: {case.case_id} is open again")
         self.show()
         self.keys_go()
 
