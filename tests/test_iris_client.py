@@ -623,3 +623,12 @@ async def test_retry_after_as_a_date_falls_back_to_backoff() -> None:
         export = await client.fetch_report(school, SECRET, "students")
     assert len(export.records) == 1
     assert len(sleep.delays) == 1 and 0.25 <= sleep.delays[0] <= 0.5
+
+
+def test_a_record_without_an_id_is_named_so_in_a_message():
+    """Two records without an MIS id on one page: "1 MIS id(s) given to two different
+    records: " named nothing (an outside evaluator's find)."""
+    from uso_tui.domain.models import some_ids
+
+    assert some_ids(["", "P7"]) == "(no id), P7"
+    assert some_ids([str(n) for n in range(12)]).endswith("9 ...")

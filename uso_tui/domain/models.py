@@ -485,9 +485,10 @@ class ProcessedFile(_Record):
 
 
 def some_ids(ids) -> str:
-    """The first ten of some MIS ids, for a message (then "...")."""
+    """The first ten of some MIS ids, for a message (then "..."); a record without one as
+    "(no id)" (it was said as nothing: "given to two different records: ")."""
     ids = list(ids)
-    return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+    return ", ".join(i or "(no id)" for i in ids[:10]) + (" ..." if len(ids) > 10 else "")
 
 
 @dataclass(slots=True)
