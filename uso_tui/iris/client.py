@@ -34,7 +34,7 @@ from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
 from uso_tui.iris.parse import PARSERS, record_id, used_fields
-from uso_tui.iris.redact import BLANK, blank_secrets
+from uso_tui.iris.redact import blank_secrets
 
 TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
@@ -1242,7 +1242,9 @@ _OAUTH_CODES = frozenset(
 # of a page's error (cut_opaque): an echo of the secret or the token in a form blank_secrets
 # does not know (base32, rot13) is such a run.
 _RUN = re.compile(r"[A-Za-z0-9]{12,}")
+_WORD = re.compile(r"[A-Z][a-z]+")
 _WORDS_JOINED = re.compile(r"[A-Z]?[a-z]+(?:[A-Z][a-z]+)+")
+OPAQUE = "(…)"  # such a run, as shown (not the blanking's ***: no secret was seen in it)
 
 
 def _iris_message(
@@ -1259,7 +1261,7 @@ def _iris_message(
         body = None
     if secret_sent:
         code = body.get("error") if isinstance(body, dict) else None
-        return code if code in _OAUTH_CODES else None
+        return code if isinstance(code, str) and code in _OAUTH_CODES else None
     if isinstance(body, dict):
         bits = [
             str(body[k])
@@ -1290,16 +1292,20 @@ def _iris_message(
 
 def cut_opaque(text: str) -> str:
     """`text` with each run of letters and digits that reads as no word (see _RUN) written as
-    BLANK: what a server may have made of a secret, which its error need not show."""
+    OPAQUE: what a server may have made of a secret, which its error need not show."""
 
     def opaque(match: re.Match[str]) -> str:
         run = match.group(0)
+        if len(run) >= 40:
+            return OPAQUE
         if _WORDS_JOINED.fullmatch(run):
-            return run if len(run) < 40 else BLANK
-        if run.isalpha() and (run.islower() or run.isupper()) and len(run) < 20:
-            return run
-        if run.isdigit() and len(run) < 20:
-            return run
-        return BLANK
+            return run  # InvalidOperationException
+        if len(run) < 20 and (
+            run.isdigit() or (run.isalpha() and (run.islower() or run.isupper()))
+        ):
+            return run  # unauthorized, UNAUTHORIZED, a number
+        if len(run) < 20 and _WORD.fullmatch(run):
+            return run  # Establishment
+        return OPAQUE
 
     return _RUN.sub(opaque, text)

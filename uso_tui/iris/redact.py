@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import contextlib
 import html
 import re
@@ -140,7 +141,8 @@ def _readings(text: str) -> list[str]:
                     out.append(decode(padded).decode("utf-8", "ignore"))
     for source in (text, squashed):
         out.extend(bytes.fromhex(r).decode("utf-8", "ignore") for r in _HEX_RUN.findall(source))
-    # full-width or otherwise compatible letters (ＳＥＣＲＥＴ), and the words backwards
+    # full-width or otherwise compatible letters (ＳＥＣＲＥＴ), rot13, and the words backwards
     out += [folded for r in list(out) if (folded := unicodedata.normalize("NFKC", r)) != r]
+    out += [codecs.encode(r, "rot13") for r in list(out)]
     out += [r[::-1] for r in list(out)]
     return out
