@@ -1748,3 +1748,16 @@ def test_an_account_requested_under_the_very_name_with_a_date_keyed_wholly_wrong
     # within a year of it, shown (a year keyed wrong, the day and month as well)
     planned = _plan([rec("3", "Olivia", "Jones", "2013-02-16")], [kid])
     assert outcome_of(planned, "3").outcome == "needs_matching"
+    # not when another record of the export has the account's very names and date: that
+    # namesake is its person, and the record another child of the name (a review's find)
+    amy = acc("asmith.204", "Amy", "Smith", "2015-05-03")
+    planned = _plan(
+        [rec("4", "Amy", "Smith", "2015-05-03"), rec("5", "Amy", "Smith", "2014-11-20")], [amy]
+    )
+    assert outcome_of(planned, "5").outcome == "created"
+    assert not any(
+        c.username == "asmith.204"
+        for n in planned.new_cases
+        for c in n.candidates
+        if n.record.mis_id == "5"
+    )

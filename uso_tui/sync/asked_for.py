@@ -29,7 +29,7 @@ from __future__ import annotations
 from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise_cached
-from uso_tui.sync.auto_link import ids_conflict, name_keys, surname_slip
+from uso_tui.sync.auto_link import Claims, ids_conflict, name_keys, surname_slip
 from uso_tui.sync.evidence import dob_level
 from uso_tui.sync.match_model import NEAR_DAYS
 from uso_tui.sync.matched_names import known_as, names_close, near_keys
@@ -46,9 +46,15 @@ class AskedFor:
     """The school's unlinked accounts (`unlinked`: (surname, date of birth) -> accounts), by
     the initial and the sound of their surname; the restored ones by their former link."""
 
-    def __init__(self, unlinked: dict[tuple[str, str], list[Account]], dfe: str = "") -> None:
+    def __init__(
+        self,
+        unlinked: dict[tuple[str, str], list[Account]],
+        dfe: str = "",
+        claims: Claims | None = None,
+    ) -> None:
         self._by_key: dict[str, list[tuple[str, frozenset[str], Account]]] = {}
         self._dfe = dfe
+        self._claims = claims  # the export's records, by the unlinked accounts' names
         self._restored: dict[str, list[Account]] = {}
         for (surname, _), accounts in unlinked.items():
             for acc in accounts:
@@ -94,11 +100,23 @@ class AskedFor:
                 ):
                     continue  # a slip in both names: another person, as likely as not
                 why = _dated(rec, acc)
-                if not why and exact_surname and their_names & forms and _year_close(rec, acc):
+                if not why and exact_surname and their_names & forms and self._another(rec, acc):
                     why = ANOTHER_DATE  # the names as the record's: a date keyed wholly wrong
                 if why and not ids_conflict(rec, acc):
                     out.append((acc, why))
         return out
+
+    def _another(self, rec: MisRecord, acc: Account) -> bool:
+        """Whether the account, under the record's very names, may be its person's with a date
+        keyed wholly wrong: its date is another (not none: an account without one was asked for
+        without it), a pupil's within a year of the record's (a child born years apart is
+        another child of the name), and no other record of the export has its very names and
+        date (that record is its person: two namesakes, each asked for)."""
+        if not acc.dob or acc.dob == rec.dob:
+            return False
+        if rec.report == "students" and not _year_near(rec.dob, acc.dob):
+            return False
+        return self._claims is None or not self._claims.of_another(acc, rec.mis_id)
 
 
 def _alike(rec: MisRecord, acc: Account) -> bool:
@@ -120,12 +138,6 @@ def _dated(rec: MisRecord, acc: Account) -> str:
     if days is not None and 0 < days <= NEAR_DAYS:
         return SLIPPED  # days apart (10 June keyed 8 June): one date, no sibling born so close
     return ""
-
-
-def _year_close(rec: MisRecord, acc: Account) -> bool:
-    """A member of staff's date, however far; a pupil's, born within a year of the record's (a
-    child born years apart is another child of the name, in another class)."""
-    return rec.report != "students" or _year_near(rec.dob, acc.dob)
 
 
 def _year_near(dob: str | None, guessed: str | None) -> bool:

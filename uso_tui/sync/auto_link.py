@@ -238,6 +238,16 @@ class Claims:
         account was asked for under a date keyed wholly wrong (two namesakes asked for apart)."""
         return any(name in _own_names(a) for a in self._unlinked.get((surname, dob), ()))
 
+    def of_another(self, acc: Account, mis_id: str | None) -> bool:
+        """Whether a record of the export other than `mis_id` has the account's very forename
+        (or preferred name), surname and date of birth: the account's person, most likely."""
+        surname, dob = normalise_cached(acc.surname), acc.dob or ""
+        return bool(dob) and any(
+            their_surname == surname and their_dob == dob and their_id != (mis_id or "")
+            for name in name_keys(acc.forename, acc.preferred_name)
+            for their_id, their_surname, their_dob, _ in self.by_exact.get(name, ())
+        )
+
     def claimants(self, acc: Account) -> frozenset[str]:
         """The MIS ids of the records that may be the person `acc` was made for, reckoned once
         per account (asked again for each record and each case it is a candidate of: an export

@@ -517,7 +517,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             # (to it, or to the account asked for here), never linked automatically
             taken.discard(target.username)
             searching.append(rec)
-    asked = AskedFor(unlinked_here, dfe)  # (not `waiting`: the open cases' list above)
+    asked = AskedFor(unlinked_here, dfe, claims)  # (not `waiting`: the open cases' list above)
     for rec in searching:
         planned.candidates_searched += 1
         assert index is not None
