@@ -28,11 +28,18 @@ def from_uk(text: str) -> str | None:
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
+_YMD = re.compile(r"^(\d{4})[-/.]?(\d{2})[-/.]?(\d{2})$")
+
+
 def date_read(text: str) -> str | None:
-    """The YYYY-MM-DD a date typed or exported reads as, not checked to exist (DD/MM/YYYY,
-    YYYY-MM-DD, also with a time after it); None when it is not written as a date."""
-    text = text.strip()
-    return from_uk(text) or (text[:10] if ISO_DATE.match(text[:10]) else None)
+    """The YYYY-MM-DD a date typed or exported reads as, not checked to exist (DD/MM/YYYY and
+    YYYY-MM-DD with dashes, slashes, dots or none, also with a time after it, as the MIS sends
+    them); None when it is not written as a date."""
+    day = re.split(r"[T ]", text.strip(), maxsplit=1)[0]
+    if (uk := from_uk(day)) is not None:
+        return uk
+    match = _YMD.match(day)
+    return "-".join(match.groups()) if match else None
 
 
 def impossible_dates(text: str) -> list[str]:

@@ -366,9 +366,12 @@ class Store(Protocol):
         "school", by surname."""
         ...
 
-    def why_records(self, dfe: str | None = None, *, dated: bool = False) -> list[dict[str, Any]]:
+    def why_records(
+        self, dfe: str | None = None, *, dated: bool = False, impossible: bool = False
+    ) -> list[dict[str, Any]]:
         """Every record of the latest processed files (of each report) of one school or all, as
-        why_search gives them; `dated`: only future starters and records with a leaving date."""
+        why_search gives them; `dated`: only future starters and records with a leaving date;
+        `impossible`: only records rejected for an impossible date of birth."""
         ...
 
     def why_heads(self, dfe: str) -> dict[bytes, bytes]:

@@ -512,12 +512,15 @@ class TinyStore(AccountsByName, KeptReads, Store):
         with self._reading():
             return why_index.search(why_index.school_files(self.layout, homes), text, limit)
 
-    def why_records(self, dfe: str | None = None, *, dated: bool = False) -> list[dict[str, Any]]:
+    def why_records(
+        self, dfe: str | None = None, *, dated: bool = False, impossible: bool = False
+    ) -> list[dict[str, Any]]:
         homes = [dfe] if dfe is not None else self._school_dirs()
         with self._reading():
             if dfe is not None:
                 self._entry(dfe)
-            return why_index.records(why_index.school_files(self.layout, homes), dated)
+            files = why_index.school_files(self.layout, homes)
+            return why_index.records(files, dated, impossible)
 
     def why_heads(self, dfe: str) -> dict[bytes, bytes]:
         # no lock: the file is replaced whole, and a line's KEYS fit its payload in any version

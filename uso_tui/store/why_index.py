@@ -363,9 +363,18 @@ _DATED = re.compile(
 )
 
 
-def records(files: Iterable[tuple[str, Path | bytes]], dated: bool = False) -> list[dict[str, Any]]:
+# A line of a record rejected for an impossible date of birth (why finds it by that date).
+_IMPOSSIBLE = re.compile(
+    rb'^[^\t\n]*\t(\[[^\n]*?,"invalid","impossible date of birth [^\n]*)$', re.M
+)
+
+
+def records(
+    files: Iterable[tuple[str, Path | bytes]], dated: bool = False, impossible: bool = False
+) -> list[dict[str, Any]]:
     """Every line of the files as a dict (WHY_FIELDS and "school"); `dated`: only future
-    starters and records with a leaving date (picked out without parsing the others)."""
+    starters and records with a leaving date; `impossible`: only records rejected for an
+    impossible date of birth (each picked out without parsing the others)."""
     out: list[dict[str, Any]] = []
     for home, src in files:
         if isinstance(src, bytes):
@@ -375,8 +384,8 @@ def records(files: Iterable[tuple[str, Path | bytes]], dated: bool = False) -> l
                 data = src.read_bytes()
             except FileNotFoundError:
                 continue
-        if dated:
-            payloads = _DATED.findall(data)
+        if dated or impossible:
+            payloads = (_DATED if dated else _IMPOSSIBLE).findall(data)
         else:
             payloads = [line[line.find(b"\t") + 1 :] for line in data.splitlines()]
         for payload in payloads:
