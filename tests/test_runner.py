@@ -205,7 +205,9 @@ async def test_one_record_sent_many_times_on_a_page_does_not_stand_for_records_m
     env.set_students(DFE, [*records[:29], records[5]])
     res = await sync(env, now=LATER.replace(day=LATER.day + 1))
     assert res.run.status == "held" and not res.run.incomplete
-    assert res.run.hold_reason.startswith("students: 1 record(s) sent twice on one page, kept")
+    assert res.run.hold_reason.startswith(
+        "students: 1 record(s) sent twice on one page, kept once (5)"
+    )
     done = actions.confirm_held(env.store, res.run.run_id, operator="bob", now=LATER)
     assert len(done.unallocated) == 1 and done.run.status == "succeeded"
 

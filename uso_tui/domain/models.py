@@ -502,8 +502,10 @@ class Export:
     pages: int = 0
     repeated_ids: list[str] = field(default_factory=list)
     # Records sent again identically on the page they were first on (kept once): counted in
-    # IRIS's totalCount, no sign of records missed
+    # IRIS's totalCount, a row the MIS holds twice or a copy standing where a record left out
+    # was (the planner holds the leavers for an operator); and their MIS ids
     repeated_on_a_page: int = 0
+    copied_ids: list[str] = field(default_factory=list)
     # The number of records IRIS said the report holds (totalCount of its first page), if it
     # said: fewer arrived means records may be missing, so their accounts are not unallocated.
     claimed: int | None = None

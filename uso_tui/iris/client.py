@@ -578,8 +578,9 @@ class IrisClient:
             if key in docs:
                 # The same record twice, kept once. Across pages: the data moved while IRIS was
                 # paging (a record may have been skipped as one was repeated). On one page (one
-                # answer, no paging between them): a row the MIS or IRIS holds twice, no doubt
-                # about the rest (IRIS counts it in its totalCount too).
+                # answer, no paging between them): a row the MIS or IRIS holds twice, or a copy
+                # standing where a record left out was (IRIS counts it in its totalCount too):
+                # the planner holds the leavers for an operator.
                 if docs[key] == page:
                     on_one_page[mis_id, key] = on_one_page.get((mis_id, key), 0) + 1
                 else:
@@ -620,6 +621,7 @@ class IrisClient:
                 shown,
             )
             _event(ctx, f"{len(repeated)} record(s) repeated across pages, kept once")
+        copied = list(dict.fromkeys(i for i, _ in on_one_page))
         if on_one_page:
             _event(
                 ctx,
@@ -634,6 +636,7 @@ class IrisClient:
                 pages=pages,
                 repeated_ids=repeated,
                 repeated_on_a_page=sum(on_one_page.values()),
+                copied_ids=copied,
                 doubts=doubts,
                 clashed_ids=clashes,
                 moved=moved_records,
@@ -656,6 +659,7 @@ class IrisClient:
             pages=pages,
             repeated_ids=repeated,
             repeated_on_a_page=sum(on_one_page.values()),
+            copied_ids=copied,
             doubts=doubts,
             clashed_ids=clashes,
             moved=moved_records,

@@ -562,7 +562,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         hold=not accept,
         short=_short_of(export),
         clashed=export.clashed_ids,
-        copies=export.repeated_on_a_page,
+        copies=export.copied_ids,
     )
     _relink_renamed(planned, renamed, linked)
     if export.raw is not None:
@@ -1359,13 +1359,13 @@ def _leavers(
     hold: bool = True,
     short: str | None = None,
     clashed: list[str] | None = None,
-    copies: int = 0,
+    copies: list[str] | None = None,
 ) -> None:
     """Rule 7 and the safety hold of rule 8 (unless `hold` is False: an operator confirmed).
     `short`: why the export may not be complete (_short_of): its absent records are then no
     proof of leaving, and their unallocations are held whatever their number. `clashed`: MIS
     ids given to two different records (Export.clashed_ids), and `copies`, records sent again
-    on the page they were on (Export.repeated_on_a_page: IRIS's totalCount counts a copy, which
+    on the page they were on (Export.copied_ids: IRIS's totalCount counts a copy, which
     may stand where a record left out was): held likewise, for an operator whose confirmation
     applies them (a row the MIS holds twice is sent so every day)."""
     active = [
@@ -1392,9 +1392,10 @@ def _leavers(
         )
     elif copies:
         planned.hold_reason = (
-            f"{copies} record(s) sent twice on one page, kept once: IRIS counts the copy in its "
-            "totalCount, so it may stand where a record left out was; would unallocate "
-            f"{leaving} of {total} linked accounts (confirm if they have left)"
+            f"{len(copies)} record(s) sent twice on one page, kept once ({some_ids(copies)}): "
+            "IRIS counts the copy in its totalCount, so it may stand where a record left out "
+            f"was; would unallocate {leaving} of {total} linked accounts (confirm if they have "
+            "left; the school may ask its MIS supplier why the record is sent twice)"
         )
     elif leaving > total * settings.hold_percent / 100 and leaving >= settings.hold_min:
         planned.hold_reason = (
