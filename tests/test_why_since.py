@@ -571,6 +571,29 @@ def test_a_restore_of_an_account_an_open_case_offers_says_to_match_it_there(env,
     assert "case" not in capsys.readouterr().err
 
 
+def test_a_restore_names_a_mover_case_at_another_school_that_offers_the_account(env, capsys):
+    """Amy left, her account unallocated, and her record arrived at another school of the LA,
+    whose case offers it (a mover): the restore looked only at her old school's cases."""
+    from factories import OTHER
+
+    from uso_tui.cli.main import main
+
+    env.set_students(DFE, [BOB, CAT])
+    run = env.sync(DAY2)
+    if run.status == "held":
+        confirm_held(env.store, run.run_id, operator="desk", now=LATER)
+    env.add_school(OTHER, students=[iris_student("51", "Amy", "Jones", "2015-04-02")])
+    env.sync(DAY2, OTHER)
+    (case,) = env.store.cases(OTHER)
+    assert "ajones.204" in [c["username"] for c in case.candidates]
+    capsys.readouterr()
+    root = ["--data-dir", str(env.store.root)]
+    assert main([*root, "restore", "ajones.204"], clock=lambda: LATER) == 0
+    err = capsys.readouterr().err
+    assert f"note: case {case.case_id} for Amy Jones (MIS id 51) offers ajones.204" in err
+    assert f"Matching queue of {OTHER}" in err
+
+
 def test_the_records_waiting_for_someone_come_first_however_many_are_found(env):
     """A name many bear filled the list with accounts made, in school order: the cases, the
     rejected and the held came after the cut."""

@@ -8,16 +8,19 @@ from collections.abc import Iterable
 from typing import Any
 
 from uso_tui.domain.models import Account, MatchCase
+from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
 
 
-def case_offers(store: Store, homes: dict[str, str]) -> list[tuple[str, MatchCase, Any]]:
+def case_offers(
+    store: Store, homes: dict[str, str], schools: Iterable[str] | None = None
+) -> list[tuple[str, MatchCase, Any]]:
     """(username, case, score) of each open case of the schools `homes` names (username -> its
-    school) that offers one of its accounts, in school and case order (each school's cases read
-    once)."""
+    school), or of `schools`, that offers one of its accounts, in school and case order (each
+    school's cases read once)."""
     return [
         (name, case, cand.get("score", "?"))
-        for dfe in sorted(set(homes.values()))
+        for dfe in sorted(set(homes.values() if schools is None else schools))
         for case in store.cases(dfe, "open")
         for cand in case.candidates
         if (name := cand.get("username")) in homes
@@ -49,14 +52,20 @@ def match_there(username: str, case: MatchCase, score: Any) -> str:
 
 
 def offering(store: Store, accounts: Iterable[Account]) -> list[tuple[str, MatchCase, Any]]:
-    """(username, case, score) of the open cases of the schools a restore returns `accounts`
-    to that offer them (each school's cases read once)."""
+    """(username, case, score) of the open cases that offer `accounts`, about to be restored:
+    at the school a restore returns each to (its record back under a new MIS id), or at another
+    of its local authority (a mover's record, whose case would move it there). Each school's
+    cases read once."""
     homes = {
         acc.username: home
         for acc in accounts
         if (home := acc.previous_school or acc.link_school or acc.school)
     }
-    return case_offers(store, homes) if homes else []
+    if not homes:
+        return []
+    las = {la_of(home) for home in homes.values()}
+    schools = [s.dfe for s in store.list_schools() if la_of(s.dfe) in las]
+    return case_offers(store, homes, schools)
 
 
 def restore_note(username: str, case: MatchCase, score: Any) -> str:
