@@ -94,11 +94,13 @@ class HeldReview(ModalScreen[list[str] | None]):
                 yield Static(plain(f"held: {self.run.hold_reason}"), id="held-comparison")
             yield ListTable(
                 [
-                    # cut in the middle: two alike tell apart by their ends
-                    Col("Username", "username", 18, ends=True),
+                    # as wide as the longest username (to 24): each is about to be unallocated,
+                    # and 18 cut oadebayookafor2.204; past it, cut in the middle (two alike tell
+                    # apart by their ends)
+                    Col("Username", "username", 24, ends=True, fit=True),
                     Col("Name", "name", None, 10),
                     Col("Born", "dob", 10),
-                    Col("Flag", "flag", 16),
+                    Col("Flag", "flag", 16, fit=True),
                 ],
                 marks=True,
                 # the terminal's columns outside the dialog are not the table's
