@@ -521,7 +521,12 @@ def _rejected_for_dates(
     if not bad:
         return []
     names = " ".join(w for w in text.split() if date_read(w) is None)
-    rows = store.why_search(names, limit=None, schools=schools) if names else store.why_records()
+    if names:
+        rows = store.why_search(names, limit=None, schools=schools)
+    elif schools is not None:
+        rows = [r for dfe in sorted(schools) for r in store.why_records(dfe, impossible=True)]
+    else:
+        rows = store.why_records(impossible=True)  # (picked out by their bytes: a scan)
     out = []
     for row in rows:
         raw = (
