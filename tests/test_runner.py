@@ -911,3 +911,27 @@ async def test_an_account_found_under_the_lock_by_a_dummy_upn_is_no_newcomer(env
     monkeypatch.setattr(runner, "_plan_and_apply", meanwhile)
     res = await sync(env, here, now=LATER)
     assert res.run.counts["created"] == 1 and res.run.counts["needs_matching"] == 0
+
+
+async def test_a_leaver_enrolled_again_from_a_later_day_is_restored_on_that_day(env):
+    """Amy left, then her record came back starting six months on: her account was restored
+    and active at once, while a new pupil starting that day was a future starter (rule 3), and
+    the calendar counted her nowhere (an outside evaluator's find)."""
+    from datetime import timedelta
+
+    env.add_school(students=[AMY, BOB, CAT])
+    await sync(env)
+    gone = dict(AMY, leavingDate="2026-03-11")
+    env.set_students(DFE, [gone, BOB, CAT])
+    await sync(env, now=NOW + timedelta(days=2))
+    amy = next(a for a in env.store.school_accounts(DFE) if a.forename == "Amy")
+    assert env.store.account(amy.username).status == "unallocated"
+    back = dict(AMY, enrolmentDate="2026-09-01")
+    env.set_students(DFE, [back, BOB, CAT])
+    for day in (3, 4):  # and the day after, the record unchanged (its fingerprint kept)
+        res = await sync(env, now=NOW + timedelta(days=day))
+        assert env.store.account(amy.username).status == "unallocated"
+        assert res.run.counts["restored"] == 0 and res.run.counts["future"] == 1
+    res = await sync(env, now=datetime(2026, 9, 1, 7, 0))
+    assert res.run.counts["restored"] == 1
+    assert env.store.account(amy.username).status == "active"

@@ -389,6 +389,20 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         if acc is not None:
             if rec.mis_id in cases_by_id:
                 withdraw(rec.mis_id, "withdrawn", f"linked to {acc['username']}")
+            if (
+                acc.get("status", "active") == "unallocated"
+                and rec.enrolment_date
+                and rec.enrolment_date > horizon
+            ):
+                # A leaver enrolled again from a later day: a future starter (rule 3), whose
+                # account is restored when its account day comes (rule 5), not months early.
+                out(
+                    rec,
+                    FUTURE,
+                    f"starts again on {rec.enrolment_date}: {acc['username']} is restored then",
+                    acc["username"],
+                )
+                continue
             if _linked(planned, rec, acc, dfe, upn_holders):
                 listed_other.add(acc["username"])
                 theirs = _named_account(rec, acc["username"], linked, upn_holders)
