@@ -220,6 +220,21 @@ def test_a_desk_operators_name_in_other_capitals_is_still_the_desk_operator(staf
     assert snapshot(staffed.data_dir) == before
 
 
+@pytest.mark.parametrize("name", ["\uff42\uff4f\uff42", "b\u034fob", "bob\ufe0f", "ＢＯＢ"])
+def test_a_desk_operators_name_that_reads_the_same_is_the_desk_operator(staffed, name):
+    """Full-width letters, an invisible joiner or a variation selector: a name that reads as
+    bob was not listed, so the shell's (admin), and audited as another that looks like bob."""
+    before = snapshot(staffed.data_dir)
+    res = staffed("school", "set", DFE, "--name", "Renamed", operator=name)
+    assert res.status == 2 and "needs the admin role" in res.err
+    assert snapshot(staffed.data_dir) == before
+    staffed.ok("exclusion", "add", DFE, "--forename", "Zed", "--surname", "Null", operator=name)
+    (event,) = [
+        e for e in staffed.ok("audit", DFE, "--json").json() if e["action"] == "exclusion_add"
+    ]
+    assert event["operator"] == "bob"
+
+
 def test_a_listed_operator_in_other_capitals_is_audited_under_the_listed_name(staffed):
     """`--operator BOB` was audited as `BOB` beside `bob`: one person under two names."""
     staffed.ok("exclusion", "add", DFE, "--forename", "Zed", "--surname", "Null", operator="BOB")

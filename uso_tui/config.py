@@ -92,18 +92,26 @@ def resolve_operator(arg: str | None) -> str:
 LOOK_ALIKE_SCRIPTS = frozenset({"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC", "LISU"})
 
 
+def name_as_read(name: str) -> str:
+    """An operator's name as a person reads it: compatible forms folded (full-width letters),
+    case folded, and the marks that show nothing dropped (an invisible joiner, a variation
+    selector): `ｂｏｂ`, `Bob` and `b\u034fob` all read as bob in the audit log."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if unicodedata.category(c) not in ("Mn", "Me", "Cf")).strip()
+
+
 def as_listed(data_dir: Path, name: str) -> str:
-    """`name` as DATA_DIR/operators.json spells it (`BOB` for the listed `bob`: one person under
-    one name in the audit log); unchanged when the file does not list it (or cannot be read:
-    the commands that check roles say why)."""
+    """`name` as DATA_DIR/operators.json spells it (`BOB`, `ｂｏｂ` for the listed `bob`: one
+    person under one name in the audit log, with that person's role); unchanged when the file
+    does not list it (or cannot be read: the commands that check roles say why)."""
     try:
         operators = load_operators(data_dir)
     except (InvalidInput, OSError):  # said by the command, if it needs the file or the folder
         return name
     if not operators or name in operators:
         return name
-    folded = {listed.casefold(): listed for listed in operators}
-    return folded.get(name.casefold(), name)
+    folded = {name_as_read(listed): listed for listed in operators}
+    return folded.get(name_as_read(name), name)
 
 
 def debug_enabled(env: Mapping[str, str] | None = None) -> bool:

@@ -11,7 +11,6 @@ import os
 import re
 import sys
 import traceback
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NoReturn, TextIO
@@ -33,7 +32,13 @@ from uso_tui.cli import (
 from uso_tui.cli.context import Context, local_now
 from uso_tui.cli.output import plain
 from uso_tui.cli.secret_input import PLAIN_SECRET_REFUSED, plain_secret_in
-from uso_tui.config import as_listed, debug_enabled, resolve_data_dir, resolve_operator
+from uso_tui.config import (
+    as_listed,
+    debug_enabled,
+    name_as_read,
+    resolve_data_dir,
+    resolve_operator,
+)
 from uso_tui.domain.errors import InvalidInput, UsoError
 
 PROG = "uso-tui"
@@ -313,9 +318,7 @@ def _names_the_schedule(name: str) -> bool:
     """`name` reads as the schedule's own (`Scheduler`, full-width letters, an invisible joiner or
     variation selector between its letters): in the audit log no one could tell it from the
     schedule's (look-alike letters of other alphabets: config.resolve_operator)."""
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    shown = "".join(c for c in folded if unicodedata.category(c) not in ("Mn", "Me", "Cf"))
-    return shown.strip() == runs.SCHEDULER
+    return name_as_read(name) == runs.SCHEDULER
 
 
 if __name__ == "__main__":

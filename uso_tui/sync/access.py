@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uso_tui.config import OPERATOR_ROLES, load_operators
+from uso_tui.config import OPERATOR_ROLES, load_operators, name_as_read
 from uso_tui.domain.errors import InvalidInput
 
 DESK, ADMIN = "desk", "admin"
@@ -90,9 +90,9 @@ def access_of(where: Any, operator: str) -> Access:
     if operators is None:
         return Access(operator, ADMIN, listed=False, managed=False)
     entry = operators.get(operator)
-    if entry is None:  # `Dan` for the listed `dan` is dan, with dan's role (not the shell's)
-        folded = {name.casefold(): name for name in operators}
-        listed = folded.get(operator.casefold())
+    if entry is None:  # `Dan` (or `ｄａｎ`) for the listed `dan` is dan, with dan's role
+        folded = {name_as_read(name): name for name in operators}
+        listed = folded.get(name_as_read(operator))
         if listed is not None:
             return Access(listed, operators[listed].role, listed=True, managed=True)
         return Access(operator, ADMIN, listed=False, managed=True)
