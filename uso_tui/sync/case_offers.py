@@ -40,14 +40,26 @@ def offered_by_cases(
     return out
 
 
-def match_there(username: str, case: MatchCase, score: Any) -> str:
+def case_named(case: MatchCase) -> str:
+    """`case 204-2308-c2 for Amy Jones (MIS id 51)`."""
     rec = case.record
     return (
-        f"{username} is a candidate ({score}%) of case {case.case_id} for "
-        f"{rec.get('forename') or '?'} {rec.get('surname') or '?'} (MIS id "
-        f"{rec.get('mis_id') or '?'}): if that is its person, match it there (Matching queue of "
-        f"{case.school}, or `uso-tui resolve {case.case_id} --match {username}`); a restore "
-        "would not link it to that record"
+        f"case {case.case_id} for {rec.get('forename') or '?'} {rec.get('surname') or '?'} "
+        f"(MIS id {rec.get('mis_id') or '?'})"
+    )
+
+
+def _matched_there(username: str, case: MatchCase) -> str:
+    return (
+        f"if that is its person, match it there (Matching queue of {case.school}, or "
+        f"`uso-tui resolve {case.case_id} --match {username}`)"
+    )
+
+
+def match_there(username: str, case: MatchCase, score: Any) -> str:
+    return (
+        f"{username} is a candidate ({score}%) of {case_named(case)}: "
+        f"{_matched_there(username, case)}; a restore would not link it to that record"
     )
 
 
@@ -70,11 +82,7 @@ def offering(store: Store, accounts: Iterable[Account]) -> list[tuple[str, Match
 
 def restore_note(username: str, case: MatchCase, score: Any) -> str:
     """What a restore of an account an open case offers leaves undone."""
-    rec = case.record
     return (
-        f"case {case.case_id} for {rec.get('forename') or '?'} {rec.get('surname') or '?'} "
-        f"(MIS id {rec.get('mis_id') or '?'}) offers {username} ({score}%): if that is its "
-        f"person, match it there (Matching queue of {case.school}, or `uso-tui resolve "
-        f"{case.case_id} --match {username}`); restored, it is linked to no record and the case "
-        "stays open"
+        f"{case_named(case)} offers {username} ({score}%): {_matched_there(username, case)}; "
+        "restored, it is linked to no record and the case stays open"
     )

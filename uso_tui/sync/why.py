@@ -508,6 +508,7 @@ def _words_joined(
     return []
 
 
+# plan._invalid_reason's words for a date of birth that reads as no day of the calendar
 _IMPOSSIBLE = re.compile(r"^impossible date of birth '(.*)'$")
 
 
