@@ -199,6 +199,13 @@ async def test_bulk_restore_keys_typed_ahead_restore_only_the_row_seen(store):
     assert store.account(grace).status == store.account(edsger).status == "active"
 
 
+async def _to_unallocated_row(app, pilot, username: str) -> None:
+    """Bulk results' Unallocated tab, the cursor on `username`'s row."""
+    await press(pilot, "4")
+    for _ in range(keys_of(table(app)).index(username)):
+        await press(pilot, "j")
+
+
 async def test_a_restore_warning_of_the_person_s_active_account_is_read_first(store):
     """`r y` typed ahead restored Grace's account although the question warned that she has
     another active account (two accounts once restored): the `y` is dropped, and said so."""
@@ -209,9 +216,7 @@ async def test_a_restore_warning_of_the_person_s_active_account_is_read_first(st
     with store.transaction("t") as txn:  # the same person, made again at the school since
         txn.put_account(acc("ghopper9.204", old.forename, old.surname, old.dob, school=HILL))
     async with opened(store, "bulk_results", HILL) as (app, pilot):
-        await press(pilot, "4")
-        for _ in range(keys_of(table(app)).index(grace)):
-            await press(pilot, "j")
+        await _to_unallocated_row(app, pilot, grace)
         burst(app, "r", "y")
         await settle(pilot, 6)
         assert isinstance(app.screen, Confirm) and "ghopper9.204" in screen_text(app)
@@ -220,50 +225,17 @@ async def test_a_restore_warning_of_the_person_s_active_account_is_read_first(st
     assert store.account(grace).status == "active"
 
 
-def _case_offering(store, username: str) -> str:
-    """An open case of HILL for Grace Hopper under a new MIS id, offering `username`."""
-    from uso_tui.domain.models import Candidate, MatchCase
-
-    grace = store.account(username)
-    with store.transaction("t") as txn:
-        case_id = txn.next_case_id(HILL)
-        record = {"mis_id": "S77", "forename": "Grace", "surname": "Hopper", "dob": grace.dob}
-        cand = Candidate(
-            username=username,
-            school=None,
-            score=97,
-            forename=grace.forename,
-            surname=grace.surname,
-            dob=grace.dob,
-            differs=[],
-        )
-        txn.put_cases(
-            [
-                MatchCase(
-                    case_id=case_id,
-                    school=HILL,
-                    report="students",
-                    role=grace.role,
-                    record=record,
-                    run_id="204-3210-r2",
-                    opened_at="2026-11-28T06:00:06",
-                    candidates=[cand.to_dict()],
-                )
-            ]
-        )
-    return case_id
-
-
 async def test_a_restore_of_an_account_an_open_case_offers_says_to_match_it_there(store):
     """Grace's record came back under a new MIS id and waits in a case offering her account: a
     restore links it to no record and leaves the case open, and the question did not say so;
     `r y` typed ahead restored it unread."""
+    from tui_helpers import put_case_for
+
     grace = username_of(store, "Grace", "Hopper")
-    case_id = _case_offering(store, grace)
+    with store.transaction("t") as txn:
+        case_id = put_case_for(txn, HILL, store.account(grace), mis_id="S77", score=97, reasons=[])
     async with opened(store, "bulk_results", HILL) as (app, pilot):
-        await press(pilot, "4")
-        for _ in range(keys_of(table(app)).index(grace)):
-            await press(pilot, "j")
+        await _to_unallocated_row(app, pilot, grace)
         burst(app, "r", "y")
         await settle(pilot, 6)
         assert isinstance(app.screen, Confirm)
