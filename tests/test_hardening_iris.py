@@ -427,6 +427,21 @@ async def test_malformed_200_is_a_clear_error(body: bytes, says: str) -> None:
     assert len(server.pages_asked()) == 1
 
 
+async def test_a_token_answer_of_html_says_it_is_not_json() -> None:
+    """A login page from a proxy (or a MIS URL that is not the IRIS API) said "the token answer
+    has no access_token" (an outside evaluator's find): it says what came instead."""
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([])),
+        token=lambda r: httpx.Response(
+            200, text="<html><body>Sign in</body></html>", headers={"content-type": "text/html"}
+        ),
+    )
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    assert "the token answer is not JSON (text/html)" in str(ei.value)
+    assert server.pages_asked() == []
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -483,7 +498,7 @@ async def test_token_answer_not_json() -> None:
         lambda r: httpx.Response(200, json=listing([])),
         token=lambda r: httpx.Response(200, content=b"ok"),
     )
-    with pytest.raises(IrisError, match="no access_token"):
+    with pytest.raises(IrisError, match="the token answer is not JSON"):
         await fetch(server)
 
 

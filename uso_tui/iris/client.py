@@ -706,16 +706,22 @@ class IrisClient:
             )
             try:
                 body = _json(resp.content)
-                value = body["access_token"]
-                assert isinstance(value, str) and value
-            except Exception:
+            except orjson.JSONDecodeError:
+                body = None
+            value = body.get("access_token") if isinstance(body, dict) else None
+            if not (isinstance(value, str) and value):
+                # (a page of HTML from a proxy or a wrong URL said "has no access_token")
+                kind = _content_kind(resp.headers)
                 raise IrisError(
-                    "the token answer has no access_token",
+                    "the token answer has no access_token"
+                    if body is not None
+                    else f"the token answer is not JSON{f' ({kind})' if kind else ''}: is the "
+                    "MIS URL the school's IRIS API?",
                     school=ctx.dfe,
                     path=TOKEN_PATH,
                     method="POST",
                     status=resp.status_code,
-                ) from None
+                )
             if len(value) > MAX_TOKEN_CHARS or not _BEARER.fullmatch(value):
                 # sent back in every request's header: a control character would break it, a
                 # megabyte would be sent with every page (never shown: it is a credential)
@@ -940,6 +946,12 @@ class IrisClient:
                 method=method,
             )
         return Answer(streamed.status_code, streamed.headers, body)
+
+
+def _content_kind(headers: httpx.Headers) -> str:
+    """The answer's media type (`text/html`), as shown in an error: a known shape only."""
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind if re.fullmatch(r"[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,60}", kind) else ""
 
 
 class Answer:
