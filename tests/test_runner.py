@@ -932,6 +932,37 @@ async def test_a_leaver_enrolled_again_from_a_later_day_is_restored_on_that_day(
         res = await sync(env, now=NOW + timedelta(days=day))
         assert env.store.account(amy.username).status == "unallocated"
         assert res.run.counts["restored"] == 0 and res.run.counts["future"] == 1
+    # why and the calendar say her account comes back that day (not "account made", nor a
+    # User Request Single to make it sooner, which would make her a second one)
+    from uso_tui.sync.calendar import calendar
+    from uso_tui.sync.why import why
+
+    (hit,) = why(env.store, "amy jones")
+    assert hit.summary == f"future starter from 2026-09-01 ({amy.username} restored on 2026-09-01)"
+    assert f"`uso-tui restore {amy.username}`" in hit.act and "User Request" not in hit.act
+    coming = calendar(env.store, None, today=(NOW + timedelta(days=4)).date(), days=200)
+    assert [(u.kind, u.username) for u in coming] == [("starter", amy.username)]
     res = await sync(env, now=datetime(2026, 9, 1, 7, 0))
     assert res.run.counts["restored"] == 1
     assert env.store.account(amy.username).status == "active"
+
+
+async def test_a_leavers_id_given_to_another_future_starter_is_not_her_return(env):
+    """Amy left; the school gave her MIS id to Zed, starting in September, and Amy came back
+    under a new id: id 1 was taken as Amy's return (her account "restored then"), so Amy's own
+    record got a second account (a review's find). Id 1 names another person: rejected, and
+    Amy's record is a case with her account."""
+    from datetime import timedelta
+
+    env.add_school(students=[AMY, BOB, CAT])
+    await sync(env)
+    env.set_students(DFE, [dict(AMY, leavingDate="2026-03-11"), BOB, CAT])
+    await sync(env, now=NOW + timedelta(days=2))
+    zed = iris_student("1", "Zed", "Patel", "2019-11-30", enrolmentDate="2026-09-01")
+    amy_again = iris_student("9", "Amy", "Jones", "2015-04-02")
+    env.set_students(DFE, [zed, amy_again, BOB, CAT])
+    res = await sync(env, now=NOW + timedelta(days=3))
+    assert res.run.counts["created"] == 0 and res.run.counts["invalid"] == 1
+    (case,) = env.store.cases(DFE)
+    assert case.record["mis_id"] == "9"
+    assert case.candidates[0]["username"] == "ajones.204"

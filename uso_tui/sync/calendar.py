@@ -83,8 +83,10 @@ def calendar(
             if leaves_first(leaves, day, first):  # an offer withdrawn: no account is made
                 continue
             when = max(day, first)
+            # (a leaver enrolled again: its account is restored that day, an entry or not)
             if when <= last and (
-                exclusions.entry(
+                common["username"]
+                or exclusions.entry(
                     record["school"],
                     record.get("report") or "",
                     common["mis_id"],

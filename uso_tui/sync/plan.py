@@ -389,21 +389,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         if acc is not None:
             if rec.mis_id in cases_by_id:
                 withdraw(rec.mis_id, "withdrawn", f"linked to {acc['username']}")
-            if (
-                acc.get("status", "active") == "unallocated"
-                and rec.enrolment_date
-                and rec.enrolment_date > horizon
-            ):
-                # A leaver enrolled again from a later day: a future starter (rule 3), whose
-                # account is restored when its account day comes (rule 5), not months early.
-                out(
-                    rec,
-                    FUTURE,
-                    f"starts again on {rec.enrolment_date}: {acc['username']} is restored then",
-                    acc["username"],
-                )
-                continue
-            if _linked(planned, rec, acc, dfe, upn_holders):
+            if _linked(planned, rec, acc, dfe, upn_holders, horizon):
                 listed_other.add(acc["username"])
                 theirs = _named_account(rec, acc["username"], linked, upn_holders)
                 if theirs is not None:
@@ -913,9 +899,15 @@ def _fingerprints(planned: Plan, export: Export) -> None:
 
 
 def _linked(
-    planned: Plan, rec: MisRecord, row: dict[str, Any], dfe: str, upn_holders: _UpnHolders
+    planned: Plan,
+    rec: MisRecord,
+    row: dict[str, Any],
+    dfe: str,
+    upn_holders: _UpnHolders,
+    horizon: str = "9999-12-31",
 ) -> bool:
-    """The outcome of a record linked to an account; True if it now names another person."""
+    """The outcome of a record linked to an account; True if it now names another person.
+    `horizon`: the last start date whose accounts are made today (rule 3)."""
     if row.get("status", "active") == "active" and row["school"] == dfe and _holds(row, rec):
         # the common case, without building the account
         planned.outcomes.append(RecordOutcome(rec, UNCHANGED, "linked, no change", row["username"]))
@@ -935,6 +927,13 @@ def _linked(
         planned.outcomes.append(RecordOutcome(rec, INVALID, reason, acc.username))
         planned.counts[INVALID] += 1
         return True
+    if acc.status == "unallocated" and rec.enrolment_date and rec.enrolment_date > horizon:
+        # A leaver enrolled again from a later day: a future starter (rule 3), whose account is
+        # restored when its account day comes (rule 5), not months early.
+        reason = f"starts again on {rec.enrolment_date}: {acc.username} is restored then"
+        planned.outcomes.append(RecordOutcome(rec, FUTURE, reason, acc.username))
+        planned.counts[FUTURE] += 1
+        return False
     held = held_fields(rec)
     changed = _changed_fields(acc, held)
     if acc.status != "active" or acc.school != dfe:

@@ -121,7 +121,8 @@ class WhyHit:
         if outcome == "future":
             if self.leaves_on:
                 return f"future starter from {self.starts_on or '?'}, leaving on {self.leaves_on}"
-            tail = f" (account made on {self.account_on})" if self.account_on else ""
+            made = f"{self.username} restored" if self.username else "account made"
+            tail = f" ({made} on {self.account_on})" if self.account_on else ""
             return f"future starter from {self.starts_on or '?'}{tail}"
         if outcome == "invalid":
             return f"rejected: {self.reason}"
@@ -206,6 +207,12 @@ def _act(hit: WhyHit) -> str:
         return (
             f"its day has passed with no run of {hit.school} since: force run the school (f in "
             f"its page, or `uso-tui sync {hit.school}`) to make it now"
+        )
+    if outcome == "future" and hit.username:  # a leaver enrolled again: its account is back
+        return (
+            f"nothing to do: {hit.username} is restored by the school's run that day; restore "
+            f"it to give access sooner (Bulk results' Unallocated, or `uso-tui restore "
+            f"{hit.username}`)"
         )
     if outcome == "future":
         return "nothing to do: made by the school's run that day; User Request Single (r in the school's page, or `uso-tui account add`) to make it sooner"
@@ -655,7 +662,7 @@ def _cases_and_exclusions_now(store: Store, hits: list[WhyHit]) -> None:
         if hit.outcome not in ("excluded", "future"):
             continue
         entry = exclusions.of_hit(hit)
-        if hit.outcome == "future" and entry is not None:
+        if hit.outcome == "future" and entry is not None and not hit.username:
             hit.outcome, hit.exclusion_id = "excluded", entry.id
             hit.reason = (
                 f"{hit.reason}; on the exclusion list since the run (entry {entry.id}): no "
