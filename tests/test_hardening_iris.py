@@ -440,6 +440,14 @@ async def test_a_token_answer_of_html_says_it_is_not_json() -> None:
         await fetch(server)
     assert "the token answer is not JSON (text/html)" in str(ei.value)
     assert server.pages_asked() == []
+    # a media type of the server's own making is not shown (it may carry the secret it was sent)
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([])),
+        token=lambda r: httpx.Response(200, text="x", headers={"content-type": f"text/{SECRET}"}),
+    )
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    assert SECRET.lower() not in str(ei.value).lower() and "is not JSON:" in str(ei.value)
 
 
 @pytest.mark.parametrize(
