@@ -94,10 +94,11 @@ class HeldReview(ModalScreen[list[str] | None]):
                 yield Static(plain(f"held: {self.run.hold_reason}"), id="held-comparison")
             yield ListTable(
                 [
-                    # as wide as the longest username (to 24): each is about to be unallocated,
-                    # and 18 cut oadebayookafor2.204; past it, cut in the middle (two alike tell
-                    # apart by their ends)
-                    Col("Username", "username", 24, ends=True, fit=True),
+                    # as wide as the longest username (to 22, which the dialog's 72 columns
+                    # hold beside the others): each is about to be unallocated, and 18 cut
+                    # oadebayookafor2.204; past it, cut in the middle (two alike tell apart by
+                    # their ends)
+                    Col("Username", "username", 22, ends=True, fit=True),
                     Col("Name", "name", None, 10),
                     Col("Born", "dob", 10),
                     Col("Flag", "flag", 16, fit=True),
