@@ -224,3 +224,40 @@ async def test_the_console_asks_before_matching_an_account_unallocated_as_a_dupl
         await press(pilot, "y")  # (one typed with the m would have been dropped: asked again)
         await settle(pilot, 4)
     assert store.account("asmith.204").status == "active"
+
+
+def test_matching_a_mover_beside_the_persons_free_account_here_asks_first(store):
+    """asmith.204 restored at Hill (active, linked to no record) and a case for Amy's new record
+    there offering it and ajones.205 (active at another school): matching ajones.205 moved it in
+    unasked, and Amy had two active accounts at Hill (an outside evaluator's find)."""
+    from uso_tui.domain.errors import NeedsConfirmation
+    from uso_tui.domain.models import Candidate, MatchCase, MisRecord
+    from uso_tui.sync.actions import match_preview, resolve_case, restore_account
+
+    restore_account(store, "asmith.204", operator="bob", now=NOW)
+    free = store.account("asmith.204")
+    assert free.status == "active" and free.school == HILL and free.mis_id is None
+    mover = store.account("ajones.205")
+    offered = [
+        Candidate(
+            username=a.username, school=a.school, score=score, forename=a.forename,
+            surname=a.surname, dob=a.dob,
+        ).to_dict()
+        for a, score in ((free, 99), (mover, 97))
+    ]  # fmt: skip
+    with store.transaction("setup") as txn:
+        case = MatchCase(
+            case_id=txn.next_case_id(HILL), school=HILL, report="students", role="pupil",
+            record=MisRecord("students", "Q4", "Amy", "Smith", dob=free.dob).to_dict(),
+            candidates=offered, opened_at="2026-11-29T11:00:00",
+        )  # fmt: skip
+        txn.put_case(case)
+    seen = match_preview(store, case.case_id, "ajones.205")
+    assert "asmith.204" in (seen.free_here or "") and "two accounts" in seen.free_here
+    with pytest.raises(NeedsConfirmation, match="match asmith.204 instead"):
+        resolve_case(store, case.case_id, operator="bob", now=NOW, match="ajones.205")
+    assert store.account("ajones.205").school == mover.school
+    # the free account itself: nothing to ask
+    assert match_preview(store, case.case_id, "asmith.204").free_here is None
+    resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204")
+    assert store.account("asmith.204").mis_id == "Q4"

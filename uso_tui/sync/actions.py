@@ -382,7 +382,7 @@ def resolve_case(
                     f"{seen.taken_since} (confirm to move it anyway: --force)",
                     [seen.taken_since, *seen.differences],
                 )
-            for said in (seen.claimed_by, seen.duplicate_of):
+            for said in (seen.claimed_by, seen.duplicate_of, seen.free_here):
                 if said and not force:
                     raise NeedsConfirmation(
                         f"{said} (confirm to match it anyway: --force)", [said, *seen.differences]
@@ -562,6 +562,9 @@ class MatchPreview:
     # an account an operator unallocated as a duplicate of another, still active: matching it
     # gives the person their second account back
     duplicate_of: str | None = None
+    # another candidate of the case, active at its school and linked to no record: matching
+    # this one leaves the person that account too (two accounts at the school)
+    free_here: str | None = None
 
 
 def _preview(
@@ -607,7 +610,33 @@ def _preview(
         claimed_by=None if refused else _claimed_by_another(store, case, acc),
         on_roll=_on_roll(store, case, acc) if on_roll and not (refused or taken_since) else None,
         duplicate_of=None if refused else _duplicate_of(store, acc),
+        free_here=None if refused else _free_here(store, case, acc),
     )
+
+
+def _free_here(store: Store, case: MatchCase, acc: Account) -> str | None:
+    """Why matching `acc` leaves the case's person two accounts at its school: another of its
+    candidates is active there and linked to no record (asked for, or restored, for this
+    person); or None."""
+    for cand in case.candidates:
+        name = cand.get("username")
+        if not name or name == acc.username:
+            continue
+        other = store.find_account(name)
+        if (
+            other is not None
+            and other.status == "active"
+            and other.school == case.school
+            and other.mis_id is None
+            and other.role == case.role
+        ):
+            return (
+                f"{other.username} ({other.forename} {other.surname}, born {other.dob or '?'}), "
+                f"a candidate of this case, is active at {case.school} and linked to no record: "
+                f"matching {acc.username} leaves this person two accounts there (match "
+                f"{other.username} instead?)"
+            )
+    return None
 
 
 def _standing(history: list[dict[str, Any]]) -> dict[str, Any]:

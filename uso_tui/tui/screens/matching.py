@@ -563,7 +563,8 @@ class MatchingScreen(ExportsCsv):
         on_roll = acc.link_school if seen.on_roll else None
         if on_roll:
             self.on_roll[acc.username] = on_roll
-        for warning in (seen.taken_since, seen.claimed_by, seen.duplicate_of, seen.on_roll):
+        warnings = (seen.taken_since, seen.claimed_by, seen.duplicate_of, seen.free_here)
+        for warning in (*warnings, seen.on_roll):
             if warning:
                 body.append("\n")
                 body.append_text(plain(warning + ".", "bold yellow"))
@@ -577,9 +578,7 @@ class MatchingScreen(ExportsCsv):
 
         # (an account on roll elsewhere is no reason to ask again: its line said so, red, before
         # the `m`; the question says it again)
-        asked_again = not seen.is_candidate or bool(
-            seen.taken_since or seen.claimed_by or seen.duplicate_of
-        )
+        asked_again = not seen.is_candidate or any(warnings)
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -594,6 +593,8 @@ class MatchingScreen(ExportsCsv):
             if seen.claimed_by
             else f"Match to {acc.username}, unallocated as a duplicate?"
             if seen.duplicate_of
+            else f"Match to {acc.username}, beside a free account here?"
+            if seen.free_here
             else f"Move {acc.username} from {on_roll}, still on roll there?"
             if on_roll
             else f"Match to {acc.username}?"
