@@ -966,3 +966,30 @@ async def test_a_leavers_id_given_to_another_future_starter_is_not_her_return(en
     (case,) = env.store.cases(DFE)
     assert case.record["mis_id"] == "9"
     assert case.candidates[0]["username"] == "ajones.204"
+
+
+async def test_a_mover_match_undone_closes_the_old_schools_case_for_its_record(env):
+    """Amy matched from Other to here; Other's next run (still sending her) opened a case for
+    her record there; the match undone put her account back, linked to that record, and the case
+    stayed open, every decision of it refused ("already linked") until Other's next run."""
+    from datetime import timedelta
+
+    from factories import OTHER
+
+    from uso_tui.sync.actions import resolve_case, undo_decision
+
+    env.add_school(OTHER, students=[iris_student("o1", "Amy", "Jones", "2015-04-02")])
+    await sync(env, OTHER)
+    env.add_school(students=[iris_student("d1", "Amy", "Jones", "2015-04-02")])
+    await sync(env)
+    (here,) = env.store.cases(DFE)
+    amy = here.candidates[0]["username"]
+    later = NOW + timedelta(hours=1)
+    resolve_case(env.store, here.case_id, operator="desk", now=later, match=amy, force=True)
+    await sync(env, OTHER, now=later + timedelta(hours=1))
+    (there,) = env.store.cases(OTHER)
+    undo_decision(env.store, here.case_id, operator="desk", now=later + timedelta(hours=2))
+    assert env.store.account(amy).school == OTHER and env.store.account(amy).mis_id == "o1"
+    assert env.store.cases(OTHER) == []
+    closed = env.store.case(there.case_id)
+    assert closed.status == "resolved" and closed.decision == "withdrawn"

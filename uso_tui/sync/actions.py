@@ -901,6 +901,9 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
                     unallocated(back, str(was.school)), unallocated_at=at, unallocated_by_run=None
                 )
             put_changed(txn, now_acc, back, "undo_match", at, dfe)
+            if was.link_school and was.mis_id and left is None:
+                why = f"its record is linked to {was.username} again"
+                _withdraw_cases_of(txn, was, operator, at, why)
             if was.school and was.school != dfe:  # a mover's account goes back: said there too
                 after: dict[str, Any] = {"school": was.school}
                 if left is not None:
@@ -941,6 +944,26 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
             )
         )
     return case
+
+
+def _withdraw_cases_of(txn: Transaction, acc: Account, operator: str, at: str, why: str) -> None:
+    """Closes the open cases of the record `acc` is linked to (a match undone put its link
+    back): each offered the account, or another, for a record that has its account again, and
+    every decision of it was refused ("already linked") until the school's next run."""
+    for case in txn.cases(str(acc.link_school), "open"):
+        rec = case.record
+        if case.report != acc.link_report or rec.get("mis_id") != acc.mis_id:
+            continue
+        before = {"status": case.status}
+        case.status, case.decision = "resolved", "withdrawn"
+        case.decided_by, case.decided_at = operator, at
+        txn.put_case(case)
+        txn.audit(
+            event(
+                txn, at, case.school, "case_withdrawn", case.case_id, before,
+                {"status": "resolved", "why": why},
+            )
+        )  # fmt: skip
 
 
 def _left_since(store: Store, was: Account, decided_at: str) -> str | None:
