@@ -338,6 +338,7 @@ async def test_a_report_held_whole_for_an_incomplete_export_is_not_said_to_apply
     assert main(argv, clock=lambda: LATER) == 0
     out = capsys.readouterr().out
     assert "apply with" not in out and "confirming unallocates none of them" in out
+    assert f"`uso-tui confirm {res.run.run_id}` applies it as it is" in out  # (not RUN_ID)
 
 
 async def test_a_name_sent_decomposed_one_day_and_composed_the_next_is_no_change(env):

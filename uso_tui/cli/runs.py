@@ -493,7 +493,9 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         out.write("\nThe export looked wrong beside the previous one:\n")
         out.writelines(plain(line) + "\n" for line in comparisons_lines(run.held_whole()))
         if waiting:
-            out.write("nothing of it was applied; `uso-tui confirm RUN_ID` applies it as it is\n")
+            out.write(
+                f"nothing of it was applied; `uso-tui confirm {run.run_id}` applies it as it is\n"
+            )
             if applies:
                 out.write(f"confirming it also {applies} (as the store is now)\n")
     if not held:
