@@ -384,6 +384,11 @@ def test_help_and_version(cli):
     assert res.status == 0 and "school" in res.out and "sync" in res.out
     res = cli("school", "add", "--help")
     assert res.status == 0 and "--client-secret-env" in res.out
+    # what a script reads of sync and run-due: their exit statuses (no help said them)
+    for command in ("sync", "run-due"):
+        said = " ".join(cli(command, "--help").out.split())
+        assert "Exit status:" in said and "3" in said and "held" in said
+    assert "report held whole" in " ".join(cli("confirm", "--help").out.split())
 
 
 def test_console_script_help_in_subprocess():

@@ -26,7 +26,13 @@ SCHEDULER = "scheduler"
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    sync_parser = sub.add_parser("sync", parents=[parent], help="run a school's export now")
+    sync_parser = sub.add_parser(
+        "sync",
+        parents=[parent],
+        help="run a school's export now",
+        description="Run a school's export now. Exit status: 0 succeeded, 3 held (waiting for "
+        "`confirm`), 1 failed (or refused: a run of the school in progress), 2 bad input.",
+    )
     sync_parser.add_argument("dfe", metavar="DFE")
     sync_parser.add_argument(
         "--report", choices=REPORTS, help="only this report (default: all enabled)"
@@ -37,7 +43,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     sync_parser.set_defaults(func=cmd_sync)
 
     confirm_parser = sub.add_parser(
-        "confirm", parents=[parent], help="apply a held run's unallocations"
+        "confirm",
+        parents=[parent],
+        help="apply a held run's unallocations",
+        description="Apply what a held run holds: its unallocations, and a report held whole "
+        "(as its export is). Accounts whose record came back or changed since are left alone.",
     )
     confirm_parser.add_argument("run_id", metavar="RUN_ID")
     part = confirm_parser.add_mutually_exclusive_group()
@@ -63,7 +73,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     runs_parser.set_defaults(func=cmd_runs)
 
     run_due_parser = sub.add_parser(
-        "run-due", parents=[parent], help="run every school whose daily time has passed"
+        "run-due",
+        parents=[parent],
+        help="run every school whose daily time has passed",
+        description="Run every school whose daily time has passed. Exit status: 1 if a run "
+        "failed, else 3 if one was held, else 0 (also when none was due); 2 bad input.",
     )
     run_due_parser.add_argument(
         "--at",
