@@ -261,3 +261,21 @@ def test_matching_a_mover_beside_the_persons_free_account_here_asks_first(store)
     assert match_preview(store, case.case_id, "asmith.204").free_here is None
     resolve_case(store, case.case_id, operator="bob", now=NOW, match="asmith.204")
     assert store.account("asmith.204").mis_id == "Q4"
+    # a free account of another person (a namesake born another year, a co-twin's asked for,
+    # ranked below): no question (a review's find: every such match asked, and needed --force)
+    for n, (forename, dob, score) in enumerate((("Amy", "2012-05-04", 26), ("Amie", free.dob, 73))):
+        other = acc(f"other{n}.204", forename, "Smith", dob, HILL)
+        with store.transaction("setup") as txn:
+            txn.put_account(other)
+            case = MatchCase(
+                case_id=txn.next_case_id(HILL), school=HILL, report="students", role="pupil",
+                record=MisRecord("students", f"R{n}", "Amy", "Smith", dob=free.dob).to_dict(),
+                candidates=[
+                    Candidate(username=u, school=sc, score=sco, forename="Amy", surname="Smith",
+                              dob=free.dob).to_dict()
+                    for u, sc, sco in (("ajones.205", mover.school, 97), (other.username, HILL, score))
+                ],
+                opened_at="2026-11-29T12:00:00",
+            )  # fmt: skip
+            txn.put_case(case)
+        assert match_preview(store, case.case_id, "ajones.205").free_here is None

@@ -616,25 +616,38 @@ def _preview(
 
 def _free_here(store: Store, case: MatchCase, acc: Account) -> str | None:
     """Why matching `acc` leaves the case's person two accounts at its school: another of its
-    candidates is active there and linked to no record (asked for, or restored, for this
-    person); or None."""
-    for cand in case.candidates:
-        name = cand.get("username")
-        if not name or name == acc.username:
+    candidates, ranked at least as high, is active there, linked to no record, and holds the
+    record's UPN or its very names and date of birth (asked for, or restored, for this person);
+    or None. (A namesake born another year, a co-twin's account asked for: another person.)"""
+    rec = case.mis_record()
+    scores = {c.get("username"): c.get("score") or 0 for c in case.candidates}
+    chosen = scores.get(acc.username, 0)
+    ours = upn_key(rec.upn)
+    names = (normalise(rec.forename), normalise(rec.surname), rec.dob)
+    for name, score in scores.items():
+        if not name or name == acc.username or score < chosen:
             continue
         other = store.find_account(name)
         if (
-            other is not None
-            and other.status == "active"
-            and other.school == case.school
-            and other.mis_id is None
-            and other.role == case.role
+            other is None
+            or other.status != "active"
+            or other.school != case.school
+            or other.mis_id is not None
+            or other.role != case.role
+        ):
+            continue
+        theirs = upn_key((other.extra or {}).get("upn"))
+        if ours and theirs and ours != theirs:
+            continue  # another child's number
+        if (ours and theirs == ours) or (
+            (normalise(other.forename), normalise(other.surname), other.dob) == names
         ):
             return (
                 f"{other.username} ({other.forename} {other.surname}, born {other.dob or '?'}), "
-                f"a candidate of this case, is active at {case.school} and linked to no record: "
-                f"matching {acc.username} leaves this person two accounts there (match "
-                f"{other.username} instead?)"
+                f"a candidate of this case with the record's "
+                f"{'UPN' if ours and theirs == ours else 'names and date of birth'}, is active at "
+                f"{case.school} and linked to no record: matching {acc.username} leaves this "
+                f"person two accounts there (match {other.username} instead?)"
             )
     return None
 
