@@ -66,7 +66,6 @@ __all__ = ["MAX_CANDIDATES", "MIN_SCORE", "CandidateIndex"]
 
 # Why a candidate under the least score is shown (see CandidateIndex._renamed).
 RENAMED = "the same forename and date of birth: the surname changed?"
-RENAMED_SLIP = "the same forename, the date of birth a day, month or year out: the surname changed?"
 
 
 def _whole_name(account: Account) -> str:
@@ -657,7 +656,7 @@ class CandidateIndex:
         exclude: set[str] | frozenset[str],
         extra: Iterable[object],
         weighed_all: list[Scored],
-    ) -> dict[str, str]:
+    ) -> set[str]:
         """DESIGN: the same forename and date of birth under another surname is still a
         candidate (a marriage, a family's new name), however common the forename and large the
         pool (its score alone fell under the least shown: a new Jack born on a day another Jack
@@ -668,44 +667,34 @@ class CandidateIndex:
         person, exact = self._weighed_record(rec)
         dob = person.dob
         if not dob:
-            return {}
-        pupil = rec.role == "pupil"
-        # A member of staff's date keyed a day, month or year out, or day and month swapped,
-        # beside a surname changed (Olivia Roberts 1968-05-28 now Olivia Okafor 1968-05-29):
-        # staff have no co-twins, and few share a forename born days apart.
-        slips = () if pupil else (*near_dates(dob), swap_day_month(dob) or dob)
-        dates = dict.fromkeys((dob, *slips))
-        found: list[tuple[Any, Person]] = []
-        for day in dates:
-            positions = self.by_dob.get(day, ())
-            if len(positions) > DOB_CROWD:
-                if day == dob:
-                    return {}
-                continue
-            for position in positions:
-                acc = self.accounts[position]
-                if acc.username in exclude or self._superseded(acc.username, position):
-                    continue
-                found.append((acc, self.person(position)))
+            return set()
+        positions = self.by_dob.get(dob, ())
+        if len(positions) > DOB_CROWD:
+            return set()
         have = {w.account.username for w in weighed_all}  # type: ignore[attr-defined]
+        found: list[tuple[Any, Person]] = []
+        for position in positions:
+            acc = self.accounts[position]
+            if acc.username in exclude or self._superseded(acc.username, position):
+                continue
+            found.append((acc, self.person(position)))
         found += [
             (acc, self._person_of(acc))
             for acc in extra
-            if acc.username not in exclude and getattr(acc, "dob", None) in dates  # type: ignore[attr-defined]
+            if acc.username not in exclude and getattr(acc, "dob", None) == dob  # type: ignore[attr-defined]
         ]
-        out: dict[str, str] = {}
+        out: set[str] = set()
+        pupil = rec.role == "pupil"
         for acc, theirs in found:
             if (
-                theirs.dob not in dates
+                theirs.dob != dob
                 or forename_level(person, theirs) not in ("equal", "known_as")
                 or {person.gender, theirs.gender} == {"m", "f"}
                 or upn_level(person.upn, theirs.upn) == "different"
                 or acc.username in out
             ):
                 continue
-            if theirs.dob != dob and forename_level(person, theirs) != "equal":
-                continue  # a slip of the date and a known form of the name: too little
-            out[acc.username] = RENAMED if theirs.dob == dob else RENAMED_SLIP
+            out.add(acc.username)
             if acc.username not in have:
                 ev, bits, swapped = self.weigh(person, theirs, pupil, exact)
                 weighed_all.append(Scored(acc, theirs, ev, bits, swapped))
@@ -746,9 +735,9 @@ class CandidateIndex:
             score = model.score(weighed.bits, pool_size)
             asked = kept.get(weighed.account.username)  # type: ignore[attr-defined]
             if not asked and not model.shown(score, weighed.bits, total, pool_size, staff):
-                asked = renamed.get(weighed.account.username)  # type: ignore[attr-defined]
-                if asked is None:
+                if weighed.account.username not in renamed:  # type: ignore[attr-defined]
                     continue
+                asked = RENAMED
             acc = weighed.account
             reasons = reasons_of(weighed.evidence)
             if weighed.swapped:
