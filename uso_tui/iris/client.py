@@ -1248,8 +1248,6 @@ def _is_invalid_client(resp: Answer) -> bool:
 _WORDS_READ = 4096  # characters of IRIS's words read; 200 are shown
 
 
-# An OAuth error code (RFC 6749 section 5.2: invalid_client, invalid_request...): all that is shown
-# of the token endpoint's words
 # The error codes of OAuth 2.0 (RFC 6749 section 5.2) and its bearer tokens (RFC 6750): what a
 # token request's answer is shown by. No other word of it: a server may echo the Client Secret
 # it was sent in any form (reversed, lower-cased, letters only), which no blanking can know.

@@ -904,7 +904,7 @@ def _linked(
     row: dict[str, Any],
     dfe: str,
     upn_holders: _UpnHolders,
-    horizon: str = "9999-12-31",
+    horizon: str,
 ) -> bool:
     """The outcome of a record linked to an account; True if it now names another person.
     `horizon`: the last start date whose accounts are made today (rule 3)."""

@@ -21,7 +21,7 @@ from uso_tui.store.api import CorruptFile, Store, UnknownRun, UnknownSchool
 from uso_tui.store.index import NAME_PARTS
 from uso_tui.sync.actions import UNDONE_CREATE, creation_undone_by
 from uso_tui.sync.apply import event_words
-from uso_tui.sync.case_offers import case_offers, match_there, offered_by_cases
+from uso_tui.sync.case_offers import case_named, case_offers, match_there, offered_by_cases
 from uso_tui.sync.matched_names import known_as, phonetic
 from uso_tui.sync.plan import excluded
 
@@ -975,9 +975,8 @@ def _waiting_in_cases(offers: list[tuple[str, MatchCase, Any]], said: set[str]) 
     of its record, or unallocated, is often a case's candidate: deciding the case links it),
     but for the accounts `said` already."""
     return [
-        f"{name} is a candidate ({score}%) of case {case.case_id} for "
-        f"{case.record.get('forename') or '?'} {case.record.get('surname') or '?'} (MIS id "
-        f"{case.record.get('mis_id') or '?'}): decide it in the Matching queue of {case.school}"
+        f"{name} is a candidate ({score}%) of {case_named(case)}: decide it in the Matching "
+        f"queue of {case.school}"
         for name, case, score in offers
         if name not in said
     ]

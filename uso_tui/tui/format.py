@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from uso_tui.domain.models import COUNT_KEYS, AuditEvent, Run
+from uso_tui.sync.case_offers import case_named
 
 _BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp", "Cn"}
 
@@ -222,18 +223,16 @@ OFFERED = (
 )
 
 
-def offers_list(offers: Iterable[tuple[str, Any, Any]], style: str = "bold yellow") -> Text:
-    """OFFERED, then one line per (username, case, score) of an open case that offers an
-    account about to be restored; empty when there are none."""
-    out = Text(end="")
+def restore_warnings(hits: Iterable[object], offers: Iterable[tuple[str, Any, Any]]) -> Text:
+    """What a restore's question warns of: the person's other active accounts (`hits`:
+    duplicates.also_active's), then the open cases that offer an account about to be restored
+    (`offers`: case_offers.offering's, as (username, case, score)); empty when neither."""
+    out = accounts_list(ALSO_ACTIVE, hits)
     offers = list(offers)
     if offers:
         out.append(f"\n{OFFERED}\n")
         for username, case, score in offers:
-            rec = case.record
-            who = full_name(rec.get("forename") or "?", rec.get("surname") or "?")
-            line = f"  {username}  {score}% in case {case.case_id} for {who} (MIS id {rec.get('mis_id') or '?'})"
-            out.append_text(plain(line, style))
+            out.append_text(plain(f"  {username}  {score}% in {case_named(case)}", "bold yellow"))
             out.append("\n")
     return out
 

@@ -23,17 +23,15 @@ from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Account, AuditEvent, MisRecord
 from uso_tui.sync.actions import restorable
 from uso_tui.tui.format import (
-    ALSO_ACTIVE,
     RESTORE_WARNED,
-    accounts_list,
     change_summary,
     clean,
     event_details,
     full_name,
     kv_grid,
     newest_first,
-    offers_list,
     plain,
+    restore_warnings,
     when,
 )
 from uso_tui.tui.keys_in_turn import Shown
@@ -586,8 +584,7 @@ class AccountScreen(ListScreen):
             "in the non-MIS review; relinked if its record returns with the same details)."
         )
         body.append("\n")
-        body.append_text(accounts_list(ALSO_ACTIVE, hits))
-        body.append_text(offers_list(offers))
+        body.append_text(restore_warnings(hits, offers))
         if hits or offers:  # a `y` typed with the `r` was typed before this warning could be read
             self.app.drop_typed_ahead(RESTORE_WARNED)
 

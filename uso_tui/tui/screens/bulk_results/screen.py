@@ -22,13 +22,11 @@ from uso_tui.domain.models import Account, Exclusion
 from uso_tui.sync.actions import restorable
 from uso_tui.tui.applying import apply_each, attempt
 from uso_tui.tui.format import (
-    ALSO_ACTIVE,
     RESTORE_WARNED,
-    accounts_list,
     clean,
     full_name,
-    offers_list,
     plain,
+    restore_warnings,
 )
 from uso_tui.tui.screens.bulk_results.exclusions_tab import ExclusionForm, excluded_line
 from uso_tui.tui.screens.bulk_results.file_tab import RunPicker, file_head, record_details
@@ -433,8 +431,7 @@ class BulkResultsScreen(ReloadingListScreen):
                 )
             )
             body.append("\n")
-        body.append_text(accounts_list(ALSO_ACTIVE, hits))
-        body.append_text(offers_list(offers))
+        body.append_text(restore_warnings(hits, offers))
         if hits or offers:  # a `y` typed with the `r` was typed before this warning could be read
             self.app.drop_typed_ahead(RESTORE_WARNED)
 
