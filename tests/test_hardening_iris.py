@@ -659,6 +659,23 @@ async def test_a_server_that_ignores_the_page_asked_fails_at_once_without_a_coun
     assert server.pages_asked() == [1, 2]
 
 
+@pytest.mark.parametrize("totals", [{"totalCount": 50, "totalPages": 2}, {"totalPages": 3}])
+async def test_a_server_that_ignores_the_page_asked_fails_when_it_gives_totals_too(totals) -> None:
+    """Totals announced, page 1 sent whatever page is asked: the pages asked together were
+    kept once each, and the run succeeded on half a report (the route without totals failed)."""
+    first = [pupil(n) for n in range(25)]
+    server = Server(lambda r: httpx.Response(200, json={"students": first, **totals}))
+    with pytest.raises(IrisError, match="sent page 1 again as page 2: it does not page"):
+        await fetch(server)
+
+
+async def test_pages_of_records_without_ids_are_no_repeat() -> None:
+    """Two pages each of one record with no id look alike and say nothing of the paging."""
+    pages = {1: [{"forename": "A"}], 2: [{"forename": "B"}]}
+    export = await fetch(paged(pages, lambda n: {"totalPages": 2, "totalCount": 2}))
+    assert len(export.records) == 2
+
+
 async def test_a_count_sent_as_a_whole_float_is_a_count() -> None:
     pages = {1: [pupil(n) for n in range(25)], 2: [pupil(n) for n in range(25, 30)]}
     export = await fetch(paged(pages, lambda n: {"totalCount": 30.0}))

@@ -185,6 +185,23 @@ def test_dates_with_or_without_time() -> None:
     assert iso_date(None) is None
 
 
+def test_a_time_after_the_date_must_read_as_one() -> None:
+    """Anything after a T was taken for a time: 2012-05-03T99:99:99garbage made an account."""
+    for raw in ("2012-05-03T00:00:00.0000000", "2012-05-03T00:00:00.000+01:00",
+                "03/05/2012 12:00:00 AM", "2012-05-03 00:00:00 +0100", "2012-05-03T0000"):  # fmt: skip
+        assert iso_date(raw) == "2012-05-03", raw
+    for raw in ("2012-05-03T99:99:99garbage", "2012-05-03Tx", "2012-05-03T", "3/5/2012 25:00"):
+        rec = parse_student({"schoolId": "1", "dob": raw})
+        assert rec.dob is None and rec.dob_raw == raw
+
+
+def test_characters_drawn_as_nothing_are_dropped_from_names() -> None:
+    """A Hangul filler is printable to Python: kept, it made a name that looks like another."""
+    rec = parse_student({"schoolId": "1", "forename": "Ann\u3164a", "surname": "\u2800Lee"})
+    assert (rec.forename, rec.surname) == ("Anna", "Lee")
+    assert parse_student({"schoolId": "1", "forename": "\u3164"}).forename is None
+
+
 def test_missing_or_odd_ids() -> None:
     assert parse_student({}).mis_id == ""
     assert parse_student({"schoolId": None}).mis_id == ""

@@ -823,6 +823,30 @@ def test_one_person_s_corrections_stay_updates(before, after):
     assert another_person(_record(*after), _holder(*before), lambda: []) == ""
 
 
+def test_a_placeholder_date_replaced_beside_both_names_changed_is_another_person():
+    """John Smith's id given to Jon Jones, whose date is a placeholder: the date weighed as no
+    change, the forename as a known form, and the account was updated to another person."""
+    from uso_tui.sync.plan import another_person
+
+    said = another_person(
+        _record("Jon", "Jones", "1900-01-01", staff=True),
+        _holder("John", "Smith", "1963-04-24", staff=True),
+        lambda: [],
+    )
+    assert "a date of birth put for one not known" in said
+    married = _record("Laura", "Hall", "1900-01-01", staff=True)  # one change, the date aside
+    assert another_person(married, _holder("Laura", "Green", "1988-06-29", staff=True), list) == ""
+
+
+def test_an_account_without_a_date_of_birth_takes_its_record_s_changes():
+    """A linked account with no date of birth whose record changed: the plan crashed (KeyError
+    'unknown'), and the school's run with it."""
+    from uso_tui.sync.plan import another_person
+
+    record = _record("Ann", "Leigh", "1980-01-02", staff=True)
+    assert another_person(record, _holder("Ann", "Lee", None, staff=True), list) == ""
+
+
 def test_a_change_of_mis_id_format_keeps_every_account_its_record_s(tmp_path):
     """The MIS's export changed its ids' format (007 sent as 7, ab12 as AB12): each account was
     unallocated as a leaver and a case opened with it at 100%; a school re-padded whole was held

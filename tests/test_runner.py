@@ -238,12 +238,12 @@ async def test_a_linked_record_whose_names_come_as_numbers_leaves_its_account_al
 
 
 async def test_a_report_held_whole_says_first_that_its_export_may_be_incomplete(env):
-    """Page 2 answered with page 1's records: half the export, held whole by the comparison,
-    whose reason said only "holds 10 of the 20 records linked before"; confirming it then
-    unallocated the ten whose records never arrived, with nothing said of the repeated pages."""
+    """Half the records counted but not sent: held whole by the comparison, whose reason said
+    only "holds 10 of the 20 records linked before"; confirming it then unallocated the ten
+    whose records never arrived, with nothing said of the records missing from the pages."""
     env.add_school(students=kids(20))
     await sync(env)
-    env.sim.set_switches(DFE, max_page_size=10, repeat_first_page=True)
+    env.sim.set_switches(DFE, max_page_size=10, skip_records=10)
     res = await sync(env, now=LATER)
     assert res.run.status == "held" and res.run.comparison
     assert res.run.hold_reason.startswith("the export may be incomplete (IRIS said 20 records")
@@ -251,6 +251,16 @@ async def test_a_report_held_whole_says_first_that_its_export_may_be_incomplete(
     done = actions.confirm_held(env.store, res.run.run_id, operator="bob", now=LATER)
     assert done.unallocated == [] and len(done.left_alone) == 10
     assert all(a.status == "active" for a in env.store.school_accounts(DFE))
+
+
+async def test_a_server_that_sends_page_one_for_every_page_fails_the_run(env):
+    """Page 2 answered with page 1's records though the totals count 20: the run read as whole a
+    report it had half of (its records kept once), and a first import succeeded on it."""
+    env.add_school(students=kids(20))
+    env.sim.set_switches(DFE, max_page_size=10, repeat_first_page=True)
+    res = await sync(env)
+    assert res.run.status == "failed" and "sent page 1 again as page 2" in res.run.error
+    assert env.store.school_accounts(DFE) == []
 
 
 async def test_confirming_a_run_held_for_an_export_short_of_its_total_unallocates_no_one(env):
@@ -323,14 +333,14 @@ async def test_run_show_says_why_confirm_leaves_an_account_of_an_incomplete_expo
 
 
 async def test_a_report_held_whole_for_an_incomplete_export_is_not_said_to_apply(env, capsys):
-    """Page 2 answered with page 1's records (held whole, beside the previous export): `run
-    show` ended "apply with `uso-tui confirm`" under "20 accounts this run would unallocate",
-    though confirming leaves each of them alone (an outside evaluator read it so)."""
+    """Records counted but not sent (held whole, beside the previous export): `run show` ended
+    "apply with `uso-tui confirm`" under "20 accounts this run would unallocate", though
+    confirming leaves each of them alone (an outside evaluator read it so)."""
     from uso_tui.cli.main import main
 
     env.add_school(students=kids(30))
     await sync(env)
-    env.sim.set_switches(DFE, max_page_size=10, repeat_first_page=True)
+    env.sim.set_switches(DFE, max_page_size=10, skip_records=20)
     res = await sync(env, now=LATER)
     assert res.run.status == "held" and res.run.comparison
     capsys.readouterr()

@@ -1097,7 +1097,16 @@ async def test_escape_on_a_form_with_text_typed_asks_before_losing_it(store):
         await press(pilot, "n")  # stay: the form as it was
         assert isinstance(app.screen, RequestAccountForm)
         assert app.screen.query_one("#req-forename", Input).value == "Abc"
-        burst(app, "escape", "y")
+        burst(app, "escape", "f", "y")  # typed for the screen below: dropped, the form kept
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm) and "Discard what was typed?" in screen_text(app)
+        said = [n.message for n in app._notifications]  # noqa: SLF001 - no public reader
+        assert "2 key(s) typed ahead were dropped: Discard what was typed? was asked first" in (
+            " ".join(said)
+        )
+        await press(pilot, "n")
+        assert app.screen.query_one("#req-forename", Input).value == "Abc"
+        burst(app, "escape", "y")  # the question expected and answered
         await settle(pilot)
         assert not isinstance(app.screen, (RequestAccountForm, Confirm))
         burst(app, "b", "5", "a", "F", "o", "o", "escape")

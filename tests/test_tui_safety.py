@@ -252,6 +252,30 @@ async def test_undo_a_decision_of_an_earlier_session(demo_ran):
     assert store.account(username).status == "unallocated"
 
 
+async def test_an_undo_typed_ahead_with_its_y_waits_for_the_question(demo_ran):
+    """A match made, the next case shown, then `u y` in one burst: the `y` answered "Undo this
+    decision?" before it showed, and the match was undone (an account moved back to another
+    school) with no question seen."""
+    store = demo_ran.store
+    dfe = busiest(store).dfe
+    async with started(store, "matching", dfe) as (app, pilot):
+        first = app.screen.case.case_id
+        await press(pilot, "m")
+        assert isinstance(app.screen, Confirm)
+        await press(pilot, "y")
+        await settle(pilot, 4)
+        assert store.case(first).status == "resolved" and app.screen.case.case_id != first
+        burst(app, "u", "y")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm) and "Undo this decision?" in screen_text(app)
+        assert store.case(first).status == "resolved"
+        said = [n.message for n in app._notifications]  # noqa: SLF001 - no public reader
+        assert any("1 key(s) typed ahead were dropped" in m for m in said)
+        await press(pilot, "y")  # read, then answered
+        await settle(pilot, 4)
+    assert store.case(first).status == "open"
+
+
 async def test_skipping_every_case_still_counts_them_open(demo_ran):
     store = demo_ran.store
     dfe = busiest(store).dfe
@@ -482,8 +506,11 @@ async def test_u_never_undoes_a_decision_made_since_by_someone_else(demo_ran):
         resolve_case(store, case_id, operator="bob", now=NOW, exclude=True)
         burst(app, "u", "y")
         await settle(pilot, 4)
-        assert isinstance(app.screen, Confirm) and "decided by bob" in screen_text(app)
+        assert isinstance(app.screen, Confirm)
         assert store.case(case_id).decision == "exclude"  # the y typed ahead answered nothing
+        await press(pilot, "y")  # the decision as this screen knew it: changed since, asked again
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm) and "decided by bob" in screen_text(app)
         await press(pilot, "n")
     assert store.case(case_id).decision == "exclude"
 

@@ -319,7 +319,10 @@ async def test_a_candidate_linked_by_another_case_is_shown_as_another_persons(de
         text = screen_text(app)
         assert "taken" in text
         assert "now linked to MIS record NEW1 of this school: another person's account" in text
-        burst(app, "u", "y")  # undone (the first case, not the one shown: asked): free again
+        burst(app, "u", "y")  # the first case, not the one shown: asked (the y dropped)
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        await press(pilot, "y")  # undone: free again
         await settle(pilot, 4)
         assert app.screen.case.case_id == first
         burst(app, "n")
@@ -349,14 +352,21 @@ async def test_a_stray_u_on_the_next_case_asks_before_undoing_the_last_decision(
         burst(app, "m", "y")
         await settle(pilot, 4)
         assert app.screen.case.case_id == second
-        burst(app, "u", "n")
+        burst(app, "u", "y")  # asked; the y typed with the u dropped
         await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        await press(pilot, "n")
         assert store.case(first).status == "resolved" and store.account(acc.username).mis_id
         assert app.screen.case.case_id == second
-        burst(app, "g", "u", "n")  # the queue read again: the decided case no longer listed
+        burst(app, "g", "u")  # the queue read again: the decided case no longer listed
         await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        await press(pilot, "n")
         assert store.case(first).status == "resolved" and store.account(acc.username).mis_id
-        burst(app, "v", "u", "y")  # listed with the decided ones: asked, and undone
+        burst(app, "v", "u")  # listed with the decided ones: asked, and undone
+        await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        await press(pilot, "y")
         await settle(pilot, 4)
     assert store.case(first).status == "open" and store.account(acc.username).mis_id is None
 

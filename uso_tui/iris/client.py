@@ -375,6 +375,11 @@ class IrisClient:
 
         if first[key] and total_pages and total_pages > 1:
             await _all_or_nothing([one(n) for n in range(2, total_pages + 1)])
+            # the pages its totals announce, asked together: one that repeats another record
+            # for record is a server that ignores the page asked (its records kept once, the
+            # run read as whole a report it had only half of)
+            if (twice := _twice_sent(pages)) is not None:
+                raise _ignores_page(ctx, path, *twice)
 
         # Followed page by page until an empty page: a server whose totalPages undercounts
         # (fewer records than totalCount), one whose totals grew while it paged, and one that
@@ -402,12 +407,7 @@ class IrisClient:
                     return
                 # a server that ignores the page asked sends page 1 for ever: without a count
                 # it was followed to the page bound (2,000 requests), to fail there
-                raise IrisError(
-                    f"IRIS sent page {same} again as page {last}: it does not page the report, "
-                    "so the records past the first page cannot be read",
-                    school=ctx.dfe,
-                    path=path,
-                )
+                raise _ignores_page(ctx, path, same, last)
             received += len(pages[last])
 
         def short_inside() -> bool:
@@ -1178,6 +1178,29 @@ def _repeated_page(pages: dict[int, list], number: int) -> int | None:
         if earlier != number and len(page) == len(ids) and [item[1] for item in page] == ids:
             return earlier
     return None
+
+
+def _twice_sent(pages: dict[int, list]) -> tuple[int, int] | None:
+    """The first two pages that hold the same records in the same order (None: none do). A page
+    whose records have no id says nothing (two pages of one unreadable record look alike)."""
+    seen: dict[tuple, int] = {}
+    for number in sorted(pages):
+        ids = tuple(item[1] for item in pages[number])
+        if not any(ids):
+            continue
+        if ids in seen:
+            return seen[ids], number
+        seen[ids] = number
+    return None
+
+
+def _ignores_page(ctx: _Ctx, path: str, same: int, number: int) -> IrisError:
+    return IrisError(
+        f"IRIS sent page {same} again as page {number}: it does not page the report, "
+        "so the records past the first page cannot be read",
+        school=ctx.dfe,
+        path=path,
+    )
 
 
 def _belied(

@@ -23,12 +23,23 @@ from uso_tui.domain.models import MisRecord
 from uso_tui.domain.names import upn_key
 
 MAX_TEXT = 200
-_DATE_RE = re.compile(r"^\s*(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?:$|[T ]\S*\s*$)")
+# A time after the date is allowed if it reads as one (2012-05-03T99:99junk is no date): hours,
+# minutes and seconds in range, a fraction, AM/PM, a zone.
+_TIME = (
+    r"(?:[01]?\d|2[0-3])(?::?[0-5]\d){0,2}(?:[.,]\d+)?(?:\s?[AaPp][Mm])?"
+    r"(?:\s?(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?))?"
+)
+_DATE_RE = re.compile(rf"^\s*(\d{{4}})([-/])(\d{{1,2}})\2(\d{{1,2}})(?:[T ]{_TIME})?\s*$")
 # ISO's basic form (20261123), year first: no other reading
 _BASIC_DATE_RE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
 # A UK MIS's own way (DD/MM/YYYY), which an export sometimes carries despite section 4: a
 # leaving date dropped as unreadable would keep a leaver's access with nothing said.
-_UK_DATE_RE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:$|[T ]\S*\s*$)")
+_UK_DATE_RE = re.compile(rf"^\s*(\d{{1,2}})([/.-])(\d{{1,2}})\2(\d{{4}})(?:[T ]{_TIME})?\s*$")
+
+
+# Printable to Python yet drawn as nothing (Hangul fillers, the blank Braille pattern): in a name
+# they make two names that look one (a look-alike of another person's record or account).
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def text(value: Any) -> str | None:
@@ -38,6 +49,8 @@ def text(value: Any) -> str | None:
     if type(value) is str:  # the common case first: this runs for every field of every record
         if not value.isascii():
             value = unicodedata.normalize("NFC", value)
+            if not _INVISIBLE.isdisjoint(value):
+                return clean(value)
         if len(value) > MAX_TEXT or not value.isprintable():
             return clean(value)
         value = value.strip()
@@ -61,9 +74,12 @@ def name(value: Any) -> str | None:
 
 def clean(value: str) -> str | None:
     """`value` without what a terminal, a screen or a file would misread (str.isprintable is
-    false for C0/C1 controls and for format characters: bidi overrides, zero-width ones), each
+    false for C0/C1 controls and for format characters: bidi overrides, zero-width ones) or
+    draws as nothing (_INVISIBLE), each
     run of whitespace one space, cut at MAX_TEXT; None if nothing is left."""
-    kept = "".join(c if c.isprintable() else " " if c.isspace() else "" for c in value)
+    kept = "".join(
+        c if c.isprintable() and c not in _INVISIBLE else " " if c.isspace() else "" for c in value
+    )
     return " ".join(kept.split())[:MAX_TEXT].rstrip() or None
 
 

@@ -306,6 +306,7 @@ _DOB_LEVEL = {
     "one digit off": "one_digit",
     "a day, month or year apart": "near",
     "different": "different",
+    "unknown": "",  # a date missing on a side: no evidence either way
 }
 
 

@@ -1150,7 +1150,7 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
         or ("forename" in differ and (date_changed or replaced))
         or ("date of birth" in differ and forename_changed)
         or (moved and (forename_changed or gender))
-        or (forename_changed and "surname" in differ and date_changed and not same_id)
+        or (forename_changed and "surname" in differ and (date_changed or replaced) and not same_id)
         or far
         or classes >= 2
     ):

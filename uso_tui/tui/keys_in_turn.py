@@ -200,6 +200,12 @@ class KeysInTurnApp(App):
                 markup=False,
             )
 
+    def drop_typed_ahead_unless(self, answers: set[str], read_first: str) -> None:
+        """drop_typed_ahead, unless the next key typed is one of `answers`: typed for a
+        question the operator expected (escape y leaves a form, as the operator meant)."""
+        if self._held_keys and self._held_keys[0].key not in answers:
+            self.drop_typed_ahead(read_first)
+
     def busy(self) -> bool:
         """True while the screen shown is still working out what a key typed there leads to (a
         search in the command palette): the next key waits (at most HOLD_TIMEOUT)."""

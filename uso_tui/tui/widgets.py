@@ -104,6 +104,11 @@ def ask_to_discard(screen, question: str, detail: str, leave: Callable[..., obje
         if yes:
             leave()
 
+    # `escape y` answers it as meant; `escape f y` was typed for the screen below (the `f`
+    # went nowhere, the `y` discarded the form unseen): such keys are dropped, and said so
+    drop = getattr(screen.app, "drop_typed_ahead_unless", None)
+    if drop is not None:
+        drop({"y", "n", "escape"}, f"{question} was asked first")
     screen.app.push_screen(Confirm(question, detail, yes="Discard", no="Stay"), answer)
 
 

@@ -905,8 +905,9 @@ class MatchingScreen(ExportsCsv):
             if yes:
                 self._start_undo(case.case_id)
 
-        self.hold_keys()  # a `y` typed ahead is for the question, once it is asked
         self.app.push_screen(Confirm("Undo this decision?", body, yes="Undo"), answer)
+        # asked because the decision is not on screen: a `y` typed ahead could not have read it
+        self.app.drop_typed_ahead("the question names the decision it undoes")
         self.keys_go()
 
     def _start_undo(self, case_id: str) -> None:

@@ -148,7 +148,8 @@ class SettingsForm(UsoScreen):
         field the cursor moved to (a URL typed into the Client Secret): dropped, the operator
         told."""
         self.set_status(plain(line, "bold red"))
-        self.app.drop_typed_ahead(f"{line[:1].lower()}{line[1:]}", "type them again")
+        said = line.rstrip(".")
+        self.app.drop_typed_ahead(f"{said[:1].lower()}{said[1:]}", "type them again")
 
     def unsaved(self) -> bool:
         return False
