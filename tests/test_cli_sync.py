@@ -298,6 +298,8 @@ def test_failed_fetch_exits_1_and_changes_nothing(cli, sim):
     assert res.status == 1
     run = res.json()
     assert run["status"] == "failed" and run["error"] and DFE in run["error"]
+    # said on stderr too: a cron job logging only stderr recorded nothing of it
+    assert res.err.startswith(f"{run['run_id']} {DFE} failed: ") and run["error"] in res.err
     assert cli.ok("accounts", DFE, "--json").json() == []
     human = cli("sync", DFE)
     assert human.status == 1 and "failed" in human.out and "error:" in human.out
@@ -384,6 +386,7 @@ def test_run_due_and_scheduler(cli, sim):
     sim.set_switches(OTHER, reject_credentials=True)
     res = cli("run-due", "--at", "2026-09-02T18:30", "--json", "--force")
     assert res.status == 1 and res.json()[0]["status"] == "failed"
+    assert f"{res.json()[0]['run_id']} {OTHER} failed: " in res.err
 
     # The scheduler command, one pass: the clock is on 2026-09-01 after 08:00: nothing is due.
     res = cli("scheduler", "--once")

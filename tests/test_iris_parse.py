@@ -186,11 +186,15 @@ def test_dates_with_or_without_time() -> None:
 
 
 def test_a_time_after_the_date_must_read_as_one() -> None:
-    """Anything after a T was taken for a time: 2012-05-03T99:99:99garbage made an account."""
+    """Anything after a T was taken for a time: 2012-05-03T99:99:99garbage made an account.
+    AM/PM after a date day first is .NET's US form, month first: unreadable, not 5 March."""
     for raw in ("2012-05-03T00:00:00.0000000", "2012-05-03T00:00:00.000+01:00",
-                "03/05/2012 12:00:00 AM", "2012-05-03 00:00:00 +0100", "2012-05-03T0000"):  # fmt: skip
+                "2012-05-03 12:00:00 AM", "2012-05-03 00:00:00 +0100", "2012-05-03T0000",
+                "2012-05-03T00:00:00z", "2012-05-03T24:00:00", "2012-05-03T23:59:60Z",
+                "2012-05-03T00:00:00+01:00[Europe/London]", "03/05/2012 00:00:00"):  # fmt: skip
         assert iso_date(raw) == "2012-05-03", raw
-    for raw in ("2012-05-03T99:99:99garbage", "2012-05-03Tx", "2012-05-03T", "3/5/2012 25:00"):
+    for raw in ("2012-05-03T99:99:99garbage", "2012-05-03Tx", "2012-05-03T", "3/5/2012 25:00",
+                "5/3/2012 12:00:00 AM"):  # fmt: skip
         rec = parse_student({"schoolId": "1", "dob": raw})
         assert rec.dob is None and rec.dob_raw == raw
 
@@ -199,6 +203,10 @@ def test_characters_drawn_as_nothing_are_dropped_from_names() -> None:
     """A Hangul filler is printable to Python: kept, it made a name that looks like another."""
     rec = parse_student({"schoolId": "1", "forename": "Ann\u3164a", "surname": "\u2800Lee"})
     assert (rec.forename, rec.surname) == ("Anna", "Lee")
+    variation = parse_student(
+        {"schoolId": "1", "forename": "Ann\ufe0fa", "surname": "\u1100\u3164\u1161"}
+    )
+    assert (variation.forename, variation.surname) == ("Anna", "\uac00")  # composed again
     assert parse_student({"schoolId": "1", "forename": "\u3164"}).forename is None
 
 

@@ -218,6 +218,17 @@ class ProgressLines:
             self.ctx.note(line)
 
 
+def _failures_said(runs: list[Run], ctx: Context) -> None:
+    """With --json, a failed run is said on stderr too (DESIGN: errors go to stderr): a cron
+    job that logs only stderr recorded nothing of it."""
+    for run in runs:
+        data = public_run(run)
+        if data["status"] == "failed":
+            ctx.note(
+                f"{run.run_id} {run.school} failed: {plain(data['error'] or 'no error given')}"
+            )
+
+
 def _failure_advice(run: Run) -> str:
     """What to do about a failed run whose cause is the school's settings (as the console
     says it: sync.failure)."""
@@ -375,6 +386,7 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
         if args.dry_run:
             data["outcomes"] = _outcomes_json(plans)
         emit_json(data, ctx.stdout)
+        _failures_said([run], ctx)
     else:
         if args.dry_run and plans:
             _print_plan(plans, ctx)
@@ -618,6 +630,7 @@ def _print_due(results: list[Any], ctx: Context, as_json: bool, left: int = 0) -
     runs = [r.run for r in results]
     if as_json:
         emit_json([run_json(r) for r in runs], ctx.stdout)
+        _failures_said(runs, ctx)
     elif not runs:
         ctx.stdout.write(
             f"no school run: {left} due left to a run of its own (see above)\n"

@@ -377,8 +377,10 @@ class IrisClient:
             await _all_or_nothing([one(n) for n in range(2, total_pages + 1)])
             # the pages its totals announce, asked together: one that repeats another record
             # for record is a server that ignores the page asked (its records kept once, the
-            # run read as whole a report it had only half of)
-            if (twice := _twice_sent(pages)) is not None:
+            # run read as whole a report it had only half of), unless every record counted came
+            # (a last page sent again for a page the totals overcount)
+            twice = _twice_sent(pages)
+            if twice is not None and self._may_hide_records(pages, claims):
                 raise _ignores_page(ctx, path, *twice)
 
         # Followed page by page until an empty page: a server whose totalPages undercounts
@@ -468,6 +470,16 @@ class IrisClient:
                 claimed_count,
             )
         return export
+
+    @staticmethod
+    def _may_hide_records(
+        pages: dict[int, list], claims: set[tuple[int | None, int | None]]
+    ) -> bool:
+        """Whether a page sent again may stand where other records were: fewer records came
+        than the smallest count IRIS gave (records may be removed while it pages), or no count
+        was given (IRIS may send fewer per page than asked: a short page is no end either)."""
+        counts = [c for _, c in claims if c is not None]
+        return not counts or _distinct(pages) < min(counts)
 
     async def test_connection(self, school: School, secret: str) -> dict[str, int]:
         """Gets a token and returns {report: totalCount} for each enabled report."""
@@ -1180,6 +1192,10 @@ def _repeated_page(pages: dict[int, list], number: int) -> int | None:
     return None
 
 
+def _distinct(pages: dict[int, list]) -> int:
+    return len({item[1] for page in pages.values() for item in page})
+
+
 def _twice_sent(pages: dict[int, list]) -> tuple[int, int] | None:
     """The first two pages that hold the same records in the same order (None: none do). A page
     whose records have no id says nothing (two pages of one unreadable record look alike)."""
@@ -1195,9 +1211,10 @@ def _twice_sent(pages: dict[int, list]) -> tuple[int, int] | None:
 
 
 def _ignores_page(ctx: _Ctx, path: str, same: int, number: int) -> IrisError:
+    past = "the first page" if same == 1 else f"page {same}"
     return IrisError(
         f"IRIS sent page {same} again as page {number}: it does not page the report, "
-        "so the records past the first page cannot be read",
+        f"so the records past {past} cannot be read",
         school=ctx.dfe,
         path=path,
     )

@@ -24,22 +24,30 @@ from uso_tui.domain.names import upn_key
 
 MAX_TEXT = 200
 # A time after the date is allowed if it reads as one (2012-05-03T99:99junk is no date): hours,
-# minutes and seconds in range, a fraction, AM/PM, a zone.
-_TIME = (
-    r"(?:[01]?\d|2[0-3])(?::?[0-5]\d){0,2}(?:[.,]\d+)?(?:\s?[AaPp][Mm])?"
-    r"(?:\s?(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?))?"
+# minutes and seconds in range (24:00, a leap second), a fraction, a zone (Z, an offset, a zone's
+# name in brackets as Java writes it).
+_CLOCK = r"(?:[01]?\d|2[0-4])(?::?[0-5]\d)?(?::?(?:[0-5]\d|60))?(?:[.,]\d+)?"
+_ZONE = r"(?:\s?(?:[Zz]|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?))?(?:\[[\w/+-]+\])?"
+_DATE_RE = re.compile(
+    rf"^\s*(\d{{4}})([-/])(\d{{1,2}})\2(\d{{1,2}})(?:[T ]{_CLOCK}(?:\s?[AaPp][Mm])?{_ZONE})?\s*$"
 )
-_DATE_RE = re.compile(rf"^\s*(\d{{4}})([-/])(\d{{1,2}})\2(\d{{1,2}})(?:[T ]{_TIME})?\s*$")
 # ISO's basic form (20261123), year first: no other reading
 _BASIC_DATE_RE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
 # A UK MIS's own way (DD/MM/YYYY), which an export sometimes carries despite section 4: a
-# leaving date dropped as unreadable would keep a leaver's access with nothing said.
-_UK_DATE_RE = re.compile(rf"^\s*(\d{{1,2}})([/.-])(\d{{1,2}})\2(\d{{4}})(?:[T ]{_TIME})?\s*$")
+# leaving date dropped as unreadable would keep a leaver's access with nothing said. Never with
+# AM/PM: that is .NET's US form, month first (5/3/2012 12:00:00 AM is 3 May), left unreadable.
+_UK_DATE_RE = re.compile(
+    rf"^\s*(\d{{1,2}})([/.-])(\d{{1,2}})\2(\d{{4}})(?:[T ]{_CLOCK}{_ZONE})?\s*$"
+)
 
 
-# Printable to Python yet drawn as nothing (Hangul fillers, the blank Braille pattern): in a name
-# they make two names that look one (a look-alike of another person's record or account).
-_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Printable to Python yet drawn as nothing (Hangul fillers, the blank Braille pattern, the
+# combining grapheme joiner, Khmer's inherent vowels, Mongolian and standard variation selectors):
+# in a name they make two names that look one (a look-alike of another person's record).
+_INVISIBLE = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+)
 
 
 def text(value: Any) -> str | None:
@@ -49,8 +57,10 @@ def text(value: Any) -> str | None:
     if type(value) is str:  # the common case first: this runs for every field of every record
         if not value.isascii():
             value = unicodedata.normalize("NFC", value)
-            if not _INVISIBLE.isdisjoint(value):
-                return clean(value)
+            if len(value) > MAX_TEXT or not value.isprintable() or not _INVISIBLE.isdisjoint(value):
+                # composed again: what was dropped may have stood between two that compose
+                kept = clean(value)
+                return unicodedata.normalize("NFC", kept) if kept else None
         if len(value) > MAX_TEXT or not value.isprintable():
             return clean(value)
         value = value.strip()

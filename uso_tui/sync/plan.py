@@ -1169,6 +1169,8 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
         ]
         if not differ and forename_changed and not far:
             shown.insert(0, "forename or middle names")
+        elif replaced and forename_changed and "forename" not in differ:
+            shown.insert(len(differ), "forename or middle names")
         return "different " + ", ".join(shown)
     if changed and (holder := upn_holders.named(rec, acc.username)):
         return f"its names and date of birth are account {holder}'s"
