@@ -659,7 +659,10 @@ async def test_a_server_that_ignores_the_page_asked_fails_at_once_without_a_coun
     assert server.pages_asked() == [1, 2]
 
 
-@pytest.mark.parametrize("totals", [{"totalCount": 50, "totalPages": 2}, {"totalPages": 3}])
+@pytest.mark.parametrize(
+    "totals",
+    [{"totalCount": 50, "totalPages": 2}, {"totalPages": 3}, {"totalCount": 0, "totalPages": 2}],
+)
 async def test_a_server_that_ignores_the_page_asked_fails_when_it_gives_totals_too(totals) -> None:
     """Totals announced, page 1 sent whatever page is asked: the pages asked together were
     kept once each, and the run succeeded on half a report (the route without totals failed)."""
@@ -685,6 +688,19 @@ async def test_a_page_sent_again_where_every_record_came_is_read(pages, totals) 
     server = paged({n: [pupil(i) for i in ids] for n, ids in pages.items()}, lambda n: totals)
     export = await fetch(server)
     assert len(export.records) == len(set(pages[1]) | set(pages[2]))
+    assert not export.doubts  # (the page sent again was counted as more records than said)
+
+
+async def test_a_count_that_shrinks_to_the_page_sent_again_does_not_hide_it() -> None:
+    """Page 1 counts 100 records, the pages after it (page 1 again) 25: the smallest count
+    matched what came, and a quarter of the report was read as all of it."""
+    first = [pupil(n) for n in range(25)]
+    server = paged(
+        dict.fromkeys(range(1, 5), first),
+        lambda n: {"totalPages": 4, "totalCount": 100 if n == 1 else 25},
+    )
+    with pytest.raises(IrisError, match="sent page 1 again as page 2"):
+        await fetch(server)
 
 
 async def test_pages_of_records_without_ids_are_no_repeat() -> None:

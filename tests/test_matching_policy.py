@@ -201,6 +201,23 @@ def test_the_record_with_an_account_s_upn_claims_it_whatever_its_names():
     assert cases["1"][0] == "ssmith.204"  # the same UPN: first
 
 
+def test_a_record_created_under_an_upn_another_child_holds_says_so():
+    """Lily Ahmed arrives with Harry Wood's UPN (alike in nothing else: no candidate): she is
+    created, and nothing said the number was keyed wrong at one of the schools."""
+    harry = acc("hwood.204", "Harry", "Wood", "2013-03-03", school=OTHER, mis_id="h1",
+                extra={"upn": "C204111111111"})  # fmt: skip
+    lily = rec("1", "Lily", "Ahmed", DOB, upn="C204111111111")
+    planned = _plan([lily], pool=[harry, *_la_pupils(50)])
+    said = outcome_of(planned, "1")
+    assert said.outcome == "created"
+    assert said.reason == (
+        f"new: no similar account; its UPN C204111111111 is also hwood.204's (at {OTHER}), "
+        "alike in nothing else: one of the two keyed wrong?"
+    )
+    plain = rec("2", "Lily", "Ahmed", DOB, upn="C204222222222")
+    assert outcome_of(_plan([plain], pool=[harry]), "2").reason == "new: no similar account"
+
+
 def test_a_dummy_upn_many_records_hold_claims_nothing():
     """A UPN keyed for many records (a placeholder) is no claim: the one record with the
     account's names and date links as before."""

@@ -379,9 +379,10 @@ class IrisClient:
             # for record is a server that ignores the page asked (its records kept once, the
             # run read as whole a report it had only half of), unless every record counted came
             # (a last page sent again for a page the totals overcount)
-            twice = _twice_sent(pages)
-            if twice is not None and self._may_hide_records(pages, claims):
-                raise _ignores_page(ctx, path, *twice)
+            while (twice := _twice_sent(pages)) is not None:
+                if _may_hide_records(pages, claims):
+                    raise _ignores_page(ctx, path, *twice)
+                pages[twice[1]] = []  # the report ended before it (as when followed, below)
 
         # Followed page by page until an empty page: a server whose totalPages undercounts
         # (fewer records than totalCount), one whose totals grew while it paged, and one that
@@ -470,16 +471,6 @@ class IrisClient:
                 claimed_count,
             )
         return export
-
-    @staticmethod
-    def _may_hide_records(
-        pages: dict[int, list], claims: set[tuple[int | None, int | None]]
-    ) -> bool:
-        """Whether a page sent again may stand where other records were: fewer records came
-        than the smallest count IRIS gave (records may be removed while it pages), or no count
-        was given (IRIS may send fewer per page than asked: a short page is no end either)."""
-        counts = [c for _, c in claims if c is not None]
-        return not counts or _distinct(pages) < min(counts)
 
     async def test_connection(self, school: School, secret: str) -> dict[str, int]:
         """Gets a token and returns {report: totalCount} for each enabled report."""
@@ -1194,6 +1185,14 @@ def _repeated_page(pages: dict[int, list], number: int) -> int | None:
 
 def _distinct(pages: dict[int, list]) -> int:
     return len({item[1] for page in pages.values() for item in page})
+
+
+def _may_hide_records(pages: dict[int, list], claims: set[tuple[int | None, int | None]]) -> bool:
+    """Whether a page sent again may stand where other records were: unless the records that
+    came are exactly as many as the largest count IRIS gave (no count: IRIS may send fewer per
+    page than asked, so a short page is no end either; a count the pages belie says nothing)."""
+    _, count = _largest(claims)
+    return count is None or _distinct(pages) != count
 
 
 def _twice_sent(pages: dict[int, list]) -> tuple[int, int] | None:

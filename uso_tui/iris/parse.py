@@ -26,7 +26,10 @@ MAX_TEXT = 200
 # A time after the date is allowed if it reads as one (2012-05-03T99:99junk is no date): hours,
 # minutes and seconds in range (24:00, a leap second), a fraction, a zone (Z, an offset, a zone's
 # name in brackets as Java writes it).
-_CLOCK = r"(?:[01]?\d|2[0-4])(?::?[0-5]\d)?(?::?(?:[0-5]\d|60))?(?:[.,]\d+)?"
+_CLOCK = (
+    r"(?:(?:[01]?\d|2[0-3])(?::?[0-5]\d(?::?(?:[0-5]\d|60))?)?(?:[.,]\d+)?"
+    r"|24(?::?00(?::?00)?)?(?:[.,]0+)?)"
+)
 _ZONE = r"(?:\s?(?:[Zz]|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?))?(?:\[[\w/+-]+\])?"
 _DATE_RE = re.compile(
     rf"^\s*(\d{{4}})([-/])(\d{{1,2}})\2(\d{{1,2}})(?:[T ]{_CLOCK}(?:\s?[AaPp][Mm])?{_ZONE})?\s*$"

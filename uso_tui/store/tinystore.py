@@ -626,9 +626,6 @@ class TinyStore(AccountsByName, KeptReads, Store):
                     rows = _with_global(rows, read_events(self.layout.global_audit, limit))
             else:
                 rows = self._subject_events(subject, limit)
-        # newest by when it happened: a run stamped earlier (run-due --at, a catch-up) is
-        # recorded after events that happened later (a stable sort: ties stay newest first)
-        rows = sorted(rows, key=lambda e: e.get("at") or "", reverse=True)
         rows = rows[:limit] if limit is not None else rows
         return from_docs(AuditEvent, rows)
 
@@ -654,6 +651,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
         for dfe in sorted(s for s in schools if DFE_RE.match(s)):
             rows.extend(read_events(self.layout.audit_dir(dfe), limit, subject))
         rows.extend(read_events(self.layout.audit_dir(None), limit, subject))
+        rows.sort(key=lambda e: e.get("at") or "", reverse=True)
         return rows
 
     def latest_moves(self, limit: int | None = None) -> list[AuditEvent]:

@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from uso_tui.domain.models import Account, Candidate, MisRecord
-from uso_tui.domain.names import upn_key
+from uso_tui.domain.names import permanent_upn, upn_key
 from uso_tui.sync import match_model as model
 from uso_tui.sync.dob_slips import (
     near_dates,
@@ -278,6 +278,23 @@ class CandidateIndex:
             self._by_upn = by_upn
             self._placeholders({upn for upn, got in by_upn.items() if len(got) > UPN_CROWD})
         return self._by_upn
+
+    def upn_holders(self, upn: str, extra: Iterable[object] = ()) -> list[object]:
+        """The active accounts of the pool, and of `extra` (found store-wide), that hold this
+        permanent UPN (normalised); none for a placeholder."""
+        if not permanent_upn(upn) or self.is_placeholder_upn(upn):
+            return []
+        latest = self._latest
+        held = [
+            self.accounts[p]
+            for p in self.by_upn.get(upn, ())
+            if latest is None or latest.get(self.accounts[p].username) == p
+        ]
+        named = {a.username for a in held}
+        for account in extra:
+            if account.username not in named and upn_key(account_field(account, "upn")) == upn:
+                held.append(account)
+        return [a for a in held if getattr(a, "status", "active") == "active"]
 
     def is_placeholder_upn(self, upn: str) -> bool:
         """Whether more accounts of the pool hold this (normalised) UPN than one child would

@@ -542,7 +542,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             out(rec, NEEDS_MATCHING, why)
         else:
             planned.creates.append(rec)
-            out(rec, CREATED, "new: no similar account")
+            out(rec, CREATED, "new: no similar account" + _upn_also(rec, index, elsewhere))
 
     refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, asked)
     _contested([(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed)
@@ -1177,6 +1177,23 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
     if changed and (other := upn_holders.record_named(acc, rec.mis_id)):
         return f"{acc.username}'s names and date of birth are record {other}'s, in this export"
     return ""
+
+
+def _upn_also(rec: MisRecord, index: CandidateIndex, elsewhere: dict[str, list[Any]]) -> str:
+    """What to add to a created record's reason when an active account holds its UPN, alike in
+    nothing else (so no candidate): one of the two numbers was keyed wrong, and nothing else
+    would say so."""
+    upn = upn_key(rec.upn)
+    if not upn:
+        return ""
+    holders = index.upn_holders(upn, elsewhere.get(rec.mis_id, ()))
+    if not holders:
+        return ""
+    other = holders[0]
+    return (
+        f"; its UPN {rec.upn} is also {other.username}'s (at {other.school or 'no school'}), "
+        "alike in nothing else: one of the two keyed wrong?"
+    )
 
 
 def _no_birthday(dob: str | None, role: str, today: str | None) -> bool:
