@@ -218,6 +218,23 @@ def test_a_record_created_under_an_upn_another_child_holds_says_so():
     assert outcome_of(_plan([plain], pool=[harry]), "2").reason == "new: no similar account"
 
 
+def test_one_person_keyed_twice_in_one_export_is_said_in_the_reason():
+    """Two records of one export with the very names and date of birth, nothing to tell them
+    apart: two accounts (neither is an account yet), and nothing said of it until `duplicates`
+    ran. Twins told apart by their middle names are not said so."""
+    one, two = rec("1", "Lachlan", "Berry", DOB), rec("2", "Lachlan", "BERRY", DOB)
+    ali = rec("3", "Muhammad", "Khan", DOB, middle_names="Ali")
+    omar = rec("4", "Muhammad", "Khan", DOB, middle_names="Omar")
+    planned = _plan([one, two, ali, omar], pool=_la_pupils(50))
+    assert [outcome_of(planned, m).outcome for m in "1234"] == ["created"] * 4
+    assert outcome_of(planned, "1").reason == "new: no similar account"
+    assert outcome_of(planned, "2").reason == (
+        "new: no similar account; record 1 of this export has the same names and date of "
+        "birth: one person keyed twice?"
+    )
+    assert outcome_of(planned, "4").reason == "new: no similar account"
+
+
 def test_a_dummy_upn_many_records_hold_claims_nothing():
     """A UPN keyed for many records (a placeholder) is no claim: the one record with the
     account's names and date links as before."""

@@ -518,6 +518,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             taken.discard(target.username)
             searching.append(rec)
     asked = AskedFor(unlinked_here, dfe, claims)  # (not `waiting`: the open cases' list above)
+    made: dict[tuple[str, str, str], MisRecord] = {}  # the records created, by names and date
     for rec in searching:
         planned.candidates_searched += 1
         assert index is not None
@@ -542,7 +543,8 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             out(rec, NEEDS_MATCHING, why)
         else:
             planned.creates.append(rec)
-            out(rec, CREATED, "new: no similar account" + _upn_also(rec, index, elsewhere))
+            said = _upn_also(rec, index, elsewhere) + _keyed_twice(rec, made)
+            out(rec, CREATED, "new: no similar account" + said)
 
     refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, asked)
     _contested([(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed)
@@ -1177,6 +1179,30 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
     if changed and (other := upn_holders.record_named(acc, rec.mis_id)):
         return f"{acc.username}'s names and date of birth are record {other}'s, in this export"
     return ""
+
+
+def _keyed_twice(rec: MisRecord, made: dict[tuple[str, str, str], MisRecord]) -> str:
+    """What to add to a created record's reason when another record created by this plan has
+    its very names and date of birth, with no middle names, UPN or gender to tell them apart:
+    one person keyed twice in the MIS (two accounts are made, as DESIGN has it; `duplicates`
+    lists them after, and the reason says it where `why` and the bulk results show it)."""
+    key = (normalise_cached(rec.forename), normalise_cached(rec.surname), rec.dob or "")
+    if not all(key):
+        return ""
+    other = made.setdefault(key, rec)
+    if other is rec:
+        return ""
+    for one, two in (
+        (normalise_cached(rec.middle_names), normalise_cached(other.middle_names)),
+        (upn_key(rec.upn), upn_key(other.upn)),
+        ((rec.gender or "")[:1].lower(), (other.gender or "")[:1].lower()),
+    ):
+        if one and two and one != two:
+            return ""
+    return (
+        f"; record {other.mis_id} of this export has the same names and date of birth: "
+        "one person keyed twice?"
+    )
 
 
 def _upn_also(rec: MisRecord, index: CandidateIndex, elsewhere: dict[str, list[Any]]) -> str:
