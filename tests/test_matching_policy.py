@@ -218,6 +218,20 @@ def test_a_record_created_under_an_upn_another_child_holds_says_so():
     assert outcome_of(_plan([plain], pool=[harry]), "2").reason == "new: no similar account"
 
 
+def test_a_record_created_under_the_upn_of_a_record_of_the_same_export_says_so():
+    """Harry Wood held twice by the MIS (h1, linked; h2 new, the very same details): h2's note
+    said his UPN was another account's "alike in nothing else", two children, of one person."""
+    harry = acc("hwood.204", "Harry", "Wood", "2013-03-03", mis_id="h1",
+                extra={"upn": "C204111111111"})  # fmt: skip
+    records = [rec(m, "Harry", "Wood", "2013-03-03", upn="C204111111111") for m in ("h1", "h2")]
+    said = outcome_of(_plan(records, [harry], pool=_la_pupils(50)), "h2")
+    assert said.outcome == "created"
+    assert said.reason == (
+        "new: no similar account; its UPN C204111111111 is also hwood.204's, linked to record "
+        "h1 of this export: one person keyed twice, or a UPN keyed wrong?"
+    )
+
+
 def test_one_person_keyed_twice_in_one_export_is_said_in_the_reason():
     """Two records of one export with the very names and date of birth, nothing to tell them
     apart: two accounts (neither is an account yet), and nothing said of it until `duplicates`

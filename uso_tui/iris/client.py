@@ -380,7 +380,7 @@ class IrisClient:
             # run read as whole a report it had only half of), unless every record counted came
             # (a last page sent again for a page the totals overcount)
             while (twice := _twice_sent(pages)) is not None:
-                if _may_hide_records(pages, claims):
+                if _may_hide_records(pages, claims, twice[1]):
                     raise _ignores_page(ctx, path, *twice)
                 pages[twice[1]] = []  # the report ended before it (as when followed, below)
 
@@ -1184,15 +1184,25 @@ def _repeated_page(pages: dict[int, list], number: int) -> int | None:
 
 
 def _distinct(pages: dict[int, list]) -> int:
-    return len({item[1] for page in pages.values() for item in page})
+    """The records of the pages, one per MIS id (each record without an id counted)."""
+    ids = [item[1] for page in pages.values() for item in page]
+    return len(set(filter(None, ids))) + ids.count("") + ids.count(None)
 
 
-def _may_hide_records(pages: dict[int, list], claims: set[tuple[int | None, int | None]]) -> bool:
-    """Whether a page sent again may stand where other records were: unless the records that
-    came are exactly as many as the largest count IRIS gave (no count: IRIS may send fewer per
-    page than asked, so a short page is no end either; a count the pages belie says nothing)."""
+def _may_hide_records(
+    pages: dict[int, list], claims: set[tuple[int | None, int | None]], number: int
+) -> bool:
+    """Whether page `number`, sent again, may stand where other records were. Not when a page
+    said the report had fewer pages (records removed while IRIS paged: the page past its end
+    answered with the last, as when followed), nor when every record counted came (the largest
+    count: a count that shrank to what was sent proves nothing). Without a count it may (IRIS
+    may send fewer per page than asked: a short page is no end either). More records than
+    counted is a doubt of its own (_belied)."""
+    fewest = min((p for p, _ in claims if p is not None), default=None)
+    if fewest is not None and number > fewest:
+        return False
     _, count = _largest(claims)
-    return count is None or _distinct(pages) != count
+    return count is None or _distinct(pages) < count
 
 
 def _twice_sent(pages: dict[int, list]) -> tuple[int, int] | None:

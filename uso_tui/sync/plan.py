@@ -543,7 +543,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             out(rec, NEEDS_MATCHING, why)
         else:
             planned.creates.append(rec)
-            said = _upn_also(rec, index, elsewhere) + _keyed_twice(rec, made)
+            said = _upn_also(rec, index, elsewhere, taken) + _keyed_twice(rec, made)
             out(rec, CREATED, "new: no similar account" + said)
 
     refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, asked)
@@ -1205,10 +1205,13 @@ def _keyed_twice(rec: MisRecord, made: dict[tuple[str, str, str], MisRecord]) ->
     )
 
 
-def _upn_also(rec: MisRecord, index: CandidateIndex, elsewhere: dict[str, list[Any]]) -> str:
-    """What to add to a created record's reason when an active account holds its UPN, alike in
-    nothing else (so no candidate): one of the two numbers was keyed wrong, and nothing else
-    would say so."""
+def _upn_also(
+    rec: MisRecord, index: CandidateIndex, elsewhere: dict[str, list[Any]], taken: set[str]
+) -> str:
+    """What to add to a created record's reason when an active account holds its UPN yet was no
+    candidate: alike in nothing else (one of the two numbers keyed wrong), or linked to another
+    record of this export (the MIS holds the person twice, or gave one child's UPN to another):
+    nothing else would say so."""
     upn = upn_key(rec.upn)
     if not upn:
         return ""
@@ -1216,6 +1219,12 @@ def _upn_also(rec: MisRecord, index: CandidateIndex, elsewhere: dict[str, list[A
     if not holders:
         return ""
     other = holders[0]
+    if other.username in taken:
+        mis_id = getattr(other, "mis_id", None) or "?"
+        return (
+            f"; its UPN {rec.upn} is also {other.username}'s, linked to record {mis_id} of this "
+            "export: one person keyed twice, or a UPN keyed wrong?"
+        )
     return (
         f"; its UPN {rec.upn} is also {other.username}'s (at {other.school or 'no school'}), "
         "alike in nothing else: one of the two keyed wrong?"
