@@ -720,6 +720,19 @@ async def test_records_removed_while_iris_pages_and_the_page_past_the_end_sent_a
     assert len(export.records) == 49 and any("totals changed" in d for d in export.doubts)
 
 
+@pytest.mark.parametrize("later", [{"totalPages": 1, "totalCount": 100}, {"totalPages": 1}])
+async def test_a_later_page_that_says_the_report_ended_is_not_believed_against_its_count(later):
+    """Page 1 sent for every page, page 1 counting 100 records on 4 pages and the later ones
+    saying 1 page (of 100, or of no count): taken as the report's end, a quarter of it read."""
+    first = [pupil(n) for n in range(25)]
+    server = paged(
+        dict.fromkeys(range(1, 5), first),
+        lambda n: {"totalPages": 4, "totalCount": 100} if n == 1 else later,
+    )
+    with pytest.raises(IrisError, match="sent page 1 again as page 2"):
+        await fetch(server)
+
+
 async def test_pages_of_records_without_ids_are_no_repeat() -> None:
     """Two pages each of one record with no id look alike and say nothing of the paging."""
     pages = {1: [{"forename": "A"}], 2: [{"forename": "B"}]}

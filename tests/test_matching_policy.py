@@ -221,10 +221,17 @@ def test_a_record_created_under_an_upn_another_child_holds_says_so():
 def test_a_record_created_under_the_upn_of_a_record_of_the_same_export_says_so():
     """Harry Wood held twice by the MIS (h1, linked; h2 new, the very same details): h2's note
     said his UPN was another account's "alike in nothing else", two children, of one person."""
+    from uso_tui.store.api import AccountHit
+
     harry = acc("hwood.204", "Harry", "Wood", "2013-03-03", mis_id="h1",
                 extra={"upn": "C204111111111"})  # fmt: skip
+    # the local authority's pool as a run reads it: the store's index hits (no MIS id in them)
+    hit = AccountHit("hwood.204", "pupil", "Harry", "Wood", "", "2013-03-03", DFE, DFE, "active",
+                     upn="C204111111111")  # fmt: skip
     records = [rec(m, "Harry", "Wood", "2013-03-03", upn="C204111111111") for m in ("h1", "h2")]
-    said = outcome_of(_plan(records, [harry], pool=_la_pupils(50)), "h2")
+    pool = [hit, *_la_pupils(50)]
+    read = dataclasses.replace(snap([harry]), pool=lambda role: pool)
+    said = outcome_of(plan(export(*records), read, TODAY, settings()), "h2")
     assert said.outcome == "created"
     assert said.reason == (
         "new: no similar account; its UPN C204111111111 is also hwood.204's, linked to record "
@@ -247,6 +254,13 @@ def test_one_person_keyed_twice_in_one_export_is_said_in_the_reason():
         "birth: one person keyed twice?"
     )
     assert outcome_of(planned, "4").reason == "new: no similar account"
+    # told apart by their preferred names; the same as a record after the first: said
+    known = [rec("5", "Muhammad", "Shah", DOB, preferred_name=p) for p in ("Ali", "Omar", "Omar")]
+    known = [dataclasses.replace(r, mis_id=m) for r, m in zip(known, "567", strict=True)]
+    planned = _plan(known, pool=_la_pupils(50))
+    assert outcome_of(planned, "6").reason == "new: no similar account"
+    assert outcome_of(planned, "7").reason.endswith("record 6 of this export has the same names "
+                                                    "and date of birth: one person keyed twice?")  # fmt: skip
 
 
 def test_a_dummy_upn_many_records_hold_claims_nothing():

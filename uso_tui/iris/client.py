@@ -1198,11 +1198,16 @@ def _may_hide_records(
     count: a count that shrank to what was sent proves nothing). Without a count it may (IRIS
     may send fewer per page than asked: a short page is no end either). More records than
     counted is a doubt of its own (_belied)."""
-    fewest = min((p for p, _ in claims if p is not None), default=None)
+    # (a page's totalPages is trusted only beside a count that what came bears out: one page
+    # "of 100 records" holding 25 says nothing of where the report ends)
+    came = _distinct(pages)
+    fewest = min(
+        (p for p, c in claims if p is not None and c is not None and c <= came), default=None
+    )
     if fewest is not None and number > fewest:
         return False
     _, count = _largest(claims)
-    return count is None or _distinct(pages) < count
+    return count is None or came < count
 
 
 def _twice_sent(pages: dict[int, list]) -> tuple[int, int] | None:

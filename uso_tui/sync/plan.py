@@ -518,7 +518,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             taken.discard(target.username)
             searching.append(rec)
     asked = AskedFor(unlinked_here, dfe, claims)  # (not `waiting`: the open cases' list above)
-    made: dict[tuple[str, str, str], MisRecord] = {}  # the records created, by names and date
+    made: dict[tuple[str, str, str], list[MisRecord]] = {}  # the records created, by names, date
     for rec in searching:
         planned.candidates_searched += 1
         assert index is not None
@@ -543,7 +543,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             out(rec, NEEDS_MATCHING, why)
         else:
             planned.creates.append(rec)
-            said = _upn_also(rec, index, elsewhere, taken) + _keyed_twice(rec, made)
+            said = _upn_also(rec, index, elsewhere, taken, linked) + _keyed_twice(rec, made)
             out(rec, CREATED, "new: no similar account" + said)
 
     refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, asked)
@@ -1181,32 +1181,45 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
     return ""
 
 
-def _keyed_twice(rec: MisRecord, made: dict[tuple[str, str, str], MisRecord]) -> str:
+def _keyed_twice(rec: MisRecord, made: dict[tuple[str, str, str], list[MisRecord]]) -> str:
     """What to add to a created record's reason when another record created by this plan has
-    its very names and date of birth, with no middle names, UPN or gender to tell them apart:
-    one person keyed twice in the MIS (two accounts are made, as DESIGN has it; `duplicates`
-    lists them after, and the reason says it where `why` and the bulk results show it)."""
+    its very names and date of birth, with nothing to tell them apart (middle names, preferred
+    names, UPN, gender): one person keyed twice in the MIS (two accounts are made, as DESIGN has
+    it; `duplicates` lists them after, and the reason says it where `why` and the bulk results
+    show it)."""
     key = (normalise_cached(rec.forename), normalise_cached(rec.surname), rec.dob or "")
     if not all(key):
         return ""
-    other = made.setdefault(key, rec)
-    if other is rec:
+    earlier = made.setdefault(key, [])
+    earlier.append(rec)
+    same = next((other for other in earlier[:-1] if not _told_apart(rec, other)), None)
+    if same is None:
         return ""
-    for one, two in (
-        (normalise_cached(rec.middle_names), normalise_cached(other.middle_names)),
-        (upn_key(rec.upn), upn_key(other.upn)),
-        ((rec.gender or "")[:1].lower(), (other.gender or "")[:1].lower()),
-    ):
-        if one and two and one != two:
-            return ""
     return (
-        f"; record {other.mis_id} of this export has the same names and date of birth: "
+        f"; record {same.mis_id} of this export has the same names and date of birth: "
         "one person keyed twice?"
     )
 
 
+def _told_apart(one: MisRecord, two: MisRecord) -> bool:
+    """Whether two records of the very names and date differ in what twins differ in."""
+    return any(
+        a and b and a != b
+        for a, b in (
+            (normalise_cached(one.middle_names), normalise_cached(two.middle_names)),
+            (normalise_cached(one.preferred_name), normalise_cached(two.preferred_name)),
+            (upn_key(one.upn), upn_key(two.upn)),
+            ((one.gender or "")[:1].lower(), (two.gender or "")[:1].lower()),
+        )
+    )
+
+
 def _upn_also(
-    rec: MisRecord, index: CandidateIndex, elsewhere: dict[str, list[Any]], taken: set[str]
+    rec: MisRecord,
+    index: CandidateIndex,
+    elsewhere: dict[str, list[Any]],
+    taken: set[str],
+    linked: dict[str, dict[str, Any]],
 ) -> str:
     """What to add to a created record's reason when an active account holds its UPN yet was no
     candidate: alike in nothing else (one of the two numbers keyed wrong), or linked to another
@@ -1218,13 +1231,15 @@ def _upn_also(
     holders = index.upn_holders(upn, elsewhere.get(rec.mis_id, ()))
     if not holders:
         return ""
-    other = holders[0]
-    if other.username in taken:
-        mis_id = getattr(other, "mis_id", None) or "?"
+    here = next((h for h in holders if h.username in taken), None)
+    if here is not None:
+        # (the pool's accounts are the store's index hits, which hold no MIS id)
+        mis_id = next((m for m, row in linked.items() if row["username"] == here.username), "?")
         return (
-            f"; its UPN {rec.upn} is also {other.username}'s, linked to record {mis_id} of this "
+            f"; its UPN {rec.upn} is also {here.username}'s, linked to record {mis_id} of this "
             "export: one person keyed twice, or a UPN keyed wrong?"
         )
+    other = holders[0]
     return (
         f"; its UPN {rec.upn} is also {other.username}'s (at {other.school or 'no school'}), "
         "alike in nothing else: one of the two keyed wrong?"
