@@ -360,13 +360,14 @@ def test_an_argument_that_is_not_utf8_is_refused_as_such(cli, sim, tmp_path):
 
 
 def test_run_due_and_scheduler(cli, sim):
-    # (added just after 08:00 on 2026-09-01: a daily time passed before that waits a day)
+    # (added just after 08:00 on 2026-09-01: a daily time passed before that waits a day; the
+    # clock stays near 08:00, so each --at later needs --force)
     add(cli, sim, DFE, [AMY], (), "--daily-at", "09:00")
     add(cli, sim, OTHER, [BOB], (), "--daily-at", "18:00")
-    res = cli("run-due", "--at", "2026-09-01T08:59:00", "--json")
+    res = cli("run-due", "--at", "2026-09-01T08:59:00", "--json", "--force")
     assert res.status == 0 and res.json() == []
-    assert "no school is due" in cli.ok("run-due", "--at", "2026-09-01T08:59").out
-    res = cli("run-due", "--at", "2026-09-01T10:00:00", "--json", operator=None)
+    assert "no school is due" in cli.ok("run-due", "--at", "2026-09-01T08:59", "--force").out
+    res = cli("run-due", "--at", "2026-09-01T10:00:00", "--json", "--force", operator=None)
     assert res.status == 0
     (run,) = res.json()
     assert run["school"] == DFE and run["status"] == "succeeded"
@@ -374,7 +375,7 @@ def test_run_due_and_scheduler(cli, sim):
     runs = cli.ok("runs", DFE, "--json").json()
     assert runs[0]["trigger"] == "schedule" and runs[0]["operator"] == "scheduler"
     # Already run today: not due again until tomorrow; the other school at its own time.
-    assert cli.ok("run-due", "--at", "2026-09-01T11:00", "--json").json() == []
+    assert cli.ok("run-due", "--at", "2026-09-01T11:00", "--json", "--force").json() == []
     later = cli.ok("run-due", "--at", "2026-09-01T19:00", "--json", "--force").json()
     assert [r["school"] for r in later] == [OTHER]
 

@@ -115,6 +115,20 @@ def test_a_school_added_after_its_time_waits_for_the_next_day(env):
     assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 21, 50))}
 
 
+def test_a_catch_up_at_a_time_before_a_school_was_added_does_not_run_it(env):
+    """Added today at 03:31 to run at 02:00; `run-due --at` yesterday 23:00 (a catch-up): the
+    school, not there then, started its first import unattended."""
+    school = dataclasses.replace(
+        env.store.school(DFE), daily_at="02:00", created_at="2026-03-12T03:31:00"
+    )
+    with env.store.transaction("test") as txn:
+        txn.put_school(school)
+    clock = datetime(2026, 3, 12, 3, 35)
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 23, 0), clock)}
+    assert DFE not in {s.dfe for s in due_schools(env.store, clock, clock)}
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 13, 2, 0))}
+
+
 async def test_a_daily_time_moved_later_waits_for_the_new_time(env):
     """Ran yesterday at 18:00, set at 09:00 to run at 20:00: yesterday's 20:00 (never a time of
     its) made it due at once, mid school day, and again at 20:00."""

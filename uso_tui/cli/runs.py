@@ -11,7 +11,7 @@ import dataclasses
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from uso_tui.cli.context import Context
@@ -649,13 +649,19 @@ def _print_due(results: list[Any], ctx: Context, as_json: bool, left: int = 0) -
     return EXIT_HELD if "held" in statuses else EXIT_OK
 
 
+# How far ahead of the clock `run-due --at` may be without --force: a cron line's own
+# `date` a moment ahead. (CLOCK_SLACK is how far a stored run time is believed: an --at two
+# hours on ran a school early and skipped its real run.)
+AT_SLACK = timedelta(minutes=1)
+
+
 def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
     import asyncio  # noqa: PLC0415
 
-    from uso_tui.sync.schedule import CLOCK_SLACK, due_schools, run_due  # noqa: PLC0415
+    from uso_tui.sync.schedule import due_schools, run_due  # noqa: PLC0415
 
     now = parse_at(args.at) if args.at is not None else ctx.now()  # "" is a bad --at too
-    if now > ctx.now() + CLOCK_SLACK and not args.force:
+    if now > ctx.now() + AT_SLACK and not args.force:
         # The runs are stamped then and the schedule believes them: a school run tonight "at
         # 06:31 tomorrow" would not run at 06:30 tomorrow, its day's changes a day late.
         raise InvalidInput(

@@ -39,7 +39,9 @@ def _due_at(school: School, now: datetime) -> datetime:
     return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
 
 
-def _slot(school: School, now: datetime, last: str | None) -> datetime | None:
+def _slot(
+    school: School, now: datetime, last: str | None, clock: datetime | None = None
+) -> datetime | None:
     """The school's latest daily time up to `now` at which it was there: today's once passed,
     else yesterday's (a 23:58 school under a five-minute cron, whose 23:55 pass is early and
     00:00 pass the next day; a host down over midnight; a pass once a day at 05:00 for a 06:00
@@ -49,13 +51,14 @@ def _slot(school: School, now: datetime, last: str | None) -> datetime | None:
     yesterday at 18:00, set at 09:00 to run at 20:00, does not run at 09:05), unless its time
     was moved to one passed today and waiting for tomorrow's would leave it more than MAX_GAP
     after its `last` run, or after it was added if it never ran (set at 09:00 to run at 08:00).
-    None: not due until later."""
+    None: not due until later. `clock`: the time it really is, when `now` is another (a
+    catch-up `run-due --at` yesterday does not run a school added since: it was not there)."""
     today = _due_at(school, now)
     slot = today if now >= today else today - timedelta(days=1)
     # (one stored without these times counts as there, and so does one stamped by a clock that
     # was ahead: see CLOCK_SLACK)
     since = max(school.created_at, school.daily_at_since)
-    if since and iso(slot) < since <= iso(now + CLOCK_SLACK):
+    if since and iso(slot) < since <= iso(max(now, clock or now) + CLOCK_SLACK):
         since_when = last or school.created_at
         moved_past = slot == today and since_when and since_when < school.daily_at_since
         if not moved_past or _at(since_when) + MAX_GAP >= _next_daily(school, now):
@@ -118,7 +121,7 @@ def _failed_since_due(
     both = (school.last_scheduled_success_at, school.last_whole_run_at)
     ran = [at for at in both if at and at <= believed]
     last = max(ran) if ran else None
-    due = _slot(school, now, last)
+    due = _slot(school, now, last, clock)
     if due is None:
         return None
     since = iso(due)
