@@ -107,3 +107,38 @@ def test_a_store_on_a_read_only_file_system_can_still_be_read(tmp_path, cli_at, 
     assert cli("why", "nobody").status == 0
     refused = cli("school", "set", "204-3210", "--daily-at", "07:00")
     assert refused.status == 1 and "Read-only file system" in refused.err
+
+
+def test_a_read_only_store_with_a_failed_commit_s_files_left_can_still_be_read(
+    tmp_path, cli_at, monkeypatch
+):
+    """A failed commit's staged files left (a disk full, a kill), the store then mounted
+    read-only: every command, reads too, failed naming the staged file. A commit whose renames
+    may be half made (its journal left) is said so instead."""
+    import errno
+
+    cli = cli_at(tmp_path / "store")
+    cli.add_school()
+    staging = tmp_path / "store" / ".staging"
+    staging.mkdir(exist_ok=True)
+    (staging / "0.tmp").write_bytes(b"{}")
+    opened, unlinked = os.open, os.unlink
+
+    def read_only(path, flags, *args):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return opened(path, flags, *args)
+
+    def no_unlink(path, *args, **kw):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(os, "open", read_only)
+    monkeypatch.setattr(os, "unlink", no_unlink)
+    assert "204-3210" in cli.ok("school", "list").out
+    monkeypatch.setattr(os, "unlink", unlinked)
+    monkeypatch.setattr(os, "open", opened)
+    (tmp_path / "store" / "journal.json").write_bytes(b'{"renames": []}')
+    monkeypatch.setattr(os, "open", read_only)
+    monkeypatch.setattr(os, "unlink", no_unlink)
+    refused = cli("school", "list")
+    assert refused.status == 1 and "commit interrupted part way" in refused.err

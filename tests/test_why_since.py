@@ -698,3 +698,33 @@ def test_a_name_keyed_as_one_word_is_found_typed_apart(tmp_path):
     assert one(env.store, "amy mc donald").surname == "McDonald"
     assert one(env.store, "de souza").forename == "Ben"
     assert why(env.store, "mc nobody") == []
+
+
+@pytest.mark.parametrize("cut", ["short", "a line"])
+def test_a_damaged_why_index_is_said_not_searched_past(env, cut):
+    """why.idx cut short (a copy interrupted, a disk fault): `why` said a record was in no
+    school's export, and `undo-run` failed with "unexpected JSONDecodeError", naming no file."""
+    from uso_tui.store.errors import CorruptFile
+
+    path = env.store.layout.why_idx(DFE)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if cut == "short" else b"x\t[1,\n" + data)
+    acts = [lambda: env.store.why_records(DFE)]  # (as undo-run reads it, for an unallocation)
+    if cut == "short":  # (a search parses only the lines it finds: a bad one elsewhere is none)
+        acts.append(lambda: why(env.store, "Cat Brown"))
+    for act in acts:
+        with pytest.raises(CorruptFile, match=f"store file {path} is damaged .*uso-tui sync {DFE}"):
+            act()
+    env.sync(DAY2)  # a run of every report writes it again
+    assert one(env.store, "Cat Brown").outcome == "unchanged"
+
+
+def test_a_names_index_cut_short_leaves_no_account_out_of_a_search(env):
+    """names.idx cut short: `accounts --search` left the accounts past the cut out, exit 0."""
+    path = env.store.layout.names_idx(DFE)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    found = {h.username for h in env.store.search_accounts("Brown")}
+    found |= {h.username for h in env.store.search_accounts("Jones")}
+    found |= {h.username for h in env.store.search_accounts("Smith")}
+    assert len(found) == 3

@@ -16,7 +16,7 @@ unallocated from it (0).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -278,13 +278,16 @@ def search(
     text: str,
     status: str | None = None,
     limit: int | None = 500,
+    remade: Callable[[str], bytes] | None = None,
 ) -> list[AccountHit]:
     """The accounts every word of `text` finds (search_keys) in the index `files`; when none,
-    those found with two neighbouring words as one ("mc donald" for McDonald)."""
+    those found with two neighbouring words as one ("mc donald" for McDonald). `remade`: a
+    school's index made again from its accounts, for one whose last line is cut short (damaged
+    from outside: its accounts past the cut were left out of the hits, nothing said)."""
     files = list(files)  # looked through again for a joining
-    out = _search(files, text, status, limit)
+    out = _search(files, text, status, limit, remade)
     for joined in words_joined(text) if not out else ():
-        out = _search(files, joined, status, limit)
+        out = _search(files, joined, status, limit, remade)
         if out:
             break
     return out
@@ -295,6 +298,7 @@ def _search(
     text: str,
     status: str | None,
     limit: int | None,
+    remade: Callable[[str], bytes] | None = None,
 ) -> list[AccountHit]:
     needles = [(" " + k).encode() for k in search_keys(text)]
     out: list[AccountHit] = []
@@ -317,6 +321,8 @@ def _search(
         data = read_bytes(path)
         if data is None:
             continue
+        if data and not data.endswith(b"\n") and remade is not None:
+            data = remade(home)
         pending.append((home, data, path))
         if not chosen and len(pending) >= SAMPLE_FILES:
             # The rarest word in a sample of files is the cheapest to look for everywhere.

@@ -7,6 +7,7 @@ between calls, so a read always sees what any process last committed.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -150,10 +151,27 @@ class TinyStore(AccountsByName, KeptReads, Store):
         if found < SCHEMA_VERSION and not upgrade:
             raise OlderSchema(_older_schema_message(self.root, found))
         if needs_recovery(self.root):
-            with write_lock(self.root):
-                recover(self.root)
+            self._recover_or_read_only()
         if found < SCHEMA_VERSION:
             self._upgrade()
+
+    def _recover_or_read_only(self) -> None:
+        """Finishes or discards an interrupted commit. On a file system that cannot be written (a
+        backup mounted to look into) the files a failed commit staged are left and the store is
+        read as it is; a commit whose renames may be half made (its journal) cannot be read so."""
+        try:
+            with write_lock(self.root):
+                recover(self.root)
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            if (self.root / JOURNAL).exists():
+                raise StoreError(
+                    f"{self.root} holds a commit interrupted part way ({JOURNAL}), which cannot "
+                    f"be finished where the data directory cannot be written ({exc.strerror}): "
+                    "run any uso-tui command once where it can (it finishes the commit); "
+                    "nothing was changed"
+                ) from None
 
     def _upgrade(self) -> None:
         """Marks an older store as this version's: what this version writes an older uso-tui would
@@ -492,7 +510,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
         with self._reading():
             if school is not None and not self.layout.data(school).exists():
                 self._entry(school)
-            return index.search(files, text, status=status, limit=limit)
+            return index.search(files, text, status=status, limit=limit, remade=self._checked_index)
 
     def hit_accounts(
         self, hits: list[AccountHit], unreadable: set[str] | None = None

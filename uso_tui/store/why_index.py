@@ -29,6 +29,7 @@ import orjson
 from uso_tui.domain.models import PROCESSED_COLUMNS
 from uso_tui.domain.names import normalise, normalise_cached
 from uso_tui.domain.schools import REPORTS
+from uso_tui.store.errors import CorruptFile
 from uso_tui.store.index import NAME_PARTS, search_keys
 from uso_tui.store.storage import read_table
 
@@ -229,6 +230,29 @@ def search_data(data: bytes, home: str, probe: bytes, needles: list[bytes], out:
         pos = data.find(probe, end)
 
 
+def _damaged(path: Path | None, home: str, what: str) -> CorruptFile:
+    """A school's why index that is not as written (cut short, a line that does not read): a
+    search would miss its records with nothing said. It is made again by a run."""
+    where = f"store file {path}" if path is not None else f"the why index of {home}"
+    return CorruptFile(
+        f"{where} is damaged ({what}): it is written again by the school's next run of every "
+        f"report (a force run, or `uso-tui sync {home}`); nothing was changed"
+    )
+
+
+def _index_data(home: str, src: Path | bytes) -> bytes | None:
+    """A why index's bytes (None: the school has none yet); every line of one ends its line."""
+    if isinstance(src, bytes):
+        return src
+    try:
+        data = src.read_bytes()
+    except FileNotFoundError:
+        return None
+    if data and not data.endswith(b"\n"):
+        raise _damaged(src, home, "its last line is cut short")
+    return data
+
+
 def search(
     files: Iterable[tuple[str, Path | bytes]], text: str, limit: int | None = 200
 ) -> list[dict[str, Any]]:
@@ -240,25 +264,26 @@ def search(
         return out
     pending: list[tuple[str, bytes]] = []
     probe: bytes | None = None
+    paths: dict[str, Path] = {}
 
     def flush() -> None:
         for home, data in pending:
             if limit is not None and len(out) >= limit:
                 break
-            search_data(data, home, probe, needles, out)  # type: ignore[arg-type]
+            try:
+                search_data(data, home, probe, needles, out)  # type: ignore[arg-type]
+            except orjson.JSONDecodeError:
+                raise _damaged(paths.get(home), home, "a line does not read") from None
         pending.clear()
 
     for home, src in files:
         if limit is not None and len(out) >= limit:
             break
-        if isinstance(src, bytes):
-            data = src
-        else:
-            try:
-                with open(src, "rb") as fh:
-                    data = fh.read()
-            except FileNotFoundError:
-                continue
+        data = _index_data(home, src)
+        if data is None:
+            continue
+        if isinstance(src, Path):
+            paths[home] = src
         pending.append((home, data))
         if probe is None and len(pending) >= SAMPLE_FILES:
             # the rarest word in a sample of files is the cheapest to look for everywhere
@@ -377,13 +402,9 @@ def records(
     impossible date of birth (each picked out without parsing the others)."""
     out: list[dict[str, Any]] = []
     for home, src in files:
-        if isinstance(src, bytes):
-            data = src
-        else:
-            try:
-                data = src.read_bytes()
-            except FileNotFoundError:
-                continue
+        data = _index_data(home, src)
+        if data is None:
+            continue
         if impossible and b'"impossible date of birth ' not in data:
             continue  # (most schools have none: a search for the bytes, not a regex per line)
         if dated or impossible:
@@ -391,7 +412,12 @@ def records(
         else:
             payloads = [line[line.find(b"\t") + 1 :] for line in data.splitlines()]
         for payload in payloads:
-            record = dict(zip(WHY_FIELDS, orjson.loads(payload), strict=False))
+            try:
+                values = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                path = src if isinstance(src, Path) else None
+                raise _damaged(path, home, "a line does not read") from None
+            record = dict(zip(WHY_FIELDS, values, strict=False))
             record["school"] = home
             out.append(record)
     return out
