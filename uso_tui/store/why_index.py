@@ -200,8 +200,20 @@ def merged(old: bytes | None, new_lines: list[bytes], reports: set[str]) -> byte
     kept: list[bytes] = []
     if old:
         fetched = {orjson.dumps(r) for r in reports}  # as the lines hold them
-        kept = [line for line, r in _LINE_REPORT.findall(old) if (r or b"null") not in fetched]
+        # (a line not of ours, or one that does not read, damaged from outside, is dropped: kept,
+        # it was kept by every run after, and the index said damaged for good)
+        kept = [
+            line for line, r in _LINE_REPORT.findall(old) if r and r not in fetched and _reads(line)
+        ]
     return b"".join(new_lines + kept)
+
+
+def _reads(line: bytes) -> bool:
+    try:
+        orjson.loads(line[line.find(b"\t") + 1 :])
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def reports_of_rows(rows: list[list[Any]]) -> set[str]:
@@ -357,21 +369,38 @@ def _old_index(path: Path, reports: set[str]) -> bytes | None:
         return None
 
 
+def _cut_short(path: Path) -> bool | None:
+    """Whether a why.idx's last line is cut short (damaged from outside: the records past the
+    cut would be missed, nothing said); None when there is none."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if not size:
+                return False
+            fh.seek(size - 1)
+            return fh.read(1) != b"\n"
+    except FileNotFoundError:
+        return None
+
+
 def school_files(layout: Any, dfes: Iterable[str]) -> Iterable[tuple[str, Path | bytes]]:
-    """Each school's why.idx; for a school whose runs predate it, the lines of its latest
-    processed file, made in memory (its next run writes the index)."""
+    """Each school's why.idx; for a school whose runs predate it, or whose index is cut short,
+    the lines of its latest processed file, made in memory (its next run writes the index)."""
     from uso_tui.store.layout import seq_of  # noqa: PLC0415
 
     for dfe in dfes:
         path = layout.why_idx(dfe)
-        if path.exists():
+        cut = _cut_short(path)
+        if cut is False:
             yield dfe, path
             continue
         try:
             names = [n[:-5] for n in os.listdir(layout.files_dir(dfe)) if n.endswith(".json")]
         except FileNotFoundError:
-            continue
+            names = []
         if not names:
+            if cut:
+                yield dfe, path  # (nothing to make it from: said damaged as it is read)
             continue
         newest = max(names, key=seq_of)
         rows = read_table(layout.processed_file(dfe, newest), "processed_file")
