@@ -638,6 +638,12 @@ def test_cli_duplicates_json_shape(cli):
 def test_cli_duplicates_table_and_keep(cli, store):
     out = cli.ok("duplicates", VALE).out
     assert "Be[n] Carter[/]" in out and SAME_NAMES in out and "duplicate keep" in out
+    # which holds the MIS record: unallocating it, unaware, took the person's history and UPN
+    rows = {line.split()[0]: line for line in out.splitlines() if ".204" in line}
+    for username in ("bcarter.204", "bcarter2.204"):
+        account = store.account(username)
+        said = f"students {account.mis_id} at {account.link_school}" if account.mis_id else "none"
+        assert rows[username].rstrip().endswith(said)
     res = cli.ok("duplicate", "keep", "bcarter.204", "bcarter2.204")
     assert "kept as different people" in res.out
     assert cli.ok("duplicates", VALE, "--json").json() == []
@@ -777,3 +783,36 @@ def test_a_username_typed_in_another_case_is_refused_naming_the_one_meant(store)
     assert "did you mean" not in str(nobody.value)
     with pytest.raises(UnknownAccount, match=r"did you mean asmith\.204\?"):  # and in a commit
         keep_both(store, "ASMITH.204", "ajones.205", operator="alice", now=NOW)
+
+
+def test_a_match_to_an_account_unallocated_down_a_chain_of_duplicates_asks_first(tmp_path):
+    """A (linked) unallocated as a duplicate of B, then B as a duplicate of C: the record's
+    case was matched to A without a question (only B, no longer active, was looked at), and
+    the person had A and C active."""
+    from factories import DFE, OTHER, Env, enrolled_student
+
+    from uso_tui.sync.actions import resolve_case
+
+    day1, day2, day3 = (datetime(2026, 3, d, 7) for d in (9, 10, 11))
+    env = Env(tmp_path / "store")
+    env.add_school(
+        DFE,
+        students=[enrolled_student("P1", "Ben", "Carter", "2013-01-01",
+                                   uniquePupilNumber="A123456789012")],
+    )  # fmt: skip
+    env.add_school(OTHER)
+    env.sync(day1, DFE)
+    a = env.store.school_accounts(DFE)[0]
+    manual = {"source": "manual", "mis_id": None, "link_school": None, "link_report": None}
+    with env.store.transaction("setup") as txn:
+        txn.put_account(dataclasses.replace(a, username="bc2.204", history=[], **manual))
+        txn.put_account(
+            dataclasses.replace(a, username="bc3.204", school=OTHER, history=[], **manual)
+        )
+    unallocate_duplicate(env.store, a.username, "bc2.204", operator="desk", now=day2)
+    unallocate_duplicate(env.store, "bc2.204", "bc3.204", operator="desk", now=day2)
+    env.sync(day3, DFE)
+    (case,) = env.store.cases(DFE)
+    with pytest.raises(InvalidInput, match=f"{a.username} was unallocated .* bc3.204"):
+        resolve_case(env.store, case.case_id, operator="desk", now=day3, match=a.username)
+    assert env.store.account(a.username).status == "unallocated"

@@ -50,12 +50,12 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
-    from uso_tui.sync.duplicates import possible_duplicates  # noqa: PLC0415
+    from uso_tui.sync.duplicates import reviewed  # noqa: PLC0415
 
     dfe = check_dfe(args.dfe) if args.dfe else None
     if args.kept:
         return _print_kept(dfe, args.json, ctx)
-    pairs = possible_duplicates(ctx.store(), dfe)
+    pairs, stored = reviewed(ctx.store(), dfe)
     if args.json:
         emit_json([p.public() for p in pairs], ctx.stdout)
         return 0
@@ -65,7 +65,11 @@ def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
     out = ctx.stdout
     for number, pair in enumerate(pairs, 1):
         out.write(f"{number}. {plain('; '.join(pair.evidence))}\n")
-        _pair_table([(a.username, a) for a in (pair.first, pair.second)], out)
+        # (the accounts as stored: which holds the MIS record, a choice of which to unallocate
+        # made without it took the person's history and UPN)
+        _pair_table(
+            [(a.username, stored.get(a.username, a)) for a in (pair.first, pair.second)], out
+        )
     out.write(
         "decide with: uso-tui duplicate keep A B (different people), or "
         "uso-tui duplicate unallocate A --keep B; pairs kept before: uso-tui duplicates --kept\n"
@@ -76,7 +80,7 @@ def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
 def _pair_table(accounts: Iterable[tuple[str, Any]], out: TextIO) -> None:
     """A pair's two accounts (username, and the account or None for one no longer stored)."""
     table(
-        ["  Username", "Role", "Name", "DOB", "School", "Status"],
+        ["  Username", "Role", "Name", "DOB", "School", "Status", "MIS record"],
         [
             [
                 f"  {a.username}",
@@ -85,14 +89,25 @@ def _pair_table(accounts: Iterable[tuple[str, Any]], out: TextIO) -> None:
                 a.dob,
                 a.school,
                 a.status,
+                _mis_record(a),
             ]
             if a is not None
-            else [f"  {username}", "", "(no such account now)", "", "", ""]
+            else [f"  {username}", "", "(no such account now)", "", "", "", ""]
             for username, a in accounts
         ],
         out=out,
     )
     out.write("\n")
+
+
+def _mis_record(account: Any) -> str:
+    """The MIS record an account is linked to ("none": made by hand, or unlinked; "?" for a
+    search hit, which does not say)."""
+    if not hasattr(account, "mis_id"):
+        return "?"
+    if not account.mis_id:
+        return "none"
+    return f"{account.link_report} {account.mis_id} at {account.link_school}"
 
 
 def cmd_keep(args: argparse.Namespace, ctx: Context) -> int:

@@ -672,6 +672,14 @@ def _duplicate_of(store: Store, acc: Account) -> str | None:
     last = _standing(acc.history) if acc.status != "active" else {}
     kept = last.get("duplicate_of") if last.get("action") == "unallocate" else None
     other = store.find_account(kept) if isinstance(kept, str) else None
+    seen = {acc.username}
+    # the one kept unallocated since as a duplicate of a third (A for B, then B for C): the
+    # person's account is the one that stands at the end of that chain
+    while other is not None and other.status != "active" and other.username not in seen:
+        seen.add(other.username)
+        then = _standing(other.history)
+        further = then.get("duplicate_of") if then.get("action") == "unallocate" else None
+        other = store.find_account(further) if isinstance(further, str) else None
     if other is None or other.status != "active":
         return None
     return (
