@@ -672,6 +672,7 @@ def _duplicate_of(store: Store, acc: Account) -> str | None:
     last = _standing(acc.history) if acc.status != "active" else {}
     kept = last.get("duplicate_of") if last.get("action") == "unallocate" else None
     other = store.find_account(kept) if isinstance(kept, str) else None
+    first = other
     seen = {acc.username}
     # the one kept unallocated since as a duplicate of a third (A for B, then B for C): the
     # person's account is the one that stands at the end of that chain
@@ -682,9 +683,14 @@ def _duplicate_of(store: Store, acc: Account) -> str | None:
         other = store.find_account(further) if isinstance(further, str) else None
     if other is None or other.status != "active":
         return None
+    since = (
+        f"{first.username}, since unallocated as a duplicate of "
+        if first is not None and first.username != other.username
+        else ""
+    )
     return (
         f"{acc.username} was unallocated on {str(last.get('at', '?'))[:10]} as a duplicate of "
-        f"{other.username} ({other.forename} {other.surname}, active at "
+        f"{since}{other.username} ({other.forename} {other.surname}, active at "
         f"{other.school or '?'}): matching it gives this person two accounts (match "
         f"{other.username} instead?)"
     )
