@@ -521,6 +521,27 @@ def held_twice(
     )
 
 
+def linked_apart(
+    one: Account, other: Account, present: Callable[[str, str], set[str] | None]
+) -> str | None:
+    """What says both accounts are linked to records still in two exports (a pupil's and a
+    staff record, two schools): either unallocated, its record comes back to matching at every
+    run, the other account no candidate for it. None when not so (held_twice: one export)."""
+    if not (one.linked and other.linked):
+        return None
+    if (one.link_school, one.link_report) == (other.link_school, other.link_report):
+        return None
+    for account in (one, other):
+        ids = present(str(account.link_school), str(account.link_report))
+        if ids is None or account.mis_id not in ids:
+            return None
+    return (
+        f"both linked to records still in the MIS ({one.link_report} {one.mis_id} at "
+        f"{one.link_school}, {other.link_report} {other.mis_id} at {other.link_school}): "
+        "either unallocated, its record comes back to matching at the next run"
+    )
+
+
 def _held_twice(
     pairs: list[Duplicate],
     accounts: dict[str, Account],
@@ -533,10 +554,15 @@ def _held_twice(
     out = []
     for pair in pairs:
         one, other = accounts.get(pair.first.username), accounts.get(pair.second.username)
-        said = held_twice(one, other, present) if one is not None and other is not None else None
+        if one is None or other is None:
+            out.append(pair)
+            continue
+        said = held_twice(one, other, present)
         if said is not None:
             evidence = (*pair.evidence, f"{said}: ask the school to merge them")
             pair = dataclasses.replace(pair, evidence=evidence, twice=said)
+        elif (apart := linked_apart(one, other, present)) is not None:
+            pair = dataclasses.replace(pair, evidence=(*pair.evidence, apart))
         out.append(pair)
     return out
 
