@@ -819,22 +819,31 @@ def test_a_match_to_an_account_unallocated_down_a_chain_of_duplicates_asks_first
     assert env.store.account(a.username).status == "unallocated"
 
 
-def test_a_pair_linked_to_records_still_in_two_exports_says_either_comes_back(tmp_path):
-    """Ben on roll at two schools (two records, one account each): the list offered to
-    unallocate one with nothing said; its record then came back to matching at every run."""
+def two_exports_estate(root: Path):
+    """Ben Carter on roll at two schools (records P1 and Q7), an account linked to each (the
+    second made from the mover's case, forced): the store."""
     from factories import DFE, OTHER, Env, enrolled_student
 
     from uso_tui.sync.actions import resolve_case
 
     day1, day2 = datetime(2026, 3, 9, 7), datetime(2026, 3, 10, 7)
-    env = Env(tmp_path / "store")
+    env = Env(root)
     env.add_school(DFE, students=[enrolled_student("P1", "Ben", "Carter", "2013-01-01")])
     env.add_school(OTHER, students=[enrolled_student("Q7", "Ben", "Carter", "2013-01-01")])
     env.sync(day1, DFE)
     env.sync(day1, OTHER)
     (case,) = env.store.cases(OTHER)
     resolve_case(env.store, case.case_id, operator="desk", now=day2, create=True, force=True)
-    (pair,) = possible_duplicates(env.store)
+    return env.store
+
+
+def test_a_pair_linked_to_records_still_in_two_exports_says_either_comes_back(tmp_path):
+    """Ben on roll at two schools (two records, one account each): the list offered to
+    unallocate one with nothing said; its record then came back to matching at every run."""
+    from factories import DFE, OTHER
+
+    store = two_exports_estate(tmp_path / "store")
+    (pair,) = possible_duplicates(store)
     said = [e for e in pair.evidence if e.startswith("both linked to records still in the MIS")]
     assert said and f"students P1 at {DFE}" in said[0] and f"students Q7 at {OTHER}" in said[0]
     assert said[0].endswith("either unallocated, its record comes back to matching at the next run")

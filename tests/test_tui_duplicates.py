@@ -5,7 +5,7 @@ both, unallocate one; the store is checked after each. Plus a snapshot at 80x24.
 from __future__ import annotations
 
 import pytest
-from test_duplicates import FAR, HILL, VALE, build_estate, held_twice_estate
+from test_duplicates import FAR, HILL, VALE, build_estate, held_twice_estate, two_exports_estate
 from tui_helpers import (
     burst,
     make_app,
@@ -142,6 +142,29 @@ async def test_unallocate_refuses_a_pair_the_mis_holds_twice_before_asking(tmp_p
         assert "ask the school to merge the two records" in note
         assert {store.account(u).status for u in ("b1.204", "b2.204")} == {"active"}
         assert store.audit(HILL, subject="b2.204") == []
+
+
+@pytest.fixture
+def two_exports(tmp_path):
+    return two_exports_estate(tmp_path / "data")
+
+
+async def test_unallocating_one_of_two_linked_to_records_in_two_exports_says_it_comes_back(
+    two_exports,
+):
+    """Each account linked to a record still in its school's export: the question said only
+    that the record "comes to matching at the next run", as if the other account would take it."""
+    from factories import DFE
+
+    store = two_exports
+    async with started(store, start=("duplicates", DFE)) as (app, pilot):
+        await press(pilot, "u")
+        await press(pilot, "1")
+        assert isinstance(app.screen, Confirm)
+        await pilot.pause(0.3)
+        text = " ".join(screen_text(app).replace("│", " ").split())
+        assert "where bcarter2.204, linked to students" in text
+        assert "is no candidate: it comes back at every run while" in text
 
 
 async def test_keeping_a_pair_the_mis_holds_twice_says_the_other_way_out(tmp_path):

@@ -396,6 +396,11 @@ class DuplicatesScreen(PairListScreen):
                 f"; its link to {link_of(account)} is dropped, so that record comes to "
                 "matching at the next run"
             )
+            if other.linked:  # (two exports: held_twice refuses one export's two records)
+                body.append(
+                    f", where {other.username}, linked to {link_of(other)}, is no candidate: "
+                    "it comes back at every run while both records are in the MIS"
+                )
         body.append(".\n\nStays: ")
         body.append_text(who(other))
 
