@@ -528,7 +528,8 @@ class TinyStore(AccountsByName, KeptReads, Store):
             wanted = set(schools)
             homes = [dfe for dfe in homes if dfe in wanted]
         with self._reading():
-            return why_index.search(why_index.school_files(self.layout, homes), text, limit)
+            files = why_index.school_files(self.layout, homes)
+            return why_index.search(files, text, limit, remade=self._why_lines)
 
     def why_records(
         self, dfe: str | None = None, *, dated: bool = False, impossible: bool = False
@@ -538,7 +539,12 @@ class TinyStore(AccountsByName, KeptReads, Store):
             if dfe is not None:
                 self._entry(dfe)
             files = why_index.school_files(self.layout, homes)
-            return why_index.records(files, dated, impossible)
+            return why_index.records(files, dated, impossible, remade=self._why_lines)
+
+    def _why_lines(self, dfe: str) -> bytes | None:
+        """A why index cut short (damaged from outside), read as the lines of the school's latest
+        processed file instead: the records past the cut were missed, nothing said."""
+        return why_index.latest_lines(self.layout, dfe)
 
     def why_heads(self, dfe: str) -> dict[bytes, bytes]:
         # no lock: the file is replaced whole, and a line's KEYS fit its payload in any version

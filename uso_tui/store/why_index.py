@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
@@ -252,8 +252,13 @@ def _damaged(path: Path | None, home: str, what: str) -> CorruptFile:
     )
 
 
-def _index_data(home: str, src: Path | bytes) -> bytes | None:
-    """A why index's bytes (None: the school has none yet); every line of one ends its line."""
+# a school's index lines made again (latest_lines), for one whose why.idx is cut short
+Remade = Callable[[str], bytes | None]
+
+
+def _index_data(home: str, src: Path | bytes, remade: Remade | None) -> bytes | None:
+    """A why index's bytes (None: the school has none yet); every line of one ends its line.
+    One cut short is read as `remade(home)` gives it (latest_lines), else said damaged."""
     if isinstance(src, bytes):
         return src
     try:
@@ -261,12 +266,18 @@ def _index_data(home: str, src: Path | bytes) -> bytes | None:
     except FileNotFoundError:
         return None
     if data and not data.endswith(b"\n"):
-        raise _damaged(src, home, "its last line is cut short")
+        lines = remade(home) if remade is not None else None
+        if lines is None:
+            raise _damaged(src, home, "its last line is cut short")
+        return lines
     return data
 
 
 def search(
-    files: Iterable[tuple[str, Path | bytes]], text: str, limit: int | None = 200
+    files: Iterable[tuple[str, Path | bytes]],
+    text: str,
+    limit: int | None = 200,
+    remade: Remade | None = None,
 ) -> list[dict[str, Any]]:
     """Every line of the files (a path, or the index itself as bytes) whose KEYS hold every
     word of `text` as a token prefix; `limit` lines at most. An empty search finds nothing."""
@@ -291,7 +302,7 @@ def search(
     for home, src in files:
         if limit is not None and len(out) >= limit:
             break
-        data = _index_data(home, src)
+        data = _index_data(home, src, remade)
         if data is None:
             continue
         if isinstance(src, Path):
@@ -369,46 +380,34 @@ def _old_index(path: Path, reports: set[str]) -> bytes | None:
         return None
 
 
-def _cut_short(path: Path) -> bool | None:
-    """Whether a why.idx's last line is cut short (damaged from outside: the records past the
-    cut would be missed, nothing said); None when there is none."""
-    try:
-        with open(path, "rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            if not size:
-                return False
-            fh.seek(size - 1)
-            return fh.read(1) != b"\n"
-    except FileNotFoundError:
-        return None
-
-
 def school_files(layout: Any, dfes: Iterable[str]) -> Iterable[tuple[str, Path | bytes]]:
-    """Each school's why.idx; for a school whose runs predate it, or whose index is cut short,
-    the lines of its latest processed file, made in memory (its next run writes the index)."""
-    from uso_tui.store.layout import seq_of  # noqa: PLC0415
-
+    """Each school's why.idx; for a school whose runs predate it, the lines of its latest
+    processed file, made in memory (its next run writes the index)."""
     for dfe in dfes:
         path = layout.why_idx(dfe)
-        cut = _cut_short(path)
-        if cut is False:
+        if path.exists():
             yield dfe, path
-            continue
-        try:
-            names = [n[:-5] for n in os.listdir(layout.files_dir(dfe)) if n.endswith(".json")]
-        except FileNotFoundError:
-            names = []
-        if not names:
-            if cut:
-                yield dfe, path  # (nothing to make it from: said damaged as it is read)
-            continue
-        newest = max(names, key=seq_of)
-        rows = read_table(layout.processed_file(dfe, newest), "processed_file")
-        if rows:
-            from uso_tui.domain.models import ProcessedFile  # noqa: PLC0415
+        elif (lines := latest_lines(layout, dfe)) is not None:
+            yield dfe, lines
 
-            pf = ProcessedFile.from_stored(rows[0])
-            yield dfe, b"".join(lines_of_records(pf.run_id, pf.records, pf.created))
+
+def latest_lines(layout: Any, dfe: str) -> bytes | None:
+    """The index lines of the school's latest processed file, made in memory (None: it has
+    none): for a school whose runs predate the index, or whose index is cut short."""
+    from uso_tui.domain.models import ProcessedFile  # noqa: PLC0415
+    from uso_tui.store.layout import seq_of  # noqa: PLC0415
+
+    try:
+        names = [n[:-5] for n in os.listdir(layout.files_dir(dfe)) if n.endswith(".json")]
+    except FileNotFoundError:
+        return None
+    if not names:
+        return None
+    rows = read_table(layout.processed_file(dfe, max(names, key=seq_of)), "processed_file")
+    if not rows:
+        return None
+    pf = ProcessedFile.from_stored(rows[0])
+    return b"".join(lines_of_records(pf.run_id, pf.records, pf.created))
 
 
 # A line whose outcome is "future", or whose leaving date (the last but one value) is a date.
@@ -424,14 +423,17 @@ _IMPOSSIBLE = re.compile(
 
 
 def records(
-    files: Iterable[tuple[str, Path | bytes]], dated: bool = False, impossible: bool = False
+    files: Iterable[tuple[str, Path | bytes]],
+    dated: bool = False,
+    impossible: bool = False,
+    remade: Remade | None = None,
 ) -> list[dict[str, Any]]:
     """Every line of the files as a dict (WHY_FIELDS and "school"); `dated`: only future
     starters and records with a leaving date; `impossible`: only records rejected for an
     impossible date of birth (each picked out without parsing the others)."""
     out: list[dict[str, Any]] = []
     for home, src in files:
-        data = _index_data(home, src)
+        data = _index_data(home, src, remade)
         if data is None:
             continue
         if impossible and b'"impossible date of birth ' not in data:

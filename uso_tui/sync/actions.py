@@ -669,18 +669,16 @@ def _standing(history: list[dict[str, Any]]) -> dict[str, Any]:
 def _duplicate_of(store: Store, acc: Account) -> str | None:
     """Why matching `acc` gives its person a second account: an operator unallocated it as a
     duplicate of another account, still active (duplicates.unallocate_duplicate); or None."""
-    last = _standing(acc.history) if acc.status != "active" else {}
-    kept = last.get("duplicate_of") if last.get("action") == "unallocate" else None
-    other = store.find_account(kept) if isinstance(kept, str) else None
-    first = other
+    if acc.status == "active":
+        return None
+    last = _standing(acc.history)
+    other = first = _kept_for(store, last)
     seen = {acc.username}
     # the one kept unallocated since as a duplicate of a third (A for B, then B for C): the
     # person's account is the one that stands at the end of that chain
     while other is not None and other.status != "active" and other.username not in seen:
         seen.add(other.username)
-        then = _standing(other.history)
-        further = then.get("duplicate_of") if then.get("action") == "unallocate" else None
-        other = store.find_account(further) if isinstance(further, str) else None
+        other = _kept_for(store, _standing(other.history))
     if other is None or other.status != "active":
         return None
     since = (
@@ -694,6 +692,13 @@ def _duplicate_of(store: Store, acc: Account) -> str | None:
         f"{other.school or '?'}): matching it gives this person two accounts (match "
         f"{other.username} instead?)"
     )
+
+
+def _kept_for(store: Store, entry: dict[str, Any]) -> Account | None:
+    """The account a history entry's unallocation kept, as a duplicate of it (None: not such
+    an entry, or the account is gone)."""
+    kept = entry.get("duplicate_of") if entry.get("action") == "unallocate" else None
+    return store.find_account(kept) if isinstance(kept, str) else None
 
 
 def _on_roll(store: Store, case: MatchCase, acc: Account) -> str | None:
@@ -979,18 +984,20 @@ def _withdraw_cases_of(txn: Transaction, acc: Account, operator: str, at: str, w
     every decision of it was refused ("already linked") until the school's next run."""
     for case in txn.cases(str(acc.link_school), "open"):
         rec = case.record
-        if case.report != acc.link_report or rec.get("mis_id") != acc.mis_id:
-            continue
-        before = {"status": case.status}
-        case.status, case.decision = "resolved", "withdrawn"
-        case.decided_by, case.decided_at = operator, at
-        txn.put_case(case)
-        txn.audit(
-            event(
-                txn, at, case.school, "case_withdrawn", case.case_id, before,
-                {"status": "resolved", "why": why},
-            )
-        )  # fmt: skip
+        if case.report == acc.link_report and rec.get("mis_id") == acc.mis_id:
+            withdraw_case(txn, case, operator, at, why)
+
+
+def withdraw_case(
+    txn: Transaction, case: MatchCase, operator: str, at: str, why: str, run_id: str | None = None
+) -> None:
+    """Closes an open case as withdrawn (no decision of an operator's), audited with `why`."""
+    before = {"status": case.status}
+    case.status, case.decision = "resolved", "withdrawn"
+    case.decided_by, case.decided_at = operator, at
+    txn.put_case(case)
+    after = {"status": "resolved", "why": why}
+    txn.audit(event(txn, at, case.school, "case_withdrawn", case.case_id, before, after, run_id))
 
 
 def _left_since(store: Store, was: Account, decided_at: str) -> str | None:

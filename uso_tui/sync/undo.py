@@ -18,7 +18,7 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, AuditEvent, MatchCase, Run, empty_counts
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
-from uso_tui.sync.actions import UNDONE_CREATE, put_changed, undone_by
+from uso_tui.sync.actions import UNDONE_CREATE, put_changed, undone_by, withdraw_case
 from uso_tui.sync.apply import event
 from uso_tui.sync.duplicates import active_beside
 from uso_tui.sync.listed_record import listed_as_another
@@ -272,24 +272,7 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
         for revert in undo_plan.reverts:
             put_changed(txn, revert.now, revert.back, revert.action, at, dfe, undo.run_id)
         for case in undo_plan.cases:
-            before = {"status": case.status}
-            case.status = "resolved"
-            case.decision = "withdrawn"
-            case.decided_by = operator
-            case.decided_at = at
-            txn.put_case(case)
-            txn.audit(
-                event(
-                    txn,
-                    at,
-                    dfe,
-                    "case_withdrawn",
-                    case.case_id,
-                    before,
-                    {"status": "resolved", "why": f"run {run_id} undone"},
-                    undo.run_id,
-                )
-            )
+            withdraw_case(txn, case, operator, at, f"run {run_id} undone", undo.run_id)
         rev = undo_plan.reverted
         undo.counts["unallocated"] = rev["created"] + rev["restored"]
         undo.counts["restored"] = rev["unallocated"]
