@@ -710,15 +710,36 @@ def test_a_why_index_cut_short_is_read_from_the_school_s_latest_processed_file(e
     assert len(env.store.why_records(DFE)) == 3
 
 
-def test_a_why_index_line_that_does_not_read_is_said_naming_the_file(env):
+def test_a_why_index_line_that_does_not_read_is_read_from_the_latest_processed_file(env):
+    """A why.idx line that does not read (damaged from outside) stopped `why` and the calendar
+    for every school of the store, and `undo-run` of the school, until the school ran again."""
+    path = env.store.layout.why_idx(DFE)
+    lines = path.read_bytes().splitlines(keepends=True)
+    brown = next(i for i, line in enumerate(lines) if b"brown" in line.split(b"\t")[0])
+    lines[brown] = lines[brown][:-8] + b"\n"  # the line's key whole, its values cut
+    path.write_bytes(b"".join(lines))
+    assert len(env.store.why_records(DFE)) == 3  # (as undo-run reads it, for an unallocation)
+    assert len(env.store.why_records()) == 3
+    assert one(env.store, "Cat Brown").outcome == "created"
+    env.sync(DAY2)  # a run of every report writes it again
+    assert b"".join(lines) != path.read_bytes()
+    assert len(env.store.why_records(DFE)) == 3
+
+
+def test_a_damaged_why_index_without_a_processed_file_is_said_naming_the_file(env):
     from uso_tui.store.errors import CorruptFile
 
     path = env.store.layout.why_idx(DFE)
-    path.write_bytes(b"x\t[1,\n" + path.read_bytes())
+    lines = path.read_bytes().splitlines(keepends=True)
+    brown = next(i for i, line in enumerate(lines) if b"brown" in line.split(b"\t")[0])
+    lines[brown] = lines[brown][:-8] + b"\n"  # the line's key whole, its values cut
+    path.write_bytes(b"".join(lines))
+    for processed in env.store.layout.files_dir(DFE).iterdir():
+        processed.unlink()
     with pytest.raises(CorruptFile, match=f"store file {path} is damaged .*uso-tui sync {DFE}"):
-        env.store.why_records(DFE)  # (as undo-run reads it, for an unallocation)
-    env.sync(DAY2)  # a run of every report writes it again
-    assert len(env.store.why_records(DFE)) == 3
+        env.store.why_records(DFE)
+    with pytest.raises(CorruptFile, match=f"store file {path} is damaged"):
+        env.store.why_search("brown")
 
 
 def test_a_names_index_cut_short_leaves_no_account_out_of_a_search(env):

@@ -542,8 +542,9 @@ class TinyStore(AccountsByName, KeptReads, Store):
             return why_index.records(files, dated, impossible, remade=self._why_lines)
 
     def _why_lines(self, dfe: str) -> bytes | None:
-        """A why index cut short (damaged from outside), read as the lines of the school's latest
-        processed file instead: the records past the cut were missed, nothing said."""
+        """A why index cut short or with a line that does not read (damaged from outside), read
+        as the lines of the school's latest processed file instead: the records past the cut
+        were missed, nothing said; a line that does not read stopped every school's search."""
         return why_index.latest_lines(self.layout, dfe)
 
     def why_heads(self, dfe: str) -> dict[bytes, bytes]:

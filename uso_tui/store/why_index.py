@@ -266,11 +266,17 @@ def _index_data(home: str, src: Path | bytes, remade: Remade | None) -> bytes | 
     except FileNotFoundError:
         return None
     if data and not data.endswith(b"\n"):
-        lines = remade(home) if remade is not None else None
-        if lines is None:
-            raise _damaged(src, home, "its last line is cut short")
-        return lines
+        return _instead(home, src, remade, "its last line is cut short")
     return data
+
+
+def _instead(home: str, src: Path | bytes, remade: Remade | None, what: str) -> bytes:
+    """A damaged index's lines made again (`remade`), or CorruptFile naming it: one school's
+    damage neither hides its records nor stops a search of every school."""
+    lines = remade(home) if remade is not None and isinstance(src, Path) else None
+    if lines is None:
+        raise _damaged(src if isinstance(src, Path) else None, home, what)
+    return lines
 
 
 def search(
@@ -293,10 +299,13 @@ def search(
         for home, data in pending:
             if limit is not None and len(out) >= limit:
                 break
+            found = len(out)
             try:
                 search_data(data, home, probe, needles, out)  # type: ignore[arg-type]
             except orjson.JSONDecodeError:
-                raise _damaged(paths.get(home), home, "a line does not read") from None
+                del out[found:]
+                lines = _instead(home, paths.get(home) or data, remade, "a line does not read")
+                search_data(lines, home, probe, needles, out)  # type: ignore[arg-type]
         pending.clear()
 
     for home, src in files:
@@ -436,19 +445,24 @@ def records(
         data = _index_data(home, src, remade)
         if data is None:
             continue
-        if impossible and b'"impossible date of birth ' not in data:
-            continue  # (most schools have none: a search for the bytes, not a regex per line)
-        if dated or impossible:
-            payloads = (_DATED if dated else _IMPOSSIBLE).findall(data)
-        else:
-            payloads = [line[line.find(b"\t") + 1 :] for line in data.splitlines()]
-        for payload in payloads:
-            try:
-                values = orjson.loads(payload)
-            except orjson.JSONDecodeError:
-                path = src if isinstance(src, Path) else None
-                raise _damaged(path, home, "a line does not read") from None
-            record = dict(zip(WHY_FIELDS, values, strict=False))
-            record["school"] = home
-            out.append(record)
+        try:
+            out += _records_of(data, home, dated, impossible)
+        except orjson.JSONDecodeError:
+            lines = _instead(home, src, remade, "a line does not read")
+            out += _records_of(lines, home, dated, impossible)
+    return out
+
+
+def _records_of(data: bytes, home: str, dated: bool, impossible: bool) -> list[dict[str, Any]]:
+    if impossible and b'"impossible date of birth ' not in data:
+        return []  # (most schools have none: a search for the bytes, not a regex per line)
+    if dated or impossible:
+        payloads = (_DATED if dated else _IMPOSSIBLE).findall(data)
+    else:
+        payloads = [line[line.find(b"\t") + 1 :] for line in data.splitlines()]
+    out = []
+    for payload in payloads:
+        record = dict(zip(WHY_FIELDS, orjson.loads(payload), strict=False))
+        record["school"] = home
+        out.append(record)
     return out
