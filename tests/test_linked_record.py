@@ -1004,3 +1004,30 @@ def test_a_released_account_restored_links_to_its_person_s_new_record(tmp_path):
     env.set_students(DFE, [iris_student("10", "Wei", "Lam", "2015-09-02"), kevin, other])
     assert env.sync(day3).counts["auto_linked"] == 1
     assert env.store.account("klam.204").mis_id == "9"
+
+
+@pytest.mark.parametrize(
+    ("staff", "before", "after"),
+    [
+        (True, "1962-01-01", "1995-06-14"),  # the father's date a 1 January
+        (True, "1962-06-14", "1995-01-01"),  # the son's
+        (False, "2012-05-20", "2019-01-01"),  # a pupil's id given again, no year groups sent
+    ],
+)
+def test_a_1_january_date_decades_apart_is_still_another_person(staff, before, after):
+    """Either date a 1 January (keyed for a date not known) counted as a date corrected however
+    many years apart: a son given his father's staff record was updated to him (restored to him,
+    the father's account unallocated)."""
+    from uso_tui.sync.plan import another_person
+
+    holder = _holder("John", "Smith", before, staff=staff)
+    record = _record("John", "Smith", after, staff=staff)
+    assert "years apart" in another_person(record, holder, lambda: [])
+
+
+def test_a_1_january_estimate_years_out_is_still_a_date_corrected():
+    """A 1 January keyed for a date not known is an estimate: three years out is corrected."""
+    from uso_tui.sync.plan import another_person
+
+    holder = _holder("Amina", "Yusuf", "2014-01-01")
+    assert another_person(_record("Amina", "Yusuf", "2011-03-15"), holder, lambda: []) == ""

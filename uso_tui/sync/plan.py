@@ -48,6 +48,7 @@ from uso_tui.sync.evidence import (
 )
 from uso_tui.sync.fingerprints import fingerprint, record_row
 from uso_tui.sync.match_model import (
+    ESTIMATED_YEARS,
     NEAR_DAYS,
     PLAUSIBLE_AGES,
     REQUEST_GUARD,
@@ -1118,7 +1119,7 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
     )
     changed = forename_changed or person.skey != theirs.skey or date_changed or gender
     years = _years_apart(rec, acc, person.year, theirs.year) if dob == "different" else 0
-    far = years >= YEARS_APART[acc.role]
+    far = years >= YEARS_APART[acc.role] + (ESTIMATED_YEARS if _estimated(rec, acc) else 0)
     classes = (
         abs(person.year - theirs.year)
         if dob == "different" and person.year is not None and theirs.year is not None
@@ -1265,13 +1266,11 @@ def _no_birthday(dob: str | None, role: str, today: str | None) -> bool:
 
 def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int | None) -> int:
     """The whole years between the record's and the account's (wholly different) dates of
-    birth; 0 where the change may be a correction: either date a 1 January (keyed for a date not
-    known; placeholders never get here: _apart weighs no date of theirs); year groups held on
-    both sides at most one apart (one class; the account's may be last year's); or, without year
-    groups to say otherwise, the year keyed with one digit wrong or two swapped."""
+    birth; 0 where the change may be a correction: year groups held on both sides at most one
+    apart (one class; the account's may be last year's); or, without year groups to say
+    otherwise, the year keyed with one digit wrong or two swapped. (Placeholders never get
+    here: _apart weighs no date of theirs.)"""
     ours, theirs = rec.dob or "", acc.dob or ""
-    if ours[5:] == "01-01" or theirs[5:] == "01-01":
-        return 0
     if year is not None and their_year is not None:
         if abs(year - their_year) <= 1:
             return 0
@@ -1281,6 +1280,13 @@ def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int
         return 0  # (the day and month the same or a slip too: one date misread)
     days = days_between(ours, theirs)
     return 0 if days is None else int(days / 365.25)
+
+
+def _estimated(rec: MisRecord, acc: Account) -> bool:
+    """Either date a 1 January: keyed for a date not known, an estimate that may be years out
+    (a refugee child's), so more years apart are a correction (ESTIMATED_YEARS), not any number
+    (a son given his father's staff record, born 1962-01-01, stayed an update)."""
+    return (rec.dob or "")[5:] == "01-01" or (acc.dob or "")[5:] == "01-01"
 
 
 def _slip_of(ours: str, theirs: str) -> bool:
