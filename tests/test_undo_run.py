@@ -443,3 +443,27 @@ def test_an_undone_run_s_export_is_not_the_latest(env):
     assert latest_export_ids(env.store, DFE, "students") == {AMY["schoolId"], DAN["schoolId"]}
     undo_run(env.store, held.run_id, operator="admin", now=UNDO_AT)
     assert latest_export_ids(env.store, DFE, "students") == everyone
+
+
+def test_undoing_the_run_that_relinked_a_restored_account_keeps_its_former_link(env):
+    """A restored account relinks automatically only to its former MIS id (DESIGN rule 6). Its
+    relink undone, the account lost that former link: a later record of the same names and date
+    under another id was linked to it with no one asked."""
+    from uso_tui.sync.actions import restore_account
+
+    env.add_school(students=[AMY, BOB, DAN], hold_min=100)
+    env.sync(DAY1)
+    env.set_students(DFE, [AMY, DAN])
+    env.sync(DAY2)  # Bob unallocated
+    restore_account(env.store, "bsmith.204", operator="desk", now=DAY2)
+    former = env.store.account("bsmith.204").previous_link
+    assert former == f"{DFE}/students/2"
+    env.set_students(DFE, [AMY, BOB, DAN])
+    relinked = env.sync(DAY3)
+    assert relinked.counts["auto_linked"] == 1
+    undo_run(env.store, relinked.run_id, operator="desk", now=UNDO_AT)
+    assert env.store.account("bsmith.204").previous_link == former
+    env.set_students(DFE, [AMY, DAN, iris_student("22", "Bob", "Smith", "2014-07-11")])
+    later = env.sync(datetime(2026, 3, 14, 9, 0, 0))
+    assert later.counts["auto_linked"] == 0 and later.counts["needs_matching"] == 1
+    assert env.store.account("bsmith.204").mis_id is None

@@ -27,6 +27,9 @@ AUDIT_FIELDS = (
     "link_school",
     "link_report",
     "previous_school",
+    # (a restored account's former link and an operator's keep: an undone run puts them back)
+    "previous_link",
+    "reviewed",
     "email",
     "extra",
 )
