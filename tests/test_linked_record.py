@@ -1009,15 +1009,15 @@ def test_a_released_account_restored_links_to_its_person_s_new_record(tmp_path):
 @pytest.mark.parametrize(
     ("staff", "before", "after"),
     [
-        (True, "1962-01-01", "1995-06-14"),  # the father's date a 1 January
-        (True, "1962-06-14", "1995-01-01"),  # the son's
+        (True, "1962-06-14", "1995-01-01"),  # a son's record, his date a 1 January
         (False, "2012-05-20", "2019-01-01"),  # a pupil's id given again, no year groups sent
+        (False, "2013-06-10", "2009-01-01"),  # 4 years: past an estimate's slack
     ],
 )
-def test_a_1_january_date_decades_apart_is_still_another_person(staff, before, after):
-    """Either date a 1 January (keyed for a date not known) counted as a date corrected however
-    many years apart: a son given his father's staff record was updated to him (restored to him,
-    the father's account unallocated)."""
+def test_a_real_date_replaced_by_a_1_january_years_away_is_another_person(staff, before, after):
+    """A record's 1 January (keyed for a date not known) counted as a date corrected however
+    many years from the account's real date: a son given his father's staff record was updated
+    to him (an unallocated father's account restored to him)."""
     from uso_tui.sync.plan import another_person
 
     holder = _holder("John", "Smith", before, staff=staff)
@@ -1025,9 +1025,17 @@ def test_a_1_january_date_decades_apart_is_still_another_person(staff, before, a
     assert "years apart" in another_person(record, holder, lambda: [])
 
 
-def test_a_1_january_estimate_years_out_is_still_a_date_corrected():
-    """A 1 January keyed for a date not known is an estimate: three years out is corrected."""
+@pytest.mark.parametrize(
+    ("staff", "before", "after"),
+    [
+        (True, "1970-01-01", "1992-03-05"),  # a default date replaced by the real one
+        (True, "2000-01-01", "1975-03-02"),
+        (False, "2014-01-01", "2010-06-15"),  # an estimated age corrected
+        (False, "2013-06-10", "2010-01-01"),  # an estimate on the record within its slack
+    ],
+)
+def test_a_1_january_estimate_or_default_corrected_is_a_date_corrected(staff, before, after):
     from uso_tui.sync.plan import another_person
 
-    holder = _holder("Amina", "Yusuf", "2014-01-01")
-    assert another_person(_record("Amina", "Yusuf", "2011-03-15"), holder, lambda: []) == ""
+    holder = _holder("Amina", "Yusuf", before, staff=staff)
+    assert another_person(_record("Amina", "Yusuf", after, staff=staff), holder, lambda: []) == ""

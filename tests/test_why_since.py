@@ -726,6 +726,28 @@ def test_a_why_index_line_that_does_not_read_is_read_from_the_latest_processed_f
     assert len(env.store.why_records(DFE)) == 3
 
 
+def test_a_damaged_why_index_is_read_from_each_report_s_latest_processed_file(tmp_path):
+    """The latest processed file of a run of one report (`sync --report staff`) holds no
+    student: read alone for a damaged index, `why` said a pupil was in no school's export and
+    undo-run's check of the ids given since saw none."""
+    import asyncio
+
+    env = Env(tmp_path / "store")
+    staff = [{"id": 40, "forename": "Tom", "surname": "Hale", "dateOfBirth": "1980-02-03"}]
+    env.add_school(students=[AMY, BOB, CAT], staff=staff, reports=["students", "staff"])
+    env.sync(DAY1)
+    asyncio.run(env.run(now=DAY2, reports=["staff"]))
+    path = env.store.layout.why_idx(DFE)
+    lines = path.read_bytes().splitlines(keepends=True)
+    brown = next(i for i, line in enumerate(lines) if b"brown" in line.split(b"\t")[0])
+    lines[brown] = lines[brown][:-8] + b"\n"
+    path.write_bytes(b"".join(lines))
+    assert one(env.store, "Cat Brown").outcome == "created"
+    assert {r["mis_id"] for r in env.store.why_records(DFE)} == {"1", "2", "3", "40"}
+    path.write_bytes(b"".join(lines)[:-20])  # cut short: the same
+    assert {r["mis_id"] for r in env.store.why_records(DFE)} == {"1", "2", "3", "40"}
+
+
 def test_a_damaged_why_index_without_a_processed_file_is_said_naming_the_file(env):
     from uso_tui.store.errors import CorruptFile
 

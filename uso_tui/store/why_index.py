@@ -401,8 +401,10 @@ def school_files(layout: Any, dfes: Iterable[str]) -> Iterable[tuple[str, Path |
 
 
 def latest_lines(layout: Any, dfe: str) -> bytes | None:
-    """The index lines of the school's latest processed file, made in memory (None: it has
-    none): for a school whose runs predate the index, or whose index is cut short."""
+    """The index lines of each report's latest processed file of the school, made in memory
+    (None: it has none): for a school whose runs predate the index, or whose index is damaged.
+    As the index holds them: a run of one report (`sync --report staff`) leaves the other's
+    lines as its own last run wrote them (its students were dropped)."""
     from uso_tui.domain.models import ProcessedFile  # noqa: PLC0415
     from uso_tui.store.layout import seq_of  # noqa: PLC0415
 
@@ -410,13 +412,19 @@ def latest_lines(layout: Any, dfe: str) -> bytes | None:
         names = [n[:-5] for n in os.listdir(layout.files_dir(dfe)) if n.endswith(".json")]
     except FileNotFoundError:
         return None
-    if not names:
-        return None
-    rows = read_table(layout.processed_file(dfe, max(names, key=seq_of)), "processed_file")
-    if not rows:
-        return None
-    pf = ProcessedFile.from_stored(rows[0])
-    return b"".join(lines_of_records(pf.run_id, pf.records, pf.created))
+    lines: list[bytes] = []
+    taken: set[str] = set()
+    for name in sorted(names, key=seq_of, reverse=True):  # (at most PROCESSED_FILES_KEPT)
+        rows = read_table(layout.processed_file(dfe, name), "processed_file")
+        if not rows:
+            continue
+        pf = ProcessedFile.from_stored(rows[0])
+        fresh = [r for r in pf.records if (r.get("record") or {}).get("report") not in taken]
+        lines += lines_of_records(pf.run_id, fresh, pf.created)
+        taken |= {(r.get("record") or {}).get("report") for r in fresh}
+        if taken >= set(REPORTS):
+            break
+    return b"".join(lines) if taken else None
 
 
 # A line whose outcome is "future", or whose leaving date (the last but one value) is a date.

@@ -27,18 +27,18 @@ AUDIT_FIELDS = (
     "link_school",
     "link_report",
     "previous_school",
-    # (a restored account's former link and an operator's keep: an undone run puts them back)
-    "previous_link",
-    "reviewed",
+    "previous_link",  # a restored account's former link: an undone relink puts it back
     "email",
     "extra",
 )
+# A creation's audit holds every field but the former link, which no new account has.
+CREATED_FIELDS = tuple(k for k in AUDIT_FIELDS if k != "previous_link")
 
 
 def account_diff(before: Account | None, after: Account | None) -> tuple[dict | None, dict | None]:
     """The audit's before/after: only the fields that changed (all of them for a creation)."""
     if before is None:
-        return None, {k: getattr(after, k) for k in AUDIT_FIELDS} if after else None
+        return None, {k: getattr(after, k) for k in CREATED_FIELDS} if after else None
     if after is None:
         return {k: getattr(before, k) for k in AUDIT_FIELDS}, None
     keys = [k for k in AUDIT_FIELDS if getattr(before, k) != getattr(after, k)]

@@ -159,8 +159,8 @@ PLACEHOLDER_DAYS = ("01-01", "12-31")
 # slip). A date corrected is most often a slip (near), within a year, a placeholder replaced,
 # or its year keyed with a digit wrong or two swapped (1985 for 1958): those stay updates.
 YEARS_APART = {"pupil": 2, "staff": 15}
-# ... and that many more where either date is a 1 January, keyed for a date not known: an
-# estimate (a refugee child's age), years out.
+# ... and that many more where the record's date is a 1 January, keyed for a date not known: an
+# estimate (a refugee child's age), years out (plan._years_apart).
 ESTIMATED_YEARS = 2
 # Two dates of birth this many days apart or fewer are one date mistyped, whatever the digits:
 # no two children of a family are born so close but twins, on one day.

@@ -1119,7 +1119,7 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
     )
     changed = forename_changed or person.skey != theirs.skey or date_changed or gender
     years = _years_apart(rec, acc, person.year, theirs.year) if dob == "different" else 0
-    far = years >= YEARS_APART[acc.role] + (ESTIMATED_YEARS if _estimated(rec, acc) else 0)
+    far = years >= YEARS_APART[acc.role] + (ESTIMATED_YEARS if _estimate(rec.dob) else 0)
     classes = (
         abs(person.year - theirs.year)
         if dob == "different" and person.year is not None and theirs.year is not None
@@ -1266,11 +1266,16 @@ def _no_birthday(dob: str | None, role: str, today: str | None) -> bool:
 
 def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int | None) -> int:
     """The whole years between the record's and the account's (wholly different) dates of
-    birth; 0 where the change may be a correction: year groups held on both sides at most one
-    apart (one class; the account's may be last year's); or, without year groups to say
-    otherwise, the year keyed with one digit wrong or two swapped. (Placeholders never get
-    here: _apart weighs no date of theirs.)"""
+    birth; 0 where the change may be a correction: the account's date a 1 January (an estimate
+    or a default, 1970-01-01 for staff, replaced by the real date; placeholders before 1910
+    never get here: _apart weighs no date of theirs); year groups held on both sides at most
+    one apart (one class; the account's may be last year's); or, without year groups to say
+    otherwise, the year keyed with one digit wrong or two swapped. A real date replaced by a 1
+    January is an estimate years out (a refugee child's age) only within ESTIMATED_YEARS more:
+    decades apart, a son given his father's staff record."""
     ours, theirs = rec.dob or "", acc.dob or ""
+    if _estimate(theirs):
+        return 0
     if year is not None and their_year is not None:
         if abs(year - their_year) <= 1:
             return 0
@@ -1282,11 +1287,9 @@ def _years_apart(rec: MisRecord, acc: Account, year: int | None, their_year: int
     return 0 if days is None else int(days / 365.25)
 
 
-def _estimated(rec: MisRecord, acc: Account) -> bool:
-    """Either date a 1 January: keyed for a date not known, an estimate that may be years out
-    (a refugee child's), so more years apart are a correction (ESTIMATED_YEARS), not any number
-    (a son given his father's staff record, born 1962-01-01, stayed an update)."""
-    return (rec.dob or "")[5:] == "01-01" or (acc.dob or "")[5:] == "01-01"
+def _estimate(dob: str | None) -> bool:
+    """A 1 January: keyed for a date not known (an estimate, a default such as 1970-01-01)."""
+    return (dob or "")[5:] == "01-01"
 
 
 def _slip_of(ours: str, theirs: str) -> bool:
