@@ -3,6 +3,7 @@ malformed answer is a clear error, and nothing is followed that should not be.""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from urllib.parse import quote
@@ -1542,3 +1543,30 @@ async def test_a_lone_page_is_asked_after_once_and_a_page_asked_past_the_end_may
     counted = paged(pages, lambda n: {"totalPages": 1, "totalCount": 7})
     export = await fetch(counted)
     assert len(export.records) == 7 and counted.pages_asked() == [1]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ',"students":[{a},{b}],"totalCount":2}}',  # the report's list twice: the last was read
+        ',"totalCount":2,"totalPages":1}}',  # a total twice
+    ],
+)
+def test_a_page_naming_its_list_or_a_total_twice_is_not_read(tail) -> None:
+    """JSON leaves a name given twice open; orjson keeps the last: a page of three records then
+    of two was read as a whole report of two, and the third person's account unallocated."""
+    a, b, c = (json.dumps(pupil(n)) for n in (1, 2, 3))
+    head = '{{"students":[{a},{b},{c}],"page":1,"pageSize":500,"totalCount":3,"totalPages":1'
+    body = (head + tail).format(a=a, b=b, c=c).encode()
+    server = Server(lambda r: httpx.Response(200, content=body))
+    with pytest.raises(IrisError, match=r"names '(students|totalCount)' twice in one object"):
+        asyncio.run(fetch(server))
+
+
+def test_a_page_whose_values_spell_its_names_is_read() -> None:
+    """The slow look for a name given twice is made only where the names occur twice in the
+    bytes; a value that spells one ("students", a form group) is no name given twice."""
+    records = [dict(pupil(1), formGroup="students"), dict(pupil(2), formGroup="totalCount")]
+    server = Server(lambda r: httpx.Response(200, json=listing(records)))
+    export = asyncio.run(fetch(server))
+    assert [r.mis_id for r in export.records] == [pupil(1)["schoolId"], pupil(2)["schoolId"]]

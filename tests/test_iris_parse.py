@@ -232,6 +232,8 @@ def test_record_id_is_the_id_a_parse_gives() -> None:
     """The fetch reads each record's id before deciding whether to parse it (sync.fingerprints):
     it must be the id the parse would give, whatever the MIS sends."""
     odd = ["123", " 123 ", "12\u200b3", "\u0661\u0662", "Ab9", "x" * 201, "", "a b", "7\n"]
+    # letters text() drops as drawn as nothing (a second record "S1" hid a clash of ids)
+    odd += ["S1\u1160", "\u3164S1", "S\uffa01", "\u115fS1", "Éa1"]
     for value in [*odd, 12, 12.0, 12.5, True, None, ["1"]]:
         student = {"schoolId": value, "forename": "Ann", "surname": "Lee"}
         employee = {"id": value, "forename": "Ann", "surname": "Lee"}

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import json
 import logging
 import math
 import random
@@ -524,6 +525,14 @@ class IrisClient:
         if not isinstance(body, dict) or not isinstance(body.get(key), list):
             raise IrisError(
                 f"the answer has no {key!r} list",
+                school=ctx.dfe,
+                path=shown,
+                status=resp.status_code,
+            )
+        if (twice := _named_twice(resp.content, key)) is not None:
+            raise IrisError(
+                f"the answer names {twice!r} twice in one object: which is meant is not said "
+                "(JSON leaves it open), so it is not read",
                 school=ctx.dfe,
                 path=shown,
                 status=resp.status_code,
@@ -1124,6 +1133,32 @@ def _json(content: bytes, most: int = ANSWER_VALUES) -> Any:
     ):
         raise _TooManyValues("too many values", "", 0)
     return orjson.loads(content[3:] if content.startswith(_BOM) else content)
+
+
+def _named_twice(content: bytes, key: str) -> str | None:
+    """A name a page's object gives twice ("students", or totalCount, twice: orjson keeps the
+    last, and a page of three records then of two was read as a whole report of two), or None.
+    Looked for only where a page's own names occur more than once in its bytes (a value may
+    spell one): the page is then read again, slowly, by the standard library."""
+    if all(content.count(b'"%s"' % name.encode()) < 2 for name in (key, *_PAGE_TOTALS)):
+        return None
+    twice: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [name for name, _ in items]
+        if len(set(names)) < len(names):
+            twice.append(next(n for n in names if names.count(n) > 1))
+        return dict(items)
+
+    text = content.decode("utf-8")
+    try:
+        json.loads(text[1:] if text.startswith("\ufeff") else text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):  # (what orjson read, nested past the standard's depth)
+        return key
+    return twice[0] if twice else None
+
+
+_PAGE_TOTALS = ("totalCount", "totalPages", "page", "pageSize")
 
 
 def _why_not_json(content: bytes, exc: orjson.JSONDecodeError) -> str:

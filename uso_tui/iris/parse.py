@@ -337,7 +337,8 @@ def used_fields(report: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 def record_id(report: str, doc: dict[str, Any]) -> str:
     """A raw record's MIS id, as its parse gives it, without parsing the rest."""
     value = doc.get(ID_KEYS[report])
-    # the common case, quickly: letters and digits only, which text() keeps as they are
-    if type(value) is str and value.isalnum() and len(value) <= MAX_TEXT:
+    # the common case, quickly: ASCII letters and digits only, which text() keeps as they are
+    # (not every letter: a Hangul filler is one, which text() drops as drawn as nothing)
+    if type(value) is str and value.isascii() and value.isalnum() and len(value) <= MAX_TEXT:
         return value
     return _id(value)
