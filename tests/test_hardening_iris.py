@@ -1550,6 +1550,7 @@ async def test_a_lone_page_is_asked_after_once_and_a_page_asked_past_the_end_may
     [
         ',"students":[{a},{b}],"totalCount":2}}',  # the report's list twice: the last was read
         ',"totalCount":2,"totalPages":1}}',  # a total twice
+        ',"stud\\u0065nts":[{a},{b}],"total\\u0043ount":2}}',  # names spelt with escapes
     ],
 )
 def test_a_page_naming_its_list_or_a_total_twice_is_not_read(tail) -> None:
@@ -1559,14 +1560,32 @@ def test_a_page_naming_its_list_or_a_total_twice_is_not_read(tail) -> None:
     head = '{{"students":[{a},{b},{c}],"page":1,"pageSize":500,"totalCount":3,"totalPages":1'
     body = (head + tail).format(a=a, b=b, c=c).encode()
     server = Server(lambda r: httpx.Response(200, content=body))
-    with pytest.raises(IrisError, match=r"names '(students|totalCount)' twice in one object"):
+    with pytest.raises(IrisError, match=r"the answer names '(students|totalCount)' twice: "):
         asyncio.run(fetch(server))
 
 
-def test_a_page_whose_values_spell_its_names_is_read() -> None:
+@pytest.mark.parametrize(
+    "records",
+    [
+        # values that spell the page's names ("students", a form group), or escapes in values
+        [dict(pupil(1), formGroup="students"), dict(pupil(2), formGroup="totalCount")],
+        [dict(pupil(1), forename="Zo\u00eb"), dict(pupil(2), surname='O"Brien \\u')],
+    ],
+)
+def test_a_page_whose_values_spell_its_names_is_read(records) -> None:
     """The slow look for a name given twice is made only where the names occur twice in the
-    bytes; a value that spells one ("students", a form group) is no name given twice."""
-    records = [dict(pupil(1), formGroup="students"), dict(pupil(2), formGroup="totalCount")]
-    server = Server(lambda r: httpx.Response(200, json=listing(records)))
+    bytes or a name holds an escape; a value that does is no name given twice."""
+    body = json.dumps(listing(records), ensure_ascii=True).encode()
+    server = Server(lambda r: httpx.Response(200, content=body))
     export = asyncio.run(fetch(server))
     assert [r.mis_id for r in export.records] == [pupil(1)["schoolId"], pupil(2)["schoolId"]]
+
+
+def test_a_record_s_field_given_twice_is_the_record_s_matter_not_the_page_s() -> None:
+    """Once the page is read again, only its own object's names count: a record giving a field
+    twice was read, or refused with the page where another record had a field named "page"."""
+    a, b = json.dumps(pupil(1)), json.dumps(dict(pupil(2), page="x"))
+    a = a[:-1] + ', "forename": "Amy"}'
+    body = '{{"students":[{a},{b}],"page":1,"pageSize":500,"totalCount":2,"totalPages":1}}'
+    server = Server(lambda r: httpx.Response(200, content=body.format(a=a, b=b).encode()))
+    assert len(asyncio.run(fetch(server)).records) == 2

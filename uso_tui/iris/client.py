@@ -529,14 +529,6 @@ class IrisClient:
                 path=shown,
                 status=resp.status_code,
             )
-        if (twice := _named_twice(resp.content, key)) is not None:
-            raise IrisError(
-                f"the answer names {twice!r} twice in one object: which is meant is not said "
-                "(JSON leaves it open), so it is not read",
-                school=ctx.dfe,
-                path=shown,
-                status=resp.status_code,
-            )
         if len(body[key]) > self.bounds.max_records:  # before each is copied below
             raise _too_many(
                 ctx, shown, f"{len(body[key])} records", self.bounds.max_records, "records"
@@ -544,6 +536,14 @@ class IrisClient:
         if not all(isinstance(r, dict) for r in body[key]):
             raise IrisError(
                 f"the {key!r} list holds something that is not a record",
+                school=ctx.dfe,
+                path=shown,
+                status=resp.status_code,
+            )
+        if (twice := _named_twice(resp.content, key)) is not None:
+            raise IrisError(
+                f"the answer {twice}: which is meant is not said (JSON leaves it open), so it "
+                "is not read",
                 school=ctx.dfe,
                 path=shown,
                 status=resp.status_code,
@@ -1136,26 +1136,56 @@ def _json(content: bytes, most: int = ANSWER_VALUES) -> Any:
 
 
 def _named_twice(content: bytes, key: str) -> str | None:
-    """A name a page's object gives twice ("students", or totalCount, twice: orjson keeps the
-    last, and a page of three records then of two was read as a whole report of two), or None.
-    Looked for only where a page's own names occur more than once in its bytes (a value may
-    spell one): the page is then read again, slowly, by the standard library."""
-    if all(content.count(b'"%s"' % name.encode()) < 2 for name in (key, *_PAGE_TOTALS)):
+    """What a page's own object gives twice ("names 'students' twice": orjson keeps the last,
+    and a page of three records then of two was read as a whole report of two), or None.
+    Looked for only where the page's names occur twice in its bytes, or a name is written with
+    an escape ("stud\\u0065nts" is "students"): the page is then read again, slowly, by the
+    standard library. A record's own fields given twice are no matter of the page's."""
+    names = (key, *_PAGE_TOTALS)
+    if all(content.count(b'"%s"' % n.encode()) < 2 for n in names) and not _escaped_name(content):
         return None
-    twice: list[str] = []
+    last: list[str | None] = [None]
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        names = [name for name, _ in items]
-        if len(set(names)) < len(names):
-            twice.append(next(n for n in names if names.count(n) > 1))
+        # (the page's own object is the last one read: what it gives twice is what is kept)
+        seen: set[str] = set()
+        last[0] = next((n for n, _ in items if n in seen or seen.add(n)), None)
         return dict(items)
 
     text = content.decode("utf-8")
     try:
         json.loads(text[1:] if text.startswith("\ufeff") else text, object_pairs_hook=pairs)
     except (ValueError, RecursionError):  # (what orjson read, nested past the standard's depth)
-        return key
-    return twice[0] if twice else None
+        return "is nested too deep to be checked for names given twice"
+    return f"names {last[0]!r} twice" if last[0] is not None else None
+
+
+def _escaped_name(content: bytes) -> bool:
+    """Whether a name (a string followed by a colon) holds a \\u escape: IRIS's names are plain
+    ASCII, and an escape can spell one again unseen by a count of its bytes. (A page of valid
+    JSON: orjson has read it.)"""
+    at = content.find(b"\\u")
+    while at != -1:
+        end = content.find(b'"', at)
+        while end != -1 and _escaped(content, end):
+            end = content.find(b'"', end + 1)
+        if end == -1:
+            return False
+        after = end + 1
+        while content[after : after + 1] in (b" ", b"\t", b"\n", b"\r"):
+            after += 1
+        if content[after : after + 1] == b":":
+            return True
+        at = content.find(b"\\u", after)
+    return False
+
+
+def _escaped(content: bytes, at: int) -> bool:
+    """Whether the character at `at` is escaped: an odd number of backslashes before it."""
+    start = at
+    while start > 0 and content[start - 1] == 0x5C:
+        start -= 1
+    return (at - start) % 2 == 1
 
 
 _PAGE_TOTALS = ("totalCount", "totalPages", "page", "pageSize")
