@@ -1161,3 +1161,18 @@ async def test_a_link_typed_ahead_links_no_account_not_yet_seen(store):
         await settle(pilot, 8)
     assert store.account(tim).status == "unallocated"
     assert store.account(kjohnson).mis_id is None
+
+
+@pytest.mark.parametrize("leave", ["tab", "down", "enter"])
+async def test_tab_or_down_from_a_filter_go_to_its_own_list(store, leave):
+    """From the Unallocated tab's filter, tab went to the next tab's list (showing Exclusions,
+    where a restore typed next did nothing, unsaid), and down stayed in the filter (the keys
+    after it typed there): each now leaves for the list filtered, as enter does."""
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "4", "slash", "g", "r", "a", leave)
+        assert app.screen.tabbed.active == "unallocated"
+        assert app.focused is table(app)
+        assert keys_of(table(app)) == [username_of(store, "Grace", "Hopper")]
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        await press(pilot, "slash", "z", leave)
+        assert app.focused is app.screen.active_table()

@@ -6,7 +6,7 @@ Text shown in them goes through `plain`/`clean` (format.py) so that it is never 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -48,6 +48,19 @@ class LineInput(Input):
     def on_mount(self) -> None:
         if not getattr(self.app, "cursor_blink", True):
             self.cursor_blink = False
+
+
+class FilterInput(LineInput):
+    """A list's filter: tab and down leave it for its list as enter does (the default tab went
+    to the next widget: on a screen of tabs, the next tab's list, showing that tab instead)."""
+
+    BINDINGS: ClassVar = [
+        Binding("tab", "to_list", "List", show=False),
+        Binding("down", "to_list", "List", show=False),
+    ]
+
+    def action_to_list(self) -> None:
+        self.post_message(self.Submitted(self, self.value))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Input, Static
 from uso_tui.store import left_out
 from uso_tui.tui.format import cell, clean, ends_kept, plain
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import LineInput, current_key, move_to_key
+from uso_tui.tui.widgets import FilterInput, LineInput, current_key, move_to_key
 from uso_tui.tui.workers import in_thread
 
 MARK = "✓"
@@ -398,7 +398,7 @@ class ListScreen(ExportsCsv):
         return again
 
     def filter_bar(self, placeholder: str = "filter: words to find (escape clears)") -> LineInput:
-        return LineInput(placeholder=placeholder, id="filter", classes="filter")
+        return FilterInput(placeholder=placeholder, id="filter", classes="filter")
 
     def export_note(self) -> str:
         filtered = any(box.value.strip() for box in self.query("#filter").results(Input))

@@ -33,7 +33,7 @@ from uso_tui.tui.screens.listing import (
     haystack,
 )
 from uso_tui.tui.screens.users import AccountScreen
-from uso_tui.tui.widgets import Confirm, ConfirmForce, LineInput
+from uso_tui.tui.widgets import Confirm, ConfirmForce, FilterInput
 from uso_tui.tui.workers import in_thread
 
 # Records of the last processed file that can take an existing account (nothing was created for
@@ -133,7 +133,7 @@ class LinkPicker(ModalScreen[dict | None]):
             title.append_text(plain(who(self.account), "bold"))
             title.append(" to a record without an account", style="bold")
             yield Static(title, classes="dialog-title")
-            yield LineInput(placeholder="filter (escape clears)", id="filter", classes="filter")
+            yield FilterInput(placeholder="filter (escape clears)", id="filter", classes="filter")
             yield ListTable(
                 [
                     Col("MIS id", "mis_id", 8),
