@@ -894,3 +894,26 @@ async def test_exclusion_form_refuses_a_bad_name_before_asking_about_accounts(de
         assert "The person has an account here" not in text
         assert "a name has letters, spaces, hyphens" in " ".join(text.split())
     assert store.exclusions(dfe) == []
+
+
+async def test_a_crash_s_traceback_shows_no_local_values(demo):
+    """Textual's exit after an unhandled exception printed its traceback with every local
+    variable's value: a settings form's client secret held in one went to the terminal."""
+    from rich.console import Console
+
+    async with started(demo.store) as (app, _pilot):
+
+        def handler() -> None:
+            secret = "-".join(("s3cr3t", "in", "a", "local"))  # noqa: F841 - not to be shown
+            raise RuntimeError("a handler failed")
+
+        try:
+            handler()
+        except RuntimeError:
+            app._fatal_error()  # noqa: SLF001 - what Textual calls on an unhandled exception
+        console = Console(record=True, width=120)
+        for renderable in app._exit_renderables:  # noqa: SLF001
+            console.print(renderable)
+        shown = console.export_text()
+        assert "a handler failed" in shown and "s3cr3t-in-a-local" not in shown, shown
+        app._exit_renderables.clear()  # noqa: SLF001

@@ -127,6 +127,20 @@ class UsoApp(KeysInTurnApp):
             self.notify(f"Your role is now {now.role}", severity="warning", markup=False)
             self.screen.refresh_bindings()
 
+    def _fatal_error(self) -> None:
+        """Textual's exit after an unhandled exception, its traceback without the values of local
+        variables (Textual shows them): a form's client secret, or a pupil's name, held in one
+        would be printed on the operator's terminal and into any log of it."""
+        from rich.segment import Segments  # noqa: PLC0415
+        from rich.traceback import Traceback  # noqa: PLC0415
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None)
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
+        self._close_messages_no_wait()
+
     # -- navigation ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
