@@ -467,3 +467,17 @@ def test_undoing_the_run_that_relinked_a_restored_account_keeps_its_former_link(
     later = env.sync(datetime(2026, 3, 14, 9, 0, 0))
     assert later.counts["auto_linked"] == 0 and later.counts["needs_matching"] == 1
     assert env.store.account("bsmith.204").mis_id is None
+
+
+def test_an_undo_is_refused_while_a_run_of_the_school_is_in_progress(env):
+    """A school has one run at a time, and an undo is one: undone while a run of the school was
+    between its plan and its commit, the run made again all that was undone, nothing said."""
+    from uso_tui.sync.runner import RunInProgress, _claim
+
+    _before, run = setup_day2(env)
+    running = _claim(env.store, DFE, "cli", "bob", ["students"], "2026-03-12T09:00:00")
+    accounts = state(env.store)
+    with pytest.raises(RunInProgress, match=f"{running.run_id}"):
+        undo_run(env.store, run.run_id, operator="desk", now=UNDO_AT)
+    assert state(env.store) == accounts
+    assert env.store.run(run.run_id).undone_by is None

@@ -23,7 +23,7 @@ from uso_tui.sync.apply import event
 from uso_tui.sync.duplicates import active_beside
 from uso_tui.sync.listed_record import listed_as_another
 from uso_tui.sync.plan import unallocated
-from uso_tui.sync.runner import iso
+from uso_tui.sync.runner import RunInProgress, iso
 
 UNDO_TRIGGER = "undo"
 # The account events a run writes (sync.apply; "unallocate" also from confirming a held run).
@@ -258,6 +258,11 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
     with store.transaction(operator) as txn:
         run, undo_plan = _plan_in(store, txn, run_id, at)
         dfe = run.school
+        # one run of a school at a time (an undo is one): a run planned before the undo would
+        # commit after it, making again what was undone, nothing said
+        running = txn.running_runs(dfe)
+        if running:
+            raise RunInProgress(running[0])
         undo = Run(
             run_id=txn.next_run_id(dfe),
             school=dfe,
