@@ -478,3 +478,32 @@ def test_a_url_stored_before_in_another_form_is_not_changed_by_the_same_url(one_
     cli.add_account(DFE, "Ann", "Holt", "2014-01-01")
     res = cli.ok("school", "set", DFE, "--url", "https://hill.isams.cloud")
     assert "nothing changed" in res.out and "active account" not in res.err
+
+
+def _shell(cli, line: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("uso-tui")
+    cmd = str(exe) if exe.exists() else f"{sys.executable} -m uso_tui"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USO_TUI")}
+    base = f"{cmd} --data-dir {cli.data_dir} --operator alice"
+    return subprocess.run(
+        ["sh", "-c", line.format(uso=base)], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_a_command_with_its_output_closed_does_its_work_and_says_it_did(one_school):
+    """stdout closed (`>&-`): the change was made, then "unexpected AttributeError", exit 1."""
+    done = _shell(one_school, "{uso} school set %s --name 'Vale School' --json >&-" % DFE)
+    assert done.returncode == 0, done.stderr
+    assert open_store(one_school.data_dir).school(DFE).name == "Vale School"
+
+
+def test_a_secret_read_from_a_closed_stdin_is_refused_and_nothing_added(one_school):
+    """stdin closed (`<&-`) for --client-secret -: "unexpected AttributeError", exit 1."""
+    before = snapshot(one_school.data_dir)
+    args = " ".join(
+        _add("204-3299", secret=("--client-secret", "-"))
+    )  # (every value a word: no quoting needed)
+    done = _shell(one_school, "{uso} " + args + " <&-")
+    assert done.returncode == 2, done.stderr
+    assert "secret" in done.stderr.lower() and "unexpected" not in done.stderr
+    assert snapshot(one_school.data_dir) == before

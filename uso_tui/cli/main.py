@@ -7,6 +7,7 @@ else. A full traceback only with USO_TUI_DEBUG=1. No message ever carries a clie
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -214,6 +215,15 @@ def _not_utf8(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _closed_streams_to_null() -> None:
+    """A standard stream closed by the caller (`>&-`, `<&-`: Python then gives None) made the
+    command fail halfway with "unexpected AttributeError", its change already made: output to
+    a closed stream is discarded, and a closed stdin reads as empty."""
+    for name, mode in (("stdout", "w"), ("stderr", "w"), ("stdin", "r")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115 - for the process's life
+
+
 def _utf8_streams() -> None:
     """stdout and stderr in UTF-8 whatever the locale says: names from the MIS are any script,
     JSON is UTF-8 (RFC 8259) and so are the CSV exports; a Latin-1 locale would otherwise stop a
@@ -235,6 +245,7 @@ def main(
     """The console script. `clock` and the streams are for tests (the wall clock otherwise)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if stdout is None and stderr is None:
+        _closed_streams_to_null()
         _utf8_streams()
     err = stderr or sys.stderr
 
@@ -294,8 +305,15 @@ def main(
     except KeyboardInterrupt:
         return fail("interrupted", 130)
     except BrokenPipeError:
-        # The reader (e.g. `| head`) went away: nothing more to say to it.
+        # The reader (e.g. `| head`) went away: nothing more to say to it. What the command
+        # changed stays changed: said, for a script that took exit 1 for nothing done.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stop the interpreter's flush error
+        with contextlib.suppress(OSError):
+            err.write(
+                f"{PROG}: the output's reader went away before all of it was written; what the "
+                "command did is done (`uso-tui runs` / `uso-tui audit` show it)\n"
+            )
+            err.flush()
         return EXIT_ERROR
     except OSError as exc:
         # A folder that cannot be created, a full disk...: say what and where, in one line.
