@@ -490,9 +490,9 @@ def _shell(cli, line: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_command_with_its_output_closed_does_its_work_and_says_it_did(one_school):
+def test_a_command_with_its_output_closed_does_its_work(one_school):
     """stdout closed (`>&-`): the change was made, then "unexpected AttributeError", exit 1."""
-    done = _shell(one_school, "{uso} school set %s --name 'Vale School' --json >&-" % DFE)
+    done = _shell(one_school, "{uso} school set " + DFE + " --name 'Vale School' --json >&-")
     assert done.returncode == 0, done.stderr
     assert open_store(one_school.data_dir).school(DFE).name == "Vale School"
 
@@ -507,3 +507,11 @@ def test_a_secret_read_from_a_closed_stdin_is_refused_and_nothing_added(one_scho
     assert done.returncode == 2, done.stderr
     assert "secret" in done.stderr.lower() and "unexpected" not in done.stderr
     assert snapshot(one_school.data_dir) == before
+
+
+def test_a_command_that_makes_a_new_store_says_so(cli, tmp_path):
+    """`operator add` on a mistyped --data-dir (or with USO_TUI_DATA_DIR forgotten) made a store
+    of one operator there, exit 0, nothing said; reading commands refuse a folder without one."""
+    res = cli.ok("operator", "add", "bob", "--role", "desk")
+    assert f"a new uso-tui store was made at {cli.data_dir}" in res.err
+    assert "made" not in cli.ok("operator", "add", "carol", "--role", "desk").err

@@ -59,7 +59,8 @@ class Context:
 
     def store(self, *, create: bool = False) -> Store:
         """Open once. Reading commands never create a store (a mistyped --data-dir would otherwise
-        leave an empty store behind); the first `school add` does."""
+        leave an empty store behind); the first `school add` or `operator add` does, and says
+        so (an admin who forgot USO_TUI_DATA_DIR set up a store of one operator, unsaid)."""
         if self._store is None:
             if self.data_dir.exists() and not self.data_dir.is_dir():
                 raise InvalidInput(f"the data directory {self.data_dir} is not a directory")
@@ -70,7 +71,13 @@ class Context:
                     f"no uso-tui store at {self.data_dir}: add a school with `uso-tui school add`,"
                     " or give the store's folder with --data-dir or USO_TUI_DATA_DIR"
                 )
+            made = create and not self.store_exists()
             self._store = open_store(self.data_dir, create=create)
+            if made:
+                self.note(
+                    f"a new uso-tui store was made at {self.data_dir} (none was there): if you "
+                    "meant another, give it with --data-dir or USO_TUI_DATA_DIR"
+                )
         return self._store
 
     def store_exists(self) -> bool:
