@@ -515,3 +515,30 @@ def test_a_command_that_makes_a_new_store_says_so(cli, tmp_path):
     res = cli.ok("operator", "add", "bob", "--role", "desk")
     assert f"a new uso-tui store was made at {cli.data_dir}" in res.err
     assert "made" not in cli.ok("operator", "add", "carol", "--role", "desk").err
+
+
+def test_a_write_kept_waiting_for_the_store_s_lock_says_so(one_school, monkeypatch):
+    """Behind a stopped or hung process holding the store's lock, a write command waited for
+    ever, nothing said (a script's log showed nothing); it says so once, then waits on."""
+    import uso_tui.store.lock as lock
+
+    monkeypatch.setattr(lock, "WAIT_NOTE_S", 0.2)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(one_school.data_dir / '.lock')!r}, os.O_RDWR)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(1.5)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = one_school.ok("school", "set", DFE, "--name", "Vale School")
+    finally:
+        holder.wait(timeout=10)
+    assert res.err.count("waiting for the store's lock") == 1
+    assert open_store(one_school.data_dir).school(DFE).name == "Vale School"
+    assert "waiting" not in one_school.ok("school", "set", DFE, "--name", "Hill School").err

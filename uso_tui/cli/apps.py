@@ -69,7 +69,7 @@ def cmd_console(args: argparse.Namespace, ctx: Context) -> int:
         # the forced command decides who this is, whatever --operator said
         ctx.operator = forced_operator(args.as_operator, ctx)
         ctx.operator_given = True
-    result = run_console(ctx.store(create=True), operator=ctx.operator)
+    result = run_console(ctx.store(create=True, console=True), operator=ctx.operator)
     return result if isinstance(result, int) else 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.store import open_store
+from uso_tui.store import open_store, say_when_waiting
 from uso_tui.store.api import Store
 
 
@@ -57,7 +57,7 @@ class Context:
     def now(self) -> datetime:
         return self.clock()
 
-    def store(self, *, create: bool = False) -> Store:
+    def store(self, *, create: bool = False, console: bool = False) -> Store:
         """Open once. Reading commands never create a store (a mistyped --data-dir would otherwise
         leave an empty store behind); the first `school add` or `operator add` does, and says
         so (an admin who forgot USO_TUI_DATA_DIR set up a store of one operator, unsaid)."""
@@ -73,12 +73,20 @@ class Context:
                 )
             made = create and not self.store_exists()
             self._store = open_store(self.data_dir, create=create)
+            if not console:  # (the console owns the terminal: a line there would cross its screen)
+                say_when_waiting(self._waiting)
             if made:
                 self.note(
                     f"a new uso-tui store was made at {self.data_dir} (none was there): if you "
                     "meant another, give it with --data-dir or USO_TUI_DATA_DIR"
                 )
         return self._store
+
+    def _waiting(self) -> None:
+        self.note(
+            f"waiting for the store's lock at {self.data_dir}: another uso-tui process is "
+            "writing (a run, or a command); this goes on when it ends (ctrl+c stops it)"
+        )
 
     def store_exists(self) -> bool:
         return (self.data_dir / "store.json").exists()

@@ -41,6 +41,7 @@ from uso_tui.config import (
     resolve_operator,
 )
 from uso_tui.domain.errors import InvalidInput, UsoError
+from uso_tui.store import say_when_waiting
 
 PROG = "uso-tui"
 EXIT_USAGE = 2
@@ -330,6 +331,8 @@ def main(
             EXIT_ERROR,
             ctx.secrets if ctx else (),
         )
+    finally:
+        say_when_waiting(None)  # (a caller in the same process, a test, says nothing through it)
 
 
 def _names_the_schedule(name: str) -> bool:

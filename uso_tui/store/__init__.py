@@ -21,6 +21,7 @@ from uso_tui.store.api import (
     left_out,
     unreadable_school,
 )
+from uso_tui.store.lock import say_when_waiting
 
 
 def open_store(root: str | Path, *, create: bool = True, upgrade: bool = False) -> Store:
@@ -41,6 +42,7 @@ def open_store(root: str | Path, *, create: bool = True, upgrade: bool = False) 
 
 __all__ = [
     "left_out",
+    "say_when_waiting",
     "unreadable_school",
     "SCHEMA_VERSION",
     "AccountHit",

@@ -15,12 +15,19 @@ import errno
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from uso_tui.store.errors import StoreBusy, StoreError
 from uso_tui.store.storage import FILE_MODE
+
+# A writer kept waiting this long says so once, through the hook its process gave (the CLI: a
+# command behind a stopped or hung process otherwise waits for ever, nothing said).
+WAIT_NOTE_S = 2.0
+_POLL_S = 0.05
+_waiting_hooks: dict[int, Callable[[], None]] = {}  # by process id: forked workers say nothing
 
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
@@ -81,16 +88,43 @@ def write_lock(root: Path, *, wait: bool = True) -> Iterator[None]:
         roots.add(key)
         fd = _open_lock_file(root / ".lock")
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise StoreBusy("another writer holds the store's lock") from None
+            _take(fd, wait)
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the flock
     finally:
         roots.discard(key)
         tlock.release()
+
+
+def say_when_waiting(hook: Callable[[], None] | None) -> None:
+    """`hook` is called once a write of this process has waited WAIT_NOTE_S for the lock (None:
+    nothing is, as before)."""
+    if hook is None:
+        _waiting_hooks.pop(os.getpid(), None)
+    else:
+        _waiting_hooks[os.getpid()] = hook
+
+
+def _take(fd: int, wait: bool) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        if not wait:
+            raise StoreBusy("another writer holds the store's lock") from None
+    hook = _waiting_hooks.get(os.getpid())
+    if hook is not None:
+        deadline = time.monotonic() + WAIT_NOTE_S
+        while time.monotonic() < deadline:
+            time.sleep(_POLL_S)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+        hook()
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 @contextmanager
