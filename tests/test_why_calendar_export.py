@@ -498,3 +498,12 @@ def test_a_starter_leaving_by_its_account_day_is_promised_no_account(tmp_path):
     env.sync(datetime(2026, 4, 15, 9, 0, 0))
     assert one(env.store, "liv late").outcome == "created"
     assert one(env.store, "ned both").username is None
+
+
+def test_export_with_both_csv_and_json_is_refused(env, tmp_path, capsys):
+    """`export accounts --csv --json` printed JSON, the --csv dropped unsaid."""
+    capsys.readouterr()
+    args = ["--data-dir", str(tmp_path / "store"), "export", "accounts", DFE, "--csv", "--json"]
+    assert main(args, clock=lambda: DAY2) == 2
+    said = capsys.readouterr()
+    assert said.out == "" and "--csv and --json: give one" in said.err

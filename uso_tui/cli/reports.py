@@ -141,6 +141,8 @@ def cmd_calendar(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.export import export_csv, export_json, left_out_of  # noqa: PLC0415
 
+    if args.csv and args.json:  # (JSON was printed: a script asking for both meant one)
+        raise InvalidInput("--csv and --json: give one (CSV is the default)")
     dfe = check_dfe(args.dfe) if args.dfe else None
     if dfe:
         ctx.store().school(dfe)
