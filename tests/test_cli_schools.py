@@ -542,3 +542,41 @@ def test_a_write_kept_waiting_for_the_store_s_lock_says_so(one_school, monkeypat
     assert res.err.count("waiting for the store's lock") == 1
     assert open_store(one_school.data_dir).school(DFE).name == "Vale School"
     assert "waiting" not in one_school.ok("school", "set", DFE, "--name", "Hill School").err
+
+
+def test_operator_add_with_a_bad_key_makes_no_store(cli):
+    """The key was checked after the store was made for the operator: refused, an empty new
+    store was left behind (the mistyped --data-dir a reading command refuses)."""
+    res = cli("operator", "add", "bob", "--role", "desk", "--key", "ssh-rsa garbage")
+    assert res.status == 2 and "made" not in res.err
+    assert not (cli.data_dir / "store.json").exists()
+
+
+def test_a_lock_wait_note_that_cannot_be_written_does_not_fail_the_write(one_school, monkeypatch):
+    """The note written to a stderr whose reader had gone raised inside the store's lock: the
+    command that would have waited and succeeded failed, nothing done."""
+    import uso_tui.store.lock as lock
+    from uso_tui.cli.context import Context
+
+    def broken(self, message):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(Context, "note", broken)
+    monkeypatch.setattr(lock, "WAIT_NOTE_S", 0.1)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(one_school.data_dir / '.lock')!r}, os.O_RDWR)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(0.8)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        one_school.ok("school", "set", DFE, "--name", "Vale School")
+    finally:
+        holder.wait(timeout=10)
+    assert open_store(one_school.data_dir).school(DFE).name == "Vale School"

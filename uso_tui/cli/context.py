@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -83,10 +84,11 @@ class Context:
         return self._store
 
     def _waiting(self) -> None:
-        self.note(
-            f"waiting for the store's lock at {self.data_dir}: another uso-tui process is "
-            "writing (a run, or a command); this goes on when it ends (ctrl+c stops it)"
-        )
+        with contextlib.suppress(OSError, ValueError):  # (a note: never the command's failure)
+            self.note(
+                f"waiting for the store's lock at {self.data_dir}: another uso-tui process is "
+                "writing (a run, or a command); this goes on when it ends (ctrl+c stops it)"
+            )
 
     def store_exists(self) -> bool:
         return (self.data_dir / "store.json").exists()

@@ -7,7 +7,6 @@ else. A full traceback only with USO_TUI_DEBUG=1. No message ever carries a clie
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import sys
@@ -306,15 +305,8 @@ def main(
     except KeyboardInterrupt:
         return fail("interrupted", 130)
     except BrokenPipeError:
-        # The reader (e.g. `| head`) went away: nothing more to say to it. What the command
-        # changed stays changed: said, for a script that took exit 1 for nothing done.
+        # The reader (e.g. `| head`) went away: nothing more to say to it.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stop the interpreter's flush error
-        with contextlib.suppress(OSError):
-            err.write(
-                f"{PROG}: the output's reader went away before all of it was written; what the "
-                "command did is done (`uso-tui runs` / `uso-tui audit` show it)\n"
-            )
-            err.flush()
         return EXIT_ERROR
     except OSError as exc:
         # A folder that cannot be created, a full disk...: say what and where, in one line.

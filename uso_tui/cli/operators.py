@@ -90,6 +90,7 @@ def cmd_add(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync import operators as ops  # noqa: PLC0415 - only the commands that use it load it
 
     keys = list(args.key) + _key_lines(args.key_file)
+    ops.checked_operator(args.name, args.role, keys)  # before a store is made for them
     store = ctx.store(create=True)
     new = ops.add_operator(
         store, args.name, role=args.role, keys=keys, operator=ctx.operator, now=ctx.now()

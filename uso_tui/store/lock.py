@@ -123,7 +123,8 @@ def _take(fd: int, wait: bool) -> None:
                 return
             except BlockingIOError:
                 pass
-        hook()
+        with suppress(Exception):  # a note: its failure never fails the write
+            hook()
     fcntl.flock(fd, fcntl.LOCK_EX)
 
 

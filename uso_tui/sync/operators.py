@@ -34,17 +34,9 @@ def _shown(op: Operator) -> dict:
 RESERVED_NAMES = frozenset({"scheduler"})  # the daily runs' operator in every audit event
 
 
-def add_operator(
-    store: Store,
-    name: str,
-    *,
-    role: str,
-    keys: Iterable[str] = (),
-    operator: str,
-    now: datetime,
-) -> Operator:
-    """A new operator with their public keys (none: a name with a role, for the shell only)."""
-    require(store, operator, "operators")
+def checked_operator(name: str, role: str, keys: Iterable[str]) -> tuple[str, str, list[str]]:
+    """A new operator's name, role and keys as kept (each key once), or InvalidInput: checked
+    before a store is made for them (a bad key left a new, empty store behind)."""
     name = check_operator_name(name)
     if name in RESERVED_NAMES:
         raise InvalidInput(
@@ -56,6 +48,21 @@ def add_operator(
         key = check_ssh_key(key)
         if key.split()[1] not in {k.split()[1] for k in clean}:
             clean.append(key)
+    return name, role, clean
+
+
+def add_operator(
+    store: Store,
+    name: str,
+    *,
+    role: str,
+    keys: Iterable[str] = (),
+    operator: str,
+    now: datetime,
+) -> Operator:
+    """A new operator with their public keys (none: a name with a role, for the shell only)."""
+    require(store, operator, "operators")
+    name, role, clean = checked_operator(name, role, keys)
     with store.transaction(operator) as txn:
         operators = dict(load_operators(store.root) or {})
         if name in operators:

@@ -131,11 +131,12 @@ class UsoApp(KeysInTurnApp):
         """Textual's exit after an unhandled exception, its traceback without the values of local
         variables (Textual shows them): a form's client secret, or a pupil's name, held in one
         would be printed on the operator's terminal and into any log of it."""
+        import rich  # noqa: PLC0415
         from rich.segment import Segments  # noqa: PLC0415
         from rich.traceback import Traceback  # noqa: PLC0415
 
         self.bell()
-        traceback = Traceback(show_locals=False, width=None)
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
         self._exit_renderables.append(
             Segments(self.console.render(traceback, self.console.options))
         )
