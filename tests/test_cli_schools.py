@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -517,28 +518,35 @@ def test_a_command_that_makes_a_new_store_says_so(cli, tmp_path):
     assert "made" not in cli.ok("operator", "add", "carol", "--role", "desk").err
 
 
-def test_a_write_kept_waiting_for_the_store_s_lock_says_so(one_school, monkeypatch):
-    """Behind a stopped or hung process holding the store's lock, a write command waited for
-    ever, nothing said (a script's log showed nothing); it says so once, then waits on."""
-    import uso_tui.store.lock as lock
-
-    monkeypatch.setattr(lock, "WAIT_NOTE_S", 0.2)
+@contextlib.contextmanager
+def _lock_held(data_dir: Path, seconds: float):
+    """The store's write lock held by another process for `seconds`."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import fcntl, os, sys, time\n"
-            f"fd = os.open({str(one_school.data_dir / '.lock')!r}, os.O_RDWR)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(1.5)\n",
+            "import fcntl, os, time\n"
+            f"fd = os.open({str(data_dir / '.lock')!r}, os.O_RDWR)\n"
+            f"fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep({seconds})\n",
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        res = one_school.ok("school", "set", DFE, "--name", "Vale School")
+        yield
     finally:
         holder.wait(timeout=10)
+
+
+def test_a_write_kept_waiting_for_the_store_s_lock_says_so(one_school, monkeypatch):
+    """Behind a stopped or hung process holding the store's lock, a write command waited for
+    ever, nothing said (a script's log showed nothing); it says so once, then waits on."""
+    import uso_tui.store.lock as lock
+
+    monkeypatch.setattr(lock, "WAIT_NOTE_S", 0.2)
+    with _lock_held(one_school.data_dir, 1.5):
+        res = one_school.ok("school", "set", DFE, "--name", "Vale School")
     assert res.err.count("waiting for the store's lock") == 1
     assert open_store(one_school.data_dir).school(DFE).name == "Vale School"
     assert "waiting" not in one_school.ok("school", "set", DFE, "--name", "Hill School").err
@@ -563,20 +571,6 @@ def test_a_lock_wait_note_that_cannot_be_written_does_not_fail_the_write(one_sch
 
     monkeypatch.setattr(Context, "note", broken)
     monkeypatch.setattr(lock, "WAIT_NOTE_S", 0.1)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, os, sys, time\n"
-            f"fd = os.open({str(one_school.data_dir / '.lock')!r}, os.O_RDWR)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(0.8)\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with _lock_held(one_school.data_dir, 0.8):
         one_school.ok("school", "set", DFE, "--name", "Vale School")
-    finally:
-        holder.wait(timeout=10)
     assert open_store(one_school.data_dir).school(DFE).name == "Vale School"
