@@ -4,7 +4,7 @@ beside the previous one, and applied only when an operator confirms it."""
 from __future__ import annotations
 
 import pytest
-from factories import enrolled_student, iris_student
+from factories import Env, enrolled_student, iris_student
 from test_cli_sync import DFE, add
 
 pytestmark = pytest.mark.usefixtures("sim")  # every test syncs from the simulator
@@ -482,3 +482,40 @@ def test_the_undo_hint_names_only_a_confirmed_run_of_a_report_held_whole_now():
     assert f"undo-run {DFE}-r2" in said
     fine_since = run(3, ["students"], status="succeeded")
     assert _after_a_confirmed_whole([now, fine_since, students_confirmed], now) == ""
+
+
+def test_leavers_dropped_by_the_mis_at_its_rollover_are_no_fall(tmp_path):
+    """Leavers sent with their leaving date until the MIS drops them at its rollover, their
+    accounts unallocated (and confirmed) weeks before: the export "fell" by them, and the report
+    was held whole that day and every day after, its starters waiting, until confirmed."""
+    from datetime import datetime
+
+    from uso_tui.sync import actions
+
+    env = Env(tmp_path / "store")
+    pupils = [
+        enrolled_student(
+            str(i), f"Kid{chr(97 + i % 26)}", f"Fam{i:03d}", f"2015-04-{1 + i % 28:02d}"
+        )
+        for i in range(100)
+    ]
+    env.add_school(DFE, pupils)
+    env.sync(datetime(2026, 6, 1, 7))
+    leavers = [{**p, "leavingDate": "2026-07-20"} for p in pupils[:15]]
+    starters = [
+        {**enrolled_student(f"n{i}", f"New{chr(97 + i)}", "Intake", "2022-03-03"),
+         "enrolmentDate": "2026-09-03"}
+        for i in range(15)
+    ]  # fmt: skip
+    env.set_students(DFE, leavers + pupils[15:] + starters)
+    held = env.sync(datetime(2026, 7, 21, 7))
+    assert held.status == "held"  # 15 leavers: rule 8's hold, confirmed
+    actions.confirm_held(env.store, held.run_id, operator="alice", now=datetime(2026, 7, 21, 9))
+    env.sync(datetime(2026, 7, 22, 7))
+    env.set_students(DFE, pupils[15:] + starters)  # the rollover: the leavers' records dropped
+    rollover = env.sync(datetime(2026, 9, 3, 7))
+    assert rollover.status == "succeeded", rollover.hold_reason
+    assert rollover.counts["created"] == 15
+    # a real fall of records on roll is held as before
+    env.set_students(DFE, pupils[40:] + starters)
+    assert env.sync(datetime(2026, 9, 4, 7)).status == "held"

@@ -247,6 +247,9 @@ class Run(_Record):
     # How many records each report's export sent: the next run's export comparison counts
     # against the newest export taken as the school's (SchoolDoc.previous_sizes).
     sizes: dict[str, int] = field(default_factory=dict)
+    # ... and how many of them were on roll (no leaving date passed): what the next run's
+    # comparison counts, so leavers sent until the MIS drops them at its rollover make no fall
+    on_roll: dict[str, int] = field(default_factory=dict)
     # Why it is held, per report held ("students: would unallocate 12 of 100 ..."), for the hub.
     hold_reason: str | None = None
     # Why its export may be incomplete, when that held its unallocations: confirming the run

@@ -228,7 +228,21 @@ class SchoolDoc:
         applied it or held only its unallocations (not one that held it whole, unless
         confirmed since; not an export that came short of what IRIS said it holds; not a run
         that failed, was undone (its sizes dropped), or ran the other report only)."""
+        return {report: run["sizes"][report] for report, run in self._previous_exports().items()}
+
+    def previous_on_roll(self) -> dict[str, int]:
+        """... and how many of them were on roll (no leaving date passed), where that run kept
+        it (Run.on_roll: runs before it did not)."""
         out: dict[str, int] = {}
+        for report, run in self._previous_exports().items():
+            on_roll = run.get("on_roll")
+            if isinstance(on_roll, dict) and isinstance(on_roll.get(report), int):
+                out[report] = on_roll[report]
+        return out
+
+    def _previous_exports(self) -> dict[str, dict[str, Any]]:
+        """Report -> the run whose export was last taken as the school's (previous_sizes)."""
+        out: dict[str, dict[str, Any]] = {}
         for run in sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]), reverse=True):
             status, sizes = run.get("status"), run.get("sizes")
             if status not in ("succeeded", "held") or not isinstance(sizes, dict) or not sizes:
@@ -241,7 +255,7 @@ class SchoolDoc:
                 skip |= {c.get("report") for c in held}
             for report, size in sizes.items():
                 if report not in out and report not in skip and isinstance(size, int):
-                    out[report] = size
+                    out[report] = run
             if len(out) >= len(REPORTS):
                 break
         return out

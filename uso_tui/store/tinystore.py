@@ -367,6 +367,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
                 open_cases=build(MatchCase, doc.cases_in_order("open")),
                 seen=doc.current_seen(),
                 previous_sizes=doc.previous_sizes(),
+                previous_on_roll=doc.previous_on_roll(),
                 parsed=doc,
             )
 

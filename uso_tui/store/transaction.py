@@ -376,6 +376,9 @@ class TinyTransaction(AccountsByName, KeptWrites, Transaction):
     def previous_sizes(self, dfe: str) -> dict[str, int]:
         return self._doc(dfe).previous_sizes()
 
+    def previous_on_roll(self, dfe: str) -> dict[str, int]:
+        return self._doc(dfe).previous_on_roll()
+
     def adopt(self, state: SchoolState) -> bool:
         # The adopted rows are shared with what the state gave its reader (account rows, cases):
         # this class replaces a stored row when it changes one, never edits it in place.

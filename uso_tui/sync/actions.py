@@ -200,6 +200,7 @@ def _confirm_whole(
         # ... so it is no export the next is compared with (SchoolDoc.previous_sizes)
         whole = {c.get("report") for c in run.held_whole()}
         run.sizes = {r: n for r, n in run.sizes.items() if r not in whole}
+        run.on_roll = {r: n for r, n in run.on_roll.items() if r not in whole}
     before = {"status": run.status, "comparison": run.comparison}
     run.status = "succeeded"
     run.confirmed_by = operator

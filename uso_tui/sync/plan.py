@@ -308,6 +308,10 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     planned = Plan(school=dfe, report=report, role=role, today=today_s)
     counts = planned.counts
     counts["fetched"] = export.size
+    # (a record recognised unchanged has no leaving date: sync.fingerprints)
+    planned.on_roll = export.size - sum(
+        1 for r in export.records if r.leaving_date and r.leaving_date <= today_s
+    )
 
     linked: dict[str, dict[str, Any]] = {}  # MIS id -> its account's row
     unlinked_here: dict[tuple[str, str], list[Account]] = {}  # (surname, dob) -> accounts
@@ -462,7 +466,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             {r.mis_id: r for r in export.records},
             dup.keys(),
             settings,
-            _sizes(snapshot, export),
+            _sizes(snapshot, export, planned.on_roll),
             arrived=len(pending),
             invalid=invalid,
         )
@@ -800,8 +804,13 @@ def _forenames_related(record: MisRecord, account: Any) -> bool:
     return level != "different"
 
 
-def _sizes(snapshot: Snapshot, export: Export) -> tuple[int, int] | None:
-    """(records the export last taken as the school's sent, records this one sends)."""
+def _sizes(snapshot: Snapshot, export: Export, on_roll: int) -> tuple[int, int] | None:
+    """(records the export last taken as the school's sent, records this one sends): those on
+    roll where that run kept their number (leavers the MIS sent until its rollover dropped
+    them, their accounts unallocated, held every export after it whole as a fall)."""
+    before = snapshot.previous_on_roll.get(export.report)
+    if before is not None:
+        return before, on_roll
     before = snapshot.previous_sizes.get(export.report)
     return None if before is None else (before, export.size)
 

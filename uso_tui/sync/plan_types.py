@@ -62,6 +62,8 @@ class Snapshot:
     # report -> how many records the export last taken as the school's sent (the export
     # comparison's count before; none: runs recorded before they kept it)
     previous_sizes: dict[str, int] = field(default_factory=dict)
+    # ... and of them on roll, where that run kept it (the count compared, leavers left out)
+    previous_on_roll: dict[str, int] = field(default_factory=dict)
 
     def all_accounts(self) -> list[Account]:
         return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]
@@ -132,6 +134,8 @@ class Plan:
     # The export comparison when the report is held whole (sync.compare): nothing applied.
     comparison: dict[str, Any] | None = None
     counts: dict[str, int] = field(default_factory=empty_counts)
+    # the export's records on roll: none whose leaving date has passed (Run.on_roll)
+    on_roll: int = 0
     candidates_searched: int = 0
     # Records the sieve recognised as unchanged (sync.fingerprints): their processed-file rows
     # (PROCESSED_COLUMNS), not in `outcomes` (they were never parsed); the processed file lists

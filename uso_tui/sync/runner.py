@@ -82,6 +82,7 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
         exclusions=txn.exclusions(dfe),
         open_cases=txn.cases(dfe, "open"),
         previous_sizes=txn.previous_sizes(dfe),
+        previous_on_roll=txn.previous_on_roll(dfe),
         pool=pool,
         index_for=(lambda role: pools.get(la, role, lambda: pool(role))) if pools else None,
         wide=txn.find_people,
@@ -475,6 +476,7 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
         exclusions=state.exclusions,
         open_cases=state.open_cases,
         previous_sizes=state.previous_sizes,
+        previous_on_roll=state.previous_on_roll,
         pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
         index_for=(
             (lambda role: pools.get(la, role, lambda: pools.accounts_of(la, role, store.la_people)))
@@ -593,6 +595,7 @@ def apply_in(
         created.update(apply_plan(txn, report_plan, run, at, touched))
     add_counts(run, plans)
     run.sizes = {report: p.counts["fetched"] for report, p in plans.items()}
+    run.on_roll = {report: p.on_roll for report, p in plans.items()}
     _held_fields(run, plans)
     run.status = "held" if run.held_usernames or run.comparison else "succeeded"
     run.hold_reason = run.hold_reason if run.status == "held" else None
