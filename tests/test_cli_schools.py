@@ -574,3 +574,33 @@ def test_a_lock_wait_note_that_cannot_be_written_does_not_fail_the_write(one_sch
     with _lock_held(one_school.data_dir, 0.8):
         one_school.ok("school", "set", DFE, "--name", "Vale School")
     assert open_store(one_school.data_dir).school(DFE).name == "Vale School"
+
+
+def test_config_timezone_makes_every_command_keep_the_schools_time(one_school, monkeypatch):
+    """Times are stored as wall-clock times in the writing process's TZ: from a UTC shell, an
+    admin's force run was stamped an hour early all summer against the schedule's London times
+    (the school ran again). config.json's `timezone` is every command's local time."""
+    import json
+    import time
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from uso_tui.cli.main import main
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    (one_school.data_dir / "config.json").write_text(json.dumps({"timezone": "Asia/Tokyo"}))
+    args = ["--data-dir", str(one_school.data_dir), "--operator", "alice"]
+    assert main([*args, "school", "set", DFE, "--name", "Vale School"]) == 0  # no clock given
+    [event] = [
+        e for e in open_store(one_school.data_dir).audit(limit=5) if e.action != "school_add"
+    ][:1]
+    stamped = datetime.fromisoformat(event.at)
+    tokyo = datetime.now(ZoneInfo("Asia/Tokyo")).replace(tzinfo=None)
+    assert abs((tokyo - stamped).total_seconds()) < 120, (event.at, tokyo)
+    assert os.environ["TZ"] == "UTC"  # put back for the rest of this process
+    (one_school.data_dir / "config.json").write_text(json.dumps({"timezone": "Mars/Olympus"}))
+    res = one_school("school", "list")
+    assert (
+        res.status == 2 and 'timezone must be a time zone name such as "Europe/London"' in res.err
+    )

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -139,7 +140,7 @@ class IrisBounds:
     max_report_bytes: int = 512 * 1024 * 1024
 
 
-CONFIG_KEYS = ("allowed_mis_hosts", *(f.name for f in fields(IrisBounds)))
+CONFIG_KEYS = ("allowed_mis_hosts", "timezone", *(f.name for f in fields(IrisBounds)))
 
 
 def read_config(data_dir: Path) -> dict[str, Any]:
@@ -186,6 +187,27 @@ def allowed_mis_hosts(data_dir: Path) -> frozenset[str]:
     environment's USO_TUI_ALLOWED_MIS_HOSTS (also before the data directory holds a store)."""
     hosts = {h.strip().lower() for h in read_config(data_dir).get("allowed_mis_hosts", [])}
     return frozenset(hosts - {""}) | parse_allowed_hosts(os.environ.get(ALLOWED_HOSTS_ENV))
+
+
+def time_zone(data_dir: Path) -> str | None:
+    """config.json's `timezone`, the schools' time zone ("Europe/London"): every uso-tui process
+    on the store then keeps its times in it, whatever the TZ of the shell, cron line or unit
+    that started it (times are stored as wall-clock times: a command from a UTC shell stamped
+    its run an hour early all summer, and the schedule ran the school again). None: the
+    process's own local time, as before."""
+    zone = read_config(data_dir).get("timezone")
+    if zone is None:
+        return None
+    try:
+        if not isinstance(zone, str) or not zone or zone.startswith(("/", ".")):
+            raise ValueError(zone)
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise InvalidInput(
+            f"{Path(data_dir) / CONFIG_JSON}: timezone must be a time zone name such as "
+            f'"Europe/London", not {zone!r}'
+        ) from None
+    return zone
 
 
 def iris_bounds(data_dir: Path) -> IrisBounds:

@@ -10,9 +10,11 @@ import argparse
 import os
 import re
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from uso_tui.cli import (
@@ -38,6 +40,7 @@ from uso_tui.config import (
     name_as_read,
     resolve_data_dir,
     resolve_operator,
+    time_zone,
 )
 from uso_tui.domain.errors import InvalidInput, UsoError
 from uso_tui.store import say_when_waiting
@@ -271,6 +274,7 @@ def main(
         return exc.code if isinstance(exc.code, int) else 0
 
     ctx: Context | None = None
+    zone_before: str | None | object = _UNSET
     try:
         ctx = Context(
             data_dir=resolve_data_dir(args.data_dir),
@@ -283,6 +287,7 @@ def main(
             stderr=err,
         )
         ctx.operator = as_listed(ctx.data_dir, ctx.operator)
+        zone_before = _use_time_zone(ctx.data_dir)
         func = getattr(args, "func", None) or apps.cmd_console
         if (
             ctx.operator_given
@@ -325,6 +330,31 @@ def main(
         )
     finally:
         say_when_waiting(None)  # (a caller in the same process, a test, says nothing through it)
+        if zone_before is not _UNSET:  # (main called in a process that goes on: a test)
+            _set_tz(zone_before)
+
+
+_UNSET = object()
+
+
+def _use_time_zone(data_dir: Path) -> str | None | object:
+    """The process's local time made config.json's `timezone` (config.time_zone), when set:
+    every time read and written (daily times, stamps, "today") is then the schools' wall clock.
+    Returns the TZ it replaced (_UNSET: none was)."""
+    zone = time_zone(data_dir)
+    if zone is None:
+        return _UNSET
+    before = os.environ.get("TZ")
+    _set_tz(zone)
+    return before
+
+
+def _set_tz(zone: str | None) -> None:
+    if zone is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = zone
+    time.tzset()
 
 
 def _names_the_schedule(name: str) -> bool:
