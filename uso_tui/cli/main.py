@@ -341,6 +341,8 @@ def _use_time_zone(data_dir: Path) -> str | None | object:
     """The process's local time made config.json's `timezone` (config.time_zone), when set:
     every time read and written (daily times, stamps, "today") is then the schools' wall clock.
     Returns the TZ it replaced (_UNSET: none was)."""
+    if not data_dir.is_dir():  # (none yet, or a file: the command says so as before)
+        return _UNSET
     zone = time_zone(data_dir)
     if zone is None:
         return _UNSET
