@@ -519,3 +519,22 @@ def test_leavers_dropped_by_the_mis_at_its_rollover_are_no_fall(tmp_path):
     # a real fall of records on roll is held as before
     env.set_students(DFE, pupils[40:] + starters)
     assert env.sync(datetime(2026, 9, 4, 7)).status == "held"
+
+
+def test_leaving_dates_passing_together_are_no_fall(tmp_path):
+    """A fifth of the pupils leave on one day (their leaving dates pass, still sent): rule 8
+    holds their unallocations; the records sent are as many as before, no report held whole."""
+    from datetime import datetime
+
+    env = Env(tmp_path / "store")
+    pupils = [
+        enrolled_student(
+            str(i), f"Kid{chr(97 + i % 26)}", f"Fam{i:03d}", f"2015-04-{1 + i % 28:02d}"
+        )
+        for i in range(100)
+    ]
+    env.add_school(DFE, pupils)
+    env.sync(datetime(2026, 6, 1, 7))
+    env.set_students(DFE, [{**p, "leavingDate": "2026-07-20"} for p in pupils[:20]] + pupils[20:])
+    held = env.sync(datetime(2026, 7, 21, 7))
+    assert held.status == "held" and not held.comparisons, held.hold_reason

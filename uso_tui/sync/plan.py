@@ -466,7 +466,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             {r.mis_id: r for r in export.records},
             dup.keys(),
             settings,
-            _sizes(snapshot, export, planned.on_roll),
+            _sizes(snapshot, export),
             arrived=len(pending),
             invalid=invalid,
         )
@@ -804,14 +804,14 @@ def _forenames_related(record: MisRecord, account: Any) -> bool:
     return level != "different"
 
 
-def _sizes(snapshot: Snapshot, export: Export, on_roll: int) -> tuple[int, int] | None:
-    """(records the export last taken as the school's sent, records this one sends): those on
-    roll where that run kept their number (leavers the MIS sent until its rollover dropped
-    them, their accounts unallocated, held every export after it whole as a fall)."""
+def _sizes(snapshot: Snapshot, export: Export) -> tuple[int, int] | None:
+    """(records the export last taken as the school's sent, records this one sends): of the
+    first, those on roll where that run kept their number (leavers the MIS sent until its
+    rollover dropped them, their accounts unallocated, made a fall that held every export after
+    it whole), and of this one every record (a leaving date passed today is no record gone)."""
     before = snapshot.previous_on_roll.get(export.report)
-    if before is not None:
-        return before, on_roll
-    before = snapshot.previous_sizes.get(export.report)
+    if before is None:
+        before = snapshot.previous_sizes.get(export.report)
     return None if before is None else (before, export.size)
 
 
