@@ -1202,3 +1202,20 @@ def test_a_school_paused_after_it_was_found_due_is_not_claimed(env):
     update_school(env.store, DFE, operator="admin", now=datetime(2026, 3, 10, 6, 31), paused="yes")
     assert claim_many(env.store, found, "scheduler", "2026-03-10T06:31:00") == []
     assert env.store.running_runs(DFE) == []
+
+
+async def test_a_daily_time_moved_later_after_the_days_run_waits_for_tomorrow(env):
+    """Ran today at 06:05; at 09:00 its time was moved from 06:00 to 12:00 ("from now on, at
+    noon"): it ran again at noon, mid school day (moved earlier, it already waited)."""
+    from uso_tui.sync.admin import update_school
+    from uso_tui.sync.schedule import next_run
+
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 11, 6, 5))}
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="12:00"
+    )
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 12, 0))}
+    assert next_run(env.store.school(DFE), datetime(2026, 3, 11, 10, 0)) == datetime(
+        2026, 3, 12, 12, 0
+    )
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, 12, 0))}

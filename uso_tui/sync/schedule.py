@@ -63,7 +63,18 @@ def _slot(
         moved_past = slot == today and since_when and since_when < school.daily_at_since
         if not moved_past or _at(since_when) + MAX_GAP >= _next_daily(school, now):
             return None
+    if slot == today and _ran_before_moved(school, last, today):
+        return None
     return slot
+
+
+def _ran_before_moved(school: School, last: str | None, day: datetime) -> bool:
+    """Whether the school ran on `day` before its daily time was moved later that day: that run
+    was the day's (moved from 06:00 to 12:00 at 09:00, after its 06:05 run, it ran again at
+    noon; moved earlier, it already waited for the next day)."""
+    since = school.daily_at_since
+    date = iso(day)[:10]
+    return bool(last and since and last[:10] == since[:10] == date and last < since)
 
 
 # The longest a school that has run waits for its next run because its daily time was moved.
@@ -115,12 +126,7 @@ def _failed_since_due(
     yesterday, a catch-up) is a real run since that daily time: the school is not run again
     for it; one that failed then is a later day's, which does not put off the catch-up."""
     latest = iso(now + CLOCK_SLACK)
-    # the school's last run that did run: scheduled, or forced (console, `sync`) of every report;
-    # each believed only if not stamped ahead of the clock
-    believed = iso(max(now, clock or now) + CLOCK_SLACK)
-    both = (school.last_scheduled_success_at, school.last_whole_run_at)
-    ran = [at for at in both if at and at <= believed]
-    last = max(ran) if ran else None
+    last = _last_ran(school, now, clock)
     due = _slot(school, now, last, clock)
     if due is None:
         return None
@@ -128,6 +134,15 @@ def _failed_since_due(
     if last and last >= since:
         return None
     return [at for at in school.scheduled_failed_at if since <= at <= latest]
+
+
+def _last_ran(school: School, now: datetime, clock: datetime | None = None) -> str | None:
+    """The school's last run that did run: scheduled, or forced (console, `sync`) of every
+    report; each believed only if not stamped ahead of the clock."""
+    believed = iso(max(now, clock or now) + CLOCK_SLACK)
+    both = (school.last_scheduled_success_at, school.last_whole_run_at)
+    ran = [at for at in both if at and at <= believed]
+    return max(ran) if ran else None
 
 
 def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
@@ -156,7 +171,7 @@ def next_run(school: School, now: datetime) -> datetime:
     failed = _failed_since_due(school, now)
     if failed is not None:
         return _tried_again_at(school, failed, now) if failed else now
-    return _next_daily(school, now)
+    return _next_daily(school, now, _last_ran(school, now))
 
 
 def _tried_again_at(school: School, failed: list[str], now: datetime) -> datetime:
@@ -165,9 +180,11 @@ def _tried_again_at(school: School, failed: list[str], now: datetime) -> datetim
     return min(max(now, _retry_at(failed)), _next_daily(school, now))
 
 
-def _next_daily(school: School, now: datetime) -> datetime:
+def _next_daily(school: School, now: datetime, last: str | None = None) -> datetime:
     today = _due_at(school, now)
-    return today if now < today else today + timedelta(days=1)
+    if now < today and not _ran_before_moved(school, last, today):
+        return today
+    return today + timedelta(days=1)
 
 
 def _retry_at(failed: list[str]) -> datetime:
