@@ -538,3 +538,29 @@ def test_leaving_dates_passing_together_are_no_fall(tmp_path):
     env.set_students(DFE, [{**p, "leavingDate": "2026-07-20"} for p in pupils[:20]] + pupils[20:])
     held = env.sync(datetime(2026, 7, 21, 7))
     assert held.status == "held" and not held.comparisons, held.hold_reason
+
+
+def test_leavers_still_sent_hide_no_fall_of_the_records_on_roll(tmp_path):
+    """Leavers kept in the export (their dates passed at the run before) with half of those on
+    roll gone: counted on one side only, they hid the fall (70 before against 65 now)."""
+    from datetime import datetime
+
+    from uso_tui.sync import actions
+
+    env = Env(tmp_path / "store")
+    pupils = [
+        enrolled_student(
+            str(i), f"Kid{chr(97 + i % 26)}", f"Fam{i:03d}", f"2015-04-{1 + i % 28:02d}"
+        )
+        for i in range(100)
+    ]
+    env.add_school(DFE, pupils)
+    env.sync(datetime(2026, 6, 1, 7))
+    leavers = [{**p, "leavingDate": "2026-07-20"} for p in pupils[:30]]
+    env.set_students(DFE, leavers + pupils[30:])
+    held = env.sync(datetime(2026, 7, 21, 7))
+    actions.confirm_held(env.store, held.run_id, operator="alice", now=datetime(2026, 7, 21, 9))
+    env.sync(datetime(2026, 7, 22, 7))
+    env.set_students(DFE, leavers + pupils[30:65])
+    halved = env.sync(datetime(2026, 7, 23, 7))
+    assert halved.status == "held" and halved.comparisons, halved.hold_reason

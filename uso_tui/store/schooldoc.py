@@ -230,14 +230,14 @@ class SchoolDoc:
         that failed, was undone (its sizes dropped), or ran the other report only)."""
         return {report: run["sizes"][report] for report, run in self._previous_exports().items()}
 
-    def previous_on_roll(self) -> dict[str, int]:
-        """... and how many of them were on roll (no leaving date passed), where that run kept
-        it (Run.on_roll: runs before it did not)."""
-        out: dict[str, int] = {}
+    def previous_on_roll(self) -> dict[str, tuple[int, str]]:
+        """... and how many of them were on roll (no leaving date passed), with that run's day,
+        where the run kept it (Run.on_roll: runs before it did not)."""
+        out: dict[str, tuple[int, str]] = {}
         for report, run in self._previous_exports().items():
-            on_roll = run.get("on_roll")
-            if isinstance(on_roll, dict) and isinstance(on_roll.get(report), int):
-                out[report] = on_roll[report]
+            on_roll, day = run.get("on_roll"), (run.get("started_at") or "")[:10]
+            if isinstance(on_roll, dict) and isinstance(on_roll.get(report), int) and day:
+                out[report] = (on_roll[report], day)
         return out
 
     def _previous_exports(self) -> dict[str, dict[str, Any]]:

@@ -805,13 +805,17 @@ def _forenames_related(record: MisRecord, account: Any) -> bool:
 
 
 def _sizes(snapshot: Snapshot, export: Export) -> tuple[int, int] | None:
-    """(records the export last taken as the school's sent, records this one sends): of the
-    first, those on roll where that run kept their number (leavers the MIS sent until its
-    rollover dropped them, their accounts unallocated, made a fall that held every export after
-    it whole), and of this one every record (a leaving date passed today is no record gone)."""
-    before = snapshot.previous_on_roll.get(export.report)
-    if before is None:
-        before = snapshot.previous_sizes.get(export.report)
+    """(records the export last taken as the school's sent, records this one sends), leaving
+    out on both sides the leavers of that run's day where it kept their number: leavers the MIS
+    sends until its rollover drops them (their accounts unallocated) made a fall that held every
+    export after it whole; still sent, they hid a real one. A leaving date passed since is no
+    record gone."""
+    on_roll = snapshot.previous_on_roll.get(export.report)
+    if on_roll is not None:
+        before, day = on_roll
+        left = sum(1 for r in export.records if r.leaving_date and r.leaving_date <= day)
+        return before, export.size - left  # (one recognised unchanged has no leaving date)
+    before = snapshot.previous_sizes.get(export.report)
     return None if before is None else (before, export.size)
 
 
