@@ -1219,3 +1219,19 @@ async def test_a_daily_time_moved_later_after_the_days_run_waits_for_tomorrow(en
         2026, 3, 12, 12, 0
     )
     assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, 12, 0))}
+
+
+async def test_a_catch_up_of_yesterday_then_a_later_time_still_runs_today(env):
+    """Due at 20:00, the host down overnight: a catch-up at 07:05 ran yesterday's; moved to 21:00
+    at 09:00, that catch-up was taken for today's run, and the school ran on no day."""
+    from uso_tui.sync.admin import update_school
+
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 9, 9, 0), daily_at="20:00"
+    )
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 9, 20, 5))}
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 11, 7, 5))}
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="21:00"
+    )
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 21, 1))}

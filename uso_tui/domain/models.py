@@ -72,6 +72,9 @@ class School(_Record):
     # When daily_at was last changed: a daily time that passed before then was none of the
     # school's (sync.schedule._slot), as one before created_at was not.
     daily_at_since: str = ""
+    # ... and the daily time it replaced then ("": not known): whether a run that day before the
+    # change was that day's (sync.schedule._ran_before_moved)
+    daily_at_was: str = ""
     # Summary kept up to date by the store on every commit, so the home screen never loads accounts.
     last_run_id: str | None = None
     last_run_status: str | None = None

@@ -383,6 +383,7 @@ def update_school(
             return school
         if "daily_at" in after:
             school.daily_at_since = _stamp(now)
+            school.daily_at_was = str(before.get("daily_at") or "")
         tx.put_school(school)
         tx.audit(
             AuditEvent(

@@ -69,12 +69,19 @@ def _slot(
 
 
 def _ran_before_moved(school: School, last: str | None, day: datetime) -> bool:
-    """Whether the school ran on `day` before its daily time was moved later that day: that run
-    was the day's (moved from 06:00 to 12:00 at 09:00, after its 06:05 run, it ran again at
-    noon; moved earlier, it already waited for the next day)."""
-    since = school.daily_at_since
+    """Whether the school ran on `day` for that day's time, before its daily time was moved
+    later that day: that run was the day's (moved from 06:00 to 12:00 at 09:00, after its 06:05
+    run, it ran again at noon; moved earlier, it already waited for the next day). A run before
+    the old time that day was the day before's, caught up: it is no run of this day."""
+    since, was = school.daily_at_since, school.daily_at_was
     date = iso(day)[:10]
-    return bool(last and since and last[:10] == since[:10] == date and last < since)
+    return bool(
+        last
+        and since
+        and was
+        and last[:10] == since[:10] == date
+        and f"{date}T{was}" <= last < since
+    )
 
 
 # The longest a school that has run waits for its next run because its daily time was moved.
