@@ -52,7 +52,7 @@ def test_a_shifted_column_is_held_whole_and_applied_when_confirmed(cli, sim):
     assert all(a["forename"].startswith("Fam") for a in after.values())
 
 
-@pytest.mark.parametrize("broken", ["upns swapped", "preferred names cleared"])
+@pytest.mark.parametrize("broken", ["upns swapped", "upns cleared", "preferred names cleared"])
 def test_upns_swapped_or_preferred_names_cleared_for_all_are_held_whole(cli, sim, broken):
     """Every pupil's UPN swapped with a classmate's, or every preferred name cleared, by a
     broken export: applied to all 40 accounts ("updated 40"), nothing held. A school giving
@@ -67,6 +67,8 @@ def test_upns_swapped_or_preferred_names_cleared_for_all_are_held_whole(cli, sim
     if broken == "upns swapped":
         upns = [p["uniquePupilNumber"] for p in pupils]
         sent = [{**p, "uniquePupilNumber": upns[i ^ 1]} for i, p in enumerate(pupils)]
+    elif broken == "upns cleared":  # (the field no longer given: the API's permissions)
+        sent = [{k: v for k, v in p.items() if k != "uniquePupilNumber"} for p in pupils]
     else:
         sent = [{**p, "preferredName": None} for p in pupils]
     sim.set_records(DFE, "students", sent)
@@ -74,9 +76,11 @@ def test_upns_swapped_or_preferred_names_cleared_for_all_are_held_whole(cli, sim
     assert res.status == 3 and _accounts(cli) == before
     assert "40 of 40 linked students records changed name" in res.json()["hold_reason"]
     said = cli.ok("run", "show", res.json()["run_id"]).out
-    assert (
-        "UPN A100000000000 -> A100000000001" if broken == "upns swapped" else "known as Pa"
-    ) in said
+    assert {
+        "upns swapped": "UPN A100000000000 -> A100000000001",
+        "upns cleared": "UPN A100000000000 -> (none)",
+        "preferred names cleared": "known as Pa",
+    }[broken] in said
 
 
 def test_preferred_names_or_upns_given_where_none_were_are_not_held(cli, sim):

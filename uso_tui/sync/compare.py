@@ -43,7 +43,8 @@ def _changed(row: dict[str, Any], rec: MisRecord) -> bool:
     """Whether the record says another thing of its person than the account it is linked to:
     names, date of birth; a preferred name cleared or replaced (one given where none was is
     no sign: a school starting to use them); a UPN replaced by another (UPNs follow a child
-    for life: every pupil's swapped with a classmate's was applied, 300 of 300)."""
+    for life: every pupil's swapped with a classmate's was applied, 300 of 300) or cleared
+    (every UPN blanked, a field the API no longer gives, was cleared from every account)."""
     if _person(row["forename"], row["surname"], row["dob"]) != _person(
         rec.forename, rec.surname, rec.dob
     ):
@@ -52,7 +53,7 @@ def _changed(row: dict[str, Any], rec: MisRecord) -> bool:
     if known_as and known_as != normalise_cached(rec.preferred_name or ""):
         return True
     upn = upn_key(str((row.get("extra") or {}).get("upn") or ""))
-    return bool(upn and rec.upn and upn != upn_key(rec.upn))
+    return bool(upn and upn != upn_key(rec.upn or ""))
 
 
 def compare(
