@@ -466,7 +466,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             {r.mis_id: r for r in export.records},
             dup.keys(),
             settings,
-            _sizes(snapshot, export),
+            _sizes(snapshot, export, linked, today_s),
             arrived=len(pending),
             invalid=invalid,
         )
@@ -804,17 +804,29 @@ def _forenames_related(record: MisRecord, account: Any) -> bool:
     return level != "different"
 
 
-def _sizes(snapshot: Snapshot, export: Export) -> tuple[int, int] | None:
+def _sizes(
+    snapshot: Snapshot, export: Export, linked: dict[str, dict[str, Any]], today: str
+) -> tuple[int, int] | None:
     """(records the export last taken as the school's sent, records this one sends), leaving
-    out on both sides the leavers of that run's day where it kept their number: leavers the MIS
-    sends until its rollover drops them (their accounts unallocated) made a fall that held every
-    export after it whole; still sent, they hid a real one. A leaving date passed since is no
-    record gone."""
+    out on both sides the leavers already gone, where that run kept the number on roll: there,
+    those whose leaving date had passed; here, those whose leaving date has passed and whose
+    account is not active (unallocated as a leaver, or none). Leavers the MIS sends until its
+    rollover drops them made a fall that held every export after it whole; counted here only,
+    they hid a real one. A leaver whose account is still active was on roll before: no record
+    gone (also one whose leaving date was keyed late, a date before the last run)."""
     on_roll = snapshot.previous_on_roll.get(export.report)
     if on_roll is not None:
-        before, day = on_roll
-        left = sum(1 for r in export.records if r.leaving_date and r.leaving_date <= day)
-        return before, export.size - left  # (one recognised unchanged has no leaving date)
+
+        def gone_before(rec: MisRecord) -> bool:
+            row = linked.get(rec.mis_id)
+            return row is None or row.get("status", "active") != "active"
+
+        left = sum(  # (one recognised unchanged has no leaving date)
+            1
+            for r in export.records
+            if r.leaving_date and r.leaving_date <= today and gone_before(r)
+        )
+        return on_roll[0], export.size - left
     before = snapshot.previous_sizes.get(export.report)
     return None if before is None else (before, export.size)
 
