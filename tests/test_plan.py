@@ -947,3 +947,18 @@ def test_ids_sent_in_another_format_do_not_switch_off_the_twin_check():
     assert not planned.creates
     assert {c.record.mis_id for c in planned.new_cases} >= {"77"}
     assert all(c.after.forename == "Sophie" for c in planned.changes if c.before is not None)
+
+
+def test_another_school_s_export_is_held_whole_at_a_hold_threshold_of_100():
+    """A school set to 100% (never holding its leavers): another school's export, ids of its
+    own, was applied whole: every account unallocated, 100 made for that school's pupils."""
+    accounts = [linked_acc(n) for n in range(100)]
+    others = [rec(f"x{n}", f"New{n}", f"Kid{n}", "2016-05-01") for n in range(100)]
+    planned = plan(
+        export(*others),
+        snap(accounts, previous_sizes={"students": 100}),
+        TODAY,
+        settings(hold_percent=100.0),
+    )
+    assert planned.comparison is not None and "(all of them)" in planned.hold_reason
+    assert not planned.creates

@@ -114,13 +114,19 @@ def compare(
             f"(fewer by more than {settings.hold_percent:g}%)"
         )
     elif (
-        gone > previous * (share := max(GONE_SHARE, settings.hold_percent / 100))
+        # (every one gone, whatever the threshold: at 100% another school's export with ids of
+        # its own was applied whole)
+        (
+            gone > previous * (share := max(GONE_SHARE, settings.hold_percent / 100))
+            or gone == previous
+        )
         and came * 2 >= gone
         and gone >= min(settings.hold_min, CHANGED_MIN)
     ):
+        part = "all of them" if gone == previous else f"more than {share:.0%}"
         reasons.append(
             f"the {report} export no longer sends {gone} of the {previous} records linked "
-            f"before (more than {share:.0%}), and {came} others came instead"
+            f"before ({part}), and {came} others came instead"
         )
     compared = previous - len(linked_ids & invalid)
     if len(changed) > compared * CHANGED_SHARE and len(changed) >= min(
