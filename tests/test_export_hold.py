@@ -488,13 +488,9 @@ def test_the_undo_hint_names_only_a_confirmed_run_of_a_report_held_whole_now():
     assert _after_a_confirmed_whole([now, fine_since, students_confirmed], now) == ""
 
 
-def test_leavers_dropped_by_the_mis_at_its_rollover_are_no_fall(tmp_path):
-    """Leavers sent with their leaving date until the MIS drops them at its rollover, their
-    accounts unallocated (and confirmed) weeks before: the export "fell" by them, and the report
-    was held whole that day and every day after, its starters waiting, until confirmed."""
+def _hundred_pupils(tmp_path):
+    """A school of 100 pupils, run on 1 June: (its Env, the pupils' records)."""
     from datetime import datetime
-
-    from uso_tui.sync import actions
 
     env = Env(tmp_path / "store")
     pupils = [
@@ -505,6 +501,18 @@ def test_leavers_dropped_by_the_mis_at_its_rollover_are_no_fall(tmp_path):
     ]
     env.add_school(DFE, pupils)
     env.sync(datetime(2026, 6, 1, 7))
+    return env, pupils
+
+
+def test_leavers_dropped_by_the_mis_at_its_rollover_are_no_fall(tmp_path):
+    """Leavers sent with their leaving date until the MIS drops them at its rollover, their
+    accounts unallocated (and confirmed) weeks before: the export "fell" by them, and the report
+    was held whole that day and every day after, its starters waiting, until confirmed."""
+    from datetime import datetime
+
+    from uso_tui.sync import actions
+
+    env, pupils = _hundred_pupils(tmp_path)
     leavers = [{**p, "leavingDate": "2026-07-20"} for p in pupils[:15]]
     starters = [
         {**enrolled_student(f"n{i}", f"New{chr(97 + i)}", "Intake", "2022-03-03"),
@@ -530,15 +538,7 @@ def test_leaving_dates_passing_together_are_no_fall(tmp_path):
     holds their unallocations; the records sent are as many as before, no report held whole."""
     from datetime import datetime
 
-    env = Env(tmp_path / "store")
-    pupils = [
-        enrolled_student(
-            str(i), f"Kid{chr(97 + i % 26)}", f"Fam{i:03d}", f"2015-04-{1 + i % 28:02d}"
-        )
-        for i in range(100)
-    ]
-    env.add_school(DFE, pupils)
-    env.sync(datetime(2026, 6, 1, 7))
+    env, pupils = _hundred_pupils(tmp_path)
     env.set_students(DFE, [{**p, "leavingDate": "2026-07-20"} for p in pupils[:20]] + pupils[20:])
     held = env.sync(datetime(2026, 7, 21, 7))
     assert held.status == "held" and not held.comparisons, held.hold_reason
@@ -551,15 +551,7 @@ def test_leavers_still_sent_hide_no_fall_of_the_records_on_roll(tmp_path):
 
     from uso_tui.sync import actions
 
-    env = Env(tmp_path / "store")
-    pupils = [
-        enrolled_student(
-            str(i), f"Kid{chr(97 + i % 26)}", f"Fam{i:03d}", f"2015-04-{1 + i % 28:02d}"
-        )
-        for i in range(100)
-    ]
-    env.add_school(DFE, pupils)
-    env.sync(datetime(2026, 6, 1, 7))
+    env, pupils = _hundred_pupils(tmp_path)
     leavers = [{**p, "leavingDate": "2026-07-20"} for p in pupils[:30]]
     env.set_students(DFE, leavers + pupils[30:])
     held = env.sync(datetime(2026, 7, 21, 7))
