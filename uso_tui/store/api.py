@@ -118,8 +118,8 @@ class SchoolState:
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
     # report -> records the export last taken as the school's sent (SchoolDoc.previous_sizes)
     previous_sizes: dict[str, int] = field(default_factory=dict)
-    # ... and of them on roll, with that run's day, where it kept it (SchoolDoc.previous_on_roll)
-    previous_on_roll: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # ... and of them on roll, where its run kept it (SchoolDoc.previous_on_roll)
+    previous_on_roll: dict[str, int] = field(default_factory=dict)
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
     # (Transaction.adopt) instead of reading and parsing the file again; the store's own.
@@ -181,8 +181,8 @@ class Transaction(Protocol):
         """Report -> records the export last taken as the school's sent (the comparison's)."""
         ...
 
-    def previous_on_roll(self, dfe: str) -> dict[str, tuple[int, str]]:
-        """Report -> of those, the records on roll and that run's day, where it kept it."""
+    def previous_on_roll(self, dfe: str) -> dict[str, int]:
+        """Report -> of those, the records on roll, where its run kept it."""
         ...
 
     def adopt(self, state: SchoolState) -> bool:

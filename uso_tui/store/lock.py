@@ -107,25 +107,29 @@ def say_when_waiting(hook: Callable[[], None] | None) -> None:
 
 
 def _take(fd: int, wait: bool) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if _took(fd):
         return
-    except BlockingIOError:
-        if not wait:
-            raise StoreBusy("another writer holds the store's lock") from None
+    if not wait:
+        raise StoreBusy("another writer holds the store's lock")
     hook = _waiting_hooks.get(os.getpid())
     if hook is not None:
         deadline = time.monotonic() + WAIT_NOTE_S
         while time.monotonic() < deadline:
             time.sleep(_POLL_S)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _took(fd):
                 return
-            except BlockingIOError:
-                pass
         with suppress(Exception):  # a note: its failure never fails the write
             hook()
     fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _took(fd: int) -> bool:
+    """The lock taken if no one holds it (False: another writer does)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 @contextmanager

@@ -228,17 +228,23 @@ class SchoolDoc:
         applied it or held only its unallocations (not one that held it whole, unless
         confirmed since; not an export that came short of what IRIS said it holds; not a run
         that failed, was undone (its sizes dropped), or ran the other report only)."""
-        return {report: run["sizes"][report] for report, run in self._previous_exports().items()}
+        return self.previous_counts()[0]
 
-    def previous_on_roll(self) -> dict[str, tuple[int, str]]:
-        """... and how many of them were on roll (no leaving date passed), with that run's day,
-        where the run kept it (Run.on_roll: runs before it did not)."""
-        out: dict[str, tuple[int, str]] = {}
+    def previous_on_roll(self) -> dict[str, int]:
+        """... and how many of them were on roll (no leaving date passed), where that run kept
+        it (Run.on_roll: runs before it did not)."""
+        return self.previous_counts()[1]
+
+    def previous_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(previous_sizes, previous_on_roll), from one look through the runs."""
+        sizes: dict[str, int] = {}
+        on_roll: dict[str, int] = {}
         for report, run in self._previous_exports().items():
-            on_roll, day = run.get("on_roll"), (run.get("started_at") or "")[:10]
-            if isinstance(on_roll, dict) and isinstance(on_roll.get(report), int) and day:
-                out[report] = (on_roll[report], day)
-        return out
+            sizes[report] = run["sizes"][report]
+            kept = run.get("on_roll")
+            if isinstance(kept, dict) and isinstance(kept.get(report), int):
+                on_roll[report] = kept[report]
+        return sizes, on_roll
 
     def _previous_exports(self) -> dict[str, dict[str, Any]]:
         """Report -> the run whose export was last taken as the school's (previous_sizes)."""

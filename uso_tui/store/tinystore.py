@@ -359,6 +359,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
             with self._reading():
                 data, raw = self._data_raw(dfe)
             doc = SchoolDoc.from_data(dfe, data, raw)
+            previous = doc.previous_counts()
             return SchoolState(
                 dfe=dfe,
                 version=doc.version,
@@ -366,8 +367,8 @@ class TinyStore(AccountsByName, KeptReads, Store):
                 exclusions=build(Exclusion, doc.exclusions_in_order()),
                 open_cases=build(MatchCase, doc.cases_in_order("open")),
                 seen=doc.current_seen(),
-                previous_sizes=doc.previous_sizes(),
-                previous_on_roll=doc.previous_on_roll(),
+                previous_sizes=previous[0],
+                previous_on_roll=previous[1],
                 parsed=doc,
             )
 

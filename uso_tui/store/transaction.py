@@ -376,7 +376,7 @@ class TinyTransaction(AccountsByName, KeptWrites, Transaction):
     def previous_sizes(self, dfe: str) -> dict[str, int]:
         return self._doc(dfe).previous_sizes()
 
-    def previous_on_roll(self, dfe: str) -> dict[str, tuple[int, str]]:
+    def previous_on_roll(self, dfe: str) -> dict[str, int]:
         return self._doc(dfe).previous_on_roll()
 
     def adopt(self, state: SchoolState) -> bool:

@@ -252,7 +252,7 @@ def _damaged(path: Path | None, home: str, what: str) -> CorruptFile:
     )
 
 
-# a school's index lines made again (latest_lines), for one whose why.idx is cut short
+# a school's index lines made again (latest_lines), for one whose why.idx is damaged
 Remade = Callable[[str], bytes | None]
 
 

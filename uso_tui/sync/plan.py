@@ -309,9 +309,8 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     counts = planned.counts
     counts["fetched"] = export.size
     # (a record recognised unchanged has no leaving date: sync.fingerprints)
-    planned.on_roll = export.size - sum(
-        1 for r in export.records if r.leaving_date and r.leaving_date <= today_s
-    )
+    left = [r for r in export.records if r.leaving_date and r.leaving_date <= today_s]
+    planned.on_roll = export.size - len(left)
 
     linked: dict[str, dict[str, Any]] = {}  # MIS id -> its account's row
     unlinked_here: dict[tuple[str, str], list[Account]] = {}  # (surname, dob) -> accounts
@@ -466,7 +465,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             {r.mis_id: r for r in export.records},
             dup.keys(),
             settings,
-            _sizes(snapshot, export, linked, today_s),
+            _sizes(snapshot, export, linked, left),
             arrived=len(pending),
             invalid=invalid,
         )
@@ -805,7 +804,7 @@ def _forenames_related(record: MisRecord, account: Any) -> bool:
 
 
 def _sizes(
-    snapshot: Snapshot, export: Export, linked: dict[str, dict[str, Any]], today: str
+    snapshot: Snapshot, export: Export, linked: dict[str, dict[str, Any]], left: list[MisRecord]
 ) -> tuple[int, int] | None:
     """(records the export last taken as the school's sent, records this one sends), leaving
     out on both sides the leavers already gone, where that run kept the number on roll: there,
@@ -813,20 +812,13 @@ def _sizes(
     account is not active (unallocated as a leaver, or none). Leavers the MIS sends until its
     rollover drops them made a fall that held every export after it whole; counted here only,
     they hid a real one. A leaver whose account is still active was on roll before: no record
-    gone (also one whose leaving date was keyed late, a date before the last run)."""
+    gone (also one whose leaving date was keyed late, a date before the last run). `left`: this
+    export's records whose leaving date has passed."""
     on_roll = snapshot.previous_on_roll.get(export.report)
     if on_roll is not None:
-
-        def gone_before(rec: MisRecord) -> bool:
-            row = linked.get(rec.mis_id)
-            return row is None or row.get("status", "active") != "active"
-
-        left = sum(  # (one recognised unchanged has no leaving date)
-            1
-            for r in export.records
-            if r.leaving_date and r.leaving_date <= today and gone_before(r)
-        )
-        return on_roll[0], export.size - left
+        rows = [linked.get(r.mis_id) for r in left]
+        gone = sum(1 for row in rows if row is None or row.get("status", "active") != "active")
+        return on_roll, export.size - gone
     before = snapshot.previous_sizes.get(export.report)
     return None if before is None else (before, export.size)
 

@@ -62,8 +62,8 @@ class Snapshot:
     # report -> how many records the export last taken as the school's sent (the export
     # comparison's count before; none: runs recorded before they kept it)
     previous_sizes: dict[str, int] = field(default_factory=dict)
-    # ... and of them on roll, with that run's day, where it kept it (plan._sizes)
-    previous_on_roll: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # ... and of them on roll, where its run kept it (plan._sizes)
+    previous_on_roll: dict[str, int] = field(default_factory=dict)
 
     def all_accounts(self) -> list[Account]:
         return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]
