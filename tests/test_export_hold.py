@@ -560,3 +560,49 @@ def test_leavers_still_sent_hide_no_fall_of_the_records_on_roll(tmp_path):
     env.set_students(DFE, leavers + pupils[30:65])
     halved = env.sync(datetime(2026, 7, 23, 7))
     assert halved.status == "held" and halved.comparisons, halved.hold_reason
+
+
+def test_leavers_held_and_sent_again_hide_no_fall_of_the_records_on_roll(tmp_path):
+    """Rule 8 holds thirty leavers' unallocations, not yet confirmed, and the MIS sends them
+    again with half of those on roll gone: their accounts still active, the leavers counted on
+    roll now and not before hid the fall (70 before against 65 now), only rule 8 held."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    leavers = [{**p, "leavingDate": "2026-07-20"} for p in pupils[:30]]
+    env.set_students(DFE, leavers + pupils[30:])
+    held = env.sync(datetime(2026, 7, 21, 7))
+    assert held.status == "held" and not held.comparisons
+    env.set_students(DFE, leavers + pupils[30:65])
+    halved = env.sync(datetime(2026, 7, 22, 7))
+    assert halved.status == "held" and halved.comparisons, halved.hold_reason
+    assert "35 records against 70 before" in halved.hold_reason
+
+
+def test_a_sixth_forms_held_leavers_dropped_by_the_mis_are_no_other_school(tmp_path):
+    """Sixty of a hundred leave (a sixth form's summer), rule 8 holds their unallocations, and
+    before anyone confirms, the MIS drops them and sends its new intake: no records on roll
+    gone, yet "60 of 100 linked before no longer sent, and 120 others came instead" held the
+    report whole, the intake waiting, as if another school's export had come."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    leavers = [{**p, "leavingDate": "2026-07-20"} for p in pupils[:60]]
+    env.set_students(DFE, leavers + pupils[60:])
+    assert env.sync(datetime(2026, 7, 21, 7)).status == "held"
+    intake = [
+        {**enrolled_student(f"n{i}", f"New{chr(97 + i % 26)}", f"Intake{i:02d}", "2010-03-03"),
+         "enrolmentDate": "2026-09-03"}
+        for i in range(60)
+    ]  # fmt: skip
+    env.set_students(DFE, pupils[60:] + intake)
+    run = env.sync(datetime(2026, 9, 3, 7))
+    assert run.status == "held" and not run.comparisons, run.hold_reason
+    assert run.counts["created"] == 60 and len(run.held_usernames) == 60
+    # another school's export instead is held whole as before
+    other = [
+        enrolled_student(f"x{i}", f"Oth{chr(97 + i % 26)}", f"Else{i:02d}", "2011-05-05")
+        for i in range(100)
+    ]
+    env.set_students(DFE, other)
+    assert env.sync(datetime(2026, 9, 4, 7)).comparisons

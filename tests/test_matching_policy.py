@@ -1823,3 +1823,35 @@ def test_an_account_requested_under_the_very_name_with_a_date_keyed_wholly_wrong
         for c in n.candidates
         if n.record.mis_id == "5"
     )
+
+
+@pytest.mark.parametrize("forename", ["?", "", "⭐"])
+def test_an_account_whose_forename_holds_no_letter_stops_no_run(forename):
+    """Such an account (one stored before names without letters were refused) unlinked at the
+    school, a record like it: the record's case asked who else could claim the account, and the
+    whole school's run failed ("'Claims' object has no attribute 'by_birth'")."""
+    planned = plan(
+        export(rec("1", "Amy", "Jones", DOB)),
+        snap([acc("q.204", forename, "Jones", DOB)]),
+        TODAY,
+        settings(),
+    )
+    assert outcome_of(planned, "1").outcome in ("needs_matching", "created")
+
+
+@pytest.mark.parametrize("keyed", ["A123-4567-8901-2", "A123.4567.8901.2", "a123 4567 8901 2"])
+def test_a_upn_keyed_with_hyphens_or_dots_is_the_same_upn(keyed):
+    """A pupil with an account at another school of the local authority arrives with the same
+    names, date of birth and UPN, keyed with hyphens: read as another UPN (strong evidence of
+    another child), the account was no candidate and the pupil got a second account, unasked."""
+    upn = "A123456789012"
+    pool = [acc("sjones.204", "Sam", "Jones", DOB, school=OTHER, mis_id="9", extra={"upn": upn})]
+    planned = plan(
+        export(rec("1", "Sam", "Jones", DOB, upn=keyed)),
+        snap([], pool=pool + _la_pupils(300)),
+        TODAY,
+        settings(),
+    )
+    found = outcome_of(planned, "1")
+    assert found.outcome == "needs_matching", found.reason
+    assert [c.username for c in planned.new_cases[0].candidates][:1] == ["sjones.204"]

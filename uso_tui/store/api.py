@@ -120,6 +120,8 @@ class SchoolState:
     previous_sizes: dict[str, int] = field(default_factory=dict)
     # ... and of them on roll, where its run kept it (SchoolDoc.previous_on_roll)
     previous_on_roll: dict[str, int] = field(default_factory=dict)
+    # ... and the accounts whose unallocation its run held (SchoolDoc.previous_held)
+    previous_held: dict[str, frozenset[str]] = field(default_factory=dict)
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
     # (Transaction.adopt) instead of reading and parsing the file again; the store's own.
@@ -177,12 +179,12 @@ class Transaction(Protocol):
         transaction has changed it."""
         ...
 
-    def previous_sizes(self, dfe: str) -> dict[str, int]:
-        """Report -> records the export last taken as the school's sent (the comparison's)."""
-        ...
-
-    def previous_on_roll(self, dfe: str) -> dict[str, int]:
-        """Report -> of those, the records on roll, where its run kept it."""
+    def previous_counts(
+        self, dfe: str
+    ) -> tuple[dict[str, int], dict[str, int], dict[str, frozenset[str]]]:
+        """For each report, of the export last taken as the school's: how many records it sent
+        (the comparison's count before), how many of them were on roll, where its run kept it,
+        and the accounts whose unallocation its run held (rule 8), where any."""
         ...
 
     def adopt(self, state: SchoolState) -> bool:

@@ -222,29 +222,29 @@ class SchoolDoc:
             return {}
         return {r: fps for r, fps in self.seen.items() if self.seen_over.get(r) == now}
 
-    def previous_sizes(self) -> dict[str, int]:
-        """For each report, how many records the export last taken as the school's sent (what
-        the next export is compared with): that of the newest run that read the report and
-        applied it or held only its unallocations (not one that held it whole, unless
-        confirmed since; not an export that came short of what IRIS said it holds; not a run
-        that failed, was undone (its sizes dropped), or ran the other report only)."""
-        return self.previous_counts()[0]
-
-    def previous_on_roll(self) -> dict[str, int]:
-        """... and how many of them were on roll (no leaving date passed), where that run kept
-        it (Run.on_roll: runs before it did not)."""
-        return self.previous_counts()[1]
-
-    def previous_counts(self) -> tuple[dict[str, int], dict[str, int]]:
-        """(previous_sizes, previous_on_roll), from one look through the runs."""
+    def previous_counts(
+        self,
+    ) -> tuple[dict[str, int], dict[str, int], dict[str, frozenset[str]]]:
+        """For each report, of the export last taken as the school's (what the next export is
+        compared with): how many records it sent; how many of them were on roll (no leaving
+        date passed), where its run kept it (Run.on_roll: runs before it did not); the accounts
+        whose unallocation its run held (rule 8), where it held any: a leaver among them was
+        not on roll, yet its account is still active. That export is the newest run's that read
+        the report and applied it or held only its unallocations (not one that held it whole,
+        unless confirmed since; not an export that came short of what IRIS said it holds; not
+        a run that failed, was undone (its sizes dropped), or ran the other report only)."""
         sizes: dict[str, int] = {}
         on_roll: dict[str, int] = {}
+        held: dict[str, frozenset[str]] = {}
         for report, run in self._previous_exports().items():
             sizes[report] = run["sizes"][report]
             kept = run.get("on_roll")
             if isinstance(kept, dict) and isinstance(kept.get(report), int):
                 on_roll[report] = kept[report]
-        return sizes, on_roll
+            usernames = run.get("held_usernames")
+            if usernames and isinstance(usernames, list):
+                held[report] = frozenset(u for u in usernames if isinstance(u, str))
+        return sizes, on_roll, held
 
     def _previous_exports(self) -> dict[str, dict[str, Any]]:
         """Report -> the run whose export was last taken as the school's (previous_sizes)."""

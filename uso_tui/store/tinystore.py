@@ -369,6 +369,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
                 seen=doc.current_seen(),
                 previous_sizes=previous[0],
                 previous_on_roll=previous[1],
+                previous_held=previous[2],
                 parsed=doc,
             )
 

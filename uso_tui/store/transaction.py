@@ -373,11 +373,10 @@ class TinyTransaction(AccountsByName, KeptWrites, Transaction):
         self._entry(dfe)
         return head_token(self._lay.data(dfe))  # 64 bytes, not the whole file
 
-    def previous_sizes(self, dfe: str) -> dict[str, int]:
-        return self._doc(dfe).previous_sizes()
-
-    def previous_on_roll(self, dfe: str) -> dict[str, int]:
-        return self._doc(dfe).previous_on_roll()
+    def previous_counts(
+        self, dfe: str
+    ) -> tuple[dict[str, int], dict[str, int], dict[str, frozenset[str]]]:
+        return self._doc(dfe).previous_counts()
 
     def adopt(self, state: SchoolState) -> bool:
         # The adopted rows are shared with what the state gave its reader (account rows, cases):

@@ -82,8 +82,15 @@ class Claims:
         # it whatever its names (a UPN follows one pupil; the surname may have changed)
         self.by_upn: dict[str, set[str]] = {}
         self._claimants: dict[tuple, frozenset[str]] = {}  # (claimants' account) -> MIS ids
+        self._forms: dict[str, set[str]] = {}  # a name or a form of it -> the names it is
+        self._near: dict[str, list[str]] = {}  # a slip's key -> the names it may stand for
+        self._initials: dict[str, set[str]] = {}  # a letter -> the names it may stand for
+        self._single: set[str] = set()  # the names that are an initial alone
+        self._stands: dict[str, frozenset[str]] = {}
+        # date of birth -> (MIS id, gender's initial, forename, has middle names, surname): below
+        self.by_birth: dict[str, list[tuple[str, str, str, bool, str]]] = {}
         wanted = {n for accounts in unlinked.values() for a in accounts for n in _own_names(a)}
-        if not wanted:
+        if not wanted:  # (accounts whose forenames hold no letter: nobody claims them by name)
             return
         upns = {k for accounts in unlinked.values() for a in accounts if (k := _upn_of(a))}
         if upns:
@@ -101,28 +108,23 @@ class Claims:
         # A record's name stands for an account's when it is that name, a form of it (Charlotte
         # for a "Charlie" requested: twins Charlie and Charlotte), or a slip of it (Aiden for
         # Aidan, Muharnmad or Mohammed for Muhammad).
-        self._forms: dict[str, set[str]] = {}
         for name in wanted:
             for form in (name, *known_as(name)):
                 self._forms.setdefault(form, set()).add(name)
         # the names a slip may stand for, looked among those of its initial or its sound only
-        self._near: dict[str, list[str]] = {}
         for name in wanted:
             for key in near_keys(name):
                 self._near.setdefault(key, []).append(name)
         # a forename keyed as its initial alone ("M Khan") may stand for any name of the letter,
         # and any name for an account asked for under its initial
-        self._initials: dict[str, set[str]] = {}
         for name in wanted:
             self._initials.setdefault(name[0], set()).add(name)
         self._single = {name for name in wanted if len(name) == 1}
-        self._stands: dict[str, frozenset[str]] = {}
         # date of birth -> (MIS id, gender's initial, forename, has middle names, surname) of
         # every record not linked to an account (one linked is its own account's person): a
         # twin held without the first of its given names (Muhammad Ali held as Ali, Syed Ali as
         # Ali, Mary Kate as Kate) has no name in common with an account asked for under it, and
         # may be its person all the same. Names keyed the wrong way round are held both ways.
-        self.by_birth: dict[str, list[tuple[str, str, str, bool, str]]] = {}
         if wanted:
             for r in export.records:
                 if r.mis_id in linked or not (r.surname and r.dob):

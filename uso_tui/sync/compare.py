@@ -65,6 +65,7 @@ def compare(
     sizes: tuple[int, int] | None = None,
     arrived: int | None = None,
     invalid: frozenset[str] | set[str] = frozenset(),
+    held_before: frozenset[str] = frozenset(),
 ) -> dict[str, Any] | None:
     """The comparison when the report must be held whole, else None.
 
@@ -80,14 +81,21 @@ def compare(
     records waiting for an operator were sent before as now), or, given `sizes`, the records
     sent beyond what stayed of the export before if more; without it, every record no account
     is linked to. `invalid`: the MIS ids of this export's invalid records (they leave
-    their accounts untouched: neither changed nor counted among the linked records compared)."""
+    their accounts untouched: neither changed nor counted among the linked records compared).
+    `held_before`: the accounts whose unallocation the run of the export before held (rule 8):
+    leavers and records left out, none of them on roll then, so their records gone now are no
+    records gone (a sixth form's leavers, held, then dropped by the MIS were "others came
+    instead" and held the report whole)."""
     previous = len(linked_rows)
     if not previous:
         return None
     sent = set(ids)
     linked_ids = {row["mis_id"] for row in linked_rows}
+    known = {row["mis_id"] for row in linked_rows if row["username"] in held_before}
     kept = len(linked_ids & sent)
-    gone = previous - kept
+    gone = previous - kept - len(known - sent)
+    going_before = len(known)
+    previous -= going_before
     unlinked = len(sent - linked_ids)  # records no account is linked to
     came = unlinked if arrived is None else arrived
     if sizes is not None:
@@ -97,8 +105,8 @@ def compare(
         # their outcome now (another school's leavers, future starters or invalid records)
         came = max(came, count - (before - gone))
     else:
-        before, count = previous, kept + unlinked
-        before_said = f"the {previous} linked before"
+        before, count = previous + going_before, kept + unlinked
+        before_said = f"the {before} linked before"
     fell = before - count
     changed: list[tuple[dict[str, Any], MisRecord]] = []
     for row in linked_rows:
@@ -120,15 +128,17 @@ def compare(
             gone > previous * (share := max(GONE_SHARE, settings.hold_percent / 100))
             or gone == previous
         )
+        and gone
         and came * 2 >= gone
         and gone >= min(settings.hold_min, CHANGED_MIN)
     ):
         part = "all of them" if gone == previous else f"more than {share:.0%}"
+        besides = f", besides {going_before} held as leaving" if going_before else ""
         reasons.append(
             f"the {report} export no longer sends {gone} of the {previous} records linked "
-            f"before ({part}), and {came} others came instead"
+            f"before ({part}{besides}), and {came} others came instead"
         )
-    compared = previous - len(linked_ids & invalid)
+    compared = previous + going_before - len(linked_ids & invalid)
     if len(changed) > compared * CHANGED_SHARE and len(changed) >= min(
         settings.hold_min, CHANGED_MIN
     ):

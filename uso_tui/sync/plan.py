@@ -468,6 +468,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             _sizes(snapshot, export, linked, left),
             arrived=len(pending),
             invalid=invalid,
+            held_before=snapshot.previous_held.get(report, frozenset()),
         )
         if comparison is not None:
             going = [
@@ -813,11 +814,18 @@ def _sizes(
     rollover drops them made a fall that held every export after it whole; counted here only,
     they hid a real one. A leaver whose account is still active was on roll before: no record
     gone (also one whose leaving date was keyed late, a date before the last run). `left`: this
-    export's records whose leaving date has passed."""
+    export's records whose leaving date has passed. A leaver whose unallocation that run held
+    (rule 8, not yet confirmed) was not on roll then either, though its account is active: counted
+    on roll here, leavers sent again while they waited hid a real fall as large."""
     on_roll = snapshot.previous_on_roll.get(export.report)
     if on_roll is not None:
+        held = snapshot.previous_held.get(export.report, frozenset())
         rows = [linked.get(r.mis_id) for r in left]
-        gone = sum(1 for row in rows if row is None or row.get("status", "active") != "active")
+        gone = sum(
+            1
+            for row in rows
+            if row is None or row.get("status", "active") != "active" or row["username"] in held
+        )
         return on_roll, export.size - gone
     before = snapshot.previous_sizes.get(export.report)
     return None if before is None else (before, export.size)

@@ -64,6 +64,9 @@ class Snapshot:
     previous_sizes: dict[str, int] = field(default_factory=dict)
     # ... and of them on roll, where its run kept it (plan._sizes)
     previous_on_roll: dict[str, int] = field(default_factory=dict)
+    # ... and the accounts whose unallocation its run held (rule 8): its leavers among them
+    # were not on roll, yet their accounts are still active (plan._sizes, compare)
+    previous_held: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def all_accounts(self) -> list[Account]:
         return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]

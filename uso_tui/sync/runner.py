@@ -76,13 +76,15 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
             loaded[role] = txn.la_accounts(la, role)
         return loaded[role]
 
+    previous = txn.previous_counts(dfe)
     return Snapshot(
         school=dfe,
         accounts=txn.school_accounts(dfe),
         exclusions=txn.exclusions(dfe),
         open_cases=txn.cases(dfe, "open"),
-        previous_sizes=txn.previous_sizes(dfe),
-        previous_on_roll=txn.previous_on_roll(dfe),
+        previous_sizes=previous[0],
+        previous_on_roll=previous[1],
+        previous_held=previous[2],
         pool=pool,
         index_for=(lambda role: pools.get(la, role, lambda: pool(role))) if pools else None,
         wide=txn.find_people,
@@ -477,6 +479,7 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
         open_cases=state.open_cases,
         previous_sizes=state.previous_sizes,
         previous_on_roll=state.previous_on_roll,
+        previous_held=state.previous_held,
         pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
         index_for=(
             (lambda role: pools.get(la, role, lambda: pools.accounts_of(la, role, store.la_people)))
