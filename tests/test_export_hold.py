@@ -606,3 +606,22 @@ def test_a_sixth_forms_held_leavers_dropped_by_the_mis_are_no_other_school(tmp_p
     ]
     env.set_students(DFE, other)
     assert env.sync(datetime(2026, 9, 4, 7)).comparisons
+
+
+def test_a_roll_sent_twice_under_new_ids_is_held_whole_not_given_second_accounts(tmp_path):
+    """Every pupil sent again under a MIS id of its own beside its record (two MIS databases
+    merged): each copy, its person's account linked to a record of the same export, was created
+    a second account ("one person keyed twice"), a hundred at once."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    copies = [{**p, "schoolId": "dup" + p["schoolId"]} for p in pupils[:60]]
+    env.set_students(DFE, pupils + copies)
+    run = env.sync(datetime(2026, 6, 2, 7))
+    assert run.status == "held" and run.comparisons, run.hold_reason
+    assert "60 records came under MIS ids of their own" in run.hold_reason
+    assert run.counts.get("created", 0) == 0
+    # two of them (a person keyed twice by the school) are no such export
+    env.set_students(DFE, pupils + copies[:2])
+    again = env.sync(datetime(2026, 6, 3, 7))
+    assert not again.comparisons and again.counts["created"] == 2, again.hold_reason

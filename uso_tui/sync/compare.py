@@ -5,8 +5,10 @@ left (the linked accounts: one per record the MIS sent before), a report is held
 of it applied, when its record count fell by more than the school's hold threshold (a halved
 export), when most of the records linked before are gone (another school's data, MIS ids given
 anew), or when more than a fifth of the linked records changed name, preferred name, date of
-birth or UPN at once (a shifted column, UPNs swapped). An operator confirms it (sync.actions.confirm_held), and it is then planned
-again and applied as it is.
+birth or UPN at once (a shifted column, UPNs swapped), or when more than a fifth of them are
+sent again under MIS ids of their own (the same names and date of birth, or UPN: a roll
+imported twice, each person would get a second account). An operator confirms it
+(sync.actions.confirm_held), and it is then planned again and applied as it is.
 
 Leavers replaced by as many starters (a new school year) are not a fall: the leavers'
 unallocations are held by the safety hold (rule 8) while the starters' accounts are made.
@@ -18,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from uso_tui.domain.models import MisRecord, School
-from uso_tui.domain.names import normalise_cached, upn_key
+from uso_tui.domain.names import normalise_cached, permanent_upn, upn_key
 
 CHANGED_SHARE = 0.2  # more than a fifth of the linked records at once
 # ... and at least this many (or the school's hold minimum, if lower): two members of staff of
@@ -54,6 +56,30 @@ def _changed(row: dict[str, Any], rec: MisRecord) -> bool:
         return True
     upn = upn_key(str((row.get("extra") or {}).get("upn") or ""))
     return bool(upn and upn != upn_key(rec.upn or ""))
+
+
+def _sent_again(
+    linked_rows: list[dict[str, Any]],
+    records: dict[str, MisRecord],
+    sent: set[str],
+    skip: set[str],
+) -> list[MisRecord]:
+    """The records under MIS ids no account is linked to (not in `skip`) with the names and
+    date of birth, or the permanent UPN, of a record still sent whose account is linked."""
+    people: set[tuple[str, str, str]] = set()
+    upns: set[str] = set()
+    for row in linked_rows:
+        if row["mis_id"] in sent:
+            people.add(_person(row["forename"], row["surname"], row["dob"]))
+            key = upn_key((row.get("extra") or {}).get("upn"))
+            if permanent_upn(key):
+                upns.add(key)
+    return [
+        rec
+        for mis_id, rec in records.items()
+        if mis_id not in skip
+        and (_person(rec.forename, rec.surname, rec.dob) in people or upn_key(rec.upn) in upns)
+    ]
 
 
 def compare(
@@ -139,13 +165,23 @@ def compare(
             f"before ({part}{besides}), and {came} others came instead"
         )
     compared = previous + going_before - len(linked_ids & invalid)
-    if len(changed) > compared * CHANGED_SHARE and len(changed) >= min(
-        settings.hold_min, CHANGED_MIN
-    ):
+    least = min(settings.hold_min, CHANGED_MIN)
+    if len(changed) > compared * CHANGED_SHARE and len(changed) >= least:
         reasons.append(
             f"{len(changed)} of {compared} linked {report} records changed name, preferred "
             "name, date of birth or UPN at once"
         )
+    # The same people sent again under new MIS ids beside their own records (two MIS
+    # databases merged, a roll imported twice): each would get a second account.
+    if unlinked > compared * CHANGED_SHARE and unlinked >= least:
+        again = _sent_again(linked_rows, records, sent, linked_ids | set(invalid))
+        if len(again) > compared * CHANGED_SHARE and len(again) >= least:
+            reasons.append(
+                f"{len(again)} records came under MIS ids of their own with the names and "
+                f"date of birth, or the UPN, of {report} records still sent and linked (more "
+                f"than a fifth of {compared}): the MIS may be sending its records twice; "
+                "confirmed, each gets an account of its own"
+            )
     if not reasons:
         return None
     return {
