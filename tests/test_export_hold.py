@@ -625,3 +625,24 @@ def test_a_roll_sent_twice_under_new_ids_is_held_whole_not_given_second_accounts
     env.set_students(DFE, pupils + copies[:2])
     again = env.sync(datetime(2026, 6, 3, 7))
     assert not again.comparisons and again.counts["created"] == 2, again.hold_reason
+
+
+def test_another_schools_data_after_every_pupil_was_given_a_leaving_date_is_held_whole(tmp_path):
+    """Every pupil given a leaving date (a school closing), rule 8 holds their unallocations,
+    then another school's data comes: the accounts held left nothing else to compare, and the
+    stranger's records were each given an account."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    for held_as_leaving in (100, 98):
+        leavers = [{**p, "leavingDate": "2026-07-20"} for p in pupils[:held_as_leaving]]
+        env.set_students(DFE, leavers + pupils[held_as_leaving:])
+        assert env.sync(datetime(2026, 7, 21, 7)).status == "held"
+        other = [
+            enrolled_student(f"x{i}", f"Oth{chr(97 + i % 26)}", f"Else{i:02d}", "2011-05-05")
+            for i in range(100)
+        ]
+        env.set_students(DFE, other)
+        run = env.sync(datetime(2026, 7, 22, 7))
+        assert run.comparisons and run.counts.get("created", 0) == 0, run.hold_reason
+        assert "no longer sends any of the 100 records linked before" in run.hold_reason

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from test_duplicates import FAR, HILL, UPN, acc, build_estate
+from test_duplicates import FAR, HILL, UPN, VALE, acc, build_estate
 from tui_helpers import burst, press, screen_text, settle, started
 
 from uso_tui.sync.actions import unallocate_account
@@ -279,3 +279,28 @@ def test_matching_a_mover_beside_the_persons_free_account_here_asks_first(store)
             )  # fmt: skip
             txn.put_case(case)
         assert match_preview(store, case.case_id, "ajones.205").free_here is None
+
+
+def test_an_account_a_slip_of_the_date_apart_is_named_too(store):
+    """Simran Ahmed keyed twice, born 13 and 14 January: the review lists the pair ("probably
+    one person"), one is unallocated there, and restoring it named no active account (only the
+    exact date was looked for), so one key undid the review's decision unasked."""
+    with store.transaction("setup") as tx:
+        tx.put_accounts(
+            [
+                acc("sahmed2.204", "Simran", "Ahmed", "2009-01-13", HILL),
+                acc("sahmed3.204", "Simran", "Ahmed", "2009-01-14", VALE),
+                acc("tahmed.204", "Tariq", "Ahmed", "2009-01-14", HILL),  # a brother, no slip
+                acc("sahmed4.204", "Simran", "Ahmed", "2009-01-16", HILL,
+                    extra={"upn": "B123456789012"}),
+            ]
+        )  # fmt: skip
+    unallocate_duplicate(store, "sahmed3.204", "sahmed2.204", operator="alice", now=NOW)
+    assert usernames(also_active(store, [store.account("sahmed3.204")])) == ["sahmed2.204"]
+    with store.transaction("setup") as tx:  # two children: their UPNs differ
+        tx.put_accounts([acc("sahmed2.204", "Simran", "Ahmed", "2009-01-13", HILL,
+                             extra={"upn": "C123456789012"})])  # fmt: skip
+        gone = tx.account("sahmed3.204")
+        gone.extra = {"upn": "D123456789012"}
+        tx.put_accounts([gone])
+    assert usernames(also_active(store, [store.account("sahmed3.204")])) == []

@@ -845,3 +845,26 @@ def test_a_map_that_could_not_be_made_again_is_left_as_it_was(monkeypatch):
     with pytest.raises(MemoryError):
         holders.fill([("204-0002", array("Q", [2])), ("204-0001", array("Q", [1]))])
     assert holders.schools_of([1, 2]) == [["204-0001"], ["204-0002"]]
+
+
+def test_upgrade_from_schema_8_keys_upns_as_their_letters_and_digits(store):
+    """Schema 9 keys a UPN as its letters and digits (`A123-4567-8901-2` is `A123456789012`):
+    an index written before holds the hyphens, so a mover's account was found by its UPN
+    neither as keyed nor as the MIS sends it, and lines of accounts that do not change are
+    carried over as they are: `uso-tui upgrade` rekeys them."""
+    import orjson
+
+    from uso_tui.store.people import staged_keys
+    from uso_tui.store.tinystore import upgrade_store
+
+    (ann,) = put(store, ("204-3210", "Ann", "Lee", {"extra": {"upn": "A123-4567-8901-2"}}))
+    assert found(store, upns={"A123456789012"}) == [ann]
+    index = store.root / "schools" / "204-3210" / "names.idx"
+    older = index.read_bytes().replace(b"\x1dA123456789012", b"\x1dA123-4567-8901-2")
+    assert older != index.read_bytes()
+    index.write_bytes(older)
+    (index.parent / "names.keys").write_bytes(staged_keys(older, b"", 0, None, None))
+    (store.root / "store.json").write_bytes(orjson.dumps({"schema": 8}))
+    upgrade_store(store.root)
+    assert b"\x1dA123456789012" in index.read_bytes()
+    assert found(open_store(store.root), upns={"A123456789012"}) == [ann]

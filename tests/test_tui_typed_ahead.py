@@ -188,3 +188,33 @@ async def test_why_moving_to_the_list_typed_ahead_acts_on_the_search_just_typed(
         screen = app.screen
         assert type(screen).__name__ == "MatchingScreen"
         assert screen.cases[screen.index].case_id == other.case_id
+
+
+@pytest.mark.parametrize("then", ["f y", "enter f y", "m"])
+async def test_a_filter_of_several_schools_acts_on_none_typed_after_it(demo_ran, then, tmp_path):
+    """`/` `catholic` `enter` `f` `y` in one burst: the filter hid the school at the cursor and
+    left it on one of three matches the operator never saw, which was run (or opened, and run
+    from its hub). The key acting on it does nothing, nor do those after it; the console says
+    so. Pressed once the list shows, the same keys act on the school highlighted."""
+    from uso_tui.tui.screens.schools import SchoolsScreen
+
+    root = tmp_path / "copy"
+    shutil.copytree(demo_ran.store.root, root)
+    store = open_store(root)
+    runs = {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()}
+    async with started(store, notifications=True) as (app, pilot):
+        table = app.screen.query_one("VirtualTable")
+        table.move_cursor(
+            next(i for i, r in enumerate(table.items) if "catholic" not in r.haystack)
+        )
+        await settle(pilot)
+        burst(app, "slash", *"catholic", "enter", *then.split())
+        await keys_had_their_turn(app, pilot, 200)
+        assert isinstance(app.screen, SchoolsScreen)
+        assert app.screen.query_one("VirtualTable").row_count > 1
+        said = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any("the school at the cursor came there after them" in m for m in said), said
+        assert {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()} == runs
+        await pilot.press(then.split()[0])
+        await settle(pilot, 3)
+        assert not isinstance(app.screen, SchoolsScreen)  # seen, the key acts

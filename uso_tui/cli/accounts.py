@@ -317,7 +317,8 @@ def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
     for hit in also_active(ctx.store(), [account]):
         ctx.note(
             f"note: {hit.username} (active at {hit.school}) has the same UPN, or the same names "
-            "and date of birth: if that is this person, they now have two accounts "
+            "and date of birth (or a date a slip apart): if that is this person, they now have "
+            "two accounts "
             f"({listed_words(account, hit)})"
         )
     for _, case, score in offering(ctx.store(), [account]):

@@ -70,7 +70,9 @@ from uso_tui.store.errors import (  # noqa: F401
 # 5: the directory in shards (directory/), no longer one schools.json.
 # 6: names normalised with letters such as ł and ø folded (the index files rekeyed: rekey.py).
 # 7: names normalised keeping the vowel signs of scripts that spell with them (rekeyed again).
-SCHEMA_VERSION = 8
+# 8: the parts of names split at apostrophes (rekeyed again).
+# 9: UPNs keyed as their letters and digits only, hyphens and dots dropped (rekeyed again).
+SCHEMA_VERSION = 9
 
 
 class AccountHit(NamedTuple):

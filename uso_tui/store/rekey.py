@@ -1,5 +1,6 @@
-"""Schemas 6, 7 and 8: the stored name keys made again, as domain.names.normalise now makes
-them, and with the parts of names split at apostrophes (8: O'Sullivan found by "sullivan").
+"""Schemas 6 to 9: the stored name keys made again, as domain.names.normalise now makes
+them, and with the parts of names split at apostrophes (8: O'Sullivan found by "sullivan"),
+and the UPNs as domain.names.upn_key now makes them (9: letters and digits only).
 
 Letters whose accent is no separate mark (`ł`, `ø`, `đ`...) fold to the letters a keyboard
 without them types (`Paweł` is `pawel`, as `Zoë` was already `zoe`) (6), and the vowel signs
@@ -8,11 +9,13 @@ names.keys (the users search and find_people) and the KEYS of its why.idx lines 
 account?" search) hold normalised names, and lines of accounts or records that have not changed
 are carried from one version of those files to the next: written by an older uso-tui, they would
 keep the old keys for good, and a search for `Pawel` would miss `Paweł`. Only files holding a
-non-ASCII byte or an apostrophe can change; the others are left alone.
+non-ASCII byte, an apostrophe or a UPN with some other character than a letter or a digit can
+change; the others are left alone.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from uso_tui.store.index import build_index
@@ -25,10 +28,14 @@ from uso_tui.store.why_index import rekeyed_lines
 PER_COMMIT = 200  # schools rekeyed per commit (each commit holds its files in memory)
 
 
+# a names.idx line's UPN holding a character that is no letter or digit (index.py: `\x1dupn\x1f`)
+_UPN_MARKED = re.compile(rb"\x1d[0-9A-Za-z]*[^0-9A-Za-z\x1f\t\n]")
+
+
 def _may_change(data: bytes) -> bool:
     """An index whose keys a rekey may change: names with letters outside ASCII, or split at
-    apostrophes (a typographic one is outside ASCII)."""
-    return not data.isascii() or b"'" in data or b"`" in data
+    apostrophes (a typographic one is outside ASCII), or a UPN with a hyphen or a dot."""
+    return not data.isascii() or b"'" in data or b"`" in data or bool(_UPN_MARKED.search(data))
 
 
 def rekeyed_files(layout: Layout, dfe: str) -> dict[Path, bytes]:

@@ -181,14 +181,15 @@ class TinyStore(AccountsByName, KeptReads, Store):
         5: the directory in shards, moved out of schools.json here; 6: names normalised with
         letters such as ł and ø folded, whose index files are rekeyed here, see rekey.py; 7: names
         keeping the vowel signs of scripts that spell with them, rekeyed again; 8: the parts
-        of names split at apostrophes, O'Sullivan found by "sullivan", rekeyed again), so
+        of names split at apostrophes, O'Sullivan found by "sullivan", rekeyed again; 9: UPNs
+        keyed as their letters and digits, `A123-4567-8901-2` found as `A123456789012`), so
         from now on it refuses it. The schema is written in one commit, last: a crash leaves the
         store as it was or upgraded (some schools' index files rekeyed perhaps: derived data,
         which doing it again finds done)."""
         with write_lock(self.root):
             recover(self.root)
             found = self._check_schema()
-            if found < 8:  # (6: ł and ø folded; 7: Indic and Thai vowel signs kept; 8: O'S)
+            if found < 9:  # (6: ł and ø folded; 7: vowel signs kept; 8: O'S; 9: UPNs)
                 rekey_schools(self.root, self._school_dirs())
             if found < SCHEMA_VERSION:
                 commit = Commit(self.root)

@@ -65,7 +65,7 @@ def _sent_again(
     skip: set[str],
 ) -> list[MisRecord]:
     """The records under MIS ids no account is linked to (not in `skip`) with the names and
-    date of birth, or the permanent UPN, of a record still sent whose account is linked."""
+    date of birth, or the permanent UPN, of a record `sent` (not leaving) whose account is linked."""
     people: set[tuple[str, str, str]] = set()
     upns: set[str] = set()
     for row in linked_rows:
@@ -92,6 +92,7 @@ def compare(
     arrived: int | None = None,
     invalid: frozenset[str] | set[str] = frozenset(),
     held_before: frozenset[str] = frozenset(),
+    leaving: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, Any] | None:
     """The comparison when the report must be held whole, else None.
 
@@ -111,7 +112,8 @@ def compare(
     `held_before`: the accounts whose unallocation the run of the export before held (rule 8):
     leavers and records left out, none of them on roll then, so their records gone now are no
     records gone (a sixth form's leavers, held, then dropped by the MIS were "others came
-    instead" and held the report whole)."""
+    instead" and held the report whole). `leaving`: the MIS ids of this export's records
+    whose leaving date has passed (their person may come back under a new id: no copy)."""
     previous = len(linked_rows)
     if not previous:
         return None
@@ -119,6 +121,7 @@ def compare(
     linked_ids = {row["mis_id"] for row in linked_rows}
     known = {row["mis_id"] for row in linked_rows if row["username"] in held_before}
     kept = len(linked_ids & sent)
+    every_one_gone = not kept  # held ones too: what is left to compare may be none or a few
     gone = previous - kept - len(known - sent)
     going_before = len(known)
     previous -= going_before
@@ -164,6 +167,18 @@ def compare(
             f"the {report} export no longer sends {gone} of the {previous} records linked "
             f"before ({part}{besides}), and {came} others came instead"
         )
+    elif (
+        # every record linked before gone, those held as leaving too (a school's every pupil
+        # given a leaving date, then another school's data): none or too few left to judge by
+        every_one_gone
+        and going_before
+        and came * 2 >= previous + going_before >= min(settings.hold_min, CHANGED_MIN)
+    ):
+        reasons.append(
+            f"the {report} export no longer sends any of the {previous + going_before} records "
+            f"linked before ({going_before} of them held as leaving), and {came} others came "
+            "instead"
+        )
     compared = previous + going_before - len(linked_ids & invalid)
     least = min(settings.hold_min, CHANGED_MIN)
     if len(changed) > compared * CHANGED_SHARE and len(changed) >= least:
@@ -174,7 +189,7 @@ def compare(
     # The same people sent again under new MIS ids beside their own records (two MIS
     # databases merged, a roll imported twice): each would get a second account.
     if unlinked > compared * CHANGED_SHARE and unlinked >= least:
-        again = _sent_again(linked_rows, records, sent, linked_ids | set(invalid))
+        again = _sent_again(linked_rows, records, sent - set(leaving), linked_ids | set(invalid))
         if len(again) > compared * CHANGED_SHARE and len(again) >= least:
             reasons.append(
                 f"{len(again)} records came under MIS ids of their own with the names and "

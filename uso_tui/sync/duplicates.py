@@ -614,12 +614,20 @@ def _keys(person: Any) -> set[tuple[str, str, str]]:
     return {(name, surname, person.dob) for name in names}
 
 
+def _near_keys(person: Any) -> set[tuple[str, str, str]]:
+    """_keys with the date of birth a common slip away (a day, a month or a year out, day and
+    month swapped): one person keyed twice, as the review lists a near pair."""
+    return {(n, s, slip) for n, s, dob in _keys(person) for slip in _slips(dob)}
+
+
 def active_beside(
     store: Store, accounts: Iterable[Account], besides: Iterable[str] = ()
 ) -> dict[str, list[Any]]:
     """also_active, account by account: for each of `accounts` (by username) that has any, the
     active accounts other than `accounts` and `besides` with its UPN or its names and date of
-    birth. One look per role, however many accounts."""
+    birth, or its names and a date a common slip away (two UPNs of two children aside: the
+    review lists such a pair, "probably one person", which restoring one of would make
+    again). One look per role, however many accounts."""
     accounts = list(accounts)
     chosen = {account.username for account in accounts} | set(besides)
     by_role: dict[str, tuple[set[str], set[tuple[str, str, str]]]] = defaultdict(
@@ -629,7 +637,7 @@ def active_beside(
         upns, keys = by_role[account.role]
         if upn := upn_of(account):
             upns.add(upn)
-        keys.update(_keys(account))
+        keys.update(_keys(account), _near_keys(account))
     found: dict[str, list[Any]] = {}  # role -> the active hits
     crowded: set[str] = set()
     for role, (upns, keys) in by_role.items():
@@ -644,11 +652,13 @@ def active_beside(
         found[role] = [h for h in hits if h.status == "active" and h.username not in chosen]
     out: dict[str, list[Any]] = {}
     for account in accounts:
-        upn, keys = upn_of(account), _keys(account)
+        upn, keys, near = upn_of(account), _keys(account), _near_keys(account)
         mine = [
             hit
             for hit in found.get(account.role, ())
-            if (upn and upn not in crowded and upn_of(hit) == upn) or keys & _keys(hit)
+            if (upn and upn not in crowded and upn_of(hit) == upn)
+            or keys & _keys(hit)
+            or (near & _keys(hit) and not _upns_differ(account, hit))
         ]
         if mine:
             out[account.username] = sorted(mine, key=lambda hit: hit.username)

@@ -469,6 +469,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             arrived=len(pending),
             invalid=invalid,
             held_before=snapshot.previous_held.get(report, frozenset()),
+            leaving={r.mis_id for r in left},
         )
         if comparison is not None:
             going = [

@@ -104,7 +104,7 @@ class UndoPlan:
         return [
             f"{username} restored beside "
             + ", ".join(f"{h.username} (active at {h.school})" for h in hits)
-            + ": the same UPN, or the same names and date of birth"
+            + ": the same UPN, or the same names and date of birth (or a date a slip apart)"
             for username, hits in self.beside.items()
         ]
 

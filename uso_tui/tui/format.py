@@ -193,8 +193,8 @@ COUNT_LABELS = {
 
 # Heading the accounts a restore would duplicate (sync.duplicates.also_active).
 ALSO_ACTIVE = (
-    "Already active with the same UPN, or the same names and date of birth (the same person? "
-    "restored, they would have two accounts):"
+    "Already active with the same UPN, or the same names and date of birth (or a date a slip "
+    "apart) (the same person? restored, they would have two accounts):"
 )
 
 

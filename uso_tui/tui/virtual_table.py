@@ -10,6 +10,7 @@ Cells are `rich.text.Text` (never markup strings), so names are drawn as they ar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -152,6 +153,8 @@ class VirtualTable(ScrollView, can_focus=True):
         self.columns: tuple[Column, ...] = ()
         self._items: Sequence[Any] = ()
         self._cursor = 0
+        # time.monotonic() when a row last came under the cursor by itself (replace)
+        self.place_shown_at = 0.0
         self._generation = 0  # bumped when the items or columns change: drawn lines are stale
         self._lines: LRUCache[tuple, Strip] = LRUCache(maxsize=512)
         self._styles: tuple[Style, Style, Style, Style] = (Style(), Style(), Style(), Style())
@@ -174,6 +177,10 @@ class VirtualTable(ScrollView, can_focus=True):
             index = self.index_of(keep) if keep is not None else None
         self._changed()
         self.move_cursor(self._cursor if index is None else index, post=False)
+        if self.cursor_key != keep:
+            # another row under the cursor (the first rows, a filter that hid the row), not
+            # moved there by the operator: a key read before now acts on no row they saw
+            self.place_shown_at = time.monotonic()
 
     def _changed(self) -> None:
         self._generation += 1
