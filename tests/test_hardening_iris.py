@@ -1589,3 +1589,31 @@ def test_a_record_s_field_given_twice_is_the_record_s_matter_not_the_page_s() ->
     body = '{{"students":[{a},{b}],"page":1,"pageSize":500,"totalCount":2,"totalPages":1}}'
     server = Server(lambda r: httpx.Response(200, content=body.format(a=a, b=b).encode()))
     assert len(asyncio.run(fetch(server)).records) == 2
+
+
+@pytest.mark.parametrize(
+    "spelt",
+    [
+        lambda s: s,
+        str.upper,
+        lambda s: "".join(f"\\u{ord(c):04x}" for c in s),  # each letter escaped
+    ],
+    ids=["as-is", "capitals", "escaped"],
+)
+async def test_a_record_holding_the_client_secret_is_not_read(spelt) -> None:
+    """A hostile server sending the secret back as a pupil's forename: it was shown on every
+    screen, kept as the account's name and exported."""
+    name = spelt(SECRET)
+    body = json.dumps(listing([pupil(1), {**pupil(2), "forename": "Amy"}]))
+    body = body.replace('"forename": "Amy"', f'"forename": "{name}"', 1)
+    server = Server(lambda r: httpx.Response(200, content=body.encode()))
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    said = str(ei.value) + (ei.value.iris_message or "")
+    assert "holds the school's client secret" in said and SECRET not in said
+
+
+async def test_a_short_secret_inside_a_name_is_no_matter() -> None:
+    async with Server(lambda r: httpx.Response(200, json=listing([pupil(1)]))).client() as client:
+        export = await client.fetch_report(school(), "Smit", "students")
+    assert [r.surname for r in export.records] == ["Smith"]

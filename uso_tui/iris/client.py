@@ -35,7 +35,7 @@ from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
 from uso_tui.iris.parse import PARSERS, record_id, used_fields
-from uso_tui.iris.redact import blank_secrets
+from uso_tui.iris.redact import blank_secrets, records_hold_secret
 
 TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
@@ -552,6 +552,14 @@ class IrisClient:
         # megabytes of unused nesting, 20-30 times its size as objects) goes with the answer
         keep = _KEEP[key]
         body[key] = [keep(r) for r in body[key]]
+        if records_hold_secret(resp.content, body[key], ctx.secret):
+            raise IrisError(
+                "a record holds the school's client secret (sent back by the server): the "
+                "report is not read, so that the secret is neither shown nor kept",
+                school=ctx.dfe,
+                path=shown,
+                status=resp.status_code,
+            )
         return body
 
     def _build_export(

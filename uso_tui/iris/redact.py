@@ -18,6 +18,8 @@ import contextlib
 import html
 import re
 import unicodedata
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
 BLANK = "***"
@@ -146,3 +148,33 @@ def _readings(text: str) -> list[str]:
     out += [codecs.encode(r, "rot13") for r in list(out)]
     out += [r[::-1] for r in list(out)]
     return out
+
+
+# A secret shorter than this may be part of a name by chance (IRIS issues long ones)
+RECORD_SECRET_MIN = 8
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def records_hold_secret(content: bytes, records: list[Any], secret: str) -> bool:
+    """Whether a page's records hold the client secret, in any case (a server that sends it
+    back as a pupil's name: shown on every screen, kept in the account and its exports). Its
+    bytes are looked through once; the records' own strings only where the page escapes
+    characters (`\\u0073` spells an s)."""
+    if len(secret) < RECORD_SECRET_MIN:
+        return False
+    wanted = secret.lower()
+    if wanted.encode() in content.lower():
+        return True
+    if b"\\" not in content:
+        return False
+    return any(wanted in text.lower() for text in _strings(records))
