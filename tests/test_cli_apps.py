@@ -151,7 +151,7 @@ def test_run_in_progress_is_refused_naming_it(cli):
 
 def test_unexpected_errors_are_one_line_without_secret(cli, monkeypatch):
     def boom(*args, **kwargs):
-        raise RuntimeError(f"disk said no\nwhile holding {SECRET}")
+        raise RuntimeError(f"disk said no\nwhile holding {SECRET} for \x1b[31mAmy\x1b]0;owned\x07")
 
     from uso_tui.sync import admin  # the command imports it when it runs
 
@@ -165,6 +165,8 @@ def test_unexpected_errors_are_one_line_without_secret(cli, monkeypatch):
     monkeypatch.setenv("USO_TUI_DEBUG", "1")
     res = cli(*argv)
     assert res.status == 1 and "Traceback" in res.err and SECRET not in res.err
+    # (the name's terminal escapes shown, not obeyed: no colour, no window title set)
+    assert "\x1b" not in res.err and "\x07" not in res.err and "\\x1b[31mAmy" in res.err
 
 
 def test_os_errors_are_one_line(cli, tmp_path):

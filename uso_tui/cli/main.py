@@ -186,6 +186,14 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+def _traceback(secrets: Sequence[str]) -> str:
+    """The traceback being handled, for USO_TUI_DEBUG: its secrets blanked and each line's
+    control characters escaped (an exception may quote a name from the MIS, or a server's
+    words, holding terminal escapes)."""
+    lines = _redact(traceback.format_exc(), secrets).splitlines()
+    return "".join(plain(line) + "\n" for line in lines)
+
+
 def _one_line(message: str, secrets: Sequence[str]) -> str:
     """One line, its control characters escaped (an error may carry a server's words), and cut
     (an error repeats what was given: a 100,000-character argument made a 100 KB line)."""
@@ -317,11 +325,11 @@ def main(
         # A folder that cannot be created, a full disk...: say what and where, in one line.
         where = f": {exc.filename}" if exc.filename else ""
         if debug_enabled():
-            err.write(_redact(traceback.format_exc(), ctx.secrets if ctx else ()))
+            err.write(_traceback(ctx.secrets if ctx else ()))
         return fail(f"{exc.strerror or exc}{where}", EXIT_ERROR, ctx.secrets if ctx else ())
     except Exception as exc:  # noqa: BLE001 - every failure is one line unless debugging
         if debug_enabled():
-            err.write(_redact(traceback.format_exc(), ctx.secrets if ctx else ()))
+            err.write(_traceback(ctx.secrets if ctx else ()))
         text = str(exc) or "no details"
         return fail(
             f"unexpected {type(exc).__name__}: {text} (USO_TUI_DEBUG=1 shows the traceback)",
