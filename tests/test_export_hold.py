@@ -646,3 +646,26 @@ def test_another_schools_data_after_every_pupil_was_given_a_leaving_date_is_held
         run = env.sync(datetime(2026, 7, 22, 7))
         assert run.comparisons and run.counts.get("created", 0) == 0, run.hold_reason
         assert "no longer sends any of the 100 records linked before" in run.hold_reason
+
+
+@pytest.mark.parametrize(
+    "kept_beside",
+    [
+        {"leavingDate": "2025-07-20"},  # a leaver's old record kept beside the new one
+        {"enrolmentDate": "2026-09-03"},  # next year's record of a pupil, made early
+    ],
+    ids=["old-leaver-records", "future-records"],
+)
+def test_records_of_pupils_kept_beside_theirs_that_get_no_account_are_no_copies(
+    tmp_path, kept_beside
+):
+    """A third of the pupils sent again under ids of their own, each as a leaver's record or
+    a record starting next year: neither gets an account, yet each counted as a copy and held
+    the report whole, every day, also after it was confirmed."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    beside = [{**p, "schoolId": "b" + p["schoolId"], **kept_beside} for p in pupils[:30]]
+    env.set_students(DFE, pupils + beside)
+    run = env.sync(datetime(2026, 6, 2, 7))
+    assert not run.comparisons and run.counts.get("created", 0) == 0, run.hold_reason

@@ -304,3 +304,17 @@ def test_an_account_a_slip_of_the_date_apart_is_named_too(store):
         gone.extra = {"upn": "D123456789012"}
         tx.put_accounts([gone])
     assert usernames(also_active(store, [store.account("sahmed3.204")])) == []
+
+
+def test_a_common_name_a_slip_apart_elsewhere_is_no_one_named(store):
+    """Four Muhammad Khans of another local authority born a day, a month or a year from the
+    one restored: the review lists no such pair (names alone pair accounts of one local
+    authority), yet each was named as maybe the same person."""
+    with store.transaction("setup") as tx:
+        tx.put_accounts(
+            [acc("mkhan9.204", "Muhammad", "Khan", "2015-04-01", None, status="unallocated",
+                 previous_school=HILL)]
+            + [acc(f"mkhan{n}.205", "Muhammad", "Khan", born, FAR)
+               for n, born in ((10, "2015-04-02"), (11, "2015-05-01"), (12, "2014-04-01"))]
+        )  # fmt: skip
+    assert usernames(also_active(store, [store.account("mkhan9.204")])) == []

@@ -193,9 +193,8 @@ _NOT_IN_UPN = re.compile(r"[\W_]+")  # a UPN is letters and digits only
 def upn_key(upn: object) -> str:
     """A UPN as compared: its letters and digits only (`F 1234 5678 9012` or `F123-4567-8901-2`,
     a slip of keying or of the MIS's formatting, is `F123456789012`: with the hyphens kept the
-    same child was two, and a mover got a second account), upper-cased; "" for none. An index
-    line written before holds the UPN as it was then: it is found by its UPN again once the
-    account is written again."""
+    same child was two, and a mover got a second account), upper-cased; "" for none. (Stored
+    index lines hold it: schema 9 rekeyed those written before, store/rekey.py.)"""
     return "" if upn is None else _NOT_IN_UPN.sub("", str(upn)).upper()
 
 

@@ -64,8 +64,9 @@ def _sent_again(
     sent: set[str],
     skip: set[str],
 ) -> list[MisRecord]:
-    """The records under MIS ids no account is linked to (not in `skip`) with the names and
-    date of birth, or the permanent UPN, of a record `sent` (not leaving) whose account is linked."""
+    """The records of `records` (newcomers: no account is linked to them), but those in `skip`,
+    with the names and date of birth, or the permanent UPN, of a record `sent` (not leaving)
+    whose account is linked."""
     people: set[tuple[str, str, str]] = set()
     upns: set[str] = set()
     for row in linked_rows:
@@ -93,6 +94,7 @@ def compare(
     invalid: frozenset[str] | set[str] = frozenset(),
     held_before: frozenset[str] = frozenset(),
     leaving: frozenset[str] | set[str] = frozenset(),
+    arriving: frozenset[str] | set[str] | None = None,
 ) -> dict[str, Any] | None:
     """The comparison when the report must be held whole, else None.
 
@@ -113,7 +115,10 @@ def compare(
     leavers and records left out, none of them on roll then, so their records gone now are no
     records gone (a sixth form's leavers, held, then dropped by the MIS were "others came
     instead" and held the report whole). `leaving`: the MIS ids of this export's records
-    whose leaving date has passed (their person may come back under a new id: no copy)."""
+    whose leaving date has passed (their person may come back under a new id: no copy).
+    `arriving`: the MIS ids of the records counted in `arrived` (None: every unlinked record),
+    the only ones that may be a linked record's copy (a leaver's old record kept beside its
+    new one, next year's record of a pupil, gets no account)."""
     previous = len(linked_rows)
     if not previous:
         return None
@@ -188,8 +193,13 @@ def compare(
         )
     # The same people sent again under new MIS ids beside their own records (two MIS
     # databases merged, a roll imported twice): each would get a second account.
-    if unlinked > compared * CHANGED_SHARE and unlinked >= least:
-        again = _sent_again(linked_rows, records, sent - set(leaving), linked_ids | set(invalid))
+    newcomers = (
+        {m: r for m, r in records.items() if m not in linked_ids}
+        if arriving is None
+        else {m: records[m] for m in arriving if m in records}
+    )
+    if len(newcomers) > compared * CHANGED_SHARE and len(newcomers) >= least:
+        again = _sent_again(linked_rows, newcomers, sent - set(leaving), set(invalid))
         if len(again) > compared * CHANGED_SHARE and len(again) >= least:
             reasons.append(
                 f"{len(again)} records came under MIS ids of their own with the names and "

@@ -620,13 +620,23 @@ def _near_keys(person: Any) -> set[tuple[str, str, str]]:
     return {(n, s, slip) for n, s, dob in _keys(person) for slip in _slips(dob)}
 
 
+def _near_pair(account: Account, hit: Any) -> bool:
+    """Whether the review would list `account`, active at its school (or the one it is restored
+    to), and `hit` found by a date a slip apart: in one local authority, weighed probably one
+    person (as find_duplicates weighs a near pair) and nothing against it."""
+    home = account.school or account.previous_school or account.link_school
+    if not home or not hit.school or la_of(home) != la_of(hit.school):
+        return False
+    return review_lists(dataclasses.replace(account, status="active", school=home), hit)
+
+
 def active_beside(
     store: Store, accounts: Iterable[Account], besides: Iterable[str] = ()
 ) -> dict[str, list[Any]]:
     """also_active, account by account: for each of `accounts` (by username) that has any, the
     active accounts other than `accounts` and `besides` with its UPN or its names and date of
-    birth, or its names and a date a common slip away (two UPNs of two children aside: the
-    review lists such a pair, "probably one person", which restoring one of would make
+    birth, or its names and a date a common slip away in its local authority where the review
+    would list the two as a near pair ("probably one person": restoring one would make it
     again). One look per role, however many accounts."""
     accounts = list(accounts)
     chosen = {account.username for account in accounts} | set(besides)
@@ -658,7 +668,7 @@ def active_beside(
             for hit in found.get(account.role, ())
             if (upn and upn not in crowded and upn_of(hit) == upn)
             or keys & _keys(hit)
-            or (near & _keys(hit) and not _upns_differ(account, hit))
+            or (near & _keys(hit) and _near_pair(account, hit))
         ]
         if mine:
             out[account.username] = sorted(mine, key=lambda hit: hit.username)

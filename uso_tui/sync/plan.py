@@ -470,6 +470,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             invalid=invalid,
             held_before=snapshot.previous_held.get(report, frozenset()),
             leaving={r.mis_id for r in left},
+            arriving={r.mis_id for r in pending},
         )
         if comparison is not None:
             going = [
