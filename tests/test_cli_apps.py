@@ -239,6 +239,28 @@ def test_iris_sim_usage_errors_and_help_return_a_status(cli):
     assert res.status == 0 and "--latency" in res.out
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--days", "100000000"], "--days must be from 0 to 3,650"),  # a date past 9999: crashed
+        (["--size", "1000000000"], "--size must be from 2 to 20,000"),  # filled the memory
+        (["--schools", "100000000"], "--schools must be from 1 to 5,000"),
+        (["--latency", "-1"], "--latency must be from 0 to 60"),
+        (["--latency", "nan"], "--latency must be from 0 to 60"),
+        (["--latency", "1e308"], "--latency must be from 0 to 60"),  # no answer ever
+        (["--max-page-size", "-5"], "--max-page-size must be from 1"),
+        (["--schools", "many"], "invalid int value"),
+    ],
+)
+def test_iris_sim_refuses_settings_it_cannot_serve_in_one_line(cli, monkeypatch, args, says):
+    from uso_tui.iris import server
+
+    monkeypatch.setattr(server, "serve", lambda *a, **k: pytest.fail("served"))
+    res = cli("iris-sim", *args)
+    assert res.status == 2 and says in res.err and res.err.count("\n") == 1, res.err
+    assert res.err.startswith("uso-tui: error: iris-sim: ")
+
+
 def test_the_console_without_a_terminal_says_so_rather_than_spin(cli, monkeypatch):
     # cron, `ssh -T` or a pipe: the console would wait on a closed input, busy, for ever.
     import io

@@ -646,6 +646,8 @@ def test_cli_duplicates_table_and_keep(cli, store):
         assert rows[username].rstrip().endswith(said)
     res = cli.ok("duplicate", "keep", "bcarter.204", "bcarter2.204")
     assert "kept as different people" in res.out
+    again = cli.ok("duplicate", "keep", "bcarter.204", "bcarter2.204")  # said as unkeep says it
+    assert again.out == "" and "already kept as different people: nothing to do" in again.err
     assert cli.ok("duplicates", VALE, "--json").json() == []
     [ev] = store.audit(VALE, subject="bcarter2.204")
     assert (ev.operator, ev.action) == ("alice", "duplicate_keep")

@@ -878,6 +878,23 @@ def test_bad_bounds_in_config_json_are_refused(tmp_path, bad) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"request_deadline_s": 1e308}', "request_deadline_s must be at most 3,600"),
+        ('{"report_deadline_s": 1e308}', "report_deadline_s must be at most 86,400"),
+        ('{"max_records": 99999999999999999999999}', "max_records must be at most 10,000,000"),
+        ('{"max_records": 200000.5}', "max_records must be a whole number"),
+    ],
+)
+def test_bounds_past_what_they_can_bound_are_refused(tmp_path, text, says) -> None:
+    """A deadline of 1e308 seconds was taken (the deadlines switched off: a server could hold a
+    run for ever); a number of records too large to be whole was "not a positive whole number"."""
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(InvalidInput, match=says):
+        iris_bounds(tmp_path)
+
+
+@pytest.mark.parametrize(
     ("text", "said"),
     [
         ('{"max_pages": 7,}', "line 1, column"),  # a syntax error: where it is

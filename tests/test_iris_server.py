@@ -11,6 +11,7 @@ from datetime import date
 import httpx
 import pytest
 
+from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import School
 from uso_tui.iris.client import IrisClient
 from uso_tui.iris.datagen import generate_estate
@@ -178,9 +179,8 @@ def test_iris_sim_command_serves_generated_schools() -> None:
 
 
 def test_iris_sim_bad_options_and_busy_port(capsys) -> None:
-    with pytest.raises(SystemExit) as ei:
+    with pytest.raises(InvalidInput, match="--schools must be from 1"):
         main(["--schools", "0"])
-    assert ei.value.code == 2
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -198,9 +198,8 @@ def test_iris_sim_day_0_is_the_day_asked(monkeypatch, capsys) -> None:
     monkeypatch.setattr(server, "serve", lambda host, port, sim: served.append(sim))
     assert main(["--schools", "1", "--today", "2026-12-04"]) == 0
     assert served[-1].estate.today.isoformat() == "2026-12-04"
-    with pytest.raises(SystemExit) as ei:
+    with pytest.raises(InvalidInput, match="not a date"):
         main(["--today", "4/12/2026"])
-    assert ei.value.code == 2 and "not a date" in capsys.readouterr().err
 
 
 def test_refresh_serves_an_estate_changed_directly() -> None:

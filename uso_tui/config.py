@@ -141,6 +141,16 @@ class IrisBounds:
 
 
 CONFIG_KEYS = ("allowed_mis_hosts", "timezone", *(f.name for f in fields(IrisBounds)))
+# The most each bound may be set to: past these it bounds nothing (a deadline of 1e308 seconds
+# switched the deadlines off; a server could then hold a run for ever).
+BOUND_CEILINGS: dict[str, float] = {
+    "request_deadline_s": 3_600,
+    "report_deadline_s": 86_400,
+    "max_records": 10_000_000,
+    "max_pages": 1_000_000,
+    "max_answer_bytes": 4 * 1024**3,
+    "max_report_bytes": 64 * 1024**3,
+}
 
 
 def read_config(data_dir: Path) -> dict[str, Any]:
@@ -224,9 +234,14 @@ def iris_bounds(data_dir: Path) -> IrisBounds:
         value = data[bound.name]
         whole = bound.type == "int"
         ok = isinstance(value, int) if whole else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok or not math.isfinite(value) or value <= 0:
+        most = BOUND_CEILINGS[bound.name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             kind = "a positive whole number" if whole else "a positive number of seconds"
             raise InvalidInput(f"{path}: {bound.name} must be {kind}, not {value!r}")
+        if not math.isfinite(value) or value > most:
+            raise InvalidInput(f"{path}: {bound.name} must be at most {most:,.0f}, not {value!r}")
+        if not ok:
+            raise InvalidInput(f"{path}: {bound.name} must be a whole number, not {value!r}")
         given[bound.name] = value
     return IrisBounds(**given)
 

@@ -121,9 +121,10 @@ def cmd_keep(args: argparse.Namespace, ctx: Context) -> int:
         )
     elif done:
         ctx.stdout.write(f"{plain(first)} and {plain(second)} kept as different people\n")
-    else:
-        ctx.stdout.write(
-            f"{plain(first)} and {plain(second)} were already kept as different people\n"
+    else:  # nothing to do: said on stderr, as `duplicate unkeep` says it
+        ctx.note(
+            f"{plain(first)} and {plain(second)} were already kept as different people: "
+            "nothing to do"
         )
     return 0
 

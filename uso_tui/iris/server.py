@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import sys
 import threading
+import typing
 from collections.abc import Callable
 from datetime import date
 from http import HTTPStatus
 from typing import TextIO
 
+from uso_tui.domain.errors import InvalidInput
 from uso_tui.iris.datagen import DEFAULT_TODAY, generate_estate
 from uso_tui.iris.simulator import Simulator
 
@@ -236,12 +239,41 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
+# What the simulator's settings may be: beyond these the estate would not fit in memory, or a day
+# past year 9999, or an answer never come (each refused, said so, rather than a hang or a crash).
+LIMITS = {
+    "schools": (1, 5_000),
+    "las": (1, 500),
+    "size": (2, 20_000),
+    "days": (0, 3_650),
+    "max_page_size": (1, 100_000),
+}
+MAX_LATENCY_S = 60.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """Its usage errors one line, as every other command's (uso-tui: error: ...), exit 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise InvalidInput(f"iris-sim: {message}")
+
+
+def _checked(args: argparse.Namespace) -> None:
+    for name, (least, most) in LIMITS.items():
+        value = getattr(args, name)
+        if value is not None and not least <= value <= most:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidInput(f"iris-sim: {flag} must be from {least:,} to {most:,}, not {value}")
+    if not (math.isfinite(args.latency) and 0 <= args.latency <= MAX_LATENCY_S):
+        raise InvalidInput(
+            f"iris-sim: --latency must be from 0 to {MAX_LATENCY_S:g} seconds, not {args.latency}"
+        )
+
+
 def main(argv: list[str]) -> int:
     """`uso-tui iris-sim [--host H] [--port P] [--seed N] [--schools N] [--las N] [--size N]
     [--latency S] [--max-page-size N] [--days N] [--today YYYY-MM-DD]`: serves until Ctrl-C."""
-    parser = argparse.ArgumentParser(
-        prog="uso-tui iris-sim", description="Serve the IRIS simulator."
-    )
+    parser = _Parser(prog="uso-tui iris-sim", description="Serve the IRIS simulator.")
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=1, help="data generator seed (default 1)")
@@ -273,12 +305,7 @@ def main(argv: list[str]) -> int:
         "leavers it dates fall about the store's own today)",
     )
     args = parser.parse_args(argv)
-    if args.days < 0:
-        parser.error("--days must be 0 or more")
-    if args.schools < 1 or args.las < 1:
-        parser.error("--schools and --las must be at least 1")
-    if args.size is not None and args.size < 2:
-        parser.error("--size must be at least 2")
+    _checked(args)
     today = args.today or date.today()
     sim = make_simulator(args.seed, args.schools, args.las, today=today, size=args.size)
     if args.days:
