@@ -235,7 +235,8 @@ def test_accounts_kept_at_a_confirm_are_no_fall_of_the_next_export(cli, sim):
 def test_records_without_an_account_count_on_both_sides(cli, sim):
     """Forty pupils with accounts and thirty future starters (no account yet); the export then
     loses twelve pupils and gains one: 70 records to 59, held whole (the future starters were
-    counted as new, hiding the fall)."""
+    counted as new, hiding the fall); counted on roll, 40 to 29 (not started, the future
+    starters are on roll on neither side)."""
     future = [
         iris_student(f"f{i}", f"Fut{chr(97 + i % 26)}", "Later", "2020-01-01", enrolmentDate=AHEAD)
         for i in range(30)
@@ -246,7 +247,7 @@ def test_records_without_an_account_count_on_both_sides(cli, sim):
     sim.set_records(DFE, "students", PUPILS[12:] + future + [newcomer])
     run = cli("sync", DFE, "--json").json()
     assert _held_whole(cli, run) and run["counts"]["created"] == 0
-    assert "holds 59 records against 70 before" in run["hold_reason"]
+    assert "holds 29 records on roll against 40 before" in run["hold_reason"]
 
 
 def test_a_school_expecting_half_its_roll_to_change_sets_its_threshold_above_it(cli, sim):
@@ -309,7 +310,7 @@ def test_an_export_short_of_irises_count_is_no_count_before(cli, sim):
     sim.set_switches(DFE, skip_records=0)
     sim.set_records(DFE, "students", PUPILS[5:])  # a fall of five from 40 (not from 36)
     run = cli("sync", DFE, "--json").json()
-    assert _held_whole(cli, run) and "35 records against 40 before" in run["hold_reason"]
+    assert _held_whole(cli, run) and "35 records on roll against 40 before" in run["hold_reason"]
 
 
 def test_an_older_held_run_is_not_confirmed_while_a_newer_one_is_held(cli, sim):
@@ -356,7 +357,7 @@ def test_syncs_words_say_why_an_export_is_held_whole(cli, sim):
     sim.set_records(DFE, "students", PUPILS[:20])
     res = cli("sync", DFE)
     assert res.status == 3
-    assert "held: the students export holds 20 records against 40 before" in res.out
+    assert "held: the students export holds 20 records on roll against 40 before" in res.out
     assert "the export is held whole, nothing of it applied" in res.out
     assert "0 unallocations are held" not in res.out
 
@@ -397,7 +398,7 @@ def test_both_reports_held_whole_are_both_shown(cli, sim):
     assert sorted(c["report"] for c in shown["comparisons"]) == ["staff", "students"]
     assert shown["comparison"] == shown["comparisons"][0]
     text = cli.ok("run", "show", run["run_id"]).out
-    assert "staff: 12 records now" in text and "students: 40 records now" in text
+    assert "staff: 12 records on roll now" in text and "students: 40 records on roll now" in text
 
 
 def test_confirming_a_run_recorded_before_comparisons_counts_every_report_held_whole(cli, sim):
@@ -576,7 +577,7 @@ def test_leavers_held_and_sent_again_hide_no_fall_of_the_records_on_roll(tmp_pat
     env.set_students(DFE, leavers + pupils[30:65])
     halved = env.sync(datetime(2026, 7, 22, 7))
     assert halved.status == "held" and halved.comparisons, halved.hold_reason
-    assert "35 records against 70 before" in halved.hold_reason
+    assert "35 records on roll against 70 before" in halved.hold_reason
 
 
 def test_a_sixth_forms_held_leavers_dropped_by_the_mis_are_no_other_school(tmp_path):
@@ -669,3 +670,55 @@ def test_records_of_pupils_kept_beside_theirs_that_get_no_account_are_no_copies(
     env.set_students(DFE, pupils + beside)
     run = env.sync(datetime(2026, 6, 2, 7))
     assert not run.comparisons and run.counts.get("created", 0) == 0, run.hold_reason
+
+
+def test_an_intake_sent_early_is_no_fall_when_the_leavers_go(tmp_path):
+    """The MIS sends September's intake from July (an enrolment date to come), then on the first
+    day drops its leavers (no leaving date sent) as the intake starts: counted on roll before as
+    now, the intake hid nothing, so the leavers alone were a fall (100 against 120) and the
+    report was held whole, the intake waiting."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    intake = [
+        {**enrolled_student(f"n{i}", f"New{chr(97 + i % 26)}", f"Intake{i:02d}", "2021-03-03"),
+         "enrolmentDate": "2026-09-03"}
+        for i in range(20)
+    ]  # fmt: skip
+    env.set_students(DFE, pupils + intake)
+    assert not env.sync(datetime(2026, 7, 2, 7)).comparisons
+    env.set_students(DFE, pupils[20:] + intake)  # the rollover: 20 leavers dropped, undated
+    run = env.sync(datetime(2026, 9, 3, 7))
+    assert not run.comparisons, run.hold_reason
+    assert run.status == "held" and len(run.held_usernames) == 20  # rule 8 holds the leavers
+    # a real fall on a day the intake is on roll is held whole as before
+    env.set_students(DFE, pupils[60:] + intake)
+    assert env.sync(datetime(2026, 9, 4, 7)).comparisons
+
+
+def test_leavers_whose_accounts_moved_school_before_they_left_are_no_fall(tmp_path):
+    """Year 6 matched in July to their secondary school's records (their accounts moved there),
+    their primary still sending them with a leaving date: the day it passed, linked to no account
+    here, they counted as gone before, a fall of twenty, and the report was held whole every
+    day after, with nothing to unallocate."""
+    from datetime import datetime
+
+    from uso_tui.sync import actions
+
+    env, pupils = _hundred_pupils(tmp_path)
+    sec = "204-3211"
+    env.add_school(sec, [], create_before_start_days=70)
+    year6 = [{**p, "leavingDate": "2026-07-17"} for p in pupils[:20]]
+    env.set_students(DFE, year6 + pupils[20:])
+    env.set_students(sec, [{**p, "schoolId": "y" + p["schoolId"], "enrolmentDate": "2026-09-03"}
+                           for p in pupils[:20]])  # fmt: skip
+    env.sync(datetime(2026, 7, 6, 7), sec)
+    for case in env.store.cases(sec, "open"):
+        actions.resolve_case(env.store, case.case_id, operator="alice",
+                             now=datetime(2026, 7, 6, 9), match=case.candidates[0]["username"])  # fmt: skip
+    assert len([a for a in env.store.school_accounts(sec) if a.status == "active"]) == 20
+    for day in (16, 17, 18):
+        run = env.sync(datetime(2026, 7, day, 7))
+        assert not run.comparisons, (day, run.hold_reason)
+    env.set_students(DFE, pupils[20:])  # the MIS drops them at its rollover
+    assert not env.sync(datetime(2026, 9, 1, 7)).comparisons

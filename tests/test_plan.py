@@ -514,7 +514,7 @@ def test_records_missing_from_the_export_hold_it_whole():
     records = [linked_rec(n) for n in range(12, 100)]
     records[0] = rec("p12", "Changed", "Surname12", "2015-01-01")
     planned = plan(export(*records, OK), snap(accounts), TODAY, settings())
-    assert planned.is_held and "89 records against the 100" in planned.hold_reason
+    assert planned.is_held and "89 records on roll against the 100" in planned.hold_reason
     assert planned.comparison["previous_count"] == 100 and planned.comparison["count"] == 89
     assert (
         len(planned.held) == 12

@@ -55,7 +55,7 @@ async def test_force_run_live_held_then_confirm(demo):
         assert run.comparison is not None
         flat = " ".join(text.split())
         assert "Held whole" in flat and "nothing of it was applied" in flat
-        assert f"{run.comparison['count']} records now" in flat
+        assert f"{run.comparison['count']} records on roll now" in flat
         before = {u: store.account(u).status for u in run.held_usernames}
         assert set(before.values()) == {"active"}
         await press(pilot, "y")

@@ -243,7 +243,7 @@ def held_whole(tmp_path) -> Env:
 async def test_bulk_results_show_the_comparison_of_an_export_held_whole(held_whole):
     async with started(held_whole.store, "bulk_results", DFE, size=(100, 30)) as (app, pilot):
         text = " ".join(screen_text(app).split())
-    assert "held whole: the students export holds 10 records against 30 before" in text
+    assert "held whole: the students export holds 10 records on roll against 30 before" in text
 
 
 async def test_a_why_search_that_finds_no_record_names_the_accounts_literally(env):

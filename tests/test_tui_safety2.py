@@ -59,12 +59,12 @@ def are(count: int) -> str:
 async def test_the_hub_says_why_its_last_run_is_held(demo_held_whole):
     store, dfe = demo_held_whole.store, demo_held_whole.held_school
     run = store.runs(dfe, limit=1)[0]
-    assert run.status == "held" and "records against" in (run.hold_reason or "")
+    assert run.status == "held" and "records on roll against" in (run.hold_reason or "")
     async with started(store, "school", dfe, size=(120, 40)) as (app, pilot):
         text = " ".join(screen_text(app).split())  # the reason wraps under itself
         assert "Held because staff: the staff export holds" not in text  # said once, not twice
         assert "Held because the staff export holds" in text
-        assert "the students export holds 120 records against 155 before" in text
+        assert "the students export holds 118 records on roll against 154 before" in text
 
 
 async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from uso_tui.domain.schools import la_of
 
@@ -253,6 +253,9 @@ class Run(_Record):
     # ... and how many of them were on roll (no leaving date passed): what the next run's
     # comparison counts, so leavers sent until the MIS drops them at its rollover make no fall
     on_roll: dict[str, int] = field(default_factory=dict)
+    # ... and how many of those had not started yet (an enrolment date to come): no more on roll
+    # than leavers are, so a new year's intake sent early is no fall when the leavers go
+    not_started: dict[str, int] = field(default_factory=dict)
     # Why it is held, per report held ("students: would unallocate 12 of 100 ..."), for the hub.
     hold_reason: str | None = None
     # Why its export may be incomplete, when that held its unallocations: confirming the run
@@ -293,6 +296,19 @@ class Run(_Record):
         """Its status as lists show it: "undone" once an undo run has reverted it (a held run
         then waits for no confirm)."""
         return "undone" if self.undone_by else self.status
+
+
+class PreviousExports(NamedTuple):
+    """For each report, of the export last taken as the school's (what the next export is
+    compared with: SchoolDoc.previous_counts): how many records it sent (Run.sizes), of them on
+    roll (Run.on_roll) and not started yet (Run.not_started), where its run kept them; the
+    accounts whose unallocation its run held (rule 8), where any; the day it ran."""
+
+    sizes: dict[str, int]
+    on_roll: dict[str, int]
+    held: dict[str, frozenset[str]]
+    not_started: dict[str, int]
+    days: dict[str, str]
 
 
 def last_that_ran(runs: list[Run]) -> Run | None:

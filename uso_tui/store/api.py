@@ -47,6 +47,7 @@ from uso_tui.domain.models import (
     AuditEvent,
     Exclusion,
     MatchCase,
+    PreviousExports,
     ProcessedFile,
     Run,
     School,
@@ -122,8 +123,11 @@ class SchoolState:
     previous_sizes: dict[str, int] = field(default_factory=dict)
     # ... and of them on roll, where its run kept it (SchoolDoc.previous_on_roll)
     previous_on_roll: dict[str, int] = field(default_factory=dict)
-    # ... and the accounts whose unallocation its run held (SchoolDoc.previous_held)
+    # ... the accounts whose unallocation its run held, those not started, the day it ran
+    # (SchoolDoc.previous_counts)
     previous_held: dict[str, frozenset[str]] = field(default_factory=dict)
+    previous_not_started: dict[str, int] = field(default_factory=dict)
+    previous_days: dict[str, str] = field(default_factory=dict)
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
     # (Transaction.adopt) instead of reading and parsing the file again; the store's own.
@@ -181,12 +185,11 @@ class Transaction(Protocol):
         transaction has changed it."""
         ...
 
-    def previous_counts(
-        self, dfe: str
-    ) -> tuple[dict[str, int], dict[str, int], dict[str, frozenset[str]]]:
+    def previous_counts(self, dfe: str) -> PreviousExports:
         """For each report, of the export last taken as the school's: how many records it sent
-        (the comparison's count before), how many of them were on roll, where its run kept it,
-        and the accounts whose unallocation its run held (rule 8), where any."""
+        (the comparison's count before), how many of them were on roll and not started, where
+        its run kept them, the accounts whose unallocation its run held (rule 8), where any,
+        and the day it ran (SchoolDoc.previous_counts)."""
         ...
 
     def adopt(self, state: SchoolState) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import xxhash
 
-from uso_tui.domain.models import held_whole
+from uso_tui.domain.models import PreviousExports, held_whole
 from uso_tui.domain.schools import REPORTS
 from uso_tui.store.account_rows import accounts_table
 from uso_tui.store.layout import seq_of
@@ -222,29 +222,32 @@ class SchoolDoc:
             return {}
         return {r: fps for r, fps in self.seen.items() if self.seen_over.get(r) == now}
 
-    def previous_counts(
-        self,
-    ) -> tuple[dict[str, int], dict[str, int], dict[str, frozenset[str]]]:
+    def previous_counts(self) -> PreviousExports:
         """For each report, of the export last taken as the school's (what the next export is
         compared with): how many records it sent; how many of them were on roll (no leaving
-        date passed), where its run kept it (Run.on_roll: runs before it did not); the accounts
-        whose unallocation its run held (rule 8), where it held any: a leaver among them was
-        not on roll, yet its account is still active. That export is the newest run's that read
-        the report and applied it or held only its unallocations (not one that held it whole,
-        unless confirmed since; not an export that came short of what IRIS said it holds; not
-        a run that failed, was undone (its sizes dropped), or ran the other report only)."""
-        sizes: dict[str, int] = {}
-        on_roll: dict[str, int] = {}
-        held: dict[str, frozenset[str]] = {}
+        date passed) and had not started yet, where its run kept them (runs before did not);
+        the accounts whose unallocation its run held (rule 8), where it held any: a leaver among
+        them was not on roll, yet its account is still active; the day it ran. That export is
+        the newest run's that read the report and applied it or held only its unallocations
+        (not one that held it whole, unless confirmed since; not an export that came short of
+        what IRIS said it holds; not a run that failed, was undone (its sizes dropped), or ran
+        the other report only)."""
+        out = PreviousExports({}, {}, {}, {}, {})
         for report, run in self._previous_exports().items():
-            sizes[report] = run["sizes"][report]
-            kept = run.get("on_roll")
-            if isinstance(kept, dict) and isinstance(kept.get(report), int):
-                on_roll[report] = kept[report]
+            out.sizes[report] = run["sizes"][report]
+            for kept, into in (
+                (run.get("on_roll"), out.on_roll),
+                (run.get("not_started"), out.not_started),
+            ):
+                if isinstance(kept, dict) and isinstance(kept.get(report), int):
+                    into[report] = kept[report]
             usernames = run.get("held_usernames")
             if usernames and isinstance(usernames, list):
-                held[report] = frozenset(u for u in usernames if isinstance(u, str))
-        return sizes, on_roll, held
+                out.held[report] = frozenset(u for u in usernames if isinstance(u, str))
+            started = run.get("started_at")
+            if isinstance(started, str) and len(started) >= 10:
+                out.days[report] = started[:10]
+        return out
 
     def _previous_exports(self) -> dict[str, dict[str, Any]]:
         """Report -> the run whose export was last taken as the school's (previous_sizes)."""

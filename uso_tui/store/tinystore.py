@@ -368,9 +368,11 @@ class TinyStore(AccountsByName, KeptReads, Store):
                 exclusions=build(Exclusion, doc.exclusions_in_order()),
                 open_cases=build(MatchCase, doc.cases_in_order("open")),
                 seen=doc.current_seen(),
-                previous_sizes=previous[0],
-                previous_on_roll=previous[1],
-                previous_held=previous[2],
+                previous_sizes=previous.sizes,
+                previous_on_roll=previous.on_roll,
+                previous_held=previous.held,
+                previous_not_started=previous.not_started,
+                previous_days=previous.days,
                 parsed=doc,
             )
 

@@ -21,6 +21,7 @@ from uso_tui.domain.models import (
     AuditEvent,
     Exclusion,
     MatchCase,
+    PreviousExports,
     ProcessedFile,
     Run,
     School,
@@ -373,9 +374,7 @@ class TinyTransaction(AccountsByName, KeptWrites, Transaction):
         self._entry(dfe)
         return head_token(self._lay.data(dfe))  # 64 bytes, not the whole file
 
-    def previous_counts(
-        self, dfe: str
-    ) -> tuple[dict[str, int], dict[str, int], dict[str, frozenset[str]]]:
+    def previous_counts(self, dfe: str) -> PreviousExports:
         return self._doc(dfe).previous_counts()
 
     def adopt(self, state: SchoolState) -> bool:

@@ -201,6 +201,7 @@ def _confirm_whole(
         whole = {c.get("report") for c in run.held_whole()}
         run.sizes = {r: n for r, n in run.sizes.items() if r not in whole}
         run.on_roll = {r: n for r, n in run.on_roll.items() if r not in whole}
+        run.not_started = {r: n for r, n in run.not_started.items() if r not in whole}
     before = {"status": run.status, "comparison": run.comparison}
     run.status = "succeeded"
     run.confirmed_by = operator

@@ -152,7 +152,7 @@ def compare(
     reasons = []
     if fell > before * settings.hold_percent / 100 and fell >= settings.hold_min:
         reasons.append(
-            f"the {report} export holds {count} records against {before_said} "
+            f"the {report} export holds {count} records on roll against {before_said} "
             f"(fewer by more than {settings.hold_percent:g}%)"
         )
     elif (
@@ -247,7 +247,7 @@ def comparisons_lines(comparisons: list[dict[str, Any]]) -> list[str]:
 def comparison_lines(comparison: dict[str, Any]) -> list[str]:
     """The comparison in words, for the command line and the console."""
     out = [
-        f"{comparison['report']}: {comparison['count']} records now, "
+        f"{comparison['report']}: {comparison['count']} records on roll now, "
         f"{comparison['previous_count']} before; {comparison['changed_names']} linked records "
         "changed name, preferred name, date of birth or UPN",
         f"held whole: {comparison.get('reason', '')}",

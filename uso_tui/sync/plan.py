@@ -337,6 +337,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         cases_by_id,
         lambda rec, row: not _another_person(rec, Account.from_row(row), upn_holders, today_s),
     )
+    planned.not_started = _not_started(export, linked, today_s)
 
     upn_holders.records = export.records  # (as the ids were read: _ids_as_linked)
     dup = Counter(r.mis_id for r in export.records)
@@ -465,7 +466,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             {r.mis_id: r for r in export.records},
             dup.keys(),
             settings,
-            _sizes(snapshot, export, linked, left),
+            _sizes(snapshot, export, linked, left, planned.not_started),
             arrived=len(pending),
             invalid=invalid,
             held_before=snapshot.previous_held.get(report, frozenset()),
@@ -806,30 +807,61 @@ def _forenames_related(record: MisRecord, account: Any) -> bool:
     return level != "different"
 
 
+def _not_started(export: Export, linked: dict[str, dict[str, Any]], today: str) -> int:
+    """The export's records not yet started (an enrolment date to come), leavers aside: parsed
+    ones by their own date, those recognised unchanged by their account's."""
+    count = sum(
+        1
+        for r in export.records
+        if r.enrolment_date
+        and r.enrolment_date > today
+        and not (r.leaving_date and r.leaving_date <= today)
+    )
+    for mis_id in export.same:
+        row = linked.get(mis_id)
+        if row is not None and str((row.get("extra") or {}).get("enrolment_date") or "") > today:
+            count += 1
+    return count
+
+
 def _sizes(
-    snapshot: Snapshot, export: Export, linked: dict[str, dict[str, Any]], left: list[MisRecord]
+    snapshot: Snapshot,
+    export: Export,
+    linked: dict[str, dict[str, Any]],
+    left: list[MisRecord],
+    not_started: int,
 ) -> tuple[int, int] | None:
     """(records the export last taken as the school's sent, records this one sends), leaving
     out on both sides the leavers already gone, where that run kept the number on roll: there,
     those whose leaving date had passed; here, those whose leaving date has passed and whose
-    account is not active (unallocated as a leaver, or none). Leavers the MIS sends until its
-    rollover drops them made a fall that held every export after it whole; counted here only,
-    they hid a real one. A leaver whose account is still active was on roll before: no record
-    gone (also one whose leaving date was keyed late, a date before the last run). `left`: this
-    export's records whose leaving date has passed. A leaver whose unallocation that run held
-    (rule 8, not yet confirmed) was not on roll then either, though its account is active: counted
-    on roll here, leavers sent again while they waited hid a real fall as large."""
-    on_roll = snapshot.previous_on_roll.get(export.report)
+    account is not active (unallocated as a leaver), or whose unallocation that run held (rule
+    8, not yet confirmed: counted on roll here, leavers sent again while they waited hid a real
+    fall as large), or, linked to no account here (moved to another school, or never made), whose
+    leaving date had passed by that run's day. Leavers the MIS sends until its rollover drops them
+    made a fall that held every export after it whole; counted here only, they hid a real one. A
+    leaver whose account is still active was on roll before: no record gone (also one whose
+    leaving date was keyed late, a date before the last run). Records not started yet (an
+    intake sent early) are left out on both sides too, where that run kept their number: else
+    the leavers dropped when the intake starts were a fall, the intake counted before as now.
+    `left`: this export's records whose leaving date has passed; `not_started`: its records
+    not started yet (_not_started)."""
+    report = export.report
+    on_roll = snapshot.previous_on_roll.get(report)
     if on_roll is not None:
-        held = snapshot.previous_held.get(export.report, frozenset())
-        rows = [linked.get(r.mis_id) for r in left]
-        gone = sum(
-            1
-            for row in rows
-            if row is None or row.get("status", "active") != "active" or row["username"] in held
-        )
-        return on_roll, export.size - gone
-    before = snapshot.previous_sizes.get(export.report)
+        held = snapshot.previous_held.get(report, frozenset())
+        day = snapshot.previous_days.get(report)
+        gone = 0
+        for rec in left:
+            row = linked.get(rec.mis_id)
+            if row is None:
+                gone += day is None or (rec.leaving_date or "") <= day
+            elif row.get("status", "active") != "active" or row["username"] in held:
+                gone += 1
+        before_not_started = snapshot.previous_not_started.get(report)
+        if before_not_started is None:  # (a run before it kept the number)
+            return on_roll, export.size - gone
+        return on_roll - before_not_started, export.size - gone - not_started
+    before = snapshot.previous_sizes.get(report)
     return None if before is None else (before, export.size)
 
 

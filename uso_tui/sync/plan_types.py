@@ -67,6 +67,9 @@ class Snapshot:
     # ... and the accounts whose unallocation its run held (rule 8): its leavers among them
     # were not on roll, yet their accounts are still active (plan._sizes, compare)
     previous_held: dict[str, frozenset[str]] = field(default_factory=dict)
+    # ... and of its records on roll, those not started yet; the day it ran (plan._sizes)
+    previous_not_started: dict[str, int] = field(default_factory=dict)
+    previous_days: dict[str, str] = field(default_factory=dict)
 
     def all_accounts(self) -> list[Account]:
         return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]
@@ -139,6 +142,8 @@ class Plan:
     counts: dict[str, int] = field(default_factory=empty_counts)
     # the export's records on roll: none whose leaving date has passed (Run.on_roll)
     on_roll: int = 0
+    # ... of them, those not started yet: an enrolment date to come (Run.not_started)
+    not_started: int = 0
     candidates_searched: int = 0
     # Records the sieve recognised as unchanged (sync.fingerprints): their processed-file rows
     # (PROCESSED_COLUMNS), not in `outcomes` (they were never parsed); the processed file lists

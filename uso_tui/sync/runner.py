@@ -82,9 +82,11 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
         accounts=txn.school_accounts(dfe),
         exclusions=txn.exclusions(dfe),
         open_cases=txn.cases(dfe, "open"),
-        previous_sizes=previous[0],
-        previous_on_roll=previous[1],
-        previous_held=previous[2],
+        previous_sizes=previous.sizes,
+        previous_on_roll=previous.on_roll,
+        previous_held=previous.held,
+        previous_not_started=previous.not_started,
+        previous_days=previous.days,
         pool=pool,
         index_for=(lambda role: pools.get(la, role, lambda: pool(role))) if pools else None,
         wide=txn.find_people,
@@ -480,6 +482,8 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
         previous_sizes=state.previous_sizes,
         previous_on_roll=state.previous_on_roll,
         previous_held=state.previous_held,
+        previous_not_started=state.previous_not_started,
+        previous_days=state.previous_days,
         pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
         index_for=(
             (lambda role: pools.get(la, role, lambda: pools.accounts_of(la, role, store.la_people)))
@@ -599,6 +603,7 @@ def apply_in(
     add_counts(run, plans)
     run.sizes = {report: p.counts["fetched"] for report, p in plans.items()}
     run.on_roll = {report: p.on_roll for report, p in plans.items()}
+    run.not_started = {report: p.not_started for report, p in plans.items()}
     _held_fields(run, plans)
     run.status = "held" if run.held_usernames or run.comparison else "succeeded"
     run.hold_reason = run.hold_reason if run.status == "held" else None

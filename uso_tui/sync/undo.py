@@ -284,7 +284,9 @@ def undo_run(store: Store, run_id: str, *, operator: str, now: datetime) -> tupl
         undo.counts["updated"] = rev["updated"] + rev["moved"] + rev["linked"]
         txn.put_run(undo)
         # its exports are undone with it: not what the next export is compared with
-        txn.put_run(dataclasses.replace(run, sizes={}, on_roll={}, undone_by=undo.run_id))
+        txn.put_run(
+            dataclasses.replace(run, sizes={}, on_roll={}, not_started={}, undone_by=undo.run_id)
+        )
         txn.audit(
             event(
                 txn,
