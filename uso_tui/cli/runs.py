@@ -458,7 +458,8 @@ def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
     if done.kept:
         out.write(
             f"  kept, as asked: {', '.join(done.kept)} "
-            "(a later run unallocates them if their records are still absent)\n"
+            "(a later run unallocates them if their records are still absent or past their "
+            "leaving date)\n"
         )
     return 0
 
