@@ -722,3 +722,25 @@ def test_leavers_whose_accounts_moved_school_before_they_left_are_no_fall(tmp_pa
         assert not run.comparisons, (day, run.hold_reason)
     env.set_students(DFE, pupils[20:])  # the MIS drops them at its rollover
     assert not env.sync(datetime(2026, 9, 1, 7)).comparisons
+
+
+def test_places_declined_and_dated_as_leavers_hide_no_fall(tmp_path):
+    """Thirty of an intake sent early given a leaving date (places declined) on the day forty
+    pupils on roll are dropped: not started at the run before (counted out then), they counted
+    on roll now, 90 against 100, and the fall went unheld (only rule 8 held)."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    intake = [
+        {**enrolled_student(f"n{i}", f"New{chr(97 + i % 26)}", f"Intake{i:02d}", "2021-03-03"),
+         "enrolmentDate": "2026-09-03"}
+        for i in range(30)
+    ]  # fmt: skip
+    env.set_students(DFE, pupils + intake)
+    assert not env.sync(datetime(2026, 7, 2, 7)).comparisons
+    declined = [{**p, "leavingDate": "2026-07-10"} for p in intake]
+    env.set_students(DFE, pupils[40:] + declined)
+    run = env.sync(datetime(2026, 7, 10, 7))
+    assert run.comparisons and "60 records on roll against 100 before" in run.hold_reason
+    env.set_students(DFE, pupils + declined)  # the places declined alone are no fall
+    assert not env.sync(datetime(2026, 7, 11, 7)).comparisons

@@ -837,7 +837,8 @@ def _sizes(
     account is not active (unallocated as a leaver), or whose unallocation that run held (rule
     8, not yet confirmed: counted on roll here, leavers sent again while they waited hid a real
     fall as large), or, linked to no account here (moved to another school, or never made), whose
-    leaving date had passed by that run's day. Leavers the MIS sends until its rollover drops them
+    leaving date had passed by that run's day, or not started by then (a place declined, dated as a
+    leaver: counted on roll here, it hid a fall as large). Leavers the MIS sends until its rollover drops them
     made a fall that held every export after it whole; counted here only, they hid a real one. A
     leaver whose account is still active was on roll before: no record gone (also one whose
     leaving date was keyed late, a date before the last run). Records not started yet (an
@@ -850,14 +851,16 @@ def _sizes(
     if on_roll is not None:
         held = snapshot.previous_held.get(report, frozenset())
         day = snapshot.previous_days.get(report)
+        before_not_started = snapshot.previous_not_started.get(report)
         gone = 0
         for rec in left:
             row = linked.get(rec.mis_id)
-            if row is None:
+            if before_not_started is not None and day and (rec.enrolment_date or "") > day:
+                gone += 1  # not started at that run, counted out then as now (a place declined)
+            elif row is None:
                 gone += day is None or (rec.leaving_date or "") <= day
             elif row.get("status", "active") != "active" or row["username"] in held:
                 gone += 1
-        before_not_started = snapshot.previous_not_started.get(report)
         if before_not_started is None:  # (a run before it kept the number)
             return on_roll, export.size - gone
         return on_roll - before_not_started, export.size - gone - not_started
