@@ -481,3 +481,25 @@ def test_an_undo_is_refused_while_a_run_of_the_school_is_in_progress(env):
         undo_run(env.store, run.run_id, operator="desk", now=UNDO_AT)
     assert state(env.store) == accounts
     assert env.store.run(run.run_id).undone_by is None
+
+
+def test_undoing_the_creation_a_duplicate_decision_kept_says_the_person_has_none_left(env, cli_at):
+    """Zoe's account made by a run, a second added at another school, the second unallocated
+    as the first's duplicate; then the run is undone: the first taken away, the second still
+    unallocated, Zoe had no account, and nothing said so."""
+    from uso_tui.sync.duplicates import unallocate_duplicate
+
+    other = "204-3211"
+    zoe = iris_student("7", "Zoe", "Hart", "2014-05-05", enrolmentDate="2020-09-01")
+    env.add_school(students=[zoe], hold_min=100)
+    env.add_school(other, students=[], hold_min=100)
+    made = env.sync(DAY1)
+    (mine,) = [a.username for a in env.store.school_accounts(DFE)]
+    second = admin.add_account(env.store, other, role="pupil", forename="Zoe", surname="Hart",
+                               dob="2014-05-05", operator="desk", now=DAY1, force=True)  # fmt: skip
+    unallocate_duplicate(env.store, second.username, mine, operator="desk", now=DAY1)
+    preview = undo_preview(env.store, made.run_id, now=DAY2)
+    assert preview.orphaned == {mine: [second.username]}
+    assert preview.public(None)["duplicates_left_unallocated"] == {mine: [second.username]}
+    res = cli_at(env.store.root)("undo-run", made.run_id)
+    assert f"no active account (`uso-tui restore {second.username}` gives one back)" in res.err

@@ -33,6 +33,8 @@ def cmd_undo_run(args: argparse.Namespace, ctx: Context) -> int:
         undo_id = undo.run_id
     for line in plan.id_given_lines():
         ctx.note(f"note: {plain(line)}")
+    for line in plan.orphaned_lines():
+        ctx.note(f"note: {plain(line)}")
     for line in plan.beside_lines():
         then = "would have" if args.dry_run else "now have"
         ctx.note(

@@ -675,6 +675,36 @@ def active_beside(
     return out
 
 
+def kept_as_their_duplicates(store: Store, accounts: Iterable[Account]) -> dict[str, list[str]]:
+    """For each of `accounts` (by username) that has any: the accounts an operator unallocated
+    as its duplicates that stand so (their last event that unallocation), found by its UPN or
+    its names with its date of birth or one a slip apart. Asked before an account is taken
+    away (an undo): its person would be left with no active account. One look per role."""
+    accounts = list(accounts)
+    by_role: dict[str, tuple[set[str], set[tuple[str, str, str]]]] = defaultdict(
+        lambda: (set(), set())
+    )
+    for account in accounts:
+        upns, keys = by_role[account.role]
+        if upn := upn_of(account):
+            upns.add(upn)
+        keys.update(_keys(account), _near_keys(account))
+    names = {account.username for account in accounts}
+    unallocated = {
+        hit.username
+        for role, (upns, keys) in by_role.items()
+        for hit in store.find_people(role, upns, keys)
+        if hit.status != "active" and hit.username not in names
+    }
+    out: dict[str, list[str]] = {}
+    for username, found in sorted(store.find_accounts(unallocated).items()):
+        last = found.history[-1] if found.history else {}
+        kept = last.get("duplicate_of") if last.get("action") == "unallocate" else None
+        if found.status != "active" and kept in names:
+            out.setdefault(kept, []).append(username)
+    return out
+
+
 # -- the operator's decisions -------------------------------------------------------------------
 
 

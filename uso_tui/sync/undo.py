@@ -20,7 +20,7 @@ from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import UNDONE_CREATE, put_changed, undone_by, withdraw_case
 from uso_tui.sync.apply import event
-from uso_tui.sync.duplicates import active_beside
+from uso_tui.sync.duplicates import active_beside, kept_as_their_duplicates
 from uso_tui.sync.listed_record import listed_as_another
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import RunInProgress, iso
@@ -66,6 +66,9 @@ class UndoPlan:
     # an account the run unallocated whose MIS id the school has given another person since
     # (its latest export lists the record so): left unallocated, in left_alone too
     id_given: dict[str, str] = field(default_factory=dict)
+    # an account the undo takes away (a creation undone) -> the accounts an operator unallocated
+    # as its duplicates (duplicates.kept_as_their_duplicates): its person is left with none
+    orphaned: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def reverted(self) -> dict[str, int]:
@@ -89,6 +92,7 @@ class UndoPlan:
                 username: [{"username": h.username, "school": h.school} for h in hits]
                 for username, hits in self.beside.items()
             },
+            "duplicates_left_unallocated": {u: list(d) for u, d in self.orphaned.items()},
         }
 
     def id_given_lines(self) -> list[str]:
@@ -106,6 +110,16 @@ class UndoPlan:
             + ", ".join(f"{h.username} (active at {h.school})" for h in hits)
             + ": the same UPN, or the same names and date of birth (or a date a slip apart)"
             for username, hits in self.beside.items()
+        ]
+
+    def orphaned_lines(self) -> list[str]:
+        """One line per account taken away while the accounts kept unallocated as its duplicates
+        stay so: its person is left with no active account."""
+        return [
+            f"{username} is taken away while {', '.join(dups)} "
+            f"{'stands' if len(dups) == 1 else 'stand'} unallocated as its duplicate: the person "
+            f"is left with no active account (`uso-tui restore {dups[0]}` gives one back)"
+            for username, dups in self.orphaned.items()
         ]
 
 
@@ -220,6 +234,10 @@ def _plan_in(store: Store, txn: Store | Transaction, run_id: str, at: str) -> tu
     restored = [r.back for r in undo_plan.reverts if r.back.status == "active" != r.now.status]
     if restored:
         undo_plan.beside = active_beside(store, restored, (r.username for r in undo_plan.reverts))
+    # An account taken away (a creation undone) may be the one a duplicate decision kept.
+    taken = [r.now for r in undo_plan.reverts if r.now.status == "active" != r.back.status]
+    if taken:
+        undo_plan.orphaned = kept_as_their_duplicates(store, taken)
     return run, undo_plan
 
 

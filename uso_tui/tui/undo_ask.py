@@ -45,6 +45,16 @@ def undo_body(undo_plan: UndoPlan) -> Text:
     for line in undo_plan.id_given_lines()[:SHOWN]:
         out.append_text(plain(f"  {line}"))
         out.append("\n")
+    if undo_plan.orphaned:
+        # the account a duplicate decision kept, taken away: its person has none left
+        out.append(
+            f"Taken away while its duplicate stays unallocated (no account left): "
+            f"{len(undo_plan.orphaned)}\n",
+            style="bold yellow",
+        )
+        for line in undo_plan.orphaned_lines()[:SHOWN]:
+            out.append_text(plain(f"  {line}"))
+            out.append("\n")
     if undo_plan.beside:
         # its person given another account since: restored, they have two
         out.append(

@@ -257,6 +257,8 @@ class RunHistoryScreen(ConfirmsHeld, NewestFirstScreen):
             tail += "; " + "; ".join(undo_plan.id_given_lines())
         if undo_plan.beside:
             tail += "; " + "; ".join(undo_plan.beside_lines()) + ": two accounts for one person?"
+        if undo_plan.orphaned:
+            tail += "; " + "; ".join(undo_plan.orphaned_lines())
         self.app.call_from_thread(
             self.say, f"{run_id} undone by {undo.run_id}: {reverted} reverted{tail}"
         )
