@@ -744,3 +744,18 @@ def test_places_declined_and_dated_as_leavers_hide_no_fall(tmp_path):
     assert run.comparisons and "60 records on roll against 100 before" in run.hold_reason
     env.set_students(DFE, pupils + declined)  # the places declined alone are no fall
     assert not env.sync(datetime(2026, 7, 11, 7)).comparisons
+
+
+@pytest.mark.parametrize("enrolled", ["2020-09-01", "2026-07-05"])
+def test_leavers_on_roll_before_whose_start_date_moved_later_are_no_fall(tmp_path, enrolled):
+    """Thirty pupils on roll at the run before leave, their records also carrying a start date
+    after that run (re-enrolled, or the date corrected): read from the record, not the account,
+    they counted as not started then, and the report was held whole (70 against 100)."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    assert not env.sync(datetime(2026, 7, 2, 7)).comparisons
+    leavers = [{**p, "enrolmentDate": enrolled, "leavingDate": "2026-07-09"} for p in pupils[:30]]
+    env.set_students(DFE, leavers + pupils[30:])
+    run = env.sync(datetime(2026, 7, 10, 7))
+    assert not run.comparisons, run.hold_reason

@@ -483,6 +483,33 @@ def test_an_undo_is_refused_while_a_run_of_the_school_is_in_progress(env):
     assert env.store.run(run.run_id).undone_by is None
 
 
+@pytest.mark.parametrize(
+    ("role", "forename", "surname", "dob"),
+    [
+        ("pupil", "Zoe", "Hart", "2014-05-06"),  # a day out
+        ("staff", "Zoe", "Hart", "2014-05-05"),  # the other role (the review pairs them)
+        ("pupil", "Hart", "Zoe", "2014-05-05"),  # names the wrong way round
+        ("pupil", "Zoe", "Harte", "2014-05-05"),  # a surname slip
+        ("pupil", "Zoe", "Hart", "2014-05-08"),  # a digit slip
+    ],
+)
+def test_a_duplicate_kept_unallocated_is_found_as_the_review_paired_it(
+    env, role, forename, surname, dob
+):
+    from uso_tui.sync.duplicates import unallocate_duplicate
+
+    other = "204-3211"
+    zoe = iris_student("7", "Zoe", "Hart", "2014-05-05", enrolmentDate="2020-09-01")
+    env.add_school(students=[zoe], hold_min=100)
+    env.add_school(other, students=[], hold_min=100)
+    made = env.sync(DAY1)
+    (mine,) = [a.username for a in env.store.school_accounts(DFE)]
+    second = admin.add_account(env.store, other, role=role, forename=forename, surname=surname,
+                               dob=dob, operator="desk", now=DAY1, force=True)  # fmt: skip
+    unallocate_duplicate(env.store, second.username, mine, operator="desk", now=DAY1)
+    assert undo_preview(env.store, made.run_id, now=DAY2).orphaned == {mine: [second.username]}
+
+
 def test_undoing_the_creation_a_duplicate_decision_kept_says_the_person_has_none_left(env, cli_at):
     """Zoe's account made by a run, a second added at another school, the second unallocated
     as the first's duplicate; then the run is undone: the first taken away, the second still

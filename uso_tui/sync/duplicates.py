@@ -677,22 +677,24 @@ def active_beside(
 
 def kept_as_their_duplicates(store: Store, accounts: Iterable[Account]) -> dict[str, list[str]]:
     """For each of `accounts` (by username) that has any: the accounts an operator unallocated
-    as its duplicates that stand so (their last event that unallocation), found by its UPN or
-    its names with its date of birth or one a slip apart. Asked before an account is taken
-    away (an undo): its person would be left with no active account. One look per role."""
+    as its duplicates that stand so (their last event that unallocation), looked for as the
+    review pairs them, in either role: its UPN; its forename or its surname with its date of
+    birth or any slip of it; its names the other way round. Asked before an account is taken
+    away (an undo): its person would be left with no active account. (A pair of two slipped
+    names born on two dates is not found.) One look per role."""
     accounts = list(accounts)
-    by_role: dict[str, tuple[set[str], set[tuple[str, str, str]]]] = defaultdict(
-        lambda: (set(), set())
-    )
+    upns: set[str] = set()
+    keys: set[tuple[str, str, str]] = set()
     for account in accounts:
-        upns, keys = by_role[account.role]
         if upn := upn_of(account):
             upns.add(upn)
-        keys.update(_keys(account), _near_keys(account))
+        for forename, surname, dob in _keys(account):
+            for day in {dob, *_slips(dob), *date_slips(dob)}:
+                keys.update(((forename, "", day), ("", surname, day), (surname, forename, day)))
     names = {account.username for account in accounts}
     unallocated = {
         hit.username
-        for role, (upns, keys) in by_role.items()
+        for role in ROLES
         for hit in store.find_people(role, upns, keys)
         if hit.status != "active" and hit.username not in names
     }

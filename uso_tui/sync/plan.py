@@ -855,7 +855,13 @@ def _sizes(
         gone = 0
         for rec in left:
             row = linked.get(rec.mis_id)
-            if before_not_started is not None and day and (rec.enrolment_date or "") > day:
+            # its start date as that run had it: its account's, where it has one
+            start = (
+                rec.enrolment_date
+                if row is None
+                else (row.get("extra") or {}).get("enrolment_date")
+            )
+            if before_not_started is not None and day and str(start or "") > day:
                 gone += 1  # not started at that run, counted out then as now (a place declined)
             elif row is None:
                 gone += day is None or (rec.leaving_date or "") <= day

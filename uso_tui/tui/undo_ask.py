@@ -55,6 +55,8 @@ def undo_body(undo_plan: UndoPlan) -> Text:
         for line in undo_plan.orphaned_lines()[:SHOWN]:
             out.append_text(plain(f"  {line}"))
             out.append("\n")
+        if len(undo_plan.orphaned) > SHOWN:
+            out.append(f"  … and {len(undo_plan.orphaned) - SHOWN} more\n")
     if undo_plan.beside:
         # its person given another account since: restored, they have two
         out.append(
