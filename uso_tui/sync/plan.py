@@ -831,21 +831,21 @@ def _sizes(
     left: list[MisRecord],
     not_started: int,
 ) -> tuple[int, int] | None:
-    """(records the export last taken as the school's sent, records this one sends), leaving
-    out on both sides the leavers already gone, where that run kept the number on roll: there,
-    those whose leaving date had passed; here, those whose leaving date has passed and whose
-    account is not active (unallocated as a leaver), or whose unallocation that run held (rule
-    8, not yet confirmed: counted on roll here, leavers sent again while they waited hid a real
-    fall as large), or, linked to no account here (moved to another school, or never made), whose
-    leaving date had passed by that run's day, or not started by then (a place declined, dated as a
-    leaver: counted on roll here, it hid a fall as large). Leavers the MIS sends until its rollover drops them
-    made a fall that held every export after it whole; counted here only, they hid a real one. A
-    leaver whose account is still active was on roll before: no record gone (also one whose
-    leaving date was keyed late, a date before the last run). Records not started yet (an
-    intake sent early) are left out on both sides too, where that run kept their number: else
-    the leavers dropped when the intake starts were a fall, the intake counted before as now.
-    `left`: this export's records whose leaving date has passed; `not_started`: its records
-    not started yet (_not_started)."""
+    """(records the export last taken as the school's sent, records this one sends), counting
+    on both sides only the records on roll, where that run kept their number: there, those
+    whose leaving date had not passed, less those not started (where it kept that number too).
+    Here, a leaver (`left`: its leaving date passed) was on roll then, and counts, unless:
+    - its account is not active (unallocated as a leaver), or its unallocation that run held
+      (rule 8, not confirmed: counted here only, leavers sent again hid a real fall as large);
+    - it had not started by that run (a place declined, dated as a leaver), by its account's
+      start date where it has one;
+    - no account here is linked to it (moved to its next school, or never made) and its
+      leaving date had passed by that run's day.
+    A leaver whose account is still active was on roll then (also one whose leaving date was
+    keyed late, a date before that run). Records not started (an intake sent early) count on
+    neither side: else the leavers dropped as the intake starts were a fall. Leavers the MIS
+    sends until its rollover drops them made a fall that held every export after it whole.
+    `not_started`: this export's records not started yet (_not_started)."""
     report = export.report
     on_roll = snapshot.previous_on_roll.get(report)
     if on_roll is not None:
