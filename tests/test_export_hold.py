@@ -672,6 +672,15 @@ def test_records_of_pupils_kept_beside_theirs_that_get_no_account_are_no_copies(
     assert not run.comparisons and run.counts.get("created", 0) == 0, run.hold_reason
 
 
+def _intake(count: int) -> list[dict]:
+    """`count` pupils starting on 3 September 2026, sent before they start."""
+    return [
+        {**enrolled_student(f"n{i}", f"New{chr(97 + i % 26)}", f"Intake{i:02d}", "2021-03-03"),
+         "enrolmentDate": "2026-09-03"}
+        for i in range(count)
+    ]  # fmt: skip
+
+
 def test_an_intake_sent_early_is_no_fall_when_the_leavers_go(tmp_path):
     """The MIS sends September's intake from July (an enrolment date to come), then on the first
     day drops its leavers (no leaving date sent) as the intake starts: counted on roll before as
@@ -680,11 +689,7 @@ def test_an_intake_sent_early_is_no_fall_when_the_leavers_go(tmp_path):
     from datetime import datetime
 
     env, pupils = _hundred_pupils(tmp_path)
-    intake = [
-        {**enrolled_student(f"n{i}", f"New{chr(97 + i % 26)}", f"Intake{i:02d}", "2021-03-03"),
-         "enrolmentDate": "2026-09-03"}
-        for i in range(20)
-    ]  # fmt: skip
+    intake = _intake(20)
     env.set_students(DFE, pupils + intake)
     assert not env.sync(datetime(2026, 7, 2, 7)).comparisons
     env.set_students(DFE, pupils[20:] + intake)  # the rollover: 20 leavers dropped, undated
@@ -731,11 +736,7 @@ def test_places_declined_and_dated_as_leavers_hide_no_fall(tmp_path):
     from datetime import datetime
 
     env, pupils = _hundred_pupils(tmp_path)
-    intake = [
-        {**enrolled_student(f"n{i}", f"New{chr(97 + i % 26)}", f"Intake{i:02d}", "2021-03-03"),
-         "enrolmentDate": "2026-09-03"}
-        for i in range(30)
-    ]  # fmt: skip
+    intake = _intake(30)
     env.set_students(DFE, pupils + intake)
     assert not env.sync(datetime(2026, 7, 2, 7)).comparisons
     declined = [{**p, "leavingDate": "2026-07-10"} for p in intake]

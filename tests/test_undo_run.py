@@ -483,6 +483,23 @@ def test_an_undo_is_refused_while_a_run_of_the_school_is_in_progress(env):
     assert env.store.run(run.run_id).undone_by is None
 
 
+def _kept_for_a_duplicate(env, role, forename, surname, dob) -> tuple[Run, str, str]:
+    """Zoe Hart's account made by a run at DFE; another (`role`, names, `dob`) added at another
+    school and unallocated as its duplicate: (the run, Zoe's username, the other's)."""
+    from uso_tui.sync.duplicates import unallocate_duplicate
+
+    other = "204-3211"
+    zoe = iris_student("7", "Zoe", "Hart", "2014-05-05", enrolmentDate="2020-09-01")
+    env.add_school(students=[zoe], hold_min=100)
+    env.add_school(other, students=[], hold_min=100)
+    made = env.sync(DAY1)
+    (mine,) = [a.username for a in env.store.school_accounts(DFE)]
+    second = admin.add_account(env.store, other, role=role, forename=forename, surname=surname,
+                               dob=dob, operator="desk", now=DAY1, force=True)  # fmt: skip
+    unallocate_duplicate(env.store, second.username, mine, operator="desk", now=DAY1)
+    return made, mine, second.username
+
+
 @pytest.mark.parametrize(
     ("role", "forename", "surname", "dob"),
     [
@@ -496,37 +513,17 @@ def test_an_undo_is_refused_while_a_run_of_the_school_is_in_progress(env):
 def test_a_duplicate_kept_unallocated_is_found_as_the_review_paired_it(
     env, role, forename, surname, dob
 ):
-    from uso_tui.sync.duplicates import unallocate_duplicate
-
-    other = "204-3211"
-    zoe = iris_student("7", "Zoe", "Hart", "2014-05-05", enrolmentDate="2020-09-01")
-    env.add_school(students=[zoe], hold_min=100)
-    env.add_school(other, students=[], hold_min=100)
-    made = env.sync(DAY1)
-    (mine,) = [a.username for a in env.store.school_accounts(DFE)]
-    second = admin.add_account(env.store, other, role=role, forename=forename, surname=surname,
-                               dob=dob, operator="desk", now=DAY1, force=True)  # fmt: skip
-    unallocate_duplicate(env.store, second.username, mine, operator="desk", now=DAY1)
-    assert undo_preview(env.store, made.run_id, now=DAY2).orphaned == {mine: [second.username]}
+    made, mine, second = _kept_for_a_duplicate(env, role, forename, surname, dob)
+    assert undo_preview(env.store, made.run_id, now=DAY2).orphaned == {mine: [second]}
 
 
 def test_undoing_the_creation_a_duplicate_decision_kept_says_the_person_has_none_left(env, cli_at):
     """Zoe's account made by a run, a second added at another school, the second unallocated
     as the first's duplicate; then the run is undone: the first taken away, the second still
     unallocated, Zoe had no account, and nothing said so."""
-    from uso_tui.sync.duplicates import unallocate_duplicate
-
-    other = "204-3211"
-    zoe = iris_student("7", "Zoe", "Hart", "2014-05-05", enrolmentDate="2020-09-01")
-    env.add_school(students=[zoe], hold_min=100)
-    env.add_school(other, students=[], hold_min=100)
-    made = env.sync(DAY1)
-    (mine,) = [a.username for a in env.store.school_accounts(DFE)]
-    second = admin.add_account(env.store, other, role="pupil", forename="Zoe", surname="Hart",
-                               dob="2014-05-05", operator="desk", now=DAY1, force=True)  # fmt: skip
-    unallocate_duplicate(env.store, second.username, mine, operator="desk", now=DAY1)
+    made, mine, second = _kept_for_a_duplicate(env, "pupil", "Zoe", "Hart", "2014-05-05")
     preview = undo_preview(env.store, made.run_id, now=DAY2)
-    assert preview.orphaned == {mine: [second.username]}
-    assert preview.public(None)["duplicates_left_unallocated"] == {mine: [second.username]}
+    assert preview.orphaned == {mine: [second]}
+    assert preview.public(None)["duplicates_left_unallocated"] == {mine: [second]}
     res = cli_at(env.store.root)("undo-run", made.run_id)
-    assert f"no active account (`uso-tui restore {second.username}` gives one back)" in res.err
+    assert f"no active account (`uso-tui restore {second}` gives one back)" in res.err

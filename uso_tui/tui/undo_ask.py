@@ -32,43 +32,28 @@ def undo_body(undo_plan: UndoPlan) -> Text:
         out.append(f"Closes {len(undo_plan.cases)} open case(s) of the run.\n")
     # each list under its own heading: the accounts left alone are few and were read as the
     # heading of the reverted ones below them
-    if undo_plan.left_alone:
-        out.append(
-            f"Left alone (changed since the run): {len(undo_plan.left_alone)}\n",
-            style="bold yellow",
-        )
-        for username in undo_plan.left_alone[:SHOWN]:
-            out.append_text(plain(f"  {username}"))
-            out.append("\n")
-        if len(undo_plan.left_alone) > SHOWN:
-            out.append(f"  … and {len(undo_plan.left_alone) - SHOWN} more\n")
+    _listed(
+        out,
+        f"Left alone (changed since the run): {len(undo_plan.left_alone)}",
+        undo_plan.left_alone,
+    )
     for line in undo_plan.id_given_lines()[:SHOWN]:
         out.append_text(plain(f"  {line}"))
         out.append("\n")
-    if undo_plan.orphaned:
-        # the account a duplicate decision kept, taken away: its person has none left
-        out.append(
-            f"Taken away while its duplicate stays unallocated (no account left): "
-            f"{len(undo_plan.orphaned)}\n",
-            style="bold yellow",
-        )
-        for line in undo_plan.orphaned_lines()[:SHOWN]:
-            out.append_text(plain(f"  {line}"))
-            out.append("\n")
-        if len(undo_plan.orphaned) > SHOWN:
-            out.append(f"  … and {len(undo_plan.orphaned) - SHOWN} more\n")
-    if undo_plan.beside:
-        # its person given another account since: restored, they have two
-        out.append(
-            f"Restored beside another active account (one person? two accounts): "
-            f"{len(undo_plan.beside)}\n",
-            style="bold yellow",
-        )
-        for line in undo_plan.beside_lines()[:SHOWN]:
-            out.append_text(plain(f"  {line}"))
-            out.append("\n")
-        if len(undo_plan.beside) > SHOWN:
-            out.append(f"  … and {len(undo_plan.beside) - SHOWN} more\n")
+    # the account a duplicate decision kept, taken away: its person has none left
+    _listed(
+        out,
+        "Taken away while its duplicate stays unallocated (no account left): "
+        f"{len(undo_plan.orphaned)}",
+        undo_plan.orphaned_lines(),
+    )
+    # its person given another account since: restored, they have two
+    _listed(
+        out,
+        f"Restored beside another active account (one person? two accounts): "
+        f"{len(undo_plan.beside)}",
+        undo_plan.beside_lines(),
+    )
     if undo_plan.reverts:
         out.append(f"Reverted: {len(undo_plan.reverts)}\n", style="bold")
     for revert in undo_plan.reverts[:SHOWN]:
@@ -78,3 +63,15 @@ def undo_body(undo_plan: UndoPlan) -> Text:
         out.append(f"  … and {len(undo_plan.reverts) - SHOWN} more\n")
     out.append("As one audited change (a run with trigger undo). It cannot itself be undone.")
     return out
+
+
+def _listed(out: Text, heading: str, lines: list[str]) -> None:
+    """A warning's heading, then its first SHOWN lines (the rest counted); nothing when none."""
+    if not lines:
+        return
+    out.append(heading + "\n", style="bold yellow")
+    for line in lines[:SHOWN]:
+        out.append_text(plain(f"  {line}"))
+        out.append("\n")
+    if len(lines) > SHOWN:
+        out.append(f"  … and {len(lines) - SHOWN} more\n")
