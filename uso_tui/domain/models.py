@@ -248,7 +248,7 @@ class Run(_Record):
     # ... every report's, when more than one was (`comparison` is the first)
     comparisons: list[dict[str, Any]] = field(default_factory=list)
     # How many records each report's export sent: the next run's export comparison counts
-    # against the newest export taken as the school's (SchoolDoc.previous_sizes).
+    # against the newest export taken as the school's (SchoolDoc.previous_counts).
     sizes: dict[str, int] = field(default_factory=dict)
     # ... and how many of them were on roll (no leaving date passed): what the next run's
     # comparison counts, so leavers sent until the MIS drops them at its rollover make no fall
@@ -322,7 +322,7 @@ def held_whole(
 ) -> list[dict[str, Any]]:
     """A run's comparisons of the reports it held whole, from its fields (runs recorded before
     `comparisons` keep the first only): Run.held_whole, and over stored runs without making
-    Run objects (SchoolDoc.previous_sizes, on the daily run's path)."""
+    Run objects (SchoolDoc.previous_counts, on the daily run's path)."""
     return comparisons or ([comparison] if comparison else [])
 
 

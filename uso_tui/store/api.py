@@ -119,9 +119,9 @@ class SchoolState:
     # report -> fingerprints, for the reports whose accounts are as the run that made them
     # left them (sync.fingerprints); any change to an account since drops them
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
-    # report -> records the export last taken as the school's sent (SchoolDoc.previous_sizes)
+    # report -> records the export last taken as the school's sent (SchoolDoc.previous_counts)
     previous_sizes: dict[str, int] = field(default_factory=dict)
-    # ... and of them on roll, where its run kept it (SchoolDoc.previous_on_roll)
+    # ... and of them on roll, where its run kept it (SchoolDoc.previous_counts)
     previous_on_roll: dict[str, int] = field(default_factory=dict)
     # ... the accounts whose unallocation its run held, those not started, the day it ran
     # (SchoolDoc.previous_counts)

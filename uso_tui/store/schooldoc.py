@@ -250,7 +250,7 @@ class SchoolDoc:
         return out
 
     def _previous_exports(self) -> dict[str, dict[str, Any]]:
-        """Report -> the run whose export was last taken as the school's (previous_sizes)."""
+        """Report -> the run whose export was last taken as the school's (previous_counts)."""
         out: dict[str, dict[str, Any]] = {}
         for run in sorted(self.runs.values(), key=lambda r: seq_of(r["run_id"]), reverse=True):
             status, sizes = run.get("status"), run.get("sizes")

@@ -197,7 +197,7 @@ def _confirm_whole(
     left = [u for u in chosen if u not in done]
     if not plans:  # the school has run since: nothing of this older export applies
         left = list(chosen)
-        # ... so it is no export the next is compared with (SchoolDoc.previous_sizes)
+        # ... so it is no export the next is compared with (SchoolDoc.previous_counts)
         whole = {c.get("report") for c in run.held_whole()}
         run.sizes = {r: n for r, n in run.sizes.items() if r not in whole}
         run.on_roll = {r: n for r, n in run.on_roll.items() if r not in whole}
