@@ -127,6 +127,20 @@ def test_a_temporary_upn_does_not_say_two_children():
     assert pairs_of(find_duplicates([temporary, permanent])) == {("rali.204", "rali2.204")}
 
 
+def test_a_filler_upn_does_not_say_two_children_nor_one():
+    """A filler (`A000000000000`, keyed where the UPN is not known) beside the child's real UPN
+    counted as two children: the pair made by that mover's second account was never listed.
+    Two children keyed with the same filler are no pair by it."""
+    filler = acc(
+        "obrown.204", "Oliver", "Brown", "2014-03-04", HILL, extra={"upn": "A000000000000"}
+    )
+    real = acc("obrown2.204", "Oliver", "Brown", "2014-03-04", VALE, extra={"upn": UPN})
+    assert pairs_of(find_duplicates([filler, real])) == {("obrown.204", "obrown2.204")}
+    other = acc("kid.204", "Ada", "Kay", "2015-05-05", HILL, extra={"upn": "000000000000"})
+    also = acc("kid2.204", "Bo", "Lee", "2013-01-01", VALE, extra={"upn": "000000000000"})
+    assert find_duplicates([other, also]) == []
+
+
 def test_unallocated_accounts_kept_pairs_and_other_schools_are_left_out():
     at_hill = acc("jdoe.204", "Jo", "Doe", "2012-01-01", HILL)
     at_vale = acc("jdoe2.204", "Jo", "Doe", "2012-01-01", VALE)

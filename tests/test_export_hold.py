@@ -701,20 +701,15 @@ def test_an_intake_sent_early_is_no_fall_when_the_leavers_go(tmp_path):
     assert env.sync(datetime(2026, 9, 4, 7)).comparisons
 
 
-def test_leavers_whose_accounts_moved_school_before_they_left_are_no_fall(tmp_path):
-    """Year 6 matched in July to their secondary school's records (their accounts moved there),
-    their primary still sending them with a leaving date: the day it passed, linked to no account
-    here, they counted as gone before, a fall of twenty, and the report was held whole every
-    day after, with nothing to unallocate."""
+def _moved_to_their_secondary(env, pupils) -> None:
+    """The first twenty of `pupils` matched on 6 July to their secondary's records (their
+    accounts moved there, each of its cases resolved)."""
     from datetime import datetime
 
     from uso_tui.sync import actions
 
-    env, pupils = _hundred_pupils(tmp_path)
     sec = "204-3211"
     env.add_school(sec, [], create_before_start_days=70)
-    year6 = [{**p, "leavingDate": "2026-07-17"} for p in pupils[:20]]
-    env.set_students(DFE, year6 + pupils[20:])
     env.set_students(sec, [{**p, "schoolId": "y" + p["schoolId"], "enrolmentDate": "2026-09-03"}
                            for p in pupils[:20]])  # fmt: skip
     env.sync(datetime(2026, 7, 6, 7), sec)
@@ -722,6 +717,18 @@ def test_leavers_whose_accounts_moved_school_before_they_left_are_no_fall(tmp_pa
         actions.resolve_case(env.store, case.case_id, operator="alice",
                              now=datetime(2026, 7, 6, 9), match=case.candidates[0]["username"])  # fmt: skip
     assert len([a for a in env.store.school_accounts(sec) if a.status == "active"]) == 20
+
+
+def test_leavers_whose_accounts_moved_school_before_they_left_are_no_fall(tmp_path):
+    """Year 6 matched in July to their secondary school's records (their accounts moved there),
+    their primary still sending them with a leaving date: the day it passed, linked to no account
+    here, they counted as gone before, a fall of twenty, and the report was held whole every
+    day after, with nothing to unallocate."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    env.set_students(DFE, [{**p, "leavingDate": "2026-07-17"} for p in pupils[:20]] + pupils[20:])
+    _moved_to_their_secondary(env, pupils)
     for day in (16, 17, 18):
         run = env.sync(datetime(2026, 7, day, 7))
         assert not run.comparisons, (day, run.hold_reason)
@@ -760,3 +767,54 @@ def test_leavers_on_roll_before_whose_start_date_moved_later_are_no_fall(tmp_pat
     env.set_students(DFE, leavers + pupils[30:])
     run = env.sync(datetime(2026, 7, 10, 7))
     assert not run.comparisons, run.hold_reason
+
+
+def _year6_moved(tmp_path):
+    """Year 6 matched in July to their secondary's records (their accounts moved there), their
+    primary run on 16 July: (its Env, the pupils' records, that run)."""
+    from datetime import datetime
+
+    env, pupils = _hundred_pupils(tmp_path)
+    _moved_to_their_secondary(env, pupils)
+    run = env.sync(datetime(2026, 7, 16, 7))
+    assert not run.comparisons
+    return env, pupils, run
+
+
+def test_leavers_whose_accounts_moved_and_whose_dates_were_keyed_late_are_no_fall(tmp_path):
+    """Their primary keys their leaving date a day late, dated the day before its last run:
+    linked to no account here, they counted as gone at that run though it sent them on roll, a
+    fall of twenty, and the report was held whole every day until confirmed, with nothing to
+    unallocate. The run before's own export (its processed file) says they were on roll then."""
+    from datetime import datetime
+
+    env, pupils, _ = _year6_moved(tmp_path)
+    year6 = [{**p, "leavingDate": "2026-07-15"} for p in pupils[:20]]  # keyed on the 16th
+    env.set_students(DFE, year6 + pupils[20:])
+    run = env.sync(datetime(2026, 7, 17, 7))
+    assert not run.comparisons, run.hold_reason
+    assert not env.sync(datetime(2026, 7, 18, 7)).comparisons
+    # a real fall of records on roll beside them is held as before
+    env.set_students(DFE, year6 + pupils[60:])
+    run = env.sync(datetime(2026, 7, 19, 7))
+    assert run.comparisons and "40 records on roll against 80 before" in run.hold_reason
+
+
+@pytest.mark.parametrize("file", ["gone", "damaged"])
+def test_without_the_run_befores_processed_file_leavers_keyed_late_are_counted_as_before(
+    tmp_path, file
+):
+    """The run before's processed file gone or damaged: the comparison goes without it (the
+    leavers counted gone by their dates, the report held whole, as before); the run does not
+    fail for it."""
+    from datetime import datetime
+
+    env, pupils, before = _year6_moved(tmp_path)
+    path = env.store.layout.processed_file(DFE, before.run_id)
+    if file == "gone":
+        path.unlink()
+    else:
+        path.write_bytes(b'{"processed_file": {"1": {"rows": [[1]], "columns": ["report"]}}}')
+    env.set_students(DFE, [{**p, "leavingDate": "2026-07-15"} for p in pupils[:20]] + pupils[20:])
+    run = env.sync(datetime(2026, 7, 17, 7))
+    assert run.status == "held" and "80 records on roll against 100" in run.hold_reason

@@ -1634,3 +1634,31 @@ async def test_a_short_secret_inside_a_name_is_no_matter() -> None:
     async with Server(lambda r: httpx.Response(200, json=listing([pupil(1)]))).client() as client:
         export = await client.fetch_report(school(), "Smit", "students")
     assert [r.surname for r in export.records] == ["Smith"]
+
+
+async def test_a_header_too_long_is_said_as_the_servers_doing() -> None:
+    """A real socket answering with a header line of 200 KB: h11 refuses it. It read as
+    "connection failed (RemoteProtocolError)", httpx's name alone."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 200_000 + b"\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    target = School(
+        dfe=DFE, name="Oak", mis="iSAMS", url=f"http://127.0.0.1:{port}/x", client_id="c"
+    )
+    try:
+        async with IrisClient(
+            allowed_hosts=frozenset({f"127.0.0.1:{port}"}), sleep=NoSleep()
+        ) as client:
+            with pytest.raises(IrisError) as ei:
+                await client.fetch_report(target, SECRET, "students")
+    finally:
+        server.close()
+    said = str(ei.value)
+    assert "connection failed (RemoteProtocolError: the server broke HTTP" in said, said
+    assert SECRET not in said and "aaaa" not in said

@@ -1855,3 +1855,33 @@ def test_a_upn_keyed_with_hyphens_or_dots_is_the_same_upn(keyed):
     found = outcome_of(planned, "1")
     assert found.outcome == "needs_matching", found.reason
     assert [c.username for c in planned.new_cases[0].candidates][:1] == ["sjones.204"]
+
+
+@pytest.mark.parametrize(
+    ("theirs", "keyed"),
+    [
+        ("F123456789012", "A000000000000"),  # a filler passing the DfE check (A for zeros)
+        ("F123456789012", "000000000000"),
+        ("A000000000000", "F123456789012"),  # the filler at the school before
+    ],
+)
+def test_a_mover_with_a_filler_upn_on_either_side_is_a_case(theirs, keyed):
+    """A filler keyed for a pupil whose UPN is not known counted as a real UPN, different from
+    the one the child's account holds at the school before: evidence of two children, and the
+    mover got a second account, unasked, never listed as a possible duplicate."""
+    old = acc("obrown.204", "Oliver", "Brown", "2014-03-04", school=OTHER, mis_id="5",
+              extra={"upn": theirs})  # fmt: skip
+    planned = _plan([rec("1", "Oliver", "Brown", "2014-03-04", upn=keyed)], pool=[old])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert planned.new_cases[0].candidates[0].username == "obrown.204"
+
+
+def test_a_filler_upn_shared_by_a_few_records_claims_nothing():
+    """Two children keyed with the same filler: no claim on an account holding it, no
+    conflict with the one record of the account's own details."""
+    filler = "A000000000000"
+    requested = acc("ssmith.204", "Samuel", "Smith", DOB, extra={"upn": filler})
+    others = [rec(str(n), f"Kid{chr(97 + n)}", "Fam", "2014-01-01", upn=filler) for n in range(2)]
+    planned = _plan([rec("99", "Samuel", "Smith", DOB, upn=filler), *others], [requested])
+    assert outcome_of(planned, "99").outcome == "auto_linked"
+    assert all(outcome_of(planned, str(n)).outcome == "created" for n in range(2))

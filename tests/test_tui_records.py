@@ -709,15 +709,22 @@ async def test_non_mis_link_to_an_open_case_record(store):
         assert kjohnson not in keys_of(table(app))
 
 
-async def test_non_mis_link_keys_typed_ahead_choose_and_confirm(store):
-    """`l`, enter, `y` read in one burst: the picker (filled from a thread) takes the enter,
-    the confirmation the `y`."""
+async def test_non_mis_link_keys_typed_ahead_choose_and_a_forename_differing_is_read(store):
+    """`l`, enter, `y` read in one burst: the picker (filled from a thread) takes the enter; the
+    record's forename differs from the account's (Kathy for Katherine, as Henry for his twin
+    Harry, the same surname and date of birth: a twin's account became the other's), so the
+    `y` is dropped and the question, listing it, waits for a key typed after it showed."""
     kjohnson = username_of(store, "Katherine", "Johnson")
-    async with opened(store, "non_mis", HILL) as (app, pilot):
+    async with opened(store, "non_mis", HILL, notifications=True) as (app, pilot):
         await pilot.press("j")
         assert table(app).current().key == kjohnson
         burst(app, "l", "enter", "y")
         await settle(pilot, 4)
+        assert isinstance(app.screen, Confirm)
+        assert "forename: Katherine -> Kathy" in " ".join(screen_text(app).split())
+        assert store.account(kjohnson).mis_id is None
+        assert any("what differs" in n.message for n in app._notifications)
+        await press(pilot, "y")
         acc = store.account(kjohnson)
         assert (acc.mis_id, acc.link_report, acc.link_school) == ("S2", "staff", HILL)
         assert isinstance(app.screen, NonMisScreen)

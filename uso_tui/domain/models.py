@@ -302,13 +302,15 @@ class PreviousExports(NamedTuple):
     """For each report, of the export last taken as the school's (what the next export is
     compared with: SchoolDoc.previous_counts): how many records it sent (Run.sizes), of them on
     roll (Run.on_roll) and not started yet (Run.not_started), where its run kept them; the
-    accounts whose unallocation its run held (rule 8), where any; the day it ran."""
+    accounts whose unallocation its run held (rule 8), where any; the day it ran; the run (its
+    processed file lists that export's records)."""
 
     sizes: dict[str, int]
     on_roll: dict[str, int]
     held: dict[str, frozenset[str]]
     not_started: dict[str, int]
     days: dict[str, str]
+    runs: dict[str, str]
 
 
 def last_that_ran(runs: list[Run]) -> Run | None:

@@ -200,5 +200,15 @@ def upn_key(upn: object) -> str:
 
 def permanent_upn(key: str) -> bool:
     """Whether a UPN (as upn_key gives it) is a permanent one, which follows one child: a
-    temporary UPN ends in a letter and says nothing about who the child is."""
-    return bool(key) and not key[-1].isalpha()
+    temporary UPN ends in a letter and says nothing about who the child is, nor does a filler
+    (filler_upn)."""
+    return bool(key) and not key[-1].isalpha() and not filler_upn(key)
+
+
+def filler_upn(key: str) -> bool:
+    """Whether a UPN (as upn_key gives it) is a filler keyed where none is known: zeros, after
+    a letter or not (`A000000000000`, `000000000000`; the DfE's check letter of twelve zeros is
+    A, so it passes). Taken for a child's, it was a conflict with the real UPN of the same
+    child's account elsewhere, and a mover got a second account."""
+    body = key[1:] if key[:1].isalpha() else key
+    return not body.strip("0")

@@ -831,7 +831,9 @@ class IrisClient:
                         method=method,
                     ) from None
                 status = None
-                reason = f"connection failed ({type(exc).__name__})"
+                reason = (
+                    f"connection failed ({type(exc).__name__}{_TRANSPORT_WHY.get(type(exc), '')})"
+                )
             else:
                 status = resp.status_code
                 if 200 <= status < 300:
@@ -1130,6 +1132,18 @@ VALUES_PER_RECORD = 20
 
 class _TooManyValues(orjson.JSONDecodeError):
     """An answer with more values than it may have: not parsed."""
+
+
+# What a transport error says of the server, beside httpx's name for it (a header line of
+# 200 KB, or twenty thousand headers, read as "connection failed (RemoteProtocolError)").
+_TRANSPORT_WHY: dict[type, str] = {
+    httpx.RemoteProtocolError: (
+        ": the server broke HTTP, a header too long or malformed, or the connection closed "
+        "mid-answer"
+    ),
+    httpx.ReadError: ": the connection broke while reading the answer",
+    httpx.WriteError: ": the connection broke while sending the request",
+}
 
 
 def _json(content: bytes, most: int = ANSWER_VALUES) -> Any:

@@ -128,6 +128,7 @@ class SchoolState:
     previous_held: dict[str, frozenset[str]] = field(default_factory=dict)
     previous_not_started: dict[str, int] = field(default_factory=dict)
     previous_days: dict[str, str] = field(default_factory=dict)
+    previous_runs: dict[str, str] = field(default_factory=dict)
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
     # (Transaction.adopt) instead of reading and parsing the file again; the store's own.
@@ -189,7 +190,12 @@ class Transaction(Protocol):
         """For each report, of the export last taken as the school's: how many records it sent
         (the comparison's count before), how many of them were on roll and not started, where
         its run kept them, the accounts whose unallocation its run held (rule 8), where any,
-        and the day it ran (SchoolDoc.previous_counts)."""
+        the day it ran and its run (SchoolDoc.previous_counts)."""
+        ...
+
+    def leaving_dates_sent(self, run_id: str) -> dict[tuple[str, str], str | None] | None:
+        """Each record's leaving date (None: none) as the export of the run `run_id` sent it,
+        by (report, MIS id), from its processed file; None when that file is kept no more."""
         ...
 
     def adopt(self, state: SchoolState) -> bool:
@@ -412,6 +418,10 @@ class Store(Protocol):
         ...
 
     def processed_file(self, run_id: str) -> ProcessedFile | None: ...
+
+    def leaving_dates_sent(self, run_id: str) -> dict[tuple[str, str], str | None] | None:
+        """As Transaction.leaving_dates_sent."""
+        ...
 
     def running_runs(self, dfe: str | None = None) -> list[Run]:
         """Runs in progress in any process, newest first. A run left "running" by a process that

@@ -227,14 +227,15 @@ class SchoolDoc:
         compared with): how many records it sent; how many of them were on roll (no leaving
         date passed) and had not started yet, where its run kept them (runs before did not);
         the accounts whose unallocation its run held (rule 8), where it held any: a leaver among
-        them was not on roll, yet its account is still active; the day it ran. That export is
+        them was not on roll, yet its account is still active; the day it ran; its run. That export is
         the newest run's that read the report and applied it or held only its unallocations
         (not one that held it whole, unless confirmed since; not an export that came short of
         what IRIS said it holds; not a run that failed, was undone (its sizes dropped), or ran
         the other report only)."""
-        out = PreviousExports({}, {}, {}, {}, {})
+        out = PreviousExports({}, {}, {}, {}, {}, {})
         for report, run in self._previous_exports().items():
             out.sizes[report] = run["sizes"][report]
+            out.runs[report] = run["run_id"]
             for kept, into in (
                 (run.get("on_roll"), out.on_roll),
                 (run.get("not_started"), out.not_started),

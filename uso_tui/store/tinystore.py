@@ -55,6 +55,7 @@ from uso_tui.store.layout import (
     school_of_run,
     seq_of,
 )
+from uso_tui.store.leaving_dates import leaving_dates
 from uso_tui.store.liveness import INTERRUPTED, is_stale, mark_interrupted
 from uso_tui.store.lock import commit_lock, write_lock
 from uso_tui.store.people import (
@@ -373,6 +374,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
                 previous_held=previous.held,
                 previous_not_started=previous.not_started,
                 previous_days=previous.days,
+                previous_runs=previous.runs,
                 parsed=doc,
             )
 
@@ -714,6 +716,13 @@ class TinyStore(AccountsByName, KeptReads, Store):
         with self._reading():
             rows = read_table(self.layout.processed_file(dfe, run_id), "processed_file")
         return ProcessedFile.from_stored(rows[0]).with_created() if rows else None
+
+    def leaving_dates_sent(self, run_id: str) -> dict[tuple[str, str], str | None] | None:
+        dfe = school_of_run(run_id)
+        if not DFE_RE.match(dfe):
+            return None
+        with self._reading():
+            return leaving_dates(self.layout.processed_file(dfe, run_id))
 
     # writing
 

@@ -69,6 +69,7 @@ from uso_tui.store.layout import (
     school_of_run,
     seq_of,
 )
+from uso_tui.store.leaving_dates import leaving_dates
 from uso_tui.store.liveness import identity, is_stale
 from uso_tui.store.people import describes, staged_keys
 from uso_tui.store.recent_schools import RecentSchools
@@ -376,6 +377,13 @@ class TinyTransaction(AccountsByName, KeptWrites, Transaction):
 
     def previous_counts(self, dfe: str) -> PreviousExports:
         return self._doc(dfe).previous_counts()
+
+    def leaving_dates_sent(self, run_id: str) -> dict[tuple[str, str], str | None] | None:
+        dfe = school_of_run(run_id)
+        # (read as it is: the write lock held, no commit is under way)
+        if dfe not in self._directory():
+            return None
+        return leaving_dates(self._lay.processed_file(dfe, run_id))
 
     def adopt(self, state: SchoolState) -> bool:
         # The adopted rows are shared with what the state gave its reader (account rows, cases):

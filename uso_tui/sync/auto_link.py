@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import Account, Export, MisRecord
-from uso_tui.domain.names import as_marked, initial_of, normalise_cached, upn_key
+from uso_tui.domain.names import as_marked, filler_upn, initial_of, normalise_cached, upn_key
 from uso_tui.sync.dob_slips import date_slips, near_dates
 from uso_tui.sync.match_model import UPN_CROWD, placeholder_dob
 from uso_tui.sync.matched_names import is_muhammad, known_as, names_close, near_keys
@@ -316,7 +316,9 @@ def _may_be_keyed_wrong(theirs: str, dob: str, role: str) -> bool:
 
 
 def _upn_of(acc: Account) -> str:
-    return upn_key((acc.extra or {}).get("upn"))
+    """The account's UPN as compared; "" for a filler (keyed for no one: no claim)."""
+    key = upn_key((acc.extra or {}).get("upn"))
+    return "" if filler_upn(key) else key
 
 
 def _own_names(acc: Account) -> frozenset[str]:

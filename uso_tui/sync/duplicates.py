@@ -40,7 +40,13 @@ from typing import Any
 from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
-from uso_tui.domain.names import normalise, normalise_cached, upn_key
+from uso_tui.domain.names import (
+    filler_upn,
+    normalise,
+    normalise_cached,
+    permanent_upn,
+    upn_key,
+)
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
 from uso_tui.store.kept import pair_key
@@ -113,7 +119,8 @@ def upn_of(person: Any) -> str:
         if not value:
             return ""  # (most staff: asked of every account of the store)
     value = str(value)
-    return value.upper() if value.isalnum() else upn_key(value)  # (most are plain: quickly)
+    key = value.upper() if value.isalnum() else upn_key(value)  # (most are plain: quickly)
+    return "" if filler_upn(key) else key  # a filler is keyed for no one: no UPN
 
 
 def _pair(one: Any, other: Any) -> tuple[Any, Any]:
@@ -394,9 +401,9 @@ def _sorted(pairs: Iterable[Duplicate]) -> list[Duplicate]:
 
 def _upns_differ(person: Any, other: Any) -> bool:
     """Two permanent UPNs that differ (a temporary one ends in a letter and is replaced once
-    the permanent one is known: a difference there says nothing)."""
+    the permanent one is known, a filler is keyed for none: a difference there says nothing)."""
     upn_a, upn_b = upn_of(person), upn_of(other)
-    return upn_a != upn_b and upn_a[-1:].isdigit() and upn_b[-1:].isdigit()
+    return upn_a != upn_b and permanent_upn(upn_a) and permanent_upn(upn_b)
 
 
 def _pairs_of(members: list[Any]) -> Iterable[tuple[Any, Any]]:

@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from uso_tui.domain.models import Account, Candidate, MisRecord
-from uso_tui.domain.names import permanent_upn, upn_key
+from uso_tui.domain.names import filler_upn, permanent_upn, upn_key
 from uso_tui.sync import match_model as model
 from uso_tui.sync.dob_slips import (
     near_dates,
@@ -298,8 +298,13 @@ class CandidateIndex:
 
     def is_placeholder_upn(self, upn: str) -> bool:
         """Whether more accounts of the pool hold this (normalised) UPN than one child would
-        (UPN_CROWD): a dummy number (or one assume_placeholders was told of)."""
-        return len(self.by_upn.get(upn, ())) > UPN_CROWD or upn in self.placeholder_upns
+        (UPN_CROWD): a dummy number (or one assume_placeholders was told of); or a filler
+        (names.filler_upn), keyed for none however few hold it."""
+        return (
+            len(self.by_upn.get(upn, ())) > UPN_CROWD
+            or upn in self.placeholder_upns
+            or filler_upn(upn)
+        )
 
     def assume_placeholders(self, upns: Iterable[str]) -> None:
         """Takes `upns` as dummy numbers, as a pool that holds them many times knows them (an

@@ -25,7 +25,13 @@ from uso_tui.domain.models import (
     empty_counts,
     some_ids,
 )
-from uso_tui.domain.names import BLANK_LETTERS, normalise_cached, permanent_upn, upn_key
+from uso_tui.domain.names import (
+    BLANK_LETTERS,
+    filler_upn,
+    normalise_cached,
+    permanent_upn,
+    upn_key,
+)
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.sync.asked_for import AskedFor
 from uso_tui.sync.auto_link import (
@@ -720,7 +726,7 @@ def found_elsewhere(
     name_dobs: set[tuple[str, str, str]] = set()
     for record in records:
         upn = upn_key(record.upn)
-        if upn and not index.is_placeholder_upn(upn):
+        if upn and not filler_upn(upn) and not index.is_placeholder_upn(upn):
             upns.add(upn)
         if record.dob:
             names = name_keys(record.forename, record.preferred_name)
@@ -746,10 +752,11 @@ def found_elsewhere(
             by_surname.setdefault(normalise_cached(account.surname), []).append(account)
     out: dict[str, list[Any]] = {}
     for record in records:
-        got = list(by_upn.get(upn_key(record.upn), ())) if record.upn else []
+        upn = upn_key(record.upn)
+        got = list(by_upn.get(upn, ())) if upn and not filler_upn(upn) else []
         if len(got) > UPN_CROWD:
             got = []  # a placeholder UPN, not this child's (match_model.UPN_CROWD)
-            index.assume_placeholders({upn_key(record.upn)})
+            index.assume_placeholders({upn})
         names, surname = (
             name_keys(record.forename, record.preferred_name),
             normalise_cached(record.surname),
@@ -840,7 +847,8 @@ def _sizes(
     - it had not started by that run (a place declined, dated as a leaver), by its account's
       start date where it has one;
     - no account here is linked to it (moved to its next school, or never made) and its
-      leaving date had passed by that run's day.
+      leaving date had passed by that run's day, unless that export sent it on roll (its date
+      keyed since, backdated: read from that run's processed file, where it is kept).
     A leaver whose account is still active was on roll then (also one whose leaving date was
     keyed late, a date before that run). Records not started (an intake sent early) count on
     neither side: else the leavers dropped as the intake starts were a fall. Leavers the MIS
@@ -852,6 +860,7 @@ def _sizes(
         held = snapshot.previous_held.get(report, frozenset())
         day = snapshot.previous_days.get(report)
         before_not_started = snapshot.previous_not_started.get(report)
+        sent_then = _SentBefore(snapshot, report)
         gone = 0
         for rec in left:
             row = linked.get(rec.mis_id)
@@ -864,7 +873,9 @@ def _sizes(
             if before_not_started is not None and day and str(start or "") > day:
                 gone += 1  # not started at that run, counted out then as now (a place declined)
             elif row is None:
-                gone += day is None or (rec.leaving_date or "") <= day
+                gone += day is None or (
+                    (rec.leaving_date or "") <= day and not sent_then.on_roll(rec.mis_id, day)
+                )
             elif row.get("status", "active") != "active" or row["username"] in held:
                 gone += 1
         if before_not_started is None:  # (a run before it kept the number)
@@ -872,6 +883,28 @@ def _sizes(
         return on_roll - before_not_started, export.size - gone - not_started
     before = snapshot.previous_sizes.get(report)
     return None if before is None else (before, export.size)
+
+
+class _SentBefore:
+    """The leaving dates the export before sent for one report, read once, when first asked."""
+
+    def __init__(self, snapshot: Snapshot, report: str) -> None:
+        self.snapshot, self.report = snapshot, report
+        self.dates: dict[tuple[str, str], str | None] | None = None
+        self.read = False
+
+    def on_roll(self, mis_id: str | None, day: str) -> bool:
+        """Whether that export sent the record without a leaving date passed by its `day`
+        (False when it did not send it, or its file is kept no more)."""
+        if not self.read:
+            self.read = True
+            run_id = self.snapshot.previous_runs.get(self.report)
+            if run_id and self.snapshot.sent_before is not None:
+                self.dates = self.snapshot.sent_before(run_id)
+        if self.dates is None or (self.report, mis_id) not in self.dates:
+            return False
+        then = self.dates[(self.report, mis_id)]
+        return not then or then > day
 
 
 def _hold_whole(planned: Plan, comparison: dict[str, Any], size: int, going: list[Account]) -> None:

@@ -70,6 +70,10 @@ class Snapshot:
     # ... and of its records on roll, those not started yet; the day it ran (plan._sizes)
     previous_not_started: dict[str, int] = field(default_factory=dict)
     previous_days: dict[str, str] = field(default_factory=dict)
+    # ... and its run; run id -> each record's leaving date as that export sent it, by (report,
+    # MIS id), None when unknown (store.leaving_dates_sent): read only when a leaver needs it
+    previous_runs: dict[str, str] = field(default_factory=dict)
+    sent_before: Callable[[str], dict[tuple[str, str], str | None] | None] | None = None
 
     def all_accounts(self) -> list[Account]:
         return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]

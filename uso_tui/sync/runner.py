@@ -87,6 +87,8 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
         previous_held=previous.held,
         previous_not_started=previous.not_started,
         previous_days=previous.days,
+        previous_runs=previous.runs,
+        sent_before=txn.leaving_dates_sent,
         pool=pool,
         index_for=(lambda role: pools.get(la, role, lambda: pool(role))) if pools else None,
         wide=txn.find_people,
@@ -484,6 +486,8 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
         previous_held=state.previous_held,
         previous_not_started=state.previous_not_started,
         previous_days=state.previous_days,
+        previous_runs=state.previous_runs,
+        sent_before=store.leaving_dates_sent,
         pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
         index_for=(
             (lambda role: pools.get(la, role, lambda: pools.accounts_of(la, role, store.la_people)))

@@ -470,7 +470,10 @@ class NonMisScreen(LoadedListScreen):
                 self.hold_keys()
                 self.link(account, choice)
 
-        if len(differ) >= 2:  # maybe another person: read before a key answers (`l enter y`)
+        # A name or the date of birth differs: maybe another person (Harry for his twin
+        # Henry, one date, one surname), so the question is read before a key answers it (the
+        # `y` of `l enter y` answered it unseen, for a record the picker offered unseen)
+        if differ:
             self.app.drop_typed_ahead("the question lists what differs from the record")
         # probably another person's record: F, never the y typed by habit
         ask = ConfirmForce if another else Confirm
