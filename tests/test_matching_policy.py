@@ -1885,3 +1885,18 @@ def test_a_filler_upn_shared_by_a_few_records_claims_nothing():
     planned = _plan([rec("99", "Samuel", "Smith", DOB, upn=filler), *others], [requested])
     assert outcome_of(planned, "99").outcome == "auto_linked"
     assert all(outcome_of(planned, str(n)).outcome == "created" for n in range(2))
+
+
+@pytest.mark.parametrize(
+    ("theirs", "keyed"),
+    [("Oliver", "Olly"), ("Amelia", "Milly"), ("Eleanor", "Nell"), ("Imogen", "Immy"),
+     ("Philippa", "Pippa"), ("Albert", "Bertie"), ("Margaret", "Maisie")],
+)  # fmt: skip
+def test_a_mover_known_by_a_uk_short_form_with_a_date_slip_is_a_case(theirs, keyed):
+    """Short forms in common use in UK schools that the nicknames package lacks: the mover
+    keyed by one at the next school, with the day and month of the date exchanged, got a
+    second account with no case."""
+    old = acc("mover.204", theirs, "Brown", "2014-03-04", school=OTHER, mis_id="5")
+    planned = _plan([rec("1", keyed, "Brown", "2014-04-03")], pool=[old])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    assert planned.new_cases[0].candidates[0].username == "mover.204"
