@@ -83,8 +83,10 @@ def test_upns_swapped_or_preferred_names_cleared_for_all_are_held_whole(cli, sim
     }[broken] in said
 
 
-def test_preferred_names_or_upns_given_where_none_were_are_not_held(cli, sim):
-    add(cli, sim, DFE, PUPILS)
+@pytest.mark.parametrize("before", [None, "A000000000000"])
+def test_preferred_names_or_upns_given_where_none_were_are_not_held(cli, sim, before):
+    """Also where a filler (zeros, keyed for UPNs not known) stood before the real UPN."""
+    add(cli, sim, DFE, [{**p, "uniquePupilNumber": before} for p in PUPILS] if before else PUPILS)
     cli.ok("sync", DFE)
     given = [
         {**p, "uniquePupilNumber": f"A{100000000000 + i}", "preferredName": "Kid"}

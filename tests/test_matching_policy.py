@@ -1900,3 +1900,14 @@ def test_a_mover_known_by_a_uk_short_form_with_a_date_slip_is_a_case(theirs, key
     planned = _plan([rec("1", keyed, "Brown", "2014-04-03")], pool=[old])
     assert outcome_of(planned, "1").outcome == "needs_matching"
     assert planned.new_cases[0].candidates[0].username == "mover.204"
+
+
+@pytest.mark.parametrize(
+    ("asked", "keyed"), [("A000000000000", "F123456789012"), ("F123456789012", "0000000000000")]
+)
+def test_a_filler_upn_beside_the_real_one_stops_no_automatic_link(asked, keyed):
+    """An account asked for with a filler (its UPN not known then) and the record come with the
+    real one, or the other way round: no conflict of UPNs, as with none given."""
+    requested = acc("ssmith.204", "Samuel", "Smith", DOB, extra={"upn": asked})
+    planned = _plan([rec("99", "Samuel", "Smith", DOB, upn=keyed)], [requested])
+    assert outcome_of(planned, "99").outcome == "auto_linked"

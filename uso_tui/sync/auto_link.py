@@ -317,8 +317,7 @@ def _may_be_keyed_wrong(theirs: str, dob: str, role: str) -> bool:
 
 def _upn_of(acc: Account) -> str:
     """The account's UPN as compared; "" for a filler (keyed for no one: no claim)."""
-    key = upn_key((acc.extra or {}).get("upn"))
-    return "" if filler_upn(key) else key
+    return _upn_given((acc.extra or {}).get("upn"))
 
 
 def _own_names(acc: Account) -> frozenset[str]:
@@ -347,9 +346,16 @@ def conflict(
 def ids_conflict(rec: MisRecord, acc: Account) -> bool:
     """A UPN or a gender the record and the account both give, and give differently."""
     extra = acc.extra or {}
-    return conflict(rec.upn, extra.get("upn"), upn_key) or conflict(
+    return conflict(rec.upn, extra.get("upn"), _upn_given) or conflict(
         rec.gender, extra.get("gender"), _initial
     )
+
+
+def _upn_given(upn: str) -> str:
+    """A UPN as compared; "" for a filler, given for none (A000000000000 asked for, the real
+    UPN come with the record: no conflict)."""
+    key = upn_key(upn)
+    return "" if filler_upn(key) else key
 
 
 def _names_conflict(rec: MisRecord, acc: Account) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from uso_tui.domain.models import MisRecord, School
-from uso_tui.domain.names import normalise_cached, permanent_upn, upn_key
+from uso_tui.domain.names import filler_upn, normalise_cached, permanent_upn, upn_key
 
 CHANGED_SHARE = 0.2  # more than a fifth of the linked records at once
 # ... and at least this many (or the school's hold minimum, if lower): two members of staff of
@@ -55,7 +55,8 @@ def _changed(row: dict[str, Any], rec: MisRecord) -> bool:
     if known_as and known_as != normalise_cached(rec.preferred_name or ""):
         return True
     upn = upn_key(str((row.get("extra") or {}).get("upn") or ""))
-    return bool(upn and upn != upn_key(rec.upn or ""))
+    # (a filler the account held replaced by the real UPN is one given where none was)
+    return bool(upn and not filler_upn(upn) and upn != upn_key(rec.upn or ""))
 
 
 def _sent_again(
