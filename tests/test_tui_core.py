@@ -277,6 +277,23 @@ async def test_settings_typed_ahead_while_the_form_is_read_land_in_the_filled_fo
     assert store.school(dfe).daily_at == "08:15"
 
 
+async def test_settings_saved_keep_the_cursor_in_the_field_it_was_in(demo, monkeypatch):
+    """Daily run time saved, then `down down 1 5 ctrl+s` typed on for Hold at least: the save
+    put the cursor back on School name, so the 15 replaced the Client ID, and it was saved."""
+    from tui_helpers import slowed
+
+    store = demo.store
+    dfe = demo.held_school
+    client_id = store.school(dfe).client_id
+    async with started(store, "school", dfe) as (app, pilot):
+        slowed(monkeypatch, store, seconds=0.05)
+        burst(app, "e", "down", "down", "down", "down", "ctrl+u", *"08:15", "ctrl+s",
+              "down", "down", "ctrl+u", "1", "5", "ctrl+s")  # fmt: skip
+        await settle(pilot, 10)
+    school = store.school(dfe)
+    assert (school.daily_at, school.hold_min, school.client_id) == ("08:15", 15, client_id)
+
+
 async def test_settings_reports_and_unsupported_shown(demo):
     dfe = demo.held_school
     async with started(demo.store, "settings", dfe) as (app, pilot):

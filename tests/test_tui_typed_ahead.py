@@ -218,3 +218,25 @@ async def test_a_filter_of_several_schools_acts_on_none_typed_after_it(demo_ran,
         await pilot.press(then.split()[0])
         await settle(pilot, 3)
         assert not isinstance(app.screen, SchoolsScreen)  # seen, the key acts
+
+
+async def test_a_palette_refused_over_a_question_takes_the_keys_typed_for_it(demo_ran, tmp_path):
+    """ctrl+p `why` enter over the held run's review: the palette does not open over a question,
+    and the `y` of its search confirmed the run (its unallocations made). The keys typed for the
+    palette are dropped, and the console says so."""
+    root = tmp_path / "copy"
+    shutil.copytree(demo_ran.store.root, root)
+    store = open_store(root)
+    dfe = "204-2308"
+    before = [(r.run_id, r.status) for r in store.runs(dfe)]
+    async with started(store, notifications=True) as (app, pilot):
+        for key in ("j", "enter", "h", "c"):
+            await pilot.press(key)
+            await settle(pilot, 4)
+        assert type(app.screen).__name__ == "HeldReview"
+        burst(app, "ctrl+p", *"why", "enter")
+        await keys_had_their_turn(app, pilot, 200)
+        assert type(app.screen).__name__ == "HeldReview"
+        said = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any("the palette does not open over a question" in m for m in said), said
+    assert [(r.run_id, r.status) for r in store.runs(dfe)] == before

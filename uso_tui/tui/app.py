@@ -198,7 +198,10 @@ class UsoApp(KeysInTurnApp):
         """ctrl+p: the palette that says when its list is up to date (keys typed ahead). Not
         over a question: a screen opened from it stacked over the question, still unanswered."""
         if getattr(self.screen, "IS_QUESTION", False):
-            self.notify("Answer or cancel the question first", severity="warning", markup=False)
+            # the keys typed on for the palette's search are dropped: `why` answered `y`
+            self.refuse_keys_read_until_now(
+                "the palette does not open over a question", "answer or cancel the question first"
+            )
             return
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(UsoPalette(id="--command-palette"))

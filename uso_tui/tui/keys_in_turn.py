@@ -38,6 +38,8 @@ SETTLE_TIMEOUT = (
 # hits)
 HOLD_TIMEOUT = 5.0
 BUSY_POLL = 0.01  # seconds between looks at a screen that is busy (KeysInTurnApp.busy)
+# A refused key's notice waits this long, to count the keys read with it (refuse_keys_read_until_now)
+REFUSED_SAID_AFTER = 0.1
 
 
 # Alt keys that are a text field's word keys (as macOS Terminal sends Option+Left, Option+Right
@@ -92,11 +94,17 @@ class KeysInTurnApp(App):
         self._turn_timer: Timer | None = None
         self._holds: dict[int, int] = {}  # turn -> holds not yet released (hold_keys)
         self._busy_turn = 0  # the turn whose wait for a busy screen was lengthened (busy)
+        # keys read before this moment (an event time) are dropped: refuse_keys_read_until_now
+        self._refused_until = 0.0
+        self._refused_keys = 0
+        self._refused_why: tuple[str, str] = ("", "")
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
             for key in unmeta(event, isinstance(self.focused, Input)):
-                if self._key_turn:
+                if key.time < self._refused_until:
+                    self._refused_keys += 1
+                elif self._key_turn:
                     self._held_keys.append(key)
                 else:
                     await self._take_turn(key)
@@ -199,6 +207,29 @@ class KeysInTurnApp(App):
                 severity="warning",
                 markup=False,
             )
+
+    def refuse_keys_read_until_now(self, read_first: str, then: str) -> None:
+        """The key being handled was refused (ctrl+p over a question): the keys read with it or
+        after it, before now, were typed for what it did not open (`why` for the palette's
+        search: its `y` answered the question), and are dropped, held or not yet handled; the
+        console says so once, with `read_first` and `then`."""
+        self._refused_until = time.monotonic()
+        self._refused_keys = len(self._held_keys)
+        self._held_keys.clear()
+        self._refused_why = (read_first, then)
+        self.set_timer(REFUSED_SAID_AFTER, self._say_refused)
+
+    def _say_refused(self) -> None:
+        read_first, then = self._refused_why
+        if self._refused_keys:
+            self.notify(
+                f"{self._refused_keys} key(s) typed ahead were dropped: {read_first}; {then}",
+                severity="warning",
+                markup=False,
+            )
+        else:
+            self.notify(f"{then[:1].upper()}{then[1:]}", severity="warning", markup=False)
+        self._refused_keys = 0
 
     def drop_typed_ahead_unless(self, answers: set[str], read_first: str) -> None:
         """drop_typed_ahead, unless the next key typed is one of `answers`: typed for a

@@ -112,7 +112,12 @@ class SettingsScreen(SettingsForm):
         has_secret = self.store.has_secret(self.dfe)
         self.app.call_from_thread(self._fill, school, allowed, has_secret)
 
-    def _fill(self, school: School, allowed: frozenset[str], has_secret: bool) -> None:
+    def _fill(
+        self, school: School, allowed: frozenset[str], has_secret: bool, first: bool = True
+    ) -> None:
+        """The form filled from `school`; the cursor to its first field when `first` (not
+        after a save: the keys typed after ctrl+s went on in the field it had left, the
+        `down down 1 5` meant for Hold at least put 15 in the Client ID, saved)."""
         self._loading = True
         self.school = school
         self.mis = school.mis
@@ -147,7 +152,8 @@ class SettingsScreen(SettingsForm):
         self._show_mis()
         self._loading = False
         self.validate_all()
-        self.query_one("#f-name", Input).focus()
+        if first:
+            self.query_one("#f-name", Input).focus()
         self.shown_first()
 
     def _moves_server(self) -> bool:
@@ -289,7 +295,7 @@ class SettingsScreen(SettingsForm):
 
     def _saved(self, school: School, what: str, note: str = "") -> None:
         self.has_secret = self.has_secret or bool(self.value("secret"))
-        self._fill(school, self.allowed, self.has_secret)
+        self._fill(school, self.allowed, self.has_secret, first=False)
         status = Text(f"Saved: {what}.", style="bold green")
         if note:
             status.append(f"\n{note}: ctrl+t tests them.", style="yellow")
