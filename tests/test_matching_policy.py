@@ -1911,3 +1911,15 @@ def test_a_filler_upn_beside_the_real_one_stops_no_automatic_link(asked, keyed):
     requested = acc("ssmith.204", "Samuel", "Smith", DOB, extra={"upn": asked})
     planned = _plan([rec("99", "Samuel", "Smith", DOB, upn=keyed)], [requested])
     assert outcome_of(planned, "99").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize("asked_upn", [None, "A000000000000"])
+def test_a_record_with_another_account_s_upn_here_takes_no_account_automatically(asked_upn):
+    """Sam asked for without a UPN (or with a filler), his twin Samuel's account holding his
+    own: a record "Sam Smith" with Samuel's UPN linked to Sam's account by itself (a filler on
+    the account was no conflict, as none)."""
+    extra = {"upn": asked_upn} if asked_upn else {}
+    sam = acc("ssmith.204", "Sam", "Smith", DOB, extra=extra)
+    samuel = acc("samsmith.204", "Samuel", "Smith", DOB, extra={"upn": "F123456789012"})
+    planned = _plan([rec("1", "Sam", "Smith", DOB, upn="F123456789012")], [sam, samuel])
+    assert outcome_of(planned, "1").outcome == "needs_matching"

@@ -18,7 +18,14 @@ from rapidfuzz.distance import OSA
 
 from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import Account, Export, MisRecord
-from uso_tui.domain.names import as_marked, filler_upn, initial_of, normalise_cached, upn_key
+from uso_tui.domain.names import (
+    as_marked,
+    filler_upn,
+    initial_of,
+    normalise_cached,
+    permanent_upn,
+    upn_key,
+)
 from uso_tui.sync.dob_slips import date_slips, near_dates
 from uso_tui.sync.match_model import UPN_CROWD, placeholder_dob
 from uso_tui.sync.matched_names import is_muhammad, known_as, names_close, near_keys
@@ -89,6 +96,8 @@ class Claims:
         self._stands: dict[str, frozenset[str]] = {}
         # date of birth -> (MIS id, gender's initial, forename, has middle names, surname): below
         self.by_birth: dict[str, list[tuple[str, str, str, bool, str]]] = {}
+        self._linked = linked
+        self._upn_accounts: dict[str, set[str]] | None = None  # upn_elsewhere: when first asked
         wanted = {n for accounts in unlinked.values() for a in accounts for n in _own_names(a)}
         if not wanted:  # (accounts whose forenames hold no letter: nobody claims them by name)
             return
@@ -239,6 +248,30 @@ class Claims:
         date: a namesake born on another day who has one of their own is not the person another
         account was asked for under a date keyed wholly wrong (two namesakes asked for apart)."""
         return any(name in _own_names(a) for a in self._unlinked.get((surname, dob), ()))
+
+    def upn_elsewhere(self, rec: MisRecord, acc: Account) -> bool:
+        """Whether the record's permanent UPN is held by another account of the school, linked
+        or not (a dummy many hold aside): that account's person is the record's, not `acc`'s
+        (a record with twin Samuel's UPN took the account asked for his twin Sam, its filler
+        UPN no conflict)."""
+        upn = _upn_given(rec.upn)
+        if not permanent_upn(upn):
+            return False
+        if self._upn_accounts is None:
+            self._upn_accounts = {}
+            rows = [
+                (r["username"], (r.get("extra") or {}).get("upn")) for r in self._linked.values()
+            ]
+            rows += [
+                (a.username, (a.extra or {}).get("upn"))
+                for accounts in self._unlinked.values()
+                for a in accounts
+            ]
+            for username, theirs in rows:
+                if key := _upn_given(theirs):
+                    self._upn_accounts.setdefault(key, set()).add(username)
+        holders = self._upn_accounts.get(upn, set()) - {acc.username}
+        return 0 < len(holders) <= UPN_CROWD
 
     def of_another(self, acc: Account, mis_id: str | None) -> bool:
         """Whether a record of the export other than `mis_id` has the account's very forename
@@ -398,8 +431,8 @@ def auto_link_target(
     meant (DESIGN rule 6): one unlinked account of this school with the same surname, date of
     birth (a real one, not a placeholder) and the record's own forename; no other record of the
     export could claim it; no other unlinked account here shares a name with the record; names,
-    UPNs and genders do not conflict; a restored account only to the record it was linked to
-    before."""
+    UPNs and genders do not conflict, nor is the record's UPN another account's here; a restored
+    account only to the record it was linked to before."""
     same = unlinked.get((normalise_cached(rec.surname), rec.dob or ""), ())
     if not same or placeholder_dob(same[0].dob):
         return None  # (1900-01-01 keyed for a date not known is no date of birth to share)
@@ -414,7 +447,7 @@ def auto_link_target(
     acc = exact[0]
     if claims.claimants(acc) != {rec.mis_id}:
         return None
-    if _names_conflict(rec, acc) or ids_conflict(rec, acc):
+    if _names_conflict(rec, acc) or ids_conflict(rec, acc) or claims.upn_elsewhere(rec, acc):
         return None
     before = acc.previous_link
     if before and before != f"{dfe}/{rec.report}/{rec.mis_id}":

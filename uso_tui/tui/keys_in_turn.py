@@ -21,6 +21,7 @@ from collections.abc import Callable
 from functools import partial
 
 from textual import events
+from textual._time import get_time as event_time  # (what stamps an event's time)
 from textual.app import App
 from textual.dom import DOMNode
 from textual.timer import Timer
@@ -213,7 +214,7 @@ class KeysInTurnApp(App):
         after it, before now, were typed for what it did not open (`why` for the palette's
         search: its `y` answered the question), and are dropped, held or not yet handled; the
         console says so once, with `read_first` and `then`."""
-        self._refused_until = time.monotonic()
+        self._refused_until = event_time()  # the clock of the keys' times (Windows: another)
         self._refused_keys = len(self._held_keys)
         self._held_keys.clear()
         self._refused_why = (read_first, then)
