@@ -802,7 +802,7 @@ async def test_report_deadline_bounds_its_retries() -> None:
 @pytest.mark.parametrize(
     ("sent", "kept"),
     [
-        ("Amy\x1b[31m", "Amy[31m"),
+        ("Amy\x1b[31m", "Amy"),
         ("A\x07m\x00y", "Amy"),
         ("Amy\nSmith\r\n", "Amy Smith"),
         ("Amy\u202eht", "Amyht"),  # right-to-left override
@@ -821,7 +821,7 @@ def test_text_fields_are_cut() -> None:
     rec = parse_student({"schoolId": "P1", "forename": "A" * 1_000_000, "surname": "B" * 201})
     assert rec.forename == "A" * MAX_TEXT and rec.surname == "B" * MAX_TEXT
     staff = parse_employee({"id": 1, "title": "\x1b]0;pwned\x07Dr", "dateOfBirth": "x" * 999})
-    assert staff.title == "]0;pwnedDr"
+    assert staff.title == "Dr"
     assert len(staff.dob_raw) == MAX_TEXT and staff.dob is None
 
 
@@ -829,7 +829,7 @@ async def test_fetched_records_are_cleaned() -> None:
     item = pupil(1) | {"forename": "Amy\x1b[2J\u202e", "surname": "S" * 5000}
     export = await fetch(Server(lambda r: httpx.Response(200, json=listing([item]))))
     rec = export.records[0]
-    assert rec.forename == "Amy[2J" and rec.surname == "S" * MAX_TEXT
+    assert rec.forename == "Amy" and rec.surname == "S" * MAX_TEXT
 
 
 # ---- config.json

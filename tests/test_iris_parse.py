@@ -210,6 +210,22 @@ def test_characters_drawn_as_nothing_are_dropped_from_names() -> None:
     assert parse_student({"schoolId": "1", "forename": "\u3164"}).forename is None
 
 
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("Kamiński\x1b[31m", "Kamiński"),
+        ("Bo\x1b[1;31mb\x1b[0m", "Bob"),
+        ("\x1b]0;a title\x07Ann", "Ann"),
+        ("Zo\x9b31më", "Zoë"),
+        ("Lee\x1b", "Lee"),
+    ],
+)
+def test_a_terminal_s_escape_sequences_are_dropped_whole(sent, kept) -> None:
+    """Only the ESC of `Kamiński\x1b[31m` was dropped: the surname became `Kamiński[31m`, and
+    the username made from it `ikaminskim`."""
+    assert parse_student({"schoolId": "1", "surname": sent}).surname == kept
+
+
 def test_missing_or_odd_ids() -> None:
     assert parse_student({}).mis_id == ""
     assert parse_student({"schoolId": None}).mis_id == ""
