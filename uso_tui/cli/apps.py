@@ -24,7 +24,13 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     console.set_defaults(func=cmd_console, json=False)
 
     demo = sub.add_parser(
-        "demo", help="open the console on a demo store with a built-in IRIS simulator"
+        "demo",
+        help="open the console on a demo store with a built-in IRIS simulator",
+        description="Makes a demo data directory (schools, accounts, their runs, match cases "
+        "and a held run), serves it from a built-in IRIS simulator while the console is open "
+        "on it, and stops the simulator when the console closes. The directory is --data-dir "
+        "(only when given: never the configured store), else USO_TUI_DEMO_DIR, else the user "
+        "data directory's demo folder; one made before is reused, moved on to today.",
     )
     demo.set_defaults(func=cmd_demo, json=False)
 

@@ -69,7 +69,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     runs_parser.add_argument(
         "dfe", metavar="DFE", nargs="?", help="one school (default: recent, all)"
     )
-    runs_parser.add_argument("--limit", type=int, default=None)
+    runs_parser.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="the newest N runs only"
+    )
     runs_parser.set_defaults(func=cmd_runs)
 
     run_due_parser = sub.add_parser(
