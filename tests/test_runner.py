@@ -802,6 +802,22 @@ async def test_a_restored_account_relinks_only_to_the_record_it_had(env):
     assert env.store.account("ajones.204").mis_id == "1"
 
 
+async def test_an_account_restored_twice_still_relinks_only_to_the_record_it_had(env):
+    """Restored, unallocated again from the non-MIS review, restored again: the second restore
+    dropped the link the first kept, and a record of another MIS id with Amy's details (her
+    twin keyed with her name) took the account by itself."""
+    env.add_school(students=[AMY, BOB])
+    await sync(env)
+    env.set_students(DFE, [BOB])
+    await sync(env, now=LATER)
+    for action in (actions.restore_account, actions.unallocate_account, actions.restore_account):
+        action(env.store, "ajones.204", operator="alice", now=LATER)
+    assert env.store.account("ajones.204").previous_link == f"{DFE}/students/1"
+    env.set_students(DFE, [BOB, iris_student("5", "Amy", "Jones", "2015-04-02")])
+    res = await sync(env, now=datetime(2026, 3, 12, 9, 0))
+    assert res.run.counts["auto_linked"] == 0 and res.run.counts["needs_matching"] == 1
+
+
 async def test_confirming_an_export_held_whole_leaves_alone_what_changed_since(env):
     pupils = kids(40)
     env.add_school(students=pupils)

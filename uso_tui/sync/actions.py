@@ -1039,16 +1039,19 @@ def _linked_to(
     return None
 
 
-def _duplicate_link(store: Store, username: str) -> str | None:
-    """The link an account unallocated as a duplicate had (kept in previous_link when its link
-    was dropped: restored, it is its record's restored account); None for any other (a released
-    account's previous_link names a record that is another person's)."""
+def _own_link(store: Store, username: str) -> str | None:
+    """The link an unallocated account keeps in previous_link that is its own record's: set by
+    a restore (restored, unallocated, restored again: the second restore dropped it, and the
+    account linked by itself to a new MIS id with its details), or by an unallocation as a
+    duplicate. None for one set by a release (the record was another person's) or unknown."""
     acc = store.find_account(username)
     if acc is None or acc.mis_id or not acc.previous_link or not acc.previous_school:
         return None
-    newest = store.audit(acc.previous_school, limit=1, subject=username)
-    if newest and newest[0].action == "unallocate" and (newest[0].after or {}).get("duplicate_of"):
-        return acc.previous_link
+    for ev in store.audit(acc.previous_school, subject=username):
+        after = ev.after or {}
+        if "previous_link" in after:  # the newest event that set it
+            kept = after["previous_link"] == acc.previous_link and ev.action != "release"
+            return acc.previous_link if kept else None
     return None
 
 
@@ -1057,7 +1060,7 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
     run does not unallocate it again; it relinks automatically if its record returns."""
     require(store, operator, "restore")
     at = iso(now)
-    kept_link = _duplicate_link(store, username)
+    kept_link = _own_link(store, username)
     with store.transaction(operator) as txn:
         acc = txn.account(username)
         if acc.status != "unallocated":
@@ -1080,7 +1083,8 @@ def restore_account(store: Store, username: str, *, operator: str, now: datetime
             mis_id=None,
             link_school=None,
             link_report=None,
-            # (one unallocated as a duplicate kept its link, unless changed since it was read)
+            # (one restored before, or unallocated as a duplicate, keeps its own record's
+            # link, unless changed since it was read)
             previous_link=(
                 f"{acc.link_school}/{acc.link_report}/{acc.mis_id}"
                 if acc.mis_id
