@@ -429,6 +429,25 @@ def test_accounts_asked_for_after_an_undone_run_join_their_records_by_themselves
     assert env.sync(DAY3).counts["auto_linked"] == 2
 
 
+def test_an_account_asked_for_beside_the_person_s_old_account_joins_no_record_by_itself(env):
+    """Amy left (her account unallocated, restorable) and an account was asked for her with
+    --force; her record back under a new MIS id took the account asked for by itself, her old
+    one never shown. Unlike the undone run's accounts above, hers is someone's: a case."""
+    from uso_tui.sync import admin
+
+    env.add_school(students=[AMY, BOB])
+    env.sync(DAY1)
+    env.set_students(DFE, [BOB])
+    assert env.sync(DAY2).counts["unallocated"] == 1
+    admin.add_account(
+        env.store, DFE, role="pupil", forename="Amy", surname="Jones", dob=AMY["dob"],
+        operator="alice", now=DAY2, force=True,
+    )  # fmt: skip
+    env.set_students(DFE, [BOB, {**AMY, "schoolId": "11"}])
+    run = env.sync(DAY3)
+    assert run.counts["auto_linked"] == 0 and run.counts["needs_matching"] == 1
+
+
 def test_an_undone_run_s_export_is_not_the_latest(env):
     """A held run whose export lacked Bob was undone: its export is undone with it, yet it was
     still read as the school's latest, so Bob's account, linked to a record of the export

@@ -37,6 +37,7 @@ from uso_tui.sync.listed_record import listed_as_another
 from uso_tui.sync.match_model import CREATE_GUARD, UPN_CROWD
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
+from uso_tui.sync.undone import UNDONE_CREATE, restorable
 
 
 def put_changed(
@@ -836,16 +837,6 @@ def match_preview(
 ) -> MatchPreview:
     """`as_shown`: as resolve_case's; a case refreshed since is refused here too."""
     return _preview(store, store.case(case_id), store.account(username), as_shown)
-
-
-# Account.extra key of an account whose creation was undone: kept (nothing is deleted), never
-# offered for restore.
-UNDONE_CREATE = "undone_create"
-
-
-def restorable(acc: Account) -> bool:
-    """An unallocated account an operator may restore (not one whose creation was undone)."""
-    return acc.status == "unallocated" and not acc.extra.get(UNDONE_CREATE)
 
 
 def creation_undone_by(acc: Account) -> str:

@@ -523,7 +523,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
         assert index is not None
         mover = index.held_elsewhere(rec, dfe, elsewhere.get(rec.mis_id, ()))
         if mover is None and not _probable_elsewhere(
-            index, rec, dfe, taken, elsewhere.get(rec.mis_id, ())
+            index, rec, dfe, taken, elsewhere.get(rec.mis_id, ()), snapshot.restorable
         ):
             _auto_link(planned, rec, target, dfe)
         else:
@@ -787,22 +787,42 @@ def found_elsewhere(
 
 
 def _probable_elsewhere(
-    index: CandidateIndex, rec: MisRecord, dfe: str, taken: set[str], extra: Any
+    index: CandidateIndex,
+    rec: MisRecord,
+    dfe: str,
+    taken: set[str],
+    extra: Any,
+    restorable: Callable[[list[str]], set[str]] | None = None,
 ) -> bool:
     """Whether an active account at another school is more likely than not the record's person
     (REQUEST_GUARD% or more: Smith-Jones keyed Smith, Al-Rashid keyed Rashid, a date with day and
     month swapped, a surname changed), or as likely the person as a twin (match_model.
     twin_near_bits: its score lowered only for that), though not of its very details: a mover
     too, whose account an operator matches rather than the one asked for here being linked by
-    itself (two active accounts). An unallocated one is not (the person's old account, or one a
-    run made by mistake, undone)."""
-    return any(
+    itself (two active accounts). So is an unallocated one of the record's very names and date
+    of birth, or its UPN, that an operator may restore (`restorable`: which of some usernames;
+    None: all): the person's old account, which was never shown beside the one asked for (not
+    one a run made by mistake, undone: nobody's)."""
+    cands = index.candidates(rec, dfe, exclude=taken, extra=extra)
+    if any(
         c.status == "active"
         and c.school
         and c.school != dfe
         and (c.score >= REQUEST_GUARD or any(level == "twin_near" for _, level, _ in c.evidence))
-        for c in index.candidates(rec, dfe, exclude=taken, extra=extra)
-    )
+        for c in cands
+    ):
+        return True
+    gone = [
+        c.username
+        for c in cands
+        if c.status != "active"
+        and c.score >= REQUEST_GUARD
+        and (
+            not {"forename", "surname", "dob"} & set(c.differs)
+            or any(f == "upn" and level == "equal" for f, level, _ in c.evidence)
+        )
+    ]
+    return bool(gone) and (restorable is None or bool(restorable(gone)))
 
 
 def _forenames_related(record: MisRecord, account: Any) -> bool:

@@ -74,6 +74,9 @@ class Snapshot:
     # MIS id), None when unknown (store.leaving_dates_sent): read only when a leaver needs it
     previous_runs: dict[str, str] = field(default_factory=dict)
     sent_before: Callable[[str], dict[tuple[str, str], str | None] | None] | None = None
+    # usernames of unallocated accounts -> those an operator may restore (not one a run made
+    # by mistake, undone); None: every one (plan._probable_elsewhere)
+    restorable: Callable[[list[str]], set[str]] | None = None
 
     def all_accounts(self) -> list[Account]:
         return self.accounts if self.rows is None else [Account.from_row(r) for r in self.rows]

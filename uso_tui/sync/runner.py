@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from uso_tui.domain.errors import UsoError
@@ -35,6 +36,7 @@ from uso_tui.sync.fresh import WrittenSinceWatch, settle_elsewhere
 from uso_tui.sync.plan import plan
 from uso_tui.sync.plan_types import Plan, Snapshot
 from uso_tui.sync.pools import PoolCache
+from uso_tui.sync.undone import restorable
 
 APPLY_FAILED = "apply failed"  # how the error of a run that failed after its fetch begins
 UNRECORDED = "and its end could not be recorded"  # in the error of a run left "running"
@@ -66,6 +68,13 @@ def current_run(store: Store, dfe: str) -> Run | None:
     return running[0] if running else None
 
 
+def restorable_of(reader: Any, usernames: list[str]) -> set[str]:
+    """Which of `usernames` (unallocated accounts) an operator may restore, as `reader` (a
+    store, or a transaction) has them: not one a run made by mistake, undone."""
+    found = {u: reader.find_account(u) for u in usernames}
+    return {u for u, acc in found.items() if acc is not None and restorable(acc)}
+
+
 def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> Snapshot:
     """The planner's view of a school, read under the lock; the LA pool only when needed."""
     la = la_of(dfe)
@@ -89,6 +98,7 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
         previous_days=previous.days,
         previous_runs=previous.runs,
         sent_before=txn.leaving_dates_sent,
+        restorable=partial(restorable_of, txn),
         pool=pool,
         index_for=(lambda role: pools.get(la, role, lambda: pool(role))) if pools else None,
         wide=txn.find_people,
@@ -488,6 +498,7 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
         previous_days=state.previous_days,
         previous_runs=state.previous_runs,
         sent_before=store.leaving_dates_sent,
+        restorable=partial(restorable_of, store),
         pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
         index_for=(
             (lambda role: pools.get(la, role, lambda: pools.accounts_of(la, role, store.la_people)))
