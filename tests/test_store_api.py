@@ -274,6 +274,22 @@ def test_running_run_visible_then_finished(store):
     assert (hill.last_run_status, hill.unallocated_last_run) == ("succeeded", 4)
 
 
+@pytest.mark.parametrize("then", ["cancelled", "failed", "dry run"])
+def test_a_run_that_changed_nothing_leaves_the_last_applied_run_s_unallocated(store, then):
+    """A run cancelled (or failed, or a dry run) after one that unallocated 15: the schools list
+    and the hub said 0 unallocated "by the last run", the 15 out of sight."""
+    with store.transaction("t") as tx:
+        run = Run(tx.next_run_id("204-3210"), "204-3210", "force", "op", started_at=NOW)
+        run.status, run.counts["unallocated"] = "succeeded", 15
+        tx.put_run(run)
+        after = Run(tx.next_run_id("204-3210"), "204-3210", "force", "op", started_at=NOW)
+        after.status = "succeeded" if then == "dry run" else then
+        after.dry_run = then == "dry run"
+        tx.put_run(after)
+    hill = store.school("204-3210")
+    assert hill.last_run_id == after.run_id and hill.unallocated_last_run == 15
+
+
 def test_cases(store):
     with store.transaction("t") as tx:
         cid = tx.next_case_id("204-3211")

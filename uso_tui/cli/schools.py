@@ -184,7 +184,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
                 f"{school.last_run_id} {_last_run(school)}" if school.last_run_id else "never",
             ),
             ("Open cases", school.open_cases),
-            ("Unallocated by last run", school.unallocated_last_run),
+            ("Unallocated by the last run applied", school.unallocated_last_run),
             ("Active accounts", school.active_accounts),
         ],
         out=ctx.stdout,

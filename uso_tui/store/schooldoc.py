@@ -356,7 +356,9 @@ class SchoolDoc:
         if runs:
             out.update(last_run_fields(runs[0]))
         for run in runs:
-            if run["status"] != "running":
+            # the last run applied: not one that changed nothing (cancelled, failed, a dry run),
+            # which hid what the run before it unallocated
+            if run["status"] in ("succeeded", "held") and not run.get("dry_run"):
                 out["unallocated_last_run"] = int((run.get("counts") or {}).get("unallocated", 0))
                 break
         # A held scheduled run did run: counting it stops run-due from re-running a held school.

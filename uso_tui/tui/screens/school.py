@@ -208,7 +208,7 @@ class SchoolScreen(UsoScreen):
                 *([("Failed with", plain(failed.error or "", "red"))] if failed else []),
                 *([("Held because", plain(self._held_text(held, runs), "yellow"))] if held else []),
                 ("Open cases", str(school.open_cases)),
-                ("Unallocated", f"{school.unallocated_last_run} by the last run"),
+                ("Unallocated", f"{school.unallocated_last_run} by the last run applied"),
                 ("Active accounts", f"{school.active_accounts:,}"),
             ]
         )
