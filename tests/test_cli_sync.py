@@ -198,8 +198,12 @@ def test_match_case_resolve_unallocate_restore(cli, sim):
     assert [a["username"] for a in gone] == ["bsmith.204"]
     assert gone[0]["status"] == "unallocated" and gone[0]["school"] is None
     assert "bsmith.204" in cli.ok("unallocated", DFE).out
-    restored = cli.ok("restore", "bsmith.204").out
+    cli.ok("exclusion", "add", DFE, "--forename", "Bob", "--surname", "Smith")
+    done = cli.ok("restore", "bsmith.204")
+    restored = done.out
     assert restored.startswith("restored bsmith.204 (Bob Smith) at 204-3210 as a non-MIS")
+    # its person excluded since: the note says the record, back, would not relink it
+    assert "on 204-3210's exclusion list (entry 1)" in " ".join(done.err.split())
     restored = cli.ok("accounts", "--search", "bsmith", "--json").json()[0]
     assert restored["status"] == "active" and restored["school"] == DFE
     assert cli.ok("unallocated", DFE, "--json").json() == []

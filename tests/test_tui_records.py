@@ -225,6 +225,24 @@ async def test_a_restore_warning_of_the_person_s_active_account_is_read_first(st
     assert store.account(grace).status == "active"
 
 
+async def test_a_restore_of_an_account_whose_person_is_excluded_says_it_is_never_relinked(store):
+    """Grace excluded since (a case of her record excluded): the restore promised "relinked if
+    the record returns", which an exclusion stops, and `r y` typed ahead restored her unread.
+    The question names the entry; the `y` is dropped."""
+    grace = username_of(store, "Grace", "Hopper")
+    with store.transaction("t") as txn:
+        entry = txn.add_exclusion(HILL, "Grace", "Hopper", "2014-12-09", "2026-11-29T10:00:00")
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await _to_unallocated_row(app, pilot, grace)
+        burst(app, "r", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, Confirm)
+        said = " ".join(screen_text(app).split())
+        assert f"on {HILL}'s exclusion list (entry {entry.id})" in said, said
+        assert "not relinked" in said
+        assert store.account(grace).status == "unallocated"
+
+
 async def test_a_restore_of_an_account_an_open_case_offers_says_to_match_it_there(store):
     """Grace's record came back under a new MIS id and waits in a case offering her account: a
     restore links it to no record and leaves the case open, and the question did not say so;
@@ -728,6 +746,27 @@ async def test_non_mis_link_keys_typed_ahead_choose_and_a_forename_differing_is_
         acc = store.account(kjohnson)
         assert (acc.mis_id, acc.link_report, acc.link_school) == ("S2", "staff", HILL)
         assert isinstance(app.screen, NonMisScreen)
+
+
+async def test_non_mis_link_to_a_record_on_the_exclusion_list_says_so(store):
+    """Tim's record excluded since the last file (its case excluded): the picker offered it as
+    "needs_matching", and the question did not say the person is on the exclusion list."""
+    tim = username_of(store, "Tim", "Berners-Lee")
+    with store.transaction("t") as txn:
+        entry = txn.add_exclusion(HILL, "Hedy", "Lamarr", None, "2026-11-29T10:00:00")
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        assert table(app).current().key == tim
+        await press(pilot, "l")
+        picker = app.screen.query_one(ListTable)
+        hedy = picker.row("students:P5")
+        assert hedy is not None and hedy.data["source"] == f"excluded (entry {entry.id})"
+        await filter_by(pilot, "hedy")
+        await press(pilot, "enter")
+        assert isinstance(app.screen, Confirm)
+        said = " ".join(screen_text(app).split())
+        assert f"on the exclusion list (entry {entry.id})" in said, said
+        await press(pilot, "n")
+    assert store.account(tim).mis_id is None
 
 
 async def test_non_mis_link_picker_lists_future_starters_and_filters(store):

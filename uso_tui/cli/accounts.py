@@ -302,6 +302,7 @@ def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import restore_account  # noqa: PLC0415
     from uso_tui.sync.case_offers import offering, restore_note  # noqa: PLC0415
     from uso_tui.sync.duplicates import also_active, listed_words  # noqa: PLC0415
+    from uso_tui.sync.excluded_people import excluded_at_home, excluded_words  # noqa: PLC0415
 
     account = restore_account(
         ctx.store(), args.username.strip(), operator=ctx.operator, now=ctx.now()
@@ -323,4 +324,6 @@ def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
         )
     for _, case, score in offering(ctx.store(), [account]):
         ctx.note(f"note: {plain(restore_note(account.username, case, score))}")
+    for username, school, entry in excluded_at_home(ctx.store(), [account]):
+        ctx.note(f"note: {plain(excluded_words(username, school, entry))}")
     return 0

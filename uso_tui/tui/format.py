@@ -16,6 +16,7 @@ from rich.text import Text
 
 from uso_tui.domain.models import COUNT_KEYS, AuditEvent, Run
 from uso_tui.sync.case_offers import case_named
+from uso_tui.sync.excluded_people import excluded_words
 
 _BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp", "Cn"}
 
@@ -216,17 +217,25 @@ def accounts_list(heading: str, hits: Iterable[object], style: str = "bold yello
 
 
 # why a `y` typed with the restore's `r` is dropped: it was typed before a warning was shown
-RESTORE_WARNED = "the question warns of the person's active account or an open case"
+RESTORE_WARNED = (
+    "the question warns of the person's active account, an open case or the exclusion list"
+)
 OFFERED = (
     "Offered by an open match case (if that is the person, match it there: restored, it is "
     "linked to no record and the case stays open):"
 )
 
 
-def restore_warnings(hits: Iterable[object], offers: Iterable[tuple[str, Any, Any]]) -> Text:
+def restore_warnings(
+    hits: Iterable[object],
+    offers: Iterable[tuple[str, Any, Any]],
+    excluded: Iterable[tuple[str, str, Any]] = (),
+) -> Text:
     """What a restore's question warns of: the person's other active accounts (`hits`:
     duplicates.also_active's), then the open cases that offer an account about to be restored
-    (`offers`: case_offers.offering's, as (username, case, score)); empty when neither."""
+    (`offers`: case_offers.offering's, as (username, case, score)), then the accounts whose
+    person is on their school's exclusion list (`excluded`: excluded_people.excluded_at_home's,
+    never relinked); empty when none."""
     out = accounts_list(ALSO_ACTIVE, hits)
     offers = list(offers)
     if offers:
@@ -234,6 +243,10 @@ def restore_warnings(hits: Iterable[object], offers: Iterable[tuple[str, Any, An
         for username, case, score in offers:
             out.append_text(plain(f"  {username}  {score}% in {case_named(case)}", "bold yellow"))
             out.append("\n")
+    for username, school, entry in excluded:
+        out.append("\n")
+        out.append_text(plain(excluded_words(username, school, entry) + ".", "bold yellow"))
+        out.append("\n")
     return out
 
 

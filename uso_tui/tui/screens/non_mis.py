@@ -88,6 +88,13 @@ def unmatched_records(store, dfe: str) -> list[dict]:
                     "source": f"{row.get('outcome')} in {processed.run_id}",
                 },
             )
+    from uso_tui.sync.excluded_people import entry_of  # noqa: PLC0415
+
+    for row in out.values():  # an entry made since the file (a case excluded): said, not hidden
+        entry = entry_of(store, dfe, row["record"])
+        if entry is not None:
+            row["source"] = f"excluded (entry {entry.id})"
+            row["excluded"] = entry.id
     return list(out.values())
 
 
@@ -464,6 +471,13 @@ class NonMisScreen(LoadedListScreen):
             )
         if choice["source"].startswith("case"):
             body.append(f"\nThe record's {choice['source']} would be resolved with it.")
+        if choice.get("excluded") is not None:
+            body.append(
+                f"\nThe record's person is on the exclusion list (entry {choice['excluded']}): "
+                "linked, the account follows the record all the same; remove the entry if it "
+                "was made by mistake, else cancel.",
+                style="bold yellow",
+            )
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -475,6 +489,8 @@ class NonMisScreen(LoadedListScreen):
         # `y` of `l enter y` answered it unseen, for a record the picker offered unseen)
         if differ:
             self.app.drop_typed_ahead("the question lists what differs from the record")
+        elif choice.get("excluded") is not None:
+            self.app.drop_typed_ahead("the record's person is on the exclusion list")
         # probably another person's record: F, never the y typed by habit
         ask = ConfirmForce if another else Confirm
         self.app.push_screen(

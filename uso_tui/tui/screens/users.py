@@ -570,12 +570,14 @@ class AccountScreen(ListScreen):
     def look_before_restoring(self, account: Account) -> None:
         from uso_tui.sync.case_offers import offering  # noqa: PLC0415
         from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
+        from uso_tui.sync.excluded_people import excluded_at_home  # noqa: PLC0415
 
         hits = also_active(self.store, [account])
         offers = offering(self.store, [account])
-        self.app.call_from_thread(self._ask_restore, account, hits, offers)
+        excluded = excluded_at_home(self.store, [account])
+        self.app.call_from_thread(self._ask_restore, account, hits, offers, excluded)
 
-    def _ask_restore(self, account: Account, hits: list, offers: list) -> None:
+    def _ask_restore(self, account: Account, hits: list, offers: list, excluded: list) -> None:
         body = plain(
             f"{account.username} ({full_name(account.forename, account.surname)}) "
             "becomes active again at "
@@ -584,8 +586,8 @@ class AccountScreen(ListScreen):
             "in the non-MIS review; relinked if its record returns with the same details)."
         )
         body.append("\n")
-        body.append_text(restore_warnings(hits, offers))
-        if hits or offers:  # a `y` typed with the `r` was typed before this warning could be read
+        body.append_text(restore_warnings(hits, offers, excluded))
+        if hits or offers or excluded:  # a `y` typed with the `r` came before it could be read
             self.app.drop_typed_ahead(RESTORE_WARNED)
 
         def answer(yes: bool | None) -> None:

@@ -409,12 +409,16 @@ class BulkResultsScreen(ReloadingListScreen):
     def look_before_restoring(self, targets: list[Account]) -> None:
         from uso_tui.sync.case_offers import offering  # noqa: PLC0415
         from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
+        from uso_tui.sync.excluded_people import excluded_at_home  # noqa: PLC0415
 
         hits = also_active(self.store, targets)
         offers = offering(self.store, targets)
-        self.app.call_from_thread(self._ask_restore, targets, hits, offers)
+        excluded = excluded_at_home(self.store, targets)
+        self.app.call_from_thread(self._ask_restore, targets, hits, offers, excluded)
 
-    def _ask_restore(self, targets: list[Account], hits: list, offers: list) -> None:
+    def _ask_restore(
+        self, targets: list[Account], hits: list, offers: list, excluded: list
+    ) -> None:
         count = len(targets)
         body = Text(end="")
         body.append(
@@ -431,8 +435,8 @@ class BulkResultsScreen(ReloadingListScreen):
                 )
             )
             body.append("\n")
-        body.append_text(restore_warnings(hits, offers))
-        if hits or offers:  # a `y` typed with the `r` was typed before this warning could be read
+        body.append_text(restore_warnings(hits, offers, excluded))
+        if hits or offers or excluded:  # a `y` typed with the `r` came before it could be read
             self.app.drop_typed_ahead(RESTORE_WARNED)
 
         def answer(yes: bool | None) -> None:
