@@ -1006,6 +1006,32 @@ def test_a_released_account_restored_links_to_its_person_s_new_record(tmp_path):
     assert env.store.account("klam.204").mis_id == "9"
 
 
+def test_a_released_account_matched_then_undone_then_restored_keeps_no_link(tmp_path):
+    """Released (its link, record 7, Wei's now), matched in a case to Kevin's new record 9 and
+    the match undone (which put the released link back), then restored: the restore took that
+    link for the account's own, and Kevin's exact record 11 made a case, not a link."""
+    from uso_tui.sync.actions import resolve_case, restore_account, undo_decision
+
+    day1, day2, day3, day4 = (datetime(2026, 3, d, 7, 0) for d in (9, 10, 11, 12))
+    upn = {"uniquePupilNumber": "K123456789012"}
+    env = Env(tmp_path / "store")
+    other = iris_student("8", "Ann", "Holt", "2014-01-01")
+    env.add_school(students=[iris_student("7", "Kevin", "Lam", "2014-03-15", **upn), other])
+    env.sync(day1)
+    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2015-09-02", **upn), other])
+    env.sync(day2)
+    release_account(env.store, "klam.204", operator="desk", now=day2)
+    wei = iris_student("10", "Wei", "Lam", "2015-09-02")
+    env.set_students(DFE, [wei, iris_student("9", "Kevin", "Lam", "2014-03-16"), other])
+    env.sync(day3)
+    [case] = [c for c in env.store.cases(DFE, "open") if c.record["mis_id"] == "9"]
+    resolve_case(env.store, case.case_id, operator="desk", now=day3, match="klam.204", force=True)
+    undo_decision(env.store, case.case_id, operator="desk", now=day4)
+    assert restore_account(env.store, "klam.204", operator="desk", now=day4).previous_link is None
+    env.set_students(DFE, [wei, iris_student("11", "Kevin", "Lam", "2014-03-15", **upn), other])
+    assert env.sync(datetime(2026, 3, 13, 7, 0)).counts["auto_linked"] == 1
+
+
 @pytest.mark.parametrize(
     ("staff", "before", "after"),
     [

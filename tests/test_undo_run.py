@@ -448,6 +448,24 @@ def test_an_account_asked_for_beside_the_person_s_old_account_joins_no_record_by
     assert run.counts["auto_linked"] == 0 and run.counts["needs_matching"] == 1
 
 
+def test_an_account_unallocated_as_the_duplicate_of_one_asked_for_stops_no_link(env):
+    """Amy's account made by a run, one asked for her since, and hers unallocated in the
+    duplicates review as that one's duplicate: an operator chose the account asked for, yet her
+    record was a case offering both again, every run."""
+    from factories import acc
+
+    from uso_tui.sync.duplicates import unallocate_duplicate
+
+    env.add_school(students=[AMY, BOB])
+    env.sync(DAY1)
+    with env.store.transaction("t") as txn:  # (asked for before the MIS sent her, made since)
+        txn.put_account(acc("ajones9.204", "Amy", "Jones", AMY["dob"], school=DFE))
+    unallocate_duplicate(env.store, "ajones.204", "ajones9.204", operator="alice", now=DAY2)
+    run = env.sync(DAY3)
+    assert run.counts["auto_linked"] == 1
+    assert env.store.account("ajones9.204").mis_id == AMY["schoolId"]
+
+
 def test_an_undone_run_s_export_is_not_the_latest(env):
     """A held run whose export lacked Bob was undone: its export is undone with it, yet it was
     still read as the school's latest, so Bob's account, linked to a record of the export

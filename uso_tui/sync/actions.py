@@ -1034,15 +1034,21 @@ def _own_link(store: Store, username: str) -> str | None:
     """The link an unallocated account keeps in previous_link that is its own record's: set by
     a restore (restored, unallocated, restored again: the second restore dropped it, and the
     account linked by itself to a new MIS id with its details), or by an unallocation as a
-    duplicate. None for one set by a release (the record was another person's) or unknown."""
+    duplicate. None for one set otherwise (a release: the record was another person's; an
+    undone match that put a released link back) or unknown."""
     acc = store.find_account(username)
     if acc is None or acc.mis_id or not acc.previous_link or not acc.previous_school:
         return None
     for ev in store.audit(acc.previous_school, subject=username):
         after = ev.after or {}
-        if "previous_link" in after:  # the newest event that set it
-            kept = after["previous_link"] == acc.previous_link and ev.action != "release"
-            return acc.previous_link if kept else None
+        if "previous_link" in after:  # the newest event that set it: a restore's, or a
+            # duplicate's unallocation (not a release's, nor an undo's that put one back)
+            own = ev.action == "restore" or (
+                ev.action == "unallocate" and after.get("duplicate_of")
+            )
+            return (
+                acc.previous_link if own and after["previous_link"] == acc.previous_link else None
+            )
     return None
 
 

@@ -69,10 +69,18 @@ def current_run(store: Store, dfe: str) -> Run | None:
 
 
 def restorable_of(reader: Any, usernames: list[str]) -> set[str]:
-    """Which of `usernames` (unallocated accounts) an operator may restore, as `reader` (a
-    store, or a transaction) has them: not one a run made by mistake, undone."""
+    """Which of `usernames` (unallocated accounts) an operator may restore instead of another,
+    as `reader` (a store, or a transaction) has them: not one a run made by mistake, undone
+    (nobody's), nor one unallocated as another account's duplicate (an operator chose which
+    account is the person's: offered again, every run asked it again)."""
     found = {u: reader.find_account(u) for u in usernames}
-    return {u for u, acc in found.items() if acc is not None and restorable(acc)}
+    return {
+        u
+        for u, acc in found.items()
+        if acc is not None
+        and restorable(acc)
+        and not (acc.history and acc.history[-1].get("duplicate_of"))
+    }
 
 
 def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> Snapshot:
