@@ -632,6 +632,17 @@ def test_a_record_rejected_for_an_impossible_date_is_found_by_that_date(env):
     assert "no date of the calendar" in not_found(env.store, "2015-02-31")[0]
 
 
+def test_a_linked_record_rejected_for_an_impossible_date_is_found_by_that_date(env):
+    """Amy's record, linked to her account, sent with 30 February: rejected, "its account is
+    left untouched" after the date, and `why 2015-02-30` found no record at all."""
+    env.set_students(DFE, [{**AMY, "dob": "2015-02-30"}, BOB, CAT])
+    env.sync(DAY2)
+    for typed in ("2015-02-30", "30/02/2015"):
+        (hit,) = why(env.store, typed)
+        assert (hit.forename, hit.outcome) == ("Amy", "invalid")
+        assert "its account is left untouched" in hit.reason
+
+
 def test_a_record_on_the_exclusion_list_since_its_account_was_made_says_so(env, tmp_path):
     """An entry added for a person who has an account makes no new one and removes none: why
     said "unchanged: linked, no change" and nothing of the entry (an outside evaluator's find)."""

@@ -516,7 +516,8 @@ def _words_joined(
 
 
 # plan._invalid_reason's words for a date of birth that reads as no day of the calendar
-_IMPOSSIBLE = re.compile(r"^impossible date of birth '(.*)'$")
+# (up to its closing quote: a linked record's reason goes on, "; its account is left untouched")
+_IMPOSSIBLE = re.compile(r"^impossible date of birth '(.*?)'(?:;|$)")
 
 
 def _rejected_for_dates(
