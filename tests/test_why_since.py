@@ -76,10 +76,35 @@ def test_a_leaver_whose_unallocation_is_held_is_said_to_be_held_and_how_to_keep_
     assert bob.outcome == "held" and f"held by run {held.run_id}" in bob.reason
     assert f"--except {bob.username}" in bob.act
     assert "still active" in bob.summary
-    # Confirmed without him: his account stays, and why says it is active, not unallocated.
+    # Confirmed without him: his account stays, and why says it is active, not unallocated,
+    # kept at the confirm (not "active again: create"), and that the next run unallocates it
+    # again while the MIS gives his leaving date ("nothing to do" said the next run's doing).
     confirm_held(env.store, held.run_id, operator="desk", now=LATER, exclude=[bob.username])
     bob = one(env.store, "bob smith")
-    assert "active again" in bob.reason and bob.act.startswith("nothing to do")
+    assert f"kept active: left out when run {held.run_id} was confirmed" in bob.reason
+    assert "unallocates it again" in bob.act and not bob.act.startswith("nothing to do")
+
+
+def test_a_leaver_whose_unallocation_was_undone_is_unallocated_again_by_the_next_run(env):
+    """The run that unallocated Cat undone: why said "nothing to do: active", and the next run
+    unallocated her again (her record still a leaver, her account still linked to it). Restored
+    instead (its link dropped), there is truly nothing to do."""
+    from uso_tui.sync.actions import restore_account
+    from uso_tui.sync.undo import undo_run
+
+    env.set_students(DFE, [AMY, BOB, {**CAT, "leavingDate": "2026-03-11"}])
+    run = env.sync(DAY2)  # (one of three: held, then confirmed)
+    assert confirm_held(env.store, run.run_id, operator="desk", now=LATER).unallocated
+    undo_run(env.store, run.run_id, operator="admin", now=LATER)
+    cat = one(env.store, "cat brown")
+    assert env.store.account(cat.username).status == "active"
+    assert "unallocates it again" in cat.act and cat.act != "nothing to do"
+    again = env.sync(datetime(2026, 3, 12, 9, 0))
+    assert cat.username in again.held_usernames  # as said (held again, one of three)
+    at = datetime(2026, 3, 12, 10)
+    confirm_held(env.store, again.run_id, operator="desk", now=at)
+    restore_account(env.store, cat.username, operator="desk", now=at)
+    assert one(env.store, "cat brown").act.startswith("nothing to do")
 
 
 def test_a_held_leaver_matched_at_another_school_since_is_said_to_be_there(env):

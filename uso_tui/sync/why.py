@@ -81,6 +81,8 @@ class WhyHit:
     case_open: bool = True  # a needs_matching record's case still waits for a decision
     since: str = ""  # what happened to the record's account after the run (_since_the_run)
     active_now: bool = False  # a leaver's account active again since
+    # ... and still linked to the leaver's record: the next run unallocates it again (or holds)
+    again: bool = False
     held_leaver: bool = False  # a leaver whose unallocation a held run waits to confirm
     undone: bool = False  # its account's creation, or its held run, undone since: not restored
     # a future starter whose account day has come while the school's latest run failed (its id)
@@ -246,6 +248,12 @@ def _act(hit: WhyHit) -> str:
         return f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) once the export is right"
     if outcome == "unallocated" and hit.candidate_of and hit.username and not hit.active_now:
         return match_there(hit.username, *hit.candidate_of)
+    if outcome == "unallocated" and hit.active_now and hit.again:
+        return (
+            f"{hit.username} is active but still linked to the record, whose leaving date the "
+            f"MIS still gives: the next run of {hit.school} unallocates it again (or holds it). "
+            "If the person stays, the school removes the leaving date in its MIS"
+        )
     if outcome == "unallocated" and hit.active_now:
         return f"nothing to do: {hit.username} is active; open it in Users (enter, or `uso-tui accounts --search {hit.username}`)"
     if outcome == "unallocated" and hit.since and hit.exclusion_id is not None:
@@ -731,9 +739,19 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.since = f"{hit.username} now at {acc.school}: {event_words(acc)}"
                 hit.active_now = True
                 hit.reason = f"{hit.reason}; {hit.since}"
-            else:  # restored, or kept by a confirm that left it out
-                hit.since = f"{hit.username} active again: {event_words(acc)}"
+            else:  # restored, or kept by a confirm that left it out, or its unallocation undone
+                kept = (
+                    run is not None
+                    and run.confirmed_by is not None
+                    and hit.username in run.held_usernames
+                )
+                hit.since = (
+                    f"{hit.username} kept active: left out when run {hit.run_id} was confirmed"
+                    if kept
+                    else f"{hit.username} active again: {event_words(acc)}"
+                )
                 hit.active_now = True
+                hit.again = ours  # (a restore drops the link: then the next run leaves it)
                 hit.reason = f"{hit.reason}; {hit.since}"
 
 
