@@ -293,6 +293,20 @@ def test_a_username_finds_the_record_its_account_is_linked_to(env):
     assert why(env.store, "nobody.204") == []
 
 
+def test_a_restored_account_s_username_finds_the_record_it_had(env):
+    """Amy unallocated as a leaver by mistake, then restored (its link dropped): `why` of her
+    username said no record found, though her record is in the latest export."""
+    from uso_tui.sync.actions import restore_account
+
+    env.set_students(DFE, [{**AMY, "leavingDate": "2026-03-11"}, BOB, CAT])
+    run = env.sync(DAY2)
+    confirm_held(env.store, run.run_id, operator="desk", now=LATER)
+    username = one(env.store, "amy jones").username
+    restore_account(env.store, username, operator="desk", now=LATER)
+    (hit,) = why(env.store, username)
+    assert (hit.mis_id, hit.forename) == ("1", "Amy")
+
+
 async def test_the_console_why_tells_the_story_again_when_back_in_view(env):
     # An operator reads why, goes to undo the run elsewhere, comes back: not the old story.
     from textual.screen import Screen
@@ -379,6 +393,21 @@ def test_a_decision_undone_after_a_run_applied_it_says_the_record_waits_again(tm
     assert dee.outcome == "needs_matching" and dee.case_id == case.case_id
     assert dee.summary == f"waiting in the matching queue as case {case.case_id}"
     assert dee.username is None and f"decide case {case.case_id}" in dee.act
+
+
+def test_an_account_a_case_created_then_unallocated_is_said_made_by_the_case(tmp_path):
+    """Dee's case decided "create", her account then unallocated (an exclusion added with it):
+    why said "created by run ...", the run that only put her in the queue."""
+    from uso_tui.sync.actions import resolve_case
+
+    env, case = _case_for_dee(tmp_path)
+    resolve_case(env.store, case.case_id, operator="desk", now=LATER, create=True, force=True)
+    (dee,) = [h for h in why(env.store, "dee kaur") if h.mis_id == "66"]
+    admin.add_exclusion(env.store, DFE, forename="Dee", surname="Kaur", dob=dee.dob,
+                        operator="desk", now=LATER, unallocate=True)  # fmt: skip
+    (dee,) = [h for h in why(env.store, "dee kaur") if h.mis_id == "66"]
+    assert f"case {case.case_id} decided by desk" in dee.reason, dee.reason
+    assert f"by run {case.run_id}" not in dee.reason
 
 
 def test_an_exclusion_removed_since_the_run_is_not_said_to_exclude_the_record(env):

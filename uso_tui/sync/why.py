@@ -83,6 +83,8 @@ class WhyHit:
     active_now: bool = False  # a leaver's account active again since
     # ... and still linked to the leaver's record: the next run unallocates it again (or holds)
     again: bool = False
+    # what made its account or link, when a case's decision did (not the run): `_decided`
+    decided: str = ""
     held_leaver: bool = False  # a leaver whose unallocation a held run waits to confirm
     undone: bool = False  # its account's creation, or its held run, undone since: not restored
     # a future starter whose account day has come while the school's latest run failed (its id)
@@ -112,6 +114,10 @@ class WhyHit:
             "act": self.act,
         }
 
+    def made(self) -> str:
+        """What made its account or link: the case decided since, else its run."""
+        return self.decided or f"{self.outcome} by run {self.run_id}"
+
     @property
     def summary(self) -> str:
         """One line: the outcome in words, as an operator reads it."""
@@ -135,7 +141,7 @@ class WhyHit:
                 f"excluded by entry {self.exclusion_id if self.exclusion_id is not None else '?'}"
             )
         if outcome in ("created", "linked", "unchanged", "updated") and self.since:
-            return f"{outcome} by run {self.run_id}; {self.since}"  # its account someone else's
+            return f"{self.made()}; {self.since}"  # its account someone else's
         if outcome in ("created", "linked", "unchanged", "updated"):
             return f"{outcome}: {self.username or '?'}"
         if outcome == "unallocated" and self.active_now:
@@ -559,19 +565,26 @@ def _rejected_for_dates(
 
 
 def _by_username(store: Store, text: str) -> list[dict[str, Any]]:
-    """The record a username's account is linked to (or was, before it was unallocated): an
-    operator often has only the username."""
+    """The record a username's account is linked to (or was, before it was unallocated or
+    restored): an operator often has only the username."""
     name = text.strip().lower()
     if "." not in name or " " in name:
         return []
     acc = store.find_account(name)
-    if acc is None or not acc.mis_id or not acc.link_school:
+    if acc is None:
+        return []
+    link = (acc.link_school, acc.link_report, acc.mis_id)
+    if not (acc.mis_id and acc.link_school) and acc.previous_link and acc.status == "active":
+        # restored (its link dropped, its own record's kept): the record it had (not a
+        # released account's, unallocated: its previous_link is another person's record)
+        school, _, rest = acc.previous_link.partition("/")
+        link = (school, *rest.partition("/")[::2])
+    if not (link[0] and link[2]):
         return []
     return [
         row
-        for row in store.why_search(acc.mis_id, limit=WHY_LIMIT)
-        if (row["school"], row.get("report"), row.get("mis_id"))
-        == (acc.link_school, acc.link_report, acc.mis_id)
+        for row in store.why_search(link[2], limit=WHY_LIMIT)
+        if (row["school"], row.get("report"), row.get("mis_id")) == link
     ]
 
 
@@ -711,11 +724,11 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                     f"{hit.username} unallocated since the run: its creation undone "
                     f"({creation_undone_by(acc)}), made by mistake: it is not restored"
                 )
-                hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
+                hit.reason = f"{hit.made()}; {hit.since}"
                 hit.outcome, hit.undone = "unallocated", True
             elif acc.status != "active":
                 hit.since = f"{hit.username} unallocated since the run: {event_words(acc)}"
-                hit.reason = f"{hit.outcome} by run {hit.run_id}; {hit.since}"
+                hit.reason = f"{hit.made()}; {hit.since}"
                 hit.outcome = "unallocated"
                 entry = exclusions.of_hit(hit)
                 if entry is not None:  # the next run excludes the record: it plans nothing
@@ -835,7 +848,7 @@ def _decided(hit: WhyHit, case: MatchCase) -> None:
         hit.outcome = "linked" if kind == "match" else "created"
         hit.username = username
         done = "matched to" if kind == "match" else "created"
-        hit.reason = f"case {case.case_id} decided by {by}: {done} {username}"
+        hit.reason = hit.decided = f"case {case.case_id} decided by {by}: {done} {username}"
     elif kind == "exclude":
         hit.outcome = "excluded"
         hit.exclusion_id = (case.undo or {}).get("exclusion")
