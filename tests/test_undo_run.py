@@ -466,6 +466,44 @@ def test_an_account_unallocated_as_the_duplicate_of_one_asked_for_stops_no_link(
     assert env.store.account("ajones9.204").mis_id == AMY["schoolId"]
 
 
+def _amy_unallocated_as_a_duplicate_then_matched_and_undone(env) -> str:
+    """Amy's account unallocated as the duplicate of one asked for her (ajones9.204), then
+    matched to another record's case (forced) and the match undone: its own link, as the
+    unallocation left it."""
+    from factories import acc
+
+    from uso_tui.sync.actions import resolve_case, undo_decision
+    from uso_tui.sync.duplicates import unallocate_duplicate
+
+    env.add_school(students=[AMY, BOB])
+    env.sync(DAY1)
+    with env.store.transaction("t") as txn:
+        txn.put_account(acc("ajones9.204", "Amy", "Jones", AMY["dob"], school=DFE))
+    unallocate_duplicate(env.store, "ajones.204", "ajones9.204", operator="alice", now=DAY2)
+    own = env.store.account("ajones.204").previous_link
+    env.set_students(DFE, [iris_student("5", "Amy", "Jones", "2015-04-20"), BOB])
+    env.sync(DAY3)
+    [case] = [c for c in env.store.cases(DFE, "open") if c.record["mis_id"] == "5"]
+    at = datetime(2026, 3, 12, 10)
+    resolve_case(env.store, case.case_id, operator="desk", now=at, match="ajones.204", force=True)
+    undo_decision(env.store, case.case_id, operator="desk", now=at)
+    assert env.store.account("ajones.204").previous_link == own
+    return own
+
+
+def test_a_duplicate_s_match_undone_leaves_it_a_duplicate_and_its_own_link(env):
+    """The undo's entry was the account's last: read as no duplicate's unallocation, the kept
+    account's record was a case again, and a restore dropped the duplicate's own link."""
+    from uso_tui.sync.actions import restore_account
+
+    own = _amy_unallocated_as_a_duplicate_then_matched_and_undone(env)
+    env.set_students(DFE, [AMY, BOB])
+    assert env.sync(datetime(2026, 3, 13, 9)).counts["auto_linked"] == 1
+    assert env.store.account("ajones9.204").mis_id == AMY["schoolId"]
+    later = datetime(2026, 3, 13, 10)
+    assert restore_account(env.store, "ajones.204", operator="desk", now=later).previous_link == own
+
+
 def test_an_undone_run_s_export_is_not_the_latest(env):
     """A held run whose export lacked Bob was undone: its export is undone with it, yet it was
     still read as the school's latest, so Bob's account, linked to a record of the export

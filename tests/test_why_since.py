@@ -99,6 +99,7 @@ def test_a_leaver_whose_unallocation_was_undone_is_unallocated_again_by_the_next
     cat = one(env.store, "cat brown")
     assert env.store.account(cat.username).status == "active"
     assert "unallocates it again" in cat.act and cat.act != "nothing to do"
+    assert "left out when run" not in cat.reason  # (unallocated by the confirm, then undone)
     again = env.sync(datetime(2026, 3, 12, 9, 0))
     assert cat.username in again.held_usernames  # as said (held again, one of three)
     at = datetime(2026, 3, 12, 10)

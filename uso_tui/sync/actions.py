@@ -38,6 +38,7 @@ from uso_tui.sync.match_model import CREATE_GUARD, UPN_CROWD
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
 from uso_tui.sync.undone import UNDONE_CREATE, restorable
+from uso_tui.sync.undone import standing as _standing
 
 
 def put_changed(
@@ -655,20 +656,6 @@ def _free_here(store: Store, case: MatchCase, acc: Account) -> str | None:
     return None
 
 
-def _standing(history: list[dict[str, Any]]) -> dict[str, Any]:
-    """The latest entry of an account's history that still stands: an undo takes back the entry
-    before it (a match undone leaves the account as the unallocation before it left it)."""
-    undone = 0
-    for entry in reversed(history):
-        if str(entry.get("action", "")).startswith("undo"):
-            undone += 1
-        elif undone:
-            undone -= 1
-        else:
-            return entry
-    return {}
-
-
 def _duplicate_of(store: Store, acc: Account) -> str | None:
     """Why matching `acc` gives its person a second account: an operator unallocated it as a
     duplicate of another account, still active (duplicates.unallocate_duplicate); or None."""
@@ -1034,15 +1021,24 @@ def _own_link(store: Store, username: str) -> str | None:
     """The link an unallocated account keeps in previous_link that is its own record's: set by
     a restore (restored, unallocated, restored again: the second restore dropped it, and the
     account linked by itself to a new MIS id with its details), or by an unallocation as a
-    duplicate. None for one set otherwise (a release: the record was another person's; an
-    undone match that put a released link back) or unknown."""
+    duplicate. None for one set otherwise (a release: the record was another person's, also
+    when an undone match put it back) or unknown."""
     acc = store.find_account(username)
     if acc is None or acc.mis_id or not acc.previous_link or not acc.previous_school:
         return None
+    # the newest event that set it and still stands (an undo takes back the event before it:
+    # a match undone put back the link the unallocation before it set): a restore's, or a
+    # duplicate's unallocation; not a release's
+    undone = 0
     for ev in store.audit(acc.previous_school, subject=username):
+        if ev.action.startswith("undo"):
+            undone += 1
+            continue
+        if undone:
+            undone -= 1
+            continue
         after = ev.after or {}
-        if "previous_link" in after:  # the newest event that set it: a restore's, or a
-            # duplicate's unallocation (not a release's, nor an undo's that put one back)
+        if "previous_link" in after:
             own = ev.action == "restore" or (
                 ev.action == "unallocate" and after.get("duplicate_of")
             )

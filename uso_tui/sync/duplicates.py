@@ -60,6 +60,7 @@ from uso_tui.sync.matched_names import key, parts
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import iso
+from uso_tui.sync.undone import duplicate_of
 
 # A block this large is not a few duplicates but a placeholder name (test data, "Unknown"): each
 # member is paired with the first only, so one bad block cannot flood the review. (A UPN that many
@@ -707,8 +708,7 @@ def kept_as_their_duplicates(store: Store, accounts: Iterable[Account]) -> dict[
     }
     out: dict[str, list[str]] = {}
     for username, found in sorted(store.find_accounts(unallocated).items()):
-        last = found.history[-1] if found.history else {}
-        kept = last.get("duplicate_of") if last.get("action") == "unallocate" else None
+        kept = duplicate_of(found)  # (as it stands: a match of it undone since is no entry)
         if found.status != "active" and kept in names:
             out.setdefault(kept, []).append(username)
     return out

@@ -36,7 +36,7 @@ from uso_tui.sync.fresh import WrittenSinceWatch, settle_elsewhere
 from uso_tui.sync.plan import plan
 from uso_tui.sync.plan_types import Plan, Snapshot
 from uso_tui.sync.pools import PoolCache
-from uso_tui.sync.undone import restorable
+from uso_tui.sync.undone import duplicate_of, restorable
 
 APPLY_FAILED = "apply failed"  # how the error of a run that failed after its fetch begins
 UNRECORDED = "and its end could not be recorded"  # in the error of a run left "running"
@@ -77,9 +77,7 @@ def restorable_of(reader: Any, usernames: list[str]) -> set[str]:
     return {
         u
         for u, acc in found.items()
-        if acc is not None
-        and restorable(acc)
-        and not (acc.history and acc.history[-1].get("duplicate_of"))
+        if acc is not None and restorable(acc) and duplicate_of(acc) is None
     }
 
 

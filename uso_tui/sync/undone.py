@@ -1,7 +1,10 @@
 """Accounts whose creation was undone (a run's, or a case's decision): kept, as nothing is
-deleted, but nobody's account, never offered for restore."""
+deleted, but nobody's account, never offered for restore; and what of an account's history
+still stands once undos have taken entries back."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from uso_tui.domain.models import Account
 
@@ -12,3 +15,26 @@ UNDONE_CREATE = "undone_create"
 def restorable(acc: Account) -> bool:
     """An unallocated account an operator may restore (not one whose creation was undone)."""
     return acc.status == "unallocated" and not acc.extra.get(UNDONE_CREATE)
+
+
+def standing(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The latest of `entries` (an account's history, oldest first) that still stands: an undo
+    takes back the entry before it (a match undone leaves the account as the unallocation
+    before it left it)."""
+    undone = 0
+    for entry in reversed(entries):
+        if str(entry.get("action", "")).startswith("undo"):
+            undone += 1
+        elif undone:
+            undone -= 1
+        else:
+            return entry
+    return {}
+
+
+def duplicate_of(acc: Account) -> str | None:
+    """The account `acc` was unallocated as a duplicate of, when that unallocation still
+    stands (duplicates.unallocate_duplicate); else None."""
+    last = standing(acc.history)
+    kept = last.get("duplicate_of") if last.get("action") == "unallocate" else None
+    return kept if isinstance(kept, str) else None

@@ -753,10 +753,11 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.active_now = True
                 hit.reason = f"{hit.reason}; {hit.since}"
             else:  # restored, or kept by a confirm that left it out, or its unallocation undone
-                kept = (
+                kept = (  # (untouched since the confirm: not one it unallocated, then undone)
                     run is not None
                     and run.confirmed_by is not None
                     and hit.username in run.held_usernames
+                    and acc.last_event_at < (run.confirmed_at or "")
                 )
                 hit.since = (
                     f"{hit.username} kept active: left out when run {hit.run_id} was confirmed"
