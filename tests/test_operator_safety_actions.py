@@ -864,6 +864,37 @@ def test_two_requests_for_one_person_at_once_make_one_account(tmp_path, monkeypa
     assert not env.store.school_accounts(OTHER)
 
 
+@pytest.mark.parametrize(("made", "asked"), [("2014-02-18", "2014-02-17"), ("Katherine", "Kate")])
+def test_a_request_near_a_person_a_sister_school_s_run_made_meanwhile_is_asked(
+    tmp_path, monkeypatch, made, asked
+):
+    """A sister school's run commits Zeb (or Katherine) while a request for him with a date a
+    slip apart (or Kate) is being asked: the near look ran before, only the exact one again
+    under the lock, and the request made a second account (6 of 30 real races)."""
+    dob = made if made[0].isdigit() else "2014-02-18"
+    forename = "Zeb" if made[0].isdigit() else made
+    env = Env(tmp_path / "store")
+    env.add_school(students=[])
+    env.add_school(OTHER, students=[])
+    looked = admin.other_role_hits  # the look's last step before the lock
+
+    def sister_run_commits_meanwhile(*args, **kw):
+        found = looked(*args, **kw)
+        with env.store.transaction("scheduler") as tx:
+            username = tx.new_username(forename, "Quartermain", "204")
+            tx.put_account(acc(username, forename, "Quartermain", dob, school=DFE, mis_id="7"))
+        return found
+
+    monkeypatch.setattr(admin, "other_role_hits", sister_run_commits_meanwhile)
+    request = dict(role="pupil", surname="Quartermain", operator="bob", now=AFTER)
+    request |= {"forename": forename, "dob": asked} if made[0].isdigit() else {
+        "forename": asked, "dob": dob}  # fmt: skip
+    with pytest.raises(NeedsConfirmation) as said:
+        admin.add_account(env.store, OTHER, **request)
+    assert "made at 204-3210 just now" in str(said.value)
+    assert not env.store.school_accounts(OTHER)
+
+
 LATER2 = datetime(2026, 3, 12, 12, 0, 0)
 
 

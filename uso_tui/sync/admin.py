@@ -436,6 +436,36 @@ def _as_record(role: str, forename: str, surname: str, dob: str) -> MisRecord:
     return MisRecord(report=report, mis_id="", forename=forename, surname=surname, dob=dob)
 
 
+def _refuse_alike_made_since(
+    tx: Any, dfe: str, role: str, forename: str, surname: str, dob: str, known: frozenset[str]
+) -> None:
+    """Under the lock: an account made in the local authority since the look (`known`: its
+    usernames then) that the matcher takes for probably this person refuses the request as the
+    look would have (a run of a sister school made the person, a date a slip apart, while the
+    request was being asked: two accounts). Weighed on its own, no pool of names to weigh it
+    against: asked more readily than the look asks."""
+    from uso_tui.sync.match_model import REQUEST_GUARD  # noqa: PLC0415
+    from uso_tui.sync.matching import CandidateIndex  # noqa: PLC0415
+
+    made = [tx.find_account(u) for u in sorted(tx.la_usernames(la_of(dfe)) - known)]
+    pool = [a for a in made if a is not None and a.role == role and a.status == "active"]
+    if not pool:
+        return
+    rec = _as_record(role, forename, surname, dob)
+    alike = [c for c in CandidateIndex(pool).candidates(rec, dfe) if c.score >= REQUEST_GUARD]
+    if alike:
+        named = ", ".join(
+            f"{c.username} ({c.forename} {c.surname}, born {c.dob}, made at {c.school} "
+            f"just now: {c.score}%)"
+            for c in alike[:3]
+        )
+        said = (
+            f"{named} is probably this person: if so, match their record to it when it arrives "
+            "(or ask the school). Nothing made; --force makes a second account anyway"
+        )
+        raise NeedsConfirmation(said, [said])
+
+
 def _same_here(hit: AccountHit, dfe: str, role: str, forename: str, surname: str, dob: str) -> bool:
     return hit.school == dfe and same_person(hit, role, forename, surname, dob)
 
@@ -644,6 +674,7 @@ def add_account(
             )
             raise NeedsConfirmation(said, [said])
         looked_at = time.monotonic()  # the look under the lock reads what changed since
+        known = store.la_usernames(la_of(dfe))  # ... and the accounts made in the LA since
         found = same_person_elsewhere(store, dfe, role, forename, surname, dob)
         refused = _second_account(dfe, found, restorable_hits(store, found))
         if refused is not None:
@@ -690,6 +721,7 @@ def add_account(
             refused = _second_account(dfe, found, restorable_hits(tx, found))
             if refused is not None:
                 raise refused
+            _refuse_alike_made_since(tx, dfe, role, forename, surname, dob, known)
         username = tx.new_username(forename, surname, la_of(dfe))
         account = Account(
             username=username,
