@@ -895,6 +895,37 @@ def test_a_request_near_a_person_a_sister_school_s_run_made_meanwhile_is_asked(
     assert not env.store.school_accounts(OTHER)
 
 
+def test_a_stranger_a_sister_school_s_run_made_meanwhile_refuses_no_request(tmp_path, monkeypatch):
+    """Oliver Khan made at a sister school while a request for Oliver Smith, born the same day,
+    was asked: weighed alone (no pool of names) he scored 53% and the request was refused, the
+    operator told to match the new pupil's record to a stranger's account (23% in the LA's
+    pool, as the look weighs)."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[])
+    env.add_school(OTHER, students=[])
+    names = [("Oliver", "Smith"), ("Jack", "Jones"), ("Amelia", "Taylor"), ("Isla", "Brown"),
+             ("Noah", "Patel"), ("Olivia", "Khan"), ("Leo", "Wilson"), ("Ivy", "Davies")]  # fmt: skip
+    with env.store.transaction("seed") as tx:
+        for i in range(300):
+            forename, surname = names[i % 8][0], names[(i * 3) % 8][1]
+            dob = f"201{i % 6}-{1 + i % 12:02d}-{1 + i % 27:02d}"
+            username = tx.new_username(forename, surname, "204")
+            tx.put_account(acc(username, forename, surname, dob, school=OTHER, mis_id=f"s{i}"))
+    looked = admin.other_role_hits
+
+    def sister_run_commits_meanwhile(*args, **kw):
+        found = looked(*args, **kw)
+        with env.store.transaction("scheduler") as tx:
+            username = tx.new_username("Oliver", "Khan", "204")
+            tx.put_account(acc(username, "Oliver", "Khan", "2014-02-18", school=OTHER, mis_id="m"))
+        return found
+
+    monkeypatch.setattr(admin, "other_role_hits", sister_run_commits_meanwhile)
+    made = admin.add_account(env.store, DFE, role="pupil", forename="Oliver", surname="Smith",
+                             dob="2014-02-18", operator="bob", now=AFTER)  # fmt: skip
+    assert made.school == DFE
+
+
 LATER2 = datetime(2026, 3, 12, 12, 0, 0)
 
 

@@ -442,17 +442,23 @@ def _refuse_alike_made_since(
     """Under the lock: an account made in the local authority since the look (`known`: its
     usernames then) that the matcher takes for probably this person refuses the request as the
     look would have (a run of a sister school made the person, a date a slip apart, while the
-    request was being asked: two accounts). Weighed on its own, no pool of names to weigh it
-    against: asked more readily than the look asks."""
+    request was being asked: two accounts)."""
     from uso_tui.sync.match_model import REQUEST_GUARD  # noqa: PLC0415
     from uso_tui.sync.matching import CandidateIndex  # noqa: PLC0415
 
     made = [tx.find_account(u) for u in sorted(tx.la_usernames(la_of(dfe)) - known)]
-    pool = [a for a in made if a is not None and a.role == role and a.status == "active"]
-    if not pool:
+    new = {a.username for a in made if a is not None and a.role == role and a.status == "active"}
+    if not new:
         return
+    # weighed as the look weighs, in the local authority's pool (alone, a namesake of another
+    # surname born the same day scored 53%: the request was refused for a stranger)
+    pool = [a for a in tx.la_accounts(la_of(dfe), role) if a.status == "active"]
     rec = _as_record(role, forename, surname, dob)
-    alike = [c for c in CandidateIndex(pool).candidates(rec, dfe) if c.score >= REQUEST_GUARD]
+    alike = [
+        c
+        for c in CandidateIndex(pool).candidates(rec, dfe)
+        if c.username in new and c.score >= REQUEST_GUARD
+    ]
     if alike:
         named = ", ".join(
             f"{c.username} ({c.forename} {c.surname}, born {c.dob}, made at {c.school} "
