@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from uso_tui.domain.models import Account, Exclusion, Export, MatchCase, MisRecord, School
+from uso_tui.domain.models import (
+    Account,
+    Exclusion,
+    Export,
+    MatchCase,
+    MisRecord,
+    PreviousExports,
+    School,
+)
 from uso_tui.sync.plan_types import Snapshot
 
 DFE = "204-3210"
@@ -97,7 +105,7 @@ def snap(
         exclusions=list(exclusions),
         open_cases=list(cases),
         pool=lambda role: [a for a in everyone if a.role == role],
-        previous_sizes=dict(previous_sizes or {}),
+        previous=PreviousExports.none()._replace(sizes=dict(previous_sizes or {})),
     )
 
 

@@ -312,6 +312,11 @@ class PreviousExports(NamedTuple):
     days: dict[str, str]
     runs: dict[str, str]
 
+    @classmethod
+    def none(cls) -> PreviousExports:
+        """No export taken before (a school's first run; tests)."""
+        return cls({}, {}, {}, {}, {}, {})
+
 
 def last_that_ran(runs: list[Run]) -> Run | None:
     """The newest of `runs` (newest first) that ran: not one running, failed or cancelled (a

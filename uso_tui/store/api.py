@@ -119,16 +119,8 @@ class SchoolState:
     # report -> fingerprints, for the reports whose accounts are as the run that made them
     # left them (sync.fingerprints); any change to an account since drops them
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
-    # report -> records the export last taken as the school's sent (SchoolDoc.previous_counts)
-    previous_sizes: dict[str, int] = field(default_factory=dict)
-    # ... and of them on roll, where its run kept it (SchoolDoc.previous_counts)
-    previous_on_roll: dict[str, int] = field(default_factory=dict)
-    # ... the accounts whose unallocation its run held, those not started, the day it ran
-    # (SchoolDoc.previous_counts)
-    previous_held: dict[str, frozenset[str]] = field(default_factory=dict)
-    previous_not_started: dict[str, int] = field(default_factory=dict)
-    previous_days: dict[str, str] = field(default_factory=dict)
-    previous_runs: dict[str, str] = field(default_factory=dict)
+    # for each report, the export last taken as the school's (SchoolDoc.previous_counts)
+    previous: PreviousExports = field(default_factory=PreviousExports.none)
     _accounts: list[Account] | None = field(default=None, repr=False)
     # The store's parse of the file, which one transaction of this process may take over
     # (Transaction.adopt) instead of reading and parsing the file again; the store's own.

@@ -232,7 +232,7 @@ class SchoolDoc:
         (not one that held it whole, unless confirmed since; not an export that came short of
         what IRIS said it holds; not a run that failed, was undone (its sizes dropped), or ran
         the other report only)."""
-        out = PreviousExports({}, {}, {}, {}, {}, {})
+        out = PreviousExports.none()
         for report, run in self._previous_exports().items():
             out.sizes[report] = run["sizes"][report]
             out.runs[report] = run["run_id"]

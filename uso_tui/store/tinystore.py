@@ -361,7 +361,6 @@ class TinyStore(AccountsByName, KeptReads, Store):
             with self._reading():
                 data, raw = self._data_raw(dfe)
             doc = SchoolDoc.from_data(dfe, data, raw)
-            previous = doc.previous_counts()
             return SchoolState(
                 dfe=dfe,
                 version=doc.version,
@@ -369,12 +368,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
                 exclusions=build(Exclusion, doc.exclusions_in_order()),
                 open_cases=build(MatchCase, doc.cases_in_order("open")),
                 seen=doc.current_seen(),
-                previous_sizes=previous.sizes,
-                previous_on_roll=previous.on_roll,
-                previous_held=previous.held,
-                previous_not_started=previous.not_started,
-                previous_days=previous.days,
-                previous_runs=previous.runs,
+                previous=doc.previous_counts(),
                 parsed=doc,
             )
 

@@ -475,7 +475,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             _sizes(snapshot, export, linked, left, planned.not_started),
             arrived=len(pending),
             invalid=invalid,
-            held_before=snapshot.previous_held.get(report, frozenset()),
+            held_before=snapshot.previous.held.get(report, frozenset()),
             leaving={r.mis_id for r in left},
             arriving={r.mis_id for r in pending},
         )
@@ -875,11 +875,11 @@ def _sizes(
     sends until its rollover drops them made a fall that held every export after it whole.
     `not_started`: this export's records not started yet (_not_started)."""
     report = export.report
-    on_roll = snapshot.previous_on_roll.get(report)
+    on_roll = snapshot.previous.on_roll.get(report)
     if on_roll is not None:
-        held = snapshot.previous_held.get(report, frozenset())
-        day = snapshot.previous_days.get(report)
-        before_not_started = snapshot.previous_not_started.get(report)
+        held = snapshot.previous.held.get(report, frozenset())
+        day = snapshot.previous.days.get(report)
+        before_not_started = snapshot.previous.not_started.get(report)
         sent_then = _SentBefore(snapshot, report)
         gone = 0
         for rec in left:
@@ -901,7 +901,7 @@ def _sizes(
         if before_not_started is None:  # (a run before it kept the number)
             return on_roll, export.size - gone
         return on_roll - before_not_started, export.size - gone - not_started
-    before = snapshot.previous_sizes.get(report)
+    before = snapshot.previous.sizes.get(report)
     return None if before is None else (before, export.size)
 
 
@@ -918,7 +918,7 @@ class _SentBefore:
         (False when it did not send it, or its file is kept no more)."""
         if not self.read:
             self.read = True
-            run_id = self.snapshot.previous_runs.get(self.report)
+            run_id = self.snapshot.previous.runs.get(self.report)
             if run_id and self.snapshot.sent_before is not None:
                 self.dates = self.snapshot.sent_before(run_id)
         if self.dates is None or (self.report, mis_id) not in self.dates:

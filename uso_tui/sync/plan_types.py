@@ -19,6 +19,7 @@ from uso_tui.domain.models import (
     Exclusion,
     MatchCase,
     MisRecord,
+    PreviousExports,
     empty_counts,
 )
 from uso_tui.store.why_index import draft_lines
@@ -59,20 +60,12 @@ class Snapshot:
     # one of the UPNs or the names and date of birth (store.find_people): movers from another
     # local authority. None: the local authority's pool only.
     wide: Callable[[str, set[str], set[tuple[str, str, str]]], list[Any]] | None = None
-    # report -> how many records the export last taken as the school's sent (the export
-    # comparison's count before; none: runs recorded before they kept it)
-    previous_sizes: dict[str, int] = field(default_factory=dict)
-    # ... and of them on roll, where its run kept it (plan._sizes)
-    previous_on_roll: dict[str, int] = field(default_factory=dict)
-    # ... and the accounts whose unallocation its run held (rule 8): its leavers among them
-    # were not on roll, yet their accounts are still active (plan._sizes, compare)
-    previous_held: dict[str, frozenset[str]] = field(default_factory=dict)
-    # ... and of its records on roll, those not started yet; the day it ran (plan._sizes)
-    previous_not_started: dict[str, int] = field(default_factory=dict)
-    previous_days: dict[str, str] = field(default_factory=dict)
-    # ... and its run; run id -> each record's leaving date as that export sent it, by (report,
-    # MIS id), None when unknown (store.leaving_dates_sent): read only when a leaver needs it
-    previous_runs: dict[str, str] = field(default_factory=dict)
+    # for each report, the export last taken as the school's: what the export comparison counts
+    # against (its sizes, on roll, not started; the accounts whose unallocation its run held
+    # (rule 8): leavers not on roll, their accounts still active; its day and run: plan._sizes)
+    previous: PreviousExports = field(default_factory=PreviousExports.none)
+    # run id -> each record's leaving date as that export sent it, by (report, MIS id), None
+    # when unknown (store.leaving_dates_sent): read only when a leaver needs it
     sent_before: Callable[[str], dict[tuple[str, str], str | None] | None] | None = None
     # usernames of unallocated accounts -> those an operator may restore (not one a run made
     # by mistake, undone); None: every one (plan._probable_elsewhere)

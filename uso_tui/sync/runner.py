@@ -91,18 +91,12 @@ def snapshot_in(txn: Transaction, dfe: str, pools: PoolCache | None = None) -> S
             loaded[role] = txn.la_accounts(la, role)
         return loaded[role]
 
-    previous = txn.previous_counts(dfe)
     return Snapshot(
         school=dfe,
         accounts=txn.school_accounts(dfe),
         exclusions=txn.exclusions(dfe),
         open_cases=txn.cases(dfe, "open"),
-        previous_sizes=previous.sizes,
-        previous_on_roll=previous.on_roll,
-        previous_held=previous.held,
-        previous_not_started=previous.not_started,
-        previous_days=previous.days,
-        previous_runs=previous.runs,
+        previous=txn.previous_counts(dfe),
         sent_before=txn.leaving_dates_sent,
         restorable=partial(restorable_of, txn),
         pool=pool,
@@ -497,12 +491,7 @@ def _snapshot(state: SchoolState, store: Store, pools: PoolCache | None) -> Snap
         rows=state.account_rows,
         exclusions=state.exclusions,
         open_cases=state.open_cases,
-        previous_sizes=state.previous_sizes,
-        previous_on_roll=state.previous_on_roll,
-        previous_held=state.previous_held,
-        previous_not_started=state.previous_not_started,
-        previous_days=state.previous_days,
-        previous_runs=state.previous_runs,
+        previous=state.previous,
         sent_before=store.leaving_dates_sent,
         restorable=partial(restorable_of, store),
         pool=lambda role: store.la_people(la, role),  # type: ignore[arg-type,return-value]
