@@ -983,24 +983,34 @@ def test_a_son_given_his_father_s_staff_record_thirty_years_later_is_another_per
     assert "30 years apart" in another_person(son, father, lambda: [])
 
 
+KEVIN_UPN = {"uniquePupilNumber": "K123456789012"}
+
+
+def _kevin_released(tmp_path):
+    """Kevin's record 7 re-used for Wei (10 March) and his account released (unallocated, its
+    former link kept as the record that is another person's): (its Env, the other pupil)."""
+    day1, day2 = datetime(2026, 3, 9, 7, 0), datetime(2026, 3, 10, 7, 0)
+    env = Env(tmp_path / "store")
+    other = iris_student("8", "Ann", "Holt", "2014-01-01")
+    env.add_school(students=[iris_student("7", "Kevin", "Lam", "2014-03-15", **KEVIN_UPN), other])
+    env.sync(day1)
+    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2015-09-02", **KEVIN_UPN), other])
+    env.sync(day2)
+    release_account(env.store, "klam.204", operator="desk", now=day2)
+    return env, other
+
+
 def test_a_released_account_restored_links_to_its_person_s_new_record(tmp_path):
     """Kevin's record 7 was re-used for Wei: his account released (unallocated, its former link
     kept as the record that is another person's), then restored. Restoring kept that link as a
     restored account's former one, so his own new record 9 never joined his account (a case)."""
     from uso_tui.sync.actions import restore_account
 
-    day1, day2, day3 = (datetime(2026, 3, d, 7, 0) for d in (9, 10, 11))
-    upn = {"uniquePupilNumber": "K123456789012"}
-    env = Env(tmp_path / "store")
-    other = iris_student("8", "Ann", "Holt", "2014-01-01")
-    env.add_school(students=[iris_student("7", "Kevin", "Lam", "2014-03-15", **upn), other])
-    env.sync(day1)
-    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2015-09-02", **upn), other])
-    env.sync(day2)
-    release_account(env.store, "klam.204", operator="desk", now=day2)
+    env, other = _kevin_released(tmp_path)
+    day2, day3 = datetime(2026, 3, 10, 7, 0), datetime(2026, 3, 11, 7, 0)
     back = restore_account(env.store, "klam.204", operator="desk", now=day2)
     assert back.previous_link is None
-    kevin = iris_student("9", "Kevin", "Lam", "2014-03-15", **upn)
+    kevin = iris_student("9", "Kevin", "Lam", "2014-03-15", **KEVIN_UPN)
     env.set_students(DFE, [iris_student("10", "Wei", "Lam", "2015-09-02"), kevin, other])
     assert env.sync(day3).counts["auto_linked"] == 1
     assert env.store.account("klam.204").mis_id == "9"
@@ -1012,15 +1022,8 @@ def test_a_released_account_matched_then_undone_then_restored_keeps_no_link(tmp_
     link for the account's own, and Kevin's exact record 11 made a case, not a link."""
     from uso_tui.sync.actions import resolve_case, restore_account, undo_decision
 
-    day1, day2, day3, day4 = (datetime(2026, 3, d, 7, 0) for d in (9, 10, 11, 12))
-    upn = {"uniquePupilNumber": "K123456789012"}
-    env = Env(tmp_path / "store")
-    other = iris_student("8", "Ann", "Holt", "2014-01-01")
-    env.add_school(students=[iris_student("7", "Kevin", "Lam", "2014-03-15", **upn), other])
-    env.sync(day1)
-    env.set_students(DFE, [iris_student("7", "Wei", "Lam", "2015-09-02", **upn), other])
-    env.sync(day2)
-    release_account(env.store, "klam.204", operator="desk", now=day2)
+    env, other = _kevin_released(tmp_path)
+    day3, day4 = datetime(2026, 3, 11, 7, 0), datetime(2026, 3, 12, 7, 0)
     wei = iris_student("10", "Wei", "Lam", "2015-09-02")
     env.set_students(DFE, [wei, iris_student("9", "Kevin", "Lam", "2014-03-16"), other])
     env.sync(day3)
@@ -1028,7 +1031,9 @@ def test_a_released_account_matched_then_undone_then_restored_keeps_no_link(tmp_
     resolve_case(env.store, case.case_id, operator="desk", now=day3, match="klam.204", force=True)
     undo_decision(env.store, case.case_id, operator="desk", now=day4)
     assert restore_account(env.store, "klam.204", operator="desk", now=day4).previous_link is None
-    env.set_students(DFE, [wei, iris_student("11", "Kevin", "Lam", "2014-03-15", **upn), other])
+    env.set_students(
+        DFE, [wei, iris_student("11", "Kevin", "Lam", "2014-03-15", **KEVIN_UPN), other]
+    )
     assert env.sync(datetime(2026, 3, 13, 7, 0)).counts["auto_linked"] == 1
 
 
