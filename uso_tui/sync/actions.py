@@ -37,7 +37,7 @@ from uso_tui.sync.listed_record import listed_as_another
 from uso_tui.sync.match_model import CREATE_GUARD, UPN_CROWD
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
-from uso_tui.sync.undone import UNDONE_CREATE, restorable
+from uso_tui.sync.undone import UNDONE_CREATE, first_standing, restorable
 from uso_tui.sync.undone import standing as _standing
 
 
@@ -1029,23 +1029,16 @@ def _own_link(store: Store, username: str) -> str | None:
     # the newest event that set it and still stands (an undo takes back the event before it:
     # a match undone put back the link the unallocation before it set): a restore's, or a
     # duplicate's unallocation; not a release's
-    undone = 0
-    for ev in store.audit(acc.previous_school, subject=username):
-        if ev.action.startswith("undo"):
-            undone += 1
-            continue
-        if undone:
-            undone -= 1
-            continue
-        after = ev.after or {}
-        if "previous_link" in after:
-            own = ev.action == "restore" or (
-                ev.action == "unallocate" and after.get("duplicate_of")
-            )
-            return (
-                acc.previous_link if own and after["previous_link"] == acc.previous_link else None
-            )
-    return None
+    ev = first_standing(
+        store.audit(acc.previous_school, subject=username),
+        lambda ev: ev.action,
+        lambda ev: "previous_link" in (ev.after or {}),
+    )
+    if ev is None:
+        return None
+    after = ev.after or {}
+    own = ev.action == "restore" or (ev.action == "unallocate" and after.get("duplicate_of"))
+    return acc.previous_link if own and after["previous_link"] == acc.previous_link else None
 
 
 def restore_account(store: Store, username: str, *, operator: str, now: datetime) -> Account:

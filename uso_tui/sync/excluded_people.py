@@ -31,10 +31,10 @@ def excluded_at_home(store: Store, accounts: Iterable[Account]) -> list[tuple[st
     return out
 
 
-def entry_of(store: Store, dfe: str, record: dict) -> Exclusion | None:
-    """The entry of `dfe`'s exclusion list that a record (as a processed file or a case holds
-    it) is on, if any."""
-    return excluded(MisRecord.from_dict(record), store.exclusions(dfe))
+def entry_of(exclusions: list[Exclusion], record: dict) -> Exclusion | None:
+    """The entry of a school's exclusion list that a record (as a processed file or a case
+    holds it) is on, if any."""
+    return excluded(MisRecord.from_dict(record), exclusions)
 
 
 def excluded_words(username: str, school: str, entry: Exclusion) -> str:

@@ -4,9 +4,12 @@ still stands once undos have taken entries back."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from uso_tui.domain.models import Account
+
+T = TypeVar("T")
 
 # Account.extra key of an account whose creation was undone: what undid it (a run or case id)
 UNDONE_CREATE = "undone_create"
@@ -17,19 +20,27 @@ def restorable(acc: Account) -> bool:
     return acc.status == "unallocated" and not acc.extra.get(UNDONE_CREATE)
 
 
-def standing(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The latest of `entries` (an account's history, oldest first) that still stands: an undo
-    takes back the entry before it (a match undone leaves the account as the unallocation
-    before it left it)."""
+def first_standing(
+    newest_first: Iterable[T], action: Callable[[T], str], wanted: Callable[[T], bool]
+) -> T | None:
+    """The newest of `newest_first` (an account's history or audit events) that still stands
+    and is `wanted`: an undo takes back the entry before it (a match undone leaves the account
+    as the unallocation before it left it)."""
     undone = 0
-    for entry in reversed(entries):
-        if str(entry.get("action", "")).startswith("undo"):
+    for entry in newest_first:
+        if str(action(entry)).startswith("undo"):
             undone += 1
         elif undone:
             undone -= 1
-        else:
+        elif wanted(entry):
             return entry
-    return {}
+    return None
+
+
+def standing(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The latest of `entries` (an account's history, oldest first) that still stands."""
+    found = first_standing(reversed(entries), lambda e: e.get("action", ""), lambda e: True)
+    return {} if found is None else found
 
 
 def duplicate_of(acc: Account) -> str | None:

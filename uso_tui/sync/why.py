@@ -573,13 +573,12 @@ def _by_username(store: Store, text: str) -> list[dict[str, Any]]:
     acc = store.find_account(name)
     if acc is None:
         return []
-    link = (acc.link_school, acc.link_report, acc.mis_id)
+    link: tuple = (acc.link_school, acc.link_report, acc.mis_id)
     if not (acc.mis_id and acc.link_school) and acc.previous_link and acc.status == "active":
         # restored (its link dropped, its own record's kept): the record it had (not a
         # released account's, unallocated: its previous_link is another person's record)
-        school, _, rest = acc.previous_link.partition("/")
-        link = (school, *rest.partition("/")[::2])
-    if not (link[0] and link[2]):
+        link = tuple(acc.previous_link.split("/", 2))  # "DFE/report/MIS id"
+    if len(link) != 3 or not (link[0] and link[2]):
         return []
     return [
         row

@@ -90,8 +90,9 @@ def unmatched_records(store, dfe: str) -> list[dict]:
             )
     from uso_tui.sync.excluded_people import entry_of  # noqa: PLC0415
 
+    exclusions = store.exclusions(dfe)  # (read once, not per record)
     for row in out.values():  # an entry made since the file (a case excluded): said, not hidden
-        entry = entry_of(store, dfe, row["record"])
+        entry = entry_of(exclusions, row["record"])
         if entry is not None:
             row["source"] = f"excluded (entry {entry.id})"
             row["excluded"] = entry.id
