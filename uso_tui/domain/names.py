@@ -205,6 +205,15 @@ def permanent_upn(key: str) -> bool:
     return bool(key) and not key[-1].isalpha() and not filler_upn(key)
 
 
+def upn_given(upn: object) -> str:
+    """A UPN as compared (upn_key), "" for none or a filler (keyed for no one: no UPN)."""
+    if not upn:
+        return ""
+    value = str(upn)
+    key = value.upper() if value.isalnum() else upn_key(value)  # (most are plain: quickly)
+    return "" if filler_upn(key) else key
+
+
 def filler_upn(key: str) -> bool:
     """Whether a UPN (as upn_key gives it) is a filler keyed where none is known: zeros, after
     a letter or not (`A000000000000`, `000000000000`; the DfE's check letter of twelve zeros is

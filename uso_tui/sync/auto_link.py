@@ -20,10 +20,10 @@ from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import (
     as_marked,
-    filler_upn,
     initial_of,
     normalise_cached,
     permanent_upn,
+    upn_given,
     upn_key,
 )
 from uso_tui.sync.dob_slips import date_slips, near_dates
@@ -254,7 +254,7 @@ class Claims:
         or not (a dummy many hold aside): that account's person is the record's, not `acc`'s
         (a record with twin Samuel's UPN took the account asked for his twin Sam, its filler
         UPN no conflict)."""
-        upn = _upn_given(rec.upn)
+        upn = upn_given(rec.upn)
         if not permanent_upn(upn):
             return False
         if self._upn_accounts is None:
@@ -268,7 +268,7 @@ class Claims:
                 for a in accounts
             ]
             for username, theirs in rows:
-                if key := _upn_given(theirs):
+                if key := upn_given(theirs):
                     self._upn_accounts.setdefault(key, set()).add(username)
         holders = self._upn_accounts.get(upn, set()) - {acc.username}
         return 0 < len(holders) <= UPN_CROWD
@@ -350,7 +350,7 @@ def _may_be_keyed_wrong(theirs: str, dob: str, role: str) -> bool:
 
 def _upn_of(acc: Account) -> str:
     """The account's UPN as compared; "" for a filler (keyed for no one: no claim)."""
-    return _upn_given((acc.extra or {}).get("upn"))
+    return upn_given((acc.extra or {}).get("upn"))
 
 
 def _own_names(acc: Account) -> frozenset[str]:
@@ -379,16 +379,9 @@ def conflict(
 def ids_conflict(rec: MisRecord, acc: Account) -> bool:
     """A UPN or a gender the record and the account both give, and give differently."""
     extra = acc.extra or {}
-    return conflict(rec.upn, extra.get("upn"), _upn_given) or conflict(
+    return conflict(rec.upn, extra.get("upn"), upn_given) or conflict(
         rec.gender, extra.get("gender"), _initial
     )
-
-
-def _upn_given(upn: str) -> str:
-    """A UPN as compared; "" for a filler, given for none (A000000000000 asked for, the real
-    UPN come with the record: no conflict)."""
-    key = upn_key(upn)
-    return "" if filler_upn(key) else key
 
 
 def _names_conflict(rec: MisRecord, acc: Account) -> bool:

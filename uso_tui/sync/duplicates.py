@@ -41,11 +41,10 @@ from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.names import (
-    filler_upn,
     normalise,
     normalise_cached,
     permanent_upn,
-    upn_key,
+    upn_given,
 )
 from uso_tui.domain.schools import la_of
 from uso_tui.store.api import Store
@@ -119,9 +118,7 @@ def upn_of(person: Any) -> str:
         value = extra.get("upn") if isinstance(extra, dict) else None
         if not value:
             return ""  # (most staff: asked of every account of the store)
-    value = str(value)
-    key = value.upper() if value.isalnum() else upn_key(value)  # (most are plain: quickly)
-    return "" if filler_upn(key) else key  # a filler is keyed for no one: no UPN
+    return upn_given(value)
 
 
 def _pair(one: Any, other: Any) -> tuple[Any, Any]:
