@@ -12,6 +12,7 @@ import pytest
 pytest.register_assert_rewrite("cli_support", "factories", "tui_helpers")
 
 from cli_support import SECRET, SIM_SECRET, Cli  # noqa: E402
+from svg_text import explain  # noqa: E402
 from tui_helpers import TODAY, run_all  # noqa: E402
 
 from uso_tui.demo import Demo, build_demo_store, demo_params, make_demo_simulator  # noqa: E402
@@ -27,6 +28,26 @@ def _runs_abandoned_stay_in_their_test(monkeypatch) -> None:
     monkeypatch.setattr(liveness, "_abandoned", set())
     # the operator is who ran sudo (config.login_name): not the suite run under sudo's
     monkeypatch.delenv("SUDO_USER", raising=False)
+
+
+@pytest.fixture
+def snap_compare(snap_compare, request):
+    """pytest-textual-snapshot's, failing with what differs on the screen (the report it leaves
+    behind is not kept by CI, and a picture that differs only on a loaded machine was left
+    unexplained)."""
+    import pickle  # noqa: PLC0415
+
+    from pytest_textual_snapshot import node_to_report_path  # noqa: PLC0415
+
+    def compare(app, *args, **kwargs) -> bool:
+        if snap_compare(app, *args, **kwargs):
+            return True
+        _, expected, actual, *_ = pickle.loads(node_to_report_path(request.node).read_bytes())
+        why = explain(expected, actual)
+        del expected, actual  # (whole SVGs, printed as the frame's locals otherwise)
+        raise AssertionError(f"the picture differs from its snapshot: {why}")
+
+    return compare
 
 
 # -- the command line ----------------------------------------------------------------------------

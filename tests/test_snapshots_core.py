@@ -16,7 +16,7 @@ from tui_helpers import (
     put_markup_case,
     run_all,
     screen_text,
-    settle,
+    settle_picture,
 )
 
 from uso_tui.demo import PLACEHOLDER_ROOT, point_at
@@ -57,7 +57,7 @@ def snap(snap_template, tmp_path):
 
 
 async def _settle(pilot) -> None:
-    await settle(pilot, 3)
+    await settle_picture(pilot, 3)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

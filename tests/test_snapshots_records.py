@@ -6,7 +6,7 @@ Regenerate after a deliberate change: pytest tests/test_snapshots_records.py --s
 from __future__ import annotations
 
 import pytest
-from tui_helpers import make_app, settle
+from tui_helpers import make_app, settle, settle_picture
 from tui_records_data import HILL, NOW, build_store
 
 SIZES = [(80, 24), (120, 40)]
@@ -24,13 +24,7 @@ def keys_then_settle(*keys: str):
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
-        # a label changed by the last read (a tab's count) is laid out again on a later
-        # refresh, which Textual paces by a timer: on a loaded machine (CI's two cores) the
-        # picture was taken before it, so the timer is given time to fire
-        await pilot.wait_for_scheduled_animations()
-        for _ in range(3):
-            await pilot.pause(0.05)
-        await settle(pilot)
+        await settle_picture(pilot)
 
     return run_before
 

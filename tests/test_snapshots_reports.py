@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 from test_snapshots_core import SIZES, snap, snap_template  # noqa: F401 - fixtures
-from tui_helpers import make_app, settle
+from tui_helpers import make_app, settle_picture
 
 
 def _typing(*keys: str):
     async def before(pilot) -> None:
-        await settle(pilot, 3)
+        await settle_picture(pilot, 3)
         for key in keys:
             await pilot.press(key)
         # The search starts once typing pauses (a timer): wait until it has been asked, then
@@ -21,7 +21,7 @@ def _typing(*keys: str):
             if not typed or getattr(pilot.app.screen, "_asked", typed) == typed:
                 break
             await pilot.pause(0.05)
-        await settle(pilot, 3)
+        await settle_picture(pilot, 3)
 
     return before
 

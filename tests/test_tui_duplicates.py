@@ -12,6 +12,7 @@ from tui_helpers import (
     press,
     screen_text,
     settle,
+    settle_picture,
     started,
     type_text,
     wait_for,
@@ -181,7 +182,7 @@ async def test_keeping_a_pair_the_mis_holds_twice_says_the_other_way_out(tmp_pat
 
 def test_snapshot_80x24(snap_compare, tmp_path):
     app = make_app(build_estate(tmp_path / "data"), start=("duplicates", HILL))
-    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle_picture)
 
 
 async def test_every_school_from_the_command_palette(store):

@@ -20,9 +20,13 @@ def frozen() -> datetime:
 
 
 def make_app(store, **kw) -> UsoApp:
-    """The console on store with the frozen clock, the test operator and no cursor blink (kw
-    overrides them or adds UsoApp's other arguments)."""
-    return UsoApp(store, **{"clock": frozen, "operator": OPERATOR, "cursor_blink": False, **kw})
+    """The console on store with the frozen clock, the test operator, no cursor blink and no
+    animation (kw overrides them or adds UsoApp's other arguments). A tab relabelled slides its
+    underline for 0.3 s from a timer that a loaded machine fires late: pictures taken then
+    differed."""
+    app = UsoApp(store, **{"clock": frozen, "operator": OPERATOR, "cursor_blink": False, **kw})
+    app.animation_level = "none"
+    return app
 
 
 @asynccontextmanager
@@ -52,6 +56,29 @@ async def settle(pilot, rounds: int = 2) -> None:
             except WorkerCancelled:  # superseded by a newer one of its group: wait for that
                 continue
     await pilot.pause()
+
+
+def _repaint_due(app) -> bool:
+    """Whether a screen shown (the top one and those seen under it) has a layout or a repaint
+    still to do: Textual does them on a timer of each screen, after the messages that asked."""
+    return any(
+        screen._layout_required
+        or screen._scroll_required
+        or screen._recompose_required
+        or screen._dirty_widgets
+        for screen in (app.screen, *app._background_screens)
+    )
+
+
+async def settle_picture(pilot, rounds: int = 2) -> None:
+    """settle, then until what the screens shown changed is laid out and painted (at most 5 s):
+    a snapshot taken sooner on a loaded machine showed a tab's old label."""
+    await settle(pilot, rounds)
+    for _ in range(250):
+        if not _repaint_due(pilot.app):
+            break
+        await pilot.pause(0.02)
+    await settle(pilot, 1)
 
 
 async def press(pilot, *keys: str, rounds: int = 2) -> None:
