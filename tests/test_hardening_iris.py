@@ -252,6 +252,19 @@ async def test_a_page_error_echoing_the_secret_in_rot13_with_its_separators_is_w
     assert echoed not in str(ei.value) + (ei.value.iris_message or "")
 
 
+async def test_a_page_error_echoing_the_secret_between_html_tags_is_withheld() -> None:
+    """An HTML error page with a tag every seven characters of the secret: read with only its
+    letters and digits kept, the tags' own letters broke every run of eight."""
+    secret = "Sup3rS3cretValue-XYZ987"
+    echoed = "<p>No school for key " + "<i>".join(secret[i : i + 7] for i in range(0, 23, 7))
+    server = Server(lambda r: httpx.Response(404, text=echoed + "</p>"))
+    async with server.client() as client:
+        with pytest.raises(IrisError) as ei:
+            await client.fetch_report(school(), secret, "students")
+    said = (str(ei.value) + (ei.value.iris_message or "")).casefold()
+    assert not any(secret[i : i + 5].casefold() in said for i in range(len(secret) - 4))
+
+
 @pytest.mark.parametrize(
     "encode",
     [
@@ -1614,12 +1627,20 @@ def test_a_record_s_field_given_twice_is_the_record_s_matter_not_the_page_s() ->
         lambda s: s,
         str.upper,
         lambda s: "".join(f"\\u{ord(c):04x}" for c in s),  # each letter escaped
+        lambda s: s[1:],
+        lambda s: f"{s[:-2]}x",
+        lambda s: s[::-1],
+        lambda s: base64.b64encode(s.encode()).decode(),
+        lambda s: s.encode().hex(),
+        lambda s: "".join(f"\\u{ord(c):04x}" for c in s[3:]),
     ],
-    ids=["as-is", "capitals", "escaped"],
+    ids=["as-is", "capitals", "escaped", "less-first", "less-last-two", "backwards", "base64"]
+    + ["hex", "escaped-less-three"],
 )
 async def test_a_record_holding_the_client_secret_is_not_read(spelt) -> None:
-    """A hostile server sending the secret back as a pupil's forename: it was shown on every
-    screen, kept as the account's name and exported."""
+    """A hostile server sending the secret back as a pupil's forename (or most of it, or
+    backwards, or encoded): it was shown on every screen, kept as the account's name and
+    exported."""
     name = spelt(SECRET)
     body = json.dumps(listing([pupil(1), {**pupil(2), "forename": "Amy"}]))
     body = body.replace('"forename": "Amy"', f'"forename": "{name}"', 1)
@@ -1628,6 +1649,16 @@ async def test_a_record_holding_the_client_secret_is_not_read(spelt) -> None:
         await fetch(server)
     said = str(ei.value) + (ei.value.iris_message or "")
     assert "holds the school's client secret" in said and SECRET not in said
+
+
+async def test_a_name_sharing_a_few_characters_with_the_secret_is_no_matter() -> None:
+    """A record holds 11 of the secret's characters in a row (its UPN's digits): no leak, and
+    the report is read."""
+    secret = "key-12345678901-abc"
+    record = {**pupil(1), "uniquePupilNumber": "A123456789012"}
+    async with Server(lambda r: httpx.Response(200, json=listing([record]))).client() as client:
+        export = await client.fetch_report(school(), secret, "students")
+    assert len(export.records) == 1 and "12345678901" in export.records[0].upn
 
 
 async def test_a_short_secret_inside_a_name_is_no_matter() -> None:

@@ -554,8 +554,9 @@ class IrisClient:
         body[key] = [keep(r) for r in body[key]]
         if records_hold_secret(resp.content, body[key], ctx.secret):
             raise IrisError(
-                "a record holds the school's client secret (sent back by the server): the "
-                "report is not read, so that the secret is neither shown nor kept",
+                "a record holds the school's client secret, or most of it (sent back by the "
+                "server, perhaps backwards or encoded): the report is not read, so that the "
+                "secret is neither shown nor kept",
                 school=ctx.dfe,
                 path=shown,
                 status=resp.status_code,

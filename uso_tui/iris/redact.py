@@ -15,6 +15,7 @@ import base64
 import binascii
 import codecs
 import contextlib
+import functools
 import html
 import re
 import unicodedata
@@ -39,6 +40,7 @@ _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\(/)")
 # runs a server may have encoded a secret into
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
+_TAG = re.compile(r"<[^<>]{0,200}>")
 
 
 def _plain(text: str) -> str:
@@ -126,13 +128,15 @@ def _readings(text: str) -> list[str]:
     """`text` as a program could read it back: URL-decoded (as often as that changes it, up to
     eight times), and each run of base64 or hex in it decoded, also once its spaces are taken
     out (base64 wrapped at 76 columns, a header broken over lines) and from each of the first
-    four characters of a run (a word run into it)."""
+    four characters of a run (a word run into it), and with its HTML tags taken out."""
     out = [text]
     for _ in range(8):
         again = unquote_plus(out[-1])
         if again == out[-1]:
             break
         out.append(again)
+    # an HTML page's words with its tags taken out (`s3cr3t-<i>Hostile<i>-0123`)
+    out += [bare for r in list(out) if "<" in r and (bare := _TAG.sub("", r)) != r]
     squashed = "".join(text.split())
     for run in {*_BASE64_RUN.findall(text), *_BASE64_RUN.findall(squashed)}:
         for start in range(4):
@@ -152,6 +156,10 @@ def _readings(text: str) -> list[str]:
 
 # A secret shorter than this may be part of a name by chance (IRIS issues long ones)
 RECORD_SECRET_MIN = 8
+# A run of this many of the secret's characters in a record's words tells most of it (the secret
+# less a character or two, backwards, or its base64 or hex as a whole value spells it): looked
+# for at the secret's start, middle and end, so that a page is looked through a few times only.
+RECORD_RUN = 12
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -165,16 +173,32 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
+@functools.lru_cache(maxsize=64)
+def _record_needles(secret: str) -> tuple[str, ...]:
+    """What of the secret a record's words must not hold, in lower case (a page is looked
+    through once per needle)."""
+    key = secret.lower()
+    if len(key) < RECORD_RUN:
+        return (key,)
+    starts = {0, (len(key) - RECORD_RUN) // 2, len(key) - RECORD_RUN}
+    needles = {text[i : i + RECORD_RUN] for text in (key, key[::-1]) for i in starts}
+    raw = secret.encode()
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw), raw.hex().encode()):
+        needles.add(encoded.decode()[: RECORD_RUN + 4].lower())
+    return tuple(sorted(needles))
+
+
 def records_hold_secret(content: bytes, records: list[Any], secret: str) -> bool:
-    """Whether a page's records hold the client secret, in any case (a server that sends it
-    back as a pupil's name: shown on every screen, kept in the account and its exports). Its
-    bytes are looked through once; the records' own strings only where the page escapes
-    characters (`\\u0073` spells an s)."""
+    """Whether a page's records hold the client secret, or most of it, in any case (a server
+    that sends it back as a pupil's name: shown on every screen, kept in the account and its
+    exports). Its bytes are looked through for each of _record_needles; the records' own
+    strings only where the page escapes characters (`\\u0073` spells an s)."""
     if len(secret) < RECORD_SECRET_MIN:
         return False
-    wanted = secret.lower()
-    if wanted.encode() in content.lower():
+    needles = _record_needles(secret)
+    low = content.lower()
+    if any(needle.encode() in low for needle in needles):
         return True
     if b"\\" not in content:
         return False
-    return any(wanted in text.lower() for text in _strings(records))
+    return any(needle in text.lower() for text in _strings(records) for needle in needles)
