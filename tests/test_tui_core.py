@@ -727,3 +727,17 @@ def test_a_paused_schools_held_or_failed_run_still_shows_in_the_list():
     for status, shown in (("held", "HELD"), ("failed", "FAILED"), ("succeeded", "paused")):
         base.last_run_status = status
         assert last_run_cell(base).plain.split()[0] == shown
+
+
+async def test_palette_puts_the_school_named_by_a_word_before_letters_scattered_in_a_command(demo):
+    """`north` picked "Why no account? Search the latest exports" (n, o, r, t, h found apart by
+    the fuzzy matcher) over the school named Northgate."""
+    schools = demo.store.list_schools()
+    firsts = [s.name.split()[0].lower() for s in schools]
+    async with started(demo.store) as (app, pilot):
+        for school, first in zip(schools, firsts, strict=True):
+            if firsts.count(first) > 1 or len(first) < 5:
+                continue
+            await choose_in_palette(pilot, first[:5])
+            assert (app.screen.kind, app.screen.dfe) == ("school", school.dfe), first
+            await press(pilot, "escape")

@@ -9,6 +9,7 @@ keystroke than the fuzzy matcher (which is kept for the few screen names).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
@@ -45,8 +46,14 @@ GLOBAL_SCREENS = [
 ]
 # Keys that move a cursor or the focus: no command of their own in the palette.
 _MOVES = ("cursor_", "scroll", "focus", "down", "up", "to_table")
+# Textual's fuzzy score grows with the length of what is typed (the query against itself scores
+# highest): a command's is taken as a share of that, 0 to 1, beside a school's 0.6 to 0.95.
 # Under a school or screen of the same score: a key's command is the rarer thing looked for.
 KEY_WEIGHT = 0.5
+# A command whose words the words typed do not start (their letters found apart: `north` in "Why
+# no account? Search the latest exports", `beech` in "Possible duplicates") comes under a school
+# whose name a word typed starts.
+SCATTERED_WEIGHT = 0.5
 
 SCHOOL_SCREENS = [
     ("School hub", "school"),
@@ -137,15 +144,19 @@ class UsoCommands(Provider):
     async def search(self, query: str) -> Hits:
         app = self.console
         matcher = self.matcher(query)
-        for label, help_text, cb in self._screen_commands():
-            score = matcher.match(label)
-            if score > 0:
-                yield Hit(score, Content(label), cb, text=label, help=help_text)
-        for label, help_text, cb in self._key_commands():
-            score = matcher.match(label)
-            if score > 0:
-                yield Hit(score * KEY_WEIGHT, Content(label), cb, text=label, help=help_text)
         words = [w for w in query.lower().split() if w]
+        best = matcher.match(query) or 1.0  # what is typed matches itself best
+        for commands, weight in (
+            (self._screen_commands(), 1.0),
+            (self._key_commands(), KEY_WEIGHT),
+        ):
+            for label, help_text, cb in commands:
+                score = matcher.match(label)
+                if score > 0:
+                    score = min(score / best, 1.0) * weight
+                    if not _starts_words(words, label):
+                        score *= SCATTERED_WEIGHT
+                    yield Hit(score, Content(label), cb, text=label, help=help_text)
         if not words:
             return
         # "settings 2308" or "force oak": words naming a screen pick it, the rest pick schools
@@ -185,6 +196,12 @@ def _screen_kinds(words: list[str]) -> list[tuple[str, str]]:
         if any(_names(w, label_words) for w in words):
             out.append((label, kind))
     return out
+
+
+def _starts_words(words: list[str], label: str) -> bool:
+    """Whether each word typed starts a word of the label (`auto set` of "AutoUpdate settings")."""
+    label_words = re.split(r"[^\w]+", label.lower())
+    return all(any(lw.startswith(w) for lw in label_words) for w in words)
 
 
 def _names(word: str, label_words: list[str]) -> bool:
