@@ -208,10 +208,19 @@ def slowed(monkeypatch, store, *names: str, seconds: float = 0.05) -> None:
 def burst(app, *keys: str) -> None:
     """Keys read from the terminal in one go (SSH lag, typing ahead): all posted to the app before
     it handles the first, as the driver does with one read of several bytes."""
+    import unicodedata
+
     from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 
     for key in keys:
-        char = " " if key == "space" else key if len(key) == 1 else None  # as a terminal sends it
+        # named and characterised as Pilot.press does: `minus` carries its `-`, `-` is `minus`
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
         event = events.Key(key, char)
         event.set_sender(app)
         app._driver.send_message(event)

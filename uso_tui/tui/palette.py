@@ -47,7 +47,8 @@ GLOBAL_SCREENS = [
 # Keys that move a cursor or the focus: no command of their own in the palette.
 _MOVES = ("cursor_", "scroll", "focus", "down", "up", "to_table")
 # Textual's fuzzy score grows with the length of what is typed (the query against itself scores
-# highest): a command's is taken as a share of that, 0 to 1, beside a school's 0.6 to 0.95.
+# highest): a command's is taken as a share of that, 0 to 1, beside a school's 0.6 to 0.95 (0.3
+# for each school where no school is named).
 # Under a school or screen of the same score: a key's command is the rarer thing looked for.
 KEY_WEIGHT = 0.5
 # A command whose words the words typed do not start (their letters found apart: `north` in "Why
@@ -168,8 +169,10 @@ class UsoCommands(Provider):
         for position, (dfe, label) in enumerate(schools):
             low = label.lower()
             if all(w in low for w in school_words):
-                # DfE prefix and word-start matches rank first
-                base = 0.6 + (0.3 if school_words and low.startswith(school_words[0]) else 0.0)
+                # DfE prefix and word-start matches rank first; every school, none named (only
+                # a screen's name typed), after this school's command of that name
+                named = 0.6 if school_words else 0.3
+                base = named + (0.3 if school_words and low.startswith(school_words[0]) else 0.0)
                 base += 0.05 if any(f" {w}" in low for w in school_words) else 0.0
                 targets = kinds or [("School hub", "school")]
                 for screen_label, kind in targets:
