@@ -448,3 +448,13 @@ def test_account_add_asks_first_for_a_person_on_the_exclusion_list(cli):
     assert refused.status == 2 and snapshot(cli.data_dir) == before
     assert "on 204-3210's exclusion list (entry 1)" in refused.err and "--force" in refused.err
     cli.add_account(DFE, "Lily", "Moss", "2015-05-05", extra=("--force",))
+
+
+def test_account_add_of_a_person_the_school_has_says_so_before_offering_force(cli):
+    """An excluded name whose account the school already has: refused for the exclusion, with
+    `--force makes the account anyway`, then refused with --force as existing."""
+    cli.ok("exclusion", "add", DFE, "--forename", "Lily", "--surname", "Moss")
+    cli.add_account(DFE, "Lily", "Moss", "2015-05-05", extra=("--force",))
+    refused = cli(*account_add_args(DFE, "Lily", "Moss", "2015-05-05"))
+    assert refused.status == 2 and "already exists at 204-3210" in refused.err
+    assert "--force" not in refused.err

@@ -74,6 +74,7 @@ def test_sync_json_idempotent_dry_run_and_report(cli, sim):
     data = dry.json()
     assert set(data) >= SYNC_KEYS and set(data["counts"]) == COUNT_KEYS
     assert data["dry_run"] is True and data["counts"]["created"] == 3
+    assert data["run_id"] is None  # (no run kept: `run show` knows none)
     assert {(o["mis_id"], o["outcome"]) for o in data["outcomes"]} == {
         ("1", "created"),
         ("2", "created"),
@@ -567,3 +568,22 @@ def test_matches_json_says_where_each_candidate_is_now(cli, sim):
     best = case["candidates"][0]
     assert (best["username"], best["status"], best["school"]) == ("eblack.204", "unallocated", None)
     assert "(unallocated)" in cli.ok("matches", DFE).out
+
+
+def test_a_value_not_given_is_null_in_every_json_output(cli, sim):
+    """A preferred name not given was "" in accounts --json and in a dry run's unallocate rows
+    but null in its other rows and in matches --json; school show's never-changed daily time
+    stamps were "" beside null settings."""
+    add(cli, sim, DFE, [AMY, BOB])
+    cli.ok("sync", DFE)
+    accounts = cli.ok("accounts", DFE, "--json").json()
+    assert accounts and all(a["preferred_name"] is None for a in accounts)
+    sim.set_records(DFE, "students", [AMY])
+    outcomes = cli("sync", DFE, "--dry-run", "--json").json()["outcomes"]
+    assert {o["outcome"] for o in outcomes} == {"unchanged", "unallocate"}
+    assert all(o["preferred_name"] is None for o in outcomes)
+    shown = cli.ok("school", "show", DFE, "--json").json()
+    assert shown["daily_at_since"] is None and shown["daily_at_was"] is None
+    cli.ok("school", "set", DFE, "--daily-at", "07:15")
+    shown = cli.ok("school", "show", DFE, "--json").json()
+    assert shown["daily_at_was"] == "06:00" and shown["daily_at_since"]

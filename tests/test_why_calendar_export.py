@@ -507,3 +507,16 @@ def test_export_with_both_csv_and_json_is_refused(env, tmp_path, capsys):
     assert main(args, clock=lambda: DAY2) == 2
     said = capsys.readouterr()
     assert said.out == "" and "--csv and --json: give one" in said.err
+
+
+def test_why_says_a_dfe_number_that_is_no_school_s_was_looked_for_as_a_word(env, tmp_path, capsys):
+    """`why jones 999-9999` (a school's number mistyped) said only that no record was found."""
+    capsys.readouterr()
+    args = ["--data-dir", str(tmp_path / "store"), "why", "jones", "999-9999"]
+    assert main(args, clock=lambda: DAY2) == 0
+    said = capsys.readouterr().err
+    assert "no record found for “jones 999-9999”" in said
+    assert "999-9999: the DfE number of no school here" in said
+    args = ["--data-dir", str(tmp_path / "store"), "why", "zed", DFE]
+    assert main(args, clock=lambda: DAY2) == 0
+    assert "DfE number of no school" not in capsys.readouterr().err

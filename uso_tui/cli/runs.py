@@ -154,7 +154,7 @@ def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
                     "mis_id": record.mis_id,
                     "forename": record.forename,
                     "surname": record.surname,
-                    "preferred_name": record.preferred_name,
+                    "preferred_name": record.preferred_name or None,
                     "dob": record.dob or record.dob_raw,
                     "outcome": outcome.outcome,
                     "reason": outcome.reason,
@@ -170,7 +170,7 @@ def _outcomes_json(plans: list[Any]) -> list[dict[str, Any]]:
                         "mis_id": account.mis_id,
                         "forename": account.forename,
                         "surname": account.surname,
-                        "preferred_name": account.preferred_name,
+                        "preferred_name": account.preferred_name or None,  # (as a record's)
                         "dob": account.dob,
                         "outcome": "unallocate",
                         "reason": change.reason,
@@ -385,7 +385,8 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     plans = _plans(result) if args.dry_run else []
     if args.json:
         data = run_json(run)
-        if args.dry_run:
+        if args.dry_run:  # no run is kept: no id `run show` or `confirm` would take
+            data["run_id"] = None
             data["outcomes"] = _outcomes_json(plans)
         emit_json(data, ctx.stdout)
         _failures_said([run], ctx)

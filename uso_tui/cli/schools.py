@@ -19,6 +19,8 @@ def school_json(school: School, has_secret: bool) -> dict[str, Any]:
     data = school.to_dict()
     data["la"] = school.la
     data["client_secret"] = "set" if has_secret else "not set"
+    for key in ("daily_at_since", "daily_at_was"):  # kept as "" when never changed: null, as
+        data[key] = data.get(key) or None  # last_run_id and the other settings never set
     if data.get("last_run_status") == "cancelled":  # as runs --json says it (cli.runs.public_run)
         data.update(last_run_status="failed", last_run_cancelled=True)
     return data

@@ -155,13 +155,14 @@ class Account(_Record):
         return self.mis_id is not None
 
     def public(self) -> dict[str, Any]:
-        """The `accounts --json` shape (DESIGN section 5)."""
+        """The `accounts --json` shape (DESIGN section 5): a preferred name not given is null,
+        as a record's is (matches, sync --json)."""
         return {
             "username": self.username,
             "role": self.role,
             "forename": self.forename,
             "surname": self.surname,
-            "preferred_name": self.preferred_name,
+            "preferred_name": self.preferred_name or None,
             "dob": self.dob,
             "school": self.school,
             "status": self.status,

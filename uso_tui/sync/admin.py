@@ -647,6 +647,17 @@ def same_person_in_export(
     ]
 
 
+def _refuse_made_here(accounts, dfe, role, forename, surname, dob) -> None:
+    """The school has an account of this person already: a second (a twin request) would stop
+    the automatic link, which needs exactly one."""
+    for existing in accounts:
+        if existing.school == dfe and same_person(existing, role, forename, surname, dob):
+            raise InvalidInput(
+                f"{existing.username} already exists at {dfe} for {role} "
+                f"{existing.forename} {existing.surname} born {dob}"
+            )
+
+
 def add_account(
     store: Store,
     dfe: str,
@@ -670,6 +681,10 @@ def add_account(
     dob = check_dob(dob, now.date())
     if not force:
         store.school(dfe)  # an unknown school is said as such first
+        # the school's own account of the person, refused whatever --force says, is said
+        # before what --force would pass (an excluded name's refusal offered --force, refused
+        # then for this)
+        _refuse_made_here(store.school_accounts(dfe), dfe, role, forename, surname, dob)
         entry = on_exclusion_list(store, dfe, forename, surname, dob)
         if entry is not None:
             said = (
@@ -713,13 +728,7 @@ def add_account(
     at = _stamp(now)
     with store.transaction(operator) as tx:
         tx.school(dfe)
-        for existing in tx.school_accounts(dfe):
-            if existing.school == dfe and same_person(existing, role, forename, surname, dob):
-                # A twin request would stop the automatic link (it needs exactly one account).
-                raise InvalidInput(
-                    f"{existing.username} already exists at {dfe} for {role} "
-                    f"{existing.forename} {existing.surname} born {dob}"
-                )
+        _refuse_made_here(tx.school_accounts(dfe), dfe, role, forename, surname, dob)
         if not force:
             # asked again under the lock: the same request at another school (or a run there)
             # may have made the person an account since the look above

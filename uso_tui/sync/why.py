@@ -905,10 +905,27 @@ def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str
 
 
 def not_found(store: Store, text: str) -> list[str]:
-    """What to say when `text` finds no record in any school's latest export: its impossible
-    dates if any; else the accounts it finds (by username too; an account made by a User
-    Request Single has no record, one whose record is gone keeps its details), or where to
-    look next."""
+    """What to say when `text` finds no record in any school's latest export (_not_found), and
+    which of its words shaped as a DfE number are no school's (`wood 999-9999`, a school's
+    number mistyped, was searched for as a record's word and said nothing of it)."""
+    lines = _not_found(store, text)
+    shaped = [w for w in text.split() if DFE_RE.match(w)]
+    if shaped:
+        known = {s.dfe for s in store.list_schools()}
+        unknown = [w for w in dict.fromkeys(shaped) if w not in known]
+        if unknown:
+            lines.insert(
+                1,
+                f"{', '.join(unknown)}: the DfE number of no school here, looked for as a word "
+                "of a record (an MIS id) instead",
+            )
+    return lines
+
+
+def _not_found(store: Store, text: str) -> list[str]:
+    """What to say when `text` finds no record: its impossible dates if any; else the accounts
+    it finds (by username too; an account made by a User Request Single has no record, one
+    whose record is gone keeps its details), or where to look next."""
     head = f"no record found for “{text}” in the latest export of any school"
     bad = no_such_dates(text)
     if bad:
