@@ -741,3 +741,17 @@ async def test_palette_puts_the_school_named_by_a_word_before_letters_scattered_
             await choose_in_palette(pilot, first[:5])
             assert (app.screen.kind, app.screen.dfe) == ("school", school.dfe), first
             await press(pilot, "escape")
+
+
+async def test_palette_scores_textual_s_own_commands_as_its_own(demo):
+    """Textual's Theme, Quit, Keys and Maximize kept their raw fuzzy scores (2 to 12), above
+    every school named (0.6 to 0.95): letters found scattered in Theme came first."""
+    from uso_tui.tui.palette import UsoSystemCommands
+
+    async with started(demo.store) as (app, pilot):
+        provider = UsoSystemCommands(app.screen)
+        for typed, title, at_most in (("tem", "Theme", 0.5), ("theme", "Theme", 1.0)):
+            hits = [hit async for hit in provider.search(typed)]
+            scores = {hit.text: hit.score for hit in hits}
+            assert 0 < scores[title] <= at_most, (typed, scores)
+        assert UsoSystemCommands in app.COMMANDS and len(app.COMMANDS) == 2  # (Textual's out)

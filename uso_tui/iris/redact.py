@@ -15,7 +15,6 @@ import base64
 import binascii
 import codecs
 import contextlib
-import functools
 import html
 import re
 import unicodedata
@@ -156,10 +155,10 @@ def _readings(text: str) -> list[str]:
 
 # A secret shorter than this may be part of a name by chance (IRIS issues long ones)
 RECORD_SECRET_MIN = 8
-# A run of this many of the secret's characters in a record's words tells most of it (the secret
-# less a character or two, backwards, or its base64 or hex as a whole value spells it): looked
-# for at the secret's start, middle and end, so that a page is looked through a few times only.
-RECORD_RUN = 12
+# Half the secret in a row (at least PART characters) in a record's words tells too much of it:
+# the secret less a character, or backwards, or with its separators taken out, or its base64 or
+# hex as a whole value spells it. Looked for at the secret's start, middle and end (a page is
+# looked through once for each): halves, so that one character changed leaves one whole.
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -173,19 +172,18 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-@functools.lru_cache(maxsize=64)
-def _record_needles(secret: str) -> tuple[str, ...]:
-    """What of the secret a record's words must not hold, in lower case (a page is looked
-    through once per needle)."""
+def _record_needles(secret: str) -> set[str]:
+    """What of the secret a record's words must not hold, in lower case."""
     key = secret.lower()
-    if len(key) < RECORD_RUN:
-        return (key,)
-    starts = {0, (len(key) - RECORD_RUN) // 2, len(key) - RECORD_RUN}
-    needles = {text[i : i + RECORD_RUN] for text in (key, key[::-1]) for i in starts}
+    run = max(PART, len(key) // 2)
+    needles = {key}
+    for text in {key, key[::-1], _alnum(key)}:
+        if len(text) >= run:
+            needles |= {text[i : i + run] for i in {0, (len(text) - run) // 2, len(text) - run}}
     raw = secret.encode()
     for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw), raw.hex().encode()):
-        needles.add(encoded.decode()[: RECORD_RUN + 4].lower())
-    return tuple(sorted(needles))
+        needles.add(encoded.decode()[: run * 4 // 3].lower())
+    return needles
 
 
 def records_hold_secret(content: bytes, records: list[Any], secret: str) -> bool:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
@@ -29,7 +29,7 @@ from uso_tui.tui.applying import error_text
 from uso_tui.tui.format import clean
 from uso_tui.tui.keys_in_turn import KeysInTurnApp
 from uso_tui.tui.live import LiveRun, RunFinished, RunProgress
-from uso_tui.tui.palette import UsoCommands, UsoPalette
+from uso_tui.tui.palette import UsoCommands, UsoPalette, UsoSystemCommands
 from uso_tui.tui.widgets import Confirm, KeysHelp, screen_keys
 
 UNRECORDED_RETRY_S = 30  # how often the ends a full disk kept from being written are tried again
@@ -63,7 +63,7 @@ class UsoApp(KeysInTurnApp):
     CSS_PATH = "styles.tcss"
     TITLE = "uso-tui"
     SUB_TITLE = "IRIS AutoUpdate console"
-    COMMANDS = App.COMMANDS | {UsoCommands}
+    COMMANDS = {UsoSystemCommands, UsoCommands}  # (in place of Textual's SystemCommandsProvider)
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [

@@ -26,7 +26,9 @@ from textual.command import (
 )
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.fuzzy import Matcher
 from textual.screen import ModalScreen
+from textual.system_commands import SystemCommandsProvider
 
 from uso_tui.tui.format import clean
 from uso_tui.tui.widgets import described, key_label
@@ -146,17 +148,13 @@ class UsoCommands(Provider):
         app = self.console
         matcher = self.matcher(query)
         words = [w for w in query.lower().split() if w]
-        best = matcher.match(query) or 1.0  # what is typed matches itself best
         for commands, weight in (
             (self._screen_commands(), 1.0),
             (self._key_commands(), KEY_WEIGHT),
         ):
             for label, help_text, cb in commands:
-                score = matcher.match(label)
+                score = command_score(matcher, query, label) * weight
                 if score > 0:
-                    score = min(score / best, 1.0) * weight
-                    if not _starts_words(words, label):
-                        score *= SCATTERED_WEIGHT
                     yield Hit(score, Content(label), cb, text=label, help=help_text)
         if not words:
             return
@@ -199,6 +197,30 @@ def _screen_kinds(words: list[str]) -> list[tuple[str, str]]:
         if any(_names(w, label_words) for w in words):
             out.append((label, kind))
     return out
+
+
+def command_score(matcher: Matcher, query: str, label: str) -> float:
+    """A command's score, 0 to 1: Textual's fuzzy score as a share of what the query scores
+    against itself, halved where the words typed start no word of the label."""
+    score = matcher.match(label)
+    if score <= 0:
+        return 0.0
+    share = min(score / (matcher.match(query) or 1.0), 1.0)
+    words = query.lower().split()
+    return share if _starts_words(words, label) else share * SCATTERED_WEIGHT
+
+
+class UsoSystemCommands(SystemCommandsProvider):
+    """Textual's app-wide commands (Keys, Theme, Quit...), scored as the console's own are
+    (command_score): their raw fuzzy scores, 2 to 12, came before every school and screen."""
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback, *_ in self.app.get_system_commands(self.screen):
+            score = command_score(matcher, query, name)
+            if score > 0:
+                # (Textual's own names: no markup in them to misread)
+                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)
 
 
 def _starts_words(words: list[str], label: str) -> bool:
