@@ -618,6 +618,32 @@ async def test_request_account_asks_f_for_a_person_active_under_another_spelling
     assert [a.surname for a in store.school_accounts(dfe) if a.forename == "Arav"] == ["Sharma"]
 
 
+async def test_request_account_refused_under_the_lock_says_the_form_s_way_on(demo):
+    """An account like the person's made at a sister school between the form's look and its
+    `y`: refused as the command line refuses it, the form said "--force makes a second account
+    anyway", a flag the console has no field for. It says enter looks again, which asks."""
+    store, dfe = demo.store, demo.held_school
+    la = dfe.split("-")[0]
+    other = next(s.dfe for s in store.list_schools() if s.dfe != dfe and s.dfe.startswith(la))
+    async with started(store, "school", dfe) as (app, pilot):
+        burst(app, "r", *"Ottoline", "enter", *"Quill", "enter", *"2016-02-03", "enter")
+        await settle(pilot, 4)
+        assert "Create this account?" in screen_text(app)
+        made = add_account(
+            store, other, role="pupil", forename="Ottoline", surname="Quill", dob="2016-03-02",
+            operator=OPERATOR, now=NOW,
+        )  # fmt: skip
+        await press(pilot, "y")
+        await settle(pilot, 4)
+        text = " ".join(screen_text(app).replace("│", " ").split())  # (the form's lines whole)
+        assert "Not created:" in text and made.username in text and "--force" not in text
+        assert "enter looks again and asks before creating it anyway" in text
+        await press(pilot, "enter")
+        await settle(pilot, 4)
+        assert "Create a second account?" in screen_text(app)
+    assert not [a for a in store.school_accounts(dfe) if a.forename == "Ottoline"]
+
+
 async def test_request_account_asks_f_for_a_person_on_the_exclusion_list(demo):
     store, dfe = demo.store, demo.held_school
     from uso_tui.sync import admin

@@ -10,6 +10,7 @@ the form."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -19,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
-from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
 from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise
 from uso_tui.store import AccountHit
@@ -381,7 +382,7 @@ class RequestAccountForm(SchoolForm[Account]):
                 force=force,
             ),
             # said as every screen says a failure (a full disk said only "[Errno 28] ...")
-            lambda exc: f"Not created: {error_text(exc)}",
+            lambda exc: f"Not created: {_said_here(exc)}",
         )
         if created.error is not None:
             self.app.call_from_thread(self._error, created.error)
@@ -399,3 +400,16 @@ class RequestAccountForm(SchoolForm[Account]):
         # keys typed after the enter were for the question it would have led to, not the fields
         self.app.drop_typed_ahead("the form says what is wrong")
         self.keys_go()
+
+
+# add_account's refusal names the command line's way past it (`--force makes ...`)
+_FORCE_SAID = re.compile(r"--force (makes|creates)[^.;]*")
+
+
+def _said_here(exc: Exception) -> str:
+    """A failure as the form says it: a refusal under the lock (an account like the person's
+    made since the form looked) names the form's way past it, not the command line's --force."""
+    text = error_text(exc)
+    if isinstance(exc, NeedsConfirmation):
+        text = _FORCE_SAID.sub("enter looks again and asks before creating it anyway", text)
+    return text
