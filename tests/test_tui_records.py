@@ -74,7 +74,7 @@ async def test_bulk_file_tab_shows_outcomes_and_reasons_filter_and_details(store
         await press(pilot, "enter")
         assert isinstance(app.screen, Details)
         details = screen_text(app)
-        assert "needs_matching" in details and "resembles 1 account" in details
+        assert "needs matching" in details and "resembles 1 account" in details
         await press(pilot, "escape")
         # escape clears the filter first, then leaves the screen
         await press(pilot, "escape")
@@ -1010,7 +1010,7 @@ async def test_no_color_keeps_the_words(store, monkeypatch):
         await press(pilot, "4", "space")
         assert "✓" in screen_text(app)  # the mark is a sign, not a colour
         await press(pilot, "1")
-        assert "invalid" in screen_text(app) and "needs_matching" in screen_text(app)
+        assert "invalid" in screen_text(app) and "needs matching" in screen_text(app)
 
 
 async def test_run_history_opens_a_runs_file_in_bulk_results(store):

@@ -416,3 +416,55 @@ async def test_a_run_is_undone_only_from_a_history_seen(env):
         burst(app, "h", "U", "y")
         await settle(pilot, 8)
     assert not [r for r in env.store.runs(DFE) if r.trigger == "undo"]
+
+
+def test_codes_are_said_in_words_and_a_yes_or_no_not_python_s():
+    """Bulk results showed `needs_matching` and `is teaching  False`, the audit log `run_held`
+    and `kept_apart_from`: the store's codes, where the summary above said "needs matching"."""
+    from uso_tui.tui.format import change_summary, value_text, words
+
+    said = {
+        code: words(code)
+        for code in ("needs_matching", "run_held", "person_guid", "dob", "mis_id", "upn")
+    }
+    assert said == {
+        "needs_matching": "needs matching",
+        "run_held": "run held",
+        "person_guid": "person GUID",
+        "dob": "date of birth",
+        "mis_id": "MIS id",
+        "upn": "UPN",
+    }
+    assert value_text(False) == "no" and value_text({"is_teaching": True}) == "is teaching=yes"
+    assert change_summary(None, {"kept_apart_from": "x.204"}) == "kept apart from=x.204"
+
+
+def test_the_undo_question_lists_the_reverted_accounts_in_columns():
+    """`amensah2.204  created`, `cosuilleabhain3.204  created`: each kind began where its
+    username ended."""
+    from types import SimpleNamespace
+
+    from uso_tui.tui.undo_ask import undo_body
+
+    reverts = [
+        SimpleNamespace(username=u, kind=k, change=c)
+        for u, k, c in (
+            ("amensah2.204", "created", "Adaeze Mensah"),
+            ("cosuilleabhain3.204", "created", "Caoimhe Ó Súilleabháin"),
+            ("aleroux.204", "updated", "Abdi Ng -> Abdi Le Roux"),
+        )
+    ]
+    plan = SimpleNamespace(
+        reverted={"created": 2, "updated": 1},
+        reverts=reverts,
+        cases=[],
+        left_alone=[],
+        id_given_lines=lambda: [],
+        orphaned=[],
+        orphaned_lines=lambda: [],
+        beside=[],
+        beside_lines=lambda: [],
+    )
+    lines = [line for line in undo_body(plan).plain.splitlines() if ".204" in line]
+    assert len({line.index("created" if "created" in line else "updated") for line in lines}) == 1
+    assert len({line.index(r.change) for line, r in zip(lines, reverts, strict=True)}) == 1

@@ -302,7 +302,7 @@ def event_details(entry: AuditEvent) -> Group:
         ("At", when(entry.at, seconds=True)),
         ("Operator", entry.operator),
         ("School", entry.school or "-"),
-        ("Action", entry.action),
+        ("Action", words(entry.action)),
         ("Subject", entry.subject),
     ]
     if entry.run_id:
@@ -321,14 +321,31 @@ def _negate(iso: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in iso or "")
 
 
+# The store's and the MIS's names for fields, outcomes and actions, as an operator reads them
+_WORDS = {"dob": "date of birth", "dob raw": "date of birth as sent", "mis id": "MIS id"}
+_WORD_PARTS = {"upn": "UPN", "guid": "GUID", "mis": "MIS", "id": "id", "la": "LA"}
+
+
+def words(code: str) -> str:
+    """`needs_matching`, `run_held`, `person_guid` as words: needs matching, run held, person
+    GUID (the JSON, the CSV and the command line keep the code)."""
+    text = str(code).replace("_", " ")
+    said = _WORDS.get(text)
+    if said is not None:
+        return said
+    return " ".join(_WORD_PARTS.get(part, part) for part in text.split(" "))
+
+
 def value_text(value: object) -> str:
-    """A before/after value on one line, literal."""
+    """A before/after value on one line, literal (a yes/no as a word, not Python's)."""
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list):
         return ", ".join(value_text(v) for v in value) or "[]"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={value_text(v)}" for k, v in value.items()) or "{}"
+        return ", ".join(f"{words(k)}={value_text(v)}" for k, v in value.items()) or "{}"
     return clean(value)
 
 
@@ -344,11 +361,13 @@ def change_summary(before: dict | None, after: dict | None, limit: int = 4) -> s
             rest = [value_text(after[k]) for k in ("role", "dob", "school") if after.get(k)]
             return " ".join([who, *rest])
         keys = [k for k in after if after[k] not in (None, "", [], {})]
-        return ", ".join(f"{k}={value_text(after[k])}" for k in keys[:limit])
+        return ", ".join(f"{words(k)}={value_text(after[k])}" for k in keys[:limit])
     if not after:
         return "removed"
     changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
-    parts = [f"{k}: {value_text(before.get(k))} -> {value_text(after.get(k))}" for k in changed]
+    parts = [
+        f"{words(k)}: {value_text(before.get(k))} -> {value_text(after.get(k))}" for k in changed
+    ]
     more = f" (+{len(parts) - limit} more)" if len(parts) > limit else ""
     return "; ".join(parts[:limit]) + more
 
@@ -363,7 +382,9 @@ def diff_grid(before: dict | None, after: dict | None) -> Table | Text:
         return Text("(no details recorded)", style="dim", end="")
     grid = Table.grid()
     grid.add_column(width=2, no_wrap=True, style="bold yellow")
-    grid.add_column(width=min(22, max(len(key) for key in keys) + 2), no_wrap=True, style="bold")
+    grid.add_column(
+        width=min(22, max(len(words(key)) for key in keys) + 2), no_wrap=True, style="bold"
+    )
     grid.add_column(ratio=1, overflow="fold")
     for key in keys:
         changed = before.get(key) != after.get(key)
@@ -377,5 +398,5 @@ def diff_grid(before: dict | None, after: dict | None) -> Table | Text:
         else:
             value.append(value_text(before.get(key)))
             value.append(" (removed)", style="dim")
-        grid.add_row("* " if changed else "", Text(clean(key), overflow="ellipsis"), value)
+        grid.add_row("* " if changed else "", Text(clean(words(key)), overflow="ellipsis"), value)
     return grid

@@ -56,8 +56,13 @@ def undo_body(undo_plan: UndoPlan) -> Text:
     )
     if undo_plan.reverts:
         out.append(f"Reverted: {len(undo_plan.reverts)}\n", style="bold")
-    for revert in undo_plan.reverts[:SHOWN]:
-        out.append_text(plain(f"  {revert.username}  {revert.kind}  {revert.change}"))
+    shown = undo_plan.reverts[:SHOWN]
+    # the kinds in one column: a username as long as the longest shown (to 20, as lists cut)
+    width = min(20, max((len(revert.username) for revert in shown), default=0))
+    kind = max((len(revert.kind) for revert in shown), default=0)
+    for revert in shown:
+        line = f"  {revert.username:<{width}}  {revert.kind:<{kind}}  {revert.change}"
+        out.append_text(plain(line))
         out.append("\n")
     if len(undo_plan.reverts) > SHOWN:
         out.append(f"  … and {len(undo_plan.reverts) - SHOWN} more\n")

@@ -22,6 +22,7 @@ from uso_tui.tui.format import (
     run_details,
     status_text,
     when,
+    words,
 )
 from uso_tui.tui.held import ConfirmsHeld, confirmed_line
 from uso_tui.tui.screens.listing import (
@@ -313,7 +314,7 @@ class AuditScreen(NewestFirstScreen):
                 when(entry.at),
                 entry.operator,
                 *([entry.school or "-"] if self.dfe is None else []),
-                entry.action,
+                words(entry.action),
                 entry.subject,
                 change,
             ]
@@ -322,7 +323,13 @@ class AuditScreen(NewestFirstScreen):
                     key=key,
                     cells=cells(*values),
                     haystack=haystack(
-                        entry.at, entry.operator, entry.school, entry.action, entry.subject, change
+                        entry.at,
+                        entry.operator,
+                        entry.school,
+                        entry.action,
+                        words(entry.action),
+                        entry.subject,
+                        change,
                     ),
                     data=entry,
                 )
@@ -337,4 +344,6 @@ class AuditScreen(NewestFirstScreen):
         row = self.active_table().current()
         if row is not None:
             entry: AuditEvent = row.data
-            self.app.push_screen(Details(f"{entry.action}: {entry.subject}", event_details(entry)))
+            self.app.push_screen(
+                Details(f"{words(entry.action)}: {entry.subject}", event_details(entry))
+            )

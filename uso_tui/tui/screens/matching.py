@@ -74,14 +74,9 @@ def record_text(rec: MisRecord, role: str) -> Group:
     return hanging(out)
 
 
-def decision_text(case: MatchCase) -> Text:
-    if case.status == "open" and not case.decision:
-        out = Text("open: choose a candidate, create, exclude or skip", style="bold yellow")
-        if case.refreshed_at:
-            out.append("\n")  # outside plain(), which shows a line break as a symbol
-            out.append_text(plain(f"refreshed {when(case.refreshed_at)}: {case.refreshed}"))
-        return out
-    decision = case.decision or ""
+def decided_words(decision: str | None) -> str:
+    """A case's decision as said (`match:jsmith.204` is matched to jsmith.204)."""
+    decision = decision or ""
     what = {
         "skip": "skipped (still open)",
         "exclude": "excluded (added to the exclusion list)",
@@ -89,7 +84,20 @@ def decision_text(case: MatchCase) -> Text:
     if what is None:
         kind, _, user = decision.partition(":")
         what = {"match": f"matched to {user}", "create": f"new account {user}"}.get(kind, decision)
-    out = Text(f"decided: {what}", style="bold green" if case.status == "resolved" else "yellow")
+    return what
+
+
+def decision_text(case: MatchCase) -> Text:
+    if case.status == "open" and not case.decision:
+        out = Text("open: choose a candidate, create, exclude or skip", style="bold yellow")
+        if case.refreshed_at:
+            out.append("\n")  # outside plain(), which shows a line break as a symbol
+            out.append_text(plain(f"refreshed {when(case.refreshed_at)}: {case.refreshed}"))
+        return out
+    out = Text(
+        f"decided: {decided_words(case.decision)}",
+        style="bold green" if case.status == "resolved" else "yellow",
+    )
     if case.decided_by:
         out.append_text(plain(f" by {case.decided_by}", "dim"))
     out.append("   u undoes this decision", style="dim")
@@ -949,7 +957,7 @@ class MatchingScreen(ExportsCsv):
     def why_not(self, key: str) -> str | None:
         case = self.case  # the decision keys are greyed on a decided case (listed with v)
         if key in DECISION_KEYS and case is not None and case.status != "open" and not self.busy:
-            return f"Case {case.case_id} is decided ({case.decision}): u undoes it"
+            return f"Case {case.case_id} is decided ({decided_words(case.decision)}): u undoes it"
         return None
 
     def action_toggle_decided(self) -> None:

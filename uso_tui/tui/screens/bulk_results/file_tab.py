@@ -21,6 +21,7 @@ from uso_tui.tui.format import (
     status_text,
     value_text,
     when,
+    words,
 )
 from uso_tui.tui.screens.bulk_results.tabs import Loaded
 from uso_tui.tui.screens.listing import Col, ListTable, Row, cells, haystack
@@ -30,11 +31,11 @@ def record_details(row: dict) -> Table:
     """A processed record's details: a long reason wraps under itself, not under the labels."""
     rec = row.get("record") or {}
     pairs: list[tuple[str, object]] = [
-        ("Outcome", row.get("outcome") or "-"),
+        ("Outcome", words(row.get("outcome") or "-")),
         ("Reason", row.get("reason") or "-"),
         ("Account", row.get("username") or "none"),
     ]
-    pairs += [(k.replace("_", " "), value_text(v)) for k, v in rec.items() if v not in (None, "")]
+    pairs += [(words(k), value_text(v)) for k, v in rec.items() if v not in (None, "")]
     return kv_grid(pairs, width=16)
 
 

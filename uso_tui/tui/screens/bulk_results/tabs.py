@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from uso_tui.domain.models import Account, Exclusion, MatchCase, ProcessedFile, Run
-from uso_tui.tui.format import full_name, when
+from uso_tui.tui.format import full_name, when, words
 from uso_tui.tui.screens.listing import Row, cells, haystack
 
 OUTCOME_STYLE = {
@@ -90,6 +90,7 @@ def tab_rows(loaded: Loaded) -> dict[str, list[Row]]:
             rec.get("preferred_name"),
             rec.get("dob"),
             outcome,
+            words(outcome),
             record.get("reason"),
             record.get("username"),
         )
@@ -99,7 +100,7 @@ def tab_rows(loaded: Loaded) -> dict[str, list[Row]]:
                 key,
                 cells(
                     *base,
-                    Text(outcome, style=OUTCOME_STYLE.get(outcome, ""), end=""),
+                    Text(words(outcome), style=OUTCOME_STYLE.get(outcome, ""), end=""),
                     record.get("reason") or "",
                     record.get("username") or "",
                 ),
