@@ -587,3 +587,13 @@ def test_a_value_not_given_is_null_in_every_json_output(cli, sim):
     cli.ok("school", "set", DFE, "--daily-at", "07:15")
     shown = cli.ok("school", "show", DFE, "--json").json()
     assert shown["daily_at_was"] == "06:00" and shown["daily_at_since"]
+
+
+def test_audit_json_says_a_value_not_given_as_null_too(cli, sim):
+    """A run's create event kept "" for a preferred name never given, where `account add`'s
+    said null."""
+    add(cli, sim, DFE, [AMY, BOB])
+    cli.ok("sync", DFE)
+    created = [e for e in cli.ok("audit", DFE, "--json").json() if e["action"] == "create"]
+    assert created and all(e["after"]["preferred_name"] is None for e in created)
+    assert all("" not in (e["after"] or {}).values() for e in created)

@@ -893,6 +893,28 @@ async def test_audit_log_filter_and_details(store):
         assert isinstance(app.screen, AuditScreen)
 
 
+async def test_audit_log_filter_finds_a_change_by_its_field_s_code_and_its_words(store):
+    """The change column says `date of birth: ...` (it said `dob: ...`): `dob`, as the JSON and
+    the command line say it, still finds the row, and so do the words."""
+    from uso_tui.domain.models import AuditEvent
+
+    with store.transaction("setup") as tx:
+        tx.audit_many(
+            [
+                AuditEvent(
+                    at="2026-11-28T08:00:00", operator="deskop", school=HILL, action="update",
+                    subject="someone.204", before={"dob": "2015-01-02"},
+                    after={"dob": "2015-02-01"},
+                )
+            ]
+        )  # fmt: skip
+    async with opened(store, "audit", HILL) as (app, pilot):
+        for typed in ("dob", "date of birth"):
+            await filter_by(pilot, typed)
+            assert [r.data.subject for r in table(app).shown] == ["someone.204"], typed
+            await press(pilot, "escape")
+
+
 async def test_keys_typed_as_the_run_history_opens_act_on_its_runs(store, monkeypatch):
     """`h` from the school's hub, then `c` `y` in the same burst: they wait for the runs (read in
     a thread) and open the review of the newest, held; the `y` typed before the review showed

@@ -445,6 +445,12 @@ class Exclusion(_Record):
         }
 
 
+def _none_for_empty(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not isinstance(values, dict):
+        return values
+    return {key: None if value == "" else value for key, value in values.items()}
+
+
 @dataclass(slots=True)
 class AuditEvent(_Record):
     at: str
@@ -457,14 +463,16 @@ class AuditEvent(_Record):
     run_id: str | None = None
 
     def public(self) -> dict[str, Any]:
+        """The `audit --json` shape: a value not given is null there as in every other output
+        (a run's account kept "" for a preferred name never given, `account add` null)."""
         return {
             "at": self.at,
             "operator": self.operator,
             "school": self.school,
             "action": self.action,
             "subject": self.subject,
-            "before": self.before,
-            "after": self.after,
+            "before": _none_for_empty(self.before),
+            "after": _none_for_empty(self.after),
         }
 
 

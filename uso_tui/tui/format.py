@@ -349,6 +349,13 @@ def value_text(value: object) -> str:
     return clean(value)
 
 
+def changed_keys(before: dict | None, after: dict | None) -> list[str]:
+    """The fields an update changed (none of a record made or removed whole)."""
+    if not isinstance(before, dict) or not isinstance(after, dict) or not before or not after:
+        return []
+    return [k for k in {**before, **after} if before.get(k) != after.get(k)]
+
+
 def change_summary(before: dict | None, after: dict | None, limit: int = 4) -> str:
     """`surname: Smith -> Smith-Jones; school: 204-3210 -> -` (the keys that changed)."""
     before = before if isinstance(before, dict) else {}
@@ -364,7 +371,7 @@ def change_summary(before: dict | None, after: dict | None, limit: int = 4) -> s
         return ", ".join(f"{words(k)}={value_text(after[k])}" for k in keys[:limit])
     if not after:
         return "removed"
-    changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+    changed = changed_keys(before, after)
     parts = [
         f"{words(k)}: {value_text(before.get(k))} -> {value_text(after.get(k))}" for k in changed
     ]

@@ -61,7 +61,10 @@ def undo_body(undo_plan: UndoPlan) -> Text:
     width = min(20, max((len(revert.username) for revert in shown), default=0))
     kind = max((len(revert.kind) for revert in shown), default=0)
     for revert in shown:
-        line = f"  {revert.username:<{width}}  {revert.kind:<{kind}}  {revert.change}"
+        name = revert.username  # cut in its middle past the column, as lists cut one
+        if len(name) > width:
+            name = f"{name[: width - 8]}…{name[-7:]}"
+        line = f"  {name:<{width}}  {revert.kind:<{kind}}  {revert.change}"
         out.append_text(plain(line))
         out.append("\n")
     if len(undo_plan.reverts) > SHOWN:

@@ -16,6 +16,7 @@ from uso_tui.domain.models import AuditEvent, Run
 from uso_tui.sync.actions import Confirmed
 from uso_tui.tui.format import (
     change_summary,
+    changed_keys,
     counts_short,
     event_details,
     newest_first,
@@ -330,6 +331,9 @@ class AuditScreen(NewestFirstScreen):
                         words(entry.action),
                         entry.subject,
                         change,
+                        # the fields changed by their codes too (`dob`, `mis_id`), as before
+                        # the change column said them in words
+                        *changed_keys(entry.before, entry.after),
                     ),
                     data=entry,
                 )

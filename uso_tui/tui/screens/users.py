@@ -33,6 +33,7 @@ from uso_tui.tui.format import (
     plain,
     restore_warnings,
     when,
+    words,
 )
 from uso_tui.tui.keys_in_turn import Shown
 from uso_tui.tui.screens.listing import (
@@ -521,12 +522,12 @@ class AccountScreen(ListScreen):
                 key=str(i),
                 cells=cells(
                     when(e.at),
-                    e.action,
+                    words(e.action),
                     e.school or "-",
                     e.operator,
                     change_summary(e.before, e.after),
                 ),
-                haystack=haystack(e.action, e.school, e.operator, e.run_id),
+                haystack=haystack(e.action, words(e.action), e.school, e.operator, e.run_id),
                 data=e,
             )
             for i, e in enumerate(events)
