@@ -49,8 +49,9 @@ GLOBAL_SCREENS = [
 # Keys that move a cursor or the focus: no command of their own in the palette.
 _MOVES = ("cursor_", "scroll", "focus", "down", "up", "to_table")
 # Textual's fuzzy score grows with the length of what is typed (the query against itself scores
-# highest): a command's is taken as a share of that, 0 to 1, beside a school's 0.6 to 0.95 (0.3
-# for each school where no school is named).
+# highest): a command's is taken as a share of that, 0 to 1 (command_score), beside a school's
+# 0.6 to 0.95 (0.3 for each school where no school is named).
+
 # Under a school or screen of the same score: a key's command is the rarer thing looked for.
 KEY_WEIGHT = 0.5
 # A command whose words the words typed do not start (their letters found apart: `north` in "Why
