@@ -155,10 +155,6 @@ def _readings(text: str) -> list[str]:
 
 # A secret shorter than this may be part of a name by chance (IRIS issues long ones)
 RECORD_SECRET_MIN = 8
-# Half the secret in a row (at least PART characters) in a record's words tells too much of it:
-# the secret less a character, or backwards, or with its separators taken out, or its base64 or
-# hex as a whole value spells it. Looked for at the secret's start, middle and end (a page is
-# looked through once for each): halves, so that one character changed leaves one whole.
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -173,7 +169,11 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def _record_needles(secret: str) -> set[str]:
-    """What of the secret a record's words must not hold, in lower case."""
+    """What of the secret a record's words must not hold, in lower case. Half the secret in a
+    row (at least PART characters) tells too much of it: the secret less a character, or
+    backwards, or with its separators taken out, or its base64 or hex as a whole value spells
+    it. Halves are taken at its start, middle and end (a page is looked through once for each),
+    so that one character changed leaves one whole."""
     key = secret.lower()
     run = max(PART, len(key) // 2)
     needles = {key}
