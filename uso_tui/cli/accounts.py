@@ -300,9 +300,10 @@ def cmd_release(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import restore_account  # noqa: PLC0415
-    from uso_tui.sync.case_offers import offering, restore_note  # noqa: PLC0415
-    from uso_tui.sync.duplicates import also_active, listed_words  # noqa: PLC0415
-    from uso_tui.sync.excluded_people import excluded_at_home, excluded_words  # noqa: PLC0415
+    from uso_tui.sync.case_offers import restore_note  # noqa: PLC0415
+    from uso_tui.sync.duplicates import listed_words  # noqa: PLC0415
+    from uso_tui.sync.excluded_people import excluded_words  # noqa: PLC0415
+    from uso_tui.sync.restore_look import restore_look  # noqa: PLC0415
 
     account = restore_account(
         ctx.store(), args.username.strip(), operator=ctx.operator, now=ctx.now()
@@ -315,15 +316,16 @@ def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
             f"at {plain(account.school)} as a non-MIS account\n"
         )
     # The console asks first, naming them; here it is done, and said.
-    for hit in also_active(ctx.store(), [account]):
+    look = restore_look(ctx.store(), [account])
+    for hit in look.hits:
         ctx.note(
             f"note: {hit.username} (active at {hit.school}) has the same UPN, or the same names "
             "and date of birth (or a date a slip apart): if that is this person, they now have "
             "two accounts "
             f"({listed_words(account, hit)})"
         )
-    for _, case, score in offering(ctx.store(), [account]):
+    for _, case, score in look.offers:
         ctx.note(f"note: {plain(restore_note(account.username, case, score))}")
-    for username, school, entry in excluded_at_home(ctx.store(), [account]):
+    for username, school, entry in look.excluded:
         ctx.note(f"note: {plain(excluded_words(username, school, entry))}")
     return 0

@@ -436,6 +436,15 @@ def _as_record(role: str, forename: str, surname: str, dob: str) -> MisRecord:
     return MisRecord(report=report, mis_id="", forename=forename, surname=surname, dob=dob)
 
 
+def _probably_them(accounts: Iterable[str]) -> NeedsConfirmation:
+    """The refusal of a request whose person probably has one of `accounts` (each described)."""
+    said = (
+        f"{', '.join(accounts)} is probably this person: if so, match their record to it when "
+        "it arrives (or ask the school). Nothing made; --force makes a second account anyway"
+    )
+    return NeedsConfirmation(said, [said])
+
+
 def _refuse_alike_made_since(
     tx: Any, dfe: str, role: str, forename: str, surname: str, dob: str, known: frozenset[str]
 ) -> None:
@@ -460,16 +469,11 @@ def _refuse_alike_made_since(
         if c.username in new and c.score >= REQUEST_GUARD
     ]
     if alike:
-        named = ", ".join(
+        raise _probably_them(
             f"{c.username} ({c.forename} {c.surname}, born {c.dob}, made at {c.school} "
             f"just now: {c.score}%)"
             for c in alike[:3]
         )
-        said = (
-            f"{named} is probably this person: if so, match their record to it when it arrives "
-            "(or ask the school). Nothing made; --force makes a second account anyway"
-        )
-        raise NeedsConfirmation(said, [said])
 
 
 def _same_here(hit: AccountHit, dfe: str, role: str, forename: str, surname: str, dob: str) -> bool:
@@ -710,16 +714,11 @@ def add_account(
             if not _same_here(hit, dfe, role, forename, surname, dob)
         ]
         if alike:
-            named = ", ".join(
+            raise _probably_them(
                 f"{hit.username} ({hit.forename} {hit.surname}, born {hit.dob}, active at "
                 f"{hit.school}: {score}%)"
                 for hit, score in alike[:3]
             )
-            said = (
-                f"{named} is probably this person: if so, match their record to it when it "
-                "arrives (or ask the school). Nothing made; --force makes a second account anyway"
-            )
-            raise NeedsConfirmation(said, [said])
         other = other_role_hits(store, role, forename, surname, dob)
         if other:
             said = other_role_said(role, other, f"--role {other[0].role}")

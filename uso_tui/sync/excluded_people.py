@@ -18,7 +18,7 @@ def excluded_at_home(store: Store, accounts: Iterable[Account]) -> list[tuple[st
     lists: dict[str, list[Exclusion]] = {}
     out: list[tuple[str, str, Exclusion]] = []
     for acc in accounts:
-        school = acc.school or acc.previous_school or acc.link_school
+        school = acc.home
         if not school:
             continue
         if school not in lists:

@@ -726,7 +726,7 @@ def found_elsewhere(
     name_dobs: set[tuple[str, str, str]] = set()
     for record in records:
         upn = upn_key(record.upn)
-        if upn and not filler_upn(upn) and not index.is_placeholder_upn(upn):
+        if upn and not index.is_placeholder_upn(upn):  # (a filler is one)
             upns.add(upn)
         if record.dob:
             names = name_keys(record.forename, record.preferred_name)

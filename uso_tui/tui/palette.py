@@ -49,7 +49,7 @@ GLOBAL_SCREENS = [
 # Keys that move a cursor or the focus: no command of their own in the palette.
 _MOVES = ("cursor_", "scroll", "focus", "down", "up", "to_table")
 # Textual's fuzzy score grows with the length of what is typed (the query against itself scores
-# highest): a command's is taken as a share of that, 0 to 1 (command_score), beside a school's
+# highest): a command's is taken as a share of that, 0 to 1 (command_scorer), beside a school's
 # 0.6 to 0.95 (0.3 for each school where no school is named).
 
 # Under a school or screen of the same score: a key's command is the rarer thing looked for.
@@ -149,12 +149,13 @@ class UsoCommands(Provider):
         app = self.console
         matcher = self.matcher(query)
         words = [w for w in query.lower().split() if w]
+        scored = command_scorer(matcher, query)
         for commands, weight in (
             (self._screen_commands(), 1.0),
             (self._key_commands(), KEY_WEIGHT),
         ):
             for label, help_text, cb in commands:
-                score = command_score(matcher, query, label) * weight
+                score = scored(label) * weight
                 if score > 0:
                     yield Hit(score, Content(label), cb, text=label, help=help_text)
         if not words:
@@ -200,25 +201,31 @@ def _screen_kinds(words: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def command_score(matcher: Matcher, query: str, label: str) -> float:
-    """A command's score, 0 to 1: Textual's fuzzy score as a share of what the query scores
-    against itself, halved where the words typed start no word of the label."""
-    score = matcher.match(label)
-    if score <= 0:
-        return 0.0
-    share = min(score / (matcher.match(query) or 1.0), 1.0)
+def command_scorer(matcher: Matcher, query: str) -> Callable[[str], float]:
+    """A command's score for `query`, 0 to 1: Textual's fuzzy score as a share of what the query
+    scores against itself, halved where the words typed start no word of the label."""
+    best = matcher.match(query) or 1.0
     words = query.lower().split()
-    return share if _starts_words(words, label) else share * SCATTERED_WEIGHT
+
+    def score(label: str) -> float:
+        fuzzy = matcher.match(label)
+        if fuzzy <= 0:
+            return 0.0
+        share = min(fuzzy / best, 1.0)
+        return share if _starts_words(words, label) else share * SCATTERED_WEIGHT
+
+    return score
 
 
 class UsoSystemCommands(SystemCommandsProvider):
     """Textual's app-wide commands (Keys, Theme, Quit...), scored as the console's own are
-    (command_score): their raw fuzzy scores, 2 to 12, came before every school and screen."""
+    (command_scorer): their raw fuzzy scores, 2 to 12, came before every school and screen."""
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
+        scored = command_scorer(matcher, query)
         for name, help_text, callback, *_ in self.app.get_system_commands(self.screen):
-            score = command_score(matcher, query, name)
+            score = scored(name)
             if score > 0:
                 # (Textual's own names: no markup in them to misread)
                 yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from uso_tui.domain.dates import no_such_dates
 from uso_tui.domain.models import Account, AuditEvent, MisRecord
 from uso_tui.sync.actions import restorable
+from uso_tui.sync.restore_look import RestoreLook
 from uso_tui.tui.format import (
     RESTORE_WARNED,
     change_summary,
@@ -569,16 +570,11 @@ class AccountScreen(ListScreen):
 
     @in_thread("account-restore-look", failure="Cannot look for the person's other accounts")
     def look_before_restoring(self, account: Account) -> None:
-        from uso_tui.sync.case_offers import offering  # noqa: PLC0415
-        from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
-        from uso_tui.sync.excluded_people import excluded_at_home  # noqa: PLC0415
+        from uso_tui.sync.restore_look import restore_look  # noqa: PLC0415
 
-        hits = also_active(self.store, [account])
-        offers = offering(self.store, [account])
-        excluded = excluded_at_home(self.store, [account])
-        self.app.call_from_thread(self._ask_restore, account, hits, offers, excluded)
+        self.app.call_from_thread(self._ask_restore, account, restore_look(self.store, [account]))
 
-    def _ask_restore(self, account: Account, hits: list, offers: list, excluded: list) -> None:
+    def _ask_restore(self, account: Account, look: RestoreLook) -> None:
         body = plain(
             f"{account.username} ({full_name(account.forename, account.surname)}) "
             "becomes active again at "
@@ -587,8 +583,8 @@ class AccountScreen(ListScreen):
             "in the non-MIS review; relinked if its record returns with the same details)."
         )
         body.append("\n")
-        body.append_text(restore_warnings(hits, offers, excluded))
-        if hits or offers or excluded:  # a `y` typed with the `r` came before it could be read
+        body.append_text(restore_warnings(*look))
+        if look.warns():  # a `y` typed with the `r` came before it could be read
             self.app.drop_typed_ahead(RESTORE_WARNED)
 
         def answer(yes: bool | None) -> None:

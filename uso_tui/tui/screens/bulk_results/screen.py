@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 
 from uso_tui.domain.models import Account, Exclusion
 from uso_tui.sync.actions import restorable
+from uso_tui.sync.restore_look import RestoreLook
 from uso_tui.tui.applying import apply_each, attempt
 from uso_tui.tui.format import (
     RESTORE_WARNED,
@@ -407,18 +408,11 @@ class BulkResultsScreen(ReloadingListScreen):
 
     @in_thread("bulk-restore-look", failure="Cannot look for the people's other accounts")
     def look_before_restoring(self, targets: list[Account]) -> None:
-        from uso_tui.sync.case_offers import offering  # noqa: PLC0415
-        from uso_tui.sync.duplicates import also_active  # noqa: PLC0415
-        from uso_tui.sync.excluded_people import excluded_at_home  # noqa: PLC0415
+        from uso_tui.sync.restore_look import restore_look  # noqa: PLC0415
 
-        hits = also_active(self.store, targets)
-        offers = offering(self.store, targets)
-        excluded = excluded_at_home(self.store, targets)
-        self.app.call_from_thread(self._ask_restore, targets, hits, offers, excluded)
+        self.app.call_from_thread(self._ask_restore, targets, restore_look(self.store, targets))
 
-    def _ask_restore(
-        self, targets: list[Account], hits: list, offers: list, excluded: list
-    ) -> None:
+    def _ask_restore(self, targets: list[Account], look: RestoreLook) -> None:
         count = len(targets)
         body = Text(end="")
         body.append(
@@ -435,8 +429,8 @@ class BulkResultsScreen(ReloadingListScreen):
                 )
             )
             body.append("\n")
-        body.append_text(restore_warnings(hits, offers, excluded))
-        if hits or offers or excluded:  # a `y` typed with the `r` came before it could be read
+        body.append_text(restore_warnings(*look))
+        if look.warns():  # a `y` typed with the `r` came before it could be read
             self.app.drop_typed_ahead(RESTORE_WARNED)
 
         def answer(yes: bool | None) -> None:
