@@ -160,3 +160,18 @@ async def test_a_question_is_never_answered_from_the_palette(demo_ran):
             assert not any("(y)" in text for text in offered)
             await press(pilot, "escape")
         assert app.screen is question and not app.screen_stack[-2].decided
+
+
+async def test_a_question_s_footer_lists_its_own_keys_not_the_screen_s_beneath(demo_ran):
+    """The footer at the bottom line is the question's: the screen beneath's keys (m Matching,
+    f Force run) do nothing while it is asked, so they are not offered there."""
+    dfe = _school_with_cases(demo_ran.store)
+    async with started(demo_ran.store, "school", dfe) as (app, pilot):
+        await press(pilot, "f")  # "Force run ...?" asks
+        assert type(app.screen).__name__ == "ForceRunAsk"
+        bottom = screen_text(app).splitlines()[-1]
+        assert "y Start" in bottom and "n Cancel" in bottom
+        assert "Matching" not in bottom and "Settings" not in bottom
+        await press(pilot, "n", "question_mark")  # and the keys help's: it closes
+        assert type(app.screen).__name__ == "KeysHelp"
+        assert screen_text(app).splitlines()[-1].split() == ["esc", "Close"]

@@ -11,11 +11,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from uso_tui.domain.models import Account
 from uso_tui.tui.format import plain
+from uso_tui.tui.widgets import Dialog
 
 UNALLOCATE = "unallocate"
 KEEP = "keep"
@@ -35,7 +35,7 @@ def accounts_text(accounts: list[Account]) -> Text:
     return out
 
 
-class ExcludeAsk(ModalScreen[str | None]):
+class ExcludeAsk(Dialog[str | None]):
     """Dismissed with KEEP (y), UNALLOCATE (u) or None (n, escape: nothing is written)."""
 
     IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)

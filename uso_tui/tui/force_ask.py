@@ -8,17 +8,17 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from uso_tui.domain.models import Run, School
 from uso_tui.domain.schools import REPORT_LABELS
 from uso_tui.tui.format import hanging, plain, status_text, when
+from uso_tui.tui.widgets import Dialog
 
 TOGGLE_KEYS = {"staff": "s", "students": "t"}
 
 
-class ForceRunAsk(ModalScreen[list[str] | None]):
+class ForceRunAsk(Dialog[list[str] | None]):
     IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)
 
     BINDINGS = [

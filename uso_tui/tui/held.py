@@ -11,7 +11,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from uso_tui.domain.errors import InvalidInput
@@ -21,6 +20,7 @@ from uso_tui.sync.compare import comparisons_lines
 from uso_tui.tui.format import plain
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.screens.listing import Col, Details, ListTable, Row, cells
+from uso_tui.tui.widgets import Dialog
 from uso_tui.tui.workers import in_thread
 
 DIALOG_INNER = 72  # the .dialog's width (76) less its border and padding
@@ -41,7 +41,7 @@ def flag_text(held: HeldAccount, incomplete: bool = False) -> Text:
     return Text("", end="")
 
 
-class HeldReview(ModalScreen[list[str] | None]):
+class HeldReview(Dialog[list[str] | None]):
     """Dismissed with the usernames the operator unmarked (kept), or None to leave the run held."""
 
     IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)

@@ -13,12 +13,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, DataTable, Input, Static
+from textual.widgets import Checkbox, DataTable, Footer, Input, Static
 
 from uso_tui.tui.format import clean, hanging, plain
 from uso_tui.tui.keys_in_turn import HoldsKeys
 
 FormResult = TypeVar("FormResult")
+Answer = TypeVar("Answer")
+
+
+class Dialog(ModalScreen[Answer]):
+    """A question over a screen, with a footer of its own keys: the footer of the screen beneath
+    listed keys that do nothing while the question is asked."""
+
+    async def on_mount(self) -> None:
+        # (each class's on_mount is called: a dialog's own runs too)
+        await self.mount(Footer(compact=True))
 
 
 class TickBox(Checkbox):
@@ -89,7 +99,7 @@ def move_to_key(table: DataTable, key: str) -> bool:
 # Dialogs
 
 
-class SchoolForm(HoldsKeys, ModalScreen[FormResult | None]):
+class SchoolForm(HoldsKeys, Dialog[FormResult | None]):
     """A form that writes to one school's data as an operator, at a time the console gives;
     dismissed with what it made, or None (escape)."""
 
@@ -125,7 +135,7 @@ def ask_to_discard(screen, question: str, detail: str, leave: Callable[..., obje
     screen.app.push_screen(Confirm(question, detail, yes="Discard", no="Stay"), answer)
 
 
-class KeysHelp(ModalScreen[None]):
+class KeysHelp(Dialog[None]):
     """`?`: every key of the screen underneath, including those not shown in the footer."""
 
     BINDINGS = [
@@ -225,7 +235,7 @@ def screen_keys(screen) -> list[tuple[str, str]]:
     return rows
 
 
-class Confirm(ModalScreen[bool]):
+class Confirm(Dialog[bool]):
     """Asks once and says what will happen. y / enter confirm, n / escape cancel."""
 
     IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)
@@ -292,7 +302,7 @@ class ConfirmForce(Confirm):
         )
 
 
-class Prompt(ModalScreen[str | None]):
+class Prompt(Dialog[str | None]):
     """Asks for one line of text. enter submits, escape cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

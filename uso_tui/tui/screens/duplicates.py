@@ -26,7 +26,7 @@ from uso_tui.domain.models import Account
 from uso_tui.tui.format import cell, full_name, plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, LoadedListScreen, Row, cells
 from uso_tui.tui.screens.listing import haystack as words_of
-from uso_tui.tui.widgets import Confirm
+from uso_tui.tui.widgets import Confirm, Dialog
 from uso_tui.tui.workers import in_thread
 
 
@@ -109,7 +109,7 @@ def read_pairs(
     ]
 
 
-class WhichOne(ModalScreen[Account | None]):
+class WhichOne(Dialog[Account | None]):
     """Which account of a pair to unallocate: 1 or 2, n or escape cancels (as every question)."""
 
     IS_QUESTION = True  # answered or cancelled before anything else (no palette over it)

@@ -19,14 +19,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from uso_tui.store import left_out
 from uso_tui.tui.format import cell, clean, ends_kept, plain
 from uso_tui.tui.screens.base import UsoScreen
-from uso_tui.tui.widgets import FilterInput, LineInput, current_key, move_to_key
+from uso_tui.tui.widgets import Dialog, FilterInput, LineInput, current_key, move_to_key
 from uso_tui.tui.workers import in_thread
 
 MARK = "✓"
@@ -286,7 +285,7 @@ class ListTable(DataTable):
         return [row] if row is not None else []
 
 
-class Details(ModalScreen[None]):
+class Details(Dialog[None]):
     """A read-only page of details (a run, an audit event). escape or enter closes it."""
 
     BINDINGS = [

@@ -14,7 +14,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from uso_tui.domain.models import Account, MisRecord
@@ -33,7 +32,7 @@ from uso_tui.tui.screens.listing import (
     haystack,
 )
 from uso_tui.tui.screens.users import AccountScreen
-from uso_tui.tui.widgets import Confirm, ConfirmForce, FilterInput
+from uso_tui.tui.widgets import Confirm, ConfirmForce, Dialog, FilterInput
 from uso_tui.tui.workers import in_thread
 
 # Records of the last processed file that can take an existing account (nothing was created for
@@ -114,7 +113,7 @@ def likeness(account: Account, rec: dict) -> int:
     return score
 
 
-class LinkPicker(ModalScreen[dict | None]):
+class LinkPicker(Dialog[dict | None]):
     """Choose the record to link an account to. enter chooses, / filters, escape cancels."""
 
     BINDINGS = [

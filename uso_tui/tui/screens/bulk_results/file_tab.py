@@ -9,7 +9,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from uso_tui.domain.models import Run
@@ -25,6 +24,7 @@ from uso_tui.tui.format import (
 )
 from uso_tui.tui.screens.bulk_results.tabs import Loaded
 from uso_tui.tui.screens.listing import Col, ListTable, Row, cells, haystack
+from uso_tui.tui.widgets import Dialog
 
 
 def record_details(row: dict) -> Table:
@@ -95,7 +95,7 @@ def file_head(loaded: Loaded) -> Text:
     return out
 
 
-class RunPicker(ModalScreen[str | None]):
+class RunPicker(Dialog[str | None]):
     """Pick one of the last 30 runs whose processed file to show."""
 
     BINDINGS = [
