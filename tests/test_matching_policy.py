@@ -1942,3 +1942,58 @@ def test_an_account_asked_for_is_not_taken_by_itself_beside_the_person_s_old_acc
     planned = _plan([rec("1", "Sam", "Jones", DOB)], accounts, pool=pool)
     assert outcome_of(planned, "1").outcome == "needs_matching"
     assert {c.username for c in planned.new_cases[0].candidates} >= {"sjones.204", "sjones2.204"}
+
+
+def test_numbered_placeholder_names_are_two_children_never_linked_automatically():
+    # "Twin1" and "Twin2" (or "Baby 1" / "Baby 2") normalise alike once digits are dropped:
+    # the requested account of one is not the other's.
+    for ours, theirs in (("Twin1", "Twin2"), ("Baby 1", "Baby 2")):
+        requested = acc("tsmith.204", ours, "Smith", DOB)
+        planned = _plan([rec("1", theirs, "Smith", DOB)], [requested])
+        assert outcome_of(planned, "1").outcome == "needs_matching", (ours, theirs)
+        assert not [c for c in planned.changes if c.kind == "auto_link"]
+    planned = _plan([rec("1", "Twin1", "Smith", DOB)], [acc("tsmith.204", "Twin1", "Smith", DOB)])
+    assert outcome_of(planned, "1").outcome == "auto_linked"  # the same number: the same one
+
+
+def test_a_preferred_name_of_punctuation_only_is_none_given():
+    # "-" keyed where a MIS has no preferred name: the account asked for as Samuel (known as
+    # Sam) is his, as it is for a record with no preferred name at all.
+    requested = acc("sjones.204", "Samuel", "Jones", DOB, preferred_name="Sam")
+    planned = _plan([rec("1", "Samuel", "Jones", DOB, preferred_name="-")], [requested])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours"), [("Jo", "Joe"), ("Al", "Ali"), ("Li", "Lee"), ("Ty", "Tye"), ("Yu", "You")]
+)
+def test_a_two_letter_forename_keyed_with_a_slip_is_still_a_candidate(theirs, ours):
+    # Same surname and date of birth, the forename one letter longer or spelt by its sound:
+    # a second account was made (a name under three letters was never a slip).
+    mover = acc("jquennell.204", ours, "Quennell", DOB, school=OTHER, mis_id="9")
+    planned = _plan([rec("1", theirs, "Quennell", DOB)], pool=[mover, *_la_pupils(300)])
+    assert outcome_of(planned, "1").outcome == "needs_matching", (theirs, ours)
+    [case] = planned.new_cases
+    assert case.candidates[0].username == "jquennell.204"
+
+
+def test_two_letter_forenames_of_other_sounds_are_not_slips():
+    from uso_tui.sync.matched_names import names_close
+
+    assert not names_close("jo", "al") and not names_close("li", "ed")
+    assert not names_close("jo", "jack")  # a shorter name is not any name it begins
+    assert not names_close("a", "al")  # an initial is not a slip
+
+
+def test_a_upn_keyed_in_full_width_characters_is_the_same_upn():
+    upn = "C204123456789"
+    wide = upn.translate({ord(c): ord(c) + 0xFEE0 for c in upn})  # Ｃ２０４...
+    requested = acc("aquennell.204", "Amy", "Quennell", DOB, extra={"upn": upn})
+    planned = _plan([rec("1", "Amy", "Quennell", DOB, upn=wide)], [requested])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+    mover = acc(
+        "aquennell.204", "Amy", "Quennel", DOB, extra={"upn": upn}, school=OTHER, mis_id="9"
+    )
+    planned = _plan([rec("1", "Amy", "Quennell", "2014-01-01", upn=wide)], pool=[mover])
+    [case] = planned.new_cases
+    assert case.candidates[0].username == "aquennell.204"

@@ -468,6 +468,13 @@ def test_as_wins_over_operator_and_audit_events_carry_the_forced_name(staffed, f
     assert [e["operator"] for e in created] == ["bob"]
 
 
+@pytest.mark.parametrize("claimed", ["scheduler", "", "s\u0441heduler", "a\tb"])
+def test_as_ignores_operator_even_one_that_would_be_refused(staffed, fake_console, claimed):
+    # DESIGN 7: --operator is ignored where the forced command names the operator
+    staffed.ok("console", "--as", "bob", operator=claimed)
+    assert fake_console["operator"] == "bob"
+
+
 @pytest.mark.parametrize("name", ["zed", "Bob", "bob;sh"])
 def test_as_refuses_a_name_not_in_operators_json(staffed, fake_console, name):
     before = snapshot(staffed.data_dir)

@@ -284,10 +284,12 @@ def main(
     ctx: Context | None = None
     zone_before: str | None | object = _UNSET
     try:
+        # a forced command's --as names the operator: --operator is ignored there, not checked
+        claimed = None if getattr(args, "as_operator", None) is not None else args.operator
         ctx = Context(
             data_dir=resolve_data_dir(args.data_dir),
-            operator=resolve_operator(args.operator),
-            operator_given=args.operator is not None,
+            operator=resolve_operator(claimed),
+            operator_given=claimed is not None,
             data_dir_given=args.data_dir is not None,
             clock=clock or local_now,
             stdin=stdin or sys.stdin,

@@ -195,7 +195,11 @@ def upn_key(upn: object) -> str:
     a slip of keying or of the MIS's formatting, is `F123456789012`: with the hyphens kept the
     same child was two, and a mover got a second account), upper-cased; "" for none. (Stored
     index lines hold it: schema 9 rekeyed those written before, store/rekey.py.)"""
-    return "" if upn is None else _NOT_IN_UPN.sub("", str(upn)).upper()
+    if upn is None:
+        return ""
+    # (full-width letters and digits, as some exports and copied forms hold them, are the
+    # same UPN: NFKC makes them ASCII before anything else is dropped)
+    return _NOT_IN_UPN.sub("", unicodedata.normalize("NFKC", str(upn))).upper()
 
 
 def permanent_upn(key: str) -> bool:
@@ -210,7 +214,7 @@ def upn_given(upn: object) -> str:
     if not upn:
         return ""
     value = str(upn)
-    key = value.upper() if value.isalnum() else upn_key(value)  # (most are plain: quickly)
+    key = value.upper() if value.isascii() and value.isalnum() else upn_key(value)  # (quickly)
     return "" if filler_upn(key) else key
 
 

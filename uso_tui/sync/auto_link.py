@@ -11,6 +11,7 @@ of the export: a twin whose date was mistyped is no less a twin).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -402,16 +403,24 @@ def _names_conflict(rec: MisRecord, acc: Account) -> bool:
     )
     if rec_middle and acc_middle and rec_middle.isdisjoint(acc_middle):
         return True
+    if _numbered(rec.forename, rec.surname) != _numbered(acc.forename, acc.surname):
+        return True
     rec_all = _all_names(rec.forename, rec.preferred_name, rec.middle_names)
     acc_all = _all_names(acc.forename, acc.preferred_name, acc.middle_names)
     for preferred, others, other_gives in (
-        (acc.preferred_name, rec_all, rec.preferred_name or rec_middle),
-        (rec.preferred_name, acc_all, acc.preferred_name or acc_middle),
+        (acc.preferred_name, rec_all, normalise_cached(rec.preferred_name) or rec_middle),
+        (rec.preferred_name, acc_all, normalise_cached(acc.preferred_name) or acc_middle),
     ):
         known_as = normalise_cached(preferred)
         if known_as and other_gives and known_as not in others:
             return True
     return False
+
+
+def _numbered(*names: str | None) -> list[int]:
+    """The numbers written in names ("Twin 1", "Baby2": placeholders a MIS may hold until a
+    child is named), which normalising drops: Twin1 and Twin2 Smith are two children."""
+    return [unicodedata.digit(c, -1) for name in names for c in name or "" if c.isdigit()]
 
 
 def auto_link_target(

@@ -117,9 +117,21 @@ def is_muhammad(name_key: str) -> bool:
 def names_close(name: str, other: str) -> bool:
     """A slip: the same sound (Amy / Amie), one edit, Jaro-Winkler's kind of nearness, or
     letters a scanned form confuses (Arnina / Amina). (Two endings of one stem are not: Alice
-    and Alicia would be, but so would Julius and Juliet, Martin and Martha.)"""
-    if min(len(name), len(other)) < 3:
+    and Alicia would be, but so would Julius and Juliet, Martin and Martha.) A name of two
+    letters is close only to itself with a letter added (Jo / Joe, Al / Ali) or to a name of
+    its sound at most two edits away (Li / Lee, Yu / You): the looser tests find every short
+    name near every other."""
+    shorter = min(len(name), len(other))
+    if shorter < 2:
         return False
+    if shorter == 2:
+        return (
+            abs(len(name) - len(other)) == 1 and (name.startswith(other) or other.startswith(name))
+        ) or (
+            name[0] == other[0]
+            and phonetic(name) == phonetic(other)
+            and OSA.distance(name, other, score_cutoff=2) <= 2
+        )
     return (
         (name.startswith(other) or other.startswith(name))
         or ((sound := phonetic(name)) != "" and sound == phonetic(other))  # (none: not Latin)
