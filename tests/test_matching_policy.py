@@ -1965,11 +1965,11 @@ def test_a_preferred_name_of_punctuation_only_is_none_given():
 
 
 @pytest.mark.parametrize(
-    ("theirs", "ours"), [("Jo", "Joe"), ("Al", "Ali"), ("Li", "Lee"), ("Ty", "Tye"), ("Yu", "You")]
+    ("theirs", "ours"), [("Jo", "Joe"), ("Al", "Ali"), ("Ty", "Tye"), ("Ed", "Eds")]
 )
 def test_a_two_letter_forename_keyed_with_a_slip_is_still_a_candidate(theirs, ours):
-    # Same surname and date of birth, the forename one letter longer or spelt by its sound:
-    # a second account was made (a name under three letters was never a slip).
+    # Same surname and date of birth, the forename one letter longer: a second account was
+    # made (a name under three letters was never a slip).
     mover = acc("jquennell.204", ours, "Quennell", DOB, school=OTHER, mis_id="9")
     planned = _plan([rec("1", theirs, "Quennell", DOB)], pool=[mover, *_la_pupils(300)])
     assert outcome_of(planned, "1").outcome == "needs_matching", (theirs, ours)
@@ -1983,6 +1983,19 @@ def test_two_letter_forenames_of_other_sounds_are_not_slips():
     assert not names_close("jo", "al") and not names_close("li", "ed")
     assert not names_close("jo", "jack")  # a shorter name is not any name it begins
     assert not names_close("a", "al")  # an initial is not a slip
+    # one sound, another vowel: twins' names as often as a slip (Li and Lu, Mo and Mia)
+    for one, two in (("li", "lu"), ("mo", "mia"), ("yu", "yi"), ("jo", "jay"), ("li", "lee")):
+        assert not names_close(one, two), (one, two)
+
+
+def test_twins_of_two_letter_names_keep_their_own_requested_accounts():
+    # Li and Lu Chen, twins: each has the account asked for them; neither is the other's slip.
+    li, lu = acc("lchen.204", "Li", "Chen", DOB), acc("lchen2.204", "Lu", "Chen", DOB)
+    planned = _plan([rec("1", "Li", "Chen", DOB), rec("2", "Lu", "Chen", DOB)], [li, lu])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+    assert outcome_of(planned, "2").outcome == "auto_linked"
+    planned = _plan([rec("2", "Lu", "Chen", DOB)], [li], pool=_la_pupils(300))
+    assert outcome_of(planned, "2").outcome == "created"  # not offered her twin's account
 
 
 def test_a_upn_keyed_in_full_width_characters_is_the_same_upn():

@@ -868,3 +868,19 @@ def test_upgrade_from_schema_8_keys_upns_as_their_letters_and_digits(store):
     upgrade_store(store.root)
     assert b"\x1dA123456789012" in index.read_bytes()
     assert found(open_store(store.root), upns={"A123456789012"}) == [ann]
+
+
+def test_upgrade_to_schema_10_rekeys_a_upn_keyed_in_full_width_characters(store):
+    """A UPN keyed `Ｃ２０４...` was kept as such in the index before schema 10: a mover whose
+    record gives it in ASCII (and every record does, the UPN now read as ASCII) would never
+    find it by its UPN. `uso-tui upgrade` rekeys it."""
+    from uso_tui.store.tinystore import upgrade_store
+
+    upn = "C204123456789"
+    wide = upn.translate({ord(c): ord(c) + 0xFEE0 for c in upn})
+    (amy,) = put(store, ("204-3210", "Amy", "Quennell", {"extra": {"upn": wide}}))
+    assert found(store, upns={upn}) == [amy]
+    _as_older_uso_tui_keyed_it(store, "204-3210", upn, wide, schema=9)
+    assert found(store, upns={upn}) == []
+    upgrade_store(store.root)
+    assert found(open_store(store.root), upns={upn}) == [amy]

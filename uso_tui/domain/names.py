@@ -194,7 +194,7 @@ def upn_key(upn: object) -> str:
     """A UPN as compared: its letters and digits only (`F 1234 5678 9012` or `F123-4567-8901-2`,
     a slip of keying or of the MIS's formatting, is `F123456789012`: with the hyphens kept the
     same child was two, and a mover got a second account), upper-cased; "" for none. (Stored
-    index lines hold it: schema 9 rekeyed those written before, store/rekey.py.)"""
+    index lines hold it: schemas 9 and 10 rekeyed those written before, store/rekey.py.)"""
     if upn is None:
         return ""
     # (full-width letters and digits, as some exports and copied forms hold them, are the

@@ -1,6 +1,7 @@
-"""Schemas 6 to 9: the stored name keys made again, as domain.names.normalise now makes
+"""Schemas 6 to 10: the stored name keys made again, as domain.names.normalise now makes
 them, and with the parts of names split at apostrophes (8: O'Sullivan found by "sullivan"),
-and the UPNs as domain.names.upn_key now makes them (9: letters and digits only).
+and the UPNs as domain.names.upn_key now makes them (9: letters and digits only; 10: full-width
+ones as ASCII, `Ａ１２３...` found as `A123...`).
 
 Letters whose accent is no separate mark (`ł`, `ø`, `đ`...) fold to the letters a keyboard
 without them types (`Paweł` is `pawel`, as `Zoë` was already `zoe`) (6), and the vowel signs

@@ -183,14 +183,15 @@ class TinyStore(AccountsByName, KeptReads, Store):
         letters such as ł and ø folded, whose index files are rekeyed here, see rekey.py; 7: names
         keeping the vowel signs of scripts that spell with them, rekeyed again; 8: the parts
         of names split at apostrophes, O'Sullivan found by "sullivan", rekeyed again; 9: UPNs
-        keyed as their letters and digits, `A123-4567-8901-2` found as `A123456789012`), so
+        keyed as their letters and digits, `A123-4567-8901-2` found as `A123456789012`; 10: UPNs
+        keyed in full-width characters found as their ASCII letters and digits), so
         from now on it refuses it. The schema is written in one commit, last: a crash leaves the
         store as it was or upgraded (some schools' index files rekeyed perhaps: derived data,
         which doing it again finds done)."""
         with write_lock(self.root):
             recover(self.root)
             found = self._check_schema()
-            if found < 9:  # (6: ł and ø folded; 7: vowel signs kept; 8: O'S; 9: UPNs)
+            if found < 10:  # (6: ł and ø folded; 7: vowel signs kept; 8: O'S; 9, 10: UPNs)
                 rekey_schools(self.root, self._school_dirs())
             if found < SCHEMA_VERSION:
                 commit = Commit(self.root)

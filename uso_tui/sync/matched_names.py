@@ -118,19 +118,14 @@ def names_close(name: str, other: str) -> bool:
     """A slip: the same sound (Amy / Amie), one edit, Jaro-Winkler's kind of nearness, or
     letters a scanned form confuses (Arnina / Amina). (Two endings of one stem are not: Alice
     and Alicia would be, but so would Julius and Juliet, Martin and Martha.) A name of two
-    letters is close only to itself with a letter added (Jo / Joe, Al / Ali) or to a name of
-    its sound at most two edits away (Li / Lee, Yu / You): the looser tests find every short
-    name near every other."""
+    letters is close only to itself with a letter added (Jo / Joe, Al / Ali): the looser tests
+    find every short name near another (Li / Lu, Mo / Mia: twins' names)."""
     shorter = min(len(name), len(other))
     if shorter < 2:
         return False
     if shorter == 2:
-        return (
-            abs(len(name) - len(other)) == 1 and (name.startswith(other) or other.startswith(name))
-        ) or (
-            name[0] == other[0]
-            and phonetic(name) == phonetic(other)
-            and OSA.distance(name, other, score_cutoff=2) <= 2
+        return abs(len(name) - len(other)) == 1 and (
+            name.startswith(other) or other.startswith(name)
         )
     return (
         (name.startswith(other) or other.startswith(name))

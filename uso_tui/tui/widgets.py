@@ -5,6 +5,7 @@ Text shown in them goes through `plain`/`clean` (format.py) so that it is never 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
@@ -257,8 +258,23 @@ class Confirm(Dialog[bool]):
         self._body = body if isinstance(body, Text) else plain(body)
         self._yes = yes
         self._no = no
+        self._say_in_footer({self.YES_KEY: yes, "n": no, "escape": no})
 
     YES_KEY = "y"  # as the keys line shows it
+
+    def _say_in_footer(self, words: dict[str, str]) -> None:
+        """The footer says what the keys line says (`y Match`, not `y Yes`), its answer first:
+        this question's own copy of its bindings, relabelled."""
+        keys = self._bindings.key_to_bindings
+        ordered = dict.fromkeys([self.YES_KEY, *keys])
+        self._bindings.key_to_bindings = {
+            key: [
+                dataclasses.replace(b, description=words[key]) if key in words else b
+                for b in keys[key]
+            ]
+            for key in ordered
+            if key in keys
+        }
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
