@@ -604,3 +604,31 @@ def test_config_timezone_makes_every_command_keep_the_schools_time(one_school, m
     assert (
         res.status == 2 and 'timezone must be a time zone name such as "Europe/London"' in res.err
     )
+
+
+@pytest.mark.parametrize(
+    ("tz", "said"),
+    [("UTC", "local time is UTC"), ("Bogus/Zone", "TZ='Bogus/Zone' names no time zone")],
+)
+def test_run_due_says_when_the_schools_zone_is_nowhere_set(one_school, monkeypatch, tz, said):
+    """With no config.json timezone and a process on UTC (or a TZ the machine does not know,
+    silently UTC), a school due at 06:00 runs at 07:00 all British summer: run-due says so."""
+    import json
+    import time
+
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        res = one_school("run-due", "--at", "2026-07-01T05:00")
+        assert res.status == 0 and said in res.err and '"timezone": "Europe/London"' in res.err
+        (one_school.data_dir / "config.json").write_text(json.dumps({"timezone": "UTC"}))
+        res = one_school("run-due", "--at", "2026-07-01T05:00")  # UTC meant: said so, no note
+        assert res.status == 0 and "timezone" not in res.err
+        monkeypatch.setenv("TZ", "Europe/London")
+        time.tzset()
+        (one_school.data_dir / "config.json").unlink()
+        res = one_school("run-due", "--at", "2026-07-01T05:00")
+        assert res.status == 0 and "timezone" not in res.err
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -10,6 +10,7 @@ import math
 import os
 import re
 import stat
+import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -218,6 +219,27 @@ def time_zone(data_dir: Path) -> str | None:
             f'"Europe/London", not {zone!r}'
         ) from None
     return zone
+
+
+def zone_unset_note(data_dir: Path) -> str | None:
+    """What the schedule says when the schools' time zone is nowhere set: no `timezone` in
+    config.json and this process's local time UTC, or a TZ no zone this machine knows (read as
+    UTC, silently). A school due at 06:00 then runs at 07:00 all British summer. None when a
+    zone is set ("UTC" in config.json, if meant, says so)."""
+    if time_zone(data_dir) is not None or time.daylight or time.timezone:
+        return None
+    tz = (os.environ.get("TZ") or "").lstrip(":")
+    said = "this process's local time is UTC"
+    if tz and not re.fullmatch(r"(UTC|GMT)0?", tz):  # (a POSIX zone of no offset is meant)
+        try:
+            ZoneInfo(tz)
+        except (ValueError, ZoneInfoNotFoundError):
+            said = f"TZ={tz!r} names no time zone this machine knows (UTC is used)"
+    return (
+        f"note: {said} and {Path(data_dir) / CONFIG_JSON} sets no timezone: daily times are read "
+        'as UTC (06:00 runs at 07:00 in British summer time); set "timezone": "Europe/London" '
+        'there (or "UTC", if that is meant)'
+    )
 
 
 def iris_bounds(data_dir: Path) -> IrisBounds:

@@ -16,6 +16,7 @@ from typing import Any
 
 from uso_tui.cli.context import Context
 from uso_tui.cli.output import counts_line, emit_json, fields, person, plain, table
+from uso_tui.config import zone_unset_note
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Run
 from uso_tui.domain.schools import REPORTS, check_dfe
@@ -674,6 +675,8 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
             "(give --force if that is meant)"
         )
     store = ctx.store()
+    if note := zone_unset_note(ctx.data_dir):
+        ctx.note(note)
     due = due_schools(store, now, ctx.now())
     progress = None if args.json else ProgressLines(ctx, only_final=True)
     # Start and end lines only: with many schools due, their work is spread over processes.
@@ -719,6 +722,8 @@ def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> int:
     if args.interval < 1:
         raise InvalidInput("--interval must be at least 1 second")
     store = ctx.store()
+    if note := zone_unset_note(ctx.data_dir):
+        ctx.note(note)
     stop = threading.Event()
 
     async def sleep(seconds: float) -> None:
