@@ -1235,3 +1235,31 @@ async def test_a_catch_up_of_yesterday_then_a_later_time_still_runs_today(env):
         env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="21:00"
     )
     assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 21, 1))}
+
+
+def test_the_next_run_of_a_time_the_clocks_skip_is_when_they_show_one_again(env, monkeypatch):
+    """01:30 does not exist in London on the last Sunday of March (01:00 GMT is 02:00 BST):
+    the school runs at 02:00, and that is the time said, not 01:30."""
+    import time
+
+    from uso_tui.sync.schedule import next_run
+
+    monkeypatch.setenv("TZ", "Europe/London")
+    time.tzset()
+    try:
+        school = env.store.school(DFE)
+
+        def ran(day: str):
+            return dataclasses.replace(
+                school, daily_at="01:30", last_scheduled_success_at=f"{day}T01:31:00"
+            )
+
+        assert next_run(ran("2026-03-28"), datetime(2026, 3, 28, 12)) == datetime(2026, 3, 29, 2)
+        assert next_run(ran("2026-03-29"), datetime(2026, 3, 29, 12)) == datetime(
+            2026, 3, 30, 1, 30
+        )
+        autumn = next_run(ran("2026-10-24"), datetime(2026, 10, 24, 12))  # 01:30 twice: the first
+        assert autumn == datetime(2026, 10, 25, 1, 30)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

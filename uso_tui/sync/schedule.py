@@ -177,8 +177,19 @@ def next_run(school: School, now: datetime) -> datetime:
     daily time (today's if it has not run for it)."""
     failed = _failed_since_due(school, now)
     if failed is not None:
-        return _tried_again_at(school, failed, now) if failed else now
-    return _next_daily(school, now, _last_ran(school, now))
+        return _on_the_clock(_tried_again_at(school, failed, now) if failed else now)
+    return _on_the_clock(_next_daily(school, now, _last_ran(school, now)))
+
+
+def _on_the_clock(at: datetime) -> datetime:
+    """`at` (a local wall time) as the clock shows it: a time the clocks skip when they go
+    forward (01:30 in London on the last Sunday of March) is run when they show one again
+    (02:00), the first pass whose time is past it."""
+    for minutes in range(0, 24 * 60 + 1):  # (a gap is an hour, in a few zones a day)
+        moved = at + timedelta(minutes=minutes)
+        if moved.astimezone().replace(tzinfo=None) == moved:
+            return moved.replace(second=0, microsecond=0) if minutes else at
+    return at
 
 
 def _tried_again_at(school: School, failed: list[str], now: datetime) -> datetime:
