@@ -791,6 +791,9 @@ def test_short_forms_from_other_languages_are_known_as_names():
         ("Katarzyna", "Kasia"),
         ("Piotr", "Peter"),
         ("Ayesha", "Aisha"),
+        ("Oleksandr", "Alexander"),  # Ukrainian, as the passport has it
+        ("Mykola", "Nikolai"),
+        ("Olha", "Olga"),
     ):
         account = acc("req.204", requested, "Rahman", "2012-09-08")
         planned = plan(

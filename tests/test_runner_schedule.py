@@ -1242,7 +1242,7 @@ def test_the_next_run_of_a_time_the_clocks_skip_is_when_they_show_one_again(env,
     the school runs at 02:00, and that is the time said, not 01:30."""
     import time
 
-    from uso_tui.sync.schedule import next_run
+    from uso_tui.sync.schedule import next_retry, next_run
 
     monkeypatch.setenv("TZ", "Europe/London")
     time.tzset()
@@ -1260,6 +1260,16 @@ def test_the_next_run_of_a_time_the_clocks_skip_is_when_they_show_one_again(env,
         )
         autumn = next_run(ran("2026-10-24"), datetime(2026, 10, 24, 12))  # 01:30 twice: the first
         assert autumn == datetime(2026, 10, 25, 1, 30)
+        # a retry that falls in the gap: tried again when the clocks show a time again
+        failing = dataclasses.replace(
+            school,
+            daily_at="00:50",
+            last_scheduled_success_at="2026-03-28T00:51:00",
+            scheduled_failed_at=["2026-03-29T00:52:00"],
+        )
+        at = datetime(2026, 3, 29, 0, 55)
+        assert next_retry(failing, at) == (datetime(2026, 3, 29, 2, 0), 1)
+        assert next_run(failing, at) == datetime(2026, 3, 29, 2, 0)
     finally:
         monkeypatch.undo()
         time.tzset()

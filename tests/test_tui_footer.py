@@ -175,3 +175,24 @@ async def test_a_question_s_footer_lists_its_own_keys_not_the_screen_s_beneath(d
         await press(pilot, "n", "question_mark")  # and the keys help's: it closes
         assert type(app.screen).__name__ == "KeysHelp"
         assert screen_text(app).splitlines()[-1].split() == ["esc", "Close"]
+
+
+async def test_the_keys_help_of_a_relabelled_question_lists_each_key_once():
+    """A question's keys are said as its keys line says them (y Match): the keys help listed
+    them twice, the second time as the class's generic Yes and No."""
+    from textual.app import App
+
+    from uso_tui.tui.widgets import Confirm, ConfirmForce
+
+    app = App()
+    async with app.run_test(size=(100, 30)) as pilot:
+        for question, yes in ((Confirm("T", "b", yes="Match", no="Cancel"), "y"), (
+            ConfirmForce("T", "b", yes="Create anyway", no="Cancel"), "F"
+        )):  # fmt: skip
+            await app.push_screen(question)
+            await pilot.pause()
+            keys = dict(screen_keys(app.screen))
+            assert keys[yes] == question._yes and keys["n esc"] == "Cancel"
+            assert "Yes" not in keys.values() and "No" not in keys.values()
+            app.pop_screen()
+            await pilot.pause()

@@ -230,7 +230,8 @@ def zone_unset_note(data_dir: Path) -> str | None:
         return None
     tz = (os.environ.get("TZ") or "").lstrip(":")
     said = "this process's local time is UTC"
-    if tz and not re.fullmatch(r"(UTC|GMT)0?", tz):  # (a POSIX zone of no offset is meant)
+    # (a POSIX zone of no offset is meant; so is a zone file given by its path)
+    if tz and not re.fullmatch(r"(UTC|GMT)0?", tz) and not os.path.isfile(tz):
         try:
             ZoneInfo(tz)
         except (ValueError, ZoneInfoNotFoundError):

@@ -160,7 +160,7 @@ def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
     failed = _failed_since_due(school, now)
     if not failed:
         return None
-    return _tried_again_at(school, failed, now), len(failed)
+    return _on_the_clock(_tried_again_at(school, failed, now)), len(failed)
 
 
 def failed_times(count: int) -> str:

@@ -199,6 +199,7 @@ def screen_keys(screen) -> list[tuple[str, str]]:
     app = screen.app
     own: dict[str, list[str]] = {}
     widget_keys: list[str] = []
+    listed: set[str] = set()  # the screen's actions listed (a question relabels its own keys)
     for key, active in screen.active_bindings.items():
         binding = active.binding
         if (
@@ -209,6 +210,7 @@ def screen_keys(screen) -> list[tuple[str, str]]:
             continue
         label = key_label(app, binding, key)
         if active.node is screen or active.node is app:
+            listed.add(binding.action)
             desc = described(binding) or binding.action.replace("_", " ")
             own.setdefault(desc, [])
             if label not in own[desc]:
@@ -220,7 +222,11 @@ def screen_keys(screen) -> list[tuple[str, str]]:
         if not isinstance(binding, Binding) or not binding.description:
             continue
         desc = described(binding)
-        if desc not in own and not binding.action.startswith("app."):
+        if (
+            desc not in own
+            and binding.action not in listed
+            and not binding.action.startswith("app.")
+        ):
             label = key_label(app, binding)
             # a key a focused widget also binds (enter in a table) still does this screen's thing
             shadowed = any(k.strip() in screen.active_bindings for k in binding.key.split(","))
