@@ -520,3 +520,30 @@ def test_why_says_a_dfe_number_that_is_no_school_s_was_looked_for_as_a_word(env,
     args = ["--data-dir", str(tmp_path / "store"), "why", "zed", DFE]
     assert main(args, clock=lambda: DAY2) == 0
     assert "DfE number of no school" not in capsys.readouterr().err
+
+
+def test_why_of_digits_is_that_mis_id_not_every_date_of_birth_it_begins(env, tmp_path, capsys):
+    """`why 2` found Bob (MIS id 2) and every record born in 20..; `why 10` (a record gone from
+    the export) named the accounts of everyone born in 2010-2019."""
+    bob = one(env.store, "2")
+    assert (bob.forename, bob.mis_id) == ("Bob", "2")
+    assert [h.mis_id for h in why(env.store, "20")] == []
+    root = ["--data-dir", str(tmp_path / "store")]
+    assert main([*root, "why", "10"], clock=lambda: DAY2) == 0
+    said = capsys.readouterr().err
+    assert "no record has MIS id 10 in the latest export of any school" in said
+    assert "found by the person's name or date of birth" in said
+    assert "these accounts match it" not in said
+    assert main([*root, "why", "02042015"], clock=lambda: DAY2) == 0  # a date keyed bare
+    said = capsys.readouterr().err
+    assert "02042015 as a date of birth is written 02/04/2015 or 2015-04-02" in said
+
+
+def test_why_of_a_record_with_a_leaving_date_says_when_its_account_goes(env):
+    """Bob's record gives 2026-04-01: the answer said only "linked, no change"."""
+    bob = why(env.store, "bob smith", today="2026-03-11")[0]
+    assert bob.outcome == "unchanged"
+    assert "leaving date, 2026-04-01; the first run of 204-3210 on or after that day" in bob.act
+    later = why(env.store, "bob smith", today="2026-04-22")[0]
+    assert "its leaving date, 2026-04-01, has come with no run of 204-3210 since" in later.act
+    assert "`uso-tui sync 204-3210`" in later.act

@@ -4,11 +4,12 @@ record, why, and what an operator can do about it (DESIGN section 5, `why`)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from rapidfuzz.distance import OSA
@@ -94,6 +95,8 @@ class WhyHit:
     unallocate_by: str = ""
     # an unallocated account that is a candidate of an open case of its school: (case, score)
     candidate_of: tuple[MatchCase, Any] | None = None
+    leaving: str | None = None  # the leaving date the MIS gives a record with its account
+    today: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -293,6 +296,18 @@ def _act(hit: WhyHit) -> str:
             f"{hit.username}; if they should, remove entry {hit.exclusion_id} (`uso-tui "
             f"exclusion remove {hit.school} {hit.exclusion_id}`)"
         )
+    if opens_account(hit) and hit.leaving and hit.outcome in ACCOUNT_OUTCOMES:
+        if hit.today is not None and hit.leaving <= hit.today:
+            return (
+                f"its leaving date, {hit.leaving}, has come with no run of {hit.school} since: "
+                f"the next run unallocates {hit.username} (a force run: f, or `uso-tui sync "
+                f"{hit.school}`); if the person stays, the school removes the date in its MIS"
+            )
+        return (
+            f"nothing to do: the MIS gives a leaving date, {hit.leaving}; the first run of "
+            f"{hit.school} on or after that day unallocates {hit.username} (the school removes "
+            "the date in its MIS if the person stays)"
+        )
     if opens_account(hit):
         return (
             f"open {hit.username} in Users (enter, or `uso-tui accounts --search {hit.username}`)"
@@ -346,6 +361,8 @@ def why(
     )
     if schools is not None:
         found = [row for row in found if row["school"] in schools]
+    if text.strip().isdigit():  # a MIS id: that record, not every date of birth it begins
+        found = [row for row in found if _same_id(row.get("mis_id"), text.strip())]
     key, upn = text.strip().casefold(), upn_key(text)
     found.sort(
         key=lambda r: (
@@ -362,6 +379,22 @@ def why(
         bad = damaged_schools(store, {r["school"] for r in found})
         unreadable.update(bad)
         return _hits(store, found, today, bad)
+
+
+def _eight_digit_dates(digits: str) -> list[date]:
+    """The dates eight digits may be (DDMMYYYY, YYYYMMDD): a date of birth keyed without its
+    separators, which a search reads as an MIS id."""
+    out: list[date] = []
+    for shape in ("%d%m%Y", "%Y%m%d") if len(digits) == 8 else ():
+        with contextlib.suppress(ValueError):
+            day = datetime.strptime(digits, shape).date()
+            if 1900 <= day.year <= 2100 and day not in out:
+                out.append(day)
+    return out
+
+
+def _same_id(mis_id: str | None, digits: str) -> bool:
+    return bool(mis_id) and (mis_id == digits or mis_id.lstrip("0") == digits.lstrip("0"))
 
 
 def _hits(
@@ -403,6 +436,8 @@ def _hits(
         elif outcome == "excluded":
             match = _ENTRY.search(reason)
             hit.exclusion_id = int(match.group(1)) if match else None
+        elif outcome in ACCOUNT_OUTCOMES and row.get("leaving_date"):
+            hit.leaving, hit.today = row["leaving_date"], today
         elif outcome == "future":
             hit.starts_on = row.get("enrolment_date")
             if hit.starts_on:
@@ -931,6 +966,19 @@ def _not_found(store: Store, text: str) -> list[str]:
     if bad:
         return [f"{head}: {bad}"]
     text, _ = schools_named(store, text)  # (the accounts and names like it, wherever they are)
+    if text.strip().isdigit():  # a MIS id (accounts found by it were those born in 20...)
+        digits = text.strip()
+        as_date = [
+            f"{digits} as a date of birth is written {d:%d/%m/%Y} or {d:%Y-%m-%d}: search so"
+            for d in _eight_digit_dates(digits)
+        ]
+        return [
+            f"no record has MIS id {digits} in the latest export of any school",
+            *as_date,
+            "a record gone from its export (a leaver, or given another id) is found by the "
+            "person's name or date of birth: search for one of them",
+            *_blind_spots(store),
+        ]
     # the accounts it names come first (Lily Evans left, her account unallocated: the record
     # of her sister Lilly, like it, hid it), then the records of names like it
     hits = store.search_accounts(text, limit=NOT_FOUND_ACCOUNTS + 1)
