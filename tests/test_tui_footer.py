@@ -196,3 +196,20 @@ async def test_the_keys_help_of_a_relabelled_question_lists_each_key_once():
             assert "Yes" not in keys.values() and "No" not in keys.values()
             app.pop_screen()
             await pilot.pause()
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind"),
+    [
+        ("restore 2308", "bulk_results"),
+        ("unallocated 2308", "bulk_results"),
+        ("held 2308", "history"),
+    ],
+)
+async def test_the_palette_finds_a_school_s_screen_by_what_is_done_there(demo_ran, typed, kind):
+    """`restore`, `unallocated`, `held` found nothing: a newcomer had to know that restoring is
+    a tab of Bulk results and confirming a held run is in Run history."""
+    async with started(demo_ran.store) as (app, pilot):
+        await choose_in_palette(pilot, typed)
+        await settle(pilot)
+        assert app.screen.kind == kind and app.screen.dfe == "204-2308", typed

@@ -268,6 +268,7 @@ async def test_an_undo_typed_ahead_with_its_y_waits_for_the_question(demo_ran):
         burst(app, "u", "y")
         await settle(pilot, 4)
         assert isinstance(app.screen, Confirm) and "Undo this decision?" in screen_text(app)
+        assert "matched to " in screen_text(app) and "match:" not in screen_text(app)  # in words
         assert store.case(first).status == "resolved"
         said = [n.message for n in app._notifications]  # noqa: SLF001 - no public reader
         assert any("1 key(s) typed ahead were dropped" in m for m in said)

@@ -73,8 +73,12 @@ SCHOOL_SCREENS = [
     ("Calendar", "calendar"),
 ]
 
-# Words a school's screen is also looked for by: the name its key has on the hub ("h Runs").
-ALSO_NAMED = {"history": ("runs",)}
+# Words a school's screen is also looked for by: the name its key has on the hub ("h Runs"),
+# and what is done there (`restore meadow`: the unallocated accounts are a tab of Bulk results).
+ALSO_NAMED = {
+    "history": ("runs", "held", "confirm", "undo"),
+    "bulk_results": ("unallocated", "restore", "rejected", "invalid", "future", "exclusions"),
+}
 
 
 def _highlight(label: str, words: list[str]) -> Content:

@@ -903,7 +903,7 @@ class MatchingScreen(ExportsCsv):
         body = Text(f"Case {case.case_id} was decided by {case.decided_by or '?'} on ", end="")
         body.append((case.decided_at or "?").replace("T", " ")[:16])
         body.append(": ")
-        body.append_text(plain(case.decision or "?", "bold"))
+        body.append_text(plain(decided_words(case.decision) or "?", "bold"))
         body.append(
             ".\n\nUndoing it opens the case again and reverts what the decision did (an account "
             "matched goes back as it was, one created is unallocated, an exclusion is removed)."
