@@ -12,10 +12,12 @@ from textual.widgets._footer import FooterKey
 from tui_helpers import (
     answer_force_run,
     choose_in_palette,
+    palette_offers,
     press,
     screen_text,
     settle,
     started,
+    wait_for,
 )
 
 from uso_tui.tui.app import SCREENS
@@ -213,3 +215,22 @@ async def test_the_palette_finds_a_school_s_screen_by_what_is_done_there(demo_ra
         await choose_in_palette(pilot, typed)
         await settle(pilot)
         assert app.screen.kind == kind and app.screen.dfe == "204-2308", typed
+        other = next(s.dfe for s in demo_ran.store.list_schools() if s.dfe != "204-2308")
+        app.open_screen("school", other)
+        await settle(pilot)
+        await choose_in_palette(pilot, typed.split()[0])  # no school typed: this one's
+        await settle(pilot)
+        assert app.screen.kind == kind and app.screen.dfe == other, typed
+
+
+async def test_on_run_history_undo_in_the_palette_is_its_key_not_the_screen_again(demo_ran):
+    dfe = _school_with_cases(demo_ran.store)
+    async with started(demo_ran.store, "history", dfe) as (app, pilot):
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"undo")
+        await wait_for(pilot, lambda: palette_offers(app))
+        hits = app.screen.query_one(CommandList)
+        await wait_for(pilot, lambda: hits.option_count > 0)
+        first = str(hits.get_option_at_index(0).prompt)
+        assert first.startswith("Undo run"), first

@@ -547,3 +547,40 @@ def test_why_of_a_record_with_a_leaving_date_says_when_its_account_goes(env):
     later = why(env.store, "bob smith", today="2026-04-22")[0]
     assert "its leaving date, 2026-04-01, has come with no run of 204-3210 since" in later.act
     assert "`uso-tui sync 204-3210`" in later.act
+
+
+def test_why_of_a_mis_id_finds_it_among_many_dates_of_birth_that_begin_alike(tmp_path):
+    """Digits were searched as the start of any key, capped, then kept if the MIS id: 30
+    pupils born in 2015 filled the cap and `why 2` said no record had MIS id 2."""
+    env = Env(tmp_path / "store")
+    born = [iris_student(str(100 + n), f"Kid{n}", "Alike", "2015-01-01") for n in range(30)]
+    env.add_school(students=[*born, iris_student("2", "Zed", "Zulu", "2014-07-11")])
+    env.sync(DAY1)
+    [zed] = why(env.store, "2", limit=3)
+    assert (zed.forename, zed.mis_id) == ("Zed", "2")
+
+
+def test_why_of_digits_finds_a_upn_given_as_digits_only(tmp_path):
+    env = Env(tmp_path / "store")
+    env.add_school(
+        students=[iris_student("77", "Ann", "Lee", "2015-01-01", uniquePupilNumber="204123456789")]
+    )
+    env.sync(DAY1)
+    assert [h.mis_id for h in why(env.store, "204123456789")] == ["77"]
+
+
+def test_why_of_a_leaver_says_a_failed_run_or_a_pause_stands_in_the_way(tmp_path):
+    """Bob leaves on 2026-04-01: the answer said a force run would unallocate him, where the
+    school's latest run had failed (it would fail again), or that the first run after that day
+    would, where the school is paused (no scheduled run comes)."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY, BOB])
+    env.sync(DAY1)
+    admin.update_school(env.store, DFE, operator="tester", now=DAY1, paused=True)
+    paused = why(env.store, "bob smith", today="2026-03-11")[0].act
+    assert "first run of 204-3210 on or after that day" in paused and "is paused" in paused
+    admin.update_school(env.store, DFE, operator="tester", now=DAY1, paused=False)
+    env.sim.switches(DFE).failing_pages = {("students", 1), ("students", 0)}
+    assert env.sync(datetime(2026, 4, 5, 9)).status == "failed"
+    failed = why(env.store, "bob smith", today="2026-04-06")[0].act
+    assert "has come, and the latest run of 204-3210, 204-3210-r2, failed: mend" in failed

@@ -369,12 +369,16 @@ class Store(Protocol):
         ...
 
     def why_search(
-        self, text: str, limit: int | None = 200, schools: Iterable[str] | None = None
+        self,
+        text: str,
+        limit: int | None = 200,
+        schools: Iterable[str] | None = None,
+        whole: bool = False,
     ) -> list[dict[str, Any]]:
         """The records of every school's latest processed file (of each report; of `schools`
         only, when given) that a search finds (words as search_accounts takes them, matched
-        against names, date of birth, MIS id and UPN): dicts of why_index.WHY_FIELDS and
-        "school", by surname."""
+        against names, date of birth, MIS id and UPN, as the start of one; `whole`: as the
+        whole of one, an MIS id): dicts of why_index.WHY_FIELDS and "school", by surname."""
         ...
 
     def why_records(

@@ -524,7 +524,11 @@ class TinyStore(AccountsByName, KeptReads, Store):
             return build(Account, rows)
 
     def why_search(
-        self, text: str, limit: int | None = 200, schools: Iterable[str] | None = None
+        self,
+        text: str,
+        limit: int | None = 200,
+        schools: Iterable[str] | None = None,
+        whole: bool = False,
     ) -> list[dict[str, Any]]:
         homes = self._school_dirs()
         if schools is not None:
@@ -532,7 +536,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
             homes = [dfe for dfe in homes if dfe in wanted]
         with self._reading():
             files = why_index.school_files(self.layout, homes)
-            return why_index.search(files, text, limit, remade=self._why_lines)
+            return why_index.search(files, text, limit, remade=self._why_lines, whole=whole)
 
     def why_records(
         self, dfe: str | None = None, *, dated: bool = False, impossible: bool = False

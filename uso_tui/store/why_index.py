@@ -229,7 +229,11 @@ def _hit(line: bytes, home: str) -> dict[str, Any]:
     return out
 
 
-def search_data(data: bytes, home: str, probe: bytes, needles: list[bytes], out: list) -> None:
+def search_data(
+    data: bytes, home: str, probe: bytes, needles: list[bytes], out: list, whole: bool = False
+) -> None:
+    """The lines of `data` whose KEYS hold every needle (a word after a space) as a token
+    prefix, or with `whole`, as a whole token."""
     pos = data.find(probe)
     while pos != -1:
         start = data.rfind(b"\n", 0, pos) + 1
@@ -237,8 +241,10 @@ def search_data(data: bytes, home: str, probe: bytes, needles: list[bytes], out:
         end = data.find(b"\n", pos)
         if end == -1:
             end = len(data)
-        if pos < tab and all(n in data[start:tab] for n in needles):
-            out.append(_hit(data[start:end], home))
+        if pos < tab:
+            keys = data[start:tab] + b" " if whole else data[start:tab]
+            if all((n + b" " if whole else n) in keys for n in needles):
+                out.append(_hit(data[start:end], home))
         pos = data.find(probe, end)
 
 
@@ -284,9 +290,11 @@ def search(
     text: str,
     limit: int | None = 200,
     remade: Remade | None = None,
+    whole: bool = False,
 ) -> list[dict[str, Any]]:
     """Every line of the files (a path, or the index itself as bytes) whose KEYS hold every
-    word of `text` as a token prefix; `limit` lines at most. An empty search finds nothing."""
+    word of `text` as a token prefix (`whole`: as a whole token, an MIS id); `limit` lines at
+    most. An empty search finds nothing."""
     needles = [(" " + k).encode() for k in search_keys(text)]
     out: list[dict[str, Any]] = []
     if not needles:
@@ -301,11 +309,11 @@ def search(
                 break
             found = len(out)
             try:
-                search_data(data, home, probe, needles, out)  # type: ignore[arg-type]
+                search_data(data, home, probe, needles, out, whole)  # type: ignore[arg-type]
             except orjson.JSONDecodeError:
                 del out[found:]
                 lines = _instead(home, paths.get(home) or data, remade, "a line does not read")
-                search_data(lines, home, probe, needles, out)  # type: ignore[arg-type]
+                search_data(lines, home, probe, needles, out, whole)  # type: ignore[arg-type]
         pending.clear()
 
     for home, src in files:

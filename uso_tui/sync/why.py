@@ -297,6 +297,12 @@ def _act(hit: WhyHit) -> str:
             f"exclusion remove {hit.school} {hit.exclusion_id}`)"
         )
     if opens_account(hit) and hit.leaving and hit.outcome in ACCOUNT_OUTCOMES:
+        if hit.failed_run:
+            return (
+                f"its leaving date, {hit.leaving}, has come, and the latest run of {hit.school}, "
+                f"{hit.failed_run}, failed: mend what it says, then force run the school (f in "
+                f"its page, or `uso-tui sync {hit.school}`), which unallocates {hit.username}"
+            )
         if hit.today is not None and hit.leaving <= hit.today:
             return (
                 f"its leaving date, {hit.leaving}, has come with no run of {hit.school} since: "
@@ -351,6 +357,14 @@ def why(
     # more read than shown: the records that wait for someone are shown first (a name hundreds
     # bear filled the list with accounts made, in school order, and cut the cases off)
     wide = limit * WIDER if limit else None
+    digits = text.strip() if text.strip().isdigit() else None
+    if digits is not None:  # a MIS id: that record, not every date of birth it begins
+        found = [
+            row
+            for row in store.why_search(digits, limit=wide, schools=schools, whole=True)
+            if row.get("mis_id") == digits or upn_key(row.get("upn")) == digits
+        ]
+        return _answered(store, found, limit, today, unreadable)
     found = (
         store.why_search(text, limit=wide, schools=schools)
         or _parts_apart(store, text, wide, schools)
@@ -361,8 +375,6 @@ def why(
     )
     if schools is not None:
         found = [row for row in found if row["school"] in schools]
-    if text.strip().isdigit():  # a MIS id: that record, not every date of birth it begins
-        found = [row for row in found if _same_id(row.get("mis_id"), text.strip())]
     key, upn = text.strip().casefold(), upn_key(text)
     found.sort(
         key=lambda r: (
@@ -370,6 +382,16 @@ def why(
             WAITING_FIRST.get(OUTCOMES.get(r.get("outcome") or "", r.get("outcome") or ""), 9),
         )
     )
+    return _answered(store, found, limit, today, unreadable)
+
+
+def _answered(
+    store: Store,
+    found: list[dict[str, Any]],
+    limit: int | None,
+    today: str | None,
+    unreadable: set[str] | None,
+) -> list[WhyHit]:
     found = found[:limit] if limit else found
     if unreadable is None:  # (the first read of a corrupt file raises, naming it)
         return _hits(store, found, today, set())
@@ -391,10 +413,6 @@ def _eight_digit_dates(digits: str) -> list[date]:
             if 1900 <= day.year <= 2100 and day not in out:
                 out.append(day)
     return out
-
-
-def _same_id(mis_id: str | None, digits: str) -> bool:
-    return bool(mis_id) and (mis_id == digits or mis_id.lstrip("0") == digits.lstrip("0"))
 
 
 def _hits(
@@ -466,7 +484,12 @@ def _hits(
     _paused_and_waited_for(store, out)
     for hit in out:
         hit.act = _act(hit)
-        waits = hit.outcome in ("future", "invalid") or bool(hit.since) or hit.undone
+        waits = (
+            hit.outcome in ("future", "invalid")
+            or bool(hit.since)
+            or hit.undone
+            or bool(hit.leaving)
+        )
         if hit.paused and (waits or (hit.outcome == "needs_matching" and not hit.case_open)):
             hit.act += (
                 f"; but {hit.school} is paused: no scheduled run comes until it is unpaused "
@@ -870,6 +893,8 @@ def _failed_since(store: Store, hits: list[WhyHit], today: str | None = None) ->
             day = hit.account_on  # (a date, or PASSED: gone by)
             due = day is not None and (day == PASSED or (today is not None and day <= today))
             if hit.outcome == "future" and due:
+                hit.failed_run = run.run_id
+            if hit.leaving and today is not None and hit.leaving <= today:  # (its day has come)
                 hit.failed_run = run.run_id
 
 

@@ -58,6 +58,9 @@ KEY_WEIGHT = 0.5
 # no account? Search the latest exports", `beech` in "Possible duplicates") comes under a school
 # whose name a word typed starts.
 SCATTERED_WEIGHT = 0.5
+# This school's screen named by a word of ALSO_NAMED alone: above every school's of that name
+# (0.3) and a key command found by a word's letters scattered, below one the word starts
+THIS_SCHOOL_NAMED = 0.45
 
 SCHOOL_SCREENS = [
     ("School hub", "school"),
@@ -154,20 +157,31 @@ class UsoCommands(Provider):
         matcher = self.matcher(query)
         words = [w for w in query.lower().split() if w]
         scored = command_scorer(matcher, query)
+        # "settings 2308" or "force oak": words naming a screen pick it, the rest pick schools
+        screen_words = [w for w in words if _screen_kinds([w])]
+        kinds = _screen_kinds(screen_words)
+        school_words = [w for w in words if w not in screen_words]
+        # a screen named by what is done there (`held`, `restore`) with no school typed: this
+        # school's, before every school's of that name (whose first school it opened)
+        # (not the screen shown: there the word is for its keys, `undo` on Run history)
+        dfe, shown_kind = getattr(self.screen, "dfe", None), getattr(self.screen, "kind", None)
+        here = (
+            {f"{label}: {dfe}" for label, kind in kinds if kind != shown_kind}
+            if dfe and not school_words
+            else set()
+        )
         for commands, weight in (
             (self._screen_commands(), 1.0),
             (self._key_commands(), KEY_WEIGHT),
         ):
             for label, help_text, cb in commands:
                 score = scored(label) * weight
+                if label in here:
+                    score = max(score, THIS_SCHOOL_NAMED)
                 if score > 0:
                     yield Hit(score, Content(label), cb, text=label, help=help_text)
         if not words:
             return
-        # "settings 2308" or "force oak": words naming a screen pick it, the rest pick schools
-        screen_words = [w for w in words if _screen_kinds([w])]
-        kinds = _screen_kinds(screen_words)
-        school_words = [w for w in words if w not in screen_words]
         shown = 0
         schools = await asyncio.shield(self._loading)
         for position, (dfe, label) in enumerate(schools):
