@@ -234,3 +234,21 @@ async def test_on_run_history_undo_in_the_palette_is_its_key_not_the_screen_agai
         await wait_for(pilot, lambda: hits.option_count > 0)
         first = str(hits.get_option_at_index(0).prompt)
         assert first.startswith("Undo run"), first
+
+
+async def test_on_a_held_run_held_in_the_palette_is_its_confirm_key(demo):
+    """The words a school's screen is found by (`held`) do not outrank the key of the screen
+    shown that the word names (Confirm held, on the force run that was held)."""
+    async with started(demo.store, "school", demo.held_school) as (app, pilot):
+        await pilot.press("f")
+        await answer_force_run(pilot)
+        await settle(pilot, 3)
+        assert app.screen.kind == "force_run" and app.screen.final.status == "held"
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"held")
+        hits = app.screen.query_one(CommandList)
+        await wait_for(pilot, lambda: hits.option_count > 1)
+        await settle(pilot)
+        first = str(hits.get_option_at_index(0).prompt)
+        assert first.startswith("Confirm held"), first

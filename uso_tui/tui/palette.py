@@ -60,7 +60,7 @@ KEY_WEIGHT = 0.5
 SCATTERED_WEIGHT = 0.5
 # This school's screen named by a word of ALSO_NAMED alone: above every school's of that name
 # (0.3) and a key command found by a word's letters scattered, below one the word starts
-THIS_SCHOOL_NAMED = 0.45
+THIS_SCHOOL_NAMED = 0.35
 
 SCHOOL_SCREENS = [
     ("School hub", "school"),
