@@ -73,6 +73,7 @@ from uso_tui.store.errors import (  # noqa: F401
 # 7: names normalised keeping the vowel signs of scripts that spell with them (rekeyed again).
 # 8: the parts of names split at apostrophes (rekeyed again).
 # 9: UPNs keyed as their letters and digits only, hyphens and dots dropped (rekeyed again).
+# 10: UPNs in full-width characters keyed as their ASCII letters and digits (rekeyed again).
 SCHEMA_VERSION = 10
 
 

@@ -234,6 +234,8 @@ def search_data(
 ) -> None:
     """The lines of `data` whose KEYS hold every needle (a word after a space) as a token
     prefix, or with `whole`, as a whole token."""
+    if whole:  # (a token is followed by a space, the last one by the tab: one added)
+        needles = [n + b" " for n in needles]
     pos = data.find(probe)
     while pos != -1:
         start = data.rfind(b"\n", 0, pos) + 1
@@ -243,7 +245,7 @@ def search_data(
             end = len(data)
         if pos < tab:
             keys = data[start:tab] + b" " if whole else data[start:tab]
-            if all((n + b" " if whole else n) in keys for n in needles):
+            if all(n in keys for n in needles):
                 out.append(_hit(data[start:end], home))
         pos = data.find(probe, end)
 

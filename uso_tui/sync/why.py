@@ -96,7 +96,6 @@ class WhyHit:
     # an unallocated account that is a candidate of an open case of its school: (case, score)
     candidate_of: tuple[MatchCase, Any] | None = None
     leaving: str | None = None  # the leaving date the MIS gives a record with its account
-    today: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -189,7 +188,7 @@ def account_day(starts_on: str, days_before: int) -> str:
     return (date.fromisoformat(starts_on) - timedelta(days=max(0, days_before))).isoformat()
 
 
-def _act(hit: WhyHit) -> str:
+def _act(hit: WhyHit, today: str | None) -> str:
     outcome = hit.outcome
     if outcome == "needs_matching" and not hit.case_open:
         return (
@@ -303,7 +302,7 @@ def _act(hit: WhyHit) -> str:
                 f"{hit.failed_run}, failed: mend what it says, then force run the school (f in "
                 f"its page, or `uso-tui sync {hit.school}`), which unallocates {hit.username}"
             )
-        if hit.today is not None and hit.leaving <= hit.today:
+        if today is not None and hit.leaving <= today:
             return (
                 f"its leaving date, {hit.leaving}, has come with no run of {hit.school} since: "
                 f"the next run unallocates {hit.username} (a force run: f, or `uso-tui sync "
@@ -455,7 +454,7 @@ def _hits(
             match = _ENTRY.search(reason)
             hit.exclusion_id = int(match.group(1)) if match else None
         elif outcome in ACCOUNT_OUTCOMES and row.get("leaving_date"):
-            hit.leaving, hit.today = row["leaving_date"], today
+            hit.leaving = row["leaving_date"]
         elif outcome == "future":
             hit.starts_on = row.get("enrolment_date")
             if hit.starts_on:
@@ -483,7 +482,7 @@ def _hits(
     _failed_since(store, now, today)
     _paused_and_waited_for(store, out)
     for hit in out:
-        hit.act = _act(hit)
+        hit.act = _act(hit, today)
         waits = (
             hit.outcome in ("future", "invalid")
             or bool(hit.since)
