@@ -142,3 +142,62 @@ def test_a_read_only_store_with_a_failed_commit_s_files_left_can_still_be_read(
     monkeypatch.setattr(os, "unlink", no_unlink)
     refused = cli("school", "list")
     assert refused.status == 1 and "commit interrupted part way" in refused.err
+
+
+@pytest.mark.parametrize("own", [".staging", ".freeing"])
+def test_a_folder_of_uso_tui_s_own_as_a_link_is_refused_and_what_it_points_at_untouched(
+    tmp_path, cli_at, own
+):
+    """A `.staging` made a link to another folder (a restore gone wrong) had the next command,
+    a mere `school list`, delete every file there (recovery clears staged files)."""
+    cli = cli_at(tmp_path / "data")
+    cli.add_school()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("keep me")
+    (elsewhere / "1.tmp").write_text("keep me too")
+    target = tmp_path / "data" / own
+    if target.exists():
+        for name in os.listdir(target):
+            os.unlink(target / name)
+        target.rmdir()
+    target.symlink_to(elsewhere)
+    for argv in (("school", "list"), ("school", "set", "204-3210", "--name", "Dale School")):
+        res = cli(*argv)
+        assert sorted(os.listdir(elsewhere)) == ["1.tmp", "precious.txt"], argv
+        if res.status or argv[1] == "set":  # a change refused, in one line, naming the link
+            assert res.status and "symbolic link" in res.err and own in res.err, argv
+            assert "Traceback" not in res.err
+
+
+def test_a_lock_file_as_a_link_is_refused_and_its_target_s_mode_kept(tmp_path, cli_at):
+    cli = cli_at(tmp_path / "data")
+    cli.add_school()
+    outside = tmp_path / "outside.conf"
+    outside.write_text("x")
+    os.chmod(outside, 0o644)
+    lock = tmp_path / "data" / ".lock"
+    lock.unlink()
+    lock.symlink_to(outside)
+    res = cli("school", "set", "204-3210", "--name", "Dale School")
+    assert res.status != 0 and "symbolic link" in res.err and ".lock" in res.err
+    assert mode(outside) == 0o644 and outside.read_text() == "x"
+
+
+def test_a_full_disk_is_said_with_what_to_do_and_changes_nothing(tmp_path, cli_at, monkeypatch):
+    import errno
+
+    from uso_tui.store import storage
+
+    cli = cli_at(tmp_path / "data")
+    cli.add_school()
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.os, "write", full)
+    res = cli("school", "set", "204-3210", "--name", "Dale School")
+    monkeypatch.undo()
+    assert res.status == 1 and len(res.err.strip().splitlines()) == 1
+    assert "No space left on device" in res.err and "free space" in res.err
+    assert cli.ok("school", "show", "204-3210", "--json").json()["name"] == "Hill School"

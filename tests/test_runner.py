@@ -1020,3 +1020,35 @@ async def test_a_mover_match_undone_closes_the_old_schools_case_for_its_record(e
     assert env.store.cases(OTHER) == []
     closed = env.store.case(there.case_id)
     assert closed.status == "resolved" and closed.decision == "withdrawn"
+
+
+async def test_a_run_whose_commit_fails_after_its_journal_is_what_it_did(env, monkeypatch):
+    """A full disk refusing a rename after the commit's journal is in place (a rename that grows
+    a folder) left a run recorded "apply failed, nothing changed" while the next command put
+    its changes in place: its accounts made, its undo refused as "changed nothing". The commit
+    is made at its journal: the run succeeded, and what follows finishes it."""
+    import errno
+
+    from uso_tui.store import journal
+
+    env.add_school(students=[AMY, BOB])
+    real, renamed = os.replace, []
+
+    def replace(src, dst):
+        renamed.append(str(dst))
+        if str(dst).endswith("data.json") and any(n.endswith(journal.JOURNAL) for n in renamed):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(journal.os, "replace", replace)
+    res = await sync(env)
+    assert res.run.status == "succeeded" and res.run.error is None
+    assert any(n.endswith("data.json") for n in renamed)  # the failure was met
+    monkeypatch.undo()
+    from uso_tui.store import open_store
+
+    store = open_store(env.store.root)  # as the next command: finishes the commit
+    assert not (env.store.root / journal.JOURNAL).exists()
+    assert set(by_user(store.school_accounts(DFE))) == {"ajones.204", "bsmith.204"}
+    assert store.run(res.run.run_id).status == "succeeded"
+    assert "run_failed" not in [e.action for e in store.audit(DFE)]

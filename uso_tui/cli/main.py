@@ -7,6 +7,7 @@ else. A full traceback only with USO_TUI_DEBUG=1. No message ever carries a clie
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import sys
@@ -326,6 +327,11 @@ def main(
     except OSError as exc:
         # A folder that cannot be created, a full disk...: say what and where, in one line.
         where = f": {exc.filename}" if exc.filename else ""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # (the write names no file)
+            where += (
+                ": free space on the disk (or raise the quota) and run the command again; "
+                "uso-tui makes each change whole or not at all"
+            )
         if debug_enabled():
             err.write(_traceback(ctx.secrets if ctx else ()))
         return fail(f"{exc.strerror or exc}{where}", EXIT_ERROR, ctx.secrets if ctx else ())

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from uso_tui.store.liveness import process_alive
-from uso_tui.store.storage import make_dir
+from uso_tui.store.storage import make_dir, refuse_link
 
 FREEING = ".freeing"
 
@@ -64,6 +64,7 @@ def keep_old(root: Path, paths: list[Path]) -> list[str]:
     about to replace or delete). Caller holds the write lock."""
     folder = root / FREEING
     pid = os.getpid()
+    refuse_link(folder)  # (links are made there, and _sweep deletes in it)
     if (str(folder), pid) not in _ready:
         make_dir(folder)
         _sweep(folder, pid)

@@ -20,7 +20,15 @@ import orjson
 from uso_tui.store.errors import StoreError
 from uso_tui.store.freeing import free, keep_old, reuse
 from uso_tui.store.lock import commit_lock
-from uso_tui.store.storage import encode, flush_all, fsync_dir, make_dir, write_into, write_new
+from uso_tui.store.storage import (
+    encode,
+    flush_all,
+    fsync_dir,
+    make_dir,
+    refuse_link,
+    write_into,
+    write_new,
+)
 
 JOURNAL = "journal.json"
 STAGING = ".staging"
@@ -32,6 +40,8 @@ class Commit:
         self.writes: dict[Path, bytes] = {}
         self.deletes: set[Path] = set()
         self.checked: set[Path] = set()  # see write
+        # What failed after the commit point (see _finishing), None if nothing did.
+        self.unfinished: OSError | None = None
 
     def write(self, path: Path, data: bytes, *, checked: bool = False) -> None:
         """checked: the file's readers check it against the files it describes and ignore it
@@ -56,6 +66,7 @@ class Commit:
         if not self:
             return
         staging = self.root / STAGING
+        refuse_link(staging)
         make_dir(staging)
         for parent in {p.parent for p in self.writes}:
             make_dir(parent)
@@ -86,9 +97,8 @@ class Commit:
     def _apply_locked(self, staging: Path, renames: list[tuple[Path, Path]]) -> None:
         if len(renames) == 1 and not self.deletes:
             tmp, path = renames[0]
-            os.replace(tmp, path)
-            fsync_dir(path.parent)
-            fsync_dir(staging)
+            os.replace(tmp, path)  # the commit point
+            self._finishing(lambda: (fsync_dir(path.parent), fsync_dir(staging)))
             return
         doc = {
             "renames": [[self._rel(t), self._rel(p)] for t, p in renames],
@@ -96,10 +106,22 @@ class Commit:
         }
         tmp_journal = staging / "journal.tmp"
         write_new(tmp_journal, encode(doc))
-        os.replace(tmp_journal, self.root / JOURNAL)
-        fsync_dir(self.root)  # the commit point: from here a crash is redone, not undone
-        # its own paths need no check (recover checks a journal found on disk)
-        _finish(self.root, renames, sorted(self.deletes))
+        os.replace(tmp_journal, self.root / JOURNAL)  # the commit point: from here a crash
+        # is redone, not undone; its own paths need no check (recover checks one found on disk)
+        deletes = sorted(self.deletes)
+        self._finishing(lambda: (fsync_dir(self.root), _finish(self.root, renames, deletes)))
+
+    def _finishing(self, step) -> None:
+        """Runs what follows the commit point. The commit is made once its journal (or its one
+        rename) is in place: a failure after it (a full disk refusing a rename that grows a
+        folder, an fsync's EIO) leaves the rest to whatever reads or writes the store next
+        (recover), as a crash would, and is kept in `unfinished`, not raised: raised, it would
+        tell the caller that nothing changed (a run recorded failed, its changes in the store
+        and not undoable as its own)."""
+        try:
+            step()
+        except OSError as exc:
+            self.unfinished = exc
 
     def _rel(self, path: Path) -> str:
         return str(path.relative_to(self.root))
@@ -178,6 +200,7 @@ def recover(root: Path) -> bool:
     """Finish or discard an interrupted commit. Caller holds the write lock. True if it did."""
     if not needs_recovery(root):
         return False
+    refuse_link(root / STAGING)  # (its files are deleted below)
     with commit_lock(root, shared=False):
         journal = root / JOURNAL
         if journal.exists():

@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from uso_tui.store.errors import StoreBusy, StoreError
-from uso_tui.store.storage import FILE_MODE
+from uso_tui.store.storage import FILE_MODE, damaged
 
 # A writer kept waiting this long says so once, through the hook its process gave (the CLI: a
 # command behind a stopped or hung process otherwise waits for ever, nothing said).
@@ -49,13 +49,16 @@ def _thread_lock(root: Path) -> threading.Lock:
 
 def _open_lock_file(path: Path) -> int:
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        # (not through a symbolic link: its fchmod below would change a file elsewhere)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise damaged(path, "a symbolic link where uso-tui keeps its lock file") from None
         # A store on a read-only file system (a backup mounted to look into) can still be read:
         # flock works on a descriptor opened for reading. A write fails later, naming the file.
         if exc.errno not in (errno.EROFS, errno.EACCES) or not path.exists():
             raise
-        return os.open(path, os.O_RDONLY)
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with suppress(OSError):
         os.fchmod(fd, FILE_MODE)
     return fd

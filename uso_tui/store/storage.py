@@ -132,6 +132,14 @@ def make_dir(path: Path) -> None:
         os.chmod(folder, DIR_MODE)
 
 
+def refuse_link(path: Path) -> None:
+    """uso-tui's own folders and lock files in the data directory are never symbolic links: one
+    planted there (a restore gone wrong, a mistake) would have commits write, recovery delete
+    and the lock's mode change files elsewhere."""
+    if path.is_symlink():
+        raise damaged(path, "a symbolic link where uso-tui keeps a file or folder of its own")
+
+
 def check_data_dir(root: Path) -> None:
     """An existing data directory must be a folder that only its owner can change: anyone who
     can write in it could plant a journal or swap a school's file."""
