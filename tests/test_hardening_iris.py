@@ -1634,9 +1634,18 @@ def test_a_record_s_field_given_twice_is_the_record_s_matter_not_the_page_s() ->
         lambda s: s.encode().hex(),
         lambda s: "".join(f"\\u{ord(c):04x}" for c in s[3:]),
         lambda s: s.replace("-", ""),
+        # broken up by what parsing drops, which joined it again in the account's name
+        lambda s: "\\u200b".join(s[i : i + 3] for i in range(0, len(s), 3)),  # JSON-escaped
+        lambda s: "\u00ad".join(s[i : i + 3] for i in range(0, len(s), 3)),
+        lambda s: "\\u001b[0m".join(s[i : i + 3] for i in range(0, len(s), 3)),
+        lambda s: "\u202c".join(s[i : i + 3] for i in range(0, len(s), 3)),
+        lambda s: "\u2063".join(s[i : i + 3] for i in range(0, len(s), 3)),
+        lambda s: "\u200b".join(s[i : i + 3] for i in range(0, len(s), 3)),  # as UTF-8
+        lambda s: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s),
     ],
     ids=["as-is", "capitals", "escaped", "less-first", "less-last-two", "backwards", "base64"]
-    + ["hex", "escaped-less-three", "no-separators"],
+    + ["hex", "escaped-less-three", "no-separators", "zero-width", "soft-hyphens"]
+    + ["terminal-escapes", "bidi", "invisible-separator", "zero-width-raw", "full-width"],
 )
 async def test_a_record_holding_the_client_secret_is_not_read(spelt) -> None:
     """A hostile server sending the secret back as a pupil's forename (or most of it, or
@@ -1650,6 +1659,34 @@ async def test_a_record_holding_the_client_secret_is_not_read(spelt) -> None:
         await fetch(server)
     said = str(ei.value) + (ei.value.iris_message or "")
     assert "holds the school's client secret" in said and SECRET not in said
+
+
+async def test_a_record_whose_fields_spell_the_secret_once_cleaned_is_not_read_when_sieved():
+    """The same through the daily run's sieve (records recognised unchanged are not parsed: the
+    page's other records are, and looked through)."""
+    from uso_tui.sync.fingerprints import Sieve
+
+    name = "\u200b".join(SECRET[i : i + 3] for i in range(0, len(SECRET), 3))
+    body = json.dumps(listing([pupil(1), {**pupil(2), "forename": "Amy"}]))
+    body = body.replace('"forename": "Amy"', f'"forename": "{name}"', 1)
+    server = Server(lambda r: httpx.Response(200, content=body.encode()))
+    async with server.client() as client:
+        with pytest.raises(IrisError, match="holds the school's client secret"):
+            await client.fetch_report(school(), SECRET, "students", sieve=Sieve({}, {}))
+
+
+async def test_a_record_holding_the_access_token_is_not_read() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.hostile-token-value-0123"
+    record = {**pupil(1), "forename": token}
+    server = Server(
+        lambda r: httpx.Response(200, json=listing([record])),
+        token=lambda r: httpx.Response(
+            200, json={"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+        ),
+    )
+    with pytest.raises(IrisError, match="or the access token") as ei:
+        await fetch(server)
+    assert token not in str(ei.value)
 
 
 @pytest.mark.parametrize("at", range(16))

@@ -802,6 +802,25 @@ async def test_a_held_run_confirmed_elsewhere_meanwhile_is_shown_as_it_is(demo):
         ("204-2308: GET /api/students?page=1: HTTP 500, after 5 tries", "r runs it", True),
         ("204-2308: GET /api/students?page=1: timed out (read)", "if it keeps failing", True),
         ("204-2308: GET /api/students?page=1: HTTP 302: a redirect, not followed", "URL", True),
+        # what IRIS said is the server's words, not a cause we name
+        (
+            "204-2308: GET /api/students?page=1: HTTP 429: rate limited (429), after 5 tries "
+            "(IRIS said: You are not allowed more than 60 requests per minute)",
+            "if it keeps failing",
+            True,
+        ),
+        (
+            "204-2308: GET /api/students?page=1: HTTP 500: server error (500), after 5 tries "
+            "(IRIS said: Upstream answered HTTP 403 while loading the timetable cache)",
+            "if it keeps failing",
+            True,
+        ),
+        (
+            "204-2308: POST /auth/connect/token: HTTP 400: IRIS refused the Client ID/Client "
+            "Secret of Oak (IRIS said: invalid_client)",
+            "Client Secret",
+            True,
+        ),
         ("204-2308: the MIS URL must use https (plain http only for hosts in ...)", "URL", True),
         (
             "204-2308: IRIS reports 90000 records, more than the 50000 records a report may have "

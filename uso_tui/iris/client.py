@@ -34,8 +34,8 @@ from uso_tui.domain.models import Export, MisRecord, School, some_ids
 from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
-from uso_tui.iris.parse import PARSERS, record_id, used_fields
-from uso_tui.iris.redact import blank_secrets, records_hold_secret
+from uso_tui.iris.parse import ALTERED, PARSERS, record_id, used_fields
+from uso_tui.iris.redact import blank_secrets, parsed_hold_secret, records_hold_secret
 
 TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
@@ -340,13 +340,19 @@ class IrisClient:
         rid = functools.partial(record_id, report)
 
         def take(page: list[dict[str, Any]]) -> list[_Item]:
+            altered = ALTERED[0]
             if sieve is None:
-                return [(d, (rec := parse(d)).mis_id, rec, None) for d in page]
-            out: list[_Item] = []
-            for doc in page:
-                mis_id = rid(doc)
-                token = sieve(mis_id, doc)
-                out.append((doc, mis_id, parse(doc) if token is None else None, token))
+                out = [(d, (rec := parse(d)).mis_id, rec, None) for d in page]
+            else:
+                out = []
+                for doc in page:
+                    mis_id = rid(doc)
+                    token = sieve(mis_id, doc)
+                    out.append((doc, mis_id, parse(doc) if token is None else None, token))
+            if ALTERED[0] != altered and parsed_hold_secret(
+                (item[2] for item in out if item[2] is not None), ctx.secret
+            ):
+                raise _holds_secret(ctx, path)
             return out
 
         def count(records: int) -> None:
@@ -552,15 +558,9 @@ class IrisClient:
         # megabytes of unused nesting, 20-30 times its size as objects) goes with the answer
         keep = _KEEP[key]
         body[key] = [keep(r) for r in body[key]]
-        if records_hold_secret(resp.content, body[key], ctx.secret):
-            raise IrisError(
-                "a record holds the school's client secret, or most of it (sent back by the "
-                "server, perhaps backwards or encoded): the report is not read, so that the "
-                "secret is neither shown nor kept",
-                school=ctx.dfe,
-                path=shown,
-                status=resp.status_code,
-            )
+        token = self._tokens.get((ctx.base, ctx.school.client_id))
+        if records_hold_secret(resp.content, body[key], ctx.secret, token.value if token else None):
+            raise _holds_secret(ctx, shown, resp.status_code)
         return body
 
     def _build_export(
@@ -1080,6 +1080,17 @@ async def _all_or_nothing(coros: list[Awaitable[None]]) -> None:
             if not task.done():
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _holds_secret(ctx: _Ctx, path: str, status: int | None = None) -> IrisError:
+    return IrisError(
+        "a record holds the school's client secret, or most of it (sent back by the server, "
+        "perhaps backwards, encoded or broken up), or the access token: the report is not "
+        "read, so that neither is shown nor kept",
+        school=ctx.dfe,
+        path=path,
+        status=status,
+    )
 
 
 def _too_many(ctx: _Ctx, path: str, what: str, bound: int, unit: str) -> IrisError:

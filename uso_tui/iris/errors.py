@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from uso_tui.domain.errors import UsoError
 
+IRIS_SAID = " (IRIS said: "  # how an error line quotes the server's own words, at its end
+
 
 class IrisError(UsoError):
     """A request to a school's IRIS API failed for good (after any retries)."""
@@ -35,7 +37,7 @@ class IrisError(UsoError):
             parts.append(f"HTTP {self.status}")
         text = ": ".join(parts) + ": " + self.message
         if self.iris_message:
-            text += f" (IRIS said: {self.iris_message})"
+            text += f"{IRIS_SAID}{self.iris_message})"
         return " ".join(text.split())  # one line whatever IRIS sent
 
     def __repr__(self) -> str:

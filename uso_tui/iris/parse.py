@@ -53,6 +53,15 @@ _INVISIBLE = frozenset(
 )
 
 
+# How many texts parsing has changed beyond trimming and composing (clean dropped characters,
+# or NFKC would fold some: full-width letters). The client looks through the records of a page
+# that moved it once more for the client secret (redact.parsed_hold_secret): such characters
+# may break up, or disguise, a secret its bytes were looked through for. (A count, not a flag
+# per record: one more look at a page costs nothing worth counting, and this runs for every
+# field of every record.)
+ALTERED = [0]
+
+
 def text(value: Any) -> str | None:
     """Stripped text, or None for null/empty/blank; composed (NFC: an é sent as e and an accent
     one day and as é the next is one name, not a change). Numbers (a year group of 7, or 7.0)
@@ -61,10 +70,14 @@ def text(value: Any) -> str | None:
         if not value.isascii():
             value = unicodedata.normalize("NFC", value)
             if len(value) > MAX_TEXT or not value.isprintable() or not _INVISIBLE.isdisjoint(value):
+                ALTERED[0] += 1
                 # composed again: what was dropped may have stood between two that compose
                 kept = clean(value)
                 return unicodedata.normalize("NFC", kept) if kept else None
+            if not unicodedata.is_normalized("NFKC", value):
+                ALTERED[0] += 1
         if len(value) > MAX_TEXT or not value.isprintable():
+            ALTERED[0] += 1
             return clean(value)
         value = value.strip()
         return value or None

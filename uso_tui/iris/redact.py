@@ -18,7 +18,8 @@ import contextlib
 import html
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import fields
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -186,15 +187,37 @@ def _record_needles(secret: str) -> set[str]:
     return needles
 
 
-def records_hold_secret(content: bytes, records: list[Any], secret: str) -> bool:
+def parsed_hold_secret(records: Iterable[Any], secret: str) -> bool:
+    """Whether parsed records (dataclasses of text fields) hold the client secret, or most of
+    it, in their letters and digits, each record's fields read together, NFKC-folded: what a
+    page's bytes did not show when characters that parsing drops (zero-width spaces, soft
+    hyphens, a terminal's escapes) or folds (full-width letters) broke it up, or the server
+    spread it over a record's fields. Called for the pages where parsing altered a text."""
+    if len(secret) < RECORD_SECRET_MIN:
+        return False
+    needles = {n for n in map(_alnum, _record_needles(secret)) if len(n) >= PART}
+    for record in records:
+        words = " ".join(v for f in fields(record) if isinstance(v := getattr(record, f.name), str))
+        words = _alnum(unicodedata.normalize("NFKC", words))
+        if any(needle in words for needle in needles):
+            return True
+    return False
+
+
+def records_hold_secret(
+    content: bytes, records: list[Any], secret: str, token: str | None = None
+) -> bool:
     """Whether a page's records hold the client secret, or most of it, in any case (a server
     that sends it back as a pupil's name: shown on every screen, kept in the account and its
-    exports). Its bytes are looked through for each of _record_needles; the records' own
-    strings only where the page escapes characters (`\\u0073` spells an s)."""
+    exports), or the access `token` whole. Its bytes are looked through for each of
+    _record_needles; the records' own strings only where the page escapes characters
+    (`\\u0073` spells an s)."""
+    low = content.lower()
+    if token and len(token) >= RECORD_SECRET_MIN and token.lower().encode() in low:
+        return True
     if len(secret) < RECORD_SECRET_MIN:
         return False
     needles = _record_needles(secret)
-    low = content.lower()
     if any(needle.encode() in low for needle in needles):
         return True
     if b"\\" not in content:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from uso_tui.iris.errors import IRIS_SAID
 from uso_tui.store.liveness import INTERRUPTED
 from uso_tui.sync.runner import APPLY_FAILED
 
 FailureKind = Literal["store", "interrupted", "credentials", "address", "bounds", "iris"]
 
 _CREDENTIALS = (
+    "refused the Client ID",
     "invalid_client",
     "unauthorized_client",
     "freshly issued token",
@@ -33,7 +35,11 @@ _BOUNDS = ("(max_",)
 def failure_kind(error: str) -> FailureKind:
     """The likely cause of a run that failed with `error` (its one line): the store (IRIS
     answered), the process stopped, the school's credentials or its URL, a bound of
-    config.json, or IRIS itself (down, slow, or an error of its own)."""
+    config.json, or IRIS itself (down, slow, or an error of its own). Read from our own words
+    only: what IRIS said, quoted from the first "(IRIS said: " on, is a server's text (a 429
+    saying "not allowed more than 60 requests" is no bad URL, a 500 quoting "HTTP 403" from
+    behind it no bad secret)."""
+    error = error.split(IRIS_SAID, 1)[0]
     if error.startswith(APPLY_FAILED):
         return "store"
     if error.startswith(INTERRUPTED):
