@@ -837,3 +837,20 @@ def test_a_failed_run_s_advice_fits_its_cause(error, advice, settings):
 
     said = failure_advice(error)
     assert advice in said and ("AutoUpdate settings" in said) == settings
+
+
+async def test_the_held_review_s_table_keeps_its_columns_when_the_terminal_grows(demo):
+    """Opened at 80x24 and the terminal made 120x40: the Name column grew to the terminal's
+    width inside the 72-column dialog, and Born and Flag (the candidate an operator acts on)
+    scrolled out of sight."""
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "school", dfe) as (app, pilot):
+        await force_run_to_its_end(app, pilot)
+        await press(pilot, "y")
+        assert isinstance(app.screen, HeldReview)
+        for size in ((120, 40), (80, 24), (160, 50)):
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            table = app.screen.query_one("#held-table")
+            widths = {str(c.label): c.get_render_width(table) for c in table.columns.values()}
+            assert "Flag" in widths and sum(widths.values()) <= 72, (size, widths)

@@ -240,3 +240,42 @@ async def test_a_palette_refused_over_a_question_takes_the_keys_typed_for_it(dem
         said = [n.message for n in app._notifications]  # noqa: SLF001
         assert any("the palette does not open over a question" in m for m in said), said
     assert [(r.run_id, r.status) for r in store.runs(dfe)] == before
+
+
+async def test_a_y_typed_after_q_does_not_quit_over_a_run_it_could_not_see(demo):
+    """`f y escape escape q y` in one burst: the `y` answered "Quit while a run is going?" at
+    once, cancelling the run and closing the console; the operator typing `q` could not know
+    a run was still going."""
+    demo.sim.set_switches(latency=1.0)  # the run outlasts the keys
+    async with started(demo.store, notifications=True) as (app, pilot):
+        burst(app, "j", "j", "enter", "f", "y", "escape", "escape", "q", "y")
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if type(app.screen).__name__ == "Confirm":
+                break
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "Confirm" and app.is_running
+        assert all(not run.cancel.is_set() for run in app.live_runs.values())
+        messages = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any("dropped" in m and "quitting cancels it" in m for m in messages)
+        for run in app.live_runs.values():
+            run.cancel.set()
+        await settle(pilot, 3)
+
+
+async def test_c_typed_with_the_keys_that_start_a_run_does_not_cancel_it(demo):
+    """`f y c` typed ahead on a school's hub (c: its calendar) cancelled the run it started,
+    without a word: the operator never saw the run screen."""
+    demo.sim.set_switches(latency=0.3)
+    async with started(demo.store, notifications=True) as (app, pilot):
+        burst(app, "j", "j", "enter", "f", "y", "c")
+
+        def runs_done() -> bool:
+            runs = list(app.live_runs.values())
+            return bool(runs) and all(run.done for run in runs)
+
+        await keys_had_their_turn(app, pilot, 300, runs_done)
+        (live,) = app.live_runs.values()
+        assert not live.cancel.is_set() and live.result.run.status != "cancelled"
+        messages = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any("dropped: the run had not shown" in m for m in messages)

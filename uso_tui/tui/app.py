@@ -232,6 +232,8 @@ class UsoApp(KeysInTurnApp):
                     self.live_runs[dfe].cancel.set()
                 self.exit()
 
+        # keys typed after `q` (`f y escape escape q y`) could not know that a run was going
+        self.drop_typed_ahead(f"a force run of {', '.join(running)} is going; quitting cancels it")
         self.push_screen(
             Confirm(
                 "Quit while a run is going?",

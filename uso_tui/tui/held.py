@@ -105,7 +105,8 @@ class HeldReview(Dialog[list[str] | None]):
                 ],
                 marks=True,
                 # the terminal's columns outside the dialog are not the table's
-                inset=max(4, self.app.size.width - DIALOG_INNER),
+                inset=4,
+                within=DIALOG_INNER,
                 id="held-table",
             )
             yield Static("", id="held-summary")

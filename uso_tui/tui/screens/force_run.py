@@ -8,6 +8,8 @@ another.
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import getters
 from textual.app import ComposeResult
@@ -140,6 +142,8 @@ class ForceRunScreen(ConfirmsHeld):
         self.waiting: int | None = None  # open match cases of the school, read after the run
         # what `r` (run again) leaves, until it is answered: (app's live run, live, final, waiting)
         self._again: tuple | None = None
+        self._live_at = 0.0  # when the run going showed (time.monotonic(): a key read before
+        # it, `f y c` typed ahead on the hub's Calendar key, was not meant to cancel it)
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Force run {self.dfe}")
@@ -247,6 +251,8 @@ class ForceRunScreen(ConfirmsHeld):
     def _attach_live(self, live: LiveRun) -> None:
         self._again = None
         self.keys_go()
+        if live is not self.live:
+            self._live_at = time.monotonic()
         self.live = live
         self._written = 0
         self.run_log.clear()
@@ -474,6 +480,8 @@ class ForceRunScreen(ConfirmsHeld):
     def action_cancel_run(self) -> None:
         live = self.live
         if live is None or live.done:
+            return
+        if self.typed_before(self._live_at, "the run had not shown", "c cancels it"):
             return
         if live.phase == "applying":
             self.say("Too late to cancel: the run is applying its changes", "warning")

@@ -100,14 +100,16 @@ class ListTable(DataTable):
         marks: bool = False,
         openable: bool = False,
         inset: int = 0,
+        within: int | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.columns_spec = list(columns)
         self.marks = marks
         self.openable = openable
-        # columns of the terminal not available to the table (a dialog's margins)
-        self.inset = inset
+        # columns of the terminal not available to the table (a dialog's margins), and the most
+        # it may have (a dialog's inner width, whatever the terminal's: resized, it stays)
+        self.inset, self.within = inset, within
         self._shown_cols: list[int] = list(range(len(self.columns_spec)))
         self.all_rows: list[Row] = []
         self.shown: list[Row] = []
@@ -132,6 +134,8 @@ class ListTable(DataTable):
         """Columns for the terminal's width: fixed widths, the rest to the flexible ones, and the
         `wide` columns only in a wide terminal."""
         width = self.app.size.width - self.inset
+        if self.within is not None:
+            width = min(width, self.within)
         self._built_for = self.app.size.width
         self._fitted = self._fit_widths()
         self._shown_cols = [

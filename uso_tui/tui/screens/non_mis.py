@@ -152,7 +152,8 @@ class LinkPicker(Dialog[dict | None]):
                 id="records",
                 openable=True,
                 # the dialog is at most 76 wide (styles.tcss), inside a border and a padding of one each side
-                inset=self.app.size.width - min(76, self.app.size.width) + 5,
+                inset=5,
+                within=71,
             )
             yield Static(
                 Text("enter link  / filter  escape cancel  Like: * = same surname/forename/birth"),
