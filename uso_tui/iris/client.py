@@ -34,7 +34,7 @@ from uso_tui.domain.models import Export, MisRecord, School, some_ids
 from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
-from uso_tui.iris.parse import ALTERED, PARSERS, record_id, used_fields
+from uso_tui.iris.parse import ALTERED, PARSERS, UNREADABLE, record_id, used_fields
 from uso_tui.iris.redact import blank_secrets, parsed_hold_secret, records_hold_secret
 
 TOKEN_PATH = "/auth/connect/token"
@@ -510,8 +510,14 @@ class IrisClient:
         shown = f"{path}?page={page}&pageSize={params['pageSize']}"
         resp = await self._request(ctx, "GET", path, shown, params=params)
         most = max(ANSWER_VALUES, VALUES_PER_RECORD * self.bounds.max_records)
+        mended = False
         try:
-            body = _json(resp.content, most)
+            try:
+                body = _json(resp.content, most)
+            except orjson.JSONDecodeError as exc:
+                if "surrogate" not in str(exc) or isinstance(exc, _TooManyValues):
+                    raise
+                body, mended = _json(_mend_surrogates(resp.content), most), True
         except _TooManyValues:
             raise IrisError(
                 f"the answer holds more than {most:,} JSON values, more than "
@@ -558,6 +564,8 @@ class IrisClient:
         # megabytes of unused nesting, 20-30 times its size as objects) goes with the answer
         keep = _KEEP[key]
         body[key] = [keep(r) for r in body[key]]
+        if mended:
+            _broken_fields_unreadable(body[key])
         token = self._tokens.get((ctx.base, ctx.school.client_id))
         if records_hold_secret(resp.content, body[key], ctx.secret, token.value if token else None):
             raise _holds_secret(ctx, shown, resp.status_code)
@@ -1167,6 +1175,42 @@ def _json(content: bytes, most: int = ANSWER_VALUES) -> Any:
     ):
         raise _TooManyValues("too many values", "", 0)
     return orjson.loads(content[3:] if content.startswith(_BOM) else content)
+
+
+# A UTF-16 surrogate escaped alone (`"Jo\\ud83d"`: a name cut in the middle of an emoji, as .NET
+# writes it): valid JSON to some readers, not to orjson, which refused the whole page, and the
+# school's run failed every day until its MIS was mended. An escaped backslash is matched first
+# (`\\\\ud83d` is text, not an escape), and a high surrogate followed by a low one is a pair.
+_SURROGATE = re.compile(
+    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    rb"|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+_BROKEN = "\ufffd"  # what a lone surrogate is read as
+
+
+def _mend_surrogates(content: bytes) -> bytes:
+    """`content` with each surrogate escaped alone read as U+FFFD (the records holding one are
+    then invalid: _broken_fields_unreadable)."""
+
+    def mend(match: re.Match[bytes]) -> bytes:
+        found = match.group()
+        return found if len(found) in (2, 12) else b"\\ufffd"
+
+    return _SURROGATE.sub(mend, content)
+
+
+def _broken_fields_unreadable(records: list[dict[str, Any]]) -> None:
+    """The fields of a mended page's records (kept fields) holding a broken character named
+    unreadable and left out: such a record is invalid (its account kept as it was, the record
+    named in the bulk results), not read with a name cut short."""
+    for record in records:
+        broken = [k for k, v in record.items() if type(v) is str and _BROKEN in v]
+        if broken:
+            said = [record[UNREADABLE]] if record.get(UNREADABLE) else []
+            for k in broken:
+                record[k] = None
+                said.append(f"{k} (a character cut in half)")
+            record[UNREADABLE] = ", ".join(said)
 
 
 def _named_twice(content: bytes, key: str) -> str | None:
