@@ -581,6 +581,9 @@ async def test_a_case_decided_in_another_console_is_shown_decided_when_refused(d
         assert f"decided: matched to {best} by alice" in text
         assert "open: choose a candidate" not in text
         assert not isinstance(app.screen, Confirm)
+        # s moves on from it (it said "is decided: u undoes it" and stayed)
+        await press(pilot, "s")
+        assert app.screen.case.case_id != case.case_id and app.screen.case.status == "open"
 
 
 def test_a_dialogs_indented_lines_wrap_under_their_indent():

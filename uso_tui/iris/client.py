@@ -892,7 +892,7 @@ class IrisClient:
             refreshed = False
             if tries >= self.max_tries:
                 raise IrisError(
-                    f"{reason}; gave up after {tries} tries",
+                    f"{reason}; gave up after {_tries(tries)}",
                     school=ctx.dfe,
                     path=shown,
                     method=method,
@@ -908,7 +908,7 @@ class IrisClient:
                 delay *= 0.5 + self._rng.random() / 2  # jitter: schools don't retry in step
             if ctx.deadline is not None and self._clock() + delay > ctx.deadline:
                 raise IrisError(
-                    f"{reason}; gave up after {tries} tries: waiting {_seconds(delay)} more would pass "
+                    f"{reason}; gave up after {_tries(tries)}: waiting {_seconds(delay)} more would pass "
                     f"the report's deadline of {self.bounds.report_deadline_s:g}s "
                     "(report_deadline_s)",
                     school=ctx.dfe,
@@ -919,7 +919,7 @@ class IrisClient:
             elapsed = max(self._clock() - started, slept)
             if elapsed + delay > self.max_retry_seconds:
                 raise IrisError(
-                    f"{reason}; gave up after {tries} tries: waiting {_seconds(delay)} more would pass "
+                    f"{reason}; gave up after {_tries(tries)}: waiting {_seconds(delay)} more would pass "
                     f"the {self.max_retry_seconds:g}s retry limit",
                     school=ctx.dfe,
                     path=shown,
@@ -1099,6 +1099,10 @@ def _holds_secret(ctx: _Ctx, path: str, status: int | None = None) -> IrisError:
         path=path,
         status=status,
     )
+
+
+def _tries(count: int) -> str:
+    return f"{count} try" if count == 1 else f"{count} tries"
 
 
 def _too_many(ctx: _Ctx, path: str, what: str, bound: int, unit: str) -> IrisError:

@@ -105,7 +105,7 @@ def decision_text(case: MatchCase) -> Text:
 
 
 # the keys that decide an open case (m c x s, / to search an account for it)
-DECISION_KEYS = frozenset(("m", "c", "x", "s", "slash"))
+DECISION_KEYS = frozenset(("m", "c", "x", "slash"))
 
 
 class MatchingScreen(ExportsCsv):
@@ -475,6 +475,8 @@ class MatchingScreen(ExportsCsv):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         # False hides the key, None shows it dimmed (not possible right now)
         case = self.case
+        if action == "skip" and case is not None and case.status != "open":
+            return not self.busy or None  # a decided case (maybe in another console): moves on
         if action in ("match", "create", "exclude", "skip", "search"):
             if case is None:
                 return False
@@ -751,8 +753,12 @@ class MatchingScreen(ExportsCsv):
         the store), so nothing is waited for: a skip read the school's whole data file, a
         quarter of a second a key in a queue of thousands."""
         case = self.case
-        if case is not None and case.status == "open" and not self.busy:
-            self._decided(case, True, {})
+        if case is None or self.busy:
+            return
+        if case.status != "open":  # decided here, or in another console meanwhile: on to the next
+            self.action_next()
+            return
+        self._decided(case, True, {})
 
     def decide(self, case_id: str, **how) -> None:
         self.busy = True
