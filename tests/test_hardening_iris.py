@@ -1769,3 +1769,13 @@ def test_a_name_cut_in_the_middle_of_a_character_makes_its_record_invalid_not_th
     assert by_id["P1"].unreadable == "preferredName (a character cut in half)"
     assert by_id["P2"].forename == "Amy\\ud83d" and by_id["P2"].unreadable is None
     assert by_id["P3"].preferred_name == "Sam\U0001f600" and by_id["P3"].unreadable is None
+
+
+async def test_an_html_error_page_is_said_by_its_words_without_tags_or_terminal_escapes():
+    """A 404 page of HTML with a terminal's colour codes: shown with its tags, and with `[31m`
+    left where its ESC was dropped."""
+    page = "<html><head><title>Not Found</title></head><body><h1>\x1b[31mNo such school\x1b[0m</h1>"
+    server = Server(lambda r: httpx.Response(404, text=page + "</body></html>"))
+    with pytest.raises(IrisError) as ei:
+        await fetch(server)
+    assert ei.value.iris_message == "Not Found No such school"

@@ -34,7 +34,7 @@ from uso_tui.domain.models import Export, MisRecord, School, some_ids
 from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
-from uso_tui.iris.parse import ALTERED, PARSERS, UNREADABLE, record_id, used_fields
+from uso_tui.iris.parse import ALTERED, ESCAPES, PARSERS, UNREADABLE, record_id, used_fields
 from uso_tui.iris.redact import blank_secrets, parsed_hold_secret, records_hold_secret
 
 TOKEN_PATH = "/auth/connect/token"
@@ -1477,6 +1477,9 @@ _WORDS_JOINED = re.compile(r"[A-Z]?[a-z]+(?:[A-Z][a-z]+)+")
 OPAQUE = "(…)"  # such a run, as shown (not the blanking's ***: no secret was seen in it)
 
 
+_TAG = re.compile(r"<[^<>]{0,200}>")
+
+
 def _iris_message(
     resp: Answer, ctx: _Ctx, token: _Token | None, secret_sent: bool = False
 ) -> str | None:
@@ -1509,9 +1512,14 @@ def _iris_message(
     # Only the start is read (a body of megabytes would take a minute to search for echoed
     # secrets), and a secret cut there in two is not shown by its first half (blank_secrets
     # `cut`): the spaces taken out below would bring the end of the start into what is shown.
-    msg = "".join(c if c.isprintable() else " " for c in msg[:_WORDS_READ])
+    msg = msg[:_WORDS_READ]
+    if "\x1b" in msg or "\x9b" in msg:
+        msg = ESCAPES.sub("", msg)  # a terminal's escapes whole (its ESC alone left `[31m`)
+    msg = "".join(c if c.isprintable() else " " for c in msg)
     secrets = [ctx.secret, token.value if token else None]
     msg = blank_secrets(msg, secrets, ctx.school.client_id, cut=cut)
+    if "<" in msg and ">" in msg:  # an HTML error page: its words, not its tags
+        msg = _TAG.sub(" ", msg)
     if not msg.strip():
         return None
     # and again: its escapes (\u001b) were read to find an echoed secret

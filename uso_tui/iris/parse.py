@@ -100,7 +100,7 @@ def name(value: Any) -> str | None:
 
 # A terminal's escape sequences, whole: CSI (ESC [ or the C1 CSI, parameters, a final
 # letter), OSC and the like (ESC ] ... ended by BEL or ESC \), and ESC with one character.
-_ESCAPES = re.compile(
+ESCAPES = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
     r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|\x1b[ -~]?"
@@ -113,7 +113,7 @@ def clean(value: str) -> str | None:
     draws as nothing (_INVISIBLE), each
     run of whitespace one space, cut at MAX_TEXT; None if nothing is left."""
     if "\x1b" in value or "\x9b" in value:
-        value = _ESCAPES.sub("", value)  # whole: its ESC alone dropped left Kamiński[31m
+        value = ESCAPES.sub("", value)  # whole: its ESC alone dropped left Kamiński[31m
     kept = "".join(
         c if c.isprintable() and c not in _INVISIBLE else " " if c.isspace() else "" for c in value
     )
