@@ -201,3 +201,14 @@ def test_a_full_disk_is_said_with_what_to_do_and_changes_nothing(tmp_path, cli_a
     assert res.status == 1 and len(res.err.strip().splitlines()) == 1
     assert "No space left on device" in res.err and "free space" in res.err
     assert cli.ok("school", "show", "204-3210", "--json").json()["name"] == "Hill School"
+
+
+def test_a_school_s_data_file_replaced_by_a_directory_is_said_damaged(tmp_path, cli_at):
+    cli = cli_at(tmp_path / "data")
+    cli.add_school()
+    data = tmp_path / "data" / "schools" / "204-3210" / "data.json"
+    data.unlink()
+    data.mkdir()
+    res = cli("accounts", "204-3210")
+    assert res.status == 1 and "a directory where a file belongs" in res.err
+    assert "restore" in res.err and "Traceback" not in res.err

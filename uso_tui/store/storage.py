@@ -57,11 +57,10 @@ def read_json(path: Path) -> Any:
 
 
 def read_json_raw(path: Path) -> tuple[Any, bytes | None]:
-    """The decoded file and its bytes; (None, None) when it does not exist."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
+    """The decoded file and its bytes; (None, None) when it does not exist (a directory in its
+    place is said damaged, as by read_bytes)."""
+    raw = read_bytes(path)
+    if raw is None:
         return None, None
     return decode(path, raw), raw
 
