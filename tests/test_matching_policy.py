@@ -83,8 +83,10 @@ def test_a_twin_whose_record_is_mistyped_still_counts_as_a_claim(omar):
 
 
 def test_a_sibling_with_another_forename_or_a_far_date_is_no_claim():
-    # Nothing else in the export could be the person: the requested account joins its record.
-    requested = acc("mkhan.204", "Muhammad", "Khan", DOB)
+    # Nothing else in the export could be the person: the requested account joins its record
+    # (asked for with his other name: a Muhammad is known by it, see
+    # test_a_muhammad_links_by_himself_only_by_a_name_both_give_besides).
+    requested = acc("mkhan.204", "Muhammad", "Khan", DOB, middle_names="Ali")
     ali = rec("1", "Muhammad", "Khan", DOB, middle_names="Ali")
     # (a twin sister: a twin brother held without "Muhammad" may be who it was asked for)
     sister = rec("2", "Aisha", "Khan", DOB, gender="F")
@@ -2013,3 +2015,48 @@ def test_a_upn_keyed_in_full_width_characters_is_the_same_upn():
     planned = _plan([rec("1", "Amy", "Quennell", "2014-01-01", upn=wide)], pool=[mover])
     [case] = planned.new_cases
     assert case.candidates[0].username == "aquennell.204"
+
+
+@pytest.mark.parametrize(
+    ("account_kw", "record_kw", "linked"),
+    [
+        ({}, {"middle_names": "Ismail"}, False),  # asked for as Muhammad Khan: which twin?
+        ({"middle_names": "Yusuf"}, {}, False),
+        ({}, {}, False),
+        ({"middle_names": "Ismail"}, {"middle_names": "Ismail"}, True),
+        ({"preferred_name": "Ismail"}, {"middle_names": "Ismail Ali"}, True),
+    ],
+    ids=["record-middle", "account-middle", "neither", "same-middle", "known-as-middle"],
+)
+def test_a_muhammad_links_by_himself_only_by_a_name_both_give_besides(
+    account_kw, record_kw, linked
+):
+    """An account asked for as "Muhammad Khan" for twin Muhammad Yusuf, whose record has not come:
+    twin Muhammad Ismail's record took it ("one unlinked account with the same details"), every
+    brother being a Muhammad known by his other name (found on data of an outside generator)."""
+    waiting = acc("mkhan.204", "Muhammad", "Khan", DOB, **account_kw)
+    planned = _plan([rec("1", "Muhammad", "Khan", DOB, **record_kw)], [waiting])
+    assert outcome_of(planned, "1").outcome == ("auto_linked" if linked else "needs_matching")
+
+
+@pytest.mark.parametrize(
+    ("account", "record"),
+    [
+        (("Lân", "Nguyễn"), ("Lan", "Nguyễn")),  # the MIS keeps accents: Lan is Lan
+        (("Lan", "Nguyễn"), ("Lân", "Nguyễn")),
+    ],
+    ids=["account-accented", "record-accented"],
+)
+def test_a_forename_plain_beside_an_accented_surname_is_another_name(account, record):
+    """Vietnamese twins Lân and Lan Nguyễn: the account asked for Lân took Lan's record (accents
+    were compared only where both forenames had them; here the record's surname shows that its
+    MIS keeps them, so its plain Lan is a name of its own)."""
+    waiting = acc("lnguyen.204", *account, DOB)
+    planned = _plan([rec("1", *record, DOB)], [waiting])
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+def test_an_account_asked_for_plain_still_links_to_its_record_with_accents():
+    waiting = acc("zmuller.204", "Zoe", "Muller", DOB)
+    planned = _plan([rec("1", "Zoë", "Müller", DOB)], [waiting])
+    assert outcome_of(planned, "1").outcome == "auto_linked"
