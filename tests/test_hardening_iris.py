@@ -1641,10 +1641,12 @@ def test_a_record_s_field_given_twice_is_the_record_s_matter_not_the_page_s() ->
         lambda s: "\u2063".join(s[i : i + 3] for i in range(0, len(s), 3)),
         lambda s: "\u200b".join(s[i : i + 3] for i in range(0, len(s), 3)),  # as UTF-8
         lambda s: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s),
+        lambda s: "".join(c + "\u0336" for c in s),  # struck through: combining marks kept
     ],
     ids=["as-is", "capitals", "escaped", "less-first", "less-last-two", "backwards", "base64"]
     + ["hex", "escaped-less-three", "no-separators", "zero-width", "soft-hyphens"]
-    + ["terminal-escapes", "bidi", "invisible-separator", "zero-width-raw", "full-width"],
+    + ["terminal-escapes", "bidi", "invisible-separator", "zero-width-raw", "full-width"]
+    + ["combining-marks"],
 )
 async def test_a_record_holding_the_client_secret_is_not_read(spelt) -> None:
     """A hostile server sending the secret back as a pupil's forename (or most of it, or
@@ -1769,6 +1771,19 @@ def test_a_name_cut_in_the_middle_of_a_character_makes_its_record_invalid_not_th
     assert by_id["P1"].unreadable == "preferredName (a character cut in half)"
     assert by_id["P2"].forename == "Amy\\ud83d" and by_id["P2"].unreadable is None
     assert by_id["P3"].preferred_name == "Sam\U0001f600" and by_id["P3"].unreadable is None
+
+
+def test_a_field_whose_name_is_cut_mid_character_makes_its_record_invalid():
+    """`"preferredName\ud83d": "Ames"`: mended, the name was no field read, and the record was
+    read as sending no preferred name, which cleared the account's (found by review)."""
+    body = json.dumps(listing([{**pupil(1), "preferredName": "Ames"}, pupil(2)]))
+    body = body.replace('"preferredName"', '"preferredName\\ud83d"').replace(
+        '"P2", "forename": "Amy"', '"P2", "forename": "Amy\\ud83d"'
+    )
+    server = Server(lambda r: httpx.Response(200, content=body.encode()))
+    by_id = {r.mis_id: r for r in asyncio.run(fetch(server)).records}
+    assert by_id["P1"].unreadable == "preferredName (a character cut in half in its name)"
+    assert by_id["P2"].unreadable == "forename (a character cut in half)"
 
 
 async def test_an_html_error_page_is_said_by_its_words_without_tags_or_terminal_escapes():

@@ -224,3 +224,36 @@ def test_a_damaged_journal_is_refused_not_deleted(tmp_path, damage):
     with pytest.raises(StoreError, match="journal.json is corrupt.*nothing was touched"):
         open_store(root).list_schools()
     assert files(root) == before
+
+
+def test_a_commit_after_one_made_but_unfinished_finishes_it_first(tmp_path, monkeypatch):
+    """Two commits under one write lock (an upgrade's rekeying commits school after school):
+    the first made at its journal, a rename after it failing; the second replaced its journal
+    and reused its staged files' names, and the first commit's last file was never put in
+    place (found by review)."""
+    root = tmp_path
+    for name in "abcde":
+        (root / f"{name}.json").write_bytes(b"old")
+    real, failed = os.replace, []
+
+    def replace(src, dst):
+        if str(dst).endswith("c.json") and not failed:
+            failed.append(dst)
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(journal_mod.os, "replace", replace)
+    with write_lock(root):
+        first = Commit(root)
+        for name in "abc":
+            first.write(root / f"{name}.json", f"new {name}".encode())
+        first.apply()
+        assert first.unfinished is not None and (root / JOURNAL).exists()
+        second = Commit(root)
+        for name in "de":
+            second.write(root / f"{name}.json", f"new {name}".encode())
+        second.apply()
+    assert {n: (root / f"{n}.json").read_bytes() for n in "abcde"} == {
+        n: f"new {n}".encode() for n in "abcde"
+    }
+    assert not (root / JOURNAL).exists() and not os.listdir(root / STAGING)

@@ -563,9 +563,10 @@ class IrisClient:
         # each record cut to the fields used at once: the rest of the page (a server may send
         # megabytes of unused nesting, 20-30 times its size as objects) goes with the answer
         keep = _KEEP[key]
-        body[key] = [keep(r) for r in body[key]]
+        sent = body[key]
+        body[key] = [keep(r) for r in sent]
         if mended:
-            _broken_fields_unreadable(body[key])
+            _broken_fields_unreadable(sent, body[key])
         token = self._tokens.get((ctx.base, ctx.school.client_id))
         if records_hold_secret(resp.content, body[key], ctx.secret, token.value if token else None):
             raise _holds_secret(ctx, shown, resp.status_code)
@@ -1203,17 +1204,21 @@ def _mend_surrogates(content: bytes) -> bytes:
     return _SURROGATE.sub(mend, content)
 
 
-def _broken_fields_unreadable(records: list[dict[str, Any]]) -> None:
-    """The fields of a mended page's records (kept fields) holding a broken character named
-    unreadable and left out: such a record is invalid (its account kept as it was, the record
-    named in the bulk results), not read with a name cut short."""
-    for record in records:
+def _broken_fields_unreadable(sent: list[Any], kept: list[dict[str, Any]]) -> None:
+    """The fields of a mended page's records holding a broken character named unreadable and
+    left out (`kept`: the records as kept, `sent` as sent): such a record is invalid (its
+    account kept as it was, the record named in the bulk results), not read with a name cut
+    short, nor without a field whose own name was cut (read as not sent, it cleared the
+    account's)."""
+    for raw, record in zip(sent, kept, strict=True):
         broken = [k for k, v in record.items() if type(v) is str and _BROKEN in v]
-        if broken:
+        named = [k.replace(_BROKEN, "") for k in raw if _BROKEN in k] if type(raw) is dict else []
+        if broken or named:
             said = [record[UNREADABLE]] if record.get(UNREADABLE) else []
             for k in broken:
                 record[k] = None
                 said.append(f"{k} (a character cut in half)")
+            said += [f"{k} (a character cut in half in its name)" for k in named]
             record[UNREADABLE] = ", ".join(said)
 
 

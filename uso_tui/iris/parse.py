@@ -60,6 +60,10 @@ _INVISIBLE = frozenset(
 # per record: one more look at a page costs nothing worth counting, and this runs for every
 # field of every record.)
 ALTERED = [0]
+# What a name may hold besides letters, digits and its usual punctuation: a combining mark left
+# after composing (a strike-through, an accent on a digit), a symbol. The secret's check reads
+# letters and digits only, so a secret broken up by such characters is looked for once more.
+_BESIDE_LETTERS = re.compile(r"[^\w\s'’‘.,()\-]")
 
 
 def text(value: Any) -> str | None:
@@ -74,7 +78,7 @@ def text(value: Any) -> str | None:
                 # composed again: what was dropped may have stood between two that compose
                 kept = clean(value)
                 return unicodedata.normalize("NFC", kept) if kept else None
-            if not unicodedata.is_normalized("NFKC", value):
+            if not unicodedata.is_normalized("NFKC", value) or _BESIDE_LETTERS.search(value):
                 ALTERED[0] += 1
         if len(value) > MAX_TEXT or not value.isprintable():
             ALTERED[0] += 1

@@ -65,6 +65,11 @@ class Commit:
         """Make every staged change visible at once. Caller holds the write lock."""
         if not self:
             return
+        # A commit before this one under the same lock may be made but not finished (see
+        # _finishing): finished first, or this one's journal would replace its journal, and its
+        # staged files be taken for an unfinished commit's (several commits under one lock:
+        # an upgrade's rekeying).
+        recover(self.root)
         staging = self.root / STAGING
         refuse_link(staging)
         make_dir(staging)

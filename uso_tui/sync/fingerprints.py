@@ -23,9 +23,10 @@ import xxhash
 
 # The seed of every fingerprint: change it whenever parsing or the held fields change meaning,
 # so that fingerprints made before are simply not recognised.
-VERSION = 6  # 3: text fields cleaned and cut (iris.parse.clean); 4: UPNs without spaces;
+VERSION = 7  # 3: text fields cleaned and cut (iris.parse.clean); 4: UPNs without spaces;
 # 5: leaving dates in more forms (20261123, 23.11.2026), an unreadable one an invalid record;
-# 6: an unreadable start date an invalid record
+# 6: an unreadable start date an invalid record; 7: records looked through for the secret once
+# parsed (a secret broken up by characters parsing drops), a name cut mid-character invalid
 
 _hash = xxhash.xxh3_64_intdigest  # non-cryptographic, 64 bits: a change detector, not a MAC
 _dumps = orjson.dumps
