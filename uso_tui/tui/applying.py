@@ -34,14 +34,17 @@ def apply_each(
     items: Iterable[Item],
     act: Callable[[Item], object],
     name: Callable[[Item], str] = str,
+    failed: str = "Not done",
 ) -> Applied:
-    """`act` on every item; a failure is recorded under the item's name and the rest go on."""
+    """`act` on every item; a failure is recorded under the item's name, said as `failed`
+    (`Not restored: ghopper.204: OSError: ...`: a bug or a full disk is not read as a reason
+    given), and the rest go on."""
     out = Applied()
     for item in items:
         try:
             act(item)
         except Exception as exc:  # noqa: BLE001 - each failure reported, the rest go on
-            out.errors.append(f"{name(item)}: {exc}")
+            out.errors.append(f"{failed}: {name(item)}: {error_text(exc)}")
         else:
             out.done.append(name(item))
     return out
@@ -55,7 +58,9 @@ class Attempt(Generic[Value]):
     error: str | None = None
 
 
-def attempt(act: Callable[[], Value], describe: Callable[[Exception], str] = str) -> Attempt[Value]:
+def attempt(
+    act: Callable[[], Value], describe: Callable[[Exception], str] = error_text
+) -> Attempt[Value]:
     """Run `act`; an exception becomes `error` (described by `describe`) instead of ending the
     worker, for actions whose error is shown in their own form or status line."""
     try:

@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Input, Static
 
-from uso_tui.domain.errors import UsoError
 from uso_tui.domain.models import School
 from uso_tui.domain.schools import MIS_DOMAINS, MIS_KINDS, check_dfe, check_mis_url, check_reports
+from uso_tui.tui.applying import error_text
 from uso_tui.tui.screens.settings_form import SettingsForm
 from uso_tui.tui.workers import in_thread
 
@@ -125,8 +125,10 @@ class AddSchoolScreen(SettingsForm):
         except DuplicateSchool as exc:
             self.app.call_from_thread(self._not_added, "dfe", str(exc))
             return
-        except UsoError as exc:
-            self.app.call_from_thread(self._not_added, None, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a full disk, a bug: said on the form, as a refusal
+            # (left to the worker's handler, the form said "Adding…" for good and the keys
+            # typed for the new school's hub went into its fields)
+            self.app.call_from_thread(self._not_added, None, error_text(exc))
             return
         self.app.call_from_thread(self._added, school)
 

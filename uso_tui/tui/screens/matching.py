@@ -21,6 +21,7 @@ from uso_tui.store import AccountHit, StoreError, unreadable_school
 from uso_tui.sync.actions import contested_by, refreshed_since
 from uso_tui.sync.checks import latest_export_ids, on_roll_elsewhere
 from uso_tui.sync.match_model import CREATE_GUARD, level_words
+from uso_tui.tui.applying import error_text
 from uso_tui.tui.format import cell, clean, ends_kept, hanging, plain, when
 from uso_tui.tui.keys_in_turn import Shown
 from uso_tui.tui.screens.listing import ExportsCsv
@@ -797,20 +798,29 @@ class MatchingScreen(ExportsCsv):
             from uso_tui.sync.admin import add_exclusion  # noqa: PLC0415
 
             rec = case.mis_record()
-            ex = add_exclusion(
-                self.store,
-                case.school,
-                forename=rec.forename or "",
-                surname=rec.surname or "",
-                dob=rec.dob,
-                operator=self.operator,
-                now=self.now(),
-                unallocate=True,
-                typed=False,  # the record's names, as the MIS sent them
-            )
-            self.app.call_from_thread(
-                self.say, f"Excluded; unallocated {', '.join(ex.unallocated) or 'none'}"
-            )
+            try:
+                ex = add_exclusion(
+                    self.store,
+                    case.school,
+                    forename=rec.forename or "",
+                    surname=rec.surname or "",
+                    dob=rec.dob,
+                    operator=self.operator,
+                    now=self.now(),
+                    unallocate=True,
+                    typed=False,  # the record's names, as the MIS sent them
+                )
+            except Exception as exc:  # noqa: BLE001 - the exclusion is saved: said, not "Not saved"
+                self.app.call_from_thread(
+                    self.say,
+                    f"Excluded (saved), but the account was not unallocated: {error_text(exc)}; "
+                    "add the exclusion again in Bulk results, Exclusions, to unallocate it",
+                    "error",
+                )
+            else:
+                self.app.call_from_thread(
+                    self.say, f"Excluded; unallocated {', '.join(ex.unallocated) or 'none'}"
+                )
         # the account the decision linked or made, as saved; the candidates an exclusion
         # unallocated, read again (read back, a decision in a school of thousands of cases
         # cost a decode of its whole file)
@@ -979,7 +989,10 @@ class MatchingScreen(ExportsCsv):
         # keys typed ahead were for the next case, which is not coming, or for the accounts a
         # search would have found
         if self.busy or self.searching_accounts:
-            self.app.drop_typed_ahead()
+            self.app.drop_typed_ahead(
+                "the search failed" if self.searching_accounts else "the decision was not saved",
+                "look at the case, then type them again",
+            )
         self.searching_accounts = False
         super().worker_failed(line)
         if self.busy:  # a decision or undo failed: show the case as it is now

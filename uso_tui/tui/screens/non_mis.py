@@ -393,6 +393,7 @@ class NonMisScreen(LoadedListScreen):
             targets,
             lambda a: act(self.store, a.username, operator=self.operator, now=self.now()),
             name=lambda a: a.username,
+            failed="Not kept" if what == "keep" else "Not unallocated",
         )
         self.app.call_from_thread(
             self._applied, what, applied.done, applied.errors, time.monotonic()
@@ -513,6 +514,7 @@ class NonMisScreen(LoadedListScreen):
                 operator=self.operator,
                 now=self.now(),
             ),
+            failed="Not linked",
         )
         if linked.errors:
             self.app.call_from_thread(self._applied, "link", [], linked.errors, time.monotonic())

@@ -52,6 +52,7 @@ from uso_tui.tui.widgets import Confirm, LineInput
 from uso_tui.tui.workers import in_thread
 
 SEARCH_DELAY = 0.15
+SEARCH_FAILED = "Search failed"
 SEARCH_LIMIT = 500
 FEED_LIMIT = 500
 KIND_WORD = {"create": "+ new", "move": "> move"}  # words, so NO_COLOR keeps the meaning
@@ -130,6 +131,7 @@ class UsersScreen(ReloadingListScreen):
         super().__init__(store, None)
         self._search_timer: Timer | None = None
         self.query_text = ""
+        self._failed: tuple[str, str] | None = None  # (the search, its failure) said in the title
 
     def compose(self) -> ComposeResult:
         yield self.title_bar("Users: latest move or create")
@@ -268,6 +270,7 @@ class UsersScreen(ReloadingListScreen):
 
     def _show_search(self, text: str) -> None:
         self.query_text = text
+        self._failed = None
         searching = bool(text.strip())
         hits, latest = self.query_one("#hits"), self.query_one("#latest")
         hidden = latest if searching else hits
@@ -279,7 +282,7 @@ class UsersScreen(ReloadingListScreen):
             self.search(text)
         self._update_title()
 
-    @in_thread("users-search", failure="Search failed")
+    @in_thread("users-search", failure=SEARCH_FAILED)
     def search(self, text: str) -> None:
         hits = self.store.search_accounts(text, limit=SEARCH_LIMIT)
         rows = []
@@ -305,13 +308,32 @@ class UsersScreen(ReloadingListScreen):
     def _hits_loaded(self, text: str, rows: list[Row]) -> None:
         if text != self.query_text:
             return  # an older search finished after a newer one started
+        self._failed = None
         self.hits_table.set_rows(rows)
         self._update_title()
         self.keys_go()
 
+    def worker_failed(self, line: str) -> None:
+        """A search that failed is said as failed, its list empty (no one found would read as no
+        such account, and an operator might ask for a second one), and the keys typed after it
+        are dropped: enter would open a hit of the search before."""
+        if line.startswith(SEARCH_FAILED) and self.query_text.strip():
+            self._failed = (self.query_text, line)
+            self.hits_table.set_rows([])
+            self.app.drop_typed_ahead(  # type: ignore[attr-defined]
+                "the search failed", "search again (g, or enter in the search box)"
+            )
+            self._update_title()
+        super().worker_failed(line)
+
     def _update_title(self) -> None:
         empty = self.query_one("#empty", Static)
-        if self.query_text.strip():
+        if self._failed is not None and self._failed[0] == self.query_text:
+            title = Text("Users: the search for ", style="bold", end="")
+            title.append_text(plain(repr(self.query_text.strip()), "bold"))
+            title.append(" failed", style="bold red")
+            empty.update(plain(self._failed[1], "bold red"))
+        elif self.query_text.strip():
             count = len(self.hits_table.all_rows)
             more = f" (the first {SEARCH_LIMIT})" if count >= SEARCH_LIMIT else ""
             title = Text(f"Users: {count:,} found{more} for ", style="bold", end="")

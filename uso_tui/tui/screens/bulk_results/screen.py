@@ -458,6 +458,7 @@ class BulkResultsScreen(ReloadingListScreen):
             lambda username: restore_account(
                 self.store, username, operator=self.operator, now=self.now()
             ),
+            failed="Not restored",
         )
         self.app.call_from_thread(
             self._applied,
@@ -522,7 +523,7 @@ class BulkResultsScreen(ReloadingListScreen):
         )
         if removed.error is not None:
             self.app.call_from_thread(
-                self._applied, "Removed", [], [removed.error], time.monotonic()
+                self._applied, "Removed", [], [f"Not removed: {removed.error}"], time.monotonic()
             )
             return
         self.app.call_from_thread(
