@@ -331,3 +331,12 @@ def test_the_console_refuses_a_data_dir_from_the_environment_that_does_not_exist
     assert main([], stdout=io.StringIO(), stderr=err) == 2
     assert "no such data directory" in err.getvalue() and "USO_TUI_DATA_DIR" in err.getvalue()
     assert not (tmp_path / "mistyped").exists()
+
+
+@pytest.mark.parametrize("interval", ["nan", "inf", "1e308", "0", "-5", "86401"])
+def test_a_scheduler_interval_not_a_number_of_seconds_up_to_a_day_is_bad_usage(cli, interval):
+    """`--interval nan` passed the check (`nan < 1` is false) and the loop ran passes back to
+    back on a whole core; `inf` failed with an OverflowError after starting."""
+    res = cli("scheduler", "--interval", interval)
+    assert res.status == 2 and "--interval must be a number of seconds from 1 to" in res.err
+    assert "scheduler started" not in res.err

@@ -248,10 +248,15 @@ def _failure_advice(run: Run) -> str:
     return ""
 
 
+MAX_INTERVAL = 86_400  # the scheduler's longest pause between passes: a day
+
+
 def _summary(run: Run, ctx: Context) -> None:
     out = ctx.stdout
-    dry = " (dry run: nothing written)" if run.dry_run else ""
-    out.write(f"{run.run_id} {run.school} {run.status}{dry}\n")
+    if run.dry_run:  # recorded nowhere: no run id that `run show` would refuse
+        out.write(f"dry run of {run.school}: {run.status} (nothing written)\n")
+    else:
+        out.write(f"{run.run_id} {run.school} {run.status}\n")
     if run.error:
         out.write(f"  error: {plain(run.error)}\n")
         advice = _failure_advice(run)
@@ -719,8 +724,10 @@ def cmd_scheduler(args: argparse.Namespace, ctx: Context) -> int:
 
     from uso_tui.sync.schedule import scheduler_loop  # noqa: PLC0415
 
-    if args.interval < 1:
-        raise InvalidInput("--interval must be at least 1 second")
+    if not 1 <= args.interval <= MAX_INTERVAL:  # (nan is neither: it spun a core)
+        raise InvalidInput(
+            f"--interval must be a number of seconds from 1 to {MAX_INTERVAL:,} (a day)"
+        )
     store = ctx.store()
     if note := zone_unset_note(ctx.data_dir):
         ctx.note(note)

@@ -145,7 +145,9 @@ async def run_school(
         require(store, operator, "run")  # before the claim: a refused run is not recorded
         run = await asyncio.to_thread(_claim, store, dfe, trigger, operator, reports, iso(now))
     progress = ProgressEmitter(run.run_id, dfe, on_progress)
-    progress("connecting", message=f"run {run.run_id} started ({trigger}, {operator})")
+    # (a dry run is recorded nowhere: it is named by its school, not by an id no command takes)
+    what = f"dry run of {dfe}" if dry_run else f"run {run.run_id}"
+    progress("connecting", message=f"{what} started ({trigger}, {operator})")
 
     if own_client:
         from uso_tui.iris.client import IrisClient  # noqa: PLC0415
