@@ -330,6 +330,8 @@ def test_sync_bad_input(cli, sim):
         (["run-due", "--at", "tomorrow"], "bad --at"),
         (["run-due", "--at", "0001-01-01T00:00"], "a year from 1970"),  # was an OverflowError
         (["run-due", "--at", "0001-01-01T00:00+01:00"], "a year from 1970"),
+        (["run-due", "--at", "2026-12-07"], "give the time too"),  # (was read as midnight)
+        (["run-due", "--force"], "--force allows an --at later than now"),  # (was ignored)
         (["calendar", "--days", "3000000"], "--days must be from 0 to 3660"),
         (["iris-sim", "--port", "99999"], "a port is from 0 to 65535"),
         (["resolve", "204-3210-c99", "--create"], "unknown case"),

@@ -621,6 +621,11 @@ def parse_at(text: str) -> datetime:
         raise InvalidInput(
             f"bad --at {text!r}: expected an ISO date and time, e.g. 2026-09-01T06:30"
         ) from None
+    if len(text.strip()) <= len("2026-09-01"):  # a date alone reads as its midnight
+        raise InvalidInput(
+            f"bad --at {text!r}: give the time too, e.g. {at:%Y-%m-%d}T06:30 (a date alone would "
+            "be its first minute, when no school is due yet)"
+        )
     if not AT_RANGE[0] <= at.year <= AT_RANGE[1]:  # (the schedule reckons days either side)
         raise InvalidInput(f"bad --at {text!r}: a year from {AT_RANGE[0]} to {AT_RANGE[1]}")
     if at.tzinfo is not None:
@@ -670,6 +675,8 @@ def cmd_run_due(args: argparse.Namespace, ctx: Context) -> int:
 
     from uso_tui.sync.schedule import due_schools, run_due  # noqa: PLC0415
 
+    if args.force and args.at is None:
+        raise InvalidInput("--force allows an --at later than now: give --at, or leave --force out")
     now = parse_at(args.at) if args.at is not None else ctx.now()  # "" is a bad --at too
     if now > ctx.now() + AT_SLACK and not args.force:
         # The runs are stamped then and the schedule believes them: a school run tonight "at
