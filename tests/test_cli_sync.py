@@ -334,6 +334,7 @@ def test_sync_bad_input(cli, sim):
         (["run-due", "--force"], "--force allows an --at later than now"),  # (was ignored)
         (["calendar", "--days", "3000000"], "--days must be from 0 to 3660"),
         (["iris-sim", "--port", "99999"], "a port is from 0 to 65535"),
+        (["iris-sim", "--port", "0", "--schools", "1", "--schools", "2"], "given twice"),
         (["resolve", "204-3210-c99", "--create"], "unknown case"),
     ]:
         res = cli(*argv)

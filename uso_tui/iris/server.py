@@ -304,6 +304,12 @@ def main(argv: list[str]) -> int:
         help="the estate's day 0, YYYY-MM-DD (default: today, as the demo: the starters and "
         "leavers it dates fall about the store's own today)",
     )
+    given: set[str] = set()
+    for word in argv:  # as every other command: the last of two silently won
+        option = word.split("=", 1)[0]
+        if option.startswith("--") and option in given:
+            parser.error(f"{option} is given twice: give it once")
+        given.add(option)
     args = parser.parse_args(argv)
     _checked(args)
     today = args.today or date.today()
