@@ -2060,3 +2060,25 @@ def test_an_account_asked_for_plain_still_links_to_its_record_with_accents():
     waiting = acc("zmuller.204", "Zoe", "Muller", DOB)
     planned = _plan([rec("1", "Zoë", "Müller", DOB)], [waiting])
     assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize(
+    ("forename", "account_kw", "record_kw", "linked"),
+    [
+        ("Muhammad Yusuf", {}, {}, True),  # the forename names him (found by review)
+        ("Muhammad-Ismail", {}, {}, True),
+        ("Mohammed", {}, {"middle_names": "Ismail"}, False),  # spelt otherwise, held back too
+        ("Muhammad", {"middle_names": "Mohammed"}, {"middle_names": "Mohammed Ali"}, False),
+    ],
+    ids=["compound", "hyphenated", "spelt-otherwise", "shared-muhammad-middle"],
+)
+def test_only_a_bare_muhammad_wants_another_name_both_give(forename, account_kw, record_kw, linked):
+    waiting = acc("mkhan.204", forename, "Khan", DOB, **account_kw)
+    planned = _plan([rec("1", forename, "Khan", DOB, **record_kw)], [waiting])
+    assert outcome_of(planned, "1").outcome == ("auto_linked" if linked else "needs_matching")
+
+
+def test_accents_kept_in_a_record_s_middle_name_make_its_plain_forename_a_name_of_its_own():
+    waiting = acc("lnguyen.204", "Lân", "Nguyen", DOB)
+    planned = _plan([rec("1", "Lan", "Nguyen", DOB, middle_names="Thị")], [waiting])
+    assert outcome_of(planned, "1").outcome == "needs_matching"

@@ -420,12 +420,21 @@ def _names_conflict(rec: MisRecord, acc: Account) -> bool:
 
 
 def _accents_apart(one: MisRecord | Account, other: MisRecord | Account) -> bool:
-    """`one`'s forename keyed plain where its surname shows that accents are kept there, the
-    other's keyed with them: Lan Nguyễn is not Lân Nguyễn (Vietnamese twins' names differ by
-    an accent alone; a plain name says nothing only where no name is keyed with accents)."""
-    return bool(
-        not as_marked(one.forename) and as_marked(one.surname) and as_marked(other.forename)
+    """`one`'s forename keyed plain where its other names show that accents are kept there,
+    the other's keyed with them: Lan Nguyễn is not Lân Nguyễn (Vietnamese twins' names differ
+    by an accent alone; a plain name says nothing only where no name is keyed with accents)."""
+    if as_marked(one.forename) or not as_marked(other.forename):
+        return False
+    return any(
+        as_marked(name)
+        for name in (one.surname, one.preferred_name, *(one.middle_names or "").split())
     )
+
+
+def _bare_muhammad(forename: str | None) -> bool:
+    """A forename that is a Muhammad alone (Muhammad Yusuf as one forename names him)."""
+    parts = (forename or "").replace("-", " ").split()
+    return len(parts) == 1 and is_muhammad(normalise_cached(parts[0]))
 
 
 def _numbered(*names: str | None) -> list[int]:
@@ -460,12 +469,13 @@ def auto_link_target(
     acc = exact[0]
     if claims.claimants(acc) != {rec.mis_id}:
         return None
-    theirs = _all_names(acc.forename, acc.preferred_name, acc.middle_names)
-    if is_muhammad(own) and not (names - {own}) & (theirs - {own}):
+    if _bare_muhammad(rec.forename):
         # every brother a Muhammad, known by his other name: an account asked for as Muhammad
         # Khan may be for a twin whose record has not come (Muhammad Yusuf, where Muhammad
-        # Ismail's has), unless a middle or preferred name both give says whose
-        return None
+        # Ismail's has), unless a middle or preferred name both give (not a Muhammad) says whose
+        theirs = _all_names(acc.forename, acc.preferred_name, acc.middle_names)
+        if not {n for n in names & theirs if n != own and not is_muhammad(n)}:
+            return None
     if _names_conflict(rec, acc) or ids_conflict(rec, acc) or claims.upn_elsewhere(rec, acc):
         return None
     before = acc.previous_link

@@ -320,9 +320,10 @@ class UsersScreen(ReloadingListScreen):
         if line.startswith(SEARCH_FAILED) and self.query_text.strip():
             self._failed = (self.query_text, line)
             self.hits_table.set_rows([])
-            self.app.drop_typed_ahead(  # type: ignore[attr-defined]
-                "the search failed", "search again (g, or enter in the search box)"
-            )
+            if self._release_keys is not None:  # held for its hits (enter), not letters typed
+                self.app.drop_typed_ahead(  # type: ignore[attr-defined]
+                    "the search failed", "search again (g, or enter in the search box)"
+                )
             self._update_title()
         super().worker_failed(line)
 
