@@ -37,7 +37,7 @@ from uso_tui.sync.listed_record import listed_as_another
 from uso_tui.sync.match_model import CREATE_GUARD, UPN_CROWD
 from uso_tui.sync.plan import account_from_record, held_fields, unallocated
 from uso_tui.sync.runner import iso
-from uso_tui.sync.undone import UNDONE_CREATE, first_standing, restorable
+from uso_tui.sync.undone import UNDOES, UNDONE_CREATE, first_standing, restorable
 from uso_tui.sync.undone import standing as _standing
 
 
@@ -49,13 +49,16 @@ def put_changed(
     at: str,
     school: str | None,
     run_id: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write an account an operator's action changed, stamped, with its audit event."""
-    stamp(after, action, at, after.school or school, run_id)
+    """Write an account an operator's action changed, stamped, with its audit event (`extra`:
+    said in both, as an undo's UNDOES)."""
+    stamp(after, action, at, after.school or school, run_id, extra)
     txn.put_account(after)
-    txn.audit(
-        event(txn, at, school, action, after.username, *account_diff(before, after), run_id=run_id)
-    )
+    before_d, after_d = account_diff(before, after)
+    if extra:
+        after_d = {**(after_d or {}), **extra}
+    txn.audit(event(txn, at, school, action, after.username, before_d, after_d, run_id=run_id))
 
 
 @dataclasses.dataclass(slots=True)
@@ -912,7 +915,12 @@ def undo_decision(store: Store, case_id: str, *, operator: str, now: datetime) -
                 back = dataclasses.replace(
                     unallocated(back, str(was.school)), unallocated_at=at, unallocated_by_run=None
                 )
-            put_changed(txn, now_acc, back, "undo_match", at, dfe)
+            # the match and what runs made of it since are taken back together: the entries
+            # before the undo that it cancels (undone.first_standing: the unallocation before the
+            # match stands again, also when a run updated the account in between)
+            taken = len(now_acc.history) - len(was.history)  # (was: the account before it)
+            extra = {UNDOES: taken} if taken > 1 else None
+            put_changed(txn, now_acc, back, "undo_match", at, dfe, extra=extra)
             if was.link_school and was.mis_id and left is None:
                 why = f"its record is linked to {was.username} again"
                 _withdraw_cases_of(txn, was, operator, at, why)
@@ -1033,6 +1041,7 @@ def _own_link(store: Store, username: str) -> str | None:
         store.audit(acc.previous_school, subject=username),
         lambda ev: ev.action,
         lambda ev: "previous_link" in (ev.after or {}),
+        lambda ev: (ev.after or {}).get(UNDOES, 1),
     )
     if ev is None:
         return None

@@ -45,11 +45,18 @@ def account_diff(before: Account | None, after: Account | None) -> tuple[dict | 
     return {k: getattr(before, k) for k in keys}, {k: getattr(after, k) for k in keys}
 
 
-def stamp(acc: Account, action: str, at: str, school: str | None, run_id: str | None) -> None:
+def stamp(
+    acc: Account,
+    action: str,
+    at: str,
+    school: str | None,
+    run_id: str | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """The account's last event and a history entry (a new list: the old state stays intact)."""
     acc.last_event = action
     acc.last_event_at = at
-    entry: dict[str, Any] = {"at": at, "action": action, "school": school}
+    entry: dict[str, Any] = {"at": at, "action": action, "school": school, **(extra or {})}
     if run_id:
         entry["run_id"] = run_id
     acc.history = [*acc.history, entry]

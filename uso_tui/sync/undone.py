@@ -20,16 +20,24 @@ def restorable(acc: Account) -> bool:
     return acc.status == "unallocated" and not acc.extra.get(UNDONE_CREATE)
 
 
+UNDOES = "undoes"  # how many entries before it an undo takes back, when more than one
+
+
 def first_standing(
-    newest_first: Iterable[T], action: Callable[[T], str], wanted: Callable[[T], bool]
+    newest_first: Iterable[T],
+    action: Callable[[T], str],
+    wanted: Callable[[T], bool],
+    undoes: Callable[[T], object] = lambda entry: 1,
 ) -> T | None:
     """The newest of `newest_first` (an account's history or audit events) that still stands
     and is `wanted`: an undo takes back the entry before it (a match undone leaves the account
-    as the unallocation before it left it)."""
+    as the unallocation before it left it), or the `undoes(entry)` entries before it (a match
+    undone with the updates runs made of it since)."""
     undone = 0
     for entry in newest_first:
         if str(action(entry)).startswith("undo"):
-            undone += 1
+            taken = undoes(entry)
+            undone += taken if isinstance(taken, int) and taken > 0 else 1
         elif undone:
             undone -= 1
         elif wanted(entry):
@@ -39,7 +47,12 @@ def first_standing(
 
 def standing(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The latest of `entries` (an account's history, oldest first) that still stands."""
-    found = first_standing(reversed(entries), lambda e: e.get("action", ""), lambda e: True)
+    found = first_standing(
+        reversed(entries),
+        lambda e: e.get("action", ""),
+        lambda e: True,
+        lambda e: e.get(UNDOES, 1),
+    )
     return {} if found is None else found
 
 
