@@ -1273,3 +1273,23 @@ def test_the_next_run_of_a_time_the_clocks_skip_is_when_they_show_one_again(env,
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+async def test_a_bad_config_json_stops_the_estate_run_before_any_run_is_claimed(
+    tmp_path, monkeypatch
+):
+    """A bound of config.json that is no positive number is bad input, said once: over worker
+    processes it was read only by each worker after the claim, and every school's run was
+    recorded failed (its retry timer started), with two tracebacks (found by an audit)."""
+    import json
+
+    from uso_tui.domain.errors import InvalidInput
+    from uso_tui.sync import schedule
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    with served_estate(tmp_path, FOUR) as store:
+        config = store.root / "config.json"
+        config.write_text(json.dumps({**json.loads(config.read_text()), "request_deadline_s": -1}))
+        with pytest.raises(InvalidInput, match="request_deadline_s"):
+            await schedule.run_due(store, SEVEN, processes=2)
+        assert store.runs() == []

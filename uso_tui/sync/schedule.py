@@ -253,8 +253,13 @@ async def run_due(
         processes = os.cpu_count() or 1
     quiet = on_progress is None or not progress_detail
     if processes > 1 and client is None and quiet and len(schools) >= PARALLEL_FROM:
+        from uso_tui.config import iris_bounds  # noqa: PLC0415
         from uso_tui.sync.worker_processes import run_over_workers  # noqa: PLC0415
 
+        # A config.json refused (a bound not a positive number) is bad input said once, before
+        # any run is claimed: each worker read it only after the claim, and every school's run
+        # was recorded failed with its traceback twice (as _run_due_here's schools are not)
+        iris_bounds(store.root)
         return await run_over_workers(
             store, now, schools, operator, max_schools, processes, on_progress
         )
