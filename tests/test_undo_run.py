@@ -466,10 +466,10 @@ def test_an_account_unallocated_as_the_duplicate_of_one_asked_for_stops_no_link(
     assert env.store.account("ajones9.204").mis_id == AMY["schoolId"]
 
 
-def _amy_unallocated_as_a_duplicate_then_matched_and_undone(env) -> str:
+def _amy_unallocated_as_a_duplicate_then_matched_and_undone(env, updated: bool = False) -> str:
     """Amy's account unallocated as the duplicate of one asked for her (ajones9.204), then
-    matched to another record's case (forced) and the match undone: its own link, as the
-    unallocation left it."""
+    matched to another record's case (forced) and the match undone (`updated`: after a run
+    updated the account from that record): its own link, as the unallocation left it."""
     from factories import acc
 
     from uso_tui.sync.actions import resolve_case, undo_decision
@@ -486,17 +486,28 @@ def _amy_unallocated_as_a_duplicate_then_matched_and_undone(env) -> str:
     [case] = [c for c in env.store.cases(DFE, "open") if c.record["mis_id"] == "5"]
     at = datetime(2026, 3, 12, 10)
     resolve_case(env.store, case.case_id, operator="desk", now=at, match="ajones.204", force=True)
+    if updated:
+        renamed = iris_student("5", "Amy", "Jones", "2015-04-20", preferredName="Ammy")
+        env.set_students(DFE, [renamed, BOB])
+        assert env.sync(datetime(2026, 3, 12, 11)).counts["updated"] == 1
+        at = datetime(2026, 3, 12, 12)
     undo_decision(env.store, case.case_id, operator="desk", now=at)
     assert env.store.account("ajones.204").previous_link == own
     return own
 
 
-def test_a_duplicate_s_match_undone_leaves_it_a_duplicate_and_its_own_link(env):
+@pytest.mark.parametrize("updated", [False, True], ids=["undone-at-once", "updated-by-a-run"])
+def test_a_duplicate_s_match_undone_leaves_it_a_duplicate_and_its_own_link(env, updated):
     """The undo's entry was the account's last: read as no duplicate's unallocation, the kept
-    account's record was a case again, and a restore dropped the duplicate's own link."""
+    account's record was a case again, and a restore dropped the duplicate's own link. Also
+    when a run updated the account between the match and its undo: the undo's one entry was
+    read as taking back the update alone, the match standing (found by an audit)."""
     from uso_tui.sync.actions import restore_account
+    from uso_tui.sync.undone import duplicate_of
 
-    own = _amy_unallocated_as_a_duplicate_then_matched_and_undone(env)
+    own = _amy_unallocated_as_a_duplicate_then_matched_and_undone(env, updated)
+    undone = env.store.account("ajones.204")
+    assert undone.status == "unallocated" and duplicate_of(undone) == "ajones9.204"
     env.set_students(DFE, [AMY, BOB])
     assert env.sync(datetime(2026, 3, 13, 9)).counts["auto_linked"] == 1
     assert env.store.account("ajones9.204").mis_id == AMY["schoolId"]
@@ -602,37 +613,3 @@ def test_undoing_the_creation_a_duplicate_decision_kept_says_the_person_has_none
     assert preview.public(None)["duplicates_left_unallocated"] == {mine: [second]}
     res = cli_at(env.store.root)("undo-run", made.run_id)
     assert f"no active account (`uso-tui restore {second}` gives one back)" in res.err
-
-
-def test_a_duplicate_s_match_undone_after_a_run_updated_it_is_still_a_duplicate(env):
-    """The match undone with the update a run made of it since: the undo's one entry was read as
-    taking back the update alone, the match standing; the account was no duplicate any more (the
-    kept account's record a case again) and a restore dropped its own link (found by an audit)."""
-    from factories import acc
-
-    from uso_tui.sync.actions import resolve_case, restore_account, undo_decision
-    from uso_tui.sync.duplicates import unallocate_duplicate
-    from uso_tui.sync.undone import duplicate_of
-
-    env.add_school(students=[AMY, BOB])
-    env.sync(DAY1)
-    with env.store.transaction("t") as txn:
-        txn.put_account(acc("ajones9.204", "Amy", "Jones", AMY["dob"], school=DFE))
-    unallocate_duplicate(env.store, "ajones.204", "ajones9.204", operator="alice", now=DAY2)
-    own = env.store.account("ajones.204").previous_link
-    env.set_students(DFE, [iris_student("5", "Amy", "Jones", "2015-04-20"), BOB])
-    env.sync(DAY3)
-    [case] = [c for c in env.store.cases(DFE, "open") if c.record["mis_id"] == "5"]
-    at = datetime(2026, 3, 12, 10)
-    resolve_case(env.store, case.case_id, operator="desk", now=at, match="ajones.204", force=True)
-    renamed = iris_student("5", "Amy", "Jones", "2015-04-20", preferredName="Ammy")
-    env.set_students(DFE, [renamed, BOB])
-    assert env.sync(datetime(2026, 3, 12, 11)).counts["updated"] == 1
-    undo_decision(env.store, case.case_id, operator="desk", now=datetime(2026, 3, 12, 12))
-    undone = env.store.account("ajones.204")
-    assert undone.status == "unallocated" and duplicate_of(undone) == "ajones9.204"
-    env.set_students(DFE, [AMY, BOB])
-    assert env.sync(datetime(2026, 3, 13, 9)).counts["auto_linked"] == 1
-    assert env.store.account("ajones9.204").mis_id == AMY["schoolId"]
-    later = datetime(2026, 3, 13, 10)
-    assert restore_account(env.store, "ajones.204", operator="desk", now=later).previous_link == own

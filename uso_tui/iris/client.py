@@ -1212,7 +1212,7 @@ def _broken_fields_unreadable(sent: list[Any], kept: list[dict[str, Any]]) -> No
     account's)."""
     for raw, record in zip(sent, kept, strict=True):
         broken = [k for k, v in record.items() if type(v) is str and _BROKEN in v]
-        named = [k.replace(_BROKEN, "") for k in raw if _BROKEN in k] if type(raw) is dict else []
+        named = [k.replace(_BROKEN, "") for k in raw if _BROKEN in k]  # (a page's records: dicts)
         if broken or named:
             said = [record[UNREADABLE]] if record.get(UNREADABLE) else []
             for k in broken:
