@@ -257,3 +257,24 @@ def test_a_commit_after_one_made_but_unfinished_finishes_it_first(tmp_path, monk
         n: f"new {n}".encode() for n in "abcde"
     }
     assert not (root / JOURNAL).exists() and not os.listdir(root / STAGING)
+
+
+@pytest.mark.parametrize("where", ["sub/c.json", "gone.json"])
+def test_a_directory_where_a_commit_puts_a_file_is_refused_before_its_journal(tmp_path, where):
+    """A directory in place of a file the commit writes or deletes (a key file replaced from
+    outside): refused with the path named before the commit point; made at its journal, its
+    rename would fail at every redo, and with it every later write to the store."""
+    root = tmp_path
+    commit = three_file_commit(root)
+    (root / where).unlink(missing_ok=True)
+    (root / where).mkdir()
+    before = files(root)
+    with write_lock(root), pytest.raises(StoreError, match="is corrupt .a directory where a file"):
+        commit.apply()
+    assert files(root) == before and not (root / JOURNAL).exists()
+    (root / where).rmdir()
+    with write_lock(root):
+        later = Commit(root)
+        later.write(root / "a.json", b"newer a")
+        later.apply()
+    assert (root / "a.json").read_bytes() == b"newer a"

@@ -577,6 +577,24 @@ async def test_many_schools_spread_over_worker_processes(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("processes", [1, 2])
+async def test_one_schools_unreadable_key_file_fails_no_run(tmp_path, monkeypatch, processes):
+    """A school's names.keys unreadable (a directory in its place): every search reads that
+    school's index instead; over workers, each worker's first read of every school's keys had
+    failed every school's run."""
+    from uso_tui.sync import schedule
+
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    with served_estate(tmp_path, FOUR) as store:
+        await schedule.run_due(store, SEVEN, processes=processes)
+        keys = store.root / "schools/204-3210/names.keys"
+        keys.unlink()
+        keys.mkdir()
+        results = await schedule.run_due(store, SEVEN + timedelta(days=1), processes=processes)
+        assert sorted(r.run.school for r in results) == list(FOUR)
+        assert all(r.run.status == "succeeded" for r in results), [r.run.error for r in results]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
 async def test_one_new_pupil_at_two_local_schools_on_one_day_is_created_once(
     tmp_path, monkeypatch, processes
 ):

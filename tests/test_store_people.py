@@ -14,6 +14,7 @@ from uso_tui.domain.models import Account, School
 from uso_tui.domain.names import normalise
 from uso_tui.store import open_store
 from uso_tui.store import people as people_mod
+from uso_tui.store.errors import CorruptFile
 from uso_tui.store.index import index_line, read_hits
 
 NOW = "2026-09-01T06:00:00"
@@ -884,3 +885,31 @@ def test_upgrade_to_schema_10_rekeys_a_upn_keyed_in_full_width_characters(store)
     assert found(store, upns={upn}) == []
     upgrade_store(store.root)
     assert found(open_store(store.root), upns={upn}) == [amy]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "directory"])
+def test_an_unreadable_key_file_is_remade_from_its_index_not_a_failure(store, damage):
+    """names.keys is made from names.idx: one that cannot be read (a directory in its place, a
+    bad sector) is read as missing (the index parsed), not a failure of every search and run."""
+    (ann,) = put(store, ("204-3210", "Ann", "Lee", {"extra": ANN}))
+    keys = store.root / "schools/204-3210/names.keys"
+    keys.unlink()
+    if damage == "directory":
+        keys.mkdir()
+    else:
+        keys.write_bytes(b"\x00garbage")
+    primed = open_store(store.root)  # a run_due worker's
+    primed.expect_many_finds()
+    assert found(primed, upns={"A123456789012"}) == [ann]
+    assert primed.people.parsed == 1
+    assert found(open_store(store.root), name_dobs={keys_of("Ann", "Lee")}) == [ann]
+    if damage == "directory":  # refused before the commit point: no journal left to redo
+        with pytest.raises(CorruptFile, match="names.keys is corrupt .a directory"):
+            put(store, ("204-3210", "Bob", "Ng", {}))
+        assert not (store.root / "journal.json").exists()
+        keys.rmdir()
+    (bob,) = put(store, ("204-3210", "Bob", "Ng", {"extra": {"upn": "B123456789012"}}))
+    assert key_file(store, "204-3210") is not None  # the school's next commit writes it again
+    reader = open_store(store.root)
+    assert found(reader, upns={"A123456789012", "B123456789012"}) == sorted([ann, bob])
+    assert reader.people.parsed == 0

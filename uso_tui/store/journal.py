@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 
 import orjson
@@ -21,6 +22,7 @@ from uso_tui.store.errors import StoreError
 from uso_tui.store.freeing import free, keep_old, reuse
 from uso_tui.store.lock import commit_lock
 from uso_tui.store.storage import (
+    damaged,
     encode,
     flush_all,
     fsync_dir,
@@ -70,6 +72,7 @@ class Commit:
         # staged files be taken for an unfinished commit's (several commits under one lock:
         # an upgrade's rekeying).
         recover(self.root)
+        _refuse_directories([*self.writes, *self.deletes])
         staging = self.root / STAGING
         refuse_link(staging)
         make_dir(staging)
@@ -130,6 +133,16 @@ class Commit:
 
     def _rel(self, path: Path) -> str:
         return str(path.relative_to(self.root))
+
+
+def _refuse_directories(paths: list[Path]) -> None:
+    """A directory where a commit would put or delete a file is refused before the commit
+    point: after it, its rename would fail every time it is redone, and every write to the
+    store with it."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                raise damaged(path, "a directory where a file belongs")
 
 
 class BadJournal(StoreError):

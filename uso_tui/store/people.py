@@ -40,7 +40,7 @@ from uso_tui.store.index import (
     upn_key,
 )
 from uso_tui.store.layout import NAMES_KEYS
-from uso_tui.store.storage import read_bytes
+from uso_tui.store.storage import read_bytes, read_remade
 
 if TYPE_CHECKING:
     from uso_tui.store.key_holders import KeyHolders
@@ -644,7 +644,7 @@ class PeopleIndex:
         if not data:
             return array("Q"), None, None
         sidecar = os.path.join(os.path.dirname(index_path), NAMES_KEYS)
-        got = _keys_body(data, read_bytes(sidecar))
+        got = _keys_body(data, read_remade(sidecar))
         if got is None:
             self.parsed += 1
             return array("Q", lines_keys(data)), None, None

@@ -51,6 +51,15 @@ def read_bytes(path: str | Path) -> bytes | None:
     return data
 
 
+def read_remade(path: str | Path) -> bytes | None:
+    """A file made again from another when missing (names.keys from its names.idx): one that
+    cannot be read counts as missing, rather than failing every search and run that reads it."""
+    try:
+        return read_bytes(path)
+    except (OSError, CorruptFile):
+        return None
+
+
 def read_json(path: Path) -> Any:
     """The decoded file, or None when it does not exist."""
     return read_json_raw(path)[0]

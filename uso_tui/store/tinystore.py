@@ -87,6 +87,7 @@ from uso_tui.store.storage import (
     read_bytes,
     read_json,
     read_json_raw,
+    read_remade,
     read_table,
     table_rows,
 )
@@ -214,7 +215,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
                 commit = Commit(self.root)
                 for dfe in dfes[start : start + per_commit]:
                     index = read_bytes(self.layout.names_idx(dfe))
-                    keys = read_bytes(self.layout.names_keys(dfe))
+                    keys = read_remade(self.layout.names_keys(dfe))
                     if index and read_keys_file(index, keys) is None:
                         data = staged_keys(index, b"", 0, None, None)
                         commit.write(self.layout.names_keys(dfe), data, checked=True)
@@ -423,7 +424,7 @@ class TinyStore(AccountsByName, KeptReads, Store):
         school's accounts, so that the pools matching searches miss no one. The school's next
         commit writes both again."""
         data = read_bytes(self.layout.names_idx(dfe))
-        if describes(data, read_bytes(self.layout.names_keys(dfe))):
+        if describes(data, read_remade(self.layout.names_keys(dfe))):
             return data
         rows = read_table(self.layout.data(dfe), "accounts")
         return index.build_index({row["username"]: row for row in rows})

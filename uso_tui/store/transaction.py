@@ -87,7 +87,7 @@ from uso_tui.store.storage import (
     as_table,
     encode,
     make_dir,
-    read_bytes,
+    read_remade,
     read_table,
     table_rows,
 )
@@ -732,7 +732,7 @@ class TinyTransaction(AccountsByName, KeptWrites, Transaction):
                 path = lay.names_idx(dfe)
                 old = old_keys = None
                 if doc.index_changed is not None:
-                    old, old_keys = read_bytes(path), read_bytes(lay.names_keys(dfe))
+                    old, old_keys = read_remade(path), read_remade(lay.names_keys(dfe))
                     if not describes(old, old_keys):
                         old = None  # not the index last written: made whole from the accounts
                 index = build_index(doc.accounts, doc.index_changed, old)
