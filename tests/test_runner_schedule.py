@@ -595,6 +595,37 @@ async def test_one_schools_unreadable_key_file_fails_no_run(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("processes", [1, 2])
+async def test_a_school_whose_failure_cannot_be_written_waits_for_its_retry(
+    tmp_path, monkeypatch, processes
+):
+    """A school's data file damaged from outside: its run fails and that cannot be written
+    either. The scheduler's process still waits retry_wait before trying it again, as for a
+    failure it wrote (it fetched the school again at every pass, a minute apart)."""
+    from uso_tui.store import liveness
+    from uso_tui.sync import runner, schedule
+
+    monkeypatch.setattr(liveness, "_abandoned", set())  # this test's store only
+    monkeypatch.setattr(runner, "_unwritten", {})
+    monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
+    with served_estate(tmp_path, FOUR) as store:
+        await schedule.run_due(store, SEVEN, processes=processes)
+        (store.root / "schools/204-3210/data.json").write_bytes(b"{damaged")
+        day2 = SEVEN + timedelta(days=1)
+        results = await schedule.run_due(store, day2, processes=processes)
+        failed = [r.run.school for r in results if r.run.status == "failed"]
+        assert failed == ["204-3210"]
+
+        def due(after: timedelta) -> list[str]:
+            return [s.dfe for s in schedule.due_schools(store, day2 + after)]
+
+        assert due(timedelta(minutes=1)) == []
+        assert due(schedule.RETRY_FIRST) == ["204-3210"]
+        await schedule.run_due(store, day2 + schedule.RETRY_FIRST, processes=processes)
+        assert due(schedule.RETRY_FIRST * 2) == []  # twice as long after a second failure
+        assert due(schedule.RETRY_FIRST * 3) == ["204-3210"]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
 async def test_one_new_pupil_at_two_local_schools_on_one_day_is_created_once(
     tmp_path, monkeypatch, processes
 ):

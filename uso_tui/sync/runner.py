@@ -367,6 +367,14 @@ def forget_unrecorded(run: Run) -> None:
     _unwritten[run.run_id] = run
 
 
+def unrecorded_failures(dfe: str) -> list[str]:
+    """When this process's scheduled runs of school `dfe` whose ends it could not write
+    started: failed runs the school's summary does not count yet (see schedule.due_schools)."""
+    return [
+        r.started_at for r in _unwritten.values() if r.school == dfe and r.trigger == "schedule"
+    ]
+
+
 def has_unrecorded() -> bool:
     return bool(_unwritten)
 

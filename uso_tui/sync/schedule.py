@@ -31,7 +31,14 @@ from uso_tui.sync.batch import (
     fetch_and_plan,
 )
 from uso_tui.sync.events import OnProgress, ProgressEmitter
-from uso_tui.sync.runner import PoolCache, RunResult, has_unrecorded, iso, write_unrecorded
+from uso_tui.sync.runner import (
+    PoolCache,
+    RunResult,
+    has_unrecorded,
+    iso,
+    unrecorded_failures,
+    write_unrecorded,
+)
 
 
 def _due_at(school: School, now: datetime) -> datetime:
@@ -140,7 +147,10 @@ def _failed_since_due(
     since = iso(due)
     if last and last >= since:
         return None
-    return [at for at in school.scheduled_failed_at if since <= at <= latest]
+    # with this process's failures whose ends could not be written (a school's data file
+    # unreadable): otherwise tried again at every pass of the scheduler, a fetch a minute
+    failed = [*school.scheduled_failed_at, *unrecorded_failures(school.dfe)]
+    return sorted({at for at in failed if since <= at <= latest}, reverse=True)
 
 
 def _last_ran(school: School, now: datetime, clock: datetime | None = None) -> str | None:
