@@ -90,6 +90,12 @@ def test_cli_lists_kept_pairs_and_takes_one_back(cli, store):
     as_json = cli("duplicate", "unkeep", *PAIR, "--json")
     assert as_json.status == 0 and as_json.json()["was_kept"] is False
     assert "no pairs kept" in cli.ok("duplicates", "--kept").err
+    # a mistyped name, or one account named twice, is bad input (as for keep), not "not kept"
+    for bad in (("nobody.204", PAIR[0]), (PAIR[0], PAIR[0])):
+        for extra in ((), ("--json",)):
+            res = cli("duplicate", "unkeep", *bad, *extra)
+            assert res.status == 2 and res.out == "", (bad, extra, res.err)
+    assert "unknown account" in cli("duplicate", "unkeep", "nobody.204", PAIR[0]).err
 
 
 async def test_the_console_takes_a_keep_back_from_the_duplicates_review(store):

@@ -12,7 +12,7 @@ from test_duplicates import FAR, HILL, UPN, VALE, acc, build_estate
 from tui_helpers import burst, press, screen_text, settle, started
 
 from uso_tui.sync.actions import unallocate_account
-from uso_tui.sync.duplicates import also_active, unallocate_duplicate
+from uso_tui.sync.duplicates import also_active, keep_both, unallocate_duplicate
 from uso_tui.tui.screens.users import AccountScreen
 from uso_tui.tui.widgets import Confirm
 
@@ -67,6 +67,12 @@ def test_cli_restore_says_who_else_is_active(cli_at, store):
     said = " ".join(cli.ok("restore", "zed.204").err.split())
     assert "zother.205 (active at 205-1000)" in said
     assert "`uso-tui duplicates` does not list them as a pair" in said
+    # a pair kept as two people: the review leaves it out, which the note said it listed
+    keep_both(store, "bcarter.204", "bcarter2.204", operator="alice", now=NOW)
+    unallocate_account(store, "bcarter2.204", operator="alice", now=NOW)
+    said = " ".join(cli.ok("restore", "bcarter2.204").err.split())
+    assert "bcarter.204 (active at 204-3210)" in said
+    assert "kept as different people: `uso-tui duplicates --kept` lists the pair" in said
     unallocate_account(store, "slee.204", operator="alice", now=NOW)  # a non-MIS account
     assert "note" not in cli.ok("restore", "slee.204").err  # nobody else looks like Sam Lee
 

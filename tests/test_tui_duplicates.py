@@ -286,22 +286,30 @@ async def test_keeping_a_pair_kept_meanwhile_elsewhere_says_nothing_changed(stor
     assert [e.operator for e in store.audit(VALE, subject="bcarter2.204")] == ["bob"]
 
 
-async def test_unallocate_refuses_a_pair_changed_since_the_list_was_read(store):
+@pytest.mark.parametrize("keys", [("u", "2", "y"), ("b", "y")])
+async def test_a_decision_on_a_pair_changed_since_the_list_was_read_is_refused(store, keys):
     """A run (or another operator) made one of the two someone else after the list was read:
-    the stale row's unallocate is refused, the account stays as it is and the operator is told."""
+    the stale row's unallocate, or keep (which held what no one looked at, and a later change
+    did not list the pair again), is refused; the account stays as it is and the operator is
+    told."""
     async with started(store, start=("duplicates", HILL), notifications=True) as (app, pilot):
         assert shown(app)[0] == "ajones.205 asmith.204"
         with store.transaction("bob") as tx:
             corrected = tx.account("asmith.204")
-            corrected.forename, corrected.surname, corrected.dob = "Kathryn", "Moss", "2011-09-09"
+            corrected.forename, corrected.dob = "Kathryn", "2011-09-09"
             tx.put_accounts([corrected])
-        await press(pilot, "u", "2", "y")
+        await press(pilot, *keys)
         await settle(pilot)
         said = " ".join(n.message for n in app._notifications)  # noqa: SLF001
         assert "asmith.204 changed since the list was read" in said
     kept = store.account("asmith.204")
     assert (kept.status, kept.forename, kept.school) == ("active", "Kathryn", HILL)
-    assert not [e for e in store.audit(HILL, subject="asmith.204") if e.action == "unallocate"]
+    assert not [
+        e
+        for e in store.audit(HILL, subject="asmith.204")
+        if e.action in ("unallocate", "duplicate_keep")
+    ]
+    assert store.kept_pairs() == frozenset()
 
 
 async def test_a_pair_with_two_names_shows_both(store):

@@ -177,7 +177,7 @@ def cmd_accounts(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync import admin  # noqa: PLC0415 - only the commands that use it load it
-    from uso_tui.sync.duplicates import listed_words  # noqa: PLC0415
+    from uso_tui.sync.duplicates import kept_as_seen, listed_words  # noqa: PLC0415
 
     account = admin.add_account(
         ctx.store(),
@@ -215,7 +215,8 @@ def cmd_account_add(args: argparse.Namespace, ctx: Context) -> int:
     for hit in elsewhere:
         where = f"{hit.status} at {hit.school}" if hit.school else f"{hit.status}, of {hit.home}"
         if hit.status == "active":
-            then = f"they now have two accounts ({listed_words(account, hit)})"
+            kept = kept_as_seen(ctx.store().kept_rows())
+            then = f"they now have two accounts ({listed_words(account, hit, kept)})"
         else:
             then = (
                 f"matching their record to {hit.username} (or restoring it) would have kept "
@@ -301,7 +302,7 @@ def cmd_release(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import restore_account  # noqa: PLC0415
     from uso_tui.sync.case_offers import restore_note  # noqa: PLC0415
-    from uso_tui.sync.duplicates import listed_words  # noqa: PLC0415
+    from uso_tui.sync.duplicates import kept_as_seen, listed_words  # noqa: PLC0415
     from uso_tui.sync.excluded_people import excluded_words  # noqa: PLC0415
     from uso_tui.sync.restore_look import restore_look  # noqa: PLC0415
 
@@ -317,12 +318,13 @@ def cmd_restore(args: argparse.Namespace, ctx: Context) -> int:
         )
     # The console asks first, naming them; here it is done, and said.
     look = restore_look(ctx.store(), [account])
+    kept = kept_as_seen(ctx.store().kept_rows())
     for hit in look.hits:
         ctx.note(
             f"note: {hit.username} (active at {hit.school}) has the same UPN, or the same names "
             "and date of birth (or a date a slip apart): if that is this person, they now have "
             "two accounts "
-            f"({listed_words(account, hit)})"
+            f"({listed_words(account, hit, kept)})"
         )
     for _, case, score in look.offers:
         ctx.note(f"note: {plain(restore_note(account.username, case, score))}")

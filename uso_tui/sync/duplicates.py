@@ -144,9 +144,14 @@ def review_lists(one: Any, other: Any) -> bool:
     return bool(find_duplicates([one, other]))
 
 
-def listed_words(one: Any, other: Any) -> str:
-    """How a note about two such accounts ends: where the operator finds the pair."""
+def listed_words(one: Any, other: Any, kept: Mapping[tuple[str, str], str | None]) -> str:
+    """How a note about two such accounts ends: where the operator finds the pair. `kept`: the
+    pairs kept as different people (kept_as_seen), which the review leaves out while the keep
+    holds."""
     if review_lists(one, other):
+        key = pair_key(one.username, other.username)
+        if key in kept and still_kept(kept[key], one, other):
+            return "kept as different people: `uso-tui duplicates --kept` lists the pair"
         return f"`uso-tui duplicates {one.school}` lists the pair"
     return "`uso-tui duplicates` does not list them as a pair: check the two by hand"
 
@@ -714,7 +719,7 @@ def kept_as_their_duplicates(store: Store, accounts: Iterable[Account]) -> dict[
 # -- the operator's decisions -------------------------------------------------------------------
 
 
-def _two(first: str, second: str) -> tuple[str, str]:
+def two_usernames(first: str, second: str) -> tuple[str, str]:
     first, second = (first or "").strip(), (second or "").strip()
     if not first or not second:
         raise InvalidInput("give two usernames")
@@ -730,22 +735,26 @@ def keep_both(
     *,
     operator: str,
     now: datetime,
-    shown: bool = False,
+    shown: Iterable[Account] = (),
 ) -> bool:
     """Marks two accounts as different people: never listed together again. Audited on each
-    account. False (nothing written) when they already were. `shown`: the caller's review
-    listed the two as a pair; else they are looked up in the review (a mistyped username would
-    keep apart a pair no review showed, hidden from it for good should they ever look alike)."""
+    account. False (nothing written) when they already were. `shown`: the two accounts as the
+    caller's review listed them (refused if either has changed since: the keep would hold what
+    no one looked at, and a later change to it would not list the pair again); else they are
+    looked up in the review (a mistyped username would keep apart a pair no review showed,
+    hidden from it for good should they ever look alike)."""
     require(store, operator, "duplicate_keep")
-    first_username, second_username = _two(first_username, second_username)
+    first_username, second_username = two_usernames(first_username, second_username)
     at = iso(now)
+    was = {a.username: a for a in shown}
     listed = (
-        shown
+        bool(was)
         or _listed_together(store, first_username, second_username)
         or _listed_together(store, second_username, first_username)
     )
     with store.transaction(operator) as txn:
         first, second = txn.account(first_username), txn.account(second_username)
+        _refuse_changed(was, (first, second), "nothing kept")
         for acc, other in ((first, second), (second, first)):
             if acc.status != "active":  # unallocated meanwhile (as the other's duplicate?)
                 raise InvalidInput(
@@ -807,6 +816,23 @@ def _pair_fields(acc: Account) -> tuple:
     )
 
 
+def _refuse_changed(was: dict[str, Account], now: tuple[Account, Account], outcome: str) -> None:
+    """Refuses a decision on a pair as a review showed it (`was`, by username; none: not from
+    a review) when either account has changed since (a run or another operator)."""
+    if not was:
+        return
+    moved = [
+        a.username
+        for a in now
+        if a.username in was and _pair_fields(was[a.username]) != _pair_fields(a)
+    ]
+    if moved or was.keys() != {a.username for a in now}:
+        raise InvalidInput(
+            f"{outcome}: {' and '.join(moved) or 'the pair'} changed since the list was read (a "
+            "run or another operator): read the list again and check the pair"
+        )
+
+
 def unallocate_duplicate(
     store: Store,
     username: str,
@@ -823,23 +849,13 @@ def unallocate_duplicate(
     has changed since: a run or an operator may have made them two people); else the two named
     are looked up in the review (a mistyped name is refused, not unallocated)."""
     require(store, operator, "duplicate_unallocate")
-    username, other = _two(username, other)
+    username, other = two_usernames(username, other)
     at = iso(now)
     was = {a.username: a for a in shown}
     listed = bool(was) or _listed_together(store, username, other)
     with store.transaction(operator) as txn:
         acc, keep = txn.account(username), txn.account(other)
-        moved = [
-            a.username
-            for a in (acc, keep)
-            if a.username in was and _pair_fields(was[a.username]) != _pair_fields(a)
-        ]
-        if moved or (was and was.keys() != {username, other}):
-            raise InvalidInput(
-                f"{username} stays: {' and '.join(moved) or 'the pair'} changed since the "
-                "list was read (a run or another operator): read the list again and check the "
-                "pair"
-            )
+        _refuse_changed(was, (acc, keep), f"{username} stays")
         if acc.status != "active" or not acc.school:
             raise InvalidInput(f"{username} is not active at a school")
         if keep.status != "active":

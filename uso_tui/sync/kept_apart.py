@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.schools import check_dfe
 from uso_tui.store.api import Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import event
-from uso_tui.sync.duplicates import still_kept
+from uso_tui.sync.duplicates import still_kept, two_usernames
 from uso_tui.sync.runner import iso
 
 
@@ -86,17 +85,16 @@ def review_again(
     store: Store, first_username: str, second_username: str, *, operator: str, now: datetime
 ) -> bool:
     """Takes back a keep: the pair is listed by the duplicates review again. Audited on each
-    account the store holds. False (nothing written) when the pair was not kept."""
+    account the store holds (a kept pair is forgotten even if one is gone). False (nothing
+    written) when the pair was not kept; refused, as keep_both refuses them, for one account
+    named twice or an account the store does not hold (a mistyped name is not "not kept")."""
     require(store, operator, "duplicate_keep")
-    first_username, second_username = (
-        (first_username or "").strip(),
-        (second_username or "").strip(),
-    )
-    if not first_username or not second_username:
-        raise InvalidInput("give two usernames")
+    first_username, second_username = two_usernames(first_username, second_username)
     at = iso(now)
     with store.transaction(operator) as txn:
         if not txn.forget_pair(first_username, second_username):
+            for username in (first_username, second_username):
+                txn.account(username)  # UnknownAccount, if none
             return False
         for username, other in (
             (first_username, second_username),

@@ -426,7 +426,7 @@ class DuplicatesScreen(PairListScreen):
                 second.username,
                 operator=self.operator,
                 now=self.now(),
-                shown=True,  # a pair of the review on screen
+                shown=pair.accounts,  # as the review on screen shows them
             )
             message = (
                 f"Kept {first.username} and {second.username} as different people"
