@@ -309,6 +309,11 @@ def check_operator_name(value: object) -> str:
     return name
 
 
+# the daily runs' operator in every audit event: no person may be named so (their actions
+# would be audited as the schedule's)
+RESERVED_OPERATOR_NAMES = frozenset({"scheduler"})
+
+
 def check_operator_role(value: object) -> str:
     role = str(value if value is not None else "").strip().lower()
     if role not in OPERATOR_ROLES:
@@ -406,6 +411,8 @@ def load_operators(data_dir: Path) -> dict[str, Operator] | None:
         try:
             if check_operator_name(name) != name:
                 raise InvalidInput("bad operator name")
+            if name in RESERVED_OPERATOR_NAMES:
+                raise InvalidInput("the name of the product's own runs in the audit log")
             if not isinstance(entry, dict):
                 raise InvalidInput('expected {"role": ..., "keys": [...]}')
             keys = entry.get("keys", [])

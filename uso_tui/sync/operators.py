@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from uso_tui.config import (
+    RESERVED_OPERATOR_NAMES,
     Operator,
     check_operator_name,
     check_operator_role,
@@ -31,14 +32,11 @@ def _shown(op: Operator) -> dict:
     return {"role": op.role, "keys": [key_fingerprint(k) for k in op.keys]}
 
 
-RESERVED_NAMES = frozenset({"scheduler"})  # the daily runs' operator in every audit event
-
-
 def checked_operator(name: str, role: str, keys: Iterable[str]) -> tuple[str, str, list[str]]:
     """A new operator's name, role and keys as kept (each key once), or InvalidInput: checked
     before a store is made for them (a bad key left a new, empty store behind)."""
     name = check_operator_name(name)
-    if name in RESERVED_NAMES:
+    if name in RESERVED_OPERATOR_NAMES:
         raise InvalidInput(
             f"{name!r} names the product's own runs in the audit log: choose another name"
         )
