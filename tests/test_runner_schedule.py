@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -747,6 +748,34 @@ def forked_workers(monkeypatch, work) -> None:
     monkeypatch.setattr(schedule, "PARALLEL_FROM", 2)
     monkeypatch.setattr(worker_processes, "_start_method", lambda: "fork")
     monkeypatch.setattr(worker_processes, "_fetch_plan_commit", work)
+
+
+async def test_run_due_interrupted_stops_its_workers_at_once(tmp_path, monkeypatch):
+    """Ctrl-C on run-due (asyncio cancels its task): the forked workers kept the parent's Ctrl-C
+    handler and went on, and the parent waited JOIN_S for each before killing it."""
+    from uso_tui.sync import schedule
+    from uso_tui.sync import worker_processes as wp
+
+    started = tmp_path / "started"
+    started.mkdir()
+
+    async def busy(store, *args) -> None:
+        (started / str(os.getpid())).touch()
+        await asyncio.sleep(3600)
+
+    forked_workers(monkeypatch, busy)
+    monkeypatch.setattr(wp, "JOIN_S", 3600.0)
+    with served_estate(tmp_path, FOUR) as store:
+        task = asyncio.create_task(schedule.run_due(store, SEVEN, processes=2))
+        for _ in range(300):
+            if len(os.listdir(started)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(os.listdir(started)) == 2
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 60)  # (JOIN_S each, before)
+        assert wp.multiprocessing.active_children() == []
 
 
 async def test_a_worker_that_dies_leaves_its_schools_failed_and_whole(tmp_path, monkeypatch):

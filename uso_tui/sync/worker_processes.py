@@ -57,6 +57,7 @@ HEARTBEAT_S = 5.0  # how often a worker says it is alive (from a thread of its o
 # of its own: a long wait for the store's lock in its event loop does not silence it.)
 SILENT_S = 120.0
 DEAD_S = 2.0  # a worker dead this long is gone, its pipe ended or not
+JOIN_S = 5.0  # how long a worker that has sent its last run is given to end before it is killed
 MAX_CONNECTIONS = 64  # the estate's bound on requests in flight, shared out between workers
 POLL = 0.2  # seconds between looks at the workers while none has sent anything
 GATHER = 0.25  # seconds a planned school may wait for others to commit with
@@ -157,14 +158,22 @@ async def run_over_workers(
         try:
             runs = _hand_out(store, schools, operator, now, starts, work, on_progress)
             return await _collect(store, job, runs, workers, readers, on_progress)
+        except BaseException:
+            # Interrupted (Ctrl-C: asyncio cancels this) or failed here: the workers' work would
+            # go nowhere, so they stop now, not after JOIN_S each (a forked worker keeps this
+            # process's Ctrl-C handler, and went on). Killed, a commit is whole or not made;
+            # the runs read as interrupted once this process ends.
+            for worker in workers:
+                worker.kill()
+            raise
         finally:
             for reader in readers:
                 reader.close()
             for worker in workers:
-                await asyncio.to_thread(worker.join, 5)
+                await asyncio.to_thread(worker.join, JOIN_S)
                 if worker.is_alive():
                     worker.kill()
-                    await asyncio.to_thread(worker.join, 5)
+                    await asyncio.to_thread(worker.join, JOIN_S)
             if any(worker.exitcode for worker in workers):  # ended with spares in hand, maybe
                 await asyncio.to_thread(store.free_left_by_the_dead)
 
@@ -363,7 +372,7 @@ def _settle_lost(
     """Runs no worker reported: a worker failed (`failures`: what it said) or died (a kill, out
     of memory) with them in hand."""
     for worker in workers:  # (its pipe ends as it dies: its exit code a moment later)
-        worker.join(5)
+        worker.join(JOIN_S)
     codes = ", ".join(str(w.exitcode) for w in workers)
     running = {r.run_id for r in store.running_runs()}
     out, lost = [], []
