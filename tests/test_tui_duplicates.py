@@ -340,3 +340,30 @@ def test_a_pair_s_name_keeps_every_difference_and_is_literal():
     assert pair_name(a("Ben", "Carter", "Benny"), a("Ben", "Carter")) == "Ben (Benny) / Ben Carter"
     assert pair_name(a("Ben", None), a("Ben", "Carter")) == "B ? / Carter"  # not "None"
     assert "\x1b" not in pair_name(a("Amy", "Lee\x1b[31m"), a("Amy", "Leigh\n"))
+
+
+def test_the_side_by_side_shows_long_values_whole_at_80_columns():
+    """Cut to their column, two long names differing at their end read as one ("Wolfeschlegel…"
+    on both sides), and a link lost its school."""
+    from rich.console import Console
+
+    from uso_tui.domain.models import Account
+    from uso_tui.tui.screens.duplicates import Pair, side_by_side
+
+    long = "Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaft"
+
+    def a(username, surname):
+        return Account(username=username, role="pupil", forename=long, surname=surname,
+                       dob="2013-01-01", school="204-3210", mis_id="739095",
+                       link_school="204-2714", link_report="students")  # fmt: skip
+
+    console = Console(width=76, record=True)  # the #pair box at 80x24
+    console.print(
+        side_by_side(Pair(a("washworth.204", "Ashworth"), a("washworth9.204", "Ashford"), ()))
+    )
+    lines = console.export_text().splitlines()
+    # each column read down (the label column 10 wide, then two of 33)
+    left = "".join(line[10:43].strip() for line in lines)
+    right = "".join(line[43:].strip() for line in lines)
+    assert f"{long}Ashworth" in left and f"{long}Ashford" in right
+    assert left.endswith("record 739095 at204-2714") and right.endswith("at204-2714")

@@ -455,6 +455,16 @@ async def test_users_search_then_enter_typed_ahead_opens_the_first_hit(store):
         assert app.screen.username == "alovelace.204"
 
 
+async def test_a_title_too_long_for_the_terminal_ends_in_an_ellipsis(store):
+    """A Static wraps its Text whatever the Text says: a long search's title showed "Users: 1
+    found for" and nothing after, with no mark that the line went on."""
+    async with opened(store, "users") as (app, pilot):
+        burst(app, "slash", *"lovelace", *("x" * 90), "enter")
+        await settle(pilot, 4)
+        line = app.screen.query_one("#title").render_line(0).text
+        assert "lovelace" in line and line.rstrip().endswith("…"), line
+
+
 async def test_keys_held_longer_than_the_hold_bound_are_dropped_not_sent_to_stale_rows(
     store, monkeypatch
 ):

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account
-from uso_tui.tui.format import cell, full_name, plain
+from uso_tui.tui.format import full_name, plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, LoadedListScreen, Row, cells
 from uso_tui.tui.screens.listing import haystack as words_of
 from uso_tui.tui.widgets import Confirm, Dialog
@@ -58,25 +58,33 @@ def link_of(account: Account) -> str:
 
 
 def side_by_side(pair: Pair) -> Table:
-    """The two accounts in two columns, field by field."""
+    """The two accounts in two columns, field by field, each value whole (folded onto more
+    lines): cut to the column, two long names differing at their end read as one, the
+    operator's very question."""
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(width=9, no_wrap=True, style="bold")
     grid.add_column(ratio=1)
     grid.add_column(ratio=1)
     first, second = pair.accounts
+
+    def whole(value: object) -> Text:
+        text = plain(value)
+        text.overflow = "fold"  # (a word longer than the column goes on, not cut)
+        return text
+
     rows = [
         ("", Text("1", style="bold"), Text("2", style="bold")),
-        ("Username", cell(first.username), cell(second.username)),
+        ("Username", whole(first.username), whole(second.username)),
         (
             "Name",
-            cell(full_name(first.forename, first.surname)),
-            cell(full_name(second.forename, second.surname)),
+            whole(full_name(first.forename, first.surname)),
+            whole(full_name(second.forename, second.surname)),
         ),
-        ("Known as", cell(first.preferred_name or "-"), cell(second.preferred_name or "-")),
-        ("Born", cell(first.dob or "-"), cell(second.dob or "-")),
-        ("School", cell(first.school or "-"), cell(second.school or "-")),
-        ("Status", cell(f"{first.status} {first.role}"), cell(f"{second.status} {second.role}")),
-        ("MIS", cell(link_of(first)), cell(link_of(second))),
+        ("Known as", whole(first.preferred_name or "-"), whole(second.preferred_name or "-")),
+        ("Born", whole(first.dob or "-"), whole(second.dob or "-")),
+        ("School", whole(first.school or "-"), whole(second.school or "-")),
+        ("Status", whole(f"{first.status} {first.role}"), whole(f"{second.status} {second.role}")),
+        ("MIS", whole(link_of(first)), whole(link_of(second))),
     ]
     for label, left, right in rows:
         grid.add_row(Text(label), left, right)
