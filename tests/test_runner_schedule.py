@@ -1282,20 +1282,42 @@ def test_a_school_paused_after_it_was_found_due_is_not_claimed(env):
     assert env.store.running_runs(DFE) == []
 
 
-async def test_a_daily_time_moved_later_after_the_days_run_waits_for_tomorrow(env):
+@pytest.mark.parametrize("moves", [["12:00"], ["12:00", "12:30"]], ids=["once", "twice"])
+async def test_a_daily_time_moved_later_after_the_days_run_waits_for_tomorrow(env, moves):
     """Ran today at 06:05; at 09:00 its time was moved from 06:00 to 12:00 ("from now on, at
-    noon"): it ran again at noon, mid school day (moved earlier, it already waited)."""
+    noon"): it ran again at noon, mid school day (moved earlier, it already waited). Moved again
+    a minute later (a typo corrected), the 06:05 run was taken for one before 12:00's day."""
     from uso_tui.sync.admin import update_school
     from uso_tui.sync.schedule import next_run
 
     assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 11, 6, 5))}
-    update_school(
-        env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="12:00"
-    )
-    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 12, 0))}
+    for minute, daily_at in enumerate(moves):
+        update_school(
+            env.store,
+            DFE,
+            operator="admin",
+            now=datetime(2026, 3, 11, 9, minute),
+            daily_at=daily_at,
+        )
+    hh, mm = (int(x) for x in moves[-1].split(":"))
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, hh, mm))}
     assert next_run(env.store.school(DFE), datetime(2026, 3, 11, 10, 0)) == datetime(
-        2026, 3, 12, 12, 0
+        2026, 3, 12, hh, mm
     )
+    assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, hh, mm))}
+
+
+async def test_a_time_moved_twice_with_a_run_between_counts_that_run(env):
+    """Moved at 05:00 from 06:00 to 05:30, run at 05:35 for it, moved at 09:00 to 12:00: the
+    05:35 run was the day's (the time it ran for is the one the second move replaced)."""
+    from uso_tui.sync.admin import update_school
+
+    for at, daily_at in ((datetime(2026, 3, 11, 5, 0), "05:30"), (None, "12:00")):
+        if at is None:
+            assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 11, 5, 35))}
+            at = datetime(2026, 3, 11, 9, 0)
+        update_school(env.store, DFE, operator="admin", now=at, daily_at=daily_at)
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 12, 0))}
     assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, 12, 0))}
 
 

@@ -382,8 +382,19 @@ def update_school(
         if not after:
             return school
         if "daily_at" in after:
-            school.daily_at_since = _stamp(now)
-            school.daily_at_was = str(before.get("daily_at") or "")
+            at = _stamp(now)
+            # moved again the same day, with no run since the last move: the time it replaced
+            # then is still the one a run earlier that day ran for (06:00 moved to 12:00, then
+            # 12:30: its 06:05 run was still the day's run)
+            ran = max(
+                filter(None, (school.last_scheduled_success_at, school.last_whole_run_at)),
+                default="",
+            )
+            moved = school.daily_at_since
+            again = bool(moved and moved[:10] == at[:10] and ran < moved and school.daily_at_was)
+            if not again:
+                school.daily_at_was = str(before.get("daily_at") or "")
+            school.daily_at_since = at
         tx.put_school(school)
         tx.audit(
             AuditEvent(
