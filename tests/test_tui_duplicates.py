@@ -342,9 +342,11 @@ def test_a_pair_s_name_keeps_every_difference_and_is_literal():
     assert "\x1b" not in pair_name(a("Amy", "Lee\x1b[31m"), a("Amy", "Leigh\n"))
 
 
-def test_the_side_by_side_shows_long_values_whole_at_80_columns():
-    """Cut to their column, two long names differing at their end read as one ("Wolfeschlegel…"
-    on both sides), and a link lost its school."""
+def test_the_side_by_side_keeps_each_values_ends_and_its_own_height_at_80_columns():
+    """Cut at the column's end, two long names differing at their end read as one
+    ("Wolfeschlegel…" on both sides), and a link lost its school; a value of any length (a
+    1,500-character known-as name from the MIS) is cut in its middle, not let push the list of
+    pairs off the screen."""
     from rich.console import Console
 
     from uso_tui.domain.models import Account
@@ -352,18 +354,27 @@ def test_the_side_by_side_shows_long_values_whole_at_80_columns():
 
     long = "Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaft"
 
-    def a(username, surname):
+    def a(username, surname, preferred=""):
         return Account(username=username, role="pupil", forename=long, surname=surname,
-                       dob="2013-01-01", school="204-3210", mis_id="739095",
-                       link_school="204-2714", link_report="students")  # fmt: skip
+                       preferred_name=preferred, dob="2013-01-01", school="204-3210",
+                       mis_id="739095", link_school="204-2714", link_report="students")  # fmt: skip
 
-    console = Console(width=76, record=True)  # the #pair box at 80x24
-    console.print(
-        side_by_side(Pair(a("washworth.204", "Ashworth"), a("washworth9.204", "Ashford"), ()))
-    )
-    lines = console.export_text().splitlines()
-    # each column read down (the label column 10 wide, then two of 33)
-    left = "".join(line[10:43].strip() for line in lines)
-    right = "".join(line[43:].strip() for line in lines)
-    assert f"{long}Ashworth" in left and f"{long}Ashford" in right
-    assert left.endswith("record 739095 at204-2714") and right.endswith("at204-2714")
+    def shown(pair: Pair) -> list[str]:
+        console = Console(width=76, record=True)  # the #pair box at 80x24
+        console.print(side_by_side(pair))
+        return console.export_text().splitlines()
+
+    lines = shown(Pair(a("washworth.204", "Ashworth"), a("washworth9.204", "Ashford"), ()))
+    labels = [line[:10].strip() for line in lines]
+
+    def row(label: str, column: slice) -> str:  # a row's value in one column, read down
+        first = labels.index(label)
+        last = next((i for i in range(first + 1, len(lines)) if labels[i]), len(lines))
+        return "".join(line[column].strip() for line in lines[first:last])
+
+    left, right = slice(10, 43), slice(43, None)  # the label column 10 wide, then two of 33
+    assert row("Name", left).endswith("Ashworth") and row("Name", right).endswith("Ashford")
+    assert row("Name", left).startswith("Wolfeschlegelstein") and "…" in row("Name", left)
+    assert row("MIS", left) == row("MIS", right) == "students record 739095 at204-2714"
+    huge = shown(Pair(a("washworth.204", "Ashworth", "x" * 1500), a("w9.204", "Ashford"), ()))
+    assert len(huge) <= len(lines) + 1

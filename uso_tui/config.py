@@ -412,7 +412,10 @@ def load_operators(data_dir: Path) -> dict[str, Operator] | None:
             if check_operator_name(name) != name:
                 raise InvalidInput("bad operator name")
             if name in RESERVED_OPERATOR_NAMES:
-                raise InvalidInput("the name of the product's own runs in the audit log")
+                raise InvalidInput(
+                    "the name of the product's own runs in the audit log: give that operator "
+                    "another name"
+                )
             if not isinstance(entry, dict):
                 raise InvalidInput('expected {"role": ..., "keys": [...]}')
             keys = entry.get("keys", [])

@@ -150,7 +150,7 @@ def _failed_since_due(
     # with this process's failures whose ends could not be written (a school's data file
     # unreadable): otherwise tried again at every pass of the scheduler, a fetch a minute
     failed = [*school.scheduled_failed_at, *unrecorded_failures(school.dfe)]
-    return sorted({at for at in failed if since <= at <= latest}, reverse=True)
+    return sorted((at for at in failed if since <= at <= latest), reverse=True)
 
 
 def _last_ran(school: School, now: datetime, clock: datetime | None = None) -> str | None:

@@ -156,16 +156,18 @@ async def run_over_workers(
             workers.append(worker)
             readers.append(reader)
         try:
+            # (a claim that fails hands out None: the workers end by themselves)
             runs = _hand_out(store, schools, operator, now, starts, work, on_progress)
-            return await _collect(store, job, runs, workers, readers, on_progress)
-        except BaseException:
-            # Interrupted (Ctrl-C: asyncio cancels this) or failed here: the workers' work would
-            # go nowhere, so they stop now, not after JOIN_S each (a forked worker keeps this
-            # process's Ctrl-C handler, and went on). Killed, a commit is whole or not made;
-            # the runs read as interrupted once this process ends.
-            for worker in workers:
-                worker.kill()
-            raise
+            try:
+                return await _collect(store, job, runs, workers, readers, on_progress)
+            except BaseException:
+                # Interrupted (Ctrl-C: asyncio cancels this) or failed here: the workers' work
+                # would go nowhere, so they stop now, not after JOIN_S each (a forked worker
+                # keeps this process's Ctrl-C handler, and went on). Killed, a commit is whole
+                # or not made; the runs read as interrupted once this process ends.
+                for worker in workers:
+                    worker.kill()
+                raise
         finally:
             for reader in readers:
                 reader.close()

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.padding import Padding
 from rich.table import Table
@@ -91,6 +92,25 @@ def ends_kept(text: Text, width: int) -> Text:
         overflow="ellipsis",
         end="",
     )
+
+
+def middle_cut(value: str, cells: int) -> str:
+    """`value` cut in the middle to at most `cells` columns (wide characters count two): its
+    start and its end kept, where two long names that differ usually differ."""
+    if cell_len(value) <= cells:
+        return value
+
+    def fitting(chars: str, room: int) -> str:
+        out = ""
+        for ch in chars:
+            if cell_len(out + ch) > room:
+                break
+            out += ch
+        return out
+
+    head = fitting(value, cells // 2)  # (the "…" takes a column of the tail's half)
+    tail = fitting(value[::-1], cells - 1 - cell_len(head))[::-1]
+    return f"{head}…{tail}"
 
 
 def when(iso: str | None, *, seconds: bool = False) -> str:

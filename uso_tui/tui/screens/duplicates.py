@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from uso_tui.domain.models import Account
-from uso_tui.tui.format import full_name, plain
+from uso_tui.tui.format import clean, full_name, middle_cut, plain
 from uso_tui.tui.screens.listing import Col, ListScreen, ListTable, LoadedListScreen, Row, cells
 from uso_tui.tui.screens.listing import haystack as words_of
 from uso_tui.tui.widgets import Confirm, Dialog
@@ -57,10 +57,14 @@ def link_of(account: Account) -> str:
     )
 
 
+VALUE_CELLS = 60  # the most of a value the side-by-side shows: two lines of its column at 80x24
+
+
 def side_by_side(pair: Pair) -> Table:
-    """The two accounts in two columns, field by field, each value whole (folded onto more
-    lines): cut to the column, two long names differing at their end read as one, the
-    operator's very question."""
+    """The two accounts in two columns, field by field, each value folded onto a second line
+    and a longer one cut in its middle: cut at the column's end, two long names differing at
+    their end read as one, the operator's very question (and a value of any length from the MIS
+    would push the list of pairs off the screen)."""
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(width=9, no_wrap=True, style="bold")
     grid.add_column(ratio=1)
@@ -68,7 +72,7 @@ def side_by_side(pair: Pair) -> Table:
     first, second = pair.accounts
 
     def whole(value: object) -> Text:
-        text = plain(value)
+        text = Text(middle_cut(clean(value), VALUE_CELLS), end="")
         text.overflow = "fold"  # (a word longer than the column goes on, not cut)
         return text
 
