@@ -234,6 +234,24 @@ async def test_a_run_stamped_by_a_clock_that_was_ahead_does_not_stop_the_schedul
     assert await due(env, datetime(2026, 6, 2, 22, 50)) == []
 
 
+async def test_a_run_stamped_ahead_after_the_days_run_does_not_hide_it(env):
+    """Ran at 06:05; then a host whose clock is a year ahead (or `run-due --at` tomorrow with
+    --force) ran it: that run is not believed, and the summary held no run before it, so the
+    06:05 run was lost and the school ran again at 06:10 (and, forced for tomorrow, again
+    tomorrow at its time, whose run that was to be)."""
+
+    async def ran(now: datetime) -> bool:
+        return DFE in {r.run.school for r in await due(env, now)}
+
+    assert await ran(datetime(2026, 6, 1, 6, 5))
+    assert await ran(datetime(2027, 6, 1, 6, 7))
+    assert not await ran(datetime(2026, 6, 1, 6, 10))
+    assert await ran(datetime(2026, 6, 2, 6, 30))  # forced at 10:00 for tomorrow
+    assert not await ran(datetime(2026, 6, 1, 10, 1))
+    assert not await ran(datetime(2026, 6, 2, 6, 0))  # that run was tomorrow's
+    assert await ran(datetime(2026, 6, 3, 6, 0))
+
+
 async def test_a_failed_scheduled_run_is_retried_and_a_held_one_is_not(env):
     env.sim.set_switches(DFE, reject_credentials=True)
     (result,) = await due(env, datetime(2026, 3, 10, 6, 30))

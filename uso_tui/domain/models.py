@@ -87,6 +87,10 @@ class School(_Record):
     # when the newest force or command-line run of every report that ran (succeeded or held)
     # since the last scheduled run that did started: the schedule counts it as the school's run
     last_whole_run_at: str | None = None
+    # when the newest few runs that counted as the school's run (scheduled, or forced of every
+    # report; succeeded or held) started, newest first: a run stamped by a clock that was ahead
+    # is not believed (sync.schedule._last_ran), and the one before it still counts
+    counted_runs_at: list[str] = field(default_factory=list)
     open_cases: int = 0
     unallocated_last_run: int = 0
     active_accounts: int = 0

@@ -40,12 +40,15 @@ SUMMARY_FIELDS = (
     "last_scheduled_success_at",
     "scheduled_failed_at",
     "last_whole_run_at",
+    "counted_runs_at",
     "open_cases",
     "unallocated_last_run",
     "active_accounts",
 )
 # The failed scheduled runs a summary keeps the start of (see School.scheduled_failed_at).
 FAILURES_KEPT = 8
+# The runs that counted as the school's run a summary keeps the start of (School.counted_runs_at).
+COUNTED_KEPT = 4
 # Private keys of a directory entry. A run in progress lives only there, with the school's run
 # counter, so starting a run (run-due starts hundreds) never rewrites the school's data file; a
 # run enters data.json when it ends.
@@ -348,6 +351,7 @@ class SchoolDoc:
             "last_scheduled_success_at": None,
             "scheduled_failed_at": [],
             "last_whole_run_at": None,
+            "counted_runs_at": [],
             "open_cases": open_cases,
             "unallocated_last_run": 0,
             "active_accounts": active,
@@ -363,18 +367,27 @@ class SchoolDoc:
                 break
         # A held scheduled run did run: counting it stops run-due from re-running a held school.
         failed = out["scheduled_failed_at"]
+        counted = out["counted_runs_at"]
         # A force run of every report since then that ran is kept too (the schedule counts it).
         for run in runs:
             if run["status"] == "running":
                 continue
             ran = run["status"] in ("succeeded", "held")
-            if run.get("trigger") != "schedule":
+            scheduled = run.get("trigger") == "schedule"
+            counts = ran and (scheduled or run.get("whole")) and run.get("started_at")
+            if counts and len(counted) < COUNTED_KEPT:
+                counted.append(run["started_at"])
+            if out["last_scheduled_success_at"] is not None:
+                if len(counted) >= COUNTED_KEPT:
+                    break
+                continue  # (only the runs that counted, from here)
+            if not scheduled:
                 if ran and run.get("whole") and out["last_whole_run_at"] is None:
                     out["last_whole_run_at"] = run.get("started_at")
                 continue
             if ran:
                 out["last_scheduled_success_at"] = run.get("started_at")
-                break
+                continue
             if len(failed) < FAILURES_KEPT and run.get("started_at"):
                 failed.append(run["started_at"])
         return out

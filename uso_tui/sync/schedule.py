@@ -157,8 +157,8 @@ def _last_ran(school: School, now: datetime, clock: datetime | None = None) -> s
     """The school's last run that did run: scheduled, or forced (console, `sync`) of every
     report; each believed only if not stamped ahead of the clock."""
     believed = iso(max(now, clock or now) + CLOCK_SLACK)
-    both = (school.last_scheduled_success_at, school.last_whole_run_at)
-    ran = [at for at in both if at and at <= believed]
+    runs = (school.last_scheduled_success_at, school.last_whole_run_at, *school.counted_runs_at)
+    ran = [at for at in runs if at and at <= believed]
     return max(ran) if ran else None
 
 
