@@ -85,6 +85,20 @@ def test_a_leaver_whose_unallocation_is_held_is_said_to_be_held_and_how_to_keep_
     assert "unallocates it again" in bob.act and not bob.act.startswith("nothing to do")
 
 
+def test_a_leaver_of_a_held_run_undone_since_asks_for_no_confirm(env):
+    """The held run undone before any confirm: why still said "confirm run ... --except", a
+    confirm the store refuses (the run was undone)."""
+    env.set_students(DFE, [AMY, CAT, {**BOB, "leavingDate": "2026-03-11"}])
+    held = env.sync(DAY2)
+    assert held.status == "held"
+    undo_run(env.store, held.run_id, operator="admin", now=LATER)
+    bob = one(env.store, "bob smith")
+    assert env.store.account(bob.username).status == "active"
+    assert "confirm" not in bob.act and f"next run of {DFE}" in bob.act
+    assert bob.summary == f"held by run {held.run_id}, undone since: the next run plans it"
+    assert "no confirm waits" in bob.reason
+
+
 def test_a_leaver_whose_unallocation_was_undone_is_unallocated_again_by_the_next_run(env):
     """The run that unallocated Cat undone: why said "nothing to do: active", and the next run
     unallocated her again (her record still a leaver, her account still linked to it). Restored

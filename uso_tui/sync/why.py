@@ -796,7 +796,13 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
         elif hit.outcome == "unallocated" and acc.status == "active":
             run = _run(store, runs, hit.run_id)
             held = run is not None and run.status == "held" and hit.username in run.held_usernames
-            if held and ours and acc.school == hit.school:
+            if held and ours and acc.school == hit.school and run.undone_by:
+                # nothing of the run stands: no confirm waits (one is refused); the next run
+                # plans the leaver again
+                hit.outcome, hit.undone = "held", True
+                hit.since = f"run {hit.run_id} undone since ({run.undone_by}): no confirm waits"
+                hit.reason = f"{hit.reason}: its unallocation was held; {hit.since}"
+            elif held and ours and acc.school == hit.school:
                 hit.outcome = "held"
                 hit.held_leaver = True
                 hit.reason = (
