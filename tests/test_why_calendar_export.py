@@ -584,3 +584,24 @@ def test_why_of_a_leaver_says_a_failed_run_or_a_pause_stands_in_the_way(tmp_path
     assert env.sync(datetime(2026, 4, 5, 9)).status == "failed"
     failed = why(env.store, "bob smith", today="2026-04-06")[0].act
     assert "has come, and the latest run of 204-3210, 204-3210-r2, failed: mend" in failed
+
+
+def test_why_of_a_mis_id_finds_it_with_its_leading_zeros_dropped_or_added(tmp_path):
+    """Record 0042 searched as 42, and 123 as 00123, found nothing ("no record has MIS id 42"):
+    the school's MIS pads its ids, or the operator copied one padded from elsewhere."""
+    env = Env(tmp_path / "store")
+    env.add_school(
+        students=[
+            iris_student("0042", "Ann", "Padded", "2015-01-01"),
+            iris_student("123", "Ben", "Bare", "2015-02-02"),
+            iris_student("7", "Cy", "Seven", "2015-03-03"),
+            iris_student("007", "Di", "Padded", "2015-04-04"),
+        ]
+    )
+    env.sync(DAY1)
+    assert [h.forename for h in why(env.store, "42")] == ["Ann"]
+    assert [h.forename for h in why(env.store, "00123")] == ["Ben"]
+    # an id as typed is that record's, before any padded or bare form of it
+    assert [h.forename for h in why(env.store, "7")] == ["Cy"]
+    assert [h.forename for h in why(env.store, "007")] == ["Di"]
+    assert why(env.store, "4") == [] and why(env.store, "0") == []

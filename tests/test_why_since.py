@@ -169,6 +169,10 @@ def test_a_future_starter_s_account_day_that_has_passed_is_the_next_run(env):
     assert one(env.store, "fay later", today="2026-03-12").account_on == "2026-04-15"
     late = one(env.store, "fay later", today="2026-04-16")
     assert late.account_on == "the school's next run"
+    # as JSON: a date or null (scripts read a date there), the day gone by said apart
+    assert late.public()["account_on"] is None and late.public()["account_day_passed"]
+    on_time = one(env.store, "fay later", today="2026-03-12").public()
+    assert on_time["account_on"] == "2026-04-15" and not on_time["account_day_passed"]
     # no run made it that day: "nothing to do, made by the school's run that day" was wrong
     assert "nothing to do" not in late.act
     assert f"force run the school (f in its page, or `uso-tui sync {DFE}`)" in late.act
@@ -514,9 +518,12 @@ def test_an_account_named_exactly_comes_before_records_of_names_like_it(tmp_path
     assert "records of names like it" in lines[-1] and "Lilly" in lines[-1]
 
 
-@pytest.mark.parametrize("text", ["02-04-2015", "02.04.2015", "2/4/2015"])
+@pytest.mark.parametrize(
+    "text", ["02-04-2015", "02.04.2015", "2/4/2015", "2015-4-2", "2015/04/2", "amy 2015-4-2"]
+)
 def test_a_uk_date_with_dashes_or_dots_finds_the_record(env, text):
-    """`why 02-04-2015` found nothing and advised "try the date of birth alone"."""
+    """`why 02-04-2015` found nothing and advised "try the date of birth alone"; so did a date
+    written year first with a month or day typed without its 0."""
     assert one(env.store, text).forename == "Amy"
 
 

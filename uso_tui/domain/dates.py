@@ -29,6 +29,17 @@ def from_uk(text: str) -> str | None:
 
 
 _YMD = re.compile(r"^(\d{4})[-/.]?(\d{2})[-/.]?(\d{2})$")
+_YMD_SHORT = re.compile(r"^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})$")
+
+
+def from_ymd(text: str) -> str | None:
+    """`2013-1-4` (or 2013/1/4, 2013.01.4: a month or day typed without its 0) -> `2013-01-04`
+    (not checked to exist); None when `text` is not so written."""
+    match = _YMD_SHORT.match(text)
+    if match is None:
+        return None
+    year, _, month, day = match.groups()
+    return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
 def date_read(text: str) -> str | None:
@@ -36,7 +47,7 @@ def date_read(text: str) -> str | None:
     YYYY-MM-DD with dashes, slashes, dots or none, also with a time after it, as the MIS sends
     them); None when it is not written as a date."""
     day = re.split(r"[T ]", text.strip(), maxsplit=1)[0]
-    if (uk := from_uk(day)) is not None:
+    if (uk := from_uk(day) or from_ymd(day)) is not None:
         return uk
     match = _YMD.match(day)
     return "-".join(match.groups()) if match else None

@@ -112,7 +112,9 @@ class WhyHit:
             "run_id": self.run_id,
             "exclusion_id": self.exclusion_id,
             "starts_on": self.starts_on,
-            "account_on": self.account_on,
+            # a date or null; a day gone by without a run said apart (scripts read a date here)
+            "account_on": None if self.account_on == PASSED else self.account_on,
+            "account_day_passed": self.account_on == PASSED,
             "act": self.act,
         }
 
@@ -358,11 +360,15 @@ def why(
     wide = limit * WIDER if limit else None
     digits = text.strip() if text.strip().isdigit() else None
     if digits is not None:  # a MIS id: that record, not every date of birth it begins
-        found = [
-            row
-            for row in store.why_search(digits, limit=wide, schools=schools, whole=True)
-            if row.get("mis_id") == digits or upn_key(row.get("upn")) == digits
-        ]
+        found: list[dict[str, Any]] = []
+        for form in _id_forms(digits):  # as typed first; then without, or with, leading 0s
+            found = [
+                row
+                for row in store.why_search(form, limit=wide, schools=schools, whole=True)
+                if row.get("mis_id") == form or upn_key(row.get("upn")) == form
+            ]
+            if found:
+                break
         return _answered(store, found, limit, today, unreadable)
     found = (
         store.why_search(text, limit=wide, schools=schools)
@@ -382,6 +388,22 @@ def why(
         )
     )
     return _answered(store, found, limit, today, unreadable)
+
+
+PADDED_UP_TO = 4  # the most leading zeros a MIS id typed without them is looked for with
+
+
+def _id_forms(digits: str) -> list[str]:
+    """A MIS id as typed, then as the MIS may write it: without its leading zeros (00123 for
+    123), or with up to PADDED_UP_TO of them (42 for 0042). Looked for in turn, until one is
+    found: an id is one record's, a form another may hold only where no record holds it as
+    typed."""
+    bare = digits.lstrip("0")
+    forms = [digits]
+    if bare and bare != digits:
+        forms.append(bare)
+    forms += ["0" * n + bare for n in range(1, PADDED_UP_TO + 1) if "0" * n + bare != digits]
+    return forms if bare else [digits]
 
 
 def _answered(
@@ -1003,7 +1025,8 @@ def _not_found(store: Store, text: str) -> list[str]:
             for d in _eight_digit_dates(digits)
         ]
         return [
-            f"no record has MIS id {digits} in the latest export of any school",
+            f"no record has MIS id {digits} in the latest export of any school (nor with its "
+            "leading zeros dropped or added)",
             *as_date,
             "a record gone from its export (a leaver, or given another id) is found by the "
             "person's name or date of birth: search for one of them",
