@@ -246,7 +246,8 @@ async def test_a_run_stamped_ahead_after_the_days_run_does_not_hide_it(env):
     assert await ran(datetime(2026, 6, 1, 6, 5))
     assert await ran(datetime(2027, 6, 1, 6, 7))
     assert not await ran(datetime(2026, 6, 1, 6, 10))
-    assert await ran(datetime(2026, 6, 2, 6, 30))  # forced at 10:00 for tomorrow
+    # stamped tomorrow at 10:00 today (as `run-due --at` tomorrow with --force stamps it)
+    assert await ran(datetime(2026, 6, 2, 6, 30))
     assert not await ran(datetime(2026, 6, 1, 10, 1))
     assert not await ran(datetime(2026, 6, 2, 6, 0))  # that run was tomorrow's
     assert await ran(datetime(2026, 6, 3, 6, 0))
@@ -1323,6 +1324,20 @@ async def test_a_daily_time_moved_later_after_the_days_run_waits_for_tomorrow(en
         2026, 3, 12, hh, mm
     )
     assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 12, hh, mm))}
+
+
+async def test_a_time_moved_twice_after_a_run_stamped_ahead_still_waits(env):
+    """A run stamped a year ahead since the day's run: the second move took it for a run since
+    the first (the schedule does not believe it), and the school ran again that day (found by
+    review)."""
+    from uso_tui.sync.admin import update_school
+
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 6, 1, 6, 5))}
+    await due(env, datetime(2027, 6, 1, 6, 7))
+    for minute, daily_at in enumerate(["12:00", "12:30"]):
+        at = datetime(2026, 6, 1, 9, minute)
+        update_school(env.store, DFE, operator="admin", now=at, daily_at=daily_at)
+    assert DFE not in {s.dfe for s in due_schools(env.store, datetime(2026, 6, 1, 12, 30))}
 
 
 async def test_a_time_moved_twice_with_a_run_between_counts_that_run(env):

@@ -368,6 +368,7 @@ class SchoolDoc:
         # A held scheduled run did run: counting it stops run-due from re-running a held school.
         failed = out["scheduled_failed_at"]
         counted = out["counted_runs_at"]
+        succeeded_since = False  # the newest scheduled run that ran is passed
         # A force run of every report since then that ran is kept too (the schedule counts it).
         for run in runs:
             if run["status"] == "running":
@@ -377,7 +378,7 @@ class SchoolDoc:
             counts = ran and (scheduled or run.get("whole")) and run.get("started_at")
             if counts and len(counted) < COUNTED_KEPT:
                 counted.append(run["started_at"])
-            if out["last_scheduled_success_at"] is not None:
+            if succeeded_since:
                 if len(counted) >= COUNTED_KEPT:
                     break
                 continue  # (only the runs that counted, from here)
@@ -387,6 +388,7 @@ class SchoolDoc:
                 continue
             if ran:
                 out["last_scheduled_success_at"] = run.get("started_at")
+                succeeded_since = True
                 continue
             if len(failed) < FAILURES_KEPT and run.get("started_at"):
                 failed.append(run["started_at"])

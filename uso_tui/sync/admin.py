@@ -37,6 +37,7 @@ from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, stamp
 from uso_tui.sync.checks import exclusion_hits
 from uso_tui.sync.plan import excluded, unallocated
+from uso_tui.sync.schedule import last_ran
 
 ROLES = ("staff", "pupil")
 SCHOOL_FIELDS = (
@@ -386,10 +387,8 @@ def update_school(
             # moved again the same day, with no run since the last move: the time it replaced
             # then is still the one a run earlier that day ran for (06:00 moved to 12:00, then
             # 12:30: its 06:05 run was still the day's run)
-            ran = max(
-                filter(None, (school.last_scheduled_success_at, school.last_whole_run_at)),
-                default="",
-            )
+            # (as the schedule reads it: a run stamped by a clock that was ahead not believed)
+            ran = last_ran(school, now) or ""
             moved = school.daily_at_since
             again = bool(moved and moved[:10] == at[:10] and ran < moved and school.daily_at_was)
             if not again:

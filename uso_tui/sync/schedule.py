@@ -140,7 +140,7 @@ def _failed_since_due(
     yesterday, a catch-up) is a real run since that daily time: the school is not run again
     for it; one that failed then is a later day's, which does not put off the catch-up."""
     latest = iso(now + CLOCK_SLACK)
-    last = _last_ran(school, now, clock)
+    last = last_ran(school, now, clock)
     due = _slot(school, now, last, clock)
     if due is None:
         return None
@@ -153,7 +153,7 @@ def _failed_since_due(
     return sorted((at for at in failed if since <= at <= latest), reverse=True)
 
 
-def _last_ran(school: School, now: datetime, clock: datetime | None = None) -> str | None:
+def last_ran(school: School, now: datetime, clock: datetime | None = None) -> str | None:
     """The school's last run that did run: scheduled, or forced (console, `sync`) of every
     report; each believed only if not stamped ahead of the clock."""
     believed = iso(max(now, clock or now) + CLOCK_SLACK)
@@ -188,7 +188,7 @@ def next_run(school: School, now: datetime) -> datetime:
     failed = _failed_since_due(school, now)
     if failed is not None:
         return _on_the_clock(_tried_again_at(school, failed, now) if failed else now)
-    return _on_the_clock(_next_daily(school, now, _last_ran(school, now)))
+    return _on_the_clock(_next_daily(school, now, last_ran(school, now)))
 
 
 def _on_the_clock(at: datetime) -> datetime:
