@@ -292,8 +292,10 @@ def test_exports_never_taken_are_no_count_before(cli, sim):
     sim.set_records(DFE, "students", halved)
     first = cli("sync", DFE, "--json").json()
     assert _held_whole(cli, first)
-    assert cli("sync", DFE, "--report", "staff", "--json").json()["status"] == "succeeded"
+    sim.set_records(DFE, "students", PUPILS)  # mended in the MIS, and run since
+    assert cli("sync", DFE, "--json").json()["status"] == "succeeded"
     assert cli.ok("confirm", first["run_id"], "--json").json()["applied"] is False
+    sim.set_records(DFE, "students", halved)
     again = cli("sync", DFE, "--json").json()
     assert _held_whole(cli, again)
     # confirmed and applied, then undone: the halved export is no count before either
@@ -332,6 +334,35 @@ def test_an_older_held_run_is_not_confirmed_while_a_newer_one_is_held(cli, sim):
     assert cli.ok("run", "show", older, "--json").json()["status"] == "held"
     cli.ok("confirm", newer)
     assert any(a["forename"] == "Nia" for a in _accounts(cli).values())
+
+
+@pytest.mark.parametrize("staff_run", ["succeeded", "held"])
+def test_a_run_of_another_report_since_leaves_an_export_held_whole_to_confirm(cli, sim, staff_run):
+    """The students export held whole, then a run of the staff report alone: confirming the
+    students run said "not applied: the school has run since, its newer export applied", and
+    the pupils kept their old names (a staff run held too refused the confirm, naming itself).
+    Found by an audit of held runs."""
+    teachers = [
+        {"id": 500 + i, "forename": f"Tea{chr(97 + i)}", "surname": "Cher", "dateOfBirth": f"1980-03-{i + 1:02d}"}
+        for i in range(12)
+    ]  # fmt: skip
+    add(cli, sim, DFE, PUPILS, teachers)
+    cli.ok("sync", DFE)
+    swapped = [{**p, "forename": p["surname"], "surname": p["forename"]} for p in PUPILS]
+    sim.set_records(DFE, "students", swapped)
+    held = cli("sync", DFE, "--json").json()
+    assert held["status"] == "held"
+    if staff_run == "held":
+        sim.set_records(DFE, "staff", teachers[:1])  # eleven of twelve gone: held too
+    staff = cli("sync", DFE, "--report", "staff", "--json").json()
+    assert staff["status"] == staff_run
+    assert cli.ok("run", "show", held["run_id"], "--json").json()["confirm_applies"] == "updates 40"
+    done = cli.ok("confirm", held["run_id"], "--json").json()
+    assert done["status"] == "succeeded"
+    pupils = [a for a in _accounts(cli).values() if a["role"] == "pupil"]
+    assert len(pupils) == 40 and all(a["forename"].startswith("Fam") for a in pupils)
+    staff_now = [a for a in _accounts(cli).values() if a["role"] == "staff"]
+    assert all(a["status"] == "active" for a in staff_now)  # the staff run's own hold stands
 
 
 @pytest.mark.parametrize(("size", "changed", "held"), [(8, 8, True), (20, 5, True), (8, 2, False)])

@@ -180,7 +180,10 @@ def _confirm_whole(
         newer_runs,
     )
 
-    newer = newer_runs(txn, run)
+    held_whole = {c.get("report") for c in run.held_whole()}
+    # the runs since that took a report this one holds whole (a run of another report alone
+    # leaves it to confirm)
+    newer = [r for r in newer_runs(txn, run) if not r.reports or held_whole & set(r.reports)]
     if newer and newer[0].status == "held":  # a newer export waits: that is the one to judge
         latest = newer[0]
         raise InvalidInput(
@@ -202,8 +205,10 @@ def _confirm_whole(
     left = [u for u in chosen if u not in done]
     if not plans:  # the school has run since: nothing of this older export applies
         left = list(chosen)
-        # ... so it is no export the next is compared with (SchoolDoc.previous_counts)
-        whole = {c.get("report") for c in run.held_whole()}
+    # a report held whole that a run has taken since is not applied: so it is no export the
+    # next is compared with (SchoolDoc.previous_counts)
+    whole = held_whole - plans.keys()
+    if whole:
         run.sizes = {r: n for r, n in run.sizes.items() if r not in whole}
         run.on_roll = {r: n for r, n in run.on_roll.items() if r not in whole}
         run.not_started = {r: n for r, n in run.not_started.items() if r not in whole}

@@ -46,17 +46,42 @@ def exports_of(store: Store, run: Run) -> tuple[dict[str, Export], set[str]]:
 
 
 def newer_runs(txn: Transaction | Store, run: Run) -> list[Run]:
-    """The school's runs that ran (succeeded or held, not dry) after `run`, newest first: a
-    held run's export is out of date once there is one."""
+    """The school's runs that ran (succeeded or held, not dry) after `run` and took a report it
+    took, newest first: a held run's export of a report is out of date once there is one (a run
+    of the staff report alone since leaves a students export held whole to confirm)."""
     # by the runs' numbers, which the school's runs are given in order, not by their clock
     # times (a run given another time, a clock stepped back, would pass for the older)
     mine = seq_of(run.run_id)
     newer = [
         r
         for r in txn.runs(run.school)
-        if seq_of(r.run_id) > mine and r.status in ("succeeded", "held") and not r.dry_run
+        if seq_of(r.run_id) > mine
+        and r.status in ("succeeded", "held")
+        and not r.dry_run
+        and _overlap(r, run)
     ]
     return sorted(newer, key=lambda r: seq_of(r.run_id), reverse=True)
+
+
+def _overlap(one: Run, other: Run) -> bool:
+    """Whether two runs of a school took a report in common (a run that names none, written
+    before runs named theirs, took every one)."""
+    return not one.reports or not other.reports or bool(set(one.reports) & set(other.reports))
+
+
+def superseded(txn: Transaction | Store, run: Run) -> set[str] | None:
+    """The reports of `run` a newer run has taken since (newer_runs); None: every one."""
+    out: set[str] = set()
+    for newer in newer_runs(txn, run):
+        if not newer.reports or not run.reports:
+            return None
+        out |= set(newer.reports)
+    return out
+
+
+def _current(exports: dict[str, Export], gone: set[str] | None) -> dict[str, Export]:
+    """The run's exports that no newer run has replaced (`gone`: superseded's)."""
+    return {} if gone is None else {r: e for r, e in exports.items() if r not in gone}
 
 
 # What confirming a run held whole does besides its unallocations, in the order said: each
@@ -84,9 +109,12 @@ def whole_preview(store: Store, run: Run, today: date) -> str:
     """What confirming a run held whole applies besides its unallocations, planned now from its
     export as confirm would (read only, without the lock): "creates 8, updates 2, opens 5
     case(s)"; "" when it applies nothing else (or no longer applies: the school has run since)."""
-    if not run.comparison or run.status != "held" or newer_runs(store, run):
+    if not run.comparison or run.status != "held":
         return ""
     exports, whole = exports_of(store, run)
+    exports = _current(exports, superseded(store, run))
+    if not whole & exports.keys():
+        return ""
     snap, school = read_snapshot(store, run.school), store.school(run.school)
     plans = [
         plan(exp, snap, today, school, accept=True) for r, exp in exports.items() if r in whole
@@ -98,11 +126,13 @@ def apply_held_export(
     store: Store, txn: Transaction, run: Run, now: datetime, at: str, keep: set[str]
 ) -> dict[str, Plan]:
     """Plans the held run's records again, accepted, and stages them in `txn`; the accounts in
-    `keep` are not unallocated (the operator unmarked them). Nothing, when the school has run
-    since (its data is newer than this export): {}."""
-    if newer_runs(txn, run):
-        return {}  # a later export has been applied since: this one is out of date
+    `keep` are not unallocated (the operator unmarked them). Only the reports no run has
+    taken since (newer_runs: the school's data is newer than this export of theirs); nothing,
+    {}, when that leaves no report held whole."""
     exports, whole = exports_of(store, run)
+    exports = _current(exports, superseded(txn, run))
+    if not whole & exports.keys():
+        return {}  # later exports have been applied since: this one is out of date
     school = txn.school(run.school)
     snap = snapshot_in(txn, run.school)
     plans = {r: plan(exp, snap, now.date(), school, accept=True) for r, exp in exports.items()}
