@@ -605,3 +605,36 @@ def test_why_of_a_mis_id_finds_it_with_its_leading_zeros_dropped_or_added(tmp_pa
     assert [h.forename for h in why(env.store, "7")] == ["Cy"]
     assert [h.forename for h in why(env.store, "007")] == ["Di"]
     assert why(env.store, "4") == [] and why(env.store, "0") == []
+
+
+def test_a_leaver_whose_account_moved_since_is_not_in_the_calendar(tmp_path):
+    """Kim leaves 204-3210 on the 20th and was matched at another school since (her account
+    moved there): the calendar still listed her as a leaver of 204-3210, whose run will not
+    unallocate an account linked elsewhere."""
+    from factories import OTHER
+
+    from uso_tui.sync.actions import resolve_case
+
+    env = Env(tmp_path / "store")
+    upn = "K20412345678X"
+    kim = iris_student(
+        "1", "Kim", "Lee", "2014-02-02", uniquePupilNumber=upn, leavingDate="2026-03-20"
+    )
+    al = iris_student("2", "Al", "Bo", "2014-01-01", leavingDate="2026-03-21")
+    cy = iris_student("3", "Cy", "Do", "2014-01-01")
+    env.add_school(DFE, students=[kim, al])
+    env.add_school(OTHER, students=[cy])
+    env.sync(DAY1, DFE)
+    env.sync(DAY1, OTHER)
+    today = date(2026, 3, 12)
+    leavers = {u.forename for u in calendar(env.store, None, today=today) if u.kind == "leaver"}
+    assert leavers == {"Kim", "Al"}
+    there = iris_student("77", "Kim", "Lee", "2014-02-02", uniquePupilNumber=upn)
+    env.set_students(OTHER, [cy, there])
+    env.sync(DAY2, OTHER)
+    (case,) = env.store.cases(OTHER, "open")
+    resolve_case(
+        env.store, case.case_id, operator="desk", now=DAY2, match=case.candidates[0]["username"]
+    )
+    leavers = [u.forename for u in calendar(env.store, None, today=today) if u.kind == "leaver"]
+    assert leavers == ["Al"]

@@ -213,6 +213,8 @@ def test_a_future_starter_whose_account_was_requested_already_says_so(env):
     assert f"{fay.username} was requested for the person already" in hit.reason
     assert hit.act.startswith(f"nothing to do: {fay.username} was requested")
     assert "User Request Single (r" not in hit.act
+    # its one line said the account is made that day, beside "flater.204 exists already"
+    assert hit.summary == f"future starter from 2026-04-20: {fay.username} requested already"
 
 
 def test_an_exact_mis_id_comes_first(tmp_path):

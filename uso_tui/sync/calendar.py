@@ -108,5 +108,25 @@ def calendar(
             # so: on `today`, as the run that unallocates it is still to come (not a record
             # that was invalid, excluded, held whole or waiting: the next run makes no change)
             out.append(Upcoming(first, "leaver", **common))
+    out = _still_theirs(store, out)
     out.sort(key=lambda u: (u.date, u.school, u.kind, u.surname.casefold(), u.mis_id))
     return out
+
+
+def _still_theirs(store: Store, upcoming: list[Upcoming]) -> list[Upcoming]:
+    """Without the leavers whose account the run will not unallocate: unallocated since, or
+    linked since to a record at another school (a mover matched there) or to another record."""
+    leaving = {u.username for u in upcoming if u.kind == "leaver" and u.username}
+    if not leaving:
+        return upcoming
+    now = store.find_accounts(leaving, set())
+    report_of = {role: report for report, role in ROLE_OF_REPORT.items()}
+
+    def theirs(u: Upcoming) -> bool:
+        acc = now.get(u.username or "")
+        if u.kind != "leaver" or acc is None:
+            return True  # (an account the store cannot read is listed as the run left it)
+        link = (acc.link_school, acc.link_report, acc.mis_id)
+        return acc.status == "active" and link == (u.school, report_of.get(u.role), u.mis_id)
+
+    return [u for u in upcoming if theirs(u)]

@@ -78,6 +78,7 @@ class WhyHit:
     account_on: str | None = None  # a future starter's account is made on this day
     leaves_on: str | None = None  # a future starter leaving by its account day: none is made
     requested: str | None = None  # a future starter's account requested already (its username)
+    requested_how: str = ""  # ... how: "requested" (User Request Single), "restored", "made"
     act: str = ""  # what an operator can do, and where
     case_open: bool = True  # a needs_matching record's case still waits for a decision
     since: str = ""  # what happened to the record's account after the run (_since_the_run)
@@ -133,6 +134,11 @@ class WhyHit:
         if outcome == "future":
             if self.leaves_on:
                 return f"future starter from {self.starts_on or '?'}, leaving on {self.leaves_on}"
+            if self.requested:  # its account is there already: nothing is made that day
+                return (
+                    f"future starter from {self.starts_on or '?'}: {self.requested} "
+                    f"{self.requested_how or 'made'} already"
+                )
             made = f"{self.username} restored" if self.username else "account made"
             tail = f" ({made} on {self.account_on})" if self.account_on else ""
             return f"future starter from {self.starts_on or '?'}{tail}"
@@ -206,8 +212,9 @@ def _act(hit: WhyHit, today: str | None) -> str:
         )
     if outcome == "future" and hit.requested:
         return (
-            f"nothing to do: {hit.requested} was requested for the person already; the school's "
-            "run that day links it to this record (or asks an operator, if unsure)"
+            f"nothing to do: {hit.requested} was {hit.requested_how or 'made'} for the person "
+            "already; the school's run that day links it to this record (or asks an operator, "
+            "if unsure)"
         )
     if outcome == "future" and hit.failed_run:
         return (
@@ -870,11 +877,17 @@ def _requested_ahead(store: Store, hits: list[WhyHit]) -> None:
             for hit in wanted.get(key, ()):
                 if not acc.mis_id and acc.school and la_of(acc.school) == la_of(hit.school):
                     hit.requested = acc.username  # (the first by username, set last)
+                    hit.requested_how = (
+                        "restored"
+                        if acc.last_event == "restore"
+                        else "requested"
+                        if acc.source == "manual"
+                        else "made"
+                    )
     for hit in future:
         if hit.requested:
             hit.reason = (
-                f"{hit.reason}; {hit.requested} was requested for the person already (User "
-                "Request Single)"
+                f"{hit.reason}; {hit.requested} was {hit.requested_how} for the person already"
             )
 
 
