@@ -336,6 +336,21 @@ def test_an_older_held_run_is_not_confirmed_while_a_newer_one_is_held(cli, sim):
     assert any(a["forename"] == "Nia" for a in _accounts(cli).values())
 
 
+def test_an_older_held_run_is_confirmed_once_the_newer_held_one_is_undone(cli, sim):
+    """The newer held run undone: nothing of it stands and it cannot be confirmed, yet the
+    older one's confirm took it for a run since and applied nothing (found by review)."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    newcomer = enrolled_student("new", "Nia", "Okoro", "2015-09-09")
+    sim.set_records(DFE, "students", PUPILS[:20] + [newcomer])
+    older = cli("sync", DFE, "--json").json()["run_id"]
+    newer = cli("sync", DFE, "--json").json()["run_id"]
+    cli.ok("undo-run", newer)
+    done = cli.ok("confirm", older, "--json").json()
+    assert done["applied"] is True
+    assert any(a["forename"] == "Nia" for a in _accounts(cli).values())
+
+
 @pytest.mark.parametrize("staff_run", ["succeeded", "held"])
 def test_a_run_of_another_report_since_leaves_an_export_held_whole_to_confirm(cli, sim, staff_run):
     """The students export held whole, then a run of the staff report alone: confirming the

@@ -1195,6 +1195,33 @@ async def test_escape_on_a_form_with_text_typed_asks_before_losing_it(store):
         assert app.screen.query_one("#ex-forename", Input).value == "Foo"
 
 
+@pytest.mark.parametrize("change", ["mis", "daily time", "reports"])
+async def test_escape_on_the_add_school_form_asks_before_losing_a_choice(store, change):
+    """Another MIS chosen, the daily time or the reports changed, and nothing typed in the
+    other fields: escape closed the form without a word, and the choices were lost."""
+    from textual.widgets import Checkbox
+
+    from uso_tui.tui.screens.add_school import AddSchoolScreen
+
+    async with started(store) as (app, pilot):
+        burst(app, "n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, AddSchoolScreen)
+        if change == "mis":
+            burst(app, "ctrl+o")
+        elif change == "daily time":
+            form.query_one("#f-daily_at", Input).value = "09:45"
+        else:
+            form.query_one("#r-staff", Checkbox).value = False
+        await settle(pilot)
+        burst(app, "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm) and "Discard this school?" in screen_text(app)
+        await press(pilot, "n")
+        assert app.screen is form
+
+
 async def test_a_tab_switched_to_shows_its_rows_now_a_key_read_before_acts_on_none(store):
     """On the File tab, `4` `r` `y` in one burst restored tab 4's first account: its rows were
     read when the screen opened, but on screen only once the tab showed, after the keys."""

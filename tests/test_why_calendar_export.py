@@ -148,13 +148,14 @@ def test_why_json_shape(env, tmp_path, capsys):
     assert all(keys | {"case_id", "username", "run_id"} <= set(r) for r in rows)
 
 
-def test_why_for_a_date_that_does_not_exist_says_so(env, tmp_path, capsys):
+@pytest.mark.parametrize("day", ["31/02/2014", "2014-2-31"])
+def test_why_for_a_date_that_does_not_exist_says_so(env, tmp_path, capsys, day):
     capsys.readouterr()
-    args = ["--data-dir", str(tmp_path / "store"), "why", "31/02/2014"]
+    args = ["--data-dir", str(tmp_path / "store"), "why", day]
     assert main(args, clock=lambda: DAY2) == 0
     said = capsys.readouterr().err
-    assert "no record found for “31/02/2014”" in said
-    assert "31/02/2014 is no date of the calendar" in said
+    assert f"no record found for “{day}”" in said
+    assert f"{day} is no date of the calendar" in said
 
 
 def test_why_keeps_the_other_reports_records():
@@ -604,6 +605,7 @@ def test_why_of_a_mis_id_finds_it_with_its_leading_zeros_dropped_or_added(tmp_pa
     # an id as typed is that record's, before any padded or bare form of it
     assert [h.forename for h in why(env.store, "7")] == ["Cy"]
     assert [h.forename for h in why(env.store, "007")] == ["Di"]
+    assert sorted(h.forename for h in why(env.store, "07")) == ["Cy", "Di"]  # both forms of it
     assert why(env.store, "4") == [] and why(env.store, "0") == []
 
 

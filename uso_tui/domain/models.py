@@ -230,6 +230,9 @@ PROCESSED_COLUMNS: tuple[str, ...] = (
 )
 
 
+UNDO_TRIGGER = "undo"  # the trigger of a run that undid another: it took no export
+
+
 @dataclass(slots=True)
 class Run(_Record):
     run_id: str

@@ -108,18 +108,22 @@ def calendar(
             # so: on `today`, as the run that unallocates it is still to come (not a record
             # that was invalid, excluded, held whole or waiting: the next run makes no change)
             out.append(Upcoming(first, "leaver", **common))
-    out = _still_theirs(store, out)
+    out = _still_theirs(store, out, unreadable)
     out.sort(key=lambda u: (u.date, u.school, u.kind, u.surname.casefold(), u.mis_id))
     return out
 
 
-def _still_theirs(store: Store, upcoming: list[Upcoming]) -> list[Upcoming]:
+def _still_theirs(
+    store: Store, upcoming: list[Upcoming], unreadable: set[str] | None
+) -> list[Upcoming]:
     """Without the leavers whose account the run will not unallocate: unallocated since, or
-    linked since to a record at another school (a mover matched there) or to another record."""
+    linked since to a record at another school (a mover matched there) or to another record.
+    An account whose school's data file is corrupt is listed as the run left it (its school
+    added to `unreadable`; CorruptFile without it)."""
     leaving = {u.username for u in upcoming if u.kind == "leaver" and u.username}
     if not leaving:
         return upcoming
-    now = store.find_accounts(leaving, set())
+    now = store.find_accounts(leaving, unreadable)
     report_of = {role: report for report, role in ROLE_OF_REPORT.items()}
 
     def theirs(u: Upcoming) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.domain.models import Export, MisRecord, Run
+from uso_tui.domain.models import UNDO_TRIGGER, Export, MisRecord, Run
 from uso_tui.store.api import Store, Transaction
 from uso_tui.store.layout import seq_of
 from uso_tui.sync.apply import apply_plan
@@ -46,7 +46,7 @@ def exports_of(store: Store, run: Run) -> tuple[dict[str, Export], set[str]]:
 
 
 def newer_runs(txn: Transaction | Store, run: Run) -> list[Run]:
-    """The school's runs that ran (succeeded or held, not dry) after `run` and took a report it
+    """The school's runs that ran (succeeded or held, not dry, not undone) after `run` and took a report it
     took, newest first: a held run's export of a report is out of date once there is one (a run
     of the staff report alone since leaves a students export held whole to confirm)."""
     # by the runs' numbers, which the school's runs are given in order, not by their clock
@@ -58,6 +58,8 @@ def newer_runs(txn: Transaction | Store, run: Run) -> list[Run]:
         if seq_of(r.run_id) > mine
         and r.status in ("succeeded", "held")
         and not r.dry_run
+        and not r.undone_by  # (undone: nothing of it stands, and it cannot be confirmed)
+        and r.trigger != UNDO_TRIGGER  # (an undo took no export)
         and _overlap(r, run)
     ]
     return sorted(newer, key=lambda r: seq_of(r.run_id), reverse=True)

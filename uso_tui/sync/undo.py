@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.domain.models import Account, AuditEvent, MatchCase, Run, empty_counts
+from uso_tui.domain.models import (
+    UNDO_TRIGGER,
+    Account,
+    AuditEvent,
+    MatchCase,
+    Run,
+    empty_counts,
+)
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import UNDONE_CREATE, put_changed, undone_by, withdraw_case
@@ -25,7 +32,6 @@ from uso_tui.sync.listed_record import listed_as_another
 from uso_tui.sync.plan import unallocated
 from uso_tui.sync.runner import RunInProgress, iso
 
-UNDO_TRIGGER = "undo"
 # The account events a run writes (sync.apply; "unallocate" also from confirming a held run).
 ACCOUNT_ACTIONS = frozenset({"create", "update", "restore", "auto_link", "unallocate"})
 # What the reverting of each kind counts as (`undo-run --json` "reverted").

@@ -367,15 +367,10 @@ def why(
     wide = limit * WIDER if limit else None
     digits = text.strip() if text.strip().isdigit() else None
     if digits is not None:  # a MIS id: that record, not every date of birth it begins
-        found: list[dict[str, Any]] = []
-        for form in _id_forms(digits):  # as typed first; then without, or with, leading 0s
-            found = [
-                row
-                for row in store.why_search(form, limit=wide, schools=schools, whole=True)
-                if row.get("mis_id") == form or upn_key(row.get("upn")) == form
-            ]
-            if found:
-                break
+        typed, *others = _id_forms(digits)  # as typed first; then without, or with, 0s
+        found = _with_id(store, typed, wide, schools)
+        for form in others if not found else ():
+            found += _with_id(store, form, wide, schools)
         return _answered(store, found, limit, today, unreadable)
     found = (
         store.why_search(text, limit=wide, schools=schools)
@@ -400,17 +395,25 @@ def why(
 PADDED_UP_TO = 4  # the most leading zeros a MIS id typed without them is looked for with
 
 
+def _with_id(
+    store: Store, form: str, limit: int | None, schools: set[str] | None
+) -> list[dict[str, Any]]:
+    """The records whose MIS id (or UPN) is `form`, exactly."""
+    return [
+        row
+        for row in store.why_search(form, limit=limit, schools=schools, whole=True)
+        if row.get("mis_id") == form or upn_key(row.get("upn")) == form
+    ]
+
+
 def _id_forms(digits: str) -> list[str]:
     """A MIS id as typed, then as the MIS may write it: without its leading zeros (00123 for
-    123), or with up to PADDED_UP_TO of them (42 for 0042). Looked for in turn, until one is
-    found: an id is one record's, a form another may hold only where no record holds it as
-    typed."""
-    bare = digits.lstrip("0")
-    forms = [digits]
-    if bare and bare != digits:
-        forms.append(bare)
-    forms += ["0" * n + bare for n in range(1, PADDED_UP_TO + 1) if "0" * n + bare != digits]
-    return forms if bare else [digits]
+    123), or with up to PADDED_UP_TO of them (42 for 0042). The others are looked for only when
+    no record holds it as typed (an id is one record's), and then every one (007 and 0007 for
+    7: the operator tells them apart)."""
+    bare = digits.lstrip("0") or "0"
+    forms = [digits, bare, *("0" * n + bare for n in range(1, PADDED_UP_TO + 1))]
+    return list(dict.fromkeys(forms))
 
 
 def _answered(

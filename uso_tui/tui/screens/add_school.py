@@ -12,10 +12,19 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Input, Static
 
 from uso_tui.domain.models import School
-from uso_tui.domain.schools import MIS_DOMAINS, MIS_KINDS, check_dfe, check_mis_url, check_reports
+from uso_tui.domain.schools import (
+    MIS_DOMAINS,
+    MIS_KINDS,
+    REPORTS,
+    check_dfe,
+    check_mis_url,
+    check_reports,
+)
 from uso_tui.tui.applying import error_text
 from uso_tui.tui.screens.settings_form import SettingsForm
 from uso_tui.tui.workers import in_thread
+
+DEFAULT_DAILY_AT = "06:00"  # a new school's, as the form starts (School.daily_at)
 
 
 class AddSchoolScreen(SettingsForm):
@@ -49,7 +58,7 @@ class AddSchoolScreen(SettingsForm):
     def compose(self) -> ComposeResult:
         yield self.title_bar("Add a school (as `uso-tui school add`)")
         with VerticalScroll(id="form"):
-            yield from self.form_rows({"daily_at": "06:00"}, reports_checked=True)
+            yield from self.form_rows({"daily_at": DEFAULT_DAILY_AT}, reports_checked=True)
             yield Static("", id="status", classes="summary")
         yield Footer()
 
@@ -174,4 +183,11 @@ class AddSchoolScreen(SettingsForm):
             self.validate_field("url")
 
     def unsaved(self) -> bool:
-        return any(self.value(f) for f, _, _ in self.FIELDS if f != "daily_at")
+        """Anything the operator changed: a field typed in, the MIS, the daily time or the
+        reports (Escape asks before it drops them)."""
+        return (
+            any(self.value(f) for f, _, _ in self.FIELDS if f != "daily_at")
+            or self.mis != MIS_KINDS[0]
+            or self.value("daily_at") != DEFAULT_DAILY_AT
+            or self.reports() != list(REPORTS)
+        )
