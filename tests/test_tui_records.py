@@ -285,6 +285,25 @@ async def test_a_key_typed_after_a_refused_form_is_not_typed_into_it(store):
     assert len(store.exclusions(HILL)) == 2
 
 
+async def test_the_exclusion_form_puts_the_cursor_where_the_mending_is(store):
+    """A forename left empty, or a date that is none: the form said so with the cursor left in
+    the date of birth (typing went there), and up and down did not move between its fields."""
+    async with opened(store, "bulk_results", HILL) as (app, pilot):
+        await press(pilot, "5")
+        burst(app, "a", "enter", *"Bar", "enter", "enter")
+        await settle(pilot, 6)
+        form = app.screen
+        assert isinstance(form, ExclusionForm) and "forename" in screen_text(app)
+        assert app.focused is form.query_one("#ex-forename", Input)
+        burst(app, *"Foo", "down", "down", *"2019-13-45", "enter")
+        await settle(pilot, 6)
+        assert app.focused is form.query_one("#ex-dob", Input)
+        burst(app, "up")
+        await settle(pilot)
+        assert app.focused is form.query_one("#ex-surname", Input)
+    assert len(store.exclusions(HILL)) == 2
+
+
 async def test_bulk_exclusions_add_with_error_then_remove(store):
     async with opened(store, "bulk_results", HILL) as (app, pilot):
         await press(pilot, "5")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
@@ -31,6 +32,10 @@ class ExclusionForm(SchoolForm[Exclusion]):
     """Add a name to the exclusion list. The date of birth is optional: without it, every record
     with those names at the school is excluded. Errors show in the form; nothing is written."""
 
+    BINDINGS = [
+        Binding("down", "app.focus_next", "Next field", show=False),  # as the other forms
+        Binding("up", "app.focus_previous", "Previous field", show=False),
+    ]
     DEFAULT_CSS = """
     ExclusionForm .form-row { height: 1; }
     ExclusionForm #form-error { height: auto; color: $error; }
@@ -77,15 +82,19 @@ class ExclusionForm(SchoolForm[Exclusion]):
     def check(self, forename: str, surname: str, dob: str | None) -> None:
         """The person may already have an account here: ask before writing anything."""
         from uso_tui.sync.actions import accounts_for_exclusion  # noqa: PLC0415
-        from uso_tui.sync.admin import check_new_name  # noqa: PLC0415
+        from uso_tui.sync.admin import check_dob, check_new_name  # noqa: PLC0415
 
         # names add_exclusion refuses are said before any question about the accounts they name
-        names = attempt(
-            lambda: (check_new_name(forename, "forename"), check_new_name(surname, "surname"))
-        )
-        if names.error is not None:
-            self.app.call_from_thread(self._error, names.error)
-            return
+        for field, value in (("forename", forename), ("surname", surname)):
+            said = attempt(lambda v=value, f=field: check_new_name(v, f)).error
+            if said is not None:
+                self.app.call_from_thread(self._error, said, field)
+                return
+        if dob:  # ... and a date that is none, before any question (its field to mend)
+            said = attempt(lambda: check_dob(dob, self.now().date())).error
+            if said is not None:
+                self.app.call_from_thread(self._error, said, "dob")
+                return
         # other bad input reads as no accounts: saving says what is wrong
         has = attempt(
             lambda: accounts_for_exclusion(self.store, self.dfe, forename, surname, dob)
@@ -136,8 +145,10 @@ class ExclusionForm(SchoolForm[Exclusion]):
         self.dismiss(exclusion)
         self.keys_go()
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, field: str = "") -> None:
         self.query_one("#form-error", Static).update(plain(message, "bold"))
+        if field:  # the cursor where the mending is (it stayed in the date of birth)
+            self.query_one(f"#ex-{field}", Input).focus()
         # keys typed after the enter were for the question it would have led to, not for the
         # form's fields (a `y` was typed into the date)
         self.app.drop_typed_ahead("the form says what is wrong")
