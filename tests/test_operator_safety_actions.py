@@ -1160,3 +1160,79 @@ async def test_matching_a_non_candidate_on_roll_elsewhere_says_so_before_force(e
             env.store, case.case_id, operator="bob", now=DAY3, match=taken.username
         )
     assert "not a candidate" in str(said.value)
+
+
+# -- a record shown, then given to another person (found by an audit of relinking) ----------------
+
+D1, D2, D3, D4 = (datetime(2026, 3, d, 9, 30) for d in (10, 11, 12, 13))
+
+
+def _cara_then_zoe(env: Env) -> str:
+    """Cara Newt's account asked for; record 3, Cara Newton, a case with it at 99%; then the
+    MIS gives id 3 to Zoe Other, another person. The case's id."""
+    amy = iris_student("1", "Amy", "Jones", "2015-04-02")
+    env.add_school(students=[amy])
+    env.sync(D1)
+    admin.add_account(env.store, DFE, role="pupil", forename="Cara", surname="Newt",
+                      dob="2016-01-01", operator="desk", now=D1, force=True)  # fmt: skip
+    env.set_students(DFE, [amy, iris_student("3", "Cara", "Newton", "2016-01-01")])
+    env.sync(D2)
+    (case,) = env.store.cases(DFE, "open")
+    assert [c["username"] for c in case.candidates] == ["cnewt.204"]
+    env.set_students(DFE, [amy, iris_student("3", "Zoe", "Other", "2013-09-09")])
+    env.sync(D3)
+    return case.case_id
+
+
+def test_a_case_whose_record_became_another_person_offers_no_old_candidate(env):
+    """The case kept Cara's account as its 99% candidate, weighed against Cara's record, and
+    `resolve --match cnewt.204` gave it to Zoe without a question."""
+    case_id = _cara_then_zoe(env)
+    case = env.store.case(case_id)
+    assert case.record["forename"] == "Zoe" and case.candidates == []
+    with pytest.raises(NeedsConfirmation, match="not a candidate"):
+        actions.resolve_case(env.store, case_id, operator="desk", now=D4, match="cnewt.204")
+    assert env.store.account("cnewt.204").forename == "Cara"
+
+
+def test_a_link_of_a_record_shown_then_given_to_another_person_is_refused(env):
+    """The Non-MIS screen showed record 3 as Cara Newton; a run gave id 3 to Zoe Other before
+    the operator confirmed: Cara's account became Zoe's."""
+    from uso_tui.tui.screens.non_mis import unmatched_records
+
+    amy = iris_student("1", "Amy", "Jones", "2015-04-02")
+    env.add_school(students=[amy])
+    env.sync(D1)
+    admin.add_account(env.store, DFE, role="pupil", forename="Cara", surname="Newt",
+                      dob="2016-01-01", operator="desk", now=D1, force=True)  # fmt: skip
+    env.set_students(DFE, [amy, iris_student("3", "Cara", "Newton", "2016-01-01")])
+    env.sync(D2)
+    (shown,) = [r for r in unmatched_records(env.store, DFE) if r["mis_id"] == "3"]
+    env.set_students(DFE, [amy, iris_student("3", "Zoe", "Other", "2013-09-09")])
+    env.sync(D3)
+    with pytest.raises(InvalidInput, match="record 3 changed since the list was read"):
+        actions.link_account(env.store, "cnewt.204", DFE, "students", "3", operator="desk",
+                             now=D4, shown=shown["record"])  # fmt: skip
+    assert env.store.account("cnewt.204").forename == "Cara"
+    (now_shown,) = [r for r in unmatched_records(env.store, DFE) if r["mis_id"] == "3"]
+    assert now_shown["record"]["forename"] == "Zoe"  # read again: the operator sees Zoe
+
+
+def test_a_twins_case_asks_before_taking_the_others_unallocated_account(env):
+    """Harry left (his account unallocated, its link kept); he is back under id 9 and his twin
+    Henry arrives as id 12; both cases offer Harry's account. Matched to Henry's case, it was
+    given without a question (an account with a kept link was taken for no record's)."""
+    amy = iris_student("1", "Amy", "Jones", "2015-04-02")
+    env.add_school(students=[iris_student("7", "Harry", "Smith", "2015-05-05"), amy])
+    env.sync(D1)
+    env.set_students(DFE, [amy])
+    env.sync(D2)
+    assert env.store.account("hsmith.204").status == "unallocated"
+    twins = [iris_student("9", "Harry", "Smith", "2015-05-05"),
+             iris_student("12", "Henry", "Smith", "2015-05-05")]  # fmt: skip
+    env.set_students(DFE, [amy, *twins])
+    env.sync(D3)
+    henry = next(c for c in env.store.cases(DFE, "open") if c.record["mis_id"] == "12")
+    with pytest.raises(NeedsConfirmation, match="MIS record 9 .Harry Smith."):
+        actions.resolve_case(env.store, henry.case_id, operator="desk", now=D4, match="hsmith.204")
+    assert env.store.account("hsmith.204").forename == "Harry"

@@ -468,14 +468,17 @@ def test_a_candidate_that_became_another_records_account_leaves_the_case():
     assert [c.username for c in cc.candidates] == ["bhall.204"]
 
 
-def test_a_waiting_record_that_now_resembles_nobody_keeps_its_candidates():
-    # Corrected to someone else entirely: an operator still decides (nothing is created behind
-    # the case); the record is refreshed, its candidates kept.
+def test_a_waiting_record_that_now_resembles_nobody_offers_no_old_candidate():
+    # Corrected to someone else entirely (its MIS id given to another person): an operator
+    # still decides (nothing is created behind the case); the record is refreshed, and the
+    # candidates weighed against it as it was are dropped (kept, the old 99% candidate was
+    # matched to the other person without a question).
     case, old = _mover_case(OK)
     other = rec("1", "Zed", "Zulu", "2011-01-01")
     planned = plan(export(other), snap(pool=[old], cases=[case]), TODAY, settings())
     (cc,) = planned.case_changes
-    assert cc.record == other and cc.candidates is None and not planned.creates
+    assert cc.record == other and cc.candidates == [] and not planned.creates
+    assert cc.reason == "record changed in the MIS: no account fits it now"
 
 
 def test_hold_on_an_empty_export_while_accounts_are_linked():

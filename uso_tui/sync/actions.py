@@ -713,11 +713,13 @@ def _on_roll(store: Store, case: MatchCase, acc: Account) -> str | None:
 
 
 def _claimed_by_another(store: Store, case: MatchCase, acc: Account) -> str | None:
-    """Why an unlinked account is probably another record's of the school's latest export: it
+    """Why an unlinked (or unallocated) account is probably another record's of the school's latest export: it
     holds that record's very names and date of birth and the case's record does not (twins
     asked for apart, Daniel exactly, Danielle with her date slipped: Daniel's account ranks
     first for her, on the date)."""
-    if acc.mis_id is not None or not acc.dob:
+    # (an unallocated account's kept link is no claim: the person who left may be back under
+    # another id, and the account theirs, not the co-twin's whose case this is)
+    if (acc.mis_id is not None and acc.status == "active") or not acc.dob:
         return None
     key = (normalise(acc.forename), normalise(acc.surname), acc.dob)
     rec = case.mis_record()
@@ -1178,10 +1180,24 @@ def _unmatched_record(
     raise InvalidInput(f"no record {mis_id} in {dfe}'s last {report} export")
 
 
+# What a record shown for linking rests on: one that differs in any since is no longer the
+# record the operator confirmed (its MIS id given to another person by a run meanwhile).
+SHOWN_RECORD_FIELDS = ("forename", "surname", "preferred_name", "middle_names", "dob", "upn")
+
+
 def link_account(
-    store: Store, username: str, dfe: str, report: str, mis_id: str, *, operator: str, now: datetime
+    store: Store,
+    username: str,
+    dfe: str,
+    report: str,
+    mis_id: str,
+    *,
+    operator: str,
+    now: datetime,
+    shown: dict[str, Any] | None = None,
 ) -> Account:
-    """Links a non-MIS account to a record of the school's export that has no account."""
+    """Links a non-MIS account to a record of the school's export that has no account.
+    `shown`: the record as the operator saw it (refused if it differs now)."""
     require(store, operator, "link")
     at = iso(now)
     with store.transaction(operator) as txn:
@@ -1192,6 +1208,15 @@ def link_account(
         if taken is not None:
             raise InvalidInput(f"MIS record {mis_id} is already linked to {taken.username}")
         rec, case = _unmatched_record(store, txn, dfe, report, mis_id)
+        now_is = rec.to_dict()
+        if shown is not None and any(
+            (shown.get(f) or None) != (now_is.get(f) or None) for f in SHOWN_RECORD_FIELDS
+        ):
+            raise InvalidInput(
+                f"{username} stays as it is: MIS record {mis_id} changed since the list was "
+                f"read (now {rec.forename} {rec.surname}, {rec.dob or 'no date of birth'}): "
+                "read the list again and check the record"
+            )
         after, action = link_to_record(acc, rec, dfe)
         put_changed(txn, acc, after, action, at, dfe)
         if case is not None:

@@ -598,7 +598,7 @@ def _refresh_cases(
     """The open cases of `stale` ((case, record now, record changed)) with their candidates
     sought again as a new record's would be: a case whose ranked candidates differ is
     refreshed with them. One whose search finds none keeps those it had (an operator still
-    decides it; its record is refreshed if it changed). Returns each record with its new
+    decides it), unless its record changed: then it has none. Returns each record with its new
     candidates."""
     out: list[tuple[MisRecord, list[Candidate]]] = []
     for case, rec, changed in stale:
@@ -621,7 +621,11 @@ def _refresh_cases(
             planned.case_changes.append(CaseChange(case, None, reason, rec, cands))
             out.append((rec, cands))
         elif changed:
-            planned.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
+            # no account fits the record as it is now (sought in the LA, asked for, and store
+            # wide): the candidates weighed against it as it was are no one's to offer (its MIS
+            # id given to another person, their evidence said the old record's)
+            why = "record changed in the MIS: no account fits it now"
+            planned.case_changes.append(CaseChange(case, None, why, rec, []))
     return out
 
 

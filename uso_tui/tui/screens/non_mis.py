@@ -513,6 +513,7 @@ class NonMisScreen(LoadedListScreen):
                 choice["mis_id"],
                 operator=self.operator,
                 now=self.now(),
+                shown=choice["record"],  # as the question showed it
             ),
             failed="Not linked",
         )
