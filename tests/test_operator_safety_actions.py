@@ -1236,3 +1236,49 @@ def test_a_twins_case_asks_before_taking_the_others_unallocated_account(env):
     with pytest.raises(NeedsConfirmation, match="MIS record 9 .Harry Smith."):
         actions.resolve_case(env.store, henry.case_id, operator="desk", now=D4, match="hsmith.204")
     assert env.store.account("hsmith.204").forename == "Harry"
+
+
+def test_a_case_whose_record_changed_a_little_keeps_its_candidate_and_its_guard(env):
+    """Amelia Jnoes left; back as Amy Jones, her case offers her account at 99%. Her year group
+    alone changed: the search found nobody (the year weighs), the old candidates were dropped as
+    "no account fits", and a create made her a second account without a question (found by
+    review)."""
+    bob = iris_student("1", "Bob", "Brown", "2015-04-02", yearGroup="3")
+    old = iris_student("7", "Amelia", "Jnoes", "2015-02-04", yearGroup="3", gender="F")
+    env.add_school(students=[bob, old])
+    env.sync(D1)
+    env.set_students(DFE, [bob])
+    env.sync(D2)
+    back = iris_student("9", "Amy", "Jones", "2015-04-02", yearGroup="3", gender="F")
+    env.set_students(DFE, [bob, back])
+    env.sync(D3)
+    (case,) = env.store.cases(DFE, "open")
+    assert [c["username"] for c in case.candidates] == ["ajnoes.204"]
+    env.set_students(DFE, [bob, {**back, "yearGroup": "5"}])  # (two years on: not shown now)
+    env.sync(D4)
+    assert [c["username"] for c in env.store.case(case.case_id).candidates] == ["ajnoes.204"]
+    with pytest.raises(NeedsConfirmation, match="ajnoes.204 scores"):
+        actions.resolve_case(env.store, case.case_id, operator="desk", now=D4, create=True)
+
+
+@pytest.mark.parametrize(
+    ("forename", "surname", "dob"),
+    [("Harry", "Smith", "2015-05-06"), ("Harry", "Smith-Jones", "2015-05-05"),
+     ("Harrison", "Smith", "2015-05-05")],
+)  # fmt: skip
+def test_a_leaver_back_under_a_new_id_matches_his_own_account_unasked(env, forename, surname, dob):
+    """Harry's record 7 stays in the export with its leaving date (his account unallocated,
+    its link kept); back as record 9, matching his case to his own account asked as if record 7
+    were another person's (found by review)."""
+    amy = iris_student("1", "Amy", "Jones", "2015-04-02")
+    harry = iris_student("7", "Harry", "Smith", "2015-05-05")
+    env.add_school(students=[amy, harry])
+    env.sync(D1)
+    left = {**harry, "leavingDate": "2026-03-10"}
+    env.set_students(DFE, [amy, left])
+    env.sync(D2)
+    env.set_students(DFE, [amy, left, iris_student("9", forename, surname, dob)])
+    env.sync(D3)
+    (case,) = env.store.cases(DFE, "open")
+    actions.resolve_case(env.store, case.case_id, operator="desk", now=D4, match="hsmith.204")
+    assert env.store.account("hsmith.204").mis_id == "9"

@@ -478,7 +478,7 @@ def test_a_waiting_record_that_now_resembles_nobody_offers_no_old_candidate():
     planned = plan(export(other), snap(pool=[old], cases=[case]), TODAY, settings())
     (cc,) = planned.case_changes
     assert cc.record == other and cc.candidates == [] and not planned.creates
-    assert cc.reason == "record changed in the MIS: no account fits it now"
+    assert cc.reason == "record changed in the MIS to another person: no account fits them"
 
 
 def test_hold_on_an_empty_export_while_accounts_are_linked():

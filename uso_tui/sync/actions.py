@@ -725,9 +725,12 @@ def _claimed_by_another(store: Store, case: MatchCase, acc: Account) -> str | No
     rec = case.mis_record()
     if (normalise(rec.forename or ""), normalise(rec.surname or ""), rec.dob) == key:
         return None
+    own = (acc.link_school, acc.link_report, acc.mis_id)  # an unallocated account's kept link
     for row in store.why_records(case.school):
         if row.get("report") != case.report or row.get("mis_id") == rec.mis_id:
             continue
+        if (case.school, case.report, row.get("mis_id")) == own:
+            continue  # its own record, left (a leaver's): the person back under another id
         names = (normalise(row.get("forename") or ""), normalise(row.get("surname") or ""))
         if (*names, row.get("dob")) == key:
             return (

@@ -598,8 +598,8 @@ def _refresh_cases(
     """The open cases of `stale` ((case, record now, record changed)) with their candidates
     sought again as a new record's would be: a case whose ranked candidates differ is
     refreshed with them. One whose search finds none keeps those it had (an operator still
-    decides it), unless its record changed: then it has none. Returns each record with its new
-    candidates."""
+    decides it), unless its record is now another person's (_given_to_another): then it has
+    none. Returns each record with its new candidates."""
     out: list[tuple[MisRecord, list[Candidate]]] = []
     for case, rec, changed in stale:
         assert index is not None
@@ -620,13 +620,28 @@ def _refresh_cases(
             )
             planned.case_changes.append(CaseChange(case, None, reason, rec, cands))
             out.append((rec, cands))
-        elif changed:
-            # no account fits the record as it is now (sought in the LA, asked for, and store
-            # wide): the candidates weighed against it as it was are no one's to offer (its MIS
-            # id given to another person, their evidence said the old record's)
-            why = "record changed in the MIS: no account fits it now"
+        elif changed and _given_to_another(MisRecord.from_dict(case.record), rec):
+            # its MIS id given to another person, whom no account fits (sought in the LA, asked
+            # for, and store wide): the candidates weighed against the record as it was are no
+            # one's to offer (the old 99% one was matched to the other without a question)
+            why = "record changed in the MIS to another person: no account fits them"
             planned.case_changes.append(CaseChange(case, None, why, rec, []))
+        elif changed:  # (a year group or UPN changed may lower a true candidate's score)
+            planned.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
     return out
+
+
+def _given_to_another(was: MisRecord, rec: MisRecord) -> bool:
+    """Whether a case's record is now another person than the one its candidates were weighed
+    against: two of forename, surname and date of birth wholly different (as _apart says of a
+    linked record's; one change is a correction)."""
+    person, before = person_of_record(rec), person_of_record(was)
+    differ = (
+        int(forename_level(person, before) == "different")
+        + int(not surname_close(person.skey, before.skey))
+        + int(dob_level(rec.dob or "", was.dob or "") == "different")
+    )
+    return differ >= 2
 
 
 class _Recent:
