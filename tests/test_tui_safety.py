@@ -288,6 +288,9 @@ async def test_skipping_every_case_still_counts_them_open(demo_ran):
         assert "no open cases" not in text
         assert f"{open_count} open" in text
         assert "0 decided in this session" in text  # skips are not decisions
+        # "Nothing to match" read as the queue done, the skipped cases left behind
+        assert "Nothing to match" not in text
+        assert f"{open_count} skipped case(s) still open: p goes back to them" in text
 
 
 async def test_u_after_a_skip_says_nothing_was_decided(demo_ran):

@@ -302,10 +302,13 @@ class MatchingScreen(ExportsCsv):
         if case is None:
             head = f"{open_left} open (skipped; p goes back)" if open_left else "no open cases"
             title.update(Text(f"Matching queue {self.dfe}: {head}", style="bold"))
+            # skipped cases still wait: "Nothing to match" read as the queue done
             self.query_one("#case-record", Static).update(
                 Text(
-                    f"Nothing to match. {self._decided_here()} decided in this session"
-                    + (f", {open_left} left open." if open_left else "."),
+                    f"{open_left} skipped case(s) still open: p goes back to them. "
+                    f"{self._decided_here()} decided in this session."
+                    if open_left
+                    else f"Nothing to match. {self._decided_here()} decided in this session.",
                     end="",
                 )
             )
