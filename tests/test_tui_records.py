@@ -1300,3 +1300,28 @@ async def test_tab_or_down_from_a_filter_go_to_its_own_list(store, leave):
     async with opened(store, "non_mis", HILL) as (app, pilot):
         await press(pilot, "slash", "z", leave)
         assert app.focused is app.screen.active_table()
+
+
+def test_an_account_kept_by_hand_that_a_run_made_says_so():
+    """A restored account (its link dropped) showed "Source  by hand" above a history that
+    starts with a run's create: the operator asking where it came from was misled."""
+    from rich.console import Console
+
+    from uso_tui.domain.models import Account
+    from uso_tui.tui.screens.users import account_fields
+
+    def source(**kw) -> str:
+        account = Account(username="jtaylor.204", role="pupil", forename="Jo", surname="Taylor",
+                          dob="2015-01-01", school="204-2308", **kw)  # fmt: skip
+        console = Console(width=80, record=True, color_system=None)
+        console.print(account_fields(account)[1])
+        (line,) = [ln for ln in console.export_text().splitlines() if ln.startswith("Source")]
+        return line.split(None, 1)[1].strip()
+
+    made = {"at": "2026-11-27T06:00:00", "action": "create", "run_id": "204-2308-r1"}
+    restored = {"at": "2026-12-01T09:00:00", "action": "restore"}
+    assert source(source="manual", history=[made, restored]) == (
+        "by hand now (made by run 204-2308-r1)"
+    )
+    assert source(source="manual", history=[{"at": "2026-12-01", "action": "create"}]) == "by hand"
+    assert source(source="mis", history=[made]) == "MIS export"

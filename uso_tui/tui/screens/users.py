@@ -409,7 +409,7 @@ def account_fields(account: Account, another: MisRecord | None = None) -> tuple[
     else:
         pairs.append(("MIS link", "none (non-MIS)"))
         pairs.append(("Reviewed", "yes, kept" if account.reviewed else "not yet"))
-    pairs.append(("Source", "MIS export" if account.source == "mis" else "by hand"))
+    pairs.append(("Source", _source_words(account)))
     if account.unallocated_at:
         pairs.append(("Unallocated", when(account.unallocated_at)))
         if account.unallocated_by_run:
@@ -447,6 +447,17 @@ def _was_now(account: Account, rec: MisRecord) -> Text:
     text.append("\n  record:  ")
     text.append_text(plain(f"{full_name(rec.forename or '', rec.surname or '')}, born {rec.dob}"))
     return text
+
+
+def _source_words(account: Account) -> str:
+    """Where the account is kept from now, and, kept by hand, the run that made it (a restored
+    account is kept by hand, though a run made it: "by hand" alone read as never the MIS's)."""
+    if account.source == "mis":
+        return "MIS export"
+    first = account.history[0] if account.history else {}
+    if first.get("action") == "create" and first.get("run_id"):
+        return f"by hand now (made by run {first['run_id']})"
+    return "by hand"
 
 
 def _extra_label(key: str) -> str:
