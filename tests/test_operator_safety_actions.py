@@ -1282,3 +1282,51 @@ def test_a_leaver_back_under_a_new_id_matches_his_own_account_unasked(env, foren
     (case,) = env.store.cases(DFE, "open")
     actions.resolve_case(env.store, case.case_id, operator="desk", now=D4, match="hsmith.204")
     assert env.store.account("hsmith.204").mis_id == "9"
+
+
+@pytest.mark.parametrize(
+    ("forename", "surname", "dob"),
+    [("Harry", "Jones", "2015-05-20"), ("Harry", "Brown", "2015-06-01"),
+     ("Harry", "Jones", "1900-01-01"), ("Smith", "Harry", "2015-05-05")],
+)  # fmt: skip
+def test_a_case_whose_record_is_corrected_keeps_its_candidate(env, forename, surname, dob):
+    """Harry back as record 9, his case offering his account; the MIS then corrects the record:
+    a surname and a date weeks out, or a placeholder date, or names keyed the wrong way round.
+    Read as another person (plain date levels), the true candidate was dropped whenever the
+    search came back empty, and a create made him a second account unasked (found by
+    review)."""
+    amy = iris_student("1", "Amy", "Jones", "2015-04-02", yearGroup="5")
+    harry = iris_student("7", "Harry", "Smith", "2015-05-05", yearGroup="5", gender="M")
+    env.add_school(students=[amy, harry])
+    env.sync(D1)
+    env.set_students(DFE, [amy])
+    env.sync(D2)
+    back = iris_student("9", "Harry", "Smyth", "2015-05-05", yearGroup="5", gender="M")
+    env.set_students(DFE, [amy, back])
+    env.sync(D3)
+    (case,) = env.store.cases(DFE, "open")
+    env.set_students(DFE, [amy, {**back, "forename": forename, "surname": surname, "dob": dob}])
+    env.sync(D4)
+    assert [c["username"] for c in env.store.case(case.case_id).candidates] == ["hsmith.204"]
+    with pytest.raises(NeedsConfirmation, match="hsmith.204 scores"):
+        actions.resolve_case(env.store, case.case_id, operator="desk", now=D4, create=True)
+
+
+def test_a_corrected_record_is_not_another_person_but_a_new_one_is():
+    """_given_to_another as _apart reads names and dates: a date weeks out or a placeholder
+    says nothing, both names changed on one date stay one person; Cara Newton to Zoe Other
+    (all three) and a forename with a date far apart are another."""
+    from uso_tui.domain.models import MisRecord
+    from uso_tui.sync.plan import _given_to_another
+
+    def rec(forename, surname, dob):
+        return MisRecord(report="students", mis_id="9", forename=forename, surname=surname,
+                         dob=dob)  # fmt: skip
+
+    was = rec("Harry", "Smyth", "2015-05-05")
+    same = [("Harry", "Jones", "2015-05-20"), ("Harry", "Jones", "1900-01-01"),
+            ("Smith", "Harry", "2015-05-05"), ("Harrison", "Jones", "2015-05-05")]  # fmt: skip
+    for forename, surname, dob in same:
+        assert not _given_to_another(was, rec(forename, surname, dob), "pupil", "2026-03-13")
+    for forename, surname, dob in [("Zoe", "Other", "2013-09-09"), ("Zoe", "Smyth", "2012-01-30")]:
+        assert _given_to_another(was, rec(forename, surname, dob), "pupil", "2026-03-13")

@@ -729,7 +729,7 @@ def _claimed_by_another(store: Store, case: MatchCase, acc: Account) -> str | No
     for row in store.why_records(case.school):
         if row.get("report") != case.report or row.get("mis_id") == rec.mis_id:
             continue
-        if (case.school, case.report, row.get("mis_id")) == own:
+        if (case.school, case.report, row.get("mis_id")) == own and row.get("leaving_date"):
             continue  # its own record, left (a leaver's): the person back under another id
         names = (normalise(row.get("forename") or ""), normalise(row.get("surname") or ""))
         if (*names, row.get("dob")) == key:

@@ -620,7 +620,9 @@ def _refresh_cases(
             )
             planned.case_changes.append(CaseChange(case, None, reason, rec, cands))
             out.append((rec, cands))
-        elif changed and _given_to_another(MisRecord.from_dict(case.record), rec):
+        elif changed and _given_to_another(
+            MisRecord.from_dict(case.record), rec, planned.role, planned.today
+        ):
             # its MIS id given to another person, whom no account fits (sought in the LA, asked
             # for, and store wide): the candidates weighed against the record as it was are no
             # one's to offer (the old 99% one was matched to the other without a question)
@@ -631,17 +633,28 @@ def _refresh_cases(
     return out
 
 
-def _given_to_another(was: MisRecord, rec: MisRecord) -> bool:
+def _given_to_another(was: MisRecord, rec: MisRecord, role: str, today: str) -> bool:
     """Whether a case's record is now another person than the one its candidates were weighed
-    against: two of forename, surname and date of birth wholly different (as _apart says of a
-    linked record's; one change is a correction)."""
+    against, as _apart says of a linked record's names and date: all three of forename,
+    surname and date of birth wholly different, or two with the date among them (a date weeks
+    out is one mistyped, a placeholder says nothing; both names changed on the same date stay
+    an update: a marriage, an adoption, names keyed the wrong way round)."""
     person, before = person_of_record(rec), person_of_record(was)
-    differ = (
-        int(forename_level(person, before) == "different")
-        + int(not surname_close(person.skey, before.skey))
-        + int(dob_level(rec.dob or "", was.dob or "") == "different")
-    )
-    return differ >= 2
+    dob = dob_level(rec.dob or "", was.dob or "")
+    if any(_no_birthday(d, role, today) for d in (rec.dob, was.dob)):
+        dob = ""
+    elif dob == "different" and (days := days_between(rec.dob, was.dob)) is not None:
+        dob = "near" if days <= NEAR_DAYS else dob
+    differ = {
+        name
+        for name, apart in (
+            ("forename", forename_level(person, before) == "different"),
+            ("surname", not surname_close(person.skey, before.skey)),
+            ("date of birth", dob == "different"),
+        )
+        if apart
+    }
+    return len(differ) == 3 or (len(differ) == 2 and differ != {"forename", "surname"})
 
 
 class _Recent:
