@@ -1167,9 +1167,10 @@ async def test_matching_a_non_candidate_on_roll_elsewhere_says_so_before_force(e
 D1, D2, D3, D4 = (datetime(2026, 3, d, 9, 30) for d in (10, 11, 12, 13))
 
 
-def _cara_then_zoe(env: Env) -> str:
-    """Cara Newt's account asked for; record 3, Cara Newton, a case with it at 99%; then the
-    MIS gives id 3 to Zoe Other, another person. The case's id."""
+def _cara_then_zoe(env: Env, seen=lambda: None) -> tuple[str, object]:
+    """Cara Newt's account asked for; record 3, Cara Newton, a case with it at 99%; what
+    `seen()` reads then (a screen's list); then the MIS gives id 3 to Zoe Other, another
+    person. The case's id, and what was seen."""
     amy = iris_student("1", "Amy", "Jones", "2015-04-02")
     env.add_school(students=[amy])
     env.sync(D1)
@@ -1179,15 +1180,16 @@ def _cara_then_zoe(env: Env) -> str:
     env.sync(D2)
     (case,) = env.store.cases(DFE, "open")
     assert [c["username"] for c in case.candidates] == ["cnewt.204"]
+    shown = seen()
     env.set_students(DFE, [amy, iris_student("3", "Zoe", "Other", "2013-09-09")])
     env.sync(D3)
-    return case.case_id
+    return case.case_id, shown
 
 
 def test_a_case_whose_record_became_another_person_offers_no_old_candidate(env):
     """The case kept Cara's account as its 99% candidate, weighed against Cara's record, and
     `resolve --match cnewt.204` gave it to Zoe without a question."""
-    case_id = _cara_then_zoe(env)
+    case_id, _ = _cara_then_zoe(env)
     case = env.store.case(case_id)
     assert case.record["forename"] == "Zoe" and case.candidates == []
     with pytest.raises(NeedsConfirmation, match="not a candidate"):
@@ -1200,16 +1202,9 @@ def test_a_link_of_a_record_shown_then_given_to_another_person_is_refused(env):
     the operator confirmed: Cara's account became Zoe's."""
     from uso_tui.tui.screens.non_mis import unmatched_records
 
-    amy = iris_student("1", "Amy", "Jones", "2015-04-02")
-    env.add_school(students=[amy])
-    env.sync(D1)
-    admin.add_account(env.store, DFE, role="pupil", forename="Cara", surname="Newt",
-                      dob="2016-01-01", operator="desk", now=D1, force=True)  # fmt: skip
-    env.set_students(DFE, [amy, iris_student("3", "Cara", "Newton", "2016-01-01")])
-    env.sync(D2)
-    (shown,) = [r for r in unmatched_records(env.store, DFE) if r["mis_id"] == "3"]
-    env.set_students(DFE, [amy, iris_student("3", "Zoe", "Other", "2013-09-09")])
-    env.sync(D3)
+    _, (shown,) = _cara_then_zoe(
+        env, lambda: [r for r in unmatched_records(env.store, DFE) if r["mis_id"] == "3"]
+    )
     with pytest.raises(InvalidInput, match="record 3 changed since the list was read"):
         actions.link_account(env.store, "cnewt.204", DFE, "students", "3", operator="desk",
                              now=D4, shown=shown["record"])  # fmt: skip
@@ -1238,6 +1233,19 @@ def test_a_twins_case_asks_before_taking_the_others_unallocated_account(env):
     assert env.store.account("hsmith.204").forename == "Harry"
 
 
+def _left_and_back(env: Env, stays: dict, leaves: dict, back: dict):
+    """`leaves` synced with `stays`, then gone (its account unallocated), then `back` as a new
+    record: its one open case."""
+    env.add_school(students=[stays, leaves])
+    env.sync(D1)
+    env.set_students(DFE, [stays])
+    env.sync(D2)
+    env.set_students(DFE, [stays, back])
+    env.sync(D3)
+    (case,) = env.store.cases(DFE, "open")
+    return case
+
+
 def test_a_case_whose_record_changed_a_little_keeps_its_candidate_and_its_guard(env):
     """Amelia Jnoes left; back as Amy Jones, her case offers her account at 99%. Her year group
     alone changed: the search found nobody (the year weighs), the old candidates were dropped as
@@ -1245,14 +1253,8 @@ def test_a_case_whose_record_changed_a_little_keeps_its_candidate_and_its_guard(
     review)."""
     bob = iris_student("1", "Bob", "Brown", "2015-04-02", yearGroup="3")
     old = iris_student("7", "Amelia", "Jnoes", "2015-02-04", yearGroup="3", gender="F")
-    env.add_school(students=[bob, old])
-    env.sync(D1)
-    env.set_students(DFE, [bob])
-    env.sync(D2)
     back = iris_student("9", "Amy", "Jones", "2015-04-02", yearGroup="3", gender="F")
-    env.set_students(DFE, [bob, back])
-    env.sync(D3)
-    (case,) = env.store.cases(DFE, "open")
+    case = _left_and_back(env, bob, old, back)
     assert [c["username"] for c in case.candidates] == ["ajnoes.204"]
     env.set_students(DFE, [bob, {**back, "yearGroup": "5"}])  # (two years on: not shown now)
     env.sync(D4)
@@ -1297,14 +1299,8 @@ def test_a_case_whose_record_is_corrected_keeps_its_candidate(env, forename, sur
     review)."""
     amy = iris_student("1", "Amy", "Jones", "2015-04-02", yearGroup="5")
     harry = iris_student("7", "Harry", "Smith", "2015-05-05", yearGroup="5", gender="M")
-    env.add_school(students=[amy, harry])
-    env.sync(D1)
-    env.set_students(DFE, [amy])
-    env.sync(D2)
     back = iris_student("9", "Harry", "Smyth", "2015-05-05", yearGroup="5", gender="M")
-    env.set_students(DFE, [amy, back])
-    env.sync(D3)
-    (case,) = env.store.cases(DFE, "open")
+    case = _left_and_back(env, amy, harry, back)
     env.set_students(DFE, [amy, {**back, "forename": forename, "surname": surname, "dob": dob}])
     env.sync(D4)
     assert [c["username"] for c in env.store.case(case.case_id).candidates] == ["hsmith.204"]
