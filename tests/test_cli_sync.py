@@ -72,7 +72,7 @@ def test_sync_json_idempotent_dry_run_and_report(cli, sim):
     dry = cli("sync", DFE, "--dry-run", "--json")
     assert dry.status == 0 and dry.err == ""
     data = dry.json()
-    assert set(data) >= SYNC_KEYS and set(data["counts"]) == COUNT_KEYS
+    assert set(data) >= SYNC_KEYS and set(data["counts"]) == COUNT_KEYS | {"leaver"}
     assert data["dry_run"] is True and data["counts"]["created"] == 3
     assert data["run_id"] is None  # (no run kept: `run show` knows none)
     assert {(o["mis_id"], o["outcome"]) for o in data["outcomes"]} == {

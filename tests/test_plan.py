@@ -965,3 +965,22 @@ def test_another_school_s_export_is_held_whole_at_a_hold_threshold_of_100():
     )
     assert planned.comparison is not None and "(all of them)" in planned.hold_reason
     assert not planned.creates
+
+
+def test_the_counts_of_a_runs_records_add_up_to_what_it_fetched():
+    """A record sent with its leaving date passed was counted nowhere: a run of 185 records
+    showed 184 in its counters (found by a new operator's audit)."""
+    accounts = [linked_acc(n) for n in range(3)]
+    gone = dataclasses.replace(linked_rec(2), leaving_date="2026-03-01")  # its account goes
+    never = rec("x9", "Lee", "Left", "2015-02-02", leaving_date="2026-03-01")  # had none
+    planned = plan(
+        export(linked_rec(0), linked_rec(1), gone, never, rec("n1", "New", "Pupil", "2015-03-03")),
+        snap(accounts),
+        TODAY,
+        settings(),
+    )
+    counts = planned.counts
+    assert counts["leaver"] == 2 and counts["unallocated"] == 1 and counts["created"] == 1
+    per_record = ("created", "updated", "auto_linked", "restored", "needs_matching", "future",
+                  "invalid", "excluded", "unchanged", "leaver")  # fmt: skip
+    assert sum(counts[k] for k in per_record) == counts["fetched"] == 5

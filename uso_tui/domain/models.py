@@ -26,6 +26,9 @@ COUNT_KEYS = (
     "invalid",
     "excluded",
     "unchanged",
+    # records sent with a leaving date passed (their account, if any, among the unallocated):
+    # with them the counts of a run's records add up to what it fetched
+    "leaver",
 )
 
 

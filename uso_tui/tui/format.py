@@ -209,6 +209,7 @@ COUNT_LABELS = {
     "invalid": "invalid",
     "excluded": "excluded",
     "unchanged": "unchanged",
+    "leaver": "leavers",
 }
 
 

@@ -64,6 +64,7 @@ COUNTERS = [
     ("future", "Future"),
     ("invalid", "Invalid"),
     ("excluded", "Excluded"),
+    ("leaver", "Leavers"),
 ]
 POLL_SECONDS = 1.0
 
