@@ -1325,3 +1325,32 @@ def test_an_account_kept_by_hand_that_a_run_made_says_so():
     )
     assert source(source="manual", history=[{"at": "2026-12-01", "action": "create"}]) == "by hand"
     assert source(source="mis", history=[made]) == "MIS export"
+
+
+def test_the_last_file_tab_counts_its_leavers():
+    """The Last file tab listed its own counts and stopped at unchanged: a run's leavers were
+    shown on the run's page but not there, and its counts did not add up (found by review)."""
+    from uso_tui.domain.models import ProcessedFile
+    from uso_tui.tui.screens.bulk_results.file_tab import file_head
+    from uso_tui.tui.screens.bulk_results.tabs import Loaded
+
+    counts = {"fetched": 5, "created": 1, "unchanged": 2, "leaver": 2, "unallocated": 1}
+    head = file_head(Loaded(file=ProcessedFile("204-3210-r2", "204-3210", "2026-03-10", counts)))
+    assert "fetched 5, created 1, unallocated 1, unchanged 2, leaver 2" in head.plain
+
+
+def test_a_runs_details_say_a_count_it_never_kept_as_none():
+    """A run made before leavers were counted showed "leavers 0", read as a known zero."""
+    from rich.console import Console
+
+    from uso_tui.domain.models import Run
+    from uso_tui.tui.format import run_details
+
+    old = Run(
+        "204-3210-r1", "204-3210", "schedule", "scheduler", counts={"fetched": 3, "created": 3}
+    )
+    console = Console(width=60, record=True, color_system=None)
+    console.print(run_details(old))
+    lines = console.export_text().splitlines()
+    assert any(line.split() == ["leavers", "-"] for line in lines)
+    assert any(line.split() == ["created", "3"] for line in lines)

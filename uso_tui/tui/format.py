@@ -304,7 +304,9 @@ def run_details(run: Run) -> Group:
     out = Text("\nCounts\n", style="", end="")
     out.stylize("bold", 0, len("\nCounts"))
     for key in COUNT_KEYS:
-        out.append(f"  {COUNT_LABELS.get(key, key):<22}{run.counts.get(key, 0):>7,}\n")
+        # (a run made before a count was kept says "-", not a 0 it never counted)
+        value = f"{run.counts[key]:>7,}" if key in run.counts else f"{'-':>7}"
+        out.append(f"  {COUNT_LABELS.get(key, key):<22}{value}\n")
     if run.held_usernames:
         out.append(
             f"\nHeld unallocations ({len(run.held_usernames)}), applied only when confirmed:\n",

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from uso_tui.domain.models import Run
+from uso_tui.domain.models import COUNT_KEYS, Run
 from uso_tui.sync.compare import comparisons_lines
 from uso_tui.tui.format import (
     counts_short,
@@ -75,20 +75,7 @@ def file_head(loaded: Loaded) -> Text:
     out.append("\n")
     parts = [
         f"{k.replace('_', ' ')} {counts.get(k, 0)}"
-        for k in (
-            "fetched",
-            "created",
-            "updated",
-            "auto_linked",
-            "restored",
-            "unallocated",
-            "held_unallocations",
-            "needs_matching",
-            "future",
-            "invalid",
-            "excluded",
-            "unchanged",
-        )
+        for k in COUNT_KEYS
         if counts.get(k, 0) or k in ("fetched", "created")
     ]
     out.append(", ".join(parts))
