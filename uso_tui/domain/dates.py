@@ -54,8 +54,8 @@ def date_read(text: str) -> str | None:
 
 
 def impossible_dates(text: str) -> list[str]:
-    """The words of `text` written as a date (DD/MM/YYYY or YYYY-MM-DD, or Y-M-D) that are no day of the
-    calendar (`31/02/2015`): a search for them finds nothing, and should say why."""
+    """The words of `text` written as a date (DD/MM/YYYY or YYYY-MM-DD, or Y-M-D) that are no
+    day of the calendar (`31/02/2015`): a search for them finds nothing, and should say why."""
     out = []
     for word in text.split():
         iso = from_uk(word) or from_ymd(word) or (word if ISO_DATE.match(word) else None)

@@ -713,10 +713,10 @@ def _on_roll(store: Store, case: MatchCase, acc: Account) -> str | None:
 
 
 def _claimed_by_another(store: Store, case: MatchCase, acc: Account) -> str | None:
-    """Why an unlinked (or unallocated) account is probably another record's of the school's latest export: it
-    holds that record's very names and date of birth and the case's record does not (twins
-    asked for apart, Daniel exactly, Danielle with her date slipped: Daniel's account ranks
-    first for her, on the date)."""
+    """Why an unlinked (or unallocated) account is probably another record's of the school's
+    latest export: it holds that record's very names and date of birth and the case's record
+    does not (twins asked for apart, Daniel exactly, Danielle with her date slipped: Daniel's
+    account ranks first for her, on the date)."""
     # (an unallocated account's kept link is no claim: the person who left may be back under
     # another id, and the account theirs, not the co-twin's whose case this is)
     if (acc.mis_id is not None and acc.status == "active") or not acc.dob:

@@ -46,9 +46,9 @@ def exports_of(store: Store, run: Run) -> tuple[dict[str, Export], set[str]]:
 
 
 def newer_runs(txn: Transaction | Store, run: Run) -> list[Run]:
-    """The school's runs that ran (succeeded or held, not dry, not undone) after `run` and took a report it
-    took, newest first: a held run's export of a report is out of date once there is one (a run
-    of the staff report alone since leaves a students export held whole to confirm)."""
+    """The school's runs that ran (succeeded or held, not dry, not undone) after `run` and took
+    a report it took, newest first: a held run's export of a report is out of date once there is
+    one (a run of the staff report alone since leaves a students export held whole to confirm)."""
     # by the runs' numbers, which the school's runs are given in order, not by their clock
     # times (a run given another time, a clock stepped back, would pass for the older)
     mine = seq_of(run.run_id)
