@@ -65,6 +65,11 @@ async def test_the_hub_says_why_its_last_run_is_held(demo_held_whole):
         assert "Held because staff: the staff export holds" not in text  # said once, not twice
         assert "Held because the staff export holds" in text
         assert "the students export holds 118 records on roll against 154 before" in text
+        # where it is confirmed: the hub named no key for it (Run history, then c)
+        assert "h Run history (held: c confirms)" in text
+        burst(app, "h", "c")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, HeldReview) and app.screen.run.run_id == run.run_id
 
 
 async def test_a_held_run_is_reviewed_and_confirmed_in_part(demo_ran):

@@ -149,7 +149,7 @@ class SchoolScreen(UsoScreen):
             return held.hold_reason or ""
         return f"{held.run_id} still waits for confirmation: {held.hold_reason}"
 
-    def _menu(self, school: School | None) -> Text:
+    def _menu(self, school: School | None, held: bool = False) -> Text:
         # two columns: the hub must fit 80x24 with the summary above it
         out = Text("Keys\n", style="bold", end="")
         half = (len(MENU) + 1) // 2
@@ -159,6 +159,8 @@ class SchoolScreen(UsoScreen):
                 extra = ""
                 if kind == "matching" and school is not None and school.open_cases:
                     extra = f" ({school.open_cases})"
+                if kind == "history" and held:  # where a held run is confirmed (c there)
+                    extra = " (held: c confirms)"
                 out.append(f"{label}{extra}".ljust(30), style="bold yellow" if extra else "")
             out.append("\n")
         return out
@@ -213,7 +215,7 @@ class SchoolScreen(UsoScreen):
             ]
         )
         self.query_one("#summary", Static).update(summary)
-        self.query_one("#menu", Static).update(self._menu(school))
+        self.query_one("#menu", Static).update(self._menu(school, held is not None))
         table = Text("Recent runs", style="bold", end="")
         table.append("  (created, updated, unallocated, to match)\n", style="dim")
         if not runs:
