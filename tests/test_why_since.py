@@ -210,7 +210,9 @@ def test_a_future_starter_whose_account_was_requested_already_says_so(env):
     env.sync(DAY2)
     hit = one(env.store, "fay later", today="2026-03-12")
     assert hit.outcome == "future" and hit.requested == fay.username
-    assert f"{fay.username} was requested for the person already" in hit.reason
+    assert f"{fay.username} was requested for the person already (User Request Single)" in (
+        hit.reason
+    )
     assert hit.act.startswith(f"nothing to do: {fay.username} was requested")
     assert "User Request Single (r" not in hit.act
     # its one line said the account is made that day, beside "flater.204 exists already"

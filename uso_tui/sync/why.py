@@ -889,8 +889,10 @@ def _requested_ahead(store: Store, hits: list[WhyHit]) -> None:
                     )
     for hit in future:
         if hit.requested:
+            request = " (User Request Single)" if hit.requested_how == "requested" else ""
             hit.reason = (
-                f"{hit.reason}; {hit.requested} was {hit.requested_how} for the person already"
+                f"{hit.reason}; {hit.requested} was {hit.requested_how} for the person "
+                f"already{request}"
             )
 
 
