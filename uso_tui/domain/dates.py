@@ -42,13 +42,19 @@ def from_ymd(text: str) -> str | None:
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
+def from_typed(text: str) -> str | None:
+    """A date as an operator may type it, DD/MM/YYYY (from_uk) or year first with a month or
+    day short of its 0 (from_ymd), as YYYY-MM-DD (not checked to exist); None otherwise."""
+    return from_uk(text) or from_ymd(text)
+
+
 def date_read(text: str) -> str | None:
     """The YYYY-MM-DD a date typed or exported reads as, not checked to exist (DD/MM/YYYY and
     YYYY-MM-DD with dashes, slashes, dots or none, also with a time after it, as the MIS sends
     them); None when it is not written as a date."""
     day = re.split(r"[T ]", text.strip(), maxsplit=1)[0]
-    if (uk := from_uk(day) or from_ymd(day)) is not None:
-        return uk
+    if (typed := from_typed(day)) is not None:
+        return typed
     match = _YMD.match(day)
     return "-".join(match.groups()) if match else None
 
@@ -58,7 +64,7 @@ def impossible_dates(text: str) -> list[str]:
     day of the calendar (`31/02/2015`): a search for them finds nothing, and should say why."""
     out = []
     for word in text.split():
-        iso = from_uk(word) or from_ymd(word) or (word if ISO_DATE.match(word) else None)
+        iso = from_typed(word) or (word if ISO_DATE.match(word) else None)
         if iso is None:
             continue
         try:

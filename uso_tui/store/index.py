@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from uso_tui.domain.dates import from_uk, from_ymd
+from uso_tui.domain.dates import from_typed
 from uso_tui.domain.names import normalise, normalise_cached, upn_key, words_joined
 from uso_tui.store.api import AccountHit
 from uso_tui.store.storage import damaged, read_bytes
@@ -158,7 +158,7 @@ def search_keys(text: str) -> list[str]:
     """The words of a search, as index tokens: names normalised, DD/MM/YYYY as YYYY-MM-DD."""
     keys: list[str] = []
     for word in text.split():
-        iso = from_uk(word) or from_ymd(word)
+        iso = from_typed(word)
         if iso is not None:
             keys.append(iso)
         elif all(c.isdigit() or c == "-" for c in word):

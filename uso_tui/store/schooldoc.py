@@ -351,7 +351,6 @@ class SchoolDoc:
             "last_scheduled_success_at": None,
             "scheduled_failed_at": [],
             "last_whole_run_at": None,
-            "counted_runs_at": [],
             "open_cases": open_cases,
             "unallocated_last_run": 0,
             "active_accounts": active,
@@ -367,31 +366,27 @@ class SchoolDoc:
                 break
         # A held scheduled run did run: counting it stops run-due from re-running a held school.
         failed = out["scheduled_failed_at"]
-        counted = out["counted_runs_at"]
-        succeeded_since = False  # the newest scheduled run that ran is passed
         # A force run of every report since then that ran is kept too (the schedule counts it).
         for run in runs:
             if run["status"] == "running":
                 continue
             ran = run["status"] in ("succeeded", "held")
-            scheduled = run.get("trigger") == "schedule"
-            counts = ran and (scheduled or run.get("whole")) and run.get("started_at")
-            if counts and len(counted) < COUNTED_KEPT:
-                counted.append(run["started_at"])
-            if succeeded_since:
-                if len(counted) >= COUNTED_KEPT:
-                    break
-                continue  # (only the runs that counted, from here)
-            if not scheduled:
+            if run.get("trigger") != "schedule":
                 if ran and run.get("whole") and out["last_whole_run_at"] is None:
                     out["last_whole_run_at"] = run.get("started_at")
                 continue
             if ran:
                 out["last_scheduled_success_at"] = run.get("started_at")
-                succeeded_since = True
-                continue
+                break
             if len(failed) < FAILURES_KEPT and run.get("started_at"):
                 failed.append(run["started_at"])
+        out["counted_runs_at"] = [
+            run["started_at"]
+            for run in runs
+            if run["status"] in ("succeeded", "held")
+            and (run.get("trigger") == "schedule" or run.get("whole"))
+            and run.get("started_at")
+        ][:COUNTED_KEPT]
         return out
 
 

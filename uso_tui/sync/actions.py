@@ -183,7 +183,7 @@ def _confirm_whole(
     held_whole = {c.get("report") for c in run.held_whole()}
     # the runs since that took a report this one holds whole (a run of another report alone
     # leaves it to confirm)
-    newer = [r for r in newer_runs(txn, run) if not r.reports or held_whole & set(r.reports)]
+    newer = newer_runs(txn, run, held_whole)
     if newer and newer[0].status == "held":  # a newer export waits: that is the one to judge
         latest = newer[0]
         raise InvalidInput(

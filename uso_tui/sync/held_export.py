@@ -7,6 +7,7 @@ writes the run's processed file again with the records' real outcomes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from uso_tui.domain.errors import InvalidInput
@@ -45,13 +46,18 @@ def exports_of(store: Store, run: Run) -> tuple[dict[str, Export], set[str]]:
     return exports, whole
 
 
-def newer_runs(txn: Transaction | Store, run: Run) -> list[Run]:
+def newer_runs(
+    txn: Transaction | Store, run: Run, reports: Iterable[str] | None = None
+) -> list[Run]:
     """The school's runs that ran (succeeded or held, not dry, not undone) after `run` and took
-    a report it took, newest first: a held run's export of a report is out of date once there is
-    one (a run of the staff report alone since leaves a students export held whole to confirm)."""
+    one of `reports` (by default `run`'s own), newest first: a held run's export of a report is
+    out of date once there is one (a run of the staff report alone since leaves a students
+    export held whole to confirm). A run that names no reports (written before runs named
+    theirs) took every one."""
     # by the runs' numbers, which the school's runs are given in order, not by their clock
     # times (a run given another time, a clock stepped back, would pass for the older)
     mine = seq_of(run.run_id)
+    wanted = set(run.reports if reports is None else reports)
     newer = [
         r
         for r in txn.runs(run.school)
@@ -60,15 +66,9 @@ def newer_runs(txn: Transaction | Store, run: Run) -> list[Run]:
         and not r.dry_run
         and not r.undone_by  # (undone: nothing of it stands, and it cannot be confirmed)
         and r.trigger != UNDO_TRIGGER  # (an undo took no export)
-        and _overlap(r, run)
+        and (not r.reports or not wanted or bool(wanted & set(r.reports)))
     ]
     return sorted(newer, key=lambda r: seq_of(r.run_id), reverse=True)
-
-
-def _overlap(one: Run, other: Run) -> bool:
-    """Whether two runs of a school took a report in common (a run that names none, written
-    before runs named theirs, took every one)."""
-    return not one.reports or not other.reports or bool(set(one.reports) & set(other.reports))
 
 
 def superseded(txn: Transaction | Store, run: Run) -> set[str] | None:

@@ -82,8 +82,9 @@ def ends_kept(text: Text, width: int) -> Text:
     a cell's end. Only plain ASCII is cut so (one character, one column)."""
     if text.cell_len <= width or width < 5 or not text.plain.isascii():
         return text
-    tail = width // 2
-    head = width - 1 - tail
+    cut = middle_cut(text.plain, width)  # (its own spans kept: cut where middle_cut cuts)
+    head = cut.index("…")
+    tail = len(cut) - head - 1
     return Text.assemble(
         text[:head],
         Text("…", style=text.style),
@@ -108,8 +109,8 @@ def middle_cut(value: str, cells: int) -> str:
             out += ch
         return out
 
-    head = fitting(value, cells // 2)  # (the "…" takes a column of the tail's half)
-    tail = fitting(value[::-1], cells - 1 - cell_len(head))[::-1]
+    tail = fitting(value[::-1], cells // 2)[::-1]  # (the "…" takes a column of the head's half)
+    head = fitting(value, cells - 1 - cell_len(tail))
     return f"{head}…{tail}"
 
 

@@ -71,10 +71,8 @@ def side_by_side(pair: Pair) -> Table:
     grid.add_column(ratio=1)
     first, second = pair.accounts
 
-    def whole(value: object) -> Text:
-        text = Text(middle_cut(clean(value), VALUE_CELLS), end="")
-        text.overflow = "fold"  # (a word longer than the column goes on, not cut)
-        return text
+    def whole(value: object) -> Text:  # (a word longer than the column goes on, folded)
+        return Text(middle_cut(clean(value), VALUE_CELLS), overflow="fold", end="")
 
     rows = [
         ("", Text("1", style="bold"), Text("2", style="bold")),
