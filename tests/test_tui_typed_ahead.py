@@ -279,3 +279,56 @@ async def test_c_typed_with_the_keys_that_start_a_run_does_not_cancel_it(demo):
         assert not live.cancel.is_set() and live.result.run.status != "cancelled"
         messages = [n.message for n in app._notifications]  # noqa: SLF001
         assert any("dropped: the run had not shown" in m for m in messages)
+
+
+async def test_a_school_opened_from_the_palette_is_not_left_for_the_list_s_keys_unseen(
+    demo_ran, tmp_path
+):
+    """Thornbury highlighted, Beechwood opened from the palette, then `escape` `f` `y` in one
+    burst: the list's `f` read the row the cursor had been left on, and Thornbury was run,
+    never named on screen (the `y` answered its question). The list comes back on the school
+    last shown, and a key read before it did acts on none; once seen, `f` runs that school."""
+    from uso_tui.tui.screens.schools import SchoolsScreen
+
+    root = tmp_path / "copy"
+    shutil.copytree(demo_ran.store.root, root)
+    store = open_store(root)
+    runs = {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()}
+    async with started(store, notifications=True) as (app, pilot):
+        table = app.screen.query_one("VirtualTable")
+        table.move_cursor(next(i for i, r in enumerate(table.items) if "thornbury" in r.haystack))
+        await settle(pilot)
+        for key in ("ctrl+p", *"beechwood", "enter"):
+            await pilot.press(key)
+            await settle(pilot, 3)
+        beechwood = app.screen.dfe
+        assert "Beechwood" in store.school(beechwood).name
+        burst(app, "escape", "f", "y")
+        await keys_had_their_turn(app, pilot, 200)
+        assert isinstance(app.screen, SchoolsScreen)
+        said = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any("the school at the cursor came there after them" in m for m in said), said
+        assert {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()} == runs
+        assert app.screen.query_one("VirtualTable").cursor_key == beechwood
+        await pilot.press("f")
+        await settle(pilot, 3)
+        assert "Force run " + beechwood in str(app.screen.query_one(".dialog-title").render())
+
+
+async def test_a_list_filtered_to_one_school_acts_on_it_only_once_seen_again(demo_ran, tmp_path):
+    """The same, the list filtered to Thornbury alone: a filter of one school acts on the
+    school it names, which let `escape` `f` `y` run Thornbury after Beechwood's screens."""
+    root = tmp_path / "copy"
+    shutil.copytree(demo_ran.store.root, root)
+    store = open_store(root)
+    runs = {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()}
+    async with started(store, notifications=True) as (app, pilot):
+        for key in ("slash", *"thornbury", "enter", "ctrl+p", *"beechwood", "enter"):
+            await pilot.press(key)
+            await settle(pilot, 3)
+        assert app.screen.dfe != "204-2714"
+        burst(app, "escape", "f", "y")
+        await keys_had_their_turn(app, pilot, 200)
+        said = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any("the school at the cursor came there after them" in m for m in said), said
+        assert {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()} == runs

@@ -93,6 +93,8 @@ class UsoApp(KeysInTurnApp):
         self.access = access_of(store, self.operator)
         self.cursor_blink = cursor_blink
         self.live_runs: dict[str, LiveRun] = {}
+        # the school whose screen showed last (UsoScreen): the schools list comes back on it
+        self.seen_school: str | None = None
         self._start = start  # open on this screen instead of the schools list (screenshots, tests)
         self._freeze_startup = freeze_startup
 

@@ -46,6 +46,10 @@ class UsoScreen(HoldsKeys, Screen):
         self._shown_from = 0.0  # when the read shown last began (shown_read)
         self._keys_after: float | None = None  # keys held until a read begun after this
 
+    def on_screen_resume(self) -> None:
+        if self.dfe:  # (the schools list's keys must not act on another school unseen)
+            self.app.seen_school = self.dfe
+
     # the app's clock and operator (tests freeze the clock)
     def now(self) -> datetime:
         return self.app.clock()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import time
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -211,6 +212,9 @@ class SchoolsScreen(UsoScreen):
         self.filter_text = ""
         self._filter_timer: Timer | None = None
         self._loaded = False
+        self._back_at = (
+            0.0  # when it came back from another school's screens (_back_on_seen_school)
+        )
         self._wide = False
         self._columns_for = 0  # the terminal width the columns were made for
         self._signature: tuple | None = None
@@ -285,12 +289,28 @@ class SchoolsScreen(UsoScreen):
             self.load()
 
     def on_screen_resume(self) -> None:
+        self._back_on_seen_school()
         # Summaries change after runs and decisions made on other screens or by other processes.
         if self._loaded:
             # keys typed with the escape that came back (j enter, j f y) act on the list as it
             # is now, reordered by those changes, not on the rows shown before
             self.hold_keys()
             self.load()
+
+    def _back_on_seen_school(self) -> None:
+        """Back from the screens of another school than the one highlighted (opened from the
+        palette or a run's history, added): the cursor goes to that school where it is listed,
+        and a key read before the list showed again acts on no school (`escape` `f` `y` ran the school the
+        cursor had been left on, which the operator had not seen since)."""
+        seen, self.app.seen_school = self.app.seen_school, None
+        table = self.query_one(VirtualTable)
+        if seen is None or seen == table.cursor_key:
+            return
+        index = table.index_of(seen)
+        if index is not None:
+            table.move_cursor(index, post=False)
+        # (also for a list filtered to one school, which the filter typed names: not this one)
+        self._back_at = time.monotonic()
 
     def live_run_changed(self, dfe: str) -> None:
         live = self.app.live_runs.get(dfe)
@@ -492,10 +512,9 @@ class SchoolsScreen(UsoScreen):
         was run): it does nothing, nor do the keys after it, and the console says so. A list
         of one school is the one the filter named."""
         table = self.query_one(VirtualTable)
-        return table.row_count > 1 and self.typed_before(
-            table.place_shown_at,
-            "the school at the cursor came there after them",
-            "look at it, then act",
+        moment = max(table.place_shown_at if table.row_count > 1 else 0.0, self._back_at)
+        return self.typed_before(
+            moment, "the school at the cursor came there after them", "look at it, then act"
         )
 
     @on(VirtualTable.RowSelected)
