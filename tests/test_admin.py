@@ -54,7 +54,7 @@ def test_add_school_refusals_write_nothing(store):
         mis="Ed:gen",
         url="https://vale.edgen.cloud",
         client_id="c",
-        secret="x",
+        secret="x-secret-1",
         operator="alice",
         now=NOW,
     )
@@ -67,6 +67,8 @@ def test_add_school_refusals_write_nothing(store):
         ({"client_id": "has space"}, InvalidInput, "Client ID contains spaces"),
         ({"secret": "  "}, InvalidInput, "client secret is empty"),
         ({"secret": "SECRET–abc"}, InvalidInput, "other than ASCII"),  # a dash a document made
+        # a word for a secret: hidden wherever the word appears, the message told it
+        ({"secret": "school"}, InvalidInput, "shorter than 8 characters"),
         ({"daily_at": "24:00"}, InvalidInput, "bad time"),
         ({"daily_at": "7:60"}, InvalidInput, "bad time"),
         ({"reports": "attendance"}, InvalidInput, "not supported for IRIS"),

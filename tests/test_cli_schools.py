@@ -266,6 +266,12 @@ BAD_INPUT = [
         "USO_EMPTY is unset or empty",
     ),
     (
+        # a word for a secret: refused in words of its own, none of them hidden as it
+        "short-secret",
+        _add("204-3299", secret=("--client-secret-env", "USO_SHORT")),
+        "the client secret from environment variable USO_SHORT is shorter than 8 characters",
+    ),
+    (
         "missing secret file",
         _add("204-3299", secret=("--client-secret-file", "/nonexistent/s")),
         "cannot read the client secret from file /nonexistent/s",
@@ -312,6 +318,7 @@ BAD_INPUT = [
 def test_bad_input_exits_2_and_writes_nothing(one_school, monkeypatch, argv, message):
     cli = one_school
     monkeypatch.setenv("USO_EMPTY", "")
+    monkeypatch.setenv("USO_SHORT", "secret")
     before = snapshot(cli.data_dir)
     res = cli(*argv)
     assert res.status == 2

@@ -808,6 +808,21 @@ async def test_report_deadline_bounds_its_retries() -> None:
     assert 5 < len(server.pages_asked()) < 40
 
 
+async def test_a_report_deadline_passed_asking_for_a_token_names_that_request() -> None:
+    """The token endpoint never answering: the report's deadline passed, and the error named
+    the report's own path (GET /api/students), never asked, while the progress said the token's."""
+
+    async def never(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(3600)
+        raise AssertionError("not reached")
+
+    server = Server(lambda r: httpx.Response(200, json=listing([pupil(1)])), token=never)
+    with pytest.raises(IrisError) as ei:
+        await fetch(server, bounds=IrisBounds(report_deadline_s=0.3))
+    assert not server.pages_asked()
+    assert "POST /auth/connect/token" in str(ei.value) and "report_deadline_s" in str(ei.value)
+
+
 # ---- text fields
 
 

@@ -2082,3 +2082,23 @@ def test_accents_kept_in_a_record_s_middle_name_make_its_plain_forename_a_name_o
     waiting = acc("lnguyen.204", "Lân", "Nguyen", DOB)
     planned = _plan([rec("1", "Lan", "Nguyen", DOB, middle_names="Thị")], [waiting])
     assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+def test_a_pupil_s_name_in_common_across_is_not_weighed_as_the_names_swapped():
+    """Lily Ali against Ali Evans, born the same day at another school: weighed as the names
+    keyed the wrong way round (Ali the same forename) and the surname changed, a needless case
+    at 82% whose reasons said "same forename" of Lily and Ali. Two changes at once are another
+    child; a member of staff keyed the wrong way round and married since stays a candidate."""
+    ali = acc("aevans.204", "Ali", "Evans", DOB, school=OTHER, mis_id="9")
+    planned = _plan([rec("1", "Lily", "Ali", DOB)], pool=_la_pupils() + [ali])
+    assert outcome_of(planned, "1").outcome == "created" and not planned.new_cases
+    staff = acc(
+        "jlavis.204", "Jordan", "Lavis", "1964-03-14", school=OTHER, mis_id="9", role="staff"
+    )
+    keyed = rec("s1", "Lavis", "Henry", "1964-03-14", report="staff")
+    planned = plan(export(keyed, report="staff"), snap(pool=[staff]), TODAY, settings())
+    [best] = planned.new_cases[0].candidates
+    assert best.username == "jlavis.204" and best.reasons[0] == "forename and surname swapped"
+    # each name's line says which of the record's names it weighed
+    assert "same surname, against the record's forename (+6.2)" in best.reasons
+    assert "different forename, against the record's surname (-5.0)" in best.reasons

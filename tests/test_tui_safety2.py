@@ -450,7 +450,7 @@ async def test_add_school_tests_the_connection_before_adding(demo):
         await settle(pilot)
         assert "dfe" not in form.errors  # mended: checked again as typed
         values = {"dfe": "204-3299", "url": known.url, "client_id": known.client_id}
-        for field, value in {**values, "secret": "wrong"}.items():
+        for field, value in {**values, "secret": "wrong-secret"}.items():
             form.query_one(f"#f-{field}", Input).value = value
         if form.mis != known.mis:
             await press(pilot, "ctrl+o")
@@ -505,7 +505,7 @@ async def test_a_refused_form_focuses_its_first_wrong_field(demo):
     taken = demo.held_school
     async with started(store) as (app, pilot):
         burst(app, "n", *taken, "tab", *"Oak", "tab", *"http://x.example", "tab", *"cid")
-        burst(app, "tab", *"s3cret", "tab", *"25:99", "ctrl+s", *"https://oak.isams.cloud")
+        burst(app, "tab", *"s3cret-key", "tab", *"25:99", "ctrl+s", *"https://oak.isams.cloud")
         await settle(pilot)
         form = app.screen
         assert set(form.errors) == {"url", "daily_at"}  # the URL typed ahead: dropped
@@ -877,7 +877,7 @@ async def test_mending_the_last_wrong_field_clears_the_add_forms_refusal(demo):
     MIS, which mends it; "Not added: fix the fields marked above" no longer points at nothing."""
     async with started(demo.store) as (app, pilot):
         burst(app, "n", *"204-3299", "tab", *"Oak", "tab", *"https://oak.edgen.cloud", "tab")
-        burst(app, *"cid", "tab", *"s3cret", "ctrl+s")
+        burst(app, *"cid", "tab", *"s3cret-key", "ctrl+s")
         await settle(pilot)
         form = app.screen
         assert set(form.errors) == {"url"}

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from uso_tui.cli.context import Context
 from uso_tui.domain.errors import InvalidInput
+from uso_tui.domain.schools import MIN_SECRET
 
 ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")  # conventional variable names only
 PLAIN_SECRET_REFUSED = (
@@ -89,6 +90,11 @@ def read_secret(args: argparse.Namespace, ctx: Context) -> str | None:
         raise InvalidInput(
             f"the client secret from {where} is not one line of printable ASCII text "
             "(check it was copied as issued)"
+        )
+    if len(secret) < MIN_SECRET:  # said before it is a secret to hide: else a word of this
+        raise InvalidInput(  # very message was *** ("client *** is shorter" for "secret")
+            f"the client secret from {where} is shorter than {MIN_SECRET} characters: check it "
+            "was copied whole"
         )
     ctx.secrets.append(secret)
     return secret

@@ -22,6 +22,9 @@ REPORT_LABELS = {
     "groups": "Groups & Classes",
 }
 ROLE_OF_REPORT = {"staff": "staff", "students": "pupil"}
+# The shortest client secret taken: IRIS issues secrets of 32 characters and more, and a short
+# word for a secret is hidden wherever the word appears in a message (which tells it).
+MIN_SECRET = 8
 TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")  # 7:30 is 07:30
 
 

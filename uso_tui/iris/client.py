@@ -82,6 +82,9 @@ class _Ctx:
     on_event: OnEvent | None = None
     deadline: float | None = None  # the clock's time by which the report must be fetched
     received: int = 0  # the bytes of every answer read for the report so far (max_report_bytes)
+    # (method, path) of the request made last: the one a deadline passing is said of (a token
+    # request that never answered was said to be the report's)
+    asking: tuple[str, str] | None = None
 
     @property
     def dfe(self) -> str:
@@ -243,11 +246,13 @@ class IrisClient:
                         _event(ctx, _UNCHECKED)
                 return export
         except TimeoutError:
+            method, path = ctx.asking or ("GET", REPORT_PATHS[report])
             raise IrisError(
                 f"the {report} report was not fetched within its deadline of {limit:g}s "
                 "(report_deadline_s)",
                 school=school.dfe,
-                path=REPORT_PATHS[report],
+                path=path,
+                method=method,
             ) from None
 
     async def _fetched_again(
@@ -790,6 +795,7 @@ class IrisClient:
         in_slot: bool = False,
     ) -> Answer:
         url = ctx.base + path
+        ctx.asking = (method, path)
         tries = 0
         slept = 0.0
         started = self._clock()

@@ -21,6 +21,7 @@ from uso_tui.domain.errors import InvalidInput, InvalidName, NeedsConfirmation
 from uso_tui.domain.models import Account, AuditEvent, Exclusion, MisRecord, School
 from uso_tui.domain.names import normalise, username_stem
 from uso_tui.domain.schools import (
+    MIN_SECRET,
     ROLE_OF_REPORT,
     check_dfe,
     check_mis,
@@ -95,6 +96,10 @@ def check_secret(secret: str | None) -> str:
         )
     if len(secret) > 4096:
         raise InvalidInput("client secret is longer than 4096 characters")
+    if len(secret) < MIN_SECRET:  # (cut, or a word typed: a "school" made each "school" ***)
+        raise InvalidInput(
+            f"client secret is shorter than {MIN_SECRET} characters: check it was copied whole"
+        )
     return secret
 
 

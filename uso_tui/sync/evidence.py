@@ -539,10 +539,22 @@ def swapped_names(record: Person) -> Person:
     )
 
 
-def reasons_of(evidence: Evidence) -> list[str]:
-    """The evidence in words, strongest first."""
+# Weighed with the record's names the wrong way round, whose name each says.
+_SWAPPED_SIDE = {
+    "forename": ", against the record's surname",
+    "surname": ", against the record's forename",
+}
+
+
+def reasons_of(evidence: Evidence, swapped: bool = False) -> list[str]:
+    """The evidence in words, strongest first (`swapped`: weighed with the record's forename
+    and surname exchanged, each name's line says which of the record's it was)."""
     ranked = sorted(evidence, key=lambda e: -abs(e[2]))
-    return [f"{model.LEVEL_TEXT[(field, level)]} ({bits:+.1f})" for field, level, bits in ranked]
+    side = _SWAPPED_SIDE if swapped else {}
+    return [
+        f"{model.LEVEL_TEXT[(field, level)]}{side.get(field, '')} ({bits:+.1f})"
+        for field, level, bits in ranked
+    ]
 
 
 def differs(rec: MisRecord, acc: object, school: str) -> list[str]:

@@ -168,6 +168,13 @@ def _may_be_swapped(record: Person, account: Person) -> bool:
     )
 
 
+def _both_names_meet(evidence: Evidence) -> bool:
+    """Whether neither the forename nor the surname was weighed wholly different."""
+    return not any(
+        field in ("forename", "surname") and level == "different" for field, level, _ in evidence
+    )
+
+
 def _names_crossed(record: Person, account: Person) -> bool:
     """Each of the record's names is the account's other one, or a slip of it."""
     pairs = ((record.fkey, account.skey), (record.skey, account.fkey))
@@ -582,7 +589,11 @@ class CandidateIndex:
             ev2, bits2 = compare_with_total(
                 swapped_names(record), account, frequency, pupil, pool_size=pool
             )
-            if bits2 > bits:
+            # A pupil's swap must account for both names: Lily Ali is not Ali Evans keyed the
+            # wrong way round with another surname since (a name in common across, the other
+            # wholly different: mostly another child). A member of staff's may not (keyed the
+            # wrong way round, married since: FEBRL's duplicates have such).
+            if bits2 > bits and (not pupil or _both_names_meet(ev2)):
                 return ev2, bits2, True
         return ev, bits, False
 
@@ -761,7 +772,7 @@ class CandidateIndex:
                     continue
                 asked = RENAMED
             acc = weighed.account
-            reasons = reasons_of(weighed.evidence)
+            reasons = reasons_of(weighed.evidence, weighed.swapped)
             if weighed.swapped:
                 reasons.insert(0, "forename and surname swapped")
             if acc.status != "active":
