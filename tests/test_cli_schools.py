@@ -265,6 +265,7 @@ BAD_INPUT = [
         _add("204-3299", secret=("--client-secret-env", "USO_EMPTY")),
         "USO_EMPTY is unset or empty",
     ),
+    ("empty subject", ["audit", "--subject", " "], "--subject is empty"),
     (
         # a word for a secret: refused in words of its own, none of them hidden as it
         "short-secret",

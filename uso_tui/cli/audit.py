@@ -56,6 +56,10 @@ def cmd_audit(args: argparse.Namespace, ctx: Context) -> int:
     dfe = check_dfe(args.dfe) if args.dfe else None
     if args.limit is not None and args.limit < 1:
         raise InvalidInput("--limit must be at least 1")
+    if args.subject is not None and not args.subject.strip():  # (it listed nothing, exit 0)
+        raise InvalidInput(
+            "--subject is empty: give what the events are about (a username, a run...)"
+        )
     # --json is read by scripts, which a list cut short would mislead: all of it, unless asked
     limit = args.limit if args.limit is not None or args.json else DEFAULT_LIMIT
     store = ctx.store()
