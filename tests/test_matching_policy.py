@@ -2102,3 +2102,33 @@ def test_a_pupil_s_name_in_common_across_is_not_weighed_as_the_names_swapped():
     # each name's line says which of the record's names it weighed
     assert "same surname, against the record's forename (+6.2)" in best.reasons
     assert "different forename, against the record's surname (-5.0)" in best.reasons
+
+
+def test_a_leaver_s_year_group_goes_up_each_september_since():
+    """Jake Smith left his primary school in July in Year 6 (his account unallocated); in
+    September his secondary school's record says Year 7, his names keyed with slips and his
+    date a day out. Weighed as another year group, he was given a second account: his old one
+    is a candidate. The same record in a July run, Year 7 against Year 6, is weighed as another
+    year."""
+    from datetime import date
+
+    from uso_tui.sync.evidence import school_years_between
+
+    assert school_years_between("2026-07-20", "2026-09-03") == 1
+    assert school_years_between("2026-07-20", "2026-08-31") == 0
+    assert school_years_between("2025-03-01", "2026-09-01") == 2
+    assert school_years_between("2026-09-03", "2026-07-20") == 0
+    gone = acc(
+        "jsmith.204", "Jake", "Smith", "2015-01-15", school=None, mis_id="55",
+        status="unallocated", previous_school=OTHER, unallocated_at="2026-07-20T10:00:00",
+        extra={"year_group": "Year 6", "gender": "M"},
+    )  # fmt: skip
+    back = rec("99", "Jak", "Smyth", "2015-01-16", year_group="Year 7", gender="M")
+
+    def best(today):
+        planned = plan(export(back), snap(pool=_la_pupils() + [gone]), today, settings())
+        return [(c.username, c.score) for case in planned.new_cases for c in case.candidates]
+
+    [(username, september)] = best(date(2026, 9, 3))
+    assert username == "jsmith.204" and september >= 80
+    assert all(score < september for _, score in best(date(2026, 7, 21)))

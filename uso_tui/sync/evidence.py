@@ -64,6 +64,13 @@ def _cohort(dob: str | None) -> int | None:
     return year if month >= 9 else year - 1
 
 
+def school_years_between(earlier: str, later: str) -> int:
+    """How many 1 Septembers passed from the day `earlier` to the day `later` (ISO dates): the
+    year groups a child has gone up by meanwhile."""
+    first, last = _cohort(earlier), _cohort(later)
+    return max(0, last - first) if first is not None and last is not None else 0
+
+
 def account_field(account: object, name: str) -> str | None:
     """A field of an Account (held in `extra`) or of the store's AccountHit (its own)."""
     if isinstance(account, Account):

@@ -49,6 +49,7 @@ from uso_tui.sync.evidence import (
     person_of_record,
     reasons_of,
     record_weights,
+    school_years_between,
     surname_level,
     swapped_names,
     upn_level,
@@ -205,6 +206,7 @@ class CandidateIndex:
     def __init__(self, accounts: Iterable[Account]) -> None:
         self.accounts: list = list(accounts)
         self._people: dict[int, Person] = {}
+        self.as_of: str | None = None  # the day records are weighed on (set_as_of)
         self._latest: dict[str, int] | None = None  # username -> newest position, once add()ed
         self._dob_initial: dict[str, dict[str, list[int]]] = {}  # filled per date when asked
         self._freq: dict[str, dict[str, int]] | None = None
@@ -332,11 +334,26 @@ class CandidateIndex:
             person = self._people[position] = self._person_of(self.accounts[position])
         return person
 
+    def set_as_of(self, day: str) -> None:
+        """The day the records are weighed on (a run's, ISO): an unallocated account's year
+        group is the one it had when it was unallocated, and its child has gone up a year each
+        1 September since (a Year 6 leaver of July is the Year 7 starter of September: weighed
+        as another year group, such a mover keyed with slips was given a second account, while
+        a sibling a year younger arriving in Year 6 was weighed as in the same year)."""
+        if day != self.as_of:
+            self.as_of = day
+            self._people.clear()  # (made for another day)
+
     def _person_of(self, account: object) -> Person:
-        """The account's Person, without a placeholder UPN (UPN_CROWD)."""
+        """The account's Person, without a placeholder UPN (UPN_CROWD), its year group as
+        of the day set (set_as_of)."""
         person = person_of_account(account)
         if person.upn in self.placeholder_upns:
             person.upn = ""
+        if person.year is not None and self.as_of is not None:
+            gone = getattr(account, "unallocated_at", None)
+            if gone and getattr(account, "status", "active") != "active":
+                person.year += school_years_between(gone[:10], self.as_of)
         return person
 
     def frequency(self, field_: str, name: str) -> float | None:

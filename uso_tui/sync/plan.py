@@ -511,6 +511,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
                     else [a for a in snapshot.all_accounts() if a.role == role]
                 )
                 index = CandidateIndex(pool)
+        index.set_as_of(today_s)
         elsewhere = found_elsewhere(
             snapshot.wide, role, searching + linking + [rec for _, rec, _ in stale], index
         )
