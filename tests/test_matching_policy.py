@@ -2132,21 +2132,3 @@ def test_a_leaver_s_year_group_goes_up_each_september_since():
     [(username, september)] = best(date(2026, 9, 3))
     assert username == "jsmith.204" and september >= 80
     assert all(score < september for _, score in best(date(2026, 7, 21)))
-
-
-def test_on_one_date_of_birth_the_year_group_is_no_more_evidence():
-    """George Willis against George Jones, born the same day at another school: the same year
-    group was counted beside the same date (which gives it: two children born the same day are
-    in one year as surely as one child), +3.4 bits more, and the stranger scored 99%."""
-    george = acc(
-        "gjones.204", "George", "Jones", "2018-09-17", school=OTHER, mis_id="9",
-        extra={"gender": "M", "year_group": "Year 3"},
-    )  # fmt: skip
-    record = rec("1", "George", "Willis", "2018-09-17", gender="M", year_group="Year 3")
-    planned = _plan([record], pool=_la_pupils() + [george])
-    [best] = planned.new_cases[0].candidates
-    assert "year" not in {field for field, _, _ in best.evidence} and best.score <= 90
-    # a date a day out leaves the year group its evidence (a slip across 1 September is not)
-    slipped = dataclasses.replace(record, dob="2018-09-18")
-    [best] = _plan([slipped], pool=_la_pupils() + [george]).new_cases[0].candidates
-    assert ("year", "equal") in {(field, level) for field, level, _ in best.evidence}

@@ -463,10 +463,7 @@ def compare_with_total(
         level = "equal" if record.gender == account.gender else "different"
         out.append(("gender", level, weights["gender", level]))
     if pupil:
-        # (on one date of birth the year group is no evidence more: alike for two children
-        # born the same day as for one child, counting it too made 99% of George Willis against
-        # George Jones)
-        level = _year_level(record, account, dl) if dl != "equal" else ""
+        level = _year_level(record, account, dl)
         if level:
             out.append(("year", level, weights["year", level]))
         if dl in _TWIN_DATES and sl in ("equal", "similar") and out[0][:2] != ("upn", "equal"):
