@@ -2112,6 +2112,7 @@ def test_a_leaver_s_year_group_goes_up_each_september_since():
     year."""
     from datetime import date
 
+    from uso_tui.store.index import index_line, read_hits
     from uso_tui.sync.evidence import school_years_between
 
     assert school_years_between("2026-07-20", "2026-09-03") == 1
@@ -2125,10 +2126,15 @@ def test_a_leaver_s_year_group_goes_up_each_september_since():
     )  # fmt: skip
     back = rec("99", "Jak", "Smyth", "2015-01-16", year_group="Year 7", gender="M")
 
-    def best(today):
-        planned = plan(export(back), snap(pool=_la_pupils() + [gone]), today, settings())
+    # as a daily run reads the local authority: from the schools' name indexes
+    [as_read] = read_hits(index_line(gone.to_dict()).encode(), OTHER)
+    assert as_read.unallocated_at == "2026-07-20"
+
+    def best(today, account):
+        planned = plan(export(back), snap(pool=_la_pupils() + [account]), today, settings())
         return [(c.username, c.score) for case in planned.new_cases for c in case.candidates]
 
-    [(username, september)] = best(date(2026, 9, 3))
-    assert username == "jsmith.204" and september >= 80
-    assert all(score < september for _, score in best(date(2026, 7, 21)))
+    for account in (gone, as_read):
+        [(username, september)] = best(date(2026, 9, 3), account)
+        assert username == "jsmith.204" and september >= 80
+        assert all(score < september for _, score in best(date(2026, 7, 21), account))

@@ -81,9 +81,10 @@ class AccountHit(NamedTuple):
     """One search result, read from the compact index (no account file is opened). A tuple:
     candidate searches make one per account of a local authority.
 
-    The last four are what matching weighs: the account's middle names and its extra gender,
-    UPN (stripped, upper-cased) and year group; None (and "") when it has none, or when the
-    index line was written before the index held them."""
+    The last five are what matching weighs: the account's middle names and its extra gender,
+    UPN (stripped, upper-cased) and year group, and the day an unallocated account was
+    unallocated (when that year group was last true); None (and "") when it has none, or when
+    the index line was written before the index held them."""
 
     username: str
     role: str
@@ -98,6 +99,7 @@ class AccountHit(NamedTuple):
     gender: str | None = None
     upn: str | None = None
     year_group: str | None = None
+    unallocated_at: str | None = None
 
 
 @dataclass(slots=True)

@@ -58,10 +58,15 @@ def field_text(value: Any) -> str:
 
 def _matching_fields(account: dict[str, Any]) -> str:
     extra = account.get("extra") or {}
-    return (
+    fields = (
         f"\x1f{field_text(account.get('middle_names'))}\x1f{field_text(extra.get('gender'))}"
         f"\x1d{field_text(upn_key(extra.get('upn')))}\x1f{field_text(extra.get('year_group'))}"
     )
+    gone = account.get("unallocated_at")
+    if gone and account.get("status", "active") != "active":
+        # the day its year group was last true (the matcher moves it up each 1 September)
+        fields += f"\x1f{field_text(gone[:10])}"
+    return fields
 
 
 def index_line(account: dict[str, Any]) -> str:
@@ -100,6 +105,7 @@ def index_fields(account: dict[str, Any]) -> tuple:
         extra.get("gender"),
         extra.get("upn"),
         extra.get("year_group"),
+        account.get("unallocated_at"),
     )
 
 
@@ -185,12 +191,13 @@ def _hit(line: bytes, home: str, path: str | Path | None = None) -> AccountHit:
 
 
 # An index line's fields: username and date of birth (the first two keys), the matching fields
-# (absent from older lines; fields added after them are skipped), the three flags, the three
-# names (index_line keeps tabs and line breaks out of them).
+# (absent from older lines; an unallocated account's day of unallocation after them, absent from
+# older lines too; fields added after them are skipped), the three flags, the three names
+# (index_line keeps tabs and line breaks out of them).
 # Possessive: no field gives back what it took (a little faster).
 _F = r"([^\t\n\x1d\x1f]*+)"
 INDEX_LINE = re.compile(
-    rf"^ (\S++) (\S++)[^\t\n\x1f]*+(?:\x1f{_F}\x1f{_F}\x1d{_F}\x1f{_F}[^\t\n]*+)?"
+    rf"^ (\S++) (\S++)[^\t\n\x1f]*+(?:\x1f{_F}\x1f{_F}\x1d{_F}\x1f{_F}(?:\x1f{_F})?[^\t\n]*+)?"
     r"\t(.)(.)(.)\t([^\t\n]*+)\t([^\t\n]*+)\t([^\t\n]*+)$",
     re.M,
 )
@@ -222,10 +229,11 @@ def read_hits(data: bytes, home: str, role: str | None = None) -> list[AccountHi
                 gender or None,
                 upn or None,
                 year or None,
+                gone or None,
             ),
         )
-        for u, dob, middle, gender, upn, year, r, st, here, fore, sur, pref in INDEX_LINE.findall(
-            text
+        for u, dob, middle, gender, upn, year, gone, r, st, here, fore, sur, pref in (
+            INDEX_LINE.findall(text)
         )
         if flag is None or r == flag
     ]

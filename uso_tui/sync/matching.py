@@ -342,7 +342,9 @@ class CandidateIndex:
         a sibling a year younger arriving in Year 6 was weighed as in the same year)."""
         if day != self.as_of:
             self.as_of = day
-            self._people.clear()  # (made for another day)
+            # made for another day: a new dict, not cleared (a thread planning another school
+            # of the local authority may be going through the old one)
+            self._people = {}
 
     def _person_of(self, account: object) -> Person:
         """The account's Person, without a placeholder UPN (UPN_CROWD), its year group as
