@@ -4,6 +4,7 @@ name indexes (la_people), and the store-wide lookup of movers by UPN or names an
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -913,3 +914,34 @@ def test_an_unreadable_key_file_is_remade_from_its_index_not_a_failure(store, da
     reader = open_store(store.root)
     assert found(reader, upns={"A123456789012", "B123456789012"}) == sorted([ann, bob])
     assert reader.people.parsed == 0
+
+
+def test_an_unallocated_account_carries_its_day_into_the_index_even_from_an_older_one(store):
+    """The day an account was unallocated (when its year group was last true: matching moves
+    it up each 1 September) is in its index line; an index written before lines held it is
+    made again whole at the school's next commit, else the accounts unallocated before would
+    never have it (only changed lines are made again)."""
+    gone, here = put(
+        store,
+        ("204-3210", "Jake", "Smith", {"extra": {"year_group": "Year 6"}}),
+        ("204-3210", "Cy", "Ng", {"extra": ANN}),
+    )
+    with store.transaction("tester") as tx:
+        jake = tx.account(gone)
+        left = dataclasses.replace(
+            jake, status="unallocated", school=None, previous_school="204-3210",
+            unallocated_at="2026-07-20T10:00:00",
+        )  # fmt: skip
+        tx.put_accounts([left])
+    dates = lambda: {h.username: h.unallocated_at for h in store.la_people("204")}  # noqa: E731
+    assert dates() == {gone: "2026-07-20", here: None}
+    path = store.root / "schools/204-3210/names.idx"
+    older = path.read_bytes().replace(b"\x1f2026-07-20", b"")  # as written before
+    path.write_bytes(older)
+    (path.parent / "names.keys").write_bytes(people_mod.staged_keys(older, b"", 0, None, None))
+    store = open_store(store.root)
+    assert dates() == {gone: None, here: None}
+    with store.transaction("tester") as tx:  # another account of the school changes
+        cy = tx.account(here)
+        tx.put_accounts([dataclasses.replace(cy, forename="Cyrus")])
+    assert dates() == {gone: "2026-07-20", here: None}

@@ -62,10 +62,10 @@ def _matching_fields(account: dict[str, Any]) -> str:
         f"\x1f{field_text(account.get('middle_names'))}\x1f{field_text(extra.get('gender'))}"
         f"\x1d{field_text(upn_key(extra.get('upn')))}\x1f{field_text(extra.get('year_group'))}"
     )
-    gone = account.get("unallocated_at")
-    if gone and account.get("status", "active") != "active":
-        # the day its year group was last true (the matcher moves it up each 1 September)
-        fields += f"\x1f{field_text(gone[:10])}"
+    if account.get("status", "active") != "active":
+        # the day its year group was last true (the matcher moves it up each 1 September);
+        # empty when not known, so that every unallocated line has the field (_UNDATED)
+        fields += f"\x1f{field_text((account.get('unallocated_at') or '')[:10])}"
     return fields
 
 
@@ -122,10 +122,16 @@ def build_index(
     are cut out and the new ones added at the end. Lines are in no particular order (searches
     sort what they find). An index with lines of the older format (without the matching
     fields) is made again whole."""
-    if changed is None or old is None or outdated(old):
+    if changed is None or old is None or outdated(old) or _UNDATED.search(old):
         return b"".join(index_line(accounts[u]).encode() for u in sorted(accounts))
     fresh = b"".join(index_line(accounts[u]).encode() for u in sorted(changed) if u in accounts)
     return _without(old, changed) + fresh
+
+
+# An unallocated account's line written before lines held the day of unallocation (its year
+# group the last matching field, then the flags: role, `u`): its index is made again whole at
+# its school's next commit, else the accounts unallocated before would never have the day.
+_UNDATED = re.compile(rb"\x1d[^\x1f\t\n]*+\x1f[^\x1f\t\n]*+\t.u")
 
 
 def outdated(data: bytes) -> bool:
