@@ -602,3 +602,32 @@ def test_audit_json_says_a_value_not_given_as_null_too(cli, sim):
     created = [e for e in cli.ok("audit", DFE, "--json").json() if e["action"] == "create"]
     assert created and all(e["after"]["preferred_name"] is None for e in created)
     assert all("" not in (e["after"] or {}).values() for e in created)
+
+
+def test_sync_json_of_a_school_whose_run_is_going_says_so_as_json(cli, sim):
+    # stdout was empty (exit 1, the reason on stderr only): a script's json.loads failed on it
+    import os
+    import subprocess
+    import threading
+
+    add(cli, sim, DFE, [AMY, BOB])
+    gate = threading.Event()  # IRIS answers nothing until the test is done: the run stays going
+    sim.set_switches(DFE, gate=gate)
+    cmd = [sys.executable, "-m", "uso_tui", "--data-dir", str(cli.data_dir), "sync", DFE]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))  # fmt: skip
+    try:
+        for _ in range(300):
+            going = [r for r in cli.ok("runs", DFE, "--json").json() if r["status"] == "running"]
+            if going:
+                break
+            time.sleep(0.1)
+        res = cli("sync", DFE, "--json")
+        assert res.status == 1
+        said = res.json()
+        assert said["status"] == "failed" and said["run_id"] is None and said["school"] == DFE
+        assert "already has a run in progress" in said["error"]
+        assert said["run_in_progress"] == going[0]["run_id"] and said["counts"]["created"] == 0
+    finally:
+        gate.set()
+        proc.communicate(timeout=60)

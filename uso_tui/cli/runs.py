@@ -18,7 +18,7 @@ from uso_tui.cli.context import Context
 from uso_tui.cli.output import counts_line, emit_json, fields, person, plain, table
 from uso_tui.config import zone_unset_note
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.domain.models import Run
+from uso_tui.domain.models import Run, empty_counts
 from uso_tui.domain.schools import REPORTS, check_dfe
 from uso_tui.sync.events import Progress
 
@@ -129,6 +129,18 @@ def run_json(run: Run) -> dict[str, Any]:
         hold_reason=run.hold_reason,
     )
     return data
+
+
+def _not_run_json(dfe: str, error: str, going: str) -> dict[str, Any]:
+    """`sync --json` of a school whose run did not start (another of its runs `going`)."""
+    return {
+        "run_id": None,
+        "school": dfe,
+        "status": "failed",
+        "counts": empty_counts(),
+        "error": error,
+        "run_in_progress": going,
+    }
 
 
 def _plans(result: Any) -> list[Any]:
@@ -357,7 +369,7 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     import asyncio  # noqa: PLC0415 - not loaded for the commands that only read
 
     from uso_tui.sync.actions import check_reports  # noqa: PLC0415
-    from uso_tui.sync.runner import run_school  # noqa: PLC0415
+    from uso_tui.sync.runner import RunInProgress, run_school  # noqa: PLC0415
 
     dfe = check_dfe(args.dfe)
     store = ctx.store()
@@ -374,19 +386,28 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
             lines(event)
 
     with _ctrl_c_cancels(cancel, ctx, applying=lambda: phase[0] == "applying"):
-        result = asyncio.run(
-            run_school(
-                store,
-                dfe,
-                trigger="cli",
-                operator=ctx.operator,
-                now=ctx.now(),
-                reports=[args.report] if args.report else None,
-                dry_run=args.dry_run,
-                on_progress=on_progress,
-                cancel=cancel,
+        try:
+            result = asyncio.run(
+                run_school(
+                    store,
+                    dfe,
+                    trigger="cli",
+                    operator=ctx.operator,
+                    now=ctx.now(),
+                    reports=[args.report] if args.report else None,
+                    dry_run=args.dry_run,
+                    on_progress=on_progress,
+                    cancel=cancel,
+                )
             )
-        )
+        except RunInProgress as exc:
+            if not args.json:
+                raise
+            # a script reads the shape it always reads: failed, no run of its own, and why
+            # (stdout was empty: json.loads failed on it)
+            ctx.note(str(exc))
+            emit_json(_not_run_json(dfe, str(exc), exc.run.run_id), ctx.stdout)
+            return EXIT_FAILED
     run = result.run
     plans = _plans(result) if args.dry_run else []
     if args.json:
