@@ -755,3 +755,33 @@ async def test_palette_scores_textual_s_own_commands_as_its_own(demo):
             scores = {hit.text: hit.score for hit in hits}
             assert 0 < scores[title] <= at_most, (typed, scores)
         assert UsoSystemCommands in app.COMMANDS and len(app.COMMANDS) == 2  # (Textual's out)
+
+
+async def test_a_setting_saved_by_another_operator_since_the_form_was_read_is_not_overwritten(
+    demo,
+):
+    """Another operator set Hold above % to 30 (and renamed the school) while this form showed
+    20: a 15 saved here replaced their 30 without a word. Now nothing is saved, the form says
+    who changed what, shows their name (a field not changed here), and a second ctrl+s saves the
+    15 over their 30, their name kept."""
+    from datetime import datetime
+
+    from uso_tui.sync.admin import update_school
+
+    store, dfe = demo.store, demo.held_school
+    async with started(store, "settings", dfe) as (app, pilot):
+        screen = app.screen
+        was = store.school(dfe)
+        update_school(store, dfe, operator="bob", now=datetime(2026, 11, 30, 9), hold_percent=30,
+                      name="Renamed by Bob")  # fmt: skip
+        screen.query_one("#f-hold_percent", Input).value = "15"
+        await press(pilot, "ctrl+s")
+        text = screen_text(app)
+        assert "changed by someone else since this form was read" in text, text
+        assert f"Hold above % {was.hold_percent:g} -> 30" in text.replace("\n", " ")
+        assert store.school(dfe).hold_percent == 30
+        assert screen.query_one("#f-name", Input).value == "Renamed by Bob"
+        assert screen.query_one("#f-hold_percent", Input).value == "15"
+        await press(pilot, "ctrl+s")
+        assert (store.school(dfe).hold_percent, store.school(dfe).name) == (15, "Renamed by Bob")
+        assert "Saved: Hold above %" in screen_text(app)

@@ -337,6 +337,16 @@ def _school_or_none(tx: Any, dfe: str) -> School | None:
         return None
 
 
+class ChangedSince(InvalidInput):
+    """Settings to change that someone else changed since the caller read them: {field:
+    (as read, as stored now)}. Nothing is saved."""
+
+    def __init__(self, changed: dict[str, tuple[Any, Any]]) -> None:
+        self.changed = changed
+        said = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changed.items())
+        super().__init__(f"changed since it was read: {said}")
+
+
 def update_school(
     store: Store,
     dfe: str,
@@ -344,10 +354,14 @@ def update_school(
     operator: str,
     now: datetime,
     secret: str | None = None,
+    read: School | None = None,
     **changes: Any,
 ) -> School:
     """Change settings of an existing school. Changing the MIS checks the URL against the new MIS
-    (give the new URL in the same call). Only the fields that change are audited."""
+    (give the new URL in the same call). Only the fields that change are audited. `read`: the
+    school as the caller showed it (a form): a setting to change that is stored otherwise now
+    (another operator saved it meanwhile) raises ChangedSince, rather than being overwritten
+    by someone who never saw it."""
     require(store, operator, "school_update")
     dfe = check_dfe(dfe)
     unknown = sorted(set(changes) - set(SCHOOL_FIELDS))
@@ -361,6 +375,14 @@ def update_school(
     allowed = store.allowed_mis_hosts()
     with store.transaction(operator) as tx:
         school = tx.school(dfe)
+        if read is not None:
+            moved = {
+                k: (getattr(read, k), getattr(school, k))
+                for k in clean
+                if getattr(read, k) != getattr(school, k)
+            }
+            if moved:
+                raise ChangedSince(moved)
         mis = clean.get("mis", school.mis)
         if "url" in clean or "mis" in clean:
             clean["url"] = check_mis_url(clean.get("url", school.url), mis, allowed)

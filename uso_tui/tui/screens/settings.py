@@ -20,6 +20,7 @@ from uso_tui.domain.schools import (
     MIS_DOMAINS,
     MIS_KINDS,
     REPORT_LABELS,
+    REPORTS,
     UNSUPPORTED_REPORTS,
     check_mis_url,
     check_reports,
@@ -35,6 +36,17 @@ from uso_tui.tui.workers import in_thread
 
 # How the saved message names the settings that are not text fields (those: by their label).
 SAVED_LABELS = {"mis": "MIS", "reports": "Reports", "paused": "Paused"}
+
+
+def _shown(value: object) -> str:
+    """A setting's value as the message of a conflict says it."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return "+".join(REPORT_LABELS.get(str(v), str(v)) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return clean(str(value))
 
 
 class SettingsScreen(SettingsForm):
@@ -266,19 +278,31 @@ class SettingsScreen(SettingsForm):
 
     @in_thread("settings-save")
     def save(self, changes: dict, secret: str | None) -> None:
-        from uso_tui.sync.admin import moved_mis_note, update_school  # noqa: PLC0415
+        from uso_tui.sync.admin import ChangedSince, moved_mis_note, update_school  # noqa: PLC0415
 
-        saved = attempt(
-            lambda: update_school(
-                self.store,
-                self.dfe,
-                operator=self.operator,
-                now=self.now(),
-                secret=secret,
-                **changes,
-            ),
-            error_text,
-        )
+        read, conflict = self.school, []
+
+        def act() -> School:
+            try:
+                return update_school(
+                    self.store,
+                    self.dfe,
+                    operator=self.operator,
+                    now=self.now(),
+                    secret=secret,
+                    read=read,
+                    **changes,
+                )
+            except ChangedSince as exc:
+                conflict.append(exc.changed)
+                raise
+
+        saved = attempt(act, error_text)
+        if conflict:
+            now = attempt(lambda: self.store.school(self.dfe), error_text)
+            if now.error is None:
+                self.app.call_from_thread(self._changed_since, now.value, conflict[0], changes)
+                return
         if saved.error is not None:
             self.app.call_from_thread(self._not_saved, f"Not saved: {saved.error}")
             return
@@ -288,6 +312,38 @@ class SettingsScreen(SettingsForm):
             what = f"{what} and the secret" if what else "the secret"
         note = moved_mis_note(saved.value, changes) if saved.value is not None else ""
         self.app.call_from_thread(self._saved, saved.value, what or "nothing", note)
+
+    def _changed_since(self, school: School, changed: dict, mine: dict) -> None:
+        """Another operator saved some of the settings changed here since the form was read:
+        nothing saved; the form shows the stored settings but for those changed here, and a
+        second ctrl+s saves them over the others' (seen now)."""
+        typed = {f: self.value(f) for f in mine if f in {name for name, _, _ in self.FIELDS}}
+        ticks = {f: self.query_one(f"#{f}", Checkbox).value for f in ("paused",) if f in mine}
+        boxes = {r: self.query_one(f"#r-{r}", Checkbox).value for r in REPORTS if "reports" in mine}
+        mis = self.mis
+        self._fill(school, self.allowed, self.has_secret, first=False)
+        self._loading = True
+        for field, value in typed.items():
+            self.query_one(f"#f-{field}", Input).value = value
+        for field, value in ticks.items():
+            self.query_one(f"#{field}", Checkbox).value = value
+        for report, value in boxes.items():
+            self.query_one(f"#r-{report}", Checkbox).value = value
+        if "mis" in mine:
+            self.mis = mis
+            self._show_mis()
+        self._loading = False
+        self.validate_all()
+        labels = {f: label for f, label, _ in self.FIELDS} | SAVED_LABELS
+        said = "; ".join(
+            f"{labels.get(f, f)} {_shown(was)} -> {_shown(now)}"
+            for f, (was, now) in changed.items()
+        )
+        self.refuse(
+            f"Not saved: changed by someone else since this form was read ({said}). "
+            "ctrl+s again saves yours over it."
+        )
+        self.keys_go()
 
     def _not_saved(self, line: str) -> None:
         self.refuse(line)
