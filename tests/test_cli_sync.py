@@ -628,6 +628,11 @@ def test_sync_json_of_a_school_whose_run_is_going_says_so_as_json(cli, sim):
         assert said["status"] == "failed" and said["run_id"] is None and said["school"] == DFE
         assert "already has a run in progress" in said["error"]
         assert said["run_in_progress"] == going[0]["run_id"] and said["counts"]["created"] == 0
+        # every key a run's has (a script reading data["finished_at"] had a KeyError)
+        assert set(said) - {"run_in_progress"} == set(cli.ok("runs", DFE, "--json").json()[0]) | {
+            "reports", "dry_run", "held_usernames", "hold_reason"
+        }  # fmt: skip
+        assert res.err.startswith("uso-tui: error: ")
     finally:
         gate.set()
         proc.communicate(timeout=60)

@@ -775,6 +775,7 @@ async def test_a_setting_saved_by_another_operator_since_the_form_was_read_is_no
         update_school(store, dfe, operator="bob", now=datetime(2026, 11, 30, 9), hold_percent=30,
                       name="Renamed by Bob")  # fmt: skip
         screen.query_one("#f-hold_percent", Input).value = "15"
+        screen.query_one("#f-secret", Input).value = "a-new-secret-1"
         await press(pilot, "ctrl+s")
         text = screen_text(app)
         assert "changed by someone else since this form was read" in text, text
@@ -782,6 +783,15 @@ async def test_a_setting_saved_by_another_operator_since_the_form_was_read_is_no
         assert store.school(dfe).hold_percent == 30
         assert screen.query_one("#f-name", Input).value == "Renamed by Bob"
         assert screen.query_one("#f-hold_percent", Input).value == "15"
+        # the secret typed is kept too (the review found it emptied: the second save said
+        # saved, the secret unchanged)
+        assert screen.query_one("#f-secret", Input).value == "a-new-secret-1"
         await press(pilot, "ctrl+s")
         assert (store.school(dfe).hold_percent, store.school(dfe).name) == (15, "Renamed by Bob")
-        assert "Saved: Hold above %" in screen_text(app)
+        assert store.secret(dfe) == "a-new-secret-1"
+        assert "Saved: Hold above % and the secret" in screen_text(app)
+        # a value saved meanwhile as typed here is no conflict
+        update_school(store, dfe, operator="bob", now=datetime(2026, 11, 30, 10), hold_min=7)
+        screen.query_one("#f-hold_min", Input).value = "7"
+        await press(pilot, "ctrl+s")
+        assert "changed by someone else" not in screen_text(app)

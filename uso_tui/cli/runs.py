@@ -131,14 +131,24 @@ def run_json(run: Run) -> dict[str, Any]:
     return data
 
 
-def _not_run_json(dfe: str, error: str, going: str) -> dict[str, Any]:
-    """`sync --json` of a school whose run did not start (another of its runs `going`)."""
+def _not_run_json(dfe: str, error: str, going: str, operator: str, dry_run: bool) -> dict:
+    """`sync --json` of a school whose run did not start (another of its runs `going`): the
+    keys of a run's (run_json), of a run that is none."""
     return {
         "run_id": None,
         "school": dfe,
+        "trigger": "cli",
+        "operator": operator,
         "status": "failed",
+        "started_at": None,
+        "finished_at": None,
         "counts": empty_counts(),
         "error": error,
+        "undone_by": None,
+        "reports": [],
+        "dry_run": dry_run,
+        "held_usernames": [],
+        "hold_reason": None,
         "run_in_progress": going,
     }
 
@@ -405,8 +415,9 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
                 raise
             # a script reads the shape it always reads: failed, no run of its own, and why
             # (stdout was empty: json.loads failed on it)
-            ctx.note(str(exc))
-            emit_json(_not_run_json(dfe, str(exc), exc.run.run_id), ctx.stdout)
+            ctx.note(f"uso-tui: error: {exc}")
+            said = _not_run_json(dfe, str(exc), exc.run.run_id, ctx.operator, args.dry_run)
+            emit_json(said, ctx.stdout)
             return EXIT_FAILED
     run = result.run
     plans = _plans(result) if args.dry_run else []

@@ -376,10 +376,10 @@ def update_school(
     with store.transaction(operator) as tx:
         school = tx.school(dfe)
         if read is not None:
-            moved = {
+            moved = {  # (saved meanwhile as asked here: no conflict)
                 k: (getattr(read, k), getattr(school, k))
-                for k in clean
-                if getattr(read, k) != getattr(school, k)
+                for k, v in clean.items()
+                if getattr(read, k) != getattr(school, k) != v
             }
             if moved:
                 raise ChangedSince(moved)

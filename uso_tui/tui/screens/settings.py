@@ -318,6 +318,7 @@ class SettingsScreen(SettingsForm):
         nothing saved; the form shows the stored settings but for those changed here, and a
         second ctrl+s saves them over the others' (seen now)."""
         typed = {f: self.value(f) for f in mine if f in {name for name, _, _ in self.FIELDS}}
+        typed["secret"] = self.value("secret")  # (never among the settings: kept as typed)
         ticks = {f: self.query_one(f"#{f}", Checkbox).value for f in ("paused",) if f in mine}
         boxes = {r: self.query_one(f"#r-{r}", Checkbox).value for r in REPORTS if "reports" in mine}
         mis = self.mis
@@ -332,6 +333,7 @@ class SettingsScreen(SettingsForm):
         if "mis" in mine:
             self.mis = mis
             self._show_mis()
+        self._secret_placeholder()
         self._loading = False
         self.validate_all()
         labels = {f: label for f, label, _ in self.FIELDS} | SAVED_LABELS
