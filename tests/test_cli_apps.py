@@ -144,7 +144,9 @@ def test_run_in_progress_is_refused_naming_it(cli):
             )
         )
     res = cli("sync", DFE, "--json")
-    assert res.status == 1 and res.out == ""
+    # said on stderr in one line, and on stdout as the failed run object scripts read
+    assert res.status == 1 and res.json()["run_in_progress"] == run_id
+    assert res.json()["status"] == "failed" and res.json()["run_id"] is None
     assert res.err.count("\n") == 1
     assert run_id in res.err and "schedule" in res.err and "06:00:03" in res.err
 
