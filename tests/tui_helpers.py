@@ -79,6 +79,16 @@ async def settle_picture(pilot, rounds: int = 2) -> None:
             break
         await pilot.pause(0.02)
     await settle(pilot, 1)
+    # ... and until the picture holds still: a label changed (a tab's count) asks for its
+    # layout by a message, so its old width can still cut it ("Staff?" for "Staff? 1") when
+    # the flags above are clear (at most 2 s)
+    shown = screen_text(pilot.app)
+    for _ in range(40):
+        await pilot.pause(0.05)
+        now = screen_text(pilot.app)
+        if now == shown:
+            break
+        shown = now
 
 
 async def press(pilot, *keys: str, rounds: int = 2) -> None:
