@@ -45,6 +45,7 @@ from uso_tui.sync.auto_link import (
 from uso_tui.sync.compare import compare
 from uso_tui.sync.dob_slips import date_slips
 from uso_tui.sync.evidence import (
+    Person,
     account_field,
     dob_level,
     forename_level,
@@ -640,22 +641,37 @@ def _given_to_another(was: MisRecord, rec: MisRecord, role: str, today: str) -> 
     surname and date of birth wholly different, or two with the date among them (a date weeks
     out is one mistyped, a placeholder says nothing; both names changed on the same date stay
     an update: a marriage, an adoption, names keyed the wrong way round)."""
-    person, before = person_of_record(rec), person_of_record(was)
-    dob = dob_level(rec.dob or "", was.dob or "")
-    if any(_no_birthday(d, role, today) for d in (rec.dob, was.dob)):
+    _, _, differ = _levels_apart(person_of_record(rec), person_of_record(was), role, today)
+    return len(differ) == 3 or (len(differ) == 2 and set(differ) != {"forename", "surname"})
+
+
+def _levels_apart(
+    person: Person, before: Person, role: str, today: str | None
+) -> tuple[str, str, list[str]]:
+    """A record against the person it named before: the forename's level, the date of birth's
+    ("" for a placeholder or a date no one of the role has: it says nothing; "near" for one
+    weeks out: mistyped, no sibling is born that close but a twin), and which of forename,
+    surname and date of birth are wholly different."""
+    forename = forename_level(person, before)
+    dob = dob_level(person.dob or "", before.dob or "")
+    if any(_no_birthday(d, role, today) for d in (person.dob, before.dob)):
         dob = ""
-    elif dob == "different" and (days := days_between(rec.dob, was.dob)) is not None:
-        dob = "near" if days <= NEAR_DAYS else dob
-    differ = {
+    elif (
+        dob == "different"
+        and (days := days_between(person.dob, before.dob)) is not None
+        and days <= NEAR_DAYS
+    ):
+        dob = "near"
+    differ = [
         name
         for name, apart in (
-            ("forename", forename_level(person, before) == "different"),
+            ("forename", forename == "different"),
             ("surname", not surname_close(person.skey, before.skey)),
             ("date of birth", dob == "different"),
         )
         if apart
-    }
-    return len(differ) == 3 or (len(differ) == 2 and differ != {"forename", "surname"})
+    ]
+    return forename, dob, differ
 
 
 class _Recent:
@@ -1234,25 +1250,7 @@ def _apart(rec: MisRecord, acc: Account, upn_holders: _UpnHolders, today: str | 
       asked for there; or that leaves the account's own names and date of birth to another
       record of the export (its person keyed anew while the id went to a co-twin)."""
     person, theirs = person_of_record(rec), person_of_account(acc)
-    forename = forename_level(person, theirs)
-    dob = dob_level(rec.dob or "", acc.dob or "")
-    if any(_no_birthday(d, acc.role, today) for d in (rec.dob, acc.dob)):
-        dob = ""  # a placeholder, or a date no pupil (member of staff) has: says nothing
-    elif (
-        dob == "different"
-        and (days := days_between(rec.dob, acc.dob)) is not None
-        and days <= NEAR_DAYS
-    ):
-        dob = "near"  # weeks apart: a date mistyped (no sibling is born that close but a twin)
-    differ = [
-        name
-        for name, apart in (
-            ("forename", forename == "different"),
-            ("surname", not surname_close(person.skey, theirs.skey)),
-            ("date of birth", dob == "different"),
-        )
-        if apart
-    ]
+    forename, dob, differ = _levels_apart(person, theirs, acc.role, today)
     extra = acc.extra or {}
     upn = upn_key(rec.upn)
     ids = [
