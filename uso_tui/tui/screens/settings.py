@@ -62,6 +62,8 @@ class SettingsScreen(SettingsForm):
         ("hold_min", "Hold at least", "10"),
         ("create_before_start_days", "Create days early", "0"),
     ]
+    # each setting as its saved and conflict lines name it
+    LABELS = {f: label for f, label, _ in FIELDS} | SAVED_LABELS
     DISCARD = ("Discard changes?", "The settings were changed and not saved.")
 
     ROLE_KEYS = {"ctrl+s": "school_update", "ctrl+o": "school_update"}  # noqa: RUF012
@@ -306,8 +308,7 @@ class SettingsScreen(SettingsForm):
         if saved.error is not None:
             self.app.call_from_thread(self._not_saved, f"Not saved: {saved.error}")
             return
-        labels = {f: label for f, label, _ in self.FIELDS} | SAVED_LABELS
-        what = ", ".join(labels.get(k, k) for k in sorted(changes))
+        what = ", ".join(self.LABELS.get(k, k) for k in sorted(changes))
         if secret:
             what = f"{what} and the secret" if what else "the secret"
         note = moved_mis_note(saved.value, changes) if saved.value is not None else ""
@@ -336,9 +337,8 @@ class SettingsScreen(SettingsForm):
         self._secret_placeholder()
         self._loading = False
         self.validate_all()
-        labels = {f: label for f, label, _ in self.FIELDS} | SAVED_LABELS
         said = "; ".join(
-            f"{labels.get(f, f)} {_shown(was)} -> {_shown(now)}"
+            f"{self.LABELS.get(f, f)} {_shown(was)} -> {_shown(now)}"
             for f, (was, now) in changed.items()
         )
         self.refuse(
