@@ -85,6 +85,18 @@ async def test_a_case_is_never_decided_by_a_key_typed_before_it_showed(
     )
 
 
+def _copy_of(demo_ran, tmp_path):
+    """The demo store after its runs, copied for one test to change."""
+    root = tmp_path / "copy"
+    shutil.copytree(demo_ran.store.root, root)
+    return open_store(root)
+
+
+def _runs_of(store) -> dict[str, int]:
+    """How many runs each school has (a run started shows as one more)."""
+    return {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()}
+
+
 async def _burst_ends_where(demo_ran, seq: str, seen: str, tmp_path, monkeypatch) -> list[str]:
     """`seq` in one burst ends where `seen` pressed key by key ends; the burst's notices."""
     one_by_one, typed_ahead = tmp_path / "one", tmp_path / "burst"
@@ -198,10 +210,8 @@ async def test_a_filter_of_several_schools_acts_on_none_typed_after_it(demo_ran,
     so. Pressed once the list shows, the same keys act on the school highlighted."""
     from uso_tui.tui.screens.schools import SchoolsScreen
 
-    root = tmp_path / "copy"
-    shutil.copytree(demo_ran.store.root, root)
-    store = open_store(root)
-    runs = {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()}
+    store = _copy_of(demo_ran, tmp_path)
+    runs = _runs_of(store)
     async with started(store, notifications=True) as (app, pilot):
         table = app.screen.query_one("VirtualTable")
         table.move_cursor(
@@ -214,7 +224,7 @@ async def test_a_filter_of_several_schools_acts_on_none_typed_after_it(demo_ran,
         assert app.screen.query_one("VirtualTable").row_count > 1
         said = [n.message for n in app._notifications]  # noqa: SLF001
         assert any("the school at the cursor came there after them" in m for m in said), said
-        assert {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()} == runs
+        assert _runs_of(store) == runs
         await pilot.press(then.split()[0])
         await settle(pilot, 3)
         assert not isinstance(app.screen, SchoolsScreen)  # seen, the key acts
@@ -224,9 +234,7 @@ async def test_a_palette_refused_over_a_question_takes_the_keys_typed_for_it(dem
     """ctrl+p `why` enter over the held run's review: the palette does not open over a question,
     and the `y` of its search confirmed the run (its unallocations made). The keys typed for the
     palette are dropped, and the console says so."""
-    root = tmp_path / "copy"
-    shutil.copytree(demo_ran.store.root, root)
-    store = open_store(root)
+    store = _copy_of(demo_ran, tmp_path)
     dfe = "204-2308"
     before = [(r.run_id, r.status) for r in store.runs(dfe)]
     async with started(store, notifications=True) as (app, pilot):
@@ -290,10 +298,8 @@ async def test_a_school_opened_from_the_palette_is_not_left_for_the_list_s_keys_
     last shown, and a key read before it did acts on none; once seen, `f` runs that school."""
     from uso_tui.tui.screens.schools import SchoolsScreen
 
-    root = tmp_path / "copy"
-    shutil.copytree(demo_ran.store.root, root)
-    store = open_store(root)
-    runs = {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()}
+    store = _copy_of(demo_ran, tmp_path)
+    runs = _runs_of(store)
     async with started(store, notifications=True) as (app, pilot):
         table = app.screen.query_one("VirtualTable")
         table.move_cursor(next(i for i, r in enumerate(table.items) if "thornbury" in r.haystack))
@@ -308,7 +314,7 @@ async def test_a_school_opened_from_the_palette_is_not_left_for_the_list_s_keys_
         assert isinstance(app.screen, SchoolsScreen)
         said = [n.message for n in app._notifications]  # noqa: SLF001
         assert any("the school at the cursor came there after them" in m for m in said), said
-        assert {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()} == runs
+        assert _runs_of(store) == runs
         assert app.screen.query_one("VirtualTable").cursor_key == beechwood
         await pilot.press("f")
         await settle(pilot, 3)
@@ -318,10 +324,8 @@ async def test_a_school_opened_from_the_palette_is_not_left_for_the_list_s_keys_
 async def test_a_list_filtered_to_one_school_acts_on_it_only_once_seen_again(demo_ran, tmp_path):
     """The same, the list filtered to Thornbury alone: a filter of one school acts on the
     school it names, which let `escape` `f` `y` run Thornbury after Beechwood's screens."""
-    root = tmp_path / "copy"
-    shutil.copytree(demo_ran.store.root, root)
-    store = open_store(root)
-    runs = {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()}
+    store = _copy_of(demo_ran, tmp_path)
+    runs = _runs_of(store)
     async with started(store, notifications=True) as (app, pilot):
         for key in ("slash", *"thornbury", "enter", "ctrl+p", *"beechwood", "enter"):
             await pilot.press(key)
@@ -331,4 +335,4 @@ async def test_a_list_filtered_to_one_school_acts_on_it_only_once_seen_again(dem
         await keys_had_their_turn(app, pilot, 200)
         said = [n.message for n in app._notifications]  # noqa: SLF001
         assert any("the school at the cursor came there after them" in m for m in said), said
-        assert {s.dfe: len(store.runs(s.dfe)) for s in store.list_schools()} == runs
+        assert _runs_of(store) == runs
