@@ -575,8 +575,15 @@ async def test_connection_refused_is_retried_then_a_clear_error() -> None:
     )
 
 
-def _mock_iris(token_requests: list[int], *, expires_in: int = 100, retry_after: str | None = None):
-    """A tiny IRIS: a token endpoint and one page of one student (429 first if retry_after)."""
+def _mock_iris(
+    token_requests: list[int],
+    *,
+    expires_in: int = 100,
+    retry_after: str | None = None,
+    sent: str | None = None,
+):
+    """A tiny IRIS: a token endpoint and one page of one student (429 first if retry_after,
+    with `sent` as its Date)."""
     throttled: list[bool] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -587,7 +594,8 @@ def _mock_iris(token_requests: list[int], *, expires_in: int = 100, retry_after:
             )
         if retry_after is not None and not throttled:
             throttled.append(True)
-            return httpx.Response(429, headers={"Retry-After": retry_after})
+            dated = {"Date": sent} if sent else {}
+            return httpx.Response(429, headers={"Retry-After": retry_after, **dated})
         return httpx.Response(200, json={"students": [student(1)], "page": 1, "totalPages": 1})
 
     return httpx.MockTransport(handler)
@@ -613,16 +621,32 @@ async def test_token_cached_until_shortly_before_expiry() -> None:
         assert len(tokens) == 3
 
 
-async def test_retry_after_as_a_date_falls_back_to_backoff() -> None:
+@pytest.mark.parametrize(
+    ("sent", "waits"),
+    [
+        # An HTTP date is a wait from the answer's own Date: the server's clock, not ours
+        # (2015: ours is years past it, which read so would be no wait at all).
+        ("Wed, 21 Oct 2015 07:27:15 GMT", 45.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ("Wed, 21 Oct 2015 07:30:00 GMT", None),  # a date already past: our own backoff
+        (None, None),  # no Date to measure it from
+        ("yesterday", None),
+        ("Wed, 21 Oct 2015 07:27:15 -0000", None),  # a time in no known zone
+    ],
+)
+async def test_retry_after_as_a_date_waits_from_the_answers_date(sent, waits) -> None:
     sleep = FakeSleep()
     school = School(
         dfe=DFE, name="Oakfield", mis="iSAMS", url="https://oak.isams.cloud", client_id=CLIENT_ID
     )
-    transport = _mock_iris([], retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
+    transport = _mock_iris([], retry_after="Wed, 21 Oct 2015 07:28:00 GMT", sent=sent)
     async with IrisClient(transport=transport, sleep=sleep, backoff_base=0.5) as client:
         export = await client.fetch_report(school, SECRET, "students")
-    assert len(export.records) == 1
-    assert len(sleep.delays) == 1 and 0.25 <= sleep.delays[0] <= 0.5
+    assert len(export.records) == 1 and len(sleep.delays) == 1
+    if waits is None:
+        assert 0.25 <= sleep.delays[0] <= 0.5
+    else:
+        assert sleep.delays == [waits]
 
 
 def test_a_record_without_an_id_is_named_so_in_a_message():

@@ -22,6 +22,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import certifi
@@ -1442,9 +1443,22 @@ def _retry_after(resp: Answer) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        return None  # an HTTP date: fall back to our own backoff rather than read the clock
+        seconds = _date_apart(value, resp.headers.get("Date", ""))
+        if seconds is None:
+            return None
     # a negative or not-a-number wait is no wait asked for (5 tries at once): our own backoff
     return seconds if seconds >= 0 and math.isfinite(seconds) else None
+
+
+def _date_apart(later: str, now: str) -> float | None:
+    """Seconds from the answer's own Date to a Retry-After given as an HTTP date (RFC 9110
+    10.2.3), or None: measured on the server's clock, so ours, which may differ, is not read;
+    without a Date the wait is our own backoff."""
+    try:
+        until, sent = parsedate_to_datetime(later), parsedate_to_datetime(now)
+        return (until - sent).total_seconds()
+    except (TypeError, ValueError, OverflowError):  # unparseable, or one naive and one aware
+        return None
 
 
 def _is_invalid_client(resp: Answer) -> bool:
