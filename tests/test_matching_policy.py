@@ -577,6 +577,41 @@ def test_the_same_forename_and_date_under_another_surname_is_a_candidate_in_a_la
     )
 
 
+def _pupil_elsewhere(username: str, forename: str, surname: str, dob: str = DOB):
+    return acc(username, forename, surname, dob, school=OTHER, mis_id=username,
+               extra={"year_group": "5", "gender": "M"})  # fmt: skip
+
+
+def _ranked(record, *accounts) -> list[tuple[str, int]]:
+    cands = CandidateIndex([*_la_pupils(), *accounts]).candidates(record, DFE)
+    return [(c.username, c.score) for c in cands]
+
+
+def test_one_date_of_birth_is_one_year_group_counted_once():
+    """Two children born on one day are in one year group: the year counted again beside the
+    date gave a stranger of one forename and birthday, another surname, 96% (over CREATE_GUARD:
+    a new child's account refused without --force), ranked a stranger of the same forename
+    over the child's own account with a slip in its forename, and gave a new child a strong
+    case for an account of a near forename (an outside FEBRL audit, its dates made pupils')."""
+    year5 = {"gender": "M", "year_group": "5"}
+    jankus = _pupil_elsewhere("cjankus.204", "Callum", "Jankus")
+    camens = _pupil_elsewhere("ccamens.204", "Callum", "Camens")
+    # the child's own account first, whatever a namesake of that birthday
+    ranked = _ranked(rec("1", "Callu", "Jankus", DOB, **year5), jankus, camens)
+    assert ranked[0][0] == "cjankus.204"
+    # a new Callum born that day: neither namesake is taken for him enough to refuse creating
+    ranked = _ranked(rec("1", "Callum", "Philps", DOB, **year5), jankus, camens)
+    assert {u for u, _ in ranked} == {"cjankus.204", "ccamens.204"}
+    assert all(score < CREATE_GUARD for _, score in ranked)
+    # a new Danielle born on Daniel Petersen's birthday: no more than a weak lead
+    daniel = _pupil_elsewhere("dpetersen.204", "Daniel", "Petersen")
+    assert all(s < 50 for _, s in _ranked(rec("1", "Danielle", "Zehetner", DOB, **year5), daniel))
+    # a year group apart on one date still weighs against
+    same_year = dict(_ranked(rec("1", "Callum", "Philps", DOB, **year5), jankus))
+    year7 = _ranked(rec("1", "Callum", "Philps", DOB, gender="M", year_group="7"), jankus)
+    assert not year7 or year7[0][1] < same_year["cjankus.204"]
+
+
 def test_a_married_member_of_staff_is_a_candidate():
     before = acc(
         "jsmith.204", "Joanna", "Smith", "1984-06-30", school=OTHER, mis_id="9", role="staff"
