@@ -18,6 +18,7 @@ DAY1 = datetime(2026, 3, 10, 9, 0, 0)
 DAY2 = datetime(2026, 3, 11, 9, 0, 0)
 LATER = datetime(2026, 3, 11, 10, 0, 0)
 
+DOB = "2014-09-09"
 AMY = iris_student("1", "Amy", "Jones", "2015-04-02")
 BOB = iris_student("2", "Bob", "Smith", "2014-07-11")
 CAT = iris_student("3", "Cat", "Brown", "2016-01-20")
@@ -360,6 +361,49 @@ def test_a_person_not_found_is_told_where_the_exports_cannot_show_them(tmp_path)
     # and why it failed, to mend it (it said where, not what)
     failed = env.store.runs(DFE, limit=1)[0]
     assert failed.status == "failed" and f"{DFE} {failed.run_id}: {failed.error}" in said
+    assert f"`uso-tui sync {DFE}`" in said and "read yet: nobody there" not in said
+
+
+def test_a_name_the_mis_changed_finds_the_account_by_the_names_it_had(tmp_path):
+    """Amy's surname changed in the MIS: `why amy jones` said "not in the MIS exports yet (the
+    school enters or exports the person)", of a person whose account is active (an audit's
+    find). The names a run last changed are the account's; older ones its username keeps."""
+    env = Env(tmp_path / "store")
+    others = [BOB, CAT, DEE, *(iris_student(str(10 + n), f"Kid{n}", "Ng", DOB) for n in range(3))]
+    env.add_school(students=[AMY, *others])
+    env.sync(DAY1)
+    env.set_students(DFE, [{**AMY, "surname": "Lloyd"}, *others])
+    env.sync(DAY2)
+    said = not_found(env.store, "amy jones")
+    assert "not in the MIS exports yet" not in " ".join(said)
+    assert any(line.startswith("ajones.204 (Amy Lloyd, 2015-04-02") and "was Amy Jones until a "
+               "run changed its names on 2026-03-11" in line for line in said)  # fmt: skip
+    assert not_found(env.store, "Jones, Amy")[1] == said[1]
+    # changed again: the first names are the username's only
+    env.set_students(DFE, [{**AMY, "surname": "Lloyd Webber"}, *others])
+    env.sync(DAY2 + timedelta(days=60))  # (past CHANGE_WINDOW_DAYS: changed_from is Lloyd)
+    said = not_found(env.store, "amy jones")
+    assert any(line.startswith("ajones.204 (Amy Lloyd Webber") and "was made under these names"
+               in line for line in said)  # fmt: skip
+    # Bob Jones, a stranger of the username's letters, is no such account
+    assert not any("bsmith" in line for line in not_found(env.store, "bob jones"))
+    assert "ajones.204" not in " ".join(not_found(env.store, "ann jones"))
+
+
+def test_a_school_no_run_has_read_is_said_to_hold_nobody_yet(tmp_path):
+    """A school whose every run failed (its Client Secret wrong from the start) was said to
+    miss only "a person added there since the run before": nobody of it is read at all."""
+    from factories import OTHER
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])
+    env.sync(DAY1)
+    env.add_school(OTHER, students=[BOB])
+    env.sim.set_switches(OTHER, fail_next=50, fail_status=500)
+    env.sync(DAY2, OTHER)
+    said = " ".join(not_found(env.store, "Zebedee Quixote"))
+    assert f"the latest run failed at {OTHER}" in said
+    assert f"(no export of {OTHER} read yet: nobody there)" in said
 
 
 def test_a_upn_typed_in_groups_is_found(tmp_path):
@@ -370,7 +414,7 @@ def test_a_upn_typed_in_groups_is_found(tmp_path):
         ]
     )
     env.sync(DAY1)
-    for typed in ("T038 3156 14467", "t 038315614467"):
+    for typed in ("T038 3156 14467", "t 038315614467", "T038-3156-14467", "T038.315.614.467"):
         assert [h.mis_id for h in why(env.store, typed)] == ["1"]
 
 
@@ -672,6 +716,55 @@ def test_a_restore_names_a_mover_case_at_another_school_that_offers_the_account(
     err = capsys.readouterr().err
     assert f"note: case {case.case_id} for Amy Jones (MIS id 51) offers ajones.204" in err
     assert f"Matching queue of {OTHER}" in err
+
+
+def _amy_at_another_school(env):
+    """Amy's record arrives at another school of the LA (a new MIS id): its case."""
+    from factories import OTHER
+
+    env.add_school(OTHER, students=[iris_student("51", "Amy", "Jones", "2015-04-02")])
+    env.sync(DAY2, OTHER)
+    (case,) = env.store.cases(OTHER)
+    assert case.candidates[0]["username"] == "ajones.204"
+    return case
+
+
+@pytest.mark.parametrize("leaving", [True, False])
+def test_why_names_a_mover_case_at_another_school_that_offers_the_account(env, leaving):
+    """Amy left (with a leaving date, or gone from the export), her account unallocated, and her
+    record arrived at another school of the LA, whose case offers it: why (by her name, by her
+    username) said to restore it at her old school, which leaves the account linked to no
+    record and the case open (an audit's find)."""
+    gone = [{**AMY, "leavingDate": "2026-03-11"}] if leaving else []
+    env.set_students(DFE, [*gone, BOB, CAT])
+    run = env.sync(DAY2)
+    if run.status == "held":
+        confirm_held(env.store, run.run_id, operator="desk", now=LATER)
+    match = f"`uso-tui resolve {_amy_at_another_school(env).case_id} --match ajones.204`"
+    if leaving:  # her record is in the export: its hit says so
+        for text in ("ajones.204", "amy jones"):
+            hits = [h for h in why(env.store, text) if h.school == DFE]
+            assert [h.outcome for h in hits] == ["unallocated"], text
+            assert match in hits[0].act and "restore it" not in hits[0].act
+    else:  # no record of hers: what is said of the accounts found
+        (do,) = [line for line in not_found(env.store, "ajones.204") if line.startswith("do:")]
+        assert match in do and "restore it" not in do
+        (besides,) = unallocated_besides(env.store, "amy jones", [])
+        assert match in besides and "restore it" not in besides
+
+
+def test_why_of_a_held_leaver_names_the_mover_case_that_offers_the_account(env):
+    """Amy's record came with a leaving date, the run held (her unallocation waits), and her
+    record arrived at another school of the LA, whose case offers her account: why said only
+    to confirm the run or keep her, not that the case would move her (an audit's find)."""
+    env.set_students(DFE, [{**AMY, "leavingDate": "2026-03-11"}, BOB, CAT])
+    held = env.sync(DAY2)
+    assert held.status == "held"
+    case = _amy_at_another_school(env)
+    (hit,) = [h for h in why(env.store, "ajones.204") if h.school == DFE]
+    assert hit.outcome == "held" and hit.held_leaver
+    assert f"`uso-tui confirm {held.run_id} --except ajones.204`" in hit.act
+    assert f"`uso-tui resolve {case.case_id} --match ajones.204`" in hit.act
 
 
 def test_the_records_waiting_for_someone_come_first_however_many_are_found(env):

@@ -30,14 +30,25 @@ def case_offers(
 def offered_by_cases(
     homes: dict[str, str], offers: list[tuple[str, MatchCase, Any]]
 ) -> dict[str, tuple[MatchCase, Any]]:
-    """The first open case of its own school that offers each account of `homes` (`offers`:
-    case_offers'): one unallocated there is matched in the case (a restore would leave it
-    linked to no record, and the case open)."""
+    """The open case that offers each account of `homes` (`offers`: case_offers'), the first of
+    its own school, else the first of another (a mover's record there): an account unallocated
+    is matched in the case (a restore would leave it linked to no record, and the case open)."""
     out: dict[str, tuple[MatchCase, Any]] = {}
     for name, case, score in offers:
-        if case.school == homes.get(name) and name not in out:
+        if name in homes and (name not in out or case.school == homes[name] != out[name][0].school):
             out[name] = (case, score)
     return out
+
+
+def offers_near(store: Store, homes: dict[str, str]) -> list[tuple[str, MatchCase, Any]]:
+    """case_offers of the schools of the local authorities of `homes` (username -> its school)
+    that have open cases: a mover's record at another school of its authority offers the
+    account there (its own school's cases alone told a restore for it)."""
+    if not homes:
+        return []
+    las = {la_of(home) for home in homes.values()}
+    schools = [s.dfe for s in store.list_schools() if la_of(s.dfe) in las and s.open_cases]
+    return case_offers(store, homes, schools)
 
 
 def case_named(case: MatchCase) -> str:
@@ -49,7 +60,7 @@ def case_named(case: MatchCase) -> str:
     )
 
 
-def _matched_there(username: str, case: MatchCase) -> str:
+def matched_there(username: str, case: MatchCase) -> str:
     return (
         f"if that is its person, match it there (Matching queue of {case.school}, or "
         f"`uso-tui resolve {case.case_id} --match {username}`)"
@@ -59,7 +70,7 @@ def _matched_there(username: str, case: MatchCase) -> str:
 def match_there(username: str, case: MatchCase, score: Any) -> str:
     return (
         f"{username} is a candidate ({score}%) of {case_named(case)}: "
-        f"{_matched_there(username, case)}; a restore would not link it to that record"
+        f"{matched_there(username, case)}; a restore would not link it to that record"
     )
 
 
@@ -73,16 +84,12 @@ def offering(store: Store, accounts: Iterable[Account]) -> list[tuple[str, Match
         for acc in accounts
         if (home := acc.previous_school or acc.link_school or acc.school)
     }
-    if not homes:
-        return []
-    las = {la_of(home) for home in homes.values()}
-    schools = [s.dfe for s in store.list_schools() if la_of(s.dfe) in las]
-    return case_offers(store, homes, schools)
+    return offers_near(store, homes)
 
 
 def restore_note(username: str, case: MatchCase, score: Any) -> str:
     """What a restore of an account an open case offers leaves undone."""
     return (
-        f"{case_named(case)} offers {username} ({score}%): {_matched_there(username, case)}; "
+        f"{case_named(case)} offers {username} ({score}%): {matched_there(username, case)}; "
         "restored, it is linked to no record and the case stays open"
     )

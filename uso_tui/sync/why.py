@@ -22,9 +22,16 @@ from uso_tui.store.api import CorruptFile, Store, UnknownRun, UnknownSchool
 from uso_tui.store.index import NAME_PARTS
 from uso_tui.sync.actions import UNDONE_CREATE, creation_undone_by
 from uso_tui.sync.apply import event_words
-from uso_tui.sync.case_offers import case_named, case_offers, match_there, offered_by_cases
+from uso_tui.sync.case_offers import (
+    case_named,
+    match_there,
+    matched_there,
+    offered_by_cases,
+    offers_near,
+)
 from uso_tui.sync.matched_names import known_as, phonetic
 from uso_tui.sync.plan import excluded
+from uso_tui.sync.renamed import renamed_lines
 
 WHY_LIMIT = 200
 # A processed file's outcome -> the `why --json` outcome.
@@ -252,9 +259,17 @@ def _act(hit: WhyHit, today: str | None) -> str:
             f"`uso-tui sync {hit.school}`)"
         )
     if outcome == "held" and hit.held_leaver:
+        moving = (
+            f"; {hit.username} is a candidate ({hit.candidate_of[1]}%) of "
+            f"{case_named(hit.candidate_of[0])}: "
+            f"{matched_there(hit.username or '', hit.candidate_of[0])}"
+            if hit.candidate_of
+            else ""
+        )
         return (
             f"confirm run {hit.run_id} (Run history, or `uso-tui confirm {hit.run_id}`) to "
-            f"unallocate it, or `uso-tui confirm {hit.run_id} --except {hit.username}` to keep it"
+            f"unallocate it, or `uso-tui confirm {hit.run_id} --except {hit.username}` to keep "
+            f"it{moving}"
         )
     if outcome == "held" and hit.active_now:
         return (
@@ -539,11 +554,9 @@ def _paused_and_waited_for(store: Store, hits: list[WhyHit]) -> None:
     gone = {
         h.username: h.school
         for h in hits
-        if h.outcome == "unallocated"
-        and h.username
-        and getattr(schools.get(h.school), "open_cases", 0)
+        if h.username and (h.outcome == "unallocated" or h.held_leaver)
     }
-    offered = offered_by_cases(gone, case_offers(store, gone)) if gone else {}
+    offered = offered_by_cases(gone, offers_near(store, gone))
     for hit in hits:
         school = schools.get(hit.school)
         hit.paused = bool(school and school.paused)
@@ -555,7 +568,7 @@ def _paused_and_waited_for(store: Store, hits: list[WhyHit]) -> None:
                 hit.mis_id,
             )
             hit.active_now = acc.status == "active" and ours
-        if hit.outcome == "unallocated" and (got := offered.get(hit.username or "")):
+        if (got := offered.get(hit.username or "")) and hit.username in gone:
             hit.candidate_of = got
 
 
@@ -680,8 +693,9 @@ _UPN_SHAPE = re.compile(r"[a-z]\d{11}[0-9a-z]")
 
 
 def _by_upn_spaced(store: Store, text: str, limit: int | None) -> list[dict[str, Any]]:
-    """A UPN typed in groups (`T038 3156 14467`), as it is read out over the phone."""
-    joined = "".join(text.split()).lower()
+    """A UPN typed in groups (`T038 3156 14467`, `P035-368-259-508`), as it is read out over
+    the phone or copied from a form: its letters and digits, as UPNs compare (upn_key)."""
+    joined = upn_key(text).lower()
     if joined == text.strip().lower() or not _UPN_SHAPE.fullmatch(joined):
         return []
     return store.why_search(joined, limit=limit)
@@ -979,7 +993,7 @@ def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str
     found = [h for h in found if h.username not in mine][:NOT_FOUND_ACCOUNTS]
     now = store.find_accounts([h.username for h in found], set()) if found else {}
     homes = {h.username: h.home for h in found if h.home}
-    offered = offered_by_cases(homes, case_offers(store, homes))
+    offered = offered_by_cases(homes, offers_near(store, homes))
     out = []
     for h in found:
         who = f"also {h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'})"
@@ -1069,6 +1083,14 @@ def _not_found(store: Store, text: str) -> list[str]:
         )
         more = " and more" if len(near) > NOT_FOUND_ACCOUNTS else ""
         like = [f"records of names like it: {named}{more}: search for one of them"]
+    if not hits and (renamed := renamed_lines(store, text, NOT_FOUND_ACCOUNTS)):
+        return [
+            head,
+            *renamed,
+            "do: search for the new names (the account opens from them), or open the account "
+            "in Users",
+            *like,
+        ]
     if not hits:
         return (
             [head, *like]
@@ -1088,7 +1110,7 @@ def _not_found(store: Store, text: str) -> list[str]:
     more = " and more: search Users" if len(hits) > NOT_FOUND_ACCOUNTS else ""
     gone = [h for h in hits[:NOT_FOUND_ACCOUNTS] if h.status == "unallocated"]
     homes = {h.username: h.school or h.home for h in hits[:NOT_FOUND_ACCOUNTS]}
-    offers = case_offers(store, homes)
+    offers = offers_near(store, homes)
     offered = offered_by_cases(homes, offers)
     todo = (
         [f"do: {match_there(gone[0].username, *offered[gone[0].username])}"]
@@ -1157,12 +1179,17 @@ def _blind_spots(store: Store) -> list[str]:
     out = []
     failed = [s for s in schools if s.last_run_status == "failed"]
     if failed:
+        named = failed[:NOT_FOUND_ACCOUNTS]
+        # a school no run has read yet holds nobody here (not only those added since)
+        never = [s.dfe for s in named if not store.why_heads(s.dfe)]
+        unread = f" (no export of {', '.join(never)} read yet: nobody there)" if never else ""
+        sync = f"`uso-tui sync {failed[0].dfe}`" if len(failed) == 1 else "`uso-tui sync DFE`"
         out.append(
             f"the latest run failed at {_some([s.dfe for s in failed])}: a person added there "
-            "since the run before is not read yet; mend what the run says, then force run the "
-            "school (f in its page, or `uso-tui sync DFE`)"
+            f"since the last export read is not read yet{unread}; mend what the run says, then "
+            f"force run the school (f in its page, or {sync})"
         )
-        for school in failed[:NOT_FOUND_ACCOUNTS]:  # what to mend, for the schools named
+        for school in named:  # what to mend, for the schools named
             run = _run(store, {}, school.last_run_id) if school.last_run_id else None
             if run is not None and run.error:
                 out.append(f"  {school.dfe} {run.run_id}: {run.error}")
