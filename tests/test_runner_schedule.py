@@ -253,6 +253,29 @@ async def test_a_run_stamped_ahead_after_the_days_run_does_not_hide_it(env):
     assert await ran(datetime(2026, 6, 3, 6, 0))
 
 
+async def test_a_run_stamped_by_a_clock_a_day_fast_does_not_take_that_days_run(env):
+    """One pass with the clock a day fast (runs stamped the 12th at 06:05), then the clock put
+    right: the 11th's pass ran every school, and on the real 12th the stamp, come within three
+    hours of the clock, was taken for that day's run: no school ran (found by an audit). A run
+    made after it started before it: its clock was ahead."""
+    from uso_tui.sync.schedule import next_run
+
+    await due(env, datetime(2026, 3, 12, 6, 5))
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 11, 6, 10))}
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 12, 6, 5))}
+    # a later run that failed shows it too; one started an hour before a run made before it
+    # (the clocks gone back in autumn, NTP) is no sign of a clock that was ahead
+    school = dataclasses.replace(
+        env.store.school(DFE),
+        counted_runs_at=["2026-03-13T06:05:00"],
+        last_scheduled_success_at=None,
+    )
+    at = datetime(2026, 3, 13, 6, 5)
+    assert next_run(dataclasses.replace(school, last_run_at="2026-03-12T06:10:00"), at) == at
+    autumn = dataclasses.replace(school, last_run_at="2026-03-13T05:10:00")
+    assert next_run(autumn, at) == datetime(2026, 3, 14, 6, 0)
+
+
 async def test_a_failed_scheduled_run_is_retried_and_a_held_one_is_not(env):
     env.sim.set_switches(DFE, reject_credentials=True)
     (result,) = await due(env, datetime(2026, 3, 10, 6, 30))
@@ -1368,6 +1391,23 @@ async def test_a_catch_up_of_yesterday_then_a_later_time_still_runs_today(env):
         env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="21:00"
     )
     assert DFE in {s.dfe for s in due_schools(env.store, datetime(2026, 3, 11, 21, 1))}
+
+
+async def test_a_daily_time_moved_later_after_the_days_run_does_not_run_at_midnight(env):
+    """Ran at 06:05; at 09:00 moved from 06:00 to 12:00: at midnight the day's 12:00 (a time no
+    run had passed) was taken for a time it had not run since, and it ran then and again at
+    noon (found by an audit). Passes every quarter of an hour: one run, at the new time."""
+    from uso_tui.sync.admin import update_school
+
+    assert DFE in {r.run.school for r in await due(env, datetime(2026, 3, 11, 6, 5))}
+    update_school(
+        env.store, DFE, operator="admin", now=datetime(2026, 3, 11, 9, 0), daily_at="12:00"
+    )
+    ran, now = [], datetime(2026, 3, 11, 9, 15)
+    while now <= datetime(2026, 3, 12, 13, 0):
+        ran += [now for r in await due(env, now) if r.run.school == DFE]
+        now += timedelta(minutes=15)
+    assert ran == [datetime(2026, 3, 12, 12, 0)]
 
 
 def test_the_next_run_of_a_time_the_clocks_skip_is_when_they_show_one_again(env, monkeypatch):

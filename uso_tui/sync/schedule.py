@@ -70,7 +70,8 @@ def _slot(
         moved_past = slot == today and since_when and since_when < school.daily_at_since
         if not moved_past or _at(since_when) + MAX_GAP >= _next_daily(school, now):
             return None
-    if slot == today and _ran_before_moved(school, last, today):
+    # (yesterday's too: after midnight, a time moved later that day is yesterday's slot)
+    if _ran_before_moved(school, last, slot):
         return None
     return slot
 
@@ -155,11 +156,21 @@ def _failed_since_due(
 
 def last_ran(school: School, now: datetime, clock: datetime | None = None) -> str | None:
     """The school's last run that did run: scheduled, or forced (console, `sync`) of every
-    report; each believed only if not stamped ahead of the clock."""
-    believed = iso(max(now, clock or now) + CLOCK_SLACK)
-    runs = (school.last_scheduled_success_at, school.last_whole_run_at, *school.counted_runs_at)
-    ran = [at for at in runs if at and at <= believed]
-    return max(ran) if ran else None
+    report; each believed only if not stamped ahead (CLOCK_SLACK) of the clock, nor of a run
+    made after it."""
+    # Runs are numbered as made: one stamped more than CLOCK_SLACK after a later run started (the
+    # newest, last_run_at, or a newer one believed) had a clock that was ahead. Judged by now
+    # alone, a stamp a day ahead was believed once that day came, and was taken for its run.
+    seen = max(now, clock or now)
+    if school.last_run_at:
+        seen = min(seen, _at(school.last_run_at))
+    ran = []
+    # newest first (a force run of every report is since the last scheduled run that ran)
+    for at in (*school.counted_runs_at, school.last_whole_run_at, school.last_scheduled_success_at):
+        if at and at <= iso(seen + CLOCK_SLACK):
+            ran.append(at)
+            seen = min(seen, _at(at))
+    return max(ran, default=None)
 
 
 def next_retry(school: School, now: datetime) -> tuple[datetime, int] | None:
