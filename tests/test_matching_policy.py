@@ -852,8 +852,35 @@ def test_twins_both_resembling_one_account_each_say_so():
     assert "also a candidate for Samantha Jones, record 2 in this export" in reasons["1"]
     assert "also a candidate for Samuel Jones, record 1 in this export" in reasons["2"]
     # a candidate of one case only says nothing of the kind
-    alone = _plan([samuel], [requested]).new_cases[0].candidates[0].reasons
-    assert not [r for r in alone if r.startswith("also a candidate")]
+    alone = _plan([samuel], [requested]).new_cases[0].candidates[0]
+    assert not [r for r in alone.reasons if r.startswith("also a candidate")]
+    # One account is one person's: weighed alone it scored 99% for each twin, true for one of
+    # the two (a calibration audit); shared, each says even odds, under CREATE_GUARD, and the
+    # record's outcome says the score shown.
+    assert alone.score >= CREATE_GUARD
+    scores = {nc.record.mis_id: nc.candidates[0].score for nc in planned.new_cases}
+    assert scores == {"1": 50, "2": 50}
+    # (what the guards read: the other twin's case may be decided first)
+    assert {nc.candidates[0].alone for nc in planned.new_cases} == {alone.score}
+    assert outcome_of(planned, "1").reason == "resembles 1 account(s), best sjones.204 (50%)"
+
+
+def test_a_shared_candidate_weighs_each_record_against_the_others():
+    """Two records that could each be one requested account, the one more like it keeps more of
+    its score; the candidates stay ranked by their own evidence (the MIS may hold one person
+    twice: both are that account's person), which the shared one's reasons say."""
+    requested = acc("sjones.204", "Sam", "Jones", DOB)
+    other = acc("sjones2.204", "Sam", "Jones", "2015-04-12", school=OTHER, mis_id="x")
+    samuel = rec("1", "Samuel", "Jones", DOB, preferred_name="Sam", gender="M")
+    sam = rec("2", "Sam", "Jones", DOB)
+    planned = _plan([samuel, sam], [requested], pool=[other])
+    by_record = {nc.record.mis_id: nc.candidates for nc in planned.new_cases}
+    shared = {mis_id: {c.username: c.score for c in cands} for mis_id, cands in by_record.items()}
+    assert shared["2"]["sjones.204"] > shared["1"]["sjones.204"]
+    assert shared["2"]["sjones.204"] + shared["1"]["sjones.204"] <= 100
+    (sam_s,) = [c for c in by_record["2"] if c.username == "sjones.204"]
+    assert by_record["2"][0] is sam_s  # ranked first: its evidence, not its shared score
+    assert "score shared with them: 99% weighed alone, its rank" in sam_s.reasons
 
 
 def test_every_name_form_pair_joins_two_different_names():

@@ -358,6 +358,16 @@ class Candidate(_Record):
     reasons: list[str] = field(default_factory=list)
     # The matching model's evidence: [field, level, bits] for every field both sides have.
     evidence: list[list[Any]] = field(default_factory=list)
+    # The score weighed against this record alone, when other records of the export may be the
+    # account's person too (plan._contested): `score` is then the share this record has. The
+    # guards (CREATE_GUARD) read this one: the others may be decided otherwise meanwhile.
+    alone: int | None = None
+
+
+def alone_score(cand: dict[str, Any]) -> int:
+    """A stored candidate's score weighed against its record alone (Candidate.alone)."""
+    alone = cand.get("alone")
+    return int(alone if alone is not None else cand.get("score") or 0)
 
 
 @dataclass(slots=True)
@@ -417,6 +427,8 @@ class MatchCase(_Record):
                     "school": c["school"],
                     "status": c.get("status", "active"),
                     "score": c["score"],
+                    # shared with other records of the export (plan._contested): this alone
+                    "score_alone": alone_score(c),
                     # the evidence for and against (a near date of birth is for)
                     "agree": [f for f, lv, w in c.get("evidence") or () if w > 0],
                     "differ": [f for f, lv, w in c.get("evidence") or () if w <= 0],

@@ -12,7 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from uso_tui.domain.errors import InvalidInput, NeedsConfirmation
-from uso_tui.domain.models import Account, AuditEvent, MatchCase, MisRecord, Run, School
+from uso_tui.domain.models import (
+    Account,
+    AuditEvent,
+    MatchCase,
+    MisRecord,
+    Run,
+    School,
+    alone_score,
+)
 from uso_tui.domain.names import normalise, permanent_upn, upn_key
 from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
@@ -484,18 +492,18 @@ def create_guard(
     # a score says what the account was when the case weighed it: one renamed since is no
     # longer the near-certain candidate it was (what it holds now is checked below)
     scored = [(acc, cand) for acc, cand in free if _as_scored(acc, cand)]
-    if scored and scored[0][1].get("score", 0) >= CREATE_GUARD:
+    if scored and alone_score(scored[0][1]) >= CREATE_GUARD:
         acc, cand = scored[0]
         waiting = {c.record.get("mis_id") for c in txn.cases(case.school, "open")}
         contested = contested_by(cand, waiting - {rec.mis_id})
         if contested:  # (twins, one account requested under a name both share)
             return acc.username, (
-                f"{acc.username} scores {cand['score']}% against this record alone, but "
+                f"{acc.username} scores {alone_score(cand)}% against this record alone, but "
                 f"{contested}: if it is this person, match it; if it is that other record's, "
                 "a new account is right"
             )
         return acc.username, (
-            f"{acc.username} scores {cand['score']}%: if that is this person, match it; a new "
+            f"{acc.username} scores {alone_score(cand)}%: if that is this person, match it; a new "
             "account gives them two"
         )
     for acc, cand in free:
@@ -632,7 +640,7 @@ def _free_here(store: Store, case: MatchCase, acc: Account) -> str | None:
     record's UPN or its very names and date of birth (asked for, or restored, for this person);
     or None. (A namesake born another year, a co-twin's account asked for: another person.)"""
     rec = case.mis_record()
-    scores = {c.get("username"): c.get("score") or 0 for c in case.candidates}
+    scores = {c.get("username"): alone_score(c) for c in case.candidates}  # (its rank)
     chosen = scores.get(acc.username, 0)
     ours = upn_key(rec.upn)
     names = (normalise(rec.forename), normalise(rec.surname), rec.dob)
@@ -1120,7 +1128,7 @@ def probable_holders(
     named = {acc.username for acc in besides}
     out = []
     for cand in case.candidates:
-        if cand.get("score", 0) < CREATE_GUARD or cand.get("username") in named:
+        if alone_score(cand) < CREATE_GUARD or cand.get("username") in named:
             continue
         acc = store.find_account(cand["username"])
         if acc is None or acc.status != "active" or acc.school != case.school:
@@ -1133,7 +1141,7 @@ def probable_holders(
             and acc.mis_id in (latest_export_ids(store, case.school, acc.link_report or "") or ())
         ):
             continue  # linked since to another record the school still sends: another person's
-        out.append((acc, int(cand["score"])))
+        out.append((acc, alone_score(cand)))
     return out
 
 

@@ -290,7 +290,10 @@ def probability(bits: float) -> float:
 
 def score(evidence_bits: float, pool_size: int) -> int:
     """The posterior probability as an integer percentage, 100 only for near-certainty."""
-    posterior = probability(evidence_bits + prior_bits(pool_size))
+    return percent(probability(evidence_bits + prior_bits(pool_size)))
+
+
+def percent(posterior: float) -> int:
     return 100 if posterior >= 0.9995 else min(99, int(posterior * 100 + 0.5))
 
 

@@ -22,6 +22,7 @@ from uso_tui.domain.models import (
     MatchCase,
     MisRecord,
     School,
+    alone_score,
     empty_counts,
     some_ids,
 )
@@ -61,7 +62,9 @@ from uso_tui.sync.match_model import (
     REQUEST_GUARD,
     UPN_CROWD,
     YEARS_APART,
+    percent,
     placeholder_dob,
+    prior_bits,
 )
 from uso_tui.sync.matching import CandidateIndex
 from uso_tui.sync.plan_types import (
@@ -553,8 +556,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             why = (
                 f"same details at {movers[0].school}: a mover, decided by an operator"
                 if movers
-                else f"resembles {len(cands)} account(s), best {cands[0].username} "
-                f"({cands[0].score}%)"
+                else _resembles(cands)
             )
             out(rec, NEEDS_MATCHING, why)
         else:
@@ -563,7 +565,14 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             out(rec, CREATED, "new: no similar account" + said)
 
     refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, asked)
-    _contested([(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed)
+    contested = [(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed
+    if contested and _contested(contested, len(index.accounts) if index is not None else 0):
+        # a shared score, or another best since: each new case's outcome says it as shown
+        said = {id(nc.record): nc.candidates for nc in planned.new_cases}
+        for outcome in planned.outcomes:
+            cands = said.get(id(outcome.record))
+            if cands and outcome.reason.startswith(_RESEMBLES):
+                outcome.reason = _resembles(cands)
     _why_not_linked(planned.new_cases, unlinked_here, claims)
     # Open cases whose record is gone from this complete export.
     for mis_id in list(cases_by_id):
@@ -609,7 +618,7 @@ def _refresh_cases(
         cands = index.candidates(
             rec, dfe, exclude=taken, extra=elsewhere.get(rec.mis_id, ()), keep=waiting.of(rec)
         )
-        before = [(c.get("username"), c.get("score")) for c in case.candidates]
+        before = [(c.get("username"), alone_score(c)) for c in case.candidates]
         if cands and (changed or [(c.username, c.score) for c in cands] != before):
             was = {name for name, _ in before}
             added = [c.username for c in cands if c.username not in was]
@@ -738,23 +747,52 @@ def _why_not_linked(
             )
 
 
-def _contested(cases: list[tuple[MisRecord, list[Candidate]]]) -> None:
+_RESEMBLES = "resembles "
+
+
+def _resembles(cands: list[Candidate]) -> str:
+    return f"{_RESEMBLES}{len(cands)} account(s), best {cands[0].username} ({cands[0].score}%)"
+
+
+def _contested(cases: list[tuple[MisRecord, list[Candidate]]], pool_size: int) -> bool:
     """A candidate of two or more of the cases this plan opens or refreshes (twins, one account
-    requested for either) says so in each: its score weighs one record against the account,
-    not the two records against each other."""
-    wanted: dict[str, list[MisRecord]] = {}
+    requested for either) says so in each, and its score is shared among them: one account is
+    one person's, so each record's odds are weighed against all of theirs (o / (1 + sum of o));
+    computed from each score weighed alone (`shared`, before any is changed).
+    Weighed alone, an account requested as "Sam Taylor" scored 99% for both Samuel and Samantha,
+    true for one of the two: the other's operator read near-certainty, and was refused creating
+    the other twin's account (CREATE_GUARD) until deciding the first. Whether any was."""
+    wanted: dict[str, list[tuple[MisRecord, Candidate]]] = {}
     for record, candidates in cases:
         for cand in candidates:
-            wanted.setdefault(cand.username, []).append(record)
+            wanted.setdefault(cand.username, []).append((record, cand))
+    shared = {
+        username: sum(_odds(c, pool_size) for _, c in holders)
+        for username, holders in wanted.items()
+        if len(holders) > 1
+    }
     for record, candidates in cases:
         for cand in candidates:
             holders = wanted[cand.username]  # this case's record among them, once
             if len(holders) > 1:
-                others = [r for r in holders[:4] if r is not record][:3]
+                others = [r for r, _ in holders[:4] if r is not record][:3]
                 named = "; ".join(f"{r.forename} {r.surname}, record {r.mis_id}" for r in others)
                 more = len(holders) - 1 - len(others)
                 more_text = f" and {more} more" if more else ""
                 cand.reasons.append(f"also a candidate for {named}{more_text} in this export")
+                # (ranked still by its evidence alone: several records of one person, which
+                # the MIS may hold, would otherwise rank strangers above its account)
+                cand.alone = cand.score
+                cand.score = percent(_odds(cand, pool_size) / (1 + shared[cand.username]))
+                cand.reasons.append(
+                    f"score shared with them: {cand.alone}% weighed alone, its rank"
+                )
+    return bool(shared)
+
+
+def _odds(cand: Candidate, pool_size: int) -> float:
+    """The odds a candidate's evidence gives, alone (its score is capped at 99)."""
+    return 2.0 ** min(60.0, sum(bits for *_, bits in cand.evidence) + prior_bits(pool_size))
 
 
 def found_elsewhere(

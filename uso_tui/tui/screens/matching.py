@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.widgets import DataTable, Footer, Static
 
-from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord
+from uso_tui.domain.models import Account, Candidate, MatchCase, MisRecord, alone_score
 from uso_tui.store import AccountHit, StoreError, unreadable_school
 from uso_tui.sync.actions import contested_by, refreshed_since
 from uso_tui.sync.checks import latest_export_ids, on_roll_elsewhere
@@ -629,11 +629,13 @@ class MatchingScreen(ExportsCsv):
         body.append_text(plain(f"{rec.forename or ''} {rec.surname or ''}".strip(), "bold"))
         body.append(f" ({rec.dob or 'no date of birth'}), {case.role} at {self.dfe}.")
         free = [c for c in case.candidates if self._taken_by(case, Candidate.from_dict(c)) is None]
-        guarded = bool(free) and free[0].get("score", 0) >= CREATE_GUARD
+        guarded = bool(free) and alone_score(free[0]) >= CREATE_GUARD
         if free:  # best first
             best = free[0]
             body.append("\n\n")
-            body.append_text(plain(f"{best['username']} scores {best['score']}%", "bold yellow"))
+            body.append_text(
+                plain(f"{best['username']} scores {alone_score(best)}%", "bold yellow")
+            )
             # (twins: one account requested for either, the other's case still open)
             waiting = {c.record.get("mis_id") for c in self.cases if c.status == "open"}
             contested = contested_by(best, waiting - {rec.mis_id})
