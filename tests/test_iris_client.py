@@ -631,7 +631,10 @@ async def test_token_cached_until_shortly_before_expiry() -> None:
         ("Wed, 21 Oct 2015 07:30:00 GMT", None),  # a date already past: our own backoff
         (None, None),  # no Date to measure it from
         ("yesterday", None),
-        ("Wed, 21 Oct 2015 07:27:15 -0000", None),  # a time in no known zone
+        # an HTTP date is GMT, written in any of its forms (RFC 9110 5.6.7)
+        ("Wed, 21 Oct 2015 07:27:15 -0000", 45.0),
+        ("Wed Oct 21 07:27:15 2015", 45.0),
+        ("Wednesday, 21-Oct-15 07:27:15 GMT", 45.0),
     ],
 )
 async def test_retry_after_as_a_date_waits_from_the_answers_date(sent, waits) -> None:

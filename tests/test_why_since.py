@@ -361,7 +361,7 @@ def test_a_person_not_found_is_told_where_the_exports_cannot_show_them(tmp_path)
     # and why it failed, to mend it (it said where, not what)
     failed = env.store.runs(DFE, limit=1)[0]
     assert failed.status == "failed" and f"{DFE} {failed.run_id}: {failed.error}" in said
-    assert f"`uso-tui sync {DFE}`" in said and "read yet: nobody there" not in said
+    assert f"`uso-tui sync {DFE}`" in said and "read yet:" not in said
 
 
 def test_a_name_the_mis_changed_finds_the_account_by_the_names_it_had(tmp_path):
@@ -390,6 +390,33 @@ def test_a_name_the_mis_changed_finds_the_account_by_the_names_it_had(tmp_path):
     assert "ajones.204" not in " ".join(not_found(env.store, "ann jones"))
 
 
+def test_the_day_the_names_changed_is_said_and_a_common_stem_hides_no_account(tmp_path):
+    """A review's finds: the date said was the oldest change of the window (a date of birth
+    corrected first), not the names'; and a renamed John Smith among 60 other J. Smiths (a
+    stem hundreds share) was cut off the stem's first accounts read."""
+    from factories import acc
+
+    env = Env(tmp_path / "store")
+    others = [iris_student(str(10 + n), f"Kid{n}", "Ng", DOB) for n in range(6)]
+    env.add_school(students=[AMY, *others])
+    env.sync(DAY1)
+    env.set_students(DFE, [{**AMY, "dob": "2015-04-03"}, *others])  # the date corrected
+    env.sync(DAY2)
+    env.set_students(DFE, [{**AMY, "dob": "2015-04-03", "surname": "Lloyd"}, *others])
+    env.sync(DAY2 + timedelta(days=9))
+    assert "was Amy Jones until a run changed its names on 2026-03-20" in " ".join(
+        not_found(env.store, "amy jones")
+    )
+    with env.store.transaction("tester") as txn:
+        for n in range(60):
+            forename = f"J{chr(97 + n // 26)}{chr(97 + n % 26)}"
+            name = txn.new_username(forename, "Smith", "204")
+            txn.put_account(acc(name, forename, "Smith", DOB))
+        name = txn.new_username("John", "Smith", "204")
+        txn.put_account(acc(name, "John", "Zulu", DOB))
+    assert f"{name} (John Zulu" in " ".join(not_found(env.store, "john smith"))
+
+
 def test_a_school_no_run_has_read_is_said_to_hold_nobody_yet(tmp_path):
     """A school whose every run failed (its Client Secret wrong from the start) was said to
     miss only "a person added there since the run before": nobody of it is read at all."""
@@ -403,7 +430,7 @@ def test_a_school_no_run_has_read_is_said_to_hold_nobody_yet(tmp_path):
     env.sync(DAY2, OTHER)
     said = " ".join(not_found(env.store, "Zebedee Quixote"))
     assert f"the latest run failed at {OTHER}" in said
-    assert f"(no export of {OTHER} read yet: nobody there)" in said
+    assert f"(no export of {OTHER} read yet: none of its records can be found)" in said
 
 
 def test_a_upn_typed_in_groups_is_found(tmp_path):
@@ -718,29 +745,34 @@ def test_a_restore_names_a_mover_case_at_another_school_that_offers_the_account(
     assert f"Matching queue of {OTHER}" in err
 
 
-def _amy_at_another_school(env):
-    """Amy's record arrives at another school of the LA (a new MIS id): its case."""
+def _amy_at_another_school(env, school: str | None = None):
+    """Amy's record arrives at another school (of the LA unless said; a new MIS id): its case."""
     from factories import OTHER
 
-    env.add_school(OTHER, students=[iris_student("51", "Amy", "Jones", "2015-04-02")])
-    env.sync(DAY2, OTHER)
-    (case,) = env.store.cases(OTHER)
+    school = school or OTHER
+    env.add_school(school, students=[iris_student("51", "Amy", "Jones", "2015-04-02")])
+    env.sync(DAY2, school)
+    (case,) = env.store.cases(school)
     assert case.candidates[0]["username"] == "ajones.204"
     return case
 
 
-@pytest.mark.parametrize("leaving", [True, False])
-def test_why_names_a_mover_case_at_another_school_that_offers_the_account(env, leaving):
+@pytest.mark.parametrize(("leaving", "far"), [(True, False), (False, False), (True, True)])
+def test_why_names_a_mover_case_at_another_school_that_offers_the_account(env, leaving, far):
     """Amy left (with a leaving date, or gone from the export), her account unallocated, and her
-    record arrived at another school of the LA, whose case offers it: why (by her name, by her
-    username) said to restore it at her old school, which leaves the account linked to no
-    record and the case open (an audit's find)."""
+    record arrived at another school (of the LA, or of another: the same names and date of birth
+    are looked for across the store), whose case offers it: why (by her name, by her username)
+    said to restore it at her old school, which leaves the account linked to no record and the
+    case open (an audit's find)."""
+    from factories import FAR
+
     gone = [{**AMY, "leavingDate": "2026-03-11"}] if leaving else []
     env.set_students(DFE, [*gone, BOB, CAT])
     run = env.sync(DAY2)
     if run.status == "held":
         confirm_held(env.store, run.run_id, operator="desk", now=LATER)
-    match = f"`uso-tui resolve {_amy_at_another_school(env).case_id} --match ajones.204`"
+    case = _amy_at_another_school(env, FAR if far else None)
+    match = f"`uso-tui resolve {case.case_id} --match ajones.204`"
     if leaving:  # her record is in the export: its hit says so
         for text in ("ajones.204", "amy jones"):
             hits = [h for h in why(env.store, text) if h.school == DFE]

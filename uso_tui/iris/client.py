@@ -22,6 +22,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
@@ -1455,10 +1456,15 @@ def _date_apart(later: str, now: str) -> float | None:
     10.2.3), or None: measured on the server's clock, so ours, which may differ, is not read;
     without a Date the wait is our own backoff."""
     try:
-        until, sent = parsedate_to_datetime(later), parsedate_to_datetime(now)
+        until, sent = (_utc(parsedate_to_datetime(text)) for text in (later, now))
         return (until - sent).total_seconds()
-    except (TypeError, ValueError, OverflowError):  # unparseable, or one naive and one aware
+    except (TypeError, ValueError, OverflowError):  # unparseable
         return None
+
+
+def _utc(when: datetime) -> datetime:
+    """An HTTP date is GMT: one read without a zone (asctime's form, `-0000`) is so too."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _is_invalid_client(resp: Answer) -> bool:

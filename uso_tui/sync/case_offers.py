@@ -40,15 +40,37 @@ def offered_by_cases(
     return out
 
 
-def offers_near(store: Store, homes: dict[str, str]) -> list[tuple[str, MatchCase, Any]]:
-    """case_offers of the schools of the local authorities of `homes` (username -> its school)
-    that have open cases: a mover's record at another school of its authority offers the
-    account there (its own school's cases alone told a restore for it)."""
+LOOK_ROWS = 200  # records of the latest exports read for each name or date looked for
+
+
+def offers_near(
+    store: Store, homes: dict[str, str], looks: Iterable[str] = ()
+) -> list[tuple[str, MatchCase, Any]]:
+    """case_offers of the schools of `homes` (username -> its school) and of those whose latest
+    export has a record of `looks` (the accounts' names, their dates of birth) waiting in a
+    case: a mover's record at another school, in the authority or not, offers the account there
+    (its own school's cases alone told a restore for it). Only those schools' cases are read
+    (every school of an authority with an open case was: a second for a search in one of
+    hundreds of schools)."""
     if not homes:
         return []
-    las = {la_of(home) for home in homes.values()}
-    schools = [s.dfe for s in store.list_schools() if la_of(s.dfe) in las and s.open_cases]
+    schools = set(homes.values())
+    for text in dict.fromkeys(t for t in looks if t and t.strip()):
+        schools.update(
+            row["school"]
+            for row in store.why_search(text, limit=LOOK_ROWS)
+            if row.get("outcome") == "needs_matching"
+        )
     return case_offers(store, homes, schools)
+
+
+def looks_of(*people: Any) -> list[str]:
+    """What offers_near looks for of each of `people` (anything with forename, surname, dob)."""
+    out = []
+    for person in people:
+        out.append(f"{getattr(person, 'forename', '') or ''} {getattr(person, 'surname', '')}")
+        out.append(getattr(person, "dob", None) or "")
+    return out
 
 
 def case_named(case: MatchCase) -> str:
@@ -84,7 +106,11 @@ def offering(store: Store, accounts: Iterable[Account]) -> list[tuple[str, Match
         for acc in accounts
         if (home := acc.previous_school or acc.link_school or acc.school)
     }
-    return offers_near(store, homes)
+    if not homes:
+        return []
+    las = {la_of(home) for home in homes.values()}
+    schools = [s.dfe for s in store.list_schools() if la_of(s.dfe) in las and s.open_cases]
+    return case_offers(store, homes, schools)
 
 
 def restore_note(username: str, case: MatchCase, score: Any) -> str:

@@ -29,11 +29,14 @@ def renamed_lines(store: Store, text: str, limit: int) -> list[str]:
         except InvalidName:
             continue
         made = re.compile(rf"{re.escape(stem)}\d*\.\w+")
-        usernames.update(
-            hit.username
-            for hit in store.search_accounts(stem, limit=STEM_LOOK)
-            if made.fullmatch(hit.username)
-        )
+        # the stem's accounts of the forename first: a stem hundreds share (jsmith) cut the
+        # renamed one off a look at the stem alone (kept for a forename changed too)
+        for look in (f"{stem} {forename}", stem):
+            usernames.update(
+                hit.username
+                for hit in store.search_accounts(look, limit=STEM_LOOK)
+                if made.fullmatch(hit.username)
+            )
     accounts = store.find_accounts(usernames, set()) if usernames else {}
     out = []
     for username in sorted(accounts):
@@ -47,12 +50,16 @@ def renamed_lines(store: Store, text: str, limit: int) -> list[str]:
 def _renamed(acc: Account, named: set[tuple[str, str]]) -> str:
     now = f"{acc.username} ({acc.forename} {acc.surname}, {acc.dob or 'no date of birth'}, "
     now += f"{acc.school or 'unallocated'})"
-    was = acc.changed_from or {}
-    if (normalise(was.get("forename")), normalise(was.get("surname"))) in named:
-        return (
-            f"{now} was {was.get('forename')} {was.get('surname')} until a run changed its "
-            f"names on {was.get('at') or '?'}: the MIS has the person under the new names"
-        )
+    first = acc.changed_from if isinstance(acc.changed_from, dict) else {}
+    # each state before a change a run made, oldest first (plan._changed_from): the last with
+    # these names is when they changed (a date corrected before kept them)
+    states = [first, *(e for e in (first.get("later") or ()) if isinstance(e, dict))]
+    for was in reversed(states):
+        if (normalise(was.get("forename")), normalise(was.get("surname"))) in named:
+            return (
+                f"{now} was {was.get('forename')} {was.get('surname')} until a run changed its "
+                f"names on {was.get('at') or '?'}: the MIS has the person under the new names"
+            )
     if any(
         normalise(acc.forename) == forename and normalise(acc.surname) != surname
         for forename, surname in named

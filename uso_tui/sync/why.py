@@ -24,6 +24,7 @@ from uso_tui.sync.actions import UNDONE_CREATE, creation_undone_by
 from uso_tui.sync.apply import event_words
 from uso_tui.sync.case_offers import (
     case_named,
+    looks_of,
     match_there,
     matched_there,
     offered_by_cases,
@@ -556,7 +557,8 @@ def _paused_and_waited_for(store: Store, hits: list[WhyHit]) -> None:
         for h in hits
         if h.username and (h.outcome == "unallocated" or h.held_leaver)
     }
-    offered = offered_by_cases(gone, offers_near(store, gone))
+    looks = looks_of(*(h for h in hits if h.username in gone))
+    offered = offered_by_cases(gone, offers_near(store, gone, looks))
     for hit in hits:
         school = schools.get(hit.school)
         hit.paused = bool(school and school.paused)
@@ -993,7 +995,7 @@ def unallocated_besides(store: Store, text: str, hits: list[WhyHit]) -> list[str
     found = [h for h in found if h.username not in mine][:NOT_FOUND_ACCOUNTS]
     now = store.find_accounts([h.username for h in found], set()) if found else {}
     homes = {h.username: h.home for h in found if h.home}
-    offered = offered_by_cases(homes, offers_near(store, homes))
+    offered = offered_by_cases(homes, offers_near(store, homes, looks_of(*found)))
     out = []
     for h in found:
         who = f"also {h.username} ({h.forename} {h.surname}, {h.dob or 'no date of birth'})"
@@ -1110,7 +1112,7 @@ def _not_found(store: Store, text: str) -> list[str]:
     more = " and more: search Users" if len(hits) > NOT_FOUND_ACCOUNTS else ""
     gone = [h for h in hits[:NOT_FOUND_ACCOUNTS] if h.status == "unallocated"]
     homes = {h.username: h.school or h.home for h in hits[:NOT_FOUND_ACCOUNTS]}
-    offers = offers_near(store, homes)
+    offers = offers_near(store, homes, looks_of(*hits[:NOT_FOUND_ACCOUNTS]))
     offered = offered_by_cases(homes, offers)
     todo = (
         [f"do: {match_there(gone[0].username, *offered[gone[0].username])}"]
@@ -1182,7 +1184,11 @@ def _blind_spots(store: Store) -> list[str]:
         named = failed[:NOT_FOUND_ACCOUNTS]
         # a school no run has read yet holds nobody here (not only those added since)
         never = [s.dfe for s in named if not store.why_heads(s.dfe)]
-        unread = f" (no export of {', '.join(never)} read yet: nobody there)" if never else ""
+        unread = (
+            f" (no export of {', '.join(never)} read yet: none of its records can be found)"
+            if never
+            else ""
+        )
         sync = f"`uso-tui sync {failed[0].dfe}`" if len(failed) == 1 else "`uso-tui sync DFE`"
         out.append(
             f"the latest run failed at {_some([s.dfe for s in failed])}: a person added there "
