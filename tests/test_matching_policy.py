@@ -612,6 +612,25 @@ def test_one_date_of_birth_is_one_year_group_counted_once():
     assert not year7 or year7[0][1] < same_year["cjankus.204"]
 
 
+def test_one_forename_is_one_gender_counted_once():
+    """A forename says the gender, for a stranger as for the person: the same gender counted
+    again beside the same forename doubled the odds of a stranger of one birthday (a
+    calibration audit); a gender agreeing beside another forename, or differing, still weighs."""
+    jankus = _pupil_elsewhere("cjankus.204", "Callum", "Jankus")
+    (same,) = CandidateIndex([*_la_pupils(), jankus]).candidates(
+        rec("1", "Callum", "Philps", DOB, gender="M", year_group="5"), DFE
+    )
+    assert "gender" not in [field for field, *_ in same.evidence]
+    (unsexed,) = CandidateIndex([*_la_pupils(), jankus]).candidates(
+        rec("1", "Callum", "Philps", DOB, year_group="5"), DFE
+    )
+    assert same.score == unsexed.score
+    sibling = CandidateIndex([*_la_pupils(), jankus]).candidates(
+        rec("1", "Harold", "Jankus", DOB, gender="M", year_group="5"), DFE
+    )
+    assert sibling and ["gender", "equal"] in [e[:2] for e in sibling[0].evidence]
+
+
 def test_a_married_member_of_staff_is_a_candidate():
     before = acc(
         "jsmith.204", "Joanna", "Smith", "1984-06-30", school=OTHER, mis_id="9", role="staff"

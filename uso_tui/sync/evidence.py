@@ -466,7 +466,10 @@ def compare_with_total(
         out.append(("dob", dl, exact[3] if dl == "equal" else weights["dob", dl]))
     if record.gender in ("m", "f") and account.gender in ("m", "f"):
         level = "equal" if record.gender == account.gender else "different"
-        out.append(("gender", level, weights["gender", level]))
+        # one forename is one gender, for two people as for one: the forename's weight has
+        # said it (counted again, twice the odds); another gender still says another person
+        if not (level == "equal" and fl == "equal"):
+            out.append(("gender", level, weights["gender", level]))
     if pupil:
         level = _year_level(record, account, dl)
         if level:
