@@ -390,6 +390,24 @@ def test_a_name_the_mis_changed_finds_the_account_by_the_names_it_had(tmp_path):
     assert "ajones.204" not in " ".join(not_found(env.store, "ann jones"))
 
 
+def test_an_update_undone_since_says_the_account_holds_the_old_names(tmp_path):
+    """Amy's surname changed by a run, that run undone: why of her new names said "updated",
+    of an account that holds her old ones (an audit's find); the next run updates it again."""
+    env = Env(tmp_path / "store")
+    others = [iris_student(str(10 + n), f"Kid{n}", "Ng", DOB) for n in range(6)]
+    env.add_school(students=[AMY, *others])
+    env.sync(DAY1)
+    env.set_students(DFE, [{**AMY, "surname": "Lloyd"}, *others])
+    renamed = env.sync(DAY2)
+    undo_run(env.store, renamed.run_id, operator="desk", now=LATER)
+    amy = one(env.store, "amy lloyd")
+    assert amy.outcome == "updated" and "ajones.204 is Amy Jones (2015-04-02) now" in amy.reason
+    assert amy.act.startswith(f"the next run of {DFE} plans the record again")
+    # an account as its record says is said as before
+    env.sync(DAY2 + timedelta(days=1))
+    assert "now, not as the record" not in one(env.store, "amy lloyd").reason
+
+
 def test_the_day_the_names_changed_is_said_and_a_common_stem_hides_no_account(tmp_path):
     """A review's finds: the date said was the oldest change of the window (a date of birth
     corrected first), not the names'; and a renamed John Smith among 60 other J. Smiths (a

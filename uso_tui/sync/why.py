@@ -841,6 +841,13 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
             elif not ours:
                 hit.since = f"{hit.username} no longer linked to this record: {event_words(acc)}"
                 hit.reason = f"{hit.reason}; {hit.since}"
+            elif _held_otherwise(acc, hit):  # (an update undone since: the run's names lost)
+                hit.since = (
+                    f"{hit.username} is {acc.forename} {acc.surname} "
+                    f"({acc.dob or 'no date of birth'}) now, not as the record: "
+                    f"{event_words(acc)}"
+                )
+                hit.reason = f"{hit.reason}; {hit.since}"
         elif hit.outcome == "unallocated" and acc.status == "active":
             run = _run(store, runs, hit.run_id)
             held = run is not None and run.status == "held" and hit.username in run.held_usernames
@@ -920,6 +927,17 @@ def _run(store: Store, read: dict[str, Run | None], run_id: str) -> Run | None:
         except UnknownRun:
             read[run_id] = None
     return read[run_id]
+
+
+def _held_otherwise(acc: Any, hit: WhyHit) -> bool:
+    """Whether the account linked to the hit's record holds other names or date of birth than
+    the record (an undo of the run that updated it, an operator's edit): the next run updates it
+    again."""
+    return (normalise(acc.forename), normalise(acc.surname), acc.dob) != (
+        normalise(hit.forename),
+        normalise(hit.surname),
+        hit.dob,
+    )
 
 
 def _held_since(store: Store, hits: list[WhyHit]) -> None:
