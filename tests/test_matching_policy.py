@@ -362,6 +362,17 @@ def test_ties_are_broken_by_preferred_name_not_username_order():
     assert [c.username for c in cands][:1] == ["zzz.204"]
 
 
+@pytest.mark.parametrize("first", [0, 1])
+def test_ties_are_broken_by_gender_beside_the_same_forename(first):
+    """The same gender weighs nothing beside the same forename (it is not in the evidence), but
+    still breaks a tie (a review's find: ties went by the pool's order)."""
+    unknown = acc("aaa.204", "Callum", "Philps", DOB, school=OTHER, mis_id="a")
+    his = acc("zzz.204", "Callum", "Philps", DOB, school=OTHER, mis_id="z", extra={"gender": "M"})
+    pool = [unknown, his] if first else [his, unknown]
+    cands = CandidateIndex(pool).candidates(rec("1", "Callum", "Philps", DOB, gender="M"), DFE)
+    assert [c.username for c in cands] == ["zzz.204", "aaa.204"]
+
+
 def test_a_mover_from_another_local_authority_is_found_in_the_whole_store():
     far = acc("ajones.999", "Amy", "Jones", DOB, school="999-1234", mis_id="77")
     seen: list = []

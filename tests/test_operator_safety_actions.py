@@ -1326,3 +1326,52 @@ def test_a_corrected_record_is_not_another_person_but_a_new_one_is():
         assert not _given_to_another(was, rec(forename, surname, dob), "pupil", "2026-03-13")
     for forename, surname, dob in [("Zoe", "Other", "2013-09-09"), ("Zoe", "Smyth", "2012-01-30")]:
         assert _given_to_another(was, rec(forename, surname, dob), "pupil", "2026-03-13")
+
+
+def _twin(mis_id: str, forename: str, **kw) -> dict:
+    return iris_student(mis_id, forename, "Taylor", "2021-05-20", preferredName="Sam", **kw)
+
+
+def _shared(env) -> dict[str, tuple]:
+    """Each open case's record -> (the requested account's score, alone, says who else)."""
+    out = {}
+    for case in env.store.cases(DFE, "open"):
+        (cand,) = [c for c in case.candidates if c["username"] == "staylor.204"]
+        also = [r for r in cand["reasons"] if r.startswith("also a candidate for ")]
+        out[case.record["mis_id"]] = (cand["score"], cand.get("alone"), also)
+    return out
+
+
+@pytest.mark.parametrize("later", ["arrives a day later", "record changes"])
+async def test_twins_share_a_requested_account_whichever_case_a_run_opens_or_refreshes(
+    tmp_path, later
+):
+    """Review finds: the second twin arriving a day later (or the first twin's record changed,
+    her case weighed again) shared the requested account's score with no case, or only one:
+    one case said 99%, the other 50%, and her create question said a new account gave her two."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])
+    await sync(env, now=DAY3)
+    admin.add_account(env.store, DFE, role="pupil", forename="Sam", surname="Taylor",
+                      dob="2021-05-20", operator="desk", now=DAY3)  # fmt: skip
+    first = [_twin("2", "Samantha")] + (
+        [] if later == "arrives a day later" else [_twin("3", "Samuel")]
+    )
+    env.set_students(DFE, [AMY, *first])
+    await sync(env, now=DAY4)
+    changed = {} if later == "arrives a day later" else {"middlenames": "Jane"}
+    twins = [_twin("2", "Samantha", **changed), _twin("3", "Samuel")]
+    env.set_students(DFE, [AMY, *twins])
+    day5 = datetime(2026, 3, 14, 9, 30)
+    await sync(env, now=day5)
+    said = _shared(env)
+    assert {mis_id: score for mis_id, (score, *_) in said.items()} == {"2": 50, "3": 50}
+    assert {alone for _, alone, _ in said.values()} == {99}
+    assert said["2"][2] == ["also a candidate for Samuel Taylor, record 3 in this export"]
+    her = next(c for c in env.store.cases(DFE, "open") if c.record["mis_id"] == "2")
+    with pytest.raises(NeedsConfirmation, match="a new account is right"):
+        actions.resolve_case(env.store, her.case_id, operator="desk", now=day5, create=True)
+    # the same export again changes nothing (DESIGN rule 9)
+    before = [c.to_dict() for c in env.store.cases(DFE, "open")]
+    await sync(env, now=datetime(2026, 3, 15, 9, 30))
+    assert [c.to_dict() for c in env.store.cases(DFE, "open")] == before

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -494,8 +494,7 @@ def create_guard(
     scored = [(acc, cand) for acc, cand in free if _as_scored(acc, cand)]
     if scored and alone_score(scored[0][1]) >= CREATE_GUARD:
         acc, cand = scored[0]
-        waiting = {c.record.get("mis_id") for c in txn.cases(case.school, "open")}
-        contested = contested_by(cand, waiting - {rec.mis_id})
+        contested = contested_by(cand, txn.cases(case.school, "open"), rec.mis_id)
         if contested:  # (twins, one account requested under a name both share)
             return acc.username, (
                 f"{acc.username} scores {alone_score(cand)}% against this record alone, but "
@@ -510,23 +509,34 @@ def create_guard(
         if _holds_the_record(acc, rec, cand):
             return acc.username, (
                 f"{acc.username} holds this record's names and date of birth (or its UPN) now "
-                f"(it scored {cand.get('score', 0)}% when the case opened): if that is this "
+                f"(it scored {alone_score(cand)}% when the case opened): if that is this "
                 "person, match it; a new account gives them two"
             )
     return None
 
 
-def contested_by(cand: dict[str, Any], waiting: Collection[str]) -> str:
-    """What a candidate's reasons say of another record of the export that could be its
-    person too, one of `waiting` (the MIS ids of the school's open cases) ("" if none): its
-    score weighed this record alone (plan._contested, plan._why_not_linked). A record whose
-    case is decided since (the other twin given an account) contests it no more."""
+def contested_by(cand: dict[str, Any], open_cases: Iterable[MatchCase], own: str | None) -> str:
+    """What says another record of the export could be a candidate's person too ("" if none):
+    its reasons naming one whose case is open (plan._contested, plan._why_not_linked), else
+    another open case of the school offering it (a twin's case opened a day apart, or the case
+    refreshed since, says nothing of the other). `own`: the case's MIS id. A record whose case
+    is decided since (the other twin given an account) contests it no more."""
+    others = [c for c in open_cases if c.status == "open" and c.record.get("mis_id") != own]
+    waiting = {c.record.get("mis_id") for c in others}
     for reason in cand.get("reasons") or ():
         if not waiting.isdisjoint(_RECORD_NAMED.findall(reason)):
             if "could be its person too" in reason:
                 return reason.removeprefix("not linked automatically: ")
             if reason.startswith("also a candidate for "):
                 return f"it is {reason}"
+    for other in others:
+        if any(c.get("username") == cand.get("username") for c in other.candidates):
+            rec = other.record
+            return (
+                f"it is also a candidate of {rec.get('forename') or '?'} "
+                f"{rec.get('surname') or '?'}, record {rec.get('mis_id') or '?'} "
+                f"(case {other.case_id})"
+            )
     return ""
 
 

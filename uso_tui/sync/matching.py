@@ -117,6 +117,9 @@ class Scored:
     evidence: Evidence
     bits: float
     swapped: bool = False
+    # the record's gender, which the evidence leaves out beside the same forename (no weight)
+    # but a tie still reads
+    rec_gender: str | None = None
 
     def tiebreak(self) -> tuple:
         """Ties are broken by agreement on preferred name, middle names and gender (DESIGN)."""
@@ -124,7 +127,7 @@ class Scored:
         return (
             levels.get("preferred") != "equal",
             levels.get("middle") not in ("equal", "overlap"),
-            levels.get("gender") != "equal",
+            self.rec_gender not in ("m", "f") or self.person.gender != self.rec_gender,
         )
 
 
@@ -698,7 +701,7 @@ class CandidateIndex:
                 continue
             ev, bits, swapped = self.weigh(rec_person, person, pupil, exact)
             if min_bits is None or bits >= min_bits:
-                out.append(Scored(acc, person, ev, bits, swapped))
+                out.append(Scored(acc, person, ev, bits, swapped, rec_person.gender))
         out.sort(key=lambda s: (-s.bits, s.tiebreak()))
         return out
 
@@ -749,7 +752,7 @@ class CandidateIndex:
             out.add(acc.username)
             if acc.username not in have:
                 ev, bits, swapped = self.weigh(person, theirs, pupil, exact)
-                weighed_all.append(Scored(acc, theirs, ev, bits, swapped))
+                weighed_all.append(Scored(acc, theirs, ev, bits, swapped, person.gender))
         if out:
             weighed_all.sort(key=lambda s: (-s.bits, s.tiebreak()))
         return out
@@ -779,7 +782,7 @@ class CandidateIndex:
                 for acc in wanted:
                     theirs = self._person_of(acc)
                     ev, bits, swapped = self.weigh(person, theirs, not staff, exact)
-                    weighed_all.append(Scored(acc, theirs, ev, bits, swapped))
+                    weighed_all.append(Scored(acc, theirs, ev, bits, swapped, person.gender))
                 weighed_all.sort(key=lambda s: (-s.bits, s.tiebreak()))
         total = sum(model.odds(w.bits, pool_size) for w in weighed_all) if staff else 0.0
         renamed = self._renamed(rec, exclude, extra, weighed_all)

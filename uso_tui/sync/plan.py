@@ -566,6 +566,10 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
 
     refreshed = _refresh_cases(planned, stale, index, dfe, taken, elsewhere, asked)
     contested = [(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed
+    # the open cases left as they are share a candidate too (a twin's case of yesterday): weighed
+    # again from their candidates alone, refreshed if that changes what they say
+    sharing = _sharing(contested, waiting, cases_by_id, {rec.mis_id for rec, _ in refreshed})
+    contested += [(rec, cands) for _, rec, cands in sharing]
     if contested and _contested(contested, len(index.accounts) if index is not None else 0):
         # a shared score, or another best since: each new case's outcome says it as shown
         said = {id(nc.record): nc.candidates for nc in planned.new_cases}
@@ -573,6 +577,12 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             cands = said.get(id(outcome.record))
             if cands and outcome.reason.startswith(_RESEMBLES):
                 outcome.reason = _resembles(cands)
+        for case, rec, cands in sharing:
+            if [_said(c) for c in cands] != [
+                _said(Candidate.from_dict(c)) for c in case.candidates
+            ]:
+                why = "another record of this export may be a candidate's person"
+                planned.case_changes.append(CaseChange(case, None, why, rec, cands))
     _why_not_linked(planned.new_cases, unlinked_here, claims)
     # Open cases whose record is gone from this complete export.
     for mis_id in list(cases_by_id):
@@ -752,6 +762,38 @@ _RESEMBLES = "resembles "
 
 def _resembles(cands: list[Candidate]) -> str:
     return f"{_RESEMBLES}{len(cands)} account(s), best {cands[0].username} ({cands[0].score}%)"
+
+
+_SHARED_REASONS = ("also a candidate for ", "score shared with them: ")
+
+
+def _sharing(
+    contested: list[tuple[MisRecord, list[Candidate]]],
+    waiting: list[tuple[MatchCase, MisRecord]],
+    open_ids: dict[str, MatchCase],
+    refreshed: set[str],
+) -> list[tuple[MatchCase, MisRecord, list[Candidate]]]:
+    """The open cases left as they are (of `waiting`, still open, not `refreshed`) with a
+    candidate of `contested`: each with its candidates as weighed alone (what _contested said
+    of them before taken off), to be weighed with the others again."""
+    wanted = {c.username for _, cands in contested for c in cands}
+    out = []
+    for case, rec in waiting:
+        if rec.mis_id not in open_ids or rec.mis_id in refreshed:
+            continue
+        if not any(c.get("username") in wanted for c in case.candidates):
+            continue
+        cands = [Candidate.from_dict(c) for c in case.candidates]
+        for cand in cands:
+            if cand.alone is not None:
+                cand.score, cand.alone = cand.alone, None
+            cand.reasons = [r for r in cand.reasons if not r.startswith(_SHARED_REASONS)]
+        out.append((case, rec, cands))
+    return out
+
+
+def _said(cand: Candidate) -> tuple:
+    return cand.username, cand.score, tuple(cand.reasons)
 
 
 def _contested(cases: list[tuple[MisRecord, list[Candidate]]], pool_size: int) -> bool:

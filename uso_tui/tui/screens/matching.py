@@ -637,8 +637,7 @@ class MatchingScreen(ExportsCsv):
                 plain(f"{best['username']} scores {alone_score(best)}%", "bold yellow")
             )
             # (twins: one account requested for either, the other's case still open)
-            waiting = {c.record.get("mis_id") for c in self.cases if c.status == "open"}
-            contested = contested_by(best, waiting - {rec.mis_id})
+            contested = contested_by(best, self.cases, rec.mis_id)
             if contested:
                 body.append_text(
                     plain(
