@@ -502,6 +502,7 @@ def test_a_kept_pair_is_listed_again_once_what_it_rested_on_changes(store, capsy
 
     (listed,) = kept_apart(store)
     assert listed.changed and listed.public()["changed_since_kept"] is True
+    assert listed.listed and listed.words == CHANGED_WORDS
     from uso_tui.cli.main import main
 
     assert main(["--data-dir", str(store.root), "duplicates", "--kept"]) == 0
@@ -515,6 +516,26 @@ def test_a_kept_pair_is_listed_again_once_what_it_rested_on_changes(store, capsy
     # listed again, one of them may be unallocated (a keep no longer stands in the way)
     unallocate_duplicate(store, "ajones.205", "asmith.204", operator="bob", now=NOW)
     assert store.account("ajones.205").status == "unallocated"
+
+
+def test_a_kept_pair_given_two_upns_since_is_not_said_to_be_listed_again(store, capsys):
+    """A kept pair whose UPN changed (each its own now: two children, which the review never
+    lists): the kept list said "the review lists them again" of a pair it did not list (an
+    audit's find)."""
+    from uso_tui.cli.main import main
+    from uso_tui.sync.kept_apart import CHANGED_NOT_LISTED, kept_apart
+
+    pair = ("ajones.205", "asmith.204")
+    assert keep_both(store, *pair, operator="alice", now=NOW)
+    with store.transaction("scheduler") as tx:  # a run applies the MIS's new UPN
+        amy = tx.account("ajones.205")
+        tx.put_account(dataclasses.replace(amy, extra={**amy.extra, "upn": "H888888888888"}))
+    assert pair not in pairs_of(possible_duplicates(store))
+    (listed,) = kept_apart(store)
+    assert listed.changed and not listed.listed and listed.words == CHANGED_NOT_LISTED
+    assert listed.public()["listed_again"] is False
+    assert main(["--data-dir", str(store.root), "duplicates", "--kept"]) == 0
+    assert CHANGED_NOT_LISTED in capsys.readouterr().out
 
 
 def test_a_kept_near_pair_is_listed_again_once_it_changes(store):

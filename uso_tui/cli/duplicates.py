@@ -130,7 +130,7 @@ def cmd_keep(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _print_kept(dfe: str | None, as_json: bool, ctx: Context) -> int:
-    from uso_tui.sync.kept_apart import CHANGED_WORDS, kept_apart  # noqa: PLC0415
+    from uso_tui.sync.kept_apart import kept_apart  # noqa: PLC0415
 
     pairs = kept_apart(ctx.store(), dfe)
     if as_json:
@@ -142,8 +142,8 @@ def _print_kept(dfe: str | None, as_json: bool, ctx: Context) -> int:
     out = ctx.stdout
     for number, pair in enumerate(pairs, 1):
         out.write(f"{number}. kept as different people by {plain(pair.by)} at {plain(pair.at)}\n")
-        if pair.changed:
-            out.write(f"   {CHANGED_WORDS}\n")
+        if pair.words:
+            out.write(f"   {pair.words}\n")
         _pair_table(zip(pair.usernames, pair.accounts, strict=True), out)
     out.write("list a pair for review again with: uso-tui duplicate unkeep A B\n")
     return 0

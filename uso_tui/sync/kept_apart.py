@@ -17,7 +17,7 @@ from uso_tui.domain.schools import check_dfe
 from uso_tui.store.api import Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import event
-from uso_tui.sync.duplicates import still_kept, two_usernames
+from uso_tui.sync.duplicates import find_duplicates, still_kept, two_usernames
 from uso_tui.sync.runner import iso
 
 
@@ -30,13 +30,23 @@ class KeptPair:
     accounts: tuple[Account | None, Account | None]
     by: str
     at: str
-    # what the two held when kept has changed since: the review lists the pair again
+    # what the two held when kept has changed since: the review lists the pair again, if the
+    # two still look alike (`listed`: another UPN each now, say, and they are not)
     changed: bool = False
+    listed: bool = False
+
+    @property
+    def words(self) -> str:
+        """What the lists of kept pairs say of a pair changed since ("" if not changed)."""
+        if not self.changed:
+            return ""
+        return CHANGED_WORDS if self.listed else CHANGED_NOT_LISTED
 
     def public(self) -> dict[str, Any]:
         return {  # `accounts` as `duplicates --json` gives a pair's
             "accounts": list(self.usernames),
             "changed_since_kept": self.changed,
+            "listed_again": self.listed,
             "account_details": [
                 a.public() if a is not None else {"username": u}
                 for u, a in zip(self.usernames, self.accounts, strict=True)
@@ -56,6 +66,12 @@ def _at(account: Account | None, dfe: str) -> bool:
 
 # what the lists of kept pairs say of one whose accounts changed since (CHANGED_SINCE_KEPT)
 CHANGED_WORDS = "their names, date of birth or UPN have changed since: the review lists them again"
+# ... and of one changed so that the two no longer look alike (it said "lists them again" of a
+# pair given two different UPNs, which the review never lists)
+CHANGED_NOT_LISTED = (
+    "their names, date of birth or UPN have changed since, and they no longer look alike (two "
+    "different UPNs, or nothing in common): the review does not list them"
+)
 
 
 def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
@@ -66,16 +82,20 @@ def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
         store.school(dfe)  # an unknown school is refused, not an empty list
     rows = store.kept_rows()
     found = store.find_accounts({u for row in rows for u in (row["a"], row["b"])})
-    pairs = [
-        KeptPair(
-            (row["a"], row["b"]),
-            (found.get(row["a"]), found.get(row["b"])),
-            row.get("by", ""),
-            row.get("at", ""),
-            not still_kept(row.get("seen"), found.get(row["a"]), found.get(row["b"])),
+    pairs = []
+    for row in rows:
+        first, second = found.get(row["a"]), found.get(row["b"])
+        changed = not still_kept(row.get("seen"), first, second)
+        pairs.append(
+            KeptPair(
+                (row["a"], row["b"]),
+                (first, second),
+                row.get("by", ""),
+                row.get("at", ""),
+                changed,
+                changed and bool(find_duplicates([a for a in (first, second) if a is not None])),
+            )
         )
-        for row in rows
-    ]
     if dfe is not None:
         pairs = [p for p in pairs if _at(p.accounts[0], dfe) or _at(p.accounts[1], dfe)]
     return sorted(pairs, key=lambda p: (p.at, p.usernames), reverse=True)

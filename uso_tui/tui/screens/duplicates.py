@@ -358,7 +358,7 @@ class DuplicatesScreen(PairListScreen):
         body.append_text(who(second))
         body.append(
             "\n\nare two different people: both stay as they are, and this pair is not listed "
-            "again. Recorded in the audit log."
+            "again unless their names, date of birth or UPN change. Recorded in the audit log."
         )
         if any("the MIS holds this person twice" in line for line in pair.evidence):
             # unallocating is refused for such a pair: keeping it is not the only way out

@@ -111,10 +111,8 @@ class KeptApartScreen(PairListScreen):
             box.update(plain(f"{' and '.join(kept.usernames)}: one is no longer in the store"))
         line = Text("Kept      ", style="bold", end="")
         line.append_text(plain(f"as different people by {kept.by} at {when(kept.at)}"))
-        if kept.changed:
-            from uso_tui.sync.kept_apart import CHANGED_WORDS  # noqa: PLC0415
-
-            line.append_text(plain(f"; {CHANGED_WORDS}", "bold yellow"))
+        if kept.words:
+            line.append_text(plain(f"; {kept.words}", "bold yellow"))
         by.update(line)
 
     @on(DataTable.RowHighlighted, "#kept")
