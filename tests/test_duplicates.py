@@ -108,16 +108,34 @@ def test_twins_are_not_pairs():
         # twins who share a known-as name
         acc("slee2.204", "Samantha", "Lee", "2014-02-02", HILL, preferred_name="Sam"),
         acc("slee3.204", "Samuel", "Lee", "2014-02-02", HILL, preferred_name="Sam"),
-        # the same names and date of birth but two UPNs: two children
-        acc("mkhan.204", "Muhammad", "Khan", "2015-03-03", HILL, extra={"upn": "B100000000001"}),
-        acc("mkhan2.204", "Muhammad", "Khan", "2015-03-03", HILL, extra={"upn": "B100000000002"}),
-    ]
+        # the same names and date of birth but two UPNs and other middle names: two children
+        acc("mkhan.204", "Muhammad", "Khan", "2015-03-03", HILL, middle_names="Ali",
+            extra={"upn": "B100000000001"}),
+        acc("mkhan2.204", "Muhammad", "Khan", "2015-03-03", HILL, middle_names="Omar",
+            extra={"upn": "B100000000002"}),
+    ]  # fmt: skip
     assert pairs_of(find_duplicates(twins)) == {
         ("slee.204", "slee2.204"),
         ("slee.204", "slee3.204"),
     }
     # (a requested "Sam" could be either twin: listed with both, for an operator to decide)
     assert find_duplicates(twins[1:]) == []
+
+
+def test_the_same_names_and_date_with_two_upns_are_listed_saying_so():
+    """DESIGN lists the same names and date of birth in one LA: with a UPN each (one keyed
+    wrongly at one school), the second account was made without a case and never listed (an
+    audit's find). Said with the UPNs, for an operator to keep or unallocate."""
+    pair = [
+        acc("tbaker.204", "Tom", "Baker", "2015-01-01", HILL, extra={"upn": "B222222222222"}),
+        acc("tbaker2.204", "Tom", "Baker", "2015-01-01", VALE, extra={"upn": "G777777777777"}),
+    ]
+    (found,) = find_duplicates(pair)
+    assert found.usernames == ("tbaker.204", "tbaker2.204")
+    assert (
+        "different UPNs (B222222222222, G777777777777): two children, or one UPN keyed wrongly"
+        in found.evidence
+    )
 
 
 def test_a_temporary_upn_does_not_say_two_children():

@@ -237,7 +237,13 @@ def find_duplicates(
             if not (person_forename or other_forename):
                 continue  # two known-as names alike: twins may share one
             if _upns_differ(person, other):
-                continue  # two children
+                # two children, mostly; the very names and date of birth are listed still (a UPN
+                # keyed wrongly at one school made a second account no review would show), but
+                # not given other middle names too (twins Muhammad Ali and Muhammad Omar Khan)
+                if person_forename and other_forename and not _middles_differ(person, other):
+                    note(person, other, "names")
+                    note(person, other, "upns_differ")
+                continue
             note(person, other, "names" if person_forename and other_forename else "known_as")
 
     for (la, dob, forename, surname), members in by_whole.items():
@@ -409,6 +415,12 @@ def _upns_differ(person: Any, other: Any) -> bool:
     return upn_a != upn_b and permanent_upn(upn_a) and permanent_upn(upn_b)
 
 
+def _middles_differ(person: Any, other: Any) -> bool:
+    one = normalise(getattr(person, "middle_names", "") or "")
+    two = normalise(getattr(other, "middle_names", "") or "")
+    return bool(one and two and one != two)
+
+
 def _pairs_of(members: list[Any]) -> Iterable[tuple[Any, Any]]:
     if len(members) <= MAX_BLOCK:
         return combinations(members, 2)
@@ -421,6 +433,11 @@ def _evidence(
     out: list[str] = []
     if "upn" in reasons:
         out.append(f"same UPN {upn_of(first)}")
+    if "upns_differ" in reasons:
+        out.append(
+            f"different UPNs ({upn_of(first)}, {upn_of(second)}): two children, or one UPN "
+            "keyed wrongly"
+        )
     if "names" in reasons:
         out.append(SAME_NAMES)
     elif "known_as" in reasons:
