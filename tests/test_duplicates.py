@@ -118,7 +118,14 @@ def test_twins_are_not_pairs():
         ("slee.204", "slee2.204"),
         ("slee.204", "slee3.204"),
     }
-    # (a requested "Sam" could be either twin: listed with both, for an operator to decide)
+    # (a requested "Sam" could be either twin: listed with both, for an operator to decide,
+    # each pair saying so: alone, each looked like a plain duplicate, an audit's find)
+    for pair in find_duplicates(twins):
+        assert (
+            "slee.204 is also paired with "
+            f"{'slee3.204' if 'slee2.204' in pair.usernames else 'slee2.204'}: one person's "
+            "third account, or twins and an account made for one of them"
+        ) in pair.evidence
     assert find_duplicates(twins[1:]) == []
 
 

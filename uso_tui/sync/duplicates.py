@@ -262,8 +262,28 @@ def find_duplicates(
             near[(first.username, second.username)] = words  # in _pair's order
             note(first, second, "near")
 
+    # an account in two pairs or more says so in each: one person's third account, or twins
+    # and an account asked for one of them, each pair alone looking like a plain duplicate
+    partners: dict[str, list[str]] = defaultdict(list)
+    for one, other in found:
+        partners[one].append(other)
+        partners[other].append(one)
+
+    def also(a: Any, b: Any) -> tuple[str, ...]:
+        out = []
+        for person, pair_other in ((a, b), (b, a)):
+            more = [u for u in partners[person.username] if u != pair_other.username]
+            if more:
+                out.append(
+                    f"{person.username} is also paired with {', '.join(sorted(more)[:3])}"
+                    f"{' and more' if len(more) > 3 else ''}: one person's third account, or "
+                    "twins and an account made for one of them"
+                )
+        return tuple(out)
+
     return _sorted(
-        Duplicate(a, b, _evidence(a, b, why[key], near.get(key))) for key, (a, b) in found.items()
+        Duplicate(a, b, _evidence(a, b, why[key], near.get(key)) + also(a, b))
+        for key, (a, b) in found.items()
     )
 
 
