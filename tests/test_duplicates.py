@@ -121,11 +121,16 @@ def test_twins_are_not_pairs():
     # (a requested "Sam" could be either twin: listed with both, for an operator to decide,
     # each pair saying so: alone, each looked like a plain duplicate, an audit's find)
     for pair in find_duplicates(twins):
-        assert (
-            "slee.204 is also paired with "
-            f"{'slee3.204' if 'slee2.204' in pair.usernames else 'slee2.204'}: one person's "
-            "third account, or twins and an account made for one of them"
-        ) in pair.evidence
+        other = "slee3.204" if "slee2.204" in pair.usernames else "slee2.204"
+        assert f"slee.204 is also paired with {other}" in pair.evidence
+        assert pair.evidence[-1] == (
+            "one person's third account, or twins and an account made for one of them"
+        )
+    # a review of one school says it of a pair whose other pair is of another school
+    at_vale = [twins[0], twins[1], dataclasses.replace(twins[2], school=VALE), twins[3]]
+    (here,) = find_duplicates(at_vale, school=VALE)
+    assert here.usernames == ("slee.204", "slee2.204")
+    assert "slee.204 is also paired with slee3.204" in here.evidence
     assert find_duplicates(twins[1:]) == []
 
 

@@ -1375,3 +1375,24 @@ async def test_twins_share_a_requested_account_whichever_case_a_run_opens_or_ref
     before = [c.to_dict() for c in env.store.cases(DFE, "open")]
     await sync(env, now=datetime(2026, 3, 15, 9, 30))
     assert [c.to_dict() for c in env.store.cases(DFE, "open")] == before
+
+
+async def test_a_share_ends_with_the_other_case_and_a_case_as_it_was_is_not_refreshed(tmp_path):
+    """Review finds: one twin's record changed refreshed the other's case too (its reasons read
+    in another order), refusing a decision made on it as shown; and once Samuel's case was
+    decided, Samantha's kept his share of the requested account (50%) and named him."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])
+    await sync(env, now=DAY3)
+    admin.add_account(env.store, DFE, role="pupil", forename="Sam", surname="Taylor",
+                      dob="2021-05-20", operator="desk", now=DAY3)  # fmt: skip
+    env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel")])
+    await sync(env, now=DAY4)
+    env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel", middlenames="Jo")])
+    await sync(env, now=datetime(2026, 3, 14, 9, 30))
+    cases = {c.record["mis_id"]: c for c in env.store.cases(DFE, "open")}
+    assert cases["2"].refreshed_at is None and cases["3"].refreshed_at is not None
+    actions.resolve_case(env.store, cases["3"].case_id, operator="desk",
+                         now=datetime(2026, 3, 14, 10, 0), create=True, force=True)  # fmt: skip
+    await sync(env, now=datetime(2026, 3, 15, 9, 30))
+    assert _shared(env) == {"2": (99, None, [])}

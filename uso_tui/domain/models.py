@@ -362,6 +362,9 @@ class Candidate(_Record):
     # account's person too (plan._contested): `score` is then the share this record has. The
     # guards (CREATE_GUARD) read this one: the others may be decided otherwise meanwhile.
     alone: int | None = None
+    # log2 of its odds weighed alone (evidence and prior: `score` rounds them): what a share of
+    # it is reckoned from in a later run, whatever that run has read of the pool
+    logit: float | None = None
 
 
 def alone_score(cand: dict[str, Any]) -> int:

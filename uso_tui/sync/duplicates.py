@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -194,10 +195,16 @@ def find_duplicates(
     why: dict[tuple[str, str], set[str]] = defaultdict(set)
     found: dict[tuple[str, str], tuple[Any, Any]] = {}
 
+    partners: dict[str, set[str]] = defaultdict(set)  # every pair, of any school (`also`)
+
     def note(person: Any, other: Any, reason: str) -> None:
         first, second = _pair(person, other)
         key = (first.username, second.username)
-        if key in still or (school is not None and school not in (person.school, other.school)):
+        if key in still:
+            return
+        partners[first.username].add(second.username)
+        partners[second.username].add(first.username)
+        if school is not None and school not in (person.school, other.school):
             return
         if key in skip:
             why[key].add(CHANGED_SINCE_KEPT)
@@ -264,21 +271,22 @@ def find_duplicates(
 
     # an account in two pairs or more says so in each: one person's third account, or twins
     # and an account asked for one of them, each pair alone looking like a plain duplicate
-    partners: dict[str, list[str]] = defaultdict(list)
-    for one, other in found:
-        partners[one].append(other)
-        partners[other].append(one)
+    # (the first few partners of each read once: a crowd of one name pairs one with thousands)
+    first_few = {u: heapq.nsmallest(4, others) for u, others in partners.items() if len(others) > 1}
 
     def also(a: Any, b: Any) -> tuple[str, ...]:
         out = []
         for person, pair_other in ((a, b), (b, a)):
-            more = [u for u in partners[person.username] if u != pair_other.username]
-            if more:
-                out.append(
-                    f"{person.username} is also paired with {', '.join(sorted(more)[:3])}"
-                    f"{' and more' if len(more) > 3 else ''}: one person's third account, or "
-                    "twins and an account made for one of them"
-                )
+            if person.username not in first_few:
+                continue
+            more = [u for u in first_few[person.username] if u != pair_other.username][:3]
+            rest = len(partners[person.username]) - 1 - len(more)
+            out.append(
+                f"{person.username} is also paired with {', '.join(more)}"
+                + (f" and {rest} more" if rest > 0 else "")
+            )
+        if out and len(out) + sum(len(partners[p.username]) for p in (a, b)) <= 6:
+            out.append("one person's third account, or twins and an account made for one of them")
         return tuple(out)
 
     return _sorted(

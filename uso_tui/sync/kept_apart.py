@@ -17,7 +17,7 @@ from uso_tui.domain.schools import check_dfe
 from uso_tui.store.api import Store
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import event
-from uso_tui.sync.duplicates import find_duplicates, still_kept, two_usernames
+from uso_tui.sync.duplicates import pair_key, possible_duplicates, still_kept, two_usernames
 from uso_tui.sync.runner import iso
 
 
@@ -69,8 +69,8 @@ CHANGED_WORDS = "their names, date of birth or UPN have changed since: the revie
 # ... and of one changed so that the two no longer look alike (it said "lists them again" of a
 # pair given two different UPNs, which the review never lists)
 CHANGED_NOT_LISTED = (
-    "their names, date of birth or UPN have changed since, and they no longer look alike (two "
-    "different UPNs, or nothing in common): the review does not list them"
+    "their names, date of birth or UPN have changed since, and the review no longer finds them "
+    "alike: it does not list them"
 )
 
 
@@ -82,6 +82,18 @@ def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
         store.school(dfe)  # an unknown school is refused, not an empty list
     rows = store.kept_rows()
     found = store.find_accounts({u for row in rows for u in (row["a"], row["b"])})
+    reviews: dict[str, set[tuple[str, str]]] = {}  # school -> the pairs its review lists
+
+    def listed(first: Account | None, second: Account | None) -> bool:
+        """Whether the review lists the pair (weighed in its LA's pool, as it is: two alone
+        make a common name look rare)."""
+        if first is None or second is None or not first.school:
+            return False
+        if first.school not in reviews:
+            found_there = possible_duplicates(store, first.school)
+            reviews[first.school] = {pair_key(*d.usernames) for d in found_there}
+        return pair_key(first.username, second.username) in reviews[first.school]
+
     pairs = []
     for row in rows:
         first, second = found.get(row["a"]), found.get(row["b"])
@@ -93,7 +105,7 @@ def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
                 row.get("by", ""),
                 row.get("at", ""),
                 changed,
-                changed and bool(find_duplicates([a for a in (first, second) if a is not None])),
+                changed and listed(first, second),
             )
         )
     if dfe is not None:

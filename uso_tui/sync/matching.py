@@ -807,6 +807,7 @@ class CandidateIndex:
                 username=acc.username,
                 school=acc.school,
                 score=score,
+                logit=round(weighed.bits + model.prior_bits(pool_size), 2),
                 forename=acc.forename,
                 surname=acc.surname,
                 preferred_name=acc.preferred_name,

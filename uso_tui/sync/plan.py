@@ -577,12 +577,10 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
             cands = said.get(id(outcome.record))
             if cands and outcome.reason.startswith(_RESEMBLES):
                 outcome.reason = _resembles(cands)
-        for case, rec, cands in sharing:
-            if [_said(c) for c in cands] != [
-                _said(Candidate.from_dict(c)) for c in case.candidates
-            ]:
-                why = "another record of this export may be a candidate's person"
-                planned.case_changes.append(CaseChange(case, None, why, rec, cands))
+    for case, rec, cands in sharing:  # (a share undone too: the other's case decided since)
+        if [_said(c) for c in cands] != [_said(Candidate.from_dict(c)) for c in case.candidates]:
+            why = "another record of this export may be a candidate's person, or no longer"
+            planned.case_changes.append(CaseChange(case, None, why, rec, cands))
     _why_not_linked(planned.new_cases, unlinked_here, claims)
     # Open cases whose record is gone from this complete export.
     for mis_id in list(cases_by_id):
@@ -774,14 +772,17 @@ def _sharing(
     refreshed: set[str],
 ) -> list[tuple[MatchCase, MisRecord, list[Candidate]]]:
     """The open cases left as they are (of `waiting`, still open, not `refreshed`) with a
-    candidate of `contested`: each with its candidates as weighed alone (what _contested said
-    of them before taken off), to be weighed with the others again."""
+    candidate of `contested`, or one shared before (the case it was shared with may be decided
+    since: its share is its own again): each with its candidates as weighed alone (what
+    _contested said of them taken off), to be weighed with the others again."""
     wanted = {c.username for _, cands in contested for c in cands}
     out = []
     for case, rec in waiting:
         if rec.mis_id not in open_ids or rec.mis_id in refreshed:
             continue
-        if not any(c.get("username") in wanted for c in case.candidates):
+        if not any(
+            c.get("username") in wanted or c.get("alone") is not None for c in case.candidates
+        ):
             continue
         cands = [Candidate.from_dict(c) for c in case.candidates]
         for cand in cands:
@@ -793,7 +794,9 @@ def _sharing(
 
 
 def _said(cand: Candidate) -> tuple:
-    return cand.username, cand.score, tuple(cand.reasons)
+    """What a candidate shows, its reasons in any order (_why_not_linked's follow the shared
+    ones in a new case, precede them once weighed again)."""
+    return cand.username, cand.score, tuple(sorted(cand.reasons))
 
 
 def _contested(cases: list[tuple[MisRecord, list[Candidate]]], pool_size: int) -> bool:
@@ -833,8 +836,12 @@ def _contested(cases: list[tuple[MisRecord, list[Candidate]]], pool_size: int) -
 
 
 def _odds(cand: Candidate, pool_size: int) -> float:
-    """The odds a candidate's evidence gives, alone (its score is capped at 99)."""
-    return 2.0 ** min(60.0, sum(bits for *_, bits in cand.evidence) + prior_bits(pool_size))
+    """The odds a candidate's evidence gives, alone (its score is capped at 99); of one stored
+    without them, from its evidence and a pool of `pool_size`."""
+    logit = cand.logit
+    if logit is None:
+        logit = sum(bits for *_, bits in cand.evidence) + prior_bits(pool_size)
+    return 2.0 ** min(60.0, logit)
 
 
 def found_elsewhere(
