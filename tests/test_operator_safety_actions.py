@@ -1336,7 +1336,10 @@ def _shared(env) -> dict[str, tuple]:
     """Each open case's record -> (the requested account's score, alone, says who else)."""
     out = {}
     for case in env.store.cases(DFE, "open"):
-        (cand,) = [c for c in case.candidates if c["username"] == "staylor.204"]
+        found = [c for c in case.candidates if c["username"] == "staylor.204"]
+        if not found:
+            continue
+        (cand,) = found
         also = [r for r in cand["reasons"] if r.startswith("also a candidate for ")]
         out[case.record["mis_id"]] = (cand["score"], cand.get("alone"), also)
     return out
@@ -1396,3 +1399,48 @@ async def test_a_share_ends_with_the_other_case_and_a_case_as_it_was_is_not_refr
                          now=datetime(2026, 3, 14, 10, 0), create=True, force=True)  # fmt: skip
     await sync(env, now=datetime(2026, 3, 15, 9, 30))
     assert _shared(env) == {"2": (99, None, [])}
+
+
+async def test_a_case_whose_record_is_another_person_now_keeps_no_shared_candidate(tmp_path):
+    """A review's find: Samantha's record given to another child (Xavier Quinlan, another date)
+    cleared her case's candidates, and the same run's sharing gave the requested account back
+    to it (33%, shared with Samuel and a triplet arriving): one case, two changes, the second
+    winning."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])
+    await sync(env, now=DAY3)
+    admin.add_account(env.store, DFE, role="pupil", forename="Sam", surname="Taylor",
+                      dob="2021-05-20", operator="desk", now=DAY3)  # fmt: skip
+    env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel")])
+    await sync(env, now=DAY4)
+    xavier = iris_student("2", "Xavier", "Quinlan", "2019-11-03")
+    env.set_students(DFE, [AMY, xavier, _twin("3", "Samuel"), _twin("4", "Samira")])
+    await sync(env, now=datetime(2026, 3, 14, 9, 30))
+    cases = {c.record["mis_id"]: c for c in env.store.cases(DFE, "open")}
+    if "2" in cases:
+        assert "staylor.204" not in [c["username"] for c in cases["2"].candidates]
+    said = _shared(env)
+    assert {said["3"][0], said["4"][0]} == {50}
+    assert not [r for s in said.values() for r in s[2] if "Xavier" in r]
+
+
+async def test_shared_cases_stored_before_their_odds_were_kept_stay_as_they_are(tmp_path):
+    """A review's find: a candidate stored without its odds (Candidate.logit, an earlier
+    uso-tui) was reckoned from a pool as large as the run had read, none in a run that
+    searched nothing: its share swung from run to run, each a refresh."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])
+    await sync(env, now=DAY3)
+    admin.add_account(env.store, DFE, role="pupil", forename="Sam", surname="Taylor",
+                      dob="2021-05-20", operator="desk", now=DAY3)  # fmt: skip
+    env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel")])
+    await sync(env, now=DAY4)
+    with env.store.transaction("old") as txn:
+        for case in txn.cases(DFE, "open"):
+            for cand in case.candidates:
+                cand.pop("logit", None)
+            txn.put_case(case)
+    before = [c.to_dict() for c in env.store.cases(DFE, "open")]
+    for day in (14, 15):
+        await sync(env, now=datetime(2026, 3, day, 9, 30))
+    assert [c.to_dict() for c in env.store.cases(DFE, "open")] == before

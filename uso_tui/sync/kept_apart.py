@@ -97,6 +97,8 @@ def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
     pairs = []
     for row in rows:
         first, second = found.get(row["a"]), found.get(row["b"])
+        if dfe is not None and not (_at(first, dfe) or _at(second, dfe)):
+            continue  # (before `listed`: a school's review read for a pair not shown)
         changed = not still_kept(row.get("seen"), first, second)
         pairs.append(
             KeptPair(
@@ -108,8 +110,6 @@ def kept_apart(store: Store, dfe: str | None = None) -> list[KeptPair]:
                 changed and listed(first, second),
             )
         )
-    if dfe is not None:
-        pairs = [p for p in pairs if _at(p.accounts[0], dfe) or _at(p.accounts[1], dfe)]
     return sorted(pairs, key=lambda p: (p.at, p.usernames), reverse=True)
 
 

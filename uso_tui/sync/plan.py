@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import math
 import operator
 from collections import Counter
 from collections.abc import Callable
@@ -568,7 +569,9 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     contested = [(nc.record, nc.candidates) for nc in planned.new_cases] + refreshed
     # the open cases left as they are share a candidate too (a twin's case of yesterday): weighed
     # again from their candidates alone, refreshed if that changes what they say
-    sharing = _sharing(contested, waiting, cases_by_id, {rec.mis_id for rec, _ in refreshed})
+    # (not one this plan changes otherwise: refreshed, cleared, withdrawn, its record changed)
+    settled = {cc.case.record.get("mis_id") for cc in planned.case_changes}
+    sharing = _sharing(contested, waiting, cases_by_id, settled)
     contested += [(rec, cands) for _, rec, cands in sharing]
     if contested and _contested(contested, len(index.accounts) if index is not None else 0):
         # a shared score, or another best since: each new case's outcome says it as shown
@@ -769,16 +772,16 @@ def _sharing(
     contested: list[tuple[MisRecord, list[Candidate]]],
     waiting: list[tuple[MatchCase, MisRecord]],
     open_ids: dict[str, MatchCase],
-    refreshed: set[str],
+    settled: set[str],
 ) -> list[tuple[MatchCase, MisRecord, list[Candidate]]]:
-    """The open cases left as they are (of `waiting`, still open, not `refreshed`) with a
+    """The open cases left as they are (of `waiting`, still open, not `settled`) with a
     candidate of `contested`, or one shared before (the case it was shared with may be decided
     since: its share is its own again): each with its candidates as weighed alone (what
     _contested said of them taken off), to be weighed with the others again."""
     wanted = {c.username for _, cands in contested for c in cands}
     out = []
     for case, rec in waiting:
-        if rec.mis_id not in open_ids or rec.mis_id in refreshed:
+        if rec.mis_id not in open_ids or rec.mis_id in settled:
             continue
         if not any(
             c.get("username") in wanted or c.get("alone") is not None for c in case.candidates
@@ -788,6 +791,9 @@ def _sharing(
         for cand in cands:
             if cand.alone is not None:
                 cand.score, cand.alone = cand.alone, None
+            if cand.logit is None:  # (stored before it was kept: as its score says, every run)
+                p = min(max(cand.score, 1), 99.95) / 100
+                cand.logit = round(math.log2(p / (1 - p)), 2)
             cand.reasons = [r for r in cand.reasons if not r.startswith(_SHARED_REASONS)]
         out.append((case, rec, cands))
     return out
