@@ -1332,6 +1332,18 @@ def _twin(mis_id: str, forename: str, **kw) -> dict:
     return iris_student(mis_id, forename, "Taylor", "2021-05-20", preferredName="Sam", **kw)
 
 
+async def _twins_sharing(tmp_path) -> Env:
+    """ "Sam Taylor" requested, then twins Samantha and Samuel (both Sam) arrive: two cases."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])
+    await sync(env, now=DAY3)
+    admin.add_account(env.store, DFE, role="pupil", forename="Sam", surname="Taylor",
+                      dob="2021-05-20", operator="desk", now=DAY3)  # fmt: skip
+    env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel")])
+    await sync(env, now=DAY4)
+    return env
+
+
 def _shared(env) -> dict[str, tuple]:
     """Each open case's record -> (the requested account's score, alone, says who else)."""
     out = {}
@@ -1384,13 +1396,7 @@ async def test_a_share_ends_with_the_other_case_and_a_case_as_it_was_is_not_refr
     """Review finds: one twin's record changed refreshed the other's case too (its reasons read
     in another order), refusing a decision made on it as shown; and once Samuel's case was
     decided, Samantha's kept his share of the requested account (50%) and named him."""
-    env = Env(tmp_path / "store")
-    env.add_school(students=[AMY])
-    await sync(env, now=DAY3)
-    admin.add_account(env.store, DFE, role="pupil", forename="Sam", surname="Taylor",
-                      dob="2021-05-20", operator="desk", now=DAY3)  # fmt: skip
-    env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel")])
-    await sync(env, now=DAY4)
+    env = await _twins_sharing(tmp_path)
     env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel", middlenames="Jo")])
     await sync(env, now=datetime(2026, 3, 14, 9, 30))
     cases = {c.record["mis_id"]: c for c in env.store.cases(DFE, "open")}
@@ -1406,13 +1412,7 @@ async def test_a_case_whose_record_is_another_person_now_keeps_no_shared_candida
     cleared her case's candidates, and the same run's sharing gave the requested account back
     to it (33%, shared with Samuel and a triplet arriving): one case, two changes, the second
     winning."""
-    env = Env(tmp_path / "store")
-    env.add_school(students=[AMY])
-    await sync(env, now=DAY3)
-    admin.add_account(env.store, DFE, role="pupil", forename="Sam", surname="Taylor",
-                      dob="2021-05-20", operator="desk", now=DAY3)  # fmt: skip
-    env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel")])
-    await sync(env, now=DAY4)
+    env = await _twins_sharing(tmp_path)
     xavier = iris_student("2", "Xavier", "Quinlan", "2019-11-03")
     env.set_students(DFE, [AMY, xavier, _twin("3", "Samuel"), _twin("4", "Samira")])
     await sync(env, now=datetime(2026, 3, 14, 9, 30))
@@ -1428,13 +1428,7 @@ async def test_shared_cases_stored_before_their_odds_were_kept_stay_as_they_are(
     """A review's find: a candidate stored without its odds (Candidate.logit, an earlier
     uso-tui) was reckoned from a pool as large as the run had read, none in a run that
     searched nothing: its share swung from run to run, each a refresh."""
-    env = Env(tmp_path / "store")
-    env.add_school(students=[AMY])
-    await sync(env, now=DAY3)
-    admin.add_account(env.store, DFE, role="pupil", forename="Sam", surname="Taylor",
-                      dob="2021-05-20", operator="desk", now=DAY3)  # fmt: skip
-    env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel")])
-    await sync(env, now=DAY4)
+    env = await _twins_sharing(tmp_path)
     with env.store.transaction("old") as txn:
         for case in txn.cases(DFE, "open"):
             for cand in case.candidates:
