@@ -1438,3 +1438,48 @@ async def test_shared_cases_stored_before_their_odds_were_kept_stay_as_they_are(
     for day in (14, 15):
         await sync(env, now=datetime(2026, 3, day, 9, 30))
     assert [c.to_dict() for c in env.store.cases(DFE, "open")] == before
+
+
+async def test_excluding_a_twin_does_not_call_the_shared_account_probably_hers(tmp_path):
+    """The exclude question warned that the requested "Sam Taylor" (99% against her record
+    alone) was probably Samantha's, while Samuel's open case may be its person (a review's
+    find); once his case is decided and the share ends, it warns again."""
+    env = await _twins_sharing(tmp_path)
+    cases = {c.record["mis_id"]: c for c in env.store.cases(DFE, "open")}
+    assert actions.probable_holders(env.store, cases["2"], []) == []
+    actions.resolve_case(env.store, cases["3"].case_id, operator="desk",
+                         now=datetime(2026, 3, 13, 10, 0), create=True, force=True)  # fmt: skip
+    her = env.store.case(cases["2"].case_id)
+    assert [(a.username, s) for a, s in actions.probable_holders(env.store, her, [])] == [
+        ("staylor.204", 99)
+    ]
+
+
+def _open_cases(env) -> list[dict]:
+    return [c.to_dict() for c in env.store.cases(DFE, "open")]
+
+
+@pytest.mark.parametrize("change", ["triplet's middle name", "twin's names"])
+async def test_a_shared_candidate_stays_as_it_is_when_the_same_export_comes_again(tmp_path, change):
+    """Review finds (DESIGN rule 9): triplets' cases named each other in the order the plan met
+    them, which changed from run to run (each a refresh); a twin's record changed so that no
+    account was found for it kept its candidates, and its share, while the other's share was
+    taken off (both cases then said 99%)."""
+    env = await _twins_sharing(tmp_path)
+    if change == "triplet's middle name":
+        records = [_twin("2", "Samantha"), _twin("3", "Samuel"), _twin("4", "Samira")]
+        env.set_students(DFE, [AMY, *records])
+        await sync(env, now=datetime(2026, 3, 13, 12, 0))
+        records[2] = _twin("4", "Samira", middlenames="Jo")
+    else:
+        records = [iris_student("2", "Xena", "Quill", "2021-05-20"), _twin("3", "Samuel")]
+    env.set_students(DFE, [AMY, *records])
+    await sync(env, now=datetime(2026, 3, 14, 9, 30))
+    said = _shared(env)
+    assert len({score for score, *_ in said.values()}) == 1 and all(
+        s < 99 for s, *_ in said.values()
+    )
+    before = _open_cases(env)
+    for day in (15, 16):
+        await sync(env, now=datetime(2026, 3, day, 9, 30))
+        assert _open_cases(env) == before, day

@@ -1137,9 +1137,14 @@ def probable_holders(
     leaves them as they are."""
     named = {acc.username for acc in besides}
     out = []
+    waiting: list[MatchCase] | None = None  # the school's open cases, read once if needed
     for cand in case.candidates:
         if alone_score(cand) < CREATE_GUARD or cand.get("username") in named:
             continue
+        if waiting is None:
+            waiting = store.cases(case.school, "open")
+        if contested_by(cand, waiting, case.record.get("mis_id")):
+            continue  # another open case's record may be its person (a twin): not "probably"
         acc = store.find_account(cand["username"])
         if acc is None or acc.status != "active" or acc.school != case.school:
             continue

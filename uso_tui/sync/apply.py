@@ -162,7 +162,8 @@ def apply_plan(
             if cc.candidates is not None:
                 before["candidates"] = [(c["username"], c["score"]) for c in case.candidates]
                 case.candidates = [c.to_dict() for c in cc.candidates]
-                case.sought_at = at
+                if cc.sought:
+                    case.sought_at = at
                 after["candidates"] = [(c.username, c.score) for c in cc.candidates]
             case.refreshed_at, case.refreshed = at, cc.reason
             action = "case_refresh"

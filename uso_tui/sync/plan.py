@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import math
 import operator
 from collections import Counter
 from collections.abc import Callable
@@ -583,7 +582,7 @@ def _plan(export: Export, snapshot: Snapshot, today: date, settings: School, acc
     for case, rec, cands in sharing:  # (a share undone too: the other's case decided since)
         if [_said(c) for c in cands] != [_said(Candidate.from_dict(c)) for c in case.candidates]:
             why = "another record of this export may be a candidate's person, or no longer"
-            planned.case_changes.append(CaseChange(case, None, why, rec, cands))
+            planned.case_changes.append(CaseChange(case, None, why, rec, cands, sought=False))
     _why_not_linked(planned.new_cases, unlinked_here, claims)
     # Open cases whose record is gone from this complete export.
     for mis_id in list(cases_by_id):
@@ -651,7 +650,12 @@ def _refresh_cases(
             why = "record changed in the MIS to another person: no account fits them"
             planned.case_changes.append(CaseChange(case, None, why, rec, []))
         elif changed:  # (a year group or UPN changed may lower a true candidate's score)
-            planned.case_changes.append(CaseChange(case, None, "record changed in the MIS", rec))
+            # kept as they were weighed alone: a share of one is weighed again with the others
+            kept = _as_alone(case)
+            planned.case_changes.append(
+                CaseChange(case, None, "record changed in the MIS", rec, kept, sought=False)
+            )
+            out.append((rec, kept))
     return out
 
 
@@ -787,16 +791,18 @@ def _sharing(
             c.get("username") in wanted or c.get("alone") is not None for c in case.candidates
         ):
             continue
-        cands = [Candidate.from_dict(c) for c in case.candidates]
-        for cand in cands:
-            if cand.alone is not None:
-                cand.score, cand.alone = cand.alone, None
-            if cand.logit is None:  # (stored before it was kept: as its score says, every run)
-                p = min(max(cand.score, 1), 99.95) / 100
-                cand.logit = round(math.log2(p / (1 - p)), 2)
-            cand.reasons = [r for r in cand.reasons if not r.startswith(_SHARED_REASONS)]
-        out.append((case, rec, cands))
+        out.append((case, rec, _as_alone(case)))
     return out
+
+
+def _as_alone(case: MatchCase) -> list[Candidate]:
+    """A case's stored candidates as weighed alone: what _contested said of a share taken off."""
+    cands = [Candidate.from_dict(c) for c in case.candidates]
+    for cand in cands:
+        if cand.alone is not None:
+            cand.score, cand.alone = cand.alone, None
+        cand.reasons = [r for r in cand.reasons if not r.startswith(_SHARED_REASONS)]
+    return cands
 
 
 def _said(cand: Candidate) -> tuple:
@@ -826,7 +832,9 @@ def _contested(cases: list[tuple[MisRecord, list[Candidate]]], pool_size: int) -
         for cand in candidates:
             holders = wanted[cand.username]  # this case's record among them, once
             if len(holders) > 1:
-                others = [r for r, _ in holders[:4] if r is not record][:3]
+                # (in MIS id order: the same export names them alike in every run)
+                ordered = sorted(holders, key=lambda h: str(h[0].mis_id))
+                others = [r for r, _ in ordered[:4] if r is not record][:3]
                 named = "; ".join(f"{r.forename} {r.surname}, record {r.mis_id}" for r in others)
                 more = len(holders) - 1 - len(others)
                 more_text = f" and {more} more" if more else ""
@@ -843,11 +851,12 @@ def _contested(cases: list[tuple[MisRecord, list[Candidate]]], pool_size: int) -
 
 def _odds(cand: Candidate, pool_size: int) -> float:
     """The odds a candidate's evidence gives, alone (its score is capped at 99); of one stored
-    without them, from its evidence and a pool of `pool_size`."""
-    logit = cand.logit
-    if logit is None:
-        logit = sum(bits for *_, bits in cand.evidence) + prior_bits(pool_size)
-    return 2.0 ** min(60.0, logit)
+    without them (an earlier uso-tui), from its evidence and a pool of `pool_size` (the plan's
+    index: read whenever a case is opened or refreshed, as one must be for a share), kept."""
+    if cand.logit is None:
+        bits = sum(bits for *_, bits in cand.evidence) + prior_bits(pool_size)
+        cand.logit = round(bits, 2)
+    return 2.0 ** min(60.0, cand.logit)
 
 
 def found_elsewhere(

@@ -119,6 +119,9 @@ class CaseChange:
     reason: str
     record: MisRecord | None = None  # a refreshed case's record (as it is now)
     candidates: list[Candidate] | None = None  # a refreshed case's new candidates (None: kept)
+    # whether they were sought again (False: as stored, only a shared score weighed again): a
+    # case's sought_at says when its candidates' schools and statuses were read
+    sought: bool = True
 
 
 @dataclass
