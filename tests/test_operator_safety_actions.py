@@ -1483,3 +1483,26 @@ async def test_a_shared_candidate_stays_as_it_is_when_the_same_export_comes_agai
     for day in (15, 16):
         await sync(env, now=datetime(2026, 3, day, 9, 30))
         assert _open_cases(env) == before, day
+
+
+async def test_a_case_kept_as_it_was_offers_no_account_linked_to_another_record(tmp_path):
+    """A review's find: Samuel's case matched to the requested account, then Samantha's record
+    renamed with no account found for it: her case was rewritten with that account at 99%,
+    linked to Samuel's record since (a match of it refused)."""
+    env = Env(tmp_path / "store")
+    env.add_school(students=[AMY])
+    await sync(env, now=DAY3)
+    for forename in ("Sam", "Sammy"):  # (two candidates: her case is not withdrawn as all taken)
+        admin.add_account(env.store, DFE, role="pupil", forename=forename, surname="Taylor",
+                          dob="2021-05-20", operator="desk", now=DAY3, force=True)  # fmt: skip
+    env.set_students(DFE, [AMY, _twin("2", "Samantha"), _twin("3", "Samuel")])
+    await sync(env, now=DAY4)
+    cases = {c.record["mis_id"]: c for c in env.store.cases(DFE, "open")}
+    actions.resolve_case(env.store, cases["3"].case_id, operator="desk",
+                         now=datetime(2026, 3, 13, 10, 0), match="staylor.204")  # fmt: skip
+    xena = iris_student("2", "Xena", "Quill", "2021-05-20")
+    env.set_students(DFE, [AMY, xena, _twin("3", "Samuel")])
+    await sync(env, now=datetime(2026, 3, 14, 9, 30))
+    (her,) = env.store.cases(DFE, "open")
+    assert her.record["mis_id"] == "2"
+    assert "staylor.204" not in [c["username"] for c in her.candidates]

@@ -1143,7 +1143,9 @@ def probable_holders(
             continue
         if waiting is None:
             waiting = store.cases(case.school, "open")
-        if contested_by(cand, waiting, case.record.get("mis_id")):
+        if cand.get("score", 0) < CREATE_GUARD and contested_by(
+            cand, waiting, case.record.get("mis_id")
+        ):
             continue  # another open case's record may be its person (a twin): not "probably"
         acc = store.find_account(cand["username"])
         if acc is None or acc.status != "active" or acc.school != case.school:

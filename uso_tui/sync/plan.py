@@ -651,7 +651,8 @@ def _refresh_cases(
             planned.case_changes.append(CaseChange(case, None, why, rec, []))
         elif changed:  # (a year group or UPN changed may lower a true candidate's score)
             # kept as they were weighed alone: a share of one is weighed again with the others
-            kept = _as_alone(case)
+            # (not one linked to another record meanwhile: it is that person's)
+            kept = [c for c in _as_alone(case) if c.username not in taken]
             planned.case_changes.append(
                 CaseChange(case, None, "record changed in the MIS", rec, kept, sought=False)
             )
