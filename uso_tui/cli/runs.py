@@ -18,7 +18,7 @@ from uso_tui.cli.context import Context
 from uso_tui.cli.output import counts_line, emit_json, fields, person, plain, table
 from uso_tui.config import zone_unset_note
 from uso_tui.domain.errors import InvalidInput
-from uso_tui.domain.models import Run, empty_counts
+from uso_tui.domain.models import Run
 from uso_tui.domain.schools import REPORTS, check_dfe
 from uso_tui.sync.events import Progress
 
@@ -134,23 +134,9 @@ def run_json(run: Run) -> dict[str, Any]:
 def _not_run_json(dfe: str, error: str, going: str, operator: str, dry_run: bool) -> dict:
     """`sync --json` of a school whose run did not start (another of its runs `going`): the
     keys of a run's (run_json), of a run that is none."""
-    return {
-        "run_id": None,
-        "school": dfe,
-        "trigger": "cli",
-        "operator": operator,
-        "status": "failed",
-        "started_at": None,
-        "finished_at": None,
-        "counts": empty_counts(),
-        "error": error,
-        "undone_by": None,
-        "reports": [],
-        "dry_run": dry_run,
-        "held_usernames": [],
-        "hold_reason": None,
-        "run_in_progress": going,
-    }
+    none = Run(run_id="", school=dfe, trigger="cli", operator=operator, status="failed")
+    none.error, none.dry_run = error, dry_run
+    return run_json(none) | {"run_id": None, "started_at": None, "run_in_progress": going}
 
 
 def _plans(result: Any) -> list[Any]:

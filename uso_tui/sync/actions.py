@@ -1141,12 +1141,11 @@ def probable_holders(
     for cand in case.candidates:
         if alone_score(cand) < CREATE_GUARD or cand.get("username") in named:
             continue
-        if waiting is None:
-            waiting = store.cases(case.school, "open")
-        if cand.get("score", 0) < CREATE_GUARD and contested_by(
-            cand, waiting, case.record.get("mis_id")
-        ):
-            continue  # another open case's record may be its person (a twin): not "probably"
+        if cand.get("score", 0) < CREATE_GUARD:  # shared (a twin's case open too?)
+            if waiting is None:
+                waiting = store.cases(case.school, "open")
+            if contested_by(cand, waiting, case.record.get("mis_id")):
+                continue  # another open case's record may be its person: not "probably"
         acc = store.find_account(cand["username"])
         if acc is None or acc.status != "active" or acc.school != case.school:
             continue

@@ -1263,6 +1263,12 @@ def _window(acc: Account, today: str | None) -> list[dict[str, Any]]:
     return out
 
 
+def states_before(acc: Account) -> list[dict[str, Any]]:
+    """The account's states before each change a run made to it that changed_from holds (see
+    _window), oldest first."""
+    return _window(acc, None)
+
+
 def _recent_change(acc: Account, today: str | None) -> dict[str, Any] | None:
     """The account as it was before the oldest change within the window (see _window)."""
     chain = _window(acc, today)

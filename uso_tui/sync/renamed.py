@@ -10,6 +10,7 @@ from uso_tui.domain.errors import InvalidName
 from uso_tui.domain.models import Account
 from uso_tui.domain.names import normalise, username_stem
 from uso_tui.store.api import Store
+from uso_tui.sync.plan import states_before
 
 STEM_LOOK = 50  # accounts of one username stem read (jsmith, jsmith2, ...)
 
@@ -50,11 +51,9 @@ def renamed_lines(store: Store, text: str, limit: int) -> list[str]:
 def _renamed(acc: Account, named: set[tuple[str, str]]) -> str:
     now = f"{acc.username} ({acc.forename} {acc.surname}, {acc.dob or 'no date of birth'}, "
     now += f"{acc.school or 'unallocated'})"
-    first = acc.changed_from if isinstance(acc.changed_from, dict) else {}
-    # each state before a change a run made, oldest first (plan._changed_from): the last with
-    # these names is when they changed (a date corrected before kept them)
-    states = [first, *(e for e in (first.get("later") or ()) if isinstance(e, dict))]
-    for was in reversed(states):
+    # the last state before a change with these names is when they changed (a date corrected
+    # before kept them)
+    for was in reversed(states_before(acc)):
         if (normalise(was.get("forename")), normalise(was.get("surname"))) in named:
             return (
                 f"{now} was {was.get('forename')} {was.get('surname')} until a run changed its "

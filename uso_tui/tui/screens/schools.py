@@ -212,9 +212,8 @@ class SchoolsScreen(UsoScreen):
         self.filter_text = ""
         self._filter_timer: Timer | None = None
         self._loaded = False
-        self._back_at = (
-            0.0  # when it came back from another school's screens (_back_on_seen_school)
-        )
+        # when it came back from another school's screens (_back_on_seen_school)
+        self._back_at = 0.0
         self._wide = False
         self._columns_for = 0  # the terminal width the columns were made for
         self._signature: tuple | None = None
