@@ -95,6 +95,12 @@ def test_secret_messages_never_contain_the_secret():
     assert SECRET not in str(info.value)
 
 
+def test_a_secret_with_spaces_is_refused_without_repeating_it():
+    with pytest.raises(InvalidInput, match="client secret contains spaces") as info:
+        admin.check_secret("Hill Academy " + SECRET)
+    assert SECRET not in str(info.value) and "Hill" not in str(info.value)
+
+
 def test_update_school_audits_changes_only(store):
     school = admin.update_school(
         store,

@@ -370,6 +370,32 @@ def test_unreadable_secret_file(one_school, tmp_path):
     assert snapshot(one_school.data_dir) == before
 
 
+@pytest.mark.parametrize(
+    "secret",
+    ["abcd efgh ijkl", "Meadowbank Primary School"],
+)
+def test_a_secret_with_spaces_is_refused_in_both_ways_in(one_school, tmp_path, secret):
+    """IRIS issues secrets without spaces: one with them is a school's name (or any words)
+    typed into the secret field. Refused, never repeated, nothing added or changed."""
+    before = snapshot(one_school.data_dir)
+    res = one_school(*_add("204-3299", secret=("--client-secret", "-")), stdin=secret + "\n")
+    assert res.status == 2 and "client secret contains spaces" in res.err
+    assert secret not in res.err and secret not in res.out
+    res = one_school("school", "set", DFE, "--client-secret", "-", stdin=secret + "\n")
+    assert res.status == 2 and "client secret contains spaces" in res.err
+    assert snapshot(one_school.data_dir) == before
+
+
+def test_a_secret_file_saved_with_a_byte_order_mark_is_read_without_it(one_school, tmp_path):
+    """Notepad saves UTF-8 with a byte-order mark (and CRLF): the secret is the line after it,
+    not "not one line of printable ASCII text" for a file that shows exactly one."""
+    path = tmp_path / "secret.txt"
+    path.write_bytes(b"\xef\xbb\xbfbom-Secret-1234\r\n")
+    res = one_school("school", "set", DFE, "--client-secret-file", str(path))
+    assert res.status == 0, res.err
+    assert open_store(one_school.data_dir).secret(DFE) == "bom-Secret-1234"
+
+
 def test_reading_commands_never_create_a_store(cli):
     res = cli("school", "list")
     assert res.status == 2 and "no uso-tui store" in res.err  # bad input, not a failed run

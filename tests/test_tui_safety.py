@@ -60,6 +60,28 @@ async def test_typed_ahead_tab_then_secret_goes_to_the_secret_field(demo):
         assert secret.password
 
 
+async def test_a_secret_pasted_after_keys_typed_ahead_goes_to_the_secret_field(demo):
+    """Tab typed ahead, then the secret pasted (a bracketed paste) in the same read: the paste
+    waits its turn behind the Tab like a key, and lands masked in the secret field, not in the
+    field the Tab was leaving (where it was saved in plain text as the school's name)."""
+    from textual import events
+
+    async with started(demo.store, "settings", demo.held_school) as (app, pilot):
+        client_id = app.screen.query_one("#f-client_id", Input)
+        before = client_id.value
+        client_id.focus()
+        await pilot.pause()
+        burst(app, "tab")
+        paste = events.Paste("pasteds3cr3t99\n")
+        paste.set_sender(app)
+        app._driver.send_message(paste)
+        await settle(pilot)
+        assert client_id.value == before
+        secret = app.screen.query_one("#f-secret", Input)
+        assert secret.value == "pasteds3cr3t99"
+        assert secret.password
+
+
 async def test_a_failed_loader_is_said_once_and_leaves_loading(demo, monkeypatch):
     """Any screen's worker that raises: the operator reads one line saying what failed, the
     screen stops saying "loading…", and the console goes on."""

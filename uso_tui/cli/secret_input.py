@@ -76,7 +76,8 @@ def read_secret(args: argparse.Namespace, ctx: Context) -> str | None:
         shown = "/" in path or "." in path or os.path.exists(path)
         where = f"file {path}" if shown else "the file given (name not shown: is it the secret?)"
         try:
-            with open(path, encoding="utf-8") as fh:
+            # (utf-8-sig: a byte-order mark, as Notepad saves UTF-8, is not the secret's)
+            with open(path, encoding="utf-8-sig") as fh:
                 secret = fh.read(8192)
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"

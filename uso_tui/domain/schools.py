@@ -153,6 +153,14 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
             f"bad MIS URL {_shown(url)!r}: the host has look-alike characters (fullwidth or compatibility "
             "forms): type it in plain letters"
         )
+    if not host.isascii():
+        # a letter of another alphabet (Cyrillic а for a) shows as the real host and reaches
+        # another, or none: IRIS hosts, and the allowed ones, are written in plain ASCII
+        raise InvalidInput(
+            f"bad MIS URL {_shown(url)!r}: the host has letters other than plain ASCII (a "
+            "look-alike from another alphabet, or an accent): type it in plain letters (a host "
+            "that has them in its name: its xn-- form)"
+        )
     if not _host_ok(host):
         raise InvalidInput(f"bad MIS URL {_shown(url)!r}: {host!r} is not a valid host name")
     # (a bare `?` or `#` leaves the query or fragment empty: kept, every request went wrong)

@@ -88,6 +88,13 @@ def check_secret(secret: str | None) -> str:
     secret = secret.strip()
     if any(not c.isprintable() for c in secret):
         raise InvalidInput("client secret contains control characters")
+    if any(c.isspace() for c in secret):
+        # IRIS issues secrets without spaces: words in the field are a name typed there (the
+        # school's, as focus stays on the secret after a save), not a secret
+        raise InvalidInput(
+            "client secret contains spaces: IRIS issues secrets without them (was something "
+            "else typed or pasted with it?)"
+        )
     if not secret.isascii():
         # IRIS issues secrets of letters, digits and punctuation: anything else was mistyped or
         # pasted from a document that changed a character (a curly quote, a long dash).

@@ -88,7 +88,7 @@ class KeysInTurnApp(App):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._held_keys: deque[events.Key] = deque()
+        self._held_keys: deque[events.Key | events.Paste] = deque()  # (pastes wait in turn)
         self._key_turn = 0  # the turn of the key in flight, 0 when none
         self._key_read_at = 0.0  # when the key in flight was read from the terminal (its time)
         self._turns = 0
@@ -110,9 +110,20 @@ class KeysInTurnApp(App):
                 else:
                     await self._take_turn(key)
             return
+        if isinstance(event, events.Paste) and not event.is_forwarded:
+            # a paste read with keys typed ahead (Tab, then the secret pasted) is text for the
+            # field those keys lead to: it waits its turn like a key, else it lands in the field
+            # focused when it is read (the secret pasted in plain text into the school's name)
+            if event.time < self._refused_until:
+                self._refused_keys += 1
+            elif self._key_turn:
+                self._held_keys.append(event)
+            else:
+                await self._take_turn(event)
+            return
         await super().on_event(event)
 
-    async def _take_turn(self, key: events.Key) -> None:
+    async def _take_turn(self, key: events.Key | events.Paste) -> None:
         self._turns += 1
         turn = self._key_turn = self._turns
         self._key_read_at = key.time
@@ -235,7 +246,7 @@ class KeysInTurnApp(App):
     def drop_typed_ahead_unless(self, answers: set[str], read_first: str) -> None:
         """drop_typed_ahead, unless the next key typed is one of `answers`: typed for a
         question the operator expected (escape y leaves a form, as the operator meant)."""
-        if self._held_keys and self._held_keys[0].key not in answers:
+        if self._held_keys and getattr(self._held_keys[0], "key", None) not in answers:
             self.drop_typed_ahead(read_first)
 
     def busy(self) -> bool:
