@@ -60,6 +60,20 @@ async def test_typed_ahead_tab_then_secret_goes_to_the_secret_field(demo):
         assert secret.password
 
 
+async def test_enter_in_the_settings_moves_to_the_next_field_as_in_add_a_school(demo):
+    """Enter in a field of the AutoUpdate settings goes on to the next field (it did nothing
+    there, and moved on in Add a school: two forms of one console, two ways)."""
+    async with started(demo.store, "settings", demo.held_school) as (app, pilot):
+        client_id = app.screen.query_one("#f-client_id", Input)
+        client_id.focus()
+        await pilot.pause()
+        burst(app, "enter", *"s3cr3t-typed")
+        await settle(pilot)
+        secret = app.screen.query_one("#f-secret", Input)
+        assert app.focused is secret and secret.value == "s3cr3t-typed"
+        assert app.screen.kind == "settings"
+
+
 async def test_a_secret_pasted_after_keys_typed_ahead_goes_to_the_secret_field(demo):
     """Tab typed ahead, then the secret pasted (a bracketed paste) in the same read: the paste
     waits its turn behind the Tab like a key, and lands masked in the secret field, not in the

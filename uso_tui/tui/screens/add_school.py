@@ -5,7 +5,6 @@ Client Secret is typed masked and never shown again."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -94,11 +93,6 @@ class AddSchoolScreen(SettingsForm):
 
     def checking(self) -> bool:
         return self.tried
-
-    @on(Input.Submitted)
-    def _next(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.app.action_focus_next()
 
     # -- actions --------------------------------------------------------------------------------
 

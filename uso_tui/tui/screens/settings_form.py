@@ -105,6 +105,12 @@ class SettingsForm(UsoScreen):
         target = "#r-staff" if field == "reports" else f"#f-{field}"
         self.query_one(target).focus()
 
+    @on(Input.Submitted)
+    def _next(self, event: Input.Submitted) -> None:
+        """Enter moves to the next field in both forms (ctrl+s saves): as a form is filled in."""
+        event.stop()
+        self.app.action_focus_next()
+
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         if self.checking() and event.input.id and event.input.id.startswith("f-"):
