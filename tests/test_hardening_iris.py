@@ -624,6 +624,41 @@ async def test_totals_the_pages_belie_are_followed_to_an_empty_page_and_doubted(
     assert planned.counts["unallocated"] == 0
 
 
+async def test_a_record_giving_its_id_twice_two_ways_is_invalid_and_holds_the_leavers() -> None:
+    """`{"schoolId": "P1", "schoolId": "P2"}`: JSON leaves open which is meant, orjson keeps the
+    last, and the record was read as P2's: P1's account then read as a leaver's, unallocated.
+    Now the record is invalid (its account kept as it was) and the export doubted."""
+    page = json.dumps(listing([pupil(1), pupil(3)])).replace(
+        '"schoolId": "P1"', '"schoolId": "P1", "schoolId": "P2"'
+    )
+    assert page.count('"schoolId"') == 3
+    export = await fetch(Server(lambda r: httpx.Response(200, content=page.encode())))
+    rec = next(r for r in export.records if r.mis_id == "P2")
+    assert rec.unreadable and "schoolId (given twice, two ways)" in rec.unreadable
+    assert any("give their MIS id twice" in doubt and "P2" in doubt for doubt in export.doubts)
+    planned = plan_of(export, linked=[pupil(1), pupil(2), pupil(3)])
+    assert planned.counts["unallocated"] == 0
+    assert planned.counts["invalid"] == 1
+    # the same id twice, the same way, is no doubt
+    same = json.dumps(listing([pupil(1), pupil(3)])).replace(
+        '"schoolId": "P1"', '"schoolId": "P1", "schoolId": "P1"'
+    )
+    export = await fetch(Server(lambda r: httpx.Response(200, content=same.encode())))
+    assert not export.doubts and all(not r.unreadable for r in export.records)
+
+
+async def test_an_empty_page_between_pages_of_records_is_a_doubt() -> None:
+    """totalPages 3 without a count, page 2 empty and page 3 not: a page of records lost (records
+    leaving while IRIS pages empty the last pages, not one between). Its pupils read as leavers
+    and were unallocated, the client only logging a warning; now the export is doubted."""
+    pages = {1: [pupil(n) for n in range(500)], 3: [pupil(n) for n in range(1000, 1040)]}
+    export = await fetch(paged(pages, lambda n: {"totalPages": 3}))
+    assert len(export.records) == 540
+    assert any("page 2 of students was empty" in doubt for doubt in export.doubts)
+    planned = plan_of(export, linked=[pupil(n) for n in range(500, 560)])
+    assert planned.counts["unallocated"] == 0
+
+
 async def test_totals_that_agree_with_the_pages_are_no_doubt() -> None:
     pages = {1: [pupil(n) for n in range(500)], 2: [pupil(n) for n in range(500, 540)]}
     server = paged(pages, lambda n: {"totalPages": 2, "totalCount": 540})

@@ -36,13 +36,22 @@ from uso_tui.domain.models import Export, MisRecord, School, some_ids
 from uso_tui.domain.schools import check_mis_url
 from uso_tui.iris.answer_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, read_body
 from uso_tui.iris.errors import AuthFailed, HostNotAllowed, IrisError
-from uso_tui.iris.parse import ALTERED, ESCAPES, PARSERS, UNREADABLE, record_id, used_fields
+from uso_tui.iris.parse import (
+    ALTERED,
+    ESCAPES,
+    ID_KEYS,
+    PARSERS,
+    UNREADABLE,
+    record_id,
+    used_fields,
+)
 from uso_tui.iris.redact import blank_secrets, parsed_hold_secret, records_hold_secret
 
 TOKEN_PATH = "/auth/connect/token"
 REPORT_PATHS = {"students": "/api/students", "staff": "/api/humanresources/employees"}
 REPORT_KEYS = {"students": "students", "staff": "employees"}
 _KEEP = {REPORT_KEYS[report]: used_fields(report) for report in REPORT_KEYS}
+_ID_KEY = {REPORT_KEYS[report]: ID_KEYS[report] for report in REPORT_KEYS}  # page key -> id's name
 TRANSIENT_MIN_STATUS = 500
 # An access token is sent back as a header with every request: visible ASCII (RFC 6750's bearer
 # tokens are narrower still; a JWT of many claims is a few kB).
@@ -87,6 +96,8 @@ class _Ctx:
     # (method, path) of the request made last: the one a deadline passing is said of (a token
     # request that never answered was said to be the report's)
     asking: tuple[str, str] | None = None
+    # the MIS ids of records that gave their id twice, two ways (_ids_given_twice): a doubt
+    ids_twice: dict[str, None] = field(default_factory=dict)
 
     @property
     def dfe(self) -> str:
@@ -453,13 +464,13 @@ class IrisClient:
         belied = _belied(pages, claimed_pages, claimed_count)
         while belied and empty_at is None:
             await follow()
+        # An empty page before pages of records: records leaving while IRIS pages empty the
+        # last pages, never one between, so a page of them was lost (their people would read
+        # as leavers). The records are kept, and the export doubted (rule 7 unallocates nobody).
+        gap = None
         if empty_at is not None and any(pages[n] for n in pages if n > empty_at):
-            self.log.warning(
-                "%s: %s page %d was empty but later pages were not; keeping them",
-                school.dfe,
-                report,
-                empty_at,
-            )
+            gap = f"page {empty_at} of {report} was empty but later pages were not"
+            self.log.warning("%s: %s; keeping them", school.dfe, gap)
 
         raw = [r for n in sorted(pages) for r in pages[n]]
         page_of = [n for n in sorted(pages) for _ in pages[n]]
@@ -468,6 +479,9 @@ class IrisClient:
         if belied:
             export.doubts.append(belied)
             _event(ctx, belied)
+        if gap:
+            export.doubts.append(gap)
+            _event(ctx, gap)
         said = sorted({c for _, c in claims if c is not None})
         if len(said) > 1 or len({p for p, _ in claims if p is not None}) > 1:
             # (a page that gives no totals is no change: the first page's still stand)
@@ -574,6 +588,7 @@ class IrisClient:
         body[key] = [keep(r) for r in sent]
         if mended:
             _broken_fields_unreadable(sent, body[key])
+        ctx.ids_twice.update(dict.fromkeys(_ids_given_twice(resp.content, key, body[key])))
         token = self._tokens.get((ctx.base, ctx.school.client_id))
         if records_hold_secret(resp.content, body[key], ctx.secret, token.value if token else None):
             raise _holds_secret(ctx, shown, resp.status_code)
@@ -631,6 +646,12 @@ class IrisClient:
             docs[key] = page
             kept.append(item)
         doubts = []
+        if ctx.ids_twice:
+            doubts.append(
+                f"{len(ctx.ids_twice)} record(s) give their MIS id twice, two ways (which is "
+                f"meant is not said): {some_ids(list(ctx.ids_twice))}"
+            )
+            _event(ctx, doubts[-1])
         # A row the MIS holds twice is sent twice; one record sent three times or more is no
         # such row, and IRIS's totalCount counting the copies could hide as many records missed.
         many = list(dict.fromkeys(i for (i, _), copies in on_one_page.items() if copies > 1))
@@ -1253,6 +1274,41 @@ def _named_twice(content: bytes, key: str) -> str | None:
     except (ValueError, RecursionError):  # (what orjson read, nested past the standard's depth)
         return "is nested too deep to be checked for names given twice"
     return f"names {last[0]!r} twice" if last[0] is not None else None
+
+
+_TWICE = "\x00id twice"  # (no name a server sends: set by _ids_given_twice's reading only)
+
+
+def _ids_given_twice(content: bytes, key: str, kept: list[dict[str, Any]]) -> list[str]:
+    """The ids (as read: the last given) of a page's records that give their MIS id twice, two
+    ways (`{"schoolId": "1", "schoolId": "2"}`: JSON leaves open which is meant; orjson keeps
+    the last, and the account linked to the first read as a leaver's). Each such record of
+    `kept` is made invalid (its account kept as it was). Looked for only where the id's name
+    occurs more often than the page has records, or a name is written with an escape (the page
+    is then read again, slowly, by the standard library). Other fields given twice are read as
+    the last, as JSON readers do."""
+    name = _ID_KEY[key]
+    if content.count(b'"%s"' % name.encode()) <= len(kept) and not _escaped_name(content):
+        return []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(items)
+        if len(out) < len(items) and len({str(v) for k, v in items if k == name}) > 1:
+            out[_TWICE] = True
+        return out
+
+    text = content.decode("utf-8", errors="replace")
+    try:
+        sent = json.loads(text[1:] if text.startswith("\ufeff") else text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):  # (_named_twice has refused such a page already)
+        return []
+    found = []
+    for raw, record in zip(sent.get(key) or (), kept, strict=False):
+        if isinstance(raw, dict) and raw.get(_TWICE):
+            said = [record[UNREADABLE]] if record.get(UNREADABLE) else []
+            record[UNREADABLE] = ", ".join([*said, f"{name} (given twice, two ways)"])
+            found.append(str(record.get(name)))
+    return found
 
 
 def _escaped_name(content: bytes) -> bool:
