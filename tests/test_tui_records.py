@@ -199,6 +199,29 @@ async def test_bulk_restore_keys_typed_ahead_restore_only_the_row_seen(store):
     assert store.account(grace).status == store.account(edsger).status == "active"
 
 
+async def test_bulk_restore_of_a_mark_the_filter_hides_asks_first(store):
+    """A row marked on the Unallocated tab, then a filter that hides it: `r y` typed in one
+    burst restored the hidden account, the question naming it answered by the `y` typed with
+    the `r`; the row on screen stayed unallocated. Now the `y` is dropped, as in the non-MIS
+    review, and the question waits to be read."""
+    grace = username_of(store, "Grace", "Hopper")
+    edsger = username_of(store, "Edsger", "Dijkstra")
+    async with opened(store, "bulk_results", HILL, notifications=True) as (app, pilot):
+        await press(pilot, "4")
+        marked = keys_of(table(app))[0]
+        other = edsger if marked == grace else grace
+        await press(pilot, "space")
+        await filter_by(pilot, "dijkstra" if other == edsger else "hopper")
+        assert keys_of(table(app)) == [other]
+        burst(app, "r", "y")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, Confirm) and marked in screen_text(app)
+        messages = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any("marked accounts the filter hides" in m for m in messages)
+        await press(pilot, "escape")
+    assert store.account(marked).status == store.account(other).status == "unallocated"
+
+
 async def _to_unallocated_row(app, pilot, username: str) -> None:
     """Bulk results' Unallocated tab, the cursor on `username`'s row."""
     await press(pilot, "4")

@@ -239,6 +239,7 @@ def accounts_list(heading: str, hits: Iterable[object], style: str = "bold yello
 
 
 # why a `y` typed with the restore's `r` is dropped: it was typed before a warning was shown
+MARKED_HIDDEN = "the question names marked accounts the filter hides"
 RESTORE_WARNED = (
     "the question warns of the person's active account, an open case or the exclusion list"
 )

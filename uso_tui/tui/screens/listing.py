@@ -288,6 +288,14 @@ class ListTable(DataTable):
         row = self.current()
         return [row] if row is not None else []
 
+    def hides_a_target(self) -> bool:
+        """Whether a marked row is one the filter hides (not on screen): a question naming it
+        is read before it is answered (a `y` typed with the key that asks it is dropped)."""
+        if not self.marked:
+            return False
+        shown = {r.key for r in self.shown}
+        return any(r.key not in shown for r in self.targets())
+
 
 class Details(Dialog[None]):
     """A read-only page of details (a run, an audit event). escape or enter closes it."""

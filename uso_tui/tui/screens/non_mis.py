@@ -20,7 +20,7 @@ from uso_tui.domain.models import Account, MisRecord
 from uso_tui.domain.names import normalise
 from uso_tui.domain.schools import ROLE_OF_REPORT
 from uso_tui.tui.applying import apply_each
-from uso_tui.tui.format import full_name, plain, when
+from uso_tui.tui.format import MARKED_HIDDEN, full_name, plain, when
 from uso_tui.tui.screens.listing import (
     FILTER_DELAY,
     Col,
@@ -333,16 +333,11 @@ class NonMisScreen(LoadedListScreen):
     def _targets(self) -> list[Account]:
         return [r.data for r in self.active_table().targets()]
 
-    def _hidden(self, targets: list[Account]) -> bool:
-        """Whether a marked target is one the filter hides (not on screen)."""
-        shown = {r.key for r in self.active_table().shown}
-        return not all(t.username in shown for t in targets)
-
     def action_keep(self) -> None:
         targets = self._targets()
         if not targets or self.typed_blind():
             return
-        if not self._hidden(targets):
+        if not self.active_table().hides_a_target():
             self.hold_keys()  # keys typed ahead act on the list as this leaves it
             self.apply("keep", targets)
             return
@@ -377,8 +372,8 @@ class NonMisScreen(LoadedListScreen):
                 self.hold_keys()
                 self.apply(what, targets)
 
-        if self._hidden(targets):
-            self.app.drop_typed_ahead("the question names marked accounts the filter hides")
+        if self.active_table().hides_a_target():
+            self.app.drop_typed_ahead(MARKED_HIDDEN)
         many = "s" if len(targets) > 1 else ""
         title = f"{what.capitalize()} {len(targets)} account{many}?"
         yes, no = answers

@@ -23,6 +23,7 @@ from uso_tui.sync.actions import restorable
 from uso_tui.sync.restore_look import RestoreLook
 from uso_tui.tui.applying import apply_each, attempt
 from uso_tui.tui.format import (
+    MARKED_HIDDEN,
     RESTORE_WARNED,
     clean,
     full_name,
@@ -432,6 +433,8 @@ class BulkResultsScreen(ReloadingListScreen):
         body.append_text(restore_warnings(*look))
         if look.warns():  # a `y` typed with the `r` came before it could be read
             self.app.drop_typed_ahead(RESTORE_WARNED)
+        elif self.active_table().hides_a_target():
+            self.app.drop_typed_ahead(MARKED_HIDDEN)
 
         def answer(yes: bool | None) -> None:
             if yes:
