@@ -122,6 +122,22 @@ async def test_held_review_flags_candidates_of_open_cases(env):
     assert not cat.back_since
 
 
+async def test_held_review_flags_a_mover_case_at_another_school_of_the_authority(env):
+    """Cat leaves one school (her unallocation held) and joins another of its authority under a
+    new MIS id, whose run opens a case offering her account. The review read only the held
+    run's own school's cases: nothing said a case elsewhere was about to claim the account,
+    and `confirm` unallocated it without a warning."""
+    gone = [{**BOB, "leavingDate": "2020-01-01"}, {**CAT, "leavingDate": "2020-01-01"}]
+    run_id = await _held(env, [AMY, *gone])
+    env.add_school(OTHER, students=[iris_student("77", "Cat", "Brown", "2016-01-20")])
+    await sync(env, dfe=OTHER, now=LATER)
+    (case,) = env.store.cases(OTHER, "open")
+    assert "cbrown.204" in [c["username"] for c in case.candidates]
+    review = {h.username: h for h in actions.held_review(env.store, run_id)}
+    assert review["cbrown.204"].case_ids == [case.case_id]
+    assert review["bsmith.204"].case_ids == []
+
+
 async def test_an_account_whose_record_left_is_no_other_person_s_when_creating(env):
     """Cat leaves under MIS id 3 (her unallocation held) and comes back as 33: her account,
     still linked to 3, is the case's 100% candidate. It was called "taken" (another person's)

@@ -854,3 +854,19 @@ async def test_the_held_review_s_table_keeps_its_columns_when_the_terminal_grows
             table = app.screen.query_one("#held-table")
             widths = {str(c.label): c.get_render_width(table) for c in table.columns.values()}
             assert "Flag" in widths and sum(widths.values()) <= 72, (size, widths)
+
+
+def test_the_held_review_names_a_case_at_another_school_by_its_school():
+    """A held account offered by a mover's case at another school of the authority: its flag
+    names that school's case (c1 alone read as the held school's own case 1)."""
+    from uso_tui.sync.actions import HeldAccount
+    from uso_tui.tui.held import flag_text
+
+    def held(*case_ids: str) -> HeldAccount:
+        return HeldAccount("cbrown.204", "Cat", "Brown", None, "active", list(case_ids), False)
+
+    assert flag_text(held("204-3210-c4"), school="204-3210").plain == "candidate c4"
+    assert flag_text(held("204-3211-c1"), school="204-3210").plain == "candidate 3211-c1"
+    assert flag_text(held("204-3210-c4", "301-1000-c2"), school="204-3210").plain == (
+        "candidate c4 +1"
+    )

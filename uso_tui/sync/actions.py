@@ -26,6 +26,7 @@ from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, event_words, stamp
+from uso_tui.sync.case_offers import case_offers
 from uso_tui.sync.checks import (
     RUNS_LOOKED_AT,
     back_since,
@@ -261,7 +262,8 @@ class HeldAccount:
     surname: str
     dob: str | None
     status: str  # active | unallocated | missing
-    case_ids: list[str]  # open match cases of the school with this account as a candidate
+    # open match cases offering this account: the school's, then others' of its authority
+    case_ids: list[str]
     back_since: bool  # record back, changed since, or an incomplete export: confirm leaves it
     incomplete: bool = False  # ... because its report's export may be incomplete (rule 7)
 
@@ -280,10 +282,17 @@ def held_review(store: Store, run_id: str) -> list[HeldAccount]:
     if not run.held_usernames:
         return []
     seen = seen_since(store, run) if run.status == "held" else set()
+    # the open cases offering each: the school's own, then a mover's at another school of its
+    # authority (a leaver here who joined there: confirming unallocates what that case claims)
+    la = la_of(run.school)
+    schools = {run.school} | {
+        s.dfe for s in store.list_schools() if s.open_cases and la_of(s.dfe) == la
+    }
+    offers = case_offers(store, dict.fromkeys(run.held_usernames, run.school), schools)
+    offers.sort(key=lambda offer: offer[1].school != run.school)  # (stable: case order kept)
     cases: dict[str, list[str]] = {}
-    for case in store.cases(run.school, "open"):
-        for candidate in case.candidates:
-            cases.setdefault(candidate["username"], []).append(case.case_id)
+    for username, case, _score in offers:
+        cases.setdefault(username, []).append(case.case_id)
     out = []
     # in one read (one find_account per account read the school's file again each time: 40 s
     # for a school of 4,000 held whole)

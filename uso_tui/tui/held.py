@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Run
+from uso_tui.domain.schools import la_of
 from uso_tui.sync.actions import Confirmed, HeldAccount
 from uso_tui.sync.compare import comparisons_lines
 from uso_tui.tui.format import plain
@@ -26,7 +27,7 @@ from uso_tui.tui.workers import in_thread
 DIALOG_INNER = 72  # the .dialog's width (76) less its border and padding
 
 
-def flag_text(held: HeldAccount, incomplete: bool = False) -> Text:
+def flag_text(held: HeldAccount, incomplete: bool = False, school: str = "") -> Text:
     """Why an operator should look twice at this account (words, so NO_COLOR keeps them)."""
     if held.back_since:
         said = "left alone" if incomplete else "back: left alone"
@@ -34,8 +35,13 @@ def flag_text(held: HeldAccount, incomplete: bool = False) -> Text:
     if held.status != "active":
         return Text(held.status, style="dim", end="")
     if held.case_ids:
-        # case ids start with the school's DfE, which the dialog's title says
-        first = held.case_ids[0].rsplit("-", 1)[-1]
+        # the school's own case ids without its DfE, which the dialog's title says; another's
+        # of its authority (a mover's case there) without the authority's number
+        first = held.case_ids[0]
+        if first.startswith(f"{school}-"):
+            first = first.rsplit("-", 1)[-1]
+        elif school and first.startswith(f"{la_of(school)}-"):
+            first = first.split("-", 1)[1]
         more = f" +{len(held.case_ids) - 1}" if len(held.case_ids) > 1 else ""
         return Text(f"candidate {first}{more}", style="bold yellow", end="")
     return Text("", end="")
@@ -128,7 +134,7 @@ class HeldReview(Dialog[list[str] | None]):
             Row(
                 key=h.username,
                 cells=cells(h.username, f"{h.forename} {h.surname}".strip(), h.dob or "-")
-                + (flag_text(h, bool(self.run.incomplete)),),
+                + (flag_text(h, bool(self.run.incomplete), self.run.school),),
                 haystack="",
                 data=h,
             )
