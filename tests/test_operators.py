@@ -618,6 +618,29 @@ async def test_a_console_of_an_operator_removed_since_it_opened_closes(tmp_path)
     assert app.return_code == 1
 
 
+async def test_an_operator_removed_while_the_console_is_open_is_refused_at_once(tmp_path):
+    """Until the console looked at operators.json again (every 5 s), a name it no longer listed
+    counted as the data directory's owner: bob, a desk operator just removed, passed the check
+    of every action, an admin's too. A session opened by a listed operator stays one: what it
+    asks of a name removed since is refused."""
+    from tui_helpers import settle
+
+    from uso_tui.sync.access import AccessDenied, require
+    from uso_tui.tui.app import UsoApp
+
+    store = _console_store(tmp_path)
+    app = UsoApp(store, operator="bob", clock=lambda: NOW, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert require(store, "bob", "restore").role == "desk"
+        remove_operator(store, "bob", operator="alice", now=NOW)
+        for action in ("restore", "school_update"):
+            with pytest.raises(AccessDenied, match="bob is no longer an operator"):
+                require(store, "bob", action)
+    # a name never listed is still the data directory's owner (cron, the administrator)
+    assert require(store, "carol", "school_update").role == "admin"
+
+
 def test_a_console_closed_for_an_operator_removed_meanwhile_exits_1(tmp_path, monkeypatch):
     """The console said "bob is no longer an operator ... the console has closed" and the
     process exited 0, as if the session had ended as it should."""

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.store import Store
-from uso_tui.sync.access import access_of
+from uso_tui.sync.access import access_of, held_listed
 from uso_tui.tui.applying import error_text
 from uso_tui.tui.format import clean
 from uso_tui.tui.keys_in_turn import KeysInTurnApp
@@ -91,6 +91,8 @@ class UsoApp(KeysInTurnApp):
         self.operator = operator or _login_name()
         # the operator's role (operators.json): screens hide or grey what it may not do
         self.access = access_of(store, self.operator)
+        if self.access.listed:  # removed from operators.json meanwhile: refused, never the owner
+            held_listed(store, self.operator, self.access.name)
         self.cursor_blink = cursor_blink
         self.live_runs: dict[str, LiveRun] = {}
         # the school whose screen showed last (UsoScreen): the schools list comes back on it
