@@ -231,3 +231,19 @@ def test_a_fraction_where_a_whole_number_belongs_says_so(field):
         check_school_change(field, "1.5")
     with pytest.raises(InvalidInput, match="'ten': expected a number"):
         check_school_change(field, "ten")
+
+
+def test_a_school_stored_with_a_host_of_other_letters_than_ascii_still_runs_and_is_edited(store):
+    """A host such as bücher.isams.cloud was accepted before hosts had to be plain ASCII: such a
+    school is not stopped (its runs refused the stored URL, and so did any edit of its name)."""
+    from dataclasses import replace
+
+    from uso_tui.domain.schools import check_mis_url
+
+    with store.transaction("test") as txn:
+        txn.put_school(replace(store.school(DFE), url="https://bücher.isams.cloud"))
+    assert check_mis_url("https://bücher.isams.cloud", "iSAMS", typed=False)
+    school = admin.update_school(store, DFE, operator="bob", now=NOW, name="Bücher School")
+    assert (school.name, school.url) == ("Bücher School", "https://bücher.isams.cloud")
+    with pytest.raises(InvalidInput, match="plain ASCII"):
+        admin.update_school(store, DFE, operator="bob", now=NOW, url="https://bäcker.isams.cloud")

@@ -964,3 +964,20 @@ async def test_an_account_found_by_search_on_roll_elsewhere_is_said_so_in_the_qu
         assert isinstance(app.screen, Confirm)
         text = " ".join(screen_text(app).replace("│", " ").split())  # (the box's lines)
         assert "matching takes it from a person on roll there" in text
+
+
+def test_a_paste_dropped_with_keys_typed_ahead_is_said_apart():
+    """A secret pasted then dropped (typed ahead of a question) was counted as one more key
+    "to press again": the operator was not told the paste was lost."""
+    from textual import events
+
+    from uso_tui.tui.keys_in_turn import _said_of
+
+    keys = [events.Key("y", "y"), events.Key("n", "n")]
+    assert _said_of(keys) == "2 key(s) typed ahead were dropped"
+    assert _said_of([*keys, events.Paste("x")]) == ("2 key(s) and a paste typed ahead were dropped")
+    assert _said_of([events.Paste("x")]) == "a paste typed ahead was dropped"
+    assert _said_of([events.Paste("x")], this_key=True) == (
+        "1 key(s) and a paste typed ahead were dropped"
+    )
+    assert _said_of([]) == ""

@@ -121,8 +121,13 @@ def _shown(url: str) -> str:
     return url if len(url) <= SHOWN_URL else url[: SHOWN_URL - 1] + "…"  # (not 100 KB of it)
 
 
-def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset()) -> str:
+def check_mis_url(
+    url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(), typed: bool = True
+) -> str:
     """DESIGN section 4: https on *.isams.cloud / *.edgen.cloud, or an explicitly allowed host:port.
+
+    `typed` False: a URL stored before, which may have a host of other letters than ASCII (a
+    school added so still runs, and its other settings can be changed).
 
     Returns the URL as kept: without a trailing slash, its scheme and host in lower case and
     without the scheme's own port (`HTTPS://B.ISAMS.CLOUD:443/` is https://b.isams.cloud).
@@ -153,7 +158,7 @@ def check_mis_url(url: str, mis: str, allowed_hosts: frozenset[str] = frozenset(
             f"bad MIS URL {_shown(url)!r}: the host has look-alike characters (fullwidth or compatibility "
             "forms): type it in plain letters"
         )
-    if not host.isascii():
+    if typed and not host.isascii():
         # a letter of another alphabet (Cyrillic а for a) shows as the real host and reaches
         # another, or none: IRIS hosts, and the allowed ones, are written in plain ASCII
         raise InvalidInput(

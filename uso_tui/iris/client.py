@@ -342,6 +342,7 @@ class IrisClient:
         school = ctx.school
         key = REPORT_KEYS[report]
         path = REPORT_PATHS[report]
+        ctx.ids_twice = {}  # this fetch's own (a report fetched again says its own)
 
         bounds = self.bounds
         first = await self._page(ctx, path, key, 1)
@@ -519,7 +520,7 @@ class IrisClient:
 
     def _ctx(self, school: School, secret: str, on_event: OnEvent | None) -> _Ctx:
         try:
-            base = check_mis_url(school.url, school.mis, self.allowed_hosts)
+            base = check_mis_url(school.url, school.mis, self.allowed_hosts, typed=False)
         except InvalidInput as exc:
             raise HostNotAllowed(str(exc), school=school.dfe) from None
         return _Ctx(school=school, base=base, secret=secret, on_event=on_event)
@@ -573,7 +574,8 @@ class IrisClient:
                 path=shown,
                 status=resp.status_code,
             )
-        if (twice := _named_twice(resp.content, key)) is not None:
+        escaped = _escaped_name(resp.content)
+        if (twice := _named_twice(resp.content, key, escaped)) is not None:
             raise IrisError(
                 f"the answer {twice}: which is meant is not said (JSON leaves it open), so it "
                 "is not read",
@@ -588,7 +590,8 @@ class IrisClient:
         body[key] = [keep(r) for r in sent]
         if mended:
             _broken_fields_unreadable(sent, body[key])
-        ctx.ids_twice.update(dict.fromkeys(_ids_given_twice(resp.content, key, body[key])))
+        twice_ids = _ids_given_twice(resp.content, key, body[key], escaped)
+        ctx.ids_twice.update(dict.fromkeys(twice_ids))
         token = self._tokens.get((ctx.base, ctx.school.client_id))
         if records_hold_secret(resp.content, body[key], ctx.secret, token.value if token else None):
             raise _holds_secret(ctx, shown, resp.status_code)
@@ -1251,14 +1254,14 @@ def _broken_fields_unreadable(sent: list[Any], kept: list[dict[str, Any]]) -> No
             record[UNREADABLE] = ", ".join(said)
 
 
-def _named_twice(content: bytes, key: str) -> str | None:
+def _named_twice(content: bytes, key: str, escaped: bool) -> str | None:
     """What a page's own object gives twice ("names 'students' twice": orjson keeps the last,
     and a page of three records then of two was read as a whole report of two), or None.
     Looked for only where the page's names occur twice in its bytes, or a name is written with
     an escape ("stud\\u0065nts" is "students"): the page is then read again, slowly, by the
     standard library. A record's own fields given twice are no matter of the page's."""
     names = (key, *_PAGE_TOTALS)
-    if all(content.count(b'"%s"' % n.encode()) < 2 for n in names) and not _escaped_name(content):
+    if all(content.count(b'"%s"' % n.encode()) < 2 for n in names) and not escaped:
         return None
     last: list[str | None] = [None]
 
@@ -1279,16 +1282,20 @@ def _named_twice(content: bytes, key: str) -> str | None:
 _TWICE = "\x00id twice"  # (no name a server sends: set by _ids_given_twice's reading only)
 
 
-def _ids_given_twice(content: bytes, key: str, kept: list[dict[str, Any]]) -> list[str]:
+def _ids_given_twice(
+    content: bytes, key: str, kept: list[dict[str, Any]], escaped: bool
+) -> list[str]:
     """The ids (as read: the last given) of a page's records that give their MIS id twice, two
     ways (`{"schoolId": "1", "schoolId": "2"}`: JSON leaves open which is meant; orjson keeps
     the last, and the account linked to the first read as a leaver's). Each such record of
     `kept` is made invalid (its account kept as it was). Looked for only where the id's name
-    occurs more often than the page has records, or a name is written with an escape (the page
-    is then read again, slowly, by the standard library). Other fields given twice are read as
-    the last, as JSON readers do."""
+    occurs more often than the page's records give an id, or a name is written with an escape
+    (`escaped`): the page is then read again by the standard library (a few milliseconds for a
+    thousand records: also for a page whose records hold objects with an `id` of their own).
+    Other fields given twice are read as the last, as JSON readers do."""
     name = _ID_KEY[key]
-    if content.count(b'"%s"' % name.encode()) <= len(kept) and not _escaped_name(content):
+    given = sum(name in record for record in kept)
+    if content.count(b'"%s"' % name.encode()) <= given and not escaped:
         return []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -392,7 +392,8 @@ def update_school(
                 raise ChangedSince(moved)
         mis = clean.get("mis", school.mis)
         if "url" in clean or "mis" in clean:
-            clean["url"] = check_mis_url(clean.get("url", school.url), mis, allowed)
+            typed = "url" in clean  # (else the stored one, checked again for another MIS)
+            clean["url"] = check_mis_url(clean.get("url", school.url), mis, allowed, typed)
         if mis != school.mis and secret is None:
             # IRIS issues credentials per product: the old secret cannot work with the new MIS.
             raise InvalidInput("changing the MIS needs the new Client Secret")

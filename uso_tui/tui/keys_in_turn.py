@@ -83,6 +83,20 @@ def _unmeta(key: events.Key, in_text: bool = False) -> list[events.Key]:
     return [events.Key("escape", "\x1b"), events.Key(rest, char)]
 
 
+def _said_of(dropped, this_key: bool = False) -> str:
+    """`3 key(s) typed ahead were dropped`, `2 key(s) and a paste ...`, of the keys and pastes
+    `dropped` (and the key being handled, `this_key`); "" for none. A paste is said apart: it is
+    pasted again, not typed."""
+    pastes = sum(isinstance(item, events.Paste) for item in dropped)
+    keys = len(dropped) - pastes + this_key
+    said = [f"{keys} key(s)"] if keys else []
+    said += ["a paste" if pastes == 1 else f"{pastes} pastes"] if pastes else []
+    if not said:
+        return ""
+    verb = "was" if keys + pastes == 1 and pastes else "were"
+    return f"{' and '.join(said)} typed ahead {verb} dropped"
+
+
 class KeysInTurnApp(App):
     """An App that handles the keys read from the terminal one at a time (see the module's doc)."""
 
@@ -97,14 +111,14 @@ class KeysInTurnApp(App):
         self._busy_turn = 0  # the turn whose wait for a busy screen was lengthened (busy)
         # keys read before this moment (an event time) are dropped: refuse_keys_read_until_now
         self._refused_until = 0.0
-        self._refused_keys = 0
+        self._refused_keys: list[events.Key | events.Paste] = []
         self._refused_why: tuple[str, str] = ("", "")
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
             for key in unmeta(event, isinstance(self.focused, Input)):
                 if key.time < self._refused_until:
-                    self._refused_keys += 1
+                    self._refused_keys.append(key)
                 elif self._key_turn:
                     self._held_keys.append(key)
                 else:
@@ -115,7 +129,7 @@ class KeysInTurnApp(App):
             # field those keys lead to: it waits its turn like a key, else it lands in the field
             # focused when it is read (the secret pasted in plain text into the school's name)
             if event.time < self._refused_until:
-                self._refused_keys += 1
+                self._refused_keys.append(event)
             elif self._key_turn:
                 self._held_keys.append(event)
             else:
@@ -181,11 +195,10 @@ class KeysInTurnApp(App):
         if turn != self._key_turn:
             return
         if self._held_keys:
-            dropped = len(self._held_keys)
+            dropped = _said_of(self._held_keys)
             self._held_keys.clear()
             self.notify(
-                f"{dropped} key(s) typed while the screen was still working were dropped: "
-                "press them again now",
+                f"{dropped} (the screen was still working): press them again now",
                 severity="warning",
                 markup=False,
             )
@@ -211,11 +224,11 @@ class KeysInTurnApp(App):
         answered (a match to an account that is not a candidate). `read_first`: what the
         question shows that the keys could not have seen, said when keys are dropped, with
         `then`, what to do now; `this_one`: the key being handled is dropped too (counted)."""
-        dropped = len(self._held_keys) + this_one
+        dropped = _said_of(self._held_keys, this_one)
         self._held_keys.clear()
         if dropped and read_first:
             self.notify(
-                f"{dropped} key(s) typed ahead were dropped: {read_first}; {then}",
+                f"{dropped}: {read_first}; {then}",
                 severity="warning",
                 markup=False,
             )
@@ -226,7 +239,7 @@ class KeysInTurnApp(App):
         search: its `y` answered the question), and are dropped, held or not yet handled; the
         console says so once, with `read_first` and `then`."""
         self._refused_until = event_time()  # the clock of the keys' times (Windows: another)
-        self._refused_keys = len(self._held_keys)
+        self._refused_keys = list(self._held_keys)
         self._held_keys.clear()
         self._refused_why = (read_first, then)
         self.set_timer(REFUSED_SAID_AFTER, self._say_refused)
@@ -235,13 +248,13 @@ class KeysInTurnApp(App):
         read_first, then = self._refused_why
         if self._refused_keys:
             self.notify(
-                f"{self._refused_keys} key(s) typed ahead were dropped: {read_first}; {then}",
+                f"{_said_of(self._refused_keys)}: {read_first}; {then}",
                 severity="warning",
                 markup=False,
             )
         else:
             self.notify(f"{then[:1].upper()}{then[1:]}", severity="warning", markup=False)
-        self._refused_keys = 0
+        self._refused_keys = []
 
     def drop_typed_ahead_unless(self, answers: set[str], read_first: str) -> None:
         """drop_typed_ahead, unless the next key typed is one of `answers`: typed for a

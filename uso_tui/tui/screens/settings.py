@@ -213,7 +213,8 @@ class SettingsScreen(SettingsForm):
             return list(check_reports(self.reports()))
         value = self.value(field)
         if field == "url":
-            return check_mis_url(value, self.mis, self.allowed)
+            stored = self.school is not None and value in (self.school.url, clean(self.school.url))
+            return check_mis_url(value, self.mis, self.allowed, typed=not stored)
         if field == "secret":
             if not value:
                 if self.school is not None and self.mis != self.school.mis:
