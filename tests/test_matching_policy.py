@@ -2230,3 +2230,34 @@ def test_a_leaver_s_year_group_goes_up_each_september_since():
         [(username, september)] = best(date(2026, 9, 3), account)
         assert username == "jsmith.204" and september >= 80
         assert all(score < september for _, score in best(date(2026, 7, 21), account))
+
+
+@pytest.mark.parametrize("unknown", ["U", "Unknown", "X", "Other", "Not Known", ""])
+def test_a_gender_not_said_is_no_other_sex(unknown):
+    """Twins Syed Hassan Shah and Syed Ali Shah (known as Ali), one account "Syed Shah" asked
+    for: Ali's gender sent as U (or Unknown, X, Other) counted as the other sex, so his claim was
+    dropped and Syed Hassan took the account; and an account with a gender given against a
+    record of U was "a gender given differently" (a needless case for the same person)."""
+    requested = acc("sshah.204", "Syed", "Shah", DOB)
+    hassan = rec("1", "Syed", "Shah", DOB, middle_names="Hassan", gender="M")
+    ali = rec("2", "Syed", "Shah", DOB, middle_names="Ali", preferred_name="Ali", gender=unknown)
+    planned = _plan([hassan, ali], [requested])
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+    assert outcome_of(planned, "1").outcome == "needs_matching"
+    # the same person, the gender not said on one side: linked as with none given
+    jack = acc("jsmith.204", "Jack", "Smith", DOB, extra={"gender": "M"})
+    planned = _plan([rec("3", "Jack", "Smith", DOB, gender=unknown)], [jack], pool=_la_pupils())
+    assert outcome_of(planned, "3").outcome == "auto_linked"
+
+
+@pytest.mark.parametrize("initials", ["J P", "JP", "J.P.", "J. P."])
+def test_initials_asked_for_are_no_forename_to_link_on(initials):
+    """An account asked for as "J P Smith", and twins J P Smith and John Paul Smith: two
+    initials passed as a forename of the record's own, and the first twin took the account (one
+    initial, "J", already opened a case for both)."""
+    requested = acc("jpsmith.204", initials, "Smith", DOB)
+    jp = rec("1", initials, "Smith", DOB)
+    john = rec("2", "John", "Smith", DOB, middle_names="Paul")
+    planned = _plan([jp, john], [requested])
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+    assert outcome_of(planned, "1").outcome == "needs_matching"

@@ -143,6 +143,35 @@ def initial_of(forename: str | None) -> str:
     return text.lower() if len(text) == 1 and text.isascii() and text.isalpha() else ""
 
 
+def initials_of(forename: str | None) -> str:
+    """The letters of a forename keyed as initials, lower-cased: one letter (initial_of), several
+    each alone (`J P`, `J.P.`, `J. P.`) or two or three capitals run together without a vowel
+    (`JP`, `TJ`); "" for a name (`Jo`, `ED`, `Ty`)."""
+    text = (forename or "").strip()
+    parts = [part for part in re.split(r"[.\s]+", text) if part]
+    if not parts or not all(part.isascii() and part.isalpha() for part in parts):
+        return ""
+    if all(len(part) == 1 for part in parts):
+        return "".join(parts).lower()
+    (word,) = parts if len(parts) == 1 else ("",)
+    if 2 <= len(word) <= 3 and word.isupper() and not set(word.lower()) & set("aeiouy"):
+        return word.lower()
+    return ""
+
+
+# A gender as MIS exports write it, to "m" or "f"; any other (U, Unknown, X, Other, Not Known)
+# says nothing: not the other sex (a twin's claim dropped for it), nor a conflict with an account
+_GENDERS = dict.fromkeys(("m", "male", "boy", "man"), "m") | dict.fromkeys(
+    ("f", "female", "girl", "woman"), "f"
+)
+
+
+@lru_cache(maxsize=256)
+def gender_key(value: str | None) -> str:
+    """ "m", "f", or "" for a gender not said (blank, U, Unknown, X, Other, Not Known...)."""
+    return _GENDERS.get(normalise(value), "") if value else ""
+
+
 # Names repeat a great deal across an estate (indexes, matching, the export comparison):
 # normalising each distinct one once saves most of the cost.
 normalise_cached = lru_cache(maxsize=65_536)(normalise)

@@ -21,7 +21,8 @@ from uso_tui.domain.dates import days_between
 from uso_tui.domain.models import Account, Export, MisRecord
 from uso_tui.domain.names import (
     as_marked,
-    initial_of,
+    gender_key,
+    initials_of,
     normalise_cached,
     permanent_upn,
     upn_given,
@@ -359,8 +360,9 @@ def _own_names(acc: Account) -> frozenset[str]:
 
 
 def _initial(value: str) -> str:
-    """A gender as its normalised initial (`Male`, `m`, `M` are one)."""
-    return normalise_cached(value)[:1]
+    """A gender as "m" or "f" (`Male`, `m`, `M` are one); "" for one not said (U, Unknown, X):
+    no other sex, nor a conflict."""
+    return gender_key(value)
 
 
 def conflict(
@@ -459,8 +461,10 @@ def auto_link_target(
     if not same or placeholder_dob(same[0].dob):
         return None  # (1900-01-01 keyed for a date not known is no date of birth to share)
     own = normalise_cached(rec.forename)
-    if initial_of(rec.forename):
-        return None  # an initial ("M Shepherd", an account asked so too) says too little
+    if initials_of(rec.forename):
+        # an initial ("M Shepherd", an account asked so too) says too little, and so do
+        # initials (J P Smith: John Paul's twin J P may be the one it was asked for)
+        return None
     names = _all_names(rec.forename, rec.preferred_name, rec.middle_names)
     exact = [a for a in same if normalise_cached(a.forename) == own]
     near = [a for a in same if _own_names(a) & names]

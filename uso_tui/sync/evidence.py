@@ -13,7 +13,7 @@ from rapidfuzz.distance import OSA
 from stdnum.gb.upn import calc_check_digit
 
 from uso_tui.domain.models import Account, MisRecord
-from uso_tui.domain.names import initial_of, normalise, permanent_upn, upn_key
+from uso_tui.domain.names import gender_key, initial_of, permanent_upn, upn_key
 from uso_tui.sync import match_model as model
 from uso_tui.sync.dob_slips import dob_score
 from uso_tui.sync.matched_names import aliases, is_muhammad, key, names_close, parts
@@ -165,7 +165,7 @@ def _initial(forename: str | None) -> str:
 
 @lru_cache(maxsize=1024)
 def _gender(value: str | None) -> str:
-    return normalise(value)[:1] if value else ""
+    return gender_key(value)
 
 
 def person_of_record(rec: MisRecord) -> Person:
