@@ -497,6 +497,19 @@ async def test_users_search_then_enter_typed_ahead_opens_the_first_hit(store):
         assert app.screen.username == "alovelace.204"
 
 
+@pytest.mark.parametrize("to_list", ["tab", "shift+tab"])
+async def test_users_search_then_tab_typed_ahead_opens_the_first_hit(store, to_list):
+    """`/`, a name, tab, enter in one burst: tab moved the focus to the latest accounts' list,
+    still shown (the search not yet run), and enter opened its first row, another person's
+    account. Tab goes to the hits of what was typed, as enter and down do."""
+    async with opened(store, "users") as (app, pilot):
+        assert keys_of(table(app, "#latest"))[0] != "alovelace.204"
+        burst(app, "slash", *"lovelace", to_list, "enter")
+        await settle(pilot, 4)
+        assert isinstance(app.screen, AccountScreen)
+        assert app.screen.username == "alovelace.204"
+
+
 async def test_a_title_too_long_for_the_terminal_ends_in_an_ellipsis(store):
     """A Static wraps its Text whatever the Text says: a long search's title showed "Users: 1
     found for" and nothing after, with no mark that the line went on."""

@@ -981,3 +981,26 @@ def test_a_paste_dropped_with_keys_typed_ahead_is_said_apart():
         "1 key(s) and a paste typed ahead were dropped"
     )
     assert _said_of([]) == ""
+
+
+async def test_keys_typed_after_a_screen_that_did_not_open_are_dropped(demo, monkeypatch):
+    """`h` (run history) then `c` (its confirm) in one burst, the history screen failing to
+    open: the `c` opened the hub's calendar, a screen the operator never asked for."""
+    async with started(demo.store, "school", demo.held_school, notifications=True) as (
+        app,
+        pilot,
+    ):
+        made = app.make_screen
+
+        def broken(kind, *args, **kw):
+            if kind == "history":
+                raise ImportError("cannot import name 'x'")
+            return made(kind, *args, **kw)
+
+        monkeypatch.setattr(app, "make_screen", broken)
+        burst(app, "h", "c")
+        await settle(pilot, 4)
+        assert app.screen.kind == "school"
+        said = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any("history screen is not available" in m for m in said)
+        assert any("the history screen did not open" in m for m in said)

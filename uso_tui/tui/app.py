@@ -188,6 +188,8 @@ class UsoApp(KeysInTurnApp):
             screen = self.make_screen(kind, dfe, focus)
         except (ImportError, AttributeError) as exc:
             self.notify(f"{kind} screen is not available: {exc}", severity="error", markup=False)
+            # the keys typed after it were for that screen, not this one (`h c`: the calendar)
+            self.drop_typed_ahead(f"the {kind} screen did not open", "type them again")
             return
         self.push_screen(screen)
 

@@ -125,6 +125,9 @@ class UsersScreen(ReloadingListScreen):
         Binding("g", "reload", "Reload", show=False),
         # reaches the screen only from the search box (a focused table moves its own cursor)
         Binding("down", "to_table", "To the list", show=False),
+        # (tab too: it moved to the latest accounts still shown, and enter opened another's)
+        Binding("tab", "to_table", "To the list", show=False),
+        Binding("shift+tab", "to_table(True)", "To the list", show=False),
     ]
 
     def __init__(self, store, dfe: str | None = None) -> None:
@@ -231,8 +234,11 @@ class UsersScreen(ReloadingListScreen):
     def action_search(self) -> None:
         self.search_box.focus()
 
-    def action_to_table(self) -> None:
+    def action_to_table(self, backward: bool = False) -> None:
         box = self.search_box
+        if not box.has_focus:  # tab from a list: the focus moves on as anywhere else
+            self.focus_previous() if backward else self.focus_next()
+            return
         if self._search_timer is not None:
             self._search_timer.stop()
         if box.value != self.query_text:
