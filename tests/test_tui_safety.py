@@ -36,6 +36,18 @@ async def test_typed_ahead_filter_reaches_the_filter_not_the_schools_keys(demo):
         assert app.screen.selected() == "204-2308"
 
 
+@pytest.mark.parametrize("to_list", ["tab", "shift+tab", "down"])
+async def test_typed_ahead_filter_then_tab_and_enter_open_the_school_filtered(demo, to_list):
+    """`/`, a name, tab, enter in one burst: tab moved the focus to the list before the filter
+    ran (it waits for typing to pause), and enter opened the school highlighted before: the
+    list's first row, not the one filtered for."""
+    async with started(demo.store) as (app, pilot):
+        assert app.screen.selected() != "204-2308"
+        burst(app, "slash", *"meadow", to_list, "enter")
+        await settle(pilot, 4)
+        assert (app.screen.kind, app.screen.dfe) == ("school", "204-2308")
+
+
 async def test_typed_ahead_opening_a_screen_then_keys_go_to_that_screen(demo):
     """enter (open the school's hub) then `e` (its settings) in one burst: the settings of the
     highlighted school open, the second key is not lost on the list."""

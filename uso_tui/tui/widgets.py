@@ -62,11 +62,14 @@ class LineInput(Input):
 
 
 class FilterInput(LineInput):
-    """A list's filter: tab and down leave it for its list as enter does (the default tab went
-    to the next widget: on a screen of tabs, the next tab's list, showing that tab instead)."""
+    """A list's filter: tab, shift+tab and down leave it for its list as enter does, the filter
+    applied first (the default tab went to the next widget: on a screen of tabs, the next tab's
+    list, showing that tab instead; on the schools list, the list not yet filtered, where an
+    enter typed ahead opened the school highlighted before)."""
 
     BINDINGS: ClassVar = [
         Binding("tab", "to_list", "List", show=False),
+        Binding("shift+tab", "to_list", "List", show=False),
         Binding("down", "to_list", "List", show=False),
     ]
 

@@ -25,7 +25,7 @@ from uso_tui.domain.models import School
 from uso_tui.tui.format import cell, clean
 from uso_tui.tui.screens.base import UsoScreen
 from uso_tui.tui.virtual_table import Column, VirtualTable
-from uso_tui.tui.widgets import LineInput
+from uso_tui.tui.widgets import FilterInput
 from uso_tui.tui.workers import in_thread
 
 # Problems first: failed, held, cases waiting, then a run going, then the rest.
@@ -236,7 +236,7 @@ class SchoolsScreen(UsoScreen):
 
     def compose(self) -> ComposeResult:
         yield self.title_bar("Schools: loading…", classes="loading")
-        yield LineInput(
+        yield FilterInput(
             placeholder="filter: DfE, name or MIS (escape clears)", id="filter", classes="filter"
         )
         yield VirtualTable(self._cells_of, Row.key_of, id="schools")
