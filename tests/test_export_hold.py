@@ -866,3 +866,41 @@ def test_without_the_run_befores_processed_file_leavers_keyed_late_are_counted_a
     env.set_students(DFE, [{**p, "leavingDate": "2026-07-15"} for p in pupils[:20]] + pupils[20:])
     run = env.sync(datetime(2026, 7, 17, 7))
     assert run.status == "held" and "80 records on roll against 100" in run.hold_reason
+
+
+def test_confirming_a_run_held_whole_unallocates_only_what_its_review_listed(tmp_path):
+    """A run held whole (half the roll gone) is confirmed days later. Meanwhile an operator
+    matched an account to a record this export does not send, and five pupils' leaving dates
+    (in the export) passed. Confirming planned the export again against the store as it is now,
+    and unallocated those six too, accounts its review never listed. Only what the review
+    listed is unallocated; the rest is the next run's to weigh."""
+    from datetime import datetime
+
+    from uso_tui.sync import actions, admin
+
+    env, pupils = _hundred_pupils(tmp_path)
+    store = env.store
+    newcomer = enrolled_student("x1", "Joseph", "Bloggs", "2015-01-01")
+    requested = admin.add_account(
+        store, DFE, role="pupil", forename="Joe", surname="Bloggs", dob="2015-01-01",
+        operator="bob", now=datetime(2026, 6, 1, 8),
+    )  # fmt: skip
+    env.set_students(DFE, [*pupils, newcomer])
+    env.sync(datetime(2026, 6, 2, 7))
+    (case,) = store.cases(DFE, "open")
+    leaving = [{**p, "leavingDate": "2026-06-05"} for p in pupils[:5]]
+    env.set_students(DFE, [*leaving, *pupils[5:45]])
+    run = env.sync(datetime(2026, 6, 3, 7))
+    assert run.status == "held" and run.comparisons, run.hold_reason
+    listed = set(run.held_usernames)
+    actions.resolve_case(
+        store, case.case_id, match=requested.username, operator="bob", now=datetime(2026, 6, 3, 9)
+    )
+    done = actions.confirm_held(store, run.run_id, operator="bob", now=datetime(2026, 6, 9, 9))
+    assert set(done.unallocated) <= listed
+    assert requested.username not in done.unallocated
+    assert store.account(requested.username).status == "active"
+    leavers = {
+        a.username for a in store.school_accounts(DFE) if a.mis_id in {"0", "1", "2", "3", "4"}
+    }
+    assert leavers and not leavers & set(done.unallocated)

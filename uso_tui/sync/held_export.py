@@ -127,8 +127,8 @@ def whole_preview(store: Store, run: Run, today: date) -> str:
 def apply_held_export(
     store: Store, txn: Transaction, run: Run, now: datetime, at: str, keep: set[str]
 ) -> dict[str, Plan]:
-    """Plans the held run's records again, accepted, and stages them in `txn`; the accounts in
-    `keep` are not unallocated (the operator unmarked them). Only the reports no run has
+    """Plans the held run's records again, accepted, and stages them in `txn`; only the
+    accounts the run held are unallocated, and not those in `keep` (the operator unmarked them). Only the reports no run has
     taken since (newer_runs: the school's data is newer than this export of theirs); nothing,
     {}, when that leaves no report held whole."""
     exports, whole = exports_of(store, run)
@@ -138,8 +138,17 @@ def apply_held_export(
     school = txn.school(run.school)
     snap = snapshot_in(txn, run.school)
     plans = {r: plan(exp, snap, now.date(), school, accept=True) for r, exp in exports.items()}
+    # Only what the review listed (the run's held accounts) is unallocated, less `keep`: planned
+    # against the store as it is now, the export also unallocated accounts linked since (a case
+    # matched meanwhile) and leavers whose date passed since, none of them shown to the
+    # operator who confirms. They are the next run's to weigh.
+    listed = set(run.held_usernames)
     for report_plan in plans.values():
-        kept = [c for c in report_plan.changes if c.kind == "unallocate" and c.username in keep]
+        kept = [
+            c
+            for c in report_plan.changes
+            if c.kind == "unallocate" and (c.username in keep or c.username not in listed)
+        ]
         if kept:
             report_plan.changes = [c for c in report_plan.changes if c not in kept]
             report_plan.counts["unallocated"] -= len(kept)
