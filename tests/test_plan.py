@@ -984,3 +984,25 @@ def test_the_counts_of_a_runs_records_add_up_to_what_it_fetched():
     per_record = ("created", "updated", "auto_linked", "restored", "needs_matching", "future",
                   "invalid", "excluded", "unchanged", "leaver")  # fmt: skip
     assert sum(counts[k] for k in per_record) == counts["fetched"] == 5
+
+
+def test_a_roll_sent_under_new_mis_ids_is_said_to_be_the_same_people():
+    """Every record sent under a new MIS id (an MIS moved or renumbered), names and dates of
+    birth as before: held whole as "no longer sends 40 ... and 40 others came instead", as for
+    another school's data, with nothing to tell the two apart. It says the newcomers are the
+    same people under new ids, and what confirming does, and shows some side by side."""
+    accounts = [linked_acc(n) for n in range(40)]
+    renumbered = [dataclasses.replace(linked_rec(n), mis_id=f"N{n}") for n in range(40)]
+    planned = plan(export(*renumbered), snap(accounts), TODAY, settings())
+    assert planned.comparison is not None and not planned.changes
+    reason = planned.hold_reason
+    assert "40 others came instead" in reason
+    assert "40 of them with the names and date of birth, or the UPN, of a record gone" in reason
+    sample = planned.comparison["sample"]
+    old_id, new_id = sample[0]["mis_id"].split(" -> ")
+    assert len(sample) == 5 and new_id == "N" + old_id.removeprefix("p")
+    assert sample[0]["before"]["surname"] == sample[0]["after"]["surname"]
+    # another school's data: nobody the same
+    others = [rec(f"x{n}", f"Other{n}", "School", "2016-05-01") for n in range(40)]
+    planned = plan(export(*others), snap(accounts), TODAY, settings())
+    assert "of a record gone" not in planned.hold_reason and not planned.comparison["sample"]

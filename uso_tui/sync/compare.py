@@ -84,6 +84,36 @@ def _sent_again(
     ]
 
 
+def _renumbered(
+    linked_rows: list[dict[str, Any]], newcomers: dict[str, MisRecord], gone: set[str]
+) -> list[tuple[dict[str, Any], MisRecord]]:
+    """(row, record) of each newcomer with the names and date of birth, or the permanent UPN,
+    of a linked record `gone`: the same person under a new MIS id (an MIS moved or renumbered),
+    each row paired once."""
+    by_person: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    by_upn: dict[str, list[dict[str, Any]]] = {}
+    for row in linked_rows:
+        if row["mis_id"] in gone:
+            by_person.setdefault(_person(row["forename"], row["surname"], row["dob"]), []).append(
+                row
+            )
+            key = upn_key((row.get("extra") or {}).get("upn"))
+            if permanent_upn(key):
+                by_upn.setdefault(key, []).append(row)
+    paired: set[str] = set()
+    out = []
+    for rec in newcomers.values():
+        rows = [
+            *by_upn.get(upn_key(rec.upn), ()),
+            *by_person.get(_person(rec.forename, rec.surname, rec.dob), ()),
+        ]
+        row = next((r for r in rows if r["mis_id"] not in paired), None)
+        if row is not None:
+            paired.add(row["mis_id"])
+            out.append((row, rec))
+    return out
+
+
 def compare(
     report: str,
     linked_rows: list[dict[str, Any]],
@@ -150,7 +180,13 @@ def compare(
             continue
         if _changed(row, rec):
             changed.append((row, rec))
+    newcomers = (
+        {m: r for m, r in records.items() if m not in linked_ids}
+        if arriving is None
+        else {m: records[m] for m in arriving if m in records}
+    )
     reasons = []
+    renumbered: list[tuple[dict[str, Any], MisRecord]] = []
     if fell > before * settings.hold_percent / 100 and fell >= settings.hold_min:
         reasons.append(
             f"the {report} export holds {count} records on roll against {before_said} "
@@ -169,9 +205,10 @@ def compare(
     ):
         part = "all of them" if gone == previous else f"more than {share:.0%}"
         besides = f", besides {going_before} held as leaving" if going_before else ""
+        renumbered = _renumbered(linked_rows, newcomers, linked_ids - sent)
         reasons.append(
             f"the {report} export no longer sends {gone} of the {previous} records linked "
-            f"before ({part}{besides}), and {came} others came instead"
+            f"before ({part}{besides}), and {came} others came instead{_same_people(renumbered)}"
         )
     elif (
         # every record linked before gone, those held as leaving too (a school's every pupil
@@ -180,10 +217,11 @@ def compare(
         and going_before
         and came * 2 >= previous + going_before >= min(settings.hold_min, CHANGED_MIN)
     ):
+        renumbered = _renumbered(linked_rows, newcomers, linked_ids - sent)
         reasons.append(
             f"the {report} export no longer sends any of the {previous + going_before} records "
             f"linked before ({going_before} of them held as leaving), and {came} others came "
-            "instead"
+            f"instead{_same_people(renumbered)}"
         )
     compared = previous + going_before - len(linked_ids & invalid)
     least = min(settings.hold_min, CHANGED_MIN)
@@ -194,11 +232,6 @@ def compare(
         )
     # The same people sent again under new MIS ids beside their own records (two MIS
     # databases merged, a roll imported twice): each would get a second account.
-    newcomers = (
-        {m: r for m, r in records.items() if m not in linked_ids}
-        if arriving is None
-        else {m: records[m] for m in arriving if m in records}
-    )
     if len(newcomers) > compared * CHANGED_SHARE and len(newcomers) >= least:
         again = _sent_again(linked_rows, newcomers, sent - set(leaving), set(invalid))
         if len(again) > compared * CHANGED_SHARE and len(again) >= least:
@@ -236,8 +269,39 @@ def compare(
                 },
             }
             for row, rec in changed[:SAMPLE]
+        ]
+        + [
+            {
+                "mis_id": f"{row['mis_id']} -> {rec.mis_id}",
+                "before": {
+                    "forename": row["forename"],
+                    "surname": row["surname"],
+                    "dob": row["dob"],
+                    "preferred_name": row.get("preferred_name") or None,
+                    "upn": (row.get("extra") or {}).get("upn"),
+                },
+                "after": {
+                    "forename": rec.forename,
+                    "surname": rec.surname,
+                    "dob": rec.dob,
+                    "preferred_name": rec.preferred_name,
+                    "upn": rec.upn,
+                },
+            }
+            for row, rec in renumbered[: max(0, SAMPLE - len(changed))]
         ],
     }
+
+
+def _same_people(renumbered: list[tuple[dict[str, Any], MisRecord]]) -> str:
+    """What the comparison adds of the newcomers that are records gone under new MIS ids."""
+    if not renumbered:
+        return ""
+    return (
+        f", {len(renumbered)} of them with the names and date of birth, or the UPN, of a record "
+        "gone: the same people under new MIS ids (the MIS moved or renumbered?); confirmed, "
+        "their accounts are unallocated and a case opened for each to match it again"
+    )
 
 
 def comparisons_lines(comparisons: list[dict[str, Any]]) -> list[str]:
