@@ -904,3 +904,18 @@ def test_confirming_a_run_held_whole_unallocates_only_what_its_review_listed(tmp
         a.username for a in store.school_accounts(DFE) if a.mis_id in {"0", "1", "2", "3", "4"}
     }
     assert leavers and not leavers & set(done.unallocated)
+
+
+def test_a_run_held_whole_that_a_later_run_has_taken_since_is_not_offered_to_confirm(cli, sim):
+    """A halved export held whole, then a full export run the next day: `run show` of the old
+    run still said "`uso-tui confirm ...` applies it as it is" and "apply with `uso-tui
+    confirm`", where confirming it applies nothing."""
+    add(cli, sim, DFE, PUPILS)
+    cli.ok("sync", DFE)
+    sim.set_records(DFE, "students", PUPILS[:20])
+    held = cli("sync", DFE, "--json").json()["run_id"]
+    sim.set_records(DFE, "students", PUPILS)
+    newer = cli.ok("sync", DFE, "--json").json()["run_id"]
+    shown = cli.ok("run", "show", held).out
+    assert "applies it as it is" not in shown and "apply with" not in shown
+    assert f"{newer} has taken its export since: confirming it applies nothing" in shown

@@ -663,6 +663,22 @@ async def test_the_held_review_says_why_each_report_was_held(demo_held_whole):
         assert "the staff export holds" in text and "the students export holds" in text
 
 
+async def test_the_held_review_of_an_export_taken_since_says_y_applies_nothing(demo_held_whole):
+    """A run held whole whose export a later run has taken: its review said "y applies this
+    export as it is" where confirming it applies nothing."""
+    from uso_tui.sync.actions import held_review
+    from uso_tui.tui.held import HeldReview
+
+    store = demo_held_whole.store
+    run = store.run(store.school(demo_held_whole.held_school).last_run_id)
+    async with started(store, size=(80, 24)) as (app, pilot):
+        app.push_screen(HeldReview(run, held_review(store, run.run_id), taken="204-2308-r9"))
+        await settle(pilot)
+        text = " ".join(screen_text(app).split())
+        assert "y applies nothing: 204-2308-r9 has taken this export since" in text
+        assert "applies this export as it is" not in text
+
+
 async def test_a_queue_opened_during_its_school_s_run_shows_the_cases_the_run_opened(demo):
     """`m` while the force run goes on opens the queue, empty then; when the run ends the
     queue reads the cases it opened rather than saying "no open cases" until `g`."""

@@ -493,7 +493,7 @@ def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import held_review  # noqa: PLC0415
-    from uso_tui.sync.held_export import whole_preview  # noqa: PLC0415
+    from uso_tui.sync.held_export import taken_since, whole_preview  # noqa: PLC0415
 
     store = ctx.store()
     run = store.run(args.run_id.strip())
@@ -541,12 +541,18 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         out=out,
     )
     waiting = run.shown_status() == "held"  # for a confirm (an undone one is not)
+    taken = taken_since(store, run) if waiting and run.comparison else None
     if run.comparison:
         from uso_tui.sync.compare import comparisons_lines  # noqa: PLC0415
 
         out.write("\nThe export looked wrong beside the previous one:\n")
         out.writelines(plain(line) + "\n" for line in comparisons_lines(run.held_whole()))
-        if waiting:
+        if taken is not None:
+            out.write(
+                f"nothing of it was applied, and {taken.run_id} has taken its export since: "
+                "confirming it applies nothing (the school's data is newer)\n"
+            )
+        elif waiting:
             out.write(
                 f"nothing of it was applied; `uso-tui confirm {run.run_id}` applies it as it is\n"
             )
@@ -578,7 +584,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
             "confirming unallocates none of them (each is left alone, as said); the school's "
             "next complete run unallocates those still absent\n"
         )
-    elif waiting:
+    elif waiting and taken is None:
         out.write(
             f"apply with `uso-tui confirm {run.run_id}` "
             "(or --only U1,U2 / --except U1,U2 for part of them)\n"

@@ -81,6 +81,17 @@ def superseded(txn: Transaction | Store, run: Run) -> set[str] | None:
     return out
 
 
+def taken_since(store: Transaction | Store, run: Run) -> Run | None:
+    """The newest run that has taken every report `run` holds whole since (its export is then
+    out of date: confirming it applies nothing), else None."""
+    whole = {c.get("report") for c in run.held_whole()}
+    gone = superseded(store, run)
+    if not whole or (gone is not None and not whole <= gone):
+        return None
+    newer = newer_runs(store, run, whole)
+    return newer[0] if newer else None
+
+
 def _current(exports: dict[str, Export], gone: set[str] | None) -> dict[str, Export]:
     """The run's exports that no newer run has replaced (`gone`: superseded's)."""
     return {} if gone is None else {r: e for r, e in exports.items() if r not in gone}
@@ -128,8 +139,8 @@ def apply_held_export(
     store: Store, txn: Transaction, run: Run, now: datetime, at: str, keep: set[str]
 ) -> dict[str, Plan]:
     """Plans the held run's records again, accepted, and stages them in `txn`; only the
-    accounts the run held are unallocated, and not those in `keep` (the operator unmarked them). Only the reports no run has
-    taken since (newer_runs: the school's data is newer than this export of theirs); nothing,
+    accounts the run held are unallocated, and not those in `keep` (the operator unmarked
+    them). Only the reports no run has taken since (newer_runs: the school's data is newer than this export of theirs); nothing,
     {}, when that leaves no report held whole."""
     exports, whole = exports_of(store, run)
     exports = _current(exports, superseded(txn, run))

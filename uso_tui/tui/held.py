@@ -69,10 +69,13 @@ class HeldReview(Dialog[list[str] | None]):
     HeldReview #held-comparison { height: auto; max-height: 8; color: $warning; }
     """
 
-    def __init__(self, run: Run, held: list[HeldAccount], applies: str = "") -> None:
+    def __init__(
+        self, run: Run, held: list[HeldAccount], applies: str = "", taken: str = ""
+    ) -> None:
         super().__init__()
         self.run = run
         self.applies = applies  # a run held whole: what else confirming it does (whole_preview)
+        self.taken = taken  # the run that has taken its export since (held_export.taken_since)
         self.held = {h.username: h for h in held}
         self.said: list[str] = []  # the export comparison in full (a run held whole)
 
@@ -162,6 +165,14 @@ class HeldReview(Dialog[list[str] | None]):
         chosen = self.chosen()
         count = len(self.held)
         out = Text(end="")
+        if self.taken:  # out of date: y confirms, applying nothing
+            out.append(
+                f"y applies nothing: {self.taken} has taken this export since (the school's "
+                "data is newer)",
+                style="bold yellow",
+            )
+            self.query_one("#held-summary", Static).update(out)
+            return
         if self.run.comparison:
             out.append("y applies this export as it is", style="bold")
             if self.applies:  # what else it does: read before y, not found after it
@@ -324,13 +335,18 @@ class ConfirmsHeld(UsoScreen):
     @in_thread("held-review", failure="Cannot read the held accounts")
     def _read_held(self, run: Run) -> None:
         from uso_tui.sync.actions import held_review  # noqa: PLC0415
-        from uso_tui.sync.held_export import whole_preview  # noqa: PLC0415
+        from uso_tui.sync.held_export import taken_since, whole_preview  # noqa: PLC0415
 
         held = held_review(self.store, run.run_id)
         applies = whole_preview(self.store, run, self.now().date())
-        self.app.call_from_thread(self._ask_confirm, run, held, applies)
+        taken = taken_since(self.store, run) if run.comparison else None
+        self.app.call_from_thread(
+            self._ask_confirm, run, held, applies, taken.run_id if taken else ""
+        )
 
-    def _ask_confirm(self, run: Run, held: list[HeldAccount], applies: str = "") -> None:
+    def _ask_confirm(
+        self, run: Run, held: list[HeldAccount], applies: str = "", taken: str = ""
+    ) -> None:
         def answer(kept: list[str] | None) -> None:
             if kept is not None:
                 self.hold_keys()  # and then for the screen as the confirmation leaves it
@@ -339,7 +355,7 @@ class ConfirmsHeld(UsoScreen):
         # The hold is there for a person to look: a `y` typed before the review shows (`y` `y`
         # on a held force run, `c` `y` in the history) is dropped, not taken as its answer.
         self.app.drop_typed_ahead("the held run's review, to read before it is confirmed")
-        self.app.push_screen(HeldReview(run, held, applies), answer)
+        self.app.push_screen(HeldReview(run, held, applies, taken), answer)
         self.keys_go()
 
     @in_thread("held", failure="Not confirmed")
