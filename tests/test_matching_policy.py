@@ -2250,7 +2250,7 @@ def test_a_gender_not_said_is_no_other_sex(unknown):
     assert outcome_of(planned, "3").outcome == "auto_linked"
 
 
-@pytest.mark.parametrize("initials", ["J P", "JP", "J.P.", "J. P."])
+@pytest.mark.parametrize("initials", ["J P", "JP", "J.P.", "J. P.", "J-P", "jp", "JP."])
 def test_initials_asked_for_are_no_forename_to_link_on(initials):
     """An account asked for as "J P Smith", and twins J P Smith and John Paul Smith: two
     initials passed as a forename of the record's own, and the first twin took the account (one
@@ -2261,3 +2261,32 @@ def test_initials_asked_for_are_no_forename_to_link_on(initials):
     planned = _plan([jp, john], [requested])
     assert not [c for c in planned.changes if c.kind == "auto_link"]
     assert outcome_of(planned, "1").outcome == "needs_matching"
+
+
+@pytest.mark.parametrize("initials", ["AJ", "EJ", "A.J"])
+def test_initials_with_a_vowel_are_no_forename_beside_a_twin_they_may_be(initials):
+    requested = acc("ajsmith.204", initials, "Smith", DOB)
+    twin = rec("2", "Alexander" if initials[0] == "A" else "Edward", "Smith", DOB,
+               middle_names="James")  # fmt: skip
+    planned = _plan([rec("1", initials, "Smith", DOB), twin], [requested])
+    assert not [c for c in planned.changes if c.kind == "auto_link"]
+
+
+@pytest.mark.parametrize("initials", ["TJ", "JP", "J P"])  # (MD is Muhammad: its own rule)
+def test_initials_alone_link_to_the_account_asked_for_under_them(initials):
+    """No record born then under the surname could be keyed so: TJ Smith is the record's own
+    forename, and the account asked for as TJ Smith is his."""
+    requested = acc("tjsmith.204", initials, "Smith", DOB)
+    planned = _plan([rec("1", initials, "Smith", DOB)], [requested], pool=_la_pupils())
+    assert outcome_of(planned, "1").outcome == "auto_linked"
+
+
+def test_a_gender_not_said_does_not_tell_one_person_keyed_twice_apart():
+    """Two records of one name and date, one gender M, the other U: "one person keyed twice?"
+    was not said, U read as another sex."""
+    from uso_tui.sync.plan import _told_apart
+
+    one = rec("1", "Amy", "Jones", DOB, gender="F")
+    assert not _told_apart(one, rec("2", "Amy", "Jones", DOB, gender="U"))
+    assert not _told_apart(one, rec("2", "Amy", "Jones", DOB, gender="Fem"))
+    assert _told_apart(one, rec("2", "Amy", "Jones", DOB, gender="Masculine"))

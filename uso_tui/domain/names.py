@@ -144,25 +144,26 @@ def initial_of(forename: str | None) -> str:
 
 
 def initials_of(forename: str | None) -> str:
-    """The letters of a forename keyed as initials, lower-cased: one letter (initial_of), several
-    each alone (`J P`, `J.P.`, `J. P.`) or two or three capitals run together without a vowel
-    (`JP`, `TJ`); "" for a name (`Jo`, `ED`, `Ty`)."""
+    """The letters of a forename that may be initials, lower-cased: one letter (initial_of),
+    several each alone (`J P`, `J.P.`, `J-P`), or two or three letters run together in capitals
+    or without a vowel (`JP`, `AJ`, `jp`); "" for a name (`Jo`, `Ty`, `Amy`). (`ED` or `AL` in
+    an export of capitals may be either: auto_link asks only when a record could be theirs.)"""
     text = (forename or "").strip()
-    parts = [part for part in re.split(r"[.\s]+", text) if part]
+    parts = [part for part in re.split(r"[.\s\-]+", text) if part]
     if not parts or not all(part.isascii() and part.isalpha() for part in parts):
         return ""
     if all(len(part) == 1 for part in parts):
         return "".join(parts).lower()
     (word,) = parts if len(parts) == 1 else ("",)
-    if 2 <= len(word) <= 3 and word.isupper() and not set(word.lower()) & set("aeiouy"):
+    if 2 <= len(word) <= 3 and (word.isupper() or not set(word.lower()) & set("aeiouy")):
         return word.lower()
     return ""
 
 
 # A gender as MIS exports write it, to "m" or "f"; any other (U, Unknown, X, Other, Not Known)
 # says nothing: not the other sex (a twin's claim dropped for it), nor a conflict with an account
-_GENDERS = dict.fromkeys(("m", "male", "boy", "man"), "m") | dict.fromkeys(
-    ("f", "female", "girl", "woman"), "f"
+_GENDERS = dict.fromkeys(("m", "male", "boy", "man", "masc", "masculine"), "m") | dict.fromkeys(
+    ("f", "female", "girl", "woman", "fem", "feminine"), "f"
 )
 
 

@@ -245,6 +245,17 @@ class Claims:
                 out.add(mis_id)
         return out | {mis_id for mis_id, _ in carriers} if out else set()
 
+    def initials_of_another(self, rec: MisRecord, letters: str) -> bool:
+        """Whether another record born that day or a day either side, under the record's
+        surname, has a forename of the initials' first letter: the initials may be theirs."""
+        surname = normalise_cached(rec.surname)
+        days = (rec.dob, *near_dates(rec.dob)[:2]) if rec.dob else ()
+        return any(
+            mis_id != rec.mis_id and theirs == surname and forename[:1] == letters[0]
+            for day in days
+            for mis_id, _, forename, _, theirs in self.by_birth.get(day, ())
+        )
+
     def _asked_for(self, name: str, surname: str, dob: str) -> bool:
         """Whether an unlinked account of the school was asked for with these very names and
         date: a namesake born on another day who has one of their own is not the person another
@@ -461,9 +472,12 @@ def auto_link_target(
     if not same or placeholder_dob(same[0].dob):
         return None  # (1900-01-01 keyed for a date not known is no date of birth to share)
     own = normalise_cached(rec.forename)
-    if initials_of(rec.forename):
+    letters = initials_of(rec.forename)
+    if len(letters) == 1 or (letters and claims.initials_of_another(rec, letters)):
         # an initial ("M Shepherd", an account asked so too) says too little, and so do
-        # initials (J P Smith: John Paul's twin J P may be the one it was asked for)
+        # initials another record born then could be keyed as (J P Smith beside his twin John
+        # Paul Smith, whose the account asked for as "J P Smith" may be); alone, TJ or MD is
+        # the record's own forename
         return None
     names = _all_names(rec.forename, rec.preferred_name, rec.middle_names)
     exact = [a for a in same if normalise_cached(a.forename) == own]

@@ -29,6 +29,7 @@ from uso_tui.domain.models import (
 from uso_tui.domain.names import (
     BLANK_LETTERS,
     filler_upn,
+    gender_key,
     normalise_cached,
     permanent_upn,
     upn_key,
@@ -1471,7 +1472,7 @@ def _told_apart(one: MisRecord, two: MisRecord) -> bool:
             (normalise_cached(one.middle_names), normalise_cached(two.middle_names)),
             (normalise_cached(one.preferred_name), normalise_cached(two.preferred_name)),
             (upn_key(one.upn), upn_key(two.upn)),
-            ((one.gender or "")[:1].lower(), (two.gender or "")[:1].lower()),
+            (gender_key(one.gender), gender_key(two.gender)),  # (U, X: not said)
         )
     )
 

@@ -176,6 +176,7 @@ class UsoApp(KeysInTurnApp):
             return
         if SCREENS[kind][2] == "school" and not dfe:
             self.notify("Choose a school first", severity="warning", markup=False)
+            self.drop_typed_ahead(f"the {kind} screen needs a school", "choose one first")
             return
         for depth, screen in enumerate(self.screen_stack):
             if getattr(screen, "kind", None) == kind and getattr(screen, "dfe", None) == dfe:

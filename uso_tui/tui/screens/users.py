@@ -126,8 +126,8 @@ class UsersScreen(ReloadingListScreen):
         # reaches the screen only from the search box (a focused table moves its own cursor)
         Binding("down", "to_table", "To the list", show=False),
         # (tab too: it moved to the latest accounts still shown, and enter opened another's)
-        Binding("tab", "to_table", "To the list", show=False),
-        Binding("shift+tab", "to_table(True)", "To the list", show=False),
+        Binding("tab", "tab_to_table", "To the list", show=False),
+        Binding("shift+tab", "tab_to_table(True)", "To the list", show=False),
     ]
 
     def __init__(self, store, dfe: str | None = None) -> None:
@@ -234,11 +234,16 @@ class UsersScreen(ReloadingListScreen):
     def action_search(self) -> None:
         self.search_box.focus()
 
-    def action_to_table(self, backward: bool = False) -> None:
-        box = self.search_box
-        if not box.has_focus:  # tab from a list: the focus moves on as anywhere else
+    def action_tab_to_table(self, backward: bool = False) -> None:
+        """Tab from the search box: to the hits of what it says (to_table); from a list, the
+        focus moves on as anywhere else."""
+        if not self.search_box.has_focus:
             self.focus_previous() if backward else self.focus_next()
             return
+        self.action_to_table()
+
+    def action_to_table(self) -> None:
+        box = self.search_box
         if self._search_timer is not None:
             self._search_timer.stop()
         if box.value != self.query_text:
