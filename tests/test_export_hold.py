@@ -904,6 +904,11 @@ def test_confirming_a_run_held_whole_unallocates_only_what_its_review_listed(tmp
         a.username for a in store.school_accounts(DFE) if a.mis_id in {"0", "1", "2", "3", "4"}
     }
     assert leavers and not leavers & set(done.unallocated)
+    # their records do not say they were unallocated ("why" read them as such)
+    from uso_tui.sync.why import why
+
+    (hit,) = [h for h in why(store, "0", today="2026-06-09") if h.mis_id == "0"]
+    assert hit.outcome != "unallocated" and "the next run unallocates it" in hit.reason
 
 
 def test_a_run_held_whole_that_a_later_run_has_taken_since_is_not_offered_to_confirm(cli, sim):
@@ -918,4 +923,13 @@ def test_a_run_held_whole_that_a_later_run_has_taken_since_is_not_offered_to_con
     newer = cli.ok("sync", DFE, "--json").json()["run_id"]
     shown = cli.ok("run", "show", held).out
     assert "applies it as it is" not in shown and "apply with" not in shown
-    assert f"{newer} has taken its export since: confirming it applies nothing" in shown
+    assert f"{newer} has taken this export since: confirming it applies nothing" in shown
+    # a newer export held too: that one is to confirm (this one's confirm is refused)
+    sim.set_records(DFE, "students", PUPILS[:20])
+    held2 = cli("sync", DFE, "--json").json()["run_id"]
+    sim.set_records(DFE, "students", PUPILS[:19])
+    held3 = cli("sync", DFE, "--json").json()["run_id"]
+    shown = cli.ok("run", "show", held2).out
+    assert f"{held3}, held too, has a newer export: confirm that one instead" in shown
+    assert "applies it as it is" not in shown and "apply with" not in shown
+    assert cli("confirm", held2).status == 2

@@ -999,9 +999,18 @@ def test_a_roll_sent_under_new_mis_ids_is_said_to_be_the_same_people():
     assert "40 others came instead" in reason
     assert "40 of them with the names and date of birth, or the UPN, of a record gone" in reason
     sample = planned.comparison["sample"]
-    old_id, new_id = sample[0]["mis_id"].split(" -> ")
-    assert len(sample) == 5 and new_id == "N" + old_id.removeprefix("p")
+    assert len(sample) == 5 and sample[0]["mis_id"] == "N" + sample[0]["was_mis_id"][1:]
+    from uso_tui.sync.compare import comparison_lines
+
+    assert any(" -> N" in line for line in comparison_lines(planned.comparison))
     assert sample[0]["before"]["surname"] == sample[0]["after"]["surname"]
+    # the same names and date under two permanent UPNs: twins, not one child renumbered
+    upns = [
+        dataclasses.replace(a, extra={"upn": f"A{n + 1:011d}7"}) for n, a in enumerate(accounts)
+    ]
+    twins = [dataclasses.replace(r, upn=f"B{n + 1:011d}9") for n, r in enumerate(renumbered)]
+    planned = plan(export(*twins), snap(upns), TODAY, settings())
+    assert "of a record gone" not in planned.hold_reason
     # another school's data: nobody the same
     others = [rec(f"x{n}", f"Other{n}", "School", "2016-05-01") for n in range(40)]
     planned = plan(export(*others), snap(accounts), TODAY, settings())

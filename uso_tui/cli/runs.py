@@ -493,7 +493,11 @@ def cmd_confirm(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
     from uso_tui.sync.actions import held_review  # noqa: PLC0415
-    from uso_tui.sync.held_export import taken_since, whole_preview  # noqa: PLC0415
+    from uso_tui.sync.held_export import (  # noqa: PLC0415
+        taken_since,
+        taken_words,
+        whole_preview,
+    )
 
     store = ctx.store()
     run = store.run(args.run_id.strip())
@@ -548,10 +552,7 @@ def cmd_run_show(args: argparse.Namespace, ctx: Context) -> int:
         out.write("\nThe export looked wrong beside the previous one:\n")
         out.writelines(plain(line) + "\n" for line in comparisons_lines(run.held_whole()))
         if taken is not None:
-            out.write(
-                f"nothing of it was applied, and {taken.run_id} has taken its export since: "
-                "confirming it applies nothing (the school's data is newer)\n"
-            )
+            out.write(f"nothing of it was applied, and {taken_words(taken)}\n")
         elif waiting:
             out.write(
                 f"nothing of it was applied; `uso-tui confirm {run.run_id}` applies it as it is\n"

@@ -103,9 +103,14 @@ def _renumbered(
     paired: set[str] = set()
     out = []
     for rec in newcomers.values():
+        upn = upn_key(rec.upn)
         rows = [
-            *by_upn.get(upn_key(rec.upn), ()),
-            *by_person.get(_person(rec.forename, rec.surname, rec.dob), ()),
+            *by_upn.get(upn, ()),
+            *(
+                r  # (a permanent UPN of each, two: twins, not one child renumbered)
+                for r in by_person.get(_person(rec.forename, rec.surname, rec.dob), ())
+                if not _upns_apart(upn, r)
+            ),
         ]
         row = next((r for r in rows if r["mis_id"] not in paired), None)
         if row is not None:
@@ -272,7 +277,8 @@ def compare(
         ]
         + [
             {
-                "mis_id": f"{row['mis_id']} -> {rec.mis_id}",
+                "mis_id": rec.mis_id,
+                "was_mis_id": row["mis_id"],  # (the same person's record before, renumbered)
                 "before": {
                     "forename": row["forename"],
                     "surname": row["surname"],
@@ -291,6 +297,11 @@ def compare(
             for row, rec in renumbered[: max(0, SAMPLE - len(changed))]
         ],
     }
+
+
+def _upns_apart(upn: str, row: dict[str, Any]) -> bool:
+    theirs = upn_key((row.get("extra") or {}).get("upn"))
+    return bool(permanent_upn(upn) and permanent_upn(theirs) and upn != theirs)
 
 
 def _same_people(renumbered: list[tuple[dict[str, Any], MisRecord]]) -> str:
@@ -319,8 +330,11 @@ def comparison_lines(comparison: dict[str, Any]) -> list[str]:
     ]
     for sample in comparison.get("sample") or ():
         before, after = sample["before"], sample["after"]
+        ids = sample["mis_id"]
+        if sample.get("was_mis_id"):
+            ids = f"{sample['was_mis_id']} -> {ids}"
         line = (
-            f"  MIS id {sample['mis_id']}: "
+            f"  MIS id {ids}: "
             f"{before['forename']} {before['surname']} ({before['dob'] or 'no date of birth'})"
             f" -> {after['forename']} {after['surname']} ({after['dob'] or 'no date of birth'})"
         )

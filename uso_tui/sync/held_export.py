@@ -7,6 +7,7 @@ writes the run's processed file again with the records' real outcomes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from datetime import date, datetime
 
@@ -16,7 +17,7 @@ from uso_tui.store.api import Store, Transaction
 from uso_tui.store.layout import seq_of
 from uso_tui.sync.apply import apply_plan
 from uso_tui.sync.plan import plan
-from uso_tui.sync.plan_types import HELD, Plan
+from uso_tui.sync.plan_types import HELD, LEAVER, Plan
 from uso_tui.sync.runner import add_counts, put_processed, read_snapshot, snapshot_in
 
 # How a record of a report held whole is listed (plan._hold_whole)
@@ -92,6 +93,16 @@ def taken_since(store: Transaction | Store, run: Run) -> Run | None:
     return newer[0] if newer else None
 
 
+def taken_words(taken: Run) -> str:
+    """What taken_since's run makes of the held run's confirm, in words."""
+    if taken.status == "held":  # (confirm refuses the older: _confirm_whole)
+        return f"{taken.run_id}, held too, has a newer export: confirm that one instead"
+    return (
+        f"{taken.run_id} has taken this export since: confirming it applies nothing (the "
+        "school's data is newer)"
+    )
+
+
 def _current(exports: dict[str, Export], gone: set[str] | None) -> dict[str, Export]:
     """The run's exports that no newer run has replaced (`gone`: superseded's)."""
     return {} if gone is None else {r: e for r, e in exports.items() if r not in gone}
@@ -135,6 +146,21 @@ def whole_preview(store: Store, run: Run, today: date) -> str:
     return applies_words({key: sum(p.counts.get(key, 0) for p in plans) for key, *_ in APPLIES})
 
 
+def _not_listed(report_plan: Plan, usernames: set[str], run_id: str) -> None:
+    """The records of leavers whose unallocation the confirm of `run_id` leaves (its review did
+    not list them: a leaving date passed since) say so, not "leaver" (read as unallocated)."""
+    for at, outcome in enumerate(report_plan.outcomes):
+        if outcome.outcome == LEAVER and outcome.username in usernames:
+            report_plan.outcomes[at] = dataclasses.replace(
+                outcome,
+                outcome="unchanged",
+                reason=f"{outcome.reason}: its unallocation was not in the review of held run "
+                f"{run_id}, whose confirm left it; the next run unallocates it",
+            )
+            report_plan.counts[LEAVER] -= 1
+            report_plan.counts["unchanged"] = report_plan.counts.get("unchanged", 0) + 1
+
+
 def apply_held_export(
     store: Store, txn: Transaction, run: Run, now: datetime, at: str, keep: set[str]
 ) -> dict[str, Plan]:
@@ -163,6 +189,7 @@ def apply_held_export(
         if kept:
             report_plan.changes = [c for c in report_plan.changes if c not in kept]
             report_plan.counts["unallocated"] -= len(kept)
+            _not_listed(report_plan, {c.username for c in kept} - keep, run.run_id)
     created: dict[str, str] = {}
     for report_plan in plans.values():
         created.update(apply_plan(txn, report_plan, run, at))

@@ -75,7 +75,7 @@ class HeldReview(Dialog[list[str] | None]):
         super().__init__()
         self.run = run
         self.applies = applies  # a run held whole: what else confirming it does (whole_preview)
-        self.taken = taken  # the run that has taken its export since (held_export.taken_since)
+        self.taken = taken  # a run has taken its export since: held_export.taken_words
         self.held = {h.username: h for h in held}
         self.said: list[str] = []  # the export comparison in full (a run held whole)
 
@@ -165,12 +165,8 @@ class HeldReview(Dialog[list[str] | None]):
         chosen = self.chosen()
         count = len(self.held)
         out = Text(end="")
-        if self.taken:  # out of date: y confirms, applying nothing
-            out.append(
-                f"y applies nothing: {self.taken} has taken this export since (the school's "
-                "data is newer)",
-                style="bold yellow",
-            )
+        if self.taken:  # out of date: y applies nothing (or is refused: a newer one held)
+            out.append(f"Out of date: {self.taken}", style="bold yellow")
             self.query_one("#held-summary", Static).update(out)
             return
         if self.run.comparison:
@@ -335,13 +331,17 @@ class ConfirmsHeld(UsoScreen):
     @in_thread("held-review", failure="Cannot read the held accounts")
     def _read_held(self, run: Run) -> None:
         from uso_tui.sync.actions import held_review  # noqa: PLC0415
-        from uso_tui.sync.held_export import taken_since, whole_preview  # noqa: PLC0415
+        from uso_tui.sync.held_export import (  # noqa: PLC0415
+            taken_since,
+            taken_words,
+            whole_preview,
+        )
 
         held = held_review(self.store, run.run_id)
         applies = whole_preview(self.store, run, self.now().date())
         taken = taken_since(self.store, run) if run.comparison else None
         self.app.call_from_thread(
-            self._ask_confirm, run, held, applies, taken.run_id if taken else ""
+            self._ask_confirm, run, held, applies, taken_words(taken) if taken else ""
         )
 
     def _ask_confirm(
