@@ -1392,3 +1392,29 @@ def test_a_runs_details_say_a_count_it_never_kept_as_none():
     lines = console.export_text().splitlines()
     assert any(line.split() == ["leavers", "-"] for line in lines)
     assert any(line.split() == ["created", "3"] for line in lines)
+
+
+async def test_non_mis_link_to_a_record_of_another_permanent_upn_asks_with_f(store):
+    """Leo Smith's restored non-MIS account (UPN A...) and a future starter Leo Smith of the
+    same date with another permanent UPN (another child): `l enter y` linked it, the UPN line
+    listed but not counted. The question says it is probably another child, takes F, and a
+    `y` typed ahead is dropped."""
+    import dataclasses
+
+    from uso_tui.tui.widgets import ConfirmForce
+
+    tim = username_of(store, "Tim", "Berners-Lee")
+    account = dataclasses.replace(store.account(tim), extra={"upn": "A123456789012"})
+    record = {
+        "report": "students", "mis_id": "P5", "forename": account.forename,
+        "surname": account.surname, "dob": account.dob, "upn": "B987654321098",
+    }  # fmt: skip
+    choice = {"record": record, "report": "students", "mis_id": "P5", "source": "future"}
+    async with opened(store, "non_mis", HILL) as (app, pilot):
+        screen = app.screen
+        burst(app, "y")
+        screen._confirm_link(account, choice)
+        await settle(pilot, 4)
+        assert isinstance(app.screen, ConfirmForce)
+        assert "probably another child" in " ".join(screen_text(app).split())
+    assert store.account(tim).mis_id is None

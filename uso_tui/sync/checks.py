@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from uso_tui.domain.dates import from_uk
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MisRecord, Run, School
-from uso_tui.domain.names import normalise
+from uso_tui.domain.names import gender_key, normalise, permanent_upn, upn_key
 from uso_tui.store.api import Store
 
 LEAVER = "leaver"  # a processed file's outcome for a record that counts as absent
@@ -187,3 +187,17 @@ def exclusion_hits(
         and normalise(a.forename) == fname
         and (not dob or a.dob == dob)
     ]
+
+
+def ids_apart(record: MisRecord, account: Account) -> list[str]:
+    """What says the record and the account are two people whatever their names: "UPN" when
+    each has a permanent UPN and they differ (a UPN follows one child), "gender" when one is
+    a boy's and the other a girl's (a U or none says nothing)."""
+    extra = account.extra or {}
+    out = []
+    ours, theirs = upn_key(record.upn), upn_key(extra.get("upn"))
+    if permanent_upn(ours) and permanent_upn(theirs) and ours != theirs:
+        out.append("UPN")
+    if {gender_key(record.gender), gender_key(extra.get("gender"))} == {"m", "f"}:
+        out.append("gender")
+    return out

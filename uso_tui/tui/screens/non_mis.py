@@ -449,7 +449,7 @@ class NonMisScreen(LoadedListScreen):
         body.append(
             "\n\nThe account takes the record's details and the next runs keep it up to date."
         )
-        from uso_tui.sync.checks import match_differences  # noqa: PLC0415
+        from uso_tui.sync.checks import ids_apart, match_differences  # noqa: PLC0415
         from uso_tui.sync.evidence import differs  # noqa: PLC0415
 
         record = MisRecord.from_dict(rec)
@@ -459,13 +459,22 @@ class NonMisScreen(LoadedListScreen):
             body.append_text(plain(f"  {line}"))
             body.append("\n")
         differ = {"forename", "surname", "dob"} & set(differs(record, account, self.dfe))
-        another = len(differ) == 3
-        if another:
+        apart = ids_apart(record, account)  # (a permanent UPN each, or a boy and a girl)
+        another = len(differ) == 3 or "UPN" in apart
+        if len(differ) == 3:
             body.append(
                 "Names and date of birth all differ: this is probably another person, whose "
                 "account this would become.\n",
                 style="bold red",
             )
+        elif "UPN" in apart:
+            body.append(
+                "The record and the account each have a permanent UPN, and they differ: a UPN "
+                "follows one child, so this is probably another child, whose account this "
+                "would become.\n",
+                style="bold red",
+            )
+        differ |= set(apart)
         if choice["source"].startswith("case"):
             body.append(f"\nThe record's {choice['source']} would be resolved with it.")
         if choice.get("excluded") is not None:
