@@ -571,6 +571,25 @@ def test_a_person_keyed_under_a_new_id_while_theirs_went_to_another_is_matched_t
     assert lams["Kevin"] == username and lams["Wei"] != username
 
 
+def test_the_holder_of_an_account_an_open_case_offers_has_not_left(tmp_path):
+    """Kevin re-keyed under id 12, his id 7 given to Wei: `account release` (x, holder left)
+    of Kevin's account unallocated it while case c1 for record 12 offered it at 100%; the next
+    run gave Wei an account and left Kevin, on roll, without his. Refused, saying where to
+    match it."""
+    from uso_tui.sync.linked_record import release_account
+
+    env = Env(tmp_path / "store")
+    env.add_school(students=[KEVIN, OTHER])
+    env.sync(DAY1)
+    username = kevin(env).username
+    env.set_students(DFE, [dict(KEVIN, schoolId="12"), WEI, OTHER])
+    env.sync(DAY2)
+    [case] = env.store.cases(DFE, "open")
+    with pytest.raises(InvalidInput, match=f"{case.case_id} for Kevin Lam .*offers {username}"):
+        release_account(env.store, username, operator="desk", now=DAY2)
+    assert env.store.account(username).status == "active"
+
+
 @pytest.mark.parametrize("home", ["204-3999", "301-1000"])
 def test_an_account_asked_for_is_not_linked_automatically_to_a_person_active_elsewhere(
     tmp_path, home
