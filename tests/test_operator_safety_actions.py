@@ -1522,3 +1522,25 @@ async def test_a_case_kept_as_it_was_offers_no_account_linked_to_another_record(
     (her,) = env.store.cases(DFE, "open")
     assert her.record["mis_id"] == "2"
     assert "staylor.204" not in [c["username"] for c in her.candidates]
+
+
+def test_matching_a_non_candidate_says_every_warning_force_would_override(env):
+    """An account asked for a future starter, Daniel Smith (record 20, in the export), matched
+    to Zara Quinn's case: the refusal listed what differs but not that the account is probably
+    Daniel's, which `--force` then overrode unseen (the console shows it)."""
+    amy = iris_student("1", "Amy", "Jones", "2015-04-02")
+    daniel = iris_student("20", "Daniel", "Smith", "2015-09-09", enrolmentDate="2099-09-01")
+    env.add_school(students=[amy])
+    env.sync(D1)
+    asked = admin.add_account(env.store, DFE, role="pupil", forename="Daniel", surname="Smith",
+                              dob="2015-09-09", operator="desk", now=D1, force=True)  # fmt: skip
+    zara = iris_student("3", "Zara", "Quinn", "2015-04-03")
+    admin.add_account(env.store, DFE, role="pupil", forename="Zara", surname="Quin",
+                      dob="2015-04-03", operator="desk", now=D1, force=True)  # fmt: skip
+    env.set_students(DFE, [amy, daniel, zara])
+    env.sync(D2)
+    (case,) = env.store.cases(DFE, "open")
+    assert case.record["mis_id"] == "3"
+    with pytest.raises(NeedsConfirmation, match="not a candidate") as said:
+        actions.resolve_case(env.store, case.case_id, operator="desk", now=D3, match=asked.username)
+    assert "probably that person's account" in str(said.value)

@@ -397,7 +397,10 @@ def resolve_case(
             if not seen.is_candidate and not force:
                 # on roll at another school: said of a non-candidate (a candidate's case says so)
                 on_roll = _on_roll(store, case, acc)
-                said = [s for s in (seen.duplicate_of, on_roll) if s]
+                # every warning --force would pass over, said now (it was said only in the
+                # console: "probably Daniel's account" was overridden unseen from the shell)
+                warnings = (seen.claimed_by, seen.taken_since, seen.duplicate_of, on_roll)
+                said = list(dict.fromkeys(s for s in (*warnings, seen.free_here) if s))
                 raise NeedsConfirmation(
                     f"{match} is not a candidate of case {case_id}; "
                     + "".join(f"{s}; " for s in said)
