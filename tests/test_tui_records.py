@@ -1418,3 +1418,20 @@ async def test_non_mis_link_to_a_record_of_another_permanent_upn_asks_with_f(sto
         assert isinstance(app.screen, ConfirmForce)
         assert "probably another child" in " ".join(screen_text(app).split())
     assert store.account(tim).mis_id is None
+
+
+def test_a_upn_keying_slip_is_no_other_child_in_the_link_question():
+    """ids_apart, as the link question reads it: two permanent UPNs apart, another child; one a
+    keying slip of the other (it fails the DfE check), the same child; a temporary UPN, or a
+    gender U, says nothing."""
+    from factories import acc, rec
+
+    from uso_tui.sync.checks import ids_apart
+
+    leo = acc("lsmith.204", "Leo", "Smith", "2014-01-12", extra={"upn": "A123456789012"})
+    assert ids_apart(rec("1", "Leo", "Smith", "2014-01-12", upn="B987654321098"), leo) == ["UPN"]
+    assert ids_apart(rec("1", "Leo", "Smith", "2014-01-12", upn="A123456789013"), leo) == []
+    assert ids_apart(rec("1", "Leo", "Smith", "2014-01-12", upn="A12345678901B"), leo) == []
+    boy = acc("lsmith.204", "Leo", "Smith", "2014-01-12", extra={"gender": "M"})
+    assert ids_apart(rec("1", "Leo", "Smith", "2014-01-12", gender="F"), boy) == ["gender"]
+    assert ids_apart(rec("1", "Leo", "Smith", "2014-01-12", gender="U"), boy) == []

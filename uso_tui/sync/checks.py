@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from uso_tui.domain.dates import from_uk
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MisRecord, Run, School
-from uso_tui.domain.names import gender_key, normalise, permanent_upn, upn_key
+from uso_tui.domain.names import gender_key, normalise, upn_key
 from uso_tui.store.api import Store
+from uso_tui.sync.evidence import upn_level
 
 LEAVER = "leaver"  # a processed file's outcome for a record that counts as absent
 # Runs looked at for what came back since a held run (the store keeps the newest 30 processed
@@ -191,12 +192,12 @@ def exclusion_hits(
 
 def ids_apart(record: MisRecord, account: Account) -> list[str]:
     """What says the record and the account are two people whatever their names: "UPN" when
-    each has a permanent UPN and they differ (a UPN follows one child), "gender" when one is
-    a boy's and the other a girl's (a U or none says nothing)."""
+    each has a permanent UPN and they differ, not by a slip (a UPN follows one child), "gender"
+    when one is a boy's and the other a girl's (a U or none says nothing)."""
     extra = account.extra or {}
     out = []
-    ours, theirs = upn_key(record.upn), upn_key(extra.get("upn"))
-    if permanent_upn(ours) and permanent_upn(theirs) and ours != theirs:
+    # (a keying slip of one of them, which fails the DfE check, is the same child)
+    if upn_level(upn_key(record.upn), upn_key(extra.get("upn"))) == "different":
         out.append("UPN")
     if {gender_key(record.gender), gender_key(extra.get("gender"))} == {"m", "f"}:
         out.append("gender")
