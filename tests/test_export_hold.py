@@ -908,7 +908,11 @@ def test_confirming_a_run_held_whole_unallocates_only_what_its_review_listed(tmp
     from uso_tui.sync.why import why
 
     (hit,) = [h for h in why(store, "0", today="2026-06-09") if h.mis_id == "0"]
-    assert hit.outcome != "unallocated" and "the next run unallocates it" in hit.reason
+    assert "the next run unallocates it" in hit.reason and "kept active: left out" in hit.reason
+    # ... and they are still leavers: absent from the roll (their accounts no one's on it)
+    from uso_tui.sync.checks import latest_export_ids
+
+    assert "0" not in latest_export_ids(store, DFE, "students")
 
 
 def test_a_run_held_whole_that_a_later_run_has_taken_since_is_not_offered_to_confirm(cli, sim):

@@ -5,6 +5,7 @@ answers, on the account, "the same person" (it takes the record's details) or "i
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import pytest
@@ -585,9 +586,14 @@ def test_the_holder_of_an_account_an_open_case_offers_has_not_left(tmp_path):
     env.set_students(DFE, [dict(KEVIN, schoolId="12"), WEI, OTHER])
     env.sync(DAY2)
     [case] = env.store.cases(DFE, "open")
-    with pytest.raises(InvalidInput, match=f"{case.case_id} for Kevin Lam .*offers {username}"):
+    with pytest.raises(InvalidInput, match=f"offers it, case {case.case_id} for Kevin Lam"):
         release_account(env.store, username, operator="desk", now=DAY2)
     assert env.store.account(username).status == "active"
+    # an account that moved in from another authority: its case is here, not where it left
+    with env.store.transaction("t") as txn:
+        txn.put_account(dataclasses.replace(txn.account(username), previous_school="301-1000"))
+    with pytest.raises(InvalidInput, match=f"uso-tui resolve {case.case_id} --match {username}"):
+        release_account(env.store, username, operator="desk", now=DAY2)
 
 
 @pytest.mark.parametrize("home", ["204-3999", "301-1000"])

@@ -999,7 +999,9 @@ def test_a_roll_sent_under_new_mis_ids_is_said_to_be_the_same_people():
     assert "40 others came instead" in reason
     assert "40 of them with the names and date of birth, or the UPN, of a record gone" in reason
     sample = planned.comparison["sample"]
-    assert len(sample) == 5 and sample[0]["mis_id"] == "N" + sample[0]["was_mis_id"][1:]
+    # (the test's names differ only by digits, which names drop: any gone record pairs)
+    assert len(sample) == 5 and sample[0]["mis_id"].startswith("N")
+    assert sample[0]["was_mis_id"].startswith("p")
     from uso_tui.sync.compare import comparison_lines
 
     assert any(" -> N" in line for line in comparison_lines(planned.comparison))
@@ -1011,6 +1013,11 @@ def test_a_roll_sent_under_new_mis_ids_is_said_to_be_the_same_people():
     twins = [dataclasses.replace(r, upn=f"B{n + 1:011d}9") for n, r in enumerate(renumbered)]
     planned = plan(export(*twins), snap(upns), TODAY, settings())
     assert "of a record gone" not in planned.hold_reason
+    # one UPN a keying slip of the other (it fails the DfE check): one child, renumbered
+    from uso_tui.sync.compare import _upns_apart
+
+    assert _upns_apart("C204123456789", {"extra": {"upn": "C204123456780"}}) is False
+    assert _upns_apart("A123456789012", {"extra": {"upn": "B987654321098"}}) is True
     # another school's data: nobody the same
     others = [rec(f"x{n}", f"Other{n}", "School", "2016-05-01") for n in range(40)]
     planned = plan(export(*others), snap(accounts), TODAY, settings())

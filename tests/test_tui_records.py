@@ -1435,3 +1435,18 @@ def test_a_upn_keying_slip_is_no_other_child_in_the_link_question():
     boy = acc("lsmith.204", "Leo", "Smith", "2014-01-12", extra={"gender": "M"})
     assert ids_apart(rec("1", "Leo", "Smith", "2014-01-12", gender="F"), boy) == ["gender"]
     assert ids_apart(rec("1", "Leo", "Smith", "2014-01-12", gender="U"), boy) == []
+
+
+def test_the_link_question_lists_a_gender_that_differs():
+    """A boy's account and a girl's record: the question dropped the keys typed ahead saying it
+    lists what differs, and said "Nothing differs"."""
+    from factories import acc, rec
+
+    from uso_tui.sync.checks import match_differences
+
+    boy = acc("lsmith.204", "Leo", "Smith", "2014-01-12", extra={"gender": "M"})
+    said = match_differences(rec("1", "Leo", "Smith", "2014-01-12", gender="F"), boy, "204-3210")
+    assert said == ["gender: M -> F"]
+    assert match_differences(rec("1", "Leo", "Smith", "2014-01-12", gender="U"), boy, "x") == [
+        "school: 204-3210 -> x (a move)"
+    ]

@@ -96,6 +96,12 @@ def match_there(username: str, case: MatchCase, score: Any) -> str:
     )
 
 
+def _home(acc: Account) -> str | None:
+    if acc.status == "active" and acc.school:
+        return acc.school
+    return acc.previous_school or acc.link_school or acc.school
+
+
 def offering(store: Store, accounts: Iterable[Account]) -> list[tuple[str, MatchCase, Any]]:
     """(username, case, score) of the open cases that offer `accounts`, about to be restored:
     at the school a restore returns each to (its record back under a new MIS id), or at another
@@ -104,7 +110,8 @@ def offering(store: Store, accounts: Iterable[Account]) -> list[tuple[str, Match
     homes = {
         acc.username: home
         for acc in accounts
-        if (home := acc.previous_school or acc.link_school or acc.school)
+        # (an active account's school; a mover's previous_school is the one it left)
+        if (home := _home(acc))
     }
     if not homes:
         return []

@@ -156,6 +156,9 @@ def match_differences(rec: MisRecord, acc: Account, dfe: str) -> list[str]:
     upn = (acc.extra or {}).get("upn")
     if upn and rec.upn and upn != rec.upn:
         out.append(f"UPN: {upn} -> {rec.upn}")
+    gender = (acc.extra or {}).get("gender")
+    if {gender_key(gender), gender_key(rec.gender)} == {"m", "f"}:
+        out.append(f"gender: {gender} -> {rec.gender}")
     if acc.status != "active":
         where = f", was at {acc.previous_school}" if acc.previous_school else ""
         out.append(f"status: {acc.status}{where} -> active at {dfe}")

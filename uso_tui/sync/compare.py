@@ -21,6 +21,7 @@ from typing import Any
 
 from uso_tui.domain.models import MisRecord, School
 from uso_tui.domain.names import filler_upn, normalise_cached, permanent_upn, upn_key
+from uso_tui.sync.evidence import upn_level
 
 CHANGED_SHARE = 0.2  # more than a fifth of the linked records at once
 # ... and at least this many (or the school's hold minimum, if lower): two members of staff of
@@ -300,8 +301,8 @@ def compare(
 
 
 def _upns_apart(upn: str, row: dict[str, Any]) -> bool:
-    theirs = upn_key((row.get("extra") or {}).get("upn"))
-    return bool(permanent_upn(upn) and permanent_upn(theirs) and upn != theirs)
+    """Two permanent UPNs, not one keying slip apart: two children."""
+    return upn_level(upn, upn_key((row.get("extra") or {}).get("upn"))) == "different"
 
 
 def _same_people(renumbered: list[tuple[dict[str, Any], MisRecord]]) -> str:

@@ -148,17 +148,14 @@ def whole_preview(store: Store, run: Run, today: date) -> str:
 
 def _not_listed(report_plan: Plan, usernames: set[str], run_id: str) -> None:
     """The records of leavers whose unallocation the confirm of `run_id` leaves (its review did
-    not list them: a leaving date passed since) say so, not "leaver" (read as unallocated)."""
+    not list them: a leaving date passed since) say so (still leavers: absent from the roll)."""
     for at, outcome in enumerate(report_plan.outcomes):
         if outcome.outcome == LEAVER and outcome.username in usernames:
             report_plan.outcomes[at] = dataclasses.replace(
                 outcome,
-                outcome="unchanged",
                 reason=f"{outcome.reason}: its unallocation was not in the review of held run "
                 f"{run_id}, whose confirm left it; the next run unallocates it",
             )
-            report_plan.counts[LEAVER] -= 1
-            report_plan.counts["unchanged"] = report_plan.counts.get("unchanged", 0) + 1
 
 
 def apply_held_export(

@@ -20,7 +20,7 @@ from uso_tui.store.api import AccountHit, Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.actions import put_changed
 from uso_tui.sync.admin import same_person
-from uso_tui.sync.case_offers import case_named, offering
+from uso_tui.sync.case_offers import case_named, matched_there, offering
 from uso_tui.sync.checks import latest_export_ids
 from uso_tui.sync.listed_record import ANOTHER_PERSON, listed_as_another
 from uso_tui.sync.plan import held_fields, unallocated, upn_holder
@@ -203,11 +203,12 @@ def release_account(
             # its holder may be on roll under another id (Kevin re-keyed as 12, his 7 given to
             # Wei): released, the case could no longer give it back, and the next run left
             # Kevin without an account
-            _, case, score = offers[0]
+            said = "; ".join(f"{case_named(case)} ({score}%)" for _, case, score in offers[:3])
+            more = f" and {len(offers) - 3} more" if len(offers) > 3 else ""
             raise InvalidInput(
-                f"{username} stays as it is: {case_named(case)} offers {username} ({score}%): "
-                "its holder may be on roll under that record; match it there, or decide that "
-                "case first if it is someone else"
+                f"{username} stays as it is: an open case offers it, {said}{more}: its holder "
+                f"may be on roll under that record: {matched_there(username, offers[0][1])}; if "
+                "not, decide the case first (create or exclude), then release it"
             )
         school = acc.school or acc.link_school or ""
         gone = dataclasses.replace(

@@ -870,10 +870,10 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.active_now = True
                 hit.reason = f"{hit.reason}; {hit.since}"
             else:  # restored, or kept by a confirm that left it out, or its unallocation undone
-                kept = (  # (untouched since the confirm: not one it unallocated, then undone)
+                kept = (  # (untouched since the confirm: not one it unallocated, then undone;
+                    # kept by the operator, or not in the review of a run held whole)
                     run is not None
                     and run.confirmed_by is not None
-                    and hit.username in run.held_usernames
                     and acc.last_event_at < (run.confirmed_at or "")
                 )
                 hit.since = (

@@ -110,7 +110,7 @@ class HeldReview(Dialog[list[str] | None]):
                     Col("Username", "username", 22, ends=True, fit=True),
                     Col("Name", "name", None, 10),
                     Col("Born", "dob", 10),
-                    Col("Flag", "flag", 18, fit=True),  # (`candidate 3514-c12`)
+                    Col("Flag", "flag", 21, fit=True),  # (`candidate 3514-c12 +1`)
                 ],
                 marks=True,
                 # the terminal's columns outside the dialog are not the table's
