@@ -937,3 +937,28 @@ def test_a_run_held_whole_that_a_later_run_has_taken_since_is_not_offered_to_con
     assert f"{held3}, held too, has a newer export: confirm that one instead" in shown
     assert "applies it as it is" not in shown and "apply with" not in shown
     assert cli("confirm", held2).status == 2
+
+
+def test_a_leaver_restored_before_a_confirm_is_not_said_to_be_kept_by_it(tmp_path):
+    """A run whose students were held (a new year's leavers) and whose staff report applied at
+    once, unallocating a teacher who left; the teacher's account restored, then the run
+    confirmed: `why` said the confirm "kept" the account active, a report it never weighed."""
+    from datetime import datetime
+
+    from uso_tui.sync import actions
+    from uso_tui.sync.why import why
+
+    env = Env(tmp_path / "store")
+    teacher = {"id": 100, "forename": "Tess", "surname": "Teach", "dateOfBirth": "1980-05-05"}
+    env.add_school(DFE, PUPILS, [teacher], reports=["students", "staff"])
+    env.sync(datetime(2026, 6, 1, 7))
+    env.set_students(DFE, _new_year())
+    env.sim.set_records(DFE, "staff", [{**teacher, "leavingDate": "2026-05-30"}])
+    run = env.sync(datetime(2026, 6, 2, 7))
+    assert run.status == "held" and not run.comparisons
+    tess = env.store.account("tteach.204")
+    assert tess.status == "unallocated"
+    actions.restore_account(env.store, tess.username, operator="desk", now=datetime(2026, 6, 2, 9))
+    actions.confirm_held(env.store, run.run_id, operator="desk", now=datetime(2026, 6, 3, 9))
+    (hit,) = [h for h in why(env.store, "100", today="2026-06-03") if h.mis_id == "100"]
+    assert "kept active" not in hit.reason and "active again" in hit.reason

@@ -871,10 +871,15 @@ def _since_the_run(store: Store, hits: list[WhyHit]) -> None:
                 hit.reason = f"{hit.reason}; {hit.since}"
             else:  # restored, or kept by a confirm that left it out, or its unallocation undone
                 kept = (  # (untouched since the confirm: not one it unallocated, then undone;
-                    # kept by the operator, or not in the review of a run held whole)
+                    # kept by the operator, or not in the review of a run held whole, whose
+                    # report applied nothing before the confirm: not one restored before it)
                     run is not None
                     and run.confirmed_by is not None
                     and acc.last_event_at < (run.confirmed_at or "")
+                    and (
+                        hit.username in run.held_usernames
+                        or hit.report in {c.get("report") for c in run.held_whole()}
+                    )
                 )
                 hit.since = (
                     f"{hit.username} kept active: left out when run {hit.run_id} was confirmed"
