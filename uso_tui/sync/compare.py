@@ -256,47 +256,33 @@ def compare(
         "gone": gone,
         "changed_names": len(changed),
         "reason": "; ".join(reasons),
-        "sample": [
-            {
-                "mis_id": rec.mis_id,
-                "before": {
-                    "forename": row["forename"],
-                    "surname": row["surname"],
-                    "dob": row["dob"],
-                    "preferred_name": row.get("preferred_name") or None,
-                    "upn": (row.get("extra") or {}).get("upn"),
-                },
-                "after": {
-                    "forename": rec.forename,
-                    "surname": rec.surname,
-                    "dob": rec.dob,
-                    "preferred_name": rec.preferred_name,
-                    "upn": rec.upn,
-                },
-            }
-            for row, rec in changed[:SAMPLE]
-        ]
+        "sample": [_side_by_side(row, rec) for row, rec in changed[:SAMPLE]]
         + [
-            {
-                "mis_id": rec.mis_id,
-                "was_mis_id": row["mis_id"],  # (the same person's record before, renumbered)
-                "before": {
-                    "forename": row["forename"],
-                    "surname": row["surname"],
-                    "dob": row["dob"],
-                    "preferred_name": row.get("preferred_name") or None,
-                    "upn": (row.get("extra") or {}).get("upn"),
-                },
-                "after": {
-                    "forename": rec.forename,
-                    "surname": rec.surname,
-                    "dob": rec.dob,
-                    "preferred_name": rec.preferred_name,
-                    "upn": rec.upn,
-                },
-            }
+            # (the same person's record before, renumbered: its id was another)
+            {**_side_by_side(row, rec), "was_mis_id": row["mis_id"]}
             for row, rec in renumbered[: max(0, SAMPLE - len(changed))]
         ],
+    }
+
+
+def _side_by_side(row: dict[str, Any], rec: MisRecord) -> dict[str, Any]:
+    """A sample of the comparison: the linked record as its account holds it, and as sent."""
+    return {
+        "mis_id": rec.mis_id,
+        "before": {
+            "forename": row["forename"],
+            "surname": row["surname"],
+            "dob": row["dob"],
+            "preferred_name": row.get("preferred_name") or None,
+            "upn": (row.get("extra") or {}).get("upn"),
+        },
+        "after": {
+            "forename": rec.forename,
+            "surname": rec.surname,
+            "dob": rec.dob,
+            "preferred_name": rec.preferred_name,
+            "upn": rec.upn,
+        },
     }
 
 

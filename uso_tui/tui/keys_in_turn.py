@@ -117,25 +117,25 @@ class KeysInTurnApp(App):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
             for key in unmeta(event, isinstance(self.focused, Input)):
-                if key.time < self._refused_until:
-                    self._refused_keys.append(key)
-                elif self._key_turn:
-                    self._held_keys.append(key)
-                else:
-                    await self._take_turn(key)
+                await self._in_turn(key)
             return
         if isinstance(event, events.Paste) and not event.is_forwarded:
             # a paste read with keys typed ahead (Tab, then the secret pasted) is text for the
             # field those keys lead to: it waits its turn like a key, else it lands in the field
             # focused when it is read (the secret pasted in plain text into the school's name)
-            if event.time < self._refused_until:
-                self._refused_keys.append(event)
-            elif self._key_turn:
-                self._held_keys.append(event)
-            else:
-                await self._take_turn(event)
+            await self._in_turn(event)
             return
         await super().on_event(event)
+
+    async def _in_turn(self, item: events.Key | events.Paste) -> None:
+        """A key or a paste read from the terminal: dropped (read before a refusal), held
+        behind the one in flight, or handled now."""
+        if item.time < self._refused_until:
+            self._refused_keys.append(item)
+        elif self._key_turn:
+            self._held_keys.append(item)
+        else:
+            await self._take_turn(item)
 
     async def _take_turn(self, key: events.Key | events.Paste) -> None:
         self._turns += 1
