@@ -11,7 +11,6 @@ from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MisRecord, Run, School
 from uso_tui.domain.names import gender_key, normalise, upn_key
 from uso_tui.store.api import Store
-from uso_tui.sync.evidence import upn_level
 
 LEAVER = "leaver"  # a processed file's outcome for a record that counts as absent
 # Runs looked at for what came back since a held run (the store keeps the newest 30 processed
@@ -197,6 +196,9 @@ def ids_apart(record: MisRecord, account: Account) -> list[str]:
     """What says the record and the account are two people whatever their names: "UPN" when
     each has a permanent UPN and they differ, not by a slip (a UPN follows one child), "gender"
     when one is a boy's and the other a girl's (a U or none says nothing)."""
+    # (the matcher's, imported here: a search in a fresh process loads no rapidfuzz)
+    from uso_tui.sync.evidence import upn_level  # noqa: PLC0415
+
     extra = account.extra or {}
     out = []
     # (a keying slip of one of them, which fails the DfE check, is the same child)
