@@ -1544,3 +1544,11 @@ def test_matching_a_non_candidate_says_every_warning_force_would_override(env):
     with pytest.raises(NeedsConfirmation, match="not a candidate") as said:
         actions.resolve_case(env.store, case.case_id, operator="desk", now=D3, match=asked.username)
     assert "probably that person's account" in str(said.value)
+    # forced, the audit keeps what was passed over (it read as an ordinary match)
+    actions.resolve_case(
+        env.store, case.case_id, operator="desk", now=D3, match=asked.username, force=True
+    )
+    event = next(e for e in env.store.audit(DFE) if e.action == "case_resolved")
+    overridden = event.after["overridden"]
+    assert overridden[0] == f"{asked.username} is not a candidate of the case"
+    assert any("probably that person's account" in s for s in overridden)

@@ -377,6 +377,7 @@ def resolve_case(
         raise InvalidInput("give exactly one of: match USERNAME, create, exclude, skip")
     at = iso(now)
     made: Account | None = None
+    overridden: list[str] = []  # the warnings --force passed over (audited)
     with store.transaction(operator) as txn:
         case = _open_case(txn, case_id)
         if skip:
@@ -394,13 +395,15 @@ def resolve_case(
             seen = _preview(store, case, acc, on_roll=False)  # (read below, if it is said)
             if seen.refused:
                 raise InvalidInput(seen.refused)
-            if not seen.is_candidate and not force:
+            if not seen.is_candidate:
                 # on roll at another school: said of a non-candidate (a candidate's case says so)
                 on_roll = _on_roll(store, case, acc)
                 # every warning --force would pass over, said now (it was said only in the
                 # console: "probably Daniel's account" was overridden unseen from the shell)
                 warnings = (seen.claimed_by, seen.taken_since, seen.duplicate_of, on_roll)
                 said = list(dict.fromkeys(s for s in (*warnings, seen.free_here) if s))
+                overridden = [f"{match} is not a candidate of the case", *said]
+            if not seen.is_candidate and not force:
                 raise NeedsConfirmation(
                     f"{match} is not a candidate of case {case_id}; "
                     + "".join(f"{s}; " for s in said)
@@ -419,6 +422,12 @@ def resolve_case(
                     raise NeedsConfirmation(
                         f"{said} (confirm to match it anyway: --force)", [said, *seen.differences]
                     )
+            # what --force passed over, kept in the audit (a forced match read as any other)
+            overridden += [
+                s
+                for s in (seen.taken_since, seen.claimed_by, seen.duplicate_of, seen.free_here)
+                if s and s not in overridden
+            ]
 
             after, action = link_to_record(acc, rec, dfe)
             put_changed(txn, acc, after, action, at, dfe)
@@ -441,11 +450,13 @@ def resolve_case(
             # a run of another school may have made this person an account since the case opened
             refuse_if_created_since(store, txn, case)
             present = latest_export_ids(store, case.school, case.report)
-            if not force and (guard := create_guard(txn, case, present)) is not None:
+            if (guard := create_guard(txn, case, present)) is not None:
                 username, said = guard
-                raise NeedsConfirmation(
-                    f"{said} (--match {username} matches it; --force creates anyway)", [said]
-                )
+                if not force:
+                    raise NeedsConfirmation(
+                        f"{said} (--match {username} matches it; --force creates anyway)", [said]
+                    )
+                overridden = [said]
             username = txn.new_username(rec.forename or "", rec.surname or "", la_of(dfe))
             acc = account_from_record(rec, dfe, username)
             acc.created_at = at
@@ -475,7 +486,8 @@ def resolve_case(
                 "case_resolved",
                 case_id,
                 before,
-                {"status": case.status, "decision": case.decision},
+                {"status": case.status, "decision": case.decision}
+                | ({"overridden": overridden} if overridden else {}),
             )
         )
     if written is not None and made is not None:  # (saved: the transaction has committed)
