@@ -173,6 +173,11 @@ def gender_key(value: str | None) -> str:
     return _GENDERS.get(normalise(value), "") if value else ""
 
 
+def genders_apart(one: str | None, other: str | None) -> bool:
+    """A boy's and a girl's (gender_key): a gender not said is apart from neither."""
+    return {gender_key(one), gender_key(other)} == {"m", "f"}
+
+
 # Names repeat a great deal across an estate (indexes, matching, the export comparison):
 # normalising each distinct one once saves most of the cost.
 normalise_cached = lru_cache(maxsize=65_536)(normalise)

@@ -1246,12 +1246,27 @@ def _broken_fields_unreadable(sent: list[Any], kept: list[dict[str, Any]]) -> No
         broken = [k for k, v in record.items() if type(v) is str and _BROKEN in v]
         named = [k.replace(_BROKEN, "") for k in raw if _BROKEN in k]  # (a page's records: dicts)
         if broken or named:
-            said = [record[UNREADABLE]] if record.get(UNREADABLE) else []
             for k in broken:
                 record[k] = None
-                said.append(f"{k} (a character cut in half)")
-            said += [f"{k} (a character cut in half in its name)" for k in named]
-            record[UNREADABLE] = ", ".join(said)
+            _add_unreadable(
+                record,
+                *(f"{k} (a character cut in half)" for k in broken),
+                *(f"{k} (a character cut in half in its name)" for k in named),
+            )
+
+
+def _add_unreadable(record: dict[str, Any], *said: str) -> None:
+    """`said` (fields and why) added to what the kept record names unreadable: invalid then."""
+    before = [record[UNREADABLE]] if record.get(UNREADABLE) else []
+    record[UNREADABLE] = ", ".join([*before, *said])
+
+
+def _read_again(content: bytes, pairs: Callable[[list[tuple[str, Any]]], Any]) -> Any:
+    """A page orjson has read, read again by the standard library, each object made by `pairs`
+    from its names and values in order (what orjson does not tell: a name given twice). Raises
+    ValueError or RecursionError as json.loads does."""
+    text = content.decode("utf-8")
+    return json.loads(text[1:] if text.startswith("\ufeff") else text, object_pairs_hook=pairs)
 
 
 def _named_twice(content: bytes, key: str, escaped: bool) -> str | None:
@@ -1271,9 +1286,8 @@ def _named_twice(content: bytes, key: str, escaped: bool) -> str | None:
         last[0] = next((n for n, _ in items if n in seen or seen.add(n)), None)
         return dict(items)
 
-    text = content.decode("utf-8")
     try:
-        json.loads(text[1:] if text.startswith("\ufeff") else text, object_pairs_hook=pairs)
+        _read_again(content, pairs)
     except (ValueError, RecursionError):  # (what orjson read, nested past the standard's depth)
         return "is nested too deep to be checked for names given twice"
     return f"names {last[0]!r} twice" if last[0] is not None else None
@@ -1304,16 +1318,14 @@ def _ids_given_twice(
             out[_TWICE] = True
         return out
 
-    text = content.decode("utf-8", errors="replace")
     try:
-        sent = json.loads(text[1:] if text.startswith("\ufeff") else text, object_pairs_hook=pairs)
+        sent = _read_again(content, pairs)
     except (ValueError, RecursionError):  # (_named_twice has refused such a page already)
         return []
     found = []
     for raw, record in zip(sent.get(key) or (), kept, strict=False):
         if isinstance(raw, dict) and raw.get(_TWICE):
-            said = [record[UNREADABLE]] if record.get(UNREADABLE) else []
-            record[UNREADABLE] = ", ".join([*said, f"{name} (given twice, two ways)"])
+            _add_unreadable(record, f"{name} (given twice, two ways)")
             found.append(str(record.get(name)))
     return found
 

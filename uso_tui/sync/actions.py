@@ -26,7 +26,7 @@ from uso_tui.domain.schools import ROLE_OF_REPORT, la_of
 from uso_tui.store.api import Store, Transaction
 from uso_tui.sync.access import require
 from uso_tui.sync.apply import account_diff, event, event_words, stamp
-from uso_tui.sync.case_offers import case_offers
+from uso_tui.sync.case_offers import authority_offers
 from uso_tui.sync.checks import (
     RUNS_LOOKED_AT,
     back_since,
@@ -284,11 +284,7 @@ def held_review(store: Store, run_id: str) -> list[HeldAccount]:
     seen = seen_since(store, run) if run.status == "held" else set()
     # the open cases offering each: the school's own, then a mover's at another school of its
     # authority (a leaver here who joined there: confirming unallocates what that case claims)
-    la = la_of(run.school)
-    schools = {run.school} | {
-        s.dfe for s in store.list_schools() if s.open_cases and la_of(s.dfe) == la
-    }
-    offers = case_offers(store, dict.fromkeys(run.held_usernames, run.school), schools)
+    offers = authority_offers(store, dict.fromkeys(run.held_usernames, run.school))
     offers.sort(key=lambda offer: offer[1].school != run.school)  # (stable: case order kept)
     cases: dict[str, list[str]] = {}
     for username, case, _score in offers:

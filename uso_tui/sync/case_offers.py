@@ -113,11 +113,17 @@ def offering(store: Store, accounts: Iterable[Account]) -> list[tuple[str, Match
         # (an active account's school; a mover's previous_school is the one it left)
         if (home := _home(acc))
     }
+    return authority_offers(store, homes)
+
+
+def authority_offers(store: Store, homes: dict[str, str]) -> list[tuple[str, MatchCase, Any]]:
+    """case_offers of the schools of `homes` (username -> its school) and of every school of
+    their local authorities with open cases: a mover's case at another school offers it too."""
     if not homes:
         return []
     las = {la_of(home) for home in homes.values()}
-    schools = [s.dfe for s in store.list_schools() if la_of(s.dfe) in las and s.open_cases]
-    return case_offers(store, homes, schools)
+    schools = {s.dfe for s in store.list_schools() if la_of(s.dfe) in las and s.open_cases}
+    return case_offers(store, homes, schools | set(homes.values()))
 
 
 def restore_note(username: str, case: MatchCase, score: Any) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from uso_tui.domain.dates import from_uk
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account, MisRecord, Run, School
-from uso_tui.domain.names import gender_key, normalise, upn_key
+from uso_tui.domain.names import genders_apart, normalise, upn_key
 from uso_tui.store.api import Store
 
 LEAVER = "leaver"  # a processed file's outcome for a record that counts as absent
@@ -156,7 +156,7 @@ def match_differences(rec: MisRecord, acc: Account, dfe: str) -> list[str]:
     if upn and rec.upn and upn != rec.upn:
         out.append(f"UPN: {upn} -> {rec.upn}")
     gender = (acc.extra or {}).get("gender")
-    if {gender_key(gender), gender_key(rec.gender)} == {"m", "f"}:
+    if genders_apart(gender, rec.gender):
         out.append(f"gender: {gender} -> {rec.gender}")
     if acc.status != "active":
         where = f", was at {acc.previous_school}" if acc.previous_school else ""
@@ -204,6 +204,6 @@ def ids_apart(record: MisRecord, account: Account) -> list[str]:
     # (a keying slip of one of them, which fails the DfE check, is the same child)
     if upn_level(upn_key(record.upn), upn_key(extra.get("upn"))) == "different":
         out.append("UPN")
-    if {gender_key(record.gender), gender_key(extra.get("gender"))} == {"m", "f"}:
+    if genders_apart(record.gender, extra.get("gender")):
         out.append("gender")
     return out

@@ -60,6 +60,22 @@ def _changed(row: dict[str, Any], rec: MisRecord) -> bool:
     return bool(upn and not filler_upn(upn) and upn != upn_key(rec.upn or ""))
 
 
+def _rows_by_person(
+    linked_rows: list[dict[str, Any]], ids: set[str]
+) -> tuple[dict[tuple[str, str, str], list[dict]], dict[str, list[dict]]]:
+    """The linked rows of the MIS ids `ids`, by names and date of birth, and by permanent UPN."""
+    by_person: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    by_upn: dict[str, list[dict[str, Any]]] = {}
+    for row in linked_rows:
+        if row["mis_id"] in ids:
+            person = _person(row["forename"], row["surname"], row["dob"])
+            by_person.setdefault(person, []).append(row)
+            key = upn_key((row.get("extra") or {}).get("upn"))
+            if permanent_upn(key):
+                by_upn.setdefault(key, []).append(row)
+    return by_person, by_upn
+
+
 def _sent_again(
     linked_rows: list[dict[str, Any]],
     records: dict[str, MisRecord],
@@ -69,14 +85,7 @@ def _sent_again(
     """The records of `records` (newcomers: no account is linked to them), but those in `skip`,
     with the names and date of birth, or the permanent UPN, of a record `sent` (not leaving)
     whose account is linked."""
-    people: set[tuple[str, str, str]] = set()
-    upns: set[str] = set()
-    for row in linked_rows:
-        if row["mis_id"] in sent:
-            people.add(_person(row["forename"], row["surname"], row["dob"]))
-            key = upn_key((row.get("extra") or {}).get("upn"))
-            if permanent_upn(key):
-                upns.add(key)
+    people, upns = _rows_by_person(linked_rows, sent)
     return [
         rec
         for mis_id, rec in records.items()
@@ -91,16 +100,7 @@ def _renumbered(
     """(row, record) of each newcomer with the names and date of birth, or the permanent UPN,
     of a linked record `gone`: the same person under a new MIS id (an MIS moved or renumbered),
     each row paired once."""
-    by_person: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    by_upn: dict[str, list[dict[str, Any]]] = {}
-    for row in linked_rows:
-        if row["mis_id"] in gone:
-            by_person.setdefault(_person(row["forename"], row["surname"], row["dob"]), []).append(
-                row
-            )
-            key = upn_key((row.get("extra") or {}).get("upn"))
-            if permanent_upn(key):
-                by_upn.setdefault(key, []).append(row)
+    by_person, by_upn = _rows_by_person(linked_rows, gone)
     paired: set[str] = set()
     out = []
     for rec in newcomers.values():

@@ -42,7 +42,7 @@ from uso_tui.domain.collector import gc_paused
 from uso_tui.domain.errors import InvalidInput
 from uso_tui.domain.models import Account
 from uso_tui.domain.names import (
-    gender_key,
+    genders_apart,
     normalise,
     normalise_cached,
     permanent_upn,
@@ -485,7 +485,7 @@ def _evidence(
     if first.role != second.role:
         out.append(f"a {first.role} and a {second.role} account")
     gender_a, gender_b = _get(first, "gender").upper(), _get(second, "gender").upper()
-    if {gender_key(gender_a), gender_key(gender_b)} == {"m", "f"}:  # (U says neither)
+    if genders_apart(gender_a, gender_b):  # (U says neither)
         out.append(f"different gender ({gender_a}, {gender_b})")
     out.append(
         f"both at {first.school}"

@@ -163,8 +163,8 @@ def apply_held_export(
 ) -> dict[str, Plan]:
     """Plans the held run's records again, accepted, and stages them in `txn`; only the
     accounts the run held are unallocated, and not those in `keep` (the operator unmarked
-    them). Only the reports no run has taken since (newer_runs: the school's data is newer than this export of theirs); nothing,
-    {}, when that leaves no report held whole."""
+    them). Only the reports no run has taken since (newer_runs: the school's data is newer
+    than this export of theirs); nothing, {}, when that leaves no report held whole."""
     exports, whole = exports_of(store, run)
     exports = _current(exports, superseded(txn, run))
     if not whole & exports.keys():
